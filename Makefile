@@ -1,0 +1,46 @@
+# KeyBuzz marketplace integrations — developer commands (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PACKAGES := shared devstack sandbox services/oauth services/poller services/orders services/tenant-sync
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
+
+.PHONY: install run up down status test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): $(PYPROJECTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check \
+		$(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	touch $(STAMP)
+
+## Start the whole stack in the foreground; Ctrl-C stops all of it.
+run: install
+	$(PY) -m keybuzz_devstack run
+
+## Start the whole stack in the background; returns when every part is ready.
+up: install
+	$(PY) -m keybuzz_devstack up
+
+down:
+	@test -x $(PY) && $(PY) -m keybuzz_devstack down || echo "nothing was running"
+
+status: install
+	$(PY) -m keybuzz_devstack status
+
+## Run the whole test suite (starts its own NATS, PostgreSQL, OpenBao on free ports).
+test: install
+	$(PY) -m pytest
+
+## Benchmarks (by hand, not in CI); results go to docs/BENCHMARKS.md.
+bench: install
+	$(PY) -m bench
+
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,3 @@
+"""Fixtures for every test in the repository: real NATS, PostgreSQL and OpenBao."""
+
+pytest_plugins = ["keybuzz_devstack.testing"]

@@ -1,0 +1,1 @@
+"""Embedded infrastructure and process supervision for the development stack and the tests."""

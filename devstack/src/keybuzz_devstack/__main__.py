@@ -1,0 +1,98 @@
+"""``python -m keybuzz_devstack run|up|down|status``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from keybuzz_devstack import stack
+
+
+def run() -> int:
+    """Foreground: start, print the banner, follow the logs; Ctrl-C stops everything."""
+    env = dict(os.environ)
+    process, parts, shared = stack.start(env)
+    try:
+        stack.wait_ready(parts, shared, env)
+        print(stack.banner(parts, shared), flush=True)
+        follow_logs([p.name for p in parts], process)
+    except stack.PartFailed as failure:
+        print(failure.report(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        stack.stop()
+    return 0
+
+
+def up() -> int:
+    """Background: return once every part is ready, or fail with the log of the one that is not."""
+    env = dict(os.environ)
+    _, parts, shared = stack.start(env)
+    try:
+        stack.wait_ready(parts, shared, env)
+    except (stack.PartFailed, KeyboardInterrupt) as failure:
+        if isinstance(failure, stack.PartFailed):
+            print(failure.report(), file=sys.stderr)
+        stack.stop()
+        return 1
+    print(stack.banner(parts, shared))
+    print("`make down` stops it.")
+    return 0
+
+
+def down() -> int:
+    print("stopped" if stack.stop() else "nothing was running")
+    return 0
+
+
+def status() -> int:
+    if not stack.supervisord_pid():
+        print("not running")
+        return 1
+    os.execv(
+        stack.infra.venv_bin("supervisorctl"),
+        ["supervisorctl", "-c", str(stack.CONF), "status"],
+    )
+
+
+def follow_logs(names: list[str], process: object) -> None:
+    """Print every part's new log lines, prefixed with its name, until interrupted."""
+    files = {name: stack.LOGS / f"{name}.log" for name in names}
+    offsets = {name: _size(path) for name, path in files.items()}
+    width = max(len(n) for n in names)
+    while getattr(process, "poll")() is None:
+        for name, path in files.items():
+            size = _size(path)
+            if size < offsets[name]:
+                offsets[name] = 0  # rotated
+            if size > offsets[name]:
+                with path.open("rb") as handle:
+                    handle.seek(offsets[name])
+                    chunk = handle.read(size - offsets[name])
+                offsets[name] = size
+                for line in chunk.decode(errors="replace").splitlines():
+                    print(f"{name.ljust(width)} | {line}", flush=True)
+        time.sleep(0.3)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="keybuzz-devstack")
+    parser.add_argument("command", choices=["run", "up", "down", "status"])
+    args = parser.parse_args()
+    sys.exit({"run": run, "up": up, "down": down, "status": status}[args.command]())
+
+
+if __name__ == "__main__":
+    main()

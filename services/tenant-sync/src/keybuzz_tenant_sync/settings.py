@@ -1,0 +1,11 @@
+"""tenant-sync settings (DESIGN.md §7)."""
+
+from typing import ClassVar
+
+from keybuzz_shared.settings import CommonSettings
+
+
+class TenantSyncSettings(CommonSettings, kw_only=True, frozen=True):
+    ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "TENANT_SYNC_PORT"}
+
+    http_port: int = 8004

@@ -1,0 +1,1 @@
+"""Code every KeyBuzz marketplace service shares: settings, events, NATS, database, Vault, HTTP, auth."""

@@ -1,0 +1,196 @@
+"""Event schemas for every subject of DESIGN.md §3 (contract).
+
+Bodies are flat JSON objects: the envelope fields (``eventId``, ``type``,
+``occurredAt``, ``tenantId``, ``schemaVersion``) next to the event's own
+fields. That is exactly what ``nats pub tenant.created '{"tenantId": …}'``
+sends, so the envelope fields other than ``tenantId`` are optional on input and
+filled in on decode. Unknown fields are ignored (consumers must tolerate newer
+producers). Events never carry secrets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, TypeVar
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+TenantId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$")]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Event(msgspec.Struct, kw_only=True, rename="camel"):
+    """The envelope every event carries."""
+
+    SUBJECT: ClassVar[str] = ""
+
+    tenant_id: TenantId
+    event_id: str = msgspec.field(default_factory=new_event_id)
+    type: str = ""
+    occurred_at: datetime = msgspec.field(default_factory=utcnow)
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if not self.type:
+            self.type = self.SUBJECT
+        elif self.type != self.SUBJECT:
+            raise ValueError(f"type {self.type!r} does not match subject {self.SUBJECT!r}")
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurredAt must carry a time zone (RFC 3339)")
+
+
+# --- tenants (producer: product app; consumer: tenant-sync) ---------------------------
+
+
+class TenantCreated(Event, kw_only=True):
+    SUBJECT: ClassVar[str] = "tenant.created"
+
+    name: NonEmpty
+    plan: NonEmpty
+    status: NonEmpty
+    country: CountryCode | None = None
+    countries: list[CountryCode] | None = None
+    create_inbound_address: bool | None = None
+
+
+class TenantUpdated(TenantCreated, kw_only=True):
+    SUBJECT: ClassVar[str] = "tenant.updated"
+
+
+class TenantArchived(Event, kw_only=True):
+    SUBJECT: ClassVar[str] = "tenant.archived"
+
+    reason: str | None = None
+
+
+class InboundAddressInfo(msgspec.Struct, kw_only=True, rename="camel"):
+    marketplace: str
+    country: str
+    email: str
+    status: str
+
+
+class TenantSynced(Event, kw_only=True):
+    SUBJECT: ClassVar[str] = "tenant.synced"
+
+    name: str
+    plan: str
+    status: str
+    inbound_addresses: list[InboundAddressInfo] = []
+
+
+# --- marketplace connections (producer: oauth, token service) -------------------------
+
+
+class ConnectionConnected(Event, kw_only=True):
+    SUBJECT: ClassVar[str] = "connection.connected"
+
+    marketplace: str = "AMAZON"
+    connection_id: str
+    seller_id: NonEmpty
+    marketplace_ids: list[str]
+    region: str
+
+
+class ConnectionDisconnected(Event, kw_only=True):
+    SUBJECT: ClassVar[str] = "connection.disconnected"
+
+    marketplace: str = "AMAZON"
+    connection_id: str | None = None
+    seller_id: str | None = None
+    reason: str | None = None
+
+
+class ConnectionReauthRequired(ConnectionDisconnected, kw_only=True):
+    SUBJECT: ClassVar[str] = "connection.reauth_required"
+
+
+# --- messages (producer: poller; consumers: orders, tenant-sync) ----------------------
+
+
+class MessageReceived(Event, kw_only=True):
+    SUBJECT: ClassVar[str] = "message.received"
+
+    marketplace: str = "AMAZON"
+    external_message_id: NonEmpty
+    ticket_id: str
+    ticket_message_id: str
+    inbound_address: str | None = None
+    order_id: str | None = None
+    received_at: datetime | None = None
+
+
+# --- orders (producer: orders) --------------------------------------------------------
+
+
+class BackfillCounts(msgspec.Struct, kw_only=True, rename="camel"):
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    cancelled: int = 0
+    errors: int = 0
+
+
+class OrderBackfillCompleted(Event, kw_only=True):
+    SUBJECT: ClassVar[str] = "order.backfill.completed"
+
+    job_id: str
+    marketplace: str = "AMAZON"
+    days: int
+    counts: BackfillCounts
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class OrderBackfillFailed(OrderBackfillCompleted, kw_only=True):
+    SUBJECT: ClassVar[str] = "order.backfill.failed"
+
+    reason: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.SUBJECT: cls
+    for cls in (
+        TenantCreated,
+        TenantUpdated,
+        TenantArchived,
+        TenantSynced,
+        ConnectionConnected,
+        ConnectionDisconnected,
+        ConnectionReauthRequired,
+        MessageReceived,
+        OrderBackfillCompleted,
+        OrderBackfillFailed,
+    )
+}
+
+E = TypeVar("E", bound=Event)
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_event(event: Event) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode_event(data: bytes, event_type: type[E]) -> E:
+    """Decode and validate; raises ``msgspec.DecodeError``/``ValidationError`` with the reason."""
+    return msgspec.json.decode(data, type=event_type)
+
+
+def event_headers(event: Event) -> dict[str, str]:
+    """``Nats-Msg-Id`` lets JetStream drop a re-published duplicate."""
+    return {"Nats-Msg-Id": event.event_id, "KeyBuzz-Event-Type": event.type}

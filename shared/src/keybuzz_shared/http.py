@@ -1,0 +1,83 @@
+"""HTTP plumbing shared by the services: JSON errors, health and readiness.
+
+Every error leaves as ``{"error": <code>, "message": <what is wrong>}`` (plus
+``details`` for validation problems); an unexpected exception becomes a 500
+with no stack trace and is logged with its request id instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    error: str
+    message: str
+    details: Any = None
+    request_id: str | None = msgspec.field(default=None, name="requestId")
+
+
+class BadRequest(ClientException):
+    """400 with a message saying what is wrong."""
+
+
+class NotFound(NotFoundException):
+    pass
+
+
+class Conflict(ClientException):
+    status_code = 409
+
+
+_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "too_many_requests",
+    502: "bad_gateway",
+    503: "unavailable",
+}
+
+
+def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    extra = exc.extra if exc.extra else None
+    body = ErrorBody(
+        error=_ERROR_CODES.get(exc.status_code, "error"), message=exc.detail, details=extra
+    )
+    return Response(
+        body, status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers
+    )
+
+
+def unexpected_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    request_id = str(uuid.uuid4())
+    log.error(
+        "unhandled error",
+        extra={"request_id": request_id, "path": request.url.path, "method": request.method},
+        exc_info=exc,
+    )
+    body = ErrorBody(
+        error="internal_error", message="internal error; it has been logged", request_id=request_id
+    )
+    return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, media_type=MediaType.JSON)
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_error_response,
+    Exception: unexpected_error_response,
+}

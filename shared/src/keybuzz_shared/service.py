@@ -1,0 +1,249 @@
+"""The frame every service runs in: HTTP app, event subscribers, database, Vault, outbox.
+
+A service describes itself with a :class:`ServiceDefinition`; :func:`create_app`
+wires it into a Litestar app whose lifespan connects NATS (waiting for it at
+start-up), provisions the streams, applies migrations, starts the subscribers,
+the outbox relay and the NATS micro service, and undoes all of it in reverse
+on shutdown (drain NATS, close pools).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+import msgspec
+import uvicorn
+from faststream.nats import NatsBroker
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.micro.service import Service
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from keybuzz_shared import auth
+from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
+from keybuzz_shared.events import Event
+from keybuzz_shared.http import EXCEPTION_HANDLERS
+from keybuzz_shared.logs import configure_logging
+from keybuzz_shared.messaging import create_broker
+from keybuzz_shared.micro import MicroEndpoint, start_micro_service
+from keybuzz_shared.outbox import OutboxRelay, enqueue
+from keybuzz_shared.settings import CommonSettings, load_settings
+from keybuzz_shared.streams import ensure_streams
+from keybuzz_shared.vault import VaultClient
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=CommonSettings)
+STARTUP_WAIT_SECONDS = 120.0
+READY_CHECK_TIMEOUT = 2.0
+VERSION = "0.1.0"
+
+
+@dataclass
+class Runtime(Generic[S]):
+    """Everything a service's handlers need, created once per process."""
+
+    name: str
+    settings: S
+    broker: NatsBroker
+    vault: VaultClient
+    pool: asyncpg.Pool = field(init=False)
+    outbox: OutboxRelay = field(init=False)
+    micro: Service | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def nc(self) -> Client:
+        return self.broker.connection
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.nc.jetstream()
+
+    async def emit(self, conn: asyncpg.Connection, event: Event) -> None:
+        """Record ``event`` in the caller's transaction; published once it commits."""
+        await enqueue(conn, self.name, event)
+
+    def flush_events(self) -> None:
+        """Ask the relay to publish now (call after the transaction commits)."""
+        self.outbox.wake()
+
+
+Hook = Callable[[Runtime[Any]], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition(Generic[S]):
+    name: str
+    description: str
+    settings_type: type[S]
+    migrations: Path | None
+    route_handlers: Sequence[ControllerRouterHandler] = ()
+    register_subscribers: Callable[[Runtime[S]], None] | None = None
+    micro_endpoints: Callable[[Runtime[S]], list[MicroEndpoint]] | None = None
+    on_startup: Sequence[Hook] = ()
+    on_shutdown: Sequence[Hook] = ()
+
+
+class ReadyReport(msgspec.Struct):
+    status: str
+    checks: dict[str, bool]
+
+
+async def readiness(runtime: Runtime[Any]) -> ReadyReport:
+    checks = {
+        "nats": runtime.broker._connection is not None and runtime.nc.is_connected,
+        "database": await _bounded(_database_ok(runtime)),
+        "vault": await _bounded(runtime.vault.is_ready()),
+    }
+    return ReadyReport(status="ready" if all(checks.values()) else "not_ready", checks=checks)
+
+
+async def _database_ok(runtime: Runtime[Any]) -> bool:
+    if not hasattr(runtime, "pool"):
+        return False
+    return await runtime.pool.fetchval("SELECT 1") == 1
+
+
+async def _bounded(check: Awaitable[bool]) -> bool:
+    try:
+        return await asyncio.wait_for(check, READY_CHECK_TIMEOUT)
+    except Exception:
+        return False
+
+
+def health_handlers(runtime: Runtime[Any]) -> list[ControllerRouterHandler]:
+    @get("/health", tags=["operations"], summary="The process is up", sync_to_thread=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @get("/ready", tags=["operations"], summary="NATS, database and Vault are reachable")
+    async def ready() -> Response[ReadyReport]:
+        report = await readiness(runtime)
+        return Response(report, status_code=200 if report.status == "ready" else 503)
+
+    return [health, ready]
+
+
+async def _wait_for(what: str, connect: Callable[[], Awaitable[Any]]) -> Any:
+    """Dependencies may start after us (make run starts everything at once)."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(STARTUP_WAIT_SECONDS),
+        wait=wait_exponential(multiplier=0.2, max=3),
+        retry=retry_if_exception_type(Exception),
+        reraise=True,
+    ):
+        with attempt:
+            if attempt.retry_state.attempt_number in (2, 10, 30):
+                log.info("waiting for %s", what)
+            return await connect()
+
+
+def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
+    runtime: Runtime[S] = Runtime(
+        name=definition.name,
+        settings=settings,
+        broker=create_broker(settings.nats_url, definition.name),
+        vault=VaultClient(
+            settings.vault_addr,
+            token=settings.vault_token,
+            cacert=settings.vault_cacert,
+            role_id=settings.vault_role_id,
+            secret_id=settings.vault_secret_id,
+        ),
+    )
+    if definition.register_subscribers:
+        definition.register_subscribers(runtime)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await _start(definition, runtime)
+        try:
+            yield
+        finally:
+            await _stop(definition, runtime)
+
+    def provide_tenant(request: Request[Any, Any, Any]) -> auth.TenantContext:
+        return auth.tenant_context(request, settings)
+
+    return Litestar(
+        route_handlers=[*health_handlers(runtime), *definition.route_handlers],
+        lifespan=[lifespan],
+        dependencies={
+            "runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True),
+            "tenant": Provide(provide_tenant, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title=f"KeyBuzz {definition.name}",
+            version=VERSION,
+            description=definition.description,
+            path="/schema",
+        ),
+        state=State({"runtime": runtime}),
+        debug=False,
+    )
+
+
+async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> None:
+    settings = runtime.settings
+    await _wait_for("NATS", runtime.broker.connect)
+    await ensure_streams(runtime.js)
+    runtime.pool = await _wait_for("PostgreSQL", lambda: create_pool(settings.database_url))
+    await apply_migrations(runtime.pool, "keybuzz_shared", SHARED_MIGRATIONS)
+    if definition.migrations:
+        await apply_migrations(runtime.pool, definition.name, definition.migrations)
+    runtime.outbox = OutboxRelay(runtime.pool, definition.name, lambda: runtime.js)
+    await runtime.broker.start()
+    runtime.outbox.start()
+    endpoints = definition.micro_endpoints(runtime) if definition.micro_endpoints else []
+    runtime.micro = await start_micro_service(
+        runtime.nc, definition.name, VERSION, definition.description, endpoints
+    )
+    for hook in definition.on_startup:
+        await hook(runtime)
+    log.info("service started", extra={"port": settings.http_port})
+
+
+async def _stop(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> None:
+    for hook in reversed(definition.on_shutdown):
+        with contextlib.suppress(Exception):
+            await hook(runtime)
+    if runtime.micro:
+        with contextlib.suppress(Exception):
+            await runtime.micro.stop()
+    if hasattr(runtime, "outbox"):
+        with contextlib.suppress(Exception):
+            await runtime.outbox.stop()
+    with contextlib.suppress(Exception):
+        await runtime.broker.stop()  # drains subscriptions, closes the connection
+    if hasattr(runtime, "pool"):
+        await runtime.pool.close()
+    log.info("service stopped")
+
+
+def run(definition: ServiceDefinition[Any]) -> None:
+    """Entry point of ``python -m keybuzz_<service>``."""
+    settings = load_settings(definition.settings_type)
+    configure_logging(definition.name, settings.log_level)
+    app = create_app(definition, settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )

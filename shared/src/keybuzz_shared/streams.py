@@ -1,0 +1,63 @@
+"""JetStream streams (DESIGN.md §3), provisioned idempotently at start-up."""
+
+from __future__ import annotations
+
+import logging
+
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig, StorageType
+from nats.js.errors import BadRequestError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_PREFIX = "deadletter"
+
+# One stream per domain, plus the dead-letter stream where undecodable events
+# are parked (an operator reads them with `nats stream view DEADLETTER`).
+STREAMS: dict[str, list[str]] = {
+    "TENANTS": ["tenant.>"],
+    "CONNECTIONS": ["connection.>"],
+    "MESSAGES": ["message.>"],
+    "ORDERS": ["order.>"],
+    "DEADLETTER": [f"{DEAD_LETTER_PREFIX}.>"],
+}
+
+DUPLICATE_WINDOW_SECONDS = 600.0  # Nats-Msg-Id de-duplication window
+_STREAM_NAME_IN_USE = 10058
+
+
+def stream_config(name: str, subjects: list[str]) -> StreamConfig:
+    return StreamConfig(
+        name=name,
+        subjects=subjects,
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+    )
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Create or update every stream; safe when several services start at once."""
+    for name, subjects in STREAMS.items():
+        await _ensure_stream(js, stream_config(name, subjects))
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    assert config.name is not None
+    try:
+        info = await js.stream_info(config.name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            log.info("stream created", extra={"stream": config.name})
+            return
+        except BadRequestError as exc:
+            if exc.err_code != _STREAM_NAME_IN_USE:
+                raise
+            # Another service created it between our look-up and our add.
+            info = await js.stream_info(config.name)
+    current = info.config
+    if sorted(current.subjects or []) != sorted(config.subjects or []) or (
+        current.duplicate_window != config.duplicate_window
+    ):
+        await js.update_stream(config)
+        log.info("stream updated", extra={"stream": config.name})

@@ -1,0 +1,40 @@
+"""Each of the four services starts on the shared frame: HTTP, migrations, NATS micro service."""
+
+import json
+
+import pytest
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.service import DEFINITION as ORDERS
+from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
+
+
+@pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
+async def test_service_starts_and_is_ready(start_service, definition):
+    service = await start_service(definition)
+    async with service.client() as http:
+        health = await http.get("/health")
+        ready = await http.get("/ready")
+        openapi = await http.get("/schema/openapi.json")
+    assert health.status_code == 200 and health.json()["service"] == definition.name
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"nats": True, "database": True, "vault": True}
+    assert openapi.status_code == 200 and "/ready" in openapi.json()["paths"]
+
+    applied = await service.runtime.pool.fetch(
+        "SELECT component, version FROM schema_migrations ORDER BY component, version"
+    )
+    assert ("keybuzz_shared", 1) in [(r["component"], r["version"]) for r in applied]
+
+    # `nats micro ls` sends $SRV.PING; every service must answer under its own name.
+    inbox = service.runtime.nc.new_inbox()
+    sub = await service.runtime.nc.subscribe(inbox)
+    await service.runtime.nc.publish("$SRV.PING", b"", reply=inbox)
+    names = set()
+    try:
+        while True:
+            msg = await sub.next_msg(timeout=0.5)
+            names.add(json.loads(msg.data)["name"])
+    except Exception:
+        pass
+    assert f"keybuzz-{definition.name}" in names
