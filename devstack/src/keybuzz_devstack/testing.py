@@ -198,3 +198,38 @@ def _fields(settings: Any) -> dict[str, Any]:
     import msgspec
 
     return msgspec.structs.asdict(settings)
+
+
+SANDBOX_TIME_SCALE = "60"
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(infra_root: Path) -> Iterator[str]:
+    """The Amazon sandbox as a separate process, clocks sped up ``SANDBOX_TIME_SCALE`` times."""
+    import sys
+
+    port = infra.free_port()
+    url = f"http://127.0.0.1:{port}"
+    spec = infra.ServerSpec(
+        name="sandbox",
+        command=[sys.executable, "-m", "keybuzz_sandbox"],
+        port=port,
+        url=url,
+        env={
+            "SANDBOX_HOST": "127.0.0.1",
+            "SANDBOX_PORT": str(port),
+            "SANDBOX_PUBLIC_URL": url,
+            "SANDBOX_TIME_SCALE": SANDBOX_TIME_SCALE,
+        },
+        ready=lambda: _http_status(f"{url}/health") == 200,
+    )
+    server = _start(spec, infra_root)
+    yield url
+    server.stop()
+
+
+def _http_status(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=1.0).status_code
+    except httpx.HTTPError:
+        return 0
