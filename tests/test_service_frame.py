@@ -1,0 +1,138 @@
+"""The shared service frame with real NATS, PostgreSQL and OpenBao."""
+
+import asyncio
+import json
+
+import nats
+from keybuzz_shared.events import TenantArchived, encode_event, event_headers
+from keybuzz_shared.messaging import REASON_HEADER
+from keybuzz_shared.streams import ensure_streams
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
+
+from tests.probe_service import DEFINITION
+
+
+async def _eventually(check, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def _publish(js, body: bytes, msg_id: str | None = None):
+    headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    return await js.publish("tenant.archived", body, headers=headers)
+
+
+async def test_malformed_event_is_dead_lettered_and_consumer_keeps_going(start_service, private_nats):
+    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    js = service.runtime.js
+    dead = await js.pull_subscribe("deadletter.probe.>", stream="DEADLETTER")
+
+    await _publish(js, b"{this is not json")
+    await _publish(js, b'{"tenantId": "poison"}')
+    good = TenantArchived(tenant_id="after-bad")
+    await _publish(js, encode_event(good), good.event_id)
+
+    pool = service.runtime.pool
+    await _eventually(lambda: pool.fetchval("SELECT count(*) FROM probe_seen WHERE tenant_id='after-bad'"))
+    parked = await dead.fetch(2, timeout=5)
+    reasons = sorted(m.headers[REASON_HEADER] for m in parked)
+    assert reasons[0].startswith("rejected tenant.archived: tenant poison is not accepted")
+    assert reasons[1].startswith("undecodable tenant.archived")
+    assert {m.subject for m in parked} == {"deadletter.probe.tenant.archived"}
+    assert b"{this is not json" in [m.data for m in parked]
+    # Parked and acknowledged: nothing is pending on the consumer any more.
+    info = await js.consumer_info("TENANTS", "probe-seen")
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_redelivery_and_transient_failure_do_not_duplicate(start_service, private_nats):
+    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    js = service.runtime.js
+    event = TenantArchived(tenant_id="flaky-1")
+    for _ in range(3):  # the same event published three times
+        await _publish(js, encode_event(event), event.event_id)
+    pool = service.runtime.pool
+    row = await _eventually(
+        lambda: pool.fetchrow("SELECT attempt FROM probe_seen WHERE tenant_id='flaky-1'"), 15
+    )
+    assert row["attempt"] == 2  # failed once, handled on redelivery
+    assert await pool.fetchval("SELECT count(*) FROM probe_seen WHERE tenant_id='flaky-1'") == 1
+
+
+async def test_ready_follows_nats_outage(start_service, private_nats):
+    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    async with service.client() as http:
+        assert (await http.get("/ready")).status_code == 200
+        private_nats.stop()
+
+        async def not_ready():
+            response = await http.get("/ready")
+            return response.status_code == 503 and response.json()["checks"]["nats"] is False
+
+        await _eventually(not_ready)
+        assert (await http.get("/health")).status_code == 200  # process still up
+        private_nats.start()
+
+        async def ready_again():
+            return (await http.get("/ready")).status_code == 200
+
+        await _eventually(ready_again, 20)
+
+
+async def test_event_committed_while_nats_is_down_is_published_later(start_service, private_nats):
+    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    async with service.client() as http:
+        private_nats.stop()
+        response = await http.post("/archive", json={"tenantId": "outbox-1"})
+        assert response.status_code == 201
+        event_id = response.json()["eventId"]
+        pool = service.runtime.pool
+        assert await pool.fetchval("SELECT count(*) FROM probe_archived WHERE tenant_id='outbox-1'") == 1
+        await asyncio.sleep(1.5)  # the relay tries and keeps the row
+        assert await pool.fetchval(
+            "SELECT published_at IS NULL FROM event_outbox WHERE event_id=$1", event_id
+        )
+        private_nats.start()
+        await _eventually(
+            lambda: pool.fetchval(
+                "SELECT published_at IS NOT NULL FROM event_outbox WHERE event_id=$1", event_id
+            ),
+            30,
+        )
+    nc = await nats.connect(private_nats.spec.url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            "tenant.archived", stream="TENANTS", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+        )
+        messages = await sub.fetch(10, timeout=5)
+        ids = [json.loads(m.data)["eventId"] for m in messages]
+        assert ids.count(event_id) == 1
+    finally:
+        await nc.close()
+
+
+async def test_micro_service_answers_operator_requests(start_service, private_nats):
+    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    reply = await service.runtime.nc.request("keybuzz.probe.count", b"{}", timeout=5)
+    assert json.loads(reply.data) == {"seen": 0}
+    info = await service.runtime.nc.request("$SRV.INFO.keybuzz-probe", b"", timeout=5)
+    endpoints = json.loads(info.data)["endpoints"]
+    assert [e["subject"] for e in endpoints] == ["keybuzz.probe.count"]
+
+
+async def test_bad_http_body_gets_a_json_400(start_service, private_nats):
+    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    async with service.client() as http:
+        response = await http.post("/archive", content=b"{nope", headers={"content-type": "application/json"})
+        missing = await http.post("/archive", json={})
+    assert response.status_code == 400 and response.json()["error"] == "bad_request"
+    assert missing.status_code == 400 and "tenantId" in json.dumps(missing.json())

@@ -1,0 +1,45 @@
+"""Vault KV v2 round trip against real OpenBao, with the per-service policies."""
+
+import uuid
+
+import pytest
+from keybuzz_devstack.bootstrap import service_token_id
+from keybuzz_shared.vault import VaultClient, VaultError, VaultUnavailable, tenant_credentials_path
+
+
+async def test_write_read_delete_round_trip(stack):
+    oauth = VaultClient(stack.vault_addr, token=service_token_id("oauth"))
+    path = tenant_credentials_path(f"t-{uuid.uuid4().hex[:8]}")
+    data = {"refresh_token": "Atzr|round-trip", "seller_id": "A12BCIS2R7HD4D"}
+    assert await oauth.read(path) is None
+    await oauth.write(path, data)
+    assert await oauth.read(path) == data
+    await oauth.delete(path)
+    assert await oauth.read(path) is None
+
+
+async def test_policies_limit_each_service(stack):
+    path = tenant_credentials_path(f"t-{uuid.uuid4().hex[:8]}")
+    await VaultClient(stack.vault_addr, token=service_token_id("oauth")).write(path, {"a": "b"})
+    orders = VaultClient(stack.vault_addr, token=service_token_id("orders"))
+    assert await orders.read(path) == {"a": "b"}
+    with pytest.raises(VaultError, match="Forbidden"):
+        await orders.write(path, {"a": "c"})
+    with pytest.raises(VaultError, match="Forbidden"):
+        await VaultClient(stack.vault_addr, token=service_token_id("tenant-sync")).read(path)
+
+
+async def test_errors_never_carry_the_secret(stack):
+    orders = VaultClient(stack.vault_addr, token=service_token_id("orders"))
+    with pytest.raises(VaultError) as info:
+        await orders.write(tenant_credentials_path("x"), {"refresh_token": "Atzr|do-not-leak"})
+    assert "do-not-leak" not in str(info.value)
+
+
+async def test_readiness_and_unreachable_vault(stack):
+    assert await VaultClient(stack.vault_addr, token=service_token_id("poller")).is_ready()
+    assert not await VaultClient(stack.vault_addr, token="not-a-token").is_ready()
+    down = VaultClient("http://127.0.0.1:9", token="x", timeout=1)
+    assert not await down.is_ready()
+    with pytest.raises(VaultUnavailable):
+        await down.read("secret/keybuzz/x")
