@@ -50,6 +50,21 @@ def down() -> int:
     return 0
 
 
+def run_bootstrap() -> int:
+    """For compose: create databases, product tenants and Vault seeds on external servers."""
+    from keybuzz_devstack import bootstrap
+
+    env = os.environ
+    bootstrap.run_bootstrap(
+        postgres_server=bootstrap.server_url(env["DATABASE_URL"]),
+        product_url=env["PRODUCT_DATABASE_URL"],
+        vault_addr=env["VAULT_ADDR"],
+        vault_root_token=env["VAULT_TOKEN"],
+    )
+    print("bootstrap done")
+    return 0
+
+
 def status() -> int:
     if not stack.supervisord_pid():
         print("not running")
@@ -89,9 +104,9 @@ def _size(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="keybuzz-devstack")
-    parser.add_argument("command", choices=["run", "up", "down", "status"])
+    parser.add_argument("command", choices=["run", "up", "down", "status", "bootstrap"])
     args = parser.parse_args()
-    sys.exit({"run": run, "up": up, "down": down, "status": status}[args.command]())
+    sys.exit({"run": run, "up": up, "down": down, "status": status, "bootstrap": run_bootstrap}[args.command]())
 
 
 if __name__ == "__main__":

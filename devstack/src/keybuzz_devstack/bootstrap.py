@@ -12,6 +12,8 @@ from pathlib import Path
 import asyncpg
 import hvac
 
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
+
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
@@ -90,11 +92,21 @@ def _ensure_token(client: hvac.Client, service: str) -> None:
     )
 
 
-def run_bootstrap(postgres_server: str | None, product_url: str, vault_addr: str | None) -> None:
+def run_bootstrap(
+    postgres_server: str | None,
+    product_url: str | None,
+    vault_addr: str | None,
+    vault_root_token: str = DEV_VAULT_ROOT_TOKEN,
+) -> None:
+    """Set up what we started: databases and product tenants, then Vault."""
     if postgres_server:
         asyncio.run(create_databases(postgres_server))
-    asyncio.run(seed_product_database(product_url))
+    if product_url:
+        asyncio.run(seed_product_database(product_url))
     if vault_addr:
-        from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
+        seed_vault(vault_addr, vault_root_token)
 
-        seed_vault(vault_addr, DEV_VAULT_ROOT_TOKEN)
+
+def server_url(database_url: str) -> str:
+    """postgresql://u@h:p/db → postgresql://u@h:p"""
+    return database_url.rsplit("/", 1)[0]

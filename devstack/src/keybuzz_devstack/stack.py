@@ -218,8 +218,8 @@ def wait_ready(parts: list[Part], shared: dict[str, str], env: dict[str, str]) -
     started_pg = not env.get("DATABASE_URL")
     started_vault = not env.get("VAULT_ADDR")
     bootstrap.run_bootstrap(
-        postgres_server=shared["DATABASE_URL"].rsplit("/", 1)[0] if started_pg else None,
-        product_url=shared["PRODUCT_DATABASE_URL"] if started_pg else "",
+        postgres_server=bootstrap.server_url(shared["DATABASE_URL"]) if started_pg else None,
+        product_url=shared["PRODUCT_DATABASE_URL"] if started_pg else None,
         vault_addr=shared["VAULT_ADDR"] if started_vault else None,
     )
     _wait_parts([p for p in parts if not p.spec])

@@ -155,13 +155,9 @@ async def start_service(
     Each call gets a fresh ``keybuzz_backend``-like database unless
     ``DATABASE_URL`` is given; every other setting defaults to the test stack.
     """
-    from keybuzz_shared.service import create_app
-    from keybuzz_shared.settings import load_settings
-
     started: list[RunningService] = []
 
     async def start(definition: Any, **overrides: str) -> RunningService:
-        port = infra.free_port()
         environ = {
             "NATS_URL": stack.nats_url,
             "DATABASE_URL": overrides.pop("DATABASE_URL", None) or await make_database("svc"),
@@ -169,22 +165,9 @@ async def start_service(
             or await make_database("product"),
             "VAULT_ADDR": stack.vault_addr,
             "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
-            "HTTP_PORT": str(port),
             **overrides,
         }
-        settings = load_settings(definition.settings_type, environ)
-        settings = type(settings)(**{**_fields(settings), "http_port": port})
-        app = create_app(definition, settings)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()  # start-up failed: raise its error
-                raise RuntimeError(f"{definition.name} exited during start-up")
-            await asyncio.sleep(0.05)
-        service = RunningService(f"http://127.0.0.1:{port}", app, server, task)
+        service = await run_in_process(definition, environ)
         started.append(service)
         return service
 
@@ -194,10 +177,26 @@ async def start_service(
             await service.stop()
 
 
-def _fields(settings: Any) -> dict[str, Any]:
+async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningService:
+    """Start a service under uvicorn in this event loop, on a free port."""
     import msgspec
+    from keybuzz_shared.service import create_app
+    from keybuzz_shared.settings import load_settings
 
-    return msgspec.structs.asdict(settings)
+    port = infra.free_port()
+    settings = load_settings(definition.settings_type, environ)
+    settings = msgspec.structs.replace(settings, http_port=port)
+    app = create_app(definition, settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # start-up failed: raise its error
+            raise RuntimeError(f"{definition.name} exited during start-up")
+        await asyncio.sleep(0.05)
+    return RunningService(f"http://127.0.0.1:{port}", app, server, task)
 
 
 SANDBOX_TIME_SCALE = "60"

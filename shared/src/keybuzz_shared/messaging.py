@@ -56,6 +56,7 @@ def create_broker(nats_url: str, service: str) -> NatsBroker:
         max_reconnect_attempts=-1,  # keep trying: /ready reports the outage meanwhile
         reconnect_time_wait=1,
         logger=logging.getLogger(f"keybuzz.{service}.events"),
+        log_level=logging.DEBUG,  # one line per message is noise at INFO; failures still log
     )
 
 

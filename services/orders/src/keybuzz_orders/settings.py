@@ -9,3 +9,4 @@ class OrdersSettings(CommonSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "ORDERS_PORT"}
 
     http_port: int = 8003
+    backfill_days: int = 90

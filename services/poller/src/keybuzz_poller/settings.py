@@ -9,3 +9,4 @@ class PollerSettings(CommonSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "POLLER_PORT"}
 
     http_port: int = 8002
+    poll_interval_seconds: int = 60

@@ -1,0 +1,72 @@
+"""`make bench`: start the embedded stack, run every bench/bench_*.py, print a table.
+
+Copy the table into docs/BENCHMARKS.md with the date and machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from keybuzz_shared.logs import configure_logging
+
+from bench.harness import Figure, start_stack
+
+HERE = Path(__file__).parent
+
+
+def _modules(selected: list[str]) -> list[str]:
+    names = sorted(p.stem for p in HERE.glob("bench_*.py"))
+    return [n for n in names if not selected or any(s in n for s in selected)]
+
+
+async def _run_all(ctx, modules: list[str]) -> list[tuple[str, Figure]]:
+    results: list[tuple[str, Figure]] = []
+    for name in modules:
+        module = importlib.import_module(f"bench.{name}")
+        print(f"running {name} …", file=sys.stderr, flush=True)
+        for figure in await module.run(ctx):
+            results.append((name, figure))
+    return results
+
+
+def _table(results: list[tuple[str, Figure]]) -> str:
+    lines = [
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"({os.cpu_count()} cores, Python {platform.python_version()})",
+        "",
+        "| benchmark | figure | value | unit | baseline (same run) | ratio | note |",
+        "| --- | --- | ---: | --- | ---: | ---: | --- |",
+    ]
+    for module, f in results:
+        baseline = f.get("baseline")
+        ratio = f"{f['value'] / baseline:.2f}" if baseline else ""
+        lines.append(
+            f"| {module} | {f['name']} | {f['value']:.2f} | {f['unit']} | "
+            f"{'' if baseline is None else f'{baseline:.2f}'} | {ratio} | {f.get('note', '')} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    configure_logging("bench", "WARNING")
+    root = Path(tempfile.mkdtemp(prefix="keybuzz-bench-"))
+    ctx, servers = start_stack(root)
+    try:
+        results = asyncio.run(_run_all(ctx, _modules(sys.argv[1:])))
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(_table(results))
+
+
+if __name__ == "__main__":
+    main()

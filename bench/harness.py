@@ -1,0 +1,101 @@
+"""Starts the embedded stack on free ports and measures the baselines every figure is compared to.
+
+Machines here are noisy, so a figure alone means little: each benchmark reports
+its number next to raw JetStream and PostgreSQL rates measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nats
+from keybuzz_devstack import bootstrap, infra
+from nats.js.api import StreamConfig
+
+
+@dataclass
+class BenchContext:
+    nats_url: str
+    postgres_url: str  # server URL, no database
+    vault_addr: str
+    root: Path
+
+    async def make_database(self, label: str = "bench") -> str:
+        name = f"{label}_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(f"{self.postgres_url}/postgres")
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return f"{self.postgres_url}/{name}"
+
+
+Figure = dict[str, Any]  # name, value, unit, and optionally baseline, note
+
+
+def start_stack(root: Path) -> tuple[BenchContext, list[infra.RunningServer]]:
+    servers = [
+        infra.RunningServer(infra.nats_spec(root / "nats", infra.free_port()), root / "nats.log"),
+        infra.RunningServer(
+            infra.postgres_spec(root / "pg" / "data", infra.free_port()), root / "pg.log"
+        ),
+        infra.RunningServer(infra.openbao_spec(infra.free_port()), root / "bao.log"),
+    ]
+    for server in servers:
+        server.start(timeout=60)
+    nats_server, pg, vault = servers
+    bootstrap.seed_vault(vault.spec.url, infra.DEV_VAULT_ROOT_TOKEN)
+    return BenchContext(nats_server.spec.url, pg.spec.url, vault.spec.url, root), servers
+
+
+async def timed(action: Callable[[], Awaitable[Any]]) -> float:
+    start = time.perf_counter()
+    await action()
+    return time.perf_counter() - start
+
+
+async def jetstream_round_trip_rate(nats_url: str, count: int) -> float:
+    """Messages per second: publish ``count`` to a stream, then consume and ack them all."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    stream = f"BENCH_{uuid.uuid4().hex[:6]}"
+    await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
+    try:
+
+        async def publish_and_consume() -> None:
+            acks = [js.publish_async(f"{stream}.x", b'{"n":1}') for _ in range(count)]
+            await asyncio.gather(*[await a for a in acks])
+            sub = await js.pull_subscribe(f"{stream}.>", durable="bench", stream=stream)
+            received = 0
+            while received < count:
+                batch = await sub.fetch(min(256, count - received), timeout=5)
+                await asyncio.gather(*(m.ack() for m in batch))
+                received += len(batch)
+
+        seconds = await timed(publish_and_consume)
+    finally:
+        await js.delete_stream(stream)
+        await nc.close()
+    return count / seconds
+
+
+async def postgres_batched_insert_rate(database_url: str, count: int) -> float:
+    """Rows per second inserted with one executemany of ``count`` rows."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_rows (id text PRIMARY KEY, v int)")
+        rows = [(uuid.uuid4().hex, i) for i in range(count)]
+        seconds = await timed(
+            lambda: conn.executemany("INSERT INTO bench_rows (id, v) VALUES ($1, $2)", rows)
+        )
+        await conn.execute("DROP TABLE bench_rows")
+    finally:
+        await conn.close()
+    return count / seconds

@@ -1,0 +1,68 @@
+"""compose.yaml stays consistent with the code: names, ports, variables, images.
+
+No Docker engine runs on the project's machines, so the containers are not
+started here; this checks everything that can drift without running them.
+"""
+
+from pathlib import Path
+
+import msgspec
+import pytest
+import yaml
+from keybuzz_devstack.stack import SERVICES
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.service import DEFINITION as ORDERS
+from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_shared.settings import env_name
+from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
+DEFINITIONS = {d.name: d for d in (OAUTH, POLLER, ORDERS, TENANT_SYNC)}
+DESIGN_VARIABLES = {
+    "NATS_URL", "DATABASE_URL", "PRODUCT_DATABASE_URL", "VAULT_ADDR", "VAULT_TOKEN",
+    "LWA_ENDPOINT", "SPAPI_ENDPOINT", "SELLER_CENTRAL_URL", "JWT_SECRET", "INTERNAL_API_KEY",
+    "KEYBUZZ_DEV_MODE", "KEYBUZZ_ENV", "INBOUND_DOMAIN", "POLL_INTERVAL_SECONDS", "BACKFILL_DAYS",
+}  # fmt: skip
+
+
+def settings_variables(definition) -> set[str]:
+    cls = definition.settings_type
+    return {env_name(cls, f.name) for f in msgspec.structs.fields(cls)}
+
+
+ALL_SETTINGS_VARIABLES = set().union(*(settings_variables(d) for d in DEFINITIONS.values()))
+
+
+def test_infrastructure_uses_official_images():
+    services = COMPOSE["services"]
+    assert services["nats"]["image"].startswith("nats:")
+    assert "--jetstream" in services["nats"]["command"]
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["openbao"]["image"].startswith("openbao/openbao:")
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_each_service_is_in_compose_with_its_port_and_module(name):
+    service = COMPOSE["services"][name]
+    port = SERVICES[name]
+    definition = DEFINITIONS[name]
+    assert service["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert service["command"] == ["python", "-m", "keybuzz_" + name.replace("-", "_")]
+    port_variable = env_name(definition.settings_type, "http_port")
+    assert service["environment"][port_variable] == str(port)
+    assert service["environment"]["VAULT_TOKEN"] == f"keybuzz-dev-{name}"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_environment_is_known_to_the_code(name):
+    variables = set(COMPOSE["services"][name]["environment"])
+    assert DESIGN_VARIABLES - {"VAULT_TOKEN"} <= variables  # every §7 variable reaches every service
+    unknown = variables - ALL_SETTINGS_VARIABLES
+    assert not unknown, f"compose sets variables no service reads: {unknown}"
+
+
+def test_dockerfile_installs_every_package():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ["shared", "devstack", "sandbox", *(f"services/{n}" for n in SERVICES)]:
+        assert f"./{package}" in dockerfile
