@@ -14,7 +14,8 @@ from keybuzz_shared.messaging import Delivery, EventSubscription, PermanentEvent
 from keybuzz_shared.micro import MicroEndpoint
 from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.settings import CommonSettings
-from litestar import post
+from keybuzz_shared.auth import TenantContext
+from litestar import get, post
 
 MIGRATIONS = Path(__file__).parent / "probe_migrations"
 
@@ -36,6 +37,12 @@ async def archive(data: Archive, runtime: Runtime[Any]) -> dict[str, str]:
         await runtime.emit(conn, event)
     runtime.flush_events()
     return {"eventId": event.event_id}
+
+
+@get("/whoami")
+async def whoami(tenant: TenantContext) -> dict[str, str]:
+    """A tenant endpoint: what the shared auth dependency lets through."""
+    return {"tenantId": tenant.tenant_id, "user": tenant.principal.user_id}
 
 
 def register(runtime: Runtime[Any]) -> None:
@@ -72,7 +79,7 @@ DEFINITION = ServiceDefinition(
     description="platform test service",
     settings_type=ProbeSettings,
     migrations=MIGRATIONS,
-    route_handlers=[archive],
+    route_handlers=[archive, whoami],
     register_subscribers=register,
     micro_endpoints=endpoints,
 )

@@ -99,3 +99,25 @@ def require_internal_key(connection: ASGIConnection, settings: CommonSettings) -
     given = connection.headers.get("x-internal-key", "")
     if not given or not hmac.compare_digest(given.encode(), settings.internal_api_key.encode()):
         raise NotAuthorizedException("missing or wrong X-Internal-Key")
+
+
+def main() -> None:
+    """``python -m keybuzz_shared.auth --tenant ecomlg-001``: a development token on stdout."""
+    import argparse
+    import os
+
+    from keybuzz_shared.settings import DEV_JWT_SECRET
+
+    parser = argparse.ArgumentParser(description="Issue a KeyBuzz JWT (HS256) for development")
+    parser.add_argument("--tenant", action="append", default=[], help="tenant id (repeatable)")
+    parser.add_argument("--user", default="dev-user", help="the sub claim")
+    parser.add_argument("--superadmin", action="store_true", help="role: superadmin")
+    parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    args = parser.parse_args()
+    secret = os.environ.get("JWT_SECRET") or DEV_JWT_SECRET
+    role = SUPERADMIN if args.superadmin else None
+    print(issue_token(secret, args.user, args.tenant, role, args.ttl))
+
+
+if __name__ == "__main__":
+    main()
