@@ -1,1 +1,4 @@
-"""KeyBuzz oauth service: connect a seller's Amazon account (Login with Amazon) and keep its credentials in Vault."""
+"""KeyBuzz oauth service.
+
+Connects a seller's Amazon account (Login with Amazon) and keeps its credentials in Vault.
+"""

@@ -1,14 +1,71 @@
 """How the oauth service is assembled."""
 
+from __future__ import annotations
+
+import logging
 from pathlib import Path
+from typing import Any
 
-from keybuzz_shared.service import ServiceDefinition
+from keybuzz_shared.amazon import AppCredentialsMissing, LwaClient
+from keybuzz_shared.service import Runtime, ServiceDefinition
+from keybuzz_shared.vault import VaultError
 
+from keybuzz_oauth import events
+from keybuzz_oauth.app import CALLBACK_PATH, ROUTES
+from keybuzz_oauth.flow import OauthFlow, flow_of
 from keybuzz_oauth.settings import OauthSettings
+
+log = logging.getLogger(__name__)
+
+
+class _HideCallbackQuery(logging.Filter):
+    """The access log would print state and spapi_oauth_code from the callback URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            if args[2].startswith(CALLBACK_PATH + "?"):
+                record.args = (*args[:2], CALLBACK_PATH + "?[REDACTED]", *args[3:])
+        return True
+
+
+_ACCESS_LOG_FILTER = _HideCallbackQuery()
+
+
+def _assemble(runtime: Runtime[Any]) -> None:
+    # Before the broker starts: a queued event may be delivered at once.
+    settings: OauthSettings = runtime.settings
+    lwa = LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert)
+    runtime.extras["flow"] = OauthFlow(runtime, lwa)
+    events.register(runtime)
+
+
+async def _check_app_credentials(runtime: Runtime[Any]) -> None:
+    """Say at start-up, not at the first seller's click, that Amazon is not configured."""
+    logging.getLogger("uvicorn.access").addFilter(_ACCESS_LOG_FILTER)
+    try:
+        app = await flow_of(runtime).app_credentials()
+    except (AppCredentialsMissing, VaultError):
+        return  # already logged with the Vault path and the reason
+    log.info(
+        "Amazon app credentials loaded",
+        extra={"app_source": app.source, "application_id": app.application_id, "draft": app.draft},
+    )
+
+
+async def _stop_flow(runtime: Runtime[Any]) -> None:
+    await flow_of(runtime).lwa.aclose()
+
 
 DEFINITION = ServiceDefinition(
     name="oauth",
-    description="Connect a seller's Amazon account (Login with Amazon) and keep its credentials in Vault",
+    description=(
+        "Connect a seller's Amazon account (Login with Amazon) and keep its credentials in Vault"
+    ),
     settings_type=OauthSettings,
     migrations=Path(__file__).parent / "migrations",
+    route_handlers=ROUTES,
+    register_subscribers=_assemble,
+    on_startup=[_check_app_credentials],
+    on_shutdown=[_stop_flow],
 )

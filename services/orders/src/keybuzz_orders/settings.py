@@ -2,10 +2,10 @@
 
 from typing import ClassVar
 
-from keybuzz_shared.settings import CommonSettings
+from keybuzz_shared.amazon.settings import AmazonSettings
 
 
-class OrdersSettings(CommonSettings, kw_only=True, frozen=True):
+class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "ORDERS_PORT"}
 
     http_port: int = 8003

@@ -2,10 +2,10 @@
 
 from typing import ClassVar
 
-from keybuzz_shared.settings import CommonSettings
+from keybuzz_shared.amazon.settings import AmazonSettings
 
 
-class PollerSettings(CommonSettings, kw_only=True, frozen=True):
+class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "POLLER_PORT"}
 
     http_port: int = 8002

@@ -1,1 +1,1 @@
-"""KeyBuzz tenant-sync service: mirror the product app's tenants and create their inbound e-mail addresses."""
+"""KeyBuzz tenant-sync: mirror the product app's tenants, create their inbound e-mail addresses."""

@@ -1,0 +1,137 @@
+"""Sandbox settings, read once from the environment into an immutable struct."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+DEV_CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
+DEV_CLIENT_SECRET = "keybuzz-sandbox-secret"
+DEV_APPLICATION_ID = "amzn1.sp.solution.keybuzz-sandbox"
+# A fixed default signing secret keeps developers' refresh tokens valid across restarts.
+DEV_SIGNING_SECRET = "keybuzz-sandbox-signing-secret-dev-only"
+DEFAULT_REDIRECT_URIS = (
+    "http://127.0.0.1:8001/api/v1/marketplaces/amazon/oauth/callback",
+    "http://localhost:8001/api/v1/marketplaces/amazon/oauth/callback",
+)
+
+
+class ConfigError(ValueError):
+    """A setting has a value the sandbox cannot use; the message names the variable."""
+
+
+class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Faults injected on SP-API operations (see faults.py)."""
+
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 503)
+    latency_ms: int = 0
+    malformed_rate: float = 0.0
+    malformed_kind: str = "invalid_json"
+    operations: tuple[str, ...] = ()
+
+
+class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8900
+    public_url: str = "http://127.0.0.1:8900"
+    seed: str = "keybuzz"
+    time_scale: float = 1.0
+    signing_secret: str = DEV_SIGNING_SECRET
+    client_id: str = DEV_CLIENT_ID
+    client_secret: str = DEV_CLIENT_SECRET
+    application_id: str = DEV_APPLICATION_ID
+    app_draft: bool = True
+    redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS
+    state_dir: str | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    bench_orders: int = 10_000
+    faults: FaultSettings = FaultSettings()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SandboxConfig:
+        return config_from_env(os.environ if env is None else env)
+
+
+def _read(env: Mapping[str, str], name: str, parse: Callable[[str], Any], default: Any) -> Any:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from exc
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _malformed_kind(raw: str) -> str:
+    if raw not in {"invalid_json", "schema"}:
+        raise ValueError("expected invalid_json or schema")
+    return raw
+
+
+def _faults_from_env(env: Mapping[str, str]) -> FaultSettings:
+    return FaultSettings(
+        error_rate=_read(env, "SANDBOX_FAULT_ERROR_RATE", _fraction, 0.0),
+        error_statuses=_read(
+            env, "SANDBOX_FAULT_ERROR_STATUSES", lambda r: tuple(int(s) for s in _csv(r)), (500, 503)
+        ),
+        latency_ms=_read(env, "SANDBOX_FAULT_LATENCY_MS", int, 0),
+        malformed_rate=_read(env, "SANDBOX_FAULT_MALFORMED_RATE", _fraction, 0.0),
+        malformed_kind=_read(env, "SANDBOX_FAULT_MALFORMED_KIND", _malformed_kind, "invalid_json"),
+        operations=_read(env, "SANDBOX_FAULT_OPERATIONS", _csv, ()),
+    )
+
+
+def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
+    host = _read(env, "SANDBOX_HOST", str, "127.0.0.1")
+    port = _read(env, "SANDBOX_PORT", int, 8900)
+    extra_uris = _read(env, "SANDBOX_REDIRECT_URIS", _csv, ())
+    return SandboxConfig(
+        host=host,
+        port=port,
+        public_url=_read(env, "SANDBOX_PUBLIC_URL", lambda r: r.rstrip("/"), f"http://{host}:{port}"),
+        seed=_read(env, "SANDBOX_SEED", str, "keybuzz"),
+        time_scale=_read(env, "SANDBOX_TIME_SCALE", _positive_float, 1.0),
+        signing_secret=_read(env, "SANDBOX_SECRET", str, DEV_SIGNING_SECRET),
+        client_id=_read(env, "SANDBOX_CLIENT_ID", str, DEV_CLIENT_ID),
+        client_secret=_read(env, "SANDBOX_CLIENT_SECRET", str, DEV_CLIENT_SECRET),
+        application_id=_read(env, "SANDBOX_APPLICATION_ID", str, DEV_APPLICATION_ID),
+        app_draft=_read(env, "SANDBOX_APP_DRAFT", _bool, True),
+        redirect_uris=DEFAULT_REDIRECT_URIS + tuple(u for u in extra_uris if u not in DEFAULT_REDIRECT_URIS),
+        state_dir=_read(env, "SANDBOX_STATE_DIR", str, None),
+        smtp_host=_read(env, "SANDBOX_SMTP_HOST", str, "127.0.0.1"),
+        smtp_port=_read(env, "SANDBOX_SMTP_PORT", int, 2525),
+        bench_orders=_read(env, "SANDBOX_BENCH_ORDERS", int, 10_000),
+        faults=_faults_from_env(env),
+    )

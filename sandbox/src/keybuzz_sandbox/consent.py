@@ -1,0 +1,133 @@
+"""Seller Central's consent page: GET/POST /apps/authorize/consent.
+
+The sandbox has no seller login: the page lets the person pick one of the
+seeded seller accounts, then Authorize or Cancel, and redirects like Amazon.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
+
+from .sandbox import Sandbox
+
+CONSENT_PATH = "/apps/authorize/consent"
+APP_NAME = "KeyBuzz (sandbox)"
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:Arial,sans-serif;max-width:40rem;margin:3rem auto;color:#111}}
+.box{{border:1px solid #ddd;border-radius:8px;padding:1.5rem}} .err{{color:#b12704}}
+button{{padding:.5rem 1.2rem;margin-right:.5rem}}</style></head>
+<body><div class="box">{body}</div><p><small>Amazon sandbox (KeyBuzz development)</small></p></body></html>"""
+
+
+class ConsentRequest(msgspec.Struct, kw_only=True, frozen=True):
+    application_id: str = ""
+    state: str = ""
+    redirect_uri: str = ""
+    version: str = ""
+
+
+class ConsentError(Exception):
+    def __init__(self, code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _html(title: str, body: str, status: int = 200) -> Response[str]:
+    return Response(_PAGE.format(title=escape(title), body=body), status_code=status, media_type="text/html")
+
+
+def _error_page(error: ConsentError) -> Response[str]:
+    code = f"<p>Error code: <strong>{escape(error.code)}</strong></p>" if error.code else ""
+    return _html("Authorization error", f'<h1 class="err">We could not authorize this application</h1>'
+                 f"<p>{escape(error.message)}</p>{code}", status=400)
+
+
+def validate(sb: Sandbox, req: ConsentRequest) -> str:
+    """The redirect URI to use, or ConsentError as Seller Central would show it."""
+    if req.application_id != sb.config.application_id:
+        raise ConsentError(None, "The application you are trying to authorize could not be found.")
+    if sb.config.app_draft and req.version != "beta":
+        raise ConsentError("MD1000", "This application is in draft state: add version=beta to the authorization URL.")
+    if not req.redirect_uri:
+        return sb.redirect_uris[0]  # Amazon falls back to the app's first registered URI
+    if req.redirect_uri not in sb.redirect_uris:
+        raise ConsentError("MD5101", "The redirect URI is not registered for this application.")
+    return req.redirect_uri
+
+
+def _hidden(req: ConsentRequest) -> str:
+    return "".join(
+        f'<input type="hidden" name="{name}" value="{escape(getattr(req, name))}">'
+        for name in ("application_id", "state", "redirect_uri", "version")
+    )
+
+
+def consent_page(sb: Sandbox, req: ConsentRequest) -> Response[str]:
+    options = "".join(
+        f'<option value="{escape(sid)}">{escape(book.gen.spec.store_name)} — '
+        f"{escape(book.gen.marketplace.name)} ({escape(sid)})</option>"
+        for sid, book in sb.sellers.items()
+    )
+    body = (
+        f"<h1>Authorize {escape(APP_NAME)}</h1>"
+        f"<p>{escape(APP_NAME)} is requesting access to your selling account data.</p>"
+        f'<form method="post" action="{CONSENT_PATH}">'
+        f'<label for="selling_partner_id">Selling account</label> '
+        f'<select id="selling_partner_id" name="selling_partner_id">{options}</select>{_hidden(req)}'
+        '<p><button type="submit" name="action" value="authorize">Authorize</button>'
+        '<button type="submit" name="action" value="cancel">Cancel</button></p></form>'
+    )
+    return _html(f"Authorize {APP_NAME}", body)
+
+
+def _redirect(uri: str, params: dict[str, str]) -> Response[str]:
+    separator = "&" if "?" in uri else "?"
+    location = f"{uri}{separator}{urlencode({k: v for k, v in params.items() if v})}"
+    return Response("", status_code=302, headers={"Location": location}, media_type="text/plain")
+
+
+def decide(sb: Sandbox, req: ConsentRequest, form: dict[str, str]) -> Response[str]:
+    redirect_uri = validate(sb, req)
+    if form.get("action") == "cancel":
+        return _redirect(redirect_uri, {"state": req.state, "error": "access_denied",
+                                        "error_description": "The seller did not authorize the application."})
+    if form.get("action") != "authorize":
+        raise ConsentError(None, "Choose Authorize or Cancel.")
+    seller_id = form.get("selling_partner_id", "")
+    if seller_id not in sb.sellers:
+        raise ConsentError(None, "Choose one of your selling accounts.")
+    code = sb.issue_code(seller_id, redirect_uri)
+    return _redirect(redirect_uri, {"state": req.state, "selling_partner_id": seller_id, "spapi_oauth_code": code})
+
+
+def _request_from(values: dict[str, str]) -> ConsentRequest:
+    return ConsentRequest(**{k: values.get(k, "") for k in ConsentRequest.__struct_fields__})
+
+
+def consent_routes(sb: Sandbox) -> list[HTTPRouteHandler]:
+    @get(CONSENT_PATH, include_in_schema=False)
+    async def show(request: Request[Any, Any, Any]) -> Response[str]:
+        req = _request_from(dict(request.query_params))
+        try:
+            validate(sb, req)
+        except ConsentError as exc:
+            return _error_page(exc)
+        return consent_page(sb, req)
+
+    @post(CONSENT_PATH, include_in_schema=False, status_code=302)
+    async def submit(request: Request[Any, Any, Any]) -> Response[str]:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            return decide(sb, _request_from(form), form)
+        except ConsentError as exc:
+            return _error_page(exc)
+
+    return [show, submit]

@@ -1,0 +1,52 @@
+"""SP-API error bodies: {"errors": [{"code", "message", "details"}]}."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ErrorItem(msgspec.Struct):
+    code: str
+    message: str
+    details: str = ""
+
+
+class ErrorBody(msgspec.Struct):
+    errors: list[ErrorItem]
+
+
+class SpApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.item = ErrorItem(code, message, details)
+
+    def body(self) -> bytes:
+        return msgspec.json.encode(ErrorBody([self.item]))
+
+
+ACCESS_DENIED = "Access to requested resource is denied."
+
+
+def unauthorized(details: str = "") -> SpApiError:
+    return SpApiError(403, "Unauthorized", ACCESS_DENIED, details)
+
+
+def invalid_input(message: str, details: str = "") -> SpApiError:
+    return SpApiError(400, "InvalidInput", message, details)
+
+
+def not_found(message: str) -> SpApiError:
+    return SpApiError(404, "NotFound", message)
+
+
+def quota_exceeded() -> SpApiError:
+    return SpApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+
+
+def server_fault(status: int) -> SpApiError:
+    if status == 429:
+        return quota_exceeded()
+    if status == 503:
+        return SpApiError(503, "ServiceUnavailable", "Service is temporarily unavailable. Please try again later.")
+    return SpApiError(500, "InternalFailure", "We encountered an internal error. Please try again.")

@@ -1,0 +1,109 @@
+"""Faults on demand, so that clients' retry and parsing paths can be tested.
+
+Random faults draw from a generator seeded with SANDBOX_SEED (reproducible for a
+given call sequence); `failNext` / `malformedNext` give exact, non-flaky counts.
+"""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+
+from .config import FaultSettings
+
+ALLOWED_STATUSES = frozenset({429, 500, 503})
+
+
+class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of PUT /_sandbox/faults (and what GET returns)."""
+
+    error_rate: float = 0.0
+    error_statuses: list[int] = msgspec.field(default_factory=lambda: [500, 503])
+    latency_ms: int = 0
+    malformed_rate: float = 0.0
+    malformed_kind: str = "invalid_json"
+    # Operation ids ("getOrders") or qualified keys ("ordersV0.getOrders"); empty = all.
+    operations: list[str] = msgspec.field(default_factory=list)
+    fail_next: int = 0
+    fail_status: int = 503
+    malformed_next: int = 0
+
+    def problems(self) -> list[str]:
+        issues = []
+        if not (0 <= self.error_rate <= 1 and 0 <= self.malformed_rate <= 1):
+            issues.append("errorRate and malformedRate must be between 0 and 1")
+        if not set(self.error_statuses) | {self.fail_status} <= ALLOWED_STATUSES:
+            issues.append(f"statuses must be among {sorted(ALLOWED_STATUSES)}")
+        if self.malformed_kind not in ("invalid_json", "schema"):
+            issues.append("malformedKind must be invalid_json or schema")
+        if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
+            issues.append("latencyMs, failNext and malformedNext must be >= 0")
+        return issues
+
+    @classmethod
+    def from_settings(cls, settings: FaultSettings) -> FaultConfig:
+        return cls(
+            error_rate=settings.error_rate,
+            error_statuses=list(settings.error_statuses),
+            latency_ms=settings.latency_ms,
+            malformed_rate=settings.malformed_rate,
+            malformed_kind=settings.malformed_kind,
+            operations=list(settings.operations),
+        )
+
+
+class FaultDecision(msgspec.Struct, frozen=True):
+    latency_s: float = 0.0
+    error_status: int | None = None
+    malformed_kind: str | None = None
+
+
+class FaultInjector:
+    def __init__(self, seed: str, initial: FaultConfig) -> None:
+        self._rng = random.Random(f"{seed}|faults")
+        self.config = initial
+
+    def applies_to(self, op_key: str) -> bool:
+        names = self.config.operations
+        return not names or op_key in names or op_key.split(".", 1)[1] in names
+
+    def decide(self, op_key: str) -> FaultDecision:
+        cfg = self.config
+        if not self.applies_to(op_key):
+            return FaultDecision()
+        status = self._error_status(cfg)
+        malformed = None if status else self._malformed(cfg)
+        return FaultDecision(latency_s=cfg.latency_ms / 1000, error_status=status, malformed_kind=malformed)
+
+    def _error_status(self, cfg: FaultConfig) -> int | None:
+        if cfg.fail_next > 0:
+            cfg.fail_next -= 1
+            return cfg.fail_status
+        if cfg.error_rate and self._rng.random() < cfg.error_rate:
+            return self._rng.choice(cfg.error_statuses)
+        return None
+
+    def _malformed(self, cfg: FaultConfig) -> str | None:
+        if cfg.malformed_next > 0:
+            cfg.malformed_next -= 1
+            return cfg.malformed_kind
+        if cfg.malformed_rate and self._rng.random() < cfg.malformed_rate:
+            return cfg.malformed_kind
+        return None
+
+
+def _stringless(value: object) -> object:
+    """Every string leaf becomes a number: still JSON, no longer the model's types."""
+    if isinstance(value, dict):
+        return {k: _stringless(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringless(v) for v in value]
+    return 0 if isinstance(value, str) else value
+
+
+def malform(body: bytes, kind: str) -> bytes:
+    if kind == "schema":
+        return msgspec.json.encode(_stringless(msgspec.json.decode(body)))
+    # A strict prefix of a JSON object or array is never valid JSON.
+    return body[: max(1, len(body) // 2)]

@@ -1,0 +1,137 @@
+"""What the order listings (v0 getOrders, 2026 searchOrders) share: their
+date-window rules, page tokens, pricing and restricted-data visibility."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+from .errors import invalid_input, not_found
+from .marketplaces import MARKETPLACES
+from .order_book import OrderBook, OrderQuery, OrderState
+from .seed import DAY, ItemFacts
+from .signing import Signer
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+FRESHNESS_LAG = 120.0  # Amazon seconds: "...Before" must be at least two minutes before now
+_TOKEN_PREFIX = "kbz1."
+
+
+class WindowNames(msgspec.Struct, frozen=True):
+    """One API's spelling of the four date filters."""
+
+    created_after: str
+    created_before: str
+    updated_after: str
+    updated_before: str
+
+
+V0_NAMES = WindowNames("CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore")
+V2026_NAMES = WindowNames("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore")
+
+
+def _check_order(after: float | None, before: float | None, names: tuple[str, str]) -> None:
+    if after is not None and before is not None and before < after:
+        raise invalid_input(f"{names[1]} must be equal to or after {names[0]}.")
+
+
+def window_query(query: dict[str, Any], names: WindowNames, now: float, lag: float, required: bool) -> OrderQuery:
+    """Validate the date filters as the models' descriptions state and build the listing."""
+    created_after, created_before = query.get(names.created_after), query.get(names.created_before)
+    updated_after, updated_before = query.get(names.updated_after), query.get(names.updated_before)
+    by_creation = created_after is not None or created_before is not None
+    by_update = updated_after is not None or updated_before is not None
+    if by_creation and by_update:
+        raise invalid_input(
+            f"{names.created_after}/{names.created_before} cannot be combined with "
+            f"{names.updated_after}/{names.updated_before}."
+        )
+    if required and created_after is None and updated_after is None:
+        raise invalid_input(f"Either {names.created_after} or {names.updated_after} must be specified.")
+    for name, value in ((names.created_before, created_before), (names.updated_before, updated_before)):
+        if value is not None and value > now - lag:
+            raise invalid_input(f"{name} must be at least two minutes before the time of the request.")
+    for name, value in ((names.created_after, created_after), (names.updated_after, updated_after)):
+        if value is not None and value > now:
+            raise invalid_input(f"{name} cannot be in the future.")
+    _check_order(created_after, created_before, (names.created_after, names.created_before))
+    _check_order(updated_after, updated_before, (names.updated_after, names.updated_before))
+    return OrderQuery(snapshot=now, created_after=created_after, created_before=created_before,
+                      updated_after=updated_after, updated_before=updated_before)
+
+
+def watermark(query: OrderQuery) -> tuple[str, float] | None:
+    """Which '...Before' the response reports, and its value (the listing's upper bound)."""
+    if query.updated_after is not None or query.updated_before is not None:
+        return "updated", query.updated_before or query.snapshot
+    if query.created_after is not None or query.created_before is not None:
+        return "created", query.created_before or query.snapshot
+    return None
+
+
+def find_order(book: OrderBook, order_id: str, now: float) -> OrderState:
+    state = book.find(order_id, now)
+    if state is None:
+        raise not_found(f"Order {order_id} was not found.")
+    return state
+
+
+def check_marketplaces(ids: list[str] | None, book: OrderBook) -> bool:
+    """False when the seller does not sell in any of the requested marketplaces."""
+    if ids is None:
+        return True
+    unknown = [m for m in ids if m not in MARKETPLACES]
+    if unknown:
+        raise invalid_input(f"Invalid marketplace identifier(s): {', '.join(unknown)}.")
+    return book.gen.spec.marketplace_id in ids
+
+
+def check_page_size(value: int | None, name: str) -> int:
+    if value is None:
+        return 100
+    if not 1 <= value <= 100:
+        raise invalid_input(f"{name} must be between 1 and 100.")
+    return value
+
+
+def seal_page(signer: Signer, state: msgspec.Struct) -> str:
+    return signer.seal(_TOKEN_PREFIX, state)
+
+
+def open_page(signer: Signer, token: str, kind: type[T], name: str) -> T:
+    state = signer.open(_TOKEN_PREFIX, token, kind)
+    if state is None:
+        raise invalid_input(f"Invalid {name}.")
+    return state
+
+
+# --- prices (EU prices include VAT; Amazon reports the VAT part as tax) -------
+
+def amount(cents: int) -> str:
+    return f"{cents / 100:.2f}"
+
+
+def line_cents(item: ItemFacts) -> int:
+    return item.product.unit_price_cents * item.quantity
+
+
+def vat_part(cents: int, rate: float) -> int:
+    return round(cents - cents / (1 + rate))
+
+
+def order_total_cents(state: OrderState) -> int:
+    return sum(line_cents(i) + i.shipping_cents for i in state.facts.items)
+
+
+class Windows(msgspec.Struct, frozen=True):
+    earliest_ship: int
+    latest_ship: int
+    earliest_delivery: int
+    latest_delivery: int
+
+
+def windows(book: OrderBook, state: OrderState) -> Windows:
+    placed = state.facts.timeline.purchase
+    return Windows(*(book.real_ts(placed + days * DAY) for days in (1, 2, 3, 5)))

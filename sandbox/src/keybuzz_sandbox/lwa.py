@@ -1,0 +1,141 @@
+"""Login with Amazon token endpoint: POST /auth/o2/token (form-encoded)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
+
+from .auth import AccessClaims, RefreshClaims
+from .sandbox import Sandbox
+from .signing import ACCESS_PREFIX, REFRESH_PREFIX
+
+ACCESS_TOKEN_LIFETIME = 3600.0  # Amazon seconds
+GRANTLESS_SCOPES = frozenset({"sellingpartnerapi::notifications", "sellingpartnerapi::client_credential:rotation"})
+
+
+class TokenResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
+    access_token: str
+    token_type: str  # no default: omit_defaults would drop it
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str | None = None
+
+
+class LwaError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+def _missing(name: str) -> LwaError:
+    return LwaError("invalid_request", f"The request is missing a required parameter : {name}")
+
+
+def _invalid_grant(name: str) -> LwaError:
+    return LwaError("invalid_grant", f"The request has an invalid grant parameter : {name}")
+
+
+def _json(payload: Any, status: int) -> Response[bytes]:
+    return Response(content=msgspec.json.encode(payload), status_code=status,
+                    media_type="application/json;charset=UTF-8", headers={"Cache-Control": "no-store"})
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return client_id, secret
+
+
+class TokenEndpoint:
+    def __init__(self, sb: Sandbox) -> None:
+        self.sb = sb
+
+    def authenticate_client(self, form: dict[str, str], authorization: str | None) -> str:
+        client_id, secret = _basic_credentials(authorization) or (form.get("client_id"), form.get("client_secret"))
+        if not client_id:
+            raise _missing("client_id")
+        cfg = self.sb.config
+        if client_id != cfg.client_id or secret != cfg.client_secret:
+            raise LwaError("invalid_client", "Client authentication failed", status=401)
+        return client_id
+
+    def access_token(self, client_id: str, seller_id: str | None, scope: str | None = None) -> TokenResponse:
+        lifetime = self.sb.clock.real_duration(ACCESS_TOKEN_LIFETIME)
+        claims = AccessClaims(cid=client_id, sp=seller_id, scope=scope, exp=self.sb.clock.now() + lifetime)
+        # expires_in is what the token really lives, so clients' caching works unchanged.
+        return TokenResponse(access_token=self.sb.signer.seal(ACCESS_PREFIX, claims), token_type="bearer",
+                             expires_in=max(1, round(lifetime)), scope=scope)
+
+    def authorization_code(self, form: dict[str, str], client_id: str) -> TokenResponse:
+        code = form.get("code") or ""
+        if not code:
+            raise _missing("code")
+        grant = self.sb.redeem_code(code)
+        if grant is None or grant.client_id != client_id:
+            raise _invalid_grant("code")
+        if "redirect_uri" in form and form["redirect_uri"] != grant.redirect_uri:
+            raise _invalid_grant("redirect_uri")
+        refresh = RefreshClaims(cid=client_id, sp=grant.seller_id, jti=str(uuid.uuid4()), iat=self.sb.clock.now())
+        response = self.access_token(client_id, grant.seller_id)
+        return msgspec.structs.replace(response, refresh_token=self.sb.signer.seal(REFRESH_PREFIX, refresh))
+
+    def refresh_token(self, form: dict[str, str], client_id: str) -> TokenResponse:
+        token = form.get("refresh_token") or ""
+        if not token:
+            raise _missing("refresh_token")
+        claims = self.sb.signer.open(REFRESH_PREFIX, token, RefreshClaims)
+        if claims is None or claims.cid != client_id or self.sb.is_revoked(claims.jti, claims.sp, claims.iat):
+            raise _invalid_grant("refresh_token")
+        return msgspec.structs.replace(self.access_token(client_id, claims.sp), refresh_token=token)
+
+    def client_credentials(self, form: dict[str, str], client_id: str) -> TokenResponse:
+        scope = form.get("scope") or ""
+        if not scope:
+            raise _missing("scope")
+        if scope not in GRANTLESS_SCOPES:
+            raise LwaError("invalid_scope", "The request has an invalid parameter : scope")
+        return self.access_token(client_id, None, scope)
+
+    def exchange(self, form: dict[str, str], authorization: str | None) -> TokenResponse:
+        grants = {
+            "authorization_code": self.authorization_code,
+            "refresh_token": self.refresh_token,
+            "client_credentials": self.client_credentials,
+        }
+        grant_type = form.get("grant_type") or ""
+        if not grant_type:
+            raise _missing("grant_type")
+        if grant_type not in grants:
+            raise LwaError(
+                "unsupported_grant_type", "The authorization grant type is not supported by the authorization server"
+            )
+        client_id = self.authenticate_client(form, authorization)
+        return grants[grant_type](form, client_id)
+
+
+def token_route(sb: Sandbox) -> HTTPRouteHandler:
+    endpoint = TokenEndpoint(sb)
+
+    @post("/auth/o2/token", include_in_schema=False)
+    async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            problem = "Content-Type must be application/x-www-form-urlencoded"
+            return _json({"error": "invalid_request", "error_description": problem}, 400)
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            return _json(endpoint.exchange(form, request.headers.get("authorization")), 200)
+        except LwaError as exc:
+            return _json({"error_description": exc.description, "error": exc.error}, exc.status)
+
+    return token

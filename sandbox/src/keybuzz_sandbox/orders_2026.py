@@ -1,0 +1,213 @@
+"""Orders API 2026-01-01: searchOrders and getOrder (items inline, datasets on request)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .clock import iso
+from .listing import (
+    FRESHNESS_LAG,
+    V2026_NAMES,
+    amount,
+    check_marketplaces,
+    check_page_size,
+    find_order,
+    line_cents,
+    open_page,
+    order_total_cents,
+    seal_page,
+    watermark,
+    window_query,
+    windows,
+)
+from .order_book import OrderBook, OrderQuery, OrderState
+from .seed import ItemFacts
+from .spapi import CallContext, Reply
+
+STATUS = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "Shipped": "SHIPPED", "Canceled": "CANCELLED"}
+FROM_STATUS = {v: k for k, v in STATUS.items()}
+CHANNEL = {"MFN": "MERCHANT", "AFN": "AMAZON"}
+FROM_CHANNEL = {v: k for k, v in CHANNEL.items()}
+
+
+class _Base(msgspec.Struct, kw_only=True, omit_defaults=True):
+    pass
+
+
+class Money(_Base, kw_only=True, omit_defaults=True):
+    amount: str
+    currencyCode: str  # noqa: N815 - Amazon's field names
+
+
+class DateTimeRange(_Base, kw_only=True, omit_defaults=True):
+    earliestDateTime: str  # noqa: N815
+    latestDateTime: str  # noqa: N815
+
+
+class Renderer(msgspec.Struct, kw_only=True):
+    """Renders one seller's orders in the 2026-01-01 shape for the datasets asked for."""
+
+    book: OrderBook
+    included: frozenset[str]
+    buyer_pii: bool
+    address_pii: bool
+
+    def money(self, cents: int) -> Money:
+        return Money(amount=amount(cents), currencyCode=self.book.gen.marketplace.currency)
+
+    def order(self, state: OrderState) -> dict[str, object]:
+        facts, market = state.facts, self.book.gen.marketplace
+        order: dict[str, object] = {
+            "orderId": facts.order_id,
+            "orderAliases": [{"aliasId": facts.order_id, "aliasType": "SELLER_ORDER_ID"}],
+            "createdTime": iso(state.purchase_date),
+            "lastUpdatedTime": iso(state.last_update),
+            "programs": [p for p, on in (("PRIME", facts.is_prime), ("AMAZON_BUSINESS", facts.is_business)) if on],
+            "salesChannel": {"channelName": "AMAZON", "marketplaceId": market.id, "marketplaceName": market.name},
+            "orderItems": [self.item(state, item) for item in facts.items],
+        }
+        optional = {
+            "BUYER": self.buyer, "RECIPIENT": self.recipient, "PROCEEDS": self.proceeds,
+            "FULFILLMENT": self.fulfillment, "PACKAGES": self.packages,
+        }
+        for dataset, build in optional.items():
+            value = build(state) if dataset in self.included else None
+            if value is not None:
+                order[dataset.lower()] = value
+        return order
+
+    def buyer(self, state: OrderState) -> dict[str, str] | None:
+        # Buyer name and e-mail are restricted data: omitted without an RDT.
+        if not self.buyer_pii:
+            return None
+        return {"buyerName": state.facts.buyer_name, "buyerEmail": state.facts.buyer_email}
+
+    def recipient(self, state: OrderState) -> dict[str, object] | None:
+        a = state.facts.address
+        address: dict[str, str] = {"city": a.city, "stateOrRegion": a.state, "postalCode": a.postal_code,
+                                   "countryCode": a.country_code}
+        if self.address_pii:
+            address |= {"name": a.name, "addressLine1": a.line1, "phone": a.phone, "addressType": "RESIDENTIAL"}
+        return {"deliveryAddress": address}
+
+    def proceeds(self, state: OrderState) -> dict[str, object] | None:
+        if state.status in ("Pending", "Canceled"):
+            return None
+        items = sum(line_cents(i) for i in state.facts.items)
+        shipping = sum(i.shipping_cents for i in state.facts.items)
+        return {
+            "grandTotal": self.money(order_total_cents(state)),
+            "breakdowns": [{"type": "ITEM", "subtotal": self.money(items)},
+                           {"type": "SHIPPING", "subtotal": self.money(shipping)}],
+        }
+
+    def fulfillment(self, state: OrderState) -> dict[str, object]:
+        win = windows(self.book, state)
+        level = "EXPEDITED" if state.facts.ship_service_level.startswith("Exp") else "STANDARD"
+        return {
+            "fulfillmentStatus": STATUS[state.status],
+            "fulfilledBy": CHANNEL[state.facts.timeline.channel],
+            "fulfillmentServiceLevel": level,
+            "shipByWindow": DateTimeRange(earliestDateTime=iso(win.earliest_ship), latestDateTime=iso(win.latest_ship)),
+            "deliverByWindow": DateTimeRange(earliestDateTime=iso(win.earliest_delivery),
+                                             latestDateTime=iso(win.latest_delivery)),
+        }
+
+    def packages(self, state: OrderState) -> list[dict[str, object]] | None:
+        if state.status != "Shipped":
+            return None
+        shipped = iso(state.last_update)
+        return [{
+            "packageReferenceId": "1",
+            "createdTime": shipped,
+            "packageStatus": {"status": "SHIPPED"},
+            "carrier": "Colissimo" if state.facts.address.country_code == "FR" else "DHL",
+            "shipTime": shipped,
+            "shippingService": state.facts.ship_service_level,
+            "trackingNumber": f"KB{state.order_id.replace('-', '')[-12:]}",
+            "packageItems": [{"orderItemId": i.order_item_id, "quantity": i.quantity} for i in state.facts.items],
+        }]
+
+    def item(self, state: OrderState, item: ItemFacts) -> dict[str, object]:
+        quantity = state.quantity(item.quantity)
+        out: dict[str, object] = {
+            "orderItemId": item.order_item_id,
+            "quantityOrdered": quantity,
+            "product": {
+                "asin": item.product.asin,
+                "title": item.product.title,
+                "sellerSku": item.product.sku,
+                "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
+                "price": {"unitPrice": self.money(item.product.unit_price_cents)},
+            },
+        }
+        if "PROCEEDS" in self.included and state.status != "Canceled":
+            out["proceeds"] = {"proceedsTotal": self.money(line_cents(item) + item.shipping_cents)}
+        if "FULFILLMENT" in self.included:
+            done = quantity if state.status == "Shipped" else 0
+            out["fulfillment"] = {"quantityFulfilled": done, "quantityUnfulfilled": quantity - done}
+        if "CANCELLATION" in self.included and state.status == "Canceled":
+            out["cancellation"] = {"cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "BUYER_CANCELED"}}
+        return out
+
+
+def _renderer(ctx: CallContext, book: OrderBook) -> Renderer:
+    return Renderer(
+        book=book,
+        included=frozenset(ctx.query.get("includedData", [])),
+        buyer_pii=ctx.may_see("buyerInfo"),
+        address_pii=ctx.may_see("shippingAddress"),
+    )
+
+
+class SearchPage(msgspec.Struct):
+    """The listing plus the datasets asked for on the first page."""
+
+    query: OrderQuery
+    included: list[str]
+
+
+def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
+    q = ctx.query
+    lag = ctx.sandbox.clock.real_duration(FRESHNESS_LAG)
+    query = window_query(q, V2026_NAMES, ctx.now, lag, required=True)
+    statuses = q.get("fulfillmentStatuses")
+    channels = q.get("fulfilledBy")
+    return msgspec.structs.replace(
+        query,
+        statuses=[FROM_STATUS.get(s, s) for s in statuses] if statuses else None,
+        channels=[FROM_CHANNEL[c] for c in channels] if channels else None,
+        matches_nothing=not check_marketplaces(q.get("marketplaceIds"), book),
+        page_size=check_page_size(q.get("maxResultsPerPage"), "maxResultsPerPage"),
+    )
+
+
+async def search_orders(ctx: CallContext) -> Reply:
+    book = ctx.book()
+    token = ctx.query.get("paginationToken")
+    if token:
+        page = open_page(ctx.sandbox.signer, token, SearchPage, "paginationToken")
+        ctx.query.setdefault("includedData", page.included)
+    else:
+        page = SearchPage(_listing(ctx, book), ctx.query.get("includedData", []))
+    states, following = book.page(page.query)
+    renderer = _renderer(ctx, book)
+    body: dict[str, object] = {"orders": [renderer.order(s) for s in states]}
+    if following is not None:
+        body["pagination"] = {"nextToken": seal_page(ctx.sandbox.signer, SearchPage(following, page.included))}
+    mark = watermark(page.query)
+    if mark is not None:
+        body["lastUpdatedBefore" if mark[0] == "updated" else "createdBefore"] = iso(mark[1])
+    return Reply(body)
+
+
+async def get_order(ctx: CallContext) -> Reply:
+    book = ctx.book()
+    state = find_order(book, ctx.path_params["orderId"], ctx.now)
+    return Reply({"order": _renderer(ctx, book).order(state)})
+
+
+IMPLEMENTATIONS = {
+    "orders2026.searchOrders": search_orders,
+    "orders2026.getOrder": get_order,
+}

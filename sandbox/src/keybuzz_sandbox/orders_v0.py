@@ -1,0 +1,313 @@
+"""Orders API v0: getOrders, getOrder, getOrderItems, getOrderBuyerInfo, getOrderAddress."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .clock import iso
+from .errors import invalid_input, unauthorized
+from .listing import (
+    FRESHNESS_LAG,
+    V0_NAMES,
+    amount,
+    check_marketplaces,
+    check_page_size,
+    find_order,
+    line_cents,
+    open_page,
+    order_total_cents,
+    seal_page,
+    vat_part,
+    watermark,
+    window_query,
+    windows,
+)
+from .order_book import OrderBook, OrderQuery, OrderState
+from .seed import ItemFacts
+from .spapi import CallContext, Reply
+
+ITEMS_PAGE_SIZE = 20
+# Values every seeded order shares (no COD, no replacements, no regulated items...).
+_ORDER_CONSTANTS: dict[str, object] = {
+    "PaymentMethod": "Other", "PaymentMethodDetails": ["Standard"], "OrderType": "StandardOrder",
+    "IsPremiumOrder": False, "IsGlobalExpressEnabled": False, "IsReplacementOrder": False, "IsSoldByAB": False,
+    "IsISPU": False, "IsAccessPointOrder": False, "HasRegulatedItems": False,
+}
+_ITEM_CONSTANTS: dict[str, object] = {
+    "IsGift": "false", "ConditionId": "New", "ConditionSubtypeId": "New", "IsTransparency": False,
+    "SerialNumberRequired": False,
+}
+# Amazon's own filter values no seeded order carries (no Easy Ship, e-invoicing, ISPU or COD/CVS).
+_NEVER_MATCHING = ("EasyShipShipmentStatuses", "ElectronicInvoiceStatuses", "ActualFulfillmentSupplySourceId",
+                   "StoreChainStoreId")
+
+
+class _Base(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """omit_defaults drops the None fields (absent in Amazon's JSON); fields
+    that are always present therefore have no default."""
+
+
+class Money(_Base, kw_only=True, omit_defaults=True):
+    CurrencyCode: str
+    Amount: str
+
+
+class Address(_Base, kw_only=True, omit_defaults=True):
+    Name: str | None = None
+    AddressLine1: str | None = None
+    City: str | None = None
+    StateOrRegion: str | None = None
+    PostalCode: str | None = None
+    CountryCode: str | None = None
+    Phone: str | None = None
+    AddressType: str | None = None
+
+
+class BuyerInfo(_Base, kw_only=True, omit_defaults=True):
+    BuyerEmail: str | None = None
+    BuyerName: str | None = None
+
+
+class AutomatedShippingSettings(_Base, kw_only=True, omit_defaults=True):
+    HasAutomatedShippingSettings: bool
+
+
+class Order(_Base, kw_only=True, omit_defaults=True):
+    AmazonOrderId: str
+    SellerOrderId: str
+    PurchaseDate: str
+    LastUpdateDate: str
+    OrderStatus: str
+    FulfillmentChannel: str
+    SalesChannel: str
+    ShipServiceLevel: str
+    OrderTotal: Money | None = None
+    NumberOfItemsShipped: int
+    NumberOfItemsUnshipped: int
+    PaymentMethod: str
+    PaymentMethodDetails: list[str]
+    MarketplaceId: str
+    ShipmentServiceLevelCategory: str
+    OrderType: str
+    EarliestShipDate: str
+    LatestShipDate: str
+    EarliestDeliveryDate: str
+    LatestDeliveryDate: str
+    IsBusinessOrder: bool
+    IsPrime: bool
+    IsPremiumOrder: bool
+    IsGlobalExpressEnabled: bool
+    IsReplacementOrder: bool
+    IsSoldByAB: bool
+    IsISPU: bool
+    IsAccessPointOrder: bool
+    HasRegulatedItems: bool
+    ShippingAddress: Address | None = None
+    BuyerInfo: BuyerInfo | None = None
+    AutomatedShippingSettings: AutomatedShippingSettings | None = None
+
+
+class ProductInfo(_Base, kw_only=True, omit_defaults=True):
+    NumberOfItems: str
+
+
+class OrderItem(_Base, kw_only=True, omit_defaults=True):
+    ASIN: str
+    SellerSKU: str
+    OrderItemId: str
+    Title: str
+    QuantityOrdered: int
+    QuantityShipped: int
+    ProductInfo: ProductInfo
+    ItemPrice: Money | None = None
+    ItemTax: Money | None = None
+    ShippingPrice: Money | None = None
+    ShippingTax: Money | None = None
+    PromotionDiscount: Money | None = None
+    PromotionDiscountTax: Money | None = None
+    PromotionIds: list[str]
+    IsGift: str
+    ConditionId: str
+    ConditionSubtypeId: str
+    IsTransparency: bool
+    SerialNumberRequired: bool
+
+
+class ItemsPage(msgspec.Struct):
+    order_id: str
+    offset: int
+
+
+# --- rendering ---------------------------------------------------------------
+
+def _money(book: OrderBook, cents: int) -> Money:
+    return Money(CurrencyCode=book.gen.marketplace.currency, Amount=amount(cents))
+
+
+def render_address(state: OrderState, full: bool) -> Address:
+    """Without an RDT Amazon still shows where the parcel goes, not to whom."""
+    a = state.facts.address
+    coarse = Address(City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code)
+    if not full:
+        return coarse
+    return msgspec.structs.replace(coarse, Name=a.name, AddressLine1=a.line1, Phone=a.phone, AddressType="Residential")
+
+
+def render_order(book: OrderBook, state: OrderState, buyer: bool, address: bool) -> Order:
+    facts, market = state.facts, book.gen.marketplace
+    quantity = sum(state.quantity(i.quantity) for i in facts.items)
+    shipped = quantity if state.status == "Shipped" else 0
+    win = windows(book, state)
+    visible = state.status not in ("Pending", "Canceled")  # no totals or address before payment
+    return Order(
+        **_ORDER_CONSTANTS,  # type: ignore[arg-type]
+        AmazonOrderId=facts.order_id,
+        SellerOrderId=facts.order_id,
+        PurchaseDate=iso(state.purchase_date),
+        LastUpdateDate=iso(state.last_update),
+        OrderStatus=state.status,
+        FulfillmentChannel=facts.timeline.channel,
+        SalesChannel=market.name,
+        ShipServiceLevel=facts.ship_service_level,
+        OrderTotal=_money(book, order_total_cents(state)) if visible else None,
+        NumberOfItemsShipped=shipped,
+        NumberOfItemsUnshipped=quantity - shipped,
+        MarketplaceId=market.id,
+        ShipmentServiceLevelCategory="Expedited" if facts.ship_service_level.startswith("Exp") else "Standard",
+        EarliestShipDate=iso(win.earliest_ship),
+        LatestShipDate=iso(win.latest_ship),
+        EarliestDeliveryDate=iso(win.earliest_delivery),
+        LatestDeliveryDate=iso(win.latest_delivery),
+        IsBusinessOrder=facts.is_business,
+        IsPrime=facts.is_prime,
+        ShippingAddress=render_address(state, address) if visible or address else None,
+        BuyerInfo=BuyerInfo(BuyerEmail=facts.buyer_email, BuyerName=facts.buyer_name) if buyer else None,
+        AutomatedShippingSettings=AutomatedShippingSettings(HasAutomatedShippingSettings=False),
+    )
+
+
+def render_item(book: OrderBook, state: OrderState, item: ItemFacts) -> OrderItem:
+    quantity = state.quantity(item.quantity)
+    priced = state.status != "Canceled"
+    vat = book.gen.marketplace.vat_rate
+    zero = _money(book, 0)
+    return OrderItem(
+        **_ITEM_CONSTANTS,  # type: ignore[arg-type]
+        ASIN=item.product.asin,
+        SellerSKU=item.product.sku,
+        OrderItemId=item.order_item_id,
+        Title=item.product.title,
+        QuantityOrdered=quantity,
+        QuantityShipped=quantity if state.status == "Shipped" else 0,
+        ProductInfo=ProductInfo(NumberOfItems="1"),
+        ItemPrice=_money(book, line_cents(item)) if priced else None,
+        ItemTax=_money(book, vat_part(line_cents(item), vat)) if priced else None,
+        ShippingPrice=_money(book, item.shipping_cents) if priced else None,
+        ShippingTax=_money(book, vat_part(item.shipping_cents, vat)) if priced else None,
+        PromotionDiscount=zero if priced else None,
+        PromotionDiscountTax=zero if priced else None,
+        PromotionIds=[],
+    )
+
+
+# --- operations ----------------------------------------------------------------
+
+def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
+    q = ctx.query
+    lag = ctx.sandbox.clock.real_duration(FRESHNESS_LAG)
+    query = window_query(q, V0_NAMES, ctx.now, lag, required="AmazonOrderIds" not in q)
+    page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
+    reachable = check_marketplaces(q["MarketplaceIds"], book)
+    if "SellerOrderId" in q:
+        # Sellers without their own ids get SellerOrderId == AmazonOrderId.
+        return msgspec.structs.replace(
+            query, order_ids=[q["SellerOrderId"]], matches_nothing=not reachable, page_size=page_size
+        )
+    never = (
+        any(name in q for name in _NEVER_MATCHING)
+        or any(m != "Other" for m in q.get("PaymentMethods", []))
+        or q.get("IsISPU") is True
+    )
+    return msgspec.structs.replace(
+        query,
+        statuses=q.get("OrderStatuses"),
+        channels=q.get("FulfillmentChannels"),
+        order_ids=q.get("AmazonOrderIds"),
+        buyer_email=q.get("BuyerEmail"),
+        matches_nothing=not reachable or never,
+        page_size=page_size,
+    )
+
+
+async def get_orders(ctx: CallContext) -> Reply:
+    book = ctx.book()
+    token = ctx.query.get("NextToken")
+    query = open_page(ctx.sandbox.signer, token, OrderQuery, "NextToken") if token else _listing(ctx, book)
+    states, following = book.page(query)
+    payload: dict[str, object] = {
+        "Orders": [render_order(book, s, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress")) for s in states]
+    }
+    if following is not None:
+        payload["NextToken"] = seal_page(ctx.sandbox.signer, following)
+    mark = watermark(query)
+    if mark is not None:
+        payload["LastUpdatedBefore" if mark[0] == "updated" else "CreatedBefore"] = iso(mark[1])
+    return Reply({"payload": payload})
+
+
+def _order(ctx: CallContext) -> tuple[OrderBook, OrderState]:
+    book = ctx.book()
+    return book, find_order(book, ctx.path_params["orderId"], ctx.now)
+
+
+async def get_order(ctx: CallContext) -> Reply:
+    book, state = _order(ctx)
+    order = render_order(book, state, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress"))
+    return Reply({"payload": order})
+
+
+async def get_order_items(ctx: CallContext) -> Reply:
+    book, state = _order(ctx)
+    token = ctx.query.get("NextToken")
+    offset = 0
+    if token:
+        page = open_page(ctx.sandbox.signer, token, ItemsPage, "NextToken")
+        if page.order_id != state.order_id:
+            raise invalid_input("Invalid NextToken.")
+        offset = page.offset
+    items = state.facts.items[offset: offset + ITEMS_PAGE_SIZE]
+    payload: dict[str, object] = {
+        "AmazonOrderId": state.order_id,
+        "OrderItems": [render_item(book, state, item) for item in items],
+    }
+    if offset + ITEMS_PAGE_SIZE < len(state.facts.items):
+        payload["NextToken"] = seal_page(ctx.sandbox.signer, ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE))
+    return Reply({"payload": payload})
+
+
+def _require_rdt(ctx: CallContext) -> None:
+    # getOrderBuyerInfo and getOrderAddress are restricted operations: RDT only.
+    if ctx.restricted() is None:
+        raise unauthorized()
+
+
+async def get_order_buyer_info(ctx: CallContext) -> Reply:
+    _require_rdt(ctx)
+    _, state = _order(ctx)
+    info = {"AmazonOrderId": state.order_id, "BuyerEmail": state.facts.buyer_email, "BuyerName": state.facts.buyer_name}
+    return Reply({"payload": info})
+
+
+async def get_order_address(ctx: CallContext) -> Reply:
+    _require_rdt(ctx)
+    _, state = _order(ctx)
+    return Reply({"payload": {"AmazonOrderId": state.order_id, "ShippingAddress": render_address(state, True)}})
+
+
+IMPLEMENTATIONS = {
+    "ordersV0.getOrders": get_orders,
+    "ordersV0.getOrder": get_order,
+    "ordersV0.getOrderItems": get_order_items,
+    "ordersV0.getOrderBuyerInfo": get_order_buyer_info,
+    "ordersV0.getOrderAddress": get_order_address,
+}

@@ -1,0 +1,40 @@
+"""Token buckets per (application, selling partner, operation), as SP-API meters calls."""
+
+from __future__ import annotations
+
+from .clock import Clock
+from .models import RateLimit
+
+
+class TokenBucket:
+    def __init__(self, limit: RateLimit, now: float) -> None:
+        self.capacity = float(limit.burst)
+        self.rate = limit.rate
+        self.tokens = self.capacity  # a fresh bucket allows a full burst
+        self.updated = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+class RateLimiter:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._buckets: dict[tuple[str, ...], TokenBucket] = {}
+
+    def allow(self, key: tuple[str, ...], limit: RateLimit) -> bool:
+        # The clock's monotonic time is in Amazon seconds, so the time scale
+        # speeds refills without changing the documented rate and burst.
+        now = self._clock.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(limit, now)
+        return bucket.take(now)
+
+    def reset(self) -> None:
+        self._buckets.clear()

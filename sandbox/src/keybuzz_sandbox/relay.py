@@ -1,0 +1,129 @@
+"""Buyer messages as Amazon's Buyer-Seller Messaging relays them: by e-mail.
+
+Each message is about one of the seller's orders, written in the marketplace's
+language, from the buyer's anonymised address (the order's BuyerEmail), and
+carries the order id in subject and body, like Amazon's relay mails.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+
+import aiosmtplib
+import msgspec
+
+from .order_book import OrderBook, OrderState
+from .seed import DAY, language_of
+
+RECENT_DAYS = 30  # buyers write about recent orders
+
+
+class Template(msgspec.Struct, frozen=True):
+    subject: str
+    begin: str
+    end: str
+    order_label: str
+    item_label: str
+    quantity_label: str
+    closing: str
+    texts: tuple[str, ...]
+
+
+TEMPLATES = {
+    "fr": Template(
+        subject="Demande de renseignements de la part du client Amazon {name} (Commande : {order_id})",
+        begin="------------- Début du message -------------",
+        end="------------- Fin du message -------------",
+        order_label="Numéro de commande", item_label="Article", quantity_label="Quantité",
+        closing="Cordialement,\nService Client Amazon.fr",
+        texts=("Bonjour, pourriez-vous me dire quand ma commande sera expédiée ? Merci.",
+               "Bonjour, le colis n'est toujours pas arrivé. Pouvez-vous vérifier le suivi ?",
+               "Bonjour, l'article reçu ne correspond pas à la description. Comment le retourner ?",
+               "Bonjour, est-il possible de modifier l'adresse de livraison ?"),
+    ),
+    "de": Template(
+        subject="Anfrage von Amazon-Kunde {name} (Bestellung: {order_id})",
+        begin="------------- Beginn der Nachricht -------------",
+        end="------------- Ende der Nachricht -------------",
+        order_label="Bestellnummer", item_label="Artikel", quantity_label="Menge",
+        closing="Mit freundlichen Grüßen\nAmazon.de Kundenservice",
+        texts=("Hallo, wann wird meine Bestellung versendet? Danke.",
+               "Guten Tag, das Paket ist noch nicht angekommen. Können Sie die Sendung prüfen?",
+               "Hallo, der Artikel entspricht nicht der Beschreibung. Wie kann ich ihn zurücksenden?"),
+    ),
+    "en": Template(
+        subject="Inquiry from Amazon customer {name} (Order: {order_id})",
+        begin="------------- Begin message -------------",
+        end="------------- End message -------------",
+        order_label="Order ID", item_label="Item", quantity_label="Quantity",
+        closing="Sincerely,\nAmazon Customer Service",
+        texts=("Hello, when will my order ship? Thanks.",
+               "Hi, the parcel has not arrived yet. Could you check the tracking?",
+               "Hello, the item does not match the description. How can I return it?"),
+    ),
+}
+
+
+class RelayRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    selling_partner_id: str
+    to: str
+    count: int = 1
+    order_ids: list[str] | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+
+
+class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
+    order_id: str
+    message_id: str
+    subject: str
+    sender: str
+    to: str
+
+
+class RelayResult(msgspec.Struct, kw_only=True):
+    sent: list[SentMessage]
+
+
+def pick_orders(book: OrderBook, rng: random.Random, count: int, now: float) -> list[OrderState]:
+    """Recent, not cancelled orders, chosen deterministically from the seed."""
+    lo = book.count(now - RECENT_DAYS * DAY)
+    hi = book.count(now)
+    chosen: list[OrderState] = []
+    for _ in range(count * 50):
+        if len(chosen) == count or hi <= lo:
+            break
+        state = book.state(rng.randrange(lo, hi), now)
+        if state is not None and state.status != "Canceled":
+            chosen.append(state)
+    return chosen
+
+
+def compose(book: OrderBook, state: OrderState, rng: random.Random, to: str) -> EmailMessage:
+    tpl = TEMPLATES[language_of(book.gen.marketplace)]
+    facts = state.facts
+    item = facts.items[0]
+    first_name = facts.buyer_name.split()[0]
+    body = (
+        f"{tpl.begin}\n\n{rng.choice(tpl.texts)}\n\n{tpl.end}\n\n"
+        f"{tpl.order_label} : {facts.order_id}\n{tpl.item_label} : {item.product.title}\n"
+        f"ASIN : {item.product.asin}\n{tpl.quantity_label} : {item.quantity}\n\n{tpl.closing}\n"
+    )
+    message = EmailMessage()
+    message["From"] = formataddr((f"{first_name} - Amazon Marketplace", facts.buyer_email))
+    message["To"] = to
+    message["Subject"] = tpl.subject.format(name=first_name, order_id=facts.order_id)
+    message["Date"] = formatdate(usegmt=True)
+    region = "eu-west-1" if book.gen.marketplace.region == "eu" else "us-east-1"
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@{region}.amazonses.com>"
+    message.set_content(body, cte="quoted-printable")
+    return message
+
+
+async def deliver(messages: list[EmailMessage], host: str, port: int) -> None:
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as smtp:
+        for message in messages:
+            await smtp.send_message(message)

@@ -1,0 +1,36 @@
+"""Reports requested by sellers (in memory: reports are short-lived)."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ReportRecord(msgspec.Struct, kw_only=True):
+    report_id: str
+    seller_id: str
+    report_type: str
+    marketplace_ids: list[str]
+    data_start: float
+    data_end: float
+    created: float
+    started: float  # real times derived from the scaled durations
+    finished: float
+    document_id: str
+    has_data: bool | None = None
+
+    def status(self, now: float) -> str:
+        if now < self.started:
+            return "IN_QUEUE"
+        if now < self.finished:
+            return "IN_PROGRESS"
+        return "DONE" if self.has_data else "CANCELLED"
+
+
+class ReportStore:
+    def __init__(self) -> None:
+        self.reports: dict[str, ReportRecord] = {}
+        self.by_document: dict[str, str] = {}
+
+    def add(self, record: ReportRecord) -> None:
+        self.reports[record.report_id] = record
+        self.by_document[record.document_id] = record.report_id

@@ -1,0 +1,106 @@
+"""The running sandbox: everything the request handlers share."""
+
+from __future__ import annotations
+
+import secrets
+
+import msgspec
+
+from .clock import Clock, SellerTimeline
+from .config import SandboxConfig
+from .faults import FaultConfig, FaultInjector
+from .models import ModelRegistry
+from .order_book import OrderBook
+from .ratelimit import RateLimiter
+from .report_store import ReportStore
+from .seed import SellerGenerator, SellerSpec, default_sellers
+from .signing import Signer
+from .state import PersistentState, StateStore
+
+AUTH_CODE_LIFETIME = 300.0  # Amazon seconds: spapi_oauth_code is valid for 5 minutes
+
+
+class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
+    seller_id: str
+    client_id: str
+    redirect_uri: str
+    expires_at: float  # real epoch seconds
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig, models: ModelRegistry | None = None) -> None:
+        self.config = config
+        self.models = models or ModelRegistry()
+        self.store = StateStore(config.state_dir)
+        self.state: PersistentState = self.store.load(default_anchor=float(int(Clock(1.0).now())))
+        self.clock = Clock(config.time_scale, anchor=self.state.anchor)
+        self.signer = Signer(config.signing_secret)
+        self.limiter = RateLimiter(self.clock)
+        self.faults = FaultInjector(config.seed, FaultConfig.from_settings(config.faults))
+        self.sellers: dict[str, OrderBook] = {
+            spec.seller_id: self._book(spec) for spec in default_sellers(config.bench_orders)
+        }
+        self.auth_codes: dict[str, AuthCode] = {}
+        self.reports = ReportStore()
+        self.messages_sent = 0
+        self.save()
+
+    def _book(self, spec: SellerSpec) -> OrderBook:
+        jumps = [tuple(j) for j in self.state.advances.get(spec.seller_id, [])]
+        timeline = SellerTimeline(self.clock, jumps)  # type: ignore[arg-type]
+        return OrderBook(SellerGenerator(self.config.seed, spec, self.clock.anchor), timeline)
+
+    def save(self) -> None:
+        self.state.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
+        self.store.save(self.state)
+
+    # --- redirect URIs -------------------------------------------------------
+
+    @property
+    def redirect_uris(self) -> list[str]:
+        extra = [u for u in self.state.redirect_uris if u not in self.config.redirect_uris]
+        return [*self.config.redirect_uris, *extra]
+
+    def register_redirect_uri(self, uri: str) -> None:
+        if uri not in self.redirect_uris:
+            self.state.redirect_uris.append(uri)
+            self.save()
+
+    # --- authorization codes (single use, in memory: they live 5 minutes) -----
+
+    def issue_code(self, seller_id: str, redirect_uri: str) -> str:
+        self._drop_expired_codes()
+        code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
+        self.auth_codes[code] = AuthCode(
+            seller_id=seller_id,
+            client_id=self.config.client_id,
+            redirect_uri=redirect_uri,
+            expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
+        )
+        return code
+
+    def redeem_code(self, code: str) -> AuthCode | None:
+        grant = self.auth_codes.pop(code, None)
+        if grant is None or grant.expires_at <= self.clock.now():
+            return None
+        return grant
+
+    def _drop_expired_codes(self) -> None:
+        now = self.clock.now()
+        for code in [c for c, g in self.auth_codes.items() if g.expires_at <= now]:
+            del self.auth_codes[code]
+
+    # --- revocation ----------------------------------------------------------
+
+    def revoke_refresh_token(self, jti: str) -> None:
+        if jti not in self.state.revoked_refresh_tokens:
+            self.state.revoked_refresh_tokens.append(jti)
+            self.save()
+
+    def revoke_seller(self, seller_id: str) -> None:
+        self.state.revoked_sellers[seller_id] = self.clock.now()
+        self.save()
+
+    def is_revoked(self, jti: str, seller_id: str, issued_at: float) -> bool:
+        cutoff = self.state.revoked_sellers.get(seller_id)
+        return jti in self.state.revoked_refresh_tokens or (cutoff is not None and issued_at <= cutoff)

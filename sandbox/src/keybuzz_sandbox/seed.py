@@ -1,0 +1,292 @@
+"""Deterministic seeded sellers and orders.
+
+Orders are never stored: order `i` of a seller is computed on demand from
+(SANDBOX_SEED, seller id, i), so 10,000 orders cost nothing until asked for.
+
+Order `i` is placed at virtual time `base + (i + jitter(i mod N)) * slot` with
+`slot = window / N` and `base = anchor - window`. Because the jitter and the
+cancelled set repeat with period N, *any* half-open window of `window` length
+holds exactly N orders, and exactly C cancelled ones once their cancellation
+has happened: the counts the tests rely on stay true while new orders keep
+arriving as time passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import string
+from functools import cached_property
+
+import msgspec
+
+from .marketplaces import DE, FR, MARKETPLACES, Marketplace
+
+DAY = 86_400.0
+HOUR = 3_600.0
+MAX_LIFECYCLE = 48 * HOUR  # no order changes status later than this after purchase
+BULK_ORDER_PERIOD = 47  # one order in 47 is a large B2B order (items span several pages)
+EU_ORDER_PREFIXES = ("171", "402", "403", "404", "405", "406", "407", "408")
+NA_ORDER_PREFIXES = ("111", "112", "113", "114")
+_HALF = 10**7  # 7-digit halves of the order number
+
+
+class SellerSpec(msgspec.Struct, frozen=True, kw_only=True):
+    seller_id: str
+    store_name: str
+    marketplace_id: str
+    order_count: int  # orders in any `window_days` window
+    cancelled_count: int  # of which cancelled (items with QuantityOrdered 0)
+    window_days: int = 90
+
+
+def default_sellers(bench_orders: int) -> tuple[SellerSpec, ...]:
+    return (
+        SellerSpec(seller_id="A12BCIS2R7HD4D", store_name="KeyBuzz Démo FR", marketplace_id=FR,
+                   order_count=94, cancelled_count=6),
+        SellerSpec(seller_id="A3DESELLERBENCH", store_name="KeyBuzz Bench DE", marketplace_id=DE,
+                   order_count=bench_orders, cancelled_count=max(1, bench_orders * 3 // 200)),
+    )
+
+
+class Product(msgspec.Struct, frozen=True):
+    sku: str
+    asin: str
+    title: str
+    unit_price_cents: int
+
+
+class Address(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    line1: str
+    city: str
+    state: str
+    postal_code: str
+    country_code: str
+    phone: str
+
+
+class ItemFacts(msgspec.Struct, frozen=True, kw_only=True):
+    order_item_id: str
+    product: Product
+    quantity: int  # as ordered; reported as 0 once the order is cancelled
+    shipping_cents: int
+
+
+class Timeline(msgspec.Struct, frozen=True, kw_only=True):
+    """The cheap part of an order: when it was placed and how its status moves."""
+
+    index: int
+    purchase: float  # virtual epoch seconds
+    cancelled: bool
+    channel: str  # MFN or AFN
+    events: tuple[tuple[float, str], ...]  # (virtual time, status), ascending
+
+    def status_at(self, virtual_now: float) -> tuple[str, float] | None:
+        """(status, virtual time of the last change) or None if not yet placed."""
+        current = None
+        for at, status in self.events:
+            if at > virtual_now:
+                break
+            current = (status, at)
+        return current
+
+
+class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
+    timeline: Timeline
+    order_id: str
+    is_prime: bool
+    is_business: bool
+    ship_service_level: str
+    items: tuple[ItemFacts, ...]
+    buyer_name: str
+    buyer_email: str
+    address: Address
+
+
+# --- language data (marketplace language; English is the fallback) ---------
+
+_PRODUCTS = {
+    "fr": ["Coque de protection pour smartphone", "Câble USB-C tressé 2 m", "Lampe de bureau LED",
+           "Gourde isotherme 750 ml", "Tapis de yoga antidérapant", "Casque audio Bluetooth",
+           "Chargeur secteur 30 W", "Sac à dos ordinateur 15 pouces", "Théière en fonte 1 L",
+           "Coussin ergonomique", "Batterie externe 10000 mAh", "Support téléphone voiture"],
+    "de": ["Smartphone-Schutzhülle", "USB-C Kabel geflochten 2 m", "LED-Schreibtischlampe",
+           "Thermo-Trinkflasche 750 ml", "Rutschfeste Yogamatte", "Bluetooth-Kopfhörer",
+           "Netzteil 30 W", "Laptop-Rucksack 15 Zoll", "Gusseisen-Teekanne 1 L",
+           "Ergonomisches Sitzkissen", "Powerbank 10000 mAh", "KFZ-Handyhalterung"],
+    "en": ["Smartphone protective case", "Braided USB-C cable 2 m", "LED desk lamp",
+           "Insulated water bottle 750 ml", "Non-slip yoga mat", "Bluetooth headphones",
+           "30 W wall charger", "15-inch laptop backpack", "Cast iron teapot 1 L",
+           "Ergonomic seat cushion", "Power bank 10000 mAh", "Car phone holder"],
+}
+_COLOURS = {"fr": ["Noir", "Blanc", "Bleu"], "de": ["Schwarz", "Weiß", "Blau"], "en": ["Black", "White", "Blue"]}
+_FIRST = {"fr": ["Camille", "Louis", "Chloé", "Hugo", "Léa", "Lucas", "Manon", "Jules"],
+          "de": ["Lena", "Lukas", "Mia", "Paul", "Hannah", "Jonas", "Emma", "Felix"],
+          "en": ["Olivia", "James", "Emily", "Jack", "Sophie", "Harry", "Grace", "Oliver"]}
+_LAST = {"fr": ["Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Girard", "Roux", "Fournier"],
+         "de": ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Wagner", "Becker", "Hoffmann"],
+         "en": ["Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Walker", "Wright"]}
+_STREETS = {"fr": ["rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Pasteur"],
+            "de": ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße"],
+            "en": ["High Street", "Station Road", "Church Lane", "Park Avenue"]}
+_CITIES = {"fr": [("Paris", "Île-de-France", "75011"), ("Lyon", "Auvergne-Rhône-Alpes", "69003"),
+                  ("Marseille", "Provence-Alpes-Côte d'Azur", "13006"), ("Lille", "Hauts-de-France", "59000"),
+                  ("Nantes", "Pays de la Loire", "44000"), ("Bordeaux", "Nouvelle-Aquitaine", "33000")],
+           "de": [("Berlin", "Berlin", "10115"), ("München", "Bayern", "80331"), ("Hamburg", "Hamburg", "20095"),
+                  ("Köln", "Nordrhein-Westfalen", "50667"), ("Leipzig", "Sachsen", "04109")],
+           "en": [("London", "Greater London", "SW1A 1AA"), ("Manchester", "Greater Manchester", "M1 1AE"),
+                  ("Leeds", "West Yorkshire", "LS1 1UR"), ("Bristol", "Bristol", "BS1 4DJ")]}
+_PHONE_PREFIX = {"fr": "+33 6", "de": "+49 151", "en": "+44 7700"}
+_SHIP_LEVELS = {"fr": ("Std FR Dom_1", "Exp FR Dom_1"), "de": ("Std DE Dom_1", "Exp DE Dom_1"),
+                "en": ("Std UK Dom_1", "Exp UK Dom_1")}
+
+
+def language_of(marketplace: Marketplace) -> str:
+    lang = marketplace.language[:2]
+    return lang if lang in _PRODUCTS else "en"
+
+
+def _rng(*parts: object) -> random.Random:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+class SellerGenerator:
+    """All deterministic facts of one seller's orders."""
+
+    def __init__(self, seed: str, spec: SellerSpec, anchor: float) -> None:
+        self.seed = seed
+        self.spec = spec
+        self.marketplace = MARKETPLACES[spec.marketplace_id]
+        self.lang = language_of(self.marketplace)
+        self.window = spec.window_days * DAY
+        self.slot = self.window / spec.order_count
+        self.base = anchor - self.window
+        self._key = hashlib.blake2b(f"{seed}|{spec.seller_id}|ids".encode(), digest_size=16).digest()
+
+    # --- placement -----------------------------------------------------------
+
+    @cached_property
+    def _jitter(self) -> list[float]:
+        rng = _rng(self.seed, self.spec.seller_id, "jitter")
+        return [0.05 + 0.9 * rng.random() for _ in range(self.spec.order_count)]
+
+    @cached_property
+    def _cancelled_residues(self) -> frozenset[int]:
+        # Leave out the orders placed just before the anchor so that every
+        # cancellation in the seeded window has already happened at start-up.
+        margin = math.ceil(MAX_LIFECYCLE / self.slot) + 1
+        pool = range(0, max(self.spec.cancelled_count, self.spec.order_count - margin))
+        return frozenset(_rng(self.seed, self.spec.seller_id, "cancelled").sample(pool, self.spec.cancelled_count))
+
+    def purchase_time(self, index: int) -> float:
+        return self.base + (index + self._jitter[index % self.spec.order_count]) * self.slot
+
+    def placed_before(self, virtual: float) -> int:
+        """Number of orders placed at or before `virtual` (orders are in time order)."""
+        if virtual < self.base:
+            return 0
+        k = int((virtual - self.base) // self.slot)
+        return k + 1 if self.purchase_time(k) <= virtual else k
+
+    def timeline(self, index: int) -> Timeline:
+        rng = _rng(self.seed, self.spec.seller_id, index, "timeline")
+        placed = self.purchase_time(index)
+        cancelled = index % self.spec.order_count in self._cancelled_residues
+        channel = "AFN" if rng.random() < 0.1 else "MFN"
+        if cancelled:
+            events = ((placed, "Pending"), (placed + rng.uniform(300, 1800), "Canceled"))
+        else:
+            unshipped = placed + rng.uniform(600, HOUR)
+            shipped = placed + rng.uniform(6 * HOUR, MAX_LIFECYCLE)
+            events = ((placed, "Pending"), (unshipped, "Unshipped"), (shipped, "Shipped"))
+        return Timeline(index=index, purchase=placed, cancelled=cancelled, channel=channel, events=events)
+
+    # --- identifiers ---------------------------------------------------------
+
+    def _round(self, half: int, rnd: int) -> int:
+        digest = hashlib.blake2b(f"{rnd}:{half}".encode(), key=self._key, digest_size=8).digest()
+        return int.from_bytes(digest, "big") % _HALF
+
+    def _prefix(self, index: int) -> str:
+        prefixes = EU_ORDER_PREFIXES if self.marketplace.region == "eu" else NA_ORDER_PREFIXES
+        return prefixes[_rng(self.seed, self.spec.seller_id, index, "prefix").randrange(len(prefixes))]
+
+    def order_id(self, index: int) -> str:
+        # A keyed Feistel permutation: ids look random yet map back to `index`.
+        left, right = divmod(index, _HALF)
+        for rnd in range(4):
+            left, right = right, (left + self._round(right, rnd)) % _HALF
+        return f"{self._prefix(index)}-{left:07d}-{right:07d}"
+
+    def index_of(self, order_id: str) -> int | None:
+        parts = order_id.split("-")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts) or list(map(len, parts)) != [3, 7, 7]:
+            return None
+        left, right = int(parts[1]), int(parts[2])
+        for rnd in reversed(range(4)):
+            left, right = (right - self._round(left, rnd)) % _HALF, left
+        index = left * _HALF + right
+        return index if self._prefix(index) == parts[0] else None
+
+    # --- catalogue and order details -----------------------------------------
+
+    @cached_property
+    def catalogue(self) -> tuple[Product, ...]:
+        rng = _rng(self.seed, self.spec.seller_id, "catalogue")
+        alphabet = string.ascii_uppercase + string.digits
+        products = []
+        for n, (title, colour) in enumerate(
+            (t, c) for t in _PRODUCTS[self.lang] for c in _COLOURS[self.lang]
+        ):
+            asin = "B0" + "".join(rng.choice(alphabet) for _ in range(8))
+            price = rng.choice((799, 1299, 1499, 1999, 2490, 2999, 3990, 4999, 7990))
+            products.append(Product(f"KB-{self.marketplace.country_code}-{n:04d}", asin, f"{title} - {colour}", price))
+        return tuple(products)
+
+    def facts(self, index: int) -> OrderFacts:
+        rng = _rng(self.seed, self.spec.seller_id, index, "facts")
+        order_id = self.order_id(index)
+        return OrderFacts(
+            timeline=self.timeline(index),
+            order_id=order_id,
+            is_prime=rng.random() < 0.4,
+            is_business=index % BULK_ORDER_PERIOD == 13,
+            ship_service_level=_SHIP_LEVELS.get(self.lang, _SHIP_LEVELS["en"])[int(rng.random() < 0.15)],
+            items=self._items(rng, index, order_id),
+            buyer_name=f"{rng.choice(_FIRST[self.lang])} {rng.choice(_LAST[self.lang])}",
+            buyer_email="".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(16))
+            + f"@{self.marketplace.relay_domain}",
+            address=self._address(rng),
+        )
+
+    def _items(self, rng: random.Random, index: int, order_id: str) -> tuple[ItemFacts, ...]:
+        if index % BULK_ORDER_PERIOD == 13:
+            count = rng.randint(21, 25)
+        else:
+            count = rng.choices((1, 2, 3), weights=(70, 20, 10))[0]
+        products = rng.sample(self.catalogue, min(count, len(self.catalogue)))
+        digits = order_id.replace("-", "")
+        return tuple(
+            ItemFacts(
+                order_item_id=f"{(int(digits[3:]) * 31 + n) % 10**14:014d}",
+                product=product,
+                quantity=rng.choices((1, 2, 3), weights=(80, 15, 5))[0],
+                shipping_cents=rng.choice((0, 0, 0, 299, 499)),
+            )
+            for n, product in enumerate(products)
+        )
+
+    def _address(self, rng: random.Random) -> Address:
+        city, state, postal = rng.choice(_CITIES[self.lang])
+        return Address(
+            name=f"{rng.choice(_FIRST[self.lang])} {rng.choice(_LAST[self.lang])}",
+            line1=f"{rng.randint(1, 120)} {rng.choice(_STREETS[self.lang])}",
+            city=city,
+            state=state,
+            postal_code=postal,
+            country_code=self.marketplace.country_code,
+            phone=f"{_PHONE_PREFIX[self.lang]} {rng.randint(1000000, 9999999)}",
+        )

@@ -1,0 +1,124 @@
+"""The SP-API request pipeline shared by every operation.
+
+Routes are built from the models (path, method, media type, rate limit); each
+call goes: authenticate -> rate limit -> injected faults -> validate against
+the model -> the operation's implementation -> response with Amazon's headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, route
+from litestar.handlers import HTTPRouteHandler
+
+from .auth import Principal, RdtResource, authenticate
+from .errors import SpApiError, not_found, quota_exceeded, server_fault, unauthorized
+from .faults import FaultDecision, malform
+from .models import Operation
+from .order_book import OrderBook
+from .params import parse_body, parse_query
+from .sandbox import Sandbox
+
+
+class Reply(msgspec.Struct):
+    body: Any
+    status: int = 200
+
+
+class CallContext(msgspec.Struct, kw_only=True):
+    sandbox: Sandbox
+    op: Operation
+    principal: Principal
+    method: str
+    path: str
+    query: dict[str, Any]
+    path_params: dict[str, str]
+    body: Any
+    now: float
+
+    def book(self) -> OrderBook:
+        """The calling seller's orders; grantless tokens have no seller."""
+        seller = self.principal.seller_id
+        if seller is None or seller not in self.sandbox.sellers:
+            raise unauthorized()
+        return self.sandbox.sellers[seller]
+
+    def restricted(self) -> RdtResource | None:
+        return self.principal.rdt_resource(self.method, self.path)
+
+    def may_see(self, data_element: str) -> bool:
+        resource = self.restricted()
+        return resource is not None and data_element in resource.dataElements
+
+
+Implementation = Callable[[CallContext], Awaitable[Reply]]
+
+
+def _request_path(request: Request[Any, Any, Any]) -> str:
+    return request.scope["path"]
+
+
+async def _context(sb: Sandbox, op: Operation, request: Request[Any, Any, Any], principal: Principal) -> CallContext:
+    return CallContext(
+        sandbox=sb,
+        op=op,
+        principal=principal,
+        method=request.method,
+        path=_request_path(request),
+        query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
+        path_params={k: str(v) for k, v in request.path_params.items()},
+        body=parse_body(sb.models.apis[op.api], op, await request.body()),
+        now=sb.clock.now(),
+    )
+
+
+async def _admit(sb: Sandbox, op: Operation, request: Request[Any, Any, Any]) -> tuple[Principal, FaultDecision]:
+    principal = authenticate(
+        sb.signer, request.headers.get("x-amz-access-token"), sb.clock.now(), request.method, _request_path(request)
+    )
+    assert op.rate_limit is not None  # only rate-limited operations are routed
+    if not sb.limiter.allow((principal.client_id, principal.bucket_owner(), op.key), op.rate_limit):
+        raise quota_exceeded()
+    decision = sb.faults.decide(op.key)
+    if decision.latency_s:
+        await asyncio.sleep(decision.latency_s)
+    if decision.error_status:
+        raise server_fault(decision.error_status)
+    return principal, decision
+
+
+async def run_operation(
+    sb: Sandbox, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
+) -> Response[bytes]:
+    headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+    if op.rate_limit is not None:
+        headers["x-amzn-RateLimit-Limit"] = op.rate_limit.rate_text
+    decision = FaultDecision()
+    try:
+        principal, decision = await _admit(sb, op, request)
+        reply = await impl(await _context(sb, op, request, principal))
+        status, body = reply.status, msgspec.json.encode(reply.body)
+    except SpApiError as exc:
+        status, body = exc.status, exc.body()
+    if decision.malformed_kind and status < 400:
+        body = malform(body, decision.malformed_kind)
+    return Response(content=body, status_code=status, media_type=op.produces, headers=headers)
+
+
+def operation_route(sb: Sandbox, op: Operation, impl: Implementation) -> HTTPRouteHandler:
+    async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return await run_operation(sb, op, impl, request)
+
+    return route(op.litestar_path(), http_method=[op.method], name=op.key, include_in_schema=False)(handler)
+
+
+def not_found_response() -> Response[bytes]:
+    """Unknown paths answer like SP-API does, with its error body."""
+    body = not_found("The requested resource was not found.").body()
+    return Response(content=body, status_code=404, media_type="application/json",
+                    headers={"x-amzn-RequestId": str(uuid.uuid4())})

@@ -1,0 +1,44 @@
+"""Mutable sandbox state that must survive restarts when SANDBOX_STATE_DIR is set.
+
+Tokens are self-contained, so only what cannot be derived is kept: revocations,
+redirect URIs registered at run time, the timeline anchor and sellers' advances.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+
+class PersistentState(msgspec.Struct, kw_only=True):
+    anchor: float
+    revoked_refresh_tokens: list[str] = msgspec.field(default_factory=list)
+    # seller id -> epoch seconds: refresh tokens issued at or before it are revoked.
+    revoked_sellers: dict[str, float] = msgspec.field(default_factory=dict)
+    redirect_uris: list[str] = msgspec.field(default_factory=list)
+    advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
+
+
+class StateStore:
+    FILENAME = "sandbox-state.json"
+
+    def __init__(self, state_dir: str | None) -> None:
+        self._path = Path(state_dir) / self.FILENAME if state_dir else None
+
+    def load(self, default_anchor: float) -> PersistentState:
+        if self._path is None or not self._path.exists():
+            return PersistentState(anchor=default_anchor)
+        return msgspec.json.decode(self._path.read_bytes(), type=PersistentState)
+
+    def save(self, state: PersistentState) -> None:
+        if self._path is None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # Write-then-rename so a crash never leaves a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".state-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(msgspec.json.encode(state))
+        os.replace(tmp, self._path)

@@ -1,0 +1,40 @@
+"""Run a sandbox in-process on a free port (for this package's and other services' tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import msgspec
+import uvicorn
+
+from .app import create_app
+from .config import SandboxConfig
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def running_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[str]:
+    """Serve a sandbox on 127.0.0.1 until the block ends; yields its base URL."""
+    port = free_port()
+    base = msgspec.structs.replace(config or SandboxConfig(), host="127.0.0.1", port=port,
+                                   public_url=f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(uvicorn.Config(create_app(base), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # surface start-up errors
+            await asyncio.sleep(0.01)
+        yield base.public_url
+    finally:
+        server.should_exit = True
+        await task

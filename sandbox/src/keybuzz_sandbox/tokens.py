@@ -1,0 +1,71 @@
+"""Tokens API 2021-03-01: createRestrictedDataToken (RDT)."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from .auth import RdtClaims, RdtResource
+from .errors import invalid_input, unauthorized
+from .signing import RDT_PREFIX
+from .spapi import CallContext, Reply
+
+RDT_LIFETIME = 3600.0  # Amazon seconds
+DATA_ELEMENTS = frozenset({"buyerInfo", "shippingAddress", "buyerTaxInformation"})
+# Restricted operations the sandbox serves: (path pattern, needs dataElements).
+RESTRICTED = (
+    ("/orders/v0/orders", True),
+    ("/orders/v0/orders/{orderId}", True),
+    ("/orders/v0/orders/{orderId}/orderItems", True),
+    ("/orders/v0/orders/{orderId}/buyerInfo", False),
+    ("/orders/v0/orders/{orderId}/address", False),
+    ("/orders/v0/orders/{orderId}/orderItems/buyerInfo", False),
+    ("/orders/2026-01-01/orders", True),
+    ("/orders/2026-01-01/orders/{orderId}", True),
+)
+
+
+class RdtRequest(msgspec.Struct, kw_only=True):
+    restrictedResources: list[RdtResource]  # noqa: N815 - Amazon's field names
+    targetApplication: str | None = None  # noqa: N815
+
+
+def _restricted_pattern(path: str) -> tuple[str, bool] | None:
+    for pattern, needs_elements in RESTRICTED:
+        # A resource names one order, or any order with the "{orderId}" placeholder.
+        regex = re.escape(pattern).replace(re.escape("{orderId}"), r"(\{orderId\}|\d{3}-\d{7}-\d{7})")
+        if re.fullmatch(regex, path):
+            return pattern, needs_elements
+    return None
+
+
+def _check(resource: RdtResource) -> None:
+    match = _restricted_pattern(resource.path) if resource.method == "GET" else None
+    if match is None:
+        raise invalid_input(f"Invalid restricted resource: {resource.method} {resource.path}.")
+    if match[1] and not resource.dataElements:
+        raise invalid_input(f"dataElements is required for {resource.path}.")
+    unknown = set(resource.dataElements) - DATA_ELEMENTS
+    if unknown:
+        raise invalid_input(f"Invalid dataElements: {', '.join(sorted(unknown))}.")
+
+
+async def create_restricted_data_token(ctx: CallContext) -> Reply:
+    principal = ctx.principal
+    # Only a seller's LWA access token can be exchanged (not grantless, not another RDT).
+    if principal.seller_id is None or principal.rdt is not None:
+        raise unauthorized()
+    request = msgspec.convert(ctx.body, RdtRequest)
+    if not 1 <= len(request.restrictedResources) <= 50:
+        raise invalid_input("Between 1 and 50 restrictedResources are required.")
+    for resource in request.restrictedResources:
+        _check(resource)
+    lifetime = ctx.sandbox.clock.real_duration(RDT_LIFETIME)
+    claims = RdtClaims(cid=principal.client_id, sp=principal.seller_id, exp=ctx.now + lifetime,
+                       res=request.restrictedResources)
+    token = ctx.sandbox.signer.seal(RDT_PREFIX, claims)
+    return Reply({"restrictedDataToken": token, "expiresIn": max(1, round(lifetime))})
+
+
+IMPLEMENTATIONS = {"tokens.createRestrictedDataToken": create_restricted_data_token}

@@ -1,0 +1,91 @@
+"""x-amz-access-token checks, rate limits and the SP-API error bodies."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from keybuzz_sandbox import SandboxConfig
+from sandbox_helpers import FR, connect, headers, iso_ago
+
+pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets
+
+ORDERS = "/orders/v0/orders"
+
+
+def _query() -> dict[str, str]:
+    return {"MarketplaceIds": FR, "CreatedAfter": iso_ago(days=1)}
+
+
+async def test_missing_and_invalid_tokens_get_403_unauthorized(client) -> None:
+    missing = await client.get(ORDERS, params=_query())
+    assert missing.status_code == 403
+    assert missing.json() == {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                                          "details": ""}]}
+    forged = await client.get(ORDERS, params=_query(), headers=headers("Atza|not-a-real-token"))
+    assert forged.status_code == 403 and forged.json()["errors"][0]["details"] == (
+        "The access token you provided is revoked, malformed or invalid.")
+    refresh_token = (await connect(client))["refresh_token"]
+    refresh_as_access = await client.get(ORDERS, params=_query(), headers=headers(refresh_token))
+    assert refresh_as_access.status_code == 403
+
+
+async def test_expired_access_token_gets_expired_403(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=7200))  # 3600 s -> 0.5 s
+    token = (await connect(client))["access_token"]
+    assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 200
+    await asyncio.sleep(0.6)
+    expired = await client.get(ORDERS, params=_query(), headers=headers(token))
+    assert expired.status_code == 403
+    error = expired.json()["errors"][0]
+    assert error["code"] == "Unauthorized" and error["details"] == "The access token you provided has expired."
+
+
+async def test_rate_limit_header_and_429_after_documented_burst(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=1))
+    token = (await connect(client))["access_token"]
+    statuses = []
+    for _ in range(21):  # getOrders: rate 0.0167/s, burst 20 (from the model)
+        response = await client.get(ORDERS, params=_query(), headers=headers(token))
+        assert response.headers["x-amzn-RateLimit-Limit"] == "0.0167"
+        statuses.append(response.status_code)
+    assert statuses == [200] * 20 + [429]
+    assert response.json() == {"errors": [{"code": "QuotaExceeded",
+                                           "message": "You exceeded your quota for the requested resource.",
+                                           "details": ""}]}
+    # Buckets are per operation: getOrder still has its own burst of 30.
+    order = await client.get(f"{ORDERS}/171-0000000-0000000", headers=headers(token))
+    assert order.status_code == 404 and order.headers["x-amzn-RateLimit-Limit"] == "0.5"
+
+
+async def test_buckets_are_per_seller(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=1))
+    fr, de = (await connect(client))["access_token"], (await connect(client, "A3DESELLERBENCH"))["access_token"]
+    for _ in range(20):
+        await client.get(ORDERS, params=_query(), headers=headers(fr))
+    assert (await client.get(ORDERS, params=_query(), headers=headers(fr))).status_code == 429
+    assert (await client.get(ORDERS, params=_query(), headers=headers(de))).status_code == 200
+
+
+async def test_time_scale_refills_buckets(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=600))  # getOrders refills ~10 tokens per real second
+    token = (await connect(client))["access_token"]
+    while (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code != 429:
+        pass
+    await asyncio.sleep(0.25)
+    assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 200
+    reset = await client.post("/_sandbox/ratelimits/reset")
+    assert reset.status_code == 204
+
+
+async def test_unknown_path_gets_spapi_404_body(client) -> None:
+    for method, path in (("GET", "/orders/v0/nothing"), ("GET", "/catalog/2022-04-01/items"), ("DELETE", ORDERS)):
+        response = await client.request(method, path)
+        assert response.status_code == 404
+        assert response.json()["errors"][0]["code"] == "NotFound"
+
+
+async def test_no_sigv4_needed(client) -> None:
+    token = (await connect(client))["access_token"]
+    response = await client.get(ORDERS, params=_query(), headers={"x-amz-access-token": token})
+    assert response.status_code == 200 and "x-amzn-RequestId" in response.headers

@@ -1,0 +1,97 @@
+"""Faults on demand: deterministic failures, random failures, latency, malformed bodies."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import pytest
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.config import config_from_env
+from sandbox_helpers import CONTRACT, FR, connect, headers, iso_ago
+
+pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets
+
+ORDERS = "/orders/v0/orders"
+
+
+def _query() -> dict[str, str]:
+    return {"MarketplaceIds": FR, "CreatedAfter": iso_ago(days=2)}
+
+
+async def _token(client) -> str:
+    return (await connect(client))["access_token"]
+
+
+async def test_fail_next_n_calls_of_one_operation(client) -> None:
+    token = await _token(client)
+    armed = await client.put("/_sandbox/faults", json={"failNext": 2, "failStatus": 503, "operations": ["getOrders"]})
+    assert armed.status_code == 200
+    other = await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))
+    assert other.status_code == 200  # not a targeted operation
+    first = await client.get(ORDERS, params=_query(), headers=headers(token))
+    second = await client.get(ORDERS, params=_query(), headers=headers(token))
+    third = await client.get(ORDERS, params=_query(), headers=headers(token))
+    assert [first.status_code, second.status_code, third.status_code] == [503, 503, 200]
+    assert first.json()["errors"][0]["code"] == "ServiceUnavailable"
+    assert first.headers["x-amzn-RateLimit-Limit"] == "0.0167"
+    assert (await client.get("/_sandbox/faults")).json()["failNext"] == 0
+
+
+async def test_internal_failure_and_qualified_operation_names(client) -> None:
+    token = await _token(client)
+    await client.put("/_sandbox/faults", json={"failNext": 1, "failStatus": 500, "operations": ["ordersV0.getOrders"]})
+    failed = await client.get(ORDERS, params=_query(), headers=headers(token))
+    assert failed.status_code == 500 and failed.json()["errors"][0]["code"] == "InternalFailure"
+
+
+async def test_error_rate_fails_about_that_fraction(client) -> None:
+    token = await _token(client)
+    await client.put("/_sandbox/faults", json={"errorRate": 0.5, "operations": ["getMarketplaceParticipations"]})
+    await client.post("/_sandbox/ratelimits/reset")
+    codes = []
+    for _ in range(14):  # burst 15
+        codes.append((await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))).status_code)
+    assert set(codes) <= {200, 500, 503} and 3 <= codes.count(200) <= 11
+    assert (await client.delete("/_sandbox/faults")).status_code == 204
+    assert (await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))).status_code == 200
+
+
+async def test_latency_is_added(client) -> None:
+    token = await _token(client)
+    await client.put("/_sandbox/faults", json={"latencyMs": 300})
+    started = time.perf_counter()
+    assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 200
+    assert time.perf_counter() - started >= 0.3
+
+
+async def test_malformed_bodies(make_client) -> None:
+    client = await make_client(contract=False)  # these bodies are meant to break the contract
+    token = await _token(client)
+    await client.put("/_sandbox/faults", json={"malformedNext": 1, "malformedKind": "invalid_json"})
+    broken = await client.get(ORDERS, params=_query(), headers=headers(token))
+    assert broken.status_code == 200
+    with pytest.raises(msgspec.DecodeError):
+        msgspec.json.decode(broken.content)
+    await client.put("/_sandbox/faults", json={"malformedNext": 1, "malformedKind": "schema"})
+    wrong = await client.get(ORDERS, params=_query(), headers=headers(token))
+    with pytest.raises(AssertionError, match="violates the model"):
+        CONTRACT.check("GET", ORDERS, 200, wrong.json())
+    healthy = await client.get(ORDERS, params=_query(), headers=headers(token))
+    CONTRACT.check("GET", ORDERS, 200, healthy.json())
+
+
+async def test_bad_fault_settings_are_refused(client) -> None:
+    assert (await client.put("/_sandbox/faults", json={"errorRate": 2})).status_code == 400
+    assert (await client.put("/_sandbox/faults", json={"failStatus": 418})).status_code == 400
+    assert (await client.put("/_sandbox/faults", json={"bogus": 1})).status_code == 400
+
+
+async def test_faults_from_environment(make_client) -> None:
+    config = config_from_env({"SANDBOX_FAULT_ERROR_RATE": "1", "SANDBOX_FAULT_ERROR_STATUSES": "503",
+                              "SANDBOX_FAULT_OPERATIONS": "getOrders", "SANDBOX_TIME_SCALE": "60"})
+    client = await make_client(config)
+    token = await _token(client)
+    assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 503
+    assert (await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))).status_code == 200
+    assert isinstance(SandboxConfig().faults.error_rate, float)

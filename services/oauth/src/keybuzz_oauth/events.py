@@ -1,0 +1,33 @@
+"""Event subscribers of the oauth service.
+
+``connection.reauth_required`` may come from any service whose token service
+saw ``invalid_grant``; oauth is the only writer of marketplace_connections, so
+it is the one that marks the connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keybuzz_shared.events import ConnectionReauthRequired
+from keybuzz_shared.messaging import Delivery, EventSubscription
+from keybuzz_shared.service import Runtime
+
+from keybuzz_oauth.flow import flow_of
+
+
+def register(runtime: Runtime[Any]) -> None:
+    async def on_reauth_required(event: ConnectionReauthRequired, delivery: Delivery) -> None:
+        if event.marketplace != "AMAZON":
+            return
+        await flow_of(runtime).reauth_required(
+            event.tenant_id, event.seller_id, event.reason, event.occurred_at
+        )
+
+    EventSubscription(
+        runtime.broker,
+        service=runtime.name,
+        event_type=ConnectionReauthRequired,
+        handler=on_reauth_required,
+        purpose="mark-reauth-required",
+    )

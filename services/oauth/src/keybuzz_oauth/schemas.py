@@ -1,0 +1,54 @@
+"""JSON bodies of the oauth endpoints (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+
+class Body(msgspec.Struct, kw_only=True, rename="camel"):
+    pass
+
+
+class StartRequest(Body):
+    # Country code ("FR") or marketplace id; default AMAZON_DEFAULT_MARKETPLACE.
+    marketplace: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+
+
+class StartResponse(Body):
+    auth_url: str
+    expires_at: datetime
+    state: str
+    marketplace: str
+    marketplace_id: str
+
+
+class MarketplaceRef(Body):
+    code: str | None
+    id: str
+
+
+class StatusResponse(Body):
+    status: str
+    marketplace_type: str = "AMAZON"
+    seller_id: str | None = None
+    marketplaces: list[MarketplaceRef] = []
+    region: str | None = None
+    connected_at: datetime | None = None
+    last_error: str | None = None
+    # Whether the refresh token behind a CONNECTED connection is really in Vault
+    # (None: not applicable, or Vault could not be asked).
+    credentials_verified: bool | None = None
+
+
+class CallbackResult(Body, omit_defaults=True):
+    """What the callback answers a client that asked for JSON instead of a redirect."""
+
+    status: str  # "connected" | "error"
+    tenant_id: str | None = None
+    seller_id: str | None = None
+    marketplace_ids: list[str] = []
+    reason: str | None = None
+    message: str | None = None

@@ -1,0 +1,156 @@
+"""All SQL of the oauth service (tables: marketplace_connections, oauth_states)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from keybuzz_oauth.connections import AMAZON, Connected, Connection, Status
+from keybuzz_oauth.states import ConsumedState
+
+Executor = asyncpg.Connection | asyncpg.Pool
+
+_CONNECTION_COLUMNS = (
+    "id::text, tenant_id, marketplace_type, status, seller_id, marketplace_ids, region, "
+    "vault_path, connected_at, last_error"
+)
+
+
+def _connection(row: asyncpg.Record | None) -> Connection | None:
+    if row is None:
+        return None
+    return Connection(**{**dict(row), "status": Status(row["status"])})
+
+
+# --- states ------------------------------------------------------------------------------
+
+
+async def insert_state(
+    db: Executor,
+    digest: str,
+    tenant_id: str,
+    user_id: str,
+    code: str,
+    redirect_uri: str,
+    ttl: float,
+) -> datetime:
+    return await db.fetchval(
+        "INSERT INTO oauth_states (state_hash, tenant_id, user_id, marketplace_type, "
+        "marketplace_code, redirect_uri, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) RETURNING expires_at",
+        digest, tenant_id, user_id, AMAZON, code, redirect_uri, ttl,
+    )  # fmt: skip
+
+
+async def purge_old_states(db: Executor) -> None:
+    await db.execute("DELETE FROM oauth_states WHERE expires_at < now() - interval '1 day'")
+
+
+async def consume_state(db: Executor, digest: str) -> ConsumedState | None:
+    """Atomic: of two concurrent callbacks with the same state, only one gets the row."""
+    row = await db.fetchrow(
+        "UPDATE oauth_states SET used_at = now() "
+        "WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() "
+        "RETURNING tenant_id, user_id, marketplace_type, marketplace_code, redirect_uri",
+        digest,
+    )
+    return ConsumedState(**dict(row)) if row else None
+
+
+async def state_usage(db: Executor, digest: str) -> tuple[bool, datetime | None]:
+    """(found, used_at) of a state that could not be consumed, to say why."""
+    row = await db.fetchrow("SELECT used_at FROM oauth_states WHERE state_hash = $1", digest)
+    return (row is not None, row["used_at"] if row else None)
+
+
+async def has_live_state(db: Executor, tenant_id: str) -> bool:
+    return bool(
+        await db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM oauth_states WHERE tenant_id = $1 "
+            "AND marketplace_type = $2 AND used_at IS NULL AND expires_at > now())",
+            tenant_id,
+            AMAZON,
+        )  # fmt: skip
+    )
+
+
+# --- connections -------------------------------------------------------------------------
+
+
+async def get_connection(db: Executor, tenant_id: str) -> Connection | None:
+    row = await db.fetchrow(
+        f"SELECT {_CONNECTION_COLUMNS} FROM marketplace_connections "
+        "WHERE tenant_id = $1 AND marketplace_type = $2",
+        tenant_id, AMAZON,
+    )  # fmt: skip
+    return _connection(row)
+
+
+async def mark_pending(db: Executor, tenant_id: str) -> None:
+    """A new consent never downgrades a working connection (adding a marketplace)."""
+    await db.execute(
+        "INSERT INTO marketplace_connections (tenant_id, marketplace_type, status) "
+        "VALUES ($1, $2, 'PENDING') ON CONFLICT (tenant_id, marketplace_type) DO UPDATE "
+        "SET status = 'PENDING', updated_at = now() "
+        "WHERE marketplace_connections.status <> 'CONNECTED'",
+        tenant_id, AMAZON,
+    )  # fmt: skip
+
+
+async def record_failure(db: Executor, tenant_id: str, error: str) -> None:
+    """A failed callback: a pending connection becomes ERROR; a working one keeps working."""
+    await db.execute(
+        "UPDATE marketplace_connections SET last_error = $3, updated_at = now(), "
+        "status = CASE WHEN status = 'PENDING' THEN 'ERROR' ELSE status END "
+        "WHERE tenant_id = $1 AND marketplace_type = $2",
+        tenant_id, AMAZON, error,
+    )  # fmt: skip
+
+
+async def upsert_connected(db: Executor, c: Connected) -> Connection:
+    # Same seller again (another marketplace of the region): keep the marketplaces
+    # already connected; another seller, or a connection that had ended, starts afresh.
+    row = await db.fetchrow(
+        "INSERT INTO marketplace_connections AS mc (tenant_id, marketplace_type, status, "
+        "seller_id, marketplace_ids, region, vault_path, connected_by, connected_at) "
+        "VALUES ($1, $2, 'CONNECTED', $3, ARRAY[$4::text], $5, $6, $7, now()) "
+        "ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET status = 'CONNECTED', "
+        "marketplace_ids = CASE WHEN mc.status IN ('CONNECTED', 'REAUTH_REQUIRED') "
+        "  AND mc.seller_id = EXCLUDED.seller_id AND mc.region = EXCLUDED.region "
+        "  THEN ARRAY(SELECT DISTINCT m FROM unnest(mc.marketplace_ids || "
+        "  EXCLUDED.marketplace_ids) AS m ORDER BY m) ELSE EXCLUDED.marketplace_ids END, "
+        "seller_id = EXCLUDED.seller_id, region = EXCLUDED.region, "
+        "vault_path = EXCLUDED.vault_path, connected_by = EXCLUDED.connected_by, "
+        "connected_at = now(), disconnected_at = NULL, last_error = NULL, updated_at = now() "
+        f"RETURNING {_CONNECTION_COLUMNS}",
+        c.tenant_id, AMAZON, c.seller_id, c.marketplace_id, c.region, c.vault_path, c.user_id,
+    )  # fmt: skip
+    connection = _connection(row)
+    assert connection is not None
+    return connection
+
+
+async def mark_disconnected(db: Executor, tenant_id: str) -> Connection | None:
+    row = await db.fetchrow(
+        "UPDATE marketplace_connections SET status = 'DISCONNECTED', vault_path = NULL, "
+        "disconnected_at = now(), last_error = NULL, updated_at = now() "
+        "WHERE tenant_id = $1 AND marketplace_type = $2 AND status <> 'DISCONNECTED' "
+        f"RETURNING {_CONNECTION_COLUMNS}",
+        tenant_id, AMAZON,
+    )  # fmt: skip
+    return _connection(row)
+
+
+async def mark_reauth_required(
+    db: Executor, tenant_id: str, seller_id: str | None, reason: str, seen_at: datetime
+) -> bool:
+    """Only a connection made before LWA refused its token: a newer consent wins."""
+    row = await db.fetchrow(
+        "UPDATE marketplace_connections SET status = 'REAUTH_REQUIRED', last_error = $4, "
+        "updated_at = now() WHERE tenant_id = $1 AND marketplace_type = $2 "
+        "AND status = 'CONNECTED' AND ($3::text IS NULL OR seller_id = $3) "
+        "AND connected_at <= $5 RETURNING id",
+        tenant_id, AMAZON, seller_id, reason, seen_at,
+    )  # fmt: skip
+    return row is not None

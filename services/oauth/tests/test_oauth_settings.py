@@ -1,0 +1,27 @@
+"""Settings: production refuses the development defaults that broke seed 003."""
+
+import pytest
+from keybuzz_oauth.settings import OauthSettings
+from keybuzz_shared.settings import SettingsError, load_settings
+
+PRODUCTION = {
+    "KEYBUZZ_ENV": "production",
+    "VAULT_ADDR": "https://vault.internal:8200",
+    "VAULT_TOKEN": "s.production-token-value-xxxxxxxx",
+    "JWT_SECRET": "a-real-secret",
+    "INTERNAL_API_KEY": "a-real-key",
+    "FRONTEND_URL": "https://app.keybuzz.io/settings/amazon",
+}
+
+
+@pytest.mark.parametrize("missing", ["VAULT_ADDR", "VAULT_TOKEN", "FRONTEND_URL"])
+def test_production_requires_vault_and_frontend(missing):
+    environ = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(SettingsError, match=missing):
+        load_settings(OauthSettings, environ)
+
+
+def test_production_defaults_are_amazons():
+    settings = load_settings(OauthSettings, PRODUCTION)
+    assert settings.lwa_endpoint == "https://api.amazon.com/auth/o2/token"
+    assert settings.seller_central_url is None and settings.state_ttl_seconds == 900

@@ -1,0 +1,174 @@
+"""Tenant-sync domain rules, free of HTTP and SQL.
+
+The product app writes plans and statuses in lowercase (``pro``, ``active``);
+the marketplace side keeps uppercase enums (``PRO``, ``ACTIVE``, seed 004).
+Inbound addresses look like ``amazon.<tenantId>.<country>.<token>@<domain>``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import msgspec
+from keybuzz_shared.events import InboundAddressInfo, TenantSynced, new_event_id
+
+AMAZON = "AMAZON"
+ARCHIVED = "ARCHIVED"
+# Used when a request asks for an inbound address without saying where: France
+# is KeyBuzz's first market and the first version's default (seed 004).
+DEFAULT_COUNTRY = "FR"
+
+# product value → marketplace enum. Anything else is refused rather than guessed.
+PLANS = {"free": "FREE", "starter": "STARTER", "pro": "PRO", "enterprise": "ENTERPRISE"}
+STATUSES = {"active": "ACTIVE", "trial": "TRIAL", "suspended": "SUSPENDED", "archived": ARCHIVED}
+
+# 16 base32 characters = 80 random bits: the address is the only thing that
+# lets a mail into a tenant's helpdesk, so it must not be guessable (the first
+# version used 6 characters).
+TOKEN_LENGTH = 16
+_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class UnknownValue(ValueError):
+    """A product value (plan, status, tenant id) with no marketplace counterpart."""
+
+
+class _Tenant(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    plan: str
+    status: str
+
+
+class MarketplaceTenant(_Tenant, frozen=True, kw_only=True):
+    """A tenant as the marketplace side stores it (uppercase enums)."""
+
+    # When this state was true in the product: the ordering key of updates.
+    as_of: datetime | None = None
+
+
+class ProductTenant(_Tenant, frozen=True, kw_only=True):
+    """A row of the product database's ``tenants`` table (lowercase values)."""
+
+    country: str | None = None
+    updated_at: datetime | None = None
+
+    def to_marketplace(self) -> MarketplaceTenant:
+        return to_marketplace(self.id, self.name, self.plan, self.status, self.updated_at)
+
+
+def _map(kind: str, table: dict[str, str], value: str) -> str:
+    mapped = table.get(value.strip().lower())
+    if mapped is None:
+        raise UnknownValue(f"unknown {kind} {value!r} (expected one of {', '.join(table)})")
+    return mapped
+
+
+def map_plan(plan: str) -> str:
+    return _map("plan", PLANS, plan)
+
+
+def map_status(status: str) -> str:
+    return _map("status", STATUSES, status)
+
+
+def to_marketplace(
+    tenant_id: str, name: str, plan: str, status: str, as_of: datetime | None = None
+) -> MarketplaceTenant:
+    """Map a product tenant; raises :class:`UnknownValue` for what cannot be mapped."""
+    if not _TENANT_ID.match(tenant_id):
+        raise UnknownValue(f"invalid tenant id {tenant_id!r}")
+    if not name.strip():
+        raise UnknownValue("empty tenant name")
+    return MarketplaceTenant(
+        id=tenant_id, name=name, plan=map_plan(plan), status=map_status(status), as_of=as_of
+    )
+
+
+def new_token() -> str:
+    """Random, not derived from anything: knowing a tenant id does not reveal its address."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+
+
+def inbound_email(tenant_id: str, country: str, token: str, domain: str) -> str:
+    """Lowercase throughout: mail systems do not preserve case reliably."""
+    return f"amazon.{tenant_id}.{country}.{token}@{domain}".lower()
+
+
+def address_countries(countries: Iterable[str | None]) -> list[str]:
+    """Uppercase, de-duplicated, in order; the default country when none is given."""
+    wanted = list(dict.fromkeys(c.strip().upper() for c in countries if c))
+    for country in wanted:
+        if not _COUNTRY.match(country):
+            raise UnknownValue(f"invalid country {country!r} (expected a two-letter code)")
+    return wanted or [DEFAULT_COUNTRY]
+
+
+class NewAddress(NamedTuple):
+    country: str
+    token: str
+    email: str
+
+
+def new_addresses(tenant_id: str, countries: Sequence[str], domain: str) -> list[NewAddress]:
+    """Candidates for the countries asked; the store keeps existing addresses instead."""
+    found = []
+    for country in countries:
+        token = new_token()
+        found.append(NewAddress(country, token, inbound_email(tenant_id, country, token, domain)))
+    return found
+
+
+def in_sync(product: ProductTenant | None, marketplace: MarketplaceTenant | None) -> bool:
+    if product is None or marketplace is None:
+        return False
+    try:
+        expected = product.to_marketplace()
+    except UnknownValue:
+        return False
+    return (expected.name, expected.plan, expected.status) == (
+        marketplace.name,
+        marketplace.plan,
+        marketplace.status,
+    )
+
+
+def synced_event(
+    tenant: MarketplaceTenant, addresses: list[InboundAddressInfo], caused_by: str | None
+) -> TenantSynced:
+    """A redelivered event yields the same ``tenant.synced`` id, so the outbox keeps one."""
+    return TenantSynced(
+        tenant_id=tenant.id,
+        event_id=f"{caused_by}:synced" if caused_by else new_event_id(),
+        name=tenant.name,
+        plan=tenant.plan,
+        status=tenant.status,
+        inbound_addresses=addresses,
+    )
+
+
+_SECRET_WORDS = ("token", "secret", "password")
+
+
+def public_connection(row: dict[str, Any]) -> dict[str, Any]:
+    """Another service's row, camelCased, minus anything that looks like a credential.
+
+    The oauth service stores only Vault paths, but its table is not ours: if it
+    ever grows a secret-looking column, the status endpoint must not show it.
+    """
+    return {
+        _camel(key): value
+        for key, value in row.items()
+        if not any(word in key.lower() for word in _SECRET_WORDS)
+    }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,0 +1,49 @@
+"""Event handlers: tenant.* from the product app, message.received from the poller."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from keybuzz_shared.events import (
+    E,
+    MessageReceived,
+    TenantArchived,
+    TenantCreated,
+    TenantUpdated,
+)
+from keybuzz_shared.messaging import Delivery, EventSubscription, PermanentEventError
+
+from keybuzz_tenant_sync import sync
+from keybuzz_tenant_sync.domain import UnknownValue
+from keybuzz_tenant_sync.sync import TenantSyncRuntime
+
+
+def register_subscribers(runtime: TenantSyncRuntime) -> None:
+    _subscribe(runtime, TenantCreated, sync.apply_tenant_event)
+    _subscribe(runtime, TenantUpdated, sync.apply_tenant_event)
+    _subscribe(runtime, TenantArchived, sync.archive_tenant)
+    # Durable "tenant-sync-inbound-activation": says why we read the poller's events.
+    _subscribe(runtime, MessageReceived, _activate_address, purpose="inbound-activation")
+
+
+def _subscribe(
+    runtime: TenantSyncRuntime,
+    event_type: type[E],
+    use_case: Callable[[TenantSyncRuntime, E], Awaitable[None]],
+    purpose: str | None = None,
+) -> None:
+    async def handle(event: E, delivery: Delivery) -> None:
+        try:
+            await use_case(runtime, event)
+        except UnknownValue as exc:  # an unknown plan/status will not become known on retry
+            raise PermanentEventError(str(exc)) from exc
+
+    EventSubscription(
+        runtime.broker, service=runtime.name, event_type=event_type, handler=handle, purpose=purpose
+    )
+
+
+async def _activate_address(runtime: TenantSyncRuntime, event: MessageReceived) -> None:
+    if event.inbound_address:
+        at = event.received_at or event.occurred_at
+        await sync.activate_address(runtime, event.tenant_id, event.inbound_address, at)

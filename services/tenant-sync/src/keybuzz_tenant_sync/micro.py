@@ -1,0 +1,54 @@
+"""Operator actions over NATS: ``nats req keybuzz.tenant-sync.<action> '<json>'``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import msgspec
+from keybuzz_shared.micro import MicroEndpoint, OperatorError
+
+from keybuzz_tenant_sync import sync
+from keybuzz_tenant_sync.domain import UnknownValue
+from keybuzz_tenant_sync.models import StatusRequest, SyncRequest
+from keybuzz_tenant_sync.sync import ProductDatabaseUnavailable, TenantNotFound, TenantSyncRuntime
+
+T = TypeVar("T")
+
+# Same meaning as the HTTP status codes the endpoints answer with.
+_CODES: dict[type[Exception], str] = {
+    TenantNotFound: "404",
+    UnknownValue: "422",
+    ProductDatabaseUnavailable: "503",
+}
+
+
+async def _refusing(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except tuple(_CODES) as exc:
+        code = next(code for kind, code in _CODES.items() if isinstance(exc, kind))
+        raise OperatorError(str(exc), code) from exc
+
+
+def micro_endpoints(runtime: TenantSyncRuntime) -> list[MicroEndpoint]:
+    async def sync_tenant(data: bytes) -> object:
+        request = msgspec.json.decode(data, type=SyncRequest)
+        return await _refusing(sync.sync_tenant(runtime, request))
+
+    async def sync_all(_: bytes) -> object:
+        return await _refusing(sync.sync_all(runtime))
+
+    async def status(data: bytes) -> object:
+        request = msgspec.json.decode(data, type=StatusRequest)
+        return await _refusing(sync.tenant_status(runtime, request.tenant_id))
+
+    return [
+        MicroEndpoint(
+            "sync-tenant",
+            sync_tenant,
+            "copy one product tenant: {tenantId, createInboundAddress, country}",
+        ),
+        MicroEndpoint("sync-all", sync_all, "copy every product tenant: {}"),
+        MicroEndpoint("status", status, "product vs marketplace view of a tenant: {tenantId}"),
+    ]

@@ -1,0 +1,189 @@
+"""All of tenant-sync's SQL: the product database (read only) and its own tables.
+
+Writes are set-based (``unnest`` arrays) so that syncing 10,000 tenants costs a
+handful of round trips, and keyed on unique constraints so that every write is
+idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from keybuzz_shared.events import InboundAddressInfo
+
+from keybuzz_tenant_sync.domain import MarketplaceTenant, ProductTenant
+
+Executor = asyncpg.Connection | asyncpg.Pool
+
+
+# --- product database (keybuzz) --------------------------------------------------------
+
+
+async def read_product_tenants(db: Executor, tenant_id: str | None = None) -> list[ProductTenant]:
+    """Every product tenant in one query, or the one asked for."""
+    rows = await db.fetch(
+        "SELECT id, name, plan, status, country, updated_at FROM tenants "
+        "WHERE $1::text IS NULL OR id = $1 ORDER BY id",
+        tenant_id,
+    )
+    return [ProductTenant(**dict(row)) for row in rows]
+
+
+# --- marketplace tenants -------------------------------------------------------------
+
+_UPSERT_TENANTS = """
+INSERT INTO tenants AS t (id, name, plan, status, last_event_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name,
+    plan = excluded.plan,
+    status = excluded.status,
+    last_event_at = GREATEST(t.last_event_at, excluded.last_event_at),
+    updated_at = now()
+WHERE {condition}
+RETURNING id, (xmax = 0) AS created
+"""
+# A sync from the product database writes only what differs (unchanged = skipped).
+_CHANGED = (
+    "(t.name, t.plan, t.status) IS DISTINCT FROM (excluded.name, excluded.plan, excluded.status)"
+)
+# An event writes unless a newer one was applied; the same event again rewrites
+# the same values, so redelivery is harmless.
+_NOT_OLDER = "t.last_event_at IS NULL OR t.last_event_at <= excluded.last_event_at"
+
+
+async def upsert_tenants(
+    conn: asyncpg.Connection, tenants: Sequence[MarketplaceTenant], *, from_event: bool = False
+) -> dict[str, bool]:
+    """Insert or update; returns ``{id: created}`` for the rows written."""
+    sql = _UPSERT_TENANTS.format(condition=_NOT_OLDER if from_event else _CHANGED)
+    rows = await conn.fetch(
+        sql,
+        [t.id for t in tenants],
+        [t.name for t in tenants],
+        [t.plan for t in tenants],
+        [t.status for t in tenants],
+        [t.as_of for t in tenants],
+    )
+    return {row["id"]: row["created"] for row in rows}
+
+
+async def get_tenant(db: Executor, tenant_id: str) -> MarketplaceTenant | None:
+    row = await db.fetchrow(
+        "SELECT id, name, plan, status, last_event_at AS as_of FROM tenants WHERE id = $1",
+        tenant_id,
+    )
+    return MarketplaceTenant(**dict(row)) if row else None
+
+
+# --- inbound connections and addresses ----------------------------------------------
+
+# The no-op DO UPDATE makes RETURNING give the connection's id whether it is new or not.
+_ENSURE_ADDRESSES = """
+WITH connection AS (
+    INSERT INTO inbound_connections (tenant_id, marketplace) VALUES ($1, $2)
+    ON CONFLICT (tenant_id, marketplace) DO UPDATE SET tenant_id = excluded.tenant_id
+    RETURNING id
+)
+INSERT INTO inbound_addresses (connection_id, tenant_id, marketplace, country, token, email)
+SELECT connection.id, $1, $2, a.country, a.token, a.email
+FROM connection, unnest($3::text[], $4::text[], $5::text[]) AS a(country, token, email)
+ON CONFLICT (tenant_id, marketplace, country) DO NOTHING
+"""
+
+
+async def ensure_addresses(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    marketplace: str,
+    candidates: Sequence[tuple[str, str, str]],
+) -> None:
+    """Create the missing addresses from ``(country, token, email)`` candidates.
+
+    An existing address keeps its token: the candidate for its country is dropped.
+    """
+    if not candidates:
+        return
+    countries, tokens, emails = (list(column) for column in zip(*candidates, strict=True))
+    await conn.execute(_ENSURE_ADDRESSES, tenant_id, marketplace, countries, tokens, emails)
+
+
+# Archived tenants: connections DISABLED, addresses DISABLED. Otherwise ACTIVE
+# connections, and addresses back to ACTIVE if a buyer mail ever came, else PENDING.
+_APPLY_ARCHIVE_STATE = """
+WITH state AS (
+    SELECT id, status = 'ARCHIVED' AS archived FROM tenants WHERE id = ANY($1::text[])
+), connections AS (
+    UPDATE inbound_connections c
+    SET status = CASE WHEN s.archived THEN 'DISABLED' ELSE 'ACTIVE' END, updated_at = now()
+    FROM state s
+    WHERE c.tenant_id = s.id AND c.status <> CASE WHEN s.archived THEN 'DISABLED' ELSE 'ACTIVE' END
+)
+UPDATE inbound_addresses a
+SET status = next.status, updated_at = now()
+FROM (
+    SELECT a2.id, CASE WHEN s.archived THEN 'DISABLED'
+                       WHEN a2.activated_at IS NOT NULL THEN 'ACTIVE'
+                       ELSE 'PENDING' END AS status
+    FROM inbound_addresses a2 JOIN state s ON s.id = a2.tenant_id
+) AS next
+WHERE a.id = next.id AND a.status <> next.status
+"""
+
+
+async def apply_archive_state(conn: asyncpg.Connection, tenant_ids: Sequence[str]) -> None:
+    await conn.execute(_APPLY_ARCHIVE_STATE, list(tenant_ids))
+
+
+async def addresses_by_tenant(
+    db: Executor, tenant_ids: Sequence[str]
+) -> dict[str, list[InboundAddressInfo]]:
+    rows = await db.fetch(
+        "SELECT tenant_id, marketplace, country, email, status FROM inbound_addresses "
+        "WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id, marketplace, country",
+        list(tenant_ids),
+    )
+    found: dict[str, list[InboundAddressInfo]] = {}
+    for row in rows:
+        info = InboundAddressInfo(
+            marketplace=row["marketplace"],
+            country=row["country"],
+            email=row["email"],
+            status=row["status"],
+        )
+        found.setdefault(row["tenant_id"], []).append(info)
+    return found
+
+
+async def activate_address(db: Executor, tenant_id: str, email: str, at: datetime) -> bool:
+    """Record the first buyer mail; a DISABLED address stays so until un-archived."""
+    result = await db.execute(
+        "UPDATE inbound_addresses SET activated_at = COALESCE(activated_at, $3), "
+        "status = CASE WHEN status = 'PENDING' THEN 'ACTIVE' ELSE status END, updated_at = now() "
+        "WHERE tenant_id = $1 AND email = lower($2) AND activated_at IS NULL",
+        tenant_id,
+        email,
+        at,
+    )
+    return result != "UPDATE 0"
+
+
+# --- the oauth service's table -------------------------------------------------------
+
+
+async def marketplace_connections(db: Executor, tenant_id: str) -> list[dict[str, Any]]:
+    """The oauth service's rows for a tenant, or nothing while that table does not exist."""
+    if await db.fetchval("SELECT to_regclass('marketplace_connections')") is None:
+        return []
+    try:
+        rows = await db.fetch(
+            "SELECT to_jsonb(c)::text AS row FROM marketplace_connections c WHERE c.tenant_id = $1",
+            tenant_id,
+        )
+    except asyncpg.UndefinedColumnError:  # a shape we do not know: show nothing rather than fail
+        return []
+    return [msgspec.json.decode(row["row"]) for row in rows]

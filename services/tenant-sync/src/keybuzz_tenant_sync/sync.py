@@ -1,0 +1,242 @@
+"""Tenant-sync use cases, shared by the event handlers, HTTP and NATS micro endpoints.
+
+Each write runs in one transaction with the ``tenant.synced`` events it causes
+(outbox), then wakes the relay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from keybuzz_shared.db import create_pool
+from keybuzz_shared.events import InboundAddressInfo, TenantArchived, TenantCreated
+from keybuzz_shared.service import Runtime
+
+from keybuzz_tenant_sync import store
+from keybuzz_tenant_sync.domain import (
+    AMAZON,
+    ARCHIVED,
+    MarketplaceTenant,
+    ProductTenant,
+    UnknownValue,
+    address_countries,
+    in_sync,
+    new_addresses,
+    public_connection,
+    synced_event,
+    to_marketplace,
+)
+from keybuzz_tenant_sync.models import (
+    StatusResponse,
+    SyncAllResponse,
+    SyncAllResults,
+    SyncError,
+    SyncOutcome,
+    SyncRequest,
+    SyncResponse,
+    TenantSummary,
+    TenantView,
+)
+from keybuzz_tenant_sync.settings import TenantSyncSettings
+
+log = logging.getLogger(__name__)
+
+PRODUCT_POOL = "product_pool"
+TenantSyncRuntime = Runtime[TenantSyncSettings]
+
+
+class TenantNotFound(LookupError):
+    pass
+
+
+class ProductDatabaseUnavailable(RuntimeError):
+    pass
+
+
+# --- the product database -----------------------------------------------------------
+
+
+async def open_product_pool(runtime: TenantSyncRuntime) -> None:
+    """``on_startup`` hook: the product database is a separate database (keybuzz)."""
+    runtime.extras[PRODUCT_POOL] = await create_pool(
+        runtime.settings.product_database_url, max_size=4
+    )
+
+
+async def close_product_pool(runtime: TenantSyncRuntime) -> None:
+    pool = runtime.extras.pop(PRODUCT_POOL, None)
+    if pool is not None:
+        await pool.close()
+
+
+async def read_product(
+    runtime: TenantSyncRuntime, tenant_id: str | None = None
+) -> list[ProductTenant]:
+    pool = runtime.extras.get(PRODUCT_POOL)
+    if pool is None:  # subscribers start before on_startup hooks run
+        raise ProductDatabaseUnavailable("product database pool not open yet")
+    try:
+        return await store.read_product_tenants(pool, tenant_id)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        raise ProductDatabaseUnavailable(f"product database: {exc}") from exc
+
+
+# --- writes ------------------------------------------------------------------------
+
+
+async def _complete(
+    runtime: TenantSyncRuntime,
+    conn: asyncpg.Connection,
+    tenants: Sequence[MarketplaceTenant],
+    countries: Sequence[str] = (),
+    caused_by: str | None = None,
+) -> dict[str, list[InboundAddressInfo]]:
+    """After the tenant rows: addresses, archive state, and one ``tenant.synced`` each."""
+    for tenant in tenants if countries else ():
+        candidates = new_addresses(tenant.id, countries, runtime.settings.inbound_domain)
+        await store.ensure_addresses(conn, tenant.id, AMAZON, candidates)
+    ids = [t.id for t in tenants]
+    await store.apply_archive_state(conn, ids)
+    addresses = await store.addresses_by_tenant(conn, ids)
+    events = [synced_event(t, addresses.get(t.id, []), caused_by) for t in tenants]
+    await runtime.emit_many(conn, events)
+    return addresses
+
+
+def _requested_countries(event: TenantCreated) -> list[str]:
+    if not event.create_inbound_address:
+        return []
+    return address_countries([*(event.countries or []), event.country])
+
+
+async def apply_tenant_event(runtime: TenantSyncRuntime, event: TenantCreated) -> None:
+    """``tenant.created``/``tenant.updated``: upsert unless a newer event was applied.
+
+    A stale event still gets the inbound addresses it asked for: creating an
+    address overwrites nothing, and dropping the request would lose it.
+    """
+    tenant = to_marketplace(
+        event.tenant_id, event.name, event.plan, event.status, event.occurred_at
+    )
+    countries = _requested_countries(event)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if not await store.upsert_tenants(conn, [tenant], from_event=True):
+            log.info("older tenant event ignored", extra=_event_log(event))
+            if not countries:
+                return
+            tenant = await store.get_tenant(conn, tenant.id) or tenant
+        await _complete(runtime, conn, [tenant], countries, caused_by=event.event_id)
+    runtime.flush_events()
+
+
+async def archive_tenant(runtime: TenantSyncRuntime, event: TenantArchived) -> None:
+    """``tenant.archived``: status ARCHIVED, addresses and inbound connection DISABLED."""
+    current = await store.get_tenant(runtime.pool, event.tenant_id)
+    if current is None:
+        # Archived before we saw it created (out of order): the product row has the rest.
+        product = await read_product(runtime, event.tenant_id)
+        if not product:
+            log.info("archived tenant is unknown; nothing to archive", extra=_event_log(event))
+            return
+        current = product[0].to_marketplace()
+    archived = msgspec.structs.replace(current, status=ARCHIVED, as_of=event.occurred_at)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if not await store.upsert_tenants(conn, [archived], from_event=True):
+            log.info("older tenant event ignored", extra=_event_log(event))
+            return
+        await _complete(runtime, conn, [archived], caused_by=event.event_id)
+    runtime.flush_events()
+
+
+def _event_log(event: TenantCreated | TenantArchived) -> dict[str, Any]:
+    return {"tenant_id": event.tenant_id, "event_id": event.event_id, "event_type": event.type}
+
+
+async def sync_tenant(runtime: TenantSyncRuntime, request: SyncRequest) -> SyncResponse:
+    """Copy one product tenant (the product database is the source of truth)."""
+    found = await read_product(runtime, request.tenant_id)
+    if not found:
+        raise TenantNotFound(f"tenant {request.tenant_id!r} does not exist in the product database")
+    product = found[0]
+    tenant = product.to_marketplace()
+    wanted = [request.country or product.country]
+    countries = address_countries(wanted) if request.create_inbound_address else []
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        written = await store.upsert_tenants(conn, [tenant])
+        addresses = (await _complete(runtime, conn, [tenant], countries)).get(tenant.id, [])
+    runtime.flush_events()
+    requested = next((a.email for a in addresses if countries and a.country == countries[0]), None)
+    return SyncResponse(
+        success=True,
+        tenant=TenantSummary(
+            id=tenant.id, name=tenant.name, plan=tenant.plan, status=tenant.status
+        ),
+        inbound_address=requested,
+        result=_outcome(written, tenant.id),
+        inbound_addresses=addresses,
+    )
+
+
+def _outcome(written: dict[str, bool], tenant_id: str) -> SyncOutcome:
+    if tenant_id not in written:
+        return "skipped"
+    return "created" if written[tenant_id] else "updated"
+
+
+async def sync_all(runtime: TenantSyncRuntime) -> SyncAllResponse:
+    """Every product tenant in a few statements: one read, one upsert, one event batch."""
+    products = await read_product(runtime)
+    valid: list[MarketplaceTenant] = []
+    errors: list[SyncError] = []
+    for product in products:
+        try:
+            valid.append(product.to_marketplace())
+        except UnknownValue as exc:
+            errors.append(SyncError(tenant_id=product.id, error=str(exc)))
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        written = await store.upsert_tenants(conn, valid)
+        await _complete(runtime, conn, [t for t in valid if t.id in written])
+    runtime.flush_events()
+    outcomes: dict[SyncOutcome, list[str]] = {"created": [], "updated": [], "skipped": []}
+    for tenant in valid:
+        outcomes[_outcome(written, tenant.id)].append(tenant.id)
+    results = SyncAllResults(**outcomes, errors=errors)
+    return SyncAllResponse(success=not errors, total=len(products), results=results)
+
+
+async def activate_address(
+    runtime: TenantSyncRuntime, tenant_id: str, email: str, at: datetime
+) -> None:
+    """The first buyer mail reached ``email``: PENDING → ACTIVE."""
+    if await store.activate_address(runtime.pool, tenant_id, email, at):
+        log.info("inbound address activated", extra={"tenant_id": tenant_id})
+
+
+# --- reads -------------------------------------------------------------------------
+
+
+async def tenant_status(runtime: TenantSyncRuntime, tenant_id: str) -> StatusResponse:
+    found = await read_product(runtime, tenant_id)
+    product = found[0] if found else None
+    marketplace = await store.get_tenant(runtime.pool, tenant_id)
+    addresses = await store.addresses_by_tenant(runtime.pool, [tenant_id])
+    connections = await store.marketplace_connections(runtime.pool, tenant_id)
+    return StatusResponse(
+        tenant_id=tenant_id,
+        product=_view(product),
+        marketplace=_view(marketplace),
+        in_sync=in_sync(product, marketplace),
+        inbound_addresses=addresses.get(tenant_id, []),
+        marketplace_connections=[public_connection(row) for row in connections],
+    )
+
+
+def _view(tenant: ProductTenant | MarketplaceTenant | None) -> TenantView:
+    if tenant is None:
+        return TenantView(exists=False)
+    return TenantView(exists=True, name=tenant.name, plan=tenant.plan, status=tenant.status)

@@ -1,0 +1,69 @@
+"""Domain rules without servers: plan/status mapping, tokens, address format, countries."""
+
+from __future__ import annotations
+
+import pytest
+from keybuzz_tenant_sync.domain import (
+    TOKEN_LENGTH,
+    UnknownValue,
+    address_countries,
+    inbound_email,
+    map_plan,
+    map_status,
+    new_addresses,
+    new_token,
+)
+
+
+@pytest.mark.parametrize(
+    ("product", "marketplace"),
+    [("free", "FREE"), ("starter", "STARTER"), ("pro", "PRO"), ("Enterprise", "ENTERPRISE")],
+)
+def test_plans_map_to_uppercase_enums(product, marketplace):
+    assert map_plan(product) == marketplace
+
+
+@pytest.mark.parametrize(
+    ("product", "marketplace"),
+    [
+        ("active", "ACTIVE"),
+        ("trial", "TRIAL"),
+        ("suspended", "SUSPENDED"),
+        ("archived", "ARCHIVED"),
+    ],
+)
+def test_statuses_map_to_uppercase_enums(product, marketplace):
+    assert map_status(product) == marketplace
+
+
+def test_unknown_values_are_refused():
+    with pytest.raises(UnknownValue, match="unknown plan 'gold'"):
+        map_plan("gold")
+    with pytest.raises(UnknownValue, match="unknown status 'deleted'"):
+        map_status("deleted")
+    with pytest.raises(UnknownValue, match="invalid country 'FRA'"):
+        address_countries(["FRA"])
+
+
+def test_tokens_are_long_random_and_not_derived_from_the_tenant():
+    tokens = {new_token() for _ in range(2000)}
+    assert len(tokens) == 2000
+    assert all(len(t) == TOKEN_LENGTH == 16 and t.isalnum() and t.islower() for t in tokens)
+    first, second = (
+        new_addresses("kbz-001", ["FR"], "d.test"),
+        new_addresses("kbz-001", ["FR"], "d.test"),
+    )
+    assert first[0].token != second[0].token
+
+
+def test_address_format_is_that_of_seed_004():
+    assert inbound_email("ecomlg-001", "FR", "cp2hat", "inbound.keybuzz.io") == (
+        "amazon.ecomlg-001.fr.cp2hat@inbound.keybuzz.io"
+    )
+    [address] = new_addresses("Tenant_A", ["DE"], "Inbound.Test")
+    assert address.email == f"amazon.tenant_a.de.{address.token}@inbound.test"
+
+
+def test_countries_are_uppercased_deduplicated_and_default_to_france():
+    assert address_countries(["fr", None, "DE", "FR"]) == ["FR", "DE"]
+    assert address_countries([None]) == ["FR"]

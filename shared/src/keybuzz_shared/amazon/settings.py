@@ -1,0 +1,27 @@
+"""Settings of every service that talks to Amazon (DESIGN.md §7).
+
+Services subclass :class:`AmazonSettings` instead of ``CommonSettings``.
+Defaults are Amazon's production endpoints, so switching from the sandbox to
+Amazon is configuration only (``make run`` points them at the sandbox).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from keybuzz_shared.amazon.marketplaces import LWA_TOKEN_ENDPOINT
+from keybuzz_shared.settings import CommonSettings
+
+
+class AmazonSettings(CommonSettings, kw_only=True, frozen=True):
+    # Seed 003 ran without VAULT_ADDR: in production it must be given, not defaulted.
+    DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = CommonSettings.DEV_ONLY_DEFAULTS | {"vault_addr"}
+
+    lwa_endpoint: str = LWA_TOKEN_ENDPOINT
+    # Extra CA bundle for LWA (a TLS-intercepting proxy); verification itself is never off.
+    lwa_cacert: str | None = None
+    # Which app's credentials: "default" → secret/keybuzz/amazon_spapi/app,
+    # anything else → secret/keybuzz/amazon_spapi/app/<source> (seeds: a temporary app first).
+    amazon_app_source: str = "default"
+    # One endpoint for every region (the sandbox); unset → the region's SP-API endpoint.
+    spapi_endpoint: str | None = None
