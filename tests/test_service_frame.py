@@ -136,3 +136,25 @@ async def test_bad_http_body_gets_a_json_400(start_service, private_nats):
         missing = await http.post("/archive", json={})
     assert response.status_code == 400 and response.json()["error"] == "bad_request"
     assert missing.status_code == 400 and "tenantId" in json.dumps(missing.json())
+
+
+def test_service_waiting_for_nats_still_stops_on_sigterm(tmp_path):
+    """Ctrl-C/`make down` while a dependency is missing must not hang the process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from keybuzz_devstack.infra import free_port
+
+    env = {**os.environ, "NATS_URL": f"nats://127.0.0.1:{free_port()}", "POLLER_PORT": str(free_port())}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keybuzz_poller"], env=env, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(2)
+    assert process.poll() is None  # still waiting for NATS
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) != 0
+    assert "stopped during start-up" in process.stderr.read()

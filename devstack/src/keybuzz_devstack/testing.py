@@ -190,6 +190,7 @@ async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningSer
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )
+    app.state.uvicorn_server = server
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

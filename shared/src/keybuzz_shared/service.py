@@ -173,8 +173,8 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await _start(definition, runtime)
         try:
+            await _start_unless_stopped(definition, runtime, app)
             yield
         finally:
             await _stop(definition, runtime)
@@ -202,9 +202,37 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
     )
 
 
+async def _start_unless_stopped(
+    definition: ServiceDefinition[Any], runtime: Runtime[Any], app: Litestar
+) -> None:
+    """Start-up may wait long for a dependency; SIGTERM/Ctrl-C must still stop us then.
+
+    uvicorn only notes the signal (``should_exit``) until start-up completes, so
+    start-up runs as a task we cancel when that flag rises.
+    """
+    starting = asyncio.create_task(_start(definition, runtime))
+    while not starting.done():
+        await asyncio.wait({starting}, timeout=0.2)
+        server = app.state.get("uvicorn_server")
+        if not starting.done() and server is not None and server.should_exit:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            raise RuntimeError("stopped during start-up")
+    starting.result()
+
+
+async def _connect_nats(runtime: Runtime[Any]) -> None:
+    """nats-py retries the first connection forever (max_reconnect_attempts=-1); say so."""
+    connecting = asyncio.create_task(runtime.broker.connect())
+    while not (await asyncio.wait({connecting}, timeout=5))[0]:
+        log.info("waiting for NATS")
+    connecting.result()
+
+
 async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> None:
     settings = runtime.settings
-    await _wait_for("NATS", runtime.broker.connect)
+    await _connect_nats(runtime)
     await ensure_streams(runtime.js)
     runtime.pool = await _wait_for("PostgreSQL", lambda: create_pool(settings.database_url))
     await apply_migrations(runtime.pool, "keybuzz_shared", SHARED_MIGRATIONS)
@@ -244,11 +272,17 @@ def run(definition: ServiceDefinition[Any]) -> None:
     settings = load_settings(definition.settings_type)
     configure_logging(definition.name, settings.log_level)
     app = create_app(definition, settings)
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
     )
+    app.state.uvicorn_server = server
+    server.run()
+    if not server.started:
+        raise SystemExit(3)  # start-up failed or was interrupted; the log says why

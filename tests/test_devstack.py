@@ -1,0 +1,112 @@
+"""The development stack as a developer runs it: make up / make down / make run + Ctrl-C.
+
+Runs the real supervisor on the default ports (DESIGN.md §8), in a scratch
+folder so that .data/ of the checkout is untouched. Skipped when a stack is
+already running on those ports.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import hvac
+import pytest
+from keybuzz_devstack.infra import port_open
+from keybuzz_devstack.stack import SERVICES
+
+PORTS = [4222, 5432, 8200, 8900, *SERVICES.values()]
+pytestmark = pytest.mark.skipif(
+    any(port_open(p) for p in PORTS), reason="a stack already runs on the default ports"
+)
+
+
+def devstack(root: Path, command: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keybuzz_devstack", command],
+        cwd=root, env={**os.environ, "KEYBUZZ_ROOT": str(root)}, capture_output=True,
+        text=True, timeout=240, **kwargs,
+    )  # fmt: skip
+
+
+def our_processes(root: Path) -> list[str]:
+    """Processes whose command line or working directory is inside ``root``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if int(pid) != os.getpid() and (str(root) in cmdline or cwd.startswith(str(root))):
+            found.append(cmdline)
+    return found
+
+
+async def product_tenant_ids() -> set[str]:
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/keybuzz")
+    try:
+        return {r["id"] for r in await conn.fetch("SELECT id FROM tenants")}
+    finally:
+        await conn.close()
+
+
+def assert_all_ready() -> None:
+    for port in SERVICES.values():
+        response = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
+        assert response.status_code == 200, response.text
+    assert httpx.get("http://127.0.0.1:8900/health", timeout=5).status_code == 200
+
+
+def test_up_then_down_leaves_nothing_behind(tmp_path):
+    up = devstack(tmp_path, "up")
+    try:
+        assert up.returncode == 0, up.stderr[-3000:]
+        assert "KeyBuzz development stack is ready" in up.stdout
+        assert "amzn1.application-oa2-client.keybuzz-sandbox" in up.stdout
+        assert_all_ready()
+        # bootstrap seeded seed 004's product tenants and the sandbox app credentials
+        assert {"ecomlg-001", "kbz-004", "tenant_test_dev"} <= asyncio.run(product_tenant_ids())
+        app = hvac.Client("http://127.0.0.1:8200", token="keybuzz-dev-root").secrets.kv.v2
+        secret = app.read_secret_version(path="keybuzz/amazon_spapi/app", mount_point="secret")
+        assert secret["data"]["data"]["client_id"] == "amzn1.application-oa2-client.keybuzz-sandbox"
+    finally:
+        down = devstack(tmp_path, "down")
+    assert down.returncode == 0 and "stopped" in down.stdout
+    time.sleep(0.5)
+    assert our_processes(tmp_path) == []
+    assert not any(port_open(p) for p in PORTS)
+    assert not (tmp_path / ".data" / "supervisord.pid").exists()
+
+
+def test_run_stops_cleanly_on_ctrl_c_and_starts_again(tmp_path):
+    env = {**os.environ, "KEYBUZZ_ROOT": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "keybuzz_devstack", "run"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        assert run.stdout is not None
+        for line in run.stdout:
+            if "KeyBuzz development stack is ready" in line or time.monotonic() > deadline:
+                break
+        assert_all_ready()
+    finally:
+        run.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert run.wait(timeout=90) == 0
+    assert our_processes(tmp_path) == []
+    assert not any(port_open(p) for p in PORTS)
+    # A second start on the same data works: no stale pid file or socket in the way.
+    again = devstack(tmp_path, "up")
+    try:
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert_all_ready()
+    finally:
+        devstack(tmp_path, "down")
+    assert our_processes(tmp_path) == []
