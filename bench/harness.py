@@ -28,13 +28,7 @@ class BenchContext:
     root: Path
 
     async def make_database(self, label: str = "bench") -> str:
-        name = f"{label}_{uuid.uuid4().hex[:8]}"
-        conn = await asyncpg.connect(f"{self.postgres_url}/postgres")
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        return f"{self.postgres_url}/{name}"
+        return await bootstrap.create_scratch_database(self.postgres_url, label)
 
 
 Figure = dict[str, Any]  # name, value, unit, and optionally baseline, note

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from keybuzz_shared.auth import TenantContext
 from keybuzz_shared.events import TenantArchived
 from keybuzz_shared.messaging import Delivery, EventSubscription, PermanentEventError
 from keybuzz_shared.micro import MicroEndpoint
 from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.settings import CommonSettings
-from keybuzz_shared.auth import TenantContext
 from litestar import get, post
 
 MIGRATIONS = Path(__file__).parent / "probe_migrations"

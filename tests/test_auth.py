@@ -24,11 +24,30 @@ def bearer(token: str) -> dict[str, str]:
         ({}, 401, "missing bearer token"),
         ({"Authorization": "Basic abc"}, 401, "missing bearer token"),
         ({**bearer("not.a.jwt"), "X-Tenant-Id": "a"}, 401, "invalid token"),
-        ({**bearer(issue_token("other-secret", "u", ["a"])), "X-Tenant-Id": "a"}, 401, "invalid token"),
-        ({**bearer(issue_token(DEV_JWT_SECRET, "u", ["a"], ttl_seconds=-10)), "X-Tenant-Id": "a"}, 401, "expired"),
+        (
+            {**bearer(issue_token("other-secret", "u", ["a"])), "X-Tenant-Id": "a"},
+            401,
+            "invalid token",
+        ),
+        (
+            {
+                **bearer(issue_token(DEV_JWT_SECRET, "u", ["a"], ttl_seconds=-10)),
+                "X-Tenant-Id": "a",
+            },
+            401,
+            "expired",
+        ),
         ({**bearer(issue_token(DEV_JWT_SECRET, "u", ["a"]))}, 400, "X-Tenant-Id"),
-        ({**bearer(issue_token(DEV_JWT_SECRET, "u", ["a"])), "X-Tenant-Id": "../x"}, 400, "not a valid"),
-        ({**bearer(issue_token(DEV_JWT_SECRET, "u", ["a"])), "X-Tenant-Id": "b"}, 403, "may not access tenant b"),
+        (
+            {**bearer(issue_token(DEV_JWT_SECRET, "u", ["a"])), "X-Tenant-Id": "../x"},
+            400,
+            "not a valid",
+        ),
+        (
+            {**bearer(issue_token(DEV_JWT_SECRET, "u", ["a"])), "X-Tenant-Id": "b"},
+            403,
+            "may not access tenant b",
+        ),
     ],
 )
 async def test_refusals_are_clear_json(probe, headers, status, fragment):
@@ -48,11 +67,15 @@ async def test_token_with_none_algorithm_is_refused(probe):
 async def test_member_and_superadmin_get_through(probe):
     async with probe.client() as http:
         member = await http.get(
-            "/whoami", headers={**bearer(issue_token(DEV_JWT_SECRET, "u1", ["a", "b"])), "X-Tenant-Id": "b"}
+            "/whoami",
+            headers={**bearer(issue_token(DEV_JWT_SECRET, "u1", ["a", "b"])), "X-Tenant-Id": "b"},
         )
         admin = await http.get(
             "/whoami",
-            headers={**bearer(issue_token(DEV_JWT_SECRET, "root", role="superadmin")), "X-Tenant-Id": "z"},
+            headers={
+                **bearer(issue_token(DEV_JWT_SECRET, "root", role="superadmin")),
+                "X-Tenant-Id": "z",
+            },
         )
     assert member.json() == {"tenantId": "b", "user": "u1"}
     assert admin.json() == {"tenantId": "z", "user": "root"}

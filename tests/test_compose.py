@@ -57,7 +57,9 @@ def test_each_service_is_in_compose_with_its_port_and_module(name):
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_service_environment_is_known_to_the_code(name):
     variables = set(COMPOSE["services"][name]["environment"])
-    assert DESIGN_VARIABLES - {"VAULT_TOKEN"} <= variables  # every §7 variable reaches every service
+    assert (
+        DESIGN_VARIABLES - {"VAULT_TOKEN"} <= variables
+    )  # every §7 variable reaches every service
     unknown = variables - ALL_SETTINGS_VARIABLES
     assert not unknown, f"compose sets variables no service reads: {unknown}"
 

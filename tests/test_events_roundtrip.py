@@ -7,7 +7,7 @@ import msgspec
 import nats
 import pytest
 from keybuzz_shared import events as ev
-from keybuzz_shared.messaging import decode_delivered, publish_event, _delivery_of
+from keybuzz_shared.messaging import _delivery_of, decode_delivered, publish_event
 from keybuzz_shared.streams import STREAMS, ensure_streams
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -68,7 +68,9 @@ async def js(stack):
 
 async def test_each_event_round_trips_through_jetstream(js):
     for sample in SAMPLES:
-        stream = next(n for n, subj in STREAMS.items() if subj[0].split(".")[0] == sample.type.split(".")[0])
+        stream = next(
+            n for n, subj in STREAMS.items() if subj[0].split(".")[0] == sample.type.split(".")[0]
+        )
         sub = await js.pull_subscribe(sample.type, stream=stream, config=NEW_ONLY)
         await publish_event(js, sample)
         [msg] = await sub.fetch(1, timeout=5)
@@ -90,7 +92,8 @@ async def test_hand_written_event_gets_envelope_from_the_stream(js):
     """What `nats pub tenant.created '{...}'` sends: no eventId, no occurredAt."""
     sub = await js.pull_subscribe("tenant.created", stream="TENANTS", config=NEW_ONLY)
     await js.publish(
-        "tenant.created", b'{"tenantId":"kbz-009","name":"Shop","plan":"pro","status":"active","extra":1}'
+        "tenant.created",
+        b'{"tenantId":"kbz-009","name":"Shop","plan":"pro","status":"active","extra":1}',
     )
     [msg] = await sub.fetch(1, timeout=5)
     delivery = _delivery_of(msg, "TENANTS")
@@ -109,8 +112,14 @@ async def test_hand_written_event_gets_envelope_from_the_stream(js):
         (b"[1,2]", "expected a JSON object"),
         (b'{"name":"x","plan":"pro","status":"active"}', "tenantId"),
         (b'{"tenantId":"a.b","name":"x","plan":"pro","status":"active"}', "tenantId"),
-        (b'{"tenantId":"t","type":"tenant.updated","name":"x","plan":"p","status":"s"}', "does not match"),
-        (b'{"tenantId":"t","name":"x","plan":"p","status":"s","occurredAt":"2026-01-01T00:00:00"}', "time zone"),
+        (
+            b'{"tenantId":"t","type":"tenant.updated","name":"x","plan":"p","status":"s"}',
+            "does not match",
+        ),
+        (
+            b'{"tenantId":"t","name":"x","plan":"p","status":"s","occurredAt":"2026-01-01T00:00:00"}',
+            "time zone",
+        ),
     ],
 )
 def test_bad_bodies_are_rejected_with_a_reason(body, reason):

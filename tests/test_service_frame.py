@@ -4,25 +4,13 @@ import asyncio
 import json
 
 import nats
-from keybuzz_shared.events import TenantArchived, encode_event, event_headers
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
+from keybuzz_devstack.testing import eventually
+from keybuzz_shared.events import TenantArchived, encode_event
 from keybuzz_shared.messaging import REASON_HEADER
-from keybuzz_shared.streams import ensure_streams
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
-
 from tests.probe_service import DEFINITION
-
-
-async def _eventually(check, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def _publish(js, body: bytes, msg_id: str | None = None):
@@ -30,8 +18,12 @@ async def _publish(js, body: bytes, msg_id: str | None = None):
     return await js.publish("tenant.archived", body, headers=headers)
 
 
-async def test_malformed_event_is_dead_lettered_and_consumer_keeps_going(start_service, private_nats):
-    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+async def test_malformed_event_is_dead_lettered_and_consumer_keeps_going(
+    start_service, private_nats
+):
+    service = await start_service(
+        DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN
+    )
     js = service.runtime.js
     dead = await js.pull_subscribe("deadletter.probe.>", stream="DEADLETTER")
 
@@ -41,7 +33,9 @@ async def test_malformed_event_is_dead_lettered_and_consumer_keeps_going(start_s
     await _publish(js, encode_event(good), good.event_id)
 
     pool = service.runtime.pool
-    await _eventually(lambda: pool.fetchval("SELECT count(*) FROM probe_seen WHERE tenant_id='after-bad'"))
+    await eventually(
+        lambda: pool.fetchval("SELECT count(*) FROM probe_seen WHERE tenant_id='after-bad'")
+    )
     parked = await dead.fetch(2, timeout=5)
     reasons = sorted(m.headers[REASON_HEADER] for m in parked)
     assert reasons[0].startswith("rejected tenant.archived: tenant poison is not accepted")
@@ -54,13 +48,15 @@ async def test_malformed_event_is_dead_lettered_and_consumer_keeps_going(start_s
 
 
 async def test_redelivery_and_transient_failure_do_not_duplicate(start_service, private_nats):
-    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    service = await start_service(
+        DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN
+    )
     js = service.runtime.js
     event = TenantArchived(tenant_id="flaky-1")
     for _ in range(3):  # the same event published three times
         await _publish(js, encode_event(event), event.event_id)
     pool = service.runtime.pool
-    row = await _eventually(
+    row = await eventually(
         lambda: pool.fetchrow("SELECT attempt FROM probe_seen WHERE tenant_id='flaky-1'"), 15
     )
     assert row["attempt"] == 2  # failed once, handled on redelivery
@@ -68,7 +64,9 @@ async def test_redelivery_and_transient_failure_do_not_duplicate(start_service, 
 
 
 async def test_ready_follows_nats_outage(start_service, private_nats):
-    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    service = await start_service(
+        DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN
+    )
     async with service.client() as http:
         assert (await http.get("/ready")).status_code == 200
         private_nats.stop()
@@ -77,31 +75,36 @@ async def test_ready_follows_nats_outage(start_service, private_nats):
             response = await http.get("/ready")
             return response.status_code == 503 and response.json()["checks"]["nats"] is False
 
-        await _eventually(not_ready)
+        await eventually(not_ready)
         assert (await http.get("/health")).status_code == 200  # process still up
         private_nats.start()
 
         async def ready_again():
             return (await http.get("/ready")).status_code == 200
 
-        await _eventually(ready_again, 20)
+        await eventually(ready_again, 20)
 
 
 async def test_event_committed_while_nats_is_down_is_published_later(start_service, private_nats):
-    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    service = await start_service(
+        DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN
+    )
     async with service.client() as http:
         private_nats.stop()
         response = await http.post("/archive", json={"tenantId": "outbox-1"})
         assert response.status_code == 201
         event_id = response.json()["eventId"]
         pool = service.runtime.pool
-        assert await pool.fetchval("SELECT count(*) FROM probe_archived WHERE tenant_id='outbox-1'") == 1
+        assert (
+            await pool.fetchval("SELECT count(*) FROM probe_archived WHERE tenant_id='outbox-1'")
+            == 1
+        )
         await asyncio.sleep(1.5)  # the relay tries and keeps the row
         assert await pool.fetchval(
             "SELECT published_at IS NULL FROM event_outbox WHERE event_id=$1", event_id
         )
         private_nats.start()
-        await _eventually(
+        await eventually(
             lambda: pool.fetchval(
                 "SELECT published_at IS NOT NULL FROM event_outbox WHERE event_id=$1", event_id
             ),
@@ -111,7 +114,9 @@ async def test_event_committed_while_nats_is_down_is_published_later(start_servi
     try:
         js = nc.jetstream()
         sub = await js.pull_subscribe(
-            "tenant.archived", stream="TENANTS", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+            "tenant.archived",
+            stream="TENANTS",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
         )
         messages = await sub.fetch(10, timeout=5)
         ids = [json.loads(m.data)["eventId"] for m in messages]
@@ -121,7 +126,9 @@ async def test_event_committed_while_nats_is_down_is_published_later(start_servi
 
 
 async def test_micro_service_answers_operator_requests(start_service, private_nats):
-    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    service = await start_service(
+        DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN
+    )
     reply = await service.runtime.nc.request("keybuzz.probe.count", b"{}", timeout=5)
     assert json.loads(reply.data) == {"seen": 0}
     info = await service.runtime.nc.request("$SRV.INFO.keybuzz-probe", b"", timeout=5)
@@ -130,9 +137,13 @@ async def test_micro_service_answers_operator_requests(start_service, private_na
 
 
 async def test_bad_http_body_gets_a_json_400(start_service, private_nats):
-    service = await start_service(DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN)
+    service = await start_service(
+        DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN
+    )
     async with service.client() as http:
-        response = await http.post("/archive", content=b"{nope", headers={"content-type": "application/json"})
+        response = await http.post(
+            "/archive", content=b"{nope", headers={"content-type": "application/json"}
+        )
         missing = await http.post("/archive", json={})
     assert response.status_code == 400 and response.json()["error"] == "bad_request"
     assert missing.status_code == 400 and "tenantId" in json.dumps(missing.json())
@@ -148,7 +159,11 @@ def test_service_waiting_for_nats_still_stops_on_sigterm(tmp_path):
 
     from keybuzz_devstack.infra import free_port
 
-    env = {**os.environ, "NATS_URL": f"nats://127.0.0.1:{free_port()}", "POLLER_PORT": str(free_port())}
+    env = {
+        **os.environ,
+        "NATS_URL": f"nats://127.0.0.1:{free_port()}",
+        "POLLER_PORT": str(free_port()),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "keybuzz_poller"], env=env, cwd=tmp_path,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

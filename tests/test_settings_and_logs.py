@@ -24,29 +24,46 @@ def test_wrong_type_names_the_variable():
 
 
 def test_service_port_variable_and_defaults():
-    settings = load_settings(TenantSyncSettings, {"TENANT_SYNC_PORT": "9104", "NATS_URL": "nats://x:1"})
+    settings = load_settings(
+        TenantSyncSettings, {"TENANT_SYNC_PORT": "9104", "NATS_URL": "nats://x:1"}
+    )
     assert settings.http_port == 9104 and settings.nats_url == "nats://x:1"
     assert load_settings(TenantSyncSettings, {}).http_port == 8004
 
 
 @pytest.mark.parametrize("missing", ["JWT_SECRET", "INTERNAL_API_KEY", "VAULT_TOKEN"])
 def test_production_refuses_development_secrets(missing):
-    env = {"KEYBUZZ_ENV": "production", "JWT_SECRET": "s", "INTERNAL_API_KEY": "k", "VAULT_TOKEN": "t"}
+    env = {
+        "KEYBUZZ_ENV": "production",
+        "JWT_SECRET": "s",
+        "INTERNAL_API_KEY": "k",
+        "VAULT_TOKEN": "t",
+    }
     del env[missing]
     with pytest.raises(SettingsError, match=missing):
         load_settings(CommonSettings, env)
 
 
 def test_production_refuses_dev_mode():
-    env = {"KEYBUZZ_ENV": "production", "JWT_SECRET": "s", "INTERNAL_API_KEY": "k",
-           "VAULT_TOKEN": "t", "KEYBUZZ_DEV_MODE": "true"}
+    env = {
+        "KEYBUZZ_ENV": "production",
+        "JWT_SECRET": "s",
+        "INTERNAL_API_KEY": "k",
+        "VAULT_TOKEN": "t",
+        "KEYBUZZ_DEV_MODE": "true",
+    }
     with pytest.raises(SettingsError, match="KEYBUZZ_DEV_MODE"):
         load_settings(CommonSettings, env)
 
 
 def test_production_accepts_approle_instead_of_token():
-    env = {"KEYBUZZ_ENV": "production", "JWT_SECRET": "s", "INTERNAL_API_KEY": "k",
-           "VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "x"}
+    env = {
+        "KEYBUZZ_ENV": "production",
+        "JWT_SECRET": "s",
+        "INTERNAL_API_KEY": "k",
+        "VAULT_ROLE_ID": "r",
+        "VAULT_SECRET_ID": "x",
+    }
     assert load_settings(CommonSettings, env).vault_role_id == "r"
 
 
@@ -63,14 +80,23 @@ def test_production_accepts_approle_instead_of_token():
 )
 def test_secrets_are_masked_in_text(text):
     masked = redact_text(text)
-    for secret in ("very-secret", "ExampleAccessToken", "payload.sig", "keybuzz-sandbox-secret",
-                   "Atzr|abc", "shh", "restricted-token-value"):
+    for secret in (
+        "very-secret",
+        "ExampleAccessToken",
+        "payload.sig",
+        "keybuzz-sandbox-secret",
+        "Atzr|abc",
+        "shh",
+        "restricted-token-value",
+    ):
         assert secret not in masked
     assert "[REDACTED]" in masked
 
 
 def test_json_formatter_masks_extra_fields_and_exceptions():
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "exchange for %s", ("seller-1",), None)
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "exchange for %s", ("seller-1",), None
+    )
     record.refresh_token = "Atzr|in-extra"
     record.headers = {"Authorization": "Bearer abc.def.ghi", "Accept": "json"}
     try:

@@ -36,11 +36,14 @@ async def make_client() -> AsyncIterator[ClientFactory]:
     """make_client(config=None, contract=True) -> an httpx client bound to a fresh sandbox app."""
     clients: list[httpx.AsyncClient] = []
 
-    async def factory(config: SandboxConfig | None = None, contract: bool = True) -> httpx.AsyncClient:
+    async def factory(
+        config: SandboxConfig | None = None, contract: bool = True
+    ) -> httpx.AsyncClient:
         app = create_app(config or SandboxConfig(time_scale=60))
         hooks = {"response": [_validate_response]} if contract else {}
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox",
-                                   event_hooks=hooks)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sandbox", event_hooks=hooks
+        )
         client.app = app  # type: ignore[attr-defined]
         clients.append(client)
         return client

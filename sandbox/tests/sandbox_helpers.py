@@ -38,14 +38,21 @@ class Contract:
                 regex = re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
                 for method, op in item.items():
                     if isinstance(op, dict) and "operationId" in op:
-                        self.operations.append((method.upper(), regex, op["operationId"], op, doc["definitions"]))
+                        self.operations.append(
+                            (method.upper(), regex, op["operationId"], op, doc["definitions"])
+                        )
         self.seen: set[str] = set()
 
     def match(self, method: str, path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        candidates = [(rx.pattern.count("[^/]+"), op_id, op, defs)
-                      for m, rx, op_id, op, defs in self.operations if m == method and rx.match(path)]
+        candidates = [
+            (rx.pattern.count("[^/]+"), op_id, op, defs)
+            for m, rx, op_id, op, defs in self.operations
+            if m == method and rx.match(path)
+        ]
         assert candidates, f"{method} {path} is not an operation of the models"
-        _, op_id, op, defs = min(candidates, key=lambda c: c[0])  # literal segments win over placeholders
+        _, op_id, op, defs = min(
+            candidates, key=lambda c: c[0]
+        )  # literal segments win over placeholders
         return op_id, op, defs
 
     def is_operation(self, method: str, path: str) -> bool:
@@ -82,7 +89,9 @@ def consent_params(**overrides: str) -> dict[str, str]:
     return {"application_id": APPLICATION_ID, "state": "st-1", "version": "beta", **overrides}
 
 
-async def authorize(client: httpx.AsyncClient, seller: str = FR_SELLER, redirect_uri: str = CALLBACK) -> str:
+async def authorize(
+    client: httpx.AsyncClient, seller: str = FR_SELLER, redirect_uri: str = CALLBACK
+) -> str:
     """Run the consent page; returns the spapi_oauth_code."""
     form = consent_params(redirect_uri=redirect_uri, selling_partner_id=seller, action="authorize")
     response = await client.post("/apps/authorize/consent", data=form)
@@ -91,7 +100,9 @@ async def authorize(client: httpx.AsyncClient, seller: str = FR_SELLER, redirect
 
 
 async def lwa(client: httpx.AsyncClient, **form: str) -> httpx.Response:
-    return await client.post("/auth/o2/token", data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **form})
+    return await client.post(
+        "/auth/o2/token", data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **form}
+    )
 
 
 async def connect(client: httpx.AsyncClient, seller: str = FR_SELLER) -> dict[str, Any]:
@@ -110,8 +121,13 @@ def iso_ago(**delta: float) -> str:
     return (datetime.now(UTC) - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def spapi_get(client: httpx.AsyncClient, path: str, token: str, params: dict[str, str] | None = None,
-                    patience: float = 10.0) -> httpx.Response:
+async def spapi_get(
+    client: httpx.AsyncClient,
+    path: str,
+    token: str,
+    params: dict[str, str] | None = None,
+    patience: float = 10.0,
+) -> httpx.Response:
     """GET like a well-behaved client: wait and retry while throttled (429)."""
     waited = 0.0
     while True:
@@ -122,7 +138,9 @@ async def spapi_get(client: httpx.AsyncClient, path: str, token: str, params: di
         waited += 0.05
 
 
-async def all_orders_v0(client: httpx.AsyncClient, token: str, **params: str) -> list[dict[str, Any]]:
+async def all_orders_v0(
+    client: httpx.AsyncClient, token: str, **params: str
+) -> list[dict[str, Any]]:
     query = {"MarketplaceIds": FR, **params}
     orders: list[dict[str, Any]] = []
     while True:

@@ -20,11 +20,19 @@ def _query() -> dict[str, str]:
 async def test_missing_and_invalid_tokens_get_403_unauthorized(client) -> None:
     missing = await client.get(ORDERS, params=_query())
     assert missing.status_code == 403
-    assert missing.json() == {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
-                                          "details": ""}]}
+    assert missing.json() == {
+        "errors": [
+            {
+                "code": "Unauthorized",
+                "message": "Access to requested resource is denied.",
+                "details": "",
+            }
+        ]
+    }
     forged = await client.get(ORDERS, params=_query(), headers=headers("Atza|not-a-real-token"))
     assert forged.status_code == 403 and forged.json()["errors"][0]["details"] == (
-        "The access token you provided is revoked, malformed or invalid.")
+        "The access token you provided is revoked, malformed or invalid."
+    )
     refresh_token = (await connect(client))["refresh_token"]
     refresh_as_access = await client.get(ORDERS, params=_query(), headers=headers(refresh_token))
     assert refresh_as_access.status_code == 403
@@ -38,7 +46,10 @@ async def test_expired_access_token_gets_expired_403(make_client) -> None:
     expired = await client.get(ORDERS, params=_query(), headers=headers(token))
     assert expired.status_code == 403
     error = expired.json()["errors"][0]
-    assert error["code"] == "Unauthorized" and error["details"] == "The access token you provided has expired."
+    assert (
+        error["code"] == "Unauthorized"
+        and error["details"] == "The access token you provided has expired."
+    )
 
 
 async def test_rate_limit_header_and_429_after_documented_burst(make_client) -> None:
@@ -50,9 +61,15 @@ async def test_rate_limit_header_and_429_after_documented_burst(make_client) -> 
         assert response.headers["x-amzn-RateLimit-Limit"] == "0.0167"
         statuses.append(response.status_code)
     assert statuses == [200] * 20 + [429]
-    assert response.json() == {"errors": [{"code": "QuotaExceeded",
-                                           "message": "You exceeded your quota for the requested resource.",
-                                           "details": ""}]}
+    assert response.json() == {
+        "errors": [
+            {
+                "code": "QuotaExceeded",
+                "message": "You exceeded your quota for the requested resource.",
+                "details": "",
+            }
+        ]
+    }
     # Buckets are per operation: getOrder still has its own burst of 30.
     order = await client.get(f"{ORDERS}/171-0000000-0000000", headers=headers(token))
     assert order.status_code == 404 and order.headers["x-amzn-RateLimit-Limit"] == "0.5"
@@ -60,7 +77,10 @@ async def test_rate_limit_header_and_429_after_documented_burst(make_client) -> 
 
 async def test_buckets_are_per_seller(make_client) -> None:
     client = await make_client(SandboxConfig(time_scale=1))
-    fr, de = (await connect(client))["access_token"], (await connect(client, "A3DESELLERBENCH"))["access_token"]
+    fr, de = (
+        (await connect(client))["access_token"],
+        (await connect(client, "A3DESELLERBENCH"))["access_token"],
+    )
     for _ in range(20):
         await client.get(ORDERS, params=_query(), headers=headers(fr))
     assert (await client.get(ORDERS, params=_query(), headers=headers(fr))).status_code == 429
@@ -68,7 +88,9 @@ async def test_buckets_are_per_seller(make_client) -> None:
 
 
 async def test_time_scale_refills_buckets(make_client) -> None:
-    client = await make_client(SandboxConfig(time_scale=600))  # getOrders refills ~10 tokens per real second
+    client = await make_client(
+        SandboxConfig(time_scale=600)
+    )  # getOrders refills ~10 tokens per real second
     token = (await connect(client))["access_token"]
     while (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code != 429:
         pass
@@ -79,7 +101,11 @@ async def test_time_scale_refills_buckets(make_client) -> None:
 
 
 async def test_unknown_path_gets_spapi_404_body(client) -> None:
-    for method, path in (("GET", "/orders/v0/nothing"), ("GET", "/catalog/2022-04-01/items"), ("DELETE", ORDERS)):
+    for method, path in (
+        ("GET", "/orders/v0/nothing"),
+        ("GET", "/catalog/2022-04-01/items"),
+        ("DELETE", ORDERS),
+    ):
         response = await client.request(method, path)
         assert response.status_code == 404
         assert response.json()["errors"][0]["code"] == "NotFound"

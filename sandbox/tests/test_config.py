@@ -15,7 +15,11 @@ async def test_health(client) -> None:
 
 def test_defaults_are_the_development_values() -> None:
     config = config_from_env({})
-    assert (config.host, config.port, config.public_url) == ("127.0.0.1", 8900, "http://127.0.0.1:8900")
+    assert (config.host, config.port, config.public_url) == (
+        "127.0.0.1",
+        8900,
+        "http://127.0.0.1:8900",
+    )
     assert config.client_id == "amzn1.application-oa2-client.keybuzz-sandbox"
     assert config.client_secret == "keybuzz-sandbox-secret"
     assert config.application_id == "amzn1.sp.solution.keybuzz-sandbox"
@@ -23,11 +27,26 @@ def test_defaults_are_the_development_values() -> None:
 
 
 def test_environment_overrides_and_errors_name_the_variable() -> None:
-    config = config_from_env({"SANDBOX_PORT": "9911", "SANDBOX_TIME_SCALE": "60", "SANDBOX_APP_DRAFT": "false",
-                              "SANDBOX_SEED": "other"})
+    config = config_from_env(
+        {
+            "SANDBOX_PORT": "9911",
+            "SANDBOX_TIME_SCALE": "60",
+            "SANDBOX_APP_DRAFT": "false",
+            "SANDBOX_SEED": "other",
+        }
+    )
     assert (config.port, config.public_url, config.time_scale, config.app_draft, config.seed) == (
-        9911, "http://127.0.0.1:9911", 60.0, False, "other")
-    for name, value in (("SANDBOX_TIME_SCALE", "0"), ("SANDBOX_PORT", "x"), ("SANDBOX_APP_DRAFT", "maybe")):
+        9911,
+        "http://127.0.0.1:9911",
+        60.0,
+        False,
+        "other",
+    )
+    for name, value in (
+        ("SANDBOX_TIME_SCALE", "0"),
+        ("SANDBOX_PORT", "x"),
+        ("SANDBOX_APP_DRAFT", "maybe"),
+    ):
         with pytest.raises(ConfigError, match=name):
             config_from_env({name: value})
 
@@ -38,7 +57,10 @@ async def test_config_endpoint_exposes_time_scale_and_sellers(make_client) -> No
     config = (await client.get("/_sandbox/config")).json()
     assert config["timeScale"] == 25 and config["durations"]["accessToken"] == 3600
     sellers = {s["sellingPartnerId"]: s for s in config["sellers"]}
-    assert sellers["A12BCIS2R7HD4D"]["ordersInWindow"] == 94 and sellers["A12BCIS2R7HD4D"]["cancelledInWindow"] == 6
+    assert (
+        sellers["A12BCIS2R7HD4D"]["ordersInWindow"] == 94
+        and sellers["A12BCIS2R7HD4D"]["cancelledInWindow"] == 6
+    )
     assert sellers["A12BCIS2R7HD4D"]["marketplaceId"] == "A13V1IB3VIYZZH"
     assert sellers["A3DESELLERBENCH"]["ordersInWindow"] >= 10_000
     assert (await client.get("/_sandbox/sellers")).json() == config["sellers"]
@@ -51,18 +73,25 @@ async def test_seed_makes_data_deterministic(make_client) -> None:
         from sandbox_helpers import all_orders_v0, connect
 
         token = (await connect(client))["access_token"]
-        return [o["AmazonOrderId"] for o in await all_orders_v0(client, token, CreatedAfter="2020-01-01T00:00:00Z")]
+        return [
+            o["AmazonOrderId"]
+            for o in await all_orders_v0(client, token, CreatedAfter="2020-01-01T00:00:00Z")
+        ]
 
     assert await first_orders("a") == await first_orders("a")
     assert await first_orders("a") != await first_orders("b")
 
 
 @pytest.mark.asyncio
-async def test_state_dir_keeps_timeline_and_redirect_uris_across_restarts(make_client, tmp_path) -> None:
+async def test_state_dir_keeps_timeline_and_redirect_uris_across_restarts(
+    make_client, tmp_path
+) -> None:
     config = SandboxConfig(time_scale=1, state_dir=str(tmp_path))
     first = await make_client(config)
     await first.post("/_sandbox/redirect-uris", json={"uri": "http://127.0.0.1:40001/cb"})
-    advanced = (await first.post("/_sandbox/sellers/A12BCIS2R7HD4D/advance", json={"seconds": 86400 * 4})).json()
+    advanced = (
+        await first.post("/_sandbox/sellers/A12BCIS2R7HD4D/advance", json={"seconds": 86400 * 4})
+    ).json()
     before = (await first.get("/_sandbox/config")).json()
     restarted = (await (await make_client(config)).get("/_sandbox/config")).json()
     assert restarted["anchor"] == before["anchor"]

@@ -15,9 +15,17 @@ pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root con
 async def test_page_offers_seeded_sellers_with_stable_field_names(client) -> None:
     page = await client.get("/apps/authorize/consent", params=consent_params(redirect_uri=CALLBACK))
     assert page.status_code == 200
-    for fragment in ('name="selling_partner_id"', 'value="A12BCIS2R7HD4D"', 'value="A3DESELLERBENCH"',
-                     'name="application_id"', 'name="state" value="st-1"', 'name="redirect_uri"',
-                     'name="version" value="beta"', 'name="action" value="authorize"', 'name="action" value="cancel"'):
+    for fragment in (
+        'name="selling_partner_id"',
+        'value="A12BCIS2R7HD4D"',
+        'value="A3DESELLERBENCH"',
+        'name="application_id"',
+        'name="state" value="st-1"',
+        'name="redirect_uri"',
+        'name="version" value="beta"',
+        'name="action" value="authorize"',
+        'name="action" value="cancel"',
+    ):
         assert fragment in page.text
 
 
@@ -37,7 +45,11 @@ async def test_cancel_redirects_with_access_denied(client) -> None:
     response = await client.post("/apps/authorize/consent", data=form)
     query = parse_qs(urlparse(response.headers["location"]).query)
     assert response.status_code == 302
-    assert query["error"] == ["access_denied"] and query["state"] == ["st-1"] and query["error_description"]
+    assert (
+        query["error"] == ["access_denied"]
+        and query["state"] == ["st-1"]
+        and query["error_description"]
+    )
     assert "spapi_oauth_code" not in query
 
 
@@ -46,8 +58,10 @@ async def test_draft_app_without_beta_gets_md1000_and_no_redirect(client) -> Non
     del params["version"]
     page = await client.get("/apps/authorize/consent", params=params)
     assert page.status_code == 400 and "MD1000" in page.text and "location" not in page.headers
-    posted = await client.post("/apps/authorize/consent", data={**params, "selling_partner_id": FR_SELLER,
-                                                                   "action": "authorize"})
+    posted = await client.post(
+        "/apps/authorize/consent",
+        data={**params, "selling_partner_id": FR_SELLER, "action": "authorize"},
+    )
     assert "MD1000" in posted.text and "location" not in posted.headers
 
 
@@ -59,12 +73,16 @@ async def test_published_app_needs_no_beta(make_client) -> None:
 
 
 async def test_unregistered_redirect_uri_gets_md5101(client) -> None:
-    page = await client.get("/apps/authorize/consent", params=consent_params(redirect_uri="http://evil.test/cb"))
+    page = await client.get(
+        "/apps/authorize/consent", params=consent_params(redirect_uri="http://evil.test/cb")
+    )
     assert page.status_code == 400 and "MD5101" in page.text
 
 
 async def test_unknown_application_gets_error_page(client) -> None:
-    page = await client.get("/apps/authorize/consent", params=consent_params(application_id="amzn1.sp.solution.other"))
+    page = await client.get(
+        "/apps/authorize/consent", params=consent_params(application_id="amzn1.sp.solution.other")
+    )
     assert page.status_code == 400 and "could not be found" in page.text
 
 
@@ -75,20 +93,29 @@ async def test_omitted_redirect_uri_uses_first_registered(client) -> None:
 
 
 async def test_localhost_variant_and_env_uris_are_registered(make_client) -> None:
-    config = config_from_env({"SANDBOX_REDIRECT_URIS": "http://127.0.0.1:9999/cb, http://127.0.0.1:9998/cb"})
+    config = config_from_env(
+        {"SANDBOX_REDIRECT_URIS": "http://127.0.0.1:9999/cb, http://127.0.0.1:9998/cb"}
+    )
     client = await make_client(config)
-    for uri in ("http://localhost:8001/api/v1/marketplaces/amazon/oauth/callback",
-                "http://127.0.0.1:9999/cb", "http://127.0.0.1:9998/cb"):
+    for uri in (
+        "http://localhost:8001/api/v1/marketplaces/amazon/oauth/callback",
+        "http://127.0.0.1:9999/cb",
+        "http://127.0.0.1:9998/cb",
+    ):
         page = await client.get("/apps/authorize/consent", params=consent_params(redirect_uri=uri))
         assert page.status_code == 200, uri
 
 
 async def test_admin_registers_redirect_uri_at_runtime(client) -> None:
     uri = "http://127.0.0.1:45123/api/v1/marketplaces/amazon/oauth/callback"
-    assert (await client.get("/apps/authorize/consent", params=consent_params(redirect_uri=uri))).status_code == 400
+    assert (
+        await client.get("/apps/authorize/consent", params=consent_params(redirect_uri=uri))
+    ).status_code == 400
     added = await client.post("/_sandbox/redirect-uris", json={"uri": uri})
     assert added.status_code == 201 and uri in added.json()["redirectUris"]
-    assert (await client.get("/apps/authorize/consent", params=consent_params(redirect_uri=uri))).status_code == 200
+    assert (
+        await client.get("/apps/authorize/consent", params=consent_params(redirect_uri=uri))
+    ).status_code == 200
 
 
 async def test_application_id_check_uses_configured_id(client) -> None:

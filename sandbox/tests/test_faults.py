@@ -25,7 +25,9 @@ async def _token(client) -> str:
 
 async def test_fail_next_n_calls_of_one_operation(client) -> None:
     token = await _token(client)
-    armed = await client.put("/_sandbox/faults", json={"failNext": 2, "failStatus": 503, "operations": ["getOrders"]})
+    armed = await client.put(
+        "/_sandbox/faults", json={"failNext": 2, "failStatus": 503, "operations": ["getOrders"]}
+    )
     assert armed.status_code == 200
     other = await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))
     assert other.status_code == 200  # not a targeted operation
@@ -40,21 +42,32 @@ async def test_fail_next_n_calls_of_one_operation(client) -> None:
 
 async def test_internal_failure_and_qualified_operation_names(client) -> None:
     token = await _token(client)
-    await client.put("/_sandbox/faults", json={"failNext": 1, "failStatus": 500, "operations": ["ordersV0.getOrders"]})
+    await client.put(
+        "/_sandbox/faults",
+        json={"failNext": 1, "failStatus": 500, "operations": ["ordersV0.getOrders"]},
+    )
     failed = await client.get(ORDERS, params=_query(), headers=headers(token))
     assert failed.status_code == 500 and failed.json()["errors"][0]["code"] == "InternalFailure"
 
 
 async def test_error_rate_fails_about_that_fraction(client) -> None:
     token = await _token(client)
-    await client.put("/_sandbox/faults", json={"errorRate": 0.5, "operations": ["getMarketplaceParticipations"]})
+    await client.put(
+        "/_sandbox/faults", json={"errorRate": 0.5, "operations": ["getMarketplaceParticipations"]}
+    )
     await client.post("/_sandbox/ratelimits/reset")
     codes = []
     for _ in range(14):  # burst 15
-        codes.append((await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))).status_code)
+        codes.append(
+            (
+                await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))
+            ).status_code
+        )
     assert set(codes) <= {200, 500, 503} and 3 <= codes.count(200) <= 11
     assert (await client.delete("/_sandbox/faults")).status_code == 204
-    assert (await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))).status_code == 200
+    assert (
+        await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))
+    ).status_code == 200
 
 
 async def test_latency_is_added(client) -> None:
@@ -88,10 +101,18 @@ async def test_bad_fault_settings_are_refused(client) -> None:
 
 
 async def test_faults_from_environment(make_client) -> None:
-    config = config_from_env({"SANDBOX_FAULT_ERROR_RATE": "1", "SANDBOX_FAULT_ERROR_STATUSES": "503",
-                              "SANDBOX_FAULT_OPERATIONS": "getOrders", "SANDBOX_TIME_SCALE": "60"})
+    config = config_from_env(
+        {
+            "SANDBOX_FAULT_ERROR_RATE": "1",
+            "SANDBOX_FAULT_ERROR_STATUSES": "503",
+            "SANDBOX_FAULT_OPERATIONS": "getOrders",
+            "SANDBOX_TIME_SCALE": "60",
+        }
+    )
     client = await make_client(config)
     token = await _token(client)
     assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 503
-    assert (await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))).status_code == 200
+    assert (
+        await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))
+    ).status_code == 200
     assert isinstance(SandboxConfig().faults.error_rate, float)

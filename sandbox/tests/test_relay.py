@@ -39,8 +39,16 @@ def smtp():
 
 async def test_messages_are_relayed_by_smtp_in_amazon_style(client, smtp) -> None:
     inbox, port = smtp
-    response = await client.post("/_sandbox/messages", json={
-        "sellingPartnerId": FR_SELLER, "to": INBOUND, "count": 3, "smtpHost": "127.0.0.1", "smtpPort": port})
+    response = await client.post(
+        "/_sandbox/messages",
+        json={
+            "sellingPartnerId": FR_SELLER,
+            "to": INBOUND,
+            "count": 3,
+            "smtpHost": "127.0.0.1",
+            "smtpPort": port,
+        },
+    )
     assert response.status_code == 200, response.text
     sent = response.json()["sent"]
     assert len(sent) == 3 and len(inbox.messages) == 3
@@ -54,7 +62,9 @@ async def test_messages_are_relayed_by_smtp_in_amazon_style(client, smtp) -> Non
         assert info["orderId"] in message["Subject"] and info["orderId"] in body
         assert "client Amazon" in message["Subject"] and "Début du message" in body
         # The relay address is the order's anonymised buyer e-mail, and the order exists.
-        assert (await client.get(f"/orders/v0/orders/{info['orderId']}", headers=headers(token))).status_code == 200
+        assert (
+            await client.get(f"/orders/v0/orders/{info['orderId']}", headers=headers(token))
+        ).status_code == 200
 
 
 async def test_default_smtp_settings_and_explicit_orders(make_client, smtp) -> None:
@@ -63,19 +73,35 @@ async def test_default_smtp_settings_and_explicit_orders(make_client, smtp) -> N
     inbox, port = smtp
     client = await make_client(SandboxConfig(smtp_host="127.0.0.1", smtp_port=port))
     token = (await connect(client))["access_token"]
-    orders = (await client.get("/orders/v0/orders", headers=headers(token), params={
-        "MarketplaceIds": "A13V1IB3VIYZZH", "CreatedAfter": "2020-01-01T00:00:00Z"})).json()["payload"]["Orders"]
+    orders = (
+        await client.get(
+            "/orders/v0/orders",
+            headers=headers(token),
+            params={"MarketplaceIds": "A13V1IB3VIYZZH", "CreatedAfter": "2020-01-01T00:00:00Z"},
+        )
+    ).json()["payload"]["Orders"]
     target = orders[0]["AmazonOrderId"]
-    response = await client.post("/_sandbox/messages", json={
-        "sellingPartnerId": FR_SELLER, "to": INBOUND, "count": 2, "orderIds": [target]})
+    response = await client.post(
+        "/_sandbox/messages",
+        json={"sellingPartnerId": FR_SELLER, "to": INBOUND, "count": 2, "orderIds": [target]},
+    )
     assert [m["orderId"] for m in response.json()["sent"]] == [target, target]
     await asyncio.sleep(0)
     assert len(inbox.messages) == 2
 
 
 async def test_relay_errors(client) -> None:
-    unknown = await client.post("/_sandbox/messages", json={"sellingPartnerId": "NOPE", "to": INBOUND})
+    unknown = await client.post(
+        "/_sandbox/messages", json={"sellingPartnerId": "NOPE", "to": INBOUND}
+    )
     assert unknown.status_code == 404
-    unreachable = await client.post("/_sandbox/messages", json={
-        "sellingPartnerId": FR_SELLER, "to": INBOUND, "smtpHost": "127.0.0.1", "smtpPort": free_port()})
+    unreachable = await client.post(
+        "/_sandbox/messages",
+        json={
+            "sellingPartnerId": FR_SELLER,
+            "to": INBOUND,
+            "smtpHost": "127.0.0.1",
+            "smtpPort": free_port(),
+        },
+    )
     assert unreachable.status_code == 502

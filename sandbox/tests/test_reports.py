@@ -13,30 +13,49 @@ import pytest
 import pytest_asyncio
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
-from sandbox_helpers import FR, _validate_response, all_orders_v0, connect, headers, iso_ago, spapi_get
+from sandbox_helpers import (
+    FR,
+    _validate_response,
+    all_orders_v0,
+    connect,
+    headers,
+    iso_ago,
+    spapi_get,
+)
 
 pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets
 
-HEADER = ("amazon-order-id\tmerchant-order-id\tpurchase-date\tlast-updated-date\torder-status\tfulfillment-channel\t"
-          "sales-channel\torder-channel\tship-service-level\tproduct-name\tsku\tasin\titem-status\tquantity\tcurrency\t"
-          "item-price\titem-tax\tshipping-price\tshipping-tax\tgift-wrap-price\tgift-wrap-tax\titem-promotion-discount\t"
-          "ship-promotion-discount\tship-city\tship-state\tship-postal-code\tship-country\tpromotion-ids\t"
-          "is-business-order\tpurchase-order-number\tprice-designation")
+HEADER = (
+    "amazon-order-id\tmerchant-order-id\tpurchase-date\tlast-updated-date\torder-status\tfulfillment-channel\t"
+    "sales-channel\torder-channel\tship-service-level\tproduct-name\tsku\tasin\titem-status\tquantity\tcurrency\t"
+    "item-price\titem-tax\tshipping-price\tshipping-tax\tgift-wrap-price\tgift-wrap-tax\titem-promotion-discount\t"
+    "ship-promotion-discount\tship-city\tship-state\tship-postal-code\tship-country\tpromotion-ids\t"
+    "is-business-order\tpurchase-order-number\tprice-designation"
+)
 
 
 @pytest_asyncio.fixture
 async def live():
     # Scale 50: IN_QUEUE 0.6 s, IN_PROGRESS 1.2 s.
-    async with running_sandbox(SandboxConfig(time_scale=50)) as base_url, httpx.AsyncClient(
-        base_url=base_url, event_hooks={"response": [_validate_response]}
-    ) as client:
+    async with (
+        running_sandbox(SandboxConfig(time_scale=50)) as base_url,
+        httpx.AsyncClient(
+            base_url=base_url, event_hooks={"response": [_validate_response]}
+        ) as client,
+    ):
         yield client
 
 
 async def _create(client, token: str, start: str):
-    return await client.post("/reports/2021-06-30/reports", headers=headers(token), json={
-        "reportType": "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", "marketplaceIds": [FR],
-        "dataStartTime": start})
+    return await client.post(
+        "/reports/2021-06-30/reports",
+        headers=headers(token),
+        json={
+            "reportType": "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL",
+            "marketplaceIds": [FR],
+            "dataStartTime": start,
+        },
+    )
 
 
 async def test_report_moves_through_states_and_document_matches_orders(live) -> None:
@@ -55,7 +74,9 @@ async def test_report_moves_through_states_and_document_matches_orders(live) -> 
         await asyncio.sleep(0.1)
     assert statuses == ["IN_QUEUE", "IN_PROGRESS", "DONE"]
     assert report["reportType"] == "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
-    document = await spapi_get(live, f"/reports/2021-06-30/documents/{report['reportDocumentId']}", token)
+    document = await spapi_get(
+        live, f"/reports/2021-06-30/documents/{report['reportDocumentId']}", token
+    )
     url = document.json()["url"]
     assert url.startswith(str(live.base_url).rstrip("/"))
     async with httpx.AsyncClient() as plain:  # a pre-signed URL: no SP-API token
@@ -71,33 +92,51 @@ async def test_report_moves_through_states_and_document_matches_orders(live) -> 
     orders = await all_orders_v0(live, token, CreatedAfter=start)
     assert set(by_order) == {o["AmazonOrderId"] for o in orders} and len(by_order) == 94
     cancelled = [rows for rows in by_order.values() if rows[0]["order-status"] == "Cancelled"]
-    assert len(cancelled) == 6 and all(r["quantity"] == "0" and r["item-price"] == "" for rs in cancelled for r in rs)
+    assert len(cancelled) == 6 and all(
+        r["quantity"] == "0" and r["item-price"] == "" for rs in cancelled for r in rs
+    )
     for order in orders:
         first = by_order[order["AmazonOrderId"]][0]
         assert first["purchase-date"] == order["PurchaseDate"].replace("Z", "+00:00")
-        assert first["currency"] == "EUR" and first["sales-channel"] == "Amazon.fr" and first["ship-country"] == "FR"
+        assert (
+            first["currency"] == "EUR"
+            and first["sales-channel"] == "Amazon.fr"
+            and first["ship-country"] == "FR"
+        )
 
 
 async def test_document_of_another_seller_or_unfinished_report_is_not_found(live) -> None:
     fr_token = (await connect(live))["access_token"]
     de_token = (await connect(live, "A3DESELLERBENCH"))["access_token"]
     report_id = (await _create(live, fr_token, iso_ago(days=5))).json()["reportId"]
-    assert (await live.get(f"/reports/2021-06-30/reports/{report_id}", headers=headers(de_token))).status_code == 404
-    assert (await live.get("/reports/2021-06-30/documents/amzn1.spdoc.1.4.eu.nope",
-                           headers=headers(fr_token))).status_code == 404
+    assert (
+        await live.get(f"/reports/2021-06-30/reports/{report_id}", headers=headers(de_token))
+    ).status_code == 404
+    assert (
+        await live.get(
+            "/reports/2021-06-30/documents/amzn1.spdoc.1.4.eu.nope", headers=headers(fr_token)
+        )
+    ).status_code == 404
 
 
 async def test_create_report_validates_body_against_the_model(live) -> None:
     token = (await connect(live))["access_token"]
     bad_bodies = [
-        {"reportType": "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"},  # marketplaceIds required
-        {"reportType": "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", "marketplaceIds": []},  # minItems 1
+        {
+            "reportType": "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+        },  # marketplaceIds required
+        {
+            "reportType": "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL",
+            "marketplaceIds": [],
+        },  # minItems 1
         {"reportType": 42, "marketplaceIds": [FR]},
         {"reportType": "GET_SOMETHING_ELSE", "marketplaceIds": [FR]},
     ]
     for body in bad_bodies:
         response = await live.post("/reports/2021-06-30/reports", headers=headers(token), json=body)
-        assert response.status_code == 400 and response.json()["errors"][0]["code"] == "InvalidInput", body
+        assert (
+            response.status_code == 400 and response.json()["errors"][0]["code"] == "InvalidInput"
+        ), body
     not_json = await live.post("/reports/2021-06-30/reports", headers=headers(token), content=b"{")
     assert not_json.status_code == 400
 

@@ -80,7 +80,7 @@ def follow_logs(names: list[str], process: object) -> None:
     files = {name: stack.LOGS / f"{name}.log" for name in names}
     offsets = {name: _size(path) for name, path in files.items()}
     width = max(len(n) for n in names)
-    while getattr(process, "poll")() is None:
+    while process.poll() is None:
         for name, path in files.items():
             size = _size(path)
             if size < offsets[name]:
@@ -106,7 +106,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="keybuzz-devstack")
     parser.add_argument("command", choices=["run", "up", "down", "status", "bootstrap"])
     args = parser.parse_args()
-    sys.exit({"run": run, "up": up, "down": down, "status": status, "bootstrap": run_bootstrap}[args.command]())
+    sys.exit(
+        {"run": run, "up": up, "down": down, "status": status, "bootstrap": run_bootstrap}[
+            args.command
+        ]()
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -48,6 +49,17 @@ async def create_databases(server_url: str) -> None:
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+
+
+async def create_scratch_database(server_url: str, label: str) -> str:
+    """A brand-new empty database with a unique name (tests, benchmarks); returns its URL."""
+    name = f"{label}_{uuid.uuid4().hex[:10]}".lower().replace("-", "_")
+    conn = await asyncpg.connect(f"{server_url}/postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{server_url}/{name}"
 
 
 async def seed_product_database(product_url: str, with_tenants: bool = True) -> None:

@@ -18,18 +18,31 @@ import contextlib
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
 
 from keybuzz_devstack import bootstrap, infra
+
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 10.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail the test after ``within`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -107,13 +120,7 @@ def make_database(postgres_url: str) -> Callable[[str], Awaitable[str]]:
     """``await make_database("orders")`` → URL of a brand-new empty database."""
 
     async def create(label: str = "test") -> str:
-        name = f"{label}_{uuid.uuid4().hex[:10]}".lower().replace("-", "_")
-        conn = await asyncpg.connect(f"{postgres_url}/postgres")
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        return f"{postgres_url}/{name}"
+        return await bootstrap.create_scratch_database(postgres_url, label)
 
     return create
 

@@ -27,7 +27,9 @@ class AdminError(msgspec.Struct):
 
 
 def _problem(status: int, message: str) -> Response[bytes]:
-    return Response(msgspec.json.encode(AdminError(message)), status_code=status, media_type="application/json")
+    return Response(
+        msgspec.json.encode(AdminError(message)), status_code=status, media_type="application/json"
+    )
 
 
 def _json(payload: Any, status: int = 200) -> Response[bytes]:
@@ -58,17 +60,29 @@ def describe(sb: Sandbox) -> dict[str, Any]:
         "appDraft": sb.config.app_draft,
         "redirectUris": sb.redirect_uris,
         "durations": {  # Amazon seconds; divide by timeScale for real seconds
-            "accessToken": ACCESS_TOKEN_LIFETIME, "authorizationCode": AUTH_CODE_LIFETIME,
-            "restrictedDataToken": RDT_LIFETIME, "reportInQueue": QUEUE_SECONDS,
+            "accessToken": ACCESS_TOKEN_LIFETIME,
+            "authorizationCode": AUTH_CODE_LIFETIME,
+            "restrictedDataToken": RDT_LIFETIME,
+            "reportInQueue": QUEUE_SECONDS,
             "reportInProgress": PROCESSING_SECONDS,
         },
-        "rateLimits": {op.key: {"rate": op.rate_limit.rate, "burst": op.rate_limit.burst}
-                       for op in sb.models.all_operations() if op.rate_limit},
+        "rateLimits": {
+            op.key: {"rate": op.rate_limit.rate, "burst": op.rate_limit.burst}
+            for op in sb.models.all_operations()
+            if op.rate_limit
+        },
         "sellers": [
-            {"sellingPartnerId": sid, "storeName": b.gen.spec.store_name, "marketplaceId": b.gen.spec.marketplace_id,
-             "region": b.gen.marketplace.region, "currency": b.gen.marketplace.currency,
-             "ordersInWindow": b.gen.spec.order_count, "cancelledInWindow": b.gen.spec.cancelled_count,
-             "windowDays": b.gen.spec.window_days, "ordersToDate": b.count(now)}
+            {
+                "sellingPartnerId": sid,
+                "storeName": b.gen.spec.store_name,
+                "marketplaceId": b.gen.spec.marketplace_id,
+                "region": b.gen.marketplace.region,
+                "currency": b.gen.marketplace.currency,
+                "ordersInWindow": b.gen.spec.order_count,
+                "cancelledInWindow": b.gen.spec.cancelled_count,
+                "windowDays": b.gen.spec.window_days,
+                "ordersToDate": b.count(now),
+            }
             for sid, b in sb.sellers.items()
         ],
     }
@@ -105,12 +119,22 @@ async def _relay(sb: Sandbox, req: RelayRequest) -> Response[bytes]:
         chosen = pick_orders(book, rng, req.count, now)
     messages = [compose(book, state, rng, req.to) for state in chosen]
     try:
-        await deliver(messages, req.smtp_host or sb.config.smtp_host, req.smtp_port or sb.config.smtp_port)
+        await deliver(
+            messages, req.smtp_host or sb.config.smtp_host, req.smtp_port or sb.config.smtp_port
+        )
     except (aiosmtplib.SMTPException, OSError) as exc:
         return _problem(502, f"SMTP delivery failed: {exc}")
     sb.messages_sent += len(messages)
-    sent = [SentMessage(order_id=s.order_id, message_id=str(m["Message-ID"]), subject=str(m["Subject"]),
-                        sender=str(m["From"]), to=req.to) for s, m in zip(chosen, messages, strict=True)]
+    sent = [
+        SentMessage(
+            order_id=s.order_id,
+            message_id=str(m["Message-ID"]),
+            subject=str(m["Subject"]),
+            sender=str(m["From"]),
+            to=req.to,
+        )
+        for s, m in zip(chosen, messages, strict=True)
+    ]
     return _json(RelayResult(sent=sent))
 
 
@@ -175,6 +199,17 @@ def admin_router(sb: Sandbox) -> Router:
     async def messages(data: JSONBody[RelayRequest]) -> Response[bytes]:
         return await _relay(sb, data)
 
-    handlers = [config, sellers, advance, list_uris, add_uri, revoke, faults, set_faults, clear_faults,
-                reset_buckets, messages]
+    handlers = [
+        config,
+        sellers,
+        advance,
+        list_uris,
+        add_uri,
+        revoke,
+        faults,
+        set_faults,
+        clear_faults,
+        reset_buckets,
+        messages,
+    ]
     return Router("/_sandbox", route_handlers=handlers, include_in_schema=False)

@@ -45,9 +45,18 @@ def _unknown_path(_: Request[Any, Any, Any], __: Exception) -> Response[bytes]:
 def create_app(config: SandboxConfig | None = None) -> Litestar:
     sb = Sandbox(config or SandboxConfig.from_env())
     app = Litestar(
-        route_handlers=[health, token_route(sb), *consent_routes(sb), document_route(sb), admin_router(sb),
-                        *spapi_routes(sb)],
-        exception_handlers={NotFoundException: _unknown_path, MethodNotAllowedException: _unknown_path},
+        route_handlers=[
+            health,
+            token_route(sb),
+            *consent_routes(sb),
+            document_route(sb),
+            admin_router(sb),
+            *spapi_routes(sb),
+        ],
+        exception_handlers={
+            NotFoundException: _unknown_path,
+            MethodNotAllowedException: _unknown_path,
+        },
         openapi_config=None,
     )
     app.state.sandbox = sb

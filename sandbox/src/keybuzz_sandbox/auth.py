@@ -63,7 +63,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         return next((r for r in self.rdt.res if r.covers(method, path)), None)
 
 
-def authenticate(signer: Signer, token: str | None, now: float, method: str, path: str) -> Principal:
+def authenticate(
+    signer: Signer, token: str | None, now: float, method: str, path: str
+) -> Principal:
     if not token:
         raise unauthorized()
     if token.startswith(RDT_PREFIX):
@@ -89,4 +91,12 @@ def _from_rdt(signer: Signer, token: str, now: float, method: str, path: str) ->
     return principal
 
 
-__all__ = ["REFRESH_PREFIX", "AccessClaims", "Principal", "RdtClaims", "RdtResource", "RefreshClaims", "authenticate"]
+__all__ = [
+    "REFRESH_PREFIX",
+    "AccessClaims",
+    "Principal",
+    "RdtClaims",
+    "RdtResource",
+    "RefreshClaims",
+    "authenticate",
+]

@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 
 
 class Clock:
-    def __init__(self, scale: float, anchor: float | None = None, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, scale: float, anchor: float | None = None, now: Callable[[], float] = time.time
+    ) -> None:
         self.scale = scale
         self._now = now
         self.anchor = float(int(now())) if anchor is None else anchor

@@ -104,7 +104,10 @@ def _faults_from_env(env: Mapping[str, str]) -> FaultSettings:
     return FaultSettings(
         error_rate=_read(env, "SANDBOX_FAULT_ERROR_RATE", _fraction, 0.0),
         error_statuses=_read(
-            env, "SANDBOX_FAULT_ERROR_STATUSES", lambda r: tuple(int(s) for s in _csv(r)), (500, 503)
+            env,
+            "SANDBOX_FAULT_ERROR_STATUSES",
+            lambda r: tuple(int(s) for s in _csv(r)),
+            (500, 503),
         ),
         latency_ms=_read(env, "SANDBOX_FAULT_LATENCY_MS", int, 0),
         malformed_rate=_read(env, "SANDBOX_FAULT_MALFORMED_RATE", _fraction, 0.0),
@@ -120,7 +123,9 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
     return SandboxConfig(
         host=host,
         port=port,
-        public_url=_read(env, "SANDBOX_PUBLIC_URL", lambda r: r.rstrip("/"), f"http://{host}:{port}"),
+        public_url=_read(
+            env, "SANDBOX_PUBLIC_URL", lambda r: r.rstrip("/"), f"http://{host}:{port}"
+        ),
         seed=_read(env, "SANDBOX_SEED", str, "keybuzz"),
         time_scale=_read(env, "SANDBOX_TIME_SCALE", _positive_float, 1.0),
         signing_secret=_read(env, "SANDBOX_SECRET", str, DEV_SIGNING_SECRET),
@@ -128,7 +133,8 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         client_secret=_read(env, "SANDBOX_CLIENT_SECRET", str, DEV_CLIENT_SECRET),
         application_id=_read(env, "SANDBOX_APPLICATION_ID", str, DEV_APPLICATION_ID),
         app_draft=_read(env, "SANDBOX_APP_DRAFT", _bool, True),
-        redirect_uris=DEFAULT_REDIRECT_URIS + tuple(u for u in extra_uris if u not in DEFAULT_REDIRECT_URIS),
+        redirect_uris=DEFAULT_REDIRECT_URIS
+        + tuple(u for u in extra_uris if u not in DEFAULT_REDIRECT_URIS),
         state_dir=_read(env, "SANDBOX_STATE_DIR", str, None),
         smtp_host=_read(env, "SANDBOX_SMTP_HOST", str, "127.0.0.1"),
         smtp_port=_read(env, "SANDBOX_SMTP_PORT", int, 2525),

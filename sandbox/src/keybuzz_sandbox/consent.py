@@ -41,13 +41,19 @@ class ConsentError(Exception):
 
 
 def _html(title: str, body: str, status: int = 200) -> Response[str]:
-    return Response(_PAGE.format(title=escape(title), body=body), status_code=status, media_type="text/html")
+    return Response(
+        _PAGE.format(title=escape(title), body=body), status_code=status, media_type="text/html"
+    )
 
 
 def _error_page(error: ConsentError) -> Response[str]:
     code = f"<p>Error code: <strong>{escape(error.code)}</strong></p>" if error.code else ""
-    return _html("Authorization error", f'<h1 class="err">We could not authorize this application</h1>'
-                 f"<p>{escape(error.message)}</p>{code}", status=400)
+    return _html(
+        "Authorization error",
+        f'<h1 class="err">We could not authorize this application</h1>'
+        f"<p>{escape(error.message)}</p>{code}",
+        status=400,
+    )
 
 
 def validate(sb: Sandbox, req: ConsentRequest) -> str:
@@ -55,7 +61,10 @@ def validate(sb: Sandbox, req: ConsentRequest) -> str:
     if req.application_id != sb.config.application_id:
         raise ConsentError(None, "The application you are trying to authorize could not be found.")
     if sb.config.app_draft and req.version != "beta":
-        raise ConsentError("MD1000", "This application is in draft state: add version=beta to the authorization URL.")
+        raise ConsentError(
+            "MD1000",
+            "This application is in draft state: add version=beta to the authorization URL.",
+        )
     if not req.redirect_uri:
         return sb.redirect_uris[0]  # Amazon falls back to the app's first registered URI
     if req.redirect_uri not in sb.redirect_uris:
@@ -97,15 +106,24 @@ def _redirect(uri: str, params: dict[str, str]) -> Response[str]:
 def decide(sb: Sandbox, req: ConsentRequest, form: dict[str, str]) -> Response[str]:
     redirect_uri = validate(sb, req)
     if form.get("action") == "cancel":
-        return _redirect(redirect_uri, {"state": req.state, "error": "access_denied",
-                                        "error_description": "The seller did not authorize the application."})
+        return _redirect(
+            redirect_uri,
+            {
+                "state": req.state,
+                "error": "access_denied",
+                "error_description": "The seller did not authorize the application.",
+            },
+        )
     if form.get("action") != "authorize":
         raise ConsentError(None, "Choose Authorize or Cancel.")
     seller_id = form.get("selling_partner_id", "")
     if seller_id not in sb.sellers:
         raise ConsentError(None, "Choose one of your selling accounts.")
     code = sb.issue_code(seller_id, redirect_uri)
-    return _redirect(redirect_uri, {"state": req.state, "selling_partner_id": seller_id, "spapi_oauth_code": code})
+    return _redirect(
+        redirect_uri,
+        {"state": req.state, "selling_partner_id": seller_id, "spapi_oauth_code": code},
+    )
 
 
 def _request_from(values: dict[str, str]) -> ConsentRequest:
@@ -124,7 +142,9 @@ def consent_routes(sb: Sandbox) -> list[HTTPRouteHandler]:
 
     @post(CONSENT_PATH, include_in_schema=False, status_code=302)
     async def submit(request: Request[Any, Any, Any]) -> Response[str]:
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        form = dict(
+            parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        )
         try:
             return decide(sb, _request_from(form), form)
         except ConsentError as exc:

@@ -48,5 +48,7 @@ def server_fault(status: int) -> SpApiError:
     if status == 429:
         return quota_exceeded()
     if status == 503:
-        return SpApiError(503, "ServiceUnavailable", "Service is temporarily unavailable. Please try again later.")
+        return SpApiError(
+            503, "ServiceUnavailable", "Service is temporarily unavailable. Please try again later."
+        )
     return SpApiError(500, "InternalFailure", "We encountered an internal error. Please try again.")

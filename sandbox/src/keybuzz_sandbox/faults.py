@@ -74,7 +74,9 @@ class FaultInjector:
             return FaultDecision()
         status = self._error_status(cfg)
         malformed = None if status else self._malformed(cfg)
-        return FaultDecision(latency_s=cfg.latency_ms / 1000, error_status=status, malformed_kind=malformed)
+        return FaultDecision(
+            latency_s=cfg.latency_ms / 1000, error_status=status, malformed_kind=malformed
+        )
 
     def _error_status(self, cfg: FaultConfig) -> int | None:
         if cfg.fail_next > 0:

@@ -37,7 +37,9 @@ def _check_order(after: float | None, before: float | None, names: tuple[str, st
         raise invalid_input(f"{names[1]} must be equal to or after {names[0]}.")
 
 
-def window_query(query: dict[str, Any], names: WindowNames, now: float, lag: float, required: bool) -> OrderQuery:
+def window_query(
+    query: dict[str, Any], names: WindowNames, now: float, lag: float, required: bool
+) -> OrderQuery:
     """Validate the date filters as the models' descriptions state and build the listing."""
     created_after, created_before = query.get(names.created_after), query.get(names.created_before)
     updated_after, updated_before = query.get(names.updated_after), query.get(names.updated_before)
@@ -49,17 +51,29 @@ def window_query(query: dict[str, Any], names: WindowNames, now: float, lag: flo
             f"{names.updated_after}/{names.updated_before}."
         )
     if required and created_after is None and updated_after is None:
-        raise invalid_input(f"Either {names.created_after} or {names.updated_after} must be specified.")
-    for name, value in ((names.created_before, created_before), (names.updated_before, updated_before)):
+        raise invalid_input(
+            f"Either {names.created_after} or {names.updated_after} must be specified."
+        )
+    for name, value in (
+        (names.created_before, created_before),
+        (names.updated_before, updated_before),
+    ):
         if value is not None and value > now - lag:
-            raise invalid_input(f"{name} must be at least two minutes before the time of the request.")
+            raise invalid_input(
+                f"{name} must be at least two minutes before the time of the request."
+            )
     for name, value in ((names.created_after, created_after), (names.updated_after, updated_after)):
         if value is not None and value > now:
             raise invalid_input(f"{name} cannot be in the future.")
     _check_order(created_after, created_before, (names.created_after, names.created_before))
     _check_order(updated_after, updated_before, (names.updated_after, names.updated_before))
-    return OrderQuery(snapshot=now, created_after=created_after, created_before=created_before,
-                      updated_after=updated_after, updated_before=updated_before)
+    return OrderQuery(
+        snapshot=now,
+        created_after=created_after,
+        created_before=created_before,
+        updated_after=updated_after,
+        updated_before=updated_before,
+    )
 
 
 def watermark(query: OrderQuery) -> tuple[str, float] | None:
@@ -108,6 +122,7 @@ def open_page(signer: Signer, token: str, kind: type[T], name: str) -> T:
 
 
 # --- prices (EU prices include VAT; Amazon reports the VAT part as tax) -------
+
 
 def amount(cents: int) -> str:
     return f"{cents / 100:.2f}"

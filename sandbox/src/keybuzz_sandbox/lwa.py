@@ -17,7 +17,9 @@ from .sandbox import Sandbox
 from .signing import ACCESS_PREFIX, REFRESH_PREFIX
 
 ACCESS_TOKEN_LIFETIME = 3600.0  # Amazon seconds
-GRANTLESS_SCOPES = frozenset({"sellingpartnerapi::notifications", "sellingpartnerapi::client_credential:rotation"})
+GRANTLESS_SCOPES = frozenset(
+    {"sellingpartnerapi::notifications", "sellingpartnerapi::client_credential:rotation"}
+)
 
 
 class TokenResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -43,8 +45,12 @@ def _invalid_grant(name: str) -> LwaError:
 
 
 def _json(payload: Any, status: int) -> Response[bytes]:
-    return Response(content=msgspec.json.encode(payload), status_code=status,
-                    media_type="application/json;charset=UTF-8", headers={"Cache-Control": "no-store"})
+    return Response(
+        content=msgspec.json.encode(payload),
+        status_code=status,
+        media_type="application/json;charset=UTF-8",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -62,7 +68,10 @@ class TokenEndpoint:
         self.sb = sb
 
     def authenticate_client(self, form: dict[str, str], authorization: str | None) -> str:
-        client_id, secret = _basic_credentials(authorization) or (form.get("client_id"), form.get("client_secret"))
+        client_id, secret = _basic_credentials(authorization) or (
+            form.get("client_id"),
+            form.get("client_secret"),
+        )
         if not client_id:
             raise _missing("client_id")
         cfg = self.sb.config
@@ -70,12 +79,20 @@ class TokenEndpoint:
             raise LwaError("invalid_client", "Client authentication failed", status=401)
         return client_id
 
-    def access_token(self, client_id: str, seller_id: str | None, scope: str | None = None) -> TokenResponse:
+    def access_token(
+        self, client_id: str, seller_id: str | None, scope: str | None = None
+    ) -> TokenResponse:
         lifetime = self.sb.clock.real_duration(ACCESS_TOKEN_LIFETIME)
-        claims = AccessClaims(cid=client_id, sp=seller_id, scope=scope, exp=self.sb.clock.now() + lifetime)
+        claims = AccessClaims(
+            cid=client_id, sp=seller_id, scope=scope, exp=self.sb.clock.now() + lifetime
+        )
         # expires_in is what the token really lives, so clients' caching works unchanged.
-        return TokenResponse(access_token=self.sb.signer.seal(ACCESS_PREFIX, claims), token_type="bearer",
-                             expires_in=max(1, round(lifetime)), scope=scope)
+        return TokenResponse(
+            access_token=self.sb.signer.seal(ACCESS_PREFIX, claims),
+            token_type="bearer",
+            expires_in=max(1, round(lifetime)),
+            scope=scope,
+        )
 
     def authorization_code(self, form: dict[str, str], client_id: str) -> TokenResponse:
         code = form.get("code") or ""
@@ -86,16 +103,24 @@ class TokenEndpoint:
             raise _invalid_grant("code")
         if "redirect_uri" in form and form["redirect_uri"] != grant.redirect_uri:
             raise _invalid_grant("redirect_uri")
-        refresh = RefreshClaims(cid=client_id, sp=grant.seller_id, jti=str(uuid.uuid4()), iat=self.sb.clock.now())
+        refresh = RefreshClaims(
+            cid=client_id, sp=grant.seller_id, jti=str(uuid.uuid4()), iat=self.sb.clock.now()
+        )
         response = self.access_token(client_id, grant.seller_id)
-        return msgspec.structs.replace(response, refresh_token=self.sb.signer.seal(REFRESH_PREFIX, refresh))
+        return msgspec.structs.replace(
+            response, refresh_token=self.sb.signer.seal(REFRESH_PREFIX, refresh)
+        )
 
     def refresh_token(self, form: dict[str, str], client_id: str) -> TokenResponse:
         token = form.get("refresh_token") or ""
         if not token:
             raise _missing("refresh_token")
         claims = self.sb.signer.open(REFRESH_PREFIX, token, RefreshClaims)
-        if claims is None or claims.cid != client_id or self.sb.is_revoked(claims.jti, claims.sp, claims.iat):
+        if (
+            claims is None
+            or claims.cid != client_id
+            or self.sb.is_revoked(claims.jti, claims.sp, claims.iat)
+        ):
             raise _invalid_grant("refresh_token")
         return msgspec.structs.replace(self.access_token(client_id, claims.sp), refresh_token=token)
 
@@ -118,7 +143,8 @@ class TokenEndpoint:
             raise _missing("grant_type")
         if grant_type not in grants:
             raise LwaError(
-                "unsupported_grant_type", "The authorization grant type is not supported by the authorization server"
+                "unsupported_grant_type",
+                "The authorization grant type is not supported by the authorization server",
             )
         client_id = self.authenticate_client(form, authorization)
         return grants[grant_type](form, client_id)
@@ -129,10 +155,14 @@ def token_route(sb: Sandbox) -> HTTPRouteHandler:
 
     @post("/auth/o2/token", include_in_schema=False)
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
-        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
             problem = "Content-Type must be application/x-www-form-urlencoded"
             return _json({"error": "invalid_request", "error_description": problem}, 400)
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        form = dict(
+            parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        )
         try:
             return _json(endpoint.exchange(form, request.headers.get("authorization")), 200)
         except LwaError as exc:

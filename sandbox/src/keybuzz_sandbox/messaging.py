@@ -33,11 +33,20 @@ async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:
     suffix = f"?marketplaceIds={','.join(marketplaces)}"
     actions = [_link(f"{base}/messages/{name}{suffix}", name) for name in names]
     embedded = [
-        {"_links": {"self": _link(f"{base}/messages/{name}{suffix}", name),
-                    "schema": _link(f"{base}/messages/{name}/schema", name)}}
+        {
+            "_links": {
+                "self": _link(f"{base}/messages/{name}{suffix}", name),
+                "schema": _link(f"{base}/messages/{name}/schema", name),
+            }
+        }
         for name in names
     ]
-    return Reply({"_links": {"self": _link(base + suffix), "actions": actions}, "_embedded": {"actions": embedded}})
+    return Reply(
+        {
+            "_links": {"self": _link(base + suffix), "actions": actions},
+            "_embedded": {"actions": embedded},
+        }
+    )
 
 
 IMPLEMENTATIONS = {"messaging.getMessagingActionsForOrder": get_messaging_actions_for_order}

@@ -124,7 +124,9 @@ class ApiModel:
                     found[op.operation_id] = op
         return found
 
-    def _operation(self, path: str, method: str, raw: dict[str, Any], shared: list[Any], produces: str) -> Operation:
+    def _operation(
+        self, path: str, method: str, raw: dict[str, Any], shared: list[Any], produces: str
+    ) -> Operation:
         raw_params = [*shared, *raw.get("parameters", [])]
         body = next((p for p in raw_params if p.get("in") == "body"), None)
         return Operation(
@@ -132,7 +134,9 @@ class ApiModel:
             operation_id=raw["operationId"],
             method=method.upper(),
             path=path,
-            params=tuple(Param.from_swagger(p) for p in raw_params if p.get("in") in ("query", "path")),
+            params=tuple(
+                Param.from_swagger(p) for p in raw_params if p.get("in") in ("query", "path")
+            ),
             body_schema=body.get("schema") if body else None,
             responses={code: resp.get("schema") for code, resp in raw.get("responses", {}).items()},
             produces=(raw.get("produces") or [produces])[0],

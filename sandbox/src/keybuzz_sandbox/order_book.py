@@ -69,7 +69,9 @@ class OrderBook:
     def count(self, real_now: float) -> int:
         return self.gen.placed_before(self.timeline.virtual(real_now))
 
-    def state(self, index: int, real_now: float, facts: OrderFacts | None = None) -> OrderState | None:
+    def state(
+        self, index: int, real_now: float, facts: OrderFacts | None = None
+    ) -> OrderState | None:
         timeline = facts.timeline if facts else self.gen.timeline(index)
         current = timeline.status_at(self.timeline.virtual(real_now))
         if current is None:
@@ -89,13 +91,18 @@ class OrderBook:
     # --- listing -------------------------------------------------------------
 
     def _bounds(self, query: OrderQuery) -> tuple[int, int]:
-        upper = min(t for t in (query.snapshot, query.created_before, query.updated_before) if t is not None)
+        upper = min(
+            t for t in (query.snapshot, query.created_before, query.updated_before) if t is not None
+        )
         hi = self.gen.placed_before(self.timeline.virtual(upper))
         lo = 0
         if query.created_after is not None:
             lo = self.gen.placed_before(self.timeline.virtual(query.created_after)) - 2
         if query.updated_after is not None:
-            lo = self.gen.placed_before(self.timeline.virtual(query.updated_after) - MAX_LIFECYCLE) - 2
+            lo = (
+                self.gen.placed_before(self.timeline.virtual(query.updated_after) - MAX_LIFECYCLE)
+                - 2
+            )
         return max(lo, query.cursor, 0), hi
 
     def _candidates(self, query: OrderQuery) -> Iterator[int]:
@@ -163,5 +170,8 @@ class OrderBook:
             target = new if before < timeline.purchase else updated
             target.append(self.gen.order_id(index))
         return AdvanceSummary(
-            selling_partner_id=self.seller_id, advanced_seconds=seconds, new_order_ids=new, updated_order_ids=updated
+            selling_partner_id=self.seller_id,
+            advanced_seconds=seconds,
+            new_order_ids=new,
+            updated_order_ids=updated,
         )

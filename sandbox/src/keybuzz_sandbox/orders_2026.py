@@ -24,7 +24,12 @@ from .order_book import OrderBook, OrderQuery, OrderState
 from .seed import ItemFacts
 from .spapi import CallContext, Reply
 
-STATUS = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "Shipped": "SHIPPED", "Canceled": "CANCELLED"}
+STATUS = {
+    "Pending": "PENDING",
+    "Unshipped": "UNSHIPPED",
+    "Shipped": "SHIPPED",
+    "Canceled": "CANCELLED",
+}
 FROM_STATUS = {v: k for k, v in STATUS.items()}
 CHANNEL = {"MFN": "MERCHANT", "AFN": "AMAZON"}
 FROM_CHANNEL = {v: k for k, v in CHANNEL.items()}
@@ -62,13 +67,24 @@ class Renderer(msgspec.Struct, kw_only=True):
             "orderAliases": [{"aliasId": facts.order_id, "aliasType": "SELLER_ORDER_ID"}],
             "createdTime": iso(state.purchase_date),
             "lastUpdatedTime": iso(state.last_update),
-            "programs": [p for p, on in (("PRIME", facts.is_prime), ("AMAZON_BUSINESS", facts.is_business)) if on],
-            "salesChannel": {"channelName": "AMAZON", "marketplaceId": market.id, "marketplaceName": market.name},
+            "programs": [
+                p
+                for p, on in (("PRIME", facts.is_prime), ("AMAZON_BUSINESS", facts.is_business))
+                if on
+            ],
+            "salesChannel": {
+                "channelName": "AMAZON",
+                "marketplaceId": market.id,
+                "marketplaceName": market.name,
+            },
             "orderItems": [self.item(state, item) for item in facts.items],
         }
         optional = {
-            "BUYER": self.buyer, "RECIPIENT": self.recipient, "PROCEEDS": self.proceeds,
-            "FULFILLMENT": self.fulfillment, "PACKAGES": self.packages,
+            "BUYER": self.buyer,
+            "RECIPIENT": self.recipient,
+            "PROCEEDS": self.proceeds,
+            "FULFILLMENT": self.fulfillment,
+            "PACKAGES": self.packages,
         }
         for dataset, build in optional.items():
             value = build(state) if dataset in self.included else None
@@ -84,10 +100,19 @@ class Renderer(msgspec.Struct, kw_only=True):
 
     def recipient(self, state: OrderState) -> dict[str, object] | None:
         a = state.facts.address
-        address: dict[str, str] = {"city": a.city, "stateOrRegion": a.state, "postalCode": a.postal_code,
-                                   "countryCode": a.country_code}
+        address: dict[str, str] = {
+            "city": a.city,
+            "stateOrRegion": a.state,
+            "postalCode": a.postal_code,
+            "countryCode": a.country_code,
+        }
         if self.address_pii:
-            address |= {"name": a.name, "addressLine1": a.line1, "phone": a.phone, "addressType": "RESIDENTIAL"}
+            address |= {
+                "name": a.name,
+                "addressLine1": a.line1,
+                "phone": a.phone,
+                "addressType": "RESIDENTIAL",
+            }
         return {"deliveryAddress": address}
 
     def proceeds(self, state: OrderState) -> dict[str, object] | None:
@@ -97,8 +122,10 @@ class Renderer(msgspec.Struct, kw_only=True):
         shipping = sum(i.shipping_cents for i in state.facts.items)
         return {
             "grandTotal": self.money(order_total_cents(state)),
-            "breakdowns": [{"type": "ITEM", "subtotal": self.money(items)},
-                           {"type": "SHIPPING", "subtotal": self.money(shipping)}],
+            "breakdowns": [
+                {"type": "ITEM", "subtotal": self.money(items)},
+                {"type": "SHIPPING", "subtotal": self.money(shipping)},
+            ],
         }
 
     def fulfillment(self, state: OrderState) -> dict[str, object]:
@@ -108,25 +135,33 @@ class Renderer(msgspec.Struct, kw_only=True):
             "fulfillmentStatus": STATUS[state.status],
             "fulfilledBy": CHANNEL[state.facts.timeline.channel],
             "fulfillmentServiceLevel": level,
-            "shipByWindow": DateTimeRange(earliestDateTime=iso(win.earliest_ship), latestDateTime=iso(win.latest_ship)),
-            "deliverByWindow": DateTimeRange(earliestDateTime=iso(win.earliest_delivery),
-                                             latestDateTime=iso(win.latest_delivery)),
+            "shipByWindow": DateTimeRange(
+                earliestDateTime=iso(win.earliest_ship), latestDateTime=iso(win.latest_ship)
+            ),
+            "deliverByWindow": DateTimeRange(
+                earliestDateTime=iso(win.earliest_delivery), latestDateTime=iso(win.latest_delivery)
+            ),
         }
 
     def packages(self, state: OrderState) -> list[dict[str, object]] | None:
         if state.status != "Shipped":
             return None
         shipped = iso(state.last_update)
-        return [{
-            "packageReferenceId": "1",
-            "createdTime": shipped,
-            "packageStatus": {"status": "SHIPPED"},
-            "carrier": "Colissimo" if state.facts.address.country_code == "FR" else "DHL",
-            "shipTime": shipped,
-            "shippingService": state.facts.ship_service_level,
-            "trackingNumber": f"KB{state.order_id.replace('-', '')[-12:]}",
-            "packageItems": [{"orderItemId": i.order_item_id, "quantity": i.quantity} for i in state.facts.items],
-        }]
+        return [
+            {
+                "packageReferenceId": "1",
+                "createdTime": shipped,
+                "packageStatus": {"status": "SHIPPED"},
+                "carrier": "Colissimo" if state.facts.address.country_code == "FR" else "DHL",
+                "shipTime": shipped,
+                "shippingService": state.facts.ship_service_level,
+                "trackingNumber": f"KB{state.order_id.replace('-', '')[-12:]}",
+                "packageItems": [
+                    {"orderItemId": i.order_item_id, "quantity": i.quantity}
+                    for i in state.facts.items
+                ],
+            }
+        ]
 
     def item(self, state: OrderState, item: ItemFacts) -> dict[str, object]:
         quantity = state.quantity(item.quantity)
@@ -147,7 +182,9 @@ class Renderer(msgspec.Struct, kw_only=True):
             done = quantity if state.status == "Shipped" else 0
             out["fulfillment"] = {"quantityFulfilled": done, "quantityUnfulfilled": quantity - done}
         if "CANCELLATION" in self.included and state.status == "Canceled":
-            out["cancellation"] = {"cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "BUYER_CANCELED"}}
+            out["cancellation"] = {
+                "cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "BUYER_CANCELED"}
+            }
         return out
 
 
@@ -194,7 +231,9 @@ async def search_orders(ctx: CallContext) -> Reply:
     renderer = _renderer(ctx, book)
     body: dict[str, object] = {"orders": [renderer.order(s) for s in states]}
     if following is not None:
-        body["pagination"] = {"nextToken": seal_page(ctx.sandbox.signer, SearchPage(following, page.included))}
+        body["pagination"] = {
+            "nextToken": seal_page(ctx.sandbox.signer, SearchPage(following, page.included))
+        }
     mark = watermark(page.query)
     if mark is not None:
         body["lastUpdatedBefore" if mark[0] == "updated" else "createdBefore"] = iso(mark[1])

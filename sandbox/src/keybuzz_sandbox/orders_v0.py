@@ -29,17 +29,31 @@ from .spapi import CallContext, Reply
 ITEMS_PAGE_SIZE = 20
 # Values every seeded order shares (no COD, no replacements, no regulated items...).
 _ORDER_CONSTANTS: dict[str, object] = {
-    "PaymentMethod": "Other", "PaymentMethodDetails": ["Standard"], "OrderType": "StandardOrder",
-    "IsPremiumOrder": False, "IsGlobalExpressEnabled": False, "IsReplacementOrder": False, "IsSoldByAB": False,
-    "IsISPU": False, "IsAccessPointOrder": False, "HasRegulatedItems": False,
+    "PaymentMethod": "Other",
+    "PaymentMethodDetails": ["Standard"],
+    "OrderType": "StandardOrder",
+    "IsPremiumOrder": False,
+    "IsGlobalExpressEnabled": False,
+    "IsReplacementOrder": False,
+    "IsSoldByAB": False,
+    "IsISPU": False,
+    "IsAccessPointOrder": False,
+    "HasRegulatedItems": False,
 }
 _ITEM_CONSTANTS: dict[str, object] = {
-    "IsGift": "false", "ConditionId": "New", "ConditionSubtypeId": "New", "IsTransparency": False,
+    "IsGift": "false",
+    "ConditionId": "New",
+    "ConditionSubtypeId": "New",
+    "IsTransparency": False,
     "SerialNumberRequired": False,
 }
 # Amazon's own filter values no seeded order carries (no Easy Ship, e-invoicing, ISPU or COD/CVS).
-_NEVER_MATCHING = ("EasyShipShipmentStatuses", "ElectronicInvoiceStatuses", "ActualFulfillmentSupplySourceId",
-                   "StoreChainStoreId")
+_NEVER_MATCHING = (
+    "EasyShipShipmentStatuses",
+    "ElectronicInvoiceStatuses",
+    "ActualFulfillmentSupplySourceId",
+    "StoreChainStoreId",
+)
 
 
 class _Base(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -140,6 +154,7 @@ class ItemsPage(msgspec.Struct):
 
 # --- rendering ---------------------------------------------------------------
 
+
 def _money(book: OrderBook, cents: int) -> Money:
     return Money(CurrencyCode=book.gen.marketplace.currency, Amount=amount(cents))
 
@@ -147,10 +162,14 @@ def _money(book: OrderBook, cents: int) -> Money:
 def render_address(state: OrderState, full: bool) -> Address:
     """Without an RDT Amazon still shows where the parcel goes, not to whom."""
     a = state.facts.address
-    coarse = Address(City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code)
+    coarse = Address(
+        City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code
+    )
     if not full:
         return coarse
-    return msgspec.structs.replace(coarse, Name=a.name, AddressLine1=a.line1, Phone=a.phone, AddressType="Residential")
+    return msgspec.structs.replace(
+        coarse, Name=a.name, AddressLine1=a.line1, Phone=a.phone, AddressType="Residential"
+    )
 
 
 def render_order(book: OrderBook, state: OrderState, buyer: bool, address: bool) -> Order:
@@ -173,7 +192,9 @@ def render_order(book: OrderBook, state: OrderState, buyer: bool, address: bool)
         NumberOfItemsShipped=shipped,
         NumberOfItemsUnshipped=quantity - shipped,
         MarketplaceId=market.id,
-        ShipmentServiceLevelCategory="Expedited" if facts.ship_service_level.startswith("Exp") else "Standard",
+        ShipmentServiceLevelCategory="Expedited"
+        if facts.ship_service_level.startswith("Exp")
+        else "Standard",
         EarliestShipDate=iso(win.earliest_ship),
         LatestShipDate=iso(win.latest_ship),
         EarliestDeliveryDate=iso(win.earliest_delivery),
@@ -181,7 +202,9 @@ def render_order(book: OrderBook, state: OrderState, buyer: bool, address: bool)
         IsBusinessOrder=facts.is_business,
         IsPrime=facts.is_prime,
         ShippingAddress=render_address(state, address) if visible or address else None,
-        BuyerInfo=BuyerInfo(BuyerEmail=facts.buyer_email, BuyerName=facts.buyer_name) if buyer else None,
+        BuyerInfo=BuyerInfo(BuyerEmail=facts.buyer_email, BuyerName=facts.buyer_name)
+        if buyer
+        else None,
         AutomatedShippingSettings=AutomatedShippingSettings(HasAutomatedShippingSettings=False),
     )
 
@@ -212,6 +235,7 @@ def render_item(book: OrderBook, state: OrderState, item: ItemFacts) -> OrderIte
 
 # --- operations ----------------------------------------------------------------
 
+
 def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
     lag = ctx.sandbox.clock.real_duration(FRESHNESS_LAG)
@@ -221,7 +245,10 @@ def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     if "SellerOrderId" in q:
         # Sellers without their own ids get SellerOrderId == AmazonOrderId.
         return msgspec.structs.replace(
-            query, order_ids=[q["SellerOrderId"]], matches_nothing=not reachable, page_size=page_size
+            query,
+            order_ids=[q["SellerOrderId"]],
+            matches_nothing=not reachable,
+            page_size=page_size,
         )
     never = (
         any(name in q for name in _NEVER_MATCHING)
@@ -242,10 +269,17 @@ def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
 async def get_orders(ctx: CallContext) -> Reply:
     book = ctx.book()
     token = ctx.query.get("NextToken")
-    query = open_page(ctx.sandbox.signer, token, OrderQuery, "NextToken") if token else _listing(ctx, book)
+    query = (
+        open_page(ctx.sandbox.signer, token, OrderQuery, "NextToken")
+        if token
+        else _listing(ctx, book)
+    )
     states, following = book.page(query)
     payload: dict[str, object] = {
-        "Orders": [render_order(book, s, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress")) for s in states]
+        "Orders": [
+            render_order(book, s, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress"))
+            for s in states
+        ]
     }
     if following is not None:
         payload["NextToken"] = seal_page(ctx.sandbox.signer, following)
@@ -275,13 +309,15 @@ async def get_order_items(ctx: CallContext) -> Reply:
         if page.order_id != state.order_id:
             raise invalid_input("Invalid NextToken.")
         offset = page.offset
-    items = state.facts.items[offset: offset + ITEMS_PAGE_SIZE]
+    items = state.facts.items[offset : offset + ITEMS_PAGE_SIZE]
     payload: dict[str, object] = {
         "AmazonOrderId": state.order_id,
         "OrderItems": [render_item(book, state, item) for item in items],
     }
     if offset + ITEMS_PAGE_SIZE < len(state.facts.items):
-        payload["NextToken"] = seal_page(ctx.sandbox.signer, ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE))
+        payload["NextToken"] = seal_page(
+            ctx.sandbox.signer, ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE)
+        )
     return Reply({"payload": payload})
 
 
@@ -294,14 +330,25 @@ def _require_rdt(ctx: CallContext) -> None:
 async def get_order_buyer_info(ctx: CallContext) -> Reply:
     _require_rdt(ctx)
     _, state = _order(ctx)
-    info = {"AmazonOrderId": state.order_id, "BuyerEmail": state.facts.buyer_email, "BuyerName": state.facts.buyer_name}
+    info = {
+        "AmazonOrderId": state.order_id,
+        "BuyerEmail": state.facts.buyer_email,
+        "BuyerName": state.facts.buyer_name,
+    }
     return Reply({"payload": info})
 
 
 async def get_order_address(ctx: CallContext) -> Reply:
     _require_rdt(ctx)
     _, state = _order(ctx)
-    return Reply({"payload": {"AmazonOrderId": state.order_id, "ShippingAddress": render_address(state, True)}})
+    return Reply(
+        {
+            "payload": {
+                "AmazonOrderId": state.order_id,
+                "ShippingAddress": render_address(state, True),
+            }
+        }
+    )
 
 
 IMPLEMENTATIONS = {

@@ -36,7 +36,9 @@ def _scalar(param: Param, raw: str, kind: str | None) -> Any:
 def _check_bounds(param: Param, value: Any) -> None:
     values = value if isinstance(value, list) else [value]
     if param.enum and any(v not in param.enum for v in values):
-        raise invalid_input(f"Invalid value for parameter '{param.name}'. Allowed values: {', '.join(param.enum)}.")
+        raise invalid_input(
+            f"Invalid value for parameter '{param.name}'. Allowed values: {', '.join(param.enum)}."
+        )
     if param.max_items is not None and len(values) > param.max_items:
         raise invalid_input(f"Parameter '{param.name}' accepts at most {param.max_items} values.")
     if param.min_items is not None and len(values) < param.min_items:

@@ -31,16 +31,51 @@ BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 SUPPORTED = (BY_ORDER_DATE, BY_LAST_UPDATE)
 COLUMNS = (
-    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
-    "fulfillment-channel", "sales-channel", "order-channel", "ship-service-level", "product-name", "sku", "asin",
-    "item-status", "quantity", "currency", "item-price", "item-tax", "shipping-price", "shipping-tax",
-    "gift-wrap-price", "gift-wrap-tax", "item-promotion-discount", "ship-promotion-discount", "ship-city",
-    "ship-state", "ship-postal-code", "ship-country", "promotion-ids", "is-business-order",
-    "purchase-order-number", "price-designation",
+    "amazon-order-id",
+    "merchant-order-id",
+    "purchase-date",
+    "last-updated-date",
+    "order-status",
+    "fulfillment-channel",
+    "sales-channel",
+    "order-channel",
+    "ship-service-level",
+    "product-name",
+    "sku",
+    "asin",
+    "item-status",
+    "quantity",
+    "currency",
+    "item-price",
+    "item-tax",
+    "shipping-price",
+    "shipping-tax",
+    "gift-wrap-price",
+    "gift-wrap-tax",
+    "item-promotion-discount",
+    "ship-promotion-discount",
+    "ship-city",
+    "ship-state",
+    "ship-postal-code",
+    "ship-country",
+    "promotion-ids",
+    "is-business-order",
+    "purchase-order-number",
+    "price-designation",
 )
 # The flat-file reports use their own status words, not the API's.
-ORDER_STATUS = {"Pending": "Pending", "Unshipped": "Shipping", "Shipped": "Shipped", "Canceled": "Cancelled"}
-ITEM_STATUS = {"Pending": "Unshipped", "Unshipped": "Unshipped", "Shipped": "Shipped", "Canceled": "Cancelled"}
+ORDER_STATUS = {
+    "Pending": "Pending",
+    "Unshipped": "Shipping",
+    "Shipped": "Shipped",
+    "Canceled": "Cancelled",
+}
+ITEM_STATUS = {
+    "Pending": "Unshipped",
+    "Unshipped": "Unshipped",
+    "Shipped": "Shipped",
+    "Canceled": "Cancelled",
+}
 _ids = itertools.count(50_001_019_000)
 
 
@@ -56,11 +91,16 @@ def listing(record: ReportRecord) -> OrderQuery:
     """The report's orders, as they stood when processing finished."""
     upper = min(record.data_end, record.finished)
     if record.report_type == BY_LAST_UPDATE:
-        return OrderQuery(snapshot=record.finished, updated_after=record.data_start, updated_before=upper)
-    return OrderQuery(snapshot=record.finished, created_after=record.data_start, created_before=upper)
+        return OrderQuery(
+            snapshot=record.finished, updated_after=record.data_start, updated_before=upper
+        )
+    return OrderQuery(
+        snapshot=record.finished, created_after=record.data_start, created_before=upper
+    )
 
 
 # --- operations ----------------------------------------------------------------
+
 
 def _times(spec: ReportSpec, now: float) -> tuple[float, float]:
     try:
@@ -87,9 +127,15 @@ async def create_report(ctx: CallContext) -> Reply:
     clock = ctx.sandbox.clock
     started = ctx.now + clock.real_duration(QUEUE_SECONDS)
     record = ReportRecord(
-        report_id=str(next(_ids)), seller_id=book.seller_id, report_type=spec.reportType,
-        marketplace_ids=spec.marketplaceIds, data_start=start, data_end=end, created=ctx.now,
-        started=started, finished=started + clock.real_duration(PROCESSING_SECONDS),
+        report_id=str(next(_ids)),
+        seller_id=book.seller_id,
+        report_type=spec.reportType,
+        marketplace_ids=spec.marketplaceIds,
+        data_start=start,
+        data_end=end,
+        created=ctx.now,
+        started=started,
+        finished=started + clock.real_duration(PROCESSING_SECONDS),
         document_id=f"amzn1.spdoc.1.4.{book.gen.marketplace.region}.{uuid.uuid4()}",
     )
     if book.gen.spec.marketplace_id not in spec.marketplaceIds:
@@ -117,9 +163,13 @@ async def get_report(ctx: CallContext) -> Reply:
     _settle(book, record, ctx.now)
     status = record.status(ctx.now)
     body: dict[str, object] = {
-        "reportId": record.report_id, "reportType": record.report_type, "marketplaceIds": record.marketplace_ids,
-        "dataStartTime": iso(record.data_start), "dataEndTime": iso(record.data_end),
-        "createdTime": iso(record.created), "processingStatus": status,
+        "reportId": record.report_id,
+        "reportType": record.report_type,
+        "marketplaceIds": record.marketplace_ids,
+        "dataStartTime": iso(record.data_start),
+        "dataEndTime": iso(record.data_end),
+        "createdTime": iso(record.created),
+        "processingStatus": status,
     }
     if status != "IN_QUEUE":
         body["processingStartTime"] = iso(record.started)
@@ -143,8 +193,12 @@ async def get_report_document(ctx: CallContext) -> Reply:
     if record.status(ctx.now) != "DONE":
         raise not_found(f"Report document {document_id} was not found.")
     expires = int(ctx.now + max(sb.clock.real_duration(URL_LIFETIME), MIN_URL_LIFETIME_REAL))
-    query = urlencode({"X-Amz-Expires": expires,
-                       "X-Amz-Signature": sb.signer.mac(_signature_payload(document_id, expires))})
+    query = urlencode(
+        {
+            "X-Amz-Expires": expires,
+            "X-Amz-Signature": sb.signer.mac(_signature_payload(document_id, expires)),
+        }
+    )
     url = f"{sb.config.public_url}/_sandbox/documents/{document_id}?{query}"
     return Reply({"reportDocumentId": document_id, "url": url})
 
@@ -158,24 +212,48 @@ IMPLEMENTATIONS = {
 
 # --- the document itself ----------------------------------------------------------
 
+
 def _row(book: OrderBook, state: OrderState) -> Iterator[str]:
     facts, market = state.facts, book.gen.marketplace
     priced = state.status != "Canceled"
     address = facts.address
     for item in facts.items:
         price = line_cents(item)
-        money = (amount(price), amount(vat_part(price, market.vat_rate)), amount(item.shipping_cents),
-                 amount(vat_part(item.shipping_cents, market.vat_rate)), "", "", "0.00", "0.00")
+        money = (
+            amount(price),
+            amount(vat_part(price, market.vat_rate)),
+            amount(item.shipping_cents),
+            amount(vat_part(item.shipping_cents, market.vat_rate)),
+            "",
+            "",
+            "0.00",
+            "0.00",
+        )
         values = (
-            facts.order_id, facts.order_id,
-            iso(state.purchase_date).replace("Z", "+00:00"), iso(state.last_update).replace("Z", "+00:00"),
-            ORDER_STATUS[state.status], "Amazon" if facts.timeline.channel == "AFN" else "Merchant",
-            market.name, "", "Expedited" if facts.ship_service_level.startswith("Exp") else "Standard",
-            item.product.title, item.product.sku, item.product.asin, ITEM_STATUS[state.status],
-            str(state.quantity(item.quantity)), market.currency,
+            facts.order_id,
+            facts.order_id,
+            iso(state.purchase_date).replace("Z", "+00:00"),
+            iso(state.last_update).replace("Z", "+00:00"),
+            ORDER_STATUS[state.status],
+            "Amazon" if facts.timeline.channel == "AFN" else "Merchant",
+            market.name,
+            "",
+            "Expedited" if facts.ship_service_level.startswith("Exp") else "Standard",
+            item.product.title,
+            item.product.sku,
+            item.product.asin,
+            ITEM_STATUS[state.status],
+            str(state.quantity(item.quantity)),
+            market.currency,
             *(money if priced else ("",) * len(money)),
-            address.city, address.state, address.postal_code, address.country_code, "",
-            "true" if facts.is_business else "false", "", "",
+            address.city,
+            address.state,
+            address.postal_code,
+            address.country_code,
+            "",
+            "true" if facts.is_business else "false",
+            "",
+            "",
         )
         yield "\t".join(v.replace("\t", " ") for v in values)
 
@@ -194,16 +272,25 @@ def document_route(sb: Sandbox) -> HTTPRouteHandler:
         expires: Annotated[int | None, QueryParameter(name="X-Amz-Expires")] = None,
         signature: Annotated[str | None, QueryParameter(name="X-Amz-Signature")] = None,
     ) -> Response[str]:
-        valid = expires is not None and signature is not None and sb.signer.verify_mac(
-            _signature_payload(document_id, expires), signature
+        valid = (
+            expires is not None
+            and signature is not None
+            and sb.signer.verify_mac(_signature_payload(document_id, expires), signature)
         )
         if not valid or expires is None or expires < sb.clock.now():
-            return Response("Request has expired or its signature does not match.", status_code=403,
-                            media_type="text/plain")
+            return Response(
+                "Request has expired or its signature does not match.",
+                status_code=403,
+                media_type="text/plain",
+            )
         record = sb.reports.reports.get(sb.reports.by_document.get(document_id, ""))
         if record is None:
-            return Response("The specified key does not exist.", status_code=404, media_type="text/plain")
+            return Response(
+                "The specified key does not exist.", status_code=404, media_type="text/plain"
+            )
         book = sb.sellers[record.seller_id]
-        return Response(render_document(book, record), media_type="text/tab-separated-values; charset=UTF-8")
+        return Response(
+            render_document(book, record), media_type="text/tab-separated-values; charset=UTF-8"
+        )
 
     return download

@@ -103,4 +103,6 @@ class Sandbox:
 
     def is_revoked(self, jti: str, seller_id: str, issued_at: float) -> bool:
         cutoff = self.state.revoked_sellers.get(seller_id)
-        return jti in self.state.revoked_refresh_tokens or (cutoff is not None and issued_at <= cutoff)
+        return jti in self.state.revoked_refresh_tokens or (
+            cutoff is not None and issued_at <= cutoff
+        )

@@ -43,10 +43,20 @@ class SellerSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 def default_sellers(bench_orders: int) -> tuple[SellerSpec, ...]:
     return (
-        SellerSpec(seller_id="A12BCIS2R7HD4D", store_name="KeyBuzz Démo FR", marketplace_id=FR,
-                   order_count=94, cancelled_count=6),
-        SellerSpec(seller_id="A3DESELLERBENCH", store_name="KeyBuzz Bench DE", marketplace_id=DE,
-                   order_count=bench_orders, cancelled_count=max(1, bench_orders * 3 // 200)),
+        SellerSpec(
+            seller_id="A12BCIS2R7HD4D",
+            store_name="KeyBuzz Démo FR",
+            marketplace_id=FR,
+            order_count=94,
+            cancelled_count=6,
+        ),
+        SellerSpec(
+            seller_id="A3DESELLERBENCH",
+            store_name="KeyBuzz Bench DE",
+            marketplace_id=DE,
+            order_count=bench_orders,
+            cancelled_count=max(1, bench_orders * 3 // 200),
+        ),
     )
 
 
@@ -108,39 +118,98 @@ class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
 # --- language data (marketplace language; English is the fallback) ---------
 
 _PRODUCTS = {
-    "fr": ["Coque de protection pour smartphone", "Câble USB-C tressé 2 m", "Lampe de bureau LED",
-           "Gourde isotherme 750 ml", "Tapis de yoga antidérapant", "Casque audio Bluetooth",
-           "Chargeur secteur 30 W", "Sac à dos ordinateur 15 pouces", "Théière en fonte 1 L",
-           "Coussin ergonomique", "Batterie externe 10000 mAh", "Support téléphone voiture"],
-    "de": ["Smartphone-Schutzhülle", "USB-C Kabel geflochten 2 m", "LED-Schreibtischlampe",
-           "Thermo-Trinkflasche 750 ml", "Rutschfeste Yogamatte", "Bluetooth-Kopfhörer",
-           "Netzteil 30 W", "Laptop-Rucksack 15 Zoll", "Gusseisen-Teekanne 1 L",
-           "Ergonomisches Sitzkissen", "Powerbank 10000 mAh", "KFZ-Handyhalterung"],
-    "en": ["Smartphone protective case", "Braided USB-C cable 2 m", "LED desk lamp",
-           "Insulated water bottle 750 ml", "Non-slip yoga mat", "Bluetooth headphones",
-           "30 W wall charger", "15-inch laptop backpack", "Cast iron teapot 1 L",
-           "Ergonomic seat cushion", "Power bank 10000 mAh", "Car phone holder"],
+    "fr": [
+        "Coque de protection pour smartphone",
+        "Câble USB-C tressé 2 m",
+        "Lampe de bureau LED",
+        "Gourde isotherme 750 ml",
+        "Tapis de yoga antidérapant",
+        "Casque audio Bluetooth",
+        "Chargeur secteur 30 W",
+        "Sac à dos ordinateur 15 pouces",
+        "Théière en fonte 1 L",
+        "Coussin ergonomique",
+        "Batterie externe 10000 mAh",
+        "Support téléphone voiture",
+    ],
+    "de": [
+        "Smartphone-Schutzhülle",
+        "USB-C Kabel geflochten 2 m",
+        "LED-Schreibtischlampe",
+        "Thermo-Trinkflasche 750 ml",
+        "Rutschfeste Yogamatte",
+        "Bluetooth-Kopfhörer",
+        "Netzteil 30 W",
+        "Laptop-Rucksack 15 Zoll",
+        "Gusseisen-Teekanne 1 L",
+        "Ergonomisches Sitzkissen",
+        "Powerbank 10000 mAh",
+        "KFZ-Handyhalterung",
+    ],
+    "en": [
+        "Smartphone protective case",
+        "Braided USB-C cable 2 m",
+        "LED desk lamp",
+        "Insulated water bottle 750 ml",
+        "Non-slip yoga mat",
+        "Bluetooth headphones",
+        "30 W wall charger",
+        "15-inch laptop backpack",
+        "Cast iron teapot 1 L",
+        "Ergonomic seat cushion",
+        "Power bank 10000 mAh",
+        "Car phone holder",
+    ],
 }
-_COLOURS = {"fr": ["Noir", "Blanc", "Bleu"], "de": ["Schwarz", "Weiß", "Blau"], "en": ["Black", "White", "Blue"]}
-_FIRST = {"fr": ["Camille", "Louis", "Chloé", "Hugo", "Léa", "Lucas", "Manon", "Jules"],
-          "de": ["Lena", "Lukas", "Mia", "Paul", "Hannah", "Jonas", "Emma", "Felix"],
-          "en": ["Olivia", "James", "Emily", "Jack", "Sophie", "Harry", "Grace", "Oliver"]}
-_LAST = {"fr": ["Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Girard", "Roux", "Fournier"],
-         "de": ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Wagner", "Becker", "Hoffmann"],
-         "en": ["Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Walker", "Wright"]}
-_STREETS = {"fr": ["rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Pasteur"],
-            "de": ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße"],
-            "en": ["High Street", "Station Road", "Church Lane", "Park Avenue"]}
-_CITIES = {"fr": [("Paris", "Île-de-France", "75011"), ("Lyon", "Auvergne-Rhône-Alpes", "69003"),
-                  ("Marseille", "Provence-Alpes-Côte d'Azur", "13006"), ("Lille", "Hauts-de-France", "59000"),
-                  ("Nantes", "Pays de la Loire", "44000"), ("Bordeaux", "Nouvelle-Aquitaine", "33000")],
-           "de": [("Berlin", "Berlin", "10115"), ("München", "Bayern", "80331"), ("Hamburg", "Hamburg", "20095"),
-                  ("Köln", "Nordrhein-Westfalen", "50667"), ("Leipzig", "Sachsen", "04109")],
-           "en": [("London", "Greater London", "SW1A 1AA"), ("Manchester", "Greater Manchester", "M1 1AE"),
-                  ("Leeds", "West Yorkshire", "LS1 1UR"), ("Bristol", "Bristol", "BS1 4DJ")]}
+_COLOURS = {
+    "fr": ["Noir", "Blanc", "Bleu"],
+    "de": ["Schwarz", "Weiß", "Blau"],
+    "en": ["Black", "White", "Blue"],
+}
+_FIRST = {
+    "fr": ["Camille", "Louis", "Chloé", "Hugo", "Léa", "Lucas", "Manon", "Jules"],
+    "de": ["Lena", "Lukas", "Mia", "Paul", "Hannah", "Jonas", "Emma", "Felix"],
+    "en": ["Olivia", "James", "Emily", "Jack", "Sophie", "Harry", "Grace", "Oliver"],
+}
+_LAST = {
+    "fr": ["Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Girard", "Roux", "Fournier"],
+    "de": ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Wagner", "Becker", "Hoffmann"],
+    "en": ["Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Walker", "Wright"],
+}
+_STREETS = {
+    "fr": ["rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Pasteur"],
+    "de": ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße"],
+    "en": ["High Street", "Station Road", "Church Lane", "Park Avenue"],
+}
+_CITIES = {
+    "fr": [
+        ("Paris", "Île-de-France", "75011"),
+        ("Lyon", "Auvergne-Rhône-Alpes", "69003"),
+        ("Marseille", "Provence-Alpes-Côte d'Azur", "13006"),
+        ("Lille", "Hauts-de-France", "59000"),
+        ("Nantes", "Pays de la Loire", "44000"),
+        ("Bordeaux", "Nouvelle-Aquitaine", "33000"),
+    ],
+    "de": [
+        ("Berlin", "Berlin", "10115"),
+        ("München", "Bayern", "80331"),
+        ("Hamburg", "Hamburg", "20095"),
+        ("Köln", "Nordrhein-Westfalen", "50667"),
+        ("Leipzig", "Sachsen", "04109"),
+    ],
+    "en": [
+        ("London", "Greater London", "SW1A 1AA"),
+        ("Manchester", "Greater Manchester", "M1 1AE"),
+        ("Leeds", "West Yorkshire", "LS1 1UR"),
+        ("Bristol", "Bristol", "BS1 4DJ"),
+    ],
+}
 _PHONE_PREFIX = {"fr": "+33 6", "de": "+49 151", "en": "+44 7700"}
-_SHIP_LEVELS = {"fr": ("Std FR Dom_1", "Exp FR Dom_1"), "de": ("Std DE Dom_1", "Exp DE Dom_1"),
-                "en": ("Std UK Dom_1", "Exp UK Dom_1")}
+_SHIP_LEVELS = {
+    "fr": ("Std FR Dom_1", "Exp FR Dom_1"),
+    "de": ("Std DE Dom_1", "Exp DE Dom_1"),
+    "en": ("Std UK Dom_1", "Exp UK Dom_1"),
+}
 
 
 def language_of(marketplace: Marketplace) -> str:
@@ -164,7 +233,9 @@ class SellerGenerator:
         self.window = spec.window_days * DAY
         self.slot = self.window / spec.order_count
         self.base = anchor - self.window
-        self._key = hashlib.blake2b(f"{seed}|{spec.seller_id}|ids".encode(), digest_size=16).digest()
+        self._key = hashlib.blake2b(
+            f"{seed}|{spec.seller_id}|ids".encode(), digest_size=16
+        ).digest()
 
     # --- placement -----------------------------------------------------------
 
@@ -179,7 +250,11 @@ class SellerGenerator:
         # cancellation in the seeded window has already happened at start-up.
         margin = math.ceil(MAX_LIFECYCLE / self.slot) + 1
         pool = range(0, max(self.spec.cancelled_count, self.spec.order_count - margin))
-        return frozenset(_rng(self.seed, self.spec.seller_id, "cancelled").sample(pool, self.spec.cancelled_count))
+        return frozenset(
+            _rng(self.seed, self.spec.seller_id, "cancelled").sample(
+                pool, self.spec.cancelled_count
+            )
+        )
 
     def purchase_time(self, index: int) -> float:
         return self.base + (index + self._jitter[index % self.spec.order_count]) * self.slot
@@ -202,7 +277,9 @@ class SellerGenerator:
             unshipped = placed + rng.uniform(600, HOUR)
             shipped = placed + rng.uniform(6 * HOUR, MAX_LIFECYCLE)
             events = ((placed, "Pending"), (unshipped, "Unshipped"), (shipped, "Shipped"))
-        return Timeline(index=index, purchase=placed, cancelled=cancelled, channel=channel, events=events)
+        return Timeline(
+            index=index, purchase=placed, cancelled=cancelled, channel=channel, events=events
+        )
 
     # --- identifiers ---------------------------------------------------------
 
@@ -212,7 +289,9 @@ class SellerGenerator:
 
     def _prefix(self, index: int) -> str:
         prefixes = EU_ORDER_PREFIXES if self.marketplace.region == "eu" else NA_ORDER_PREFIXES
-        return prefixes[_rng(self.seed, self.spec.seller_id, index, "prefix").randrange(len(prefixes))]
+        return prefixes[
+            _rng(self.seed, self.spec.seller_id, index, "prefix").randrange(len(prefixes))
+        ]
 
     def order_id(self, index: int) -> str:
         # A keyed Feistel permutation: ids look random yet map back to `index`.
@@ -223,7 +302,11 @@ class SellerGenerator:
 
     def index_of(self, order_id: str) -> int | None:
         parts = order_id.split("-")
-        if len(parts) != 3 or not all(p.isdigit() for p in parts) or list(map(len, parts)) != [3, 7, 7]:
+        if (
+            len(parts) != 3
+            or not all(p.isdigit() for p in parts)
+            or list(map(len, parts)) != [3, 7, 7]
+        ):
             return None
         left, right = int(parts[1]), int(parts[2])
         for rnd in reversed(range(4)):
@@ -243,7 +326,14 @@ class SellerGenerator:
         ):
             asin = "B0" + "".join(rng.choice(alphabet) for _ in range(8))
             price = rng.choice((799, 1299, 1499, 1999, 2490, 2999, 3990, 4999, 7990))
-            products.append(Product(f"KB-{self.marketplace.country_code}-{n:04d}", asin, f"{title} - {colour}", price))
+            products.append(
+                Product(
+                    f"KB-{self.marketplace.country_code}-{n:04d}",
+                    asin,
+                    f"{title} - {colour}",
+                    price,
+                )
+            )
         return tuple(products)
 
     def facts(self, index: int) -> OrderFacts:
@@ -254,10 +344,14 @@ class SellerGenerator:
             order_id=order_id,
             is_prime=rng.random() < 0.4,
             is_business=index % BULK_ORDER_PERIOD == 13,
-            ship_service_level=_SHIP_LEVELS.get(self.lang, _SHIP_LEVELS["en"])[int(rng.random() < 0.15)],
+            ship_service_level=_SHIP_LEVELS.get(self.lang, _SHIP_LEVELS["en"])[
+                int(rng.random() < 0.15)
+            ],
             items=self._items(rng, index, order_id),
             buyer_name=f"{rng.choice(_FIRST[self.lang])} {rng.choice(_LAST[self.lang])}",
-            buyer_email="".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(16))
+            buyer_email="".join(
+                rng.choice(string.ascii_lowercase + string.digits) for _ in range(16)
+            )
             + f"@{self.marketplace.relay_domain}",
             address=self._address(rng),
         )

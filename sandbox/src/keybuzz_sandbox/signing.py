@@ -47,7 +47,7 @@ class Signer:
         """Claims of a token we issued, or None if it is foreign, altered or malformed."""
         if not token.startswith(prefix):
             return None
-        body, _, signature = token[len(prefix):].partition(".")
+        body, _, signature = token[len(prefix) :].partition(".")
         if not signature or not self.verify_mac(prefix + body, signature):
             return None
         try:

@@ -63,7 +63,9 @@ def _request_path(request: Request[Any, Any, Any]) -> str:
     return request.scope["path"]
 
 
-async def _context(sb: Sandbox, op: Operation, request: Request[Any, Any, Any], principal: Principal) -> CallContext:
+async def _context(
+    sb: Sandbox, op: Operation, request: Request[Any, Any, Any], principal: Principal
+) -> CallContext:
     return CallContext(
         sandbox=sb,
         op=op,
@@ -77,9 +79,15 @@ async def _context(sb: Sandbox, op: Operation, request: Request[Any, Any, Any], 
     )
 
 
-async def _admit(sb: Sandbox, op: Operation, request: Request[Any, Any, Any]) -> tuple[Principal, FaultDecision]:
+async def _admit(
+    sb: Sandbox, op: Operation, request: Request[Any, Any, Any]
+) -> tuple[Principal, FaultDecision]:
     principal = authenticate(
-        sb.signer, request.headers.get("x-amz-access-token"), sb.clock.now(), request.method, _request_path(request)
+        sb.signer,
+        request.headers.get("x-amz-access-token"),
+        sb.clock.now(),
+        request.method,
+        _request_path(request),
     )
     assert op.rate_limit is not None  # only rate-limited operations are routed
     if not sb.limiter.allow((principal.client_id, principal.bucket_owner(), op.key), op.rate_limit):
@@ -114,11 +122,17 @@ def operation_route(sb: Sandbox, op: Operation, impl: Implementation) -> HTTPRou
     async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
         return await run_operation(sb, op, impl, request)
 
-    return route(op.litestar_path(), http_method=[op.method], name=op.key, include_in_schema=False)(handler)
+    return route(op.litestar_path(), http_method=[op.method], name=op.key, include_in_schema=False)(
+        handler
+    )
 
 
 def not_found_response() -> Response[bytes]:
     """Unknown paths answer like SP-API does, with its error body."""
     body = not_found("The requested resource was not found.").body()
-    return Response(content=body, status_code=404, media_type="application/json",
-                    headers={"x-amzn-RequestId": str(uuid.uuid4())})
+    return Response(
+        content=body,
+        status_code=404,
+        media_type="application/json",
+        headers={"x-amzn-RequestId": str(uuid.uuid4())},
+    )

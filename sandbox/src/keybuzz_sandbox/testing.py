@@ -24,10 +24,17 @@ def free_port() -> int:
 async def running_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[str]:
     """Serve a sandbox on 127.0.0.1 until the block ends; yields its base URL."""
     port = free_port()
-    base = msgspec.structs.replace(config or SandboxConfig(), host="127.0.0.1", port=port,
-                                   public_url=f"http://127.0.0.1:{port}")
-    server = uvicorn.Server(uvicorn.Config(create_app(base), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    base = msgspec.structs.replace(
+        config or SandboxConfig(),
+        host="127.0.0.1",
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(base), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

@@ -34,7 +34,9 @@ class RdtRequest(msgspec.Struct, kw_only=True):
 def _restricted_pattern(path: str) -> tuple[str, bool] | None:
     for pattern, needs_elements in RESTRICTED:
         # A resource names one order, or any order with the "{orderId}" placeholder.
-        regex = re.escape(pattern).replace(re.escape("{orderId}"), r"(\{orderId\}|\d{3}-\d{7}-\d{7})")
+        regex = re.escape(pattern).replace(
+            re.escape("{orderId}"), r"(\{orderId\}|\d{3}-\d{7}-\d{7})"
+        )
         if re.fullmatch(regex, path):
             return pattern, needs_elements
     return None
@@ -62,8 +64,12 @@ async def create_restricted_data_token(ctx: CallContext) -> Reply:
     for resource in request.restrictedResources:
         _check(resource)
     lifetime = ctx.sandbox.clock.real_duration(RDT_LIFETIME)
-    claims = RdtClaims(cid=principal.client_id, sp=principal.seller_id, exp=ctx.now + lifetime,
-                       res=request.restrictedResources)
+    claims = RdtClaims(
+        cid=principal.client_id,
+        sp=principal.seller_id,
+        exp=ctx.now + lifetime,
+        res=request.restrictedResources,
+    )
     token = ctx.sandbox.signer.seal(RDT_PREFIX, claims)
     return Reply({"restrictedDataToken": token, "expiresIn": max(1, round(lifetime))})
 

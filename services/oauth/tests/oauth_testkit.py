@@ -271,12 +271,3 @@ async def find_event(
     finally:
         await sub.unsubscribe()
     raise AssertionError(f"no {subject} event for {tenant} within {within}s")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from keybuzz_devstack import infra
+from keybuzz_devstack.testing import eventually
 from keybuzz_shared.amazon import (
     AppCredentials,
     CredentialsMissing,
@@ -21,7 +22,6 @@ from oauth_testkit import (
     SELLER,
     SPAPI_CALLER,
     LwaCounter,
-    eventually,
     find_event,
     frontend_result,
     new_tenant,

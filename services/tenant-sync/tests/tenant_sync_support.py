@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from keybuzz_devstack.testing import eventually
 from keybuzz_shared.settings import DEV_INTERNAL_API_KEY
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -20,18 +21,6 @@ TIMEOUT = 10.0
 def tenant_id(prefix: str = "t") -> str:
     """Tests share the NATS server and its durable consumers: unique ids keep them apart."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = TIMEOUT) -> T:
-    """Poll until ``probe`` returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.05)
 
 
 async def publish(js: JetStreamContext, subject: str, body: dict[str, Any] | bytes) -> int:

@@ -64,7 +64,9 @@ def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> 
     )
 
 
-def unexpected_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+def unexpected_error_response(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[ErrorBody]:
     request_id = str(uuid.uuid4())
     log.error(
         "unhandled error",

@@ -43,9 +43,7 @@ def micro_subject(service: str, action: str) -> str:
 async def start_micro_service(
     nc: Client, service: str, version: str, description: str, endpoints: list[MicroEndpoint]
 ) -> Service:
-    svc = await add_service(
-        nc, name=f"keybuzz-{service}", version=version, description=description
-    )
+    svc = await add_service(nc, name=f"keybuzz-{service}", version=version, description=description)
     for endpoint in endpoints:
         await svc.add_endpoint(
             name=endpoint.action,

@@ -239,29 +239,34 @@ async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> N
     if definition.migrations:
         await apply_migrations(runtime.pool, definition.name, definition.migrations)
     runtime.outbox = OutboxRelay(runtime.pool, definition.name, lambda: runtime.js)
+    # The service's own set-up first: the first event may be delivered as soon as we subscribe.
+    for hook in definition.on_startup:
+        await hook(runtime)
     await runtime.broker.start()
     runtime.outbox.start()
     endpoints = definition.micro_endpoints(runtime) if definition.micro_endpoints else []
     runtime.micro = await start_micro_service(
         runtime.nc, definition.name, VERSION, definition.description, endpoints
     )
-    for hook in definition.on_startup:
-        await hook(runtime)
     log.info("service started", extra={"port": settings.http_port})
 
 
 async def _stop(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> None:
-    for hook in reversed(definition.on_shutdown):
-        with contextlib.suppress(Exception):
-            await hook(runtime)
+    """Reverse order: stop taking requests, flush the outbox, drain NATS, release resources.
+
+    Events a handler enqueues after the last flush stay in the outbox for the next start.
+    """
     if runtime.micro:
         with contextlib.suppress(Exception):
             await runtime.micro.stop()
-    if hasattr(runtime, "outbox"):
+    if hasattr(runtime, "outbox"):  # last flush while NATS is still connected
         with contextlib.suppress(Exception):
             await runtime.outbox.stop()
     with contextlib.suppress(Exception):
         await runtime.broker.stop()  # drains subscriptions, closes the connection
+    for hook in reversed(definition.on_shutdown):
+        with contextlib.suppress(Exception):
+            await hook(runtime)
     if hasattr(runtime, "pool"):
         await runtime.pool.close()
     log.info("service stopped")

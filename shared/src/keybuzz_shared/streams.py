@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig, StorageType
+from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 log = logging.getLogger(__name__)
