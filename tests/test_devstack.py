@@ -6,6 +6,7 @@ already running on those ports.
 """
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -26,9 +27,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def devstack(root: Path, command: str, **kwargs) -> subprocess.CompletedProcess[str]:
+def devstack(
+    root: Path, command: str, args: list[str] | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "keybuzz_devstack", command],
+        [sys.executable, "-m", "keybuzz_devstack", command, *(args or [])],
         cwd=root, env={**os.environ, "KEYBUZZ_ROOT": str(root)}, capture_output=True,
         text=True, timeout=240, **kwargs,
     )  # fmt: skip
@@ -56,6 +59,20 @@ async def product_tenant_ids() -> set[str]:
         await conn.close()
 
 
+def wait_for_synced_tenant(root: Path, tenant_id: str) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        reply = devstack(
+            root, "req", args=["keybuzz.tenant-sync.status", f'{{"tenantId":"{tenant_id}"}}']
+        )
+        if reply.returncode == 0 and not reply.stdout.startswith("error"):
+            status = json.loads(reply.stdout)
+            if status["marketplace"]["exists"] and status["inboundAddresses"]:
+                return status
+        time.sleep(0.5)
+    raise AssertionError(f"tenant-sync never reported {tenant_id}: {reply.stdout} {reply.stderr}")
+
+
 def assert_all_ready() -> None:
     for port in SERVICES.values():
         response = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
@@ -75,6 +92,12 @@ def test_up_then_down_leaves_nothing_behind(tmp_path):
         app = hvac.Client("http://127.0.0.1:8200", token="keybuzz-dev-root").secrets.kv.v2
         secret = app.read_secret_version(path="keybuzz/amazon_spapi/app", mount_point="secret")
         assert secret["data"]["data"]["client_id"] == "amzn1.application-oa2-client.keybuzz-sandbox"
+        # The operator's path through the running stack: publish an event, ask a service.
+        event = '{"tenantId":"kbz-005","name":"Shop","plan":"pro","status":"active","country":"FR","createInboundAddress":true}'
+        assert devstack(tmp_path, "pub", args=["tenant.created", event]).returncode == 0
+        status = wait_for_synced_tenant(tmp_path, "kbz-005")
+        assert status["marketplace"]["plan"] == "PRO"
+        assert status["inboundAddresses"][0]["email"].startswith("amazon.kbz-005.fr.")
     finally:
         down = devstack(tmp_path, "down")
     assert down.returncode == 0 and "stopped" in down.stdout

@@ -65,6 +65,28 @@ def run_bootstrap() -> int:
     return 0
 
 
+def nats_tool(action: str, subject: str, body: str) -> int:
+    """A stand-in for `nats pub` / `nats req` where the NATS CLI is not installed."""
+    import asyncio
+
+    import nats
+
+    async def send() -> str:
+        nc = await nats.connect(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
+        try:
+            if action == "pub":
+                ack = await nc.jetstream().publish(subject, body.encode())
+                return f"stored in {ack.stream} as message {ack.seq}"
+            reply = await nc.request(subject, body.encode(), timeout=30)
+            error = (reply.headers or {}).get("Nats-Service-Error")
+            return f"error: {error}" if error else reply.data.decode()
+        finally:
+            await nc.close()
+
+    print(asyncio.run(send()))
+    return 0
+
+
 def status() -> int:
     if not stack.supervisord_pid():
         print("not running")
@@ -104,13 +126,18 @@ def _size(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="keybuzz-devstack")
-    parser.add_argument("command", choices=["run", "up", "down", "status", "bootstrap"])
-    args = parser.parse_args()
-    sys.exit(
-        {"run": run, "up": up, "down": down, "status": status, "bootstrap": run_bootstrap}[
-            args.command
-        ]()
+    parser.add_argument(
+        "command", choices=["run", "up", "down", "status", "bootstrap", "pub", "req"]
     )
+    parser.add_argument("subject", nargs="?", help="pub/req: the subject")
+    parser.add_argument("body", nargs="?", default="{}", help="pub/req: the JSON body")
+    args = parser.parse_args()
+    if args.command in {"pub", "req"}:
+        if not args.subject:
+            parser.error(f"{args.command} needs a subject")
+        sys.exit(nats_tool(args.command, args.subject, args.body))
+    commands = {"run": run, "up": up, "down": down, "status": status, "bootstrap": run_bootstrap}
+    sys.exit(commands[args.command]())
 
 
 if __name__ == "__main__":

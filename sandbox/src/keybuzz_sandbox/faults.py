@@ -6,6 +6,7 @@ given call sequence); `failNext` / `malformedNext` give exact, non-flaky counts.
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import msgspec
@@ -13,6 +14,9 @@ import msgspec
 from .config import FaultSettings
 
 ALLOWED_STATUSES = frozenset({429, 500, 503})
+# The LWA token endpoint (POST /auth/o2/token) as an operation name. Opt-in: faults
+# apply to it only when `operations` names it, so "all operations" stays SP-API's.
+LWA_OPERATION = "lwaToken"
 
 
 class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -23,7 +27,8 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     latency_ms: int = 0
     malformed_rate: float = 0.0
     malformed_kind: str = "invalid_json"
-    # Operation ids ("getOrders") or qualified keys ("ordersV0.getOrders"); empty = all.
+    # Operation ids ("getOrders") or qualified keys ("ordersV0.getOrders"), or
+    # LWA_OPERATION; empty = all SP-API operations.
     operations: list[str] = msgspec.field(default_factory=list)
     fail_next: int = 0
     fail_status: int = 503
@@ -66,6 +71,8 @@ class FaultInjector:
 
     def applies_to(self, op_key: str) -> bool:
         names = self.config.operations
+        if op_key == LWA_OPERATION:
+            return op_key in names
         return not names or op_key in names or op_key.split(".", 1)[1] in names
 
     def decide(self, op_key: str) -> FaultDecision:
@@ -77,6 +84,13 @@ class FaultInjector:
         return FaultDecision(
             latency_s=cfg.latency_ms / 1000, error_status=status, malformed_kind=malformed
         )
+
+    async def delayed(self, op_key: str) -> FaultDecision:
+        """decide(), after sleeping the decided latency."""
+        decision = self.decide(op_key)
+        if decision.latency_s:
+            await asyncio.sleep(decision.latency_s)
+        return decision
 
     def _error_status(self, cfg: FaultConfig) -> int | None:
         if cfg.fail_next > 0:

@@ -13,6 +13,7 @@ from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
 from .auth import AccessClaims, RefreshClaims
+from .faults import LWA_OPERATION, malform
 from .sandbox import Sandbox
 from .signing import ACCESS_PREFIX, REFRESH_PREFIX
 
@@ -35,6 +36,24 @@ class LwaError(Exception):
         super().__init__(description)
         self.error, self.description, self.status = error, description, status
 
+    def body(self) -> dict[str, str]:
+        return {"error_description": self.description, "error": self.error}
+
+
+def server_fault(status: int) -> LwaError:
+    """An injected failure, in RFC 6749's words (Amazon documents no body for LWA's 429)."""
+    if status == 429:
+        return LwaError("too_many_requests", "Too many requests; retry later", 429)
+    if status == 503:
+        return LwaError(
+            "temporarily_unavailable",
+            "The authorization server is temporarily unable to handle the request",
+            503,
+        )
+    return LwaError(
+        "server_error", "The authorization server encountered an unexpected condition", 500
+    )
+
 
 def _missing(name: str) -> LwaError:
     return LwaError("invalid_request", f"The request is missing a required parameter : {name}")
@@ -44,9 +63,12 @@ def _invalid_grant(name: str) -> LwaError:
     return LwaError("invalid_grant", f"The request has an invalid grant parameter : {name}")
 
 
-def _json(payload: Any, status: int) -> Response[bytes]:
+def _json(payload: Any, status: int, malformed_kind: str | None = None) -> Response[bytes]:
+    body = msgspec.json.encode(payload)
+    if malformed_kind and status < 400:
+        body = malform(body, malformed_kind)
     return Response(
-        content=msgspec.json.encode(payload),
+        content=body,
         status_code=status,
         media_type="application/json;charset=UTF-8",
         headers={"Cache-Control": "no-store"},
@@ -150,22 +172,30 @@ class TokenEndpoint:
         return grants[grant_type](form, client_id)
 
 
+async def _answer(endpoint: TokenEndpoint, request: Request[Any, Any, Any]) -> tuple[Any, int]:
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        problem = "Content-Type must be application/x-www-form-urlencoded"
+        return {"error": "invalid_request", "error_description": problem}, 400
+    form = dict(
+        parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    )
+    try:
+        return endpoint.exchange(form, request.headers.get("authorization")), 200
+    except LwaError as exc:
+        return exc.body(), exc.status
+
+
 def token_route(sb: Sandbox) -> HTTPRouteHandler:
     endpoint = TokenEndpoint(sb)
 
     @post("/auth/o2/token", include_in_schema=False)
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
-        if not request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"
-        ):
-            problem = "Content-Type must be application/x-www-form-urlencoded"
-            return _json({"error": "invalid_request", "error_description": problem}, 400)
-        form = dict(
-            parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
-        )
-        try:
-            return _json(endpoint.exchange(form, request.headers.get("authorization")), 200)
-        except LwaError as exc:
-            return _json({"error_description": exc.description, "error": exc.error}, exc.status)
+        # Faults come first: a failed call reads nothing, so a code is not consumed.
+        decision = await sb.faults.delayed(LWA_OPERATION)
+        if decision.error_status:
+            fault = server_fault(decision.error_status)
+            return _json(fault.body(), fault.status)
+        payload, status = await _answer(endpoint, request)
+        return _json(payload, status, decision.malformed_kind)
 
     return token

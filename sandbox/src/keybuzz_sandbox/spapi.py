@@ -7,7 +7,6 @@ the model -> the operation's implementation -> response with Amazon's headers.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -92,9 +91,7 @@ async def _admit(
     assert op.rate_limit is not None  # only rate-limited operations are routed
     if not sb.limiter.allow((principal.client_id, principal.bucket_owner(), op.key), op.rate_limit):
         raise quota_exceeded()
-    decision = sb.faults.decide(op.key)
-    if decision.latency_s:
-        await asyncio.sleep(decision.latency_s)
+    decision = await sb.faults.delayed(op.key)
     if decision.error_status:
         raise server_fault(decision.error_status)
     return principal, decision

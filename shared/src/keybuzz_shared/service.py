@@ -49,6 +49,7 @@ S = TypeVar("S", bound=CommonSettings)
 STARTUP_WAIT_SECONDS = 120.0
 READY_CHECK_TIMEOUT = 2.0
 VERSION = "0.1.0"
+STOP_STEP_SECONDS = 10.0
 
 
 @dataclass
@@ -255,21 +256,25 @@ async def _stop(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> No
     """Reverse order: stop taking requests, flush the outbox, drain NATS, release resources.
 
     Events a handler enqueues after the last flush stay in the outbox for the next start.
+    Each step is bounded so a stuck dependency cannot keep the process from exiting.
     """
     if runtime.micro:
-        with contextlib.suppress(Exception):
-            await runtime.micro.stop()
+        await _bounded_step("micro service", runtime.micro.stop())
     if hasattr(runtime, "outbox"):  # last flush while NATS is still connected
-        with contextlib.suppress(Exception):
-            await runtime.outbox.stop()
-    with contextlib.suppress(Exception):
-        await runtime.broker.stop()  # drains subscriptions, closes the connection
+        await _bounded_step("outbox relay", runtime.outbox.stop())
+    await _bounded_step("NATS", runtime.broker.stop())  # drains subscriptions
     for hook in reversed(definition.on_shutdown):
-        with contextlib.suppress(Exception):
-            await hook(runtime)
+        await _bounded_step(getattr(hook, "__name__", "shutdown hook"), hook(runtime))
     if hasattr(runtime, "pool"):
-        await runtime.pool.close()
+        await _bounded_step("database pool", runtime.pool.close())
     log.info("service stopped")
+
+
+async def _bounded_step(what: str, step: Awaitable[Any]) -> None:
+    try:
+        await asyncio.wait_for(step, STOP_STEP_SECONDS)
+    except Exception as exc:
+        log.warning("shutdown step failed", extra={"step": what, "error": repr(exc)})
 
 
 def run(definition: ServiceDefinition[Any]) -> None:
