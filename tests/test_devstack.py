@@ -133,3 +133,22 @@ def test_run_stops_cleanly_on_ctrl_c_and_starts_again(tmp_path):
     finally:
         devstack(tmp_path, "down")
     assert our_processes(tmp_path) == []
+
+
+def test_external_servers_are_used_and_not_started():
+    from keybuzz_devstack.stack import plan_parts
+
+    env = {
+        "NATS_URL": "nats://nats.example:4222",
+        "DATABASE_URL": "postgresql://u@db.example/keybuzz_backend",
+        "PRODUCT_DATABASE_URL": "postgresql://u@db.example/keybuzz",
+        "VAULT_ADDR": "https://vault.example:8200",
+        "VAULT_TOKEN": "s.external",
+        "JWT_SECRET": "from-the-caller",
+    }
+    parts, shared = plan_parts(env)
+    assert [p.name for p in parts] == ["sandbox", "oauth", "poller", "orders", "tenant-sync"]
+    assert "NATS_URL" not in shared and "VAULT_ADDR" not in shared  # inherited unchanged
+    assert shared["JWT_SECRET"] == "from-the-caller"
+    # with our own OpenBao each service gets its own token; with an external one, the caller's
+    assert all("VAULT_TOKEN" not in p.env for p in parts)

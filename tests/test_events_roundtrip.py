@@ -32,7 +32,7 @@ SAMPLES: list[ev.Event] = [
         tenant_id="kbz-005",
         connection_id="c1",
         seller_id="A12BCIS2R7HD4D",
-        marketplace_ids=["A13V1IB3VIYZZHFR"],
+        marketplace_ids=["A13V1IB3VIYZZH"],
         region="eu",
     ),
     ev.ConnectionDisconnected(tenant_id="kbz-005", seller_id="A12BCIS2R7HD4D"),

@@ -8,7 +8,8 @@ import msgspec
 import pytest
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.config import config_from_env
-from sandbox_helpers import CONTRACT, FR, connect, headers, iso_ago
+from keybuzz_sandbox.faults import LWA_OPERATION
+from sandbox_helpers import CALLBACK, CONTRACT, FR, authorize, connect, headers, iso_ago, lwa
 
 pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets
 
@@ -92,6 +93,40 @@ async def test_malformed_bodies(make_client) -> None:
         CONTRACT.check("GET", ORDERS, 200, wrong.json())
     healthy = await client.get(ORDERS, params=_query(), headers=headers(token))
     CONTRACT.check("GET", ORDERS, 200, healthy.json())
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(500, "server_error"), (503, "temporarily_unavailable"), (429, "too_many_requests")],
+)
+async def test_lwa_token_fails_next_calls_with_lwa_errors(client, status: int, error: str) -> None:
+    code = await authorize(client)
+    await client.put(
+        "/_sandbox/faults",
+        json={"failNext": 2, "failStatus": status, "operations": [LWA_OPERATION]},
+    )
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    failed = [await lwa(client, **form) for _ in range(2)]
+    assert [r.status_code for r in failed] == [status, status]
+    assert set(failed[0].json()) == {"error", "error_description"}
+    assert failed[0].json()["error"] == error
+    exchanged = await lwa(client, **form)  # the failed calls did not consume the code
+    assert exchanged.status_code == 200 and exchanged.json()["refresh_token"].startswith("Atzr|")
+
+
+async def test_lwa_faults_only_when_named(client) -> None:
+    await client.put("/_sandbox/faults", json={"failNext": 1})  # every SP-API operation
+    token = await _token(client)
+    assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 503
+    await client.put("/_sandbox/faults", json={"failNext": 1, "operations": [LWA_OPERATION]})
+    assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 200
+    assert (await client.get("/_sandbox/faults")).json()["failNext"] == 1
+    await client.put("/_sandbox/faults", json={"malformedNext": 1, "operations": [LWA_OPERATION]})
+    code = await authorize(client)
+    broken = await lwa(client, grant_type="authorization_code", code=code)
+    assert broken.status_code == 200
+    with pytest.raises(msgspec.DecodeError):
+        msgspec.json.decode(broken.content)
 
 
 async def test_bad_fault_settings_are_refused(client) -> None:

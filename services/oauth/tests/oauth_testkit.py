@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -196,6 +196,37 @@ async def revoke_in_sandbox(sandbox: str, refresh_token: str) -> None:
             f"{sandbox}/_sandbox/revocations", json={"refreshToken": refresh_token}
         )
     assert response.status_code == 200, response.text
+
+
+class LwaFaults:
+    """Make the sandbox's LWA token endpoint fail the next calls (its ``failNext`` faults)."""
+
+    def __init__(self, sandbox: str) -> None:
+        self.url = f"{sandbox}/_sandbox/faults"
+        self.http = httpx.AsyncClient(timeout=10)
+
+    async def fail_next(self, count: int, status: int) -> None:
+        faults = {"failNext": count, "failStatus": status, "operations": ["lwaToken"]}
+        response = await self.http.put(self.url, json=faults)
+        assert response.status_code == 200, response.text
+
+    async def left(self) -> int:
+        """How many of the armed failures LWA has not answered yet."""
+        return int((await self.http.get(self.url)).json()["failNext"])
+
+    async def clear(self) -> None:
+        assert (await self.http.delete(self.url)).status_code == 204
+
+
+@pytest.fixture
+async def lwa_faults(sandbox_url: str) -> AsyncIterator[LwaFaults]:
+    """Cleared afterwards, whatever the test did: the sandbox process serves the whole session."""
+    faults = LwaFaults(sandbox_url)
+    try:
+        yield faults
+    finally:
+        await faults.clear()
+        await faults.http.aclose()
 
 
 @pytest.fixture

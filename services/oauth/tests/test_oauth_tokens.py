@@ -22,6 +22,7 @@ from oauth_testkit import (
     SELLER,
     SPAPI_CALLER,
     LwaCounter,
+    LwaFaults,
     find_event,
     frontend_result,
     new_tenant,
@@ -148,6 +149,63 @@ async def test_lwa_transient_failures_are_retried_then_reported():
     assert len(attempts) == 3
     assert "3 times" in str(failed.value) and "Atzr" not in str(failed.value)
     await lwa.aclose()
+
+
+async def test_lwa_503_twice_then_a_token(kit, start_service, lwa_faults: LwaFaults):
+    tenant = new_tenant()
+    await kit.connect(tenant)
+    caller = await start_service(SPAPI_CALLER)
+    counter = LwaCounter()
+    tokens = token_service(caller.runtime, kit, http=counter.client)
+
+    await lwa_faults.fail_next(2, 503)
+    assert (await tokens.access_token(tenant)).value.startswith("Atza|")
+    assert counter.calls == 3
+    await tokens.aclose()
+
+
+async def test_lwa_429_beyond_the_retry_budget_is_unavailable_not_reauth(
+    kit, start_service, lwa_faults: LwaFaults
+):
+    tenant = new_tenant()
+    await kit.connect(tenant)
+    caller = await start_service(SPAPI_CALLER)
+    counter = LwaCounter()
+    tokens = token_service(caller.runtime, kit, http=counter.client)
+
+    await lwa_faults.fail_next(5, 429)  # the budget is 4 attempts
+    with pytest.raises(LwaUnavailable) as failed:
+        await tokens.access_token(tenant)
+    assert counter.calls == 4 and "HTTP 429" in str(failed.value)
+    assert (await kit.status(tenant))["status"] == "CONNECTED"
+    reported = await caller.runtime.pool.fetchval(
+        "SELECT count(*) FROM event_outbox WHERE subject = 'connection.reauth_required'"
+    )
+    assert reported == 0
+    # Not remembered as refused: once LWA answers, the same refresh token works.
+    await lwa_faults.clear()
+    assert (await tokens.access_token(tenant)).value.startswith("Atza|")
+    await tokens.aclose()
+
+
+async def test_callback_retries_a_failing_code_exchange(kit, stack, lwa_faults: LwaFaults):
+    tenant = new_tenant()
+    await lwa_faults.fail_next(2, 500)
+    assert frontend_result(await kit.connect(tenant)) == {"status": "connected"}
+    assert await lwa_faults.left() == 0  # both failures were answered, then the exchange
+    assert (await kit.status(tenant))["status"] == "CONNECTED"
+    assert read_secret(stack, tenant_path(tenant)) is not None
+
+
+async def test_callback_gives_up_after_the_retry_budget(kit, stack, lwa_faults: LwaFaults):
+    tenant = new_tenant()
+    await lwa_faults.fail_next(4, 500)
+    answer = frontend_result(await kit.connect(tenant))
+    assert answer == {"status": "error", "reason": "amazon_unavailable"}
+    assert await lwa_faults.left() == 0
+    status = await kit.status(tenant)
+    assert status["status"] == "ERROR" and "did not answer" in status["lastError"]
+    assert read_secret(stack, tenant_path(tenant)) is None
 
 
 async def test_late_reauth_event_does_not_undo_a_new_consent(kit):

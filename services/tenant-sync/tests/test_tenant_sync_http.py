@@ -181,7 +181,7 @@ async def test_status_compares_product_and_marketplace(service):
         )
         await service.runtime.pool.execute(
             "INSERT INTO marketplace_connections VALUES ('c1', 'ecomlg-001', 'AMAZON', "
-            "'CONNECTED', 'A12BCIS2R7HD4D', '{A13V1IB3VIYZZHFR}', 'secret/x', 'Atzr|leak')"
+            "'CONNECTED', 'A12BCIS2R7HD4D', '{A13V1IB3VIYZZH}', 'secret/x', 'Atzr|leak')"
         )
         with_connection = (await http.get("/api/v1/tenants/status/ecomlg-001")).json()
 
@@ -216,7 +216,7 @@ async def test_status_compares_product_and_marketplace(service):
             "marketplaceType": "AMAZON",
             "status": "CONNECTED",
             "sellerId": "A12BCIS2R7HD4D",
-            "marketplaceIds": ["A13V1IB3VIYZZHFR"],
+            "marketplaceIds": ["A13V1IB3VIYZZH"],
             "vaultPath": "secret/x",
         }
     ]
