@@ -207,7 +207,9 @@ async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningSer
     return RunningService(f"http://127.0.0.1:{port}", app, server, task)
 
 
-SANDBOX_TIME_SCALE = "60"
+# Fast enough for report generation and expiries, slow enough that a 5-minute
+# authorization code (15 s here) survives LWA retries on a loaded machine.
+SANDBOX_TIME_SCALE = "20"
 
 
 @pytest.fixture(scope="session")

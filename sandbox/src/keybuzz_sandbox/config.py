@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 
 
 class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
-    """Faults injected on SP-API operations (see faults.py)."""
+    """Faults injected on SP-API operations and, when named, LWA (see faults.py)."""
 
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 503)
