@@ -6,9 +6,10 @@ test; each test that needs a clean slate asks for a fresh database
 in-process under uvicorn on a free port (``start_service``), talking to these
 servers exactly as in production.
 
-When a Docker engine is reachable and ``KEYBUZZ_TEST_CONTAINERS=1``, PostgreSQL
-comes from testcontainers instead (official image); otherwise the embedded
-servers are used (no Docker engine runs on the project's machines).
+When a Docker engine is reachable and ``KEYBUZZ_TEST_CONTAINERS=1``, NATS,
+PostgreSQL and OpenBao come from testcontainers instead (official images);
+otherwise the embedded servers are used. No Docker engine runs on the
+project's machines, so that path is not exercised here.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Infra:
 
 
 def _use_containers() -> bool:
+    """Official images instead of the embedded servers: opt-in, and only with a Docker engine."""
     if os.environ.get("KEYBUZZ_TEST_CONTAINERS") != "1":
         return False
     with contextlib.suppress(Exception):
@@ -76,9 +78,12 @@ def _start(spec: infra.ServerSpec, root: Path) -> infra.RunningServer:
 
 
 @pytest.fixture(scope="session")
-def nats_server(infra_root: Path) -> Iterator[infra.RunningServer]:
+def nats_url(infra_root: Path) -> Iterator[str]:
+    if _use_containers():
+        yield from _container_url("nats:2.10", 4222, "nats", ["--jetstream"], "Server is ready")
+        return
     server = _start(infra.nats_spec(infra_root / "nats", infra.free_port()), infra_root)
-    yield server
+    yield server.spec.url
     server.stop()
 
 
@@ -98,21 +103,36 @@ def postgres_url(infra_root: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def vault_server(infra_root: Path) -> Iterator[infra.RunningServer]:
+def vault_addr(infra_root: Path) -> Iterator[str]:
+    if _use_containers():
+        command = ["server", "-dev", f"-dev-root-token-id={infra.DEV_VAULT_ROOT_TOKEN}",
+                   "-dev-listen-address=0.0.0.0:8200"]  # fmt: skip
+        for url in _container_url("openbao/openbao:2.2.0", 8200, "http", command, "Root Token"):
+            bootstrap.seed_vault(url, infra.DEV_VAULT_ROOT_TOKEN)
+            yield url
+        return
     server = _start(infra.openbao_spec(infra.free_port()), infra_root)
     bootstrap.seed_vault(server.spec.url, infra.DEV_VAULT_ROOT_TOKEN)
-    yield server
+    yield server.spec.url
     server.stop()
 
 
+def _container_url(
+    image: str, port: int, scheme: str, command: list[str], ready_line: str
+) -> Iterator[str]:
+    """An official image under testcontainers (only when KEYBUZZ_TEST_CONTAINERS=1)."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    container = DockerContainer(image).with_command(command).with_exposed_ports(port)
+    with container:
+        wait_for_logs(container, ready_line, timeout=60)
+        yield f"{scheme}://{container.get_container_host_ip()}:{container.get_exposed_port(port)}"
+
+
 @pytest.fixture(scope="session")
-def stack(
-    nats_server: infra.RunningServer,
-    postgres_url: str,
-    vault_server: infra.RunningServer,
-    infra_root: Path,
-) -> Infra:
-    return Infra(nats_server.spec.url, postgres_url, vault_server.spec.url, infra_root)
+def stack(nats_url: str, postgres_url: str, vault_addr: str, infra_root: Path) -> Infra:
+    return Infra(nats_url, postgres_url, vault_addr, infra_root)
 
 
 @pytest.fixture(scope="session")
