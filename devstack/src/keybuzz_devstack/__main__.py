@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -11,8 +12,23 @@ from pathlib import Path
 from keybuzz_devstack import stack
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C, `kill` and a closed terminal all stop the stack the same orderly way.
+
+    SIGINT is reset explicitly: a shell starting us in the background leaves it ignored.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+
+
 def run() -> int:
     """Foreground: start, print the banner, follow the logs; Ctrl-C stops everything."""
+    _stop_on_signals()
     env = dict(os.environ)
     process, parts, shared = stack.start(env)
     try:
