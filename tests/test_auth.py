@@ -25,7 +25,10 @@ def bearer(token: str) -> dict[str, str]:
         ({"Authorization": "Basic abc"}, 401, "missing bearer token"),
         ({**bearer("not.a.jwt"), "X-Tenant-Id": "a"}, 401, "invalid token"),
         (
-            {**bearer(issue_token("other-secret", "u", ["a"])), "X-Tenant-Id": "a"},
+            {
+                **bearer(issue_token("another-secret-of-at-least-32-bytes", "u", ["a"])),
+                "X-Tenant-Id": "a",
+            },
             401,
             "invalid token",
         ),
