@@ -40,7 +40,7 @@ bench: install
 	$(PY) -m bench
 
 lint: install
-	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -113,7 +114,7 @@ def status() -> int:
     )
 
 
-def follow_logs(names: list[str], process: object) -> None:
+def follow_logs(names: list[str], process: subprocess.Popen[bytes]) -> None:
     """Print every part's new log lines, prefixed with its name, until interrupted."""
     files = {name: stack.LOGS / f"{name}.log" for name in names}
     offsets = {name: _size(path) for name, path in files.items()}

@@ -161,7 +161,8 @@ class OrderBook:
         before = self.timeline.virtual(real_now)
         self.timeline.add_jump(real_now, seconds)
         after = self.timeline.virtual(real_now)
-        new, updated = [], []
+        new: list[str] = []
+        updated: list[str] = []
         start = max(0, self.gen.placed_before(before - MAX_LIFECYCLE) - 2)
         for index in range(start, self.gen.placed_before(after)):
             timeline = self.gen.timeline(index)

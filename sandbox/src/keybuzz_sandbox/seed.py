@@ -271,6 +271,7 @@ class SellerGenerator:
         placed = self.purchase_time(index)
         cancelled = index % self.spec.order_count in self._cancelled_residues
         channel = "AFN" if rng.random() < 0.1 else "MFN"
+        events: tuple[tuple[float, str], ...]
         if cancelled:
             events = ((placed, "Pending"), (placed + rng.uniform(300, 1800), "Canceled"))
         else:

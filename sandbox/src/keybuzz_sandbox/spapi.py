@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, route
+from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 
 from .auth import Principal, RdtResource, authenticate
@@ -119,7 +120,8 @@ def operation_route(sb: Sandbox, op: Operation, impl: Implementation) -> HTTPRou
     async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
         return await run_operation(sb, op, impl, request)
 
-    return route(op.litestar_path(), http_method=[op.method], name=op.key, include_in_schema=False)(
+    method = HttpMethod(op.method.upper())
+    return route(op.litestar_path(), http_method=[method], name=op.key, include_in_schema=False)(
         handler
     )
 

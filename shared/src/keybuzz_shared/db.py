@@ -7,6 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import asyncpg
 
@@ -17,6 +18,11 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK_KEY = 0x6B627A7A  # "kbzz"
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
+
+
+# What store functions accept: a pool for one-off statements, or a connection
+# inside the caller's transaction.
+Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 class MigrationError(RuntimeError):

@@ -151,7 +151,8 @@ class OauthFlow:
     async def _connect(self, bound: states.ConsumedState, params: CallbackParams) -> Connection:
         if params.error:
             raise _amazon_refusal(params.error, params.error_description)
-        if not params.spapi_oauth_code or not _SELLER_ID.match(params.selling_partner_id or ""):
+        seller_id = params.selling_partner_id or ""
+        if not params.spapi_oauth_code or not _SELLER_ID.match(seller_id):
             raise CallbackFailure(
                 "missing_parameters",
                 "Amazon's redirect lacks spapi_oauth_code or a valid selling_partner_id",
@@ -160,7 +161,7 @@ class OauthFlow:
         refresh_token = await self._exchange(params.spapi_oauth_code, bound.redirect_uri)
         credentials = TenantCredentials(
             tenant_id=bound.tenant_id, refresh_token=refresh_token,
-            seller_id=params.selling_partner_id, marketplace_id=mp.id, region=mp.region,
+            seller_id=seller_id, marketplace_id=mp.id, region=mp.region,
             created_at=datetime.now(UTC).isoformat(),
         )  # fmt: skip
         vault_path = await self._store(credentials)

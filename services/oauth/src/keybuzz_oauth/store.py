@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+from keybuzz_shared.db import Executor
 
 from keybuzz_oauth.connections import AMAZON, Connected, Connection, Status
 from keybuzz_oauth.states import ConsumedState
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 _CONNECTION_COLUMNS = (
     "id::text, tenant_id, marketplace_type, status, seller_id, marketplace_ids, region, "

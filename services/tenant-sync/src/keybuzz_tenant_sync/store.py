@@ -13,12 +13,10 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from keybuzz_shared.db import Executor
 from keybuzz_shared.events import InboundAddressInfo
 
 from keybuzz_tenant_sync.domain import MarketplaceTenant, ProductTenant
-
-Executor = asyncpg.Connection | asyncpg.Pool
-
 
 # --- product database (keybuzz) --------------------------------------------------------
 
