@@ -7,7 +7,7 @@ import msgspec
 import nats
 import pytest
 from keybuzz_shared import events as ev
-from keybuzz_shared.messaging import _delivery_of, decode_delivered, publish_event
+from keybuzz_shared.messaging import _delivery_of, decode_delivered, publish_event, stream_for
 from keybuzz_shared.streams import STREAMS, ensure_streams
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -68,9 +68,7 @@ async def js(stack):
 
 async def test_each_event_round_trips_through_jetstream(js):
     for sample in SAMPLES:
-        stream = next(
-            n for n, subj in STREAMS.items() if subj[0].split(".")[0] == sample.type.split(".")[0]
-        )
+        stream = stream_for(sample.type)
         sub = await js.pull_subscribe(sample.type, stream=stream, config=NEW_ONLY)
         await publish_event(js, sample)
         [msg] = await sub.fetch(1, timeout=5)

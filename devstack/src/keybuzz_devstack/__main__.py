@@ -33,7 +33,7 @@ def run() -> int:
     env = dict(os.environ)
     process, parts, shared = stack.start(env)
     try:
-        stack.wait_ready(parts, shared, env)
+        stack.wait_ready(parts, shared)
         print(stack.banner(parts, shared), flush=True)
         follow_logs([p.name for p in parts], process)
     except stack.PartFailed as failure:
@@ -51,7 +51,7 @@ def up() -> int:
     env = dict(os.environ)
     _, parts, shared = stack.start(env)
     try:
-        stack.wait_ready(parts, shared, env)
+        stack.wait_ready(parts, shared)
     except (stack.PartFailed, KeyboardInterrupt) as failure:
         if isinstance(failure, stack.PartFailed):
             print(failure.report(), file=sys.stderr)

@@ -93,7 +93,7 @@ def nats_spec(data_dir: Path, port: int = 4222) -> ServerSpec:
         command=command,
         port=port,
         url=f"nats://127.0.0.1:{port}",
-        ready=lambda: _http_ok(f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"),
+        ready=lambda: http_ok(f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"),
     )
 
 
@@ -205,11 +205,12 @@ def openbao_spec(port: int = 8200, root_token: str = DEV_VAULT_ROOT_TOKEN) -> Se
         port=port,
         url=url,
         env={"BAO_LOG_LEVEL": "warn", "HOME": str(Path.home())},
-        ready=lambda: _http_ok(f"{url}/v1/sys/health"),
+        ready=lambda: http_ok(f"{url}/v1/sys/health"),
     )
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
+    """The readiness probe of every HTTP part: answers 200 within a second."""
     try:
         return httpx.get(url, timeout=1.0).status_code == 200
     except httpx.HTTPError:

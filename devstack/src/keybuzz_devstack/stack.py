@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from keybuzz_devstack import bootstrap, infra
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
@@ -54,10 +52,7 @@ class Part:
         if self.spec:
             return self.spec.is_ready()
         assert self.ready_url
-        try:
-            return httpx.get(self.ready_url, timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return infra.http_ok(self.ready_url)
 
 
 def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
@@ -212,11 +207,12 @@ def start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], list[Part], dic
     return process, parts, shared
 
 
-def wait_ready(parts: list[Part], shared: dict[str, str], env: dict[str, str]) -> None:
+def wait_ready(parts: list[Part], shared: dict[str, str]) -> None:
+    """Wait for the servers, set up those we started (not external ones), wait for the rest."""
     infra_parts = [p for p in parts if p.spec]
     _wait_parts(infra_parts)
-    started_pg = not env.get("DATABASE_URL")
-    started_vault = not env.get("VAULT_ADDR")
+    started = {p.name for p in infra_parts}
+    started_pg, started_vault = "postgres" in started, "openbao" in started
     bootstrap.run_bootstrap(
         postgres_server=bootstrap.server_url(shared["DATABASE_URL"]) if started_pg else None,
         product_url=shared["PRODUCT_DATABASE_URL"] if started_pg else None,

@@ -250,15 +250,8 @@ def sandbox_url(infra_root: Path) -> Iterator[str]:
             "SANDBOX_PUBLIC_URL": url,
             "SANDBOX_TIME_SCALE": SANDBOX_TIME_SCALE,
         },
-        ready=lambda: _http_status(f"{url}/health") == 200,
+        ready=lambda: infra.http_ok(f"{url}/health"),
     )
     server = _start(spec, infra_root)
     yield url
     server.stop()
-
-
-def _http_status(url: str) -> int:
-    try:
-        return httpx.get(url, timeout=1.0).status_code
-    except httpx.HTTPError:
-        return 0
