@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from contextlib import AbstractAsyncContextManager
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -33,19 +35,20 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from keybuzz_shared import auth
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
-from keybuzz_shared.events import Event
 from keybuzz_shared.http import EXCEPTION_HANDLERS
 from keybuzz_shared.logs import configure_logging
 from keybuzz_shared.messaging import create_broker
 from keybuzz_shared.micro import MicroEndpoint, start_micro_service
-from keybuzz_shared.outbox import OutboxRelay, enqueue, enqueue_many
+from keybuzz_shared.outbox import OutboxRelay
 from keybuzz_shared.settings import CommonSettings, load_settings
 from keybuzz_shared.streams import ensure_streams
+from keybuzz_shared.uow import UnitOfWork, unit_of_work
 from keybuzz_shared.vault import VaultClient
 
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=CommonSettings)
+T = TypeVar("T")
 STARTUP_WAIT_SECONDS = 120.0
 READY_CHECK_TIMEOUT = 2.0
 VERSION = "0.1.0"
@@ -63,7 +66,20 @@ class Runtime(Generic[S]):
     pool: asyncpg.Pool = field(init=False)
     outbox: OutboxRelay = field(init=False)
     micro: Service | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Every EventSubscription registers itself here (stream, durable): /metrics reads them.
+    subscriptions: list[Any] = field(default_factory=list)
+    components: dict[type, object] = field(default_factory=dict)
+
+    def provide(self, component: object) -> None:
+        """Register a service object (made in an ``on_startup`` hook or at assembly)."""
+        self.components[type(component)] = component
+
+    def component(self, kind: type[T]) -> T:
+        """The registered object of ``kind``: typed, unlike a look-up by string."""
+        found = self.components.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"no {kind.__name__} registered in the {self.name} runtime")
+        return found
 
     @property
     def nc(self) -> Client:
@@ -73,17 +89,9 @@ class Runtime(Generic[S]):
     def js(self) -> JetStreamContext:
         return self.nc.jetstream()
 
-    async def emit(self, conn: asyncpg.Connection, event: Event) -> None:
-        """Record ``event`` in the caller's transaction; published once it commits."""
-        await enqueue(conn, self.name, event)
-
-    async def emit_many(self, conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-        """``emit`` for a batch, in one round trip."""
-        await enqueue_many(conn, self.name, events)
-
-    def flush_events(self) -> None:
-        """Ask the relay to publish now (call after the transaction commits)."""
-        self.outbox.wake()
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction whose ``uow.emit(event)`` calls are published once it commits."""
+        return unit_of_work(self.pool, self.name, self.outbox.wake)
 
 
 Hook = Callable[[Runtime[Any]], Awaitable[None]]
@@ -100,6 +108,8 @@ class ServiceDefinition(Generic[S]):
     micro_endpoints: Callable[[Runtime[S]], list[MicroEndpoint]] | None = None
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
+    # Handler parameter name -> type of a component the runtime provides (Runtime.provide).
+    dependencies: Mapping[str, type] = field(default_factory=dict)
 
 
 class ReadyReport(msgspec.Struct):
@@ -189,6 +199,10 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
         dependencies={
             "runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True),
             "tenant": Provide(provide_tenant, sync_to_thread=False),
+            **{
+                name: Provide(functools.partial(runtime.component, kind), sync_to_thread=False)
+                for name, kind in definition.dependencies.items()
+            },
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
