@@ -32,10 +32,9 @@ class Archive(msgspec.Struct):
 async def archive(data: Archive, runtime: Runtime[Any]) -> dict[str, str]:
     """A state change and its event in one transaction, published by the outbox."""
     event = TenantArchived(tenant_id=data.tenant_id)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        await conn.execute("INSERT INTO probe_archived (tenant_id) VALUES ($1)", data.tenant_id)
-        await runtime.emit(conn, event)
-    runtime.flush_events()
+    async with runtime.unit_of_work() as uow:
+        await uow.conn.execute("INSERT INTO probe_archived (tenant_id) VALUES ($1)", data.tenant_id)
+        uow.emit(event)
     return {"eventId": event.event_id}
 
 
@@ -62,9 +61,7 @@ def register(runtime: Runtime[Any]) -> None:
             delivery.attempt,
         )
 
-    EventSubscription(
-        runtime.broker, service="probe", event_type=TenantArchived, handler=handle, purpose="seen"
-    )
+    EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="seen")
 
 
 def endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:

@@ -133,7 +133,7 @@ async def test_micro_service_answers_operator_requests(start_service, private_na
     assert json.loads(reply.data) == {"seen": 0}
     info = await service.runtime.nc.request("$SRV.INFO.keybuzz-probe", b"", timeout=5)
     endpoints = json.loads(info.data)["endpoints"]
-    assert [e["subject"] for e in endpoints] == ["keybuzz.probe.count"]
+    assert [e["subject"] for e in endpoints] == ["keybuzz.probe.count", "keybuzz.probe.redrive"]
 
 
 async def test_bad_http_body_gets_a_json_400(start_service, private_nats):

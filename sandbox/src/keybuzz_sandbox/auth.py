@@ -18,6 +18,7 @@ class AccessClaims(msgspec.Struct, kw_only=True):
     exp: float  # real epoch seconds
     sp: str | None = None  # selling partner; None for grantless (client_credentials) tokens
     scope: str | None = None
+    pad: str = ""  # random filler: Amazon-sized tokens
 
 
 class RefreshClaims(msgspec.Struct, kw_only=True):
@@ -25,6 +26,7 @@ class RefreshClaims(msgspec.Struct, kw_only=True):
     sp: str
     jti: str
     iat: float
+    pad: str = ""
 
 
 class RdtResource(msgspec.Struct, kw_only=True):

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from .roles import DEFAULT_ROLES, parse_roles
+
 DEV_CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
 DEV_CLIENT_SECRET = "keybuzz-sandbox-secret"
 DEV_APPLICATION_ID = "amzn1.sp.solution.keybuzz-sandbox"
@@ -51,6 +53,17 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     smtp_port: int = 2525
     bench_orders: int = 10_000
     faults: FaultSettings = FaultSettings()
+    # SP-API roles of the application (roles.py): what restricted data it may see.
+    app_roles: tuple[str, ...] = DEFAULT_ROLES
+    # Amazon seconds before a created/updated order shows in getOrders/searchOrders,
+    # and in order reports.
+    listing_lag_seconds: float = 120.0
+    report_lag_seconds: float = 600.0
+    # Report documents: gzip those larger than this many bytes (Amazon compresses
+    # large documents); "omit" leaves compressionAlgorithm out although the content
+    # is gzipped (an inconsistency seen on Amazon), "declare" states it.
+    report_gzip_min_bytes: int = 4096
+    report_gzip_declaration: str = "declare"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SandboxConfig:
@@ -81,6 +94,26 @@ def _positive_float(raw: str) -> float:
     if value <= 0:
         raise ValueError("must be > 0")
     return value
+
+
+def _non_negative(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _gzip_declaration(raw: str) -> str:
+    if raw not in {"declare", "omit"}:
+        raise ValueError("expected declare or omit")
+    return raw
 
 
 def _fraction(raw: str) -> float:
@@ -140,4 +173,11 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         smtp_port=_read(env, "SANDBOX_SMTP_PORT", int, 2525),
         bench_orders=_read(env, "SANDBOX_BENCH_ORDERS", int, 10_000),
         faults=_faults_from_env(env),
+        app_roles=_read(env, "SANDBOX_APP_ROLES", parse_roles, DEFAULT_ROLES),
+        listing_lag_seconds=_read(env, "SANDBOX_LISTING_LAG_SECONDS", _non_negative, 120.0),
+        report_lag_seconds=_read(env, "SANDBOX_REPORT_LAG_SECONDS", _non_negative, 600.0),
+        report_gzip_min_bytes=_read(env, "SANDBOX_REPORT_GZIP_MIN_BYTES", _non_negative_int, 4096),
+        report_gzip_declaration=_read(
+            env, "SANDBOX_REPORT_GZIP_DECLARATION", _gzip_declaration, "declare"
+        ),
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 
 
-class ErrorItem(msgspec.Struct):
+class ErrorItem(msgspec.Struct, omit_defaults=True):
     code: str
     message: str
-    details: str = ""
+    details: str | None = None  # None: omitted, as in Amazon's 429 bodies
 
 
 class ErrorBody(msgspec.Struct):
@@ -16,10 +16,14 @@ class ErrorBody(msgspec.Struct):
 
 
 class SpApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: str | None = "", error_type: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.item = ErrorItem(code, message, details)
+        # Amazon's gateway names some errors in x-amzn-ErrorType (not all of them).
+        self.error_type = error_type
 
     def body(self) -> bytes:
         return msgspec.json.encode(ErrorBody([self.item]))
@@ -29,7 +33,7 @@ ACCESS_DENIED = "Access to requested resource is denied."
 
 
 def unauthorized(details: str = "") -> SpApiError:
-    return SpApiError(403, "Unauthorized", ACCESS_DENIED, details)
+    return SpApiError(403, "Unauthorized", ACCESS_DENIED, details, "AccessDeniedException")
 
 
 def invalid_input(message: str, details: str = "") -> SpApiError:
@@ -41,7 +45,10 @@ def not_found(message: str) -> SpApiError:
 
 
 def quota_exceeded() -> SpApiError:
-    return SpApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+    # Observed 429 bodies carry no "details".
+    return SpApiError(
+        429, "QuotaExceeded", "You exceeded your quota for the requested resource.", None
+    )
 
 
 def server_fault(status: int) -> SpApiError:

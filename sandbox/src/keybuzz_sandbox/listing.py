@@ -3,6 +3,10 @@ date-window rules, page tokens, pricing and restricted-data visibility."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 from typing import Any, TypeVar
 
 import msgspec
@@ -16,7 +20,10 @@ from .signing import Signer
 T = TypeVar("T", bound=msgspec.Struct)
 
 FRESHNESS_LAG = 120.0  # Amazon seconds: "...Before" must be at least two minutes before now
-_TOKEN_PREFIX = "kbz1."
+# Page tokens are standard base64 like Amazon's, and always hold '+', '/' and
+# '=': a client that does not URL-encode them breaks here as it would there.
+_TOKEN_HEADER = b"\xfb\xef\xff"  # encodes as "++//"
+_MAC_BYTES = 32
 
 
 class WindowNames(msgspec.Struct, frozen=True):
@@ -38,9 +45,19 @@ def _check_order(after: float | None, before: float | None, names: tuple[str, st
 
 
 def window_query(
-    query: dict[str, Any], names: WindowNames, now: float, lag: float, required: bool
+    query: dict[str, Any],
+    names: WindowNames,
+    now: float,
+    min_gap: float,
+    lag: float,
+    required: bool,
 ) -> OrderQuery:
-    """Validate the date filters as the models' descriptions state and build the listing."""
+    """Validate the date filters as the models' descriptions state and build the listing.
+
+    `min_gap` is the model's "at least two minutes before the request" rule;
+    `lag` how long (real seconds) Amazon takes to show a new or changed order
+    in listings: the listing describes the orders as they stood `lag` ago.
+    """
     created_after, created_before = query.get(names.created_after), query.get(names.created_before)
     updated_after, updated_before = query.get(names.updated_after), query.get(names.updated_before)
     by_creation = created_after is not None or created_before is not None
@@ -58,7 +75,7 @@ def window_query(
         (names.created_before, created_before),
         (names.updated_before, updated_before),
     ):
-        if value is not None and value > now - lag:
+        if value is not None and value > now - min_gap:
             raise invalid_input(
                 f"{name} must be at least two minutes before the time of the request."
             )
@@ -68,7 +85,7 @@ def window_query(
     _check_order(created_after, created_before, (names.created_after, names.created_before))
     _check_order(updated_after, updated_before, (names.updated_after, names.updated_before))
     return OrderQuery(
-        snapshot=now,
+        snapshot=now - lag,
         created_after=created_after,
         created_before=created_before,
         updated_after=updated_after,
@@ -78,10 +95,11 @@ def window_query(
 
 def watermark(query: OrderQuery) -> tuple[str, float] | None:
     """Which '...Before' the response reports, and its value (the listing's upper bound)."""
+    # Never later than what the listing could see: that is the safe next cursor.
     if query.updated_after is not None or query.updated_before is not None:
-        return "updated", query.updated_before or query.snapshot
+        return "updated", min(query.updated_before or query.snapshot, query.snapshot)
     if query.created_after is not None or query.created_before is not None:
-        return "created", query.created_before or query.snapshot
+        return "created", min(query.created_before or query.snapshot, query.snapshot)
     return None
 
 
@@ -110,15 +128,47 @@ def check_page_size(value: int | None, name: str) -> int:
     return value
 
 
-def seal_page(signer: Signer, state: msgspec.Struct) -> str:
-    return signer.seal(_TOKEN_PREFIX, state)
+class _PageEnvelope(msgspec.Struct):
+    iat: float  # real time the token was issued
+    state: Any
 
 
-def open_page(signer: Signer, token: str, kind: type[T], name: str) -> T:
-    state = signer.open(_TOKEN_PREFIX, token, kind)
-    if state is None:
+def _page_mac(signer: Signer, body: bytes) -> bytes:
+    return hmac.new(signer.mac("page-tokens").encode(), body, hashlib.sha256).digest()
+
+
+def seal_page(signer: Signer, state: msgspec.Struct, now: float) -> str:
+    body = msgspec.json.encode(_PageEnvelope(now, state))
+    raw = _TOKEN_HEADER + _page_mac(signer, body) + body
+    if len(raw) % 3 == 0:
+        raw += b" "  # JSON tolerates trailing blanks; the token now ends with '='
+    return base64.b64encode(raw).decode("ascii")
+
+
+def open_page(
+    signer: Signer,
+    token: str,
+    kind: type[T],
+    name: str,
+    now: float,
+    lifetime: float | None = None,
+) -> T:
+    """The page state in `token`; 400 when altered (e.g. not URL-encoded) or expired."""
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_input(f"Invalid {name}.") from None
+    head, mac = raw[: len(_TOKEN_HEADER)], raw[len(_TOKEN_HEADER) : len(_TOKEN_HEADER) + _MAC_BYTES]
+    body = raw[len(_TOKEN_HEADER) + _MAC_BYTES :]
+    if head != _TOKEN_HEADER or not hmac.compare_digest(mac, _page_mac(signer, body)):
         raise invalid_input(f"Invalid {name}.")
-    return state
+    envelope = msgspec.json.decode(body, type=_PageEnvelope)
+    if lifetime is not None and now > envelope.iat + lifetime:
+        raise invalid_input(f"The {name} has expired.")
+    try:
+        return msgspec.convert(envelope.state, kind)
+    except msgspec.ValidationError:
+        raise invalid_input(f"Invalid {name}.") from None
 
 
 # --- prices (EU prices include VAT; Amazon reports the VAT part as tax) -------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,6 +19,9 @@ from .sandbox import Sandbox
 from .signing import ACCESS_PREFIX, REFRESH_PREFIX
 
 ACCESS_TOKEN_LIFETIME = 3600.0  # Amazon seconds
+# Amazon's Atza|/Atzr| tokens are several hundred characters long; padding the
+# claims keeps ours in that range, so column sizes and headers are tested for real.
+TOKEN_PADDING_BYTES = 96
 GRANTLESS_SCOPES = frozenset(
     {"sellingpartnerapi::notifications", "sellingpartnerapi::client_credential:rotation"}
 )
@@ -63,6 +67,10 @@ def _invalid_grant(name: str) -> LwaError:
     return LwaError("invalid_grant", f"The request has an invalid grant parameter : {name}")
 
 
+def _padding() -> str:
+    return secrets.token_urlsafe(TOKEN_PADDING_BYTES)
+
+
 def _json(payload: Any, status: int, malformed_kind: str | None = None) -> Response[bytes]:
     body = msgspec.json.encode(payload)
     if malformed_kind and status < 400:
@@ -106,7 +114,11 @@ class TokenEndpoint:
     ) -> TokenResponse:
         lifetime = self.sb.clock.real_duration(ACCESS_TOKEN_LIFETIME)
         claims = AccessClaims(
-            cid=client_id, sp=seller_id, scope=scope, exp=self.sb.clock.now() + lifetime
+            cid=client_id,
+            sp=seller_id,
+            scope=scope,
+            exp=self.sb.clock.now() + lifetime,
+            pad=_padding(),
         )
         # expires_in is what the token really lives, so clients' caching works unchanged.
         return TokenResponse(
@@ -120,13 +132,20 @@ class TokenEndpoint:
         code = form.get("code") or ""
         if not code:
             raise _missing("code")
+        # LWA wants the redirect_uri the consent used; a request without it is malformed.
+        if not form.get("redirect_uri"):
+            raise _missing("redirect_uri")
         grant = self.sb.redeem_code(code)
         if grant is None or grant.client_id != client_id:
             raise _invalid_grant("code")
-        if "redirect_uri" in form and form["redirect_uri"] != grant.redirect_uri:
+        if form["redirect_uri"] != grant.redirect_uri:
             raise _invalid_grant("redirect_uri")
         refresh = RefreshClaims(
-            cid=client_id, sp=grant.seller_id, jti=str(uuid.uuid4()), iat=self.sb.clock.now()
+            cid=client_id,
+            sp=grant.seller_id,
+            jti=str(uuid.uuid4()),
+            iat=self.sb.clock.now(),
+            pad=_padding(),
         )
         response = self.access_token(client_id, grant.seller_id)
         return msgspec.structs.replace(
@@ -172,17 +191,44 @@ class TokenEndpoint:
         return grants[grant_type](form, client_id)
 
 
+def _json_form(raw: bytes) -> dict[str, str] | None:
+    """A JSON object body (what Amazon's own SDKs post) as form fields."""
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    return {
+        str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
+        for k, v in body.items()
+    }
+
+
+async def _read_form(request: Request[Any, Any, Any]) -> dict[str, str] | None:
+    content_type = request.headers.get("content-type", "").lower()
+    raw = await request.body()
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    if content_type.startswith("application/json"):
+        return _json_form(raw)
+    return None
+
+
 async def _answer(endpoint: TokenEndpoint, request: Request[Any, Any, Any]) -> tuple[Any, int]:
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        problem = "Content-Type must be application/x-www-form-urlencoded"
+    form = await _read_form(request)
+    if form is None:
+        problem = "Content-Type must be application/x-www-form-urlencoded or application/json"
         return {"error": "invalid_request", "error_description": problem}, 400
-    form = dict(
-        parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
-    )
     try:
         return endpoint.exchange(form, request.headers.get("authorization")), 200
     except LwaError as exc:
         return exc.body(), exc.status
+
+
+# An internal error can strike after LWA redeemed the code (the client then gets
+# invalid_grant on retry); throttling and unavailability reject the call up front.
+CONSUMING_FAULTS = frozenset({500})
 
 
 def token_route(sb: Sandbox) -> HTTPRouteHandler:
@@ -190,9 +236,10 @@ def token_route(sb: Sandbox) -> HTTPRouteHandler:
 
     @post("/auth/o2/token", include_in_schema=False)
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
-        # Faults come first: a failed call reads nothing, so a code is not consumed.
         decision = await sb.faults.delayed(LWA_OPERATION)
         if decision.error_status:
+            if decision.error_status in CONSUMING_FAULTS:
+                await _answer(endpoint, request)  # processed, then the answer is lost
             fault = server_fault(decision.error_status)
             return _json(fault.body(), fault.status)
         payload, status = await _answer(endpoint, request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from .clock import iso
+from .errors import invalid_input
 from .listing import (
     FRESHNESS_LAG,
     V2026_NAMES,
@@ -21,6 +22,7 @@ from .listing import (
     windows,
 )
 from .order_book import OrderBook, OrderQuery, OrderState
+from .roles import Roles
 from .seed import ItemFacts
 from .spapi import CallContext, Reply
 
@@ -54,8 +56,7 @@ class Renderer(msgspec.Struct, kw_only=True):
 
     book: OrderBook
     included: frozenset[str]
-    buyer_pii: bool
-    address_pii: bool
+    roles: Roles  # no RDT in this API: the application's roles decide
 
     def money(self, cents: int) -> Money:
         return Money(amount=amount(cents), currencyCode=self.book.gen.marketplace.currency)
@@ -93,23 +94,27 @@ class Renderer(msgspec.Struct, kw_only=True):
         return order
 
     def buyer(self, state: OrderState) -> dict[str, str] | None:
-        # Buyer name and e-mail are restricted data: omitted without an RDT.
-        if not self.buyer_pii:
-            return None
-        return {"buyerName": state.facts.buyer_name, "buyerEmail": state.facts.buyer_email}
+        status, channel = state.status, state.facts.timeline.channel
+        buyer: dict[str, str] = {}
+        if self.roles.buyer_name(status, channel):
+            buyer["buyerName"] = state.facts.buyer_name
+        if self.roles.buyer_email(status, channel):
+            buyer["buyerEmail"] = state.facts.buyer_email
+        return buyer or None
 
     def recipient(self, state: OrderState) -> dict[str, object] | None:
         a = state.facts.address
+        # Postal code counts as PII in this API (unlike v0's coarse address).
         address: dict[str, str] = {
             "city": a.city,
             "stateOrRegion": a.state,
-            "postalCode": a.postal_code,
             "countryCode": a.country_code,
         }
-        if self.address_pii:
+        if self.roles.delivery_address(state.status, state.facts.timeline.channel):
             address |= {
                 "name": a.name,
                 "addressLine1": a.line1,
+                "postalCode": a.postal_code,
                 "phone": a.phone,
                 "addressType": "RESIDENTIAL",
             }
@@ -192,22 +197,44 @@ def _renderer(ctx: CallContext, book: OrderBook) -> Renderer:
     return Renderer(
         book=book,
         included=frozenset(ctx.query.get("includedData", [])),
-        buyer_pii=ctx.may_see("buyerInfo"),
-        address_pii=ctx.may_see("shippingAddress"),
+        roles=ctx.sandbox.roles,
     )
 
 
+# A paginationToken request re-sends the first request's parameters; only these
+# may differ (and paginationToken itself).
+MAY_CHANGE = frozenset({"paginationToken", "maxResultsPerPage", "includedData"})
+TOKEN_LIFETIME = 24 * 3600.0  # Amazon seconds
+
+
 class SearchPage(msgspec.Struct):
-    """The listing plus the datasets asked for on the first page."""
+    """The listing and a fingerprint of the parameters that must be re-sent."""
 
     query: OrderQuery
-    included: list[str]
+    filters: str
+
+
+def _fingerprint(ctx: CallContext) -> str:
+    """MAC of the request's filters, independent of parameter and list order."""
+    filters = {
+        name: sorted(value) if isinstance(value, list) else value
+        for name, value in sorted(ctx.query.items())
+        if name not in MAY_CHANGE
+    }
+    return ctx.sandbox.signer.mac(msgspec.json.encode(filters).decode())
 
 
 def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    lag = ctx.sandbox.clock.real_duration(FRESHNESS_LAG)
-    query = window_query(q, V2026_NAMES, ctx.now, lag, required=True)
+    clock = ctx.sandbox.clock
+    query = window_query(
+        q,
+        V2026_NAMES,
+        ctx.now,
+        clock.real_duration(FRESHNESS_LAG),
+        clock.real_duration(ctx.sandbox.config.listing_lag_seconds),
+        required=True,
+    )
     statuses = q.get("fulfillmentStatuses")
     channels = q.get("fulfilledBy")
     return msgspec.structs.replace(
@@ -219,22 +246,29 @@ def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     )
 
 
+def _next_page(ctx: CallContext, token: str) -> OrderQuery:
+    lifetime = ctx.sandbox.clock.real_duration(TOKEN_LIFETIME)
+    page = open_page(ctx.sandbox.signer, token, SearchPage, "paginationToken", ctx.now, lifetime)
+    if page.filters != _fingerprint(ctx):
+        raise invalid_input(
+            "Parameters other than maxResultsPerPage and includedData must be the same "
+            "as in the request that returned the paginationToken."
+        )
+    size = check_page_size(ctx.query.get("maxResultsPerPage"), "maxResultsPerPage")
+    return msgspec.structs.replace(page.query, page_size=size)
+
+
 async def search_orders(ctx: CallContext) -> Reply:
     book = ctx.book()
     token = ctx.query.get("paginationToken")
-    if token:
-        page = open_page(ctx.sandbox.signer, token, SearchPage, "paginationToken")
-        ctx.query.setdefault("includedData", page.included)
-    else:
-        page = SearchPage(_listing(ctx, book), ctx.query.get("includedData", []))
-    states, following = book.page(page.query)
+    query = _next_page(ctx, token) if token else _listing(ctx, book)
+    states, following = book.page(query)
     renderer = _renderer(ctx, book)
     body: dict[str, object] = {"orders": [renderer.order(s) for s in states]}
     if following is not None:
-        body["pagination"] = {
-            "nextToken": seal_page(ctx.sandbox.signer, SearchPage(following, page.included))
-        }
-    mark = watermark(page.query)
+        page = SearchPage(following, _fingerprint(ctx))
+        body["pagination"] = {"nextToken": seal_page(ctx.sandbox.signer, page, ctx.now)}
+    mark = watermark(query)
     if mark is not None:
         body["lastUpdatedBefore" if mark[0] == "updated" else "createdBefore"] = iso(mark[1])
     return Reply(body)

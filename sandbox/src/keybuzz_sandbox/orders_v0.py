@@ -41,7 +41,6 @@ _ORDER_CONSTANTS: dict[str, object] = {
     "HasRegulatedItems": False,
 }
 _ITEM_CONSTANTS: dict[str, object] = {
-    "IsGift": "false",
     "ConditionId": "New",
     "ConditionSubtypeId": "New",
     "IsTransparency": False,
@@ -139,8 +138,8 @@ class OrderItem(_Base, kw_only=True, omit_defaults=True):
     ShippingTax: Money | None = None
     PromotionDiscount: Money | None = None
     PromotionDiscountTax: Money | None = None
-    PromotionIds: list[str]
-    IsGift: str
+    PromotionIds: list[str] | None = None
+    IsGift: str | None = None
     ConditionId: str
     ConditionSubtypeId: str
     IsTransparency: bool
@@ -159,25 +158,48 @@ def _money(book: OrderBook, cents: int) -> Money:
     return Money(CurrencyCode=book.gen.marketplace.currency, Amount=amount(cents))
 
 
-def render_address(state: OrderState, full: bool) -> Address:
+# Statuses whose orders carry a ShippingAddress (model, Order.ShippingAddress).
+ADDRESS_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"})
+
+
+def _phone_visible(book: OrderBook, state: OrderState, now: float) -> bool:
+    """Amazon suppresses Phone for AFN orders and once LatestDeliveryDate has passed."""
+    if state.facts.timeline.channel == "AFN":
+        return False
+    return now <= windows(book, state).latest_delivery
+
+
+def render_address(book: OrderBook, state: OrderState, full: bool, now: float) -> Address | None:
     """Without an RDT Amazon still shows where the parcel goes, not to whom."""
+    if state.status not in ADDRESS_STATUSES:
+        return None
     a = state.facts.address
     coarse = Address(
         City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code
     )
     if not full:
         return coarse
+    phone = a.phone if _phone_visible(book, state, now) else None
     return msgspec.structs.replace(
-        coarse, Name=a.name, AddressLine1=a.line1, Phone=a.phone, AddressType="Residential"
+        coarse, Name=a.name, AddressLine1=a.line1, Phone=phone, AddressType="Residential"
     )
 
 
-def render_order(book: OrderBook, state: OrderState, buyer: bool, address: bool) -> Order:
+def render_buyer(state: OrderState) -> BuyerInfo | None:
+    # No buyer information before payment is authorised.
+    if state.status == "Pending":
+        return None
+    return BuyerInfo(BuyerEmail=state.facts.buyer_email, BuyerName=state.facts.buyer_name)
+
+
+def render_order(
+    book: OrderBook, state: OrderState, buyer: bool, address: bool, now: float
+) -> Order:
     facts, market = state.facts, book.gen.marketplace
     quantity = sum(state.quantity(i.quantity) for i in facts.items)
     shipped = quantity if state.status == "Shipped" else 0
     win = windows(book, state)
-    visible = state.status not in ("Pending", "Canceled")  # no totals or address before payment
+    visible = state.status not in ("Pending", "Canceled")  # no totals before payment
     return Order(
         **_ORDER_CONSTANTS,  # type: ignore[arg-type]
         AmazonOrderId=facts.order_id,
@@ -201,17 +223,18 @@ def render_order(book: OrderBook, state: OrderState, buyer: bool, address: bool)
         LatestDeliveryDate=iso(win.latest_delivery),
         IsBusinessOrder=facts.is_business,
         IsPrime=facts.is_prime,
-        ShippingAddress=render_address(state, address) if visible or address else None,
-        BuyerInfo=BuyerInfo(BuyerEmail=facts.buyer_email, BuyerName=facts.buyer_name)
-        if buyer
-        else None,
+        ShippingAddress=render_address(book, state, address, now),
+        BuyerInfo=render_buyer(state) if buyer else None,
         AutomatedShippingSettings=AutomatedShippingSettings(HasAutomatedShippingSettings=False),
     )
 
 
 def render_item(book: OrderBook, state: OrderState, item: ItemFacts) -> OrderItem:
     quantity = state.quantity(item.quantity)
-    priced = state.status != "Canceled"
+    # Pending: no pricing, taxes, shipping charges, gift status or promotions
+    # (getOrderItems' description); cancelled items carry no prices either.
+    priced = state.status not in ("Pending", "Canceled")
+    pending = state.status == "Pending"
     vat = book.gen.marketplace.vat_rate
     zero = _money(book, 0)
     return OrderItem(
@@ -229,20 +252,46 @@ def render_item(book: OrderBook, state: OrderState, item: ItemFacts) -> OrderIte
         ShippingTax=_money(book, vat_part(item.shipping_cents, vat)) if priced else None,
         PromotionDiscount=zero if priced else None,
         PromotionDiscountTax=zero if priced else None,
-        PromotionIds=[],
+        PromotionIds=None if pending else [],
+        IsGift=None if pending else "false",
     )
 
 
 # --- operations ----------------------------------------------------------------
 
 
+# The model: with SellerOrderId these "cannot be specified".
+_NOT_WITH_SELLER_ORDER_ID = (
+    "FulfillmentChannels",
+    "OrderStatuses",
+    "PaymentMethods",
+    "LastUpdatedAfter",
+    "LastUpdatedBefore",
+    "BuyerEmail",
+)
+
+
+def _check_seller_order_id(q: dict[str, object]) -> None:
+    clash = [name for name in _NOT_WITH_SELLER_ORDER_ID if name in q]
+    if clash:
+        raise invalid_input(f"SellerOrderId cannot be combined with {', '.join(clash)}.")
+
+
 def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    lag = ctx.sandbox.clock.real_duration(FRESHNESS_LAG)
-    query = window_query(q, V0_NAMES, ctx.now, lag, required="AmazonOrderIds" not in q)
+    clock = ctx.sandbox.clock
+    query = window_query(
+        q,
+        V0_NAMES,
+        ctx.now,
+        clock.real_duration(FRESHNESS_LAG),
+        clock.real_duration(ctx.sandbox.config.listing_lag_seconds),
+        required="AmazonOrderIds" not in q,
+    )
     page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:
+        _check_seller_order_id(q)
         # Sellers without their own ids get SellerOrderId == AmazonOrderId.
         return msgspec.structs.replace(
             query,
@@ -270,19 +319,19 @@ async def get_orders(ctx: CallContext) -> Reply:
     book = ctx.book()
     token = ctx.query.get("NextToken")
     query = (
-        open_page(ctx.sandbox.signer, token, OrderQuery, "NextToken")
+        open_page(ctx.sandbox.signer, token, OrderQuery, "NextToken", ctx.now)
         if token
         else _listing(ctx, book)
     )
     states, following = book.page(query)
     payload: dict[str, object] = {
         "Orders": [
-            render_order(book, s, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress"))
+            render_order(book, s, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress"), ctx.now)
             for s in states
         ]
     }
     if following is not None:
-        payload["NextToken"] = seal_page(ctx.sandbox.signer, following)
+        payload["NextToken"] = seal_page(ctx.sandbox.signer, following, ctx.now)
     mark = watermark(query)
     if mark is not None:
         payload["LastUpdatedBefore" if mark[0] == "updated" else "CreatedBefore"] = iso(mark[1])
@@ -296,7 +345,9 @@ def _order(ctx: CallContext) -> tuple[OrderBook, OrderState]:
 
 async def get_order(ctx: CallContext) -> Reply:
     book, state = _order(ctx)
-    order = render_order(book, state, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress"))
+    order = render_order(
+        book, state, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress"), ctx.now
+    )
     return Reply({"payload": order})
 
 
@@ -305,7 +356,7 @@ async def get_order_items(ctx: CallContext) -> Reply:
     token = ctx.query.get("NextToken")
     offset = 0
     if token:
-        page = open_page(ctx.sandbox.signer, token, ItemsPage, "NextToken")
+        page = open_page(ctx.sandbox.signer, token, ItemsPage, "NextToken", ctx.now)
         if page.order_id != state.order_id:
             raise invalid_input("Invalid NextToken.")
         offset = page.offset
@@ -316,7 +367,7 @@ async def get_order_items(ctx: CallContext) -> Reply:
     }
     if offset + ITEMS_PAGE_SIZE < len(state.facts.items):
         payload["NextToken"] = seal_page(
-            ctx.sandbox.signer, ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE)
+            ctx.sandbox.signer, ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE), ctx.now
         )
     return Reply({"payload": payload})
 
@@ -330,25 +381,21 @@ def _require_rdt(ctx: CallContext) -> None:
 async def get_order_buyer_info(ctx: CallContext) -> Reply:
     _require_rdt(ctx)
     _, state = _order(ctx)
-    info = {
-        "AmazonOrderId": state.order_id,
-        "BuyerEmail": state.facts.buyer_email,
-        "BuyerName": state.facts.buyer_name,
-    }
+    info: dict[str, object] = {"AmazonOrderId": state.order_id}
+    buyer = render_buyer(state)
+    if buyer is not None:
+        info |= msgspec.to_builtins(buyer)
     return Reply({"payload": info})
 
 
 async def get_order_address(ctx: CallContext) -> Reply:
     _require_rdt(ctx)
-    _, state = _order(ctx)
-    return Reply(
-        {
-            "payload": {
-                "AmazonOrderId": state.order_id,
-                "ShippingAddress": render_address(state, True),
-            }
-        }
-    )
+    book, state = _order(ctx)
+    payload: dict[str, object] = {"AmazonOrderId": state.order_id}
+    address = render_address(book, state, True, ctx.now)
+    if address is not None:
+        payload["ShippingAddress"] = address
+    return Reply({"payload": payload})
 
 
 IMPLEMENTATIONS = {

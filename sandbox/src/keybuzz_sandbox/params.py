@@ -63,9 +63,10 @@ def parse_query(op: Operation, query_string: str) -> dict[str, Any]:
     declared = op.query_params()
     given: dict[str, list[str]] = {}
     for name, value in parse_qsl(query_string, keep_blank_values=True):
-        if name not in declared:
-            raise invalid_input(f"Unknown parameter '{name}'.")
-        given.setdefault(name, []).append(value)
+        # Amazon ignores parameters an operation does not define (widely used
+        # clients add MarketplaceIds & co. to every GET), so only declared ones count.
+        if name in declared:
+            given.setdefault(name, []).append(value)
     parsed: dict[str, Any] = {}
     for name, param in declared.items():
         if name not in given:

@@ -16,7 +16,10 @@ class ReportRecord(msgspec.Struct, kw_only=True):
     started: float  # real times derived from the scaled durations
     finished: float
     document_id: str
+    lag: float = 0.0  # real seconds the report's data trails `finished`
     has_data: bool | None = None
+    document: bytes | None = None  # rendered (and maybe gzipped) once, then served as is
+    gzipped: bool = False
 
     def status(self, now: float) -> str:
         if now < self.started:

@@ -3,16 +3,22 @@ pre-signed document download that stands in for Amazon's S3 URL."""
 
 from __future__ import annotations
 
+import calendar
+import gzip
+import hashlib
+import hmac
 import itertools
+import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 
 from .clock import iso, parse_iso
 from .errors import invalid_input, not_found
@@ -21,6 +27,7 @@ from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderQuery, OrderState
 from .report_store import ReportRecord
 from .sandbox import Sandbox
+from .seed import ItemFacts
 from .spapi import CallContext, Reply
 
 QUEUE_SECONDS = 30.0  # Amazon seconds spent IN_QUEUE, then IN_PROGRESS for PROCESSING_SECONDS
@@ -88,15 +95,13 @@ class ReportSpec(msgspec.Struct, kw_only=True):
 
 
 def listing(record: ReportRecord) -> OrderQuery:
-    """The report's orders, as they stood when processing finished."""
-    upper = min(record.data_end, record.finished)
+    """The report's orders, as they stood `lag` before processing finished:
+    order reports trail the live data further than the listings."""
+    seen = record.finished - record.lag
+    upper = min(record.data_end, seen)
     if record.report_type == BY_LAST_UPDATE:
-        return OrderQuery(
-            snapshot=record.finished, updated_after=record.data_start, updated_before=upper
-        )
-    return OrderQuery(
-        snapshot=record.finished, created_after=record.data_start, created_before=upper
-    )
+        return OrderQuery(snapshot=seen, updated_after=record.data_start, updated_before=upper)
+    return OrderQuery(snapshot=seen, created_after=record.data_start, created_before=upper)
 
 
 # --- operations ----------------------------------------------------------------
@@ -136,6 +141,7 @@ async def create_report(ctx: CallContext) -> Reply:
         created=ctx.now,
         started=started,
         finished=started + clock.real_duration(PROCESSING_SECONDS),
+        lag=clock.real_duration(ctx.sandbox.config.report_lag_seconds),
         document_id=f"amzn1.spdoc.1.4.{book.gen.marketplace.region}.{uuid.uuid4()}",
     )
     if book.gen.spec.marketplace_id not in spec.marketplaceIds:
@@ -180,8 +186,25 @@ async def get_report(ctx: CallContext) -> Reply:
     return Reply(body)
 
 
-def _signature_payload(document_id: str, expires: int) -> str:
-    return f"{document_id}|{expires}"
+def _presigned_query(sb: Sandbox, document_id: str, now: float) -> str:
+    """Query of an S3 SigV4 pre-signed URL: X-Amz-Date + X-Amz-Expires give the expiry."""
+    amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    expires = max(round(sb.clock.real_duration(URL_LIFETIME)), int(MIN_URL_LIFETIME_REAL))
+    return urlencode(
+        {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Date": amz_date,
+            "X-Amz-SignedHeaders": "host",
+            "X-Amz-Expires": expires,
+            "X-Amz-Credential": f"AKIASANDBOXDOCUMENTS/{amz_date[:8]}/eu-west-1/s3/aws4_request",
+            "X-Amz-Signature": _signature(sb, document_id, amz_date, str(expires)),
+        }
+    )
+
+
+def _signature(sb: Sandbox, document_id: str, amz_date: str, expires: str) -> str:
+    mac = sb.signer.mac(f"{document_id}|{amz_date}|{expires}")
+    return hashlib.sha256(mac.encode()).hexdigest()
 
 
 async def get_report_document(ctx: CallContext) -> Reply:
@@ -192,15 +215,17 @@ async def get_report_document(ctx: CallContext) -> Reply:
     _settle(book, record, ctx.now)
     if record.status(ctx.now) != "DONE":
         raise not_found(f"Report document {document_id} was not found.")
-    expires = int(ctx.now + max(sb.clock.real_duration(URL_LIFETIME), MIN_URL_LIFETIME_REAL))
-    query = urlencode(
-        {
-            "X-Amz-Expires": expires,
-            "X-Amz-Signature": sb.signer.mac(_signature_payload(document_id, expires)),
-        }
-    )
-    url = f"{sb.config.public_url}/_sandbox/documents/{document_id}?{query}"
-    return Reply({"reportDocumentId": document_id, "url": url})
+    ensure_document(sb, record)
+    query = _presigned_query(sb, document_id, ctx.now)
+    body: dict[str, object] = {
+        "reportDocumentId": document_id,
+        "url": f"{sb.config.public_url}/_sandbox/documents/{document_id}?{query}",
+    }
+    # Amazon sometimes omits compressionAlgorithm for gzipped content: clients
+    # must look at the bytes (SANDBOX_REPORT_GZIP_DECLARATION=omit reproduces it).
+    if record.gzipped and sb.config.report_gzip_declaration == "declare":
+        body["compressionAlgorithm"] = "GZIP"
+    return Reply(body)
 
 
 IMPLEMENTATIONS = {
@@ -212,85 +237,175 @@ IMPLEMENTATIONS = {
 
 # --- the document itself ----------------------------------------------------------
 
+# Amazon adds columns over time and their position is not a contract: beyond the
+# documented ones the sandbox writes extra columns, and the by-last-update report
+# puts last-updated-date second. Clients must read columns by header name.
+EXTRA_COLUMNS = {
+    "is-iba": "false",
+    "item-extensions-data": "",
+    "signature-confirmation-recommended": "false",
+}
 
-def _row(book: OrderBook, state: OrderState) -> Iterator[str]:
+
+def columns(report_type: str) -> tuple[str, ...]:
+    base = list(COLUMNS)
+    base.insert(base.index("is-business-order") + 1, "is-iba")
+    base.insert(base.index("promotion-ids"), "item-extensions-data")
+    base.append("signature-confirmation-recommended")
+    if report_type == BY_LAST_UPDATE:
+        base.remove("last-updated-date")
+        base.insert(1, "last-updated-date")
+    return tuple(base)
+
+
+def _money_columns(book: OrderBook, state: OrderState, item: ItemFacts) -> dict[str, str]:
+    names = (
+        "item-price",
+        "item-tax",
+        "shipping-price",
+        "shipping-tax",
+        "gift-wrap-price",
+        "gift-wrap-tax",
+        "item-promotion-discount",
+        "ship-promotion-discount",
+    )
+    if state.status == "Canceled":
+        return dict.fromkeys(names, "")
+    vat, price = book.gen.marketplace.vat_rate, line_cents(item)
+    values = (
+        amount(price),
+        amount(vat_part(price, vat)),
+        amount(item.shipping_cents),
+        amount(vat_part(item.shipping_cents, vat)),
+        "",
+        "",
+        "0.00",
+        "0.00",
+    )
+    return dict(zip(names, values, strict=True))
+
+
+def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
     facts, market = state.facts, book.gen.marketplace
-    priced = state.status != "Canceled"
     address = facts.address
     for item in facts.items:
-        price = line_cents(item)
-        money = (
-            amount(price),
-            amount(vat_part(price, market.vat_rate)),
-            amount(item.shipping_cents),
-            amount(vat_part(item.shipping_cents, market.vat_rate)),
-            "",
-            "",
-            "0.00",
-            "0.00",
-        )
-        values = (
-            facts.order_id,
-            facts.order_id,
-            iso(state.purchase_date).replace("Z", "+00:00"),
-            iso(state.last_update).replace("Z", "+00:00"),
-            ORDER_STATUS[state.status],
-            "Amazon" if facts.timeline.channel == "AFN" else "Merchant",
-            market.name,
-            "",
-            "Expedited" if facts.ship_service_level.startswith("Exp") else "Standard",
-            item.product.title,
-            item.product.sku,
-            item.product.asin,
-            ITEM_STATUS[state.status],
-            str(state.quantity(item.quantity)),
-            market.currency,
-            *(money if priced else ("",) * len(money)),
-            address.city,
-            address.state,
-            address.postal_code,
-            address.country_code,
-            "",
-            "true" if facts.is_business else "false",
-            "",
-            "",
-        )
-        yield "\t".join(v.replace("\t", " ") for v in values)
+        yield {
+            "amazon-order-id": facts.order_id,
+            "merchant-order-id": facts.order_id,
+            "purchase-date": iso(state.purchase_date).replace("Z", "+00:00"),
+            "last-updated-date": iso(state.last_update).replace("Z", "+00:00"),
+            "order-status": ORDER_STATUS[state.status],
+            "fulfillment-channel": "Amazon" if facts.timeline.channel == "AFN" else "Merchant",
+            "sales-channel": market.name,
+            "order-channel": "",
+            "ship-service-level": "Expedited"
+            if facts.ship_service_level.startswith("Exp")
+            else "Standard",
+            "product-name": item.product.title,
+            "sku": item.product.sku,
+            "asin": item.product.asin,
+            "item-status": ITEM_STATUS[state.status],
+            "quantity": str(state.quantity(item.quantity)),
+            "currency": market.currency,
+            **_money_columns(book, state, item),
+            "ship-city": address.city,
+            "ship-state": address.state,
+            "ship-postal-code": address.postal_code,
+            "ship-country": address.country_code,
+            "promotion-ids": "",
+            "is-business-order": "true" if facts.is_business else "false",
+            "purchase-order-number": "",
+            "price-designation": "",
+            **EXTRA_COLUMNS,
+        }
 
 
 def render_document(book: OrderBook, record: ReportRecord) -> str:
-    lines = ["\t".join(COLUMNS)]
+    names = columns(record.report_type)
+    lines = ["\t".join(names)]
     for state in book.all(listing(record)):
-        lines.extend(_row(book, state))
+        for row in _rows(book, state):
+            lines.append("\t".join(row[n].replace("\t", " ") for n in names))
     return "\r\n".join(lines) + "\r\n"
+
+
+def charset(book: OrderBook) -> str:
+    """EU flat files come in Windows-1252 (Amazon's name: Cp1252), others in UTF-8."""
+    return "Cp1252" if book.gen.marketplace.region == "eu" else "UTF-8"
+
+
+def ensure_document(sb: Sandbox, record: ReportRecord) -> bytes:
+    """Render once: the compression stated by getReportDocument must match the bytes."""
+    if record.document is None:
+        book = sb.sellers[record.seller_id]
+        python_codec = "cp1252" if charset(book) == "Cp1252" else "utf-8"
+        data = render_document(book, record).encode(python_codec, errors="replace")
+        record.gzipped = len(data) > sb.config.report_gzip_min_bytes
+        record.document = gzip.compress(data, mtime=0) if record.gzipped else data
+    return record.document
+
+
+def _s3_error(status: int, code: str, message: str, **extra: str) -> Response[bytes]:
+    """S3's XML error document, as a pre-signed URL answers."""
+    root = ET.Element("Error")
+    for tag, text in {"Code": code, "Message": message, **extra}.items():
+        ET.SubElement(root, tag).text = text
+    ET.SubElement(root, "RequestId").text = uuid.uuid4().hex[:16].upper()
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+_SIGNED = ("X-Amz-Algorithm", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature")
+
+
+def _url_problem(sb: Sandbox, document_id: str, query: dict[str, str]) -> Response[bytes] | None:
+    if any(not query.get(name) for name in _SIGNED):
+        return _s3_error(
+            403,
+            "AccessDenied",
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, "
+            "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
+            "and X-Amz-Expires parameters.",
+        )
+    amz_date, expires = query["X-Amz-Date"], query["X-Amz-Expires"]
+    expected = _signature(sb, document_id, amz_date, expires)
+    if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
+        return _s3_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+        )
+    signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+    now = sb.clock.now()
+    if now > signed_at + int(expires):
+        return _s3_error(
+            403,
+            "AccessDenied",
+            "Request has expired",
+            **{
+                "X-Amz-Expires": expires,
+                "Expires": iso(signed_at + int(expires)).replace("Z", ".000Z"),
+                "ServerTime": iso(now).replace("Z", ".000Z"),
+            },
+        )
+    return None
 
 
 def document_route(sb: Sandbox) -> HTTPRouteHandler:
     @get("/_sandbox/documents/{document_id:str}", include_in_schema=False, sync_to_thread=False)
-    def download(
-        document_id: FromPath[str],
-        expires: Annotated[int | None, QueryParameter(name="X-Amz-Expires")] = None,
-        signature: Annotated[str | None, QueryParameter(name="X-Amz-Signature")] = None,
-    ) -> Response[str]:
-        valid = (
-            expires is not None
-            and signature is not None
-            and sb.signer.verify_mac(_signature_payload(document_id, expires), signature)
-        )
-        if not valid or expires is None or expires < sb.clock.now():
-            return Response(
-                "Request has expired or its signature does not match.",
-                status_code=403,
-                media_type="text/plain",
-            )
+    def download(document_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+        query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
+        problem = _url_problem(sb, document_id, query)
+        if problem is not None:
+            return problem
         record = sb.reports.reports.get(sb.reports.by_document.get(document_id, ""))
         if record is None:
-            return Response(
-                "The specified key does not exist.", status_code=404, media_type="text/plain"
-            )
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
         book = sb.sellers[record.seller_id]
         return Response(
-            render_document(book, record), media_type="text/tab-separated-values; charset=UTF-8"
+            ensure_document(sb, record),
+            media_type=f"text/plain;charset={charset(book)}",
         )
 
     return download

@@ -13,6 +13,7 @@ from .models import ModelRegistry
 from .order_book import OrderBook
 from .ratelimit import RateLimiter
 from .report_store import ReportStore
+from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
 from .signing import Signer
 from .state import PersistentState, StateStore
@@ -35,6 +36,7 @@ class Sandbox:
         self.state: PersistentState = self.store.load(default_anchor=float(int(Clock(1.0).now())))
         self.clock = Clock(config.time_scale, anchor=self.state.anchor)
         self.signer = Signer(config.signing_secret)
+        self.roles = Roles(frozenset(config.app_roles))
         self.limiter = RateLimiter(self.clock)
         self.faults = FaultInjector(config.seed, FaultConfig.from_settings(config.faults))
         self.sellers: dict[str, OrderBook] = {

@@ -98,12 +98,23 @@ async def _admit(
     return principal, decision
 
 
+# x-amzn-RateLimit-Limit is best-effort on Amazon: these operations answer without it.
+NO_RATE_LIMIT_HEADER = frozenset(
+    {"ordersV0.getOrderItems", "ordersV0.getOrderBuyerInfo", "ordersV0.getOrderAddress"}
+)
+
+
+def rate_limit_header(op: Operation, status: int) -> str | None:
+    """The header's value as Amazon writes it ("0.0167", "2.0"), or None when absent."""
+    if op.rate_limit is None or status == 429 or op.key in NO_RATE_LIMIT_HEADER:
+        return None
+    return str(op.rate_limit.rate)
+
+
 async def run_operation(
     sb: Sandbox, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
 ) -> Response[bytes]:
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
-    if op.rate_limit is not None:
-        headers["x-amzn-RateLimit-Limit"] = op.rate_limit.rate_text
     decision = FaultDecision()
     try:
         principal, decision = await _admit(sb, op, request)
@@ -111,8 +122,13 @@ async def run_operation(
         status, body = reply.status, msgspec.json.encode(reply.body)
     except SpApiError as exc:
         status, body = exc.status, exc.body()
+        if exc.error_type:
+            headers["x-amzn-ErrorType"] = exc.error_type
     if decision.malformed_kind and status < 400:
         body = malform(body, decision.malformed_kind)
+    limit = rate_limit_header(op, status)
+    if limit is not None:
+        headers["x-amzn-RateLimit-Limit"] = limit
     return Response(content=body, status_code=status, media_type=op.produces, headers=headers)
 
 

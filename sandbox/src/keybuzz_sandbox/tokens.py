@@ -8,22 +8,24 @@ import msgspec
 
 from .auth import RdtClaims, RdtResource
 from .errors import invalid_input, unauthorized
+from .roles import Roles
 from .signing import RDT_PREFIX
 from .spapi import CallContext, Reply
 
 RDT_LIFETIME = 3600.0  # Amazon seconds
 DATA_ELEMENTS = frozenset({"buyerInfo", "shippingAddress", "buyerTaxInformation"})
-# Restricted operations the sandbox serves: (path pattern, needs dataElements).
-RESTRICTED = (
-    ("/orders/v0/orders", True),
-    ("/orders/v0/orders/{orderId}", True),
-    ("/orders/v0/orders/{orderId}/orderItems", True),
-    ("/orders/v0/orders/{orderId}/buyerInfo", False),
-    ("/orders/v0/orders/{orderId}/address", False),
-    ("/orders/v0/orders/{orderId}/orderItems/buyerInfo", False),
-    ("/orders/2026-01-01/orders", True),
-    ("/orders/2026-01-01/orders/{orderId}", True),
+# Restricted operations the sandbox serves: (path pattern, needs dataElements,
+# the element the operation itself returns). Orders 2026-01-01 is not restricted:
+# it needs no RDT, so Amazon issues none for its paths.
+RESTRICTED: tuple[tuple[str, bool, str | None], ...] = (
+    ("/orders/v0/orders", True, None),
+    ("/orders/v0/orders/{orderId}", True, None),
+    ("/orders/v0/orders/{orderId}/orderItems", True, None),
+    ("/orders/v0/orders/{orderId}/buyerInfo", False, "buyerInfo"),
+    ("/orders/v0/orders/{orderId}/address", False, "shippingAddress"),
+    ("/orders/v0/orders/{orderId}/orderItems/buyerInfo", False, "buyerInfo"),
 )
+NO_ACCESS = "Application does not have access to one or more requested data elements"
 
 
 class RdtRequest(msgspec.Struct, kw_only=True):
@@ -31,26 +33,31 @@ class RdtRequest(msgspec.Struct, kw_only=True):
     targetApplication: str | None = None  # noqa: N815
 
 
-def _restricted_pattern(path: str) -> tuple[str, bool] | None:
-    for pattern, needs_elements in RESTRICTED:
+def _restricted_pattern(path: str) -> tuple[str, bool, str | None] | None:
+    for pattern, needs_elements, element in RESTRICTED:
         # A resource names one order, or any order with the "{orderId}" placeholder.
         regex = re.escape(pattern).replace(
             re.escape("{orderId}"), r"(\{orderId\}|\d{3}-\d{7}-\d{7})"
         )
         if re.fullmatch(regex, path):
-            return pattern, needs_elements
+            return pattern, needs_elements, element
     return None
 
 
-def _check(resource: RdtResource) -> None:
+def _check(resource: RdtResource, roles: Roles) -> None:
     match = _restricted_pattern(resource.path) if resource.method == "GET" else None
     if match is None:
         raise invalid_input(f"Invalid restricted resource: {resource.method} {resource.path}.")
-    if match[1] and not resource.dataElements:
+    _, needs_elements, implied = match
+    if needs_elements and not resource.dataElements:
         raise invalid_input(f"dataElements is required for {resource.path}.")
     unknown = set(resource.dataElements) - DATA_ELEMENTS
     if unknown:
         raise invalid_input(f"Invalid dataElements: {', '.join(sorted(unknown))}.")
+    # Amazon refuses the whole request when a role is missing for any element.
+    wanted = [*resource.dataElements, *([implied] if implied else [])]
+    if not all(roles.allows_element(e) for e in wanted):
+        raise invalid_input(NO_ACCESS)
 
 
 async def create_restricted_data_token(ctx: CallContext) -> Reply:
@@ -62,7 +69,7 @@ async def create_restricted_data_token(ctx: CallContext) -> Reply:
     if not 1 <= len(request.restrictedResources) <= 50:
         raise invalid_input("Between 1 and 50 restrictedResources are required.")
     for resource in request.restrictedResources:
-        _check(resource)
+        _check(resource, ctx.sandbox.roles)
     lifetime = ctx.sandbox.clock.real_duration(RDT_LIFETIME)
     claims = RdtClaims(
         cid=principal.client_id,

@@ -16,11 +16,12 @@ from typing import Annotated, ClassVar, TypeVar
 
 import msgspec
 
+from keybuzz_shared.ids import AMAZON, CountryCode, TenantId
+
 SCHEMA_VERSION = 1
 
-TenantId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+# TenantId, CountryCode, AMAZON: keybuzz_shared.ids (one definition; importable from here too).
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$")]
 
 
 def utcnow() -> datetime:
@@ -97,7 +98,7 @@ class TenantSynced(Event, kw_only=True):
 class ConnectionConnected(Event, kw_only=True):
     SUBJECT: ClassVar[str] = "connection.connected"
 
-    marketplace: str = "AMAZON"
+    marketplace: str = AMAZON
     connection_id: str
     seller_id: NonEmpty
     marketplace_ids: list[str]
@@ -107,7 +108,7 @@ class ConnectionConnected(Event, kw_only=True):
 class ConnectionDisconnected(Event, kw_only=True):
     SUBJECT: ClassVar[str] = "connection.disconnected"
 
-    marketplace: str = "AMAZON"
+    marketplace: str = AMAZON
     connection_id: str | None = None
     seller_id: str | None = None
     reason: str | None = None
@@ -123,7 +124,7 @@ class ConnectionReauthRequired(ConnectionDisconnected, kw_only=True):
 class MessageReceived(Event, kw_only=True):
     SUBJECT: ClassVar[str] = "message.received"
 
-    marketplace: str = "AMAZON"
+    marketplace: str = AMAZON
     external_message_id: NonEmpty
     ticket_id: str
     ticket_message_id: str
@@ -148,7 +149,7 @@ class OrderBackfillCompleted(Event, kw_only=True):
     SUBJECT: ClassVar[str] = "order.backfill.completed"
 
     job_id: str
-    marketplace: str = "AMAZON"
+    marketplace: str = AMAZON
     days: int
     counts: BackfillCounts
     started_at: datetime | None = None

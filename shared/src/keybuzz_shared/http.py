@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -62,6 +63,38 @@ def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> 
     return Response(
         body, status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers
     )
+
+
+ErrorStatuses = Mapping[type[Exception], int]
+ErrorHandler = Callable[[Request[Any, Any, Any], Exception], Response[ErrorBody]]
+
+
+def status_for(exc: BaseException, statuses: ErrorStatuses) -> int | None:
+    """The status of the most specific class of ``exc`` in ``statuses`` (None: not listed)."""
+    for kind in type(exc).__mro__:
+        if kind in statuses:
+            return statuses[kind]
+    return None
+
+
+def domain_error_handlers(statuses: ErrorStatuses) -> dict[type[Exception], ErrorHandler]:
+    """Exception handlers that answer each domain error with its status and its message.
+
+    Use cases raise plain exceptions (``TenantNotFound``); the service says once,
+    in its ``app.py``, which status each one means, e.g. ``{TenantNotFound: 404}``,
+    and passes the result as a controller's or app's ``exception_handlers``.
+    """
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+        status = status_for(exc, statuses) or HTTP_500_INTERNAL_SERVER_ERROR
+        return error_response(status, str(exc))
+
+    return {kind: handle for kind in statuses}
+
+
+def error_response(status: int, message: str, details: Any = None) -> Response[ErrorBody]:
+    body = ErrorBody(error=_ERROR_CODES.get(status, "error"), message=message, details=details)
+    return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
 def unexpected_error_response(

@@ -11,10 +11,13 @@ import logging
 import re
 import sys
 import traceback
+from dataclasses import is_dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+
+from keybuzz_shared.tracing import current_ids
 
 REDACTED = "[REDACTED]"
 
@@ -38,6 +41,31 @@ SENSITIVE_KEYS = frozenset(
         "internal_api_key",
     }
 )
+# Field names are compared without case or separators (refresh_token, refreshToken,
+# Refresh-Token), and a name that ends with one of these (lwa_refresh_token,
+# proxy_authorization) is a secret whatever its value looks like.
+_SENSITIVE_SUFFIXES = (
+    "accesstoken",
+    "refreshtoken",
+    "clientsecret",
+    "authorization",
+    "password",
+    "secretid",
+    "restricteddatatoken",
+    "oauthcode",
+    "apikey",
+    "internalkey",
+    "vaulttoken",
+    "jwtsecret",
+)
+_SENSITIVE_NAMES = frozenset(re.sub(r"[^a-z0-9]", "", k) for k in SENSITIVE_KEYS)
+
+
+def is_sensitive_key(key: str) -> bool:
+    """A field named like a secret is masked whole, even when its value looks harmless."""
+    name = re.sub(r"[^a-z0-9]", "", key.lower())
+    return name in _SENSITIVE_NAMES or name.endswith(_SENSITIVE_SUFFIXES)
+
 
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # LWA access/refresh tokens and restricted data tokens: Atza|…, Atzr|…, Atz.sprdt|…
@@ -71,8 +99,11 @@ def redact_text(text: str) -> str:
 
 def redact_value(value: Any, key: str | None = None) -> Any:
     """Mask secrets inside any JSON-like value; keys named like secrets are masked whole."""
-    if key is not None and key.lower() in SENSITIVE_KEYS:
+    if key is not None and is_sensitive_key(key):
         return REDACTED if value not in (None, "") else value
+    if isinstance(value, msgspec.Struct) or is_dataclass(value):
+        # A token response or settings object passed as a field: look inside it.
+        value = msgspec.to_builtins(value, str_keys=True, enc_hook=repr)
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
@@ -97,6 +128,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact_text(record.getMessage()),
         }
+        if ids := current_ids():  # the HTTP request's or the event's trace (tracing.py)
+            entry["trace_id"], entry["span_id"] = ids
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = redact_value(value, key)

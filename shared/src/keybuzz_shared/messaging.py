@@ -1,35 +1,63 @@
-"""FastStream broker and event subscriptions with dead-lettering.
+"""Event consumption: durable pull consumers, batches, per-tenant order, dead letters.
 
 Every subscription is a durable JetStream pull consumer named
 ``<service>-<purpose>`` so that ``nats consumer ls <STREAM>`` tells an operator
-who reads what. A body that cannot be decoded, or that the handler rejects as
-permanently invalid, is parked on ``deadletter.<service>.<subject>`` with the
-reason, then acknowledged: it never blocks the consumer and is never lost.
-A handler that fails for a transient reason is redelivered with back-off, and
-dead-lettered once it has failed ``max_deliveries`` times.
+who reads what. The guarantees (docs/SERVICE_FRAME.md, "Consuming events"):
+
+- Events of one key (the tenant) are handled one after another in stream
+  order; events of different keys in the same fetched batch run concurrently.
+  An event that fails and is retried can be overtaken by later events of its
+  key, so a handler that must not go back in time checks ``occurredAt``.
+- An event is acknowledged only after its handler (and, for batch handlers,
+  the batch's transaction) succeeded: nothing is lost; redelivery after a
+  crash is expected and handlers are idempotent.
+- A body that cannot be decoded, or that the handler rejects as permanently
+  invalid, is parked on ``deadletter.<service>.<subject>`` with the reason and
+  acknowledged: it never blocks the consumer.
+- A handler failing because a dependency is down (``errors.is_outage``) holds
+  its event (lease kept) and retries it, with capped back-off, for as long as
+  the outage lasts; the consumer fetches nothing new meanwhile. Any other
+  failure is retried with back-off and dead-lettered after ``max_deliveries``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, Generic
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import msgspec
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
 
+from keybuzz_shared import metrics, tracing
+from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import E, Event, encode_event, event_headers
 from keybuzz_shared.streams import DEAD_LETTER_PREFIX, STREAMS
+from keybuzz_shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REASON_HEADER = "KeyBuzz-Dead-Letter-Reason"
 ORIGINAL_SUBJECT_HEADER = "KeyBuzz-Original-Subject"
+ORIGINAL_STREAM_HEADER = "KeyBuzz-Original-Stream"
+ORIGINAL_SEQUENCE_HEADER = "KeyBuzz-Original-Sequence"
+TRUNCATED_HEADER = "KeyBuzz-Truncated-From"
 CONSUMER_HEADER = "KeyBuzz-Consumer"
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # occurredAt later than now + this is refused
+HOLD_BACKOFF_MAX_SECONDS = 30.0
+RETRY_BACKOFF_MAX_SECONDS = 60.0
+# JetStream's own limit, a backstop should dead-lettering itself keep failing.
+EXTRA_DELIVERIES_BEFORE_GIVING_UP = 5
 
 
 class PermanentEventError(Exception):
@@ -46,10 +74,29 @@ class Delivery(msgspec.Struct, frozen=True):
     attempt: int
 
 
+class Delivered(msgspec.Struct, Generic[E], frozen=True):
+    """One decoded event of a batch, with where it came from."""
+
+    event: E
+    delivery: Delivery
+
+
 Handler = Callable[[E, Delivery], Awaitable[None]]
+# A batch handler writes through the unit of work it is given; the frame commits it.
+BatchHandler = Callable[[UnitOfWork, Sequence[Delivered[E]]], Awaitable[None]]
 
 
-def create_broker(nats_url: str, service: str) -> NatsBroker:
+class SubscriberHost(Protocol):
+    """What a subscription needs from the service runtime (``service.Runtime``)."""
+
+    name: str
+    broker: NatsBroker
+    subscriptions: list[Any]
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+
+def create_broker(nats_url: str, service: str, **callbacks: Any) -> NatsBroker:
     return NatsBroker(
         nats_url,
         name=f"keybuzz-{service}",
@@ -57,6 +104,7 @@ def create_broker(nats_url: str, service: str) -> NatsBroker:
         reconnect_time_wait=1,
         logger=logging.getLogger(f"keybuzz.{service}.events"),
         log_level=logging.DEBUG,  # one line per message is noise at INFO; failures still log
+        **callbacks,
     )
 
 
@@ -72,108 +120,292 @@ def dead_letter_subject(service: str, subject: str) -> str:
     return f"{DEAD_LETTER_PREFIX}.{service}.{subject}"
 
 
+class UndecodableEvent(Exception):
+    """The body is not a valid event of the subscription's type; never retried."""
+
+
 def decode_delivered(body: bytes, event_type: type[E], delivery: Delivery) -> E:
     """Decode an event, filling envelope fields a hand-written ``nats pub`` leaves out.
 
-    A missing ``eventId`` becomes ``<stream>-<sequence>`` so a redelivery keeps the
-    same id; a missing ``occurredAt`` becomes the time JetStream stored the message.
+    A missing ``eventId`` becomes ``<stream>-<sequence>-<stored at, ns>``: the
+    same on redelivery, different after a stream is re-created. A missing
+    ``occurredAt`` becomes the time JetStream stored the message. Every failure
+    (bad JSON, too deep, bad UTF-8, wrong fields, text PostgreSQL cannot store,
+    a time in the future) raises ``UndecodableEvent``.
     """
-    raw: Any = msgspec.json.decode(body)
-    if not isinstance(raw, dict):
-        raise msgspec.ValidationError(f"expected a JSON object, got {type(raw).__name__}")
-    raw.setdefault("eventId", f"{delivery.stream}-{delivery.stream_sequence}")
-    raw.setdefault("occurredAt", delivery.published_at.isoformat())
-    raw.setdefault("type", delivery.subject)
-    return msgspec.convert(raw, event_type, strict=False)
+    try:
+        raw: Any = msgspec.json.decode(body)
+        if not isinstance(raw, dict):
+            raise UndecodableEvent(f"expected a JSON object, got {type(raw).__name__}")
+        _refuse_unstorable_text(raw)
+        stored_ns = int(delivery.published_at.timestamp() * 1_000_000_000)
+        raw.setdefault("eventId", f"{delivery.stream}-{delivery.stream_sequence}-{stored_ns}")
+        raw.setdefault("occurredAt", delivery.published_at.isoformat())
+        raw.setdefault("type", delivery.subject)
+        event = msgspec.convert(raw, event_type, strict=False)
+    except UndecodableEvent:
+        raise
+    except (Exception, RecursionError) as exc:  # msgspec, UnicodeDecodeError, RecursionError…
+        raise UndecodableEvent(f"{type(exc).__name__}: {exc}") from None
+    if event.occurred_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise UndecodableEvent(f"occurredAt {event.occurred_at.isoformat()} is in the future")
+    return event
+
+
+def _refuse_unstorable_text(value: Any, depth: int = 0) -> None:
+    """NUL and lone surrogates cannot be stored as PostgreSQL text: refuse them here."""
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+            raise UndecodableEvent("text contains a NUL character or an invalid code point")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable_text(key, depth)
+            _refuse_unstorable_text(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_unstorable_text(item, depth + 1)
+
+
+def partition_by_key(pairs: Sequence[tuple[Delivered[E], T]]) -> list[list[tuple[Delivered[E], T]]]:
+    """Group a batch by tenant, keeping each tenant's events in stream order."""
+    groups: dict[str, list[tuple[Delivered[E], T]]] = {}
+    for pair in pairs:
+        groups.setdefault(pair[0].event.tenant_id, []).append(pair)
+    return list(groups.values())
 
 
 class EventSubscription(Generic[E]):
-    """One durable consumer of one subject, decoding into ``event_type``."""
+    """One durable consumer of one subject, decoding into ``event_type``.
+
+    Give ``handler`` (one event at a time) or ``batch_handler`` (the fetched
+    batch in one unit of work; on failure each event is retried alone, so a
+    poison event is isolated and the others still commit).
+    """
 
     def __init__(
         self,
-        broker: NatsBroker,
+        host: SubscriberHost,
         *,
-        service: str,
         event_type: type[E],
-        handler: Handler[E],
+        handler: Handler[E] | None = None,
+        batch_handler: BatchHandler[E] | None = None,
         purpose: str | None = None,
         max_deliveries: int = 5,
+        batch_size: int = 64,
+        ack_wait: float = 30.0,
+        fetch_wait: float = 0.1,
+        retry_backoff: float = 2.0,
     ) -> None:
-        self.broker = broker
-        self.service = service
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler and batch_handler")
+        self.host = host
+        self.service = host.name
         self.event_type = event_type
         self.handler = handler
+        self.batch_handler = batch_handler
         self.subject = event_type.SUBJECT
         self.stream = stream_for(self.subject)
-        self.durable = f"{service}-{purpose or self.subject.replace('.', '-')}"
+        self.durable = f"{self.service}-{purpose or self.subject.replace('.', '-')}"
         self.max_deliveries = max_deliveries
-        broker.subscriber(
+        self.ack_wait = ack_wait
+        self.retry_backoff = retry_backoff
+        host.subscriptions.append(self)
+        host.broker.subscriber(
             self.subject,
             stream=JStream(self.stream, declare=False),
             durable=self.durable,
-            pull_sub=PullSub(batch_size=16, timeout=1.0),
+            config=ConsumerConfig(
+                ack_wait=ack_wait,
+                max_deliver=max_deliveries + EXTRA_DELIVERIES_BEFORE_GIVING_UP,
+            ),
+            pull_sub=PullSub(batch_size=batch_size, timeout=fetch_wait, batch=True),
             ack_policy=AckPolicy.MANUAL,
-        )(self._consume)
+            decoder=_raw_bodies,  # we decode (and dead-letter) ourselves
+        )(self._consume_batch)
 
-    async def _consume(self, msg: NatsMessage) -> None:
-        raw: Msg = msg.raw_message
+    @property
+    def broker(self) -> NatsBroker:
+        return self.host.broker
+
+    # --- one fetched batch -----------------------------------------------------------------
+
+    async def _consume_batch(self, msg: NatsMessage) -> None:
+        raws = cast(list[Msg], msg.raw_message)  # a batch subscriber: the fetched messages
+        async with self._lease(raws):
+            decoded = [pair for pair in [await self._decode(raw) for raw in raws] if pair]
+            if self.batch_handler is not None and decoded and await self._batch_in_one(decoded):
+                await asyncio.gather(*(raw.ack() for _, raw in decoded))
+                return
+            groups = partition_by_key(decoded)
+            await asyncio.gather(*(self._handle_in_order(group) for group in groups))
+
+    async def _decode(self, raw: Msg) -> tuple[Delivered[E], Msg] | None:
         delivery = _delivery_of(raw, self.stream)
         try:
             event = decode_delivered(raw.data, self.event_type, delivery)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except UndecodableEvent as exc:
             await self._dead_letter(raw, f"undecodable {self.subject}: {exc}")
-            return
+            return None
+        return Delivered(event=event, delivery=delivery), raw
+
+    async def _batch_in_one(self, decoded: list[tuple[Delivered[E], Msg]]) -> bool:
+        """The whole batch in one transaction; False sends every event down the single path."""
+        assert self.batch_handler is not None
+        started = time.monotonic()
         try:
-            await self.handler(event, delivery)
+            with tracing.consume_context(decoded[0][1].headers, f"{self.subject} process"):
+                async with self.host.unit_of_work() as uow:
+                    await self.batch_handler(uow, [item for item, _ in decoded])
+        except Exception as exc:
+            log.info(
+                "batch failed; handling its events one by one",
+                extra={"consumer": self.durable, "size": len(decoded), "error": repr(exc)},
+            )
+            return False
+        seconds = (time.monotonic() - started) / len(decoded)
+        for _ in decoded:
+            metrics.event_outcome(self.service, self.subject, "ok", seconds)
+        return True
+
+    async def _handle_in_order(self, group: list[tuple[Delivered[E], Msg]]) -> None:
+        for item, raw in group:
+            await self._handle_one(item, raw)
+
+    # --- one event -------------------------------------------------------------------------
+
+    async def _handle_one(self, item: Delivered[E], raw: Msg) -> None:
+        pause = 1.0
+        while True:
+            started = time.monotonic()
+            with tracing.consume_context(raw.headers, f"{self.subject} process"):
+                outcome = await self._attempt(item, raw)
+            metrics.event_outcome(self.service, self.subject, outcome, time.monotonic() - started)
+            if outcome != "held":
+                return
+            await asyncio.sleep(pause)  # the dependency is down: keep the event, try again
+            pause = min(pause * 2, HOLD_BACKOFF_MAX_SECONDS)
+
+    async def _attempt(self, item: Delivered[E], raw: Msg) -> str:
+        try:
+            await self._run_handler(item)
         except PermanentEventError as exc:
             await self._dead_letter(raw, f"rejected {self.subject}: {exc}")
-            return
+            return "dead_lettered"
         except Exception as exc:
-            await self._retry_or_park(raw, delivery, exc)
-            return
+            if is_outage(exc):
+                log.warning(
+                    "a dependency is down; holding the event",
+                    extra={"consumer": self.durable, "error": f"{type(exc).__name__}: {exc}"},
+                )
+                return "held"
+            return await self._retry_or_park(raw, item.delivery, exc)
         await raw.ack()
+        return "ok"
 
-    async def _retry_or_park(self, raw: Msg, delivery: Delivery, exc: Exception) -> None:
+    async def _run_handler(self, item: Delivered[E]) -> None:
+        if self.handler is not None:
+            await self.handler(item.event, item.delivery)
+            return
+        assert self.batch_handler is not None
+        async with self.host.unit_of_work() as uow:
+            await self.batch_handler(uow, [item])
+
+    async def _retry_or_park(self, raw: Msg, delivery: Delivery, exc: Exception) -> str:
         if delivery.attempt >= self.max_deliveries:
             reason = f"failed {delivery.attempt} times: {type(exc).__name__}: {exc}"
             await self._dead_letter(raw, reason)
-            return
-        delay = min(2.0**delivery.attempt, 60.0)
+            return "dead_lettered"
+        delay = min(self.retry_backoff * 2 ** (delivery.attempt - 1), RETRY_BACKOFF_MAX_SECONDS)
         log.warning(
             "event handler failed; will retry",
             extra={"consumer": self.durable, "attempt": delivery.attempt, "retry_in": delay},
             exc_info=exc,
         )
         await raw.nak(delay=delay)
+        return "retried"
+
+    # --- leases and dead letters -----------------------------------------------------------
+
+    @asynccontextmanager
+    async def _lease(self, raws: list[Msg]) -> AsyncIterator[None]:
+        """Tell JetStream we are still working, so a slow batch is not redelivered meanwhile."""
+
+        async def keep_alive() -> None:
+            while True:
+                await asyncio.sleep(self.ack_wait / 3)
+                for raw in raws:
+                    if not raw._ackd:
+                        await raw.in_progress()
+
+        task = asyncio.create_task(keep_alive(), name=f"lease-{self.durable}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _dead_letter(self, raw: Msg, reason: str) -> None:
         js: JetStreamContext = self.broker.connection.jetstream()
-        seq = raw.metadata.sequence.stream
+        meta = raw.metadata
         headers = {
-            "Nats-Msg-Id": f"dl-{self.durable}-{seq}",
-            REASON_HEADER: reason[:1000],
+            "Nats-Msg-Id": f"dl-{self.durable}-{meta.stream}-{meta.sequence.stream}-"
+            f"{int(_stored_at(raw).timestamp() * 1_000_000)}",
+            REASON_HEADER: _header_text(reason),
             ORIGINAL_SUBJECT_HEADER: raw.subject,
+            ORIGINAL_STREAM_HEADER: meta.stream or self.stream,
+            ORIGINAL_SEQUENCE_HEADER: str(meta.sequence.stream),
             CONSUMER_HEADER: self.durable,
         }
-        await js.publish(dead_letter_subject(self.service, raw.subject), raw.data, headers=headers)
+        body = _fit_payload(raw.data, headers, self.broker.connection.max_payload)
+        await js.publish(dead_letter_subject(self.service, raw.subject), body, headers=headers)
         log.warning(
             "event parked on dead-letter subject",
-            extra={"consumer": self.durable, "reason": reason[:1000], "stream_sequence": seq},
+            extra={
+                "consumer": self.durable,
+                "reason": headers[REASON_HEADER],
+                "stream_sequence": meta.sequence.stream,
+            },
         )
+        metrics.event_outcome(self.service, self.subject, "dead_lettered", 0.0)
         await raw.ack()
+
+
+async def _raw_bodies(msg: Any) -> None:
+    """FastStream would JSON-decode each body (and choke on hostile ones); we do it."""
+    return None
+
+
+def _header_text(text: str, limit: int = 1000) -> str:
+    """Header values are one line of printable text."""
+    return "".join(c if c.isprintable() else " " for c in text)[:limit]
+
+
+def _fit_payload(body: bytes, headers: dict[str, str], max_payload: int) -> bytes:
+    """Keep a dead letter under NATS's ``max_payload`` (headers count too).
+
+    Over the limit, the server closes the connection; a truncated body keeps the
+    original's stream and sequence in the headers, so the whole can be read back.
+    """
+    header_bytes = 16 + sum(len(k) + len(v.encode()) + 4 for k, v in headers.items())
+    budget = max_payload - header_bytes - 256  # room for the truncation header itself
+    if len(body) <= budget:
+        return body
+    headers[TRUNCATED_HEADER] = str(len(body))
+    return body[: max(budget, 0)]
+
+
+def _stored_at(raw: Msg) -> datetime:
+    stored = raw.metadata.timestamp or datetime.now(UTC)
+    return stored if stored.tzinfo else stored.replace(tzinfo=UTC)
 
 
 def _delivery_of(raw: Msg, stream: str) -> Delivery:
     meta = raw.metadata
-    published = meta.timestamp or datetime.now(UTC)
-    if published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
     return Delivery(
         subject=raw.subject,
         stream=meta.stream or stream,
         stream_sequence=meta.sequence.stream,
-        published_at=published,
+        published_at=_stored_at(raw),
         attempt=meta.num_delivered or 1,
     )
 

@@ -1,59 +1,144 @@
 """Transactional outbox relayed to JetStream (DESIGN.md §3: state and event never drift).
 
-``enqueue`` runs inside the caller's transaction. The relay publishes pending
-rows in order; when NATS is down it keeps them and tries again, so an event is
-published late rather than lost.
+``enqueue_many`` runs inside the caller's transaction (``uow.py``) and stores each
+event with the headers a direct publish would send, taken while the caller's trace
+context is current. ``OutboxRelay`` publishes a producer's pending rows in id order,
+many acks in flight at once, and marks what JetStream acknowledged; what failed stays
+pending and is sent again later (``Nats-Msg-Id`` lets the stream drop re-sends).
+
+One relay per producer is active at a time, whatever the number of service
+instances: each round holds a PostgreSQL advisory lock keyed on the producer. The
+exact ordering guarantee is in docs/SERVICE_FRAME.md, "Outbox".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
+import msgspec
+import nats.errors
+from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
-from keybuzz_shared.events import Event, encode_event
+from keybuzz_shared import tracing
+from keybuzz_shared.db import Executor
+from keybuzz_shared.events import Event, encode_event, event_headers
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 100
-IDLE_POLL_SECONDS = 1.0
+BATCH_SIZE = 1000  # one SELECT, up to this many publishes in flight, one UPDATE
+ACK_TIMEOUT_SECONDS = 5.0  # for the whole batch's acks
+IDLE_POLL_SECONDS = 1.0  # rows committed without a wake (another instance) wait this long
+BUSY_RETRY_SECONDS = 0.1  # another instance holds the lock while we have fresh rows
+MAX_BACKOFF_SECONDS = 5.0  # between rounds while publishing fails
+STOP_ATTEMPT_SECONDS = 2.0  # the last round at shutdown; well under the frame's 10 s per step
 RETENTION = "7 days"
 PURGE_EVERY_SECONDS = 600.0
+# Two-key advisory locks (namespace, producer) cannot collide with the one-key
+# migration lock in db.py.
+LOCK_NAMESPACE = 0x6B626F78  # "kbox"
 
+# Failures that are conditions of the environment, not bugs: no traceback for them.
+_EXPECTED_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, nats.errors.Error)
 
 _INSERT = (
-    "INSERT INTO event_outbox (producer, event_id, subject, payload) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT (event_id) DO NOTHING"
+    "INSERT INTO event_outbox (producer, event_id, subject, payload, headers, partition_key) "
+    "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (event_id) DO NOTHING"
+)
+_LOCK = "SELECT pg_try_advisory_xact_lock($1, hashtext($2))"
+_PENDING = (
+    "SELECT id, subject, payload, headers FROM event_outbox "
+    "WHERE producer = $1 AND published_at IS NULL ORDER BY id LIMIT $2"
+)
+_MARK_PUBLISHED = (
+    "UPDATE event_outbox SET published_at = now(), attempts = attempts + 1 "
+    "WHERE id = ANY($1::bigint[])"
+)
+_MARK_FAILED = "UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
+_BACKLOG = (
+    "SELECT count(*) AS pending, "
+    "extract(epoch FROM greatest(now() - min(created_at), interval '0'))::float8 AS age "
+    "FROM event_outbox WHERE producer = $1 AND published_at IS NULL"
 )
 
+_headers_decoder = msgspec.json.Decoder(dict[str, str])
 
-async def enqueue(conn: asyncpg.Connection, producer: str, event: Event) -> None:
-    """Record ``event`` for publication; idempotent on the event id."""
-    await conn.execute(_INSERT, producer, event.event_id, event.type, encode_event(event))
+
+def publish_headers(event: Event) -> dict[str, str]:
+    """What goes out with ``event``: trace context, then ``Nats-Msg-Id`` and the type (these win)."""
+    return {**tracing.trace_headers(), **event_headers(event)}
 
 
 async def enqueue_many(conn: asyncpg.Connection, producer: str, events: Sequence[Event]) -> None:
-    """``enqueue`` for a batch in one pipelined round trip (bulk syncs emit thousands)."""
+    """Record ``events`` for publication inside the caller's transaction; idempotent per id.
+
+    One pipelined round trip (bulk syncs emit thousands); ids follow the order given.
+    """
     await conn.executemany(
-        _INSERT, [(producer, e.event_id, e.type, encode_event(e)) for e in events]
+        _INSERT,
+        [
+            (
+                producer,
+                e.event_id,
+                e.type,
+                encode_event(e),
+                msgspec.json.encode(publish_headers(e)).decode(),
+                e.tenant_id,
+            )
+            for e in events
+        ],
     )
+
+
+async def backlog(pool: Executor, producer: str) -> tuple[int, float | None]:
+    """Pending rows of ``producer`` and the age in seconds of the oldest (None when none).
+
+    Answered from the partial index ``event_outbox_pending_age`` alone (migration 002).
+    """
+    row = await pool.fetchrow(_BACKLOG, producer)
+    assert row is not None
+    return row["pending"], row["age"]
+
+
+@dataclass(frozen=True)
+class RelayRound:
+    """What one round did."""
+
+    published: int = 0
+    error: str | None = None  # why the batch stopped early; that row and later ones stay pending
+    busy: bool = False  # another instance holds this producer's lock
+    full: bool = False  # the batch was full: more rows are probably waiting
 
 
 class OutboxRelay:
     """Publishes a producer's pending outbox rows; one per service process."""
 
     def __init__(
-        self, pool: asyncpg.Pool, producer: str, jetstream: Callable[[], JetStreamContext]
+        self,
+        pool: asyncpg.Pool,
+        producer: str,
+        connection: Callable[[], Client],
+        *,
+        batch_size: int = BATCH_SIZE,
+        ack_timeout: float = ACK_TIMEOUT_SECONDS,
     ) -> None:
         self.pool = pool
         self.producer = producer
-        self.jetstream = jetstream
+        self.connection = connection
+        self.batch_size = batch_size
+        self.ack_timeout = ack_timeout
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # One JetStream context per connection: each context subscribes its own
+        # reply inbox for async publishes.
+        self._js: tuple[Client, JetStreamContext] | None = None
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (call after committing)."""
@@ -63,66 +148,140 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.producer}")
 
     async def stop(self) -> None:
+        """Stop the loop, then make one bounded last round; what is left waits for the next start.
+
+        NATS slow or gone at shutdown is normal, so it is logged at info level, without a
+        traceback, and never raised.
+        """
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        await self.relay_pending()  # last chance for what was committed just before shutdown
+        try:
+            last = await asyncio.wait_for(
+                self.relay_pending(ack_timeout=STOP_ATTEMPT_SECONDS / 2), STOP_ATTEMPT_SECONDS
+            )
+        except (TimeoutError, *_EXPECTED_ERRORS) as exc:
+            reason: str | None = _describe(exc)
+        else:
+            reason = last.error
+        if reason:
+            log.info(
+                "outbox relay stopped; unpublished events stay for the next start",
+                extra={"producer": self.producer, "reason": reason},
+            )
 
     async def _run(self) -> None:
-        last_purge = 0.0
+        last_purge = time.monotonic()
+        failures = 0
         while True:
+            self._wake.clear()  # before the round: a wake during it triggers another
+            busy = False
             try:
-                while await self.relay_pending() == BATCH_SIZE:
-                    pass
+                outcome = await self._drain()
+                failures, busy = self._report(outcome, failures), outcome.busy
                 if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                     await self.purge_published()
                     last_purge = time.monotonic()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("outbox relay failed; will retry", exc_info=True)
-            try:
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            except Exception as exc:
+                failures += 1
+                log.warning(
+                    "outbox relay round failed; will retry",
+                    extra={"producer": self.producer, "error": _describe(exc)},
+                    exc_info=not isinstance(exc, _EXPECTED_ERRORS),
+                )
+            if failures:  # back off, deaf to wakes: an outage must not become a busy loop
+                await asyncio.sleep(min(IDLE_POLL_SECONDS * 2 ** (failures - 1), MAX_BACKOFF_SECONDS))
+            elif busy:  # the other instance may have finished its round before our commit
+                await asyncio.sleep(BUSY_RETRY_SECONDS)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
 
-    async def relay_pending(self) -> int:
-        """Publish up to one batch; returns how many rows were published."""
+    async def _drain(self) -> RelayRound:
+        """Rounds back to back while batches come back full (a backlog after an outage)."""
         published = 0
+        while True:
+            outcome = await self.relay_pending()
+            published += outcome.published
+            if not outcome.full or outcome.error:
+                return RelayRound(published, outcome.error, outcome.busy)
+
+    def _report(self, outcome: RelayRound, failures: int) -> int:
+        """Log the first failure of a series and the recovery, not every retry."""
+        if outcome.error:
+            if failures == 0:
+                log.warning(
+                    "outbox publishing failed; events kept for retry",
+                    extra={"producer": self.producer, "error": outcome.error},
+                )
+            return failures + 1
+        if failures and not outcome.busy:
+            log.info("outbox publishing again", extra={"producer": self.producer})
+            return 0
+        return failures
+
+    async def relay_pending(self, ack_timeout: float | None = None) -> RelayRound:
+        """Publish up to one batch, if no other instance is publishing this producer's rows."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT id, event_id, subject, payload FROM event_outbox "
-                "WHERE producer = $1 AND published_at IS NULL ORDER BY id LIMIT $2 "
-                "FOR UPDATE SKIP LOCKED",
-                self.producer,
-                BATCH_SIZE,
-            )
-            js = self.jetstream()
+            # Held until commit, so the next round (ours or another instance's) sees our marks.
+            if not await conn.fetchval(_LOCK, LOCK_NAMESPACE, self.producer):
+                return RelayRound(busy=True)
+            rows = await conn.fetch(_PENDING, self.producer, self.batch_size)
+            if not rows:
+                return RelayRound()
+            acked, error = await self._publish(rows, ack_timeout or self.ack_timeout)
+            if acked:
+                await conn.execute(_MARK_PUBLISHED, [row["id"] for row in rows[:acked]])
+            if error is not None:
+                await conn.execute(_MARK_FAILED, rows[acked]["id"], error[:500])
+        return RelayRound(acked, error, full=len(rows) == self.batch_size)
+
+    async def _publish(
+        self, rows: Sequence[asyncpg.Record], ack_timeout: float
+    ) -> tuple[int, str | None]:
+        """Send the rows in id order on one connection, then collect the acks.
+
+        Returns how many rows from the start were acknowledged, and why the next was not.
+        A row after a failed one may have reached the stream; it stays pending anyway and
+        its re-send is dropped by ``Nats-Msg-Id``.
+        """
+        nc = self.connection()
+        if not nc.is_connected:  # while reconnecting nats-py would buffer, then send twice
+            return 0, "NATS is not connected"
+        js = self._jetstream(nc)
+        futures: list[asyncio.Future[PubAck]] = []
+        send_error: str | None = None
+        try:
             for row in rows:
                 try:
-                    await js.publish(
-                        row["subject"],
-                        bytes(row["payload"]),
-                        headers={"Nats-Msg-Id": row["event_id"]},
-                        timeout=5,
+                    futures.append(
+                        await js.publish_async(
+                            row["subject"],
+                            row["payload"],
+                            headers=_headers_decoder.decode(row["headers"]),
+                            wait_stall=ack_timeout,
+                        )
                     )
                 except Exception as exc:
-                    await conn.execute(
-                        "UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 "
-                        "WHERE id = $1",
-                        row["id"],
-                        f"{type(exc).__name__}: {exc}"[:500],
-                    )
-                    break  # keep order: later rows wait for this one
-                await conn.execute(
-                    "UPDATE event_outbox SET published_at = now(), attempts = attempts + 1 "
-                    "WHERE id = $1",
-                    row["id"],
-                )
-                published += 1
-        return published
+                    send_error = _describe(exc)
+                    break  # keep order: nothing after a row that was not sent
+            if futures:
+                await asyncio.wait(futures, timeout=ack_timeout)
+        finally:
+            for future in futures:
+                future.cancel()  # frees nats-py's in-flight slot; no-op when already acked
+        for index, future in enumerate(futures):
+            if future.cancelled():
+                return index, f"no acknowledgement within {ack_timeout:g}s"
+            if (exc := future.exception()) is not None:
+                return index, _describe(exc)
+        return len(futures), send_error
+
+    def _jetstream(self, nc: Client) -> JetStreamContext:
+        if self._js is None or self._js[0] is not nc:
+            self._js = (nc, nc.jetstream(publish_async_max_pending=max(self.batch_size, 4000)))
+        return self._js[1]
 
     async def purge_published(self) -> None:
         await self.pool.execute(
@@ -130,3 +289,9 @@ class OutboxRelay:
             f"AND published_at < now() - interval '{RETENTION}'",
             self.producer,
         )
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` for last_error and logs (NATS and asyncpg errors carry no secrets)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from contextlib import AbstractAsyncContextManager
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -33,13 +33,14 @@ from nats.js import JetStreamContext
 from nats.micro.service import Service
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from keybuzz_shared import auth
+from keybuzz_shared import auth, metrics, tracing
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.http import EXCEPTION_HANDLERS
 from keybuzz_shared.logs import configure_logging
 from keybuzz_shared.messaging import create_broker
 from keybuzz_shared.micro import MicroEndpoint, start_micro_service
 from keybuzz_shared.outbox import OutboxRelay
+from keybuzz_shared.redrive import RedriveReport, RedriveRequest, redrive
 from keybuzz_shared.settings import CommonSettings, load_settings
 from keybuzz_shared.streams import ensure_streams
 from keybuzz_shared.uow import UnitOfWork, unit_of_work
@@ -69,6 +70,18 @@ class Runtime(Generic[S]):
     # Every EventSubscription registers itself here (stream, durable): /metrics reads them.
     subscriptions: list[Any] = field(default_factory=list)
     components: dict[type, object] = field(default_factory=dict)
+    # Set when the process can no longer work (e.g. NATS closed the connection for good):
+    # /health turns 503 and ``run`` exits non-zero so the supervisor restarts us.
+    failure: str | None = None
+    on_fatal: Callable[[], None] | None = None
+    stopping: bool = False
+
+    def fatal(self, reason: str) -> None:
+        if self.failure is None:
+            self.failure = reason
+            log.error("service cannot continue; exiting", extra={"reason": reason})
+        if self.on_fatal is not None:
+            self.on_fatal()
 
     def provide(self, component: object) -> None:
         """Register a service object (made in an ``on_startup`` hook or at assembly)."""
@@ -139,10 +152,25 @@ async def _bounded(check: Awaitable[bool]) -> bool:
         return False
 
 
+def redrive_endpoint(runtime: Runtime[Any]) -> MicroEndpoint:
+    async def replay(data: bytes) -> RedriveReport:
+        request = msgspec.json.decode(data or b"{}", type=RedriveRequest)
+        return await redrive(runtime.js, runtime.name, request)
+
+    return MicroEndpoint(
+        "redrive",
+        replay,
+        'replay dead-lettered events to their subject: {"subject"?: "tenant.created", "limit"?: n}',
+    )
+
+
 def health_handlers(runtime: Runtime[Any]) -> list[ControllerRouterHandler]:
-    @get("/health", tags=["operations"], summary="The process is up", sync_to_thread=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok", "service": runtime.name}
+    @get("/health", tags=["operations"], summary="The process is up and able to work")
+    async def health() -> Response[dict[str, str]]:
+        if runtime.failure is not None:
+            body = {"status": "failed", "service": runtime.name, "reason": runtime.failure}
+            return Response(body, status_code=503)
+        return Response({"status": "ok", "service": runtime.name})
 
     @get("/ready", tags=["operations"], summary="NATS, database and Vault are reachable")
     async def ready() -> Response[ReadyReport]:
@@ -167,10 +195,18 @@ async def _wait_for(what: str, connect: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
+    async def on_nats_closed() -> None:
+        # nats-py gives up on a connection the server closed (e.g. for a max_payload
+        # violation) while reconnects are unlimited otherwise: a closed connection
+        # outside our own shutdown will never come back.
+        if not runtime.stopping:
+            runtime.fatal("the NATS connection was closed and will not reconnect")
+            asyncio.get_running_loop().create_task(runtime.broker.stop())
+
     runtime: Runtime[S] = Runtime(
         name=definition.name,
         settings=settings,
-        broker=create_broker(settings.nats_url, definition.name),
+        broker=create_broker(settings.nats_url, definition.name, closed_cb=on_nats_closed),
         vault=VaultClient(
             settings.vault_addr,
             token=settings.vault_token,
@@ -181,6 +217,7 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
     )
     if definition.register_subscribers:
         definition.register_subscribers(runtime)
+    tracing.configure(definition.name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -194,8 +231,14 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
         return auth.tenant_context(request, settings)
 
     return Litestar(
-        route_handlers=[*health_handlers(runtime), *definition.route_handlers],
+        route_handlers=[
+            *health_handlers(runtime),
+            metrics.metrics_handler(runtime),
+            *definition.route_handlers,
+        ],
         lifespan=[lifespan],
+        middleware=[metrics.http_middleware(definition.name)],
+        plugins=[tracing.http_plugin()],  # outermost: logs of the request carry its trace id
         dependencies={
             "runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True),
             "tenant": Provide(provide_tenant, sync_to_thread=False),
@@ -253,13 +296,14 @@ async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> N
     await apply_migrations(runtime.pool, "keybuzz_shared", SHARED_MIGRATIONS)
     if definition.migrations:
         await apply_migrations(runtime.pool, definition.name, definition.migrations)
-    runtime.outbox = OutboxRelay(runtime.pool, definition.name, lambda: runtime.js)
+    runtime.outbox = OutboxRelay(runtime.pool, definition.name, lambda: runtime.nc)
     # The service's own set-up first: the first event may be delivered as soon as we subscribe.
     for hook in definition.on_startup:
         await hook(runtime)
     await runtime.broker.start()
     runtime.outbox.start()
     endpoints = definition.micro_endpoints(runtime) if definition.micro_endpoints else []
+    endpoints.append(redrive_endpoint(runtime))
     runtime.micro = await start_micro_service(
         runtime.nc, definition.name, VERSION, definition.description, endpoints
     )
@@ -272,6 +316,7 @@ async def _stop(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> No
     Events a handler enqueues after the last flush stay in the outbox for the next start.
     Each step is bounded so a stuck dependency cannot keep the process from exiting.
     """
+    runtime.stopping = True
     if runtime.micro:
         await _bounded_step("micro service", runtime.micro.stop())
     if hasattr(runtime, "outbox"):  # last flush while NATS is still connected
@@ -307,6 +352,13 @@ def run(definition: ServiceDefinition[Any]) -> None:
         )
     )
     app.state.uvicorn_server = server
-    server.run()
+    runtime: Runtime[Any] = app.state.runtime
+    runtime.on_fatal = lambda: setattr(server, "should_exit", True)
+    try:
+        server.run()
+    finally:
+        tracing.shutdown()  # export the last spans, if an exporter is configured
     if not server.started:
         raise SystemExit(3)  # start-up failed or was interrupted; the log says why
+    if runtime.failure is not None:
+        raise SystemExit(4)  # could not go on (see the log); the supervisor restarts us

@@ -1,20 +1,120 @@
 """Trace context across HTTP, the outbox and NATS (W3C ``traceparent``).
 
-Interface used by the frame (messaging, outbox); the observability work fills it in.
+One trace follows a piece of work from the HTTP request that started it,
+through the outbox row (``trace_headers()`` is stored with the event and sent
+as NATS headers) into every consumer (``consume_context``), and every log line
+written meanwhile carries its ``trace_id``/``span_id`` (``logs.JsonFormatter``).
+
+The OpenTelemetry SDK makes the ids even when nothing exports spans. Export is
+off unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set *and* the optional package
+``opentelemetry-exporter-otlp-proto-http`` is installed (docs/SERVICE_FRAME.md).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
+
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+log = logging.getLogger(__name__)
+
+# Only W3C trace context travels with events: baggage could carry anything a caller sent.
+_PROPAGATOR = TraceContextTextMapPropagator()
+_TRACER = trace.get_tracer("keybuzz")
+# Probes and scrapes every few seconds would drown the traces that matter.
+UNTRACED_PATHS = ["^/health$", "^/ready$", "^/metrics$"]
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.query")
+
+_provider: TracerProvider | None = None
+
+
+def configure(service: str) -> None:
+    """Install the SDK tracer provider once per process (several services may share one in tests)."""
+    global _provider
+    if _provider is not None:
+        return
+    _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    _add_exporter(_provider)
+    trace.set_tracer_provider(_provider)
+
+
+def _add_exporter(provider: TracerProvider) -> None:
+    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+            OTLPSpanExporter,
+        )
+    except ImportError:
+        log.warning(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but opentelemetry-exporter-otlp-proto-http "
+            "is not installed; spans are not exported"
+        )
+        return
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    # Reads the standard OTEL_EXPORTER_OTLP_* variables (endpoint, headers, certificate).
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+
+
+def shutdown() -> None:
+    """Flush spans still waiting for the exporter (end of ``run()``)."""
+    if _provider is not None:
+        _provider.shutdown()
 
 
 def trace_headers() -> dict[str, str]:
     """``traceparent``/``tracestate`` of the current context; empty when there is none."""
-    return {}
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier
 
 
 @contextmanager
 def consume_context(headers: Mapping[str, str] | None, name: str) -> Iterator[None]:
     """Run the handling of one message inside the trace its headers carry (or a new one)."""
-    yield
+    # NATS header names keep the sender's case; the propagator looks up lower-case names.
+    carrier = {key.lower(): value for key, value in (headers or {}).items()}
+    parent = _PROPAGATOR.extract(carrier)
+    with _TRACER.start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER):
+        yield
+
+
+def current_ids() -> tuple[str, str] | None:
+    """(trace_id, span_id) in hex of the active span, for log lines; None outside any trace."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def http_plugin() -> OpenTelemetryPlugin:
+    """Litestar's OpenTelemetry integration: a server span per request, ``traceparent`` honoured."""
+    return OpenTelemetryPlugin(
+        OpenTelemetryConfig(
+            exclude=UNTRACED_PATHS,
+            exclude_spans=["receive", "send"],  # one span per request, not one per ASGI message
+            server_request_hook_handler=_redact_url_attributes,
+        )
+    )
+
+
+def _redact_url_attributes(span: Span, scope: dict[str, Any]) -> None:
+    """Query strings can hold secrets (the LWA callback's ``spapi_oauth_code``): mask them
+    before an exporter could ship the span anywhere."""
+    from keybuzz_shared.logs import redact_text  # logs imports this module
+
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, redact_text(value))

@@ -1,26 +1,40 @@
-"""Vault (OpenBao) KV v2 client on hvac (DESIGN.md §5).
+"""Vault (OpenBao) KV v2 client, async on httpx (DESIGN.md §5).
+
+One pooled ``httpx.AsyncClient`` per client (the frame makes one client per
+process): a read is one HTTP round trip on a kept-alive connection, in the
+event loop. hvac was synchronous and ran in a worker thread, so the default
+thread pool bounded a service's HTTP capacity (docs/BENCHMARKS.md, HTTP).
 
 TLS is always verified: against ``VAULT_CACERT`` when given, else the system
-CAs. hvac is synchronous, so every call runs in a worker thread to keep the
-event loop free. Values read or written are never logged, and errors name the
-path and the failure, never the data.
+CAs. Values read or written are never logged, and errors name the path and
+the failure, never the data.
+
+Authentication: a token (development), or AppRole (``role_id``/``secret_id``)
+for deployments. With AppRole the configured token is never sent — the
+settings default is the development root token — and the service token is
+renewed (``renew-self``) once two thirds of its TTL have passed, or replaced by
+a fresh login when renewal is refused or the max TTL is near.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
-import hvac
-import hvac.exceptions
-import requests
+import httpx
 
 log = logging.getLogger(__name__)
 
 APP_CREDENTIALS_PATH = "secret/keybuzz/amazon_spapi/app"
-T = TypeVar("T")
+RENEW_AT_FRACTION = 2 / 3
+# Enough connections for hundreds of concurrent requests without queueing in the pool.
+POOL_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
 
 
 def tenant_credentials_path(tenant_id: str, marketplace: str = "amazon") -> str:
@@ -50,6 +64,37 @@ def split_path(path: str) -> tuple[str, str]:
     return mount, rest
 
 
+# Vault's status codes under the names hvac gave them, so error messages stay as they were.
+_STATUS_NAMES = {
+    400: "InvalidRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "InvalidPath",
+    405: "UnsupportedOperation",
+    412: "PreconditionFailed",
+    429: "RateLimitExceeded",
+    500: "InternalServerError",
+    501: "VaultNotInitialized",
+    502: "BadGateway",
+}
+
+
+def tls_context(cacert: str | None) -> ssl.SSLContext:
+    """Verification on, always: the private CA when given, else the system's CAs."""
+    return ssl.create_default_context(cafile=cacert)
+
+
+@dataclass
+class _Lease:
+    """A service token from AppRole and when to renew it (monotonic clock)."""
+
+    token: str
+    ttl: float
+    login_ttl: float  # what the login granted; renewals shrink as the max TTL nears
+    renew_at: float
+    expires_at: float
+
+
 class VaultClient:
     def __init__(
         self,
@@ -60,86 +105,162 @@ class VaultClient:
         role_id: str | None = None,
         secret_id: str | None = None,
         timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        # verify is the CA bundle path or True; never False.
-        self._client = hvac.Client(url=addr, token=token, verify=cacert or True, timeout=timeout)
-        self._role_id = role_id
-        self._secret_id = secret_id
         self.addr = addr
+        self._approle = (role_id, secret_id) if role_id and secret_id else None
+        # With AppRole the given token is ignored: it is the dev root token by default.
+        self._static_token = None if self._approle else token
+        self._lease: _Lease | None = None
+        self._auth_lock = asyncio.Lock()
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            base_url=addr.rstrip("/"),
+            verify=tls_context(cacert),
+            timeout=timeout,
+            limits=POOL_LIMITS,
+            headers={"X-Vault-Request": "true"},
+        )
 
     async def read(self, path: str) -> dict[str, Any] | None:
         """The latest version's data, or None when there is no secret at ``path``."""
         mount, rel = split_path(path)
-
-        def call() -> dict[str, Any] | None:
-            try:
-                response = self._client.secrets.kv.v2.read_secret_version(
-                    path=rel, mount_point=mount, raise_on_deleted_version=True
-                )
-            except hvac.exceptions.InvalidPath:
-                return None
-            data = response.get("data", {}).get("data")
-            return dict(data) if data else None
-
-        return await self._call("read", path, call)
+        body = await self._request("read", path, "GET", f"/v1/{mount}/data/{quote(rel)}")
+        if body is None:  # 404: never written, deleted or destroyed
+            return None
+        data = (body.get("data") or {}).get("data")
+        return dict(data) if data else None
 
     async def write(self, path: str, data: dict[str, Any]) -> None:
         mount, rel = split_path(path)
-        await self._call(
-            "write",
-            path,
-            lambda: self._client.secrets.kv.v2.create_or_update_secret(
-                path=rel, secret=data, mount_point=mount
-            ),
-        )
+        url = f"/v1/{mount}/data/{quote(rel)}"
+        await self._request("write", path, "POST", url, json={"options": {}, "data": data})
 
     async def delete(self, path: str) -> None:
         """Remove every version and the metadata, so nothing can be undeleted."""
         mount, rel = split_path(path)
-        await self._call(
-            "delete",
-            path,
-            lambda: self._client.secrets.kv.v2.delete_metadata_and_all_versions(
-                path=rel, mount_point=mount
-            ),
-        )
+        await self._request("delete", path, "DELETE", f"/v1/{mount}/metadata/{quote(rel)}")
 
     async def is_ready(self) -> bool:
         """Reachable, unsealed and our token (or AppRole) accepted."""
         try:
-            await self._call("health", "auth/token/lookup-self", self._lookup_self)
+            found = await self._request(
+                "health", "auth/token/lookup-self", "GET", "/v1/auth/token/lookup-self"
+            )
         except VaultError:
             return False
-        return True
+        return found is not None
 
-    def _lookup_self(self) -> None:
-        self._ensure_token()
-        self._client.auth.token.lookup_self()
+    async def aclose(self) -> None:
+        """Close the connection pool (at shutdown)."""
+        await self._http.aclose()
 
-    def _ensure_token(self) -> None:
-        if self._client.token or not (self._role_id and self._secret_id):
-            return
-        self._client.auth.approle.login(role_id=self._role_id, secret_id=self._secret_id)
-
-    async def _call(self, action: str, path: str, call: Callable[[], T]) -> T:
-        def guarded() -> T:
-            self._ensure_token()
-            try:
-                return call()
-            except hvac.exceptions.Forbidden:
-                if not self._role_id:
-                    raise
-                self._client.token = None  # AppRole token expired: log in again once
-                self._ensure_token()
-                return call()
-
+    async def _request(
+        self, action: str, path: str, method: str, url: str, json: Any = None
+    ) -> dict[str, Any] | None:
+        """The JSON body (``{}`` when empty), None on 404; VaultError otherwise."""
         try:
-            return await asyncio.to_thread(guarded)
-        except requests.exceptions.SSLError as exc:
-            raise VaultUnavailable(f"Vault {action} {path}: TLS verification failed") from exc
-        except requests.exceptions.RequestException as exc:
-            raise VaultUnavailable(f"Vault {action} {path}: {type(exc).__name__}") from exc
-        except hvac.exceptions.VaultDown as exc:
-            raise VaultUnavailable(f"Vault {action} {path}: sealed or down") from exc
-        except hvac.exceptions.VaultError as exc:
-            raise VaultError(f"Vault {action} {path}: {type(exc).__name__}") from exc
+            token, response = await self._send(method, url, json)
+            if response.status_code == 403 and self._approle:
+                # Our service token was revoked or expired early: log in again, once.
+                await self._login_replacing(token)
+                _, response = await self._send(method, url, json)
+        except httpx.HTTPError as exc:
+            raise _unavailable(action, path, exc) from exc
+        return _body_or_error(action, path, response)
+
+    async def _send(self, method: str, url: str, json: Any) -> tuple[str | None, httpx.Response]:
+        token = await self._token()
+        headers = {"X-Vault-Token": token} if token else {}
+        return token, await self._http.request(method, url, json=json, headers=headers)
+
+    async def _token(self) -> str | None:
+        if not self._approle:
+            return self._static_token
+        lease = self._lease
+        if lease is None or self._clock() >= lease.renew_at:
+            lease = await self._refresh_lease(lease)
+        return lease.token
+
+    async def _refresh_lease(self, seen: _Lease | None) -> _Lease:
+        """Renew or log in, once for all the requests that noticed at the same time."""
+        async with self._auth_lock:
+            current = self._lease
+            if current is not seen and current is not None:
+                return current  # another request already did it
+            if current is not None and self._clock() < current.expires_at:
+                renewed = await self._renew(current)
+                if renewed is not None:
+                    return renewed
+            return await self._login_locked()
+
+    async def _renew(self, lease: _Lease) -> _Lease | None:
+        """``renew-self``; None when refused or when the max TTL leaves too little time."""
+        response = await self._http.post(
+            "/v1/auth/token/renew-self", headers={"X-Vault-Token": lease.token}
+        )
+        if response.status_code != 200:
+            log.info("Vault token renewal refused; logging in again", extra={"status": response.status_code})
+            return None
+        auth = response.json().get("auth") or {}
+        ttl = float(auth.get("lease_duration") or 0)
+        if ttl < lease.login_ttl / 2:  # capped by the max TTL: a new login lasts longer
+            return None
+        self._lease = self._new_lease(lease.token, ttl, lease.login_ttl)
+        return self._lease
+
+    async def _login_replacing(self, refused_token: str | None) -> None:
+        async with self._auth_lock:
+            if self._lease is None or self._lease.token == refused_token:
+                await self._login_locked()
+
+    async def _login_locked(self) -> _Lease:
+        assert self._approle is not None
+        role_id, secret_id = self._approle
+        response = await self._http.post(
+            "/v1/auth/approle/login", json={"role_id": role_id, "secret_id": secret_id}
+        )
+        body = _body_or_error("login", "auth/approle/login", response) or {}
+        auth = body.get("auth") or {}
+        if not auth.get("client_token"):
+            raise VaultError("Vault login auth/approle/login: no token in the answer")
+        ttl = float(auth.get("lease_duration") or 0)
+        self._lease = self._new_lease(auth["client_token"], ttl, ttl)
+        log.info("Vault AppRole login", extra={"ttl_seconds": self._lease.ttl})
+        return self._lease
+
+    def _new_lease(self, token: str, ttl: float, login_ttl: float) -> _Lease:
+        now = self._clock()
+        if ttl <= 0:  # a token without expiry (e.g. a role with no TTL): never renew
+            return _Lease(token, ttl, login_ttl, float("inf"), float("inf"))
+        return _Lease(token, ttl, login_ttl, now + ttl * RENEW_AT_FRACTION, now + ttl)
+
+
+def _body_or_error(action: str, path: str, response: httpx.Response) -> dict[str, Any] | None:
+    status = response.status_code
+    if status == 404:
+        return None
+    if status == 503:
+        raise VaultUnavailable(f"Vault {action} {path}: sealed or down")
+    if status >= 400:
+        name = _STATUS_NAMES.get(status, f"HTTP {status}")
+        raise VaultError(f"Vault {action} {path}: {name}")
+    if status == 204 or not response.content:
+        return {}
+    body = response.json()
+    return body if isinstance(body, dict) else {}
+
+
+def _unavailable(action: str, path: str, exc: httpx.HTTPError) -> VaultUnavailable:
+    if _caused_by_tls(exc):
+        return VaultUnavailable(f"Vault {action} {path}: TLS verification failed")
+    return VaultUnavailable(f"Vault {action} {path}: {type(exc).__name__}")
+
+
+def _caused_by_tls(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -13,20 +13,20 @@ from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
-from keybuzz_oauth.flow import flow_of
+from keybuzz_oauth.connections import AMAZON
+from keybuzz_oauth.flow import OauthFlow
 
 
 def register(runtime: Runtime[Any]) -> None:
     async def on_reauth_required(event: ConnectionReauthRequired, delivery: Delivery) -> None:
-        if event.marketplace != "AMAZON":
+        if event.marketplace != AMAZON:
             return
-        await flow_of(runtime).reauth_required(
+        await runtime.component(OauthFlow).reauth_required(
             event.tenant_id, event.seller_id, event.reason, event.occurred_at
         )
 
     EventSubscription(
-        runtime.broker,
-        service=runtime.name,
+        runtime,
         event_type=ConnectionReauthRequired,
         handler=on_reauth_required,
         purpose="mark-reauth-required",

@@ -1,19 +1,22 @@
 """The website authorization workflow: start, callback, status, disconnect.
 
 Order matters in the callback: the state is consumed first (atomically), the
-code is exchanged, the refresh token goes to Vault, and only then — in one
-transaction — the connection becomes CONNECTED and ``connection.connected`` is
-queued. A failure at any step leaves the connection not connected, with the
-reason in ``last_error`` and in the browser's redirect.
+browser that came back is checked against the one that started the flow, the
+code is exchanged, and then — in one unit of work holding the seller's and the
+tenants' advisory locks — the refresh token goes to Vault, a seller taken over
+from another tenant is disconnected there, the connection becomes CONNECTED
+and ``connection.connected`` is queued. A failure at any step leaves the
+connection not connected, with the reason in ``last_error``.
+
+Nothing here knows HTTP: refusals are the domain errors of ``errors.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from keybuzz_shared.amazon import (
     AppCredentials,
@@ -23,6 +26,7 @@ from keybuzz_shared.amazon import (
     LwaClient,
     LwaError,
     LwaUnavailable,
+    Marketplace,
     TenantCredentials,
     UnknownMarketplace,
     load_app_credentials,
@@ -31,32 +35,44 @@ from keybuzz_shared.amazon import (
     store_tenant_credentials,
 )
 from keybuzz_shared.auth import TenantContext
+from keybuzz_shared.db import Executor
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
-from keybuzz_shared.http import BadRequest, NotFound
 from keybuzz_shared.service import Runtime
+from keybuzz_shared.uow import UnitOfWork
 from keybuzz_shared.vault import VaultError, tenant_credentials_path
-from litestar.exceptions import ServiceUnavailableException
 
 from keybuzz_oauth import states, store
 from keybuzz_oauth.connections import Connected, Connection, Status
 from keybuzz_oauth.consent import consent_url
-from keybuzz_oauth.schemas import MarketplaceRef, StartResponse, StatusResponse
+from keybuzz_oauth.errors import (
+    AmazonNotConfigured,
+    CallbackFailure,
+    CredentialsUnavailable,
+    Failure,
+    InvalidMarketplace,
+    NotConnected,
+)
+from keybuzz_oauth.schemas import MarketplaceRef, StartRequest, StartResponse, StatusResponse
 from keybuzz_oauth.settings import OauthSettings
 
 log = logging.getLogger(__name__)
 
 _SELLER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _VAULT_RETRY = "the Amazon credentials could not be stored; nothing was connected, please retry"
+_SELLER_TAKEN = (
+    "this Amazon seller account is already connected to another KeyBuzz account; "
+    "disconnect it there first, or connect again asking to take it over"
+)
 
 
-class CallbackFailure(Exception):
-    """The callback cannot connect; ``reason`` goes to the frontend, ``message`` to the user."""
+@dataclass(frozen=True)
+class Started:
+    """A consent that can begin: the answer, and the nonce the browser must keep."""
 
-    def __init__(self, reason: str, message: str, http_status: int = 400) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.http_status = http_status
+    response: StartResponse
+    browser_nonce: str = field(repr=False)
+    # Where Amazon sends the browser back: the cookie must reach it.
+    callback_uri: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,8 @@ class CallbackParams:
     spapi_oauth_code: str | None
     error: str | None
     error_description: str | None
+    # The nonce cookie the browser presented (None: no cookie).
+    browser_nonce: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -79,32 +97,42 @@ class OauthFlow:
 
     # --- start -----------------------------------------------------------------------------
 
-    async def start(self, tenant: TenantContext, marketplace_code: str | None) -> StartResponse:
-        try:
-            mp = marketplace(marketplace_code or self.settings.default_marketplace)
-        except UnknownMarketplace as exc:
-            raise BadRequest(str(exc)) from None
+    async def start(
+        self, tenant: TenantContext, request: StartRequest, presented_nonce: str | None
+    ) -> Started:
+        mp = self._marketplace(request.marketplace)
         app = await self._app_for_start()
         redirect_uri = self.settings.redirect_uri or app.redirect_uri
-        state = states.new_state()
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            await store.purge_old_states(conn)
-            expires_at = await store.insert_state(
-                conn, state.digest, tenant.tenant_id, tenant.principal.user_id, mp.code,
-                redirect_uri, self.settings.state_ttl_seconds,
-            )  # fmt: skip
-            await store.mark_pending(conn, tenant.tenant_id)
+        state, nonce = states.new_state(), states.browser_nonce(presented_nonce)
+        row = states.NewStateRow(
+            digest=state.digest, tenant_id=tenant.tenant_id, user_id=tenant.principal.user_id,
+            marketplace_code=mp.code, redirect_uri=redirect_uri,
+            browser_hash=states.digest(nonce), takeover=request.takeover,
+        )  # fmt: skip
+        async with self.runtime.unit_of_work() as uow:
+            await store.purge_old_states(uow.conn)
+            expires_at = await store.insert_state(uow.conn, row, self.settings.state_ttl_seconds)
+            await store.mark_pending(uow.conn, tenant.tenant_id)
         url = consent_url(
             app, mp, state=state.value, redirect_uri=redirect_uri,
             seller_central_url=self.settings.seller_central_url, draft=self.settings.app_draft,
         )  # fmt: skip
         log.info(
-            "amazon consent started", extra={"tenant_id": tenant.tenant_id, "marketplace": mp.code}
-        )
-        return StartResponse(
+            "amazon consent started",
+            extra={"tenant_id": tenant.tenant_id, "marketplace": mp.code,
+                   "takeover": request.takeover},
+        )  # fmt: skip
+        response = StartResponse(
             auth_url=url, expires_at=expires_at, state=state.value, marketplace=mp.code,
             marketplace_id=mp.id,
         )  # fmt: skip
+        return Started(response=response, browser_nonce=nonce, callback_uri=redirect_uri)
+
+    def _marketplace(self, code: str | None) -> Marketplace:
+        try:
+            return marketplace(code or self.settings.default_marketplace)
+        except UnknownMarketplace as exc:
+            raise InvalidMarketplace(str(exc)) from None
 
     async def app_credentials(self) -> AppCredentials:
         """Raises AppCredentialsMissing or VaultError, logged with the path and the reason."""
@@ -118,9 +146,7 @@ class OauthFlow:
         try:
             return await self.app_credentials()
         except (AppCredentialsMissing, VaultError) as exc:
-            raise ServiceUnavailableException(
-                f"Amazon is not configured on this server: {exc}"
-            ) from None
+            raise AmazonNotConfigured(f"Amazon is not configured on this server: {exc}") from None
 
     # --- callback --------------------------------------------------------------------------
 
@@ -149,6 +175,9 @@ class OauthFlow:
         return bound
 
     async def _connect(self, bound: states.ConsumedState, params: CallbackParams) -> Connection:
+        # The state is consumed whatever follows: a refused browser cannot try it again.
+        if rejected := states.browser_rejection(bound, params.browser_nonce):
+            raise CallbackFailure(rejected.reason, rejected.message)
         if params.error:
             raise _amazon_refusal(params.error, params.error_description)
         seller_id = params.selling_partner_id or ""
@@ -157,6 +186,8 @@ class OauthFlow:
                 "missing_parameters",
                 "Amazon's redirect lacks spapi_oauth_code or a valid selling_partner_id",
             )
+        # Checked again under the locks; asked now so a refused seller's code is not redeemed.
+        await self._refuse_seller_held_elsewhere(bound, seller_id, self.runtime.pool)
         mp = marketplace(bound.marketplace_code)
         refresh_token = await self._exchange(params.spapi_oauth_code, bound.redirect_uri)
         credentials = TenantCredentials(
@@ -164,23 +195,31 @@ class OauthFlow:
             seller_id=seller_id, marketplace_id=mp.id, region=mp.region,
             created_at=datetime.now(UTC).isoformat(),
         )  # fmt: skip
-        vault_path = await self._store(credentials)
-        return await self._record_connected(
-            Connected(
-                tenant_id=bound.tenant_id, user_id=bound.user_id, seller_id=credentials.seller_id,
-                marketplace_id=mp.id, region=mp.region, vault_path=vault_path,
+        return await self._link(bound, credentials)
+
+    async def _refuse_seller_held_elsewhere(
+        self, bound: states.ConsumedState, seller_id: str, db: Executor
+    ) -> list[str]:
+        """The other tenants holding this seller; refused unless the start asked to take over."""
+        others = await store.tenants_holding_seller(db, seller_id, bound.tenant_id)
+        if others and not bound.takeover:
+            log.warning(
+                "amazon seller already connected to another tenant",
+                extra={"tenant_id": bound.tenant_id, "seller_id": seller_id, "held_by": others},
             )
-        )  # fmt: skip
+            raise CallbackFailure("seller_already_connected", _SELLER_TAKEN)
+        return others
 
     async def _exchange(self, code: str, redirect_uri: str) -> str:
         try:
             app = await self.app_credentials()
         except AppCredentialsMissing:
             raise CallbackFailure(
-                "app_credentials_missing", "Amazon is not configured on this server", 503
-            ) from None
+                "app_credentials_missing", "Amazon is not configured on this server",
+                Failure.UNAVAILABLE,
+            ) from None  # fmt: skip
         except VaultError:
-            raise CallbackFailure("vault_unavailable", _VAULT_RETRY, 503) from None
+            raise CallbackFailure("vault_unavailable", _VAULT_RETRY, Failure.UNAVAILABLE) from None
         try:
             grant = await self.lwa.exchange_code(app, code, redirect_uri)
         except InvalidGrant:
@@ -190,39 +229,76 @@ class OauthFlow:
             ) from None
         except LwaUnavailable:
             raise CallbackFailure(
-                "amazon_unavailable", "Amazon did not answer; retry", 502
+                "amazon_unavailable", "Amazon did not answer; retry", Failure.UPSTREAM
             ) from None
         except LwaError as exc:
             raise CallbackFailure(
-                "amazon_error", f"Amazon refused the exchange: {exc.code}", 502
+                "amazon_error", f"Amazon refused the exchange: {exc.code}", Failure.UPSTREAM
             ) from None
         if not grant.refresh_token:
-            raise CallbackFailure("amazon_error", "Amazon returned no refresh token", 502)
+            raise CallbackFailure(
+                "amazon_error", "Amazon returned no refresh token", Failure.UPSTREAM
+            )
         return grant.refresh_token
+
+    async def _link(
+        self, bound: states.ConsumedState, credentials: TenantCredentials
+    ) -> Connection:
+        """Vault and rows change together, under the seller's and the tenants' locks."""
+        async with self.runtime.unit_of_work() as uow:
+            await store.lock_seller(uow.conn, credentials.seller_id)
+            others = await self._refuse_seller_held_elsewhere(
+                bound, credentials.seller_id, uow.conn
+            )
+            await store.lock_tenants(uow.conn, [bound.tenant_id, *others])
+            vault_path = await self._store(credentials)
+            for other in others:
+                await self._take_over(uow, other, bound)
+            connection = await self._record_connected(uow, bound, credentials, vault_path)
+        log.info(
+            "amazon connected",
+            extra={"tenant_id": connection.tenant_id, "seller_id": connection.seller_id},
+        )
+        return connection
 
     async def _store(self, credentials: TenantCredentials) -> str:
         try:
             return await store_tenant_credentials(self.runtime.vault, credentials)
         except VaultError as exc:
             log.error("could not write Amazon credentials to Vault", extra={"reason": str(exc)})
-            raise CallbackFailure("vault_unavailable", _VAULT_RETRY, 503) from None
+            raise CallbackFailure("vault_unavailable", _VAULT_RETRY, Failure.UNAVAILABLE) from None
 
-    async def _record_connected(self, connected: Connected) -> Connection:
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            connection = await store.upsert_connected(conn, connected)
-            await self.runtime.emit(
-                conn,
-                ConnectionConnected(
-                    tenant_id=connection.tenant_id, connection_id=connection.id,
-                    seller_id=connected.seller_id, marketplace_ids=connection.marketplace_ids,
-                    region=connected.region,
-                ),
-            )  # fmt: skip
-        self.runtime.flush_events()
-        log.info(
-            "amazon connected",
-            extra={"tenant_id": connection.tenant_id, "seller_id": connected.seller_id},
-        )
+    async def _take_over(self, uow: UnitOfWork, other: str, bound: states.ConsumedState) -> None:
+        try:
+            await self._end_connection(uow, other, "the seller connected another KeyBuzz account")
+        except CredentialsUnavailable:
+            raise CallbackFailure("vault_unavailable", _VAULT_RETRY, Failure.UNAVAILABLE) from None
+        log.warning(
+            "amazon seller taken over from another tenant",
+            extra={"tenant_id": bound.tenant_id, "previous_tenant_id": other,
+                   "user_id": bound.user_id},
+        )  # fmt: skip
+
+    async def _record_connected(
+        self,
+        uow: UnitOfWork,
+        bound: states.ConsumedState,
+        credentials: TenantCredentials,
+        vault_path: str,
+    ) -> Connection:
+        connected = Connected(
+            tenant_id=bound.tenant_id, user_id=bound.user_id, seller_id=credentials.seller_id,
+            marketplace_id=credentials.marketplace_id, region=credentials.region,
+            vault_path=vault_path,
+        )  # fmt: skip
+        connection = await store.upsert_connected(uow.conn, connected)
+        uow.emit(
+            ConnectionConnected(
+                tenant_id=connection.tenant_id, connection_id=connection.id,
+                seller_id=connected.seller_id, marketplace_ids=connection.marketplace_ids,
+                region=connected.region,
+            )
+        )  # fmt: skip
         return connection
 
     # --- status ----------------------------------------------------------------------------
@@ -241,7 +317,11 @@ class OauthFlow:
         return view
 
     async def _verify_credentials(self, connection: Connection, view: StatusResponse) -> None:
-        """Seed 003: CONNECTED in the database while Vault had nothing. Say so here."""
+        """Seed 003: CONNECTED in the database while Vault had nothing. Say so here.
+
+        Read through the shared credential helper, so whatever it caches serves
+        the status endpoint too.
+        """
         try:
             stored = await load_tenant_credentials(self.runtime.vault, connection.tenant_id)
         except CredentialsMissing as exc:
@@ -264,25 +344,32 @@ class OauthFlow:
 
     async def disconnect(self, tenant: TenantContext) -> StatusResponse:
         tenant_id = tenant.tenant_id
-        connection = await store.get_connection(self.runtime.pool, tenant_id)
-        if connection is None:
-            raise NotFound(f"tenant {tenant_id} has no Amazon connection")
-        if connection.status is Status.DISCONNECTED:
-            return _view(connection)
-        await self._delete_credentials(tenant_id)
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            ended = await store.mark_disconnected(conn, tenant_id)
-            if ended is not None:
-                await self.runtime.emit(
-                    conn,
-                    ConnectionDisconnected(
-                        tenant_id=tenant_id, connection_id=ended.id, seller_id=ended.seller_id,
-                        reason=f"disconnected by user {tenant.principal.user_id}",
-                    ),
-                )  # fmt: skip
-        self.runtime.flush_events()
+        async with self.runtime.unit_of_work() as uow:
+            await store.lock_tenants(uow.conn, [tenant_id])
+            connection = await store.get_connection(uow.conn, tenant_id)
+            if connection is None:
+                raise NotConnected(f"tenant {tenant_id} has no Amazon connection")
+            if connection.status is Status.DISCONNECTED:
+                return _view(connection)
+            reason = f"disconnected by user {tenant.principal.user_id}"
+            ended = await self._end_connection(uow, tenant_id, reason)
         log.info("amazon disconnected", extra={"tenant_id": tenant_id})
         return _view(ended or connection)
+
+    async def _end_connection(
+        self, uow: UnitOfWork, tenant_id: str, reason: str
+    ) -> Connection | None:
+        """Credentials out of Vault, row DISCONNECTED, event queued; the tenant's lock is held."""
+        await self._delete_credentials(tenant_id)
+        ended = await store.mark_disconnected(uow.conn, tenant_id)
+        if ended is not None:
+            uow.emit(
+                ConnectionDisconnected(
+                    tenant_id=tenant_id, connection_id=ended.id, seller_id=ended.seller_id,
+                    reason=reason,
+                )
+            )  # fmt: skip
+        return ended
 
     async def _delete_credentials(self, tenant_id: str) -> None:
         # Always the tenant's path, even when the row has none: a callback that
@@ -291,7 +378,7 @@ class OauthFlow:
             await self.runtime.vault.delete(tenant_credentials_path(tenant_id))
         except VaultError as exc:
             log.error("could not delete Amazon credentials", extra={"reason": str(exc)})
-            raise ServiceUnavailableException(
+            raise CredentialsUnavailable(
                 "could not delete the Amazon credentials from Vault; nothing was changed, retry"
             ) from None
 
@@ -301,8 +388,8 @@ class OauthFlow:
         self, tenant_id: str, seller_id: str | None, reason: str | None, seen_at: datetime
     ) -> bool:
         marked = await store.mark_reauth_required(
-            self.runtime.pool, tenant_id, seller_id, reason or "Amazon refused the refresh token",
-            seen_at,
+            self.runtime.pool, tenant_id, seller_id,
+            _printable(reason or "") or "Amazon refused the refresh token", seen_at,
         )  # fmt: skip
         if marked:
             log.warning("amazon connection needs reauthorization", extra={"tenant_id": tenant_id})
@@ -327,14 +414,18 @@ def _code_of(marketplace_id: str) -> str | None:
         return None
 
 
+def _printable(text: str) -> str:
+    """Text from outside (Amazon's redirect, other services) made safe to store and show.
+
+    PostgreSQL refuses NUL in text; control characters and lone surrogates
+    (undecodable bytes) would corrupt logs and the frontend's message.
+    """
+    return "".join(ch if ch.isprintable() else " " for ch in text).strip()
+
+
 def _amazon_refusal(error: str, description: str | None) -> CallbackFailure:
     """Amazon's error redirect (``error=access_denied``): its code, cleaned, is the reason."""
     code = re.sub(r"[^a-z0-9_]", "", error.lower())[:40] or "amazon_error"
-    text = (description or "").strip()[:200]
+    text = _printable(description or "")[:200]
     message = f"Amazon did not authorize the connection ({code})" + (f": {text}" if text else "")
     return CallbackFailure(code, message)
-
-
-def flow_of(runtime: Runtime[Any]) -> OauthFlow:
-    flow: OauthFlow = runtime.extras["flow"]
-    return flow

@@ -15,6 +15,9 @@ class Body(msgspec.Struct, kw_only=True, rename="camel"):
 class StartRequest(Body):
     # Country code ("FR") or marketplace id; default AMAZON_DEFAULT_MARKETPLACE.
     marketplace: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    # The seller may already be connected to another tenant: disconnect it there
+    # (docs/OAUTH.md §9). Without it such a callback is refused.
+    takeover: bool = False
 
 
 class StartResponse(Body):

@@ -12,7 +12,7 @@ from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth import events
 from keybuzz_oauth.app import CALLBACK_PATH, ROUTES
-from keybuzz_oauth.flow import OauthFlow, flow_of
+from keybuzz_oauth.flow import OauthFlow
 from keybuzz_oauth.settings import OauthSettings
 
 log = logging.getLogger(__name__)
@@ -32,19 +32,23 @@ class _HideCallbackQuery(logging.Filter):
 _ACCESS_LOG_FILTER = _HideCallbackQuery()
 
 
-def _assemble(runtime: Runtime[Any]) -> None:
-    # Before the broker starts: a queued event may be delivered at once.
+async def _provide_flow(runtime: Runtime[Any]) -> None:
+    """The use cases, injected into handlers as ``flow: OauthFlow``.
+
+    An on_startup hook runs before the broker starts, so the first
+    ``connection.reauth_required`` delivered already finds the flow.
+    """
     settings: OauthSettings = runtime.settings
-    lwa = LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert)
-    runtime.extras["flow"] = OauthFlow(runtime, lwa)
-    events.register(runtime)
+    runtime.provide(
+        OauthFlow(runtime, LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert))
+    )
 
 
 async def _check_app_credentials(runtime: Runtime[Any]) -> None:
     """Say at start-up, not at the first seller's click, that Amazon is not configured."""
     logging.getLogger("uvicorn.access").addFilter(_ACCESS_LOG_FILTER)
     try:
-        app = await flow_of(runtime).app_credentials()
+        app = await runtime.component(OauthFlow).app_credentials()
     except (AppCredentialsMissing, VaultError):
         return  # already logged with the Vault path and the reason
     log.info(
@@ -54,7 +58,8 @@ async def _check_app_credentials(runtime: Runtime[Any]) -> None:
 
 
 async def _stop_flow(runtime: Runtime[Any]) -> None:
-    await flow_of(runtime).lwa.aclose()
+    if OauthFlow in runtime.components:  # start-up may have failed before providing it
+        await runtime.component(OauthFlow).lwa.aclose()
 
 
 DEFINITION = ServiceDefinition(
@@ -65,7 +70,8 @@ DEFINITION = ServiceDefinition(
     settings_type=OauthSettings,
     migrations=Path(__file__).parent / "migrations",
     route_handlers=ROUTES,
-    register_subscribers=_assemble,
-    on_startup=[_check_app_credentials],
+    register_subscribers=events.register,
+    on_startup=[_provide_flow, _check_app_credentials],
     on_shutdown=[_stop_flow],
+    dependencies={"flow": OauthFlow},
 )

@@ -8,7 +8,7 @@ import asyncpg
 from keybuzz_shared.db import Executor
 
 from keybuzz_oauth.connections import AMAZON, Connected, Connection, Status
-from keybuzz_oauth.states import ConsumedState
+from keybuzz_oauth.states import ConsumedState, NewStateRow
 
 _CONNECTION_COLUMNS = (
     "id::text, tenant_id, marketplace_type, status, seller_id, marketplace_ids, region, "
@@ -25,20 +25,14 @@ def _connection(row: asyncpg.Record | None) -> Connection | None:
 # --- states ------------------------------------------------------------------------------
 
 
-async def insert_state(
-    db: Executor,
-    digest: str,
-    tenant_id: str,
-    user_id: str,
-    code: str,
-    redirect_uri: str,
-    ttl: float,
-) -> datetime:
+async def insert_state(db: Executor, state: NewStateRow, ttl: float) -> datetime:
     return await db.fetchval(
         "INSERT INTO oauth_states (state_hash, tenant_id, user_id, marketplace_type, "
-        "marketplace_code, redirect_uri, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) RETURNING expires_at",
-        digest, tenant_id, user_id, AMAZON, code, redirect_uri, ttl,
+        "marketplace_code, redirect_uri, browser_hash, takeover, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9)) "
+        "RETURNING expires_at",
+        state.digest, state.tenant_id, state.user_id, AMAZON, state.marketplace_code,
+        state.redirect_uri, state.browser_hash, state.takeover, ttl,
     )  # fmt: skip
 
 
@@ -51,7 +45,8 @@ async def consume_state(db: Executor, digest: str) -> ConsumedState | None:
     row = await db.fetchrow(
         "UPDATE oauth_states SET used_at = now() "
         "WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() "
-        "RETURNING tenant_id, user_id, marketplace_type, marketplace_code, redirect_uri",
+        "RETURNING tenant_id, user_id, marketplace_type, marketplace_code, redirect_uri, "
+        "browser_hash, takeover",
         digest,
     )
     return ConsumedState(**dict(row)) if row else None
@@ -74,7 +69,44 @@ async def has_live_state(db: Executor, tenant_id: str) -> bool:
     )
 
 
+# --- serialisation -----------------------------------------------------------------------
+
+
+async def lock_seller(db: Executor, seller_id: str) -> None:
+    """Transaction-scoped: one callback at a time links this Amazon seller to a tenant.
+
+    Always taken before any tenant lock (and tenants in sorted order), so two
+    callbacks taking over from each other cannot deadlock.
+    """
+    await _advisory_lock(db, f"oauth:seller:{AMAZON}:{seller_id}")
+
+
+async def lock_tenants(db: Executor, tenant_ids: list[str]) -> None:
+    """Transaction-scoped: held across a tenant's Vault change and its row update.
+
+    A disconnect and a callback of one tenant therefore never interleave, so a
+    refresh token can never stay in Vault behind a DISCONNECTED row.
+    """
+    for tenant_id in sorted(set(tenant_ids)):
+        await _advisory_lock(db, f"oauth:tenant:{AMAZON}:{tenant_id}")
+
+
+async def _advisory_lock(db: Executor, key: str) -> None:
+    await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+
+
 # --- connections -------------------------------------------------------------------------
+
+
+async def tenants_holding_seller(db: Executor, seller_id: str, except_tenant: str) -> list[str]:
+    """Other tenants to which this Amazon seller is linked (connected, or awaiting reauth)."""
+    rows = await db.fetch(
+        "SELECT tenant_id FROM marketplace_connections WHERE marketplace_type = $1 "
+        "AND seller_id = $2 AND tenant_id <> $3 AND status IN ('CONNECTED', 'REAUTH_REQUIRED') "
+        "ORDER BY tenant_id",
+        AMAZON, seller_id, except_tenant,
+    )  # fmt: skip
+    return [row["tenant_id"] for row in rows]
 
 
 async def get_connection(db: Executor, tenant_id: str) -> Connection | None:

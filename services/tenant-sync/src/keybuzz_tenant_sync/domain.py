@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 from keybuzz_shared.events import InboundAddressInfo, TenantSynced, new_event_id
+from keybuzz_shared.ids import COUNTRY_CODE_PATTERN, is_tenant_id
 
-AMAZON = "AMAZON"
 ARCHIVED = "ARCHIVED"
 # Used when a request asks for an inbound address without saying where: France
 # is KeyBuzz's first market and the first version's default (seed 004).
@@ -31,8 +31,7 @@ STATUSES = {"active": "ACTIVE", "trial": "TRIAL", "suspended": "SUSPENDED", "arc
 # version used 6 characters).
 TOKEN_LENGTH = 16
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_COUNTRY = re.compile(COUNTRY_CODE_PATTERN)
 
 
 class UnknownValue(ValueError):
@@ -82,7 +81,7 @@ def to_marketplace(
     tenant_id: str, name: str, plan: str, status: str, as_of: datetime | None = None
 ) -> MarketplaceTenant:
     """Map a product tenant; raises :class:`UnknownValue` for what cannot be mapped."""
-    if not _TENANT_ID.match(tenant_id):
+    if not is_tenant_id(tenant_id):
         raise UnknownValue(f"invalid tenant id {tenant_id!r}")
     if not name.strip():
         raise UnknownValue("empty tenant name")
@@ -105,7 +104,7 @@ def address_countries(countries: Iterable[str | None]) -> list[str]:
     """Uppercase, de-duplicated, in order; the default country when none is given."""
     wanted = list(dict.fromkeys(c.strip().upper() for c in countries if c))
     for country in wanted:
-        if not _COUNTRY.match(country):
+        if not _COUNTRY.search(country):
             raise UnknownValue(f"invalid country {country!r} (expected a two-letter code)")
     return wanted or [DEFAULT_COUNTRY]
 

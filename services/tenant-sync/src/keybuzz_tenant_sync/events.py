@@ -38,9 +38,7 @@ def _subscribe(
         except UnknownValue as exc:  # an unknown plan/status will not become known on retry
             raise PermanentEventError(str(exc)) from exc
 
-    EventSubscription(
-        runtime.broker, service=runtime.name, event_type=event_type, handler=handle, purpose=purpose
-    )
+    EventSubscription(runtime, event_type=event_type, handler=handle, purpose=purpose)
 
 
 async def _activate_address(runtime: TenantSyncRuntime, event: MessageReceived) -> None:

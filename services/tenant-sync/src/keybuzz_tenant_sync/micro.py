@@ -6,29 +6,23 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import msgspec
+from keybuzz_shared.http import status_for
 from keybuzz_shared.micro import MicroEndpoint, OperatorError
 
 from keybuzz_tenant_sync import sync
-from keybuzz_tenant_sync.domain import UnknownValue
+from keybuzz_tenant_sync.app import ERROR_STATUSES
 from keybuzz_tenant_sync.models import StatusRequest, SyncRequest
-from keybuzz_tenant_sync.sync import ProductDatabaseUnavailable, TenantNotFound, TenantSyncRuntime
+from keybuzz_tenant_sync.sync import TenantSyncRuntime
 
 T = TypeVar("T")
 
-# Same meaning as the HTTP status codes the endpoints answer with.
-_CODES: dict[type[Exception], str] = {
-    TenantNotFound: "404",
-    UnknownValue: "422",
-    ProductDatabaseUnavailable: "503",
-}
-
 
 async def _refusing(work: Awaitable[T]) -> T:
+    """Use-case errors answer with the same codes as over HTTP (app.ERROR_STATUSES)."""
     try:
         return await work
-    except tuple(_CODES) as exc:
-        code = next(code for kind, code in _CODES.items() if isinstance(exc, kind))
-        raise OperatorError(str(exc), code) from exc
+    except tuple(ERROR_STATUSES) as exc:
+        raise OperatorError(str(exc), str(status_for(exc, ERROR_STATUSES))) from exc
 
 
 def micro_endpoints(runtime: TenantSyncRuntime) -> list[MicroEndpoint]:

@@ -1,7 +1,8 @@
 """Tenant-sync use cases, shared by the event handlers, HTTP and NATS micro endpoints.
 
-Each write runs in one transaction with the ``tenant.synced`` events it causes
-(outbox), then wakes the relay.
+Each write is one unit of work (``runtime.unit_of_work()``): the rows and the
+``tenant.synced`` events they cause commit together (outbox), then the relay
+publishes them.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any
 import asyncpg
 import msgspec
 from keybuzz_shared.db import create_pool
+from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.events import InboundAddressInfo, TenantArchived, TenantCreated
+from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
+from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_tenant_sync import store
 from keybuzz_tenant_sync.domain import (
-    AMAZON,
     ARCHIVED,
     MarketplaceTenant,
     ProductTenant,
@@ -46,7 +49,6 @@ from keybuzz_tenant_sync.settings import TenantSyncSettings
 
 log = logging.getLogger(__name__)
 
-PRODUCT_POOL = "product_pool"
 TenantSyncRuntime = Runtime[TenantSyncSettings]
 
 
@@ -54,32 +56,39 @@ class TenantNotFound(LookupError):
     pass
 
 
-class ProductDatabaseUnavailable(RuntimeError):
-    pass
+class ProductDatabaseUnavailable(DependencyUnavailable):
+    """An outage, not bad input: events wait and retry, HTTP answers 503."""
 
 
 # --- the product database -----------------------------------------------------------
 
 
+class ProductDatabase:
+    """The product app's database (``keybuzz``), read only, with a pool of its own."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+
 async def open_product_pool(runtime: TenantSyncRuntime) -> None:
     """``on_startup`` hook: the product database is a separate database (keybuzz)."""
-    runtime.extras[PRODUCT_POOL] = await create_pool(
-        runtime.settings.product_database_url, max_size=4
-    )
+    pool = await create_pool(runtime.settings.product_database_url, max_size=4)
+    runtime.provide(ProductDatabase(pool))
 
 
 async def close_product_pool(runtime: TenantSyncRuntime) -> None:
-    pool = runtime.extras.pop(PRODUCT_POOL, None)
-    if pool is not None:
-        await pool.close()
+    product = runtime.components.pop(ProductDatabase, None)
+    if isinstance(product, ProductDatabase):
+        await product.pool.close()
 
 
 async def read_product(
     runtime: TenantSyncRuntime, tenant_id: str | None = None
 ) -> list[ProductTenant]:
-    pool = runtime.extras.get(PRODUCT_POOL)
-    if pool is None:  # subscribers start before on_startup hooks run
-        raise ProductDatabaseUnavailable("product database pool not open yet")
+    try:
+        pool = runtime.component(ProductDatabase).pool
+    except LookupError:  # not open yet, or already closed on the way out
+        raise ProductDatabaseUnavailable("product database pool not open") from None
     try:
         return await store.read_product_tenants(pool, tenant_id)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
@@ -91,7 +100,7 @@ async def read_product(
 
 async def _complete(
     runtime: TenantSyncRuntime,
-    conn: asyncpg.Connection,
+    uow: UnitOfWork,
     tenants: Sequence[MarketplaceTenant],
     countries: Sequence[str] = (),
     caused_by: str | None = None,
@@ -99,12 +108,11 @@ async def _complete(
     """After the tenant rows: addresses, archive state, and one ``tenant.synced`` each."""
     for tenant in tenants if countries else ():
         candidates = new_addresses(tenant.id, countries, runtime.settings.inbound_domain)
-        await store.ensure_addresses(conn, tenant.id, AMAZON, candidates)
+        await store.ensure_addresses(uow.conn, tenant.id, AMAZON, candidates)
     ids = [t.id for t in tenants]
-    await store.apply_archive_state(conn, ids)
-    addresses = await store.addresses_by_tenant(conn, ids)
-    events = [synced_event(t, addresses.get(t.id, []), caused_by) for t in tenants]
-    await runtime.emit_many(conn, events)
+    await store.apply_archive_state(uow.conn, ids)
+    addresses = await store.addresses_by_tenant(uow.conn, ids)
+    uow.emit_many(synced_event(t, addresses.get(t.id, []), caused_by) for t in tenants)
     return addresses
 
 
@@ -124,14 +132,13 @@ async def apply_tenant_event(runtime: TenantSyncRuntime, event: TenantCreated) -
         event.tenant_id, event.name, event.plan, event.status, event.occurred_at
     )
     countries = _requested_countries(event)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await store.upsert_tenants(conn, [tenant], from_event=True):
+    async with runtime.unit_of_work() as uow:
+        if not await store.upsert_tenants(uow.conn, [tenant], from_event=True):
             log.info("older tenant event ignored", extra=_event_log(event))
             if not countries:
                 return
-            tenant = await store.get_tenant(conn, tenant.id) or tenant
-        await _complete(runtime, conn, [tenant], countries, caused_by=event.event_id)
-    runtime.flush_events()
+            tenant = await store.get_tenant(uow.conn, tenant.id) or tenant
+        await _complete(runtime, uow, [tenant], countries, caused_by=event.event_id)
 
 
 async def archive_tenant(runtime: TenantSyncRuntime, event: TenantArchived) -> None:
@@ -145,12 +152,11 @@ async def archive_tenant(runtime: TenantSyncRuntime, event: TenantArchived) -> N
             return
         current = product[0].to_marketplace()
     archived = msgspec.structs.replace(current, status=ARCHIVED, as_of=event.occurred_at)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await store.upsert_tenants(conn, [archived], from_event=True):
+    async with runtime.unit_of_work() as uow:
+        if not await store.upsert_tenants(uow.conn, [archived], from_event=True):
             log.info("older tenant event ignored", extra=_event_log(event))
             return
-        await _complete(runtime, conn, [archived], caused_by=event.event_id)
-    runtime.flush_events()
+        await _complete(runtime, uow, [archived], caused_by=event.event_id)
 
 
 def _event_log(event: TenantCreated | TenantArchived) -> dict[str, Any]:
@@ -166,10 +172,9 @@ async def sync_tenant(runtime: TenantSyncRuntime, request: SyncRequest) -> SyncR
     tenant = product.to_marketplace()
     wanted = [request.country or product.country]
     countries = address_countries(wanted) if request.create_inbound_address else []
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        written = await store.upsert_tenants(conn, [tenant])
-        addresses = (await _complete(runtime, conn, [tenant], countries)).get(tenant.id, [])
-    runtime.flush_events()
+    async with runtime.unit_of_work() as uow:
+        written = await store.upsert_tenants(uow.conn, [tenant])
+        addresses = (await _complete(runtime, uow, [tenant], countries)).get(tenant.id, [])
     requested = next((a.email for a in addresses if countries and a.country == countries[0]), None)
     return SyncResponse(
         success=True,
@@ -198,10 +203,9 @@ async def sync_all(runtime: TenantSyncRuntime) -> SyncAllResponse:
             valid.append(product.to_marketplace())
         except UnknownValue as exc:
             errors.append(SyncError(tenant_id=product.id, error=str(exc)))
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        written = await store.upsert_tenants(conn, valid)
-        await _complete(runtime, conn, [t for t in valid if t.id in written])
-    runtime.flush_events()
+    async with runtime.unit_of_work() as uow:
+        written = await store.upsert_tenants(uow.conn, valid)
+        await _complete(runtime, uow, [t for t in valid if t.id in written])
     outcomes: dict[SyncOutcome, list[str]] = {"created": [], "updated": [], "skipped": []}
     for tenant in valid:
         outcomes[_outcome(written, tenant.id)].append(tenant.id)

@@ -144,9 +144,8 @@ def outbox_reauth_reporter(runtime: Runtime[Any]) -> ReauthReporter:
         event = ConnectionReauthRequired(
             tenant_id=error.tenant_id, seller_id=error.seller_id, reason=error.detail
         )
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            await runtime.emit(conn, event)
-        runtime.flush_events()
+        async with runtime.unit_of_work() as uow:
+            uow.emit(event)
 
     return report
 

@@ -1,0 +1,71 @@
+"""The application's SP-API roles and the restricted data they open.
+
+Amazon decides what an application sees from the roles approved for it: in
+Orders v0 through the dataElements of a Restricted Data Token (refused when no
+role covers them), in Orders 2026-01-01 directly (no RDT) depending on the
+role, the order's fulfilment channel and its status.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+D2C_SHIPPING = "direct-to-consumer-shipping"
+TAX_INVOICING = "tax-invoicing"
+TAX_REMITTANCE = "tax-remittance"
+TAX_ROLES = frozenset({TAX_INVOICING, TAX_REMITTANCE})
+KNOWN_ROLES = frozenset(
+    {
+        D2C_SHIPPING,
+        TAX_INVOICING,
+        TAX_REMITTANCE,
+        "amazon-fulfillment",
+        "buyer-communication",
+        "buyer-solicitation",
+        "finance-and-accounting",
+        "inventory-and-order-tracking",
+        "pricing",
+        "product-listing",
+        "selling-partner-insights",
+    }
+)
+# What KeyBuzz's helpdesk application is approved for.
+DEFAULT_ROLES = ("inventory-and-order-tracking", "buyer-communication", D2C_SHIPPING)
+
+# Orders v0 RDT dataElements -> roles of which any one grants the element.
+ELEMENT_ROLES: dict[str, frozenset[str]] = {
+    "buyerInfo": frozenset({D2C_SHIPPING, TAX_INVOICING, TAX_REMITTANCE}),
+    "shippingAddress": frozenset({D2C_SHIPPING}),
+    "buyerTaxInformation": TAX_ROLES,
+}
+# Orders 2026-01-01 shows PII only for orders in these (v0-vocabulary) statuses.
+PII_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped"})
+
+
+class Roles(msgspec.Struct, frozen=True):
+    granted: frozenset[str]
+
+    def allows_element(self, element: str) -> bool:
+        return bool(self.granted & ELEMENT_ROLES.get(element, frozenset()))
+
+    def buyer_email(self, status: str, channel: str) -> bool:
+        """2026-01-01 buyer.buyerEmail: Direct-to-Consumer Shipping, merchant orders."""
+        return D2C_SHIPPING in self.granted and channel == "MFN" and status in PII_STATUSES
+
+    def buyer_name(self, status: str, channel: str) -> bool:
+        allowed = TAX_ROLES if channel == "AFN" else TAX_ROLES | {D2C_SHIPPING}
+        return bool(self.granted & allowed) and status in PII_STATUSES
+
+    def delivery_address(self, status: str, channel: str) -> bool:
+        """2026-01-01 name, address lines, postal code and phone of the recipient."""
+        return D2C_SHIPPING in self.granted and channel == "MFN" and status in PII_STATUSES
+
+
+def parse_roles(raw: str) -> tuple[str, ...]:
+    roles = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = sorted(set(roles) - KNOWN_ROLES)
+    if unknown:
+        raise ValueError(
+            f"unknown roles {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_ROLES))}"
+        )
+    return roles

@@ -1,0 +1,35 @@
+"""Identifiers and names every service agrees on, defined once.
+
+The patterns are used both by msgspec (events, HTTP bodies) and by plain code
+(headers, path parameters), so they must mean the same thing to both. msgspec
+checks a ``pattern`` with ``re.search``, and Python's ``$`` also matches just
+before a trailing newline: ``"abc\\n"`` would pass ``^[a-z]+$``. ``$(?!\\n)``
+closes that gap without ``\\Z``, which the OpenAPI (ECMA-262) readers of the
+same pattern do not understand.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import msgspec
+
+# End of the string, and not "before a final newline" (see above).
+_END = r"$(?!\n)"
+
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}" + _END
+COUNTRY_CODE_PATTERN = r"^[A-Za-z]{2}" + _END
+
+TenantId = Annotated[str, msgspec.Meta(pattern=TENANT_ID_PATTERN)]
+CountryCode = Annotated[str, msgspec.Meta(pattern=COUNTRY_CODE_PATTERN)]
+
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
+
+# The marketplaces we integrate (``marketplace`` in events and tables).
+AMAZON = "AMAZON"
+
+
+def is_tenant_id(value: str) -> bool:
+    """Exactly what a ``TenantId`` field accepts (same pattern, same ``search``)."""
+    return _TENANT_ID.search(value) is not None

@@ -1,0 +1,390 @@
+"""Consuming events on the frame: batches, per-tenant order, leases, outages, dead letters.
+
+Each test runs a small service of its own (a ServiceDefinition made here) on a
+private NATS server and a fresh database, and asserts rows and stream contents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
+from keybuzz_devstack.infra import free_port
+from keybuzz_devstack.testing import eventually
+from keybuzz_shared.events import TenantArchived, encode_event, event_headers
+from keybuzz_shared.messaging import (
+    ORIGINAL_SEQUENCE_HEADER,
+    REASON_HEADER,
+    TRUNCATED_HEADER,
+    Delivered,
+    Delivery,
+    EventSubscription,
+    PermanentEventError,
+)
+from keybuzz_shared.service import Runtime, ServiceDefinition
+from keybuzz_shared.settings import CommonSettings
+from keybuzz_shared.uow import UnitOfWork
+
+SEEN_TABLE = (
+    "CREATE TABLE IF NOT EXISTS seen (event_id text PRIMARY KEY, tenant_id text, "
+    "n integer, attempt integer, at timestamptz DEFAULT clock_timestamp())"
+)
+
+
+class Settings(CommonSettings, kw_only=True, frozen=True):
+    pass
+
+
+def definition(register: Callable[[Runtime[Any]], None]) -> ServiceDefinition[Any]:
+    async def create_table(runtime: Runtime[Any]) -> None:
+        await runtime.pool.execute(SEEN_TABLE)
+
+    return ServiceDefinition(
+        name="probe",
+        description="consumption test service",
+        settings_type=Settings,
+        migrations=None,
+        register_subscribers=register,
+        on_startup=[create_table],
+    )
+
+
+async def start(start_service, private_nats, register, **env: str):
+    return await start_service(
+        definition(register), NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN, **env
+    )
+
+
+def archived(tenant: str, n: int, **fields: Any) -> TenantArchived:
+    return TenantArchived(tenant_id=tenant, reason=str(n), **fields)
+
+
+async def publish_all(js, events: Sequence[TenantArchived]) -> None:
+    for event in events:
+        await js.publish(event.type, encode_event(event), headers=event_headers(event))
+
+
+async def rows(pool, count: int, within: float = 20.0) -> list[Any]:
+    async def enough():
+        found = await pool.fetch("SELECT * FROM seen ORDER BY at")
+        return found if len(found) >= count else None
+
+    return await eventually(enough, within=within)
+
+
+async def dead_letters(js, count: int) -> list[Any]:
+    sub = await js.pull_subscribe("deadletter.probe.>", stream="DEADLETTER")
+    found: list[Any] = []
+    with contextlib.suppress(Exception):
+        while len(found) < count:
+            found += await sub.fetch(count - len(found), timeout=10)
+    await sub.unsubscribe()
+    return found
+
+
+# --- ordering -----------------------------------------------------------------------------
+
+
+async def test_events_of_one_tenant_keep_their_order_while_tenants_run_concurrently(
+    start_service, private_nats
+):
+    in_flight = {"now": 0, "max": 0}
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            in_flight["now"] += 1
+            in_flight["max"] = max(in_flight["max"], in_flight["now"])
+            await asyncio.sleep(random.uniform(0, 0.02))
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id, n) VALUES ($1, $2, $3)",
+                event.event_id, event.tenant_id, int(event.reason or 0),
+            )  # fmt: skip
+            in_flight["now"] -= 1
+
+        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="order")
+
+    service = await start(start_service, private_nats, register)
+    tenants = [f"tenant-{i}" for i in range(5)]
+    events = [archived(t, n) for n in range(30) for t in tenants]  # interleaved
+    await publish_all(service.runtime.js, events)
+
+    found = await rows(service.runtime.pool, len(events))
+    for tenant in tenants:
+        assert [r["n"] for r in found if r["tenant_id"] == tenant] == list(range(30))
+    assert in_flight["max"] > 1, "different tenants were never handled concurrently"
+
+
+# --- batch handlers -----------------------------------------------------------------------
+
+
+def batch_register(log: list[int], poison: set[str]) -> Callable[[Runtime[Any]], None]:
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(uow: UnitOfWork, batch: Sequence[Delivered[TenantArchived]]) -> None:
+            log.append(len(batch))
+            await uow.conn.executemany(
+                "INSERT INTO seen (event_id, tenant_id, n, attempt) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (event_id) DO NOTHING",
+                [
+                    (d.event.event_id, d.event.tenant_id, int(d.event.reason or 0),
+                     d.delivery.attempt)
+                    for d in batch
+                ],
+            )  # fmt: skip
+            if any(d.event.tenant_id in poison for d in batch):
+                raise PermanentEventError("poisoned tenant")
+
+        EventSubscription(
+            runtime, event_type=TenantArchived, batch_handler=handle, purpose="batch",
+            batch_size=50,
+        )  # fmt: skip
+
+    return register
+
+
+async def test_batch_handler_takes_many_events_in_one_transaction(start_service, private_nats):
+    sizes: list[int] = []
+    service = await start(start_service, private_nats, batch_register(sizes, set()))
+    events = [archived(f"t{i % 7}", i) for i in range(300)]
+    await publish_all(service.runtime.js, events)
+
+    found = await rows(service.runtime.pool, 300)
+    assert sorted(r["n"] for r in found) == list(range(300))
+    assert max(sizes) > 1 and len(sizes) < 300, sizes
+    info = await service.runtime.js.consumer_info("TENANTS", "probe-batch")
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_poison_event_in_a_batch_is_isolated_and_the_rest_commit(
+    start_service, private_nats
+):
+    sizes: list[int] = []
+    service = await start(start_service, private_nats, batch_register(sizes, {"bad"}))
+    js = service.runtime.js
+    # Publish before the consumer can take them one by one: all in one fetched batch.
+    events = [archived("good", i) for i in range(20)]
+    events.insert(10, archived("bad", 99))
+    await publish_all(js, events)
+
+    found = await rows(service.runtime.pool, 20)
+    await asyncio.sleep(0.5)
+    found = await service.runtime.pool.fetch("SELECT * FROM seen")
+    assert sorted(r["n"] for r in found) == list(range(20)), "the good events are there, once"
+    assert all(r["tenant_id"] == "good" for r in found), "the poison one rolled back"
+    [letter] = await dead_letters(js, 1)
+    assert json.loads(letter.data)["tenantId"] == "bad"
+    assert letter.headers[REASON_HEADER].startswith("rejected tenant.archived: poisoned tenant")
+
+
+# --- leases -------------------------------------------------------------------------------
+
+
+async def test_a_handler_slower_than_ack_wait_keeps_its_lease(start_service, private_nats):
+    calls: list[int] = []
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            calls.append(delivery.attempt)
+            await asyncio.sleep(3.5)  # more than three ack_waits
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id, attempt) VALUES ($1, $2, $3)",
+                event.event_id, event.tenant_id, delivery.attempt,
+            )  # fmt: skip
+
+        EventSubscription(
+            runtime, event_type=TenantArchived, handler=handle, purpose="slow", ack_wait=1.0
+        )
+
+    service = await start(start_service, private_nats, register)
+    await publish_all(service.runtime.js, [archived("slow", 1)])
+    [row] = await rows(service.runtime.pool, 1)
+    await asyncio.sleep(1.5)
+    assert calls == [1], "the event was redelivered while its handler was still working"
+    assert row["attempt"] == 1
+
+
+# --- failures -----------------------------------------------------------------------------
+
+
+async def test_a_handler_that_always_fails_is_dead_lettered_not_retried_forever(
+    start_service, private_nats
+):
+    calls: list[int] = []
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            calls.append(delivery.attempt)
+            raise RuntimeError("always broken")
+
+        EventSubscription(
+            runtime, event_type=TenantArchived, handler=handle, purpose="broken",
+            max_deliveries=3, retry_backoff=0.1,
+        )  # fmt: skip
+
+    service = await start(start_service, private_nats, register)
+    js = service.runtime.js
+    await publish_all(js, [archived("doomed", 1)])
+    [letter] = await dead_letters(js, 1)
+    assert letter.headers[REASON_HEADER].startswith("failed 3 times: RuntimeError: always broken")
+    assert calls == [1, 2, 3]
+    info = await js.consumer_info("TENANTS", "probe-broken")
+    assert info.config.max_deliver and info.config.max_deliver > 3, "a finite backstop"
+    assert info.num_ack_pending == 0
+
+
+class TcpCut:
+    """A TCP relay to PostgreSQL that the test can cut and restore: a real outage."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+        self.links: set[asyncio.StreamWriter] = set()
+
+    async def open(self) -> None:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+        for writer in list(self.links):
+            writer.transport.abort()
+        self.links.clear()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.links.update({writer, up_writer})
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+async def cut_database(make_database) -> AsyncIterator[tuple[str, TcpCut]]:
+    url = await make_database("outage")
+    parts = urlsplit(url)
+    relay = TcpCut(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await relay.open()
+    netloc = parts.netloc.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
+    yield urlunsplit(parts._replace(netloc=netloc)), relay
+    with contextlib.suppress(Exception):
+        await relay.cut()
+
+
+async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
+    start_service, private_nats, cut_database
+):
+    url, relay = cut_database
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id, attempt) VALUES ($1, $2, $3)",
+                event.event_id, event.tenant_id, delivery.attempt,
+            )  # fmt: skip
+
+        # Without holding, two failed deliveries would dead-letter it within ~3 s.
+        EventSubscription(
+            runtime, event_type=TenantArchived, handler=handle, purpose="outage",
+            max_deliveries=2, retry_backoff=0.5,
+        )  # fmt: skip
+
+    service = await start(start_service, private_nats, register, DATABASE_URL=url)
+    async with service.client() as http:
+        await relay.cut()
+        await publish_all(service.runtime.js, [archived("patient", 1)])
+        await eventually(lambda: _not_ready(http), within=10)
+        await asyncio.sleep(6)  # the outage lasts: the event must wait, not be parked
+        await relay.open()
+        [row] = await rows(service.runtime.pool, 1, within=60)
+        assert (await http.get("/ready")).status_code == 200
+    assert row["tenant_id"] == "patient" and row["attempt"] == 1
+    info = await service.runtime.js.stream_info("DEADLETTER")
+    assert info.state.messages == 0
+
+
+async def _not_ready(http) -> bool | None:
+    return True if (await http.get("/ready")).status_code == 503 else None
+
+
+# --- hostile input ------------------------------------------------------------------------
+
+
+async def test_an_oversized_bad_event_is_dead_lettered_without_freezing_the_service(
+    start_service, private_nats
+):
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id) VALUES ($1, $2)",
+                event.event_id, event.tenant_id,
+            )  # fmt: skip
+
+        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="big")
+
+    service = await start(start_service, private_nats, register)
+    js = service.runtime.js
+    max_payload = service.runtime.nc.max_payload
+    filler = "x" * (max_payload - 200)
+    big = json.dumps({"tenantId": "not a valid id!", "reason": filler}).encode()
+    assert len(big) < max_payload
+    sent = await js.publish("tenant.archived", big)
+    await publish_all(js, [archived("after-big", 1)])
+
+    [row] = await rows(service.runtime.pool, 1)
+    assert row["tenant_id"] == "after-big"
+    [letter] = await dead_letters(js, 1)
+    assert letter.headers[TRUNCATED_HEADER] == str(len(big))
+    assert letter.headers[ORIGINAL_SEQUENCE_HEADER] == str(sent.seq)
+    async with service.client() as http:
+        assert (await http.get("/health")).status_code == 200
+        assert (await http.get("/ready")).status_code == 200
+
+
+async def test_redrive_replays_dead_letters_once(start_service, private_nats):
+    rejected = {"later-ok"}
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            if event.tenant_id in rejected:
+                raise PermanentEventError("not yet")
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id) VALUES ($1, $2)",
+                event.event_id, event.tenant_id,
+            )  # fmt: skip
+
+        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="redrive")
+
+    service = await start(start_service, private_nats, register)
+    nc, js = service.runtime.nc, service.runtime.js
+    await publish_all(js, [archived("later-ok", 1)])
+    await eventually(lambda: _dead_letter_count(js))
+
+    rejected.clear()  # the cause is fixed; the operator replays
+    reply = await nc.request("keybuzz.probe.redrive", b'{"subject": "tenant.archived"}', 10)
+    assert json.loads(reply.data) == {"redriven": 1, "lost": 0, "remaining": 0}
+    [row] = await rows(service.runtime.pool, 1)
+    assert row["tenant_id"] == "later-ok"
+
+    again = await nc.request("keybuzz.probe.redrive", b"{}", 10)
+    assert json.loads(again.data)["redriven"] == 0
+    await asyncio.sleep(0.5)
+    assert await service.runtime.pool.fetchval("SELECT count(*) FROM seen") == 1
+
+
+async def _dead_letter_count(js) -> int | None:
+    info = await js.stream_info("DEADLETTER")
+    return info.state.messages or None
