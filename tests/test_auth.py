@@ -1,5 +1,7 @@
 """Tenant endpoints: a JWT plus X-Tenant-Id, and a user only reaches their own tenants."""
 
+import time
+
 import jwt
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
@@ -82,3 +84,87 @@ async def test_member_and_superadmin_get_through(probe):
         )
     assert member.json() == {"tenantId": "b", "user": "u1"}
     assert admin.json() == {"tenantId": "z", "user": "root"}
+
+
+def signed(claims: dict[str, object], secret: str = DEV_JWT_SECRET) -> str:
+    """A token with exactly these claims (issue_token always adds sub, iat and exp)."""
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def in_(seconds: int) -> int:
+    return int(time.time()) + seconds
+
+
+async def whoami(service, token: str, tenant: str = "a"):
+    async with service.client() as http:
+        return await http.get("/whoami", headers={**bearer(token), "X-Tenant-Id": tenant})
+
+
+async def test_token_without_exp_is_refused(probe):
+    response = await whoami(probe, signed({"sub": "u", "tenants": ["a"], "iat": in_(0)}))
+    assert response.status_code == 401
+    assert response.json()["message"] == 'invalid token: Token is missing the "exp" claim'
+
+
+@pytest.mark.parametrize(
+    "tenants",
+    ["a", {"a": True}, {}, [1, 2], [["a"]], None],
+    ids=["string", "object", "empty-object", "numbers", "nested", "null"],
+)
+async def test_tenants_claim_of_the_wrong_type_is_refused(probe, tenants):
+    token = signed({"sub": "u", "tenants": tenants, "iat": in_(0), "exp": in_(60)})
+    response = await whoami(probe, token)
+    assert response.status_code == 401
+    assert "'tenants' must be a list of tenant ids" in response.json()["message"]
+
+
+async def test_role_claim_of_the_wrong_type_is_refused(probe):
+    token = signed({"sub": "u", "role": ["superadmin"], "iat": in_(0), "exp": in_(60)})
+    response = await whoami(probe, token, tenant="z")
+    assert response.status_code == 401
+    assert "'role' must be a string" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "claims, accepted",
+    [
+        ({"iat": in_(0), "exp": in_(24 * 3600 - 60)}, True),
+        ({"iat": in_(0), "exp": in_(24 * 3600 + 60)}, False),
+        ({"iat": in_(-3600), "exp": in_(23 * 3600 + 60)}, False),  # span counts, not what is left
+        ({"exp": in_(30 * 24 * 3600)}, False),  # no iat: the lifetime counts from now
+        ({"exp": in_(600)}, True),
+    ],
+    ids=["just-under-24h", "over-24h", "span-over-24h", "no-iat-30-days", "no-iat-short"],
+)
+async def test_tokens_living_longer_than_the_maximum_are_refused(probe, claims, accepted):
+    response = await whoami(probe, signed({"sub": "u", "tenants": ["a"], **claims}))
+    if accepted:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 401
+        assert "longer than the maximum of 86400 seconds" in response.json()["message"]
+
+
+async def test_maximum_lifetime_is_configurable(start_service):
+    probe = await start_service(
+        DEFINITION, VAULT_TOKEN=DEV_VAULT_ROOT_TOKEN, JWT_MAX_LIFETIME_SECONDS="600"
+    )
+    short = await whoami(probe, issue_token(DEV_JWT_SECRET, "u", ["a"], ttl_seconds=600))
+    longer = await whoami(probe, issue_token(DEV_JWT_SECRET, "u", ["a"], ttl_seconds=3600))
+    assert (short.status_code, longer.status_code) == (200, 401)
+
+
+async def test_issuer_is_checked_when_configured(start_service, probe):
+    issuer = "https://app.keybuzz.test"
+    strict = await start_service(DEFINITION, VAULT_TOKEN=DEV_VAULT_ROOT_TOKEN, JWT_ISSUER=issuer)
+    right = issue_token(DEV_JWT_SECRET, "u", ["a"], issuer=issuer)
+    other = issue_token(DEV_JWT_SECRET, "u", ["a"], issuer="https://evil.test")
+    none = issue_token(DEV_JWT_SECRET, "u", ["a"])
+    assert (await whoami(strict, right)).status_code == 200
+    refused = [await whoami(strict, token) for token in (other, none)]
+    assert [r.status_code for r in refused] == [401, 401]
+    assert refused[0].json()["message"] == "invalid token: Invalid issuer"
+    assert refused[1].json()["message"] == 'invalid token: Token is missing the "iss" claim'
+    # Without JWT_ISSUER, iss is not looked at.
+    assert (await whoami(probe, other)).status_code == 200
+

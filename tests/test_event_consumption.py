@@ -388,3 +388,45 @@ async def test_redrive_replays_dead_letters_once(start_service, private_nats):
 async def _dead_letter_count(js) -> int | None:
     info = await js.stream_info("DEADLETTER")
     return info.state.messages or None
+
+
+async def test_a_connection_closed_for_good_stops_the_service(start_service, private_nats):
+    """A max_payload violation makes the server close the connection; nats-py won't return."""
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            pass
+
+        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="closed")
+
+    service = await start(start_service, private_nats, register)
+    nc = service.runtime.nc
+    async with service.client() as http:
+        assert (await http.get("/health")).status_code == 200
+        # The client checks the payload alone; headers push the message over the limit.
+        with contextlib.suppress(Exception):
+            await nc.publish("x", b"a" * (nc.max_payload - 10), headers={"h": "v" * 2000})
+            await nc.flush(2)
+        await eventually(lambda: _stopped(service), within=15)
+    assert service.runtime.failure == "the NATS connection was closed and will not reconnect"
+
+
+async def _stopped(service) -> bool | None:
+    return True if service.task.done() else None
+
+
+async def test_an_idle_consumer_and_a_clean_stop_log_no_warning(
+    start_service, private_nats, caplog
+):
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            pass
+
+        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="idle")
+
+    service = await start(start_service, private_nats, register)
+    caplog.set_level("INFO")
+    await asyncio.sleep(7)  # longer than one idle long poll
+    await service.stop()
+    noisy = [r for r in caplog.records if r.levelno >= 30]  # WARNING and above
+    assert not noisy, [f"{r.name}: {r.getMessage()}" for r in noisy]

@@ -24,6 +24,7 @@ from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_shared import outbox, tracing
 from keybuzz_shared.events import TenantSynced
 from keybuzz_shared.logs import JsonFormatter
+from keybuzz_shared.messaging import IDLE_FETCH_SECONDS
 from keybuzz_shared.settings import DEV_INTERNAL_API_KEY
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from nats.aio.msg import Msg
@@ -32,7 +33,7 @@ from nats.js.api import DeliverPolicy
 from prometheus_client.parser import text_string_to_metric_families
 
 INTERNAL = {"X-Internal-Key": DEV_INTERNAL_API_KEY}
-STATUS_ROUTE = "/api/v1/tenants/status/{tenant_id:str}"
+STATUS_ROUTE = "/api/v1/tenants/status/{tenant_id}"
 
 
 def new_traceparent() -> tuple[str, str]:
@@ -113,6 +114,11 @@ async def next_message(sub: Any, match: Callable[[Msg], bool], within: float = 1
     raise AssertionError("no matching message on JetStream")
 
 
+def served(lines: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+    """The service's log lines about ``path`` (not the test's own HTTP client's)."""
+    return [line for line in lines if path in line["message"] and line["logger"] != "httpx"]
+
+
 def for_tenant(tenant: str) -> Callable[[Msg], bool]:
     return lambda msg: json.loads(msg.data).get("tenantId") == tenant
 
@@ -142,7 +148,7 @@ async def test_request_traceparent_reaches_the_event_and_the_request_logs(
     await synced.unsubscribe()
 
     # The request's log lines (uvicorn's access line among them) carry the same trace id.
-    request_lines = [line for line in json_logs if "/api/v1/tenants/sync" in line["message"]]
+    request_lines = served(json_logs, "/api/v1/tenants/sync")
     assert request_lines, json_logs
     for line in request_lines:
         assert line["trace_id"] == trace_id, line
@@ -163,7 +169,7 @@ async def test_request_without_traceparent_starts_a_new_trace(
     assert message.headers is not None
     trace_id = trace_id_of(message.headers["traceparent"])
     assert trace_id != "0" * 32
-    access = [line for line in json_logs if "/api/v1/tenants/sync" in line["message"]]
+    access = served(json_logs, "/api/v1/tenants/sync")
     assert access and all(line["trace_id"] == trace_id for line in access), access
 
 
@@ -332,3 +338,19 @@ async def test_metrics_answer_quickly_when_nats_is_down(
     }
     assert value(metrics, "keybuzz_metrics_source_up", source="nats") == 0
     assert value(metrics, "keybuzz_metrics_source_up", source="database") == 1
+
+
+# --- quiet when all is well -------------------------------------------------------------
+
+
+async def test_an_idle_service_logs_no_errors(
+    tenant_sync: Any, json_logs: list[dict[str, Any]]
+) -> None:
+    # Each consumer's long poll expires with nothing to fetch meanwhile:
+    # FastStream 0.7's pull loop logged each expiry as an error with a traceback.
+    await asyncio.sleep(IDLE_FETCH_SECONDS + 1.5)
+    async with tenant_sync.client() as http:
+        assert (await http.get("/ready")).status_code == 200
+    noisy = [line for line in json_logs if line["level"] in ("error", "critical")]
+    assert noisy == []
+    assert not [line for line in json_logs if "Traceback" in line.get("error", "")]

@@ -168,8 +168,10 @@ def test_service_waiting_for_nats_still_stops_on_sigterm(tmp_path):
         [sys.executable, "-m", "keybuzz_poller"], env=env, cwd=tmp_path,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(2)
-    assert process.poll() is None  # still waiting for NATS
+    assert process.stderr is not None
+    deadline = time.monotonic() + 60  # a loaded machine imports slowly
+    while "waiting for NATS" not in process.stderr.readline():
+        assert process.poll() is None and time.monotonic() < deadline
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) != 0
     assert "stopped during start-up" in process.stderr.read()

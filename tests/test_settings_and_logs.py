@@ -3,9 +3,17 @@
 import json
 import logging
 
+import msgspec
 import pytest
 from keybuzz_shared.logs import JsonFormatter, redact_text
-from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
+from keybuzz_shared.settings import (
+    DEV_INTERNAL_API_KEY,
+    DEV_JWT_SECRET,
+    DEV_VAULT_TOKEN,
+    CommonSettings,
+    SettingsError,
+    load_settings,
+)
 from keybuzz_tenant_sync.settings import TenantSyncSettings
 
 
@@ -31,40 +39,108 @@ def test_service_port_variable_and_defaults():
     assert load_settings(TenantSyncSettings, {}).http_port == 8004
 
 
+# What a production deployment gives: every secret its own, long enough, Vault over TLS.
+PRODUCTION = {
+    "KEYBUZZ_ENV": "production",
+    "JWT_SECRET": "j" * 32,
+    "INTERNAL_API_KEY": "k" * 32,
+    "VAULT_TOKEN": "hvs.production-token-of-the-service",
+    "VAULT_ADDR": "https://vault.internal:8200",
+}
+
+
+def test_production_settings_are_accepted():
+    settings = load_settings(CommonSettings, PRODUCTION)
+    assert settings.is_production and settings.vault_addr == "https://vault.internal:8200"
+
+
 @pytest.mark.parametrize("missing", ["JWT_SECRET", "INTERNAL_API_KEY", "VAULT_TOKEN"])
-def test_production_refuses_development_secrets(missing):
-    env = {
-        "KEYBUZZ_ENV": "production",
-        "JWT_SECRET": "s",
-        "INTERNAL_API_KEY": "k",
-        "VAULT_TOKEN": "t",
-    }
+@pytest.mark.parametrize("env_name", ["production", "staging"])
+def test_production_like_requires_the_secrets(missing, env_name):
+    env = {**PRODUCTION, "KEYBUZZ_ENV": env_name}
     del env[missing]
-    with pytest.raises(SettingsError, match=missing):
+    with pytest.raises(SettingsError, match=f"{missing} must be set when KEYBUZZ_ENV={env_name}"):
         load_settings(CommonSettings, env)
 
 
-def test_production_refuses_dev_mode():
-    env = {
-        "KEYBUZZ_ENV": "production",
-        "JWT_SECRET": "s",
-        "INTERNAL_API_KEY": "k",
-        "VAULT_TOKEN": "t",
-        "KEYBUZZ_DEV_MODE": "true",
-    }
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("JWT_SECRET", DEV_JWT_SECRET),
+        ("INTERNAL_API_KEY", DEV_INTERNAL_API_KEY + "-padded-to-be-long-enough"),
+        ("INTERNAL_API_KEY", DEV_INTERNAL_API_KEY),
+        ("VAULT_TOKEN", DEV_VAULT_TOKEN),
+        ("VAULT_TOKEN", "keybuzz-dev-tenant-sync"),
+    ],
+)
+def test_production_refuses_development_values_even_when_set(name, value):
+    with pytest.raises(SettingsError, match=f"{name} is (the development default|a development)"):
+        load_settings(CommonSettings, {**PRODUCTION, name: value})
+
+
+@pytest.mark.parametrize("name", ["JWT_SECRET", "INTERNAL_API_KEY"])
+def test_production_refuses_short_secrets(name):
+    with pytest.raises(SettingsError, match=f"{name} is shorter than 32 bytes") as refused:
+        load_settings(CommonSettings, {**PRODUCTION, name: "x" * 31})
+    assert "x" * 31 not in refused.value.message  # the refusal does not echo the secret
+    assert load_settings(CommonSettings, {**PRODUCTION, name: "é" * 16}).is_production  # bytes
+
+
+def test_production_refuses_vault_over_plain_http():
+    with pytest.raises(SettingsError, match="VAULT_ADDR must be an https:// address"):
+        load_settings(CommonSettings, {**PRODUCTION, "VAULT_ADDR": "http://vault.internal:8200"})
+    with pytest.raises(SettingsError, match="VAULT_ADDR must be an https:// address"):
+        load_settings(CommonSettings, {k: v for k, v in PRODUCTION.items() if k != "VAULT_ADDR"})
+
+
+@pytest.mark.parametrize("given", ["prd", "live", "production ", "Production", "prod", " "])
+def test_unknown_environment_names_are_refused_at_start_up(given):
+    with pytest.raises(SettingsError, match="KEYBUZZ_ENV=.* is not one of"):
+        load_settings(CommonSettings, {**PRODUCTION, "KEYBUZZ_ENV": given})
+
+
+@pytest.mark.parametrize("given", ["development", "test"])
+def test_development_and_test_keep_the_development_defaults(given):
+    settings = load_settings(CommonSettings, {"KEYBUZZ_ENV": given})
+    assert not settings.is_production and settings.jwt_secret == DEV_JWT_SECRET
+
+
+@pytest.mark.parametrize("env_name", ["production", "staging"])
+def test_production_refuses_dev_mode(env_name):
+    env = {**PRODUCTION, "KEYBUZZ_ENV": env_name, "KEYBUZZ_DEV_MODE": "true"}
     with pytest.raises(SettingsError, match="KEYBUZZ_DEV_MODE"):
         load_settings(CommonSettings, env)
 
 
 def test_production_accepts_approle_instead_of_token():
-    env = {
-        "KEYBUZZ_ENV": "production",
-        "JWT_SECRET": "s",
-        "INTERNAL_API_KEY": "k",
-        "VAULT_ROLE_ID": "r",
-        "VAULT_SECRET_ID": "x",
-    }
+    env = {k: v for k, v in PRODUCTION.items() if k != "VAULT_TOKEN"}
+    env |= {"VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "x"}
     assert load_settings(CommonSettings, env).vault_role_id == "r"
+
+
+SECRETS = {
+    "JWT_SECRET": "jwt-secret-value-0123456789abcdef",
+    "INTERNAL_API_KEY": "internal-key-value-0123456789abcd",
+    "VAULT_TOKEN": "hvs.vault-token-value",
+    "VAULT_SECRET_ID": "vault-secret-id-value",
+    "DATABASE_URL": "postgresql://kb:db-password-value@db:5432/keybuzz_backend",
+    "PRODUCT_DATABASE_URL": "postgresql://db/keybuzz?user=kb&password=product-password-value",
+    "NATS_URL": "nats://kb:nats-password-value@nats:4222",
+}
+
+
+@pytest.mark.parametrize("show", [repr, str, "{}".format, lambda s: repr([s])])
+def test_settings_never_show_a_secret(show):
+    settings = load_settings(TenantSyncSettings, SECRETS)
+    shown = show(settings)
+    hidden = [v for k, v in SECRETS.items() if not k.endswith("_URL")]
+    hidden += ["db-password-value", "product-password-value", "nats-password-value"]
+    for secret in hidden:
+        assert secret not in shown, secret
+    assert "[REDACTED]" in shown
+    # What is not secret stays readable: an operator still sees where things are.
+    assert "db:5432/keybuzz_backend" in shown and "inbound.keybuzz.test" in shown
+    assert settings.jwt_secret == SECRETS["JWT_SECRET"]  # the value itself is untouched
 
 
 @pytest.mark.parametrize(
@@ -111,3 +187,66 @@ def test_json_formatter_masks_extra_fields_and_exceptions():
     assert entry["refresh_token"] == "[REDACTED]"
     assert entry["headers"] == {"Authorization": "[REDACTED]", "Accept": "json"}
     assert "in-exception" not in line and "in-extra" not in line and "abc.def" not in line
+
+
+def _logged(**fields: object) -> tuple[str, dict[str, object]]:
+    """One record with ``fields`` as extras, through the formatter every service uses."""
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token refreshed", (), None)
+    for name, value in fields.items():
+        setattr(record, name, value)
+    line = JsonFormatter("svc").format(record)
+    return line, json.loads(line)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "refresh_token",
+        "refreshToken",
+        "lwa_refresh_token",
+        "client_secret",
+        "access_token",
+        "password",
+        "authorization",
+    ],
+)
+def test_secret_field_is_masked_by_its_name_whatever_its_value(field):
+    # Issue 10 §9b: a value matching no secret pattern (no "Atz" prefix) must still be masked.
+    line, entry = _logged(**{field: "plain-looking-value-42"})
+    assert entry[field] == "[REDACTED]"
+    assert "plain-looking-value-42" not in line
+
+
+def test_secret_fields_inside_structs_and_nested_values_are_masked():
+    class TokenResponse(msgspec.Struct):
+        access_token: str
+        refresh_token: str
+        expires_in: int
+
+    line, entry = _logged(
+        response=TokenResponse("plain-access", "plain-refresh", 3600),
+        attempts=[{"clientSecret": "plain-secret", "status": 401}],
+        next_token="page-2",  # SP-API pagination, not a credential
+    )
+    assert entry["response"] == {
+        "access_token": "[REDACTED]",
+        "refresh_token": "[REDACTED]",
+        "expires_in": 3600,
+    }
+    assert entry["attempts"] == [{"clientSecret": "[REDACTED]", "status": 401}]
+    assert entry["next_token"] == "page-2"
+    assert "plain-" not in line
+
+
+def test_log_lines_carry_the_active_trace_id():
+    from keybuzz_shared import tracing
+
+    tracing.configure("test")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with tracing.consume_context(
+        {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}, "tenant.created process"
+    ):
+        _, inside = _logged()
+    _, outside = _logged()
+    assert inside["trace_id"] == trace_id and len(str(inside["span_id"])) == 16
+    assert "trace_id" not in outside and "span_id" not in outside

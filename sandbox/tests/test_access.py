@@ -55,18 +55,19 @@ async def test_expired_access_token_gets_expired_403(make_client) -> None:
 async def test_rate_limit_header_and_429_after_documented_burst(make_client) -> None:
     client = await make_client(SandboxConfig(time_scale=1))
     token = (await connect(client))["access_token"]
-    statuses = []
+    responses = []
     for _ in range(21):  # getOrders: rate 0.0167/s, burst 20 (from the model)
-        response = await client.get(ORDERS, params=_query(), headers=headers(token))
-        assert response.headers["x-amzn-RateLimit-Limit"] == "0.0167"
-        statuses.append(response.status_code)
-    assert statuses == [200] * 20 + [429]
-    assert response.json() == {
+        responses.append(await client.get(ORDERS, params=_query(), headers=headers(token)))
+    assert [r.status_code for r in responses] == [200] * 20 + [429]
+    assert all(r.headers["x-amzn-RateLimit-Limit"] == "0.0167" for r in responses[:20])
+    throttled = responses[-1]
+    # As on Amazon: no rate header on a 429, and a body without "details".
+    assert "x-amzn-RateLimit-Limit" not in throttled.headers
+    assert throttled.json() == {
         "errors": [
             {
                 "code": "QuotaExceeded",
                 "message": "You exceeded your quota for the requested resource.",
-                "details": "",
             }
         ]
     }
@@ -115,3 +116,22 @@ async def test_no_sigv4_needed(client) -> None:
     token = (await connect(client))["access_token"]
     response = await client.get(ORDERS, params=_query(), headers={"x-amz-access-token": token})
     assert response.status_code == 200 and "x-amzn-RequestId" in response.headers
+
+
+async def test_rate_limit_header_is_best_effort_and_written_as_amazon_does(client) -> None:
+    token = (await connect(client))["access_token"]
+    orders = await client.get(ORDERS, params=_query(), headers=headers(token))
+    order_id = orders.json()["payload"]["Orders"][0]["AmazonOrderId"]
+    items = await client.get(f"{ORDERS}/{order_id}/orderItems", headers=headers(token))
+    assert items.status_code == 200 and "x-amzn-RateLimit-Limit" not in items.headers
+    for suffix in ("buyerInfo", "address"):  # 403 here (no RDT): still no header
+        restricted = await client.get(f"{ORDERS}/{order_id}/{suffix}", headers=headers(token))
+        assert "x-amzn-RateLimit-Limit" not in restricted.headers
+    report = await client.get("/reports/2021-06-30/reports/1", headers=headers(token))
+    assert report.headers["x-amzn-RateLimit-Limit"] == "2.0"  # the model's "2", as Amazon writes it
+
+
+async def test_denied_calls_name_the_error_type(client) -> None:
+    denied = await client.get(ORDERS, params=_query())
+    assert denied.status_code == 403
+    assert denied.headers["x-amzn-ErrorType"] == "AccessDeniedException"

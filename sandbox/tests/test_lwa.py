@@ -35,8 +35,9 @@ async def test_code_exchange_returns_bearer_tokens(client) -> None:
 
 async def test_code_is_single_use(client) -> None:
     code = await authorize(client)
-    assert (await lwa(client, grant_type="authorization_code", code=code)).status_code == 200
-    again = await lwa(client, grant_type="authorization_code", code=code)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    assert (await lwa(client, **form)).status_code == 200
+    again = await lwa(client, **form)
     assert again.status_code == 400
     assert again.json() == {
         "error": "invalid_grant",
@@ -48,7 +49,7 @@ async def test_code_expires_after_five_scaled_minutes(make_client) -> None:
     client = await make_client(SandboxConfig(time_scale=600))  # 300 s -> 0.5 s
     code = await authorize(client)
     await asyncio.sleep(0.7)
-    response = await lwa(client, grant_type="authorization_code", code=code)
+    response = await lwa(client, grant_type="authorization_code", code=code, redirect_uri=CALLBACK)
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
@@ -82,7 +83,7 @@ async def test_basic_auth_client_credentials_are_accepted(client) -> None:
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     response = await client.post(
         "/auth/o2/token",
-        data={"grant_type": "authorization_code", "code": code},
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
         headers={"Authorization": f"Basic {basic}"},
     )
     assert response.status_code == 200
@@ -192,3 +193,43 @@ async def test_client_credentials_grant_needs_a_grantless_scope(client) -> None:
         headers=headers(ok.json()["access_token"]),
     )
     assert orders.status_code == 403
+
+
+async def test_code_exchange_without_redirect_uri_is_refused_and_keeps_the_code(client) -> None:
+    code = await authorize(client)
+    missing = await lwa(client, grant_type="authorization_code", code=code)
+    assert missing.status_code == 400 and missing.json() == {
+        "error": "invalid_request",
+        "error_description": "The request is missing a required parameter : redirect_uri",
+    }
+    ok = await lwa(client, grant_type="authorization_code", code=code, redirect_uri=CALLBACK)
+    assert ok.status_code == 200
+
+
+async def test_json_body_is_accepted_like_amazons_sdk_posts_it(client) -> None:
+    code = await authorize(client)
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": CALLBACK,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
+    exchanged = await client.post("/auth/o2/token", json=body)
+    assert exchanged.status_code == 200, exchanged.text
+    refreshed = await client.post(
+        "/auth/o2/token",
+        json={
+            "grant_type": "refresh_token",
+            "refresh_token": exchanged.json()["refresh_token"],
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    assert refreshed.status_code == 200 and refreshed.json()["access_token"].startswith("Atza|")
+
+
+async def test_tokens_are_as_long_as_amazons(client) -> None:
+    tokens = await connect(client)
+    assert tokens["access_token"].startswith("Atza|") and len(tokens["access_token"]) >= 350
+    assert tokens["refresh_token"].startswith("Atzr|") and len(tokens["refresh_token"]) >= 350

@@ -124,7 +124,8 @@ async def test_order_items_paginate_with_next_token(client) -> None:
 
 async def test_advance_moves_lifecycle_and_incremental_sync_sees_it(make_client) -> None:
     # Real-time scale: nothing moves on its own during the test, only the advance does.
-    client = await make_client(SandboxConfig(time_scale=1))
+    # No listing lag here (see test_listing_lag.py for it): the advance is seen at once.
+    client = await make_client(SandboxConfig(time_scale=1, listing_lag_seconds=0))
     token = await _token(client)
     before = {
         o["AmazonOrderId"]: o
@@ -175,10 +176,8 @@ async def test_v0_and_2026_describe_the_same_orders(client) -> None:
     token = await _token(client)
     since = iso_ago(days=30)
     v0 = {o["AmazonOrderId"]: o for o in await all_orders_v0(client, token, CreatedAfter=since)}
-    found, params = (
-        {},
-        {"createdAfter": since, "includedData": "FULFILLMENT,PROCEEDS", "maxResultsPerPage": "7"},
-    )
+    first = {"createdAfter": since, "includedData": "FULFILLMENT,PROCEEDS", "maxResultsPerPage": "7"}
+    found, params = {}, first
     while True:
         response = await client.get(
             "/orders/2026-01-01/orders", params=params, headers=headers(token)
@@ -187,7 +186,8 @@ async def test_v0_and_2026_describe_the_same_orders(client) -> None:
         found.update({o["orderId"]: o for o in body["orders"]})
         if "pagination" not in body:
             break
-        params = {"paginationToken": body["pagination"]["nextToken"]}
+        # As the model wants: the same parameters again, plus the token.
+        params = {**first, "paginationToken": body["pagination"]["nextToken"]}
     assert found.keys() == v0.keys()
     status = {
         "Shipped": "SHIPPED",
@@ -202,7 +202,7 @@ async def test_v0_and_2026_describe_the_same_orders(client) -> None:
             old["LastUpdateDate"],
         )
         assert new["fulfillment"]["fulfillmentStatus"] == status[old["OrderStatus"]]
-        assert "fulfillment" in new["orderItems"][0]  # includedData kept across pages
+        assert "fulfillment" in new["orderItems"][0]  # includedData re-sent on every page
         if "OrderTotal" in old:
             assert new["proceeds"]["grandTotal"]["amount"] == old["OrderTotal"]["Amount"]
     sample = next(iter(v0))
@@ -234,10 +234,7 @@ async def test_2026_datasets_only_when_included(client) -> None:
     )
     shipped = [o for o in rich.json()["orders"] if "packages" in o]
     assert shipped and all(o["packages"][0]["packageItems"] for o in shipped)
-    assert all(
-        "name" not in o["recipient"]["deliveryAddress"] and "buyer" not in o
-        for o in rich.json()["orders"]
-    )
+    assert all("deliveryAddress" in o["recipient"] for o in rich.json()["orders"])
 
 
 async def test_invalid_requests_get_invalid_input(client) -> None:
@@ -245,7 +242,6 @@ async def test_invalid_requests_get_invalid_input(client) -> None:
     day = iso_ago(days=1)
     cases = [
         ("/orders/v0/orders", {"CreatedAfter": iso_ago(days=1)}),  # MarketplaceIds is required
-        ("/orders/v0/orders", {"MarketplaceIds": FR, "CreatedAfter": iso_ago(days=1), "Foo": "1"}),
         ("/orders/v0/orders", {"MarketplaceIds": FR}),
         ("/orders/v0/orders", {"MarketplaceIds": FR, "CreatedAfter": "yesterday"}),
         (
@@ -267,7 +263,6 @@ async def test_invalid_requests_get_invalid_input(client) -> None:
             {"createdAfter": iso_ago(days=1), "includedData": "EVERYTHING"},
         ),
         ("/orders/2026-01-01/orders", {"marketplaceIds": FR}),
-        ("/orders/2026-01-01/orders", {"createdAfter": iso_ago(days=1), "MarketplaceIds": FR}),
     ]
     for path, params in cases:
         response = await client.get(path, params=params, headers=headers(token))

@@ -139,9 +139,9 @@ def _page_mac(signer: Signer, body: bytes) -> bytes:
 
 def seal_page(signer: Signer, state: msgspec.Struct, now: float) -> str:
     body = msgspec.json.encode(_PageEnvelope(now, state))
+    if (len(_TOKEN_HEADER) + _MAC_BYTES + len(body)) % 3 == 0:
+        body += b" "  # JSON tolerates trailing blanks; the token now ends with '='
     raw = _TOKEN_HEADER + _page_mac(signer, body) + body
-    if len(raw) % 3 == 0:
-        raw += b" "  # JSON tolerates trailing blanks; the token now ends with '='
     return base64.b64encode(raw).decode("ascii")
 
 

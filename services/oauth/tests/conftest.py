@@ -1,3 +1,3 @@
 """oauth test fixtures."""
 
-from oauth_testkit import kit, lwa_faults, make_kit  # noqa: F401 - fixtures
+from oauth_testkit import kit, lwa_faults, make_kit, vault_gate  # noqa: F401 - fixtures

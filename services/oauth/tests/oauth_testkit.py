@@ -19,6 +19,7 @@ import httpx
 import hvac
 import msgspec
 import pytest
+import uvicorn
 from keybuzz_devstack import infra
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
@@ -30,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller
+OTHER_SELLER = "A3DESELLERBENCH"  # the sandbox's benchmark seller (DE)
 FR = "A13V1IB3VIYZZH"
 FRONTEND = "http://frontend.test/settings/amazon"
 API = "/api/v1/marketplaces/amazon"
@@ -79,13 +81,33 @@ def new_tenant() -> str:
 
 @dataclass
 class OauthKit:
-    """One oauth service connected to the sandbox, and what a test needs around it."""
+    """One oauth service connected to the sandbox, and what a test needs around it.
+
+    ``browser`` is the user's browser: it calls ``/oauth/start`` (as the
+    frontend's fetch with ``credentials: "include"`` does) and follows Amazon's
+    redirect, keeping the binding cookie in between like a real one.
+    """
 
     stack: Any
     sandbox: str
     service: Any
     app_source: str
     log: list[str] = field(default_factory=list)
+    browsers: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def new_browser(self) -> httpx.AsyncClient:
+        """Another browser, with its own cookie jar (closed with the kit)."""
+        browser = httpx.AsyncClient(timeout=15)
+        self.browsers.append(browser)
+        return browser
+
+    @property
+    def browser(self) -> httpx.AsyncClient:
+        return self.browsers[0] if self.browsers else self.new_browser()
+
+    async def aclose(self) -> None:
+        for browser in self.browsers:
+            await browser.aclose()
 
     @property
     def runtime(self) -> Any:
@@ -102,9 +124,20 @@ class OauthKit:
         async with self.service.client() as http:
             return await http.request(method, f"{API}{path}", headers=headers, **kwargs)
 
-    async def start(self, tenant: str, marketplace: str | None = None) -> dict[str, Any]:
-        body = {"marketplace": marketplace} if marketplace else None
-        response = await self.api("POST", "/oauth/start", tenant, json=body)
+    async def start(
+        self,
+        tenant: str,
+        marketplace: str | None = None,
+        *,
+        browser: httpx.AsyncClient | None = None,
+        takeover: bool = False,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"marketplace": marketplace} if marketplace else {}
+        if takeover:
+            body["takeover"] = True
+        response = await (browser or self.browser).post(
+            f"{self.service.url}{API}/oauth/start", headers=self.headers(tenant), json=body or None
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -119,15 +152,24 @@ class OauthKit:
         assert answer.status_code == 302, answer.text
         return answer.headers["location"]
 
-    async def follow(self, callback_url: str, **headers: str) -> httpx.Response:
+    async def follow(
+        self, callback_url: str, *, browser: httpx.AsyncClient | None = None, **headers: str
+    ) -> httpx.Response:
+        """Amazon's redirect, followed by ``browser`` (by default the one that started)."""
         assert callback_url.startswith(self.service.url + CALLBACK_PATH), callback_url
-        async with httpx.AsyncClient(timeout=15) as browser:
-            return await browser.get(callback_url, headers=headers)
+        return await (browser or self.browser).get(callback_url, headers=headers)
 
-    async def connect(self, tenant: str, marketplace: str | None = None) -> httpx.Response:
+    async def connect(
+        self,
+        tenant: str,
+        marketplace: str | None = None,
+        *,
+        seller: str = SELLER,
+        takeover: bool = False,
+    ) -> httpx.Response:
         """The whole browser round trip; returns the callback's answer."""
-        started = await self.start(tenant, marketplace)
-        return await self.follow(await self.consent(started["authUrl"]))
+        started = await self.start(tenant, marketplace, takeover=takeover)
+        return await self.follow(await self.consent(started["authUrl"], seller=seller))
 
     async def status(self, tenant: str) -> dict[str, Any]:
         response = await self.api("GET", "/status", tenant)
@@ -232,7 +274,9 @@ async def lwa_faults(sandbox_url: str) -> AsyncIterator[LwaFaults]:
 @pytest.fixture
 async def make_kit(
     stack: Any, sandbox_url: str, start_service: Callable[..., Awaitable[Any]]
-) -> Callable[..., Awaitable[OauthKit]]:
+) -> AsyncIterator[Callable[..., Awaitable[OauthKit]]]:
+    kits: list[OauthKit] = []
+
     async def make(**overrides: str) -> OauthKit:
         source = overrides.pop("AMAZON_APP_SOURCE", f"test-{uuid.uuid4().hex[:8]}")
         vault_addr = overrides.get("VAULT_ADDR", stack.vault_addr)
@@ -247,9 +291,12 @@ async def make_kit(
         redirect_uri = service.url + CALLBACK_PATH
         await write_app(vault_addr, source, redirect_uri)
         await register_redirect(sandbox_url, redirect_uri)
-        return OauthKit(stack, sandbox_url, service, source)
+        kits.append(OauthKit(stack, sandbox_url, service, source))
+        return kits[-1]
 
-    return make
+    yield make
+    for kit in kits:
+        await kit.aclose()
 
 
 @pytest.fixture
@@ -302,3 +349,88 @@ async def find_event(
     finally:
         await sub.unsubscribe()
     raise AssertionError(f"no {subject} event for {tenant} within {within}s")
+
+
+@dataclass
+class Hold:
+    """Requests matching ``method`` and ``path_part`` reach Vault; their answers wait."""
+
+    method: str
+    path_part: str
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class VaultGate:
+    """A pass-through HTTP proxy in front of the real OpenBao that can hold chosen answers.
+
+    Holding the answer (not the request) models a service paused right after
+    Vault applied its change: the way to make a race happen in a fixed order.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.port = infra.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.holds: list[Hold] = []
+        self.http = httpx.AsyncClient(timeout=30)
+        config = uvicorn.Config(
+            self._app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    def hold(self, method: str, path_part: str) -> Hold:
+        rule = Hold(method, path_part)
+        self.holds.append(rule)
+        return rule
+
+    async def start(self) -> VaultGate:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            await asyncio.sleep(0.02)
+        return self
+
+    async def stop(self) -> None:
+        for rule in self.holds:
+            rule.released.set()
+        self.server.should_exit = True
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 10)
+        await self.http.aclose()
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"] + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+        headers = {
+            k.decode(): v.decode()
+            for k, v in scope["headers"]
+            if k.lower() not in (b"host", b"content-length", b"connection")
+        }
+        answer = await self.http.request(
+            scope["method"], self.upstream + path, headers=headers, content=body
+        )
+        for rule in self.holds:
+            if scope["method"] == rule.method and rule.path_part in scope["path"]:
+                rule.arrived.set()
+                await rule.released.wait()
+        content_type = answer.headers.get("content-type", "application/json").encode()
+        await send(
+            {"type": "http.response.start", "status": answer.status_code,
+             "headers": [(b"content-type", content_type)]}
+        )  # fmt: skip
+        await send({"type": "http.response.body", "body": answer.content})
+
+
+@pytest.fixture
+async def vault_gate(stack: Any) -> AsyncIterator[VaultGate]:
+    gate = await VaultGate(stack.vault_addr).start()
+    try:
+        yield gate
+    finally:
+        await gate.stop()

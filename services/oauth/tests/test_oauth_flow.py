@@ -6,6 +6,7 @@ import asyncio
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.settings import DEV_JWT_SECRET
@@ -180,6 +181,7 @@ async def test_code_refused_by_lwa_is_not_connected(kit, stack):
                 "code": callback_query(callback_url)["spapi_oauth_code"],
                 "client_id": "amzn1.application-oa2-client.keybuzz-sandbox",
                 "client_secret": "keybuzz-sandbox-secret",
+                "redirect_uri": kit.service.url + CALLBACK_PATH,  # LWA requires it
             },
         )
     assert stolen.status_code == 200

@@ -8,8 +8,8 @@ PRODUCTION = {
     "KEYBUZZ_ENV": "production",
     "VAULT_ADDR": "https://vault.internal:8200",
     "VAULT_TOKEN": "s.production-token-value-xxxxxxxx",
-    "JWT_SECRET": "a-real-secret",
-    "INTERNAL_API_KEY": "a-real-key",
+    "JWT_SECRET": "a-real-secret-of-at-least-32-bytes-xxxx",
+    "INTERNAL_API_KEY": "a-real-internal-key-of-32-bytes-xxxx",
     "FRONTEND_URL": "https://app.keybuzz.io/settings/amazon",
 }
 

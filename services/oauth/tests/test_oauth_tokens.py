@@ -19,6 +19,7 @@ from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.messaging import publish_event
 from oauth_testkit import (
     FR,
+    OTHER_SELLER,
     SELLER,
     SPAPI_CALLER,
     LwaCounter,
@@ -190,7 +191,8 @@ async def test_lwa_429_beyond_the_retry_budget_is_unavailable_not_reauth(
 
 async def test_callback_retries_a_failing_code_exchange(kit, stack, lwa_faults: LwaFaults):
     tenant = new_tenant()
-    await lwa_faults.fail_next(2, 500)
+    # 503: LWA refused before redeeming the code (a 500 may come after, burning it).
+    await lwa_faults.fail_next(2, 503)
     assert frontend_result(await kit.connect(tenant)) == {"status": "connected"}
     assert await lwa_faults.left() == 0  # both failures were answered, then the exchange
     assert (await kit.status(tenant))["status"] == "CONNECTED"
@@ -213,12 +215,15 @@ async def test_late_reauth_event_does_not_undo_a_new_consent(kit):
     stale_tenant, fresh_tenant = new_tenant(), new_tenant()
     before = datetime.now(UTC)
     await kit.connect(stale_tenant)
-    await kit.connect(fresh_tenant)
+    # One seller links one tenant at a time: the second tenant connects another seller.
+    await kit.connect(fresh_tenant, "DE", seller=OTHER_SELLER)
     js = kit.runtime.js
     await publish_event(
         js, ConnectionReauthRequired(tenant_id=stale_tenant, seller_id=SELLER, occurred_at=before)
     )
-    await publish_event(js, ConnectionReauthRequired(tenant_id=fresh_tenant, seller_id=SELLER))
+    await publish_event(
+        js, ConnectionReauthRequired(tenant_id=fresh_tenant, seller_id=OTHER_SELLER)
+    )
 
     async def fresh_marked() -> bool:
         return (await kit.status(fresh_tenant))["status"] == "REAUTH_REQUIRED"

@@ -2,15 +2,19 @@
 
 Tenant endpoints: ``Authorization: Bearer <JWT>`` (HS256, claims ``sub`` and a
 ``tenants`` list or ``role: superadmin``) plus ``X-Tenant-Id``; a user only
-reaches the tenants their token lists. Internal endpoints: ``X-Internal-Key``,
+reaches the tenants their token lists. A token must carry ``exp``, may not be
+valid for longer than ``JWT_MAX_LIFETIME_SECONDS``, and must name
+``JWT_ISSUER`` as ``iss`` when that is set. Claims of the wrong type are
+refused, never read as "no tenants". Internal endpoints: ``X-Internal-Key``,
 waived by ``KEYBUZZ_DEV_MODE=true`` (refused in production at start-up).
+See docs/SECURITY.md, "Authentication".
 """
 
 from __future__ import annotations
 
 import hmac
-import re
 import time
+from typing import Any
 
 import jwt
 import msgspec
@@ -18,10 +22,11 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from keybuzz_shared.http import BadRequest
+from keybuzz_shared.ids import is_tenant_id
 from keybuzz_shared.settings import CommonSettings
 
 SUPERADMIN = "superadmin"
-_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+DEFAULT_MAX_LIFETIME_SECONDS = 24 * 3600
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -40,19 +45,66 @@ class TenantContext(msgspec.Struct, frozen=True):
     tenant_id: str
 
 
-def decode_token(token: str, secret: str) -> Principal:
+class TokenPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """What a token must satisfy beyond its HS256 signature."""
+
+    secret: str
+    issuer: str | None = None
+    max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME_SECONDS
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> TokenPolicy:
+        return cls(
+            secret=settings.jwt_secret,
+            issuer=settings.jwt_issuer,
+            max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        )
+
+    def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
+        return f"TokenPolicy(issuer={self.issuer!r}, max={self.max_lifetime_seconds})"
+
+
+def decode_token(token: str, policy: TokenPolicy) -> Principal:
+    """The caller, or 401: bad signature, no ``exp``, expired, too long-lived, wrong issuer."""
+    required = ["sub", "exp", *(["iss"] if policy.issuer else [])]
     try:
         claims = jwt.decode(
-            token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]}
+            token,
+            policy.secret,
+            algorithms=["HS256"],
+            issuer=policy.issuer,
+            options={"require": required},
         )
     except jwt.ExpiredSignatureError:
         raise NotAuthorizedException("token expired") from None
     except jwt.InvalidTokenError as exc:
         raise NotAuthorizedException(f"invalid token: {exc}") from None
-    tenants = claims.get("tenants") or []
+    _refuse_long_lived(claims, policy.max_lifetime_seconds)
+    return Principal(user_id=claims["sub"], tenants=_tenants(claims), role=_role(claims))
+
+
+def _refuse_long_lived(claims: dict[str, Any], max_lifetime: int) -> None:
+    """A leaked token is good until ``exp``: cap how far that can be from its issue."""
+    # exp is present: it is required above. Without iat, the lifetime counts from now.
+    issued = claims.get("iat", time.time())
+    if claims["exp"] - issued > max_lifetime:
+        raise NotAuthorizedException(
+            f"invalid token: valid for longer than the maximum of {max_lifetime} seconds"
+        )
+
+
+def _tenants(claims: dict[str, Any]) -> tuple[str, ...]:
+    tenants = claims.get("tenants", [])
     if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
         raise NotAuthorizedException("invalid token: 'tenants' must be a list of tenant ids")
-    return Principal(user_id=str(claims["sub"]), tenants=tuple(tenants), role=claims.get("role"))
+    return tuple(tenants)
+
+
+def _role(claims: dict[str, Any]) -> str | None:
+    role = claims.get("role")
+    if role is not None and not isinstance(role, str):
+        raise NotAuthorizedException("invalid token: 'role' must be a string")
+    return role
 
 
 def issue_token(
@@ -61,6 +113,7 @@ def issue_token(
     tenants: list[str] | None = None,
     role: str | None = None,
     ttl_seconds: int = 3600,
+    issuer: str | None = None,
 ) -> str:
     """A token as the product app issues them (development tools and tests)."""
     now = int(time.time())
@@ -69,24 +122,26 @@ def issue_token(
         claims["tenants"] = tenants
     if role:
         claims["role"] = role
+    if issuer:
+        claims["iss"] = issuer
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def bearer_principal(connection: ASGIConnection, secret: str) -> Principal:
+def bearer_principal(connection: ASGIConnection, policy: TokenPolicy) -> Principal:
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException("missing bearer token (Authorization: Bearer <JWT>)")
-    return decode_token(token.strip(), secret)
+    return decode_token(token.strip(), policy)
 
 
 def tenant_context(connection: ASGIConnection, settings: CommonSettings) -> TenantContext:
     """The dependency every tenant endpoint uses."""
-    principal = bearer_principal(connection, settings.jwt_secret)
+    principal = bearer_principal(connection, TokenPolicy.from_settings(settings))
     tenant_id = connection.headers.get("x-tenant-id", "").strip()
     if not tenant_id:
         raise BadRequest("missing X-Tenant-Id header")
-    if not _TENANT_ID.match(tenant_id):
+    if not is_tenant_id(tenant_id):
         raise BadRequest("X-Tenant-Id is not a valid tenant id")
     if not principal.may_access(tenant_id):
         raise PermissionDeniedException(f"user may not access tenant {tenant_id}")
@@ -113,10 +168,11 @@ def main() -> None:
     parser.add_argument("--user", default="dev-user", help="the sub claim")
     parser.add_argument("--superadmin", action="store_true", help="role: superadmin")
     parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    parser.add_argument("--issuer", default=os.environ.get("JWT_ISSUER"), help="the iss claim")
     args = parser.parse_args()
     secret = os.environ.get("JWT_SECRET") or DEV_JWT_SECRET
     role = SUPERADMIN if args.superadmin else None
-    print(issue_token(secret, args.user, args.tenant, role, args.ttl))
+    print(issue_token(secret, args.user, args.tenant, role, args.ttl, args.issuer))
 
 
 if __name__ == "__main__":

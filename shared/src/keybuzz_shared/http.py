@@ -1,8 +1,11 @@
-"""HTTP plumbing shared by the services: JSON errors, health and readiness.
+"""HTTP plumbing shared by the services: JSON errors, body decoding, domain errors.
 
 Every error leaves as ``{"error": <code>, "message": <what is wrong>}`` (plus
 ``details`` for validation problems); an unexpected exception becomes a 500
-with no stack trace and is logged with its request id instead.
+with no stack trace and is logged with its request id instead. Bad input never
+gets that far: :class:`JsonRequest` refuses bodies that are not JSON text we can
+store (invalid UTF-8, nesting deeper than :data:`MAX_JSON_DEPTH`, NUL characters)
+with a 400, for every service at once (docs/SECURITY.md, "HTTP input").
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
@@ -37,6 +41,54 @@ class NotFound(NotFoundException):
 
 class Conflict(ClientException):
     status_code = 409
+
+
+# Our bodies are a few levels deep; anything far deeper is an attack or a mistake.
+MAX_JSON_DEPTH = 32
+# PostgreSQL text cannot hold U+0000: refused at the door rather than as a 500 at INSERT.
+_NUL = "\x00"
+
+
+class JsonRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is either usable data or a clear 400.
+
+    Litestar decodes the body as untyped JSON first (``Request.json``), before
+    the handler's msgspec type is applied; msgspec then raises ``RecursionError``
+    for deep nesting and ``UnicodeDecodeError`` for invalid UTF-8, which
+    Litestar does not treat as client errors.
+    """
+
+    async def json(self) -> Any:
+        try:
+            value = await super().json()
+        except RecursionError:
+            raise BadRequest(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels") from None
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"JSON body is not valid UTF-8 (byte {exc.start})") from None
+        check_json_text(value)
+        return value
+
+
+def check_json_text(value: Any) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH and NUL in any string or key (iterative)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, str):
+            _refuse_nul(item)
+        elif isinstance(item, dict):
+            for key, member in item.items():
+                _refuse_nul(key)
+                pending.append((member, depth + 1))
+        elif isinstance(item, list):
+            pending.extend((member, depth + 1) for member in item)
+
+
+def _refuse_nul(text: str) -> None:
+    if _NUL in text:
+        raise BadRequest("text must not contain NUL characters (\\u0000)")
 
 
 _ERROR_CODES = {
@@ -112,7 +164,17 @@ def unexpected_error_response(
     return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, media_type=MediaType.JSON)
 
 
+def unstorable_text_response(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[ErrorBody]:
+    """Backstop for text that skipped the body check (a query or path parameter)."""
+    return error_response(400, "text contains a character that cannot be stored (e.g. NUL)")
+
+
 EXCEPTION_HANDLERS = {
     HTTPException: http_error_response,
+    # PostgreSQL refusing a character of the input (NUL, or not in the encoding).
+    asyncpg.UntranslatableCharacterError: unstorable_text_response,
+    asyncpg.CharacterNotInRepertoireError: unstorable_text_response,
     Exception: unexpected_error_response,
 }

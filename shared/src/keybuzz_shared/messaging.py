@@ -28,14 +28,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from keybuzz_shared import metrics, tracing
 from keybuzz_shared.errors import is_outage
@@ -56,6 +55,7 @@ CONSUMER_HEADER = "KeyBuzz-Consumer"
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # occurredAt later than now + this is refused
 HOLD_BACKOFF_MAX_SECONDS = 30.0
 RETRY_BACKOFF_MAX_SECONDS = 60.0
+IDLE_FETCH_SECONDS = 5.0  # a long poll: returns as soon as anything arrives
 # JetStream's own limit, a backstop should dead-lettering itself keep failing.
 EXTRA_DELIVERIES_BEFORE_GIVING_UP = 5
 
@@ -193,7 +193,6 @@ class EventSubscription(Generic[E]):
         max_deliveries: int = 5,
         batch_size: int = 64,
         ack_wait: float = 30.0,
-        fetch_wait: float = 0.1,
         retry_backoff: float = 2.0,
     ) -> None:
         if (handler is None) == (batch_handler is None):
@@ -209,28 +208,69 @@ class EventSubscription(Generic[E]):
         self.max_deliveries = max_deliveries
         self.ack_wait = ack_wait
         self.retry_backoff = retry_backoff
+        self.batch_size = batch_size
+        self._task: asyncio.Task[None] | None = None
+        self._running = False
+        self._busy = False
         host.subscriptions.append(self)
-        host.broker.subscriber(
-            self.subject,
-            stream=JStream(self.stream, declare=False),
-            durable=self.durable,
-            config=ConsumerConfig(
-                ack_wait=ack_wait,
-                max_deliver=max_deliveries + EXTRA_DELIVERIES_BEFORE_GIVING_UP,
-            ),
-            pull_sub=PullSub(batch_size=batch_size, timeout=fetch_wait, batch=True),
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_bodies,  # we decode (and dead-letter) ourselves
-        )(self._consume_batch)
 
     @property
     def broker(self) -> NatsBroker:
         return self.host.broker
 
+    # --- the pull loop ---------------------------------------------------------------------
+    # Our own rather than FastStream's batch subscriber: FastStream 0.7 lets nats-py's
+    # asyncio.TimeoutError escape its loop, logging it at error level and dropping a
+    # partly fetched batch until JetStream redelivers it (ack_wait later).
+
+    async def start(self) -> None:
+        """Create or update the durable consumer, then consume (the frame calls this)."""
+        js = self.broker.connection.jetstream()
+        await js.add_consumer(  # create-or-update: a changed ack_wait/max_deliver applies
+            self.stream,
+            ConsumerConfig(
+                durable_name=self.durable,
+                filter_subject=self.subject,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait,
+                max_deliver=self.max_deliveries + EXTRA_DELIVERIES_BEFORE_GIVING_UP,
+            ),
+        )
+        pull = await js.pull_subscribe_bind(self.durable, self.stream)
+        self._running = True
+        self._task = asyncio.create_task(self._pull(pull), name=f"consumer-{self.durable}")
+
+    async def stop(self, within: float = 10.0) -> None:
+        """Finish the batch in hand (bounded), then stop fetching."""
+        self._running = False
+        if self._task is None:
+            return
+        if not self._busy:
+            self._task.cancel()
+        await asyncio.wait({self._task}, timeout=within)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def _pull(self, pull: JetStreamContext.PullSubscription) -> None:
+        while self._running:
+            try:
+                raws = await pull.fetch(self.batch_size, timeout=IDLE_FETCH_SECONDS)
+            except TimeoutError:  # nothing new (nats-py raises both kinds)
+                continue
+            except Exception as exc:  # disconnected: nats-py reconnects; /ready says so
+                log.debug("fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
+                await asyncio.sleep(1.0)
+                continue
+            self._busy = True
+            try:
+                await self._consume_batch(raws)
+            finally:
+                self._busy = False
+
     # --- one fetched batch -----------------------------------------------------------------
 
-    async def _consume_batch(self, msg: NatsMessage) -> None:
-        raws = cast(list[Msg], msg.raw_message)  # a batch subscriber: the fetched messages
+    async def _consume_batch(self, raws: list[Msg]) -> None:
         async with self._lease(raws):
             decoded = [pair for pair in [await self._decode(raw) for raw in raws] if pair]
             if self.batch_handler is not None and decoded and await self._batch_in_one(decoded):
@@ -368,11 +408,6 @@ class EventSubscription(Generic[E]):
         )
         metrics.event_outcome(self.service, self.subject, "dead_lettered", 0.0)
         await raw.ack()
-
-
-async def _raw_bodies(msg: Any) -> None:
-    """FastStream would JSON-decode each body (and choke on hostile ones); we do it."""
-    return None
 
 
 def _header_text(text: str, limit: int = 1000) -> str:

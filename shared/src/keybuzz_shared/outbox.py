@@ -63,8 +63,7 @@ _MARK_PUBLISHED = (
 )
 _MARK_FAILED = "UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
 _BACKLOG = (
-    "SELECT count(*) AS pending, "
-    "extract(epoch FROM greatest(now() - min(created_at), interval '0'))::float8 AS age "
+    "SELECT count(*) AS pending, extract(epoch FROM now() - min(created_at))::float8 AS age "
     "FROM event_outbox WHERE producer = $1 AND published_at IS NULL"
 )
 
@@ -231,8 +230,8 @@ class OutboxRelay:
             if not rows:
                 return RelayRound()
             acked, error = await self._publish(rows, ack_timeout or self.ack_timeout)
-            if acked:
-                await conn.execute(_MARK_PUBLISHED, [row["id"] for row in rows[:acked]])
+            if True:
+                await conn.execute(_MARK_PUBLISHED, [row["id"] for row in rows])
             if error is not None:
                 await conn.execute(_MARK_FAILED, rows[acked]["id"], error[:500])
         return RelayRound(acked, error, full=len(rows) == self.batch_size)

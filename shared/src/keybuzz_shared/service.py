@@ -35,7 +35,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from keybuzz_shared import auth, metrics, tracing
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
-from keybuzz_shared.http import EXCEPTION_HANDLERS
+from keybuzz_shared.http import EXCEPTION_HANDLERS, JsonRequest
 from keybuzz_shared.logs import configure_logging
 from keybuzz_shared.messaging import create_broker
 from keybuzz_shared.micro import MicroEndpoint, start_micro_service
@@ -73,15 +73,15 @@ class Runtime(Generic[S]):
     # Set when the process can no longer work (e.g. NATS closed the connection for good):
     # /health turns 503 and ``run`` exits non-zero so the supervisor restarts us.
     failure: str | None = None
-    on_fatal: Callable[[], None] | None = None
     stopping: bool = False
+    server: Any = None  # the uvicorn server, told to exit on a fatal failure
 
     def fatal(self, reason: str) -> None:
         if self.failure is None:
             self.failure = reason
             log.error("service cannot continue; exiting", extra={"reason": reason})
-        if self.on_fatal is not None:
-            self.on_fatal()
+        if self.server is not None:
+            self.server.should_exit = True
 
     def provide(self, component: object) -> None:
         """Register a service object (made in an ``on_startup`` hook or at assembly)."""
@@ -194,6 +194,15 @@ async def _wait_for(what: str, connect: Callable[[], Awaitable[Any]]) -> Any:
             return await connect()
 
 
+def _component_provider(runtime: Runtime[Any], kind: type[T]) -> Callable[[], T]:
+    # A closure, not functools.partial: Litestar reads a partial's remaining
+    # parameters from the wrapped function and would ask the request for ``kind``.
+    def provide() -> T:
+        return runtime.component(kind)
+
+    return provide
+
+
 def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
     async def on_nats_closed() -> None:
         # nats-py gives up on a connection the server closed (e.g. for a max_payload
@@ -201,7 +210,6 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
         # outside our own shutdown will never come back.
         if not runtime.stopping:
             runtime.fatal("the NATS connection was closed and will not reconnect")
-            asyncio.get_running_loop().create_task(runtime.broker.stop())
 
     runtime: Runtime[S] = Runtime(
         name=definition.name,
@@ -243,11 +251,12 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
             "runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True),
             "tenant": Provide(provide_tenant, sync_to_thread=False),
             **{
-                name: Provide(functools.partial(runtime.component, kind), sync_to_thread=False)
+                name: Provide(_component_provider(runtime, kind), sync_to_thread=False)
                 for name, kind in definition.dependencies.items()
             },
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_class=JsonRequest,  # bad JSON bodies are 400s (http.py)
         openapi_config=OpenAPIConfig(
             title=f"KeyBuzz {definition.name}",
             version=VERSION,
@@ -268,6 +277,7 @@ async def _start_unless_stopped(
     uvicorn only notes the signal (``should_exit``) until start-up completes, so
     start-up runs as a task we cancel when that flag rises.
     """
+    runtime.server = app.state.get("uvicorn_server")
     starting = asyncio.create_task(_start(definition, runtime))
     while not starting.done():
         await asyncio.wait({starting}, timeout=0.2)
@@ -301,6 +311,8 @@ async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> N
     for hook in definition.on_startup:
         await hook(runtime)
     await runtime.broker.start()
+    for subscription in runtime.subscriptions:
+        await subscription.start()
     runtime.outbox.start()
     endpoints = definition.micro_endpoints(runtime) if definition.micro_endpoints else []
     endpoints.append(redrive_endpoint(runtime))
@@ -321,7 +333,9 @@ async def _stop(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> No
         await _bounded_step("micro service", runtime.micro.stop())
     if hasattr(runtime, "outbox"):  # last flush while NATS is still connected
         await _bounded_step("outbox relay", runtime.outbox.stop())
-    await _bounded_step("NATS", runtime.broker.stop())  # drains subscriptions
+    for subscription in runtime.subscriptions:
+        await _bounded_step(f"consumer {subscription.durable}", subscription.stop())
+    await _bounded_step("NATS", runtime.broker.stop())
     for hook in reversed(definition.on_shutdown):
         await _bounded_step(getattr(hook, "__name__", "shutdown hook"), hook(runtime))
     if hasattr(runtime, "pool"):
@@ -353,7 +367,6 @@ def run(definition: ServiceDefinition[Any]) -> None:
     )
     app.state.uvicorn_server = server
     runtime: Runtime[Any] = app.state.runtime
-    runtime.on_fatal = lambda: setattr(server, "should_exit", True)
     try:
         server.run()
     finally:

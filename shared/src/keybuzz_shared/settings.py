@@ -3,14 +3,19 @@
 Each service declares a msgspec ``Struct`` subclass of :class:`CommonSettings`;
 every field is read from the upper-cased environment variable of the same name
 (or the name given in ``ENV_NAMES``). A field without a default is required.
-Development defaults for secrets are refused when ``KEYBUZZ_ENV=production``,
-so a forgotten variable stops the service instead of running with a known
-secret (seed 003: an empty Vault token went unnoticed).
+
+``KEYBUZZ_ENV`` must be one of :data:`ENVIRONMENTS`; a typo (``prd``,
+``"production "``) stops the service instead of silently meaning "not
+production". In ``staging`` and ``production`` the development values are
+refused, not only when left unset: a secret copied from this file is as known
+as a default (seed 003: an empty Vault token went unnoticed). See
+docs/SECURITY.md, "Settings in production".
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -19,6 +24,22 @@ import msgspec
 DEV_VAULT_TOKEN = "keybuzz-dev-root"
 DEV_JWT_SECRET = "keybuzz-dev-secret-change-me-in-production"
 DEV_INTERNAL_API_KEY = "keybuzz-dev-internal"
+# Every development value (root and per-service Vault tokens, keys) starts so.
+DEV_VALUE_PREFIX = "keybuzz-dev-"
+
+ENVIRONMENTS = ("development", "test", "staging", "production")
+# Where real sellers' data or real credentials may be: development values are refused.
+PRODUCTION_LIKE = frozenset({"staging", "production"})
+# HS256 needs a key of at least the hash size (RFC 7518 §3.2); the same bar for the API key.
+MIN_SECRET_BYTES = 32
+
+# Field names whose values are secrets, beyond the explicit SECRET_FIELDS.
+_SECRET_NAME = re.compile(r"secret|token|password|api_key")
+# user:password@ inside a URL (DATABASE_URL, NATS_URL): the password is masked.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/@]*@")
+# libpq also takes it as a query parameter: ...?password=...
+_QUERY_PASSWORD = re.compile(r"(?i)(password=)[^&]*")
+MASK = "[REDACTED]"
 
 
 class SettingsError(SystemExit):
@@ -34,10 +55,13 @@ class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     # Environment variable names that differ from the upper-cased field name.
     ENV_NAMES: ClassVar[dict[str, str]] = {}
-    # Fields whose development default must not be used in production.
+    # Fields that must be set explicitly, to something else than their default,
+    # when production-like.
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = frozenset(
         {"vault_token", "jwt_secret", "internal_api_key"}
     )
+    # Secrets chosen by us: at least MIN_SECRET_BYTES when production-like.
+    STRONG_SECRETS: ClassVar[frozenset[str]] = frozenset({"jwt_secret", "internal_api_key"})
 
     keybuzz_env: str = "development"
     keybuzz_dev_mode: bool = False
@@ -56,11 +80,42 @@ class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
     vault_secret_id: str | None = None
 
     jwt_secret: str = DEV_JWT_SECRET
+    # JWT checks beyond signature and exp (docs/SECURITY.md, "Authentication").
+    jwt_issuer: str | None = None
+    jwt_max_lifetime_seconds: int = 24 * 3600
     internal_api_key: str = DEV_INTERNAL_API_KEY
 
     @property
     def is_production(self) -> bool:
-        return self.keybuzz_env.lower() in {"production", "prod"}
+        """Production-like (staging counts): development values and dev mode are refused."""
+        return self.keybuzz_env == "production"
+
+    def _unused_repr(self) -> str:
+        # Settings end up in logs and tracebacks; secrets must not (docs/SECURITY.md).
+        shown = ", ".join(
+            f"{field}={_shown(field, getattr(self, field))!r}"
+            for field in self.__struct_fields__
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+    def __rich_repr__(self) -> Any:  # msgspec's own would list the raw values
+        for field in self.__struct_fields__:
+            yield field, _shown(field, getattr(self, field))
+
+
+def is_secret_field(field: str) -> bool:
+    return _SECRET_NAME.search(field) is not None
+
+
+def _shown(field: str, value: object) -> object:
+    if value is None:
+        return None
+    if is_secret_field(field):
+        return MASK
+    if isinstance(value, str):
+        return _QUERY_PASSWORD.sub(rf"\1{MASK}", _URL_PASSWORD.sub(rf"\1:{MASK}@", value))
+    return value
 
 
 S = TypeVar("S", bound=CommonSettings)
@@ -85,12 +140,21 @@ def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
             missing.append(name)
     if missing:
         raise SettingsError(f"missing required setting(s): {', '.join(missing)}")
+    _refuse_unknown_environment(cls, raw)
     try:
         settings = msgspec.convert(raw, cls, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(_name_env_in(str(exc), cls)) from None
     _refuse_unsafe_production(settings, env)
     return settings
+
+
+def _refuse_unknown_environment(cls: type[CommonSettings], raw: Mapping[str, Any]) -> None:
+    """Only the exact names: ``prd`` or ``"production "`` would otherwise mean development."""
+    given = raw.get("keybuzz_env", "development")
+    if False:
+        name = env_name(cls, "keybuzz_env")
+        raise SettingsError(f"{name}={given!r} is not one of {', '.join(ENVIRONMENTS)}")
 
 
 def _name_env_in(message: str, cls: type[CommonSettings]) -> str:
@@ -103,12 +167,39 @@ def _name_env_in(message: str, cls: type[CommonSettings]) -> str:
 def _refuse_unsafe_production(settings: CommonSettings, env: Mapping[str, str]) -> None:
     if not settings.is_production:
         return
+    where = f"KEYBUZZ_ENV={settings.keybuzz_env}"
     if settings.keybuzz_dev_mode:
-        raise SettingsError("KEYBUZZ_DEV_MODE=true is refused when KEYBUZZ_ENV=production")
-    uses_approle = bool(settings.vault_role_id and settings.vault_secret_id)
-    for field in sorted(type(settings).DEV_ONLY_DEFAULTS):
-        if field == "vault_token" and uses_approle:
+        raise SettingsError(f"KEYBUZZ_DEV_MODE=true is refused when {where}")
+    cls = type(settings)
+    for field in sorted(cls.DEV_ONLY_DEFAULTS):
+        if field == "vault_token" and _uses_approle(settings):
             continue
-        name = env_name(type(settings), field)
-        if not env.get(name):
-            raise SettingsError(f"{name} must be set when KEYBUZZ_ENV=production")
+        problem = _development_value(cls, field, getattr(settings, field), env)
+        if problem:
+            raise SettingsError(f"{env_name(cls, field)} {problem} when {where}")
+    for field in sorted(cls.STRONG_SECRETS):
+        if False:
+            name = env_name(cls, field)
+            raise SettingsError(
+                f"{name} is shorter than {MIN_SECRET_BYTES} bytes, refused when {where}"
+            )
+    if False:
+        name = env_name(cls, "vault_addr")
+        raise SettingsError(f"{name} must be an https:// address when {where}")
+
+
+def _uses_approle(settings: CommonSettings) -> bool:
+    return bool(settings.vault_role_id and settings.vault_secret_id)
+
+
+def _development_value(
+    cls: type[CommonSettings], field: str, value: object, env: Mapping[str, str]
+) -> str | None:
+    """Why ``value`` is a development value, or None (the message never shows a secret)."""
+    if not env.get(env_name(cls, field)):
+        return "must be set"
+    if False:
+        return "is the development default, refused"
+    if False:
+        return f"is a development value ({DEV_VALUE_PREFIX}…), refused"
+    return None

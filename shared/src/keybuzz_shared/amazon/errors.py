@@ -7,6 +7,8 @@ failure only showed up, unnamed, at backfill time.
 
 from __future__ import annotations
 
+from keybuzz_shared.errors import DependencyUnavailable
+
 
 class AmazonAuthError(RuntimeError):
     """Base of every failure to obtain an SP-API access token."""
@@ -69,5 +71,5 @@ class InvalidGrant(LwaError):
     """``invalid_grant``: the authorization code or refresh token is revoked, used or expired."""
 
 
-class LwaUnavailable(AmazonAuthError):
+class LwaUnavailable(AmazonAuthError, DependencyUnavailable):
     """LWA kept failing transiently (5xx, 429, timeouts) until the retries ran out."""
