@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+import aiohttp
 import asyncpg
 import httpx
 from keybuzz_devstack import bootstrap
@@ -62,6 +63,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         figures: list[Figure] = []
         for endpoint in endpoints:
             for rate in RATES:
+                print(f"  {endpoint.label} at {rate}/s …", file=sys.stderr, flush=True)
                 figures.extend(_figures(endpoint, rate, await _load(endpoint, rate)))
         return figures
     finally:
@@ -180,16 +182,30 @@ def _figures(endpoint: Endpoint, rate: int, s: dict[str, float]) -> list[Figure]
 # --- the load client (its own process) ---------------------------------------------------
 
 
-async def _constant_rate(url: str, headers: dict[str, str], rate: int, seconds: float) -> dict[str, float]:
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(headers=headers, timeout=10, limits=limits) as http:
-        await asyncio.gather(*(http.get(url) for _ in range(WARM_UP_REQUESTS // 20)))
-        for _ in range(20):  # warm the connection pool and the server's caches
-            await asyncio.gather(*(http.get(url) for _ in range(10)))
+async def _constant_rate(
+    url: str, headers: dict[str, str], rate: int, seconds: float
+) -> dict[str, float]:
+    # aiohttp, not httpx: httpx's connection pool stalls with hundreds of requests in flight.
+    connector = aiohttp.TCPConnector(limit=1000)
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout) as http:
+        for _ in range(WARM_UP_REQUESTS // 10):  # warm the connection pool and the server
+            await asyncio.gather(*(_get(http, url) for _ in range(10)))
         return await _measure(http, url, rate, seconds)
 
 
-async def _measure(http: httpx.AsyncClient, url: str, rate: int, seconds: float) -> dict[str, float]:
+async def _get(http: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with http.get(url) as answer:
+            await answer.read()
+            return answer.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+
+
+async def _measure(
+    http: aiohttp.ClientSession, url: str, rate: int, seconds: float
+) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     count = int(rate * seconds)
     latencies: list[float] = []
@@ -198,11 +214,7 @@ async def _measure(http: httpx.AsyncClient, url: str, rate: int, seconds: float)
 
     async def one(due: float) -> None:
         nonlocal errors
-        try:
-            answer = await http.get(url)
-            if answer.status_code != 200:
-                errors += 1
-        except httpx.HTTPError:
+        if not await _get(http, url):
             errors += 1
         latencies.append(loop.time() - due)
 

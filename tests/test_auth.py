@@ -167,4 +167,3 @@ async def test_issuer_is_checked_when_configured(start_service, probe):
     assert refused[1].json()["message"] == 'invalid token: Token is missing the "iss" claim'
     # Without JWT_ISSUER, iss is not looked at.
     assert (await whoami(probe, other)).status_code == 200
-

@@ -4,6 +4,7 @@ No Docker engine runs on the project's machines, so the containers are not
 started here; this checks everything that can drift without running them.
 """
 
+import re
 from pathlib import Path
 
 import msgspec
@@ -13,7 +14,12 @@ from keybuzz_devstack.stack import SERVICES
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
-from keybuzz_shared.settings import env_name
+from keybuzz_shared.settings import (
+    DEV_INTERNAL_API_KEY,
+    DEV_JWT_SECRET,
+    env_name,
+    load_settings,
+)
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,3 +74,45 @@ def test_dockerfile_installs_every_package():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in ["shared", "devstack", "sandbox", *(f"services/{n}" for n in SERVICES)]:
         assert f"./{package}" in dockerfile
+
+
+# Compose's interpolation: ${NAME:-default} and ${NAME:?error} (what compose.yaml uses).
+_VARIABLE = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
+
+
+def interpolate(value: str, environ: dict[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        name, kind, arg = match.groups()
+        if environ.get(name):
+            return environ[name]
+        if kind == "?":
+            raise LookupError(f"{name}: {arg}")
+        return arg if kind == "-" else ""
+
+    return _VARIABLE.sub(one, value)
+
+
+def compose_environment(name: str, environ: dict[str, str]) -> dict[str, str]:
+    raw = COMPOSE["services"][name]["environment"]
+    return {key: interpolate(str(value), environ) for key, value in raw.items()}
+
+
+OPERATOR = {"JWT_SECRET": "j" * 32, "INTERNAL_API_KEY": "k" * 32}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_compose_requires_the_shared_secrets_instead_of_development_values(name):
+    for variable in OPERATOR:
+        with pytest.raises(LookupError, match=f"{variable}: set {variable}"):
+            compose_environment(name, {k: v for k, v in OPERATOR.items() if k != variable})
+    for value in COMPOSE["services"][name]["environment"].values():
+        assert DEV_JWT_SECRET not in str(value) and DEV_INTERNAL_API_KEY not in str(value)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_compose_runs_each_service_as_development_with_settings_it_accepts(name):
+    environment = compose_environment(name, OPERATOR)
+    # OpenBao in dev mode over http and dev tokens: development, whatever the host says.
+    assert environment["KEYBUZZ_ENV"] == "development"
+    settings = load_settings(DEFINITIONS[name].settings_type, environment)
+    assert settings.jwt_secret == OPERATOR["JWT_SECRET"] and not settings.is_production

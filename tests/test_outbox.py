@@ -97,7 +97,11 @@ async def test_relay_sends_the_stored_headers_in_enqueue_order(pool, nc, monkeyp
     assert (outcome.published, outcome.error) == (5, None)
     messages = await in_stream(nc, "TENANTS")
     assert [m.headers for m in messages] == [
-        {"Nats-Msg-Id": e.event_id, "KeyBuzz-Event-Type": "tenant.archived", "traceparent": TRACEPARENT}
+        {
+            "Nats-Msg-Id": e.event_id,
+            "KeyBuzz-Event-Type": "tenant.archived",
+            "traceparent": TRACEPARENT,
+        }
         for e in events
     ]
     assert [msgspec.json.decode(m.data)["reason"] for m in messages] == ["0", "1", "2", "3", "4"]
@@ -208,7 +212,9 @@ async def test_two_relays_publish_each_tenant_in_order_exactly_once(make_databas
         sent = 0
         while sent < per_tenant:  # transactions of 1 to 3 events, like units of work
             size = min(1 + sent % 3, per_tenant - sent)
-            batch = [TenantArchived(tenant_id=f"t{tenant}", reason=str(sent + k)) for k in range(size)]
+            batch = [
+                TenantArchived(tenant_id=f"t{tenant}", reason=str(sent + k)) for k in range(size)
+            ]
             await commit(pools[tenant % 2], list(batch))
             relays[(tenant + sent) % 2].wake()
             sent += size

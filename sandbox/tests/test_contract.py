@@ -187,7 +187,9 @@ async def test_messaging_and_sellers_payloads(client) -> None:
 
 
 # What widely used clients add to every GET; Amazon ignores what an operation does not define.
-EXTRA = f"MarketplaceId={FR}&MarketplaceIds={FR}&marketplaceIds={FR}&marketplace_ids={FR}&sellerId=X"
+EXTRA = (
+    f"MarketplaceId={FR}&MarketplaceIds={FR}&marketplaceIds={FR}&marketplace_ids={FR}&sellerId=X"
+)
 
 
 async def test_undeclared_parameters_are_ignored_declared_ones_still_checked(client) -> None:
@@ -214,7 +216,9 @@ async def test_undeclared_parameters_are_ignored_declared_ones_still_checked(cli
     }
     for path, query in checked.items():
         response = await client.get(f"{path}?{query}&{EXTRA}", headers=headers(token))
-        assert response.status_code == 400 and response.json()["errors"][0]["code"] == "InvalidInput"
+        assert (
+            response.status_code == 400 and response.json()["errors"][0]["code"] == "InvalidInput"
+        )
     for path in ("/orders/v0/orders", f"/messaging/v1/orders/{order_id}"):
         response = await client.get(f"{path}?sellerId=X", headers=headers(token))
         assert (

@@ -176,7 +176,11 @@ async def test_v0_and_2026_describe_the_same_orders(client) -> None:
     token = await _token(client)
     since = iso_ago(days=30)
     v0 = {o["AmazonOrderId"]: o for o in await all_orders_v0(client, token, CreatedAfter=since)}
-    first = {"createdAfter": since, "includedData": "FULFILLMENT,PROCEEDS", "maxResultsPerPage": "7"}
+    first = {
+        "createdAfter": since,
+        "includedData": "FULFILLMENT,PROCEEDS",
+        "maxResultsPerPage": "7",
+    }
     found, params = {}, first
     while True:
         response = await client.get(

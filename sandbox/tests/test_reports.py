@@ -6,6 +6,8 @@ import asyncio
 import csv
 import gzip
 import io
+import re
+import time
 from collections import defaultdict
 
 import httpx
@@ -16,6 +18,7 @@ from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
 from sandbox_helpers import (
     FR,
+    FR_SELLER,
     _validate_response,
     all_orders_v0,
     connect,
@@ -26,6 +29,8 @@ from sandbox_helpers import (
 
 pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets
 
+BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 # Amazon's documented columns; the file may hold more, in any order.
 DOCUMENTED = set(
     "amazon-order-id merchant-order-id purchase-date last-updated-date order-status fulfillment-channel "
@@ -156,3 +161,109 @@ async def test_create_report_validates_body_against_the_model(live) -> None:
 async def test_health_over_a_real_socket(live) -> None:
     response = await live.get("/health")
     assert response.status_code == 200 and msgspec.json.decode(response.content) == {"status": "ok"}
+
+
+# --- documents as Amazon serves them (in-process sandbox; clock shifted, not waited) ---
+
+
+def _shift(client, seconds: float) -> None:
+    """Move the sandbox's clock further ahead (real seconds) instead of waiting."""
+    clock = client.app.state.sandbox.clock
+    ahead = clock.now() - time.time() + seconds
+    clock._now = lambda: time.time() + ahead
+
+
+async def _document(client, token: str, report_type: str = BY_ORDER_DATE, days: int = 90):
+    body = {"reportType": report_type, "marketplaceIds": [FR], "dataStartTime": iso_ago(days=days)}
+    created = await client.post("/reports/2021-06-30/reports", headers=headers(token), json=body)
+    assert created.status_code == 202, created.text
+    report_id = created.json()["reportId"]
+    _shift(client, 120)  # past IN_QUEUE (30 s) and IN_PROGRESS (60 s) at time scale 1
+    token = (await connect(client))["access_token"]
+    report = (
+        await client.get(f"/reports/2021-06-30/reports/{report_id}", headers=headers(token))
+    ).json()
+    assert report["processingStatus"] == "DONE", report
+    meta = await client.get(
+        f"/reports/2021-06-30/documents/{report['reportDocumentId']}", headers=headers(token)
+    )
+    assert meta.status_code == 200, meta.text
+    url = httpx.URL(meta.json()["url"])
+    return meta.json(), url, await client.get(url.raw_path.decode())
+
+
+async def test_large_eu_documents_are_gzipped_cp1252_with_extra_columns(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=1))
+    meta, url, content = await _document(client, (await connect(client))["access_token"])
+    assert meta["compressionAlgorithm"] == "GZIP" and content.content[:2] == b"\x1f\x8b"
+    assert content.headers["content-type"] == "text/plain;charset=Cp1252"
+    raw = gzip.decompress(content.content)
+    assert "é".encode("cp1252") in raw and "é".encode() not in raw
+    header = document_text(meta, content).splitlines()[0].split("\t")
+    assert DOCUMENTED < set(header) and "is-iba" in header
+    # The pre-signed URL reads like S3's: signed at X-Amz-Date, valid X-Amz-Expires seconds.
+    assert url.params["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert url.params["X-Amz-Expires"] == "300" and re.fullmatch(
+        r"\d{8}T\d{6}Z", url.params["X-Amz-Date"]
+    )
+
+
+async def test_gzip_can_come_without_compression_algorithm(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=1, report_gzip_declaration="omit"))
+    meta, _, content = await _document(client, (await connect(client))["access_token"])
+    assert "compressionAlgorithm" not in meta and content.content[:2] == b"\x1f\x8b"
+    small, _, plain = await _document(client, (await connect(client))["access_token"], days=2)
+    assert "compressionAlgorithm" not in small and plain.content[:2] != b"\x1f\x8b"
+
+
+async def test_column_positions_are_not_a_contract(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=1))
+    token = (await connect(client))["access_token"]
+    by_date, _, a = await _document(client, token)
+    by_update, _, b = await _document(client, token, BY_LAST_UPDATE)
+    first = document_text(by_date, a).splitlines()[0].split("\t")
+    second = document_text(by_update, b).splitlines()[0].split("\t")
+    assert set(first) == set(second) and first != second
+    assert second[1] == "last-updated-date"
+
+
+async def test_expired_or_tampered_urls_get_s3_xml_errors(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=1))
+    _, url, _ = await _document(client, (await connect(client))["access_token"], days=2)
+    tampered = await client.get(url.copy_set_param("X-Amz-Expires", "86400").raw_path.decode())
+    assert tampered.status_code == 403 and tampered.headers["content-type"].startswith(
+        "application/xml"
+    )
+    assert "<Code>SignatureDoesNotMatch</Code>" in tampered.text
+    _shift(client, 301)
+    expired = await client.get(url.raw_path.decode())
+    assert expired.status_code == 403
+    assert (
+        "<Code>AccessDenied</Code>" in expired.text
+        and "<Message>Request has expired</Message>" in expired.text
+    )
+
+
+async def test_order_reports_lag_behind_the_listings(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=3000))  # reports lag 600 s -> 0.2 s
+    token = (await connect(client))["access_token"]
+    placed = await client.post(
+        f"/_sandbox/sellers/{FR_SELLER}/advance", json={"seconds": 3 * 86400}
+    )
+    new = set(placed.json()["newOrderIds"])
+    body = {"reportType": BY_ORDER_DATE, "marketplaceIds": [FR], "dataStartTime": iso_ago(days=5)}
+    created = await client.post("/reports/2021-06-30/reports", headers=headers(token), json=body)
+    await asyncio.sleep(0.1)  # report done (0.03 s); listings caught up (0.04 s)
+    listed = {
+        o["AmazonOrderId"] for o in await all_orders_v0(client, token, CreatedAfter=iso_ago(days=5))
+    }
+    assert new and new <= listed
+    report = await spapi_get(
+        client, f"/reports/2021-06-30/reports/{created.json()['reportId']}", token
+    )
+    document = await spapi_get(
+        client, f"/reports/2021-06-30/documents/{report.json()['reportDocumentId']}", token
+    )
+    meta = document.json()
+    content = await client.get(httpx.URL(meta["url"]).raw_path.decode())
+    assert not any(order_id in document_text(meta, content) for order_id in new)

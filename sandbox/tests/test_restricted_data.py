@@ -144,9 +144,17 @@ async def test_v0_shows_what_the_order_state_allows(make_client) -> None:
 async def test_v0_phone_is_suppressed_after_the_latest_delivery_date(client) -> None:
     token = (await connect(client))["access_token"]
     orders = await _v0_with_rdt(
-        client, token, MarketplaceIds=FR, CreatedAfter=iso_ago(days=40), CreatedBefore=iso_ago(days=8)
+        client,
+        token,
+        MarketplaceIds=FR,
+        CreatedAfter=iso_ago(days=40),
+        CreatedBefore=iso_ago(days=8),
     )
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    shipped = [o for o in orders if o["OrderStatus"] == "Shipped" and o["FulfillmentChannel"] == "MFN"]
+    shipped = [
+        o for o in orders if o["OrderStatus"] == "Shipped" and o["FulfillmentChannel"] == "MFN"
+    ]
     assert shipped and all(o["LatestDeliveryDate"] < now for o in shipped)
-    assert all(o["ShippingAddress"]["Name"] and "Phone" not in o["ShippingAddress"] for o in shipped)
+    assert all(
+        o["ShippingAddress"]["Name"] and "Phone" not in o["ShippingAddress"] for o in shipped
+    )

@@ -29,6 +29,7 @@ import pytest
 import uvicorn
 
 from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack import dovecot as dovecot_conf
 
 T = TypeVar("T")
 
@@ -192,6 +193,7 @@ async def start_service(
             or await make_database("product"),
             "VAULT_ADDR": stack.vault_addr,
             "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
+            "MX_PORT": str(infra.free_port()),  # the poller's SMTP listener: never 2525 in tests
             **overrides,
         }
         service = await run_in_process(definition, environ)
@@ -255,3 +257,51 @@ def sandbox_url(infra_root: Path) -> Iterator[str]:
     server = _start(spec, infra_root)
     yield url
     server.stop()
+
+
+@dataclass
+class MailServer:
+    """A Dovecot (IMAP + LMTP) of the tests; ``settings`` is what the poller needs."""
+
+    imap_port: int
+    lmtp_port: int
+    server: infra.RunningServer
+    host: str = "127.0.0.1"
+    user: str = dovecot_conf.MAIL_USER
+    password: str = dovecot_conf.DEV_IMAP_PASSWORD
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {
+            "IMAP_HOST": self.host,
+            "IMAP_PORT": str(self.imap_port),
+            "IMAP_USER": self.user,
+            "IMAP_PASSWORD": self.password,
+            "LMTP_HOST": self.host,
+            "LMTP_PORT": str(self.lmtp_port),
+        }
+
+
+def _start_dovecot(root: Path) -> MailServer:
+    """Installs Dovecot first when missing (Debian packages; see dovecot.ensure_installed)."""
+    dovecot_conf.ensure_installed()
+    imap_port, lmtp_port = infra.free_port(), infra.free_port()
+    spec = dovecot_conf.dovecot_spec(root / f"dovecot-{imap_port}", imap_port, lmtp_port, fsync=False)
+    server = infra.RunningServer(spec, root / f"dovecot-{imap_port}.log").start(timeout=60)
+    return MailServer(imap_port, lmtp_port, server)
+
+
+@pytest.fixture(scope="session")
+def dovecot(infra_root: Path) -> Iterator[MailServer]:
+    """Dovecot for the whole session: IMAP and LMTP on free loopback ports."""
+    mail = _start_dovecot(infra_root)
+    yield mail
+    mail.server.stop()
+
+
+@pytest.fixture
+def private_dovecot(infra_root: Path) -> Iterator[MailServer]:
+    """A Dovecot of the test's own, for tests that stop and restart it."""
+    mail = _start_dovecot(infra_root)
+    yield mail
+    mail.server.stop()

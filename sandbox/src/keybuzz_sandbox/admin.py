@@ -59,12 +59,15 @@ def describe(sb: Sandbox) -> dict[str, Any]:
         "applicationId": sb.config.application_id,
         "appDraft": sb.config.app_draft,
         "redirectUris": sb.redirect_uris,
+        "appRoles": sorted(sb.roles.granted),
         "durations": {  # Amazon seconds; divide by timeScale for real seconds
             "accessToken": ACCESS_TOKEN_LIFETIME,
             "authorizationCode": AUTH_CODE_LIFETIME,
             "restrictedDataToken": RDT_LIFETIME,
             "reportInQueue": QUEUE_SECONDS,
             "reportInProgress": PROCESSING_SECONDS,
+            "listingLag": sb.config.listing_lag_seconds,
+            "reportLag": sb.config.report_lag_seconds,
         },
         "rateLimits": {
             op.key: {"rate": op.rate_limit.rate, "burst": op.rate_limit.burst}

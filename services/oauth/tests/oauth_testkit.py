@@ -8,6 +8,7 @@ random port the service runs on) and its own tenant ids.
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -370,12 +371,19 @@ class VaultGate:
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
-        self.port = infra.free_port()
+        # Bound now: connections wait in the backlog until the server serves them.
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.holds: list[Hold] = []
         self.http = httpx.AsyncClient(timeout=30)
         config = uvicorn.Config(
-            self._app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
+            self._app,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="off",
+            log_level="warning",
+            interface="asgi3",
         )
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task[None] | None = None
@@ -386,9 +394,7 @@ class VaultGate:
         return rule
 
     async def start(self) -> VaultGate:
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            await asyncio.sleep(0.02)
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.socket]))
         return self
 
     async def stop(self) -> None:
@@ -406,7 +412,9 @@ class VaultGate:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        path = scope["path"] + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+        path = scope["path"] + (
+            f"?{scope['query_string'].decode()}" if scope["query_string"] else ""
+        )
         headers = {
             k.decode(): v.decode()
             for k, v in scope["headers"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from keybuzz_oauth.app import CALLBACK_PATH
@@ -257,3 +257,37 @@ async def test_redirect_without_code_is_refused(kit):
     )
     assert answer == {"status": "error", "reason": "missing_parameters"}
     assert (await kit.status(tenant))["status"] == "ERROR"
+
+
+async def test_control_characters_in_amazons_error_are_recorded_not_a_500(kit, stack):
+    """Issue 10 §4: %00 in error_description made PostgreSQL refuse the failure record."""
+    tenant = new_tenant()
+    started = await kit.start(tenant)
+    callback_url = await kit.consent(started["authUrl"], action="cancel")
+    description = callback_query(callback_url)["error_description"]
+    hostile = callback_url.replace(
+        urlencode({"error_description": description}),
+        "error_description=seller%00said%20no%0A%ff%ED%A0%80",
+    )
+    assert hostile != callback_url
+
+    assert frontend_result(await kit.follow(hostile)) == {
+        "status": "error", "reason": "access_denied",
+    }  # fmt: skip
+    status = await kit.status(tenant)
+    assert status["status"] == "ERROR" and "seller said no" in status["lastError"]
+    assert "\x00" not in status["lastError"] and "\n" not in status["lastError"]
+    assert read_secret(stack, tenant_path(tenant)) is None
+
+
+async def test_malformed_start_bodies_are_400(kit):
+    tenant = new_tenant()
+    deep = b'{"marketplace": "FR", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for body in (deep, b'{"marketplace": "\xff\xfe"}', b'{"marketplace": "FR"', b"[1]"):
+        response = await kit.api(
+            "POST", "/oauth/start", tenant, content=body,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        assert response.status_code == 400, (body[:40], response.status_code, response.text)
+        assert response.json()["error"] == "bad_request"
+    assert (await kit.status(tenant))["status"] == "NOT_CONNECTED"

@@ -164,7 +164,9 @@ async def _race(kit: OauthKit, hold: Hold, first: Awaitable[Any], second: Awaita
     await asyncio.wait_for(asyncio.gather(first_task, second_task), 30)
 
 
-async def test_disconnect_paused_in_vault_while_a_callback_completes(make_kit, vault_gate: VaultGate):
+async def test_disconnect_paused_in_vault_while_a_callback_completes(
+    make_kit, vault_gate: VaultGate
+):
     kit = await make_kit(VAULT_ADDR=vault_gate.url)
     tenant = new_tenant()
     await kit.connect(tenant)

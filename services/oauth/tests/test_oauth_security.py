@@ -155,3 +155,15 @@ async def test_policies_give_each_service_only_what_it_needs(kit, stack):
     for reader in ("orders", "poller"):
         assert [can(reader, a) for a in ("read", "write", "app")] == [True, False, True]
     assert [can("tenant-sync", a) for a in ("read", "write", "app")] == [False, False, False]
+
+
+async def test_disconnect_refused_by_vault_changes_nothing(make_kit):
+    """orders' read-only token: Vault refuses the delete, so the row stays as it was (503)."""
+    kit = await make_kit(VAULT_TOKEN=bootstrap.service_token_id("orders"))
+    tenant = new_tenant()
+    await kit.start(tenant)
+    response = await kit.api("DELETE", "/connection", tenant)
+    assert response.status_code == 503 and response.json()["error"] == "unavailable"
+    assert "nothing was changed" in response.json()["message"]
+    assert (await kit.row(tenant))["status"] == "PENDING"
+    assert await kit.runtime.pool.fetchval("SELECT count(*) FROM event_outbox") == 0

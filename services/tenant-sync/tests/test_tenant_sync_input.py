@@ -23,7 +23,15 @@ JSON = {"content-type": "application/json"}
         (b'{"tenantId": "kbz-001\\n"}', "Validation failed"),
         (b'{"tenantId": "kbz-001", "country": "FR\\n"}', "Validation failed"),
     ],
-    ids=["deep-array", "deep-object", "bad-utf8", "nul-value", "nul-key", "id-newline", "cc-newline"],
+    ids=[
+        "deep-array",
+        "deep-object",
+        "bad-utf8",
+        "nul-value",
+        "nul-key",
+        "id-newline",
+        "cc-newline",
+    ],
 )
 async def test_hostile_bodies_get_a_400_json_error(service, payload, fragment):
     async with service.client(headers=INTERNAL) as http:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,9 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+
+from keybuzz_shared.errors import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,6 @@ def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> 
 
 
 ErrorStatuses = Mapping[type[Exception], int]
-ErrorHandler = Callable[[Request[Any, Any, Any], Exception], Response[ErrorBody]]
 
 
 def status_for(exc: BaseException, statuses: ErrorStatuses) -> int | None:
@@ -129,7 +131,7 @@ def status_for(exc: BaseException, statuses: ErrorStatuses) -> int | None:
     return None
 
 
-def domain_error_handlers(statuses: ErrorStatuses) -> dict[type[Exception], ErrorHandler]:
+def domain_error_handlers(statuses: ErrorStatuses) -> ExceptionHandlersMap:
     """Exception handlers that answer each domain error with its status and its message.
 
     Use cases raise plain exceptions (``TenantNotFound``); the service says once,
@@ -153,11 +155,17 @@ def unexpected_error_response(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[ErrorBody]:
     request_id = str(uuid.uuid4())
-    log.error(
-        "unhandled error",
-        extra={"request_id": request_id, "path": request.url.path, "method": request.method},
-        exc_info=exc,
-    )
+    where = {"request_id": request_id, "path": request.url.path, "method": request.method}
+    if is_outage(exc):
+        # A dependency is down: the same request will work later. No detail (hosts, DSNs).
+        log.warning("dependency unavailable", extra={**where, "error": repr(exc)})
+        body = ErrorBody(
+            error="unavailable",
+            message="a dependency is unavailable; retry later",
+            request_id=request_id,
+        )
+        return Response(body, status_code=503, media_type=MediaType.JSON)
+    log.error("unhandled error", extra=where, exc_info=exc)
     body = ErrorBody(
         error="internal_error", message="internal error; it has been logged", request_id=request_id
     )

@@ -55,6 +55,7 @@ CONSUMER_HEADER = "KeyBuzz-Consumer"
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # occurredAt later than now + this is refused
 HOLD_BACKOFF_MAX_SECONDS = 30.0
 RETRY_BACKOFF_MAX_SECONDS = 60.0
+_TRACE_HEADERS = ("traceparent", "tracestate")
 IDLE_FETCH_SECONDS = 5.0  # a long poll: returns as soon as anything arrives
 # JetStream's own limit, a backstop should dead-lettering itself keep failing.
 EXTRA_DELIVERIES_BEFORE_GIVING_UP = 5
@@ -304,7 +305,7 @@ class EventSubscription(Generic[E]):
             return False
         seconds = (time.monotonic() - started) / len(decoded)
         for _ in decoded:
-            metrics.event_outcome(self.service, self.subject, "ok", seconds)
+            metrics.event_outcome(self.service, self.subject, "ok", seconds, consumer=self.durable)
         return True
 
     async def _handle_in_order(self, group: list[tuple[Delivered[E], Msg]]) -> None:
@@ -319,7 +320,13 @@ class EventSubscription(Generic[E]):
             started = time.monotonic()
             with tracing.consume_context(raw.headers, f"{self.subject} process"):
                 outcome = await self._attempt(item, raw)
-            metrics.event_outcome(self.service, self.subject, outcome, time.monotonic() - started)
+            metrics.event_outcome(
+                self.service,
+                self.subject,
+                outcome,
+                time.monotonic() - started,
+                consumer=self.durable,
+            )
             if outcome != "held":
                 return
             await asyncio.sleep(pause)  # the dependency is down: keep the event, try again
@@ -395,6 +402,8 @@ class EventSubscription(Generic[E]):
             ORIGINAL_STREAM_HEADER: meta.stream or self.stream,
             ORIGINAL_SEQUENCE_HEADER: str(meta.sequence.stream),
             CONSUMER_HEADER: self.durable,
+            # the trace it belonged to travels on, to the redrive and back
+            **{k: v for k, v in (raw.headers or {}).items() if k.lower() in _TRACE_HEADERS},
         }
         body = _fit_payload(raw.data, headers, self.broker.connection.max_payload)
         await js.publish(dead_letter_subject(self.service, raw.subject), body, headers=headers)
@@ -406,7 +415,9 @@ class EventSubscription(Generic[E]):
                 "stream_sequence": meta.sequence.stream,
             },
         )
-        metrics.event_outcome(self.service, self.subject, "dead_lettered", 0.0)
+        metrics.event_outcome(
+            self.service, self.subject, "dead_lettered", 0.0, consumer=self.durable
+        )
         await raw.ack()
 
 

@@ -118,9 +118,7 @@ async def _outbox_families(runtime: Scraped) -> list[Metric]:
     if pool is None:
         return [_source_up(service, "database", False)]
     try:
-        count, oldest = await asyncio.wait_for(
-            outbox.backlog(pool, service), SCRAPE_READ_TIMEOUT
-        )
+        count, oldest = await asyncio.wait_for(outbox.backlog(pool, service), SCRAPE_READ_TIMEOUT)
     except Exception as exc:
         log.warning("metrics: outbox backlog unreadable", extra={"error": repr(exc)})
         return [_source_up(service, "database", False)]

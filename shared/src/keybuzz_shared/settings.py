@@ -88,16 +88,16 @@ class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def is_production(self) -> bool:
         """Production-like (staging counts): development values and dev mode are refused."""
-        return self.keybuzz_env == "production"
+        return self.keybuzz_env in PRODUCTION_LIKE
 
-    def _unused_repr(self) -> str:
+    def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; secrets must not (docs/SECURITY.md).
         shown = ", ".join(
-            f"{field}={_shown(field, getattr(self, field))!r}"
-            for field in self.__struct_fields__
+            f"{field}={_shown(field, getattr(self, field))!r}" for field in self.__struct_fields__
         )
         return f"{type(self).__name__}({shown})"
 
+    __str__ = __repr__
 
     def __rich_repr__(self) -> Any:  # msgspec's own would list the raw values
         for field in self.__struct_fields__:
@@ -152,7 +152,7 @@ def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
 def _refuse_unknown_environment(cls: type[CommonSettings], raw: Mapping[str, Any]) -> None:
     """Only the exact names: ``prd`` or ``"production "`` would otherwise mean development."""
     given = raw.get("keybuzz_env", "development")
-    if False:
+    if given not in ENVIRONMENTS:
         name = env_name(cls, "keybuzz_env")
         raise SettingsError(f"{name}={given!r} is not one of {', '.join(ENVIRONMENTS)}")
 
@@ -178,12 +178,12 @@ def _refuse_unsafe_production(settings: CommonSettings, env: Mapping[str, str]) 
         if problem:
             raise SettingsError(f"{env_name(cls, field)} {problem} when {where}")
     for field in sorted(cls.STRONG_SECRETS):
-        if False:
+        if len(getattr(settings, field).encode()) < MIN_SECRET_BYTES:
             name = env_name(cls, field)
             raise SettingsError(
                 f"{name} is shorter than {MIN_SECRET_BYTES} bytes, refused when {where}"
             )
-    if False:
+    if not settings.vault_addr.startswith("https://"):
         name = env_name(cls, "vault_addr")
         raise SettingsError(f"{name} must be an https:// address when {where}")
 
@@ -198,8 +198,8 @@ def _development_value(
     """Why ``value`` is a development value, or None (the message never shows a secret)."""
     if not env.get(env_name(cls, field)):
         return "must be set"
-    if False:
+    if any(f.name == field and f.default == value for f in msgspec.structs.fields(cls)):
         return "is the development default, refused"
-    if False:
+    if isinstance(value, str) and value.startswith(DEV_VALUE_PREFIX):
         return f"is a development value ({DEV_VALUE_PREFIX}…), refused"
     return None

@@ -12,14 +12,20 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from keybuzz_shared.auth import TenantContext
-from keybuzz_shared.http import ErrorBody, http_error_response
+from keybuzz_shared.http import ErrorStatuses, domain_error_handlers
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
-from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 from litestar.response import Redirect
 
-from keybuzz_oauth.errors import CallbackFailure, Failure, NotConnected, OauthError
+from keybuzz_oauth.errors import (
+    AmazonNotConfigured,
+    CallbackFailure,
+    CredentialsUnavailable,
+    Failure,
+    InvalidMarketplace,
+    NotConnected,
+)
 from keybuzz_oauth.flow import CallbackParams, OauthFlow, Started
 from keybuzz_oauth.schemas import CallbackResult, StartRequest, StartResponse, StatusResponse
 
@@ -28,23 +34,20 @@ CALLBACK_PATH = f"{BASE_PATH}/oauth/callback"
 # HttpOnly nonce binding a consent to the browser that started it (docs/OAUTH.md §9).
 BROWSER_COOKIE = "keybuzz_amazon_oauth"
 
-_STATUS = {Failure.REFUSED: 400, Failure.UPSTREAM: 502, Failure.UNAVAILABLE: 503}
-
-
-def _status_of(exc: OauthError) -> int:
-    return 404 if isinstance(exc, NotConnected) else _STATUS[exc.failure]
-
-
-def _oauth_error(request: Request[Any, Any, Any], exc: OauthError) -> Response[ErrorBody]:
-    return http_error_response(
-        request, HTTPException(status_code=_status_of(exc), detail=exc.message)
-    )
+# What each refusal of the use cases means in HTTP (the body is the error's message).
+ERROR_STATUSES: ErrorStatuses = {
+    InvalidMarketplace: 400,
+    NotConnected: 404,
+    AmazonNotConfigured: 503,
+    CredentialsUnavailable: 503,
+}
+_CALLBACK_STATUSES = {Failure.REFUSED: 400, Failure.UPSTREAM: 502, Failure.UNAVAILABLE: 503}
 
 
 class AmazonController(Controller):
     path = BASE_PATH
     tags = ["amazon"]
-    exception_handlers = {OauthError: _oauth_error}
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)  # type: ignore[assignment]
 
     @post(
         "/oauth/start",
@@ -92,7 +95,7 @@ class AmazonController(Controller):
             connection = await flow.callback(params)
         except CallbackFailure as failure:
             result = CallbackResult(status="error", reason=failure.reason, message=failure.message)
-            return _answer(request, flow, result, _status_of(failure))
+            return _answer(request, flow, result, _CALLBACK_STATUSES[failure.failure])
         result = CallbackResult(
             status="connected", tenant_id=connection.tenant_id, seller_id=connection.seller_id,
             marketplace_ids=connection.marketplace_ids,

@@ -1,7 +1,8 @@
-"""What the oauth use cases refuse, in domain terms; ``app.py`` turns them into HTTP.
+"""What the oauth use cases refuse, in domain terms; ``app.py`` turns them into HTTP
+(``ERROR_STATUSES``, through ``keybuzz_shared.http.domain_error_handlers``).
 
-``Failure`` tells the kind of refusal, not a status code: the caller's input,
-Amazon, or one of our own dependencies (Vault) being unavailable.
+A callback failure carries a ``Failure`` kind rather than a status code: the
+caller's input, Amazon, or one of our own dependencies being unavailable.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ class Failure(StrEnum):
 class OauthError(Exception):
     """Base of the oauth domain errors; ``message`` is safe to show to the user."""
 
-    failure = Failure.REFUSED
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -32,8 +31,6 @@ class InvalidMarketplace(OauthError):
 class AmazonNotConfigured(OauthError):
     """The LWA app credentials are missing from Vault, or Vault cannot be read."""
 
-    failure = Failure.UNAVAILABLE
-
 
 class NotConnected(OauthError):
     """The tenant never started an Amazon connection."""
@@ -41,8 +38,6 @@ class NotConnected(OauthError):
 
 class CredentialsUnavailable(OauthError):
     """Vault refused or failed the change of a tenant's credentials; nothing changed."""
-
-    failure = Failure.UNAVAILABLE
 
 
 class CallbackFailure(OauthError):

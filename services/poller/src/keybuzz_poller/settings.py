@@ -7,6 +7,25 @@ from keybuzz_shared.amazon.settings import AmazonSettings
 
 class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "POLLER_PORT"}
+    # The development IMAP password is refused in production (settings.py).
+    DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = AmazonSettings.DEV_ONLY_DEFAULTS | {
+        "imap_password"
+    }
 
     http_port: int = 8002
     poll_interval_seconds: int = 60
+    inbound_domain: str = "inbound.keybuzz.test"
+
+    # Dovecot: the poller reads each tenant's folder over IMAP; the MX delivers over LMTP.
+    imap_host: str = "127.0.0.1"
+    imap_port: int = 8143
+    imap_user: str = "keybuzz"
+    imap_password: str = "keybuzz-dev-imap"
+    lmtp_host: str = "127.0.0.1"
+    lmtp_port: int = 8024
+
+    # The MX (SMTP for INBOUND_DOMAIN) inside the poller process (docs/POLLER.md).
+    mx_host: str = "127.0.0.1"
+    mx_port: int = 2525
+    # Amazon relays attachments up to 10 MB; base64 makes them a third larger.
+    mx_max_message_bytes: int = 25 * 1024 * 1024

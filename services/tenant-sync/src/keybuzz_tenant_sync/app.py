@@ -33,7 +33,7 @@ class TenantSyncController(Controller):
     path = "/api/v1/tenants"
     tags = ["tenants"]
     guards = [internal_only]
-    exception_handlers = domain_error_handlers(ERROR_STATUSES)  # type: ignore[assignment]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
 
     @post(
         "/sync",

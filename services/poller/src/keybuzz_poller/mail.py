@@ -1,0 +1,90 @@
+"""The poller's mail path, assembled: the MX in the service process, and reading a tenant's mail.
+
+Amazon's relay → MX (``mx.py``, SMTP) → Dovecot over LMTP, one folder per
+tenant → :func:`read_new_mail` over IMAP (``mailbox.py``) → parsed
+(``relay_mail.py``) → the caller's handler, in the same unit of work as the
+cursor, so the cursor only moves past mail that was handled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from keybuzz_shared.service import Runtime
+from keybuzz_shared.uow import UnitOfWork
+
+from keybuzz_poller import relay_mail, store
+from keybuzz_poller.inbound import Recipient, folder_for
+from keybuzz_poller.mailbox import Cursor, ImapAccount
+from keybuzz_poller.mx import Lmtp, MxHandler, MxServer
+from keybuzz_poller.relay_mail import RelayMail
+from keybuzz_poller.settings import PollerSettings
+
+log = logging.getLogger(__name__)
+
+PollerRuntime = Runtime[PollerSettings]
+MailHandler = Callable[[UnitOfWork, list[RelayMail]], Awaitable[None]]
+
+
+class ProjectionLookup:
+    """Recipients from the poller's own projection of tenant.synced / tenant.archived."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def lookup(self, address: str) -> Recipient | None:
+        return await store.find_recipient(self.pool, address)
+
+
+def imap_account(settings: PollerSettings) -> ImapAccount:
+    return ImapAccount(
+        settings.imap_host, settings.imap_port, settings.imap_user, settings.imap_password
+    )
+
+
+async def start_mx(runtime: PollerRuntime) -> None:
+    """``on_startup``: listen for mail; a poller that cannot listen does not start."""
+    settings = runtime.settings
+    handler = MxHandler(
+        ProjectionLookup(runtime.pool), Lmtp(settings.lmtp_host, settings.lmtp_port).deliver
+    )
+    server = MxServer(
+        handler,
+        settings.mx_host,
+        settings.mx_port,
+        settings.mx_max_message_bytes,
+        hostname=settings.inbound_domain,
+    )
+    await server.start()
+    runtime.provide(server)
+    runtime.provide(imap_account(settings))
+
+
+async def stop_mx(runtime: Any) -> None:
+    server = runtime.components.pop(MxServer, None)
+    if isinstance(server, MxServer):
+        await server.stop()
+
+
+async def read_new_mail(
+    runtime: PollerRuntime, tenant_id: str, handle: MailHandler, limit: int = 200
+) -> list[RelayMail]:
+    """The tenant's mail since its cursor, parsed; ``handle`` and the new cursor commit together."""
+    folder = folder_for(tenant_id)
+    saved = await store.get_cursor(runtime.pool, tenant_id)
+    cursor = Cursor(*saved) if saved else None
+    new = await runtime.component(ImapAccount).fetch_new(folder, cursor, limit)
+    if new.reread:
+        log.warning("UIDVALIDITY changed: folder read again", extra={"tenant_id": tenant_id})
+    mails = [relay_mail.parse(m.raw) for m in new.mails]
+    if new.cursor is None or new.cursor == cursor:
+        return mails
+    async with runtime.unit_of_work() as uow:
+        await handle(uow, mails)
+        await store.save_cursor(
+            uow.conn, tenant_id, folder, new.cursor.uid_validity, new.cursor.last_uid
+        )
+    return mails

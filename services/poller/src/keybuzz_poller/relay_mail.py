@@ -1,0 +1,315 @@
+"""Amazon Buyer-Seller Messaging relay mails → what the helpdesk needs. Pure: no I/O.
+
+A relay mail (DESIGN.md §2) comes from the buyer's anonymised address
+(``…@marketplace.amazon.<tld>``), names the order (3-7-7 digits) in its
+subject and body, and wraps the buyer's words between two marker lines
+(``------------- Begin message -------------`` / ``Début du message`` /
+``Beginn der Nachricht`` …). The marketplace and country come from the inbound
+address the MX received it for (``X-KeyBuzz-Inbound-Address``, see ``mx.py``).
+
+:func:`parse` never raises: a mail it cannot make sense of comes back with
+``parse_error`` set and the raw mail kept, so nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+
+import msgspec
+
+from keybuzz_poller.inbound import INBOUND_HEADER, parse_address
+
+ORDER_ID = re.compile(r"(?<!\d)\d{3}-\d{7}-\d{7}(?!\d)")
+BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
+# "------------- Begin message -------------", in every language Amazon writes.
+MARKER = re.compile(r"^[ \t]*-{5,}[ \t]*[^-\s][^\n]*?[ \t]*-{5,}[ \t]*$", re.MULTILINE)
+# The line that introduces a quoted earlier message, in the marketplaces' languages.
+QUOTE_INTRO = re.compile(
+    r"^\s*(On\b.*\bwrote|Le\b.*\ba écrit|Am\b.*\bschrieb|El\b.*\bescribió|Il\b.*\bha scritto)\s*:?\s*$",
+    re.IGNORECASE,
+)
+# Labels that in practice mean windows-1252 (WHATWG Encoding): mail clients mislabel it.
+_CP1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "windows-1252", "cp1252"}
+_BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    filename: str
+    content_type: str
+    size: int
+    content: bytes
+
+
+class RelayMail(msgspec.Struct, kw_only=True):
+    raw: bytes  # the mail as delivered, always kept
+    message_id: str | None = None
+    subject: str = ""
+    order_id: str | None = None
+    buyer_email: str | None = None
+    buyer_name: str | None = None
+    text: str = ""  # the buyer's own words
+    quoted: str = ""  # earlier messages quoted below them
+    attachments: list[Attachment] = []
+    inbound_address: str | None = None
+    marketplace: str | None = None
+    country: str | None = None
+    sent_at: datetime | None = None
+    parse_error: str | None = None
+
+    @property
+    def external_id(self) -> str:
+        """Message-ID, or a digest of the mail when it has none: the same mail, the same id."""
+        return self.message_id or "sha256:" + hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def raw_text(self) -> str:
+        return self.raw.decode("utf-8", errors="replace")
+
+
+def parse(raw: bytes) -> RelayMail:
+    try:
+        return _parse(raw)
+    except Exception as exc:  # anything at all: flag it, keep the mail
+        return RelayMail(raw=raw, parse_error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _parse(raw: bytes) -> RelayMail:
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    plain, html, attachments = _parts(message)
+    body = plain or (html_to_text(html) if html else "")
+    subject = _header(message, "Subject")
+    text, quoted = split_quoted(buyer_section(body))
+    buyer_name, buyer_email = _buyer(message)
+    inbound = _inbound_address(message)
+    parts = parse_address(inbound) if inbound else None
+    order = ORDER_ID.search(subject) or ORDER_ID.search(body)
+    return RelayMail(
+        raw=raw,
+        message_id=_header(message, "Message-ID") or None,
+        subject=subject,
+        order_id=order[0] if order else None,
+        buyer_email=buyer_email,
+        buyer_name=buyer_name,
+        text=text,
+        quoted=quoted,
+        attachments=attachments,
+        inbound_address=inbound,
+        marketplace=parts.marketplace if parts else None,
+        country=parts.country if parts else None,
+        sent_at=_date(message),
+        parse_error=_problem(message, plain or html),
+    )
+
+
+def _problem(message: Message, body: str) -> str | None:
+    """Parsed, but not a mail we can read: flagged rather than taken at face value."""
+    if not message.keys():
+        return "no headers: not an e-mail"
+    if not body:
+        return "no text or HTML part"
+    return None
+
+
+# --- structure -------------------------------------------------------------------------
+
+
+def _parts(message: Message) -> tuple[str, str, list[Attachment]]:
+    """The first text/plain and text/html bodies, and every attachment."""
+    plain: list[str] = []
+    html: list[str] = []
+    attachments: list[Attachment] = []
+    stack: list[Message] = [message]
+    while stack:
+        part = stack.pop(0)
+        kind = part.get_content_type()
+        if part.is_multipart() and not kind.startswith("message/"):
+            stack[:0] = list(part.iter_parts()) if isinstance(part, EmailMessage) else []
+        elif _is_attachment(part):
+            attachments.append(_attachment(part))
+        elif kind == "text/plain":
+            plain.append(_text(part))
+        elif kind == "text/html":
+            html.append(_text(part))
+    return "\n".join(plain), "\n".join(html), attachments
+
+
+def _is_attachment(part: Message) -> bool:
+    if part.get_content_disposition() == "attachment" or part.get_filename():
+        return True
+    return part.get_content_maintype() not in {"text", "multipart"}
+
+
+def _attachment(part: Message) -> Attachment:
+    if part.get_content_type().startswith("message/"):
+        inner = part.get_payload()
+        content = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+    else:
+        payload = part.get_payload(decode=True)
+        content = payload if isinstance(payload, bytes) else b""
+    return Attachment(
+        filename=_clean(part.get_filename() or "") or "attachment",
+        content_type=part.get_content_type(),
+        size=len(content),
+        content=content,
+    )
+
+
+# --- text ------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes, charset: str | None) -> str:
+    """The declared charset if it fits, else UTF-8, else windows-1252; never fails."""
+    declared = (charset or "").strip().lower()
+    if declared in _CP1252_LABELS:
+        declared = "cp1252"
+    if declared in {"us-ascii", "ascii", ""}:
+        declared = "utf-8"  # 8-bit text labelled ASCII is UTF-8 far more often than not
+    for codec in (declared, "utf-8", "cp1252"):
+        try:
+            return data.decode(codec)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1")  # every byte is a character: the last resort cannot fail
+
+
+def _text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    return decode_text(data, part.get_content_charset()).replace("\r\n", "\n")
+
+
+def _clean(value: str) -> str:
+    """Raw 8-bit bytes in a header arrive as surrogates: decode them like a body."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return decode_text(value.encode("utf-8", "surrogateescape"), None)
+
+
+def _header(message: Message, name: str) -> str:
+    """The first ``name`` header, decoded (RFC 2047 words, or raw 8-bit in any charset)."""
+    # policy.default turns raw 8-bit bytes into U+FFFD: read those from the source.
+    source = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
+    if source is None:
+        return ""
+    has_raw_bytes = _clean(str(source)) != str(source)
+    value = _clean(str(source)) if has_raw_bytes else str(message.get(name))
+    return " ".join(value.split())
+
+
+def buyer_section(body: str) -> str:
+    """The text between Amazon's first two marker lines (all of it when there are none)."""
+    markers = list(MARKER.finditer(body))
+    if not markers:
+        return _tidy(body)
+    end = markers[1].start() if len(markers) > 1 else len(body)
+    return _tidy(body[markers[0].end() : end])
+
+
+def split_quoted(text: str) -> tuple[str, str]:
+    """(the buyer's words, the quoted history): ``>`` lines and all after "On … wrote:"."""
+    own: list[str] = []
+    quoted: list[str] = []
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if QUOTE_INTRO.match(line):
+            quoted.extend(lines[index:])
+            break
+        (quoted if line.lstrip().startswith(">") else own).append(line)
+    return _tidy("\n".join(own)), _tidy("\n".join(quoted))
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+class _HtmlText(HTMLParser):
+    """Visible text of an HTML body; block elements become line breaks, quotes get ``>``."""
+
+    BLOCKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table"}
+    HIDDEN = {"script", "style", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.hidden = 0
+        self.quote_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.HIDDEN:
+            self.hidden += 1
+        elif tag == "blockquote":
+            self.quote_depth += 1
+            self.out.append("\n")
+        elif tag in self.BLOCKS:
+            self.out.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag == "blockquote":
+            self.quote_depth = max(0, self.quote_depth - 1)
+            self.out.append("\n")
+        elif tag in self.BLOCKS:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.hidden:
+            return
+        text = " ".join(data.split())
+        if not text:
+            return
+        if self.quote_depth and (not self.out or self.out[-1].endswith("\n")):
+            text = "> " * self.quote_depth + text
+        elif self.out and not self.out[-1].endswith(("\n", " ")):
+            text = " " + text
+        self.out.append(text)
+
+
+def html_to_text(html: str) -> str:
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    return _tidy("".join(parser.out))
+
+
+# --- people and places -------------------------------------------------------------------
+
+
+def _buyer(message: Message) -> tuple[str | None, str | None]:
+    """The anonymised buyer (From, else Reply-To), with Amazon's suffix off the name."""
+    for name in ("From", "Reply-To"):
+        for display, address in getaddresses([_header(message, name)]):
+            if BUYER_ADDRESS.search(address):
+                person = _BUYER_NAME_SUFFIX.sub("", display).strip()
+                return person or None, address.lower()
+    return None, None
+
+
+def _inbound_address(message: Message) -> str | None:
+    """The address the MX stamped (topmost header), else an inbound address in To."""
+    stamped = _header(message, INBOUND_HEADER)
+    if stamped:
+        return stamped.lower()
+    for _, address in getaddresses([_header(message, "To"), _header(message, "Delivered-To")]):
+        if parse_address(address):
+            return address.lower()
+    return None
+
+
+def _date(message: Message) -> datetime | None:
+    value = _header(message, "Date")
+    try:
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None

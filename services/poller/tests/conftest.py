@@ -1,0 +1,28 @@
+"""Poller test fixtures: the service with its MX, against the session's Dovecot."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from keybuzz_devstack.testing import MailServer, RunningService
+
+from keybuzz_poller.mailbox import ImapAccount
+from keybuzz_poller.service import DEFINITION
+
+# Small enough to test the 552 cheaply.
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+@pytest.fixture
+async def poller(
+    start_service: Callable[..., Awaitable[RunningService]], dovecot: MailServer
+) -> RunningService:
+    return await start_service(
+        DEFINITION, MX_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_BYTES), **dovecot.settings
+    )
+
+
+@pytest.fixture
+def imap(dovecot: MailServer) -> ImapAccount:
+    return ImapAccount(dovecot.host, dovecot.imap_port, dovecot.user, dovecot.password)

@@ -1,0 +1,106 @@
+"""Helpers of the poller's mail tests: tenants through JetStream, mail over SMTP."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+from keybuzz_devstack.testing import RunningService, eventually
+from keybuzz_shared.events import Event, InboundAddressInfo, TenantArchived, TenantSynced, encode_event, event_headers
+
+from keybuzz_poller import store
+from keybuzz_poller.inbound import folder_for
+from keybuzz_poller.mailbox import ImapAccount, NewMail
+
+DOMAIN = "inbound.keybuzz.test"
+ORDER = "171-2345678-1234567"
+
+
+def new_tenant() -> tuple[str, str]:
+    """A fresh tenant id and its FR inbound address."""
+    tenant_id = f"t{uuid.uuid4().hex[:10]}"
+    return tenant_id, f"amazon.{tenant_id}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}"
+
+
+async def publish(poller: RunningService, event: Event) -> None:
+    await poller.runtime.js.publish(event.type, encode_event(event), headers=event_headers(event))
+
+
+async def synced(
+    poller: RunningService,
+    tenant_id: str,
+    *addresses: str,
+    status: str = "ACTIVE",
+    address_status: str = "PENDING",
+    at: datetime | None = None,
+) -> None:
+    """tenant-sync's tenant.synced, then wait until the poller's projection has it."""
+    event = TenantSynced(
+        tenant_id=tenant_id,
+        name="Shop",
+        plan="PRO",
+        status=status,
+        occurred_at=at or datetime.now(UTC),
+        inbound_addresses=[
+            InboundAddressInfo(marketplace="AMAZON", country="FR", email=a, status=address_status)
+            for a in addresses
+        ],
+    )
+    await publish(poller, event)
+
+    async def applied() -> bool:
+        row = await poller.runtime.pool.fetchrow(
+            "SELECT as_of FROM poller_tenants WHERE tenant_id = $1", tenant_id
+        )
+        return row is not None and row["as_of"] >= event.occurred_at - timedelta(microseconds=1)
+
+    await eventually(applied)
+
+
+async def archived(poller: RunningService, tenant_id: str, at: datetime | None = None) -> None:
+    event = TenantArchived(tenant_id=tenant_id, occurred_at=at or datetime.now(UTC))
+    await publish(poller, event)
+
+    async def applied() -> bool:
+        return bool(
+            await poller.runtime.pool.fetchval(
+                "SELECT archived FROM poller_tenants WHERE tenant_id = $1", tenant_id
+            )
+        )
+
+    await eventually(applied)
+
+
+def relay_mail(to: str, text: str = "Where is my parcel?", subject: str | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "Jean - Amazon Marketplace <b7q2x9w4k1@marketplace.amazon.fr>"
+    message["To"] = to
+    message["Subject"] = subject or f"Inquiry from Amazon customer Jean (Order: {ORDER})"
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@eu-west-1.amazonses.com>"
+    message.set_content(
+        f"------------- Begin message -------------\n\n{text}\n\n"
+        f"------------- End message -------------\n\nOrder ID: {ORDER}\n"
+    )
+    return message
+
+
+async def send(poller: RunningService, message: EmailMessage | bytes, to: str) -> Any:
+    """SMTP to the poller's MX, as Amazon's relay does; raises aiosmtplib errors on refusal."""
+    port = poller.runtime.settings.mx_port
+    raw = message if isinstance(message, bytes) else message.as_bytes()
+    return await aiosmtplib.send(
+        raw, sender="bounces@amazonses.com", recipients=[to], hostname="127.0.0.1", port=port,
+        start_tls=False, use_tls=False, timeout=30,
+    )
+
+
+async def folder(account: ImapAccount, tenant_id: str) -> NewMail:
+    """Everything in the tenant's folder, read straight from Dovecot."""
+    return await account.fetch_new(folder_for(tenant_id), None, limit=1000)
+
+
+async def recipient_known(poller: RunningService, address: str) -> bool:
+    return await store.find_recipient(poller.runtime.pool, address) is not None

@@ -1,0 +1,257 @@
+"""Event contracts as documents: JSON Schema per subject and one AsyncAPI document.
+
+Generated from the code that encodes and decodes the events
+(:mod:`keybuzz_shared.events`, msgspec's own JSON Schema), the streams
+(:data:`keybuzz_shared.streams.STREAMS`) and who publishes and consumes each
+subject (:data:`ROUTES`, DESIGN.md §3), so the documents cannot say something
+the code does not do. ``tests/test_event_contracts.py`` regenerates them in
+memory and fails when they drift from ``docs/events/``.
+
+    python -m keybuzz_shared.contracts            # (re)write docs/events/
+    python -m keybuzz_shared.contracts --check    # exit 1 when docs/events/ is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from keybuzz_shared.events import EVENT_TYPES, SCHEMA_VERSION, Event
+from keybuzz_shared.messaging import dead_letter_subject, stream_for
+from keybuzz_shared.streams import DEAD_LETTER_PREFIX
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+ASYNCAPI_FILE = "asyncapi.json"
+DEFAULT_OUT = Path("docs/events")
+SCHEMAS_REF = "#/components/schemas/{name}"
+PRODUCT_APP = "product app (external)"
+SERVICES = ("oauth", "poller", "orders", "tenant-sync")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Who publishes and who consumes a subject (DESIGN.md §3; services by name)."""
+
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    meaning: str
+
+
+_TENANT_CHANGE = Route(
+    (PRODUCT_APP, "operators (nats pub)"),
+    ("tenant-sync",),
+    "a tenant changed in the product database",
+)
+_STOP_USING = Route(
+    ("oauth", "any service whose LWA refresh gets invalid_grant"),
+    ("orders", "poller"),
+    "stop using these credentials",
+)
+ROUTES: dict[str, Route] = {
+    "tenant.created": _TENANT_CHANGE,
+    "tenant.updated": _TENANT_CHANGE,
+    "tenant.archived": _TENANT_CHANGE,
+    "tenant.synced": Route(
+        ("tenant-sync",), (), "marketplace copy and inbound addresses are up to date"
+    ),
+    "connection.connected": Route(
+        ("oauth",), ("orders", "poller"), "a tenant connected a marketplace account"
+    ),
+    "connection.disconnected": _STOP_USING,
+    # oauth consumes it too: it is the only writer of the connection row (amazon/tokens.py).
+    "connection.reauth_required": Route(
+        _STOP_USING.producers, ("oauth", *_STOP_USING.consumers), _STOP_USING.meaning
+    ),
+    "message.received": Route(
+        ("poller",), ("orders", "tenant-sync"), "a new buyer message was stored as a ticket message"
+    ),
+    "order.backfill.completed": Route(("orders",), (), "a backfill job ended, with counts"),
+    "order.backfill.failed": Route(("orders",), (), "a backfill job failed, with counts and the reason"),
+}
+
+
+def _dump(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def subject_schema(event_type: type[Event]) -> dict[str, Any]:
+    """The JSON Schema of one subject's body, as msgspec validates it."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"{event_type.SUBJECT}.json",
+        "title": event_type.SUBJECT,
+        **msgspec.json.schema(event_type),
+    }
+
+
+def _key(subject: str) -> str:
+    """AsyncAPI ids may not contain dots."""
+    return subject.replace(".", "_")
+
+
+def _channel(subject: str, event_type: type[Event]) -> dict[str, Any]:
+    route = ROUTES[subject]
+    return {
+        "address": subject,
+        "title": subject,
+        "description": route.meaning,
+        "messages": {event_type.__name__: {"$ref": f"#/components/messages/{event_type.__name__}"}},
+        "x-keybuzz-stream": stream_for(subject),
+        "x-keybuzz-producers": list(route.producers),
+        "x-keybuzz-consumers": list(route.consumers),
+    }
+
+
+def _operations(subject: str) -> dict[str, Any]:
+    route, channel = ROUTES[subject], {"$ref": f"#/channels/{_key(subject)}"}
+    ours = {"send": route.producers, "receive": route.consumers}
+    return {
+        f"{_key(service)}__{action}__{_key(subject)}": {
+            "action": action,
+            "channel": channel,
+            "title": f"{service} {'publishes' if action == 'send' else 'consumes'} {subject}",
+            "x-keybuzz-service": service,
+        }
+        for action, services in ours.items()
+        for service in services
+        if service in SERVICES  # external parties are named in the channel only
+    }
+
+
+def _message(event_type: type[Event]) -> dict[str, Any]:
+    return {
+        "name": event_type.__name__,
+        "title": event_type.SUBJECT,
+        "contentType": "application/json",
+        "headers": {"$ref": "#/components/schemas/NatsHeaders"},
+        "payload": {"$ref": SCHEMAS_REF.format(name=event_type.__name__)},
+    }
+
+
+_NATS_HEADERS = {
+    "type": "object",
+    "properties": {
+        "Nats-Msg-Id": {
+            "type": "string",
+            "description": "the event id: JetStream drops a re-published duplicate",
+        },
+        "KeyBuzz-Event-Type": {"type": "string", "description": "the subject"},
+    },
+}
+
+
+def _dead_letter_channel() -> dict[str, Any]:
+    return {
+        "address": dead_letter_subject("{service}", "{subject}"),
+        "title": "dead letters",
+        "description": (
+            "events a consumer could not process, as received; the reason is in the "
+            "KeyBuzz-Dead-Letter-Reason header (`nats stream view DEADLETTER`)"
+        ),
+        "parameters": {
+            "service": {"description": "the consuming service"},
+            "subject": {"description": "the subject the event was published on"},
+        },
+        "x-keybuzz-stream": stream_for(f"{DEAD_LETTER_PREFIX}.x"),
+        "x-keybuzz-producers": ["every consuming service"],
+        "x-keybuzz-consumers": ["operators"],
+    }
+
+
+def asyncapi_document() -> dict[str, Any]:
+    subjects = sorted(EVENT_TYPES)
+    types = [EVENT_TYPES[s] for s in subjects]
+    _, schemas = msgspec.json.schema_components(types, ref_template=SCHEMAS_REF)
+    operations: dict[str, Any] = {}
+    for subject in subjects:
+        operations.update(_operations(subject))
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "KeyBuzz marketplace integrations: events",
+            "version": f"{SCHEMA_VERSION}",
+            "description": (
+                "Generated by `python -m keybuzz_shared.contracts` from keybuzz_shared.events, "
+                "keybuzz_shared.streams and the producers/consumers of DESIGN.md §3. "
+                "JSON bodies, camelCase; consumers ignore unknown fields."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "development": {
+                "host": "127.0.0.1:4222",
+                "protocol": "nats",
+                "description": "make run / make up (JetStream)",
+            }
+        },
+        "channels": {
+            **{_key(s): _channel(s, EVENT_TYPES[s]) for s in subjects},
+            "deadletter": _dead_letter_channel(),
+        },
+        "operations": operations,
+        "components": {
+            "messages": {t.__name__: _message(t) for t in types},
+            "schemas": {"NatsHeaders": _NATS_HEADERS, **schemas},
+        },
+    }
+
+
+def render() -> dict[str, str]:
+    """Every document, file name → text, exactly as written to ``docs/events/``."""
+    missing = sorted(set(EVENT_TYPES) - set(ROUTES))
+    if missing:
+        raise LookupError(f"no producers/consumers declared in contracts.ROUTES for {missing}")
+    documents = {f"{s}.json": _dump(subject_schema(EVENT_TYPES[s])) for s in sorted(EVENT_TYPES)}
+    documents[ASYNCAPI_FILE] = _dump(asyncapi_document())
+    return documents
+
+
+def stale(out: Path) -> list[str]:
+    """Files in ``out`` that differ from the code, are missing, or are left over."""
+    expected = render()
+    present = {p.name for p in out.glob("*.json")} if out.is_dir() else set()
+    changed = [
+        name
+        for name, text in expected.items()
+        if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text
+    ]
+    return sorted(changed + sorted(present - set(expected)))
+
+
+def write(out: Path) -> list[str]:
+    """Write the documents, remove those of subjects that no longer exist; returns changes."""
+    changes = stale(out)
+    out.mkdir(parents=True, exist_ok=True)
+    expected = render()
+    for name in changes:
+        target = out / name
+        if name in expected:
+            target.write_text(expected[name], encoding="utf-8")
+        else:
+            target.unlink()
+    return changes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keybuzz_shared.contracts", description=__doc__)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="default: docs/events")
+    parser.add_argument("--check", action="store_true", help="only report stale documents")
+    args = parser.parse_args(argv)
+    if args.check:
+        changes = stale(args.out)
+        for name in changes:
+            print(f"stale: {args.out / name}", file=sys.stderr)
+        return 1 if changes else 0
+    for name in write(args.out):
+        print(f"wrote {args.out / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
