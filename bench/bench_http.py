@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from bench.harness import BenchContext, Figure
 
 RATES = (200, 400)
-SECONDS = 10.0
+SECONDS = float(os.environ.get("BENCH_HTTP_SECONDS", "10"))
 WARM_UP_REQUESTS = 200
 TENANT = "ecomlg-001"
 SELLER = "A12BCIS2R7HD4D"

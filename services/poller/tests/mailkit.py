@@ -91,10 +91,13 @@ async def send(poller: RunningService, message: EmailMessage | bytes, to: str) -
     """SMTP to the poller's MX, as Amazon's relay does; raises aiosmtplib errors on refusal."""
     port = poller.runtime.settings.mx_port
     raw = message if isinstance(message, bytes) else message.as_bytes()
-    return await aiosmtplib.send(
-        raw, sender="bounces@amazonses.com", recipients=[to], hostname="127.0.0.1", port=port,
-        start_tls=False, use_tls=False, timeout=30,
-    )
+    try:
+        return await aiosmtplib.send(
+            raw, sender="bounces@amazonses.com", recipients=[to], hostname="127.0.0.1", port=port,
+            start_tls=False, use_tls=False, timeout=30,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:  # one recipient: its own refusal
+        raise exc.recipients[0] from None
 
 
 async def folder(account: ImapAccount, tenant_id: str) -> NewMail:

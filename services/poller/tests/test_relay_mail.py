@@ -141,7 +141,7 @@ def test_unparseable_mail_is_flagged_with_its_raw_text_kept() -> None:
         mail = parse(raw)
         assert mail.parse_error, raw
         assert mail.raw == raw
-    broken = b"Content-Type: multipart/mixed; boundary=zz\r\nSubject: t\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhello " + ORDER.encode()
+    broken = b"From: <x@marketplace.amazon.fr>\r\nContent-Type: multipart/mixed; boundary=zz\r\nSubject: t\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhello " + ORDER.encode()
     mail = parse(broken)  # unterminated multipart: still read
     assert (mail.parse_error, mail.order_id, mail.text) == (None, ORDER, "hello " + ORDER)
 

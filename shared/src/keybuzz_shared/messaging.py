@@ -38,7 +38,8 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from keybuzz_shared import metrics, tracing
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.events import E, Event, encode_event, event_headers
+from keybuzz_shared.events import E, Event, encode_event
+from keybuzz_shared.outbox import publish_headers
 from keybuzz_shared.streams import DEAD_LETTER_PREFIX, STREAMS
 from keybuzz_shared.uow import UnitOfWork
 
@@ -458,4 +459,4 @@ def _delivery_of(raw: Msg, stream: str) -> Delivery:
 
 async def publish_event(js: JetStreamContext, event: Event) -> None:
     """Publish straight to JetStream (tools and tests; services go through the outbox)."""
-    await js.publish(event.type, encode_event(event), headers=event_headers(event))
+    await js.publish(event.type, encode_event(event), headers=publish_headers(event))

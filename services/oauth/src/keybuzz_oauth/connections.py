@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-AMAZON = "AMAZON"
-
 
 class Status(StrEnum):
     NOT_CONNECTED = "NOT_CONNECTED"  # no row: never started

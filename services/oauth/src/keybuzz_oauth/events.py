@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from keybuzz_shared.events import ConnectionReauthRequired
+from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
-from keybuzz_oauth.connections import AMAZON
 from keybuzz_oauth.flow import OauthFlow
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
+from keybuzz_shared.ids import AMAZON
 
 
 class Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -35,7 +36,7 @@ class MarketplaceRef(Body):
 
 class StatusResponse(Body):
     status: str
-    marketplace_type: str = "AMAZON"
+    marketplace_type: str = AMAZON
     seller_id: str | None = None
     marketplaces: list[MarketplaceRef] = []
     region: str | None = None

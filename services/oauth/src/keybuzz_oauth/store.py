@@ -6,8 +6,9 @@ from datetime import datetime
 
 import asyncpg
 from keybuzz_shared.db import Executor
+from keybuzz_shared.ids import AMAZON
 
-from keybuzz_oauth.connections import AMAZON, Connected, Connection, Status
+from keybuzz_oauth.connections import Connected, Connection, Status
 from keybuzz_oauth.states import ConsumedState, NewStateRow
 
 _CONNECTION_COLUMNS = (

@@ -145,7 +145,7 @@ class MxServer:
     def _protocol(self) -> SMTP:
         return SMTP(
             self.handler,
-            data_size_limit=self.max_message_bytes,
+            data_size_limit=None,
             enable_SMTPUTF8=True,
             hostname=self.hostname,
             ident="KeyBuzz MX",

@@ -113,6 +113,8 @@ def _problem(message: Message, body: str) -> str | None:
     """Parsed, but not a mail we can read: flagged rather than taken at face value."""
     if not message.keys():
         return "no headers: not an e-mail"
+    if "From" not in message:  # required by RFC 5322, and the buyer is known by it
+        return "no From header: malformed mail"
     if not body:
         return "no text or HTML part"
     return None

@@ -1,0 +1,107 @@
+"""Reading a tenant's folder over IMAP: only new mail per cursor, UIDVALIDITY, nothing lost."""
+
+from __future__ import annotations
+
+import aioimaplib
+import pytest
+from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_shared.uow import UnitOfWork
+
+from keybuzz_poller import store
+from keybuzz_poller.inbound import folder_for
+from keybuzz_poller.mail import read_new_mail
+from keybuzz_poller.relay_mail import RelayMail
+
+from mailkit import ORDER, new_tenant, relay_mail, send, synced
+
+
+class Collected:
+    """A handler that records what it was given (in the cursor's unit of work)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.mails: list[RelayMail] = []
+        self.fail = fail
+
+    async def __call__(self, uow: UnitOfWork, mails: list[RelayMail]) -> None:
+        if self.fail:
+            raise RuntimeError("storing failed")
+        self.mails.extend(mails)
+
+
+async def read(poller: RunningService, tenant: str) -> list[str]:
+    handler = Collected()
+    mails = await read_new_mail(poller.runtime, tenant, handler)
+    assert [m.text for m in mails] == [m.text for m in handler.mails]
+    return [m.text for m in mails]
+
+
+async def test_reading_returns_only_new_mail(poller: RunningService) -> None:
+    tenant, address = new_tenant()
+    other, other_address = new_tenant()
+    await synced(poller, tenant, address)
+    await synced(poller, other, other_address)
+    assert await read(poller, tenant) == []  # no folder yet: nothing, no error
+
+    await send(poller, relay_mail(address, "one"), address)
+    await send(poller, relay_mail(address, "two"), address)
+    await send(poller, relay_mail(other_address, "not yours"), other_address)
+    assert await read(poller, tenant) == ["one", "two"]
+    assert await read(poller, tenant) == []
+    await send(poller, relay_mail(address, "three"), address)
+    assert await read(poller, tenant) == ["three"]
+    assert await read(poller, other) == ["not yours"]
+    cursor = await store.get_cursor(poller.runtime.pool, tenant)
+    assert cursor is not None and cursor[1] == 3
+
+
+async def test_cursor_moves_only_when_the_handler_committed(poller: RunningService) -> None:
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    await send(poller, relay_mail(address, "keep me"), address)
+    with pytest.raises(RuntimeError):
+        await read_new_mail(poller.runtime, tenant, Collected(fail=True))
+    assert await read(poller, tenant) == ["keep me"]
+
+
+async def test_uidvalidity_change_rereads_the_folder(
+    poller: RunningService, dovecot: MailServer
+) -> None:
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    for text in ("a", "b", "c"):
+        await send(poller, relay_mail(address, text), address)
+    assert await read(poller, tenant) == ["a", "b", "c"]
+
+    # The folder is deleted and re-created (a rebuilt mail store does the same):
+    # new UIDVALIDITY, UIDs from 1 again — below the cursor's last UID.
+    client = aioimaplib.IMAP4(dovecot.host, dovecot.imap_port, timeout=10)
+    await client.wait_hello_from_server()
+    await client.login(dovecot.user, dovecot.password)
+    assert (await client.delete(folder_for(tenant))).result == "OK"
+    await client.logout()
+    await send(poller, relay_mail(address, "after rebuild"), address)
+
+    assert await read(poller, tenant) == ["after rebuild"]
+
+
+async def test_non_utf8_and_malformed_mail_is_read_not_lost(poller: RunningService) -> None:
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    latin = relay_mail(address, "Grüße, où est le colis ?")
+    latin.set_content(
+        f"------------- Début du message -------------\nOù est le colis ? 10 EURO\n"
+        f"------------- Fin du message -------------\nCommande : {ORDER}\n",
+        charset="iso-8859-1",
+        cte="8bit",
+    )
+    await send(poller, latin.as_bytes().replace(b"EURO", b"\x80"), address)  # windows-1252 €
+    garbage = b"\xff\xfe\x00 not a mail at all \x80\x81\r\n"
+    await send(poller, garbage, address)
+
+    handler = Collected()
+    mails = await read_new_mail(poller.runtime, tenant, handler)
+    assert len(mails) == 2
+    assert (mails[0].text, mails[0].order_id, mails[0].parse_error) == ("Où est le colis ? 10 €", ORDER, None)
+    assert mails[1].parse_error is not None
+    # Kept as received (Dovecot stores a NUL byte as 0x80), behind the MX's header.
+    assert b"\xff\xfe\x80 not a mail at all \x80\x81" in mails[1].raw
