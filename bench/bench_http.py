@@ -1,8 +1,10 @@
 """Each service's main read endpoint under a constant arrival rate (200 and 400 req/s).
 
-The services run in-process on the real stack, as in every benchmark; the load
-comes from a separate Python process (``python -m bench.bench_http load …``)
-so that the client's work does not share the services' event loop. Requests
+Each service runs as ``make up`` runs it, in its own process
+(``python -m keybuzz_<name>``: uvicorn with uvloop and httptools) on the
+benchmark's stack; the load comes from another process
+(``python -m bench.bench_http load …``, aiohttp) so that the client's work
+shares no event loop with a service. Requests
 are sent at fixed instants (``i / rate``) whether or not earlier ones have
 answered, and latency is counted from the instant a request was due, so a
 stalled server cannot hide its queue (no coordinated omission).
@@ -27,15 +29,12 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 import httpx
-from keybuzz_devstack import bootstrap
+from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
-from keybuzz_devstack.testing import RunningService, run_in_process
-from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_shared.amazon.credentials import TenantCredentials, store_tenant_credentials
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.settings import DEV_INTERNAL_API_KEY, DEV_JWT_SECRET
 from keybuzz_shared.vault import VaultClient
-from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
 from bench.harness import BenchContext, Figure
 
@@ -54,42 +53,64 @@ class Endpoint:
     headers: dict[str, str]
 
 
+@dataclass
+class Service:
+    """A service as ``make up`` runs it: its own process (``python -m keybuzz_<name>``)."""
+
+    server: infra.RunningServer
+    database_url: str
+
+    @property
+    def url(self) -> str:
+        return self.server.spec.url
+
+
 async def run(ctx: BenchContext) -> list[Figure]:
-    oauth, tenant_sync = await _start_services(ctx)
+    oauth = await _start_service(ctx, "oauth", "OAUTH_PORT")
     try:
-        endpoints = [
-            await _connected_oauth_status(ctx, oauth),
-            await _synced_tenant_status(tenant_sync),
-        ]
-        figures: list[Figure] = []
-        for endpoint in endpoints:
-            for rate in RATES:
-                print(f"  {endpoint.label} at {rate}/s …", file=sys.stderr, flush=True)
-                figures.extend(_figures(endpoint, rate, await _load(endpoint, rate)))
-        return figures
+        tenant_sync = await _start_service(ctx, "tenant-sync", "TENANT_SYNC_PORT")
+        try:
+            endpoints = [
+                await _connected_oauth_status(ctx, oauth),
+                await _synced_tenant_status(tenant_sync),
+            ]
+            figures: list[Figure] = []
+            for endpoint in endpoints:
+                for rate in RATES:
+                    print(f"  {endpoint.label} at {rate}/s …", file=sys.stderr, flush=True)
+                    figures.extend(_figures(endpoint, rate, await _load(endpoint, rate)))
+            return figures
+        finally:
+            await asyncio.to_thread(tenant_sync.server.stop)
     finally:
-        await oauth.stop()
-        await tenant_sync.stop()
+        await asyncio.to_thread(oauth.server.stop)
 
 
-async def _start_services(ctx: BenchContext) -> tuple[RunningService, RunningService]:
-    started = []
-    for definition in (OAUTH, TENANT_SYNC):
-        started.append(
-            await run_in_process(
-                definition,
-                {
-                    "NATS_URL": ctx.nats_url,
-                    "DATABASE_URL": await ctx.make_database(f"bench_{definition.name}"),
-                    "PRODUCT_DATABASE_URL": await _product_database(ctx),
-                    "VAULT_ADDR": ctx.vault_addr,
-                    # As in make up: each service with its own token and policy.
-                    "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
-                    "LOG_LEVEL": "WARNING",
-                },
-            )
-        )
-    return started[0], started[1]
+async def _start_service(ctx: BenchContext, name: str, port_variable: str) -> Service:
+    port = infra.free_port()
+    database_url = await ctx.make_database(f"bench_{name}")
+    env = {
+        "NATS_URL": ctx.nats_url,
+        "DATABASE_URL": database_url,
+        "PRODUCT_DATABASE_URL": await _product_database(ctx),
+        "VAULT_ADDR": ctx.vault_addr,
+        # As in make up: each service with its own token and policy.
+        "VAULT_TOKEN": bootstrap.service_token_id(name),
+        port_variable: str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    url = f"http://127.0.0.1:{port}"
+    spec = infra.ServerSpec(
+        name=name,
+        command=[sys.executable, "-m", f"keybuzz_{name.replace('-', '_')}"],
+        port=port,
+        url=url,
+        env=env,
+        ready=lambda: infra.http_ok(f"{url}/ready"),
+    )
+    server = infra.RunningServer(spec, ctx.root / f"{name}.log")
+    await asyncio.to_thread(server.start, 120)
+    return Service(server, database_url)
 
 
 async def _product_database(ctx: BenchContext) -> str:
@@ -98,7 +119,7 @@ async def _product_database(ctx: BenchContext) -> str:
     return url
 
 
-async def _connected_oauth_status(ctx: BenchContext, oauth: RunningService) -> Endpoint:
+async def _connected_oauth_status(ctx: BenchContext, oauth: Service) -> Endpoint:
     """A tenant connected as the callback leaves it: credentials in Vault, row CONNECTED."""
     root = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
     credentials = TenantCredentials(
@@ -107,7 +128,7 @@ async def _connected_oauth_status(ctx: BenchContext, oauth: RunningService) -> E
     )  # fmt: skip
     path = await store_tenant_credentials(root, credentials)
     await root.aclose()
-    conn = await asyncpg.connect(oauth.runtime.settings.database_url)
+    conn = await asyncpg.connect(oauth.database_url)
     try:
         await conn.execute(
             "INSERT INTO marketplace_connections (tenant_id, marketplace_type, status, seller_id, "
@@ -128,9 +149,9 @@ async def _connected_oauth_status(ctx: BenchContext, oauth: RunningService) -> E
     return endpoint
 
 
-async def _synced_tenant_status(tenant_sync: RunningService) -> Endpoint:
+async def _synced_tenant_status(tenant_sync: Service) -> Endpoint:
     headers = {"X-Internal-Key": DEV_INTERNAL_API_KEY}
-    async with tenant_sync.client(headers=headers) as http:
+    async with httpx.AsyncClient(base_url=tenant_sync.url, headers=headers, timeout=10) as http:
         answer = await http.post("/api/v1/tenants/sync", json={"tenantId": TENANT})
         answer.raise_for_status()
     endpoint = Endpoint(

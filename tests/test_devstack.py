@@ -144,11 +144,13 @@ def test_external_servers_are_used_and_not_started():
         "PRODUCT_DATABASE_URL": "postgresql://u@db.example/keybuzz",
         "VAULT_ADDR": "https://vault.example:8200",
         "VAULT_TOKEN": "s.external",
+        "IMAP_HOST": "imap.example",
         "JWT_SECRET": "from-the-caller",
     }
     parts, shared = plan_parts(env)
     assert [p.name for p in parts] == ["sandbox", "oauth", "poller", "orders", "tenant-sync"]
     assert "NATS_URL" not in shared and "VAULT_ADDR" not in shared  # inherited unchanged
+    assert "IMAP_HOST" not in shared  # nor Dovecot: the caller's IMAP server
     assert shared["JWT_SECRET"] == "from-the-caller"
     # with our own OpenBao each service gets its own token; with an external one, the caller's
     assert all("VAULT_TOKEN" not in p.env for p in parts)

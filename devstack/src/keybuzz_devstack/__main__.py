@@ -1,4 +1,4 @@
-"""``python -m keybuzz_devstack run|up|down|status``."""
+"""``python -m keybuzz_devstack run|up|down|status|install-dovecot``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from keybuzz_devstack import stack
+from keybuzz_devstack import dovecot, stack
 
 
 def _stop_on_signals() -> None:
@@ -144,7 +144,8 @@ def _size(path: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="keybuzz-devstack")
     parser.add_argument(
-        "command", choices=["run", "up", "down", "status", "bootstrap", "pub", "req"]
+        "command",
+        choices=["run", "up", "down", "status", "bootstrap", "pub", "req", "install-dovecot"],
     )
     parser.add_argument("subject", nargs="?", help="pub/req: the subject")
     parser.add_argument("body", nargs="?", default="{}", help="pub/req: the JSON body")
@@ -153,8 +154,25 @@ def main() -> None:
         if not args.subject:
             parser.error(f"{args.command} needs a subject")
         sys.exit(nats_tool(args.command, args.subject, args.body))
-    commands = {"run": run, "up": up, "down": down, "status": status, "bootstrap": run_bootstrap}
-    sys.exit(commands[args.command]())
+    commands = {
+        "run": run,
+        "up": up,
+        "down": down,
+        "status": status,
+        "bootstrap": run_bootstrap,
+        "install-dovecot": install_dovecot,
+    }
+    try:
+        sys.exit(commands[args.command]())
+    except dovecot.DovecotMissing as missing:  # say what to install, not a traceback
+        print(missing, file=sys.stderr)
+        sys.exit(2)
+
+
+def install_dovecot() -> int:
+    """``make install``: Debian's Dovecot packages when missing; nothing when present."""
+    dovecot.ensure_installed()
+    return 0
 
 
 if __name__ == "__main__":

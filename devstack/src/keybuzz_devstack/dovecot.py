@@ -74,7 +74,9 @@ def ensure_installed(say: Callable[[str], None] = print) -> str:
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *PACKAGES]):
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise DovecotMissing(f"{' '.join(command)} failed:\n{result.stderr.strip()}\n\n{INSTALL_HINT}")
+            raise DovecotMissing(
+                f"{' '.join(command)} failed:\n{result.stderr.strip()}\n\n{INSTALL_HINT}"
+            )
     found = binary()
     if found is None:
         raise DovecotMissing(INSTALL_HINT)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack import bootstrap, dovecot, infra
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
 DATA = ROOT / ".data"
@@ -36,6 +36,9 @@ DEV_DEFAULTS = {
     "KEYBUZZ_ENV": "development",
 }
 SERVICES = {"oauth": 8001, "poller": 8002, "orders": 8003, "tenant-sync": 8004}
+# The poller's MX (SMTP for INBOUND_DOMAIN) runs inside the poller process (docs/POLLER.md).
+MX_URL = "smtp://127.0.0.1:2525"
+DOVECOT_LMTP_PORT = 8024
 
 
 @dataclass
@@ -73,6 +76,10 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
         spec = infra.openbao_spec()
         parts.append(_infra_part(spec, 10))
         shared["VAULT_ADDR"] = spec.url
+    if not env.get("IMAP_HOST"):  # Dovecot (IMAP + LMTP) for the poller's mail path
+        spec = dovecot.dovecot_spec(DATA / "dovecot")
+        parts.append(_infra_part(spec, 10))
+        shared.update(dovecot_settings(spec))
     parts.append(
         Part(
             name="sandbox",
@@ -96,6 +103,16 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
             )
         )
     return parts, shared
+
+
+def dovecot_settings(spec: infra.ServerSpec) -> dict[str, str]:
+    """Where the poller reads (IMAP) and its MX delivers (LMTP); the MX listens on MX_PORT."""
+    return {
+        "IMAP_HOST": "127.0.0.1",
+        "IMAP_PORT": str(spec.port),
+        "LMTP_HOST": "127.0.0.1",
+        "LMTP_PORT": str(DOVECOT_LMTP_PORT),
+    }
 
 
 def _infra_part(spec: infra.ServerSpec, priority: int) -> Part:
@@ -275,6 +292,10 @@ def banner(parts: list[Part], shared: dict[str, str]) -> str:
     width = max(len(p.name) for p in parts)
     lines = ["", "KeyBuzz development stack is ready:"]
     lines += [f"  {p.name.ljust(width)}  {p.listen}" for p in parts]
+    if any(p.name == "poller" for p in parts):
+        lines.append(
+            f"  {'MX'.ljust(width)}  {MX_URL} (in the poller; mail for {shared['INBOUND_DOMAIN']})"
+        )
     lines += [
         "",
         "Amazon sandbox (fixed development credentials):",

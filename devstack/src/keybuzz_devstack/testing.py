@@ -286,7 +286,9 @@ def _start_dovecot(root: Path) -> MailServer:
     """Installs Dovecot first when missing (Debian packages; see dovecot.ensure_installed)."""
     dovecot_conf.ensure_installed()
     imap_port, lmtp_port = infra.free_port(), infra.free_port()
-    spec = dovecot_conf.dovecot_spec(root / f"dovecot-{imap_port}", imap_port, lmtp_port, fsync=False)
+    spec = dovecot_conf.dovecot_spec(
+        root / f"dovecot-{imap_port}", imap_port, lmtp_port, fsync=False
+    )
     server = infra.RunningServer(spec, root / f"dovecot-{imap_port}.log").start(timeout=60)
     return MailServer(imap_port, lmtp_port, server)
 

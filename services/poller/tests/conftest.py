@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
-
 from keybuzz_poller.mailbox import ImapAccount
 from keybuzz_poller.service import DEFINITION
 

@@ -9,11 +9,17 @@ from typing import Any
 
 import aiosmtplib
 from keybuzz_devstack.testing import RunningService, eventually
-from keybuzz_shared.events import Event, InboundAddressInfo, TenantArchived, TenantSynced, encode_event, event_headers
-
 from keybuzz_poller import store
 from keybuzz_poller.inbound import folder_for
 from keybuzz_poller.mailbox import ImapAccount, NewMail
+from keybuzz_shared.events import (
+    Event,
+    InboundAddressInfo,
+    TenantArchived,
+    TenantSynced,
+    encode_event,
+    event_headers,
+)
 
 DOMAIN = "inbound.keybuzz.test"
 ORDER = "171-2345678-1234567"
@@ -60,6 +66,29 @@ async def synced(
     await eventually(applied)
 
 
+async def synced_and_ignored(
+    poller: RunningService, tenant_id: str, address: str, at: datetime
+) -> None:
+    """A tenant.synced that the poller must ignore (older than what it applied): wait for its ack."""
+    event = TenantSynced(
+        tenant_id=tenant_id,
+        name="Shop",
+        plan="PRO",
+        status="ACTIVE",
+        occurred_at=at,
+        inbound_addresses=[
+            InboundAddressInfo(marketplace="AMAZON", country="FR", email=address, status="ACTIVE")
+        ],
+    )
+    await publish(poller, event)
+
+    async def consumed() -> bool:
+        info = await poller.runtime.js.consumer_info("TENANTS", "poller-inbound-addresses")
+        return info.num_ack_pending == 0 and info.num_pending == 0
+
+    await eventually(consumed)
+
+
 async def archived(poller: RunningService, tenant_id: str, at: datetime | None = None) -> None:
     event = TenantArchived(tenant_id=tenant_id, occurred_at=at or datetime.now(UTC))
     await publish(poller, event)
@@ -74,7 +103,9 @@ async def archived(poller: RunningService, tenant_id: str, at: datetime | None =
     await eventually(applied)
 
 
-def relay_mail(to: str, text: str = "Where is my parcel?", subject: str | None = None) -> EmailMessage:
+def relay_mail(
+    to: str, text: str = "Where is my parcel?", subject: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = "Jean - Amazon Marketplace <b7q2x9w4k1@marketplace.amazon.fr>"
     message["To"] = to
@@ -93,8 +124,14 @@ async def send(poller: RunningService, message: EmailMessage | bytes, to: str) -
     raw = message if isinstance(message, bytes) else message.as_bytes()
     try:
         return await aiosmtplib.send(
-            raw, sender="bounces@amazonses.com", recipients=[to], hostname="127.0.0.1", port=port,
-            start_tls=False, use_tls=False, timeout=30,
+            raw,
+            sender="bounces@amazonses.com",
+            recipients=[to],
+            hostname="127.0.0.1",
+            port=port,
+            start_tls=False,
+            use_tls=False,
+            timeout=30,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:  # one recipient: its own refusal
         raise exc.recipients[0] from None

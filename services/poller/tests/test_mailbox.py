@@ -5,13 +5,11 @@ from __future__ import annotations
 import aioimaplib
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
-from keybuzz_shared.uow import UnitOfWork
-
 from keybuzz_poller import store
 from keybuzz_poller.inbound import folder_for
 from keybuzz_poller.mail import read_new_mail
 from keybuzz_poller.relay_mail import RelayMail
-
+from keybuzz_shared.uow import UnitOfWork
 from mailkit import ORDER, new_tenant, relay_mail, send, synced
 
 
@@ -101,7 +99,11 @@ async def test_non_utf8_and_malformed_mail_is_read_not_lost(poller: RunningServi
     handler = Collected()
     mails = await read_new_mail(poller.runtime, tenant, handler)
     assert len(mails) == 2
-    assert (mails[0].text, mails[0].order_id, mails[0].parse_error) == ("Où est le colis ? 10 €", ORDER, None)
+    assert (mails[0].text, mails[0].order_id, mails[0].parse_error) == (
+        "Où est le colis ? 10 €",
+        ORDER,
+        None,
+    )
     assert mails[1].parse_error is not None
     # Kept as received (Dovecot stores a NUL byte as 0x80), behind the MX's header.
     assert b"\xff\xfe\x80 not a mail at all \x80\x81" in mails[1].raw

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
 import httpx
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
-
 from keybuzz_poller.mailbox import ImapAccount
 from keybuzz_poller.relay_mail import parse
 from keybuzz_poller.service import DEFINITION
+from mailkit import archived, folder, new_tenant, relay_mail, send, synced, synced_and_ignored
 
 from conftest import MAX_MESSAGE_BYTES
-from mailkit import archived, folder, new_tenant, relay_mail, send, synced
 
 
 async def test_mail_for_two_tenants_lands_in_each_tenants_folder(
@@ -37,7 +36,9 @@ async def test_mail_for_two_tenants_lands_in_each_tenants_folder(
     assert first_mail[0].country == "FR"
 
 
-async def test_unknown_recipient_is_refused_at_rcpt(poller: RunningService, imap: ImapAccount) -> None:
+async def test_unknown_recipient_is_refused_at_rcpt(
+    poller: RunningService, imap: ImapAccount
+) -> None:
     tenant, address = new_tenant()
     await synced(poller, tenant, address)
     for stranger in (address.replace("@", "x@"), f"postmaster@{'inbound.keybuzz.test'}", "a@b.c"):
@@ -62,7 +63,7 @@ async def test_archived_tenant_and_disabled_address_are_refused(
     # An older tenant.synced (overtaken, redelivered) does not bring the tenant back.
     await poller.runtime.js.publish("tenant.synced", b"{}")  # undecodable: dead-lettered, harmless
     stale = datetime.now(UTC) - timedelta(hours=1)
-    await synced_ignored(poller, tenant, address, stale)
+    await synced_and_ignored(poller, tenant, address, stale)
     with pytest.raises(aiosmtplib.SMTPRecipientRefused):
         await send(poller, relay_mail(address), address)
 
@@ -76,25 +77,9 @@ async def test_archived_tenant_and_disabled_address_are_refused(
     assert len((await folder(imap, tenant)).mails) == 2
 
 
-async def synced_ignored(poller: RunningService, tenant: str, address: str, at: datetime) -> None:
-    from mailkit import publish
-    from keybuzz_shared.events import InboundAddressInfo, TenantSynced
-    from keybuzz_devstack.testing import eventually
-
-    event = TenantSynced(
-        tenant_id=tenant, name="Shop", plan="PRO", status="ACTIVE", occurred_at=at,
-        inbound_addresses=[InboundAddressInfo(marketplace="AMAZON", country="FR", email=address, status="ACTIVE")],
-    )
-    await publish(poller, event)
-
-    async def consumed() -> bool:  # the consumer has acknowledged it (handled or ignored)
-        info = await poller.runtime.js.consumer_info("TENANTS", "poller-inbound-addresses")
-        return info.num_ack_pending == 0 and info.num_pending == 0
-
-    await eventually(consumed)
-
-
-async def test_oversized_mail_is_refused_with_552(poller: RunningService, imap: ImapAccount) -> None:
+async def test_oversized_mail_is_refused_with_552(
+    poller: RunningService, imap: ImapAccount
+) -> None:
     tenant, address = new_tenant()
     await synced(poller, tenant, address)
     with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
@@ -108,7 +93,12 @@ async def test_250_only_after_dovecot_stored_the_mail(
     start_service: Callable[..., Awaitable[RunningService]], private_dovecot: MailServer
 ) -> None:
     poller = await start_service(DEFINITION, **private_dovecot.settings)
-    imap = ImapAccount(private_dovecot.host, private_dovecot.imap_port, private_dovecot.user, private_dovecot.password)
+    imap = ImapAccount(
+        private_dovecot.host,
+        private_dovecot.imap_port,
+        private_dovecot.user,
+        private_dovecot.password,
+    )
     tenant, address = new_tenant()
     await synced(poller, tenant, address)
 
@@ -141,7 +131,9 @@ async def test_sandbox_relay_mail_reaches_the_tenant_folder(
     assert response.status_code == 200, response.text
     sent = response.json()["sent"]
     mails = [parse(m.raw) for m in (await folder(imap, tenant)).mails]
-    assert [(m.message_id, m.order_id) for m in mails] == [(s["messageId"], s["orderId"]) for s in sent]
+    assert [(m.message_id, m.order_id) for m in mails] == [
+        (s["messageId"], s["orderId"]) for s in sent
+    ]
     for mail, original in zip(mails, sent, strict=True):
         assert mail.parse_error is None
         assert mail.buyer_email == original["sender"].rsplit("<", 1)[-1].rstrip(">").lower()

@@ -18,11 +18,15 @@ FR_BODY = (
 )
 
 
-def relay(body: str = FR_BODY, charset: str = "utf-8", cte: str = "quoted-printable") -> EmailMessage:
+def relay(
+    body: str = FR_BODY, charset: str = "utf-8", cte: str = "quoted-printable"
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = f"Jean - Amazon Marketplace <{BUYER}>"
     message["To"] = "seller@example.com"  # forwarded by the seller: To is not the inbound address
-    message["Subject"] = f"Demande de renseignements de la part du client Amazon Jean (Commande : {ORDER})"
+    message["Subject"] = (
+        f"Demande de renseignements de la part du client Amazon Jean (Commande : {ORDER})"
+    )
     message["Date"] = "Sat, 22 Nov 2026 10:00:00 +0000"
     message["Message-ID"] = "<0102019abc@eu-west-1.amazonses.com>"
     message.set_content(body, charset=charset, cte=cte)
@@ -42,7 +46,9 @@ def test_a_french_relay_mail_gives_every_field() -> None:
     assert mail.order_id == ORDER
     assert mail.buyer_email == BUYER and mail.buyer_name == "Jean"
     assert mail.subject.startswith("Demande de renseignements") and ORDER in mail.subject
-    assert mail.text == "Bonjour, le colis n'est toujours pas arrivé. Pouvez-vous vérifier le suivi ?"
+    assert (
+        mail.text == "Bonjour, le colis n'est toujours pas arrivé. Pouvez-vous vérifier le suivi ?"
+    )
     assert mail.quoted == ""
     assert (mail.marketplace, mail.country, mail.inbound_address) == ("AMAZON", "FR", INBOUND)
     assert mail.sent_at is not None and mail.sent_at.year == 2026
@@ -51,7 +57,9 @@ def test_a_french_relay_mail_gives_every_field() -> None:
 
 def test_the_mx_header_on_top_wins_over_a_forged_one_below() -> None:
     forged = relay()
-    forged["X-KeyBuzz-Inbound-Address"] = "amazon.other-tenant.de.zzzzzzzzzzzzzzzz@inbound.keybuzz.test"
+    forged["X-KeyBuzz-Inbound-Address"] = (
+        "amazon.other-tenant.de.zzzzzzzzzzzzzzzz@inbound.keybuzz.test"
+    )
     mail = parse(stamped(forged))
     assert (mail.inbound_address, mail.country) == (INBOUND, "FR")
 
@@ -118,7 +126,9 @@ def test_attachments_are_listed_with_their_content() -> None:
     message = relay()
     pdf = b"%PDF-1.4 invoice " * 100
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename="facture.pdf")
-    message.add_attachment(b"\x89PNG....", maintype="image", subtype="png", filename="photo colis.png")
+    message.add_attachment(
+        b"\x89PNG....", maintype="image", subtype="png", filename="photo colis.png"
+    )
     mail = parse(stamped(message))
     assert [(a.filename, a.content_type, a.size) for a in mail.attachments] == [
         ("facture.pdf", "application/pdf", len(pdf)),
@@ -141,10 +151,24 @@ def test_unparseable_mail_is_flagged_with_its_raw_text_kept() -> None:
         mail = parse(raw)
         assert mail.parse_error, raw
         assert mail.raw == raw
-    broken = b"From: <x@marketplace.amazon.fr>\r\nContent-Type: multipart/mixed; boundary=zz\r\nSubject: t\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhello " + ORDER.encode()
+    broken = (
+        b"From: <x@marketplace.amazon.fr>\r\nContent-Type: multipart/mixed; boundary=zz\r\nSubject: t\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhello "
+        + ORDER.encode()
+    )
     mail = parse(broken)  # unterminated multipart: still read
     assert (mail.parse_error, mail.order_id, mail.text) == (None, ORDER, "hello " + ORDER)
 
 
 def test_html_to_text_keeps_paragraphs() -> None:
     assert html_to_text("<div>a</div><div>b <b>c</b></div><script>x()</script>") == "a\n\nb c"
+
+
+def test_an_attached_mail_is_an_attachment_not_body_text() -> None:
+    inner = relay("an older mail, not the buyer's words")
+    message = relay()
+    message.add_attachment(inner)
+    mail = parse(stamped(message))
+    assert mail.text.startswith("Bonjour, le colis")
+    assert "older mail" not in mail.text
+    assert [a.content_type for a in mail.attachments] == ["message/rfc822"]
+    assert b"older mail" in mail.attachments[0].content

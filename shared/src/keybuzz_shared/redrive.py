@@ -90,7 +90,7 @@ async def _dead_letters(js: JetStreamContext, pattern: str, limit: int) -> list[
         while len(found) < limit:
             try:
                 batch = await sub.fetch(min(256, limit - len(found)), timeout=0.5)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nothing more (nats-py raises both kinds)
                 break
             found += [m for m in batch if m.headers and ORIGINAL_SUBJECT_HEADER in m.headers]
     finally:

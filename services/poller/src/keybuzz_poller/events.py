@@ -32,8 +32,12 @@ def register_subscribers(runtime: Runtime[Any]) -> None:
     async def on_archived(event: TenantArchived, delivery: Delivery) -> None:
         await apply_archived(runtime, event)
 
-    EventSubscription(runtime, event_type=TenantSynced, handler=on_synced, purpose="inbound-addresses")
-    EventSubscription(runtime, event_type=TenantArchived, handler=on_archived, purpose="tenant-archived")
+    EventSubscription(
+        runtime, event_type=TenantSynced, handler=on_synced, purpose="inbound-addresses"
+    )
+    EventSubscription(
+        runtime, event_type=TenantArchived, handler=on_archived, purpose="tenant-archived"
+    )
 
 
 async def apply_synced(runtime: Runtime[Any], event: TenantSynced) -> None:
@@ -43,7 +47,9 @@ async def apply_synced(runtime: Runtime[Any], event: TenantSynced) -> None:
     ]
     async with runtime.unit_of_work() as uow:
         archived = event.status == ARCHIVED
-        if not await store.apply_tenant_state(uow.conn, event.tenant_id, archived, event.occurred_at):
+        if not await store.apply_tenant_state(
+            uow.conn, event.tenant_id, archived, event.occurred_at
+        ):
             log.info("older tenant.synced ignored", extra={"tenant_id": event.tenant_id})
             return
         await store.replace_addresses(uow.conn, event.tenant_id, addresses)

@@ -65,7 +65,9 @@ class ImapAccount:
             await _close(client)
 
 
-async def _read(client: aioimaplib.IMAP4, folder: str, cursor: Cursor | None, limit: int) -> NewMail:
+async def _read(
+    client: aioimaplib.IMAP4, folder: str, cursor: Cursor | None, limit: int
+) -> NewMail:
     selected = await client.select(folder)
     if selected.result != "OK":  # no mail was ever delivered to this tenant
         return NewMail(mails=[], cursor=cursor)

@@ -114,7 +114,11 @@ class MxHandler:
         for recipient in recipients:
             log.info(
                 "inbound mail delivered",
-                extra={"tenant_id": recipient.tenant_id, "country": recipient.country, "bytes": len(raw)},
+                extra={
+                    "tenant_id": recipient.tenant_id,
+                    "country": recipient.country,
+                    "bytes": len(raw),
+                },
             )
         return "250 2.0.0 OK: delivered"
 
@@ -145,7 +149,7 @@ class MxServer:
     def _protocol(self) -> SMTP:
         return SMTP(
             self.handler,
-            data_size_limit=None,
+            data_size_limit=self.max_message_bytes,
             enable_SMTPUTF8=True,
             hostname=self.hostname,
             ident="KeyBuzz MX",

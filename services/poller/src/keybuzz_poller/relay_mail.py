@@ -152,7 +152,8 @@ def _is_attachment(part: Message) -> bool:
 def _attachment(part: Message) -> Attachment:
     if part.get_content_type().startswith("message/"):
         inner = part.get_payload()
-        content = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+        first = inner[0] if isinstance(inner, list) and inner else None
+        content = first.as_bytes() if isinstance(first, Message) else b""
     else:
         payload = part.get_payload(decode=True)
         content = payload if isinstance(payload, bytes) else b""

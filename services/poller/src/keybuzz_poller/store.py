@@ -10,9 +10,7 @@ from keybuzz_shared.db import Executor
 from keybuzz_poller.inbound import Recipient
 
 
-async def apply_tenant_state(
-    db: Executor, tenant_id: str, archived: bool, as_of: datetime
-) -> bool:
+async def apply_tenant_state(db: Executor, tenant_id: str, archived: bool, as_of: datetime) -> bool:
     """Record the tenant's state unless a newer event was applied; True when applied."""
     applied = await db.fetchval(
         """

@@ -3,12 +3,21 @@
 Secrets are excluded from ``repr`` so a stray ``log.info("%s", creds)`` cannot
 print them. A missing secret or field raises a typed error naming the path and
 the missing field names, never the values.
+
+Tenant credentials are cached for ``TENANT_CACHE_SECONDS`` per Vault client:
+the oauth status endpoint checks them at every call, and a Vault round trip
+per status request halves what one process can serve (docs/BENCHMARKS.md,
+HTTP). Storing or deleting through this module clears the entry at once;
+a change made by another process shows after at most that many seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Callable
+import time
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +29,7 @@ from keybuzz_shared.amazon.errors import (
 )
 from keybuzz_shared.vault import VaultClient, app_credentials_path, tenant_credentials_path
 
+TENANT_CACHE_SECONDS = 5.0
 APP_FIELDS = ("client_id", "client_secret", "application_id", "redirect_uri", "region")
 TENANT_FIELDS = ("refresh_token", "seller_id", "marketplace_id", "region")
 
@@ -94,7 +104,16 @@ async def load_app_credentials(vault: VaultClient, app_source: str = "default") 
     )
 
 
-async def load_tenant_credentials(vault: VaultClient, tenant_id: str) -> TenantCredentials:
+async def load_tenant_credentials(
+    vault: VaultClient, tenant_id: str, *, max_age: float = TENANT_CACHE_SECONDS
+) -> TenantCredentials:
+    """The tenant's credentials, at most ``max_age`` seconds old (0: read Vault now)."""
+    return await _tenant_cache(vault).get(
+        tenant_id, max_age, lambda: _read_tenant(vault, tenant_id)
+    )
+
+
+async def _read_tenant(vault: VaultClient, tenant_id: str) -> TenantCredentials:
     path = tenant_credentials_path(tenant_id)
     data = await _read_required(
         vault, path, TENANT_FIELDS, lambda missing: CredentialsMissing(tenant_id, path, missing)
@@ -109,5 +128,85 @@ async def load_tenant_credentials(vault: VaultClient, tenant_id: str) -> TenantC
 async def store_tenant_credentials(vault: VaultClient, credentials: TenantCredentials) -> str:
     """Write (replace) a tenant's credentials; returns the Vault path (what the DB keeps)."""
     path = tenant_credentials_path(credentials.tenant_id)
-    await vault.write(path, credentials.to_vault())
+    _tenant_cache(vault).forget(credentials.tenant_id)
+    try:
+        await vault.write(path, credentials.to_vault())
+    finally:  # also when the write failed half-way: the next read asks Vault
+        _tenant_cache(vault).forget(credentials.tenant_id)
     return path
+
+
+async def delete_tenant_credentials(vault: VaultClient, tenant_id: str) -> None:
+    """Delete a tenant's credentials (every version) and forget the cached copy."""
+    _tenant_cache(vault).forget(tenant_id)
+    try:
+        await vault.delete(tenant_credentials_path(tenant_id))
+    finally:
+        _tenant_cache(vault).forget(tenant_id)
+
+
+class _TenantCache:
+    """Per tenant: the last successful read and when it was made; one Vault read in flight.
+
+    Only successes are kept: a missing credential is looked up again at every call.
+    A generation number per tenant stops a read that started before ``forget`` from
+    putting the old value back.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[str, tuple[float, TenantCredentials]] = {}
+        self._inflight: dict[str, asyncio.Future[TenantCredentials]] = {}
+        self._generation: dict[str, int] = {}
+
+    async def get(
+        self,
+        tenant_id: str,
+        max_age: float,
+        read: Callable[[], Awaitable[TenantCredentials]],
+    ) -> TenantCredentials:
+        entry = self._entries.get(tenant_id)
+        if entry and max_age > 0 and self._clock() - entry[0] < max_age:
+            return entry[1]
+        if max_age <= 0:
+            return await self._read(tenant_id, read)
+        pending = self._inflight.get(tenant_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._read(tenant_id, read))
+            self._inflight[tenant_id] = pending
+            pending.add_done_callback(lambda done: self._done(tenant_id, done))
+        # shield: one caller giving up must not cancel the read the others wait for.
+        return await asyncio.shield(pending)
+
+    async def _read(
+        self, tenant_id: str, read: Callable[[], Awaitable[TenantCredentials]]
+    ) -> TenantCredentials:
+        generation = self._generation.get(tenant_id, 0)
+        started = self._clock()
+        credentials = await read()
+        if self._generation.get(tenant_id, 0) == generation:
+            self._entries[tenant_id] = (started, credentials)
+        return credentials
+
+    def _done(self, tenant_id: str, done: asyncio.Future[TenantCredentials]) -> None:
+        if self._inflight.get(tenant_id) is done:
+            del self._inflight[tenant_id]
+        if not done.cancelled():
+            done.exception()  # retrieved by the awaiting callers
+
+    def forget(self, tenant_id: str) -> None:
+        self._entries.pop(tenant_id, None)
+        self._inflight.pop(tenant_id, None)
+        self._generation[tenant_id] = self._generation.get(tenant_id, 0) + 1
+
+
+# One cache per Vault client: a client whose policy cannot read a path never sees
+# what another client read there.
+_CACHES: weakref.WeakKeyDictionary[VaultClient, _TenantCache] = weakref.WeakKeyDictionary()
+
+
+def _tenant_cache(vault: VaultClient) -> _TenantCache:
+    cache = _CACHES.get(vault)
+    if cache is None:
+        cache = _CACHES[vault] = _TenantCache()
+    return cache
