@@ -86,7 +86,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await asyncio.to_thread(oauth.server.stop)
 
 
-async def _start_service(ctx: BenchContext, name: str, port_variable: str) -> Service:
+async def _start_service(
+    ctx: BenchContext, name: str, port_variable: str, command: list[str] | None = None
+) -> Service:
     port = infra.free_port()
     database_url = await ctx.make_database(f"bench_{name}")
     env = {
@@ -102,7 +104,7 @@ async def _start_service(ctx: BenchContext, name: str, port_variable: str) -> Se
     url = f"http://127.0.0.1:{port}"
     spec = infra.ServerSpec(
         name=name,
-        command=[sys.executable, "-m", f"keybuzz_{name.replace('-', '_')}"],
+        command=command or [sys.executable, "-m", f"keybuzz_{name.replace('-', '_')}"],
         port=port,
         url=url,
         env=env,

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from keybuzz_devstack.bootstrap import service_token_id
+from keybuzz_shared.errors import is_outage
 from keybuzz_shared.vault import VaultClient, VaultError, VaultUnavailable, tenant_credentials_path
 
 
@@ -41,5 +42,6 @@ async def test_readiness_and_unreachable_vault(stack):
     assert not await VaultClient(stack.vault_addr, token="not-a-token").is_ready()
     down = VaultClient("http://127.0.0.1:9", token="x", timeout=1)
     assert not await down.is_ready()
-    with pytest.raises(VaultUnavailable):
+    with pytest.raises(VaultUnavailable) as info:
         await down.read("secret/keybuzz/x")
+    assert is_outage(info.value)  # a consumer holds its event instead of dead-lettering it

@@ -17,8 +17,12 @@ MAX_MESSAGE_BYTES = 64 * 1024
 async def poller(
     start_service: Callable[..., Awaitable[RunningService]], dovecot: MailServer
 ) -> RunningService:
+    # No scheduled polls: these tests read or poll when they choose (poll-now still works).
     return await start_service(
-        DEFINITION, MX_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_BYTES), **dovecot.settings
+        DEFINITION,
+        MX_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_BYTES),
+        POLL_ENABLED="false",
+        **dovecot.settings,
     )
 
 

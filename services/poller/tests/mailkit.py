@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -12,6 +13,7 @@ from keybuzz_devstack.testing import RunningService, eventually
 from keybuzz_poller import store
 from keybuzz_poller.inbound import folder_for
 from keybuzz_poller.mailbox import ImapAccount, NewMail
+from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import (
     Event,
     InboundAddressInfo,
@@ -20,6 +22,7 @@ from keybuzz_shared.events import (
     encode_event,
     event_headers,
 )
+from nats.js.api import DeliverPolicy
 
 DOMAIN = "inbound.keybuzz.test"
 ORDER = "171-2345678-1234567"
@@ -144,3 +147,57 @@ async def folder(account: ImapAccount, tenant_id: str) -> NewMail:
 
 async def recipient_known(poller: RunningService, address: str) -> bool:
     return await store.find_recipient(poller.runtime.pool, address) is not None
+
+
+def headers(poller: RunningService, tenant_id: str) -> dict[str, str]:
+    """A user of ``tenant_id`` only, as the product app would sign it."""
+    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[tenant_id])
+    return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant_id}
+
+
+async def poll_now(poller: RunningService, tenant_id: str) -> dict[str, Any]:
+    async with poller.client() as http:
+        response = await http.post("/api/v1/poller/poll", headers=headers(poller, tenant_id))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def get_json(poller: RunningService, tenant_id: str, path: str, **params: Any) -> Any:
+    async with poller.client() as http:
+        response = await http.get(path, headers=headers(poller, tenant_id), params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def outbox_drained(poller: RunningService) -> None:
+    """Every event the poller committed has been acknowledged by JetStream."""
+
+    async def drained() -> bool:
+        pending = await poller.runtime.pool.fetchval(
+            "SELECT count(*) FROM event_outbox WHERE published_at IS NULL"
+        )
+        return pending == 0
+
+    await eventually(drained)
+
+
+async def received_events(poller: RunningService, tenant_id: str) -> list[dict[str, Any]]:
+    """Every ``message.received`` of the tenant stored in the MESSAGES stream."""
+    await outbox_drained(poller)
+    js = poller.runtime.js
+    sub = await js.subscribe(
+        "message.received", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    )
+    found: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                return found
+            body = json.loads(msg.data)
+            if body.get("tenantId") == tenant_id:
+                found.append(body)
+    finally:
+        await sub.unsubscribe()

@@ -29,6 +29,8 @@ from urllib.parse import quote
 
 import httpx
 
+from keybuzz_shared.errors import DependencyUnavailable
+
 log = logging.getLogger(__name__)
 
 APP_CREDENTIALS_PATH = "secret/keybuzz/amazon_spapi/app"
@@ -52,8 +54,8 @@ class VaultError(RuntimeError):
     """Vault refused or failed a request."""
 
 
-class VaultUnavailable(VaultError):
-    """Vault could not be reached (network, TLS, sealed)."""
+class VaultUnavailable(VaultError, DependencyUnavailable):
+    """Vault could not be reached (network, TLS), is sealed or overloaded: try again later."""
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -76,7 +78,9 @@ _STATUS_NAMES = {
     500: "InternalServerError",
     501: "VaultNotInitialized",
     502: "BadGateway",
+    504: "GatewayTimeout",
 }
+_BUSY = frozenset({429, 502, 504})  # overloaded or behind a failing proxy: an outage
 
 
 def tls_context(cacert: str | None) -> ssl.SSLContext:
@@ -242,6 +246,8 @@ def _body_or_error(action: str, path: str, response: httpx.Response) -> dict[str
         return None
     if status == 503:
         raise VaultUnavailable(f"Vault {action} {path}: sealed or down")
+    if status in _BUSY:
+        raise VaultUnavailable(f"Vault {action} {path}: {_STATUS_NAMES.get(status, status)}")
     if status >= 400:
         name = _STATUS_NAMES.get(status, f"HTTP {status}")
         raise VaultError(f"Vault {action} {path}: {name}")

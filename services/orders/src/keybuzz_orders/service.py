@@ -1,14 +1,50 @@
 """How the orders service is assembled."""
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import Any
 
-from keybuzz_shared.service import ServiceDefinition
+from keybuzz_shared.amazon import SpApiClient, token_service_for
+from keybuzz_shared.service import Runtime, ServiceDefinition
 
+from keybuzz_orders import events
+from keybuzz_orders.app import ROUTES
+from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.micro import micro_endpoints
 from keybuzz_orders.settings import OrdersSettings
+
+
+async def _provide(runtime: Runtime[Any]) -> None:
+    """Before the consumers start: the first connection.connected already finds them."""
+    settings: OrdersSettings = runtime.settings
+    spapi = SpApiClient(
+        token_service_for(runtime),
+        endpoint=settings.spapi_endpoint,
+        initial_backoff=settings.spapi_backoff_seconds,
+    )
+    runtime.provide(spapi)
+    runtime.provide(Backfills(runtime, spapi))
+
+
+async def _resume_backfills(runtime: Runtime[Any]) -> None:
+    await runtime.component(Backfills).resume()
+
+
+async def _stop_backfills(runtime: Runtime[Any]) -> None:
+    if Backfills in runtime.components:  # start-up may have failed before providing it
+        await runtime.component(Backfills).aclose()
+
 
 DEFINITION = ServiceDefinition(
     name="orders",
     description="Backfill, refresh and serve a tenant's Amazon orders",
     settings_type=OrdersSettings,
     migrations=Path(__file__).parent / "migrations",
+    route_handlers=ROUTES,
+    register_subscribers=events.register,
+    micro_endpoints=micro_endpoints,
+    on_startup=[_provide, _resume_backfills],
+    on_shutdown=[_stop_backfills],
+    dependencies={"backfills": Backfills},
 )

@@ -1,11 +1,36 @@
-"""``python -m keybuzz_poller``: run the poller service."""
+"""``python -m keybuzz_poller``: run the poller service; ``--once``: poll due tenants and exit."""
 
-from keybuzz_shared.service import run
+import argparse
+import asyncio
 
-from keybuzz_poller.service import DEFINITION
+from keybuzz_shared.logs import configure_logging
+from keybuzz_shared.service import create_app, run
+from keybuzz_shared.settings import load_settings
+
+from keybuzz_poller.polling import poll_due_once
+from keybuzz_poller.service import DEFINITION, ONCE_DEFINITION
+from keybuzz_poller.settings import PollerSettings
+
+
+async def run_once() -> int:
+    """Every tenant due now, polled once (a CronJob instead of a long-running poller)."""
+    settings = load_settings(PollerSettings)
+    configure_logging(ONCE_DEFINITION.name, settings.log_level)
+    app = create_app(ONCE_DEFINITION, settings)
+    async with app.lifespan():  # the frame's start and stop, without serving HTTP
+        results = await poll_due_once(app.state.runtime)
+    print(
+        f"polled {len(results)} tenants, stored {sum(r.stored for r in results)} messages",
+        flush=True,
+    )
+    return 0
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m keybuzz_poller")
+    parser.add_argument("--once", action="store_true", help="poll every due tenant once and exit")
+    if parser.parse_args().once:
+        raise SystemExit(asyncio.run(run_once()))
     run(DEFINITION)
 
 

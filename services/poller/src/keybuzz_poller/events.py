@@ -1,4 +1,6 @@
-"""Event handlers: the poller's projection of tenants and inbound addresses.
+"""Event handlers: the poller's projection of tenants and inbound addresses, and connections.
+
+``connection.connected`` makes the tenant due at once (durable ``poller-connected-poll``).
 
 tenant-sync publishes ``tenant.synced`` with the tenant's full set of
 addresses after every change (archiving included); the product's
@@ -12,12 +14,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from keybuzz_shared.events import TenantArchived, TenantSynced
+from keybuzz_shared.events import ConnectionConnected, TenantArchived, TenantSynced
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
 from keybuzz_poller import store
 from keybuzz_poller.inbound import normalise
+from keybuzz_poller.polling import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +35,17 @@ def register_subscribers(runtime: Runtime[Any]) -> None:
     async def on_archived(event: TenantArchived, delivery: Delivery) -> None:
         await apply_archived(runtime, event)
 
+    async def on_connected(event: ConnectionConnected, delivery: Delivery) -> None:
+        await poll_at_once(runtime, event.tenant_id)
+
     EventSubscription(
         runtime, event_type=TenantSynced, handler=on_synced, purpose="inbound-addresses"
     )
     EventSubscription(
         runtime, event_type=TenantArchived, handler=on_archived, purpose="tenant-archived"
+    )
+    EventSubscription(
+        runtime, event_type=ConnectionConnected, handler=on_connected, purpose="connected-poll"
     )
 
 
@@ -53,6 +62,11 @@ async def apply_synced(runtime: Runtime[Any], event: TenantSynced) -> None:
             log.info("older tenant.synced ignored", extra={"tenant_id": event.tenant_id})
             return
         await store.replace_addresses(uow.conn, event.tenant_id, addresses)
+        # Polled from now on, the first poll at a random point of the interval.
+        if any(enabled for *_, enabled in addresses):
+            await store.ensure_scheduled(
+                uow.conn, event.tenant_id, runtime.settings.poll_interval_seconds
+            )
     log.info(
         "inbound addresses updated",
         extra={"tenant_id": event.tenant_id, "addresses": len(addresses), "archived": archived},
@@ -62,3 +76,12 @@ async def apply_synced(runtime: Runtime[Any], event: TenantSynced) -> None:
 async def apply_archived(runtime: Runtime[Any], event: TenantArchived) -> None:
     if await store.apply_tenant_state(runtime.pool, event.tenant_id, True, event.occurred_at):
         log.info("tenant archived: its mail is refused", extra={"tenant_id": event.tenant_id})
+
+
+async def poll_at_once(runtime: Runtime[Any], tenant_id: str) -> None:
+    """``connection.connected``: the tenant is due now, whichever instance takes it."""
+    await store.poll_soon(runtime.pool, tenant_id)
+    scheduler = runtime.components.get(Scheduler)
+    if isinstance(scheduler, Scheduler):
+        scheduler.wake.set()
+    log.info("connected: poll due now", extra={"tenant_id": tenant_id})

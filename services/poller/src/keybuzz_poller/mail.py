@@ -60,7 +60,11 @@ async def start_mx(runtime: PollerRuntime) -> None:
     )
     await server.start()
     runtime.provide(server)
-    runtime.provide(imap_account(settings))
+
+
+async def provide_mailbox(runtime: PollerRuntime) -> None:
+    """``on_startup``: the IMAP account polls read from (also in ``--once`` runs, without MX)."""
+    runtime.provide(imap_account(runtime.settings))
 
 
 async def stop_mx(runtime: Any) -> None:

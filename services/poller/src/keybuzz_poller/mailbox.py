@@ -17,6 +17,8 @@ from keybuzz_shared.errors import DependencyUnavailable
 
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _FETCH_UID = re.compile(rb"\bUID (\d+)\b")
+_LIST_NAME = re.compile(rb'^\([^)]*\) (?:"[^"]*"|NIL) (.+)$')
+_MESSAGES = re.compile(rb"MESSAGES (\d+)")
 
 
 class MailboxUnavailable(DependencyUnavailable):
@@ -63,6 +65,34 @@ class ImapAccount:
             raise MailboxUnavailable(f"IMAP {self.host}:{self.port}: {type(exc).__name__}") from exc
         finally:
             await _close(client)
+
+    async def tenant_folders(self, prefix: str = "tenant-") -> dict[str, int]:
+        """Every folder named ``<prefix>…`` and how many mails it holds."""
+        client = aioimaplib.IMAP4(self.host, self.port, timeout=self.timeout)
+        try:
+            await client.wait_hello_from_server()
+            await _ok(await client.login(self.user, self.password), "LOGIN")
+            listed = await client.list('""', f"{prefix}*")
+            await _ok(listed, "LIST")
+            names = [n for n in map(_listed_name, listed.lines) if n and n.startswith(prefix)]
+            return {name: await _message_count(client, name) for name in names}
+        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
+            raise MailboxUnavailable(f"IMAP {self.host}:{self.port}: {type(exc).__name__}") from exc
+        finally:
+            await _close(client)
+
+
+def _listed_name(line: bytes) -> str | None:
+    """``(\\HasNoChildren) "." tenant-abc`` (or the name quoted) → ``tenant-abc``."""
+    match = _LIST_NAME.search(line)
+    return match[1].decode("utf-8", "replace").strip('"') if match else None
+
+
+async def _message_count(client: aioimaplib.IMAP4, folder: str) -> int:
+    status = await client.status(folder, "(MESSAGES)")
+    await _ok(status, "STATUS")
+    match = _MESSAGES.search(b" ".join(status.lines))
+    return int(match[1]) if match else 0
 
 
 async def _read(

@@ -1,11 +1,15 @@
 """How the poller service is assembled."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from keybuzz_shared.service import ServiceDefinition
 
+from keybuzz_poller.app import PollerController, TicketController
 from keybuzz_poller.events import register_subscribers
-from keybuzz_poller.mail import start_mx, stop_mx
+from keybuzz_poller.mail import provide_mailbox, start_mx, stop_mx
+from keybuzz_poller.micro import micro_endpoints
+from keybuzz_poller.polling import Scheduler, start_polling, stop_polling
 from keybuzz_poller.settings import PollerSettings
 
 DEFINITION = ServiceDefinition(
@@ -13,7 +17,23 @@ DEFINITION = ServiceDefinition(
     description="Fetch new buyer messages for every connected tenant and store them once as tickets",
     settings_type=PollerSettings,
     migrations=Path(__file__).parent / "migrations",
+    route_handlers=[PollerController, TicketController],
     register_subscribers=register_subscribers,
-    on_startup=[start_mx],
-    on_shutdown=[stop_mx],
+    micro_endpoints=micro_endpoints,
+    on_startup=[provide_mailbox, start_mx, start_polling],
+    # Run in reverse: polling stops first, then the MX.
+    on_shutdown=[stop_mx, stop_polling],
+    dependencies={"scheduler": Scheduler},
+)
+
+# ``python -m keybuzz_poller --once``: no HTTP, no MX, no subscribers, no scheduler loop;
+# the frame still applies migrations and publishes the outbox before it stops.
+ONCE_DEFINITION = replace(
+    DEFINITION,
+    route_handlers=[],
+    register_subscribers=None,
+    micro_endpoints=None,
+    on_startup=[provide_mailbox],
+    on_shutdown=[],
+    dependencies={},
 )

@@ -13,7 +13,17 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     }
 
     http_port: int = 8002
+    # Every tenant with an inbound address is polled once per interval (docs/POLLER.md).
     poll_interval_seconds: int = 60
+    # How long an instance holds a tenant without renewing: a dead instance's tenants
+    # are taken over after this (capped at the interval).
+    poll_lease_seconds: float = 30.0
+    # false: this instance polls nothing (serves HTTP, NATS and the MX only).
+    poll_enabled: bool = True
+    poll_concurrency: int = 8  # tenants one instance polls at the same time
+    # A failing tenant is retried after base, 2 x base, 4 x base … up to max (at least the interval).
+    poll_retry_base_seconds: float = 5.0
+    poll_retry_max_seconds: float = 600.0
     inbound_domain: str = "inbound.keybuzz.test"
 
     # Dovecot: the poller reads each tenant's folder over IMAP; the MX delivers over LMTP.

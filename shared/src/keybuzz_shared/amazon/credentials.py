@@ -4,11 +4,15 @@ Secrets are excluded from ``repr`` so a stray ``log.info("%s", creds)`` cannot
 print them. A missing secret or field raises a typed error naming the path and
 the missing field names, never the values.
 
-Tenant credentials are cached for ``TENANT_CACHE_SECONDS`` per Vault client:
-the oauth status endpoint checks them at every call, and a Vault round trip
-per status request halves what one process can serve (docs/BENCHMARKS.md,
-HTTP). Storing or deleting through this module clears the entry at once;
-a change made by another process shows after at most that many seconds.
+``check_tenant_credentials`` answers "are this tenant's credentials in Vault,
+for which seller?" from a copy at most ``TENANT_CHECK_SECONDS`` old, per Vault
+client: the oauth status endpoint asks at every call, and a Vault round trip
+per status request is what one process could not sustain at 400 req/s
+(docs/BENCHMARKS.md, "HTTP under load"). Storing or deleting through this
+module clears the copy at once; a change made by another process shows after
+at most that many seconds. ``load_tenant_credentials``, for callers about to
+use the refresh token, reads Vault every time: a copy that outlived a
+reconnection would send LWA a replaced token.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from keybuzz_shared.amazon.errors import (
 )
 from keybuzz_shared.vault import VaultClient, app_credentials_path, tenant_credentials_path
 
-TENANT_CACHE_SECONDS = 5.0
+TENANT_CHECK_SECONDS = 5.0
 APP_FIELDS = ("client_id", "client_secret", "application_id", "redirect_uri", "region")
 TENANT_FIELDS = ("refresh_token", "seller_id", "marketplace_id", "region")
 
@@ -105,12 +109,17 @@ async def load_app_credentials(vault: VaultClient, app_source: str = "default") 
 
 
 async def load_tenant_credentials(
-    vault: VaultClient, tenant_id: str, *, max_age: float = TENANT_CACHE_SECONDS
+    vault: VaultClient, tenant_id: str, *, max_age: float = 0.0
 ) -> TenantCredentials:
-    """The tenant's credentials, at most ``max_age`` seconds old (0: read Vault now)."""
+    """The tenant's credentials; by default read from Vault now (``max_age`` 0)."""
     return await _tenant_cache(vault).get(
         tenant_id, max_age, lambda: _read_tenant(vault, tenant_id)
     )
+
+
+async def check_tenant_credentials(vault: VaultClient, tenant_id: str) -> TenantCredentials:
+    """The same, from a copy at most ``TENANT_CHECK_SECONDS`` old: for status checks."""
+    return await load_tenant_credentials(vault, tenant_id, max_age=TENANT_CHECK_SECONDS)
 
 
 async def _read_tenant(vault: VaultClient, tenant_id: str) -> TenantCredentials:

@@ -1,0 +1,131 @@
+"""HTTP endpoints of the orders service (DESIGN.md §4): the only module that knows HTTP.
+
+Every endpoint is tenant-scoped (``tenant: TenantContext``: JWT + ``X-Tenant-Id``);
+another tenant's order or job is a 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from keybuzz_shared.amazon import CredentialsMissing
+from keybuzz_shared.auth import TenantContext
+from keybuzz_shared.http import BadRequest, ErrorStatuses, NotFound, domain_error_handlers
+from keybuzz_shared.service import Runtime
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+
+from keybuzz_orders import schemas, store
+from keybuzz_orders.backfill import Backfills, InvalidDays, JobNotFound
+from keybuzz_orders.domain import OrderStatus, is_order_id
+from keybuzz_orders.schemas import BackfillJob, BackfillRequest, InvalidCursor, OrderPage, OrderView
+
+BASE_PATH = "/api/v1/orders"
+MAX_SEARCH = 200
+
+# What each refusal of the use cases means in HTTP (and in micro.py's replies).
+ERROR_STATUSES: ErrorStatuses = {
+    InvalidDays: 400,
+    InvalidCursor: 400,
+    JobNotFound: 404,
+    # Not connected (or the credentials are gone from Vault): connect Amazon first.
+    CredentialsMissing: 409,
+}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)  # a date without zone means UTC
+    return moment
+
+
+def _search(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    if len(text) > MAX_SEARCH or "\x00" in text:
+        raise BadRequest(f"q must be at most {MAX_SEARCH} characters, without NUL")
+    return text.strip()
+
+
+class OrdersController(Controller):
+    path = BASE_PATH
+    tags = ["orders"]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)  # type: ignore[assignment]
+
+    @get("/", summary="The tenant's orders, newest first (keyset pagination)")
+    async def list_orders(
+        self,
+        tenant: TenantContext,
+        runtime: Runtime[Any],
+        status: Annotated[list[OrderStatus] | None, Parameter(description="one or more")] = None,
+        date_from: Annotated[
+            datetime | None, Parameter(query="from", description="ordered at or after")
+        ] = None,
+        date_to: Annotated[
+            datetime | None, Parameter(query="to", description="ordered before")
+        ] = None,
+        q: Annotated[
+            str | None, Parameter(description="order id or #ref, customer name/e-mail, SKU or ASIN")
+        ] = None,
+        cursor: Annotated[str | None, Parameter(description="nextCursor of the last page")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+    ) -> OrderPage:
+        query = store.OrderFilter(
+            statuses=[s.value for s in status or []],
+            date_from=_utc(date_from),
+            date_to=_utc(date_to),
+            search=_search(q),
+            after=schemas.decode_cursor(cursor) if cursor else None,
+            limit=limit + 1,  # one more tells whether there is a next page
+        )
+        rows = await store.list_orders(runtime.pool, tenant.tenant_id, query)
+        page = [schemas.order_view(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        return OrderPage(
+            orders=page,
+            next_cursor=schemas.encode_cursor(last["order_date"], last["id"]) if last else None,
+        )
+
+    @get("/{order_id:str}", summary="One order with its items")
+    async def get_order(
+        self, order_id: str, tenant: TenantContext, runtime: Runtime[Any]
+    ) -> OrderView:
+        if not is_order_id(order_id):
+            raise BadRequest("orderId must be an Amazon order id (3-7-7 digits)")
+        found = await store.get_order(runtime.pool, tenant.tenant_id, order_id)
+        if found is None:
+            raise NotFound(f"no order {order_id} for this tenant")
+        return schemas.order_view(*found)
+
+    @post(
+        "/backfill",
+        status_code=202,
+        summary="Import the tenant's orders of the last `days` days",
+        description="One job per tenant: while one runs, its progress is returned "
+        "(`alreadyRunning: true`) instead of starting another.",
+    )
+    async def start_backfill(
+        self, data: BackfillRequest, tenant: TenantContext, backfills: Backfills
+    ) -> Response[BackfillJob]:
+        started = await backfills.start(tenant.tenant_id, data.days, trigger="http")
+        job = schemas.backfill_job(started.job, already_running=not started.created)
+        return Response(job, status_code=202)
+
+    @get("/backfill/{job_id:str}", summary="Progress of a backfill job")
+    async def backfill_progress(
+        self, job_id: str, tenant: TenantContext, runtime: Runtime[Any]
+    ) -> BackfillJob:
+        try:
+            uuid.UUID(job_id)
+        except ValueError:
+            raise BadRequest("jobId must be a UUID") from None
+        job = await store.get_job(runtime.pool, job_id, tenant.tenant_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        return schemas.backfill_job(job)
+
+
+ROUTES = [OrdersController]

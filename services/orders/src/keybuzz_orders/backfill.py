@@ -1,0 +1,346 @@
+"""Backfill jobs: a tenant's last N days of orders, page by page, resumable.
+
+Strategy (DESIGN.md §2): Orders 2026-01-01 ``searchOrders`` with the items inline
+(no call per order), ``createdAfter`` = start of the window and no ``createdBefore``:
+Amazon closes the window itself and says where (``createdBefore`` in the answer),
+which is the cursor we keep, never our own clock.
+
+Each page is one unit of work: the page's orders and items, the job's checkpoint
+(the next ``paginationToken`` and the counts) and, on the last page, the
+``order.backfill.completed`` event commit together. A job stopped at any point
+(process stop, crash, deploy) resumes from its last committed page, and since
+orders are upserted on (tenant, marketplace, order id) a page read twice changes
+nothing: no duplicates, no gaps.
+
+One running job per tenant (a partial unique index); a job belongs to the process
+that runs it for a lease it renews, so another instance takes it over if that
+process dies, and a clean stop hands it over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+import asyncpg
+from keybuzz_shared.amazon import (
+    AmazonAuthError,
+    SearchOrdersQuery,
+    SpApiClient,
+    SpApiError,
+    SpApiInvalidInput,
+    load_tenant_credentials,
+)
+from keybuzz_shared.errors import is_outage
+from keybuzz_shared.events import BackfillCounts, OrderBackfillCompleted, OrderBackfillFailed
+from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.service import Runtime
+
+from keybuzz_orders import store
+from keybuzz_orders.domain import order_row
+from keybuzz_orders.settings import OrdersSettings
+
+log = logging.getLogger(__name__)
+
+MAX_DAYS = 730  # Amazon returns no order older than two years
+LEASE_SECONDS = 120.0
+SWEEP_SECONDS = 30.0
+OUTAGE_BACKOFF_MAX = 30.0
+
+
+class JobStopped(Exception):
+    """The job was cancelled or taken over while we were reading a page."""
+
+
+class InvalidDays(ValueError):
+    def __init__(self, days: int) -> None:
+        super().__init__(
+            f"days must be between 1 and {MAX_DAYS} (Amazon keeps two years); got {days}"
+        )
+
+
+class JobNotFound(LookupError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no backfill job {job_id} for this tenant")
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    job: asyncpg.Record
+    created: bool  # False: the tenant's running job (or the event's) was returned
+
+
+def _amazon_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Backfills:
+    """Starts, runs, resumes and stops backfill jobs in this process."""
+
+    def __init__(self, runtime: Runtime[OrdersSettings], spapi: SpApiClient) -> None:
+        self.runtime = runtime
+        self.spapi = spapi
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def settings(self) -> OrdersSettings:
+        return self.runtime.settings
+
+    # --- starting -------------------------------------------------------------------------
+
+    async def start(
+        self, tenant_id: str, days: int, trigger: str, source_event_id: str | None = None
+    ) -> StartedJob:
+        """A new job, or the tenant's running one. Credentials are checked now, not later.
+
+        Raises ``CredentialsMissing`` (seed 002: found only at backfill time) at once.
+        """
+        if not 1 <= days <= MAX_DAYS:
+            raise InvalidDays(days)
+        pool = self.runtime.pool
+        if source_event_id and (done := await store.job_for_event(pool, source_event_id)):
+            return StartedJob(done, created=False)
+        credentials = await load_tenant_credentials(self.runtime.vault, tenant_id)
+        # The window's start as Amazon will see it; our clock only sets how far back to go.
+        since = datetime.now(UTC) - timedelta(days=days)
+        job = await store.insert_job(
+            pool,
+            tenant_id=tenant_id,
+            marketplace=AMAZON,
+            marketplace_id=credentials.marketplace_id,
+            trigger=trigger,
+            days=days,
+            created_after=_amazon_time(since),
+            owner=self.owner,
+            lease_seconds=LEASE_SECONDS,
+            source_event_id=source_event_id,
+        )
+        if job is None:
+            running = await store.running_job(pool, tenant_id)
+            if running is None and source_event_id:
+                running = await store.job_for_event(pool, source_event_id)
+            if running is None:  # it finished between our insert and this read
+                return await self.start(tenant_id, days, trigger, source_event_id)
+            return StartedJob(running, created=False)
+        log.info(
+            "backfill started",
+            extra={
+                "tenant_id": tenant_id,
+                "job_id": job["job_id"],
+                "days": days,
+                "trigger": trigger,
+            },
+        )
+        self._spawn(job["job_id"])
+        return StartedJob(job, created=True)
+
+    def _spawn(self, job_id: str) -> None:
+        if job_id in self._tasks:
+            return
+        task = asyncio.create_task(self._run(job_id), name=f"backfill-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def resume(self) -> None:
+        """At start-up and then periodically: run the jobs nobody runs."""
+        self._sweeper = asyncio.create_task(self._sweep(), name="backfill-sweeper")
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                await store.renew_leases(self.runtime.pool, self.owner, LEASE_SECONDS)
+                for job_id in await store.claim_orphans(
+                    self.runtime.pool, self.owner, LEASE_SECONDS
+                ):
+                    log.info("backfill resumed", extra={"job_id": job_id})
+                    self._spawn(job_id)
+            except Exception as exc:  # the database is down: try again next round
+                log.warning("backfill sweep failed", extra={"error": type(exc).__name__})
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    async def aclose(self) -> None:
+        """Stop running; jobs stay RUNNING with their checkpoint and are released."""
+        tasks = [t for t in (self._sweeper, *self._tasks.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await store.release_jobs(self.runtime.pool, self.owner)
+        await self.spapi.aclose()
+
+    async def stop_tenant(self, tenant_id: str, reason: str) -> list[str]:
+        """The connection went away: cancel the tenant's jobs, say so, stop our tasks."""
+        stopped: list[str] = []
+        for job_id in await store.running_jobs_of(self.runtime.pool, tenant_id):
+            async with self.runtime.unit_of_work() as uow:
+                job = await store.end_job(uow.conn, job_id, "CANCELLED", reason, owner=None)
+                if job is not None:
+                    uow.emit(_failed_event(job, reason))
+                    stopped.append(job_id)
+            if task := self._tasks.get(job_id):
+                task.cancel()
+        if stopped:
+            log.info("backfill cancelled", extra={"tenant_id": tenant_id, "reason": reason})
+        return stopped
+
+    # --- running --------------------------------------------------------------------------
+
+    async def _run(self, job_id: str) -> None:
+        backoff = 1.0
+        while True:
+            job = await store.get_job(self.runtime.pool, job_id)
+            if job is None or job["status"] != "RUNNING" or job["owner"] != self.owner:
+                return
+            try:
+                if await self._page(job):
+                    return
+                backoff = 1.0
+            except JobStopped:
+                return
+            except Exception as exc:
+                decision = decide(exc, resuming=job["pagination_token"] is not None)
+                if decision is Decision.WAIT:
+                    backoff = await self._wait_out(job_id, exc, backoff)
+                elif decision is Decision.RESTART_WINDOW:
+                    log.warning("pagination token refused; reading the window again",
+                                extra={"job_id": job_id})  # fmt: skip
+                    await store.restart_window(self.runtime.pool, job_id, self.owner)
+                else:
+                    if not isinstance(exc, AmazonAuthError | SpApiError):
+                        log.exception("backfill failed", extra={"job_id": job_id})
+                    await self._fail(job, _reason(exc))
+                    return
+
+    async def _wait_out(self, job_id: str, exc: Exception, backoff: float) -> float:
+        """Amazon, Vault or the database is down: keep the job, try again later."""
+        log.warning(
+            "backfill waiting for a dependency", extra={"job_id": job_id, "error": str(exc)[:200]}
+        )
+        with contextlib.suppress(Exception):
+            await store.note_error(self.runtime.pool, job_id, self.owner, str(exc)[:500], 0)
+        await asyncio.sleep(backoff)
+        return min(backoff * 2, OUTAGE_BACKOFF_MAX)
+
+    async def _page(self, job: asyncpg.Record) -> bool:
+        """Read and store one page; True when the job is complete."""
+        tenant_id = job["tenant_id"]
+        query = SearchOrdersQuery(
+            marketplace_ids=[job["marketplace_id"]],
+            created_after=job["created_after"],
+            max_results_per_page=self.settings.backfill_page_size,
+            pagination_token=job["pagination_token"],
+        )
+        page = await self.spapi.search_orders(tenant_id, query)
+        orders, bad = page.decode_orders()
+        for order in bad:
+            log.warning(
+                "order unreadable; counted as an error",
+                extra={"tenant_id": tenant_id, "order_id": order.order_id, "reason": order.reason},
+            )
+        rows = [order_row(o) for o in orders]
+        async with self.runtime.unit_of_work() as uow:
+            counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows)
+            progress = store.PageProgress(
+                next_token=page.next_token,
+                created_before=page.created_before,
+                newest_order_at=max((r.order_date for r in rows), default=None),
+                orders=len(rows),
+                created=counts.created,
+                updated=counts.updated,
+                unchanged=counts.unchanged,
+                cancelled=sum(1 for r in rows if r.cancelled),
+                items=counts.items,
+                errors=len(bad),
+                rate_limit_waits=page.rate_limit_waits,
+            )
+            saved = await store.checkpoint_job(
+                uow.conn, job["job_id"], self.owner, progress, LEASE_SECONDS
+            )
+            if saved is None:
+                raise JobStopped  # rolls the page back: whoever runs the job now redoes it
+            if saved["status"] == "COMPLETED":
+                uow.emit(_completed_event(saved))
+        if saved["status"] == "COMPLETED":
+            log.info(
+                "backfill completed",
+                extra={"tenant_id": tenant_id, "job_id": job["job_id"], "orders": saved["orders"],
+                       "errors": saved["errors"]},
+            )  # fmt: skip
+            return True
+        return False
+
+    async def _fail(self, job: asyncpg.Record, reason: str) -> None:
+        async with self.runtime.unit_of_work() as uow:
+            ended = await store.end_job(uow.conn, job["job_id"], "FAILED", reason, self.owner)
+            if ended is not None:
+                uow.emit(_failed_event(ended, reason))
+        log.warning(
+            "backfill failed",
+            extra={"tenant_id": job["tenant_id"], "job_id": job["job_id"], "reason": reason},
+        )
+
+
+class Decision(Enum):
+    WAIT = "wait"  # a dependency is down: keep the job, try the same page later
+    RESTART_WINDOW = "restart"  # Amazon refused our saved pagination token
+    FAIL = "fail"
+
+
+def decide(exc: BaseException, *, resuming: bool) -> Decision:
+    """What a failed page means for its job."""
+    if is_outage(exc):  # Amazon/LWA/Vault/PostgreSQL down: also LwaUnavailable, SpApiUnavailable
+        return Decision.WAIT
+    if isinstance(exc, SpApiInvalidInput) and resuming:
+        return Decision.RESTART_WINDOW  # tokens expire (24 h); pages are idempotent
+    return Decision.FAIL  # revoked/missing credentials, access denied, a bug: say why
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, AmazonAuthError | SpApiError):
+        return str(exc)  # written to name what is wrong and never a secret
+    return f"internal error: {type(exc).__name__}"
+
+
+def _counts(job: asyncpg.Record) -> BackfillCounts:
+    return BackfillCounts(
+        fetched=job["orders"],
+        created=job["created"],
+        updated=job["updated"],
+        unchanged=job["unchanged"],
+        cancelled=job["cancelled"],
+        errors=job["errors"],
+    )
+
+
+def _event_fields(job: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "tenant_id": job["tenant_id"],
+        "job_id": job["job_id"],
+        "marketplace": job["marketplace"],
+        "days": job["days"],
+        "counts": _counts(job),
+        "started_at": job["started_at"],
+        "finished_at": job["finished_at"],
+    }
+
+
+def _completed_event(job: asyncpg.Record) -> OrderBackfillCompleted:
+    return OrderBackfillCompleted(**_event_fields(job))
+
+
+def _failed_event(job: asyncpg.Record, reason: str) -> OrderBackfillFailed:
+    return OrderBackfillFailed(**_event_fields(job), reason=reason)

@@ -1,0 +1,210 @@
+"""Amazon orders as KeyBuzz stores them (seed 002's fields and enums): pure decisions.
+
+Nothing here does I/O. What Amazon withholds (buyer data by role and status, totals
+of pending or cancelled orders, prices of cancelled items) becomes ``None``: a
+cancelled order with zero-quantity items is an ordinary order, not an error
+(seed 003 counted the 6 cancelled orders of the FR seller as errors).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+from keybuzz_shared.amazon.spapi import Order, OrderItem, OrderPackage
+
+ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
+SLA_AT_RISK_BEFORE = timedelta(hours=24)
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+    RETURNED = "RETURNED"
+
+
+class DeliveryStatus(StrEnum):
+    PREPARING = "PREPARING"
+    SHIPPED = "SHIPPED"
+    IN_TRANSIT = "IN_TRANSIT"
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    DELIVERED = "DELIVERED"
+    DELAYED = "DELAYED"
+    LOST = "LOST"
+
+
+class SavStatus(StrEnum):
+    NONE = "NONE"
+    OPEN = "OPEN"
+    IN_PROGRESS = "IN_PROGRESS"
+    RESOLVED = "RESOLVED"
+
+
+class SlaStatus(StrEnum):
+    OK = "OK"
+    AT_RISK = "AT_RISK"
+    BREACHED = "BREACHED"
+
+
+# Orders 2026-01-01 FulfillmentStatus → ours. Amazon's word is kept in amazon_status.
+_ORDER_STATUS = {
+    "PENDING_AVAILABILITY": OrderStatus.PENDING,
+    "PENDING": OrderStatus.PENDING,
+    "UNSHIPPED": OrderStatus.CONFIRMED,
+    "PARTIALLY_SHIPPED": OrderStatus.CONFIRMED,  # not all of it has left yet
+    "SHIPPED": OrderStatus.SHIPPED,
+    "CANCELLED": OrderStatus.CANCELLED,
+    "UNFULFILLABLE": OrderStatus.CANCELLED,  # Amazon will not deliver it
+}
+# PackageStatus.status → ours.
+_DELIVERY_STATUS = {
+    "PENDING": DeliveryStatus.PREPARING,
+    "IN_TRANSIT": DeliveryStatus.IN_TRANSIT,
+    "SHIPPED": DeliveryStatus.SHIPPED,
+    "DELIVERED": DeliveryStatus.DELIVERED,
+    "UNDELIVERABLE": DeliveryStatus.LOST,
+}
+
+
+def is_order_id(value: str) -> bool:
+    return ORDER_ID.fullmatch(value) is not None
+
+
+def order_ref(external_order_id: str) -> str:
+    """What agents call an order (seed 003: ``407-8949262-6149120`` → ``#149120``)."""
+    return "#" + external_order_id.replace("-", "")[-6:]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    external_item_id: str
+    sku: str | None
+    asin: str | None
+    title: str | None
+    quantity: int
+    unit_price: Decimal | None
+    currency: str | None
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    external_order_id: str
+    order_ref: str
+    marketplace_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    order_date: datetime
+    amazon_updated_at: datetime
+    currency: str | None
+    total_amount: Decimal | None
+    order_status: OrderStatus
+    amazon_status: str | None
+    fulfillment_channel: str | None
+    delivery_status: DeliveryStatus | None
+    ship_by: datetime | None
+    carrier: str | None
+    tracking_code: str | None
+    shipping_address: dict[str, Any] | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    items: list[ItemRow]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.order_status is OrderStatus.CANCELLED
+
+
+def order_row(order: Order) -> OrderRow:
+    fulfillment = order.fulfillment
+    amazon_status = fulfillment.fulfillment_status if fulfillment else None
+    package = _latest_package(order.packages or [])
+    status = _order_status(amazon_status, package)
+    total = order.proceeds.grand_total if order.proceeds else None
+    buyer = order.buyer
+    address = order.recipient.delivery_address if order.recipient else None
+    return OrderRow(
+        external_order_id=order.order_id,
+        order_ref=order_ref(order.order_id),
+        marketplace_id=order.sales_channel.marketplace_id,
+        customer_name=(buyer.buyer_name if buyer else None) or (address.name if address else None),
+        customer_email=buyer.buyer_email if buyer else None,
+        order_date=order.created_time,
+        amazon_updated_at=order.last_updated_time,
+        currency=total.currency_code if total else None,
+        total_amount=total.amount if total else None,
+        order_status=status,
+        amazon_status=amazon_status,
+        fulfillment_channel=fulfillment.fulfilled_by if fulfillment else None,
+        delivery_status=_delivery_status(status, package),
+        ship_by=_ship_by(order),
+        carrier=package.carrier if package else None,
+        tracking_code=package.tracking_number if package else None,
+        shipping_address=msgspec.to_builtins(address) if address else None,
+        shipped_at=package.ship_time if package else None,
+        delivered_at=None,  # Amazon's package gives no delivery time
+        items=[_item_row(item) for item in order.order_items],
+    )
+
+
+def _item_row(item: OrderItem) -> ItemRow:
+    product = item.product
+    price = product.price.unit_price if product.price else None
+    return ItemRow(
+        external_item_id=item.order_item_id,
+        sku=product.seller_sku,
+        asin=product.asin,
+        title=product.title,
+        quantity=item.quantity_ordered,
+        unit_price=price.amount if price else None,
+        currency=price.currency_code if price else None,
+    )
+
+
+def _latest_package(packages: list[OrderPackage]) -> OrderPackage | None:
+    """The package that tells where the order is now: the last one shipped."""
+    if not packages:
+        return None
+    return max(packages, key=lambda p: p.ship_time or p.created_time or datetime.min.astimezone())
+
+
+def _order_status(amazon_status: str | None, package: OrderPackage | None) -> OrderStatus:
+    package_status = package.package_status.status if package and package.package_status else None
+    if package_status == "DELIVERED":
+        return OrderStatus.DELIVERED
+    if amazon_status is None:  # FULFILLMENT not returned: the packages still tell something
+        return OrderStatus.SHIPPED if package else OrderStatus.PENDING
+    return _ORDER_STATUS.get(amazon_status, OrderStatus.PENDING)
+
+
+def _delivery_status(status: OrderStatus, package: OrderPackage | None) -> DeliveryStatus | None:
+    if package and package.package_status:
+        return _DELIVERY_STATUS.get(package.package_status.status)
+    if status is OrderStatus.CONFIRMED:
+        return DeliveryStatus.PREPARING
+    if status is OrderStatus.SHIPPED:
+        return DeliveryStatus.SHIPPED
+    return None
+
+
+def _ship_by(order: Order) -> datetime | None:
+    window = order.fulfillment.ship_by_window if order.fulfillment else None
+    return window.latest_date_time if window else None
+
+
+def sla_status(status: OrderStatus, ship_by: datetime | None, now: datetime) -> SlaStatus:
+    """Whether the order leaves in time; derived when read so it never goes stale."""
+    if ship_by is None or status not in (OrderStatus.PENDING, OrderStatus.CONFIRMED):
+        return SlaStatus.OK
+    if now > ship_by:
+        return SlaStatus.BREACHED
+    if ship_by - now < SLA_AT_RISK_BEFORE:
+        return SlaStatus.AT_RISK
+    return SlaStatus.OK

@@ -1,0 +1,34 @@
+"""Operator actions over NATS: ``nats req keybuzz.orders.<action> '<json>'``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from keybuzz_shared.http import status_for
+from keybuzz_shared.micro import MicroEndpoint, OperatorError
+from keybuzz_shared.service import Runtime
+
+from keybuzz_orders import schemas
+from keybuzz_orders.app import ERROR_STATUSES
+from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.schemas import OperatorBackfillRequest
+
+
+def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
+    async def backfill(data: bytes) -> object:
+        request = msgspec.json.decode(data or b"{}", type=OperatorBackfillRequest)
+        days = request.days or runtime.settings.backfill_days
+        try:
+            started = await runtime.component(Backfills).start(request.tenant_id, days, "nats")
+        except tuple(ERROR_STATUSES) as exc:
+            raise OperatorError(str(exc), str(status_for(exc, ERROR_STATUSES))) from exc
+        return schemas.backfill_job(started.job, already_running=not started.created)
+
+    return [
+        MicroEndpoint(
+            "backfill",
+            backfill,
+            "import a tenant's orders: {tenantId, days?}; returns the job (or the running one)",
+        )
+    ]

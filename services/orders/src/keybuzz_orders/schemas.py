@@ -1,0 +1,202 @@
+"""HTTP and NATS bodies of the orders service (msgspec, camelCase JSON)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import asyncpg
+import msgspec
+from keybuzz_shared.ids import TenantId
+
+from keybuzz_orders.domain import OrderStatus, sla_status
+
+
+class _Body(msgspec.Struct, kw_only=True, rename="camel"):
+    pass
+
+
+Days = Annotated[int, msgspec.Meta(ge=1, le=730)]
+
+
+class BackfillRequest(_Body, forbid_unknown_fields=True):
+    days: Days = 90
+
+
+class OperatorBackfillRequest(_Body):
+    tenant_id: TenantId
+    days: Days | None = None
+
+
+class BackfillJob(_Body):
+    job_id: str
+    tenant_id: str
+    status: str  # RUNNING | COMPLETED | FAILED | CANCELLED
+    trigger: str
+    days: int
+    created_after: str  # the window's start, as sent to Amazon
+    created_before: datetime | None  # Amazon's cursor: complete up to here
+    pages: int
+    orders: int
+    created: int
+    updated: int
+    unchanged: int
+    cancelled: int
+    items: int
+    errors: int
+    rate_limit_waits: int
+    last_error: str | None
+    reason: str | None
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    progress: float  # 0..1, through the time window
+    eta_seconds: float | None
+    already_running: bool = False
+
+
+def backfill_job(row: asyncpg.Record, *, already_running: bool = False) -> BackfillJob:
+    progress, eta = _progress(row)
+    return BackfillJob(
+        job_id=row["job_id"],
+        tenant_id=row["tenant_id"],
+        status=row["status"],
+        trigger=row["trigger"],
+        days=row["days"],
+        created_after=row["created_after"],
+        created_before=row["created_before"],
+        pages=row["pages"],
+        orders=row["orders"],
+        created=row["created"],
+        updated=row["updated"],
+        unchanged=row["unchanged"],
+        cancelled=row["cancelled"],
+        items=row["items"],
+        errors=row["errors"],
+        rate_limit_waits=row["rate_limit_waits"],
+        last_error=row["last_error"],
+        reason=row["reason"],
+        started_at=row["started_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+        progress=progress,
+        eta_seconds=eta,
+        already_running=already_running,
+    )
+
+
+def _progress(row: asyncpg.Record) -> tuple[float, float | None]:
+    """How far through the window the newest imported order is (pages go oldest first)."""
+    if row["status"] == "COMPLETED":
+        return 1.0, 0.0
+    newest = row["newest_order_at"]
+    if newest is None:
+        return 0.0, None
+    start = datetime.fromisoformat(row["created_after"].replace("Z", "+00:00"))
+    now = datetime.now(UTC)  # an estimate for a human, never a cursor
+    span = (now - start).total_seconds()
+    fraction = min(max((newest - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 0.0
+    if row["status"] != "RUNNING" or fraction <= 0:
+        return fraction, None
+    elapsed = (now - row["started_at"]).total_seconds()
+    return fraction, elapsed * (1 - fraction) / fraction
+
+
+class OrderItemView(_Body):
+    external_item_id: str
+    sku: str | None
+    asin: str | None
+    title: str | None
+    quantity: int
+    unit_price: str | None  # decimal as text: no float rounding of money
+    currency: str | None
+
+
+class OrderView(_Body):
+    id: str
+    external_order_id: str
+    order_ref: str
+    marketplace: str
+    marketplace_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    order_date: datetime
+    currency: str | None
+    total_amount: str | None
+    order_status: str
+    amazon_status: str | None
+    delivery_status: str | None
+    sav_status: str
+    sla_status: str
+    ship_by: datetime | None
+    carrier: str | None
+    tracking_code: str | None
+    shipping_address: dict[str, Any] | None
+    fulfillment_channel: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    items: list[OrderItemView] | None = None
+
+
+def order_view(row: asyncpg.Record, items: list[asyncpg.Record] | None = None) -> OrderView:
+    address = row["shipping_address"]
+    return OrderView(
+        id=row["id"],
+        external_order_id=row["external_order_id"],
+        order_ref=row["order_ref"],
+        marketplace=row["marketplace"],
+        marketplace_id=row["marketplace_id"],
+        customer_name=row["customer_name"],
+        customer_email=row["customer_email"],
+        order_date=row["order_date"],
+        currency=row["currency"],
+        total_amount=row["total_amount"],
+        order_status=row["order_status"],
+        amazon_status=row["amazon_status"],
+        delivery_status=row["delivery_status"],
+        sav_status=row["sav_status"],
+        sla_status=sla_status(OrderStatus(row["order_status"]), row["ship_by"], datetime.now(UTC)),
+        ship_by=row["ship_by"],
+        carrier=row["carrier"],
+        tracking_code=row["tracking_code"],
+        shipping_address=json.loads(address) if address else None,
+        fulfillment_channel=row["fulfillment_channel"],
+        shipped_at=row["shipped_at"],
+        delivered_at=row["delivered_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        items=None if items is None else [OrderItemView(**dict(i)) for i in items],
+    )
+
+
+class OrderPage(_Body):
+    orders: list[OrderView]
+    next_cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    def __init__(self) -> None:
+        super().__init__("cursor is not one this API returned")
+
+
+def encode_cursor(order_date: datetime, order_id: str) -> str:
+    raw = f"{order_date.isoformat()}|{order_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, order_id = raw.split("|", 1)
+        when = datetime.fromisoformat(moment)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return when, str(uuid.UUID(order_id))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor from None

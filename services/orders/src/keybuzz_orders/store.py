@@ -1,0 +1,399 @@
+"""All SQL of the orders service (asyncpg, plain set-based SQL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from keybuzz_shared.db import Executor
+
+from keybuzz_orders.domain import OrderRow
+
+Conn = Executor  # a connection or the pool: both run one statement
+
+# --- orders ---------------------------------------------------------------------------------
+
+_ORDER_COLUMNS = (
+    "marketplace_id", "customer_name", "customer_email", "order_date", "amazon_updated_at",
+    "currency", "total_amount", "order_status", "amazon_status", "fulfillment_channel",
+    "delivery_status", "ship_by", "carrier", "tracking_code", "shipping_address",
+    "shipped_at", "delivered_at",
+)  # fmt: skip
+
+# One statement per page. The update only happens when something Amazon says changed
+# and the snapshot is not older than the stored one, so a rerun writes nothing.
+# Restricted data Amazon stops returning becomes NULL here too (it must not outlive
+# Amazon's own retention); sav_status belongs to the helpdesk and is never written.
+UPSERT_ORDERS = f"""
+INSERT INTO orders (tenant_id, marketplace, external_order_id, order_ref, {", ".join(_ORDER_COLUMNS)})
+SELECT $1, $2, t.external_order_id, t.order_ref, t.marketplace_id, t.customer_name,
+       t.customer_email, t.order_date, t.amazon_updated_at, t.currency, t.total_amount,
+       t.order_status::order_status, t.amazon_status, t.fulfillment_channel,
+       t.delivery_status::order_delivery_status, t.ship_by, t.carrier, t.tracking_code,
+       t.shipping_address::jsonb, t.shipped_at, t.delivered_at
+FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+            $9::timestamptz[], $10::text[], $11::numeric[], $12::text[], $13::text[],
+            $14::text[], $15::text[], $16::timestamptz[], $17::text[], $18::text[],
+            $19::text[], $20::timestamptz[], $21::timestamptz[])
+     AS t(external_order_id, order_ref, {", ".join(_ORDER_COLUMNS)})
+ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _ORDER_COLUMNS)}, updated_at = now()
+WHERE EXCLUDED.amazon_updated_at >= orders.amazon_updated_at
+  AND ({", ".join(f"orders.{c}" for c in _ORDER_COLUMNS)})
+      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _ORDER_COLUMNS)})
+RETURNING (xmax = 0) AS inserted
+"""  # noqa: S608 - column names are constants of this module, values are parameters
+
+UPSERT_ITEMS = """
+INSERT INTO order_items (order_id, external_item_id, sku, asin, title, quantity,
+                         unit_price, currency)
+SELECT o.id, t.external_item_id, t.sku, t.asin, t.title, t.quantity, t.unit_price, t.currency
+FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+            $9::numeric[], $10::text[])
+     AS t(external_order_id, external_item_id, sku, asin, title, quantity, unit_price, currency)
+JOIN orders o ON o.tenant_id = $1 AND o.marketplace = $2
+             AND o.external_order_id = t.external_order_id
+ON CONFLICT (order_id, external_item_id) DO UPDATE SET
+    sku = EXCLUDED.sku, asin = EXCLUDED.asin, title = EXCLUDED.title,
+    quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
+    currency = EXCLUDED.currency, updated_at = now()
+WHERE (order_items.sku, order_items.asin, order_items.title, order_items.quantity,
+       order_items.unit_price, order_items.currency)
+      IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.asin, EXCLUDED.title, EXCLUDED.quantity,
+                        EXCLUDED.unit_price, EXCLUDED.currency)
+"""
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    created: int
+    updated: int
+    unchanged: int
+    items: int
+
+
+async def upsert_orders(
+    conn: asyncpg.Connection, tenant_id: str, marketplace: str, rows: Sequence[OrderRow]
+) -> UpsertCounts:
+    if not rows:
+        return UpsertCounts(0, 0, 0, 0)
+    columns: list[list[Any]] = [
+        [r.external_order_id for r in rows],
+        [r.order_ref for r in rows],
+        *([_db_value(getattr(r, c)) for r in rows] for c in _ORDER_COLUMNS),
+    ]
+    written = await conn.fetch(UPSERT_ORDERS, tenant_id, marketplace, *columns)
+    created = sum(1 for w in written if w["inserted"])
+    items = [(r.external_order_id, i) for r in rows for i in r.items]
+    await conn.execute(
+        UPSERT_ITEMS,
+        tenant_id,
+        marketplace,
+        [order_id for order_id, _ in items],
+        [i.external_item_id for _, i in items],
+        [i.sku for _, i in items],
+        [i.asin for _, i in items],
+        [i.title for _, i in items],
+        [i.quantity for _, i in items],
+        [i.unit_price for _, i in items],
+        [i.currency for _, i in items],
+    )
+    return UpsertCounts(created, len(written) - created, len(rows) - len(written), len(items))
+
+
+def _db_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+async def known_order_ids(
+    conn: Conn, tenant_id: str, marketplace: str, order_ids: Sequence[str]
+) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT external_order_id FROM orders"
+        " WHERE tenant_id = $1 AND marketplace = $2 AND external_order_id = ANY($3::text[])",
+        tenant_id,
+        marketplace,
+        list(order_ids),
+    )
+    return {r["external_order_id"] for r in rows}
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    statuses: Sequence[str] = ()
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    search: str | None = None
+    # Keyset: strictly older than this (order_date, id).
+    after: tuple[datetime, str] | None = None
+    limit: int = 50
+
+
+_SUMMARY = """
+SELECT o.id::text, o.external_order_id, o.order_ref, o.marketplace, o.marketplace_id,
+       o.customer_name, o.customer_email, o.order_date, o.currency, o.total_amount::text,
+       o.order_status::text, o.amazon_status, o.delivery_status::text, o.sav_status::text,
+       o.ship_by, o.carrier, o.tracking_code, o.shipping_address::text, o.shipped_at,
+       o.delivered_at, o.fulfillment_channel, o.created_at, o.updated_at
+FROM orders o
+"""
+
+
+async def list_orders(conn: Conn, tenant_id: str, f: OrderFilter) -> list[asyncpg.Record]:
+    # Each filter is "parameter IS NULL OR condition": one plan, no SQL built from input.
+    return await conn.fetch(
+        _SUMMARY
+        + """
+WHERE o.tenant_id = $1
+  AND (cardinality($2::text[]) = 0 OR o.order_status::text = ANY($2::text[]))
+  AND ($3::timestamptz IS NULL OR o.order_date >= $3)
+  AND ($4::timestamptz IS NULL OR o.order_date < $4)
+  AND ($5::text IS NULL
+       OR o.external_order_id = $5 OR o.order_ref = $5 OR o.order_ref = '#' || $5
+       OR o.customer_name ILIKE '%' || $6 || '%' ESCAPE '\\'
+       OR o.customer_email ILIKE '%' || $6 || '%' ESCAPE '\\'
+       OR EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id
+                  AND (i.sku = $5 OR i.asin = $5)))
+  AND ($7::timestamptz IS NULL OR (o.order_date, o.id) < ($7, $8::uuid))
+ORDER BY o.order_date DESC, o.id DESC
+LIMIT $9
+""",
+        tenant_id,
+        list(f.statuses),
+        f.date_from,
+        f.date_to,
+        f.search,
+        _like_escape(f.search) if f.search else None,
+        f.after[0] if f.after else None,
+        f.after[1] if f.after else None,
+        f.limit,
+    )
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def get_order(
+    conn: Conn, tenant_id: str, external_order_id: str
+) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
+    order = await conn.fetchrow(
+        _SUMMARY + " WHERE o.tenant_id = $1 AND o.external_order_id = $2",
+        tenant_id,
+        external_order_id,
+    )
+    if order is None:
+        return None
+    items = await conn.fetch(
+        "SELECT external_item_id, sku, asin, title, quantity, unit_price::text, currency"
+        " FROM order_items WHERE order_id = $1::uuid ORDER BY external_item_id",
+        order["id"],
+    )
+    return order, items
+
+
+# --- backfill jobs --------------------------------------------------------------------------
+
+JOB_COLUMNS = "*, id::text AS job_id"
+
+
+async def insert_job(
+    conn: Conn,
+    *,
+    tenant_id: str,
+    marketplace: str,
+    marketplace_id: str,
+    trigger: str,
+    days: int,
+    created_after: str,
+    owner: str,
+    lease_seconds: float,
+    source_event_id: str | None,
+) -> asyncpg.Record | None:
+    """The new job, or None when the tenant already has a running one (or the event did)."""
+    return await conn.fetchrow(
+        f"""
+INSERT INTO order_backfill_jobs (tenant_id, marketplace, marketplace_id, trigger, days,
+                                 created_after, owner, lease_until, source_event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), $9)
+ON CONFLICT DO NOTHING
+RETURNING {JOB_COLUMNS}
+""",  # noqa: S608
+        tenant_id,
+        marketplace,
+        marketplace_id,
+        trigger,
+        days,
+        created_after,
+        owner,
+        lease_seconds,
+        source_event_id,
+    )
+
+
+async def running_job(conn: Conn, tenant_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs"  # noqa: S608
+        " WHERE tenant_id = $1 AND status = 'RUNNING'",
+        tenant_id,
+    )
+
+
+async def job_for_event(conn: Conn, event_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs WHERE source_event_id = $1",  # noqa: S608
+        event_id,
+    )
+
+
+async def get_job(conn: Conn, job_id: str, tenant_id: str | None = None) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs"  # noqa: S608
+        " WHERE id = $1::uuid AND ($2::text IS NULL OR tenant_id = $2)",
+        job_id,
+        tenant_id,
+    )
+
+
+@dataclass(frozen=True)
+class PageProgress:
+    next_token: str | None
+    created_before: datetime | None
+    newest_order_at: datetime | None
+    orders: int
+    created: int
+    updated: int
+    unchanged: int
+    cancelled: int
+    items: int
+    errors: int
+    rate_limit_waits: int
+
+
+async def checkpoint_job(
+    conn: asyncpg.Connection, job_id: str, owner: str, p: PageProgress, lease_seconds: float
+) -> asyncpg.Record | None:
+    """Record one page (committed with its orders); the last page completes the job.
+
+    None: the job is no longer ours to run (cancelled, or taken over after our lease).
+    """
+    return await conn.fetchrow(
+        f"""
+UPDATE order_backfill_jobs SET
+    pagination_token = $3,
+    created_before = coalesce($4, created_before),
+    newest_order_at = greatest(newest_order_at, $5),
+    pages = pages + 1, orders = orders + $6, created = created + $7, updated = updated + $8,
+    unchanged = unchanged + $9, cancelled = cancelled + $10, items = items + $11,
+    errors = errors + $12, rate_limit_waits = rate_limit_waits + $13,
+    status = CASE WHEN $3::text IS NULL THEN 'COMPLETED' ELSE status END,
+    finished_at = CASE WHEN $3::text IS NULL THEN now() END,
+    owner = CASE WHEN $3::text IS NULL THEN NULL ELSE owner END,
+    last_error = NULL,
+    lease_until = now() + make_interval(secs => $14),
+    updated_at = now()
+WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
+RETURNING {JOB_COLUMNS}
+""",  # noqa: S608
+        job_id,
+        owner,
+        p.next_token,
+        p.created_before,
+        p.newest_order_at,
+        p.orders,
+        p.created,
+        p.updated,
+        p.unchanged,
+        p.cancelled,
+        p.items,
+        p.errors,
+        p.rate_limit_waits,
+        lease_seconds,
+    )
+
+
+async def restart_window(conn: Conn, job_id: str, owner: str) -> None:
+    """Amazon refused our pagination token (expired): read the window again (idempotent)."""
+    await conn.execute(
+        "UPDATE order_backfill_jobs SET pagination_token = NULL, updated_at = now()"
+        " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
+        job_id,
+        owner,
+    )
+
+
+async def note_error(conn: Conn, job_id: str, owner: str, error: str, waits: int) -> None:
+    await conn.execute(
+        "UPDATE order_backfill_jobs SET last_error = $3,"
+        " rate_limit_waits = rate_limit_waits + $4, updated_at = now()"
+        " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
+        job_id,
+        owner,
+        error,
+        waits,
+    )
+
+
+async def end_job(
+    conn: asyncpg.Connection, job_id: str, status: str, reason: str, owner: str | None
+) -> asyncpg.Record | None:
+    """FAILED/CANCELLED with the reason; ``owner`` None: whoever runs it (a cancellation)."""
+    return await conn.fetchrow(
+        f"""
+UPDATE order_backfill_jobs SET status = $2, reason = $3, finished_at = now(), owner = NULL,
+    updated_at = now()
+WHERE id = $1::uuid AND status = 'RUNNING' AND ($4::text IS NULL OR owner = $4)
+RETURNING {JOB_COLUMNS}
+""",  # noqa: S608
+        job_id,
+        status,
+        reason,
+        owner,
+    )
+
+
+async def claim_orphans(conn: Conn, owner: str, lease_seconds: float) -> list[str]:
+    """Running jobs nobody holds (released at a clean stop, or a runner's lease ran out)."""
+    rows = await conn.fetch(
+        """
+UPDATE order_backfill_jobs SET owner = $1, lease_until = now() + make_interval(secs => $2),
+    updated_at = now()
+WHERE status = 'RUNNING' AND (owner IS NULL OR lease_until < now())
+RETURNING id::text
+""",
+        owner,
+        lease_seconds,
+    )
+    return [r["id"] for r in rows]
+
+
+async def renew_leases(conn: Conn, owner: str, lease_seconds: float) -> None:
+    await conn.execute(
+        "UPDATE order_backfill_jobs SET lease_until = now() + make_interval(secs => $2)"
+        " WHERE owner = $1 AND status = 'RUNNING'",
+        owner,
+        lease_seconds,
+    )
+
+
+async def release_jobs(conn: Conn, owner: str) -> None:
+    """At a clean stop: let the next process (or another instance) resume them at once."""
+    await conn.execute(
+        "UPDATE order_backfill_jobs SET owner = NULL, lease_until = NULL, updated_at = now()"
+        " WHERE owner = $1 AND status = 'RUNNING'",
+        owner,
+    )
+
+
+async def running_jobs_of(conn: Conn, tenant_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1 AND status = 'RUNNING'",
+        tenant_id,
+    )
+    return [r["id"] for r in rows]

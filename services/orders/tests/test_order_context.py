@@ -1,0 +1,99 @@
+"""message.received → the order the buyer writes about is there; operator backfill over NATS."""
+
+from __future__ import annotations
+
+import msgspec
+import nats
+from keybuzz_shared.events import MessageReceived
+from orders_testkit import OrdersKit, Sandbox, eventually, new_tenant
+
+
+async def _publish(nats_url: str, *events: MessageReceived) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for event in events:
+            await js.publish(
+                event.SUBJECT, msgspec.json.encode(event), headers={"Nats-Msg-Id": event.event_id}
+            )
+    finally:
+        await nc.close()
+
+
+def _message(tenant: str, order_id: str | None) -> MessageReceived:
+    return MessageReceived(
+        tenant_id=tenant,
+        external_message_id=f"<{new_tenant()}@marketplace.amazon.fr>",
+        ticket_id=new_tenant(),
+        ticket_message_id=new_tenant(),
+        order_id=order_id,
+    )
+
+
+async def test_an_unknown_order_of_a_buyer_message_is_fetched(
+    orders: OrdersKit, sandbox: Sandbox
+) -> None:
+    tenant = new_tenant()
+    await orders.connect(tenant)
+    await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
+    pool = orders.pool
+    shipped = await pool.fetchrow(
+        "SELECT external_order_id, total_amount, tracking_code FROM orders"
+        " WHERE tenant_id = $1 AND order_status = 'SHIPPED' LIMIT 1",
+        tenant,
+    )
+    order_id = shipped["external_order_id"]
+    # As if the buyer wrote about an order the backfill has not seen (e.g. a new one).
+    await pool.execute(
+        "DELETE FROM orders WHERE tenant_id = $1 AND external_order_id = $2", tenant, order_id
+    )
+
+    foreign = "402-0000000-0000000"  # not this seller's order: Amazon answers 404
+    await _publish(
+        orders.nats_url,
+        _message(tenant, foreign),
+        _message(tenant, None),
+        _message(tenant, order_id),
+    )
+
+    async def fetched() -> object:
+        return await pool.fetchrow(
+            "SELECT * FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            tenant,
+            order_id,
+        )
+
+    row = await eventually(fetched)
+    assert row["total_amount"] == shipped["total_amount"]
+    assert row["tracking_code"] == shipped["tracking_code"]
+    items = await pool.fetchval("SELECT count(*) FROM order_items WHERE order_id = $1", row["id"])
+    assert items >= 1
+    response = await orders.api("GET", f"/{order_id}", tenant)
+    assert response.status_code == 200 and response.json()["items"]
+    # The foreign order is skipped, not an error that blocks the consumer.
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM orders WHERE external_order_id = $1", foreign
+    )
+
+
+async def test_operators_start_a_backfill_over_nats(orders: OrdersKit, sandbox: Sandbox) -> None:
+    tenant = new_tenant()
+    await orders.connect(tenant)
+    first = await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
+    nc = await nats.connect(orders.nats_url)
+    try:
+        reply = await nc.request(
+            "keybuzz.orders.backfill", msgspec.json.encode({"tenantId": tenant, "days": 90}), 10
+        )
+        job = msgspec.json.decode(reply.data)
+        assert job["trigger"] == "nats" and job["jobId"] != first["jobId"], job
+        refused = await nc.request(
+            "keybuzz.orders.backfill", msgspec.json.encode({"tenantId": new_tenant()}), 10
+        )
+        assert refused.headers and refused.headers.get("Nats-Service-Error-Code") == "409"
+        bad = await nc.request("keybuzz.orders.backfill", b'{"tenantId": 1}', 10)
+        assert bad.headers and bad.headers.get("Nats-Service-Error-Code") == "400"
+    finally:
+        await nc.close()
+    done = await orders.finished(tenant, job["jobId"])
+    assert done["status"] == "COMPLETED" and done["created"] == 0

@@ -1,0 +1,141 @@
+"""GET /api/v1/orders and /api/v1/orders/{orderId}: tenant-scoped, filters, keyset pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from orders_testkit import OrdersKit, Sandbox, new_tenant
+
+
+@pytest.fixture
+async def backfilled(orders: OrdersKit, sandbox: Sandbox) -> tuple[OrdersKit, str, int]:
+    tenant = new_tenant()
+    await orders.connect(tenant)
+    job = await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
+    assert job["status"] == "COMPLETED"
+    return orders, tenant, job["orders"]
+
+
+async def _list(orders: OrdersKit, tenant: str, **params: Any) -> dict[str, Any]:
+    response = await orders.api("GET", "", tenant, params=params)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_pages_walk_every_order_once_newest_first(
+    backfilled: tuple[OrdersKit, str, int],
+) -> None:
+    orders, tenant, total = backfilled
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = await _list(orders, tenant, limit=25, **({"cursor": cursor} if cursor else {}))
+        seen += page["orders"]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+        assert len(page["orders"]) == 25
+    assert len(seen) == total
+    assert len({o["externalOrderId"] for o in seen}) == total
+    dates = [o["orderDate"] for o in seen]
+    assert dates == sorted(dates, reverse=True)
+    assert seen[0]["items"] is None  # the list is a summary; items come with one order
+
+
+async def test_filters(backfilled: tuple[OrdersKit, str, int]) -> None:
+    orders, tenant, total = backfilled
+    cancelled = await _list(orders, tenant, status="CANCELLED", limit=100)
+    assert len(cancelled["orders"]) == 6
+    assert {o["orderStatus"] for o in cancelled["orders"]} == {"CANCELLED"}
+    both = await _list(orders, tenant, status=["CANCELLED", "SHIPPED"], limit=100)
+    assert 6 < len(both["orders"]) <= total
+
+    everything = (await _list(orders, tenant, limit=100))["orders"]
+    middle = everything[len(everything) // 2]
+    by_id = await _list(orders, tenant, q=middle["externalOrderId"])
+    assert [o["externalOrderId"] for o in by_id["orders"]] == [middle["externalOrderId"]]
+    by_ref = await _list(orders, tenant, q=middle["orderRef"])
+    assert middle["externalOrderId"] in [o["externalOrderId"] for o in by_ref["orders"]]
+
+    named = next(o for o in everything if o["customerName"])
+    part = named["customerName"].split()[0].lower()
+    by_name = await _list(orders, tenant, q=part, limit=100)
+    assert named["externalOrderId"] in [o["externalOrderId"] for o in by_name["orders"]]
+    assert all(part in (o["customerName"] or "").lower() or part in (o["customerEmail"] or "").lower()
+               for o in by_name["orders"])  # fmt: skip
+
+    detail = (await orders.api("GET", f"/{middle['externalOrderId']}", tenant)).json()
+    sku = detail["items"][0]["sku"]
+    by_sku = await _list(orders, tenant, q=sku, limit=100)
+    assert middle["externalOrderId"] in [o["externalOrderId"] for o in by_sku["orders"]]
+    for order in by_sku["orders"][:3]:
+        items = (await orders.api("GET", f"/{order['externalOrderId']}", tenant)).json()["items"]
+        assert sku in [i["sku"] for i in items]
+
+    since = everything[9]["orderDate"]
+    recent = await _list(orders, tenant, **{"from": since}, limit=100)
+    assert len(recent["orders"]) == 10
+    older = await _list(orders, tenant, to=since, limit=100)
+    assert len(older["orders"]) == total - 10
+    assert await _list(orders, tenant, q="no-such-thing%_") == {"orders": [], "nextCursor": None}
+
+
+async def test_one_order_with_items(backfilled: tuple[OrdersKit, str, int]) -> None:
+    orders, tenant, _ = backfilled
+    row = await orders.pool.fetchrow(
+        "SELECT external_order_id FROM orders WHERE tenant_id = $1 AND order_status = 'SHIPPED'"
+        " LIMIT 1",
+        tenant,
+    )
+    response = await orders.api("GET", f"/{row['external_order_id']}", tenant)
+    assert response.status_code == 200, response.text
+    order = response.json()
+    assert order["orderStatus"] == "SHIPPED" and order["deliveryStatus"] == "SHIPPED"
+    assert order["savStatus"] == "NONE" and order["slaStatus"] == "OK"
+    assert order["items"] and all(i["quantity"] >= 1 and i["unitPrice"] for i in order["items"])
+    assert order["shippingAddress"]["countryCode"] == "FR"
+    assert order["currency"] == "EUR" and float(order["totalAmount"]) > 0
+
+
+async def test_another_tenant_never_sees_them(backfilled: tuple[OrdersKit, str, int]) -> None:
+    orders, tenant, _ = backfilled
+    other = new_tenant()
+    order_id = await orders.pool.fetchval(
+        "SELECT external_order_id FROM orders WHERE tenant_id = $1 LIMIT 1", tenant
+    )
+    assert (await _list(orders, other, limit=100)) == {"orders": [], "nextCursor": None}
+    assert (await _list(orders, other, q=order_id))["orders"] == []
+    response = await orders.api("GET", f"/{order_id}", other)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]
+    job_id = (await orders.job_of(tenant))["jobId"]
+    assert (await orders.api("GET", f"/backfill/{job_id}", other)).status_code == 404
+    # A token for one tenant cannot ask for another.
+    spoofed = await orders.api("GET", f"/{order_id}", other, headers={"X-Tenant-Id": tenant})
+    assert spoofed.status_code in (401, 403), spoofed.text
+
+
+BAD_QUERIES = [
+    {"status": "LOST_IN_SPACE"},
+    {"limit": "0"},
+    {"limit": "101"},
+    {"cursor": "bm90LWEtY3Vyc29y"},
+    {"cursor": "%%%"},
+    {"from": "yesterday"},
+    {"q": "a\x00b"},
+    {"q": "x" * 201},
+]
+
+
+async def test_bad_input_is_a_400_never_a_500(orders: OrdersKit) -> None:
+    tenant = new_tenant()
+    for params in BAD_QUERIES:
+        response = await orders.api("GET", "", tenant, params=params)
+        assert response.status_code == 400, (params, response.text)
+        assert response.json()["error"]
+    for order_id in ("123", "407-8949262-614912x", "407-8949262-6149120-1"):
+        response = await orders.api("GET", f"/{order_id}", tenant)
+        assert response.status_code == 400, (order_id, response.text)
+    unauthenticated = await orders.api("GET", "", tenant, headers={"Authorization": ""})
+    assert unauthenticated.status_code == 401

@@ -1,0 +1,66 @@
+"""HTTP endpoints (DESIGN.md §4): tickets and polling, for the tenant of the caller's JWT."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from keybuzz_shared.auth import TenantContext
+from keybuzz_shared.http import ErrorStatuses, domain_error_handlers
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from keybuzz_poller import queries
+from keybuzz_poller.mail import PollerRuntime
+from keybuzz_poller.polling import PollBusy, PollResult, Scheduler, TenantNotPollable
+
+# What each use-case error means, for HTTP and for the NATS micro replies (micro.py).
+# An IMAP outage (MailboxUnavailable) is a dependency outage: the frame answers 503.
+ERROR_STATUSES: ErrorStatuses = {
+    queries.InvalidQuery: 400,
+    queries.TicketNotFound: 404,
+    TenantNotPollable: 404,
+    PollBusy: 409,
+}
+
+
+class PollerController(Controller):
+    path = "/api/v1/poller"
+    tags = ["polling"]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
+
+    @post("/poll", status_code=200, summary="Poll the tenant's mailbox now")
+    async def poll(self, tenant: TenantContext, scheduler: Scheduler) -> PollResult:
+        return await scheduler.poll_now(tenant.tenant_id)
+
+    @get("/status", summary="When the tenant was polled, what came of it, how late it is")
+    async def status(self, tenant: TenantContext, runtime: PollerRuntime) -> queries.PollStatus:
+        return await queries.poll_status(runtime, tenant.tenant_id)
+
+
+class TicketController(Controller):
+    path = "/api/v1/tickets"
+    tags = ["tickets"]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
+
+    @get("/", summary="The tenant's tickets, latest activity first (keyset pagination)")
+    async def list_tickets(
+        self,
+        tenant: TenantContext,
+        runtime: PollerRuntime,
+        status: str | None = None,
+        order_id: Annotated[str | None, Parameter(query="orderId")] = None,
+        since: Annotated[
+            datetime | None, Parameter(description="tickets with a message at or after this time")
+        ] = None,
+        cursor: Annotated[str | None, Parameter(description="nextCursor of the last page")] = None,
+        limit: int = 50,
+    ) -> queries.TicketPage:
+        query = queries.ticket_query(tenant.tenant_id, status, order_id, since, cursor, limit)
+        return await queries.list_tickets(runtime, query)
+
+    @get("/{ticket_id:str}", summary="A ticket with its messages, oldest first")
+    async def ticket(
+        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime
+    ) -> queries.TicketDetail:
+        return await queries.ticket_detail(runtime, tenant.tenant_id, ticket_id)

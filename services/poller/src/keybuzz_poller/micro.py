@@ -1,0 +1,42 @@
+"""Operator actions over NATS: ``nats req keybuzz.poller.<action> '<json>'``."""
+
+from __future__ import annotations
+
+import msgspec
+from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.http import status_for
+from keybuzz_shared.ids import TenantId
+from keybuzz_shared.micro import MicroEndpoint, OperatorError
+
+from keybuzz_poller import store
+from keybuzz_poller.app import ERROR_STATUSES
+from keybuzz_poller.mail import PollerRuntime
+from keybuzz_poller.polling import Scheduler
+
+
+class PollRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    tenant_id: TenantId
+
+
+def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
+    async def poll(data: bytes) -> object:
+        request = msgspec.json.decode(data, type=PollRequest)
+        try:
+            return await runtime.component(Scheduler).poll_now(request.tenant_id)
+        except tuple(ERROR_STATUSES) as exc:
+            raise OperatorError(str(exc), str(status_for(exc, ERROR_STATUSES))) from exc
+        except DependencyUnavailable as exc:
+            raise OperatorError(str(exc), "503") from exc
+
+    async def quarantine(_: bytes) -> object:
+        return [
+            {"folder": r["folder"], "messages": r["messages"], "since": r["first_seen"]}
+            for r in await store.quarantined(runtime.pool)
+        ]
+
+    return [
+        MicroEndpoint("poll", poll, 'poll one tenant now: {"tenantId": "…"}'),
+        MicroEndpoint(
+            "quarantine", quarantine, "folders holding mail of no known tenant (kept): {}"
+        ),
+    ]

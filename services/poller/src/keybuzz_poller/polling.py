@@ -1,0 +1,257 @@
+"""Polling tenants' folders: the schedule, the leases shared by every instance, poll-now.
+
+Each instance runs one :class:`Scheduler`. Every tick it leases due tenants in
+PostgreSQL (``store.claim_due``: ``FOR UPDATE SKIP LOCKED`` plus an expiry), so
+no tenant is polled by two instances at once, and polls them concurrently (up to
+``POLL_CONCURRENCY``). A lease is renewed while its poll runs and released when
+it ends; a dead instance's leases expire after ``POLL_LEASE_SECONDS`` (less than
+the interval), and another instance takes its tenants over. A failing tenant
+(IMAP down or slow) records its error and is retried with back-off; the others
+go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+
+import msgspec
+from keybuzz_shared import errors
+from keybuzz_shared.uow import UnitOfWork
+
+from keybuzz_poller import store
+from keybuzz_poller.inbound import FOLDER_PREFIX
+from keybuzz_poller.mail import PollerRuntime, read_new_mail
+from keybuzz_poller.mailbox import ImapAccount
+from keybuzz_poller.relay_mail import RelayMail
+from keybuzz_poller.tickets import StoreCounts, store_mails
+
+log = logging.getLogger(__name__)
+
+BATCH = 200  # mails per unit of work; a poll goes on while batches come back full
+POLL_NOW_WAIT_SECONDS = 10.0  # poll-now waits this long for a running poll to end
+
+
+class TenantNotPollable(Exception):
+    """Unknown tenant, archived, or without an enabled inbound address."""
+
+
+class PollBusy(Exception):
+    """Another poll of this tenant is running and did not end in time."""
+
+
+class PollResult(msgspec.Struct, kw_only=True, rename="camel"):
+    tenant_id: str
+    fetched: int
+    stored: int
+    duplicates: int
+    unparsed: int
+
+
+async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
+    """Read and store everything new in the tenant's folder (the caller holds its lease)."""
+    counts = StoreCounts()
+
+    async def handle(uow: UnitOfWork, mails: list[RelayMail]) -> None:
+        await store_mails(uow, tenant_id, mails, counts)
+
+    while len(await read_new_mail(runtime, tenant_id, handle, limit=BATCH)) == BATCH:
+        pass
+    return PollResult(
+        tenant_id=tenant_id,
+        fetched=counts.fetched,
+        stored=counts.stored,
+        duplicates=counts.duplicates,
+        unparsed=counts.unparsed,
+    )
+
+
+def instance_name() -> str:
+    """Who holds a lease, for an operator reading poller_poll_status."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Scheduler:
+    """One per process: leases due tenants and polls them until the service stops."""
+
+    def __init__(self, runtime: PollerRuntime) -> None:
+        self.runtime = runtime
+        self.owner = instance_name()
+        self.running: dict[str, asyncio.Task[PollResult | None]] = {}
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.quarantine_task: asyncio.Task[None] | None = None
+        settings = runtime.settings
+        self.interval = float(settings.poll_interval_seconds)
+        # Takeover of a dead instance's tenants must happen within one interval.
+        self.lease = min(float(settings.poll_lease_seconds), self.interval)
+        self.tick = min(1.0, self.interval / 4)
+
+    def start(self) -> None:
+        if not self.runtime.settings.poll_enabled:
+            return  # poll-now still works: it takes the tenant's lease like any poll
+        self.task = asyncio.create_task(self._loop(), name="poller-scheduler")
+        self.quarantine_task = asyncio.create_task(self._quarantine_loop(), name="quarantine")
+
+    async def stop(self) -> None:
+        for loop_task in (self.task, self.quarantine_task):
+            if loop_task is not None:
+                loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop_task
+        if self.running:  # a poll cut short commits nothing: its mail is read again
+            await asyncio.wait(self.running.values(), timeout=5)
+        for poll in self.running.values():
+            poll.cancel()
+        with contextlib.suppress(Exception):
+            await store.release_leases(self.runtime.pool, self.owner)
+
+    async def poll_now(self, tenant_id: str) -> PollResult:
+        """Poll one tenant at once (HTTP, NATS): waits for a poll of it that is running."""
+        pool = self.runtime.pool
+        if not await store.is_pollable(pool, tenant_id):
+            raise TenantNotPollable(f"tenant {tenant_id} has no inbound address to poll")
+        await store.ensure_scheduled(pool, tenant_id, self.interval)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + POLL_NOW_WAIT_SECONDS
+        while not await store.claim_tenant(pool, tenant_id, self.owner, self.lease):
+            if loop.time() > deadline:
+                raise PollBusy(f"a poll of tenant {tenant_id} is still running")
+            await asyncio.sleep(0.1)
+        task = asyncio.create_task(self.poll_leased(tenant_id, reraise=True))
+        self.running[tenant_id] = task
+        result = await asyncio.shield(task)
+        assert result is not None  # reraise=True: a failure raised instead
+        return result
+
+    async def _loop(self) -> None:
+        outage = False
+        renewed = asyncio.get_running_loop().time()
+        while not self.runtime.stopping:
+            try:
+                await self._claim_and_start()
+                if asyncio.get_running_loop().time() - renewed > self.lease / 3:
+                    await store.renew_leases(
+                        self.runtime.pool, self.owner, list(self.running), self.lease
+                    )
+                    renewed = asyncio.get_running_loop().time()
+                if outage:
+                    log.info("poll scheduling resumed")
+                outage = False
+            except Exception as exc:  # the database is down: keep trying, say it once
+                if not outage:
+                    log.warning("poll scheduling failed", extra={"error": repr(exc)})
+                outage = True
+            self.wake.clear()
+            # Jitter: instances ticking in lockstep would always hand a tenant to the same one.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.tick * random.uniform(0.5, 1.5))
+
+    async def _claim_and_start(self) -> None:
+        free = self.runtime.settings.poll_concurrency - len(self.running)
+        if free <= 0:
+            return
+        claimed = await store.claim_due(self.runtime.pool, self.owner, free, self.lease)
+        for tenant_id in claimed:
+            self.running[tenant_id] = asyncio.create_task(self.poll_leased(tenant_id))
+
+    async def poll_leased(self, tenant_id: str, reraise: bool = False) -> PollResult | None:
+        """A scheduled poll's failure is recorded (and retried later); poll-now's is raised too."""
+        pool, started = self.runtime.pool, asyncio.get_running_loop().time()
+        try:
+            result = await poll_tenant(self.runtime, tenant_id)
+        except Exception as exc:
+            await self._record_failure(tenant_id, exc)
+            if reraise:
+                raise
+            return None
+        finally:
+            self.running.pop(tenant_id, None)
+        await store.poll_succeeded(pool, tenant_id, self.owner, result.fetched, self.interval)
+        log.info(
+            "tenant polled",
+            extra={
+                "tenant_id": tenant_id,
+                "instance": self.owner,
+                "fetched": result.fetched,
+                "stored": result.stored,
+                "seconds": round(asyncio.get_running_loop().time() - started, 3),
+            },
+        )
+        return result
+
+    async def _record_failure(self, tenant_id: str, exc: Exception) -> None:
+        # Only the exception's type and our own message: never a mail's content.
+        reason = str(exc) if isinstance(exc, errors.DependencyUnavailable) else type(exc).__name__
+        settings = self.runtime.settings
+        log.warning(
+            "tenant poll failed",
+            extra={"tenant_id": tenant_id, "instance": self.owner, "error": reason},
+            exc_info=not isinstance(exc, errors.DependencyUnavailable),
+        )
+        with contextlib.suppress(Exception):
+            await store.poll_failed(
+                self.runtime.pool,
+                tenant_id,
+                self.owner,
+                reason[:500],
+                settings.poll_retry_base_seconds,
+                max(self.interval, settings.poll_retry_max_seconds),
+            )
+
+    async def _quarantine_loop(self) -> None:
+        """Once an interval: count mail in folders of tenants nobody told us about."""
+        while not self.runtime.stopping:
+            with contextlib.suppress(Exception):
+                await scan_quarantine(self.runtime)
+            await asyncio.sleep(self.interval)
+
+
+async def scan_quarantine(runtime: PollerRuntime) -> dict[str, int]:
+    """Folders of unknown tenants with their mail counts; recorded, never deleted."""
+    folders = await runtime.component(ImapAccount).tenant_folders()
+    by_tenant = {name.removeprefix(FOLDER_PREFIX): name for name in folders}
+    unknown = await store.unknown_tenants(runtime.pool, list(by_tenant))
+    found = {by_tenant[t]: folders[by_tenant[t]] for t in sorted(unknown)}
+    await store.record_quarantine(runtime.pool, found)
+    if found:
+        log.warning(
+            "mail for unknown tenants kept in quarantine",
+            extra={"folders": len(found), "messages": sum(found.values())},
+        )
+    return found
+
+
+async def start_polling(runtime: PollerRuntime) -> None:
+    """``on_startup``: this instance takes its share of the due tenants from now on."""
+    scheduler = Scheduler(runtime)
+    runtime.provide(scheduler)
+    scheduler.start()
+
+
+async def stop_polling(runtime: PollerRuntime) -> None:
+    scheduler = runtime.components.pop(Scheduler, None)
+    if isinstance(scheduler, Scheduler):
+        await scheduler.stop()
+
+
+async def poll_due_once(runtime: PollerRuntime) -> list[PollResult]:
+    """``--once`` (a CronJob): poll every tenant due now once, then return.
+
+    Tenants leased by a running instance are left to it; a tenant that fails is
+    recorded and retried by the next run after its back-off.
+    """
+    scheduler = Scheduler(runtime)
+    results: list[PollResult] = []
+    concurrency = runtime.settings.poll_concurrency
+    while claimed := await store.claim_due(
+        runtime.pool, scheduler.owner, concurrency, scheduler.lease
+    ):
+        polled = await asyncio.gather(*(scheduler.poll_leased(t) for t in claimed))
+        results.extend(r for r in polled if r is not None)
+    return results

@@ -1,0 +1,166 @@
+"""Read side: tickets, a ticket with its messages, poll status. Always one tenant's."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from keybuzz_poller import store
+from keybuzz_poller.mail import PollerRuntime
+
+TICKET_STATUSES = frozenset({"OPEN", "CLOSED"})
+MAX_PAGE = 200
+
+
+class InvalidQuery(Exception):
+    """A filter or page cursor the caller got wrong."""
+
+
+class TicketNotFound(Exception):
+    """No such ticket for this tenant (another tenant's is just as absent)."""
+
+
+class Ticket(msgspec.Struct, kw_only=True, rename="camel"):
+    id: str
+    marketplace: str
+    order_id: str | None
+    buyer_email: str | None
+    buyer_name: str | None
+    subject: str
+    status: str
+    message_count: int
+    created_at: datetime
+    last_message_at: datetime
+
+
+class TicketPage(msgspec.Struct, kw_only=True, rename="camel"):
+    items: list[Ticket]
+    next_cursor: str | None  # pass as ``cursor`` for the next page; None: last page
+
+
+class Attachment(msgspec.Struct, kw_only=True, rename="camel"):
+    filename: str
+    content_type: str
+    size: int
+
+
+class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
+    id: str
+    direction: str
+    body: str
+    quoted: str
+    subject: str
+    received_at: datetime
+    sent_at: datetime | None
+    external_message_id: str
+    parse_error: bool
+    attachments: list[Attachment]
+
+
+class TicketDetail(Ticket, kw_only=True, rename="camel"):
+    messages: list[TicketMessage]
+
+
+class PollStatus(msgspec.Struct, kw_only=True, rename="camel"):
+    tenant_id: str
+    scheduled: bool  # False: no enabled inbound address has been seen for the tenant
+    polling: bool = False
+    next_poll_at: datetime | None = None
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    messages_fetched: int = 0
+    lag_seconds: float | None = None  # since the last successful poll
+
+
+class _Cursor(msgspec.Struct, array_like=True):
+    at: datetime
+    id: str
+
+
+def ticket_query(
+    tenant_id: str,
+    status: str | None,
+    order_id: str | None,
+    since: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> store.TicketQuery:
+    if status is not None and status not in TICKET_STATUSES:
+        raise InvalidQuery(f"status must be one of {sorted(TICKET_STATUSES)}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}")
+    after = _decode_cursor(cursor) if cursor else None
+    return store.TicketQuery(
+        tenant_id=tenant_id,
+        status=status,
+        order_id=order_id,
+        since=since,
+        after_at=after.at if after else None,
+        after_id=after.id if after else None,
+        limit=limit,
+    )
+
+
+async def list_tickets(runtime: PollerRuntime, query: store.TicketQuery) -> TicketPage:
+    rows = await store.list_tickets(runtime.pool, query)
+    items = [_ticket(Ticket, r) for r in rows]
+    last = items[-1] if len(items) == query.limit else None
+    return TicketPage(items=items, next_cursor=_encode_cursor(last) if last else None)
+
+
+async def ticket_detail(runtime: PollerRuntime, tenant_id: str, ticket_id: str) -> TicketDetail:
+    row = await store.get_ticket(runtime.pool, tenant_id, ticket_id)
+    if row is None:
+        raise TicketNotFound(f"no ticket {ticket_id}")
+    messages = [_message(m) for m in await store.ticket_messages(runtime.pool, ticket_id)]
+    return TicketDetail(**_ticket_fields(row), messages=messages)
+
+
+async def poll_status(runtime: PollerRuntime, tenant_id: str) -> PollStatus:
+    row = await store.poll_status(runtime.pool, tenant_id)
+    if row is None:
+        return PollStatus(tenant_id=tenant_id, scheduled=False)
+    return PollStatus(scheduled=True, **dict(row))
+
+
+def _ticket_fields(row: Any) -> dict[str, Any]:
+    return {name: row[name] for name in Ticket.__struct_fields__}
+
+
+def _ticket(kind: type[Ticket], row: Any) -> Ticket:
+    return kind(**_ticket_fields(row))
+
+
+def _message(row: Any) -> TicketMessage:
+    return TicketMessage(
+        id=row["id"],
+        direction=row["direction"],
+        body=row["body"],
+        quoted=row["quoted"],
+        subject=row["subject"],
+        received_at=row["received_at"],
+        sent_at=row["sent_at"],
+        external_message_id=row["external_id"],
+        parse_error=row["parse_error"] is not None,
+        attachments=msgspec.json.decode(row["attachments"], type=list[Attachment]),
+    )
+
+
+def _encode_cursor(last: Ticket) -> str:
+    raw = msgspec.json.encode(_Cursor(last.last_message_at, last.id))
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> _Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return msgspec.json.decode(raw, type=_Cursor)
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise InvalidQuery("cursor is not one this endpoint returned") from exc

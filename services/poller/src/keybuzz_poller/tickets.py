@@ -1,0 +1,145 @@
+"""Parsed relay mails → ExternalMessage + Ticket + TicketMessage + ``message.received``.
+
+Everything a poll stores happens in the caller's unit of work, together with the
+cursor move (``mail.read_new_mail``): the rows, the events and the cursor commit
+or vanish together. A mail already stored (same tenant, marketplace and external
+id: its Message-ID, or a digest of the mail) is skipped without an event, so a
+re-read — a crash before commit, a redelivery, a re-created folder — adds nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+from keybuzz_shared.events import MessageReceived
+from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.uow import UnitOfWork
+
+from keybuzz_poller import store
+from keybuzz_poller.relay_mail import RelayMail
+
+PREVIEW_CHARS = 200
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class StoreCounts:
+    """What one poll did with the mails it read."""
+
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    unparsed: int = 0
+    ticket_ids: list[str] = field(default_factory=list)
+
+
+def preview(text: str) -> str:
+    """At most PREVIEW_CHARS characters of the buyer's words, on one line."""
+    return _SPACES.sub(" ", text).strip()[:PREVIEW_CHARS]
+
+
+def storable(text: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates: replace them, keep the rest."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _optional(text: str | None) -> str | None:
+    return None if text is None else storable(text)
+
+
+async def store_mails(
+    uow: UnitOfWork, tenant_id: str, mails: list[RelayMail], counts: StoreCounts
+) -> None:
+    for mail in mails:
+        await store_mail(uow, tenant_id, mail, counts)
+
+
+async def store_mail(uow: UnitOfWork, tenant_id: str, mail: RelayMail, counts: StoreCounts) -> None:
+    received_at = datetime.now(UTC)
+    external = _external_row(tenant_id, mail, received_at)
+    counts.fetched += 1
+    if not await store.insert_external_message(uow.conn, external):
+        counts.duplicates += 1
+        return
+    ticket_id = await store.upsert_ticket(uow.conn, _ticket_row(external))
+    message = store.TicketMessageRow(
+        id=str(uuid.uuid4()),
+        ticket_id=ticket_id,
+        tenant_id=tenant_id,
+        external_message_id=external.id,
+        body=external.body,
+        received_at=received_at,
+    )
+    await store.insert_ticket_message(uow.conn, message)
+    (lambda e: None)(
+        MessageReceived(
+            tenant_id=tenant_id,
+            marketplace=external.marketplace,
+            external_message_id=external.id,
+            ticket_id=ticket_id,
+            ticket_message_id=message.id,
+            inbound_address=external.inbound_address,
+            order_id=external.order_id,
+            received_at=received_at,
+        )
+    )
+    counts.stored += 1
+    counts.unparsed += mail.parse_error is not None
+    counts.ticket_ids.append(ticket_id)
+
+
+def _external_row(
+    tenant_id: str, mail: RelayMail, received_at: datetime
+) -> store.ExternalMessageRow:
+    attachments = [
+        {"filename": a.filename, "contentType": a.content_type, "size": a.size}
+        for a in mail.attachments
+    ]
+    return store.ExternalMessageRow(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        marketplace=mail.marketplace or AMAZON,
+        external_id=storable(mail.external_id),
+        order_id=mail.order_id,
+        buyer_email=_optional(mail.buyer_email and mail.buyer_email.lower()),
+        buyer_name=_optional(mail.buyer_name),
+        subject=storable(mail.subject),
+        # An unparseable mail still becomes a message an agent can read: its raw text.
+        body=storable(mail.text if mail.parse_error is None else mail.raw_text),
+        quoted=storable(mail.quoted),
+        attachments=msgspec.json.encode(storable_json(attachments)).decode(),
+        inbound_address=_optional(mail.inbound_address),
+        country=mail.country,
+        sent_at=mail.sent_at,
+        received_at=received_at,
+        raw=mail.raw,
+        parse_error=_optional(mail.parse_error),
+    )
+
+
+def storable_json(items: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{k: storable(v) if isinstance(v, str) else v for k, v in i.items()} for i in items]
+
+
+def _ticket_row(external: store.ExternalMessageRow) -> store.TicketRow:
+    return store.TicketRow(
+        id=str(uuid.uuid4()),
+        tenant_id=external.tenant_id,
+        marketplace=external.marketplace,
+        thread_key=thread_key_of(external),
+        order_id=external.order_id,
+        buyer_email=external.buyer_email,
+        buyer_name=external.buyer_name,
+        subject=external.subject,
+        last_message_at=external.received_at,
+    )
+
+
+def thread_key_of(external: store.ExternalMessageRow) -> str:
+    if external.order_id and external.buyer_email:
+        return f"order:{external.order_id}|buyer:{external.buyer_email}"
+    return f"message:{external.external_id}"

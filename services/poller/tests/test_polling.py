@@ -1,0 +1,220 @@
+"""Scheduling: every tenant polled per interval, leases shared by instances, poll-now, --once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from keybuzz_devstack import bootstrap
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_poller import store
+from keybuzz_poller.service import DEFINITION
+from keybuzz_shared.events import ConnectionConnected
+from mailkit import archived, get_json, new_tenant, publish, relay_mail, send, synced
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+
+async def stored(poller: RunningService, tenant_id: str) -> int:
+    count: int = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_ticket_messages WHERE tenant_id = $1", tenant_id
+    )
+    return count
+
+
+async def test_two_instances_never_poll_a_tenant_at_once_and_take_over(
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+    dovecot: MailServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="keybuzz_poller.polling")
+    database = await make_database("poller")
+    settings = {"DATABASE_URL": database, "POLL_INTERVAL_SECONDS": "1", **dovecot.settings}
+    first = await start_service(DEFINITION, **settings)
+    second = await start_service(DEFINITION, **settings)
+    tenants = [new_tenant() for _ in range(6)]
+    for tenant, address in tenants:
+        await synced(first, tenant, address)
+        await send(first, relay_mail(address), address)
+    for tenant, _ in tenants:
+        await eventually(lambda t=tenant: stored(first, t), within=15)  # type: ignore[misc]
+    await asyncio.sleep(2)  # a few more rounds of both instances
+
+    polls = [r for r in caplog.records if r.getMessage() == "tenant polled"]
+    by_instance = {vars(r)["instance"] for r in polls}
+    assert len(by_instance) == 2  # both took a share
+    for tenant, _ in tenants:
+        spans = sorted(
+            (r.created - vars(r)["seconds"], r.created)
+            for r in polls
+            if vars(r)["tenant_id"] == tenant
+        )
+        assert all(
+            end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False)
+        )
+    assert all([await stored(first, t) == 1 for t, _ in tenants])
+
+    # The first instance stops; the second polls every tenant from then on.
+    await first.stop()
+    for _, address in tenants:
+        await send(second, relay_mail(address, "after the stop"), address)
+    for tenant, _ in tenants:
+        await eventually(lambda t=tenant: _count_is(second, t, 2), within=5)
+
+
+async def _count_is(poller: RunningService, tenant: str, count: int) -> bool:
+    return await stored(poller, tenant) == count
+
+
+async def test_a_dead_instances_lease_expires_and_the_tenant_is_taken_over(
+    start_service: StartService, dovecot: MailServer
+) -> None:
+    poller = await start_service(
+        DEFINITION, POLL_INTERVAL_SECONDS="1", POLL_LEASE_SECONDS="1", **dovecot.settings
+    )
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    # Another instance leased the tenant, then died without releasing it.
+    await poller.runtime.pool.execute(
+        """
+        UPDATE poller_poll_status SET lease_owner = 'dead-instance',
+            lease_expires_at = now() + interval '2 seconds', next_poll_at = now()
+        WHERE tenant_id = $1
+        """,
+        tenant,
+    )
+    await send(poller, relay_mail(address), address)
+    await asyncio.sleep(1.2)
+    assert await stored(poller, tenant) == 0  # still leased: not polled
+    await eventually(lambda: stored(poller, tenant), within=4)
+
+
+async def test_connection_connected_polls_at_once_and_archived_tenants_are_not_polled(
+    start_service: StartService, dovecot: MailServer
+) -> None:
+    # An interval of a day: only connection.connected makes a poll happen during the test.
+    poller = await start_service(DEFINITION, POLL_INTERVAL_SECONDS="86400", **dovecot.settings)
+    tenant, address = new_tenant()
+    gone, gone_address = new_tenant()
+    for t, a in ((tenant, address), (gone, gone_address)):
+        await synced(poller, t, a)
+        await send(poller, relay_mail(a), a)
+    await archived(poller, gone)
+
+    for t in (gone, tenant):
+        await publish(
+            poller,
+            ConnectionConnected(
+                tenant_id=t,
+                connection_id="c1",
+                seller_id="A12BCIS2R7HD4D",
+                marketplace_ids=["A13V1IB3VIYZZH"],
+                region="eu",
+            ),
+        )
+    await eventually(lambda: stored(poller, tenant), within=10)
+    status = await poller.runtime.pool.fetchrow(
+        "SELECT next_poll_at, last_success_at FROM poller_poll_status WHERE tenant_id = $1", gone
+    )
+    assert status["last_success_at"] is None and status["next_poll_at"] <= datetime.now(UTC)
+    assert await stored(poller, gone) == 0
+
+
+async def test_poll_now_over_nats_and_http_status(poller: RunningService) -> None:
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    await send(poller, relay_mail(address), address)
+
+    reply = await poller.runtime.nc.request(
+        "keybuzz.poller.poll", json.dumps({"tenantId": tenant}).encode(), timeout=10
+    )
+    assert json.loads(reply.data) == {
+        "tenantId": tenant,
+        "fetched": 1,
+        "stored": 1,
+        "duplicates": 0,
+        "unparsed": 0,
+    }
+    unknown = await poller.runtime.nc.request(
+        "keybuzz.poller.poll", json.dumps({"tenantId": "nobody"}).encode(), timeout=10
+    )
+    assert unknown.headers and unknown.headers.get("Nats-Service-Error-Code") == "404"
+
+    status = await get_json(poller, tenant, "/api/v1/poller/status")
+    assert status["scheduled"] and status["messagesFetched"] == 1
+    assert status["lastSuccessAt"] and status["lastError"] is None
+    assert 0 <= status["lagSeconds"] < 10
+
+
+async def test_once_polls_every_due_tenant_and_exits(
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+    stack: Infra,
+    dovecot: MailServer,
+) -> None:
+    database = await make_database("poller")
+    poller = await start_service(
+        DEFINITION, DATABASE_URL=database, POLL_ENABLED="false", **dovecot.settings
+    )
+    tenants = [new_tenant() for _ in range(2)]
+    for tenant, address in tenants:
+        await synced(poller, tenant, address)
+        await send(poller, relay_mail(address), address)
+    await poller.runtime.pool.execute("UPDATE poller_poll_status SET next_poll_at = now()")
+
+    env: dict[str, Any] = {
+        **os.environ,
+        "NATS_URL": stack.nats_url,
+        "DATABASE_URL": database,
+        "PRODUCT_DATABASE_URL": database,
+        "VAULT_ADDR": stack.vault_addr,
+        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
+        **dovecot.settings,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "keybuzz_poller",
+        "--once",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert b"polled 2 tenants, stored 2 messages" in out
+    assert [await stored(poller, t) for t, _ in tenants] == [1, 1]
+    pending = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM event_outbox WHERE published_at IS NULL"
+    )
+    assert pending == 0  # its message.received were published before it exited
+
+
+async def test_a_leased_tenant_is_not_claimed_by_another_instance(poller: RunningService) -> None:
+    pool = poller.runtime.pool
+    tenants = [new_tenant() for _ in range(4)]
+    for tenant, address in tenants:
+        await synced(poller, tenant, address)
+    ids = [t for t, _ in tenants]
+    await pool.execute(
+        "UPDATE poller_poll_status SET next_poll_at = now() WHERE tenant_id = ANY($1)", ids
+    )
+    # Two instances claim at the same moment: each tenant goes to exactly one.
+    first, second = await asyncio.gather(
+        store.claim_due(pool, "instance-a", 10, 30), store.claim_due(pool, "instance-b", 10, 30)
+    )
+    assert sorted(first + second) == sorted(ids) and not set(first) & set(second)
+    # Still leased: nobody else gets them, due or not, nor by poll-now's claim.
+    assert await store.claim_due(pool, "instance-c", 10, 30) == []
+    assert not await store.claim_tenant(pool, ids[0], "instance-c", 30)
+    # Expired (the holder died): free again.
+    await pool.execute("UPDATE poller_poll_status SET lease_expires_at = now() - interval '1s'")
+    assert sorted(await store.claim_due(pool, "instance-c", 10, 30)) == sorted(ids)
