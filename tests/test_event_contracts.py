@@ -67,3 +67,23 @@ def test_published_schemas_refuse_what_consumers_refuse():
         jsonschema.validate({"tenantId": "kbz-001", "name": "Shop", "plan": "pro"}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"tenantId": "../x", "name": "a", "plan": "b", "status": "c"}, schema)
+
+
+def _subscribed_subjects(definition) -> set[str]:
+    """What a service really consumes: its app is assembled (not started) and asked."""
+    from keybuzz_shared.service import create_app
+    from keybuzz_shared.settings import load_settings
+
+    app = create_app(definition, load_settings(definition.settings_type, {}))
+    return {subscription.subject for subscription in app.state.runtime.subscriptions}
+
+
+def test_documented_consumers_are_what_the_services_subscribe_to():
+    from keybuzz_oauth.service import DEFINITION as OAUTH
+    from keybuzz_orders.service import DEFINITION as ORDERS
+    from keybuzz_poller.service import DEFINITION as POLLER
+    from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
+
+    for definition in (OAUTH, ORDERS, POLLER, TENANT_SYNC):
+        documented = {s for s, r in contracts.ROUTES.items() if definition.name in r.consumers}
+        assert _subscribed_subjects(definition) == documented, definition.name

@@ -51,7 +51,9 @@ class AppRoleVault:
 def approle_vault(tmp_path: Path, infra_root: Path) -> Iterator[AppRoleVault]:
     audit_log = tmp_path / "audit.log"
     config = tmp_path / "audit.hcl"
-    config.write_text(f'audit "file" "trail" {{\n  options {{\n    file_path = "{audit_log}"\n  }}\n}}\n')
+    config.write_text(
+        f'audit "file" "trail" {{\n  options {{\n    file_path = "{audit_log}"\n  }}\n}}\n'
+    )
     # The root token is the settings' development default: were it ever sent, it would work.
     spec = infra.openbao_spec(infra.free_port(), root_token=DEV_VAULT_TOKEN)
     spec.command.append(f"-config={config}")
@@ -78,7 +80,11 @@ def _client_as_the_frame_builds_it(vault: AppRoleVault) -> VaultClient:
     """Settings as a deployment sets them: AppRole given, VAULT_TOKEN left at its default."""
     settings = load_settings(
         CommonSettings,
-        {"VAULT_ADDR": vault.url, "VAULT_ROLE_ID": vault.role_id, "VAULT_SECRET_ID": vault.secret_id},
+        {
+            "VAULT_ADDR": vault.url,
+            "VAULT_ROLE_ID": vault.role_id,
+            "VAULT_SECRET_ID": vault.secret_id,
+        },
     )
     assert settings.vault_token == DEV_VAULT_TOKEN  # the default that must stay unused
     return VaultClient(

@@ -45,3 +45,11 @@ async def test_readiness_and_unreachable_vault(stack):
     with pytest.raises(VaultUnavailable) as info:
         await down.read("secret/keybuzz/x")
     assert is_outage(info.value)  # a consumer holds its event instead of dead-lettering it
+
+
+def test_an_unreadable_cacert_is_named_at_start(tmp_path):
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate")
+    for cacert in (str(tmp_path / "missing.pem"), str(not_pem)):
+        with pytest.raises(ValueError, match="VAULT_CACERT"):
+            VaultClient("https://127.0.0.1:8200", token="x", cacert=cacert)

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import msgspec
@@ -32,7 +33,13 @@ from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "oauth" / "tests"))
-from oauth_testkit import OauthKit  # noqa: E402 - after the path insert above
+from oauth_testkit import (  # noqa: E402 - after the path insert above
+    SANDBOX_APP,
+    ConsentForm,
+    OauthKit,
+    root_vault,
+    tenant_path,
+)
 
 SELLER = "A12BCIS2R7HD4D"
 FR = "A13V1IB3VIYZZH"
@@ -218,3 +225,41 @@ async def find_events(
         await nc.close()
     assert len(found) >= count, f"{len(found)} {subject} events for {tenant} within {within}s"
     return found
+
+
+REDIRECT = "http://127.0.0.1:8001/api/v1/marketplaces/amazon/oauth/callback"  # registered
+
+
+async def refresh_token_of(sandbox: str) -> str:
+    """The seller's consent and the code exchange, as oauth does them."""
+    async with httpx.AsyncClient(base_url=sandbox, timeout=10) as http:
+        params = {"application_id": SANDBOX_APP["application_id"], "state": "s",
+                  "redirect_uri": REDIRECT, "version": "beta"}  # fmt: skip
+        page = await http.get("/apps/authorize/consent", params=params)
+        form = ConsentForm.parse(page.text)
+        form.fields.update({"selling_partner_id": SELLER, "action": "authorize"})
+        answer = await http.post(urljoin(sandbox + "/apps/authorize/consent", form.action),
+                                 data=form.fields)  # fmt: skip
+        code = httpx.URL(answer.headers["location"]).params["spapi_oauth_code"]
+        grant = await http.post("/auth/o2/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "client_id": SANDBOX_APP["client_id"], "client_secret": SANDBOX_APP["client_secret"],
+        })  # fmt: skip
+        assert grant.status_code == 200, grant.text
+        return str(grant.json()["refresh_token"])
+
+
+async def connect_directly(stack: Any, sandbox: str, app_source: str) -> str:
+    """A tenant connected to ``sandbox`` without oauth (no connection.connected)."""
+    tenant = new_tenant()
+    vault = root_vault(stack)
+    secret = {"refresh_token": await refresh_token_of(sandbox), "seller_id": SELLER,
+              "marketplace_id": FR, "region": "eu", "created_at": "2026-01-01T00:00:00Z"}  # fmt: skip
+    for path, data in ((tenant_path(tenant), secret),
+                       (f"keybuzz/amazon_spapi/app/{app_source}",
+                        {**SANDBOX_APP, "redirect_uri": REDIRECT})):  # fmt: skip
+        await asyncio.to_thread(
+            vault.secrets.kv.v2.create_or_update_secret,
+            path=path.removeprefix("secret/"), secret=data, mount_point="secret",
+        )  # fmt: skip
+    return tenant

@@ -31,8 +31,9 @@ async def test_imap_outage_is_recorded_retried_and_recovered(
     await synced(poller, tenant, address)
     await send(poller, relay_mail(address, "sent before the outage"), address)
     private_dovecot.server.stop()
-
     async with poller.client() as http:
+        ready = await http.get("/ready")
+        assert ready.status_code == 503 and ready.json()["checks"]["imap"] is False
         response = await http.post("/api/v1/poller/poll", headers=headers(poller, tenant))
     assert response.status_code == 503 and response.json()["error"] == "unavailable"
 
@@ -45,6 +46,9 @@ async def test_imap_outage_is_recorded_retried_and_recovered(
     assert status["lastErrorAt"] is not None
 
     private_dovecot.server.start(timeout=30)
+    async with poller.client() as http:
+        ready = await http.get("/ready")
+        assert ready.status_code == 200 and ready.json()["checks"]["imap"] is True
 
     async def recovered() -> dict[str, object] | None:
         status = await get_json(poller, tenant, "/api/v1/poller/status")
@@ -80,3 +84,48 @@ async def test_mail_in_a_folder_of_no_known_tenant_is_kept_and_counted(
 def _lmtp_deliver(dovecot: MailServer, target: str, raw: bytes) -> None:
     with smtplib.LMTP(dovecot.host, dovecot.lmtp_port, timeout=10) as lmtp:
         lmtp.sendmail("bounces@amazonses.com", [f"{dovecot.user}+{target}"], raw)
+
+
+async def test_one_failing_tenant_does_not_hold_up_the_others(
+    start_service: StartService, dovecot: MailServer
+) -> None:
+    poller = await start_service(
+        DEFINITION,
+        POLL_INTERVAL_SECONDS="1",
+        POLL_RETRY_BASE_SECONDS="0.2",
+        POLL_RETRY_MAX_SECONDS="1",
+        **dovecot.settings,
+    )
+    (broken, broken_address), (fine, fine_address) = new_tenant(), new_tenant()
+    pool = poller.runtime.pool
+    # A fault in the real database, for one tenant only: its polls fail at storing.
+    await pool.execute(
+        f"""
+        CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;
+        CREATE TRIGGER refuse BEFORE INSERT ON poller_external_messages
+            FOR EACH ROW WHEN (NEW.tenant_id = '{broken}') EXECUTE FUNCTION refuse();
+        """
+    )
+    for tenant, address in ((broken, broken_address), (fine, fine_address)):
+        await synced(poller, tenant, address)
+        await send(poller, relay_mail(address), address)
+
+    async def fine_stored_while_broken_fails() -> bool:
+        fine_status = await get_json(poller, fine, "/api/v1/poller/status")
+        broken_status = await get_json(poller, broken, "/api/v1/poller/status")
+        return bool(fine_status["lastSuccessAt"]) and broken_status["consecutiveFailures"] >= 2
+
+    await eventually(fine_stored_while_broken_fails)
+    status = await get_json(poller, broken, "/api/v1/poller/status")
+    assert status["lastError"] == "RaiseError" and status["lastSuccessAt"] is None
+    assert "disk full" not in status["lastError"]  # our own words only, never the cause's text
+
+    await pool.execute("DROP TRIGGER refuse ON poller_external_messages")
+
+    async def recovered() -> bool:
+        return bool((await get_json(poller, broken, "/api/v1/poller/status"))["lastSuccessAt"])
+
+    await eventually(recovered)
+    [ticket] = (await get_json(poller, broken, "/api/v1/tickets"))["items"]
+    assert ticket["messageCount"] == 1

@@ -35,7 +35,7 @@ async def test_two_instances_never_poll_a_tenant_at_once_and_take_over(
     dovecot: MailServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="keybuzz_poller.polling")
+    caplog.set_level(logging.DEBUG, logger="keybuzz_poller.polling")
     database = await make_database("poller")
     settings = {"DATABASE_URL": database, "POLL_INTERVAL_SECONDS": "1", **dovecot.settings}
     first = await start_service(DEFINITION, **settings)

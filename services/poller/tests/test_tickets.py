@@ -106,6 +106,19 @@ async def test_repoll_and_redelivery_store_nothing_twice(poller: RunningService)
     assert {e["orderId"] for e in events} == {ORDER}
     assert {e["inboundAddress"] for e in events} == {address}
     assert all(e["ticketId"] == stored[0]["ticket_id"] and e["receivedAt"] for e in events)
+    bodies = {
+        r["id"]: r["body"]
+        for r in await poller.runtime.pool.fetch(
+            "SELECT id, body FROM poller_ticket_messages WHERE tenant_id = $1", tenant
+        )
+    }
+    for event in events:  # a preview of the buyer's words, never the whole body
+        assert 0 < len(event["preview"]) <= 200
+        assert event["preview"].split()[:3] == bodies[event["ticketMessageId"]].split()[:3]
+    detail = await get_json(poller, tenant, f"/api/v1/tickets/{stored[0]['ticket_id']}")
+    assert sorted(m["externalMessageId"] for m in detail["messages"]) == sorted(
+        e["externalMessageId"] for e in events
+    )
 
 
 async def test_crash_between_fetch_and_commit_fetches_again_without_duplicates(

@@ -48,17 +48,24 @@ _TENANT_CHANGE = Route(
     ("tenant-sync",),
     "a tenant changed in the product database",
 )
+# The poller reads mail by inbound address, not with Amazon credentials: it has no
+# reason to stop on these (tests/test_event_contracts.py checks consumers against code).
 _STOP_USING = Route(
     ("oauth", "any service whose LWA refresh gets invalid_grant"),
-    ("orders", "poller"),
+    ("orders",),
     "stop using these credentials",
 )
 ROUTES: dict[str, Route] = {
     "tenant.created": _TENANT_CHANGE,
     "tenant.updated": _TENANT_CHANGE,
-    "tenant.archived": _TENANT_CHANGE,
+    # the poller stops polling an archived tenant's mailbox
+    "tenant.archived": Route(
+        _TENANT_CHANGE.producers, ("tenant-sync", "poller"), _TENANT_CHANGE.meaning
+    ),
     "tenant.synced": Route(
-        ("tenant-sync",), (), "marketplace copy and inbound addresses are up to date"
+        ("tenant-sync",),
+        ("poller",),
+        "marketplace copy and inbound addresses are up to date",
     ),
     "connection.connected": Route(
         ("oauth",), ("orders", "poller"), "a tenant connected a marketplace account"
@@ -72,7 +79,9 @@ ROUTES: dict[str, Route] = {
         ("poller",), ("orders", "tenant-sync"), "a new buyer message was stored as a ticket message"
     ),
     "order.backfill.completed": Route(("orders",), (), "a backfill job ended, with counts"),
-    "order.backfill.failed": Route(("orders",), (), "a backfill job failed, with counts and the reason"),
+    "order.backfill.failed": Route(
+        ("orders",), (), "a backfill job failed, with counts and the reason"
+    ),
 }
 
 

@@ -131,6 +131,8 @@ class MessageReceived(Event, kw_only=True):
     inbound_address: str | None = None
     order_id: str | None = None
     received_at: datetime | None = None
+    # The start of the buyer's text, for notifications; never the whole body.
+    preview: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
 # --- orders (producer: orders) --------------------------------------------------------

@@ -69,6 +69,7 @@ class Runtime(Generic[S]):
     # Every EventSubscription registers itself here (stream, durable): /metrics reads them.
     subscriptions: list[Any] = field(default_factory=list)
     components: dict[type, object] = field(default_factory=dict)
+    ready_checks: Mapping[str, Callable[[Any], Awaitable[bool]]] = field(default_factory=dict)
     # Set when the process can no longer work (e.g. NATS closed the connection for good):
     # /health turns 503 and ``run`` exits non-zero so the supervisor restarts us.
     failure: str | None = None
@@ -122,6 +123,10 @@ class ServiceDefinition(Generic[S]):
     on_shutdown: Sequence[Hook] = ()
     # Handler parameter name -> type of a component the runtime provides (Runtime.provide).
     dependencies: Mapping[str, type] = field(default_factory=dict)
+    # Extra /ready checks of the service's own dependencies (e.g. the poller's IMAP server).
+    ready_checks: Mapping[str, Callable[[Runtime[S]], Awaitable[bool]]] = field(
+        default_factory=dict
+    )
 
 
 class ReadyReport(msgspec.Struct):
@@ -135,6 +140,8 @@ async def readiness(runtime: Runtime[Any]) -> ReadyReport:
         "database": await _bounded(_database_ok(runtime)),
         "vault": await _bounded(runtime.vault.is_ready()),
     }
+    for name, check in runtime.ready_checks.items():
+        checks[name] = await _bounded(check(runtime))
     return ReadyReport(status="ready" if all(checks.values()) else "not_ready", checks=checks)
 
 
@@ -221,6 +228,7 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
             role_id=settings.vault_role_id,
             secret_id=settings.vault_secret_id,
         ),
+        ready_checks=definition.ready_checks,
     )
     if definition.register_subscribers:
         definition.register_subscribers(runtime)
@@ -322,21 +330,24 @@ async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> N
 
 
 async def _stop(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> None:
-    """Reverse order: stop taking requests, flush the outbox, drain NATS, release resources.
+    """Reverse order: stop taking work, flush the outbox, drain NATS, release resources.
 
-    Events a handler enqueues after the last flush stay in the outbox for the next start.
-    Each step is bounded so a stuck dependency cannot keep the process from exiting.
+    Consumers and the service's own background work (its ``on_shutdown`` hooks)
+    stop first, so the events they commit on their way out are still published
+    by the last outbox flush. Each step is bounded so a stuck dependency cannot
+    keep the process from exiting.
     """
     runtime.stopping = True
     if runtime.micro:
         await _bounded_step("micro service", runtime.micro.stop())
-    if hasattr(runtime, "outbox"):  # last flush while NATS is still connected
-        await _bounded_step("outbox relay", runtime.outbox.stop())
     for subscription in runtime.subscriptions:
         await _bounded_step(f"consumer {subscription.durable}", subscription.stop())
-    await _bounded_step("NATS", runtime.broker.stop())
     for hook in reversed(definition.on_shutdown):
         await _bounded_step(getattr(hook, "__name__", "shutdown hook"), hook(runtime))
+    if hasattr(runtime, "outbox"):  # last flush while NATS is still connected
+        await _bounded_step("outbox relay", runtime.outbox.stop())
+    await _bounded_step("NATS", runtime.broker.stop())
+    await _bounded_step("Vault client", runtime.vault.aclose())
     if hasattr(runtime, "pool"):
         await _bounded_step("database pool", runtime.pool.close())
     log.info("service stopped")

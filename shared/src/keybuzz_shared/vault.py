@@ -85,7 +85,10 @@ _BUSY = frozenset({429, 502, 504})  # overloaded or behind a failing proxy: an o
 
 def tls_context(cacert: str | None) -> ssl.SSLContext:
     """Verification on, always: the private CA when given, else the system's CAs."""
-    return ssl.create_default_context(cafile=cacert)
+    try:
+        return ssl.create_default_context(cafile=cacert)
+    except (OSError, ssl.SSLError) as exc:  # at start-up: say which setting is wrong
+        raise ValueError(f"VAULT_CACERT {cacert!r} is not a readable PEM CA bundle: {exc}") from exc
 
 
 @dataclass
@@ -204,7 +207,10 @@ class VaultClient:
             "/v1/auth/token/renew-self", headers={"X-Vault-Token": lease.token}
         )
         if response.status_code != 200:
-            log.info("Vault token renewal refused; logging in again", extra={"status": response.status_code})
+            log.info(
+                "Vault token renewal refused; logging in again",
+                extra={"status": response.status_code},
+            )
             return None
         auth = response.json().get("auth") or {}
         ttl = float(auth.get("lease_duration") or 0)

@@ -29,8 +29,9 @@ from keybuzz_shared.amazon import (
     Marketplace,
     TenantCredentials,
     UnknownMarketplace,
+    check_tenant_credentials,
+    delete_tenant_credentials,
     load_app_credentials,
-    load_tenant_credentials,
     marketplace,
     store_tenant_credentials,
 )
@@ -39,7 +40,7 @@ from keybuzz_shared.db import Executor
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import UnitOfWork
-from keybuzz_shared.vault import VaultError, tenant_credentials_path
+from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth import states, store
 from keybuzz_oauth.connections import Connected, Connection, Status
@@ -319,11 +320,11 @@ class OauthFlow:
     async def _verify_credentials(self, connection: Connection, view: StatusResponse) -> None:
         """Seed 003: CONNECTED in the database while Vault had nothing. Say so here.
 
-        Read through the shared credential helper, so whatever it caches serves
-        the status endpoint too.
+        From a copy at most a few seconds old (cleared when credentials are stored
+        or deleted): a Vault read per status request bounded oauth at ~200 req/s.
         """
         try:
-            stored = await load_tenant_credentials(self.runtime.vault, connection.tenant_id)
+            stored = await check_tenant_credentials(self.runtime.vault, connection.tenant_id)
         except CredentialsMissing as exc:
             log.error("connected tenant has no credentials in Vault", extra={"reason": str(exc)})
             view.status, view.last_error, view.credentials_verified = Status.ERROR, str(exc), False
@@ -375,7 +376,7 @@ class OauthFlow:
         # Always the tenant's path, even when the row has none: a callback that
         # stored the token but failed afterwards must not leave it behind.
         try:
-            await self.runtime.vault.delete(tenant_credentials_path(tenant_id))
+            await delete_tenant_credentials(self.runtime.vault, tenant_id)
         except VaultError as exc:
             log.error("could not delete Amazon credentials", extra={"reason": str(exc)})
             raise CredentialsUnavailable(

@@ -78,7 +78,7 @@ class StartedJob:
     created: bool  # False: the tenant's running job (or the event's) was returned
 
 
-def _amazon_time(moment: datetime) -> str:
+def amazon_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -120,7 +120,7 @@ class Backfills:
             marketplace_id=credentials.marketplace_id,
             trigger=trigger,
             days=days,
-            created_after=_amazon_time(since),
+            created_after=amazon_time(since),
             owner=self.owner,
             lease_seconds=LEASE_SECONDS,
             source_event_id=source_event_id,
@@ -274,6 +274,10 @@ class Backfills:
                 raise JobStopped  # rolls the page back: whoever runs the job now redoes it
             if saved["status"] == "COMPLETED":
                 uow.emit(_completed_event(saved))
+                if saved["created_before"] is not None:  # hand over to the incremental sync
+                    await store.start_sync_cursor(
+                        uow.conn, tenant_id, AMAZON, job["marketplace_id"], saved["created_before"]
+                    )
         if saved["status"] == "COMPLETED":
             log.info(
                 "backfill completed",

@@ -55,6 +55,7 @@ def register(runtime: Runtime[Any]) -> None:
         if event.marketplace == AMAZON:
             reason = f"{event.type or 'connection.disconnected'}: {event.reason or 'no reason'}"
             await runtime.component(Backfills).stop_tenant(event.tenant_id, reason)
+            await store.stop_sync(runtime.pool, event.tenant_id, reason)
 
     async def on_messages(uow: UnitOfWork, batch: Sequence[Delivered[MessageReceived]]) -> None:
         await fetch_unknown_orders(runtime.component(SpApiClient), uow, batch)

@@ -12,7 +12,8 @@ from keybuzz_shared.service import Runtime
 from keybuzz_orders import schemas
 from keybuzz_orders.app import ERROR_STATUSES
 from keybuzz_orders.backfill import Backfills
-from keybuzz_orders.schemas import OperatorBackfillRequest
+from keybuzz_orders.schemas import OperatorBackfillRequest, OperatorSyncRequest
+from keybuzz_orders.sync import NoSyncCursor, OrderSync
 
 
 def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
@@ -25,10 +26,22 @@ def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
             raise OperatorError(str(exc), str(status_for(exc, ERROR_STATUSES))) from exc
         return schemas.backfill_job(started.job, already_running=not started.created)
 
+    async def sync(data: bytes) -> object:
+        request = msgspec.json.decode(data or b"{}", type=OperatorSyncRequest)
+        try:
+            return await runtime.component(OrderSync).sync_now(request.tenant_id)
+        except NoSyncCursor as exc:
+            raise OperatorError(str(exc), "404") from exc
+
     return [
         MicroEndpoint(
             "backfill",
             backfill,
             "import a tenant's orders: {tenantId, days?}; returns the job (or the running one)",
-        )
+        ),
+        MicroEndpoint(
+            "sync",
+            sync,
+            "fetch a tenant's order changes since the last sync now: {tenantId}",
+        ),
     ]

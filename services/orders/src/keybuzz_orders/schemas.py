@@ -32,6 +32,10 @@ class OperatorBackfillRequest(_Body):
     days: Days | None = None
 
 
+class OperatorSyncRequest(_Body):
+    tenant_id: TenantId
+
+
 class BackfillJob(_Body):
     job_id: str
     tenant_id: str

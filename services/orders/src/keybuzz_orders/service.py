@@ -13,6 +13,7 @@ from keybuzz_orders.app import ROUTES
 from keybuzz_orders.backfill import Backfills
 from keybuzz_orders.micro import micro_endpoints
 from keybuzz_orders.settings import OrdersSettings
+from keybuzz_orders.sync import OrderSync
 
 
 async def _provide(runtime: Runtime[Any]) -> None:
@@ -25,14 +26,18 @@ async def _provide(runtime: Runtime[Any]) -> None:
     )
     runtime.provide(spapi)
     runtime.provide(Backfills(runtime, spapi))
+    runtime.provide(OrderSync(runtime, spapi))
 
 
 async def _resume_backfills(runtime: Runtime[Any]) -> None:
     await runtime.component(Backfills).resume()
+    runtime.component(OrderSync).start()
 
 
 async def _stop_backfills(runtime: Runtime[Any]) -> None:
-    if Backfills in runtime.components:  # start-up may have failed before providing it
+    if OrderSync in runtime.components:  # start-up may have failed before providing it
+        await runtime.component(OrderSync).aclose()
+    if Backfills in runtime.components:
         await runtime.component(Backfills).aclose()
 
 

@@ -397,3 +397,99 @@ async def running_jobs_of(conn: Conn, tenant_id: str) -> list[str]:
         tenant_id,
     )
     return [r["id"] for r in rows]
+
+
+# --- incremental sync -----------------------------------------------------------------------
+
+
+async def start_sync_cursor(
+    conn: Conn, tenant_id: str, marketplace: str, marketplace_id: str, cursor: datetime
+) -> None:
+    """A completed backfill hands over to the incremental sync from Amazon's cursor."""
+    await conn.execute(
+        """
+INSERT INTO order_sync_cursors (tenant_id, marketplace, marketplace_id, last_updated_before,
+                                last_run_at)
+VALUES ($1, $2, $3, $4, now())  -- the backfill just read everything: first round in one interval
+ON CONFLICT (tenant_id, marketplace) DO UPDATE SET
+    marketplace_id = EXCLUDED.marketplace_id, status = 'ACTIVE', last_error = NULL,
+    last_updated_before = EXCLUDED.last_updated_before, last_run_at = now(), updated_at = now()
+""",
+        tenant_id,
+        marketplace,
+        marketplace_id,
+        cursor,
+    )
+
+
+async def claim_due_syncs(
+    conn: Conn, interval_seconds: float, tenant_id: str | None = None
+) -> list[asyncpg.Record]:
+    """Cursors due for a round (or ``tenant_id``'s now), claimed by stamping last_run_at.
+
+    Tenants with a running backfill wait: its completion moves their cursor.
+    """
+    return await conn.fetch(
+        """
+UPDATE order_sync_cursors c SET last_run_at = now()
+WHERE c.status = 'ACTIVE'
+  AND ($2::text IS NULL AND (c.last_run_at IS NULL
+                             OR c.last_run_at < now() - make_interval(secs => $1))
+       OR c.tenant_id = $2)
+  AND NOT EXISTS (SELECT 1 FROM order_backfill_jobs j
+                  WHERE j.tenant_id = c.tenant_id AND j.status = 'RUNNING')
+RETURNING c.tenant_id, c.marketplace, c.marketplace_id, c.last_updated_before
+""",
+        interval_seconds,
+        tenant_id,
+    )
+
+
+async def advance_sync_cursor(
+    conn: Conn, tenant_id: str, marketplace: str, previous: datetime, cursor: datetime, seen: int
+) -> bool:
+    """Move the cursor if nobody else did meanwhile (False: another round got there first)."""
+    status = await conn.execute(
+        """
+UPDATE order_sync_cursors SET last_updated_before = $4, runs = runs + 1,
+    orders_seen = orders_seen + $5, last_error = NULL, updated_at = now()
+WHERE tenant_id = $1 AND marketplace = $2 AND last_updated_before = $3 AND status = 'ACTIVE'
+""",
+        tenant_id,
+        marketplace,
+        previous,
+        cursor,
+        seen,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def note_sync_error(
+    conn: Conn, tenant_id: str, marketplace: str, error: str, *, stop: bool
+) -> None:
+    await conn.execute(
+        "UPDATE order_sync_cursors SET last_error = $3, updated_at = now(),"
+        " status = CASE WHEN $4 THEN 'STOPPED' ELSE status END"
+        " WHERE tenant_id = $1 AND marketplace = $2",
+        tenant_id,
+        marketplace,
+        error,
+        stop,
+    )
+
+
+async def stop_sync(conn: Conn, tenant_id: str, reason: str) -> None:
+    await conn.execute(
+        "UPDATE order_sync_cursors SET status = 'STOPPED', last_error = $2, updated_at = now()"
+        " WHERE tenant_id = $1",
+        tenant_id,
+        reason,
+    )
+
+
+async def sync_cursor(conn: Conn, tenant_id: str, marketplace: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM order_sync_cursors WHERE tenant_id = $1 AND marketplace = $2",
+        tenant_id,
+        marketplace,
+    )

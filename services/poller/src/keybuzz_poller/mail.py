@@ -67,6 +67,11 @@ async def provide_mailbox(runtime: PollerRuntime) -> None:
     runtime.provide(imap_account(runtime.settings))
 
 
+async def imap_ready(runtime: PollerRuntime) -> bool:
+    """``/ready``'s ``imap`` check: the poller's IMAP account can log in."""
+    return await runtime.component(ImapAccount).is_ready()
+
+
 async def stop_mx(runtime: Any) -> None:
     server = runtime.components.pop(MxServer, None)
     if isinstance(server, MxServer):

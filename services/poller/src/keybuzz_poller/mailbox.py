@@ -66,6 +66,17 @@ class ImapAccount:
         finally:
             await _close(client)
 
+    async def is_ready(self) -> bool:
+        """LOGIN answers: what a ``/ready`` check of IMAP asks (docs/POLLER.md)."""
+        client = aioimaplib.IMAP4(self.host, self.port, timeout=min(self.timeout, 2.0))
+        try:
+            await client.wait_hello_from_server()
+            return (await client.login(self.user, self.password)).result == "OK"
+        except (OSError, TimeoutError, aioimaplib.AioImapException):
+            return False
+        finally:
+            await _close(client)
+
     async def tenant_folders(self, prefix: str = "tenant-") -> dict[str, int]:
         """Every folder named ``<prefix>…`` and how many mails it holds."""
         client = aioimaplib.IMAP4(self.host, self.port, timeout=self.timeout)

@@ -173,7 +173,9 @@ class Scheduler:
         finally:
             self.running.pop(tenant_id, None)
         await store.poll_succeeded(pool, tenant_id, self.owner, result.fetched, self.interval)
-        log.info(
+        # Every poll of every tenant at INFO would be most of the log: only those that stored mail.
+        log.log(
+            logging.INFO if result.stored else logging.DEBUG,
             "tenant polled",
             extra={
                 "tenant_id": tenant_id,

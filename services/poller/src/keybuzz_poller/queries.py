@@ -56,7 +56,8 @@ class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
     subject: str
     received_at: datetime
     sent_at: datetime | None
-    external_message_id: str
+    external_message_id: str  # as in message.received
+    external_id: str  # the mail's Message-ID (or sha256:<digest>)
     parse_error: bool
     attachments: list[Attachment]
 
@@ -147,7 +148,8 @@ def _message(row: Any) -> TicketMessage:
         subject=row["subject"],
         received_at=row["received_at"],
         sent_at=row["sent_at"],
-        external_message_id=row["external_id"],
+        external_message_id=row["external_message_id"],
+        external_id=row["external_id"],
         parse_error=row["parse_error"] is not None,
         attachments=msgspec.json.decode(row["attachments"], type=list[Attachment]),
     )

@@ -7,7 +7,7 @@ from keybuzz_shared.service import ServiceDefinition
 
 from keybuzz_poller.app import PollerController, TicketController
 from keybuzz_poller.events import register_subscribers
-from keybuzz_poller.mail import provide_mailbox, start_mx, stop_mx
+from keybuzz_poller.mail import imap_ready, provide_mailbox, start_mx, stop_mx
 from keybuzz_poller.micro import micro_endpoints
 from keybuzz_poller.polling import Scheduler, start_polling, stop_polling
 from keybuzz_poller.settings import PollerSettings
@@ -24,6 +24,7 @@ DEFINITION = ServiceDefinition(
     # Run in reverse: polling stops first, then the MX.
     on_shutdown=[stop_mx, stop_polling],
     dependencies={"scheduler": Scheduler},
+    ready_checks={"imap": imap_ready},
 )
 
 # ``python -m keybuzz_poller --once``: no HTTP, no MX, no subscribers, no scheduler loop;
@@ -36,4 +37,5 @@ ONCE_DEFINITION = replace(
     on_startup=[provide_mailbox],
     on_shutdown=[],
     dependencies={},
+    ready_checks={},
 )

@@ -75,7 +75,7 @@ async def store_mail(uow: UnitOfWork, tenant_id: str, mail: RelayMail, counts: S
         received_at=received_at,
     )
     await store.insert_ticket_message(uow.conn, message)
-    (lambda e: None)(
+    uow.emit(
         MessageReceived(
             tenant_id=tenant_id,
             marketplace=external.marketplace,
@@ -85,6 +85,7 @@ async def store_mail(uow: UnitOfWork, tenant_id: str, mail: RelayMail, counts: S
             inbound_address=external.inbound_address,
             order_id=external.order_id,
             received_at=received_at,
+            preview=preview(external.body),
         )
     )
     counts.stored += 1

@@ -3,6 +3,8 @@
 from keybuzz_shared.amazon.credentials import (
     AppCredentials,
     TenantCredentials,
+    check_tenant_credentials,
+    delete_tenant_credentials,
     load_app_credentials,
     load_tenant_credentials,
     store_tenant_credentials,
@@ -49,6 +51,8 @@ from keybuzz_shared.amazon.tokens import (
 )
 
 __all__ = [
+    "check_tenant_credentials",
+    "delete_tenant_credentials",
     "MARKETPLACES",
     "REGIONS",
     "AccessToken",

@@ -410,8 +410,7 @@ class SpApiClient:
 
     async def search_orders(self, tenant_id: str, query: SearchOrdersQuery) -> SearchOrdersPage:
         call = _Call(SEARCH_ORDERS, tenant_id)
-        content = await self._call(call, ORDERS_PATH, query.params())
-        body = self._decode(call, content, _SearchOrdersBody)
+        body = await self._call(call, ORDERS_PATH, query.params(), _SearchOrdersBody)
         return SearchOrdersPage(
             raw_orders=body.orders,
             next_token=body.pagination.next_token if body.pagination else None,
@@ -426,18 +425,10 @@ class SpApiClient:
         call = _Call(GET_ORDER, tenant_id)
         params = {"includedData": ",".join(included_data)} if included_data else {}
         path = f"{ORDERS_PATH}/{quote(order_id, safe='')}"
-        content = await self._call(call, path, params)
-        return self._decode(call, content, _GetOrderBody).order
+        body: _GetOrderBody = await self._call(call, path, params, _GetOrderBody)
+        return body.order
 
-    def _decode(self, call: _Call, content: bytes, kind: type[Any]) -> Any:
-        try:
-            return msgspec.json.decode(content, type=kind)
-        except msgspec.DecodeError as exc:
-            # Bodies are checked inside the retry loop; this is only reached by a
-            # body that was readable there and not here, which cannot happen.
-            raise SpApiUnavailable(call.operation, 200, "Unreadable", str(exc)[:200]) from None
-
-    async def _call(self, call: _Call, path: str, params: dict[str, str]) -> bytes:
+    async def _call(self, call: _Call, path: str, params: dict[str, str], kind: type[Any]) -> Any:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Transient),
             stop=stop_after_attempt(self._attempts),
@@ -447,7 +438,7 @@ class SpApiClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._once(call, path, params)
+                    return await self._once(call, path, params, kind)
         except RetryError as exc:
             reason = exc.last_attempt.exception()
             raise SpApiUnavailable(
@@ -458,7 +449,7 @@ class SpApiClient:
             ) from None
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
-    async def _once(self, call: _Call, path: str, params: dict[str, str]) -> bytes:
+    async def _once(self, call: _Call, path: str, params: dict[str, str], kind: type[Any]) -> Any:
         token = await self.tokens.access_token(call.tenant_id)
         bucket = self.limiter.bucket(call.tenant_id, call.operation)
         if await bucket.take():
@@ -468,8 +459,7 @@ class SpApiClient:
         if (rate := _header_rate(response)) is not None:
             bucket.adopt_rate(rate)
         if response.status_code == 200:
-            _check_json(response.content)
-            return response.content
+            return _decoded(response.content, kind)
         if response.status_code == 429:
             call.waits += 1
             log.info("SP-API throttled; backing off", extra=self._where(call))
@@ -509,12 +499,15 @@ class SpApiClient:
         return {"tenant_id": call.tenant_id, "operation": call.operation}
 
 
-def _check_json(content: bytes) -> None:
-    """A truncated or non-JSON 200 is Amazon failing mid-answer: retry it."""
+def _decoded(content: bytes, kind: type[Any]) -> Any:
+    """A truncated, non-JSON or misshapen 200 is Amazon failing mid-answer: retry it.
+
+    Only the envelope is checked here; orders are decoded one by one later.
+    """
     try:
-        msgspec.json.decode(content)
-    except msgspec.DecodeError:
-        raise _Transient("unreadable response body") from None
+        return msgspec.json.decode(content, type=kind)
+    except msgspec.DecodeError as exc:
+        raise _Transient(f"unreadable response body: {str(exc)[:120]}") from None
 
 
 def _expired(error: SpApiError) -> bool:

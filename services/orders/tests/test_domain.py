@@ -1,0 +1,134 @@
+"""Pure decisions: Amazon's order → our row, SLA, what a failed page means for its job."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+from keybuzz_orders.backfill import Decision, decide
+from keybuzz_orders.domain import (
+    DeliveryStatus,
+    OrderStatus,
+    SlaStatus,
+    order_ref,
+    order_row,
+    sla_status,
+)
+from keybuzz_shared.amazon import (
+    CredentialsMissing,
+    LwaUnavailable,
+    Order,
+    ReauthRequired,
+    SpApiAccessDenied,
+    SpApiInvalidInput,
+    SpApiUnavailable,
+)
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+
+
+def _order(status: str | None, packages: list[dict[str, object]] | None = None,
+           **extra: object) -> Order:  # fmt: skip
+    body: dict[str, object] = {
+        "orderId": "407-8949262-6149120",
+        "createdTime": "2026-11-20T10:00:00Z",
+        "lastUpdatedTime": "2026-11-21T10:00:00Z",
+        "salesChannel": {"channelName": "AMAZON", "marketplaceId": "A13V1IB3VIYZZH"},
+        "orderItems": [{"orderItemId": "1", "quantityOrdered": 0, "product": {"sellerSku": "S"}}],
+        **extra,
+    }
+    if status:
+        body["fulfillment"] = {"fulfillmentStatus": status, "fulfilledBy": "MERCHANT"}
+    if packages is not None:
+        body["packages"] = packages
+    return msgspec.json.decode(msgspec.json.encode(body), type=Order)
+
+
+def test_order_ref_is_the_last_six_digits() -> None:
+    assert order_ref("407-8949262-6149120") == "#149120"  # seed 003
+
+
+@pytest.mark.parametrize(
+    ("amazon", "ours", "delivery"),
+    [
+        ("PENDING", OrderStatus.PENDING, None),
+        ("PENDING_AVAILABILITY", OrderStatus.PENDING, None),
+        ("UNSHIPPED", OrderStatus.CONFIRMED, DeliveryStatus.PREPARING),
+        ("PARTIALLY_SHIPPED", OrderStatus.CONFIRMED, DeliveryStatus.PREPARING),
+        ("SHIPPED", OrderStatus.SHIPPED, DeliveryStatus.SHIPPED),
+        ("CANCELLED", OrderStatus.CANCELLED, None),
+        ("UNFULFILLABLE", OrderStatus.CANCELLED, None),
+        (None, OrderStatus.PENDING, None),
+    ],
+)
+def test_statuses(amazon: str | None, ours: OrderStatus, delivery: DeliveryStatus | None) -> None:
+    row = order_row(_order(amazon))
+    assert (row.order_status, row.delivery_status, row.amazon_status) == (ours, delivery, amazon)
+
+
+def test_a_delivered_package_makes_a_delivered_order_with_its_carrier() -> None:
+    packages = [
+        {"packageReferenceId": "1", "shipTime": "2026-11-20T12:00:00Z", "carrier": "DHL",
+         "trackingNumber": "OLD", "packageStatus": {"status": "IN_TRANSIT"}},
+        {"packageReferenceId": "2", "shipTime": "2026-11-21T12:00:00Z", "carrier": "Colissimo",
+         "trackingNumber": "NEW", "packageStatus": {"status": "DELIVERED"}},
+    ]  # fmt: skip
+    row = order_row(_order("SHIPPED", packages))
+    assert row.order_status is OrderStatus.DELIVERED
+    assert row.delivery_status is DeliveryStatus.DELIVERED
+    assert (row.carrier, row.tracking_code) == ("Colissimo", "NEW")
+    assert row.shipped_at == datetime(2026, 11, 21, 12, tzinfo=UTC)
+
+
+def test_what_amazon_withholds_is_none_not_an_error() -> None:
+    row = order_row(_order("CANCELLED"))  # no buyer, no proceeds, item quantity 0, no price
+    assert row.customer_name is row.customer_email is row.total_amount is row.currency is None
+    assert row.shipping_address is None
+    assert row.items[0].quantity == 0 and row.items[0].unit_price is None
+    assert row.cancelled
+
+
+def test_buyer_and_address_when_given() -> None:
+    row = order_row(_order(
+        "SHIPPED",
+        buyer={"buyerName": "Camille", "buyerEmail": "x@marketplace.amazon.fr"},
+        recipient={"deliveryAddress": {"city": "Lyon", "countryCode": "FR"}},
+        proceeds={"grandTotal": {"amount": "391.84", "currencyCode": "EUR"}},
+    ))  # fmt: skip
+    assert (row.customer_name, row.customer_email) == ("Camille", "x@marketplace.amazon.fr")
+    assert row.shipping_address == {"city": "Lyon", "countryCode": "FR"}
+    assert str(row.total_amount) == "391.84" and row.currency == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("status", "ship_by", "expected"),
+    [
+        (OrderStatus.CONFIRMED, NOW + timedelta(days=2), SlaStatus.OK),
+        (OrderStatus.CONFIRMED, NOW + timedelta(hours=3), SlaStatus.AT_RISK),
+        (OrderStatus.PENDING, NOW - timedelta(minutes=1), SlaStatus.BREACHED),
+        (OrderStatus.SHIPPED, NOW - timedelta(days=1), SlaStatus.OK),
+        (OrderStatus.CONFIRMED, None, SlaStatus.OK),
+    ],
+)
+def test_sla(status: OrderStatus, ship_by: datetime | None, expected: SlaStatus) -> None:
+    assert sla_status(status, ship_by, NOW) is expected
+
+
+@pytest.mark.parametrize(
+    ("error", "resuming", "decision"),
+    [
+        (SpApiUnavailable("searchOrders", 503, "x", "y"), False, Decision.WAIT),
+        (LwaUnavailable("LWA down"), False, Decision.WAIT),
+        (ConnectionRefusedError(), False, Decision.WAIT),
+        (SpApiInvalidInput("searchOrders", 400, "InvalidInput", "token"), True,
+         Decision.RESTART_WINDOW),
+        (SpApiInvalidInput("searchOrders", 400, "InvalidInput", "bad"), False, Decision.FAIL),
+        (ReauthRequired("t-1", "S", "invalid_grant"), True, Decision.FAIL),
+        (CredentialsMissing("t-1", "secret/x"), False, Decision.FAIL),
+        (SpApiAccessDenied("searchOrders", 403, "Unauthorized", "no"), False, Decision.FAIL),
+        (KeyError("bug"), False, Decision.FAIL),
+    ],
+)  # fmt: skip
+def test_what_a_failed_page_means(error: Exception, resuming: bool, decision: Decision) -> None:
+    assert decide(error, resuming=resuming) is decision
