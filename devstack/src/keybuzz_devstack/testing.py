@@ -174,6 +174,9 @@ class RunningService:
         await asyncio.wait_for(self.task, 30)
 
 
+NOWHERE = "http://127.0.0.1:9"  # the discard port: connection refused at once
+
+
 @pytest.fixture
 async def start_service(
     stack: Infra, make_database: Callable[[str], Awaitable[str]]
@@ -193,6 +196,10 @@ async def start_service(
             or await make_database("product"),
             "VAULT_ADDR": stack.vault_addr,
             "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
+            # Tests never reach Amazon: a service that is not pointed at the sandbox
+            # (e.g. orders picking up another test's connection.connected) fails fast.
+            "LWA_ENDPOINT": f"{NOWHERE}/auth/o2/token",
+            "SPAPI_ENDPOINT": NOWHERE,
             "MX_PORT": str(infra.free_port()),  # the poller's SMTP listener: never 2525 in tests
             **overrides,
         }
