@@ -161,9 +161,7 @@ async def test_batch_handler_takes_many_events_in_one_transaction(start_service,
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 
-async def test_poison_event_in_a_batch_is_isolated_and_the_rest_commit(
-    start_service, private_nats
-):
+async def test_poison_event_in_a_batch_is_isolated_and_the_rest_commit(start_service, private_nats):
     sizes: list[int] = []
     service = await start(start_service, private_nats, batch_register(sizes, {"bad"}))
     js = service.runtime.js

@@ -10,15 +10,16 @@ from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
 
 @pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
-async def test_service_starts_and_is_ready(start_service, definition):
-    service = await start_service(definition)
+async def test_service_starts_and_is_ready(start_service, dovecot, definition):
+    own = {"imap": True} if definition is POLLER else {}  # the poller's ready_checks
+    service = await start_service(definition, **(dovecot.settings if own else {}))
     async with service.client() as http:
         health = await http.get("/health")
         ready = await http.get("/ready")
         openapi = await http.get("/schema/openapi.json")
     assert health.status_code == 200 and health.json()["service"] == definition.name
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"nats": True, "database": True, "vault": True}
+    assert ready.json()["checks"] == {"nats": True, "database": True, "vault": True, **own}
     assert openapi.status_code == 200 and "/ready" in openapi.json()["paths"]
 
     applied = await service.runtime.pool.fetch(

@@ -212,6 +212,7 @@ class EventSubscription(Generic[E]):
         self.retry_backoff = retry_backoff
         self.batch_size = batch_size
         self._task: asyncio.Task[None] | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
         self._running = False
         self._busy = False
         host.subscriptions.append(self)
@@ -238,9 +239,11 @@ class EventSubscription(Generic[E]):
                 max_deliver=self.max_deliveries + EXTRA_DELIVERIES_BEFORE_GIVING_UP,
             ),
         )
-        pull = await js.pull_subscribe_bind(self.durable, self.stream)
+        self._subscription = await js.pull_subscribe_bind(self.durable, self.stream)
         self._running = True
-        self._task = asyncio.create_task(self._pull(pull), name=f"consumer-{self.durable}")
+        self._task = asyncio.create_task(
+            self._pull(self._subscription), name=f"consumer-{self.durable}"
+        )
 
     async def stop(self, within: float = 10.0) -> None:
         """Finish the batch in hand (bounded), then stop fetching."""
@@ -253,6 +256,11 @@ class EventSubscription(Generic[E]):
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+        # Gone before NATS drains: nats-py's drain waits on the queue of a pull
+        # subscription that fetch never marks done, until its timeout, then logs an error.
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+            self._subscription = None
 
     async def _pull(self, pull: JetStreamContext.PullSubscription) -> None:
         while self._running:

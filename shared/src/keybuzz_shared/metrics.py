@@ -144,10 +144,7 @@ async def _consumer_families(runtime: Scraped) -> list[Metric]:
     try:
         if not runtime.nc.is_connected:  # nats-py would wait for the reconnect
             raise ConnectionError("NATS is not connected")
-        infos = await asyncio.wait_for(
-            asyncio.gather(*(_consumer_info(runtime, s.stream, s.durable) for s in subscriptions)),
-            SCRAPE_READ_TIMEOUT,
-        )
+        infos = await asyncio.wait_for(_consumer_infos(runtime, subscriptions), SCRAPE_READ_TIMEOUT)
     except Exception as exc:
         log.warning("metrics: consumer state unreadable", extra={"error": repr(exc)})
         return [_source_up(service, "nats", False)]
@@ -155,6 +152,14 @@ async def _consumer_families(runtime: Scraped) -> list[Metric]:
         pending.add_metric([service, sub.stream, sub.durable], num_pending)
         ack_pending.add_metric([service, sub.stream, sub.durable], num_ack_pending)
     return [pending, ack_pending, _source_up(service, "nats", True)]
+
+
+async def _consumer_infos(runtime: Scraped, subscriptions: list[Any]) -> list[tuple[int, int]]:
+    # A coroutine, not a bare gather: wait_for cancels a timed-out gather without
+    # retrieving its CancelledError, which asyncio then logs as an error.
+    return await asyncio.gather(
+        *(_consumer_info(runtime, s.stream, s.durable) for s in subscriptions)
+    )
 
 
 async def _consumer_info(runtime: Scraped, stream: str, durable: str) -> tuple[int, int]:
