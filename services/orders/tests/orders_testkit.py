@@ -27,6 +27,7 @@ import msgspec
 import nats
 import pytest
 from keybuzz_devstack import infra
+from keybuzz_devstack.testing import eventually
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.settings import DEV_JWT_SECRET
@@ -152,18 +153,6 @@ class OrdersKit:
         answer = await self.oauth.connect(tenant)
         assert answer.status_code == 303, answer.text
         assert "status=connected" in answer.headers["location"], answer.headers["location"]
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], within: float = 20) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

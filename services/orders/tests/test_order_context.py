@@ -63,7 +63,7 @@ async def test_an_unknown_order_of_a_buyer_message_is_fetched(
             order_id,
         )
 
-    row = await eventually(fetched)
+    row = await eventually(fetched, within=20)
     assert row["total_amount"] == shipped["total_amount"]
     assert row["tracking_code"] == shipped["tracking_code"]
     items = await pool.fetchval("SELECT count(*) FROM order_items WHERE order_id = $1", row["id"])
