@@ -1,0 +1,337 @@
+"""Orders backfill against the Amazon sandbox, next to a naive Orders v0 loop in the same run.
+
+A sandbox process of its own at ``SCALE`` (Amazon durations and bucket refills
+divided by it), the oauth and orders services in-process, tenants connected the
+way a seller does it (oauth start → consent page → callback). Measured:
+
+- callback → the first orders visible over ``GET /api/v1/orders`` (small seller);
+- backfill wall time (job ``startedAt`` → ``finishedAt``) next to the minimum
+  Amazon's quotas allow for ``searchOrders`` pages of 100: pages beyond the
+  burst × 1/rate, divided by the time scale;
+- a naive Orders v0 loop (``getOrders`` pages of 100, then ``getOrderItems`` per
+  order, following its ``NextToken``) paced at the documented rates, scaled the
+  same way, for the same seller; and the backfill's speed-up over it.
+
+The orders service's token buckets pace at Amazon's real rates (the sandbox
+announces the documented rate even when sped up), so a page beyond the burst
+would wait ~3 real minutes: here its limiter is swapped for the same buckets on
+the sandbox's clock (rates × SCALE), as the naive loop's. The large seller runs
+on a window of ``LARGE_DAYS`` (the whole 90 days would take 12 minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack.testing import RunningService, run_in_process
+from keybuzz_oauth.app import CALLBACK_PATH
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.service import DEFINITION as ORDERS
+from keybuzz_shared.amazon import SpApiClient
+from keybuzz_shared.amazon.spapi import (
+    DEFAULT_RATE_LIMITS,
+    FALLBACK_RATE_LIMIT,
+    RateLimit,
+    RateLimiter,
+    TokenBucket,
+)
+
+from bench.harness import BenchContext, Figure
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "services" / "oauth" / "tests"))
+from oauth_testkit import (  # noqa: E402 - after the path insert above
+    SANDBOX_APP,
+    OauthKit,
+    register_redirect,
+    root_vault_at,
+    tenant_path,
+    write_app,
+)
+
+# The oauth round trip must survive a 5-minute authorization code (15 s at 20) on a
+# loaded machine, and the naive loop's ~64 throttled getOrderItems take ~6 s at 20.
+SCALE = 20
+SMALL, SMALL_MARKETPLACE, SMALL_ID = "A12BCIS2R7HD4D", None, "A13V1IB3VIYZZH"
+LARGE, LARGE_MARKETPLACE = "A3DESELLERBENCH", "DE"
+# 10,000 orders in 90 days: 23 days ≈ 2,560 orders = 26 pages, 6 beyond the burst
+# (≈ 54 s at scale 20); the whole 90 days would be 80 beyond it, 12 minutes here.
+LARGE_DAYS = 23
+SEARCH = (0.0056, 20)  # searchOrders rate/s, burst
+GET_ORDERS = (0.0167, 20)  # Orders v0 getOrders
+GET_ITEMS = (0.5, 30)  # Orders v0 getOrderItems
+PAGE = 100
+API = "/api/v1/orders"
+
+
+def quota_floor(calls: int, limit: tuple[float, int]) -> float:
+    """Real seconds the sandbox's buckets force on ``calls`` calls: beyond the burst, 1/rate."""
+    rate, burst = limit
+    return max(0, calls - burst) / (rate * SCALE)
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    sandbox = _start_sandbox(ctx.root)
+    try:
+        return await _measure(ctx, sandbox.spec.url)
+    finally:
+        sandbox.stop()
+
+
+def _start_sandbox(root: Path) -> infra.RunningServer:
+    port = infra.free_port()
+    url = f"http://127.0.0.1:{port}"
+    spec = infra.ServerSpec(
+        name="sandbox",
+        command=[sys.executable, "-m", "keybuzz_sandbox"],
+        port=port,
+        url=url,
+        env={
+            "SANDBOX_HOST": "127.0.0.1",
+            "SANDBOX_PORT": str(port),
+            "SANDBOX_PUBLIC_URL": url,
+            "SANDBOX_TIME_SCALE": str(SCALE),
+        },
+        ready=lambda: infra.http_ok(f"{url}/health"),
+    )
+    return infra.RunningServer(spec, root / f"sandbox-{port}.log").start(timeout=60)
+
+
+async def _service(ctx: BenchContext, definition: Any, **env: str) -> RunningService:
+    return await run_in_process(
+        definition,
+        {
+            "NATS_URL": ctx.nats_url,
+            "DATABASE_URL": await ctx.make_database(definition.name),
+            "PRODUCT_DATABASE_URL": await ctx.make_database("product"),
+            "VAULT_ADDR": ctx.vault_addr,
+            "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
+            "LOG_LEVEL": "WARNING",
+            **env,
+        },
+    )
+
+
+class SandboxClockBucket(TokenBucket):
+    """Amazon's bucket on the sandbox's clock: every rate, documented or announced, × SCALE."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        super().__init__(RateLimit(rate=limit.rate * SCALE, burst=limit.burst))
+
+    def adopt_rate(self, rate: float) -> None:
+        super().adopt_rate(rate * SCALE)  # the sandbox announces the documented rate
+
+
+class SandboxClockLimiter(RateLimiter):
+    def bucket(self, tenant_id: str, operation: str) -> TokenBucket:
+        key = (tenant_id, operation)
+        if key not in self._buckets:
+            limit = self._limits.get(operation, FALLBACK_RATE_LIMIT)
+            self._buckets[key] = SandboxClockBucket(limit)
+        return self._buckets[key]
+
+
+async def _orders_service(ctx: BenchContext, days: int, amazon: dict[str, str]) -> RunningService:
+    """The orders service, its SP-API buckets on the sandbox's clock (see the module doc)."""
+    service = await _service(ctx, ORDERS, BACKFILL_DAYS=str(days), **amazon)
+    service.runtime.component(SpApiClient).limiter = SandboxClockLimiter(DEFAULT_RATE_LIMITS)
+    return service
+
+
+async def _measure(ctx: BenchContext, sandbox: str) -> list[Figure]:
+    source = f"bench-{uuid.uuid4().hex[:8]}"
+    oauth_service = await _service(
+        ctx, OAUTH, LWA_ENDPOINT=f"{sandbox}/auth/o2/token", SELLER_CENTRAL_URL=sandbox,
+        FRONTEND_URL="http://frontend.test/settings/amazon", AMAZON_APP_SOURCE=source,
+    )  # fmt: skip
+    oauth = OauthKit(ctx, sandbox, oauth_service, source)
+    redirect = oauth_service.url + CALLBACK_PATH
+    await write_app(ctx.vault_addr, source, redirect)
+    await register_redirect(sandbox, redirect)
+    amazon = {"LWA_ENDPOINT": f"{sandbox}/auth/o2/token", "SPAPI_ENDPOINT": sandbox,
+              "AMAZON_APP_SOURCE": source}  # fmt: skip
+    figures: list[Figure] = []
+    try:
+        orders = await _orders_service(ctx, 90, amazon)
+        try:
+            small = f"bench-{uuid.uuid4().hex[:8]}"
+            visible, job = await _connect_and_backfill(
+                oauth, orders, small, SMALL_MARKETPLACE, SMALL
+            )
+        finally:
+            await orders.stop()
+        naive_seconds, naive_floor, calls = await _naive_v0(ctx, sandbox, small)
+        figures += _small_figures(visible, job, naive_seconds, naive_floor, calls)
+        # A service of its own, so that connection.connected starts the smaller window.
+        orders = await _orders_service(ctx, LARGE_DAYS, amazon)
+        try:
+            large = f"bench-{uuid.uuid4().hex[:8]}"
+            _, job = await _connect_and_backfill(oauth, orders, large, LARGE_MARKETPLACE, LARGE)
+        finally:
+            await orders.stop()
+        figures.append(_backfill_figure(f"{LARGE} ({LARGE_DAYS} of 90 days)", job))
+    finally:
+        await oauth.aclose()
+        await oauth_service.stop()
+    return figures
+
+
+async def _connect_and_backfill(
+    oauth: OauthKit, orders: RunningService, tenant: str, marketplace: str | None, seller: str
+) -> tuple[float, dict[str, Any]]:
+    """Seconds from the callback to the first orders over HTTP, and the finished job."""
+    started = await oauth.start(tenant, marketplace)
+    callback = await oauth.consent(started["authUrl"], seller=seller)
+    headers = oauth.headers(tenant)
+    async with httpx.AsyncClient(base_url=orders.url, timeout=30) as http:
+        start = time.perf_counter()
+        answer = await oauth.follow(callback)
+        if answer.status_code != 303 or "status=connected" not in answer.headers["location"]:
+            raise RuntimeError(f"connect failed: {answer.status_code} {answer.text}")
+        # Polling the API is the measurement: the first listed order is the end of it.
+        while not (await http.get(API, headers=headers, params={"limit": 1})).json()["orders"]:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        visible = time.perf_counter() - start
+        job_id = await orders.runtime.pool.fetchval(
+            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1", tenant
+        )
+        deadline = time.perf_counter() + 240
+        while True:
+            job = (await http.get(f"{API}/backfill/{job_id}", headers=headers)).json()
+            if job["status"] != "RUNNING":
+                break
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"backfill still running after 240 s: {job}")
+            await asyncio.sleep(0.1)
+    if job["status"] != "COMPLETED":
+        raise RuntimeError(f"backfill ended {job['status']}: {job}")
+    return visible, dict(job)
+
+
+def _job_seconds(job: dict[str, Any]) -> float:
+    started = datetime.fromisoformat(job["startedAt"])
+    return (datetime.fromisoformat(job["finishedAt"]) - started).total_seconds()
+
+
+def _backfill_figure(label: str, job: dict[str, Any]) -> Figure:
+    floor = quota_floor(job["pages"], SEARCH)
+    return {
+        "name": f"backfill wall time, {label}",
+        "value": _job_seconds(job),
+        "unit": "s",
+        "baseline": floor or None,
+        "note": f"{job['orders']} orders, {job['items']} items, {job['pages']} searchOrders "
+        f"pages, {job['rateLimitWaits']} rate-limit waits, {job['errors']} errors; quota minimum {floor:.1f} s at time scale {SCALE} "
+        f"(pages beyond the burst of {SEARCH[1]} × 1/{SEARCH[0]}/s ÷ {SCALE})",
+    }
+
+
+def _small_figures(
+    visible: float, job: dict[str, Any], naive: float, naive_floor: float, calls: int
+) -> list[Figure]:
+    backfill = _job_seconds(job)
+    return [
+        {
+            "name": f"callback → first orders over HTTP, {SMALL}",
+            "value": visible,
+            "unit": "s",
+            "note": "oauth callback answered 303, then GET /api/v1/orders polled every 20 ms",
+        },
+        _backfill_figure(f"{SMALL} (90 days)", job),
+        {
+            "name": f"naive Orders v0 loop, {SMALL} (90 days)",
+            "value": naive,
+            "unit": "s",
+            "baseline": naive_floor,
+            "note": f"{calls} calls: getOrders pages of 100 + getOrderItems per order, paced at "
+            f"the documented rates × {SCALE}; baseline = its quota minimum",
+        },
+        {
+            "name": f"backfill speed-up over the naive v0 loop, {SMALL}",
+            "value": naive / backfill,
+            "unit": "×",
+            "note": "naive v0 wall time ÷ searchOrders backfill wall time, same sandbox and run",
+        },
+    ]
+
+
+class Bucket:
+    """The sandbox's bucket for one operation (documented rate × time scale)."""
+
+    def __init__(self, limit: tuple[float, int]) -> None:
+        self.rate, self.tokens, self.burst = limit[0] * SCALE, float(limit[1]), limit[1]
+        self.stamp = time.monotonic()
+
+    async def take(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            await asyncio.sleep((1 - self.tokens) / self.rate)
+            self.tokens, self.stamp = 1.0, time.monotonic()
+        self.tokens -= 1
+
+
+async def _naive_v0(ctx: BenchContext, sandbox: str, tenant: str) -> tuple[float, float, int]:
+    """getOrders for the 90-day window, then getOrderItems per order: wall s, quota floor, calls."""
+    refresh = await _refresh_token(ctx, tenant)
+    async with httpx.AsyncClient(base_url=sandbox, timeout=30) as http:
+        grant = await http.post("/auth/o2/token", data={
+            "grant_type": "refresh_token", "refresh_token": refresh,
+            "client_id": SANDBOX_APP["client_id"], "client_secret": SANDBOX_APP["client_secret"],
+        })  # fmt: skip
+        grant.raise_for_status()
+        http.headers["x-amz-access-token"] = grant.json()["access_token"]
+        lists, items = Bucket(GET_ORDERS), Bucket(GET_ITEMS)
+        after = (datetime.now(UTC) - timedelta(days=90)).isoformat().replace("+00:00", "Z")
+        start = time.perf_counter()
+        order_ids: list[str] = []
+        params = {"MarketplaceIds": SMALL_ID, "CreatedAfter": after, "MaxResultsPerPage": PAGE}
+        list_calls = item_calls = 0
+        while True:
+            payload = await _get(http, lists, "/orders/v0/orders", params)
+            list_calls += 1
+            order_ids += [o["AmazonOrderId"] for o in payload["Orders"]]
+            if not payload.get("NextToken"):
+                break
+            params = {"MarketplaceIds": SMALL_ID, "NextToken": payload["NextToken"]}
+        for order_id in order_ids:
+            token: str | None = None
+            while True:
+                path = f"/orders/v0/orders/{order_id}/orderItems"
+                payload = await _get(http, items, path, {"NextToken": token} if token else {})
+                item_calls += 1
+                if not (token := payload.get("NextToken")):
+                    break
+        seconds = time.perf_counter() - start
+    floor = quota_floor(list_calls, GET_ORDERS) + quota_floor(item_calls, GET_ITEMS)  # in turn
+    return seconds, floor, list_calls + item_calls
+
+
+async def _get(http: httpx.AsyncClient, bucket: Bucket, path: str, params: Any) -> Any:
+    for _ in range(10):  # a 429 means our pacing drifted from the sandbox's: wait and ask again
+        await bucket.take()
+        response = await http.get(path, params=params)
+        if response.status_code != 429:
+            response.raise_for_status()
+            return response.json()["payload"]
+        await asyncio.sleep(1 / bucket.rate)
+    raise RuntimeError(f"{path}: still throttled")
+
+
+async def _refresh_token(ctx: BenchContext, tenant: str) -> str:
+    vault = root_vault_at(ctx.vault_addr)
+    secret = await asyncio.to_thread(
+        vault.secrets.kv.v2.read_secret_version,
+        path=tenant_path(tenant).removeprefix("secret/"),
+        mount_point="secret",
+        raise_on_deleted_version=True,
+    )
+    return str(secret["data"]["data"]["refresh_token"])
