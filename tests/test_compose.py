@@ -4,6 +4,8 @@ No Docker engine runs on the project's machines, so the containers are not
 started here; this checks everything that can drift without running them.
 """
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from keybuzz_devstack.stack import SERVICES
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.settings import (
     DEV_INTERNAL_API_KEY,
     DEV_JWT_SECRET,
@@ -23,6 +26,7 @@ from keybuzz_shared.settings import (
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
 ROOT = Path(__file__).resolve().parents[1]
+MX_PORT = PollerSettings().mx_port
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 DEFINITIONS = {d.name: d for d in (OAUTH, POLLER, ORDERS, TENANT_SYNC)}
 DESIGN_VARIABLES = {
@@ -53,7 +57,9 @@ def test_each_service_is_in_compose_with_its_port_and_module(name):
     service = COMPOSE["services"][name]
     port = SERVICES[name]
     definition = DEFINITIONS[name]
-    assert service["ports"] == [f"127.0.0.1:{port}:{port}"]
+    # HTTP only, except the poller's MX (SMTP), which must be reachable by mail senders.
+    extra = [f"127.0.0.1:{MX_PORT}:{MX_PORT}"] if name == "poller" else []
+    assert service["ports"] == [f"127.0.0.1:{port}:{port}", *extra]
     assert service["command"] == ["python", "-m", "keybuzz_" + name.replace("-", "_")]
     port_variable = env_name(definition.settings_type, "http_port")
     assert service["environment"][port_variable] == str(port)
@@ -68,6 +74,41 @@ def test_service_environment_is_known_to_the_code(name):
     )  # every §7 variable reaches every service
     unknown = variables - ALL_SETTINGS_VARIABLES
     assert not unknown, f"compose sets variables no service reads: {unknown}"
+
+
+def _dovecot_mount(target: str) -> Path:
+    for volume in COMPOSE["services"]["dovecot"]["volumes"]:
+        source, _, rest = volume.partition(":")
+        if rest.split(":")[0] == target:
+            return ROOT / source
+    raise AssertionError(f"nothing mounted at {target}")
+
+
+def test_dovecot_is_the_official_image_and_the_poller_reads_and_delivers_there():
+    dovecot = COMPOSE["services"]["dovecot"]
+    assert dovecot["image"].startswith("dovecot/dovecot:2.3")  # the 2.3 config syntax below
+    poller = COMPOSE["services"]["poller"]
+    environment = compose_environment("poller", OPERATOR)
+    settings = load_settings(PollerSettings, environment)
+    assert (settings.imap_host, settings.lmtp_host) == ("dovecot", "dovecot")
+    assert "dovecot" in poller["depends_on"]
+    # The MX listens on the container's interfaces, on the port compose publishes.
+    assert settings.mx_host == "0.0.0.0" and settings.mx_port == MX_PORT
+    config = _dovecot_mount("/etc/dovecot/dovecot.conf").read_text()
+    listeners = dict(re.findall(r"inet_listener (imap|lmtp) \{\s*port = (\d+)", config))
+    assert listeners == {"imap": str(settings.imap_port), "lmtp": str(settings.lmtp_port)}
+    assert "lmtp_save_to_detail_mailbox = yes" in config  # one folder per tenant
+    assert "protocols = imap lmtp" in config and "/etc/dovecot/users" in config
+
+
+def test_dovecot_account_is_the_pollers_with_the_development_password():
+    user, hashed, *_ = _dovecot_mount("/etc/dovecot/users").read_text().split(":")
+    settings = PollerSettings()
+    assert user == settings.imap_user
+    # {SSHA512}: sha512(password + salt) followed by the salt, base64.
+    raw = base64.b64decode(hashed.removeprefix("{SSHA512}"))
+    digest, salt = raw[:64], raw[64:]
+    assert hashlib.sha512(settings.imap_password.encode() + salt).digest() == digest
 
 
 def test_dockerfile_installs_every_package():

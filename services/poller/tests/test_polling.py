@@ -15,6 +15,7 @@ import pytest
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller import store
+from keybuzz_poller.polling import Scheduler
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected
 from mailkit import archived, get_json, new_tenant, publish, relay_mail, send, synced
@@ -72,6 +73,32 @@ async def test_two_instances_never_poll_a_tenant_at_once_and_take_over(
 
 async def _count_is(poller: RunningService, tenant: str, count: int) -> bool:
     return await stored(poller, tenant) == count
+
+
+async def test_a_freed_slot_takes_the_next_due_tenant_at_once_not_at_the_next_tick(
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+    dovecot: MailServer,
+) -> None:
+    # Its own database: no other test's due tenant can take the single slot.
+    poller = await start_service(
+        DEFINITION, DATABASE_URL=await make_database("poller"), POLL_CONCURRENCY="1",
+        **dovecot.settings,
+    )  # fmt: skip
+    tenants = [new_tenant() for _ in range(8)]
+    for tenant, address in tenants:
+        await synced(poller, tenant, address)
+        await send(poller, relay_mail(address), address)
+    pool = poller.runtime.pool
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await pool.execute("UPDATE poller_poll_status SET next_poll_at = now()")
+    poller.runtime.component(Scheduler).wake.set()
+    for tenant, _ in tenants:
+        await eventually(lambda t=tenant: stored(poller, t), within=20)  # type: ignore[misc]
+    # One poll at a time: refilled when a poll ends this takes a fraction of a second
+    # per tenant; one claim per tick (about 1 s, jittered 0.5-1.5 s) took 8 ticks or more.
+    assert loop.time() - start < 4
 
 
 async def test_a_dead_instances_lease_expires_and_the_tenant_is_taken_over(

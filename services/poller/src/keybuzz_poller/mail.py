@@ -18,7 +18,8 @@ from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller import relay_mail, store
 from keybuzz_poller.inbound import Recipient, folder_for
-from keybuzz_poller.mailbox import Cursor, ImapAccount
+from keybuzz_poller.mailbox import Cursor, ImapAccount, Mailbox
+from keybuzz_poller.mock_source import MockMailbox
 from keybuzz_poller.mx import Lmtp, MxHandler, MxServer
 from keybuzz_poller.relay_mail import RelayMail
 from keybuzz_poller.settings import PollerSettings
@@ -63,13 +64,20 @@ async def start_mx(runtime: PollerRuntime) -> None:
 
 
 async def provide_mailbox(runtime: PollerRuntime) -> None:
-    """``on_startup``: the IMAP account polls read from (also in ``--once`` runs, without MX)."""
-    runtime.provide(imap_account(runtime.settings))
+    """``on_startup``: the mailbox polls read from (also in ``--once`` runs, without MX)."""
+    settings = runtime.settings
+    mailbox: Mailbox = (
+        MockMailbox(settings.inbound_domain) if settings.amazon_use_mock else imap_account(settings)
+    )
+    if settings.amazon_use_mock:
+        log.warning("AMAZON_USE_MOCK=true: polls read demo mails, not Dovecot")
+    # Keyed by the interface, not the class: readers ask for ``Mailbox`` whichever it is.
+    runtime.components[Mailbox] = mailbox
 
 
 async def imap_ready(runtime: PollerRuntime) -> bool:
     """``/ready``'s ``imap`` check: the poller's IMAP account can log in."""
-    return await runtime.component(ImapAccount).is_ready()
+    return await runtime.component(Mailbox).is_ready()
 
 
 async def stop_mx(runtime: Any) -> None:
@@ -85,7 +93,7 @@ async def read_new_mail(
     folder = folder_for(tenant_id)
     saved = await store.get_cursor(runtime.pool, tenant_id)
     cursor = Cursor(*saved) if saved else None
-    new = await runtime.component(ImapAccount).fetch_new(folder, cursor, limit)
+    new = await runtime.component(Mailbox).fetch_new(folder, cursor, limit)
     if new.reread:
         log.warning("UIDVALIDITY changed: folder read again", extra={"tenant_id": tenant_id})
     mails = [relay_mail.parse(m.raw) for m in new.mails]

@@ -46,8 +46,27 @@ class NewMail:
     reread: bool = False  # UIDVALIDITY changed: the folder is read from the start
 
 
+class Mailbox:
+    """Where polls read tenants' mail: Dovecot over IMAP, or the demo mock (``mock_source.py``).
+
+    A plain base class, not an ABC: ``runtime.component(Mailbox)`` needs a concrete type.
+    """
+
+    async def fetch_new(self, folder: str, cursor: Cursor | None, limit: int = 200) -> NewMail:
+        """At most ``limit`` mails after ``cursor``, oldest first."""
+        raise NotImplementedError
+
+    async def is_ready(self) -> bool:
+        """Whether reading can work now (``/ready``)."""
+        raise NotImplementedError
+
+    async def tenant_folders(self, prefix: str = "tenant-") -> dict[str, int]:
+        """Every folder named ``<prefix>…`` and how many mails it holds."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class ImapAccount:
+class ImapAccount(Mailbox):
     host: str
     port: int
     user: str

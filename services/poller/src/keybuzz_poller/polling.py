@@ -27,7 +27,7 @@ from keybuzz_shared.uow import UnitOfWork
 from keybuzz_poller import store
 from keybuzz_poller.inbound import FOLDER_PREFIX
 from keybuzz_poller.mail import PollerRuntime, read_new_mail
-from keybuzz_poller.mailbox import ImapAccount
+from keybuzz_poller.mailbox import Mailbox
 from keybuzz_poller.relay_mail import RelayMail
 from keybuzz_poller.tickets import StoreCounts, store_mails
 
@@ -133,6 +133,8 @@ class Scheduler:
         outage = False
         renewed = asyncio.get_running_loop().time()
         while not self.runtime.stopping:
+            # Cleared before claiming: a poll that ends meanwhile still wakes the wait below.
+            self.wake.clear()
             try:
                 await self._claim_and_start()
                 if asyncio.get_running_loop().time() - renewed > self.lease / 3:
@@ -147,7 +149,6 @@ class Scheduler:
                 if not outage:
                     log.warning("poll scheduling failed", extra={"error": repr(exc)})
                 outage = True
-            self.wake.clear()
             # Jitter: instances ticking in lockstep would always hand a tenant to the same one.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.tick * random.uniform(0.5, 1.5))
@@ -162,6 +163,14 @@ class Scheduler:
 
     async def poll_leased(self, tenant_id: str, reraise: bool = False) -> PollResult | None:
         """A scheduled poll's failure is recorded (and retried later); poll-now's is raised too."""
+        try:
+            return await self._poll_leased(tenant_id, reraise)
+        finally:
+            # A slot is free: claim the next due tenant now. Waiting for the next tick
+            # capped an instance at POLL_CONCURRENCY polls a second (bench_poller).
+            self.wake.set()
+
+    async def _poll_leased(self, tenant_id: str, reraise: bool) -> PollResult | None:
         pool, started = self.runtime.pool, asyncio.get_running_loop().time()
         try:
             result = await poll_tenant(self.runtime, tenant_id)
@@ -216,7 +225,7 @@ class Scheduler:
 
 async def scan_quarantine(runtime: PollerRuntime) -> dict[str, int]:
     """Folders of unknown tenants with their mail counts; recorded, never deleted."""
-    folders = await runtime.component(ImapAccount).tenant_folders()
+    folders = await runtime.component(Mailbox).tenant_folders()
     by_tenant = {name.removeprefix(FOLDER_PREFIX): name for name in folders}
     unknown = await store.unknown_tenants(runtime.pool, list(by_tenant))
     found = {by_tenant[t]: folders[by_tenant[t]] for t in sorted(unknown)}

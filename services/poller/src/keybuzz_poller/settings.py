@@ -34,8 +34,17 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     lmtp_host: str = "127.0.0.1"
     lmtp_port: int = 8024
 
+    # Demo mode (docs/POLLER.md, "Mock source"): polls read fixed mails about the sandbox
+    # seller's orders instead of Dovecot. Refused when KEYBUZZ_ENV is production-like.
+    amazon_use_mock: bool = False
+
     # The MX (SMTP for INBOUND_DOMAIN) inside the poller process (docs/POLLER.md).
     mx_host: str = "127.0.0.1"
     mx_port: int = 2525
     # Amazon relays attachments up to 10 MB; base64 makes them a third larger.
     mx_max_message_bytes: int = 25 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        # msgspec turns this into a SettingsError naming AMAZON_USE_MOCK (settings.load_settings).
+        if self.amazon_use_mock and self.is_production:
+            raise ValueError(f"AMAZON_USE_MOCK=true is refused when KEYBUZZ_ENV={self.keybuzz_env}")
