@@ -86,22 +86,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
 
 def _start_sandbox(root: Path) -> infra.RunningServer:
-    port = infra.free_port()
-    url = f"http://127.0.0.1:{port}"
-    spec = infra.ServerSpec(
-        name="sandbox",
-        command=[sys.executable, "-m", "keybuzz_sandbox"],
-        port=port,
-        url=url,
-        env={
-            "SANDBOX_HOST": "127.0.0.1",
-            "SANDBOX_PORT": str(port),
-            "SANDBOX_PUBLIC_URL": url,
-            "SANDBOX_TIME_SCALE": str(SCALE),
-        },
-        ready=lambda: infra.http_ok(f"{url}/health"),
-    )
-    return infra.RunningServer(spec, root / f"sandbox-{port}.log").start(timeout=60)
+    spec = infra.sandbox_spec(infra.free_port(), str(SCALE))
+    return infra.RunningServer(spec, root / f"sandbox-{spec.port}.log").start(timeout=60)
 
 
 async def _service(ctx: BenchContext, definition: Any, **env: str) -> RunningService:

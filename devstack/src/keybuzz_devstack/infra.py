@@ -188,6 +188,24 @@ def _pg_ready(port: int) -> bool:
 # --- OpenBao ----------------------------------------------------------------------------
 
 
+def sandbox_spec(port: int, time_scale: str) -> ServerSpec:
+    """The Amazon sandbox as a process of its own (tests, benchmarks), clocks sped up."""
+    url = f"http://127.0.0.1:{port}"
+    return ServerSpec(
+        name="sandbox",
+        command=[sys.executable, "-m", "keybuzz_sandbox"],
+        port=port,
+        url=url,
+        env={
+            "SANDBOX_HOST": "127.0.0.1",
+            "SANDBOX_PORT": str(port),
+            "SANDBOX_PUBLIC_URL": url,
+            "SANDBOX_TIME_SCALE": time_scale,
+        },
+        ready=lambda: http_ok(f"{url}/health"),
+    )
+
+
 def openbao_spec(port: int = 8200, root_token: str = DEV_VAULT_ROOT_TOKEN) -> ServerSpec:
     """Dev mode: in memory, unsealed, KV v2 mounted at secret/."""
     command = [

@@ -244,25 +244,9 @@ SANDBOX_TIME_SCALE = "20"
 @pytest.fixture(scope="session")
 def sandbox_url(infra_root: Path) -> Iterator[str]:
     """The Amazon sandbox as a separate process, clocks sped up ``SANDBOX_TIME_SCALE`` times."""
-    import sys
-
-    port = infra.free_port()
-    url = f"http://127.0.0.1:{port}"
-    spec = infra.ServerSpec(
-        name="sandbox",
-        command=[sys.executable, "-m", "keybuzz_sandbox"],
-        port=port,
-        url=url,
-        env={
-            "SANDBOX_HOST": "127.0.0.1",
-            "SANDBOX_PORT": str(port),
-            "SANDBOX_PUBLIC_URL": url,
-            "SANDBOX_TIME_SCALE": SANDBOX_TIME_SCALE,
-        },
-        ready=lambda: infra.http_ok(f"{url}/health"),
-    )
+    spec = infra.sandbox_spec(infra.free_port(), SANDBOX_TIME_SCALE)
     server = _start(spec, infra_root)
-    yield url
+    yield spec.url
     server.stop()
 
 
