@@ -8,10 +8,11 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 
 .PHONY: install run up down status test bench lint clean
 
-# Dovecot (the poller's IMAP/LMTP server) is a Debian package, not a wheel: installed
-# with apt-get when missing (as root), a message saying what to install otherwise.
+# Dovecot (the poller's IMAP/LMTP server, required) and Chromium (the console's browser
+# test, optional) are Debian packages, not wheels: installed with apt-get when missing
+# (as root), a message saying what to install otherwise.
 install: $(STAMP)
-	@$(PY) -m keybuzz_devstack install-dovecot
+	@$(PY) -m keybuzz_devstack install-system-packages
 
 $(STAMP): $(PYPROJECTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

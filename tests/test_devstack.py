@@ -19,9 +19,9 @@ import httpx
 import hvac
 import pytest
 from keybuzz_devstack.infra import port_open
-from keybuzz_devstack.stack import SERVICES
+from keybuzz_devstack.stack import CONSOLE_PORT, SERVICES
 
-PORTS = [4222, 5432, 8200, 8900, *SERVICES.values()]
+PORTS = [4222, 5432, 8200, 8900, CONSOLE_PORT, *SERVICES.values()]
 pytestmark = pytest.mark.skipif(
     any(port_open(p) for p in PORTS), reason="a stack already runs on the default ports"
 )
@@ -148,7 +148,9 @@ def test_external_servers_are_used_and_not_started():
         "JWT_SECRET": "from-the-caller",
     }
     parts, shared = plan_parts(env)
-    assert [p.name for p in parts] == ["sandbox", "oauth", "poller", "orders", "tenant-sync"]
+    assert [p.name for p in parts] == [
+        "sandbox", "oauth", "poller", "orders", "tenant-sync", "console",
+    ]  # fmt: skip
     assert "NATS_URL" not in shared and "VAULT_ADDR" not in shared  # inherited unchanged
     assert "IMAP_HOST" not in shared  # nor Dovecot: the caller's IMAP server
     assert shared["JWT_SECRET"] == "from-the-caller"

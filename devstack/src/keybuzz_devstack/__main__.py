@@ -1,4 +1,4 @@
-"""``python -m keybuzz_devstack run|up|down|status|install-dovecot``."""
+"""``python -m keybuzz_devstack run|up|down|status|install-system-packages|…``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from keybuzz_devstack import dovecot, stack
+from keybuzz_devstack import dovecot, stack, system_packages
 
 
 def _stop_on_signals() -> None:
@@ -89,7 +89,7 @@ def nats_tool(action: str, subject: str, body: str) -> int:
     import nats
 
     async def send() -> str:
-        nc = await nats.connect(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
+        nc = await nats.connect(os.environ.get("NATS_URL", f"nats://127.0.0.1:{stack.NATS_PORT}"))
         try:
             if action == "pub":
                 ack = await nc.jetstream().publish(subject, body.encode())
@@ -145,7 +145,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="keybuzz-devstack")
     parser.add_argument(
         "command",
-        choices=["run", "up", "down", "status", "bootstrap", "pub", "req", "install-dovecot"],
+        choices=[
+            "run", "up", "down", "status", "bootstrap", "pub", "req",
+            "install-system-packages", "install-dovecot",
+        ],  # fmt: skip
     )
     parser.add_argument("subject", nargs="?", help="pub/req: the subject")
     parser.add_argument("body", nargs="?", default="{}", help="pub/req: the JSON body")
@@ -160,17 +163,24 @@ def main() -> None:
         "down": down,
         "status": status,
         "bootstrap": run_bootstrap,
+        "install-system-packages": install_system_packages,
         "install-dovecot": install_dovecot,
     }
     try:
         sys.exit(commands[args.command]())
-    except dovecot.DovecotMissing as missing:  # say what to install, not a traceback
+    except system_packages.SystemPackagesMissing as missing:  # what to install, no traceback
         print(missing, file=sys.stderr)
         sys.exit(2)
 
 
+def install_system_packages() -> int:
+    """``make install``: Debian's Dovecot (required) and Chromium (optional) when missing."""
+    system_packages.ensure([dovecot.REQUIREMENT, system_packages.CHROMIUM])
+    return 0
+
+
 def install_dovecot() -> int:
-    """``make install``: Debian's Dovecot packages when missing; nothing when present."""
+    """Dovecot alone (kept for scripts that call it): nothing when present."""
     dovecot.ensure_installed()
     return 0
 

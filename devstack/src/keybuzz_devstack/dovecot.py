@@ -20,11 +20,12 @@ import os
 import pwd
 import secrets
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from keybuzz_devstack import system_packages
 from keybuzz_devstack.infra import ServerSpec, _make_traversable
+from keybuzz_devstack.system_packages import Requirement, SystemPackagesMissing
 
 PACKAGES = ("dovecot-imapd", "dovecot-lmtpd")
 # Where Debian puts the master binary and the protocol programs the packages add.
@@ -37,17 +38,9 @@ ROOT_MAIL_ACCOUNT = "nobody"
 INTERNAL_ACCOUNT = "dovecot"  # created by Debian's package; Dovecot's default_internal_user
 # Unix sockets live in base_dir; their paths must stay under 108 bytes.
 MAX_BASE_DIR = 70
-INSTALL_HINT = (
-    "Dovecot (IMAP + LMTP) is required by the poller's mail path and is not installed.\n"
-    "On Debian/Ubuntu run, as root:\n"
-    "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
-    + " ".join(PACKAGES)
-    + "\nElsewhere install Dovecot 2.3 with its IMAP and LMTP parts so that `dovecot` is on "
-    "PATH (or in /usr/sbin) and run `make install` again."
-)
 
 
-class DovecotMissing(RuntimeError):
+class DovecotMissing(SystemPackagesMissing):
     """Dovecot is absent and we cannot install it ourselves (not root, no apt-get)."""
 
 
@@ -59,27 +52,28 @@ def binary() -> str | None:
     return found
 
 
+REQUIREMENT = Requirement(
+    name="Dovecot (IMAP + LMTP)",
+    packages=PACKAGES,
+    find=binary,
+    purpose="the poller's mail path",
+    elsewhere="install Dovecot 2.3 with its IMAP and LMTP parts so that `dovecot` is on "
+    "PATH (or in /usr/sbin)",
+)
+INSTALL_HINT = REQUIREMENT.hint()
+
+
 def ensure_installed(say: Callable[[str], None] = print) -> str:
     """The dovecot binary; installs Debian's packages first when missing (root + apt only).
 
     Present → returns at once, so running it at every ``make install`` costs nothing.
     """
+    try:
+        system_packages.ensure([REQUIREMENT], say)
+    except SystemPackagesMissing as missing:
+        raise DovecotMissing(str(missing)) from None
     found = binary()
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise DovecotMissing(INSTALL_HINT)
-    say("Dovecot is missing: installing " + " ".join(PACKAGES) + " with apt-get (~15 s)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *PACKAGES]):
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise DovecotMissing(
-                f"{' '.join(command)} failed:\n{result.stderr.strip()}\n\n{INSTALL_HINT}"
-            )
-    found = binary()
-    if found is None:
-        raise DovecotMissing(INSTALL_HINT)
+    assert found is not None  # ensure() raises for a required program it could not install
     return found
 
 

@@ -97,6 +97,49 @@ def nats_spec(data_dir: Path, port: int = 4222) -> ServerSpec:
     )
 
 
+def nats_cluster_specs(root: Path, size: int = 3, name: str = "keybuzz") -> list[ServerSpec]:
+    """``size`` JetStream servers routed to each other on loopback (tests of failover).
+
+    Each node gets its own store directory and is ready once ``/healthz`` answers 200,
+    which a clustered server only does after it found the JetStream meta leader: start
+    them all before waiting for any (one alone never gets a quorum).
+    """
+    client_ports = [free_port() for _ in range(size)]
+    route_ports = [free_port() for _ in range(size)]
+    routes = ",".join(f"nats://127.0.0.1:{port}" for port in route_ports)
+    return [
+        _cluster_node_spec(root, f"{name}-{index + 1}", name, client, route, routes)
+        for index, (client, route) in enumerate(zip(client_ports, route_ports, strict=True))
+    ]
+
+
+def _cluster_node_spec(
+    root: Path, server_name: str, cluster: str, port: int, route_port: int, routes: str
+) -> ServerSpec:
+    store = root / server_name
+    store.mkdir(parents=True, exist_ok=True)
+    monitor = free_port()
+    command = [
+        venv_bin("nats-server"),
+        "--jetstream",
+        "--addr", "127.0.0.1",
+        "--port", str(port),
+        "--http_port", str(monitor),
+        "--store_dir", str(store),
+        "--server_name", server_name,
+        "--cluster_name", cluster,
+        "--cluster", f"nats://127.0.0.1:{route_port}",
+        "--routes", routes,  # its own address among them is recognised and skipped
+    ]  # fmt: skip
+    return ServerSpec(
+        name=server_name,
+        command=command,
+        port=port,
+        url=f"nats://127.0.0.1:{port}",
+        ready=lambda: http_ok(f"http://127.0.0.1:{monitor}/healthz"),
+    )
+
+
 # --- PostgreSQL -------------------------------------------------------------------------
 
 
@@ -188,9 +231,14 @@ def _pg_ready(port: int) -> bool:
 # --- OpenBao ----------------------------------------------------------------------------
 
 
-def sandbox_spec(port: int, time_scale: str) -> ServerSpec:
-    """The Amazon sandbox as a process of its own (tests, benchmarks), clocks sped up."""
+def sandbox_spec(port: int, time_scale: str, reply_smtp_port: int | None = None) -> ServerSpec:
+    """The Amazon sandbox as a process of its own (tests, benchmarks), clocks sped up.
+
+    Its reply relay (SMTP) listens on ``reply_smtp_port``, a free port if not given:
+    ``GET /_sandbox/config`` tells which (``replyRelay.port``).
+    """
     url = f"http://127.0.0.1:{port}"
+    reply_port = free_port() if reply_smtp_port is None else reply_smtp_port
     return ServerSpec(
         name="sandbox",
         command=[sys.executable, "-m", "keybuzz_sandbox"],
@@ -201,6 +249,8 @@ def sandbox_spec(port: int, time_scale: str) -> ServerSpec:
             "SANDBOX_PORT": str(port),
             "SANDBOX_PUBLIC_URL": url,
             "SANDBOX_TIME_SCALE": time_scale,
+            "SANDBOX_REPLY_SMTP_HOST": "127.0.0.1",
+            "SANDBOX_REPLY_SMTP_PORT": str(reply_port),
         },
         ready=lambda: http_ok(f"{url}/health"),
     )

@@ -25,7 +25,37 @@ PIDFILE = DATA / "supervisord.pid"
 SOCKET = DATA / "supervisor.sock"
 READY_TIMEOUT = 180.0
 
-SANDBOX_URL = "http://127.0.0.1:8900"
+
+def _port_offset() -> int:
+    raw = os.environ.get("KEYBUZZ_PORT_OFFSET", "").strip() or "0"
+    try:
+        offset = int(raw)
+    except ValueError:
+        raise SystemExit(f"KEYBUZZ_PORT_OFFSET={raw!r} is not a whole number") from None
+    # 8900 is the highest default TCP port we shift (the NATS monitor adds 4000 itself).
+    if not 0 <= offset <= 65535 - 8900 - 4000:
+        raise SystemExit(f"KEYBUZZ_PORT_OFFSET={raw!r} must be between 0 and 52635")
+    return offset
+
+
+# KEYBUZZ_PORT_OFFSET=N shifts every default port of the stack by N so that a second
+# stack (a test's, a demo's) runs beside a developer's (README, "Running two stacks").
+PORT_OFFSET = _port_offset()
+
+
+def port(default: int) -> int:
+    """A default port of the stack (DESIGN.md §8), shifted by KEYBUZZ_PORT_OFFSET."""
+    return default + PORT_OFFSET
+
+
+NATS_PORT = port(4222)
+POSTGRES_PORT = port(5432)
+OPENBAO_PORT = port(8200)
+SANDBOX_PORT = port(8900)
+SANDBOX_URL = f"http://127.0.0.1:{SANDBOX_PORT}"
+# The development console (keybuzz_devstack.console): the oauth callback sends the seller there.
+CONSOLE_PORT = port(3000)
+CONSOLE_URL = f"http://127.0.0.1:{CONSOLE_PORT}"
 DEV_DEFAULTS = {
     "JWT_SECRET": "keybuzz-dev-secret-change-me-in-production",
     "INTERNAL_API_KEY": "keybuzz-dev-internal",
@@ -33,12 +63,33 @@ DEV_DEFAULTS = {
     "LWA_ENDPOINT": f"{SANDBOX_URL}/auth/o2/token",
     "SPAPI_ENDPOINT": SANDBOX_URL,
     "SELLER_CENTRAL_URL": SANDBOX_URL,
+    "FRONTEND_URL": f"{CONSOLE_URL}/settings/channels/amazon",
     "KEYBUZZ_ENV": "development",
 }
-SERVICES = {"oauth": 8001, "poller": 8002, "orders": 8003, "tenant-sync": 8004}
+SERVICES = {
+    "oauth": port(8001),
+    "poller": port(8002),
+    "orders": port(8003),
+    "tenant-sync": port(8004),
+}
+# Each service reads its HTTP port from this variable (its settings' ENV_NAMES).
+PORT_VARIABLES = {
+    "oauth": "OAUTH_PORT",
+    "poller": "POLLER_PORT",
+    "orders": "ORDERS_PORT",
+    "tenant-sync": "TENANT_SYNC_PORT",
+}
+OAUTH_CALLBACK_URL = (
+    f"http://127.0.0.1:{SERVICES['oauth']}/api/v1/marketplaces/amazon/oauth/callback"
+)
 # The poller's MX (SMTP for INBOUND_DOMAIN) runs inside the poller process (docs/POLLER.md).
-MX_URL = "smtp://127.0.0.1:2525"
-DOVECOT_LMTP_PORT = 8024
+MX_PORT = port(2525)
+MX_URL = f"smtp://127.0.0.1:{MX_PORT}"
+# Amazon's relay for sellers' replies, inside the sandbox process (docs/SANDBOX.md).
+REPLY_RELAY_PORT = port(2526)
+REPLY_RELAY_URL = f"smtp://127.0.0.1:{REPLY_RELAY_PORT}"
+DOVECOT_IMAP_PORT = port(8143)
+DOVECOT_LMTP_PORT = port(8024)
 
 
 @dataclass
@@ -61,23 +112,24 @@ class Part:
 def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
     """The parts to run and the environment they share; external servers are not started."""
     shared = {**DEV_DEFAULTS, **{k: v for k, v in env.items() if k in DEV_DEFAULTS}}
+    shared["MX_PORT"] = str(MX_PORT)  # the poller listens there, the sandbox relays to it
     parts: list[Part] = []
     if not env.get("NATS_URL"):
-        spec = infra.nats_spec(DATA / "nats")
+        spec = infra.nats_spec(DATA / "nats", NATS_PORT)
         parts.append(_infra_part(spec, 10))
         shared["NATS_URL"] = spec.url
     if not env.get("DATABASE_URL"):
-        spec = infra.postgres_spec(DATA / "postgres")
+        spec = infra.postgres_spec(DATA / "postgres", POSTGRES_PORT)
         parts.append(_infra_part(spec, 10))
         shared["DATABASE_URL"] = f"{spec.url}/keybuzz_backend"
         shared["PRODUCT_DATABASE_URL"] = env.get("PRODUCT_DATABASE_URL") or f"{spec.url}/keybuzz"
     own_vault = not env.get("VAULT_ADDR")
     if own_vault:
-        spec = infra.openbao_spec()
+        spec = infra.openbao_spec(OPENBAO_PORT)
         parts.append(_infra_part(spec, 10))
         shared["VAULT_ADDR"] = spec.url
     if not env.get("IMAP_HOST"):  # Dovecot (IMAP + LMTP) for the poller's mail path
-        spec = dovecot.dovecot_spec(DATA / "dovecot")
+        spec = dovecot.dovecot_spec(DATA / "dovecot", DOVECOT_IMAP_PORT, DOVECOT_LMTP_PORT)
         parts.append(_infra_part(spec, 10))
         shared.update(dovecot_settings(spec))
     parts.append(
@@ -85,24 +137,58 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
             name="sandbox",
             command=[sys.executable, "-m", "keybuzz_sandbox"],
             ready_url=f"{SANDBOX_URL}/health",
+            env=sandbox_settings(),
             priority=20,
             listen=SANDBOX_URL,
         )
     )
-    for service, port in SERVICES.items():
+    for service, http_port in SERVICES.items():
         module = "keybuzz_" + service.replace("-", "_")
         own_token = {"VAULT_TOKEN": bootstrap.service_token_id(service)} if own_vault else {}
         parts.append(
             Part(
                 name=service,
                 command=[sys.executable, "-m", module],
-                ready_url=f"http://127.0.0.1:{port}/ready",
-                env=own_token,
+                ready_url=f"http://127.0.0.1:{http_port}/ready",
+                env={**own_token, PORT_VARIABLES[service]: str(http_port)},
                 priority=30,
-                listen=f"http://127.0.0.1:{port}",
+                listen=f"http://127.0.0.1:{http_port}",
             )
         )
+    if shared["KEYBUZZ_ENV"] in {"development", "test"}:  # it mints tokens: refused elsewhere
+        parts.append(console_part())
     return parts, shared
+
+
+def console_part() -> Part:
+    """The development console, pointed at this stack's services and sandbox (README, "Console")."""
+    urls = {
+        f"CONSOLE_{service.replace('-', '_').upper()}_URL": f"http://127.0.0.1:{http_port}"
+        for service, http_port in SERVICES.items()
+    }
+    return Part(
+        name="console",
+        command=[sys.executable, "-m", "keybuzz_devstack.console"],
+        ready_url=f"{CONSOLE_URL}/health",
+        env={"CONSOLE_PORT": str(CONSOLE_PORT), "CONSOLE_SANDBOX_URL": SANDBOX_URL, **urls},
+        priority=40,
+        listen=CONSOLE_URL,
+    )
+
+
+def sandbox_settings() -> dict[str, str]:
+    """Where the sandbox listens, the URL it shows, where it relays buyer mail (the MX).
+
+    The oauth callback of this stack is registered as an extra redirect URI, as a
+    developer registers theirs in Seller Central.
+    """
+    return {
+        "SANDBOX_PORT": str(SANDBOX_PORT),
+        "SANDBOX_PUBLIC_URL": SANDBOX_URL,
+        "SANDBOX_SMTP_PORT": str(MX_PORT),
+        "SANDBOX_REPLY_SMTP_PORT": str(REPLY_RELAY_PORT),
+        "SANDBOX_REDIRECT_URIS": OAUTH_CALLBACK_URL,
+    }
 
 
 def dovecot_settings(spec: infra.ServerSpec) -> dict[str, str]:
@@ -233,8 +319,11 @@ def wait_ready(parts: list[Part], shared: dict[str, str]) -> None:
     bootstrap.run_bootstrap(
         postgres_server=bootstrap.server_url(shared["DATABASE_URL"]) if started_pg else None,
         product_url=shared["PRODUCT_DATABASE_URL"] if started_pg else None,
-        vault_addr=shared["VAULT_ADDR"] if started_vault else None,
+        vault_addr=None,
     )
+    if started_vault:  # the app credential names this stack's callback (its port may shift)
+        app = {**bootstrap.SANDBOX_APP, "redirect_uri": OAUTH_CALLBACK_URL}
+        bootstrap.seed_vault(shared["VAULT_ADDR"], infra.DEV_VAULT_ROOT_TOKEN, app)
     _wait_parts([p for p in parts if not p.spec])
 
 
@@ -290,8 +379,11 @@ def stop(timeout: float = 60.0) -> bool:
 
 def banner(parts: list[Part], shared: dict[str, str]) -> str:
     width = max(len(p.name) for p in parts)
-    lines = ["", "KeyBuzz development stack is ready:"]
+    shifted = f" (ports shifted by KEYBUZZ_PORT_OFFSET={PORT_OFFSET})" if PORT_OFFSET else ""
+    lines = ["", f"KeyBuzz development stack is ready{shifted}:"]
     lines += [f"  {p.name.ljust(width)}  {p.listen}" for p in parts]
+    if any(p.name == "sandbox" for p in parts):
+        lines.append(f"  {'replies'.ljust(width)}  {REPLY_RELAY_URL} (the sandbox's Amazon relay)")
     if any(p.name == "poller" for p in parts):
         lines.append(
             f"  {'MX'.ljust(width)}  {MX_URL} (in the poller; mail for {shared['INBOUND_DOMAIN']})"
@@ -307,9 +399,10 @@ def banner(parts: list[Part], shared: dict[str, str]) -> str:
         "  more: docs/SANDBOX.md (admin endpoints: faults, revocation, buyer messages)",
         "",
         "Try it:",
-        "  curl http://127.0.0.1:8004/ready",
-        f"  curl -X POST http://127.0.0.1:8004/api/v1/tenants/sync-all -H 'X-Internal-Key: {shared['INTERNAL_API_KEY']}'",
-        "  open http://127.0.0.1:8001/schema/swagger  (each service serves its OpenAPI at /schema)",
+        f"  open {CONSOLE_URL}  (the console: pick a tenant, Connect Amazon, orders, tickets)",
+        f"  curl http://127.0.0.1:{SERVICES['tenant-sync']}/ready",
+        f"  curl -X POST http://127.0.0.1:{SERVICES['tenant-sync']}/api/v1/tenants/sync-all -H 'X-Internal-Key: {shared['INTERNAL_API_KEY']}'",
+        f"  open http://127.0.0.1:{SERVICES['oauth']}/schema/swagger  (each service serves its OpenAPI at /schema)",
         f"  logs: {LOGS}/<part>.log",
         "",
     ]

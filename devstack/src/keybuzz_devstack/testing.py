@@ -250,6 +250,17 @@ def sandbox_url(infra_root: Path) -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def sandbox_reply_smtp(sandbox_url: str) -> tuple[str, int]:
+    """(host, port) of the session sandbox's reply relay (SMTP for buyers' aliases).
+
+    Its bounces go where ``PUT {sandbox_url}/_sandbox/replies/bounce-target`` says
+    (a test's MX); the sandbox's relay mails where ``POST /_sandbox/messages`` says.
+    """
+    relay = httpx.get(f"{sandbox_url}/_sandbox/config", timeout=30).json()["replyRelay"]
+    return str(relay["host"]), int(relay["port"])
+
+
 @dataclass
 class MailServer:
     """A Dovecot (IMAP + LMTP) of the tests; ``settings`` is what the poller needs."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import aiosmtplib
@@ -14,8 +15,10 @@ from .auth import RefreshClaims
 from .clock import iso
 from .faults import FaultConfig
 from .lwa import ACCESS_TOKEN_LIFETIME
+from .messaging import messaging_admin_routes
 from .order_book import AdvanceSummary
 from .relay import RelayRequest, RelayResult, SentMessage, compose, deliver, pick_orders
+from .reply_relay import find_buyer, registered_email
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
 from .sandbox import AUTH_CODE_LIFETIME, Sandbox
 from .signing import REFRESH_PREFIX
@@ -42,6 +45,23 @@ class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class RedirectUriRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     uri: str
+
+
+class SenderRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    address: str
+
+
+class OptOutRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    opted_out: bool
+
+
+class BounceTarget(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    smtp_host: str
+    smtp_port: int
+
+
+# One address, no display name: what Seller Central's Messaging Permissions page takes.
+EMAIL_ADDRESS = re.compile(r"[^@\s<>(),;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
 class RevocationRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -74,6 +94,11 @@ def describe(sb: Sandbox) -> dict[str, Any]:
             for op in sb.models.all_operations()
             if op.rate_limit
         },
+        "replyRelay": {
+            "host": sb.config.reply_smtp_host,
+            "port": sb.reply_smtp_port,  # null until the relay serves (app lifespan)
+            "bounceTarget": {"smtpHost": sb.bounce_target[0], "smtpPort": sb.bounce_target[1]},
+        },
         "sellers": [
             {
                 "sellingPartnerId": sid,
@@ -85,6 +110,7 @@ def describe(sb: Sandbox) -> dict[str, Any]:
                 "cancelledInWindow": b.gen.spec.cancelled_count,
                 "windowDays": b.gen.spec.window_days,
                 "ordersToDate": b.count(now),
+                "registeredEmail": registered_email(b.gen.spec),
             }
             for sid, b in sb.sellers.items()
         ],
@@ -128,6 +154,10 @@ async def _relay(sb: Sandbox, req: RelayRequest) -> Response[bytes]:
     except (aiosmtplib.SMTPException, OSError) as exc:
         return _problem(502, f"SMTP delivery failed: {exc}")
     sb.messages_sent += len(messages)
+    for state, message in zip(chosen, messages, strict=True):
+        sb.relay_log.record(
+            str(message["Message-ID"]), book.seller_id, state.facts.buyer_email, state.order_id
+        )
     sent = [
         SentMessage(
             order_id=s.order_id,
@@ -214,5 +244,98 @@ def admin_router(sb: Sandbox) -> Router:
         clear_faults,
         reset_buckets,
         messages,
+        *messaging_admin_routes(sb),
+        *reply_admin_routes(sb),
     ]
     return Router("/_sandbox", route_handlers=handlers, include_in_schema=False)
+
+
+def _sender_list(sb: Sandbox, seller_id: str, blocked: bool) -> Response[bytes]:
+    if seller_id not in sb.sellers:
+        return _problem(404, f"unknown seller {seller_id}")
+    if blocked:
+        return _json({"blockedSenders": sb.blocked_senders(seller_id)})
+    return _json({"approvedSenders": sb.approved_senders(seller_id)})
+
+
+def _set_sender(
+    sb: Sandbox, seller_id: str, address: str, blocked: bool, listed: bool
+) -> Response[bytes]:
+    if seller_id not in sb.sellers:
+        return _problem(404, f"unknown seller {seller_id}")
+    if not EMAIL_ADDRESS.fullmatch(address) or len(address) > 254:
+        return _problem(400, "address must be one e-mail address, like name@example.com")
+    (sb.set_blocked if blocked else sb.set_approved)(seller_id, address, listed)
+    if listed:
+        return _json({"address": address.lower()}, 201)
+    return Response(b"", status_code=204)
+
+
+def reply_admin_routes(sb: Sandbox) -> list[Any]:
+    """Messaging permissions, buyers' opt-out and inboxes, refused replies (reply_relay.py)."""
+
+    @get("/sellers/{seller_id:str}/approved-senders", sync_to_thread=False)
+    def approved(seller_id: FromPath[str]) -> Response[bytes]:
+        return _sender_list(sb, seller_id, blocked=False)
+
+    @post("/sellers/{seller_id:str}/approved-senders", sync_to_thread=False)
+    def approve(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
+        return _set_sender(sb, seller_id, data.address, blocked=False, listed=True)
+
+    @delete(
+        "/sellers/{seller_id:str}/approved-senders/{address:str}",
+        sync_to_thread=False,
+        status_code=200,  # the Response says 204, or 4xx
+    )
+    def unapprove(seller_id: FromPath[str], address: FromPath[str]) -> Response[bytes]:
+        return _set_sender(sb, seller_id, address, blocked=False, listed=False)
+
+    @get("/sellers/{seller_id:str}/blocked-senders", sync_to_thread=False)
+    def blocked(seller_id: FromPath[str]) -> Response[bytes]:
+        return _sender_list(sb, seller_id, blocked=True)
+
+    @post("/sellers/{seller_id:str}/blocked-senders", sync_to_thread=False)
+    def block(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
+        return _set_sender(sb, seller_id, data.address, blocked=True, listed=True)
+
+    @delete(
+        "/sellers/{seller_id:str}/blocked-senders/{address:str}",
+        sync_to_thread=False,
+        status_code=200,  # the Response says 204, or 4xx
+    )
+    def unblock(seller_id: FromPath[str], address: FromPath[str]) -> Response[bytes]:
+        return _set_sender(sb, seller_id, address, blocked=True, listed=False)
+
+    @put("/buyers/{alias:str}/opt-out")
+    async def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:
+        if await find_buyer(sb, alias) is None:
+            return _problem(404, f"unknown buyer {alias}")
+        sb.set_opted_out(alias, data.opted_out)
+        return _json({"alias": alias.lower(), "optedOut": data.opted_out})
+
+    @get("/buyers/{alias:str}/inbox")
+    async def inbox(alias: FromPath[str]) -> Response[bytes]:
+        if await find_buyer(sb, alias) is None:
+            return _problem(404, f"unknown buyer {alias}")
+        return _json({"messages": sb.replies.inbox(alias)})
+
+    @get("/replies/refused", sync_to_thread=False)
+    def refused() -> Response[bytes]:
+        return _json({"refused": list(sb.replies.refused)})
+
+    @get("/replies/bounce-target", sync_to_thread=False)
+    def bounce_target() -> Response[bytes]:
+        host, port = sb.bounce_target
+        return _json(BounceTarget(smtp_host=host, smtp_port=port))
+
+    @put("/replies/bounce-target", sync_to_thread=False)
+    def set_bounce_target(data: JSONBody[BounceTarget]) -> Response[bytes]:
+        if not 0 < data.smtp_port < 65536 or not data.smtp_host:
+            return _problem(400, "smtpHost must be a host and smtpPort a TCP port")
+        sb.bounce_target = (data.smtp_host, data.smtp_port)
+        return _json(data)
+
+    return [
+        approved, approve, unapprove, blocked, block, unblock,
+        opt_out, inbox, refused, bounce_target, set_bounce_target,
+    ]  # fmt: skip

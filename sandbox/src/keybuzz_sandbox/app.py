@@ -13,6 +13,7 @@ from .admin import admin_router
 from .config import SandboxConfig
 from .consent import consent_routes
 from .lwa import token_route
+from .reply_relay import reply_relay_lifespan
 from .reports import document_route
 from .sandbox import Sandbox
 from .spapi import Implementation, not_found_response, operation_route
@@ -58,6 +59,7 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
             MethodNotAllowedException: _unknown_path,
         },
         openapi_config=None,
+        lifespan=[reply_relay_lifespan],  # the SMTP relay for sellers' replies
     )
     app.state.sandbox = sb
     return app

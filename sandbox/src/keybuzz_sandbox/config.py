@@ -51,6 +51,9 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     state_dir: str | None = None
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
+    # Amazon's relay for sellers' replies (reply_relay.py); port 0: any free port.
+    reply_smtp_host: str = "127.0.0.1"
+    reply_smtp_port: int = 2526
     bench_orders: int = 10_000
     faults: FaultSettings = FaultSettings()
     # SP-API roles of the application (roles.py): what restricted data it may see.
@@ -107,6 +110,13 @@ def _non_negative_int(raw: str) -> int:
     value = int(raw)
     if value < 0:
         raise ValueError("must be >= 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be between 0 and 65535")
     return value
 
 
@@ -171,6 +181,8 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         state_dir=_read(env, "SANDBOX_STATE_DIR", str, None),
         smtp_host=_read(env, "SANDBOX_SMTP_HOST", str, "127.0.0.1"),
         smtp_port=_read(env, "SANDBOX_SMTP_PORT", int, 2525),
+        reply_smtp_host=_read(env, "SANDBOX_REPLY_SMTP_HOST", str, "127.0.0.1"),
+        reply_smtp_port=_read(env, "SANDBOX_REPLY_SMTP_PORT", _port, 2526),
         bench_orders=_read(env, "SANDBOX_BENCH_ORDERS", int, 10_000),
         faults=_faults_from_env(env),
         app_roles=_read(env, "SANDBOX_APP_ROLES", parse_roles, DEFAULT_ROLES),

@@ -1,35 +1,95 @@
-"""Messaging API v1: getMessagingActionsForOrder (which messages the seller may send).
+"""Messaging API v1: which templated messages an order allows, sending them, buyer attributes.
 
 Buyer messages themselves are not readable through SP-API: see relay.py.
+Paths, bodies (schema-validated in params.py) and rate limits come from
+spapi_models/messaging.json like every operation; what is decided here is
+Amazon's behaviour the model does not spell out:
+
+- which actions an order allows depends on its state (``allowed_actions``);
+- sending an action the order does not allow answers what Amazon answers:
+  ``403 {"errors":[{"code":"Unauthorized","message":"Invalid amazonOrderId and
+  template combination.","details":""}]}`` (observed, widely reported);
+- a message that was sent answers ``201`` with an empty body, and is recorded
+  so tests can read what the buyer got (``GET /_sandbox/messaging/sent``).
 """
 
 from __future__ import annotations
 
-from .errors import invalid_input
+import weakref
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Response, get
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import QueryParameter
+
+from .clock import iso
+from .errors import SpApiError, invalid_input
 from .listing import check_marketplaces, find_order
-from .spapi import CallContext, Reply
+from .marketplaces import MARKETPLACES
+from .order_book import OrderBook, OrderState
+from .spapi import CallContext, Implementation, Reply
 
 ALWAYS = ("legalDisclosure", "unexpectedProblem")
-BY_STATUS = {
+BY_STATUS: dict[str, tuple[str, ...]] = {
     "Pending": (),
     "Unshipped": ("confirmOrderDetails", "confirmDeliveryDetails", "confirmCustomizationDetails"),
     "Shipped": ("confirmDeliveryDetails", "warranty", "invoice"),
 }
+# Action name (the last path segment of the model's path) -> the model's operationId.
+SEND_OPERATIONS = {
+    "confirmCustomizationDetails": "confirmCustomizationDetails",
+    "confirmDeliveryDetails": "createConfirmDeliveryDetails",
+    "legalDisclosure": "createLegalDisclosure",
+    "confirmOrderDetails": "createConfirmOrderDetails",
+    "confirmServiceDetails": "createConfirmServiceDetails",  # never allowed: no home services
+    "warranty": "CreateWarranty",
+    "digitalAccessKey": "createDigitalAccessKey",  # never allowed: no digital goods
+    "unexpectedProblem": "createUnexpectedProblem",
+}
+TEMPLATE_REFUSED = "Invalid amazonOrderId and template combination."
+
+
+class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
+    """A templated message as the buyer received it."""
+
+    order_id: str
+    action: str
+    selling_partner_id: str
+    marketplace_id: str
+    body: dict[str, Any]
+    sent_at: str
+
+
+# Per running sandbox (tests run several in one process); gone with it.
+_SENT: weakref.WeakKeyDictionary[Any, list[SentMessage]] = weakref.WeakKeyDictionary()
+
+
+def sent_messages(sandbox: Any, order_id: str | None = None) -> list[SentMessage]:
+    sent = _SENT.get(sandbox, [])
+    return [m for m in sent if order_id is None or m.order_id == order_id]
+
+
+def allowed_actions(state: OrderState) -> tuple[str, ...]:
+    return () if state.status == "Canceled" else ALWAYS + BY_STATUS[state.status]
 
 
 def _link(href: str, name: str | None = None) -> dict[str, str]:
     return {"href": href} if name is None else {"href": href, "name": name}
 
 
-async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:
+def _order_of_call(ctx: CallContext) -> tuple[OrderBook, OrderState, list[str]]:
     book = ctx.book()
     marketplaces = ctx.query["marketplaceIds"]
     if not check_marketplaces(marketplaces, book):
         raise invalid_input("The order does not belong to the requested marketplace.")
-    order_id = ctx.path_params["amazonOrderId"]
-    state = find_order(book, order_id, ctx.now)
-    names = () if state.status == "Canceled" else ALWAYS + BY_STATUS[state.status]
-    base = f"/messaging/v1/orders/{order_id}"
+    return book, find_order(book, ctx.path_params["amazonOrderId"], ctx.now), marketplaces
+
+
+async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:
+    _, state, marketplaces = _order_of_call(ctx)
+    names = allowed_actions(state)
+    base = f"/messaging/v1/orders/{state.order_id}"
     suffix = f"?marketplaceIds={','.join(marketplaces)}"
     actions = [_link(f"{base}/messages/{name}{suffix}", name) for name in names]
     embedded = [
@@ -49,4 +109,51 @@ async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:
     )
 
 
-IMPLEMENTATIONS = {"messaging.getMessagingActionsForOrder": get_messaging_actions_for_order}
+async def get_attributes(ctx: CallContext) -> Reply:
+    book, _, _ = _order_of_call(ctx)
+    language = MARKETPLACES[book.gen.spec.marketplace_id].language  # fr_FR
+    return Reply({"buyer": {"locale": language.replace("_", "-")}})
+
+
+def send_implementation(action: str) -> Implementation:
+    async def send(ctx: CallContext) -> Reply:
+        book, state, _ = _order_of_call(ctx)
+        if action not in allowed_actions(state):
+            raise SpApiError(403, "Unauthorized", TEMPLATE_REFUSED, "")
+        message = SentMessage(
+            order_id=state.order_id,
+            action=action,
+            selling_partner_id=book.gen.spec.seller_id,
+            marketplace_id=book.gen.spec.marketplace_id,
+            body=ctx.body,
+            sent_at=iso(ctx.now),
+        )
+        _SENT.setdefault(ctx.sandbox, []).append(message)
+        return Reply(msgspec.Raw(b""), status=201)  # Amazon: 201 and nothing else
+
+    return send
+
+
+def messaging_admin_routes(sandbox: Any) -> list[HTTPRouteHandler]:
+    """``GET /_sandbox/messaging/sent?orderId=``: the templated messages sent so far."""
+
+    @get("/messaging/sent", sync_to_thread=False)
+    def sent(
+        order_id: Annotated[str | None, QueryParameter(name="orderId")] = None,
+    ) -> Response[bytes]:
+        found = sent_messages(sandbox, order_id)
+        return Response(
+            msgspec.json.encode({"sent": found}), media_type="application/json", status_code=200
+        )
+
+    return [sent]
+
+
+IMPLEMENTATIONS: dict[str, Implementation] = {
+    "messaging.getMessagingActionsForOrder": get_messaging_actions_for_order,
+    "messaging.GetAttributes": get_attributes,
+    **{
+        f"messaging.{operation_id}": send_implementation(action)
+        for action, operation_id in SEND_OPERATIONS.items()
+    },
+}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import OrderedDict
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
@@ -19,6 +20,7 @@ from .order_book import OrderBook, OrderState
 from .seed import DAY, language_of
 
 RECENT_DAYS = 30  # buyers write about recent orders
+RELAY_LOG_LIMIT = 10_000  # relay mails remembered for telling replies on a buyer's thread
 
 
 class Template(msgspec.Struct, frozen=True):
@@ -139,3 +141,44 @@ async def deliver(messages: list[EmailMessage], host: str, port: int) -> None:
     async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as smtp:
         for message in messages:
             await smtp.send_message(message)
+
+
+class RelayRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A relay mail as the reply relay needs it: who wrote to whom, about which order."""
+
+    message_id: str
+    seller_id: str
+    alias: str  # the buyer's anonymised address, lower case
+    order_id: str
+
+
+class RelayLog:
+    """The last RELAY_LOG_LIMIT relay mails sent, by Message-ID and by buyer alias.
+
+    Kept in memory: a reply to a mail sent before a restart is not on a known
+    thread any more (see docs/SANDBOX.md, "Reply relay").
+    """
+
+    def __init__(self, limit: int = RELAY_LOG_LIMIT) -> None:
+        self._limit = limit
+        self._by_id: OrderedDict[str, RelayRecord] = OrderedDict()
+        self._by_alias: OrderedDict[str, RelayRecord] = OrderedDict()
+
+    def record(self, message_id: str, seller_id: str, alias: str, order_id: str) -> None:
+        entry = RelayRecord(
+            message_id=message_id, seller_id=seller_id, alias=alias.lower(), order_id=order_id
+        )
+        self._remember(self._by_id, message_id, entry)
+        self._remember(self._by_alias, entry.alias, entry)
+
+    def _remember(self, table: OrderedDict[str, RelayRecord], key: str, entry: RelayRecord) -> None:
+        table[key] = entry
+        table.move_to_end(key)
+        while len(table) > self._limit:
+            table.popitem(last=False)
+
+    def by_message_id(self, message_id: str) -> RelayRecord | None:
+        return self._by_id.get(message_id)
+
+    def latest_for(self, alias: str) -> RelayRecord | None:
+        return self._by_alias.get(alias.lower())

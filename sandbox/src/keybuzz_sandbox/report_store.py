@@ -20,20 +20,38 @@ class ReportRecord(msgspec.Struct, kw_only=True):
     has_data: bool | None = None
     document: bytes | None = None  # rendered (and maybe gzipped) once, then served as is
     gzipped: bool = False
+    # Set by the admin endpoint (PUT /_sandbox/reports/failures): how processing ends.
+    forced_end: str | None = None  # FATAL | CANCELLED
 
     def status(self, now: float) -> str:
         if now < self.started:
             return "IN_QUEUE"
         if now < self.finished:
             return "IN_PROGRESS"
+        if self.forced_end:
+            return self.forced_end
         return "DONE" if self.has_data else "CANCELLED"
+
+
+class ReportFailures(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of PUT /_sandbox/reports/failures: the next reports requested end this way."""
+
+    fatal_next: int = msgspec.field(default=0)
+    cancel_next: int = msgspec.field(default=0)
 
 
 class ReportStore:
     def __init__(self) -> None:
         self.reports: dict[str, ReportRecord] = {}
         self.by_document: dict[str, str] = {}
+        self.failures = ReportFailures()
 
     def add(self, record: ReportRecord) -> None:
+        if self.failures.fatal_next > 0:
+            self.failures.fatal_next -= 1
+            record.forced_end = "FATAL"
+        elif self.failures.cancel_next > 0:
+            self.failures.cancel_next -= 1
+            record.forced_end = "CANCELLED"
         self.reports[record.report_id] = record
         self.by_document[record.document_id] = record.report_id

@@ -16,16 +16,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Request, Response, get
-from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath
+from litestar import Request, Response, Router, get, put
+from litestar.params import FromPath, JSONBody
 
 from .clock import iso, parse_iso
 from .errors import invalid_input, not_found
 from .listing import amount, line_cents, vat_part
 from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderQuery, OrderState
-from .report_store import ReportRecord
+from .report_store import ReportFailures, ReportRecord
 from .sandbox import Sandbox
 from .seed import ItemFacts
 from .spapi import CallContext, Reply
@@ -183,7 +182,7 @@ async def get_report(ctx: CallContext) -> Reply:
         body["processingEndTime"] = iso(record.finished)
     if status == "DONE":
         body["reportDocumentId"] = record.document_id
-    return Reply(body)
+    return Reply(body)  # FATAL: no document (Amazon's is optional and explains the error)
 
 
 def _presigned_query(sb: Sandbox, document_id: str, now: float) -> str:
@@ -213,7 +212,7 @@ async def get_report_document(ctx: CallContext) -> Reply:
     document_id = ctx.path_params["reportDocumentId"]
     record = _own_report(ctx, sb.reports.by_document.get(document_id, ""))
     _settle(book, record, ctx.now)
-    if record.status(ctx.now) != "DONE":
+    if record.status(ctx.now) != "DONE":  # also a FATAL/CANCELLED report's would-be id
         raise not_found(f"Report document {document_id} was not found.")
     ensure_document(sb, record)
     query = _presigned_query(sb, document_id, ctx.now)
@@ -392,7 +391,17 @@ def _url_problem(sb: Sandbox, document_id: str, query: dict[str, str]) -> Respon
     return None
 
 
-def document_route(sb: Sandbox) -> HTTPRouteHandler:
+def document_route(sb: Sandbox) -> Router:
+    """The pre-signed document download, and the admin switch for failing reports."""
+
+    @put("/_sandbox/reports/failures", include_in_schema=False, sync_to_thread=False)
+    def set_failures(data: JSONBody[ReportFailures]) -> Response[bytes]:
+        if min(data.fatal_next, data.cancel_next) < 0:
+            body = msgspec.json.encode({"error": "fatalNext and cancelNext must be >= 0"})
+            return Response(body, status_code=400, media_type="application/json")
+        sb.reports.failures = data
+        return Response(msgspec.json.encode(data), media_type="application/json")
+
     @get("/_sandbox/documents/{document_id:str}", include_in_schema=False, sync_to_thread=False)
     def download(document_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
         query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
@@ -407,4 +416,4 @@ def document_route(sb: Sandbox) -> HTTPRouteHandler:
         content_type = f"text/plain;charset={charset(book)}"
         return Response(ensure_document(sb, record), headers={"content-type": content_type})
 
-    return download
+    return Router("/", route_handlers=[download, set_failures])

@@ -12,6 +12,8 @@ from .faults import FaultConfig, FaultInjector
 from .models import ModelRegistry
 from .order_book import OrderBook
 from .ratelimit import RateLimiter
+from .relay import RelayLog
+from .reply_relay import ReplyBook, SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
@@ -45,6 +47,12 @@ class Sandbox:
         self.auth_codes: dict[str, AuthCode] = {}
         self.reports = ReportStore()
         self.messages_sent = 0
+        self.relay_log = RelayLog()
+        self.buyers = SeededBuyers(self.sellers)
+        self.replies = ReplyBook()
+        self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
+        # Where bounces go; tests move it to their own MX at run time (admin endpoint).
+        self.bounce_target: tuple[str, int] = (config.smtp_host, config.smtp_port)
         self.save()
 
     def _book(self, spec: SellerSpec) -> OrderBook:
@@ -108,3 +116,40 @@ class Sandbox:
         return jti in self.state.revoked_refresh_tokens or (
             cutoff is not None and issued_at <= cutoff
         )
+
+    # --- reply relay: who may write to buyers, which buyers refuse unsolicited mail ---
+
+    def approved_senders(self, seller_id: str) -> list[str]:
+        return list(self.state.approved_senders.get(seller_id, []))
+
+    def blocked_senders(self, seller_id: str) -> list[str]:
+        return list(self.state.blocked_senders.get(seller_id, []))
+
+    def set_approved(self, seller_id: str, address: str, approved: bool) -> None:
+        self._set_listed(self.state.approved_senders, seller_id, address, approved)
+
+    def set_blocked(self, seller_id: str, address: str, blocked: bool) -> None:
+        self._set_listed(self.state.blocked_senders, seller_id, address, blocked)
+
+    def _set_listed(
+        self, table: dict[str, list[str]], seller_id: str, address: str, listed: bool
+    ) -> None:
+        current = table.setdefault(seller_id, [])
+        address = address.lower()  # addresses compare case-insensitively, as Amazon's
+        if listed and address not in current:
+            current.append(address)
+        elif not listed and address in current:
+            current.remove(address)
+        self.save()
+
+    def is_opted_out(self, alias: str) -> bool:
+        return alias.lower() in self.state.opted_out_buyers
+
+    def set_opted_out(self, alias: str, opted_out: bool) -> None:
+        alias = alias.lower()
+        listed = alias in self.state.opted_out_buyers
+        if opted_out and not listed:
+            self.state.opted_out_buyers.append(alias)
+        elif not opted_out and listed:
+            self.state.opted_out_buyers.remove(alias)
+        self.save()

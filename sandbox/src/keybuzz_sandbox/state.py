@@ -1,7 +1,9 @@
 """Mutable sandbox state that must survive restarts when SANDBOX_STATE_DIR is set.
 
 Tokens are self-contained, so only what cannot be derived is kept: revocations,
-redirect URIs registered at run time, the timeline anchor and sellers' advances.
+redirect URIs registered at run time, the timeline anchor and sellers' advances,
+and what sellers and buyers set for the reply relay (approved and blocked senders,
+opt-outs).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ class PersistentState(msgspec.Struct, kw_only=True):
     revoked_sellers: dict[str, float] = msgspec.field(default_factory=dict)
     redirect_uris: list[str] = msgspec.field(default_factory=list)
     advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
+    # Reply relay (reply_relay.py): seller id -> lower-cased addresses; buyer aliases.
+    approved_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    blocked_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    opted_out_buyers: list[str] = msgspec.field(default_factory=list)
 
 
 class StateStore:

@@ -12,25 +12,28 @@ from keybuzz_poller.inbound import folder_for
 from keybuzz_poller.mailbox import ImapAccount
 from keybuzz_poller.polling import scan_quarantine
 from keybuzz_poller.service import DEFINITION
-from mailkit import folder, get_json, headers, new_tenant, relay_mail, send, synced
+from mailkit import TcpCut, folder, get_json, headers, new_tenant, relay_mail, send, synced
 
 StartService = Callable[..., Awaitable[RunningService]]
 
 
 async def test_imap_outage_is_recorded_retried_and_recovered(
-    start_service: StartService, private_dovecot: MailServer
+    start_service: StartService, dovecot: MailServer
 ) -> None:
+    imap = TcpCut(dovecot.imap_port)  # the poller reads through it; the MX delivers directly
+    await imap.restore()
     poller = await start_service(
         DEFINITION,
         POLL_INTERVAL_SECONDS="1",
         POLL_RETRY_BASE_SECONDS="0.2",
         POLL_RETRY_MAX_SECONDS="1",
-        **private_dovecot.settings,
+        **{**dovecot.settings, "IMAP_PORT": str(imap.port)},
     )
     tenant, address = new_tenant()
     await synced(poller, tenant, address)
-    await send(poller, relay_mail(address, "sent before the outage"), address)
-    private_dovecot.server.stop()
+    await eventually(lambda: _polled(poller, tenant))  # a pooled IMAP connection is open
+    await send(poller, relay_mail(address, "sent during the outage"), address)
+    await imap.cut()
     async with poller.client() as http:
         ready = await http.get("/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["imap"] is False
@@ -42,22 +45,39 @@ async def test_imap_outage_is_recorded_retried_and_recovered(
         return status if status["consecutiveFailures"] >= 3 else None
 
     status = await eventually(failing_again)  # the scheduler keeps retrying, backing off
-    assert "IMAP" in str(status["lastError"]) and status["lastSuccessAt"] is None
-    assert status["lastErrorAt"] is not None
+    assert "IMAP" in str(status["lastError"]) and status["lastErrorAt"] is not None
+    assert await _stored(poller, tenant) == 0
 
-    private_dovecot.server.start(timeout=30)
+    await imap.restore()  # the severed connections are replaced by new ones
     async with poller.client() as http:
         ready = await http.get("/ready")
         assert ready.status_code == 200 and ready.json()["checks"]["imap"] is True
 
     async def recovered() -> dict[str, object] | None:
         status = await get_json(poller, tenant, "/api/v1/poller/status")
-        return status if status["lastSuccessAt"] else None
+        return status if status["consecutiveFailures"] == 0 else None
 
     status = await eventually(recovered)
-    assert status["consecutiveFailures"] == 0 and status["messagesFetched"] == 1
+    assert status["messagesFetched"] == 1 and status["lastSuccessAt"] > status["lastErrorAt"]
     [ticket] = (await get_json(poller, tenant, "/api/v1/tickets"))["items"]
     assert ticket["messageCount"] == 1
+    await imap.cut()
+
+
+async def _polled(poller: RunningService, tenant: str) -> bool:
+    return bool(
+        await poller.runtime.pool.fetchval(
+            "SELECT last_success_at IS NOT NULL FROM poller_poll_status WHERE tenant_id = $1",
+            tenant,
+        )
+    )
+
+
+async def _stored(poller: RunningService, tenant: str) -> int:
+    count: int = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_ticket_messages WHERE tenant_id = $1", tenant
+    )
+    return count
 
 
 async def test_mail_in_a_folder_of_no_known_tenant_is_kept_and_counted(

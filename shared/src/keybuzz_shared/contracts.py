@@ -78,6 +78,14 @@ ROUTES: dict[str, Route] = {
     "message.received": Route(
         ("poller",), ("orders", "tenant-sync"), "a new buyer message was stored as a ticket message"
     ),
+    "message.sent": Route(
+        ("poller",), (), "an agent's reply was accepted by Amazon's relay (SMTP 250)"
+    ),
+    "message.bounced": Route(
+        ("poller",),
+        (),
+        "an agent's reply did not reach the buyer: refused at SMTP, out of retries, or bounced",
+    ),
     "order.backfill.completed": Route(("orders",), (), "a backfill job ended, with counts"),
     "order.backfill.failed": Route(
         ("orders",), (), "a backfill job failed, with counts and the reason"

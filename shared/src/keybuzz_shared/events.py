@@ -135,6 +135,31 @@ class MessageReceived(Event, kw_only=True):
     preview: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
+class MessageSent(Event, kw_only=True):
+    """An agent's reply was accepted by Amazon's relay (SMTP 250)."""
+
+    SUBJECT: ClassVar[str] = "message.sent"
+
+    marketplace: str = AMAZON
+    ticket_id: str
+    ticket_message_id: str
+    message_id: NonEmpty  # the reply's RFC 5322 Message-ID
+    order_id: str | None = None
+    status: str = "SENT"
+    reason: str | None = None
+    sent_at: datetime | None = None
+
+
+class MessageBounced(MessageSent, kw_only=True):
+    """A reply did not reach the buyer: ``FAILED`` (refused at SMTP, or retries exhausted)
+    or ``BOUNCED`` (Amazon accepted it, then sent a bounce); ``reason`` says why."""
+
+    SUBJECT: ClassVar[str] = "message.bounced"
+
+    status: str = "BOUNCED"
+    status_code: str | None = None  # the SMTP reply code or the bounce's DSN status (5.7.1 …)
+
+
 # --- orders (producer: orders) --------------------------------------------------------
 
 
@@ -175,6 +200,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ConnectionDisconnected,
         ConnectionReauthRequired,
         MessageReceived,
+        MessageSent,
+        MessageBounced,
         OrderBackfillCompleted,
         OrderBackfillFailed,
     )

@@ -98,9 +98,9 @@ class SubscriberHost(Protocol):
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
 
 
-def create_broker(nats_url: str, service: str, **callbacks: Any) -> NatsBroker:
+def create_broker(servers: str | list[str], service: str, **callbacks: Any) -> NatsBroker:
     return NatsBroker(
-        nats_url,
+        servers,
         name=f"keybuzz-{service}",
         max_reconnect_attempts=-1,  # keep trying: /ready reports the outage meanwhile
         reconnect_time_wait=1,

@@ -220,7 +220,7 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
     runtime: Runtime[S] = Runtime(
         name=definition.name,
         settings=settings,
-        broker=create_broker(settings.nats_url, definition.name, closed_cb=on_nats_closed),
+        broker=create_broker(settings.nats_servers, definition.name, closed_cb=on_nats_closed),
         vault=VaultClient(
             settings.vault_addr,
             token=settings.vault_token,
@@ -308,7 +308,7 @@ async def _connect_nats(runtime: Runtime[Any]) -> None:
 async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> None:
     settings = runtime.settings
     await _connect_nats(runtime)
-    await ensure_streams(runtime.js)
+    await ensure_streams(runtime.js, settings.nats_stream_replicas)
     runtime.pool = await _wait_for("PostgreSQL", lambda: create_pool(settings.database_url))
     await apply_migrations(runtime.pool, "keybuzz_shared", SHARED_MIGRATIONS)
     if definition.migrations:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -69,7 +69,11 @@ class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
+    # One URL, or a cluster's URLs separated by commas (nats_servers).
     nats_url: str = "nats://127.0.0.1:4222"
+    # JetStream replicas of every stream (streams.py): 3 on a three-node cluster,
+    # 1 on a single server, which refuses more (docs/OPERATIONS.md).
+    nats_stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
     database_url: str = "postgresql://postgres@127.0.0.1:5432/keybuzz_backend"
     product_database_url: str = "postgresql://postgres@127.0.0.1:5432/keybuzz"
 
@@ -89,6 +93,11 @@ class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
     def is_production(self) -> bool:
         """Production-like (staging counts): development values and dev mode are refused."""
         return self.keybuzz_env in PRODUCTION_LIKE
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """The servers of ``NATS_URL``: nats-py reads a string as one URL, so split the list."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; secrets must not (docs/SECURITY.md).

@@ -26,19 +26,24 @@ DUPLICATE_WINDOW_SECONDS = 600.0  # Nats-Msg-Id de-duplication window
 _STREAM_NAME_IN_USE = 10058
 
 
-def stream_config(name: str, subjects: list[str]) -> StreamConfig:
+def stream_config(name: str, subjects: list[str], replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=name,
         subjects=subjects,
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        num_replicas=replicas,
     )
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    """Create or update every stream; safe when several services start at once."""
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create or update every stream; safe when several services start at once.
+
+    ``replicas`` (``NATS_STREAM_REPLICAS``) above 1 needs a JetStream cluster; an
+    existing stream is scaled to it in place (its messages are kept).
+    """
     for name, subjects in STREAMS.items():
-        await _ensure_stream(js, stream_config(name, subjects))
+        await _ensure_stream(js, stream_config(name, subjects, replicas))
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
@@ -56,8 +61,10 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
             # Another service created it between our look-up and our add.
             info = await js.stream_info(config.name)
     current = info.config
-    if sorted(current.subjects or []) != sorted(config.subjects or []) or (
-        current.duplicate_window != config.duplicate_window
+    if (
+        sorted(current.subjects or []) != sorted(config.subjects or [])
+        or current.duplicate_window != config.duplicate_window
+        or current.num_replicas != config.num_replicas
     ):
         await js.update_stream(config)
         log.info("stream updated", extra={"stream": config.name})

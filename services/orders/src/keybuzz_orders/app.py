@@ -10,17 +10,51 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from keybuzz_shared.amazon import CredentialsMissing
+from keybuzz_shared.amazon import (
+    CredentialsMissing,
+    LwaError,
+    ReauthRequired,
+    SpApiAccessDenied,
+    SpApiError,
+    SpApiInvalidInput,
+    SpApiNotFound,
+)
+from keybuzz_shared.amazon.messaging import MessagingActionNotAllowed
+from keybuzz_shared.amazon.spapi import SpApiOutcomeUnknown
 from keybuzz_shared.auth import TenantContext
-from keybuzz_shared.http import BadRequest, ErrorStatuses, NotFound, domain_error_handlers
+from keybuzz_shared.http import (
+    BadRequest,
+    ErrorBody,
+    ErrorStatuses,
+    NotFound,
+    domain_error_handlers,
+    error_response,
+    status_for,
+)
 from keybuzz_shared.service import Runtime
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from keybuzz_orders import schemas, store
 from keybuzz_orders.backfill import Backfills, InvalidDays, JobNotFound
 from keybuzz_orders.domain import OrderStatus, is_order_id
-from keybuzz_orders.schemas import BackfillJob, BackfillRequest, InvalidCursor, OrderPage, OrderView
+from keybuzz_orders.messaging import (
+    InvalidMessage,
+    InvalidOrderId,
+    MessageRequest,
+    OrderMessaging,
+    OrderNotFound,
+)
+from keybuzz_orders.schemas import (
+    BackfillJob,
+    BackfillRequest,
+    InvalidCursor,
+    MessagingActionSent,
+    MessagingActionsView,
+    OrderPage,
+    OrderView,
+    SendMessagingActionRequest,
+)
 
 BASE_PATH = "/api/v1/orders"
 MAX_SEARCH = 200
@@ -128,4 +162,72 @@ class OrdersController(Controller):
         return schemas.backfill_job(job)
 
 
-ROUTES = [OrdersController]
+# Amazon's refusals of a messaging action: Amazon's code and message go to the caller.
+AMAZON_REFUSAL_STATUSES: ErrorStatuses = {
+    MessagingActionNotAllowed: 409,  # the order's state does not allow it (now)
+    SpApiInvalidInput: 400,  # e.g. text Amazon does not accept
+    SpApiNotFound: 404,  # Amazon does not know the order for this seller
+    SpApiAccessDenied: 502,  # our access (role, token) is refused: not the caller's fault
+    SpApiOutcomeUnknown: 502,  # sent, answer lost: not repeated (no duplicate message)
+}
+MESSAGING_ERROR_STATUSES: ErrorStatuses = {
+    InvalidOrderId: 400,
+    InvalidMessage: 400,
+    OrderNotFound: 404,
+    CredentialsMissing: 409,
+    ReauthRequired: 409,  # the seller revoked us: connect Amazon again
+    LwaError: 502,
+}
+
+
+def _amazon_refusal(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    assert isinstance(exc, SpApiError)
+    status = status_for(exc, AMAZON_REFUSAL_STATUSES) or 502
+    details = {"amazonCode": exc.code, "amazonMessage": exc.message, "amazonStatus": exc.status}
+    return error_response(status, f"Amazon refused {exc.operation}: {exc.message}", details)
+
+
+class MessagingActionsController(Controller):
+    """Amazon's templated messages for one of the tenant's orders (Messaging API)."""
+
+    path = BASE_PATH + "/{order_id:str}/messaging-actions"
+    tags = ["messaging"]
+    exception_handlers = {  # type: ignore[assignment]
+        **domain_error_handlers(MESSAGING_ERROR_STATUSES),
+        **{kind: _amazon_refusal for kind in AMAZON_REFUSAL_STATUSES},
+    }
+
+    @get("/", summary="The messaging actions Amazon allows for the order now")
+    async def list_actions(
+        self, order_id: str, tenant: TenantContext, order_messaging: OrderMessaging
+    ) -> MessagingActionsView:
+        actions = await order_messaging.actions(tenant.tenant_id, order_id)
+        return MessagingActionsView(order_id=order_id, actions=actions)
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Send one templated message to the buyer through Amazon",
+        description="`text` is required by confirmDeliveryDetails, confirmOrderDetails, "
+        "confirmCustomizationDetails (800 characters) and unexpectedProblem, refused by "
+        "legalDisclosure and warranty. An action Amazon does not allow for the order is a "
+        "409 with Amazon's code and message in `details`.",
+    )
+    async def send_action(
+        self,
+        order_id: str,
+        data: SendMessagingActionRequest,
+        tenant: TenantContext,
+        order_messaging: OrderMessaging,
+    ) -> MessagingActionSent:
+        request = MessageRequest(
+            action=data.action,
+            text=data.text,
+            coverage_start_date=data.coverage_start_date,
+            coverage_end_date=data.coverage_end_date,
+        )
+        await order_messaging.send(tenant.tenant_id, order_id, request)
+        return MessagingActionSent(order_id=order_id, action=data.action, sent_at=datetime.now(UTC))
+
+
+ROUTES = [OrdersController, MessagingActionsController]

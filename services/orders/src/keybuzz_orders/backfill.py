@@ -44,8 +44,9 @@ from keybuzz_shared.events import BackfillCounts, OrderBackfillCompleted, OrderB
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import store
+from keybuzz_orders import metrics, store
 from keybuzz_orders.domain import order_row
+from keybuzz_orders.report_strategy import REPORT, JobStopped, ReportSteps, plan_strategy
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,6 @@ MAX_DAYS = 730  # Amazon returns no order older than two years
 LEASE_SECONDS = 120.0
 SWEEP_SECONDS = 30.0
 OUTAGE_BACKOFF_MAX = 30.0
-
-
-class JobStopped(Exception):
-    """The job was cancelled or taken over while we were reading a page."""
 
 
 class InvalidDays(ValueError):
@@ -91,6 +88,7 @@ class Backfills:
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self.report_steps = ReportSteps(self, LEASE_SECONDS)
 
     @property
     def settings(self) -> OrdersSettings:
@@ -147,7 +145,7 @@ class Backfills:
     def _spawn(self, job_id: str) -> None:
         if job_id in self._tasks:
             return
-        task = asyncio.create_task(self._run(job_id), name=f"backfill-{job_id}")
+        task = asyncio.create_task(self._run_counted(job_id), name=f"backfill-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
 
@@ -191,6 +189,8 @@ class Backfills:
                 if job is not None:
                     uow.emit(_failed_event(job, reason))
                     stopped.append(job_id)
+            if job is not None:
+                metrics.job_ended("cancelled", job["strategy"])
             if task := self._tasks.get(job_id):
                 task.cancel()
         if stopped:
@@ -198,6 +198,13 @@ class Backfills:
         return stopped
 
     # --- running --------------------------------------------------------------------------
+
+    async def _run_counted(self, job_id: str) -> None:
+        metrics.job_started()
+        try:
+            await self._run(job_id)
+        finally:
+            metrics.job_stopped()
 
     async def _run(self, job_id: str) -> None:
         backoff = 1.0
@@ -236,11 +243,16 @@ class Backfills:
         return min(backoff * 2, OUTAGE_BACKOFF_MAX)
 
     async def _page(self, job: asyncpg.Record) -> bool:
-        """Read and store one page; True when the job is complete."""
+        """Read and store one page (or one report step); True when the job is complete."""
+        if job["strategy"] == REPORT and job["phase"] == "REPORTS":
+            await self.report_steps.step(job)
+            return False
         tenant_id = job["tenant_id"]
+        # A REPORT job's tail starts where its reports stop; otherwise the window's start.
+        created_after = job["tail_after"] if job["phase"] == "TAIL" else job["created_after"]
         query = SearchOrdersQuery(
             marketplace_ids=[job["marketplace_id"]],
-            created_after=job["created_after"],
+            created_after=created_after,
             max_results_per_page=self.settings.backfill_page_size,
             pagination_token=job["pagination_token"],
         )
@@ -252,6 +264,9 @@ class Backfills:
                 extra={"tenant_id": tenant_id, "order_id": order.order_id, "reason": order.reason},
             )
         rows = [order_row(o) for o in orders]
+        plan = None
+        if job["strategy"] is None:  # the first page decides how the job goes on
+            plan = plan_strategy(self.settings, job["created_after"], page, rows)
         async with self.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows)
             progress = store.PageProgress(
@@ -267,9 +282,19 @@ class Backfills:
                 errors=len(bad),
                 rate_limit_waits=page.rate_limit_waits,
             )
-            saved = await store.checkpoint_job(
-                uow.conn, job["job_id"], self.owner, progress, LEASE_SECONDS
-            )
+            if plan is not None and plan.strategy == REPORT:
+                state = store.ReportState(
+                    windows=plan.windows, phase="REPORTS", tail_after=plan.tail_after,
+                    strategy_reason=plan.reason,
+                )  # fmt: skip
+                saved = await store.advance_job(
+                    uow.conn, job["job_id"], self.owner, progress, state, LEASE_SECONDS
+                )
+            else:
+                strategy = (plan.strategy, plan.reason) if plan else None
+                saved = await store.checkpoint_job(
+                    uow.conn, job["job_id"], self.owner, progress, LEASE_SECONDS, strategy
+                )
             if saved is None:
                 raise JobStopped  # rolls the page back: whoever runs the job now redoes it
             if saved["status"] == "COMPLETED":
@@ -278,7 +303,17 @@ class Backfills:
                     await store.start_sync_cursor(
                         uow.conn, tenant_id, AMAZON, job["marketplace_id"], saved["created_before"]
                     )
+        metrics.page_stored(
+            "search", created=counts.created, updated=counts.updated,
+            unchanged=counts.unchanged, errors=len(bad), waits=page.rate_limit_waits,
+        )  # fmt: skip
+        if plan is not None:
+            log.info("backfill strategy", extra={"job_id": job["job_id"],
+                     "strategy": plan.strategy, "reason": plan.reason})  # fmt: skip
         if saved["status"] == "COMPLETED":
+            metrics.job_ended("completed", saved["strategy"])
+            if saved["created_before"] is not None:
+                metrics.sync_cursor(tenant_id, saved["created_before"])
             log.info(
                 "backfill completed",
                 extra={"tenant_id": tenant_id, "job_id": job["job_id"], "orders": saved["orders"],
@@ -292,6 +327,8 @@ class Backfills:
             ended = await store.end_job(uow.conn, job["job_id"], "FAILED", reason, self.owner)
             if ended is not None:
                 uow.emit(_failed_event(ended, reason))
+        if ended is not None:
+            metrics.job_ended("failed", ended["strategy"])
         log.warning(
             "backfill failed",
             extra={"tenant_id": job["tenant_id"], "job_id": job["job_id"], "reason": reason},

@@ -208,3 +208,136 @@ def sla_status(status: OrderStatus, ship_by: datetime | None, now: datetime) -> 
     if ship_by - now < SLA_AT_RISK_BEFORE:
         return SlaStatus.AT_RISK
     return SlaStatus.OK
+
+
+# --- the orders report (GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL) ------------------
+#
+# One line per item, columns read by name. The flat file has no buyer, no full address,
+# no packages (carrier, tracking) and no ship-by date: rows built from it are marked
+# source REPORT, and those fields stay NULL until an API read of the order fills them.
+
+REPORT_ITEM_PREFIX = "report:"  # the flat file has no order item id: ours until the API's
+
+
+class ReportLineError(ValueError):
+    """A report line we cannot read (missing id or date): one counted error."""
+
+
+# The flat file's status words → (ours, Amazon's API word kept in amazon_status).
+_REPORT_STATUS = {
+    "pending": (OrderStatus.PENDING, "PENDING"),
+    "pending - waiting for pick up": (OrderStatus.PENDING, "PENDING"),
+    "unshipped": (OrderStatus.CONFIRMED, "UNSHIPPED"),
+    "shipping": (OrderStatus.CONFIRMED, "UNSHIPPED"),
+    "partiallyshipped": (OrderStatus.CONFIRMED, "PARTIALLY_SHIPPED"),
+    "cancelled": (OrderStatus.CANCELLED, "CANCELLED"),
+    "canceled": (OrderStatus.CANCELLED, "CANCELLED"),
+    "shipped - delivered to buyer": (OrderStatus.DELIVERED, "SHIPPED"),
+    "shipped - returned to seller": (OrderStatus.RETURNED, "SHIPPED"),
+    "shipped - returning to seller": (OrderStatus.RETURNED, "SHIPPED"),
+}
+_REPORT_CHANNEL = {"amazon": "AMAZON", "merchant": "MERCHANT"}
+_REPORT_ADDRESS = {
+    "ship-city": "city",
+    "ship-state": "stateOrRegion",
+    "ship-postal-code": "postalCode",
+    "ship-country": "countryCode",
+}
+
+
+def _report_status(word: str) -> tuple[OrderStatus, str]:
+    key = word.strip().lower()
+    if key in _REPORT_STATUS:
+        return _REPORT_STATUS[key]
+    if key.startswith("shipped") or key == "complete":
+        return OrderStatus.SHIPPED, "SHIPPED"
+    return OrderStatus.PENDING, word.strip().upper() or "PENDING"
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise ReportLineError(f"not an amount: {text[:20]!r}") from None
+
+
+def _report_time(text: str | None) -> datetime:
+    try:
+        moment = datetime.fromisoformat((text or "").strip())
+    except ValueError:
+        raise ReportLineError(f"not a date-time: {(text or '')[:40]!r}") from None
+    if moment.tzinfo is None:
+        raise ReportLineError("date-time without a zone")
+    return moment
+
+
+def report_order_row(lines: list[dict[str, str]]) -> OrderRow:
+    """The item lines of one order (same ``amazon-order-id``, in file order) → our row."""
+    first = lines[0]
+    order_id = first.get("amazon-order-id", "").strip()
+    if not is_order_id(order_id):
+        raise ReportLineError(f"not an Amazon order id: {order_id[:30]!r}")
+    status, amazon_status = _report_status(first.get("order-status", ""))
+    items: list[ItemRow] = []
+    seen: dict[str, int] = {}
+    line_totals: list[Decimal | None] = []
+    for line in lines:
+        quantity = int((line.get("quantity") or "0").strip() or 0)
+        price, shipping = _decimal(line.get("item-price")), _decimal(line.get("shipping-price"))
+        currency = (line.get("currency") or "").strip() or None
+        line_totals.append(None if price is None or currency is None else price + (shipping or 0))
+        key = (line.get("sku") or line.get("asin") or "").strip()
+        seen[key] = seen.get(key, 0) + 1
+        items.append(
+            ItemRow(
+                external_item_id=f"{REPORT_ITEM_PREFIX}{key}:{seen[key]}",
+                sku=(line.get("sku") or "").strip() or None,
+                asin=(line.get("asin") or "").strip() or None,
+                title=(line.get("product-name") or "").strip() or None,
+                quantity=quantity,
+                # item-price is the line's price (quantity × unit), as in Amazon's file.
+                unit_price=(price / quantity).quantize(Decimal("0.01"))
+                if price is not None and quantity and currency
+                else None,
+                currency=currency if price is not None and quantity else None,
+            )
+        )
+    # A total only when every line has one: Amazon withholds pending/cancelled prices.
+    complete = status not in (OrderStatus.PENDING, OrderStatus.CANCELLED) and all(
+        t is not None for t in line_totals
+    )
+    total = sum((t for t in line_totals if t is not None), Decimal(0)) if complete else None
+    address = {
+        field: value.strip()
+        for column, field in _REPORT_ADDRESS.items()
+        if (value := first.get(column) or "").strip()
+    }
+    return OrderRow(
+        external_order_id=order_id,
+        order_ref=order_ref(order_id),
+        marketplace_id=None,  # set by the caller: the report was asked for one marketplace
+        customer_name=None,
+        customer_email=None,
+        order_date=_report_time(first.get("purchase-date")),
+        amazon_updated_at=_report_time(first.get("last-updated-date")),
+        currency=(first.get("currency") or "").strip() or None if total is not None else None,
+        total_amount=total,
+        order_status=status,
+        amazon_status=amazon_status,
+        fulfillment_channel=_REPORT_CHANNEL.get(
+            (first.get("fulfillment-channel") or "").strip().lower()
+        ),
+        delivery_status=DeliveryStatus.DELIVERED
+        if status is OrderStatus.DELIVERED
+        else _delivery_status(status, None),
+        ship_by=None,
+        carrier=None,
+        tracking_code=None,
+        shipping_address=address or None,
+        shipped_at=None,
+        delivered_at=None,
+        items=items,
+    )

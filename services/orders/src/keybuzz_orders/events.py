@@ -28,7 +28,7 @@ from keybuzz_shared.messaging import Delivered, Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_orders import store
+from keybuzz_orders import metrics, store
 from keybuzz_orders.backfill import Backfills
 from keybuzz_orders.domain import is_order_id, order_row
 
@@ -56,6 +56,7 @@ def register(runtime: Runtime[Any]) -> None:
             reason = f"{event.type or 'connection.disconnected'}: {event.reason or 'no reason'}"
             await runtime.component(Backfills).stop_tenant(event.tenant_id, reason)
             await store.stop_sync(runtime.pool, event.tenant_id, reason)
+            metrics.sync_stopped(event.tenant_id)
 
     async def on_messages(uow: UnitOfWork, batch: Sequence[Delivered[MessageReceived]]) -> None:
         await fetch_unknown_orders(runtime.component(SpApiClient), uow, batch)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import msgspec
+from keybuzz_shared.amazon.messaging import MessagingAction
 from keybuzz_shared.ids import TenantId
 
 from keybuzz_orders.domain import OrderStatus, sla_status
@@ -34,6 +35,18 @@ class OperatorBackfillRequest(_Body):
 
 class OperatorSyncRequest(_Body):
     tenant_id: TenantId
+
+
+class ReportWindow(_Body):
+    """One 30-day window of a REPORT job: PENDING (requested/processing), FALLBACK (its
+    report failed: read by searchOrders), DONE; ``imported``: orders stored from it."""
+
+    start: str
+    end: str
+    state: str
+    imported: int
+    report_id: str | None = None
+    note: str | None = None
 
 
 class BackfillJob(_Body):
@@ -60,6 +73,11 @@ class BackfillJob(_Body):
     finished_at: datetime | None
     progress: float  # 0..1, through the time window
     eta_seconds: float | None
+    # SEARCH or REPORT, decided on the first page (null before it), and why.
+    strategy: str | None = None
+    strategy_reason: str | None = None
+    phase: str | None = None  # REPORT jobs: REPORTS, then TAIL (searchOrders)
+    report_windows: list[ReportWindow] | None = None
     already_running: bool = False
 
 
@@ -89,8 +107,22 @@ def backfill_job(row: asyncpg.Record, *, already_running: bool = False) -> Backf
         finished_at=row["finished_at"],
         progress=progress,
         eta_seconds=eta,
+        strategy=row["strategy"],
+        strategy_reason=row["strategy_reason"],
+        phase=row["phase"],
+        report_windows=_windows(row["report_windows"]),
         already_running=already_running,
     )
+
+
+def _windows(raw: str | None) -> list[ReportWindow] | None:
+    if raw is None:
+        return None
+    return [
+        ReportWindow(start=w["start"], end=w["end"], state=w["state"], imported=w["imported"],
+                     report_id=w.get("reportId"), note=w.get("note"))
+        for w in json.loads(raw)
+    ]  # fmt: skip
 
 
 def _progress(row: asyncpg.Record) -> tuple[float, float | None]:
@@ -204,3 +236,25 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return when, str(uuid.UUID(order_id))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursor from None
+
+
+# --- messaging actions (Messaging API; keybuzz_orders.messaging) ---------------------------
+
+
+class MessagingActionsView(_Body):
+    order_id: str
+    actions: list[str]  # what Amazon allows for the order now
+
+
+class SendMessagingActionRequest(_Body, forbid_unknown_fields=True):
+    action: MessagingAction
+    # Required by the text actions, refused by legalDisclosure/warranty (a fixed template).
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)] | None = None
+    coverage_start_date: datetime | None = None  # warranty only
+    coverage_end_date: datetime | None = None  # warranty only
+
+
+class MessagingActionSent(_Body):
+    order_id: str
+    action: MessagingAction
+    sent_at: datetime

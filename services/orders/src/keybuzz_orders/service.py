@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from keybuzz_shared.amazon import SpApiClient, token_service_for
+from keybuzz_shared.amazon.messaging import MessagingClient
 from keybuzz_shared.service import Runtime, ServiceDefinition
 
 from keybuzz_orders import events
 from keybuzz_orders.app import ROUTES
 from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.messaging import OrderMessaging
 from keybuzz_orders.micro import micro_endpoints
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.sync import OrderSync
@@ -25,6 +27,7 @@ async def _provide(runtime: Runtime[Any]) -> None:
         initial_backoff=settings.spapi_backoff_seconds,
     )
     runtime.provide(spapi)
+    runtime.provide(OrderMessaging(runtime.pool, MessagingClient(spapi)))
     runtime.provide(Backfills(runtime, spapi))
     runtime.provide(OrderSync(runtime, spapi))
 
@@ -51,5 +54,5 @@ DEFINITION = ServiceDefinition(
     micro_endpoints=micro_endpoints,
     on_startup=[_provide, _resume_backfills],
     on_shutdown=[_stop_backfills],
-    dependencies={"backfills": Backfills},
+    dependencies={"backfills": Backfills, "order_messaging": OrderMessaging},
 )

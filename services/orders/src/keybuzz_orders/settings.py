@@ -18,3 +18,15 @@ class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
     orders_sync_interval_seconds: Annotated[float, msgspec.Meta(ge=1)] = 900.0
     # First back-off after a 429/5xx from SP-API (doubles, with jitter, up to 30 s).
     spapi_backoff_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
+    # Strategy by size: a backfill whose first searchOrders page predicts more orders
+    # than this goes through the orders report. 2,000 = searchOrders' burst (20) × 100:
+    # up to there searchOrders finishes within its burst, beyond it every page costs
+    # ~3 minutes while a report costs a few minutes whatever its size.
+    backfill_report_threshold: Annotated[int, msgspec.Meta(ge=1)] = 2000
+    # Report windows (Amazon's order reports are asked for 30 days at a time).
+    backfill_report_window_days: Annotated[int, msgspec.Meta(ge=1, le=30)] = 30
+    # The newest hours are read with searchOrders, not by report: order reports trail
+    # by up to 30 minutes (Amazon's docs) and searchOrders gives the full order.
+    backfill_report_tail_hours: Annotated[float, msgspec.Meta(ge=1, le=720)] = 24.0
+    # How often a report's processing status is asked (getReport allows 2/s).
+    backfill_report_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0

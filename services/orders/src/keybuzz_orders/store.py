@@ -29,8 +29,9 @@ _ORDER_COLUMNS = (
 # Restricted data Amazon stops returning becomes NULL here too (it must not outlive
 # Amazon's own retention); sav_status belongs to the helpdesk and is never written.
 UPSERT_ORDERS = f"""
-INSERT INTO orders (tenant_id, marketplace, external_order_id, order_ref, {", ".join(_ORDER_COLUMNS)})
-SELECT $1, $2, t.external_order_id, t.order_ref, t.marketplace_id, t.customer_name,
+INSERT INTO orders (tenant_id, marketplace, source, external_order_id, order_ref,
+                    {", ".join(_ORDER_COLUMNS)})
+SELECT $1, $2, 'API', t.external_order_id, t.order_ref, t.marketplace_id, t.customer_name,
        t.customer_email, t.order_date, t.amazon_updated_at, t.currency, t.total_amount,
        t.order_status::order_status, t.amazon_status, t.fulfillment_channel,
        t.delivery_status::order_delivery_status, t.ship_by, t.carrier, t.tracking_code,
@@ -41,12 +42,49 @@ FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::time
             $19::text[], $20::timestamptz[], $21::timestamptz[])
      AS t(external_order_id, order_ref, {", ".join(_ORDER_COLUMNS)})
 ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in _ORDER_COLUMNS)}, updated_at = now()
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _ORDER_COLUMNS)}, source = 'API', updated_at = now()
 WHERE EXCLUDED.amazon_updated_at >= orders.amazon_updated_at
-  AND ({", ".join(f"orders.{c}" for c in _ORDER_COLUMNS)})
-      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _ORDER_COLUMNS)})
+  AND (orders.source <> 'API'  -- a report row gets the API's full data
+       OR ({", ".join(f"orders.{c}" for c in _ORDER_COLUMNS)})
+          IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _ORDER_COLUMNS)}))
 RETURNING (xmax = 0) AS inserted
 """  # noqa: S608 - column names are constants of this module, values are parameters
+
+# What the flat file carries. A report row never overwrites an API row's data unless
+# it is strictly newer, and then only these columns (buyer, packages, ship-by stay).
+_REPORT_COLUMNS = (
+    "marketplace_id", "order_date", "amazon_updated_at", "currency", "total_amount",
+    "order_status", "amazon_status", "fulfillment_channel", "delivery_status",
+)  # fmt: skip
+UPSERT_REPORT_ORDERS = f"""
+INSERT INTO orders (tenant_id, marketplace, source, external_order_id, order_ref,
+                    {", ".join(_REPORT_COLUMNS)}, shipping_address)
+SELECT $1, $2, 'REPORT', t.external_order_id, t.order_ref, t.marketplace_id, t.order_date,
+       t.amazon_updated_at, t.currency, t.total_amount, t.order_status::order_status,
+       t.amazon_status, t.fulfillment_channel, t.delivery_status::order_delivery_status,
+       t.shipping_address::jsonb
+FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+            $8::text[], $9::numeric[], $10::text[], $11::text[], $12::text[], $13::text[],
+            $14::text[])
+     AS t(external_order_id, order_ref, {", ".join(_REPORT_COLUMNS)}, shipping_address)
+ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _REPORT_COLUMNS)},
+    shipping_address = coalesce(orders.shipping_address, EXCLUDED.shipping_address),
+    updated_at = now()
+WHERE (CASE WHEN orders.source = 'REPORT'
+            THEN EXCLUDED.amazon_updated_at >= orders.amazon_updated_at
+            ELSE EXCLUDED.amazon_updated_at > orders.amazon_updated_at END)
+  AND ({", ".join(f"orders.{c}" for c in _REPORT_COLUMNS)})
+      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _REPORT_COLUMNS)})
+RETURNING (xmax = 0) AS inserted
+"""  # noqa: S608 - column names are constants of this module, values are parameters
+
+# API items replace the report's stand-ins (the flat file has no order item id).
+DELETE_REPORT_ITEMS = """
+DELETE FROM order_items i USING orders o
+WHERE i.order_id = o.id AND o.tenant_id = $1 AND o.marketplace = $2
+  AND o.external_order_id = ANY($3::text[]) AND i.external_item_id LIKE 'report:%'
+"""
 
 UPSERT_ITEMS = """
 INSERT INTO order_items (order_id, external_item_id, sku, asin, title, quantity,
@@ -57,6 +95,7 @@ FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[
      AS t(external_order_id, external_item_id, sku, asin, title, quantity, unit_price, currency)
 JOIN orders o ON o.tenant_id = $1 AND o.marketplace = $2
              AND o.external_order_id = t.external_order_id
+  AND ($11::boolean OR o.source = 'REPORT')  -- report items only for report rows
 ON CONFLICT (order_id, external_item_id) DO UPDATE SET
     sku = EXCLUDED.sku, asin = EXCLUDED.asin, title = EXCLUDED.title,
     quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
@@ -87,6 +126,35 @@ async def upsert_orders(
         *([_db_value(getattr(r, c)) for r in rows] for c in _ORDER_COLUMNS),
     ]
     written = await conn.fetch(UPSERT_ORDERS, tenant_id, marketplace, *columns)
+    await conn.execute(DELETE_REPORT_ITEMS, tenant_id, marketplace, columns[0])
+    return await _upsert_items(conn, tenant_id, marketplace, rows, written, from_api=True)
+
+
+async def upsert_report_orders(
+    conn: asyncpg.Connection, tenant_id: str, marketplace: str, rows: Sequence[OrderRow]
+) -> UpsertCounts:
+    """Rows read from the orders report: never erase what an API read stored."""
+    if not rows:
+        return UpsertCounts(0, 0, 0, 0)
+    columns: list[list[Any]] = [
+        [r.external_order_id for r in rows],
+        [r.order_ref for r in rows],
+        *([_db_value(getattr(r, c)) for r in rows] for c in _REPORT_COLUMNS),
+        [_db_value(r.shipping_address) for r in rows],
+    ]
+    written = await conn.fetch(UPSERT_REPORT_ORDERS, tenant_id, marketplace, *columns)
+    return await _upsert_items(conn, tenant_id, marketplace, rows, written, from_api=False)
+
+
+async def _upsert_items(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    marketplace: str,
+    rows: Sequence[OrderRow],
+    written: list[asyncpg.Record],
+    *,
+    from_api: bool,
+) -> UpsertCounts:
     created = sum(1 for w in written if w["inserted"])
     items = [(r.external_order_id, i) for r in rows for i in r.items]
     await conn.execute(
@@ -101,6 +169,7 @@ async def upsert_orders(
         [i.quantity for _, i in items],
         [i.unit_price for _, i in items],
         [i.currency for _, i in items],
+        from_api,
     )
     return UpsertCounts(created, len(written) - created, len(rows) - len(written), len(items))
 
@@ -114,9 +183,10 @@ def _db_value(value: Any) -> Any:
 async def known_order_ids(
     conn: Conn, tenant_id: str, marketplace: str, order_ids: Sequence[str]
 ) -> set[str]:
+    """Orders we hold with the API's data (report rows lack buyer and packages)."""
     rows = await conn.fetch(
-        "SELECT external_order_id FROM orders"
-        " WHERE tenant_id = $1 AND marketplace = $2 AND external_order_id = ANY($3::text[])",
+        "SELECT external_order_id FROM orders WHERE tenant_id = $1 AND marketplace = $2"
+        " AND external_order_id = ANY($3::text[]) AND source = 'API'",
         tenant_id,
         marketplace,
         list(order_ids),
@@ -274,10 +344,16 @@ class PageProgress:
     items: int
     errors: int
     rate_limit_waits: int
+    pages: int = 1
 
 
 async def checkpoint_job(
-    conn: asyncpg.Connection, job_id: str, owner: str, p: PageProgress, lease_seconds: float
+    conn: asyncpg.Connection,
+    job_id: str,
+    owner: str,
+    p: PageProgress,
+    lease_seconds: float,
+    strategy: tuple[str, str] | None = None,
 ) -> asyncpg.Record | None:
     """Record one page (committed with its orders); the last page completes the job.
 
@@ -297,6 +373,7 @@ UPDATE order_backfill_jobs SET
     owner = CASE WHEN $3::text IS NULL THEN NULL ELSE owner END,
     last_error = NULL,
     lease_until = now() + make_interval(secs => $14),
+    strategy = coalesce($15, strategy), strategy_reason = coalesce($16, strategy_reason),
     updated_at = now()
 WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
 RETURNING {JOB_COLUMNS}
@@ -314,6 +391,64 @@ RETURNING {JOB_COLUMNS}
         p.items,
         p.errors,
         p.rate_limit_waits,
+        lease_seconds,
+        strategy[0] if strategy else None,
+        strategy[1] if strategy else None,
+    )
+
+
+@dataclass(frozen=True)
+class ReportState:
+    """What a report-strategy job checkpoints besides its counts (None: unchanged)."""
+
+    windows: list[dict[str, Any]] | None = None
+    phase: str | None = None
+    tail_after: str | None = None
+    strategy_reason: str | None = None
+
+
+async def advance_job(
+    conn: asyncpg.Connection,
+    job_id: str,
+    owner: str,
+    p: PageProgress,
+    state: ReportState,
+    lease_seconds: float,
+) -> asyncpg.Record | None:
+    """A step of a REPORT job (committed with its orders); it never completes the job:
+    the searchOrders tail does, through ``checkpoint_job``. None: no longer ours."""
+    return await conn.fetchrow(
+        f"""
+UPDATE order_backfill_jobs SET
+    strategy = 'REPORT', pagination_token = NULL,
+    created_before = coalesce($3, created_before),
+    newest_order_at = greatest(newest_order_at, $4),
+    pages = pages + $5, orders = orders + $6, created = created + $7, updated = updated + $8,
+    unchanged = unchanged + $9, cancelled = cancelled + $10, items = items + $11,
+    errors = errors + $12, rate_limit_waits = rate_limit_waits + $13,
+    report_windows = coalesce($14::jsonb, report_windows), phase = coalesce($15, phase),
+    tail_after = coalesce($16, tail_after), strategy_reason = coalesce($17, strategy_reason),
+    last_error = NULL, lease_until = now() + make_interval(secs => $18), updated_at = now()
+WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
+RETURNING {JOB_COLUMNS}
+""",  # noqa: S608
+        job_id,
+        owner,
+        p.created_before,
+        p.newest_order_at,
+        p.pages,
+        p.orders,
+        p.created,
+        p.updated,
+        p.unchanged,
+        p.cancelled,
+        p.items,
+        p.errors,
+        p.rate_limit_waits,
+        json.dumps(state.windows) if state.windows is not None else None,
+        state.phase,
+        state.tail_after,
+        state.strategy_reason,
         lease_seconds,
     )
 

@@ -24,7 +24,7 @@ from keybuzz_shared.amazon import AmazonAuthError, SearchOrdersQuery, SpApiClien
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import store
+from keybuzz_orders import metrics, store
 from keybuzz_orders.backfill import amazon_time
 from keybuzz_orders.domain import order_row
 
@@ -98,6 +98,8 @@ class OrderSync:
             await store.note_sync_error(
                 self.runtime.pool, tenant_id, marketplace, str(exc)[:500], stop=stop
             )
+            if stop:
+                metrics.sync_stopped(tenant_id)
             log.warning("order sync failed", extra={"tenant_id": tenant_id, "stopped": stop})
             return SyncResult(tenant_id=tenant_id, errors=1)
 
@@ -121,6 +123,7 @@ class OrderSync:
             result.updated += counts.updated
             result.unchanged += counts.unchanged
             result.errors += len(bad)
+            metrics.rate_limit_waits(page.rate_limit_waits)
             result.last_updated_before = page.last_updated_before or result.last_updated_before
             if page.next_token is None:
                 break
@@ -130,6 +133,7 @@ class OrderSync:
                 self.runtime.pool, tenant_id, marketplace, cursor["last_updated_before"],
                 result.last_updated_before, result.orders,
             )  # fmt: skip
+            metrics.sync_cursor(tenant_id, result.last_updated_before)
         log.info("orders synced", extra={"tenant_id": tenant_id, "orders": result.orders,
                                          "orders_created": result.created, "orders_updated": result.updated})  # fmt: skip
         return result

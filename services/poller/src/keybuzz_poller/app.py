@@ -7,12 +7,19 @@ from typing import Annotated
 
 from keybuzz_shared.auth import TenantContext
 from keybuzz_shared.http import ErrorStatuses, domain_error_handlers
-from litestar import Controller, get, post
+from litestar import Controller, get, post, put
 from litestar.params import Parameter
 
-from keybuzz_poller import queries
+from keybuzz_poller import queries, replies
 from keybuzz_poller.mail import PollerRuntime
 from keybuzz_poller.polling import PollBusy, PollResult, Scheduler, TenantNotPollable
+from keybuzz_poller.reply_schemas import TicketView, ticket_view
+from keybuzz_poller.reply_sender import ReplySender, count_reply
+
+# A reply's JSON carries up to 10 MB of attachments in base64 (4/3 larger) plus its text.
+# Bodies well past that still reach the checks, so the answer names Amazon's limit; only
+# beyond this does Litestar answer a bare 413.
+REPLY_MAX_BODY_BYTES = 3 * replies.MAX_ATTACHMENT_BYTES
 
 # What each use-case error means, for HTTP and for the NATS micro replies (micro.py).
 # An IMAP outage (MailboxUnavailable) is a dependency outage: the frame answers 503.
@@ -21,6 +28,12 @@ ERROR_STATUSES: ErrorStatuses = {
     queries.TicketNotFound: 404,
     TenantNotPollable: 404,
     PollBusy: 409,
+    replies.InvalidReply: 400,
+    replies.AttachmentsTooLarge: 413,
+    replies.UnsupportedAttachment: 415,
+    replies.InvalidSettings: 400,
+    replies.ReplyTicketNotFound: 404,
+    replies.CannotReply: 409,
 }
 
 
@@ -36,6 +49,18 @@ class PollerController(Controller):
     @get("/status", summary="When the tenant was polled, what came of it, how late it is")
     async def status(self, tenant: TenantContext, runtime: PollerRuntime) -> queries.PollStatus:
         return await queries.poll_status(runtime, tenant.tenant_id)
+
+    @get("/settings", summary="The tenant's reply settings (approved sender address)")
+    async def settings(
+        self, tenant: TenantContext, runtime: PollerRuntime
+    ) -> replies.ReplySettings:
+        return await replies.reply_settings(runtime, tenant.tenant_id)
+
+    @put("/settings", summary="Set the approved sender address replies go out from")
+    async def save_settings(
+        self, tenant: TenantContext, runtime: PollerRuntime, data: replies.ReplySettings
+    ) -> replies.ReplySettings:
+        return await replies.save_reply_settings(runtime, tenant.tenant_id, data)
 
 
 class TicketController(Controller):
@@ -59,8 +84,30 @@ class TicketController(Controller):
         query = queries.ticket_query(tenant.tenant_id, status, order_id, since, cursor, limit)
         return await queries.list_tickets(runtime, query)
 
-    @get("/{ticket_id:str}", summary="A ticket with its messages, oldest first")
+    @get(
+        "/{ticket_id:str}",
+        summary="A ticket with its messages, oldest first: direction and, for replies, delivery",
+    )
     async def ticket(
         self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime
-    ) -> queries.TicketDetail:
-        return await queries.ticket_detail(runtime, tenant.tenant_id, ticket_id)
+    ) -> TicketView:
+        return await ticket_view(runtime, tenant.tenant_id, ticket_id)
+
+    @post(
+        "/{ticket_id:str}/replies",
+        status_code=202,
+        summary="Reply to the buyer through Amazon's relay (queued; sent in the background)",
+        request_max_body_size=REPLY_MAX_BODY_BYTES,
+    )
+    async def reply(
+        self,
+        ticket_id: str,
+        tenant: TenantContext,
+        runtime: PollerRuntime,
+        reply_sender: ReplySender,
+        data: replies.ReplyRequest,
+    ) -> replies.ReplyQueued:
+        queued = await replies.queue_reply(runtime, tenant.tenant_id, ticket_id, data)
+        count_reply(runtime.name, "QUEUED")
+        reply_sender.wake()
+        return queued

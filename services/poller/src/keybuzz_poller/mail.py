@@ -16,11 +16,12 @@ import asyncpg
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller import relay_mail, store
+from keybuzz_poller import store
 from keybuzz_poller.inbound import Recipient, folder_for
 from keybuzz_poller.mailbox import Cursor, ImapAccount, Mailbox
 from keybuzz_poller.mock_source import MockMailbox
 from keybuzz_poller.mx import Lmtp, MxHandler, MxServer
+from keybuzz_poller.parsing import parse_mails
 from keybuzz_poller.relay_mail import RelayMail
 from keybuzz_poller.settings import PollerSettings
 
@@ -41,8 +42,13 @@ class ProjectionLookup:
 
 
 def imap_account(settings: PollerSettings) -> ImapAccount:
+    # One connection per concurrent poll: more would idle, fewer would queue polls.
     return ImapAccount(
-        settings.imap_host, settings.imap_port, settings.imap_user, settings.imap_password
+        settings.imap_host,
+        settings.imap_port,
+        settings.imap_user,
+        settings.imap_password,
+        pool_size=settings.poll_concurrency,
     )
 
 
@@ -80,6 +86,13 @@ async def imap_ready(runtime: PollerRuntime) -> bool:
     return await runtime.component(Mailbox).is_ready()
 
 
+async def close_mailbox(runtime: Any) -> None:
+    """``on_shutdown``, last: the pooled IMAP connections log out."""
+    mailbox = runtime.components.get(Mailbox)
+    if isinstance(mailbox, Mailbox):
+        await mailbox.close()
+
+
 async def stop_mx(runtime: Any) -> None:
     server = runtime.components.pop(MxServer, None)
     if isinstance(server, MxServer):
@@ -96,7 +109,7 @@ async def read_new_mail(
     new = await runtime.component(Mailbox).fetch_new(folder, cursor, limit)
     if new.reread:
         log.warning("UIDVALIDITY changed: folder read again", extra={"tenant_id": tenant_id})
-    mails = [relay_mail.parse(m.raw) for m in new.mails]
+    mails = await parse_mails([m.raw for m in new.mails])
     if new.cursor is None or new.cursor == cursor:
         return mails
     async with runtime.unit_of_work() as uow:

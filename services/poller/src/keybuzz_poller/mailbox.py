@@ -9,8 +9,12 @@ Message-ID. Mail is fetched with ``BODY.PEEK[]``: reading never changes flags.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aioimaplib
 from keybuzz_shared.errors import DependencyUnavailable
@@ -19,6 +23,10 @@ _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _FETCH_UID = re.compile(rb"\bUID (\d+)\b")
 _LIST_NAME = re.compile(rb'^\([^)]*\) (?:"[^"]*"|NIL) (.+)$')
 _MESSAGES = re.compile(rb"MESSAGES (\d+)")
+_UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
+
+T = TypeVar("T")
+CLOSE_SECONDS = 2.0  # a LOGOUT that takes longer is not worth waiting for
 
 
 class MailboxUnavailable(DependencyUnavailable):
@@ -64,29 +72,36 @@ class Mailbox:
         """Every folder named ``<prefix>…`` and how many mails it holds."""
         raise NotImplementedError
 
+    async def close(self) -> None:
+        """Release what the mailbox holds open (on shutdown)."""
 
-@dataclass(frozen=True)
+
 class ImapAccount(Mailbox):
-    host: str
-    port: int
-    user: str
-    password: str
-    timeout: float = 30.0
+    """The poller's IMAP account, with a few logged-in connections kept open between polls.
+
+    A poll borrows one connection, SELECTs the tenant's folder on it and gives it
+    back: LOGIN once per connection, not once per poll (it was a third of a poll's
+    time, docs/BENCHMARKS.md). At most ``pool_size`` connections are open (polls
+    beyond that wait for one). A connection that failed, timed out or was cut by
+    the server is closed and forgotten; the next poll logs in afresh.
+    """
+
+    def __init__(
+        self, host: str, port: int, user: str, password: str, timeout: float = 30.0,
+        pool_size: int = 8,
+    ) -> None:  # fmt: skip
+        self.host, self.port, self.user, self.password = host, port, user, password
+        self.timeout = timeout
+        self.pool_size = pool_size
+        self._idle: list[_Session] = []
+        self._slots = asyncio.Semaphore(pool_size)
 
     async def fetch_new(self, folder: str, cursor: Cursor | None, limit: int = 200) -> NewMail:
         """At most ``limit`` mails after ``cursor``, oldest first."""
-        client = aioimaplib.IMAP4(self.host, self.port, timeout=self.timeout)
-        try:
-            await client.wait_hello_from_server()
-            await _ok(await client.login(self.user, self.password), "LOGIN")
-            return await _read(client, folder, cursor, limit)
-        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
-            raise MailboxUnavailable(f"IMAP {self.host}:{self.port}: {type(exc).__name__}") from exc
-        finally:
-            await _close(client)
+        return await self._with_connection(lambda client: _read(client, folder, cursor, limit))
 
     async def is_ready(self) -> bool:
-        """LOGIN answers: what a ``/ready`` check of IMAP asks (docs/POLLER.md)."""
+        """A fresh LOGIN answers now: ``/ready`` must not trust a connection opened earlier."""
         client = aioimaplib.IMAP4(self.host, self.port, timeout=min(self.timeout, 2.0))
         try:
             await client.wait_hello_from_server()
@@ -98,18 +113,113 @@ class ImapAccount(Mailbox):
 
     async def tenant_folders(self, prefix: str = "tenant-") -> dict[str, int]:
         """Every folder named ``<prefix>…`` and how many mails it holds."""
-        client = aioimaplib.IMAP4(self.host, self.port, timeout=self.timeout)
-        try:
-            await client.wait_hello_from_server()
-            await _ok(await client.login(self.user, self.password), "LOGIN")
-            listed = await client.list('""', f"{prefix}*")
-            await _ok(listed, "LIST")
-            names = [n for n in map(_listed_name, listed.lines) if n and n.startswith(prefix)]
+
+        async def listed(client: aioimaplib.IMAP4) -> dict[str, int]:
+            response = await client.list('""', f"{prefix}*")
+            await _ok(response, "LIST")
+            names = [n for n in map(_listed_name, response.lines) if n and n.startswith(prefix)]
             return {name: await _message_count(client, name) for name in names}
+
+        return await self._with_connection(listed)
+
+    async def close(self) -> None:
+        """LOGOUT of every idle connection (shutdown)."""
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(session.close() for session in idle))
+
+    async def _with_connection(self, work: Callable[[aioimaplib.IMAP4], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection; one that was closed while idle is replaced once."""
+        async with self._slots:
+            reused = bool(self._idle)
+            try:
+                return await self._on_one_connection(work)
+            except MailboxUnavailable as exc:
+                if not reused or isinstance(exc.__cause__, TimeoutError):
+                    raise  # a slow server is not made faster by asking twice
+            # An idle connection the server had closed (restart, idle timeout): a new one.
+            return await self._on_one_connection(work)
+
+    async def _on_one_connection(self, work: Callable[[aioimaplib.IMAP4], Awaitable[T]]) -> T:
+        session = self._idle.pop() if self._idle else None
+        try:
+            if session is None or not session.usable():
+                if session is not None:
+                    await session.close()
+                session = await self._login()
+            result = await session.run(work)
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
+            if session is not None:
+                await session.close()
             raise MailboxUnavailable(f"IMAP {self.host}:{self.port}: {type(exc).__name__}") from exc
-        finally:
-            await _close(client)
+        except BaseException:  # a refusal, a cancelled poll: the session's state is unknown
+            if session is not None:
+                await session.close()
+            raise
+        self._idle.append(session)
+        return result
+
+    async def _login(self) -> _Session:
+        session = _Session.open(self.host, self.port, self.timeout)
+        try:
+            await session.run(lambda client: client.wait_hello_from_server())
+            await _ok(await session.run(lambda c: c.login(self.user, self.password)), "LOGIN")
+        except BaseException:
+            await session.close()
+            raise
+        return session
+
+
+class _Session:
+    """One logged-in connection, and a future the connection's loss resolves.
+
+    aioimaplib leaves a command waiting for its timeout (30 s) when the server cuts
+    the connection under it; racing the command against the loss fails it at once.
+    """
+
+    def __init__(self, client: aioimaplib.IMAP4, lost: asyncio.Future[None]) -> None:
+        self.client, self.lost = client, lost
+
+    @classmethod
+    def open(cls, host: str, port: int, timeout: float) -> _Session:
+        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def connection_lost(_: Exception | None) -> None:
+            if not lost.done():
+                lost.set_result(None)
+
+        client = aioimaplib.IMAP4(host, port, timeout=timeout, conn_lost_cb=connection_lost)
+        return cls(client, lost)
+
+    async def run(self, work: Callable[[aioimaplib.IMAP4], Awaitable[T]]) -> T:
+        task = asyncio.ensure_future(work(self.client))
+        waiters: list[asyncio.Future[Any]] = [task, self.lost]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the poll itself was cancelled
+            task.cancel()
+            raise
+        if not task.done():  # the connection went first
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise ConnectionResetError("the IMAP server closed the connection")
+        return task.result()
+
+    def usable(self) -> bool:
+        """Logged in, and the server has not closed the connection since."""
+        protocol = self.client.protocol
+        return (
+            not self.lost.done() and protocol is not None and protocol.state in {"AUTH", "SELECTED"}
+        )
+
+    async def close(self) -> None:
+        """LOGOUT if the connection still answers (briefly); then the socket is closed anyway."""
+        if not self.lost.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_close(self.client), CLOSE_SECONDS)
+        transport = getattr(self.client.protocol, "transport", None)
+        if transport is not None:
+            transport.close()
 
 
 def _listed_name(line: bytes) -> str | None:
@@ -134,6 +244,8 @@ async def _read(
     uid_validity = _uid_validity(selected.lines)
     reread = cursor is not None and cursor.uid_validity != uid_validity
     after = cursor.last_uid if cursor is not None and not reread else 0
+    if _uid_next(selected.lines) <= after + 1:  # nothing delivered since: no SEARCH needed
+        return NewMail(mails=[], cursor=Cursor(uid_validity, after), reread=reread)
     found = await client.uid_search(f"UID {after + 1}:*")
     await _ok(found, "UID SEARCH")
     # "n:*" also matches the highest UID when it is below n (RFC 3501): filter.
@@ -152,6 +264,15 @@ def _uid_validity(lines: list[bytes]) -> int:
         if match:
             return int(match[1])
     raise MailboxUnavailable("the IMAP server did not report UIDVALIDITY")
+
+
+def _uid_next(lines: list[bytes]) -> int:
+    """The UID the next mail will get; unknown (a server not sending it) reads as "maybe new"."""
+    for line in lines:
+        match = _UIDNEXT.search(line)
+        if match:
+            return int(match[1])
+    return 2**63
 
 
 def _numbers(line: bytes) -> list[int]:

@@ -24,7 +24,7 @@ import msgspec
 from keybuzz_shared import errors
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller import store
+from keybuzz_poller import bounces, store
 from keybuzz_poller.inbound import FOLDER_PREFIX
 from keybuzz_poller.mail import PollerRuntime, read_new_mail
 from keybuzz_poller.mailbox import Mailbox
@@ -58,6 +58,7 @@ async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
     counts = StoreCounts()
 
     async def handle(uow: UnitOfWork, mails: list[RelayMail]) -> None:
+        mails = await bounces.take_bounces(uow, tenant_id, mails)
         await store_mails(uow, tenant_id, mails, counts)
 
     while len(await read_new_mail(runtime, tenant_id, handle, limit=BATCH)) == BATCH:

@@ -47,6 +47,18 @@ class Attachment(msgspec.Struct, frozen=True, kw_only=True):
     content: bytes
 
 
+class Bounce(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery failure report (RFC 3464) about a mail we sent: Amazon refusing a reply."""
+
+    # Message-IDs that may name the refused mail, best first: the one in the report's
+    # rfc822-headers (or attached message) part, then In-Reply-To and References.
+    refused_message_ids: list[str]
+    reason: str  # the human explanation (the report's first, text part)
+    status: str | None = None  # DSN status, e.g. 5.7.1
+    diagnostic: str | None = None  # Diagnostic-Code, e.g. "smtp; 550 …"
+    recipient: str | None = None  # Final-Recipient: the address the mail was for
+
+
 class RelayMail(msgspec.Struct, kw_only=True):
     raw: bytes  # the mail as delivered, always kept
     message_id: str | None = None
@@ -62,6 +74,7 @@ class RelayMail(msgspec.Struct, kw_only=True):
     country: str | None = None
     sent_at: datetime | None = None
     parse_error: str | None = None
+    bounce: Bounce | None = None  # set when the mail is a bounce (bounces.py), not a buyer's
 
     @property
     def external_id(self) -> str:
@@ -106,6 +119,7 @@ def _parse(raw: bytes) -> RelayMail:
         country=parts.country if parts else None,
         sent_at=_date(message),
         parse_error=_problem(message, plain or html),
+        bounce=_bounce(message, plain),
     )
 
 
@@ -316,3 +330,89 @@ def _date(message: Message) -> datetime | None:
         return parsedate_to_datetime(value) if value else None
     except (TypeError, ValueError):
         return None
+
+
+# --- bounces ---------------------------------------------------------------------------
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_DAEMONS = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
+
+
+def is_bounce(message: Message) -> bool:
+    """A delivery status report, or an automatic reply from a mailer daemon."""
+    if message.get_content_type() == "multipart/report":
+        return str(message.get_param("report-type", "")).lower() == "delivery-status"
+    auto = _header(message, "Auto-Submitted").lower()
+    senders = getaddresses([_header(message, "From")])
+    from_daemon = any(_DAEMONS.match(address) for _, address in senders)
+    return bool(auto) and auto != "no" and from_daemon
+
+
+def _bounce(message: EmailMessage, plain: str) -> Bounce | None:
+    """The bounce's facts, or None for any other mail; never raises."""
+    try:
+        if not is_bounce(message):
+            return None
+        return _read_bounce(message, plain)
+    except Exception:  # a bounce we cannot take apart still names its refused mail, maybe
+        return Bounce(refused_message_ids=_threading_ids(message), reason=_tidy(plain))
+
+
+def _read_bounce(message: EmailMessage, plain: str) -> Bounce:
+    fields: dict[str, str] = {}
+    refused: list[str] = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            fields = {**_status_fields(part), **fields}
+        elif kind in {"text/rfc822-headers", "message/rfc822", "message/rfc822-headers"}:
+            refused.extend(_refused_ids(part))
+    # The first paragraph: Amazon's sentence (what follows repeats the refused mail's headers).
+    reason = " ".join(_tidy(plain).split("\n\n")[0].split()) or fields.get("diagnostic-code", "")
+    ids = list(dict.fromkeys([*refused, *_threading_ids(message)]))
+    final = fields.get("final-recipient", "")
+    return Bounce(
+        refused_message_ids=ids,
+        reason=reason or "delivery failed (no reason given)",
+        status=fields.get("status") or None,
+        diagnostic=fields.get("diagnostic-code") or None,
+        recipient=final.split(";", 1)[-1].strip() or None if final else None,
+    )
+
+
+def _status_fields(part: Message) -> dict[str, str]:
+    """The per-message and per-recipient fields of a delivery-status part, lower-cased names."""
+    blocks = part.get_payload()
+    found: dict[str, str] = {}
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, Message):
+            continue
+        for name, value in block.items():
+            found.setdefault(name.lower(), " ".join(str(value).split()))
+    return found
+
+
+def _refused_ids(part: Message) -> list[str]:
+    """The Message-ID of the refused mail, from its headers given back in the report."""
+    payload = part.get_payload()
+    if isinstance(payload, list):  # message/rfc822: the parsed mail
+        inner = payload[0] if payload else None
+        value = str(inner.get("Message-ID", "")) if isinstance(inner, Message) else ""
+    else:
+        data = part.get_payload(decode=True)
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(payload)
+        headers = BytesParser(policy=policy.default).parsebytes(
+            text.encode("utf-8"), headersonly=True
+        )
+        value = str(headers.get("Message-ID", ""))
+    return _MESSAGE_ID.findall(value)[:1]
+
+
+def _threading_ids(message: Message) -> list[str]:
+    """In-Reply-To, then References newest first: a bounce names the refused mail there too."""
+    references = _MESSAGE_ID.findall(_header(message, "References"))
+    return list(
+        dict.fromkeys(
+            [*_MESSAGE_ID.findall(_header(message, "In-Reply-To")), *reversed(references)]
+        )
+    )

@@ -7,9 +7,10 @@ from keybuzz_shared.service import ServiceDefinition
 
 from keybuzz_poller.app import PollerController, TicketController
 from keybuzz_poller.events import register_subscribers
-from keybuzz_poller.mail import imap_ready, provide_mailbox, start_mx, stop_mx
+from keybuzz_poller.mail import close_mailbox, imap_ready, provide_mailbox, start_mx, stop_mx
 from keybuzz_poller.micro import micro_endpoints
 from keybuzz_poller.polling import Scheduler, start_polling, stop_polling
+from keybuzz_poller.reply_sender import ReplySender, start_reply_sender, stop_reply_sender
 from keybuzz_poller.settings import PollerSettings
 
 DEFINITION = ServiceDefinition(
@@ -20,10 +21,11 @@ DEFINITION = ServiceDefinition(
     route_handlers=[PollerController, TicketController],
     register_subscribers=register_subscribers,
     micro_endpoints=micro_endpoints,
-    on_startup=[provide_mailbox, start_mx, start_polling],
-    # Run in reverse: polling stops first, then the MX.
-    on_shutdown=[stop_mx, stop_polling],
-    dependencies={"scheduler": Scheduler},
+    on_startup=[provide_mailbox, start_mx, start_polling, start_reply_sender],
+    # Run in reverse: the reply sender and polling stop first, then the MX, then the IMAP
+    # connections close.
+    on_shutdown=[close_mailbox, stop_mx, stop_polling, stop_reply_sender],
+    dependencies={"scheduler": Scheduler, "reply_sender": ReplySender},
     ready_checks={"imap": imap_ready},
 )
 
@@ -35,7 +37,7 @@ ONCE_DEFINITION = replace(
     register_subscribers=None,
     micro_endpoints=None,
     on_startup=[provide_mailbox],
-    on_shutdown=[],
+    on_shutdown=[close_mailbox],
     dependencies={},
     ready_checks={},
 )

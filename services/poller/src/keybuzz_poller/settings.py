@@ -9,7 +9,8 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "POLLER_PORT"}
     # The development IMAP password is refused in production (settings.py).
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = AmazonSettings.DEV_ONLY_DEFAULTS | {
-        "imap_password"
+        "imap_password",
+        "smtp_relay_password",
     }
 
     http_port: int = 8002
@@ -44,7 +45,34 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     # Amazon relays attachments up to 10 MB; base64 makes them a third larger.
     mx_max_message_bytes: int = 25 * 1024 * 1024
 
+    # Replies leave through Amazon's relay (docs/POLLER.md, "Replies"). Development: the
+    # sandbox's reply relay. Production: STARTTLS (certificate always verified; a private CA
+    # with SMTP_RELAY_CACERT) and a user/password, both required there.
+    smtp_relay_host: str = "127.0.0.1"
+    smtp_relay_port: int = 2526
+    smtp_relay_starttls: bool = False
+    smtp_relay_cacert: str | None = None
+    smtp_relay_username: str | None = None
+    smtp_relay_password: str | None = None
+    smtp_relay_timeout_seconds: float = 30.0
+    # false: this instance sends no replies (it still queues them; another instance sends).
+    reply_sender_enabled: bool = True
+    # A claimed reply is taken again by any instance after this (a sender that died mid-send).
+    reply_lease_seconds: float = 120.0
+    # Temporary failures (4xx, relay down) are retried after about base x 2^n (jittered),
+    # capped at max; after reply_max_attempts attempts the reply is FAILED.
+    reply_retry_base_seconds: float = 5.0
+    reply_retry_max_seconds: float = 900.0
+    reply_max_attempts: int = 10
+
     def __post_init__(self) -> None:
-        # msgspec turns this into a SettingsError naming AMAZON_USE_MOCK (settings.load_settings).
+        # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
         if self.amazon_use_mock and self.is_production:
             raise ValueError(f"AMAZON_USE_MOCK=true is refused when KEYBUZZ_ENV={self.keybuzz_env}")
+        if self.is_production and not self.smtp_relay_starttls:
+            raise ValueError(
+                f"SMTP_RELAY_STARTTLS=true is required when KEYBUZZ_ENV={self.keybuzz_env}"
+            )
+        if self.reply_lease_seconds <= 2 * self.smtp_relay_timeout_seconds:
+            # A send still running when its lease ends could be sent again by another instance.
+            raise ValueError("REPLY_LEASE_SECONDS must exceed twice SMTP_RELAY_TIMEOUT_SECONDS")

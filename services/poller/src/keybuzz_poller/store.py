@@ -43,6 +43,7 @@ class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
     buyer_name: str | None
     subject: str
     last_message_at: datetime
+    message_count: int = 1  # new messages of this batch in the thread
 
 
 class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -156,52 +157,91 @@ async def save_cursor(
 # --- tickets --------------------------------------------------------------------------
 
 
-async def insert_external_message(db: Executor, row: ExternalMessageRow) -> bool:
-    """Store a mail once per (tenant, marketplace, external id); False when it already was."""
-    inserted = await db.fetchval(
+def _columns(rows: Sequence[msgspec.Struct], struct: type[msgspec.Struct]) -> list[list[object]]:
+    """Rows → one list per column, in field order: the arrays ``unnest`` takes."""
+    return [[getattr(row, name) for row in rows] for name in struct.__struct_fields__]
+
+
+async def insert_external_messages(db: Executor, rows: Sequence[ExternalMessageRow]) -> set[str]:
+    """Store each mail once per (tenant, marketplace, external id); the ids of those new.
+
+    One statement per batch. A mail already stored, or twice in ``rows`` (the MX's
+    retry of a partly delivered mail), is skipped: the first occurrence wins.
+    """
+    if not rows:
+        return set()
+    inserted = await db.fetch(
         """
         INSERT INTO poller_external_messages (
             id, tenant_id, marketplace, external_id, order_id, buyer_email, buyer_name,
             subject, body, quoted, attachments, inbound_address, country, sent_at,
             received_at, raw, parse_error)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+        SELECT id, tenant_id, marketplace, external_id, order_id, buyer_email, buyer_name,
+               subject, body, quoted, attachments::jsonb, inbound_address, country, sent_at,
+               received_at, raw, parse_error
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                    $13::text[], $14::timestamptz[], $15::timestamptz[], $16::bytea[],
+                    $17::text[])
+            WITH ORDINALITY AS m (id, tenant_id, marketplace, external_id, order_id,
+                buyer_email, buyer_name, subject, body, quoted, attachments, inbound_address,
+                country, sent_at, received_at, raw, parse_error, position)
+        ORDER BY position
         ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
-        RETURNING true
+        RETURNING id
         """,
-        *msgspec.structs.astuple(row),
+        *_columns(rows, ExternalMessageRow),
     )
-    return bool(inserted)
+    return {r["id"] for r in inserted}
 
 
-async def upsert_ticket(db: Executor, ticket: TicketRow) -> str:
-    """The thread's ticket (created, or re-opened by the follow-up); returns its id."""
-    ticket_id: str = await db.fetchval(
+async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tuple[str, str], str]:
+    """Each thread's ticket, created or re-opened by its new messages: (marketplace, thread key) → id.
+
+    ``tickets`` holds one row per thread (``message_count`` new messages): ON CONFLICT
+    cannot update a row twice in one statement. Sorted, so concurrent batches lock
+    tickets in the same order.
+    """
+    if not tickets:
+        return {}
+    ordered = sorted(tickets, key=lambda t: (t.marketplace, t.thread_key))
+    rows = await db.fetch(
         """
         INSERT INTO poller_tickets (
             id, tenant_id, marketplace, thread_key, order_id, buyer_email, buyer_name,
             subject, last_message_at, message_count)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[])
         ON CONFLICT (tenant_id, marketplace, thread_key) DO UPDATE
-            SET status = 'OPEN', message_count = poller_tickets.message_count + 1,
+            SET status = 'OPEN',
+                message_count = poller_tickets.message_count + EXCLUDED.message_count,
                 last_message_at = greatest(poller_tickets.last_message_at,
                                            EXCLUDED.last_message_at),
                 buyer_name = coalesce(poller_tickets.buyer_name, EXCLUDED.buyer_name),
                 updated_at = now()
-        RETURNING id
+        RETURNING id, marketplace, thread_key
         """,
-        *msgspec.structs.astuple(ticket),
+        *_columns(ordered, TicketRow),
     )
-    return ticket_id
+    return {(r["marketplace"], r["thread_key"]): r["id"] for r in rows}
 
 
-async def insert_ticket_message(db: Executor, message: TicketMessageRow) -> None:
+async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]) -> None:
+    """One statement per batch; ``seq`` follows the order given (the mailbox's)."""
+    if not messages:
+        return
     await db.execute(
         """
         INSERT INTO poller_ticket_messages (
             id, ticket_id, tenant_id, external_message_id, body, received_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        SELECT id, ticket_id, tenant_id, external_message_id, body, received_at
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                    $6::timestamptz[])
+            WITH ORDINALITY AS m (id, ticket_id, tenant_id, external_message_id, body,
+                                  received_at, position)
+        ORDER BY position
         """,
-        *msgspec.structs.astuple(message),
+        *_columns(messages, TicketMessageRow),
     )
 
 

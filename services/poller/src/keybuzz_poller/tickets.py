@@ -54,43 +54,50 @@ def _optional(text: str | None) -> str | None:
 async def store_mails(
     uow: UnitOfWork, tenant_id: str, mails: list[RelayMail], counts: StoreCounts
 ) -> None:
-    for mail in mails:
-        await store_mail(uow, tenant_id, mail, counts)
+    """A batch of the tenant's mails: three set-based statements and the events, in ``uow``."""
+    received_at = datetime.now(UTC)
+    externals = [_external_row(tenant_id, mail, received_at) for mail in mails]
+    counts.fetched += len(mails)
+    new_ids = await store.insert_external_messages(uow.conn, externals)
+    fresh = [e for e in externals if e.id in new_ids]
+    counts.duplicates += len(externals) - len(fresh)
+    ticket_ids = await store.upsert_tickets(uow.conn, _ticket_rows(fresh))
+    messages = [
+        store.TicketMessageRow(
+            id=str(uuid.uuid4()),
+            ticket_id=ticket_ids[(e.marketplace, thread_key_of(e))],
+            tenant_id=tenant_id,
+            external_message_id=e.id,
+            body=e.body,
+            received_at=received_at,
+        )
+        for e in fresh
+    ]
+    await store.insert_ticket_messages(uow.conn, messages)
+    uow.emit_many(_received(e, m) for e, m in zip(fresh, messages, strict=True))
+    counts.stored += len(fresh)
+    counts.unparsed += sum(e.parse_error is not None for e in fresh)
+    counts.ticket_ids.extend(m.ticket_id for m in messages)
 
 
 async def store_mail(uow: UnitOfWork, tenant_id: str, mail: RelayMail, counts: StoreCounts) -> None:
-    received_at = datetime.now(UTC)
-    external = _external_row(tenant_id, mail, received_at)
-    counts.fetched += 1
-    if not await store.insert_external_message(uow.conn, external):
-        counts.duplicates += 1
-        return
-    ticket_id = await store.upsert_ticket(uow.conn, _ticket_row(external))
-    message = store.TicketMessageRow(
-        id=str(uuid.uuid4()),
-        ticket_id=ticket_id,
-        tenant_id=tenant_id,
+    await store_mails(uow, tenant_id, [mail], counts)
+
+
+def _received(
+    external: store.ExternalMessageRow, message: store.TicketMessageRow
+) -> MessageReceived:
+    return MessageReceived(
+        tenant_id=external.tenant_id,
+        marketplace=external.marketplace,
         external_message_id=external.id,
-        body=external.body,
-        received_at=received_at,
+        ticket_id=message.ticket_id,
+        ticket_message_id=message.id,
+        inbound_address=external.inbound_address,
+        order_id=external.order_id,
+        received_at=message.received_at,
+        preview=preview(external.body),
     )
-    await store.insert_ticket_message(uow.conn, message)
-    uow.emit(
-        MessageReceived(
-            tenant_id=tenant_id,
-            marketplace=external.marketplace,
-            external_message_id=external.id,
-            ticket_id=ticket_id,
-            ticket_message_id=message.id,
-            inbound_address=external.inbound_address,
-            order_id=external.order_id,
-            received_at=received_at,
-            preview=preview(external.body),
-        )
-    )
-    counts.stored += 1
-    counts.unparsed += mail.parse_error is not None
-    counts.ticket_ids.append(ticket_id)
 
 
 def _external_row(
@@ -126,18 +133,27 @@ def storable_json(items: list[dict[str, object]]) -> list[dict[str, object]]:
     return [{k: storable(v) if isinstance(v, str) else v for k, v in i.items()} for i in items]
 
 
-def _ticket_row(external: store.ExternalMessageRow) -> store.TicketRow:
-    return store.TicketRow(
-        id=str(uuid.uuid4()),
-        tenant_id=external.tenant_id,
-        marketplace=external.marketplace,
-        thread_key=thread_key_of(external),
-        order_id=external.order_id,
-        buyer_email=external.buyer_email,
-        buyer_name=external.buyer_name,
-        subject=external.subject,
-        last_message_at=external.received_at,
-    )
+def _ticket_rows(fresh: list[store.ExternalMessageRow]) -> list[store.TicketRow]:
+    """One row per thread of the batch, counting its new messages (mailbox order kept)."""
+    threads: dict[tuple[str, str], list[store.ExternalMessageRow]] = {}
+    for external in fresh:
+        threads.setdefault((external.marketplace, thread_key_of(external)), []).append(external)
+    return [
+        store.TicketRow(
+            id=str(uuid.uuid4()),
+            tenant_id=first.tenant_id,
+            marketplace=marketplace,
+            thread_key=key,
+            order_id=first.order_id,
+            buyer_email=first.buyer_email,
+            buyer_name=next((e.buyer_name for e in group if e.buyer_name), None),
+            subject=first.subject,
+            last_message_at=max(e.received_at for e in group),
+            message_count=len(group),
+        )
+        for (marketplace, key), group in threads.items()
+        for first in group[:1]
+    ]
 
 
 def thread_key_of(external: store.ExternalMessageRow) -> str:

@@ -67,6 +67,26 @@ class RateLimit:
 DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
     SEARCH_ORDERS: RateLimit(rate=0.0056, burst=20),
     GET_ORDER: RateLimit(rate=0.5, burst=30),
+    # reports_2021-06-30.json (used by keybuzz_shared.amazon.reports)
+    "createReport": RateLimit(rate=0.0167, burst=15),
+    "getReport": RateLimit(rate=2.0, burst=15),
+    "getReportDocument": RateLimit(rate=0.0167, burst=15),
+    # messaging.json: every operation 1/s, burst 5 (used by keybuzz_shared.amazon.messaging)
+    **{
+        operation: RateLimit(rate=1.0, burst=5)
+        for operation in (
+            "getMessagingActionsForOrder",
+            "GetAttributes",
+            "confirmCustomizationDetails",
+            "createConfirmDeliveryDetails",
+            "createLegalDisclosure",
+            "createConfirmOrderDetails",
+            "createConfirmServiceDetails",
+            "CreateWarranty",
+            "createDigitalAccessKey",
+            "createUnexpectedProblem",
+        )
+    },
 }
 FALLBACK_RATE_LIMIT = RateLimit(rate=0.5, burst=1)  # an operation we have no table for
 
@@ -99,6 +119,14 @@ class SpApiNotFound(SpApiError):
 
 class SpApiUnavailable(SpApiError, DependencyUnavailable):
     """429/5xx/timeouts/unreadable answers until the retries ran out: try again later."""
+
+
+class SpApiOutcomeUnknown(SpApiError):
+    """A call that is not safe to repeat (it sends something) lost its answer.
+
+    A 5xx, a timeout or a dropped connection after the request left: Amazon may
+    have acted on it, so it is not retried (a buyer would get the message twice).
+    """
 
 
 class _Transient(Exception):
@@ -373,6 +401,11 @@ class _Call:
     waits: int = 0
     refreshed: bool = False
     last_status: int = 0
+    method: str = "GET"
+    json_body: Any = None
+    # False for calls that send something (a buyer message): only answers proving
+    # Amazon did nothing (429, no connection made, an expired token) are retried.
+    idempotent: bool = True
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -405,6 +438,11 @@ class SpApiClient:
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled client (TLS verified), e.g. for pre-signed report document URLs."""
+        return self._http
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -428,7 +466,33 @@ class SpApiClient:
         body: _GetOrderBody = await self._call(call, path, params, _GetOrderBody)
         return body.order
 
-    async def _call(self, call: _Call, path: str, params: dict[str, str], kind: type[Any]) -> Any:
+    async def request(
+        self,
+        tenant_id: str,
+        operation: str,
+        path: str,
+        kind: type[Any] | None,
+        *,
+        params: dict[str, str] | None = None,
+        method: str = "GET",
+        json_body: Any = None,
+        idempotent: bool = True,
+    ) -> tuple[Any, int]:
+        """Any SP-API operation with this client's tokens, buckets and retries.
+
+        Returns the decoded 2xx body and how many rate-limit waits it took.
+        ``kind=None``: the answer has no body (the Messaging API's 201); returns None.
+        ``idempotent=False``: a lost answer raises :class:`SpApiOutcomeUnknown` instead
+        of being retried.
+        """
+        call = _Call(
+            operation, tenant_id, method=method, json_body=json_body, idempotent=idempotent
+        )
+        return await self._call(call, path, params or {}, kind), call.waits
+
+    async def _call(
+        self, call: _Call, path: str, params: dict[str, str], kind: type[Any] | None
+    ) -> Any:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Transient),
             stop=stop_after_attempt(self._attempts),
@@ -449,7 +513,9 @@ class SpApiClient:
             ) from None
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
-    async def _once(self, call: _Call, path: str, params: dict[str, str], kind: type[Any]) -> Any:
+    async def _once(
+        self, call: _Call, path: str, params: dict[str, str], kind: type[Any] | None
+    ) -> Any:
         token = await self.tokens.access_token(call.tenant_id)
         bucket = self.limiter.bucket(call.tenant_id, call.operation)
         if await bucket.take():
@@ -458,12 +524,16 @@ class SpApiClient:
         call.last_status = response.status_code
         if (rate := _header_rate(response)) is not None:
             bucket.adopt_rate(rate)
-        if response.status_code == 200:
-            return _decoded(response.content, kind)
+        if 200 <= response.status_code < 300:  # createReport answers 202
+            return None if kind is None else _decoded(response.content, kind)
         if response.status_code == 429:
             call.waits += 1
             log.info("SP-API throttled; backing off", extra=self._where(call))
             raise _Transient("HTTP 429 QuotaExceeded", throttled=True)
+        if response.status_code >= 500 and not call.idempotent:
+            raise SpApiOutcomeUnknown(
+                call.operation, response.status_code, "OutcomeUnknown", _unknown_outcome(call)
+            )
         if response.status_code >= 500:
             log.warning(
                 "SP-API answered %s; retrying", response.status_code, extra=self._where(call)
@@ -482,12 +552,25 @@ class SpApiClient:
     ) -> httpx.Response:
         base = self.endpoint or region(token.region).spapi_endpoint
         try:
-            return await self._http.get(
+            return await self._http.request(
+                call.method,
                 base + path,
                 params=params,  # httpx percent-encodes + / = in pagination tokens
+                json=call.json_body,
                 headers={"x-amz-access-token": token.value, "Accept": "application/json"},
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached Amazon: safe to retry, whatever the call does.
+            log.warning(
+                "SP-API unreachable; retrying",
+                extra={**self._where(call), "error": type(exc).__name__},
+            )
+            raise _Transient(f"{type(exc).__name__}") from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
+            if not call.idempotent:
+                raise SpApiOutcomeUnknown(
+                    call.operation, 0, type(exc).__name__, _unknown_outcome(call)
+                ) from None
             log.warning(
                 "SP-API request failed; retrying",
                 extra={**self._where(call), "error": type(exc).__name__},
@@ -508,6 +591,13 @@ def _decoded(content: bytes, kind: type[Any]) -> Any:
         return msgspec.json.decode(content, type=kind)
     except msgspec.DecodeError as exc:
         raise _Transient(f"unreadable response body: {str(exc)[:120]}") from None
+
+
+def _unknown_outcome(call: _Call) -> str:
+    return (
+        f"the answer to {call.operation} was lost; Amazon may have processed it, "
+        "so it was not sent again"
+    )
 
 
 def _expired(error: SpApiError) -> bool:

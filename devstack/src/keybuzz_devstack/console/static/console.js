@@ -1,0 +1,373 @@
+// KeyBuzz development console. The page talks only to the console (same origin):
+// /api/console/… for its own reads, /api/<service>/… proxied with a JWT minted server-side.
+// Every value from the services is put in the page with textContent, never as HTML.
+"use strict";
+
+const REFRESH_MS = 2500;
+const TENANT_KEY = "keybuzz-console-tenant";
+const REASONS = {
+  access_denied: "the seller cancelled on Amazon's consent page",
+  browser_not_bound: "this browser did not start the connection (open the console at 127.0.0.1, cookies on)",
+  browser_mismatch: "the connection was started from another browser",
+  state_expired: "the authorization link expired; connect again",
+  state_already_used: "this authorization link was already used",
+  invalid_state: "the authorization link is unknown",
+  seller_already_connected: "this Amazon seller is connected to another tenant",
+  authorization_code_rejected: "Amazon refused the authorization code; connect again",
+  amazon_unavailable: "Amazon (the sandbox) did not answer; retry",
+  vault_unavailable: "Vault was unavailable: nothing was connected; retry",
+  app_credentials_missing: "the Amazon app credentials are not in Vault",
+};
+
+const state = {
+  tenant: localStorage.getItem(TENANT_KEY) || "",
+  tenants: [],
+  country: "FR",
+  sellerId: null,
+  inbound: null,
+  jobId: null,
+  orderPages: 1,
+  openTicket: null,
+  refreshing: false,
+  shown: {},
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function definitions(pairs) {
+  return el("dl", {}, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function when(text) {
+  return text ? new Date(text).toLocaleString() : "—";
+}
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(path, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json" };
+  if (state.tenant) headers["X-Tenant-Id"] = state.tenant;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (failure) {
+    throw new ApiError(0, `the console did not answer (${failure.message}); is it running?`);
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!response.ok) {
+    const message = (data && (data.message || data.detail)) || text || response.statusText;
+    throw new ApiError(response.status, `${response.status}: ${message}`);
+  }
+  return data;
+}
+
+function showError(id, failure) {
+  const node = $(id);
+  if (!failure) { node.hidden = true; node.textContent = ""; return; }
+  node.hidden = false;
+  node.textContent = failure.message || String(failure);
+}
+
+// Rebuild a panel only when its data changed: keeps keyboard focus and screen readers calm.
+function render(key, data, draw) {
+  const json = JSON.stringify(data);
+  if (state.shown[key] === json) return;
+  state.shown[key] = json;
+  draw(data);
+}
+
+// --- the callback's outcome --------------------------------------------------------
+
+function showOutcome() {
+  const query = new URLSearchParams(location.search);
+  const status = query.get("status");
+  if (!status) return;
+  const box = $("outcome");
+  box.hidden = false;
+  if (status === "connected") {
+    box.className = "ok";
+    box.textContent = "Amazon connected: the backfill of the seller's orders starts now.";
+  } else {
+    const reason = query.get("reason") || "unknown";
+    box.className = "failed";
+    box.setAttribute("role", "alert");
+    box.textContent = `Amazon connection failed (${reason}): ${REASONS[reason] || "see the oauth service's log"}.`;
+  }
+}
+
+// --- tenant ------------------------------------------------------------------------
+
+async function loadTenants() {
+  const select = $("tenant");
+  try {
+    const { tenants } = await api("/api/console/tenants");
+    state.tenants = tenants;
+    select.replaceChildren(el("option", { value: "" }, "— pick a tenant —"),
+      ...tenants.map((t) => el("option", { value: t.id }, `${t.id} — ${t.name} (${t.plan}, ${t.status}, ${t.country || "no country"})`)));
+    if (tenants.some((t) => t.id === state.tenant)) select.value = state.tenant;
+    else state.tenant = "";
+    showError("tenant-error", null);
+  } catch (failure) {
+    select.replaceChildren(el("option", { value: "" }, "tenants unavailable"));
+    showError("tenant-error", failure);
+  }
+  pickTenant(select.value);
+}
+
+function pickTenant(tenant) {
+  state.tenant = tenant;
+  localStorage.setItem(TENANT_KEY, tenant);
+  const chosen = state.tenants.find((t) => t.id === tenant);
+  state.country = (chosen && chosen.country) || "FR";
+  Object.assign(state, { sellerId: null, inbound: null, jobId: null, orderPages: 1, openTicket: null, shown: {} });
+  for (const id of ["tenant-details", "connection-details", "backfill-details", "order-detail", "ticket-detail"]) $(id).replaceChildren();
+  $("orders").tBodies[0].replaceChildren();
+  $("tickets").replaceChildren();
+  refresh();
+}
+
+async function refreshTenant() {
+  const data = await api(`/api/tenant-sync/v1/tenants/status/${encodeURIComponent(state.tenant)}`);
+  const addresses = data.inboundAddresses || [];
+  state.inbound = addresses.find((a) => a.country === state.country) || addresses[0] || null;
+  render("tenant", data, () => {
+    $("tenant-details").replaceChildren(definitions([
+      ["Marketplace copy", data.marketplace.exists ? `yes (${data.marketplace.status})` : "not synced yet"],
+      ["In sync with the product", data.inSync ? "yes" : "no"],
+      ["Inbound addresses", addresses.length ? el("ul", {}, addresses.map((a) => el("li", {}, `${a.email} `, el("span", { class: "badge" }, a.status)))) : "none: sync the tenant to create one"],
+    ]));
+  });
+}
+
+// --- Amazon connection -------------------------------------------------------------
+
+async function refreshConnection() {
+  const data = await api("/api/oauth/v1/marketplaces/amazon/status");
+  state.sellerId = data.status === "CONNECTED" ? data.sellerId : null;
+  $("connection-status").textContent = data.status;
+  $("disconnect").disabled = !["CONNECTED", "REAUTH_REQUIRED", "ERROR"].includes(data.status);
+  render("connection", data, () => {
+    $("connection-details").replaceChildren(definitions([
+      ["Seller", data.sellerId],
+      ["Marketplaces", (data.marketplaces || []).map((m) => `${m.code} (${m.id})`).join(", ")],
+      ["Connected at", data.connectedAt && when(data.connectedAt)],
+      ["Credentials in Vault", data.credentialsVerified === null ? null : data.credentialsVerified ? "verified" : "missing"],
+      ["Last error", data.lastError],
+    ]));
+  });
+}
+
+async function connect() {
+  const { authUrl } = await api("/api/oauth/v1/marketplaces/amazon/oauth/start", { method: "POST", body: { marketplace: state.country } });
+  location.assign(authUrl); // Seller Central's consent page (the sandbox); it sends the seller back here
+}
+
+async function disconnect() {
+  if (!confirm(`Disconnect Amazon from ${state.tenant}? Its credentials are deleted from Vault.`)) return;
+  await api("/api/oauth/v1/marketplaces/amazon/connection", { method: "DELETE" });
+}
+
+// --- backfill ----------------------------------------------------------------------
+
+async function refreshBackfill() {
+  if (!state.jobId || state.shownJobDone) {
+    const { jobId } = await api(`/api/console/tenants/${encodeURIComponent(state.tenant)}/latest-backfill`);
+    if (jobId !== state.jobId) state.shownJobDone = false;
+    state.jobId = jobId;
+  }
+  if (!state.jobId) {
+    $("backfill-status").textContent = "no backfill yet";
+    return;
+  }
+  const job = await api(`/api/orders/v1/orders/backfill/${encodeURIComponent(state.jobId)}`);
+  state.shownJobDone = job.status !== "RUNNING";
+  $("backfill-status").textContent = job.status;
+  const bar = $("backfill-progress");
+  bar.value = job.status === "COMPLETED" ? 1 : job.progress;
+  bar.textContent = `${Math.round(bar.value * 100)} %`;
+  render("backfill", job, () => {
+    $("backfill-details").replaceChildren(definitions([
+      ["Orders fetched", `${job.orders} (${job.created} new, ${job.updated} updated, ${job.unchanged} unchanged, ${job.cancelled} cancelled)`],
+      ["Pages", job.pages],
+      ["Errors", job.errors],
+      ["Rate-limit waits", job.rateLimitWaits],
+      ["Window", `last ${job.days} days, from ${when(job.createdAfter)}`],
+      ["Started", `${when(job.startedAt)} (${job.trigger})`],
+      ["Finished", job.finishedAt && when(job.finishedAt)],
+      ["Time left", job.status === "RUNNING" && job.etaSeconds !== null ? `about ${Math.ceil(job.etaSeconds)} s` : null],
+      ["Last error", job.lastError],
+      ["Reason", job.reason],
+    ]));
+  });
+}
+
+async function startBackfill() {
+  const job = await api("/api/orders/v1/orders/backfill", { method: "POST", body: { days: 90 } });
+  state.jobId = job.jobId;
+  state.shownJobDone = false;
+}
+
+// --- orders ------------------------------------------------------------------------
+
+async function refreshOrders() {
+  const orders = [];
+  let cursor = null;
+  for (let page = 0; page < state.orderPages; page += 1) {
+    const query = new URLSearchParams({ limit: "25" });
+    if (cursor) query.set("cursor", cursor);
+    const data = await api(`/api/orders/v1/orders?${query}`);
+    orders.push(...data.orders);
+    cursor = data.nextCursor;
+    if (!cursor) break;
+  }
+  $("more-orders").hidden = !cursor;
+  render("orders", orders, () => {
+    $("orders-summary").textContent = orders.length
+      ? `${orders.length}${cursor ? "+" : ""} orders, newest first.`
+      : "No orders yet: connect Amazon, the backfill imports them.";
+    $("orders").tBodies[0].replaceChildren(...orders.map((o) => el("tr", {},
+      el("td", {}, el("button", { type: "button", class: "link", onclick: () => run("orders-error", () => showOrder(o.externalOrderId)) }, o.externalOrderId)),
+      el("td", {}, when(o.orderDate)),
+      el("td", {}, o.orderStatus, o.deliveryStatus ? ` / ${o.deliveryStatus}` : ""),
+      el("td", {}, o.totalAmount ? `${o.totalAmount} ${o.currency || ""}` : "—"),
+      el("td", {}, o.customerName || "—"))));
+  });
+}
+
+async function showOrder(orderId) {
+  const order = await api(`/api/orders/v1/orders/${encodeURIComponent(orderId)}`);
+  $("order-detail").replaceChildren(
+    el("h3", {}, `Order ${order.externalOrderId}`),
+    definitions([
+      ["Status", `${order.orderStatus} (Amazon: ${order.amazonStatus || "—"})`],
+      ["Ordered", when(order.orderDate)],
+      ["Customer", [order.customerName, order.customerEmail].filter(Boolean).join(" — ")],
+      ["Total", order.totalAmount && `${order.totalAmount} ${order.currency || ""}`],
+      ["Carrier", [order.carrier, order.trackingCode].filter(Boolean).join(" ")],
+    ]),
+    el("ul", {}, (order.items || []).map((i) => el("li", {}, `${i.quantity} × ${i.title || i.sku || i.asin} `, i.unitPrice ? `(${i.unitPrice} ${i.currency || ""})` : ""))));
+}
+
+// --- tickets -----------------------------------------------------------------------
+
+async function refreshTickets() {
+  const data = await api("/api/poller/v1/tickets?limit=50");
+  const tickets = data.items;
+  render("tickets", tickets, () => {
+    $("tickets-summary").textContent = tickets.length
+      ? `${plural(tickets.length, "ticket")}, latest activity first.`
+      : "No tickets yet: buyer messages relayed to the inbound address become tickets.";
+    $("tickets").replaceChildren(...tickets.map((t) => el("li", {},
+      el("button", { type: "button", class: "link", onclick: () => { state.openTicket = t.id; run("tickets-error", refreshOpenTicket); } }, t.subject),
+      ` — ${t.orderId ? `order ${t.orderId}, ` : ""}${plural(t.messageCount, "message")}, `,
+      el("span", { class: "badge" }, t.status), ` last ${when(t.lastMessageAt)}`)));
+  });
+  await refreshOpenTicket();
+}
+
+// Replies are delivered by another part of the system: show their delivery status when present.
+function deliveryOf(message) {
+  return message.deliveryStatus || message.delivery_status || (message.direction === "outbound" ? message.status : null);
+}
+
+async function refreshOpenTicket() {
+  if (!state.openTicket) return;
+  const ticket = await api(`/api/poller/v1/tickets/${encodeURIComponent(state.openTicket)}`);
+  render("ticket", ticket, () => {
+    $("ticket-detail").replaceChildren(
+      el("h3", {}, ticket.subject),
+      definitions([["Buyer", [ticket.buyerName, ticket.buyerEmail].filter(Boolean).join(" — ")], ["Order", ticket.orderId], ["Status", ticket.status]]),
+      ...(ticket.messages || []).map((m) => {
+        const direction = (m.direction || "").toLowerCase();
+        return el("article", { class: `message ${direction}` },
+          el("p", {}, el("strong", {}, `${direction || "message"} `), el("span", { class: "badge" }, deliveryOf(m) || (direction === "inbound" ? "received" : "—")), ` ${when(m.sentAt || m.receivedAt)}`),
+          el("pre", {}, m.body),
+          (m.attachments || []).length ? el("p", {}, `Attachments: ${m.attachments.map((a) => a.filename).join(", ")}`) : null);
+      }));
+  });
+}
+
+async function sendBuyerMessage() {
+  if (!state.sellerId || !state.inbound) throw new Error("connect Amazon and sync the tenant (inbound address) first");
+  const sent = await api("/api/console/buyer-messages", { method: "POST", body: { sellingPartnerId: state.sellerId, to: state.inbound.email, count: 1 } });
+  $("tickets-summary").textContent = `The sandbox relayed ${plural(sent.sent.length, "buyer message")}; they show here once the poller has read the mailbox.`;
+}
+
+// --- wiring ------------------------------------------------------------------------
+
+async function run(errorId, action) {
+  try {
+    await action();
+    showError(errorId, null);
+  } catch (failure) {
+    showError(errorId, failure);
+  }
+}
+
+async function refresh() {
+  const picked = Boolean(state.tenant);
+  for (const id of ["sync-tenant", "connect", "start-backfill", "poll-now"]) $(id).disabled = !picked;
+  if (!picked || state.refreshing) return;
+  state.refreshing = true;
+  try {
+    await Promise.all([
+      run("tenant-error", refreshTenant),
+      run("amazon-error", refreshConnection),
+      run("backfill-error", refreshBackfill),
+      run("orders-error", refreshOrders),
+      run("tickets-error", refreshTickets),
+    ]);
+    $("send-buyer-message").disabled = !(state.sellerId && state.inbound);
+  } finally {
+    state.refreshing = false;
+  }
+}
+
+function onClick(id, errorId, action) {
+  $(id).addEventListener("click", async () => {
+    $(id).disabled = true;
+    await run(errorId, action);
+    $(id).disabled = false;
+    await refresh();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  showOutcome();
+  $("tenant").addEventListener("change", (event) => pickTenant(event.target.value));
+  onClick("sync-tenant", "tenant-error", () => api("/api/tenant-sync/v1/tenants/sync", { method: "POST", body: { tenantId: state.tenant, createInboundAddress: true, country: state.country } }));
+  onClick("connect", "amazon-error", connect);
+  onClick("disconnect", "amazon-error", disconnect);
+  onClick("start-backfill", "backfill-error", startBackfill);
+  onClick("more-orders", "orders-error", async () => { state.orderPages += 1; });
+  onClick("send-buyer-message", "tickets-error", sendBuyerMessage);
+  onClick("poll-now", "tickets-error", () => api("/api/poller/v1/poller/poll", { method: "POST" }));
+  loadTenants();
+  setInterval(refresh, REFRESH_MS);
+});

@@ -1,0 +1,606 @@
+"""Amazon's relay for sellers' replies: SMTP for the buyers' anonymised aliases.
+
+A seller answers a buyer by e-mail to the alias the buyer's message came from
+(``…@marketplace.amazon.<tld>``). Amazon refuses an unknown alias during the
+SMTP dialogue (``550 5.1.1`` at RCPT) and checks everything else after it took
+the message (``250``): when it refuses the message then, it sends a bounce
+(an RFC 3464 delivery status notification) to the envelope sender. Checks, in
+this order (docs/SANDBOX.md, "Reply relay"):
+
+1. header ``From`` blocked for the seller, or neither the seller's registered
+   address nor an approved sender;
+2. an attachment of an unsupported type (by file name extension);
+3. attachments over 10 MB in total;
+4. the buyer opted out of unsolicited messages, and the reply is neither on the
+   buyer's thread (``In-Reply-To``/``References`` name a relay mail the sandbox
+   sent from that buyer to that seller) nor marked ``[Important]`` in its subject.
+
+Accepted replies land in the buyer's inbox (``GET /_sandbox/buyers/{alias}/inbox``);
+refusals are listed in ``GET /_sandbox/replies/refused``. Both are kept in memory,
+bounded.
+
+The SMTP server (aiosmtpd) runs on the sandbox's own event loop, started and
+stopped with the web application, so handlers and admin endpoints share state
+without locks. Parsing a message (up to MAX_MESSAGE_BYTES) runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import mimetypes
+import re
+import unicodedata
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage, Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.parser import BytesParser
+from email.utils import format_datetime, formataddr, formatdate, getaddresses, make_msgid
+from typing import TYPE_CHECKING, Any
+
+import aiosmtplib
+import msgspec
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from .order_book import OrderBook
+from .seed import SellerSpec
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+    from .sandbox import Sandbox
+
+log = logging.getLogger("keybuzz_sandbox.reply_relay")
+
+SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
+# The SMTP SIZE limit: far enough above 10 MB of base64-encoded attachments that
+# an oversized message is taken and bounced as Amazon does, not refused at DATA.
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
+INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
+REFUSED_LIMIT = 1_000
+BOUNCE_ATTEMPTS = 4
+BOUNCE_FIRST_DELAY = 0.5  # seconds, doubled after each failed attempt
+ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
+IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# Multipart structures a reader cannot split into parts: refused at DATA.
+BROKEN_MIME = ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect")
+
+
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    reason: str  # a stable name, listed in GET /_sandbox/replies/refused
+    status: str  # RFC 3463 enhanced status code of the bounce
+    diagnostic: str  # the bounce's Diagnostic-Code
+    explanation: str  # the sentence the seller reads in the bounce
+
+
+SENDER_NOT_APPROVED = Refusal(
+    reason="sender-not-approved",
+    status="5.7.1",
+    diagnostic="Sender is not the registered address of the seller account nor an approved sender",
+    explanation=(
+        "Your message could not be delivered because it was sent from an e-mail address "
+        "that is not the registered e-mail address of your seller account nor an approved "
+        "sender. Add the address on the Messaging Permissions page in Seller Central, "
+        "then send your message again."
+    ),
+)
+SENDER_BLOCKED = Refusal(
+    reason="sender-blocked",
+    status="5.7.1",
+    diagnostic="Sender is blocked for this seller account",
+    explanation=(
+        "Your message could not be delivered because the e-mail address it was sent from "
+        "is blocked on the Messaging Permissions page of your seller account."
+    ),
+)
+ATTACHMENT_TYPE = Refusal(
+    reason="attachment-type",
+    status="5.6.1",
+    diagnostic="Attachment type is not supported",
+    explanation=(
+        "Your message could not be delivered because it contains an attachment in a format "
+        "that is not supported. Supported formats: "
+        + ", ".join(e.lstrip(".").upper() for e in SUPPORTED_EXTENSIONS)
+        + "."
+    ),
+)
+TOO_LARGE = Refusal(
+    reason="attachments-too-large",
+    status="5.3.4",
+    diagnostic="Attachments exceed the 10 MB limit",
+    explanation=(
+        "Your message could not be delivered because its attachments exceed 10 MB in total."
+    ),
+)
+OPTED_OUT = Refusal(
+    reason="buyer-opted-out",
+    status="5.7.1",
+    diagnostic="Buyer has opted out of unsolicited messages",
+    explanation=(
+        "Your message could not be delivered because the buyer has opted out of unsolicited "
+        "messages from sellers. Reply on the buyer's original message thread, or, if the "
+        "message is critical to completing the order, include [Important] in the subject."
+    ),
+)
+REFUSALS = (SENDER_NOT_APPROVED, SENDER_BLOCKED, ATTACHMENT_TYPE, TOO_LARGE, OPTED_OUT)
+
+
+def registered_email(spec: SellerSpec) -> str:
+    """The seller account's registered address: a slug of its store name at example.com."""
+    slug = re.sub(r"[^a-z0-9]+", "-", _ascii(spec.store_name).lower()).strip("-")
+    return f"{slug}@example.com"
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+# --- who the buyers are --------------------------------------------------------------
+
+
+class Buyer(msgspec.Struct, frozen=True, kw_only=True):
+    alias: str  # lower case
+    seller_id: str  # Amazon gives a buyer one alias per seller
+    order_id: str
+
+
+class SeededBuyers:
+    """Alias -> buyer for every seeded order placed so far, indexed on first need.
+
+    Indexing computes each order's facts (~0.07 ms an order): done in a worker
+    thread, extended only by the orders placed since the last lookup.
+    """
+
+    def __init__(self, sellers: dict[str, OrderBook]) -> None:
+        self._sellers = sellers
+        self._index: dict[str, Buyer] = {}
+        self._indexed: dict[str, int] = {}
+        self._lock: asyncio.Lock | None = None
+
+    async def find(self, alias: str, real_now: float) -> Buyer | None:
+        alias = alias.lower()
+        if alias not in self._index:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                await asyncio.to_thread(self._extend, real_now)
+        return self._index.get(alias)
+
+    def _extend(self, real_now: float) -> None:
+        for seller_id, book in self._sellers.items():
+            placed = book.count(real_now)
+            for index in range(self._indexed.get(seller_id, 0), placed):
+                facts = book.gen.facts(index)
+                alias = facts.buyer_email.lower()
+                self._index[alias] = Buyer(
+                    alias=alias, seller_id=seller_id, order_id=facts.order_id
+                )
+            self._indexed[seller_id] = max(placed, self._indexed.get(seller_id, 0))
+
+
+async def find_buyer(sb: Sandbox, alias: str) -> Buyer | None:
+    """A buyer the sandbox wrote from (relay mails) or a seeded order's buyer."""
+    sent = sb.relay_log.latest_for(alias)
+    if sent is not None:
+        return Buyer(alias=sent.alias, seller_id=sent.seller_id, order_id=sent.order_id)
+    return await sb.buyers.find(alias, sb.clock.now())
+
+
+# --- what a reply is ------------------------------------------------------------------
+
+
+class MalformedMail(ValueError):
+    """The message cannot be read as a reply (refused at DATA, not bounced)."""
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    filename: str
+    content_type: str
+    size: int  # decoded bytes
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: str
+    in_reply_to: str | None
+    references: list[str]
+    sender: str  # the header From's address, as written
+    subject: str
+    text: str
+    attachments: list[Attachment]
+    header_block: str  # the message's headers as received, for the bounce
+
+    @property
+    def thread_ids(self) -> list[str]:
+        return ([self.in_reply_to] if self.in_reply_to else []) + self.references
+
+
+def parse_reply(raw: bytes) -> Reply:
+    """Read a reply's headers, text and attachments; blocking, run in a thread."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    if not isinstance(message, EmailMessage) or not message.keys():
+        raise MalformedMail("message has no headers")
+    broken = [d for d in _defects(message) if type(d).__name__ in BROKEN_MIME]
+    if broken:
+        raise MalformedMail(f"malformed MIME structure ({type(broken[0]).__name__})")
+    return Reply(
+        message_id=_first_id(message.get("Message-ID")) or f"<{uuid.uuid4().hex}@relay.sandbox>",
+        in_reply_to=_first_id(message.get("In-Reply-To")),
+        references=MESSAGE_ID.findall(str(message.get("References", ""))),
+        sender=_single_sender(message),
+        subject=str(message.get("Subject", "")),
+        text=_text_of(message),
+        attachments=list(_attachments(message)),
+        header_block=_header_block(raw),
+    )
+
+
+def _defects(message: Message) -> Iterator[Any]:
+    for part in message.walk():
+        yield from part.defects
+
+
+def _first_id(value: object) -> str | None:
+    found = MESSAGE_ID.findall(str(value)) if value is not None else []
+    return found[0] if found else None
+
+
+def _single_sender(message: EmailMessage) -> str:
+    raw = message.get_all("From") or []
+    if len(raw) != 1:
+        raise MalformedMail("message must have exactly one From header")
+    addresses = [a for _, a in getaddresses([str(raw[0])]) if a]
+    if len(addresses) != 1 or "@" not in addresses[0]:
+        raise MalformedMail("From header must hold exactly one address")
+    return addresses[0]
+
+
+def _text_of(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    if body is None:
+        return ""
+    try:
+        return str(body.get_content())
+    except (LookupError, ValueError) as exc:  # unknown charset, broken encoding
+        raise MalformedMail(f"text part cannot be decoded: {exc}") from exc
+
+
+def _attachments(message: EmailMessage) -> Iterator[Attachment]:
+    for part in message.walk():
+        if part.is_multipart() or not _is_attachment(part, message):
+            continue
+        payload = part.get_payload(decode=True)
+        content_type = part.get_content_type()
+        filename = part.get_filename() or f"unnamed{mimetypes.guess_extension(content_type) or ''}"
+        yield Attachment(
+            filename=filename,
+            content_type=content_type,
+            size=len(payload) if isinstance(payload, bytes) else 0,
+        )
+
+
+def _is_attachment(part: Message, message: EmailMessage) -> bool:
+    """Named or declared attachments, and any non-text leaf that is not the body."""
+    if part.get_filename() or part.get_content_disposition() == "attachment":
+        return True
+    return part is not message.get_body() and part.get_content_maintype() != "text"
+
+
+def _header_block(raw: bytes) -> str:
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
+    return raw[:end].decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+# --- the rules ------------------------------------------------------------------------
+
+
+class SellerRules(msgspec.Struct, frozen=True, kw_only=True):
+    registered: str
+    approved: frozenset[str]
+    blocked: frozenset[str]
+
+
+def refusal_for(
+    reply: Reply, rules: SellerRules, opted_out: bool, on_thread: bool
+) -> Refusal | None:
+    """Why Amazon would refuse this reply, or None if it passes on to the buyer."""
+    sender = reply.sender.lower()
+    if sender in rules.blocked:
+        return SENDER_BLOCKED
+    if sender != rules.registered and sender not in rules.approved:
+        return SENDER_NOT_APPROVED
+    if any(not a.filename.lower().endswith(SUPPORTED_EXTENSIONS) for a in reply.attachments):
+        return ATTACHMENT_TYPE
+    if sum(a.size for a in reply.attachments) > MAX_ATTACHMENT_BYTES:
+        return TOO_LARGE
+    if opted_out and not on_thread and not IMPORTANT.search(reply.subject):
+        return OPTED_OUT
+    return None
+
+
+def seller_rules(sb: Sandbox, seller_id: str) -> SellerRules:
+    return SellerRules(
+        registered=registered_email(sb.sellers[seller_id].gen.spec).lower(),
+        approved=frozenset(sb.approved_senders(seller_id)),
+        blocked=frozenset(sb.blocked_senders(seller_id)),
+    )
+
+
+def thread_order(sb: Sandbox, reply: Reply, buyer: Buyer) -> str | None:
+    """The order of the buyer's relay mail this reply answers, if it answers one."""
+    for message_id in reply.thread_ids:
+        sent = sb.relay_log.by_message_id(message_id)
+        if sent is not None and (sent.alias, sent.seller_id) == (buyer.alias, buyer.seller_id):
+            return sent.order_id
+    return None
+
+
+# --- what the buyer received, what was refused ----------------------------------------
+
+
+class InboxMessage(msgspec.Struct, kw_only=True, rename="camel"):
+    message_id: str
+    in_reply_to: str | None
+    references: list[str]
+    sender: str = msgspec.field(name="from")
+    subject: str
+    text: str
+    attachments: list[Attachment]
+    received_at: str
+    seller_id: str
+    order_id: str | None
+
+
+class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
+    message_id: str | None
+    reason: str
+    status: str | None
+    bounced_to: str | None  # the envelope sender; None: no bounce (null sender, bad input)
+    bounce: str  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
+    alias: str | None
+    seller_id: str | None
+    received_at: str
+
+
+class ReplyBook:
+    """Buyers' inboxes and refused replies, in memory and bounded."""
+
+    def __init__(self) -> None:
+        self._inboxes: OrderedDict[str, deque[InboxMessage]] = OrderedDict()
+        self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_LIMIT)
+
+    def deliver(self, alias: str, message: InboxMessage) -> None:
+        inbox = self._inboxes.setdefault(alias.lower(), deque(maxlen=INBOX_LIMIT))
+        inbox.append(message)  # no de-duplication: a message sent twice shows twice
+        self._inboxes.move_to_end(alias.lower())
+        while len(self._inboxes) > INBOXES_LIMIT:
+            self._inboxes.popitem(last=False)
+
+    def inbox(self, alias: str) -> list[InboxMessage]:
+        return list(self._inboxes.get(alias.lower(), ()))
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- bounces ---------------------------------------------------------------------------
+
+
+def amazon_domain(alias: str) -> str:
+    """``amazon.fr`` for ``…@marketplace.amazon.fr``."""
+    domain = alias.rsplit("@", 1)[-1]
+    return domain.removeprefix("marketplace.")
+
+
+def compose_bounce(reply: Reply, refusal: Refusal, alias: str, bounce_to: str) -> MIMEMultipart:
+    """An RFC 3464 delivery status notification in Amazon's words."""
+    domain = amazon_domain(alias)
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report["From"] = formataddr(("Amazon Seller Notifications", f"mailer-daemon@{domain}"))
+    report["To"] = bounce_to
+    report["Subject"] = "Delivery Status Notification (Failure)"
+    report["Date"] = formatdate(usegmt=True)
+    report["Message-ID"] = make_msgid(domain=domain)
+    report["Auto-Submitted"] = "auto-replied"
+    report["In-Reply-To"] = reply.message_id
+    report["References"] = reply.message_id
+    report.attach(MIMEText(_human_part(reply, refusal, alias), "plain", "utf-8"))
+    report.attach(_status_part(refusal, alias, domain))
+    report.attach(MIMEText(reply.header_block, "rfc822-headers", _charset(reply.header_block)))
+    return report
+
+
+def _human_part(reply: Reply, refusal: Refusal, alias: str) -> str:
+    return (
+        f"{refusal.explanation}\n\n"
+        f"To: {alias}\nSubject: {reply.subject}\nMessage-ID: {reply.message_id}\n"
+    )
+
+
+def _status_part(refusal: Refusal, alias: str, domain: str) -> MIMEBase:
+    per_message = Message()
+    per_message["Reporting-MTA"] = f"dns; relay.marketplace.{domain}"
+    per_message["Arrival-Date"] = format_datetime(datetime.now(UTC))
+    per_recipient = Message()
+    per_recipient["Final-Recipient"] = f"rfc822; {alias}"
+    per_recipient["Action"] = "failed"
+    per_recipient["Status"] = refusal.status
+    per_recipient["Diagnostic-Code"] = f"smtp; {refusal.diagnostic}"
+    status = MIMEBase("message", "delivery-status")
+    status.set_payload([per_message, per_recipient])
+    return status
+
+
+def _charset(text: str) -> str:
+    return "us-ascii" if text.isascii() else "utf-8"
+
+
+async def send_bounce(sb: Sandbox, bounce: MIMEMultipart, record: RefusedReply) -> None:
+    """Deliver with a null envelope sender (a bounce is never bounced), retrying a while."""
+    assert record.bounced_to is not None
+    delay = BOUNCE_FIRST_DELAY
+    for attempt in range(1, BOUNCE_ATTEMPTS + 1):
+        host, port = sb.bounce_target
+        try:
+            await aiosmtplib.send(
+                bounce,
+                sender="",
+                recipients=[record.bounced_to],
+                hostname=host,
+                port=port,
+                start_tls=False,
+                timeout=30,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            log.warning("bounce to %s, attempt %d failed: %s", record.bounced_to, attempt, exc)
+            if attempt < BOUNCE_ATTEMPTS:
+                await asyncio.sleep(delay)
+                delay *= 2
+            continue
+        record.bounce = "sent"
+        return
+    record.bounce = "failed"
+
+
+# --- the SMTP server -------------------------------------------------------------------
+
+
+class ReplyHandler:
+    """aiosmtpd hooks: RCPT checks the alias, DATA applies Amazon's rules."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self._sb = sb
+        self._bounces: set[asyncio.Task[None]] = set()
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if await find_buyer(self._sb, address) is None:
+            return "550 5.1.1 Recipient address rejected: unknown buyer address"
+        envelope.rcpt_tos.append(address.lower())
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        raw = envelope.original_content or b""
+        try:
+            reply = await asyncio.to_thread(parse_reply, raw)
+        except MalformedMail as exc:
+            self._record_malformed(str(exc))
+            return f"554 5.6.0 Message refused: {exc}"
+        bounce_to = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
+        for alias in envelope.rcpt_tos:
+            await self._handle(reply, alias, bounce_to)
+        return "250 2.0.0 OK: message accepted"
+
+    def _record_malformed(self, reason: str) -> None:
+        self._sb.replies.refused.append(
+            RefusedReply(
+                message_id=None,
+                reason=f"malformed: {reason}",
+                status=None,
+                bounced_to=None,
+                bounce="none",
+                alias=None,
+                seller_id=None,
+                received_at=_now_iso(),
+            )
+        )
+
+    async def _handle(self, reply: Reply, alias: str, mail_from: str) -> None:
+        sb = self._sb
+        buyer = await find_buyer(sb, alias)
+        if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
+            return
+        order_on_thread = thread_order(sb, reply, buyer)
+        refusal = refusal_for(
+            reply,
+            seller_rules(sb, buyer.seller_id),
+            opted_out=sb.is_opted_out(alias),
+            on_thread=order_on_thread is not None,
+        )
+        if refusal is None:
+            sb.replies.deliver(alias, _inbox_message(reply, buyer, order_on_thread))
+        else:
+            self._refuse(reply, refusal, buyer, mail_from)
+
+    def _refuse(self, reply: Reply, refusal: Refusal, buyer: Buyer, mail_from: str) -> None:
+        record = RefusedReply(
+            message_id=reply.message_id,
+            reason=refusal.reason,
+            status=refusal.status,
+            bounced_to=mail_from or None,
+            bounce="pending" if mail_from else "none",
+            alias=buyer.alias,
+            seller_id=buyer.seller_id,
+            received_at=_now_iso(),
+        )
+        self._sb.replies.refused.append(record)
+        if mail_from:
+            bounce = compose_bounce(reply, refusal, buyer.alias, mail_from)
+            task = asyncio.create_task(send_bounce(self._sb, bounce, record))
+            self._bounces.add(task)
+            task.add_done_callback(self._bounces.discard)
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Give bounces under way a moment to go out, then cancel the rest."""
+        if self._bounces:
+            _, pending = await asyncio.wait(set(self._bounces), timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+
+
+def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> InboxMessage:
+    in_subject = ORDER_ID.search(reply.subject)
+    return InboxMessage(
+        message_id=reply.message_id,
+        in_reply_to=reply.in_reply_to,
+        references=reply.references,
+        sender=reply.sender,
+        subject=reply.subject,
+        text=reply.text,
+        attachments=reply.attachments,
+        received_at=_now_iso(),
+        seller_id=buyer.seller_id,
+        order_id=order_on_thread or (in_subject.group(0) if in_subject else buyer.order_id),
+    )
+
+
+@contextlib.asynccontextmanager
+async def reply_relay_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Serve the reply relay while the web application runs (Litestar lifespan)."""
+    sb: Sandbox = app.state.sandbox
+    handler = ReplyHandler(sb)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(
+            handler,
+            data_size_limit=MAX_MESSAGE_BYTES,
+            hostname="relay.marketplace.amazon.com",
+            ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
+        ),
+        host=sb.config.reply_smtp_host,
+        port=sb.config.reply_smtp_port,
+    )
+    sb.reply_smtp_port = int(server.sockets[0].getsockname()[1])
+    log.info("reply relay on %s:%d", sb.config.reply_smtp_host, sb.reply_smtp_port)
+    try:
+        yield
+    finally:
+        server.close()
+        close_clients = getattr(server, "close_clients", None)
+        if close_clients is not None:  # Python 3.13+: do not wait for idle clients
+            close_clients()
+        await handler.drain(grace_seconds=5.0)
+        await server.wait_closed()

@@ -1,0 +1,96 @@
+"""Amazon's templated messages for a tenant's order (Messaging API), free of HTTP.
+
+The order must be the tenant's own (a row of ``orders``): its marketplace is the
+one Amazon wants in ``marketplaceIds``, and another tenant's order is refused
+before Amazon is asked. Amazon decides which actions an order allows
+(``getMessagingActionsForOrder``); a send it refuses comes back as
+:class:`~keybuzz_shared.amazon.messaging.MessagingActionNotAllowed` with Amazon's
+code and message. Nothing is stored here: the message is Amazon's to keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+from keybuzz_shared.amazon.messaging import (
+    TEXT_MAX_LENGTH,
+    MessageBody,
+    MessagingAction,
+    MessagingClient,
+)
+
+from keybuzz_orders import store
+from keybuzz_orders.domain import is_order_id
+
+
+class InvalidOrderId(ValueError):
+    def __init__(self) -> None:
+        super().__init__("orderId must be an Amazon order id (3-7-7 digits)")
+
+
+class OrderNotFound(LookupError):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"no order {order_id} for this tenant")
+
+
+class InvalidMessage(ValueError):
+    """The request cannot become a message Amazon accepts (checked before asking it)."""
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    action: MessagingAction
+    text: str | None = None
+    coverage_start_date: datetime | None = None
+    coverage_end_date: datetime | None = None
+
+
+def message_body(request: MessageRequest) -> MessageBody:
+    """The model's body for the action, or InvalidMessage saying what does not fit."""
+    action = request.action
+    limit = TEXT_MAX_LENGTH.get(action)
+    if limit is None and request.text is not None:
+        raise InvalidMessage(f"{action.value} takes no text (Amazon sends a fixed template)")
+    if limit is not None and not (request.text and request.text.strip()):
+        raise InvalidMessage(f"{action.value} needs a text for the buyer")
+    if request.text is not None and len(request.text) > (limit or 0):
+        raise InvalidMessage(f"text of {action.value} is at most {limit} characters")
+    dates = (request.coverage_start_date, request.coverage_end_date)
+    if action is not MessagingAction.WARRANTY and any(dates):
+        raise InvalidMessage("coverageStartDate/coverageEndDate belong to warranty only")
+    start, end = (_utc(d) for d in dates)
+    if start and end and end < start:
+        raise InvalidMessage("coverageEndDate is before coverageStartDate")
+    return MessageBody(text=request.text, coverage_start_date=start, coverage_end_date=end)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)  # a date without zone means UTC
+    return moment
+
+
+@dataclass(frozen=True)
+class OrderMessaging:
+    pool: asyncpg.Pool
+    client: MessagingClient
+
+    async def _marketplace_of(self, tenant_id: str, order_id: str) -> str:
+        if not is_order_id(order_id):
+            raise InvalidOrderId()
+        found = await store.get_order(self.pool, tenant_id, order_id)
+        if found is None:
+            raise OrderNotFound(order_id)
+        marketplace_id: str = found[0]["marketplace_id"]
+        return marketplace_id
+
+    async def actions(self, tenant_id: str, order_id: str) -> list[str]:
+        marketplace_id = await self._marketplace_of(tenant_id, order_id)
+        return await self.client.actions_for_order(tenant_id, order_id, marketplace_id)
+
+    async def send(self, tenant_id: str, order_id: str, request: MessageRequest) -> None:
+        body = message_body(request)  # before any I/O: bad input never reaches Amazon
+        marketplace_id = await self._marketplace_of(tenant_id, order_id)
+        await self.client.send(tenant_id, order_id, marketplace_id, request.action, body)

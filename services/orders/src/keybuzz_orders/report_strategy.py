@@ -1,0 +1,327 @@
+"""Large histories through the orders report (issue 12, point 3).
+
+How a job chooses (``plan_strategy``, pure): its first ``searchOrders`` page (oldest
+orders first, up to 100) is read and stored like any page. No next page: done. Else
+the page's density predicts the window's size: ``orders on the page × window ÷ time
+the page covers``. Up to ``BACKFILL_REPORT_THRESHOLD`` (2,000 = searchOrders' burst
+of 20 pages × 100) the job goes on with searchOrders (strategy ``SEARCH``); beyond,
+each further page would cost ~3 minutes of quota, so the job switches to ``REPORT``:
+
+1. the window, up to ``BACKFILL_REPORT_TAIL_HOURS`` before Amazon's ``createdBefore``,
+   is cut into 30-day windows and one ``GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL``
+   report is requested per window, all together (createReport's burst is 15);
+2. ``getReport`` is polled; each finished report's document is streamed and stored in
+   batches (one unit of work each, with the window's count of stored orders), so a
+   crash resumes inside the window without reading a batch twice;
+3. a report that ends ``FATAL`` or ``CANCELLED`` (Amazon cancels empty ones) is
+   replaced by ``searchOrders`` over that window (``createdAfter``/``createdBefore``),
+   page by page with its token in the window's checkpoint;
+4. the tail (phase ``TAIL``) is read by ``searchOrders`` from ``tail_after``, one hour
+   before the reports' end (order reports select orders by when they became
+   fulfillable, up to 30 minutes after creation), without ``createdBefore``: Amazon's
+   answer closes it and gives the cursor the incremental sync starts from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from keybuzz_shared.amazon import SearchOrdersQuery, SpApiNotFound
+from keybuzz_shared.amazon.reports import FAILED_STATUSES, ORDERS_BY_ORDER_DATE, ReportsClient
+from keybuzz_shared.amazon.spapi import SearchOrdersPage
+from keybuzz_shared.ids import AMAZON
+
+from keybuzz_orders import metrics, store
+from keybuzz_orders.domain import OrderRow, ReportLineError, order_row, report_order_row
+from keybuzz_orders.settings import OrdersSettings
+
+if TYPE_CHECKING:
+    from keybuzz_orders.backfill import Backfills
+
+log = logging.getLogger(__name__)
+
+SEARCH = "SEARCH"
+REPORT = "REPORT"
+BATCH_ORDERS = 500  # orders per unit of work while a document is read
+TAIL_OVERLAP = timedelta(hours=1)
+
+
+def parse_amazon_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def amazon_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class StrategyPlan:
+    strategy: str
+    reason: str
+    windows: list[dict[str, Any]] | None = None
+    tail_after: str | None = None
+
+
+def plan_strategy(
+    settings: OrdersSettings, created_after: str, page: SearchOrdersPage, rows: list[OrderRow]
+) -> StrategyPlan:
+    """SEARCH or REPORT, from the job's first page (see the module doc)."""
+    if page.next_token is None:
+        return StrategyPlan(SEARCH, f"the window holds {len(rows)} orders: one page")
+    start = parse_amazon_time(created_after)
+    end = page.created_before or max(r.order_date for r in rows)
+    newest = max((r.order_date for r in rows), default=start)
+    covered = (newest - start).total_seconds()
+    span = (end - start).total_seconds()
+    estimate = len(rows) * span / covered if covered > 0 else float("inf")
+    shown = "many" if estimate == float("inf") else f"~{round(estimate)}"
+    threshold = settings.backfill_report_threshold
+    if estimate <= threshold:
+        return StrategyPlan(SEARCH, f"estimated {shown} orders ≤ {threshold}: searchOrders")
+    report_end = end - timedelta(hours=settings.backfill_report_tail_hours)
+    if report_end <= newest:  # what the reports would cover is read already
+        return StrategyPlan(SEARCH, f"estimated {shown} orders, all within the tail")
+    windows = report_windows(start, report_end, settings.backfill_report_window_days)
+    return StrategyPlan(
+        REPORT,
+        f"estimated {shown} orders > {threshold}: {len(windows)} order reports, "
+        f"then searchOrders for the last {settings.backfill_report_tail_hours:g} h",
+        windows=windows,
+        tail_after=amazon_time(report_end - TAIL_OVERLAP),
+    )
+
+
+def report_windows(start: datetime, end: datetime, days: int) -> list[dict[str, Any]]:
+    windows: list[dict[str, Any]] = []
+    while start < end:
+        stop = min(start + timedelta(days=days), end)
+        windows.append(
+            {"start": amazon_time(start), "end": amazon_time(stop), "reportId": None,
+             "state": "PENDING", "imported": 0, "token": None, "note": None}
+        )  # fmt: skip
+        start = stop
+    return windows
+
+
+def _no_progress(waits: int = 0) -> store.PageProgress:
+    return store.PageProgress(
+        next_token=None, created_before=None, newest_order_at=None, orders=0, created=0,
+        updated=0, unchanged=0, cancelled=0, items=0, errors=0, rate_limit_waits=waits, pages=0,
+    )  # fmt: skip
+
+
+class JobStopped(Exception):
+    """The job was cancelled or taken over meanwhile: our step is rolled back."""
+
+
+class ReportSteps:
+    """One step of a REPORT job per call: request, poll, import a batch, or fall back."""
+
+    def __init__(self, backfills: Backfills, lease_seconds: float) -> None:
+        self.backfills = backfills
+        self.reports = ReportsClient(backfills.spapi)
+        self.lease_seconds = lease_seconds
+
+    @property
+    def settings(self) -> OrdersSettings:
+        return self.backfills.settings
+
+    async def step(self, job: asyncpg.Record) -> None:
+        windows: list[dict[str, Any]] = json.loads(job["report_windows"])
+        if missing := [w for w in windows if w["state"] == "PENDING" and not w["reportId"]]:
+            await self._request(job, windows, missing)
+            return
+        for index, window in enumerate(windows):
+            if window["state"] == "FALLBACK":
+                await self._fallback_page(job, windows, index)
+                return
+            if window["state"] == "PENDING" and await self._poll(job, windows, index):
+                return
+        if all(w["state"] == "DONE" for w in windows):
+            await self._save(job, _no_progress(), store.ReportState(windows=windows, phase="TAIL"))
+            return
+        await asyncio.sleep(self.settings.backfill_report_poll_seconds)
+
+    async def _request(
+        self, job: asyncpg.Record, windows: list[dict[str, Any]], missing: list[dict[str, Any]]
+    ) -> None:
+        """All windows' reports at once: Amazon processes them side by side."""
+        waits = 0
+        for window in missing:
+            reply = await self.reports.create_report(
+                job["tenant_id"], ORDERS_BY_ORDER_DATE, [job["marketplace_id"]],
+                parse_amazon_time(window["start"]), parse_amazon_time(window["end"]),
+            )  # fmt: skip
+            window["reportId"], waits = reply.value, waits + reply.rate_limit_waits
+        # A crash before this commit requests them again: reports cost no data.
+        await self._save(job, _no_progress(waits), store.ReportState(windows=windows))
+
+    async def _poll(self, job: asyncpg.Record, windows: list[dict[str, Any]], index: int) -> bool:
+        """True when the window moved on (imported, fell back, or requested again)."""
+        window = windows[index]
+        try:
+            reply = await self.reports.get_report(job["tenant_id"], window["reportId"])
+        except SpApiNotFound:  # gone (Amazon keeps order reports 30 days): ask again
+            window.update(reportId=None, imported=0, note="report not found: requested again")
+            await self._save(job, _no_progress(), store.ReportState(windows=windows))
+            return True
+        metrics.rate_limit_waits(reply.rate_limit_waits)
+        report = reply.value
+        if report.processing_status == "DONE" and report.report_document_id:
+            await self._import(job, windows, index, report.report_document_id)
+            return True
+        if report.processing_status in FAILED_STATUSES:
+            log.warning(
+                "order report ended %s; reading its window with searchOrders",
+                report.processing_status,
+                extra={"job_id": job["job_id"], "window": window["start"]},
+            )
+            window.update(state="FALLBACK", note=f"report {report.processing_status}")
+            await self._save(job, _no_progress(), store.ReportState(windows=windows))
+            return True
+        return False
+
+    async def _import(
+        self, job: asyncpg.Record, windows: list[dict[str, Any]], index: int, document_id: str
+    ) -> None:
+        """Stream the document; each batch commits with the window's count of stored orders."""
+        window = windows[index]
+        reply = await self.reports.get_report_document(job["tenant_id"], document_id)
+        waits = reply.rate_limit_waits
+        skip = int(window["imported"])  # stored before a crash: same report, same order
+        batch: list[list[dict[str, str]]] = []
+        async for lines in _orders_of(self.reports.rows(reply.value)):
+            if skip:
+                skip -= 1
+                continue
+            batch.append(lines)
+            if len(batch) >= BATCH_ORDERS:
+                await self._store_batch(job, windows, index, batch, waits, last=False)
+                batch, waits = [], 0
+        await self._store_batch(job, windows, index, batch, waits, last=True)
+
+    async def _store_batch(
+        self,
+        job: asyncpg.Record,
+        windows: list[dict[str, Any]],
+        index: int,
+        batch: list[list[dict[str, str]]],
+        waits: int,
+        *,
+        last: bool,
+    ) -> None:
+        rows: list[OrderRow] = []
+        errors = 0
+        for lines in batch:
+            try:
+                row = report_order_row(lines)
+            except (ReportLineError, ValueError) as exc:
+                errors += 1
+                log.warning(
+                    "report line unreadable; counted as an error",
+                    extra={"job_id": job["job_id"], "reason": str(exc)[:200]},
+                )
+                continue
+            rows.append(dataclasses.replace(row, marketplace_id=job["marketplace_id"]))
+        window = windows[index]
+        window["imported"] = int(window["imported"]) + len(batch)
+        if last:
+            window["state"] = "DONE"
+        async with self.backfills.runtime.unit_of_work() as uow:
+            counts = await store.upsert_report_orders(uow.conn, job["tenant_id"], AMAZON, rows)
+            progress = _progress(rows, counts, errors, waits)
+            await self._checkpoint(uow.conn, job, progress, store.ReportState(windows=windows))
+        metrics.page_stored(
+            "report", created=counts.created, updated=counts.updated,
+            unchanged=counts.unchanged, errors=errors, waits=waits,
+        )  # fmt: skip
+
+    async def _fallback_page(
+        self, job: asyncpg.Record, windows: list[dict[str, Any]], index: int
+    ) -> None:
+        """The window's report failed: the same window through searchOrders, page by page."""
+        window = windows[index]
+        query = SearchOrdersQuery(
+            marketplace_ids=[job["marketplace_id"]],
+            created_after=window["start"],
+            created_before=window["end"],
+            max_results_per_page=self.settings.backfill_page_size,
+            pagination_token=window["token"],
+        )
+        page = await self.backfills.spapi.search_orders(job["tenant_id"], query)
+        orders, bad = page.decode_orders()
+        rows = [order_row(o) for o in orders]
+        window["token"] = page.next_token
+        if page.next_token is None:
+            window["state"] = "DONE"
+        async with self.backfills.runtime.unit_of_work() as uow:
+            counts = await store.upsert_orders(uow.conn, job["tenant_id"], AMAZON, rows)
+            progress = dataclasses.replace(
+                _progress(rows, counts, len(bad), page.rate_limit_waits), pages=1
+            )
+            await self._checkpoint(uow.conn, job, progress, store.ReportState(windows=windows))
+        metrics.page_stored(
+            "search", created=counts.created, updated=counts.updated,
+            unchanged=counts.unchanged, errors=len(bad), waits=page.rate_limit_waits,
+        )  # fmt: skip
+
+    async def _save(
+        self, job: asyncpg.Record, progress: store.PageProgress, state: store.ReportState
+    ) -> None:
+        async with self.backfills.runtime.unit_of_work() as uow:
+            await self._checkpoint(uow.conn, job, progress, state)
+        metrics.rate_limit_waits(progress.rate_limit_waits)
+
+    async def _checkpoint(
+        self,
+        conn: asyncpg.Connection,
+        job: asyncpg.Record,
+        progress: store.PageProgress,
+        state: store.ReportState,
+    ) -> None:
+        saved = await store.advance_job(
+            conn, job["job_id"], self.backfills.owner, progress, state, self.lease_seconds
+        )
+        if saved is None:
+            raise JobStopped  # rolls the step back: whoever runs the job now redoes it
+
+
+def _progress(
+    rows: list[OrderRow], counts: store.UpsertCounts, errors: int, waits: int
+) -> store.PageProgress:
+    return store.PageProgress(
+        next_token=None,
+        created_before=None,  # only Amazon's answer to the tail sets the job's cursor
+        newest_order_at=max((r.order_date for r in rows), default=None),
+        orders=len(rows),
+        created=counts.created,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        cancelled=sum(1 for r in rows if r.cancelled),
+        items=counts.items,
+        errors=errors,
+        rate_limit_waits=waits,
+        pages=0,
+    )
+
+
+async def _orders_of(
+    rows: AsyncIterator[dict[str, str]],
+) -> AsyncIterator[list[dict[str, str]]]:
+    """Item lines grouped by order: Amazon writes an order's lines one after another."""
+    current: list[dict[str, str]] = []
+    async for row in rows:
+        if current and row.get("amazon-order-id") != current[0].get("amazon-order-id"):
+            yield current
+            current = []
+        current.append(row)
+    if current:
+        yield current

@@ -1,0 +1,100 @@
+"""Amazon's bounces of our replies: they mark the reply BOUNCED and never become tickets.
+
+Amazon's relay accepts a reply at SMTP and, if it then refuses it (sender not approved,
+attachments, opt-out), sends a delivery status notification (RFC 3464) to the reply's
+envelope sender: the tenant's inbound address. So bounces arrive in the tenant's folder
+with the buyer mails, and a poll takes them out of the batch before tickets are made
+(``polling.poll_tenant``), in the same unit of work as the rest of the batch.
+
+- A bounce naming one of the tenant's replies (Message-ID in its rfc822-headers part,
+  else In-Reply-To/References) marks it ``BOUNCED`` with Amazon's reason and the DSN
+  status, emits ``message.bounced``, and is kept as an external message (raw bytes).
+- A bounce naming no known reply is kept the same way, flagged in ``parse_error``
+  (quarantined: never dropped, never a ticket).
+- The same bounce twice (same Message-ID) is stored once and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from keybuzz_shared.events import MessageBounced
+from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.uow import UnitOfWork
+
+from keybuzz_poller import reply_store
+from keybuzz_poller.relay_mail import Bounce, RelayMail
+from keybuzz_poller.reply_sender import count_reply
+from keybuzz_poller.tickets import storable
+
+log = logging.getLogger(__name__)
+
+SERVICE = "poller"
+
+
+async def take_bounces(uow: UnitOfWork, tenant_id: str, mails: list[RelayMail]) -> list[RelayMail]:
+    """Handle the bounces of ``mails`` in ``uow``; the other mails, in order, for tickets."""
+    bounces = [m for m in mails if m.bounce is not None]
+    if not bounces:
+        return mails
+    received_at = datetime.now(UTC)
+    for mail in bounces:
+        await _take(uow, tenant_id, mail, received_at)
+    return [m for m in mails if m.bounce is None]
+
+
+async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: datetime) -> None:
+    bounce = mail.bounce
+    assert bounce is not None
+    known = await reply_store.known_replies(uow.conn, tenant_id, bounce.refused_message_ids)
+    row = _bounce_row(tenant_id, mail, bounce, received_at, known=bool(known))
+    if not await reply_store.insert_bounce_mails(uow.conn, [row]):
+        return  # this bounce was handled before: nothing changes
+    if not known:
+        log.warning("bounce naming no known reply kept aside", extra={"tenant_id": tenant_id})
+        return
+    bounced = await reply_store.mark_bounced(
+        uow.conn, tenant_id, bounce.refused_message_ids, row.body, bounce.status, row.id
+    )
+    if bounced is None:
+        return  # already BOUNCED or FAILED
+    uow.emit(
+        MessageBounced(
+            tenant_id=tenant_id,
+            marketplace=row.marketplace,
+            ticket_id=bounced.ticket_id,
+            ticket_message_id=bounced.ticket_message_id,
+            message_id=bounced.message_id,
+            order_id=bounced.order_id,
+            status="BOUNCED",
+            reason=row.body,
+            status_code=bounce.status,
+        )
+    )
+    # Counted before commit: a rolled-back batch is read again and counted again (rare).
+    count_reply(SERVICE, "BOUNCED")
+    log.info("reply bounced", extra={"ticket_message_id": bounced.ticket_message_id})
+
+
+def _bounce_row(
+    tenant_id: str, mail: RelayMail, bounce: Bounce, received_at: datetime, known: bool
+) -> reply_store.BounceRow:
+    named = ", ".join(bounce.refused_message_ids) or "none"
+    return reply_store.BounceRow(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        marketplace=mail.marketplace or AMAZON,
+        external_id=storable(mail.external_id),
+        subject=storable(mail.subject),
+        body=storable(bounce.reason)[:2000],
+        inbound_address=mail.inbound_address,
+        country=mail.country,
+        sent_at=mail.sent_at,
+        received_at=received_at,
+        raw=mail.raw,
+        parse_error=None
+        if known
+        else storable(f"bounce naming no known reply (Message-IDs: {named})")[:500],
+    )

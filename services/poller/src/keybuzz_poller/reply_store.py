@@ -1,0 +1,420 @@
+"""All SQL of replies (asyncpg): settings, queueing, the sender's claims, outcomes, bounces."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import msgspec
+from keybuzz_shared.db import Executor
+
+
+class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a reply on a ticket needs to know about it, read in the reply's transaction."""
+
+    ticket_id: str
+    marketplace: str
+    order_id: str | None
+    buyer_email: str | None
+    subject: str
+    # The buyer's latest mail on the ticket: its Message-ID (None if it had none) and the
+    # inbound address it came to (the reply's envelope sender, so bounces come back).
+    buyer_message_id: str | None
+    inbound_address: str | None
+    country: str | None
+
+
+class NewReply(msgspec.Struct, frozen=True, kw_only=True):
+    ticket_message_id: str
+    external_message_id: str
+    tenant_id: str
+    ticket_id: str
+    marketplace: str
+    message_id: str
+    order_id: str | None
+    envelope_sender: str
+    recipient: str
+    subject: str
+    text: str
+    attachments: str  # JSON text: filename, contentType, size
+    country: str | None
+    created_at: datetime
+    mail: bytes
+
+
+class ClaimedReply(msgspec.Struct, frozen=True, kw_only=True):
+    ticket_message_id: str
+    tenant_id: str
+    ticket_id: str
+    message_id: str
+    order_id: str | None
+    envelope_sender: str
+    recipient: str
+    attempts: int
+    mail: bytes
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    reason: str | None
+    status_code: str | None
+    sent_at: datetime | None
+
+
+class BounceRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    tenant_id: str
+    marketplace: str
+    external_id: str
+    subject: str
+    body: str
+    inbound_address: str | None
+    country: str | None
+    sent_at: datetime | None
+    received_at: datetime
+    raw: bytes
+    parse_error: str | None
+
+
+class BouncedReply(msgspec.Struct, frozen=True, kw_only=True):
+    ticket_message_id: str
+    ticket_id: str
+    message_id: str
+    order_id: str | None
+
+
+# --- settings ------------------------------------------------------------------------
+
+
+async def reply_from_address(db: Executor, tenant_id: str) -> str | None:
+    value = await db.fetchval(
+        "SELECT reply_from_address FROM poller_reply_settings WHERE tenant_id = $1", tenant_id
+    )
+    return str(value) if value is not None else None
+
+
+async def save_reply_from_address(db: Executor, tenant_id: str, address: str) -> None:
+    await db.execute(
+        """
+        INSERT INTO poller_reply_settings (tenant_id, reply_from_address) VALUES ($1, $2)
+        ON CONFLICT (tenant_id) DO UPDATE
+            SET reply_from_address = EXCLUDED.reply_from_address, updated_at = now()
+        """,
+        tenant_id,
+        address,
+    )
+
+
+# --- queueing ------------------------------------------------------------------------
+
+
+async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyContext | None:
+    """The tenant's ticket (None: unknown or another tenant's) and its buyer's latest mail."""
+    row = await db.fetchrow(
+        """
+        SELECT t.id, t.marketplace, t.order_id, t.buyer_email, t.subject,
+               last.external_id, last.inbound_address, last.country
+        FROM poller_tickets t
+        LEFT JOIN LATERAL (
+            SELECT e.external_id, e.inbound_address, e.country
+            FROM poller_ticket_messages m
+            JOIN poller_external_messages e ON e.id = m.external_message_id
+            WHERE m.ticket_id = t.id AND m.direction = 'INBOUND'
+            ORDER BY m.seq DESC LIMIT 1
+        ) last ON true
+        WHERE t.tenant_id = $1 AND t.id = $2
+        FOR UPDATE OF t
+        """,
+        tenant_id,
+        ticket_id,
+    )
+    if row is None:
+        return None
+    external_id = row["external_id"]
+    inbound = row["inbound_address"] or await _enabled_address(db, tenant_id, row["marketplace"])
+    return ReplyContext(
+        ticket_id=row["id"],
+        marketplace=row["marketplace"],
+        order_id=row["order_id"],
+        buyer_email=row["buyer_email"],
+        subject=row["subject"],
+        # A mail without Message-ID got a digest as external id: nothing to thread on.
+        buyer_message_id=None
+        if external_id is None or external_id.startswith("sha256:")
+        else external_id,
+        inbound_address=inbound,
+        country=row["country"],
+    )
+
+
+async def _enabled_address(db: Executor, tenant_id: str, marketplace: str) -> str | None:
+    value = await db.fetchval(
+        """
+        SELECT email FROM poller_inbound_addresses
+        WHERE tenant_id = $1 AND marketplace = $2 AND enabled ORDER BY email LIMIT 1
+        """,
+        tenant_id,
+        marketplace,
+    )
+    return str(value) if value is not None else None
+
+
+async def insert_reply(db: Executor, reply: NewReply) -> None:
+    """The reply's mail, its OUTBOUND ticket message and the work to send it (one transaction)."""
+    await db.execute(
+        """
+        INSERT INTO poller_external_messages (
+            id, tenant_id, marketplace, external_id, order_id, buyer_email, subject, body,
+            quoted, attachments, inbound_address, country, received_at, raw)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9::jsonb, $10, $11, $12, $13)
+        """,
+        reply.external_message_id,
+        reply.tenant_id,
+        reply.marketplace,
+        reply.message_id,
+        reply.order_id,
+        reply.recipient,
+        reply.subject,
+        reply.text,
+        reply.attachments,
+        reply.envelope_sender,
+        reply.country,
+        reply.created_at,
+        reply.mail,
+    )
+    await db.execute(
+        """
+        INSERT INTO poller_ticket_messages (
+            id, ticket_id, tenant_id, external_message_id, direction, body, received_at)
+        VALUES ($1, $2, $3, $4, 'OUTBOUND', $5, $6)
+        """,
+        reply.ticket_message_id,
+        reply.ticket_id,
+        reply.tenant_id,
+        reply.external_message_id,
+        reply.text,
+        reply.created_at,
+    )
+    await db.execute(
+        """
+        INSERT INTO poller_replies (
+            ticket_message_id, tenant_id, ticket_id, external_message_id, message_id, order_id,
+            envelope_sender, recipient, created_at, next_attempt_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+        """,
+        reply.ticket_message_id,
+        reply.tenant_id,
+        reply.ticket_id,
+        reply.external_message_id,
+        reply.message_id,
+        reply.order_id,
+        reply.envelope_sender,
+        reply.recipient,
+        reply.created_at,
+    )
+    await db.execute(
+        """
+        UPDATE poller_tickets SET message_count = message_count + 1,
+            last_message_at = greatest(last_message_at, $2), updated_at = now()
+        WHERE id = $1
+        """,
+        reply.ticket_id,
+        reply.created_at,
+    )
+
+
+# --- the sender ----------------------------------------------------------------------
+
+
+async def claim_due(db: Executor, limit: int, lease_seconds: float) -> list[ClaimedReply]:
+    """Take up to ``limit`` due replies for one lease; rows others are claiming are skipped.
+
+    The claim itself moves ``next_attempt_at`` a lease ahead and counts the attempt, so a
+    sender that dies mid-send leaves the reply to be taken again after the lease.
+    """
+    rows = await db.fetch(
+        """
+        WITH due AS (
+            SELECT ticket_message_id FROM poller_replies
+            WHERE status = 'QUEUED' AND next_attempt_at <= now()
+            ORDER BY next_attempt_at LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE poller_replies r
+        SET attempts = r.attempts + 1,
+            next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
+        FROM due, poller_external_messages e
+        WHERE r.ticket_message_id = due.ticket_message_id AND e.id = r.external_message_id
+        RETURNING r.ticket_message_id, r.tenant_id, r.ticket_id, r.message_id, r.order_id,
+                  r.envelope_sender, r.recipient, r.attempts, e.raw AS mail
+        """,
+        limit,
+        lease_seconds,
+    )
+    return [ClaimedReply(**dict(r)) for r in rows]
+
+
+async def next_due_in(db: Executor) -> float | None:
+    """Seconds until the next queued reply is due (None: nothing queued)."""
+    value = await db.fetchval(
+        """
+        SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8
+        FROM poller_replies WHERE status = 'QUEUED'
+        """
+    )
+    return float(value) if value is not None else None
+
+
+async def mark_sent(db: Executor, ticket_message_id: str) -> datetime | None:
+    """QUEUED → SENT; the time, or None when the reply had already left QUEUED."""
+    sent_at = await db.fetchval(
+        """
+        UPDATE poller_replies SET status = 'SENT', sent_at = now(), last_error = NULL,
+            updated_at = now()
+        WHERE ticket_message_id = $1 AND status = 'QUEUED'
+        RETURNING sent_at
+        """,
+        ticket_message_id,
+    )
+    if sent_at is not None:
+        await _stamp_mail_sent(db, ticket_message_id, sent_at)
+    return sent_at  # type: ignore[no-any-return]
+
+
+async def _stamp_mail_sent(db: Executor, ticket_message_id: str, sent_at: datetime) -> None:
+    await db.execute(
+        """
+        UPDATE poller_external_messages e SET sent_at = $2
+        FROM poller_replies r
+        WHERE r.ticket_message_id = $1 AND e.id = r.external_message_id
+        """,
+        ticket_message_id,
+        sent_at,
+    )
+
+
+async def mark_failed(db: Executor, ticket_message_id: str, reason: str, code: str | None) -> bool:
+    """QUEUED → FAILED with the relay's words; False when it had already left QUEUED."""
+    return bool(
+        await db.fetchval(
+            """
+            UPDATE poller_replies SET status = 'FAILED', reason = $2, status_code = $3,
+                updated_at = now()
+            WHERE ticket_message_id = $1 AND status = 'QUEUED'
+            RETURNING true
+            """,
+            ticket_message_id,
+            reason,
+            code,
+        )
+    )
+
+
+async def retry_later(db: Executor, ticket_message_id: str, error: str, delay: float) -> None:
+    await db.execute(
+        """
+        UPDATE poller_replies SET last_error = $2,
+            next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
+        WHERE ticket_message_id = $1 AND status = 'QUEUED'
+        """,
+        ticket_message_id,
+        error,
+        delay,
+    )
+
+
+# --- bounces -------------------------------------------------------------------------
+
+
+async def insert_bounce_mails(db: Executor, rows: Sequence[BounceRow]) -> set[str]:
+    """Bounce mails kept as external messages (never a ticket); the ids of those new.
+
+    A bounce already stored (same tenant, marketplace, Message-ID) is skipped.
+    """
+    if not rows:
+        return set()
+    inserted = await db.fetch(
+        """
+        INSERT INTO poller_external_messages (
+            id, tenant_id, marketplace, external_id, subject, body, quoted, attachments,
+            inbound_address, country, sent_at, received_at, raw, parse_error)
+        SELECT id, tenant_id, marketplace, external_id, subject, body, '', '[]'::jsonb,
+               inbound_address, country, sent_at, received_at, raw, parse_error
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                    $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
+                    $11::bytea[], $12::text[])
+            AS b (id, tenant_id, marketplace, external_id, subject, body, inbound_address,
+                  country, sent_at, received_at, raw, parse_error)
+        ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
+        RETURNING id
+        """,
+        *[[getattr(r, name) for r in rows] for name in BounceRow.__struct_fields__],
+    )
+    return {r["id"] for r in inserted}
+
+
+async def mark_bounced(
+    db: Executor,
+    tenant_id: str,
+    message_ids: Sequence[str],
+    reason: str,
+    status_code: str | None,
+    bounce_external_message_id: str,
+) -> BouncedReply | None:
+    """The tenant's reply named by the first of ``message_ids`` that matches → BOUNCED.
+
+    None when no reply matches or it is already BOUNCED (a bounce arriving twice) or
+    FAILED (it never left): nothing changes then.
+    """
+    row = await db.fetchrow(
+        """
+        UPDATE poller_replies r SET status = 'BOUNCED', reason = $3, status_code = $4,
+            bounce_external_message_id = $5, updated_at = now()
+        FROM (SELECT ticket_message_id FROM poller_replies
+              WHERE tenant_id = $1 AND message_id = ANY($2::text[])
+              ORDER BY array_position($2::text[], message_id) LIMIT 1) hit
+        WHERE r.ticket_message_id = hit.ticket_message_id AND r.status IN ('QUEUED', 'SENT')
+        RETURNING r.ticket_message_id, r.ticket_id, r.message_id, r.order_id
+        """,
+        tenant_id,
+        list(message_ids),
+        reason,
+        status_code,
+        bounce_external_message_id,
+    )
+    return BouncedReply(**dict(row)) if row else None
+
+
+async def known_replies(db: Executor, tenant_id: str, message_ids: Sequence[str]) -> set[str]:
+    """Those of ``message_ids`` that are the tenant's replies."""
+    rows = await db.fetch(
+        "SELECT message_id FROM poller_replies WHERE tenant_id = $1 AND message_id = ANY($2)",
+        tenant_id,
+        list(message_ids),
+    )
+    return {r["message_id"] for r in rows}
+
+
+# --- read side -----------------------------------------------------------------------
+
+
+async def deliveries(db: Executor, tenant_id: str, ticket_id: str) -> dict[str, Delivery]:
+    """Delivery state of the ticket's replies, by ticket message id."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        SELECT ticket_message_id, status, reason, status_code, sent_at FROM poller_replies
+        WHERE tenant_id = $1 AND ticket_id = $2
+        """,
+        tenant_id,
+        ticket_id,
+    )
+    return {
+        r["ticket_message_id"]: Delivery(
+            status=r["status"],
+            reason=r["reason"],
+            status_code=r["status_code"],
+            sent_at=r["sent_at"],
+        )
+        for r in rows
+    }

@@ -1,0 +1,237 @@
+"""A poller process killed (SIGKILL) in the middle of a folder: nothing lost, nothing twice.
+
+The poller runs as its own process (``python -m keybuzz_poller``), as in
+production. Each batch of 200 mails is made slow by a trigger in the real
+database (a statement of ``poller_ticket_messages`` sleeps), so the kill lands
+while some batches have committed and the next one is being stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import smtplib
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_poller.inbound import INBOUND_HEADER, folder_for
+from keybuzz_poller.service import DEFINITION
+from mailkit import new_tenant, received_events, synced
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+MAILS = 600  # three batches of 200
+INTERVAL = 2  # seconds; leases are capped at it
+
+
+def _relay(address: str, n: int) -> bytes:
+    order = f"402-{n:07d}-{n * 7 % 10**7:07d}"
+    return (
+        f"{INBOUND_HEADER}: {address}\r\n"
+        f"From: Buyer - Amazon Marketplace <b{n}@marketplace.amazon.fr>\r\n"
+        f"Subject: Question (Commande : {order})\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@crash.keybuzz.test>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Où est ma commande {order} ?\r\n"
+    ).encode()
+
+
+def _deliver(dovecot: MailServer, tenant_id: str, address: str) -> None:
+    """Blocking: MAILS mails into the tenant's folder over one LMTP session."""
+    rcpt = f"{dovecot.user}+{folder_for(tenant_id)}"
+    with smtplib.LMTP(dovecot.host, dovecot.lmtp_port, timeout=30) as lmtp:
+        for n in range(MAILS):
+            lmtp.sendmail("bounces@amazonses.com", [rcpt], _relay(address, n))
+
+
+async def _slow_batches(helper: RunningService) -> None:
+    """Every batch stays half a second in its transaction: a kill finds one open."""
+    await helper.runtime.pool.execute(
+        """
+        CREATE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN PERFORM pg_sleep(0.5); RETURN NULL; END $$;
+        CREATE TRIGGER slow_batch BEFORE INSERT ON poller_ticket_messages
+            FOR EACH STATEMENT EXECUTE FUNCTION slow_batch();
+        """
+    )
+
+
+@asynccontextmanager
+async def poller_process(
+    stack: Infra, database: str, dovecot: MailServer, log: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m keybuzz_poller`` in a process group of its own, until it answers /health."""
+    port = infra.free_port()
+    env: dict[str, Any] = {
+        **os.environ,
+        "NATS_URL": stack.nats_url,
+        "DATABASE_URL": database,
+        "PRODUCT_DATABASE_URL": database,
+        "VAULT_ADDR": stack.vault_addr,
+        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
+        "POLLER_PORT": str(port),
+        "MX_PORT": str(infra.free_port()),
+        "POLL_INTERVAL_SECONDS": str(INTERVAL),
+        "LOG_LEVEL": "WARNING",
+        **dovecot.settings,
+    }
+    with log.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "keybuzz_poller", env=env, stdout=out, stderr=out,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        await eventually(lambda: _answers(port, process, log), within=60)
+        yield process
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+
+async def _answers(port: int, process: asyncio.subprocess.Process, log: Path) -> bool:
+    assert process.returncode is None, log.read_text()[-3000:]
+    return await asyncio.to_thread(infra.http_ok, f"http://127.0.0.1:{port}/health")
+
+
+def kill(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL to the whole group (the process and its mail-parsing workers), as a node loss."""
+    os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _stored(helper: RunningService, tenant_id: str) -> int:
+    count: int = await helper.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_ticket_messages WHERE tenant_id = $1", tenant_id
+    )
+    return count
+
+
+async def _killed_mid_folder(
+    helper: RunningService, tenant_id: str, process: asyncio.subprocess.Process
+) -> int:
+    """Wait until a batch or two committed (not all), then SIGKILL; the count at the kill."""
+
+    async def some_committed() -> int | None:
+        count = await _stored(helper, tenant_id)
+        assert count < MAILS, "the folder was read completely before the kill"
+        return count or None
+
+    await eventually(some_committed, within=60)
+    kill(process)
+    await process.wait()
+    return await _stored(helper, tenant_id)
+
+
+async def _exactly_once(helper: RunningService, tenant_id: str) -> None:
+    """One ticket message per mail, one message.received per stored message, on JetStream."""
+    rows = await helper.runtime.pool.fetch(
+        """
+        SELECT e.external_id, m.id AS message_id
+        FROM poller_external_messages e
+        JOIN poller_ticket_messages m ON m.external_message_id = e.id
+        WHERE e.tenant_id = $1
+        """,
+        tenant_id,
+    )
+    assert len(rows) == MAILS
+    assert len({r["external_id"] for r in rows}) == MAILS
+    events = await received_events(helper, tenant_id)
+    per_message = Counter(e["ticketMessageId"] for e in events)
+    assert sorted(per_message) == sorted(r["message_id"] for r in rows)
+    assert set(per_message.values()) == {1}
+    per_external = Counter(e["externalMessageId"] for e in events)
+    assert len(per_external) == MAILS and set(per_external.values()) == {1}
+
+
+async def _prepared(
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+    dovecot: MailServer,
+) -> tuple[str, RunningService, str]:
+    """A database with one tenant and MAILS mails in its folder; an in-process helper
+    instance (no scheduled polls) to publish tenant.synced and read the results."""
+    database = await make_database("poller")
+    helper = await start_service(
+        DEFINITION, DATABASE_URL=database, POLL_ENABLED="false", **dovecot.settings
+    )
+    await _slow_batches(helper)
+    tenant_id, address = new_tenant()
+    await asyncio.to_thread(_deliver, dovecot, tenant_id, address)
+    await synced(helper, tenant_id, address)
+    await helper.runtime.pool.execute("UPDATE poller_poll_status SET next_poll_at = now()")
+    return database, helper, tenant_id
+
+
+async def test_a_killed_poller_restarted_stores_every_mail_exactly_once(
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+    stack: Infra,
+    dovecot: MailServer,
+    tmp_path: Path,
+) -> None:
+    database, helper, tenant_id = await _prepared(start_service, make_database, dovecot)
+    log = tmp_path / "poller.log"
+    async with poller_process(stack, database, dovecot, log) as process:
+        at_kill = await _killed_mid_folder(helper, tenant_id, process)
+    assert 0 < at_kill < MAILS
+
+    async with poller_process(stack, database, dovecot, log):  # the same instance, restarted
+        await eventually(lambda: _count_is(helper, tenant_id, MAILS), within=60)
+        await _exactly_once(helper, tenant_id)
+
+
+async def test_another_instance_takes_over_a_killed_instances_tenant_within_an_interval(
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+    stack: Infra,
+    dovecot: MailServer,
+    tmp_path: Path,
+) -> None:
+    database, helper, tenant_id = await _prepared(start_service, make_database, dovecot)
+    async with poller_process(stack, database, dovecot, tmp_path / "poller.log") as process:
+        await eventually(lambda: _stored(helper, tenant_id), within=60)
+        # The second instance starts while the first holds the tenant's lease.
+        second = await start_service(
+            DEFINITION,
+            DATABASE_URL=database,
+            POLL_INTERVAL_SECONDS=str(INTERVAL),
+            **dovecot.settings,
+        )
+        lease = await helper.runtime.pool.fetchval(
+            "SELECT lease_owner FROM poller_poll_status WHERE tenant_id = $1", tenant_id
+        )
+        assert lease and f":{process.pid}:" in lease  # held by the process about to die
+        at_kill = await _killed_mid_folder(helper, tenant_id, process)
+    assert at_kill < MAILS
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+
+    async def taken_over() -> bool:
+        owner = await helper.runtime.pool.fetchval(
+            "SELECT lease_owner FROM poller_poll_status WHERE tenant_id = $1", tenant_id
+        )
+        return owner == second.runtime.component(_scheduler_type()).owner
+
+    await eventually(taken_over, within=INTERVAL + 3)
+    # The lease (capped at the interval) ran out; the scheduler's next tick (~1 s) claimed it.
+    assert loop.time() - killed_at <= INTERVAL + 1.5
+    await eventually(lambda: _count_is(helper, tenant_id, MAILS), within=60)
+    await _exactly_once(helper, tenant_id)
+
+
+def _scheduler_type() -> type[Any]:
+    from keybuzz_poller.polling import Scheduler
+
+    return Scheduler
+
+
+async def _count_is(helper: RunningService, tenant_id: str, count: int) -> bool:
+    return await _stored(helper, tenant_id) == count

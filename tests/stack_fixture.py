@@ -1,0 +1,382 @@
+"""The development stack exactly as `make up` starts it, for the end-to-end and crash tests.
+
+``python -m keybuzz_devstack up`` runs in a scratch ``KEYBUZZ_ROOT`` on ports shifted
+by ``KEYBUZZ_PORT_OFFSET`` (the first offset whose ports are all free, from 200), so
+it never touches a developer's stack or ``.data/``. One stack serves the whole session
+(``made_up_stack``, registered in tests/conftest.py): starting it costs ~15 s on two
+shared cores, and every test works with tenants of its own. ``down`` ends it.
+
+Everything is reached from outside, as a user, an operator or Amazon would: HTTP,
+NATS, SQL on the stack's PostgreSQL, supervisorctl and signals for the crash tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import asyncpg
+import httpx
+import nats
+import pytest
+from keybuzz_devstack import infra
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.events import TenantCreated, encode_event, event_headers
+from keybuzz_shared.settings import DEV_JWT_SECRET
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+# Every default port of the stack (DESIGN.md §8), NATS's monitor and the parts being
+# added (sandbox reply relay, console), so that a shifted stack collides with nothing.
+DEFAULT_PORTS = (4222, 8222, 5432, 8200, 8900, 8001, 8002, 8003, 8004, 2525, 8143, 8024, 2526, 3000)
+CANDIDATE_OFFSETS = (200, 400, 500, 600, 700, 900, 1000)
+SERVICES = ("oauth", "poller", "orders", "tenant-sync")
+SERVICE_PORTS = {"oauth": 8001, "poller": 8002, "orders": 8003, "tenant-sync": 8004}
+INTERNAL_KEY = "keybuzz-dev-internal"
+INBOUND_DOMAIN = "inbound.keybuzz.test"
+SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller: 94 orders over 90 days
+FR = "A13V1IB3VIYZZH"
+OAUTH_API = "/api/v1/marketplaces/amazon"
+# Settings of DESIGN.md §7 that would point the stack at outside servers: never inherited.
+EXTERNAL_SETTINGS = ("NATS_URL", "DATABASE_URL", "PRODUCT_DATABASE_URL", "VAULT_ADDR",
+                     "VAULT_TOKEN", "IMAP_HOST", "LMTP_HOST")  # fmt: skip
+# What the tests give `make up`, as a developer may (every §7 variable reaches the services):
+# polls every 3 s so mail turns into tickets quickly, backfill pages of 10 orders so the
+# backfill lasts long enough to be interrupted; everything else is the default.
+STACK_SETTINGS = {
+    "POLL_INTERVAL_SECONDS": "3",
+    "POLL_RETRY_BASE_SECONDS": "1",
+    "BACKFILL_PAGE_SIZE": "10",
+}
+
+
+def free_offset() -> int:
+    for offset in CANDIDATE_OFFSETS:
+        if not any(infra.port_open(port + offset) for port in DEFAULT_PORTS):
+            return offset
+    raise RuntimeError(f"no free port offset among {CANDIDATE_OFFSETS}")
+
+
+@dataclass
+class MadeUpStack:
+    """A stack started by ``python -m keybuzz_devstack up``; URLs follow the port offset."""
+
+    root: Path
+    offset: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    def port(self, default: int) -> int:
+        return default + self.offset
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.port(4222)}"
+
+    @property
+    def backend_db(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port(5432)}/keybuzz_backend"
+
+    @property
+    def product_db(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port(5432)}/keybuzz"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.port(8900)}"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port(SERVICE_PORTS[service])}"
+
+    # --- the command line -----------------------------------------------------------
+
+    def cli(
+        self, command: str, *args: str, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "keybuzz_devstack", command, *args],
+            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+    def up(self) -> str:
+        started = self.cli("up")
+        if started.returncode != 0:
+            self.cli("down")
+            raise RuntimeError(f"`keybuzz_devstack up` failed:\n{started.stderr[-4000:]}")
+        return started.stdout
+
+    def down(self) -> None:
+        self.cli("down", timeout=120)
+
+    def supervisorctl(self, *args: str) -> str:
+        conf = self.root / ".data" / "supervisord.conf"
+        result = subprocess.run(
+            [infra.venv_bin("supervisorctl"), "-c", str(conf), *args],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return result.stdout.strip()
+
+    def pid(self, program: str) -> int:
+        """The process supervisord runs for ``program`` (0 when it is not running)."""
+        answer = self.supervisorctl("pid", program)
+        return int(answer) if answer.isdigit() else 0
+
+    def kill(self, program: str) -> int:
+        """SIGKILL the program's process (no clean-up of any kind); returns its pid."""
+        pid = self.pid(program)
+        assert pid, f"{program} is not running: {self.supervisorctl('status')}"
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def log_tail(self, program: str, lines: int = 60) -> str:
+        path = self.root / ".data" / "logs" / f"{program}.log"
+        try:
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    # --- clients ----------------------------------------------------------------------
+
+    def headers(self, tenant: str, user: str = "agent-1") -> dict[str, str]:
+        token = issue_token(DEV_JWT_SECRET, user, tenants=[tenant])
+        return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+
+    @asynccontextmanager
+    async def nats(self) -> AsyncIterator[Any]:
+        # Reconnects forever: the crash test restarts NATS under this connection.
+        nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        try:
+            yield nc
+        finally:
+            await nc.close()
+
+    async def fetch(self, database: str, query: str, *args: Any) -> list[asyncpg.Record]:
+        """One query on a connection of its own (survives PostgreSQL restarts between calls)."""
+        conn = await asyncpg.connect(database, timeout=10)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def ready(self) -> list[str]:
+        """The parts that are not ready (empty: the whole stack answers)."""
+        urls = {name: f"{self.url(name)}/ready" for name in SERVICES}
+        urls["sandbox"] = f"{self.sandbox_url}/health"
+        not_ready = []
+        async with httpx.AsyncClient(timeout=5) as http:
+            for name, url in urls.items():
+                try:
+                    if (await http.get(url)).status_code != 200:
+                        not_ready.append(name)
+                except httpx.HTTPError:
+                    not_ready.append(name)
+        return not_ready
+
+
+async def stream_events(nc: Any, stream: str, subject: str) -> list[dict[str, Any]]:
+    """Every message of ``subject`` stored in ``stream``, read by an ephemeral consumer."""
+    js = nc.jetstream()
+    info = await js.stream_info(stream, subjects_filter=subject)
+    expected = sum((info.state.subjects or {}).values())
+    if not expected:
+        return []
+    sub = await js.pull_subscribe(
+        subject,
+        stream=stream,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
+    )
+    events: list[dict[str, Any]] = []
+    try:
+        while len(events) < expected:
+            try:
+                batch = await sub.fetch(256, timeout=2)
+            except TimeoutError:
+                break
+            events += [json.loads(message.data) for message in batch]
+    finally:
+        await sub.unsubscribe()
+    return events
+
+
+async def dead_letters(nc: Any) -> list[dict[str, Any]]:
+    """What every consumer parked on the DEADLETTER stream: subject and reason."""
+    js = nc.jetstream()
+    try:
+        info = await js.stream_info("DEADLETTER", subjects_filter=">")
+    except nats.js.errors.NotFoundError:
+        return []
+    if not info.state.messages:
+        return []
+    sub = await js.pull_subscribe(
+        ">",
+        stream="DEADLETTER",
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
+    )
+    parked: list[dict[str, Any]] = []
+    try:
+        while len(parked) < info.state.messages:
+            try:
+                batch = await sub.fetch(256, timeout=2)
+            except TimeoutError:
+                break
+            parked += [
+                {
+                    "subject": m.subject,
+                    "reason": (m.headers or {}).get("KeyBuzz-Dead-Letter-Reason"),
+                }
+                for m in batch
+            ]
+    finally:
+        await sub.unsubscribe()
+    return parked
+
+
+# --- what the product app, the seller and Amazon's relay do --------------------------------
+
+
+async def create_tenant(stack: MadeUpStack, nc: Any, tenant: str) -> None:
+    """As the product app does: its own row first, then `tenant.created` on NATS."""
+    await stack.fetch(
+        stack.product_db,
+        "INSERT INTO tenants (id, name, plan, status, country) VALUES ($1, $2, 'pro', 'active', 'FR')",
+        tenant,
+        f"Shop {tenant}",
+    )
+    event = TenantCreated(
+        tenant_id=tenant, name=f"Shop {tenant}", plan="pro", status="active",
+        country="FR", create_inbound_address=True,
+    )  # fmt: skip
+    ack = await nc.jetstream().publish(
+        event.type, encode_event(event), headers=event_headers(event)
+    )
+    assert ack.stream == "TENANTS"
+
+
+async def tenant_status(stack: MadeUpStack, tenant: str) -> dict[str, Any]:
+    """tenant-sync's view of a tenant (empty when it does not know it yet)."""
+    async with httpx.AsyncClient(timeout=20) as http:
+        response = await http.get(
+            f"{stack.url('tenant-sync')}/api/v1/tenants/status/{tenant}",
+            headers={"X-Internal-Key": INTERNAL_KEY},
+        )
+    assert response.status_code in (200, 404), response.text
+    return dict(response.json()) if response.status_code == 200 else {}
+
+
+async def inbound_address(stack: MadeUpStack, tenant: str, within: float = 30) -> dict[str, Any]:
+    """The tenant's one inbound address, once tenant-sync has made it."""
+
+    async def made() -> dict[str, Any] | None:
+        addresses = (await tenant_status(stack, tenant)).get("inboundAddresses")
+        return addresses[0] if addresses else None
+
+    return dict(await wait_for(made, within, f"tenant-sync never gave {tenant} an address"))
+
+
+class ConsentForm(HTMLParser):
+    """The consent page's form, read the way a browser reads it."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = values.get("action", "")
+        elif tag == "input" and values.get("type") == "hidden":
+            self.fields[values["name"]] = values.get("value", "")
+
+
+async def connect_amazon(stack: MadeUpStack, tenant: str, seller: str = SELLER) -> str:
+    """The seller's browser round trip; returns where the callback sent the browser.
+
+    start → Seller Central's consent page (the sandbox) → the form posted as the
+    seller → Amazon's redirect to our callback → the frontend. ``takeover``: the
+    seller may be connected to another test's tenant already (the stack is shared).
+    """
+    oauth = stack.url("oauth")
+    async with httpx.AsyncClient(timeout=30) as browser:  # keeps the binding cookie
+        started = await browser.post(
+            f"{oauth}{OAUTH_API}/oauth/start",
+            headers=stack.headers(tenant),
+            json={"marketplace": "FR", "takeover": True},
+        )
+        assert started.status_code == 200, started.text
+        auth_url = started.json()["authUrl"]
+        assert auth_url.startswith(f"{stack.sandbox_url}/apps/authorize/consent?"), auth_url
+
+        page = await browser.get(auth_url)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        form = ConsentForm(page.text)
+        assert form.action, "no form on the consent page"
+        form.fields.update({"selling_partner_id": seller, "action": "authorize"})
+        consented = await browser.post(urljoin(auth_url, form.action), data=form.fields)
+        assert consented.status_code == 302, consented.text
+        callback = consented.headers["location"]
+        assert callback.startswith(f"{oauth}{OAUTH_API}/oauth/callback?"), callback
+        assert parse_qs(urlsplit(callback).query)["selling_partner_id"] == [seller]
+
+        landed = await browser.get(callback)
+    assert landed.status_code == 303, landed.text
+    return str(landed.headers["location"])
+
+
+async def relay(stack: MadeUpStack, address: str, count: int) -> httpx.Response:
+    """Amazon's relay: buyer mails about the seller's recent orders, by SMTP to our MX."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        return await http.post(
+            f"{stack.sandbox_url}/_sandbox/messages",
+            json={"sellingPartnerId": SELLER, "to": address, "count": count},
+        )
+
+
+def new_tenant(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def made_up_stack() -> Iterator[MadeUpStack]:
+    root = Path(tempfile.mkdtemp(prefix="keybuzz-made-up-"))
+    offset = free_offset()
+    env = {k: v for k, v in os.environ.items() if k not in EXTERNAL_SETTINGS}
+    env.update(STACK_SETTINGS, KEYBUZZ_ROOT=str(root), KEYBUZZ_PORT_OFFSET=str(offset))
+    stack = MadeUpStack(root, offset, env)
+    started = time.monotonic()
+    stack.up()
+    print(f"stack up in {time.monotonic() - started:.1f}s on offset {offset}")
+    try:
+        yield stack
+    finally:
+        if os.environ.get("KEYBUZZ_TEST_KEEP_STACK") == "1":  # debugging: look at it afterwards
+            print(f"stack left running: KEYBUZZ_ROOT={root} KEYBUZZ_PORT_OFFSET={offset}")
+        else:
+            stack.down()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+async def wait_for(probe: Any, within: float, what: str, every: float = 0.3) -> Any:
+    """Poll ``probe`` (async, returns something truthy when done) for up to ``within`` s."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"{what}: not within {within}s (last: {last!r})")

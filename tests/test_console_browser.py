@@ -1,0 +1,341 @@
+"""The development console driven in a real headless Chromium, against real services.
+
+Debian's ``chromium`` (``make install`` installs it) driven by Playwright for
+Python, pointed at that executable: no browser download. The four services run
+in-process on the test fixtures (their own NATS, fresh databases, the session's
+OpenBao, Dovecot and Amazon sandbox), the console on a free port. The browser
+talks to the console, the sandbox's consent page and the oauth callback only,
+as a seller's browser does. A screenshot of each step goes to
+``.artifacts/console/NN-step.png`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import hvac
+import pytest
+import uvicorn
+from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack.console.app import create_app
+from keybuzz_devstack.console.settings import CALLBACK_LANDING, load_console_settings
+from keybuzz_devstack.system_packages import chromium_binary
+from keybuzz_devstack.testing import NOWHERE, Infra, MailServer, RunningService
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.service import DEFINITION as ORDERS
+from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
+
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+CHROMIUM = chromium_binary()
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (`make install` installs it: "
+    "python -m keybuzz_devstack install-system-packages)",
+)
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts" / "console"
+SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller: 94 orders over 90 days
+CALLBACK_PATH = "/api/v1/marketplaces/amazon/oauth/callback"
+# Generous: two cores shared by several test runs (a step usually takes well under 5 s).
+STEP_MS = 60_000
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+
+@dataclass
+class Console:
+    url: str
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, 30)
+
+
+@contextlib.asynccontextmanager
+async def running_console(environ: dict[str, str]) -> AsyncIterator[Console]:
+    """The console app under uvicorn in this event loop, as ``python -m`` would run it."""
+    settings = load_console_settings(environ)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=settings.http_port, log_config=None
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the console exited during start-up")
+        await asyncio.sleep(0.05)
+    console = Console(f"http://127.0.0.1:{settings.http_port}", server, task)
+    try:
+        yield console
+    finally:
+        await console.stop()
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    assert CHROMIUM is not None
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def seed_product(make_database: Callable[[str], Awaitable[str]], tenant: str) -> str:
+    """Seed 004's tenants plus one of this test's own (a fresh mail folder, no history)."""
+    product = await make_database("product")
+    await bootstrap.seed_product_database(product)
+    conn = await asyncpg.connect(product)
+    try:
+        await conn.execute(
+            "INSERT INTO tenants (id, name, plan, status, country)"
+            " VALUES ($1, 'Console Demo Shop', 'pro', 'active', 'FR')",
+            tenant,
+        )
+    finally:
+        await conn.close()
+    return product
+
+
+async def register_sandbox_app(stack: Infra, sandbox: str, source: str, redirect: str) -> None:
+    """The app credentials oauth reads (its own source) and the redirect the sandbox accepts."""
+    app = {**bootstrap.SANDBOX_APP, "redirect_uri": redirect}
+    vault = hvac.Client(url=stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    await asyncio.to_thread(
+        vault.secrets.kv.v2.create_or_update_secret,
+        path=f"keybuzz/amazon_spapi/app/{source}", secret=app, mount_point="secret",
+    )  # fmt: skip
+    async with httpx.AsyncClient(base_url=sandbox, timeout=10) as http:
+        assert (await http.post("/_sandbox/redirect-uris", json={"uri": redirect})).status_code == 201
+        assert (await http.delete("/_sandbox/faults")).status_code == 204
+        # Other tests share the seeded seller's token buckets: start with them full.
+        assert (await http.post("/_sandbox/ratelimits/reset")).status_code in (200, 201, 204)
+
+
+@needs_chromium
+@pytest.mark.timeout(300)
+async def test_a_seller_connects_amazon_and_sees_orders_and_tickets_in_the_console(
+    stack: Infra,
+    private_nats: infra.RunningServer,
+    sandbox_url: str,
+    dovecot: MailServer,
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    tenant = f"demo-{uuid.uuid4().hex[:8]}"
+    product = await seed_product(make_database, tenant)
+    backend = await make_database("console")
+    console_port, mx_port, source = infra.free_port(), infra.free_port(), f"console-{tenant}"
+    common = {
+        "NATS_URL": private_nats.spec.url,  # no other test's connection.connected
+        "DATABASE_URL": backend,
+        "PRODUCT_DATABASE_URL": product,
+        "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
+        "SPAPI_ENDPOINT": sandbox_url,
+        "SELLER_CENTRAL_URL": sandbox_url,
+        "AMAZON_APP_SOURCE": source,
+    }
+    console_url = f"http://127.0.0.1:{console_port}"
+    oauth = await start_service(OAUTH, FRONTEND_URL=console_url + CALLBACK_LANDING, **common)
+    await register_sandbox_app(stack, sandbox_url, source, oauth.url + CALLBACK_PATH)
+    services = {
+        "oauth": oauth,
+        "tenant-sync": await start_service(TENANT_SYNC, **common),
+        "orders": await start_service(ORDERS, **common),
+        "poller": await start_service(
+            POLLER, MX_PORT=str(mx_port), POLL_INTERVAL_SECONDS="2", **dovecot.settings, **common
+        ),
+    }
+    environ = {
+        "CONSOLE_PORT": str(console_port),
+        "DATABASE_URL": backend,
+        "PRODUCT_DATABASE_URL": product,
+        "CONSOLE_SANDBOX_URL": sandbox_url,
+        "MX_PORT": str(mx_port),
+        **{f"CONSOLE_{n.replace('-', '_').upper()}_URL": s.url for n, s in services.items()},
+    }
+    async with running_console(environ) as console, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await walk_through(page, console.url, sandbox_url, tenant)
+        await page.close()
+
+
+async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> None:
+    expect.set_options(timeout=STEP_MS)
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.on("console", lambda m: print("browser console:", m.type, m.text))  # shown on failure
+    # 1. The console lists the product's tenants.
+    await page.goto(console)
+    await expect(page.get_by_role("heading", name="KeyBuzz console")).to_be_visible()
+    await expect(page.locator("#tenant option[value='ecomlg-001']")).to_have_count(1)
+    await screenshot(page, "01-tenants")
+
+    # 2. Pick ours: not synced, not connected; sync it → an inbound address.
+    await page.get_by_role("combobox", name="Tenant").select_option(tenant)
+    await expect(page.locator("#connection-status")).to_have_text("NOT_CONNECTED")
+    await expect(page.locator("#tenant-details")).to_contain_text("not synced yet")
+    await page.get_by_role("button", name="Sync tenant and create its inbound address").click()
+    address = re.compile(rf"amazon\.{tenant}\.fr\.\S+@inbound\.keybuzz\.test")
+    await expect(page.locator("#tenant-details")).to_contain_text(address)
+    await screenshot(page, "02-tenant-synced")
+
+    # 3. Connect Amazon → Seller Central's consent page (the sandbox).
+    await page.get_by_role("button", name="Connect Amazon").click()
+    await page.wait_for_url(f"{sandbox}/apps/authorize/consent?**", timeout=STEP_MS)
+    await expect(page.get_by_role("heading", name=re.compile("^Authorize"))).to_be_visible()
+    await page.get_by_label("Selling account").select_option(SELLER)
+    await screenshot(page, "03-consent")
+
+    # 4. Authorize → the oauth callback → back on the console: CONNECTED.
+    await page.get_by_role("button", name="Authorize").click()
+    await page.wait_for_url(f"{console}{CALLBACK_LANDING}?status=connected", timeout=STEP_MS)
+    await expect(page.locator("#outcome")).to_contain_text("Amazon connected")
+    await expect(page.locator("#connection-status")).to_have_text("CONNECTED")
+    await expect(page.locator("#connection-details")).to_contain_text(SELLER)
+    await screenshot(page, "04-connected")
+
+    # 5. The backfill started by connection.connected runs to the end; orders appear.
+    await expect(page.locator("#backfill-status")).to_have_text("COMPLETED")
+    await expect(page.locator("#backfill-details")).to_contain_text(re.compile(r"9[4-9] \(9[4-9] new"))
+    await expect(page.locator("#backfill-progress")).to_have_js_property("value", 1)
+    await expect(page.locator("#orders tbody tr")).to_have_count(25)
+    await expect(page.locator("#orders-summary")).to_contain_text("25+ orders")
+    await screenshot(page, "05-backfill-and-orders")
+    first_order = (await page.locator("#orders tbody tr button").first.inner_text()).strip()
+    await page.locator("#orders tbody tr button").first.click()
+    await expect(page.locator("#order-detail h3")).to_have_text(f"Order {first_order}")
+    await expect(page.locator("#order-detail li").first).to_contain_text("×")
+    await screenshot(page, "06-order-detail")
+
+    # 6. A buyer writes (relayed by the sandbox to the inbound address) → a ticket.
+    await expect(page.locator("#tickets-summary")).to_contain_text("No tickets yet")
+    await page.get_by_role("button", name="Ask the sandbox to send a buyer message").click()
+    await expect(page.locator("#tickets-summary")).to_contain_text("relayed 1 buyer message")
+    await page.get_by_role("button", name="Poll the mailbox now").click()
+    await expect(page.locator("#tickets li")).to_have_count(1)
+    await expect(page.locator("#tickets li")).to_contain_text("1 message,")
+    await page.locator("#tickets li button").click()
+    message = page.locator("#ticket-detail article.message.inbound")
+    await expect(message).to_have_count(1)
+    await expect(message).to_contain_text("received")
+    await expect(page.locator("#ticket-detail")).to_contain_text(re.compile(r"\d{3}-\d{7}-\d{7}"))
+    await screenshot(page, "07-ticket")
+    for panel in ("tenant", "amazon", "backfill", "orders", "tickets"):
+        await expect(page.locator(f"#{panel}-error")).to_be_hidden()
+    assert script_errors == []
+
+
+@needs_chromium
+async def test_the_console_shows_errors_instead_of_a_blank_page(
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    """Services down and a failed consent: every panel says what is wrong, in words."""
+    tenant = f"demo-{uuid.uuid4().hex[:8]}"
+    product = await seed_product(make_database, tenant)
+    port = infra.free_port()
+    environ: dict[str, Any] = {
+        "CONSOLE_PORT": str(port),
+        "PRODUCT_DATABASE_URL": product,
+        "DATABASE_URL": await make_database("console"),
+        **{f"CONSOLE_{n}_URL": NOWHERE for n in ("OAUTH", "ORDERS", "POLLER", "TENANT_SYNC")},
+    }
+    async with running_console(environ) as console, chromium() as browser:
+        page = await browser.new_page()
+        expect.set_options(timeout=STEP_MS)
+        await page.goto(f"{console.url}{CALLBACK_LANDING}?status=error&reason=access_denied")
+        await expect(page.get_by_role("alert").filter(has_text="Amazon connection failed")).to_contain_text(
+            "the seller cancelled on Amazon's consent page"
+        )
+        await page.get_by_role("combobox", name="Tenant").select_option(tenant)
+        await expect(page.locator("#amazon-error")).to_contain_text(
+            re.compile(r"502: oauth \(http://127\.0\.0\.1:9\) did not answer")
+        )
+        await expect(page.locator("#tickets-error")).to_contain_text("poller")
+        await expect(page.locator("#connection-status")).to_have_text("—")
+        await screenshot(page, "90-services-down")
+        await page.close()
+
+
+async def test_the_proxy_mints_the_token_and_refuses_what_it_cannot_forward(
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    """Without a browser: tenant header required, dot segments and unknown services refused."""
+    port = infra.free_port()
+    environ = {
+        "CONSOLE_PORT": str(port),
+        "PRODUCT_DATABASE_URL": f"{NOWHERE.replace('http', 'postgresql')}/keybuzz",
+        "DATABASE_URL": await make_database("console"),
+        "CONSOLE_OAUTH_URL": NOWHERE,
+    }
+    async with running_console(environ) as console, httpx.AsyncClient(base_url=console.url) as http:
+        status = "/api/oauth/v1/marketplaces/amazon/status"
+        assert (await http.get(status)).json()["message"].startswith("pick a tenant first")
+        assert (await http.get(status, headers={"X-Tenant-Id": "bad id"})).status_code == 400
+        down = await http.get(status, headers={"X-Tenant-Id": "kbz-001"})
+        assert down.status_code == 502 and "oauth" in down.json()["message"]
+        assert (await http.get("/api/billing/v1/x")).status_code == 404
+        climb = httpx.URL(f"{console.url}/api/oauth/v1/../../metrics")
+        request = http.build_request("GET", climb, headers={"X-Tenant-Id": "kbz-001"})
+        request.url = request.url.copy_with(raw_path=b"/api/oauth/v1/../../metrics")
+        assert (await http.send(request)).status_code == 400
+        tenants = await http.get("/api/console/tenants")  # the product database is down
+        assert tenants.status_code == 503 and "product database" in tenants.json()["message"]
+        local = await http.get(f"http://localhost:{port}/settings/channels/amazon?status=connected")
+        assert local.status_code in (301, 302, 307, 308)
+        assert local.headers["location"] == (
+            f"http://127.0.0.1:{port}/settings/channels/amazon?status=connected"
+        )
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_the_console_refuses_to_start_where_real_sellers_are(environment: str) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "keybuzz_devstack.console"],
+        env={"KEYBUZZ_ENV": environment, "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"refused when KEYBUZZ_ENV={environment}" in result.stderr
+
+
+def test_the_dev_stack_runs_the_console_where_the_oauth_callback_lands() -> None:
+    from keybuzz_devstack import stack
+
+    parts, shared = stack.plan_parts({})
+    [console] = [p for p in parts if p.name == "console"]
+    assert shared["FRONTEND_URL"] == stack.CONSOLE_URL + CALLBACK_LANDING
+    assert console.listen == stack.CONSOLE_URL and console.ready_url == f"{stack.CONSOLE_URL}/health"
+    assert console.env["CONSOLE_PORT"] == str(stack.CONSOLE_PORT)
+    assert console.env["CONSOLE_OAUTH_URL"] == f"http://127.0.0.1:{stack.SERVICES['oauth']}"
+    # It mints tokens for any tenant: not part of a production-like stack.
+    parts, _ = stack.plan_parts({"KEYBUZZ_ENV": "staging"})
+    assert "console" not in [p.name for p in parts]

