@@ -55,12 +55,12 @@ OAUTH_API = "/api/v1/marketplaces/amazon"
 EXTERNAL_SETTINGS = ("NATS_URL", "DATABASE_URL", "PRODUCT_DATABASE_URL", "VAULT_ADDR",
                      "VAULT_TOKEN", "IMAP_HOST", "LMTP_HOST")  # fmt: skip
 # What the tests give `make up`, as a developer may (every §7 variable reaches the services):
-# polls every 3 s so mail turns into tickets quickly, backfill pages of 10 orders so the
-# backfill lasts long enough to be interrupted; everything else is the default.
+# polls every 3 s so mail turns into tickets quickly, backfill pages of 20 orders so the
+# backfill has pages enough to be interrupted; everything else is the default.
 STACK_SETTINGS = {
     "POLL_INTERVAL_SECONDS": "3",
     "POLL_RETRY_BASE_SECONDS": "1",
-    "BACKFILL_PAGE_SIZE": "10",
+    "BACKFILL_PAGE_SIZE": "20",
 }
 
 
@@ -344,6 +344,13 @@ async def relay(stack: MadeUpStack, address: str, count: int) -> httpx.Response:
             f"{stack.sandbox_url}/_sandbox/messages",
             json={"sellingPartnerId": SELLER, "to": address, "count": count},
         )
+
+
+async def refill_rate_limits(stack: MadeUpStack) -> None:
+    """Every test connects the same seeded seller: give each its own searchOrders burst."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(f"{stack.sandbox_url}/_sandbox/ratelimits/reset")
+    assert response.status_code in (200, 204), response.text
 
 
 def new_tenant(label: str) -> str:

@@ -30,6 +30,7 @@ from tests.stack_fixture import (
     dead_letters,
     inbound_address,
     new_tenant,
+    refill_rate_limits,
     relay,
     stream_events,
     tenant_status,
@@ -44,7 +45,7 @@ RECOVERY_SECONDS = 90  # per part, on two shared cores
 # A killed orders process leaves its running backfill leased for 120 s
 # (keybuzz_orders.backfill.LEASE_SECONDS): only then does the restarted one take it over.
 BACKFILL_TAKEOVER_SECONDS = 120
-# Each searchOrders page answers after this much: the backfill (10 pages) takes ~20 s.
+# Each searchOrders page answers after this much: the backfill (5 pages) takes ~10 s.
 SEARCH_LATENCY_MS = 2000
 
 
@@ -126,6 +127,7 @@ async def test_every_part_killed_in_turn_loses_and_duplicates_nothing(
             await create_tenant(stack, nc, tenant)
     addresses = {t: (await inbound_address(stack, t))["email"] for t in tenants}
 
+    await refill_rate_limits(stack)
     await set_faults(stack, {"latencyMs": SEARCH_LATENCY_MS, "operations": ["searchOrders"]})
     pump = MailPump(stack, addresses)
     recoveries: dict[str, float] = {}
@@ -225,6 +227,7 @@ async def backfill_complete_and_nothing_missing(stack: MadeUpStack, nc: Any, ten
     assert len(rows) == len({r["external_order_id"] for r in rows}) >= counts["fetched"]
 
     # A second backfill over the same window finds every order already there.
+    await refill_rate_limits(stack)
     async with httpx.AsyncClient(base_url=stack.url("orders"), timeout=30) as http:
         started = await http.post(
             "/api/v1/orders/backfill", json={"days": 90}, headers=stack.headers(tenant)

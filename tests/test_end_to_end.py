@@ -30,6 +30,7 @@ from tests.stack_fixture import (
     connect_amazon,
     create_tenant,
     new_tenant,
+    refill_rate_limits,
     relay,
     stream_events,
     tenant_status,
@@ -191,7 +192,7 @@ async def messages_become_tickets(
                 ticket = await http.get(f"/api/v1/tickets/{item['id']}", headers=headers)
                 assert ticket.status_code == 200, ticket.text
                 tickets.append(ticket.json())
-            stored = sum(len(t["messages"]) for t in tickets)
+            stored = sum(len(inbound(t)) for t in tickets)
             return tickets if stored >= len(relayed) else None
 
         # Polled by the scheduler every POLL_INTERVAL_SECONDS (3 s here), not by hand.
@@ -202,7 +203,7 @@ async def messages_become_tickets(
     by_message_id = {
         message["externalId"]: (ticket, message)
         for ticket in tickets
-        for message in ticket["messages"]
+        for message in inbound(ticket)
     }
     assert len(by_message_id) == len(relayed), sorted(by_message_id)
     for sent in relayed:
@@ -253,12 +254,18 @@ async def address_turns_active(stack: MadeUpStack, tenant: str, address: str) ->
 # --- the story ----------------------------------------------------------------------------
 
 
+def inbound(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """The buyer's mails of a ticket (not the agents' replies)."""
+    return [m for m in ticket["messages"] if m.get("direction", "INBOUND") == "INBOUND"]
+
+
 async def tell_the_story(stack: MadeUpStack, label: str) -> Story:
     tenant = new_tenant(label)
     async with stack.nats() as nc:
         # hop 1: the product app creates the tenant (its row, then tenant.created)
         await create_tenant(stack, nc, tenant)
         address = await tenant_is_synced(stack, nc, tenant)
+        await refill_rate_limits(stack)
         await seller_connects_amazon(stack, nc, tenant)
         await backfill_imports_orders(stack, nc, tenant)
         relayed = await sandbox_relays(stack, address, BUYER_MESSAGES)
@@ -267,8 +274,81 @@ async def tell_the_story(stack: MadeUpStack, label: str) -> Story:
     return Story(tenant, address, relayed, tickets)
 
 
+@pytest.fixture(scope="module")
+async def story(made_up_stack: MadeUpStack) -> Story:
+    """Hops 1 to 6, once for the module; each hop asserts what it did."""
+    return await tell_the_story(made_up_stack, "e2e")
+
+
 async def test_a_tenant_from_creation_to_tickets_linked_to_its_orders(
-    made_up_stack: MadeUpStack,
+    made_up_stack: MadeUpStack, story: Story
 ) -> None:
-    await tell_the_story(made_up_stack, "e2e")
+    assert len(story.relayed) == BUYER_MESSAGES
+    assert {t["orderId"] for t in story.tickets} == {s["orderId"] for s in story.relayed}
     assert await made_up_stack.ready() == []
+
+
+# --- hop 7: an agent's reply reaches the buyer's inbox --------------------------------------
+
+
+async def test_an_agents_reply_reaches_the_buyers_inbox_on_their_thread(
+    made_up_stack: MadeUpStack, story: Story
+) -> None:
+    stack, tenant = made_up_stack, story.tenant
+    sender = f"support@{tenant}.example"
+    headers = stack.headers(tenant)
+    ticket = story.tickets[0]
+    buyer_mail = inbound(ticket)[-1]
+    alias = ticket["buyerEmail"]
+    async with httpx.AsyncClient(timeout=30) as http:
+        approved = await http.post(
+            f"{stack.sandbox_url}/_sandbox/sellers/{SELLER}/approved-senders",
+            json={"address": sender},
+        )
+        assert approved.status_code == 201, approved.text
+        saved = await http.put(
+            f"{stack.url('poller')}/api/v1/poller/settings",
+            headers=headers,
+            json={"replyFromAddress": sender},
+        )
+        assert saved.status_code == 200, saved.text
+        queued = await http.post(
+            f"{stack.url('poller')}/api/v1/tickets/{ticket['id']}/replies",
+            headers=headers,
+            json={"text": "Bonjour, votre colis part aujourd'hui."},
+        )
+        assert queued.status_code == 202, queued.text
+        reply = queued.json()
+        assert reply["ticketId"] == ticket["id"] and reply["status"] == "QUEUED"
+
+        async def delivered() -> list[dict[str, Any]]:
+            inbox = await http.get(f"{stack.sandbox_url}/_sandbox/buyers/{alias}/inbox")
+            assert inbox.status_code == 200, inbox.text
+            return [m for m in inbox.json()["messages"] if m["messageId"] == reply["messageId"]]
+
+        [received] = await wait_for(delivered, 60, "the reply never reached the buyer", every=1)
+        assert received["inReplyTo"] == buyer_mail["externalId"]  # on the buyer's thread
+        assert sender in received["from"] and received["sellerId"] == SELLER
+        assert received["orderId"] == ticket["orderId"]
+        assert "votre colis part aujourd'hui" in received["text"]
+
+        async def sent_in_ticket() -> dict[str, Any] | None:
+            view = await http.get(
+                f"{stack.url('poller')}/api/v1/tickets/{ticket['id']}", headers=headers
+            )
+            assert view.status_code == 200, view.text
+            ours = [m for m in view.json()["messages"] if m["id"] == reply["ticketMessageId"]]
+            return ours[0] if ours and ours[0]["deliveryStatus"] == "SENT" else None
+
+        message = await wait_for(sent_in_ticket, 30, "the reply never shows SENT")
+        assert message["direction"] == "OUTBOUND"
+
+    async with stack.nats() as nc:
+
+        async def sent_event() -> list[dict[str, Any]]:
+            events = await stream_events(nc, "MESSAGES", "message.sent")
+            return [e for e in events if e["tenantId"] == tenant]
+
+        [event] = await wait_for(sent_event, 30, "no message.sent")
+    assert event["messageId"] == reply["messageId"] and event["ticketId"] == ticket["id"]
+    assert event["status"] == "SENT" and event["orderId"] == ticket["orderId"]

@@ -71,8 +71,7 @@ def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
 
 def workloads(overlay: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(service name, Deployment or CronJob) — the CronJob runs the poller."""
-    for name, deployment in objects(overlay, "Deployment").items():
-        yield name, deployment
+    yield from objects(overlay, "Deployment").items()
     for cronjob in objects(overlay, "CronJob").values():
         yield "poller", cronjob
 
@@ -88,6 +87,11 @@ def documented_secrets() -> dict[str, set[str]]:
             for name in re.findall(r"`([a-z0-9-]+)`", cells[1]):
                 secrets[name] = set(re.findall(r"`([A-Za-z_-]+)`", cells[2]))
     return secrets
+
+
+def settings_of(overlay: str, name: str, workload: dict[str, Any]) -> Any:
+    """The service's settings as its container would load them."""
+    return load_settings(DEFINITIONS[name].settings_type, container_environment(overlay, workload))
 
 
 def container_environment(overlay: str, workload: dict[str, Any]) -> dict[str, str]:
@@ -131,10 +135,9 @@ def test_each_service_runs_its_module_on_its_port_with_probes(overlay: str) -> N
     deployments = objects(overlay, "Deployment")
     assert set(deployments) == set(DEFINITIONS)
     for name, deployment in deployments.items():
-        definition = DEFINITIONS[name]
         [container] = pod_spec(deployment)["containers"]
         assert container["command"] == ["python", "-m", f"keybuzz_{name.replace('-', '_')}"]
-        settings = load_settings(definition.settings_type, container_environment(overlay, deployment))
+        settings = settings_of(overlay, name, deployment)
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports["http"] == settings.http_port
         assert settings.http_host == "0.0.0.0"
@@ -209,8 +212,8 @@ def test_pods_are_non_root_with_a_read_only_root_filesystem(overlay: str) -> Non
         volumes = {v["name"]: v for v in spec["volumes"]}
         [tmp] = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
         assert "emptyDir" in volumes[tmp["name"]], name
-        settings = load_settings(DEFINITIONS[name].settings_type, container_environment(overlay, workload))
-        [ca] = [m for m in container["volumeMounts"] if settings.vault_cacert.startswith(m["mountPath"])]  # type: ignore[union-attr]
+        ca_file = settings_of(overlay, name, workload).vault_cacert
+        [ca] = [m for m in container["volumeMounts"] if ca_file.startswith(m["mountPath"])]
         assert "configMap" in volumes[ca["name"]], name
         resources = container["resources"]
         assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
@@ -310,7 +313,7 @@ def test_network_policies_deny_by_default_and_allow_what_each_service_needs(over
         labels = pod_labels(workload)
         [container] = pod_spec(workload)["containers"]
         ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
-        settings = load_settings(DEFINITIONS[name].settings_type, container_environment(overlay, workload))
+        settings = settings_of(overlay, name, workload)
         egress = _allowed_ports(policies, labels, "egress", ports)
         needed = {DNS_PORT, POSTGRES_PORT, _port(settings.vault_addr)}
         needed |= {_port(url) for url in settings.nats_servers}

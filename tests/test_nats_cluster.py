@@ -239,7 +239,9 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
     }
     pool = services["poller-1"].runtime.pool
     mx_ports = [services[p].runtime.settings.mx_port for p in ("poller-1", "poller-2")]
-    product_app = await nats.connect(servers=urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    product_app = await nats.connect(
+        servers=urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2
+    )
     js = product_app.jetstream()
     streams = {name: await js.stream_info(name) for name in STREAMS}
     assert {name: info.config.num_replicas for name, info in streams.items()} == dict.fromkeys(

@@ -146,9 +146,16 @@ def main() -> None:
     parser.add_argument(
         "command",
         choices=[
-            "run", "up", "down", "status", "bootstrap", "pub", "req",
-            "install-system-packages", "install-dovecot",
-        ],  # fmt: skip
+            "run",
+            "up",
+            "down",
+            "status",
+            "bootstrap",
+            "pub",
+            "req",
+            "install-system-packages",
+            "install-dovecot",
+        ],
     )
     parser.add_argument("subject", nargs="?", help="pub/req: the subject")
     parser.add_argument("body", nargs="?", default="{}", help="pub/req: the JSON body")

@@ -113,6 +113,8 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
     """The parts to run and the environment they share; external servers are not started."""
     shared = {**DEV_DEFAULTS, **{k: v for k, v in env.items() if k in DEV_DEFAULTS}}
     shared["MX_PORT"] = str(MX_PORT)  # the poller listens there, the sandbox relays to it
+    if not env.get("SMTP_RELAY_HOST"):  # replies go to the sandbox's relay, not an outside one
+        shared["SMTP_RELAY_PORT"] = str(REPLY_RELAY_PORT)
     parts: list[Part] = []
     if not env.get("NATS_URL"):
         spec = infra.nats_spec(DATA / "nats", NATS_PORT)

@@ -76,6 +76,56 @@ async def test_an_unknown_order_of_a_buyer_message_is_fetched(
     )
 
 
+async def test_an_order_known_only_from_a_report_is_completed(
+    orders: OrdersKit, sandbox: Sandbox
+) -> None:
+    """A report row lacks buyer, address and packages: a buyer message fetches the order."""
+    tenant = new_tenant()
+    await orders.connect(tenant)
+    await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
+    pool = orders.pool
+    full = await pool.fetchrow(
+        "SELECT * FROM orders WHERE tenant_id = $1 AND order_status = 'SHIPPED'"
+        " AND customer_name IS NOT NULL AND tracking_code IS NOT NULL LIMIT 1",
+        tenant,
+    )
+    api_items = await pool.fetchval(
+        "SELECT count(*) FROM order_items WHERE order_id = $1", full["id"]
+    )
+    # The row as an order report leaves it (store.upsert_report_orders): no buyer, no
+    # packages, the flat file's partial address, a stand-in item without Amazon's id.
+    await pool.execute(
+        "UPDATE orders SET source = 'REPORT', customer_name = NULL, customer_email = NULL,"
+        " carrier = NULL, tracking_code = NULL, ship_by = NULL, shipped_at = NULL,"
+        " shipping_address = jsonb_build_object('countryCode', 'FR') WHERE id = $1",
+        full["id"],
+    )
+    await pool.execute("DELETE FROM order_items WHERE order_id = $1", full["id"])
+    await pool.execute(
+        "INSERT INTO order_items (order_id, external_item_id, sku, quantity)"
+        " VALUES ($1, 'report:0', 'REPORT-SKU', 1)",
+        full["id"],
+    )
+
+    await _publish(orders.nats_url, _message(tenant, full["external_order_id"]))
+
+    async def completed() -> object:
+        return await pool.fetchrow(
+            "SELECT * FROM orders WHERE id = $1 AND source = 'API'", full["id"]
+        )
+
+    row = await eventually(completed, within=20)
+    assert row["customer_name"] == full["customer_name"]
+    assert row["customer_email"] == full["customer_email"]
+    assert row["tracking_code"] == full["tracking_code"] and row["carrier"] == full["carrier"]
+    assert row["shipping_address"] == full["shipping_address"]
+    items = await pool.fetch(
+        "SELECT external_item_id FROM order_items WHERE order_id = $1", full["id"]
+    )
+    assert len(items) == api_items
+    assert not [i for i in items if i["external_item_id"].startswith("report:")]
+
+
 async def test_operators_start_a_backfill_over_nats(orders: OrdersKit, sandbox: Sandbox) -> None:
     tenant = new_tenant()
     await orders.connect(tenant)

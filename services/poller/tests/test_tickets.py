@@ -157,8 +157,9 @@ async def test_malformed_and_non_utf8_mail_is_stored_with_the_flag(
     assert (await poll_now(poller, tenant))["unparsed"] == 1
     rows = await poller.runtime.pool.fetch(
         """
-        SELECT body, parse_error, raw FROM poller_external_messages
-        WHERE tenant_id = $1 ORDER BY received_at
+        SELECT e.body, e.parse_error, e.raw FROM poller_external_messages e
+        JOIN poller_ticket_messages m ON m.external_message_id = e.id
+        WHERE e.tenant_id = $1 ORDER BY m.seq
         """,
         tenant,
     )

@@ -6,10 +6,10 @@ import os
 import sys
 
 import uvicorn
+from keybuzz_shared.settings import SettingsError
 
 from keybuzz_devstack.console.app import create_app
 from keybuzz_devstack.console.settings import load_console_settings
-from keybuzz_shared.settings import SettingsError
 
 
 def main() -> None:

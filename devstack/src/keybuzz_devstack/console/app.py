@@ -87,24 +87,23 @@ def _checked_path(path: str) -> str:
 # --- the page --------------------------------------------------------------------------
 
 
-def _page(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
-    """One page for both addresses; ``localhost`` is sent to 127.0.0.1 (see below)."""
+# Read once: serving it is then no file I/O in the event loop.
+INDEX_HTML = (STATIC / "index.html").read_bytes()
+
+
+@get(["/", CALLBACK_LANDING], include_in_schema=False, sync_to_thread=False)
+def page(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
+    """One page for the console and the callback's landing (``?status=…``)."""
     # The consent is bound to a cookie of the host the oauth callback is on (127.0.0.1 in
     # the dev stack); a page opened as localhost would set it for the wrong host.
     if request.url.hostname == "localhost":
         return Redirect(str(request.url.with_replacements(netloc=_loopback(request))))
-    html = (STATIC / "index.html").read_bytes()
-    return Response(html, media_type="text/html")
+    return Response(INDEX_HTML, media_type="text/html")
 
 
 def _loopback(request: Request[Any, Any, Any]) -> str:
     port = request.url.port
     return f"127.0.0.1:{port}" if port else "127.0.0.1"
-
-
-@get(["/", CALLBACK_LANDING], include_in_schema=False, sync_to_thread=False)
-def page(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
-    return _page(request)
 
 
 @get("/health", summary="The console process is up", sync_to_thread=False)
@@ -175,7 +174,9 @@ async def proxy(
 ) -> Response[bytes]:
     base = console.settings.service_urls().get(service)
     if base is None:
-        raise NotFound(f"no service {service!r}; known: {', '.join(console.settings.service_urls())}")
+        raise NotFound(
+            f"no service {service!r}; known: {', '.join(console.settings.service_urls())}"
+        )
     headers = {"accept": "application/json"}
     if service == "tenant-sync":  # internal endpoints: the key, not a user's token
         headers["x-internal-key"] = console.settings.internal_api_key
@@ -249,4 +250,3 @@ def create_app(settings: ConsoleSettings) -> Litestar:
         lifespan=[lifespan],
         openapi_config=None,
     )
-

@@ -68,6 +68,7 @@ class ReplySender:
         self.runtime = runtime
         self.settings = runtime.settings
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -78,14 +79,24 @@ class ReplySender:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Let the round in flight record its outcomes (a mail the relay took is marked SENT,
+        not sent again after the lease), within one SMTP timeout; then cancel."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(
+                asyncio.shield(self._task), self.settings.smtp_relay_timeout_seconds + 5
+            )
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.send_due()
             except Exception:  # the database is down, …: the next round tries again

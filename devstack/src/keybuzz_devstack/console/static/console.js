@@ -149,6 +149,7 @@ function pickTenant(tenant) {
   for (const id of ["tenant-details", "connection-details", "backfill-details", "order-detail", "ticket-detail"]) $(id).replaceChildren();
   $("orders").tBodies[0].replaceChildren();
   $("tickets").replaceChildren();
+  for (const id of ["orders-summary", "tickets-summary"]) $(id).textContent = tenant ? "Loading…" : "No tenant picked.";
   refresh();
 }
 
