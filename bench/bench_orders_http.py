@@ -67,6 +67,13 @@ FROM orders o, LATERAL (SELECT hashtext(o.external_order_id)::bigint & 214748364
      LATERAL generate_series(1, 1 + (x.h % 3)) AS n
 """
 
+# Indexes that back no constraint (the unique keys stay: the generator relies on them).
+SECONDARY_INDEXES = """
+SELECT i.indexname, i.indexdef FROM pg_indexes i
+WHERE i.schemaname = 'public' AND i.tablename IN ('orders', 'order_items')
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
+"""
+
 
 async def run(ctx: BenchContext) -> list[Figure]:
     service = await _start_service(ctx, "orders", "ORDERS_PORT")
@@ -87,8 +94,15 @@ async def _load_orders(database_url: str) -> Figure:
     conn = await asyncpg.connect(database_url)
     try:
         start = time.perf_counter()
+        # Secondary indexes are built once after the load, from the migrations' own
+        # definitions: maintaining two trigram indexes row by row takes many minutes.
+        indexes = await conn.fetch(SECONDARY_INDEXES)
+        for index in indexes:
+            await conn.execute(f'DROP INDEX "{index["indexname"]}"')
         await conn.execute(GENERATE_ORDERS, ORDERS)
         await conn.execute(GENERATE_ITEMS)
+        for index in indexes:
+            await conn.execute(index["indexdef"])
         await conn.execute("ANALYZE orders; ANALYZE order_items")
         seconds = time.perf_counter() - start
         orders = await conn.fetchval("SELECT count(*) FROM orders")
@@ -100,7 +114,7 @@ async def _load_orders(database_url: str) -> Figure:
         "value": seconds,
         "unit": "s",
         "note": f"{orders} orders, {items} items, {TENANTS} tenants (INSERT … SELECT "
-        "generate_series, then ANALYZE; indexes of migrations 001-003 maintained)",
+        "generate_series, the migrations' secondary indexes built after, then ANALYZE)",
     }
 
 

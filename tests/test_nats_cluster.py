@@ -34,7 +34,7 @@ from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
 from keybuzz_shared.streams import STREAMS, ensure_streams
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from nats.aio.client import Client
-from nats.errors import NoRespondersError, TimeoutError
+from nats.errors import NoRespondersError
 from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import APIError, NoStreamResponseError
 
@@ -119,7 +119,7 @@ async def publish_created(js: Any, tenant_id: str) -> float:
                 event.type, encode_event(event), headers=event_headers(event), timeout=1
             )
             return time.monotonic() - started
-        except (TimeoutError, NoRespondersError, NoStreamResponseError, APIError) as exc:
+        except (asyncio.TimeoutError, NoRespondersError, NoStreamResponseError, APIError) as exc:
             if time.monotonic() - started > PUBLISH_PATIENCE_SECONDS:
                 raise AssertionError(f"tenant.created not stored: {exc!r}") from exc
             await asyncio.sleep(0.1)
@@ -169,7 +169,7 @@ async def stream_events(nc: Client, stream: str, subject: str) -> list[dict[str,
         while True:
             try:
                 batch = await sub.fetch(256, timeout=1)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # nats-py raises its own subclass or asyncio's
                 break
             for message in batch:
                 events.append(json.loads(message.data))
@@ -284,6 +284,7 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
             victim.process.kill()  # SIGKILL: no goodbye to its peers or clients
             killed_at = time.monotonic()
             failover, after = await run_phase(phases[1])  # published while a leader is elected
+            await eventually(lambda: _led_by_survivor(js, "PROBE", victim.spec.name), within=20)
             rate_after = await publish_rate(js)
 
             everyone = phases[0] + phases[1]
@@ -358,6 +359,11 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
     finally:
         await sandbox.aclose()
         await product_app.close()
+
+
+async def _led_by_survivor(js: Any, stream: str, dead: str) -> bool:
+    cluster = (await js.stream_info(stream)).cluster
+    return bool(cluster and cluster.leader and cluster.leader != dead)
 
 
 async def _none_busy(js: Any) -> str | None:

@@ -215,35 +215,78 @@ FROM orders o
 """
 
 
-async def list_orders(conn: Conn, tenant_id: str, f: OrderFilter) -> list[asyncpg.Record]:
-    # Each filter is "parameter IS NULL OR condition": one plan, no SQL built from input.
-    return await conn.fetch(
-        _SUMMARY
-        + """
-WHERE o.tenant_id = $1
-  AND (cardinality($2::text[]) = 0 OR o.order_status::text = ANY($2::text[]))
-  AND ($3::timestamptz IS NULL OR o.order_date >= $3)
-  AND ($4::timestamptz IS NULL OR o.order_date < $4)
-  AND ($5::text IS NULL
-       OR o.external_order_id = $5 OR o.order_ref = $5 OR o.order_ref = '#' || $5
-       OR o.customer_name ILIKE '%' || $6 || '%' ESCAPE '\\'
-       OR o.customer_email ILIKE '%' || $6 || '%' ESCAPE '\\'
-       OR EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id
-                  AND (i.sku = $5 OR i.asin = $5)))
-  AND ($7::timestamptz IS NULL OR (o.order_date, o.id) < ($7, $8::uuid))
-ORDER BY o.order_date DESC, o.id DESC
-LIMIT $9
-""",
-        tenant_id,
-        list(f.statuses),
-        f.date_from,
-        f.date_to,
-        f.search,
-        _like_escape(f.search) if f.search else None,
-        f.after[0] if f.after else None,
-        f.after[1] if f.after else None,
-        f.limit,
+class _Params:
+    """Bound parameters of a statement built from the filters actually given."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def _common_conditions(p: _Params, tenant_id: str, f: OrderFilter) -> list[str]:
+    """Tenant, status, dates and keyset: each present only when given (one plan per shape)."""
+    conditions = [f"o.tenant_id = {p(tenant_id)}"]
+    if f.statuses:
+        conditions.append(f"o.order_status = ANY({p(list(f.statuses))}::order_status[])")
+    if f.date_from is not None:
+        conditions.append(f"o.order_date >= {p(f.date_from)}")
+    if f.date_to is not None:
+        conditions.append(f"o.order_date < {p(f.date_to)}")
+    if f.after is not None:
+        conditions.append(f"(o.order_date, o.id) < ({p(f.after[0])}, {p(f.after[1])}::uuid)")
+    return conditions
+
+
+def _search_branches(p: _Params, search: str) -> list[str]:
+    """One condition per way ``q`` can match, each served by an index of its own.
+
+    Order id (the unique key, skip-scanned past ``marketplace``), order ref (``#`` + six
+    digits, typed with or without ``#``), part of the customer's name or e-mail (trigram
+    indexes), exact SKU or ASIN (item indexes → their orders).
+    """
+    text = p(search)
+    pattern = p("%" + _like_escape(search) + "%")
+    refs = p([search, "#" + search])
+    return [
+        f"o.external_order_id = {text}",
+        f"o.order_ref = ANY({refs}::text[])",
+        f"o.customer_name ILIKE {pattern} ESCAPE '\\'",
+        f"o.customer_email ILIKE {pattern} ESCAPE '\\'",
+        f"o.id IN (SELECT i.order_id FROM order_items i WHERE i.sku = {text} OR i.asin = {text})",
+    ]
+
+
+_NEWEST_FIRST = "ORDER BY o.order_date DESC, o.id DESC"
+
+
+def list_orders_query(tenant_id: str, f: OrderFilter) -> tuple[str, list[Any]]:
+    """The statement for ``f``: only the filters given, values always bound.
+
+    A search is a UNION of one newest-first, limited branch per kind of match: each
+    branch is planned on its own index (an OR across them would leave the planner a
+    scan of the tenant's orders), and the newest ``limit`` of the union are the newest
+    of the branches' newest ``limit``.
+    """
+    p = _Params()
+    where = " AND ".join(_common_conditions(p, tenant_id, f))
+    limit = p(f.limit)
+    if f.search is None:
+        return f"{_SUMMARY} WHERE {where} {_NEWEST_FIRST} LIMIT {limit}", p.values
+    branches = " UNION ".join(
+        f"({_SUMMARY} WHERE {where} AND {match} {_NEWEST_FIRST} LIMIT {limit})"
+        for match in _search_branches(p, f.search)
     )
+    # The branches return the id as text: the final order is on the uuid, as the keyset's.
+    newest = "ORDER BY o.order_date DESC, o.id::uuid DESC"
+    return f"SELECT * FROM ({branches}) AS o {newest} LIMIT {limit}", p.values
+
+
+async def list_orders(conn: Conn, tenant_id: str, f: OrderFilter) -> list[asyncpg.Record]:
+    sql, values = list_orders_query(tenant_id, f)
+    return await conn.fetch(sql, *values)
 
 
 def _like_escape(text: str) -> str:
@@ -402,6 +445,9 @@ class ReportState:
     """What a report-strategy job checkpoints besides its counts (None: unchanged)."""
 
     windows: list[dict[str, Any]] | None = None
+    # One window's own checkpoint (its index, its state): windows imported side by side
+    # each write only theirs, never another's uncommitted progress.
+    window: tuple[int, dict[str, Any]] | None = None
     phase: str | None = None
     tail_after: str | None = None
     strategy_reason: str | None = None
@@ -426,7 +472,9 @@ UPDATE order_backfill_jobs SET
     pages = pages + $5, orders = orders + $6, created = created + $7, updated = updated + $8,
     unchanged = unchanged + $9, cancelled = cancelled + $10, items = items + $11,
     errors = errors + $12, rate_limit_waits = rate_limit_waits + $13,
-    report_windows = coalesce($14::jsonb, report_windows), phase = coalesce($15, phase),
+    report_windows = CASE WHEN $19::int IS NULL THEN coalesce($14::jsonb, report_windows)
+                          ELSE jsonb_set(report_windows, ARRAY[$19::text], $20::jsonb) END,
+    phase = coalesce($15, phase),
     tail_after = coalesce($16, tail_after), strategy_reason = coalesce($17, strategy_reason),
     last_error = NULL, lease_until = now() + make_interval(secs => $18), updated_at = now()
 WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
@@ -450,6 +498,8 @@ RETURNING {JOB_COLUMNS}
         state.tail_after,
         state.strategy_reason,
         lease_seconds,
+        state.window[0] if state.window else None,
+        json.dumps(state.window[1]) if state.window else None,
     )
 
 
