@@ -43,6 +43,22 @@ SAMPLES: list[ev.Event] = [
         ticket_message_id="tm1",
         order_id="171-3125066-7920325",
     ),
+    ev.MessageSent(
+        tenant_id="kbz-005",
+        ticket_id="t1",
+        ticket_message_id="tm2",
+        message_id="<reply-tm2@inbound.keybuzz.test>",
+        order_id="171-3125066-7920325",
+        sent_at=datetime(2026, 11, 22, 8, 0, tzinfo=UTC),
+    ),
+    ev.MessageBounced(
+        tenant_id="kbz-005",
+        ticket_id="t1",
+        ticket_message_id="tm3",
+        message_id="<reply-tm3@inbound.keybuzz.test>",
+        reason="The sender address is not approved",
+        status_code="5.7.1",
+    ),
     ev.OrderBackfillCompleted(
         tenant_id="kbz-005", job_id="j1", days=90, counts=ev.BackfillCounts(fetched=94, created=94)
     ),

@@ -178,6 +178,7 @@ async def test_poll_now_over_nats_and_http_status(poller: RunningService) -> Non
     status = await get_json(poller, tenant, "/api/v1/poller/status")
     assert status["scheduled"] and status["messagesFetched"] == 1
     assert status["lastSuccessAt"] and status["lastError"] is None
+    assert status["lastPollAt"] == status["lastSuccessAt"] and status["nextPollAt"]
     assert 0 <= status["lagSeconds"] < 10
 
 
@@ -245,3 +246,51 @@ async def test_a_leased_tenant_is_not_claimed_by_another_instance(poller: Runnin
     # Expired (the holder died): free again.
     await pool.execute("UPDATE poller_poll_status SET lease_expires_at = now() - interval '1s'")
     assert sorted(await store.claim_due(pool, "instance-c", 10, 30)) == sorted(ids)
+
+
+async def test_new_tenants_are_spread_over_the_interval(
+    start_service: StartService, make_database: Callable[[str], Awaitable[str]]
+) -> None:
+    poller = await start_service(
+        DEFINITION, DATABASE_URL=await make_database("poller"), POLL_ENABLED="false"
+    )
+    before = datetime.now(UTC)
+    tenants = [new_tenant() for _ in range(12)]
+    for tenant, address in tenants:
+        await synced(poller, tenant, address)
+    rows = await poller.runtime.pool.fetch("SELECT next_poll_at FROM poller_poll_status")
+    offsets = sorted((r["next_poll_at"] - before).total_seconds() for r in rows)
+    assert len(offsets) == 12 and 0 <= offsets[0] and offsets[-1] <= 60 + 5
+    # Twelve random points of a minute: all in one 10-second slice has odds of about 1e-9.
+    assert offsets[-1] - offsets[0] > 10
+
+
+async def test_a_failing_tenant_backs_off_exponentially_up_to_the_cap(
+    poller: RunningService,
+) -> None:
+    pool = poller.runtime.pool
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    delays = []
+    for _ in range(5):
+        assert await store.claim_tenant(pool, tenant, "instance-a", 30)
+        await store.poll_failed(pool, tenant, "instance-a", "IMAP down", 2.0, 10.0)
+        row = await pool.fetchrow(
+            """
+            SELECT extract(epoch FROM next_poll_at - last_error_at)::float8 AS delay,
+                   consecutive_failures, lease_owner
+            FROM poller_poll_status WHERE tenant_id = $1
+            """,
+            tenant,
+        )
+        assert row["lease_owner"] is None  # released: another instance may retry it
+        delays.append(round(row["delay"], 1))
+    assert delays == [2.0, 4.0, 8.0, 10.0, 10.0]
+    assert row["consecutive_failures"] == 5
+    await store.poll_succeeded(pool, tenant, "instance-a", 0, 60)  # no lease held: ignored
+    assert (
+        await pool.fetchval(
+            "SELECT consecutive_failures FROM poller_poll_status WHERE tenant_id = $1", tenant
+        )
+        == 5
+    )

@@ -26,6 +26,10 @@ _MESSAGES = re.compile(rb"MESSAGES (\d+)")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 
 T = TypeVar("T")
+# aioimaplib parses what one read returned recursively, a few frames per mail: a FETCH
+# response of hundreds of small mails arriving at once (a loaded machine) exceeded
+# Python's recursion limit in bench_poller. A bounded response per command cannot.
+FETCH_CHUNK = 50
 CLOSE_SECONDS = 2.0  # a LOGOUT that takes longer is not worth waiting for
 
 
@@ -252,9 +256,12 @@ async def _read(
     uids = sorted(u for u in _numbers(found.lines[0]) if u > after)[:limit]
     if not uids:
         return NewMail(mails=[], cursor=Cursor(uid_validity, after), reread=reread)
-    fetched = await client.uid("fetch", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
-    await _ok(fetched, "UID FETCH")
-    mails = _mails(fetched.lines)
+    mails: list[FetchedMail] = []
+    for start in range(0, len(uids), FETCH_CHUNK):
+        chunk = ",".join(map(str, uids[start : start + FETCH_CHUNK]))
+        fetched = await client.uid("fetch", chunk, "(UID BODY.PEEK[])")
+        await _ok(fetched, "UID FETCH")
+        mails += _mails(fetched.lines)
     return NewMail(mails=mails, cursor=Cursor(uid_validity, max(uids)), reread=reread)
 
 
