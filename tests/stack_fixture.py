@@ -78,6 +78,7 @@ class MadeUpStack:
     root: Path
     offset: int
     env: dict[str, str] = field(default_factory=dict)
+    banner: str = ""  # what `up` printed
 
     def port(self, default: int) -> int:
         return default + self.offset
@@ -365,7 +366,7 @@ def made_up_stack() -> Iterator[MadeUpStack]:
     env.update(STACK_SETTINGS, KEYBUZZ_ROOT=str(root), KEYBUZZ_PORT_OFFSET=str(offset))
     stack = MadeUpStack(root, offset, env)
     started = time.monotonic()
-    stack.up()
+    stack.banner = stack.up()
     print(f"stack up in {time.monotonic() - started:.1f}s on offset {offset}")
     try:
         yield stack

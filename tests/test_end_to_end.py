@@ -13,19 +13,23 @@ supervisord runs (tests/stack_fixture.py), reached over HTTP, NATS, SQL and Vaul
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import hvac
 import pytest
-from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN, port_open
 
 from tests.stack_fixture import (
+    DEFAULT_PORTS,
     FR,
     INBOUND_DOMAIN,
     OAUTH_API,
     SELLER,
+    SERVICE_PORTS,
     MadeUpStack,
     connect_amazon,
     create_tenant,
@@ -286,6 +290,29 @@ async def test_a_tenant_from_creation_to_tickets_linked_to_its_orders(
     assert len(story.relayed) == BUYER_MESSAGES
     assert {t["orderId"] for t in story.tickets} == {s["orderId"] for s in story.relayed}
     assert await made_up_stack.ready() == []
+
+
+def test_the_stack_listens_only_on_ports_shifted_by_the_offset(made_up_stack: MadeUpStack) -> None:
+    """KEYBUZZ_PORT_OFFSET (README, "Running two stacks"): every part moved, the banner too."""
+    stack = made_up_stack
+    assert stack.offset and f"KEYBUZZ_PORT_OFFSET={stack.offset}" in stack.banner
+    shifted = [stack.port(p) for p in DEFAULT_PORTS]
+    assert [p for p in shifted if not port_open(p)] == []
+    for url in (stack.nats_url, stack.sandbox_url, *(stack.url(s) for s in SERVICE_PORTS)):
+        assert url in stack.banner, url
+    # Nothing in its supervisord configuration names a default port (commands, environments).
+    conf = (stack.root / ".data" / "supervisord.conf").read_text()
+    unshifted = re.compile(r"[:= ](" + "|".join(map(str, DEFAULT_PORTS)) + r")\b")
+    assert unshifted.findall(conf) == []
+    bad = subprocess.run(
+        [sys.executable, "-m", "keybuzz_devstack", "status"],
+        env={**stack.env, "KEYBUZZ_PORT_OFFSET": "two hundred"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (
+        bad.returncode != 0
+        and "KEYBUZZ_PORT_OFFSET='two hundred' is not a whole number" in bad.stderr
+    )
 
 
 # --- hop 7: an agent's reply reaches the buyer's inbox --------------------------------------

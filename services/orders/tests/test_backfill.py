@@ -81,6 +81,14 @@ async def test_http_backfill_is_one_job_per_tenant_and_a_rerun_changes_nothing(
     )
     assert after == before  # no row rewritten
 
+    # The tenant's jobs, newest first: what a page shows after a connection.
+    listed = await orders.api("GET", "/backfill?limit=5", tenant)
+    assert listed.status_code == 200, listed.text
+    assert [j["jobId"] for j in listed.json()["jobs"]] == [job_id, first["jobId"]]
+    other = await orders.api("GET", "/backfill", new_tenant())
+    assert other.status_code == 200 and other.json()["jobs"] == []
+    assert (await orders.api("GET", "/backfill?limit=0", tenant)).status_code == 400
+
 
 async def test_backfill_refuses_bad_input_and_unconnected_tenants(orders: OrdersKit) -> None:
     tenant = new_tenant()

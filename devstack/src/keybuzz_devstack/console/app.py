@@ -52,12 +52,11 @@ class ServiceUnreachable(Exception):
 
 @dataclass
 class Console:
-    """What the handlers share: settings, one pooled HTTP client, two small read-only pools."""
+    """What the handlers share: settings, one pooled HTTP client, a small read-only pool."""
 
     settings: ConsoleSettings
     http: httpx.AsyncClient
     product_pool: asyncpg.Pool
-    backend_pool: asyncpg.Pool
 
     def token_for(self, tenant_id: str) -> str:
         return issue_token(
@@ -118,20 +117,9 @@ class TenantList(msgspec.Struct, kw_only=True):
     tenants: list[store.ProductTenant]
 
 
-class LatestJob(msgspec.Struct, kw_only=True, rename="camel"):
-    job_id: str | None
-
-
 @get("/api/console/tenants", summary="The product's tenants (the picker)")
 async def tenants(console: Console) -> TenantList:
     return TenantList(tenants=await store.product_tenants(console.product_pool))
-
-
-@get("/api/console/tenants/{tenant_id:str}/latest-backfill", summary="Id of the latest job")
-async def latest_backfill(tenant_id: str, console: Console) -> LatestJob:
-    if not is_tenant_id(tenant_id):
-        raise BadRequest(f"invalid tenant id {tenant_id!r}")
-    return LatestJob(job_id=await store.latest_backfill_job(console.backend_pool, tenant_id))
 
 
 class BuyerMessageRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -225,9 +213,8 @@ def create_app(settings: ConsoleSettings) -> Litestar:
         async with (
             httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT) as http,
             asyncpg.create_pool(settings.product_database_url, min_size=0, max_size=2) as product,
-            asyncpg.create_pool(settings.database_url, min_size=0, max_size=2) as backend,
         ):
-            app.state.console = Console(settings, http, product, backend)
+            app.state.console = Console(settings, http, product)
             yield
 
     def provide_console(state: State) -> Console:
@@ -239,7 +226,6 @@ def create_app(settings: ConsoleSettings) -> Litestar:
             page,
             health,
             tenants,
-            latest_backfill,
             buyer_messages,
             proxy,
             create_static_files_router(path="/static", directories=[STATIC]),

@@ -46,6 +46,7 @@ from keybuzz_orders.messaging import (
     OrderNotFound,
 )
 from keybuzz_orders.schemas import (
+    BackfillJobList,
     BackfillJob,
     BackfillRequest,
     InvalidCursor,
@@ -147,6 +148,21 @@ class OrdersController(Controller):
         started = await backfills.start(tenant.tenant_id, data.days, trigger="http")
         job = schemas.backfill_job(started.job, already_running=not started.created)
         return Response(job, status_code=202)
+
+    @get(
+        "/backfill",
+        summary="The tenant's backfill jobs, newest first",
+        description="What a page shows after a connection: the job `connection.connected` "
+        "started is the first one.",
+    )
+    async def list_backfills(
+        self,
+        tenant: TenantContext,
+        runtime: Runtime[Any],
+        limit: Annotated[int, Parameter(ge=1, le=50)] = 10,
+    ) -> BackfillJobList:
+        jobs = await store.recent_jobs(runtime.pool, tenant.tenant_id, limit)
+        return BackfillJobList(jobs=[schemas.backfill_job(job) for job in jobs])
 
     @get("/backfill/{job_id:str}", summary="Progress of a backfill job")
     async def backfill_progress(

@@ -81,6 +81,10 @@ class BackfillJob(_Body):
     already_running: bool = False
 
 
+class BackfillJobList(_Body):
+    jobs: list[BackfillJob]
+
+
 def backfill_job(row: asyncpg.Record, *, already_running: bool = False) -> BackfillJob:
     progress, eta = _progress(row)
     return BackfillJob(

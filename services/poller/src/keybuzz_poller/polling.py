@@ -90,7 +90,7 @@ class Scheduler:
         settings = runtime.settings
         self.interval = float(settings.poll_interval_seconds)
         # Takeover of a dead instance's tenants must happen within one interval.
-        self.lease = float(settings.poll_lease_seconds)  # BROKEN
+        self.lease = min(float(settings.poll_lease_seconds), self.interval)
         self.tick = min(1.0, self.interval / 4)
 
     def start(self) -> None:

@@ -80,10 +80,6 @@ async def store_mails(
     counts.ticket_ids.extend(m.ticket_id for m in messages)
 
 
-async def store_mail(uow: UnitOfWork, tenant_id: str, mail: RelayMail, counts: StoreCounts) -> None:
-    await store_mails(uow, tenant_id, [mail], counts)
-
-
 def _received(
     external: store.ExternalMessageRow, message: store.TicketMessageRow
 ) -> MessageReceived:

@@ -198,7 +198,8 @@ async function disconnect() {
 
 async function refreshBackfill() {
   if (!state.jobId || state.shownJobDone) {
-    const { jobId } = await api(`/api/console/tenants/${encodeURIComponent(state.tenant)}/latest-backfill`);
+    const { jobs } = await api("/api/orders/v1/orders/backfill?limit=1");
+    const jobId = jobs.length ? jobs[0].jobId : null;
     if (jobId !== state.jobId) state.shownJobDone = false;
     state.jobId = jobId;
   }
