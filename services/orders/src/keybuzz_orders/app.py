@@ -46,8 +46,8 @@ from keybuzz_orders.messaging import (
     OrderNotFound,
 )
 from keybuzz_orders.schemas import (
-    BackfillJobList,
     BackfillJob,
+    BackfillJobList,
     BackfillRequest,
     InvalidCursor,
     MessagingActionSent,
