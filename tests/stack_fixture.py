@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -134,13 +133,6 @@ class MadeUpStack:
         """The process supervisord runs for ``program`` (0 when it is not running)."""
         answer = self.supervisorctl("pid", program)
         return int(answer) if answer.isdigit() else 0
-
-    def kill(self, program: str) -> int:
-        """SIGKILL the program's process (no clean-up of any kind); returns its pid."""
-        pid = self.pid(program)
-        assert pid, f"{program} is not running: {self.supervisorctl('status')}"
-        os.kill(pid, signal.SIGKILL)
-        return pid
 
     def log_tail(self, program: str, lines: int = 60) -> str:
         path = self.root / ".data" / "logs" / f"{program}.log"

@@ -81,6 +81,48 @@ async def test_filters(backfilled: tuple[OrdersKit, str, int]) -> None:
     assert await _list(orders, tenant, q="no-such-thing%_") == {"orders": [], "nextCursor": None}
 
 
+async def test_a_search_combines_with_the_other_filters_and_pages(
+    backfilled: tuple[OrdersKit, str, int],
+) -> None:
+    """q is matched branch by branch (store.list_orders_query): every filter and the
+    keyset apply to each branch, and pages of a search walk its matches once, in order."""
+    orders, tenant, _ = backfilled
+    sku = await orders.pool.fetchval(
+        "SELECT i.sku FROM order_items i JOIN orders o ON o.id = i.order_id"
+        " WHERE o.tenant_id = $1 GROUP BY i.sku ORDER BY count(DISTINCT o.id) DESC LIMIT 1",
+        tenant,
+    )
+    matches = (await _list(orders, tenant, q=sku, limit=100))["orders"]
+    assert len(matches) >= 3, sku
+    walked: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = await _list(orders, tenant, q=sku, limit=1, **({"cursor": cursor} if cursor else {}))
+        walked += page["orders"]
+        assert len(walked) <= len(matches), "a page repeats an earlier match"
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert [o["externalOrderId"] for o in walked] == [o["externalOrderId"] for o in matches]
+
+    status = matches[0]["orderStatus"]
+    same_status = await _list(orders, tenant, q=sku, status=status, limit=100)
+    assert [o["externalOrderId"] for o in same_status["orders"]] == [
+        o["externalOrderId"] for o in matches if o["orderStatus"] == status
+    ]
+    since = matches[1]["orderDate"]
+    recent = await _list(orders, tenant, q=sku, **{"from": since}, limit=100)
+    assert [o["externalOrderId"] for o in recent["orders"]] == [
+        o["externalOrderId"] for o in matches if o["orderDate"] >= since
+    ]
+
+    named = next(o for o in matches if o["customerName"] and " " in o["customerName"])
+    by_full_name = await _list(orders, tenant, q=named["customerName"].upper(), limit=100)
+    assert named["externalOrderId"] in [o["externalOrderId"] for o in by_full_name["orders"]]
+    by_ref_digits = await _list(orders, tenant, q=named["orderRef"].lstrip("#"))
+    assert named["externalOrderId"] in [o["externalOrderId"] for o in by_ref_digits["orders"]]
+
+
 async def test_one_order_with_items(backfilled: tuple[OrdersKit, str, int]) -> None:
     orders, tenant, _ = backfilled
     row = await orders.pool.fetchrow(
