@@ -34,14 +34,12 @@ import httpx
 import nats
 import pytest
 from keybuzz_devstack import infra
+from keybuzz_devstack.stack import DEFAULT_PORTS
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import TenantCreated, encode_event, event_headers
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-# Every default port of the stack (DESIGN.md §8), NATS's monitor and the parts being
-# added (sandbox reply relay, console), so that a shifted stack collides with nothing.
-DEFAULT_PORTS = (4222, 8222, 5432, 8200, 8900, 8001, 8002, 8003, 8004, 2525, 8143, 8024, 2526, 3000)
 CANDIDATE_OFFSETS = (200, 400, 500, 600, 700, 900, 1000)
 SERVICES = ("oauth", "poller", "orders", "tenant-sync")
 SERVICE_PORTS = {"oauth": 8001, "poller": 8002, "orders": 8003, "tenant-sync": 8004}

@@ -130,7 +130,9 @@ async def register_sandbox_app(stack: Infra, sandbox: str, source: str, redirect
         path=f"keybuzz/amazon_spapi/app/{source}", secret=app, mount_point="secret",
     )  # fmt: skip
     async with httpx.AsyncClient(base_url=sandbox, timeout=10) as http:
-        assert (await http.post("/_sandbox/redirect-uris", json={"uri": redirect})).status_code == 201
+        assert (
+            await http.post("/_sandbox/redirect-uris", json={"uri": redirect})
+        ).status_code == 201
         assert (await http.delete("/_sandbox/faults")).status_code == 204
         # Other tests share the seeded seller's token buckets: start with them full.
         assert (await http.post("/_sandbox/ratelimits/reset")).status_code in (200, 201, 204)
@@ -221,7 +223,9 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
 
     # 5. The backfill started by connection.connected runs to the end; orders appear.
     await expect(page.locator("#backfill-status")).to_have_text("COMPLETED")
-    await expect(page.locator("#backfill-details")).to_contain_text(re.compile(r"9[4-9] \(9[4-9] new"))
+    await expect(page.locator("#backfill-details")).to_contain_text(
+        re.compile(r"9[4-9] \(9[4-9] new")
+    )
     await expect(page.locator("#backfill-progress")).to_have_js_property("value", 1)
     await expect(page.locator("#orders tbody tr")).to_have_count(25)
     await expect(page.locator("#orders-summary")).to_contain_text("25+ orders")
@@ -268,9 +272,9 @@ async def test_the_console_shows_errors_instead_of_a_blank_page(
         page = await browser.new_page()
         expect.set_options(timeout=STEP_MS)
         await page.goto(f"{console.url}{CALLBACK_LANDING}?status=error&reason=access_denied")
-        await expect(page.get_by_role("alert").filter(has_text="Amazon connection failed")).to_contain_text(
-            "the seller cancelled on Amazon's consent page"
-        )
+        await expect(
+            page.get_by_role("alert").filter(has_text="Amazon connection failed")
+        ).to_contain_text("the seller cancelled on Amazon's consent page")
         await page.get_by_role("combobox", name="Tenant").select_option(tenant)
         await expect(page.locator("#amazon-error")).to_contain_text(
             re.compile(r"502: oauth \(http://127\.0\.0\.1:9\) did not answer")
@@ -340,7 +344,9 @@ def test_the_dev_stack_runs_the_console_where_the_oauth_callback_lands() -> None
     parts, shared = stack.plan_parts({})
     [console] = [p for p in parts if p.name == "console"]
     assert shared["FRONTEND_URL"] == stack.CONSOLE_URL + CALLBACK_LANDING
-    assert console.listen == stack.CONSOLE_URL and console.ready_url == f"{stack.CONSOLE_URL}/health"
+    assert (
+        console.listen == stack.CONSOLE_URL and console.ready_url == f"{stack.CONSOLE_URL}/health"
+    )
     assert console.env["CONSOLE_PORT"] == str(stack.CONSOLE_PORT)
     assert console.env["CONSOLE_OAUTH_URL"] == f"http://127.0.0.1:{stack.SERVICES['oauth']}"
     # It mints tokens for any tenant: not part of a production-like stack.

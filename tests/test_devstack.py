@@ -19,9 +19,9 @@ import httpx
 import hvac
 import pytest
 from keybuzz_devstack.infra import port_open
-from keybuzz_devstack.stack import CONSOLE_PORT, SERVICES
+from keybuzz_devstack.stack import DEFAULT_PORTS, SERVICES
 
-PORTS = [4222, 5432, 8200, 8900, CONSOLE_PORT, *SERVICES.values()]
+PORTS = DEFAULT_PORTS
 pytestmark = pytest.mark.skipif(
     any(port_open(p) for p in PORTS), reason="a stack already runs on the default ports"
 )

@@ -43,6 +43,11 @@ def _port_offset() -> int:
 PORT_OFFSET = _port_offset()
 
 
+# Every default port of the stack (DESIGN.md §8) and NATS's monitor, unshifted: what a
+# second stack must not collide with, and what tells that a stack already runs.
+DEFAULT_PORTS = (4222, 8222, 5432, 8200, 8900, 8001, 8002, 8003, 8004, 2525, 2526, 8143, 8024, 3000)
+
+
 def port(default: int) -> int:
     """A default port of the stack (DESIGN.md §8), shifted by KEYBUZZ_PORT_OFFSET."""
     return default + PORT_OFFSET

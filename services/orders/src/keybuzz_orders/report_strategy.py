@@ -139,16 +139,29 @@ class ReportSteps:
         if missing := [w for w in windows if w["state"] == "PENDING" and not w["reportId"]]:
             await self._request(job, windows, missing)
             return
-        for index, window in enumerate(windows):
-            if window["state"] == "FALLBACK":
-                await self._fallback_page(job, windows, index)
-                return
-            if window["state"] == "PENDING" and await self._poll(job, windows, index):
-                return
         if all(w["state"] == "DONE" for w in windows):
             await self._save(job, _no_progress(), store.ReportState(windows=windows, phase="TAIL"))
             return
-        await asyncio.sleep(self.settings.backfill_report_poll_seconds)
+        # Every open window on its own: one is imported while Amazon still processes
+        # the others, and the imports overlap each other's waits (download, database).
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, window in enumerate(windows):
+                    if window["state"] != "DONE":
+                        group.create_task(self._finish_window(job, windows, index))
+        except BaseExceptionGroup as failed:
+            raise _first_cause(failed) from None  # what _run decides on (wait, stop, fail)
+
+    async def _finish_window(
+        self, job: asyncpg.Record, windows: list[dict[str, Any]], index: int
+    ) -> None:
+        """Poll the window's report until it is imported, or read the window by searchOrders."""
+        window = windows[index]
+        while window["state"] == "PENDING" and window["reportId"]:
+            if not await self._poll(job, windows, index):
+                await asyncio.sleep(self.settings.backfill_report_poll_seconds)
+        while window["state"] == "FALLBACK":
+            await self._fallback_page(job, windows, index)
 
     async def _request(
         self, job: asyncpg.Record, windows: list[dict[str, Any]], missing: list[dict[str, Any]]
@@ -171,7 +184,7 @@ class ReportSteps:
             reply = await self.reports.get_report(job["tenant_id"], window["reportId"])
         except SpApiNotFound:  # gone (Amazon keeps order reports 30 days): ask again
             window.update(reportId=None, imported=0, note="report not found: requested again")
-            await self._save(job, _no_progress(), store.ReportState(windows=windows))
+            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
             return True
         metrics.rate_limit_waits(reply.rate_limit_waits)
         report = reply.value
@@ -185,7 +198,7 @@ class ReportSteps:
                 extra={"job_id": job["job_id"], "window": window["start"]},
             )
             window.update(state="FALLBACK", note=f"report {report.processing_status}")
-            await self._save(job, _no_progress(), store.ReportState(windows=windows))
+            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
             return True
         return False
 
@@ -238,7 +251,9 @@ class ReportSteps:
         async with self.backfills.runtime.unit_of_work() as uow:
             counts = await store.upsert_report_orders(uow.conn, job["tenant_id"], AMAZON, rows)
             progress = _progress(rows, counts, errors, waits)
-            await self._checkpoint(uow.conn, job, progress, store.ReportState(windows=windows))
+            await self._checkpoint(
+                uow.conn, job, progress, store.ReportState(window=(index, window))
+            )
         metrics.page_stored(
             "report", created=counts.created, updated=counts.updated,
             unchanged=counts.unchanged, errors=errors, waits=waits,
@@ -267,7 +282,9 @@ class ReportSteps:
             progress = dataclasses.replace(
                 _progress(rows, counts, len(bad), page.rate_limit_waits), pages=1
             )
-            await self._checkpoint(uow.conn, job, progress, store.ReportState(windows=windows))
+            await self._checkpoint(
+                uow.conn, job, progress, store.ReportState(window=(index, window))
+            )
         metrics.page_stored(
             "search", created=counts.created, updated=counts.updated,
             unchanged=counts.unchanged, errors=len(bad), waits=page.rate_limit_waits,
@@ -292,6 +309,19 @@ class ReportSteps:
         )
         if saved is None:
             raise JobStopped  # rolls the step back: whoever runs the job now redoes it
+
+
+def _first_cause(failed: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The window failure that matters: a stopped job first, then the first error."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [failed]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending = list(exc.exceptions) + pending
+        else:
+            leaves.append(exc)
+    return next((e for e in leaves if isinstance(e, JobStopped)), leaves[0])
 
 
 def _progress(
