@@ -58,11 +58,17 @@ STACK_SETTINGS = {
     "POLL_INTERVAL_SECONDS": "3",
     "POLL_RETRY_BASE_SECONDS": "1",
     "BACKFILL_PAGE_SIZE": "20",
+    # A killed orders process's backfill is resumed once its lease expires (120 s by default).
+    "BACKFILL_LEASE_SECONDS": "15",
 }
 
 
 def free_offset() -> int:
-    for offset in CANDIDATE_OFFSETS:
+    # Parallel test workers (pytest-xdist) look from different places: two never pick the
+    # same offset at the same moment.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    start = worker % len(CANDIDATE_OFFSETS)
+    for offset in CANDIDATE_OFFSETS[start:] + CANDIDATE_OFFSETS[:start]:
         if not any(infra.port_open(port + offset) for port in DEFAULT_PORTS):
             return offset
     raise RuntimeError(f"no free port offset among {CANDIDATE_OFFSETS}")

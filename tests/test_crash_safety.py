@@ -46,9 +46,9 @@ pytestmark = pytest.mark.timeout(420)
 KILL_ORDER = ("orders", "poller", "oauth", "tenant-sync", "nats", "postgres", "dovecot")
 POLL_INTERVAL_SECONDS = int(STACK_SETTINGS["POLL_INTERVAL_SECONDS"])
 RECOVERY_SECONDS = 90  # per part, on two shared cores
-# A killed orders process leaves its running backfill leased for 120 s
-# (keybuzz_orders.backfill.LEASE_SECONDS): only then does the restarted one take it over.
-BACKFILL_TAKEOVER_SECONDS = 120
+# A killed orders process leaves its running backfill leased (BACKFILL_LEASE_SECONDS):
+# only then does the restarted one take it over.
+BACKFILL_TAKEOVER_SECONDS = float(STACK_SETTINGS["BACKFILL_LEASE_SECONDS"])
 # Each searchOrders page answers after this much: the backfill (5 pages) takes ~10 s.
 SEARCH_LATENCY_MS = 2000
 

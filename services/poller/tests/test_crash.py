@@ -9,6 +9,7 @@ while some batches have committed and the next one is being stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import smtplib
@@ -93,9 +94,9 @@ async def poller_process(
         await eventually(lambda: _answers(port, process, log), within=60)
         yield process
     finally:
-        if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the group
             os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        await process.wait()
 
 
 async def _answers(port: int, process: asyncio.subprocess.Process, log: Path) -> bool:
@@ -104,9 +105,20 @@ async def _answers(port: int, process: asyncio.subprocess.Process, log: Path) ->
     return await asyncio.to_thread(infra.http_ok, f"http://127.0.0.1:{port}/health")
 
 
-def kill(process: asyncio.subprocess.Process) -> None:
-    """SIGKILL to the whole group (the process and its mail-parsing workers), as a node loss."""
-    os.killpg(process.pid, signal.SIGKILL)
+async def kill(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL to the poller process alone (as ``kill -9`` or the OOM killer); its
+    mail-parsing workers must leave by themselves, not linger as orphans."""
+    process.kill()
+    await process.wait()
+
+    async def group_gone() -> bool:
+        try:
+            os.killpg(process.pid, 0)  # anyone left in the process group?
+        except ProcessLookupError:
+            return True
+        return False
+
+    await eventually(group_gone, within=10)
 
 
 async def _stored(helper: RunningService, tenant_id: str) -> int:
@@ -135,8 +147,7 @@ async def _killed_mid_folder(
         return count > 0 and storing > 0
 
     await eventually(next_batch_open, within=60)
-    kill(process)
-    await process.wait()
+    await kill(process)
     return await _stored(helper, tenant_id)
 
 

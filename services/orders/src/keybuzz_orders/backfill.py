@@ -52,8 +52,6 @@ from keybuzz_orders.settings import OrdersSettings
 log = logging.getLogger(__name__)
 
 MAX_DAYS = 730  # Amazon returns no order older than two years
-LEASE_SECONDS = 120.0
-SWEEP_SECONDS = 30.0
 OUTAGE_BACKOFF_MAX = 30.0
 
 
@@ -88,11 +86,15 @@ class Backfills:
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self.report_steps = ReportSteps(self, LEASE_SECONDS)
+        self.report_steps = ReportSteps(self, runtime.settings.backfill_lease_seconds)
 
     @property
     def settings(self) -> OrdersSettings:
         return self.runtime.settings
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.settings.backfill_lease_seconds
 
     # --- starting -------------------------------------------------------------------------
 
@@ -120,7 +122,7 @@ class Backfills:
             days=days,
             created_after=amazon_time(since),
             owner=self.owner,
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=self.lease_seconds,
             source_event_id=source_event_id,
         )
         if job is None:
@@ -158,15 +160,16 @@ class Backfills:
     async def _sweep(self) -> None:
         while True:
             try:
-                await store.renew_leases(self.runtime.pool, self.owner, LEASE_SECONDS)
+                await store.renew_leases(self.runtime.pool, self.owner, self.lease_seconds)
                 for job_id in await store.claim_orphans(
-                    self.runtime.pool, self.owner, LEASE_SECONDS
+                    self.runtime.pool, self.owner, self.lease_seconds
                 ):
                     log.info("backfill resumed", extra={"job_id": job_id})
                     self._spawn(job_id)
             except Exception as exc:  # the database is down: try again next round
                 log.warning("backfill sweep failed", extra={"error": type(exc).__name__})
-            await asyncio.sleep(SWEEP_SECONDS)
+            # Renewed four times per lease: a slow round never lets a live job's lease lapse.
+            await asyncio.sleep(self.lease_seconds / 4)
 
     async def aclose(self) -> None:
         """Stop running; jobs stay RUNNING with their checkpoint and are released."""
@@ -288,12 +291,12 @@ class Backfills:
                     strategy_reason=plan.reason,
                 )  # fmt: skip
                 saved = await store.advance_job(
-                    uow.conn, job["job_id"], self.owner, progress, state, LEASE_SECONDS
+                    uow.conn, job["job_id"], self.owner, progress, state, self.lease_seconds
                 )
             else:
                 strategy = (plan.strategy, plan.reason) if plan else None
                 saved = await store.checkpoint_job(
-                    uow.conn, job["job_id"], self.owner, progress, LEASE_SECONDS, strategy
+                    uow.conn, job["job_id"], self.owner, progress, self.lease_seconds, strategy
                 )
             if saved is None:
                 raise JobStopped  # rolls the page back: whoever runs the job now redoes it

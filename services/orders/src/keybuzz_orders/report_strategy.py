@@ -10,9 +10,10 @@ each further page would cost ~3 minutes of quota, so the job switches to ``REPOR
 1. the window, up to ``BACKFILL_REPORT_TAIL_HOURS`` before Amazon's ``createdBefore``,
    is cut into 30-day windows and one ``GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL``
    report is requested per window, all together (createReport's burst is 15);
-2. ``getReport`` is polled; each finished report's document is streamed and stored in
-   batches (one unit of work each, with the window's count of stored orders), so a
-   crash resumes inside the window without reading a batch twice;
+2. each window then goes on by itself, side by side with the others: ``getReport`` is
+   polled, and once its report is done its document is streamed and stored in batches
+   (one unit of work each, with that window's own count of stored orders), so a crash
+   resumes inside the window without reading a batch twice;
 3. a report that ends ``FATAL`` or ``CANCELLED`` (Amazon cancels empty ones) is
    replaced by ``searchOrders`` over that window (``createdAfter``/``createdBefore``),
    page by page with its token in the window's checkpoint;

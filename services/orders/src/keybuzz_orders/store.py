@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,7 @@ from typing import Any
 import asyncpg
 from keybuzz_shared.db import Executor
 
-from keybuzz_orders.domain import OrderRow
+from keybuzz_orders.domain import OrderRow, is_order_id
 
 Conn = Executor  # a connection or the pool: both run one statement
 
@@ -240,26 +241,33 @@ def _common_conditions(p: _Params, tenant_id: str, f: OrderFilter) -> list[str]:
     return conditions
 
 
+_REF = re.compile(r"#?\d{6}")
+
+
 def _search_branches(p: _Params, search: str) -> list[str]:
     """One condition per way ``q`` can match, each served by an index of its own.
 
-    Order id (the unique key, skip-scanned past ``marketplace``), order ref (``#`` + six
-    digits, typed with or without ``#``), part of the customer's name or e-mail (trigram
-    indexes), exact SKU or ASIN (item indexes → their orders).
+    Exact SKU or ASIN always (item indexes → their orders). An order id (3-7-7) or an
+    order ref (``#`` + six digits, typed with or without ``#``) is looked up by its
+    unique or ref index and is not searched in names: no name or e-mail is written
+    like one, and their digits would make the trigram index return thousands of
+    rows to recheck. Anything else: part of the customer's name (trigram index, or
+    the tenant's newest-first index when the name is common: the planner chooses per
+    value) and the beginning of the e-mail address (``orders_tenant_email_prefix``);
+    a text with a blank is no e-mail address.
     """
     text = p(search)
-    pattern = p("%" + _like_escape(search) + "%")
-    refs = p([search, "#" + search])
     branches = [
-        f"o.external_order_id = {text}",
-        f"o.order_ref = ANY({refs}::text[])",
-        f"o.customer_name ILIKE {pattern} ESCAPE '\\'",
-        f"o.id IN (SELECT i.order_id FROM order_items i WHERE i.sku = {text} OR i.asin = {text})",
+        f"o.id IN (SELECT i.order_id FROM order_items i WHERE i.sku = {text} OR i.asin = {text})"
     ]
-    # An e-mail address has no blank: "Léa Martin" would only make the trigram index
-    # return every léa.martin…@ address to be rechecked and dropped.
+    if is_order_id(search):
+        return [*branches, f"o.external_order_id = {text}"]
+    if _REF.fullmatch(search):
+        return [*branches, f"o.order_ref = {p('#' + search.lstrip('#'))}"]
+    branches.append(f"o.customer_name ILIKE {p('%' + _like_escape(search) + '%')} ESCAPE '\\'")
     if not any(c.isspace() for c in search):
-        branches.append(f"o.customer_email ILIKE {pattern} ESCAPE '\\'")
+        prefix = p(_like_escape(search.lower()) + "%")
+        branches.append(f"lower(o.customer_email) LIKE {prefix} ESCAPE '\\'")
     return branches
 
 
@@ -290,7 +298,27 @@ def list_orders_query(tenant_id: str, f: OrderFilter) -> tuple[str, list[Any]]:
 
 async def list_orders(conn: Conn, tenant_id: str, f: OrderFilter) -> list[asyncpg.Record]:
     sql, values = list_orders_query(tenant_id, f)
-    return await conn.fetch(sql, *values)
+    if f.search is None:
+        return await conn.fetch(sql, *values)
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as acquired:
+            return await _search_orders(acquired, sql, values)
+    return await _search_orders(conn, sql, values)
+
+
+async def _search_orders(
+    conn: asyncpg.Connection, sql: str, values: list[Any]
+) -> list[asyncpg.Record]:
+    """A search is planned for its own value, every time.
+
+    asyncpg keeps statements prepared, and after five runs PostgreSQL may keep a
+    generic plan: for a name it cannot tell a rare one (trigram index) from a
+    common one (newest-first scan), and measured 60-110 ms instead of 3-5 ms at
+    1,000,000 orders (docs/BENCHMARKS.md). ``SET LOCAL`` ends with the transaction.
+    """
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        return await conn.fetch(sql, *values)
 
 
 def _like_escape(text: str) -> str:

@@ -13,6 +13,8 @@ import asyncio
 import logging
 import multiprocessing as mp
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -31,11 +33,32 @@ def _parse_batch(raws: list[bytes]) -> list[RelayMail]:
     return [relay_mail.parse(raw) for raw in raws]
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the service process is gone, however it went.
+
+    A worker blocks reading its task pipe and outlives a parent that was SIGKILLed
+    (measured: orphans of killed pollers piled up under init); this thread ends it
+    within a second of the parent's death.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _pool() -> ProcessPoolExecutor:
     global _parse_pool
     if _parse_pool is None:
         # spawn: forking a process that runs an event loop and threads copies their locks.
-        _parse_pool = ProcessPoolExecutor(PARSE_WORKERS, mp_context=mp.get_context("spawn"))
+        _parse_pool = ProcessPoolExecutor(
+            PARSE_WORKERS,
+            mp_context=mp.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
     return _parse_pool
 
 
