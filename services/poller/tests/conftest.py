@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
@@ -27,5 +27,7 @@ async def poller(
 
 
 @pytest.fixture
-def imap(dovecot: MailServer) -> ImapAccount:
-    return ImapAccount(dovecot.host, dovecot.imap_port, dovecot.user, dovecot.password)
+async def imap(dovecot: MailServer) -> AsyncIterator[ImapAccount]:
+    account = ImapAccount(dovecot.host, dovecot.imap_port, dovecot.user, dovecot.password)
+    yield account
+    await account.close()  # its pooled connections log out

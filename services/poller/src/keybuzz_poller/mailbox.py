@@ -84,10 +84,10 @@ class ImapAccount(Mailbox):
     """The poller's IMAP account, with a few logged-in connections kept open between polls.
 
     A poll borrows one connection, SELECTs the tenant's folder on it and gives it
-    back: LOGIN once per connection, not once per poll (it was a third of a poll's
-    time, docs/BENCHMARKS.md). At most ``pool_size`` connections are open (polls
-    beyond that wait for one). A connection that failed, timed out or was cut by
-    the server is closed and forgotten; the next poll logs in afresh.
+    back: LOGIN once per connection, not once per poll (each LOGIN costs Dovecot a
+    new ``imap`` process and an authentication). At most ``pool_size`` connections
+    are open (polls beyond that wait for one). A connection that failed, timed out
+    or was cut by the server is closed and forgotten; the next poll logs in afresh.
     """
 
     def __init__(
