@@ -36,8 +36,11 @@ status: install
 	$(PY) -m keybuzz_devstack status
 
 ## Run the whole test suite (starts its own NATS, PostgreSQL, OpenBao on free ports).
+# Three workers (pytest-xdist), one test file each at a time: the tests mostly wait on
+# servers, so three share two cores well (README, "Tests").
+TEST_WORKERS ?= 3
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Benchmarks (by hand, not in CI); results go to docs/BENCHMARKS.md.
 bench: install

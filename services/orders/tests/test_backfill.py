@@ -63,11 +63,14 @@ async def test_http_backfill_is_one_job_per_tenant_and_a_rerun_changes_nothing(
         "SELECT id, updated_at FROM orders WHERE tenant_id = $1 ORDER BY id", tenant
     )
 
+    # Slow pages keep the job running while the second request comes (a rerun is quick).
+    await sandbox.set_faults(latencyMs=1500, operations=["searchOrders"])
     response = await orders.api("POST", "/backfill", tenant, json={"days": 90})
     assert response.status_code == 202, response.text
     job_id = response.json()["jobId"]
     assert response.json()["trigger"] == "http"
     again = await orders.api("POST", "/backfill", tenant, json={"days": 30})
+    await sandbox.clear()
     assert again.status_code == 202
     assert again.json()["jobId"] == job_id  # the running one, not a second job
     assert again.json()["alreadyRunning"] is True
