@@ -24,7 +24,12 @@ HERE = Path(__file__).parent
 
 def _modules(selected: list[str]) -> list[str]:
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
-    return [n for n in names if not selected or any(s in n for s in selected)]
+    # A full module name selects that module only (bench_orders, not bench_orders_http too).
+    return [
+        n
+        for n in names
+        if not selected or any(s == n or (s not in names and s in n) for s in selected)
+    ]
 
 
 async def _run_all(ctx, modules: list[str]) -> list[tuple[str, Figure]]:
