@@ -186,10 +186,16 @@ async def outbox_drained(poller: RunningService) -> None:
 
 async def received_events(poller: RunningService, tenant_id: str) -> list[dict[str, Any]]:
     """Every ``message.received`` of the tenant stored in the MESSAGES stream."""
+    return await tenant_events(poller, "message.received", tenant_id)
+
+
+async def tenant_events(
+    poller: RunningService, subject: str, tenant_id: str
+) -> list[dict[str, Any]]:
+    """Every event of ``subject`` for the tenant in the MESSAGES stream."""
     await outbox_drained(poller)
-    js = poller.runtime.js
-    sub = await js.subscribe(
-        "message.received", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    sub = await poller.runtime.js.subscribe(
+        subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
     )
     found: list[dict[str, Any]] = []
     try:

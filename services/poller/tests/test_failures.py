@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import smtplib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller import store
@@ -149,3 +151,34 @@ async def test_one_failing_tenant_does_not_hold_up_the_others(
     await eventually(recovered)
     [ticket] = (await get_json(poller, broken, "/api/v1/tickets"))["items"]
     assert ticket["messageCount"] == 1
+
+
+async def test_the_quarantine_scan_lists_more_than_a_thousand_folders(
+    private_dovecot: MailServer,
+) -> None:
+    """LIST answers a line per folder: 1,000 of them in one socket read overflowed
+    aioimaplib's recursive parser in bench_poller; the scan reads them with imaplib."""
+    conf = Path(private_dovecot.server.spec.command[-1])
+    maildir = conf.parent / "mail" / private_dovecot.user / "Maildir"
+    await asyncio.to_thread(_make_folders, maildir, 1100)
+    account = ImapAccount(
+        private_dovecot.host, private_dovecot.imap_port, private_dovecot.user,
+        private_dovecot.password,
+    )  # fmt: skip
+    folders = await account.tenant_folders()
+    assert len(folders) == 1100
+    assert folders["tenant-many00007"] == 1 and folders["tenant-many00008"] == 0
+
+
+def _make_folders(maildir: Path, count: int) -> None:
+    """Maildir++ folders written straight to disk (fast), one mail in tenant-many00007."""
+    owner = maildir.parent.stat()
+    for n in range(count):
+        folder = maildir / f".tenant-many{n:05d}"
+        for sub in ("", "cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            os.chown(folder / sub, owner.st_uid, owner.st_gid)
+    mail = maildir / ".tenant-many00007" / "new" / "1.M1P1.test"
+    mail.write_bytes(b"From: a@b.c\r\nSubject: x\r\n\r\nhello\r\n")
+    os.chown(mail, owner.st_uid, owner.st_gid)
+    os.chown(maildir, owner.st_uid, owner.st_gid)

@@ -28,13 +28,12 @@ from mailkit import (
     get_json,
     headers,
     new_tenant,
-    outbox_drained,
     poll_now,
     relay_mail,
     send,
     synced,
+    tenant_events,
 )
-from nats.js.api import DeliverPolicy
 
 SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller
 PDF = b"%PDF-1.4\n% a small invoice\n"
@@ -166,22 +165,7 @@ async def reply_ends(poller: RunningService, thread: BuyerThread, status: str) -
 
 async def events(poller: RunningService, subject: str, tenant_id: str) -> list[dict[str, Any]]:
     """Every event of ``subject`` for the tenant in the MESSAGES stream."""
-    await outbox_drained(poller)
-    sub = await poller.runtime.js.subscribe(
-        subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
-    )
-    found: list[dict[str, Any]] = []
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=0.5)
-            except TimeoutError:
-                return found
-            body = json.loads(msg.data)
-            if body.get("tenantId") == tenant_id:
-                found.append(body)
-    finally:
-        await sub.unsubscribe()
+    return await tenant_events(poller, subject, tenant_id)
 
 
 def pdf(name: str = "invoice.pdf", content: bytes = PDF) -> dict[str, str]:

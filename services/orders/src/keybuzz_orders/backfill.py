@@ -272,18 +272,13 @@ class Backfills:
             plan = plan_strategy(self.settings, job["created_after"], page, rows)
         async with self.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows)
-            progress = store.PageProgress(
-                next_token=page.next_token,
-                created_before=page.created_before,
-                newest_order_at=max((r.order_date for r in rows), default=None),
-                orders=len(rows),
-                created=counts.created,
-                updated=counts.updated,
-                unchanged=counts.unchanged,
-                cancelled=sum(1 for r in rows if r.cancelled),
-                items=counts.items,
+            progress = store.PageProgress.of_rows(
+                rows,
+                counts,
                 errors=len(bad),
                 rate_limit_waits=page.rate_limit_waits,
+                next_token=page.next_token,
+                created_before=page.created_before,
             )
             if plan is not None and plan.strategy == REPORT:
                 state = store.ReportState(

@@ -251,7 +251,10 @@ class ReportSteps:
             window["state"] = "DONE"
         async with self.backfills.runtime.unit_of_work() as uow:
             counts = await store.upsert_report_orders(uow.conn, job["tenant_id"], AMAZON, rows)
-            progress = _progress(rows, counts, errors, waits)
+            # Only Amazon's answer to the tail sets the job's cursor; report pages aren't pages.
+            progress = store.PageProgress.of_rows(
+                rows, counts, errors=errors, rate_limit_waits=waits, pages=0
+            )
             await self._checkpoint(
                 uow.conn, job, progress, store.ReportState(window=(index, window))
             )
@@ -280,8 +283,8 @@ class ReportSteps:
             window["state"] = "DONE"
         async with self.backfills.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, job["tenant_id"], AMAZON, rows)
-            progress = dataclasses.replace(
-                _progress(rows, counts, len(bad), page.rate_limit_waits), pages=1
+            progress = store.PageProgress.of_rows(
+                rows, counts, errors=len(bad), rate_limit_waits=page.rate_limit_waits
             )
             await self._checkpoint(
                 uow.conn, job, progress, store.ReportState(window=(index, window))
@@ -323,25 +326,6 @@ def _first_cause(failed: BaseExceptionGroup[BaseException]) -> BaseException:
         else:
             leaves.append(exc)
     return next((e for e in leaves if isinstance(e, JobStopped)), leaves[0])
-
-
-def _progress(
-    rows: list[OrderRow], counts: store.UpsertCounts, errors: int, waits: int
-) -> store.PageProgress:
-    return store.PageProgress(
-        next_token=None,
-        created_before=None,  # only Amazon's answer to the tail sets the job's cursor
-        newest_order_at=max((r.order_date for r in rows), default=None),
-        orders=len(rows),
-        created=counts.created,
-        updated=counts.updated,
-        unchanged=counts.unchanged,
-        cancelled=sum(1 for r in rows if r.cancelled),
-        items=counts.items,
-        errors=errors,
-        rate_limit_waits=waits,
-        pages=0,
-    )
 
 
 async def _orders_of(

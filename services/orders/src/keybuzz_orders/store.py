@@ -430,6 +430,34 @@ class PageProgress:
     rate_limit_waits: int
     pages: int = 1
 
+    @classmethod
+    def of_rows(
+        cls,
+        rows: Sequence[OrderRow],
+        counts: UpsertCounts,
+        *,
+        errors: int,
+        rate_limit_waits: int,
+        next_token: str | None = None,
+        created_before: datetime | None = None,
+        pages: int = 1,
+    ) -> PageProgress:
+        """What storing ``rows`` did, as a job counts it."""
+        return cls(
+            next_token=next_token,
+            created_before=created_before,
+            newest_order_at=max((r.order_date for r in rows), default=None),
+            orders=len(rows),
+            created=counts.created,
+            updated=counts.updated,
+            unchanged=counts.unchanged,
+            cancelled=sum(1 for r in rows if r.cancelled),
+            items=counts.items,
+            errors=errors,
+            rate_limit_waits=rate_limit_waits,
+            pages=pages,
+        )
+
 
 async def checkpoint_job(
     conn: asyncpg.Connection,

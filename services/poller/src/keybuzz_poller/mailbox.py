@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import imaplib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -116,15 +117,36 @@ class ImapAccount(Mailbox):
             await _close(client)
 
     async def tenant_folders(self, prefix: str = "tenant-") -> dict[str, int]:
-        """Every folder named ``<prefix>…`` and how many mails it holds."""
+        """Every folder named ``<prefix>…`` and how many mails it holds.
 
-        async def listed(client: aioimaplib.IMAP4) -> dict[str, int]:
-            response = await client.list('""', f"{prefix}*")
-            await _ok(response, "LIST")
-            names = [n for n in map(_listed_name, response.lines) if n and n.startswith(prefix)]
-            return {name: await _message_count(client, name) for name in names}
+        Read with the standard library's imaplib in a worker thread, not aioimaplib:
+        LIST answers a line per folder, and aioimaplib parses the lines of one socket
+        read recursively; 1,000 tenants' folders in one read overflowed Python's
+        recursion limit (bench_poller, docs/BENCHMARKS.md). Once per interval, off
+        the polls' path.
+        """
+        try:
+            return await asyncio.to_thread(self._count_folders, prefix)
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxUnavailable(f"IMAP {self.host}:{self.port}: {type(exc).__name__}") from exc
 
-        return await self._with_connection(listed)
+    def _count_folders(self, prefix: str) -> dict[str, int]:
+        """Blocking (a worker thread): LIST, then STATUS (MESSAGES) of each folder."""
+        with imaplib.IMAP4(self.host, self.port, timeout=self.timeout) as imap:
+            imap.login(self.user, self.password)
+            status, listed = imap.list('""', f"{prefix}*")
+            if status != "OK":
+                raise MailboxUnavailable(f"IMAP LIST answered {status}")
+            lines = [line for line in listed if isinstance(line, bytes)]
+            names = [n for n in map(_listed_name, lines) if n and n.startswith(prefix)]
+            counts: dict[str, int] = {}
+            for name in names:
+                status, data = imap.status(name, "(MESSAGES)")
+                if status != "OK":
+                    raise MailboxUnavailable(f"IMAP STATUS answered {status}")
+                match = _MESSAGES.search(b" ".join(d for d in data if isinstance(d, bytes)))
+                counts[name] = int(match[1]) if match else 0
+            return counts
 
     async def close(self) -> None:
         """LOGOUT of every idle connection (shutdown)."""
@@ -230,13 +252,6 @@ def _listed_name(line: bytes) -> str | None:
     """``(\\HasNoChildren) "." tenant-abc`` (or the name quoted) → ``tenant-abc``."""
     match = _LIST_NAME.search(line)
     return match[1].decode("utf-8", "replace").strip('"') if match else None
-
-
-async def _message_count(client: aioimaplib.IMAP4, folder: str) -> int:
-    status = await client.status(folder, "(MESSAGES)")
-    await _ok(status, "STATUS")
-    match = _MESSAGES.search(b" ".join(status.lines))
-    return int(match[1]) if match else 0
 
 
 async def _read(
