@@ -24,7 +24,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -35,6 +34,7 @@ import nats
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_devstack.stack import DEFAULT_PORTS
+from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import TenantCreated, encode_event, event_headers
 from keybuzz_shared.settings import DEV_JWT_SECRET
@@ -283,23 +283,6 @@ async def inbound_address(stack: MadeUpStack, tenant: str, within: float = 30) -
     return dict(await wait_for(made, within, f"tenant-sync never gave {tenant} an address"))
 
 
-class ConsentForm(HTMLParser):
-    """The consent page's form, read the way a browser reads it."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = values.get("action", "")
-        elif tag == "input" and values.get("type") == "hidden":
-            self.fields[values["name"]] = values.get("value", "")
-
-
 async def connect_amazon(stack: MadeUpStack, tenant: str, seller: str = SELLER) -> str:
     """The seller's browser round trip; returns where the callback sent the browser.
 
@@ -320,7 +303,7 @@ async def connect_amazon(stack: MadeUpStack, tenant: str, seller: str = SELLER) 
 
         page = await browser.get(auth_url)
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-        form = ConsentForm(page.text)
+        form = ConsentForm.parse(page.text)
         assert form.action, "no form on the consent page"
         form.fields.update({"selling_partner_id": seller, "action": "authorize"})
         consented = await browser.post(urljoin(auth_url, form.action), data=form.fields)

@@ -1,4 +1,5 @@
-"""Run a sandbox in-process on a free port (for this package's and other services' tests)."""
+"""Test helpers for this package's and other services' tests: a sandbox served in-process on
+a free port, and the consent page's form read the way a browser reads it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from html.parser import HTMLParser
 
 import msgspec
 import uvicorn
@@ -45,3 +47,26 @@ async def running_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[
     finally:
         server.should_exit = True
         await task
+
+
+class ConsentForm(HTMLParser):
+    """The consent page's form (action and hidden fields), read the way a browser would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    @classmethod
+    def parse(cls, html: str) -> ConsentForm:
+        form = cls()
+        form.feed(html)
+        assert form.action, "no form on the consent page"
+        return form
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = values.get("action", "")
+        elif tag == "input" and values.get("type") == "hidden":
+            self.fields[values["name"]] = values.get("value", "")

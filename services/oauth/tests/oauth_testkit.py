@@ -12,7 +12,6 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -24,6 +23,7 @@ import uvicorn
 from keybuzz_devstack import infra
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.amazon import AmazonSettings, LwaClient, TokenService, outbox_reauth_reporter
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.service import ServiceDefinition
@@ -181,29 +181,6 @@ class OauthKit:
         return await self.runtime.pool.fetchrow(
             "SELECT * FROM marketplace_connections WHERE tenant_id = $1", tenant
         )
-
-
-class ConsentForm(HTMLParser):
-    """The consent page's form, read the way a browser would."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    @classmethod
-    def parse(cls, html: str) -> ConsentForm:
-        form = cls()
-        form.feed(html)
-        assert form.action, "no form on the consent page"
-        return form
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = values.get("action", "")
-        elif tag == "input" and values.get("type") == "hidden":
-            self.fields[values["name"]] = values.get("value", "")
 
 
 def frontend_result(response: httpx.Response) -> dict[str, str]:
