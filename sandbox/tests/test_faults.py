@@ -51,6 +51,25 @@ async def test_internal_failure_and_qualified_operation_names(client) -> None:
     assert failed.status_code == 500 and failed.json()["errors"][0]["code"] == "InternalFailure"
 
 
+async def test_fail_next_can_refuse_one_operation_for_good(client) -> None:
+    """failStatus 403: Amazon refusing an operation to this application (a client's fallback)."""
+    token = await _token(client)
+    armed = await client.put(
+        "/_sandbox/faults",
+        json={"failNext": 1000, "failStatus": 403, "operations": ["ordersV0.getOrders"]},
+    )
+    assert armed.status_code == 200
+    for _ in range(3):
+        refused = await client.get(ORDERS, params=_query(), headers=headers(token))
+        assert refused.status_code == 403
+        assert refused.json()["errors"][0]["code"] == "Unauthorized"
+    other = await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))
+    assert other.status_code == 200
+    # A random error can never be a refusal: only failNext refuses.
+    bad = await client.put("/_sandbox/faults", json={"errorRate": 0.5, "errorStatuses": [403]})
+    assert bad.status_code == 400
+
+
 async def test_error_rate_fails_about_that_fraction(client) -> None:
     token = await _token(client)
     await client.put(

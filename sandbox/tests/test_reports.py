@@ -267,3 +267,28 @@ async def test_order_reports_lag_behind_the_listings(make_client) -> None:
     meta = document.json()
     content = await client.get(httpx.URL(meta["url"]).raw_path.decode())
     assert not any(order_id in document_text(meta, content) for order_id in new)
+
+
+async def test_stall_next_keeps_a_report_in_progress_for_good(make_client) -> None:
+    client = await make_client(SandboxConfig())
+    token = (await connect(client))["access_token"]
+    armed = await client.put("/_sandbox/reports/failures", json={"stallNext": 1})
+    assert armed.status_code == 200 and armed.json()["stallNext"] == 1
+    body = {"reportType": BY_ORDER_DATE, "marketplaceIds": [FR], "dataStartTime": iso_ago(days=9)}
+    ids = []
+    for _ in range(2):
+        created = await client.post(
+            "/reports/2021-06-30/reports", headers=headers(token), json=body
+        )
+        assert created.status_code == 202, created.text
+        ids.append(created.json()["reportId"])
+    _shift(client, 3600)  # an Amazon hour: far past IN_QUEUE (30 s) + IN_PROGRESS (60 s)
+    token = (await connect(client))["access_token"]
+    stalled, normal = [
+        (await client.get(f"/reports/2021-06-30/reports/{i}", headers=headers(token))).json()
+        for i in ids
+    ]
+    assert stalled["processingStatus"] == "IN_PROGRESS" and "reportDocumentId" not in stalled
+    assert normal["processingStatus"] == "DONE"
+    bad = await client.put("/_sandbox/reports/failures", json={"stallNext": -1})
+    assert bad.status_code == 400

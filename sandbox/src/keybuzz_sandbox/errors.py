@@ -54,6 +54,8 @@ def quota_exceeded() -> SpApiError:
 def server_fault(status: int) -> SpApiError:
     if status == 429:
         return quota_exceeded()
+    if status == 403:  # an injected refusal (faults.FAIL_NEXT_STATUSES)
+        return unauthorized()
     if status == 503:
         return SpApiError(
             503, "ServiceUnavailable", "Service is temporarily unavailable. Please try again later."

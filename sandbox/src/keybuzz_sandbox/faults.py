@@ -14,6 +14,9 @@ import msgspec
 from .config import FaultSettings
 
 ALLOWED_STATUSES = frozenset({429, 500, 503})
+# failNext may also refuse access (403 Unauthorized): with a large count and one
+# operation, Amazon refusing that operation to this application for good.
+FAIL_NEXT_STATUSES = ALLOWED_STATUSES | {403}
 # The LWA token endpoint (POST /auth/o2/token) as an operation name. Opt-in: faults
 # apply to it only when `operations` names it, so "all operations" stays SP-API's.
 LWA_OPERATION = "lwaToken"
@@ -38,8 +41,10 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
         issues = []
         if not (0 <= self.error_rate <= 1 and 0 <= self.malformed_rate <= 1):
             issues.append("errorRate and malformedRate must be between 0 and 1")
-        if not set(self.error_statuses) | {self.fail_status} <= ALLOWED_STATUSES:
-            issues.append(f"statuses must be among {sorted(ALLOWED_STATUSES)}")
+        if not set(self.error_statuses) <= ALLOWED_STATUSES:
+            issues.append(f"errorStatuses must be among {sorted(ALLOWED_STATUSES)}")
+        if self.fail_status not in FAIL_NEXT_STATUSES:
+            issues.append(f"failStatus must be among {sorted(FAIL_NEXT_STATUSES)}")
         if self.malformed_kind not in ("invalid_json", "schema"):
             issues.append("malformedKind must be invalid_json or schema")
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:

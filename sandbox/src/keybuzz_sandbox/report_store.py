@@ -21,12 +21,12 @@ class ReportRecord(msgspec.Struct, kw_only=True):
     document: bytes | None = None  # rendered (and maybe gzipped) once, then served as is
     gzipped: bool = False
     # Set by the admin endpoint (PUT /_sandbox/reports/failures): how processing ends.
-    forced_end: str | None = None  # FATAL | CANCELLED
+    forced_end: str | None = None  # FATAL | CANCELLED | IN_PROGRESS (stalled for good)
 
     def status(self, now: float) -> str:
         if now < self.started:
             return "IN_QUEUE"
-        if now < self.finished:
+        if now < self.finished or self.forced_end == "IN_PROGRESS":
             return "IN_PROGRESS"
         if self.forced_end:
             return self.forced_end
@@ -38,6 +38,8 @@ class ReportFailures(msgspec.Struct, kw_only=True, rename="camel", forbid_unknow
 
     fatal_next: int = msgspec.field(default=0)
     cancel_next: int = msgspec.field(default=0)
+    # Reports that never leave IN_PROGRESS (a client's deadline can be tested).
+    stall_next: int = msgspec.field(default=0)
 
 
 class ReportStore:
@@ -53,5 +55,8 @@ class ReportStore:
         elif self.failures.cancel_next > 0:
             self.failures.cancel_next -= 1
             record.forced_end = "CANCELLED"
+        elif self.failures.stall_next > 0:
+            self.failures.stall_next -= 1
+            record.forced_end = "IN_PROGRESS"
         self.reports[record.report_id] = record
         self.by_document[record.document_id] = record.report_id

@@ -396,8 +396,10 @@ def document_route(sb: Sandbox) -> Router:
 
     @put("/_sandbox/reports/failures", include_in_schema=False, sync_to_thread=False)
     def set_failures(data: JSONBody[ReportFailures]) -> Response[bytes]:
-        if min(data.fatal_next, data.cancel_next) < 0:
-            body = msgspec.json.encode({"error": "fatalNext and cancelNext must be >= 0"})
+        if min(data.fatal_next, data.cancel_next, data.stall_next) < 0:
+            body = msgspec.json.encode(
+                {"error": "fatalNext, cancelNext and stallNext must be >= 0"}
+            )
             return Response(body, status_code=400, media_type="application/json")
         sb.reports.failures = data
         return Response(msgspec.json.encode(data), media_type="application/json")

@@ -137,6 +137,31 @@ async def test_a_failed_report_falls_back_to_search_orders(
     assert counts["orders"] == job["created"] >= 94 and counts["cancelled"] == 6
 
 
+async def test_a_report_stuck_in_progress_falls_back_at_its_deadline(
+    make_orders: Callable[..., Awaitable[OrdersKit]], sandbox: Sandbox
+) -> None:
+    # The first window's report never finishes; the others take 90 Amazon seconds
+    # (4.5 s at the session's time scale), well within the 10 s deadline.
+    await _report_failures(sandbox, stallNext=1)
+    orders = await make_orders(**LARGE, BACKFILL_REPORT_DEADLINE_SECONDS="10")
+    tenant = new_tenant()
+    try:
+        await orders.connect(tenant)
+        job = await orders.finished(tenant, (await orders.job_of(tenant))["jobId"], within=60)
+    finally:
+        await _report_failures(sandbox)
+
+    assert job["status"] == "COMPLETED", job
+    windows = job["reportWindows"]
+    assert windows[0]["note"] == "report still IN_PROGRESS after 10 s", windows
+    assert [w["note"] for w in windows[1:]] == [None, None], windows  # theirs were DONE
+    assert all(w["state"] == "DONE" for w in windows)
+    assert job["errors"] == 0
+    counts = await _counts(orders.pool, tenant)
+    assert counts["orders"] == counts["distinct_orders"] == job["created"] >= 94
+    assert counts["cancelled"] == 6
+
+
 async def test_a_crash_mid_report_resumes_without_duplicates_or_gaps(
     make_orders: Callable[..., Awaitable[OrdersKit]],
     start_service: Callable[..., Awaitable[Any]],

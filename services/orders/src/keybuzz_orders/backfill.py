@@ -39,19 +39,22 @@ from keybuzz_shared.amazon import (
     SpApiInvalidInput,
     load_tenant_credentials,
 )
+from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
+from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import BackfillCounts, OrderBackfillCompleted, OrderBackfillFailed
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
 
 from keybuzz_orders import metrics, store
-from keybuzz_orders.domain import order_row
-from keybuzz_orders.report_strategy import REPORT, JobStopped, ReportSteps, plan_strategy
+from keybuzz_orders.domain import OrderRow, order_row, v0_order_row
+from keybuzz_orders.report_strategy import REPORT, SEARCH, JobStopped, ReportSteps, plan_strategy
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
 
 MAX_DAYS = 730  # Amazon returns no order older than two years
+ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to us
 OUTAGE_BACKOFF_MAX = 30.0
 
 
@@ -83,6 +86,7 @@ class Backfills:
     def __init__(self, runtime: Runtime[OrdersSettings], spapi: SpApiClient) -> None:
         self.runtime = runtime
         self.spapi = spapi
+        self.orders_v0 = OrdersV0Client(spapi)
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -250,6 +254,8 @@ class Backfills:
         if job["strategy"] == REPORT and job["phase"] == "REPORTS":
             await self.report_steps.step(job)
             return False
+        if job["strategy"] == ORDERS_V0:
+            return await self._v0_page(job)
         tenant_id = job["tenant_id"]
         # A REPORT job's tail starts where its reports stop; otherwise the window's start.
         created_after = job["tail_after"] if job["phase"] == "TAIL" else job["created_after"]
@@ -259,7 +265,13 @@ class Backfills:
             max_results_per_page=self.settings.backfill_page_size,
             pagination_token=job["pagination_token"],
         )
-        page = await self.spapi.search_orders(tenant_id, query)
+        try:
+            page = await self.spapi.search_orders(tenant_id, query)
+        except (SpApiAccessDenied, SpApiNotFound) as exc:
+            if job["strategy"] not in (None, SEARCH):
+                raise  # a report job's tail: its reports already needed access
+            await self._switch_to_v0(job, exc)
+            return False
         orders, bad = page.decode_orders()
         for order in bad:
             log.warning(
@@ -293,14 +305,7 @@ class Backfills:
                 saved = await store.checkpoint_job(
                     uow.conn, job["job_id"], self.owner, progress, self.lease_seconds, strategy
                 )
-            if saved is None:
-                raise JobStopped  # rolls the page back: whoever runs the job now redoes it
-            if saved["status"] == "COMPLETED":
-                uow.emit(_completed_event(saved))
-                if saved["created_before"] is not None:  # hand over to the incremental sync
-                    await store.start_sync_cursor(
-                        uow.conn, tenant_id, AMAZON, job["marketplace_id"], saved["created_before"]
-                    )
+            saved = await _hand_over_if_complete(uow, job, saved)
         metrics.page_stored(
             "search", created=counts.created, updated=counts.updated,
             unchanged=counts.unchanged, errors=len(bad), waits=page.rate_limit_waits,
@@ -308,6 +313,11 @@ class Backfills:
         if plan is not None:
             log.info("backfill strategy", extra={"job_id": job["job_id"],
                      "strategy": plan.strategy, "reason": plan.reason})  # fmt: skip
+        return self._page_stored(job, saved)
+
+    def _page_stored(self, job: asyncpg.Record, saved: asyncpg.Record) -> bool:
+        """After a page's commit: True (and the job's end counted) when it was the last."""
+        tenant_id = job["tenant_id"]
         if saved["status"] == "COMPLETED":
             metrics.job_ended("completed", saved["strategy"])
             if saved["created_before"] is not None:
@@ -319,6 +329,54 @@ class Backfills:
             )  # fmt: skip
             return True
         return False
+
+    # --- Orders v0, the fallback ----------------------------------------------------------
+
+    async def _switch_to_v0(self, job: asyncpg.Record, refusal: SpApiError) -> None:
+        reason = (
+            f"searchOrders refused (HTTP {refusal.status} {refusal.code}): Orders v0 "
+            "getOrders + getOrderItems per order"
+        )
+        log.warning("backfill falls back to Orders v0",
+                    extra={"job_id": job["job_id"], "reason": reason})  # fmt: skip
+        await store.switch_to_orders_v0(self.runtime.pool, job["job_id"], self.owner, reason)
+
+    async def _v0_page(self, job: asyncpg.Record) -> bool:
+        """One getOrders page, then its orders' items one call each (v0 has no inline items)."""
+        tenant_id = job["tenant_id"]
+        page = await self.orders_v0.get_orders(
+            tenant_id,
+            job["marketplace_id"],
+            job["created_after"],
+            next_token=job["pagination_token"],
+            max_results=self.settings.backfill_page_size,
+        )
+        for unreadable in page.unreadable:
+            log.warning("order unreadable; counted as an error",
+                        extra={"tenant_id": tenant_id, "order_id": unreadable.order_id,
+                               "reason": unreadable.reason})  # fmt: skip
+        waits = page.rate_limit_waits
+        rows: list[OrderRow] = []
+        for order in page.orders:
+            items = await self.orders_v0.get_order_items(tenant_id, order.AmazonOrderId)
+            waits += items.rate_limit_waits
+            rows.append(v0_order_row(order, items.items))
+        async with self.runtime.unit_of_work() as uow:
+            # Partial like report rows (no buyer, no packages): never erase an API read.
+            counts = await store.upsert_report_orders(uow.conn, tenant_id, AMAZON, rows)
+            progress = store.PageProgress.of_rows(
+                rows, counts, errors=len(page.unreadable), rate_limit_waits=waits,
+                next_token=page.next_token, created_before=page.created_before,
+            )  # fmt: skip
+            saved = await store.checkpoint_job(
+                uow.conn, job["job_id"], self.owner, progress, self.lease_seconds
+            )
+            saved = await _hand_over_if_complete(uow, job, saved)
+        metrics.page_stored(
+            "orders_v0", created=counts.created, updated=counts.updated,
+            unchanged=counts.unchanged, errors=len(page.unreadable), waits=waits,
+        )  # fmt: skip
+        return self._page_stored(job, saved)
 
     async def _fail(self, job: asyncpg.Record, reason: str) -> None:
         async with self.runtime.unit_of_work() as uow:
@@ -346,6 +404,21 @@ def decide(exc: BaseException, *, resuming: bool) -> Decision:
     if isinstance(exc, SpApiInvalidInput) and resuming:
         return Decision.RESTART_WINDOW  # tokens expire (24 h); pages are idempotent
     return Decision.FAIL  # revoked/missing credentials, access denied, a bug: say why
+
+
+async def _hand_over_if_complete(
+    uow: Any, job: asyncpg.Record, saved: asyncpg.Record | None
+) -> asyncpg.Record:
+    """Inside the page's unit of work: the completion event and the sync's cursor."""
+    if saved is None:
+        raise JobStopped  # rolls the page back: whoever runs the job now redoes it
+    if saved["status"] == "COMPLETED":
+        uow.emit(_completed_event(saved))
+        if saved["created_before"] is not None:  # hand over to the incremental sync
+            await store.start_sync_cursor(
+                uow.conn, job["tenant_id"], AMAZON, job["marketplace_id"], saved["created_before"]
+            )
+    return saved
 
 
 def _reason(exc: BaseException) -> str:

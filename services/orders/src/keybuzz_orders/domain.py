@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
+from keybuzz_shared.amazon.orders_v0 import V0Order, V0OrderItem
 from keybuzz_shared.amazon.spapi import Order, OrderItem, OrderPackage
 
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
@@ -341,3 +342,75 @@ def report_order_row(lines: list[dict[str, str]]) -> OrderRow:
         delivered_at=None,
         items=items,
     )
+
+
+# --- Orders v0 (the fallback when Orders 2026-01-01 is refused) ----------------------------
+#
+# v0 without a Restricted Data Token has no buyer, no full address (where the parcel
+# goes, not to whom) and no packages: like report rows, these rows are stored as
+# source REPORT, never erase what an API read stored, and getOrder completes them.
+
+# v0 OrderStatus → (ours, the 2026-01-01 word kept in amazon_status, as every source does).
+_V0_STATUS = {
+    "PendingAvailability": (OrderStatus.PENDING, "PENDING_AVAILABILITY"),
+    "Pending": (OrderStatus.PENDING, "PENDING"),
+    "Unshipped": (OrderStatus.CONFIRMED, "UNSHIPPED"),
+    "PartiallyShipped": (OrderStatus.CONFIRMED, "PARTIALLY_SHIPPED"),
+    "InvoiceUnconfirmed": (OrderStatus.CONFIRMED, "UNSHIPPED"),  # shipped once invoiced
+    "Shipped": (OrderStatus.SHIPPED, "SHIPPED"),
+    "Canceled": (OrderStatus.CANCELLED, "CANCELLED"),
+    "Unfulfillable": (OrderStatus.CANCELLED, "UNFULFILLABLE"),
+}
+_V0_CHANNEL = {"AFN": "AMAZON", "MFN": "MERCHANT"}
+
+
+def v0_order_row(order: V0Order, items: list[V0OrderItem]) -> OrderRow:
+    status, amazon_status = _V0_STATUS.get(
+        order.OrderStatus, (OrderStatus.PENDING, order.OrderStatus.upper())
+    )
+    total = order.OrderTotal
+    address = order.ShippingAddress
+    return OrderRow(
+        external_order_id=order.AmazonOrderId,
+        order_ref=order_ref(order.AmazonOrderId),
+        marketplace_id=order.MarketplaceId,
+        customer_name=None,  # v0 buyer data needs an RDT
+        customer_email=None,
+        order_date=order.PurchaseDate,
+        amazon_updated_at=order.LastUpdateDate,
+        currency=total.CurrencyCode if total else None,
+        total_amount=total.Amount if total else None,
+        order_status=status,
+        amazon_status=amazon_status,
+        fulfillment_channel=_V0_CHANNEL.get(order.FulfillmentChannel or ""),
+        delivery_status=_delivery_status(status, None),
+        ship_by=order.LatestShipDate,
+        carrier=None,
+        tracking_code=None,
+        # The same camelCase keys as the 2026-01-01 address (CustomerAddress).
+        shipping_address={_camel(k): v for k, v in msgspec.to_builtins(address).items()}
+        if address
+        else None,
+        shipped_at=None,
+        delivered_at=None,
+        items=[_v0_item_row(item) for item in items],
+    )
+
+
+def _v0_item_row(item: V0OrderItem) -> ItemRow:
+    price = item.ItemPrice
+    quantity = item.QuantityOrdered
+    unit = (price.Amount / quantity).quantize(Decimal("0.01")) if price and quantity else None
+    return ItemRow(
+        external_item_id=item.OrderItemId,
+        sku=item.SellerSKU,
+        asin=item.ASIN,
+        title=item.Title,
+        quantity=quantity,
+        unit_price=unit,
+        currency=price.CurrencyCode if unit is not None and price else None,
+    )
+
+
+def _camel(pascal: str) -> str:
+    return pascal[:1].lower() + pascal[1:]

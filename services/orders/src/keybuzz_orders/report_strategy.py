@@ -31,7 +31,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -175,6 +175,8 @@ class ReportSteps:
                 parse_amazon_time(window["start"]), parse_amazon_time(window["end"]),
             )  # fmt: skip
             window["reportId"], waits = reply.value, waits + reply.rate_limit_waits
+            # Our clock, only for the deadline of a report stuck in processing.
+            window["requestedAt"] = _now()
         # A crash before this commit requests them again: reports cost no data.
         await self._save(job, _no_progress(waits), store.ReportState(windows=windows))
 
@@ -199,6 +201,19 @@ class ReportSteps:
                 extra={"job_id": job["job_id"], "window": window["start"]},
             )
             window.update(state="FALLBACK", note=f"report {report.processing_status}")
+            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
+            return True
+        deadline = self.settings.backfill_report_deadline_seconds
+        # A window saved before deadlines existed starts counting when first polled here.
+        if _now() - window.setdefault("requestedAt", _now()) > deadline:
+            log.warning(
+                "order report still %s after %g s; reading its window with searchOrders",
+                report.processing_status,
+                deadline,
+                extra={"job_id": job["job_id"], "window": window["start"]},
+            )
+            note = f"report still {report.processing_status} after {deadline:g} s"
+            window.update(state="FALLBACK", note=note)
             await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
             return True
         return False
@@ -313,6 +328,10 @@ class ReportSteps:
         )
         if saved is None:
             raise JobStopped  # rolls the step back: whoever runs the job now redoes it
+
+
+def _now() -> float:
+    return datetime.now(UTC).timestamp()
 
 
 def _first_cause(failed: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -39,7 +39,7 @@ class OperatorSyncRequest(_Body):
 
 class ReportWindow(_Body):
     """One 30-day window of a REPORT job: PENDING (requested/processing), FALLBACK (its
-    report failed: read by searchOrders), DONE; ``imported``: orders stored from it."""
+    report failed or passed its deadline: read by searchOrders), DONE; ``imported``: orders stored from it."""
 
     start: str
     end: str

@@ -30,6 +30,10 @@ class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
     backfill_report_tail_hours: Annotated[float, msgspec.Meta(ge=1, le=720)] = 24.0
     # How often a report's processing status is asked (getReport allows 2/s).
     backfill_report_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    # A report not finished this long after it was requested reads its window with
+    # searchOrders instead (Amazon's take minutes; one stuck IN_PROGRESS would hold the
+    # job for good).
+    backfill_report_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
     # A running job is leased by its instance and renewed every quarter of this; a killed
     # instance's jobs are resumed by another (or its restart) once the lease has expired.
     backfill_lease_seconds: Annotated[float, msgspec.Meta(ge=5, le=3600)] = 120.0

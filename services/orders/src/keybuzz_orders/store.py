@@ -582,6 +582,22 @@ async def restart_window(conn: Conn, job_id: str, owner: str) -> None:
     )
 
 
+async def switch_to_orders_v0(conn: Conn, job_id: str, owner: str, reason: str) -> None:
+    """Orders 2026-01-01 refused: the job reads its window again through Orders v0.
+
+    The searchOrders token means nothing to getOrders, so the window starts over
+    (pages already stored are upserted again: unchanged, never duplicated).
+    """
+    await conn.execute(
+        "UPDATE order_backfill_jobs SET strategy = 'ORDERS_V0', strategy_reason = $3,"
+        " pagination_token = NULL, updated_at = now()"
+        " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
+        job_id,
+        owner,
+        reason,
+    )
+
+
 async def note_error(conn: Conn, job_id: str, owner: str, error: str, waits: int) -> None:
     await conn.execute(
         "UPDATE order_backfill_jobs SET last_error = $3,"

@@ -132,17 +132,11 @@ class Scheduler:
 
     async def _loop(self) -> None:
         outage = False
-        renewed = asyncio.get_running_loop().time()
         while not self.runtime.stopping:
             # Cleared before claiming: a poll that ends meanwhile still wakes the wait below.
             self.wake.clear()
             try:
                 await self._claim_and_start()
-                if asyncio.get_running_loop().time() - renewed > self.lease / 3:
-                    await store.renew_leases(
-                        self.runtime.pool, self.owner, list(self.running), self.lease
-                    )
-                    renewed = asyncio.get_running_loop().time()
                 if outage:
                     log.info("poll scheduling resumed")
                 outage = False
@@ -173,6 +167,7 @@ class Scheduler:
 
     async def _poll_leased(self, tenant_id: str, reraise: bool) -> PollResult | None:
         pool, started = self.runtime.pool, asyncio.get_running_loop().time()
+        keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
             result = await poll_tenant(self.runtime, tenant_id)
         except Exception as exc:
@@ -181,6 +176,7 @@ class Scheduler:
                 raise
             return None
         finally:
+            keeper.cancel()
             self.running.pop(tenant_id, None)
         await store.poll_succeeded(pool, tenant_id, self.owner, result.fetched, self.interval)
         # Every poll of every tenant at INFO would be most of the log: only those that stored mail.
@@ -196,6 +192,18 @@ class Scheduler:
             },
         )
         return result
+
+    async def _keep_lease(self, tenant_id: str) -> None:
+        """Renew this poll's lease four times a lease while it runs.
+
+        Each poll keeps its own lease, not the scheduler's loop: that loop also waits on
+        claims, and a lease as short as the interval (1 s in tests) lapsed behind it, so
+        another instance polled the same tenant at the same time (tests/test_nats_cluster.py).
+        """
+        while True:
+            await asyncio.sleep(self.lease / 4)
+            with contextlib.suppress(Exception):  # the database is down: the poll fails too
+                await store.renew_leases(self.runtime.pool, self.owner, [tenant_id], self.lease)
 
     async def _record_failure(self, tenant_id: str, exc: Exception) -> None:
         # Only the exception's type and our own message: never a mail's content.

@@ -67,6 +67,9 @@ class RateLimit:
 DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
     SEARCH_ORDERS: RateLimit(rate=0.0056, burst=20),
     GET_ORDER: RateLimit(rate=0.5, burst=30),
+    # ordersV0.json (used by keybuzz_shared.amazon.orders_v0, the fallback)
+    "getOrders": RateLimit(rate=0.0167, burst=20),
+    "getOrderItems": RateLimit(rate=0.5, burst=30),
     # reports_2021-06-30.json (used by keybuzz_shared.amazon.reports)
     "createReport": RateLimit(rate=0.0167, burst=15),
     "getReport": RateLimit(rate=2.0, burst=15),
