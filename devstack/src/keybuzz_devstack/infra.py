@@ -76,15 +76,20 @@ class ServerSpec:
 # --- NATS -------------------------------------------------------------------------------
 
 
-def nats_spec(data_dir: Path, port: int = 4222) -> ServerSpec:
+def nats_spec(data_dir: Path, port: int = 4222, monitor_port: int | None = None) -> ServerSpec:
+    """NATS with JetStream; the HTTP monitor only when asked for (the dev stack's 8222).
+
+    Tests run none: a server they stop and start again must get its ports back, and
+    every extra port is one more that another process may have taken meanwhile.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    monitor = port + 4000 if port + 4000 < 65536 else free_port()
+    monitor = [] if monitor_port is None else ["--http_port", str(monitor_port)]
     command = [
         venv_bin("nats-server"),
         "--jetstream",
         "--addr", "127.0.0.1",
         "--port", str(port),
-        "--http_port", str(monitor),
+        *monitor,
         "--store_dir", str(data_dir),
         "--server_name", "keybuzz-dev",
     ]  # fmt: skip
@@ -93,7 +98,8 @@ def nats_spec(data_dir: Path, port: int = 4222) -> ServerSpec:
         command=command,
         port=port,
         url=f"nats://127.0.0.1:{port}",
-        ready=lambda: http_ok(f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"),
+        # The server listens for clients only once JetStream has started.
+        ready=lambda: port_open(port),
     )
 
 

@@ -32,7 +32,7 @@ def _port_offset() -> int:
         offset = int(raw)
     except ValueError:
         raise SystemExit(f"KEYBUZZ_PORT_OFFSET={raw!r} is not a whole number") from None
-    # 8900 is the highest default TCP port we shift (the NATS monitor adds 4000 itself).
+    # 8900 is the highest default port we shift; the bound keeps 4000 ports of margin above.
     if not 0 <= offset <= 65535 - 8900 - 4000:
         raise SystemExit(f"KEYBUZZ_PORT_OFFSET={raw!r} must be between 0 and 52635")
     return offset
@@ -122,7 +122,7 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
         shared["SMTP_RELAY_PORT"] = str(REPLY_RELAY_PORT)
     parts: list[Part] = []
     if not env.get("NATS_URL"):
-        spec = infra.nats_spec(DATA / "nats", NATS_PORT)
+        spec = infra.nats_spec(DATA / "nats", NATS_PORT, monitor_port=port(8222))
         parts.append(_infra_part(spec, 10))
         shared["NATS_URL"] = spec.url
     if not env.get("DATABASE_URL"):
