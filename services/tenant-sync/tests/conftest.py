@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from keybuzz_devstack import bootstrap
 from keybuzz_tenant_sync.service import DEFINITION
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
 from tenant_sync_support import Watch
 
 
@@ -23,7 +25,17 @@ async def product_url(make_database: Callable[[str], Awaitable[str]]) -> str:
 
 
 @pytest.fixture
-async def service(start_service: Callable[..., Awaitable[Any]], product_url: str) -> Any:
+async def service(
+    start_service: Callable[..., Awaitable[Any]], product_url: str, stack: Any
+) -> Any:
+    # Test files share their worker's NATS: tenant events other files left unconsumed
+    # would land in this test's fresh database. Each test starts from an empty stream.
+    nc = await nats.connect(stack.nats_url)
+    try:
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().purge_stream("TENANTS")
+    finally:
+        await nc.close()
     return await start_service(DEFINITION, PRODUCT_DATABASE_URL=product_url)
 
 
