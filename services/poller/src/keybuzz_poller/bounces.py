@@ -24,7 +24,7 @@ from keybuzz_shared.events import MessageBounced
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller import reply_store
+from keybuzz_poller import reply_store, store
 from keybuzz_poller.relay_mail import Bounce, RelayMail
 from keybuzz_poller.reply_sender import count_reply
 from keybuzz_poller.tickets import storable
@@ -50,7 +50,7 @@ async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: d
     assert bounce is not None
     known = await reply_store.known_replies(uow.conn, tenant_id, bounce.refused_message_ids)
     row = _bounce_row(tenant_id, mail, bounce, received_at, known=bool(known))
-    if not await reply_store.insert_bounce_mails(uow.conn, [row]):
+    if not await store.insert_external_messages(uow.conn, [row]):
         return  # this bounce was handled before: nothing changes
     if not known:
         log.warning("bounce naming no known reply kept aside", extra={"tenant_id": tenant_id})
@@ -80,15 +80,21 @@ async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: d
 
 def _bounce_row(
     tenant_id: str, mail: RelayMail, bounce: Bounce, received_at: datetime, known: bool
-) -> reply_store.BounceRow:
+) -> store.ExternalMessageRow:
+    """Kept as an external message like any mail, with no buyer, order or ticket."""
     named = ", ".join(bounce.refused_message_ids) or "none"
-    return reply_store.BounceRow(
+    return store.ExternalMessageRow(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
         marketplace=mail.marketplace or AMAZON,
         external_id=storable(mail.external_id),
+        order_id=None,
+        buyer_email=None,
+        buyer_name=None,
         subject=storable(mail.subject),
         body=storable(bounce.reason)[:2000],
+        quoted="",
+        attachments="[]",
         inbound_address=mail.inbound_address,
         country=mail.country,
         sent_at=mail.sent_at,

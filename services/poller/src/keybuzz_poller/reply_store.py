@@ -62,21 +62,6 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     sent_at: datetime | None
 
 
-class BounceRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    tenant_id: str
-    marketplace: str
-    external_id: str
-    subject: str
-    body: str
-    inbound_address: str | None
-    country: str | None
-    sent_at: datetime | None
-    received_at: datetime
-    raw: bytes
-    parse_error: str | None
-
-
 class BouncedReply(msgspec.Struct, frozen=True, kw_only=True):
     ticket_message_id: str
     ticket_id: str
@@ -325,33 +310,6 @@ async def retry_later(db: Executor, ticket_message_id: str, error: str, delay: f
 
 
 # --- bounces -------------------------------------------------------------------------
-
-
-async def insert_bounce_mails(db: Executor, rows: Sequence[BounceRow]) -> set[str]:
-    """Bounce mails kept as external messages (never a ticket); the ids of those new.
-
-    A bounce already stored (same tenant, marketplace, Message-ID) is skipped.
-    """
-    if not rows:
-        return set()
-    inserted = await db.fetch(
-        """
-        INSERT INTO poller_external_messages (
-            id, tenant_id, marketplace, external_id, subject, body, quoted, attachments,
-            inbound_address, country, sent_at, received_at, raw, parse_error)
-        SELECT id, tenant_id, marketplace, external_id, subject, body, '', '[]'::jsonb,
-               inbound_address, country, sent_at, received_at, raw, parse_error
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                    $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
-                    $11::bytea[], $12::text[])
-            AS b (id, tenant_id, marketplace, external_id, subject, body, inbound_address,
-                  country, sent_at, received_at, raw, parse_error)
-        ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
-        RETURNING id
-        """,
-        *[[getattr(r, name) for r in rows] for name in BounceRow.__struct_fields__],
-    )
-    return {r["id"] for r in inserted}
 
 
 async def mark_bounced(
