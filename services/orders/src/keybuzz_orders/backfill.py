@@ -90,7 +90,7 @@ class Backfills:
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self.report_steps = ReportSteps(self, runtime.settings.backfill_lease_seconds)
+        self.report_steps = ReportSteps(self)
 
     @property
     def settings(self) -> OrdersSettings:

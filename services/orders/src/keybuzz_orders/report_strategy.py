@@ -126,10 +126,9 @@ class JobStopped(Exception):
 class ReportSteps:
     """One step of a REPORT job per call: request, poll, import a batch, or fall back."""
 
-    def __init__(self, backfills: Backfills, lease_seconds: float) -> None:
+    def __init__(self, backfills: Backfills) -> None:
         self.backfills = backfills
         self.reports = ReportsClient(backfills.spapi)
-        self.lease_seconds = lease_seconds
 
     @property
     def settings(self) -> OrdersSettings:
@@ -324,7 +323,7 @@ class ReportSteps:
         state: store.ReportState,
     ) -> None:
         saved = await store.advance_job(
-            conn, job["job_id"], self.backfills.owner, progress, state, self.lease_seconds
+            conn, job["job_id"], self.backfills.owner, progress, state, self.backfills.lease_seconds
         )
         if saved is None:
             raise JobStopped  # rolls the step back: whoever runs the job now redoes it
