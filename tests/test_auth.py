@@ -1,5 +1,6 @@
 """Tenant endpoints: a JWT plus X-Tenant-Id, and a user only reaches their own tenants."""
 
+import asyncio
 import time
 
 import jwt
@@ -167,3 +168,21 @@ async def test_issuer_is_checked_when_configured(start_service, probe):
     assert refused[1].json()["message"] == 'invalid token: Token is missing the "iss" claim'
     # Without JWT_ISSUER, iss is not looked at.
     assert (await whoami(probe, other)).status_code == 200
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(probe):
+    """Verified tokens are kept (keybuzz_shared.auth), each only until its own exp."""
+    now = int(time.time())
+    token = jwt.encode(
+        {"sub": "u", "tenants": ["a"], "iat": now, "exp": now + 2}, DEV_JWT_SECRET, "HS256"
+    )
+    headers = {**bearer(token), "X-Tenant-Id": "a"}
+    async with probe.client() as http:
+        assert (await http.get("/whoami", headers=headers)).status_code == 200
+        assert (await http.get("/whoami", headers=headers)).status_code == 200  # kept
+        # Kept for what it says: it opens no other tenant.
+        other = await http.get("/whoami", headers={**bearer(token), "X-Tenant-Id": "b"})
+        assert other.status_code == 403
+        await asyncio.sleep(max(0.0, now + 2.2 - time.time()))
+        expired = await http.get("/whoami", headers=headers)
+    assert expired.status_code == 401 and "expired" in expired.json()["message"]

@@ -30,6 +30,7 @@ from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
+from opentelemetry import trace
 from prometheus_client.parser import text_string_to_metric_families
 
 INTERNAL = {"X-Internal-Key": DEV_INTERNAL_API_KEY}
@@ -215,6 +216,21 @@ def test_consume_context_continues_the_sender_trace_or_starts_one() -> None:
         fresh = tracing.current_ids()
     assert fresh is not None and fresh[0] != trace_id
     assert tracing.current_ids() is None and tracing.trace_headers() == {}
+
+
+def test_without_an_exporter_spans_are_ids_only_unless_the_caller_samples() -> None:
+    """Nothing reads a recorded span here: a new trace only makes ids (for logs and the
+    traceparent sent on, marked not sampled); a caller's sampled trace stays sampled."""
+    tracing.configure("test")
+    with tracing.consume_context(None, "tenant.created process"):
+        recording = trace.get_current_span().is_recording()
+        flags = tracing.trace_headers()["traceparent"].rsplit("-", 1)[1]
+        ids = tracing.current_ids()
+    assert ids is not None and not recording and int(flags, 16) & 1 == 0  # 01 = sampled
+    _, sampled = new_traceparent()  # flags 01
+    with tracing.consume_context({"traceparent": sampled}, "tenant.created process"):
+        assert trace.get_current_span().is_recording()
+        assert tracing.trace_headers()["traceparent"].endswith("-01")
 
 
 # --- metrics ----------------------------------------------------------------------------

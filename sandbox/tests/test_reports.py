@@ -15,6 +15,7 @@ import msgspec
 import pytest
 import pytest_asyncio
 from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.sandbox import Sandbox
 from keybuzz_sandbox.testing import running_sandbox
 from sandbox_helpers import (
     FR,
@@ -292,3 +293,34 @@ async def test_stall_next_keeps_a_report_in_progress_for_good(make_client) -> No
     assert normal["processingStatus"] == "DONE"
     bad = await client.put("/_sandbox/reports/failures", json={"stallNext": -1})
     assert bad.status_code == 400
+
+
+async def test_the_document_is_written_while_the_report_is_processed() -> None:
+    """As Amazon: the document is written during IN_PROGRESS, so getReportDocument serves it
+    at once (3,300 orders took ~0.8 s to render on the request path)."""
+    seen: list[Sandbox] = []
+    async with (
+        running_sandbox(SandboxConfig(time_scale=50), seen=seen) as base_url,
+        httpx.AsyncClient(base_url=base_url) as client,
+    ):
+        token = (await connect(client))["access_token"]
+        report_id = (await _create(client, token, iso_ago(days=90))).json()["reportId"]
+        record = seen[0].reports.reports[report_id]
+        assert record.document is None  # not before processing starts
+        written_in_progress = False
+        for _ in range(80):
+            path = f"/reports/2021-06-30/reports/{report_id}"
+            report = (await spapi_get(client, path, token)).json()
+            if report["processingStatus"] == "DONE":
+                break
+            written_in_progress |= (
+                report["processingStatus"] == "IN_PROGRESS" and record.document is not None
+            )
+            await asyncio.sleep(0.05)
+        assert report["processingStatus"] == "DONE" and written_in_progress
+        document = await spapi_get(
+            client, f"/reports/2021-06-30/documents/{report['reportDocumentId']}", token
+        )
+        async with httpx.AsyncClient() as plain:
+            content = (await plain.get(document.json()["url"])).content
+    assert content == record.document

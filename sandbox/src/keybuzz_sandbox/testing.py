@@ -14,6 +14,7 @@ import uvicorn
 
 from .app import create_app
 from .config import SandboxConfig
+from .sandbox import Sandbox
 
 
 def free_port() -> int:
@@ -23,8 +24,13 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def running_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[str]:
-    """Serve a sandbox on 127.0.0.1 until the block ends; yields its base URL."""
+async def running_sandbox(
+    config: SandboxConfig | None = None, *, seen: list[Sandbox] | None = None
+) -> AsyncIterator[str]:
+    """Serve a sandbox on 127.0.0.1 until the block ends; yields its base URL.
+
+    ``seen`` receives the sandbox itself, for tests of what Amazon does unseen (e.g. a
+    report's document written while the report is processed)."""
     port = free_port()
     base = msgspec.structs.replace(
         config or SandboxConfig(),
@@ -32,10 +38,11 @@ async def running_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[
         port=port,
         public_url=f"http://127.0.0.1:{port}",
     )
+    app = create_app(base)
+    if seen is not None:
+        seen.append(app.state.sandbox)
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(base), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     task = asyncio.create_task(server.serve())
     try:

@@ -123,6 +123,64 @@ async def test_a_search_combines_with_the_other_filters_and_pages(
     assert named["externalOrderId"] in [o["externalOrderId"] for o in by_ref_digits["orders"]]
 
 
+async def _add_order(orders: OrdersKit, tenant: str, order_id: str, name: str | None) -> None:
+    await orders.pool.execute(
+        "INSERT INTO orders (tenant_id, marketplace, external_order_id, order_ref, customer_name,"
+        " amazon_updated_at,"
+        " order_date, order_status) VALUES ($1, 'AMAZON', $2, '#' || right($2, 6), $3, now(),"
+        " now() - interval '1 day' * right($2, 1)::int, 'SHIPPED')",
+        tenant, order_id, name,
+    )  # fmt: skip
+
+
+async def _found(orders: OrdersKit, tenant: str, q: str) -> list[str]:
+    return [o["externalOrderId"] for o in (await _list(orders, tenant, q=q, limit=100))["orders"]]
+
+
+async def test_a_name_is_found_by_its_whole_words_in_any_case_order_and_accents(
+    orders: OrdersKit,
+) -> None:
+    """Migration 006: each word of q is a whole word of the name (no accents, any case)."""
+    tenant = new_tenant()
+    await _add_order(orders, tenant, "405-0000001-0000001", "Léa Lefèbvre-Dupont")
+    await _add_order(orders, tenant, "405-0000001-0000002", "Hugo Dupont")
+    await _add_order(orders, tenant, "405-0000001-0000003", None)
+    both = ["405-0000001-0000001", "405-0000001-0000002"]  # newest first
+    assert await _found(orders, tenant, "dupont") == both
+    assert await _found(orders, tenant, "DUPONT") == both
+    assert await _found(orders, tenant, "lea dupont") == both[:1]
+    assert await _found(orders, tenant, "Dupont, LÉA") == both[:1]
+    assert await _found(orders, tenant, "lefebvre") == both[:1]
+    assert await _found(orders, tenant, "hugo lefebvre") == []
+    assert await _found(orders, tenant, "dupon") == []  # part of a word is not a word
+    assert await _found(orders, tenant, "-,;") == []  # no word at all
+    assert await _found(orders, new_tenant(), "dupont") == []
+
+    # The words follow the name and the date, whichever statement changes them.
+    await orders.pool.execute(
+        "UPDATE orders SET customer_name = 'Zoé Martin' WHERE external_order_id = $1", both[0]
+    )
+    assert await _found(orders, tenant, "dupont") == both[1:]
+    assert await _found(orders, tenant, "zoe martin") == both[:1]
+    await orders.pool.execute(
+        "UPDATE orders SET order_date = now() - interval '9 days', customer_name = 'Hugo Martin'"
+        " WHERE external_order_id = $1",
+        both[0],
+    )
+    assert await _found(orders, tenant, "hugo") == [both[1], both[0]]
+    page = await _list(orders, tenant, q="hugo", limit=1)
+    rest = await _list(orders, tenant, q="hugo", limit=1, cursor=page["nextCursor"])
+    assert [o["externalOrderId"] for o in page["orders"] + rest["orders"]] == [both[1], both[0]]
+    await orders.pool.execute("DELETE FROM orders WHERE external_order_id = $1", both[1])
+    assert await _found(orders, tenant, "hugo") == both[:1]
+    assert (
+        await orders.pool.fetchval(
+            "SELECT count(*) FROM order_name_words WHERE tenant_id = $1", tenant
+        )
+        == 2
+    )  # hugo, martin: nothing left of the deleted or renamed
+
+
 async def test_one_order_with_items(backfilled: tuple[OrdersKit, str, int]) -> None:
     orders, tenant, _ = backfilled
     row = await orders.pool.fetchrow(
@@ -181,3 +239,11 @@ async def test_bad_input_is_a_400_never_a_500(orders: OrdersKit) -> None:
         assert response.status_code == 400, (order_id, response.text)
     unauthenticated = await orders.api("GET", "", tenant, headers={"Authorization": ""})
     assert unauthenticated.status_code == 401
+
+
+async def test_the_service_keeps_one_plan_per_statement(orders: OrdersKit) -> None:
+    """DEFINITION.database_settings reaches every pooled connection: a search is not planned
+    anew at each request (store.list_orders_query; docs/ORDERS.md)."""
+    async with orders.pool.acquire() as first, orders.pool.acquire() as second:
+        for conn in (first, second):
+            assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"

@@ -18,6 +18,7 @@ from typing import Any
 
 import jwt
 import msgspec
+from cachetools import TLRUCache
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
@@ -64,8 +65,30 @@ class TokenPolicy(msgspec.Struct, frozen=True, kw_only=True):
         return f"TokenPolicy(issuer={self.issuer!r}, max={self.max_lifetime_seconds})"
 
 
+class _Verified(msgspec.Struct, frozen=True):
+    principal: Principal
+    expires_at: float  # the token's exp
+
+
+# Tokens already verified, each until its own ``exp``: a frontend sends the same token
+# with every request, and verifying it again (HMAC, claims) was a tenth of the CPU of
+# an order list at 200 requests/s (docs/BENCHMARKS.md). Refused tokens are not kept.
+_verified: TLRUCache[tuple[str, TokenPolicy], _Verified] = TLRUCache(
+    maxsize=4096, ttu=lambda _key, value, _now: value.expires_at, timer=time.time
+)
+
+
 def decode_token(token: str, policy: TokenPolicy) -> Principal:
     """The caller, or 401: bad signature, no ``exp``, expired, too long-lived, wrong issuer."""
+    known = _verified.get((token, policy))
+    if known is not None:
+        return known.principal
+    principal, expires_at = _verify(token, policy)
+    _verified[(token, policy)] = _Verified(principal, expires_at)
+    return principal
+
+
+def _verify(token: str, policy: TokenPolicy) -> tuple[Principal, float]:
     required = ["sub", "exp", *(["iss"] if policy.issuer else [])]
     try:
         claims = jwt.decode(
@@ -80,7 +103,8 @@ def decode_token(token: str, policy: TokenPolicy) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise NotAuthorizedException(f"invalid token: {exc}") from None
     _refuse_long_lived(claims, policy.max_lifetime_seconds)
-    return Principal(user_id=claims["sub"], tenants=_tenants(claims), role=_role(claims))
+    principal = Principal(user_id=claims["sub"], tenants=_tenants(claims), role=_role(claims))
+    return principal, float(claims["exp"])
 
 
 def _refuse_long_lived(claims: dict[str, Any], max_lifetime: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -40,8 +41,20 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=30)
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    server_settings: Mapping[str, str] | None = None,
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=30,
+        server_settings=dict(server_settings or {}),
+    )
     assert pool is not None
     return pool
 
@@ -57,6 +70,9 @@ def read_migrations(directory: Path) -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise MigrationError(f"two migrations share a number in {directory}")
     return migrations
+
+
+MIGRATION_TIMEOUT_SECONDS = 3600.0
 
 
 async def apply_migrations(pool: asyncpg.Pool, component: str, directory: Path) -> list[int]:
@@ -99,7 +115,9 @@ async def _apply_pending(
                 )
             continue
         async with conn.transaction():
-            await conn.execute(migration.sql)
+            # Not the pool's 30 s command timeout: a migration that fills a new table
+            # from a large one (orders 006) takes as long as it takes, once.
+            await conn.execute(migration.sql, timeout=MIGRATION_TIMEOUT_SECONDS)
             await conn.execute(
                 "INSERT INTO schema_migrations (component, version, name, checksum) "
                 "VALUES ($1, $2, $3, $4)",

@@ -127,6 +127,8 @@ class ServiceDefinition(Generic[S]):
     ready_checks: Mapping[str, Callable[[Runtime[S]], Awaitable[bool]]] = field(
         default_factory=dict
     )
+    # PostgreSQL settings of every pooled connection (e.g. orders' plan_cache_mode).
+    database_settings: Mapping[str, str] = field(default_factory=dict)
 
 
 class ReadyReport(msgspec.Struct):
@@ -309,7 +311,10 @@ async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> N
     settings = runtime.settings
     await _connect_nats(runtime)
     await ensure_streams(runtime.js, settings.nats_stream_replicas)
-    runtime.pool = await _wait_for("PostgreSQL", lambda: create_pool(settings.database_url))
+    runtime.pool = await _wait_for(
+        "PostgreSQL",
+        lambda: create_pool(settings.database_url, server_settings=definition.database_settings),
+    )
     await apply_migrations(runtime.pool, "keybuzz_shared", SHARED_MIGRATIONS)
     if definition.migrations:
         await apply_migrations(runtime.pool, definition.name, definition.migrations)

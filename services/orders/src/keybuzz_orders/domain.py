@@ -275,8 +275,10 @@ def _report_time(text: str | None) -> datetime:
     return moment
 
 
-def report_order_row(lines: list[dict[str, str]]) -> OrderRow:
-    """The item lines of one order (same ``amazon-order-id``, in file order) → our row."""
+def report_order_row(lines: list[dict[str, str]], marketplace_id: str | None) -> OrderRow:
+    """The item lines of one order (same ``amazon-order-id``, in file order) → our row.
+
+    ``marketplace_id``: the one the report was asked for (the file does not name it)."""
     first = lines[0]
     order_id = first.get("amazon-order-id", "").strip()
     if not is_order_id(order_id):
@@ -319,7 +321,7 @@ def report_order_row(lines: list[dict[str, str]]) -> OrderRow:
     return OrderRow(
         external_order_id=order_id,
         order_ref=order_ref(order_id),
-        marketplace_id=None,  # set by the caller: the report was asked for one marketplace
+        marketplace_id=marketplace_id,
         customer_name=None,
         customer_email=None,
         order_date=_report_time(first.get("purchase-date")),

@@ -26,7 +26,6 @@ each further page would cost ~3 minutes of quota, so the job switches to ``REPOR
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -250,7 +249,7 @@ class ReportSteps:
         errors = 0
         for lines in batch:
             try:
-                row = report_order_row(lines)
+                row = report_order_row(lines, job["marketplace_id"])
             except (ReportLineError, ValueError) as exc:
                 errors += 1
                 log.warning(
@@ -258,7 +257,7 @@ class ReportSteps:
                     extra={"job_id": job["job_id"], "reason": str(exc)[:200]},
                 )
                 continue
-            rows.append(dataclasses.replace(row, marketplace_id=job["marketplace_id"]))
+            rows.append(row)
         window = windows[index]
         window["imported"] = int(window["imported"]) + len(batch)
         if last:

@@ -55,4 +55,8 @@ DEFINITION = ServiceDefinition(
     on_startup=[_provide, _resume_backfills],
     on_shutdown=[_stop_backfills],
     dependencies={"backfills": Backfills, "order_messaging": OrderMessaging},
+    # Every statement of this service has one plan that suits any value (a search's
+    # branches each walk an index newest first, store.list_orders_query): planning each
+    # execution anew cost a search more than running it (docs/BENCHMARKS.md).
+    database_settings={"plan_cache_mode": "force_generic_plan"},
 )

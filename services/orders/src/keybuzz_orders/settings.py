@@ -28,8 +28,9 @@ class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
     # The newest hours are read with searchOrders, not by report: order reports trail
     # by up to 30 minutes (Amazon's docs) and searchOrders gives the full order.
     backfill_report_tail_hours: Annotated[float, msgspec.Meta(ge=1, le=720)] = 24.0
-    # How often a report's processing status is asked (getReport allows 2/s).
-    backfill_report_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    # How often each window's report status is asked: what it adds to a backfill is up to
+    # this once (about half on average); 3 windows every 5 s use 0.6 of getReport's 2/s.
+    backfill_report_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
     # A report not finished this long after it was requested reads its window with
     # searchOrders instead (Amazon's take minutes; one stuck IN_PROGRESS would hold the
     # job for good).

@@ -206,14 +206,14 @@ class OrderFilter:
     limit: int = 50
 
 
-_SUMMARY = """
+_SUMMARY_COLUMNS = """
 SELECT o.id::text, o.external_order_id, o.order_ref, o.marketplace, o.marketplace_id,
        o.customer_name, o.customer_email, o.order_date, o.currency, o.total_amount::text,
        o.order_status::text, o.amazon_status, o.delivery_status::text, o.sav_status::text,
        o.ship_by, o.carrier, o.tracking_code, o.shipping_address::text, o.shipped_at,
        o.delivered_at, o.fulfillment_channel, o.created_at, o.updated_at
-FROM orders o
 """
+_SUMMARY = _SUMMARY_COLUMNS + " FROM orders o"
 
 
 class _Params:
@@ -227,17 +227,27 @@ class _Params:
         return f"${len(self.values)}"
 
 
-def _common_conditions(p: _Params, tenant_id: str, f: OrderFilter) -> list[str]:
-    """Tenant, status, dates and keyset: each present only when given (one plan per shape)."""
-    conditions = [f"o.tenant_id = {p(tenant_id)}"]
-    if f.statuses:
+def _common_conditions(
+    p: _Params, tenant_id: str, f: OrderFilter, dated: tuple[str, str] = ("o", "id")
+) -> list[str]:
+    """Tenant, status, dates and keyset: each present only when given (one plan per shape).
+
+    ``dated`` names where the date and the id are read from: the orders (``o``, ``id``),
+    or the name-word rows a name search walks in order (``w``, ``order_id``).
+    """
+    table, id_column = dated
+    conditions = [f"{table}.tenant_id = {p(tenant_id)}"]
+    if len(f.statuses) == 1:  # one status: orders_tenant_status_date is already in order
+        conditions.append(f"o.order_status = {p(f.statuses[0])}::order_status")
+    elif f.statuses:
         conditions.append(f"o.order_status = ANY({p(list(f.statuses))}::order_status[])")
     if f.date_from is not None:
-        conditions.append(f"o.order_date >= {p(f.date_from)}")
+        conditions.append(f"{table}.order_date >= {p(f.date_from)}")
     if f.date_to is not None:
-        conditions.append(f"o.order_date < {p(f.date_to)}")
+        conditions.append(f"{table}.order_date < {p(f.date_to)}")
     if f.after is not None:
-        conditions.append(f"(o.order_date, o.id) < ({p(f.after[0])}, {p(f.after[1])}::uuid)")
+        keyset = f"({table}.order_date, {table}.{id_column})"
+        conditions.append(f"{keyset} < ({p(f.after[0])}, {p(f.after[1])}::uuid)")
     return conditions
 
 
@@ -245,16 +255,15 @@ _REF = re.compile(r"#?\d{6}")
 
 
 def _search_branches(p: _Params, search: str) -> list[str]:
-    """One condition per way ``q`` can match, each served by an index of its own.
+    """One condition on the orders per way ``q`` can match, each served by an index.
 
     Exact SKU or ASIN always (item indexes → their orders). An order id (3-7-7) or an
     order ref (``#`` + six digits, typed with or without ``#``) is looked up by its
-    unique or ref index and is not searched in names: no name or e-mail is written
-    like one, and their digits would make the trigram index return thousands of
-    rows to recheck. Anything else: part of the customer's name (trigram index, or
-    the tenant's newest-first index when the name is common: the planner chooses per
-    value) and the beginning of the e-mail address (``orders_tenant_email_prefix``);
-    a text with a blank is no e-mail address.
+    unique or ref index and is not searched in names or e-mails (``_searches_names``).
+    Anything else: the beginning of the e-mail address, case-insensitive, as a range of
+    ``orders_tenant_email_prefix`` (a range, not ``LIKE 'x%'``, so that the prepared
+    statement's generic plan uses the index too); a text with a blank is no address.
+    Names have a branch of their own (``_name_branch``).
     """
     text = p(search)
     branches = [
@@ -264,11 +273,38 @@ def _search_branches(p: _Params, search: str) -> list[str]:
         return [*branches, f"o.external_order_id = {text}"]
     if _REF.fullmatch(search):
         return [*branches, f"o.order_ref = {p('#' + search.lstrip('#'))}"]
-    branches.append(f"o.customer_name ILIKE {p('%' + _like_escape(search) + '%')} ESCAPE '\\'")
     if not any(c.isspace() for c in search):
-        prefix = p(_like_escape(search.lower()) + "%")
-        branches.append(f"lower(o.customer_email) LIKE {prefix} ESCAPE '\\'")
+        prefix = search.lower()
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first text past the prefix
+        branches.append(
+            f"lower(o.customer_email) ~>=~ {p(prefix)} AND lower(o.customer_email) ~<~ {p(after)}"
+        )
     return branches
+
+
+def _searches_names(search: str) -> bool:
+    return not is_order_id(search) and not _REF.fullmatch(search)
+
+
+def _name_branch(p: _Params, tenant_id: str, f: OrderFilter, limit: str) -> str:
+    """Orders whose customer name holds every word of ``q`` (migration 006).
+
+    The walk starts at the longest word (usually the rarest) in ``order_name_words``,
+    newest first from the keyset, and checks the other words in the same index entry
+    (``name_key``): it stops once ``limit`` orders match, whatever the table's size.
+    Words are the database's (``name_search_words``: lower case, no accents).
+    """
+    words = f"name_search_words({p(f.search)})"
+    conditions = [
+        *_common_conditions(p, tenant_id, f, dated=("w", "order_id")),
+        f"w.word = (SELECT x FROM unnest({words}) AS x ORDER BY length(x) DESC, x LIMIT 1)",
+        f"w.name_key LIKE ALL (ARRAY(SELECT '% ' || x || ' %' FROM unnest({words}) AS x))",
+    ]
+    return (
+        f"({_SUMMARY_COLUMNS} FROM order_name_words w JOIN orders o ON o.id = w.order_id"
+        f" WHERE {' AND '.join(conditions)}"
+        f" ORDER BY w.order_date DESC, w.order_id DESC LIMIT {limit})"
+    )
 
 
 _NEWEST_FIRST = "ORDER BY o.order_date DESC, o.id DESC"
@@ -280,54 +316,36 @@ def list_orders_query(tenant_id: str, f: OrderFilter) -> tuple[str, list[Any]]:
     A search is a UNION of one newest-first, limited branch per kind of match: each
     branch is planned on its own index (an OR across them would leave the planner a
     scan of the tenant's orders), and the newest ``limit`` of the union are the newest
-    of the branches' newest ``limit``.
+    of the branches' newest ``limit``. Every branch's plan suits any value, so the
+    prepared statement's generic plan is as good as a custom one.
     """
     p = _Params()
     where = " AND ".join(_common_conditions(p, tenant_id, f))
     limit = p(f.limit)
     if f.search is None:
         return f"{_SUMMARY} WHERE {where} {_NEWEST_FIRST} LIMIT {limit}", p.values
-    branches = " UNION ".join(
+    branches = [
         f"({_SUMMARY} WHERE {where} AND {match} {_NEWEST_FIRST} LIMIT {limit})"
         for match in _search_branches(p, f.search)
-    )
+    ]
+    if _searches_names(f.search):
+        branches.append(_name_branch(p, tenant_id, f, limit))
     # The branches return the id as text: the final order is on the uuid, as the keyset's.
     newest = "ORDER BY o.order_date DESC, o.id::uuid DESC"
-    return f"SELECT * FROM ({branches}) AS o {newest} LIMIT {limit}", p.values
+    return f"SELECT * FROM ({' UNION '.join(branches)}) AS o {newest} LIMIT {limit}", p.values
 
 
 async def list_orders(conn: Conn, tenant_id: str, f: OrderFilter) -> list[asyncpg.Record]:
     sql, values = list_orders_query(tenant_id, f)
-    if f.search is None:
-        return await conn.fetch(sql, *values)
-    if isinstance(conn, asyncpg.Pool):
-        async with conn.acquire() as acquired:
-            return await _search_orders(acquired, sql, values)
-    return await _search_orders(conn, sql, values)
-
-
-async def _search_orders(
-    conn: asyncpg.Connection, sql: str, values: list[Any]
-) -> list[asyncpg.Record]:
-    """A search is planned for its own value, every time.
-
-    asyncpg keeps statements prepared, and after five runs PostgreSQL may keep a
-    generic plan: for a name it cannot tell a rare one (trigram index) from a
-    common one (newest-first scan), and measured 60-110 ms instead of 3-5 ms at
-    1,000,000 orders (docs/BENCHMARKS.md). ``SET LOCAL`` ends with the transaction.
-    """
-    async with conn.transaction():
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        return await conn.fetch(sql, *values)
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return await conn.fetch(sql, *values)
 
 
 async def get_order(
     conn: Conn, tenant_id: str, external_order_id: str
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
+    if isinstance(conn, asyncpg.Pool):  # both reads on one connection: one pool round
+        async with conn.acquire() as acquired:
+            return await get_order(acquired, tenant_id, external_order_id)
     order = await conn.fetchrow(
         _SUMMARY + " WHERE o.tenant_id = $1 AND o.external_order_id = $2",
         tenant_id,
