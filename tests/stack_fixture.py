@@ -1,7 +1,7 @@
 """The development stack exactly as `make up` starts it, for the end-to-end and crash tests.
 
 ``python -m keybuzz_devstack up`` runs in a scratch ``KEYBUZZ_ROOT`` on ports shifted
-by ``KEYBUZZ_PORT_OFFSET`` (the first offset whose ports are all free, from 200), so
+by ``KEYBUZZ_PORT_OFFSET`` (the first offset whose ports are all free, from 150), so
 it never touches a developer's stack or ``.data/``. One stack serves the whole session
 (``made_up_stack``, registered in tests/conftest.py): starting it costs ~15 s on two
 shared cores, and every test works with tenants of its own. ``down`` ends it.
@@ -40,7 +40,10 @@ from keybuzz_shared.events import TenantCreated, encode_event, event_headers
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-CANDIDATE_OFFSETS = (200, 400, 500, 600, 700, 900, 1000)
+# No two of them (nor 0, the developer's stack) differ by the distance between two of the
+# stack's ports (stack.DEFAULT_PORTS): 200 and 400 did, and the stack at 200 kept OpenBao's
+# cluster port (8401) where the one at 400 wanted oauth.
+CANDIDATE_OFFSETS = (150, 250, 400, 550, 650, 900, 1050)
 SERVICES = ("oauth", "poller", "orders", "tenant-sync")
 SERVICE_PORTS = {"oauth": 8001, "poller": 8002, "orders": 8003, "tenant-sync": 8004}
 INTERNAL_KEY = "keybuzz-dev-internal"

@@ -12,6 +12,7 @@ supervisord runs (tests/stack_fixture.py), reached over HTTP, NATS, SQL and Vaul
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN, port_open
 
 from tests.stack_fixture import (
+    CANDIDATE_OFFSETS,
     DEFAULT_PORTS,
     FR,
     INBOUND_DOMAIN,
@@ -290,6 +292,14 @@ async def test_a_tenant_from_creation_to_tickets_linked_to_its_orders(
     assert len(story.relayed) == BUYER_MESSAGES
     assert {t["orderId"] for t in story.tickets} == {s["orderId"] for s in story.relayed}
     assert await made_up_stack.ready() == []
+
+
+def test_the_candidate_offsets_never_put_two_stacks_on_one_port() -> None:
+    """Stacks of parallel test workers, and a developer's at offset 0, run side by side."""
+    offsets = (0, *CANDIDATE_OFFSETS)
+    ports = [{p + offset for p in DEFAULT_PORTS} for offset in offsets]
+    for i, j in itertools.combinations(range(len(offsets)), 2):
+        assert not ports[i] & ports[j], (offsets[i], offsets[j], ports[i] & ports[j])
 
 
 def test_the_stack_listens_only_on_ports_shifted_by_the_offset(made_up_stack: MadeUpStack) -> None:

@@ -45,7 +45,10 @@ PORT_OFFSET = _port_offset()
 
 # Every default port of the stack (DESIGN.md §8) and NATS's monitor, unshifted: what a
 # second stack must not collide with, and what tells that a stack already runs.
-DEFAULT_PORTS = (4222, 8222, 5432, 8200, 8900, 8001, 8002, 8003, 8004, 2525, 2526, 8143, 8024, 3000)
+# 8201: OpenBao's cluster port, which `bao server -dev` binds next to its API (8200 + 1)
+# without a flag to move it; two stacks 200 apart once collided there (oauth on 8201).
+DEFAULT_PORTS = (4222, 8222, 5432, 8200, 8201, 8900, 8001, 8002, 8003, 8004, 2525, 2526, 8143,
+                 8024, 3000)  # fmt: skip
 
 
 def port(default: int) -> int:
@@ -287,10 +290,13 @@ def clear_stale_files() -> None:
 
 
 def check_ports_free(parts: list[Part]) -> None:
-    busy = [p for p in parts if p.spec and infra.port_open(p.spec.port)]
-    busy += [p for p in parts if not p.spec and _port_of(p) and infra.port_open(_port_of(p))]
+    busy = [(p.name, p.listen) for p in parts if p.spec and infra.port_open(p.spec.port)]
+    busy += [(p.name, p.listen) for p in parts
+             if not p.spec and _port_of(p) and infra.port_open(_port_of(p))]  # fmt: skip
+    if any(p.name == "openbao" for p in parts) and infra.port_open(OPENBAO_PORT + 1):
+        busy.append(("openbao's cluster port", f"127.0.0.1:{OPENBAO_PORT + 1}"))
     if busy:
-        names = ", ".join(f"{p.name} ({p.listen})" for p in busy)
+        names = ", ".join(f"{name} ({listen})" for name, listen in busy)
         raise SystemExit(f"ports already in use: {names}. Is a stack running? Try `make down`.")
 
 

@@ -155,6 +155,12 @@ async def test_a_name_is_found_by_its_whole_words_in_any_case_order_and_accents(
     assert await _found(orders, tenant, "dupon") == []  # part of a word is not a word
     assert await _found(orders, tenant, "-,;") == []  # no word at all
     assert await _found(orders, new_tenant(), "dupont") == []
+    # However odd a name Amazon sends, the order is stored and its words found.
+    odd = "Åsa " + "ü" * 3000 + " " + " ".join(f"w{n}" for n in range(400))
+    await _add_order(orders, tenant, "405-0000001-0000009", odd)
+    assert await _found(orders, tenant, "asa w399") == ["405-0000001-0000009"]
+    assert await _found(orders, tenant, "w399") == ["405-0000001-0000009"]
+    await orders.pool.execute("DELETE FROM orders WHERE external_order_id = '405-0000001-0000009'")
 
     # The words follow the name and the date, whichever statement changes them.
     await orders.pool.execute(

@@ -294,11 +294,12 @@ def _name_branch(p: _Params, tenant_id: str, f: OrderFilter, limit: str) -> str:
     (``name_key``): it stops once ``limit`` orders match, whatever the table's size.
     Words are the database's (``name_search_words``: lower case, no accents).
     """
-    words = f"name_search_words({p(f.search)})"
+    words = f"unnest(name_search_words({p(f.search)})) AS x"
+    walked = f"(SELECT x FROM {words} ORDER BY length(x) DESC, x LIMIT 1)"
     conditions = [
         *_common_conditions(p, tenant_id, f, dated=("w", "order_id")),
-        f"w.word = (SELECT x FROM unnest({words}) AS x ORDER BY length(x) DESC, x LIMIT 1)",
-        f"w.name_key LIKE ALL (ARRAY(SELECT '% ' || x || ' %' FROM unnest({words}) AS x))",
+        f"w.word = {walked}",
+        f"w.name_key LIKE ALL (ARRAY(SELECT '% ' || x || ' %' FROM {words} WHERE x <> {walked}))",
     ]
     return (
         f"({_SUMMARY_COLUMNS} FROM order_name_words w JOIN orders o ON o.id = w.order_id"

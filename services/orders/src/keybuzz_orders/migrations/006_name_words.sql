@@ -11,12 +11,14 @@ CREATE EXTENSION IF NOT EXISTS unaccent;
 -- Lower case, accents removed ("Müller" → "muller"), split on blanks and ASCII
 -- punctuation ("Martin-Dupont" → martin, dupont). IMMUTABLE with the dictionary
 -- named, as unaccent's documentation advises for a function used in indexes.
+-- Words past 64 characters are no words: an index entry has a size limit, and a
+-- name Amazon sends, however odd, must never fail the order's write.
 CREATE FUNCTION name_search_words(name text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(array_agg(DISTINCT w ORDER BY w), '{}')
     FROM regexp_split_to_table(lower(public.unaccent('public.unaccent', name)),
                                '[[:space:][:punct:]]+') AS w
-    WHERE w <> ''
+    WHERE w <> '' AND length(w) <= 64
 $$;
 
 CREATE TABLE order_name_words (
@@ -35,7 +37,9 @@ CREATE FUNCTION name_search_entries(tenant_id text, customer_name text,
 RETURNS TABLE (tenant_id text, word text, order_date timestamptz, order_id uuid,
                name_key text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT $1, w, $3, $4, ' ' || array_to_string(n.words, ' ') || ' '
+    -- The key is cut at 400 characters (an index entry stays under its size limit);
+    -- a word only past that cut is found as the walked word, not as another one.
+    SELECT $1, w, $3, $4, left(' ' || array_to_string(n.words, ' ') || ' ', 400)
     FROM (SELECT name_search_words($2) AS words) AS n, unnest(n.words) AS w
 $$;
 
