@@ -324,3 +324,24 @@ async def test_the_document_is_written_while_the_report_is_processed() -> None:
         async with httpx.AsyncClient() as plain:
             content = (await plain.get(document.json()["url"])).content
     assert content == record.document
+
+
+async def test_an_idle_connection_is_kept_as_amazon_keeps_it(live) -> None:
+    """Kept past httpx's 5 s keep-alive expiry: a client reusing its connection then never
+    meets a socket the sandbox closed under it (it did, with uvicorn's 5 s default)."""
+    host, port = live.base_url.host, live.base_url.port
+    reader, writer = await asyncio.open_connection(host, port)
+    request = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    try:
+        for pause in (0.0, 6.0):
+            await asyncio.sleep(pause)
+            writer.write(request)
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), timeout=5)
+            assert status.startswith(b"HTTP/1.1 200"), status
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+    finally:
+        writer.close()

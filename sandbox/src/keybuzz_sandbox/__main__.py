@@ -7,7 +7,7 @@ import sys
 import uvicorn
 
 from .app import create_app
-from .config import ConfigError, SandboxConfig
+from .config import AMAZON_IDLE_TIMEOUT_SECONDS, ConfigError, SandboxConfig
 
 
 def main() -> None:
@@ -15,7 +15,13 @@ def main() -> None:
         config = SandboxConfig.from_env()
     except ConfigError as exc:
         sys.exit(f"keybuzz-sandbox: {exc}")
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info")
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_level="info",
+        timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
+    )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,12 @@ class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
     operations: tuple[str, ...] = ()
 
 
+# Amazon's endpoints keep an idle connection for about a minute (AWS load balancers'
+# 60 s); uvicorn's 5 s default equals httpx's keep-alive expiry, so a client reusing a
+# connection at that moment met a closed socket (RemoteProtocolError, then a retry).
+AMAZON_IDLE_TIMEOUT_SECONDS = 60
+
+
 class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     host: str = "127.0.0.1"
     port: int = 8900

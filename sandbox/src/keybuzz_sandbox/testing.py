@@ -13,7 +13,7 @@ import msgspec
 import uvicorn
 
 from .app import create_app
-from .config import SandboxConfig
+from .config import AMAZON_IDLE_TIMEOUT_SECONDS, SandboxConfig
 from .sandbox import Sandbox
 
 
@@ -42,7 +42,14 @@ async def running_sandbox(
     if seen is not None:
         seen.append(app.state.sandbox)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
+        )  # fmt: skip
     )
     task = asyncio.create_task(server.serve())
     try:
