@@ -78,7 +78,15 @@ def json_logs() -> Iterator[list[dict[str, Any]]]:
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # The services log uvicorn's access lines through the root logger (log_config=None);
+    # an earlier test in this process may have run a uvicorn with its own logging set-up.
+    access = logging.getLogger("uvicorn.access")
+    saved = access.level, access.propagate
+    access.setLevel(logging.INFO)
+    access.propagate = True
     yield lines
+    access.setLevel(saved[0])
+    access.propagate = saved[1]
     root.removeHandler(handler)
     root.setLevel(level)
 

@@ -46,7 +46,10 @@ async def running_sandbox(
             app,
             host="127.0.0.1",
             port=port,
-            log_level="warning",
+            # No logging configuration of uvicorn's own: its default one (or a log level)
+            # is process-wide and silenced the access lines other tests read.
+            log_config=None,
+            access_log=False,
             lifespan="off",
             timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
         )  # fmt: skip

@@ -359,7 +359,8 @@ class VaultGate:
             host="127.0.0.1",
             port=self.port,
             lifespan="off",
-            log_level="warning",
+            log_config=None,  # uvicorn's own logging setup is process-wide
+            access_log=False,
             interface="asgi3",
         )
         self.server = uvicorn.Server(config)
