@@ -22,7 +22,8 @@ import pytest
 import yaml
 from keybuzz_devstack.infra import venv_bin
 from keybuzz_poller.settings import PollerSettings
-from keybuzz_shared.settings import is_secret_field, load_settings
+from keybuzz_shared.redaction import is_secret_name
+from keybuzz_shared.settings import load_settings
 
 from tests.test_compose import ALL_SETTINGS_VARIABLES, DEFINITIONS, settings_variables
 
@@ -191,11 +192,11 @@ def test_secrets_are_only_referenced_and_documented(overlay: str) -> None:
             if reference:
                 assert reference["name"] in documented
                 assert reference["key"] in documented[reference["name"]]
-            elif is_secret_field(variable["name"].lower()):
+            elif is_secret_name(variable["name"].lower()):
                 raise AssertionError(f"{name}: {variable['name']} is a secret given as a value")
     for configmap in objects(overlay, "ConfigMap").values():
         for key in configmap["data"]:
-            assert not is_secret_field(key.lower()), key
+            assert not is_secret_name(key.lower()), key
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

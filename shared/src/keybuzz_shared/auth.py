@@ -25,25 +25,9 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from keybuzz_shared.http import BadRequest
 from keybuzz_shared.ids import is_tenant_id
 from keybuzz_shared.settings import CommonSettings
+from keybuzz_shared.tenancy import SUPERADMIN, Principal, TenantContext
 
-SUPERADMIN = "superadmin"
 DEFAULT_MAX_LIFETIME_SECONDS = 24 * 3600
-
-
-class Principal(msgspec.Struct, frozen=True):
-    user_id: str
-    tenants: tuple[str, ...] = ()
-    role: str | None = None
-
-    def may_access(self, tenant_id: str) -> bool:
-        return self.role == SUPERADMIN or tenant_id in self.tenants
-
-
-class TenantContext(msgspec.Struct, frozen=True):
-    """Who is calling, for which tenant: what tenant endpoints receive."""
-
-    principal: Principal
-    tenant_id: str
 
 
 class TokenPolicy(msgspec.Struct, frozen=True, kw_only=True):

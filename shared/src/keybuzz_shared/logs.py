@@ -8,80 +8,15 @@ line is masked too.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import traceback
-from dataclasses import is_dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from keybuzz_shared.redaction import redact_text, redact_value
 from keybuzz_shared.tracing import current_ids
-
-REDACTED = "[REDACTED]"
-
-SENSITIVE_KEYS = frozenset(
-    {
-        "access_token",
-        "refresh_token",
-        "client_secret",
-        "authorization",
-        "x-amz-access-token",
-        "x-internal-key",
-        "x-vault-token",
-        "token",
-        "vault_token",
-        "secret_id",
-        "password",
-        "restricteddatatoken",
-        "restricted_data_token",
-        "spapi_oauth_code",
-        "jwt_secret",
-        "internal_api_key",
-    }
-)
-# Field names are compared without case or separators (refresh_token, refreshToken,
-# Refresh-Token), and a name that ends with one of these (lwa_refresh_token,
-# proxy_authorization) is a secret whatever its value looks like.
-_SENSITIVE_SUFFIXES = (
-    "accesstoken",
-    "refreshtoken",
-    "clientsecret",
-    "authorization",
-    "password",
-    "secretid",
-    "restricteddatatoken",
-    "oauthcode",
-    "apikey",
-    "internalkey",
-    "vaulttoken",
-    "jwtsecret",
-)
-_SENSITIVE_NAMES = frozenset(re.sub(r"[^a-z0-9]", "", k) for k in SENSITIVE_KEYS)
-
-
-def is_sensitive_key(key: str) -> bool:
-    """A field named like a secret is masked whole, even when its value looks harmless."""
-    name = re.sub(r"[^a-z0-9]", "", key.lower())
-    return name in _SENSITIVE_NAMES or name.endswith(_SENSITIVE_SUFFIXES)
-
-
-_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # LWA access/refresh tokens and restricted data tokens: Atza|…, Atzr|…, Atz.sprdt|…
-    (re.compile(r"Atz[a-z.]*\|[^\s\"'&,;}]+"), REDACTED),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
-    (
-        re.compile(
-            r"(?i)([\"']?(?:access_token|refresh_token|client_secret|secret_id|"
-            r"password|token|spapi_oauth_code|restrictedDataToken)[\"']?\s*[:=]\s*[\"']?)"
-            r"[^\s\"'&,;}]+"
-        ),
-        r"\1" + REDACTED,
-    ),
-    # hvac / OpenBao service tokens (s.…, hvs.…) and our dev root token.
-    (re.compile(r"\b(?:hvs|hvb|s)\.[A-Za-z0-9]{20,}"), REDACTED),
-)
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {
     "message",
@@ -89,28 +24,6 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).
     "taskName",
     "color_message",  # uvicorn's ANSI-coloured copy of the message
 }
-
-
-def redact_text(text: str) -> str:
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def redact_value(value: Any, key: str | None = None) -> Any:
-    """Mask secrets inside any JSON-like value; keys named like secrets are masked whole."""
-    if key is not None and is_sensitive_key(key):
-        return REDACTED if value not in (None, "") else value
-    if isinstance(value, msgspec.Struct) or is_dataclass(value):
-        # A token response or settings object passed as a field: look inside it.
-        value = msgspec.to_builtins(value, str_keys=True, enc_hook=repr)
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {k: redact_value(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [redact_value(v) for v in value]
-    return value
 
 
 class JsonFormatter(logging.Formatter):

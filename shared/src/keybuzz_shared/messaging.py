@@ -37,6 +37,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from keybuzz_shared import metrics, tracing
+from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import E, Event, encode_event
 from keybuzz_shared.outbox import publish_headers
@@ -371,7 +372,9 @@ class EventSubscription(Generic[E]):
             reason = f"failed {delivery.attempt} times: {type(exc).__name__}: {exc}"
             await self._dead_letter(raw, reason)
             return "dead_lettered"
-        delay = min(self.retry_backoff * 2 ** (delivery.attempt - 1), RETRY_BACKOFF_MAX_SECONDS)
+        delay = backoff_delay(
+            delivery.attempt, base=self.retry_backoff, cap=RETRY_BACKOFF_MAX_SECONDS
+        )
         log.warning(
             "event handler failed; will retry",
             extra={"consumer": self.durable, "attempt": delivery.attempt, "retry_in": delay},

@@ -28,6 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from keybuzz_shared import tracing
+from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.db import Executor
 from keybuzz_shared.events import Event, encode_event, event_headers
 
@@ -193,7 +194,7 @@ class OutboxRelay:
                 failures += 1
             if failures:  # back off, deaf to wakes: an outage must not become a busy loop
                 await asyncio.sleep(
-                    min(IDLE_POLL_SECONDS * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+                    backoff_delay(failures, base=IDLE_POLL_SECONDS, cap=MAX_BACKOFF_SECONDS)
                 )
             elif busy:  # the other instance may have finished its round before our commit
                 await asyncio.sleep(BUSY_RETRY_SECONDS)

@@ -21,6 +21,8 @@ from typing import Annotated, Any, ClassVar, TypeVar
 
 import msgspec
 
+from keybuzz_shared.redaction import REDACTED, is_secret_name
+
 DEV_VAULT_TOKEN = "keybuzz-dev-root"
 DEV_JWT_SECRET = "keybuzz-dev-secret-change-me-in-production"
 DEV_INTERNAL_API_KEY = "keybuzz-dev-internal"
@@ -33,13 +35,10 @@ PRODUCTION_LIKE = frozenset({"staging", "production"})
 # HS256 needs a key of at least the hash size (RFC 7518 §3.2); the same bar for the API key.
 MIN_SECRET_BYTES = 32
 
-# Field names whose values are secrets, beyond the explicit SECRET_FIELDS.
-_SECRET_NAME = re.compile(r"secret|token|password|api_key")
 # user:password@ inside a URL (DATABASE_URL, NATS_URL): the password is masked.
 _URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/@]*@")
 # libpq also takes it as a query parameter: ...?password=...
 _QUERY_PASSWORD = re.compile(r"(?i)(password=)[^&]*")
-MASK = "[REDACTED]"
 
 
 class SettingsError(SystemExit):
@@ -113,17 +112,13 @@ class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
             yield field, _shown(field, getattr(self, field))
 
 
-def is_secret_field(field: str) -> bool:
-    return _SECRET_NAME.search(field) is not None
-
-
 def _shown(field: str, value: object) -> object:
     if value is None:
         return None
-    if is_secret_field(field):
-        return MASK
+    if is_secret_name(field):
+        return REDACTED
     if isinstance(value, str):
-        return _QUERY_PASSWORD.sub(rf"\1{MASK}", _URL_PASSWORD.sub(rf"\1:{MASK}@", value))
+        return _QUERY_PASSWORD.sub(rf"\1{REDACTED}", _URL_PASSWORD.sub(rf"\1:{REDACTED}@", value))
     return value
 
 

@@ -26,6 +26,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from keybuzz_shared.redaction import redact_text
+
 log = logging.getLogger(__name__)
 
 # Only W3C trace context travels with events: baggage could carry anything a caller sent.
@@ -118,8 +120,6 @@ def http_plugin() -> OpenTelemetryPlugin:
 def _redact_url_attributes(span: Span, scope: dict[str, Any]) -> None:
     """Query strings can hold secrets (the LWA callback's ``spapi_oauth_code``): mask them
     before an exporter could ship the span anywhere."""
-    from keybuzz_shared.logs import redact_text  # logs imports this module
-
     attributes = getattr(span, "attributes", None) or {}
     for key in _URL_ATTRIBUTES:
         value = attributes.get(key)

@@ -24,7 +24,7 @@ from tenacity import (
 from keybuzz_shared.amazon.credentials import AppCredentials
 from keybuzz_shared.amazon.errors import InvalidGrant, LwaError, LwaUnavailable
 from keybuzz_shared.amazon.marketplaces import LWA_TOKEN_ENDPOINT
-from keybuzz_shared.logs import redact_text
+from keybuzz_shared.redaction import redact_text
 
 log = logging.getLogger(__name__)
 

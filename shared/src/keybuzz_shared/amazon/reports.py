@@ -30,6 +30,7 @@ import httpx
 import msgspec
 
 from keybuzz_shared.amazon.spapi import SpApiClient
+from keybuzz_shared.amazon.times import amazon_time
 from keybuzz_shared.errors import DependencyUnavailable
 
 REPORTS_PATH = "/reports/2021-06-30"
@@ -75,10 +76,6 @@ class ReportDocument(_Model):
 class Reply:
     value: Any
     rate_limit_waits: int
-
-
-def amazon_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ReportsClient:

@@ -45,7 +45,7 @@ from tenacity import (
 from keybuzz_shared.amazon.marketplaces import region
 from keybuzz_shared.amazon.tokens import AccessToken, TokenService
 from keybuzz_shared.errors import DependencyUnavailable
-from keybuzz_shared.logs import redact_text
+from keybuzz_shared.redaction import redact_text
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,112 @@
+"""The rules every service shares, each defined once in keybuzz_shared (fast, no servers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
+from keybuzz_shared.backoff import backoff_delay
+from keybuzz_shared.ids import amazon_order_ids_in, is_amazon_order_id
+from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page
+from keybuzz_shared.redaction import is_secret_name
+
+
+def test_backoff_doubles_from_base_up_to_the_cap() -> None:
+    delays = [backoff_delay(attempt, base=2, cap=60) for attempt in range(1, 8)]
+    assert delays == [2, 4, 8, 16, 32, 60, 60]
+    assert backoff_delay(0, base=1, cap=5) == 1  # a first try counted as 0 waits the base
+    assert backoff_delay(10_000, base=1, cap=5) == 5  # no overflow on a very long outage
+
+
+def test_backoff_jitter_stays_between_half_and_all_of_the_delay() -> None:
+    drawn = {backoff_delay(3, base=1, cap=60, jitter=True) for _ in range(200)}
+    assert all(2 <= delay <= 4 for delay in drawn)
+    assert len(drawn) > 100  # spread, not one value
+
+
+def test_amazon_time_is_utc_with_a_z_whatever_the_offset() -> None:
+    paris = timezone(timedelta(hours=1))
+    assert amazon_time(datetime(2026, 11, 22, 9, 30, 15, 999, tzinfo=paris)) == (
+        "2026-11-22T08:30:15Z"
+    )
+    assert amazon_time(datetime(2026, 11, 22, 8, 0)) == "2026-11-22T08:00:00Z"  # naive = UTC
+    parsed = parse_amazon_time("2026-11-22T09:30:15+01:00")
+    assert parsed == datetime(2026, 11, 22, 8, 30, 15, tzinfo=UTC) and parsed.tzinfo == UTC
+    assert parse_amazon_time("2026-11-22T08:30:15Z") == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Order 405-1234567-1234567 ...", ["405-1234567-1234567"]),
+        ("#405-1234567-1234567#", ["405-1234567-1234567"]),
+        ("1405-1234567-1234567", []),  # a longer number is not an order id
+        ("405-1234567-12345678", []),
+        (
+            "a 405-1234567-1234567 and 171-0000000-0000001",
+            ["405-1234567-1234567", "171-0000000-0000001"],
+        ),
+    ],
+)
+def test_order_ids_in_text_stand_between_non_digits(text: str, found: list[str]) -> None:
+    assert amazon_order_ids_in(text) == found
+
+
+def test_a_whole_value_is_an_order_id_or_not() -> None:
+    assert is_amazon_order_id("405-1234567-1234567")
+    assert not is_amazon_order_id("405-1234567-1234567\n")
+    assert not is_amazon_order_id(" 405-1234567-1234567")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "refresh_token",
+        "refreshToken",
+        "lwa_refresh_token",
+        "X-Amz-Access-Token",
+        "VAULT_TOKEN",
+        "client_secret",
+        "vault_secret_id",
+        "internal_api_key",
+        "X-Internal-Key",
+        "smtp_relay_password",
+        "Authorization",
+        "spapi_oauth_code",
+        "jwt_secret",
+    ],
+)
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["next_token", "nextToken", "tenant_id", "token_count_total", "email"]
+)
+def test_names_that_are_not_secrets(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_a_page_says_there_is_more_only_when_there_is() -> None:
+    assert split_page([1, 2, 3], 3) == ([1, 2, 3], None)  # exactly full: the last page
+    assert split_page([1, 2, 3, 4], 3) == ([1, 2, 3], 3)
+    assert split_page([], 3) == ([], None)
+
+
+def test_cursor_round_trip_and_refusals() -> None:
+    moment = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    position = decode_cursor(encode_cursor(moment, "ticket-1"))
+    assert (position.at, position.id) == (moment, "ticket-1")
+    for bad in ["", "not base64!", encode_cursor(moment, "")[:-3], "W10"]:
+        with pytest.raises(InvalidCursor):
+            decode_cursor(bad)
+
+    def must_be_digits(value: str) -> str:
+        if not value.isdigit():
+            raise ValueError(value)
+        return value
+
+    with pytest.raises(InvalidCursor):
+        decode_cursor(encode_cursor(moment, "abc"), id_check=must_be_digits)
+    assert decode_cursor(encode_cursor(moment, "42"), id_check=must_be_digits).id == "42"
