@@ -52,13 +52,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route every logger (ours, uvicorn's, FastStream's) through the JSON formatter."""
+    """Route every logger (ours, uvicorn's, nats-py's) through the JSON formatter."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "nats"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "nats"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from faststream.nats import NatsBroker
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -93,22 +93,10 @@ class SubscriberHost(Protocol):
     """What a subscription needs from the service runtime (``service.Runtime``)."""
 
     name: str
-    broker: NatsBroker
+    nc: Client
     subscriptions: list[Any]
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
-
-
-def create_broker(servers: str | list[str], service: str, **callbacks: Any) -> NatsBroker:
-    return NatsBroker(
-        servers,
-        name=f"keybuzz-{service}",
-        max_reconnect_attempts=-1,  # keep trying: /ready reports the outage meanwhile
-        reconnect_time_wait=1,
-        logger=logging.getLogger(f"keybuzz.{service}.events"),
-        log_level=logging.DEBUG,  # one line per message is noise at INFO; failures still log
-        **callbacks,
-    )
 
 
 def stream_for(subject: str) -> str:
@@ -218,18 +206,13 @@ class EventSubscription(Generic[E]):
         self._busy = False
         host.subscriptions.append(self)
 
-    @property
-    def broker(self) -> NatsBroker:
-        return self.host.broker
-
     # --- the pull loop ---------------------------------------------------------------------
-    # Our own rather than FastStream's batch subscriber: FastStream 0.7 lets nats-py's
-    # asyncio.TimeoutError escape its loop, logging it at error level and dropping a
-    # partly fetched batch until JetStream redelivers it (ack_wait later).
+    # Our own on nats-py (README, "How it is built"): ack after commit, per-tenant order,
+    # leases and dead letters with reasons are what this frame is for.
 
     async def start(self) -> None:
         """Create or update the durable consumer, then consume (the frame calls this)."""
-        js = self.broker.connection.jetstream()
+        js = self.host.nc.jetstream()
         await js.add_consumer(  # create-or-update: a changed ack_wait/max_deliver applies
             self.stream,
             ConsumerConfig(
@@ -404,7 +387,7 @@ class EventSubscription(Generic[E]):
             await asyncio.gather(task, return_exceptions=True)
 
     async def _dead_letter(self, raw: Msg, reason: str) -> None:
-        js: JetStreamContext = self.broker.connection.jetstream()
+        js: JetStreamContext = self.host.nc.jetstream()
         meta = raw.metadata
         headers = {
             "Nats-Msg-Id": f"dl-{self.durable}-{meta.stream}-{meta.sequence.stream}-"
@@ -417,7 +400,7 @@ class EventSubscription(Generic[E]):
             # the trace it belonged to travels on, to the redrive and back
             **{k: v for k, v in (raw.headers or {}).items() if k.lower() in _TRACE_HEADERS},
         }
-        body = _fit_payload(raw.data, headers, self.broker.connection.max_payload)
+        body = _fit_payload(raw.data, headers, self.host.nc.max_payload)
         await js.publish(dead_letter_subject(self.service, raw.subject), body, headers=headers)
         log.warning(
             "event parked on dead-letter subject",

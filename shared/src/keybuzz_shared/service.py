@@ -21,7 +21,6 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 import msgspec
 import uvicorn
-from faststream.nats import NatsBroker
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -36,8 +35,8 @@ from keybuzz_shared import auth, metrics, tracing
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.http import EXCEPTION_HANDLERS, JsonRequest
 from keybuzz_shared.logs import configure_logging
-from keybuzz_shared.messaging import create_broker
 from keybuzz_shared.micro import MicroEndpoint, start_micro_service
+from keybuzz_shared.nats_connection import NatsConnection
 from keybuzz_shared.outbox import OutboxRelay
 from keybuzz_shared.redrive import RedriveReport, RedriveRequest, redrive
 from keybuzz_shared.settings import CommonSettings, load_settings
@@ -61,7 +60,7 @@ class Runtime(Generic[S]):
 
     name: str
     settings: S
-    broker: NatsBroker
+    nats: NatsConnection
     vault: VaultClient
     pool: asyncpg.Pool = field(init=False)
     outbox: OutboxRelay = field(init=False)
@@ -96,7 +95,7 @@ class Runtime(Generic[S]):
 
     @property
     def nc(self) -> Client:
-        return self.broker.connection
+        return self.nats.client
 
     @property
     def js(self) -> JetStreamContext:
@@ -138,7 +137,7 @@ class ReadyReport(msgspec.Struct):
 
 async def readiness(runtime: Runtime[Any]) -> ReadyReport:
     checks = {
-        "nats": runtime.broker._connection is not None and runtime.nc.is_connected,
+        "nats": runtime.nats.is_connected,
         "database": await _bounded(_database_ok(runtime)),
         "vault": await _bounded(runtime.vault.is_ready()),
     }
@@ -222,7 +221,7 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
     runtime: Runtime[S] = Runtime(
         name=definition.name,
         settings=settings,
-        broker=create_broker(settings.nats_servers, definition.name, closed_cb=on_nats_closed),
+        nats=NatsConnection(settings.nats_servers, definition.name, on_closed=on_nats_closed),
         vault=VaultClient(
             settings.vault_addr,
             token=settings.vault_token,
@@ -301,7 +300,7 @@ async def _start_unless_stopped(
 
 async def _connect_nats(runtime: Runtime[Any]) -> None:
     """nats-py retries the first connection forever (max_reconnect_attempts=-1); say so."""
-    connecting = asyncio.create_task(runtime.broker.connect())
+    connecting = asyncio.create_task(runtime.nats.connect())
     while not (await asyncio.wait({connecting}, timeout=5))[0]:
         log.info("waiting for NATS")
     connecting.result()
@@ -322,7 +321,6 @@ async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> N
     # The service's own set-up first: the first event may be delivered as soon as we subscribe.
     for hook in definition.on_startup:
         await hook(runtime)
-    await runtime.broker.start()
     for subscription in runtime.subscriptions:
         await subscription.start()
     runtime.outbox.start()
@@ -351,7 +349,7 @@ async def _stop(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> No
         await _bounded_step(getattr(hook, "__name__", "shutdown hook"), hook(runtime))
     if hasattr(runtime, "outbox"):  # last flush while NATS is still connected
         await _bounded_step("outbox relay", runtime.outbox.stop())
-    await _bounded_step("NATS", runtime.broker.stop())
+    await _bounded_step("NATS", runtime.nats.close())
     await _bounded_step("Vault client", runtime.vault.aclose())
     if hasattr(runtime, "pool"):
         await _bounded_step("database pool", runtime.pool.close())

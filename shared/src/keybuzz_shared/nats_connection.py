@@ -1,0 +1,78 @@
+"""The service's one NATS connection: nats-py's client, opened at start-up, drained at stop.
+
+Everything that talks to NATS (consumers, the outbox relay, micro endpoints, redrive)
+uses nats-py through this one client; no framework sits in between (README, "How it
+is built": why FastStream is not in the runtime path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from nats.aio.client import Client
+
+log = logging.getLogger(__name__)
+
+
+class NatsConnection:
+    """One nats-py client with our reconnect policy and one log line per outage."""
+
+    def __init__(
+        self, servers: list[str], service: str, on_closed: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.servers = servers
+        self.service = service
+        self.client = Client()
+        self._on_closed = on_closed
+        self._outage_logged = False
+
+    @property
+    def is_connected(self) -> bool:
+        return self.client.is_connected
+
+    async def connect(self) -> None:
+        """Connect, retrying forever: /ready reports the outage meanwhile."""
+        await self.client.connect(
+            servers=self.servers,
+            name=f"keybuzz-{self.service}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            allow_reconnect=True,
+            error_cb=self._error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+            closed_cb=self._closed,
+        )
+
+    async def close(self, drain_seconds: float = 3.0) -> None:
+        """Drain (finish in-flight requests and acks), then make sure the client is closed.
+
+        A server that is gone or frozen cannot be drained: the client is closed anyway,
+        so none of its tasks outlives the service.
+        """
+        if self.client.is_connected:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.drain(), drain_seconds)
+        if not self.client.is_closed:
+            await self.client.close()
+
+    async def _error(self, error: Exception) -> None:
+        # nats-py reports every failed reconnect attempt (once a second): one warning per
+        # outage, the rest at debug level.
+        level = logging.DEBUG if self._outage_logged else logging.WARNING
+        self._outage_logged = True
+        log.log(level, "NATS connection error", extra={"error": f"{type(error).__name__}: {error}"})
+
+    async def _disconnected(self) -> None:
+        if not self.client.is_closed:
+            log.warning("NATS disconnected; reconnecting")
+
+    async def _reconnected(self) -> None:
+        self._outage_logged = False
+        log.info("NATS reconnected", extra={"server": str(self.client.connected_url)})
+
+    async def _closed(self) -> None:
+        await self._on_closed()
