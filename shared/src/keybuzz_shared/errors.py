@@ -35,12 +35,33 @@ _OUTAGES: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL states that mean "cannot reach or cannot connect to the database now",
+# by SQLSTATE: 08 connection exceptions, 28 the login refused (credentials being
+# rotated), 3D000 no such database, 53 insufficient resources (too many connections,
+# disk full, out of memory), 57P operator intervention (shutdown, crash, starting up).
+_POSTGRES_OUTAGE_STATES = ("08", "28", "3D000", "53", "57P")
+# 55000 is "object not in prerequisite state", which is also raised for mistakes in a
+# query; it is an outage only as the refusal of a database closed to connections
+# (ALTER DATABASE … ALLOW_CONNECTIONS false).
+_CLOSED_TO_CONNECTIONS = ("55000", "not currently accepting connections")
+
+
+def _postgres_outage(exc: BaseException) -> bool:
+    state = getattr(exc, "sqlstate", None)
+    if not isinstance(exc, asyncpg.PostgresError) or not isinstance(state, str):
+        return False
+    if state.startswith(_POSTGRES_OUTAGE_STATES):
+        return True
+    code, words = _CLOSED_TO_CONNECTIONS
+    return state == code and words in str(exc)
+
+
 def is_outage(exc: BaseException) -> bool:
     """True when ``exc`` (or what it was raised from) means "a dependency is down"."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, _OUTAGES):
+        if isinstance(current, _OUTAGES) or _postgres_outage(current):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -44,6 +44,22 @@ CONSOLE_USER = "dev-console"
 # Headers of the services' answers the page needs; the rest (server, date…) stays behind.
 PASSED_BACK = ("content-type", "set-cookie")
 UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# The console answers only under the loopback names it is opened with: a page on another
+# site that rebinds its own name to 127.0.0.1 is refused by its Host (400).
+ALLOWED_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+# Calls that change something (proxied POST/DELETE, the sandbox's buyer messages) must
+# carry this header, which a cross-site form or "simple" fetch cannot send without a CORS
+# preflight the console never grants, and an Origin, if any, of the console itself.
+CONSOLE_HEADER = "x-keybuzz-console"
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class CrossSiteRefused(Exception):
+    """A state-changing call that did not come from the console's own page."""
+
+
+class ForeignHost(Exception):
+    """A request addressed to a name that is not the console's (DNS rebinding)."""
 
 
 class ServiceUnreachable(Exception):
@@ -81,6 +97,28 @@ def _checked_path(path: str) -> str:
     if any(s in {".", ".."} for s in segments) or "\\" in path:
         raise BadRequest("the path may not contain '.' or '..' segments")
     return path
+
+
+def refuse_cross_site(request: Request[Any, Any, Any]) -> None:
+    """``before_request``: our own host name; for a change, our header and our Origin."""
+    host = request.headers.get("host", "")
+    if _host_name(host) not in ALLOWED_HOSTS:
+        raise ForeignHost(f"the console answers only on {', '.join(sorted(ALLOWED_HOSTS))}")
+    if request.method not in STATE_CHANGING:
+        return
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{host}"
+    if origin is not None and origin != own:
+        raise CrossSiteRefused(f"cross-site request from {origin!r} refused")
+    if request.headers.get(CONSOLE_HEADER) != "1":
+        raise CrossSiteRefused(f"state-changing calls must carry {CONSOLE_HEADER}: 1")
+
+
+def _host_name(host: str) -> str:
+    """``127.0.0.1:3000`` → ``127.0.0.1``; ``[::1]:3000`` → ``[::1]``."""
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.split(":", 1)[0].lower()
 
 
 # --- the page --------------------------------------------------------------------------
@@ -203,7 +241,12 @@ def _type(answer: httpx.Response) -> str:
 
 # --- assembly --------------------------------------------------------------------------
 
-ERROR_STATUSES = {ServiceUnreachable: 502, store.DatabaseUnavailable: 503}
+ERROR_STATUSES = {
+    ServiceUnreachable: 502,
+    store.DatabaseUnavailable: 503,
+    CrossSiteRefused: 403,
+    ForeignHost: 400,
+}
 
 
 def create_app(settings: ConsoleSettings) -> Litestar:
@@ -233,6 +276,7 @@ def create_app(settings: ConsoleSettings) -> Litestar:
         dependencies={"console": Provide(provide_console, sync_to_thread=False)},
         exception_handlers={**EXCEPTION_HANDLERS, **domain_error_handlers(ERROR_STATUSES)},
         request_class=JsonRequest,
+        before_request=refuse_cross_site,
         lifespan=[lifespan],
         openapi_config=None,
     )

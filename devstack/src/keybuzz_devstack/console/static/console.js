@@ -71,6 +71,7 @@ async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
   if (state.tenant) headers["X-Tenant-Id"] = state.tenant;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-KeyBuzz-Console"] = "1";  // the console refuses changes without it
   let response;
   try {
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
