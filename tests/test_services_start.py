@@ -2,6 +2,7 @@
 
 import json
 
+import nats
 import pytest
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
@@ -10,7 +11,7 @@ from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
 
 @pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
-async def test_service_starts_and_is_ready(start_service, dovecot, definition):
+async def test_service_starts_and_is_ready(start_service, dovecot, stack, definition):
     own = {"imap": True} if definition is POLLER else {}  # the poller's ready_checks
     service = await start_service(definition, **(dovecot.settings if own else {}))
     async with service.client() as http:
@@ -27,10 +28,11 @@ async def test_service_starts_and_is_ready(start_service, dovecot, definition):
     )
     assert ("keybuzz_shared", 1) in [(r["component"], r["version"]) for r in applied]
 
-    # `nats micro ls` sends $SRV.PING; every service must answer under its own name.
-    inbox = service.runtime.nc.new_inbox()
-    sub = await service.runtime.nc.subscribe(inbox)
-    await service.runtime.nc.publish("$SRV.PING", b"", reply=inbox)
+    # An operator's `nats micro ls` sends $SRV.PING; every service answers under its name.
+    operator = await nats.connect(stack.nats_url)
+    inbox = operator.new_inbox()
+    sub = await operator.subscribe(inbox)
+    await operator.publish("$SRV.PING", b"", reply=inbox)
     names = set()
     try:
         while True:
@@ -38,4 +40,6 @@ async def test_service_starts_and_is_ready(start_service, dovecot, definition):
             names.add(json.loads(msg.data)["name"])
     except Exception:
         pass
+    finally:
+        await operator.close()
     assert f"keybuzz-{definition.name}" in names

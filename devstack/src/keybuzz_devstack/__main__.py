@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from keybuzz_devstack import dovecot, stack, system_packages
+from keybuzz_devstack import dovecot, infra, stack, system_packages
 
 
 def _stop_on_signals() -> None:
@@ -89,7 +89,7 @@ def nats_tool(action: str, subject: str, body: str) -> int:
     import nats
 
     async def send() -> str:
-        nc = await nats.connect(os.environ.get("NATS_URL", f"nats://127.0.0.1:{stack.NATS_PORT}"))
+        nc = await nats.connect(stack.operator_nats_url())
         try:
             if action == "pub":
                 ack = await nc.jetstream().publish(subject, body.encode())
@@ -101,6 +101,22 @@ def nats_tool(action: str, subject: str, body: str) -> int:
             await nc.close()
 
     print(asyncio.run(send()))
+    return 0
+
+
+def nats_credentials(user: str) -> int:
+    """``eval "$(python -m keybuzz_devstack nats-credentials)"``, then the `nats` CLI works.
+
+    The variables the NATS CLI reads (NATS_URL, NATS_USER, NATS_PASSWORD) for one of
+    the dev stack's users; nothing on NATS is anonymous (docs/OPERATIONS.md).
+    """
+    passwords = infra.nats_users(stack.NATS_USERS_FILE)
+    if user not in passwords:
+        print(f"no NATS user {user!r}; known: {', '.join(sorted(passwords))}", file=sys.stderr)
+        return 2
+    print(f"export NATS_URL=nats://127.0.0.1:{stack.NATS_PORT}")
+    print(f"export NATS_USER={user}")
+    print(f"export NATS_PASSWORD={passwords[user]}")
     return 0
 
 
@@ -155,11 +171,14 @@ def main() -> None:
             "req",
             "install-system-packages",
             "install-dovecot",
+            "nats-credentials",
         ],
     )
     parser.add_argument("subject", nargs="?", help="pub/req: the subject")
     parser.add_argument("body", nargs="?", default="{}", help="pub/req: the JSON body")
     args = parser.parse_args()
+    if args.command == "nats-credentials":  # subject: the user (default: operator)
+        sys.exit(nats_credentials(args.subject or "operator"))
     if args.command in {"pub", "req"}:
         if not args.subject:
             parser.error(f"{args.command} needs a subject")

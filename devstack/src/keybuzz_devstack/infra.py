@@ -7,8 +7,10 @@ test fixtures, so the tests exercise the servers developers run.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from keybuzz_shared.nats_access import OPERATOR, USERS, server_authorization
 
 DEV_VAULT_ROOT_TOKEN = "keybuzz-dev-root"
 POSTGRES_SYSTEM_USER = "keybuzz-pg"
@@ -76,16 +79,68 @@ class ServerSpec:
 # --- NATS -------------------------------------------------------------------------------
 
 
-def nats_spec(data_dir: Path, port: int = 4222, monitor_port: int | None = None) -> ServerSpec:
+def nats_users(path: Path) -> dict[str, str]:
+    """The NATS users' passwords (keybuzz_shared.nats_access.USERS), made once, kept 0600.
+
+    Every server of a stack (or of a test session) shares them, so a service's
+    credentials work on whichever server it is given.
+    """
+    if path.exists():
+        known: dict[str, str] = json.loads(path.read_text())
+        if set(known) == set(USERS):
+            return known
+    path.parent.mkdir(parents=True, exist_ok=True)
+    passwords = {user: secrets.token_urlsafe(24) for user in USERS}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(passwords))
+    return passwords
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``nats://host:port`` → ``nats://user:password@host:port`` (each URL of a list)."""
+    return ",".join(
+        f"{scheme}://{user}:{password}@{rest.split('@')[-1]}"
+        for scheme, rest in (u.strip().split("://", 1) for u in url.split(","))
+    )
+
+
+def without_credentials(url: str) -> str:
+    """What may be shown or handed on: the URL(s) without any ``user:password@``."""
+    return ",".join(
+        f"{scheme}://{rest.split('@')[-1]}"
+        for scheme, rest in (u.strip().split("://", 1) for u in url.split(","))
+    )
+
+
+def nats_auth_config(data_dir: Path, passwords: dict[str, str]) -> Path:
+    """The server's ``authorization`` block (one user each, permissions from nats_access)."""
+    config = data_dir / "auth.conf"
+    config.touch(mode=0o600)
+    config.write_text(server_authorization(passwords))
+    return config
+
+
+def nats_spec(
+    data_dir: Path,
+    port: int = 4222,
+    monitor_port: int | None = None,
+    users: dict[str, str] | None = None,
+) -> ServerSpec:
     """NATS with JetStream; the HTTP monitor only when asked for (the dev stack's 8222).
 
-    Tests run none: a server they stop and start again must get its ports back, and
-    every extra port is one more that another process may have taken meanwhile.
+    With ``users`` (nats_users), nothing connects anonymously: the server knows one user
+    per service, the operator and the product app, each with its permissions, and
+    ``url`` is the operator's (credentials included; never print it, see
+    ``without_credentials``). Tests run no monitor: a server they stop and start again
+    must get its ports back, and every extra port is one more that another process may
+    have taken meanwhile.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     monitor = [] if monitor_port is None else ["--http_port", str(monitor_port)]
+    auth = [] if users is None else ["--config", str(nats_auth_config(data_dir, users))]
     command = [
         venv_bin("nats-server"),
+        *auth,
         "--jetstream",
         "--addr", "127.0.0.1",
         "--port", str(port),
@@ -97,13 +152,20 @@ def nats_spec(data_dir: Path, port: int = 4222, monitor_port: int | None = None)
         name="nats",
         command=command,
         port=port,
-        url=f"nats://127.0.0.1:{port}",
+        url=_client_url(port, users),
         # The server listens for clients only once JetStream has started.
         ready=lambda: port_open(port),
     )
 
 
-def nats_cluster_specs(root: Path, size: int = 3, name: str = "keybuzz") -> list[ServerSpec]:
+def _client_url(port: int, users: dict[str, str] | None) -> str:
+    url = f"nats://127.0.0.1:{port}"
+    return url if users is None else with_credentials(url, OPERATOR, users[OPERATOR])
+
+
+def nats_cluster_specs(
+    root: Path, size: int = 3, name: str = "keybuzz", users: dict[str, str] | None = None
+) -> list[ServerSpec]:
     """``size`` JetStream servers routed to each other on loopback (tests of failover).
 
     Each node gets its own store directory and is ready once ``/healthz`` answers 200,
@@ -114,19 +176,27 @@ def nats_cluster_specs(root: Path, size: int = 3, name: str = "keybuzz") -> list
     route_ports = [free_port() for _ in range(size)]
     routes = ",".join(f"nats://127.0.0.1:{port}" for port in route_ports)
     return [
-        _cluster_node_spec(root, f"{name}-{index + 1}", name, client, route, routes)
+        _cluster_node_spec(root, f"{name}-{index + 1}", name, client, route, routes, users)
         for index, (client, route) in enumerate(zip(client_ports, route_ports, strict=True))
     ]
 
 
 def _cluster_node_spec(
-    root: Path, server_name: str, cluster: str, port: int, route_port: int, routes: str
+    root: Path,
+    server_name: str,
+    cluster: str,
+    port: int,
+    route_port: int,
+    routes: str,
+    users: dict[str, str] | None,
 ) -> ServerSpec:
     store = root / server_name
     store.mkdir(parents=True, exist_ok=True)
     monitor = free_port()
+    auth = [] if users is None else ["--config", str(nats_auth_config(store, users))]
     command = [
         venv_bin("nats-server"),
+        *auth,
         "--jetstream",
         "--addr", "127.0.0.1",
         "--port", str(port),
@@ -141,7 +211,7 @@ def _cluster_node_spec(
         name=server_name,
         command=command,
         port=port,
-        url=f"nats://127.0.0.1:{port}",
+        url=_client_url(port, users),
         ready=lambda: http_ok(f"http://127.0.0.1:{monitor}/healthz"),
     )
 

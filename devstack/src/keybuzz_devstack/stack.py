@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keybuzz_shared.nats_access import OPERATOR
+
 from keybuzz_devstack import bootstrap, dovecot, infra
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
@@ -98,6 +100,9 @@ REPLY_RELAY_PORT = port(2526)
 REPLY_RELAY_URL = f"smtp://127.0.0.1:{REPLY_RELAY_PORT}"
 DOVECOT_IMAP_PORT = port(8143)
 DOVECOT_LMTP_PORT = port(8024)
+# The NATS users' passwords of this stack (0600): services get theirs in their environment,
+# operators read theirs with `python -m keybuzz_devstack nats-credentials`.
+NATS_USERS_FILE = DATA / "nats-users.json"
 
 
 @dataclass
@@ -124,10 +129,14 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
     if not env.get("SMTP_RELAY_HOST"):  # replies go to the sandbox's relay, not an outside one
         shared["SMTP_RELAY_PORT"] = str(REPLY_RELAY_PORT)
     parts: list[Part] = []
-    if not env.get("NATS_URL"):
-        spec = infra.nats_spec(DATA / "nats", NATS_PORT, monitor_port=port(8222))
+    nats_passwords: dict[str, str] = {}
+    if not env.get("NATS_URL"):  # ours, with a user per service (keybuzz_shared.nats_access)
+        nats_passwords = infra.nats_users(NATS_USERS_FILE)
+        spec = infra.nats_spec(
+            DATA / "nats", NATS_PORT, monitor_port=port(8222), users=nats_passwords
+        )
         parts.append(_infra_part(spec, 10))
-        shared["NATS_URL"] = spec.url
+        shared["NATS_URL"] = infra.without_credentials(spec.url)
     if not env.get("DATABASE_URL"):
         spec = infra.postgres_spec(DATA / "postgres", POSTGRES_PORT)
         parts.append(_infra_part(spec, 10))
@@ -155,6 +164,8 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
     for service, http_port in SERVICES.items():
         module = "keybuzz_" + service.replace("-", "_")
         own_token = {"VAULT_TOKEN": bootstrap.service_token_id(service)} if own_vault else {}
+        if nats_passwords:
+            own_token |= {"NATS_USER": service, "NATS_PASSWORD": nats_passwords[service]}
         parts.append(
             Part(
                 name=service,
@@ -212,7 +223,16 @@ def dovecot_settings(spec: infra.ServerSpec) -> dict[str, str]:
 
 
 def _infra_part(spec: infra.ServerSpec, priority: int) -> Part:
-    return Part(name=spec.name, command=spec.command, spec=spec, priority=priority, listen=spec.url)
+    listen = infra.without_credentials(spec.url)
+    return Part(name=spec.name, command=spec.command, spec=spec, priority=priority, listen=listen)
+
+
+def operator_nats_url() -> str:
+    """The dev stack's NATS as the operator (NATS_URL when the stack uses another server)."""
+    if url := os.environ.get("NATS_URL"):
+        return url
+    passwords = infra.nats_users(NATS_USERS_FILE)
+    return infra.with_credentials(f"nats://127.0.0.1:{NATS_PORT}", OPERATOR, passwords[OPERATOR])
 
 
 def _quote(value: str) -> str:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import uvicorn
+from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack import dovecot as dovecot_conf
@@ -79,11 +80,19 @@ def _start(spec: infra.ServerSpec, root: Path) -> infra.RunningServer:
 
 
 @pytest.fixture(scope="session")
-def nats_url(infra_root: Path) -> Iterator[str]:
+def nats_users(infra_root: Path) -> dict[str, str]:
+    """The session's NATS users and passwords: every test server knows them all."""
+    return infra.nats_users(infra_root / "nats-users.json")
+
+
+@pytest.fixture(scope="session")
+def nats_url(infra_root: Path, nats_users: dict[str, str]) -> Iterator[str]:
+    """The session NATS, as the operator sees it (URL with the operator's credentials)."""
     if _use_containers():
         yield from _container_url("nats:2.10", 4222, "nats", ["--jetstream"], "Server is ready")
         return
-    server = _start(infra.nats_spec(infra_root / "nats", infra.free_port()), infra_root)
+    spec = infra.nats_spec(infra_root / "nats", infra.free_port(), users=nats_users)
+    server = _start(spec, infra_root)
     yield server.spec.url
     server.stop()
 
@@ -147,10 +156,11 @@ def make_database(postgres_url: str) -> Callable[[str], Awaitable[str]]:
 
 
 @pytest.fixture
-def private_nats(infra_root: Path) -> Iterator[infra.RunningServer]:
-    """A NATS server of the test's own, for tests that stop and restart it."""
+def private_nats(infra_root: Path, nats_users: dict[str, str]) -> Iterator[infra.RunningServer]:
+    """A NATS server of the test's own, for tests that stop and restart it (same users)."""
     port = infra.free_port()
-    server = _start(infra.nats_spec(infra_root / f"nats-{port}", port), infra_root)
+    spec = infra.nats_spec(infra_root / f"nats-{port}", port, users=nats_users)
+    server = _start(spec, infra_root)
     yield server
     server.stop()
 
@@ -179,7 +189,7 @@ NOWHERE = "http://127.0.0.1:9"  # the discard port: connection refused at once
 
 @pytest.fixture
 async def start_service(
-    stack: Infra, make_database: Callable[[str], Awaitable[str]]
+    stack: Infra, make_database: Callable[[str], Awaitable[str]], nats_users: dict[str, str]
 ) -> AsyncIterator[Callable[..., Awaitable[RunningService]]]:
     """``await start_service(DEFINITION, SOME_SETTING="x")`` runs a service in-process.
 
@@ -203,6 +213,7 @@ async def start_service(
             "MX_PORT": str(infra.free_port()),  # the poller's SMTP listener: never 2525 in tests
             **overrides,
         }
+        environ |= service_nats_access(definition.name, environ["NATS_URL"], nats_users)
         service = await run_in_process(definition, environ)
         started.append(service)
         return service
@@ -211,6 +222,21 @@ async def start_service(
     for service in reversed(started):
         with contextlib.suppress(Exception):
             await service.stop()
+
+
+def service_nats_access(name: str, url: str, users: dict[str, str]) -> dict[str, str]:
+    """A real service connects as its own NATS user, so the tests exercise its permissions.
+
+    A service of the tests' own (the frame's probes) keeps the URL it was given: the
+    operator's, since it has no user of its own.
+    """
+    if name not in users or name in {OPERATOR, PRODUCT_APP}:
+        return {}
+    return {
+        "NATS_URL": infra.without_credentials(url),
+        "NATS_USER": name,
+        "NATS_PASSWORD": users[name],
+    }
 
 
 async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningService:

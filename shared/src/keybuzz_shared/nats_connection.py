@@ -10,21 +10,58 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.client import Client
 
+from keybuzz_shared.nats_access import inbox_prefix
+from keybuzz_shared.settings import CommonSettings
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NatsAccess:
+    """How a service proves who it is to NATS, and how it checks the server (TLS)."""
+
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    creds: str | None = None  # a .creds file (JWT + nkey seed): NATS accounts
+    ca: str | None = None  # a private CA: TLS even on nats:// URLs, always verified
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> NatsAccess:
+        return cls(
+            settings.nats_user, settings.nats_password, settings.nats_creds, settings.nats_ca
+        )
+
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.user and self.password:
+            options |= {"user": self.user, "password": self.password}
+        if self.creds:
+            options["user_credentials"] = self.creds
+        if self.ca:
+            options["tls"] = ssl.create_default_context(cafile=self.ca)
+        return options
 
 
 class NatsConnection:
     """One nats-py client with our reconnect policy and one log line per outage."""
 
     def __init__(
-        self, servers: list[str], service: str, on_closed: Callable[[], Awaitable[None]]
+        self,
+        servers: list[str],
+        service: str,
+        on_closed: Callable[[], Awaitable[None]],
+        access: NatsAccess | None = None,
     ) -> None:
         self.servers = servers
         self.service = service
+        self.access = access or NatsAccess()
         self.client = Client()
         self._on_closed = on_closed
         self._outage_logged = False
@@ -45,6 +82,10 @@ class NatsConnection:
             disconnected_cb=self._disconnected,
             reconnected_cb=self._reconnected,
             closed_cb=self._closed,
+            # Replies come back under the service's own prefix, the only one its NATS user
+            # may subscribe to (nats_access.py).
+            inbox_prefix=inbox_prefix(self.access.user or self.service),
+            **self.access.options(),
         )
 
     async def close(self, drain_seconds: float = 3.0) -> None:

@@ -36,7 +36,7 @@ from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.http import EXCEPTION_HANDLERS, JsonRequest
 from keybuzz_shared.logs import configure_logging
 from keybuzz_shared.micro import MicroEndpoint, start_micro_service
-from keybuzz_shared.nats_connection import NatsConnection
+from keybuzz_shared.nats_connection import NatsAccess, NatsConnection
 from keybuzz_shared.outbox import OutboxRelay
 from keybuzz_shared.redrive import RedriveReport, RedriveRequest, redrive
 from keybuzz_shared.settings import CommonSettings, load_settings
@@ -221,7 +221,12 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
     runtime: Runtime[S] = Runtime(
         name=definition.name,
         settings=settings,
-        nats=NatsConnection(settings.nats_servers, definition.name, on_closed=on_nats_closed),
+        nats=NatsConnection(
+            settings.nats_servers,
+            definition.name,
+            on_closed=on_nats_closed,
+            access=NatsAccess.from_settings(settings),
+        ),
         vault=VaultClient(
             settings.vault_addr,
             token=settings.vault_token,

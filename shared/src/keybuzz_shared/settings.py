@@ -73,6 +73,13 @@ class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
     # JetStream replicas of every stream (streams.py): 3 on a three-node cluster,
     # 1 on a single server, which refuses more (docs/OPERATIONS.md).
     nats_stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
+    # Who this service is on NATS (nats_access.py): a user and password, or a .creds file
+    # (JWT + nkey, NATS accounts); user:password in NATS_URL works too. Required when
+    # production-like, like TLS: a tls:// URL, or NATS_CA (a private CA) with nats://.
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_creds: str | None = None
+    nats_ca: str | None = None
     database_url: str = "postgresql://postgres@127.0.0.1:5432/keybuzz_backend"
     product_database_url: str = "postgresql://postgres@127.0.0.1:5432/keybuzz"
 
@@ -190,6 +197,23 @@ def _refuse_unsafe_production(settings: CommonSettings, env: Mapping[str, str]) 
     if not settings.vault_addr.startswith("https://"):
         name = env_name(cls, "vault_addr")
         raise SettingsError(f"{name} must be an https:// address when {where}")
+    _refuse_anonymous_or_plain_nats(settings, where)
+
+
+def _refuse_anonymous_or_plain_nats(settings: CommonSettings, where: str) -> None:
+    cls = type(settings)
+    urls = settings.nats_servers
+    in_urls = all("@" in url.split("://", 1)[-1] for url in urls)
+    if not (in_urls or settings.nats_creds or (settings.nats_user and settings.nats_password)):
+        raise SettingsError(
+            f"NATS credentials are required when {where}: {env_name(cls, 'nats_user')} and "
+            f"{env_name(cls, 'nats_password')}, or {env_name(cls, 'nats_creds')}"
+        )
+    if not settings.nats_ca and not all(url.startswith("tls://") for url in urls):
+        raise SettingsError(
+            f"{env_name(cls, 'nats_url')} must use TLS when {where}: tls:// addresses, "
+            f"or {env_name(cls, 'nats_ca')} with nats:// ones"
+        )
 
 
 def _uses_approle(settings: CommonSettings) -> bool:

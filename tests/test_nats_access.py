@@ -1,0 +1,223 @@
+"""Nothing on NATS is anonymous, and each user may do only its own part.
+
+Seen before: any client could publish ``tenant.synced`` naming tenant B with tenant A's
+inbound address (the poller moved A's mail to B), forge ``tenant.archived``, call any
+service's ``redrive``, read statuses and purge ``DEADLETTER``. The test servers run with
+the users of ``keybuzz_shared.nats_access`` (as the dev stack does), and every service
+in the suite connects as its own user, so the whole suite exercises the permissions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import msgspec
+import nats
+import pytest
+from keybuzz_devstack import infra
+from keybuzz_devstack.testing import eventually
+from keybuzz_shared.events import TenantCreated, TenantSynced, encode_event, event_headers
+from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP, inbox_prefix, permissions
+from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
+from keybuzz_shared.streams import ensure_streams
+from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
+from nats.aio.client import Client
+from nats.errors import NoServersError
+
+STRONG = "s" * 40
+
+
+class Violations:
+    """A user's connection and the permission errors the server sent it."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    async def record(self, error: Exception) -> None:
+        self.errors.append(str(error).lower())
+
+    def denied(self, what: str) -> bool:
+        return any("permissions violation" in e and what.lower() in e for e in self.errors)
+
+
+async def connect_as(url: str, user: str, users: dict[str, str]) -> tuple[Client, Violations]:
+    seen = Violations()
+    nc = await nats.connect(
+        infra.without_credentials(url),
+        user=user,
+        password=users[user],
+        inbox_prefix=inbox_prefix(user),
+        error_cb=seen.record,
+        max_reconnect_attempts=0,
+    )
+    return nc, seen
+
+
+@pytest.fixture
+async def operator(stack) -> AsyncIterator[Client]:
+    nc = await nats.connect(stack.nats_url)
+    await ensure_streams(nc.jetstream())  # as every service does at start-up
+    yield nc
+    await nc.close()
+
+
+async def _last_subjects(operator: Client, stream: str, count: int = 20) -> list[str]:
+    js = operator.jetstream()
+    info = await js.stream_info(stream)
+    subjects = []
+    for seq in range(
+        max(info.state.first_seq, info.state.last_seq - count + 1), info.state.last_seq + 1
+    ):
+        try:
+            subjects.append((await js.get_msg(stream, seq)).subject)
+        except Exception:
+            continue
+    return subjects
+
+
+async def test_an_anonymous_client_is_refused(stack) -> None:
+    with pytest.raises((NoServersError, nats.errors.Error, OSError)):
+        await nats.connect(
+            infra.without_credentials(stack.nats_url), max_reconnect_attempts=0, allow_reconnect=False, connect_timeout=2
+        )
+
+
+async def test_a_wrong_password_is_refused(stack, nats_users) -> None:
+    with pytest.raises((NoServersError, nats.errors.Error, OSError)):
+        await nats.connect(
+            infra.with_credentials(infra.without_credentials(stack.nats_url), "poller", "wrong"),
+            max_reconnect_attempts=0,
+            allow_reconnect=False,
+            connect_timeout=2,
+        )
+
+
+async def test_a_service_cannot_forge_what_another_service_says(stack, nats_users, operator):
+    """orders may not say tenant.synced (tenant-sync's) nor tenant.created (the product's)."""
+    nc, seen = await connect_as(stack.nats_url, "orders", nats_users)
+    try:
+        forged = TenantSynced(tenant_id="victim-b", name="B", plan="pro", status="active")
+        await nc.publish(forged.type, encode_event(forged), headers=event_headers(forged))
+        await nc.publish("tenant.created", b"{}")
+        await nc.flush()
+        await eventually(lambda: _async(seen.denied('publish to "tenant.synced"')), within=5)
+        assert seen.denied('publish to "tenant.created"')
+    finally:
+        await nc.close()
+    recent = [s for s in await _last_subjects(operator, "TENANTS")]
+    stored = [
+        msgspec.json.decode((await operator.jetstream().get_msg("TENANTS", seq)).data)
+        for seq in await _sequences(operator, "TENANTS")
+    ]
+    assert not any(body.get("tenantId") == "victim-b" for body in stored), recent
+
+
+async def test_the_product_app_may_announce_tenants_and_nothing_else(stack, nats_users, operator):
+    nc, seen = await connect_as(stack.nats_url, PRODUCT_APP, nats_users)
+    try:
+        created = TenantCreated(tenant_id="product-app-ok", name="OK", plan="pro", status="active")
+        ack = await nc.jetstream().publish(
+            created.type, encode_event(created), headers=event_headers(created)
+        )
+        assert ack.stream == "TENANTS"
+        forged = TenantSynced(tenant_id="product-app-forged", name="F", plan="pro", status="active")
+        await nc.publish(forged.type, encode_event(forged))
+        await nc.publish("connection.connected", b"{}")
+        await nc.flush()
+        await eventually(lambda: _async(seen.denied('publish to "connection.connected"')), within=5)
+        assert seen.denied('publish to "tenant.synced"')
+    finally:
+        await nc.close()
+
+
+async def test_a_service_cannot_drive_another_or_purge_dead_letters(stack, nats_users):
+    nc, seen = await connect_as(stack.nats_url, "orders", nats_users)
+    try:
+        await nc.publish("keybuzz.tenant-sync.redrive", b"{}")
+        await nc.publish("$JS.API.STREAM.PURGE.DEADLETTER", b"")
+        await nc.publish("$JS.API.STREAM.DELETE.TENANTS", b"")
+        await nc.subscribe("_INBOX.>")  # nobody else's replies
+        await nc.subscribe(f"{inbox_prefix(OPERATOR)}.>")
+        await nc.flush()
+        await eventually(lambda: _async(len(seen.errors) >= 5), within=5)
+        assert seen.denied('publish to "keybuzz.tenant-sync.redrive"')
+        assert seen.denied('publish to "$js.api.stream.purge.deadletter"')
+        assert seen.denied('publish to "$js.api.stream.delete.tenants"')
+        assert seen.denied('subscription to "_inbox.>"')
+        assert seen.denied(f'subscription to "{inbox_prefix(OPERATOR).lower()}.>"')
+    finally:
+        await nc.close()
+
+
+async def test_the_operator_drives_a_service_that_runs_as_its_own_user(
+    start_service, stack, operator
+):
+    service = await start_service(TENANT_SYNC)
+    assert service.runtime.settings.nats_user == "tenant-sync"  # not the operator's URL
+    reply = await operator.request("keybuzz.tenant-sync.redrive", b"{}", timeout=10)
+    assert msgspec.json.decode(reply.data)["redriven"] == 0
+
+
+def test_permissions_follow_the_contracts() -> None:
+    tenant_sync, poller = permissions("tenant-sync"), permissions("poller")
+    assert "tenant.synced" in tenant_sync.publish
+    assert "tenant.synced" not in permissions("orders").publish
+    assert "tenant.synced" not in permissions(PRODUCT_APP).publish
+    assert "$JS.API.CONSUMER.MSG.NEXT.TENANTS.>" in poller.publish  # it consumes tenant.*
+    assert "$JS.API.CONSUMER.MSG.NEXT.ORDERS.>" not in poller.publish
+    assert not any("PURGE" in s or "STREAM.DELETE" in s for s in poller.publish)
+
+
+@pytest.mark.parametrize(
+    ("environ", "refusal"),
+    [
+        ({"NATS_URL": "tls://nats:4222"}, "NATS credentials are required"),
+        (
+            {"NATS_URL": "nats://nats:4222", "NATS_USER": "poller", "NATS_PASSWORD": STRONG},
+            "must use TLS",
+        ),
+        (
+            {"NATS_URL": "tls://a:4222,nats://b:4222", "NATS_CREDS": "/run/secrets/poller.creds"},
+            "must use TLS",
+        ),
+        ({"NATS_URL": "tls://nats:4222", "NATS_USER": "poller"}, "NATS credentials are required"),
+    ],
+)
+def test_production_refuses_anonymous_or_plain_nats(environ, refusal) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(CommonSettings, {**PRODUCTION, **environ})
+    assert refusal in refused.value.message
+    assert STRONG not in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"NATS_URL": "tls://nats:4222", "NATS_USER": "poller", "NATS_PASSWORD": STRONG},
+        {"NATS_URL": "nats://nats:4222", "NATS_CA": "/etc/ca.pem", "NATS_CREDS": "/run/p.creds"},
+        {"NATS_URL": f"tls://poller:{STRONG}@nats-0:4222,tls://poller:{STRONG}@nats-1:4222"},
+    ],
+)
+def test_production_accepts_authenticated_tls_nats(environ) -> None:
+    settings = load_settings(CommonSettings, {**PRODUCTION, **environ})
+    assert STRONG not in repr(settings)
+
+
+PRODUCTION = {
+    "KEYBUZZ_ENV": "production",
+    "JWT_SECRET": "j" * 40,
+    "INTERNAL_API_KEY": "k" * 40,
+    "VAULT_TOKEN": "hvs.production-token-value",
+    "VAULT_ADDR": "https://vault:8200",
+}
+
+
+async def _sequences(operator: Client, stream: str) -> list[int]:
+    info = await operator.jetstream().stream_info(stream)
+    return list(range(info.state.first_seq, info.state.last_seq + 1)) if info.state.messages else []
+
+
+async def _async(value: object) -> object:
+    await asyncio.sleep(0)
+    return value
