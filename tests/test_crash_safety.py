@@ -44,7 +44,6 @@ pytestmark = pytest.mark.timeout(420)
 
 # orders first: its backfill is running then. Then the other services, then the servers.
 KILL_ORDER = ("orders", "poller", "oauth", "tenant-sync", "nats", "postgres", "dovecot")
-POLL_INTERVAL_SECONDS = int(STACK_SETTINGS["POLL_INTERVAL_SECONDS"])
 RECOVERY_SECONDS = 90  # per part, on two shared cores
 # A killed orders process leaves its running backfill leased (BACKFILL_LEASE_SECONDS):
 # only then does the restarted one take it over.
@@ -200,8 +199,9 @@ async def every_mail_stored_once(stack: MadeUpStack, nc: Any, pump: MailPump) ->
 
     # Polled every 3 s; the poller may be retrying after Dovecot's restart.
     await wait_for(stored, 90, "relayed mail missing from the poller", every=1)
-    # Mail whose relay failed late (after Dovecot stored it) may still be on its way in.
-    await asyncio.sleep(3 * POLL_INTERVAL_SECONDS)
+    # Mail whose relay failed late (after Dovecot stored it) may still be on its way in:
+    # done when a poll of every tenant, started now, finds nothing new in Dovecot.
+    await wait_for(lambda: nothing_new_in_dovecot(stack, tenants), 60, "mail still coming in")
     rows = await stored()
     assert rows is not None
     for tenant in tenants:
@@ -234,6 +234,18 @@ async def every_mail_stored_once(stack: MadeUpStack, nc: Any, pump: MailPump) ->
     per_message = Counter(e["externalMessageId"] for e in events)
     assert set(per_message) == {r["id"] for r in rows}
     assert [m for m, n in per_message.items() if n > 1] == []  # exactly once on JetStream
+
+
+async def nothing_new_in_dovecot(stack: MadeUpStack, tenants: list[str]) -> bool:
+    """Poll every tenant now (poll-now waits for a scheduled poll of it to end): none fetched?"""
+    fetched = 0
+    async with httpx.AsyncClient(base_url=stack.url("poller"), timeout=30) as http:
+        for tenant in tenants:
+            response = await http.post("/api/v1/poller/poll", headers=stack.headers(tenant))
+            if response.status_code != 200:  # 409: a poll of it still running; 503: IMAP
+                return False
+            fetched += response.json()["fetched"]
+    return fetched == 0
 
 
 async def backfill_under_way(stack: MadeUpStack, tenant: str) -> str:

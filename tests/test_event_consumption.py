@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
 from keybuzz_devstack.infra import free_port
-from keybuzz_devstack.testing import eventually
+from keybuzz_devstack.testing import consumer_drained, eventually
 from keybuzz_shared.events import TenantArchived, encode_event, event_headers
 from keybuzz_shared.messaging import (
     ORIGINAL_SEQUENCE_HEADER,
@@ -170,8 +170,8 @@ async def test_poison_event_in_a_batch_is_isolated_and_the_rest_commit(start_ser
     events.insert(10, archived("bad", 99))
     await publish_all(js, events)
 
-    found = await rows(service.runtime.pool, 20)
-    await asyncio.sleep(0.5)
+    await rows(service.runtime.pool, 20)
+    await consumer_drained(js, "TENANTS", "probe-batch")  # poison included: all settled
     found = await service.runtime.pool.fetch("SELECT * FROM seen")
     assert sorted(r["n"] for r in found) == list(range(20)), "the good events are there, once"
     assert all(r["tenant_id"] == "good" for r in found), "the poison one rolled back"
@@ -200,11 +200,22 @@ async def test_a_handler_slower_than_ack_wait_keeps_its_lease(start_service, pri
         )
 
     service = await start(start_service, private_nats, register)
-    await publish_all(service.runtime.js, [archived("slow", 1)])
-    [row] = await rows(service.runtime.pool, 1)
-    await asyncio.sleep(1.5)
-    assert calls == [1], "the event was redelivered while its handler was still working"
-    assert row["attempt"] == 1
+    js = service.runtime.js
+    await publish_all(js, [archived("slow", 1)])
+    await eventually(_async(lambda: calls))  # the handler is at work
+    # Another instance asks for work meanwhile: a lapsed lease would hand it the event.
+    rival = await js.pull_subscribe_bind("probe-slow", "TENANTS")
+    asking = asyncio.create_task(rival.fetch(1, timeout=60))
+    try:
+        [row] = await rows(service.runtime.pool, 1)
+        assert not asking.done(), "the event was redelivered while its handler was still working"
+        info = await consumer_drained(js, "TENANTS", "probe-slow")
+    finally:
+        asking.cancel()
+        await asyncio.gather(asking, return_exceptions=True)
+        await rival.unsubscribe()
+    assert info.delivered.consumer_seq == 1 and info.num_redelivered == 0, "delivered once"
+    assert calls == [1] and row["attempt"] == 1
 
 
 # --- failures -----------------------------------------------------------------------------
@@ -354,11 +365,13 @@ async def test_an_oversized_bad_event_is_dead_lettered_without_freezing_the_serv
 
 async def test_redrive_replays_dead_letters_once(start_service, private_nats):
     rejected = {"later-ok"}
+    handled: list[str] = []  # deliveries taken once the cause is fixed
 
     def register(runtime: Runtime[Any]) -> None:
         async def handle(event: TenantArchived, delivery: Delivery) -> None:
             if event.tenant_id in rejected:
                 raise PermanentEventError("not yet")
+            handled.append(event.tenant_id)
             await runtime.pool.execute(
                 "INSERT INTO seen (event_id, tenant_id) VALUES ($1, $2)",
                 event.event_id, event.tenant_id,
@@ -379,8 +392,16 @@ async def test_redrive_replays_dead_letters_once(start_service, private_nats):
 
     again = await nc.request("keybuzz.probe.redrive", b"{}", 10)
     assert json.loads(again.data)["redriven"] == 0
-    await asyncio.sleep(0.5)
+    await consumer_drained(js, "TENANTS", "probe-redrive")  # all it was given is handled
+    assert handled == ["later-ok"], "replayed more than once"
     assert await service.runtime.pool.fetchval("SELECT count(*) FROM seen") == 1
+
+
+def _async(check: Callable[[], Any]) -> Callable[[], Any]:  # eventually() polls coroutines
+    async def probe() -> Any:
+        return check()
+
+    return probe
 
 
 async def _dead_letter_count(js) -> int | None:

@@ -201,7 +201,7 @@ async def test_two_relays_publish_each_tenant_in_order_exactly_once(make_databas
     async def count(msg: Msg) -> None:  # core NATS sees every publish, duplicates included
         on_the_wire[msg.headers["Nats-Msg-Id"] if msg.headers else "?"] += 1
 
-    await wire.subscribe("tenant.>", cb=count)
+    counter = await wire.subscribe("tenant.>", cb=count)
     await wire.flush()
     relays = [
         OutboxRelay(pools[i], PRODUCER, lambda i=i: conns[i], batch_size=20) for i in range(2)
@@ -229,11 +229,15 @@ async def test_two_relays_publish_each_tenant_in_order_exactly_once(make_databas
 
         await eventually(drained, 60)
         await eventually(_async(lambda: len(on_the_wire) == tenants * per_tenant), 10)
-        await asyncio.sleep(0.3)  # a late duplicate would arrive now
     finally:
         for relay in relays:
             await relay.stop()
     try:
+        # No relay publishes any more: a round trip on every connection brings what they
+        # sent (a late duplicate included) to the counter, which then has nothing queued.
+        for c in [*conns, wire]:
+            await c.flush()
+        await eventually(_async(lambda: counter.pending_msgs == 0), 10)
         assert set(on_the_wire.values()) == {1}, "an event was published twice"
         by_tenant: dict[str, list[int]] = collections.defaultdict(list)
         for msg in await in_stream(conns[0], "TENANTS"):

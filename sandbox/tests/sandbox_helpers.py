@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -106,11 +108,54 @@ async def lwa(client: httpx.AsyncClient, **form: str) -> httpx.Response:
 
 
 async def connect(client: httpx.AsyncClient, seller: str = FR_SELLER) -> dict[str, Any]:
-    """Consent + code exchange: the token response of a freshly connected seller."""
-    code = await authorize(client, seller)
-    response = await lwa(client, grant_type="authorization_code", code=code, redirect_uri=CALLBACK)
+    """Consent + code exchange: the token response of a freshly connected seller.
+
+    An in-process sandbox's clock stands still from consent to exchange: at a large
+    time scale the code lives 300 s / scale (0.06 s at 5000), less than a loaded
+    machine may take between two requests. (test_lwa checks the code's lifetime.)
+    """
+    with _clock_stopped(client):
+        code = await authorize(client, seller)
+        response = await lwa(
+            client, grant_type="authorization_code", code=code, redirect_uri=CALLBACK
+        )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@contextlib.contextmanager
+def _clock_stopped(client: httpx.AsyncClient) -> Iterator[None]:
+    """Stop an in-process sandbox's clock meanwhile; a sandbox behind a socket runs on."""
+    app = getattr(client, "app", None)
+    if app is None:
+        yield
+        return
+    clock = app.state.sandbox.clock
+    running = clock._now
+    stopped_at = running()
+    clock._now = lambda: stopped_at
+    try:
+        yield
+    finally:
+        clock._now = running
+
+
+class HeldClock:
+    """The sandbox's clock stopped where it is: it moves only when the test moves it.
+
+    Replaces the time source the sandbox's Clock was given (its injected ``now``).
+    Expiry tests advance it past a lifetime instead of sleeping through it, so a
+    loaded machine can neither expire a code between consent and exchange nor
+    leave a token alive a little longer than the test slept.
+    """
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        clock = client.app.state.sandbox.clock  # type: ignore[attr-defined]
+        self.now: float = clock.now()
+        clock._now = lambda: self.now
+
+    def advance(self, real_seconds: float) -> None:
+        self.now += real_seconds
 
 
 def headers(token: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from keybuzz_sandbox import SandboxConfig
-from sandbox_helpers import FR, connect, headers, iso_ago
+from sandbox_helpers import FR, HeldClock, connect, headers, iso_ago
 
 pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets
 
@@ -39,10 +39,12 @@ async def test_missing_and_invalid_tokens_get_403_unauthorized(client) -> None:
 
 
 async def test_expired_access_token_gets_expired_403(make_client) -> None:
-    client = await make_client(SandboxConfig(time_scale=7200))  # 3600 s -> 0.5 s
+    client = await make_client(SandboxConfig(time_scale=60))  # 3600 s -> 60 real s
+    clock = HeldClock(client)
     token = (await connect(client))["access_token"]
+    clock.advance(59)
     assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 200
-    await asyncio.sleep(0.6)
+    clock.advance(2)
     expired = await client.get(ORDERS, params=_query(), headers=headers(token))
     assert expired.status_code == 403
     error = expired.json()["errors"][0]

@@ -6,7 +6,6 @@ import time
 
 import msgspec
 import pytest
-from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.config import config_from_env
 from keybuzz_sandbox.faults import LWA_OPERATION
 from sandbox_helpers import CALLBACK, CONTRACT, FR, authorize, connect, headers, iso_ago, lwa
@@ -179,4 +178,3 @@ async def test_faults_from_environment(make_client) -> None:
     assert (
         await client.get("/sellers/v1/marketplaceParticipations", headers=headers(token))
     ).status_code == 200
-    assert isinstance(SandboxConfig().faults.error_rate, float)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 import pytest
@@ -13,6 +12,7 @@ from sandbox_helpers import (
     CLIENT_SECRET,
     FR,
     FR_SELLER,
+    HeldClock,
     authorize,
     connect,
     headers,
@@ -46,10 +46,14 @@ async def test_code_is_single_use(client) -> None:
 
 
 async def test_code_expires_after_five_scaled_minutes(make_client) -> None:
-    client = await make_client(SandboxConfig(time_scale=600))  # 300 s -> 0.5 s
-    code = await authorize(client)
-    await asyncio.sleep(0.7)
-    response = await lwa(client, grant_type="authorization_code", code=code, redirect_uri=CALLBACK)
+    client = await make_client(SandboxConfig(time_scale=60))  # 300 s -> 5 real s
+    clock = HeldClock(client)
+    in_time, too_late = await authorize(client), await authorize(client)
+    form = {"grant_type": "authorization_code", "redirect_uri": CALLBACK}
+    clock.advance(4.9)
+    assert (await lwa(client, code=in_time, **form)).status_code == 200
+    clock.advance(0.2)
+    response = await lwa(client, code=too_late, **form)
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 

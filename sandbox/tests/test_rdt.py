@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from keybuzz_sandbox import SandboxConfig
-from sandbox_helpers import FR, all_orders_v0, connect, headers, iso_ago
+from sandbox_helpers import FR, HeldClock, all_orders_v0, connect, headers, iso_ago
 
 pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets
 
@@ -105,8 +103,11 @@ async def test_rdt_requests_are_validated(client) -> None:
 
 
 async def test_rdt_expires_with_scaled_time(make_client) -> None:
-    client = await make_client(SandboxConfig(time_scale=7200))  # 3600 s -> 0.5 s
+    client = await make_client(SandboxConfig(time_scale=60))  # 3600 s -> 60 real s
+    clock = HeldClock(client)
     token = (await connect(client))["access_token"]
+    order = await _some_order(client, token)
+    buyer_info = f"/orders/v0/orders/{order['AmazonOrderId']}/buyerInfo"
     response = await client.post(
         RDT,
         headers=headers(token),
@@ -116,10 +117,10 @@ async def test_rdt_expires_with_scaled_time(make_client) -> None:
             ]
         },
     )
-    assert response.json()["expiresIn"] == 1
+    assert response.json()["expiresIn"] == 60
     rdt = response.json()["restrictedDataToken"]
-    await asyncio.sleep(0.6)
-    expired = await client.get(
-        "/orders/v0/orders/171-0000000-0000000/buyerInfo", headers=headers(rdt)
-    )
+    clock.advance(59)
+    assert (await client.get(buyer_info, headers=headers(rdt))).status_code == 200
+    clock.advance(2)
+    expired = await client.get(buyer_info, headers=headers(rdt))
     assert expired.status_code == 403 and "expired" in expired.json()["errors"][0]["details"]

@@ -28,6 +28,9 @@ import httpx
 import pytest
 import uvicorn
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, ConsumerInfo
+from nats.js.errors import NotFoundError
 
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack import dovecot as dovecot_conf
@@ -46,6 +49,38 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 1
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(0.05)
+
+
+async def consumer_drained(
+    js: JetStreamContext, stream: str, consumer: str, within: float = 20.0
+) -> ConsumerInfo:
+    """Wait until a JetStream consumer has settled everything published so far.
+
+    Nothing left to deliver, nothing waiting for an ack, and its delivered position
+    at the last message of the stream it takes: what it will ever do with those
+    messages is done (where a sleep could only hope so). Returns its last info.
+    """
+
+    async def settled() -> ConsumerInfo | None:
+        info = await js.consumer_info(stream, consumer)
+        last = await _last_taken(js, stream, info.config)
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        idle = not info.num_pending and not info.num_ack_pending
+        return info if idle and (delivered or 0) >= last else None
+
+    return await eventually(settled, within=within)
+
+
+async def _last_taken(js: JetStreamContext, stream: str, config: ConsumerConfig) -> int:
+    """Sequence of the stream's last message that the consumer's filter takes (0: none)."""
+    subjects = config.filter_subjects or ([config.filter_subject] if config.filter_subject else [])
+    if not subjects:
+        return (await js.stream_info(stream)).state.last_seq or 0
+    last = 0
+    for subject in subjects:
+        with contextlib.suppress(NotFoundError):
+            last = max(last, (await js.get_last_msg(stream, subject)).seq or 0)
+    return last
 
 
 @dataclass

@@ -17,7 +17,7 @@ this order (docs/SANDBOX.md, "Reply relay"):
 
 Accepted replies land in the buyer's inbox (``GET /_sandbox/buyers/{alias}/inbox``);
 refusals are listed in ``GET /_sandbox/replies/refused``. Both are kept in memory,
-bounded.
+bounded (reply_state.py).
 
 The SMTP server (aiosmtpd) runs on the sandbox's own event loop, started and
 stopped with the web application, so handlers and admin endpoints share state
@@ -33,7 +33,6 @@ import mimetypes
 import re
 import unicodedata
 import uuid
-from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from email import policy
@@ -49,7 +48,7 @@ import aiosmtplib
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from .order_book import OrderBook
+from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
 
 if TYPE_CHECKING:
@@ -64,9 +63,6 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, i
 # The SMTP SIZE limit: far enough above 10 MB of base64-encoded attachments that
 # an oversized message is taken and bounced as Amazon does, not refused at DATA.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
-INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
-INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
-REFUSED_LIMIT = 1_000
 BOUNCE_ATTEMPTS = 4
 BOUNCE_FIRST_DELAY = 0.5  # seconds, doubled after each failed attempt
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
@@ -148,45 +144,6 @@ def _ascii(text: str) -> str:
 # --- who the buyers are --------------------------------------------------------------
 
 
-class Buyer(msgspec.Struct, frozen=True, kw_only=True):
-    alias: str  # lower case
-    seller_id: str  # Amazon gives a buyer one alias per seller
-    order_id: str
-
-
-class SeededBuyers:
-    """Alias -> buyer for every seeded order placed so far, indexed on first need.
-
-    Indexing computes each order's facts (~0.07 ms an order): done in a worker
-    thread, extended only by the orders placed since the last lookup.
-    """
-
-    def __init__(self, sellers: dict[str, OrderBook]) -> None:
-        self._sellers = sellers
-        self._index: dict[str, Buyer] = {}
-        self._indexed: dict[str, int] = {}
-        self._lock: asyncio.Lock | None = None
-
-    async def find(self, alias: str, real_now: float) -> Buyer | None:
-        alias = alias.lower()
-        if alias not in self._index:
-            self._lock = self._lock or asyncio.Lock()
-            async with self._lock:
-                await asyncio.to_thread(self._extend, real_now)
-        return self._index.get(alias)
-
-    def _extend(self, real_now: float) -> None:
-        for seller_id, book in self._sellers.items():
-            placed = book.count(real_now)
-            for index in range(self._indexed.get(seller_id, 0), placed):
-                facts = book.gen.facts(index)
-                alias = facts.buyer_email.lower()
-                self._index[alias] = Buyer(
-                    alias=alias, seller_id=seller_id, order_id=facts.order_id
-                )
-            self._indexed[seller_id] = max(placed, self._indexed.get(seller_id, 0))
-
-
 async def find_buyer(sb: Sandbox, alias: str) -> Buyer | None:
     """A buyer the sandbox wrote from (relay mails) or a seeded order's buyer."""
     sent = sb.relay_log.latest_for(alias)
@@ -200,12 +157,6 @@ async def find_buyer(sb: Sandbox, alias: str) -> Buyer | None:
 
 class MalformedMail(ValueError):
     """The message cannot be read as a reply (refused at DATA, not bounced)."""
-
-
-class Attachment(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    filename: str
-    content_type: str
-    size: int  # decoded bytes
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
@@ -341,51 +292,6 @@ def thread_order(sb: Sandbox, reply: Reply, buyer: Buyer) -> str | None:
         if sent is not None and (sent.alias, sent.seller_id) == (buyer.alias, buyer.seller_id):
             return sent.order_id
     return None
-
-
-# --- what the buyer received, what was refused ----------------------------------------
-
-
-class InboxMessage(msgspec.Struct, kw_only=True, rename="camel"):
-    message_id: str
-    in_reply_to: str | None
-    references: list[str]
-    sender: str = msgspec.field(name="from")
-    subject: str
-    text: str
-    attachments: list[Attachment]
-    received_at: str
-    seller_id: str
-    order_id: str | None
-
-
-class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
-    message_id: str | None
-    reason: str
-    status: str | None
-    bounced_to: str | None  # the envelope sender; None: no bounce (null sender, bad input)
-    bounce: str  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
-    alias: str | None
-    seller_id: str | None
-    received_at: str
-
-
-class ReplyBook:
-    """Buyers' inboxes and refused replies, in memory and bounded."""
-
-    def __init__(self) -> None:
-        self._inboxes: OrderedDict[str, deque[InboxMessage]] = OrderedDict()
-        self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_LIMIT)
-
-    def deliver(self, alias: str, message: InboxMessage) -> None:
-        inbox = self._inboxes.setdefault(alias.lower(), deque(maxlen=INBOX_LIMIT))
-        inbox.append(message)  # no de-duplication: a message sent twice shows twice
-        self._inboxes.move_to_end(alias.lower())
-        while len(self._inboxes) > INBOXES_LIMIT:
-            self._inboxes.popitem(last=False)
-
-    def inbox(self, alias: str) -> list[InboxMessage]:
-        return list(self._inboxes.get(alias.lower(), ()))
 
 
 def _now_iso() -> str:

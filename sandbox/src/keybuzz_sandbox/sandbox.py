@@ -13,7 +13,7 @@ from .models import ModelRegistry
 from .order_book import OrderBook
 from .ratelimit import RateLimiter
 from .relay import RelayLog
-from .reply_relay import ReplyBook, SeededBuyers
+from .reply_state import ReplyBook, SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers

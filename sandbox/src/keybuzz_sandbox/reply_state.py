@@ -1,0 +1,112 @@
+"""What the reply relay knows and keeps: buyers, inboxes, refused replies.
+
+State shared by the running sandbox (sandbox.py holds one of each) and the relay
+that fills it (reply_relay.py), kept apart from both so neither imports the other
+back. In memory and bounded, like the rest of the relay's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+
+import msgspec
+
+from .order_book import OrderBook
+
+INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
+INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
+REFUSED_LIMIT = 1_000
+
+
+# --- who the buyers are --------------------------------------------------------------
+
+
+class Buyer(msgspec.Struct, frozen=True, kw_only=True):
+    alias: str  # lower case
+    seller_id: str  # Amazon gives a buyer one alias per seller
+    order_id: str
+
+
+class SeededBuyers:
+    """Alias -> buyer for every seeded order placed so far, indexed on first need.
+
+    Indexing computes each order's facts (~0.07 ms an order): done in a worker
+    thread, extended only by the orders placed since the last lookup.
+    """
+
+    def __init__(self, sellers: dict[str, OrderBook]) -> None:
+        self._sellers = sellers
+        self._index: dict[str, Buyer] = {}
+        self._indexed: dict[str, int] = {}
+        self._lock: asyncio.Lock | None = None
+
+    async def find(self, alias: str, real_now: float) -> Buyer | None:
+        alias = alias.lower()
+        if alias not in self._index:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                await asyncio.to_thread(self._extend, real_now)
+        return self._index.get(alias)
+
+    def _extend(self, real_now: float) -> None:
+        for seller_id, book in self._sellers.items():
+            placed = book.count(real_now)
+            for index in range(self._indexed.get(seller_id, 0), placed):
+                facts = book.gen.facts(index)
+                alias = facts.buyer_email.lower()
+                self._index[alias] = Buyer(
+                    alias=alias, seller_id=seller_id, order_id=facts.order_id
+                )
+            self._indexed[seller_id] = max(placed, self._indexed.get(seller_id, 0))
+
+
+# --- what the buyer received, what was refused ----------------------------------------
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    filename: str
+    content_type: str
+    size: int  # decoded bytes
+
+
+class InboxMessage(msgspec.Struct, kw_only=True, rename="camel"):
+    message_id: str
+    in_reply_to: str | None
+    references: list[str]
+    sender: str = msgspec.field(name="from")
+    subject: str
+    text: str
+    attachments: list[Attachment]
+    received_at: str
+    seller_id: str
+    order_id: str | None
+
+
+class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
+    message_id: str | None
+    reason: str
+    status: str | None
+    bounced_to: str | None  # the envelope sender; None: no bounce (null sender, bad input)
+    bounce: str  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
+    alias: str | None
+    seller_id: str | None
+    received_at: str
+
+
+class ReplyBook:
+    """Buyers' inboxes and refused replies, in memory and bounded."""
+
+    def __init__(self) -> None:
+        self._inboxes: OrderedDict[str, deque[InboxMessage]] = OrderedDict()
+        self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_LIMIT)
+
+    def deliver(self, alias: str, message: InboxMessage) -> None:
+        inbox = self._inboxes.setdefault(alias.lower(), deque(maxlen=INBOX_LIMIT))
+        inbox.append(message)  # no de-duplication: a message sent twice shows twice
+        self._inboxes.move_to_end(alias.lower())
+        while len(self._inboxes) > INBOXES_LIMIT:
+            self._inboxes.popitem(last=False)
+
+    def inbox(self, alias: str) -> list[InboxMessage]:
+        return list(self._inboxes.get(alias.lower(), ()))
