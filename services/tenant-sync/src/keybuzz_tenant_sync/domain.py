@@ -194,19 +194,27 @@ class CredentialsRefused(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
 
 
-class MarketplaceConnection(msgspec.Struct, frozen=True, kw_only=True):
-    """A tenant's connection to one marketplace, as the projection holds it."""
+class ConnectionState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A tenant's connection to one marketplace as the ``connection.*`` events tell it;
+    camelCase, as the status endpoint shows it (like the events' own structs)."""
 
     marketplace: str
-    status: str  # CONNECTED | DISCONNECTED; REAUTH_REQUIRED once resolved (as_shown)
+    status: str  # CONNECTED | DISCONNECTED | REAUTH_REQUIRED
     connection_id: str | None
     seller_id: str | None
     marketplace_ids: list[str]
     region: str | None
     connected_at: datetime | None
+    # Why it was disconnected or needs a new consent.
     reason: str | None
+    # When the newest event applied happened (its occurredAt).
     as_of: datetime
-    # The newest refusal of a refresh token seen for this tenant and marketplace.
+
+
+class MarketplaceConnection(ConnectionState, frozen=True, kw_only=True):
+    """A row of the projection: the connection's life (status CONNECTED or DISCONNECTED)
+    and the newest refusal of a refresh token seen for this tenant and marketplace."""
+
     refused_at: datetime | None = None
     refused_seller_id: str | None = None
     refused_reason: str | None = None
@@ -219,16 +227,16 @@ class MarketplaceConnection(msgspec.Struct, frozen=True, kw_only=True):
         same_seller = self.refused_seller_id in (None, self.seller_id)
         return same_seller and self.connected_at <= self.refused_at
 
-    def as_shown(self) -> MarketplaceConnection:
+    def as_shown(self) -> ConnectionState:
         """REAUTH_REQUIRED, with the refusal's reason and time, when the refusal counts."""
-        if not self.needs_reauthorization():
-            return self
-        return msgspec.structs.replace(
-            self,
-            status=REAUTH_REQUIRED,
-            reason=self.refused_reason,
-            as_of=self.refused_at or self.as_of,
-        )
+        state = {name: getattr(self, name) for name in ConnectionState.__struct_fields__}
+        if self.needs_reauthorization():
+            state.update(
+                status=REAUTH_REQUIRED,
+                reason=self.refused_reason,
+                as_of=self.refused_at or self.as_of,
+            )
+        return ConnectionState(**state)
 
 
 def connection_change(event: ConnectionConnected | ConnectionDisconnected) -> ConnectionChange:
@@ -295,4 +303,4 @@ class TenantStatus(msgspec.Struct, frozen=True, kw_only=True):
     marketplace: MarketplaceTenant | None
     in_sync: bool
     addresses: list[InboundAddressInfo]
-    connections: list[MarketplaceConnection]
+    connections: list[ConnectionState]

@@ -3,13 +3,11 @@ and the one mapping from the use cases' results to them, shared by both transpor
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import msgspec
 from keybuzz_shared.events import CountryCode, InboundAddressInfo, TenantId
 
 from keybuzz_tenant_sync.domain import (
-    MarketplaceConnection,
+    ConnectionState,
     MarketplaceTenant,
     ProductTenant,
     SyncAllResult,
@@ -75,29 +73,14 @@ class StatusRequest(Body):
     tenant_id: TenantId
 
 
-class ConnectionView(Body):
-    """A marketplace connection as the oauth service's ``connection.*`` events told it."""
-
-    marketplace: str
-    status: str  # CONNECTED | DISCONNECTED | REAUTH_REQUIRED
-    connection_id: str | None
-    seller_id: str | None
-    marketplace_ids: list[str]
-    region: str | None
-    connected_at: datetime | None
-    # Why it was disconnected or needs a new consent.
-    reason: str | None
-    # When the newest event applied happened (its occurredAt).
-    as_of: datetime
-
-
 class StatusResponse(Body):
     tenant_id: str
     product: TenantView
     marketplace: TenantView
     in_sync: bool
     inbound_addresses: list[InboundAddressInfo]
-    marketplace_connections: list[ConnectionView]
+    # tenant-sync's projection of the oauth service's connection.* events.
+    marketplace_connections: list[ConnectionState]
 
 
 # --- results → bodies ------------------------------------------------------------------
@@ -131,7 +114,7 @@ def status_body(status: TenantStatus) -> StatusResponse:
         marketplace=_tenant_view(status.marketplace),
         in_sync=status.in_sync,
         inbound_addresses=status.addresses,
-        marketplace_connections=[_connection_view(c) for c in status.connections],
+        marketplace_connections=status.connections,
     )
 
 
@@ -139,17 +122,3 @@ def _tenant_view(tenant: ProductTenant | MarketplaceTenant | None) -> TenantView
     if tenant is None:
         return TenantView(exists=False)
     return TenantView(exists=True, name=tenant.name, plan=tenant.plan, status=tenant.status)
-
-
-def _connection_view(connection: MarketplaceConnection) -> ConnectionView:
-    return ConnectionView(
-        marketplace=connection.marketplace,
-        status=connection.status,
-        connection_id=connection.connection_id,
-        seller_id=connection.seller_id,
-        marketplace_ids=connection.marketplace_ids,
-        region=connection.region,
-        connected_at=connection.connected_at,
-        reason=connection.reason,
-        as_of=connection.as_of,
-    )
