@@ -24,6 +24,8 @@ from bench.harness import BenchContext, Figure, postgres_batched_insert_rate
 TENANTS = 10_000
 PLANS = ("free", "starter", "pro", "enterprise")
 STATUSES = ("active", "trial", "suspended", "archived")
+# The durables of tenant-sync's connection projection: tenant-sync-connection-<kind>.
+CONNECTION_EVENTS = ("connected", "disconnected", "reauth-required")
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
@@ -85,9 +87,13 @@ async def _seed_product(url: str, count: int) -> None:
 
 async def _consumers_idle(service: RunningService) -> None:
     """A new durable consumer first replays the stream's history (other benchmarks
-    publish thousands of tenant.archived): let it finish so that it is not timed."""
+    publish thousands of tenant.archived, and connection events): let it finish so
+    that it is not timed."""
     js = service.runtime.js
-    durables = [("TENANTS", f"tenant-sync-tenant-{k}") for k in ("created", "updated", "archived")]
+    durables = [
+        *(("TENANTS", f"tenant-sync-tenant-{k}") for k in ("created", "updated", "archived")),
+        *(("CONNECTIONS", f"tenant-sync-connection-{k}") for k in CONNECTION_EVENTS),
+    ]
     while True:
         infos = [await js.consumer_info(stream, durable) for stream, durable in durables]
         if all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos):

@@ -40,7 +40,11 @@ def test_one_schema_per_subject_and_every_subject_in_asyncapi():
     for subject in EVENT_TYPES:
         assert channels[subject]["x-keybuzz-stream"] == stream_for(subject)
         assert channels[subject]["x-keybuzz-producers"], subject
-    assert channels["connection.connected"]["x-keybuzz-consumers"] == ["orders", "poller"]
+    assert channels["connection.connected"]["x-keybuzz-consumers"] == [
+        "orders",
+        "poller",
+        "tenant-sync",
+    ]
     receivers = {
         op["x-keybuzz-service"]
         for op in asyncapi["operations"].values()

@@ -1,10 +1,14 @@
-"""Domain rules without servers: plan/status mapping, tokens, address format, countries."""
+"""Domain rules without servers: plan/status mapping, tokens, address format, countries,
+and when a refused token makes a connection REAUTH_REQUIRED."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_tenant_sync.domain import (
     TOKEN_LENGTH,
+    MarketplaceConnection,
     UnknownValue,
     address_countries,
     inbound_email,
@@ -67,3 +71,33 @@ def test_address_format_is_that_of_seed_004():
 def test_countries_are_uppercased_deduplicated_and_default_to_france():
     assert address_countries(["fr", None, "DE", "FR"]) == ["FR", "DE"]
     assert address_countries([None]) == ["FR"]
+
+
+CONNECTED_AT = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+
+
+def _connection(status: str = "CONNECTED", **refusal: object) -> MarketplaceConnection:
+    return MarketplaceConnection(
+        marketplace="AMAZON", status=status, connection_id="c1", seller_id="A1",
+        marketplace_ids=["A13V1IB3VIYZZH"], region="eu", connected_at=CONNECTED_AT,
+        reason=None, as_of=CONNECTED_AT, **refusal,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("connection", "shown"),
+    [
+        (_connection(), "CONNECTED"),
+        (_connection(refused_at=CONNECTED_AT + timedelta(seconds=1)), "REAUTH_REQUIRED"),
+        (_connection(refused_at=CONNECTED_AT), "REAUTH_REQUIRED"),
+        (_connection(refused_at=CONNECTED_AT - timedelta(seconds=1)), "CONNECTED"),
+        (
+            _connection(refused_at=CONNECTED_AT + timedelta(1), refused_seller_id="A1"),
+            "REAUTH_REQUIRED",
+        ),
+        (_connection(refused_at=CONNECTED_AT + timedelta(1), refused_seller_id="B2"), "CONNECTED"),
+        (_connection("DISCONNECTED", refused_at=CONNECTED_AT + timedelta(1)), "DISCONNECTED"),
+    ],
+)
+def test_a_refusal_counts_against_the_connection_of_its_seller_made_before_it(connection, shown):
+    assert connection.as_shown().status == shown

@@ -172,19 +172,6 @@ async def test_status_compares_product_and_marketplace(service):
         nowhere = (await http.get("/api/v1/tenants/status/kbz-999")).json()
         invalid = await http.get("/api/v1/tenants/status/bad%20id")
 
-        # Once the oauth service has created its table (a subset of its columns here, plus
-        # a credential-looking one), its rows are shown, minus anything secret-looking.
-        await service.runtime.pool.execute(
-            "CREATE TABLE marketplace_connections (id text, tenant_id text, marketplace_type text, "
-            "status text, seller_id text, marketplace_ids text[], vault_path text, "
-            "refresh_token text)"
-        )
-        await service.runtime.pool.execute(
-            "INSERT INTO marketplace_connections VALUES ('c1', 'ecomlg-001', 'AMAZON', "
-            "'CONNECTED', 'A12BCIS2R7HD4D', '{A13V1IB3VIYZZH}', 'secret/x', 'Atzr|leak')"
-        )
-        with_connection = (await http.get("/api/v1/tenants/status/ecomlg-001")).json()
-
     assert status == {
         "tenantId": "ecomlg-001",
         "product": {"exists": True, "name": "eComLG", "plan": "pro", "status": "active"},
@@ -209,17 +196,6 @@ async def test_status_compares_product_and_marketplace(service):
     }
     assert nowhere["product"]["exists"] is False and nowhere["inSync"] is False
     assert invalid.status_code == 400
-    assert with_connection["marketplaceConnections"] == [
-        {
-            "id": "c1",
-            "tenantId": "ecomlg-001",
-            "marketplaceType": "AMAZON",
-            "status": "CONNECTED",
-            "sellerId": "A12BCIS2R7HD4D",
-            "marketplaceIds": ["A13V1IB3VIYZZH"],
-            "vaultPath": "secret/x",
-        }
-    ]
 
 
 async def test_internal_key_is_required(service):

@@ -50,9 +50,10 @@ _TENANT_CHANGE = Route(
 )
 # The poller reads mail by inbound address, not with Amazon credentials: it has no
 # reason to stop on these (tests/test_event_contracts.py checks consumers against code).
+# tenant-sync keeps its projection of connections (what its status endpoint shows).
 _STOP_USING = Route(
     ("oauth", "any service whose LWA refresh gets invalid_grant"),
-    ("orders",),
+    ("orders", "tenant-sync"),
     "stop using these credentials",
 )
 ROUTES: dict[str, Route] = {
@@ -68,7 +69,7 @@ ROUTES: dict[str, Route] = {
         "marketplace copy and inbound addresses are up to date",
     ),
     "connection.connected": Route(
-        ("oauth",), ("orders", "poller"), "a tenant connected a marketplace account"
+        ("oauth",), ("orders", "poller", "tenant-sync"), "a tenant connected a marketplace account"
     ),
     "connection.disconnected": _STOP_USING,
     # oauth consumes it too: it is the only writer of the connection row (amazon/tokens.py).

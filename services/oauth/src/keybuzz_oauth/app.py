@@ -1,8 +1,9 @@
 """HTTP endpoints of the oauth service (DESIGN.md §4): the only module that knows HTTP.
 
-The use cases (``flow.py``) raise domain errors; this module gives them their
-status codes, sets and reads the browser-binding cookie, and turns the
-callback's outcome into the redirect (or JSON) the browser gets.
+The use cases (``flow.py``) return domain results and raise domain errors; this
+module turns the results into response bodies (``schemas.py``), the errors into
+status codes (the map in ``errors.py``), sets and reads the browser-binding
+cookie, and turns the callback's outcome into the redirect (or JSON) the browser gets.
 """
 
 from __future__ import annotations
@@ -11,37 +12,29 @@ import posixpath
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from keybuzz_shared.amazon import UnknownMarketplace, marketplace
 from keybuzz_shared.auth import TenantContext
-from keybuzz_shared.http import ErrorStatuses, domain_error_handlers
+from keybuzz_shared.http import domain_error_handlers
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from litestar.response import Redirect
 
-from keybuzz_oauth.errors import (
-    AmazonNotConfigured,
-    CallbackFailure,
-    CredentialsUnavailable,
-    Failure,
-    InvalidMarketplace,
-    NotConnected,
-)
+from keybuzz_oauth.connections import ConnectionReport
+from keybuzz_oauth.errors import CALLBACK_STATUSES, ERROR_STATUSES, CallbackFailure
 from keybuzz_oauth.flow import CallbackParams, OauthFlow, Started
-from keybuzz_oauth.schemas import CallbackResult, StartRequest, StartResponse, StatusResponse
+from keybuzz_oauth.schemas import (
+    CallbackResult,
+    MarketplaceRef,
+    StartRequest,
+    StartResponse,
+    StatusResponse,
+)
 
 BASE_PATH = "/api/v1/marketplaces/amazon"
 CALLBACK_PATH = f"{BASE_PATH}/oauth/callback"
 # HttpOnly nonce binding a consent to the browser that started it (docs/OAUTH.md §9).
 BROWSER_COOKIE = "keybuzz_amazon_oauth"
-
-# What each refusal of the use cases means in HTTP (the body is the error's message).
-ERROR_STATUSES: ErrorStatuses = {
-    InvalidMarketplace: 400,
-    NotConnected: 404,
-    AmazonNotConfigured: 503,
-    CredentialsUnavailable: 503,
-}
-_CALLBACK_STATUSES = {Failure.REFUSED: 400, Failure.UPSTREAM: 502, Failure.UNAVAILABLE: 503}
 
 
 class AmazonController(Controller):
@@ -64,10 +57,13 @@ class AmazonController(Controller):
         flow: OauthFlow,
         data: StartRequest | None = None,
     ) -> Response[StartResponse]:
-        presented = request.cookies.get(BROWSER_COOKIE)
-        started = await flow.start(tenant, data or StartRequest(), presented)
+        wanted = data or StartRequest()
+        started = await flow.start(
+            tenant, wanted.marketplace, takeover=wanted.takeover,
+            presented_nonce=request.cookies.get(BROWSER_COOKIE),
+        )  # fmt: skip
         cookie = _browser_cookie(request, started, flow.settings.state_ttl_seconds)
-        return Response(started.response, cookies=[cookie])
+        return Response(_start_body(started), cookies=[cookie])
 
     @get(
         "/oauth/callback",
@@ -95,7 +91,7 @@ class AmazonController(Controller):
             connection = await flow.callback(params)
         except CallbackFailure as failure:
             result = CallbackResult(status="error", reason=failure.reason, message=failure.message)
-            return _answer(request, flow, result, _CALLBACK_STATUSES[failure.failure])
+            return _answer(request, flow, result, CALLBACK_STATUSES[failure.failure])
         result = CallbackResult(
             status="connected", tenant_id=connection.tenant_id, seller_id=connection.seller_id,
             marketplace_ids=connection.marketplace_ids,
@@ -104,7 +100,7 @@ class AmazonController(Controller):
 
     @get("/status", summary="The tenant's Amazon connection, checked against Vault")
     async def status(self, flow: OauthFlow, tenant: TenantContext) -> StatusResponse:
-        return await flow.status(tenant.tenant_id)
+        return _status_body(await flow.status(tenant.tenant_id))
 
     @delete(
         "/connection",
@@ -112,7 +108,33 @@ class AmazonController(Controller):
         summary="Disconnect: delete the credentials from Vault, emit connection.disconnected",
     )
     async def disconnect(self, flow: OauthFlow, tenant: TenantContext) -> StatusResponse:
-        return await flow.disconnect(tenant)
+        return _status_body(await flow.disconnect(tenant))
+
+
+def _start_body(started: Started) -> StartResponse:
+    return StartResponse(
+        auth_url=started.auth_url, expires_at=started.expires_at, state=started.state,
+        marketplace=started.marketplace.code, marketplace_id=started.marketplace.id,
+    )  # fmt: skip
+
+
+def _status_body(report: ConnectionReport) -> StatusResponse:
+    return StatusResponse(
+        status=report.status,
+        seller_id=report.seller_id,
+        marketplaces=[MarketplaceRef(code=_code_of(m), id=m) for m in report.marketplace_ids],
+        region=report.region,
+        connected_at=report.connected_at,
+        last_error=report.last_error,
+        credentials_verified=report.credentials_verified,
+    )
+
+
+def _code_of(marketplace_id: str) -> str | None:
+    try:
+        return marketplace(marketplace_id).code
+    except UnknownMarketplace:
+        return None
 
 
 def _browser_cookie(request: Request[Any, Any, Any], started: Started, ttl: float) -> Cookie:

@@ -1,4 +1,4 @@
-"""Marketplace connection: statuses and what the status endpoint reports."""
+"""Marketplace connection: statuses, the stored connection and what a seller is told."""
 
 from __future__ import annotations
 
@@ -40,3 +40,29 @@ class Connected:
     marketplace_id: str
     region: str
     vault_path: str
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """What the status and disconnect use cases answer, free of any wire format."""
+
+    status: Status
+    seller_id: str | None = None
+    marketplace_ids: tuple[str, ...] = ()
+    region: str | None = None
+    connected_at: datetime | None = None
+    last_error: str | None = None
+    # Whether the refresh token behind a CONNECTED connection is really in Vault
+    # (None: not applicable, or Vault could not be asked).
+    credentials_verified: bool | None = None
+
+    @classmethod
+    def of(cls, connection: Connection) -> ConnectionReport:
+        return cls(
+            status=connection.status,
+            seller_id=connection.seller_id,
+            marketplace_ids=tuple(connection.marketplace_ids),
+            region=connection.region,
+            connected_at=connection.connected_at,
+            last_error=connection.last_error,
+        )

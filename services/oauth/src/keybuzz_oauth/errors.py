@@ -1,5 +1,9 @@
-"""What the oauth use cases refuse, in domain terms; ``app.py`` turns them into HTTP
-(``ERROR_STATUSES``, through ``keybuzz_shared.http.domain_error_handlers``).
+"""What the oauth use cases refuse, in domain terms, and what each refusal means in HTTP.
+
+The use cases raise these errors and know nothing of status codes; the maps at
+the end (``ERROR_STATUSES``, ``CALLBACK_STATUSES``) are the one place that says
+which status each one gets, applied by ``app.py`` (``keybuzz_shared.http.
+domain_error_handlers``).
 
 A callback failure carries a ``Failure`` kind rather than a status code: the
 caller's input, Amazon, or one of our own dependencies being unavailable.
@@ -8,6 +12,10 @@ caller's input, Amazon, or one of our own dependencies being unavailable.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type alias only: this module stays free of the HTTP framework
+    from keybuzz_shared.http import ErrorStatuses
 
 
 class Failure(StrEnum):
@@ -47,3 +55,18 @@ class CallbackFailure(OauthError):
         super().__init__(message)
         self.reason = reason
         self.failure = failure
+
+
+# What each refusal of the use cases means in HTTP (the body is the error's message).
+ERROR_STATUSES: ErrorStatuses = {
+    InvalidMarketplace: 400,
+    NotConnected: 404,
+    AmazonNotConfigured: 503,
+    CredentialsUnavailable: 503,
+}
+# The callback answers a redirect (or JSON) with the status of its failure's kind.
+CALLBACK_STATUSES: dict[Failure, int] = {
+    Failure.REFUSED: 400,
+    Failure.UPSTREAM: 502,
+    Failure.UNAVAILABLE: 503,
+}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from keybuzz_shared.amazon import (
@@ -35,15 +35,15 @@ from keybuzz_shared.amazon import (
     marketplace,
     store_tenant_credentials,
 )
-from keybuzz_shared.auth import TenantContext
 from keybuzz_shared.db import Executor
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.service import Runtime
+from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.uow import UnitOfWork
 from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth import states, store
-from keybuzz_oauth.connections import Connected, Connection, Status
+from keybuzz_oauth.connections import Connected, Connection, ConnectionReport, Status
 from keybuzz_oauth.consent import consent_url
 from keybuzz_oauth.errors import (
     AmazonNotConfigured,
@@ -53,7 +53,6 @@ from keybuzz_oauth.errors import (
     InvalidMarketplace,
     NotConnected,
 )
-from keybuzz_oauth.schemas import MarketplaceRef, StartRequest, StartResponse, StatusResponse
 from keybuzz_oauth.settings import OauthSettings
 
 log = logging.getLogger(__name__)
@@ -68,9 +67,12 @@ _SELLER_TAKEN = (
 
 @dataclass(frozen=True)
 class Started:
-    """A consent that can begin: the answer, and the nonce the browser must keep."""
+    """A consent that can begin: where to send the seller, and the nonce the browser keeps."""
 
-    response: StartResponse
+    auth_url: str = field(repr=False)  # holds the state
+    expires_at: datetime
+    state: str = field(repr=False)
+    marketplace: Marketplace
     browser_nonce: str = field(repr=False)
     # Where Amazon sends the browser back: the cookie must reach it.
     callback_uri: str
@@ -99,16 +101,22 @@ class OauthFlow:
     # --- start -----------------------------------------------------------------------------
 
     async def start(
-        self, tenant: TenantContext, request: StartRequest, presented_nonce: str | None
+        self,
+        tenant: TenantContext,
+        marketplace_code: str | None,
+        *,
+        takeover: bool,
+        presented_nonce: str | None,
     ) -> Started:
-        mp = self._marketplace(request.marketplace)
+        """``marketplace_code``: a country code or marketplace id; None: the default one."""
+        mp = self._marketplace(marketplace_code)
         app = await self._app_for_start()
         redirect_uri = self.settings.redirect_uri or app.redirect_uri
         state, nonce = states.new_state(), states.browser_nonce(presented_nonce)
         row = states.NewStateRow(
             digest=state.digest, tenant_id=tenant.tenant_id, user_id=tenant.principal.user_id,
             marketplace_code=mp.code, redirect_uri=redirect_uri,
-            browser_hash=states.digest(nonce), takeover=request.takeover,
+            browser_hash=states.digest(nonce), takeover=takeover,
         )  # fmt: skip
         async with self.runtime.unit_of_work() as uow:
             await store.purge_old_states(uow.conn)
@@ -120,14 +128,12 @@ class OauthFlow:
         )  # fmt: skip
         log.info(
             "amazon consent started",
-            extra={"tenant_id": tenant.tenant_id, "marketplace": mp.code,
-                   "takeover": request.takeover},
+            extra={"tenant_id": tenant.tenant_id, "marketplace": mp.code, "takeover": takeover},
+        )
+        return Started(
+            auth_url=url, expires_at=expires_at, state=state.value, marketplace=mp,
+            browser_nonce=nonce, callback_uri=redirect_uri,
         )  # fmt: skip
-        response = StartResponse(
-            auth_url=url, expires_at=expires_at, state=state.value, marketplace=mp.code,
-            marketplace_id=mp.id,
-        )  # fmt: skip
-        return Started(response=response, browser_nonce=nonce, callback_uri=redirect_uri)
 
     def _marketplace(self, code: str | None) -> Marketplace:
         try:
@@ -304,20 +310,25 @@ class OauthFlow:
 
     # --- status ----------------------------------------------------------------------------
 
-    async def status(self, tenant_id: str) -> StatusResponse:
+    async def status(self, tenant_id: str) -> ConnectionReport:
         connection = await store.get_connection(self.runtime.pool, tenant_id)
         if connection is None:
-            return StatusResponse(status=Status.NOT_CONNECTED)
-        view = _view(connection)
+            return ConnectionReport(status=Status.NOT_CONNECTED)
+        report = ConnectionReport.of(connection)
         if connection.status is Status.PENDING:
             if not await store.has_live_state(self.runtime.pool, tenant_id):
-                view.status = Status.NOT_CONNECTED
-                view.last_error = "the Amazon authorization was not completed in time"
+                return replace(
+                    report,
+                    status=Status.NOT_CONNECTED,
+                    last_error="the Amazon authorization was not completed in time",
+                )
         elif connection.status is Status.CONNECTED:
-            await self._verify_credentials(connection, view)
-        return view
+            return await self._verify_credentials(connection, report)
+        return report
 
-    async def _verify_credentials(self, connection: Connection, view: StatusResponse) -> None:
+    async def _verify_credentials(
+        self, connection: Connection, report: ConnectionReport
+    ) -> ConnectionReport:
         """Seed 003: CONNECTED in the database while Vault had nothing. Say so here.
 
         From a copy at most a few seconds old (cleared when credentials are stored
@@ -327,23 +338,24 @@ class OauthFlow:
             stored = await check_tenant_credentials(self.runtime.vault, connection.tenant_id)
         except CredentialsMissing as exc:
             log.error("connected tenant has no credentials in Vault", extra={"reason": str(exc)})
-            view.status, view.last_error, view.credentials_verified = Status.ERROR, str(exc), False
-            return
+            return replace(
+                report, status=Status.ERROR, last_error=str(exc), credentials_verified=False
+            )
         except VaultError as exc:
-            view.last_error = f"could not verify the credentials in Vault: {exc}"
-            return
+            return replace(report, last_error=f"could not verify the credentials in Vault: {exc}")
         if stored.seller_id != connection.seller_id:
-            view.status, view.credentials_verified = Status.ERROR, False
-            view.last_error = (
+            mismatch = (
                 f"the credentials in Vault belong to seller {stored.seller_id}, "
                 f"not {connection.seller_id}; connect again"
             )
-            return
-        view.credentials_verified = True
+            return replace(
+                report, status=Status.ERROR, last_error=mismatch, credentials_verified=False
+            )
+        return replace(report, credentials_verified=True)
 
     # --- disconnect ------------------------------------------------------------------------
 
-    async def disconnect(self, tenant: TenantContext) -> StatusResponse:
+    async def disconnect(self, tenant: TenantContext) -> ConnectionReport:
         tenant_id = tenant.tenant_id
         async with self.runtime.unit_of_work() as uow:
             await store.lock_tenants(uow.conn, [tenant_id])
@@ -351,11 +363,11 @@ class OauthFlow:
             if connection is None:
                 raise NotConnected(f"tenant {tenant_id} has no Amazon connection")
             if connection.status is Status.DISCONNECTED:
-                return _view(connection)
+                return ConnectionReport.of(connection)
             reason = f"disconnected by user {tenant.principal.user_id}"
             ended = await self._end_connection(uow, tenant_id, reason)
         log.info("amazon disconnected", extra={"tenant_id": tenant_id})
-        return _view(ended or connection)
+        return ConnectionReport.of(ended or connection)
 
     async def _end_connection(
         self, uow: UnitOfWork, tenant_id: str, reason: str
@@ -395,24 +407,6 @@ class OauthFlow:
         if marked:
             log.warning("amazon connection needs reauthorization", extra={"tenant_id": tenant_id})
         return marked
-
-
-def _view(connection: Connection) -> StatusResponse:
-    return StatusResponse(
-        status=connection.status,
-        seller_id=connection.seller_id,
-        marketplaces=[MarketplaceRef(code=_code_of(m), id=m) for m in connection.marketplace_ids],
-        region=connection.region,
-        connected_at=connection.connected_at,
-        last_error=connection.last_error,
-    )
-
-
-def _code_of(marketplace_id: str) -> str | None:
-    try:
-        return marketplace(marketplace_id).code
-    except UnknownMarketplace:
-        return None
 
 
 def _printable(text: str) -> str:

@@ -44,9 +44,16 @@ async def _provide_flow(runtime: Runtime[Any]) -> None:
     )
 
 
+async def _hide_callback_query_in_access_log(runtime: Runtime[Any]) -> None:
+    """Before the first request: the callback's query string holds the state and the code.
+
+    The filter is one object, so a process starting the service twice adds it once.
+    """
+    logging.getLogger("uvicorn.access").addFilter(_ACCESS_LOG_FILTER)
+
+
 async def _check_app_credentials(runtime: Runtime[Any]) -> None:
     """Say at start-up, not at the first seller's click, that Amazon is not configured."""
-    logging.getLogger("uvicorn.access").addFilter(_ACCESS_LOG_FILTER)
     try:
         app = await runtime.component(OauthFlow).app_credentials()
     except (AppCredentialsMissing, VaultError):
@@ -71,7 +78,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     route_handlers=ROUTES,
     register_subscribers=events.register,
-    on_startup=[_provide_flow, _check_app_credentials],
+    on_startup=[_hide_callback_query_in_access_log, _provide_flow, _check_app_credentials],
     on_shutdown=[_stop_flow],
     dependencies={"flow": OauthFlow},
 )

@@ -3,6 +3,8 @@
 The product app writes plans and statuses in lowercase (``pro``, ``active``);
 the marketplace side keeps uppercase enums (``PRO``, ``ACTIVE``, seed 004).
 Inbound addresses look like ``amazon.<tenantId>.<country>.<token>@<domain>``.
+A tenant's marketplace connections are what the oauth service's ``connection.*``
+events last said (:class:`ConnectionState`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,17 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Literal, NamedTuple
 
 import msgspec
-from keybuzz_shared.events import InboundAddressInfo, TenantSynced, new_event_id
+from keybuzz_shared.events import (
+    ConnectionConnected,
+    ConnectionDisconnected,
+    ConnectionReauthRequired,
+    InboundAddressInfo,
+    TenantSynced,
+    new_event_id,
+)
 from keybuzz_shared.ids import COUNTRY_CODE_PATTERN, is_tenant_id
 
 ARCHIVED = "ARCHIVED"
@@ -152,22 +161,146 @@ def synced_event(
     )
 
 
-_SECRET_WORDS = ("token", "secret", "password")
+# --- marketplace connections (the projection of oauth's connection.* events) ----------
+
+CONNECTED = "CONNECTED"
+DISCONNECTED = "DISCONNECTED"
+REAUTH_REQUIRED = "REAUTH_REQUIRED"
 
 
-def public_connection(row: dict[str, Any]) -> dict[str, Any]:
-    """Another service's row, camelCased, minus anything that looks like a credential.
+class ConnectionChange(msgspec.Struct, frozen=True, kw_only=True):
+    """``connection.connected`` or ``connection.disconnected``: the connection's life."""
 
-    The oauth service stores only Vault paths, but its table is not ours: if it
-    ever grows a secret-looking column, the status endpoint must not show it.
-    """
-    return {
-        _camel(key): value
-        for key, value in row.items()
-        if not any(word in key.lower() for word in _SECRET_WORDS)
-    }
+    tenant_id: str
+    marketplace: str
+    status: str  # CONNECTED | DISCONNECTED
+    connection_id: str | None
+    seller_id: str | None
+    # None: the event does not say (a disconnection keeps the marketplaces it had).
+    marketplace_ids: list[str] | None = None
+    region: str | None = None
+    reason: str | None = None
+    # The event's occurredAt: the ordering key of these changes.
+    as_of: datetime
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+class CredentialsRefused(msgspec.Struct, frozen=True, kw_only=True):
+    """``connection.reauth_required``: LWA refused the refresh token at ``at``."""
+
+    tenant_id: str
+    marketplace: str
+    seller_id: str | None
+    reason: str | None
+    at: datetime
+
+
+class ConnectionState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A tenant's connection to one marketplace as the ``connection.*`` events tell it;
+    camelCase, as the status endpoint shows it (like the events' own structs)."""
+
+    marketplace: str
+    status: str  # CONNECTED | DISCONNECTED | REAUTH_REQUIRED
+    connection_id: str | None
+    seller_id: str | None
+    marketplace_ids: list[str]
+    region: str | None
+    connected_at: datetime | None
+    # Why it was disconnected or needs a new consent.
+    reason: str | None
+    # When the newest event applied happened (its occurredAt).
+    as_of: datetime
+
+
+class MarketplaceConnection(ConnectionState, frozen=True, kw_only=True):
+    """A row of the projection: the connection's life (status CONNECTED or DISCONNECTED)
+    and the newest refusal of a refresh token seen for this tenant and marketplace."""
+
+    refused_at: datetime | None = None
+    refused_seller_id: str | None = None
+    refused_reason: str | None = None
+
+    def needs_reauthorization(self) -> bool:
+        """The oauth service's rule: a refusal counts against the connection made before it,
+        of the seller it names (any seller when it names none)."""
+        if self.status != CONNECTED or self.refused_at is None or self.connected_at is None:
+            return False
+        same_seller = self.refused_seller_id in (None, self.seller_id)
+        return same_seller and self.connected_at <= self.refused_at
+
+    def as_shown(self) -> ConnectionState:
+        """REAUTH_REQUIRED, with the refusal's reason and time, when the refusal counts."""
+        state = {name: getattr(self, name) for name in ConnectionState.__struct_fields__}
+        if self.needs_reauthorization():
+            state.update(
+                status=REAUTH_REQUIRED,
+                reason=self.refused_reason,
+                as_of=self.refused_at or self.as_of,
+            )
+        return ConnectionState(**state)
+
+
+def connection_change(event: ConnectionConnected | ConnectionDisconnected) -> ConnectionChange:
+    said = ConnectionChange(
+        tenant_id=event.tenant_id,
+        marketplace=event.marketplace,
+        status=DISCONNECTED,
+        connection_id=event.connection_id,
+        seller_id=event.seller_id,
+        as_of=event.occurred_at,
+    )
+    if isinstance(event, ConnectionConnected):
+        return msgspec.structs.replace(
+            said, status=CONNECTED, marketplace_ids=event.marketplace_ids, region=event.region
+        )
+    return msgspec.structs.replace(said, reason=event.reason)
+
+
+def credentials_refused(event: ConnectionReauthRequired) -> CredentialsRefused:
+    return CredentialsRefused(
+        tenant_id=event.tenant_id,
+        marketplace=event.marketplace,
+        seller_id=event.seller_id,
+        reason=event.reason,
+        at=event.occurred_at,
+    )
+
+
+# --- what the use cases answer (app.py and micro.py give them their wire shape) ------
+
+SyncOutcome = Literal["created", "updated", "skipped"]
+
+
+class TenantSyncResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One product tenant copied: what happened to its row, and its addresses."""
+
+    tenant: MarketplaceTenant
+    outcome: SyncOutcome
+    addresses: list[InboundAddressInfo]
+    # The address of the country asked for, when addresses were asked for.
+    requested_address: str | None = None
+
+
+class SyncFailure(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    error: str
+
+
+class SyncAllResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Every product tenant copied: tenant ids by outcome (sorted), and those refused."""
+
+    total: int
+    created: list[str]
+    updated: list[str]
+    skipped: list[str]
+    errors: list[SyncFailure]
+
+
+class TenantStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """Product vs marketplace view of one tenant, its addresses and its connections."""
+
+    tenant_id: str
+    product: ProductTenant | None
+    marketplace: MarketplaceTenant | None
+    in_sync: bool
+    addresses: list[InboundAddressInfo]
+    connections: list[ConnectionState]

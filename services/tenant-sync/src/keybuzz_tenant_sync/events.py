@@ -1,10 +1,14 @@
-"""Event handlers: tenant.* from the product app, message.received from the poller."""
+"""Event handlers: tenant.* from the product app, message.received from the poller,
+connection.* from the oauth service (and the token services that report a refusal)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 from keybuzz_shared.events import (
+    ConnectionConnected,
+    ConnectionDisconnected,
+    ConnectionReauthRequired,
     E,
     MessageReceived,
     TenantArchived,
@@ -13,7 +17,7 @@ from keybuzz_shared.events import (
 )
 from keybuzz_shared.messaging import Delivery, EventSubscription, PermanentEventError
 
-from keybuzz_tenant_sync import sync
+from keybuzz_tenant_sync import connections, sync
 from keybuzz_tenant_sync.domain import UnknownValue
 from keybuzz_tenant_sync.sync import TenantSyncRuntime
 
@@ -24,6 +28,15 @@ def register_subscribers(runtime: TenantSyncRuntime) -> None:
     _subscribe(runtime, TenantArchived, sync.archive_tenant)
     # Durable "tenant-sync-inbound-activation": says why we read the poller's events.
     _subscribe(runtime, MessageReceived, _activate_address, purpose="inbound-activation")
+    # The projection of marketplace connections the status endpoint shows (stream CONNECTIONS).
+    _subscribe(runtime, ConnectionConnected, connections.apply_change)
+    _subscribe(runtime, ConnectionDisconnected, connections.apply_change)
+    _subscribe(
+        runtime,
+        ConnectionReauthRequired,
+        connections.record_refusal,
+        purpose="connection-reauth-required",
+    )
 
 
 def _subscribe(

@@ -1,4 +1,7 @@
-"""Operator actions over NATS: ``nats req keybuzz.tenant-sync.<action> '<json>'``."""
+"""Operator actions over NATS: ``nats req keybuzz.tenant-sync.<action> '<json>'``.
+
+The same use cases, bodies (``models.py``) and error codes (``errors.py``) as HTTP.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +13,21 @@ from keybuzz_shared.http import status_for
 from keybuzz_shared.micro import MicroEndpoint, OperatorError
 
 from keybuzz_tenant_sync import sync
-from keybuzz_tenant_sync.app import ERROR_STATUSES
-from keybuzz_tenant_sync.models import StatusRequest, SyncRequest
+from keybuzz_tenant_sync.errors import ERROR_STATUSES
+from keybuzz_tenant_sync.models import (
+    StatusRequest,
+    SyncRequest,
+    status_body,
+    sync_all_body,
+    sync_body,
+)
 from keybuzz_tenant_sync.sync import TenantSyncRuntime
 
 T = TypeVar("T")
 
 
 async def _refusing(work: Awaitable[T]) -> T:
-    """Use-case errors answer with the same codes as over HTTP (app.ERROR_STATUSES)."""
+    """Use-case errors answer with the same codes as over HTTP (errors.ERROR_STATUSES)."""
     try:
         return await work
     except tuple(ERROR_STATUSES) as exc:
@@ -28,14 +37,20 @@ async def _refusing(work: Awaitable[T]) -> T:
 def micro_endpoints(runtime: TenantSyncRuntime) -> list[MicroEndpoint]:
     async def sync_tenant(data: bytes) -> object:
         request = msgspec.json.decode(data, type=SyncRequest)
-        return await _refusing(sync.sync_tenant(runtime, request))
+        work = sync.sync_tenant(
+            runtime,
+            request.tenant_id,
+            create_inbound_address=request.create_inbound_address,
+            country=request.country,
+        )
+        return sync_body(await _refusing(work))
 
     async def sync_all(_: bytes) -> object:
-        return await _refusing(sync.sync_all(runtime))
+        return sync_all_body(await _refusing(sync.sync_all(runtime)))
 
     async def status(data: bytes) -> object:
         request = msgspec.json.decode(data, type=StatusRequest)
-        return await _refusing(sync.tenant_status(runtime, request.tenant_id))
+        return status_body(await _refusing(sync.tenant_status(runtime, request.tenant_id)))
 
     return [
         MicroEndpoint(

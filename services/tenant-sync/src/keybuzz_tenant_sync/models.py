@@ -1,11 +1,20 @@
-"""Request and response bodies of the HTTP and NATS micro endpoints (seed 004 shapes)."""
+"""Request and response bodies of the HTTP and NATS micro endpoints (seed 004 shapes),
+and the one mapping from the use cases' results to them, shared by both transports."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import msgspec
 from keybuzz_shared.events import CountryCode, InboundAddressInfo, TenantId
+
+from keybuzz_tenant_sync.domain import (
+    ConnectionState,
+    MarketplaceTenant,
+    ProductTenant,
+    SyncAllResult,
+    SyncOutcome,
+    TenantStatus,
+    TenantSyncResult,
+)
 
 
 class Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -24,9 +33,6 @@ class TenantSummary(Body):
     name: str
     plan: str
     status: str
-
-
-SyncOutcome = Literal["created", "updated", "skipped"]
 
 
 class SyncResponse(Body, kw_only=True):
@@ -73,5 +79,46 @@ class StatusResponse(Body):
     marketplace: TenantView
     in_sync: bool
     inbound_addresses: list[InboundAddressInfo]
-    # Rows of the oauth service's marketplace_connections table, as it defines them.
-    marketplace_connections: list[dict[str, Any]]
+    # tenant-sync's projection of the oauth service's connection.* events.
+    marketplace_connections: list[ConnectionState]
+
+
+# --- results → bodies ------------------------------------------------------------------
+
+
+def sync_body(result: TenantSyncResult) -> SyncResponse:
+    tenant = result.tenant
+    return SyncResponse(
+        success=True,
+        tenant=TenantSummary(
+            id=tenant.id, name=tenant.name, plan=tenant.plan, status=tenant.status
+        ),
+        inbound_address=result.requested_address,
+        result=result.outcome,
+        inbound_addresses=result.addresses,
+    )
+
+
+def sync_all_body(result: SyncAllResult) -> SyncAllResponse:
+    errors = [SyncError(tenant_id=e.tenant_id, error=e.error) for e in result.errors]
+    results = SyncAllResults(
+        created=result.created, updated=result.updated, skipped=result.skipped, errors=errors
+    )
+    return SyncAllResponse(success=not errors, total=result.total, results=results)
+
+
+def status_body(status: TenantStatus) -> StatusResponse:
+    return StatusResponse(
+        tenant_id=status.tenant_id,
+        product=_tenant_view(status.product),
+        marketplace=_tenant_view(status.marketplace),
+        in_sync=status.in_sync,
+        inbound_addresses=status.addresses,
+        marketplace_connections=status.connections,
+    )
+
+
+def _tenant_view(tenant: ProductTenant | MarketplaceTenant | None) -> TenantView:
+    if tenant is None:
+        return TenantView(exists=False)
+    return TenantView(exists=True, name=tenant.name, plan=tenant.plan, status=tenant.status)

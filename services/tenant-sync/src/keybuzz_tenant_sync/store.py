@@ -1,4 +1,5 @@
-"""All of tenant-sync's SQL: the product database (read only) and its own tables.
+"""All of tenant-sync's SQL: the product database (read only) and its own tables
+(the marketplace tenants, their inbound addresses, the projection of connections).
 
 Writes are set-based (``unnest`` arrays) so that syncing 10,000 tenants costs a
 handful of round trips, and keyed on unique constraints so that every write is
@@ -9,14 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
-import msgspec
 from keybuzz_shared.db import Executor
 from keybuzz_shared.events import InboundAddressInfo
 
-from keybuzz_tenant_sync.domain import MarketplaceTenant, ProductTenant
+from keybuzz_tenant_sync.domain import (
+    ConnectionChange,
+    CredentialsRefused,
+    MarketplaceConnection,
+    MarketplaceTenant,
+    ProductTenant,
+)
 
 # --- product database (keybuzz) --------------------------------------------------------
 
@@ -170,18 +175,61 @@ async def activate_address(db: Executor, tenant_id: str, email: str, at: datetim
     return result != "UPDATE 0"
 
 
-# --- the oauth service's table -------------------------------------------------------
+# --- marketplace connections (projection of oauth's connection.* events) -------------
+
+_APPLY_CONNECTION_CHANGE = """
+INSERT INTO tenant_sync_connections AS c (tenant_id, marketplace, status, connection_id,
+    seller_id, marketplace_ids, region, connected_at, reason, as_of)
+VALUES ($1, $2, $3, $4, $5, COALESCE($6::text[], '{}'), $7,
+    CASE WHEN $3 = 'CONNECTED' THEN $9::timestamptz END, $8, $9)
+ON CONFLICT (tenant_id, marketplace) DO UPDATE SET
+    status = excluded.status,
+    connection_id = COALESCE(excluded.connection_id, c.connection_id),
+    seller_id = COALESCE(excluded.seller_id, c.seller_id),
+    marketplace_ids = CASE WHEN $6::text[] IS NULL THEN c.marketplace_ids
+                           ELSE excluded.marketplace_ids END,
+    region = COALESCE(excluded.region, c.region),
+    connected_at = COALESCE(excluded.connected_at, c.connected_at),
+    reason = excluded.reason,
+    as_of = excluded.as_of,
+    updated_at = now()
+WHERE c.as_of IS NULL OR c.as_of < excluded.as_of
+RETURNING 1
+"""
 
 
-async def marketplace_connections(db: Executor, tenant_id: str) -> list[dict[str, Any]]:
-    """The oauth service's rows for a tenant, or nothing while that table does not exist."""
-    if await db.fetchval("SELECT to_regclass('marketplace_connections')") is None:
-        return []
-    try:
-        rows = await db.fetch(
-            "SELECT to_jsonb(c)::text AS row FROM marketplace_connections c WHERE c.tenant_id = $1",
-            tenant_id,
-        )
-    except asyncpg.UndefinedColumnError:  # a shape we do not know: show nothing rather than fail
-        return []
-    return [msgspec.json.decode(row["row"]) for row in rows]
+async def apply_connection_change(db: Executor, change: ConnectionChange) -> bool:
+    """False when a change at least as new was applied already (the row is locked by the
+    upsert, so two consumers applying changes of one tenant at once cannot both win)."""
+    written = await db.fetchval(
+        _APPLY_CONNECTION_CHANGE,
+        change.tenant_id, change.marketplace, change.status, change.connection_id,
+        change.seller_id, change.marketplace_ids, change.region, change.reason, change.as_of,
+    )  # fmt: skip
+    return written is not None
+
+
+async def record_refusal(db: Executor, refused: CredentialsRefused) -> bool:
+    """Keeps the newest refusal only; False when a refusal at least as new was recorded."""
+    written = await db.fetchval(
+        "INSERT INTO tenant_sync_connections AS c (tenant_id, marketplace, refused_at, "
+        "refused_seller_id, refused_reason) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (tenant_id, marketplace) DO UPDATE SET refused_at = excluded.refused_at, "
+        "refused_seller_id = excluded.refused_seller_id, "
+        "refused_reason = excluded.refused_reason, updated_at = now() "
+        "WHERE c.refused_at IS NULL OR c.refused_at < excluded.refused_at RETURNING 1",
+        refused.tenant_id, refused.marketplace, refused.at, refused.seller_id, refused.reason,
+    )  # fmt: skip
+    return written is not None
+
+
+async def marketplace_connections(db: Executor, tenant_id: str) -> list[MarketplaceConnection]:
+    """The tenant's connections whose life is known (a refusal alone says nothing)."""
+    rows = await db.fetch(
+        "SELECT marketplace, status, connection_id, seller_id, marketplace_ids, region, "
+        "connected_at, reason, as_of, refused_at, refused_seller_id, refused_reason "
+        "FROM tenant_sync_connections WHERE tenant_id = $1 AND status IS NOT NULL "
+        "ORDER BY marketplace",
+        tenant_id,
+    )
+    return [MarketplaceConnection(**dict(row)) for row in rows]

@@ -1,5 +1,8 @@
 """Tenant-sync use cases, shared by the event handlers, HTTP and NATS micro endpoints.
 
+They return domain results (``domain.py``) and raise domain errors
+(``errors.py``); ``app.py`` and ``micro.py`` give both their wire shape.
+
 Each write is one unit of work (``runtime.unit_of_work()``): the rows and the
 ``tenant.synced`` events they cause commit together (outbox), then the relay
 publishes them.
@@ -15,7 +18,6 @@ from typing import Any
 import asyncpg
 import msgspec
 from keybuzz_shared.db import create_pool
-from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.events import InboundAddressInfo, TenantArchived, TenantCreated
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
@@ -26,38 +28,24 @@ from keybuzz_tenant_sync.domain import (
     ARCHIVED,
     MarketplaceTenant,
     ProductTenant,
+    SyncAllResult,
+    SyncFailure,
+    SyncOutcome,
+    TenantStatus,
+    TenantSyncResult,
     UnknownValue,
     address_countries,
     in_sync,
     new_addresses,
-    public_connection,
     synced_event,
     to_marketplace,
 )
-from keybuzz_tenant_sync.models import (
-    StatusResponse,
-    SyncAllResponse,
-    SyncAllResults,
-    SyncError,
-    SyncOutcome,
-    SyncRequest,
-    SyncResponse,
-    TenantSummary,
-    TenantView,
-)
+from keybuzz_tenant_sync.errors import ProductDatabaseUnavailable, TenantNotFound
 from keybuzz_tenant_sync.settings import TenantSyncSettings
 
 log = logging.getLogger(__name__)
 
 TenantSyncRuntime = Runtime[TenantSyncSettings]
-
-
-class TenantNotFound(LookupError):
-    pass
-
-
-class ProductDatabaseUnavailable(DependencyUnavailable):
-    """An outage, not bad input: events wait and retry, HTTP answers 503."""
 
 
 # --- the product database -----------------------------------------------------------
@@ -163,27 +151,32 @@ def _event_log(event: TenantCreated | TenantArchived) -> dict[str, Any]:
     return {"tenant_id": event.tenant_id, "event_id": event.event_id, "event_type": event.type}
 
 
-async def sync_tenant(runtime: TenantSyncRuntime, request: SyncRequest) -> SyncResponse:
-    """Copy one product tenant (the product database is the source of truth)."""
-    found = await read_product(runtime, request.tenant_id)
+async def sync_tenant(
+    runtime: TenantSyncRuntime,
+    tenant_id: str,
+    *,
+    create_inbound_address: bool = False,
+    country: str | None = None,
+) -> TenantSyncResult:
+    """Copy one product tenant (the product database is the source of truth).
+
+    ``country``: of the address to create; the product tenant's country when None.
+    """
+    found = await read_product(runtime, tenant_id)
     if not found:
-        raise TenantNotFound(f"tenant {request.tenant_id!r} does not exist in the product database")
+        raise TenantNotFound(f"tenant {tenant_id!r} does not exist in the product database")
     product = found[0]
     tenant = product.to_marketplace()
-    wanted = [request.country or product.country]
-    countries = address_countries(wanted) if request.create_inbound_address else []
+    countries = address_countries([country or product.country]) if create_inbound_address else []
     async with runtime.unit_of_work() as uow:
         written = await store.upsert_tenants(uow.conn, [tenant])
         addresses = (await _complete(runtime, uow, [tenant], countries)).get(tenant.id, [])
     requested = next((a.email for a in addresses if countries and a.country == countries[0]), None)
-    return SyncResponse(
-        success=True,
-        tenant=TenantSummary(
-            id=tenant.id, name=tenant.name, plan=tenant.plan, status=tenant.status
-        ),
-        inbound_address=requested,
-        result=_outcome(written, tenant.id),
-        inbound_addresses=addresses,
+    return TenantSyncResult(
+        tenant=tenant,
+        outcome=_outcome(written, tenant.id),
+        addresses=addresses,
+        requested_address=requested,
     )
 
 
@@ -193,24 +186,29 @@ def _outcome(written: dict[str, bool], tenant_id: str) -> SyncOutcome:
     return "created" if written[tenant_id] else "updated"
 
 
-async def sync_all(runtime: TenantSyncRuntime) -> SyncAllResponse:
+async def sync_all(runtime: TenantSyncRuntime) -> SyncAllResult:
     """Every product tenant in a few statements: one read, one upsert, one event batch."""
     products = await read_product(runtime)
     valid: list[MarketplaceTenant] = []
-    errors: list[SyncError] = []
+    errors: list[SyncFailure] = []
     for product in products:
         try:
             valid.append(product.to_marketplace())
         except UnknownValue as exc:
-            errors.append(SyncError(tenant_id=product.id, error=str(exc)))
+            errors.append(SyncFailure(tenant_id=product.id, error=str(exc)))
     async with runtime.unit_of_work() as uow:
         written = await store.upsert_tenants(uow.conn, valid)
         await _complete(runtime, uow, [t for t in valid if t.id in written])
     outcomes: dict[SyncOutcome, list[str]] = {"created": [], "updated": [], "skipped": []}
     for tenant in valid:
         outcomes[_outcome(written, tenant.id)].append(tenant.id)
-    results = SyncAllResults(**outcomes, errors=errors)
-    return SyncAllResponse(success=not errors, total=len(products), results=results)
+    return SyncAllResult(
+        total=len(products),
+        created=outcomes["created"],
+        updated=outcomes["updated"],
+        skipped=outcomes["skipped"],
+        errors=errors,
+    )
 
 
 async def activate_address(
@@ -224,23 +222,17 @@ async def activate_address(
 # --- reads -------------------------------------------------------------------------
 
 
-async def tenant_status(runtime: TenantSyncRuntime, tenant_id: str) -> StatusResponse:
+async def tenant_status(runtime: TenantSyncRuntime, tenant_id: str) -> TenantStatus:
     found = await read_product(runtime, tenant_id)
     product = found[0] if found else None
     marketplace = await store.get_tenant(runtime.pool, tenant_id)
     addresses = await store.addresses_by_tenant(runtime.pool, [tenant_id])
     connections = await store.marketplace_connections(runtime.pool, tenant_id)
-    return StatusResponse(
+    return TenantStatus(
         tenant_id=tenant_id,
-        product=_view(product),
-        marketplace=_view(marketplace),
+        product=product,
+        marketplace=marketplace,
         in_sync=in_sync(product, marketplace),
-        inbound_addresses=addresses.get(tenant_id, []),
-        marketplace_connections=[public_connection(row) for row in connections],
+        addresses=addresses.get(tenant_id, []),
+        connections=[c.as_shown() for c in connections],
     )
-
-
-def _view(tenant: ProductTenant | MarketplaceTenant | None) -> TenantView:
-    if tenant is None:
-        return TenantView(exists=False)
-    return TenantView(exists=True, name=tenant.name, plan=tenant.plan, status=tenant.status)
