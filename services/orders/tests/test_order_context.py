@@ -76,6 +76,43 @@ async def test_an_unknown_order_of_a_buyer_message_is_fetched(
     )
 
 
+async def test_amazon_is_asked_before_the_transaction_that_stores_the_order(
+    orders: OrdersKit, sandbox: Sandbox
+) -> None:
+    """While getOrder takes its time, no connection waits in an open transaction."""
+    tenant = new_tenant()
+    await orders.connect(tenant)
+    await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
+    pool = orders.pool
+    order_id = await pool.fetchval(
+        "DELETE FROM orders WHERE id = (SELECT id FROM orders WHERE tenant_id = $1 LIMIT 1)"
+        " RETURNING external_order_id",
+        tenant,
+    )
+    await sandbox.set_faults(latencyMs=2500, operations=["getOrder"])
+
+    await _publish(orders.nats_url, _message(tenant, order_id))
+
+    longest = 0.0  # seconds a connection of this database sat idle in a transaction
+
+    async def fetched() -> object:
+        nonlocal longest
+        waiting = await pool.fetchval(
+            "SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0)::float"
+            " FROM pg_stat_activity WHERE datname = current_database()"
+            " AND state = 'idle in transaction'"
+        )
+        longest = max(longest, waiting)
+        return await pool.fetchval(
+            "SELECT id FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            tenant,
+            order_id,
+        )
+
+    await eventually(fetched, within=30)
+    assert longest < 1.0, f"a transaction stayed open {longest:.1f} s during getOrder"
+
+
 async def test_an_order_known_only_from_a_report_is_completed(
     orders: OrdersKit, sandbox: Sandbox
 ) -> None:
