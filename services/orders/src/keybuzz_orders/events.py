@@ -25,9 +25,9 @@ from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import metrics, store
 from keybuzz_orders.backfill import Backfills
 from keybuzz_orders.order_context import OrderContext
+from keybuzz_orders.sync import OrderSync
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,7 @@ def register(runtime: Runtime[Any]) -> None:
         if event.marketplace == AMAZON:
             reason = f"{event.type or 'connection.disconnected'}: {event.reason or 'no reason'}"
             await runtime.component(Backfills).stop_tenant(event.tenant_id, reason)
-            await store.stop_sync(runtime.pool, event.tenant_id, reason)
-            metrics.sync_stopped(event.tenant_id)
+            await runtime.component(OrderSync).stop(event.tenant_id, reason)
 
     async def on_message(event: MessageReceived, delivery: Delivery) -> None:
         if event.marketplace == AMAZON and event.order_id:

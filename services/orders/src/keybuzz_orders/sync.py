@@ -84,6 +84,11 @@ class OrderSync:
             raise NoSyncCursor(tenant_id)
         return await self._round(claimed[0])
 
+    async def stop(self, tenant_id: str, reason: str) -> None:
+        """The connection went away: no more rounds for the tenant until its next backfill."""
+        await store.stop_sync(self.runtime.pool, tenant_id, reason)
+        metrics.sync_stopped(tenant_id)
+
     async def _round(self, cursor: asyncpg.Record) -> SyncResult:
         tenant_id, marketplace = cursor["tenant_id"], cursor["marketplace"]
         try:
