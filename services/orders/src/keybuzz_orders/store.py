@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 from keybuzz_shared.db import Executor
 from keybuzz_shared.ids import is_amazon_order_id
 from keybuzz_shared.pages import Position
 
 from keybuzz_orders.domain import OrderRow
-from keybuzz_orders.jobs import JobCounts, ReportWindow, encode_windows
+from keybuzz_orders.jobs import COUNTERS, JobCounts, ReportWindow, encode_windows
 
 Conn = Executor  # a connection or the pool: both run one statement
 
@@ -437,6 +438,10 @@ async def get_job(conn: Conn, job_id: str, tenant_id: str | None = None) -> asyn
     )
 
 
+# A step's counts ($3 … $11, in JobCounts' order) added to its job's.
+_ADD_COUNTS = ", ".join(f"{name} = {name} + ${n}" for n, name in enumerate(COUNTERS, start=3))
+
+
 @dataclass(frozen=True)
 class PageProgress:
     """One step's checkpoint: its counts, added to the job's, and where the job stands."""
@@ -475,35 +480,26 @@ async def checkpoint_job(
     return await conn.fetchrow(
         f"""
 UPDATE order_backfill_jobs SET
-    pagination_token = $3,
-    created_before = coalesce($4, created_before),
-    newest_order_at = greatest(newest_order_at, $5),
-    pages = pages + 1, orders = orders + $6, created = created + $7, updated = updated + $8,
-    unchanged = unchanged + $9, cancelled = cancelled + $10, items = items + $11,
-    errors = errors + $12, rate_limit_waits = rate_limit_waits + $13,
-    status = CASE WHEN $3::text IS NULL THEN 'COMPLETED' ELSE status END,
-    finished_at = CASE WHEN $3::text IS NULL THEN now() END,
-    owner = CASE WHEN $3::text IS NULL THEN NULL ELSE owner END,
+    {_ADD_COUNTS},
+    pagination_token = $12,
+    created_before = coalesce($13, created_before),
+    newest_order_at = greatest(newest_order_at, $14),
+    status = CASE WHEN $12::text IS NULL THEN 'COMPLETED' ELSE status END,
+    finished_at = CASE WHEN $12::text IS NULL THEN now() END,
+    owner = CASE WHEN $12::text IS NULL THEN NULL ELSE owner END,
     last_error = NULL,
-    lease_until = now() + make_interval(secs => $14),
-    strategy = coalesce($15, strategy), strategy_reason = coalesce($16, strategy_reason),
+    lease_until = now() + make_interval(secs => $15),
+    strategy = coalesce($16, strategy), strategy_reason = coalesce($17, strategy_reason),
     updated_at = now()
 WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
 RETURNING {JOB_COLUMNS}
 """,  # noqa: S608
         job_id,
         owner,
+        *msgspec.structs.astuple(p.counts),
         p.next_token,
         p.created_before,
         p.newest_order_at,
-        p.counts.orders,
-        p.counts.created,
-        p.counts.updated,
-        p.counts.unchanged,
-        p.counts.cancelled,
-        p.counts.items,
-        p.counts.errors,
-        p.counts.rate_limit_waits,
         lease_seconds,
         strategy[0] if strategy else None,
         strategy[1] if strategy else None,
@@ -536,12 +532,10 @@ async def advance_job(
     return await conn.fetchrow(
         f"""
 UPDATE order_backfill_jobs SET
+    {_ADD_COUNTS},
     strategy = 'REPORT', pagination_token = NULL,
-    created_before = coalesce($3, created_before),
-    newest_order_at = greatest(newest_order_at, $4),
-    pages = pages + $5, orders = orders + $6, created = created + $7, updated = updated + $8,
-    unchanged = unchanged + $9, cancelled = cancelled + $10, items = items + $11,
-    errors = errors + $12, rate_limit_waits = rate_limit_waits + $13,
+    created_before = coalesce($12, created_before),
+    newest_order_at = greatest(newest_order_at, $13),
     report_windows = CASE WHEN $19::int IS NULL THEN coalesce($14::jsonb, report_windows)
                           ELSE jsonb_set(report_windows, ARRAY[$19::text], $20::jsonb) END,
     phase = coalesce($15, phase),
@@ -552,17 +546,9 @@ RETURNING {JOB_COLUMNS}
 """,  # noqa: S608
         job_id,
         owner,
+        *msgspec.structs.astuple(p.counts),
         p.created_before,
         p.newest_order_at,
-        p.counts.pages,
-        p.counts.orders,
-        p.counts.created,
-        p.counts.updated,
-        p.counts.unchanged,
-        p.counts.cancelled,
-        p.counts.items,
-        p.counts.errors,
-        p.counts.rate_limit_waits,
         encode_windows(state.windows) if state.windows is not None else None,
         state.phase,
         state.tail_after,
