@@ -20,6 +20,14 @@ async def _publish(nats_url: str, *events: MessageReceived) -> None:
         await nc.close()
 
 
+async def _backfilled(orders: OrdersKit) -> str:
+    """A connected tenant whose first backfill is over."""
+    tenant = new_tenant()
+    await orders.connect(tenant)
+    await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
+    return tenant
+
+
 def _message(tenant: str, order_id: str | None) -> MessageReceived:
     return MessageReceived(
         tenant_id=tenant,
@@ -33,9 +41,7 @@ def _message(tenant: str, order_id: str | None) -> MessageReceived:
 async def test_an_unknown_order_of_a_buyer_message_is_fetched(
     orders: OrdersKit, sandbox: Sandbox
 ) -> None:
-    tenant = new_tenant()
-    await orders.connect(tenant)
-    await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
+    tenant = await _backfilled(orders)
     pool = orders.pool
     shipped = await pool.fetchrow(
         "SELECT external_order_id, total_amount, tracking_code FROM orders"
@@ -76,13 +82,46 @@ async def test_an_unknown_order_of_a_buyer_message_is_fetched(
     )
 
 
+async def test_amazon_is_asked_before_the_transaction_that_stores_the_order(
+    orders: OrdersKit, sandbox: Sandbox
+) -> None:
+    """While getOrder takes its time, no connection waits in an open transaction."""
+    tenant = await _backfilled(orders)
+    pool = orders.pool
+    order_id = await pool.fetchval(
+        "DELETE FROM orders WHERE id = (SELECT id FROM orders WHERE tenant_id = $1 LIMIT 1)"
+        " RETURNING external_order_id",
+        tenant,
+    )
+    await sandbox.set_faults(latencyMs=2500, operations=["getOrder"])
+
+    await _publish(orders.nats_url, _message(tenant, order_id))
+
+    longest = 0.0  # seconds a connection of this database sat idle in a transaction
+
+    async def fetched() -> object:
+        nonlocal longest
+        waiting = await pool.fetchval(
+            "SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0)::float"
+            " FROM pg_stat_activity WHERE datname = current_database()"
+            " AND state = 'idle in transaction'"
+        )
+        longest = max(longest, waiting)
+        return await pool.fetchval(
+            "SELECT id FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            tenant,
+            order_id,
+        )
+
+    await eventually(fetched, within=30)
+    assert longest < 1.0, f"a transaction stayed open {longest:.1f} s during getOrder"
+
+
 async def test_an_order_known_only_from_a_report_is_completed(
     orders: OrdersKit, sandbox: Sandbox
 ) -> None:
     """A report row lacks buyer, address and packages: a buyer message fetches the order."""
-    tenant = new_tenant()
-    await orders.connect(tenant)
-    await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
+    tenant = await _backfilled(orders)
     pool = orders.pool
     full = await pool.fetchrow(
         "SELECT * FROM orders WHERE tenant_id = $1 AND order_status = 'SHIPPED'"

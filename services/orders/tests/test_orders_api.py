@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from keybuzz_shared.pages import encode_cursor
 from orders_testkit import OrdersKit, Sandbox, new_tenant
 
 
@@ -41,6 +43,10 @@ async def test_pages_walk_every_order_once_newest_first(
     dates = [o["orderDate"] for o in seen]
     assert dates == sorted(dates, reverse=True)
     assert seen[0]["items"] is None  # the list is a summary; items come with one order
+    # An exactly full last page is the last one: no cursor to an empty page.
+    assert total <= 100
+    exact = await _list(orders, tenant, limit=total)
+    assert len(exact["orders"]) == total and exact["nextCursor"] is None
 
 
 async def test_filters(backfilled: tuple[OrdersKit, str, int]) -> None:
@@ -228,6 +234,7 @@ BAD_QUERIES = [
     {"limit": "101"},
     {"cursor": "bm90LWEtY3Vyc29y"},
     {"cursor": "%%%"},
+    {"cursor": encode_cursor(datetime(2026, 11, 22, tzinfo=UTC), "not-an-order-uuid")},
     {"from": "yesterday"},
     {"q": "a\x00b"},
     {"q": "x" * 201},

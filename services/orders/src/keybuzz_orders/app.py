@@ -6,50 +6,34 @@ another tenant's order or job is a 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from keybuzz_shared.amazon import (
-    CredentialsMissing,
-    LwaError,
-    ReauthRequired,
-    SpApiAccessDenied,
-    SpApiError,
-    SpApiInvalidInput,
-    SpApiNotFound,
-)
-from keybuzz_shared.amazon.messaging import MessagingActionNotAllowed
-from keybuzz_shared.amazon.spapi import SpApiOutcomeUnknown
-from keybuzz_shared.auth import TenantContext
+from keybuzz_shared.amazon import SpApiError
 from keybuzz_shared.http import (
-    BadRequest,
     ErrorBody,
-    ErrorStatuses,
-    NotFound,
     domain_error_handlers,
     error_response,
     status_for,
 )
 from keybuzz_shared.service import Runtime
+from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
-from keybuzz_orders import schemas, store
-from keybuzz_orders.backfill import Backfills, InvalidDays, JobNotFound
-from keybuzz_orders.domain import OrderStatus, is_order_id
-from keybuzz_orders.messaging import (
-    InvalidMessage,
-    InvalidOrderId,
-    MessageRequest,
-    OrderMessaging,
-    OrderNotFound,
+from keybuzz_orders import queries, schemas
+from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.domain import OrderStatus
+from keybuzz_orders.errors import (
+    AMAZON_REFUSAL_STATUSES,
+    ERROR_STATUSES,
+    MESSAGING_ERROR_STATUSES,
 )
+from keybuzz_orders.messaging import MessageRequest, OrderMessaging
 from keybuzz_orders.schemas import (
     BackfillJob,
     BackfillJobList,
     BackfillRequest,
-    InvalidCursor,
     MessagingActionSent,
     MessagingActionsView,
     OrderPage,
@@ -58,30 +42,6 @@ from keybuzz_orders.schemas import (
 )
 
 BASE_PATH = "/api/v1/orders"
-MAX_SEARCH = 200
-
-# What each refusal of the use cases means in HTTP (and in micro.py's replies).
-ERROR_STATUSES: ErrorStatuses = {
-    InvalidDays: 400,
-    InvalidCursor: 400,
-    JobNotFound: 404,
-    # Not connected (or the credentials are gone from Vault): connect Amazon first.
-    CredentialsMissing: 409,
-}
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)  # a date without zone means UTC
-    return moment
-
-
-def _search(text: str | None) -> str | None:
-    if text is None or not text.strip():
-        return None
-    if len(text) > MAX_SEARCH or "\x00" in text:
-        raise BadRequest(f"q must be at most {MAX_SEARCH} characters, without NUL")
-    return text.strip()
 
 
 class OrdersController(Controller):
@@ -107,33 +67,26 @@ class OrdersController(Controller):
         cursor: Annotated[str | None, Parameter(description="nextCursor of the last page")] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
     ) -> OrderPage:
-        query = store.OrderFilter(
+        page = await queries.list_orders(
+            runtime.pool,
+            tenant.tenant_id,
             statuses=[s.value for s in status or []],
-            date_from=_utc(date_from),
-            date_to=_utc(date_to),
-            search=_search(q),
-            after=schemas.decode_cursor(cursor) if cursor else None,
-            limit=limit + 1,  # one more tells whether there is a next page
+            date_from=date_from,
+            date_to=date_to,
+            search=q,
+            cursor=cursor,
+            limit=limit,
         )
-        rows = await store.list_orders(runtime.pool, tenant.tenant_id, query)
-        page = [schemas.order_view(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        last = rows[limit - 1] if more else None
         return OrderPage(
-            orders=page,
-            next_cursor=schemas.encode_cursor(last["order_date"], last["id"]) if last else None,
+            orders=[schemas.order_view(row) for row in page.orders], next_cursor=page.next_cursor
         )
 
     @get("/{order_id:str}", summary="One order with its items")
     async def get_order(
         self, order_id: str, tenant: TenantContext, runtime: Runtime[Any]
     ) -> OrderView:
-        if not is_order_id(order_id):
-            raise BadRequest("orderId must be an Amazon order id (3-7-7 digits)")
-        found = await store.get_order(runtime.pool, tenant.tenant_id, order_id)
-        if found is None:
-            raise NotFound(f"no order {order_id} for this tenant")
-        return schemas.order_view(*found)
+        found = await queries.get_order(runtime.pool, tenant.tenant_id, order_id)
+        return schemas.order_view(found.order, found.items)
 
     @post(
         "/backfill",
@@ -161,39 +114,15 @@ class OrdersController(Controller):
         runtime: Runtime[Any],
         limit: Annotated[int, Parameter(ge=1, le=50)] = 10,
     ) -> BackfillJobList:
-        jobs = await store.recent_jobs(runtime.pool, tenant.tenant_id, limit)
+        jobs = await queries.recent_jobs(runtime.pool, tenant.tenant_id, limit)
         return BackfillJobList(jobs=[schemas.backfill_job(job) for job in jobs])
 
     @get("/backfill/{job_id:str}", summary="Progress of a backfill job")
     async def backfill_progress(
         self, job_id: str, tenant: TenantContext, runtime: Runtime[Any]
     ) -> BackfillJob:
-        try:
-            uuid.UUID(job_id)
-        except ValueError:
-            raise BadRequest("jobId must be a UUID") from None
-        job = await store.get_job(runtime.pool, job_id, tenant.tenant_id)
-        if job is None:
-            raise JobNotFound(job_id)
+        job = await queries.get_job(runtime.pool, tenant.tenant_id, job_id)
         return schemas.backfill_job(job)
-
-
-# Amazon's refusals of a messaging action: Amazon's code and message go to the caller.
-AMAZON_REFUSAL_STATUSES: ErrorStatuses = {
-    MessagingActionNotAllowed: 409,  # the order's state does not allow it (now)
-    SpApiInvalidInput: 400,  # e.g. text Amazon does not accept
-    SpApiNotFound: 404,  # Amazon does not know the order for this seller
-    SpApiAccessDenied: 502,  # our access (role, token) is refused: not the caller's fault
-    SpApiOutcomeUnknown: 502,  # sent, answer lost: not repeated (no duplicate message)
-}
-MESSAGING_ERROR_STATUSES: ErrorStatuses = {
-    InvalidOrderId: 400,
-    InvalidMessage: 400,
-    OrderNotFound: 404,
-    CredentialsMissing: 409,
-    ReauthRequired: 409,  # the seller revoked us: connect Amazon again
-    LwaError: 502,
-}
 
 
 def _amazon_refusal(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

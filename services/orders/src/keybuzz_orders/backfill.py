@@ -41,14 +41,17 @@ from keybuzz_shared.amazon import (
 )
 from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
 from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
+from keybuzz_shared.amazon.times import amazon_time
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.events import BackfillCounts, OrderBackfillCompleted, OrderBackfillFailed
+from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
+from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_orders import metrics, store
 from keybuzz_orders.domain import OrderRow, order_row, v0_order_row
-from keybuzz_orders.report_strategy import REPORT, SEARCH, JobStopped, ReportSteps, plan_strategy
+from keybuzz_orders.jobs import JobContext, JobCounts, JobStopped
+from keybuzz_orders.report_strategy import REPORT, SEARCH, ReportSteps, plan_strategy
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
@@ -76,10 +79,6 @@ class StartedJob:
     created: bool  # False: the tenant's running job (or the event's) was returned
 
 
-def amazon_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Backfills:
     """Starts, runs, resumes and stops backfill jobs in this process."""
 
@@ -90,15 +89,16 @@ class Backfills:
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self.report_steps = ReportSteps(self)
+        self.context = JobContext(runtime, spapi, self.owner)
+        self.report_steps = ReportSteps(self.context)
 
     @property
     def settings(self) -> OrdersSettings:
-        return self.runtime.settings
+        return self.context.settings
 
     @property
     def lease_seconds(self) -> float:
-        return self.settings.backfill_lease_seconds
+        return self.context.lease_seconds
 
     # --- starting -------------------------------------------------------------------------
 
@@ -284,13 +284,9 @@ class Backfills:
             plan = plan_strategy(self.settings, job["created_after"], page, rows)
         async with self.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows)
+            counts = counts.but(pages=1, errors=len(bad), rate_limit_waits=page.rate_limit_waits)
             progress = store.PageProgress.of_rows(
-                rows,
-                counts,
-                errors=len(bad),
-                rate_limit_waits=page.rate_limit_waits,
-                next_token=page.next_token,
-                created_before=page.created_before,
+                rows, counts, next_token=page.next_token, created_before=page.created_before
             )
             if plan is not None and plan.strategy == REPORT:
                 state = store.ReportState(
@@ -306,10 +302,7 @@ class Backfills:
                     uow.conn, job["job_id"], self.owner, progress, self.lease_seconds, strategy
                 )
             saved = await _hand_over_if_complete(uow, job, saved)
-        metrics.page_stored(
-            "search", created=counts.created, updated=counts.updated,
-            unchanged=counts.unchanged, errors=len(bad), waits=page.rate_limit_waits,
-        )  # fmt: skip
+        metrics.page_stored("search", counts)
         if plan is not None:
             log.info("backfill strategy", extra={"job_id": job["job_id"],
                      "strategy": plan.strategy, "reason": plan.reason})  # fmt: skip
@@ -364,18 +357,15 @@ class Backfills:
         async with self.runtime.unit_of_work() as uow:
             # Partial like report rows (no buyer, no packages): never erase an API read.
             counts = await store.upsert_report_orders(uow.conn, tenant_id, AMAZON, rows)
+            counts = counts.but(pages=1, errors=len(page.unreadable), rate_limit_waits=waits)
             progress = store.PageProgress.of_rows(
-                rows, counts, errors=len(page.unreadable), rate_limit_waits=waits,
-                next_token=page.next_token, created_before=page.created_before,
-            )  # fmt: skip
+                rows, counts, next_token=page.next_token, created_before=page.created_before
+            )
             saved = await store.checkpoint_job(
                 uow.conn, job["job_id"], self.owner, progress, self.lease_seconds
             )
             saved = await _hand_over_if_complete(uow, job, saved)
-        metrics.page_stored(
-            "orders_v0", created=counts.created, updated=counts.updated,
-            unchanged=counts.unchanged, errors=len(page.unreadable), waits=waits,
-        )  # fmt: skip
+        metrics.page_stored("orders_v0", counts)
         return self._page_stored(job, saved)
 
     async def _fail(self, job: asyncpg.Record, reason: str) -> None:
@@ -407,7 +397,7 @@ def decide(exc: BaseException, *, resuming: bool) -> Decision:
 
 
 async def _hand_over_if_complete(
-    uow: Any, job: asyncpg.Record, saved: asyncpg.Record | None
+    uow: UnitOfWork, job: asyncpg.Record, saved: asyncpg.Record | None
 ) -> asyncpg.Record:
     """Inside the page's unit of work: the completion event and the sync's cursor."""
     if saved is None:
@@ -427,24 +417,13 @@ def _reason(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}"
 
 
-def _counts(job: asyncpg.Record) -> BackfillCounts:
-    return BackfillCounts(
-        fetched=job["orders"],
-        created=job["created"],
-        updated=job["updated"],
-        unchanged=job["unchanged"],
-        cancelled=job["cancelled"],
-        errors=job["errors"],
-    )
-
-
 def _event_fields(job: asyncpg.Record) -> dict[str, Any]:
     return {
         "tenant_id": job["tenant_id"],
         "job_id": job["job_id"],
         "marketplace": job["marketplace"],
         "days": job["days"],
-        "counts": _counts(job),
+        "counts": JobCounts.of_row(job).published(),
         "started_at": job["started_at"],
         "finished_at": job["finished_at"],
     }

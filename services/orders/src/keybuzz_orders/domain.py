@@ -8,8 +8,7 @@ cancelled order with zero-quantity items is an ordinary order, not an error
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -17,8 +16,8 @@ from typing import Any
 import msgspec
 from keybuzz_shared.amazon.orders_v0 import V0Order, V0OrderItem
 from keybuzz_shared.amazon.spapi import Order, OrderItem, OrderPackage
+from keybuzz_shared.ids import is_amazon_order_id
 
-ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
 SLA_AT_RISK_BEFORE = timedelta(hours=24)
 
 
@@ -74,8 +73,11 @@ _DELIVERY_STATUS = {
 }
 
 
-def is_order_id(value: str) -> bool:
-    return ORDER_ID.fullmatch(value) is not None
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A date-time given without a zone (a query parameter, a request body) means UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 def order_ref(external_order_id: str) -> str:
@@ -281,7 +283,7 @@ def report_order_row(lines: list[dict[str, str]], marketplace_id: str | None) ->
     ``marketplace_id``: the one the report was asked for (the file does not name it)."""
     first = lines[0]
     order_id = first.get("amazon-order-id", "").strip()
-    if not is_order_id(order_id):
+    if not is_amazon_order_id(order_id):
         raise ReportLineError(f"not an Amazon order id: {order_id[:30]!r}")
     status, amazon_status = _report_status(first.get("order-status", ""))
     items: list[ItemRow] = []

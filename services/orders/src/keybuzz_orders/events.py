@@ -4,19 +4,17 @@
   event returns the job it already started.
 - ``connection.disconnected`` / ``connection.reauth_required`` cancel the tenant's jobs.
 - ``message.received`` with an ``orderId`` we do not have: fetch that order, so the
-  agent sees it next to the ticket. One batch, one unit of work (the frame's batch
-  handler); a batch that fails is retried event by event.
+  agent sees it next to the ticket (``order_context``). One event at a time (a
+  tenant's in order, tenants side by side): Amazon is asked before the unit of work
+  that stores the order opens, which a batch handler's transaction would not allow.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
-from keybuzz_shared.amazon import AmazonAuthError, CredentialsMissing, SpApiClient, SpApiError
-from keybuzz_shared.errors import is_outage
+from keybuzz_shared.amazon import CredentialsMissing
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -24,13 +22,12 @@ from keybuzz_shared.events import (
     MessageReceived,
 )
 from keybuzz_shared.ids import AMAZON
-from keybuzz_shared.messaging import Delivered, Delivery, EventSubscription
+from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
-from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_orders import metrics, store
 from keybuzz_orders.backfill import Backfills
-from keybuzz_orders.domain import is_order_id, order_row
+from keybuzz_orders.order_context import OrderContext
+from keybuzz_orders.sync import OrderSync
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +52,11 @@ def register(runtime: Runtime[Any]) -> None:
         if event.marketplace == AMAZON:
             reason = f"{event.type or 'connection.disconnected'}: {event.reason or 'no reason'}"
             await runtime.component(Backfills).stop_tenant(event.tenant_id, reason)
-            await store.stop_sync(runtime.pool, event.tenant_id, reason)
-            metrics.sync_stopped(event.tenant_id)
+            await runtime.component(OrderSync).stop(event.tenant_id, reason)
 
-    async def on_messages(uow: UnitOfWork, batch: Sequence[Delivered[MessageReceived]]) -> None:
-        await fetch_unknown_orders(runtime.component(SpApiClient), uow, batch)
+    async def on_message(event: MessageReceived, delivery: Delivery) -> None:
+        if event.marketplace == AMAZON and event.order_id:
+            await runtime.component(OrderContext).complete(event.tenant_id, [event.order_id])
 
     EventSubscription(
         runtime, event_type=ConnectionConnected, handler=on_connected, purpose="backfill"
@@ -79,41 +76,7 @@ def register(runtime: Runtime[Any]) -> None:
     EventSubscription(
         runtime,
         event_type=MessageReceived,
-        batch_handler=on_messages,
+        handler=on_message,
         purpose="order-context",
         batch_size=64,
     )
-
-
-async def fetch_unknown_orders(
-    spapi: SpApiClient, uow: UnitOfWork, batch: Sequence[Delivered[MessageReceived]]
-) -> None:
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for item in batch:
-        event = item.event
-        if event.marketplace == AMAZON and event.order_id and is_order_id(event.order_id):
-            wanted[event.tenant_id].add(event.order_id)
-    for tenant_id, order_ids in wanted.items():
-        known = await store.known_order_ids(uow.conn, tenant_id, AMAZON, sorted(order_ids))
-        rows = []
-        for order_id in sorted(order_ids - known):
-            try:
-                order = await spapi.get_order(tenant_id, order_id)
-            except (AmazonAuthError, SpApiError) as exc:
-                if is_outage(exc):
-                    raise  # the frame keeps the batch and retries once Amazon is back
-                # Not this seller's order, or no usable credentials: the ticket stays
-                # without its order; retrying would not change Amazon's answer.
-                log.warning(
-                    "order of a buyer message not fetched: %s",
-                    exc,
-                    extra={"tenant_id": tenant_id, "order_id": order_id},
-                )
-                continue
-            rows.append(order_row(order))
-        if rows:
-            await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows)
-            log.info(
-                "orders of buyer messages fetched",
-                extra={"tenant_id": tenant_id, "orders": [r.external_order_id for r in rows]},
-            )

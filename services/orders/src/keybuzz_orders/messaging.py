@@ -11,7 +11,7 @@ code and message. Nothing is stored here: the message is Amazon's to keep.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from keybuzz_shared.amazon.messaging import (
@@ -21,18 +21,8 @@ from keybuzz_shared.amazon.messaging import (
     MessagingClient,
 )
 
-from keybuzz_orders import store
-from keybuzz_orders.domain import is_order_id
-
-
-class InvalidOrderId(ValueError):
-    def __init__(self) -> None:
-        super().__init__("orderId must be an Amazon order id (3-7-7 digits)")
-
-
-class OrderNotFound(LookupError):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"no order {order_id} for this tenant")
+from keybuzz_orders import queries
+from keybuzz_orders.domain import as_utc
 
 
 class InvalidMessage(ValueError):
@@ -60,16 +50,10 @@ def message_body(request: MessageRequest) -> MessageBody:
     dates = (request.coverage_start_date, request.coverage_end_date)
     if action is not MessagingAction.WARRANTY and any(dates):
         raise InvalidMessage("coverageStartDate/coverageEndDate belong to warranty only")
-    start, end = (_utc(d) for d in dates)
+    start, end = (as_utc(d) for d in dates)
     if start and end and end < start:
         raise InvalidMessage("coverageEndDate is before coverageStartDate")
     return MessageBody(text=request.text, coverage_start_date=start, coverage_end_date=end)
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)  # a date without zone means UTC
-    return moment
 
 
 @dataclass(frozen=True)
@@ -78,12 +62,9 @@ class OrderMessaging:
     client: MessagingClient
 
     async def _marketplace_of(self, tenant_id: str, order_id: str) -> str:
-        if not is_order_id(order_id):
-            raise InvalidOrderId()
-        found = await store.get_order(self.pool, tenant_id, order_id)
-        if found is None:
-            raise OrderNotFound(order_id)
-        marketplace_id: str = found[0]["marketplace_id"]
+        """The order's marketplace; ``InvalidOrderId``/``OrderNotFound`` before Amazon is asked."""
+        found = await queries.get_order(self.pool, tenant_id, order_id)
+        marketplace_id: str = found.order["marketplace_id"]
         return marketplace_id
 
     async def actions(self, tenant_id: str, order_id: str) -> list[str]:

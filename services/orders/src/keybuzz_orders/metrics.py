@@ -11,6 +11,8 @@ from datetime import datetime
 
 from prometheus_client import Counter, Gauge
 
+from keybuzz_orders.jobs import JobCounts
+
 SERVICE = "orders"
 
 JOBS_RUNNING = Gauge(
@@ -65,20 +67,17 @@ def job_ended(outcome: str, strategy: str | None) -> None:
     JOBS_ENDED.labels(SERVICE, outcome, strategy or "none").inc()
 
 
-def page_stored(
-    source: str, *, created: int, updated: int, unchanged: int, errors: int, waits: int
-) -> None:
+def page_stored(source: str, counts: JobCounts) -> None:
     PAGES.labels(SERVICE, source).inc()
     for result, count in (
-        ("created", created),
-        ("updated", updated),
-        ("unchanged", unchanged),
-        ("error", errors),
+        ("created", counts.created),
+        ("updated", counts.updated),
+        ("unchanged", counts.unchanged),
+        ("error", counts.errors),
     ):
         if count:
             ORDERS_IMPORTED.labels(SERVICE, result).inc(count)
-    if waits:
-        RATE_LIMIT_WAITS.labels(SERVICE).inc(waits)
+    rate_limit_waits(counts.rate_limit_waits)
 
 
 def rate_limit_waits(waits: int) -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from keybuzz_shared.http import status_for
-from keybuzz_shared.micro import MicroEndpoint, OperatorError
+from keybuzz_shared.micro import MicroEndpoint
 from keybuzz_shared.service import Runtime
 
 from keybuzz_orders import schemas
-from keybuzz_orders.app import ERROR_STATUSES
 from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.errors import ERROR_STATUSES, operator_error
 from keybuzz_orders.schemas import OperatorBackfillRequest, OperatorSyncRequest
-from keybuzz_orders.sync import NoSyncCursor, OrderSync
+from keybuzz_orders.sync import OrderSync
 
 
 def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
@@ -23,15 +22,15 @@ def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
         try:
             started = await runtime.component(Backfills).start(request.tenant_id, days, "nats")
         except tuple(ERROR_STATUSES) as exc:
-            raise OperatorError(str(exc), str(status_for(exc, ERROR_STATUSES))) from exc
+            raise operator_error(exc) from exc
         return schemas.backfill_job(started.job, already_running=not started.created)
 
     async def sync(data: bytes) -> object:
         request = msgspec.json.decode(data or b"{}", type=OperatorSyncRequest)
         try:
             return await runtime.component(OrderSync).sync_now(request.tenant_id)
-        except NoSyncCursor as exc:
-            raise OperatorError(str(exc), "404") from exc
+        except tuple(ERROR_STATUSES) as exc:
+            raise operator_error(exc) from exc
 
     return [
         MicroEndpoint(

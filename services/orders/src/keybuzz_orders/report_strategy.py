@@ -26,25 +26,30 @@ each further page would cost ~3 minutes of quota, so the job switches to ``REPOR
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import msgspec
 from keybuzz_shared.amazon import SearchOrdersQuery, SpApiNotFound
 from keybuzz_shared.amazon.reports import FAILED_STATUSES, ORDERS_BY_ORDER_DATE, ReportsClient
 from keybuzz_shared.amazon.spapi import SearchOrdersPage
+from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.ids import AMAZON
 
 from keybuzz_orders import metrics, store
 from keybuzz_orders.domain import OrderRow, ReportLineError, order_row, report_order_row
+from keybuzz_orders.jobs import (
+    JobContext,
+    JobCounts,
+    JobStopped,
+    ReportWindow,
+    WindowState,
+    decode_windows,
+)
 from keybuzz_orders.settings import OrdersSettings
-
-if TYPE_CHECKING:
-    from keybuzz_orders.backfill import Backfills
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +59,11 @@ BATCH_ORDERS = 500  # orders per unit of work while a document is read
 TAIL_OVERLAP = timedelta(hours=1)
 
 
-def parse_amazon_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def amazon_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(frozen=True)
 class StrategyPlan:
     strategy: str
     reason: str
-    windows: list[dict[str, Any]] | None = None
+    windows: list[ReportWindow] | None = None
     tail_after: str | None = None
 
 
@@ -99,46 +96,36 @@ def plan_strategy(
     )
 
 
-def report_windows(start: datetime, end: datetime, days: int) -> list[dict[str, Any]]:
-    windows: list[dict[str, Any]] = []
+def report_windows(start: datetime, end: datetime, days: int) -> list[ReportWindow]:
+    windows: list[ReportWindow] = []
     while start < end:
         stop = min(start + timedelta(days=days), end)
-        windows.append(
-            {"start": amazon_time(start), "end": amazon_time(stop), "reportId": None,
-             "state": "PENDING", "imported": 0, "token": None, "note": None}
-        )  # fmt: skip
+        windows.append(ReportWindow(start=amazon_time(start), end=amazon_time(stop)))
         start = stop
     return windows
 
 
 def _no_progress(waits: int = 0) -> store.PageProgress:
-    return store.PageProgress(
-        next_token=None, created_before=None, newest_order_at=None, orders=0, created=0,
-        updated=0, unchanged=0, cancelled=0, items=0, errors=0, rate_limit_waits=waits, pages=0,
-    )  # fmt: skip
-
-
-class JobStopped(Exception):
-    """The job was cancelled or taken over meanwhile: our step is rolled back."""
+    return store.PageProgress(JobCounts(rate_limit_waits=waits))
 
 
 class ReportSteps:
     """One step of a REPORT job per call: request, poll, import a batch, or fall back."""
 
-    def __init__(self, backfills: Backfills) -> None:
-        self.backfills = backfills
-        self.reports = ReportsClient(backfills.spapi)
+    def __init__(self, job_context: JobContext) -> None:
+        self.context = job_context
+        self.reports = ReportsClient(job_context.spapi)
 
     @property
     def settings(self) -> OrdersSettings:
-        return self.backfills.settings
+        return self.context.settings
 
     async def step(self, job: asyncpg.Record) -> None:
-        windows: list[dict[str, Any]] = json.loads(job["report_windows"])
-        if missing := [w for w in windows if w["state"] == "PENDING" and not w["reportId"]]:
+        windows = decode_windows(job["report_windows"]) or []
+        if missing := [w for w in windows if w.state is WindowState.PENDING and not w.report_id]:
             await self._request(job, windows, missing)
             return
-        if all(w["state"] == "DONE" for w in windows):
+        if all(w.state is WindowState.DONE for w in windows):
             await self._save(job, _no_progress(), store.ReportState(windows=windows, phase="TAIL"))
             return
         # Every open window on its own: one is imported while Amazon still processes
@@ -146,45 +133,47 @@ class ReportSteps:
         try:
             async with asyncio.TaskGroup() as group:
                 for index, window in enumerate(windows):
-                    if window["state"] != "DONE":
+                    if window.state is not WindowState.DONE:
                         group.create_task(self._finish_window(job, windows, index))
         except BaseExceptionGroup as failed:
             raise _first_cause(failed) from None  # what _run decides on (wait, stop, fail)
 
     async def _finish_window(
-        self, job: asyncpg.Record, windows: list[dict[str, Any]], index: int
+        self, job: asyncpg.Record, windows: list[ReportWindow], index: int
     ) -> None:
         """Poll the window's report until it is imported, or read the window by searchOrders."""
         window = windows[index]
-        while window["state"] == "PENDING" and window["reportId"]:
+        while window.state is WindowState.PENDING and window.report_id:
             if not await self._poll(job, windows, index):
                 await asyncio.sleep(self.settings.backfill_report_poll_seconds)
-        while window["state"] == "FALLBACK":
+        while window.state is WindowState.FALLBACK:
             await self._fallback_page(job, windows, index)
 
     async def _request(
-        self, job: asyncpg.Record, windows: list[dict[str, Any]], missing: list[dict[str, Any]]
+        self, job: asyncpg.Record, windows: list[ReportWindow], missing: list[ReportWindow]
     ) -> None:
         """All windows' reports at once: Amazon processes them side by side."""
         waits = 0
         for window in missing:
             reply = await self.reports.create_report(
                 job["tenant_id"], ORDERS_BY_ORDER_DATE, [job["marketplace_id"]],
-                parse_amazon_time(window["start"]), parse_amazon_time(window["end"]),
+                parse_amazon_time(window.start), parse_amazon_time(window.end),
             )  # fmt: skip
-            window["reportId"], waits = reply.value, waits + reply.rate_limit_waits
+            window.report_id, waits = reply.value, waits + reply.rate_limit_waits
             # Our clock, only for the deadline of a report stuck in processing.
-            window["requestedAt"] = _now()
+            window.requested_at = _now()
         # A crash before this commit requests them again: reports cost no data.
         await self._save(job, _no_progress(waits), store.ReportState(windows=windows))
 
-    async def _poll(self, job: asyncpg.Record, windows: list[dict[str, Any]], index: int) -> bool:
+    async def _poll(self, job: asyncpg.Record, windows: list[ReportWindow], index: int) -> bool:
         """True when the window moved on (imported, fell back, or requested again)."""
         window = windows[index]
         try:
-            reply = await self.reports.get_report(job["tenant_id"], window["reportId"])
+            assert window.report_id is not None  # polled only once requested
+            reply = await self.reports.get_report(job["tenant_id"], window.report_id)
         except SpApiNotFound:  # gone (Amazon keeps order reports 30 days): ask again
-            window.update(reportId=None, imported=0, note="report not found: requested again")
+            window.report_id, window.imported = None, 0
+            window.note = "report not found: requested again"
             await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
             return True
         metrics.rate_limit_waits(reply.rate_limit_waits)
@@ -196,34 +185,36 @@ class ReportSteps:
             log.warning(
                 "order report ended %s; reading its window with searchOrders",
                 report.processing_status,
-                extra={"job_id": job["job_id"], "window": window["start"]},
+                extra={"job_id": job["job_id"], "window": window.start},
             )
-            window.update(state="FALLBACK", note=f"report {report.processing_status}")
+            window.state, window.note = WindowState.FALLBACK, f"report {report.processing_status}"
             await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
             return True
         deadline = self.settings.backfill_report_deadline_seconds
         # A window saved before deadlines existed starts counting when first polled here.
-        if _now() - window.setdefault("requestedAt", _now()) > deadline:
+        if window.requested_at is msgspec.UNSET:
+            window.requested_at = _now()
+        if _now() - window.requested_at > deadline:
             log.warning(
                 "order report still %s after %g s; reading its window with searchOrders",
                 report.processing_status,
                 deadline,
-                extra={"job_id": job["job_id"], "window": window["start"]},
+                extra={"job_id": job["job_id"], "window": window.start},
             )
             note = f"report still {report.processing_status} after {deadline:g} s"
-            window.update(state="FALLBACK", note=note)
+            window.state, window.note = WindowState.FALLBACK, note
             await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
             return True
         return False
 
     async def _import(
-        self, job: asyncpg.Record, windows: list[dict[str, Any]], index: int, document_id: str
+        self, job: asyncpg.Record, windows: list[ReportWindow], index: int, document_id: str
     ) -> None:
         """Stream the document; each batch commits with the window's count of stored orders."""
         window = windows[index]
         reply = await self.reports.get_report_document(job["tenant_id"], document_id)
         waits = reply.rate_limit_waits
-        skip = int(window["imported"])  # stored before a crash: same report, same order
+        skip = window.imported  # stored before a crash: same report, same order
         batch: list[list[dict[str, str]]] = []
         async for lines in _orders_of(self.reports.rows(reply.value)):
             if skip:
@@ -238,7 +229,7 @@ class ReportSteps:
     async def _store_batch(
         self,
         job: asyncpg.Record,
-        windows: list[dict[str, Any]],
+        windows: list[ReportWindow],
         index: int,
         batch: list[list[dict[str, str]]],
         waits: int,
@@ -259,60 +250,52 @@ class ReportSteps:
                 continue
             rows.append(row)
         window = windows[index]
-        window["imported"] = int(window["imported"]) + len(batch)
+        window.imported += len(batch)
         if last:
-            window["state"] = "DONE"
-        async with self.backfills.runtime.unit_of_work() as uow:
+            window.state = WindowState.DONE
+        async with self.context.runtime.unit_of_work() as uow:
             counts = await store.upsert_report_orders(uow.conn, job["tenant_id"], AMAZON, rows)
             # Only Amazon's answer to the tail sets the job's cursor; report pages aren't pages.
-            progress = store.PageProgress.of_rows(
-                rows, counts, errors=errors, rate_limit_waits=waits, pages=0
-            )
+            counts = counts.but(errors=errors, rate_limit_waits=waits)
+            progress = store.PageProgress.of_rows(rows, counts)
             await self._checkpoint(
                 uow.conn, job, progress, store.ReportState(window=(index, window))
             )
-        metrics.page_stored(
-            "report", created=counts.created, updated=counts.updated,
-            unchanged=counts.unchanged, errors=errors, waits=waits,
-        )  # fmt: skip
+        metrics.page_stored("report", counts)
 
     async def _fallback_page(
-        self, job: asyncpg.Record, windows: list[dict[str, Any]], index: int
+        self, job: asyncpg.Record, windows: list[ReportWindow], index: int
     ) -> None:
         """The window's report failed: the same window through searchOrders, page by page."""
         window = windows[index]
         query = SearchOrdersQuery(
             marketplace_ids=[job["marketplace_id"]],
-            created_after=window["start"],
-            created_before=window["end"],
+            created_after=window.start,
+            created_before=window.end,
             max_results_per_page=self.settings.backfill_page_size,
-            pagination_token=window["token"],
+            pagination_token=window.token,
         )
-        page = await self.backfills.spapi.search_orders(job["tenant_id"], query)
+        page = await self.context.spapi.search_orders(job["tenant_id"], query)
         orders, bad = page.decode_orders()
         rows = [order_row(o) for o in orders]
-        window["token"] = page.next_token
+        window.token = page.next_token
         if page.next_token is None:
-            window["state"] = "DONE"
-        async with self.backfills.runtime.unit_of_work() as uow:
+            window.state = WindowState.DONE
+        async with self.context.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, job["tenant_id"], AMAZON, rows)
-            progress = store.PageProgress.of_rows(
-                rows, counts, errors=len(bad), rate_limit_waits=page.rate_limit_waits
-            )
+            counts = counts.but(pages=1, errors=len(bad), rate_limit_waits=page.rate_limit_waits)
+            progress = store.PageProgress.of_rows(rows, counts)
             await self._checkpoint(
                 uow.conn, job, progress, store.ReportState(window=(index, window))
             )
-        metrics.page_stored(
-            "search", created=counts.created, updated=counts.updated,
-            unchanged=counts.unchanged, errors=len(bad), waits=page.rate_limit_waits,
-        )  # fmt: skip
+        metrics.page_stored("search", counts)
 
     async def _save(
         self, job: asyncpg.Record, progress: store.PageProgress, state: store.ReportState
     ) -> None:
-        async with self.backfills.runtime.unit_of_work() as uow:
+        async with self.context.runtime.unit_of_work() as uow:
             await self._checkpoint(uow.conn, job, progress, state)
-        metrics.rate_limit_waits(progress.rate_limit_waits)
+        metrics.rate_limit_waits(progress.counts.rate_limit_waits)
 
     async def _checkpoint(
         self,
@@ -322,7 +305,7 @@ class ReportSteps:
         state: store.ReportState,
     ) -> None:
         saved = await store.advance_job(
-            conn, job["job_id"], self.backfills.owner, progress, state, self.backfills.lease_seconds
+            conn, job["job_id"], self.context.owner, progress, state, self.context.lease_seconds
         )
         if saved is None:
             raise JobStopped  # rolls the step back: whoever runs the job now redoes it

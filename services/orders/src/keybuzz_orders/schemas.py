@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,6 +12,7 @@ from keybuzz_shared.amazon.messaging import MessagingAction
 from keybuzz_shared.ids import TenantId
 
 from keybuzz_orders.domain import OrderStatus, sla_status
+from keybuzz_orders.jobs import JobCounts, decode_windows, job_progress
 
 
 class _Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -38,7 +36,9 @@ class OperatorSyncRequest(_Body):
 
 
 class ReportWindow(_Body):
-    """One 30-day window of a REPORT job: PENDING (requested/processing), FALLBACK (its
+    """``jobs.ReportWindow`` as HTTP shows it (no searchOrders token, no request time).
+
+    One 30-day window of a REPORT job: PENDING (requested/processing), FALLBACK (its
     report failed or passed its deadline: read by searchOrders), DONE; ``imported``: orders stored from it."""
 
     start: str
@@ -49,7 +49,9 @@ class ReportWindow(_Body):
     note: str | None = None
 
 
-class BackfillJob(_Body):
+class BackfillJob(JobCounts, kw_only=True, rename="camel"):
+    """A job and its counters (``JobCounts``: pages, orders, created, …)."""
+
     job_id: str
     tenant_id: str
     status: str  # RUNNING | COMPLETED | FAILED | CANCELLED
@@ -57,15 +59,6 @@ class BackfillJob(_Body):
     days: int
     created_after: str  # the window's start, as sent to Amazon
     created_before: datetime | None  # Amazon's cursor: complete up to here
-    pages: int
-    orders: int
-    created: int
-    updated: int
-    unchanged: int
-    cancelled: int
-    items: int
-    errors: int
-    rate_limit_waits: int
     last_error: str | None
     reason: str | None
     started_at: datetime
@@ -86,8 +79,9 @@ class BackfillJobList(_Body):
 
 
 def backfill_job(row: asyncpg.Record, *, already_running: bool = False) -> BackfillJob:
-    progress, eta = _progress(row)
+    progress, eta = job_progress(row, datetime.now(UTC))
     return BackfillJob(
+        **msgspec.structs.asdict(JobCounts.of_row(row)),
         job_id=row["job_id"],
         tenant_id=row["tenant_id"],
         status=row["status"],
@@ -95,15 +89,6 @@ def backfill_job(row: asyncpg.Record, *, already_running: bool = False) -> Backf
         days=row["days"],
         created_after=row["created_after"],
         created_before=row["created_before"],
-        pages=row["pages"],
-        orders=row["orders"],
-        created=row["created"],
-        updated=row["updated"],
-        unchanged=row["unchanged"],
-        cancelled=row["cancelled"],
-        items=row["items"],
-        errors=row["errors"],
-        rate_limit_waits=row["rate_limit_waits"],
         last_error=row["last_error"],
         reason=row["reason"],
         started_at=row["started_at"],
@@ -119,31 +104,15 @@ def backfill_job(row: asyncpg.Record, *, already_running: bool = False) -> Backf
     )
 
 
-def _windows(raw: str | None) -> list[ReportWindow] | None:
-    if raw is None:
+def _windows(stored: str | None) -> list[ReportWindow] | None:
+    windows = decode_windows(stored)
+    if windows is None:
         return None
     return [
-        ReportWindow(start=w["start"], end=w["end"], state=w["state"], imported=w["imported"],
-                     report_id=w.get("reportId"), note=w.get("note"))
-        for w in json.loads(raw)
+        ReportWindow(start=w.start, end=w.end, state=w.state, imported=w.imported,
+                         report_id=w.report_id, note=w.note)
+        for w in windows
     ]  # fmt: skip
-
-
-def _progress(row: asyncpg.Record) -> tuple[float, float | None]:
-    """How far through the window the newest imported order is (pages go oldest first)."""
-    if row["status"] == "COMPLETED":
-        return 1.0, 0.0
-    newest = row["newest_order_at"]
-    if newest is None:
-        return 0.0, None
-    start = datetime.fromisoformat(row["created_after"].replace("Z", "+00:00"))
-    now = datetime.now(UTC)  # an estimate for a human, never a cursor
-    span = (now - start).total_seconds()
-    fraction = min(max((newest - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 0.0
-    if row["status"] != "RUNNING" or fraction <= 0:
-        return fraction, None
-    elapsed = (now - row["started_at"]).total_seconds()
-    return fraction, elapsed * (1 - fraction) / fraction
 
 
 class OrderItemView(_Body):
@@ -218,28 +187,6 @@ def order_view(row: asyncpg.Record, items: list[asyncpg.Record] | None = None) -
 class OrderPage(_Body):
     orders: list[OrderView]
     next_cursor: str | None
-
-
-class InvalidCursor(ValueError):
-    def __init__(self) -> None:
-        super().__init__("cursor is not one this API returned")
-
-
-def encode_cursor(order_date: datetime, order_id: str) -> str:
-    raw = f"{order_date.isoformat()}|{order_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, order_id = raw.split("|", 1)
-        when = datetime.fromisoformat(moment)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when, str(uuid.UUID(order_id))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor from None
 
 
 # --- messaging actions (Messaging API; keybuzz_orders.messaging) ---------------------------

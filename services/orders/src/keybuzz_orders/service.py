@@ -14,6 +14,7 @@ from keybuzz_orders.app import ROUTES
 from keybuzz_orders.backfill import Backfills
 from keybuzz_orders.messaging import OrderMessaging
 from keybuzz_orders.micro import micro_endpoints
+from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.sync import OrderSync
 
@@ -30,6 +31,7 @@ async def _provide(runtime: Runtime[Any]) -> None:
     runtime.provide(OrderMessaging(runtime.pool, MessagingClient(spapi)))
     runtime.provide(Backfills(runtime, spapi))
     runtime.provide(OrderSync(runtime, spapi))
+    runtime.provide(OrderContext(runtime, spapi))
 
 
 async def _resume_backfills(runtime: Runtime[Any]) -> None:

@@ -10,9 +10,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 from keybuzz_shared.db import Executor
+from keybuzz_shared.ids import is_amazon_order_id
+from keybuzz_shared.pages import Position
 
-from keybuzz_orders.domain import OrderRow, is_order_id
+from keybuzz_orders.domain import OrderRow
+from keybuzz_orders.jobs import COUNTERS, JobCounts, ReportWindow, encode_windows
 
 Conn = Executor  # a connection or the pool: both run one statement
 
@@ -108,19 +112,12 @@ WHERE (order_items.sku, order_items.asin, order_items.title, order_items.quantit
 """
 
 
-@dataclass(frozen=True)
-class UpsertCounts:
-    created: int
-    updated: int
-    unchanged: int
-    items: int
-
-
 async def upsert_orders(
     conn: asyncpg.Connection, tenant_id: str, marketplace: str, rows: Sequence[OrderRow]
-) -> UpsertCounts:
+) -> JobCounts:
+    """What storing ``rows`` did: orders, created/updated/unchanged, cancelled, items."""
     if not rows:
-        return UpsertCounts(0, 0, 0, 0)
+        return JobCounts()
     columns: list[list[Any]] = [
         [r.external_order_id for r in rows],
         [r.order_ref for r in rows],
@@ -133,10 +130,10 @@ async def upsert_orders(
 
 async def upsert_report_orders(
     conn: asyncpg.Connection, tenant_id: str, marketplace: str, rows: Sequence[OrderRow]
-) -> UpsertCounts:
+) -> JobCounts:
     """Rows read from the orders report: never erase what an API read stored."""
     if not rows:
-        return UpsertCounts(0, 0, 0, 0)
+        return JobCounts()
     columns: list[list[Any]] = [
         [r.external_order_id for r in rows],
         [r.order_ref for r in rows],
@@ -155,7 +152,7 @@ async def _upsert_items(
     written: list[asyncpg.Record],
     *,
     from_api: bool,
-) -> UpsertCounts:
+) -> JobCounts:
     created = sum(1 for w in written if w["inserted"])
     items = [(r.external_order_id, i) for r in rows for i in r.items]
     await conn.execute(
@@ -172,7 +169,14 @@ async def _upsert_items(
         [i.currency for _, i in items],
         from_api,
     )
-    return UpsertCounts(created, len(written) - created, len(rows) - len(written), len(items))
+    return JobCounts(
+        orders=len(rows),
+        created=created,
+        updated=len(written) - created,
+        unchanged=len(rows) - len(written),
+        cancelled=sum(1 for r in rows if r.cancelled),
+        items=len(items),
+    )
 
 
 def _db_value(value: Any) -> Any:
@@ -202,7 +206,7 @@ class OrderFilter:
     date_to: datetime | None = None
     search: str | None = None
     # Keyset: strictly older than this (order_date, id).
-    after: tuple[datetime, str] | None = None
+    after: Position | None = None
     limit: int = 50
 
 
@@ -247,7 +251,7 @@ def _common_conditions(
         conditions.append(f"{table}.order_date < {p(f.date_to)}")
     if f.after is not None:
         keyset = f"({table}.order_date, {table}.{id_column})"
-        conditions.append(f"{keyset} < ({p(f.after[0])}, {p(f.after[1])}::uuid)")
+        conditions.append(f"{keyset} < ({p(f.after.at)}, {p(f.after.id)}::uuid)")
     return conditions
 
 
@@ -269,7 +273,7 @@ def _search_branches(p: _Params, search: str) -> list[str]:
     branches = [
         f"o.id IN (SELECT i.order_id FROM order_items i WHERE i.sku = {text} OR i.asin = {text})"
     ]
-    if is_order_id(search):
+    if is_amazon_order_id(search):
         return [*branches, f"o.external_order_id = {text}"]
     if _REF.fullmatch(search):
         return [*branches, f"o.order_ref = {p('#' + search.lstrip('#'))}"]
@@ -283,7 +287,7 @@ def _search_branches(p: _Params, search: str) -> list[str]:
 
 
 def _searches_names(search: str) -> bool:
-    return not is_order_id(search) and not _REF.fullmatch(search)
+    return not is_amazon_order_id(search) and not _REF.fullmatch(search)
 
 
 def _name_branch(p: _Params, tenant_id: str, f: OrderFilter, limit: str) -> str:
@@ -434,48 +438,31 @@ async def get_job(conn: Conn, job_id: str, tenant_id: str | None = None) -> asyn
     )
 
 
+# A step's counts ($3 … $11, in JobCounts' order) added to its job's.
+_ADD_COUNTS = ", ".join(f"{name} = {name} + ${n}" for n, name in enumerate(COUNTERS, start=3))
+
+
 @dataclass(frozen=True)
 class PageProgress:
-    next_token: str | None
-    created_before: datetime | None
-    newest_order_at: datetime | None
-    orders: int
-    created: int
-    updated: int
-    unchanged: int
-    cancelled: int
-    items: int
-    errors: int
-    rate_limit_waits: int
-    pages: int = 1
+    """One step's checkpoint: its counts, added to the job's, and where the job stands."""
+
+    counts: JobCounts
+    next_token: str | None = None
+    created_before: datetime | None = None  # Amazon's cursor, from searchOrders' answer
+    newest_order_at: datetime | None = None
 
     @classmethod
     def of_rows(
         cls,
         rows: Sequence[OrderRow],
-        counts: UpsertCounts,
+        counts: JobCounts,
         *,
-        errors: int,
-        rate_limit_waits: int,
         next_token: str | None = None,
         created_before: datetime | None = None,
-        pages: int = 1,
     ) -> PageProgress:
-        """What storing ``rows`` did, as a job counts it."""
-        return cls(
-            next_token=next_token,
-            created_before=created_before,
-            newest_order_at=max((r.order_date for r in rows), default=None),
-            orders=len(rows),
-            created=counts.created,
-            updated=counts.updated,
-            unchanged=counts.unchanged,
-            cancelled=sum(1 for r in rows if r.cancelled),
-            items=counts.items,
-            errors=errors,
-            rate_limit_waits=rate_limit_waits,
-            pages=pages,
-        )
+        """The step that stored ``rows`` and counted ``counts``."""
+        newest = max((r.order_date for r in rows), default=None)
+        return cls(counts, next_token, created_before, newest)
 
 
 async def checkpoint_job(
@@ -493,35 +480,26 @@ async def checkpoint_job(
     return await conn.fetchrow(
         f"""
 UPDATE order_backfill_jobs SET
-    pagination_token = $3,
-    created_before = coalesce($4, created_before),
-    newest_order_at = greatest(newest_order_at, $5),
-    pages = pages + 1, orders = orders + $6, created = created + $7, updated = updated + $8,
-    unchanged = unchanged + $9, cancelled = cancelled + $10, items = items + $11,
-    errors = errors + $12, rate_limit_waits = rate_limit_waits + $13,
-    status = CASE WHEN $3::text IS NULL THEN 'COMPLETED' ELSE status END,
-    finished_at = CASE WHEN $3::text IS NULL THEN now() END,
-    owner = CASE WHEN $3::text IS NULL THEN NULL ELSE owner END,
+    {_ADD_COUNTS},
+    pagination_token = $12,
+    created_before = coalesce($13, created_before),
+    newest_order_at = greatest(newest_order_at, $14),
+    status = CASE WHEN $12::text IS NULL THEN 'COMPLETED' ELSE status END,
+    finished_at = CASE WHEN $12::text IS NULL THEN now() END,
+    owner = CASE WHEN $12::text IS NULL THEN NULL ELSE owner END,
     last_error = NULL,
-    lease_until = now() + make_interval(secs => $14),
-    strategy = coalesce($15, strategy), strategy_reason = coalesce($16, strategy_reason),
+    lease_until = now() + make_interval(secs => $15),
+    strategy = coalesce($16, strategy), strategy_reason = coalesce($17, strategy_reason),
     updated_at = now()
 WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
 RETURNING {JOB_COLUMNS}
 """,  # noqa: S608
         job_id,
         owner,
+        *msgspec.structs.astuple(p.counts),
         p.next_token,
         p.created_before,
         p.newest_order_at,
-        p.orders,
-        p.created,
-        p.updated,
-        p.unchanged,
-        p.cancelled,
-        p.items,
-        p.errors,
-        p.rate_limit_waits,
         lease_seconds,
         strategy[0] if strategy else None,
         strategy[1] if strategy else None,
@@ -532,10 +510,10 @@ RETURNING {JOB_COLUMNS}
 class ReportState:
     """What a report-strategy job checkpoints besides its counts (None: unchanged)."""
 
-    windows: list[dict[str, Any]] | None = None
+    windows: list[ReportWindow] | None = None
     # One window's own checkpoint (its index, its state): windows imported side by side
     # each write only theirs, never another's uncommitted progress.
-    window: tuple[int, dict[str, Any]] | None = None
+    window: tuple[int, ReportWindow] | None = None
     phase: str | None = None
     tail_after: str | None = None
     strategy_reason: str | None = None
@@ -554,12 +532,10 @@ async def advance_job(
     return await conn.fetchrow(
         f"""
 UPDATE order_backfill_jobs SET
+    {_ADD_COUNTS},
     strategy = 'REPORT', pagination_token = NULL,
-    created_before = coalesce($3, created_before),
-    newest_order_at = greatest(newest_order_at, $4),
-    pages = pages + $5, orders = orders + $6, created = created + $7, updated = updated + $8,
-    unchanged = unchanged + $9, cancelled = cancelled + $10, items = items + $11,
-    errors = errors + $12, rate_limit_waits = rate_limit_waits + $13,
+    created_before = coalesce($12, created_before),
+    newest_order_at = greatest(newest_order_at, $13),
     report_windows = CASE WHEN $19::int IS NULL THEN coalesce($14::jsonb, report_windows)
                           ELSE jsonb_set(report_windows, ARRAY[$19::text], $20::jsonb) END,
     phase = coalesce($15, phase),
@@ -570,24 +546,16 @@ RETURNING {JOB_COLUMNS}
 """,  # noqa: S608
         job_id,
         owner,
+        *msgspec.structs.astuple(p.counts),
         p.created_before,
         p.newest_order_at,
-        p.pages,
-        p.orders,
-        p.created,
-        p.updated,
-        p.unchanged,
-        p.cancelled,
-        p.items,
-        p.errors,
-        p.rate_limit_waits,
-        json.dumps(state.windows) if state.windows is not None else None,
+        encode_windows(state.windows) if state.windows is not None else None,
         state.phase,
         state.tail_after,
         state.strategy_reason,
         lease_seconds,
         state.window[0] if state.window else None,
-        json.dumps(state.window[1]) if state.window else None,
+        encode_windows(state.window[1]) if state.window else None,
     )
 
 

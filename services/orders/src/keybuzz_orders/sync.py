@@ -21,12 +21,13 @@ from typing import Any
 import asyncpg
 import msgspec
 from keybuzz_shared.amazon import AmazonAuthError, SearchOrdersQuery, SpApiClient, SpApiError
+from keybuzz_shared.amazon.times import amazon_time
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.service import Runtime
 
 from keybuzz_orders import metrics, store
-from keybuzz_orders.backfill import amazon_time
 from keybuzz_orders.domain import order_row
+from keybuzz_orders.jobs import JobCounts
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,10 @@ class NoSyncCursor(LookupError):
         )
 
 
-class SyncResult(msgspec.Struct, kw_only=True, rename="camel"):
+class SyncResult(JobCounts, kw_only=True, rename="camel"):
+    """A round's counts (a job's counters), and where it left the cursor."""
+
     tenant_id: str
-    pages: int = 0
-    orders: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: int = 0
     last_updated_before: datetime | None = None  # the cursor after this round
 
 
@@ -87,6 +84,11 @@ class OrderSync:
             raise NoSyncCursor(tenant_id)
         return await self._round(claimed[0])
 
+    async def stop(self, tenant_id: str, reason: str) -> None:
+        """The connection went away: no more rounds for the tenant until its next backfill."""
+        await store.stop_sync(self.runtime.pool, tenant_id, reason)
+        metrics.sync_stopped(tenant_id)
+
     async def _round(self, cursor: asyncpg.Record) -> SyncResult:
         tenant_id, marketplace = cursor["tenant_id"], cursor["marketplace"]
         try:
@@ -110,24 +112,25 @@ class OrderSync:
             last_updated_after=amazon_time(cursor["last_updated_before"]),
             max_results_per_page=self.runtime.settings.backfill_page_size,
         )
-        result = SyncResult(tenant_id=tenant_id)
+        counts, last_updated_before = JobCounts(), None
         while True:
             page = await self.spapi.search_orders(tenant_id, query)
             orders, bad = page.decode_orders()
             rows = [order_row(o) for o in orders]
             async with self.runtime.unit_of_work() as uow:
-                counts = await store.upsert_orders(uow.conn, tenant_id, marketplace, rows)
-            result.pages += 1
-            result.orders += len(rows)
-            result.created += counts.created
-            result.updated += counts.updated
-            result.unchanged += counts.unchanged
-            result.errors += len(bad)
-            metrics.rate_limit_waits(page.rate_limit_waits)
-            result.last_updated_before = page.last_updated_before or result.last_updated_before
+                stored = await store.upsert_orders(uow.conn, tenant_id, marketplace, rows)
+            waits = page.rate_limit_waits
+            counts += stored.but(pages=1, errors=len(bad), rate_limit_waits=waits)
+            metrics.rate_limit_waits(waits)
+            last_updated_before = page.last_updated_before or last_updated_before
             if page.next_token is None:
                 break
             query = dataclasses.replace(query, pagination_token=page.next_token)
+        result = SyncResult(
+            tenant_id=tenant_id,
+            last_updated_before=last_updated_before,
+            **msgspec.structs.asdict(counts),
+        )
         if result.last_updated_before is not None:
             await store.advance_sync_cursor(
                 self.runtime.pool, tenant_id, marketplace, cursor["last_updated_before"],

@@ -1,0 +1,141 @@
+"""What a backfill job is made of, shared by its two runners (``backfill``, ``report_strategy``).
+
+- ``JobCounts``: the job's counters, the one type for what a page, a report batch,
+  an upsert, a sync round or a whole job counted (and, renamed, the events' counts);
+- ``ReportWindow``: one window of a REPORT job, as stored in ``report_windows`` (JSONB);
+- ``JobContext``: what a step of a job needs from the process running it;
+- ``job_progress``: how far a job is, and its ETA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+from keybuzz_shared.amazon import SpApiClient
+from keybuzz_shared.amazon.times import parse_amazon_time
+from keybuzz_shared.events import BackfillCounts
+from keybuzz_shared.service import Runtime
+
+from keybuzz_orders.settings import OrdersSettings
+
+
+class JobCounts(msgspec.Struct, kw_only=True, rename="camel"):
+    """Counters of a job; a page's own are added to the job's row when it commits.
+
+    Columns of ``order_backfill_jobs`` and fields of the HTTP job carry the same names.
+    """
+
+    pages: int = 0
+    orders: int = 0  # orders read (stored or not); ``fetched`` in the events
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    cancelled: int = 0
+    items: int = 0
+    errors: int = 0  # orders Amazon sent that we could not read
+    rate_limit_waits: int = 0
+
+    def __add__(self, other: JobCounts) -> JobCounts:
+        return JobCounts(**{name: getattr(self, name) + getattr(other, name) for name in COUNTERS})
+
+    def but(self, **changes: int) -> JobCounts:
+        """The same counts with some replaced (what the caller knows and the store does not)."""
+        return msgspec.structs.replace(self, **changes)
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> JobCounts:
+        """A job's counts, from its row."""
+        return cls(**{name: row[name] for name in COUNTERS})
+
+    def published(self) -> BackfillCounts:
+        """The counts as ``order.backfill.*`` events carry them (their contract's names)."""
+        return BackfillCounts(
+            fetched=self.orders,
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            cancelled=self.cancelled,
+            errors=self.errors,
+        )
+
+
+COUNTERS: tuple[str, ...] = JobCounts.__struct_fields__
+
+
+class WindowState(StrEnum):
+    PENDING = "PENDING"  # its report is to be requested, or requested and processing
+    FALLBACK = "FALLBACK"  # its report failed or passed its deadline: read by searchOrders
+    DONE = "DONE"
+
+
+class ReportWindow(msgspec.Struct, kw_only=True, rename="camel"):
+    """One window of a REPORT job, stored as JSON in the job's ``report_windows``.
+
+    The stored keys are these fields' camelCase names; ``requestedAt`` is absent from
+    windows saved before report deadlines existed (and from those not requested yet).
+    """
+
+    start: str  # Amazon time, as sent in dataStartTime / createdAfter
+    end: str
+    report_id: str | None = None
+    state: WindowState = WindowState.PENDING
+    imported: int = 0  # orders of its document stored (a crash resumes after them)
+    token: str | None = None  # the searchOrders token of a FALLBACK window
+    note: str | None = None
+    # Our clock (epoch seconds), only for the deadline of a report stuck in processing.
+    requested_at: float | msgspec.UnsetType = msgspec.UNSET
+
+
+def encode_windows(windows: list[ReportWindow] | ReportWindow) -> str:
+    """JSON for the ``report_windows`` column (or one of its elements)."""
+    return msgspec.json.encode(windows).decode()
+
+
+def decode_windows(stored: str | None) -> list[ReportWindow] | None:
+    return None if stored is None else msgspec.json.decode(stored, type=list[ReportWindow])
+
+
+class JobStopped(Exception):
+    """The job was cancelled or taken over meanwhile: our step is rolled back."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job's step needs from the process running it: no more than that."""
+
+    runtime: Runtime[OrdersSettings]
+    spapi: SpApiClient
+    owner: str  # this process's name on the jobs it leases
+
+    @property
+    def settings(self) -> OrdersSettings:
+        return self.runtime.settings
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.settings.backfill_lease_seconds
+
+
+def job_progress(job: Mapping[str, Any], now: datetime) -> tuple[float, float | None]:
+    """How far through its window a job is (0..1), and the seconds left (None: unknown).
+
+    Pages go oldest first: the newest order stored says how far the job got. ``now``
+    only makes an estimate for a human, never a cursor.
+    """
+    if job["status"] == "COMPLETED":
+        return 1.0, 0.0
+    newest = job["newest_order_at"]
+    if newest is None:
+        return 0.0, None
+    start = parse_amazon_time(job["created_after"])
+    span = (now - start).total_seconds()
+    fraction = min(max((newest - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 0.0
+    if job["status"] != "RUNNING" or fraction <= 0:
+        return fraction, None
+    elapsed = (now - job["started_at"]).total_seconds()
+    return fraction, elapsed * (1 - fraction) / fraction

@@ -1,0 +1,124 @@
+"""The orders service's reads: a tenant's orders and backfill jobs, free of HTTP.
+
+Results are the store's rows (the read model) and the keyset cursor of the next
+page; ``app.py`` shapes them into responses, ``errors.py`` says what each refusal
+is in HTTP. Another tenant's order or job is not found, exactly like one that
+does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from keybuzz_shared.ids import is_amazon_order_id
+from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
+
+from keybuzz_orders import store
+from keybuzz_orders.domain import as_utc
+
+MAX_SEARCH = 200
+
+
+class InvalidOrderId(ValueError):
+    def __init__(self) -> None:
+        super().__init__("orderId must be an Amazon order id (3-7-7 digits)")
+
+
+class OrderNotFound(LookupError):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"no order {order_id} for this tenant")
+
+
+class InvalidSearch(ValueError):
+    def __init__(self) -> None:
+        super().__init__(f"q must be at most {MAX_SEARCH} characters, without NUL")
+
+
+class InvalidJobId(ValueError):
+    def __init__(self) -> None:
+        super().__init__("jobId must be a UUID")
+
+
+class JobNotFound(LookupError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no backfill job {job_id} for this tenant")
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    orders: list[asyncpg.Record]  # newest first
+    next_cursor: str | None  # None: this is the last page
+
+
+@dataclass(frozen=True)
+class OrderWithItems:
+    order: asyncpg.Record
+    items: list[asyncpg.Record]
+
+
+async def list_orders(
+    conn: store.Conn,
+    tenant_id: str,
+    *,
+    statuses: Sequence[str] = (),
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    search: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> OrdersPage:
+    """One page of the tenant's orders, newest first; ``cursor``: the last page's."""
+    query = store.OrderFilter(
+        statuses=statuses,
+        date_from=as_utc(date_from),
+        date_to=as_utc(date_to),
+        search=_search(search),
+        after=decode_cursor(cursor, id_check=_uuid) if cursor else None,
+        limit=limit + 1,  # one more tells whether there is a next page
+    )
+    rows = await store.list_orders(conn, tenant_id, query)
+    page, last = split_page(rows, limit)
+    next_cursor = encode_cursor(last["order_date"], last["id"]) if last else None
+    return OrdersPage(orders=page, next_cursor=next_cursor)
+
+
+async def get_order(conn: store.Conn, tenant_id: str, order_id: str) -> OrderWithItems:
+    if not is_amazon_order_id(order_id):
+        raise InvalidOrderId()
+    found = await store.get_order(conn, tenant_id, order_id)
+    if found is None:
+        raise OrderNotFound(order_id)
+    return OrderWithItems(*found)
+
+
+async def recent_jobs(conn: store.Conn, tenant_id: str, limit: int) -> list[asyncpg.Record]:
+    """The tenant's backfill jobs, newest first."""
+    return await store.recent_jobs(conn, tenant_id, limit)
+
+
+async def get_job(conn: store.Conn, tenant_id: str, job_id: str) -> asyncpg.Record:
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        raise InvalidJobId() from None
+    job = await store.get_job(conn, job_id, tenant_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+def _search(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    if len(text) > MAX_SEARCH or "\x00" in text:
+        raise InvalidSearch()
+    return text.strip()
+
+
+def _uuid(text: str) -> str:
+    """A cursor's order id, as the keyset compares it (``ValueError``: not a UUID)."""
+    return str(uuid.UUID(text))
