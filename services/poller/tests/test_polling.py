@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
-from keybuzz_poller import store
-from keybuzz_poller.polling import Scheduler
+from keybuzz_poller.polling import store
+from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected
 from mailkit import archived, get_json, new_tenant, publish, relay_mail, send, synced

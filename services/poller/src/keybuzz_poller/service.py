@@ -7,10 +7,11 @@ from keybuzz_shared.service import ServiceDefinition
 
 from keybuzz_poller.app import PollerController, TicketController
 from keybuzz_poller.events import register_subscribers
-from keybuzz_poller.mail import close_mailbox, imap_ready, provide_mailbox, start_mx, stop_mx
+from keybuzz_poller.inbound.mx_hooks import start_mx, stop_mx
 from keybuzz_poller.micro import micro_endpoints
-from keybuzz_poller.polling import Scheduler, start_polling, stop_polling
-from keybuzz_poller.reply_sender import ReplySender, start_reply_sender, stop_reply_sender
+from keybuzz_poller.polling.scheduler import Scheduler, start_polling, stop_polling
+from keybuzz_poller.reading.new_mail import close_mailbox, imap_ready, provide_mailbox
+from keybuzz_poller.replies.sender import ReplySender, start_reply_sender, stop_reply_sender
 from keybuzz_poller.settings import PollerSettings
 
 DEFINITION = ServiceDefinition(

@@ -4,7 +4,7 @@ Amazon's relay accepts a reply at SMTP and, if it then refuses it (sender not ap
 attachments, opt-out), sends a delivery status notification (RFC 3464) to the reply's
 envelope sender: the tenant's inbound address. So bounces arrive in the tenant's folder
 with the buyer mails, and a poll takes them out of the batch before tickets are made
-(``polling.poll_tenant``), in the same unit of work as the rest of the batch.
+(``polling/scheduler.py``, ``poll_tenant``), in the same unit of work as the rest of the batch.
 
 - A bounce naming one of the tenant's replies (Message-ID in its rfc822-headers part,
   else In-Reply-To/References) marks it ``BOUNCED`` with Amazon's reason and the DSN
@@ -24,10 +24,11 @@ from keybuzz_shared.events import MessageBounced
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller import reply_store, store
-from keybuzz_poller.relay_mail import Bounce, RelayMail
-from keybuzz_poller.reply_sender import count_reply
-from keybuzz_poller.tickets import storable
+from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
+from keybuzz_poller.replies import store as reply_store
+from keybuzz_poller.replies.sender import count_reply
+from keybuzz_poller.tickets import store as ticket_store
+from keybuzz_poller.tickets.from_mails import storable
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: d
     assert bounce is not None
     known = await reply_store.known_replies(uow.conn, tenant_id, bounce.refused_message_ids)
     row = _bounce_row(tenant_id, mail, bounce, received_at, known=bool(known))
-    if not await store.insert_external_messages(uow.conn, [row]):
+    if not await ticket_store.insert_external_messages(uow.conn, [row]):
         return  # this bounce was handled before: nothing changes
     if not known:
         log.warning("bounce naming no known reply kept aside", extra={"tenant_id": tenant_id})
@@ -80,10 +81,10 @@ async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: d
 
 def _bounce_row(
     tenant_id: str, mail: RelayMail, bounce: Bounce, received_at: datetime, known: bool
-) -> store.ExternalMessageRow:
+) -> ticket_store.ExternalMessageRow:
     """Kept as an external message like any mail, with no buyer, order or ticket."""
     named = ", ".join(bounce.refused_message_ids) or "none"
-    return store.ExternalMessageRow(
+    return ticket_store.ExternalMessageRow(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
         marketplace=mail.marketplace or AMAZON,

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import aiosmtplib
 from keybuzz_shared.events import MessageBounced, MessageSent
-from keybuzz_shared.service import Runtime
 from prometheus_client import Counter
 
-from keybuzz_poller import reply_store
-from keybuzz_poller.reply_store import ClaimedReply
+from keybuzz_poller.replies import store
+from keybuzz_poller.replies.store import ClaimedReply
+from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Outcome:
 class ReplySender:
     """One per process: a loop that sends due replies until stopped."""
 
-    def __init__(self, runtime: Runtime[PollerSettings]) -> None:
+    def __init__(self, runtime: PollerRuntime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self._wake = asyncio.Event()
@@ -110,7 +110,7 @@ class ReplySender:
         self._wake.clear()
         wait = IDLE_SECONDS
         with contextlib.suppress(Exception):
-            due_in = await reply_store.next_due_in(self.runtime.pool)
+            due_in = await store.next_due_in(self.runtime.pool)
             if due_in is not None:
                 wait = min(wait, due_in)
         with contextlib.suppress(TimeoutError):
@@ -118,7 +118,7 @@ class ReplySender:
 
     async def send_due(self) -> int:
         """One round: claim, send, record. The number of replies claimed."""
-        claimed = await reply_store.claim_due(
+        claimed = await store.claim_due(
             self.runtime.pool, CLAIM_BATCH, self.settings.reply_lease_seconds
         )
         await asyncio.gather(*(self._send_one(reply) for reply in claimed))
@@ -167,7 +167,7 @@ class ReplySender:
                 self.settings.reply_retry_base_seconds,
                 self.settings.reply_retry_max_seconds,
             )
-            await reply_store.retry_later(
+            await store.retry_later(
                 self.runtime.pool, reply.ticket_message_id, outcome.detail[:500], delay
             )
             count_reply(service, "RETRIED")
@@ -183,7 +183,7 @@ class ReplySender:
 
     async def _sent(self, reply: ClaimedReply) -> None:
         async with self.runtime.unit_of_work() as uow:
-            sent_at = await reply_store.mark_sent(uow.conn, reply.ticket_message_id)
+            sent_at = await store.mark_sent(uow.conn, reply.ticket_message_id)
             if sent_at is not None:
                 uow.emit(
                     MessageSent(
@@ -202,7 +202,7 @@ class ReplySender:
     async def _failed(self, reply: ClaimedReply, reason: str, code: str | None) -> None:
         reason = reason[:1000]
         async with self.runtime.unit_of_work() as uow:
-            changed = await reply_store.mark_failed(uow.conn, reply.ticket_message_id, reason, code)
+            changed = await store.mark_failed(uow.conn, reply.ticket_message_id, reason, code)
             if changed:
                 uow.emit(
                     MessageBounced(
@@ -262,7 +262,7 @@ def _verifying_context(cafile: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
-async def start_reply_sender(runtime: Runtime[PollerSettings]) -> None:
+async def start_reply_sender(runtime: PollerRuntime) -> None:
     """``on_startup``: send queued replies from now on (unless REPLY_SENDER_ENABLED=false)."""
     sender = ReplySender(runtime)
     runtime.provide(sender)
@@ -270,7 +270,7 @@ async def start_reply_sender(runtime: Runtime[PollerSettings]) -> None:
         sender.start()
 
 
-async def stop_reply_sender(runtime: Runtime[PollerSettings]) -> None:
+async def stop_reply_sender(runtime: PollerRuntime) -> None:
     sender = runtime.components.pop(ReplySender, None)
     if isinstance(sender, ReplySender):
         await sender.stop()

@@ -24,7 +24,7 @@ from html.parser import HTMLParser
 
 import msgspec
 
-from keybuzz_poller.inbound import INBOUND_HEADER, parse_address
+from keybuzz_poller.inbound.addresses import INBOUND_HEADER, parse_address
 
 ORDER_ID = re.compile(r"(?<!\d)\d{3}-\d{7}-\d{7}(?!\d)")
 BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)

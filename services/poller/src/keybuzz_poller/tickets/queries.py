@@ -1,4 +1,4 @@
-"""Read side: tickets, a ticket with its messages, poll status. Always one tenant's."""
+"""Read side of tickets: the list (keyset pages), one ticket with its messages; one tenant's."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import msgspec
 
-from keybuzz_poller import store
-from keybuzz_poller.mail import PollerRuntime
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.tickets import store
 
 TICKET_STATUSES = frozenset({"OPEN", "CLOSED"})
 MAX_PAGE = 200
@@ -66,20 +66,6 @@ class TicketDetail(Ticket, kw_only=True, rename="camel"):
     messages: list[TicketMessage]
 
 
-class PollStatus(msgspec.Struct, kw_only=True, rename="camel"):
-    tenant_id: str
-    scheduled: bool  # False: no enabled inbound address has been seen for the tenant
-    polling: bool = False
-    next_poll_at: datetime | None = None
-    last_poll_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    consecutive_failures: int = 0
-    messages_fetched: int = 0
-    lag_seconds: float | None = None  # since the last successful poll
-
-
 class _Cursor(msgspec.Struct, array_like=True):
     at: datetime
     id: str
@@ -122,13 +108,6 @@ async def ticket_detail(runtime: PollerRuntime, tenant_id: str, ticket_id: str) 
         raise TicketNotFound(f"no ticket {ticket_id}")
     messages = [_message(m) for m in await store.ticket_messages(runtime.pool, ticket_id)]
     return TicketDetail(**_ticket_fields(row), messages=messages)
-
-
-async def poll_status(runtime: PollerRuntime, tenant_id: str) -> PollStatus:
-    row = await store.poll_status(runtime.pool, tenant_id)
-    if row is None:
-        return PollStatus(tenant_id=tenant_id, scheduled=False)
-    return PollStatus(scheduled=True, **dict(row))
 
 
 def _ticket_fields(row: Any) -> dict[str, Any]:
