@@ -15,7 +15,8 @@ from keybuzz_poller.polling.scheduler import PollResult, Scheduler
 from keybuzz_poller.polling.status import PollStatus, poll_status
 from keybuzz_poller.replies import queueing
 from keybuzz_poller.replies.checks import MAX_ATTACHMENT_BYTES, ReplyRequest
-from keybuzz_poller.replies.sender import ReplySender, count_reply
+from keybuzz_poller.replies.outcomes import count_reply
+from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.tickets import queries
 from keybuzz_poller.tickets.views import TicketView, ticket_view

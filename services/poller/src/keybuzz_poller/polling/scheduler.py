@@ -60,7 +60,7 @@ async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
     counts = StoreCounts()
 
     async def handle(uow: UnitOfWork, mails: list[RelayMail]) -> None:
-        mails = await bounces.take_bounces(uow, tenant_id, mails)
+        mails = await bounces.take_bounces(uow, tenant_id, mails, service=runtime.name)
         await store_mails(uow, tenant_id, mails, counts)
 
     while len(await read_new_mail(runtime, tenant_id, handle, limit=BATCH)) == BATCH:

@@ -23,10 +23,10 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
 import msgspec
+from keybuzz_shared.ids import amazon_order_ids_in
 
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, parse_address
 
-ORDER_ID = re.compile(r"(?<!\d)\d{3}-\d{7}-\d{7}(?!\d)")
 BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
 # "------------- Begin message -------------", in every language Amazon writes.
 MARKER = re.compile(r"^[ \t]*-{5,}[ \t]*[^-\s][^\n]*?[ \t]*-{5,}[ \t]*$", re.MULTILINE)
@@ -103,12 +103,12 @@ def _parse(raw: bytes) -> RelayMail:
     buyer_name, buyer_email = _buyer(message)
     inbound = _inbound_address(message)
     parts = parse_address(inbound) if inbound else None
-    order = ORDER_ID.search(subject) or ORDER_ID.search(body)
+    orders = amazon_order_ids_in(subject) or amazon_order_ids_in(body)
     return RelayMail(
         raw=raw,
         message_id=_header(message, "Message-ID") or None,
         subject=subject,
-        order_id=order[0] if order else None,
+        order_id=orders[0] if orders else None,
         buyer_email=buyer_email,
         buyer_name=buyer_name,
         text=text,

@@ -20,33 +20,37 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from keybuzz_shared.events import MessageBounced
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies import store as reply_store
-from keybuzz_poller.replies.sender import count_reply
+from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.tickets import store as ticket_store
 from keybuzz_poller.tickets.from_mails import storable
 
 log = logging.getLogger(__name__)
 
-SERVICE = "poller"
 
+async def take_bounces(
+    uow: UnitOfWork, tenant_id: str, mails: list[RelayMail], *, service: str
+) -> list[RelayMail]:
+    """Handle the bounces of ``mails`` in ``uow``; the other mails, in order, for tickets.
 
-async def take_bounces(uow: UnitOfWork, tenant_id: str, mails: list[RelayMail]) -> list[RelayMail]:
-    """Handle the bounces of ``mails`` in ``uow``; the other mails, in order, for tickets."""
+    ``service``: the runtime's name, the bounces' label on ``keybuzz_replies_total``.
+    """
     bounces = [m for m in mails if m.bounce is not None]
     if not bounces:
         return mails
     received_at = datetime.now(UTC)
     for mail in bounces:
-        await _take(uow, tenant_id, mail, received_at)
+        await _take(uow, tenant_id, mail, received_at, service)
     return [m for m in mails if m.bounce is None]
 
 
-async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: datetime) -> None:
+async def _take(
+    uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: datetime, service: str
+) -> None:
     bounce = mail.bounce
     assert bounce is not None
     known = await reply_store.known_replies(uow.conn, tenant_id, bounce.refused_message_ids)
@@ -62,20 +66,17 @@ async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: d
     if bounced is None:
         return  # already BOUNCED or FAILED
     uow.emit(
-        MessageBounced(
-            tenant_id=tenant_id,
-            marketplace=row.marketplace,
-            ticket_id=bounced.ticket_id,
-            ticket_message_id=bounced.ticket_message_id,
-            message_id=bounced.message_id,
-            order_id=bounced.order_id,
+        not_delivered(
+            tenant_id,
+            bounced,
             status="BOUNCED",
             reason=row.body,
             status_code=bounce.status,
+            marketplace=row.marketplace,
         )
     )
     # Counted before commit: a rolled-back batch is read again and counted again (rare).
-    count_reply(SERVICE, "BOUNCED")
+    count_reply(service, "BOUNCED")
     log.info("reply bounced", extra={"ticket_message_id": bounced.ticket_message_id})
 
 

@@ -14,8 +14,8 @@ from email.policy import SMTP
 from email.utils import format_datetime
 
 import msgspec
+from keybuzz_shared.ids import amazon_order_ids_in
 
-from keybuzz_poller.reading.relay_mail import ORDER_ID
 from keybuzz_poller.replies.checks import Reply
 
 
@@ -40,7 +40,7 @@ def reply_subject(buyer_subject: str, order_id: str | None) -> str:
     subject = " ".join(buyer_subject.split())
     if not re.match(r"(?i)re\s*:", subject):
         subject = f"Re: {subject}" if subject else "Re:"
-    if order_id and not ORDER_ID.search(subject):
+    if order_id and not amazon_order_ids_in(subject):
         subject = f"{subject} (Order: {order_id})"
     return subject
 

@@ -20,15 +20,15 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import ssl
 from dataclasses import dataclass
 
 import aiosmtplib
-from keybuzz_shared.events import MessageBounced, MessageSent
-from prometheus_client import Counter
+from keybuzz_shared.backoff import backoff_delay
+from keybuzz_shared.events import MessageSent
 
 from keybuzz_poller.replies import store
+from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.store import ClaimedReply
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
@@ -37,19 +37,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 16  # replies one round sends at once
 IDLE_SECONDS = 1.0  # longest sleep between rounds when nothing wakes the sender
-
-REPLIES = Counter(
-    "keybuzz_replies",
-    "Replies by the status they reached: QUEUED (accepted from an agent), SENT (relay said 250), "
-    "FAILED (5xx or out of retries), BOUNCED (Amazon's bounce arrived); RETRIED counts temporary "
-    "failures (4xx, relay down) that were scheduled again.",
-    ["service", "status"],
-)
-
-
-def count_reply(service: str, status: str, n: int = 1) -> None:
-    if n:
-        REPLIES.labels(service, status).inc(n)
 
 
 @dataclass(frozen=True)
@@ -162,10 +149,11 @@ class ReplySender:
             reason = f"gave up after {reply.attempts} attempts; last: {outcome.detail}"
             await self._failed(reply, reason, outcome.code)
         else:
-            delay = backoff(
+            delay = backoff_delay(
                 reply.attempts,
-                self.settings.reply_retry_base_seconds,
-                self.settings.reply_retry_max_seconds,
+                base=self.settings.reply_retry_base_seconds,
+                cap=self.settings.reply_retry_max_seconds,
+                jitter=True,
             )
             await store.retry_later(
                 self.runtime.pool, reply.ticket_message_id, outcome.detail[:500], delay
@@ -205,15 +193,8 @@ class ReplySender:
             changed = await store.mark_failed(uow.conn, reply.ticket_message_id, reason, code)
             if changed:
                 uow.emit(
-                    MessageBounced(
-                        tenant_id=reply.tenant_id,
-                        ticket_id=reply.ticket_id,
-                        ticket_message_id=reply.ticket_message_id,
-                        message_id=reply.message_id,
-                        order_id=reply.order_id,
-                        status="FAILED",
-                        reason=reason,
-                        status_code=code,
+                    not_delivered(
+                        reply.tenant_id, reply, status="FAILED", reason=reason, status_code=code
                     )
                 )
         if changed:
@@ -222,12 +203,6 @@ class ReplySender:
                 "reply failed",
                 extra={"ticket_message_id": reply.ticket_message_id, "reason": reason},
             )
-
-
-def backoff(attempts: int, base: float, cap: float) -> float:
-    """base x 2^(attempts-1), capped, with jitter (50-100 %) so retries of an outage spread."""
-    delay = min(cap, base * 2 ** min(max(attempts - 1, 0), 30))
-    return delay * random.uniform(0.5, 1.0)
 
 
 async def relay_send(settings: PollerSettings, reply: ClaimedReply) -> str:

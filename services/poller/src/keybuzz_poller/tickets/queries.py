@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Any
 
 import msgspec
+from keybuzz_shared.pages import (
+    InvalidCursor,
+    Position,
+    decode_cursor,
+    encode_cursor,
+    split_page,
+)
 
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.tickets import store
@@ -66,11 +71,6 @@ class TicketDetail(Ticket, kw_only=True, rename="camel"):
     messages: list[TicketMessage]
 
 
-class _Cursor(msgspec.Struct, array_like=True):
-    at: datetime
-    id: str
-
-
 def ticket_query(
     tenant_id: str,
     status: str | None,
@@ -83,7 +83,7 @@ def ticket_query(
         raise InvalidQuery(f"status must be one of {sorted(TICKET_STATUSES)}")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}")
-    after = _decode_cursor(cursor) if cursor else None
+    after = _after(cursor) if cursor else None
     return store.TicketQuery(
         tenant_id=tenant_id,
         status=status,
@@ -96,10 +96,11 @@ def ticket_query(
 
 
 async def list_tickets(runtime: PollerRuntime, query: store.TicketQuery) -> TicketPage:
-    rows = await store.list_tickets(runtime.pool, query)
-    items = [_ticket(Ticket, r) for r in rows]
-    last = items[-1] if len(items) == query.limit else None
-    return TicketPage(items=items, next_cursor=_encode_cursor(last) if last else None)
+    """One page; ``nextCursor`` is null on the last page, an exactly full one included."""
+    rows = await store.list_tickets(runtime.pool, query)  # limit + 1 rows
+    page, last = split_page([_ticket(Ticket, r) for r in rows], query.limit)
+    cursor = encode_cursor(last.last_message_at, last.id) if last else None
+    return TicketPage(items=page, next_cursor=cursor)
 
 
 async def ticket_detail(runtime: PollerRuntime, tenant_id: str, ticket_id: str) -> TicketDetail:
@@ -134,14 +135,8 @@ def _message(row: Any) -> TicketMessage:
     )
 
 
-def _encode_cursor(last: Ticket) -> str:
-    raw = msgspec.json.encode(_Cursor(last.last_message_at, last.id))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> _Cursor:
+def _after(cursor: str) -> Position:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=_Cursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise InvalidQuery("cursor is not one this endpoint returned") from exc
+        return decode_cursor(cursor)
+    except InvalidCursor:
+        raise InvalidQuery("cursor is not one this endpoint returned") from None

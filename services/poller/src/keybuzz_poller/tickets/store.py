@@ -152,7 +152,11 @@ async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageR
 
 
 async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]:
-    """Newest activity first; keyset: strictly after (last_message_at, id) of the previous page."""
+    """Newest activity first; keyset: strictly after (last_message_at, id) of the previous page.
+
+    ``limit + 1`` rows: the extra one only says that a next page exists
+    (``keybuzz_shared.pages.split_page``).
+    """
     return await db.fetch(
         """
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
@@ -172,7 +176,7 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         query.since,
         query.after_at,
         query.after_id,
-        query.limit,
+        query.limit + 1,
     )
 
 
