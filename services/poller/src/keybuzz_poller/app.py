@@ -15,8 +15,6 @@ from keybuzz_poller.polling.scheduler import PollResult, Scheduler
 from keybuzz_poller.polling.status import PollStatus, poll_status
 from keybuzz_poller.replies import queueing
 from keybuzz_poller.replies.checks import MAX_ATTACHMENT_BYTES, ReplyRequest
-from keybuzz_poller.replies.outcomes import count_reply
-from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.tickets import queries
 from keybuzz_poller.tickets.views import TicketView, ticket_view
@@ -94,10 +92,6 @@ class TicketController(Controller):
         ticket_id: str,
         tenant: TenantContext,
         runtime: PollerRuntime,
-        reply_sender: ReplySender,
         data: ReplyRequest,
     ) -> queueing.ReplyQueued:
-        queued = await queueing.queue_reply(runtime, tenant.tenant_id, ticket_id, data)
-        count_reply(runtime.name, "QUEUED")
-        reply_sender.wake()
-        return queued
+        return await queueing.queue_reply(runtime, tenant.tenant_id, ticket_id, data)

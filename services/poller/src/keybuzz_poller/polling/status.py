@@ -1,4 +1,4 @@
-"""Read side of polling: when the tenant was polled, what came of it, how late it is."""
+"""Read side of polling: when the tenant was polled, what came of it, how late it is; quarantine."""
 
 from __future__ import annotations
 
@@ -29,3 +29,17 @@ async def poll_status(runtime: PollerRuntime, tenant_id: str) -> PollStatus:
     if row is None:
         return PollStatus(tenant_id=tenant_id, scheduled=False)
     return PollStatus(scheduled=True, **dict(row))
+
+
+class QuarantinedFolder(msgspec.Struct, kw_only=True):
+    folder: str
+    messages: int
+    since: datetime  # when the folder was first seen
+
+
+async def quarantined_folders(runtime: PollerRuntime) -> list[QuarantinedFolder]:
+    """Folders holding mail of no known tenant (kept, never deleted), by name."""
+    return [
+        QuarantinedFolder(folder=r["folder"], messages=r["messages"], since=r["first_seen"])
+        for r in await store.quarantined(runtime.pool)
+    ]

@@ -23,6 +23,8 @@ from keybuzz_poller.replies.checks import (
     check_sender_address,
 )
 from keybuzz_poller.replies.compose import ReplyMail, build_mail, reply_message_id, reply_subject
+from keybuzz_poller.replies.outcomes import count_reply
+from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.tickets.from_mails import storable, storable_json
 
@@ -78,9 +80,18 @@ async def queue_reply(
         await store.insert_reply(
             uow.conn, _new_reply(tenant_id, ticket_message_id, context, mail, envelope_sender, raw)
         )
+    count_reply(runtime.name, "QUEUED")
+    _wake_sender(runtime)
     return ReplyQueued(
         ticket_message_id=ticket_message_id, ticket_id=ticket_id, message_id=message_id
     )
+
+
+def _wake_sender(runtime: PollerRuntime) -> None:
+    """Sent now rather than at the sender's next round (none runs in ``--once``)."""
+    sender = runtime.components.get(ReplySender)
+    if isinstance(sender, ReplySender):
+        sender.wake()
 
 
 async def _off_loop(attachments: Sequence[object], work: Callable[[In], Out], given: In) -> Out:
