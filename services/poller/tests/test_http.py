@@ -12,13 +12,19 @@ def order(n: int) -> str:
     return f"171-000000{n}-1234567"
 
 
-async def test_tickets_pages_and_filters(poller: RunningService) -> None:
+async def tenant_with_tickets(poller: RunningService, count: int) -> str:
+    """A new tenant with ``count`` tickets, one per order (order(0) … order(count - 1))."""
     tenant, address = new_tenant()
     await synced(poller, tenant, address)
-    for n in range(5):
+    for n in range(count):
         subject = f"Question (Order: {order(n)})"
         await send(poller, relay_mail(address, f"about {n}", subject=subject), address)
-    assert (await poll_now(poller, tenant))["stored"] == 5
+    assert (await poll_now(poller, tenant))["stored"] == count
+    return tenant
+
+
+async def test_tickets_pages_and_filters(poller: RunningService) -> None:
+    tenant = await tenant_with_tickets(poller, 5)
 
     seen: list[str] = []
     cursor = None
@@ -44,12 +50,7 @@ async def test_tickets_pages_and_filters(poller: RunningService) -> None:
 
 
 async def test_an_exactly_full_last_page_has_no_next_cursor(poller: RunningService) -> None:
-    tenant, address = new_tenant()
-    await synced(poller, tenant, address)
-    for n in range(4):
-        subject = f"Question (Order: {order(n)})"
-        await send(poller, relay_mail(address, f"about {n}", subject=subject), address)
-    assert (await poll_now(poller, tenant))["stored"] == 4
+    tenant = await tenant_with_tickets(poller, 4)
 
     whole = await get_json(poller, tenant, "/api/v1/tickets", limit=4)
     assert len(whole["items"]) == 4 and whole["nextCursor"] is None
