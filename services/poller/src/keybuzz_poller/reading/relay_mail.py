@@ -5,7 +5,7 @@ A relay mail (DESIGN.md §2) comes from the buyer's anonymised address
 subject and body, and wraps the buyer's words between two marker lines
 (``------------- Begin message -------------`` / ``Début du message`` /
 ``Beginn der Nachricht`` …). The marketplace and country come from the inbound
-address the MX received it for (``X-KeyBuzz-Inbound-Address``, see ``mx.py``).
+address the MX received it for (``X-KeyBuzz-Inbound-Address``, see ``inbound/mx.py``).
 
 :func:`parse` never raises: a mail it cannot make sense of comes back with
 ``parse_error`` set and the raw mail kept, so nothing is dropped.
@@ -74,7 +74,7 @@ class RelayMail(msgspec.Struct, kw_only=True):
     country: str | None = None
     sent_at: datetime | None = None
     parse_error: str | None = None
-    bounce: Bounce | None = None  # set when the mail is a bounce (bounces.py), not a buyer's
+    bounce: Bounce | None = None  # a bounce (replies/bounces.py), not a buyer's mail
 
     @property
     def external_id(self) -> str:
