@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
-from keybuzz_poller.mailbox import ImapAccount
+from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.service import DEFINITION
 
 # Small enough to test the 552 cheaply.

@@ -12,9 +12,9 @@ from typing import Any
 import aiosmtplib
 from keybuzz_devstack.infra import free_port
 from keybuzz_devstack.testing import RunningService, eventually
-from keybuzz_poller import store
-from keybuzz_poller.inbound import folder_for
-from keybuzz_poller.mailbox import ImapAccount, NewMail
+from keybuzz_poller.inbound import store
+from keybuzz_poller.inbound.addresses import folder_for
+from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import (
     Event,

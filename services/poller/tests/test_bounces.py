@@ -8,7 +8,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
 from keybuzz_devstack.testing import RunningService
-from keybuzz_poller.relay_mail import parse
+from keybuzz_poller.reading.relay_mail import parse
 from mailkit import get_json, new_tenant, poll_now, relay_mail, send, synced
 
 REFUSED_ID = "<reply-0b5e2c9a@inbound.keybuzz.test>"

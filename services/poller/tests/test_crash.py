@@ -23,8 +23,8 @@ from typing import Any
 
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
-from keybuzz_poller.inbound import INBOUND_HEADER, folder_for
-from keybuzz_poller.polling import Scheduler
+from keybuzz_poller.inbound.addresses import INBOUND_HEADER, folder_for
+from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.service import DEFINITION
 from mailkit import new_tenant, received_events, synced
 

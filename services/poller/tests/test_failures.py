@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
-from keybuzz_poller import store
-from keybuzz_poller.inbound import folder_for
-from keybuzz_poller.mailbox import ImapAccount
-from keybuzz_poller.polling import scan_quarantine
+from keybuzz_poller.inbound.addresses import folder_for
+from keybuzz_poller.polling import store
+from keybuzz_poller.polling.scheduler import scan_quarantine
+from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.service import DEFINITION
 from mailkit import TcpCut, folder, get_json, headers, new_tenant, relay_mail, send, synced
 

@@ -12,13 +12,19 @@ def order(n: int) -> str:
     return f"171-000000{n}-1234567"
 
 
-async def test_tickets_pages_and_filters(poller: RunningService) -> None:
+async def tenant_with_tickets(poller: RunningService, count: int) -> str:
+    """A new tenant with ``count`` tickets, one per order (order(0) … order(count - 1))."""
     tenant, address = new_tenant()
     await synced(poller, tenant, address)
-    for n in range(5):
+    for n in range(count):
         subject = f"Question (Order: {order(n)})"
         await send(poller, relay_mail(address, f"about {n}", subject=subject), address)
-    assert (await poll_now(poller, tenant))["stored"] == 5
+    assert (await poll_now(poller, tenant))["stored"] == count
+    return tenant
+
+
+async def test_tickets_pages_and_filters(poller: RunningService) -> None:
+    tenant = await tenant_with_tickets(poller, 5)
 
     seen: list[str] = []
     cursor = None
@@ -41,6 +47,18 @@ async def test_tickets_pages_and_filters(poller: RunningService) -> None:
     assert len((await get_json(poller, tenant, "/api/v1/tickets", since=past))["items"]) == 5
     open_ = await get_json(poller, tenant, "/api/v1/tickets", status="OPEN", limit=200)
     assert len(open_["items"]) == 5
+
+
+async def test_an_exactly_full_last_page_has_no_next_cursor(poller: RunningService) -> None:
+    tenant = await tenant_with_tickets(poller, 4)
+
+    whole = await get_json(poller, tenant, "/api/v1/tickets", limit=4)
+    assert len(whole["items"]) == 4 and whole["nextCursor"] is None
+    first = await get_json(poller, tenant, "/api/v1/tickets", limit=2)
+    assert len(first["items"]) == 2 and first["nextCursor"] is not None
+    last = await get_json(poller, tenant, "/api/v1/tickets", limit=2, cursor=first["nextCursor"])
+    assert len(last["items"]) == 2 and last["nextCursor"] is None
+    assert {t["id"] for t in first["items"] + last["items"]} == {t["id"] for t in whole["items"]}
 
 
 async def test_bad_input_and_foreign_tenants_get_4xx_json(poller: RunningService) -> None:

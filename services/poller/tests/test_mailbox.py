@@ -5,10 +5,10 @@ from __future__ import annotations
 import aioimaplib
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
-from keybuzz_poller import store
-from keybuzz_poller.inbound import folder_for
-from keybuzz_poller.mail import read_new_mail
-from keybuzz_poller.relay_mail import RelayMail
+from keybuzz_poller.inbound.addresses import folder_for
+from keybuzz_poller.reading import store
+from keybuzz_poller.reading.new_mail import read_new_mail
+from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_shared.uow import UnitOfWork
 from mailkit import ORDER, new_tenant, relay_mail, send, synced
 

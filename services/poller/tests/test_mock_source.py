@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from keybuzz_devstack.testing import RunningService
-from keybuzz_poller.mock_source import ORDERS
+from keybuzz_poller.reading.mock_mailbox import ORDERS
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.settings import SettingsError, load_settings

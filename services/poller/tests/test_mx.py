@@ -9,8 +9,8 @@ import aiosmtplib
 import httpx
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
-from keybuzz_poller.mailbox import ImapAccount
-from keybuzz_poller.relay_mail import parse
+from keybuzz_poller.reading.mailbox import ImapAccount
+from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_poller.service import DEFINITION
 from mailkit import archived, folder, new_tenant, relay_mail, send, synced, synced_and_ignored
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
-from keybuzz_poller import store
-from keybuzz_poller.polling import Scheduler
+from keybuzz_poller.polling import store
+from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected
 from mailkit import archived, get_json, new_tenant, publish, relay_mail, send, synced
@@ -71,6 +71,13 @@ async def test_two_instances_never_poll_a_tenant_at_once_and_take_over(
         await eventually(lambda t=tenant: _count_is(second, t, 2), within=5)
 
 
+async def lease_owner(poller: RunningService, tenant_id: str) -> str | None:
+    owner: str | None = await poller.runtime.pool.fetchval(
+        "SELECT lease_owner FROM poller_poll_status WHERE tenant_id = $1", tenant_id
+    )
+    return owner
+
+
 async def _count_is(poller: RunningService, tenant: str, count: int) -> bool:
     return await stored(poller, tenant) == count
 
@@ -108,20 +115,31 @@ async def test_a_dead_instances_lease_expires_and_the_tenant_is_taken_over(
         DEFINITION, POLL_INTERVAL_SECONDS="1", POLL_LEASE_SECONDS="1", **dovecot.settings
     )
     tenant, address = new_tenant()
-    await synced(poller, tenant, address)
+    other, other_address = new_tenant()
+    for t, a in ((tenant, address), (other, other_address)):
+        await synced(poller, t, a)
     # Another instance leased the tenant, then died without releasing it.
     await poller.runtime.pool.execute(
         """
         UPDATE poller_poll_status SET lease_owner = 'dead-instance',
-            lease_expires_at = now() + interval '2 seconds', next_poll_at = now()
+            lease_expires_at = now() + interval '1 hour', next_poll_at = now()
         WHERE tenant_id = $1
         """,
         tenant,
     )
     await send(poller, relay_mail(address), address)
-    await asyncio.sleep(1.2)
+    await send(poller, relay_mail(other_address), other_address)
+    # A claim after both mails arrived took the other tenant, due as well: not this one.
+    await eventually(lambda: stored(poller, other), within=20)
     assert await stored(poller, tenant) == 0  # still leased: not polled
-    await eventually(lambda: stored(poller, tenant), within=4)
+    assert await lease_owner(poller, tenant) == "dead-instance"
+    # The dead instance's lease runs out (in a second, by PostgreSQL's clock).
+    await poller.runtime.pool.execute(
+        "UPDATE poller_poll_status SET lease_expires_at = now() + interval '1 second'"
+        " WHERE tenant_id = $1",
+        tenant,
+    )
+    await eventually(lambda: stored(poller, tenant), within=20)
 
 
 async def test_connection_connected_polls_at_once_and_archived_tenants_are_not_polled(

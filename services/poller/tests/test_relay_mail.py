@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from keybuzz_poller.relay_mail import html_to_text, parse
+from keybuzz_poller.reading.relay_mail import html_to_text, parse
 
 INBOUND = "amazon.ecomlg-001.fr.abcdefghijklmnop@inbound.keybuzz.test"
 BUYER = "k4x9z2m7q1w3e5r@marketplace.amazon.fr"

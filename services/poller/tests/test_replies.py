@@ -23,6 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.service import DEFINITION
 from mailkit import (
     get_json,
@@ -475,7 +476,8 @@ async def test_relay_down_the_reply_is_retried_and_sent_once_when_it_is_back(
     controller = start_relay(relay, port)
     try:
         await reply_ends(poller, thread, "SENT")
-        await asyncio.sleep(1)
+        # The sender stopped: its round in flight has ended, nothing more can be sent.
+        await poller.runtime.component(ReplySender).stop()
     finally:
         controller.stop()
     assert len(relay.seen) == 1
@@ -536,9 +538,10 @@ async def test_a_crash_between_the_relay_accepting_and_our_commit_resends_the_sa
         relay.after_forward = None
         processes.append(restarted := await spawn_poller(env))
         await reply_ends(front, thread, "SENT")
-        await asyncio.sleep(1)
+        # The only sender has exited (uvicorn re-raises the SIGTERM once shut down):
+        # nothing more can be sent.
         restarted.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(restarted.wait(), 30)
+        assert await asyncio.wait_for(restarted.wait(), 30) == -signal.SIGTERM
     finally:
         controller.stop()
         for process in processes:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from keybuzz_devstack.testing import RunningService
-from keybuzz_poller.mail import read_new_mail
-from keybuzz_poller.relay_mail import RelayMail
-from keybuzz_poller.tickets import StoreCounts, store_mails
+from keybuzz_poller.reading.new_mail import read_new_mail
+from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
 from keybuzz_shared.uow import UnitOfWork
 from mailkit import (
     ORDER,

@@ -7,7 +7,7 @@ from keybuzz_shared.logs import configure_logging
 from keybuzz_shared.service import create_app, run
 from keybuzz_shared.settings import load_settings
 
-from keybuzz_poller.polling import poll_due_once
+from keybuzz_poller.polling.scheduler import poll_due_once
 from keybuzz_poller.service import DEFINITION, ONCE_DEFINITION
 from keybuzz_poller.settings import PollerSettings
 

@@ -5,36 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from keybuzz_shared.auth import TenantContext
-from keybuzz_shared.http import ErrorStatuses, domain_error_handlers
+from keybuzz_shared.http import domain_error_handlers
+from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, get, post, put
 from litestar.params import Parameter
 
-from keybuzz_poller import queries, replies
-from keybuzz_poller.mail import PollerRuntime
-from keybuzz_poller.polling import PollBusy, PollResult, Scheduler, TenantNotPollable
-from keybuzz_poller.reply_schemas import TicketView, ticket_view
-from keybuzz_poller.reply_sender import ReplySender, count_reply
+from keybuzz_poller.errors import ERROR_STATUSES
+from keybuzz_poller.polling.scheduler import PollResult, Scheduler
+from keybuzz_poller.polling.status import PollStatus, poll_status
+from keybuzz_poller.replies import queueing
+from keybuzz_poller.replies.checks import MAX_ATTACHMENT_BYTES, ReplyRequest
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.tickets import queries
+from keybuzz_poller.tickets.views import TicketView, ticket_view
 
 # A reply's JSON carries up to 10 MB of attachments in base64 (4/3 larger) plus its text.
 # Bodies well past that still reach the checks, so the answer names Amazon's limit; only
 # beyond this does Litestar answer a bare 413.
-REPLY_MAX_BODY_BYTES = 3 * replies.MAX_ATTACHMENT_BYTES
-
-# What each use-case error means, for HTTP and for the NATS micro replies (micro.py).
-# An IMAP outage (MailboxUnavailable) is a dependency outage: the frame answers 503.
-ERROR_STATUSES: ErrorStatuses = {
-    queries.InvalidQuery: 400,
-    queries.TicketNotFound: 404,
-    TenantNotPollable: 404,
-    PollBusy: 409,
-    replies.InvalidReply: 400,
-    replies.AttachmentsTooLarge: 413,
-    replies.UnsupportedAttachment: 415,
-    replies.InvalidSettings: 400,
-    replies.ReplyTicketNotFound: 404,
-    replies.CannotReply: 409,
-}
+REPLY_MAX_BODY_BYTES = 3 * MAX_ATTACHMENT_BYTES
 
 
 class PollerController(Controller):
@@ -47,20 +35,20 @@ class PollerController(Controller):
         return await scheduler.poll_now(tenant.tenant_id)
 
     @get("/status", summary="When the tenant was polled, what came of it, how late it is")
-    async def status(self, tenant: TenantContext, runtime: PollerRuntime) -> queries.PollStatus:
-        return await queries.poll_status(runtime, tenant.tenant_id)
+    async def status(self, tenant: TenantContext, runtime: PollerRuntime) -> PollStatus:
+        return await poll_status(runtime, tenant.tenant_id)
 
     @get("/settings", summary="The tenant's reply settings (approved sender address)")
     async def settings(
         self, tenant: TenantContext, runtime: PollerRuntime
-    ) -> replies.ReplySettings:
-        return await replies.reply_settings(runtime, tenant.tenant_id)
+    ) -> queueing.ReplySettings:
+        return await queueing.reply_settings(runtime, tenant.tenant_id)
 
     @put("/settings", summary="Set the approved sender address replies go out from")
     async def save_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: replies.ReplySettings
-    ) -> replies.ReplySettings:
-        return await replies.save_reply_settings(runtime, tenant.tenant_id, data)
+        self, tenant: TenantContext, runtime: PollerRuntime, data: queueing.ReplySettings
+    ) -> queueing.ReplySettings:
+        return await queueing.save_reply_settings(runtime, tenant.tenant_id, data)
 
 
 class TicketController(Controller):
@@ -104,10 +92,6 @@ class TicketController(Controller):
         ticket_id: str,
         tenant: TenantContext,
         runtime: PollerRuntime,
-        reply_sender: ReplySender,
-        data: replies.ReplyRequest,
-    ) -> replies.ReplyQueued:
-        queued = await replies.queue_reply(runtime, tenant.tenant_id, ticket_id, data)
-        count_reply(runtime.name, "QUEUED")
-        reply_sender.wake()
-        return queued
+        data: ReplyRequest,
+    ) -> queueing.ReplyQueued:
+        return await queueing.queue_reply(runtime, tenant.tenant_id, ticket_id, data)

@@ -18,9 +18,10 @@ from keybuzz_shared.events import ConnectionConnected, TenantArchived, TenantSyn
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
-from keybuzz_poller import store
-from keybuzz_poller.inbound import normalise
-from keybuzz_poller.polling import Scheduler
+from keybuzz_poller.inbound import store as inbound_store
+from keybuzz_poller.inbound.addresses import normalise
+from keybuzz_poller.polling import store as polling_store
+from keybuzz_poller.polling.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +57,15 @@ async def apply_synced(runtime: Runtime[Any], event: TenantSynced) -> None:
     ]
     async with runtime.unit_of_work() as uow:
         archived = event.status == ARCHIVED
-        if not await store.apply_tenant_state(
+        if not await inbound_store.apply_tenant_state(
             uow.conn, event.tenant_id, archived, event.occurred_at
         ):
             log.info("older tenant.synced ignored", extra={"tenant_id": event.tenant_id})
             return
-        await store.replace_addresses(uow.conn, event.tenant_id, addresses)
+        await inbound_store.replace_addresses(uow.conn, event.tenant_id, addresses)
         # Polled from now on, the first poll at a random point of the interval.
         if any(enabled for *_, enabled in addresses):
-            await store.ensure_scheduled(
+            await polling_store.ensure_scheduled(
                 uow.conn, event.tenant_id, runtime.settings.poll_interval_seconds
             )
     log.info(
@@ -74,13 +75,15 @@ async def apply_synced(runtime: Runtime[Any], event: TenantSynced) -> None:
 
 
 async def apply_archived(runtime: Runtime[Any], event: TenantArchived) -> None:
-    if await store.apply_tenant_state(runtime.pool, event.tenant_id, True, event.occurred_at):
+    if await inbound_store.apply_tenant_state(
+        runtime.pool, event.tenant_id, True, event.occurred_at
+    ):
         log.info("tenant archived: its mail is refused", extra={"tenant_id": event.tenant_id})
 
 
 async def poll_at_once(runtime: Runtime[Any], tenant_id: str) -> None:
     """``connection.connected``: the tenant is due now, whichever instance takes it."""
-    await store.poll_soon(runtime.pool, tenant_id)
+    await polling_store.poll_soon(runtime.pool, tenant_id)
     scheduler = runtime.components.get(Scheduler)
     if isinstance(scheduler, Scheduler):
         scheduler.wake.set()

@@ -8,10 +8,10 @@ from keybuzz_shared.http import status_for
 from keybuzz_shared.ids import TenantId
 from keybuzz_shared.micro import MicroEndpoint, OperatorError
 
-from keybuzz_poller import store
-from keybuzz_poller.app import ERROR_STATUSES
-from keybuzz_poller.mail import PollerRuntime
-from keybuzz_poller.polling import Scheduler
+from keybuzz_poller.errors import ERROR_STATUSES
+from keybuzz_poller.polling.scheduler import Scheduler
+from keybuzz_poller.polling.status import quarantined_folders
+from keybuzz_poller.runtime import PollerRuntime
 
 
 class PollRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -29,10 +29,7 @@ def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
             raise OperatorError(str(exc), "503") from exc
 
     async def quarantine(_: bytes) -> object:
-        return [
-            {"folder": r["folder"], "messages": r["messages"], "since": r["first_seen"]}
-            for r in await store.quarantined(runtime.pool)
-        ]
+        return await quarantined_folders(runtime)
 
     return [
         MicroEndpoint("poll", poll, 'poll one tenant now: {"tenantId": "…"}'),

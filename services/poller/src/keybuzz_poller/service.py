@@ -7,10 +7,11 @@ from keybuzz_shared.service import ServiceDefinition
 
 from keybuzz_poller.app import PollerController, TicketController
 from keybuzz_poller.events import register_subscribers
-from keybuzz_poller.mail import close_mailbox, imap_ready, provide_mailbox, start_mx, stop_mx
+from keybuzz_poller.inbound.mx_hooks import start_mx, stop_mx
 from keybuzz_poller.micro import micro_endpoints
-from keybuzz_poller.polling import Scheduler, start_polling, stop_polling
-from keybuzz_poller.reply_sender import ReplySender, start_reply_sender, stop_reply_sender
+from keybuzz_poller.polling.scheduler import Scheduler, start_polling, stop_polling
+from keybuzz_poller.reading.new_mail import close_mailbox, imap_ready, provide_mailbox
+from keybuzz_poller.replies.sender import start_reply_sender, stop_reply_sender
 from keybuzz_poller.settings import PollerSettings
 
 DEFINITION = ServiceDefinition(
@@ -25,7 +26,7 @@ DEFINITION = ServiceDefinition(
     # Run in reverse: the reply sender and polling stop first, then the MX, then the IMAP
     # connections close.
     on_shutdown=[close_mailbox, stop_mx, stop_polling, stop_reply_sender],
-    dependencies={"scheduler": Scheduler, "reply_sender": ReplySender},
+    dependencies={"scheduler": Scheduler},
     ready_checks={"imap": imap_ready},
 )
 

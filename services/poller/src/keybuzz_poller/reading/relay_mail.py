@@ -5,7 +5,7 @@ A relay mail (DESIGN.md §2) comes from the buyer's anonymised address
 subject and body, and wraps the buyer's words between two marker lines
 (``------------- Begin message -------------`` / ``Début du message`` /
 ``Beginn der Nachricht`` …). The marketplace and country come from the inbound
-address the MX received it for (``X-KeyBuzz-Inbound-Address``, see ``mx.py``).
+address the MX received it for (``X-KeyBuzz-Inbound-Address``, see ``inbound/mx.py``).
 
 :func:`parse` never raises: a mail it cannot make sense of comes back with
 ``parse_error`` set and the raw mail kept, so nothing is dropped.
@@ -23,10 +23,10 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
 import msgspec
+from keybuzz_shared.ids import amazon_order_ids_in
 
-from keybuzz_poller.inbound import INBOUND_HEADER, parse_address
+from keybuzz_poller.inbound.addresses import INBOUND_HEADER, parse_address
 
-ORDER_ID = re.compile(r"(?<!\d)\d{3}-\d{7}-\d{7}(?!\d)")
 BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
 # "------------- Begin message -------------", in every language Amazon writes.
 MARKER = re.compile(r"^[ \t]*-{5,}[ \t]*[^-\s][^\n]*?[ \t]*-{5,}[ \t]*$", re.MULTILINE)
@@ -74,7 +74,7 @@ class RelayMail(msgspec.Struct, kw_only=True):
     country: str | None = None
     sent_at: datetime | None = None
     parse_error: str | None = None
-    bounce: Bounce | None = None  # set when the mail is a bounce (bounces.py), not a buyer's
+    bounce: Bounce | None = None  # a bounce (replies/bounces.py), not a buyer's mail
 
     @property
     def external_id(self) -> str:
@@ -103,12 +103,12 @@ def _parse(raw: bytes) -> RelayMail:
     buyer_name, buyer_email = _buyer(message)
     inbound = _inbound_address(message)
     parts = parse_address(inbound) if inbound else None
-    order = ORDER_ID.search(subject) or ORDER_ID.search(body)
+    orders = amazon_order_ids_in(subject) or amazon_order_ids_in(body)
     return RelayMail(
         raw=raw,
         message_id=_header(message, "Message-ID") or None,
         subject=subject,
-        order_id=order[0] if order else None,
+        order_id=orders[0] if orders else None,
         buyer_email=buyer_email,
         buyer_name=buyer_name,
         text=text,

@@ -6,8 +6,9 @@ from datetime import datetime
 
 import msgspec
 
-from keybuzz_poller import queries, reply_store
-from keybuzz_poller.mail import PollerRuntime
+from keybuzz_poller.replies import store as reply_store
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.tickets import queries
 
 
 class TicketMessageView(queries.TicketMessage, kw_only=True, rename="camel"):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from keybuzz_poller.inbound import INBOUND_HEADER, Recipient, RecipientLookup, normalise
+from keybuzz_poller.inbound.addresses import INBOUND_HEADER, Recipient, RecipientLookup, normalise
 
 log = logging.getLogger(__name__)
 

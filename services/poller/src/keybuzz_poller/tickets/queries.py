@@ -1,16 +1,21 @@
-"""Read side: tickets, a ticket with its messages, poll status. Always one tenant's."""
+"""Read side of tickets: the list (keyset pages), one ticket with its messages; one tenant's."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Any
 
 import msgspec
+from keybuzz_shared.pages import (
+    InvalidCursor,
+    Position,
+    decode_cursor,
+    encode_cursor,
+    split_page,
+)
 
-from keybuzz_poller import store
-from keybuzz_poller.mail import PollerRuntime
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.tickets import store
 
 TICKET_STATUSES = frozenset({"OPEN", "CLOSED"})
 MAX_PAGE = 200
@@ -66,25 +71,6 @@ class TicketDetail(Ticket, kw_only=True, rename="camel"):
     messages: list[TicketMessage]
 
 
-class PollStatus(msgspec.Struct, kw_only=True, rename="camel"):
-    tenant_id: str
-    scheduled: bool  # False: no enabled inbound address has been seen for the tenant
-    polling: bool = False
-    next_poll_at: datetime | None = None
-    last_poll_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    consecutive_failures: int = 0
-    messages_fetched: int = 0
-    lag_seconds: float | None = None  # since the last successful poll
-
-
-class _Cursor(msgspec.Struct, array_like=True):
-    at: datetime
-    id: str
-
-
 def ticket_query(
     tenant_id: str,
     status: str | None,
@@ -97,7 +83,7 @@ def ticket_query(
         raise InvalidQuery(f"status must be one of {sorted(TICKET_STATUSES)}")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}")
-    after = _decode_cursor(cursor) if cursor else None
+    after = _after(cursor) if cursor else None
     return store.TicketQuery(
         tenant_id=tenant_id,
         status=status,
@@ -110,10 +96,11 @@ def ticket_query(
 
 
 async def list_tickets(runtime: PollerRuntime, query: store.TicketQuery) -> TicketPage:
-    rows = await store.list_tickets(runtime.pool, query)
-    items = [_ticket(Ticket, r) for r in rows]
-    last = items[-1] if len(items) == query.limit else None
-    return TicketPage(items=items, next_cursor=_encode_cursor(last) if last else None)
+    """One page; ``nextCursor`` is null on the last page, an exactly full one included."""
+    rows = await store.list_tickets(runtime.pool, query)  # limit + 1 rows
+    page, last = split_page([_ticket(Ticket, r) for r in rows], query.limit)
+    cursor = encode_cursor(last.last_message_at, last.id) if last else None
+    return TicketPage(items=page, next_cursor=cursor)
 
 
 async def ticket_detail(runtime: PollerRuntime, tenant_id: str, ticket_id: str) -> TicketDetail:
@@ -122,13 +109,6 @@ async def ticket_detail(runtime: PollerRuntime, tenant_id: str, ticket_id: str) 
         raise TicketNotFound(f"no ticket {ticket_id}")
     messages = [_message(m) for m in await store.ticket_messages(runtime.pool, ticket_id)]
     return TicketDetail(**_ticket_fields(row), messages=messages)
-
-
-async def poll_status(runtime: PollerRuntime, tenant_id: str) -> PollStatus:
-    row = await store.poll_status(runtime.pool, tenant_id)
-    if row is None:
-        return PollStatus(tenant_id=tenant_id, scheduled=False)
-    return PollStatus(scheduled=True, **dict(row))
 
 
 def _ticket_fields(row: Any) -> dict[str, Any]:
@@ -155,14 +135,8 @@ def _message(row: Any) -> TicketMessage:
     )
 
 
-def _encode_cursor(last: Ticket) -> str:
-    raw = msgspec.json.encode(_Cursor(last.last_message_at, last.id))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> _Cursor:
+def _after(cursor: str) -> Position:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=_Cursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise InvalidQuery("cursor is not one this endpoint returned") from exc
+        return decode_cursor(cursor)
+    except InvalidCursor:
+        raise InvalidQuery("cursor is not one this endpoint returned") from None

@@ -1,9 +1,9 @@
-"""The poller's mail path, assembled: the MX in the service process, and reading a tenant's mail.
+"""Reading a tenant's new mail: the mailbox polls read from, and :func:`read_new_mail`.
 
-Amazon's relay → MX (``mx.py``, SMTP) → Dovecot over LMTP, one folder per
-tenant → :func:`read_new_mail` over IMAP (``mailbox.py``) → parsed
-(``relay_mail.py``) → the caller's handler, in the same unit of work as the
-cursor, so the cursor only moves past mail that was handled.
+Dovecot (one folder per tenant, filled by the MX) → :func:`read_new_mail` over IMAP
+(``mailbox.py``) → parsed (``relay_mail.py``, in ``parse_workers.py``) → the caller's
+handler, in the same unit of work as the cursor, so the cursor only moves past mail
+that was handled.
 """
 
 from __future__ import annotations
@@ -12,33 +12,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
-from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller import store
-from keybuzz_poller.inbound import Recipient, folder_for
-from keybuzz_poller.mailbox import Cursor, ImapAccount, Mailbox
-from keybuzz_poller.mock_source import MockMailbox
-from keybuzz_poller.mx import Lmtp, MxHandler, MxServer
-from keybuzz_poller.parsing import parse_mails
-from keybuzz_poller.relay_mail import RelayMail
+from keybuzz_poller.inbound.addresses import folder_for
+from keybuzz_poller.reading import store
+from keybuzz_poller.reading.mailbox import Cursor, ImapAccount, Mailbox
+from keybuzz_poller.reading.mock_mailbox import MockMailbox
+from keybuzz_poller.reading.parse_workers import parse_mails
+from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
 
 log = logging.getLogger(__name__)
 
-PollerRuntime = Runtime[PollerSettings]
 MailHandler = Callable[[UnitOfWork, list[RelayMail]], Awaitable[None]]
-
-
-class ProjectionLookup:
-    """Recipients from the poller's own projection of tenant.synced / tenant.archived."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
-    async def lookup(self, address: str) -> Recipient | None:
-        return await store.find_recipient(self.pool, address)
 
 
 def imap_account(settings: PollerSettings) -> ImapAccount:
@@ -50,23 +37,6 @@ def imap_account(settings: PollerSettings) -> ImapAccount:
         settings.imap_password,
         pool_size=settings.poll_concurrency,
     )
-
-
-async def start_mx(runtime: PollerRuntime) -> None:
-    """``on_startup``: listen for mail; a poller that cannot listen does not start."""
-    settings = runtime.settings
-    handler = MxHandler(
-        ProjectionLookup(runtime.pool), Lmtp(settings.lmtp_host, settings.lmtp_port).deliver
-    )
-    server = MxServer(
-        handler,
-        settings.mx_host,
-        settings.mx_port,
-        settings.mx_max_message_bytes,
-        hostname=settings.inbound_domain,
-    )
-    await server.start()
-    runtime.provide(server)
 
 
 async def provide_mailbox(runtime: PollerRuntime) -> None:
@@ -91,12 +61,6 @@ async def close_mailbox(runtime: Any) -> None:
     mailbox = runtime.components.get(Mailbox)
     if isinstance(mailbox, Mailbox):
         await mailbox.close()
-
-
-async def stop_mx(runtime: Any) -> None:
-    server = runtime.components.pop(MxServer, None)
-    if isinstance(server, MxServer):
-        await server.stop()
 
 
 async def read_new_mail(

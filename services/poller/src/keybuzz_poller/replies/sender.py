@@ -20,36 +20,23 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import ssl
 from dataclasses import dataclass
 
 import aiosmtplib
-from keybuzz_shared.events import MessageBounced, MessageSent
-from keybuzz_shared.service import Runtime
-from prometheus_client import Counter
+from keybuzz_shared.backoff import backoff_delay
+from keybuzz_shared.events import MessageSent
 
-from keybuzz_poller import reply_store
-from keybuzz_poller.reply_store import ClaimedReply
+from keybuzz_poller.replies import store
+from keybuzz_poller.replies.outcomes import count_reply, not_delivered
+from keybuzz_poller.replies.store import ClaimedReply
+from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 16  # replies one round sends at once
 IDLE_SECONDS = 1.0  # longest sleep between rounds when nothing wakes the sender
-
-REPLIES = Counter(
-    "keybuzz_replies",
-    "Replies by the status they reached: QUEUED (accepted from an agent), SENT (relay said 250), "
-    "FAILED (5xx or out of retries), BOUNCED (Amazon's bounce arrived); RETRIED counts temporary "
-    "failures (4xx, relay down) that were scheduled again.",
-    ["service", "status"],
-)
-
-
-def count_reply(service: str, status: str, n: int = 1) -> None:
-    if n:
-        REPLIES.labels(service, status).inc(n)
 
 
 @dataclass(frozen=True)
@@ -64,7 +51,7 @@ class Outcome:
 class ReplySender:
     """One per process: a loop that sends due replies until stopped."""
 
-    def __init__(self, runtime: Runtime[PollerSettings]) -> None:
+    def __init__(self, runtime: PollerRuntime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self._wake = asyncio.Event()
@@ -110,7 +97,7 @@ class ReplySender:
         self._wake.clear()
         wait = IDLE_SECONDS
         with contextlib.suppress(Exception):
-            due_in = await reply_store.next_due_in(self.runtime.pool)
+            due_in = await store.next_due_in(self.runtime.pool)
             if due_in is not None:
                 wait = min(wait, due_in)
         with contextlib.suppress(TimeoutError):
@@ -118,7 +105,7 @@ class ReplySender:
 
     async def send_due(self) -> int:
         """One round: claim, send, record. The number of replies claimed."""
-        claimed = await reply_store.claim_due(
+        claimed = await store.claim_due(
             self.runtime.pool, CLAIM_BATCH, self.settings.reply_lease_seconds
         )
         await asyncio.gather(*(self._send_one(reply) for reply in claimed))
@@ -162,12 +149,13 @@ class ReplySender:
             reason = f"gave up after {reply.attempts} attempts; last: {outcome.detail}"
             await self._failed(reply, reason, outcome.code)
         else:
-            delay = backoff(
+            delay = backoff_delay(
                 reply.attempts,
-                self.settings.reply_retry_base_seconds,
-                self.settings.reply_retry_max_seconds,
+                base=self.settings.reply_retry_base_seconds,
+                cap=self.settings.reply_retry_max_seconds,
+                jitter=True,
             )
-            await reply_store.retry_later(
+            await store.retry_later(
                 self.runtime.pool, reply.ticket_message_id, outcome.detail[:500], delay
             )
             count_reply(service, "RETRIED")
@@ -183,7 +171,7 @@ class ReplySender:
 
     async def _sent(self, reply: ClaimedReply) -> None:
         async with self.runtime.unit_of_work() as uow:
-            sent_at = await reply_store.mark_sent(uow.conn, reply.ticket_message_id)
+            sent_at = await store.mark_sent(uow.conn, reply.ticket_message_id)
             if sent_at is not None:
                 uow.emit(
                     MessageSent(
@@ -202,18 +190,11 @@ class ReplySender:
     async def _failed(self, reply: ClaimedReply, reason: str, code: str | None) -> None:
         reason = reason[:1000]
         async with self.runtime.unit_of_work() as uow:
-            changed = await reply_store.mark_failed(uow.conn, reply.ticket_message_id, reason, code)
+            changed = await store.mark_failed(uow.conn, reply.ticket_message_id, reason, code)
             if changed:
                 uow.emit(
-                    MessageBounced(
-                        tenant_id=reply.tenant_id,
-                        ticket_id=reply.ticket_id,
-                        ticket_message_id=reply.ticket_message_id,
-                        message_id=reply.message_id,
-                        order_id=reply.order_id,
-                        status="FAILED",
-                        reason=reason,
-                        status_code=code,
+                    not_delivered(
+                        reply.tenant_id, reply, status="FAILED", reason=reason, status_code=code
                     )
                 )
         if changed:
@@ -222,12 +203,6 @@ class ReplySender:
                 "reply failed",
                 extra={"ticket_message_id": reply.ticket_message_id, "reason": reason},
             )
-
-
-def backoff(attempts: int, base: float, cap: float) -> float:
-    """base x 2^(attempts-1), capped, with jitter (50-100 %) so retries of an outage spread."""
-    delay = min(cap, base * 2 ** min(max(attempts - 1, 0), 30))
-    return delay * random.uniform(0.5, 1.0)
 
 
 async def relay_send(settings: PollerSettings, reply: ClaimedReply) -> str:
@@ -262,7 +237,7 @@ def _verifying_context(cafile: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
-async def start_reply_sender(runtime: Runtime[PollerSettings]) -> None:
+async def start_reply_sender(runtime: PollerRuntime) -> None:
     """``on_startup``: send queued replies from now on (unless REPLY_SENDER_ENABLED=false)."""
     sender = ReplySender(runtime)
     runtime.provide(sender)
@@ -270,7 +245,7 @@ async def start_reply_sender(runtime: Runtime[PollerSettings]) -> None:
         sender.start()
 
 
-async def stop_reply_sender(runtime: Runtime[PollerSettings]) -> None:
+async def stop_reply_sender(runtime: PollerRuntime) -> None:
     sender = runtime.components.pop(ReplySender, None)
     if isinstance(sender, ReplySender):
         await sender.stop()

@@ -4,7 +4,7 @@ Amazon's relay accepts a reply at SMTP and, if it then refuses it (sender not ap
 attachments, opt-out), sends a delivery status notification (RFC 3464) to the reply's
 envelope sender: the tenant's inbound address. So bounces arrive in the tenant's folder
 with the buyer mails, and a poll takes them out of the batch before tickets are made
-(``polling.poll_tenant``), in the same unit of work as the rest of the batch.
+(``polling/scheduler.py``, ``poll_tenant``), in the same unit of work as the rest of the batch.
 
 - A bounce naming one of the tenant's replies (Message-ID in its rfc822-headers part,
   else In-Reply-To/References) marks it ``BOUNCED`` with Amazon's reason and the DSN
@@ -20,37 +20,42 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from keybuzz_shared.events import MessageBounced
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller import reply_store, store
-from keybuzz_poller.relay_mail import Bounce, RelayMail
-from keybuzz_poller.reply_sender import count_reply
-from keybuzz_poller.tickets import storable
+from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
+from keybuzz_poller.replies import store as reply_store
+from keybuzz_poller.replies.outcomes import count_reply, not_delivered
+from keybuzz_poller.tickets import store as ticket_store
+from keybuzz_poller.tickets.from_mails import storable
 
 log = logging.getLogger(__name__)
 
-SERVICE = "poller"
 
+async def take_bounces(
+    uow: UnitOfWork, tenant_id: str, mails: list[RelayMail], *, service: str
+) -> list[RelayMail]:
+    """Handle the bounces of ``mails`` in ``uow``; the other mails, in order, for tickets.
 
-async def take_bounces(uow: UnitOfWork, tenant_id: str, mails: list[RelayMail]) -> list[RelayMail]:
-    """Handle the bounces of ``mails`` in ``uow``; the other mails, in order, for tickets."""
+    ``service``: the runtime's name, the bounces' label on ``keybuzz_replies_total``.
+    """
     bounces = [m for m in mails if m.bounce is not None]
     if not bounces:
         return mails
     received_at = datetime.now(UTC)
     for mail in bounces:
-        await _take(uow, tenant_id, mail, received_at)
+        await _take(uow, tenant_id, mail, received_at, service)
     return [m for m in mails if m.bounce is None]
 
 
-async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: datetime) -> None:
+async def _take(
+    uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: datetime, service: str
+) -> None:
     bounce = mail.bounce
     assert bounce is not None
     known = await reply_store.known_replies(uow.conn, tenant_id, bounce.refused_message_ids)
     row = _bounce_row(tenant_id, mail, bounce, received_at, known=bool(known))
-    if not await store.insert_external_messages(uow.conn, [row]):
+    if not await ticket_store.insert_external_messages(uow.conn, [row]):
         return  # this bounce was handled before: nothing changes
     if not known:
         log.warning("bounce naming no known reply kept aside", extra={"tenant_id": tenant_id})
@@ -61,29 +66,26 @@ async def _take(uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: d
     if bounced is None:
         return  # already BOUNCED or FAILED
     uow.emit(
-        MessageBounced(
-            tenant_id=tenant_id,
-            marketplace=row.marketplace,
-            ticket_id=bounced.ticket_id,
-            ticket_message_id=bounced.ticket_message_id,
-            message_id=bounced.message_id,
-            order_id=bounced.order_id,
+        not_delivered(
+            tenant_id,
+            bounced,
             status="BOUNCED",
             reason=row.body,
             status_code=bounce.status,
+            marketplace=row.marketplace,
         )
     )
     # Counted before commit: a rolled-back batch is read again and counted again (rare).
-    count_reply(SERVICE, "BOUNCED")
+    count_reply(service, "BOUNCED")
     log.info("reply bounced", extra={"ticket_message_id": bounced.ticket_message_id})
 
 
 def _bounce_row(
     tenant_id: str, mail: RelayMail, bounce: Bounce, received_at: datetime, known: bool
-) -> store.ExternalMessageRow:
+) -> ticket_store.ExternalMessageRow:
     """Kept as an external message like any mail, with no buyer, order or ticket."""
     named = ", ".join(bounce.refused_message_ids) or "none"
-    return store.ExternalMessageRow(
+    return ticket_store.ExternalMessageRow(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
         marketplace=mail.marketplace or AMAZON,

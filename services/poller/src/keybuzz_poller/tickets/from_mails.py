@@ -1,7 +1,7 @@
 """Parsed relay mails → ExternalMessage + Ticket + TicketMessage + ``message.received``.
 
 Everything a poll stores happens in the caller's unit of work, together with the
-cursor move (``mail.read_new_mail``): the rows, the events and the cursor commit
+cursor move (``reading/new_mail.py``, ``read_new_mail``): the rows, the events and the cursor commit
 or vanish together. A mail already stored (same tenant, marketplace and external
 id: its Message-ID, or a digest of the mail) is skipped without an event, so a
 re-read — a crash before commit, a redelivery, a re-created folder — adds nothing.
@@ -19,8 +19,8 @@ from keybuzz_shared.events import MessageReceived
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller import store
-from keybuzz_poller.relay_mail import RelayMail
+from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.tickets import store
 
 PREVIEW_CHARS = 200
 _SPACES = re.compile(r"\s+")

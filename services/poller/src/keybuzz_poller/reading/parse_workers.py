@@ -18,8 +18,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from keybuzz_poller import relay_mail
-from keybuzz_poller.relay_mail import RelayMail
+from keybuzz_poller.reading import relay_mail
+from keybuzz_poller.reading.relay_mail import RelayMail
 
 log = logging.getLogger(__name__)
 

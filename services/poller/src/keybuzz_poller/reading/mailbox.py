@@ -60,7 +60,7 @@ class NewMail:
 
 
 class Mailbox:
-    """Where polls read tenants' mail: Dovecot over IMAP, or the demo mock (``mock_source.py``).
+    """Where polls read tenants' mail: Dovecot over IMAP, or the demo mock (``mock_mailbox.py``).
 
     A plain base class, not an ABC: ``runtime.component(Mailbox)`` needs a concrete type.
     """

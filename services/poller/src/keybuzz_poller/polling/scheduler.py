@@ -24,12 +24,14 @@ import msgspec
 from keybuzz_shared import errors
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller import bounces, store
-from keybuzz_poller.inbound import FOLDER_PREFIX
-from keybuzz_poller.mail import PollerRuntime, read_new_mail
-from keybuzz_poller.mailbox import Mailbox
-from keybuzz_poller.relay_mail import RelayMail
-from keybuzz_poller.tickets import StoreCounts, store_mails
+from keybuzz_poller.inbound.addresses import FOLDER_PREFIX
+from keybuzz_poller.polling import store
+from keybuzz_poller.reading.mailbox import Mailbox
+from keybuzz_poller.reading.new_mail import read_new_mail
+from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.replies import bounces
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
     counts = StoreCounts()
 
     async def handle(uow: UnitOfWork, mails: list[RelayMail]) -> None:
-        mails = await bounces.take_bounces(uow, tenant_id, mails)
+        mails = await bounces.take_bounces(uow, tenant_id, mails, service=runtime.name)
         await store_mails(uow, tenant_id, mails, counts)
 
     while len(await read_new_mail(runtime, tenant_id, handle, limit=BATCH)) == BATCH:

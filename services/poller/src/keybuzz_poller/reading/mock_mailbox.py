@@ -4,7 +4,7 @@ The first KeyBuzz backend had a mock polling worker for demos; this is its
 successor. Instead of IMAP, :class:`MockMailbox` hands every tenant the same
 few relay-style mails about real orders of the sandbox's seeded seller
 (``A12BCIS2R7HD4D``, docs/SANDBOX.md), and they go through the very same path as
-real mail: ``read_new_mail`` → ``relay_mail.parse`` → ``tickets.store_mails``
+real mail: ``read_new_mail`` → ``relay_mail.parse`` → ``from_mails.store_mails``
 (tickets, ``message.received``), with a cursor, so a second poll adds nothing.
 
 The order ids are copied here as data (computed once by the sandbox's generator
@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
-from keybuzz_poller.inbound import FOLDER_PREFIX, INBOUND_HEADER
-from keybuzz_poller.mailbox import Cursor, FetchedMail, Mailbox, NewMail
+from keybuzz_poller.inbound.addresses import FOLDER_PREFIX, INBOUND_HEADER
+from keybuzz_poller.reading.mailbox import Cursor, FetchedMail, Mailbox, NewMail
 
 # Any constant: the mock folder is never re-created, so UIDs never start over.
 UID_VALIDITY = 1

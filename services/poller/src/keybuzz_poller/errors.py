@@ -1,0 +1,31 @@
+"""What each use-case error means, for HTTP (``app.py``) and the NATS micro replies (``micro.py``).
+
+The use cases raise their own exceptions and know no transport; this map is the one
+place that turns them into an HTTP status (and the same code in a NATS error reply).
+An IMAP outage (``DependencyUnavailable``) is a dependency outage: the frame answers 503.
+"""
+
+from keybuzz_shared.http import ErrorStatuses
+
+from keybuzz_poller.polling.scheduler import PollBusy, TenantNotPollable
+from keybuzz_poller.replies.checks import (
+    AttachmentsTooLarge,
+    InvalidReply,
+    InvalidSettings,
+    UnsupportedAttachment,
+)
+from keybuzz_poller.replies.queueing import CannotReply, ReplyTicketNotFound
+from keybuzz_poller.tickets.queries import InvalidQuery, TicketNotFound
+
+ERROR_STATUSES: ErrorStatuses = {
+    InvalidQuery: 400,
+    TicketNotFound: 404,
+    TenantNotPollable: 404,
+    PollBusy: 409,
+    InvalidReply: 400,
+    AttachmentsTooLarge: 413,
+    UnsupportedAttachment: 415,
+    InvalidSettings: 400,
+    ReplyTicketNotFound: 404,
+    CannotReply: 409,
+}

@@ -1,0 +1,1 @@
+"""Mail arriving: the MX (SMTP in, LMTP to Dovecot) and the tenants' inbound addresses."""

@@ -1,0 +1,73 @@
+"""All SQL of the inbound side (asyncpg): the projection of tenants and their inbound addresses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from keybuzz_shared.db import Executor
+
+from keybuzz_poller.inbound.addresses import Recipient
+
+
+async def apply_tenant_state(db: Executor, tenant_id: str, archived: bool, as_of: datetime) -> bool:
+    """Record the tenant's state unless a newer event was applied; True when applied."""
+    applied = await db.fetchval(
+        """
+        INSERT INTO poller_tenants (tenant_id, archived, as_of) VALUES ($1, $2, $3)
+        ON CONFLICT (tenant_id) DO UPDATE
+            SET archived = EXCLUDED.archived, as_of = EXCLUDED.as_of, updated_at = now()
+            WHERE poller_tenants.as_of < EXCLUDED.as_of
+        RETURNING true
+        """,
+        tenant_id,
+        archived,
+        as_of,
+    )
+    return bool(applied)
+
+
+async def replace_addresses(
+    db: Executor, tenant_id: str, addresses: Sequence[tuple[str, str, str, bool]]
+) -> None:
+    """The tenant's full set of addresses: (email, marketplace, country, enabled)."""
+    emails = [a[0] for a in addresses]
+    await db.execute(
+        "DELETE FROM poller_inbound_addresses WHERE tenant_id = $1 AND NOT email = ANY($2::text[])",
+        tenant_id,
+        emails,
+    )
+    await db.execute(
+        """
+        INSERT INTO poller_inbound_addresses (email, tenant_id, marketplace, country, enabled)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[])
+        ON CONFLICT (email) DO UPDATE
+            SET tenant_id = EXCLUDED.tenant_id, marketplace = EXCLUDED.marketplace,
+                country = EXCLUDED.country, enabled = EXCLUDED.enabled, updated_at = now()
+        """,
+        emails,
+        [tenant_id] * len(addresses),
+        [a[1] for a in addresses],
+        [a[2] for a in addresses],
+        [a[3] for a in addresses],
+    )
+
+
+async def find_recipient(db: Executor, email: str) -> Recipient | None:
+    """An enabled address of a tenant that is not archived."""
+    row = await db.fetchrow(
+        """
+        SELECT a.email, a.tenant_id, a.marketplace, a.country
+        FROM poller_inbound_addresses a JOIN poller_tenants t USING (tenant_id)
+        WHERE a.email = $1 AND a.enabled AND NOT t.archived
+        """,
+        email,
+    )
+    if row is None:
+        return None
+    return Recipient(
+        address=row["email"],
+        tenant_id=row["tenant_id"],
+        marketplace=row["marketplace"],
+        country=row["country"],
+    )

@@ -1,0 +1,1 @@
+"""Polling: which tenant's folder is read when, by which instance (leases), and its status."""

@@ -1,0 +1,222 @@
+"""All SQL of polling (asyncpg): the schedule, the leases, poll status, the quarantine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+from keybuzz_shared.db import Executor
+
+
+async def ensure_scheduled(db: Executor, tenant_id: str, interval: float) -> None:
+    """A new tenant's first poll falls at a random point of the interval: polls spread out."""
+    await db.execute(
+        """
+        INSERT INTO poller_poll_status (tenant_id, next_poll_at)
+        VALUES ($1, now() + random() * make_interval(secs => $2))
+        ON CONFLICT (tenant_id) DO NOTHING
+        """,
+        tenant_id,
+        interval,
+    )
+
+
+async def poll_soon(db: Executor, tenant_id: str) -> None:
+    """Due now (connection.connected): the next round of any instance takes it."""
+    await db.execute(
+        """
+        INSERT INTO poller_poll_status (tenant_id, next_poll_at) VALUES ($1, now())
+        ON CONFLICT (tenant_id) DO UPDATE SET next_poll_at = now()
+        """,
+        tenant_id,
+    )
+
+
+_POLLABLE = """
+    EXISTS (SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND NOT t.archived)
+    AND EXISTS (SELECT 1 FROM poller_inbound_addresses a
+                WHERE a.tenant_id = s.tenant_id AND a.enabled)
+    AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
+"""
+
+
+async def claim_due(db: Executor, owner: str, limit: int, lease_seconds: float) -> list[str]:
+    """Lease up to ``limit`` due tenants; rows another instance is claiming are skipped."""
+    rows = await db.fetch(
+        f"""
+        WITH due AS (
+            SELECT s.tenant_id FROM poller_poll_status s
+            WHERE s.next_poll_at <= now() AND {_POLLABLE}
+            ORDER BY s.next_poll_at
+            LIMIT $2
+            FOR UPDATE OF s SKIP LOCKED
+        )
+        UPDATE poller_poll_status s
+        SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3)
+        FROM due WHERE s.tenant_id = due.tenant_id
+        RETURNING s.tenant_id
+        """,
+        owner,
+        limit,
+        lease_seconds,
+    )
+    return [r["tenant_id"] for r in rows]
+
+
+async def claim_tenant(db: Executor, tenant_id: str, owner: str, lease_seconds: float) -> bool:
+    """Lease one tenant now, due or not (poll-now); False if it is leased or not pollable."""
+    claimed = await db.fetchval(
+        f"""
+        WITH one AS (
+            SELECT s.tenant_id FROM poller_poll_status s
+            WHERE s.tenant_id = $1 AND {_POLLABLE}
+            FOR UPDATE OF s SKIP LOCKED
+        )
+        UPDATE poller_poll_status s
+        SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
+        FROM one WHERE s.tenant_id = one.tenant_id
+        RETURNING true
+        """,
+        tenant_id,
+        owner,
+        lease_seconds,
+    )
+    return bool(claimed)
+
+
+async def is_pollable(db: Executor, tenant_id: str) -> bool:
+    """Known, not archived, with an enabled inbound address (leases aside)."""
+    return bool(
+        await db.fetchval(
+            """
+            SELECT true FROM poller_tenants t
+            WHERE t.tenant_id = $1 AND NOT t.archived AND EXISTS (
+                SELECT 1 FROM poller_inbound_addresses a
+                WHERE a.tenant_id = t.tenant_id AND a.enabled)
+            """,
+            tenant_id,
+        )
+    )
+
+
+async def renew_leases(
+    db: Executor, owner: str, tenant_ids: Sequence[str], lease_seconds: float
+) -> None:
+    await db.execute(
+        """
+        UPDATE poller_poll_status SET lease_expires_at = now() + make_interval(secs => $3)
+        WHERE lease_owner = $1 AND tenant_id = ANY($2::text[])
+        """,
+        owner,
+        list(tenant_ids),
+        lease_seconds,
+    )
+
+
+async def poll_succeeded(
+    db: Executor, tenant_id: str, owner: str, fetched: int, interval: float
+) -> None:
+    """Record the poll, release the lease, schedule the next one an interval later.
+
+    Keeping the tenant's place in the interval keeps polls spread; a tenant overdue
+    by more than an interval (every instance was down) gets a random place again.
+    """
+    await db.execute(
+        """
+        UPDATE poller_poll_status SET
+            next_poll_at = CASE
+                WHEN next_poll_at + make_interval(secs => $4) > now()
+                    THEN next_poll_at + make_interval(secs => $4)
+                ELSE now() + random() * make_interval(secs => $4) END,
+            lease_owner = NULL, lease_expires_at = NULL,
+            last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
+            messages_fetched = messages_fetched + $3
+        WHERE tenant_id = $1 AND lease_owner = $2
+        """,
+        tenant_id,
+        owner,
+        fetched,
+        interval,
+    )
+
+
+async def poll_failed(
+    db: Executor, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
+) -> None:
+    """Record the error, release the lease, retry with exponential back-off."""
+    await db.execute(
+        """
+        UPDATE poller_poll_status SET
+            next_poll_at = now() + make_interval(
+                secs => least($5, $4 * power(2, least(consecutive_failures, 20)))),
+            lease_owner = NULL, lease_expires_at = NULL,
+            last_poll_at = now(), last_error = $3, last_error_at = now(),
+            consecutive_failures = consecutive_failures + 1
+        WHERE tenant_id = $1 AND lease_owner = $2
+        """,
+        tenant_id,
+        owner,
+        error,
+        retry_base,
+        retry_cap,
+    )
+
+
+async def release_leases(db: Executor, owner: str) -> None:
+    """On shutdown: another instance may take our tenants at once, due or not."""
+    await db.execute(
+        """
+        UPDATE poller_poll_status SET lease_owner = NULL, lease_expires_at = NULL
+        WHERE lease_owner = $1
+        """,
+        owner,
+    )
+
+
+async def poll_status(db: Executor, tenant_id: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        """
+        SELECT tenant_id, next_poll_at, lease_owner IS NOT NULL
+                   AND lease_expires_at > now() AS polling,
+               last_poll_at, last_success_at, last_error, last_error_at,
+               consecutive_failures, messages_fetched,
+               extract(epoch FROM now() - last_success_at)::float8 AS lag_seconds
+        FROM poller_poll_status WHERE tenant_id = $1
+        """,
+        tenant_id,
+    )
+
+
+# --- quarantine -----------------------------------------------------------------------
+
+
+async def unknown_tenants(db: Executor, tenant_ids: Sequence[str]) -> set[str]:
+    """Those of ``tenant_ids`` the projection has never heard of."""
+    rows = await db.fetch(
+        """
+        SELECT id FROM unnest($1::text[]) AS id
+        WHERE NOT EXISTS (SELECT 1 FROM poller_tenants t WHERE t.tenant_id = id)
+        """,
+        list(tenant_ids),
+    )
+    return {r["id"] for r in rows}
+
+
+async def record_quarantine(db: Executor, folders: dict[str, int]) -> None:
+    """Folders of unknown tenants and their mail count; folders now known are dropped."""
+    await db.execute(
+        """
+        WITH gone AS (DELETE FROM poller_quarantine WHERE NOT folder = ANY($1::text[]))
+        INSERT INTO poller_quarantine (folder, messages)
+        SELECT * FROM unnest($1::text[], $2::int[])
+        ON CONFLICT (folder) DO UPDATE SET messages = EXCLUDED.messages, last_seen = now()
+        """,
+        list(folders),
+        list(folders.values()),
+    )
+
+
+async def quarantined(db: Executor) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT folder, messages, first_seen, last_seen FROM poller_quarantine ORDER BY folder"
+    )

@@ -1,0 +1,1 @@
+"""Reading a tenant's folder: the mailbox (IMAP or the demo one), relay mails parsed."""

@@ -1,0 +1,1 @@
+"""An agent's replies: checked, composed, queued, sent through Amazon's relay, bounced."""

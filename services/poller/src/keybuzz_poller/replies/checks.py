@@ -1,0 +1,126 @@
+"""A reply's checks (pure): what Amazon's relay takes, checked before anything is stored.
+
+Amazon forwards a seller's mail to a buyer's alias (``…@marketplace.amazon.<tld>``)
+only from the seller account's registered address or an approved sender, with
+attachments of supported types up to 10 MB in all (DESIGN.md §2). Everything that
+can be checked here is checked; what only Amazon knows (is the sender approved? did
+the buyer opt out?) comes back as a bounce (``bounces.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated
+
+import msgspec
+
+from keybuzz_poller.tickets.from_mails import storable
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # Amazon's limit, all attachments of a message together
+# What Amazon's relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
+ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
+    ".pdf": frozenset({"application/pdf"}),
+    ".jpg": frozenset({"image/jpeg"}),
+    ".jpeg": frozenset({"image/jpeg"}),
+    ".png": frozenset({"image/png"}),
+    ".gif": frozenset({"image/gif"}),
+    ".txt": frozenset({"text/plain"}),
+    ".doc": frozenset({"application/msword"}),
+    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
+}
+MAX_TEXT_CHARS = 100_000
+# One address, no display name, no header injection: what a Seller Central sender looks like.
+EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+class InvalidReply(Exception):
+    """Text or an attachment the relay would not take, or that cannot be read."""
+
+
+class AttachmentsTooLarge(InvalidReply):
+    """Over Amazon's 10 MB for all attachments of a message."""
+
+
+class UnsupportedAttachment(InvalidReply):
+    """A file type Amazon's relay refuses."""
+
+
+class InvalidSettings(Exception):
+    """A poller setting the tenant got wrong."""
+
+
+class AttachmentIn(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    content_type: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    content_base64: str
+
+
+class ReplyRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    text: str
+    attachments: list[AttachmentIn] = []
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    filename: str
+    content_type: str
+    content: bytes
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    """A checked reply: what the agent wrote and attached."""
+
+    text: str
+    attachments: list[Attachment]
+
+
+def check_reply(request: ReplyRequest) -> Reply:
+    """The reply as the relay will take it, or the first problem, named."""
+    text = request.text.replace("\r\n", "\n").strip()
+    if not text:
+        raise InvalidReply("text must not be empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidReply(f"text is longer than {MAX_TEXT_CHARS} characters")
+    if storable(text) != text:
+        raise InvalidReply("text holds characters a mail cannot carry (NUL)")
+    attachments = [_attachment(a) for a in request.attachments]
+    total = sum(len(a.content) for a in attachments)
+    if total > MAX_ATTACHMENT_BYTES:
+        raise AttachmentsTooLarge(
+            f"attachments total {total} bytes, over Amazon's limit of {MAX_ATTACHMENT_BYTES} "
+            "bytes (10 MB) per message"
+        )
+    return Reply(text=text, attachments=attachments)
+
+
+def _attachment(given: AttachmentIn) -> Attachment:
+    name = given.filename.strip()
+    if _UNSAFE_FILENAME.search(name) or not name:
+        raise InvalidReply(f"attachment filename {given.filename!r} is not a plain file name")
+    extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    kind = given.content_type.strip().lower()
+    if extension not in ATTACHMENT_TYPES:
+        allowed = " ".join(sorted(ATTACHMENT_TYPES))
+        raise UnsupportedAttachment(
+            f"attachment {name!r}: Amazon accepts only these file types: {allowed}"
+        )
+    if kind not in ATTACHMENT_TYPES[extension]:
+        expected = ", ".join(sorted(ATTACHMENT_TYPES[extension]))
+        raise UnsupportedAttachment(
+            f"attachment {name!r}: content type {given.content_type!r} does not match "
+            f"{extension} (expected {expected})"
+        )
+    try:
+        content = base64.b64decode(given.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidReply(f"attachment {name!r}: contentBase64 is not valid base64") from None
+    return Attachment(filename=name, content_type=kind, content=content)
+
+
+def check_sender_address(address: str) -> str:
+    value = address.strip()
+    if len(value) > 254 or not EMAIL_ADDRESS.fullmatch(value):
+        raise InvalidSettings("replyFromAddress must be one e-mail address (name@domain)")
+    return value.lower()

@@ -1,0 +1,163 @@
+"""An agent's reply from a ticket: checked, composed, queued; the tenant's reply settings.
+
+The reply is checked (``checks.py``) before anything is read or stored, then its mail
+(``compose.py``), ticket message and sending work are stored in one transaction; the
+sender (``sender.py``) sends it in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import msgspec
+
+from keybuzz_poller.replies import store
+from keybuzz_poller.replies.checks import (
+    InvalidSettings,
+    ReplyRequest,
+    check_reply,
+    check_sender_address,
+)
+from keybuzz_poller.replies.compose import ReplyMail, build_mail, reply_message_id, reply_subject
+from keybuzz_poller.replies.outcomes import count_reply
+from keybuzz_poller.replies.sender import ReplySender
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.tickets.from_mails import storable, storable_json
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class ReplyTicketNotFound(Exception):
+    """No such ticket for this tenant."""
+
+
+class CannotReply(Exception):
+    """The reply cannot be sent as things stand (no approved sender, no buyer address …)."""
+
+
+class ReplyQueued(msgspec.Struct, kw_only=True, rename="camel"):
+    ticket_message_id: str
+    ticket_id: str
+    message_id: str  # the mail's RFC 5322 Message-ID
+    status: str = "QUEUED"
+
+
+class ReplySettings(msgspec.Struct, kw_only=True, rename="camel"):
+    reply_from_address: str | None = None
+
+
+async def queue_reply(
+    runtime: PollerRuntime, tenant_id: str, ticket_id: str, request: ReplyRequest
+) -> ReplyQueued:
+    """Check the reply, then store its mail, ticket message and sending work in one transaction."""
+    # Before anything is read or stored. Decoding (and below, encoding) up to 10 MB of
+    # attachments takes a while: off the event loop.
+    reply = await _off_loop(request.attachments, check_reply, request)
+    ticket_message_id = str(uuid.uuid4())
+    message_id = reply_message_id(ticket_message_id, runtime.settings.inbound_domain)
+    async with runtime.unit_of_work() as uow:
+        sender = await store.reply_from_address(uow.conn, tenant_id)
+        context = await store.reply_context(uow.conn, tenant_id, ticket_id)
+        if context is None:
+            raise ReplyTicketNotFound(f"no ticket {ticket_id}")
+        recipient, envelope_sender = _addresses(sender, context)
+        created_at = datetime.now(UTC)
+        mail = ReplyMail(
+            message_id=message_id,
+            sender=recipient[0],
+            recipient=recipient[1],
+            subject=reply_subject(context.subject, context.order_id),
+            in_reply_to=context.buyer_message_id,
+            date=created_at,
+            reply=reply,
+        )
+        raw = await _off_loop(reply.attachments, build_mail, mail)
+        await store.insert_reply(
+            uow.conn, _new_reply(tenant_id, ticket_message_id, context, mail, envelope_sender, raw)
+        )
+    count_reply(runtime.name, "QUEUED")
+    _wake_sender(runtime)
+    return ReplyQueued(
+        ticket_message_id=ticket_message_id, ticket_id=ticket_id, message_id=message_id
+    )
+
+
+def _wake_sender(runtime: PollerRuntime) -> None:
+    """Sent now rather than at the sender's next round (none runs in ``--once``)."""
+    sender = runtime.components.get(ReplySender)
+    if isinstance(sender, ReplySender):
+        sender.wake()
+
+
+async def _off_loop(attachments: Sequence[object], work: Callable[[In], Out], given: In) -> Out:
+    """``work(given)`` in a worker thread when there are attachments, else right here."""
+    if attachments:
+        return await asyncio.to_thread(work, given)
+    return work(given)
+
+
+def _addresses(sender: str | None, context: store.ReplyContext) -> tuple[tuple[str, str], str]:
+    """((header From, buyer alias), envelope sender), or why the reply cannot go."""
+    if sender is None:
+        raise CannotReply(
+            "no approved sender address for replies: set replyFromAddress with "
+            "PUT /api/v1/poller/settings (Seller Central's registered address or an approved sender)"
+        )
+    if not context.buyer_email:
+        raise CannotReply(
+            "this ticket has no buyer address (…@marketplace.amazon.<tld>) to reply to"
+        )
+    if not context.inbound_address:
+        raise CannotReply("the tenant has no inbound address for Amazon's bounces to come back to")
+    return (sender, context.buyer_email), context.inbound_address
+
+
+def _new_reply(
+    tenant_id: str,
+    ticket_message_id: str,
+    context: store.ReplyContext,
+    mail: ReplyMail,
+    envelope_sender: str,
+    raw: bytes,
+) -> store.NewReply:
+    attachments = [
+        {"filename": a.filename, "contentType": a.content_type, "size": len(a.content)}
+        for a in mail.reply.attachments
+    ]
+    return store.NewReply(
+        ticket_message_id=ticket_message_id,
+        external_message_id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        ticket_id=context.ticket_id,
+        marketplace=context.marketplace,
+        message_id=mail.message_id,
+        order_id=context.order_id,
+        envelope_sender=envelope_sender,
+        recipient=mail.recipient,
+        subject=storable(mail.subject),
+        text=mail.reply.text,
+        attachments=msgspec.json.encode(storable_json(attachments)).decode(),
+        country=context.country,
+        created_at=mail.date,
+        mail=raw,
+    )
+
+
+async def reply_settings(runtime: PollerRuntime, tenant_id: str) -> ReplySettings:
+    address = await store.reply_from_address(runtime.pool, tenant_id)
+    return ReplySettings(reply_from_address=address)
+
+
+async def save_reply_settings(
+    runtime: PollerRuntime, tenant_id: str, settings: ReplySettings
+) -> ReplySettings:
+    if settings.reply_from_address is None:
+        raise InvalidSettings("replyFromAddress is required")
+    address = check_sender_address(settings.reply_from_address)
+    await store.save_reply_from_address(runtime.pool, tenant_id, address)
+    return ReplySettings(reply_from_address=address)

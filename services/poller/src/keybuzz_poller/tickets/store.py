@@ -1,0 +1,206 @@
+"""All SQL of tickets (asyncpg): external messages, tickets, ticket messages, the ticket reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import msgspec
+from keybuzz_shared.db import Executor
+
+
+# Rows as the INSERTs below take them: the field order is the column order.
+class ExternalMessageRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    tenant_id: str
+    marketplace: str
+    external_id: str
+    order_id: str | None
+    buyer_email: str | None
+    buyer_name: str | None
+    subject: str
+    body: str
+    quoted: str
+    attachments: str  # JSON text
+    inbound_address: str | None
+    country: str | None
+    sent_at: datetime | None
+    received_at: datetime
+    raw: bytes
+    parse_error: str | None
+
+
+class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    tenant_id: str
+    marketplace: str
+    thread_key: str
+    order_id: str | None
+    buyer_email: str | None
+    buyer_name: str | None
+    subject: str
+    last_message_at: datetime
+    message_count: int = 1  # new messages of this batch in the thread
+
+
+class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    ticket_id: str
+    tenant_id: str
+    external_message_id: str
+    body: str
+    received_at: datetime
+
+
+class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    status: str | None = None
+    order_id: str | None = None
+    since: datetime | None = None
+    after_at: datetime | None = None  # keyset: the last ticket of the previous page
+    after_id: str | None = None
+    limit: int = 50
+
+
+def _columns(rows: Sequence[msgspec.Struct], struct: type[msgspec.Struct]) -> list[list[object]]:
+    """Rows → one list per column, in field order: the arrays ``unnest`` takes."""
+    return [[getattr(row, name) for row in rows] for name in struct.__struct_fields__]
+
+
+async def insert_external_messages(db: Executor, rows: Sequence[ExternalMessageRow]) -> set[str]:
+    """Store each mail once per (tenant, marketplace, external id); the ids of those new.
+
+    One statement per batch. A mail already stored, or twice in ``rows`` (the MX's
+    retry of a partly delivered mail), is skipped: the first occurrence wins.
+    """
+    if not rows:
+        return set()
+    inserted = await db.fetch(
+        """
+        INSERT INTO poller_external_messages (
+            id, tenant_id, marketplace, external_id, order_id, buyer_email, buyer_name,
+            subject, body, quoted, attachments, inbound_address, country, sent_at,
+            received_at, raw, parse_error)
+        SELECT id, tenant_id, marketplace, external_id, order_id, buyer_email, buyer_name,
+               subject, body, quoted, attachments::jsonb, inbound_address, country, sent_at,
+               received_at, raw, parse_error
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                    $13::text[], $14::timestamptz[], $15::timestamptz[], $16::bytea[],
+                    $17::text[])
+            WITH ORDINALITY AS m (id, tenant_id, marketplace, external_id, order_id,
+                buyer_email, buyer_name, subject, body, quoted, attachments, inbound_address,
+                country, sent_at, received_at, raw, parse_error, position)
+        ORDER BY position
+        ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
+        RETURNING id
+        """,
+        *_columns(rows, ExternalMessageRow),
+    )
+    return {r["id"] for r in inserted}
+
+
+async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tuple[str, str], str]:
+    """Each thread's ticket, created or re-opened by its new messages: (marketplace, thread key) → id.
+
+    ``tickets`` holds one row per thread (``message_count`` new messages): ON CONFLICT
+    cannot update a row twice in one statement. Sorted, so concurrent batches lock
+    tickets in the same order.
+    """
+    if not tickets:
+        return {}
+    ordered = sorted(tickets, key=lambda t: (t.marketplace, t.thread_key))
+    rows = await db.fetch(
+        """
+        INSERT INTO poller_tickets (
+            id, tenant_id, marketplace, thread_key, order_id, buyer_email, buyer_name,
+            subject, last_message_at, message_count)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[])
+        ON CONFLICT (tenant_id, marketplace, thread_key) DO UPDATE
+            SET status = 'OPEN',
+                message_count = poller_tickets.message_count + EXCLUDED.message_count,
+                last_message_at = greatest(poller_tickets.last_message_at,
+                                           EXCLUDED.last_message_at),
+                buyer_name = coalesce(poller_tickets.buyer_name, EXCLUDED.buyer_name),
+                updated_at = now()
+        RETURNING id, marketplace, thread_key
+        """,
+        *_columns(ordered, TicketRow),
+    )
+    return {(r["marketplace"], r["thread_key"]): r["id"] for r in rows}
+
+
+async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]) -> None:
+    """One statement per batch; ``seq`` follows the order given (the mailbox's)."""
+    if not messages:
+        return
+    await db.execute(
+        """
+        INSERT INTO poller_ticket_messages (
+            id, ticket_id, tenant_id, external_message_id, body, received_at)
+        SELECT id, ticket_id, tenant_id, external_message_id, body, received_at
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                    $6::timestamptz[])
+            WITH ORDINALITY AS m (id, ticket_id, tenant_id, external_message_id, body,
+                                  received_at, position)
+        ORDER BY position
+        """,
+        *_columns(messages, TicketMessageRow),
+    )
+
+
+async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]:
+    """Newest activity first; keyset: strictly after (last_message_at, id) of the previous page.
+
+    ``limit + 1`` rows: the extra one only says that a next page exists
+    (``keybuzz_shared.pages.split_page``).
+    """
+    return await db.fetch(
+        """
+        SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
+               message_count, created_at, last_message_at
+        FROM poller_tickets
+        WHERE tenant_id = $1
+          AND ($2::text IS NULL OR status = $2)
+          AND ($3::text IS NULL OR order_id = $3)
+          AND ($4::timestamptz IS NULL OR last_message_at >= $4)
+          AND ($5::timestamptz IS NULL OR (last_message_at, id) < ($5, $6::text))
+        ORDER BY last_message_at DESC, id DESC
+        LIMIT $7
+        """,
+        query.tenant_id,
+        query.status,
+        query.order_id,
+        query.since,
+        query.after_at,
+        query.after_id,
+        query.limit + 1,
+    )
+
+
+async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        """
+        SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
+               message_count, created_at, last_message_at
+        FROM poller_tickets WHERE tenant_id = $1 AND id = $2
+        """,
+        tenant_id,
+        ticket_id,
+    )
+
+
+async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
+    """A ticket's messages in the order they were stored (mailbox order)."""
+    return await db.fetch(
+        """
+        SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
+               e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments
+        FROM poller_ticket_messages m
+        JOIN poller_external_messages e ON e.id = m.external_message_id
+        WHERE m.ticket_id = $1 ORDER BY m.seq
+        """,
+        ticket_id,
+    )
