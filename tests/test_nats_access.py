@@ -79,7 +79,10 @@ async def _last_subjects(operator: Client, stream: str, count: int = 20) -> list
 async def test_an_anonymous_client_is_refused(stack) -> None:
     with pytest.raises((NoServersError, nats.errors.Error, OSError)):
         await nats.connect(
-            infra.without_credentials(stack.nats_url), max_reconnect_attempts=0, allow_reconnect=False, connect_timeout=2
+            infra.without_credentials(stack.nats_url),
+            max_reconnect_attempts=0,
+            allow_reconnect=False,
+            connect_timeout=2,
         )
 
 

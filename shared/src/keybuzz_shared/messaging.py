@@ -93,8 +93,10 @@ class SubscriberHost(Protocol):
     """What a subscription needs from the service runtime (``service.Runtime``)."""
 
     name: str
-    nc: Client
     subscriptions: list[Any]
+
+    @property
+    def nc(self) -> Client: ...
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
 
