@@ -37,6 +37,7 @@ from keybuzz_devstack.stack import DEFAULT_PORTS
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import TenantCreated, encode_event, event_headers
+from keybuzz_shared.nats_access import OPERATOR
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -51,10 +52,10 @@ INBOUND_DOMAIN = "inbound.keybuzz.test"
 SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller: 94 orders over 90 days
 FR = "A13V1IB3VIYZZH"
 OAUTH_API = "/api/v1/marketplaces/amazon"
-# Settings of DESIGN.md §7 that would point the stack at outside servers: never inherited.
+# Settings of docs/CONTRACTS.md, "Configuration" that would point the stack at outside servers: never inherited.
 EXTERNAL_SETTINGS = ("NATS_URL", "DATABASE_URL", "PRODUCT_DATABASE_URL", "VAULT_ADDR",
                      "VAULT_TOKEN", "IMAP_HOST", "LMTP_HOST")  # fmt: skip
-# What the tests give `make up`, as a developer may (every §7 variable reaches the services):
+# What the tests give `make up`, as a developer may (every configuration variable of docs/CONTRACTS.md reaches the services):
 # polls every 3 s so mail turns into tickets quickly, backfill pages of 20 orders so the
 # backfill has pages enough to be interrupted; everything else is the default.
 STACK_SETTINGS = {
@@ -91,7 +92,14 @@ class MadeUpStack:
 
     @property
     def nats_url(self) -> str:
+        """As shown to people (the banner): no credentials."""
         return f"nats://127.0.0.1:{self.port(4222)}"
+
+    @property
+    def operator_nats_url(self) -> str:
+        """As the operator connects: nothing on NATS is anonymous (the stack's users file)."""
+        users = infra.nats_users(self.root / ".data" / "nats-users.json")
+        return infra.with_credentials(self.nats_url, OPERATOR, users[OPERATOR])
 
     @property
     def backend_db(self) -> str:
@@ -157,7 +165,9 @@ class MadeUpStack:
     @asynccontextmanager
     async def nats(self) -> AsyncIterator[Any]:
         # Reconnects forever: the crash test restarts NATS under this connection.
-        nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        nc = await nats.connect(
+            self.operator_nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+        )
         try:
             yield nc
         finally:

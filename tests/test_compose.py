@@ -71,7 +71,7 @@ def test_service_environment_is_known_to_the_code(name):
     variables = set(COMPOSE["services"][name]["environment"])
     assert (
         DESIGN_VARIABLES - {"VAULT_TOKEN"} <= variables
-    )  # every §7 variable reaches every service
+    )  # every configuration variable (docs/CONTRACTS.md) reaches every service
     unknown = variables - ALL_SETTINGS_VARIABLES
     assert not unknown, f"compose sets variables no service reads: {unknown}"
 

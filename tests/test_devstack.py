@@ -1,6 +1,6 @@
 """The development stack as a developer runs it: make up / make down / make run + Ctrl-C.
 
-Runs the real supervisor on the default ports (DESIGN.md §8), in a scratch
+Runs the real supervisor on the default ports (docs/CONTRACTS.md, "Development stack"), in a scratch
 folder so that .data/ of the checkout is untouched. Skipped when a stack is
 already running on those ports.
 """

@@ -130,3 +130,26 @@ def test_the_checker_reads_mentions_and_owners() -> None:
     assert "GET /api/v1/orders/{}" in operations(ORDERS)
     assert "GET /api/v1/orders/{}/nothing" not in operations(ORDERS)
     assert "POST /auth/o2/token" in sandbox_operations()
+
+
+# Applied migrations are immutable (a checksum refuses an edited one): their comments may
+# still name the original design document.
+OUTSIDE_CITATIONS_ALLOWED = ("/migrations/",)
+
+
+def test_nothing_cites_a_document_outside_the_repository() -> None:
+    """The repository stands alone: docs/ARCHITECTURE.md and docs/CONTRACTS.md are the reference."""
+    tracked = [
+        p
+        for p in ROOT.rglob("*")
+        if p.is_file()
+        and p.suffix in {".py", ".md", ".yaml", ".toml", ".txt", ".sql", ".json", ".hcl"}
+        and not any(part.startswith(".") for part in p.relative_to(ROOT).parts)
+        and not any(allowed in str(p) for allowed in OUTSIDE_CITATIONS_ALLOWED)
+        and "egg-info" not in str(p)
+        and p.name != Path(__file__).name  # names it in this check
+    ]
+    citing = [
+        str(p.relative_to(ROOT)) for p in tracked if "DESIGN.md" in p.read_text(errors="replace")
+    ]
+    assert citing == []

@@ -45,7 +45,7 @@ from tests.stack_fixture import (
 
 pytestmark = pytest.mark.timeout(240)
 
-SEEDED_ORDERS = 94  # the sandbox's FR seller, last 90 days (DESIGN.md §8)
+SEEDED_ORDERS = 94  # the sandbox's FR seller, last 90 days (docs/CONTRACTS.md, "Development stack")
 SEEDED_CANCELLED = 6
 BUYER_MESSAGES = 4
 ADDRESS = re.compile(r"^amazon\.([a-z0-9-]+)\.fr\.[a-z2-7]{16}@" + re.escape(INBOUND_DOMAIN) + "$")

@@ -49,12 +49,14 @@ PUBLISH_PATIENCE_SECONDS = 20
 
 
 @pytest.fixture
-def nats_cluster(infra_root: Path) -> Iterator[list[infra.RunningServer]]:
+def nats_cluster(
+    infra_root: Path, nats_users: dict[str, str]
+) -> Iterator[list[infra.RunningServer]]:
     root = infra_root / f"nats-cluster-{uuid.uuid4().hex[:6]}"
     root.mkdir()
     nodes = [
         infra.RunningServer(spec, root / f"{spec.name}.log")
-        for spec in infra.nats_cluster_specs(root)
+        for spec in infra.nats_cluster_specs(root, users=nats_users)
     ]
     yield nodes
     for node in nodes:

@@ -23,7 +23,7 @@ SQL = HERE / "sql"
 DATABASES = ("keybuzz", "keybuzz_backend")
 SERVICES = ("oauth", "poller", "orders", "tenant-sync")
 
-# Fixed development credentials of the Amazon sandbox (DESIGN.md §8).
+# Fixed development credentials of the Amazon sandbox (docs/CONTRACTS.md, "Development stack").
 SANDBOX_APP = {
     "client_id": "amzn1.application-oa2-client.keybuzz-sandbox",
     "client_secret": "keybuzz-sandbox-secret",

@@ -45,7 +45,7 @@ def _port_offset() -> int:
 PORT_OFFSET = _port_offset()
 
 
-# Every default port of the stack (DESIGN.md §8) and NATS's monitor, unshifted: what a
+# Every default port of the stack (docs/CONTRACTS.md, "Development stack") and NATS's monitor, unshifted: what a
 # second stack must not collide with, and what tells that a stack already runs.
 # 8201: OpenBao's cluster port, which `bao server -dev` binds next to its API (8200 + 1)
 # without a flag to move it; two stacks 200 apart once collided there (oauth on 8201).
@@ -54,7 +54,7 @@ DEFAULT_PORTS = (4222, 8222, 5432, 8200, 8201, 8900, 8001, 8002, 8003, 8004, 252
 
 
 def port(default: int) -> int:
-    """A default port of the stack (DESIGN.md §8), shifted by KEYBUZZ_PORT_OFFSET."""
+    """A default port of the stack (docs/CONTRACTS.md, "Development stack"), shifted by KEYBUZZ_PORT_OFFSET."""
     return default + PORT_OFFSET
 
 

@@ -238,3 +238,23 @@ async def test_first_buyer_mail_activates_the_address(service, js, watch):
 
     row = await eventually(active)
     assert row["activated_at"] is not None
+
+
+async def test_a_clock_running_ahead_cannot_outrank_a_later_archive(service, js, watch):
+    """An update 4 minutes in the future (inside the tolerance), then an archive: archived.
+
+    Before: the update's occurredAt outranked the archive published right after it, which
+    was ignored. Within the tolerance the stream's order decides.
+    """
+    synced = await watch("tenant.synced")
+    tenant = tenant_id()
+    ahead = datetime.now(UTC) + timedelta(minutes=4)
+    await publish(js, "tenant.updated", body(tenant, name="Ahead", occurredAt=ahead.isoformat()))
+    await synced.for_tenant(tenant)
+    archive = {"tenantId": tenant, "occurredAt": datetime.now(UTC).isoformat()}
+    seq = await publish(js, "tenant.archived", archive)
+    await processed(js, "tenant-sync-tenant-archived", seq)
+
+    row = await tenant_row(service, tenant)
+    assert (row["name"], row["status"]) == ("Ahead", "ARCHIVED")
+    assert row["last_event_at"] < ahead  # capped at the moment the stream stored it

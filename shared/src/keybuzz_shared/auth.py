@@ -1,4 +1,4 @@
-"""Authentication for the HTTP endpoints (DESIGN.md §4).
+"""Authentication for the HTTP endpoints (docs/CONTRACTS.md, "HTTP endpoints").
 
 Tenant endpoints: ``Authorization: Bearer <JWT>`` (HS256, claims ``sub`` and a
 ``tenants`` list or ``role: superadmin``) plus ``X-Tenant-Id``; a user only

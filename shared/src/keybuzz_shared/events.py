@@ -1,4 +1,4 @@
-"""Event schemas for every subject of DESIGN.md §3 (contract).
+"""Event schemas for every subject of docs/CONTRACTS.md, "Events" (contract).
 
 Bodies are flat JSON objects: the envelope fields (``eventId``, ``type``,
 ``occurredAt``, ``tenantId``, ``schemaVersion``) next to the event's own

@@ -1,4 +1,4 @@
-"""Transactional outbox relayed to JetStream (DESIGN.md §3: state and event never drift).
+"""Transactional outbox relayed to JetStream (docs/CONTRACTS.md, "Events": state and event never drift).
 
 ``enqueue_many`` runs inside the caller's transaction (``uow.py``) and stores each
 event with the headers a direct publish would send, taken while the caller's trace

@@ -1,4 +1,4 @@
-"""Settings from environment variables (DESIGN.md §7).
+"""Settings from environment variables (docs/CONTRACTS.md, "Configuration").
 
 Each service declares a msgspec ``Struct`` subclass of :class:`CommonSettings`;
 every field is read from the upper-cased environment variable of the same name

@@ -1,4 +1,4 @@
-"""JetStream streams (DESIGN.md §3), provisioned idempotently at start-up."""
+"""JetStream streams (docs/CONTRACTS.md, "Events"), provisioned idempotently at start-up."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
         uow.emit(SomethingHappened(...))
 
 The events go into ``event_outbox`` inside the same transaction as the rows
-(DESIGN.md §3: state and event never drift apart); the relay publishes them
+(docs/CONTRACTS.md, "Events": state and event never drift apart); the relay publishes them
 once the transaction has committed. If the block raises, nothing is written
 and nothing is published.
 """

@@ -1,4 +1,4 @@
-"""Vault (OpenBao) KV v2 client, async on httpx (DESIGN.md §5).
+"""Vault (OpenBao) KV v2 client, async on httpx (docs/CONTRACTS.md, "Vault").
 
 One pooled ``httpx.AsyncClient`` per client (the frame makes one client per
 process): a read is one HTTP round trip on a kept-alive connection, in the

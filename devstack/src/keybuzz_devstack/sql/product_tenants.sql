@@ -1,5 +1,5 @@
 -- The product app's tenants table (database keybuzz). The product app owns it;
--- this project creates it only for development and tests (DESIGN.md §6).
+-- this project creates it only for development and tests (docs/ARCHITECTURE.md, "Databases").
 -- plan/status are lowercase here, uppercase on the marketplace side (seed 004).
 CREATE TABLE IF NOT EXISTS tenants (
     id         text PRIMARY KEY,

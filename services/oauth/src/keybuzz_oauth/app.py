@@ -1,4 +1,4 @@
-"""HTTP endpoints of the oauth service (DESIGN.md §4): the only module that knows HTTP.
+"""HTTP endpoints of the oauth service (docs/CONTRACTS.md, "HTTP endpoints"): the only module that knows HTTP.
 
 The use cases (``flow.py``) return domain results and raise domain errors; this
 module turns the results into response bodies (``schemas.py``), the errors into

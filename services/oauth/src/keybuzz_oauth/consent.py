@@ -1,4 +1,4 @@
-"""The Seller Central consent URL (DESIGN.md §2: website authorization workflow)."""
+"""The Seller Central consent URL (docs/ARCHITECTURE.md, "Amazon facts": website authorization workflow)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""oauth settings (DESIGN.md §7)."""
+"""oauth settings (docs/CONTRACTS.md, "Configuration")."""
 
 from typing import ClassVar
 

@@ -1,4 +1,4 @@
-"""HTTP endpoints of the orders service (DESIGN.md §4): the only module that knows HTTP.
+"""HTTP endpoints of the orders service (docs/CONTRACTS.md, "HTTP endpoints"): the only module that knows HTTP.
 
 Every endpoint is tenant-scoped (``tenant: TenantContext``: JWT + ``X-Tenant-Id``);
 another tenant's order or job is a 404, exactly like one that does not exist.

@@ -1,6 +1,6 @@
 """Backfill jobs: a tenant's last N days of orders, page by page, resumable.
 
-Strategy (DESIGN.md §2): Orders 2026-01-01 ``searchOrders`` with the items inline
+Strategy (docs/ARCHITECTURE.md, "Amazon facts"): Orders 2026-01-01 ``searchOrders`` with the items inline
 (no call per order), ``createdAfter`` = start of the window and no ``createdBefore``:
 Amazon closes the window itself and says where (``createdBefore`` in the answer),
 which is the cursor we keep, never our own clock.

@@ -1,4 +1,4 @@
-"""orders settings (DESIGN.md §7)."""
+"""orders settings (docs/CONTRACTS.md, "Configuration")."""
 
 from typing import Annotated, ClassVar
 

@@ -1,4 +1,4 @@
-"""HTTP endpoints (DESIGN.md §4): tickets and polling, for the tenant of the caller's JWT."""
+"""HTTP endpoints (docs/CONTRACTS.md, "HTTP endpoints"): tickets and polling, for the tenant of the caller's JWT."""
 
 from __future__ import annotations
 

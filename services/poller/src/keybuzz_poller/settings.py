@@ -1,4 +1,4 @@
-"""poller settings (DESIGN.md §7)."""
+"""poller settings (docs/CONTRACTS.md, "Configuration")."""
 
 from typing import ClassVar
 

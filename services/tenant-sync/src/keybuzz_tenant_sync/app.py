@@ -1,4 +1,4 @@
-"""HTTP endpoints (DESIGN.md §4, shapes of seed 004); internal: ``X-Internal-Key``.
+"""HTTP endpoints (docs/CONTRACTS.md, "HTTP endpoints", shapes of seed 004); internal: ``X-Internal-Key``.
 
 The only module that knows HTTP: results become bodies through ``models.py``,
 errors statuses through ``errors.ERROR_STATUSES``.

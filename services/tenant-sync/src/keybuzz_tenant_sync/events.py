@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import msgspec
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -23,9 +24,9 @@ from keybuzz_tenant_sync.sync import TenantSyncRuntime
 
 
 def register_subscribers(runtime: TenantSyncRuntime) -> None:
-    _subscribe(runtime, TenantCreated, sync.apply_tenant_event)
-    _subscribe(runtime, TenantUpdated, sync.apply_tenant_event)
-    _subscribe(runtime, TenantArchived, sync.archive_tenant)
+    _subscribe(runtime, TenantCreated, sync.apply_tenant_event, in_stream_time=True)
+    _subscribe(runtime, TenantUpdated, sync.apply_tenant_event, in_stream_time=True)
+    _subscribe(runtime, TenantArchived, sync.archive_tenant, in_stream_time=True)
     # Durable "tenant-sync-inbound-activation": says why we read the poller's events.
     _subscribe(runtime, MessageReceived, _activate_address, purpose="inbound-activation")
     # The projection of marketplace connections the status endpoint shows (stream CONNECTIONS).
@@ -44,14 +45,32 @@ def _subscribe(
     event_type: type[E],
     use_case: Callable[[TenantSyncRuntime, E], Awaitable[None]],
     purpose: str | None = None,
+    in_stream_time: bool = False,
 ) -> None:
     async def handle(event: E, delivery: Delivery) -> None:
+        if in_stream_time:
+            event = never_after_stored(event, delivery)
         try:
             await use_case(runtime, event)
         except UnknownValue as exc:  # an unknown plan/status will not become known on retry
             raise PermanentEventError(str(exc)) from exc
 
     EventSubscription(runtime, event_type=event_type, handler=handle, purpose=purpose)
+
+
+def never_after_stored(event: E, delivery: Delivery) -> E:
+    """The tenant changes' ordering key: ``occurredAt``, but never later than the moment
+    JetStream stored the event.
+
+    A producer's clock may run ahead by up to the 5-minute tolerance; its event would
+    then outrank every change published after it (an archive right after such an update
+    was ignored). Capped at its stored time, an event published later wins, so within
+    the tolerance the stream's order decides; a genuinely older event redelivered late
+    still loses.
+    """
+    if event.occurred_at <= delivery.published_at:
+        return event
+    return msgspec.structs.replace(event, occurred_at=delivery.published_at)
 
 
 async def _activate_address(runtime: TenantSyncRuntime, event: MessageReceived) -> None:

@@ -1,4 +1,4 @@
-"""tenant-sync settings (DESIGN.md §7)."""
+"""tenant-sync settings (docs/CONTRACTS.md, "Configuration")."""
 
 from typing import ClassVar
 

@@ -1,4 +1,4 @@
-"""LWA app credentials and tenant (seller) credentials, as kept in Vault (DESIGN.md §5).
+"""LWA app credentials and tenant (seller) credentials, as kept in Vault (docs/CONTRACTS.md, "Vault").
 
 Secrets are excluded from ``repr`` so a stray ``log.info("%s", creds)`` cannot
 print them. A missing secret or field raises a typed error naming the path and

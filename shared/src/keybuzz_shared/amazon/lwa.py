@@ -1,4 +1,4 @@
-"""Login with Amazon token endpoint: authorization-code exchange and refresh (DESIGN.md §2).
+"""Login with Amazon token endpoint: authorization-code exchange and refresh (docs/ARCHITECTURE.md, "Amazon facts").
 
 httpx with TLS always verified (a private CA may be given, never ``verify=False``).
 Transient failures — 5xx, 429, timeouts, connection errors — are retried with

@@ -1,4 +1,4 @@
-"""Settings of every service that talks to Amazon (DESIGN.md §7).
+"""Settings of every service that talks to Amazon (docs/CONTRACTS.md, "Configuration").
 
 Services subclass :class:`AmazonSettings` instead of ``CommonSettings``.
 Defaults are Amazon's production endpoints, so switching from the sandbox to

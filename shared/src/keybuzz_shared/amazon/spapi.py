@@ -1,6 +1,6 @@
 """SP-API client: access tokens, per-operation rate limits, retries, typed errors.
 
-Facts it respects (DESIGN.md §2, docs/SANDBOX.md):
+Facts it respects (docs/ARCHITECTURE.md, "Amazon facts", docs/SANDBOX.md):
 
 - every call carries ``x-amz-access-token`` from the :class:`TokenService`; no SigV4;
 - rate limits are token buckets per (seller, application, operation). We keep one

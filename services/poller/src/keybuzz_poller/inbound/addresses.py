@@ -1,7 +1,7 @@
 """Inbound addresses and tenant folders: the poller's rules, free of SMTP, IMAP and SQL.
 
 An inbound address is ``amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>``
-(created by tenant-sync, DESIGN.md §2). Each tenant's mail is filed into a
+(created by tenant-sync, docs/ARCHITECTURE.md, "Amazon facts"). Each tenant's mail is filed into a
 folder of its own in the poller's IMAP account, so reading a tenant never
 scans another tenant's mail.
 """

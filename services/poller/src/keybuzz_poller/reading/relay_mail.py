@@ -1,6 +1,6 @@
 """Amazon Buyer-Seller Messaging relay mails → what the helpdesk needs. Pure: no I/O.
 
-A relay mail (DESIGN.md §2) comes from the buyer's anonymised address
+A relay mail (docs/ARCHITECTURE.md, "Amazon facts") comes from the buyer's anonymised address
 (``…@marketplace.amazon.<tld>``), names the order (3-7-7 digits) in its
 subject and body, and wraps the buyer's words between two marker lines
 (``------------- Begin message -------------`` / ``Début du message`` /

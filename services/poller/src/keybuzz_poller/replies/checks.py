@@ -2,7 +2,7 @@
 
 Amazon forwards a seller's mail to a buyer's alias (``…@marketplace.amazon.<tld>``)
 only from the seller account's registered address or an approved sender, with
-attachments of supported types up to 10 MB in all (DESIGN.md §2). Everything that
+attachments of supported types up to 10 MB in all (docs/ARCHITECTURE.md, "Amazon facts"). Everything that
 can be checked here is checked; what only Amazon knows (is the sender approved? did
 the buyer opt out?) comes back as a bounce (``bounces.py``).
 """
