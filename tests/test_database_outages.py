@@ -9,18 +9,20 @@ was never applied. Now it is held for as long as the refusal lasts, then applied
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 from keybuzz_devstack.testing import eventually
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.events import TenantArchived
-from keybuzz_shared.messaging import Delivery, EventSubscription
-from keybuzz_shared.service import Runtime
 
-from tests.test_event_consumption import archived, publish_all, rows, start
+from tests.test_event_consumption import (
+    archived,
+    publish_all,
+    recording_impatient_consumer,
+    rows,
+    start,
+)
 
 E = asyncpg.exceptions
 
@@ -70,19 +72,7 @@ async def test_a_database_closed_to_connections_holds_the_event(
     database = urlsplit(url).path.lstrip("/")
     admin = await asyncpg.connect(url.rsplit("/", 1)[0] + "/postgres")
 
-    def register(runtime: Runtime[Any]) -> None:
-        async def handle(event: TenantArchived, delivery: Delivery) -> None:
-            await runtime.pool.execute(
-                "INSERT INTO seen (event_id, tenant_id, attempt) VALUES ($1, $2, $3)",
-                event.event_id, event.tenant_id, delivery.attempt,
-            )  # fmt: skip
-
-        # Without holding, two failed deliveries would dead-letter it within ~3 s.
-        EventSubscription(
-            runtime, event_type=TenantArchived, handler=handle, purpose="refused",
-            max_deliveries=2, retry_backoff=0.5,
-        )  # fmt: skip
-
+    register = recording_impatient_consumer("refused")
     service = await start(start_service, private_nats, register, DATABASE_URL=url)
     try:
         async with service.client() as http:

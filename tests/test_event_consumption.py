@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -297,20 +298,7 @@ async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
     start_service, private_nats, cut_database
 ):
     url, relay = cut_database
-
-    def register(runtime: Runtime[Any]) -> None:
-        async def handle(event: TenantArchived, delivery: Delivery) -> None:
-            await runtime.pool.execute(
-                "INSERT INTO seen (event_id, tenant_id, attempt) VALUES ($1, $2, $3)",
-                event.event_id, event.tenant_id, delivery.attempt,
-            )  # fmt: skip
-
-        # Without holding, two failed deliveries would dead-letter it within ~3 s.
-        EventSubscription(
-            runtime, event_type=TenantArchived, handler=handle, purpose="outage",
-            max_deliveries=2, retry_backoff=0.5,
-        )  # fmt: skip
-
+    register = recording_impatient_consumer("outage")
     service = await start(start_service, private_nats, register, DATABASE_URL=url)
     async with service.client() as http:
         await relay.cut()
@@ -323,6 +311,25 @@ async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
     assert row["tenant_id"] == "patient" and row["attempt"] == 1
     info = await service.runtime.js.stream_info("DEADLETTER")
     assert info.state.messages == 0
+
+
+def recording_impatient_consumer(purpose: str) -> Callable[[Runtime[Any]], None]:
+    """A consumer that records each event it handles, and gives up after two failures:
+    without holding, an outage would dead-letter its event within ~3 s."""
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id, attempt) VALUES ($1, $2, $3)",
+                event.event_id, event.tenant_id, delivery.attempt,
+            )  # fmt: skip
+
+        EventSubscription(
+            runtime, event_type=TenantArchived, handler=handle, purpose=purpose,
+            max_deliveries=2, retry_backoff=0.5,
+        )  # fmt: skip
+
+    return register
 
 
 async def _not_ready(http) -> bool | None:
@@ -447,5 +454,19 @@ async def test_an_idle_consumer_and_a_clean_stop_log_no_warning(
     caplog.set_level("INFO")
     await asyncio.sleep(7)  # longer than one idle long poll
     await service.stop()
-    noisy = [r for r in caplog.records if r.levelno >= 30]  # WARNING and above
+    nc = service.runtime.nc
+    assert nc.is_closed and not nc._subs  # our connection closed, no subscription left behind
+    noisy = [r for r in caplog.records if r.levelno >= 30 and not _leaked_by_another_test(r)]
     assert not noisy, [f"{r.name}: {r.getMessage()}" for r in noisy]
+
+
+def _leaked_by_another_test(record: logging.LogRecord) -> bool:
+    """asyncio's "Task was destroyed but it is pending" for a nats-py subscription task.
+
+    Seen only when other files ran first in the same process (tests/test_outbox.py,
+    tests/test_service_frame.py, which stop or freeze their NATS server under open
+    clients): the garbage collector reports their clients' tasks whenever it runs, here
+    too. This consumer's own connection is checked above: closed, nothing left.
+    """
+    message = record.getMessage()
+    return record.name == "asyncio" and "Task was destroyed" in message and "nats/aio" in message

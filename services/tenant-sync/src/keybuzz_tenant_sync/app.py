@@ -1,6 +1,6 @@
 """HTTP endpoints (docs/CONTRACTS.md, "HTTP endpoints", shapes of seed 004); internal: ``X-Internal-Key``.
 
-The only module that knows HTTP: results become bodies through ``models.py``,
+The only module that knows HTTP: results become bodies through ``schemas.py``,
 errors statuses through ``errors.ERROR_STATUSES``.
 """
 
@@ -17,7 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from keybuzz_tenant_sync import sync
 from keybuzz_tenant_sync.errors import ERROR_STATUSES
-from keybuzz_tenant_sync.models import (
+from keybuzz_tenant_sync.schemas import (
     StatusResponse,
     SyncAllResponse,
     SyncRequest,

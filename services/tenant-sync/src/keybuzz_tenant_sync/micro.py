@@ -1,6 +1,6 @@
 """Operator actions over NATS: ``nats req keybuzz.tenant-sync.<action> '<json>'``.
 
-The same use cases, bodies (``models.py``) and error codes (``errors.py``) as HTTP.
+The same use cases, bodies (``schemas.py``) and error codes (``errors.py``) as HTTP.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from keybuzz_shared.micro import MicroEndpoint, OperatorError
 
 from keybuzz_tenant_sync import sync
 from keybuzz_tenant_sync.errors import ERROR_STATUSES
-from keybuzz_tenant_sync.models import (
+from keybuzz_tenant_sync.schemas import (
     StatusRequest,
     SyncRequest,
     status_body,
