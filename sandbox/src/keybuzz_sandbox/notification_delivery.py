@@ -109,7 +109,9 @@ class Delivered(msgspec.Struct, kw_only=True, rename="camel"):
     order_id: str
     order_status: str
     seller_id: str
-    sent_at: str
+    sent_at: str  # published (queued for delivery)
+    late_seconds: float = 0.0  # held back this long by the faults
+    copies: int = 1  # 2: sent twice by the faults
 
 
 def parse_sqs_arn(arn: str) -> tuple[str, str, str]:
@@ -233,7 +235,8 @@ class NotificationBook:
         body = msgspec.json.encode(
             order_change(self.config.application_id, book, state, sub, notification_id, now)
         ).decode()
-        due = now + (self.faults.late_seconds if self._draw_late() else 0.0)
+        late = self.faults.late_seconds if self._draw_late() else 0.0
+        due = now + late
         copies = 2 if self._draw_duplicate() else 1
         for _ in range(copies):
             self.pending.append(
@@ -245,18 +248,15 @@ class NotificationBook:
                     order_id=facts.order_id,
                 )
             )
-        self._record(notification_id, facts.order_id, status, sub.seller_id, now)
-
-    def _record(
-        self, notification_id: str, order_id: str, status: str, seller_id: str, now: float
-    ) -> None:
         self.delivered.append(
             Delivered(
                 notification_id=notification_id,
-                order_id=order_id,
+                order_id=facts.order_id,
                 order_status=status,
-                seller_id=seller_id,
+                seller_id=sub.seller_id,
                 sent_at=millis(now),
+                late_seconds=late,
+                copies=copies,
             )
         )
         del self.delivered[:-KEEP_DELIVERED]
