@@ -196,8 +196,10 @@ async def _bare_loop(endpoint: str, count: int, body_bytes: int) -> float:
             if messages:
                 await client.delete_message_batch(
                     QueueUrl=url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                             for i, m in enumerate(messages)],  # fmt: skip
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(messages)
+                    ],  # fmt: skip
                 )
             received += len(messages)
         return count / (time.perf_counter() - begin)
