@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 import uuid
 from statistics import quantiles
@@ -88,6 +89,7 @@ async def _measure(ctx: BenchContext, sandbox: str, endpoint: str) -> list[Figur
     try:
         async with httpx.AsyncClient(base_url=sandbox, timeout=60) as admin:
             latency = await _latency(connector, orders, admin)
+            print(f"latency: {len(latency)} changes, max {max(latency):.2f} s", file=sys.stderr)
             burst = await _burst(connector, orders, admin)
         bare = await _bare_loop(endpoint, burst["count"], burst["body_bytes"])
     finally:

@@ -174,6 +174,14 @@ async def subscribe(client: httpx.AsyncClient, token: str, destination_id: str) 
     return str(response.json()["payload"]["subscriptionId"])
 
 
+async def subscribed(make_client: Any, queues: Queues) -> tuple[httpx.AsyncClient, str]:
+    """A sandbox at real-time scale (only advances move the orders) delivering to
+    ``queues``, with the FR seller subscribed: the client and the subscription id."""
+    client = await make_client(SandboxConfig(time_scale=1, sqs_endpoint=queues.endpoint))
+    seller = (await connect(client))["access_token"]
+    return client, await subscribe(client, seller, await destination(client, queues.queue_arn))
+
+
 async def drain(sqs: Any, url: str, *, want: int, within: float = 15.0) -> list[dict[str, Any]]:
     """Receive (and delete) until ``want`` messages came, in arrival order."""
     found: list[dict[str, Any]] = []
@@ -250,11 +258,7 @@ async def test_every_order_change_is_one_message_of_amazons_schema(
     make_client: Any, sqs_queues: Queues, sqs: Any
 ) -> None:
     # Real-time scale: only the advance moves the orders.
-    client = await make_client(SandboxConfig(time_scale=1, sqs_endpoint=sqs_queues.endpoint))
-    seller = (await connect(client))["access_token"]
-    subscription_id = await subscribe(
-        client, seller, await destination(client, sqs_queues.queue_arn)
-    )
+    client, subscription_id = await subscribed(make_client, sqs_queues)
     advanced = (
         await client.post(f"/_sandbox/sellers/{FR_SELLER}/advance", json={"seconds": 3 * 86400})
     ).json()
@@ -271,6 +275,7 @@ async def test_every_order_change_is_one_message_of_amazons_schema(
         assert change_of(message)["SellerId"] == FR_SELLER
     assert {change_of(m)["AmazonOrderId"] for m in messages} == changed
     # The last change of each order is its state in getOrder.
+    seller = (await connect(client))["access_token"]
     last: dict[str, dict[str, Any]] = {}
     for message in messages:
         last[change_of(message)["AmazonOrderId"]] = change_of(message)
@@ -287,9 +292,7 @@ async def test_every_order_change_is_one_message_of_amazons_schema(
 async def test_faults_send_some_twice_and_some_late(
     make_client: Any, sqs_queues: Queues, sqs: Any
 ) -> None:
-    client = await make_client(SandboxConfig(time_scale=1, sqs_endpoint=sqs_queues.endpoint))
-    seller = (await connect(client))["access_token"]
-    await subscribe(client, seller, await destination(client, sqs_queues.queue_arn))
+    client, _ = await subscribed(make_client, sqs_queues)
     faults = {"duplicateNext": 2, "lateNext": 1, "lateSeconds": 2}
     assert (await client.put("/_sandbox/notifications/faults", json=faults)).status_code == 200
     await client.post(f"/_sandbox/sellers/{FR_SELLER}/advance", json={"seconds": 3 * 86400})
@@ -309,11 +312,7 @@ async def test_faults_send_some_twice_and_some_late(
 async def test_no_message_after_unsubscribing(
     make_client: Any, sqs_queues: Queues, sqs: Any
 ) -> None:
-    client = await make_client(SandboxConfig(time_scale=1, sqs_endpoint=sqs_queues.endpoint))
-    seller = (await connect(client))["access_token"]
-    subscription_id = await subscribe(
-        client, seller, await destination(client, sqs_queues.queue_arn)
-    )
+    client, subscription_id = await subscribed(make_client, sqs_queues)
     grantless = headers(await grantless_token(client))
     deleted = await client.delete(f"{SUBSCRIPTION}/{subscription_id}", headers=grantless)
     assert deleted.status_code == 200

@@ -82,6 +82,17 @@ async def connected_and_backfilled(orders: OrdersKit, tenant: str) -> dict[str, 
     return row
 
 
+@pytest.fixture
+async def connected(
+    make_orders: Callable[..., Awaitable[OrdersKit]], sqs_queues: stack_sqs.Queues
+) -> tuple[OrdersKit, str]:
+    """An orders service reading the test's queue, and a tenant connected and backfilled."""
+    orders = await make_orders(**queue_settings(sqs_queues))
+    tenant = new_tenant()
+    await connected_and_backfilled(orders, tenant)
+    return orders, tenant
+
+
 async def advance(sandbox: Sandbox) -> list[dict[str, Any]]:
     """Move the seller on; the notifications it published, oldest first."""
     before = len((await sandbox.http.get("/_sandbox/notifications")).json()["sent"])
@@ -149,13 +160,9 @@ async def test_subscribes_on_connect_and_unsubscribes_on_disconnect(
 
 
 async def test_new_orders_cancellations_and_shipments_are_visible_within_seconds(
-    make_orders: Callable[..., Awaitable[OrdersKit]],
-    notices: Sandbox,
-    sqs_queues: stack_sqs.Queues,
+    connected: tuple[OrdersKit, str], notices: Sandbox
 ) -> None:
-    orders = await make_orders(**queue_settings(sqs_queues))
-    tenant = new_tenant()
-    await connected_and_backfilled(orders, tenant)
+    orders, tenant = connected
     published: list[dict[str, Any]] = []
     while not {"Pending", "Canceled", "Shipped"} <= {n["orderStatus"] for n in published}:
         assert len(published) < 300, "no cancellation in 300 changes"
@@ -191,13 +198,9 @@ async def all_handled(orders: OrdersKit, published: list[dict[str, Any]]) -> Non
 
 
 async def test_duplicates_change_nothing_and_late_ones_never_overwrite(
-    make_orders: Callable[..., Awaitable[OrdersKit]],
-    notices: Sandbox,
-    sqs_queues: stack_sqs.Queues,
+    connected: tuple[OrdersKit, str], notices: Sandbox
 ) -> None:
-    orders = await make_orders(**queue_settings(sqs_queues))
-    tenant = new_tenant()
-    await connected_and_backfilled(orders, tenant)
+    orders, tenant = connected
     # A third of the changes are held back (they arrive after later changes of their
     # order), a third are sent twice.
     faults = {"lateRate": 0.34, "lateSeconds": 3, "duplicateRate": 0.34}
@@ -265,13 +268,9 @@ async def test_queue_down_holds_the_notifications_and_catches_up(
 
 
 async def test_a_poison_message_goes_to_the_dead_letter_queue_with_its_reason(
-    make_orders: Callable[..., Awaitable[OrdersKit]],
-    notices: Sandbox,
-    sqs_queues: stack_sqs.Queues,
+    connected: tuple[OrdersKit, str], notices: Sandbox, sqs_queues: stack_sqs.Queues
 ) -> None:
-    orders = await make_orders(**queue_settings(sqs_queues))
-    tenant = new_tenant()
-    await connected_and_backfilled(orders, tenant)
+    orders, tenant = connected
     async with sqs_client(sqs_queues.endpoint) as sqs:
         await sqs.send_message(QueueUrl=sqs_queues.queue_url, MessageBody='{"NotificationType":')
         await sqs.send_message(QueueUrl=sqs_queues.queue_url,

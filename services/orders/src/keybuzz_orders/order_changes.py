@@ -22,7 +22,9 @@ import msgspec
 from keybuzz_shared.ids import AMAZON
 
 from keybuzz_orders import notification_store as nstore
-from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, is_order_id, order_ref
+from keybuzz_orders.domain import _V0_CHANNEL as V0_CHANNEL
+from keybuzz_orders.domain import _V0_STATUS as V0_STATUS
+from keybuzz_orders.domain import ItemRow, OrderRow, is_order_id, order_ref
 from keybuzz_orders.domain import _delivery_status as delivery_status
 from keybuzz_orders.store import Conn
 
@@ -114,19 +116,10 @@ def parse(body: str | bytes) -> Notification:
     return notification
 
 
-# The summary's OrderStatus is Orders v0's vocabulary: → (ours, the 2026-01-01 word
-# kept in amazon_status, as every source of ours stores it).
-_STATUS = {
-    "PendingAvailability": (OrderStatus.PENDING, "PENDING_AVAILABILITY"),
-    "Pending": (OrderStatus.PENDING, "PENDING"),
-    "Unshipped": (OrderStatus.CONFIRMED, "UNSHIPPED"),
-    "PartiallyShipped": (OrderStatus.CONFIRMED, "PARTIALLY_SHIPPED"),
-    "InvoiceUnconfirmed": (OrderStatus.CONFIRMED, "UNSHIPPED"),
-    "Shipped": (OrderStatus.SHIPPED, "SHIPPED"),
-    "Canceled": (OrderStatus.CANCELLED, "CANCELLED"),
-    "Unfulfillable": (OrderStatus.CANCELLED, "UNFULFILLABLE"),
-}
-_CHANNEL = {"AFN": "AMAZON", "MFN": "MERCHANT"}
+# The summary's OrderStatus is Orders v0's vocabulary: mapped as v0 rows are (ours, and
+# the 2026-01-01 word kept in amazon_status, as every source of ours stores it).
+_STATUS = V0_STATUS
+_CHANNEL = V0_CHANNEL
 
 
 def summary_row(notification: Notification) -> OrderRow:

@@ -12,7 +12,6 @@ takes them once the lease expires).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -25,6 +24,7 @@ from keybuzz_shared.service import Runtime
 from keybuzz_orders import notification_metrics as metrics
 from keybuzz_orders import notification_store as nstore
 from keybuzz_orders import store
+from keybuzz_orders.background import BackgroundLoop
 from keybuzz_orders.domain import order_row
 
 log = logging.getLogger(__name__)
@@ -35,23 +35,15 @@ LEASE_SECONDS = 120.0
 IDLE_SECONDS = 0.5
 
 
-class OrderDetails:
+class OrderDetails(BackgroundLoop):
+    name = "order-details"
+
     def __init__(self, runtime: Runtime[Any], spapi: SpApiClient) -> None:
         self.runtime = runtime
         self.spapi = spapi
-        self._task: asyncio.Task[None] | None = None
         self._gate = asyncio.Semaphore(CONCURRENCY)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="order-details")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
+    async def run(self) -> None:
         failures = 0
         while True:
             try:

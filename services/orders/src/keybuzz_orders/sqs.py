@@ -17,7 +17,6 @@ and a duplicate delivered to two at once is applied once (order_notifications).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from keybuzz_shared.service import Runtime
 from keybuzz_orders import notification_metrics as metrics
 from keybuzz_orders import notification_store as nstore
 from keybuzz_orders import order_changes
+from keybuzz_orders.background import BackgroundLoop
 from keybuzz_orders.order_changes import MalformedNotification, Outcome
 
 log = logging.getLogger(__name__)
@@ -57,24 +57,16 @@ def sqs_client(settings: Any) -> Any:
     )
 
 
-class QueueConsumer:
+class QueueConsumer(BackgroundLoop):
+    name = "order-notifications"
+
     def __init__(self, runtime: Runtime[Any]) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self._task: asyncio.Task[None] | None = None
         self._depth_at = 0.0
         self._cleanup_at = 0.0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="order-notifications")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         failures = 0
         while True:
             try:
