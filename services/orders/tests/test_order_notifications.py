@@ -18,6 +18,8 @@ from keybuzz_devstack import sqs as stack_sqs
 from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.testing import SANDBOX_TIME_SCALE, eventually
 from keybuzz_orders.notifications import OrderSubscriptions
+from keybuzz_orders.settings import OrdersSettings
+from keybuzz_shared.settings import SettingsError, load_settings
 from orders_testkit import SELLER, OrdersKit, Sandbox, new_tenant
 
 # Orders do not move on their own meanwhile at this scale (only the advances move them):
@@ -324,3 +326,22 @@ async def test_without_a_queue_nothing_is_subscribed(
     job = await orders.job_of(tenant)
     await orders.finished(tenant, job["jobId"])
     assert await orders.pool.fetchval("SELECT count(*) FROM order_subscriptions") == 0
+
+
+BASE_ENV = {"DATABASE_URL": "postgresql://db", "NATS_URL": "nats://nats"}
+
+
+@pytest.mark.parametrize("name", ["SQS_ENDPOINT", "SQS_QUEUE_URL", "SQS_DEAD_LETTER_QUEUE_URL"])
+def test_staging_and_production_refuse_a_plain_http_queue(name: str) -> None:
+    https = {"SQS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
+             "SQS_DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q-dlq"}  # fmt: skip
+    env = {**BASE_ENV, **https, name: "http://127.0.0.1:4566/1/q"}
+    for environment in ("staging", "production"):
+        with pytest.raises(SettingsError, match=f"{name} must be an https:// address"):
+            load_settings(OrdersSettings, {**env, "KEYBUZZ_ENV": environment})
+    assert load_settings(OrdersSettings, env).sqs_queue_url  # development: the local SQS
+
+
+def test_a_queue_needs_its_dead_letter_queue() -> None:
+    with pytest.raises(SettingsError, match="SQS_DEAD_LETTER_QUEUE_URL is required"):
+        load_settings(OrdersSettings, {**BASE_ENV, "SQS_QUEUE_URL": "http://127.0.0.1:4566/1/q"})
