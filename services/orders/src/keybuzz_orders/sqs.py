@@ -99,7 +99,10 @@ class QueueConsumer(BackgroundLoop):
         sent = min(int(m.get("Attributes", {}).get("SentTimestamp", 0)) for m in messages)
         if sent:
             metrics.oldest(time.time() - sent / 1000)
-        done = [m for m in messages if await self._handle(client, m)]
+        # Each in its own unit of work, the batch's at once: two changes of one order wait on
+        # its row, two copies of one notification on its id (then one is a duplicate).
+        handled = await asyncio.gather(*(self._handle(client, m) for m in messages))
+        done = [m for m, ok in zip(messages, handled, strict=True) if ok]
         if done:
             await client.delete_message_batch(
                 QueueUrl=self.settings.sqs_queue_url,
