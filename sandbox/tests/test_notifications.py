@@ -342,3 +342,11 @@ async def test_messages_are_held_while_the_queue_is_down(
     }
     assert (await client.get("/_sandbox/notifications")).json()["pending"] == 0
     await outage.down()
+
+
+async def test_the_models_rate_applies_to_destinations(make_client: Any) -> None:
+    # notifications.json: 1 request/s, burst 5 (a real-time sandbox: no refill meanwhile).
+    client = await make_client(SandboxConfig(time_scale=1))
+    grantless = headers(await grantless_token(client))
+    statuses = [(await client.get(DESTINATIONS, headers=grantless)).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
