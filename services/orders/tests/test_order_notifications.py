@@ -310,11 +310,26 @@ async def test_two_instances_sharing_the_queue_apply_each_notification_once(
     await connected_and_backfilled(first, tenant)
     faults = {"duplicateRate": 0.5}
     assert (await notices.http.put("/_sandbox/notifications/faults", json=faults)).is_success
+    # Both instances run in this process: the outcome counters are theirs together.
+    counted = "keybuzz_orders_notifications_total"
+    before = {o: await metric(first, f'{counted}{{outcome="{o}"') for o in ("applied", "stale",
+                                                                         "duplicate")}  # fmt: skip
     published = await advance(notices)
     expected = final_states(published)
     await shows(first, tenant, expected)
     await shows(second, tenant, expected)
     await all_handled(first, published)
+    copies = sum(n["copies"] for n in published)
+    assert copies > len(published)
+
+    async def counted_all() -> dict[str, float]:
+        now = {o: await metric(first, f'{counted}{{outcome="{o}"') - before[o] for o in before}
+        return now if sum(now.values()) >= copies else {}
+
+    delta = await eventually(counted_all, 30)
+    # Each notification applied (or found stale) once; every extra copy a duplicate.
+    assert delta["applied"] + delta["stale"] == len(published)
+    assert delta["duplicate"] == copies - len(published)
 
 
 async def test_without_a_queue_nothing_is_subscribed(
