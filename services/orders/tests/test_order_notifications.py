@@ -95,13 +95,33 @@ async def connected(
     return orders, tenant
 
 
+async def sent(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """Every notification the sandbox published, oldest first."""
+    return list((await sandbox.http.get("/_sandbox/notifications")).json()["sent"])
+
+
 async def advance(sandbox: Sandbox) -> list[dict[str, Any]]:
     """Move the seller on; the notifications it published, oldest first."""
-    before = len((await sandbox.http.get("/_sandbox/notifications")).json()["sent"])
+    before = len(await sent(sandbox))
     answer = await sandbox.http.post(f"/_sandbox/sellers/{SELLER}/advance", json=ADVANCE)
     assert answer.status_code == 200, answer.text
-    sent: list[dict[str, Any]] = (await sandbox.http.get("/_sandbox/notifications")).json()["sent"]
-    return sent[before:]
+    return (await sent(sandbox))[before:]
+
+
+class Since:
+    """What the sandbox published from a moment on: the advances, and the orders the
+    sped-up clock moves meanwhile (an order placed just before an advance's end pays
+    within a minute or two), read again whenever asked."""
+
+    def __init__(self, sandbox: Sandbox, start: int) -> None:
+        self.sandbox, self.start = sandbox, start
+
+    @classmethod
+    async def now(cls, sandbox: Sandbox) -> Since:
+        return cls(sandbox, len(await sent(sandbox)))
+
+    async def published(self) -> list[dict[str, Any]]:
+        return (await sent(self.sandbox))[self.start :]
 
 
 def final_states(published: list[dict[str, Any]]) -> dict[str, str]:
@@ -113,13 +133,11 @@ OURS = {"Pending": "PENDING", "Unshipped": "CONFIRMED", "Shipped": "SHIPPED",
         "Canceled": "CANCELLED"}  # fmt: skip
 
 
-async def shows(
-    orders: OrdersKit, tenant: str, expected: dict[str, str], within: float = 30
-) -> None:
-    """Every order visible over GET /api/v1/orders/{id} with its latest status."""
+async def shows(orders: OrdersKit, tenant: str, since: Since, within: float = 30) -> None:
+    """Every order changed since then visible over GET /api/v1/orders/{id}, latest status."""
 
     async def probe() -> bool:
-        for order_id, status in expected.items():
+        for order_id, status in final_states(await since.published()).items():
             response = await orders.api("GET", f"/{order_id}", tenant)
             if response.status_code != 200 or response.json()["orderStatus"] != OURS[status]:
                 return False
@@ -165,38 +183,37 @@ async def test_new_orders_cancellations_and_shipments_are_visible_within_seconds
     connected: tuple[OrdersKit, str], notices: Sandbox
 ) -> None:
     orders, tenant = connected
+    since = await Since.now(notices)
     published: list[dict[str, Any]] = []
     while not {"Pending", "Canceled", "Shipped"} <= {n["orderStatus"] for n in published}:
         assert len(published) < 300, "no cancellation in 300 changes"
         published += await advance(notices)  # one cancellation in about 16 orders
-    expected = final_states(published)
     # Listing lag is 2 minutes (scaled: 6 s) and the sync runs every 900 s: only the
     # notifications can show these orders this soon.
-    await shows(orders, tenant, expected, within=15)
+    await shows(orders, tenant, since, within=15)
     # The details the summary lacks follow from getOrder: ASIN and title of the items.
-    shipped = next(o for o, s in expected.items() if s == "Shipped")
+    shipped = next(o for o, s in final_states(published).items() if s == "Shipped")
 
     async def detailed() -> bool:
         order = (await orders.api("GET", f"/{shipped}", tenant)).json()
         return bool(order["items"]) and all(i["asin"] and i["title"] for i in order["items"])
 
     await eventually(detailed, 30)
-    await all_handled(orders, published)
+    await all_handled(orders, since)
 
 
-async def all_handled(orders: OrdersKit, published: list[dict[str, Any]]) -> None:
-    """Each published notification handled once: applied, or stale (an order's changes
-    within one advance share their second, and SQS does not keep their order)."""
+async def all_handled(orders: OrdersKit, since: Since) -> list[dict[str, Any]]:
+    """Each notification published since then handled once: applied, or stale (an order's
+    changes within one advance share their second, and SQS does not keep their order).
+    Returns them."""
 
-    async def probe() -> bool:
+    async def probe() -> list[dict[str, Any]] | None:
         rows = await orders.pool.fetch("SELECT notification_id FROM order_notifications")
-        return len(rows) == len(published)
+        published = await since.published()
+        handled = sorted(r["notification_id"] for r in rows)
+        return published if handled == sorted(n["notificationId"] for n in published) else None
 
-    await eventually(probe, 30)
-    rows = await orders.pool.fetch("SELECT notification_id FROM order_notifications")
-    assert sorted(r["notification_id"] for r in rows) == sorted(
-        n["notificationId"] for n in published
-    )
+    return await eventually(probe, 30)
 
 
 async def test_duplicates_change_nothing_and_late_ones_never_overwrite(
@@ -207,22 +224,21 @@ async def test_duplicates_change_nothing_and_late_ones_never_overwrite(
     # order), a third are sent twice.
     faults = {"lateRate": 0.34, "lateSeconds": 3, "duplicateRate": 0.34}
     assert (await notices.http.put("/_sandbox/notifications/faults", json=faults)).is_success
+    since = await Since.now(notices)
     published: list[dict[str, Any]] = []
     while not overtaken(published):
         assert len(published) < 300, "no late change overtaken by a later one"
         published += await advance(notices)
     assert any(n["copies"] == 2 for n in published)
-    expected = final_states(published)
-    await shows(orders, tenant, expected)
-
-    await all_handled(orders, published)
+    await shows(orders, tenant, since)
+    await all_handled(orders, since)
     for late in overtaken(published):  # refused: a newer state was there first
         outcome = await orders.pool.fetchval(
             "SELECT outcome FROM order_notifications WHERE notification_id = $1",
             late["notificationId"],
         )
         assert outcome == "STALE", late
-    await shows(orders, tenant, expected)  # still the latest state
+    await shows(orders, tenant, since)  # still the latest state
     duplicates = await metric(orders, 'keybuzz_orders_notifications_total{outcome="duplicate"')
     assert duplicates >= 1
 
@@ -257,14 +273,15 @@ async def test_queue_down_holds_the_notifications_and_catches_up(
     await connected_and_backfilled(orders, tenant)
     await outage.down()  # orders cannot reach the queue; the sandbox still writes to it
     try:
-        published = await advance(notices)
+        since = await Since.now(notices)
+        await advance(notices)
         await asyncio.sleep(3)
         applied = await orders.pool.fetchval("SELECT count(*) FROM order_notifications")
         assert applied == 0
     finally:
         await outage.up()
-    await shows(orders, tenant, final_states(published), within=40)
-    await all_handled(orders, published)
+    await shows(orders, tenant, since, within=40)
+    await all_handled(orders, since)
     assert await metric(orders, "keybuzz_orders_notification_receive_errors_total") >= 1
     await outage.down()
 
@@ -277,8 +294,9 @@ async def test_a_poison_message_goes_to_the_dead_letter_queue_with_its_reason(
         await sqs.send_message(QueueUrl=sqs_queues.queue_url, MessageBody='{"NotificationType":')
         await sqs.send_message(QueueUrl=sqs_queues.queue_url,
                                MessageBody='{"NotificationType": "ANY_OFFER_CHANGED"}')  # fmt: skip
-        published = await advance(notices)  # and the good ones still pass
-        await shows(orders, tenant, final_states(published))
+        since = await Since.now(notices)
+        await advance(notices)  # and the good ones still pass
+        await shows(orders, tenant, since)
         reasons: list[str] = []
         for _ in range(20):
             answer = await sqs.receive_message(
@@ -314,11 +332,11 @@ async def test_two_instances_sharing_the_queue_apply_each_notification_once(
     counted = "keybuzz_orders_notifications_total"
     before = {o: await metric(first, f'{counted}{{outcome="{o}"') for o in ("applied", "stale",
                                                                          "duplicate")}  # fmt: skip
-    published = await advance(notices)
-    expected = final_states(published)
-    await shows(first, tenant, expected)
-    await shows(second, tenant, expected)
-    await all_handled(first, published)
+    since = await Since.now(notices)
+    await advance(notices)
+    await shows(first, tenant, since)
+    await shows(second, tenant, since)
+    published = await all_handled(first, since)
     copies = sum(n["copies"] for n in published)
     assert copies > len(published)
 
