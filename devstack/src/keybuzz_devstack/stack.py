@@ -17,7 +17,7 @@ from pathlib import Path
 
 from keybuzz_shared.nats_access import OPERATOR
 
-from keybuzz_devstack import bootstrap, dovecot, infra
+from keybuzz_devstack import bootstrap, dovecot, infra, sqs
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
 DATA = ROOT / ".data"
@@ -50,7 +50,7 @@ PORT_OFFSET = _port_offset()
 # 8201: OpenBao's cluster port, which `bao server -dev` binds next to its API (8200 + 1)
 # without a flag to move it; two stacks 200 apart once collided there (oauth on 8201).
 DEFAULT_PORTS = (4222, 8222, 5432, 8200, 8201, 8900, 8001, 8002, 8003, 8004, 2525, 2526, 8143,
-                 8024, 3000)  # fmt: skip
+                 8024, 3000, 4566)  # fmt: skip
 
 
 def port(default: int) -> int:
@@ -103,6 +103,8 @@ DOVECOT_LMTP_PORT = port(8024)
 # The NATS users' passwords of this stack (0600): services get theirs in their environment,
 # operators read theirs with `python -m keybuzz_devstack nats-credentials`.
 NATS_USERS_FILE = DATA / "nats-users.json"
+# The embedded SQS (moto) that carries Amazon's ORDER_CHANGE notifications (docs/ORDERS.md).
+SQS_PORT = port(4566)
 
 
 @dataclass
@@ -151,6 +153,10 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
         spec = dovecot.dovecot_spec(DATA / "dovecot", DOVECOT_IMAP_PORT, DOVECOT_LMTP_PORT)
         parts.append(_infra_part(spec, 10))
         shared.update(dovecot_settings(spec))
+    if not env.get("SQS_ENDPOINT"):
+        spec = sqs.sqs_spec(SQS_PORT)
+        parts.append(_infra_part(spec, 10))
+        shared.update(sqs_settings(spec, shared["KEYBUZZ_ENV"]))
     parts.append(
         Part(
             name="sandbox",
@@ -210,6 +216,13 @@ def sandbox_settings() -> dict[str, str]:
         "SANDBOX_REPLY_SMTP_PORT": str(REPLY_RELAY_PORT),
         "SANDBOX_REDIRECT_URIS": OAUTH_CALLBACK_URL,
     }
+
+
+def sqs_settings(spec: infra.ServerSpec, environment: str) -> dict[str, str]:
+    """The environment's notification queue and its DLQ, as moto names them (created once ready)."""
+    url = f"{spec.url}/{sqs.ACCOUNT}/{sqs.queue_name(environment)}"
+    queues = sqs.Queues(spec.url, url, "", f"{url}-dlq")
+    return queues.settings()
 
 
 def dovecot_settings(spec: infra.ServerSpec) -> dict[str, str]:
@@ -354,6 +367,8 @@ def wait_ready(parts: list[Part], shared: dict[str, str]) -> None:
         product_url=shared["PRODUCT_DATABASE_URL"] if started_pg else None,
         vault_addr=None,
     )
+    if "sqs" in started:  # moto keeps queues in memory: created at every start
+        sqs.create_queues(shared["SQS_ENDPOINT"], sqs.queue_name(shared["KEYBUZZ_ENV"]))
     if started_vault:  # the app credential names this stack's callback (its port may shift)
         app = {**bootstrap.SANDBOX_APP, "redirect_uri": OAUTH_CALLBACK_URL}
         bootstrap.seed_vault(shared["VAULT_ADDR"], infra.DEV_VAULT_ROOT_TOKEN, app)

@@ -33,7 +33,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo
 from nats.js.errors import NotFoundError
 
-from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack import bootstrap, infra, sqs
 from keybuzz_devstack import dovecot as dovecot_conf
 
 T = TypeVar("T")
@@ -189,6 +189,22 @@ def make_database(postgres_url: str) -> Callable[[str], Awaitable[str]]:
         return await bootstrap.create_scratch_database(postgres_url, label)
 
     return create
+
+
+@pytest.fixture(scope="session")
+def sqs_endpoint(infra_root: Path) -> Iterator[str]:
+    """The embedded SQS server (moto), shared by the session; each test makes its queues."""
+    server = _start(sqs.sqs_spec(infra.free_port()), infra_root)
+    yield server.spec.url
+    server.stop()
+
+
+@pytest.fixture
+def sqs_queues(sqs_endpoint: str, request: pytest.FixtureRequest) -> sqs.Queues:
+    """A notification queue and its DLQ of the test's own (names unique per test)."""
+    import uuid
+
+    return sqs.create_queues(sqs_endpoint, f"keybuzz-orders-test-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture

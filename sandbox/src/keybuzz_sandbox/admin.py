@@ -190,6 +190,7 @@ def admin_router(sb: Sandbox) -> Router:
             return _problem(400, "seconds must be > 0")
         summary: AdvanceSummary = book.advance(req.seconds, sb.clock.now())
         sb.save()
+        sb.notifications.publish_changes(sb.clock.now())  # queued before the answer
         return _json(summary)
 
     @get("/redirect-uris", sync_to_thread=False)

@@ -8,7 +8,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.handlers import HTTPRouteHandler
 
-from . import messaging, orders_2026, orders_v0, reports, sellers, tokens
+from . import messaging, notifications, orders_2026, orders_v0, reports, sellers, tokens
 from .admin import admin_router
 from .config import SandboxConfig
 from .consent import consent_routes
@@ -25,6 +25,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
     **tokens.IMPLEMENTATIONS,
     **messaging.IMPLEMENTATIONS,
     **sellers.IMPLEMENTATIONS,
+    **notifications.IMPLEMENTATIONS,
 }
 
 
@@ -52,6 +53,7 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
             *consent_routes(sb),
             document_route(sb),
             admin_router(sb),
+            notifications.notifications_admin_router(sb),
             *spapi_routes(sb),
         ],
         exception_handlers={
@@ -59,7 +61,8 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
             MethodNotAllowedException: _unknown_path,
         },
         openapi_config=None,
-        lifespan=[reply_relay_lifespan],  # the SMTP relay for sellers' replies
+        # the SMTP relay for sellers' replies; notification delivery stops with the app
+        lifespan=[reply_relay_lifespan, notifications.notifications_lifespan],
     )
     app.state.sandbox = sb
     return app

@@ -73,6 +73,8 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     # is gzipped (an inconsistency seen on Amazon), "declare" states it.
     report_gzip_min_bytes: int = 4096
     report_gzip_declaration: str = "declare"
+    # The SQS endpoint notifications are delivered to (None: held until one is set).
+    sqs_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SandboxConfig:
@@ -198,4 +200,5 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         report_gzip_declaration=_read(
             env, "SANDBOX_REPORT_GZIP_DECLARATION", _gzip_declaration, "declare"
         ),
+        sqs_endpoint=_read(env, "SANDBOX_SQS_ENDPOINT", lambda r: r.rstrip("/") or None, None),
     )

@@ -10,6 +10,7 @@ from .clock import Clock, SellerTimeline
 from .config import SandboxConfig
 from .faults import FaultConfig, FaultInjector
 from .models import ModelRegistry
+from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .ratelimit import RateLimiter
 from .relay import RelayLog
@@ -53,6 +54,8 @@ class Sandbox:
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
         # Where bounces go; tests move it to their own MX at run time (admin endpoint).
         self.bounce_target: tuple[str, int] = (config.smtp_host, config.smtp_port)
+        # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
+        self.notifications = NotificationBook(config, self.clock, self.sellers)
         self.save()
 
     def _book(self, spec: SellerSpec) -> OrderBook:

@@ -137,9 +137,14 @@ def operation_route(sb: Sandbox, op: Operation, impl: Implementation) -> HTTPRou
         return await run_operation(sb, op, impl, request)
 
     method = HttpMethod(op.method.upper())
-    return route(op.litestar_path(), http_method=[method], name=op.key, include_in_schema=False)(
-        handler
-    )
+    # status_code: the Response carries the real one (Litestar's DELETE default, 204, has no body).
+    return route(
+        op.litestar_path(),
+        http_method=[method],
+        name=op.key,
+        include_in_schema=False,
+        status_code=200,
+    )(handler)
 
 
 def not_found_response() -> Response[bytes]:

@@ -145,7 +145,7 @@ def order_row(order: Order) -> OrderRow:
         order_status=status,
         amazon_status=amazon_status,
         fulfillment_channel=fulfillment.fulfilled_by if fulfillment else None,
-        delivery_status=_delivery_status(status, package),
+        delivery_status=delivery_status(status, package),
         ship_by=_ship_by(order),
         carrier=package.carrier if package else None,
         tracking_code=package.tracking_number if package else None,
@@ -186,7 +186,7 @@ def _order_status(amazon_status: str | None, package: OrderPackage | None) -> Or
     return _ORDER_STATUS.get(amazon_status, OrderStatus.PENDING)
 
 
-def _delivery_status(status: OrderStatus, package: OrderPackage | None) -> DeliveryStatus | None:
+def delivery_status(status: OrderStatus, package: OrderPackage | None) -> DeliveryStatus | None:
     if package and package.package_status:
         return _DELIVERY_STATUS.get(package.package_status.status)
     if status is OrderStatus.CONFIRMED:
@@ -337,7 +337,7 @@ def report_order_row(lines: list[dict[str, str]], marketplace_id: str | None) ->
         ),
         delivery_status=DeliveryStatus.DELIVERED
         if status is OrderStatus.DELIVERED
-        else _delivery_status(status, None),
+        else delivery_status(status, None),
         ship_by=None,
         carrier=None,
         tracking_code=None,
@@ -355,7 +355,7 @@ def report_order_row(lines: list[dict[str, str]], marketplace_id: str | None) ->
 # source REPORT, never erase what an API read stored, and getOrder completes them.
 
 # v0 OrderStatus → (ours, the 2026-01-01 word kept in amazon_status, as every source does).
-_V0_STATUS = {
+V0_STATUS = {
     "PendingAvailability": (OrderStatus.PENDING, "PENDING_AVAILABILITY"),
     "Pending": (OrderStatus.PENDING, "PENDING"),
     "Unshipped": (OrderStatus.CONFIRMED, "UNSHIPPED"),
@@ -365,11 +365,11 @@ _V0_STATUS = {
     "Canceled": (OrderStatus.CANCELLED, "CANCELLED"),
     "Unfulfillable": (OrderStatus.CANCELLED, "UNFULFILLABLE"),
 }
-_V0_CHANNEL = {"AFN": "AMAZON", "MFN": "MERCHANT"}
+V0_CHANNEL = {"AFN": "AMAZON", "MFN": "MERCHANT"}
 
 
 def v0_order_row(order: V0Order, items: list[V0OrderItem]) -> OrderRow:
-    status, amazon_status = _V0_STATUS.get(
+    status, amazon_status = V0_STATUS.get(
         order.OrderStatus, (OrderStatus.PENDING, order.OrderStatus.upper())
     )
     total = order.OrderTotal
@@ -386,8 +386,8 @@ def v0_order_row(order: V0Order, items: list[V0OrderItem]) -> OrderRow:
         total_amount=total.Amount if total else None,
         order_status=status,
         amazon_status=amazon_status,
-        fulfillment_channel=_V0_CHANNEL.get(order.FulfillmentChannel or ""),
-        delivery_status=_delivery_status(status, None),
+        fulfillment_channel=V0_CHANNEL.get(order.FulfillmentChannel or ""),
+        delivery_status=delivery_status(status, None),
         ship_by=order.LatestShipDate,
         carrier=None,
         tracking_code=None,

@@ -9,7 +9,7 @@ from keybuzz_shared.amazon import SpApiClient, token_service_for
 from keybuzz_shared.amazon.messaging import MessagingClient
 from keybuzz_shared.service import Runtime, ServiceDefinition
 
-from keybuzz_orders import events
+from keybuzz_orders import events, notifications
 from keybuzz_orders.app import ROUTES
 from keybuzz_orders.backfill import Backfills
 from keybuzz_orders.messaging import OrderMessaging
@@ -32,18 +32,26 @@ async def _provide(runtime: Runtime[Any]) -> None:
     runtime.provide(Backfills(runtime, spapi))
     runtime.provide(OrderSync(runtime, spapi))
     runtime.provide(OrderContext(runtime, spapi))
+    await notifications.provide(runtime, spapi)  # ORDER_CHANGE over SQS, when configured
 
 
 async def _resume_backfills(runtime: Runtime[Any]) -> None:
     await runtime.component(Backfills).resume()
     runtime.component(OrderSync).start()
+    notifications.start(runtime)
 
 
 async def _stop_backfills(runtime: Runtime[Any]) -> None:
+    await notifications.stop(runtime)
     if OrderSync in runtime.components:  # start-up may have failed before providing it
         await runtime.component(OrderSync).aclose()
     if Backfills in runtime.components:
         await runtime.component(Backfills).aclose()
+
+
+def _register(runtime: Runtime[Any]) -> None:
+    events.register(runtime)
+    notifications.register(runtime)  # the ORDER_CHANGE subscription lifecycle
 
 
 DEFINITION = ServiceDefinition(
@@ -52,7 +60,7 @@ DEFINITION = ServiceDefinition(
     settings_type=OrdersSettings,
     migrations=Path(__file__).parent / "migrations",
     route_handlers=ROUTES,
-    register_subscribers=events.register,
+    register_subscribers=_register,
     micro_endpoints=micro_endpoints,
     on_startup=[_provide, _resume_backfills],
     on_shutdown=[_stop_backfills],

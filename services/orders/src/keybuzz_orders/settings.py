@@ -38,3 +38,24 @@ class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
     # A running job is leased by its instance and renewed every quarter of this; a killed
     # instance's jobs are resumed by another (or its restart) once the lease has expired.
     backfill_lease_seconds: Annotated[float, msgspec.Meta(ge=5, le=3600)] = 120.0
+    # Amazon's ORDER_CHANGE notifications (docs/ORDERS.md, "Order notifications"). Without
+    # a queue URL none are subscribed to and the incremental sync alone keeps orders fresh.
+    # Production: AWS's endpoint (SQS_ENDPOINT unset) and credentials from the IAM role or
+    # the standard AWS_* environment, never from here.
+    sqs_endpoint: str | None = None
+    sqs_queue_url: str | None = None
+    sqs_dead_letter_queue_url: str | None = None
+    sqs_region: str = "eu-west-1"
+    # Long polling: a receive waits up to this for a message (SQS's maximum is 20 s).
+    sqs_wait_seconds: Annotated[int, msgspec.Meta(ge=0, le=20)] = 20
+
+    def __post_init__(self) -> None:
+        # Like Vault's: a production-like environment never talks to a queue in clear.
+        for name, url in (("SQS_ENDPOINT", self.sqs_endpoint), ("SQS_QUEUE_URL", self.sqs_queue_url),
+                          ("SQS_DEAD_LETTER_QUEUE_URL", self.sqs_dead_letter_queue_url)):  # fmt: skip
+            if self.is_production and url and not url.startswith("https://"):
+                raise ValueError(
+                    f"{name} must be an https:// address when KEYBUZZ_ENV={self.keybuzz_env}"
+                )
+        if self.sqs_queue_url and not self.sqs_dead_letter_queue_url:
+            raise ValueError("SQS_DEAD_LETTER_QUEUE_URL is required with SQS_QUEUE_URL")

@@ -90,6 +90,10 @@ class LwaClient:
             app, {"grant_type": "refresh_token", "refresh_token": refresh_token}
         )
 
+    async def client_credentials(self, app: AppCredentials, scope: str) -> TokenGrant:
+        """A grantless token (no seller): e.g. ``sellingpartnerapi::notifications``."""
+        return await self._request(app, {"grant_type": "client_credentials", "scope": scope})
+
     async def _request(self, app: AppCredentials, form: dict[str, str]) -> TokenGrant:
         form = {**form, "client_id": app.client_id, "client_secret": app.client_secret}
         retrying = AsyncRetrying(

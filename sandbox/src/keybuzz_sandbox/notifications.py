@@ -1,0 +1,215 @@
+"""Notifications API v1: destinations (grantless) and subscriptions (per seller).
+
+Destinations are grantless (LWA ``client_credentials`` with the
+``sellingpartnerapi::notifications`` scope), subscriptions belong to a seller
+(``createSubscription``/``getSubscription`` with the seller's token;
+``getSubscriptionById``/``deleteSubscriptionById`` grantless, as the model says).
+What a subscription delivers, and how: notification_delivery.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Response, Router, delete, get, put
+from litestar.params import JSONBody
+
+from .errors import invalid_input, not_found, unauthorized
+from .notification_delivery import (
+    NOTIFICATIONS_SCOPE,
+    ORDER_CHANGE,
+    PAYLOAD_VERSION,
+    DeliveryFaults,
+    Destination,
+    NotificationBook,
+    Subscription,
+    conflict,
+    parse_sqs_arn,
+)
+from .sandbox import Sandbox
+from .spapi import CallContext, Reply
+
+# --- operations -------------------------------------------------------------------------
+
+
+def _book(ctx: CallContext) -> NotificationBook:
+    return ctx.sandbox.notifications
+
+
+def _grantless(ctx: CallContext) -> None:
+    """Grantless operations need a client_credentials token with the notifications scope."""
+    if ctx.principal.seller_id is not None or ctx.principal.scope != NOTIFICATIONS_SCOPE:
+        raise unauthorized()
+
+
+def _seller(ctx: CallContext) -> str:
+    ctx.book()  # grantless tokens have no seller: 403
+    assert ctx.principal.seller_id is not None
+    return ctx.principal.seller_id
+
+
+def _notification_type(ctx: CallContext) -> str:
+    kind = ctx.path_params["notificationType"]
+    if kind != ORDER_CHANGE:
+        raise invalid_input(f"Notification type {kind} is not supported by the sandbox.")
+    return kind
+
+
+async def create_destination(ctx: CallContext) -> Reply:
+    _grantless(ctx)
+    spec = ctx.body["resourceSpecification"]
+    if "sqs" not in spec or "eventBridge" in spec:
+        raise invalid_input("The sandbox delivers to one SQS queue per destination.")
+    arn = spec["sqs"]["arn"]
+    parse_sqs_arn(arn)
+    notes = _book(ctx)
+    if any(d.arn == arn for d in notes.destinations.values()):
+        raise conflict("A destination with this resource already exists.")
+    destination = Destination(destination_id=str(uuid.uuid4()), name=ctx.body["name"], arn=arn)
+    notes.destinations[destination.destination_id] = destination
+    return Reply({"payload": destination.model()})
+
+
+async def get_destinations(ctx: CallContext) -> Reply:
+    _grantless(ctx)
+    return Reply({"payload": [d.model() for d in _book(ctx).destinations.values()]})
+
+
+def _destination(ctx: CallContext) -> Destination:
+    found = _book(ctx).destinations.get(ctx.path_params["destinationId"])
+    if found is None:
+        raise not_found("Destination not found.")
+    return found
+
+
+async def get_destination(ctx: CallContext) -> Reply:
+    _grantless(ctx)
+    return Reply({"payload": _destination(ctx).model()})
+
+
+async def delete_destination(ctx: CallContext) -> Reply:
+    _grantless(ctx)
+    destination = _destination(ctx)
+    notes = _book(ctx)
+    if any(s.destination_id == destination.destination_id for s in notes.subscriptions.values()):
+        raise conflict("The destination has subscriptions; delete them first.")
+    del notes.destinations[destination.destination_id]
+    return Reply({})
+
+
+async def create_subscription(ctx: CallContext) -> Reply:
+    seller = _seller(ctx)
+    kind = _notification_type(ctx)
+    if ctx.body["payloadVersion"] != PAYLOAD_VERSION:
+        raise invalid_input(f"Payload version {ctx.body['payloadVersion']} is not supported.")
+    notes = _book(ctx)
+    if ctx.body["destinationId"] not in notes.destinations:
+        raise not_found("Destination not found.")
+    sub = notes.subscribe(seller, kind, ctx.body["destinationId"])
+    return Reply({"payload": sub.model()})
+
+
+async def get_subscription(ctx: CallContext) -> Reply:
+    seller = _seller(ctx)
+    kind = _notification_type(ctx)
+    sub = _book(ctx).subscriptions.get((seller, kind))
+    if sub is None:
+        raise not_found("Subscription not found.")
+    return Reply({"payload": sub.model()})
+
+
+def _subscription_by_id(ctx: CallContext) -> Subscription:
+    _grantless(ctx)
+    kind = _notification_type(ctx)
+    sub = _book(ctx).by_id(ctx.path_params["subscriptionId"])
+    if sub is None or sub.notification_type != kind:
+        raise not_found("Subscription not found.")
+    return sub
+
+
+async def get_subscription_by_id(ctx: CallContext) -> Reply:
+    return Reply({"payload": _subscription_by_id(ctx).model()})
+
+
+async def delete_subscription_by_id(ctx: CallContext) -> Reply:
+    sub = _subscription_by_id(ctx)
+    _book(ctx).unsubscribe(sub)
+    return Reply({})
+
+
+IMPLEMENTATIONS = {
+    "notifications.createDestination": create_destination,
+    "notifications.getDestinations": get_destinations,
+    "notifications.getDestination": get_destination,
+    "notifications.deleteDestination": delete_destination,
+    "notifications.createSubscription": create_subscription,
+    "notifications.getSubscription": get_subscription,
+    "notifications.getSubscriptionById": get_subscription_by_id,
+    "notifications.deleteSubscriptionById": delete_subscription_by_id,
+}
+
+
+# --- admin ------------------------------------------------------------------------------
+
+
+def _json(payload: Any, status: int = 200) -> Response[bytes]:
+    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
+
+
+def notifications_admin_router(sb: Sandbox) -> Router:
+    @get("/", sync_to_thread=False)
+    def overview() -> Response[bytes]:
+        notes = sb.notifications
+        return _json(
+            {
+                "destinations": [d.model() for d in notes.destinations.values()],
+                "subscriptions": [
+                    {
+                        **s.model(),
+                        "sellingPartnerId": s.seller_id,
+                        "notificationType": s.notification_type,
+                    }
+                    for s in notes.subscriptions.values()
+                ],
+                "pending": len(notes.pending),
+                "sent": notes.delivered,
+            }
+        )
+
+    @get("/faults", sync_to_thread=False)
+    def read_faults() -> Response[bytes]:
+        return _json(sb.notifications.faults)
+
+    @put("/faults", sync_to_thread=False)
+    def replace_faults(data: JSONBody[dict[str, Any]]) -> Response[bytes]:
+        try:
+            faults = msgspec.convert(data, DeliveryFaults)
+        except msgspec.ValidationError as exc:
+            return _json({"error": str(exc)}, 400)
+        if problems := faults.problems():
+            return _json({"error": "; ".join(problems)}, 400)
+        sb.notifications.faults = faults
+        return _json(faults)
+
+    @delete("/faults", status_code=204, sync_to_thread=False)
+    def clear_faults() -> None:
+        sb.notifications.faults = DeliveryFaults()
+
+    return Router(
+        "/_sandbox/notifications",
+        route_handlers=[overview, read_faults, replace_faults, clear_faults],
+        include_in_schema=False,
+    )
+
+
+@contextlib.asynccontextmanager
+async def notifications_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Stop delivering with the application (delivery starts with the first subscription)."""
+    try:
+        yield
+    finally:
+        await app.state.sandbox.notifications.aclose()
