@@ -145,6 +145,7 @@ def test_external_servers_are_used_and_not_started():
         "VAULT_ADDR": "https://vault.example:8200",
         "VAULT_TOKEN": "s.external",
         "IMAP_HOST": "imap.example",
+        "SQS_ENDPOINT": "https://sqs.eu-west-1.amazonaws.com",
         "JWT_SECRET": "from-the-caller",
     }
     parts, shared = plan_parts(env)
