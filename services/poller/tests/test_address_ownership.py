@@ -10,7 +10,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import nats
 from keybuzz_devstack.testing import RunningService
 from keybuzz_shared.events import InboundAddressInfo, TenantSynced
 from keybuzz_shared.messaging import REASON_HEADER
@@ -39,7 +38,7 @@ async def projection(poller: RunningService, *tenant_ids: str) -> list[tuple[Any
 
 
 async def forged_synced_is_dead_lettered(
-    poller: RunningService, nats_url: str, tenant_id: str, *emails: str
+    poller: RunningService, tenant_id: str, *emails: str
 ) -> str:
     """Publish ``tenant.synced`` giving ``emails`` to ``tenant_id``; its dead letter's reason."""
     event = TenantSynced(
@@ -53,17 +52,16 @@ async def forged_synced_is_dead_lettered(
             for e in emails
         ],
     )
-    operator = await nats.connect(nats_url)  # the poller's own user may not read dead letters
+    js = (await poller.operator()).jetstream()  # the poller's own user may not read them
+    letters = await js.subscribe(DEAD_LETTERS, stream="DEADLETTER", ordered_consumer=True)
     try:
-        js = operator.jetstream()
-        letters = await js.subscribe(DEAD_LETTERS, stream="DEADLETTER", ordered_consumer=True)
         await publish(poller, event)
         while True:
             letter = await letters.next_msg(timeout=15)
             if event.event_id.encode() in letter.data:
                 return str(letter.headers[REASON_HEADER])
     finally:
-        await operator.close()
+        await letters.unsubscribe()
 
 
 async def a_mail_becomes_a_ticket_of(poller: RunningService, tenant_id: str, address: str) -> None:
@@ -76,13 +74,13 @@ async def a_mail_becomes_a_ticket_of(poller: RunningService, tenant_id: str, add
 
 
 async def test_a_forged_synced_giving_a_tenants_address_to_another_is_dead_lettered(
-    poller: RunningService, nats_url: str
+    poller: RunningService,
 ) -> None:
     (owner, address), (forger, forger_address) = new_tenant(), new_tenant()
     await synced(poller, owner, address)
     before = await projection(poller, owner, forger)
 
-    reason = await forged_synced_is_dead_lettered(poller, nats_url, forger, forger_address, address)
+    reason = await forged_synced_is_dead_lettered(poller, forger, forger_address, address)
 
     assert f"tenant.synced for tenant {forger}" in reason
     assert "another tenant" in reason and "nothing applied" in reason
@@ -93,7 +91,7 @@ async def test_a_forged_synced_giving_a_tenants_address_to_another_is_dead_lette
 
 
 async def test_an_address_already_another_tenants_is_not_taken_whatever_its_name(
-    poller: RunningService, nats_url: str
+    poller: RunningService,
 ) -> None:
     # An address whose local part names no tenant: only the projection knows its owner.
     (owner, _), (forger, _) = new_tenant(), new_tenant()
@@ -101,7 +99,7 @@ async def test_an_address_already_another_tenants_is_not_taken_whatever_its_name
     await synced(poller, owner, address)
     before = await projection(poller, owner, forger)
 
-    reason = await forged_synced_is_dead_lettered(poller, nats_url, forger, address)
+    reason = await forged_synced_is_dead_lettered(poller, forger, address)
 
     assert "belong to another tenant" in reason
     assert await projection(poller, owner, forger) == before
@@ -109,12 +107,12 @@ async def test_an_address_already_another_tenants_is_not_taken_whatever_its_name
 
 
 async def test_an_address_naming_another_tenant_is_refused_before_that_tenant_synced(
-    poller: RunningService, nats_url: str
+    poller: RunningService,
 ) -> None:
     # tenant-sync writes amazon.<tenantId>.…: such an address can only ever be that tenant's.
     (owner, address), (forger, _) = new_tenant(), new_tenant()
 
-    reason = await forged_synced_is_dead_lettered(poller, nats_url, forger, address)
+    reason = await forged_synced_is_dead_lettered(poller, forger, address)
 
     assert "made for another tenant" in reason
     assert await projection(poller, owner, forger) == []
