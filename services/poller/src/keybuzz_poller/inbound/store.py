@@ -7,7 +7,7 @@ from datetime import datetime
 
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.inbound.addresses import Recipient
+from keybuzz_poller.inbound.addresses import Recipient, split_bounce_tag, with_bounce_tag
 
 
 async def apply_tenant_state(db: Executor, tenant_id: str, archived: bool, as_of: datetime) -> bool:
@@ -64,19 +64,22 @@ async def replace_addresses(
 
 
 async def find_recipient(db: Executor, email: str) -> Recipient | None:
-    """An enabled address of a tenant that is not archived."""
+    """An enabled address of a tenant that is not archived, also with a reply's bounce tag
+    (a reply's envelope sender): then ``address`` is the tagged one, which the MX stamps
+    into the mail for the bounce's check (``replies/bounce_auth.py``)."""
+    plain, tag = split_bounce_tag(email)
     row = await db.fetchrow(
         """
         SELECT a.email, a.tenant_id, a.marketplace, a.country
         FROM poller_inbound_addresses a JOIN poller_tenants t USING (tenant_id)
         WHERE a.email = $1 AND a.enabled AND NOT t.archived
         """,
-        email,
+        plain,
     )
     if row is None:
         return None
     return Recipient(
-        address=row["email"],
+        address=with_bounce_tag(row["email"], tag.reply_id, tag.signature) if tag else row["email"],
         tenant_id=row["tenant_id"],
         marketplace=row["marketplace"],
         country=row["country"],
