@@ -1,10 +1,11 @@
 """Pure: a reply's signed bounce address, what our servers wrote of a bounce's envelope, and
-the check of one against the other (replies/bounce_auth.py)."""
+the check of one against the other (replies/bounce_auth.py); the signing secret's settings."""
 
 from __future__ import annotations
 
 import uuid
 
+import pytest
 from keybuzz_poller.inbound.addresses import parse_address, split_bounce_tag
 from keybuzz_poller.replies.bounce_auth import (
     Envelope,
@@ -13,6 +14,8 @@ from keybuzz_poller.replies.bounce_auth import (
     bounce_address,
     envelope_of,
 )
+from keybuzz_poller.settings import PollerSettings
+from keybuzz_shared.settings import SettingsError, load_settings
 
 OLD, NEW = b"o" * 32, b"n" * 32
 PLAIN = "amazon.t1.fr.abcdefgh23456789@inbound.keybuzz.test"
@@ -64,3 +67,53 @@ def test_the_envelope_is_what_dovecot_and_the_mx_stamped_on_top() -> None:
     assert envelope_of(forged) == Envelope(recipient="a@b", sender=None)
     refused, reason = authenticate(envelope_of(forged), [reply()], [NEW])
     assert refused is None and reason is not None and "no envelope sender" in reason
+
+
+# What a production poller is given (the rest of its settings keep their defaults).
+PRODUCTION = {
+    "KEYBUZZ_ENV": "production",
+    "JWT_SECRET": "j" * 32,
+    "INTERNAL_API_KEY": "k" * 32,
+    "VAULT_TOKEN": "hvs.production-token-of-the-service",
+    "VAULT_ADDR": "https://vault.internal:8200",
+    "NATS_URL": "tls://nats.internal:4222",
+    "NATS_USER": "poller",
+    "NATS_PASSWORD": "p" * 32,
+    "IMAP_PASSWORD": "i" * 32,
+    "SMTP_RELAY_PASSWORD": "s" * 32,
+    "SMTP_RELAY_STARTTLS": "true",
+    "BOUNCE_SIGNING_SECRET": "b" * 32,
+}
+
+
+def test_production_takes_a_strong_bounce_signing_secret_and_the_previous_one() -> None:
+    settings = load_settings(PollerSettings, PRODUCTION)
+    assert settings.bounce_signing_keys == (b"b" * 32,)
+    rotated = {**PRODUCTION, "BOUNCE_SIGNING_PREVIOUS_SECRET": "a" * 32}
+    assert load_settings(PollerSettings, rotated).bounce_signing_keys == (b"b" * 32, b"a" * 32)
+    assert "b" * 32 not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ({"BOUNCE_SIGNING_SECRET": "keybuzz-dev-" + "x" * 32}, "development value"),
+        ({"BOUNCE_SIGNING_SECRET": "b" * 31}, "BOUNCE_SIGNING_SECRET is shorter than 32 bytes"),
+        ({"BOUNCE_SIGNING_PREVIOUS_SECRET": "a" * 31}, "BOUNCE_SIGNING_PREVIOUS_SECRET is shorter"),
+    ],
+)
+def test_a_development_or_short_bounce_signing_secret_is_refused(
+    given: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        load_settings(PollerSettings, {**PRODUCTION, **given})
+    if "shorter" in problem:  # in every environment
+        with pytest.raises(SettingsError, match=problem):
+            load_settings(PollerSettings, given)
+
+
+def test_production_refuses_to_start_without_a_bounce_signing_secret() -> None:
+    unset = {k: v for k, v in PRODUCTION.items() if k != "BOUNCE_SIGNING_SECRET"}
+    with pytest.raises(SettingsError, match="BOUNCE_SIGNING_SECRET must be set"):
+        load_settings(PollerSettings, unset)
+    assert load_settings(PollerSettings, {}).bounce_signing_keys  # development: its default

@@ -72,7 +72,7 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
 
     # Bounces authenticate themselves (docs/POLLER.md, "Bounces"): each reply's envelope
     # sender carries an HMAC-SHA256 signature made with this key, and a DSN counts only at
-    # such an address. At least 32 bytes; a development value is refused in production.
+    # such an address. At least 32 bytes (always); a development value is refused in production.
     # Rotation: the new key here, the old one in BOUNCE_SIGNING_PREVIOUS_SECRET until the
     # replies sent with it are past their bounces (days).
     bounce_signing_secret: str = "keybuzz-dev-bounce-signing-secret-not-for-production"
@@ -92,11 +92,11 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
             raise ValueError(
                 f"SMTP_RELAY_STARTTLS=true is required when KEYBUZZ_ENV={self.keybuzz_env}"
             )
-        previous = self.bounce_signing_previous_secret
-        if previous is not None and len(previous.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(
-                f"BOUNCE_SIGNING_PREVIOUS_SECRET is shorter than {MIN_SECRET_BYTES} bytes"
-            )
+        for name in ("bounce_signing_secret", "bounce_signing_previous_secret"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+                # In every environment: a short key would make signatures guessable.
+                raise ValueError(f"{name.upper()} is shorter than {MIN_SECRET_BYTES} bytes")
         if self.reply_lease_seconds <= 2 * self.smtp_relay_timeout_seconds:
             # A send still running when its lease ends could be sent again by another instance.
             raise ValueError("REPLY_LEASE_SECONDS must exceed twice SMTP_RELAY_TIMEOUT_SECONDS")
