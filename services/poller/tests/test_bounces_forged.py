@@ -15,9 +15,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 import test_replies
-from keybuzz_devstack.testing import RunningService, eventually
-from keybuzz_poller.inbound.addresses import split_bounce_tag
-from keybuzz_poller.replies.bounce_auth import is_signed, reply_id
+from keybuzz_devstack.testing import RunningService
 from mailkit import poll_now
 from test_bounces import amazon_bounce
 from test_replies import Sandbox, buyer_thread, events, post_reply, reply_ends, set_sender
@@ -68,38 +66,7 @@ async def kept_with(poller: RunningService, tenant_id: str, dsn_id: str) -> str 
     return row["parse_error"]  # type: ignore[no-any-return]
 
 
-async def test_a_reply_leaves_with_its_own_signed_envelope_sender_and_its_bounce_counts(
-    poller: RunningService, sandbox: Sandbox
-) -> None:
-    thread = await buyer_thread(poller, sandbox)
-    await set_sender(poller, thread.tenant_id, "someone@not-approved.example")
-    response = await post_reply(poller, thread.tenant_id, thread.ticket_id, {"text": "hello"})
-    queued = response.json()
-    await reply_ends(poller, thread, "SENT")
-
-    verp = await envelope_sender(poller, queued["ticketMessageId"])
-    plain, tag = split_bounce_tag(verp)
-    assert plain == thread.address and tag is not None
-    assert tag.reply_id == reply_id(queued["ticketMessageId"])
-    assert is_signed(tag, poller.runtime.settings.bounce_signing_keys)
-    assert re.fullmatch(r"[a-z0-9.+-]+@[a-z0-9.-]+", verp)  # lower case: case-proof
-    async with sandbox.client() as http:
-        refused = (await http.get("/_sandbox/replies/refused")).json()
-    bounced_to = {
-        r["bouncedTo"] for r in refused["refused"] if r["messageId"] == queued["messageId"]
-    }
-    assert bounced_to == {verp}  # Amazon bounces to the envelope sender
-
-    async def bounced() -> bool:
-        await poll_now(poller, thread.tenant_id)
-        return (await reply_ends_now(poller, thread)) == "BOUNCED"
-
-    await eventually(bounced, within=60)
-    [event] = await events(poller, "message.bounced", thread.tenant_id)
-    assert (event["messageId"], event["status"]) == (queued["messageId"], "BOUNCED")
-
-
-async def reply_ends_now(poller: RunningService, thread: Any) -> str:
+async def latest_reply_status(poller: RunningService, thread: Any) -> str:
     status = await poller.runtime.pool.fetchval(
         "SELECT status FROM poller_replies WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT 1",
         thread.tenant_id,
@@ -159,4 +126,4 @@ async def test_a_malformed_bounce_tag_is_no_address_of_ours(
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
         await mail_the_mx(poller, "", unsigned, raw)
     assert refused.value.recipients[0].code == 550
-    assert await reply_ends_now(poller, thread) == "SENT"
+    assert await latest_reply_status(poller, thread) == "SENT"

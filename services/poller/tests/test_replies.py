@@ -23,6 +23,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_poller.inbound.addresses import split_bounce_tag
+from keybuzz_poller.replies.bounce_auth import is_signed, reply_id
 from keybuzz_poller.replies.checks import MAX_ATTACHMENTS
 from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.service import DEFINITION
@@ -402,6 +404,18 @@ async def test_an_unapproved_sender_is_bounced_and_the_bounce_marks_the_reply(
     assert response.status_code == 202, response.text
     message_id = response.json()["messageId"]
     await reply_ends(poller, thread, "SENT")  # Amazon takes it at SMTP, then bounces it
+    # It left with its own signed envelope sender, and Amazon bounces to it (docs/POLLER.md,
+    # "Bounces"; the forged ones: test_bounces_forged.py).
+    verp = await poller.runtime.pool.fetchval(
+        "SELECT envelope_sender FROM poller_replies WHERE tenant_id = $1", thread.tenant_id
+    )
+    plain, tag = split_bounce_tag(verp)
+    assert plain == thread.address and tag is not None
+    assert tag.reply_id == reply_id(response.json()["ticketMessageId"])
+    assert is_signed(tag, poller.runtime.settings.bounce_signing_keys)
+    async with sandbox.client() as http:
+        refused = (await http.get("/_sandbox/replies/refused")).json()["refused"]
+    assert {r["bouncedTo"] for r in refused if r["messageId"] == message_id} == {verp}
 
     async def bounce_polled() -> bool:
         await poll_now(poller, thread.tenant_id)
