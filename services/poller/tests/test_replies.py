@@ -23,6 +23,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_poller.inbound.addresses import split_bounce_tag
+from keybuzz_poller.replies.bounce_auth import is_signed, reply_id
+from keybuzz_poller.replies.checks import MAX_ATTACHMENTS
 from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.service import DEFINITION
 from mailkit import (
@@ -297,9 +300,11 @@ async def test_bad_replies_are_refused_before_anything_is_stored_or_sent(
         response = await post_reply(poller, thread.tenant_id, thread.ticket_id, body)
         assert response.status_code == status, (body.get("text"), response.text)
         assert words in response.json()["message"] + json.dumps(response.json().get("details"))
-    huge = {"text": "x", "attachments": [pdf("huge.pdf", b"2" * 25_000_000)]}
+    # Past the route's body limit (20 MiB; 16 MB of base64 here): a bare 413, not read.
+    huge = {"text": "x", "attachments": [pdf("huge.pdf", b"2" * 16_000_000)]}
     refused = await post_reply(poller, thread.tenant_id, thread.ticket_id, huge)
-    assert refused.status_code == 413 and refused.json()["error"]  # past the body limit: JSON
+    assert refused.status_code == 413 and refused.json()["error"], refused.text
+    assert "10 MB" not in refused.text  # the checks never saw it
     unknown = await post_reply(poller, thread.tenant_id, "no-such-ticket", {"text": "x"})
     assert unknown.status_code == 404
 
@@ -308,6 +313,29 @@ async def test_bad_replies_are_refused_before_anything_is_stored_or_sent(
     assert [m["direction"] for m in ticket["messages"]] == ["INBOUND"]
     inbox = await sandbox.inbox(thread.alias)
     assert not [m for m in inbox if m["inReplyTo"] == thread.relay_message_id]
+
+
+async def test_too_many_attachments_or_deceptive_file_names_are_refused_and_nothing_stored(
+    poller: RunningService, sandbox: Sandbox
+) -> None:
+    thread = await buyer_thread(poller, sandbox)
+    await set_sender(poller, thread.tenant_id, await sandbox.registered_email())
+    one_byte = {"filename": "a.txt", "contentType": "text/plain", "contentBase64": "YQ=="}
+    for count in (MAX_ATTACHMENTS + 1, 20_000):  # the 20,000: refused, not built
+        body = {"text": "x", "attachments": [one_byte] * count}
+        response = await post_reply(poller, thread.tenant_id, thread.ticket_id, body)
+        assert response.status_code == 400, response.text
+        assert f"length <= {MAX_ATTACHMENTS}" in json.dumps(response.json())
+        assert "attachments" in json.dumps(response.json())
+    for character in ("\u202e", "\u2066", "\u200f", "\u0085", "\u2028", "\u2029", "\x07"):
+        body = {"text": "x", "attachments": [{**pdf(), "filename": f"evil{character}gpj.pdf"}]}
+        response = await post_reply(poller, thread.tenant_id, thread.ticket_id, body)
+        assert response.status_code == 400, response.text
+        assert f"U+{ord(character):04X}" in response.json()["message"]
+    assert await replies_stored(poller, thread.tenant_id) == 0
+    taken = {"text": "x", "attachments": [pdf(f"p{n}.pdf") for n in range(MAX_ATTACHMENTS)]}
+    response = await post_reply(poller, thread.tenant_id, thread.ticket_id, taken)
+    assert response.status_code == 202, response.text  # the cap itself is allowed
 
 
 async def test_a_reply_without_an_approved_sender_setting_is_refused_clearly(
@@ -376,6 +404,18 @@ async def test_an_unapproved_sender_is_bounced_and_the_bounce_marks_the_reply(
     assert response.status_code == 202, response.text
     message_id = response.json()["messageId"]
     await reply_ends(poller, thread, "SENT")  # Amazon takes it at SMTP, then bounces it
+    # It left with its own signed envelope sender, and Amazon bounces to it (docs/POLLER.md,
+    # "Bounces"; the forged ones: test_bounces_forged.py).
+    verp = await poller.runtime.pool.fetchval(
+        "SELECT envelope_sender FROM poller_replies WHERE tenant_id = $1", thread.tenant_id
+    )
+    plain, tag = split_bounce_tag(verp)
+    assert plain == thread.address and tag is not None
+    assert tag.reply_id == reply_id(response.json()["ticketMessageId"])
+    assert is_signed(tag, poller.runtime.settings.bounce_signing_keys)
+    async with sandbox.client() as http:
+        refused = (await http.get("/_sandbox/replies/refused")).json()["refused"]
+    assert {r["bouncedTo"] for r in refused if r["messageId"] == message_id} == {verp}
 
     async def bounce_polled() -> bool:
         await poll_now(poller, thread.tenant_id)

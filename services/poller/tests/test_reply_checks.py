@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 
+import msgspec
 import pytest
 from keybuzz_poller.replies.checks import (
     MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
     MAX_TEXT_CHARS,
     AttachmentIn,
     AttachmentsTooLarge,
@@ -134,3 +136,37 @@ def test_the_sender_setting_is_one_plain_address_in_lower_case() -> None:
 def test_anything_but_one_plain_address_is_refused_as_the_sender(address: str) -> None:
     with pytest.raises(InvalidSettings):
         check_sender_address(address)
+
+
+@pytest.mark.parametrize(
+    "character",
+    ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+    + ["\u200e", "\u200f", "\u0085", "\u2028", "\u2029", "\x00", "\x1b", "\x7f", "\x9b"],
+)
+def test_a_filename_with_a_bidirectional_or_line_separator_character_is_refused(
+    character: str,
+) -> None:
+    # U+202E shows "evil\u202egpj.pdf" as "evilfdp.jpg": the buyer would open a PDF.
+    named = attachment(f"evil{character}gpj.pdf")
+    problem = refusal(ReplyRequest(text="x", attachments=[named]))
+    assert type(problem) is InvalidReply
+    assert f"U+{ord(character):04X}" in str(problem) and "plain file name" in str(problem)
+    assert character not in str(problem)  # named, not written out to fool the reader
+
+
+def test_ordinary_non_ascii_file_names_are_taken() -> None:
+    names = ["facture-été.pdf", "Rechnung_Größe.pdf", "請求書.pdf"]
+    reply = check_reply(ReplyRequest(text="x", attachments=[attachment(n) for n in names]))
+    assert [a.filename for a in reply.attachments] == names
+
+
+def test_more_attachments_than_the_cap_are_refused_while_decoding_the_request() -> None:
+    one = {"filename": "a.txt", "contentType": "text/plain", "contentBase64": "YQ=="}
+    taken = msgspec.json.decode(
+        msgspec.json.encode({"text": "x", "attachments": [one] * MAX_ATTACHMENTS}),
+        type=ReplyRequest,
+    )
+    assert len(check_reply(taken).attachments) == MAX_ATTACHMENTS
+    body = msgspec.json.encode({"text": "x", "attachments": [one] * (MAX_ATTACHMENTS + 1)})
+    with pytest.raises(msgspec.ValidationError, match=rf"length <= {MAX_ATTACHMENTS}"):
+        msgspec.json.decode(body, type=ReplyRequest)

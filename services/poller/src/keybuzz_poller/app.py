@@ -19,10 +19,11 @@ from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.tickets import queries
 from keybuzz_poller.tickets.views import TicketView, ticket_view
 
-# A reply's JSON carries up to 10 MB of attachments in base64 (4/3 larger) plus its text.
-# Bodies well past that still reach the checks, so the answer names Amazon's limit; only
-# beyond this does Litestar answer a bare 413.
-REPLY_MAX_BODY_BYTES = 3 * MAX_ATTACHMENT_BYTES
+# A reply's JSON carries up to 10 MB of attachments in base64 (13.3 MiB) plus its text
+# (100,000 characters, at most 600 kB escaped) and up to 20 file names. Bodies a little past
+# that still reach the checks, so the answer names Amazon's limit; beyond this Litestar
+# answers a bare 413 before reading the body (Content-Length) or as soon as it passes it.
+REPLY_MAX_BODY_BYTES = 2 * MAX_ATTACHMENT_BYTES
 
 
 class PollerController(Controller):

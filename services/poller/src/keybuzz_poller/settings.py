@@ -3,6 +3,7 @@
 from typing import ClassVar
 
 from keybuzz_shared.amazon.settings import AmazonSettings
+from keybuzz_shared.settings import MIN_SECRET_BYTES
 
 
 class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
@@ -11,6 +12,10 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = AmazonSettings.DEV_ONLY_DEFAULTS | {
         "imap_password",
         "smtp_relay_password",
+        "bounce_signing_secret",
+    }
+    STRONG_SECRETS: ClassVar[frozenset[str]] = AmazonSettings.STRONG_SECRETS | {
+        "bounce_signing_secret"
     }
 
     http_port: int = 8002
@@ -65,6 +70,20 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     reply_retry_max_seconds: float = 900.0
     reply_max_attempts: int = 10
 
+    # Bounces authenticate themselves (docs/POLLER.md, "Bounces"): each reply's envelope
+    # sender carries an HMAC-SHA256 signature made with this key, and a DSN counts only at
+    # such an address. At least 32 bytes (always); a development value is refused in production.
+    # Rotation: the new key here, the old one in BOUNCE_SIGNING_PREVIOUS_SECRET until the
+    # replies sent with it are past their bounces (days).
+    bounce_signing_secret: str = "keybuzz-dev-bounce-signing-secret-not-for-production"
+    bounce_signing_previous_secret: str | None = None
+
+    @property
+    def bounce_signing_keys(self) -> tuple[bytes, ...]:
+        """The key replies are signed with first, then the one still accepted."""
+        previous = self.bounce_signing_previous_secret
+        return (self.bounce_signing_secret.encode(),) + ((previous.encode(),) if previous else ())
+
     def __post_init__(self) -> None:
         # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
         if self.amazon_use_mock and self.is_production:
@@ -73,6 +92,11 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
             raise ValueError(
                 f"SMTP_RELAY_STARTTLS=true is required when KEYBUZZ_ENV={self.keybuzz_env}"
             )
+        for name in ("bounce_signing_secret", "bounce_signing_previous_secret"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+                # In every environment: a short key would make signatures guessable.
+                raise ValueError(f"{name.upper()} is shorter than {MIN_SECRET_BYTES} bytes")
         if self.reply_lease_seconds <= 2 * self.smtp_relay_timeout_seconds:
             # A send still running when its lease ends could be sent again by another instance.
             raise ValueError("REPLY_LEASE_SECONDS must exceed twice SMTP_RELAY_TIMEOUT_SECONDS")

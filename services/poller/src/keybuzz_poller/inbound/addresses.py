@@ -4,10 +4,17 @@ An inbound address is ``amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>``
 (created by tenant-sync, docs/ARCHITECTURE.md, "Amazon facts"). Each tenant's mail is filed into a
 folder of its own in the poller's IMAP account, so reading a tenant never
 scans another tenant's mail.
+
+A reply's envelope sender is the inbound address with a bounce tag in its local part,
+``amazon.<tenantId>.<country>.<token>+b-<reply id>-<signature>@<INBOUND_DOMAIN>``
+(VERP signed as BATV does, ``replies/bounce_auth.py``): the MX files mail to it like mail
+to the plain address (``split_bounce_tag``), and only a bounce sent there can mark that
+reply ``BOUNCED`` (docs/POLLER.md, "Bounces").
 """
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 import msgspec
@@ -20,6 +27,8 @@ FOLDER_PREFIX = "tenant-"
 # seller's forwarding rule does not put in To:. The topmost one is ours.
 INBOUND_HEADER = "X-KeyBuzz-Inbound-Address"
 _MARKETPLACES = {"amazon": AMAZON}
+# "+b-<reply id: uuid, 32 hex>-<signature: 16 base32>" at the end of the local part.
+_BOUNCE_TAG = re.compile(r"\+b-([0-9a-f]{32})-([a-z2-7]{16})$")
 
 
 class Recipient(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +56,14 @@ class AddressParts(msgspec.Struct, frozen=True, kw_only=True):
     country: str
 
 
+class BounceTag(msgspec.Struct, frozen=True, kw_only=True):
+    """What a reply's envelope sender carries: the reply, and our signature of it."""
+
+    address: str  # the inbound address it was made from (lower case, no tag)
+    reply_id: str  # the reply's ticket message id, as 32 hex digits
+    signature: str
+
+
 def folder_for(tenant_id: str) -> str:
     return FOLDER_PREFIX + tenant_id
 
@@ -56,9 +73,26 @@ def normalise(address: str) -> str:
     return address.strip().strip("<>").lower()
 
 
-def parse_address(address: str) -> AddressParts | None:
-    """Marketplace, tenant and country of an inbound address; None if it is not one."""
+def split_bounce_tag(address: str) -> tuple[str, BounceTag | None]:
+    """The inbound address (normalised) an address is made from, and its bounce tag if any."""
+    address = normalise(address)
+    local, at, domain = address.rpartition("@")
+    found = _BOUNCE_TAG.search(local)
+    if not at or found is None:
+        return address, None
+    plain = f"{local[: found.start()]}@{domain}"
+    return plain, BounceTag(address=plain, reply_id=found[1], signature=found[2])
+
+
+def with_bounce_tag(address: str, reply_id: str, signature: str) -> str:
     local, _, domain = normalise(address).rpartition("@")
+    return f"{local}+b-{reply_id}-{signature}@{domain}"
+
+
+def parse_address(address: str) -> AddressParts | None:
+    """Marketplace, tenant and country of an inbound address (bounce tag or not); None if it
+    is not one."""
+    local, _, domain = split_bounce_tag(address)[0].rpartition("@")
     parts = local.split(".")
     if not domain or len(parts) != 4 or parts[0] not in _MARKETPLACES:
         return None

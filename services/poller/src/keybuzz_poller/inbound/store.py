@@ -7,7 +7,7 @@ from datetime import datetime
 
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.inbound.addresses import Recipient
+from keybuzz_poller.inbound.addresses import Recipient, split_bounce_tag, with_bounce_tag
 
 
 async def apply_tenant_state(db: Executor, tenant_id: str, archived: bool, as_of: datetime) -> bool:
@@ -29,21 +29,29 @@ async def apply_tenant_state(db: Executor, tenant_id: str, archived: bool, as_of
 
 async def replace_addresses(
     db: Executor, tenant_id: str, addresses: Sequence[tuple[str, str, str, bool]]
-) -> None:
-    """The tenant's full set of addresses: (email, marketplace, country, enabled)."""
+) -> list[str]:
+    """The tenant's full set of addresses: (email, marketplace, country, enabled).
+
+    An address already another tenant's is left as it is (an address belongs to the
+    tenant it was created for): those are returned, and the caller rolls back.
+    """
     emails = [a[0] for a in addresses]
     await db.execute(
         "DELETE FROM poller_inbound_addresses WHERE tenant_id = $1 AND NOT email = ANY($2::text[])",
         tenant_id,
         emails,
     )
-    await db.execute(
+    # The WHERE makes the upsert skip (and a concurrent claim wait for, then skip) a row
+    # of another tenant: it is not RETURNed.
+    written = await db.fetch(
         """
         INSERT INTO poller_inbound_addresses (email, tenant_id, marketplace, country, enabled)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[])
         ON CONFLICT (email) DO UPDATE
-            SET tenant_id = EXCLUDED.tenant_id, marketplace = EXCLUDED.marketplace,
-                country = EXCLUDED.country, enabled = EXCLUDED.enabled, updated_at = now()
+            SET marketplace = EXCLUDED.marketplace, country = EXCLUDED.country,
+                enabled = EXCLUDED.enabled, updated_at = now()
+            WHERE poller_inbound_addresses.tenant_id = EXCLUDED.tenant_id
+        RETURNING email
         """,
         emails,
         [tenant_id] * len(addresses),
@@ -51,22 +59,27 @@ async def replace_addresses(
         [a[2] for a in addresses],
         [a[3] for a in addresses],
     )
+    kept = {r["email"] for r in written}
+    return [e for e in emails if e not in kept]
 
 
 async def find_recipient(db: Executor, email: str) -> Recipient | None:
-    """An enabled address of a tenant that is not archived."""
+    """An enabled address of a tenant that is not archived, also with a reply's bounce tag
+    (a reply's envelope sender): then ``address`` is the tagged one, which the MX stamps
+    into the mail for the bounce's check (``replies/bounce_auth.py``)."""
+    plain, tag = split_bounce_tag(email)
     row = await db.fetchrow(
         """
         SELECT a.email, a.tenant_id, a.marketplace, a.country
         FROM poller_inbound_addresses a JOIN poller_tenants t USING (tenant_id)
         WHERE a.email = $1 AND a.enabled AND NOT t.archived
         """,
-        email,
+        plain,
     )
     if row is None:
         return None
     return Recipient(
-        address=row["email"],
+        address=with_bounce_tag(row["email"], tag.reply_id, tag.signature) if tag else row["email"],
         tenant_id=row["tenant_id"],
         marketplace=row["marketplace"],
         country=row["country"],

@@ -60,7 +60,9 @@ async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
     counts = StoreCounts()
 
     async def handle(uow: UnitOfWork, mails: list[RelayMail]) -> None:
-        mails = await bounces.take_bounces(uow, tenant_id, mails, service=runtime.name)
+        mails = await bounces.take_bounces(
+            uow, tenant_id, mails, service=runtime.name, keys=runtime.settings.bounce_signing_keys
+        )
         await store_mails(uow, tenant_id, mails, counts)
 
     while len(await read_new_mail(runtime, tenant_id, handle, limit=BATCH)) == BATCH:

@@ -2,15 +2,17 @@
 
 Amazon's relay accepts a reply at SMTP and, if it then refuses it (sender not approved,
 attachments, opt-out), sends a delivery status notification (RFC 3464) to the reply's
-envelope sender: the tenant's inbound address. So bounces arrive in the tenant's folder
-with the buyer mails, and a poll takes them out of the batch before tickets are made
-(``polling/scheduler.py``, ``poll_tenant``), in the same unit of work as the rest of the batch.
+envelope sender: the tenant's inbound address tagged with the reply and our signature
+(``bounce_auth.py``). So bounces arrive in the tenant's folder with the buyer mails, and a
+poll takes them out of the batch before tickets are made (``polling/scheduler.py``,
+``poll_tenant``), in the same unit of work as the rest of the batch.
 
 - A bounce naming one of the tenant's replies (Message-ID in its rfc822-headers part,
-  else In-Reply-To/References) marks it ``BOUNCED`` with Amazon's reason and the DSN
+  else In-Reply-To/References) and authenticated (null envelope sender, sent to that
+  reply's signed bounce address) marks it ``BOUNCED`` with Amazon's reason and the DSN
   status, emits ``message.bounced``, and is kept as an external message (raw bytes).
-- A bounce naming no known reply is kept the same way, flagged in ``parse_error``
-  (quarantined: never dropped, never a ticket).
+- A bounce naming no known reply, or not authenticated, is kept the same way, flagged
+  with the reason in ``parse_error`` (quarantined: never dropped, never a ticket).
 - The same bounce twice (same Message-ID) is stored once and changes nothing.
 """
 
@@ -25,6 +27,7 @@ from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies import store as reply_store
+from keybuzz_poller.replies.bounce_auth import NamedReply, authenticate, envelope_of
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.tickets import store as ticket_store
 from keybuzz_poller.tickets.from_mails import storable
@@ -33,35 +36,46 @@ log = logging.getLogger(__name__)
 
 
 async def take_bounces(
-    uow: UnitOfWork, tenant_id: str, mails: list[RelayMail], *, service: str
+    uow: UnitOfWork,
+    tenant_id: str,
+    mails: list[RelayMail],
+    *,
+    service: str,
+    keys: tuple[bytes, ...],
 ) -> list[RelayMail]:
     """Handle the bounces of ``mails`` in ``uow``; the other mails, in order, for tickets.
 
-    ``service``: the runtime's name, the bounces' label on ``keybuzz_replies_total``.
+    ``service``: the runtime's name, the bounces' label on ``keybuzz_replies_total``;
+    ``keys``: the bounce signing secrets (``PollerSettings.bounce_signing_keys``).
     """
     bounces = [m for m in mails if m.bounce is not None]
     if not bounces:
         return mails
     received_at = datetime.now(UTC)
     for mail in bounces:
-        await _take(uow, tenant_id, mail, received_at, service)
+        await _take(uow, tenant_id, mail, received_at, service, keys)
     return [m for m in mails if m.bounce is None]
 
 
 async def _take(
-    uow: UnitOfWork, tenant_id: str, mail: RelayMail, received_at: datetime, service: str
+    uow: UnitOfWork,
+    tenant_id: str,
+    mail: RelayMail,
+    received_at: datetime,
+    service: str,
+    keys: tuple[bytes, ...],
 ) -> None:
     bounce = mail.bounce
     assert bounce is not None
-    known = await reply_store.known_replies(uow.conn, tenant_id, bounce.refused_message_ids)
-    row = _bounce_row(tenant_id, mail, bounce, received_at, known=bool(known))
+    reply, problem = await _refused_reply(uow, tenant_id, mail, bounce, keys)
+    row = _bounce_row(tenant_id, mail, bounce, received_at, problem)
     if not await ticket_store.insert_external_messages(uow.conn, [row]):
         return  # this bounce was handled before: nothing changes
-    if not known:
-        log.warning("bounce naming no known reply kept aside", extra={"tenant_id": tenant_id})
+    if reply is None:
+        log.warning("bounce kept aside", extra={"tenant_id": tenant_id, "reason": row.parse_error})
         return
     bounced = await reply_store.mark_bounced(
-        uow.conn, tenant_id, bounce.refused_message_ids, row.body, bounce.status, row.id
+        uow.conn, reply.ticket_message_id, row.body, bounce.status, row.id
     )
     if bounced is None:
         return  # already BOUNCED or FAILED
@@ -80,11 +94,21 @@ async def _take(
     log.info("reply bounced", extra={"ticket_message_id": bounced.ticket_message_id})
 
 
+async def _refused_reply(
+    uow: UnitOfWork, tenant_id: str, mail: RelayMail, bounce: Bounce, keys: tuple[bytes, ...]
+) -> tuple[NamedReply | None, str | None]:
+    """The reply this bounce may mark, or None and why not."""
+    named = await reply_store.named_replies(uow.conn, tenant_id, bounce.refused_message_ids)
+    if not named:
+        ids = ", ".join(bounce.refused_message_ids) or "none"
+        return None, f"bounce naming no known reply (Message-IDs: {ids})"
+    return authenticate(envelope_of(mail.raw), named, keys)
+
+
 def _bounce_row(
-    tenant_id: str, mail: RelayMail, bounce: Bounce, received_at: datetime, known: bool
+    tenant_id: str, mail: RelayMail, bounce: Bounce, received_at: datetime, problem: str | None
 ) -> ticket_store.ExternalMessageRow:
     """Kept as an external message like any mail, with no buyer, order or ticket."""
-    named = ", ".join(bounce.refused_message_ids) or "none"
     return ticket_store.ExternalMessageRow(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
@@ -102,7 +126,5 @@ def _bounce_row(
         sent_at=mail.sent_at,
         received_at=received_at,
         raw=mail.raw,
-        parse_error=None
-        if known
-        else storable(f"bounce naming no known reply (Message-IDs: {named})")[:500],
+        parse_error=None if problem is None else storable(problem)[:500],
     )

@@ -19,6 +19,11 @@ import msgspec
 from keybuzz_poller.tickets.from_mails import storable
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # Amazon's limit, all attachments of a message together
+# Ours: Amazon documents "one or more attachments (up to 10 MB) in a message" and no count
+# (Seller Central help 200389080). Each attachment costs a MIME part when the mail is built;
+# 20,000 one-byte ones took 25 s and ~600 MB (docs/SECURITY.md). Refused while decoding
+# the body, before any attachment is read.
+MAX_ATTACHMENTS = 20
 # What Amazon's relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
 ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
     ".pdf": frozenset({"application/pdf"}),
@@ -33,7 +38,12 @@ ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
 MAX_TEXT_CHARS = 100_000
 # One address, no display name, no header injection: what a Seller Central sender looks like.
 EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
-_UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+_UNSAFE_FILENAME = re.compile(r"[/\\]")
+# Control characters (C0, DEL, C1 with U+0085), line and paragraph separators, and the
+# bidirectional controls: U+202E shows "evil\u202egpj.pdf" as "evilfdp.jpg" to the buyer.
+_INVISIBLE_IN_FILENAME = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 class InvalidReply(Exception):
@@ -60,7 +70,7 @@ class AttachmentIn(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_
 
 class ReplyRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     text: str
-    attachments: list[AttachmentIn] = []
+    attachments: Annotated[list[AttachmentIn], msgspec.Meta(max_length=MAX_ATTACHMENTS)] = []
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,6 +107,13 @@ def check_reply(request: ReplyRequest) -> Reply:
 
 def _attachment(given: AttachmentIn) -> Attachment:
     name = given.filename.strip()
+    invisible = _INVISIBLE_IN_FILENAME.search(given.filename)
+    if invisible:
+        raise InvalidReply(
+            f"attachment filename {given.filename!r} is not a plain file name: it holds "
+            f"U+{ord(invisible.group()):04X} (control, line-separator and bidirectional "
+            "characters are not allowed)"
+        )
     if _UNSAFE_FILENAME.search(name) or not name:
         raise InvalidReply(f"attachment filename {given.filename!r} is not a plain file name")
     extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""

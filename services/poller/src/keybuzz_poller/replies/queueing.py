@@ -16,6 +16,7 @@ from typing import TypeVar
 import msgspec
 
 from keybuzz_poller.replies import store
+from keybuzz_poller.replies.bounce_auth import bounce_address
 from keybuzz_poller.replies.checks import (
     InvalidSettings,
     ReplyRequest,
@@ -65,7 +66,10 @@ async def queue_reply(
         context = await store.reply_context(uow.conn, tenant_id, ticket_id)
         if context is None:
             raise ReplyTicketNotFound(f"no ticket {ticket_id}")
-        recipient, envelope_sender = _addresses(sender, context)
+        recipient, inbound_address = _addresses(sender, context)
+        envelope_sender = bounce_address(
+            inbound_address, ticket_message_id, runtime.settings.bounce_signing_keys[0]
+        )
         created_at = datetime.now(UTC)
         mail = ReplyMail(
             message_id=message_id,
@@ -102,7 +106,8 @@ async def _off_loop(attachments: Sequence[object], work: Callable[[In], Out], gi
 
 
 def _addresses(sender: str | None, context: store.ReplyContext) -> tuple[tuple[str, str], str]:
-    """((header From, buyer alias), envelope sender), or why the reply cannot go."""
+    """((header From, buyer alias), the inbound address bounces come back to), or why the
+    reply cannot go."""
     if sender is None:
         raise CannotReply(
             "no approved sender address for replies: set replyFromAddress with "

@@ -9,6 +9,8 @@ import asyncpg
 import msgspec
 from keybuzz_shared.db import Executor
 
+from keybuzz_poller.replies.bounce_auth import NamedReply
+
 
 class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
     """What a reply on a ticket needs to know about it, read in the reply's transaction."""
@@ -19,7 +21,7 @@ class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
     buyer_email: str | None
     subject: str
     # The buyer's latest mail on the ticket: its Message-ID (None if it had none) and the
-    # inbound address it came to (the reply's envelope sender, so bounces come back).
+    # inbound address it came to (the reply's envelope sender is made from it).
     buyer_message_id: str | None
     inbound_address: str | None
     country: str | None
@@ -314,29 +316,21 @@ async def retry_later(db: Executor, ticket_message_id: str, error: str, delay: f
 
 async def mark_bounced(
     db: Executor,
-    tenant_id: str,
-    message_ids: Sequence[str],
+    ticket_message_id: str,
     reason: str,
     status_code: str | None,
     bounce_external_message_id: str,
 ) -> BouncedReply | None:
-    """The tenant's reply named by the first of ``message_ids`` that matches → BOUNCED.
-
-    None when no reply matches or it is already BOUNCED (a bounce arriving twice) or
-    FAILED (it never left): nothing changes then.
-    """
+    """The reply → BOUNCED; None when it is already BOUNCED (a bounce arriving twice) or
+    FAILED (it never left): nothing changes then."""
     row = await db.fetchrow(
         """
-        UPDATE poller_replies r SET status = 'BOUNCED', reason = $3, status_code = $4,
-            bounce_external_message_id = $5, updated_at = now()
-        FROM (SELECT ticket_message_id FROM poller_replies
-              WHERE tenant_id = $1 AND message_id = ANY($2::text[])
-              ORDER BY array_position($2::text[], message_id) LIMIT 1) hit
-        WHERE r.ticket_message_id = hit.ticket_message_id AND r.status IN ('QUEUED', 'SENT')
-        RETURNING r.ticket_message_id, r.ticket_id, r.message_id, r.order_id
+        UPDATE poller_replies SET status = 'BOUNCED', reason = $2, status_code = $3,
+            bounce_external_message_id = $4, updated_at = now()
+        WHERE ticket_message_id = $1 AND status IN ('QUEUED', 'SENT')
+        RETURNING ticket_message_id, ticket_id, message_id, order_id
         """,
-        tenant_id,
-        list(message_ids),
+        ticket_message_id,
         reason,
         status_code,
         bounce_external_message_id,
@@ -344,14 +338,20 @@ async def mark_bounced(
     return BouncedReply(**dict(row)) if row else None
 
 
-async def known_replies(db: Executor, tenant_id: str, message_ids: Sequence[str]) -> set[str]:
-    """Those of ``message_ids`` that are the tenant's replies."""
+async def named_replies(
+    db: Executor, tenant_id: str, message_ids: Sequence[str]
+) -> list[NamedReply]:
+    """The tenant's replies among ``message_ids``, in their order."""
     rows = await db.fetch(
-        "SELECT message_id FROM poller_replies WHERE tenant_id = $1 AND message_id = ANY($2)",
+        """
+        SELECT ticket_message_id, envelope_sender FROM poller_replies
+        WHERE tenant_id = $1 AND message_id = ANY($2::text[])
+        ORDER BY array_position($2::text[], message_id)
+        """,
         tenant_id,
         list(message_ids),
     )
-    return {r["message_id"] for r in rows}
+    return [NamedReply(**dict(r)) for r in rows]
 
 
 # --- read side -----------------------------------------------------------------------
