@@ -65,6 +65,21 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     reply_retry_max_seconds: float = 900.0
     reply_max_attempts: int = 10
 
+    # The MX's limits (docs/SECURITY.md, "The MX's limits"). Sessions beyond either cap are
+    # answered 421 and closed; in production the edge MTA is the one client, so the
+    # per-client cap is the concurrency it may use. Disk: up to MX_MAX_SESSIONS mails of
+    # MX_MAX_MESSAGE_BYTES are spooled at once (deploy/k8s sizes the spool volume for it).
+    mx_max_sessions: int = 100
+    mx_max_sessions_per_client: int = 50
+    # No command (in DATA: no byte) for this long ends the session; so does its total length.
+    mx_idle_timeout_seconds: float = 60.0
+    mx_session_timeout_seconds: float = 600.0
+    mx_max_recipients: int = 100  # per mail, RFC 5321's minimum; more get 452
+    # DATA is spooled: in memory up to this size, then in a file in MX_SPOOL_DIR
+    # (unset: the system's temporary directory).
+    mx_spool_memory_bytes: int = 256 * 1024
+    mx_spool_dir: str | None = None
+
     def __post_init__(self) -> None:
         # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
         if self.amazon_use_mock and self.is_production:
