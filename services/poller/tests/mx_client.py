@@ -20,11 +20,11 @@ class RawSmtp:
         )
         return cls(reader, writer)
 
-    async def reply(self, timeout: float = 10.0) -> tuple[int, str]:
+    async def reply(self, within: float = 10.0) -> tuple[int, str]:
         """The next reply (every line of a multi-line one); (0, "") when the MX closed."""
         lines: list[str] = []
         while True:
-            line = await asyncio.wait_for(self.reader.readline(), timeout)
+            line = await asyncio.wait_for(self.reader.readline(), within)
             if not line:
                 return 0, "\n".join(lines)
             text = line.decode().rstrip("\r\n")
@@ -39,8 +39,8 @@ class RawSmtp:
     def send(self, data: bytes) -> None:
         self.writer.write(data)
 
-    async def closed_by_mx(self, timeout: float = 10.0) -> bool:
-        return await asyncio.wait_for(self.reader.read(), timeout) == b""
+    async def closed_by_mx(self, within: float = 10.0) -> bool:
+        return await asyncio.wait_for(self.reader.read(), within) == b""
 
     async def greeted(self) -> RawSmtp:
         code, _ = await self.reply()
