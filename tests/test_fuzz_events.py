@@ -226,7 +226,7 @@ async def test_hostile_events_are_dead_lettered_and_consumers_go_on(
 
 
 async def _consumers(service: Any) -> list[Any]:
-    js = service.runtime.js
+    js = (await service.operator()).jetstream()
     found = []
     for stream in ("TENANTS", "CONNECTIONS", "MESSAGES"):
         for info in await js.consumers_info(stream):

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from keybuzz_devstack.infra import venv_bin
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_shared.nats_access import USERS, helm_authorization, password_variable
 from keybuzz_shared.redaction import is_secret_name
 from keybuzz_shared.settings import load_settings
 
@@ -374,7 +375,28 @@ def test_nats_values_make_a_cluster_of_three_with_file_storage() -> None:
     assert values["config"]["jetstream"]["fileStore"]["pvc"]["enabled"] is True
     assert values["config"]["jetstream"]["memoryStore"]["enabled"] is False
     for index, url in enumerate(settings["NATS_URL"].split(",")):  # the chart's pod names
-        assert url == f"nats://nats-{index}.nats-headless.nats.svc.cluster.local:4222"
+        assert url == f"tls://nats-{index}.nats-headless.nats.svc.cluster.local:4222"
+
+
+def test_nats_values_authenticate_every_user_with_the_code_s_permissions_over_tls() -> None:
+    """Nothing anonymous in production: the same users and permissions as the dev stack."""
+    values = yaml.safe_load((K8S / "helm" / "nats-values.yaml").read_text())
+    assert values["config"]["nats"]["tls"]["enabled"] is True
+    assert values["config"]["merge"]["authorization"] == helm_authorization(), (
+        "regenerate it: .venv/bin/python -m keybuzz_shared.nats_access"
+    )
+    env = values["container"]["env"]
+    for user in USERS:
+        reference = env[password_variable(user)]["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": "nats-users", "key": user}
+    settings = objects("overlays/production", "ConfigMap")["keybuzz-settings"]["data"]
+    assert settings["NATS_CA"].startswith("/etc/keybuzz/nats-ca/")
+    for name, workload in workloads("overlays/production"):
+        [container] = pod_spec(workload)["containers"]
+        refs = [s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s]
+        assert f"keybuzz-{name}-nats" in refs, name
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert "/etc/keybuzz/nats-ca" in mounts, name
 
 
 def test_openbao_values_run_ha_raft_behind_tls() -> None:

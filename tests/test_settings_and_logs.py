@@ -46,6 +46,9 @@ PRODUCTION = {
     "INTERNAL_API_KEY": "k" * 32,
     "VAULT_TOKEN": "hvs.production-token-of-the-service",
     "VAULT_ADDR": "https://vault.internal:8200",
+    "NATS_URL": "tls://nats.internal:4222",
+    "NATS_USER": "oauth",
+    "NATS_PASSWORD": "a-real-nats-password-of-32-bytes-xxxx",
 }
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import nats
 import pytest
 import uvicorn
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
@@ -206,6 +207,9 @@ class RunningService:
     app: Any
     server: uvicorn.Server
     task: asyncio.Task[None]
+    # The service's NATS as the operator sees it (credentials included).
+    operator_url: str | None = None
+    _operator: Any = None
 
     @property
     def runtime(self) -> Any:
@@ -214,7 +218,18 @@ class RunningService:
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
 
+    async def operator(self) -> Any:
+        """A connection to the service's NATS as the operator, for what a test does as the
+        outside world (publish another service's events, call operator actions, read
+        streams): the service's own NATS user may not, by design (nats_access.py)."""
+        if self._operator is None:
+            self._operator = await nats.connect(self.operator_url or self.runtime.settings.nats_url)
+        return self._operator
+
     async def stop(self) -> None:
+        if self._operator is not None:
+            with contextlib.suppress(Exception):
+                await self._operator.close()
         self.server.should_exit = True
         await asyncio.wait_for(self.task, 30)
 
@@ -248,8 +263,10 @@ async def start_service(
             "MX_PORT": str(infra.free_port()),  # the poller's SMTP listener: never 2525 in tests
             **overrides,
         }
-        environ |= service_nats_access(definition.name, environ["NATS_URL"], nats_users)
+        operator_url = environ["NATS_URL"]
+        environ |= service_nats_access(definition.name, operator_url, nats_users)
         service = await run_in_process(definition, environ)
+        service.operator_url = operator_url
         started.append(service)
         return service
 

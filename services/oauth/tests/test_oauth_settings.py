@@ -11,6 +11,9 @@ PRODUCTION = {
     "JWT_SECRET": "a-real-secret-of-at-least-32-bytes-xxxx",
     "INTERNAL_API_KEY": "a-real-internal-key-of-32-bytes-xxxx",
     "FRONTEND_URL": "https://app.keybuzz.io/settings/amazon",
+    "NATS_URL": "tls://nats.internal:4222",
+    "NATS_USER": "oauth",
+    "NATS_PASSWORD": "a-real-nats-password-of-32-bytes-xxxx",
 }
 
 

@@ -37,7 +37,8 @@ def new_tenant() -> tuple[str, str]:
 
 
 async def publish(poller: RunningService, event: Event) -> None:
-    await poller.runtime.js.publish(event.type, encode_event(event), headers=event_headers(event))
+    js = (await poller.operator()).jetstream()  # as the event's producer would
+    await js.publish(event.type, encode_event(event), headers=event_headers(event))
 
 
 async def synced(
@@ -194,8 +195,10 @@ async def tenant_events(
 ) -> list[dict[str, Any]]:
     """Every event of ``subject`` for the tenant in the MESSAGES stream."""
     await outbox_drained(poller)
-    sub = await poller.runtime.js.subscribe(
-        subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    sub = (
+        await (await poller.operator())
+        .jetstream()
+        .subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
     )
     found: list[dict[str, Any]] = []
     try:

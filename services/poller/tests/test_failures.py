@@ -97,7 +97,7 @@ async def test_mail_in_a_folder_of_no_known_tenant_is_kept_and_counted(
     assert found[folder_for(stranger)] == 1 and folder_for(tenant) not in found
     rows = {r["folder"]: r["messages"] for r in await store.quarantined(poller.runtime.pool)}
     assert rows[folder_for(stranger)] == 1
-    reply = await poller.runtime.nc.request("keybuzz.poller.quarantine", b"{}", timeout=10)
+    reply = await (await poller.operator()).request("keybuzz.poller.quarantine", b"{}", timeout=10)
     assert f'"{folder_for(stranger)}"' in reply.data.decode()
     # Kept: the mail is still there to read once the tenant is known.
     assert len((await folder(imap, stranger)).mails) == 1

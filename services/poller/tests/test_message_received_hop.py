@@ -27,9 +27,13 @@ async def test_message_received_activates_the_inbound_address_at_tenant_sync(
     poller = await start_service(POLLER, POLL_ENABLED="false", **dovecot.settings)
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     created = {"tenantId": tenant, "name": "Shop", "plan": "pro", "status": "active"}
-    await poller.runtime.js.publish(
-        "tenant.created",
-        json.dumps({**created, "country": "FR", "createInboundAddress": True}).encode(),
+    await (
+        (await poller.operator())
+        .jetstream()
+        .publish(
+            "tenant.created",
+            json.dumps({**created, "country": "FR", "createInboundAddress": True}).encode(),
+        )
     )
 
     async def known_address() -> str | None:  # tenant.synced reached the poller's projection

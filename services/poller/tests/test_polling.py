@@ -178,7 +178,7 @@ async def test_poll_now_over_nats_and_http_status(poller: RunningService) -> Non
     await synced(poller, tenant, address)
     await send(poller, relay_mail(address), address)
 
-    reply = await poller.runtime.nc.request(
+    reply = await (await poller.operator()).request(
         "keybuzz.poller.poll", json.dumps({"tenantId": tenant}).encode(), timeout=10
     )
     assert json.loads(reply.data) == {
@@ -188,7 +188,7 @@ async def test_poll_now_over_nats_and_http_status(poller: RunningService) -> Non
         "duplicates": 0,
         "unparsed": 0,
     }
-    unknown = await poller.runtime.nc.request(
+    unknown = await (await poller.operator()).request(
         "keybuzz.poller.poll", json.dumps({"tenantId": "nobody"}).encode(), timeout=10
     )
     assert unknown.headers and unknown.headers.get("Nats-Service-Error-Code") == "404"

@@ -236,7 +236,7 @@ async def test_dev_mode_waives_the_key_but_not_in_production(start_service, prod
 
 async def test_operator_actions_over_nats(service):
     await seed_marketplace(service)
-    nc = service.runtime.nc
+    nc = await service.operator()
     all_reply = await nc.request("keybuzz.tenant-sync.sync-all", b"{}", timeout=10)
     one_reply = await nc.request(
         "keybuzz.tenant-sync.sync-tenant",

@@ -120,3 +120,27 @@ def server_authorization(passwords: dict[str, str]) -> str:
         for user, password in sorted(passwords.items())
     ]
     return json.dumps({"authorization": {"users": users}}, indent=2)
+
+
+def password_variable(user: str) -> str:
+    """The NATS server's environment variable holding ``user``'s password (production)."""
+    return "NATS_" + user.upper().replace("-", "_") + "_PASSWORD"
+
+
+def helm_authorization() -> dict[str, object]:
+    """The ``authorization`` block of the NATS Helm values: the same users and permissions,
+    each password read by the server from its environment (a Kubernetes Secret; the
+    chart writes ``<< $VAR >>`` unquoted, a variable reference in the server's config)."""
+    users = [
+        {
+            "user": user,
+            "password": f"<< ${password_variable(user)} >>",
+            "permissions": permissions(user).as_config(),
+        }
+        for user in USERS
+    ]
+    return {"users": users}
+
+
+if __name__ == "__main__":  # the Helm values' block (deploy/k8s/helm/nats-values.yaml)
+    print(json.dumps({"authorization": helm_authorization()}, indent=2))

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import ssl
 import sys
+from typing import Any
 
 import msgspec
 import nats
@@ -129,10 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--nats-url", default=None, help="default: $NATS_URL or local")
     args = parser.parse_args(argv)
+    # As the operator: NATS_USER/NATS_PASSWORD (or NATS_CREDS, NATS_CA) from the
+    # environment, as the `nats` CLI reads them, or user:password in the URL.
+    access: dict[str, Any] = {
+        "user": os.environ.get("NATS_USER"),
+        "password": os.environ.get("NATS_PASSWORD"),
+        "user_credentials": os.environ.get("NATS_CREDS"),
+    }
+    if ca := os.environ.get("NATS_CA"):
+        access["tls"] = ssl.create_default_context(cafile=ca)
 
     async def run() -> RedriveReport:
         nc = await nats.connect(
-            args.nats_url or os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+            args.nats_url or os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
+            **{key: value for key, value in access.items() if value},
         )
         try:
             request = RedriveRequest(subject=args.subject, limit=args.limit)
