@@ -22,16 +22,15 @@ import re
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import nats
 from keybuzz_devstack import dovecot, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
-from keybuzz_shared.events import InboundAddressInfo, TenantSynced, encode_event, event_headers
+from keybuzz_shared.events import encode_event, event_headers
 
-from bench.harness import BenchContext, Figure
+from bench.harness import BenchContext, Figure, tenant_synced
 
 TRANSFERS = int(os.environ.get("BENCH_MX_TRANSFERS", "50"))
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024  # the poller's default MX_MAX_MESSAGE_BYTES
@@ -110,16 +109,7 @@ async def _poller(ctx: BenchContext, environ: dict[str, str]) -> asyncio.subproc
 
 async def _make_known(ctx: BenchContext, tenant_id: str, address: str, mx_port: int) -> None:
     nc = await nats.connect(ctx.nats_url)
-    event = TenantSynced(
-        tenant_id=tenant_id,
-        name="Bench",
-        plan="PRO",
-        status="ACTIVE",
-        occurred_at=datetime.now(UTC),
-        inbound_addresses=[
-            InboundAddressInfo(marketplace="AMAZON", country="FR", email=address, status="ACTIVE")
-        ],
-    )
+    event = tenant_synced(tenant_id, address)
     await nc.jetstream().publish(event.type, encode_event(event), headers=event_headers(event))
     await nc.close()
     for _ in range(300):  # until the MX accepts the address: one small mail delivered
