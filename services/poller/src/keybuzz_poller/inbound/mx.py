@@ -32,7 +32,7 @@ from typing import IO
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, Recipient, RecipientLookup, normalise
-from keybuzz_poller.inbound.mx_limits import RECIPIENTS, MxLimits, SessionGate, limit_hit
+from keybuzz_poller.inbound.mx_limits import RECIPIENTS, SessionGate
 from keybuzz_poller.inbound.mx_session import MxEnvelope, MxSession
 
 log = logging.getLogger(__name__)
@@ -132,13 +132,10 @@ Deliver = Callable[[Recipient, str, Spooled], Awaitable[None]]
 class MxHandler:
     """aiosmtpd handler: RCPT asks ``lookup``, DATA delivers to every accepted recipient."""
 
-    def __init__(
-        self, lookup: RecipientLookup, deliver: Deliver, service: str, max_recipients: int
-    ) -> None:
+    def __init__(self, lookup: RecipientLookup, deliver: Deliver, gate: SessionGate) -> None:
         self.lookup = lookup
         self.deliver = deliver
-        self.service = service
-        self.max_recipients = max_recipients
+        self.gate = gate  # the limits, and where their hits are told
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -147,8 +144,8 @@ class MxHandler:
         wanted = normalise(address)
         if any(normalise(r.address) == wanted for r in envelope.recipients):
             return "250 2.1.5 OK"  # the same mailbox twice: delivered once
-        if len(envelope.recipients) >= self.max_recipients:
-            limit_hit(self.service, RECIPIENTS, _client(session))
+        if len(envelope.recipients) >= self.gate.limits.max_recipients:
+            self.gate.hit(RECIPIENTS, _client(session))
             return "452 4.5.3 Too many recipients"
         try:
             recipient = await self.lookup.lookup(wanted)
@@ -205,15 +202,11 @@ def _client(session: Session) -> str:
 class MxServer:
     """The SMTP listener, in the service's own event loop."""
 
-    def __init__(
-        self, handler: MxHandler, host: str, port: int, limits: MxLimits, hostname: str
-    ) -> None:
+    def __init__(self, handler: MxHandler, host: str, port: int, hostname: str) -> None:
         self.handler = handler
         self.host = host
         self.port = port
-        self.limits = limits
         self.hostname = hostname
-        self.gate = SessionGate(handler.service, limits)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -223,7 +216,7 @@ class MxServer:
         log.info("MX listening", extra={"host": self.host, "port": self.port})
 
     def _protocol(self) -> MxSession:
-        return MxSession(self.handler, self.gate, self.limits, self.hostname)
+        return MxSession(self.handler, self.handler.gate, self.hostname)
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -13,7 +13,7 @@ import asyncpg
 from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import Recipient
 from keybuzz_poller.inbound.mx import Lmtp, MxHandler, MxServer
-from keybuzz_poller.inbound.mx_limits import MxLimits
+from keybuzz_poller.inbound.mx_limits import MxLimits, SessionGate
 from keybuzz_poller.runtime import PollerRuntime
 
 
@@ -43,12 +43,9 @@ async def start_mx(runtime: PollerRuntime) -> None:
     handler = MxHandler(
         ProjectionLookup(runtime.pool),
         Lmtp(settings.lmtp_host, settings.lmtp_port).deliver,
-        runtime.name,
-        limits.max_recipients,
+        SessionGate(runtime.name, limits),
     )
-    server = MxServer(
-        handler, settings.mx_host, settings.mx_port, limits, hostname=settings.inbound_domain
-    )
+    server = MxServer(handler, settings.mx_host, settings.mx_port, settings.inbound_domain)
     await server.start()
     runtime.provide(server)
 

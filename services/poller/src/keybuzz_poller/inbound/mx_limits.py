@@ -1,19 +1,24 @@
 """What one stranger may cost the MX: its limits, the session count, their metrics and log line.
 
 Every limit is a setting (``settings.py``, ``MX_*``; docs/SECURITY.md, "The MX's limits").
-A limit hit is counted in ``keybuzz_poller_mx_limits_hit_total{limit=…}`` and logged once
-at WARNING with the client's IP address (never an envelope address).
+A limit hit is counted in ``keybuzz_poller_mx_limits_hit_total{limit=…}`` and logged at
+WARNING with the client's IP address (never an envelope address): the first hit of a
+limit at once, then at most one line per ``LOG_EVERY_SECONDS`` per limit, saying how many
+hits it stands for (a flood of refused connections does not flood the logs).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter as Tally
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
+
+LOG_EVERY_SECONDS = 10.0
 
 # The ``limit`` label of keybuzz_poller_mx_limits_hit_total, one per guarantee.
 SESSIONS_PER_INSTANCE = "sessions_per_instance"
@@ -55,19 +60,25 @@ class MxLimits:
     spool_dir: str | None = None
 
 
-def limit_hit(service: str, limit: str, client: str) -> None:
-    LIMITS_HIT.labels(service, limit).inc()
-    log.warning("MX limit hit", extra={"limit": limit, "client": client})
-
-
 class SessionGate:
-    """Counts the open sessions of one MX, in total and per client IP address."""
+    """Counts the open sessions of one MX, in total and per client IP address, and its limit hits."""
 
     def __init__(self, service: str, limits: MxLimits) -> None:
         self.service = service
         self.limits = limits
         self.total = 0
         self.per_client: Tally[str] = Tally()
+        self._unlogged: Tally[str] = Tally()  # hits since the limit's last log line
+        self._logged_at: dict[str, float] = {}
+
+    def hit(self, limit: str, client: str) -> None:
+        LIMITS_HIT.labels(self.service, limit).inc()
+        self._unlogged[limit] += 1
+        now = time.monotonic()
+        if now - self._logged_at.get(limit, -LOG_EVERY_SECONDS) >= LOG_EVERY_SECONDS:
+            hits = self._unlogged.pop(limit)
+            self._logged_at[limit] = now
+            log.warning("MX limit hit", extra={"limit": limit, "client": client, "hits": hits})
 
     def enter(self, client: str) -> str | None:
         """Admits the session, or returns the limit it would exceed."""

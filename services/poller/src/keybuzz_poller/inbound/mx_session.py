@@ -26,9 +26,7 @@ from keybuzz_poller.inbound.mx_limits import (
     IDLE_TIMEOUT,
     MESSAGE_SIZE,
     SESSION_TIMEOUT,
-    MxLimits,
     SessionGate,
-    limit_hit,
 )
 
 TOO_MANY_SESSIONS = b"421 4.7.0 Too many connections, try again later\r\n"
@@ -47,7 +45,8 @@ class MxEnvelope(Envelope):
 
 
 class MxSession(SMTP):
-    def __init__(self, handler: Any, gate: SessionGate, limits: MxLimits, hostname: str) -> None:
+    def __init__(self, handler: Any, gate: SessionGate, hostname: str) -> None:
+        limits = gate.limits
         super().__init__(
             handler,
             data_size_limit=limits.max_message_bytes,
@@ -69,7 +68,7 @@ class MxSession(SMTP):
         client = str(peer[0]) if peer else "unknown"
         refused = self.gate.enter(client)
         if refused is not None:
-            limit_hit(self.gate.service, refused, client)
+            self.gate.hit(refused, client)
             assert isinstance(transport, asyncio.WriteTransport)
             transport.write(TOO_MANY_SESSIONS)
             transport.close()  # after the write is flushed; aiosmtpd never sees it
@@ -92,7 +91,7 @@ class MxSession(SMTP):
         self._end(IDLE_TIMEOUT)
 
     def _end(self, limit: str) -> None:
-        limit_hit(self.gate.service, limit, self.client or "unknown")
+        self.gate.hit(limit, self.client or "unknown")
         if self.transport is not None:
             assert isinstance(self.transport, asyncio.WriteTransport)
             self.transport.write(TIMED_OUT)
@@ -159,7 +158,7 @@ class MxSession(SMTP):
         if too_long:
             return "500 5.5.2 Line too long (see RFC 5321 4.5.3.1.6)"
         if size > self.limits.max_message_bytes:
-            limit_hit(self.gate.service, MESSAGE_SIZE, self.client or "unknown")
+            self.gate.hit(MESSAGE_SIZE, self.client or "unknown")
             return "552 5.3.4 Message too big for system"
         self.envelope.size = size
         return None
