@@ -41,9 +41,9 @@ from keybuzz_devstack.testing import RunningService, run_in_process
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, folder_for
 from keybuzz_poller.reading.mailbox import FETCH_CHUNK
 from keybuzz_poller.service import DEFINITION
-from keybuzz_shared.events import InboundAddressInfo, TenantSynced, encode_event, event_headers
+from keybuzz_shared.events import encode_event, event_headers
 
-from bench.harness import BenchContext, Figure, jetstream_round_trip_rate, timed
+from bench.harness import BenchContext, Figure, jetstream_round_trip_rate, tenant_synced, timed
 
 TENANTS = int(os.environ.get("BENCH_POLLER_TENANTS", "100"))
 MAILS = int(os.environ.get("BENCH_POLLER_MAILS", "20"))
@@ -175,18 +175,7 @@ async def _poller(
 async def _make_known(service: RunningService, tenants: list[tuple[str, str]]) -> None:
     js = service.runtime.js
     for tenant_id, address in tenants:
-        event = TenantSynced(
-            tenant_id=tenant_id,
-            name="Bench",
-            plan="PRO",
-            status="ACTIVE",
-            occurred_at=datetime.now(UTC),
-            inbound_addresses=[
-                InboundAddressInfo(
-                    marketplace="AMAZON", country="FR", email=address, status="ACTIVE"
-                )
-            ],
-        )
+        event = tenant_synced(tenant_id, address)
         await js.publish(event.type, encode_event(event), headers=event_headers(event))
     query = "SELECT count(*) FROM poller_poll_status"
     while await service.runtime.pool.fetchval(query) < len(tenants):  # noqa: ASYNC110

@@ -11,12 +11,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import nats
 from keybuzz_devstack import bootstrap, infra
+from keybuzz_shared.events import InboundAddressInfo, TenantSynced
 from nats.js.api import StreamConfig
 
 
@@ -93,3 +95,17 @@ async def postgres_batched_insert_rate(database_url: str, count: int) -> float:
     finally:
         await conn.close()
     return count / seconds
+
+
+def tenant_synced(tenant_id: str, address: str) -> TenantSynced:
+    """tenant-sync's event for an active tenant with one active FR inbound address."""
+    return TenantSynced(
+        tenant_id=tenant_id,
+        name="Bench",
+        plan="PRO",
+        status="ACTIVE",
+        occurred_at=datetime.now(UTC),
+        inbound_addresses=[
+            InboundAddressInfo(marketplace="AMAZON", country="FR", email=address, status="ACTIVE")
+        ],
+    )

@@ -246,6 +246,35 @@ def test_services_point_at_the_pods_ports_and_the_mx_takes_port_25(overlay: str)
         assert mx["type"] == "LoadBalancer"
 
 
+def _mebibytes(quantity: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
+    return int(number) * (1024 if unit == "Gi" else 1)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_edge_mta_reaches_the_mx_and_its_spool_fits_every_session(overlay: str) -> None:
+    [mx_ingress] = [
+        rule
+        for policy in objects(overlay, "NetworkPolicy").values()
+        for rule in policy["spec"].get("ingress", [])
+        if any(port["port"] == "smtp" for port in rule.get("ports", []))
+    ]
+    [edge] = [source["ipBlock"]["cidr"] for source in mx_ingress["from"]]
+    assert edge not in {"0.0.0.0/0", "::/0"}
+    if overlay != "base":
+        mx = objects(overlay, "Service")["poller-mx"]["spec"]
+        assert mx["loadBalancerSourceRanges"] == [edge]
+        assert edge in OPERATIONS.read_text(), "the placeholder is documented"
+    poller = objects(overlay, "Deployment")["poller"]
+    settings = settings_of(overlay, "poller", poller)
+    spec = pod_spec(poller)
+    [container] = spec["containers"]
+    [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == settings.mx_spool_dir]
+    [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    worst = settings.mx_max_sessions * settings.mx_max_message_bytes / 2**20
+    assert _mebibytes(volume["emptyDir"]["sizeLimit"]) >= worst
+
+
 def test_the_cronjob_polls_once_and_the_deployment_then_does_not_schedule() -> None:
     [cronjob] = objects("overlays/production-poller-cronjob", "CronJob").values()
     [container] = pod_spec(cronjob)["containers"]

@@ -1,7 +1,8 @@
 """poller settings (docs/CONTRACTS.md, "Configuration")."""
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
+import msgspec
 from keybuzz_shared.amazon.settings import AmazonSettings
 from keybuzz_shared.settings import MIN_SECRET_BYTES
 
@@ -69,6 +70,22 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     reply_retry_base_seconds: float = 5.0
     reply_retry_max_seconds: float = 900.0
     reply_max_attempts: int = 10
+
+    # The MX's limits (docs/SECURITY.md, "The MX's limits"). Sessions beyond either cap are
+    # answered 421 and closed; in production the edge MTA is the one client, so the
+    # per-client cap is the concurrency it may use. Disk: up to MX_MAX_SESSIONS mails of
+    # MX_MAX_MESSAGE_BYTES are spooled at once (deploy/k8s sizes the spool volume for it).
+    mx_max_sessions: Annotated[int, msgspec.Meta(ge=1)] = 100
+    mx_max_sessions_per_client: Annotated[int, msgspec.Meta(ge=1)] = 50
+    # No command (in DATA: no byte) for this long ends the session; so does its total length.
+    mx_idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    mx_session_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    # Per mail, RFC 5321's minimum; more get 452.
+    mx_max_recipients: Annotated[int, msgspec.Meta(ge=1)] = 100
+    # DATA is spooled: in memory up to this size, then in a file in MX_SPOOL_DIR
+    # (unset: the system's temporary directory).
+    mx_spool_memory_bytes: Annotated[int, msgspec.Meta(ge=0)] = 256 * 1024
+    mx_spool_dir: str | None = None
 
     # Bounces authenticate themselves (docs/POLLER.md, "Bounces"): each reply's envelope
     # sender carries an HMAC-SHA256 signature made with this key, and a DSN counts only at

@@ -7,6 +7,8 @@ stopped on shutdown) and answers, per RFC 5321:
   that is not archived (the same answer for all three, so the MX does not tell
   which addresses exist);
 - ``552`` for a mail larger than ``MX_MAX_MESSAGE_BYTES`` (announced with SIZE);
+- ``452`` past ``MX_MAX_RECIPIENTS`` recipients in one mail (a recipient given twice is
+  accepted once and delivered once); the session's own limits are in ``mx_session.py``;
 - ``250`` only once Dovecot has accepted the mail over LMTP into every
   recipient's tenant folder; ``451`` (try again later) when it has not, so an
   accepted mail is never lost — the sending MTA keeps it and retries.
@@ -21,26 +23,61 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import smtplib
-import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, Recipient, RecipientLookup, normalise
+from keybuzz_poller.inbound.mx_limits import RECIPIENTS, SessionGate
+from keybuzz_poller.inbound.mx_session import MxEnvelope, MxSession
 
 log = logging.getLogger(__name__)
 
 MAILBOX_USER = "keybuzz"  # the poller's account at Dovecot; +<folder> picks the folder
 LMTP_TIMEOUT = 30.0
 STOP_SECONDS = 5.0
+LMTP_WRITE_BYTES = 64 * 1024
+# aiosmtpd logs every envelope address at INFO (``recip: amazon.<tenant>.fr.<token>@…``):
+# the inbound address is never logged (docs/POLLER.md), so only its warnings pass.
+AIOSMTPD_LOGGER = "mail.log"
+# As smtplib sends DATA: every line ending becomes CRLF, a leading dot is doubled.
+_LINE_ENDING = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class DeliveryFailed(Exception):
     def __init__(self, reason: str, temporary: bool) -> None:
         super().__init__(reason)
         self.temporary = temporary
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """A received mail: the header the MX adds, then the spooled content (read from 0)."""
+
+    header: bytes
+    content: IO[bytes]
+
+    def wire_chunks(self) -> Iterator[bytes]:
+        """The mail as SMTP DATA sends it, without the final dot, in chunks of bounded size."""
+        self.content.seek(0)
+        chunk = bytearray(_on_the_wire(self.header))
+        for line in self.content:
+            chunk += _on_the_wire(line)
+            if len(chunk) >= LMTP_WRITE_BYTES:
+                yield bytes(chunk)
+                chunk.clear()
+        if not chunk.endswith(b"\r\n"):
+            chunk += b"\r\n"
+        yield bytes(chunk)
+
+
+def _on_the_wire(line: bytes) -> bytes:
+    return _LEADING_DOT.sub(b"..", _LINE_ENDING.sub(b"\r\n", line))
 
 
 @dataclass(frozen=True)
@@ -51,15 +88,15 @@ class Lmtp:
     port: int
     user: str = MAILBOX_USER
 
-    async def deliver(self, recipient: Recipient, sender: str, content: bytes) -> None:
+    async def deliver(self, recipient: Recipient, sender: str, mail: Spooled) -> None:
         """Returns once Dovecot has stored the mail; raises :class:`DeliveryFailed` otherwise."""
         # smtplib.LMTP (stdlib) in a worker thread: it speaks LHLO and is blocking.
-        await asyncio.to_thread(self._deliver, f"{self.user}+{recipient.folder}", sender, content)
+        await asyncio.to_thread(self._deliver, f"{self.user}+{recipient.folder}", sender, mail)
 
-    def _deliver(self, mailbox: str, sender: str, content: bytes) -> None:
+    def _deliver(self, mailbox: str, sender: str, mail: Spooled) -> None:
         try:
             with smtplib.LMTP(self.host, self.port, timeout=LMTP_TIMEOUT) as lmtp:
-                lmtp.sendmail(sender, [f"{mailbox}@localhost"], content)
+                _send_streamed(lmtp, sender, f"{mailbox}@localhost", mail)
         except smtplib.SMTPRecipientsRefused as exc:
             code = next(iter(exc.recipients.values()))[0]
             raise DeliveryFailed(f"LMTP refused the recipient ({code})", code < 500) from exc
@@ -69,40 +106,64 @@ class Lmtp:
             raise DeliveryFailed(f"LMTP unreachable: {type(exc).__name__}", True) from exc
 
 
-Deliver = Callable[[Recipient, str, bytes], Awaitable[None]]
+def _send_streamed(lmtp: smtplib.LMTP, sender: str, mailbox: str, mail: Spooled) -> None:
+    """smtplib's sendmail for one recipient, with the content streamed from the spool."""
+    lmtp.ehlo_or_helo_if_needed()
+    code, reply = lmtp.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = lmtp.rcpt(mailbox)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({mailbox: (code, reply)})
+    code, reply = lmtp.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    for chunk in mail.wire_chunks():
+        lmtp.send(chunk)
+    lmtp.send(b".\r\n")
+    code, reply = lmtp.getreply()  # LMTP: one reply per recipient, here one
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
+Deliver = Callable[[Recipient, str, Spooled], Awaitable[None]]
 
 
 class MxHandler:
     """aiosmtpd handler: RCPT asks ``lookup``, DATA delivers to every accepted recipient."""
 
-    def __init__(self, lookup: RecipientLookup, deliver: Deliver) -> None:
+    def __init__(self, lookup: RecipientLookup, deliver: Deliver, gate: SessionGate) -> None:
         self.lookup = lookup
         self.deliver = deliver
-        self._recipients: weakref.WeakKeyDictionary[Envelope, list[Recipient]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.gate = gate  # the limits, and where their hits are told
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        assert isinstance(envelope, MxEnvelope)
+        wanted = normalise(address)
+        if any(normalise(r.address) == wanted for r in envelope.recipients):
+            return "250 2.1.5 OK"  # the same mailbox twice: delivered once
+        if len(envelope.recipients) >= self.gate.limits.max_recipients:
+            self.gate.hit(RECIPIENTS, _client(session))
+            return "452 4.5.3 Too many recipients"
         try:
-            recipient = await self.lookup.lookup(normalise(address))
+            recipient = await self.lookup.lookup(wanted)
         except Exception:
             log.exception("recipient lookup failed")
             return "451 4.3.0 Temporary failure, try again later"
         if recipient is None:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
-        self._recipients.setdefault(envelope, []).append(recipient)
+        envelope.recipients.append(recipient)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        recipients = self._recipients.get(envelope, [])
-        raw = envelope.original_content or b""
+        assert isinstance(envelope, MxEnvelope) and envelope.spool is not None
         sender = envelope.mail_from or ""
         try:
-            for recipient in recipients:
-                await self.deliver(recipient, sender, _stamped(recipient, raw))
+            for recipient in envelope.recipients:
+                await self.deliver(recipient, sender, Spooled(_stamp(recipient), envelope.spool))
         except DeliveryFailed as exc:
             log.warning(
                 "inbound mail not accepted by the mailbox",
@@ -111,49 +172,51 @@ class MxHandler:
             if exc.temporary:
                 return "451 4.3.0 Mailbox temporarily unavailable, try again later"
             return "554 5.3.0 Mailbox refused the message"
-        for recipient in recipients:
+        for recipient in envelope.recipients:
             log.info(
                 "inbound mail delivered",
                 extra={
                     "tenant_id": recipient.tenant_id,
                     "country": recipient.country,
-                    "bytes": len(raw),
+                    "bytes": envelope.size,
                 },
             )
         return "250 2.0.0 OK: delivered"
 
+    async def handle_exception(self, error: Exception) -> str:
+        """Instead of aiosmtpd's ``500 Error: (<exception>) <text>``, which may quote the envelope."""
+        log.error("MX session failed", extra={"error": type(error).__name__})
+        return "451 4.3.0 Temporary failure, try again later"
 
-def _stamped(recipient: Recipient, raw: bytes) -> bytes:
-    """Prepend the envelope recipient: To: holds the seller's address when forwarded."""
-    return f"{INBOUND_HEADER}: {recipient.address}\r\n".encode() + raw
+
+def _stamp(recipient: Recipient) -> bytes:
+    """The envelope recipient, prepended: To: holds the seller's address when forwarded."""
+    return f"{INBOUND_HEADER}: {recipient.address}\r\n".encode()
+
+
+def _client(session: Session) -> str:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) else "unknown"
 
 
 class MxServer:
     """The SMTP listener, in the service's own event loop."""
 
-    def __init__(
-        self, handler: MxHandler, host: str, port: int, max_message_bytes: int, hostname: str
-    ) -> None:
+    def __init__(self, handler: MxHandler, host: str, port: int, hostname: str) -> None:
         self.handler = handler
         self.host = host
         self.port = port
-        self.max_message_bytes = max_message_bytes
         self.hostname = hostname
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
+        logging.getLogger(AIOSMTPD_LOGGER).setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, self.host, self.port)
         log.info("MX listening", extra={"host": self.host, "port": self.port})
 
-    def _protocol(self) -> SMTP:
-        return SMTP(
-            self.handler,
-            data_size_limit=self.max_message_bytes,
-            enable_SMTPUTF8=True,
-            hostname=self.hostname,
-            ident="KeyBuzz MX",
-        )
+    def _protocol(self) -> MxSession:
+        return MxSession(self.handler, self.handler.gate, self.hostname)
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -13,6 +13,7 @@ import asyncpg
 from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import Recipient
 from keybuzz_poller.inbound.mx import Lmtp, MxHandler, MxServer
+from keybuzz_poller.inbound.mx_limits import MxLimits, SessionGate
 from keybuzz_poller.runtime import PollerRuntime
 
 
@@ -29,16 +30,22 @@ class ProjectionLookup:
 async def start_mx(runtime: PollerRuntime) -> None:
     """``on_startup``: listen for mail; a poller that cannot listen does not start."""
     settings = runtime.settings
+    limits = MxLimits(
+        max_sessions=settings.mx_max_sessions,
+        max_sessions_per_client=settings.mx_max_sessions_per_client,
+        idle_timeout_seconds=settings.mx_idle_timeout_seconds,
+        session_timeout_seconds=settings.mx_session_timeout_seconds,
+        max_recipients=settings.mx_max_recipients,
+        max_message_bytes=settings.mx_max_message_bytes,
+        spool_memory_bytes=settings.mx_spool_memory_bytes,
+        spool_dir=settings.mx_spool_dir,
+    )
     handler = MxHandler(
-        ProjectionLookup(runtime.pool), Lmtp(settings.lmtp_host, settings.lmtp_port).deliver
+        ProjectionLookup(runtime.pool),
+        Lmtp(settings.lmtp_host, settings.lmtp_port).deliver,
+        SessionGate(runtime.name, limits),
     )
-    server = MxServer(
-        handler,
-        settings.mx_host,
-        settings.mx_port,
-        settings.mx_max_message_bytes,
-        hostname=settings.inbound_domain,
-    )
+    server = MxServer(handler, settings.mx_host, settings.mx_port, settings.inbound_domain)
     await server.start()
     runtime.provide(server)
 
