@@ -5,6 +5,7 @@ import logging
 
 import msgspec
 import pytest
+from keybuzz_devstack.testing import PRODUCTION_SETTINGS
 from keybuzz_shared.logs import JsonFormatter, redact_text
 from keybuzz_shared.settings import (
     DEV_INTERNAL_API_KEY,
@@ -39,17 +40,7 @@ def test_service_port_variable_and_defaults():
     assert load_settings(TenantSyncSettings, {}).http_port == 8004
 
 
-# What a production deployment gives: every secret its own, long enough, Vault over TLS.
-PRODUCTION = {
-    "KEYBUZZ_ENV": "production",
-    "JWT_SECRET": "j" * 32,
-    "INTERNAL_API_KEY": "k" * 32,
-    "VAULT_TOKEN": "hvs.production-token-of-the-service",
-    "VAULT_ADDR": "https://vault.internal:8200",
-    "NATS_URL": "tls://nats.internal:4222",
-    "NATS_USER": "oauth",
-    "NATS_PASSWORD": "a-real-nats-password-of-32-bytes-xxxx",
-}
+PRODUCTION = PRODUCTION_SETTINGS
 
 
 def test_production_settings_are_accepted():

@@ -250,6 +250,19 @@ class RunningService:
         await asyncio.wait_for(self.task, 30)
 
 
+# What a production deployment gives every service: its own long secrets, Vault and NATS
+# over TLS, NATS credentials. Settings tests start from it and change one thing.
+PRODUCTION_SETTINGS = {
+    "KEYBUZZ_ENV": "production",
+    "JWT_SECRET": "j" * 32,
+    "INTERNAL_API_KEY": "k" * 32,
+    "VAULT_TOKEN": "hvs.production-token-of-the-service",
+    "VAULT_ADDR": "https://vault.internal:8200",
+    "NATS_URL": "tls://nats.internal:4222",
+    "NATS_USER": "a-service",
+    "NATS_PASSWORD": "a-real-nats-password-of-32-bytes-xxxx",
+}
+
 NOWHERE = "http://127.0.0.1:9"  # the discard port: connection refused at once
 
 

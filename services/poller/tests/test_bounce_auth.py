@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from keybuzz_devstack.testing import PRODUCTION_SETTINGS
 from keybuzz_poller.inbound.addresses import parse_address, split_bounce_tag
 from keybuzz_poller.replies.bounce_auth import (
     Envelope,
@@ -71,14 +72,8 @@ def test_the_envelope_is_what_dovecot_and_the_mx_stamped_on_top() -> None:
 
 # What a production poller is given (the rest of its settings keep their defaults).
 PRODUCTION = {
-    "KEYBUZZ_ENV": "production",
-    "JWT_SECRET": "j" * 32,
-    "INTERNAL_API_KEY": "k" * 32,
-    "VAULT_TOKEN": "hvs.production-token-of-the-service",
-    "VAULT_ADDR": "https://vault.internal:8200",
-    "NATS_URL": "tls://nats.internal:4222",
+    **PRODUCTION_SETTINGS,
     "NATS_USER": "poller",
-    "NATS_PASSWORD": "p" * 32,
     "IMAP_PASSWORD": "i" * 32,
     "SMTP_RELAY_PASSWORD": "s" * 32,
     "SMTP_RELAY_STARTTLS": "true",
