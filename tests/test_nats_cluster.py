@@ -199,8 +199,8 @@ def polls_overlapping(records: list[logging.LogRecord]) -> list[str]:
     for record in records:
         if record.getMessage() == "tenant polled":
             fields = vars(record)
-            start = record.created - fields["seconds"]
-            by_tenant.setdefault(fields["tenant_id"], []).append((start, record.created))
+            start = fields["started_at"]  # the span ends before the lease is released
+            by_tenant.setdefault(fields["tenant_id"], []).append((start, start + fields["seconds"]))
     overlapping = []
     for tenant, spans in by_tenant.items():
         spans.sort()

@@ -54,7 +54,7 @@ async def test_two_instances_never_poll_a_tenant_at_once_and_take_over(
     assert len(by_instance) == 2  # both took a share
     for tenant, _ in tenants:
         spans = sorted(
-            (r.created - vars(r)["seconds"], r.created)
+            (vars(r)["started_at"], vars(r)["started_at"] + vars(r)["seconds"])
             for r in polls
             if vars(r)["tenant_id"] == tenant
         )

@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 
 import msgspec
@@ -171,6 +172,7 @@ class Scheduler:
 
     async def _poll_leased(self, tenant_id: str, reraise: bool) -> PollResult | None:
         pool, started = self.runtime.pool, asyncio.get_running_loop().time()
+        started_at = time.time()  # wall clock, for the log: comparable across instances
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
             result = await poll_tenant(self.runtime, tenant_id)
@@ -182,6 +184,9 @@ class Scheduler:
         finally:
             keeper.cancel()
             self.running.pop(tenant_id, None)
+        # The poll's span, taken before the lease is released: another instance may take the
+        # tenant the moment it is, before this line's log record is written.
+        seconds = round(asyncio.get_running_loop().time() - started, 3)
         await store.poll_succeeded(pool, tenant_id, self.owner, result.fetched, self.interval)
         # Every poll of every tenant at INFO would be most of the log: only those that stored mail.
         log.log(
@@ -192,7 +197,8 @@ class Scheduler:
                 "instance": self.owner,
                 "fetched": result.fetched,
                 "stored": result.stored,
-                "seconds": round(asyncio.get_running_loop().time() - started, 3),
+                "started_at": started_at,
+                "seconds": seconds,
             },
         )
         return result
