@@ -146,6 +146,33 @@ def test_a_mail_without_message_id_gets_a_stable_id() -> None:
     assert first.external_id == again.external_id and first.external_id.startswith("sha256:")
 
 
+def _delivered(raw: bytes, hop: str) -> bytes:
+    """As Dovecot files it: its trace fields on top, different at each delivery."""
+    return (
+        f"Return-Path: <bounces-{hop}@amazonses.com>\r\nDelivered-To: keybuzz+{hop}@localhost\r\n"
+        f"Received: from mx ({hop})\r\n\tby dovecot with LMTP id {hop}; {hop}\r\n"
+    ).encode() + raw
+
+
+def test_without_message_id_the_id_leaves_out_what_delivery_adds() -> None:
+    message = relay()
+    del message["Message-ID"]
+    other = relay("Un autre message, sans Message-ID non plus.")
+    del other["Message-ID"]
+    # Arrived by another path (no MX stamp): the content without the delivery's trace fields.
+    first, again = (
+        parse(_delivered(message.as_bytes(), "a")),
+        parse(_delivered(message.as_bytes(), "b")),
+    )
+    assert first.external_id == again.external_id
+    assert parse(_delivered(other.as_bytes(), "a")).external_id != first.external_id
+    # Through the MX: its digest, topmost; one a sender wrote below it does not count.
+    digest = "sha256:" + "ab" * 32
+    forged = b"X-KeyBuzz-Content-Digest: sha256:" + b"cd" * 32 + b"\r\n" + message.as_bytes()
+    mx = f"X-KeyBuzz-Content-Digest: {digest}\r\n".encode()
+    assert parse(_delivered(mx + forged, "a")).external_id == digest
+
+
 def test_unparseable_mail_is_flagged_with_its_raw_text_kept() -> None:
     for raw in (b"", b"\x00\xff\xfe garbage without headers or body \x80", b"Subject: x\r\n"):
         mail = parse(raw)

@@ -25,7 +25,7 @@ from html.parser import HTMLParser
 import msgspec
 from keybuzz_shared.ids import amazon_order_ids_in
 
-from keybuzz_poller.inbound.addresses import INBOUND_HEADER, parse_address
+from keybuzz_poller.inbound.addresses import DIGEST_HEADER, INBOUND_HEADER, parse_address
 
 BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
 # "------------- Begin message -------------", in every language Amazon writes.
@@ -38,6 +38,11 @@ QUOTE_INTRO = re.compile(
 # Labels that in practice mean windows-1252 (WHATWG Encoding): mail clients mislabel it.
 _CP1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "windows-1252", "cp1252"}
 _BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Header fields a delivery puts on top (Dovecot's LMTP, the MX's stamps): they differ
+# from one delivery of the same mail to the next, so the identity leaves them out.
+_TRACE_FIELDS = re.compile(rb"^(return-path|delivered-to|received|x-keybuzz-[a-z-]+)\s*:", re.I)
+_LINE_ENDING = re.compile(rb"\r\n|\n|\r(?!\n)")
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,11 +80,12 @@ class RelayMail(msgspec.Struct, kw_only=True):
     sent_at: datetime | None = None
     parse_error: str | None = None
     bounce: Bounce | None = None  # a bounce (replies/bounces.py), not a buyer's mail
+    received_digest: str | None = None  # the MX's digest of the mail as it received it
 
     @property
     def external_id(self) -> str:
-        """Message-ID, or a digest of the mail when it has none: the same mail, the same id."""
-        return self.message_id or "sha256:" + hashlib.sha256(self.raw).hexdigest()
+        """Message-ID, else the MX's digest, else :func:`delivered_digest`: the same mail, the same id."""
+        return self.message_id or self.received_digest or delivered_digest(self.raw)
 
     @property
     def raw_text(self) -> str:
@@ -91,6 +97,27 @@ def parse(raw: bytes) -> RelayMail:
         return _parse(raw)
     except Exception as exc:  # anything at all: flag it, keep the mail
         return RelayMail(raw=raw, parse_error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def delivered_digest(raw: bytes) -> str:
+    """``sha256:<hex>`` of a mail without the trace fields its delivery put on top.
+
+    For mail the MX did not stamp (it arrived by another path): the same content gives
+    the same digest however many times, and through whichever hops, it was delivered.
+    """
+    lines = iter(_LINE_ENDING.sub(b"\r\n", raw).splitlines(keepends=True))
+    digest = hashlib.sha256()
+    skipping = False
+    for line in lines:
+        if line[:1] in (b" ", b"\t") and skipping:
+            continue  # a folded trace field's next line
+        skipping = bool(_TRACE_FIELDS.match(line))
+        if not skipping:
+            digest.update(line)
+            break
+    for line in lines:
+        digest.update(line)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def _parse(raw: bytes) -> RelayMail:
@@ -120,7 +147,14 @@ def _parse(raw: bytes) -> RelayMail:
         sent_at=_date(message),
         parse_error=_problem(message, plain or html),
         bounce=_bounce(message, plain),
+        received_digest=_received_digest(message),
     )
+
+
+def _received_digest(message: Message) -> str | None:
+    """The MX's stamp (topmost: a sender's own is below it), if well-formed."""
+    value = _header(message, DIGEST_HEADER).lower()
+    return value if _DIGEST.match(value) else None
 
 
 def _problem(message: Message, body: str) -> str | None:
