@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from email.message import EmailMessage
 
 from keybuzz_poller.reading.relay_mail import html_to_text, parse
@@ -171,6 +173,36 @@ def test_without_message_id_the_id_leaves_out_what_delivery_adds() -> None:
     forged = b"X-KeyBuzz-Content-Digest: sha256:" + b"cd" * 32 + b"\r\n" + message.as_bytes()
     mx = f"X-KeyBuzz-Content-Digest: {digest}\r\n".encode()
     assert parse(_delivered(mx + forged, "a")).external_id == digest
+
+
+def test_every_inline_text_part_is_the_body_in_order_one_blank_line_apart() -> None:
+    words = [
+        "Bonjour, le colis est arrive casse.",
+        "Voici la photo du carton (ci-dessus).",
+        "Pouvez-vous me rembourser ? Merci, à bientôt.",
+    ]
+    # Written by hand: the base64 part has no final line break (nothing separates it
+    # from the next but the rule), the quoted-printable one ends in a soft break.
+    base64_words = base64.b64encode(words[1].encode()).decode()
+    raw = stamped(
+        (
+            f"From: Jean - Amazon Marketplace <{BUYER}>\r\nSubject: Commande {ORDER}\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            f"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{words[0]}\r\n"
+            "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{base64_words}\r\n"
+            "--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; "
+            "filename=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQ=\r\n"
+            "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "Pouvez-vous me rembourser ? Merci, =C3=A0 bient=C3=B4t.=\r\n\r\n--b--\r\n"
+        ).encode()
+    )
+
+    mail = parse(raw)
+    assert mail.parse_error is None
+    assert mail.text == "\n\n".join(words)
+    assert [(a.filename, a.content) for a in mail.attachments] == [("a.pdf", b"%PDF-1.4")]
 
 
 def test_unparseable_mail_is_flagged_with_its_raw_text_kept() -> None:

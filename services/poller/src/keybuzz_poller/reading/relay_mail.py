@@ -172,7 +172,12 @@ def _problem(message: Message, body: str) -> str | None:
 
 
 def _parts(message: Message) -> tuple[str, str, list[Attachment]]:
-    """The first text/plain and text/html bodies, and every attachment."""
+    """The text/plain body, the text/html body, and every attachment.
+
+    Each body is all the inline parts of its type, in order, joined by a blank line: a
+    client that puts an image in the middle of the buyer's text sends the words on either
+    side as two parts, and an agent must read both (docs/POLLER.md, "Parsing").
+    """
     plain: list[str] = []
     html: list[str] = []
     attachments: list[Attachment] = []
@@ -188,7 +193,11 @@ def _parts(message: Message) -> tuple[str, str, list[Attachment]]:
             plain.append(_text(part))
         elif kind == "text/html":
             html.append(_text(part))
-    return "\n".join(plain), "\n".join(html), attachments
+    return _joined(plain), "\n".join(html), attachments
+
+
+def _joined(texts: list[str]) -> str:
+    return "\n\n".join(text.strip("\n") for text in texts if text.strip())
 
 
 def _is_attachment(part: Message) -> bool:
