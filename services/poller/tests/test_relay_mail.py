@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-
 from email.message import EmailMessage
 
 from keybuzz_poller.reading.relay_mail import html_to_text, parse
