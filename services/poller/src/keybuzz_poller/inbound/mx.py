@@ -15,7 +15,8 @@ stopped on shutdown) and answers, per RFC 5321:
 
 A mail for several recipients is delivered once per recipient; if one delivery
 fails after another succeeded, the 451 makes the sender send it again to all of
-them, and the copy is recognised later by its Message-ID (at least once).
+them, and the copy is recognised later by its Message-ID, or without one by the
+digest the MX stamps (``_stamped``) (at least once).
 """
 
 from __future__ import annotations
