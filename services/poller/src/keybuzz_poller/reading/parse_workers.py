@@ -44,6 +44,8 @@ def _parse_timed(raw: bytes, budget: ParseBudget) -> RelayMail:
     signal.setitimer(signal.ITIMER_REAL, budget.max_seconds)
     try:
         return relay_mail.parse(raw, budget)
+    except OverBudget as exc:  # the timer went off outside parse's own ``try``
+        return RelayMail(raw=raw, parse_error=f"OverBudget: {exc}")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
