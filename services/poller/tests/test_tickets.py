@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.reading.new_mail import read_new_mail
@@ -139,6 +141,14 @@ async def test_mail_without_message_id_delivered_twice_is_one_ticket_message(
         "SELECT body FROM poller_ticket_messages WHERE tenant_id = $1 ORDER BY body", tenant
     )
     assert [r["body"] for r in bodies] == ["no id, other", "no id, sent twice"]
+    # The id is the MX's digest of the mail as it received it (CRLF line endings).
+    ids = await poller.runtime.pool.fetch(
+        "SELECT external_id FROM poller_external_messages WHERE tenant_id = $1", tenant
+    )
+    as_received = [m.as_bytes().replace(b"\n", b"\r\n") for m in (same, different)]
+    assert {r["external_id"] for r in ids} == {
+        "sha256:" + hashlib.sha256(raw).hexdigest() for raw in as_received
+    }
 
 
 async def test_crash_between_fetch_and_commit_fetches_again_without_duplicates(
