@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from email.message import EmailMessage
 
 from keybuzz_poller.reading.relay_mail import html_to_text, parse
@@ -144,6 +145,63 @@ def test_a_mail_without_message_id_gets_a_stable_id() -> None:
     first, again = parse(stamped(message)), parse(stamped(message))
     assert first.message_id is None
     assert first.external_id == again.external_id and first.external_id.startswith("sha256:")
+
+
+def _delivered(raw: bytes, hop: str) -> bytes:
+    """As Dovecot files it: its trace fields on top, different at each delivery."""
+    return (
+        f"Return-Path: <bounces-{hop}@amazonses.com>\r\nDelivered-To: keybuzz+{hop}@localhost\r\n"
+        f"Received: from mx ({hop})\r\n\tby dovecot with LMTP id {hop}; {hop}\r\n"
+    ).encode() + raw
+
+
+def test_without_message_id_the_id_leaves_out_what_delivery_adds() -> None:
+    message = relay()
+    del message["Message-ID"]
+    other = relay("Un autre message, sans Message-ID non plus.")
+    del other["Message-ID"]
+    # Arrived by another path (no MX stamp): the content without the delivery's trace fields.
+    first, again = (
+        parse(_delivered(message.as_bytes(), "a")),
+        parse(_delivered(message.as_bytes(), "b")),
+    )
+    assert first.external_id == again.external_id
+    assert parse(_delivered(other.as_bytes(), "a")).external_id != first.external_id
+    # Through the MX: its digest, topmost; one a sender wrote below it does not count.
+    digest = "sha256:" + "ab" * 32
+    forged = b"X-KeyBuzz-Content-Digest: sha256:" + b"cd" * 32 + b"\r\n" + message.as_bytes()
+    mx = f"X-KeyBuzz-Content-Digest: {digest}\r\n".encode()
+    assert parse(_delivered(mx + forged, "a")).external_id == digest
+
+
+def test_every_inline_text_part_is_the_body_in_order_one_blank_line_apart() -> None:
+    words = [
+        "Bonjour, le colis est arrive casse.",
+        "Voici la photo du carton (ci-dessus).",
+        "Pouvez-vous me rembourser ? Merci, à bientôt.",
+    ]
+    # Written by hand: the base64 part has no final line break (nothing separates it
+    # from the next but the rule), the quoted-printable one ends in a soft break.
+    base64_words = base64.b64encode(words[1].encode()).decode()
+    raw = stamped(
+        (
+            f"From: Jean - Amazon Marketplace <{BUYER}>\r\nSubject: Commande {ORDER}\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            f"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{words[0]}\r\n"
+            "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{base64_words}\r\n"
+            "--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; "
+            "filename=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQ=\r\n"
+            "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "Pouvez-vous me rembourser ? Merci, =C3=A0 bient=C3=B4t.=\r\n\r\n--b--\r\n"
+        ).encode()
+    )
+
+    mail = parse(raw)
+    assert mail.parse_error is None
+    assert mail.text == "\n\n".join(words)
+    assert [(a.filename, a.content) for a in mail.attachments] == [("a.pdf", b"%PDF-1.4")]
 
 
 def test_unparseable_mail_is_flagged_with_its_raw_text_kept() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.reading.new_mail import read_new_mail
@@ -119,6 +121,34 @@ async def test_repoll_and_redelivery_store_nothing_twice(poller: RunningService)
     assert sorted(m["externalMessageId"] for m in detail["messages"]) == sorted(
         e["externalMessageId"] for e in events
     )
+
+
+async def test_mail_without_message_id_delivered_twice_is_one_ticket_message(
+    poller: RunningService,
+) -> None:
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    same, different = relay_mail(address, "no id, sent twice"), relay_mail(address, "no id, other")
+    del same["Message-ID"], different["Message-ID"]
+    # Dovecot prepends its own Return-Path/Delivered-To/Received, different each time.
+    await send(poller, same.as_bytes(), address)
+    await send(poller, same.as_bytes(), address)
+    await send(poller, different.as_bytes(), address)
+
+    counts = await poll_now(poller, tenant)
+    assert (counts["fetched"], counts["stored"], counts["duplicates"]) == (3, 2, 1)
+    bodies = await poller.runtime.pool.fetch(
+        "SELECT body FROM poller_ticket_messages WHERE tenant_id = $1 ORDER BY body", tenant
+    )
+    assert [r["body"] for r in bodies] == ["no id, other", "no id, sent twice"]
+    # The id is the MX's digest of the mail as it received it (CRLF line endings).
+    ids = await poller.runtime.pool.fetch(
+        "SELECT external_id FROM poller_external_messages WHERE tenant_id = $1", tenant
+    )
+    as_received = [m.as_bytes().replace(b"\n", b"\r\n") for m in (same, different)]
+    assert {r["external_id"] for r in ids} == {
+        "sha256:" + hashlib.sha256(raw).hexdigest() for raw in as_received
+    }
 
 
 async def test_crash_between_fetch_and_commit_fetches_again_without_duplicates(

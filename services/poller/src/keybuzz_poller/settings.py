@@ -41,6 +41,12 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     lmtp_host: str = "127.0.0.1"
     lmtp_port: int = 8024
 
+    # One mail's parse budget (docs/POLLER.md, "Parse budget"): past any of them the mail is
+    # stored with its parse error, unparsed, and the other mails go on.
+    parse_max_parts: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    parse_max_depth: Annotated[int, msgspec.Meta(ge=1)] = 20
+    parse_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+
     # Demo mode (docs/POLLER.md, "Mock source"): polls read fixed mails about the sandbox
     # seller's orders instead of Dovecot. Refused when KEYBUZZ_ENV is production-like.
     amazon_use_mock: bool = False

@@ -26,6 +26,9 @@ FOLDER_PREFIX = "tenant-"
 # Prepended by the MX to every mail it accepts: the envelope recipient, which a
 # seller's forwarding rule does not put in To:. The topmost one is ours.
 INBOUND_HEADER = "X-KeyBuzz-Inbound-Address"
+# Prepended next to it: ``sha256:<hex>`` of the mail as the MX received it, the mail's
+# identity when it has no Message-ID (the trace lines delivery adds differ each time).
+DIGEST_HEADER = "X-KeyBuzz-Content-Digest"
 _MARKETPLACES = {"amazon": AMAZON}
 # "+b-<reply id: uuid, 32 hex>-<signature: 16 base32>" at the end of the local part.
 _BOUNCE_TAG = re.compile(r"\+b-([0-9a-f]{32})-([a-z2-7]{16})$")

@@ -15,13 +15,15 @@ stopped on shutdown) and answers, per RFC 5321:
 
 A mail for several recipients is delivered once per recipient; if one delivery
 fails after another succeeded, the 451 makes the sender send it again to all of
-them, and the copy is recognised later by its Message-ID (at least once).
+them, and the copy is recognised later by its Message-ID, or without one by the
+digest the MX stamps (``_stamped``) (at least once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import smtplib
@@ -31,7 +33,13 @@ from typing import IO
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from keybuzz_poller.inbound.addresses import INBOUND_HEADER, Recipient, RecipientLookup, normalise
+from keybuzz_poller.inbound.addresses import (
+    DIGEST_HEADER,
+    INBOUND_HEADER,
+    Recipient,
+    RecipientLookup,
+    normalise,
+)
 from keybuzz_poller.inbound.mx_limits import RECIPIENTS, SessionGate
 from keybuzz_poller.inbound.mx_session import MxEnvelope, MxSession
 
@@ -161,9 +169,11 @@ class MxHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope, MxEnvelope) and envelope.spool is not None
         sender = envelope.mail_from or ""
+        digest = await asyncio.to_thread(received_digest, envelope.spool)
         try:
             for recipient in envelope.recipients:
-                await self.deliver(recipient, sender, Spooled(_stamp(recipient), envelope.spool))
+                stamped = Spooled(_stamped(recipient, digest), envelope.spool)
+                await self.deliver(recipient, sender, stamped)
         except DeliveryFailed as exc:
             log.warning(
                 "inbound mail not accepted by the mailbox",
@@ -189,9 +199,21 @@ class MxHandler:
         return "451 4.3.0 Temporary failure, try again later"
 
 
-def _stamp(recipient: Recipient) -> bytes:
-    """The envelope recipient, prepended: To: holds the seller's address when forwarded."""
-    return f"{INBOUND_HEADER}: {recipient.address}\r\n".encode()
+def received_digest(content: IO[bytes]) -> str:
+    """``sha256:<hex>`` of the mail as received, line endings as CRLF; read from 0, left at 0."""
+    content.seek(0)
+    digest = hashlib.sha256()
+    for line in content:
+        digest.update(_LINE_ENDING.sub(b"\r\n", line))
+    content.seek(0)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _stamped(recipient: Recipient, digest: str) -> bytes:
+    """Our headers, prepended (the parser reads the topmost, so a sender's own are ignored):
+    the envelope recipient (To: holds the seller's address when forwarded) and the digest
+    of the mail as received (its identity without a Message-ID)."""
+    return f"{INBOUND_HEADER}: {recipient.address}\r\n{DIGEST_HEADER}: {digest}\r\n".encode()
 
 
 def _client(session: Session) -> str:

@@ -19,7 +19,7 @@ from keybuzz_poller.reading import store
 from keybuzz_poller.reading.mailbox import Cursor, ImapAccount, Mailbox
 from keybuzz_poller.reading.mock_mailbox import MockMailbox
 from keybuzz_poller.reading.parse_workers import parse_mails
-from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.reading.relay_mail import ParseBudget, RelayMail
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
 
@@ -36,6 +36,14 @@ def imap_account(settings: PollerSettings) -> ImapAccount:
         settings.imap_user,
         settings.imap_password,
         pool_size=settings.poll_concurrency,
+    )
+
+
+def parse_budget(settings: PollerSettings) -> ParseBudget:
+    return ParseBudget(
+        max_parts=settings.parse_max_parts,
+        max_depth=settings.parse_max_depth,
+        max_seconds=settings.parse_max_seconds,
     )
 
 
@@ -73,7 +81,7 @@ async def read_new_mail(
     new = await runtime.component(Mailbox).fetch_new(folder, cursor, limit)
     if new.reread:
         log.warning("UIDVALIDITY changed: folder read again", extra={"tenant_id": tenant_id})
-    mails = await parse_mails([m.raw for m in new.mails])
+    mails = await parse_mails([m.raw for m in new.mails], parse_budget(runtime.settings))
     if new.cursor is None or new.cursor == cursor:
         return mails
     async with runtime.unit_of_work() as uow:

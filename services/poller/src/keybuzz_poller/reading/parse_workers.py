@@ -5,6 +5,11 @@ here: a poll's batch of 200 would hold the event loop for a third of a second, a
 parsing was half of the poller's CPU (docs/BENCHMARKS.md). One process-wide pool,
 shared by every service instance of the process and made on first use. This module
 imports nothing heavy: spawned workers import it to find ``_parse_batch``.
+
+Each mail has a budget (:class:`ParseBudget`): its parts and depth are checked by
+``relay_mail.parse``; its time here, by a timer in the worker (SIGALRM interrupts
+the parse in the worker's main thread, where the pool runs its tasks), so a hostile
+mail costs its poll at most ``max_seconds`` and the worker goes on with the next.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ import asyncio
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from keybuzz_poller.reading import relay_mail
-from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.reading.relay_mail import OverBudget, ParseBudget, RelayMail
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +34,34 @@ PARSE_WORKERS = max(1, min(4, (os.cpu_count() or 2) - 1))
 _parse_pool: ProcessPoolExecutor | None = None
 
 
-def _parse_batch(raws: list[bytes]) -> list[RelayMail]:
+def _parse_batch(raws: list[bytes], budget: ParseBudget) -> list[RelayMail]:
     """In a worker process: msgspec Structs pickle, so the results travel back as they are."""
-    return [relay_mail.parse(raw) for raw in raws]
+    return [_parse_timed(raw, budget) for raw in raws]
+
+
+def _parse_timed(raw: bytes, budget: ParseBudget) -> RelayMail:
+    """``relay_mail.parse``, interrupted past ``budget.max_seconds`` (it flags the mail)."""
+    signal.setitimer(signal.ITIMER_REAL, budget.max_seconds)
+    try:
+        return relay_mail.parse(raw, budget)
+    except OverBudget as exc:  # the timer went off outside parse's own ``try``
+        return RelayMail(raw=raw, parse_error=f"OverBudget: {exc}")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _out_of_time(signum: int, frame: object) -> None:
+    raise OverBudget("parse took longer than its time budget")
+
+
+def _start_worker(parent: int) -> None:
+    """Worker initializer: the parse timer's handler, and leaving with the parent."""
+    signal.signal(signal.SIGALRM, _out_of_time)
+    _exit_with_parent(parent)
 
 
 def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: leave when the service process is gone, however it went.
+    """Leave when the service process is gone, however it went.
 
     A worker blocks reading its task pipe and outlives a parent that was SIGKILLed
     (measured: orphans of killed pollers piled up under init); this thread ends it
@@ -56,21 +83,21 @@ def _pool() -> ProcessPoolExecutor:
         _parse_pool = ProcessPoolExecutor(
             PARSE_WORKERS,
             mp_context=mp.get_context("spawn"),
-            initializer=_exit_with_parent,
+            initializer=_start_worker,
             initargs=(os.getpid(),),
         )
     return _parse_pool
 
 
-async def parse_mails(raws: list[bytes]) -> list[RelayMail]:
-    """``relay_mail.parse`` of each, off the event loop; order kept."""
+async def parse_mails(raws: list[bytes], budget: ParseBudget) -> list[RelayMail]:
+    """``relay_mail.parse`` of each within ``budget``, off the event loop; order kept."""
     if not raws:
         return []
     global _parse_pool
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_pool(), _parse_batch, raws)
+        return await loop.run_in_executor(_pool(), _parse_batch, raws, budget)
     except BrokenProcessPool:  # a worker died (OOM killer …): a new pool, this batch again
         log.warning("mail parsing workers died: starting new ones")
         _parse_pool = None
-        return await loop.run_in_executor(_pool(), _parse_batch, raws)
+        return await loop.run_in_executor(_pool(), _parse_batch, raws, budget)

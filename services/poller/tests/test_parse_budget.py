@@ -1,0 +1,93 @@
+"""One hostile mail does not delay everyone: a parse has a budget (parts, depth, time)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_poller.reading.parse_workers import parse_mails
+from keybuzz_poller.reading.relay_mail import ParseBudget, parse
+from keybuzz_poller.service import DEFINITION
+from mailkit import ORDER, new_tenant, poll_now, relay_mail, send, synced
+
+HOSTILE_PARTS = 60_000  # 2.3 MB; the stdlib parses it in ~47 s without a budget
+
+
+def hostile_mail(to: str, parts: int = HOSTILE_PARTS) -> bytes:
+    head = (
+        "From: Jean - Amazon Marketplace <b7q2x9w4k1@marketplace.amazon.fr>\r\n"
+        f"To: {to}\r\nSubject: Order {ORDER}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="x"\r\n\r\n'
+    )
+    part = "--x\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    return (head + part * parts + "--x--\r\n").encode()
+
+
+def nested_mail(depth: int) -> bytes:
+    head = "From: a@b.example\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+    opening = "".join(
+        f'Content-Type: multipart/mixed; boundary="b{n}"\r\n\r\n--b{n}\r\n' for n in range(depth)
+    )
+    closing = "".join(f"\r\n--b{n}--\r\n" for n in reversed(range(depth)))
+    return (head + opening + "Content-Type: text/plain\r\n\r\nhello" + closing).encode()
+
+
+async def test_a_mail_of_60000_parts_is_stored_flagged_and_another_tenant_goes_on(
+    start_service: Callable[..., Awaitable[RunningService]], dovecot: MailServer
+) -> None:
+    # Default budget (1,000 parts, depth 20, 5 s); the MX takes the 2.3 MB mail.
+    poller = await start_service(
+        DEFINITION, POLL_ENABLED="false", MX_MAX_MESSAGE_BYTES=str(8 << 20), **dovecot.settings
+    )
+    (hostile, hostile_address), (other, other_address) = new_tenant(), new_tenant()
+    await synced(poller, hostile, hostile_address)
+    await synced(poller, other, other_address)
+    await send(poller, hostile_mail(hostile_address), hostile_address)
+    await send(poller, relay_mail(other_address, "my parcel?"), other_address)
+
+    hostile_poll = asyncio.create_task(poll_now(poller, hostile))
+    await asyncio.sleep(0.2)  # the hostile mail's poll goes first
+    # The other tenant's mail is a ticket within the budget, not after the ~47 s parse.
+    other_poll = await asyncio.wait_for(
+        poll_now(poller, other), poller.runtime.settings.parse_max_seconds
+    )
+    assert other_poll["stored"] == 1
+    assert await poller.runtime.pool.fetchval(
+        "SELECT body FROM poller_ticket_messages WHERE tenant_id = $1", other
+    ) == ("my parcel?")
+    assert (await asyncio.wait_for(hostile_poll, 60))["stored"] == 1
+    flagged = await poller.runtime.pool.fetchrow(
+        "SELECT parse_error, length(raw) AS size FROM poller_external_messages"
+        " WHERE tenant_id = $1",
+        hostile,
+    )
+    assert flagged["parse_error"] == "OverBudget: more than 1000 MIME parts"
+    assert flagged["size"] > len(hostile_mail(hostile_address))  # kept whole, with our headers
+
+
+async def test_a_parse_past_its_time_is_stopped_in_the_worker_and_the_batch_goes_on() -> None:
+    # No parts limit to stop it early: only the worker's timer can.
+    budget = ParseBudget(max_parts=10 * HOSTILE_PARTS, max_seconds=1.0)
+    normal = relay_mail("amazon.t.fr.abcdefghijklmnop@inbound.keybuzz.test").as_bytes()
+    slow, fine = await asyncio.wait_for(
+        parse_mails([hostile_mail("seller@example.com"), normal], budget), 30
+    )
+    assert slow.parse_error == "OverBudget: parse took longer than its time budget"
+    assert fine.parse_error is None and fine.text == "Where is my parcel?"
+    # The worker is still there for the next batch.
+    [again] = await asyncio.wait_for(parse_mails([normal], budget), 30)
+    assert again.parse_error is None
+
+
+def test_parts_and_depth_over_budget_are_flagged_and_within_parse() -> None:
+    budget = ParseBudget(max_parts=10, max_depth=5)
+    assert parse(hostile_mail("a@b.example", parts=10), budget).parse_error is None
+    assert parse(hostile_mail("a@b.example", parts=11), budget).parse_error == (
+        "OverBudget: more than 10 MIME parts"
+    )
+    assert parse(nested_mail(4), budget).parse_error is None
+    assert parse(nested_mail(5), budget).parse_error == (
+        "OverBudget: MIME parts nested deeper than 5"
+    )
+    assert parse(nested_mail(5)).parse_error is None  # no budget given: parsed
