@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.polling import store
+from keybuzz_poller.polling.wakeups import APPLICATION_NAME, DueListener
 from keybuzz_poller.service import DEFINITION
 from mailkit import new_tenant, relay_mail, send, synced
 
@@ -153,3 +154,45 @@ def _deliver_behind_the_mx(dovecot: MailServer, tenant: str, mail: bytes) -> Non
         lmtp.sendmail(
             "bounces@amazonses.com", f"{dovecot.user}+{folder_for(tenant)}@localhost", mail
         )
+
+
+async def test_a_mark_wakes_every_listener_and_a_lost_connection_is_reopened(
+    poller: RunningService,
+) -> None:
+    pool = poller.runtime.pool
+    wake = asyncio.Event()
+    listener = DueListener(poller.runtime.settings.database_url, wake)
+    listener.start()
+    try:
+        await eventually(_is_set(wake), within=5)  # woken once listening: what was missed
+        wake.clear()
+        await store.mark_delivered(pool, "t-anyone")
+        await eventually(_is_set(wake), within=2)
+
+        await pool.execute(  # PostgreSQL drops the listening connection
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            APPLICATION_NAME,
+        )
+        await asyncio.sleep(0.5)
+        wake.clear()
+        await eventually(lambda: _listening(poller), within=15)
+        await store.mark_delivered(pool, "t-anyone")
+        await eventually(_is_set(wake), within=2)
+    finally:
+        await listener.stop()
+
+
+def _is_set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return event.is_set()
+
+    return probe
+
+
+async def _listening(poller: RunningService) -> bool:
+    return bool(
+        await poller.runtime.pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            APPLICATION_NAME,
+        )
+    )

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 10.0  # how often a quiet connection is checked for being closed
 RECONNECT_BASE_SECONDS = 0.5
 RECONNECT_CAP_SECONDS = 30.0
+APPLICATION_NAME = "keybuzz-poller-due-listener"  # in pg_stat_activity
+LOST = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class DueListener:
@@ -48,8 +50,10 @@ class DueListener:
         attempt = 0
         while True:
             try:
-                connection = await asyncpg.connect(self.database_url)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                connection = await asyncpg.connect(
+                    self.database_url, server_settings={"application_name": APPLICATION_NAME}
+                )
+            except LOST as exc:
                 if attempt == 0:
                     log.warning("due listener disconnected", extra={"error": repr(exc)})
                 await asyncio.sleep(
@@ -62,18 +66,22 @@ class DueListener:
             attempt = 0
             try:
                 await self._listen(connection)
-            except (OSError, asyncpg.PostgresError) as exc:
+            except LOST as exc:
                 log.warning("due listener disconnected", extra={"error": repr(exc)})
             finally:
                 with contextlib.suppress(Exception):
                     await connection.close(timeout=1)
 
     async def _listen(self, connection: asyncpg.Connection) -> None:
+        closed = asyncio.Event()
+        connection.add_termination_listener(lambda _connection: closed.set())
         await connection.add_listener(DUE_CHANNEL, self._notified)
         self.wake.set()  # what was marked due while we were not listening
         while not connection.is_closed():
-            await asyncio.sleep(CHECK_SECONDS)
-            await connection.execute("SELECT 1")  # a dead server shows up here
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed.wait(), CHECK_SECONDS)
+                return
+            await connection.execute("SELECT 1")  # a silent dead peer shows up here
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: object) -> None:
         self.wake.set()
