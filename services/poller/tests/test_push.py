@@ -15,7 +15,7 @@ from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.polling import store
 from keybuzz_poller.polling.wakeups import APPLICATION_NAME, DueListener
 from keybuzz_poller.service import DEFINITION
-from mailkit import new_tenant, relay_mail, send, synced
+from mailkit import new_tenant, poll_now, relay_mail, send, synced
 
 StartService = Callable[..., Awaitable[RunningService]]
 HOUR = "3600"
@@ -196,3 +196,19 @@ async def _listening(poller: RunningService) -> bool:
             APPLICATION_NAME,
         )
     )
+
+
+async def test_every_mail_of_a_poll_is_one_observation_of_mail_to_ticket(
+    poller: RunningService,
+) -> None:
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    before = await histogram_count(poller)
+    for text in ("first", "second"):
+        await send(poller, relay_mail(address, text=text), address)
+
+    assert (await poll_now(poller, tenant))["stored"] == 2  # both in one poll
+    assert await histogram_count(poller) == before + 2
+    await send(poller, relay_mail(address, text="third"), address)
+    assert (await poll_now(poller, tenant))["stored"] == 1
+    assert await histogram_count(poller) == before + 3
