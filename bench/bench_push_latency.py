@@ -111,8 +111,8 @@ async def _one_mail(service: RunningService, tenant: tuple[str, str], n: int) ->
 
 
 async def _measure(service: RunningService) -> list[float]:
-    tenants = [(f"tpush{i:03d}{uuid.uuid4().hex[:4]}", "") for i in range(TENANTS)]
-    tenants = [(t, f"amazon.{t}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}") for t, _ in tenants]
+    ids = [f"tpush{i:03d}{uuid.uuid4().hex[:4]}" for i in range(TENANTS)]
+    tenants = [(t, f"amazon.{t}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}") for t in ids]
     await _make_known(service, tenants)
     start = time.perf_counter()
     runs = []
