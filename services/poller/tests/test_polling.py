@@ -18,7 +18,16 @@ from keybuzz_poller.polling import store
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected
-from mailkit import archived, get_json, new_tenant, publish, relay_mail, send, synced
+from mailkit import (
+    archived,
+    deliver_behind_the_mx,
+    get_json,
+    new_tenant,
+    publish,
+    relay_mail,
+    send,
+    synced,
+)
 
 StartService = Callable[..., Awaitable[RunningService]]
 
@@ -151,7 +160,8 @@ async def test_connection_connected_polls_at_once_and_archived_tenants_are_not_p
     gone, gone_address = new_tenant()
     for t, a in ((tenant, address), (gone, gone_address)):
         await synced(poller, t, a)
-        await send(poller, relay_mail(a), a)
+        # Behind the MX: its delivery would make the tenant due at once (push on delivery).
+        await deliver_behind_the_mx(dovecot, t, relay_mail(a))
     await archived(poller, gone)
 
     for t in (gone, tenant):

@@ -7,15 +7,13 @@ poll happen within the test; the periodic sweep is tested apart, as the safety n
 from __future__ import annotations
 
 import asyncio
-import smtplib
 from collections.abc import Awaitable, Callable
 
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
-from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.polling import store
 from keybuzz_poller.polling.wakeups import APPLICATION_NAME, DueListener
 from keybuzz_poller.service import DEFINITION
-from mailkit import new_tenant, poll_now, relay_mail, send, synced
+from mailkit import deliver_behind_the_mx, new_tenant, poll_now, relay_mail, send, synced
 
 StartService = Callable[..., Awaitable[RunningService]]
 HOUR = "3600"
@@ -132,12 +130,32 @@ async def test_a_lost_wake_up_is_caught_by_the_sweep(
     await synced(poller, tenant, address)
     await eventually(lambda: _polled_once(poller, tenant), within=10)
 
-    await asyncio.to_thread(_deliver_behind_the_mx, dovecot, tenant, relay_mail(address).as_bytes())
+    await deliver_behind_the_mx(dovecot, tenant, relay_mail(address))
     await eventually(lambda: ticket_messages(poller, tenant), within=10)
     pushed = await poller.runtime.pool.fetchval(
         "SELECT last_pushed_at FROM poller_poll_status WHERE tenant_id = $1", tenant
     )
     assert pushed is None  # no wake-up was ever sent
+
+
+async def test_a_wake_up_nobody_heard_is_caught_by_the_next_instance_that_polls(
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+    dovecot: MailServer,
+) -> None:
+    """The NOTIFY went out while no instance listened: the due mark stays in PostgreSQL."""
+    database = await make_database("poller")
+    common = {"DATABASE_URL": database, "POLL_INTERVAL_SECONDS": HOUR, **dovecot.settings}
+    mx_only = await start_service(DEFINITION, POLL_ENABLED="false", **common)
+    tenant, address = new_tenant()
+    await synced(mx_only, tenant, address)
+    await not_due_for_an_hour(mx_only, tenant)
+    await send(mx_only, relay_mail(address), address)  # nobody listens: the wake-up is lost
+    await asyncio.sleep(1)
+    assert await ticket_messages(mx_only, tenant) == 0
+
+    polling = await start_service(DEFINITION, **common)  # started after the wake-up
+    await eventually(lambda: ticket_messages(polling, tenant), within=5)
 
 
 async def _polled_once(poller: RunningService, tenant: str) -> bool:
@@ -147,13 +165,6 @@ async def _polled_once(poller: RunningService, tenant: str) -> bool:
             tenant,
         )
     )
-
-
-def _deliver_behind_the_mx(dovecot: MailServer, tenant: str, mail: bytes) -> None:
-    with smtplib.LMTP(dovecot.host, dovecot.lmtp_port, timeout=30) as lmtp:
-        lmtp.sendmail(
-            "bounces@amazonses.com", f"{dovecot.user}+{folder_for(tenant)}@localhost", mail
-        )
 
 
 async def test_a_mark_wakes_every_listener_and_a_lost_connection_is_reopened(
