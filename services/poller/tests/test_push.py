@@ -18,6 +18,11 @@ from mailkit import deliver_behind_the_mx, new_tenant, poll_now, relay_mail, sen
 StartService = Callable[..., Awaitable[RunningService]]
 HOUR = "3600"
 HISTOGRAM_COUNT = "keybuzz_poller_mail_to_ticket_seconds_count"
+# This test database's listeners only: other tests' pollers share the PostgreSQL server.
+LISTENERS = (
+    "SELECT {what} FROM pg_stat_activity"
+    " WHERE application_name = $1 AND datname = current_database()"
+)
 
 
 async def ticket_messages(poller: RunningService, tenant_id: str) -> int:
@@ -82,25 +87,28 @@ async def _count_is(poller: RunningService, count: float) -> bool:
     return await histogram_count(poller) == count
 
 
+async def mx_only_instance(
+    start_service: StartService, settings: dict[str, str]
+) -> tuple[RunningService, str, str]:
+    """An instance that never polls (its MX only), and a tenant it knows, not due for an hour."""
+    mx_only = await start_service(DEFINITION, POLL_ENABLED="false", **settings)
+    tenant, address = new_tenant()
+    await synced(mx_only, tenant, address)
+    await not_due_for_an_hour(mx_only, tenant)
+    return mx_only, tenant, address
+
+
 async def test_the_mx_of_one_instance_wakes_the_instance_that_polls(
     start_service: StartService,
     make_database: Callable[[str], Awaitable[str]],
     dovecot: MailServer,
 ) -> None:
-    database = await make_database("poller")
-    common = {"DATABASE_URL": database, "POLL_INTERVAL_SECONDS": HOUR, **dovecot.settings}
-    mx_only = await start_service(DEFINITION, POLL_ENABLED="false", **common)
-    polling = await start_service(DEFINITION, **common)
-    tenant, address = new_tenant()
-    await synced(mx_only, tenant, address)
-    await not_due_for_an_hour(mx_only, tenant)
+    common = {"DATABASE_URL": await make_database("poller"), "POLL_INTERVAL_SECONDS": HOUR}
+    mx_only, tenant, address = await mx_only_instance(start_service, common | dovecot.settings)
+    polling = await start_service(DEFINITION, **common, **dovecot.settings)
 
-    await send(mx_only, relay_mail(address), address)  # the MX of the instance that never polls
+    await send(mx_only, relay_mail(address), address)
     await eventually(lambda: ticket_messages(polling, tenant), within=5)
-    owner = await polling.runtime.pool.fetchval(
-        "SELECT last_success_at IS NOT NULL FROM poller_poll_status WHERE tenant_id = $1", tenant
-    )
-    assert owner
 
 
 async def test_a_delivery_during_a_poll_makes_the_tenant_due_again_at_once(
@@ -144,27 +152,26 @@ async def test_a_wake_up_nobody_heard_is_caught_by_the_next_instance_that_polls(
     dovecot: MailServer,
 ) -> None:
     """The NOTIFY went out while no instance listened: the due mark stays in PostgreSQL."""
-    database = await make_database("poller")
-    common = {"DATABASE_URL": database, "POLL_INTERVAL_SECONDS": HOUR, **dovecot.settings}
-    mx_only = await start_service(DEFINITION, POLL_ENABLED="false", **common)
-    tenant, address = new_tenant()
-    await synced(mx_only, tenant, address)
-    await not_due_for_an_hour(mx_only, tenant)
+    common = {"DATABASE_URL": await make_database("poller"), "POLL_INTERVAL_SECONDS": HOUR}
+    mx_only, tenant, address = await mx_only_instance(start_service, common | dovecot.settings)
     await send(mx_only, relay_mail(address), address)  # nobody listens: the wake-up is lost
     await asyncio.sleep(1)
     assert await ticket_messages(mx_only, tenant) == 0
 
-    polling = await start_service(DEFINITION, **common)  # started after the wake-up
+    polling = await start_service(DEFINITION, **common, **dovecot.settings)  # after the wake-up
     await eventually(lambda: ticket_messages(polling, tenant), within=5)
 
 
 async def _polled_once(poller: RunningService, tenant: str) -> bool:
-    return bool(
-        await poller.runtime.pool.fetchval(
-            "SELECT last_success_at IS NOT NULL FROM poller_poll_status WHERE tenant_id = $1",
-            tenant,
-        )
+    return await _holds(
+        poller,
+        "SELECT last_success_at IS NOT NULL FROM poller_poll_status WHERE tenant_id = $1",
+        tenant,
     )
+
+
+async def _holds(poller: RunningService, query: str, *args: object) -> bool:
+    return bool(await poller.runtime.pool.fetchval(query, *args))
 
 
 async def test_a_mark_wakes_every_listener_and_a_lost_connection_is_reopened(
@@ -180,10 +187,8 @@ async def test_a_mark_wakes_every_listener_and_a_lost_connection_is_reopened(
         await store.mark_delivered(pool, "t-anyone")
         await eventually(_is_set(wake), within=2)
 
-        await pool.execute(  # PostgreSQL drops the listening connection
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            APPLICATION_NAME,
-        )
+        # PostgreSQL drops the listening connection.
+        await pool.execute(LISTENERS.format(what="pg_terminate_backend(pid)"), APPLICATION_NAME)
         await asyncio.sleep(0.5)
         wake.clear()
         await eventually(lambda: _listening(poller), within=15)
@@ -201,12 +206,7 @@ def _is_set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
 
 
 async def _listening(poller: RunningService) -> bool:
-    return bool(
-        await poller.runtime.pool.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-            APPLICATION_NAME,
-        )
-    )
+    return await _holds(poller, LISTENERS.format(what="count(*)"), APPLICATION_NAME)
 
 
 async def test_every_mail_of_a_poll_is_one_observation_of_mail_to_ticket(
