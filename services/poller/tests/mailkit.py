@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import smtplib
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -11,7 +12,7 @@ from typing import Any
 
 import aiosmtplib
 from keybuzz_devstack.infra import free_port
-from keybuzz_devstack.testing import RunningService, eventually
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
@@ -260,3 +261,15 @@ class TcpCut:
         finally:
             self.writers.discard(writer)
             writer.transport.abort()
+
+
+async def deliver_behind_the_mx(dovecot: MailServer, tenant_id: str, message: EmailMessage) -> None:
+    """Straight into the tenant's folder over LMTP: no MX, so no due mark and no wake-up."""
+    await asyncio.to_thread(_deliver_over_lmtp, dovecot, tenant_id, message.as_bytes())
+
+
+def _deliver_over_lmtp(dovecot: MailServer, tenant_id: str, mail: bytes) -> None:
+    with smtplib.LMTP(dovecot.host, dovecot.lmtp_port, timeout=30) as lmtp:
+        lmtp.sendmail(
+            "bounces@amazonses.com", f"{dovecot.user}+{folder_for(tenant_id)}@localhost", mail
+        )

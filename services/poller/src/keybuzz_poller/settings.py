@@ -20,8 +20,9 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     }
 
     http_port: int = 8002
-    # Every tenant with an inbound address is polled once per interval (docs/POLLER.md).
-    poll_interval_seconds: int = 60
+    # Every tenant with an inbound address is polled once per interval (docs/POLLER.md): the
+    # safety net; mail the MX stores makes its tenant due at once ("Push on delivery").
+    poll_interval_seconds: int = 300
     # How long an instance holds a tenant without renewing: a dead instance's tenants
     # are taken over after this (capped at the interval).
     poll_lease_seconds: float = 30.0

@@ -6,15 +6,19 @@ recipients it accepts are those of the poller's own projection (``store.py``).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import asyncpg
 
 from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import Recipient
-from keybuzz_poller.inbound.mx import Lmtp, MxHandler, MxServer
+from keybuzz_poller.inbound.mx import Deliver, Lmtp, MxHandler, MxServer, Spooled
 from keybuzz_poller.inbound.mx_limits import MxLimits, SessionGate
+from keybuzz_poller.polling import store as polling_store
 from keybuzz_poller.runtime import PollerRuntime
+
+log = logging.getLogger(__name__)
 
 
 class ProjectionLookup:
@@ -25,6 +29,26 @@ class ProjectionLookup:
 
     async def lookup(self, address: str) -> Recipient | None:
         return await store.find_recipient(self.pool, address)
+
+
+def pushing(deliver: Deliver, pool: asyncpg.Pool) -> Deliver:
+    """``deliver``, then the tenant is due now and every polling instance is woken.
+
+    The mail is stored once Dovecot answered: a failed mark is only logged (the SMTP
+    answer stays 250, a 451 would have the mail sent again), and the sweep reads it.
+    """
+
+    async def deliver_and_push(recipient: Recipient, sender: str, mail: Spooled) -> None:
+        await deliver(recipient, sender, mail)
+        try:
+            await polling_store.mark_delivered(pool, recipient.tenant_id)
+        except Exception as exc:
+            log.warning(
+                "tenant not marked due after a delivery: the sweep will read it",
+                extra={"tenant_id": recipient.tenant_id, "error": type(exc).__name__},
+            )
+
+    return deliver_and_push
 
 
 async def start_mx(runtime: PollerRuntime) -> None:
@@ -42,7 +66,7 @@ async def start_mx(runtime: PollerRuntime) -> None:
     )
     handler = MxHandler(
         ProjectionLookup(runtime.pool),
-        Lmtp(settings.lmtp_host, settings.lmtp_port).deliver,
+        pushing(Lmtp(settings.lmtp_host, settings.lmtp_port).deliver, runtime.pool),
         SessionGate(runtime.name, limits),
     )
     server = MxServer(handler, settings.mx_host, settings.mx_port, settings.inbound_domain)

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 import asyncpg
 from keybuzz_shared.db import Executor
 
+# NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
+DUE_CHANNEL = "keybuzz_poller_due"
+
 
 async def ensure_scheduled(db: Executor, tenant_id: str, interval: float) -> None:
     """A new tenant's first poll falls at a random point of the interval: polls spread out."""
@@ -32,6 +35,28 @@ async def poll_soon(db: Executor, tenant_id: str) -> None:
     )
 
 
+async def mark_delivered(db: Executor, tenant_id: str) -> None:
+    """The MX stored a mail for the tenant: due now, and the instances are woken.
+
+    One statement: the NOTIFY is sent when the mark commits, never before it.
+    """
+    await db.execute(
+        f"""
+        WITH marked AS (
+            INSERT INTO poller_poll_status (tenant_id, next_poll_at, pushed_at, last_pushed_at)
+            VALUES ($1, now(), now(), now())
+            ON CONFLICT (tenant_id) DO UPDATE SET
+                next_poll_at = least(poller_poll_status.next_poll_at, now()),
+                pushed_at = coalesce(poller_poll_status.pushed_at, now()),
+                last_pushed_at = now()
+            RETURNING tenant_id
+        )
+        SELECT pg_notify('{DUE_CHANNEL}', tenant_id) FROM marked
+        """,
+        tenant_id,
+    )
+
+
 _POLLABLE = """
     EXISTS (SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND NOT t.archived)
     AND EXISTS (SELECT 1 FROM poller_inbound_addresses a
@@ -52,7 +77,8 @@ async def claim_due(db: Executor, owner: str, limit: int, lease_seconds: float) 
             FOR UPDATE OF s SKIP LOCKED
         )
         UPDATE poller_poll_status s
-        SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3)
+        SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
+            claimed_at = now()
         FROM due WHERE s.tenant_id = due.tenant_id
         RETURNING s.tenant_id
         """,
@@ -73,7 +99,8 @@ async def claim_tenant(db: Executor, tenant_id: str, owner: str, lease_seconds: 
             FOR UPDATE OF s SKIP LOCKED
         )
         UPDATE poller_poll_status s
-        SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
+        SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+            claimed_at = now()
         FROM one WHERE s.tenant_id = one.tenant_id
         RETURNING true
         """,
@@ -115,23 +142,33 @@ async def renew_leases(
 
 async def poll_succeeded(
     db: Executor, tenant_id: str, owner: str, fetched: int, interval: float
-) -> None:
+) -> float | None:
     """Record the poll, release the lease, schedule the next one an interval later.
 
     Keeping the tenant's place in the interval keeps polls spread; a tenant overdue
     by more than an interval (every instance was down) gets a random place again.
+    A mail delivered after the poll was claimed may have been missed: due again at once.
+    Returns the seconds since the oldest delivery this poll served (None: no delivery
+    was pushed), for keybuzz_poller_mail_to_ticket_seconds.
     """
-    await db.execute(
+    return await db.fetchval(
         """
-        UPDATE poller_poll_status SET
+        WITH old AS (
+            SELECT tenant_id, pushed_at, last_pushed_at > claimed_at AS pushed_during_poll
+            FROM poller_poll_status WHERE tenant_id = $1 AND lease_owner = $2 FOR UPDATE
+        )
+        UPDATE poller_poll_status s SET
             next_poll_at = CASE
-                WHEN next_poll_at + make_interval(secs => $4) > now()
-                    THEN next_poll_at + make_interval(secs => $4)
+                WHEN old.pushed_during_poll THEN now()
+                WHEN s.next_poll_at + make_interval(secs => $4) > now()
+                    THEN s.next_poll_at + make_interval(secs => $4)
                 ELSE now() + random() * make_interval(secs => $4) END,
+            pushed_at = CASE WHEN old.pushed_during_poll THEN s.last_pushed_at END,
             lease_owner = NULL, lease_expires_at = NULL,
             last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
-            messages_fetched = messages_fetched + $3
-        WHERE tenant_id = $1 AND lease_owner = $2
+            messages_fetched = s.messages_fetched + $3
+        FROM old WHERE s.tenant_id = old.tenant_id
+        RETURNING extract(epoch FROM clock_timestamp() - old.pushed_at)::float8
         """,
         tenant_id,
         owner,
