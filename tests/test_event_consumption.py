@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
-from keybuzz_devstack.infra import free_port
+from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.testing import consumer_drained, eventually
 from keybuzz_shared.events import TenantArchived, encode_event, event_headers
 from keybuzz_shared.messaging import (
@@ -248,50 +248,16 @@ async def test_a_handler_that_always_fails_is_dead_lettered_not_retried_forever(
     assert info.num_ack_pending == 0
 
 
-class TcpCut:
-    """A TCP relay to PostgreSQL that the test can cut and restore: a real outage."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = free_port()
-        self.server: asyncio.Server | None = None
-        self.links: set[asyncio.StreamWriter] = set()
-
-    async def open(self) -> None:
-        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
-
-    async def cut(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-        for writer in list(self.links):
-            writer.transport.abort()
-        self.links.clear()
-
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self.links.update({writer, up_writer})
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(Exception):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 @pytest.fixture
-async def cut_database(make_database) -> AsyncIterator[tuple[str, TcpCut]]:
+async def cut_database(make_database) -> AsyncIterator[tuple[str, Outage]]:
     url = await make_database("outage")
     parts = urlsplit(url)
-    relay = TcpCut(parts.hostname or "127.0.0.1", parts.port or 5432)
-    await relay.open()
+    relay = Outage(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await relay.up()
     netloc = parts.netloc.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
     yield urlunsplit(parts._replace(netloc=netloc)), relay
     with contextlib.suppress(Exception):
-        await relay.cut()
+        await relay.down()
 
 
 async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
@@ -301,11 +267,11 @@ async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
     register = recording_impatient_consumer("outage")
     service = await start(start_service, private_nats, register, DATABASE_URL=url)
     async with service.client() as http:
-        await relay.cut()
+        await relay.down()
         await publish_all(service.runtime.js, [archived("patient", 1)])
         await eventually(lambda: _not_ready(http), within=10)
         await asyncio.sleep(6)  # the outage lasts: the event must wait, not be parked
-        await relay.open()
+        await relay.up()
         [row] = await rows(service.runtime.pool, 1, within=60)
         assert (await http.get("/ready")).status_code == 200
     assert row["tenant_id"] == "patient" and row["attempt"] == 1

@@ -1,8 +1,9 @@
 """A TCP relay in front of a server that a test can take down and bring back.
 
-Down, it closes every relayed connection and refuses new ones (connection refused,
-as a server that is not there); up again, it listens on the same port. The server
-behind keeps its state (moto's queues live in memory: stopping moto would lose them).
+Down, it refuses new connections and severs the open ones (reset, as a crashed host
+or a network cut would); up again, it listens on the same port. The server behind
+keeps its state: moto's queues live in memory, and stopping Dovecot's master alone is
+no outage for a client with an open session (its ``imap`` process goes on serving it).
 """
 
 from __future__ import annotations
@@ -30,30 +31,29 @@ class Outage:
     async def down(self) -> None:
         if self._server is not None:
             self._server.close()
-            for writer in list(self._writers):
-                writer.close()
             await self._server.wait_closed()
             self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
-            writer.close()
+            writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
         finally:
-            self._writers -= {writer, up_writer}
-            for w in (writer, up_writer):
-                w.close()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError, asyncio.CancelledError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    with contextlib.suppress(OSError):
-        writer.close()
+            self._writers.discard(writer)
+            writer.transport.abort()

@@ -11,7 +11,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
-from keybuzz_devstack.infra import free_port
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import folder_for
@@ -213,54 +212,6 @@ async def tenant_events(
                 found.append(body)
     finally:
         await sub.unsubscribe()
-
-
-class TcpCut:
-    """A TCP relay in front of a server, for outages: ``cut()`` refuses new connections and
-    severs the open ones (as a crashed host or a network cut would), ``restore()`` ends it.
-
-    Stopping Dovecot's master alone is not an outage for a client with an open session:
-    the session's ``imap`` process goes on serving it (measured), so pooled connections
-    would keep working.
-    """
-
-    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
-        self.host, self.target_port = host, target_port
-        self.port = free_port()
-        self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def restore(self) -> None:
-        self.server = await asyncio.start_server(self._relay, self.host, self.port)
-
-    async def cut(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
-        for writer in list(self.writers):
-            writer.transport.abort()
-        self.writers.clear()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(self.host, self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self.writers |= {writer, up_writer}
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            self.writers.discard(writer)
-            writer.transport.abort()
 
 
 async def deliver_behind_the_mx(dovecot: MailServer, tenant_id: str, message: EmailMessage) -> None:

@@ -8,13 +8,14 @@ import smtplib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.polling import store
 from keybuzz_poller.polling.scheduler import scan_quarantine
 from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.service import DEFINITION
-from mailkit import TcpCut, folder, get_json, headers, new_tenant, relay_mail, send, synced
+from mailkit import folder, get_json, headers, new_tenant, relay_mail, send, synced
 
 StartService = Callable[..., Awaitable[RunningService]]
 
@@ -22,8 +23,10 @@ StartService = Callable[..., Awaitable[RunningService]]
 async def test_imap_outage_is_recorded_retried_and_recovered(
     start_service: StartService, dovecot: MailServer
 ) -> None:
-    imap = TcpCut(dovecot.imap_port)  # the poller reads through it; the MX delivers directly
-    await imap.restore()
+    imap = Outage(
+        "127.0.0.1", dovecot.imap_port
+    )  # the poller reads through it; the MX delivers directly
+    await imap.up()
     poller = await start_service(
         DEFINITION,
         POLL_INTERVAL_SECONDS="1",
@@ -35,7 +38,7 @@ async def test_imap_outage_is_recorded_retried_and_recovered(
     await synced(poller, tenant, address)
     await eventually(lambda: _polled(poller, tenant))  # a pooled IMAP connection is open
     await send(poller, relay_mail(address, "sent during the outage"), address)
-    await imap.cut()
+    await imap.down()
     async with poller.client() as http:
         ready = await http.get("/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["imap"] is False
@@ -50,7 +53,7 @@ async def test_imap_outage_is_recorded_retried_and_recovered(
     assert "IMAP" in str(status["lastError"]) and status["lastErrorAt"] is not None
     assert await _stored(poller, tenant) == 0
 
-    await imap.restore()  # the severed connections are replaced by new ones
+    await imap.up()  # the severed connections are replaced by new ones
     async with poller.client() as http:
         ready = await http.get("/ready")
         assert ready.status_code == 200 and ready.json()["checks"]["imap"] is True
@@ -63,7 +66,7 @@ async def test_imap_outage_is_recorded_retried_and_recovered(
     assert status["messagesFetched"] == 1 and status["lastSuccessAt"] > status["lastErrorAt"]
     [ticket] = (await get_json(poller, tenant, "/api/v1/tickets"))["items"]
     assert ticket["messageCount"] == 1
-    await imap.cut()
+    await imap.down()
 
 
 async def _polled(poller: RunningService, tenant: str) -> bool:
