@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from keybuzz_shared.contracts import ROUTES, SERVICES
 from keybuzz_shared.messaging import dead_letter_subject, stream_for
-from keybuzz_shared.redrive import DEAD_LETTER_STREAM
-from keybuzz_shared.streams import STREAMS
+from keybuzz_shared.streams import DEAD_LETTER_STREAM, STREAMS
 
 OPERATOR = "operator"
 PRODUCT_APP = "product-app"

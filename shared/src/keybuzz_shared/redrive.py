@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import ssl
 import sys
-from typing import Any
 
 import msgspec
 import nats
@@ -33,9 +31,9 @@ from keybuzz_shared.messaging import (
     TRUNCATED_HEADER,
     dead_letter_subject,
 )
-from keybuzz_shared.streams import DEAD_LETTER_PREFIX
+from keybuzz_shared.nats_connection import NatsAccess
+from keybuzz_shared.streams import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM
 
-DEAD_LETTER_STREAM = "DEADLETTER"
 _KEPT_HEADERS = ("traceparent", "tracestate", "KeyBuzz-Event-Type")
 
 
@@ -133,18 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # As the operator: NATS_USER/NATS_PASSWORD (or NATS_CREDS, NATS_CA) from the
     # environment, as the `nats` CLI reads them, or user:password in the URL.
-    access: dict[str, Any] = {
-        "user": os.environ.get("NATS_USER"),
-        "password": os.environ.get("NATS_PASSWORD"),
-        "user_credentials": os.environ.get("NATS_CREDS"),
-    }
-    if ca := os.environ.get("NATS_CA"):
-        access["tls"] = ssl.create_default_context(cafile=ca)
+    access = NatsAccess(
+        os.environ.get("NATS_USER"),
+        os.environ.get("NATS_PASSWORD"),
+        os.environ.get("NATS_CREDS"),
+        os.environ.get("NATS_CA"),
+    )
 
     async def run() -> RedriveReport:
         nc = await nats.connect(
             args.nats_url or os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
-            **{key: value for key, value in access.items() if value},
+            **access.options(),
         )
         try:
             request = RedriveRequest(subject=args.subject, limit=args.limit)

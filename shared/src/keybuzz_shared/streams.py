@@ -11,6 +11,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_PREFIX = "deadletter"
+DEAD_LETTER_STREAM = "DEADLETTER"
 
 # One stream per domain, plus the dead-letter stream where undecodable events
 # are parked (an operator reads them with `nats stream view DEADLETTER`).
@@ -19,7 +20,7 @@ STREAMS: dict[str, list[str]] = {
     "CONNECTIONS": ["connection.>"],
     "MESSAGES": ["message.>"],
     "ORDERS": ["order.>"],
-    "DEADLETTER": [f"{DEAD_LETTER_PREFIX}.>"],
+    DEAD_LETTER_STREAM: [f"{DEAD_LETTER_PREFIX}.>"],
 }
 
 DUPLICATE_WINDOW_SECONDS = 600.0  # Nats-Msg-Id de-duplication window
