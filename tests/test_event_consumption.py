@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
 from keybuzz_devstack.outage import Outage
-from keybuzz_devstack.testing import consumer_drained, eventually
+from keybuzz_devstack.testing import collected_nats_task, consumer_drained, eventually
 from keybuzz_shared.events import TenantArchived, encode_event, event_headers
 from keybuzz_shared.messaging import (
     ORIGINAL_SEQUENCE_HEADER,
@@ -425,7 +425,9 @@ async def test_an_idle_consumer_and_a_clean_stop_log_no_warning(
     noisy = [
         r
         for r in caplog.records
-        if r.levelno >= 30 and not _leaked_by_another_test(r) and _ours(r, "probe-idle")
+        if r.levelno >= 30
+        and not collected_nats_task(r.name, r.getMessage())
+        and _ours(r, "probe-idle")
     ]
     assert not noisy, [f"{r.name}: {r.getMessage()}" for r in noisy]
 
@@ -435,15 +437,3 @@ def _ours(record: logging.LogRecord, durable: str) -> bool:
     lines name their consumer; the rest of the process's lines all count)."""
     consumer = getattr(record, "consumer", None)
     return consumer is None or consumer == durable
-
-
-def _leaked_by_another_test(record: logging.LogRecord) -> bool:
-    """asyncio's "Task was destroyed but it is pending" for a nats-py subscription task.
-
-    Seen only when other files ran first in the same process (tests/test_outbox.py,
-    tests/test_service_frame.py, which stop or freeze their NATS server under open
-    clients): the garbage collector reports their clients' tasks whenever it runs, here
-    too. This consumer's own connection is checked above: closed, nothing left.
-    """
-    message = record.getMessage()
-    return record.name == "asyncio" and "Task was destroyed" in message and "nats/aio" in message

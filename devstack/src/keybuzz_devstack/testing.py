@@ -263,6 +263,18 @@ PRODUCTION_SETTINGS = {
     "NATS_PASSWORD": "a-real-nats-password-of-32-bytes-xxxx",
 }
 
+
+def collected_nats_task(logger: str, message: str) -> bool:
+    """asyncio's "Task was destroyed but it is pending" for a nats-py task.
+
+    Seen in idle-service tests only when other test files ran first in the same worker
+    process: the garbage collector reports a nats-py client some earlier test left open
+    whenever it runs. Which test leaks it is not found yet (the closing note of the
+    session that added this says so); the idle tests check their own connection instead.
+    """
+    return logger == "asyncio" and "Task was destroyed" in message and "nats/" in message
+
+
 NOWHERE = "http://127.0.0.1:9"  # the discard port: connection refused at once
 
 
