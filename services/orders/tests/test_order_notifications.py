@@ -340,14 +340,19 @@ async def test_two_instances_sharing_the_queue_apply_each_notification_once(
     copies = sum(n["copies"] for n in published)
     assert copies > len(published)
 
-    async def counted_all() -> dict[str, float]:
+    extra_copies = copies - len(published)
+
+    async def counted_all() -> dict[str, float] | None:
         now = {o: await metric(first, f'{counted}{{outcome="{o}"') - before[o] for o in before}
-        return now if sum(now.values()) >= copies else {}
+        settled = now["applied"] + now["stale"] >= len(published)
+        return now if settled and now["duplicate"] >= extra_copies else None
 
     delta = await eventually(counted_all, 30)
-    # Each notification applied (or found stale) once; every extra copy a duplicate.
+    # Each notification applied (or found stale) once; every extra copy a duplicate. SQS
+    # delivers at least once: besides the sandbox's copies, the queue itself may hand one
+    # message to both readers (moto does under load), which is one more duplicate.
     assert delta["applied"] + delta["stale"] == len(published)
-    assert delta["duplicate"] == copies - len(published)
+    assert delta["duplicate"] >= extra_copies
 
 
 async def test_without_a_queue_nothing_is_subscribed(
