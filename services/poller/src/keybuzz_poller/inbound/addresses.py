@@ -29,6 +29,9 @@ INBOUND_HEADER = "X-KeyBuzz-Inbound-Address"
 # Prepended next to it: ``sha256:<hex>`` of the mail as the MX received it, the mail's
 # identity when it has no Message-ID (the trace lines delivery adds differ each time).
 DIGEST_HEADER = "X-KeyBuzz-Content-Digest"
+# And when the MX accepted it (RFC 3339, UTC, microseconds): where a ticket's arrival lag
+# (MX acceptance -> ticket committed) starts.
+ACCEPTED_HEADER = "X-KeyBuzz-Accepted-At"
 _MARKETPLACES = {"amazon": AMAZON}
 # "+b-<reply id: uuid, 32 hex>-<signature: 16 base32>" at the end of the local part.
 _BOUNCE_TAG = re.compile(r"\+b-([0-9a-f]{32})-([a-z2-7]{16})$")

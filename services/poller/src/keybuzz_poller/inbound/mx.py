@@ -29,11 +29,13 @@ import re
 import smtplib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from keybuzz_poller.inbound.addresses import (
+    ACCEPTED_HEADER,
     DIGEST_HEADER,
     INBOUND_HEADER,
     Recipient,
@@ -170,9 +172,10 @@ class MxHandler:
         assert isinstance(envelope, MxEnvelope) and envelope.spool is not None
         sender = envelope.mail_from or ""
         digest = await asyncio.to_thread(received_digest, envelope.spool)
+        accepted_at = datetime.now(UTC)
         try:
             for recipient in envelope.recipients:
-                stamped = Spooled(_stamped(recipient, digest), envelope.spool)
+                stamped = Spooled(_stamped(recipient, digest, accepted_at), envelope.spool)
                 await self.deliver(recipient, sender, stamped)
         except DeliveryFailed as exc:
             log.warning(
@@ -209,11 +212,14 @@ def received_digest(content: IO[bytes]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def _stamped(recipient: Recipient, digest: str) -> bytes:
+def _stamped(recipient: Recipient, digest: str, accepted_at: datetime) -> bytes:
     """Our headers, prepended (the parser reads the topmost, so a sender's own are ignored):
-    the envelope recipient (To: holds the seller's address when forwarded) and the digest
-    of the mail as received (its identity without a Message-ID)."""
-    return f"{INBOUND_HEADER}: {recipient.address}\r\n{DIGEST_HEADER}: {digest}\r\n".encode()
+    the envelope recipient (To: holds the seller's address when forwarded), the digest
+    of the mail as received (its identity without a Message-ID) and when we accepted it."""
+    return (
+        f"{INBOUND_HEADER}: {recipient.address}\r\n{DIGEST_HEADER}: {digest}\r\n"
+        f"{ACCEPTED_HEADER}: {accepted_at.isoformat(timespec='microseconds')}\r\n"
+    ).encode()
 
 
 def _client(session: Session) -> str:

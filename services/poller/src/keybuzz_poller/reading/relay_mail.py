@@ -25,7 +25,12 @@ from html.parser import HTMLParser
 import msgspec
 from keybuzz_shared.ids import amazon_order_ids_in
 
-from keybuzz_poller.inbound.addresses import DIGEST_HEADER, INBOUND_HEADER, parse_address
+from keybuzz_poller.inbound.addresses import (
+    ACCEPTED_HEADER,
+    DIGEST_HEADER,
+    INBOUND_HEADER,
+    parse_address,
+)
 
 BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
 # "------------- Begin message -------------", in every language Amazon writes.
@@ -94,6 +99,7 @@ class RelayMail(msgspec.Struct, kw_only=True):
     parse_error: str | None = None
     bounce: Bounce | None = None  # a bounce (replies/bounces.py), not a buyer's mail
     received_digest: str | None = None  # the MX's digest of the mail as it received it
+    accepted_at: datetime | None = None  # when the MX accepted it (None: another path)
 
     @property
     def external_id(self) -> str:
@@ -189,7 +195,17 @@ def _parse(raw: bytes, budget: ParseBudget | None) -> RelayMail:
         parse_error=_problem(message, plain or html),
         bounce=_bounce(message, plain),
         received_digest=_received_digest(message),
+        accepted_at=_accepted_at(message),
     )
+
+
+def _accepted_at(message: Message) -> datetime | None:
+    """The MX's acceptance stamp (topmost), if a time with its zone."""
+    try:
+        stamp = datetime.fromisoformat(_header(message, ACCEPTED_HEADER))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else None
 
 
 def _received_digest(message: Message) -> str | None:
