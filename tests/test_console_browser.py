@@ -247,6 +247,10 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
     message = page.locator("#ticket-detail article.message.inbound")
     await expect(message).to_have_count(1)
     await expect(message).to_contain_text("received")
+    # It came through the MX: the console shows how long it took to become a ticket.
+    await expect(message.locator(".lag")).to_contain_text(
+        re.compile(r"arrived \d+(\.\d+)? s after the MX accepted it")
+    )
     await expect(page.locator("#ticket-detail")).to_contain_text(re.compile(r"\d{3}-\d{7}-\d{7}"))
     await screenshot(page, "07-ticket")
     for panel in ("tenant", "amazon", "backfill", "orders", "tickets"):

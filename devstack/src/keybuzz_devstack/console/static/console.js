@@ -299,6 +299,14 @@ function deliveryOf(message) {
   return message.deliveryStatus || message.delivery_status || (message.direction === "outbound" ? message.status : null);
 }
 
+// How long a buyer's mail took from our MX to the ticket (null: it came another way).
+function arrivalLag(message) {
+  const lag = message.arrivalLagSeconds;
+  if (lag === null || lag === undefined) return null;
+  const text = lag < 10 ? lag.toFixed(2) : lag.toFixed(0);
+  return el("span", { class: "lag", title: `accepted by the MX at ${when(message.acceptedAt)}` }, ` · arrived ${text} s after the MX accepted it`);
+}
+
 async function refreshOpenTicket() {
   if (!state.openTicket) return;
   const ticket = await api(`/api/poller/v1/tickets/${encodeURIComponent(state.openTicket)}`);
@@ -309,7 +317,7 @@ async function refreshOpenTicket() {
       ...(ticket.messages || []).map((m) => {
         const direction = (m.direction || "").toLowerCase();
         return el("article", { class: `message ${direction}` },
-          el("p", {}, el("strong", {}, `${direction || "message"} `), el("span", { class: "badge" }, deliveryOf(m) || (direction === "inbound" ? "received" : "—")), ` ${when(m.sentAt || m.receivedAt)}`),
+          el("p", {}, el("strong", {}, `${direction || "message"} `), el("span", { class: "badge" }, deliveryOf(m) || (direction === "inbound" ? "received" : "—")), ` ${when(m.sentAt || m.receivedAt)}`, arrivalLag(m)),
           el("pre", {}, m.body),
           (m.attachments || []).length ? el("p", {}, `Attachments: ${m.attachments.map((a) => a.filename).join(", ")}`) : null);
       }));

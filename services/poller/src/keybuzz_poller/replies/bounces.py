@@ -127,4 +127,5 @@ def _bounce_row(
         received_at=received_at,
         raw=mail.raw,
         parse_error=None if problem is None else storable(problem)[:500],
+        accepted_at=mail.accepted_at,
     )

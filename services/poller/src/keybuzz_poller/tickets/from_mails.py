@@ -122,6 +122,7 @@ def _external_row(
         received_at=received_at,
         raw=mail.raw,
         parse_error=_optional(mail.parse_error),
+        accepted_at=mail.accepted_at,
     )
 
 

@@ -65,6 +65,10 @@ class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
     external_id: str  # the mail's Message-ID (or sha256:<digest>)
     parse_error: bool
     attachments: list[Attachment]
+    # The buyer's mail: when our MX accepted it, and how long it took from there to the
+    # stored ticket message (``receivedAt``). Null for replies and mail from another path.
+    accepted_at: datetime | None
+    arrival_lag_seconds: float | None
 
 
 class TicketDetail(Ticket, kw_only=True, rename="camel"):
@@ -132,7 +136,16 @@ def _message(row: Any) -> TicketMessage:
         external_id=row["external_id"],
         parse_error=row["parse_error"] is not None,
         attachments=msgspec.json.decode(row["attachments"], type=list[Attachment]),
+        accepted_at=row["accepted_at"],
+        arrival_lag_seconds=_lag(row["accepted_at"], row["received_at"]),
     )
+
+
+def _lag(accepted_at: datetime | None, stored_at: datetime) -> float | None:
+    if accepted_at is None:
+        return None
+    # Clocks of two hosts (the MX's, the poller's) may differ a little: never negative.
+    return round(max(0.0, (stored_at - accepted_at).total_seconds()), 3)
 
 
 def _after(cursor: str) -> Position:

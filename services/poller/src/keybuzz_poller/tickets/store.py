@@ -29,6 +29,7 @@ class ExternalMessageRow(msgspec.Struct, frozen=True, kw_only=True):
     received_at: datetime
     raw: bytes
     parse_error: str | None
+    accepted_at: datetime | None  # the MX's acceptance (null: mail from another path)
 
 
 class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,17 +82,17 @@ async def insert_external_messages(db: Executor, rows: Sequence[ExternalMessageR
         INSERT INTO poller_external_messages (
             id, tenant_id, marketplace, external_id, order_id, buyer_email, buyer_name,
             subject, body, quoted, attachments, inbound_address, country, sent_at,
-            received_at, raw, parse_error)
+            received_at, raw, parse_error, accepted_at)
         SELECT id, tenant_id, marketplace, external_id, order_id, buyer_email, buyer_name,
                subject, body, quoted, attachments::jsonb, inbound_address, country, sent_at,
-               received_at, raw, parse_error
+               received_at, raw, parse_error, accepted_at
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                     $13::text[], $14::timestamptz[], $15::timestamptz[], $16::bytea[],
-                    $17::text[])
+                    $17::text[], $18::timestamptz[])
             WITH ORDINALITY AS m (id, tenant_id, marketplace, external_id, order_id,
                 buyer_email, buyer_name, subject, body, quoted, attachments, inbound_address,
-                country, sent_at, received_at, raw, parse_error, position)
+                country, sent_at, received_at, raw, parse_error, accepted_at, position)
         ORDER BY position
         ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
         RETURNING id
@@ -197,7 +198,8 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
     return await db.fetch(
         """
         SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
-               e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments
+               e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments,
+               e.accepted_at
         FROM poller_ticket_messages m
         JOIN poller_external_messages e ON e.id = m.external_message_id
         WHERE m.ticket_id = $1 ORDER BY m.seq
