@@ -112,6 +112,38 @@ async def test_250_only_after_dovecot_stored_the_mail(
     assert [parse(m.raw).text for m in (await folder(imap, tenant)).mails] == ["while down"]
 
 
+async def lmtp_sessions_opened(poller: RunningService) -> float:
+    async with poller.client() as http:
+        text = (await http.get("/metrics")).text
+    name = "keybuzz_poller_mx_lmtp_sessions_opened_total{"
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+async def test_lmtp_sessions_are_kept_and_one_closed_by_a_dovecot_restart_is_replaced(
+    start_service: Callable[..., Awaitable[RunningService]], private_dovecot: MailServer
+) -> None:
+    poller = await start_service(DEFINITION, **private_dovecot.settings)
+    imap = ImapAccount(
+        private_dovecot.host,
+        private_dovecot.imap_port,
+        private_dovecot.user,
+        private_dovecot.password,
+    )
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    before = await lmtp_sessions_opened(poller)
+    for n in range(3):  # one after the other: one session carries them all
+        await send(poller, relay_mail(address, f"kept {n}"), address)
+    assert await lmtp_sessions_opened(poller) == before + 1
+
+    private_dovecot.server.stop()  # closes the kept session from Dovecot's side
+    private_dovecot.server.start(timeout=30)
+    await send(poller, relay_mail(address, "after the restart"), address)  # 250, not 451
+    assert await lmtp_sessions_opened(poller) == before + 2
+    texts = [parse(m.raw).text for m in (await folder(imap, tenant)).mails]
+    assert texts == ["kept 0", "kept 1", "kept 2", "after the restart"]
+
+
 async def test_sandbox_relay_mail_reaches_the_tenant_folder(
     poller: RunningService, imap: ImapAccount, sandbox_url: str
 ) -> None:

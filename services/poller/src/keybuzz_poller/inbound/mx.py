@@ -25,10 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import re
-import smtplib
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import IO
 
@@ -42,98 +39,16 @@ from keybuzz_poller.inbound.addresses import (
     RecipientLookup,
     normalise,
 )
+from keybuzz_poller.inbound.lmtp import LINE_ENDING, DeliveryFailed, Spooled
 from keybuzz_poller.inbound.mx_limits import RECIPIENTS, SessionGate
 from keybuzz_poller.inbound.mx_session import MxEnvelope, MxSession
 
 log = logging.getLogger(__name__)
 
-MAILBOX_USER = "keybuzz"  # the poller's account at Dovecot; +<folder> picks the folder
-LMTP_TIMEOUT = 30.0
 STOP_SECONDS = 5.0
-LMTP_WRITE_BYTES = 64 * 1024
 # aiosmtpd logs every envelope address at INFO (``recip: amazon.<tenant>.fr.<token>@…``):
 # the inbound address is never logged (docs/POLLER.md), so only its warnings pass.
 AIOSMTPD_LOGGER = "mail.log"
-# As smtplib sends DATA: every line ending becomes CRLF, a leading dot is doubled.
-_LINE_ENDING = re.compile(rb"\r\n|\n|\r(?!\n)")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-
-
-class DeliveryFailed(Exception):
-    def __init__(self, reason: str, temporary: bool) -> None:
-        super().__init__(reason)
-        self.temporary = temporary
-
-
-@dataclass(frozen=True)
-class Spooled:
-    """A received mail: the header the MX adds, then the spooled content (read from 0)."""
-
-    header: bytes
-    content: IO[bytes]
-
-    def wire_chunks(self) -> Iterator[bytes]:
-        """The mail as SMTP DATA sends it, without the final dot, in chunks of bounded size."""
-        self.content.seek(0)
-        chunk = bytearray(_on_the_wire(self.header))
-        for line in self.content:
-            chunk += _on_the_wire(line)
-            if len(chunk) >= LMTP_WRITE_BYTES:
-                yield bytes(chunk)
-                chunk.clear()
-        if not chunk.endswith(b"\r\n"):
-            chunk += b"\r\n"
-        yield bytes(chunk)
-
-
-def _on_the_wire(line: bytes) -> bytes:
-    return _LEADING_DOT.sub(b"..", _LINE_ENDING.sub(b"\r\n", line))
-
-
-@dataclass(frozen=True)
-class Lmtp:
-    """Dovecot's LMTP listener."""
-
-    host: str
-    port: int
-    user: str = MAILBOX_USER
-
-    async def deliver(self, recipient: Recipient, sender: str, mail: Spooled) -> None:
-        """Returns once Dovecot has stored the mail; raises :class:`DeliveryFailed` otherwise."""
-        # smtplib.LMTP (stdlib) in a worker thread: it speaks LHLO and is blocking.
-        await asyncio.to_thread(self._deliver, f"{self.user}+{recipient.folder}", sender, mail)
-
-    def _deliver(self, mailbox: str, sender: str, mail: Spooled) -> None:
-        try:
-            with smtplib.LMTP(self.host, self.port, timeout=LMTP_TIMEOUT) as lmtp:
-                _send_streamed(lmtp, sender, f"{mailbox}@localhost", mail)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code = next(iter(exc.recipients.values()))[0]
-            raise DeliveryFailed(f"LMTP refused the recipient ({code})", code < 500) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise DeliveryFailed(f"LMTP answered {exc.smtp_code}", exc.smtp_code < 500) from exc
-        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout
-            raise DeliveryFailed(f"LMTP unreachable: {type(exc).__name__}", True) from exc
-
-
-def _send_streamed(lmtp: smtplib.LMTP, sender: str, mailbox: str, mail: Spooled) -> None:
-    """smtplib's sendmail for one recipient, with the content streamed from the spool."""
-    lmtp.ehlo_or_helo_if_needed()
-    code, reply = lmtp.mail(sender)
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = lmtp.rcpt(mailbox)
-    if code not in (250, 251):
-        raise smtplib.SMTPRecipientsRefused({mailbox: (code, reply)})
-    code, reply = lmtp.docmd("DATA")
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
-    for chunk in mail.wire_chunks():
-        lmtp.send(chunk)
-    lmtp.send(b".\r\n")
-    code, reply = lmtp.getreply()  # LMTP: one reply per recipient, here one
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
 
 
 Deliver = Callable[[Recipient, str, Spooled], Awaitable[None]]
@@ -207,7 +122,7 @@ def received_digest(content: IO[bytes]) -> str:
     content.seek(0)
     digest = hashlib.sha256()
     for line in content:
-        digest.update(_LINE_ENDING.sub(b"\r\n", line))
+        digest.update(LINE_ENDING.sub(b"\r\n", line))
     content.seek(0)
     return f"sha256:{digest.hexdigest()}"
 

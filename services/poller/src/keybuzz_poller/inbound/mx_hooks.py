@@ -13,7 +13,8 @@ import asyncpg
 
 from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import Recipient
-from keybuzz_poller.inbound.mx import Deliver, Lmtp, MxHandler, MxServer, Spooled
+from keybuzz_poller.inbound.lmtp import Lmtp, Spooled
+from keybuzz_poller.inbound.mx import Deliver, MxHandler, MxServer
 from keybuzz_poller.inbound.mx_limits import MxLimits, SessionGate
 from keybuzz_poller.polling import store as polling_store
 from keybuzz_poller.runtime import PollerRuntime
@@ -64,17 +65,22 @@ async def start_mx(runtime: PollerRuntime) -> None:
         spool_memory_bytes=settings.mx_spool_memory_bytes,
         spool_dir=settings.mx_spool_dir,
     )
+    lmtp = Lmtp(settings.lmtp_host, settings.lmtp_port, runtime.name)
     handler = MxHandler(
         ProjectionLookup(runtime.pool),
-        pushing(Lmtp(settings.lmtp_host, settings.lmtp_port).deliver, runtime.pool),
+        pushing(lmtp.deliver, runtime.pool),
         SessionGate(runtime.name, limits),
     )
     server = MxServer(handler, settings.mx_host, settings.mx_port, settings.inbound_domain)
     await server.start()
     runtime.provide(server)
+    runtime.provide(lmtp)
 
 
 async def stop_mx(runtime: Any) -> None:
     server = runtime.components.pop(MxServer, None)
     if isinstance(server, MxServer):
         await server.stop()
+    lmtp = runtime.components.pop(Lmtp, None)
+    if isinstance(lmtp, Lmtp):
+        lmtp.close()
