@@ -82,9 +82,15 @@ def _from_test_relay_mail_bodies() -> dict[str, bytes]:
     )
     mails["html-only"] = t.stamped(html)
     attached = t.relay()
-    attached.add_attachment(b"%PDF-1.4 " * 50, maintype="application", subtype="pdf", filename="facture.pdf")
-    attached.add_attachment(b"\x89PNG....", maintype="image", subtype="png", filename="photo colis.png")
-    attached.add_attachment(b"x", maintype="application", subtype="octet-stream", filename="reçu n°1.txt")
+    attached.add_attachment(
+        b"%PDF-1.4 " * 50, maintype="application", subtype="pdf", filename="facture.pdf"
+    )
+    attached.add_attachment(
+        b"\x89PNG....", maintype="image", subtype="png", filename="photo colis.png"
+    )
+    attached.add_attachment(
+        b"x", maintype="application", subtype="octet-stream", filename="reçu n°1.txt"
+    )
     mails["attachments"] = t.stamped(attached)
     no_id = t.relay()
     del no_id["Message-ID"]
@@ -171,6 +177,7 @@ def _from_bounces_and_budget() -> dict[str, bytes]:
 
 def _from_mailkit_bench_and_sandbox() -> dict[str, bytes]:
     import mailkit
+
     from bench import bench_poller, bench_push_latency
 
     auto = mailkit.relay_mail(INBOUND)
