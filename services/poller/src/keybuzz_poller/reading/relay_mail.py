@@ -50,7 +50,7 @@ QUOTE_INTRO = re.compile(
     re.IGNORECASE,
 )
 _BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
-_BOUNDARY = re.compile(rb'boundary\s*=\s*"?([^";\r\n]+)', re.IGNORECASE)
+_BOUNDARY_VALUE = re.compile(rb'\s*=\s*"?([^";\r\n]+)')  # after the word "boundary"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Header fields a delivery puts on top (Dovecot's LMTP, the MX's stamps): they differ
 # from one delivery of the same mail to the next, so the identity leaves them out.
@@ -130,7 +130,7 @@ def parse(raw: bytes, budget: ParseBudget | None = None) -> RelayMail:
 def _within_parts(raw: bytes, budget: ParseBudget) -> None:
     """Counts MIME boundary lines before parsing: the parse of 60,000 parts takes ~47 s,
     the count a few ms. A line is a part's start when it is ``--`` + a declared boundary."""
-    declared = {b.strip() for b in _BOUNDARY.findall(raw)}
+    declared = _declared_boundaries(raw)
     if not declared:
         return
     parts = 0
@@ -139,6 +139,19 @@ def _within_parts(raw: bytes, budget: ParseBudget) -> None:
             parts += 1
             if parts > budget.max_parts:
                 raise OverBudget(f"more than {budget.max_parts} MIME parts")
+
+
+def _declared_boundaries(raw: bytes) -> set[bytes]:
+    """Every ``boundary=`` value in the mail, found through a lower-cased copy (a regex
+    that ignores case costs ~10 µs even on a mail with none)."""
+    lowered, declared = raw.lower(), set()
+    at = lowered.find(b"boundary")
+    while at != -1:
+        value = _BOUNDARY_VALUE.match(raw, at + len(b"boundary"))
+        if value:
+            declared.add(value[1].strip())
+        at = lowered.find(b"boundary", value.end() if value else at + 1)
+    return declared
 
 
 def _within_depth(message: Message, budget: ParseBudget) -> None:
@@ -422,9 +435,10 @@ def is_bounce(message: Message, headers: Headers) -> bool:
     if message.get_content_type() == "multipart/report":
         return str(message.get_param("report-type", "")).lower() == "delivery-status"
     auto = _header(headers, "Auto-Submitted").lower()
+    if not auto or auto == "no":
+        return False
     senders = header_addresses(headers.get("from", ""))
-    from_daemon = any(_DAEMONS.match(address) for _, address in senders)
-    return bool(auto) and auto != "no" and from_daemon
+    return any(_DAEMONS.match(address) for _, address in senders)
 
 
 def _bounce(message: Message, headers: Headers, plain: str) -> Bounce | None:
