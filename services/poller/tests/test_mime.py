@@ -36,6 +36,8 @@ def test_raw_8bit_bytes_in_a_header_are_decoded_like_a_body() -> None:
     utf8 = "Jérôme".encode().decode("ascii", "surrogateescape")
     assert header_text(latin1) == "Réclamation 12 €"
     assert header_text(utf8) == "Jérôme"
+    address = "Jérôme <jé@x.fr>".encode().decode("ascii", "surrogateescape")
+    assert header_addresses(address) == [("Jérôme", "jé@x.fr")]
 
 
 @pytest.mark.parametrize(

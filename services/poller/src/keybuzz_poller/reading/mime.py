@@ -1,8 +1,8 @@
 """The low-level part of reading a mail: its MIME tree, header values and texts. Pure.
 
 The tree is the standard library's (``email`` with ``policy.compat32``): the same
-parser as ``policy.default``, without its header objects, which cost ~1.5 ms of a
-relay mail's 1.7 ms (docs/BENCHMARKS.md, bench_mail_parse). Header values stay the
+parser as ``policy.default``, without its header objects, which cost ~1 ms of a
+relay mail's ~1.3 ms (docs/BENCHMARKS.md, bench_mail_parse). Header values stay the
 raw strings of the source; :func:`header_text` decodes the few the poller reads,
 each once: RFC 2047 words, or raw 8-bit bytes in any charset. Texts decode with
 :func:`decode_text`, which treats the iso-8859-1 labels as windows-1252.
@@ -66,7 +66,7 @@ def header_addresses(value: str) -> list[tuple[str, str]]:
     simple = _SIMPLE_ADDRESS.fullmatch(value)
     if simple:  # what getaddresses gives for it, at a tenth of the cost
         return [(" ".join(simple["name"].split()), simple["address"])]
-    return [(header_text(name), address) for name, address in getaddresses([value])]
+    return [(header_text(name), clean(address)) for name, address in getaddresses([value])]
 
 
 def decode_words(value: str) -> str:
