@@ -276,7 +276,7 @@ def _parts(message: Message) -> tuple[str, str, list[Attachment]]:
     stack: list[Message] = [message]
     while stack:
         part = stack.pop(0)
-        kind = part.get_content_type()  # Content-Type read once per part
+        kind = part.get_content_type()  # read once, passed on
         if part.is_multipart() and not kind.startswith("message/"):
             stack[:0] = _children(part) if kind.startswith("multipart/") else []
         elif _is_attachment(part, kind):
@@ -420,7 +420,6 @@ def _inbound_address(headers: Headers) -> str | None:
 
 def _date(headers: Headers) -> datetime | None:
     value = _header(headers, "Date")
-
     try:
         return parsedate_to_datetime(value) if value else None
     except (TypeError, ValueError):
