@@ -230,3 +230,28 @@ def test_an_attached_mail_is_an_attachment_not_body_text() -> None:
     assert "older mail" not in mail.text
     assert [a.content_type for a in mail.attachments] == ["message/rfc822"]
     assert b"older mail" in mail.attachments[0].content
+
+
+def test_rfc2047_words_in_the_headers_read_are_decoded() -> None:
+    raw = stamped(relay()).replace(
+        b"From: Jean - Amazon Marketplace",
+        b"From: =?utf-8?q?Doe=2C_J=C3=A9r=C3=B4me?= =?utf-8?b?IC0gQW1hem9uIE1hcmtldHBsYWNl?=",
+        1,
+    )
+    raw = raw.replace(b"Subject: ", b"Subject: =?ISO-8859-1?Q?R=E9clamation_5_=80?= ", 1)
+    mail = parse(raw)
+    # A comma inside an encoded name does not split the address; the blank between two
+    # adjacent words goes; iso-8859-1 means windows-1252 there too (0x80 is the euro sign).
+    assert (mail.buyer_name, mail.buyer_email) == ("Doe, Jérôme", BUYER)
+    assert mail.subject.startswith("Réclamation 5 € Demande de renseignements")
+
+
+def test_a_malformed_message_id_is_kept_whole_so_two_mails_stay_two() -> None:
+    ids = {
+        "<dsn-reply-1@inbound.keybuzz.test@amazon.fr>",
+        "<dsn-reply-1@inbound.keybuzz.test@amazon.de>",
+    }
+    raws = [
+        stamped(relay()).replace(b"<0102019abc@eu-west-1.amazonses.com>", id.encode()) for id in ids
+    ]
+    assert {parse(raw).external_id for raw in raws} == ids

@@ -1,8 +1,9 @@
 """Parsing relay mails off the event loop, in worker processes.
 
-The standard library's ``email`` (``policy.default``) takes ~1.6 ms per relay mail
-here: a poll's batch of 200 would hold the event loop for a third of a second, and
-parsing was half of the poller's CPU (docs/BENCHMARKS.md). One process-wide pool,
+A relay mail costs ~0.1-0.15 ms to parse here (``policy.default`` took ~1.6 ms:
+docs/BENCHMARKS.md, bench_mail_parse), yet a poll's batch of 200 would still hold
+the event loop for ~30 ms, and a hostile mail for its whole time budget, which only
+a process of its own can cut short. One process-wide pool,
 shared by every service instance of the process and made on first use. This module
 imports nothing heavy: spawned workers import it to find ``_parse_batch``.
 
