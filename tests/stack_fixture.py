@@ -37,7 +37,6 @@ from keybuzz_devstack.stack import DEFAULT_PORTS
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import TenantCreated, encode_event, event_headers
-from keybuzz_shared.nats_access import OPERATOR
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -98,8 +97,7 @@ class MadeUpStack:
     @property
     def operator_nats_url(self) -> str:
         """As the operator connects: nothing on NATS is anonymous (the stack's users file)."""
-        users = infra.nats_users(self.root / ".data" / "nats-users.json")
-        return infra.with_credentials(self.nats_url, OPERATOR, users[OPERATOR])
+        return infra.as_operator(self.nats_url, self.root / ".data" / "nats-users.json")
 
     @property
     def backend_db(self) -> str:

@@ -104,6 +104,11 @@ def with_credentials(url: str, user: str, password: str) -> str:
     )
 
 
+def as_operator(url: str, users_file: Path) -> str:
+    """``url`` with the operator's credentials from a stack's users file."""
+    return with_credentials(url, OPERATOR, nats_users(users_file)[OPERATOR])
+
+
 def without_credentials(url: str) -> str:
     """What may be shown or handed on: the URL(s) without any ``user:password@``."""
     return ",".join(

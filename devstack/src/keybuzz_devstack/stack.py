@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keybuzz_shared.nats_access import OPERATOR
-
 from keybuzz_devstack import bootstrap, dovecot, infra, sqs
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
@@ -244,8 +242,7 @@ def operator_nats_url() -> str:
     """The dev stack's NATS as the operator (NATS_URL when the stack uses another server)."""
     if url := os.environ.get("NATS_URL"):
         return url
-    passwords = infra.nats_users(NATS_USERS_FILE)
-    return infra.with_credentials(f"nats://127.0.0.1:{NATS_PORT}", OPERATOR, passwords[OPERATOR])
+    return infra.as_operator(f"nats://127.0.0.1:{NATS_PORT}", NATS_USERS_FILE)
 
 
 def _quote(value: str) -> str:

@@ -41,16 +41,15 @@ async def publish(poller: RunningService, event: Event) -> None:
     await js.publish(event.type, encode_event(event), headers=event_headers(event))
 
 
-async def synced(
-    poller: RunningService,
+def synced_event(
     tenant_id: str,
     *addresses: str,
     status: str = "ACTIVE",
-    address_status: str = "PENDING",
+    address_status: str = "ACTIVE",
     at: datetime | None = None,
-) -> None:
-    """tenant-sync's tenant.synced, then wait until the poller's projection has it."""
-    event = TenantSynced(
+) -> TenantSynced:
+    """tenant-sync's tenant.synced: the tenant and its FR inbound addresses."""
+    return TenantSynced(
         tenant_id=tenant_id,
         name="Shop",
         plan="PRO",
@@ -61,6 +60,18 @@ async def synced(
             for a in addresses
         ],
     )
+
+
+async def synced(
+    poller: RunningService,
+    tenant_id: str,
+    *addresses: str,
+    status: str = "ACTIVE",
+    address_status: str = "PENDING",
+    at: datetime | None = None,
+) -> None:
+    """tenant-sync's tenant.synced, then wait until the poller's projection has it."""
+    event = synced_event(tenant_id, *addresses, status=status, address_status=address_status, at=at)
     await publish(poller, event)
 
     async def applied() -> bool:
@@ -76,17 +87,7 @@ async def synced_and_ignored(
     poller: RunningService, tenant_id: str, address: str, at: datetime
 ) -> None:
     """A tenant.synced that the poller must ignore (older than what it applied): wait for its ack."""
-    event = TenantSynced(
-        tenant_id=tenant_id,
-        name="Shop",
-        plan="PRO",
-        status="ACTIVE",
-        occurred_at=at,
-        inbound_addresses=[
-            InboundAddressInfo(marketplace="AMAZON", country="FR", email=address, status="ACTIVE")
-        ],
-    )
-    await publish(poller, event)
+    await publish(poller, synced_event(tenant_id, address, at=at))
 
     async def consumed() -> bool:
         info = await poller.runtime.js.consumer_info("TENANTS", "poller-inbound-addresses")

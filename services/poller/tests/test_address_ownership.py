@@ -7,13 +7,21 @@ reason and nothing of it is applied: A's buyers' mail stays A's tickets.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from keybuzz_devstack.testing import RunningService
-from keybuzz_shared.events import InboundAddressInfo, TenantSynced
 from keybuzz_shared.messaging import REASON_HEADER
-from mailkit import DOMAIN, get_json, new_tenant, poll_now, publish, relay_mail, send, synced
+from mailkit import (
+    DOMAIN,
+    get_json,
+    new_tenant,
+    poll_now,
+    publish,
+    relay_mail,
+    send,
+    synced,
+    synced_event,
+)
 
 DEAD_LETTERS = "deadletter.poller.tenant.synced"
 
@@ -41,17 +49,7 @@ async def forged_synced_is_dead_lettered(
     poller: RunningService, tenant_id: str, *emails: str
 ) -> str:
     """Publish ``tenant.synced`` giving ``emails`` to ``tenant_id``; its dead letter's reason."""
-    event = TenantSynced(
-        tenant_id=tenant_id,
-        name="Forger",
-        plan="PRO",
-        status="ACTIVE",
-        occurred_at=datetime.now(UTC),
-        inbound_addresses=[
-            InboundAddressInfo(marketplace="AMAZON", country="FR", email=e, status="ACTIVE")
-            for e in emails
-        ],
-    )
+    event = synced_event(tenant_id, *emails)
     js = (await poller.operator()).jetstream()  # the poller's own user may not read them
     letters = await js.subscribe(DEAD_LETTERS, stream="DEADLETTER", ordered_consumer=True)
     try:

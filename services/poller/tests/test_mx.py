@@ -89,18 +89,21 @@ async def test_oversized_mail_is_refused_with_552(
     assert [parse(m.raw).text for m in (await folder(imap, tenant)).mails] == ["small"]
 
 
+async def with_own_dovecot(
+    start_service: Callable[..., Awaitable[RunningService]], dovecot: MailServer
+) -> tuple[RunningService, ImapAccount, str, str]:
+    """A poller on a Dovecot the test may stop, its IMAP account, and a tenant it knows."""
+    poller = await start_service(DEFINITION, **dovecot.settings)
+    imap = ImapAccount(dovecot.host, dovecot.imap_port, dovecot.user, dovecot.password)
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    return poller, imap, tenant, address
+
+
 async def test_250_only_after_dovecot_stored_the_mail(
     start_service: Callable[..., Awaitable[RunningService]], private_dovecot: MailServer
 ) -> None:
-    poller = await start_service(DEFINITION, **private_dovecot.settings)
-    imap = ImapAccount(
-        private_dovecot.host,
-        private_dovecot.imap_port,
-        private_dovecot.user,
-        private_dovecot.password,
-    )
-    tenant, address = new_tenant()
-    await synced(poller, tenant, address)
+    poller, imap, tenant, address = await with_own_dovecot(start_service, private_dovecot)
 
     private_dovecot.server.stop()
     with pytest.raises(aiosmtplib.SMTPResponseException) as deferred:
@@ -122,15 +125,7 @@ async def lmtp_sessions_opened(poller: RunningService) -> float:
 async def test_lmtp_sessions_are_kept_and_one_closed_by_a_dovecot_restart_is_replaced(
     start_service: Callable[..., Awaitable[RunningService]], private_dovecot: MailServer
 ) -> None:
-    poller = await start_service(DEFINITION, **private_dovecot.settings)
-    imap = ImapAccount(
-        private_dovecot.host,
-        private_dovecot.imap_port,
-        private_dovecot.user,
-        private_dovecot.password,
-    )
-    tenant, address = new_tenant()
-    await synced(poller, tenant, address)
+    poller, imap, tenant, address = await with_own_dovecot(start_service, private_dovecot)
     before = await lmtp_sessions_opened(poller)
     for n in range(3):  # one after the other: one session carries them all
         await send(poller, relay_mail(address, f"kept {n}"), address)
