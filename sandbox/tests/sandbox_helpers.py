@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from jsonschema import Draft4Validator
+from keybuzz_sandbox.testing import clock_held
 
 CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
 CLIENT_SECRET = "keybuzz-sandbox-secret"
@@ -130,14 +131,8 @@ def _clock_stopped(client: httpx.AsyncClient) -> Iterator[None]:
     if app is None:
         yield
         return
-    clock = app.state.sandbox.clock
-    running = clock._now
-    stopped_at = running()
-    clock._now = lambda: stopped_at
-    try:
+    with clock_held(app.state.sandbox):
         yield
-    finally:
-        clock._now = running
 
 
 class HeldClock:

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.testing import running_sandbox
+from keybuzz_sandbox.sandbox import Sandbox
+from keybuzz_sandbox.testing import clock_held, running_sandbox
 from keybuzz_shared.amazon import (
     LwaClient,
     RateLimit,
@@ -39,15 +40,16 @@ class Seller:
     sandbox: str
     tenant: str
     vault: VaultClient
+    state: Sandbox  # the in-process sandbox itself (its clock)
 
 
 @pytest.fixture(scope="module")
 async def seller(stack: Any) -> AsyncIterator[Seller]:
-    async with running_sandbox(SandboxConfig(time_scale=1800)) as sandbox:
+    seen: list[Sandbox] = []
+    async with running_sandbox(SandboxConfig(time_scale=1800), seen=seen) as sandbox:
         tenant = await connect_directly(stack, sandbox, APP_SOURCE)
-        yield Seller(
-            sandbox, tenant, VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
-        )
+        vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+        yield Seller(sandbox, tenant, vault, seen[0])
 
 
 class LwaCounter:
@@ -137,7 +139,9 @@ async def test_an_expired_access_token_is_refreshed_once(seller: Seller) -> None
 async def test_outages_and_refusals_are_typed(seller: Seller) -> None:
     spapi = client(seller, attempts=3, clock=lambda: 0.0)  # the cached token stays ours
     await _faults(seller, failNext=5, failStatus=503, operations=["getOrder"])
-    with pytest.raises(SpApiUnavailable) as outage:
+    # Amazon's clock held: the token must not expire between attempts (an expired-token
+    # answer comes before the faults, so it would not count down failNext).
+    with clock_held(seller.state), pytest.raises(SpApiUnavailable) as outage:
         await spapi.get_order(seller.tenant, "402-0000000-0000000")
     assert isinstance(outage.value, DependencyUnavailable)
     assert (await _faults(seller)).json()["failNext"] == 2  # exactly 3 attempts
