@@ -1,0 +1,418 @@
+"""Polling scale: how many tenants one poller instance keeps polled at the sweep interval.
+
+Set-up (timed, not measured against the target): a Dovecot and a PostgreSQL of
+its own (PostgreSQL with ``pg_stat_statements``, to read the scheduler's
+statements), ``N`` tenant folders written straight into the Maildir with one
+mail each, a SELECT of every folder (Dovecot indexes it; the UIDVALIDITY read
+becomes the tenant's cursor, so every poll finds nothing new: empty polls), and
+the tenants made known by ``tenant.synced`` (a poller instance with polling off).
+
+Measured: one poller instance, a process of its own as in production, polling
+the ``N`` tenants every ``I`` seconds for ``ROUNDS`` intervals: polls/s held vs
+asked (N / I), poll lag (poll completed − poll scheduled, from
+``poller_poll_status``) p50/p99/max, polls more than an interval late, the
+poller's CPU and peak RSS, PostgreSQL's time in each of its statements, and the
+quarantine scan (LIST + counts of every folder) timed while the polls run.
+Baselines of the same run: SELECTs of the same folders one after another on one
+IMAP connection, and the claim statement alone against the same 20,000 rows.
+
+``BENCH_POLL_SCALE_TENANTS`` (20,000) / ``BENCH_POLL_SCALE_INTERVAL`` (300 s, the
+default POLL_INTERVAL_SECONDS) / ``BENCH_POLL_SCALE_ROUNDS`` (2): a shorter
+interval with tenants scaled alike asks the same polls/s (2,000 every 30 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import aioimaplib
+import asyncpg
+import httpx
+from keybuzz_devstack import bootstrap, dovecot, infra
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
+from keybuzz_poller.inbound.addresses import folder_for
+from keybuzz_poller.polling import store
+from keybuzz_poller.reading.mailbox import ImapAccount
+
+from bench.bench_poller import _mail, _make_known, _poller, _tenant
+from bench.harness import BenchContext, Figure, timed
+
+TENANTS = int(os.environ.get("BENCH_POLL_SCALE_TENANTS", "20000"))
+INTERVAL = int(os.environ.get("BENCH_POLL_SCALE_INTERVAL", "300"))
+ROUNDS = int(os.environ.get("BENCH_POLL_SCALE_ROUNDS", "2"))
+UNKNOWN_FOLDERS = 20  # folders of tenants nobody told the poller about: the scan finds them
+SAMPLE_SECONDS = 1.0
+# Polls are read incrementally, back to this much before the newest seen: commits land
+# out of order (last_poll_at is when a poll's transaction started).
+_MARGIN = timedelta(seconds=30)
+LEASE_SECONDS = 30.0  # POLL_LEASE_SECONDS' default
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    imap_port, lmtp_port = infra.free_port(), infra.free_port()
+    spec = dovecot.dovecot_spec(ctx.root / "scale-dovecot", imap_port, lmtp_port, fsync=False)
+    mail_server = infra.RunningServer(spec, ctx.root / "scale-dovecot.log").start(timeout=60)
+    pg_spec = infra.postgres_spec(ctx.root / "scale-pg" / "data", infra.free_port())
+    # The statements' own time, per statement: PostgreSQL only tracks it when preloaded.
+    pg_spec.command += ["-c", "shared_preload_libraries=pg_stat_statements"]
+    pg = infra.RunningServer(pg_spec, ctx.root / "scale-pg.log").start(timeout=60)
+    try:
+        return await _measure(ctx, pg_spec.url, imap_port)
+    finally:
+        pg.stop()
+        mail_server.stop()
+
+
+async def _measure(ctx: BenchContext, postgres_url: str, imap_port: int) -> list[Figure]:
+    tenants = [_tenant(i) for i in range(TENANTS)]
+    maildir = ctx.root / "scale-dovecot" / "mail" / dovecot.MAIL_USER / "Maildir"
+    unknown = [f"unknown{i:03d}" for i in range(UNKNOWN_FOLDERS)]
+    folders = [folder_for(t) for t, _ in tenants] + [folder_for(u) for u in unknown]
+    setup: dict[str, float] = {}
+    setup["folders"] = await timed(lambda: asyncio.to_thread(_write_folders, maildir, tenants))
+    validity: dict[str, int] = {}
+    setup["index"] = await timed(lambda: _select_all(imap_port, folders, validity))
+    select_seconds = await timed(lambda: _select_all(imap_port, folders, {}))
+    account = ImapAccount("127.0.0.1", imap_port, dovecot.MAIL_USER, dovecot.DEV_IMAP_PASSWORD)
+    scan_alone, scanned = await _timed_scan(account)
+    assert len(scanned) == len(folders), f"the scan listed {len(scanned)} of {len(folders)}"
+
+    database = await bootstrap.create_scratch_database(postgres_url, "pollscale")
+    mail = {"IMAP_PORT": str(imap_port), "IMAP_PASSWORD": dovecot.DEV_IMAP_PASSWORD}
+    known = await _poller(ctx, database, mail, poll=False)
+    try:
+        setup["tenant.synced"] = await timed(lambda: _make_known(known, tenants))
+        await _save_cursors(known.runtime.pool, tenants, validity)
+    finally:
+        await known.stop()
+    claim_rate, claim_ms = await _claim_alone(database)
+
+    run_ = await _steady(ctx, database, mail, account)
+    return _figures(setup, select_seconds, len(folders), scan_alone, claim_rate, claim_ms, run_)
+
+
+def _write_folders(maildir: Path, tenants: list[tuple[str, str]]) -> None:
+    """Blocking: each tenant's Maildir++ folder with one mail in ``new``, and a few
+    folders of unknown tenants; owned by the mail user, as Dovecot would leave them."""
+    owner = maildir.parent.stat()
+    named = [(folder_for(t), a) for t, a in tenants]
+    named += [(folder_for(f"unknown{i:03d}"), "x@y") for i in range(UNKNOWN_FOLDERS)]
+    for n, (folder_name, address) in enumerate(named):
+        folder = maildir / f".{folder_name}"
+        for sub in ("", "cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            os.chown(folder / sub, owner.st_uid, owner.st_gid)
+        mail = folder / "new" / f"{int(time.time())}.M0P{n}.bench"
+        mail.write_bytes(_mail(address, n))
+        os.chown(mail, owner.st_uid, owner.st_gid)
+    os.chown(maildir, owner.st_uid, owner.st_gid)
+
+
+async def _select_all(port: int, folders: list[str], validity: dict[str, int]) -> None:
+    """SELECT every folder on one connection; each one's UIDVALIDITY into ``validity``."""
+    client = aioimaplib.IMAP4("127.0.0.1", port, timeout=120)
+    await client.wait_hello_from_server()
+    await client.login(dovecot.MAIL_USER, dovecot.DEV_IMAP_PASSWORD)
+    for folder in folders:
+        selected = await client.select(folder)
+        assert selected.result == "OK", f"SELECT {folder}: {selected}"
+        for line in selected.lines:
+            if b"[UIDVALIDITY " in line:
+                validity[folder] = int(line.split(b"[UIDVALIDITY ")[1].split(b"]")[0])
+    await client.logout()
+
+
+async def _timed_scan(account: ImapAccount) -> tuple[float, dict[str, int]]:
+    """The quarantine scan's IMAP part (every folder and its mail count), timed."""
+    start = time.perf_counter()
+    folders = await account.tenant_folders()
+    return time.perf_counter() - start, folders
+
+
+async def _save_cursors(
+    pool: asyncpg.Pool, tenants: list[tuple[str, str]], validity: dict[str, int]
+) -> None:
+    """Each folder read up to its one mail: every poll of the run finds nothing new."""
+    rows = [(t, folder_for(t), validity[folder_for(t)], 1) for t, _ in tenants]
+    await pool.executemany(
+        "INSERT INTO poller_mail_cursors (tenant_id, folder, uid_validity, last_uid) "
+        "VALUES ($1, $2, $3, $4)",
+        rows,
+    )
+
+
+async def _spread(db: asyncpg.Connection | asyncpg.Pool) -> None:
+    await db.execute(
+        "UPDATE poller_poll_status SET next_poll_at = now() + random() * make_interval(secs => $1)",
+        float(INTERVAL),
+    )
+
+
+async def _claim_alone(database: str) -> tuple[float, float]:
+    """Baseline: the claim statement alone (one tenant a claim, rolled back) over the same
+    rows, spread over the interval as in the run; claims/s on one connection, and the
+    statement's execution time (EXPLAIN ANALYZE, ms)."""
+    conn = await asyncpg.connect(database)
+    try:
+        await _spread(conn)
+        await conn.execute(
+            "UPDATE poller_poll_status SET next_poll_at = now() - interval '1 s' "
+            "WHERE tenant_id IN (SELECT tenant_id FROM poller_poll_status LIMIT 8)"
+        )
+        await conn.execute("VACUUM ANALYZE poller_poll_status")
+        claims, deadline = 0, time.perf_counter() + 3.0
+        start = time.perf_counter()
+        while time.perf_counter() < deadline:
+            transaction = conn.transaction()
+            await transaction.start()
+            claimed = await store.claim_due(conn, "bench", 1, LEASE_SECONDS)
+            assert claimed, "nothing due to claim"
+            await transaction.rollback()
+            claims += 1
+        rate = claims / (time.perf_counter() - start)
+        plan = await _claim_plan(conn)
+    finally:
+        await conn.close()
+    return rate, plan
+
+
+async def _claim_plan(conn: asyncpg.Connection) -> float:
+    """Execution time (ms) of the claim statement as ``store.claim_due`` sends it, rolled back."""
+    sent: list[str] = []
+    conn.add_query_logger(lambda record: sent.append(record.query))
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await store.claim_due(conn, "bench", 1, LEASE_SECONDS)
+        await asyncio.sleep(0.1)  # query loggers are called soon after, not during, the query
+        claim = next(q for q in sent if "poller_poll_status" in q)
+        explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {claim}"
+        plan = await conn.fetchval(explain, "bench", 1, LEASE_SECONDS)
+    finally:
+        await transaction.rollback()
+    return float(json.loads(plan)[0]["Execution Time"])
+
+
+class Run:
+    """What one instance did over the measured intervals."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.displaced = 0
+        self.cpu_seconds = 0.0
+        self.peak_rss_mib = 0.0
+        self.seconds = 0.0
+        self.scan_seconds = 0.0
+        self.statements: list[asyncpg.Record] = []
+        self.load = ""
+
+
+async def _steady(
+    ctx: BenchContext, database: str, mail: dict[str, str], account: ImapAccount
+) -> Run:
+    result = Run()
+    conn = await asyncpg.connect(database)
+    poller = _start_poller(ctx, database, mail)
+    try:
+        await _wait_ready(poller)
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await _spread(conn)
+        await conn.execute("SELECT pg_stat_statements_reset()")
+        started = await conn.fetchval("SELECT now()")
+        cpu_before = _cpu_seconds(poller.process.pid)
+        duration = INTERVAL * ROUNDS
+        sampling = asyncio.create_task(_sample(conn, poller.process.pid, duration, started))
+        await asyncio.sleep(min(INTERVAL / 2, 60))  # the scan, while polls run
+        result.scan_seconds, _ = await _timed_scan(account)
+        result.lags, result.displaced, result.peak_rss_mib = await sampling
+        result.cpu_seconds = _cpu_seconds(poller.process.pid) - cpu_before
+        result.seconds = duration
+        result.load = os.getloadavg().__repr__()
+        result.statements = await conn.fetch(
+            """
+            SELECT calls, total_exec_time, mean_exec_time, query FROM pg_stat_statements
+            WHERE query ILIKE '%poller_%' ORDER BY total_exec_time DESC LIMIT 8
+            """
+        )
+    finally:
+        poller.stop()
+        await conn.close()
+    return result
+
+
+class PollerProcess:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.process, self.port, self.log = process, port, log
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _start_poller(ctx: BenchContext, database: str, mail: dict[str, str]) -> PollerProcess:
+    """``python -m keybuzz_poller``: its own process, so its CPU and RSS are its own."""
+    port = infra.free_port()
+    env = {
+        **os.environ,
+        "NATS_URL": ctx.nats_url,
+        "DATABASE_URL": database,
+        "VAULT_ADDR": ctx.vault_addr,
+        "VAULT_TOKEN": DEV_VAULT_ROOT_TOKEN,
+        "LOG_LEVEL": "WARNING",
+        "POLLER_PORT": str(port),
+        "MX_PORT": str(infra.free_port()),
+        "POLL_INTERVAL_SECONDS": str(INTERVAL),
+        **mail,
+    }
+    log = ctx.root / "scale-poller.log"
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "keybuzz_poller"], env=env, stdout=output, stderr=output
+        )
+    return PollerProcess(process, port, log)
+
+
+async def _wait_ready(poller: PollerProcess) -> None:
+    last: object = None
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            if poller.process.poll() is not None:
+                raise RuntimeError(f"the poller exited: {poller.log.read_text()[-3000:]}")
+            try:
+                last = await client.get(f"http://127.0.0.1:{poller.port}/health")
+                if last.status_code == 200:  # type: ignore[attr-defined]
+                    return
+            except httpx.TransportError as exc:
+                last = exc
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the poller did not start ({last!r}): {poller.log.read_text()[-3000:]}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _sample(
+    conn: asyncpg.Connection, pid: int, duration: float, started: datetime
+) -> tuple[list[float], int, float]:
+    """Lag of every poll completed since ``started`` (completed − scheduled), polls that
+    lost their place (over an interval late), and the poller's peak RSS (MiB).
+
+    A successful poll sets ``last_poll_at`` and moves ``next_poll_at`` one interval on
+    from where it was scheduled, so scheduled = next_poll_at − interval. Read
+    incrementally (polls completed since the last read, less a margin for commits that
+    land out of order), so a read stays small at 20,000 tenants.
+    """
+    seen: dict[tuple[str, datetime], float] = {}
+    displaced: set[tuple[str, datetime]] = set()
+    peak = 0.0
+    since = started
+    loop = asyncio.get_running_loop()
+    end = loop.time() + duration
+    while loop.time() < end:
+        rows = await conn.fetch(
+            """
+            SELECT tenant_id, last_poll_at,
+                   extract(epoch FROM last_poll_at - (next_poll_at - make_interval(secs => $1)))
+                       AS lag
+            FROM poller_poll_status WHERE last_poll_at > $2
+            """,
+            float(INTERVAL),
+            max(started, since - _MARGIN),
+        )
+        for row in rows:
+            key = (row["tenant_id"], row["last_poll_at"])
+            if 0 <= row["lag"] <= INTERVAL:
+                seen[key] = row["lag"]
+            else:
+                displaced.add(key)
+            since = max(since, row["last_poll_at"])
+        peak = max(peak, _rss_mib(pid))
+        await asyncio.sleep(SAMPLE_SECONDS)
+    return list(seen.values()), len(displaced - set(seen)), peak
+
+
+def _figures(
+    setup: dict[str, float],
+    select_seconds: float,
+    folders: int,
+    scan_alone: float,
+    claim_rate: float,
+    claim_ms: float,
+    run: Run,
+) -> list[Figure]:
+    polls = len(run.lags) + run.displaced
+    asked = TENANTS / INTERVAL
+    lags = sorted(run.lags)
+    p50 = statistics.median(lags) if lags else float("nan")
+    p99 = statistics.quantiles(lags, n=100)[98] if len(lags) > 1 else float("nan")
+    size = f"{TENANTS} tenants every {INTERVAL} s × {ROUNDS}"
+    statements = "; ".join(
+        f"{_short(r['query'])}: {r['calls']} calls, {r['mean_exec_time']:.3f} ms mean, "
+        f"{r['total_exec_time'] / 1000:.1f} s total"
+        for r in run.statements
+    )
+    print(f"bench_poll_scale statements: {statements}", file=sys.stderr)
+    print(f"bench_poll_scale load average at the end: {run.load}", file=sys.stderr)
+    return [
+        {
+            "name": f"IMAP SELECT, {folders} folders one after another, one connection",
+            "value": folders / select_seconds,
+            "unit": "SELECT/s",
+            "note": f"set-up: folders on disk {setup['folders']:.0f} s, first SELECT "
+            f"(indexing) {setup['index']:.0f} s, tenant.synced × {TENANTS} "
+            f"{setup['tenant.synced']:.0f} s",
+        },
+        {
+            "name": "claim statement alone (1 tenant a claim, rolled back), one connection",
+            "value": claim_rate,
+            "unit": "claims/s",
+            "note": f"EXPLAIN ANALYZE {claim_ms:.2f} ms over {TENANTS} rows",
+        },
+        {
+            "name": f"polling: {size} (empty polls)",
+            "value": polls / run.seconds,
+            "unit": "polls/s",
+            "baseline": asked,
+            "note": f"poll lag p50 {p50:.2f} s, p99 {p99:.2f} s, max {lags[-1] if lags else 0:.2f}"
+            f" s; {run.displaced} of {polls} polls more than an interval late; poller CPU "
+            f"{100 * run.cpu_seconds / run.seconds:.0f} % of a core, peak RSS "
+            f"{run.peak_rss_mib:.0f} MiB",
+        },
+        {
+            "name": f"quarantine scan (LIST + counts), {folders} folders",
+            "value": run.scan_seconds,
+            "unit": "s",
+            "baseline": scan_alone,
+            "note": "during the polls; baseline: the same scan before the poller started",
+        },
+        {
+            "name": "PostgreSQL: the poller's statements, total execution time",
+            "value": sum(r["total_exec_time"] for r in run.statements) / 1000 / run.seconds,
+            "unit": "s per s",
+            "note": f"load average at the end {run.load}",
+        },
+    ]
+
+
+def _short(query: str) -> str:
+    return " ".join(query.split())[:80]
