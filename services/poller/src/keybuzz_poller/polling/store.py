@@ -9,6 +9,9 @@ from keybuzz_shared.db import Executor
 
 # NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
 DUE_CHANNEL = "keybuzz_poller_due"
+# A claim that parked tenants it cannot poll claims again for its free slots, this many
+# times at most (a backlog of parked tenants is cleared over the next claims).
+CLAIM_ROUNDS = 4
 
 
 async def ensure_scheduled(db: Executor, tenant_id: str, interval: float) -> None:
@@ -57,36 +60,59 @@ async def mark_delivered(db: Executor, tenant_id: str) -> None:
     )
 
 
-_POLLABLE = """
+_POLLABLE_TENANT = """
     EXISTS (SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND NOT t.archived)
     AND EXISTS (SELECT 1 FROM poller_inbound_addresses a
                 WHERE a.tenant_id = s.tenant_id AND a.enabled)
+"""
+_POLLABLE = f"""
+    {_POLLABLE_TENANT}
     AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
 """
 
 
-async def claim_due(db: Executor, owner: str, limit: int, lease_seconds: float) -> list[str]:
-    """Lease up to ``limit`` due tenants; rows another instance is claiming are skipped."""
-    rows = await db.fetch(
-        f"""
-        WITH due AS (
-            SELECT s.tenant_id FROM poller_poll_status s
-            WHERE s.next_poll_at <= now() AND {_POLLABLE}
-            ORDER BY s.next_poll_at
-            LIMIT $2
-            FOR UPDATE OF s SKIP LOCKED
-        )
+async def claim_due(
+    db: Executor, owner: str, limit: int, lease_seconds: float, interval: float
+) -> list[str]:
+    """Lease up to ``limit`` due tenants, oldest due first; rows another instance is
+    claiming are skipped.
+
+    A due tenant that is not pollable (archived, no enabled address) is parked one
+    ``interval`` on instead of staying due: left due, every claim of every instance
+    walked past all of them (bench_poll_scale). It is looked at again an interval later,
+    as a new tenant's first poll is; a delivery for it marks it due at once.
+    """
+    claimed: list[str] = []
+    for _ in range(CLAIM_ROUNDS):
+        rows = await db.fetch(_CLAIM_DUE, owner, limit - len(claimed), lease_seconds, interval)
+        claimed += [r["tenant_id"] for r in rows if r["claimed"]]
+        if len(claimed) == limit or all(r["claimed"] for r in rows):  # none parked: none due
+            break
+    return claimed
+
+
+_CLAIM_DUE = f"""
+    WITH due AS (
+        SELECT s.tenant_id, {_POLLABLE_TENANT} AS pollable FROM poller_poll_status s
+        WHERE s.next_poll_at <= now()
+          AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
+        ORDER BY s.next_poll_at
+        LIMIT $2
+        FOR UPDATE OF s SKIP LOCKED
+    ), leased AS (
         UPDATE poller_poll_status s
         SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
             claimed_at = now()
-        FROM due WHERE s.tenant_id = due.tenant_id
+        FROM due WHERE s.tenant_id = due.tenant_id AND due.pollable
         RETURNING s.tenant_id
-        """,
-        owner,
-        limit,
-        lease_seconds,
+    ), parked AS (
+        UPDATE poller_poll_status s SET next_poll_at = now() + make_interval(secs => $4)
+        FROM due WHERE s.tenant_id = due.tenant_id AND NOT due.pollable
+        RETURNING s.tenant_id
     )
-    return [r["tenant_id"] for r in rows]
+    SELECT tenant_id, true AS claimed FROM leased
+    UNION ALL SELECT tenant_id, false FROM parked
+"""
 
 
 async def claim_tenant(db: Executor, tenant_id: str, owner: str, lease_seconds: float) -> bool:
