@@ -10,8 +10,9 @@ from keybuzz_shared.db import Executor
 # NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
 DUE_CHANNEL = "keybuzz_poller_due"
 # A claim that parked tenants it cannot poll claims again for its free slots, this many
-# times at most (a backlog of parked tenants is cleared over the next claims).
+# times at most (a larger backlog of them is cleared by the next claims).
 CLAIM_ROUNDS = 4
+PARK_WINDOW = 8  # due rows a claim looks at beyond its free slots
 
 
 async def ensure_scheduled(db: Executor, tenant_id: str, interval: float) -> None:
@@ -91,23 +92,34 @@ async def claim_due(
     return claimed
 
 
+# The oldest due rows, up to PARK_WINDOW more than the free slots: the pollable ones are
+# leased (oldest first), the others parked. The window bounds a claim's cost however many
+# unpollable tenants are due. Pollability is tested in a WHERE over the window (index
+# probes): as a column of the window's SELECT, PostgreSQL hashed both tables whole at
+# every claim (3-8 ms at 21,000 tenants, bench_poll_scale).
 _CLAIM_DUE = f"""
-    WITH due AS (
-        SELECT s.tenant_id, {_POLLABLE_TENANT} AS pollable FROM poller_poll_status s
+    WITH oldest AS (
+        SELECT s.tenant_id, s.next_poll_at FROM poller_poll_status s
         WHERE s.next_poll_at <= now()
           AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
         ORDER BY s.next_poll_at
-        LIMIT $2
+        LIMIT $2 + {PARK_WINDOW}
         FOR UPDATE OF s SKIP LOCKED
+    ), pollable AS (
+        SELECT s.tenant_id, s.next_poll_at FROM oldest s WHERE {_POLLABLE_TENANT}
+    ), due AS (
+        SELECT tenant_id FROM pollable ORDER BY next_poll_at LIMIT $2
     ), leased AS (
         UPDATE poller_poll_status s
         SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
             claimed_at = now()
-        FROM due WHERE s.tenant_id = due.tenant_id AND due.pollable
+        FROM due WHERE s.tenant_id = due.tenant_id
         RETURNING s.tenant_id
     ), parked AS (
         UPDATE poller_poll_status s SET next_poll_at = now() + make_interval(secs => $4)
-        FROM due WHERE s.tenant_id = due.tenant_id AND NOT due.pollable
+        FROM oldest
+        WHERE s.tenant_id = oldest.tenant_id
+          AND oldest.tenant_id NOT IN (SELECT tenant_id FROM pollable)
         RETURNING s.tenant_id
     )
     SELECT tenant_id, true AS claimed FROM leased
