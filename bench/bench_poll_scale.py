@@ -19,11 +19,13 @@ IMAP connection, and the claim statement alone against the same 20,000 rows.
 ``BENCH_POLL_SCALE_TENANTS`` (20,000) / ``BENCH_POLL_SCALE_INTERVAL`` (300 s, the
 default POLL_INTERVAL_SECONDS) / ``BENCH_POLL_SCALE_ROUNDS`` (2): a shorter
 interval with tenants scaled alike asks the same polls/s (2,000 every 30 s).
+``BENCH_POLL_SCALE_HEADROOM`` (60): then the same tenants every 60 s, 5× the polls/s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import inspect
 import json
 import os
@@ -43,7 +45,7 @@ from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.polling import store
-from keybuzz_poller.reading.mailbox import ImapAccount
+from keybuzz_poller.reading.mailbox import ImapAccount, _list, _status_messages
 from keybuzz_shared.events import TenantArchived, encode_event, event_headers
 
 from bench.bench_poller import _mail, _make_known, _poller, _tenant
@@ -51,6 +53,8 @@ from bench.harness import BenchContext, Figure, timed
 
 TENANTS = int(os.environ.get("BENCH_POLL_SCALE_TENANTS", "20000"))
 INTERVAL = int(os.environ.get("BENCH_POLL_SCALE_INTERVAL", "300"))
+# Then the same tenants at these shorter intervals: the headroom (0: none).
+HEADROOM = [int(i) for i in os.environ.get("BENCH_POLL_SCALE_HEADROOM", "60").split(",") if i]
 ROUNDS = int(os.environ.get("BENCH_POLL_SCALE_ROUNDS", "2"))
 # Archived tenants stay in poller_poll_status (and their folders in Dovecot): a twentieth
 # of the active ones on top, never to be polled.
@@ -107,8 +111,9 @@ async def _measure(ctx: BenchContext, postgres_url: str, imap_port: int) -> list
         await known.stop()
     claim_rate, claim_ms = await _claim_alone(database)
 
-    run_ = await _steady(ctx, database, mail, account)
-    return _figures(setup, select_seconds, len(folders), scan_alone, claim_rate, claim_ms, run_)
+    runs = [await _steady(ctx, database, mail, account, i) for i in [INTERVAL, *HEADROOM]]
+    figures = _figures(setup, select_seconds, len(folders), scan_alone, claim_rate, claim_ms)
+    return figures + [f for run_ in runs for f in _run_figures(run_, len(folders))]
 
 
 async def _archive(service: RunningService, tenant_ids: list[str]) -> None:
@@ -177,10 +182,10 @@ async def _save_cursors(
     )
 
 
-async def _spread(db: asyncpg.Connection | asyncpg.Pool) -> None:
+async def _spread(db: asyncpg.Connection | asyncpg.Pool, interval: int = INTERVAL) -> None:
     await db.execute(
         "UPDATE poller_poll_status SET next_poll_at = now() + random() * make_interval(secs => $1)",
-        float(INTERVAL),
+        float(interval),
     )
 
 
@@ -265,38 +270,45 @@ async def _claim_plan(conn: asyncpg.Connection) -> float:
 class Run:
     """What one instance did over the measured intervals."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
         self.lags: list[float] = []
         self.displaced = 0
         self.cpu_seconds = 0.0
         self.peak_rss_mib = 0.0
         self.seconds = 0.0
         self.scan_seconds = 0.0
+        self.scan_one_by_one_seconds = 0.0
         self.statements: list[asyncpg.Record] = []
         self.load = ""
 
 
 async def _steady(
-    ctx: BenchContext, database: str, mail: dict[str, str], account: ImapAccount
+    ctx: BenchContext, database: str, mail: dict[str, str], account: ImapAccount, interval: int
 ) -> Run:
-    result = Run()
+    result = Run(interval)
     conn = await asyncpg.connect(database)
-    poller = _start_poller(ctx, database, mail)
+    poller = _start_poller(ctx, database, mail, interval)
     try:
         await _wait_ready(poller)
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        await _spread(conn)
+        await _spread(conn, interval)
         await conn.execute("SELECT pg_stat_statements_reset()")
         started = await conn.fetchval("SELECT now()")
         cpu_before = _cpu_seconds(poller.process.pid)
-        duration = INTERVAL * ROUNDS
-        sampling = asyncio.create_task(_sample(conn, poller.process.pid, duration, started))
-        await asyncio.sleep(min(INTERVAL / 2, 60))  # the scan, while polls run
+        duration = interval * ROUNDS
+        sampling = asyncio.create_task(
+            _sample(conn, poller.process.pid, interval, duration, started)
+        )
+        await asyncio.sleep(min(interval / 2, 60))  # the scans, while polls run
         result.scan_seconds, _ = await _timed_scan(account)
+        result.scan_one_by_one_seconds = await timed(
+            lambda: asyncio.to_thread(_scan_one_by_one, account)
+        )
         result.lags, result.displaced, result.peak_rss_mib = await sampling
         result.cpu_seconds = _cpu_seconds(poller.process.pid) - cpu_before
         result.seconds = duration
-        result.load = os.getloadavg().__repr__()
+        result.load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         result.statements = await conn.fetch(
             """
             SELECT calls, total_exec_time, mean_exec_time, query FROM pg_stat_statements
@@ -321,7 +333,16 @@ class PollerProcess:
             self.process.kill()
 
 
-def _start_poller(ctx: BenchContext, database: str, mail: dict[str, str]) -> PollerProcess:
+def _scan_one_by_one(account: ImapAccount) -> int:
+    """Baseline: the scan as it was, LIST then a STATUS per folder (blocking)."""
+    with imaplib.IMAP4(account.host, account.port) as imap:
+        imap.login(account.user, account.password)
+        return sum(_status_messages(imap, name) for name in _list(imap, "tenant-", ""))
+
+
+def _start_poller(
+    ctx: BenchContext, database: str, mail: dict[str, str], interval: int
+) -> PollerProcess:
     """``python -m keybuzz_poller``: its own process, so its CPU and RSS are its own."""
     port = infra.free_port()
     env = {
@@ -333,7 +354,7 @@ def _start_poller(ctx: BenchContext, database: str, mail: dict[str, str]) -> Pol
         "LOG_LEVEL": "WARNING",
         "POLLER_PORT": str(port),
         "MX_PORT": str(infra.free_port()),
-        "POLL_INTERVAL_SECONDS": str(INTERVAL),
+        "POLL_INTERVAL_SECONDS": str(interval),
         **mail,
     }
     log = ctx.root / "scale-poller.log"
@@ -373,7 +394,7 @@ def _rss_mib(pid: int) -> float:
 
 
 async def _sample(
-    conn: asyncpg.Connection, pid: int, duration: float, started: datetime
+    conn: asyncpg.Connection, pid: int, interval: int, duration: float, started: datetime
 ) -> tuple[list[float], int, float]:
     """Lag of every poll completed since ``started`` (completed − scheduled), polls that
     lost their place (over an interval late), and the poller's peak RSS (MiB).
@@ -397,12 +418,12 @@ async def _sample(
                        AS lag
             FROM poller_poll_status WHERE last_poll_at > $2
             """,
-            float(INTERVAL),
+            float(interval),
             max(started, since - _MARGIN),
         )
         for row in rows:
             key = (row["tenant_id"], row["last_poll_at"])
-            if 0 <= row["lag"] <= INTERVAL:
+            if 0 <= row["lag"] <= interval:
                 seen[key] = row["lag"]
             else:
                 displaced.add(key)
@@ -419,21 +440,7 @@ def _figures(
     scan_alone: float,
     claim_rate: float,
     claim_ms: float,
-    run: Run,
 ) -> list[Figure]:
-    polls = len(run.lags) + run.displaced
-    asked = TENANTS / INTERVAL
-    lags = sorted(run.lags)
-    p50 = statistics.median(lags) if lags else float("nan")
-    p99 = statistics.quantiles(lags, n=100)[98] if len(lags) > 1 else float("nan")
-    size = f"{TENANTS} tenants (+ {ARCHIVED} archived) every {INTERVAL} s × {ROUNDS}"
-    statements = "; ".join(
-        f"{_short(r['query'])}: {r['calls']} calls, {r['mean_exec_time']:.3f} ms mean, "
-        f"{r['total_exec_time'] / 1000:.1f} s total"
-        for r in run.statements
-    )
-    print(f"bench_poll_scale statements: {statements}", file=sys.stderr)
-    print(f"bench_poll_scale load average at the end: {run.load}", file=sys.stderr)
     return [
         {
             "name": f"IMAP SELECT, {folders} folders one after another, one connection",
@@ -441,37 +448,57 @@ def _figures(
             "unit": "SELECT/s",
             "note": f"set-up: folders on disk {setup['folders']:.0f} s, first SELECT (indexing, "
             f"{SETUP_SESSIONS} connections) {setup['index']:.0f} s, tenant.synced × "
-            f"{TENANTS + ARCHIVED} "
-            f"{setup['tenant.synced']:.0f} s",
+            f"{TENANTS + ARCHIVED} {setup['tenant.synced']:.0f} s; the scan's first run after "
+            f"indexing {scan_alone:.1f} s",
         },
         {
-            "name": "claim statement alone (1 tenant a claim, rolled back), one connection",
+            "name": f"claim statement alone (1 tenant a claim, rolled back), one connection, "
+            f"{TENANTS} + {ARCHIVED} archived tenants",
             "value": claim_rate,
             "unit": "claims/s",
-            "note": f"EXPLAIN ANALYZE {claim_ms:.2f} ms over {TENANTS} rows",
+            "note": f"EXPLAIN ANALYZE median {claim_ms:.3f} ms",
         },
+    ]
+
+
+def _run_figures(run: Run, folders: int) -> list[Figure]:
+    seconds = run.interval * ROUNDS
+    polls = len(run.lags) + run.displaced
+    lags = sorted(run.lags)
+    p50 = statistics.median(lags) if lags else float("nan")
+    p99 = statistics.quantiles(lags, n=100)[98] if len(lags) > 1 else float("nan")
+    size = f"{TENANTS} tenants (+ {ARCHIVED} archived) every {run.interval} s × {ROUNDS}"
+    statements = "; ".join(
+        f"{_short(r['query'])}: {r['calls']} calls, {r['mean_exec_time']:.3f} ms mean, "
+        f"{r['total_exec_time'] / 1000:.1f} s total"
+        for r in run.statements
+    )
+    print(f"bench_poll_scale statements ({run.interval} s): {statements}", file=sys.stderr)
+    return [
         {
             "name": f"polling: {size} (empty polls)",
-            "value": polls / run.seconds,
+            "value": polls / seconds,
             "unit": "polls/s",
-            "baseline": asked,
+            "baseline": TENANTS / run.interval,
             "note": f"poll lag p50 {p50:.2f} s, p99 {p99:.2f} s, max {lags[-1] if lags else 0:.2f}"
             f" s; {run.displaced} of {polls} polls more than an interval late; poller CPU "
-            f"{100 * run.cpu_seconds / run.seconds:.0f} % of a core, peak RSS "
-            f"{run.peak_rss_mib:.0f} MiB",
+            f"{100 * run.cpu_seconds / seconds:.0f} % of a core, peak RSS "
+            f"{run.peak_rss_mib:.0f} MiB; load average at the end {run.load}",
         },
         {
-            "name": f"quarantine scan (LIST + counts), {folders} folders",
+            "name": f"quarantine scan (LIST + counts), {folders} folders, during the polls",
             "value": run.scan_seconds,
             "unit": "s",
-            "baseline": scan_alone,
-            "note": "during the polls; baseline: the same scan before the poller started",
+            "baseline": run.scan_one_by_one_seconds,
+            "note": "baseline: LIST then a STATUS per folder (the scan before LIST-STATUS), "
+            "right after",
         },
         {
             "name": "PostgreSQL: the poller's statements, total execution time",
-            "value": sum(r["total_exec_time"] for r in run.statements) / 1000 / run.seconds,
+            "value": sum(r["total_exec_time"] for r in run.statements) / 1000 / seconds,
             "unit": "s per s",
-            "note": f"load average at the end {run.load}",
+            "note": "pg_stat_statements, the 8 costliest statements naming poller_ tables "
+            "(the bench's own sampling query included)",
         },
     ]
 
