@@ -34,7 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aioimaplib
@@ -49,7 +49,7 @@ from keybuzz_poller.reading.mailbox import ImapAccount, _list, _status_messages
 from keybuzz_shared.events import TenantArchived, encode_event, event_headers
 
 from bench.bench_poller import _mail, _make_known, _poller, _tenant
-from bench.harness import BenchContext, Figure, timed
+from bench.harness import BenchContext, Figure, sample_poll_lags, timed
 
 TENANTS = int(os.environ.get("BENCH_POLL_SCALE_TENANTS", "20000"))
 INTERVAL = int(os.environ.get("BENCH_POLL_SCALE_INTERVAL", "300"))
@@ -62,9 +62,6 @@ ARCHIVED = int(os.environ.get("BENCH_POLL_SCALE_ARCHIVED", str(TENANTS // 20)))
 UNKNOWN_FOLDERS = 20  # folders of tenants nobody told the poller about: the scan finds them
 SETUP_SESSIONS = 4  # threads writing folders, then IMAP connections indexing them
 SAMPLE_SECONDS = 1.0
-# Polls are read incrementally, back to this much before the newest seen: commits land
-# out of order (last_poll_at is when a poll's transaction started).
-_MARGIN = timedelta(seconds=30)
 LEASE_SECONDS = 30.0  # POLL_LEASE_SECONDS' default
 
 
@@ -396,41 +393,17 @@ def _rss_mib(pid: int) -> float:
 async def _sample(
     conn: asyncpg.Connection, pid: int, interval: int, duration: float, started: datetime
 ) -> tuple[list[float], int, float]:
-    """Lag of every poll completed since ``started`` (completed − scheduled), polls that
-    lost their place (over an interval late), and the poller's peak RSS (MiB).
+    """Poll lags and polls that lost their place (``sample_poll_lags``), and the poller's
+    peak RSS (MiB)."""
+    peak = [0.0]
 
-    A successful poll sets ``last_poll_at`` and moves ``next_poll_at`` one interval on
-    from where it was scheduled, so scheduled = next_poll_at − interval. Read
-    incrementally (polls completed since the last read, less a margin for commits that
-    land out of order), so a read stays small at 20,000 tenants.
-    """
-    seen: dict[tuple[str, datetime], float] = {}
-    displaced: set[tuple[str, datetime]] = set()
-    peak = 0.0
-    since = started
-    loop = asyncio.get_running_loop()
-    end = loop.time() + duration
-    while loop.time() < end:
-        rows = await conn.fetch(
-            """
-            SELECT tenant_id, last_poll_at,
-                   extract(epoch FROM last_poll_at - (next_poll_at - make_interval(secs => $1)))
-                       AS lag
-            FROM poller_poll_status WHERE last_poll_at > $2
-            """,
-            float(interval),
-            max(started, since - _MARGIN),
-        )
-        for row in rows:
-            key = (row["tenant_id"], row["last_poll_at"])
-            if 0 <= row["lag"] <= interval:
-                seen[key] = row["lag"]
-            else:
-                displaced.add(key)
-            since = max(since, row["last_poll_at"])
-        peak = max(peak, _rss_mib(pid))
-        await asyncio.sleep(SAMPLE_SECONDS)
-    return list(seen.values()), len(displaced - set(seen)), peak
+    def rss() -> None:
+        peak[0] = max(peak[0], _rss_mib(pid))
+
+    lags, displaced = await sample_poll_lags(
+        conn, interval, duration, started, every=SAMPLE_SECONDS, on_sample=rss
+    )
+    return lags, displaced, peak[0]
 
 
 def _figures(
