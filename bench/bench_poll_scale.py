@@ -106,10 +106,12 @@ async def _measure(ctx: BenchContext, postgres_url: str, imap_port: int) -> list
         await _save_cursors(known.runtime.pool, tenants, validity)
     finally:
         await known.stop()
-    claim_rate, claim_ms = await _claim_alone(database)
+    claim_rate, claim_before_ms, claim_ms = await _claim_alone(database)
 
-    runs = [await _steady(ctx, database, mail, account, i) for i in [INTERVAL, *HEADROOM]]
-    figures = _figures(setup, select_seconds, len(folders), scan_alone, claim_rate, claim_ms)
+    intervals = [INTERVAL, *HEADROOM] if ROUNDS else []  # 0 rounds: set-up and baselines
+    runs = [await _steady(ctx, database, mail, account, i) for i in intervals]
+    claims = (claim_rate, claim_before_ms, claim_ms)
+    figures = _figures(setup, select_seconds, len(folders), scan_alone, claims)
     return figures + [f for run_ in runs for f in _run_figures(run_, len(folders))]
 
 
@@ -186,15 +188,16 @@ async def _spread(db: asyncpg.Connection | asyncpg.Pool, interval: int = INTERVA
     )
 
 
-async def _claim_alone(database: str) -> tuple[float, float]:
+async def _claim_alone(database: str) -> tuple[float, float, float]:
     """Baseline: the claim statement alone (one tenant a claim, rolled back) over the same
-    rows, spread over the interval as in the run; claims/s on one connection, and the
-    statement's execution time (EXPLAIN ANALYZE, ms)."""
+    rows, spread over the interval as in the run: claims/s on one connection, and the
+    execution time (ms, EXPLAIN ANALYZE) of the claim as it was (archived tenants left
+    due, so due for ever) and of ``store.claim_due``'s (after its claims parked them)."""
     conn = await asyncpg.connect(database)
     try:
         await _spread(conn)
-        # Eight tenants due, as in a busy moment; the archived ones due too: so they stay
-        # unless a claim moves them.
+        # Eight tenants due, as in a busy moment, and the archived ones: the claim as it
+        # was leaves them due for ever.
         await conn.execute(
             "UPDATE poller_poll_status SET next_poll_at = now() - interval '1 s' "
             "WHERE tenant_id IN (SELECT tenant_id FROM poller_tenants WHERE NOT archived LIMIT 8)"
@@ -203,9 +206,11 @@ async def _claim_alone(database: str) -> tuple[float, float]:
             "UPDATE poller_poll_status SET next_poll_at = now() - interval '2 s' "
             "WHERE tenant_id IN (SELECT tenant_id FROM poller_tenants WHERE archived)"
         )
+        await conn.execute("VACUUM ANALYZE poller_poll_status")
+        before = await _explain_median(conn, CLAIM_BEFORE, ("bench", 1, LEASE_SECONDS))
         # Claims committed first, as the scheduler's are: where claims park the tenants they
         # cannot poll, the archived ones leave the due range here; elsewhere they stay.
-        for _ in range(ARCHIVED // 16 + 1):
+        for _ in range(ARCHIVED // 8 + 1):
             await _claim_one(conn)
         await conn.execute(
             "UPDATE poller_poll_status SET lease_owner = NULL, lease_expires_at = NULL "
@@ -222,10 +227,32 @@ async def _claim_alone(database: str) -> tuple[float, float]:
             await transaction.rollback()
             claims += 1
         rate = claims / (time.perf_counter() - start)
-        plan = await _claim_plan(conn)
+        claim, arguments = await _claim_sent(conn)
+        now = await _explain_median(conn, claim, arguments, show=True)
     finally:
         await conn.close()
-    return rate, plan
+    return rate, before, now
+
+
+# The claim before parking (commit 46ea338), as a baseline of the same run.
+CLAIM_BEFORE = """
+    WITH due AS (
+        SELECT s.tenant_id FROM poller_poll_status s
+        WHERE s.next_poll_at <= now()
+          AND EXISTS (SELECT 1 FROM poller_tenants t
+                      WHERE t.tenant_id = s.tenant_id AND NOT t.archived)
+          AND EXISTS (SELECT 1 FROM poller_inbound_addresses a
+                      WHERE a.tenant_id = s.tenant_id AND a.enabled)
+          AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
+        ORDER BY s.next_poll_at LIMIT $2
+        FOR UPDATE OF s SKIP LOCKED
+    )
+    UPDATE poller_poll_status s
+    SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
+        claimed_at = now()
+    FROM due WHERE s.tenant_id = due.tenant_id
+    RETURNING s.tenant_id
+"""
 
 
 async def _claim_one(conn: asyncpg.Connection) -> list[str]:
@@ -235,9 +262,8 @@ async def _claim_one(conn: asyncpg.Connection) -> list[str]:
     return await store.claim_due(conn, "bench", 1, LEASE_SECONDS)  # type: ignore[call-arg]
 
 
-async def _claim_plan(conn: asyncpg.Connection) -> float:
-    """Execution time (ms, median of 21) of the claim statement as ``store.claim_due``
-    sends it, each rolled back; the plan is printed once."""
+async def _claim_sent(conn: asyncpg.Connection) -> tuple[str, tuple[object, ...]]:
+    """The statement ``store.claim_due`` sends, and its arguments (a claim rolled back)."""
     sent: list[str] = []
     conn.add_query_logger(lambda record: sent.append(record.query))
     transaction = conn.transaction()
@@ -247,19 +273,25 @@ async def _claim_plan(conn: asyncpg.Connection) -> float:
     await asyncio.sleep(0.1)  # query loggers are called soon after, not during, the query
     claim = next(q for q in sent if "poller_poll_status" in q)
     arguments: tuple[object, ...] = ("bench", 1, LEASE_SECONDS, float(INTERVAL))  # as passed
-    arguments = arguments[: max(int(n) for n in re.findall(r"\$(\d+)", claim))]
+    return claim, arguments[: max(int(n) for n in re.findall(r"\$(\d+)", claim))]
+
+
+async def _explain_median(
+    conn: asyncpg.Connection, sql: str, arguments: tuple[object, ...], show: bool = False
+) -> float:
+    """Execution time (ms, median of 20 EXPLAIN ANALYZE, each rolled back)."""
     times: list[float] = []
     for n in range(21):
         transaction = conn.transaction()
         await transaction.start()
         try:
             explain = "EXPLAIN (ANALYZE, FORMAT " + ("TEXT" if n == 0 else "JSON") + ")"
-            plan = await conn.fetch(f"{explain} {claim}", *arguments)
+            plan = await conn.fetch(f"{explain} {sql}", *arguments)
         finally:
             await transaction.rollback()
-        if n == 0:
+        if n == 0 and show:
             print("\n".join(r[0] for r in plan), file=sys.stderr)
-        else:
+        elif n:
             times.append(float(json.loads(plan[0][0])[0]["Execution Time"]))
     return statistics.median(times)
 
@@ -411,9 +443,9 @@ def _figures(
     select_seconds: float,
     folders: int,
     scan_alone: float,
-    claim_rate: float,
-    claim_ms: float,
+    claims: tuple[float, float, float],
 ) -> list[Figure]:
+    claim_rate, claim_before_ms, claim_ms = claims
     return [
         {
             "name": f"IMAP SELECT, {folders} folders one after another, one connection",
@@ -429,7 +461,13 @@ def _figures(
             f"{TENANTS} + {ARCHIVED} archived tenants",
             "value": claim_rate,
             "unit": "claims/s",
-            "note": f"EXPLAIN ANALYZE median {claim_ms:.3f} ms",
+        },
+        {
+            "name": "claim statement's execution time (EXPLAIN ANALYZE, median of 20)",
+            "value": claim_ms,
+            "unit": "ms",
+            "baseline": claim_before_ms,
+            "note": "baseline: the claim before parking, the archived tenants due (as they stayed)",
         },
     ]
 
