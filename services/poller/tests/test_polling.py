@@ -285,29 +285,31 @@ async def test_a_claim_parks_due_tenants_it_cannot_poll_and_takes_the_oldest_due
     """Archived tenants stay in poller_poll_status: left due, every claim walked past all
     of them. A claim parks them an interval on and still fills its slots, oldest due first."""
     pool = poller.runtime.pool
-    tenants = [new_tenant() for _ in range(5)]
+    tenants = [new_tenant() for _ in range(16)]
     for tenant, address in tenants:
         await synced(poller, tenant, address)
     ids = [t for t, _ in tenants]
-    gone, oldest, second, third, later = ids
-    await archived(poller, gone)
+    # More archived tenants due first than a claim looks at beyond its slots (8).
+    gone, (oldest, second, third, _not_due) = ids[:12], ids[12:]
+    for tenant in gone:
+        await archived(poller, tenant)
     await pool.execute(
         """
         UPDATE poller_poll_status s SET next_poll_at = now() - make_interval(secs => o.age)
         FROM unnest($1::text[], $2::int[]) AS o(tenant_id, age) WHERE s.tenant_id = o.tenant_id
         """,
         ids,
-        [500, 400, 300, 200, -100],  # the archived tenant due first; the last not due yet
+        [500] * 12 + [400, 300, 200, -100],  # the archived due first; the last not due yet
     )
-    # One slot: the archived tenant is parked, the oldest pollable one is claimed.
+    # One slot: the archived tenants are parked, the oldest pollable one is claimed.
     assert await store.claim_due(pool, "instance-a", 1, 30, 300) == [oldest]
     assert sorted(await store.claim_due(pool, "instance-a", 5, 30, 300)) == sorted([second, third])
-    parked = await pool.fetchval(
-        "SELECT extract(epoch FROM next_poll_at - now()) FROM poller_poll_status "
-        "WHERE tenant_id = $1",
+    parked = await pool.fetch(
+        "SELECT extract(epoch FROM next_poll_at - now()) AS due_in FROM poller_poll_status "
+        "WHERE tenant_id = ANY($1)",
         gone,
     )
-    assert 290 < parked <= 300
+    assert all(290 < r["due_in"] <= 300 for r in parked) and len(parked) == 12
     assert await store.claim_due(pool, "instance-a", 5, 30, 300) == []  # the rest: not due
 
 
