@@ -5,7 +5,8 @@ its own (PostgreSQL with ``pg_stat_statements``, to read the scheduler's
 statements), ``N`` tenant folders written straight into the Maildir with one
 mail each, a SELECT of every folder (Dovecot indexes it; the UIDVALIDITY read
 becomes the tenant's cursor, so every poll finds nothing new: empty polls), and
-the tenants made known by ``tenant.synced`` (a poller instance with polling off).
+the tenants made known by ``tenant.synced`` (a poller instance with polling off),
+plus ``ARCHIVED`` tenants (a twentieth more) archived: their rows stay.
 
 Measured: one poller instance, a process of its own as in production, polling
 the ``N`` tenants every ``I`` seconds for ``ROUNDS`` intervals: polls/s held vs
@@ -14,12 +15,15 @@ asked (N / I), poll lag (poll completed − poll scheduled, from
 poller's CPU and peak RSS, PostgreSQL's time in each of its statements, and the
 quarantine scan (LIST + counts of every folder) timed while the polls run.
 Baselines of the same run: SELECTs of the same folders one after another on one
-IMAP connection, and the claim statement alone against the same 20,000 rows.
+IMAP connection; the scan as it was (a STATUS per folder) right after the new one;
+the claim statement alone over the same rows, and the claim before parking
+(``CLAIM_BEFORE``) with the archived tenants due.
 
 ``BENCH_POLL_SCALE_TENANTS`` (20,000) / ``BENCH_POLL_SCALE_INTERVAL`` (300 s, the
 default POLL_INTERVAL_SECONDS) / ``BENCH_POLL_SCALE_ROUNDS`` (2): a shorter
 interval with tenants scaled alike asks the same polls/s (2,000 every 30 s).
 ``BENCH_POLL_SCALE_HEADROOM`` (60): then the same tenants every 60 s, 5× the polls/s.
+``BENCH_POLL_SCALE_ROUNDS=0``: set-up and baselines only.
 """
 
 from __future__ import annotations
