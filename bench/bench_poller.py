@@ -32,7 +32,6 @@ import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
 import aioimaplib
 from keybuzz_devstack import dovecot, infra
@@ -43,7 +42,14 @@ from keybuzz_poller.reading.mailbox import FETCH_CHUNK
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import encode_event, event_headers
 
-from bench.harness import BenchContext, Figure, jetstream_round_trip_rate, tenant_synced, timed
+from bench.harness import (
+    BenchContext,
+    Figure,
+    jetstream_round_trip_rate,
+    sample_poll_lags,
+    tenant_synced,
+    timed,
+)
 
 TENANTS = int(os.environ.get("BENCH_POLLER_TENANTS", "100"))
 MAILS = int(os.environ.get("BENCH_POLLER_MAILS", "20"))
@@ -276,7 +282,7 @@ async def _steady_state(
             float(interval),
         )
         started = await pool.fetchval("SELECT now()")  # polls of the earlier phase are not counted
-        lags, displaced = await _sample_lags(pool, interval, interval * STEADY_ROUNDS, started)
+        lags, displaced = await sample_poll_lags(pool, interval, interval * STEADY_ROUNDS, started)
     finally:
         await poller.stop()
     polls = len(lags) + displaced
@@ -291,37 +297,3 @@ async def _steady_state(
         "note": f"poll lag p50 {p50:.2f} s, p99 {p99:.2f} s; {displaced} of {polls} polls "
         f"more than an interval late; the load of {TENANTS * 60 // interval} tenants at 60 s",
     }
-
-
-async def _sample_lags(
-    pool: Any, interval: int, duration: float, started: datetime
-) -> tuple[list[float], int]:
-    """Lag of every poll seen (completed − scheduled), and polls that lost their place.
-
-    A successful poll sets ``last_poll_at`` (completion) and moves ``next_poll_at`` one
-    interval on from where it was scheduled, so scheduled = next_poll_at − interval;
-    a poll later than a whole interval gets a random place instead (counted apart).
-    """
-    seen: dict[tuple[str, datetime], float] = {}
-    displaced: set[tuple[str, datetime]] = set()
-    loop = asyncio.get_running_loop()
-    end = loop.time() + duration
-    while loop.time() < end:
-        rows = await pool.fetch(
-            """
-            SELECT tenant_id, last_poll_at,
-                   extract(epoch FROM last_poll_at - (next_poll_at - make_interval(secs => $1)))
-                       AS lag
-            FROM poller_poll_status WHERE last_poll_at > $2
-            """,
-            float(interval),
-            started,
-        )
-        for row in rows:
-            key = (row["tenant_id"], row["last_poll_at"])
-            if 0 <= row["lag"] <= interval:
-                seen[key] = row["lag"]
-            else:
-                displaced.add(key)
-        await asyncio.sleep(0.5)
-    return list(seen.values()), len(displaced - set(seen))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import os
 import smtplib
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,12 @@ from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.polling import store
 from keybuzz_poller.polling.scheduler import scan_quarantine
-from keybuzz_poller.reading.mailbox import ImapAccount
+from keybuzz_poller.reading.mailbox import (
+    ImapAccount,
+    _list,
+    _status_messages,
+    has_list_status,
+)
 from keybuzz_poller.service import DEFINITION
 from mailkit import folder, get_json, headers, new_tenant, relay_mail, send, synced
 
@@ -171,6 +177,16 @@ async def test_the_quarantine_scan_lists_more_than_a_thousand_folders(
     folders = await account.tenant_folders()
     assert len(folders) == 1100
     assert folders["tenant-many00007"] == 1 and folders["tenant-many00008"] == 0
+    # Dovecot answers LIST-STATUS (one command); a server without it gets a STATUS per
+    # folder: both read the same counts.
+    assert await asyncio.to_thread(_counted_one_by_one, private_dovecot) == folders
+
+
+def _counted_one_by_one(dovecot: MailServer) -> dict[str, int]:
+    with imaplib.IMAP4(dovecot.host, dovecot.imap_port) as imap:
+        imap.login(dovecot.user, dovecot.password)
+        assert has_list_status(imap)  # so tenant_folders() above took the one-command path
+        return {name: _status_messages(imap, name) for name in _list(imap, "tenant-", "")}
 
 
 def _make_folders(maildir: Path, count: int) -> None:

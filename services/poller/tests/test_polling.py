@@ -179,7 +179,9 @@ async def test_connection_connected_polls_at_once_and_archived_tenants_are_not_p
     status = await poller.runtime.pool.fetchrow(
         "SELECT next_poll_at, last_success_at FROM poller_poll_status WHERE tenant_id = $1", gone
     )
-    assert status["last_success_at"] is None and status["next_poll_at"] <= datetime.now(UTC)
+    # Due, met by a claim, not polled: parked an interval on (a day here), not left due.
+    assert status["last_success_at"] is None
+    assert (status["next_poll_at"] - datetime.now(UTC)).total_seconds() > 86400 - 60
     assert await stored(poller, gone) == 0
 
 
@@ -265,15 +267,50 @@ async def test_a_leased_tenant_is_not_claimed_by_another_instance(poller: Runnin
     )
     # Two instances claim at the same moment: each tenant goes to exactly one.
     first, second = await asyncio.gather(
-        store.claim_due(pool, "instance-a", 10, 30), store.claim_due(pool, "instance-b", 10, 30)
+        store.claim_due(pool, "instance-a", 10, 30, 300),
+        store.claim_due(pool, "instance-b", 10, 30, 300),
     )
     assert sorted(first + second) == sorted(ids) and not set(first) & set(second)
     # Still leased: nobody else gets them, due or not, nor by poll-now's claim.
-    assert await store.claim_due(pool, "instance-c", 10, 30) == []
+    assert await store.claim_due(pool, "instance-c", 10, 30, 300) == []
     assert not await store.claim_tenant(pool, ids[0], "instance-c", 30)
     # Expired (the holder died): free again.
     await pool.execute("UPDATE poller_poll_status SET lease_expires_at = now() - interval '1s'")
-    assert sorted(await store.claim_due(pool, "instance-c", 10, 30)) == sorted(ids)
+    assert sorted(await store.claim_due(pool, "instance-c", 10, 30, 300)) == sorted(ids)
+
+
+async def test_a_claim_parks_due_tenants_it_cannot_poll_and_takes_the_oldest_due_behind_them(
+    poller: RunningService,
+) -> None:
+    """Archived tenants stay in poller_poll_status: left due, every claim walked past all
+    of them. A claim parks them an interval on and still fills its slots, oldest due first."""
+    pool = poller.runtime.pool
+    tenants = [new_tenant() for _ in range(16)]
+    for tenant, address in tenants:
+        await synced(poller, tenant, address)
+    ids = [t for t, _ in tenants]
+    # More archived tenants due first than a claim looks at beyond its slots (8).
+    gone, (oldest, second, third, _not_due) = ids[:12], ids[12:]
+    for tenant in gone:
+        await archived(poller, tenant)
+    await pool.execute(
+        """
+        UPDATE poller_poll_status s SET next_poll_at = now() - make_interval(secs => o.age)
+        FROM unnest($1::text[], $2::int[]) AS o(tenant_id, age) WHERE s.tenant_id = o.tenant_id
+        """,
+        ids,
+        [500] * 12 + [400, 300, 200, -100],  # the archived due first; the last not due yet
+    )
+    # One slot: the archived tenants are parked, the oldest pollable one is claimed.
+    assert await store.claim_due(pool, "instance-a", 1, 30, 300) == [oldest]
+    assert sorted(await store.claim_due(pool, "instance-a", 5, 30, 300)) == sorted([second, third])
+    parked = await pool.fetch(
+        "SELECT extract(epoch FROM next_poll_at - now()) AS due_in FROM poller_poll_status "
+        "WHERE tenant_id = ANY($1)",
+        gone,
+    )
+    assert all(290 < r["due_in"] <= 300 for r in parked) and len(parked) == 12
+    assert await store.claim_due(pool, "instance-a", 5, 30, 300) == []  # the rest: not due
 
 
 async def test_new_tenants_are_spread_over_the_interval(

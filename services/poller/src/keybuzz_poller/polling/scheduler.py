@@ -172,7 +172,9 @@ class Scheduler:
         free = self.runtime.settings.poll_concurrency - len(self.running)
         if free <= 0:
             return
-        claimed = await store.claim_due(self.runtime.pool, self.owner, free, self.lease)
+        claimed = await store.claim_due(
+            self.runtime.pool, self.owner, free, self.lease, self.interval
+        )
         for tenant_id in claimed:
             self.running[tenant_id] = asyncio.create_task(self.poll_leased(tenant_id))
 
@@ -301,7 +303,7 @@ async def poll_due_once(runtime: PollerRuntime) -> list[PollResult]:
     results: list[PollResult] = []
     concurrency = runtime.settings.poll_concurrency
     while claimed := await store.claim_due(
-        runtime.pool, scheduler.owner, concurrency, scheduler.lease
+        runtime.pool, scheduler.owner, concurrency, scheduler.lease, scheduler.interval
     ):
         polled = await asyncio.gather(*(scheduler.poll_leased(t) for t in claimed))
         results.extend(r for r in polled if r is not None)

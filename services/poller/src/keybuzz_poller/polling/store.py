@@ -9,6 +9,10 @@ from keybuzz_shared.db import Executor
 
 # NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
 DUE_CHANNEL = "keybuzz_poller_due"
+# A claim that parked tenants it cannot poll claims again for its free slots, this many
+# times at most (a larger backlog of them is cleared by the next claims).
+CLAIM_ROUNDS = 4
+PARK_WINDOW = 8  # due rows a claim looks at beyond its free slots
 
 
 async def ensure_scheduled(db: Executor, tenant_id: str, interval: float) -> None:
@@ -57,36 +61,70 @@ async def mark_delivered(db: Executor, tenant_id: str) -> None:
     )
 
 
-_POLLABLE = """
+_POLLABLE_TENANT = """
     EXISTS (SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND NOT t.archived)
     AND EXISTS (SELECT 1 FROM poller_inbound_addresses a
                 WHERE a.tenant_id = s.tenant_id AND a.enabled)
+"""
+_POLLABLE = f"""
+    {_POLLABLE_TENANT}
     AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
 """
 
 
-async def claim_due(db: Executor, owner: str, limit: int, lease_seconds: float) -> list[str]:
-    """Lease up to ``limit`` due tenants; rows another instance is claiming are skipped."""
-    rows = await db.fetch(
-        f"""
-        WITH due AS (
-            SELECT s.tenant_id FROM poller_poll_status s
-            WHERE s.next_poll_at <= now() AND {_POLLABLE}
-            ORDER BY s.next_poll_at
-            LIMIT $2
-            FOR UPDATE OF s SKIP LOCKED
-        )
+async def claim_due(
+    db: Executor, owner: str, limit: int, lease_seconds: float, interval: float
+) -> list[str]:
+    """Lease up to ``limit`` due tenants, oldest due first; rows another instance is
+    claiming are skipped.
+
+    A due tenant that is not pollable (archived, no enabled address) is parked one
+    ``interval`` on instead of staying due: left due, every claim of every instance
+    walked past all of them (bench_poll_scale). It is looked at again an interval later,
+    as a new tenant's first poll is; a delivery for it marks it due at once.
+    """
+    claimed: list[str] = []
+    for _ in range(CLAIM_ROUNDS):
+        rows = await db.fetch(_CLAIM_DUE, owner, limit - len(claimed), lease_seconds, interval)
+        claimed += [r["tenant_id"] for r in rows if r["claimed"]]
+        if len(claimed) == limit or all(r["claimed"] for r in rows):  # none parked: none due
+            break
+    return claimed
+
+
+# The oldest due rows, up to PARK_WINDOW more than the free slots: the pollable ones are
+# leased (oldest first), the others parked. The window bounds a claim's cost however many
+# unpollable tenants are due. Pollability is tested in a WHERE over the window (index
+# probes): as a column of the window's SELECT, PostgreSQL hashed both tables whole at
+# every claim (3-11 ms at 21,000 tenants, bench_poll_scale).
+_CLAIM_DUE = f"""
+    WITH oldest AS (
+        SELECT s.tenant_id, s.next_poll_at FROM poller_poll_status s
+        WHERE s.next_poll_at <= now()
+          AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
+        ORDER BY s.next_poll_at
+        LIMIT $2 + {PARK_WINDOW}
+        FOR UPDATE OF s SKIP LOCKED
+    ), pollable AS (
+        SELECT s.tenant_id, s.next_poll_at FROM oldest s WHERE {_POLLABLE_TENANT}
+    ), due AS (
+        SELECT tenant_id FROM pollable ORDER BY next_poll_at LIMIT $2
+    ), leased AS (
         UPDATE poller_poll_status s
         SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
             claimed_at = now()
         FROM due WHERE s.tenant_id = due.tenant_id
         RETURNING s.tenant_id
-        """,
-        owner,
-        limit,
-        lease_seconds,
+    ), parked AS (
+        UPDATE poller_poll_status s SET next_poll_at = now() + make_interval(secs => $4)
+        FROM oldest
+        WHERE s.tenant_id = oldest.tenant_id
+          AND oldest.tenant_id NOT IN (SELECT tenant_id FROM pollable)
+        RETURNING s.tenant_id
     )
-    return [r["tenant_id"] for r in rows]
+    SELECT tenant_id, true AS claimed FROM leased
+    UNION ALL SELECT tenant_id, false FROM parked
+"""
 
 
 async def claim_tenant(db: Executor, tenant_id: str, owner: str, lease_seconds: float) -> bool:
