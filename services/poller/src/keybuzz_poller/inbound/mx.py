@@ -44,6 +44,7 @@ from keybuzz_poller.inbound.mx_limits import RECIPIENTS, SessionGate
 from keybuzz_poller.inbound.mx_session import MxEnvelope, MxSession
 
 log = logging.getLogger(__name__)
+DIGEST_IN_LOOP_BYTES = 256 * 1024
 
 STOP_SECONDS = 5.0
 # aiosmtpd logs every envelope address at INFO (``recip: amazon.<tenant>.fr.<token>@…``):
@@ -86,7 +87,10 @@ class MxHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope, MxEnvelope) and envelope.spool is not None
         sender = envelope.mail_from or ""
-        digest = await asyncio.to_thread(received_digest, envelope.spool)
+        if envelope.size > DIGEST_IN_LOOP_BYTES:
+            digest = await asyncio.to_thread(received_digest, envelope.spool)
+        else:  # a relay mail (a few KB): microseconds, not worth a worker thread's queue
+            digest = received_digest(envelope.spool)
         accepted_at = datetime.now(UTC)
         try:
             for recipient in envelope.recipients:
