@@ -39,7 +39,7 @@ from keybuzz_devstack import dovecot, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService, run_in_process
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, folder_for
-from keybuzz_poller.reading.mailbox import FETCH_CHUNK
+FETCH_CHUNK = 50  # the baseline reads as the poller did before (aioimaplib)
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import encode_event, event_headers
 
