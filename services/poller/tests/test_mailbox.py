@@ -164,3 +164,21 @@ async def test_one_poll_reads_a_folder_of_more_than_a_batch(
     cursor = await store.get_cursor(poller.runtime.pool, tenant)
     assert cursor is not None and cursor[1] == BATCH + 2
     assert (await poll_tenant(poller.runtime, tenant)).fetched == 0
+
+
+async def test_a_folder_that_does_not_exist_reads_nothing_of_the_folder_selected_before(
+    dovecot: MailServer,
+) -> None:
+    """SELECT and FETCH go together: a failed SELECT must leave no folder selected on the
+    pooled connection, or the FETCH would read the previous tenant's mail."""
+    account = ImapAccount(
+        dovecot.host, dovecot.imap_port, dovecot.user, dovecot.password, pool_size=1
+    )
+    try:
+        (tenant, address), (stranger, _) = new_tenant(), new_tenant()
+        await asyncio.to_thread(_deliver, dovecot, tenant, address, ["mine"])
+        assert len((await account.fetch_new(folder_for(tenant), None)).mails) == 1
+        nothing = await account.fetch_new(folder_for(stranger), None)  # same connection
+        assert nothing.mails == [] and nothing.cursor is None and not nothing.more
+    finally:
+        await account.close()
