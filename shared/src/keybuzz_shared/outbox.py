@@ -49,10 +49,17 @@ LOCK_NAMESPACE = 0x6B626F78  # "kbox"
 # Failures that are conditions of the environment, not bugs: no traceback for them.
 _EXPECTED_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, nats.errors.Error)
 
-_INSERT = (
-    "INSERT INTO event_outbox (producer, event_id, subject, payload, headers, partition_key) "
-    "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (event_id) DO NOTHING"
-)
+# One statement for the whole list: executemany ran the INSERT once per row, each with
+# its own executor start (a quarter of PostgreSQL's time in bench_poller). Ids (bigserial)
+# follow ``position``: the order given.
+_INSERT = """
+INSERT INTO event_outbox (producer, event_id, subject, payload, headers, partition_key)
+SELECT $1, event_id, subject, payload, headers::jsonb, partition_key
+FROM unnest($2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[])
+    WITH ORDINALITY AS e (event_id, subject, payload, headers, partition_key, position)
+ORDER BY position
+ON CONFLICT (event_id) DO NOTHING
+"""
 _LOCK = "SELECT pg_try_advisory_xact_lock($1, hashtext($2))"
 _PENDING = (
     "SELECT id, subject, payload, headers FROM event_outbox "
@@ -79,22 +86,19 @@ def publish_headers(event: Event) -> dict[str, str]:
 async def enqueue_many(conn: asyncpg.Connection, producer: str, events: Sequence[Event]) -> None:
     """Record ``events`` for publication inside the caller's transaction; idempotent per id.
 
-    One pipelined round trip (bulk syncs emit thousands); ids follow the order given.
+    One statement (bulk syncs emit thousands); ids follow the order given.
     """
+    if not events:
+        return
     trace = tracing.trace_headers()  # one context for the whole unit of work
-    await conn.executemany(
+    await conn.execute(
         _INSERT,
-        [
-            (
-                producer,
-                e.event_id,
-                e.type,
-                encode_event(e),
-                msgspec.json.encode({**trace, **event_headers(e)}).decode(),
-                e.tenant_id,
-            )
-            for e in events
-        ],
+        producer,
+        [e.event_id for e in events],
+        [e.type for e in events],
+        [encode_event(e) for e in events],
+        [msgspec.json.encode({**trace, **event_headers(e)}).decode() for e in events],
+        [e.tenant_id for e in events],
     )
 
 

@@ -30,7 +30,7 @@ from keybuzz_poller.inbound.addresses import FOLDER_PREFIX
 from keybuzz_poller.polling import store
 from keybuzz_poller.polling.wakeups import DueListener
 from keybuzz_poller.reading.mailbox import Mailbox
-from keybuzz_poller.reading.new_mail import read_new_mail
+from keybuzz_poller.reading.new_mail import read_batch
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.replies import bounces
 from keybuzz_poller.runtime import PollerRuntime
@@ -38,7 +38,7 @@ from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # mails per unit of work; a poll goes on while batches come back full
+BATCH = 200  # mails per unit of work; a poll goes on while the folder holds more
 POLL_NOW_WAIT_SECONDS = 10.0  # poll-now waits this long for a running poll to end
 
 MAIL_TO_TICKET = Histogram(
@@ -77,7 +77,7 @@ async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
         )
         await store_mails(uow, tenant_id, mails, counts)
 
-    while len(await read_new_mail(runtime, tenant_id, handle, limit=BATCH)) == BATCH:
+    while (await read_batch(runtime, tenant_id, handle, limit=BATCH)).more:
         pass
     return PollResult(
         tenant_id=tenant_id,

@@ -1,10 +1,19 @@
-"""Reading one tenant's folder over IMAP (aioimaplib): only what is new since the cursor.
+"""Reading one tenant's folder over IMAP: only what is new since the cursor.
 
 The cursor is the folder's UIDVALIDITY and the last UID read. UIDs only grow
 within one UIDVALIDITY; when the server hands out a new UIDVALIDITY (the folder
 was re-created, or the mail store rebuilt) the old UIDs mean nothing and the
 whole folder is read again — the copies are recognised downstream by
 Message-ID. Mail is fetched with ``BODY.PEEK[]``: reading never changes flags.
+
+A poll is one round trip: ``SELECT`` and ``UID FETCH cursor+1:cursor+limit`` are
+sent together (pipelined; a failed SELECT leaves no folder selected, so the FETCH
+then fails harmlessly). SELECT's ``UIDNEXT`` bounds what the FETCH may count: a
+mail delivered in between is read by the next poll. The few commands a poll needs
+are spoken by :class:`_Connection` over asyncio streams: aioimaplib (still used by
+tests) rescans a FETCH response's lines for each line it reads and parses each
+socket read recursively, which cost a quarter of the poller's event loop and
+capped a FETCH at 50 mails (docs/BENCHMARKS.md, bench_poller).
 """
 
 from __future__ import annotations
@@ -12,28 +21,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import imaplib
+import itertools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import aioimaplib
 from keybuzz_shared.errors import DependencyUnavailable
 
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_FETCH = re.compile(rb"^\* \d+ FETCH \(")
 _FETCH_UID = re.compile(rb"\bUID (\d+)\b")
 _LIST_NAME = re.compile(rb'^\([^)]*\) (?:"[^"]*"|NIL) (.+)$')
 _MESSAGES = re.compile(rb"MESSAGES (\d+)")
 # imaplib's STATUS line, without ``* STATUS``: ``tenant-x (MESSAGES 1)`` or the name quoted.
 _STATUS = re.compile(rb'^(?:"((?:[^"\\]|\\.)*)"|(\S+)) \(.*?\bMESSAGES (\d+)')
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
+_LITERAL = re.compile(rb"\{(\d+)\}\r\n$")  # a line announcing a literal of that many bytes
+_CONTROL = re.compile(r"[\x00\r\n]")
 
 T = TypeVar("T")
-# aioimaplib parses what one read returned recursively, a few frames per mail: a FETCH
-# response of hundreds of small mails arriving at once (a loaded machine) exceeded
-# Python's recursion limit in bench_poller. A bounded response per command cannot.
-FETCH_CHUNK = 50
 CLOSE_SECONDS = 2.0  # a LOGOUT that takes longer is not worth waiting for
+LINE_LIMIT = 1 << 20  # longest response line read (literals are read apart, whatever their size)
+_UNKNOWN_UIDNEXT = 2**63
 
 
 class MailboxUnavailable(DependencyUnavailable):
@@ -59,6 +69,7 @@ class NewMail:
     mails: list[FetchedMail]
     cursor: Cursor | None  # None: the folder does not exist yet (no mail ever came)
     reread: bool = False  # UIDVALIDITY changed: the folder is read from the start
+    more: bool = False  # mail past ``cursor`` is waiting: read again at once
 
 
 class Mailbox:
@@ -100,32 +111,28 @@ class ImapAccount(Mailbox):
         self.host, self.port, self.user, self.password = host, port, user, password
         self.timeout = timeout
         self.pool_size = pool_size
-        self._idle: list[_Session] = []
+        self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(pool_size)
 
     async def fetch_new(self, folder: str, cursor: Cursor | None, limit: int = 200) -> NewMail:
         """At most ``limit`` mails after ``cursor``, oldest first."""
-        return await self._with_connection(lambda client: _read(client, folder, cursor, limit))
+        return await self._with_connection(lambda imap: _read(imap, folder, cursor, limit))
 
     async def is_ready(self) -> bool:
         """A fresh LOGIN answers now: ``/ready`` must not trust a connection opened earlier."""
-        client = aioimaplib.IMAP4(self.host, self.port, timeout=min(self.timeout, 2.0))
         try:
-            await client.wait_hello_from_server()
-            return (await client.login(self.user, self.password)).result == "OK"
-        except (OSError, TimeoutError, aioimaplib.AioImapException):
+            imap = await self._login(min(self.timeout, 2.0))
+        except (OSError, TimeoutError, EOFError, MailboxUnavailable):
             return False
-        finally:
-            await _close(client)
+        await imap.close()
+        return True
 
     async def tenant_folders(self, prefix: str = "tenant-") -> dict[str, int]:
         """Every folder named ``<prefix>…`` and how many mails it holds.
 
-        Read with the standard library's imaplib in a worker thread, not aioimaplib:
-        LIST answers a line per folder, and aioimaplib parses the lines of one socket
-        read recursively; 1,000 tenants' folders in one read overflowed Python's
-        recursion limit (bench_poller, docs/BENCHMARKS.md). Once per interval, off
-        the polls' path.
+        Read with the standard library's imaplib in a worker thread: LIST answers a
+        line per folder and STATUS is asked per folder; once per interval, off the
+        polls' path, and blocking is simplest there.
         """
         try:
             return await asyncio.to_thread(self._count_folders, prefix)
@@ -145,9 +152,9 @@ class ImapAccount(Mailbox):
     async def close(self) -> None:
         """LOGOUT of every idle connection (shutdown)."""
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(session.close() for session in idle))
+        await asyncio.gather(*(imap.close() for imap in idle))
 
-    async def _with_connection(self, work: Callable[[aioimaplib.IMAP4], Awaitable[T]]) -> T:
+    async def _with_connection(self, work: Callable[[_Connection], Awaitable[T]]) -> T:
         """Run ``work`` on a pooled connection; one that was closed while idle is replaced once."""
         async with self._slots:
             reused = bool(self._idle)
@@ -159,87 +166,136 @@ class ImapAccount(Mailbox):
             # An idle connection the server had closed (restart, idle timeout): a new one.
             return await self._on_one_connection(work)
 
-    async def _on_one_connection(self, work: Callable[[aioimaplib.IMAP4], Awaitable[T]]) -> T:
-        session = self._idle.pop() if self._idle else None
+    async def _on_one_connection(self, work: Callable[[_Connection], Awaitable[T]]) -> T:
+        imap = self._idle.pop() if self._idle else None
         try:
-            if session is None or not session.usable():
-                if session is not None:
-                    await session.close()
-                session = await self._login()
-            result = await session.run(work)
-        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
-            if session is not None:
-                await session.close()
+            if imap is None or not imap.usable():
+                if imap is not None:
+                    await imap.close()
+                imap = await self._login(self.timeout)
+            result = await work(imap)
+        except (OSError, TimeoutError, EOFError) as exc:  # EOFError: the server hung up
+            if imap is not None:
+                await imap.close()
             raise MailboxUnavailable(f"IMAP {self.host}:{self.port}: {type(exc).__name__}") from exc
-        except BaseException:  # a refusal, a cancelled poll: the session's state is unknown
-            if session is not None:
-                await session.close()
+        except BaseException:  # a refusal, a cancelled poll: the connection's state is unknown
+            if imap is not None:
+                await imap.close()
             raise
-        self._idle.append(session)
+        self._idle.append(imap)
         return result
 
-    async def _login(self) -> _Session:
-        session = _Session.open(self.host, self.port, self.timeout)
-        try:
-            await session.run(lambda client: client.wait_hello_from_server())
-            await _ok(await session.run(lambda c: c.login(self.user, self.password)), "LOGIN")
-        except BaseException:
-            await session.close()
-            raise
-        return session
+    async def _login(self, within: float) -> _Connection:
+        return await _Connection.login(self.host, self.port, self.user, self.password, within)
 
 
-class _Session:
-    """One logged-in connection, and a future the connection's loss resolves.
+@dataclass(frozen=True)
+class _Reply:
+    """A command's tagged status and the untagged responses that came before it."""
 
-    aioimaplib leaves a command waiting for its timeout (30 s) when the server cuts
-    the connection under it; racing the command against the loss fails it at once.
+    status: bytes  # OK, NO or BAD
+    untagged: list[_Untagged]
+
+
+@dataclass(frozen=True)
+class _Untagged:
+    """One untagged response: its line(s) without literals, and the literals in order."""
+
+    text: bytes
+    literals: list[bytes]
+
+
+class _Connection:
+    """One IMAP connection (asyncio streams): the commands a poll needs, pipelined.
+
+    Responses are read a line at a time; a line ending in ``{n}`` is followed by a
+    literal of exactly ``n`` bytes (a mail), read whole. Every command is answered
+    within ``timeout`` or the connection is given up (the pool closes it).
     """
 
-    def __init__(self, client: aioimaplib.IMAP4, lost: asyncio.Future[None]) -> None:
-        self.client, self.lost = client, lost
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
+    ) -> None:
+        self.reader, self.writer, self.timeout = reader, writer, timeout
+        self._tags = itertools.count(1)
+        self._authenticated = False
 
     @classmethod
-    def open(cls, host: str, port: int, timeout: float) -> _Session:
-        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def connection_lost(_: Exception | None) -> None:
-            if not lost.done():
-                lost.set_result(None)
-
-        client = aioimaplib.IMAP4(host, port, timeout=timeout, conn_lost_cb=connection_lost)
-        return cls(client, lost)
-
-    async def run(self, work: Callable[[aioimaplib.IMAP4], Awaitable[T]]) -> T:
-        task = asyncio.ensure_future(work(self.client))
-        waiters: list[asyncio.Future[Any]] = [task, self.lost]
+    async def login(
+        cls, host: str, port: int, user: str, password: str, within: float
+    ) -> _Connection:
+        """Connect, read the greeting and LOGIN, each step within ``within`` seconds."""
+        async with asyncio.timeout(within):
+            reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
+        imap = cls(reader, writer, within)
         try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:  # the poll itself was cancelled
-            task.cancel()
+            async with asyncio.timeout(within):
+                greeting = await imap._response()
+            if not greeting.text.startswith(b"* OK"):
+                raise MailboxUnavailable("the IMAP server did not greet us with OK")
+            (logged_in,) = await imap.run(f"LOGIN {_quoted(user)} {_quoted(password)}")
+            _ok(logged_in, "LOGIN")
+        except BaseException:
+            await imap.close()
             raise
-        if not task.done():  # the connection went first
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            raise ConnectionResetError("the IMAP server closed the connection")
-        return task.result()
+        imap._authenticated = True
+        return imap
+
+    async def run(self, *commands: str) -> list[_Reply]:
+        """Send ``commands`` at once, then read each one's reply, in order."""
+        tags = [f"K{next(self._tags)}" for _ in commands]
+        self.writer.write(
+            "".join(f"{t} {c}\r\n" for t, c in zip(tags, commands, strict=True)).encode()
+        )
+        async with asyncio.timeout(self.timeout):
+            await self.writer.drain()
+            return [await self._reply(tag.encode()) for tag in tags]
+
+    async def _reply(self, tag: bytes) -> _Reply:
+        untagged: list[_Untagged] = []
+        while True:
+            response = await self._response()
+            if response.text.startswith(b"* "):
+                untagged.append(response)
+            elif response.text.startswith(tag + b" "):
+                status = response.text[len(tag) + 1 :].split(b" ", 1)[0]
+                return _Reply(status, untagged)
+            # Anything else (a continuation request, another tag) is not ours to answer.
+
+    async def _response(self) -> _Untagged:
+        """One response: its lines, and the literals announced at their ends."""
+        lines: list[bytes] = []
+        literals: list[bytes] = []
+        while True:
+            line = await self.reader.readuntil(b"\r\n")
+            literal = _LITERAL.search(line)
+            if literal is None:
+                lines.append(line[:-2])
+                return _Untagged(b"".join(lines), literals)
+            lines.append(line[: literal.start()])
+            literals.append(await self.reader.readexactly(int(literal[1])))
 
     def usable(self) -> bool:
         """Logged in, and the server has not closed the connection since."""
-        protocol = self.client.protocol
-        return (
-            not self.lost.done() and protocol is not None and protocol.state in {"AUTH", "SELECTED"}
-        )
+        return self._authenticated and not self.reader.at_eof() and not self.writer.is_closing()
 
     async def close(self) -> None:
         """LOGOUT if the connection still answers (briefly); then the socket is closed anyway."""
-        if not self.lost.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_close(self.client), CLOSE_SECONDS)
-        transport = getattr(self.client.protocol, "transport", None)
-        if transport is not None:
-            transport.close()
+        if self.usable():
+            with contextlib.suppress(Exception):  # closing a broken connection: nothing to save
+                self.timeout = min(self.timeout, CLOSE_SECONDS)
+                await self.run("LOGOUT")
+        self._authenticated = False
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.writer.wait_closed(), CLOSE_SECONDS)
+
+
+def _quoted(value: str) -> str:
+    """An IMAP quoted string (RFC 3501): CR, LF and NUL cannot be sent in one."""
+    if _CONTROL.search(value):
+        raise ValueError("NUL, CR and LF cannot be sent in an IMAP quoted string")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def has_list_status(imap: imaplib.IMAP4) -> bool:
@@ -286,77 +342,65 @@ def _listed_name(line: bytes) -> str | None:
     return match[1].decode("utf-8", "replace").strip('"') if match else None
 
 
-async def _read(
-    client: aioimaplib.IMAP4, folder: str, cursor: Cursor | None, limit: int
-) -> NewMail:
-    selected = await client.select(folder)
-    if selected.result != "OK":  # no mail was ever delivered to this tenant
+async def _read(imap: _Connection, folder: str, cursor: Cursor | None, limit: int) -> NewMail:
+    after = cursor.last_uid if cursor is not None else 0
+    selected, fetched = await imap.run(f"SELECT {_quoted(folder)}", _fetch(after, limit))
+    if selected.status != b"OK":  # no mail was ever delivered to this tenant
         return NewMail(mails=[], cursor=cursor)
-    uid_validity = _uid_validity(selected.lines)
+    uid_validity = _uid_validity(selected)
     reread = cursor is not None and cursor.uid_validity != uid_validity
-    after = cursor.last_uid if cursor is not None and not reread else 0
-    if _uid_next(selected.lines) <= after + 1:  # nothing delivered since: no SEARCH needed
-        return NewMail(mails=[], cursor=Cursor(uid_validity, after), reread=reread)
-    found = await client.uid_search(f"UID {after + 1}:*")
-    await _ok(found, "UID SEARCH")
-    # "n:*" also matches the highest UID when it is below n (RFC 3501): filter.
-    uids = sorted(u for u in _numbers(found.lines[0]) if u > after)[:limit]
-    if not uids:
-        return NewMail(mails=[], cursor=Cursor(uid_validity, after), reread=reread)
-    mails: list[FetchedMail] = []
-    for start in range(0, len(uids), FETCH_CHUNK):
-        chunk = ",".join(map(str, uids[start : start + FETCH_CHUNK]))
-        fetched = await client.uid("fetch", chunk, "(UID BODY.PEEK[])")
-        await _ok(fetched, "UID FETCH")
-        mails += _mails(fetched.lines)
-    return NewMail(mails=mails, cursor=Cursor(uid_validity, max(uids)), reread=reread)
+    if reread:  # the UIDs fetched belong to another generation of the folder
+        after = 0
+        (fetched,) = await imap.run(_fetch(after, limit))
+    _ok(fetched, "UID FETCH")
+    uid_next = _uid_next(selected)
+    mails = _mails(fetched, after, min(after + limit, uid_next - 1))
+    if uid_next == _UNKNOWN_UIDNEXT:  # a server not telling: what came back is what there is
+        last = max((m.uid for m in mails), default=after)
+        return NewMail(mails, Cursor(uid_validity, last), reread, more=len(mails) == limit)
+    # Every UID up to ``last`` was fetched or is gone for good (UIDs are never reused).
+    last = max(after, min(after + limit, uid_next - 1))
+    return NewMail(mails, Cursor(uid_validity, last), reread, more=last < uid_next - 1)
 
 
-def _uid_validity(lines: list[bytes]) -> int:
-    for line in lines:
-        match = _UIDVALIDITY.search(line)
+def _fetch(after: int, limit: int) -> str:
+    """The next ``limit`` UIDs (a range of explicit numbers: "n:*" would match the last mail)."""
+    return f"UID FETCH {after + 1}:{after + limit} (UID BODY.PEEK[])"
+
+
+def _uid_validity(selected: _Reply) -> int:
+    for response in selected.untagged:
+        match = _UIDVALIDITY.search(response.text)
         if match:
             return int(match[1])
     raise MailboxUnavailable("the IMAP server did not report UIDVALIDITY")
 
 
-def _uid_next(lines: list[bytes]) -> int:
-    """The UID the next mail will get; unknown (a server not sending it) reads as "maybe new"."""
-    for line in lines:
-        match = _UIDNEXT.search(line)
+def _uid_next(selected: _Reply) -> int:
+    """The UID the next mail will get; unknown (a server not sending it) is a large number."""
+    for response in selected.untagged:
+        match = _UIDNEXT.search(response.text)
         if match:
             return int(match[1])
-    return 2**63
+    return _UNKNOWN_UIDNEXT
 
 
-def _numbers(line: bytes) -> list[int]:
-    return [int(word) for word in line.split() if word.isdigit()]
+def _mails(fetched: _Reply, after: int, last: int) -> list[FetchedMail]:
+    """``* n FETCH (UID u BODY[] {size}`` + the mail + ``)``, for UIDs in ``after+1..last``.
 
-
-def _mails(lines: list[bytes | bytearray]) -> list[FetchedMail]:
-    """aioimaplib: ``n FETCH (UID u BODY[] {size}``, then the literal, then ``)``."""
+    A mail delivered after SELECT may come back too (the FETCH sees it): it is past
+    ``UIDNEXT``, so left for the next read, which counts it in.
+    """
     mails: list[FetchedMail] = []
-    uid: int | None = None
-    for line in lines:
-        if isinstance(line, bytearray):
-            if uid is not None:
-                mails.append(FetchedMail(uid=uid, raw=bytes(line)))
-            uid = None
-            continue
-        match = _FETCH_UID.search(line) if b" FETCH " in line else None
-        if match:
-            uid = int(match[1])
+    for response in fetched.untagged:
+        if not response.literals or not _FETCH.match(response.text):
+            continue  # EXISTS, RECENT, a flag change …
+        uid = _FETCH_UID.search(response.text)
+        if uid is not None and after < int(uid[1]) <= last:
+            mails.append(FetchedMail(uid=int(uid[1]), raw=response.literals[0]))
     return sorted(mails, key=lambda m: m.uid)
 
 
-async def _ok(response: aioimaplib.Response, what: str) -> None:
-    if response.result != "OK":
-        raise MailboxUnavailable(f"IMAP {what} answered {response.result}")
-
-
-async def _close(client: aioimaplib.IMAP4) -> None:
-    try:
-        if client.protocol is not None and client.protocol.state in {"AUTH", "SELECTED"}:
-            await client.logout()
-    except Exception:  # closing a broken connection: nothing left to save
-        pass
+def _ok(reply: _Reply, what: str) -> None:
+    if reply.status != b"OK":
+        raise MailboxUnavailable(f"IMAP {what} answered {reply.status.decode(errors='replace')}")

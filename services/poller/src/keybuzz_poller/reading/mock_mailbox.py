@@ -103,7 +103,8 @@ class MockMailbox(Mailbox):
         mails = [
             FetchedMail(uid, mock_mail(tenant_id, uid - 1, self.inbound_domain)) for uid in uids
         ]
-        return NewMail(mails=mails, cursor=Cursor(UID_VALIDITY, max(uids, default=after)))
+        last = max(uids, default=after)
+        return NewMail(mails, Cursor(UID_VALIDITY, last), more=last < len(ORDERS))
 
     async def is_ready(self) -> bool:
         return True

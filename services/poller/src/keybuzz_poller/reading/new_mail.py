@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller.inbound.addresses import folder_for
@@ -71,10 +72,22 @@ async def close_mailbox(runtime: Any) -> None:
         await mailbox.close()
 
 
+class ReadBatch(msgspec.Struct, frozen=True):
+    mails: list[RelayMail]
+    more: bool  # the folder holds more after these: read again at once
+
+
 async def read_new_mail(
     runtime: PollerRuntime, tenant_id: str, handle: MailHandler, limit: int = 200
 ) -> list[RelayMail]:
     """The tenant's mail since its cursor, parsed; ``handle`` and the new cursor commit together."""
+    return (await read_batch(runtime, tenant_id, handle, limit)).mails
+
+
+async def read_batch(
+    runtime: PollerRuntime, tenant_id: str, handle: MailHandler, limit: int = 200
+) -> ReadBatch:
+    """:func:`read_new_mail`, and whether the folder holds more (a poll reads on while it does)."""
     folder = folder_for(tenant_id)
     saved = await store.get_cursor(runtime.pool, tenant_id)
     cursor = Cursor(*saved) if saved else None
@@ -83,10 +96,10 @@ async def read_new_mail(
         log.warning("UIDVALIDITY changed: folder read again", extra={"tenant_id": tenant_id})
     mails = await parse_mails([m.raw for m in new.mails], parse_budget(runtime.settings))
     if new.cursor is None or new.cursor == cursor:
-        return mails
+        return ReadBatch(mails, more=False)
     async with runtime.unit_of_work() as uow:
         await handle(uow, mails)
         await store.save_cursor(
             uow.conn, tenant_id, folder, new.cursor.uid_validity, new.cursor.last_uid
         )
-    return mails
+    return ReadBatch(mails, more=new.more)
