@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from smtplib import quoteaddr  # the null sender of a bounce stays <>
 from typing import IO
 
 from prometheus_client import Counter
@@ -112,14 +113,14 @@ class LmtpSession:
 
     async def deliver(self, sender: str, mailbox: str, mail: Spooled) -> None:
         try:
-            await self.command(f"MAIL FROM:<{sender}>", "MAIL", (250,))
+            await self.command(f"MAIL FROM:{quoteaddr(sender)}", "MAIL", (250,))
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             raise _Stale from exc
         except _Refused as exc:
             if exc.code == 421:  # what a stopping Dovecot told the idle session
                 raise _Stale from exc
             raise
-        await self.command(f"RCPT TO:<{mailbox}>", "RCPT", (250, 251))
+        await self.command(f"RCPT TO:{quoteaddr(mailbox)}", "RCPT", (250, 251))
         await self.command("DATA", "DATA", (354,))
         for chunk in mail.wire_chunks():
             self.writer.write(chunk)
