@@ -1,27 +1,30 @@
-"""Delivery to Dovecot over LMTP (RFC 2033), on sessions kept open from one mail to the next.
+"""Delivery to Dovecot over LMTP, on sessions kept open from one mail to the next.
 
-An asyncio client in the MX's own event loop. The stdlib's ``smtplib.LMTP`` in worker
-threads capped the MX near 50 mails/s where Dovecot takes ~250 over as many sessions
-(docs/BENCHMARKS.md, bench_push_latency): six default worker threads, each of its
-blocking steps waiting for the GIL behind the busy event loop, and a session per mail
-(TCP connect, ``LHLO``, Dovecot's client set-up). aiosmtplib speaks no ``LHLO`` and sends
-DATA from memory; a mail here streams from its spool in chunks.
+A new LMTP session per mail cost a TCP connect, ``LHLO`` and Dovecot's set-up of a
+client, more than the transaction itself (profiled at 200 mails/s: docs/BENCHMARKS.md);
+a reused session costs ``MAIL``/``RCPT``/``DATA`` only. A session is reused only after a
+complete transaction (any failure closes it), and only while younger than
+``IDLE_SECONDS`` since its last use (Dovecot closes idle clients on its own). A session
+found closed when its ``MAIL`` is sent (Dovecot restarted meanwhile: the socket is
+closed, or the ``421`` Dovecot sent it on shutdown comes back as ``MAIL``'s answer) is
+replaced once by a new one: nothing of the mail had been sent on it.
 
-A session is reused only after a complete transaction (any failure closes it), and only
-within ``IDLE_SECONDS`` of its last mail (Dovecot closes idle clients on its own). A kept
-session found closed when its ``MAIL`` is sent (Dovecot restarted meanwhile: the socket
-closed, or the ``421`` Dovecot sent it on shutdown read as ``MAIL``'s answer) is replaced
-once by a new one: nothing of the mail had been sent on it.
+smtplib (stdlib, blocking: it runs in worker threads) because it speaks ``LHLO`` and lets
+the DATA stream from the spool in chunks. An asyncio LMTP client of our own in the MX's
+event loop was tried and measured worse at 60 mails/s (SMTP 250 → ticket p99 6 s against
+0.26 s: the deliveries then compete with the polls for the one loop; docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
+import smtplib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from smtplib import quoteaddr  # the null sender of a bounce stays <>
 from typing import IO
 
 from prometheus_client import Counter
@@ -32,10 +35,10 @@ MAILBOX_USER = "keybuzz"  # the poller's account at Dovecot; +<folder> picks the
 LMTP_TIMEOUT = 30.0
 LMTP_WRITE_BYTES = 64 * 1024
 IDLE_SECONDS = 20.0
-MAX_IDLE_SESSIONS = 32
-LOCAL_HOSTNAME = "keybuzz-mx"  # said in LHLO
-MAX_REPLY_LINES = 100
-# As SMTP sends DATA: every line ending becomes CRLF, a leading dot is doubled.
+MAX_IDLE_SESSIONS = 16
+# Said in LHLO; without it smtplib asks the resolver for this host's FQDN every session.
+LOCAL_HOSTNAME = "keybuzz-mx"
+# As smtplib sends DATA: every line ending becomes CRLF, a leading dot is doubled.
 LINE_ENDING = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
@@ -52,14 +55,6 @@ class DeliveryFailed(Exception):
         self.temporary = temporary
 
 
-class _Refused(Exception):
-    """Dovecot answered a command with something else than what the step needs."""
-
-    def __init__(self, step: str, code: int) -> None:
-        super().__init__(f"LMTP answered {step} with {code}")
-        self.step, self.code = step, code
-
-
 class _Stale(Exception):
     """A kept session that Dovecot closed meanwhile: nothing of the mail was sent on it."""
 
@@ -72,10 +67,7 @@ class Spooled:
     content: IO[bytes]
 
     def wire_chunks(self) -> Iterator[bytes]:
-        """The mail as SMTP DATA sends it, without the final dot, in chunks of bounded size.
-
-        Read in the event loop, as the MX's session wrote it: from memory, or for a mail
-        past MX_SPOOL_MEMORY_BYTES from a local file (64 KiB at a time)."""
+        """The mail as SMTP DATA sends it, without the final dot, in chunks of bounded size."""
         self.content.seek(0)
         chunk = bytearray(_on_the_wire(self.header))
         for line in self.content:
@@ -92,122 +84,103 @@ def _on_the_wire(line: bytes) -> bytes:
     return _LEADING_DOT.sub(b"..", LINE_ENDING.sub(b"\r\n", line))
 
 
-class LmtpSession:
-    """One LMTP connection: commands and their (possibly multi-line) replies."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.used_at = time.monotonic()
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> LmtpSession:
-        reader, writer = await asyncio.open_connection(host, port)
-        session = cls(reader, writer)
-        try:
-            await session.expect("greeting", (220,))
-            await session.command(f"LHLO {LOCAL_HOSTNAME}", "LHLO", (250,))
-        except BaseException:
-            session.close()
-            raise
-        return session
-
-    async def deliver(self, sender: str, mailbox: str, mail: Spooled) -> None:
-        try:
-            await self.command(f"MAIL FROM:{quoteaddr(sender)}", "MAIL", (250,))
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            raise _Stale from exc
-        except _Refused as exc:
-            if exc.code == 421:  # what a stopping Dovecot told the idle session
-                raise _Stale from exc
-            raise
-        await self.command(f"RCPT TO:{quoteaddr(mailbox)}", "RCPT", (250, 251))
-        await self.command("DATA", "DATA", (354,))
-        for chunk in mail.wire_chunks():
-            self.writer.write(chunk)
-            await self.writer.drain()
-        self.writer.write(b".\r\n")
-        await self.expect("the mail", (250,))  # LMTP: one reply per recipient, here one
-        self.used_at = time.monotonic()
-
-    async def command(self, line: str, step: str, wanted: tuple[int, ...]) -> None:
-        self.writer.write(line.encode() + b"\r\n")
-        await self.expect(step, wanted)
-
-    async def expect(self, step: str, wanted: tuple[int, ...]) -> None:
-        code = await self._reply()
-        if code not in wanted:
-            raise _Refused(step, code)
-
-    async def _reply(self) -> int:
-        """The reply's code; its text is read and dropped (never logged: it may quote us)."""
-        for _ in range(MAX_REPLY_LINES):
-            line = await self.reader.readuntil(b"\n")
-            if len(line) < 4 or not line[:3].isdigit():
-                raise ConnectionError("LMTP reply not understood")
-            if line[3:4] != b"-":
-                return int(line[:3])
-        raise ConnectionError("LMTP reply too long")
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 class Lmtp:
     """Dovecot's LMTP listener, and the sessions to it kept for the next mail."""
 
     def __init__(self, host: str, port: int, service: str, user: str = MAILBOX_USER) -> None:
         self.host, self.port, self.user = host, port, user
         self._opened = SESSIONS_OPENED.labels(service=service)
-        self._idle: list[LmtpSession] = []
+        self._idle: collections.deque[tuple[smtplib.LMTP, float]] = collections.deque()
+        self._lock = threading.Lock()
 
     async def deliver(self, recipient: Recipient, sender: str, mail: Spooled) -> None:
         """Returns once Dovecot has stored the mail; raises :class:`DeliveryFailed` otherwise."""
-        mailbox = f"{self.user}+{recipient.folder}@localhost"
-        try:
-            async with asyncio.timeout(LMTP_TIMEOUT):
-                try:
-                    await self._deliver_on(
-                        self._kept() or await self._open(), sender, mailbox, mail
-                    )
-                except _Stale:
-                    await self._deliver_on(await self._open(), sender, mailbox, mail)
-        except _Stale as exc:
-            raise DeliveryFailed("LMTP closed the session", True) from exc
-        except _Refused as exc:
-            what = "refused the recipient" if exc.step == "RCPT" else f"answered {exc.code}"
-            raise DeliveryFailed(f"LMTP {what} ({exc.code})", exc.code < 500) from exc
-        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            raise DeliveryFailed(f"LMTP unreachable: {type(exc).__name__}", True) from exc
+        await asyncio.to_thread(self._deliver, f"{self.user}+{recipient.folder}", sender, mail)
 
     def close(self) -> None:
         """Closes the kept sessions (the MX stops)."""
-        idle, self._idle = self._idle, []
-        for session in idle:
-            session.close()
+        with self._lock:
+            idle, self._idle = list(self._idle), collections.deque()
+        for lmtp, _ in idle:
+            _close(lmtp)
 
-    async def _deliver_on(
-        self, session: LmtpSession, sender: str, mailbox: str, mail: Spooled
-    ) -> None:
+    def _deliver(self, mailbox: str, sender: str, mail: Spooled) -> None:
         try:
-            await session.deliver(sender, mailbox, mail)
+            try:
+                self._deliver_on(self._kept() or self._open(), mailbox, sender, mail)
+            except _Stale:
+                self._deliver_on(self._open(), mailbox, sender, mail)
+        except _Stale as exc:
+            raise DeliveryFailed("LMTP closed the session", True) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            code = next(iter(exc.recipients.values()))[0]
+            raise DeliveryFailed(f"LMTP refused the recipient ({code})", code < 500) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryFailed(f"LMTP answered {exc.smtp_code}", exc.smtp_code < 500) from exc
+        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout
+            raise DeliveryFailed(f"LMTP unreachable: {type(exc).__name__}", True) from exc
+
+    def _deliver_on(self, lmtp: smtplib.LMTP, mailbox: str, sender: str, mail: Spooled) -> None:
+        try:
+            _send_streamed(lmtp, sender, f"{mailbox}@localhost", mail)
         except BaseException:
-            session.close()
+            _close(lmtp)
             raise
-        if len(self._idle) < MAX_IDLE_SESSIONS:
-            self._idle.append(session)
-        else:
-            session.close()
+        self._keep(lmtp)
 
-    def _kept(self) -> LmtpSession | None:
+    def _kept(self) -> smtplib.LMTP | None:
         """The most recently used kept session still young enough; older ones are closed."""
-        while self._idle:
-            session = self._idle.pop()
-            if time.monotonic() - session.used_at < IDLE_SECONDS:
-                return session
-            session.close()
-        return None
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                lmtp, used_at = self._idle.pop()
+            if time.monotonic() - used_at < IDLE_SECONDS:
+                return lmtp
+            _close(lmtp)
 
-    async def _open(self) -> LmtpSession:
-        session = await LmtpSession.open(self.host, self.port)
+    def _keep(self, lmtp: smtplib.LMTP) -> None:
+        with self._lock:
+            if len(self._idle) < MAX_IDLE_SESSIONS:
+                self._idle.append((lmtp, time.monotonic()))
+                return
+        _close(lmtp)
+
+    def _open(self) -> smtplib.LMTP:
+        lmtp = smtplib.LMTP(
+            self.host, self.port, local_hostname=LOCAL_HOSTNAME, timeout=LMTP_TIMEOUT
+        )
         self._opened.inc()
-        return session
+        return lmtp
+
+
+def _send_streamed(lmtp: smtplib.LMTP, sender: str, mailbox: str, mail: Spooled) -> None:
+    """smtplib's sendmail for one recipient, with the content streamed from the spool."""
+    lmtp.ehlo_or_helo_if_needed()
+    try:
+        code, reply = lmtp.mail(sender)
+    except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+        raise _Stale from exc
+    if code == 421:  # what a stopping Dovecot told the idle session, read as MAIL's answer
+        raise _Stale
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = lmtp.rcpt(mailbox)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({mailbox: (code, reply)})
+    code, reply = lmtp.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    for chunk in mail.wire_chunks():
+        lmtp.send(chunk)
+    lmtp.send(b".\r\n")
+    code, reply = lmtp.getreply()  # LMTP: one reply per recipient, here one
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _close(lmtp: smtplib.LMTP) -> None:
+    try:
+        lmtp.close()
+    except OSError:
+        pass
