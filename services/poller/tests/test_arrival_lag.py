@@ -3,7 +3,7 @@ to the ticket message stored, over GET /api/v1/tickets/{id}."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -54,6 +54,35 @@ async def test_mail_from_another_path_has_no_arrival_lag(
 
     message = await only_message(poller, tenant)
     assert message["acceptedAt"] is None and message["arrivalLagSeconds"] is None
+
+
+async def mail_to_ticket(poller: RunningService) -> tuple[float, float]:
+    """keybuzz_poller_mail_to_ticket_seconds: (count, sum) on /metrics."""
+    async with poller.client() as http:
+        lines = (await http.get("/metrics")).text.splitlines()
+    name = "keybuzz_poller_mail_to_ticket_seconds"
+
+    def value(suffix: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines
+                   if line.startswith(f"{name}_{suffix}{{"))  # fmt: skip
+
+    return value("count"), value("sum")
+
+
+async def test_mail_to_ticket_is_measured_from_each_mails_acceptance(
+    poller: RunningService, dovecot: MailServer
+) -> None:
+    """The histogram counts from the mail's own stamp, not from when its tenant was due."""
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    mail = relay_mail(address)
+    mail["X-KeyBuzz-Accepted-At"] = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+    await deliver_behind_the_mx(dovecot, tenant, mail)  # as if the MX took it 30 s ago
+    count, total = await mail_to_ticket(poller)
+    assert (await poll_now(poller, tenant))["stored"] == 1
+    after_count, after_total = await mail_to_ticket(poller)
+    assert after_count == count + 1
+    assert 30 <= after_total - total < 60
 
 
 def stamped(*values: str) -> bytes:

@@ -180,19 +180,18 @@ async def renew_leases(
 
 async def poll_succeeded(
     db: Executor, tenant_id: str, owner: str, fetched: int, interval: float
-) -> float | None:
+) -> None:
     """Record the poll, release the lease, schedule the next one an interval later.
 
     Keeping the tenant's place in the interval keeps polls spread; a tenant overdue
     by more than an interval (every instance was down) gets a random place again.
     A mail delivered after the poll was claimed may have been missed: due again at once.
-    Returns the seconds since the oldest delivery this poll served (None: no delivery
-    was pushed), for keybuzz_poller_mail_to_ticket_seconds.
+    ``pushed_at`` (the oldest delivery not yet served, for operators) is cleared.
     """
-    return await db.fetchval(
+    await db.execute(
         """
         WITH old AS (
-            SELECT tenant_id, pushed_at, last_pushed_at > claimed_at AS pushed_during_poll
+            SELECT tenant_id, last_pushed_at > claimed_at AS pushed_during_poll
             FROM poller_poll_status WHERE tenant_id = $1 AND lease_owner = $2 FOR UPDATE
         )
         UPDATE poller_poll_status s SET
@@ -206,7 +205,6 @@ async def poll_succeeded(
             last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
             messages_fetched = s.messages_fetched + $3
         FROM old WHERE s.tenant_id = old.tenant_id
-        RETURNING extract(epoch FROM clock_timestamp() - old.pushed_at)::float8
         """,
         tenant_id,
         owner,

@@ -35,6 +35,7 @@ class StoreCounts:
     duplicates: int = 0
     unparsed: int = 0
     ticket_ids: list[str] = field(default_factory=list)
+    accepted_at: list[datetime] = field(default_factory=list)  # the MX's, of those stored
 
 
 def preview(text: str) -> str:
@@ -78,6 +79,7 @@ async def store_mails(
     counts.stored += len(fresh)
     counts.unparsed += sum(e.parse_error is not None for e in fresh)
     counts.ticket_ids.extend(m.ticket_id for m in messages)
+    counts.accepted_at.extend(e.accepted_at for e in fresh if e.accepted_at is not None)
 
 
 def _received(
