@@ -198,7 +198,7 @@ async def test_a_mark_wakes_every_listener_and_a_lost_connection_is_reopened(
         await store.mark_delivered(pool, "t-anyone")
         await eventually(_is_set(wake), within=2)
     finally:
-        await listener.stop()
+        await listener.aclose()
 
 
 def _is_set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 from keybuzz_shared.amazon import AmazonAuthError, SpApiClient, SpApiError
+from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.service import Runtime
@@ -24,7 +25,6 @@ from keybuzz_shared.service import Runtime
 from keybuzz_orders import notification_metrics as metrics
 from keybuzz_orders import notification_store as nstore
 from keybuzz_orders import store
-from keybuzz_orders.background import BackgroundLoop
 from keybuzz_orders.domain import order_row
 
 log = logging.getLogger(__name__)

@@ -24,13 +24,13 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.service import Runtime
 
 from keybuzz_orders import notification_metrics as metrics
 from keybuzz_orders import notification_store as nstore
 from keybuzz_orders import order_changes
-from keybuzz_orders.background import BackgroundLoop
 from keybuzz_orders.order_changes import MalformedNotification, Outcome
 
 log = logging.getLogger(__name__)

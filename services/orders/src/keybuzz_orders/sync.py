@@ -12,7 +12,6 @@ One call per tenant and round in the usual case, well within searchOrders'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from datetime import datetime
@@ -22,6 +21,7 @@ import asyncpg
 import msgspec
 from keybuzz_shared.amazon import AmazonAuthError, SearchOrdersQuery, SpApiClient, SpApiError
 from keybuzz_shared.amazon.times import amazon_time
+from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.service import Runtime
 
@@ -49,26 +49,18 @@ class SyncResult(JobCounts, kw_only=True, rename="camel"):
     last_updated_before: datetime | None = None  # the cursor after this round
 
 
-class OrderSync:
+class OrderSync(BackgroundLoop):
+    name = "orders-sync"
+
     def __init__(self, runtime: Runtime[Any], spapi: SpApiClient) -> None:
         self.runtime = runtime
         self.spapi = spapi
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def interval(self) -> float:
         return float(self.runtime.settings.orders_sync_interval_seconds)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="orders-sync")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
+    async def run(self) -> None:
         while True:
             try:
                 for cursor in await store.claim_due_syncs(self.runtime.pool, self.interval):

@@ -128,7 +128,7 @@ class Scheduler:
         self.quarantine_task = asyncio.create_task(self._quarantine_loop(), name="quarantine")
 
     async def stop(self) -> None:
-        await self.listener.stop()
+        await self.listener.aclose()
         for loop_task in (self.task, self.quarantine_task):
             if loop_task is not None:
                 loop_task.cancel()

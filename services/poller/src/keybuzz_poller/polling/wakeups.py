@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 import asyncpg
+from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 
 from keybuzz_poller.polling.store import DUE_CHANNEL
@@ -29,24 +30,16 @@ APPLICATION_NAME = "keybuzz-poller-due-listener"  # in pg_stat_activity
 LOST = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-class DueListener:
+class DueListener(BackgroundLoop):
     """Sets ``wake`` whenever a tenant is marked due, until stopped."""
+
+    name = "poller-due-listener"
 
     def __init__(self, database_url: str, wake: asyncio.Event) -> None:
         self.database_url = database_url
         self.wake = wake
-        self.task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._listen_forever(), name="poller-due-listener")
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-    async def _listen_forever(self) -> None:
+    async def run(self) -> None:
         attempt = 0
         while True:
             try:

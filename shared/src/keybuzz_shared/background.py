@@ -1,4 +1,6 @@
-"""A loop of the service's own: started after start-up, cancelled at shutdown."""
+"""A loop of a service's own: started after start-up, cancelled at shutdown.
+
+Subclasses name the task (``name``) and write ``run``; ``aclose`` cancels and waits."""
 
 from __future__ import annotations
 
