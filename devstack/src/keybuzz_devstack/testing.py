@@ -234,6 +234,15 @@ class RunningService:
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
 
+    async def metric(self, prefix: str) -> float:
+        """The sum of the ``/metrics`` samples whose line starts with ``prefix`` (e.g.
+        ``'name_total{'``, or with a label: ``'name_total{outcome="x"'``); 0 when none."""
+        async with self.client() as http:
+            response = await http.get("/metrics")
+        assert response.status_code == 200, response.text
+        lines = response.text.splitlines()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
+
     async def operator(self) -> Any:
         """A connection to the service's NATS as the operator, for what a test does as the
         outside world (publish another service's events, call operator actions, read

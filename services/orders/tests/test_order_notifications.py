@@ -254,11 +254,7 @@ def overtaken(published: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def metric(orders: OrdersKit, prefix: str) -> float:
-    async with orders.service.client() as http:
-        text = (await http.get("/metrics")).text
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
-    )
+    return await orders.service.metric(prefix)
 
 
 async def test_queue_down_holds_the_notifications_and_catches_up(

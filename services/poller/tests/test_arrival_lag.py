@@ -58,15 +58,8 @@ async def test_mail_from_another_path_has_no_arrival_lag(
 
 async def mail_to_ticket(poller: RunningService) -> tuple[float, float]:
     """keybuzz_poller_mail_to_ticket_seconds: (count, sum) on /metrics."""
-    async with poller.client() as http:
-        lines = (await http.get("/metrics")).text.splitlines()
     name = "keybuzz_poller_mail_to_ticket_seconds"
-
-    def value(suffix: str) -> float:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in lines
-                   if line.startswith(f"{name}_{suffix}{{"))  # fmt: skip
-
-    return value("count"), value("sum")
+    return await poller.metric(f"{name}_count{{"), await poller.metric(f"{name}_sum{{")
 
 
 async def test_mail_to_ticket_is_measured_from_each_mails_acceptance(

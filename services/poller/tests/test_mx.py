@@ -116,10 +116,7 @@ async def test_250_only_after_dovecot_stored_the_mail(
 
 
 async def lmtp_sessions_opened(poller: RunningService) -> float:
-    async with poller.client() as http:
-        text = (await http.get("/metrics")).text
-    name = "keybuzz_poller_mx_lmtp_sessions_opened_total{"
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+    return await poller.metric("keybuzz_poller_mx_lmtp_sessions_opened_total{")
 
 
 async def test_lmtp_sessions_are_kept_and_one_closed_by_a_dovecot_restart_is_replaced(

@@ -45,13 +45,7 @@ async def not_due_for_an_hour(poller: RunningService, tenant_id: str) -> None:
 
 
 async def histogram_count(poller: RunningService) -> float:
-    async with poller.client() as http:
-        response = await http.get("/metrics")
-    assert response.status_code == 200
-    for line in response.text.splitlines():
-        if line.startswith(HISTOGRAM_COUNT + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return await poller.metric(HISTOGRAM_COUNT + "{")
 
 
 async def test_a_delivered_mail_becomes_a_ticket_at_once_with_an_hour_interval(
