@@ -15,6 +15,7 @@ reply ``BOUNCED`` (docs/POLLER.md, "Bounces").
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Protocol
 
 import msgspec
@@ -32,6 +33,14 @@ DIGEST_HEADER = "X-KeyBuzz-Content-Digest"
 # And when the MX accepted it (RFC 3339, UTC, microseconds): where a ticket's arrival lag
 # (MX acceptance -> ticket committed) starts.
 ACCEPTED_HEADER = "X-KeyBuzz-Accepted-At"
+
+
+def seconds_since_accepted(accepted_at: datetime, at: datetime) -> float:
+    """From the MX's acceptance stamp to ``at``; never negative: the MX that stamped the
+    mail and the instance that reads it may run on hosts whose clocks differ a little."""
+    return max(0.0, (at - accepted_at).total_seconds())
+
+
 _MARKETPLACES = {"amazon": AMAZON}
 # "+b-<reply id: uuid, 32 hex>-<signature: 16 base32>" at the end of the local part.
 _BOUNCE_TAG = re.compile(r"\+b-([0-9a-f]{32})-([a-z2-7]{16})$")

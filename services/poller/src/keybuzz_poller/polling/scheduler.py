@@ -27,7 +27,7 @@ from keybuzz_shared import errors
 from keybuzz_shared.uow import UnitOfWork
 from prometheus_client import Histogram
 
-from keybuzz_poller.inbound.addresses import FOLDER_PREFIX
+from keybuzz_poller.inbound.addresses import FOLDER_PREFIX, seconds_since_accepted
 from keybuzz_poller.polling import store
 from keybuzz_poller.polling.wakeups import DueListener
 from keybuzz_poller.reading.mailbox import Mailbox
@@ -93,8 +93,8 @@ async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
 def _observe_mail_to_ticket(service: str, accepted: list[datetime]) -> None:
     now = datetime.now(UTC)
     latency = MAIL_TO_TICKET.labels(service)
-    for at in accepted:  # the MX's clock and ours may differ a little: never negative
-        latency.observe(max(0.0, (now - at).total_seconds()))
+    for at in accepted:
+        latency.observe(seconds_since_accepted(at, now))
 
 
 def instance_name() -> str:

@@ -14,6 +14,7 @@ from keybuzz_shared.pages import (
     split_page,
 )
 
+from keybuzz_poller.inbound.addresses import seconds_since_accepted
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.tickets import store
 
@@ -144,8 +145,7 @@ def _message(row: Any) -> TicketMessage:
 def _lag(accepted_at: datetime | None, stored_at: datetime) -> float | None:
     if accepted_at is None:
         return None
-    # Clocks of two hosts (the MX's, the poller's) may differ a little: never negative.
-    return round(max(0.0, (stored_at - accepted_at).total_seconds()), 3)
+    return round(seconds_since_accepted(accepted_at, stored_at), 3)
 
 
 def _after(cursor: str) -> Position:
