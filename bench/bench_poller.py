@@ -45,6 +45,9 @@ from keybuzz_shared.events import encode_event, event_headers
 from bench.harness import (
     BenchContext,
     Figure,
+    cpu_figures,
+    cpu_seconds_by_program,
+    cpu_spent,
     jetstream_round_trip_rate,
     sample_poll_lags,
     tenant_synced,
@@ -259,7 +262,9 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
         await setup.stop()
     poller = await _poller(ctx, database, mail, poll=True)
     try:
+        cpu_before = cpu_seconds_by_program()
         seconds = await _poll_everything(poller, total)
+        cpu = cpu_spent(cpu_before, cpu_seconds_by_program())
     finally:
         await poller.stop()
     steady = [await _steady_state(ctx, database, mail, interval) for interval in STEADY_INTERVALS]
@@ -292,6 +297,7 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
             "note": f"{size} in {seconds:.2f} s; POLL_CONCURRENCY 8; ratio to the slower "
             f"baseline; set-up: {DELIVERY} delivery at {total / delivery_seconds:.0f} mails/s",
         },
+        *cpu_figures("poller", cpu, total),
         *steady,
     ]
 

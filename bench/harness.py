@@ -7,6 +7,7 @@ its number next to raw JetStream and PostgreSQL rates measured in the same run.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -159,3 +160,66 @@ async def sample_poll_lags(
         on_sample()
         await asyncio.sleep(every)
     return list(seen.values()), len(displaced - set(seen))
+
+
+# --- CPU per program ---------------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_by_program() -> dict[str, float]:
+    """CPU seconds (user + system) so far of this process and each of its descendants
+    (the embedded servers, Dovecot's children, worker processes), summed per program.
+
+    This process is ``"bench process"``; ``multiprocessing`` children (the poller's parse
+    workers) are ``"worker processes"``; the others go by their program (``postgres``,
+    ``lmtp``…). The difference of two calls is what each spent in between (a process that
+    ended meanwhile is not counted: servers and their workers outlive a measured phase).
+    """
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            comm_end = stat.rindex(")")
+            fields = stat[comm_end + 2 :].split()
+            program = stat[stat.index("(") + 1 : comm_end]
+            seconds = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+            stats[int(entry.name)] = (int(fields[1]), program, seconds)  # ppid
+    mine = {os.getpid()}
+    for _ in range(8):  # descendants, a few generations deep
+        mine |= {pid for pid, (ppid, _, _) in stats.items() if ppid in mine}
+    totals: dict[str, float] = {}
+    for pid in mine & stats.keys():
+        _, program, seconds = stats[pid]
+        name = "bench process" if pid == os.getpid() else _named(pid, program)
+        totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
+def _named(pid: int, program: str) -> str:
+    try:
+        command = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return program
+    return "worker processes" if b"multiprocessing" in command else program
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Seconds each program spent between two ``cpu_seconds_by_program`` calls."""
+    return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
+def cpu_figures(
+    prefix: str, cpu: dict[str, float], count: int, scale: float = 1e6, unit: str = "µs"
+) -> list[Figure]:
+    """``<prefix>: CPU per mail, <program>`` for each program that spent at least 1 % of
+    the total (seconds × ``scale`` / ``count``), the largest first: where the cores went."""
+    total = sum(cpu.values())
+    spent = sorted(((s, name) for name, s in cpu.items() if s >= total / 100), reverse=True)
+    return [
+        {"name": f"{prefix}: CPU per mail, {name}", "value": s * scale / count, "unit": unit}
+        for s, name in spent
+    ]

@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 import yaml
+from keybuzz_devstack import dovecot as dovecot_dev
 from keybuzz_devstack.stack import SERVICES
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
@@ -98,6 +99,7 @@ def test_dovecot_is_the_official_image_and_the_poller_reads_and_delivers_there()
     listeners = dict(re.findall(r"inet_listener (imap|lmtp) \{\s*port = (\d+)", config))
     assert listeners == {"imap": str(settings.imap_port), "lmtp": str(settings.lmtp_port)}
     assert "lmtp_save_to_detail_mailbox = yes" in config  # one folder per tenant
+    assert dovecot_dev.SCALE_SETTINGS in config  # deliveries stay fast at thousands of folders
     assert "protocols = imap lmtp" in config and "/etc/dovecot/users" in config
 
 

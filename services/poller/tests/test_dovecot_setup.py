@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,17 @@ def test_the_generated_password_file_holds_no_password(tmp_path) -> None:
     dovecot.write_config(tmp_path / "d", 18143, 18024, "keybuzz-dev-imap")
     users = (tmp_path / "d" / "users").read_text()
     assert "keybuzz-dev-imap" not in users and "{SSHA512}" in users
+
+
+def test_dovecot_reads_the_settings_that_keep_deliveries_fast_at_thousands_of_folders(
+    tmp_path: Path,
+) -> None:
+    """Asked of Dovecot itself (``doveconf``), so a misspelt or overridden line fails here.
+    With its mailbox list index on, every LMTP delivery slows with the folder count."""
+    conf = dovecot.write_config(tmp_path / "d", 18143, 18024, "keybuzz-dev-imap")
+    doveconf = shutil.which("doveconf") or "/usr/bin/doveconf"  # Debian's dovecot-core
+    result = subprocess.run(
+        [doveconf, "-c", str(conf), "-h", "mailbox_list_index", "lda_mailbox_autosubscribe"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert result.stdout.split() == ["no", "no"]

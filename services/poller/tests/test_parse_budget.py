@@ -91,3 +91,27 @@ def test_parts_and_depth_over_budget_are_flagged_and_within_parse() -> None:
         "OverBudget: MIME parts nested deeper than 5"
     )
     assert parse(nested_mail(5)).parse_error is None  # no budget given: parsed
+
+
+async def test_a_small_batch_is_parsed_in_the_loop_and_a_large_one_by_the_workers(
+    monkeypatch,
+) -> None:
+    """A pushed poll's mail or two skip the worker hand-off; a batch past
+    INLINE_PARSE_BYTES still goes to the workers, where the time budget holds."""
+    from keybuzz_poller.reading import parse_workers
+
+    def no_workers() -> None:
+        raise RuntimeError("the worker pool was asked")
+
+    monkeypatch.setattr(parse_workers, "_pool", no_workers)
+    budget = ParseBudget(max_parts=1000, max_depth=20, max_seconds=5)
+    small = relay_mail("amazon.t.fr.x@inbound.keybuzz.test").as_bytes()
+    parsed = await parse_mails([small, small], budget)
+    assert [m.order_id for m in parsed] == [ORDER, ORDER] and parsed[0] == parse(small, budget)
+    large = [small] * (parse_workers.INLINE_PARSE_BYTES // len(small) + 1)
+    try:
+        await parse_mails(large, budget)
+    except RuntimeError as exc:
+        assert "worker pool was asked" in str(exc)
+    else:
+        raise AssertionError("a large batch was parsed in the event loop")

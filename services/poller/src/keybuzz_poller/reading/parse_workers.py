@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 # One core stays for the event loop (IMAP, PostgreSQL, NATS).
 PARSE_WORKERS = max(1, min(4, (os.cpu_count() or 2) - 1))
+INLINE_PARSE_BYTES = 32 * 1024
 _parse_pool: ProcessPoolExecutor | None = None
 
 
@@ -91,9 +92,18 @@ def _pool() -> ProcessPoolExecutor:
 
 
 async def parse_mails(raws: list[bytes], budget: ParseBudget) -> list[RelayMail]:
-    """``relay_mail.parse`` of each within ``budget``, off the event loop; order kept."""
+    """``relay_mail.parse`` of each within ``budget``, off the event loop; order kept.
+
+    A batch of at most ``INLINE_PARSE_BYTES`` is parsed in the event loop itself: a
+    pushed poll reads one or two relay mails (~0.1 ms each), and the hand-off to a
+    worker cost more than the parse (the pickling both ways, the executor's threads).
+    Within the parts and depth budget, the slowest shapes found that small take
+    ~10–15 ms (docs/POLLER.md, "Parse budget"), so no time limit is needed there.
+    """
     if not raws:
         return []
+    if sum(len(raw) for raw in raws) <= INLINE_PARSE_BYTES:
+        return [relay_mail.parse(raw, budget) for raw in raws]
     global _parse_pool
     loop = asyncio.get_running_loop()
     try:
