@@ -62,10 +62,10 @@ async def create_pool(
 
 async def _rollback_if_left_open(connection: asyncpg.Connection) -> None:
     """On release, instead of asyncpg's reset query on every connection (advisory unlock,
-    ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``: a round trip and a statement per release,
-    a fifth of the poller's statements when one mail is one poll): a pool connection
-    here keeps no session state (locks are transaction-scoped, LISTEN has a connection
-    of its own, nothing SETs), so only a transaction left open is undone."""
+    ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``: one more round trip and statement per
+    release, many when one pushed mail is one short poll): a pool connection here keeps
+    no session state (locks are transaction-scoped, LISTEN has a connection of its own,
+    nothing SETs), so only a transaction left open is undone."""
     if connection.is_in_transaction():
         await connection.reset()
 
