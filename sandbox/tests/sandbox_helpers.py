@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from jsonschema import Draft4Validator
-from keybuzz_sandbox.testing import clock_held
 
 CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
 CLIENT_SECRET = "keybuzz-sandbox-secret"
@@ -131,7 +130,7 @@ def _clock_stopped(client: httpx.AsyncClient) -> Iterator[None]:
     if app is None:
         yield
         return
-    with clock_held(app.state.sandbox):
+    with app.state.sandbox.clock.held():
         yield
 
 

@@ -13,8 +13,9 @@ events inside a jump are stamped with the real time of the jump.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 
@@ -28,6 +29,19 @@ class Clock:
 
     def now(self) -> float:
         return self._now()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Time stands still meanwhile (tests of an in-process sandbox: at a large time
+        scale a token lives seconds of real time, less than a loaded machine may take over
+        a test's few calls)."""
+        running = self._now
+        held_at = running()
+        self._now = lambda: held_at
+        try:
+            yield
+        finally:
+            self._now = running
 
     def monotonic(self) -> float:
         """Monotonic Amazon-seconds, for token buckets."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 
 import msgspec
@@ -64,21 +64,6 @@ async def running_sandbox(
     finally:
         server.should_exit = True
         await task
-
-
-@contextlib.contextmanager
-def clock_held(sandbox: Sandbox) -> Iterator[None]:
-    """The in-process sandbox's clock stands still meanwhile: at a large time scale, a token
-    lives an hour of Amazon time, seconds of real time, less than a loaded machine may
-    take over a test's few calls."""
-    clock = sandbox.clock
-    running = clock._now
-    held_at = running()
-    clock._now = lambda: held_at
-    try:
-        yield
-    finally:
-        clock._now = running
 
 
 class ConsentForm(HTMLParser):

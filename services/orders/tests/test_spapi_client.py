@@ -16,7 +16,7 @@ import pytest
 from keybuzz_devstack import infra
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.sandbox import Sandbox
-from keybuzz_sandbox.testing import clock_held, running_sandbox
+from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.amazon import (
     LwaClient,
     RateLimit,
@@ -141,7 +141,7 @@ async def test_outages_and_refusals_are_typed(seller: Seller) -> None:
     await _faults(seller, failNext=5, failStatus=503, operations=["getOrder"])
     # Amazon's clock held: the token must not expire between attempts (an expired-token
     # answer comes before the faults, so it would not count down failNext).
-    with clock_held(seller.state), pytest.raises(SpApiUnavailable) as outage:
+    with seller.state.clock.held(), pytest.raises(SpApiUnavailable) as outage:
         await spapi.get_order(seller.tenant, "402-0000000-0000000")
     assert isinstance(outage.value, DependencyUnavailable)
     assert (await _faults(seller)).json()["failNext"] == 2  # exactly 3 attempts
