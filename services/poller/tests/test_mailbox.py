@@ -12,7 +12,7 @@ from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.polling.scheduler import BATCH, poll_tenant
 from keybuzz_poller.reading import store
 from keybuzz_poller.reading.mailbox import ImapAccount
-from keybuzz_poller.reading.new_mail import read_new_mail
+from keybuzz_poller.reading.new_mail import read_batch
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_shared.uow import UnitOfWork
 from mailkit import ORDER, new_tenant, relay_mail, send, synced
@@ -33,7 +33,7 @@ class Collected:
 
 async def read(poller: RunningService, tenant: str) -> list[str]:
     handler = Collected()
-    mails = await read_new_mail(poller.runtime, tenant, handler)
+    mails = (await read_batch(poller.runtime, tenant, handler)).mails
     assert [m.text for m in mails] == [m.text for m in handler.mails]
     return [m.text for m in mails]
 
@@ -62,7 +62,7 @@ async def test_cursor_moves_only_when_the_handler_committed(poller: RunningServi
     await synced(poller, tenant, address)
     await send(poller, relay_mail(address, "keep me"), address)
     with pytest.raises(RuntimeError):
-        await read_new_mail(poller.runtime, tenant, Collected(fail=True))
+        await read_batch(poller.runtime, tenant, Collected(fail=True))
     assert await read(poller, tenant) == ["keep me"]
 
 
@@ -102,7 +102,7 @@ async def test_non_utf8_and_malformed_mail_is_read_not_lost(poller: RunningServi
     await send(poller, garbage, address)
 
     handler = Collected()
-    mails = await read_new_mail(poller.runtime, tenant, handler)
+    mails = (await read_batch(poller.runtime, tenant, handler)).mails
     assert len(mails) == 2
     assert (mails[0].text, mails[0].order_id, mails[0].parse_error) == (
         "Où est le colis ? 10 €",

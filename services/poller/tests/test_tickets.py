@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 from keybuzz_devstack.testing import RunningService
-from keybuzz_poller.reading.new_mail import read_new_mail
+from keybuzz_poller.reading.new_mail import read_batch
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
 from keybuzz_shared.uow import UnitOfWork
@@ -163,7 +163,7 @@ async def test_crash_between_fetch_and_commit_fetches_again_without_duplicates(
         raise RuntimeError("the process died before commit")
 
     with pytest.raises(RuntimeError):
-        await read_new_mail(poller.runtime, tenant, store_then_crash)
+        await read_batch(poller.runtime, tenant, store_then_crash)
     assert (await poll_now(poller, tenant))["stored"] == 1
     assert len(await received_events(poller, tenant)) == 1
 

@@ -130,9 +130,10 @@ class ImapAccount(Mailbox):
     async def tenant_folders(self, prefix: str = "tenant-") -> dict[str, int]:
         """Every folder named ``<prefix>…`` and how many mails it holds.
 
-        Read with the standard library's imaplib in a worker thread: LIST answers a
-        line per folder and STATUS is asked per folder; once per interval, off the
-        polls' path, and blocking is simplest there.
+        Read with the standard library's imaplib in a worker thread: one LIST-STATUS
+        where the server offers it, else a LIST and a STATUS per folder
+        (``_count_folders``); once per interval, off the polls' path, and blocking is
+        simplest there.
         """
         try:
             return await asyncio.to_thread(self._count_folders, prefix)

@@ -4,7 +4,7 @@ The first KeyBuzz backend had a mock polling worker for demos; this is its
 successor. Instead of IMAP, :class:`MockMailbox` hands every tenant the same
 few relay-style mails about real orders of the sandbox's seeded seller
 (``A12BCIS2R7HD4D``, docs/SANDBOX.md), and they go through the very same path as
-real mail: ``read_new_mail`` → ``relay_mail.parse`` → ``from_mails.store_mails``
+real mail: ``read_batch`` → ``relay_mail.parse`` → ``from_mails.store_mails``
 (tickets, ``message.received``), with a cursor, so a second poll adds nothing.
 
 The order ids are copied here as data (computed once by the sandbox's generator

@@ -1,6 +1,6 @@
-"""Reading a tenant's new mail: the mailbox polls read from, and :func:`read_new_mail`.
+"""Reading a tenant's new mail: the mailbox polls read from, and :func:`read_batch`.
 
-Dovecot (one folder per tenant, filled by the MX) → :func:`read_new_mail` over IMAP
+Dovecot (one folder per tenant, filled by the MX) → :func:`read_batch` over IMAP
 (``mailbox.py``) → parsed (``relay_mail.py``, in ``parse_workers.py``) → the caller's
 handler, in the same unit of work as the cursor, so the cursor only moves past mail
 that was handled.
@@ -77,17 +77,11 @@ class ReadBatch(msgspec.Struct, frozen=True):
     more: bool  # the folder holds more after these: read again at once
 
 
-async def read_new_mail(
-    runtime: PollerRuntime, tenant_id: str, handle: MailHandler, limit: int = 200
-) -> list[RelayMail]:
-    """The tenant's mail since its cursor, parsed; ``handle`` and the new cursor commit together."""
-    return (await read_batch(runtime, tenant_id, handle, limit)).mails
-
-
 async def read_batch(
     runtime: PollerRuntime, tenant_id: str, handle: MailHandler, limit: int = 200
 ) -> ReadBatch:
-    """:func:`read_new_mail`, and whether the folder holds more (a poll reads on while it does)."""
+    """The tenant's mail since its cursor, parsed; ``handle`` and the new cursor commit
+    together. Also whether the folder holds more (a poll reads on while it does)."""
     folder = folder_for(tenant_id)
     saved = await store.get_cursor(runtime.pool, tenant_id)
     cursor = Cursor(*saved) if saved else None

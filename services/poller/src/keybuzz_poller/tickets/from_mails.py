@@ -1,7 +1,7 @@
 """Parsed relay mails → ExternalMessage + Ticket + TicketMessage + ``message.received``.
 
 Everything a poll stores happens in the caller's unit of work, together with the
-cursor move (``reading/new_mail.py``, ``read_new_mail``): the rows, the events and the cursor commit
+cursor move (``reading/new_mail.py``, ``read_batch``): the rows, the events and the cursor commit
 or vanish together. A mail already stored (same tenant, marketplace and external
 id: its Message-ID, or a digest of the mail) is skipped without an event, so a
 re-read — a crash before commit, a redelivery, a re-created folder — adds nothing.
