@@ -22,10 +22,10 @@ import imaplib
 import os
 import smtplib
 import time
-import uuid
 
 from keybuzz_devstack import dovecot, infra
 
+from bench.bench_poller import _mail
 from bench.harness import BenchContext, Figure
 
 FOLDERS = int(os.environ.get("BENCH_FOLDERS", "2000"))
@@ -35,15 +35,6 @@ READS = 300
 DOVECOT_DEFAULTS = "mailbox_list_index = yes\nlda_mailbox_autosubscribe = yes"
 
 
-def _mail(n: int) -> bytes:
-    return (
-        "From: Jean - Amazon Marketplace <b7q2x9w4k1@marketplace.amazon.fr>\r\n"
-        f"Subject: Inquiry (Order: 171-{1000000 + n}-1234567)\r\n"
-        f"Message-ID: <{uuid.uuid4().hex}@eu-west-1.amazonses.com>\r\n\r\n"
-        "Where is my parcel?\r\n"
-    ).encode()
-
-
 def _folder(n: int) -> str:
     return f"tenant-{n:06d}"
 
@@ -51,7 +42,8 @@ def _folder(n: int) -> str:
 def _deliveries_per_second(lmtp: smtplib.LMTP, folders: list[str]) -> float:
     started = time.perf_counter()
     for n, folder in enumerate(folders):
-        lmtp.sendmail("bounces@amazonses.com", [f"keybuzz+{folder}@x"], _mail(n))
+        address = f"keybuzz+{folder}@x"
+        lmtp.sendmail("bounces@amazonses.com", [address], _mail(address, n))
     return len(folders) / (time.perf_counter() - started)
 
 

@@ -49,15 +49,14 @@ from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService, run_in_process
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.events import encode_event, event_headers
 
+from bench.bench_poller import _make_known
 from bench.harness import (
     BenchContext,
     Figure,
     cpu_figures,
     cpu_seconds_by_program,
     cpu_spent,
-    tenant_synced,
 )
 
 TARGET = os.environ.get("BENCH_PUSH_TARGET", "embedded")
@@ -122,6 +121,10 @@ async def _embedded(ctx: BenchContext) -> AsyncIterator[Target]:
             ids = [f"tpush{i:05d}{uuid.uuid4().hex[:4]}" for i in range(TENANTS)]
             tenants = [(t, f"amazon.{t}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}") for t in ids]
             await _make_known(service, tenants)
+            # Only the MX's mark and its NOTIFY make a poll happen (the sweep is a day away).
+            await service.runtime.pool.execute(
+                "UPDATE poller_poll_status SET next_poll_at = now() + interval '1 day'"
+            )
             settings = service.runtime.settings
             baseline = await asyncio.to_thread(_lmtp_alone, lmtp_port, min(MAILS, 3000))
             yield Target(
@@ -150,17 +153,6 @@ async def _poller(ctx: BenchContext, imap_port: int, lmtp_port: int) -> RunningS
             "IMAP_PASSWORD": dovecot.DEV_IMAP_PASSWORD,
         },
     )
-
-
-async def _make_known(service: RunningService, tenants: list[tuple[str, str]]) -> None:
-    js = (await service.operator()).jetstream()  # as tenant-sync would
-    for tenant_id, address in tenants:
-        event = tenant_synced(tenant_id, address)
-        await js.publish(event.type, encode_event(event), headers=event_headers(event))
-    pool = service.runtime.pool
-    while await pool.fetchval("SELECT count(*) FROM poller_poll_status") < len(tenants):  # noqa: ASYNC110
-        await asyncio.sleep(0.1)
-    await pool.execute("UPDATE poller_poll_status SET next_poll_at = now() + interval '1 day'")
 
 
 def _lmtp_alone(lmtp_port: int, mails: int) -> float:
