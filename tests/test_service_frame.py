@@ -175,3 +175,14 @@ def test_service_waiting_for_nats_still_stops_on_sigterm(tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) != 0
     assert "stopped during start-up" in process.stderr.read()
+
+
+async def test_the_tests_run_on_the_event_loop_production_runs() -> None:
+    """uvicorn runs every service on uvloop (``EVENT_LOOP``), and the services the tests
+    start in-process share the test's loop: so the tests must run on uvloop too. Its
+    transports and timers differ from asyncio's own (the MX's 421s crashed on it)."""
+    import uvloop
+    from keybuzz_shared.service import EVENT_LOOP
+
+    assert EVENT_LOOP == "uvloop"
+    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)

@@ -28,6 +28,7 @@ import httpx
 import nats
 import pytest
 import uvicorn
+import uvloop
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo
@@ -37,6 +38,13 @@ from keybuzz_devstack import bootstrap, infra, sqs
 from keybuzz_devstack import dovecot as dovecot_conf
 
 T = TypeVar("T")
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """Every test runs on the event loop production runs: uvloop, as uvicorn starts the
+    services (``keybuzz_shared.service.EVENT_LOOP``). Transports, timers and signal
+    handling differ from asyncio's own loop; a test on the wrong loop hides the difference."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 10.0) -> T:

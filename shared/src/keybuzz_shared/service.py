@@ -368,6 +368,11 @@ async def _bounded_step(what: str, step: Awaitable[Any]) -> None:
         log.warning("shutdown step failed", extra={"step": what, "error": repr(exc)})
 
 
+# The event loop every service runs on, in production and in the tests
+# (keybuzz_devstack.testing's loop factory): named, so that uvicorn never falls back.
+EVENT_LOOP = "uvloop"
+
+
 def run(definition: ServiceDefinition[Any]) -> None:
     """Entry point of ``python -m keybuzz_<service>``."""
     settings = load_settings(definition.settings_type)
@@ -380,6 +385,7 @@ def run(definition: ServiceDefinition[Any]) -> None:
             port=settings.http_port,
             log_config=None,
             lifespan="on",
+            loop=EVENT_LOOP,
             timeout_graceful_shutdown=10,
         )
     )

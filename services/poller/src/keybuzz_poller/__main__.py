@@ -1,8 +1,8 @@
 """``python -m keybuzz_poller``: run the poller service; ``--once``: poll due tenants and exit."""
 
 import argparse
-import asyncio
 
+import uvloop
 from keybuzz_shared.logs import configure_logging
 from keybuzz_shared.service import create_app, run
 from keybuzz_shared.settings import load_settings
@@ -30,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m keybuzz_poller")
     parser.add_argument("--once", action="store_true", help="poll every due tenant once and exit")
     if parser.parse_args().once:
-        raise SystemExit(asyncio.run(run_once()))
+        raise SystemExit(uvloop.run(run_once()))  # the loop the service runs on
     run(DEFINITION)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, syntax
 
@@ -32,6 +32,13 @@ from keybuzz_poller.inbound.mx_limits import (
 TOO_MANY_SESSIONS = b"421 4.7.0 Too many connections, try again later\r\n"
 TIMED_OUT = b"421 4.4.2 Session timed out, closing\r\n"
 SPOOL_WRITE_BYTES = 64 * 1024  # lines are gathered into writes of this size
+
+
+def _say_and_close(transport: asyncio.BaseTransport, line: bytes) -> None:
+    """Writes ``line`` and closes once it is flushed. A stream transport, whatever its class:
+    uvloop's (what production runs) do not subclass ``asyncio.WriteTransport``."""
+    cast(asyncio.WriteTransport, transport).write(line)
+    transport.close()
 
 
 class MxEnvelope(Envelope):
@@ -69,9 +76,7 @@ class MxSession(SMTP):
         refused = self.gate.enter(client)
         if refused is not None:
             self.gate.hit(refused, client)
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(TOO_MANY_SESSIONS)
-            transport.close()  # after the write is flushed; aiosmtpd never sees it
+            _say_and_close(transport, TOO_MANY_SESSIONS)  # aiosmtpd never sees it
             return
         self.client = client
         self._session_timer = self.loop.call_later(
@@ -93,9 +98,7 @@ class MxSession(SMTP):
     def _end(self, limit: str) -> None:
         self.gate.hit(limit, self.client or "unknown")
         if self.transport is not None:
-            assert isinstance(self.transport, asyncio.WriteTransport)
-            self.transport.write(TIMED_OUT)
-            self.transport.close()
+            _say_and_close(self.transport, TIMED_OUT)
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
