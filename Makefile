@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PACKAGES := shared devstack sandbox services/oauth services/poller services/orders services/tenant-sync
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 
-.PHONY: install run up down status test bench lint clean
+.PHONY: install run up down status test test-unit bench lint clean
 
 # Dovecot (the poller's IMAP/LMTP server, required) and Chromium (the console's browser
 # test, optional) are Debian packages, not wheels: installed with apt-get when missing
@@ -41,6 +41,11 @@ status: install
 TEST_WORKERS ?= 3
 test: install
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+## The unit tier: use cases on in-memory ports, no server (seconds). `make test` runs it too.
+UNIT_TESTS := $(wildcard services/*/tests/unit)
+test-unit: install
+	$(PY) -m pytest -q $(UNIT_TESTS)
 
 ## Benchmarks (by hand, not in CI); results go to docs/BENCHMARKS.md.
 bench: install

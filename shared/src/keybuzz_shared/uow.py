@@ -4,6 +4,9 @@
         await store.save(uow.conn, ...)
         uow.emit(SomethingHappened(...))
 
+Use cases on ports see a :class:`StoreUnit`: the service's store bound to that
+transaction, and the same ``emit`` (``store_unit_of_work`` makes one from a store class).
+
 The events go into ``event_outbox`` inside the same transaction as the rows
 (docs/CONTRACTS.md, "Events": state and event never drift apart); the relay publishes them
 once the transaction has committed. If the block raises, nothing is written
@@ -13,12 +16,16 @@ and nothing is published.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import asyncpg
 
 from keybuzz_shared.events import Event
 from keybuzz_shared.outbox import enqueue_many
+
+R = TypeVar("R")
 
 
 class UnitOfWork:
@@ -47,3 +54,33 @@ async def unit_of_work(
                 await enqueue_many(conn, producer, uow.events)
     if uow.events:
         wake_relay()
+
+
+@dataclass
+class StoreUnit(Generic[R]):
+    """A unit of work as a use case sees it: ``store`` writes inside the transaction, and
+    the events emitted are published once it commits (none if the block raises)."""
+
+    store: R
+    events: list[Event] = field(default_factory=list)
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def emit_many(self, events: Iterable[Event]) -> None:
+        self.events.extend(events)
+
+
+def store_unit_of_work(
+    open_unit: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
+    make_store: Callable[[asyncpg.Connection], R],
+) -> Callable[[], AbstractAsyncContextManager[StoreUnit[R]]]:
+    """Units of work whose store is ``make_store(conn)`` on the transaction's connection."""
+
+    @asynccontextmanager
+    async def open_store_unit() -> AsyncIterator[StoreUnit[R]]:
+        async with open_unit() as uow:
+            unit = StoreUnit(make_store(uow.conn), uow.events)
+            yield unit
+
+    return open_store_unit

@@ -17,6 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from keybuzz_tenant_sync import sync
 from keybuzz_tenant_sync.errors import ERROR_STATUSES
+from keybuzz_tenant_sync.ports import TenantSyncPorts
 from keybuzz_tenant_sync.schemas import (
     StatusResponse,
     SyncAllResponse,
@@ -26,7 +27,6 @@ from keybuzz_tenant_sync.schemas import (
     sync_all_body,
     sync_body,
 )
-from keybuzz_tenant_sync.sync import TenantSyncRuntime
 
 
 def internal_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -44,9 +44,9 @@ class TenantSyncController(Controller):
         status_code=200,
         summary="Copy one product tenant; optionally create its inbound address",
     )
-    async def sync_tenant(self, data: SyncRequest, runtime: TenantSyncRuntime) -> SyncResponse:
+    async def sync_tenant(self, data: SyncRequest, ports: TenantSyncPorts) -> SyncResponse:
         result = await sync.sync_tenant(
-            runtime,
+            ports,
             data.tenant_id,
             create_inbound_address=data.create_inbound_address,
             country=data.country,
@@ -54,11 +54,11 @@ class TenantSyncController(Controller):
         return sync_body(result)
 
     @post("/sync-all", status_code=200, summary="Copy every product tenant")
-    async def sync_all(self, runtime: TenantSyncRuntime) -> SyncAllResponse:
-        return sync_all_body(await sync.sync_all(runtime))
+    async def sync_all(self, ports: TenantSyncPorts) -> SyncAllResponse:
+        return sync_all_body(await sync.sync_all(ports))
 
     @get("/status/{tenant_id:str}", summary="Product vs marketplace view of a tenant")
-    async def status(self, tenant_id: str, runtime: TenantSyncRuntime) -> StatusResponse:
+    async def status(self, tenant_id: str, ports: TenantSyncPorts) -> StatusResponse:
         if not is_tenant_id(tenant_id):
             raise BadRequest(f"invalid tenant id {tenant_id!r}")
-        return status_body(await sync.tenant_status(runtime, tenant_id))
+        return status_body(await sync.tenant_status(ports, tenant_id))

@@ -3,7 +3,7 @@
 tenant-sync never reads the oauth service's tables; the status endpoint shows
 this projection instead. Each event type has its own durable consumer, so events
 of one tenant may be handled out of order: every write compares ``occurredAt``
-and keeps the newest (store.py), which also makes a redelivery change nothing.
+and keeps the newest (``ports.TenantStore``), which also makes a redelivery change nothing.
 """
 
 from __future__ import annotations
@@ -15,28 +15,24 @@ from keybuzz_shared.events import (
     ConnectionDisconnected,
     ConnectionReauthRequired,
 )
-from keybuzz_shared.service import Runtime
 
-from keybuzz_tenant_sync import store
 from keybuzz_tenant_sync.domain import connection_change, credentials_refused
-from keybuzz_tenant_sync.settings import TenantSyncSettings
+from keybuzz_tenant_sync.ports import TenantSyncPorts
 
 log = logging.getLogger(__name__)
 
 
 async def apply_change(
-    runtime: Runtime[TenantSyncSettings], event: ConnectionConnected | ConnectionDisconnected
+    ports: TenantSyncPorts, event: ConnectionConnected | ConnectionDisconnected
 ) -> None:
     """``connection.connected`` / ``connection.disconnected``."""
-    if not await store.apply_connection_change(runtime.pool, connection_change(event)):
+    if not await ports.tenants.apply_connection_change(connection_change(event)):
         log.info("older connection event ignored", extra=_event_log(event))
 
 
-async def record_refusal(
-    runtime: Runtime[TenantSyncSettings], event: ConnectionReauthRequired
-) -> None:
+async def record_refusal(ports: TenantSyncPorts, event: ConnectionReauthRequired) -> None:
     """``connection.reauth_required``: kept apart from the connection's life (see domain.py)."""
-    if not await store.record_refusal(runtime.pool, credentials_refused(event)):
+    if not await ports.tenants.record_refusal(credentials_refused(event)):
         log.info("older connection event ignored", extra=_event_log(event))
 
 

@@ -19,8 +19,9 @@ from keybuzz_shared.events import (
 from keybuzz_shared.messaging import Delivery, EventSubscription, PermanentEventError
 
 from keybuzz_tenant_sync import connections, sync
+from keybuzz_tenant_sync.bootstrap import TenantSyncRuntime, ports_of
 from keybuzz_tenant_sync.domain import UnknownValue
-from keybuzz_tenant_sync.sync import TenantSyncRuntime
+from keybuzz_tenant_sync.ports import TenantSyncPorts
 
 
 def register_subscribers(runtime: TenantSyncRuntime) -> None:
@@ -43,7 +44,7 @@ def register_subscribers(runtime: TenantSyncRuntime) -> None:
 def _subscribe(
     runtime: TenantSyncRuntime,
     event_type: type[E],
-    use_case: Callable[[TenantSyncRuntime, E], Awaitable[None]],
+    use_case: Callable[[TenantSyncPorts, E], Awaitable[None]],
     purpose: str | None = None,
     in_stream_time: bool = False,
 ) -> None:
@@ -51,7 +52,7 @@ def _subscribe(
         if in_stream_time:
             event = never_after_stored(event, delivery)
         try:
-            await use_case(runtime, event)
+            await use_case(ports_of(runtime), event)
         except UnknownValue as exc:  # an unknown plan/status will not become known on retry
             raise PermanentEventError(str(exc)) from exc
 
@@ -73,7 +74,7 @@ def never_after_stored(event: E, delivery: Delivery) -> E:
     return msgspec.structs.replace(event, occurred_at=delivery.published_at)
 
 
-async def _activate_address(runtime: TenantSyncRuntime, event: MessageReceived) -> None:
+async def _activate_address(ports: TenantSyncPorts, event: MessageReceived) -> None:
     if event.inbound_address:
         at = event.received_at or event.occurred_at
-        await sync.activate_address(runtime, event.tenant_id, event.inbound_address, at)
+        await sync.activate_address(ports, event.tenant_id, event.inbound_address, at)

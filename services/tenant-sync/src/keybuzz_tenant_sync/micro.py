@@ -13,6 +13,7 @@ from keybuzz_shared.http import status_for
 from keybuzz_shared.micro import MicroEndpoint, OperatorError
 
 from keybuzz_tenant_sync import sync
+from keybuzz_tenant_sync.bootstrap import TenantSyncRuntime, ports_of
 from keybuzz_tenant_sync.errors import ERROR_STATUSES
 from keybuzz_tenant_sync.schemas import (
     StatusRequest,
@@ -21,7 +22,6 @@ from keybuzz_tenant_sync.schemas import (
     sync_all_body,
     sync_body,
 )
-from keybuzz_tenant_sync.sync import TenantSyncRuntime
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ def micro_endpoints(runtime: TenantSyncRuntime) -> list[MicroEndpoint]:
     async def sync_tenant(data: bytes) -> object:
         request = msgspec.json.decode(data, type=SyncRequest)
         work = sync.sync_tenant(
-            runtime,
+            ports_of(runtime),
             request.tenant_id,
             create_inbound_address=request.create_inbound_address,
             country=request.country,
@@ -46,11 +46,13 @@ def micro_endpoints(runtime: TenantSyncRuntime) -> list[MicroEndpoint]:
         return sync_body(await _refusing(work))
 
     async def sync_all(_: bytes) -> object:
-        return sync_all_body(await _refusing(sync.sync_all(runtime)))
+        return sync_all_body(await _refusing(sync.sync_all(ports_of(runtime))))
 
     async def status(data: bytes) -> object:
         request = msgspec.json.decode(data, type=StatusRequest)
-        return status_body(await _refusing(sync.tenant_status(runtime, request.tenant_id)))
+        return status_body(
+            await _refusing(sync.tenant_status(ports_of(runtime), request.tenant_id))
+        )
 
     return [
         MicroEndpoint(

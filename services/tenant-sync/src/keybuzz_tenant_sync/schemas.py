@@ -4,7 +4,8 @@ and the one mapping from the use cases' results to them, shared by both transpor
 from __future__ import annotations
 
 import msgspec
-from keybuzz_shared.events import CountryCode, InboundAddressInfo, TenantId
+from keybuzz_shared.events import InboundAddressInfo
+from keybuzz_shared.ids import CountryCode, TenantId
 
 from keybuzz_tenant_sync.domain import (
     ConnectionState,

@@ -5,10 +5,11 @@ from pathlib import Path
 from keybuzz_shared.service import ServiceDefinition
 
 from keybuzz_tenant_sync.app import TenantSyncController
+from keybuzz_tenant_sync.bootstrap import assemble, disassemble
 from keybuzz_tenant_sync.events import register_subscribers
 from keybuzz_tenant_sync.micro import micro_endpoints
+from keybuzz_tenant_sync.ports import TenantSyncPorts
 from keybuzz_tenant_sync.settings import TenantSyncSettings
-from keybuzz_tenant_sync.sync import close_product_pool, open_product_pool
 
 DEFINITION = ServiceDefinition(
     name="tenant-sync",
@@ -18,6 +19,7 @@ DEFINITION = ServiceDefinition(
     route_handlers=[TenantSyncController],
     register_subscribers=register_subscribers,
     micro_endpoints=micro_endpoints,
-    on_startup=[open_product_pool],
-    on_shutdown=[close_product_pool],
+    on_startup=[assemble],
+    on_shutdown=[disassemble],
+    dependencies={"ports": TenantSyncPorts},
 )

@@ -22,21 +22,31 @@ from keybuzz_tenant_sync.domain import (
     MarketplaceTenant,
     ProductTenant,
 )
+from keybuzz_tenant_sync.errors import ProductDatabaseUnavailable
 
 # --- product database (keybuzz) --------------------------------------------------------
 
 
-async def read_product_tenants(db: Executor, tenant_id: str | None = None) -> list[ProductTenant]:
-    """Every product tenant in one query, or the one asked for."""
-    rows = await db.fetch(
-        "SELECT id, name, plan, status, country, updated_at FROM tenants "
-        "WHERE $1::text IS NULL OR id = $1 ORDER BY id",
-        tenant_id,
-    )
-    return [ProductTenant(**dict(row)) for row in rows]
+class PostgresProductTenants:
+    """``ports.ProductTenants`` on the product database's ``tenants`` table."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def read(self, tenant_id: str | None = None) -> list[ProductTenant]:
+        """Every product tenant in one query, or the one asked for."""
+        try:
+            rows = await self.db.fetch(
+                "SELECT id, name, plan, status, country, updated_at FROM tenants "
+                "WHERE $1::text IS NULL OR id = $1 ORDER BY id",
+                tenant_id,
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise ProductDatabaseUnavailable(f"product database: {exc}") from exc
+        return [ProductTenant(**dict(row)) for row in rows]
 
 
-# --- marketplace tenants -------------------------------------------------------------
+# --- tenant-sync's own tables (ports.TenantStore) -----------------------------------
 
 _UPSERT_TENANTS = """
 INSERT INTO tenants AS t (id, name, plan, status, last_event_at)
@@ -59,30 +69,6 @@ _CHANGED = (
 _NOT_OLDER = "t.last_event_at IS NULL OR t.last_event_at <= excluded.last_event_at"
 
 
-async def upsert_tenants(
-    conn: asyncpg.Connection, tenants: Sequence[MarketplaceTenant], *, from_event: bool = False
-) -> dict[str, bool]:
-    """Insert or update; returns ``{id: created}`` for the rows written."""
-    sql = _UPSERT_TENANTS.format(condition=_NOT_OLDER if from_event else _CHANGED)
-    rows = await conn.fetch(
-        sql,
-        [t.id for t in tenants],
-        [t.name for t in tenants],
-        [t.plan for t in tenants],
-        [t.status for t in tenants],
-        [t.as_of for t in tenants],
-    )
-    return {row["id"]: row["created"] for row in rows}
-
-
-async def get_tenant(db: Executor, tenant_id: str) -> MarketplaceTenant | None:
-    row = await db.fetchrow(
-        "SELECT id, name, plan, status, last_event_at AS as_of FROM tenants WHERE id = $1",
-        tenant_id,
-    )
-    return MarketplaceTenant(**dict(row)) if row else None
-
-
 # --- inbound connections and addresses ----------------------------------------------
 
 # The no-op DO UPDATE makes RETURNING give the connection's id whether it is new or not.
@@ -97,22 +83,6 @@ SELECT connection.id, $1, $2, a.country, a.token, a.email
 FROM connection, unnest($3::text[], $4::text[], $5::text[]) AS a(country, token, email)
 ON CONFLICT (tenant_id, marketplace, country) DO NOTHING
 """
-
-
-async def ensure_addresses(
-    conn: asyncpg.Connection,
-    tenant_id: str,
-    marketplace: str,
-    candidates: Sequence[tuple[str, str, str]],
-) -> None:
-    """Create the missing addresses from ``(country, token, email)`` candidates.
-
-    An existing address keeps its token: the candidate for its country is dropped.
-    """
-    if not candidates:
-        return
-    countries, tokens, emails = (list(column) for column in zip(*candidates, strict=True))
-    await conn.execute(_ENSURE_ADDRESSES, tenant_id, marketplace, countries, tokens, emails)
 
 
 # Archived tenants: connections DISABLED, addresses DISABLED. Otherwise ACTIVE
@@ -138,43 +108,6 @@ WHERE a.id = next.id AND a.status <> next.status
 """
 
 
-async def apply_archive_state(conn: asyncpg.Connection, tenant_ids: Sequence[str]) -> None:
-    await conn.execute(_APPLY_ARCHIVE_STATE, list(tenant_ids))
-
-
-async def addresses_by_tenant(
-    db: Executor, tenant_ids: Sequence[str]
-) -> dict[str, list[InboundAddressInfo]]:
-    rows = await db.fetch(
-        "SELECT tenant_id, marketplace, country, email, status FROM inbound_addresses "
-        "WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id, marketplace, country",
-        list(tenant_ids),
-    )
-    found: dict[str, list[InboundAddressInfo]] = {}
-    for row in rows:
-        info = InboundAddressInfo(
-            marketplace=row["marketplace"],
-            country=row["country"],
-            email=row["email"],
-            status=row["status"],
-        )
-        found.setdefault(row["tenant_id"], []).append(info)
-    return found
-
-
-async def activate_address(db: Executor, tenant_id: str, email: str, at: datetime) -> bool:
-    """Record the first buyer mail; a DISABLED address stays so until un-archived."""
-    result = await db.execute(
-        "UPDATE inbound_addresses SET activated_at = COALESCE(activated_at, $3), "
-        "status = CASE WHEN status = 'PENDING' THEN 'ACTIVE' ELSE status END, updated_at = now() "
-        "WHERE tenant_id = $1 AND email = lower($2) AND activated_at IS NULL",
-        tenant_id,
-        email,
-        at,
-    )
-    return result != "UPDATE 0"
-
-
 # --- marketplace connections (projection of oauth's connection.* events) -------------
 
 _APPLY_CONNECTION_CHANGE = """
@@ -198,38 +131,124 @@ RETURNING 1
 """
 
 
-async def apply_connection_change(db: Executor, change: ConnectionChange) -> bool:
-    """False when a change at least as new was applied already (the row is locked by the
-    upsert, so two consumers applying changes of one tenant at once cannot both win)."""
-    written = await db.fetchval(
-        _APPLY_CONNECTION_CHANGE,
-        change.tenant_id, change.marketplace, change.status, change.connection_id,
-        change.seller_id, change.marketplace_ids, change.region, change.reason, change.as_of,
-    )  # fmt: skip
-    return written is not None
+class PostgresTenantStore:
+    """``ports.TenantStore`` on PostgreSQL: on the pool, or on a unit of work's connection."""
 
+    def __init__(self, db: Executor) -> None:
+        self.db = db
 
-async def record_refusal(db: Executor, refused: CredentialsRefused) -> bool:
-    """Keeps the newest refusal only; False when a refusal at least as new was recorded."""
-    written = await db.fetchval(
-        "INSERT INTO tenant_sync_connections AS c (tenant_id, marketplace, refused_at, "
-        "refused_seller_id, refused_reason) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (tenant_id, marketplace) DO UPDATE SET refused_at = excluded.refused_at, "
-        "refused_seller_id = excluded.refused_seller_id, "
-        "refused_reason = excluded.refused_reason, updated_at = now() "
-        "WHERE c.refused_at IS NULL OR c.refused_at < excluded.refused_at RETURNING 1",
-        refused.tenant_id, refused.marketplace, refused.at, refused.seller_id, refused.reason,
-    )  # fmt: skip
-    return written is not None
+    async def upsert_tenants(
+        self, tenants: Sequence[MarketplaceTenant], *, from_event: bool = False
+    ) -> dict[str, bool]:
+        """Insert or update; returns ``{id: created}`` for the rows written."""
+        sql = _UPSERT_TENANTS.format(condition=_NOT_OLDER if from_event else _CHANGED)
+        rows = await self.db.fetch(
+            sql,
+            [t.id for t in tenants],
+            [t.name for t in tenants],
+            [t.plan for t in tenants],
+            [t.status for t in tenants],
+            [t.as_of for t in tenants],
+        )
+        return {row["id"]: row["created"] for row in rows}
 
+    async def get_tenant(self, tenant_id: str) -> MarketplaceTenant | None:
+        row = await self.db.fetchrow(
+            "SELECT id, name, plan, status, last_event_at AS as_of FROM tenants WHERE id = $1",
+            tenant_id,
+        )
+        return MarketplaceTenant(**dict(row)) if row else None
 
-async def marketplace_connections(db: Executor, tenant_id: str) -> list[MarketplaceConnection]:
-    """The tenant's connections whose life is known (a refusal alone says nothing)."""
-    rows = await db.fetch(
-        "SELECT marketplace, status, connection_id, seller_id, marketplace_ids, region, "
-        "connected_at, reason, as_of, refused_at, refused_seller_id, refused_reason "
-        "FROM tenant_sync_connections WHERE tenant_id = $1 AND status IS NOT NULL "
-        "ORDER BY marketplace",
-        tenant_id,
-    )
-    return [MarketplaceConnection(**dict(row)) for row in rows]
+    async def ensure_addresses(
+        self,
+        tenant_id: str,
+        marketplace: str,
+        candidates: Sequence[tuple[str, str, str]],
+    ) -> None:
+        """Create the missing addresses from ``(country, token, email)`` candidates.
+
+        An existing address keeps its token: the candidate for its country is dropped.
+        """
+        if not candidates:
+            return
+        countries, tokens, emails = (list(column) for column in zip(*candidates, strict=True))
+        await self.db.execute(_ENSURE_ADDRESSES, tenant_id, marketplace, countries, tokens, emails)
+
+    async def apply_archive_state(self, tenant_ids: Sequence[str]) -> None:
+        await self.db.execute(_APPLY_ARCHIVE_STATE, list(tenant_ids))
+
+    async def addresses_by_tenant(
+        self, tenant_ids: Sequence[str]
+    ) -> dict[str, list[InboundAddressInfo]]:
+        rows = await self.db.fetch(
+            "SELECT tenant_id, marketplace, country, email, status FROM inbound_addresses "
+            "WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id, marketplace, country",
+            list(tenant_ids),
+        )
+        found: dict[str, list[InboundAddressInfo]] = {}
+        for row in rows:
+            info = InboundAddressInfo(
+                marketplace=row["marketplace"],
+                country=row["country"],
+                email=row["email"],
+                status=row["status"],
+            )
+            found.setdefault(row["tenant_id"], []).append(info)
+        return found
+
+    async def activate_address(self, tenant_id: str, email: str, at: datetime) -> bool:
+        """Record the first buyer mail; a DISABLED address stays so until un-archived."""
+        result: str = await self.db.execute(
+            "UPDATE inbound_addresses SET activated_at = COALESCE(activated_at, $3), "
+            "status = CASE WHEN status = 'PENDING' THEN 'ACTIVE' ELSE status END, updated_at = now() "
+            "WHERE tenant_id = $1 AND email = lower($2) AND activated_at IS NULL",
+            tenant_id,
+            email,
+            at,
+        )
+        return result != "UPDATE 0"
+
+    async def apply_connection_change(self, change: ConnectionChange) -> bool:
+        """False when a change at least as new was applied already (the row is locked by the
+        upsert, so two consumers applying changes of one tenant at once cannot both win)."""
+        written = await self.db.fetchval(
+            _APPLY_CONNECTION_CHANGE,
+            change.tenant_id,
+            change.marketplace,
+            change.status,
+            change.connection_id,
+            change.seller_id,
+            change.marketplace_ids,
+            change.region,
+            change.reason,
+            change.as_of,
+        )
+        return written is not None
+
+    async def record_refusal(self, refused: CredentialsRefused) -> bool:
+        """Keeps the newest refusal only; False when a refusal at least as new was recorded."""
+        written = await self.db.fetchval(
+            "INSERT INTO tenant_sync_connections AS c (tenant_id, marketplace, refused_at, "
+            "refused_seller_id, refused_reason) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (tenant_id, marketplace) DO UPDATE SET refused_at = excluded.refused_at, "
+            "refused_seller_id = excluded.refused_seller_id, "
+            "refused_reason = excluded.refused_reason, updated_at = now() "
+            "WHERE c.refused_at IS NULL OR c.refused_at < excluded.refused_at RETURNING 1",
+            refused.tenant_id,
+            refused.marketplace,
+            refused.at,
+            refused.seller_id,
+            refused.reason,
+        )
+        return written is not None
+
+    async def marketplace_connections(self, tenant_id: str) -> list[MarketplaceConnection]:
+        """The tenant's connections whose life is known (a refusal alone says nothing)."""
+        rows = await self.db.fetch(
+            "SELECT marketplace, status, connection_id, seller_id, marketplace_ids, region, "
+            "connected_at, reason, as_of, refused_at, refused_seller_id, refused_reason "
+            "FROM tenant_sync_connections WHERE tenant_id = $1 AND status IS NOT NULL "
+            "ORDER BY marketplace",
+            tenant_id,
+        )
+        return [MarketplaceConnection(**dict(row)) for row in rows]
