@@ -49,7 +49,11 @@ class OrdersController(Controller):
     tags = ["orders"]
     exception_handlers = domain_error_handlers(ERROR_STATUSES)  # type: ignore[assignment]
 
-    @get("/", summary="The tenant's orders, newest first (keyset pagination)")
+    @get(
+        "/",
+        operation_id="listOrders",
+        summary="The tenant's orders, newest first (keyset pagination)",
+    )
     async def list_orders(
         self,
         tenant: TenantContext,
@@ -81,7 +85,7 @@ class OrdersController(Controller):
             orders=[schemas.order_view(row) for row in page.orders], next_cursor=page.next_cursor
         )
 
-    @get("/{order_id:str}", summary="One order with its items")
+    @get("/{order_id:str}", operation_id="getOrder", summary="One order with its items")
     async def get_order(
         self, order_id: str, tenant: TenantContext, runtime: Runtime[Any]
     ) -> OrderView:
@@ -90,6 +94,7 @@ class OrdersController(Controller):
 
     @post(
         "/backfill",
+        operation_id="startBackfill",
         status_code=202,
         summary="Import the tenant's orders of the last `days` days",
         description="One job per tenant: while one runs, its progress is returned "
@@ -104,6 +109,7 @@ class OrdersController(Controller):
 
     @get(
         "/backfill",
+        operation_id="listBackfills",
         summary="The tenant's backfill jobs, newest first",
         description="What a page shows after a connection: the job `connection.connected` "
         "started is the first one.",
@@ -117,7 +123,7 @@ class OrdersController(Controller):
         jobs = await queries.recent_jobs(runtime.pool, tenant.tenant_id, limit)
         return BackfillJobList(jobs=[schemas.backfill_job(job) for job in jobs])
 
-    @get("/backfill/{job_id:str}", summary="Progress of a backfill job")
+    @get("/backfill/{job_id:str}", operation_id="getBackfill", summary="Progress of a backfill job")
     async def backfill_progress(
         self, job_id: str, tenant: TenantContext, runtime: Runtime[Any]
     ) -> BackfillJob:
@@ -142,7 +148,11 @@ class MessagingActionsController(Controller):
         **{kind: _amazon_refusal for kind in AMAZON_REFUSAL_STATUSES},
     }
 
-    @get("/", summary="The messaging actions Amazon allows for the order now")
+    @get(
+        "/",
+        operation_id="listMessagingActions",
+        summary="The messaging actions Amazon allows for the order now",
+    )
     async def list_actions(
         self, order_id: str, tenant: TenantContext, order_messaging: OrderMessaging
     ) -> MessagingActionsView:
@@ -151,6 +161,7 @@ class MessagingActionsController(Controller):
 
     @post(
         "/",
+        operation_id="sendMessagingAction",
         status_code=201,
         summary="Send one templated message to the buyer through Amazon",
         description="`text` is required by confirmDeliveryDetails, confirmOrderDetails, "

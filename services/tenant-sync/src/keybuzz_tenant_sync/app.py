@@ -41,6 +41,7 @@ class TenantSyncController(Controller):
 
     @post(
         "/sync",
+        operation_id="syncTenant",
         status_code=200,
         summary="Copy one product tenant; optionally create its inbound address",
     )
@@ -53,11 +54,20 @@ class TenantSyncController(Controller):
         )
         return sync_body(result)
 
-    @post("/sync-all", status_code=200, summary="Copy every product tenant")
+    @post(
+        "/sync-all",
+        operation_id="syncAllTenants",
+        status_code=200,
+        summary="Copy every product tenant",
+    )
     async def sync_all(self, ports: TenantSyncPorts) -> SyncAllResponse:
         return sync_all_body(await sync.sync_all(ports))
 
-    @get("/status/{tenant_id:str}", summary="Product vs marketplace view of a tenant")
+    @get(
+        "/status/{tenant_id:str}",
+        operation_id="getTenantStatus",
+        summary="Product vs marketplace view of a tenant",
+    )
     async def status(self, tenant_id: str, ports: TenantSyncPorts) -> StatusResponse:
         if not is_tenant_id(tenant_id):
             raise BadRequest(f"invalid tenant id {tenant_id!r}")
