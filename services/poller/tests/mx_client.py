@@ -15,9 +15,11 @@ class RawSmtp:
 
     @classmethod
     async def connect(cls, poller: RunningService, source: str = "127.0.0.1") -> RawSmtp:
-        reader, writer = await asyncio.open_connection(
-            "127.0.0.1", poller.runtime.settings.mx_port, local_addr=(source, 0)
-        )
+        return await cls.to_port(poller.runtime.settings.mx_port, source)
+
+    @classmethod
+    async def to_port(cls, port: int, source: str = "127.0.0.1") -> RawSmtp:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
         return cls(reader, writer)
 
     async def reply(self, within: float = 10.0) -> tuple[int, str]:
@@ -57,9 +59,14 @@ async def mx_metrics(poller: RunningService) -> dict[tuple[str, str], float]:
     async with poller.client() as http:
         response = await http.get("/metrics")
     assert response.status_code == 200, response.text
+    return mx_samples(response.text)
+
+
+def mx_samples(exposition: str) -> dict[tuple[str, str], float]:
+    """The keybuzz_poller_mx_* samples of a ``/metrics`` text, as {(name, limit): value}."""
     return {
         (sample.name, sample.labels.get("limit", "")): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in text_string_to_metric_families(exposition)
         for sample in family.samples
         if sample.name.startswith("keybuzz_poller_mx_") and sample.labels["service"] == "poller"
     }

@@ -83,12 +83,9 @@ async def test_forged_reports_naming_a_sent_reply_change_nothing_and_are_kept_wi
     # Another reply of the same tenant: its own, genuinely signed bounce address.
     other = await post_reply(poller, thread.tenant_id, thread.ticket_id, {"text": "again"})
     other_verp = await envelope_sender(poller, other.json()["ticketMessageId"])
-    wrong_signature = re.sub(r"-([a-z2-7]{16})@", "-" + "a" * 16 + "@", verp)
-    assert wrong_signature != verp
 
     forged = [  # (envelope sender, recipient, the reason it is kept with)
         ("", thread.address, "not sent to a reply's bounce address"),
-        ("", wrong_signature, "signature of its bounce address is not valid"),
         ("mailer-daemon@amazon.fr", verp, "envelope sender is not null"),
         ("", other_verp, "bounce address of another reply"),
     ]
@@ -116,14 +113,17 @@ async def test_forged_reports_naming_a_sent_reply_change_nothing_and_are_kept_wi
     assert await events(poller, "message.bounced", thread.tenant_id) == []
 
 
-async def test_a_malformed_bounce_tag_is_no_address_of_ours(
+async def test_a_malformed_or_wrongly_signed_bounce_tag_is_no_address_of_ours(
     poller: RunningService, sandbox: Sandbox
 ) -> None:
     thread, queued = await sent_reply(poller, sandbox)
     verp = await envelope_sender(poller, queued["ticketMessageId"])
     unsigned = re.sub(r"-[a-z2-7]{16}@", "@", verp)  # the reply's tag without its signature
-    raw = amazon_bounce(unsigned, refused_id=queued["messageId"])
-    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
-        await mail_the_mx(poller, "", unsigned, raw)
-    assert refused.value.recipients[0].code == 550
+    wrong_signature = re.sub(r"-([a-z2-7]{16})@", "-" + "a" * 16 + "@", verp)
+    assert wrong_signature != verp
+    for to in (unsigned, wrong_signature):
+        raw = amazon_bounce(to, refused_id=queued["messageId"])
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+            await mail_the_mx(poller, "", to, raw)
+        assert refused.value.recipients[0].code == 550
     assert await latest_reply_status(poller, thread) == "SENT"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 
 import pytest
 from keybuzz_devstack.testing import RunningService
-from keybuzz_poller.reading.mailbox import ImapAccount
+from keybuzz_poller.inbound.addresses import with_bounce_tag
+from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
 from keybuzz_poller.reading.relay_mail import parse
+from keybuzz_poller.replies.bounce_auth import bounce_address
 from mailkit import DOMAIN, folder, new_tenant, relay_mail, send, synced
 from mx_client import RawSmtp, limit_hits, limit_logs, mx_metrics
 
@@ -41,12 +44,22 @@ async def test_a_recipient_given_500_times_is_delivered_once(
     assert [parse(m.raw).text for m in (await folder(imap, tenant)).mails] == ["once"]
 
 
-async def test_recipients_past_100_get_452_and_the_first_100_get_the_mail(
+def addresses_of(tenant: str, count: int) -> list[str]:
+    return [f"amazon.{tenant}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}" for _ in range(count)]
+
+
+def inbound_addresses(mails: NewMail) -> list[str | None]:
+    return [parse(m.raw).inbound_address for m in mails.mails]
+
+
+async def test_recipients_past_100_get_452_and_each_folder_gets_the_mail_once(
     poller: RunningService, imap: ImapAccount, caplog: pytest.LogCaptureFixture
 ) -> None:
-    tenant, _ = new_tenant()
-    addresses = [f"amazon.{tenant}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}" for _ in range(102)]
-    await synced(poller, tenant, *addresses)
+    (first, _), (second, _) = new_tenant(), new_tenant()
+    of_first, of_second = addresses_of(first, 51), addresses_of(second, 51)
+    await synced(poller, first, *of_first)
+    await synced(poller, second, *of_second)
+    addresses = [a for pair in zip(of_first, of_second, strict=True) for a in pair]
     caplog.set_level(logging.WARNING, logger="keybuzz_poller.inbound")
     before = await mx_metrics(poller)
     smtp = await open_transaction(poller)
@@ -56,13 +69,54 @@ async def test_recipients_past_100_get_452_and_the_first_100_get_the_mail(
     assert (await finish(smtp, relay_mail(addresses[0], "to many").as_bytes()))[0] == 250
     smtp.close()
 
-    delivered = {parse(m.raw).inbound_address for m in (await folder(imap, tenant)).mails}
-    assert delivered == set(addresses[:100])
+    # 50 recipients each deliver to one folder: one copy there, for the first of them.
+    assert inbound_addresses(await folder(imap, first)) == [of_first[0]]
+    assert inbound_addresses(await folder(imap, second)) == [of_second[0]]
     hits = limit_hits(await mx_metrics(poller), "recipients") - limit_hits(before, "recipients")
     assert hits == 2
     # One line for the first hit; the second, within 10 s, waits for the next line.
     [line] = limit_logs(caplog.records, "recipients")
     assert (line.hits, line.client) == (1, "127.0.0.1")
+
+
+def bounce_tag(address: str, signed_with: bytes | None = None) -> str:
+    """``address`` tagged as a reply's envelope sender, for a reply of its own; signed as the
+    poller signs (``signed_with``: its key) or with 16 characters of the right form."""
+    if signed_with is not None:
+        return bounce_address(address, str(uuid.uuid4()), signed_with)
+    signature = "".join(random.choices("abcdefghijklmnopqrstuvwxyz234567", k=16))
+    return with_bounce_tag(address, uuid.uuid4().hex, signature)
+
+
+async def test_bounce_tags_the_mx_did_not_sign_are_refused_and_multiply_nothing(
+    poller: RunningService, imap: ImapAccount
+) -> None:
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    smtp = await open_transaction(poller, "")
+    assert (await smtp.command(f"RCPT TO:<{address}>"))[0] == 250
+    answers = [(await smtp.command(f"RCPT TO:<{bounce_tag(address)}>"))[0] for _ in range(150)]
+    assert set(answers) == {550}  # what any address that is not ours gets
+    assert (await finish(smtp, relay_mail(address, "once").as_bytes()))[0] == 250
+    smtp.close()
+    assert inbound_addresses(await folder(imap, tenant)) == [address]
+
+
+async def test_recipients_of_one_folder_are_one_delivery(
+    poller: RunningService, imap: ImapAccount
+) -> None:
+    tenant, address = new_tenant()
+    [other] = addresses_of(tenant, 1)  # another address of the same tenant
+    await synced(poller, tenant, address, other)
+    key = poller.runtime.settings.bounce_signing_keys[0]
+    # As if 150 replies had been sent: each tag genuinely signed, each for the same folder.
+    tagged = [bounce_tag(address, signed_with=key) for _ in range(150)]
+    smtp = await open_transaction(poller, "")
+    answers = [(await smtp.command(f"RCPT TO:<{to}>"))[0] for to in [address, other, *tagged]]
+    assert answers == [250] * 100 + [452] * 52  # each counts against the cap
+    assert (await finish(smtp, relay_mail(address, "once").as_bytes()))[0] == 250
+    smtp.close()
+    assert inbound_addresses(await folder(imap, tenant)) == [address]
 
 
 async def test_smtputf8_is_not_offered_and_a_utf8_sender_is_refused_at_mail(

@@ -200,3 +200,39 @@ async def test_concurrent_large_transfers_are_spooled_not_held_in_memory(
         return gone and _open_files_in(tmp_path) == []
 
     await eventually(released)
+
+
+async def test_data_past_the_size_limit_is_read_and_dropped_never_spooled(
+    start_service: Start, dovecot: MailServer, imap: ImapAccount, tmp_path: Path
+) -> None:
+    limit, sent_lines = 256 * 1024, 4096
+    poller = await limited_poller(
+        start_service,
+        dovecot,
+        MX_SPOOL_DIR=str(tmp_path),
+        MX_SPOOL_MEMORY_BYTES="4096",  # the spool is a file soon: its size is on disk
+        MX_MAX_MESSAGE_BYTES=str(limit),
+    )
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    smtp = await (await RawSmtp.connect(poller)).greeted()
+    assert (await smtp.command("MAIL FROM:<bounces@amazonses.com>"))[0] == 250
+    assert (await smtp.command(f"RCPT TO:<{address}>"))[0] == 250
+    assert (await smtp.command("DATA"))[0] == 354
+    line = b"y" * 998 + b"\r\n"
+    for _ in range(sent_lines):  # 4 MB, 16 times the limit, no final dot yet
+        smtp.send(line)
+        await smtp.writer.drain()
+
+    async def all_read() -> bool:
+        metrics = await mx_metrics(poller)
+        return metrics[("keybuzz_poller_mx_data_bytes_in_flight", "")] >= sent_lines * len(line)
+
+    await eventually(all_read, within=30)
+    [spooled] = _open_files_in(tmp_path)
+    assert 4096 < spooled <= limit  # what fits, kept; the rest read and dropped
+
+    assert await smtp.command(".") == (552, "5.3.4 Message too big for system")
+    assert _open_files_in(tmp_path) == []
+    smtp.close()
+    assert (await folder(imap, tenant)).mails == []

@@ -7,15 +7,19 @@ stopped on shutdown) and answers, per RFC 5321:
   that is not archived (the same answer for all three, so the MX does not tell
   which addresses exist);
 - ``552`` for a mail larger than ``MX_MAX_MESSAGE_BYTES`` (announced with SIZE);
-- ``452`` past ``MX_MAX_RECIPIENTS`` recipients in one mail (a recipient given twice is
-  accepted once and delivered once); the session's own limits are in ``mx_session.py``;
+- ``452`` past ``MX_MAX_RECIPIENTS`` recipients in one mail; the session's own limits are
+  in ``mx_session.py``;
 - ``250`` only once Dovecot has accepted the mail over LMTP into every
   recipient's tenant folder; ``451`` (try again later) when it has not, so an
   accepted mail is never lost — the sending MTA keeps it and retries.
 
-A mail for several recipients is delivered once per recipient; if one delivery
-fails after another succeeded, the 451 makes the sender send it again to all of
-them, and the copy is recognised later by its Message-ID, or without one by the
+A mail is delivered once per tenant folder: recipients that file into the same folder
+(the same address again, another address of the tenant, its replies' bounce addresses)
+are answered ``250`` and add no delivery (RFC 5321 lets a server accept duplicates),
+and the copy is stamped with the first of them. A second copy in the folder would be
+read as the same mail anyway (one ticket message per Message-ID and tenant). If one
+delivery fails after another succeeded, the 451 makes the sender send it again to all
+of them, and the copy is recognised later by its Message-ID, or without one by the
 digest the MX stamps (``_stamped``) (at least once).
 """
 
@@ -68,9 +72,9 @@ class MxHandler:
     ) -> str:
         assert isinstance(envelope, MxEnvelope)
         wanted = normalise(address)
-        if any(normalise(r.address) == wanted for r in envelope.recipients):
-            return "250 2.1.5 OK"  # the same mailbox twice: delivered once
-        if len(envelope.recipients) >= self.gate.limits.max_recipients:
+        if any(normalise(a) == wanted for a in envelope.rcpt_tos):
+            return "250 2.1.5 OK"  # the same address again: nothing to look up or add
+        if len(envelope.rcpt_tos) >= self.gate.limits.max_recipients:
             self.gate.hit(RECIPIENTS, _client(session))
             return "452 4.5.3 Too many recipients"
         try:
@@ -81,7 +85,8 @@ class MxHandler:
         if recipient is None:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
-        envelope.recipients.append(recipient)
+        if all(r.folder != recipient.folder for r in envelope.recipients):
+            envelope.recipients.append(recipient)  # one delivery per folder, whatever its address
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:

@@ -7,28 +7,38 @@ recipients it accepts are those of the poller's own projection (``store.py``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
 from keybuzz_poller.inbound import store
-from keybuzz_poller.inbound.addresses import Recipient
+from keybuzz_poller.inbound.addresses import Recipient, split_bounce_tag
 from keybuzz_poller.inbound.lmtp import Lmtp, Spooled
 from keybuzz_poller.inbound.mx import Deliver, MxHandler, MxServer
 from keybuzz_poller.inbound.mx_limits import MxLimits, SessionGate
 from keybuzz_poller.polling import store as polling_store
+from keybuzz_poller.replies.bounce_auth import is_signed
 from keybuzz_poller.runtime import PollerRuntime
 
 log = logging.getLogger(__name__)
 
 
 class ProjectionLookup:
-    """Recipients from the poller's own projection of tenant.synced / tenant.archived."""
+    """Recipients from the poller's own projection of tenant.synced / tenant.archived.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    A reply's bounce address counts only with a signature of ours (``keys``: the bounce
+    signing keys): anyone can write ``+b-<hex>-<16 characters>`` after a known address.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, keys: Sequence[bytes]) -> None:
         self.pool = pool
+        self.keys = keys
 
     async def lookup(self, address: str) -> Recipient | None:
+        tag = split_bounce_tag(address)[1]
+        if tag is not None and not is_signed(tag, self.keys):
+            return None
         return await store.find_recipient(self.pool, address)
 
 
@@ -67,7 +77,7 @@ async def start_mx(runtime: PollerRuntime) -> None:
     )
     lmtp = Lmtp(settings.lmtp_host, settings.lmtp_port, runtime.name)
     handler = MxHandler(
-        ProjectionLookup(runtime.pool),
+        ProjectionLookup(runtime.pool, settings.bounce_signing_keys),
         pushing(lmtp.deliver, runtime.pool),
         SessionGate(runtime.name, limits),
     )
