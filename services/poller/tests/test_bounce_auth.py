@@ -1,5 +1,5 @@
 """Pure: a reply's signed bounce address, what our servers wrote of a bounce's envelope, and
-the check of one against the other (replies/bounce_auth.py); the signing secret's settings."""
+the check of one against the other (inbound/bounce_auth.py); the signing secret's settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 import pytest
 from keybuzz_devstack.testing import PRODUCTION_SETTINGS
 from keybuzz_poller.inbound.addresses import parse_address, split_bounce_tag
-from keybuzz_poller.replies.bounce_auth import (
+from keybuzz_poller.inbound.bounce_auth import (
     Envelope,
     NamedReply,
     authenticate,

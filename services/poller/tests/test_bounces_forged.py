@@ -1,4 +1,4 @@
-"""Bounces authenticate themselves (replies/bounce_auth.py; docs/SECURITY.md, issue 20 item 3).
+"""Bounces authenticate themselves (inbound/bounce_auth.py; docs/SECURITY.md, issue 20 item 3).
 
 A reply leaves with its own signed envelope sender; the sandbox's relay (Amazon's) bounces
 to it from the null sender, through the MX. A hand-made report naming the reply's

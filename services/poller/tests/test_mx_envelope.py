@@ -9,9 +9,9 @@ import uuid
 import pytest
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.inbound.addresses import with_bounce_tag
+from keybuzz_poller.inbound.bounce_auth import bounce_address
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
 from keybuzz_poller.reading.relay_mail import parse
-from keybuzz_poller.replies.bounce_auth import bounce_address
 from mailkit import DOMAIN, folder, new_tenant, relay_mail, send, synced
 from mx_client import RawSmtp, limit_hits, limit_logs, mx_metrics
 

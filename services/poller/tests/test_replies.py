@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import split_bounce_tag
-from keybuzz_poller.replies.bounce_auth import is_signed, reply_id
+from keybuzz_poller.inbound.bounce_auth import is_signed, reply_id
 from keybuzz_poller.replies.checks import MAX_ATTACHMENTS
 from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.service import DEFINITION

@@ -16,8 +16,8 @@ from keybuzz_poller.polling.status import PollStatus, poll_status
 from keybuzz_poller.replies import queueing
 from keybuzz_poller.replies.checks import MAX_ATTACHMENT_BYTES, ReplyRequest
 from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.ticket_view import TicketView, ticket_view
 from keybuzz_poller.tickets import queries
-from keybuzz_poller.tickets.views import TicketView, ticket_view
 
 # A reply's JSON carries up to 10 MB of attachments in base64 (13.3 MiB) plus its text
 # (100,000 characters, at most 600 kB escaped) and up to 20 file names. Bodies a little past

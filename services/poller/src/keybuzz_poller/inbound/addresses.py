@@ -7,7 +7,7 @@ scans another tenant's mail.
 
 A reply's envelope sender is the inbound address with a bounce tag in its local part,
 ``amazon.<tenantId>.<country>.<token>+b-<reply id>-<signature>@<INBOUND_DOMAIN>``
-(VERP signed as BATV does, ``replies/bounce_auth.py``): when the signature is ours the MX
+(VERP signed as BATV does, ``inbound/bounce_auth.py``): when the signature is ours the MX
 files mail to it like mail to the plain address (``split_bounce_tag``), and only a bounce
 sent there can mark that reply ``BOUNCED`` (docs/POLLER.md, "Bounces").
 """

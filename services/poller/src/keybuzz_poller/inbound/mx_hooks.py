@@ -7,21 +7,23 @@ recipients it accepts are those of the poller's own projection (``store.py``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 
 from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import Recipient, split_bounce_tag
+from keybuzz_poller.inbound.bounce_auth import is_signed
 from keybuzz_poller.inbound.lmtp import Lmtp, Spooled
 from keybuzz_poller.inbound.mx import Deliver, MxHandler, MxServer
 from keybuzz_poller.inbound.mx_limits import MxLimits, SessionGate
-from keybuzz_poller.polling import store as polling_store
-from keybuzz_poller.replies.bounce_auth import is_signed
 from keybuzz_poller.runtime import PollerRuntime
 
 log = logging.getLogger(__name__)
+
+# What follows each stored mail, given the tenant id (the poller's: mark it due now).
+OnDelivered = Callable[[str], Awaitable[None]]
 
 
 class ProjectionLookup:
@@ -42,8 +44,8 @@ class ProjectionLookup:
         return await store.find_recipient(self.pool, address)
 
 
-def pushing(deliver: Deliver, pool: asyncpg.Pool) -> Deliver:
-    """``deliver``, then the tenant is due now and every polling instance is woken.
+def pushing(deliver: Deliver, on_delivered: OnDelivered) -> Deliver:
+    """``deliver``, then ``on_delivered`` (the tenant due now, every polling instance woken).
 
     The mail is stored once Dovecot answered: a failed mark is only logged (the SMTP
     answer stays 250, a 451 would have the mail sent again), and the sweep reads it.
@@ -52,7 +54,7 @@ def pushing(deliver: Deliver, pool: asyncpg.Pool) -> Deliver:
     async def deliver_and_push(recipient: Recipient, sender: str, mail: Spooled) -> None:
         await deliver(recipient, sender, mail)
         try:
-            await polling_store.mark_delivered(pool, recipient.tenant_id)
+            await on_delivered(recipient.tenant_id)
         except Exception as exc:
             log.warning(
                 "tenant not marked due after a delivery: the sweep will read it",
@@ -62,8 +64,8 @@ def pushing(deliver: Deliver, pool: asyncpg.Pool) -> Deliver:
     return deliver_and_push
 
 
-async def start_mx(runtime: PollerRuntime) -> None:
-    """``on_startup``: listen for mail; a poller that cannot listen does not start."""
+async def start_mx(runtime: PollerRuntime, on_delivered: OnDelivered) -> None:
+    """Listens for mail; a poller that cannot listen does not start."""
     settings = runtime.settings
     limits = MxLimits(
         max_sessions=settings.mx_max_sessions,
@@ -78,7 +80,7 @@ async def start_mx(runtime: PollerRuntime) -> None:
     lmtp = Lmtp(settings.lmtp_host, settings.lmtp_port, runtime.name)
     handler = MxHandler(
         ProjectionLookup(runtime.pool, settings.bounce_signing_keys),
-        pushing(lmtp.deliver, runtime.pool),
+        pushing(lmtp.deliver, on_delivered),
         SessionGate(runtime.name, limits),
     )
     server = MxServer(handler, settings.mx_host, settings.mx_port, settings.inbound_domain)

@@ -66,7 +66,7 @@ async def replace_addresses(
 async def find_recipient(db: Executor, email: str) -> Recipient | None:
     """An enabled address of a tenant that is not archived, also with a reply's bounce tag
     (a reply's envelope sender): then ``address`` is the tagged one, which the MX stamps
-    into the mail for the bounce's check (``replies/bounce_auth.py``)."""
+    into the mail for the bounce's check (``inbound/bounce_auth.py``)."""
     plain, tag = split_bounce_tag(email)
     row = await db.fetchrow(
         """

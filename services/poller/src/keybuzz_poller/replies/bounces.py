@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.uow import UnitOfWork
 
+from keybuzz_poller.inbound.bounce_auth import NamedReply, authenticate, envelope_of
 from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies import store as reply_store
-from keybuzz_poller.replies.bounce_auth import NamedReply, authenticate, envelope_of
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.tickets import store as ticket_store
 from keybuzz_poller.tickets.from_mails import storable

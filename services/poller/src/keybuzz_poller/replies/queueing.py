@@ -15,8 +15,8 @@ from typing import TypeVar
 
 import msgspec
 
+from keybuzz_poller.inbound.bounce_auth import bounce_address
 from keybuzz_poller.replies import store
-from keybuzz_poller.replies.bounce_auth import bounce_address
 from keybuzz_poller.replies.checks import (
     InvalidSettings,
     ReplyRequest,

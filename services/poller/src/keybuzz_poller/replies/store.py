@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.replies.bounce_auth import NamedReply
+from keybuzz_poller.inbound.bounce_auth import NamedReply
 
 
 class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
