@@ -10,6 +10,7 @@ from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.ids import amazon_order_ids_in, is_amazon_order_id
 from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page
 from keybuzz_shared.redaction import is_secret_name
+from keybuzz_shared.times import as_utc
 
 
 def test_backoff_doubles_from_base_up_to_the_cap() -> None:
@@ -23,6 +24,12 @@ def test_backoff_jitter_stays_between_half_and_all_of_the_delay() -> None:
     drawn = {backoff_delay(3, base=1, cap=60, jitter=True) for _ in range(200)}
     assert all(2 <= delay <= 4 for delay in drawn)
     assert len(drawn) > 100  # spread, not one value
+
+
+def test_a_time_without_a_zone_is_utc_and_one_with_a_zone_is_the_same_instant() -> None:
+    assert as_utc(datetime(2026, 11, 22, 8, 0)) == datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    paris = datetime(2026, 11, 22, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert as_utc(paris) == paris and as_utc(paris).tzinfo == UTC
 
 
 def test_amazon_time_is_utc_with_a_z_whatever_the_offset() -> None:

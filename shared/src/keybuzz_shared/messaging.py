@@ -42,6 +42,7 @@ from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import E, Event, encode_event
 from keybuzz_shared.outbox import publish_headers
 from keybuzz_shared.streams import DEAD_LETTER_PREFIX, STREAMS
+from keybuzz_shared.times import as_utc
 from keybuzz_shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -310,7 +311,7 @@ class EventSubscription(Generic[E]):
     # --- one event -------------------------------------------------------------------------
 
     async def _handle_one(self, item: Delivered[E], raw: Msg) -> None:
-        pause = 1.0
+        holds = 0
         while True:
             started = time.monotonic()
             with tracing.consume_context(raw.headers, f"{self.subject} process"):
@@ -324,8 +325,8 @@ class EventSubscription(Generic[E]):
             )
             if outcome != "held":
                 return
-            await asyncio.sleep(pause)  # the dependency is down: keep the event, try again
-            pause = min(pause * 2, HOLD_BACKOFF_MAX_SECONDS)
+            holds += 1  # the dependency is down: keep the event, try again
+            await asyncio.sleep(backoff_delay(holds, base=1.0, cap=HOLD_BACKOFF_MAX_SECONDS))
 
     async def _attempt(self, item: Delivered[E], raw: Msg) -> str:
         try:
@@ -438,8 +439,7 @@ def _fit_payload(body: bytes, headers: dict[str, str], max_payload: int) -> byte
 
 
 def _stored_at(raw: Msg) -> datetime:
-    stored = raw.metadata.timestamp or datetime.now(UTC)
-    return stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+    return as_utc(raw.metadata.timestamp or datetime.now(UTC))
 
 
 def _delivery_of(raw: Msg, stream: str) -> Delivery:

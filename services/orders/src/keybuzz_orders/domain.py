@@ -8,12 +8,13 @@ cancelled order with zero-quantity items is an ordinary order, not an error
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import msgspec
+from keybuzz_shared import times
 from keybuzz_shared.amazon.orders_v0 import V0Order, V0OrderItem
 from keybuzz_shared.amazon.spapi import Order, OrderItem, OrderPackage
 from keybuzz_shared.ids import is_amazon_order_id
@@ -75,9 +76,7 @@ _DELIVERY_STATUS = {
 
 def as_utc(moment: datetime | None) -> datetime | None:
     """A date-time given without a zone (a query parameter, a request body) means UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
+    return None if moment is None else times.as_utc(moment)
 
 
 def order_ref(external_order_id: str) -> str:
