@@ -135,7 +135,9 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def bearer_principal(connection: ASGIConnection, policy: TokenPolicy) -> Principal:
+def bearer_principal(
+    connection: ASGIConnection[Any, Any, Any, Any], policy: TokenPolicy
+) -> Principal:
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -143,7 +145,9 @@ def bearer_principal(connection: ASGIConnection, policy: TokenPolicy) -> Princip
     return decode_token(token.strip(), policy)
 
 
-def tenant_context(connection: ASGIConnection, settings: CommonSettings) -> TenantContext:
+def tenant_context(
+    connection: ASGIConnection[Any, Any, Any, Any], settings: CommonSettings
+) -> TenantContext:
     """The dependency every tenant endpoint uses."""
     principal = bearer_principal(connection, TokenPolicy.from_settings(settings))
     tenant_id = connection.headers.get("x-tenant-id", "").strip()
@@ -156,7 +160,9 @@ def tenant_context(connection: ASGIConnection, settings: CommonSettings) -> Tena
     return TenantContext(principal=principal, tenant_id=tenant_id)
 
 
-def require_internal_key(connection: ASGIConnection, settings: CommonSettings) -> None:
+def require_internal_key(
+    connection: ASGIConnection[Any, Any, Any, Any], settings: CommonSettings
+) -> None:
     if settings.keybuzz_dev_mode and not settings.is_production:
         return
     given = connection.headers.get("x-internal-key", "")
