@@ -1,9 +1,10 @@
 """HTTP endpoints of the oauth service (docs/CONTRACTS.md, "HTTP endpoints"): the only module that knows HTTP.
 
-The use cases (``flow.py``) return domain results and raise domain errors; this
-module turns the results into response bodies (``schemas.py``), the errors into
-status codes (the map in ``errors.py``), sets and reads the browser-binding
-cookie, and turns the callback's outcome into the redirect (or JSON) the browser gets.
+The use cases (``flow.py``, given the ``ports`` every handler gets) return domain
+results and raise domain errors; this module turns the results into response
+bodies (``schemas.py``), the errors into status codes (the map in ``errors.py``),
+sets and reads the browser-binding cookie, and turns the callback's outcome into
+the redirect (or JSON) the browser gets.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from keybuzz_shared.amazon import UnknownMarketplace, marketplace
-from keybuzz_shared.auth import TenantContext
 from keybuzz_shared.http import domain_error_handlers
+from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from litestar.response import Redirect
 
+from keybuzz_oauth import flow
 from keybuzz_oauth.connections import ConnectionReport
 from keybuzz_oauth.errors import CALLBACK_STATUSES, ERROR_STATUSES, CallbackFailure
-from keybuzz_oauth.flow import CallbackParams, OauthFlow, Started
+from keybuzz_oauth.flow import CallbackParams, Started
+from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.schemas import (
     CallbackResult,
     MarketplaceRef,
@@ -40,10 +43,11 @@ BROWSER_COOKIE = "keybuzz_amazon_oauth"
 class AmazonController(Controller):
     path = BASE_PATH
     tags = ["amazon"]
-    exception_handlers = domain_error_handlers(ERROR_STATUSES)  # type: ignore[assignment]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
 
     @post(
         "/oauth/start",
+        operation_id="startAmazonConnection",
         status_code=200,
         summary="Start connecting the tenant's Amazon account",
         description=f"Sets the HttpOnly cookie `{BROWSER_COOKIE}`: the callback is accepted "
@@ -54,19 +58,23 @@ class AmazonController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: TenantContext,
-        flow: OauthFlow,
+        ports: OauthPorts,
         data: StartRequest | None = None,
     ) -> Response[StartResponse]:
         wanted = data or StartRequest()
         started = await flow.start(
-            tenant, wanted.marketplace, takeover=wanted.takeover,
+            ports,
+            tenant,
+            wanted.marketplace,
+            takeover=wanted.takeover,
             presented_nonce=request.cookies.get(BROWSER_COOKIE),
-        )  # fmt: skip
-        cookie = _browser_cookie(request, started, flow.settings.state_ttl_seconds)
+        )
+        cookie = _browser_cookie(request, started, ports.settings.state_ttl_seconds)
         return Response(_start_body(started), cookies=[cookie])
 
     @get(
         "/oauth/callback",
+        operation_id="completeAmazonConnection",
         summary="Amazon redirects the seller's browser here after consent",
         description="Authenticated by `state` and the browser cookie set by `/oauth/start`. "
         "Redirects to FRONTEND_URL?status=connected|error&reason=…; a client sending "
@@ -75,7 +83,7 @@ class AmazonController(Controller):
     async def callback(
         self,
         request: Request[Any, Any, Any],
-        flow: OauthFlow,
+        ports: OauthPorts,
         # "state" is a reserved Litestar parameter name, hence the alias.
         oauth_state: str | None = Parameter(query="state", default=None),
         selling_partner_id: str | None = None,
@@ -84,38 +92,52 @@ class AmazonController(Controller):
         error_description: str | None = None,
     ) -> Response[Any]:
         params = CallbackParams(
-            oauth_state, selling_partner_id, spapi_oauth_code, error, error_description,
+            oauth_state,
+            selling_partner_id,
+            spapi_oauth_code,
+            error,
+            error_description,
             browser_nonce=request.cookies.get(BROWSER_COOKIE),
-        )  # fmt: skip
+        )
         try:
-            connection = await flow.callback(params)
+            connection = await flow.callback(ports, params)
         except CallbackFailure as failure:
             result = CallbackResult(status="error", reason=failure.reason, message=failure.message)
-            return _answer(request, flow, result, CALLBACK_STATUSES[failure.failure])
+            return _answer(request, ports, result, CALLBACK_STATUSES[failure.failure])
         result = CallbackResult(
-            status="connected", tenant_id=connection.tenant_id, seller_id=connection.seller_id,
+            status="connected",
+            tenant_id=connection.tenant_id,
+            seller_id=connection.seller_id,
             marketplace_ids=connection.marketplace_ids,
-        )  # fmt: skip
-        return _answer(request, flow, result, 200)
+        )
+        return _answer(request, ports, result, 200)
 
-    @get("/status", summary="The tenant's Amazon connection, checked against Vault")
-    async def status(self, flow: OauthFlow, tenant: TenantContext) -> StatusResponse:
-        return _status_body(await flow.status(tenant.tenant_id))
+    @get(
+        "/status",
+        operation_id="getAmazonConnection",
+        summary="The tenant's Amazon connection, checked against Vault",
+    )
+    async def status(self, ports: OauthPorts, tenant: TenantContext) -> StatusResponse:
+        return _status_body(await flow.status(ports, tenant.tenant_id))
 
     @delete(
         "/connection",
+        operation_id="disconnectAmazonConnection",
         status_code=200,
         summary="Disconnect: delete the credentials from Vault, emit connection.disconnected",
     )
-    async def disconnect(self, flow: OauthFlow, tenant: TenantContext) -> StatusResponse:
-        return _status_body(await flow.disconnect(tenant))
+    async def disconnect(self, ports: OauthPorts, tenant: TenantContext) -> StatusResponse:
+        return _status_body(await flow.disconnect(ports, tenant))
 
 
 def _start_body(started: Started) -> StartResponse:
     return StartResponse(
-        auth_url=started.auth_url, expires_at=started.expires_at, state=started.state,
-        marketplace=started.marketplace.code, marketplace_id=started.marketplace.id,
-    )  # fmt: skip
+        auth_url=started.auth_url,
+        expires_at=started.expires_at,
+        state=started.state,
+        marketplace=started.marketplace.code,
+        marketplace_id=started.marketplace.id,
+    )
 
 
 def _status_body(report: ConnectionReport) -> StatusResponse:
@@ -157,7 +179,7 @@ def _browser_cookie(request: Request[Any, Any, Any], started: Started, ttl: floa
 
 
 def _answer(
-    request: Request[Any, Any, Any], flow: OauthFlow, result: CallbackResult, status: int
+    request: Request[Any, Any, Any], ports: OauthPorts, result: CallbackResult, status: int
 ) -> Response[Any]:
     """Browsers go back to the product; API clients asking for JSON get the result itself."""
     accept = request.headers.get("accept", "")
@@ -166,7 +188,7 @@ def _answer(
     query = {"status": result.status}
     if result.reason:
         query["reason"] = result.reason
-    return Redirect(_with_query(flow.settings.frontend_url, query), status_code=303)
+    return Redirect(_with_query(ports.settings.frontend_url, query), status_code=303)
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:

@@ -7,22 +7,20 @@ it is the one that marks the connection.
 
 from __future__ import annotations
 
-from typing import Any
-
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.messaging import Delivery, EventSubscription
-from keybuzz_shared.service import Runtime
 
-from keybuzz_oauth.flow import OauthFlow
+from keybuzz_oauth import flow
+from keybuzz_oauth.bootstrap import OauthRuntime, ports_of
 
 
-def register(runtime: Runtime[Any]) -> None:
+def register(runtime: OauthRuntime) -> None:
     async def on_reauth_required(event: ConnectionReauthRequired, delivery: Delivery) -> None:
         if event.marketplace != AMAZON:
             return
-        await runtime.component(OauthFlow).reauth_required(
-            event.tenant_id, event.seller_id, event.reason, event.occurred_at
+        await flow.reauth_required(
+            ports_of(runtime), event.tenant_id, event.seller_id, event.reason, event.occurred_at
         )
 
     EventSubscription(

@@ -6,13 +6,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from keybuzz_shared.amazon import AppCredentialsMissing, LwaClient
+from keybuzz_shared.amazon import AppCredentialsMissing
 from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.vault import VaultError
 
-from keybuzz_oauth import events
+from keybuzz_oauth import events, flow
 from keybuzz_oauth.app import CALLBACK_PATH, ROUTES
-from keybuzz_oauth.flow import OauthFlow
+from keybuzz_oauth.bootstrap import assemble, disassemble, ports_of
+from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.settings import OauthSettings
 
 log = logging.getLogger(__name__)
@@ -32,18 +33,6 @@ class _HideCallbackQuery(logging.Filter):
 _ACCESS_LOG_FILTER = _HideCallbackQuery()
 
 
-async def _provide_flow(runtime: Runtime[Any]) -> None:
-    """The use cases, injected into handlers as ``flow: OauthFlow``.
-
-    An on_startup hook runs before the broker starts, so the first
-    ``connection.reauth_required`` delivered already finds the flow.
-    """
-    settings: OauthSettings = runtime.settings
-    runtime.provide(
-        OauthFlow(runtime, LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert))
-    )
-
-
 async def _hide_callback_query_in_access_log(runtime: Runtime[Any]) -> None:
     """Before the first request: the callback's query string holds the state and the code.
 
@@ -52,21 +41,16 @@ async def _hide_callback_query_in_access_log(runtime: Runtime[Any]) -> None:
     logging.getLogger("uvicorn.access").addFilter(_ACCESS_LOG_FILTER)
 
 
-async def _check_app_credentials(runtime: Runtime[Any]) -> None:
+async def _check_app_credentials(runtime: Runtime[OauthSettings]) -> None:
     """Say at start-up, not at the first seller's click, that Amazon is not configured."""
     try:
-        app = await runtime.component(OauthFlow).app_credentials()
+        app = await flow.app_credentials(ports_of(runtime))
     except (AppCredentialsMissing, VaultError):
         return  # already logged with the Vault path and the reason
     log.info(
         "Amazon app credentials loaded",
         extra={"app_source": app.source, "application_id": app.application_id, "draft": app.draft},
     )
-
-
-async def _stop_flow(runtime: Runtime[Any]) -> None:
-    if OauthFlow in runtime.components:  # start-up may have failed before providing it
-        await runtime.component(OauthFlow).lwa.aclose()
 
 
 DEFINITION = ServiceDefinition(
@@ -78,7 +62,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     route_handlers=ROUTES,
     register_subscribers=events.register,
-    on_startup=[_hide_callback_query_in_access_log, _provide_flow, _check_app_credentials],
-    on_shutdown=[_stop_flow],
-    dependencies={"flow": OauthFlow},
+    on_startup=[_hide_callback_query_in_access_log, assemble, _check_app_credentials],
+    on_shutdown=[disassemble],
+    dependencies={"ports": OauthPorts},
 )

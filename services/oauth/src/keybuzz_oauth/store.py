@@ -1,7 +1,9 @@
-"""All SQL of the oauth service (tables: marketplace_connections, oauth_states)."""
+"""All SQL of the oauth service (tables: marketplace_connections, oauth_states):
+``PostgresOauthStore``, the adapter of ``ports.OauthStore``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -16,6 +18,99 @@ _CONNECTION_COLUMNS = (
     "vault_path, connected_at, last_error"
 )
 
+_INSERT_STATE = """
+INSERT INTO oauth_states (state_hash, tenant_id, user_id, marketplace_type, marketplace_code,
+                          redirect_uri, browser_hash, takeover, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))
+RETURNING expires_at
+"""
+
+# Atomic: of two concurrent callbacks with the same state, only one gets the row.
+_CONSUME_STATE = """
+UPDATE oauth_states SET used_at = now()
+WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now()
+RETURNING tenant_id, user_id, marketplace_type, marketplace_code, redirect_uri,
+          browser_hash, takeover
+"""
+
+_HAS_LIVE_STATE = """
+SELECT EXISTS (
+    SELECT 1 FROM oauth_states
+    WHERE tenant_id = $1 AND marketplace_type = $2 AND used_at IS NULL AND expires_at > now()
+)
+"""
+
+_TENANTS_HOLDING_SELLER = """
+SELECT tenant_id FROM marketplace_connections
+WHERE marketplace_type = $1 AND seller_id = $2 AND tenant_id <> $3
+  AND status IN ('CONNECTED', 'REAUTH_REQUIRED')
+ORDER BY tenant_id
+"""
+
+_GET_CONNECTION = f"""
+SELECT {_CONNECTION_COLUMNS} FROM marketplace_connections
+WHERE tenant_id = $1 AND marketplace_type = $2
+"""
+
+# A new consent never downgrades a working connection (adding a marketplace).
+_MARK_PENDING = """
+INSERT INTO marketplace_connections (tenant_id, marketplace_type, status)
+VALUES ($1, $2, 'PENDING')
+ON CONFLICT (tenant_id, marketplace_type) DO UPDATE
+SET status = 'PENDING', updated_at = now()
+WHERE marketplace_connections.status <> 'CONNECTED'
+"""
+
+# A failed callback: a pending connection becomes ERROR; a working one keeps working.
+_RECORD_FAILURE = """
+UPDATE marketplace_connections
+SET last_error = $3, updated_at = now(),
+    status = CASE WHEN status = 'PENDING' THEN 'ERROR' ELSE status END
+WHERE tenant_id = $1 AND marketplace_type = $2
+"""
+
+# Same seller again (another marketplace of the region): keep the marketplaces already
+# connected; another seller, or a connection that had ended, starts afresh.
+_UPSERT_CONNECTED = f"""
+INSERT INTO marketplace_connections AS mc (tenant_id, marketplace_type, status, seller_id,
+    marketplace_ids, region, vault_path, connected_by, connected_at)
+VALUES ($1, $2, 'CONNECTED', $3, ARRAY[$4::text], $5, $6, $7, now())
+ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET
+    status = 'CONNECTED',
+    marketplace_ids = CASE
+        WHEN mc.status IN ('CONNECTED', 'REAUTH_REQUIRED')
+             AND mc.seller_id = EXCLUDED.seller_id AND mc.region = EXCLUDED.region
+        THEN ARRAY(SELECT DISTINCT m FROM unnest(mc.marketplace_ids || EXCLUDED.marketplace_ids)
+                   AS m ORDER BY m)
+        ELSE EXCLUDED.marketplace_ids
+    END,
+    seller_id = EXCLUDED.seller_id,
+    region = EXCLUDED.region,
+    vault_path = EXCLUDED.vault_path,
+    connected_by = EXCLUDED.connected_by,
+    connected_at = now(),
+    disconnected_at = NULL,
+    last_error = NULL,
+    updated_at = now()
+RETURNING {_CONNECTION_COLUMNS}
+"""
+
+_MARK_DISCONNECTED = f"""
+UPDATE marketplace_connections
+SET status = 'DISCONNECTED', vault_path = NULL, disconnected_at = now(), last_error = NULL,
+    updated_at = now()
+WHERE tenant_id = $1 AND marketplace_type = $2 AND status <> 'DISCONNECTED'
+RETURNING {_CONNECTION_COLUMNS}
+"""
+
+# Only a connection made before LWA refused its token: a newer consent wins.
+_MARK_REAUTH_REQUIRED = """
+UPDATE marketplace_connections SET status = 'REAUTH_REQUIRED', last_error = $4, updated_at = now()
+WHERE tenant_id = $1 AND marketplace_type = $2 AND status = 'CONNECTED'
+  AND ($3::text IS NULL OR seller_id = $3) AND connected_at <= $5
+RETURNING id
+"""
+
 
 def _connection(row: asyncpg.Record | None) -> Connection | None:
     if row is None:
@@ -23,166 +118,106 @@ def _connection(row: asyncpg.Record | None) -> Connection | None:
     return Connection(**{**dict(row), "status": Status(row["status"])})
 
 
-# --- states ------------------------------------------------------------------------------
+class PostgresOauthStore:
+    """``ports.OauthStore`` on the pool (reads, one-statement writes) or a transaction."""
 
+    def __init__(self, db: Executor) -> None:
+        self.db = db
 
-async def insert_state(db: Executor, state: NewStateRow, ttl: float) -> datetime:
-    return await db.fetchval(
-        "INSERT INTO oauth_states (state_hash, tenant_id, user_id, marketplace_type, "
-        "marketplace_code, redirect_uri, browser_hash, takeover, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9)) "
-        "RETURNING expires_at",
-        state.digest, state.tenant_id, state.user_id, AMAZON, state.marketplace_code,
-        state.redirect_uri, state.browser_hash, state.takeover, ttl,
-    )  # fmt: skip
+    # --- states ------------------------------------------------------------------------
 
-
-async def purge_old_states(db: Executor) -> None:
-    await db.execute("DELETE FROM oauth_states WHERE expires_at < now() - interval '1 day'")
-
-
-async def consume_state(db: Executor, digest: str) -> ConsumedState | None:
-    """Atomic: of two concurrent callbacks with the same state, only one gets the row."""
-    row = await db.fetchrow(
-        "UPDATE oauth_states SET used_at = now() "
-        "WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() "
-        "RETURNING tenant_id, user_id, marketplace_type, marketplace_code, redirect_uri, "
-        "browser_hash, takeover",
-        digest,
-    )
-    return ConsumedState(**dict(row)) if row else None
-
-
-async def state_usage(db: Executor, digest: str) -> tuple[bool, datetime | None]:
-    """(found, used_at) of a state that could not be consumed, to say why."""
-    row = await db.fetchrow("SELECT used_at FROM oauth_states WHERE state_hash = $1", digest)
-    return (row is not None, row["used_at"] if row else None)
-
-
-async def has_live_state(db: Executor, tenant_id: str) -> bool:
-    return bool(
-        await db.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM oauth_states WHERE tenant_id = $1 "
-            "AND marketplace_type = $2 AND used_at IS NULL AND expires_at > now())",
-            tenant_id,
+    async def insert_state(self, state: NewStateRow, ttl: float) -> datetime:
+        expires_at: datetime = await self.db.fetchval(
+            _INSERT_STATE,
+            state.digest,
+            state.tenant_id,
+            state.user_id,
             AMAZON,
-        )  # fmt: skip
-    )
+            state.marketplace_code,
+            state.redirect_uri,
+            state.browser_hash,
+            state.takeover,
+            ttl,
+        )
+        return expires_at
 
+    async def purge_old_states(self) -> None:
+        await self.db.execute(
+            "DELETE FROM oauth_states WHERE expires_at < now() - interval '1 day'"
+        )
 
-# --- serialisation -----------------------------------------------------------------------
+    async def consume_state(self, digest: str) -> ConsumedState | None:
+        row = await self.db.fetchrow(_CONSUME_STATE, digest)
+        return ConsumedState(**dict(row)) if row else None
 
+    async def state_usage(self, digest: str) -> tuple[bool, datetime | None]:
+        row = await self.db.fetchrow(
+            "SELECT used_at FROM oauth_states WHERE state_hash = $1", digest
+        )
+        return (row is not None, row["used_at"] if row else None)
 
-async def lock_seller(db: Executor, seller_id: str) -> None:
-    """Transaction-scoped: one callback at a time links this Amazon seller to a tenant.
+    async def has_live_state(self, tenant_id: str) -> bool:
+        return bool(await self.db.fetchval(_HAS_LIVE_STATE, tenant_id, AMAZON))
 
-    Always taken before any tenant lock (and tenants in sorted order), so two
-    callbacks taking over from each other cannot deadlock.
-    """
-    await _advisory_lock(db, f"oauth:seller:{AMAZON}:{seller_id}")
+    # --- serialisation -----------------------------------------------------------------
 
+    async def lock_seller(self, seller_id: str) -> None:
+        """Transaction-scoped: one callback at a time links this Amazon seller to a tenant.
 
-async def lock_tenants(db: Executor, tenant_ids: list[str]) -> None:
-    """Transaction-scoped: held across a tenant's Vault change and its row update.
+        Always taken before any tenant lock (and tenants in sorted order), so two
+        callbacks taking over from each other cannot deadlock.
+        """
+        await self._advisory_lock(f"oauth:seller:{AMAZON}:{seller_id}")
 
-    A disconnect and a callback of one tenant therefore never interleave, so a
-    refresh token can never stay in Vault behind a DISCONNECTED row.
-    """
-    for tenant_id in sorted(set(tenant_ids)):
-        await _advisory_lock(db, f"oauth:tenant:{AMAZON}:{tenant_id}")
+    async def lock_tenants(self, tenant_ids: Sequence[str]) -> None:
+        """Transaction-scoped: held across a tenant's Vault change and its row update.
 
+        A disconnect and a callback of one tenant therefore never interleave, so a
+        refresh token can never stay in Vault behind a DISCONNECTED row.
+        """
+        for tenant_id in sorted(set(tenant_ids)):
+            await self._advisory_lock(f"oauth:tenant:{AMAZON}:{tenant_id}")
 
-async def _advisory_lock(db: Executor, key: str) -> None:
-    await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+    async def _advisory_lock(self, key: str) -> None:
+        await self.db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
 
+    # --- connections -------------------------------------------------------------------
 
-# --- connections -------------------------------------------------------------------------
+    async def tenants_holding_seller(self, seller_id: str, except_tenant: str) -> list[str]:
+        rows = await self.db.fetch(_TENANTS_HOLDING_SELLER, AMAZON, seller_id, except_tenant)
+        return [row["tenant_id"] for row in rows]
 
+    async def get_connection(self, tenant_id: str) -> Connection | None:
+        return _connection(await self.db.fetchrow(_GET_CONNECTION, tenant_id, AMAZON))
 
-async def tenants_holding_seller(db: Executor, seller_id: str, except_tenant: str) -> list[str]:
-    """Other tenants to which this Amazon seller is linked (connected, or awaiting reauth)."""
-    rows = await db.fetch(
-        "SELECT tenant_id FROM marketplace_connections WHERE marketplace_type = $1 "
-        "AND seller_id = $2 AND tenant_id <> $3 AND status IN ('CONNECTED', 'REAUTH_REQUIRED') "
-        "ORDER BY tenant_id",
-        AMAZON, seller_id, except_tenant,
-    )  # fmt: skip
-    return [row["tenant_id"] for row in rows]
+    async def mark_pending(self, tenant_id: str) -> None:
+        await self.db.execute(_MARK_PENDING, tenant_id, AMAZON)
 
+    async def record_failure(self, tenant_id: str, error: str) -> None:
+        await self.db.execute(_RECORD_FAILURE, tenant_id, AMAZON, error)
 
-async def get_connection(db: Executor, tenant_id: str) -> Connection | None:
-    row = await db.fetchrow(
-        f"SELECT {_CONNECTION_COLUMNS} FROM marketplace_connections "
-        "WHERE tenant_id = $1 AND marketplace_type = $2",
-        tenant_id, AMAZON,
-    )  # fmt: skip
-    return _connection(row)
+    async def upsert_connected(self, connected: Connected) -> Connection:
+        row = await self.db.fetchrow(
+            _UPSERT_CONNECTED,
+            connected.tenant_id,
+            AMAZON,
+            connected.seller_id,
+            connected.marketplace_id,
+            connected.region,
+            connected.vault_path,
+            connected.user_id,
+        )
+        connection = _connection(row)
+        assert connection is not None
+        return connection
 
+    async def mark_disconnected(self, tenant_id: str) -> Connection | None:
+        return _connection(await self.db.fetchrow(_MARK_DISCONNECTED, tenant_id, AMAZON))
 
-async def mark_pending(db: Executor, tenant_id: str) -> None:
-    """A new consent never downgrades a working connection (adding a marketplace)."""
-    await db.execute(
-        "INSERT INTO marketplace_connections (tenant_id, marketplace_type, status) "
-        "VALUES ($1, $2, 'PENDING') ON CONFLICT (tenant_id, marketplace_type) DO UPDATE "
-        "SET status = 'PENDING', updated_at = now() "
-        "WHERE marketplace_connections.status <> 'CONNECTED'",
-        tenant_id, AMAZON,
-    )  # fmt: skip
-
-
-async def record_failure(db: Executor, tenant_id: str, error: str) -> None:
-    """A failed callback: a pending connection becomes ERROR; a working one keeps working."""
-    await db.execute(
-        "UPDATE marketplace_connections SET last_error = $3, updated_at = now(), "
-        "status = CASE WHEN status = 'PENDING' THEN 'ERROR' ELSE status END "
-        "WHERE tenant_id = $1 AND marketplace_type = $2",
-        tenant_id, AMAZON, error,
-    )  # fmt: skip
-
-
-async def upsert_connected(db: Executor, c: Connected) -> Connection:
-    # Same seller again (another marketplace of the region): keep the marketplaces
-    # already connected; another seller, or a connection that had ended, starts afresh.
-    row = await db.fetchrow(
-        "INSERT INTO marketplace_connections AS mc (tenant_id, marketplace_type, status, "
-        "seller_id, marketplace_ids, region, vault_path, connected_by, connected_at) "
-        "VALUES ($1, $2, 'CONNECTED', $3, ARRAY[$4::text], $5, $6, $7, now()) "
-        "ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET status = 'CONNECTED', "
-        "marketplace_ids = CASE WHEN mc.status IN ('CONNECTED', 'REAUTH_REQUIRED') "
-        "  AND mc.seller_id = EXCLUDED.seller_id AND mc.region = EXCLUDED.region "
-        "  THEN ARRAY(SELECT DISTINCT m FROM unnest(mc.marketplace_ids || "
-        "  EXCLUDED.marketplace_ids) AS m ORDER BY m) ELSE EXCLUDED.marketplace_ids END, "
-        "seller_id = EXCLUDED.seller_id, region = EXCLUDED.region, "
-        "vault_path = EXCLUDED.vault_path, connected_by = EXCLUDED.connected_by, "
-        "connected_at = now(), disconnected_at = NULL, last_error = NULL, updated_at = now() "
-        f"RETURNING {_CONNECTION_COLUMNS}",
-        c.tenant_id, AMAZON, c.seller_id, c.marketplace_id, c.region, c.vault_path, c.user_id,
-    )  # fmt: skip
-    connection = _connection(row)
-    assert connection is not None
-    return connection
-
-
-async def mark_disconnected(db: Executor, tenant_id: str) -> Connection | None:
-    row = await db.fetchrow(
-        "UPDATE marketplace_connections SET status = 'DISCONNECTED', vault_path = NULL, "
-        "disconnected_at = now(), last_error = NULL, updated_at = now() "
-        "WHERE tenant_id = $1 AND marketplace_type = $2 AND status <> 'DISCONNECTED' "
-        f"RETURNING {_CONNECTION_COLUMNS}",
-        tenant_id, AMAZON,
-    )  # fmt: skip
-    return _connection(row)
-
-
-async def mark_reauth_required(
-    db: Executor, tenant_id: str, seller_id: str | None, reason: str, seen_at: datetime
-) -> bool:
-    """Only a connection made before LWA refused its token: a newer consent wins."""
-    row = await db.fetchrow(
-        "UPDATE marketplace_connections SET status = 'REAUTH_REQUIRED', last_error = $4, "
-        "updated_at = now() WHERE tenant_id = $1 AND marketplace_type = $2 "
-        "AND status = 'CONNECTED' AND ($3::text IS NULL OR seller_id = $3) "
-        "AND connected_at <= $5 RETURNING id",
-        tenant_id, AMAZON, seller_id, reason, seen_at,
-    )  # fmt: skip
-    return row is not None
+    async def mark_reauth_required(
+        self, tenant_id: str, seller_id: str | None, reason: str, seen_at: datetime
+    ) -> bool:
+        row = await self.db.fetchrow(
+            _MARK_REAUTH_REQUIRED, tenant_id, AMAZON, seller_id, reason, seen_at
+        )
+        return row is not None

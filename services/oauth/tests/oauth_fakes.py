@@ -1,0 +1,306 @@
+"""In-memory fakes of oauth's ports (``keybuzz_oauth.ports``), for the unit tier.
+``test_store_contract.py`` runs the same scenarios on these and on the real adapters
+(PostgreSQL, OpenBao), so a fake that drifts from ``store.py`` or Vault fails there."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from keybuzz_devstack.fakes import InMemoryUnitOfWork
+from keybuzz_oauth.connections import Connected, Connection, Status
+from keybuzz_oauth.ports import OauthPorts
+from keybuzz_oauth.settings import OauthSettings
+from keybuzz_oauth.states import ConsumedState, NewStateRow
+from keybuzz_shared.amazon import (
+    AppCredentials,
+    AppCredentialsMissing,
+    CredentialsMissing,
+    InvalidGrant,
+    LwaError,
+    LwaUnavailable,
+    TenantCredentials,
+    TokenGrant,
+)
+from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.vault import VaultUnavailable, app_credentials_path, tenant_credentials_path
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+APP = AppCredentials(
+    client_id="amzn1.application-oa2-client.fake",
+    client_secret="fake-secret",
+    application_id="amzn1.sp.solution.fake",
+    redirect_uri="https://oauth.keybuzz.test/api/v1/marketplaces/amazon/oauth/callback",
+    region="eu",
+)
+
+
+class FakeClock:
+    """The time of the test, moved by hand."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FakeClock:
+        return self  # one time for all: a store rolled back keeps the test's clock
+
+
+@dataclass
+class _State:
+    row: NewStateRow
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass
+class _Row:
+    id: str
+    tenant_id: str
+    status: Status
+    seller_id: str | None = None
+    marketplace_ids: list[str] = field(default_factory=list)
+    region: str | None = None
+    vault_path: str | None = None
+    connected_by: str | None = None
+    connected_at: datetime | None = None
+    disconnected_at: datetime | None = None
+    last_error: str | None = None
+
+    def connection(self) -> Connection:
+        return Connection(
+            id=self.id,
+            tenant_id=self.tenant_id,
+            marketplace_type=AMAZON,
+            status=self.status,
+            seller_id=self.seller_id,
+            marketplace_ids=list(self.marketplace_ids),
+            region=self.region,
+            vault_path=self.vault_path,
+            connected_at=self.connected_at,
+            last_error=self.last_error,
+        )
+
+
+_LINKED = (Status.CONNECTED, Status.REAUTH_REQUIRED)
+
+
+class InMemoryOauthStore:
+    """``ports.OauthStore`` in dicts, with the rules of store.py's SQL; ``clock`` is its now()."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.states: dict[str, _State] = {}
+        self.rows: dict[str, _Row] = {}
+        self.locks: list[str] = []  # what was locked, in order (a lock is taken at once)
+
+    # --- states
+
+    async def insert_state(self, state: NewStateRow, ttl: float) -> datetime:
+        expires_at = self.clock() + timedelta(seconds=ttl)
+        self.states[state.digest] = _State(state, expires_at)
+        return expires_at
+
+    async def purge_old_states(self) -> None:
+        horizon = self.clock() - timedelta(days=1)
+        self.states = {d: s for d, s in self.states.items() if s.expires_at >= horizon}
+
+    async def consume_state(self, digest: str) -> ConsumedState | None:
+        state = self.states.get(digest)
+        if state is None or not self._live(state):
+            return None
+        state.used_at = self.clock()
+        row = state.row
+        return ConsumedState(
+            tenant_id=row.tenant_id,
+            user_id=row.user_id,
+            marketplace_type=AMAZON,
+            marketplace_code=row.marketplace_code,
+            redirect_uri=row.redirect_uri,
+            browser_hash=row.browser_hash,
+            takeover=row.takeover,
+        )
+
+    async def state_usage(self, digest: str) -> tuple[bool, datetime | None]:
+        state = self.states.get(digest)
+        return (state is not None, state.used_at if state else None)
+
+    async def has_live_state(self, tenant_id: str) -> bool:
+        return any(s.row.tenant_id == tenant_id and self._live(s) for s in self.states.values())
+
+    def _live(self, state: _State) -> bool:
+        return state.used_at is None and state.expires_at > self.clock()
+
+    # --- serialisation
+
+    async def lock_seller(self, seller_id: str) -> None:
+        self.locks.append(f"seller:{seller_id}")
+
+    async def lock_tenants(self, tenant_ids: Sequence[str]) -> None:
+        self.locks.extend(f"tenant:{t}" for t in sorted(set(tenant_ids)))
+
+    # --- connections
+
+    async def tenants_holding_seller(self, seller_id: str, except_tenant: str) -> list[str]:
+        return sorted(
+            r.tenant_id
+            for r in self.rows.values()
+            if r.seller_id == seller_id and r.tenant_id != except_tenant and r.status in _LINKED
+        )
+
+    async def get_connection(self, tenant_id: str) -> Connection | None:
+        row = self.rows.get(tenant_id)
+        return row.connection() if row else None
+
+    async def mark_pending(self, tenant_id: str) -> None:
+        row = self.rows.get(tenant_id)
+        if row is None:
+            self.rows[tenant_id] = _Row(str(uuid.uuid4()), tenant_id, Status.PENDING)
+        elif row.status is not Status.CONNECTED:
+            row.status = Status.PENDING
+
+    async def record_failure(self, tenant_id: str, error: str) -> None:
+        if row := self.rows.get(tenant_id):
+            row.last_error = error
+            if row.status is Status.PENDING:
+                row.status = Status.ERROR
+
+    async def upsert_connected(self, connected: Connected) -> Connection:
+        row = self.rows.setdefault(
+            connected.tenant_id,
+            _Row(str(uuid.uuid4()), connected.tenant_id, Status.CONNECTED),
+        )
+        same = (
+            row.status in _LINKED
+            and row.seller_id == connected.seller_id
+            and row.region == connected.region
+        )
+        wanted = [connected.marketplace_id]
+        row.marketplace_ids = sorted({*row.marketplace_ids, *wanted}) if same else wanted
+        row.status = Status.CONNECTED
+        row.seller_id, row.region = connected.seller_id, connected.region
+        row.vault_path, row.connected_by = connected.vault_path, connected.user_id
+        row.connected_at, row.disconnected_at, row.last_error = self.clock(), None, None
+        return row.connection()
+
+    async def mark_disconnected(self, tenant_id: str) -> Connection | None:
+        row = self.rows.get(tenant_id)
+        if row is None or row.status is Status.DISCONNECTED:
+            return None
+        row.status, row.vault_path, row.last_error = Status.DISCONNECTED, None, None
+        row.disconnected_at = self.clock()
+        return row.connection()
+
+    async def mark_reauth_required(
+        self, tenant_id: str, seller_id: str | None, reason: str, seen_at: datetime
+    ) -> bool:
+        row = self.rows.get(tenant_id)
+        if (
+            row is None
+            or row.status is not Status.CONNECTED
+            or (seller_id is not None and row.seller_id != seller_id)
+            or row.connected_at is None
+            or row.connected_at > seen_at
+        ):
+            return False
+        row.status, row.last_error = Status.REAUTH_REQUIRED, reason
+        return True
+
+
+class InMemoryCredentialsVault:
+    """``ports.CredentialsVault``: the app's and the tenants' secrets, and a switch per
+    operation to make Vault fail it (``failing``: "app", "store", "check", "delete")."""
+
+    def __init__(self, app: AppCredentials | None = APP, app_source: str = "default") -> None:
+        self.app = app
+        self.app_source = app_source
+        self.tenants: dict[str, TenantCredentials] = {}
+        self.failing: set[str] = set()
+
+    def _maybe_fail(self, operation: str) -> None:
+        if operation in self.failing:
+            raise VaultUnavailable(f"Vault is sealed ({operation})")
+
+    async def app_credentials(self) -> AppCredentials:
+        self._maybe_fail("app")
+        if self.app is None:
+            raise AppCredentialsMissing(app_credentials_path(self.app_source), self.app_source)
+        return self.app
+
+    async def store(self, credentials: TenantCredentials) -> str:
+        self._maybe_fail("store")
+        self.tenants[credentials.tenant_id] = credentials
+        return tenant_credentials_path(credentials.tenant_id)
+
+    async def check(self, tenant_id: str) -> TenantCredentials:
+        self._maybe_fail("check")
+        try:
+            return self.tenants[tenant_id]
+        except KeyError:
+            raise CredentialsMissing(tenant_id, tenant_credentials_path(tenant_id)) from None
+
+    async def delete(self, tenant_id: str) -> None:
+        self._maybe_fail("delete")
+        self.tenants.pop(tenant_id, None)
+
+
+class FakeLwa:
+    """``ports.CodeExchange``: each code issued is good once, for one refresh token."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, str] = {}
+        self.exchanged: list[str] = []  # every code sent, in order
+        self.down = False
+        self.refusal: str | None = None  # an LWA error code other than invalid_grant
+
+    def issue(self, code: str) -> str:
+        self.codes[code] = f"Atzr|refresh-{code}"
+        return code
+
+    async def exchange_code(self, app: AppCredentials, code: str, redirect_uri: str) -> TokenGrant:
+        self.exchanged.append(code)
+        if self.down:
+            raise LwaUnavailable("LWA did not answer (503)")
+        if self.refusal:
+            raise LwaError(self.refusal, "refused", 400)
+        refresh_token = self.codes.pop(code, None)
+        if refresh_token is None:
+            raise InvalidGrant("invalid_grant", "the authorization code is invalid", 400)
+        return TokenGrant(access_token="Atza|access", expires_in=3600, refresh_token=refresh_token)
+
+
+@dataclass
+class FakeOauth:
+    """The ports wired to fakes, with the fakes at hand for the test's assertions."""
+
+    store: InMemoryOauthStore
+    units: InMemoryUnitOfWork[InMemoryOauthStore]
+    vault: InMemoryCredentialsVault
+    lwa: FakeLwa
+    clock: FakeClock
+    ports: OauthPorts
+
+
+def fake_oauth(**settings: Any) -> FakeOauth:
+    clock = FakeClock()
+    store = InMemoryOauthStore(clock)
+    units = InMemoryUnitOfWork(store)
+    vault, lwa = InMemoryCredentialsVault(), FakeLwa()
+    ports = OauthPorts(
+        connections=store,
+        unit_of_work=units,
+        vault=vault,
+        lwa=lwa,
+        clock=clock,
+        settings=msgspec.structs.replace(OauthSettings(), **settings),
+    )
+    return FakeOauth(store, units, vault, lwa, clock, ports)

@@ -1,0 +1,290 @@
+"""One contract, two adapters: every scenario runs on the in-memory fakes the unit tier
+uses (``oauth_fakes.py``) and on the real adapters (``store.py`` on PostgreSQL,
+``adapters.VaultCredentials`` on OpenBao with oauth's own token), so a fake that answers
+differently fails here."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import hvac
+import pytest
+from keybuzz_devstack.bootstrap import service_token_id
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
+from keybuzz_oauth.adapters import VaultCredentials
+from keybuzz_oauth.connections import Connected, Status
+from keybuzz_oauth.ports import CredentialsVault, OauthStore
+from keybuzz_oauth.service import DEFINITION
+from keybuzz_oauth.states import NewStateRow, digest
+from keybuzz_oauth.store import PostgresOauthStore
+from keybuzz_shared.amazon import AppCredentialsMissing, CredentialsMissing, TenantCredentials
+from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.vault import VaultClient, VaultError
+from oauth_fakes import APP, FakeClock, InMemoryCredentialsVault, InMemoryOauthStore
+
+FR, DE = "A13V1IB3VIYZZH", "A1PA6795UKMFR9"
+DAY = 24 * 3600.0
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def store(
+    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[OauthStore]:
+    if request.param == "memory":
+        yield InMemoryOauthStore(FakeClock(datetime.now(UTC)))  # PostgreSQL's now(), too
+        return
+    pool = await create_pool(await make_database("contract"))
+    assert DEFINITION.migrations is not None
+    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    yield PostgresOauthStore(pool)
+    await pool.close()
+
+
+def state_row(tenant_id: str = "t1", **fields: object) -> NewStateRow:
+    value = uuid.uuid4().hex
+    values: dict[str, object] = {
+        "digest": digest(value),
+        "tenant_id": tenant_id,
+        "user_id": "user-1",
+        "marketplace_code": "FR",
+        "redirect_uri": "https://oauth.test/callback",
+        "browser_hash": digest("nonce"),
+        "takeover": False,
+        **fields,
+    }
+    return NewStateRow(**values)  # type: ignore[arg-type]
+
+
+def connected(tenant_id: str, seller_id: str, marketplace_id: str = FR) -> Connected:
+    return Connected(
+        tenant_id=tenant_id,
+        user_id="user-1",
+        seller_id=seller_id,
+        marketplace_id=marketplace_id,
+        region="eu",
+        vault_path=f"secret/keybuzz/tenants/{tenant_id}/amazon_spapi",
+    )
+
+
+async def test_a_state_is_consumed_once_and_says_what_it_was_bound_to(store: OauthStore) -> None:
+    row = state_row(takeover=True)
+    expires_at = await store.insert_state(row, 600)
+    assert abs(expires_at - (datetime.now(UTC) + timedelta(seconds=600))) < timedelta(seconds=30)
+    assert await store.has_live_state("t1") and not await store.has_live_state("t2")
+    bound = await store.consume_state(row.digest)
+    assert bound is not None
+    assert (bound.tenant_id, bound.user_id, bound.marketplace_type, bound.marketplace_code) == (
+        "t1",
+        "user-1",
+        AMAZON,
+        "FR",
+    )
+    assert (bound.redirect_uri, bound.browser_hash, bound.takeover) == (
+        row.redirect_uri,
+        row.browser_hash,
+        True,
+    )
+    assert await store.consume_state(row.digest) is None
+    found, used_at = await store.state_usage(row.digest)
+    assert found and used_at is not None
+    assert not await store.has_live_state("t1")
+    assert await store.state_usage(digest("forged")) == (False, None)
+
+
+async def test_an_expired_state_is_not_consumed_and_old_ones_are_purged(store: OauthStore) -> None:
+    expired, ancient = state_row(), state_row()
+    await store.insert_state(expired, -60)
+    await store.insert_state(ancient, -2 * DAY)
+    assert await store.consume_state(expired.digest) is None
+    assert await store.state_usage(expired.digest) == (True, None)
+    assert not await store.has_live_state("t1")
+    await store.purge_old_states()
+    assert await store.state_usage(expired.digest) == (True, None)  # kept: a day to say why
+    assert await store.state_usage(ancient.digest) == (False, None)
+
+
+async def test_pending_failure_and_connected_follow_each_other(store: OauthStore) -> None:
+    assert await store.get_connection("t1") is None
+    await store.mark_pending("t1")
+    pending = await store.get_connection("t1")
+    assert pending is not None and pending.status is Status.PENDING
+    assert (pending.seller_id, pending.marketplace_ids, pending.last_error) == (None, [], None)
+    await store.record_failure("t1", "refused")
+    failed = await store.get_connection("t1")
+    assert failed is not None and (failed.status, failed.last_error) == (Status.ERROR, "refused")
+    await store.record_failure("t-unknown", "nobody")
+    assert await store.get_connection("t-unknown") is None
+
+    await store.lock_seller("S1")
+    await store.lock_tenants(["t1", "t0", "t1"])
+    connection = await store.upsert_connected(connected("t1", "S1"))
+    assert connection.id == failed.id and connection.status is Status.CONNECTED
+    assert (connection.seller_id, connection.marketplace_ids, connection.region) == (
+        "S1",
+        [FR],
+        "eu",
+    )
+    assert connection.vault_path == connected("t1", "S1").vault_path
+    assert connection.last_error is None and connection.connected_at is not None
+    assert await store.get_connection("t1") == connection
+
+    await store.mark_pending("t1")  # adding a marketplace never downgrades
+    await store.record_failure("t1", "the second consent failed")
+    still = await store.get_connection("t1")
+    assert still is not None
+    assert (still.status, still.last_error) == (Status.CONNECTED, "the second consent failed")
+
+
+async def test_the_same_seller_adds_marketplaces_another_starts_afresh(store: OauthStore) -> None:
+    await store.upsert_connected(connected("t1", "S1", DE))
+    both = await store.upsert_connected(connected("t1", "S1", FR))
+    assert both.marketplace_ids == [FR, DE]  # sorted
+    assert (await store.upsert_connected(connected("t1", "S1", DE))).marketplace_ids == [FR, DE]
+    other = await store.upsert_connected(connected("t1", "S2", DE))
+    assert (other.seller_id, other.marketplace_ids) == ("S2", [DE])
+    await store.mark_disconnected("t1")
+    again = await store.upsert_connected(connected("t1", "S2", FR))
+    assert again.marketplace_ids == [FR]  # an ended connection starts afresh
+
+
+async def test_the_tenants_holding_a_seller_are_the_linked_ones(store: OauthStore) -> None:
+    for tenant_id in ("t-b", "t-a", "t-c", "t-d"):
+        await store.upsert_connected(connected(tenant_id, "S1"))
+    await store.upsert_connected(connected("t-e", "S2"))
+    assert await store.mark_reauth_required(
+        "t-c", "S1", "revoked", datetime.now(UTC) + timedelta(1)
+    )
+    await store.mark_disconnected("t-d")
+    assert await store.tenants_holding_seller("S1", "t-a") == ["t-b", "t-c"]
+    assert await store.tenants_holding_seller("S3", "t-a") == []
+
+
+async def test_a_disconnection_happens_once_and_keeps_the_seller(store: OauthStore) -> None:
+    assert await store.mark_disconnected("t1") is None
+    await store.upsert_connected(connected("t1", "S1"))
+    await store.record_failure("t1", "a later consent failed")
+    ended = await store.mark_disconnected("t1")
+    assert ended is not None and ended.status is Status.DISCONNECTED
+    assert (ended.seller_id, ended.vault_path, ended.last_error) == ("S1", None, None)
+    assert await store.mark_disconnected("t1") is None
+    await store.mark_pending("t1")
+    restarted = await store.get_connection("t1")
+    assert restarted is not None and restarted.status is Status.PENDING
+
+
+async def test_reauth_marks_a_connection_made_before_the_refusal(store: OauthStore) -> None:
+    await store.upsert_connected(connected("t1", "S1"))
+    past, future = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
+    assert not await store.mark_reauth_required("t1", "S1", "stale", past)
+    assert not await store.mark_reauth_required("t1", "S2", "another seller", future)
+    assert await store.mark_reauth_required("t1", None, "revoked", future)
+    marked = await store.get_connection("t1")
+    assert marked is not None and (marked.status, marked.last_error) == (
+        Status.REAUTH_REQUIRED,
+        "revoked",
+    )
+    assert not await store.mark_reauth_required("t1", "S1", "again", future)
+    assert not await store.mark_reauth_required("t2", None, "unknown", future)
+
+
+# --- Vault -------------------------------------------------------------------------------
+
+
+@dataclass
+class Vaults:
+    configured: CredentialsVault  # its app source holds the LWA app's credentials
+    unconfigured: CredentialsVault  # its app source holds nothing
+    refusing: CredentialsVault  # Vault refuses every request
+
+
+@pytest.fixture(params=["memory", "openbao"])
+async def vaults(request: pytest.FixtureRequest, vault_addr: str) -> AsyncIterator[Vaults]:
+    if request.param == "memory":
+        refusing = InMemoryCredentialsVault()
+        refusing.failing = {"app", "store", "check", "delete"}
+        yield Vaults(InMemoryCredentialsVault(), InMemoryCredentialsVault(app=None), refusing)
+        return
+    source = f"contract-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(
+        hvac.Client(
+            url=vault_addr, token=DEV_VAULT_ROOT_TOKEN
+        ).secrets.kv.v2.create_or_update_secret,
+        path=f"keybuzz/amazon_spapi/app/{source}",
+        secret={
+            "client_id": APP.client_id,
+            "client_secret": APP.client_secret,
+            "application_id": APP.application_id,
+            "redirect_uri": APP.redirect_uri,
+            "region": APP.region,
+        },
+        mount_point="secret",
+    )
+    oauth = VaultClient(vault_addr, token=service_token_id("oauth"))
+    # tenant-sync's policy reads no Amazon credential and writes none.
+    stranger = VaultClient(vault_addr, token=service_token_id("tenant-sync"))
+    yield Vaults(
+        VaultCredentials(oauth, source),
+        VaultCredentials(oauth, f"missing-{source}"),
+        VaultCredentials(stranger, source),
+    )
+    for client in (oauth, stranger):
+        await client.aclose()
+
+
+def credentials(tenant_id: str, seller_id: str) -> TenantCredentials:
+    return TenantCredentials(
+        tenant_id=tenant_id,
+        refresh_token=f"Atzr|{uuid.uuid4().hex}",
+        seller_id=seller_id,
+        marketplace_id=FR,
+        region="eu",
+        created_at="2026-11-02T09:00:00+00:00",
+    )
+
+
+async def test_the_app_credentials_or_a_typed_error(vaults: Vaults) -> None:
+    app = await vaults.configured.app_credentials()
+    assert (app.client_id, app.client_secret, app.application_id) == (
+        APP.client_id,
+        APP.client_secret,
+        APP.application_id,
+    )
+    assert (app.redirect_uri, app.region, app.draft) == (APP.redirect_uri, "eu", False)
+    with pytest.raises(AppCredentialsMissing):
+        await vaults.unconfigured.app_credentials()
+
+
+async def test_tenant_credentials_are_stored_replaced_checked_and_deleted(vaults: Vaults) -> None:
+    vault, tenant_id = vaults.configured, f"contract-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(CredentialsMissing):
+        await vault.check(tenant_id)
+    first = credentials(tenant_id, "S1")
+    assert await vault.store(first) == f"secret/keybuzz/tenants/{tenant_id}/amazon_spapi"
+    assert await vault.check(tenant_id) == first
+    replaced = credentials(tenant_id, "S2")
+    await vault.store(replaced)
+    assert await vault.check(tenant_id) == replaced  # at once, not after the check's max age
+    await vault.delete(tenant_id)
+    with pytest.raises(CredentialsMissing):
+        await vault.check(tenant_id)
+    await vault.delete(tenant_id)  # nothing there: not an error
+
+
+async def test_a_vault_that_refuses_says_vault_error(vaults: Vaults) -> None:
+    tenant_id = f"contract-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(VaultError):
+        await vaults.refusing.store(credentials(tenant_id, "S1"))
+    await vaults.configured.store(credentials(tenant_id, "S1"))
+    with pytest.raises(VaultError):
+        await vaults.refusing.check(tenant_id)
+    with pytest.raises(VaultError):
+        await vaults.refusing.delete(tenant_id)
+    with pytest.raises(VaultError):
+        await vaults.refusing.app_credentials()
+    assert (await vaults.configured.check(tenant_id)).seller_id == "S1"  # nothing deleted
+    await vaults.configured.delete(tenant_id)
