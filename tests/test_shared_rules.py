@@ -10,6 +10,7 @@ from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.ids import amazon_order_ids_in, is_amazon_order_id
 from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page
 from keybuzz_shared.redaction import is_secret_name
+from keybuzz_shared.text import is_storable, one_line, storable
 from keybuzz_shared.times import as_utc
 
 
@@ -117,3 +118,10 @@ def test_cursor_round_trip_and_refusals() -> None:
     with pytest.raises(InvalidCursor):
         decode_cursor(encode_cursor(moment, "abc"), id_check=must_be_digits)
     assert decode_cursor(encode_cursor(moment, "42"), id_check=must_be_digits).id == "42"
+
+
+def test_text_postgresql_can_store_and_text_shown_on_one_line() -> None:
+    assert is_storable("café ☕ \n") and storable("café ☕") == "café ☕"
+    assert not is_storable("a\x00b") and storable("a\x00b") == "a\ufffdb"
+    assert not is_storable("a\ud800b") and storable("a\ud800b") == "a?b"
+    assert one_line("a\nb\x00c\ud800d") == "a b c d"

@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from keybuzz_shared.errors import is_outage
+from keybuzz_shared.text import is_storable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ class Conflict(ClientException):
 # Our bodies are a few levels deep; anything far deeper is an attack or a mistake.
 MAX_JSON_DEPTH = 32
 # PostgreSQL text cannot hold U+0000: refused at the door rather than as a 500 at INSERT.
-_NUL = "\x00"
 
 
 class JsonRequest(Request[Any, Any, Any]):
@@ -73,25 +73,28 @@ class JsonRequest(Request[Any, Any, Any]):
 
 
 def check_json_text(value: Any) -> None:
-    """Refuse nesting deeper than MAX_JSON_DEPTH and NUL in any string or key (iterative)."""
+    """Refuse nesting deeper than MAX_JSON_DEPTH and text PostgreSQL cannot store in any
+    string or key (iterative)."""
     pending: list[tuple[Any, int]] = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
             raise BadRequest(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(item, str):
-            _refuse_nul(item)
+            _refuse_unstorable(item)
         elif isinstance(item, dict):
             for key, member in item.items():
-                _refuse_nul(key)
+                _refuse_unstorable(key)
                 pending.append((member, depth + 1))
         elif isinstance(item, list):
             pending.extend((member, depth + 1) for member in item)
 
 
-def _refuse_nul(text: str) -> None:
-    if _NUL in text:
-        raise BadRequest("text must not contain NUL characters (\\u0000)")
+def _refuse_unstorable(text: str) -> None:
+    if not is_storable(text):
+        raise BadRequest(
+            "text must not contain NUL characters (\\u0000) or lone surrogates (\\ud800-\\udfff)"
+        )
 
 
 _ERROR_CODES = {

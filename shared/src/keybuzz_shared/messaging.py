@@ -42,6 +42,7 @@ from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import E, Event, encode_event
 from keybuzz_shared.outbox import publish_headers
 from keybuzz_shared.streams import DEAD_LETTER_PREFIX, STREAMS
+from keybuzz_shared.text import is_storable, one_line
 from keybuzz_shared.times import as_utc
 from keybuzz_shared.uow import UnitOfWork
 
@@ -149,7 +150,7 @@ def decode_delivered(body: bytes, event_type: type[E], delivery: Delivery) -> E:
 def _refuse_unstorable_text(value: Any, depth: int = 0) -> None:
     """NUL and lone surrogates cannot be stored as PostgreSQL text: refuse them here."""
     if isinstance(value, str):
-        if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        if not is_storable(value):
             raise UndecodableEvent("text contains a NUL character or an invalid code point")
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -421,7 +422,7 @@ class EventSubscription(Generic[E]):
 
 def _header_text(text: str, limit: int = 1000) -> str:
     """Header values are one line of printable text."""
-    return "".join(c if c.isprintable() else " " for c in text)[:limit]
+    return one_line(text)[:limit]
 
 
 def _fit_payload(body: bytes, headers: dict[str, str], max_payload: int) -> bytes:

@@ -33,6 +33,7 @@ from keybuzz_shared.amazon import (
 )
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.tenancy import TenantContext
+from keybuzz_shared.text import one_line
 from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth import states
@@ -442,7 +443,7 @@ def _printable(text: str) -> str:
     PostgreSQL refuses NUL in text; control characters and lone surrogates
     (undecodable bytes) would corrupt logs and the frontend's message.
     """
-    return "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    return one_line(text).strip()
 
 
 def _amazon_refusal(error: str, description: str | None) -> CallbackFailure:

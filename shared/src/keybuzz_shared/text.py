@@ -1,0 +1,25 @@
+"""Text from outside that we store or show: the rules, once.
+
+PostgreSQL's ``text`` holds neither NUL nor lone surrogates (what undecodable bytes
+become); control characters would break a log line, a header or the frontend's message.
+"""
+
+from __future__ import annotations
+
+_SURROGATES = range(0xD800, 0xE000)
+
+
+def is_storable(text: str) -> bool:
+    """Whether PostgreSQL can store ``text`` as it is (no NUL, no lone surrogate)."""
+    return "\x00" not in text and not any(ord(c) in _SURROGATES for c in text)
+
+
+def storable(text: str) -> str:
+    """``text`` with each NUL replaced by U+FFFD and each lone surrogate by ``?``
+    (UTF-8's own replacement when encoding), everything else kept."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def one_line(text: str) -> str:
+    """Storable and showable on one line: every non-printable character becomes a space."""
+    return "".join(c if c.isprintable() else " " for c in text)
