@@ -28,7 +28,12 @@ from prometheus_client import Histogram
 
 from keybuzz_poller.inbound.addresses import FOLDER_PREFIX, seconds_since_accepted
 from keybuzz_poller.polling import store
-from keybuzz_poller.polling.domain import PollResult
+from keybuzz_poller.polling.domain import (
+    MAX_RECORDED_ERROR,
+    PollResult,
+    failure_reason,
+    poll_timings,
+)
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.wakeups import DueListener
 from keybuzz_poller.reading.mailbox import Mailbox
@@ -106,13 +111,14 @@ class Scheduler:
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.quarantine_task: asyncio.Task[None] | None = None
-        settings = runtime.settings
-        self.interval = float(settings.poll_interval_seconds)
-        # Takeover of a dead instance's tenants must happen within one interval.
-        self.lease = min(float(settings.poll_lease_seconds), self.interval)
-        self.tick = min(1.0, self.interval / 4)
+        self.timings = poll_timings(runtime.settings)
+        self.interval, self.lease, self.tick = (
+            self.timings.interval,
+            self.timings.lease,
+            self.timings.tick,
+        )
         # The MX's deliveries (any instance's) wake the loop: the tenant is claimed at once.
-        self.listener = DueListener(settings.database_url, self.wake)
+        self.listener = DueListener(runtime.settings.database_url, self.wake)
 
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
@@ -234,9 +240,7 @@ class Scheduler:
                 await self.schedule.renew_leases(self.owner, [tenant_id], self.lease)
 
     async def _record_failure(self, tenant_id: str, exc: Exception) -> None:
-        # Only the exception's type and our own message: never a mail's content.
-        reason = str(exc) if isinstance(exc, errors.DependencyUnavailable) else type(exc).__name__
-        settings = self.runtime.settings
+        reason = failure_reason(exc)
         log.warning(
             "tenant poll failed",
             extra={"tenant_id": tenant_id, "instance": self.owner, "error": reason},
@@ -246,9 +250,9 @@ class Scheduler:
             await self.schedule.poll_failed(
                 tenant_id,
                 self.owner,
-                reason[:500],
-                settings.poll_retry_base_seconds,
-                max(self.interval, settings.poll_retry_max_seconds),
+                reason[:MAX_RECORDED_ERROR],
+                self.timings.retry_base,
+                self.timings.retry_cap,
             )
 
     async def _quarantine_loop(self) -> None:
