@@ -14,10 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 ON_PORTS = {
     "services/oauth/src/keybuzz_oauth": ["flow.py", "connections.py"],
     "services/tenant-sync/src/keybuzz_tenant_sync": ["sync.py", "connections.py"],
+    "services/poller/src/keybuzz_poller": ["inbound/projection.py", "polling/connected.py"],
 }
-# What a use case on ports never imports: the runtime, transports, drivers, its own adapters.
+# What a use case on ports never imports: the runtime, transports, drivers, its own adapters
+# (the service's, and any sub-package's ``store``).
 FORBIDDEN = ("keybuzz_shared.service", "litestar", "nats", "asyncpg", "httpx")
 ADAPTERS = ("store", "adapters", "bootstrap", "app", "micro", "events")
+SERVICE_ROOT = {ROOT / package: Path(package).name for package in ON_PORTS}
 
 
 def _imports(path: Path) -> set[str]:
@@ -37,12 +40,12 @@ def _imports(path: Path) -> set[str]:
     ids=lambda p: f"{p.parent.name}.{p.stem}",
 )
 def test_a_use_case_on_ports_imports_no_runtime_transport_or_adapter(path: Path) -> None:
-    package = path.parent.name
-    forbidden = (*FORBIDDEN, *(f"{package}.{adapter}" for adapter in ADAPTERS))
+    service = next(name for root, name in SERVICE_ROOT.items() if root in path.parents)
+    forbidden = (*FORBIDDEN, *(f"{service}.{adapter}" for adapter in ADAPTERS))
     wrong = sorted(
         name
         for name in _imports(path)
-        for bad in forbidden
-        if name == bad or name.startswith(bad + ".")
+        if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
+        or (name.startswith(service + ".") and "store" in name.split(".")[1:])
     )
     assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}"

@@ -12,8 +12,8 @@ from typing import Any
 
 import aiosmtplib
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
-from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import folder_for
+from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import (
@@ -150,7 +150,7 @@ async def folder(account: ImapAccount, tenant_id: str) -> NewMail:
 
 
 async def recipient_known(poller: RunningService, address: str) -> bool:
-    return await store.find_recipient(poller.runtime.pool, address) is not None
+    return await PostgresProjection(poller.runtime.pool).find_recipient(address) is not None
 
 
 def headers(poller: RunningService, tenant_id: str) -> dict[str, str]:

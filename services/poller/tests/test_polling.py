@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
-from keybuzz_poller.polling import store
 from keybuzz_poller.polling.scheduler import Scheduler
+from keybuzz_poller.polling.store import PostgresPollSchedule
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected
 from mailkit import (
@@ -267,16 +267,18 @@ async def test_a_leased_tenant_is_not_claimed_by_another_instance(poller: Runnin
     )
     # Two instances claim at the same moment: each tenant goes to exactly one.
     first, second = await asyncio.gather(
-        store.claim_due(pool, "instance-a", 10, 30, 300),
-        store.claim_due(pool, "instance-b", 10, 30, 300),
+        PostgresPollSchedule(pool).claim_due("instance-a", 10, 30, 300),
+        PostgresPollSchedule(pool).claim_due("instance-b", 10, 30, 300),
     )
     assert sorted(first + second) == sorted(ids) and not set(first) & set(second)
     # Still leased: nobody else gets them, due or not, nor by poll-now's claim.
-    assert await store.claim_due(pool, "instance-c", 10, 30, 300) == []
-    assert not await store.claim_tenant(pool, ids[0], "instance-c", 30)
+    assert await PostgresPollSchedule(pool).claim_due("instance-c", 10, 30, 300) == []
+    assert not await PostgresPollSchedule(pool).claim_tenant(ids[0], "instance-c", 30)
     # Expired (the holder died): free again.
     await pool.execute("UPDATE poller_poll_status SET lease_expires_at = now() - interval '1s'")
-    assert sorted(await store.claim_due(pool, "instance-c", 10, 30, 300)) == sorted(ids)
+    assert sorted(await PostgresPollSchedule(pool).claim_due("instance-c", 10, 30, 300)) == sorted(
+        ids
+    )
 
 
 async def test_a_claim_parks_due_tenants_it_cannot_poll_and_takes_the_oldest_due_behind_them(
@@ -302,15 +304,19 @@ async def test_a_claim_parks_due_tenants_it_cannot_poll_and_takes_the_oldest_due
         [500] * 12 + [400, 300, 200, -100],  # the archived due first; the last not due yet
     )
     # One slot: the archived tenants are parked, the oldest pollable one is claimed.
-    assert await store.claim_due(pool, "instance-a", 1, 30, 300) == [oldest]
-    assert sorted(await store.claim_due(pool, "instance-a", 5, 30, 300)) == sorted([second, third])
+    assert await PostgresPollSchedule(pool).claim_due("instance-a", 1, 30, 300) == [oldest]
+    assert sorted(await PostgresPollSchedule(pool).claim_due("instance-a", 5, 30, 300)) == sorted(
+        [second, third]
+    )
     parked = await pool.fetch(
         "SELECT extract(epoch FROM next_poll_at - now()) AS due_in FROM poller_poll_status "
         "WHERE tenant_id = ANY($1)",
         gone,
     )
     assert all(290 < r["due_in"] <= 300 for r in parked) and len(parked) == 12
-    assert await store.claim_due(pool, "instance-a", 5, 30, 300) == []  # the rest: not due
+    assert (
+        await PostgresPollSchedule(pool).claim_due("instance-a", 5, 30, 300) == []
+    )  # the rest: not due
 
 
 async def test_new_tenants_are_spread_over_the_interval(
@@ -339,8 +345,8 @@ async def test_a_failing_tenant_backs_off_exponentially_up_to_the_cap(
     await synced(poller, tenant, address)
     delays = []
     for _ in range(5):
-        assert await store.claim_tenant(pool, tenant, "instance-a", 30)
-        await store.poll_failed(pool, tenant, "instance-a", "IMAP down", 2.0, 10.0)
+        assert await PostgresPollSchedule(pool).claim_tenant(tenant, "instance-a", 30)
+        await PostgresPollSchedule(pool).poll_failed(tenant, "instance-a", "IMAP down", 2.0, 10.0)
         row = await pool.fetchrow(
             """
             SELECT extract(epoch FROM next_poll_at - last_error_at)::float8 AS delay,
@@ -353,7 +359,9 @@ async def test_a_failing_tenant_backs_off_exponentially_up_to_the_cap(
         delays.append(round(row["delay"], 1))
     assert delays == [2.0, 4.0, 8.0, 10.0, 10.0]
     assert row["consecutive_failures"] == 5
-    await store.poll_succeeded(pool, tenant, "instance-a", 0, 60)  # no lease held: ignored
+    await PostgresPollSchedule(pool).poll_succeeded(
+        tenant, "instance-a", 0, 60
+    )  # no lease held: ignored
     assert (
         await pool.fetchval(
             "SELECT consecutive_failures FROM poller_poll_status WHERE tenant_id = $1", tenant

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
-from keybuzz_poller.polling import store
+from keybuzz_poller.polling.store import PostgresPollSchedule
 from keybuzz_poller.polling.wakeups import APPLICATION_NAME, DueListener
 from keybuzz_poller.service import DEFINITION
 from mailkit import deliver_behind_the_mx, new_tenant, poll_now, relay_mail, send, synced
@@ -113,10 +113,10 @@ async def test_a_delivery_during_a_poll_makes_the_tenant_due_again_at_once(
     await synced(poller, tenant, address)
     await not_due_for_an_hour(poller, tenant)
     pool = poller.runtime.pool
-    assert await store.claim_tenant(pool, tenant, "another-instance", 30)
+    assert await PostgresPollSchedule(pool).claim_tenant(tenant, "another-instance", 30)
 
     await send(poller, relay_mail(address), address)  # the lease is held elsewhere
-    await store.poll_succeeded(pool, tenant, "another-instance", 0, 3600)
+    await PostgresPollSchedule(pool).poll_succeeded(tenant, "another-instance", 0, 3600)
     due = await pool.fetchval(
         "SELECT next_poll_at <= now() FROM poller_poll_status WHERE tenant_id = $1", tenant
     )
@@ -181,7 +181,7 @@ async def test_a_mark_wakes_every_listener_and_a_lost_connection_is_reopened(
     try:
         await eventually(_is_set(wake), within=5)  # woken once listening: what was missed
         wake.clear()
-        await store.mark_delivered(pool, "t-anyone")
+        await PostgresPollSchedule(pool).mark_delivered("t-anyone")
         await eventually(_is_set(wake), within=2)
 
         # PostgreSQL drops the listening connection.
@@ -189,7 +189,7 @@ async def test_a_mark_wakes_every_listener_and_a_lost_connection_is_reopened(
         await asyncio.sleep(0.5)
         wake.clear()
         await eventually(lambda: _listening(poller), within=15)
-        await store.mark_delivered(pool, "t-anyone")
+        await PostgresPollSchedule(pool).mark_delivered("t-anyone")
         await eventually(_is_set(wake), within=2)
     finally:
         await listener.aclose()

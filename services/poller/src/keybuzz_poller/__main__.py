@@ -7,6 +7,7 @@ from keybuzz_shared.logs import configure_logging
 from keybuzz_shared.service import create_app, run
 from keybuzz_shared.settings import load_settings
 
+from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.polling.scheduler import poll_due_once
 from keybuzz_poller.service import DEFINITION, ONCE_DEFINITION
 from keybuzz_poller.settings import PollerSettings
@@ -18,7 +19,8 @@ async def run_once() -> int:
     configure_logging(ONCE_DEFINITION.name, settings.log_level)
     app = create_app(ONCE_DEFINITION, settings)
     async with app.lifespan():  # the frame's start and stop, without serving HTTP
-        results = await poll_due_once(app.state.runtime)
+        runtime = app.state.runtime
+        results = await poll_due_once(runtime, ports_of(runtime).polling.schedule)
     print(
         f"polled {len(results)} tenants, stored {sum(r.stored for r in results)} messages",
         flush=True,

@@ -11,11 +11,21 @@ from litestar import Controller, get, post, put
 from litestar.params import Parameter
 
 from keybuzz_poller.errors import ERROR_STATUSES
-from keybuzz_poller.polling.scheduler import PollResult, Scheduler
-from keybuzz_poller.polling.status import PollStatus, poll_status
+from keybuzz_poller.polling.scheduler import Scheduler
+from keybuzz_poller.polling.status import poll_status
+from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies import queueing
 from keybuzz_poller.replies.checks import MAX_ATTACHMENT_BYTES, ReplyRequest
 from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.schemas import (
+    PollResult,
+    PollStatus,
+    ReplySettings,
+    poll_result_body,
+    poll_status_body,
+    reply_settings_body,
+    reply_settings_of,
+)
 from keybuzz_poller.ticket_view import TicketView, ticket_view
 from keybuzz_poller.tickets import queries
 
@@ -33,23 +43,24 @@ class PollerController(Controller):
 
     @post("/poll", status_code=200, summary="Poll the tenant's mailbox now")
     async def poll(self, tenant: TenantContext, scheduler: Scheduler) -> PollResult:
-        return await scheduler.poll_now(tenant.tenant_id)
+        return poll_result_body(await scheduler.poll_now(tenant.tenant_id))
 
     @get("/status", summary="When the tenant was polled, what came of it, how late it is")
-    async def status(self, tenant: TenantContext, runtime: PollerRuntime) -> PollStatus:
-        return await poll_status(runtime, tenant.tenant_id)
+    async def status(self, tenant: TenantContext, ports: PollerPorts) -> PollStatus:
+        return poll_status_body(await poll_status(ports.polling.schedule, tenant.tenant_id))
 
     @get("/settings", summary="The tenant's reply settings (approved sender address)")
-    async def settings(
-        self, tenant: TenantContext, runtime: PollerRuntime
-    ) -> queueing.ReplySettings:
-        return await queueing.reply_settings(runtime, tenant.tenant_id)
+    async def settings(self, tenant: TenantContext, runtime: PollerRuntime) -> ReplySettings:
+        return reply_settings_body(await queueing.reply_settings(runtime, tenant.tenant_id))
 
     @put("/settings", summary="Set the approved sender address replies go out from")
     async def save_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: queueing.ReplySettings
-    ) -> queueing.ReplySettings:
-        return await queueing.save_reply_settings(runtime, tenant.tenant_id, data)
+        self, tenant: TenantContext, runtime: PollerRuntime, data: ReplySettings
+    ) -> ReplySettings:
+        saved = await queueing.save_reply_settings(
+            runtime, tenant.tenant_id, reply_settings_of(data)
+        )
+        return reply_settings_body(saved)
 
 
 class TicketController(Controller):

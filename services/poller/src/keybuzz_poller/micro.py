@@ -12,6 +12,7 @@ from keybuzz_poller.errors import ERROR_STATUSES
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.polling.status import quarantined_folders
 from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.schemas import poll_result_body
 
 
 class PollRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -22,7 +23,7 @@ def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
     async def poll(data: bytes) -> object:
         request = msgspec.json.decode(data, type=PollRequest)
         try:
-            return await runtime.component(Scheduler).poll_now(request.tenant_id)
+            return poll_result_body(await runtime.component(Scheduler).poll_now(request.tenant_id))
         except tuple(ERROR_STATUSES) as exc:
             raise OperatorError(str(exc), str(status_for(exc, ERROR_STATUSES))) from exc
         except DependencyUnavailable as exc:

@@ -1,17 +1,17 @@
 """How the poller service is assembled."""
 
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 from keybuzz_shared.service import ServiceDefinition
 
 from keybuzz_poller.app import PollerController, TicketController
+from keybuzz_poller.bootstrap import assemble, ports_of
 from keybuzz_poller.events import register_subscribers
 from keybuzz_poller.inbound.mx_hooks import start_mx, stop_mx
 from keybuzz_poller.micro import micro_endpoints
 from keybuzz_poller.polling.scheduler import Scheduler, start_polling, stop_polling
-from keybuzz_poller.polling.store import mark_delivered
+from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.new_mail import close_mailbox, imap_ready, provide_mailbox
 from keybuzz_poller.replies.sender import start_reply_sender, stop_reply_sender
 from keybuzz_poller.runtime import PollerRuntime
@@ -21,7 +21,15 @@ from keybuzz_poller.settings import PollerSettings
 async def start_mx_pushing_polls(runtime: PollerRuntime) -> None:
     """``on_startup``: the MX, each mail it stores making its tenant due now (the packages
     meet here: inbound knows nothing of polling; docs/POLLER.md, "Push on delivery")."""
-    await start_mx(runtime, on_delivered=partial(mark_delivered, runtime.pool))
+    ports = ports_of(runtime)
+    await start_mx(
+        runtime, ports.inbound.projection, on_delivered=ports.polling.schedule.mark_delivered
+    )
+
+
+async def start_polling_on_ports(runtime: PollerRuntime) -> None:
+    """``on_startup``: this instance's scheduler, on the schedule's port."""
+    await start_polling(runtime, ports_of(runtime).polling.schedule)
 
 
 DEFINITION = ServiceDefinition(
@@ -32,11 +40,17 @@ DEFINITION = ServiceDefinition(
     route_handlers=[PollerController, TicketController],
     register_subscribers=register_subscribers,
     micro_endpoints=micro_endpoints,
-    on_startup=[provide_mailbox, start_mx_pushing_polls, start_polling, start_reply_sender],
+    on_startup=[
+        assemble,
+        provide_mailbox,
+        start_mx_pushing_polls,
+        start_polling_on_ports,
+        start_reply_sender,
+    ],
     # Run in reverse: the reply sender and polling stop first, then the MX, then the IMAP
     # connections close.
     on_shutdown=[close_mailbox, stop_mx, stop_polling, stop_reply_sender],
-    dependencies={"scheduler": Scheduler},
+    dependencies={"scheduler": Scheduler, "ports": PollerPorts},
     ready_checks={"imap": imap_ready},
 )
 
@@ -47,7 +61,7 @@ ONCE_DEFINITION = replace(
     route_handlers=[],
     register_subscribers=None,
     micro_endpoints=None,
-    on_startup=[provide_mailbox],
+    on_startup=[assemble, provide_mailbox],
     on_shutdown=[close_mailbox],
     dependencies={},
     ready_checks={},

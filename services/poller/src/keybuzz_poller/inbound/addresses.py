@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import msgspec
 from keybuzz_shared.ids import AMAZON, is_tenant_id
@@ -57,6 +57,15 @@ class Recipient(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def folder(self) -> str:
         return folder_for(self.tenant_id)
+
+
+class ProjectedAddress(NamedTuple):
+    """One of a tenant's addresses as the projection keeps it (``tenant.synced``)."""
+
+    email: str  # normalised
+    marketplace: str
+    country: str  # upper case
+    enabled: bool  # False: kept, but its mail refused (the address is DISABLED)
 
 
 class RecipientLookup(Protocol):

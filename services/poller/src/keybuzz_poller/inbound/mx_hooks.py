@@ -1,7 +1,7 @@
 """The MX in the service process: started and stopped by the frame, asking the projection.
 
 Amazon's relay → MX (``mx.py``, SMTP) → Dovecot over LMTP, one folder per tenant; the
-recipients it accepts are those of the poller's own projection (``store.py``).
+recipients it accepts are those of the poller's own projection (``ports.ProjectionStore``).
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import asyncpg
-
-from keybuzz_poller.inbound import store
 from keybuzz_poller.inbound.addresses import Recipient, split_bounce_tag
 from keybuzz_poller.inbound.bounce_auth import is_signed
 from keybuzz_poller.inbound.lmtp import Lmtp, Spooled
 from keybuzz_poller.inbound.mx import Deliver, MxHandler, MxServer
 from keybuzz_poller.inbound.mx_limits import MxLimits, SessionGate
+from keybuzz_poller.inbound.ports import ProjectionStore
 from keybuzz_poller.runtime import PollerRuntime
 
 log = logging.getLogger(__name__)
@@ -33,15 +31,15 @@ class ProjectionLookup:
     signing keys): anyone can write ``+b-<hex>-<16 characters>`` after a known address.
     """
 
-    def __init__(self, pool: asyncpg.Pool, keys: Sequence[bytes]) -> None:
-        self.pool = pool
+    def __init__(self, projection: ProjectionStore, keys: Sequence[bytes]) -> None:
+        self.projection = projection
         self.keys = keys
 
     async def lookup(self, address: str) -> Recipient | None:
         tag = split_bounce_tag(address)[1]
         if tag is not None and not is_signed(tag, self.keys):
             return None
-        return await store.find_recipient(self.pool, address)
+        return await self.projection.find_recipient(address)
 
 
 def pushing(deliver: Deliver, on_delivered: OnDelivered) -> Deliver:
@@ -64,7 +62,9 @@ def pushing(deliver: Deliver, on_delivered: OnDelivered) -> Deliver:
     return deliver_and_push
 
 
-async def start_mx(runtime: PollerRuntime, on_delivered: OnDelivered) -> None:
+async def start_mx(
+    runtime: PollerRuntime, projection: ProjectionStore, on_delivered: OnDelivered
+) -> None:
     """Listens for mail; a poller that cannot listen does not start."""
     settings = runtime.settings
     limits = MxLimits(
@@ -79,7 +79,7 @@ async def start_mx(runtime: PollerRuntime, on_delivered: OnDelivered) -> None:
     )
     lmtp = Lmtp(settings.lmtp_host, settings.lmtp_port, runtime.name)
     handler = MxHandler(
-        ProjectionLookup(runtime.pool, settings.bounce_signing_keys),
+        ProjectionLookup(projection, settings.bounce_signing_keys),
         pushing(lmtp.deliver, on_delivered),
         SessionGate(runtime.name, limits),
     )

@@ -1,7 +1,7 @@
 """Polling tenants' folders: the schedule, the leases shared by every instance, poll-now.
 
 Each instance runs one :class:`Scheduler`. Every tick it leases due tenants in
-PostgreSQL (``store.claim_due``: ``FOR UPDATE SKIP LOCKED`` plus an expiry), so
+PostgreSQL (``PollSchedule.claim_due``: ``FOR UPDATE SKIP LOCKED`` plus an expiry), so
 no tenant is polled by two instances at once, and polls them concurrently (up to
 ``POLL_CONCURRENCY``). A lease is renewed while its poll runs and released when
 it ends; a dead instance's leases expire after ``POLL_LEASE_SECONDS`` (less than
@@ -22,13 +22,19 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import msgspec
 from keybuzz_shared import errors
 from keybuzz_shared.uow import UnitOfWork
 from prometheus_client import Histogram
 
 from keybuzz_poller.inbound.addresses import FOLDER_PREFIX, seconds_since_accepted
 from keybuzz_poller.polling import store
+from keybuzz_poller.polling.domain import (
+    MAX_RECORDED_ERROR,
+    PollResult,
+    failure_reason,
+    poll_timings,
+)
+from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.wakeups import DueListener
 from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.reading.new_mail import read_batch
@@ -58,14 +64,6 @@ class TenantNotPollable(Exception):
 
 class PollBusy(Exception):
     """Another poll of this tenant is running and did not end in time."""
-
-
-class PollResult(msgspec.Struct, kw_only=True, rename="camel"):
-    tenant_id: str
-    fetched: int
-    stored: int
-    duplicates: int
-    unparsed: int
 
 
 async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
@@ -105,20 +103,22 @@ def instance_name() -> str:
 class Scheduler:
     """One per process: leases due tenants and polls them until the service stops."""
 
-    def __init__(self, runtime: PollerRuntime) -> None:
+    def __init__(self, runtime: PollerRuntime, schedule: PollSchedule) -> None:
         self.runtime = runtime
+        self.schedule = schedule
         self.owner = instance_name()
         self.running: dict[str, asyncio.Task[PollResult | None]] = {}
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.quarantine_task: asyncio.Task[None] | None = None
-        settings = runtime.settings
-        self.interval = float(settings.poll_interval_seconds)
-        # Takeover of a dead instance's tenants must happen within one interval.
-        self.lease = min(float(settings.poll_lease_seconds), self.interval)
-        self.tick = min(1.0, self.interval / 4)
+        self.timings = poll_timings(runtime.settings)
+        self.interval, self.lease, self.tick = (
+            self.timings.interval,
+            self.timings.lease,
+            self.timings.tick,
+        )
         # The MX's deliveries (any instance's) wake the loop: the tenant is claimed at once.
-        self.listener = DueListener(settings.database_url, self.wake)
+        self.listener = DueListener(runtime.settings.database_url, self.wake)
 
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
@@ -139,17 +139,17 @@ class Scheduler:
         for poll in self.running.values():
             poll.cancel()
         with contextlib.suppress(Exception):
-            await store.release_leases(self.runtime.pool, self.owner)
+            await self.schedule.release_leases(self.owner)
 
     async def poll_now(self, tenant_id: str) -> PollResult:
         """Poll one tenant at once (HTTP, NATS): waits for a poll of it that is running."""
-        pool = self.runtime.pool
-        if not await store.is_pollable(pool, tenant_id):
+        schedule = self.schedule
+        if not await schedule.is_pollable(tenant_id):
             raise TenantNotPollable(f"tenant {tenant_id} has no inbound address to poll")
-        await store.ensure_scheduled(pool, tenant_id, self.interval)
+        await schedule.ensure_scheduled(tenant_id, self.interval)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + POLL_NOW_WAIT_SECONDS
-        while not await store.claim_tenant(pool, tenant_id, self.owner, self.lease):
+        while not await schedule.claim_tenant(tenant_id, self.owner, self.lease):
             if loop.time() > deadline:
                 raise PollBusy(f"a poll of tenant {tenant_id} is still running")
             await asyncio.sleep(0.1)
@@ -181,9 +181,7 @@ class Scheduler:
         free = self.runtime.settings.poll_concurrency - len(self.running)
         if free <= 0:
             return
-        claimed = await store.claim_due(
-            self.runtime.pool, self.owner, free, self.lease, self.interval
-        )
+        claimed = await self.schedule.claim_due(self.owner, free, self.lease, self.interval)
         for tenant_id in claimed:
             self.running[tenant_id] = asyncio.create_task(self.poll_leased(tenant_id))
 
@@ -197,7 +195,7 @@ class Scheduler:
             self.wake.set()
 
     async def _poll_leased(self, tenant_id: str, reraise: bool) -> PollResult | None:
-        pool, started = self.runtime.pool, asyncio.get_running_loop().time()
+        started = asyncio.get_running_loop().time()
         started_at = time.time()  # wall clock, for the log: comparable across instances
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
@@ -213,7 +211,7 @@ class Scheduler:
         # The poll's span, taken before the lease is released: another instance may take the
         # tenant the moment it is, before this line's log record is written.
         seconds = round(asyncio.get_running_loop().time() - started, 3)
-        await store.poll_succeeded(pool, tenant_id, self.owner, result.fetched, self.interval)
+        await self.schedule.poll_succeeded(tenant_id, self.owner, result.fetched, self.interval)
         # Every poll of every tenant at INFO would be most of the log: only those that stored mail.
         log.log(
             logging.INFO if result.stored else logging.DEBUG,
@@ -239,25 +237,22 @@ class Scheduler:
         while True:
             await asyncio.sleep(self.lease / 4)
             with contextlib.suppress(Exception):  # the database is down: the poll fails too
-                await store.renew_leases(self.runtime.pool, self.owner, [tenant_id], self.lease)
+                await self.schedule.renew_leases(self.owner, [tenant_id], self.lease)
 
     async def _record_failure(self, tenant_id: str, exc: Exception) -> None:
-        # Only the exception's type and our own message: never a mail's content.
-        reason = str(exc) if isinstance(exc, errors.DependencyUnavailable) else type(exc).__name__
-        settings = self.runtime.settings
+        reason = failure_reason(exc)
         log.warning(
             "tenant poll failed",
             extra={"tenant_id": tenant_id, "instance": self.owner, "error": reason},
             exc_info=not isinstance(exc, errors.DependencyUnavailable),
         )
         with contextlib.suppress(Exception):
-            await store.poll_failed(
-                self.runtime.pool,
+            await self.schedule.poll_failed(
                 tenant_id,
                 self.owner,
-                reason[:500],
-                settings.poll_retry_base_seconds,
-                max(self.interval, settings.poll_retry_max_seconds),
+                reason[:MAX_RECORDED_ERROR],
+                self.timings.retry_base,
+                self.timings.retry_cap,
             )
 
     async def _quarantine_loop(self) -> None:
@@ -283,9 +278,9 @@ async def scan_quarantine(runtime: PollerRuntime) -> dict[str, int]:
     return found
 
 
-async def start_polling(runtime: PollerRuntime) -> None:
+async def start_polling(runtime: PollerRuntime, schedule: PollSchedule) -> None:
     """``on_startup``: this instance takes its share of the due tenants from now on."""
-    scheduler = Scheduler(runtime)
+    scheduler = Scheduler(runtime, schedule)
     runtime.provide(scheduler)
     scheduler.start()
 
@@ -296,17 +291,17 @@ async def stop_polling(runtime: PollerRuntime) -> None:
         await scheduler.stop()
 
 
-async def poll_due_once(runtime: PollerRuntime) -> list[PollResult]:
+async def poll_due_once(runtime: PollerRuntime, schedule: PollSchedule) -> list[PollResult]:
     """``--once`` (a CronJob): poll every tenant due now once, then return.
 
     Tenants leased by a running instance are left to it; a tenant that fails is
     recorded and retried by the next run after its back-off.
     """
-    scheduler = Scheduler(runtime)
+    scheduler = Scheduler(runtime, schedule)
     results: list[PollResult] = []
     concurrency = runtime.settings.poll_concurrency
-    while claimed := await store.claim_due(
-        runtime.pool, scheduler.owner, concurrency, scheduler.lease, scheduler.interval
+    while claimed := await schedule.claim_due(
+        scheduler.owner, concurrency, scheduler.lease, scheduler.interval
     ):
         polled = await asyncio.gather(*(scheduler.poll_leased(t) for t in claimed))
         results.extend(r for r in polled if r is not None)

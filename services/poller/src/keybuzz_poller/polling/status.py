@@ -7,28 +7,14 @@ from datetime import datetime
 import msgspec
 
 from keybuzz_poller.polling import store
+from keybuzz_poller.polling.domain import PollStatus
+from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.runtime import PollerRuntime
 
 
-class PollStatus(msgspec.Struct, kw_only=True, rename="camel"):
-    tenant_id: str
-    scheduled: bool  # False: no enabled inbound address has been seen for the tenant
-    polling: bool = False
-    next_poll_at: datetime | None = None
-    last_poll_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    consecutive_failures: int = 0
-    messages_fetched: int = 0
-    lag_seconds: float | None = None  # since the last successful poll
-
-
-async def poll_status(runtime: PollerRuntime, tenant_id: str) -> PollStatus:
-    row = await store.poll_status(runtime.pool, tenant_id)
-    if row is None:
-        return PollStatus(tenant_id=tenant_id, scheduled=False)
-    return PollStatus(scheduled=True, **dict(row))
+async def poll_status(schedule: PollSchedule, tenant_id: str) -> PollStatus:
+    found = await schedule.poll_status(tenant_id)
+    return found if found is not None else PollStatus(tenant_id=tenant_id, scheduled=False)
 
 
 class QuarantinedFolder(msgspec.Struct, kw_only=True):

@@ -1,4 +1,5 @@
-"""All SQL of polling (asyncpg): the schedule, the leases, poll status, the quarantine."""
+"""All SQL of polling (asyncpg): the schedule, the leases, poll status (``ports.PollSchedule``:
+``PostgresPollSchedule``), the quarantine."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Sequence
 
 import asyncpg
 from keybuzz_shared.db import Executor
+
+from keybuzz_poller.polling.domain import PollStatus
 
 # NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
 DUE_CHANNEL = "keybuzz_poller_due"
@@ -15,82 +18,16 @@ CLAIM_ROUNDS = 4
 PARK_WINDOW = 8  # due rows a claim looks at beyond its free slots
 
 
-async def ensure_scheduled(db: Executor, tenant_id: str, interval: float) -> None:
-    """A new tenant's first poll falls at a random point of the interval: polls spread out."""
-    await db.execute(
-        """
-        INSERT INTO poller_poll_status (tenant_id, next_poll_at)
-        VALUES ($1, now() + random() * make_interval(secs => $2))
-        ON CONFLICT (tenant_id) DO NOTHING
-        """,
-        tenant_id,
-        interval,
-    )
-
-
-async def poll_soon(db: Executor, tenant_id: str) -> None:
-    """Due now (connection.connected): the next round of any instance takes it."""
-    await db.execute(
-        """
-        INSERT INTO poller_poll_status (tenant_id, next_poll_at) VALUES ($1, now())
-        ON CONFLICT (tenant_id) DO UPDATE SET next_poll_at = now()
-        """,
-        tenant_id,
-    )
-
-
-async def mark_delivered(db: Executor, tenant_id: str) -> None:
-    """The MX stored a mail for the tenant: due now, and the instances are woken.
-
-    One statement: the NOTIFY is sent when the mark commits, never before it.
-    """
-    await db.execute(
-        f"""
-        WITH marked AS (
-            INSERT INTO poller_poll_status (tenant_id, next_poll_at, pushed_at, last_pushed_at)
-            VALUES ($1, now(), now(), now())
-            ON CONFLICT (tenant_id) DO UPDATE SET
-                next_poll_at = least(poller_poll_status.next_poll_at, now()),
-                pushed_at = coalesce(poller_poll_status.pushed_at, now()),
-                last_pushed_at = now()
-            RETURNING tenant_id
-        )
-        SELECT pg_notify('{DUE_CHANNEL}', tenant_id) FROM marked
-        """,
-        tenant_id,
-    )
-
-
 _POLLABLE_TENANT = """
     EXISTS (SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND NOT t.archived)
     AND EXISTS (SELECT 1 FROM poller_inbound_addresses a
                 WHERE a.tenant_id = s.tenant_id AND a.enabled)
 """
+
 _POLLABLE = f"""
     {_POLLABLE_TENANT}
     AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
 """
-
-
-async def claim_due(
-    db: Executor, owner: str, limit: int, lease_seconds: float, interval: float
-) -> list[str]:
-    """Lease up to ``limit`` due tenants, oldest due first; rows another instance is
-    claiming are skipped.
-
-    A due tenant that is not pollable (archived, no enabled address) is parked one
-    ``interval`` on instead of staying due: left due, every claim of every instance
-    walked past all of them (bench_poll_scale). It is looked at again an interval later,
-    as a new tenant's first poll is; a delivery for it marks it due at once.
-    """
-    claimed: list[str] = []
-    for _ in range(CLAIM_ROUNDS):
-        rows = await db.fetch(_CLAIM_DUE, owner, limit - len(claimed), lease_seconds, interval)
-        claimed += [r["tenant_id"] for r in rows if r["claimed"]]
-        if len(claimed) == limit or all(r["claimed"] for r in rows):  # none parked: none due
-            break
-    return claimed
-
 
 # The oldest due rows, up to PARK_WINDOW more than the free slots: the pollable ones are
 # leased (oldest first), the others parked. The window bounds a claim's cost however many
@@ -127,137 +64,202 @@ _CLAIM_DUE = f"""
 """
 
 
-async def claim_tenant(db: Executor, tenant_id: str, owner: str, lease_seconds: float) -> bool:
-    """Lease one tenant now, due or not (poll-now); False if it is leased or not pollable."""
-    claimed = await db.fetchval(
-        f"""
-        WITH one AS (
-            SELECT s.tenant_id FROM poller_poll_status s
-            WHERE s.tenant_id = $1 AND {_POLLABLE}
-            FOR UPDATE OF s SKIP LOCKED
-        )
-        UPDATE poller_poll_status s
-        SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-            claimed_at = now()
-        FROM one WHERE s.tenant_id = one.tenant_id
-        RETURNING true
-        """,
-        tenant_id,
-        owner,
-        lease_seconds,
-    )
-    return bool(claimed)
+class PostgresPollSchedule:
+    """``ports.PollSchedule`` on PostgreSQL, with ``mark_delivered`` for the MX."""
 
+    def __init__(self, db: Executor) -> None:
+        self.db = db
 
-async def is_pollable(db: Executor, tenant_id: str) -> bool:
-    """Known, not archived, with an enabled inbound address (leases aside)."""
-    return bool(
-        await db.fetchval(
+    async def ensure_scheduled(self, tenant_id: str, interval: float) -> None:
+        """A new tenant's first poll falls at a random point of the interval: polls spread out."""
+        await self.db.execute(
             """
-            SELECT true FROM poller_tenants t
-            WHERE t.tenant_id = $1 AND NOT t.archived AND EXISTS (
-                SELECT 1 FROM poller_inbound_addresses a
-                WHERE a.tenant_id = t.tenant_id AND a.enabled)
+            INSERT INTO poller_poll_status (tenant_id, next_poll_at)
+            VALUES ($1, now() + random() * make_interval(secs => $2))
+            ON CONFLICT (tenant_id) DO NOTHING
+            """,
+            tenant_id,
+            interval,
+        )
+
+    async def poll_soon(self, tenant_id: str) -> None:
+        """Due now (connection.connected): the next round of any instance takes it."""
+        await self.db.execute(
+            """
+            INSERT INTO poller_poll_status (tenant_id, next_poll_at) VALUES ($1, now())
+            ON CONFLICT (tenant_id) DO UPDATE SET next_poll_at = now()
             """,
             tenant_id,
         )
-    )
 
+    async def mark_delivered(self, tenant_id: str) -> None:
+        """The MX stored a mail for the tenant: due now, and the instances are woken.
 
-async def renew_leases(
-    db: Executor, owner: str, tenant_ids: Sequence[str], lease_seconds: float
-) -> None:
-    await db.execute(
+        One statement: the NOTIFY is sent when the mark commits, never before it.
         """
-        UPDATE poller_poll_status SET lease_expires_at = now() + make_interval(secs => $3)
-        WHERE lease_owner = $1 AND tenant_id = ANY($2::text[])
-        """,
-        owner,
-        list(tenant_ids),
-        lease_seconds,
-    )
-
-
-async def poll_succeeded(
-    db: Executor, tenant_id: str, owner: str, fetched: int, interval: float
-) -> None:
-    """Record the poll, release the lease, schedule the next one an interval later.
-
-    Keeping the tenant's place in the interval keeps polls spread; a tenant overdue
-    by more than an interval (every instance was down) gets a random place again.
-    A mail delivered after the poll was claimed may have been missed: due again at once.
-    ``pushed_at`` (the oldest delivery not yet served, for operators) is cleared.
-    """
-    await db.execute(
-        """
-        WITH old AS (
-            SELECT tenant_id, last_pushed_at > claimed_at AS pushed_during_poll
-            FROM poller_poll_status WHERE tenant_id = $1 AND lease_owner = $2 FOR UPDATE
+        await self.db.execute(
+            f"""
+            WITH marked AS (
+                INSERT INTO poller_poll_status (tenant_id, next_poll_at, pushed_at, last_pushed_at)
+                VALUES ($1, now(), now(), now())
+                ON CONFLICT (tenant_id) DO UPDATE SET
+                    next_poll_at = least(poller_poll_status.next_poll_at, now()),
+                    pushed_at = coalesce(poller_poll_status.pushed_at, now()),
+                    last_pushed_at = now()
+                RETURNING tenant_id
+            )
+            SELECT pg_notify('{DUE_CHANNEL}', tenant_id) FROM marked
+            """,
+            tenant_id,
         )
-        UPDATE poller_poll_status s SET
-            next_poll_at = CASE
-                WHEN old.pushed_during_poll THEN now()
-                WHEN s.next_poll_at + make_interval(secs => $4) > now()
-                    THEN s.next_poll_at + make_interval(secs => $4)
-                ELSE now() + random() * make_interval(secs => $4) END,
-            pushed_at = CASE WHEN old.pushed_during_poll THEN s.last_pushed_at END,
-            lease_owner = NULL, lease_expires_at = NULL,
-            last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
-            messages_fetched = s.messages_fetched + $3
-        FROM old WHERE s.tenant_id = old.tenant_id
-        """,
-        tenant_id,
-        owner,
-        fetched,
-        interval,
-    )
 
+    async def claim_due(
+        self, owner: str, limit: int, lease_seconds: float, interval: float
+    ) -> list[str]:
+        """Lease up to ``limit`` due tenants, oldest due first; rows another instance is
+        claiming are skipped.
 
-async def poll_failed(
-    db: Executor, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
-) -> None:
-    """Record the error, release the lease, retry with exponential back-off."""
-    await db.execute(
+        A due tenant that is not pollable (archived, no enabled address) is parked one
+        ``interval`` on instead of staying due: left due, every claim of every instance
+        walked past all of them (bench_poll_scale). It is looked at again an interval later,
+        as a new tenant's first poll is; a delivery for it marks it due at once.
         """
-        UPDATE poller_poll_status SET
-            next_poll_at = now() + make_interval(
-                secs => least($5, $4 * power(2, least(consecutive_failures, 20)))),
-            lease_owner = NULL, lease_expires_at = NULL,
-            last_poll_at = now(), last_error = $3, last_error_at = now(),
-            consecutive_failures = consecutive_failures + 1
-        WHERE tenant_id = $1 AND lease_owner = $2
-        """,
-        tenant_id,
-        owner,
-        error,
-        retry_base,
-        retry_cap,
-    )
+        claimed: list[str] = []
+        for _ in range(CLAIM_ROUNDS):
+            rows = await self.db.fetch(
+                _CLAIM_DUE, owner, limit - len(claimed), lease_seconds, interval
+            )
+            claimed += [r["tenant_id"] for r in rows if r["claimed"]]
+            if len(claimed) == limit or all(r["claimed"] for r in rows):  # none parked: none due
+                break
+        return claimed
 
+    async def claim_tenant(self, tenant_id: str, owner: str, lease_seconds: float) -> bool:
+        """Lease one tenant now, due or not (poll-now); False if it is leased or not pollable."""
+        claimed = await self.db.fetchval(
+            f"""
+            WITH one AS (
+                SELECT s.tenant_id FROM poller_poll_status s
+                WHERE s.tenant_id = $1 AND {_POLLABLE}
+                FOR UPDATE OF s SKIP LOCKED
+            )
+            UPDATE poller_poll_status s
+            SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+                claimed_at = now()
+            FROM one WHERE s.tenant_id = one.tenant_id
+            RETURNING true
+            """,
+            tenant_id,
+            owner,
+            lease_seconds,
+        )
+        return bool(claimed)
 
-async def release_leases(db: Executor, owner: str) -> None:
-    """On shutdown: another instance may take our tenants at once, due or not."""
-    await db.execute(
+    async def is_pollable(self, tenant_id: str) -> bool:
+        """Known, not archived, with an enabled inbound address (leases aside)."""
+        return bool(
+            await self.db.fetchval(
+                """
+                SELECT true FROM poller_tenants t
+                WHERE t.tenant_id = $1 AND NOT t.archived AND EXISTS (
+                    SELECT 1 FROM poller_inbound_addresses a
+                    WHERE a.tenant_id = t.tenant_id AND a.enabled)
+                """,
+                tenant_id,
+            )
+        )
+
+    async def renew_leases(
+        self, owner: str, tenant_ids: Sequence[str], lease_seconds: float
+    ) -> None:
+        await self.db.execute(
+            """
+            UPDATE poller_poll_status SET lease_expires_at = now() + make_interval(secs => $3)
+            WHERE lease_owner = $1 AND tenant_id = ANY($2::text[])
+            """,
+            owner,
+            list(tenant_ids),
+            lease_seconds,
+        )
+
+    async def poll_succeeded(
+        self, tenant_id: str, owner: str, fetched: int, interval: float
+    ) -> None:
+        """Record the poll, release the lease, schedule the next one an interval later.
+
+        Keeping the tenant's place in the interval keeps polls spread; a tenant overdue
+        by more than an interval (every instance was down) gets a random place again.
+        A mail delivered after the poll was claimed may have been missed: due again at once.
+        ``pushed_at`` (the oldest delivery not yet served, for operators) is cleared.
         """
-        UPDATE poller_poll_status SET lease_owner = NULL, lease_expires_at = NULL
-        WHERE lease_owner = $1
-        """,
-        owner,
-    )
+        await self.db.execute(
+            """
+            WITH old AS (
+                SELECT tenant_id, last_pushed_at > claimed_at AS pushed_during_poll
+                FROM poller_poll_status WHERE tenant_id = $1 AND lease_owner = $2 FOR UPDATE
+            )
+            UPDATE poller_poll_status s SET
+                next_poll_at = CASE
+                    WHEN old.pushed_during_poll THEN now()
+                    WHEN s.next_poll_at + make_interval(secs => $4) > now()
+                        THEN s.next_poll_at + make_interval(secs => $4)
+                    ELSE now() + random() * make_interval(secs => $4) END,
+                pushed_at = CASE WHEN old.pushed_during_poll THEN s.last_pushed_at END,
+                lease_owner = NULL, lease_expires_at = NULL,
+                last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
+                messages_fetched = s.messages_fetched + $3
+            FROM old WHERE s.tenant_id = old.tenant_id
+            """,
+            tenant_id,
+            owner,
+            fetched,
+            interval,
+        )
 
+    async def poll_failed(
+        self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
+    ) -> None:
+        """Record the error, release the lease, retry with exponential back-off."""
+        await self.db.execute(
+            """
+            UPDATE poller_poll_status SET
+                next_poll_at = now() + make_interval(
+                    secs => least($5, $4 * power(2, least(consecutive_failures, 20)))),
+                lease_owner = NULL, lease_expires_at = NULL,
+                last_poll_at = now(), last_error = $3, last_error_at = now(),
+                consecutive_failures = consecutive_failures + 1
+            WHERE tenant_id = $1 AND lease_owner = $2
+            """,
+            tenant_id,
+            owner,
+            error,
+            retry_base,
+            retry_cap,
+        )
 
-async def poll_status(db: Executor, tenant_id: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        """
-        SELECT tenant_id, next_poll_at, lease_owner IS NOT NULL
-                   AND lease_expires_at > now() AS polling,
-               last_poll_at, last_success_at, last_error, last_error_at,
-               consecutive_failures, messages_fetched,
-               extract(epoch FROM now() - last_success_at)::float8 AS lag_seconds
-        FROM poller_poll_status WHERE tenant_id = $1
-        """,
-        tenant_id,
-    )
+    async def release_leases(self, owner: str) -> None:
+        """On shutdown: another instance may take our tenants at once, due or not."""
+        await self.db.execute(
+            """
+            UPDATE poller_poll_status SET lease_owner = NULL, lease_expires_at = NULL
+            WHERE lease_owner = $1
+            """,
+            owner,
+        )
+
+    async def poll_status(self, tenant_id: str) -> PollStatus | None:
+        row = await self.db.fetchrow(
+            """
+            SELECT tenant_id, next_poll_at, lease_owner IS NOT NULL
+                       AND lease_expires_at > now() AS polling,
+                   last_poll_at, last_success_at, last_error, last_error_at,
+                   consecutive_failures, messages_fetched,
+                   extract(epoch FROM now() - last_success_at)::float8 AS lag_seconds
+            FROM poller_poll_status WHERE tenant_id = $1
+            """,
+            tenant_id,
+        )
+        return PollStatus(scheduled=True, **dict(row)) if row is not None else None
 
 
 # --- quarantine -----------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Polling's pure decisions and values: a scheduler's timings, what a failed poll records,
+what the use cases return (a poll's counts, a tenant's poll status; ``schemas.py`` gives
+them their HTTP shape)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from keybuzz_shared.errors import DependencyUnavailable
+
+from keybuzz_poller.settings import PollerSettings
+
+MAX_RECORDED_ERROR = 500  # characters of a failure kept in poller_poll_status
+
+
+class PollTimings(msgspec.Struct, frozen=True, kw_only=True):
+    interval: float  # every tenant polled at least once per interval
+    lease: float  # a dead instance's tenants are taken over after this
+    tick: float  # how often the scheduler claims when nothing wakes it
+    retry_base: float  # a failing tenant's first retry
+    retry_cap: float  # and its longest wait
+
+
+def poll_timings(settings: PollerSettings) -> PollTimings:
+    interval = float(settings.poll_interval_seconds)
+    return PollTimings(
+        interval=interval,
+        # Takeover of a dead instance's tenants must happen within one interval.
+        lease=min(float(settings.poll_lease_seconds), interval),
+        tick=min(1.0, interval / 4),
+        retry_base=settings.poll_retry_base_seconds,
+        # A failing tenant is never retried less often than the others are polled.
+        retry_cap=max(interval, settings.poll_retry_max_seconds),
+    )
+
+
+def failure_reason(exc: Exception) -> str:
+    """What a failed poll says of itself: an outage's own message, else only the exception's
+    type, never its text (it may quote a mail's content)."""
+    return str(exc) if isinstance(exc, DependencyUnavailable) else type(exc).__name__
+
+
+class PollResult(msgspec.Struct, kw_only=True):
+    tenant_id: str
+    fetched: int
+    stored: int
+    duplicates: int
+    unparsed: int
+
+
+class PollStatus(msgspec.Struct, kw_only=True):
+    tenant_id: str
+    scheduled: bool  # False: no enabled inbound address has been seen for the tenant
+    polling: bool = False  # leased, and the lease has not expired
+    next_poll_at: datetime | None = None
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    messages_fetched: int = 0
+    lag_seconds: float | None = None  # since the last successful poll

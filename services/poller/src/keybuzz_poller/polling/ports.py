@@ -1,0 +1,80 @@
+"""What polling's use cases use, as ports: the schedule shared by every instance (due
+tenants, leases, back-off), and a way to wake this instance's scheduler.
+
+The PostgreSQL adapter is ``polling/store.py``'s ``PostgresPollSchedule``; the unit tier's
+in-memory fake is held to it by ``tests/test_projection_contract.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from keybuzz_poller.polling.domain import PollStatus
+
+
+class PollSchedule(Protocol):
+    """``poller_poll_status``: when each tenant is due, who holds its lease, how it went.
+
+    A tenant is pollable when the projection knows it, not archived, with an enabled
+    address. Leases are held by ``owner`` (an instance) until they expire.
+    """
+
+    async def ensure_scheduled(self, tenant_id: str, interval: float) -> None:
+        """A new tenant's first poll at a random point of ``interval``; a known one unchanged."""
+        ...
+
+    async def poll_soon(self, tenant_id: str) -> None:
+        """Due now (``connection.connected``)."""
+        ...
+
+    async def mark_delivered(self, tenant_id: str) -> None:
+        """The MX stored a mail for the tenant: due now (a poll that claimed it before is
+        due again when it ends), and every polling instance woken."""
+        ...
+
+    async def claim_due(
+        self, owner: str, limit: int, lease_seconds: float, interval: float
+    ) -> list[str]:
+        """Leases up to ``limit`` due pollable tenants whose lease is free or expired, oldest
+        due first; a due tenant that is not pollable is parked ``interval`` on."""
+        ...
+
+    async def claim_tenant(self, tenant_id: str, owner: str, lease_seconds: float) -> bool:
+        """Leases one tenant now, due or not (poll-now); False if leased or not pollable."""
+        ...
+
+    async def is_pollable(self, tenant_id: str) -> bool: ...
+
+    async def renew_leases(
+        self, owner: str, tenant_ids: Sequence[str], lease_seconds: float
+    ) -> None: ...
+
+    async def poll_succeeded(
+        self, tenant_id: str, owner: str, fetched: int, interval: float
+    ) -> None:
+        """Releases ``owner``'s lease and schedules the next poll an interval on (due at once
+        when a mail was delivered during the poll); nothing if ``owner`` lost the lease."""
+        ...
+
+    async def poll_failed(
+        self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
+    ) -> None:
+        """Releases ``owner``'s lease; due again after ``keybuzz_shared.backoff``'s delay for
+        the tenant's consecutive failures, at most ``retry_cap``."""
+        ...
+
+    async def release_leases(self, owner: str) -> None: ...
+
+    async def poll_status(self, tenant_id: str) -> PollStatus | None:
+        """None when the tenant has no schedule row."""
+        ...
+
+
+@dataclass(frozen=True)
+class PollingPorts:
+    """What polling's use cases touch; made once per process (``bootstrap.py``)."""
+
+    schedule: PollSchedule
+    wake: Callable[[], None]  # this instance's scheduler claims at once (if it runs)

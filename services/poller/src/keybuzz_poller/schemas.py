@@ -1,0 +1,61 @@
+"""Bodies of the poller's polling and settings endpoints, HTTP and NATS micro (camelCase),
+and the one mapping from the use cases' results to them, shared by both transports.
+
+Tickets and replies keep their bodies next to their reads for now (``tickets/queries.py``,
+``ticket_view.py``, ``replies/``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from keybuzz_poller.polling import domain
+from keybuzz_poller.replies import queueing
+
+
+class Body(msgspec.Struct, kw_only=True, rename="camel"):
+    """camelCase on the wire, as the events."""
+
+
+class PollResult(Body):
+    tenant_id: str
+    fetched: int
+    stored: int
+    duplicates: int
+    unparsed: int
+
+
+class PollStatus(Body):
+    tenant_id: str
+    scheduled: bool  # False: no enabled inbound address has been seen for the tenant
+    polling: bool = False
+    next_poll_at: datetime | None = None
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    messages_fetched: int = 0
+    lag_seconds: float | None = None  # since the last successful poll
+
+
+class ReplySettings(Body):
+    reply_from_address: str | None = None
+
+
+def poll_result_body(result: domain.PollResult) -> PollResult:
+    return PollResult(**msgspec.structs.asdict(result))
+
+
+def poll_status_body(status: domain.PollStatus) -> PollStatus:
+    return PollStatus(**msgspec.structs.asdict(status))
+
+
+def reply_settings_body(settings: queueing.ReplySettings) -> ReplySettings:
+    return ReplySettings(reply_from_address=settings.reply_from_address)
+
+
+def reply_settings_of(body: ReplySettings) -> queueing.ReplySettings:
+    return queueing.ReplySettings(reply_from_address=body.reply_from_address)
