@@ -194,9 +194,7 @@ async def test_a_service_whose_nats_url_holds_a_password_never_logs_or_dead_lett
         f"nats://{urlsplit(url).username}:[REDACTED]@127.0.0.1:{urlsplit(url).port}"
     )
     retried = [json.loads(line) for line in lines if "will retry" in line]
-    assert (
-        retried and "could not use postgresql://keybuzz:[REDACTED]@" in retried[0]["error"]
-    )
+    assert retried and "could not use postgresql://keybuzz:[REDACTED]@" in retried[0]["error"]
     reason = letter.headers[REASON_HEADER]
     assert db_password not in reason and "[REDACTED]@db.internal" in reason
 
