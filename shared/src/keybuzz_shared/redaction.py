@@ -47,20 +47,12 @@ def is_secret_name(name: str) -> bool:
 # each URL of a comma-separated cluster list (nats://a:p@h1,nats://a:q@h2) is its own match.
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:'\"<>]*):[^\s/'\"<>]*@")
 
-
-def _spelled_any_way(word: str) -> str:
-    """``refreshtoken`` → a pattern for refresh_token, refreshToken, Refresh-Token…"""
-    return "[_.-]?".join(word)
-
-
-# name=value, name: value, "name": "value" (query strings, JSON, headers, exception texts)
-# where the name ends like a secret's (the same endings as is_secret_name).
+# name=value, name: value, "name": "value" (query strings, JSON, headers, exception texts):
+# the value is masked when is_secret_name(name). Already masked values are left alone
+# ("Authorization: Bearer [REDACTED]" stays so).
 _NAMED_VALUE = re.compile(
-    r"(?i)\b(?P<name>[\w.-]*?(?:"
-    + "|".join(_spelled_any_way(ending) for ending in _SECRET_ENDINGS)
-    + r"))(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
-    # already masked: "Authorization: Bearer [REDACTED]" stays so
-    r"(?!\[REDACTED\]|(?:bearer|basic)\s)[^\s\"'&,;}]+"
+    r"\b(?P<name>[\w.-]++)(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
+    r"(?P<value>(?!\[REDACTED\]|(?i:bearer|basic)\s)[^\s\"'&,;}]+)"
 )
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (_URL_PASSWORD, r"\1:" + REDACTED + "@"),
@@ -73,9 +65,10 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def _mask_named_value(match: re.Match[str]) -> str:
-    if not is_secret_name(match["name"]):
-        return match[0]
-    return f"{match['name']}{match['sep']}{REDACTED}"
+    if is_secret_name(match["name"]):
+        return f"{match['name']}{match['sep']}{REDACTED}"
+    # not a secret's name, but its value may hold one: error: password=…
+    return match["name"] + match["sep"] + _NAMED_VALUE.sub(_mask_named_value, match["value"])
 
 
 def redact_text(text: str) -> str:
