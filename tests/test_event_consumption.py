@@ -12,6 +12,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -334,6 +335,39 @@ async def test_an_oversized_bad_event_is_dead_lettered_without_freezing_the_serv
     async with service.client() as http:
         assert (await http.get("/health")).status_code == 200
         assert (await http.get("/ready")).status_code == 200
+
+
+async def test_occurred_at_up_to_five_minutes_ahead_is_handled_beyond_is_dead_lettered(
+    start_service, private_nats
+):
+    """The documented tolerance for a clock running ahead, at its edges: 15 s either side
+    of 5 minutes (room for a slow machine between publishing and decoding)."""
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id) VALUES ($1, $2)",
+                event.event_id, event.tenant_id,
+            )  # fmt: skip
+
+        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="skew")
+
+    service = await start(start_service, private_nats, register)
+    js = service.runtime.js
+    now = datetime.now(UTC)
+    inside = archived("ahead-inside", 1, occurred_at=now + timedelta(minutes=4, seconds=45))
+    beyond = archived("ahead-beyond", 2, occurred_at=now + timedelta(minutes=5, seconds=15))
+    await publish_all(js, [beyond, inside])
+
+    [row] = await rows(service.runtime.pool, 1)
+    assert row["tenant_id"] == "ahead-inside"
+    [letter] = await dead_letters(js, 1)
+    assert json.loads(letter.data)["tenantId"] == "ahead-beyond"
+    reason = letter.headers[REASON_HEADER]
+    assert reason.startswith("undecodable tenant.archived: occurredAt 20"), reason
+    assert "is in the future: more than 300 s ahead of this service's clock" in reason
+    await consumer_drained(js, "TENANTS", "probe-skew")
+    assert await service.runtime.pool.fetchval("SELECT count(*) FROM seen") == 1
 
 
 async def test_redrive_replays_dead_letters_once(start_service, private_nats):

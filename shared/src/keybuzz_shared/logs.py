@@ -1,8 +1,9 @@
 """Structured JSON logging that never prints a secret.
 
 Redaction happens in the formatter, on the final text and on every extra
-field, so a token slipped into a message, an exception or a library's own log
-line is masked too.
+field (``redaction.redact_text``/``redact_value``), so a token or a URL's
+password slipped into a message, an exception or a library's own log line is
+masked too.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = redact_value(value, key)
         if record.exc_info:
             entry["error"] = redact_text("".join(traceback.format_exception(*record.exc_info)))
+        if record.stack_info:
+            entry["stack"] = redact_text(record.stack_info)
         return msgspec.json.encode(entry).decode()
 
 

@@ -41,6 +41,7 @@ from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import E, Event, encode_event
 from keybuzz_shared.outbox import publish_headers
+from keybuzz_shared.redaction import redact_text
 from keybuzz_shared.streams import DEAD_LETTER_PREFIX, STREAMS
 from keybuzz_shared.text import is_storable, one_line
 from keybuzz_shared.times import as_utc
@@ -142,8 +143,13 @@ def decode_delivered(body: bytes, event_type: type[E], delivery: Delivery) -> E:
         raise
     except (Exception, RecursionError) as exc:  # msgspec, UnicodeDecodeError, RecursionError…
         raise UndecodableEvent(f"{type(exc).__name__}: {exc}") from None
-    if event.occurred_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
-        raise UndecodableEvent(f"occurredAt {event.occurred_at.isoformat()} is in the future")
+    now = datetime.now(UTC)
+    if event.occurred_at > now + MAX_CLOCK_SKEW:
+        raise UndecodableEvent(
+            f"occurredAt {event.occurred_at.isoformat()} is in the future: more than "
+            f"{MAX_CLOCK_SKEW.total_seconds():.0f} s ahead of this service's clock "
+            f"({now.isoformat(timespec='seconds')})"
+        )
     return event
 
 
@@ -396,7 +402,8 @@ class EventSubscription(Generic[E]):
         headers = {
             "Nats-Msg-Id": f"dl-{self.durable}-{meta.stream}-{meta.sequence.stream}-"
             f"{int(_stored_at(raw).timestamp() * 1_000_000)}",
-            REASON_HEADER: _header_text(reason),
+            # an exception's text may hold a DSN or a token: masked like a log line
+            REASON_HEADER: _header_text(redact_text(reason)),
             ORIGINAL_SUBJECT_HEADER: raw.subject,
             ORIGINAL_STREAM_HEADER: meta.stream or self.stream,
             ORIGINAL_SEQUENCE_HEADER: str(meta.sequence.stream),

@@ -113,7 +113,8 @@ class NatsConnection:
 
     async def _reconnected(self) -> None:
         self._outage_logged = False
-        log.info("NATS reconnected", extra={"server": str(self.client.connected_url)})
+        # The parsed URL itself: the formatter masks its password (user:password@ in NATS_URL).
+        log.info("NATS reconnected", extra={"server": self.client.connected_url})
 
     async def _closed(self) -> None:
         await self._on_closed()

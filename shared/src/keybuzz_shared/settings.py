@@ -15,13 +15,12 @@ docs/SECURITY.md, "Settings in production".
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import msgspec
 
-from keybuzz_shared.redaction import REDACTED, is_secret_name
+from keybuzz_shared.redaction import REDACTED, is_secret_name, redact_text
 
 DEV_VAULT_TOKEN = "keybuzz-dev-root"
 DEV_JWT_SECRET = "keybuzz-dev-secret-change-me-in-production"
@@ -34,11 +33,6 @@ ENVIRONMENTS = ("development", "test", "staging", "production")
 PRODUCTION_LIKE = frozenset({"staging", "production"})
 # HS256 needs a key of at least the hash size (RFC 7518 §3.2); the same bar for the API key.
 MIN_SECRET_BYTES = 32
-
-# user:password@ inside a URL (DATABASE_URL, NATS_URL): the password is masked.
-_URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/@]*@")
-# libpq also takes it as a query parameter: ...?password=...
-_QUERY_PASSWORD = re.compile(r"(?i)(password=)[^&]*")
 
 
 class SettingsError(SystemExit):
@@ -124,8 +118,8 @@ def _shown(field: str, value: object) -> object:
         return None
     if is_secret_name(field):
         return REDACTED
-    if isinstance(value, str):
-        return _QUERY_PASSWORD.sub(rf"\1{REDACTED}", _URL_PASSWORD.sub(rf"\1:{REDACTED}@", value))
+    if isinstance(value, str):  # URLs: user:[REDACTED]@host, ?password=[REDACTED]
+        return redact_text(value)
     return value
 
 
@@ -189,15 +183,20 @@ def _refuse_unsafe_production(settings: CommonSettings, env: Mapping[str, str]) 
         if problem:
             raise SettingsError(f"{env_name(cls, field)} {problem} when {where}")
     for field in sorted(cls.STRONG_SECRETS):
-        if len(getattr(settings, field).encode()) < MIN_SECRET_BYTES:
-            name = env_name(cls, field)
-            raise SettingsError(
-                f"{name} is shorter than {MIN_SECRET_BYTES} bytes, refused when {where}"
-            )
+        if problem := too_short(env_name(cls, field), getattr(settings, field)):
+            raise SettingsError(f"{problem}, refused when {where}")
     if not settings.vault_addr.startswith("https://"):
         name = env_name(cls, "vault_addr")
         raise SettingsError(f"{name} must be an https:// address when {where}")
     _refuse_anonymous_or_plain_nats(settings, where)
+
+
+def too_short(name: str, secret: str | None) -> str | None:
+    """Why the secret ``name`` is too short (never showing it), or None: the one length rule
+    for the keys we choose ourselves."""
+    if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"{name} is shorter than {MIN_SECRET_BYTES} bytes"
+    return None
 
 
 def _refuse_anonymous_or_plain_nats(settings: CommonSettings, where: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -23,7 +24,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from keybuzz_shared.redaction import redact_text
@@ -94,8 +95,30 @@ def consume_context(headers: Mapping[str, str] | None, name: str) -> Iterator[No
     # NATS header names keep the sender's case; the propagator looks up lower-case names.
     carrier = {key.lower(): value for key, value in (headers or {}).items()}
     parent = _PROPAGATOR.extract(carrier)
-    with _TRACER.start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER):
-        yield
+    # Not the SDK's own recording of an escaping exception: it would keep the exception's
+    # text as it is, and that text may hold a DSN or a token.
+    with _TRACER.start_as_current_span(
+        name,
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield
+        except Exception as exc:
+            record_error(span, exc)
+            raise
+
+
+def record_error(span: Span, exc: BaseException) -> None:
+    """The exception as a span event and the span's status, its text masked like a log line's."""
+    message = redact_text(str(exc))
+    stack = redact_text("".join(traceback.format_exception(exc)))
+    span.record_exception(
+        exc, attributes={"exception.message": message, "exception.stacktrace": stack}
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
 
 
 def current_ids() -> tuple[str, str] | None:

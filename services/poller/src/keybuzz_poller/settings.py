@@ -4,7 +4,7 @@ from typing import Annotated, ClassVar
 
 import msgspec
 from keybuzz_shared.amazon.settings import AmazonSettings
-from keybuzz_shared.settings import MIN_SECRET_BYTES
+from keybuzz_shared.settings import too_short
 
 
 class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
@@ -117,10 +117,9 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
                 f"SMTP_RELAY_STARTTLS=true is required when KEYBUZZ_ENV={self.keybuzz_env}"
             )
         for name in ("bounce_signing_secret", "bounce_signing_previous_secret"):
-            secret = getattr(self, name)
-            if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
-                # In every environment: a short key would make signatures guessable.
-                raise ValueError(f"{name.upper()} is shorter than {MIN_SECRET_BYTES} bytes")
+            # In every environment: a short key would make signatures guessable.
+            if problem := too_short(name.upper(), getattr(self, name)):
+                raise ValueError(problem)
         if self.reply_lease_seconds <= 2 * self.smtp_relay_timeout_seconds:
             # A send still running when its lease ends could be sent again by another instance.
             raise ValueError("REPLY_LEASE_SECONDS must exceed twice SMTP_RELAY_TIMEOUT_SECONDS")

@@ -1,0 +1,210 @@
+"""One redaction rule (keybuzz_shared.redaction) for secret names and URL passwords, used by
+settings, log lines, spans and dead-letter reasons; checked on every kind of URL the services
+use, and on a running service whose NATS_URL carries a password."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
+from keybuzz_devstack.testing import eventually
+from keybuzz_shared import tracing
+from keybuzz_shared.events import TenantArchived
+from keybuzz_shared.logs import JsonFormatter
+from keybuzz_shared.messaging import REASON_HEADER, Delivery, EventSubscription
+from keybuzz_shared.redaction import REDACTED, redact_text, redact_value
+from keybuzz_shared.service import Runtime
+from keybuzz_shared.settings import load_settings
+from keybuzz_tenant_sync.settings import TenantSyncSettings
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.test_event_consumption import dead_letters, definition, publish_all
+
+# Every kind of URL a service is given ({pw}: the password) and what may be shown of it.
+URL_KINDS = {
+    "DATABASE_URL": "postgresql://keybuzz:{pw}@db.internal:5432/keybuzz_backend",
+    "PRODUCT_DATABASE_URL": "postgres://keybuzz:{pw}@db.internal/keybuzz?sslmode=verify-full",
+    "NATS_URL": "nats://orders:{pw}@nats.internal:4222",
+    "NATS_URL over TLS": "tls://orders:{pw}@nats.internal:4222",
+    "NATS_URL, a cluster": "nats://orders:{pw}@n1:4222,nats://orders:{pw}@n2:4222",
+    "NATS_URL, a cluster with spaces": "tls://orders:{pw}@n1:4222, tls://orders:{pw}@n2:4222",
+    "VAULT_ADDR": "https://approle:{pw}@vault.internal:8200/v1/secret/data/keybuzz",
+    "SQS endpoint (moto)": "http://test:{pw}@127.0.0.1:5000/123456789012/keybuzz-orders",
+    "SQS endpoint (AWS)": "https://AKIAEXAMPLE:{pw}@sqs.eu-west-1.amazonaws.com/123/q",
+    "SMTP relay": "smtp://relay-user:{pw}@smtp.relay.example:587",
+}
+PASSWORDS = {
+    "plain": "s3cretpw-4f2a",
+    "percent-encoded": "p%40ss%3Aw%2Fd-4f2a",
+    "holding @ and :": "p@ss:w@rd-4f2a",
+    "holding , ; ? #": "p,w;x?y#z-4f2a",
+}
+
+
+@pytest.mark.parametrize("password", PASSWORDS.values(), ids=PASSWORDS.keys())
+@pytest.mark.parametrize("url", URL_KINDS.values(), ids=URL_KINDS.keys())
+def test_a_urls_password_is_masked_and_the_rest_stays_readable(url: str, password: str) -> None:
+    text = f"could not connect to {url.format(pw=password)}: connection refused"
+    masked = redact_text(text)
+    assert password not in masked
+    assert masked == f"could not connect to {url.format(pw=REDACTED)}: connection refused"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "postgresql://postgres@127.0.0.1:5432/keybuzz_backend",
+        "nats://127.0.0.1:4222,nats://127.0.0.1:4223",
+        "tls://nats.internal:4222",
+        "https://vault.internal:8200/v1/secret/data/keybuzz?version=2",
+        "http://127.0.0.1:5000/queue@1",
+        "https://example.com/a?b=c@d",
+        "mailto:buyer@marketplace.amazon.fr",
+        "reply to amazon.t1+r.abc@inbound.keybuzz.test at 10:32:44",
+    ],
+)
+def test_urls_and_text_without_a_password_are_left_as_they_are(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_values_named_like_secrets_are_masked_by_the_one_list_of_names() -> None:
+    masked = redact_text(
+        "error: password=hunter2 {'refreshToken': 'plain-refresh'} X-Amz-Access-Token: plain-"
+        "access vault_secret_id=plain-id Authorization: Bearer plain.jwt next_token=page-2"
+    )
+    assert "hunter2" not in masked and "plain" not in masked
+    assert "Authorization: Bearer [REDACTED]" in masked and "next_token=page-2" in masked
+
+
+def test_settings_show_no_url_password_of_any_kind() -> None:
+    password = PASSWORDS["holding @ and :"]
+    settings = load_settings(
+        TenantSyncSettings,
+        {
+            "NATS_URL": URL_KINDS["NATS_URL, a cluster"].format(pw=password),
+            "DATABASE_URL": URL_KINDS["DATABASE_URL"].format(pw=PASSWORDS["percent-encoded"]),
+            "VAULT_ADDR": URL_KINDS["VAULT_ADDR"].format(pw=password),
+        },
+    )
+    shown = repr(settings)
+    assert password not in shown and PASSWORDS["percent-encoded"] not in shown
+    assert "nats://orders:[REDACTED]@n1:4222,nats://orders:[REDACTED]@n2:4222" in shown
+    assert "postgresql://keybuzz:[REDACTED]@db.internal:5432/keybuzz_backend" in shown
+
+
+def test_a_log_line_masks_url_passwords_in_message_args_extras_exception_and_stack() -> None:
+    password = PASSWORDS["plain"]
+    dsn = URL_KINDS["DATABASE_URL"].format(pw=password)
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "pool for %s failed", (dsn,), None, sinfo=f"at {dsn}"
+    )
+    record.server = urlsplit(URL_KINDS["NATS_URL"].format(pw=password))  # a parsed URL
+    record.servers = [URL_KINDS["NATS_URL over TLS"].format(pw=password)]
+    try:
+        raise ConnectionError(f"cannot reach {dsn}")
+    except ConnectionError:
+        record.exc_info = sys.exc_info()
+    line = JsonFormatter("svc").format(record)
+    entry = json.loads(line)
+    assert password not in line
+    assert entry["message"] == f"pool for {URL_KINDS['DATABASE_URL'].format(pw=REDACTED)} failed"
+    assert entry["server"] == "nats://orders:[REDACTED]@nats.internal:4222"
+    assert entry["servers"] == ["tls://orders:[REDACTED]@nats.internal:4222"]
+    assert "cannot reach postgresql://keybuzz:[REDACTED]@" in entry["error"]
+    assert "at postgresql://keybuzz:[REDACTED]@" in entry["stack"]
+
+
+def test_redact_value_turns_a_parsed_url_into_its_masked_text() -> None:
+    parsed = urlsplit("nats://operator:op-pass-4f2a@127.0.0.1:4222")
+    assert redact_value(parsed) == "nats://operator:[REDACTED]@127.0.0.1:4222"
+
+
+def test_a_span_records_an_exception_with_its_dsn_masked() -> None:
+    tracing.configure("test")
+    assert tracing._provider is not None
+    exporter = InMemorySpanExporter()
+    tracing._provider.add_span_processor(SimpleSpanProcessor(exporter))
+    password = PASSWORDS["plain"]
+    trace_id = uuid.uuid4().hex
+    try:
+        with pytest.raises(ConnectionError):  # the exception goes on, only the span is masked
+            with tracing.consume_context(
+                {"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"}, "tenant.x process"
+            ):
+                raise ConnectionError(
+                    f"cannot reach {URL_KINDS['DATABASE_URL'].format(pw=password)}"
+                )
+        [span] = [
+            s for s in exporter.get_finished_spans() if f"{s.context.trace_id:032x}" == trace_id
+        ]
+    finally:
+        exporter.shutdown()  # the provider is the process's: stop keeping spans
+    [event] = span.events
+    recorded = json.dumps(
+        {"attributes": dict(event.attributes or {}), "status": span.status.description}
+    )
+    assert password not in recorded
+    assert "cannot reach postgresql://keybuzz:[REDACTED]@" in str(event.attributes)
+    assert span.status.description and "[REDACTED]" in span.status.description
+
+
+async def test_a_service_whose_nats_url_holds_a_password_never_logs_or_dead_letters_it(
+    start_service, private_nats, caplog
+) -> None:
+    """The probe service connects with the operator's user:password inside NATS_URL (allowed
+    in production); NATS goes away and comes back ("NATS reconnected" names the server),
+    and a handler fails with a DSN in its exception text (logged, then dead-lettered)."""
+    caplog.set_level(logging.DEBUG)
+    url = private_nats.spec.url
+    nats_password = urlsplit(url).password
+    assert nats_password and f":{nats_password}@" in url
+    db_password = f"dsn-pass-{uuid.uuid4().hex[:8]}"
+    dsn = URL_KINDS["DATABASE_URL"].format(pw=db_password)
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            raise RuntimeError(f"could not use {dsn}")
+
+        EventSubscription(
+            runtime, event_type=TenantArchived, handler=handle, purpose="leak",
+            max_deliveries=2, retry_backoff=0.1,
+        )  # fmt: skip
+
+    service = await start_service(definition(register), NATS_URL=url, VAULT_TOKEN=ROOT_TOKEN)
+    nc = service.runtime.nc
+    private_nats.stop()
+    await eventually(_async(lambda: not nc.is_connected or None))
+    private_nats.start()
+    reconnected = await eventually(_async(lambda: _record(caplog, "NATS reconnected")), within=30)
+    await publish_all(service.runtime.js, [TenantArchived(tenant_id="leaky")])
+    [letter] = await dead_letters(service.runtime.js, 1)
+
+    formatter = JsonFormatter("probe")
+    lines = [formatter.format(record) for record in caplog.records]
+    for secret in (nats_password, db_password):
+        assert not [line for line in lines if secret in line]
+    assert json.loads(formatter.format(reconnected))["server"] == (
+        f"nats://{urlsplit(url).username}:[REDACTED]@127.0.0.1:{urlsplit(url).port}"
+    )
+    retried = [json.loads(line) for line in lines if "will retry" in line]
+    assert retried and "could not use postgresql://keybuzz:[REDACTED]@" in retried[0]["error"]
+    reason = letter.headers[REASON_HEADER]
+    assert db_password not in reason and "[REDACTED]@db.internal" in reason
+
+
+def _record(caplog: pytest.LogCaptureFixture, message: str) -> logging.LogRecord | None:
+    return next((r for r in caplog.records if r.getMessage() == message), None)
+
+
+def _async(check: Any) -> Any:  # eventually() polls coroutines
+    async def probe() -> Any:
+        return check()
+
+    return probe
