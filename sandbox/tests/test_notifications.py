@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +276,10 @@ async def test_every_order_change_is_one_message_of_amazons_schema(
         assert message["NotificationMetadata"]["ApplicationId"] == APPLICATION_ID
         assert change_of(message)["SellerId"] == FR_SELLER
     assert {change_of(m)["AmazonOrderId"] for m in messages} == changed
-    # The last change of each order is its state in getOrder.
+    # The last change of each order is its state in getOrder. Last as published (the order
+    # of the changes), not as arrived: each is published a lag after its change.
+    in_change_order = [p["notificationId"] for p in published]
+    messages.sort(key=lambda m: in_change_order.index(m["NotificationMetadata"]["NotificationId"]))
     seller = (await connect(client))["access_token"]
     last: dict[str, dict[str, Any]] = {}
     for message in messages:
@@ -293,7 +298,8 @@ async def test_faults_send_some_twice_and_some_late(
     make_client: Any, sqs_queues: Queues, sqs: Any
 ) -> None:
     client, _ = await subscribed(make_client, sqs_queues)
-    faults = {"duplicateNext": 2, "lateNext": 1, "lateSeconds": 2}
+    # No publication lag: the order of arrival is the SQS delay's alone.
+    faults = {"duplicateNext": 2, "lateNext": 1, "lateSeconds": 2, "eventLagSeconds": 0}
     assert (await client.put("/_sandbox/notifications/faults", json=faults)).status_code == 200
     await client.post(f"/_sandbox/sellers/{FR_SELLER}/advance", json={"seconds": 3 * 86400})
     published = (await client.get("/_sandbox/notifications")).json()["sent"]
@@ -305,8 +311,43 @@ async def test_faults_send_some_twice_and_some_late(
     assert twice == {published[0]["notificationId"], published[1]["notificationId"]}
     # The first published one was held back: later changes arrived before it.
     assert ids[-1] == published[0]["notificationId"]
-    bad = await client.put("/_sandbox/notifications/faults", json={"lateRate": 2})
-    assert bad.status_code == 400
+    for bad_faults in ({"lateRate": 2}, {"eventLagSeconds": -1}, {"eventLagSeconds": 901}):
+        bad = await client.put("/_sandbox/notifications/faults", json=bad_faults)
+        assert bad.status_code == 400, bad_faults
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+async def test_a_change_is_published_a_while_after_it_happened(
+    make_client: Any, sqs_queues: Queues, sqs: Any
+) -> None:
+    client, _ = await subscribed(make_client, sqs_queues)
+    lag = 3.0
+    faults = {"eventLagSeconds": lag}
+    assert (await client.put("/_sandbox/notifications/faults", json=faults)).status_code == 200
+    await client.post(f"/_sandbox/sellers/{FR_SELLER}/advance", json={"seconds": 3 * 86400})
+    published = (await client.get("/_sandbox/notifications")).json()["sent"]
+    assert len(published) >= 3
+    messages = await drain(sqs, sqs_queues.queue_url, want=len(published), within=20)
+    assert len(messages) == len(published)
+    by_id = {p["notificationId"]: p for p in published}
+    lags = []
+    for message in messages:
+        changed = change_of(message)["OrderChangeTrigger"]["TimeOfOrderChange"]
+        event_time = message["EventTime"]
+        assert message["NotificationMetadata"]["PublishTime"] == event_time
+        sent = by_id[message["NotificationMetadata"]["NotificationId"]]
+        assert (sent["timeOfOrderChange"], sent["sentAt"]) == (changed, event_time)
+        lags.append(_epoch(event_time) - _epoch(changed))
+    # TimeOfOrderChange is whole seconds: the lag seen is the drawn one plus < 1 s.
+    assert all(0 <= seen < lag + 1 for seen in lags), lags
+    assert max(lags) - min(lags) > 1, lags  # drawn for each: not one instant for all
+    # Each reaches the queue when published: in EventTime order, whatever the changes' order
+    # (within a delivery tick, 0.1 s).
+    arrivals = [_epoch(m["EventTime"]) for m in messages]
+    assert all(b >= a - 0.15 for a, b in itertools.pairwise(arrivals)), arrivals
 
 
 async def test_no_message_after_unsubscribing(

@@ -4,7 +4,11 @@ While a seller is subscribed to ORDER_CHANGE, every status change of its orders
 (new order, payment, shipment, cancellation; by time passing or
 ``POST /_sandbox/sellers/{id}/advance``) becomes one message on the destination's
 queue, shaped like Amazon's published ORDER_CHANGE schema (notification version 1.0,
-payload version 1.0). Delivery is at least once and, when asked for, unordered
+payload version 1.0). As at Amazon, a notification is published a while after its
+change: ``EventTime`` (and ``PublishTime``) is the change's moment plus a lag drawn for
+each notification (``DeliveryFaults.event_lag_seconds``), while ``TimeOfOrderChange``
+stays the change's own time; the changes of one order may reach the queue in another
+order than they happened. Delivery is at least once and, when asked for, unordered
 (``DeliveryFaults``: duplicates and late messages); a queue that cannot be reached
 holds the messages until it can. The operations are in notifications.py.
 """
@@ -42,6 +46,9 @@ TICK_SECONDS = 0.1  # how often the sandbox looks for order changes to publish
 SQS_BATCH = 10  # SendMessageBatch's maximum
 MAX_RETRY_SECONDS = 5.0
 KEEP_DELIVERED = 10_000  # delivered notifications listed by the admin endpoint
+# Amazon publishes a change seconds to minutes after it happened; the default stays short
+# so that tests and the dev stack see changes within seconds (PUT .../faults sets more).
+EVENT_LAG_SECONDS = 1.0
 
 
 def conflict(message: str) -> SpApiError:
@@ -77,8 +84,12 @@ class Subscription(msgspec.Struct, kw_only=True):
 
 
 class DeliveryFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Body of PUT /_sandbox/notifications/faults: what SQS's at-least-once delivery does."""
+    """Body of PUT /_sandbox/notifications/faults: how late Amazon publishes a change, and
+    what SQS's at-least-once delivery does."""
 
+    # Each notification's EventTime is its change's moment plus a lag drawn uniformly
+    # from [0, event_lag_seconds) (real seconds), and it reaches the queue then.
+    event_lag_seconds: float = EVENT_LAG_SECONDS
     duplicate_rate: float = 0.0  # fraction of notifications sent twice
     late_rate: float = 0.0  # fraction held back late_seconds (arrive after later changes)
     late_seconds: float = 2.0  # real seconds
@@ -91,6 +102,8 @@ class DeliveryFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknow
             issues.append("duplicateRate and lateRate must be between 0 and 1")
         if self.late_seconds < 0 or self.late_seconds > 900:
             issues.append("lateSeconds must be between 0 and 900")
+        if self.event_lag_seconds < 0 or self.event_lag_seconds > 900:
+            issues.append("eventLagSeconds must be between 0 and 900")
         if min(self.duplicate_next, self.late_next) < 0:
             issues.append("duplicateNext and lateNext must be >= 0")
         return issues
@@ -109,7 +122,8 @@ class Delivered(msgspec.Struct, kw_only=True, rename="camel"):
     order_id: str
     order_status: str
     seller_id: str
-    sent_at: str  # published (queued for delivery)
+    time_of_order_change: str  # the change's moment (TimeOfOrderChange, whole seconds)
+    sent_at: str  # published: EventTime and PublishTime (the change's moment + the lag)
     late_seconds: float = 0.0  # held back this long by the faults
     copies: int = 1  # 2: sent twice by the faults
 
@@ -137,6 +151,7 @@ class NotificationBook:
         self.delivered: list[Delivered] = []
         self.faults = DeliveryFaults()
         self.rng = random.Random(f"{config.seed}:notifications")
+        self.lag_rng = random.Random(f"{config.seed}:notification-lag")
         self._retry_at = 0.0
         self._retry_delay = 0.0
         self._queue_urls: dict[str, str] = {}
@@ -232,11 +247,12 @@ class NotificationBook:
             last_update=book.real_ts(changed),
         )
         notification_id = str(uuid.uuid4())
+        published = now + self._draw_lag()
         body = msgspec.json.encode(
-            order_change(self.config.application_id, book, state, sub, notification_id, now)
+            order_change(self.config.application_id, book, state, sub, notification_id, published)
         ).decode()
         late = self.faults.late_seconds if self._draw_late() else 0.0
-        due = now + late
+        due = published + late
         copies = 2 if self._draw_duplicate() else 1
         for _ in range(copies):
             self.pending.append(
@@ -254,12 +270,16 @@ class NotificationBook:
                 order_id=facts.order_id,
                 order_status=status,
                 seller_id=sub.seller_id,
-                sent_at=millis(now),
+                time_of_order_change=iso(state.last_update),
+                sent_at=millis(published),
                 late_seconds=late,
                 copies=copies,
             )
         )
         del self.delivered[:-KEEP_DELIVERED]
+
+    def _draw_lag(self) -> float:
+        return self.lag_rng.uniform(0.0, self.faults.event_lag_seconds)
 
     def _draw_duplicate(self) -> bool:
         if self.faults.duplicate_next > 0:
@@ -377,14 +397,15 @@ def order_change(
     state: OrderState,
     sub: Subscription,
     notification_id: str,
-    now: float,
+    published: float,
 ) -> dict[str, Any]:
-    """Amazon's envelope around an OrderChangeNotification (payload version 1.0)."""
+    """Amazon's envelope around an OrderChangeNotification (payload version 1.0): EventTime
+    and PublishTime when it is published, TimeOfOrderChange when the order changed."""
     return {
         "NotificationVersion": NOTIFICATION_VERSION,
         "NotificationType": ORDER_CHANGE,
         "PayloadVersion": PAYLOAD_VERSION,
-        "EventTime": millis(now),
+        "EventTime": millis(published),
         "Payload": {
             "OrderChangeNotification": {
                 "NotificationLevel": "OrderLevel",
@@ -401,7 +422,7 @@ def order_change(
         "NotificationMetadata": {
             "ApplicationId": application_id,
             "SubscriptionId": sub.subscription_id,
-            "PublishTime": millis(now),
+            "PublishTime": millis(published),
             "NotificationId": notification_id,
         },
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,13 @@ def sqs_client(endpoint: str) -> Any:
     return get_session().create_client("sqs", region_name=stack_sqs.REGION, endpoint_url=endpoint)
 
 
-async def subscribed(orders: OrdersKit, tenant: str) -> dict[str, Any]:
+async def subscribed(orders: OrdersKit, tenant: str, within: float = 30) -> dict[str, Any]:
     async def probe() -> Any:
         return await orders.pool.fetchrow(
             "SELECT * FROM order_subscriptions WHERE tenant_id = $1 AND status = 'ACTIVE'", tenant
         )
 
-    return dict(await eventually(probe, 30))
+    return dict(await eventually(probe, within))
 
 
 async def connected_and_backfilled(orders: OrdersKit, tenant: str) -> dict[str, Any]:
@@ -244,13 +245,25 @@ async def test_duplicates_change_nothing_and_late_ones_never_overwrite(
 
 
 def overtaken(published: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Late notifications whose order changed again after them (sent on time)."""
+    """Late notifications whose order changed again after them, the later change sent on
+    time and reaching the queue first (each is published a drawn lag after its change:
+    ``sentAt``; a late one reaches the queue ``lateSeconds`` after that)."""
     return [
         n
         for i, n in enumerate(published)
         if n["lateSeconds"]
-        and any(m["orderId"] == n["orderId"] and not m["lateSeconds"] for m in published[i + 1 :])
+        and any(
+            m["orderId"] == n["orderId"]
+            and not m["lateSeconds"]
+            and moment(m["sentAt"]) < moment(n["sentAt"]) + timedelta(seconds=n["lateSeconds"])
+            for m in published[i + 1 :]
+        )
     ]
+
+
+def moment(text: str) -> datetime:
+    """An Amazon time (trailing Z) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 async def metric(orders: OrdersKit, prefix: str) -> float:

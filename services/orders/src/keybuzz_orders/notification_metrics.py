@@ -9,7 +9,8 @@ SERVICE = "orders"
 NOTIFICATIONS = Counter(
     "keybuzz_orders_notifications",
     "ORDER_CHANGE notifications handled, by outcome: applied, stale (a newer state was "
-    "held), duplicate, unknown_seller (not subscribed any more), dead_lettered (malformed).",
+    "held), duplicate, unknown_seller (not subscribed any more), dead_lettered (malformed), "
+    "failed (its unit of work failed: left in the queue, delivered again).",
     ["service", "outcome"],
 )
 AGE = Histogram(

@@ -121,6 +121,7 @@ class QueueConsumer(BackgroundLoop):
             async with self.runtime.unit_of_work() as uow:
                 outcome, tenant_id = await order_changes.apply(uow.conn, notification)
         except Exception as exc:  # the database: SQS delivers it again after the timeout
+            metrics.handled("failed")
             log.warning("notification not applied", extra={"error": type(exc).__name__})
             return False
         metrics.handled(outcome.value)
