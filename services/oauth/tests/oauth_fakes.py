@@ -1,5 +1,5 @@
 """In-memory fakes of oauth's ports (``keybuzz_oauth.ports``), for the unit tier.
-``test_store_contract.py`` runs the same scenarios on these and on the real adapters
+``test_oauth_store_contract.py`` runs the same scenarios on these and on the real adapters
 (PostgreSQL, OpenBao), so a fake that drifts from ``store.py`` or Vault fails there."""
 
 from __future__ import annotations

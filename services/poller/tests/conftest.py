@@ -8,9 +8,7 @@ import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.service import DEFINITION
-
-# Small enough to test the 552 cheaply.
-MAX_MESSAGE_BYTES = 64 * 1024
+from mailkit import MAX_MESSAGE_BYTES
 
 
 @pytest.fixture

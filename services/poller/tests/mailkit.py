@@ -27,6 +27,8 @@ from keybuzz_shared.events import (
 from nats.js.api import DeliverPolicy
 
 DOMAIN = "inbound.keybuzz.test"
+# The test poller's MX_MAX_MESSAGE_BYTES (conftest.py): small enough to test the 552 cheaply.
+MAX_MESSAGE_BYTES = 64 * 1024
 ORDER = "171-2345678-1234567"
 
 

@@ -12,9 +12,16 @@ from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_poller.service import DEFINITION
-from mailkit import archived, folder, new_tenant, relay_mail, send, synced, synced_and_ignored
-
-from conftest import MAX_MESSAGE_BYTES
+from mailkit import (
+    MAX_MESSAGE_BYTES,
+    archived,
+    folder,
+    new_tenant,
+    relay_mail,
+    send,
+    synced,
+    synced_and_ignored,
+)
 
 
 async def test_mail_for_two_tenants_lands_in_each_tenants_folder(

@@ -1,5 +1,5 @@
 """In-memory fakes of tenant-sync's ports (``keybuzz_tenant_sync.ports``), for the unit
-tier. ``test_store_contract.py`` runs the same scenarios on these and on the PostgreSQL
+tier. ``test_tenant_sync_store_contract.py`` runs the same scenarios on these and on the PostgreSQL
 adapters, so a fake that drifts from ``store.py`` fails there."""
 
 from __future__ import annotations

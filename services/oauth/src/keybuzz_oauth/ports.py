@@ -2,7 +2,7 @@
 Vault, Login with Amazon's code exchange and a clock. ``bootstrap.py`` assembles the real
 adapters (``store.py`` for the SQL, ``adapters.py`` for Vault and LWA); the unit tests give
 in-memory fakes, held to the adapters by a shared contract test
-(``tests/test_store_contract.py``)."""
+(``tests/test_oauth_store_contract.py``)."""
 
 from __future__ import annotations
 

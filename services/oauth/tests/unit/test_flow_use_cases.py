@@ -1,6 +1,6 @@
 """oauth's decisions on in-memory ports: no server, milliseconds per test.
 
-The fakes are held to the real adapters (PostgreSQL, OpenBao) by ``test_store_contract.py``;
+The fakes are held to the real adapters (PostgreSQL, OpenBao) by ``test_oauth_store_contract.py``;
 the flows through the browser, the sandbox's LWA and Vault stay in the other test files."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What tenant-sync's use cases need, as ports: its own tables, the product's tenants,
 a unit of work. ``bootstrap.py`` assembles the PostgreSQL adapters (``store.py``); the
 unit tests give in-memory fakes, held to the adapters by a shared contract test
-(``tests/test_store_contract.py``)."""
+(``tests/test_tenant_sync_store_contract.py``)."""
 
 from __future__ import annotations
 

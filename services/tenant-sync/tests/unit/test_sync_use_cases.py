@@ -1,6 +1,6 @@
 """tenant-sync's decisions on in-memory ports: no server, milliseconds per test.
 
-The fakes are held to the PostgreSQL adapters by ``test_store_contract.py``; the flows
+The fakes are held to the PostgreSQL adapters by ``test_tenant_sync_store_contract.py``; the flows
 over NATS and PostgreSQL stay in the other test files."""
 
 from __future__ import annotations
