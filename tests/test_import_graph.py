@@ -107,3 +107,16 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
     graph = import_graph()
     assert "keybuzz_shared.logs" in graph  # the sources were found
     assert circles(graph) == []
+
+
+def test_test_modules_have_one_base_name_each() -> None:
+    """pytest imports test files and their helpers (prepend mode: no packages) by base name:
+    two ``test_store_contract.py`` in two services make one of them fail to collect."""
+    dirs = [ROOT / "tests", ROOT / "sandbox" / "tests", *ROOT.glob("services/*/tests")]
+    names = [
+        path.name
+        for directory in dirs
+        for path in directory.rglob("*.py")
+        if path.name not in ("conftest.py", "__init__.py")
+    ]
+    assert sorted({name for name in names if names.count(name) > 1}) == []
