@@ -42,6 +42,8 @@ class NatsAccess:
         options: dict[str, Any] = {}
         if self.user and self.password:
             options |= {"user": self.user, "password": self.password}
+        if self.user:  # replies arrive under the user's own prefix, the only one it may read
+            options["inbox_prefix"] = inbox_prefix(self.user)
         if self.creds:
             options["user_credentials"] = self.creds
         if self.ca:
@@ -84,8 +86,7 @@ class NatsConnection:
             closed_cb=self._closed,
             # Replies come back under the service's own prefix, the only one its NATS user
             # may subscribe to (nats_access.py).
-            inbox_prefix=inbox_prefix(self.access.user or self.service),
-            **self.access.options(),
+            **{"inbox_prefix": inbox_prefix(self.service), **self.access.options()},
         )
 
     async def close(self, drain_seconds: float = 3.0) -> None:
