@@ -18,7 +18,13 @@ import pytest
 from keybuzz_devstack import infra
 from keybuzz_devstack.testing import eventually
 from keybuzz_shared.events import TenantCreated, TenantSynced, encode_event, event_headers
-from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP, inbox_prefix, permissions
+from keybuzz_shared.nats_access import (
+    DURABLES,
+    OPERATOR,
+    PRODUCT_APP,
+    inbox_prefix,
+    permissions,
+)
 from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
 from keybuzz_shared.streams import ensure_streams
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
@@ -167,9 +173,32 @@ def test_permissions_follow_the_contracts() -> None:
     assert "tenant.synced" in tenant_sync.publish
     assert "tenant.synced" not in permissions("orders").publish
     assert "tenant.synced" not in permissions(PRODUCT_APP).publish
-    assert "$JS.API.CONSUMER.MSG.NEXT.TENANTS.>" in poller.publish  # it consumes tenant.*
-    assert "$JS.API.CONSUMER.MSG.NEXT.ORDERS.>" not in poller.publish
-    assert not any("PURGE" in s or "STREAM.DELETE" in s for s in poller.publish)
+    # its own consumers only, by name; never a stream change
+    assert "$JS.API.CONSUMER.MSG.NEXT.TENANTS.poller-inbound-addresses" in poller.publish
+    assert not any("TENANTS.tenant-sync-" in s for s in poller.publish)
+    assert not any(s.startswith("$JS.API.STREAM.UPDATE") for s in poller.publish)
+    assert "tenant.archived" not in poller.publish  # it consumes it, never says it
+
+
+def _subscribed_durables(definition) -> dict[str, tuple[str, ...]]:
+    """What a service's consumers are: its app is assembled (not started) and asked."""
+    from keybuzz_shared.service import create_app
+
+    app = create_app(definition, load_settings(definition.settings_type, {}))
+    found: dict[str, list[str]] = {}
+    for subscription in app.state.runtime.subscriptions:
+        found.setdefault(subscription.subject, []).append(subscription.durable)
+    return {subject: tuple(sorted(names)) for subject, names in found.items()}
+
+
+def test_the_consumers_named_in_the_permissions_are_the_services_consumers() -> None:
+    from keybuzz_oauth.service import DEFINITION as OAUTH
+    from keybuzz_orders.service import DEFINITION as ORDERS
+    from keybuzz_poller.service import DEFINITION as POLLER
+
+    for definition in (OAUTH, ORDERS, POLLER, TENANT_SYNC):
+        named = {s: tuple(sorted(d)) for s, d in DURABLES[definition.name].items()}
+        assert _subscribed_durables(definition) == named, definition.name
 
 
 @pytest.mark.parametrize(

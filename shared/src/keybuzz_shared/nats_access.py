@@ -161,8 +161,10 @@ def service_permissions(service: str) -> Permissions:
         subscribe=[
             f"{inbox_prefix(service)}.>",
             f"keybuzz.{service}.>",  # its operator actions (micro endpoints)
-            # `nats micro ls/info`: the name-less discovery requests, and its own.
-            "$SRV.*",
+            # `nats micro ls/info`: the name-less discovery requests, and its own. Each
+            # named: an allowed `$SRV.*` also lets `$SRV.>` through (the server matches
+            # the `>` token against `*`), which hears every other service's requests.
+            *(f"$SRV.{verb}" for verb in ("PING", "INFO", "STATS")),
             f"$SRV.*.keybuzz-{service}",
             f"$SRV.*.keybuzz-{service}.*",
         ],
