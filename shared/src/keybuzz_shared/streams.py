@@ -155,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.get("NATS_CA"),
     )
     url = args.nats_url or os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    servers = [u.strip() for u in url.split(",") if u.strip()]  # a cluster's list
     replicas = args.replicas or int(os.environ.get("NATS_STREAM_REPLICAS", "1"))
     try:
-        asyncio.run(provision(url, access.options(), replicas))
+        asyncio.run(provision(servers, access.options(), replicas))
     except StreamSealed as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
@@ -165,9 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def provision(url: str, options: Mapping[str, Any], replicas: int = 1) -> None:
+async def provision(
+    servers: str | list[str], options: Mapping[str, Any], replicas: int = 1
+) -> None:
     """Connect (waiting for the server), provision every stream, disconnect."""
-    nc = await nats.connect(url, max_reconnect_attempts=-1, **options)
+    nc = await nats.connect(servers, max_reconnect_attempts=-1, **options)
     try:
         await ensure_streams(nc.jetstream(), replicas)
     finally:
