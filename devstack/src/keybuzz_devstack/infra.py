@@ -136,12 +136,12 @@ def provision_streams(url: str, users: dict[str, str], replicas: int = 1) -> Non
         "password": users[PROVISIONER],
         "inbox_prefix": inbox_prefix(PROVISIONER),
     }
-    url = without_credentials(url)
+    servers = without_credentials(url).split(",")
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(provision(url, options, replicas))
+            asyncio.run(provision(servers, options, replicas))
         except BaseException as exc:
             failure.append(exc)
 
