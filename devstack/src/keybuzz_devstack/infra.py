@@ -126,16 +126,19 @@ def without_credentials(url: str) -> str:
     )
 
 
-def provision_streams(url: str, users: dict[str, str], replicas: int = 1) -> None:
-    """Create the streams as the provisioner, as the deployment's start-up Job does.
+def provision_streams(url: str, users: dict[str, str] | None = None, replicas: int = 1) -> None:
+    """Create the streams as the provisioner, as the deployment's start-up Job does
+    (anonymously on a server without users, e.g. a benchmark's).
 
     In a thread of its own: the fixtures that call it may run inside an event loop.
     """
-    options = {
-        "user": PROVISIONER,
-        "password": users[PROVISIONER],
-        "inbox_prefix": inbox_prefix(PROVISIONER),
-    }
+    options: dict[str, str] = {}
+    if users is not None:
+        options = {
+            "user": PROVISIONER,
+            "password": users[PROVISIONER],
+            "inbox_prefix": inbox_prefix(PROVISIONER),
+        }
     servers = without_credentials(url).split(",")
     failure: list[BaseException] = []
 
