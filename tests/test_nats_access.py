@@ -353,3 +353,21 @@ async def test_a_service_redrives_its_dead_letters_to_its_own_consumer_only(
 
 async def _letters(js, count: int) -> bool:
     return (await js.stream_info("DEADLETTER")).state.messages == count
+
+
+async def test_a_service_waits_for_its_streams_then_starts(
+    private_nats, start_service, nats_users, caplog
+):
+    """Services never create a stream: one started before provisioning waits for it."""
+    operator = await nats.connect(private_nats.spec.url)
+    try:
+        await operator.jetstream().delete_stream("TENANTS")  # as if never provisioned
+        starting = asyncio.create_task(start_service(TENANT_SYNC, NATS_URL=private_nats.spec.url))
+        await eventually(lambda: _async("waiting for streams to be provisioned" in caplog.text))
+        assert not starting.done()
+        await asyncio.to_thread(infra.provision_streams, private_nats.spec.url, nats_users)
+        service = await asyncio.wait_for(starting, 30)
+        assert (await _ready(service))[0] == 200
+        await operator.jetstream().consumer_info("TENANTS", "tenant-sync-tenant-created")
+    finally:
+        await operator.close()

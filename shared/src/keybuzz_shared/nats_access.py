@@ -1,10 +1,11 @@
-"""Who may do what on NATS: one user per service, an operator, the product app.
+"""Who may do what on NATS: one user per service, an operator, the product app, the provisioner.
 
 Nothing connects anonymously, in any environment. Each service's user may publish
 only the subjects it produces, its own dead letters and their replays to its own
-consumers, read only the streams it consumes through its own consumers, look up
-(never change) its streams, answer only its own micro endpoints, and receive replies
-only on its own inbox prefix. Only the provisioner creates and updates streams. The permissions are derived from ``contracts.ROUTES``, the
+consumers; read the streams it consumes through its own consumers only; look its
+streams up but never change them; answer only its own micro endpoints; and receive
+replies only on its own inbox prefix. Only the provisioner creates and updates
+streams. The permissions are derived from ``contracts.ROUTES``, the
 same table the AsyncAPI document comes from, so the two cannot disagree. The dev
 stack and the tests generate the server's configuration from here; production uses
 the same rules through the NATS Helm values (docs/OPERATIONS.md, "NATS access").

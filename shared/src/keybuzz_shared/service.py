@@ -2,9 +2,9 @@
 
 A service describes itself with a :class:`ServiceDefinition`; :func:`create_app`
 wires it into a Litestar app whose lifespan connects NATS (waiting for it at
-start-up), waits for its streams to be provisioned, applies migrations, starts the subscribers,
-the outbox relay and the NATS micro service, and undoes all of it in reverse
-on shutdown (drain NATS, close pools).
+start-up), waits for its streams to be provisioned, applies migrations, starts the
+subscribers, the outbox relay and the NATS micro service, and undoes all of it in
+reverse on shutdown (drain NATS, close pools).
 """
 
 from __future__ import annotations
@@ -168,12 +168,15 @@ async def readiness(runtime: Runtime[Any]) -> ReadyReport:
 async def _problems(checks: Iterable[Awaitable[str | None]]) -> list[str]:
     """What the checks found; one that fails or times out finds nothing (the server may be
     electing a leader: a definite answer, not a slow one, makes the service not ready)."""
-    found = []
-    for check in checks:
-        with contextlib.suppress(Exception):
-            if problem := await asyncio.wait_for(check, READY_CHECK_TIMEOUT):
-                found.append(problem)
-    return found
+
+    async def bounded(check: Awaitable[str | None]) -> str | None:
+        try:
+            return await asyncio.wait_for(check, READY_CHECK_TIMEOUT)
+        except Exception:
+            return None
+
+    found = await asyncio.gather(*(bounded(check) for check in checks))
+    return [problem for problem in found if problem]
 
 
 async def _stream_problem(runtime: Runtime[Any], stream: str) -> str | None:

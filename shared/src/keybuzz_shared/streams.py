@@ -122,15 +122,19 @@ def problem(info: StreamInfo, replicas: int | None = None) -> str | None:
 
 
 async def wait_for_streams(js: JetStreamContext, names: Iterable[str], every: float = 1.0) -> None:
-    """Until each stream exists (provisioning runs beside the services; no timeout here)."""
+    """Until each stream exists and takes this release's subjects (a release adding a
+    subject deploys its provisioning beside the services; no timeout here)."""
     waiting = sorted(set(names))
     logged = False
     while waiting:
         missing = []
         for name in waiting:
             try:
-                await js.stream_info(name)
+                info = await js.stream_info(name)
             except NotFoundError:
+                missing.append(name)
+                continue
+            if sorted(info.config.subjects or []) != sorted(STREAMS.get(name, [])):
                 missing.append(name)
         if missing and not logged:
             log.warning("waiting for streams to be provisioned", extra={"streams": missing})
