@@ -30,9 +30,9 @@ from keybuzz_shared.nats_access import (
     DURABLES,
     OPERATOR,
     PRODUCT_APP,
-    inbox_prefix,
     permissions,
 )
+from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
 from keybuzz_shared.streams import STREAMS, ensure_streams
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC

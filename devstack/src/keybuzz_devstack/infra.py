@@ -28,9 +28,9 @@ from keybuzz_shared.nats_access import (
     OPERATOR,
     PROVISIONER,
     USERS,
-    inbox_prefix,
     server_authorization,
 )
+from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.streams import provision
 
 DEV_VAULT_ROOT_TOKEN = "keybuzz-dev-root"

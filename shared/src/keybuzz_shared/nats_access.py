@@ -23,6 +23,7 @@ from keybuzz_shared.messaging import (
     redrive_subject,
     stream_for,
 )
+from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.streams import DEAD_LETTER_STREAM, STREAMS
 
 OPERATOR = "operator"
@@ -35,11 +36,6 @@ USERS = (*SERVICES, OPERATOR, PRODUCT_APP, PROVISIONER)
 REAUTH_REPORTERS = ("orders",)
 # What the product app announces; never tenant.synced, which only tenant-sync says.
 PRODUCT_APP_SUBJECTS = ("tenant.created", "tenant.updated", "tenant.archived")
-
-
-def inbox_prefix(user: str) -> str:
-    """Replies to a user's requests arrive under this prefix, which only it may read."""
-    return f"_INBOX_{user}"
 
 
 @dataclass(frozen=True)

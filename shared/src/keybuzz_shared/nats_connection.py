@@ -17,10 +17,15 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from keybuzz_shared.nats_access import inbox_prefix
 from keybuzz_shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+
+def inbox_prefix(user: str) -> str:
+    """Replies to a user's requests arrive under this prefix, which only it may read
+    (nats_access.py gives each user this one)."""
+    return f"_INBOX_{user}"
 
 
 @dataclass(frozen=True)

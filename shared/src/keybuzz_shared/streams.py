@@ -22,6 +22,8 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig, StreamInfo
 from nats.js.errors import BadRequestError, NotFoundError
 
+from keybuzz_shared.nats_connection import NatsAccess
+
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_PREFIX = "deadletter"
@@ -150,8 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nats-url", default=None, help="default: $NATS_URL or local")
     parser.add_argument("--replicas", type=int, default=None, help="default: $NATS_STREAM_REPLICAS")
     args = parser.parse_args(argv)
-    from keybuzz_shared.nats_connection import NatsAccess  # the provisioner's credentials
-
     access = NatsAccess(
         os.environ.get("NATS_USER"),
         os.environ.get("NATS_PASSWORD"),
