@@ -34,7 +34,7 @@ from keybuzz_shared.nats_access import (
 )
 from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
-from keybuzz_shared.streams import STREAMS, ensure_streams
+from keybuzz_shared.streams import STREAMS, StreamSealed, ensure_streams, problem
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from nats.aio.client import Client
 from nats.errors import NoServersError
@@ -369,5 +369,32 @@ async def test_a_service_waits_for_its_streams_then_starts(
         service = await asyncio.wait_for(starting, 30)
         assert (await _ready(service))[0] == 200
         await operator.jetstream().consumer_info("TENANTS", "tenant-sync-tenant-created")
+    finally:
+        await operator.close()
+
+
+async def test_provisioning_puts_back_a_capped_stream_and_stops_on_a_sealed_one(
+    private_nats, nats_users
+):
+    operator = await nats.connect(private_nats.spec.url)
+    try:
+        js = operator.jetstream()
+        for n in range(3):
+            await js.publish("tenant.created", b"{}", headers={"Nats-Msg-Id": f"p-{n}"})
+        capped = {"name": "TENANTS", "subjects": STREAMS["TENANTS"], "max_msgs": 1,
+                  "duplicate_window": 600_000_000_000}  # fmt: skip
+        await operator.request("$JS.API.STREAM.UPDATE.TENANTS", msgspec.json.encode(capped))
+        await asyncio.to_thread(infra.provision_streams, private_nats.spec.url, nats_users)
+        info = await js.stream_info("TENANTS")
+        assert info.config.max_msgs == -1 and problem(info) is None
+        await js.publish("tenant.created", b"{}", headers={"Nats-Msg-Id": "after"})
+        assert (await js.stream_info("TENANTS")).state.messages == 2  # no longer cut to 1
+
+        sealed = {**capped, "max_msgs": -1, "sealed": True}
+        await operator.request("$JS.API.STREAM.UPDATE.ORDERS", msgspec.json.encode(
+            {**sealed, "name": "ORDERS", "subjects": STREAMS["ORDERS"]}
+        ))  # fmt: skip
+        with pytest.raises(StreamSealed, match="stream ORDERS is sealed"):
+            await asyncio.to_thread(infra.provision_streams, private_nats.spec.url, nats_users)
     finally:
         await operator.close()
