@@ -48,6 +48,7 @@ def start_stack(root: Path) -> tuple[BenchContext, list[infra.RunningServer]]:
     for server in servers:
         server.start(timeout=60)
     nats_server, pg, vault = servers
+    infra.provision_streams(nats_server.spec.url)  # the services only wait for their streams
     bootstrap.seed_vault(vault.spec.url, infra.DEV_VAULT_ROOT_TOKEN)
     return BenchContext(nats_server.spec.url, pg.spec.url, vault.spec.url, root), servers
 

@@ -86,7 +86,9 @@ def test_up_then_down_leaves_nothing_behind(tmp_path):
         assert up.returncode == 0, up.stderr[-3000:]
         assert "KeyBuzz development stack is ready" in up.stdout
         assert "amzn1.application-oa2-client.keybuzz-sandbox" in up.stdout
-        assert_all_ready()
+        assert_all_ready()  # their streams were provisioned (the services only wait for them)
+        conf = tmp_path / ".data" / "supervisord.conf"  # every service's NATS password
+        assert conf.stat().st_mode & 0o777 == 0o600
         # bootstrap seeded seed 004's product tenants and the sandbox app credentials
         assert {"ecomlg-001", "kbz-004", "tenant_test_dev"} <= asyncio.run(product_tenant_ids())
         app = hvac.Client("http://127.0.0.1:8200", token="keybuzz-dev-root").secrets.kv.v2
@@ -157,3 +159,17 @@ def test_external_servers_are_used_and_not_started():
     assert shared["JWT_SECRET"] == "from-the-caller"
     # with our own OpenBao each service gets its own token; with an external one, the caller's
     assert all("VAULT_TOKEN" not in p.env for p in parts)
+
+
+def test_the_supervisor_configuration_is_readable_by_its_owner_only(tmp_path, monkeypatch):
+    """It holds every NATS password; one written earlier with 0644 is closed too."""
+    from keybuzz_devstack import stack
+
+    monkeypatch.setattr(stack, "CONF", tmp_path / "supervisord.conf")
+    monkeypatch.setattr(stack, "LOGS", tmp_path / "logs")
+    stack.CONF.write_text("old")
+    stack.CONF.chmod(0o644)
+    part = stack.Part("oauth", ["true"], env={"NATS_USER": "oauth", "NATS_PASSWORD": "s3cret"})
+    stack.write_config([part])
+    assert stack.CONF.stat().st_mode & 0o777 == 0o600
+    assert 'NATS_PASSWORD="s3cret"' in stack.CONF.read_text()

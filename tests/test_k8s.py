@@ -399,6 +399,71 @@ def test_nats_values_authenticate_every_user_with_the_code_s_permissions_over_tl
         assert "/etc/keybuzz/nats-ca" in mounts, name
 
 
+def test_nats_is_reached_only_by_keybuzz_the_product_app_and_the_operator() -> None:
+    """Only the services (and their Job), the product app and nats-box reach the clients'
+    port; the unauthenticated monitoring port only Prometheus."""
+    values = yaml.safe_load((K8S / "helm" / "nats-values.yaml").read_text())
+    [policy] = [r for r in values["extraResources"] if r["kind"] == "NetworkPolicy"]
+    kubernetes_validate.validate(policy, KUBERNETES_VERSION, strict=True)
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "nats"
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    sources: dict[int, list[dict[str, Any]]] = {}
+    for rule in policy["spec"]["ingress"]:
+        assert rule.get("from"), "a rule without sources admits everyone"
+        for port in rule["ports"]:
+            sources.setdefault(port["port"], []).extend(rule["from"])
+    assert set(sources) == {4222, 6222, 8222, 7777}
+    clients = [
+        (
+            s.get("namespaceSelector", {}).get("matchLabels"),
+            s.get("podSelector", {}).get("matchLabels"),
+        )
+        for s in sources[4222]
+    ]
+    assert clients == [
+        ({"kubernetes.io/metadata.name": "keybuzz"}, {"app.kubernetes.io/part-of": "keybuzz"}),
+        ({"kubernetes.io/metadata.name": "keybuzz-app"}, None),
+        (None, {"app.kubernetes.io/component": "nats-box"}),
+    ]
+    for monitoring_port in (8222, 7777):
+        assert sources[monitoring_port] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ]
+    assert values["config"]["monitor"]["enabled"] is True  # behind the policy, not exposed
+    assert "service" not in values or not values["service"].get("ports", {}).get("monitor", {}).get(
+        "enabled"
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_streams_are_provisioned_by_a_job_holding_the_only_provisioner_credentials(
+    overlay: str,
+) -> None:
+    [job] = objects(overlay, "Job").values()
+    spec = job["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["command"] == ["python", "-m", "keybuzz_shared.streams", "provision"]
+    refs = {s.get("secretRef", {}).get("name") for s in container["envFrom"]} - {None}
+    assert refs == {"keybuzz-nats-provisioner"}
+    assert documented_secrets()["keybuzz-nats-provisioner"] == {"NATS_USER", "NATS_PASSWORD"}
+    assert {"configMapRef": {"name": "keybuzz-settings"}} in container["envFrom"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "/etc/keybuzz/nats-ca" in {m["mountPath"] for m in container["volumeMounts"]}
+    policies = list(objects(overlay, "NetworkPolicy").values())
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert 4222 in _allowed_ports(policies, labels, "egress", {})
+    for name, workload in workloads(overlay):  # no service holds the provisioner's password
+        [service] = pod_spec(workload)["containers"]
+        names = {s.get("secretRef", {}).get("name") for s in service.get("envFrom", [])}
+        assert "keybuzz-nats-provisioner" not in names, name
+    if overlay != "base":
+        assert (
+            container["image"]
+            == pod_spec(objects(overlay, "Deployment")["oauth"])["containers"][0]["image"]
+        )
+
+
 def test_openbao_values_run_ha_raft_behind_tls() -> None:
     values = yaml.safe_load((K8S / "helm" / "openbao-values.yaml").read_text())
     settings = objects("overlays/production", "ConfigMap")["keybuzz-settings"]["data"]

@@ -16,11 +16,25 @@ import msgspec
 import nats
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_devstack.testing import eventually
-from keybuzz_shared.events import TenantCreated, TenantSynced, encode_event, event_headers
-from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP, inbox_prefix, permissions
+from keybuzz_devstack.testing import consumer_drained, eventually
+from keybuzz_orders.service import DEFINITION as ORDERS
+from keybuzz_shared.events import (
+    TenantCreated,
+    TenantSynced,
+    TenantUpdated,
+    encode_event,
+    event_headers,
+)
+from keybuzz_shared.messaging import publish_event
+from keybuzz_shared.nats_access import (
+    DURABLES,
+    OPERATOR,
+    PRODUCT_APP,
+    permissions,
+)
+from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
-from keybuzz_shared.streams import ensure_streams
+from keybuzz_shared.streams import STREAMS, StreamSealed, ensure_streams, problem
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from nats.aio.client import Client
 from nats.errors import NoServersError
@@ -167,9 +181,38 @@ def test_permissions_follow_the_contracts() -> None:
     assert "tenant.synced" in tenant_sync.publish
     assert "tenant.synced" not in permissions("orders").publish
     assert "tenant.synced" not in permissions(PRODUCT_APP).publish
-    assert "$JS.API.CONSUMER.MSG.NEXT.TENANTS.>" in poller.publish  # it consumes tenant.*
-    assert "$JS.API.CONSUMER.MSG.NEXT.ORDERS.>" not in poller.publish
-    assert not any("PURGE" in s or "STREAM.DELETE" in s for s in poller.publish)
+    # its own consumers only, by name; never a stream change
+    assert "$JS.API.CONSUMER.MSG.NEXT.TENANTS.poller-inbound-addresses" in poller.publish
+    assert not any("TENANTS.tenant-sync-" in s for s in poller.publish)
+    assert not any(s.startswith("$JS.API.STREAM.UPDATE") for s in poller.publish)
+    assert "tenant.archived" not in poller.publish  # it consumes it, never says it
+
+
+def _subscribed_durables(definition) -> dict[str, tuple[str, ...]]:
+    """What a service's consumers are: its app is assembled (not started) and asked,
+    with every optional part on (orders' ORDER_CHANGE subscribers need a queue)."""
+    from keybuzz_shared.service import create_app
+
+    queue = {
+        "SQS_QUEUE_URL": "http://127.0.0.1:9/000000000000/orders",
+        "SQS_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:9/000000000000/orders-dlq",
+    }
+    environ = queue if definition.name == "orders" else {}
+    app = create_app(definition, load_settings(definition.settings_type, environ))
+    found: dict[str, list[str]] = {}
+    for subscription in app.state.runtime.subscriptions:
+        found.setdefault(subscription.subject, []).append(subscription.durable)
+    return {subject: tuple(sorted(names)) for subject, names in found.items()}
+
+
+def test_the_consumers_named_in_the_permissions_are_the_services_consumers() -> None:
+    from keybuzz_oauth.service import DEFINITION as OAUTH
+    from keybuzz_orders.service import DEFINITION as ORDERS
+    from keybuzz_poller.service import DEFINITION as POLLER
+
+    for definition in (OAUTH, ORDERS, POLLER, TENANT_SYNC):
+        named = {s: tuple(sorted(d)) for s, d in DURABLES[definition.name].items()}
+        assert _subscribed_durables(definition) == named, definition.name
 
 
 @pytest.mark.parametrize(
@@ -224,3 +267,134 @@ async def _sequences(operator: Client, stream: str) -> list[int]:
 async def _async(value: object) -> object:
     await asyncio.sleep(0)
     return value
+
+
+async def _ready(service) -> tuple[int, dict]:
+    async with service.client() as http:
+        response = await http.get("/ready")
+    return response.status_code, response.json()
+
+
+async def test_a_consumer_deleted_under_a_service_is_reported_and_created_again(
+    private_nats, start_service
+):
+    """The poller's user deleted tenant-sync-tenant-updated: renames stopped, /ready said 200."""
+    service = await start_service(TENANT_SYNC, NATS_URL=private_nats.spec.url)
+    operator = await service.operator()
+    js = operator.jetstream()
+    assert (await _ready(service))[0] == 200
+    await js.delete_consumer("TENANTS", "tenant-sync-tenant-updated")  # as only an operator may
+
+    status, body = await _ready(service)
+    assert status == 503
+    assert body["checks"]["consumers"] is False
+    assert body["reasons"] == [
+        "consumer tenant-sync-tenant-updated on TENANTS was gone; created again"
+    ]
+    await js.consumer_info("TENANTS", "tenant-sync-tenant-updated")  # back, and consuming:
+    await eventually(lambda: _ready_again(service), within=10)
+    await publish_event(
+        js, TenantUpdated(tenant_id="kbz-renamed", name="Renamed", plan="pro", status="active")
+    )
+    await consumer_drained(js, "TENANTS", "tenant-sync-tenant-updated")
+
+
+async def _ready_again(service) -> bool:
+    return (await _ready(service))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"sealed": True}, "stream ORDERS is sealed and refuses every write"),
+        ({"max_msgs": 1}, "stream ORDERS has max_msgs=1: it drops or refuses messages"),
+    ],
+)
+async def test_a_stream_that_refuses_or_drops_writes_makes_the_service_not_ready(
+    private_nats, start_service, change, reason
+):
+    """orders' user sealed ORDERS (for good) and its /ready still said 200."""
+    service = await start_service(ORDERS, NATS_URL=private_nats.spec.url)
+    operator = await service.operator()
+    assert (await _ready(service))[0] == 200
+    config = {"name": "ORDERS", "subjects": STREAMS["ORDERS"], "storage": "file",
+              "duplicate_window": 600_000_000_000, **change}  # fmt: skip
+    answer = await operator.request("$JS.API.STREAM.UPDATE.ORDERS", msgspec.json.encode(config))
+    assert "error" not in msgspec.json.decode(answer.data), answer.data
+
+    status, body = await _ready(service)
+    assert status == 503
+    assert body["checks"]["streams"] is False
+    assert body["reasons"] == [reason]
+
+
+async def test_a_service_redrives_its_dead_letters_to_its_own_consumer_only(
+    private_nats, start_service
+):
+    """tenant-sync may not publish tenant.created; its redrive replays to the consumer
+    that parked the letter (redrive.<consumer>.<subject>), which nobody else takes."""
+    service = await start_service(TENANT_SYNC, NATS_URL=private_nats.spec.url)
+    operator = await service.operator()
+    js = operator.jetstream()
+    bad = b'{"tenantId":"not a tenant id","name":"x","plan":"pro","status":"active"}'
+    await js.publish("tenant.created", bad)
+    await eventually(lambda: _letters(js, 1))
+
+    reply = await operator.request(
+        "keybuzz.tenant-sync.redrive", b'{"subject":"tenant.created"}', 10
+    )
+    assert msgspec.json.decode(reply.data)["redriven"] == 1
+    replay = await js.get_last_msg("TENANTS", "redrive.tenant-sync-tenant-created.tenant.created")
+    assert replay.data == bad
+    await eventually(lambda: _letters(js, 2))  # still bad: parked again, with its reason
+    again = await operator.request("keybuzz.tenant-sync.redrive", b"{}", 10)
+    assert msgspec.json.decode(again.data)["redriven"] == 1  # the new letter, not the first
+
+
+async def _letters(js, count: int) -> bool:
+    return (await js.stream_info("DEADLETTER")).state.messages == count
+
+
+async def test_a_service_waits_for_its_streams_then_starts(
+    private_nats, start_service, nats_users, caplog
+):
+    """Services never create a stream: one started before provisioning waits for it."""
+    operator = await nats.connect(private_nats.spec.url)
+    try:
+        await operator.jetstream().delete_stream("TENANTS")  # as if never provisioned
+        starting = asyncio.create_task(start_service(TENANT_SYNC, NATS_URL=private_nats.spec.url))
+        await eventually(lambda: _async("waiting for streams to be provisioned" in caplog.text))
+        assert not starting.done()
+        await asyncio.to_thread(infra.provision_streams, private_nats.spec.url, nats_users)
+        service = await asyncio.wait_for(starting, 30)
+        assert (await _ready(service))[0] == 200
+        await operator.jetstream().consumer_info("TENANTS", "tenant-sync-tenant-created")
+    finally:
+        await operator.close()
+
+
+async def test_provisioning_puts_back_a_capped_stream_and_stops_on_a_sealed_one(
+    private_nats, nats_users
+):
+    operator = await nats.connect(private_nats.spec.url)
+    try:
+        js = operator.jetstream()
+        for n in range(3):
+            await js.publish("tenant.created", b"{}", headers={"Nats-Msg-Id": f"p-{n}"})
+        capped = {"name": "TENANTS", "subjects": STREAMS["TENANTS"], "max_msgs": 1,
+                  "duplicate_window": 600_000_000_000}  # fmt: skip
+        await operator.request("$JS.API.STREAM.UPDATE.TENANTS", msgspec.json.encode(capped))
+        await asyncio.to_thread(infra.provision_streams, private_nats.spec.url, nats_users)
+        info = await js.stream_info("TENANTS")
+        assert info.config.max_msgs == -1 and problem(info) is None
+        await js.publish("tenant.created", b"{}", headers={"Nats-Msg-Id": "after"})
+        assert (await js.stream_info("TENANTS")).state.messages == 2  # no longer cut to 1
+
+        sealed = {**capped, "max_msgs": -1, "sealed": True}
+        await operator.request("$JS.API.STREAM.UPDATE.ORDERS", msgspec.json.encode(
+            {**sealed, "name": "ORDERS", "subjects": STREAMS["ORDERS"]}
+        ))  # fmt: skip
+        with pytest.raises(StreamSealed, match="stream ORDERS is sealed"):
+            await asyncio.to_thread(infra.provision_streams, private_nats.spec.url, nats_users)
+    finally:
+        await operator.close()

@@ -212,6 +212,7 @@ def polls_overlapping(records: list[logging.LogRecord]) -> list[str]:
 
 async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
     nats_cluster: list[infra.RunningServer],
+    nats_users: dict[str, str],
     start_service: StartService,
     make_database: Callable[[str], Awaitable[str]],
     dovecot: MailServer,
@@ -221,6 +222,8 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
     caplog.set_level(logging.DEBUG, logger="keybuzz_poller.polling")
     await asyncio.gather(*(asyncio.to_thread(node.start, 60) for node in nats_cluster))
     urls = [node.spec.url for node in nats_cluster]
+    # as the deployment's nats-provision Job does, with NATS_STREAM_REPLICAS=3
+    infra.provision_streams(",".join(urls), nats_users, replicas=3)
     product = await make_database("product")
     await bootstrap.seed_product_database(product)
     shared = {

@@ -68,10 +68,13 @@ def down() -> int:
 
 
 def run_bootstrap() -> int:
-    """For compose: create databases, product tenants and Vault seeds on external servers."""
-    from keybuzz_devstack import bootstrap
+    """For compose: create databases, product tenants, Vault seeds and the streams on
+    external servers (the services only wait for their streams)."""
+    from keybuzz_devstack import bootstrap, infra
 
     env = os.environ
+    if env.get("NATS_URL"):  # compose's NATS has no users; a stack's own has (stack.py)
+        infra.provision_streams(env["NATS_URL"])
     bootstrap.run_bootstrap(
         postgres_server=bootstrap.server_url(env["DATABASE_URL"]),
         product_url=env["PRODUCT_DATABASE_URL"],

@@ -6,6 +6,7 @@ test fixtures, so the tests exercise the servers developers run.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from keybuzz_shared.nats_access import OPERATOR, USERS, server_authorization
+from keybuzz_shared.nats_access import (
+    OPERATOR,
+    PROVISIONER,
+    USERS,
+    server_authorization,
+)
+from keybuzz_shared.nats_connection import inbox_prefix
+from keybuzz_shared.streams import provision
 
 DEV_VAULT_ROOT_TOKEN = "keybuzz-dev-root"
 POSTGRES_SYSTEM_USER = "keybuzz-pg"
@@ -115,6 +124,35 @@ def without_credentials(url: str) -> str:
         f"{scheme}://{rest.split('@')[-1]}"
         for scheme, rest in (u.strip().split("://", 1) for u in url.split(","))
     )
+
+
+def provision_streams(url: str, users: dict[str, str] | None = None, replicas: int = 1) -> None:
+    """Create the streams as the provisioner, as the deployment's start-up Job does
+    (anonymously on a server without users, e.g. a benchmark's).
+
+    In a thread of its own: the fixtures that call it may run inside an event loop.
+    """
+    options: dict[str, str] = {}
+    if users is not None:
+        options = {
+            "user": PROVISIONER,
+            "password": users[PROVISIONER],
+            "inbox_prefix": inbox_prefix(PROVISIONER),
+        }
+    servers = without_credentials(url).split(",")
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(provision(servers, options, replicas))
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="provision-streams")
+    thread.start()
+    thread.join(60)
+    if failure:
+        raise failure[0]
 
 
 def nats_auth_config(data_dir: Path, passwords: dict[str, str]) -> Path:

@@ -293,6 +293,9 @@ def write_config(parts: list[Part]) -> None:
             lines.append(f"user={spec.user}")
         if env:
             lines.append("environment=" + ",".join(f"{k}={_quote(v)}" for k, v in env.items()))
+    # It holds every service's NATS password: readable by its owner only.
+    CONF.touch(mode=0o600)
+    CONF.chmod(0o600)
     CONF.write_text("\n".join(lines) + "\n")
 
 
@@ -359,6 +362,8 @@ def wait_ready(parts: list[Part], shared: dict[str, str]) -> None:
     _wait_parts(infra_parts)
     started = {p.name for p in infra_parts}
     started_pg, started_vault = "postgres" in started, "openbao" in started
+    if "nats" in started:  # the services wait for their streams; only the provisioner makes them
+        infra.provision_streams(shared["NATS_URL"], infra.nats_users(NATS_USERS_FILE))
     bootstrap.run_bootstrap(
         postgres_server=bootstrap.server_url(shared["DATABASE_URL"]) if started_pg else None,
         product_url=shared["PRODUCT_DATABASE_URL"] if started_pg else None,

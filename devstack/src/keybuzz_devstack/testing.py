@@ -137,6 +137,7 @@ def nats_url(infra_root: Path, nats_users: dict[str, str]) -> Iterator[str]:
         return
     spec = infra.nats_spec(infra_root / "nats", infra.free_port(), users=nats_users)
     server = _start(spec, infra_root)
+    infra.provision_streams(spec.url, nats_users)  # services only look their streams up
     yield server.spec.url
     server.stop()
 
@@ -217,10 +218,12 @@ def sqs_queues(sqs_endpoint: str, request: pytest.FixtureRequest) -> sqs.Queues:
 
 @pytest.fixture
 def private_nats(infra_root: Path, nats_users: dict[str, str]) -> Iterator[infra.RunningServer]:
-    """A NATS server of the test's own, for tests that stop and restart it (same users)."""
+    """A NATS server of the test's own, for tests that stop and restart it (same users),
+    its streams provisioned."""
     port = infra.free_port()
     spec = infra.nats_spec(infra_root / f"nats-{port}", port, users=nats_users)
     server = _start(spec, infra_root)
+    infra.provision_streams(spec.url, nats_users)
     yield server
     server.stop()
 

@@ -114,6 +114,10 @@ class OauthKit:
     def runtime(self) -> Any:
         return self.service.runtime
 
+    async def operator_js(self) -> JetStreamContext:
+        """JetStream as the operator: oauth's own NATS user reads no stream it does not consume."""
+        return (await self.service.operator()).jetstream()
+
     def headers(
         self, tenant: str, user: str = "user-1", tenants: list[str] | None = None
     ) -> dict[str, str]:

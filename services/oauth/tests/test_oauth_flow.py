@@ -86,7 +86,7 @@ async def test_browser_flow_connects_and_emits_connected(kit, stack):
     assert row["vault_path"] == tenant_path(tenant) and row["connected_by"] == "user-1"
     assert secret["refresh_token"] not in repr(dict(row))
 
-    event = await find_event(kit.runtime.js, "connection.connected", tenant)
+    event = await find_event(await kit.operator_js(), "connection.connected", tenant)
     assert event["sellerId"] == SELLER and event["marketplaceIds"] == [FR]
     assert event["region"] == "eu" and event["connectionId"] == str(row["id"])
     assert "Atz" not in repr(event)
@@ -204,7 +204,7 @@ async def test_disconnect_deletes_credentials_and_emits(kit, stack):
     assert (await kit.status(tenant))["status"] == "DISCONNECTED"
     assert (await kit.row(tenant))["vault_path"] is None
 
-    event = await find_event(kit.runtime.js, "connection.disconnected", tenant)
+    event = await find_event(await kit.operator_js(), "connection.disconnected", tenant)
     assert event["connectionId"] == connection_id and event["sellerId"] == SELLER
 
     again = await kit.api("DELETE", "/connection", tenant)  # idempotent, no second event

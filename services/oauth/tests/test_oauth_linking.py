@@ -125,7 +125,7 @@ async def test_takeover_disconnects_the_other_tenant(kit, stack):
     assert read_secret(stack, tenant_path(owner)) is None
     owner_row = await kit.row(owner)
     assert owner_row["status"] == "DISCONNECTED" and owner_row["vault_path"] is None
-    event = await find_event(kit.runtime.js, "connection.disconnected", owner)
+    event = await find_event(await kit.operator_js(), "connection.disconnected", owner)
     assert event["connectionId"] == owner_connection and event["sellerId"] == SELLER
     assert "another KeyBuzz account" in event["reason"]
     subjects = await kit.runtime.pool.fetch(
@@ -194,4 +194,4 @@ async def test_callback_paused_in_vault_while_a_disconnect_comes(make_kit, vault
     row = await kit.row(tenant)
     secret = read_secret(kit.stack, tenant_path(tenant))
     assert (row["status"], secret is not None) == ("DISCONNECTED", False)
-    await find_event(kit.runtime.js, "connection.disconnected", tenant)
+    await find_event(await kit.operator_js(), "connection.disconnected", tenant)

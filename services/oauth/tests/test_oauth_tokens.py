@@ -93,7 +93,7 @@ async def test_revoked_refresh_token_requires_reauth(kit, start_service, stack):
     assert "Atzr" not in str(refused.value)
 
     # The calling service reported it through its own outbox…
-    event = await find_event(caller.runtime.js, "connection.reauth_required", tenant)
+    event = await find_event(await kit.operator_js(), "connection.reauth_required", tenant)
     assert event["sellerId"] == SELLER and "invalid_grant" in event["reason"]
 
     # …and the oauth service, the owner of the connection, marked it.

@@ -52,6 +52,7 @@ def orders_nats(infra_root: Path) -> Iterator[str]:
     port = infra.free_port()
     spec = infra.nats_spec(infra_root / f"nats-orders-{port}", port)
     server = infra.RunningServer(spec, infra_root / f"nats-orders-{port}.log").start(timeout=60)
+    infra.provision_streams(server.spec.url)  # the services only wait for their streams
     yield server.spec.url
     server.stop()
 

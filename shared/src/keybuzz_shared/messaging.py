@@ -35,6 +35,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import NotFoundError
 
 from keybuzz_shared import metrics, tracing
 from keybuzz_shared.backoff import backoff_delay
@@ -42,7 +43,7 @@ from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import E, Event, encode_event
 from keybuzz_shared.outbox import publish_headers
 from keybuzz_shared.redaction import redact_text
-from keybuzz_shared.streams import DEAD_LETTER_PREFIX, STREAMS
+from keybuzz_shared.streams import DEAD_LETTER_PREFIX, REDRIVE_PREFIX, STREAMS
 from keybuzz_shared.text import is_storable, one_line
 from keybuzz_shared.times import as_utc
 from keybuzz_shared.uow import UnitOfWork
@@ -105,15 +106,32 @@ class SubscriberHost(Protocol):
 
 
 def stream_for(subject: str) -> str:
-    prefix = subject.split(".", 1)[0]
+    prefix = original_subject(subject).split(".", 1)[0]
     for name, subjects in STREAMS.items():
-        if any(s.split(".", 1)[0] == prefix for s in subjects):
+        if subjects[0].split(".", 1)[0] == prefix:  # the first names the domain
             return name
     raise ValueError(f"no stream holds subject {subject!r}")
 
 
 def dead_letter_subject(service: str, subject: str) -> str:
     return f"{DEAD_LETTER_PREFIX}.{service}.{subject}"
+
+
+def redrive_subject(durable: str, subject: str) -> str:
+    """Where a replayed dead letter of ``durable`` goes: only that consumer takes it."""
+    return f"{REDRIVE_PREFIX}.{durable}.{subject}"
+
+
+def redrive_consumer(service: str, subject: str) -> str:
+    """The consumer on DEADLETTER through which ``service`` reads its letters of ``subject``."""
+    return f"{service}-redrive-{subject.replace('.', '-')}"
+
+
+def original_subject(subject: str) -> str:
+    """``redrive.<durable>.tenant.created`` → ``tenant.created``; others unchanged."""
+    if subject.startswith(f"{REDRIVE_PREFIX}."):
+        return subject.split(".", 2)[2]
+    return subject
 
 
 class UndecodableEvent(Exception):
@@ -223,21 +241,48 @@ class EventSubscription(Generic[E]):
     async def start(self) -> None:
         """Create or update the durable consumer, then consume (the frame calls this)."""
         js = self.host.nc.jetstream()
-        await js.add_consumer(  # create-or-update: a changed ack_wait/max_deliver applies
-            self.stream,
-            ConsumerConfig(
-                durable_name=self.durable,
-                filter_subject=self.subject,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=self.ack_wait,
-                max_deliver=self.max_deliveries + EXTRA_DELIVERIES_BEFORE_GIVING_UP,
-            ),
-        )
+        await self._create_consumer(js)
         self._subscription = await js.pull_subscribe_bind(self.durable, self.stream)
         self._running = True
         self._task = asyncio.create_task(
             self._pull(self._subscription), name=f"consumer-{self.durable}"
         )
+
+    async def _create_consumer(self, js: JetStreamContext) -> None:
+        await js.add_consumer(  # create-or-update: a changed ack_wait/max_deliver applies
+            self.stream,
+            ConsumerConfig(
+                durable_name=self.durable,
+                # its subject, and the replays of its own dead letters (keybuzz_shared.redrive)
+                filter_subjects=[self.subject, redrive_subject(self.durable, self.subject)],
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait,
+                max_deliver=self.max_deliveries + EXTRA_DELIVERIES_BEFORE_GIVING_UP,
+            ),
+        )
+
+    async def problem(self) -> str | None:
+        """Why this consumer takes nothing (``/ready``), None when it is there.
+
+        A consumer deleted under a running service is created again at once: it then
+        delivers the stream from its start again, as after a restart (handlers are
+        idempotent). Only a definite "not found" counts; a slow or unreachable
+        server is the ``nats`` check's to report.
+        """
+        if not self._running:
+            return None
+        js = self.host.nc.jetstream()
+        try:
+            await js.consumer_info(self.stream, self.durable)
+            return None
+        except NotFoundError:
+            pass
+        log.error("durable consumer is gone; creating it again", extra={"consumer": self.durable})
+        try:
+            await self._create_consumer(js)
+        except Exception as exc:
+            return f"consumer {self.durable} on {self.stream} is gone and cannot be created: {exc}"
+        return f"consumer {self.durable} on {self.stream} was gone; created again"
 
     async def stop(self, within: float = 10.0) -> None:
         """Finish the batch in hand (bounded), then stop fetching."""
@@ -404,7 +449,7 @@ class EventSubscription(Generic[E]):
             f"{int(_stored_at(raw).timestamp() * 1_000_000)}",
             # an exception's text may hold a DSN or a token: masked like a log line
             REASON_HEADER: _header_text(redact_text(reason)),
-            ORIGINAL_SUBJECT_HEADER: raw.subject,
+            ORIGINAL_SUBJECT_HEADER: original_subject(raw.subject),
             ORIGINAL_STREAM_HEADER: meta.stream or self.stream,
             ORIGINAL_SEQUENCE_HEADER: str(meta.sequence.stream),
             CONSUMER_HEADER: self.durable,
@@ -412,7 +457,8 @@ class EventSubscription(Generic[E]):
             **{k: v for k, v in (raw.headers or {}).items() if k.lower() in _TRACE_HEADERS},
         }
         body = _fit_payload(raw.data, headers, self.host.nc.max_payload)
-        await js.publish(dead_letter_subject(self.service, raw.subject), body, headers=headers)
+        subject = dead_letter_subject(self.service, original_subject(raw.subject))
+        await js.publish(subject, body, headers=headers)
         log.warning(
             "event parked on dead-letter subject",
             extra={
@@ -453,7 +499,7 @@ def _stored_at(raw: Msg) -> datetime:
 def _delivery_of(raw: Msg, stream: str) -> Delivery:
     meta = raw.metadata
     return Delivery(
-        subject=raw.subject,
+        subject=original_subject(raw.subject),  # a replay is the event it replays
         stream=meta.stream or stream,
         stream_sequence=meta.sequence.stream,
         published_at=_stored_at(raw),

@@ -1,9 +1,11 @@
-"""Who may do what on NATS: one user per service, an operator, the product app.
+"""Who may do what on NATS: one user per service, an operator, the product app, the provisioner.
 
 Nothing connects anonymously, in any environment. Each service's user may publish
-only the subjects it produces (and, for redrive, those it consumes), read only the
-streams it consumes, answer only its own micro endpoints, and receive replies only
-on its own inbox prefix. The permissions are derived from ``contracts.ROUTES``, the
+only the subjects it produces, its own dead letters and their replays to its own
+consumers; read the streams it consumes through its own consumers only; look its
+streams up but never change them; answer only its own micro endpoints; and receive
+replies only on its own inbox prefix. Only the provisioner creates and updates
+streams. The permissions are derived from ``contracts.ROUTES``, the
 same table the AsyncAPI document comes from, so the two cannot disagree. The dev
 stack and the tests generate the server's configuration from here; production uses
 the same rules through the NATS Helm values (docs/OPERATIONS.md, "NATS access").
@@ -15,22 +17,25 @@ import json
 from dataclasses import dataclass, field
 
 from keybuzz_shared.contracts import ROUTES, SERVICES
-from keybuzz_shared.messaging import dead_letter_subject, stream_for
+from keybuzz_shared.messaging import (
+    dead_letter_subject,
+    redrive_consumer,
+    redrive_subject,
+    stream_for,
+)
+from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.streams import DEAD_LETTER_STREAM, STREAMS
 
 OPERATOR = "operator"
 PRODUCT_APP = "product-app"
-USERS = (*SERVICES, OPERATOR, PRODUCT_APP)
+# Creates and updates the streams (keybuzz_shared.streams provision); no service holds it.
+PROVISIONER = "provisioner"
+USERS = (*SERVICES, OPERATOR, PRODUCT_APP, PROVISIONER)
 # Services that refresh LWA tokens (keybuzz_shared.amazon.tokens) and so may report
 # connection.reauth_required; ROUTES names them in words.
 REAUTH_REPORTERS = ("orders",)
 # What the product app announces; never tenant.synced, which only tenant-sync says.
 PRODUCT_APP_SUBJECTS = ("tenant.created", "tenant.updated", "tenant.archived")
-
-
-def inbox_prefix(user: str) -> str:
-    """Replies to a user's requests arrive under this prefix, which only it may read."""
-    return f"_INBOX_{user}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,41 @@ class Permissions:
         return config
 
 
+# Each service's durable consumers (messaging.EventSubscription names them
+# ``<service>-<purpose>``), by subject. NATS permissions match whole subject tokens, so a
+# service's rights on its own consumers name each of them: it cannot create, read or
+# delete another's. tests/test_nats_access.py checks this table against the services.
+DURABLES: dict[str, dict[str, tuple[str, ...]]] = {
+    "oauth": {"connection.reauth_required": ("oauth-mark-reauth-required",)},
+    "orders": {
+        "connection.connected": ("orders-backfill", "orders-notify-subscribe"),
+        "connection.disconnected": (
+            "orders-stop-backfill-disconnected",
+            "orders-notify-unsubscribe",
+        ),
+        "connection.reauth_required": (
+            "orders-stop-backfill-reauth",
+            "orders-notify-unsubscribe-reauth",
+        ),
+        "message.received": ("orders-order-context",),
+    },
+    "poller": {
+        "tenant.synced": ("poller-inbound-addresses",),
+        "tenant.archived": ("poller-tenant-archived",),
+        "connection.connected": ("poller-connected-poll",),
+    },
+    "tenant-sync": {
+        "tenant.created": ("tenant-sync-tenant-created",),
+        "tenant.updated": ("tenant-sync-tenant-updated",),
+        "tenant.archived": ("tenant-sync-tenant-archived",),
+        "message.received": ("tenant-sync-inbound-activation",),
+        "connection.connected": ("tenant-sync-connection-connected",),
+        "connection.disconnected": ("tenant-sync-connection-disconnected",),
+        "connection.reauth_required": ("tenant-sync-connection-reauth-required",),
+    },
+}
+
+
 def produced_by(service: str) -> list[str]:
     reports = ["connection.reauth_required"] if service in REAUTH_REPORTERS else []
     produced = [s for s, route in ROUTES.items() if service in route.producers]
@@ -59,50 +99,89 @@ def consumed_by(service: str) -> list[str]:
     return sorted(s for s, route in ROUTES.items() if service in route.consumers)
 
 
+def streams_of(service: str) -> list[str]:
+    """The streams a service writes to or reads from (its dead letters included)."""
+    subjects = [*produced_by(service), *consumed_by(service)]
+    return sorted({*(stream_for(s) for s in subjects), DEAD_LETTER_STREAM})
+
+
+def _consumer_api(stream: str, consumer: str, create: str) -> list[str]:
+    return [
+        create,
+        f"$JS.API.CONSUMER.INFO.{stream}.{consumer}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}",
+        f"$JS.ACK.{stream}.{consumer}.>",
+    ]
+
+
 def _jetstream_api(service: str) -> list[str]:
-    """The JetStream API calls a service makes, on the streams it may touch."""
-    every_stream = [name for name in STREAMS]
-    read = sorted({stream_for(s) for s in consumed_by(service)} | {DEAD_LETTER_STREAM})
+    """The JetStream API calls a service makes: look its streams up, use its own consumers.
+
+    Never STREAM.CREATE/UPDATE/DELETE/PURGE nor MSG.DELETE (provisioning's and the
+    operator's), never another service's consumer.
+    """
     calls = ["$JS.API.INFO"]
-    # Every service ensures every stream exists at start-up (streams.ensure_streams).
-    for stream in every_stream:
-        calls += [f"$JS.API.STREAM.{verb}.{stream}" for verb in ("INFO", "CREATE", "UPDATE")]
-    for stream in read:  # its durable consumers (and redrive's ephemeral one on DEADLETTER)
-        calls += [
-            f"$JS.API.CONSUMER.CREATE.{stream}",
-            f"$JS.API.CONSUMER.CREATE.{stream}.>",
-            f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>",
-            f"$JS.API.CONSUMER.INFO.{stream}.>",
-            f"$JS.API.CONSUMER.DELETE.{stream}.>",
-            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
-            f"$JS.API.STREAM.MSG.GET.{stream}",
-            f"$JS.ACK.{stream}.>",
-        ]
-    # Redrive deletes the dead letters it replayed; it never purges the stream.
-    calls.append(f"$JS.API.STREAM.MSG.DELETE.{DEAD_LETTER_STREAM}")
+    calls += [f"$JS.API.STREAM.INFO.{stream}" for stream in streams_of(service)]
+    for subject, durables in DURABLES.get(service, {}).items():
+        stream = stream_for(subject)
+        for durable in durables:
+            create = f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}"
+            calls += _consumer_api(stream, durable, create)
+    # Truncated dead letters are read back whole from the stream they came from.
+    calls += [
+        f"$JS.API.STREAM.MSG.GET.{s}" for s in sorted({stream_for(c) for c in consumed_by(service)})
+    ]
+    for subject in consumed_by(service):  # redrive reads its own dead letters, subject by subject
+        name, filtered = redrive_consumer(service, subject), dead_letter_subject(service, subject)
+        create = f"$JS.API.CONSUMER.CREATE.{DEAD_LETTER_STREAM}.{name}.{filtered}"
+        calls += _consumer_api(DEAD_LETTER_STREAM, name, create)
     return calls
 
 
+def redrive_targets(service: str) -> list[str]:
+    """Where its redrive replays: ``redrive.<durable>.<subject>``, which only that consumer takes."""
+    return sorted(
+        redrive_subject(durable, subject)
+        for subject, durables in DURABLES.get(service, {}).items()
+        for durable in durables
+    )
+
+
 def service_permissions(service: str) -> Permissions:
-    own_subjects = sorted({*produced_by(service), *consumed_by(service)})
     return Permissions(
         publish=[
-            *own_subjects,  # what it emits, and what redrive replays to its consumers
+            *produced_by(service),  # what it emits; never what it only consumes
             dead_letter_subject(service, ">"),
+            *redrive_targets(service),
             *_jetstream_api(service),
         ],
         subscribe=[
             f"{inbox_prefix(service)}.>",
             f"keybuzz.{service}.>",  # its operator actions (micro endpoints)
-            "$SRV.>",  # `nats micro ls/info`
+            # `nats micro ls/info`: the name-less discovery requests, and its own. Each
+            # named: an allowed `$SRV.*` also lets `$SRV.>` through (the server matches
+            # the `>` token against `*`), which hears every other service's requests.
+            *(f"$SRV.{verb}" for verb in ("PING", "INFO", "STATS")),
+            f"$SRV.*.keybuzz-{service}",
+            f"$SRV.*.keybuzz-{service}.*",
         ],
         allow_responses=True,
     )
 
 
+def provisioner_permissions() -> Permissions:
+    """Create, update and look up KeyBuzz's streams; nothing else (no delete, no messages)."""
+    calls = ["$JS.API.INFO"]
+    for stream in STREAMS:
+        calls += [f"$JS.API.STREAM.{verb}.{stream}" for verb in ("INFO", "CREATE", "UPDATE")]
+    return Permissions(publish=calls, subscribe=[f"{inbox_prefix(PROVISIONER)}.>"])
+
+
 def permissions(user: str) -> Permissions:
     if user == OPERATOR:
         return Permissions(publish=[">"], subscribe=[">"], allow_responses=True)
+    if user == PROVISIONER:
+        return provisioner_permissions()
     if user == PRODUCT_APP:
         return Permissions(
             publish=list(PRODUCT_APP_SUBJECTS), subscribe=[f"{inbox_prefix(user)}.>"]

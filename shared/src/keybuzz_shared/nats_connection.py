@@ -17,10 +17,15 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from keybuzz_shared.nats_access import inbox_prefix
 from keybuzz_shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+
+def inbox_prefix(user: str) -> str:
+    """Replies to a user's requests arrive under this prefix, which only it may read
+    (nats_access.py gives each user this one)."""
+    return f"_INBOX_{user}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class NatsAccess:
         options: dict[str, Any] = {}
         if self.user and self.password:
             options |= {"user": self.user, "password": self.password}
+        if self.user:  # replies arrive under the user's own prefix, the only one it may read
+            options["inbox_prefix"] = inbox_prefix(self.user)
         if self.creds:
             options["user_credentials"] = self.creds
         if self.ca:
@@ -84,8 +91,7 @@ class NatsConnection:
             closed_cb=self._closed,
             # Replies come back under the service's own prefix, the only one its NATS user
             # may subscribe to (nats_access.py).
-            inbox_prefix=inbox_prefix(self.access.user or self.service),
-            **self.access.options(),
+            **{"inbox_prefix": inbox_prefix(self.service), **self.access.options()},
         )
 
     async def close(self, drain_seconds: float = 3.0) -> None:

@@ -1,13 +1,21 @@
-"""Replay dead-lettered events to their original subject.
+"""Replay a service's dead-lettered events to the consumers that parked them.
 
 Operators: ``nats req keybuzz.<service>.redrive '{"subject": "tenant.created"}'``
 or ``python -m keybuzz_shared.redrive <service> [--subject S] [--limit N]``.
 
-Each dead letter is re-published with ``Nats-Msg-Id`` = ``redrive-<its
-dead-letter sequence>`` and then deleted from ``DEADLETTER``: a redrive that
-dies half-way and is run again re-publishes nothing twice (JetStream drops the
-duplicate within its de-duplication window). A truncated dead letter (its
-original was too large to park whole) is replayed from the original stream.
+The service reads its own dead letters only (``deadletter.<service>.<subject>``)
+through a durable consumer on ``DEADLETTER`` per subject,
+``<service>-redrive-<subject>``, and re-publishes each to
+``redrive.<consumer>.<subject>``, which that consumer alone takes, in the original
+stream: a service never publishes what it only consumes, and the other consumers of
+the subject do not see the replay. Each replay carries ``Nats-Msg-Id`` =
+``redrive-<its dead-letter sequence>`` and the dead letter is acknowledged after it:
+a redrive that dies half-way and is run again re-publishes nothing twice (JetStream
+drops the duplicate within its de-duplication window). Dead letters stay in
+``DEADLETTER`` (a service may not delete messages); the consumers remember which
+were replayed. A truncated dead letter (its original was too large to park whole)
+is replayed from the original stream; when that is gone it is counted ``lost`` and
+kept for later.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Iterable
 
 import msgspec
 import nats
@@ -25,16 +34,22 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from keybuzz_shared.messaging import (
+    CONSUMER_HEADER,
     ORIGINAL_SEQUENCE_HEADER,
     ORIGINAL_STREAM_HEADER,
     ORIGINAL_SUBJECT_HEADER,
     TRUNCATED_HEADER,
     dead_letter_subject,
+    redrive_consumer,
+    redrive_subject,
 )
+from keybuzz_shared.micro import OperatorError
+from keybuzz_shared.nats_access import consumed_by
 from keybuzz_shared.nats_connection import NatsAccess
-from keybuzz_shared.streams import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM
+from keybuzz_shared.streams import DEAD_LETTER_STREAM
 
 _KEPT_HEADERS = ("traceparent", "tracestate", "KeyBuzz-Event-Type")
+_ACK_WAIT_SECONDS = 30.0  # a letter taken by a redrive that died is offered again after it
 
 
 class RedriveRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -49,53 +64,73 @@ class RedriveReport(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 async def redrive(
-    js: JetStreamContext, service: str, request: RedriveRequest | None = None
+    js: JetStreamContext,
+    service: str,
+    request: RedriveRequest | None = None,
+    subjects: Iterable[str] | None = None,
 ) -> RedriveReport:
+    """``subjects``: those the service consumes (default: its routes, contracts.ROUTES)."""
     request = request or RedriveRequest()
-    pattern = (
-        dead_letter_subject(service, request.subject)
-        if request.subject
-        else f"{DEAD_LETTER_PREFIX}.{service}.>"
-    )
-    redriven = lost = 0
-    for letter in await _dead_letters(js, pattern, request.limit):
-        body = await _original_body(js, letter)
-        if body is None:
-            lost += 1
-            continue
-        await js.publish(
-            letter.headers[ORIGINAL_SUBJECT_HEADER] if letter.headers else "",
-            body,
-            headers=_replay_headers(letter),
-        )
-        await js.delete_msg(DEAD_LETTER_STREAM, letter.metadata.sequence.stream)
-        redriven += 1
-    remaining = await _count(js, pattern)
-    return RedriveReport(redriven=redriven, lost=lost, remaining=remaining)
+    consumed = sorted(set(subjects if subjects is not None else consumed_by(service)))
+    if request.subject is not None and request.subject not in consumed:
+        raise OperatorError(f"{service} does not consume {request.subject}; it has no dead letters")
+    report = RedriveReport(redriven=0, lost=0, remaining=0)
+    for subject in [request.subject] if request.subject else consumed:
+        left = request.limit - report.redriven - report.lost
+        await _redrive_subject(js, service, subject, max(left, 0), report)
+    return report
 
 
-async def _dead_letters(js: JetStreamContext, pattern: str, limit: int) -> list[Msg]:
-    """Up to ``limit`` dead letters on ``pattern``, oldest first (an ephemeral consumer)."""
-    sub = await js.pull_subscribe(
-        pattern,
-        stream=DEAD_LETTER_STREAM,
-        config=ConsumerConfig(
+async def _redrive_subject(
+    js: JetStreamContext, service: str, subject: str, limit: int, report: RedriveReport
+) -> None:
+    name = redrive_consumer(service, subject)
+    info = await js.add_consumer(
+        DEAD_LETTER_STREAM,
+        ConsumerConfig(
+            name=name,
+            durable_name=name,
+            filter_subject=dead_letter_subject(service, subject),
             deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=30.0,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=_ACK_WAIT_SECONDS,
         ),
     )
+    to_take = min(limit, info.num_pending or 0)
+    if to_take:
+        for letter in await _take(js, name, to_take):
+            if await _replay(js, letter):
+                report.redriven += 1
+            else:
+                report.lost += 1
+    info = await js.consumer_info(DEAD_LETTER_STREAM, name)
+    report.remaining += (info.num_pending or 0) + (info.num_ack_pending or 0)
+
+
+async def _take(js: JetStreamContext, consumer: str, count: int) -> list[Msg]:
+    sub = await js.pull_subscribe_bind(consumer, DEAD_LETTER_STREAM)
     found: list[Msg] = []
     try:
-        while len(found) < limit:
+        while len(found) < count:
             try:
-                batch = await sub.fetch(min(256, limit - len(found)), timeout=0.5)
+                found += await sub.fetch(min(256, count - len(found)), timeout=1.0)
             except TimeoutError:  # nothing more (nats-py raises both kinds)
                 break
-            found += [m for m in batch if m.headers and ORIGINAL_SUBJECT_HEADER in m.headers]
     finally:
         await sub.unsubscribe()
     return found
+
+
+async def _replay(js: JetStreamContext, letter: Msg) -> bool:
+    """Re-publish one dead letter to its consumer, then acknowledge it (False: kept)."""
+    headers = letter.headers or {}
+    body = await _original_body(js, letter)
+    if body is None or ORIGINAL_SUBJECT_HEADER not in headers or CONSUMER_HEADER not in headers:
+        return False
+    target = redrive_subject(headers[CONSUMER_HEADER], headers[ORIGINAL_SUBJECT_HEADER])
+    await js.publish(target, body, headers=_replay_headers(letter))
+    await letter.ack_sync()
+    return True
 
 
 async def _original_body(js: JetStreamContext, letter: Msg) -> bytes | None:
@@ -115,11 +150,6 @@ def _replay_headers(letter: Msg) -> dict[str, str]:
     headers = {k: v for k, v in (letter.headers or {}).items() if k in _KEPT_HEADERS}
     headers["Nats-Msg-Id"] = f"redrive-{letter.metadata.sequence.stream}"
     return headers
-
-
-async def _count(js: JetStreamContext, pattern: str) -> int:
-    info = await js.stream_info(DEAD_LETTER_STREAM, subjects_filter=pattern)
-    return sum((info.state.subjects or {}).values())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,9 @@
 
 A service describes itself with a :class:`ServiceDefinition`; :func:`create_app`
 wires it into a Litestar app whose lifespan connects NATS (waiting for it at
-start-up), provisions the streams, applies migrations, starts the subscribers,
-the outbox relay and the NATS micro service, and undoes all of it in reverse
-on shutdown (drain NATS, close pools).
+start-up), waits for its streams to be provisioned, applies migrations, starts the
+subscribers, the outbox relay and the NATS micro service, and undoes all of it in
+reverse on shutdown (drain NATS, close pools).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,19 +28,21 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from nats.micro.service import Service
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from keybuzz_shared import auth, metrics, tracing
+from keybuzz_shared import auth, metrics, streams, tracing
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.http import EXCEPTION_HANDLERS, JsonRequest
 from keybuzz_shared.logs import configure_logging
+from keybuzz_shared.messaging import stream_for
 from keybuzz_shared.micro import MicroEndpoint, start_micro_service
+from keybuzz_shared.nats_access import produced_by
 from keybuzz_shared.nats_connection import NatsAccess, NatsConnection
 from keybuzz_shared.outbox import OutboxRelay
 from keybuzz_shared.redrive import RedriveReport, RedriveRequest, redrive
 from keybuzz_shared.settings import CommonSettings, load_settings
-from keybuzz_shared.streams import ensure_streams
 from keybuzz_shared.uow import UnitOfWork, unit_of_work
 from keybuzz_shared.vault import VaultClient
 
@@ -74,6 +76,12 @@ class Runtime(Generic[S]):
     failure: str | None = None
     stopping: bool = False
     server: Any = None  # the uvicorn server, told to exit on a fatal failure
+
+    @property
+    def streams(self) -> list[str]:
+        """The streams it writes to (events, dead letters, replays) or reads from."""
+        used = {s.stream for s in self.subscriptions} | {streams.DEAD_LETTER_STREAM}
+        return sorted(used | {stream_for(subject) for subject in produced_by(self.name)})
 
     def fatal(self, reason: str) -> None:
         if self.failure is None:
@@ -130,20 +138,53 @@ class ServiceDefinition(Generic[S]):
     database_settings: Mapping[str, str] = field(default_factory=dict)
 
 
-class ReadyReport(msgspec.Struct):
+class ReadyReport(msgspec.Struct, omit_defaults=True):
     status: str
     checks: dict[str, bool]
+    # Why a stream or consumer check failed (what an operator must fix).
+    reasons: list[str] = msgspec.field(default_factory=list)
 
 
 async def readiness(runtime: Runtime[Any]) -> ReadyReport:
+    connected = runtime.nats.is_connected
     checks = {
-        "nats": runtime.nats.is_connected,
+        "nats": connected,
         "database": await _bounded(_database_ok(runtime)),
         "vault": await _bounded(runtime.vault.is_ready()),
     }
+    reasons: list[str] = []
+    if connected:
+        stream_problems = await _problems(_stream_problem(runtime, s) for s in runtime.streams)
+        consumer_problems = await _problems(s.problem() for s in runtime.subscriptions)
+        checks["streams"] = not stream_problems
+        checks["consumers"] = not consumer_problems
+        reasons = [*stream_problems, *consumer_problems]
     for name, check in runtime.ready_checks.items():
         checks[name] = await _bounded(check(runtime))
-    return ReadyReport(status="ready" if all(checks.values()) else "not_ready", checks=checks)
+    status = "ready" if all(checks.values()) else "not_ready"
+    return ReadyReport(status=status, checks=checks, reasons=reasons)
+
+
+async def _problems(checks: Iterable[Awaitable[str | None]]) -> list[str]:
+    """What the checks found; one that fails or times out finds nothing (the server may be
+    electing a leader: a definite answer, not a slow one, makes the service not ready)."""
+
+    async def bounded(check: Awaitable[str | None]) -> str | None:
+        try:
+            return await asyncio.wait_for(check, READY_CHECK_TIMEOUT)
+        except Exception:
+            return None
+
+    found = await asyncio.gather(*(bounded(check) for check in checks))
+    return [problem for problem in found if problem]
+
+
+async def _stream_problem(runtime: Runtime[Any], stream: str) -> str | None:
+    try:
+        info = await runtime.js.stream_info(stream)
+    except NotFoundError:
+        return f"stream {stream} does not exist: provision the streams"
+    return streams.problem(info)
 
 
 async def _database_ok(runtime: Runtime[Any]) -> bool:
@@ -162,7 +203,8 @@ async def _bounded(check: Awaitable[bool]) -> bool:
 def redrive_endpoint(runtime: Runtime[Any]) -> MicroEndpoint:
     async def replay(data: bytes) -> RedriveReport:
         request = msgspec.json.decode(data or b"{}", type=RedriveRequest)
-        return await redrive(runtime.js, runtime.name, request)
+        subjects = {subscription.subject for subscription in runtime.subscriptions}
+        return await redrive(runtime.js, runtime.name, request, subjects)
 
     return MicroEndpoint(
         "redrive",
@@ -179,7 +221,11 @@ def health_handlers(runtime: Runtime[Any]) -> list[ControllerRouterHandler]:
             return Response(body, status_code=503)
         return Response({"status": "ok", "service": runtime.name})
 
-    @get("/ready", tags=["operations"], summary="NATS, database and Vault are reachable")
+    @get(
+        "/ready",
+        tags=["operations"],
+        summary="NATS, database and Vault are reachable; its streams and consumers are there",
+    )
     async def ready() -> Response[ReadyReport]:
         report = await readiness(runtime)
         return Response(report, status_code=200 if report.status == "ready" else 503)
@@ -314,7 +360,8 @@ async def _connect_nats(runtime: Runtime[Any]) -> None:
 async def _start(definition: ServiceDefinition[Any], runtime: Runtime[Any]) -> None:
     settings = runtime.settings
     await _connect_nats(runtime)
-    await ensure_streams(runtime.js, settings.nats_stream_replicas)
+    # Provisioning (not the service: its NATS user may not) creates them.
+    await streams.wait_for_streams(runtime.js, runtime.streams)
     runtime.pool = await _wait_for(
         "PostgreSQL",
         lambda: create_pool(settings.database_url, server_settings=definition.database_settings),
