@@ -6,6 +6,11 @@ import msgspec
 from keybuzz_shared.amazon.settings import AmazonSettings
 from keybuzz_shared.settings import MIN_SECRET_BYTES
 
+# The largest reply body the HTTP route reads (app.py): 10 MB of attachments in base64
+# (13.3 MiB) plus text and names, with room for the checks to name Amazon's limit. A
+# memory budget below it could never let such a reply in.
+REPLY_MAX_BODY_BYTES = 20 * 1024 * 1024
+
 
 class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "POLLER_PORT"}
@@ -77,6 +82,19 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     reply_retry_base_seconds: float = 5.0
     reply_retry_max_seconds: float = 900.0
     reply_max_attempts: int = 10
+    # What replies hold in memory at once (docs/SECURITY.md, "Replies: bounded attachments …"):
+    # bytes of reply bodies being read, checked, composed and stored, on this instance and
+    # per tenant; beyond them a reply is answered 503 / 429 with Retry-After. A body byte
+    # costs about 5 in memory on the way: the defaults keep the pod (768Mi) clear.
+    reply_memory_budget_bytes: Annotated[int, msgspec.Meta(ge=REPLY_MAX_BODY_BYTES)] = (
+        64 * 1024 * 1024
+    )
+    reply_tenant_memory_budget_bytes: Annotated[int, msgspec.Meta(ge=REPLY_MAX_BODY_BYTES)] = (
+        32 * 1024 * 1024
+    )
+    # One sending round claims replies until their mails total this (at least one): each
+    # mail is copied about 4 times on its way to the relay.
+    reply_send_batch_bytes: Annotated[int, msgspec.Meta(ge=1)] = 32 * 1024 * 1024
 
     # The MX's limits (docs/SECURITY.md, "The MX's limits"). Sessions beyond either cap are
     # answered 421 and closed; in production the edge MTA is the one client, so the
@@ -121,6 +139,10 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
             if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
                 # In every environment: a short key would make signatures guessable.
                 raise ValueError(f"{name.upper()} is shorter than {MIN_SECRET_BYTES} bytes")
+        if self.reply_tenant_memory_budget_bytes > self.reply_memory_budget_bytes:
+            raise ValueError(
+                "REPLY_TENANT_MEMORY_BUDGET_BYTES must not exceed REPLY_MEMORY_BUDGET_BYTES"
+            )
         if self.reply_lease_seconds <= 2 * self.smtp_relay_timeout_seconds:
             # A send still running when its lease ends could be sent again by another instance.
             raise ValueError("REPLY_LEASE_SECONDS must exceed twice SMTP_RELAY_TIMEOUT_SECONDS")
