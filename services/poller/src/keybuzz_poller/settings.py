@@ -85,12 +85,14 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     # What replies hold in memory at once (docs/SECURITY.md, "Replies: bounded attachments …"):
     # bytes of reply bodies being read, checked, composed and stored, on this instance and
     # per tenant; beyond them a reply is answered 503 / 429 with Retry-After. A body byte
-    # costs about 5 in memory on the way: the defaults keep the pod (768Mi) clear.
+    # costs about 8 in memory at the peak (the body, its JSON text, the decoded attachments,
+    # the composed mail): three maximum-size replies at once per instance, two per tenant,
+    # keep the pod (768Mi) clear (docs/BENCHMARKS.md).
     reply_memory_budget_bytes: Annotated[int, msgspec.Meta(ge=REPLY_MAX_BODY_BYTES)] = (
-        64 * 1024 * 1024
+        48 * 1024 * 1024
     )
     reply_tenant_memory_budget_bytes: Annotated[int, msgspec.Meta(ge=REPLY_MAX_BODY_BYTES)] = (
-        32 * 1024 * 1024
+        28 * 1024 * 1024
     )
     # One sending round claims replies until their mails total this (at least one): each
     # mail is copied about 4 times on its way to the relay.
