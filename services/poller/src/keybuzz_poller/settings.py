@@ -86,17 +86,17 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     # bytes of reply bodies being read, checked, composed and stored, on this instance and
     # per tenant; beyond them a reply is answered 503 / 429 with Retry-After. A body byte
     # costs about 8 in memory at the peak (the body, its JSON text, the decoded attachments,
-    # the composed mail): three maximum-size replies at once per instance, two per tenant,
+    # the composed mail): two maximum-size replies at once per instance, one per tenant,
     # keep the pod (768Mi) clear (docs/BENCHMARKS.md).
     reply_memory_budget_bytes: Annotated[int, msgspec.Meta(ge=REPLY_MAX_BODY_BYTES)] = (
-        48 * 1024 * 1024
+        32 * 1024 * 1024
     )
     reply_tenant_memory_budget_bytes: Annotated[int, msgspec.Meta(ge=REPLY_MAX_BODY_BYTES)] = (
-        28 * 1024 * 1024
+        REPLY_MAX_BODY_BYTES
     )
     # One sending round claims replies until their mails total this (at least one): each
     # mail is copied about 4 times on its way to the relay.
-    reply_send_batch_bytes: Annotated[int, msgspec.Meta(ge=1)] = 32 * 1024 * 1024
+    reply_send_batch_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16 * 1024 * 1024
 
     # The MX's limits (docs/SECURITY.md, "The MX's limits"). Sessions beyond either cap are
     # answered 421 and closed; in production the edge MTA is the one client, so the
