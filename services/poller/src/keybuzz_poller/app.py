@@ -28,7 +28,7 @@ from keybuzz_poller.tickets import queries
 from keybuzz_poller.tickets.views import TicketView, ticket_view
 
 # A reply refused for memory is told to come back after the replies in flight have
-# been stored: a maximum-size one takes about a second (docs/BENCHMARKS.md).
+# been stored: a maximum-size one takes one to two seconds (docs/BENCHMARKS.md).
 REPLY_RETRY_AFTER_SECONDS = 2
 
 
