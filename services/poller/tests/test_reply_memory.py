@@ -22,7 +22,8 @@ from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.replies import store
 from keybuzz_poller.replies.queueing import reply_memory
 from keybuzz_poller.service import DEFINITION
-from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
+from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES, PollerSettings
+from keybuzz_shared.settings import SettingsError, load_settings
 from mailkit import headers
 from test_replies import (
     BuyerThread,
@@ -250,3 +251,27 @@ async def test_a_sending_round_claims_mails_up_to_its_byte_budget_and_always_one
     one = await store.claim_due(pool, 16, max_bytes=1, lease_seconds=60)
     assert len(one) == 1 and one[0].ticket_message_id not in {r.ticket_message_id for r in two}
     assert await store.claim_due(pool, 16, max_bytes=10**9, lease_seconds=60) == []
+
+
+@pytest.mark.parametrize(
+    ("environ", "problem"),
+    [
+        ({"REPLY_TENANT_MEMORY_BUDGET_BYTES": str(REPLY_MAX_BODY_BYTES - 1)}, "TENANT_MEMORY"),
+        ({"REPLY_MEMORY_BUDGET_BYTES": str(MIB)}, "REPLY_MEMORY_BUDGET_BYTES"),
+        (
+            {
+                "REPLY_MEMORY_BUDGET_BYTES": str(REPLY_MAX_BODY_BYTES),
+                "REPLY_TENANT_MEMORY_BUDGET_BYTES": str(2 * REPLY_MAX_BODY_BYTES),
+            },
+            "must not exceed",
+        ),
+    ],
+)
+def test_budgets_that_could_never_let_a_reply_in_are_refused_at_start_up(
+    environ: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        load_settings(PollerSettings, environ)
+    assert load_settings(PollerSettings, {}).reply_tenant_memory_budget_bytes == (
+        REPLY_MAX_BODY_BYTES
+    )
