@@ -390,6 +390,53 @@ async def test_refusal_with_a_null_envelope_sender_is_not_bounced(relay: Relay) 
     assert [b.message["In-Reply-To"] for b in relay.mx.bounces()] == [later["Message-ID"]]
 
 
+async def test_faults_refuse_the_next_transactions_temporarily_then_the_reply_passes(
+    relay: Relay,
+) -> None:
+    buyer = await relay.buyer_message()
+    other = await relay.buyer_message()
+    faults = {"refuseNext": 2, "stage": "rcpt", "to": buyer["alias"]}
+    assert (await relay.admin.put("/_sandbox/replies/faults", json=faults)).status_code == 200
+    await relay.reply(other["alias"])  # another buyer's reply is not counted
+    for _ in range(2):
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+            await relay.reply(buyer["alias"])
+        [error] = refused.value.recipients
+        assert (error.code, error.message) == (451, "4.7.1 Greylisted: please try again later")
+    sent = await relay.reply(buyer["alias"])
+    assert [m["messageId"] for m in await relay.inbox(buyer["alias"])] == [sent["Message-ID"]]
+    state = (await relay.admin.get("/_sandbox/replies/faults")).json()
+    assert state["refuseNext"] == 0
+    assert [(r["stage"], r["to"]) for r in state["refusals"]] == [("rcpt", buyer["alias"])] * 2
+    assert all(r["at"].endswith("Z") for r in state["refusals"])
+
+    # After the message: a relay shutting down answers 421 instead of 250; nothing lands.
+    data = {"refuseNext": 1, "stage": "data", "reply": "421 4.3.2 Service shutting down"}
+    assert (await relay.admin.put("/_sandbox/replies/faults", json=data)).status_code == 200
+    with pytest.raises(aiosmtplib.SMTPResponseException) as shut:
+        await relay.reply(buyer["alias"])
+    assert shut.value.code == 421
+    assert len(await relay.inbox(buyer["alias"])) == 1
+    assert await relay.refused() == [] and relay.mx.bounces() == []
+    await relay.reply(buyer["alias"])
+    assert len(await relay.inbox(buyer["alias"])) == 2
+
+
+async def test_fault_settings_reject_bad_input_with_json_errors(relay: Relay) -> None:
+    for bad in (
+        {"refuseNext": -1},
+        {"stage": "helo"},
+        {"reply": "250 fine"},
+        {"reply": "451 two\r\nlines"},
+        {"unknown": 1},
+    ):
+        response = await relay.admin.put("/_sandbox/replies/faults", json=bad)
+        assert response.status_code == 400, (bad, response.text)
+        assert response.json()
+    assert (await relay.admin.delete("/_sandbox/replies/faults")).status_code == 204
+    assert (await relay.admin.get("/_sandbox/replies/faults")).json()["refuseNext"] == 0
+
+
 async def test_bounce_is_retried_until_the_mx_answers(relay: Relay) -> None:
     target = "/_sandbox/replies/bounce-target"
     down = {"smtpHost": "127.0.0.1", "smtpPort": free_port()}  # nothing listens there

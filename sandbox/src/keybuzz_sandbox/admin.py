@@ -19,6 +19,7 @@ from .messaging import messaging_admin_routes
 from .order_book import AdvanceSummary
 from .relay import RelayRequest, RelayResult, SentMessage, compose, deliver, pick_orders
 from .reply_relay import find_buyer, registered_email
+from .reply_state import RelayFaults
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
 from .sandbox import AUTH_CODE_LIFETIME, Sandbox
 from .signing import REFRESH_PREFIX
@@ -336,7 +337,23 @@ def reply_admin_routes(sb: Sandbox) -> list[Any]:
         sb.bounce_target = (data.smtp_host, data.smtp_port)
         return _json(data)
 
+    @get("/replies/faults", sync_to_thread=False)
+    def relay_faults() -> Response[bytes]:
+        return _json(sb.replies.faults_view())
+
+    @put("/replies/faults", sync_to_thread=False)
+    def set_relay_faults(data: JSONBody[RelayFaults]) -> Response[bytes]:
+        if issues := data.problems():
+            return _problem(400, "; ".join(issues))
+        sb.replies.set_faults(data)
+        return _json(sb.replies.faults_view())
+
+    @delete("/replies/faults", sync_to_thread=False, status_code=204)
+    def clear_relay_faults() -> None:
+        sb.replies.set_faults(RelayFaults())
+
     return [
         approved, approve, unapprove, blocked, block, unblock,
         opt_out, inbox, refused, bounce_target, set_bounce_target,
+        relay_faults, set_relay_faults, clear_relay_faults,
     ]  # fmt: skip

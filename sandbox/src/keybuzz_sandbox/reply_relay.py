@@ -392,6 +392,9 @@ class ReplyHandler:
     ) -> str:
         if await find_buyer(self._sb, address) is None:
             return "550 5.1.1 Recipient address rejected: unknown buyer address"
+        refusal = self._sb.replies.fault_for("rcpt", address, _now_iso())
+        if refusal is not None:
+            return refusal
         envelope.rcpt_tos.append(address.lower())
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 OK"
@@ -399,6 +402,9 @@ class ReplyHandler:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
+        refusal = self._sb.replies.fault_for("data", envelope.rcpt_tos[0], _now_iso())
+        if refusal is not None:
+            return refusal  # nothing delivered, nothing bounced: the client tries again
         raw = envelope.original_content or b""
         try:
             reply = await asyncio.to_thread(parse_reply, raw)

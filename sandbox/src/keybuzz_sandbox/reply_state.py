@@ -8,6 +8,7 @@ back. In memory and bounded, like the rest of the relay's bookkeeping.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import OrderedDict, deque
 
 import msgspec
@@ -94,12 +95,80 @@ class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
     received_at: str
 
 
+# --- refusals on demand ---------------------------------------------------------------
+
+RELAY_FAULT_STAGES = ("rcpt", "data")
+_SMTP_REFUSAL = re.compile(r"[45]\d\d [^\r\n]{1,200}")
+
+
+class RelayFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of PUT /_sandbox/replies/faults: the next ``refuse_next`` transactions are
+    answered ``reply`` at ``stage`` (greylisting, a relay shutting down, a 5xx)."""
+
+    refuse_next: int = 0
+    stage: str = "rcpt"  # "rcpt": at RCPT TO; "data": after the message, instead of 250
+    reply: str = "451 4.7.1 Greylisted: please try again later"
+    to: str | None = None  # only transactions to this buyer alias count; None: any
+
+    def problems(self) -> list[str]:
+        issues = []
+        if self.refuse_next < 0:
+            issues.append("refuseNext must be >= 0")
+        if self.stage not in RELAY_FAULT_STAGES:
+            issues.append(f"stage must be one of {', '.join(RELAY_FAULT_STAGES)}")
+        if not _SMTP_REFUSAL.fullmatch(self.reply):
+            issues.append("reply must be one SMTP reply line with a 4xx or 5xx code")
+        return issues
+
+
+class FaultRefusal(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    at: str  # when, ISO 8601 with milliseconds
+    stage: str
+    to: str
+    reply: str
+
+
+class RelayFaultsView(msgspec.Struct, kw_only=True, rename="camel"):
+    """GET /_sandbox/replies/faults: what is still to be refused, and what was."""
+
+    refuse_next: int
+    stage: str
+    reply: str
+    to: str | None
+    refusals: list[FaultRefusal]
+
+
 class ReplyBook:
     """Buyers' inboxes and refused replies, in memory and bounded."""
 
     def __init__(self) -> None:
         self._inboxes: OrderedDict[str, deque[InboxMessage]] = OrderedDict()
         self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_LIMIT)
+        self.faults = RelayFaults()
+        self.fault_refusals: deque[FaultRefusal] = deque(maxlen=REFUSED_LIMIT)
+
+    def set_faults(self, faults: RelayFaults) -> None:
+        self.faults = faults
+        self.fault_refusals.clear()
+
+    def faults_view(self) -> RelayFaultsView:
+        f = self.faults
+        return RelayFaultsView(
+            refuse_next=f.refuse_next,
+            stage=f.stage,
+            reply=f.reply,
+            to=f.to,
+            refusals=list(self.fault_refusals),
+        )
+
+    def fault_for(self, stage: str, to: str, now: str) -> str | None:
+        """The refusal this transaction gets, if one is due (and counts it)."""
+        f = self.faults
+        if f.refuse_next <= 0 or f.stage != stage or (f.to and f.to.lower() != to.lower()):
+            return None
+        f.refuse_next -= 1
+        self.fault_refusals.append(FaultRefusal(at=now, stage=stage, to=to.lower(), reply=f.reply))
+        return f.reply
 
     def deliver(self, alias: str, message: InboxMessage) -> None:
         inbox = self._inboxes.setdefault(alias.lower(), deque(maxlen=INBOX_LIMIT))

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from keybuzz_shared.http import domain_error_handlers
+from keybuzz_shared.auth import tenant_context
+from keybuzz_shared.http import ErrorBody, domain_error_handlers
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
+from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from keybuzz_poller.errors import ERROR_STATUSES
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.polling.status import poll_status
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies import queueing
-from keybuzz_poller.replies.checks import MAX_ATTACHMENT_BYTES, ReplyRequest
+from keybuzz_poller.replies.checks import ReplyRequest
+from keybuzz_poller.replies.memory import RepliesBusy, TenantRepliesBusy
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.schemas import (
     PollResult,
@@ -26,14 +33,54 @@ from keybuzz_poller.schemas import (
     reply_settings_body,
     reply_settings_of,
 )
+from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
 from keybuzz_poller.tickets import queries
 
-# A reply's JSON carries up to 10 MB of attachments in base64 (13.3 MiB) plus its text
-# (100,000 characters, at most 600 kB escaped) and up to 20 file names. Bodies a little past
-# that still reach the checks, so the answer names Amazon's limit; beyond this Litestar
-# answers a bare 413 before reading the body (Content-Length) or as soon as it passes it.
-REPLY_MAX_BODY_BYTES = 2 * MAX_ATTACHMENT_BYTES
+# A reply refused for memory is told to come back after the replies in flight have
+# been stored: a maximum-size one takes one to two seconds (docs/BENCHMARKS.md).
+REPLY_RETRY_AFTER_SECONDS = 2
+
+
+def hold_reply_memory(app: ASGIApp) -> ASGIApp:
+    """Route middleware: the caller is authenticated and the reply's body held in the
+    memory budget (replies/memory.py) before Litestar reads the body; given back once
+    the answer has left. A stranger's body is never read."""
+
+    async def gate(scope: Scope, receive: Receive, send: Send) -> None:
+        runtime: PollerRuntime = scope["litestar_app"].state.runtime
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        tenant_id = tenant_context(connection, runtime.settings).tenant_id
+        size = _body_size(connection)
+        memory = queueing.reply_memory(runtime)
+        try:
+            memory.take(tenant_id, size)
+        except TenantRepliesBusy as exc:
+            raise _busy(HTTP_429_TOO_MANY_REQUESTS, exc) from None
+        except RepliesBusy as exc:
+            raise _busy(HTTP_503_SERVICE_UNAVAILABLE, exc) from None
+        try:
+            await app(scope, receive, send)
+        finally:
+            memory.give_back(tenant_id, size)
+
+    return gate
+
+
+def _body_size(connection: ASGIConnection[Any, Any, Any, Any]) -> int:
+    """The declared length; a body without one (chunked) may be as long as the route reads."""
+    declared = connection.headers.get("content-length", "")
+    if declared.isdigit():
+        return min(int(declared), REPLY_MAX_BODY_BYTES)
+    return REPLY_MAX_BODY_BYTES
+
+
+def _busy(status: int, exc: Exception) -> HTTPException:
+    return HTTPException(
+        status_code=status,
+        detail=str(exc),
+        headers={"Retry-After": str(REPLY_RETRY_AFTER_SECONDS)},
+    )
 
 
 class PollerController(Controller):
@@ -97,7 +144,15 @@ class TicketController(Controller):
         "/{ticket_id:str}/replies",
         status_code=202,
         summary="Reply to the buyer through Amazon's relay (queued; sent in the background)",
+        # Bodies a little past Amazon's limit still reach the checks, so the answer names
+        # it; beyond this Litestar answers a bare 413 before reading the body
+        # (Content-Length) or as soon as it passes it.
         request_max_body_size=REPLY_MAX_BODY_BYTES,
+        middleware=[hold_reply_memory],
+        responses={
+            429: ResponseSpec(ErrorBody, description="the tenant's memory budget is held: retry"),
+            503: ResponseSpec(ErrorBody, description="the instance's memory budget is held: retry"),
+        },
     )
     async def reply(
         self,

@@ -6,6 +6,11 @@ import msgspec
 from keybuzz_shared.amazon.settings import AmazonSettings
 from keybuzz_shared.settings import too_short
 
+# The largest reply body the HTTP route reads (app.py): 10 MB of attachments in base64
+# (13.3 MiB) plus text and names, with room for the checks to name Amazon's limit. A
+# memory budget below it could never let such a reply in.
+REPLY_MAX_BODY_BYTES = 20 * 1024 * 1024
+
 
 class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "POLLER_PORT"}
@@ -77,6 +82,21 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     reply_retry_base_seconds: float = 5.0
     reply_retry_max_seconds: float = 900.0
     reply_max_attempts: int = 10
+    # What replies hold in memory at once (docs/SECURITY.md, "Replies: bounded attachments …"):
+    # bytes of reply bodies being read, checked, composed and stored, on this instance and
+    # per tenant; beyond them a reply is answered 503 / 429 with Retry-After. A body byte
+    # costs about 8 in memory at the peak (the body, its JSON text, the decoded attachments,
+    # the composed mail): two maximum-size replies at once per instance, one per tenant,
+    # keep the pod (768Mi) clear (docs/BENCHMARKS.md).
+    reply_memory_budget_bytes: Annotated[int, msgspec.Meta(ge=REPLY_MAX_BODY_BYTES)] = (
+        32 * 1024 * 1024
+    )
+    reply_tenant_memory_budget_bytes: Annotated[int, msgspec.Meta(ge=REPLY_MAX_BODY_BYTES)] = (
+        REPLY_MAX_BODY_BYTES
+    )
+    # One sending round claims replies until their mails total this (at least one): each
+    # mail is copied about 4 times on its way to the relay.
+    reply_send_batch_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16 * 1024 * 1024
 
     # The MX's limits (docs/SECURITY.md, "The MX's limits"). Sessions beyond either cap are
     # answered 421 and closed; in production the edge MTA is the one client, so the
@@ -120,6 +140,10 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
             # In every environment: a short key would make signatures guessable.
             if problem := too_short(name.upper(), getattr(self, name)):
                 raise ValueError(problem)
+        if self.reply_tenant_memory_budget_bytes > self.reply_memory_budget_bytes:
+            raise ValueError(
+                "REPLY_TENANT_MEMORY_BUDGET_BYTES must not exceed REPLY_MEMORY_BUDGET_BYTES"
+            )
         if self.reply_lease_seconds <= 2 * self.smtp_relay_timeout_seconds:
             # A send still running when its lease ends could be sent again by another instance.
             raise ValueError("REPLY_LEASE_SECONDS must exceed twice SMTP_RELAY_TIMEOUT_SECONDS")

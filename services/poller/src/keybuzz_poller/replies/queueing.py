@@ -24,6 +24,7 @@ from keybuzz_poller.replies.checks import (
     check_sender_address,
 )
 from keybuzz_poller.replies.compose import ReplyMail, build_mail, reply_message_id, reply_subject
+from keybuzz_poller.replies.memory import ReplyMemory
 from keybuzz_poller.replies.outcomes import count_reply
 from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.runtime import PollerRuntime
@@ -89,6 +90,18 @@ async def queue_reply(
     return ReplyQueued(
         ticket_message_id=ticket_message_id, ticket_id=ticket_id, message_id=message_id
     )
+
+
+def reply_memory(runtime: PollerRuntime) -> ReplyMemory:
+    """The process's reply memory budget (made on first use)."""
+    memory = runtime.components.get(ReplyMemory)
+    if not isinstance(memory, ReplyMemory):
+        settings = runtime.settings
+        memory = ReplyMemory(
+            settings.reply_memory_budget_bytes, settings.reply_tenant_memory_budget_bytes
+        )
+        runtime.provide(memory)
+    return memory
 
 
 def _wake_sender(runtime: PollerRuntime) -> None:

@@ -35,7 +35,8 @@ from keybuzz_poller.settings import PollerSettings
 
 log = logging.getLogger(__name__)
 
-CLAIM_BATCH = 16  # replies one round sends at once
+# Replies one round sends at once, fewer when their mails pass REPLY_SEND_BATCH_BYTES.
+CLAIM_BATCH = 16
 IDLE_SECONDS = 1.0  # longest sleep between rounds when nothing wakes the sender
 
 
@@ -106,7 +107,10 @@ class ReplySender:
     async def send_due(self) -> int:
         """One round: claim, send, record. The number of replies claimed."""
         claimed = await store.claim_due(
-            self.runtime.pool, CLAIM_BATCH, self.settings.reply_lease_seconds
+            self.runtime.pool,
+            CLAIM_BATCH,
+            self.settings.reply_send_batch_bytes,
+            self.settings.reply_lease_seconds,
         )
         await asyncio.gather(*(self._send_one(reply) for reply in claimed))
         return len(claimed)

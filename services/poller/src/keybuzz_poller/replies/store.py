@@ -214,29 +214,41 @@ async def insert_reply(db: Executor, reply: NewReply) -> None:
 # --- the sender ----------------------------------------------------------------------
 
 
-async def claim_due(db: Executor, limit: int, lease_seconds: float) -> list[ClaimedReply]:
-    """Take up to ``limit`` due replies for one lease; rows others are claiming are skipped.
+async def claim_due(
+    db: Executor, limit: int, max_bytes: int, lease_seconds: float
+) -> list[ClaimedReply]:
+    """Take up to ``limit`` due replies whose mails total at most ``max_bytes`` (the first
+    whatever its size) for one lease; rows others are claiming are skipped.
 
     The claim itself moves ``next_attempt_at`` a lease ahead and counts the attempt, so a
-    sender that dies mid-send leaves the reply to be taken again after the lease.
+    sender that dies mid-send leaves the reply to be taken again after the lease. A mail's
+    size is read from its TOAST pointer (``octet_length``), not by loading it.
     """
     rows = await db.fetch(
         """
-        WITH due AS (
-            SELECT ticket_message_id FROM poller_replies
+        WITH locked AS (
+            SELECT ticket_message_id, external_message_id, next_attempt_at FROM poller_replies
             WHERE status = 'QUEUED' AND next_attempt_at <= now()
             ORDER BY next_attempt_at LIMIT $1
             FOR UPDATE SKIP LOCKED
+        ), sized AS (
+            SELECT l.ticket_message_id,
+                   sum(octet_length(e.raw)) OVER w AS running, row_number() OVER w AS n
+            FROM locked l JOIN poller_external_messages e ON e.id = l.external_message_id
+            WINDOW w AS (ORDER BY l.next_attempt_at, l.ticket_message_id)
+        ), due AS (
+            SELECT ticket_message_id FROM sized WHERE n = 1 OR running <= $2
         )
         UPDATE poller_replies r
         SET attempts = r.attempts + 1,
-            next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
+            next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
         FROM due, poller_external_messages e
         WHERE r.ticket_message_id = due.ticket_message_id AND e.id = r.external_message_id
         RETURNING r.ticket_message_id, r.tenant_id, r.ticket_id, r.message_id, r.order_id,
                   r.envelope_sender, r.recipient, r.attempts, e.raw AS mail
         """,
         limit,
+        max_bytes,
         lease_seconds,
     )
     return [ClaimedReply(**dict(r)) for r in rows]

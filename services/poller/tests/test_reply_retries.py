@@ -1,0 +1,168 @@
+"""Temporary refusals from Amazon's relay are retried with back-off, over real SMTP.
+
+The sandbox's reply relay refuses the next transactions to one buyer on demand
+(``PUT /_sandbox/replies/faults``, docs/SANDBOX.md "Reply relay"): greylisting (451 at
+RCPT), a relay shutting down (421 after the message) or a permanent 5xx. It records when
+it refused, so the back-off between attempts is seen from the relay's side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_poller.service import DEFINITION
+from test_replies import (
+    BuyerThread,
+    Sandbox,
+    buyer_thread,
+    events,
+    poller_settings,
+    post_reply,
+    reply_ends,
+    sandbox,
+    set_sender,
+)
+
+__all__ = ["sandbox"]  # the fixture, shared with test_replies.py
+
+BASE_SECONDS = 0.3  # REPLY_RETRY_BASE_SECONDS in poller_settings
+MAX_SECONDS = 1.0  # REPLY_RETRY_MAX_SECONDS
+MAX_ATTEMPTS = 4
+GREYLISTED = "451 4.7.1 Greylisted: please try again later"
+
+
+@pytest.fixture
+async def poller(
+    start_service: Callable[..., Awaitable[RunningService]],
+    dovecot: MailServer,
+    sandbox: Sandbox,
+) -> AsyncIterator[RunningService]:
+    service = await start_service(
+        DEFINITION,
+        **poller_settings(dovecot, sandbox.relay, REPLY_MAX_ATTEMPTS=str(MAX_ATTEMPTS)),
+    )
+    await sandbox.bounce_to(service.runtime.settings.mx_port)
+    yield service
+    async with sandbox.client() as http:  # the faults are the session sandbox's
+        await http.delete("/_sandbox/replies/faults")
+
+
+async def refuse_next(
+    sandbox: Sandbox, thread: BuyerThread, n: int, stage: str, reply: str
+) -> None:
+    async with sandbox.client() as http:
+        response = await http.put(
+            "/_sandbox/replies/faults",
+            json={"refuseNext": n, "stage": stage, "reply": reply, "to": thread.alias},
+        )
+    assert response.status_code == 200, response.text
+
+
+async def relay_faults(sandbox: Sandbox) -> dict[str, Any]:
+    async with sandbox.client() as http:
+        state: dict[str, Any] = (await http.get("/_sandbox/replies/faults")).json()
+    return state
+
+
+async def reply_row(poller: RunningService, tenant_id: str) -> dict[str, Any]:
+    row = await poller.runtime.pool.fetchrow(
+        "SELECT status, attempts, reason, status_code, last_error FROM poller_replies"
+        " WHERE tenant_id = $1",
+        tenant_id,
+    )
+    return dict(row)
+
+
+def at(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+async def answering_thread(poller: RunningService, sandbox: Sandbox) -> BuyerThread:
+    thread = await buyer_thread(poller, sandbox)
+    await set_sender(poller, thread.tenant_id, await sandbox.registered_email())
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("stage", "refusal"),
+    [("rcpt", GREYLISTED), ("data", "421 4.3.2 Service shutting down, try again later")],
+)
+async def test_temporary_refusals_are_retried_with_back_off_and_the_reply_is_sent_once(
+    poller: RunningService, sandbox: Sandbox, stage: str, refusal: str
+) -> None:
+    thread = await answering_thread(poller, sandbox)
+    refusals = MAX_ATTEMPTS - 1  # one short of giving up
+    await refuse_next(sandbox, thread, refusals, stage, refusal)
+    retried_before = await poller.metric('keybuzz_replies_total{service="poller",status="RETRIED"')
+
+    response = await post_reply(poller, thread.tenant_id, thread.ticket_id, {"text": "hello"})
+    assert response.status_code == 202, response.text
+    reply = await reply_ends(poller, thread, "SENT")
+    assert reply["deliveryReason"] is None and reply["sentAt"] is not None
+
+    row = await reply_row(poller, thread.tenant_id)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("SENT", refusals + 1, None)
+    [delivered] = await sandbox.inbox(thread.alias)
+    assert delivered["messageId"] == response.json()["messageId"]
+    # Back-off, as the relay saw it: attempt n waits at least half of base x 2^(n-1)
+    # (jitter), capped; the delivery came after the last refusal's wait.
+    seen = [at(r["at"]) for r in (await relay_faults(sandbox))["refusals"]]
+    assert len(seen) == refusals
+    times = [*seen, at(delivered["receivedAt"])]
+    for attempt, (earlier, later) in enumerate(zip(times, times[1:], strict=False), start=1):
+        least = 0.5 * min(MAX_SECONDS, BASE_SECONDS * 2 ** (attempt - 1))
+        assert later - earlier >= least - 0.01, (attempt, later - earlier)
+    retried = await poller.metric('keybuzz_replies_total{service="poller",status="RETRIED"')
+    assert retried - retried_before == refusals
+    await asyncio.sleep(1)  # a second send would have happened by now
+    assert len(await sandbox.inbox(thread.alias)) == 1
+    assert len(await events(poller, "message.sent", thread.tenant_id)) == 1
+    assert await events(poller, "message.bounced", thread.tenant_id) == []
+
+
+async def test_reply_max_attempts_temporary_refusals_make_the_reply_failed_with_the_reason(
+    poller: RunningService, sandbox: Sandbox
+) -> None:
+    thread = await answering_thread(poller, sandbox)
+    await refuse_next(sandbox, thread, 10, "rcpt", GREYLISTED)
+
+    response = await post_reply(poller, thread.tenant_id, thread.ticket_id, {"text": "hello"})
+    assert response.status_code == 202, response.text
+    reply = await reply_ends(poller, thread, "FAILED")
+    reason = f"gave up after {MAX_ATTEMPTS} attempts; last: {GREYLISTED}"
+    assert (reply["deliveryReason"], reply["deliveryStatusCode"]) == (reason, "451")
+    assert reply["sentAt"] is None
+    assert (await reply_row(poller, thread.tenant_id))["attempts"] == MAX_ATTEMPTS
+    [bounced] = await events(poller, "message.bounced", thread.tenant_id)
+    assert (bounced["status"], bounced["statusCode"], bounced["reason"]) == (
+        "FAILED",
+        "451",
+        reason,
+    )
+
+    await asyncio.sleep(1.5)  # longer than the longest back-off: no attempt after FAILED
+    state = await relay_faults(sandbox)
+    assert (len(state["refusals"]), state["refuseNext"]) == (MAX_ATTEMPTS, 10 - MAX_ATTEMPTS)
+    assert await sandbox.inbox(thread.alias) == []
+    assert await events(poller, "message.sent", thread.tenant_id) == []
+
+
+async def test_a_permanent_refusal_after_the_message_fails_the_reply_at_once(
+    poller: RunningService, sandbox: Sandbox
+) -> None:
+    thread = await answering_thread(poller, sandbox)
+    await refuse_next(sandbox, thread, 1, "data", "554 5.7.1 Message refused by policy")
+
+    response = await post_reply(poller, thread.tenant_id, thread.ticket_id, {"text": "hello"})
+    assert response.status_code == 202, response.text
+    reply = await reply_ends(poller, thread, "FAILED")
+    assert reply["deliveryReason"] == "554 5.7.1 Message refused by policy"
+    assert reply["deliveryStatusCode"] == "554"
+    assert (await reply_row(poller, thread.tenant_id))["attempts"] == 1
+    await asyncio.sleep(1)
+    assert await sandbox.inbox(thread.alias) == []  # the fault is spent: no retry came
