@@ -35,8 +35,8 @@ import httpx
 from aiobotocore.session import get_session
 from keybuzz_devstack import infra
 from keybuzz_devstack import sqs as stack_sqs
+from keybuzz_orders.notifications.sqs import QueueConsumer
 from keybuzz_orders.service import DEFINITION as ORDERS
-from keybuzz_orders.sqs import QueueConsumer
 from keybuzz_shared.amazon import SpApiClient
 from keybuzz_shared.amazon.spapi import DEFAULT_RATE_LIMITS
 

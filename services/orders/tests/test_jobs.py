@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_orders.jobs import (
+from keybuzz_orders.backfill.jobs import (
     JobCounts,
     ReportWindow,
     WindowState,

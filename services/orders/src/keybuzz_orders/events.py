@@ -25,7 +25,7 @@ from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.sync import OrderSync
 

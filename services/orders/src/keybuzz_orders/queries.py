@@ -18,6 +18,7 @@ from keybuzz_shared.ids import is_amazon_order_id
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
 
 from keybuzz_orders import store
+from keybuzz_orders.backfill import store as job_store
 from keybuzz_orders.domain import as_utc
 
 MAX_SEARCH = 200
@@ -97,7 +98,7 @@ async def get_order(conn: store.Conn, tenant_id: str, order_id: str) -> OrderWit
 
 async def recent_jobs(conn: store.Conn, tenant_id: str, limit: int) -> list[asyncpg.Record]:
     """The tenant's backfill jobs, newest first."""
-    return await store.recent_jobs(conn, tenant_id, limit)
+    return await job_store.recent_jobs(conn, tenant_id, limit)
 
 
 async def get_job(conn: store.Conn, tenant_id: str, job_id: str) -> asyncpg.Record:
@@ -105,7 +106,7 @@ async def get_job(conn: store.Conn, tenant_id: str, job_id: str) -> asyncpg.Reco
         uuid.UUID(job_id)
     except ValueError:
         raise InvalidJobId() from None
-    job = await store.get_job(conn, job_id, tenant_id)
+    job = await job_store.get_job(conn, job_id, tenant_id)
     if job is None:
         raise JobNotFound(job_id)
     return job

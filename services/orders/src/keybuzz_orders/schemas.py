@@ -11,8 +11,8 @@ import msgspec
 from keybuzz_shared.amazon.messaging import MessagingAction
 from keybuzz_shared.ids import TenantId
 
+from keybuzz_orders.backfill.jobs import JobCounts, decode_windows, job_progress
 from keybuzz_orders.domain import OrderStatus, sla_status
-from keybuzz_orders.jobs import JobCounts, decode_windows, job_progress
 
 
 class _Body(msgspec.Struct, kw_only=True, rename="camel"):

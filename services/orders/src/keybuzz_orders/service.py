@@ -9,11 +9,12 @@ from keybuzz_shared.amazon import SpApiClient, token_service_for
 from keybuzz_shared.amazon.messaging import MessagingClient
 from keybuzz_shared.service import Runtime, ServiceDefinition
 
-from keybuzz_orders import events, notifications
+from keybuzz_orders import events
 from keybuzz_orders.app import ROUTES
-from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.messaging import OrderMessaging
 from keybuzz_orders.micro import micro_endpoints
+from keybuzz_orders.notifications import notifications
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.sync import OrderSync

@@ -21,7 +21,6 @@ from datetime import datetime
 import msgspec
 from keybuzz_shared.ids import AMAZON, is_amazon_order_id
 
-from keybuzz_orders import notification_store as nstore
 from keybuzz_orders.domain import (
     V0_CHANNEL,
     V0_STATUS,
@@ -30,6 +29,7 @@ from keybuzz_orders.domain import (
     delivery_status,
     order_ref,
 )
+from keybuzz_orders.notifications import notification_store as nstore
 from keybuzz_orders.store import Conn
 
 ORDER_CHANGE = "ORDER_CHANGE"

@@ -37,9 +37,9 @@ from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import notification_store as nstore
-from keybuzz_orders.order_details import OrderDetails
-from keybuzz_orders.sqs import QueueConsumer, sqs_client
+from keybuzz_orders.notifications import notification_store as nstore
+from keybuzz_orders.notifications.order_details import OrderDetails
+from keybuzz_orders.notifications.sqs import QueueConsumer, sqs_client
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.ids import AMAZON
 
 from keybuzz_orders import metrics, store
-from keybuzz_orders.domain import OrderRow, ReportLineError, order_row, report_order_row
-from keybuzz_orders.jobs import (
+from keybuzz_orders.backfill import store as job_store
+from keybuzz_orders.backfill.jobs import (
     JobContext,
     JobCounts,
     JobStopped,
@@ -49,6 +49,7 @@ from keybuzz_orders.jobs import (
     WindowState,
     decode_windows,
 )
+from keybuzz_orders.domain import OrderRow, ReportLineError, order_row, report_order_row
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,8 @@ def report_windows(start: datetime, end: datetime, days: int) -> list[ReportWind
     return windows
 
 
-def _no_progress(waits: int = 0) -> store.PageProgress:
-    return store.PageProgress(JobCounts(rate_limit_waits=waits))
+def _no_progress(waits: int = 0) -> job_store.PageProgress:
+    return job_store.PageProgress(JobCounts(rate_limit_waits=waits))
 
 
 class ReportSteps:
@@ -126,7 +127,9 @@ class ReportSteps:
             await self._request(job, windows, missing)
             return
         if all(w.state is WindowState.DONE for w in windows):
-            await self._save(job, _no_progress(), store.ReportState(windows=windows, phase="TAIL"))
+            await self._save(
+                job, _no_progress(), job_store.ReportState(windows=windows, phase="TAIL")
+            )
             return
         # Every open window on its own: one is imported while Amazon still processes
         # the others, and the imports overlap each other's waits (download, database).
@@ -163,7 +166,7 @@ class ReportSteps:
             # Our clock, only for the deadline of a report stuck in processing.
             window.requested_at = _now()
         # A crash before this commit requests them again: reports cost no data.
-        await self._save(job, _no_progress(waits), store.ReportState(windows=windows))
+        await self._save(job, _no_progress(waits), job_store.ReportState(windows=windows))
 
     async def _poll(self, job: asyncpg.Record, windows: list[ReportWindow], index: int) -> bool:
         """True when the window moved on (imported, fell back, or requested again)."""
@@ -174,7 +177,7 @@ class ReportSteps:
         except SpApiNotFound:  # gone (Amazon keeps order reports 30 days): ask again
             window.report_id, window.imported = None, 0
             window.note = "report not found: requested again"
-            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
+            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
             return True
         metrics.rate_limit_waits(reply.rate_limit_waits)
         report = reply.value
@@ -188,7 +191,7 @@ class ReportSteps:
                 extra={"job_id": job["job_id"], "window": window.start},
             )
             window.state, window.note = WindowState.FALLBACK, f"report {report.processing_status}"
-            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
+            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
             return True
         deadline = self.settings.backfill_report_deadline_seconds
         # A window saved before deadlines existed starts counting when first polled here.
@@ -203,7 +206,7 @@ class ReportSteps:
             )
             note = f"report still {report.processing_status} after {deadline:g} s"
             window.state, window.note = WindowState.FALLBACK, note
-            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
+            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
             return True
         return False
 
@@ -257,9 +260,9 @@ class ReportSteps:
             counts = await store.upsert_report_orders(uow.conn, job["tenant_id"], AMAZON, rows)
             # Only Amazon's answer to the tail sets the job's cursor; report pages aren't pages.
             counts = counts.but(errors=errors, rate_limit_waits=waits)
-            progress = store.PageProgress.of_rows(rows, counts)
+            progress = job_store.PageProgress.of_rows(rows, counts)
             await self._checkpoint(
-                uow.conn, job, progress, store.ReportState(window=(index, window))
+                uow.conn, job, progress, job_store.ReportState(window=(index, window))
             )
         metrics.page_stored("report", counts)
 
@@ -284,14 +287,14 @@ class ReportSteps:
         async with self.context.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, job["tenant_id"], AMAZON, rows)
             counts = counts.but(pages=1, errors=len(bad), rate_limit_waits=page.rate_limit_waits)
-            progress = store.PageProgress.of_rows(rows, counts)
+            progress = job_store.PageProgress.of_rows(rows, counts)
             await self._checkpoint(
-                uow.conn, job, progress, store.ReportState(window=(index, window))
+                uow.conn, job, progress, job_store.ReportState(window=(index, window))
             )
         metrics.page_stored("search", counts)
 
     async def _save(
-        self, job: asyncpg.Record, progress: store.PageProgress, state: store.ReportState
+        self, job: asyncpg.Record, progress: job_store.PageProgress, state: job_store.ReportState
     ) -> None:
         async with self.context.runtime.unit_of_work() as uow:
             await self._checkpoint(uow.conn, job, progress, state)
@@ -301,10 +304,10 @@ class ReportSteps:
         self,
         conn: asyncpg.Connection,
         job: asyncpg.Record,
-        progress: store.PageProgress,
-        state: store.ReportState,
+        progress: job_store.PageProgress,
+        state: job_store.ReportState,
     ) -> None:
-        saved = await store.advance_job(
+        saved = await job_store.advance_job(
             conn, job["job_id"], self.context.owner, progress, state, self.context.lease_seconds
         )
         if saved is None:

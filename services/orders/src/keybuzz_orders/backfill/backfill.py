@@ -49,9 +49,10 @@ from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_orders import metrics, store
+from keybuzz_orders.backfill import store as job_store
+from keybuzz_orders.backfill.jobs import JobContext, JobCounts, JobStopped
+from keybuzz_orders.backfill.report_strategy import REPORT, SEARCH, ReportSteps, plan_strategy
 from keybuzz_orders.domain import OrderRow, order_row, v0_order_row
-from keybuzz_orders.jobs import JobContext, JobCounts, JobStopped
-from keybuzz_orders.report_strategy import REPORT, SEARCH, ReportSteps, plan_strategy
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
@@ -112,12 +113,12 @@ class Backfills:
         if not 1 <= days <= MAX_DAYS:
             raise InvalidDays(days)
         pool = self.runtime.pool
-        if source_event_id and (done := await store.job_for_event(pool, source_event_id)):
+        if source_event_id and (done := await job_store.job_for_event(pool, source_event_id)):
             return StartedJob(done, created=False)
         credentials = await load_tenant_credentials(self.runtime.vault, tenant_id)
         # The window's start as Amazon will see it; our clock only sets how far back to go.
         since = datetime.now(UTC) - timedelta(days=days)
-        job = await store.insert_job(
+        job = await job_store.insert_job(
             pool,
             tenant_id=tenant_id,
             marketplace=AMAZON,
@@ -130,9 +131,9 @@ class Backfills:
             source_event_id=source_event_id,
         )
         if job is None:
-            running = await store.running_job(pool, tenant_id)
+            running = await job_store.running_job(pool, tenant_id)
             if running is None and source_event_id:
-                running = await store.job_for_event(pool, source_event_id)
+                running = await job_store.job_for_event(pool, source_event_id)
             if running is None:  # it finished between our insert and this read
                 return await self.start(tenant_id, days, trigger, source_event_id)
             return StartedJob(running, created=False)
@@ -164,8 +165,8 @@ class Backfills:
     async def _sweep(self) -> None:
         while True:
             try:
-                await store.renew_leases(self.runtime.pool, self.owner, self.lease_seconds)
-                for job_id in await store.claim_orphans(
+                await job_store.renew_leases(self.runtime.pool, self.owner, self.lease_seconds)
+                for job_id in await job_store.claim_orphans(
                     self.runtime.pool, self.owner, self.lease_seconds
                 ):
                     log.info("backfill resumed", extra={"job_id": job_id})
@@ -184,15 +185,15 @@ class Backfills:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            await store.release_jobs(self.runtime.pool, self.owner)
+            await job_store.release_jobs(self.runtime.pool, self.owner)
         await self.spapi.aclose()
 
     async def stop_tenant(self, tenant_id: str, reason: str) -> list[str]:
         """The connection went away: cancel the tenant's jobs, say so, stop our tasks."""
         stopped: list[str] = []
-        for job_id in await store.running_jobs_of(self.runtime.pool, tenant_id):
+        for job_id in await job_store.running_jobs_of(self.runtime.pool, tenant_id):
             async with self.runtime.unit_of_work() as uow:
-                job = await store.end_job(uow.conn, job_id, "CANCELLED", reason, owner=None)
+                job = await job_store.end_job(uow.conn, job_id, "CANCELLED", reason, owner=None)
                 if job is not None:
                     uow.emit(_failed_event(job, reason))
                     stopped.append(job_id)
@@ -216,7 +217,7 @@ class Backfills:
     async def _run(self, job_id: str) -> None:
         backoff = 1.0
         while True:
-            job = await store.get_job(self.runtime.pool, job_id)
+            job = await job_store.get_job(self.runtime.pool, job_id)
             if job is None or job["status"] != "RUNNING" or job["owner"] != self.owner:
                 return
             try:
@@ -232,7 +233,7 @@ class Backfills:
                 elif decision is Decision.RESTART_WINDOW:
                     log.warning("pagination token refused; reading the window again",
                                 extra={"job_id": job_id})  # fmt: skip
-                    await store.restart_window(self.runtime.pool, job_id, self.owner)
+                    await job_store.restart_window(self.runtime.pool, job_id, self.owner)
                 else:
                     if not isinstance(exc, AmazonAuthError | SpApiError):
                         log.exception("backfill failed", extra={"job_id": job_id})
@@ -245,7 +246,7 @@ class Backfills:
             "backfill waiting for a dependency", extra={"job_id": job_id, "error": str(exc)[:200]}
         )
         with contextlib.suppress(Exception):
-            await store.note_error(self.runtime.pool, job_id, self.owner, str(exc)[:500], 0)
+            await job_store.note_error(self.runtime.pool, job_id, self.owner, str(exc)[:500], 0)
         await asyncio.sleep(backoff)
         return min(backoff * 2, OUTAGE_BACKOFF_MAX)
 
@@ -285,20 +286,20 @@ class Backfills:
         async with self.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows)
             counts = counts.but(pages=1, errors=len(bad), rate_limit_waits=page.rate_limit_waits)
-            progress = store.PageProgress.of_rows(
+            progress = job_store.PageProgress.of_rows(
                 rows, counts, next_token=page.next_token, created_before=page.created_before
             )
             if plan is not None and plan.strategy == REPORT:
-                state = store.ReportState(
+                state = job_store.ReportState(
                     windows=plan.windows, phase="REPORTS", tail_after=plan.tail_after,
                     strategy_reason=plan.reason,
                 )  # fmt: skip
-                saved = await store.advance_job(
+                saved = await job_store.advance_job(
                     uow.conn, job["job_id"], self.owner, progress, state, self.lease_seconds
                 )
             else:
                 strategy = (plan.strategy, plan.reason) if plan else None
-                saved = await store.checkpoint_job(
+                saved = await job_store.checkpoint_job(
                     uow.conn, job["job_id"], self.owner, progress, self.lease_seconds, strategy
                 )
             saved = await _hand_over_if_complete(uow, job, saved)
@@ -332,7 +333,7 @@ class Backfills:
         )
         log.warning("backfill falls back to Orders v0",
                     extra={"job_id": job["job_id"], "reason": reason})  # fmt: skip
-        await store.switch_to_orders_v0(self.runtime.pool, job["job_id"], self.owner, reason)
+        await job_store.switch_to_orders_v0(self.runtime.pool, job["job_id"], self.owner, reason)
 
     async def _v0_page(self, job: asyncpg.Record) -> bool:
         """One getOrders page, then its orders' items one call each (v0 has no inline items)."""
@@ -358,10 +359,10 @@ class Backfills:
             # Partial like report rows (no buyer, no packages): never erase an API read.
             counts = await store.upsert_report_orders(uow.conn, tenant_id, AMAZON, rows)
             counts = counts.but(pages=1, errors=len(page.unreadable), rate_limit_waits=waits)
-            progress = store.PageProgress.of_rows(
+            progress = job_store.PageProgress.of_rows(
                 rows, counts, next_token=page.next_token, created_before=page.created_before
             )
-            saved = await store.checkpoint_job(
+            saved = await job_store.checkpoint_job(
                 uow.conn, job["job_id"], self.owner, progress, self.lease_seconds
             )
             saved = await _hand_over_if_complete(uow, job, saved)
@@ -370,7 +371,7 @@ class Backfills:
 
     async def _fail(self, job: asyncpg.Record, reason: str) -> None:
         async with self.runtime.unit_of_work() as uow:
-            ended = await store.end_job(uow.conn, job["job_id"], "FAILED", reason, self.owner)
+            ended = await job_store.end_job(uow.conn, job["job_id"], "FAILED", reason, self.owner)
             if ended is not None:
                 uow.emit(_failed_event(ended, reason))
         if ended is not None:

@@ -28,10 +28,10 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import notification_metrics as metrics
-from keybuzz_orders import notification_store as nstore
-from keybuzz_orders import order_changes
-from keybuzz_orders.order_changes import MalformedNotification, Outcome
+from keybuzz_orders.notifications import notification_metrics as metrics
+from keybuzz_orders.notifications import notification_store as nstore
+from keybuzz_orders.notifications import order_changes
+from keybuzz_orders.notifications.order_changes import MalformedNotification, Outcome
 
 log = logging.getLogger(__name__)
 
