@@ -52,7 +52,6 @@ async def _stop_backfills(runtime: Runtime[Any]) -> None:
 
 def _register(runtime: Runtime[Any]) -> None:
     events.register(runtime)
-    notifications.register(runtime)  # the ORDER_CHANGE subscription lifecycle
 
 
 DEFINITION = ServiceDefinition(

@@ -17,22 +17,12 @@ import logging
 from typing import Any
 
 from keybuzz_shared.amazon import (
-    AmazonAuthError,
-    CredentialsMissing,
     GrantlessTokens,
     LwaClient,
     NotificationsClient,
     SpApiClient,
-    SpApiError,
-)
-from keybuzz_shared.errors import is_outage
-from keybuzz_shared.events import (
-    ConnectionConnected,
-    ConnectionDisconnected,
-    ConnectionReauthRequired,
 )
 from keybuzz_shared.ids import AMAZON
-from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
 from keybuzz_orders.notifications import notification_store as nstore
@@ -106,53 +96,6 @@ class OrderSubscriptions:
                 )
             self._queue_arn = str(answer["Attributes"]["QueueArn"])
         return self._queue_arn
-
-
-def register(runtime: Runtime[Any]) -> None:
-    """The subscription lifecycle's event subscribers (only with a notification queue)."""
-    if not runtime.settings.sqs_queue_url:
-        return
-
-    async def on_connected(event: ConnectionConnected, delivery: Delivery) -> None:
-        if event.marketplace != AMAZON:
-            return
-        try:
-            await runtime.component(OrderSubscriptions).subscribe(event.tenant_id)
-        except (AmazonAuthError, SpApiError) as exc:
-            if is_outage(exc) and not isinstance(exc, CredentialsMissing):
-                raise  # Amazon or LWA is down: the event is delivered again
-            # Disconnected again meanwhile, or refused: the incremental sync still runs.
-            log.warning(
-                "not subscribed to ORDER_CHANGE: %s", exc, extra={"tenant_id": event.tenant_id}
-            )
-
-    async def on_disconnected(event: ConnectionDisconnected, delivery: Delivery) -> None:
-        if event.marketplace != AMAZON:
-            return
-        try:
-            await runtime.component(OrderSubscriptions).unsubscribe(event.tenant_id)
-        except (AmazonAuthError, SpApiError) as exc:
-            if is_outage(exc):
-                raise
-            log.warning("ORDER_CHANGE subscription not deleted: %s", exc,
-                        extra={"tenant_id": event.tenant_id})  # fmt: skip
-            await nstore.end_subscription(runtime.pool, event.tenant_id, AMAZON)
-
-    EventSubscription(
-        runtime, event_type=ConnectionConnected, handler=on_connected, purpose="notify-subscribe"
-    )
-    EventSubscription(
-        runtime,
-        event_type=ConnectionDisconnected,
-        handler=on_disconnected,
-        purpose="notify-unsubscribe",
-    )
-    EventSubscription(
-        runtime,
-        event_type=ConnectionReauthRequired,
-        handler=on_disconnected,  # type: ignore[arg-type]  # a subclass: same handling
-        purpose="notify-unsubscribe-reauth",
-    )
 
 
 # --- assembly (service.py) ---------------------------------------------------------------
