@@ -112,35 +112,33 @@ WHERE (order_items.sku, order_items.asin, order_items.title, order_items.quantit
 
 
 async def upsert_orders(
-    conn: asyncpg.Connection, tenant_id: str, marketplace: str, rows: Sequence[OrderRow]
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    marketplace: str,
+    rows: Sequence[OrderRow],
+    *,
+    partial: bool = False,
 ) -> JobCounts:
-    """What storing ``rows`` did: orders, created/updated/unchanged, cancelled, items."""
+    """What storing ``rows`` did: orders, created/updated/unchanged, cancelled, items.
+
+    ``partial``: rows without the buyer and the packages (an orders report, Orders v0),
+    which never erase what an API read stored.
+    """
     if not rows:
         return JobCounts()
-    columns: list[list[Any]] = [
-        [r.external_order_id for r in rows],
-        [r.order_ref for r in rows],
-        *([_db_value(getattr(r, c)) for r in rows] for c in _ORDER_COLUMNS),
-    ]
-    written = await conn.fetch(UPSERT_ORDERS, tenant_id, marketplace, *columns)
-    await conn.execute(DELETE_REPORT_ITEMS, tenant_id, marketplace, columns[0])
-    return await _upsert_items(conn, tenant_id, marketplace, rows, written, from_api=True)
-
-
-async def upsert_report_orders(
-    conn: asyncpg.Connection, tenant_id: str, marketplace: str, rows: Sequence[OrderRow]
-) -> JobCounts:
-    """Rows read from the orders report: never erase what an API read stored."""
-    if not rows:
-        return JobCounts()
-    columns: list[list[Any]] = [
-        [r.external_order_id for r in rows],
-        [r.order_ref for r in rows],
-        *([_db_value(getattr(r, c)) for r in rows] for c in _REPORT_COLUMNS),
-        [_db_value(r.shipping_address) for r in rows],
-    ]
-    written = await conn.fetch(UPSERT_REPORT_ORDERS, tenant_id, marketplace, *columns)
-    return await _upsert_items(conn, tenant_id, marketplace, rows, written, from_api=False)
+    order_ids = [r.external_order_id for r in rows]
+    columns: tuple[str, ...]
+    if partial:
+        statement, columns = UPSERT_REPORT_ORDERS, (*_REPORT_COLUMNS, "shipping_address")
+    else:
+        statement, columns = UPSERT_ORDERS, _ORDER_COLUMNS
+    values = ([_db_value(getattr(r, c)) for r in rows] for c in columns)
+    written = await conn.fetch(
+        statement, tenant_id, marketplace, order_ids, [r.order_ref for r in rows], *values
+    )
+    if not partial:
+        await conn.execute(DELETE_REPORT_ITEMS, tenant_id, marketplace, order_ids)
+    return await _upsert_items(conn, tenant_id, marketplace, rows, written, from_api=not partial)
 
 
 async def _upsert_items(

@@ -42,16 +42,25 @@ from keybuzz_shared.amazon import (
 from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
 from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
 from keybuzz_shared.amazon.times import amazon_time
+from keybuzz_shared.background import BackgroundLoop, keep_lease
+from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_orders import metrics, store
+from keybuzz_orders import store
+from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill import store as job_store
-from keybuzz_orders.backfill.jobs import JobContext, JobCounts, JobStopped
-from keybuzz_orders.backfill.report_strategy import REPORT, SEARCH, ReportSteps, plan_strategy
+from keybuzz_orders.backfill.jobs import JobCounts, JobStopped
+from keybuzz_orders.backfill.report_strategy import (
+    REPORT,
+    SEARCH,
+    JobContext,
+    ReportSteps,
+    plan_strategy,
+)
 from keybuzz_orders.domain import OrderRow, order_row, v0_order_row
 from keybuzz_orders.settings import OrdersSettings
 
@@ -69,11 +78,6 @@ class InvalidDays(ValueError):
         )
 
 
-class JobNotFound(LookupError):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"no backfill job {job_id} for this tenant")
-
-
 @dataclass(frozen=True)
 class StartedJob:
     job: asyncpg.Record
@@ -89,7 +93,7 @@ class Backfills:
         self.orders_v0 = OrdersV0Client(spapi)
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = _Sweeper(self)
         self.context = JobContext(runtime, spapi, self.owner)
         self.report_steps = ReportSteps(self.context)
 
@@ -160,25 +164,21 @@ class Backfills:
 
     async def resume(self) -> None:
         """At start-up and then periodically: run the jobs nobody runs."""
-        self._sweeper = asyncio.create_task(self._sweep(), name="backfill-sweeper")
+        self._sweeper.start()
 
-    async def _sweep(self) -> None:
-        while True:
-            try:
-                await job_store.renew_leases(self.runtime.pool, self.owner, self.lease_seconds)
-                for job_id in await job_store.claim_orphans(
-                    self.runtime.pool, self.owner, self.lease_seconds
-                ):
-                    log.info("backfill resumed", extra={"job_id": job_id})
-                    self._spawn(job_id)
-            except Exception as exc:  # the database is down: try again next round
-                log.warning("backfill sweep failed", extra={"error": type(exc).__name__})
-            # Renewed four times per lease: a slow round never lets a live job's lease lapse.
-            await asyncio.sleep(self.lease_seconds / 4)
+    async def sweep(self) -> None:
+        """Renew our jobs' leases and take over the jobs nobody holds."""
+        await job_store.renew_leases(self.runtime.pool, self.owner, self.lease_seconds)
+        for job_id in await job_store.claim_orphans(
+            self.runtime.pool, self.owner, self.lease_seconds
+        ):
+            log.info("backfill resumed", extra={"job_id": job_id})
+            self._spawn(job_id)
 
     async def aclose(self) -> None:
         """Stop running; jobs stay RUNNING with their checkpoint and are released."""
-        tasks = [t for t in (self._sweeper, *self._tasks.values()) if t is not None]
+        await self._sweeper.aclose()
+        tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -215,7 +215,7 @@ class Backfills:
             metrics.job_stopped()
 
     async def _run(self, job_id: str) -> None:
-        backoff = 1.0
+        waits = 0  # consecutive outages of this job
         while True:
             job = await job_store.get_job(self.runtime.pool, job_id)
             if job is None or job["status"] != "RUNNING" or job["owner"] != self.owner:
@@ -223,13 +223,14 @@ class Backfills:
             try:
                 if await self._page(job):
                     return
-                backoff = 1.0
+                waits = 0
             except JobStopped:
                 return
             except Exception as exc:
                 decision = decide(exc, resuming=job["pagination_token"] is not None)
                 if decision is Decision.WAIT:
-                    backoff = await self._wait_out(job_id, exc, backoff)
+                    waits += 1
+                    await self._wait_out(job_id, exc, waits)
                 elif decision is Decision.RESTART_WINDOW:
                     log.warning("pagination token refused; reading the window again",
                                 extra={"job_id": job_id})  # fmt: skip
@@ -240,15 +241,14 @@ class Backfills:
                     await self._fail(job, _reason(exc))
                     return
 
-    async def _wait_out(self, job_id: str, exc: Exception, backoff: float) -> float:
+    async def _wait_out(self, job_id: str, exc: Exception, attempt: int) -> None:
         """Amazon, Vault or the database is down: keep the job, try again later."""
         log.warning(
             "backfill waiting for a dependency", extra={"job_id": job_id, "error": str(exc)[:200]}
         )
         with contextlib.suppress(Exception):
             await job_store.note_error(self.runtime.pool, job_id, self.owner, str(exc)[:500], 0)
-        await asyncio.sleep(backoff)
-        return min(backoff * 2, OUTAGE_BACKOFF_MAX)
+        await asyncio.sleep(backoff_delay(attempt, base=1.0, cap=OUTAGE_BACKOFF_MAX))
 
     async def _page(self, job: asyncpg.Record) -> bool:
         """Read and store one page (or one report step); True when the job is complete."""
@@ -357,7 +357,7 @@ class Backfills:
             rows.append(v0_order_row(order, items.items))
         async with self.runtime.unit_of_work() as uow:
             # Partial like report rows (no buyer, no packages): never erase an API read.
-            counts = await store.upsert_report_orders(uow.conn, tenant_id, AMAZON, rows)
+            counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows, partial=True)
             counts = counts.but(pages=1, errors=len(page.unreadable), rate_limit_waits=waits)
             progress = job_store.PageProgress.of_rows(
                 rows, counts, next_token=page.next_token, created_before=page.created_before
@@ -380,6 +380,26 @@ class Backfills:
             "backfill failed",
             extra={"tenant_id": job["tenant_id"], "job_id": job["job_id"], "reason": reason},
         )
+
+
+class _Sweeper(BackgroundLoop):
+    """Renews the process's leases four times per lease (a slow round never lets a live
+    job's lease lapse) and resumes orphaned jobs, from start-up on."""
+
+    name = "backfill-sweeper"
+
+    def __init__(self, backfills: Backfills) -> None:
+        self.backfills = backfills
+
+    async def run(self) -> None:
+        await keep_lease(
+            self.backfills.lease_seconds, self.backfills.sweep, at_once=True, on_error=_sweep_failed
+        )
+
+
+def _sweep_failed(exc: Exception) -> None:
+    # The database is down: the next round tries again.
+    log.warning("backfill sweep failed", extra={"error": type(exc).__name__})
 
 
 class Decision(Enum):

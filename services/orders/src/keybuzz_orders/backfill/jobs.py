@@ -3,25 +3,19 @@
 - ``JobCounts``: the job's counters, the one type for what a page, a report batch,
   an upsert, a sync round or a whole job counted (and, renamed, the events' counts);
 - ``ReportWindow``: one window of a REPORT job, as stored in ``report_windows`` (JSONB);
-- ``JobContext``: what a step of a job needs from the process running it;
 - ``job_progress``: how far a job is, and its ETA.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import msgspec
-from keybuzz_shared.amazon import SpApiClient
 from keybuzz_shared.amazon.times import parse_amazon_time
 from keybuzz_shared.events import BackfillCounts
-from keybuzz_shared.service import Runtime
-
-from keybuzz_orders.settings import OrdersSettings
 
 
 class JobCounts(msgspec.Struct, kw_only=True, rename="camel"):
@@ -102,23 +96,6 @@ def decode_windows(stored: str | None) -> list[ReportWindow] | None:
 
 class JobStopped(Exception):
     """The job was cancelled or taken over meanwhile: our step is rolled back."""
-
-
-@dataclass(frozen=True)
-class JobContext:
-    """What a job's step needs from the process running it: no more than that."""
-
-    runtime: Runtime[OrdersSettings]
-    spapi: SpApiClient
-    owner: str  # this process's name on the jobs it leases
-
-    @property
-    def settings(self) -> OrdersSettings:
-        return self.runtime.settings
-
-    @property
-    def lease_seconds(self) -> float:
-        return self.settings.backfill_lease_seconds
 
 
 def job_progress(job: Mapping[str, Any], now: datetime) -> tuple[float, float | None]:

@@ -33,16 +33,17 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
-from keybuzz_shared.amazon import SearchOrdersQuery, SpApiNotFound
+from keybuzz_shared.amazon import SearchOrdersQuery, SpApiClient, SpApiNotFound
 from keybuzz_shared.amazon.reports import FAILED_STATUSES, ORDERS_BY_ORDER_DATE, ReportsClient
 from keybuzz_shared.amazon.spapi import SearchOrdersPage
 from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import metrics, store
+from keybuzz_orders import store
+from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill import store as job_store
 from keybuzz_orders.backfill.jobs import (
-    JobContext,
     JobCounts,
     JobStopped,
     ReportWindow,
@@ -66,6 +67,23 @@ class StrategyPlan:
     reason: str
     windows: list[ReportWindow] | None = None
     tail_after: str | None = None
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job's step needs from the process running it: no more than that."""
+
+    runtime: Runtime[OrdersSettings]
+    spapi: SpApiClient
+    owner: str  # this process's name on the jobs it leases
+
+    @property
+    def settings(self) -> OrdersSettings:
+        return self.runtime.settings
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.settings.backfill_lease_seconds
 
 
 def plan_strategy(
@@ -257,7 +275,9 @@ class ReportSteps:
         if last:
             window.state = WindowState.DONE
         async with self.context.runtime.unit_of_work() as uow:
-            counts = await store.upsert_report_orders(uow.conn, job["tenant_id"], AMAZON, rows)
+            counts = await store.upsert_orders(
+                uow.conn, job["tenant_id"], AMAZON, rows, partial=True
+            )
             # Only Amazon's answer to the tail sets the job's cursor; report pages aren't pages.
             counts = counts.but(errors=errors, rate_limit_waits=waits)
             progress = job_store.PageProgress.of_rows(rows, counts)

@@ -26,8 +26,7 @@ from keybuzz_orders.domain import (
     V0_STATUS,
     ItemRow,
     OrderRow,
-    delivery_status,
-    order_ref,
+    new_order_row,
 )
 from keybuzz_orders.notifications import notification_store as nstore
 from keybuzz_orders.store import Conn
@@ -130,26 +129,13 @@ def summary_row(notification: Notification) -> OrderRow:
     change = notification.change
     summary = change.Summary
     status, amazon_status = _STATUS[summary.OrderStatus]
-    return OrderRow(
-        external_order_id=change.AmazonOrderId,
-        order_ref=order_ref(change.AmazonOrderId),
+    return new_order_row(
+        change.AmazonOrderId,
+        status,
+        amazon_status,
         marketplace_id=summary.MarketplaceId,
-        customer_name=None,
-        customer_email=None,
         order_date=summary.PurchaseDate or notification.change_time,
         amazon_updated_at=notification.change_time,
-        currency=None,
-        total_amount=None,
-        order_status=status,
-        amazon_status=amazon_status,
-        fulfillment_channel=_CHANNEL.get(summary.FulfillmentType or ""),
-        delivery_status=delivery_status(status, None),
-        ship_by=summary.LatestShipDate,
-        carrier=None,
-        tracking_code=None,
-        shipping_address=None,
-        shipped_at=None,
-        delivered_at=None,
         items=[
             ItemRow(
                 external_item_id=item.OrderItemId,
@@ -162,6 +148,8 @@ def summary_row(notification: Notification) -> OrderRow:
             )
             for item in summary.OrderItems
         ],
+        fulfillment_channel=_CHANNEL.get(summary.FulfillmentType or ""),
+        ship_by=summary.LatestShipDate,
     )
 
 
