@@ -2,8 +2,7 @@
 
 Nothing here does I/O. What Amazon withholds (buyer data by role and status, totals
 of pending or cancelled orders, prices of cancelled items) becomes ``None``: a
-cancelled order with zero-quantity items is an ordinary order, not an error
-(seed 003 counted the 6 cancelled orders of the FR seller as errors).
+cancelled order with zero-quantity items is an ordinary order, not an error.
 """
 
 from __future__ import annotations
@@ -84,8 +83,8 @@ def order_ref(external_order_id: str) -> str:
     return "#" + external_order_id.replace("-", "")[-6:]
 
 
-# Structs, not dataclasses: a frozen dataclass took 6 µs to build, a tenth of a report
-# order's import (docs/BENCHMARKS.md); a Struct is built in C.
+# Structs, not dataclasses: built in C, they stay a small part of a report order's
+# import (docs/BENCHMARKS.md).
 class ItemRow(msgspec.Struct, frozen=True, kw_only=True):
     external_item_id: str
     sku: str | None

@@ -1,20 +1,11 @@
 """Backfill jobs: a tenant's last N days of orders, page by page, resumable.
 
-Strategy (docs/ARCHITECTURE.md, "Amazon facts"): Orders 2026-01-01 ``searchOrders`` with the items inline
-(no call per order), ``createdAfter`` = start of the window and no ``createdBefore``:
-Amazon closes the window itself and says where (``createdBefore`` in the answer),
-which is the cursor we keep, never our own clock.
-
-Each page is one unit of work: the page's orders and items, the job's checkpoint
-(the next ``paginationToken`` and the counts) and, on the last page, the
-``order.backfill.completed`` event commit together. A job stopped at any point
-(process stop, crash, deploy) resumes from its last committed page, and since
-orders are upserted on (tenant, marketplace, order id) a page read twice changes
-nothing: no duplicates, no gaps.
-
-One running job per tenant (a partial unique index); a job belongs to the process
-that runs it for a lease it renews, so another instance takes it over if that
-process dies, and a clean stop hands it over at once.
+``searchOrders`` (items inline) from the window's start without ``createdBefore``:
+Amazon closes the window and says where, the cursor we keep (never our clock). Each
+page commits in one unit of work with the job's checkpoint (and, on the last page, the
+``order.backfill.completed`` event), so a stopped job resumes from its last page and a
+page read twice changes nothing. One running job per tenant; a job is leased to the
+process running it, and another instance takes it over once the lease lapses.
 """
 
 from __future__ import annotations
@@ -112,7 +103,7 @@ class Backfills:
     ) -> StartedJob:
         """A new job, or the tenant's running one. Credentials are checked now, not later.
 
-        Raises ``CredentialsMissing`` (seed 002: found only at backfill time) at once.
+        Raises ``CredentialsMissing`` at once, not in the job.
         """
         if not 1 <= days <= MAX_DAYS:
             raise InvalidDays(days)

@@ -70,8 +70,8 @@ class WindowState(StrEnum):
 class ReportWindow(msgspec.Struct, kw_only=True, rename="camel"):
     """One window of a REPORT job, stored as JSON in the job's ``report_windows``.
 
-    The stored keys are these fields' camelCase names; ``requestedAt`` is absent from
-    windows saved before report deadlines existed (and from those not requested yet).
+    The stored keys are these fields' camelCase names; ``requestedAt`` may be absent
+    (a window not requested yet, or stored without it).
     """
 
     start: str  # Amazon time, as sent in dataStartTime / createdAfter

@@ -1,26 +1,14 @@
-"""Large histories through the orders report (issue 12, point 3).
+"""Large histories through the orders report.
 
-How a job chooses (``plan_strategy``, pure): its first ``searchOrders`` page (oldest
-orders first, up to 100) is read and stored like any page. No next page: done. Else
-the page's density predicts the window's size: ``orders on the page × window ÷ time
-the page covers``. Up to ``BACKFILL_REPORT_THRESHOLD`` (2,000 = searchOrders' burst
-of 20 pages × 100) the job goes on with searchOrders (strategy ``SEARCH``); beyond,
-each further page would cost ~3 minutes of quota, so the job switches to ``REPORT``:
-
-1. the window, up to ``BACKFILL_REPORT_TAIL_HOURS`` before Amazon's ``createdBefore``,
-   is cut into 30-day windows and one ``GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL``
-   report is requested per window, all together (createReport's burst is 15);
-2. each window then goes on by itself, side by side with the others: ``getReport`` is
-   polled, and once its report is done its document is streamed and stored in batches
-   (one unit of work each, with that window's own count of stored orders), so a crash
-   resumes inside the window without reading a batch twice;
-3. a report that ends ``FATAL`` or ``CANCELLED`` (Amazon cancels empty ones) is
-   replaced by ``searchOrders`` over that window (``createdAfter``/``createdBefore``),
-   page by page with its token in the window's checkpoint;
-4. the tail (phase ``TAIL``) is read by ``searchOrders`` from ``tail_after``, one hour
-   before the reports' end (order reports select orders by when they became
-   fulfillable, up to 30 minutes after creation), without ``createdBefore``: Amazon's
-   answer closes it and gives the cursor the incremental sync starts from.
+``plan_strategy`` (pure) decides from a job's first ``searchOrders`` page: the page's
+density predicts the window's size; up to ``BACKFILL_REPORT_THRESHOLD`` orders the job
+goes on by ``searchOrders`` (``SEARCH``), beyond it by reports (``REPORT``), since
+every further page costs quota. A REPORT job requests one order report per 30-day
+window at once, imports each window's document in batches side by side (each batch
+commits with the window's count, so a crash resumes inside it), reads a window whose
+report fails or passes its deadline by ``searchOrders`` instead, and ends with a
+``searchOrders`` tail from an hour before the reports' end, whose answer gives the
+cursor the incremental sync starts from.
 """
 
 from __future__ import annotations
@@ -58,6 +46,8 @@ log = logging.getLogger(__name__)
 SEARCH = "SEARCH"
 REPORT = "REPORT"
 BATCH_ORDERS = 500  # orders per unit of work while a document is read
+# Order reports select orders by when they became fulfillable (up to 30 minutes after
+# their creation): the tail starts an hour before the reports end, so none is missed.
 TAIL_OVERLAP = timedelta(hours=1)
 
 
@@ -212,7 +202,7 @@ class ReportSteps:
             await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
             return True
         deadline = self.settings.backfill_report_deadline_seconds
-        # A window saved before deadlines existed starts counting when first polled here.
+        # A window without a request time starts counting when first polled.
         if window.requested_at is msgspec.UNSET:
             window.requested_at = _now()
         if _now() - window.requested_at > deadline:
