@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # service package -> its use-case modules that are on ports (the rest follow, service by service)
 ON_PORTS = {
     "services/tenant-sync/src/keybuzz_tenant_sync": ["sync.py", "connections.py"],
+    "services/orders/src/keybuzz_orders": ["notifications/order_changes.py"],
 }
-# What a use case on ports never imports: the runtime, transports, drivers, its own adapters.
+# What a use case on ports never imports: the runtime, transports, drivers, its own adapters
+# (these, and any SQL module of the service: ``store`` or ``*_store``, in any sub-package).
 FORBIDDEN = ("keybuzz_shared.service", "litestar", "nats", "asyncpg", "httpx")
 ADAPTERS = ("store", "bootstrap", "app", "micro", "events")
 
@@ -36,12 +38,22 @@ def _imports(path: Path) -> set[str]:
     ids=lambda p: f"{p.parent.name}.{p.stem}",
 )
 def test_a_use_case_on_ports_imports_no_runtime_transport_or_adapter(path: Path) -> None:
-    package = path.parent.name
+    parts = path.relative_to(ROOT).parts
+    package = parts[parts.index("src") + 1]
     forbidden = (*FORBIDDEN, *(f"{package}.{adapter}" for adapter in ADAPTERS))
+    imported = _imports(path)
     wrong = sorted(
-        name
-        for name in _imports(path)
-        for bad in forbidden
-        if name == bad or name.startswith(bad + ".")
+        {
+            name
+            for name in imported
+            for bad in forbidden
+            if name == bad or name.startswith(bad + ".")
+        }
+        | {name for name in imported if _is_sql_module(name, package)}
     )
     assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}"
+
+
+def _is_sql_module(name: str, package: str) -> bool:
+    parts = name.split(".")
+    return parts[0] == package and any(p == "store" or p.endswith("_store") for p in parts[1:])

@@ -30,6 +30,26 @@ class OrderStatus(StrEnum):
     RETURNED = "RETURNED"
 
 
+# The lifecycle's order: at the same Amazon timestamp the later step wins (one advance
+# or one second can carry Pending -> Unshipped -> Shipped).
+LIFECYCLE = (
+    OrderStatus.PENDING,
+    OrderStatus.CONFIRMED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.CANCELLED,
+    OrderStatus.RETURNED,
+)
+
+
+def supersedes(
+    changed_at: datetime, status: OrderStatus, held_at: datetime, held_status: OrderStatus
+) -> bool:
+    """Whether a change replaces the state we hold: strictly newer at Amazon, or at the same
+    time a later lifecycle step. A late or repeated change never overwrites a newer one."""
+    return (changed_at, LIFECYCLE.index(status)) > (held_at, LIFECYCLE.index(held_status))
+
+
 class DeliveryStatus(StrEnum):
     PREPARING = "PREPARING"
     SHIPPED = "SHIPPED"

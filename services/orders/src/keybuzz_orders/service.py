@@ -9,7 +9,7 @@ from keybuzz_shared.amazon import SpApiClient, token_service_for
 from keybuzz_shared.amazon.messaging import MessagingClient
 from keybuzz_shared.service import Runtime, ServiceDefinition
 
-from keybuzz_orders import events
+from keybuzz_orders import bootstrap, events
 from keybuzz_orders.app import ROUTES
 from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.messaging import OrderMessaging
@@ -33,7 +33,8 @@ async def _provide(runtime: Runtime[Any]) -> None:
     runtime.provide(Backfills(runtime, spapi))
     runtime.provide(OrderSync(runtime, spapi))
     runtime.provide(OrderContext(runtime, spapi))
-    await notifications.provide(runtime, spapi)  # ORDER_CHANGE over SQS, when configured
+    ports = bootstrap.assemble(runtime)
+    await notifications.provide(runtime, spapi, ports)  # ORDER_CHANGE over SQS, when configured
 
 
 async def _resume_backfills(runtime: Runtime[Any]) -> None:

@@ -28,6 +28,7 @@ from keybuzz_shared.service import Runtime
 from keybuzz_orders.notifications import notification_store as nstore
 from keybuzz_orders.notifications.order_details import OrderDetails
 from keybuzz_orders.notifications.sqs import QueueConsumer, sqs_client
+from keybuzz_orders.ports import OrdersPorts
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +102,10 @@ class OrderSubscriptions:
 # --- assembly (service.py) ---------------------------------------------------------------
 
 
-async def provide(runtime: Runtime[Any], spapi: SpApiClient) -> None:
+async def provide(runtime: Runtime[Any], spapi: SpApiClient, ports: OrdersPorts) -> None:
     if runtime.settings.sqs_queue_url:
         runtime.provide(OrderSubscriptions(runtime, spapi))
-        runtime.provide(QueueConsumer(runtime))
+        runtime.provide(QueueConsumer(runtime, ports))
         runtime.provide(OrderDetails(runtime, spapi))
 
 

@@ -7,8 +7,8 @@ OrderChangeNotification (payload version 1.0). Applying it:
 1. the seller's tenant (order_subscriptions; a disconnected seller's are dropped);
 2. the NotificationId, once: a duplicate (SQS delivers at least once) changes nothing;
 3. the summary (status, channel, purchase and ship-by dates, items' quantities),
-   only if newer than what we hold (TimeOfOrderChange, else EventTime; at the same
-   time the later lifecycle step wins): a late notification never overwrites;
+   only if it supersedes what we hold (``domain.supersedes``: TimeOfOrderChange, else
+   EventTime; at the same time the later lifecycle step wins);
 4. what the summary lacks (ASIN, title, prices, totals, buyer, packages) is asked of
    getOrder afterwards, at its rate (order_details.py).
 """
@@ -28,8 +28,7 @@ from keybuzz_orders.domain import (
     OrderRow,
     new_order_row,
 )
-from keybuzz_orders.notifications import notification_store as nstore
-from keybuzz_orders.store import Conn
+from keybuzz_orders.ports import NotificationUnit
 
 ORDER_CHANGE = "ORDER_CHANGE"
 
@@ -160,23 +159,21 @@ class Outcome(enum.StrEnum):
     UNKNOWN_SELLER = "unknown_seller"  # not (or no longer) subscribed: dropped
 
 
-async def apply(conn: Conn, notification: Notification) -> tuple[Outcome, str | None]:
-    """Apply in the caller's transaction; returns the outcome and the tenant."""
+async def apply(unit: NotificationUnit, notification: Notification) -> tuple[Outcome, str | None]:
+    """Apply in the unit's transaction; returns the outcome and the tenant."""
     change = notification.change
-    tenant_id = await nstore.tenant_of_seller(conn, change.SellerId, AMAZON)
+    store = unit.store
+    tenant_id = await store.tenant_of_seller(change.SellerId, AMAZON)
     if tenant_id is None:
         return Outcome.UNKNOWN_SELLER, None
-    claimed = await nstore.claim_notification(
-        conn,
-        notification.NotificationMetadata.NotificationId,
-        tenant_id,
-        change.AmazonOrderId,
-        notification.change_time,
+    notification_id = notification.NotificationMetadata.NotificationId
+    claimed = await store.claim_notification(
+        notification_id, tenant_id, change.AmazonOrderId, notification.change_time
     )
     if not claimed:
         return Outcome.DUPLICATE, tenant_id
-    if not await nstore.apply_summary(conn, tenant_id, AMAZON, summary_row(notification)):
+    if not await store.apply_summary(tenant_id, AMAZON, summary_row(notification)):
         return Outcome.STALE, tenant_id
-    await nstore.note_applied(conn, notification.NotificationMetadata.NotificationId)
-    await nstore.want_details(conn, tenant_id, AMAZON, change.AmazonOrderId)
+    await store.note_applied(notification_id)
+    await store.want_details(tenant_id, AMAZON, change.AmazonOrderId)
     return Outcome.APPLIED, tenant_id

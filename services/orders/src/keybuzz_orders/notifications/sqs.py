@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aiobotocore.config import AioConfig
@@ -32,6 +31,7 @@ from keybuzz_orders.notifications import notification_metrics as metrics
 from keybuzz_orders.notifications import notification_store as nstore
 from keybuzz_orders.notifications import order_changes
 from keybuzz_orders.notifications.order_changes import MalformedNotification, Outcome
+from keybuzz_orders.ports import OrdersPorts
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,9 @@ def sqs_client(settings: Any) -> Any:
 class QueueConsumer(BackgroundLoop):
     name = "order-notifications"
 
-    def __init__(self, runtime: Runtime[Any]) -> None:
+    def __init__(self, runtime: Runtime[Any], ports: OrdersPorts) -> None:
         self.runtime = runtime
+        self.ports = ports
         self.settings = runtime.settings
         self._depth_at = 0.0
         self._cleanup_at = 0.0
@@ -118,13 +119,13 @@ class QueueConsumer(BackgroundLoop):
             await self._dead_letter(client, message, str(exc))
             return True
         try:
-            async with self.runtime.unit_of_work() as uow:
-                outcome, tenant_id = await order_changes.apply(uow.conn, notification)
+            async with self.ports.notification_units() as unit:
+                outcome, tenant_id = await order_changes.apply(unit, notification)
         except Exception as exc:  # the database: SQS delivers it again after the timeout
             log.warning("notification not applied", extra={"error": type(exc).__name__})
             return False
         metrics.handled(outcome.value)
-        now = datetime.now(UTC)
+        now = self.ports.clock()
         if outcome is Outcome.APPLIED:
             metrics.timings(
                 (now - notification.EventTime).total_seconds(),

@@ -1,0 +1,55 @@
+"""What orders' use cases on ports need: the notifications' store and units of work on it.
+
+``bootstrap.py`` assembles the PostgreSQL adapters (``notifications/notification_store.py``);
+the unit tests give in-memory fakes, held to the adapters by a shared contract test
+(``tests/test_notification_store_contract.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from keybuzz_shared.uow import StoreUnit
+
+from keybuzz_orders.domain import OrderRow
+
+
+class NotificationStore(Protocol):
+    """What applying an ORDER_CHANGE notification reads and writes."""
+
+    async def tenant_of_seller(self, seller_id: str, marketplace: str) -> str | None:
+        """The tenant subscribed for this seller; None once it disconnected."""
+        ...
+
+    async def claim_notification(
+        self, notification_id: str, tenant_id: str, order_id: str, change_time: datetime
+    ) -> bool:
+        """False: this notification id was handled before (a duplicate)."""
+        ...
+
+    async def apply_summary(self, tenant_id: str, marketplace: str, row: OrderRow) -> bool:
+        """True when the order was written: new, or this change supersedes the one held
+        (``domain.supersedes``)."""
+        ...
+
+    async def note_applied(self, notification_id: str) -> None: ...
+
+    async def want_details(self, tenant_id: str, marketplace: str, order_id: str) -> None:
+        """Ask ``getOrder`` for what the summary lacks (one fetch per order however many
+        changes)."""
+        ...
+
+
+NotificationUnit = StoreUnit[NotificationStore]
+
+
+@dataclass(frozen=True)
+class OrdersPorts:
+    """Everything a use case on ports touches; made once per process (``bootstrap.py``)."""
+
+    notification_units: Callable[[], AbstractAsyncContextManager[NotificationUnit]]
+    clock: Callable[[], datetime]
