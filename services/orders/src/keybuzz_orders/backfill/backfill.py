@@ -17,14 +17,13 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 import asyncpg
 from keybuzz_shared.amazon import (
     AmazonAuthError,
-    SearchOrdersQuery,
     SpApiClient,
     SpApiError,
     SpApiInvalidInput,
@@ -32,7 +31,6 @@ from keybuzz_shared.amazon import (
 )
 from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
 from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
-from keybuzz_shared.amazon.times import amazon_time
 from keybuzz_shared.background import BackgroundLoop, keep_lease
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import is_outage
@@ -44,7 +42,14 @@ from keybuzz_shared.uow import UnitOfWork
 from keybuzz_orders import store
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill import store as job_store
-from keybuzz_orders.backfill.jobs import JobCounts, JobStopped
+from keybuzz_orders.backfill.jobs import (
+    JobCounts,
+    JobStep,
+    JobStopped,
+    next_step,
+    search_query,
+    window_start,
+)
 from keybuzz_orders.backfill.report_strategy import (
     REPORT,
     SEARCH,
@@ -57,16 +62,7 @@ from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
 
-MAX_DAYS = 730  # Amazon returns no order older than two years
-ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to us
 OUTAGE_BACKOFF_MAX = 30.0
-
-
-class InvalidDays(ValueError):
-    def __init__(self, days: int) -> None:
-        super().__init__(
-            f"days must be between 1 and {MAX_DAYS} (Amazon keeps two years); got {days}"
-        )
 
 
 @dataclass(frozen=True)
@@ -105,14 +101,11 @@ class Backfills:
 
         Raises ``CredentialsMissing`` at once, not in the job.
         """
-        if not 1 <= days <= MAX_DAYS:
-            raise InvalidDays(days)
+        created_after = window_start(days, datetime.now(UTC))
         pool = self.runtime.pool
         if source_event_id and (done := await job_store.job_for_event(pool, source_event_id)):
             return StartedJob(done, created=False)
         credentials = await load_tenant_credentials(self.runtime.vault, tenant_id)
-        # The window's start as Amazon will see it; our clock only sets how far back to go.
-        since = datetime.now(UTC) - timedelta(days=days)
         job = await job_store.insert_job(
             pool,
             tenant_id=tenant_id,
@@ -120,7 +113,7 @@ class Backfills:
             marketplace_id=credentials.marketplace_id,
             trigger=trigger,
             days=days,
-            created_after=amazon_time(since),
+            created_after=created_after,
             owner=self.owner,
             lease_seconds=self.lease_seconds,
             source_event_id=source_event_id,
@@ -243,20 +236,14 @@ class Backfills:
 
     async def _page(self, job: asyncpg.Record) -> bool:
         """Read and store one page (or one report step); True when the job is complete."""
-        if job["strategy"] == REPORT and job["phase"] == "REPORTS":
+        step = next_step(job)
+        if step is JobStep.REPORTS:
             await self.report_steps.step(job)
             return False
-        if job["strategy"] == ORDERS_V0:
+        if step is JobStep.ORDERS_V0_PAGE:
             return await self._v0_page(job)
         tenant_id = job["tenant_id"]
-        # A REPORT job's tail starts where its reports stop; otherwise the window's start.
-        created_after = job["tail_after"] if job["phase"] == "TAIL" else job["created_after"]
-        query = SearchOrdersQuery(
-            marketplace_ids=[job["marketplace_id"]],
-            created_after=created_after,
-            max_results_per_page=self.settings.backfill_page_size,
-            pagination_token=job["pagination_token"],
-        )
+        query = search_query(job, self.settings.backfill_page_size)
         try:
             page = await self.spapi.search_orders(tenant_id, query)
         except (SpApiAccessDenied, SpApiNotFound) as exc:

@@ -3,19 +3,68 @@
 - ``JobCounts``: the job's counters, the one type for what a page, a report batch,
   an upsert, a sync round or a whole job counted (and, renamed, the events' counts);
 - ``ReportWindow``: one window of a REPORT job, as stored in ``report_windows`` (JSONB);
+- ``window_start``, ``next_step``, ``search_query``: how a job is planned and resumed;
 - ``job_progress``: how far a job is, and its ETA.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import msgspec
-from keybuzz_shared.amazon.times import parse_amazon_time
+from keybuzz_shared.amazon import SearchOrdersQuery
+from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.events import BackfillCounts
+
+MAX_DAYS = 730  # Amazon returns no order older than two years
+SEARCH = "SEARCH"
+REPORT = "REPORT"
+ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to us
+
+
+class InvalidDays(ValueError):
+    def __init__(self, days: int) -> None:
+        super().__init__(
+            f"days must be between 1 and {MAX_DAYS} (Amazon keeps two years); got {days}"
+        )
+
+
+def window_start(days: int, now: datetime) -> str:
+    """A job's ``createdAfter``: the window's start as Amazon will see it. Our clock only
+    says how far back to go; where the window ends is Amazon's answer."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidDays(days)
+    return amazon_time(now - timedelta(days=days))
+
+
+class JobStep(StrEnum):
+    REPORTS = "reports"  # a step of a REPORT job's reports (request, poll, import)
+    ORDERS_V0_PAGE = "orders_v0_page"  # a getOrders page and its orders' items
+    SEARCH_PAGE = "search_page"  # a searchOrders page (a SEARCH job, or a REPORT job's tail)
+
+
+def next_step(job: Mapping[str, Any]) -> JobStep:
+    """What a job does next, from its checkpoint alone (so a resumed job goes on the same)."""
+    if job["strategy"] == REPORT and job["phase"] == "REPORTS":
+        return JobStep.REPORTS
+    if job["strategy"] == ORDERS_V0:
+        return JobStep.ORDERS_V0_PAGE
+    return JobStep.SEARCH_PAGE
+
+
+def search_query(job: Mapping[str, Any], page_size: int) -> SearchOrdersQuery:
+    """The job's next searchOrders page: from the window's start (a REPORT job's tail: from
+    ``tail_after``), with the checkpoint's token, so a resumed job reads the next page."""
+    created_after = job["tail_after"] if job["phase"] == "TAIL" else job["created_after"]
+    return SearchOrdersQuery(
+        marketplace_ids=[job["marketplace_id"]],
+        created_after=created_after,
+        max_results_per_page=page_size,
+        pagination_token=job["pagination_token"],
+    )
 
 
 class JobCounts(msgspec.Struct, kw_only=True, rename="camel"):

@@ -32,6 +32,8 @@ from keybuzz_orders import store
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill import store as job_store
 from keybuzz_orders.backfill.jobs import (
+    REPORT,
+    SEARCH,
     JobCounts,
     JobStopped,
     ReportWindow,
@@ -43,8 +45,6 @@ from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
 
-SEARCH = "SEARCH"
-REPORT = "REPORT"
 BATCH_ORDERS = 500  # orders per unit of work while a document is read
 # Order reports select orders by when they became fulfillable (up to 30 minutes after
 # their creation): the tail starts an hour before the reports end, so none is missed.
