@@ -145,6 +145,46 @@ class OrderRow(msgspec.Struct, frozen=True, kw_only=True):
         return self.order_status is OrderStatus.CANCELLED
 
 
+class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
+    """An item of an order as the reads serve it (money as text: no float rounding)."""
+
+    external_item_id: str
+    sku: str | None
+    asin: str | None
+    title: str | None
+    quantity: int
+    unit_price: str | None
+    currency: str | None
+
+
+class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as the reads serve it: what the store holds, JSON and money as text."""
+
+    id: str
+    external_order_id: str
+    order_ref: str
+    marketplace: str
+    marketplace_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    order_date: datetime
+    currency: str | None
+    total_amount: str | None
+    order_status: str
+    amazon_status: str | None
+    delivery_status: str | None
+    sav_status: str
+    ship_by: datetime | None
+    carrier: str | None
+    tracking_code: str | None
+    shipping_address: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    fulfillment_channel: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 def new_order_row(
     order_id: str,
     status: OrderStatus,

@@ -46,6 +46,7 @@ from keybuzz_orders.backfill.jobs import (
     JobCounts,
     JobStep,
     JobStopped,
+    JobView,
     next_step,
     search_query,
     window_start,
@@ -67,7 +68,7 @@ OUTAGE_BACKOFF_MAX = 30.0
 
 @dataclass(frozen=True)
 class StartedJob:
-    job: asyncpg.Record
+    job: JobView
     created: bool  # False: the tenant's running job (or the event's) was returned
 
 
@@ -104,7 +105,7 @@ class Backfills:
         created_after = window_start(days, datetime.now(UTC))
         pool = self.runtime.pool
         if source_event_id and (done := await job_store.job_for_event(pool, source_event_id)):
-            return StartedJob(done, created=False)
+            return StartedJob(JobView.of_row(done), created=False)
         credentials = await load_tenant_credentials(self.runtime.vault, tenant_id)
         job = await job_store.insert_job(
             pool,
@@ -124,7 +125,7 @@ class Backfills:
                 running = await job_store.job_for_event(pool, source_event_id)
             if running is None:  # it finished between our insert and this read
                 return await self.start(tenant_id, days, trigger, source_event_id)
-            return StartedJob(running, created=False)
+            return StartedJob(JobView.of_row(running), created=False)
         log.info(
             "backfill started",
             extra={
@@ -135,7 +136,7 @@ class Backfills:
             },
         )
         self._spawn(job["job_id"])
-        return StartedJob(job, created=True)
+        return StartedJob(JobView.of_row(job), created=True)
 
     def _spawn(self, job_id: str) -> None:
         if job_id in self._tasks:

@@ -147,21 +147,50 @@ class JobStopped(Exception):
     """The job was cancelled or taken over meanwhile: our step is rolled back."""
 
 
-def job_progress(job: Mapping[str, Any], now: datetime) -> tuple[float, float | None]:
+class JobView(msgspec.Struct, frozen=True, kw_only=True):
+    """A backfill job as the reads and the start of a job return it."""
+
+    job_id: str
+    tenant_id: str
+    status: str
+    trigger: str
+    days: int
+    created_after: str  # the window's start, as sent to Amazon
+    created_before: datetime | None  # Amazon's cursor: complete up to here
+    newest_order_at: datetime | None
+    last_error: str | None
+    reason: str | None
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    strategy: str | None
+    strategy_reason: str | None
+    phase: str | None
+    report_windows: list[ReportWindow] | None
+    counts: JobCounts
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> JobView:
+        fields = {name: row[name] for name in cls.__struct_fields__ if name != "counts"}
+        fields["report_windows"] = decode_windows(row["report_windows"])
+        return cls(**fields, counts=JobCounts.of_row(row))
+
+
+def job_progress(job: JobView, now: datetime) -> tuple[float, float | None]:
     """How far through its window a job is (0..1), and the seconds left (None: unknown).
 
     Pages go oldest first: the newest order stored says how far the job got. ``now``
     only makes an estimate for a human, never a cursor.
     """
-    if job["status"] == "COMPLETED":
+    if job.status == "COMPLETED":
         return 1.0, 0.0
-    newest = job["newest_order_at"]
+    newest = job.newest_order_at
     if newest is None:
         return 0.0, None
-    start = parse_amazon_time(job["created_after"])
+    start = parse_amazon_time(job.created_after)
     span = (now - start).total_seconds()
     fraction = min(max((newest - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 0.0
-    if job["status"] != "RUNNING" or fraction <= 0:
+    if job.status != "RUNNING" or fraction <= 0:
         return fraction, None
-    elapsed = (now - job["started_at"]).total_seconds()
+    elapsed = (now - job.started_at).total_seconds()
     return fraction, elapsed * (1 - fraction) / fraction
