@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # service package -> its use-case modules that are on ports (the rest follow, service by service)
 ON_PORTS = {
     "services/tenant-sync/src/keybuzz_tenant_sync": ["sync.py", "connections.py"],
-    "services/orders/src/keybuzz_orders": ["notifications/order_changes.py"],
+    "services/orders/src/keybuzz_orders": [
+        "notifications/order_changes.py",
+        "backfill/starting.py",
+    ],
 }
 # What a use case on ports never imports: the runtime, transports, drivers, its own adapters
 # (these, and any SQL module of the service: ``store`` or ``*_store``, in any sub-package).

@@ -9,8 +9,11 @@ from typing import TypeVar
 
 import msgspec
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
+from keybuzz_orders.backfill.jobs import JobCounts, JobView
 from keybuzz_orders.domain import ItemRow, OrderRow, supersedes
-from keybuzz_orders.ports import NotificationStore, OrdersPorts
+from keybuzz_orders.ports import BackfillPorts, NotificationStore, OrdersPorts
+from keybuzz_shared.amazon import CredentialsMissing
+from keybuzz_shared.vault import tenant_credentials_path
 
 S = TypeVar("S", bound=msgspec.Struct)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -84,14 +87,77 @@ def _replace(struct: S, **changes: object) -> S:
     return msgspec.structs.replace(struct, **changes)
 
 
+class InMemoryJobStore:
+    """Jobs by id, with the table's two rules: one RUNNING job per tenant, one job per event."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, JobView] = {}
+        self.events: dict[str, str] = {}  # source event id -> job id
+
+    async def job_for_event(self, event_id: str) -> JobView | None:
+        job_id = self.events.get(event_id)
+        return None if job_id is None else self.jobs[job_id]
+
+    async def running_job(self, tenant_id: str) -> JobView | None:
+        return next(
+            (j for j in self.jobs.values() if j.tenant_id == tenant_id and j.status == "RUNNING"),
+            None,
+        )
+
+    async def insert_job(
+        self,
+        *,
+        tenant_id: str,
+        marketplace: str,
+        marketplace_id: str,
+        trigger: str,
+        days: int,
+        created_after: str,
+        owner: str,
+        lease_seconds: float,
+        source_event_id: str | None,
+    ) -> JobView | None:
+        if await self.running_job(tenant_id) or (source_event_id in self.events):
+            return None
+        job = JobView(
+            job_id=f"job-{len(self.jobs) + 1}", tenant_id=tenant_id, status="RUNNING",
+            trigger=trigger, days=days, created_after=created_after, created_before=None,
+            newest_order_at=None, last_error=None, reason=None, started_at=NOW, updated_at=NOW,
+            finished_at=None, strategy=None, strategy_reason=None, phase=None,
+            report_windows=None, counts=JobCounts(),
+        )  # fmt: skip
+        self.jobs[job.job_id] = job
+        if source_event_id:
+            self.events[source_event_id] = job.job_id
+        return job
+
+    def end(self, job_id: str, status: str) -> None:
+        self.jobs[job_id] = _replace(self.jobs[job_id], status=status)
+
+
+class InMemoryMarketplaces:
+    def __init__(self) -> None:
+        self.connected: dict[str, str] = {}  # tenant -> marketplace id
+
+    async def marketplace_id(self, tenant_id: str) -> str:
+        if tenant_id not in self.connected:
+            raise CredentialsMissing(tenant_id, tenant_credentials_path(tenant_id))
+        return self.connected[tenant_id]
+
+
 @dataclass
 class FakeOrders:
     notifications: InMemoryNotificationStore
     units: InMemoryUnitOfWork[NotificationStore]
+    jobs: InMemoryJobStore
+    marketplaces: InMemoryMarketplaces
     ports: OrdersPorts
 
 
 def fake_orders() -> FakeOrders:
     store = InMemoryNotificationStore()
     units: InMemoryUnitOfWork[NotificationStore] = InMemoryUnitOfWork(store)
-    return FakeOrders(store, units, OrdersPorts(notification_units=units, clock=lambda: NOW))
+    jobs, marketplaces = InMemoryJobStore(), InMemoryMarketplaces()
+    backfill = BackfillPorts(jobs, marketplaces, clock=lambda: NOW, lease_seconds=120.0)
+    ports = OrdersPorts(notification_units=units, backfill=backfill, clock=lambda: NOW)
+    return FakeOrders(store, units, jobs, marketplaces, ports)

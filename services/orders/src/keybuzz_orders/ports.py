@@ -1,4 +1,5 @@
-"""What orders' use cases on ports need: the notifications' store and units of work on it.
+"""What orders' use cases on ports need: the notifications' store and units of work on it,
+the backfill jobs' store, the sellers' marketplaces, a clock.
 
 ``bootstrap.py`` assembles the PostgreSQL adapters (``notifications/notification_store.py``);
 the unit tests give in-memory fakes, held to the adapters by a shared contract test
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from keybuzz_shared.uow import StoreUnit
 
+from keybuzz_orders.backfill.jobs import JobView
 from keybuzz_orders.domain import OrderRow
 
 
@@ -47,9 +49,50 @@ class NotificationStore(Protocol):
 NotificationUnit = StoreUnit[NotificationStore]
 
 
+class JobStore(Protocol):
+    """What starting a backfill job reads and writes of ``order_backfill_jobs``."""
+
+    async def job_for_event(self, event_id: str) -> JobView | None: ...
+
+    async def running_job(self, tenant_id: str) -> JobView | None: ...
+
+    async def insert_job(
+        self,
+        *,
+        tenant_id: str,
+        marketplace: str,
+        marketplace_id: str,
+        trigger: str,
+        days: int,
+        created_after: str,
+        owner: str,
+        lease_seconds: float,
+        source_event_id: str | None,
+    ) -> JobView | None:
+        """The new job, or None when the tenant has a running job or the event started one."""
+        ...
+
+
+class Marketplaces(Protocol):
+    """A connected seller's marketplace (its credentials)."""
+
+    async def marketplace_id(self, tenant_id: str) -> str:
+        """``CredentialsMissing`` when the tenant has none (not connected, or gone)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackfillPorts:
+    jobs: JobStore
+    marketplaces: Marketplaces
+    clock: Callable[[], datetime]
+    lease_seconds: float
+
+
 @dataclass(frozen=True)
 class OrdersPorts:
     """Everything a use case on ports touches; made once per process (``bootstrap.py``)."""
 
     notification_units: Callable[[], AbstractAsyncContextManager[NotificationUnit]]
+    backfill: BackfillPorts
     clock: Callable[[], datetime]

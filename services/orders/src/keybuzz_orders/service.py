@@ -29,11 +29,11 @@ async def _provide(runtime: Runtime[Any]) -> None:
         initial_backoff=settings.spapi_backoff_seconds,
     )
     runtime.provide(spapi)
+    ports = bootstrap.assemble(runtime)
     runtime.provide(OrderMessaging(runtime.pool, MessagingClient(spapi)))
-    runtime.provide(Backfills(runtime, spapi))
+    runtime.provide(Backfills(runtime, spapi, ports.backfill))
     runtime.provide(OrderSync(runtime, spapi))
     runtime.provide(OrderContext(runtime, spapi))
-    ports = bootstrap.assemble(runtime)
     await notifications.provide(runtime, spapi, ports)  # ORDER_CHANGE over SQS, when configured
 
 

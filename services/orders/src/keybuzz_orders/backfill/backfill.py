@@ -16,8 +16,6 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -27,7 +25,6 @@ from keybuzz_shared.amazon import (
     SpApiClient,
     SpApiError,
     SpApiInvalidInput,
-    load_tenant_credentials,
 )
 from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
 from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
@@ -46,10 +43,8 @@ from keybuzz_orders.backfill.jobs import (
     JobCounts,
     JobStep,
     JobStopped,
-    JobView,
     next_step,
     search_query,
-    window_start,
 )
 from keybuzz_orders.backfill.report_strategy import (
     REPORT,
@@ -58,7 +53,9 @@ from keybuzz_orders.backfill.report_strategy import (
     ReportSteps,
     plan_strategy,
 )
+from keybuzz_orders.backfill.starting import JobRequest, StartedJob, start_job
 from keybuzz_orders.domain import OrderRow, order_row, v0_order_row
+from keybuzz_orders.ports import BackfillPorts
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
@@ -66,18 +63,15 @@ log = logging.getLogger(__name__)
 OUTAGE_BACKOFF_MAX = 30.0
 
 
-@dataclass(frozen=True)
-class StartedJob:
-    job: JobView
-    created: bool  # False: the tenant's running job (or the event's) was returned
-
-
 class Backfills:
     """Starts, runs, resumes and stops backfill jobs in this process."""
 
-    def __init__(self, runtime: Runtime[OrdersSettings], spapi: SpApiClient) -> None:
+    def __init__(
+        self, runtime: Runtime[OrdersSettings], spapi: SpApiClient, ports: BackfillPorts
+    ) -> None:
         self.runtime = runtime
         self.spapi = spapi
+        self.ports = ports
         self.orders_v0 = OrdersV0Client(spapi)
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -102,41 +96,13 @@ class Backfills:
 
         Raises ``CredentialsMissing`` at once, not in the job.
         """
-        created_after = window_start(days, datetime.now(UTC))
-        pool = self.runtime.pool
-        if source_event_id and (done := await job_store.job_for_event(pool, source_event_id)):
-            return StartedJob(JobView.of_row(done), created=False)
-        credentials = await load_tenant_credentials(self.runtime.vault, tenant_id)
-        job = await job_store.insert_job(
-            pool,
-            tenant_id=tenant_id,
-            marketplace=AMAZON,
-            marketplace_id=credentials.marketplace_id,
-            trigger=trigger,
-            days=days,
-            created_after=created_after,
-            owner=self.owner,
-            lease_seconds=self.lease_seconds,
-            source_event_id=source_event_id,
-        )
-        if job is None:
-            running = await job_store.running_job(pool, tenant_id)
-            if running is None and source_event_id:
-                running = await job_store.job_for_event(pool, source_event_id)
-            if running is None:  # it finished between our insert and this read
-                return await self.start(tenant_id, days, trigger, source_event_id)
-            return StartedJob(JobView.of_row(running), created=False)
-        log.info(
-            "backfill started",
-            extra={
-                "tenant_id": tenant_id,
-                "job_id": job["job_id"],
-                "days": days,
-                "trigger": trigger,
-            },
-        )
-        self._spawn(job["job_id"])
-        return StartedJob(JobView.of_row(job), created=True)
+        request = JobRequest(tenant_id, days, trigger, source_event_id)
+        started = await start_job(self.ports, request, self.owner)
+        if started.created:
+            log.info("backfill started", extra={"tenant_id": tenant_id, "days": days,
+                     "job_id": started.job.job_id, "trigger": trigger})  # fmt: skip
+            self._spawn(started.job.job_id)
+        return started
 
     def _spawn(self, job_id: str) -> None:
         if job_id in self._tasks:

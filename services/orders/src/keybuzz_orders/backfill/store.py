@@ -9,7 +9,13 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from keybuzz_orders.backfill.jobs import COUNTERS, JobCounts, ReportWindow, encode_windows
+from keybuzz_orders.backfill.jobs import (
+    COUNTERS,
+    JobCounts,
+    JobView,
+    ReportWindow,
+    encode_windows,
+)
 from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.store import Conn
 
@@ -81,6 +87,51 @@ async def get_job(conn: Conn, job_id: str, tenant_id: str | None = None) -> asyn
         job_id,
         tenant_id,
     )
+
+
+class PostgresJobStore:
+    """``ports.JobStore`` on the pool: what starting a job needs, as ``JobView``s."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def job_for_event(self, event_id: str) -> JobView | None:
+        return _view(await job_for_event(self.conn, event_id))
+
+    async def running_job(self, tenant_id: str) -> JobView | None:
+        return _view(await running_job(self.conn, tenant_id))
+
+    async def insert_job(
+        self,
+        *,
+        tenant_id: str,
+        marketplace: str,
+        marketplace_id: str,
+        trigger: str,
+        days: int,
+        created_after: str,
+        owner: str,
+        lease_seconds: float,
+        source_event_id: str | None,
+    ) -> JobView | None:
+        return _view(
+            await insert_job(
+                self.conn,
+                tenant_id=tenant_id,
+                marketplace=marketplace,
+                marketplace_id=marketplace_id,
+                trigger=trigger,
+                days=days,
+                created_after=created_after,
+                owner=owner,
+                lease_seconds=lease_seconds,
+                source_event_id=source_event_id,
+            )  # fmt: skip
+        )
+
+
+def _view(row: asyncpg.Record | None) -> JobView | None:
+    return None if row is None else JobView.of_row(row)
 
 
 # A step's counts ($3 … $11, in JobCounts' order) added to its job's.
