@@ -35,8 +35,9 @@ import httpx
 from aiobotocore.session import get_session
 from keybuzz_devstack import infra
 from keybuzz_devstack import sqs as stack_sqs
+from keybuzz_orders.bootstrap import ports_of
+from keybuzz_orders.notifications.sqs import QueueConsumer
 from keybuzz_orders.service import DEFINITION as ORDERS
-from keybuzz_orders.sqs import QueueConsumer
 from keybuzz_shared.amazon import SpApiClient
 from keybuzz_shared.amazon.spapi import DEFAULT_RATE_LIMITS
 
@@ -158,7 +159,7 @@ async def _burst(connector: Connector, orders: Any, admin: httpx.AsyncClient) ->
         published = len(await _published(admin)) - before
     while (await admin.get("/_sandbox/notifications")).json()["pending"]:  # noqa: ASYNC110
         await asyncio.sleep(0.2)  # every message on the queue
-    consumer = QueueConsumer(runtime)
+    consumer = QueueConsumer(runtime, ports_of(runtime))
     start = time.perf_counter()
     consumer.start()
     try:

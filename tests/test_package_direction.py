@@ -1,9 +1,10 @@
 """Inside a service, its sub-packages import each other in one direction only.
 
 Each service with sub-packages lists them from the bottom up: a package may import the
-packages below it and the service's foundation modules (its settings and typed runtime),
-never one above it, nor the modules that assemble the service (``service``, ``app``,
-``micro``, ``events``, ``errors``…), which stand above every package. Read from the source,
+packages below it and the service's foundation modules (its settings and typed runtime;
+for orders also what an order is, its table and its ports), never one above it, nor the
+modules that assemble the service (``service``, ``app``, ``micro``, ``events``,
+``errors``…), which stand above every package. Read from the source,
 as ``test_import_graph.py`` does: an import inside a function counts too.
 """
 
@@ -22,6 +23,11 @@ LAYERS = {
         "services/poller/src/keybuzz_poller",
         ["inbound", "reading", "tickets", "replies", "polling"],
         {"runtime", "settings"},
+    ),
+    "keybuzz_orders": (
+        "services/orders/src/keybuzz_orders",
+        ["notifications", "backfill"],
+        {"settings", "domain", "store", "ports"},
     ),
 }
 

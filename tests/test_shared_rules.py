@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
+from keybuzz_shared.background import keep_lease
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.ids import amazon_order_ids_in, is_amazon_order_id
 from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page
@@ -25,6 +27,26 @@ def test_backoff_jitter_stays_between_half_and_all_of_the_delay() -> None:
     drawn = {backoff_delay(3, base=1, cap=60, jitter=True) for _ in range(200)}
     assert all(2 <= delay <= 4 for delay in drawn)
     assert len(drawn) > 100  # spread, not one value
+
+
+async def test_a_lease_is_renewed_every_quarter_lease_even_past_a_failure() -> None:
+    loop = asyncio.get_running_loop()
+    renewed: list[float] = []
+    errors: list[Exception] = []
+
+    async def renew() -> None:
+        renewed.append(loop.time())
+        if len(renewed) == 2:
+            raise ConnectionError("the database is down")
+
+    keeper = asyncio.create_task(keep_lease(0.4, renew, at_once=True, on_error=errors.append))
+    started = loop.time()
+    await asyncio.sleep(0.45)
+    keeper.cancel()
+    assert renewed[0] - started < 0.05  # at once
+    gaps = [b - a for a, b in zip(renewed, renewed[1:], strict=False)]
+    assert len(renewed) >= 4 and all(0.09 <= gap < 0.15 for gap in gaps)  # every lease/4
+    assert [str(e) for e in errors] == ["the database is down"]  # and the next came on time
 
 
 def test_a_time_without_a_zone_is_utc_and_one_with_a_zone_is_the_same_instant() -> None:

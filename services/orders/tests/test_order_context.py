@@ -131,7 +131,7 @@ async def test_an_order_known_only_from_a_report_is_completed(
     api_items = await pool.fetchval(
         "SELECT count(*) FROM order_items WHERE order_id = $1", full["id"]
     )
-    # The row as an order report leaves it (store.upsert_report_orders): no buyer, no
+    # The row as an order report leaves it (store.upsert_orders, partial): no buyer, no
     # packages, the flat file's partial address, a stand-in item without Amazon's id.
     await pool.execute(
         "UPDATE orders SET source = 'REPORT', customer_name = NULL, customer_email = NULL,"

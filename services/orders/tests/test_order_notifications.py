@@ -18,7 +18,7 @@ from keybuzz_devstack import infra
 from keybuzz_devstack import sqs as stack_sqs
 from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.testing import SANDBOX_TIME_SCALE, eventually
-from keybuzz_orders.notifications import OrderSubscriptions
+from keybuzz_orders.notifications.notifications import OrderSubscriptions
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_shared.settings import SettingsError, load_settings
 from orders_testkit import SELLER, OrdersKit, Sandbox, new_tenant

@@ -1,4 +1,5 @@
-"""A loop of a service's own: started after start-up, cancelled at shutdown.
+"""A loop of a service's own: started after start-up, cancelled at shutdown; and the one
+rule for keeping a lease while its work runs.
 
 Subclasses name the task (``name``) and write ``run``; ``aclose`` cancels and waits."""
 
@@ -6,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import NoReturn
+
+RENEWALS_PER_LEASE = 4
 
 
 class BackgroundLoop:
@@ -23,3 +28,33 @@ class BackgroundLoop:
 
     async def run(self) -> None:
         raise NotImplementedError
+
+
+async def keep_lease(
+    lease_seconds: float,
+    renew: Callable[[], Awaitable[object]],
+    *,
+    at_once: bool = False,
+    on_error: Callable[[Exception], None] | None = None,
+) -> NoReturn:
+    """Call ``renew`` four times per lease until cancelled (``at_once``: first right away).
+
+    Four times, so that a slow or failed renewal still leaves three more before the lease
+    lapses and another instance takes the work over. A failed renewal (the database is
+    down) goes to ``on_error`` and the next one is tried on time.
+    """
+    if at_once:
+        await _renew(renew, on_error)
+    while True:
+        await asyncio.sleep(lease_seconds / RENEWALS_PER_LEASE)
+        await _renew(renew, on_error)
+
+
+async def _renew(
+    renew: Callable[[], Awaitable[object]], on_error: Callable[[Exception], None] | None
+) -> None:
+    try:
+        await renew()
+    except Exception as exc:
+        if on_error is not None:
+            on_error(exc)

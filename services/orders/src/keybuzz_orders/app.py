@@ -22,7 +22,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from keybuzz_orders import queries, schemas
-from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.domain import OrderStatus
 from keybuzz_orders.errors import (
     AMAZON_REFUSAL_STATUSES,

@@ -2,8 +2,7 @@
 
 Nothing here does I/O. What Amazon withholds (buyer data by role and status, totals
 of pending or cancelled orders, prices of cancelled items) becomes ``None``: a
-cancelled order with zero-quantity items is an ordinary order, not an error
-(seed 003 counted the 6 cancelled orders of the FR seller as errors).
+cancelled order with zero-quantity items is an ordinary order, not an error.
 """
 
 from __future__ import annotations
@@ -29,6 +28,26 @@ class OrderStatus(StrEnum):
     DELIVERED = "DELIVERED"
     CANCELLED = "CANCELLED"
     RETURNED = "RETURNED"
+
+
+# The lifecycle's order: at the same Amazon timestamp the later step wins (one advance
+# or one second can carry Pending -> Unshipped -> Shipped).
+LIFECYCLE = (
+    OrderStatus.PENDING,
+    OrderStatus.CONFIRMED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.CANCELLED,
+    OrderStatus.RETURNED,
+)
+
+
+def supersedes(
+    changed_at: datetime, status: OrderStatus, held_at: datetime, held_status: OrderStatus
+) -> bool:
+    """Whether a change replaces the state we hold: strictly newer at Amazon, or at the same
+    time a later lifecycle step. A late or repeated change never overwrites a newer one."""
+    return (changed_at, LIFECYCLE.index(status)) > (held_at, LIFECYCLE.index(held_status))
 
 
 class DeliveryStatus(StrEnum):
@@ -84,8 +103,8 @@ def order_ref(external_order_id: str) -> str:
     return "#" + external_order_id.replace("-", "")[-6:]
 
 
-# Structs, not dataclasses: a frozen dataclass took 6 µs to build, a tenth of a report
-# order's import (docs/BENCHMARKS.md); a Struct is built in C.
+# Structs, not dataclasses: built in C, they stay a small part of a report order's
+# import (docs/BENCHMARKS.md).
 class ItemRow(msgspec.Struct, frozen=True, kw_only=True):
     external_item_id: str
     sku: str | None
@@ -97,30 +116,103 @@ class ItemRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OrderRow(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as we store it; made only by ``new_order_row``. What a source does not
+    carry (the buyer in a report, the packages in Orders v0) is None."""
+
     external_order_id: str
     order_ref: str
     marketplace_id: str | None
-    customer_name: str | None
-    customer_email: str | None
     order_date: datetime
     amazon_updated_at: datetime
-    currency: str | None
-    total_amount: Decimal | None
     order_status: OrderStatus
     amazon_status: str | None
-    fulfillment_channel: str | None
     delivery_status: DeliveryStatus | None
-    ship_by: datetime | None
-    carrier: str | None
-    tracking_code: str | None
-    shipping_address: dict[str, Any] | None
-    shipped_at: datetime | None
-    delivered_at: datetime | None
     items: list[ItemRow]
+    customer_name: str | None = None
+    customer_email: str | None = None
+    currency: str | None = None
+    total_amount: Decimal | None = None
+    fulfillment_channel: str | None = None
+    ship_by: datetime | None = None
+    carrier: str | None = None
+    tracking_code: str | None = None
+    shipping_address: dict[str, Any] | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
 
     @property
     def cancelled(self) -> bool:
         return self.order_status is OrderStatus.CANCELLED
+
+
+class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
+    """An item of an order as the reads serve it (money as text: no float rounding)."""
+
+    external_item_id: str
+    sku: str | None
+    asin: str | None
+    title: str | None
+    quantity: int
+    unit_price: str | None
+    currency: str | None
+
+
+class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as the reads serve it: what the store holds, JSON and money as text."""
+
+    id: str
+    external_order_id: str
+    order_ref: str
+    marketplace: str
+    marketplace_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    order_date: datetime
+    currency: str | None
+    total_amount: str | None
+    order_status: str
+    amazon_status: str | None
+    delivery_status: str | None
+    sav_status: str
+    ship_by: datetime | None
+    carrier: str | None
+    tracking_code: str | None
+    shipping_address: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    fulfillment_channel: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def new_order_row(
+    order_id: str,
+    status: OrderStatus,
+    amazon_status: str | None,
+    *,
+    marketplace_id: str | None,
+    order_date: datetime,
+    amazon_updated_at: datetime,
+    items: list[ItemRow],
+    package: OrderPackage | None = None,
+    **carried: Any,
+) -> OrderRow:
+    """The one place an ``OrderRow`` is made, from any source (searchOrders, a report,
+    Orders v0, a notification): the ref follows from the id and the delivery status from
+    the status and the latest package; ``carried`` are the optional columns the source has.
+    """
+    return OrderRow(
+        external_order_id=order_id,
+        order_ref=order_ref(order_id),
+        marketplace_id=marketplace_id,
+        order_date=order_date,
+        amazon_updated_at=amazon_updated_at,
+        order_status=status,
+        amazon_status=amazon_status,
+        delivery_status=delivery_status(status, package),
+        items=items,
+        **carried,
+    )
 
 
 def order_row(order: Order) -> OrderRow:
@@ -131,27 +223,26 @@ def order_row(order: Order) -> OrderRow:
     total = order.proceeds.grand_total if order.proceeds else None
     buyer = order.buyer
     address = order.recipient.delivery_address if order.recipient else None
-    return OrderRow(
-        external_order_id=order.order_id,
-        order_ref=order_ref(order.order_id),
+    return new_order_row(
+        order.order_id,
+        status,
+        amazon_status,
         marketplace_id=order.sales_channel.marketplace_id,
-        customer_name=(buyer.buyer_name if buyer else None) or (address.name if address else None),
-        customer_email=buyer.buyer_email if buyer else None,
         order_date=order.created_time,
         amazon_updated_at=order.last_updated_time,
+        items=[_item_row(item) for item in order.order_items],
+        package=package,
+        customer_name=(buyer.buyer_name if buyer else None) or (address.name if address else None),
+        customer_email=buyer.buyer_email if buyer else None,
         currency=total.currency_code if total else None,
         total_amount=total.amount if total else None,
-        order_status=status,
-        amazon_status=amazon_status,
         fulfillment_channel=fulfillment.fulfilled_by if fulfillment else None,
-        delivery_status=delivery_status(status, package),
         ship_by=_ship_by(order),
         carrier=package.carrier if package else None,
         tracking_code=package.tracking_number if package else None,
         shipping_address=msgspec.to_builtins(address) if address else None,
         shipped_at=package.ship_time if package else None,
-        delivered_at=None,  # Amazon's package gives no delivery time
-        items=[_item_row(item) for item in order.order_items],
+        # delivered_at: Amazon's package gives no delivery time
     )
 
 
@@ -192,6 +283,8 @@ def delivery_status(status: OrderStatus, package: OrderPackage | None) -> Delive
         return DeliveryStatus.PREPARING
     if status is OrderStatus.SHIPPED:
         return DeliveryStatus.SHIPPED
+    if status is OrderStatus.DELIVERED:  # a report's "Delivered" carries no package
+        return DeliveryStatus.DELIVERED
     return None
 
 
@@ -319,31 +412,20 @@ def report_order_row(lines: list[dict[str, str]], marketplace_id: str | None) ->
         for column, field in _REPORT_ADDRESS.items()
         if (value := first.get(column) or "").strip()
     }
-    return OrderRow(
-        external_order_id=order_id,
-        order_ref=order_ref(order_id),
+    return new_order_row(
+        order_id,
+        status,
+        amazon_status,
         marketplace_id=marketplace_id,
-        customer_name=None,
-        customer_email=None,
         order_date=_report_time(first.get("purchase-date")),
         amazon_updated_at=_report_time(first.get("last-updated-date")),
+        items=items,
         currency=(first.get("currency") or "").strip() or None if total is not None else None,
         total_amount=total,
-        order_status=status,
-        amazon_status=amazon_status,
         fulfillment_channel=_REPORT_CHANNEL.get(
             (first.get("fulfillment-channel") or "").strip().lower()
         ),
-        delivery_status=DeliveryStatus.DELIVERED
-        if status is OrderStatus.DELIVERED
-        else delivery_status(status, None),
-        ship_by=None,
-        carrier=None,
-        tracking_code=None,
         shipping_address=address or None,
-        shipped_at=None,
-        delivered_at=None,
-        items=items,
     )
 
 
@@ -373,30 +455,23 @@ def v0_order_row(order: V0Order, items: list[V0OrderItem]) -> OrderRow:
     )
     total = order.OrderTotal
     address = order.ShippingAddress
-    return OrderRow(
-        external_order_id=order.AmazonOrderId,
-        order_ref=order_ref(order.AmazonOrderId),
+    return new_order_row(
+        order.AmazonOrderId,
+        status,
+        amazon_status,
         marketplace_id=order.MarketplaceId,
-        customer_name=None,  # v0 buyer data needs an RDT
-        customer_email=None,
         order_date=order.PurchaseDate,
         amazon_updated_at=order.LastUpdateDate,
+        items=[_v0_item_row(item) for item in items],
+        # No buyer: v0 buyer data needs an RDT.
         currency=total.CurrencyCode if total else None,
         total_amount=total.Amount if total else None,
-        order_status=status,
-        amazon_status=amazon_status,
         fulfillment_channel=V0_CHANNEL.get(order.FulfillmentChannel or ""),
-        delivery_status=delivery_status(status, None),
         ship_by=order.LatestShipDate,
-        carrier=None,
-        tracking_code=None,
         # The same camelCase keys as the 2026-01-01 address (CustomerAddress).
         shipping_address={_camel(k): v for k, v in msgspec.to_builtins(address).items()}
         if address
         else None,
-        shipped_at=None,
-        delivered_at=None,
-        items=[_v0_item_row(item) for item in items],
     )
 
 

@@ -17,7 +17,7 @@ from keybuzz_shared.http import ErrorStatuses, status_for
 from keybuzz_shared.micro import OperatorError
 from keybuzz_shared.pages import InvalidCursor
 
-from keybuzz_orders.backfill import InvalidDays
+from keybuzz_orders.backfill.jobs import InvalidDays
 from keybuzz_orders.messaging import InvalidMessage
 from keybuzz_orders.queries import (
     InvalidJobId,

@@ -1,8 +1,10 @@
-"""Event subscribers of the orders service.
+"""The orders service's consumers: one table says which use case takes which subject.
 
-- ``connection.connected`` starts the tenant's backfill (BACKFILL_DAYS); a redelivered
-  event returns the job it already started.
-- ``connection.disconnected`` / ``connection.reauth_required`` cancel the tenant's jobs.
+- ``connection.connected`` starts the tenant's backfill (BACKFILL_DAYS; a redelivered
+  event returns the job it already started) and, with a notification queue, subscribes
+  the seller to ORDER_CHANGE.
+- ``connection.disconnected`` / ``connection.reauth_required`` cancel the tenant's jobs
+  and sync and, with a queue, delete the seller's subscription.
 - ``message.received`` with an ``orderId`` we do not have: fetch that order, so the
   agent sees it next to the ticket (``order_context``). One event at a time (a
   tenant's in order, tenants side by side): Amazon is asked before the unit of work
@@ -12,71 +14,123 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic
 
-from keybuzz_shared.amazon import CredentialsMissing
+from keybuzz_shared.amazon import AmazonAuthError, CredentialsMissing, SpApiError
+from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
     ConnectionReauthRequired,
+    E,
     MessageReceived,
 )
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.backfill.backfill import Backfills
+from keybuzz_orders.notifications import notification_store as nstore
+from keybuzz_orders.notifications.notifications import OrderSubscriptions
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.sync import OrderSync
 
 log = logging.getLogger(__name__)
 
+UseCase = Callable[[Runtime[Any], E], Awaitable[None]]
+
+
+async def start_backfill(runtime: Runtime[Any], event: ConnectionConnected) -> None:
+    if event.marketplace != AMAZON:
+        return
+    try:
+        await runtime.component(Backfills).start(
+            event.tenant_id,
+            runtime.settings.backfill_days,
+            trigger=ConnectionConnected.SUBJECT,
+            source_event_id=event.event_id,
+        )
+    except CredentialsMissing as exc:
+        # Disconnected again before we got here: nothing to import, nothing to retry.
+        log.warning("no backfill: %s", exc, extra={"tenant_id": event.tenant_id})
+
+
+async def stop_importing(runtime: Runtime[Any], event: ConnectionDisconnected) -> None:
+    if event.marketplace == AMAZON:
+        reason = f"{event.type or 'connection.disconnected'}: {event.reason or 'no reason'}"
+        await runtime.component(Backfills).stop_tenant(event.tenant_id, reason)
+        await runtime.component(OrderSync).stop(event.tenant_id, reason)
+
+
+async def complete_order_context(runtime: Runtime[Any], event: MessageReceived) -> None:
+    if event.marketplace == AMAZON and event.order_id:
+        await runtime.component(OrderContext).complete(event.tenant_id, [event.order_id])
+
+
+async def subscribe_to_order_changes(runtime: Runtime[Any], event: ConnectionConnected) -> None:
+    if event.marketplace != AMAZON:
+        return
+    try:
+        await runtime.component(OrderSubscriptions).subscribe(event.tenant_id)
+    except (AmazonAuthError, SpApiError) as exc:
+        if is_outage(exc) and not isinstance(exc, CredentialsMissing):
+            raise  # Amazon or LWA is down: the event is delivered again
+        # Disconnected again meanwhile, or refused: the incremental sync still runs.
+        log.warning("not subscribed to ORDER_CHANGE: %s", exc, extra={"tenant_id": event.tenant_id})
+
+
+async def unsubscribe_from_order_changes(
+    runtime: Runtime[Any], event: ConnectionDisconnected
+) -> None:
+    if event.marketplace != AMAZON:
+        return
+    try:
+        await runtime.component(OrderSubscriptions).unsubscribe(event.tenant_id)
+    except (AmazonAuthError, SpApiError) as exc:
+        if is_outage(exc):
+            raise
+        log.warning("ORDER_CHANGE subscription not deleted: %s", exc,
+                    extra={"tenant_id": event.tenant_id})  # fmt: skip
+        await nstore.end_subscription(runtime.pool, event.tenant_id, AMAZON)
+
+
+@dataclass(frozen=True)
+class Consumer(Generic[E]):
+    """One durable consumer ``orders-<purpose>``: the subject's events to one use case."""
+
+    event_type: type[E]
+    use_case: UseCase[E]
+    purpose: str
+    needs_queue: bool = False  # only with a notification queue (SQS_QUEUE_URL)
+
+
+# ConnectionReauthRequired is a ConnectionDisconnected: the same use cases take it.
+CONSUMERS: tuple[Consumer[Any], ...] = (
+    Consumer(ConnectionConnected, start_backfill, "backfill"),
+    Consumer(ConnectionDisconnected, stop_importing, "stop-backfill-disconnected"),
+    Consumer(ConnectionReauthRequired, stop_importing, "stop-backfill-reauth"),
+    Consumer(MessageReceived, complete_order_context, "order-context"),
+    Consumer(ConnectionConnected, subscribe_to_order_changes, "notify-subscribe", True),
+    Consumer(ConnectionDisconnected, unsubscribe_from_order_changes, "notify-unsubscribe", True),
+    Consumer(
+        ConnectionReauthRequired, unsubscribe_from_order_changes, "notify-unsubscribe-reauth", True
+    ),
+)
+
 
 def register(runtime: Runtime[Any]) -> None:
-    async def on_connected(event: ConnectionConnected, delivery: Delivery) -> None:
-        if event.marketplace != AMAZON:
-            return
-        backfills = runtime.component(Backfills)
-        try:
-            await backfills.start(
-                event.tenant_id,
-                runtime.settings.backfill_days,
-                trigger=ConnectionConnected.SUBJECT,
-                source_event_id=event.event_id,
-            )
-        except CredentialsMissing as exc:
-            # Disconnected again before we got here: nothing to import, nothing to retry.
-            log.warning("no backfill: %s", exc, extra={"tenant_id": event.tenant_id})
+    for consumer in CONSUMERS:
+        if consumer.needs_queue and not runtime.settings.sqs_queue_url:
+            continue
+        _subscribe(runtime, consumer)
 
-    async def on_disconnected(event: ConnectionDisconnected, delivery: Delivery) -> None:
-        if event.marketplace == AMAZON:
-            reason = f"{event.type or 'connection.disconnected'}: {event.reason or 'no reason'}"
-            await runtime.component(Backfills).stop_tenant(event.tenant_id, reason)
-            await runtime.component(OrderSync).stop(event.tenant_id, reason)
 
-    async def on_message(event: MessageReceived, delivery: Delivery) -> None:
-        if event.marketplace == AMAZON and event.order_id:
-            await runtime.component(OrderContext).complete(event.tenant_id, [event.order_id])
+def _subscribe(runtime: Runtime[Any], consumer: Consumer[E]) -> None:
+    async def handle(event: E, delivery: Delivery) -> None:
+        await consumer.use_case(runtime, event)
 
     EventSubscription(
-        runtime, event_type=ConnectionConnected, handler=on_connected, purpose="backfill"
-    )
-    EventSubscription(
-        runtime,
-        event_type=ConnectionDisconnected,
-        handler=on_disconnected,
-        purpose="stop-backfill-disconnected",
-    )
-    EventSubscription(
-        runtime,
-        event_type=ConnectionReauthRequired,
-        handler=on_disconnected,  # type: ignore[arg-type]  # a subclass: same handling
-        purpose="stop-backfill-reauth",
-    )
-    EventSubscription(
-        runtime,
-        event_type=MessageReceived,
-        handler=on_message,
-        purpose="order-context",
-        batch_size=64,
+        runtime, event_type=consumer.event_type, handler=handle, purpose=consumer.purpose
     )

@@ -64,8 +64,9 @@ class OrderMessaging:
     async def _marketplace_of(self, tenant_id: str, order_id: str) -> str:
         """The order's marketplace; ``InvalidOrderId``/``OrderNotFound`` before Amazon is asked."""
         found = await queries.get_order(self.pool, tenant_id, order_id)
-        marketplace_id: str = found.order["marketplace_id"]
-        return marketplace_id
+        if found.order.marketplace_id is None:  # no marketplace to ask Amazon in
+            raise queries.OrderNotFound(order_id)
+        return found.order.marketplace_id
 
     async def actions(self, tenant_id: str, order_id: str) -> list[str]:
         marketplace_id = await self._marketplace_of(tenant_id, order_id)

@@ -9,7 +9,7 @@ from keybuzz_shared.micro import MicroEndpoint
 from keybuzz_shared.service import Runtime
 
 from keybuzz_orders import schemas
-from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.errors import ERROR_STATUSES, operator_error
 from keybuzz_orders.schemas import OperatorBackfillRequest, OperatorSyncRequest
 from keybuzz_orders.sync import OrderSync

@@ -1,7 +1,7 @@
 """The orders service's reads: a tenant's orders and backfill jobs, free of HTTP.
 
-Results are the store's rows (the read model) and the keyset cursor of the next
-page; ``app.py`` shapes them into responses, ``errors.py`` says what each refusal
+Results are domain read models (``OrderSummary``, ``OrderLine``, ``JobView``) and the
+keyset cursor of the next page; ``app.py`` shapes them into responses, ``errors.py`` says what each refusal
 is in HTTP. Another tenant's order or job is not found, exactly like one that
 does not exist.
 """
@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
 from keybuzz_shared.ids import is_amazon_order_id
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
 
 from keybuzz_orders import store
-from keybuzz_orders.domain import as_utc
+from keybuzz_orders.backfill import store as job_store
+from keybuzz_orders.backfill.jobs import JobView
+from keybuzz_orders.domain import OrderLine, OrderSummary, as_utc
 
 MAX_SEARCH = 200
 
@@ -50,14 +51,14 @@ class JobNotFound(LookupError):
 
 @dataclass(frozen=True)
 class OrdersPage:
-    orders: list[asyncpg.Record]  # newest first
+    orders: list[OrderSummary]  # newest first
     next_cursor: str | None  # None: this is the last page
 
 
 @dataclass(frozen=True)
 class OrderWithItems:
-    order: asyncpg.Record
-    items: list[asyncpg.Record]
+    order: OrderSummary
+    items: list[OrderLine]
 
 
 async def list_orders(
@@ -83,7 +84,7 @@ async def list_orders(
     rows = await store.list_orders(conn, tenant_id, query)
     page, last = split_page(rows, limit)
     next_cursor = encode_cursor(last["order_date"], last["id"]) if last else None
-    return OrdersPage(orders=page, next_cursor=next_cursor)
+    return OrdersPage(orders=[OrderSummary(**row) for row in page], next_cursor=next_cursor)
 
 
 async def get_order(conn: store.Conn, tenant_id: str, order_id: str) -> OrderWithItems:
@@ -92,23 +93,24 @@ async def get_order(conn: store.Conn, tenant_id: str, order_id: str) -> OrderWit
     found = await store.get_order(conn, tenant_id, order_id)
     if found is None:
         raise OrderNotFound(order_id)
-    return OrderWithItems(*found)
+    order, items = found
+    return OrderWithItems(OrderSummary(**order), [OrderLine(**item) for item in items])
 
 
-async def recent_jobs(conn: store.Conn, tenant_id: str, limit: int) -> list[asyncpg.Record]:
+async def recent_jobs(conn: store.Conn, tenant_id: str, limit: int) -> list[JobView]:
     """The tenant's backfill jobs, newest first."""
-    return await store.recent_jobs(conn, tenant_id, limit)
+    return [JobView.of_row(row) for row in await job_store.recent_jobs(conn, tenant_id, limit)]
 
 
-async def get_job(conn: store.Conn, tenant_id: str, job_id: str) -> asyncpg.Record:
+async def get_job(conn: store.Conn, tenant_id: str, job_id: str) -> JobView:
     try:
         uuid.UUID(job_id)
     except ValueError:
         raise InvalidJobId() from None
-    job = await store.get_job(conn, job_id, tenant_id)
+    job = await job_store.get_job(conn, job_id, tenant_id)
     if job is None:
         raise JobNotFound(job_id)
-    return job
+    return JobView.of_row(job)
 
 
 def _search(text: str | None) -> str | None:

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from keybuzz_shared.amazon.messaging import MessagingAction
 from keybuzz_shared.ids import TenantId
 
-from keybuzz_orders.domain import OrderStatus, sla_status
-from keybuzz_orders.jobs import JobCounts, decode_windows, job_progress
+from keybuzz_orders.backfill.jobs import JobCounts, JobView, job_progress
+from keybuzz_orders.backfill.jobs import ReportWindow as JobWindow
+from keybuzz_orders.domain import OrderLine, OrderStatus, OrderSummary, sla_status
 
 
 class _Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -78,34 +78,33 @@ class BackfillJobList(_Body):
     jobs: list[BackfillJob]
 
 
-def backfill_job(row: asyncpg.Record, *, already_running: bool = False) -> BackfillJob:
-    progress, eta = job_progress(row, datetime.now(UTC))
+def backfill_job(job: JobView, *, already_running: bool = False) -> BackfillJob:
+    progress, eta = job_progress(job, datetime.now(UTC))
     return BackfillJob(
-        **msgspec.structs.asdict(JobCounts.of_row(row)),
-        job_id=row["job_id"],
-        tenant_id=row["tenant_id"],
-        status=row["status"],
-        trigger=row["trigger"],
-        days=row["days"],
-        created_after=row["created_after"],
-        created_before=row["created_before"],
-        last_error=row["last_error"],
-        reason=row["reason"],
-        started_at=row["started_at"],
-        updated_at=row["updated_at"],
-        finished_at=row["finished_at"],
+        **msgspec.structs.asdict(job.counts),
+        job_id=job.job_id,
+        tenant_id=job.tenant_id,
+        status=job.status,
+        trigger=job.trigger,
+        days=job.days,
+        created_after=job.created_after,
+        created_before=job.created_before,
+        last_error=job.last_error,
+        reason=job.reason,
+        started_at=job.started_at,
+        updated_at=job.updated_at,
+        finished_at=job.finished_at,
         progress=progress,
         eta_seconds=eta,
-        strategy=row["strategy"],
-        strategy_reason=row["strategy_reason"],
-        phase=row["phase"],
-        report_windows=_windows(row["report_windows"]),
+        strategy=job.strategy,
+        strategy_reason=job.strategy_reason,
+        phase=job.phase,
+        report_windows=_windows(job.report_windows),
         already_running=already_running,
     )
 
 
-def _windows(stored: str | None) -> list[ReportWindow] | None:
-    windows = decode_windows(stored)
+def _windows(windows: list[JobWindow] | None) -> list[ReportWindow] | None:
     if windows is None:
         return None
     return [
@@ -153,34 +152,36 @@ class OrderView(_Body):
     items: list[OrderItemView] | None = None
 
 
-def order_view(row: asyncpg.Record, items: list[asyncpg.Record] | None = None) -> OrderView:
-    address = row["shipping_address"]
+def order_view(row: OrderSummary, items: list[OrderLine] | None = None) -> OrderView:
+    address = row.shipping_address
     return OrderView(
-        id=row["id"],
-        external_order_id=row["external_order_id"],
-        order_ref=row["order_ref"],
-        marketplace=row["marketplace"],
-        marketplace_id=row["marketplace_id"],
-        customer_name=row["customer_name"],
-        customer_email=row["customer_email"],
-        order_date=row["order_date"],
-        currency=row["currency"],
-        total_amount=row["total_amount"],
-        order_status=row["order_status"],
-        amazon_status=row["amazon_status"],
-        delivery_status=row["delivery_status"],
-        sav_status=row["sav_status"],
-        sla_status=sla_status(OrderStatus(row["order_status"]), row["ship_by"], datetime.now(UTC)),
-        ship_by=row["ship_by"],
-        carrier=row["carrier"],
-        tracking_code=row["tracking_code"],
+        id=row.id,
+        external_order_id=row.external_order_id,
+        order_ref=row.order_ref,
+        marketplace=row.marketplace,
+        marketplace_id=row.marketplace_id,
+        customer_name=row.customer_name,
+        customer_email=row.customer_email,
+        order_date=row.order_date,
+        currency=row.currency,
+        total_amount=row.total_amount,
+        order_status=row.order_status,
+        amazon_status=row.amazon_status,
+        delivery_status=row.delivery_status,
+        sav_status=row.sav_status,
+        sla_status=sla_status(OrderStatus(row.order_status), row.ship_by, datetime.now(UTC)),
+        ship_by=row.ship_by,
+        carrier=row.carrier,
+        tracking_code=row.tracking_code,
         shipping_address=json.loads(address) if address else None,
-        fulfillment_channel=row["fulfillment_channel"],
-        shipped_at=row["shipped_at"],
-        delivered_at=row["delivered_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        items=None if items is None else [OrderItemView(**dict(i)) for i in items],
+        fulfillment_channel=row.fulfillment_channel,
+        shipped_at=row.shipped_at,
+        delivered_at=row.delivered_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        items=None
+        if items is None
+        else [OrderItemView(**msgspec.structs.asdict(i)) for i in items],
     )
 
 

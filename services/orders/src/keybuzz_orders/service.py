@@ -9,11 +9,12 @@ from keybuzz_shared.amazon import SpApiClient, token_service_for
 from keybuzz_shared.amazon.messaging import MessagingClient
 from keybuzz_shared.service import Runtime, ServiceDefinition
 
-from keybuzz_orders import events, notifications
+from keybuzz_orders import bootstrap, events
 from keybuzz_orders.app import ROUTES
-from keybuzz_orders.backfill import Backfills
+from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.messaging import OrderMessaging
 from keybuzz_orders.micro import micro_endpoints
+from keybuzz_orders.notifications import notifications
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.sync import OrderSync
@@ -28,11 +29,12 @@ async def _provide(runtime: Runtime[Any]) -> None:
         initial_backoff=settings.spapi_backoff_seconds,
     )
     runtime.provide(spapi)
+    ports = bootstrap.assemble(runtime)
     runtime.provide(OrderMessaging(runtime.pool, MessagingClient(spapi)))
-    runtime.provide(Backfills(runtime, spapi))
+    runtime.provide(Backfills(runtime, spapi, ports.backfill))
     runtime.provide(OrderSync(runtime, spapi))
     runtime.provide(OrderContext(runtime, spapi))
-    await notifications.provide(runtime, spapi)  # ORDER_CHANGE over SQS, when configured
+    await notifications.provide(runtime, spapi, ports)  # ORDER_CHANGE over SQS, when configured
 
 
 async def _resume_backfills(runtime: Runtime[Any]) -> None:
@@ -51,7 +53,6 @@ async def _stop_backfills(runtime: Runtime[Any]) -> None:
 
 def _register(runtime: Runtime[Any]) -> None:
     events.register(runtime)
-    notifications.register(runtime)  # the ORDER_CHANGE subscription lifecycle
 
 
 DEFINITION = ServiceDefinition(

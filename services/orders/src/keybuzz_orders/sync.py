@@ -25,9 +25,10 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import metrics, store
+from keybuzz_orders import store
+from keybuzz_orders.backfill import metrics
+from keybuzz_orders.backfill.jobs import JobCounts
 from keybuzz_orders.domain import order_row
-from keybuzz_orders.jobs import JobCounts
 
 log = logging.getLogger(__name__)
 

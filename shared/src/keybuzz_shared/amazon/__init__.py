@@ -28,6 +28,12 @@ from keybuzz_shared.amazon.marketplaces import (
     marketplace,
     region,
 )
+from keybuzz_shared.amazon.notifications import (
+    Destination,
+    GrantlessTokens,
+    NotificationsClient,
+    Subscription,
+)
 from keybuzz_shared.amazon.settings import AmazonSettings
 from keybuzz_shared.amazon.spapi import (
     Order,
@@ -44,6 +50,7 @@ from keybuzz_shared.amazon.spapi import (
 )
 from keybuzz_shared.amazon.tokens import (
     AccessToken,
+    AccessTokens,
     ReauthReporter,
     TokenService,
     outbox_reauth_reporter,
@@ -56,15 +63,19 @@ __all__ = [
     "MARKETPLACES",
     "REGIONS",
     "AccessToken",
+    "AccessTokens",
     "AmazonAuthError",
     "AmazonSettings",
     "AppCredentials",
     "AppCredentialsMissing",
     "CredentialsMissing",
+    "Destination",
+    "GrantlessTokens",
     "InvalidGrant",
     "LwaClient",
     "LwaError",
     "LwaUnavailable",
+    "NotificationsClient",
     "Marketplace",
     "Order",
     "OrderItem",
@@ -80,6 +91,7 @@ __all__ = [
     "SpApiInvalidInput",
     "SpApiNotFound",
     "SpApiUnavailable",
+    "Subscription",
     "TenantCredentials",
     "TokenGrant",
     "TokenService",

@@ -43,7 +43,7 @@ from tenacity import (
 )
 
 from keybuzz_shared.amazon.marketplaces import region
-from keybuzz_shared.amazon.tokens import AccessToken, TokenService
+from keybuzz_shared.amazon.tokens import AccessToken, AccessTokens, TokenService
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.redaction import redact_text
 
@@ -417,7 +417,7 @@ class _Call:
 class SpApiClient:
     def __init__(
         self,
-        tokens: TokenService,
+        tokens: AccessTokens,
         *,
         endpoint: str | None = None,
         cacert: str | None = None,

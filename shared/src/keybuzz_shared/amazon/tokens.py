@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from keybuzz_shared.amazon.credentials import load_app_credentials, load_tenant_credentials
 from keybuzz_shared.amazon.errors import InvalidGrant, ReauthRequired
@@ -47,6 +47,15 @@ class AccessToken:
 
     def fresh(self, now: float) -> bool:
         return now < self.refresh_at
+
+
+class AccessTokens(Protocol):
+    """What the SP-API client asks of its tokens: a seller's (``TokenService``) or an
+    application's, keyed by region (grantless operations, ``notifications.GrantlessTokens``)."""
+
+    async def access_token(self, key: str) -> AccessToken: ...
+
+    def invalidate(self, key: str) -> None: ...
 
 
 class TokenService:

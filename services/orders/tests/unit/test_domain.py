@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from keybuzz_orders.backfill import Decision, decide
+from keybuzz_orders.backfill.backfill import Decision, decide
 from keybuzz_orders.domain import (
     DeliveryStatus,
     OrderStatus,

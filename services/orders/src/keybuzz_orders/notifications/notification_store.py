@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from keybuzz_orders.domain import ItemRow, OrderRow
+from keybuzz_orders.domain import LIFECYCLE, ItemRow, OrderRow
 from keybuzz_orders.store import Conn
 
 # --- subscriptions --------------------------------------------------------------------------
@@ -104,14 +104,13 @@ async def note_applied(conn: Conn, notification_id: str) -> None:
     )
 
 
-# Lifecycle order of our statuses: at the same Amazon timestamp, the later step wins
-# (one advance or one second can carry Pending -> Unshipped -> Shipped).
-_RANK = "array_position(ARRAY['PENDING','CONFIRMED','SHIPPED','DELIVERED','CANCELLED','RETURNED']::order_status[], {})"  # noqa: E501
+# domain.supersedes in SQL: (change time, lifecycle step) against the row's.
+_LIFECYCLE = ",".join(f"'{status.value}'" for status in LIFECYCLE)
+_RANK = f"array_position(ARRAY[{_LIFECYCLE}]::order_status[], {{}})"
 
 # The summary of a notification: a new order is stored as a partial row (source REPORT:
 # getOrder completes it, message.received lookups do not take it as known); a known one
-# gets its status, channel and ship-by. Only a newer change writes: a late or duplicate
-# notification never overwrites a newer state.
+# gets its status, channel and ship-by. Only a change that supersedes the row's writes.
 APPLY_SUMMARY = f"""
 INSERT INTO orders (tenant_id, marketplace, source, external_order_id, order_ref,
                     marketplace_id, order_date, amazon_updated_at, order_status, amazon_status,
@@ -182,6 +181,32 @@ async def forget_notifications(conn: Conn, older_than_days: int = 14) -> None:
         "DELETE FROM order_notifications WHERE received_at < now() - make_interval(days => $1)",
         older_than_days,
     )
+
+
+class PostgresNotificationStore:
+    """``ports.NotificationStore`` on a connection (a unit of work's) or the pool."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def tenant_of_seller(self, seller_id: str, marketplace: str) -> str | None:
+        return await tenant_of_seller(self.conn, seller_id, marketplace)
+
+    async def claim_notification(
+        self, notification_id: str, tenant_id: str, order_id: str, change_time: datetime
+    ) -> bool:
+        return await claim_notification(
+            self.conn, notification_id, tenant_id, order_id, change_time
+        )
+
+    async def apply_summary(self, tenant_id: str, marketplace: str, row: OrderRow) -> bool:
+        return await apply_summary(self.conn, tenant_id, marketplace, row)
+
+    async def note_applied(self, notification_id: str) -> None:
+        await note_applied(self.conn, notification_id)
+
+    async def want_details(self, tenant_id: str, marketplace: str, order_id: str) -> None:
+        await want_details(self.conn, tenant_id, marketplace, order_id)
 
 
 # --- detail fetches (getOrder) ----------------------------------------------------------------

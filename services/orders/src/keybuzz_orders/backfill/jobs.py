@@ -3,25 +3,68 @@
 - ``JobCounts``: the job's counters, the one type for what a page, a report batch,
   an upsert, a sync round or a whole job counted (and, renamed, the events' counts);
 - ``ReportWindow``: one window of a REPORT job, as stored in ``report_windows`` (JSONB);
-- ``JobContext``: what a step of a job needs from the process running it;
+- ``window_start``, ``next_step``, ``search_query``: how a job is planned and resumed;
 - ``job_progress``: how far a job is, and its ETA.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import msgspec
-from keybuzz_shared.amazon import SpApiClient
-from keybuzz_shared.amazon.times import parse_amazon_time
+from keybuzz_shared.amazon import SearchOrdersQuery
+from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.events import BackfillCounts
-from keybuzz_shared.service import Runtime
 
-from keybuzz_orders.settings import OrdersSettings
+MAX_DAYS = 730  # Amazon returns no order older than two years
+SEARCH = "SEARCH"
+REPORT = "REPORT"
+ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to us
+
+
+class InvalidDays(ValueError):
+    def __init__(self, days: int) -> None:
+        super().__init__(
+            f"days must be between 1 and {MAX_DAYS} (Amazon keeps two years); got {days}"
+        )
+
+
+def window_start(days: int, now: datetime) -> str:
+    """A job's ``createdAfter``: the window's start as Amazon will see it. Our clock only
+    says how far back to go; where the window ends is Amazon's answer."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidDays(days)
+    return amazon_time(now - timedelta(days=days))
+
+
+class JobStep(StrEnum):
+    REPORTS = "reports"  # a step of a REPORT job's reports (request, poll, import)
+    ORDERS_V0_PAGE = "orders_v0_page"  # a getOrders page and its orders' items
+    SEARCH_PAGE = "search_page"  # a searchOrders page (a SEARCH job, or a REPORT job's tail)
+
+
+def next_step(job: Mapping[str, Any]) -> JobStep:
+    """What a job does next, from its checkpoint alone (so a resumed job goes on the same)."""
+    if job["strategy"] == REPORT and job["phase"] == "REPORTS":
+        return JobStep.REPORTS
+    if job["strategy"] == ORDERS_V0:
+        return JobStep.ORDERS_V0_PAGE
+    return JobStep.SEARCH_PAGE
+
+
+def search_query(job: Mapping[str, Any], page_size: int) -> SearchOrdersQuery:
+    """The job's next searchOrders page: from the window's start (a REPORT job's tail: from
+    ``tail_after``), with the checkpoint's token, so a resumed job reads the next page."""
+    created_after = job["tail_after"] if job["phase"] == "TAIL" else job["created_after"]
+    return SearchOrdersQuery(
+        marketplace_ids=[job["marketplace_id"]],
+        created_after=created_after,
+        max_results_per_page=page_size,
+        pagination_token=job["pagination_token"],
+    )
 
 
 class JobCounts(msgspec.Struct, kw_only=True, rename="camel"):
@@ -76,8 +119,8 @@ class WindowState(StrEnum):
 class ReportWindow(msgspec.Struct, kw_only=True, rename="camel"):
     """One window of a REPORT job, stored as JSON in the job's ``report_windows``.
 
-    The stored keys are these fields' camelCase names; ``requestedAt`` is absent from
-    windows saved before report deadlines existed (and from those not requested yet).
+    The stored keys are these fields' camelCase names; ``requestedAt`` may be absent
+    (a window not requested yet, or stored without it).
     """
 
     start: str  # Amazon time, as sent in dataStartTime / createdAfter
@@ -104,38 +147,50 @@ class JobStopped(Exception):
     """The job was cancelled or taken over meanwhile: our step is rolled back."""
 
 
-@dataclass(frozen=True)
-class JobContext:
-    """What a job's step needs from the process running it: no more than that."""
+class JobView(msgspec.Struct, frozen=True, kw_only=True):
+    """A backfill job as the reads and the start of a job return it."""
 
-    runtime: Runtime[OrdersSettings]
-    spapi: SpApiClient
-    owner: str  # this process's name on the jobs it leases
+    job_id: str
+    tenant_id: str
+    status: str
+    trigger: str
+    days: int
+    created_after: str  # the window's start, as sent to Amazon
+    created_before: datetime | None  # Amazon's cursor: complete up to here
+    newest_order_at: datetime | None
+    last_error: str | None
+    reason: str | None
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    strategy: str | None
+    strategy_reason: str | None
+    phase: str | None
+    report_windows: list[ReportWindow] | None
+    counts: JobCounts
 
-    @property
-    def settings(self) -> OrdersSettings:
-        return self.runtime.settings
-
-    @property
-    def lease_seconds(self) -> float:
-        return self.settings.backfill_lease_seconds
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> JobView:
+        fields = {name: row[name] for name in cls.__struct_fields__ if name != "counts"}
+        fields["report_windows"] = decode_windows(row["report_windows"])
+        return cls(**fields, counts=JobCounts.of_row(row))
 
 
-def job_progress(job: Mapping[str, Any], now: datetime) -> tuple[float, float | None]:
+def job_progress(job: JobView, now: datetime) -> tuple[float, float | None]:
     """How far through its window a job is (0..1), and the seconds left (None: unknown).
 
     Pages go oldest first: the newest order stored says how far the job got. ``now``
     only makes an estimate for a human, never a cursor.
     """
-    if job["status"] == "COMPLETED":
+    if job.status == "COMPLETED":
         return 1.0, 0.0
-    newest = job["newest_order_at"]
+    newest = job.newest_order_at
     if newest is None:
         return 0.0, None
-    start = parse_amazon_time(job["created_after"])
+    start = parse_amazon_time(job.created_after)
     span = (now - start).total_seconds()
     fraction = min(max((newest - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 0.0
-    if job["status"] != "RUNNING" or fraction <= 0:
+    if job.status != "RUNNING" or fraction <= 0:
         return fraction, None
-    elapsed = (now - job["started_at"]).total_seconds()
+    elapsed = (now - job.started_at).total_seconds()
     return fraction, elapsed * (1 - fraction) / fraction

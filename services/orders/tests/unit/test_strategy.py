@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
+from keybuzz_orders.backfill.jobs import ReportWindow, WindowState
+from keybuzz_orders.backfill.report_strategy import REPORT, SEARCH, plan_strategy
 from keybuzz_orders.domain import OrderRow, OrderStatus
-from keybuzz_orders.jobs import ReportWindow, WindowState
-from keybuzz_orders.report_strategy import REPORT, SEARCH, plan_strategy
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_shared.amazon.spapi import SearchOrdersPage
 

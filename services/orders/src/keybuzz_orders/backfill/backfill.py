@@ -1,20 +1,11 @@
 """Backfill jobs: a tenant's last N days of orders, page by page, resumable.
 
-Strategy (docs/ARCHITECTURE.md, "Amazon facts"): Orders 2026-01-01 ``searchOrders`` with the items inline
-(no call per order), ``createdAfter`` = start of the window and no ``createdBefore``:
-Amazon closes the window itself and says where (``createdBefore`` in the answer),
-which is the cursor we keep, never our own clock.
-
-Each page is one unit of work: the page's orders and items, the job's checkpoint
-(the next ``paginationToken`` and the counts) and, on the last page, the
-``order.backfill.completed`` event commit together. A job stopped at any point
-(process stop, crash, deploy) resumes from its last committed page, and since
-orders are upserted on (tenant, marketplace, order id) a page read twice changes
-nothing: no duplicates, no gaps.
-
-One running job per tenant (a partial unique index); a job belongs to the process
-that runs it for a lease it renews, so another instance takes it over if that
-process dies, and a clean stop hands it over at once.
+``searchOrders`` (items inline) from the window's start without ``createdBefore``:
+Amazon closes the window and says where, the cursor we keep (never our clock). Each
+page commits in one unit of work with the job's checkpoint (and, on the last page, the
+``order.backfill.completed`` event), so a stopped job resumes from its last page and a
+page read twice changes nothing. One running job per tenant; a job is leased to the
+process running it, and another instance takes it over once the lease lapses.
 """
 
 from __future__ import annotations
@@ -25,70 +16,66 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
 import asyncpg
 from keybuzz_shared.amazon import (
     AmazonAuthError,
-    SearchOrdersQuery,
     SpApiClient,
     SpApiError,
     SpApiInvalidInput,
-    load_tenant_credentials,
 )
 from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
 from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
-from keybuzz_shared.amazon.times import amazon_time
+from keybuzz_shared.background import BackgroundLoop, keep_lease
+from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_orders import metrics, store
+from keybuzz_orders import store
+from keybuzz_orders.backfill import metrics
+from keybuzz_orders.backfill import store as job_store
+from keybuzz_orders.backfill.jobs import (
+    JobCounts,
+    JobStep,
+    JobStopped,
+    next_step,
+    search_query,
+)
+from keybuzz_orders.backfill.report_strategy import (
+    REPORT,
+    SEARCH,
+    JobContext,
+    ReportSteps,
+    plan_strategy,
+)
+from keybuzz_orders.backfill.starting import JobRequest, StartedJob, start_job
 from keybuzz_orders.domain import OrderRow, order_row, v0_order_row
-from keybuzz_orders.jobs import JobContext, JobCounts, JobStopped
-from keybuzz_orders.report_strategy import REPORT, SEARCH, ReportSteps, plan_strategy
+from keybuzz_orders.ports import BackfillPorts
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
 
-MAX_DAYS = 730  # Amazon returns no order older than two years
-ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to us
 OUTAGE_BACKOFF_MAX = 30.0
-
-
-class InvalidDays(ValueError):
-    def __init__(self, days: int) -> None:
-        super().__init__(
-            f"days must be between 1 and {MAX_DAYS} (Amazon keeps two years); got {days}"
-        )
-
-
-class JobNotFound(LookupError):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"no backfill job {job_id} for this tenant")
-
-
-@dataclass(frozen=True)
-class StartedJob:
-    job: asyncpg.Record
-    created: bool  # False: the tenant's running job (or the event's) was returned
 
 
 class Backfills:
     """Starts, runs, resumes and stops backfill jobs in this process."""
 
-    def __init__(self, runtime: Runtime[OrdersSettings], spapi: SpApiClient) -> None:
+    def __init__(
+        self, runtime: Runtime[OrdersSettings], spapi: SpApiClient, ports: BackfillPorts
+    ) -> None:
         self.runtime = runtime
         self.spapi = spapi
+        self.ports = ports
         self.orders_v0 = OrdersV0Client(spapi)
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = _Sweeper(self)
         self.context = JobContext(runtime, spapi, self.owner)
         self.report_steps = ReportSteps(self.context)
 
@@ -107,46 +94,15 @@ class Backfills:
     ) -> StartedJob:
         """A new job, or the tenant's running one. Credentials are checked now, not later.
 
-        Raises ``CredentialsMissing`` (seed 002: found only at backfill time) at once.
+        Raises ``CredentialsMissing`` at once, not in the job.
         """
-        if not 1 <= days <= MAX_DAYS:
-            raise InvalidDays(days)
-        pool = self.runtime.pool
-        if source_event_id and (done := await store.job_for_event(pool, source_event_id)):
-            return StartedJob(done, created=False)
-        credentials = await load_tenant_credentials(self.runtime.vault, tenant_id)
-        # The window's start as Amazon will see it; our clock only sets how far back to go.
-        since = datetime.now(UTC) - timedelta(days=days)
-        job = await store.insert_job(
-            pool,
-            tenant_id=tenant_id,
-            marketplace=AMAZON,
-            marketplace_id=credentials.marketplace_id,
-            trigger=trigger,
-            days=days,
-            created_after=amazon_time(since),
-            owner=self.owner,
-            lease_seconds=self.lease_seconds,
-            source_event_id=source_event_id,
-        )
-        if job is None:
-            running = await store.running_job(pool, tenant_id)
-            if running is None and source_event_id:
-                running = await store.job_for_event(pool, source_event_id)
-            if running is None:  # it finished between our insert and this read
-                return await self.start(tenant_id, days, trigger, source_event_id)
-            return StartedJob(running, created=False)
-        log.info(
-            "backfill started",
-            extra={
-                "tenant_id": tenant_id,
-                "job_id": job["job_id"],
-                "days": days,
-                "trigger": trigger,
-            },
-        )
-        self._spawn(job["job_id"])
-        return StartedJob(job, created=True)
+        request = JobRequest(tenant_id, days, trigger, source_event_id)
+        started = await start_job(self.ports, request, self.owner)
+        if started.created:
+            log.info("backfill started", extra={"tenant_id": tenant_id, "days": days,
+                     "job_id": started.job.job_id, "trigger": trigger})  # fmt: skip
+            self._spawn(started.job.job_id)
+        return started
 
     def _spawn(self, job_id: str) -> None:
         if job_id in self._tasks:
@@ -159,40 +115,36 @@ class Backfills:
 
     async def resume(self) -> None:
         """At start-up and then periodically: run the jobs nobody runs."""
-        self._sweeper = asyncio.create_task(self._sweep(), name="backfill-sweeper")
+        self._sweeper.start()
 
-    async def _sweep(self) -> None:
-        while True:
-            try:
-                await store.renew_leases(self.runtime.pool, self.owner, self.lease_seconds)
-                for job_id in await store.claim_orphans(
-                    self.runtime.pool, self.owner, self.lease_seconds
-                ):
-                    log.info("backfill resumed", extra={"job_id": job_id})
-                    self._spawn(job_id)
-            except Exception as exc:  # the database is down: try again next round
-                log.warning("backfill sweep failed", extra={"error": type(exc).__name__})
-            # Renewed four times per lease: a slow round never lets a live job's lease lapse.
-            await asyncio.sleep(self.lease_seconds / 4)
+    async def sweep(self) -> None:
+        """Renew our jobs' leases and take over the jobs nobody holds."""
+        await job_store.renew_leases(self.runtime.pool, self.owner, self.lease_seconds)
+        for job_id in await job_store.claim_orphans(
+            self.runtime.pool, self.owner, self.lease_seconds
+        ):
+            log.info("backfill resumed", extra={"job_id": job_id})
+            self._spawn(job_id)
 
     async def aclose(self) -> None:
         """Stop running; jobs stay RUNNING with their checkpoint and are released."""
-        tasks = [t for t in (self._sweeper, *self._tasks.values()) if t is not None]
+        await self._sweeper.aclose()
+        tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            await store.release_jobs(self.runtime.pool, self.owner)
+            await job_store.release_jobs(self.runtime.pool, self.owner)
         await self.spapi.aclose()
 
     async def stop_tenant(self, tenant_id: str, reason: str) -> list[str]:
         """The connection went away: cancel the tenant's jobs, say so, stop our tasks."""
         stopped: list[str] = []
-        for job_id in await store.running_jobs_of(self.runtime.pool, tenant_id):
+        for job_id in await job_store.running_jobs_of(self.runtime.pool, tenant_id):
             async with self.runtime.unit_of_work() as uow:
-                job = await store.end_job(uow.conn, job_id, "CANCELLED", reason, owner=None)
+                job = await job_store.end_job(uow.conn, job_id, "CANCELLED", reason, owner=None)
                 if job is not None:
                     uow.emit(_failed_event(job, reason))
                     stopped.append(job_id)
@@ -214,57 +166,51 @@ class Backfills:
             metrics.job_stopped()
 
     async def _run(self, job_id: str) -> None:
-        backoff = 1.0
+        waits = 0  # consecutive outages of this job
         while True:
-            job = await store.get_job(self.runtime.pool, job_id)
+            job = await job_store.get_job(self.runtime.pool, job_id)
             if job is None or job["status"] != "RUNNING" or job["owner"] != self.owner:
                 return
             try:
                 if await self._page(job):
                     return
-                backoff = 1.0
+                waits = 0
             except JobStopped:
                 return
             except Exception as exc:
                 decision = decide(exc, resuming=job["pagination_token"] is not None)
                 if decision is Decision.WAIT:
-                    backoff = await self._wait_out(job_id, exc, backoff)
+                    waits += 1
+                    await self._wait_out(job_id, exc, waits)
                 elif decision is Decision.RESTART_WINDOW:
                     log.warning("pagination token refused; reading the window again",
                                 extra={"job_id": job_id})  # fmt: skip
-                    await store.restart_window(self.runtime.pool, job_id, self.owner)
+                    await job_store.restart_window(self.runtime.pool, job_id, self.owner)
                 else:
                     if not isinstance(exc, AmazonAuthError | SpApiError):
                         log.exception("backfill failed", extra={"job_id": job_id})
                     await self._fail(job, _reason(exc))
                     return
 
-    async def _wait_out(self, job_id: str, exc: Exception, backoff: float) -> float:
+    async def _wait_out(self, job_id: str, exc: Exception, attempt: int) -> None:
         """Amazon, Vault or the database is down: keep the job, try again later."""
         log.warning(
             "backfill waiting for a dependency", extra={"job_id": job_id, "error": str(exc)[:200]}
         )
         with contextlib.suppress(Exception):
-            await store.note_error(self.runtime.pool, job_id, self.owner, str(exc)[:500], 0)
-        await asyncio.sleep(backoff)
-        return min(backoff * 2, OUTAGE_BACKOFF_MAX)
+            await job_store.note_error(self.runtime.pool, job_id, self.owner, str(exc)[:500], 0)
+        await asyncio.sleep(backoff_delay(attempt, base=1.0, cap=OUTAGE_BACKOFF_MAX))
 
     async def _page(self, job: asyncpg.Record) -> bool:
         """Read and store one page (or one report step); True when the job is complete."""
-        if job["strategy"] == REPORT and job["phase"] == "REPORTS":
+        step = next_step(job)
+        if step is JobStep.REPORTS:
             await self.report_steps.step(job)
             return False
-        if job["strategy"] == ORDERS_V0:
+        if step is JobStep.ORDERS_V0_PAGE:
             return await self._v0_page(job)
         tenant_id = job["tenant_id"]
-        # A REPORT job's tail starts where its reports stop; otherwise the window's start.
-        created_after = job["tail_after"] if job["phase"] == "TAIL" else job["created_after"]
-        query = SearchOrdersQuery(
-            marketplace_ids=[job["marketplace_id"]],
-            created_after=created_after,
-            max_results_per_page=self.settings.backfill_page_size,
-            pagination_token=job["pagination_token"],
-        )
+        query = search_query(job, self.settings.backfill_page_size)
         try:
             page = await self.spapi.search_orders(tenant_id, query)
         except (SpApiAccessDenied, SpApiNotFound) as exc:
@@ -285,20 +231,20 @@ class Backfills:
         async with self.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows)
             counts = counts.but(pages=1, errors=len(bad), rate_limit_waits=page.rate_limit_waits)
-            progress = store.PageProgress.of_rows(
+            progress = job_store.PageProgress.of_rows(
                 rows, counts, next_token=page.next_token, created_before=page.created_before
             )
             if plan is not None and plan.strategy == REPORT:
-                state = store.ReportState(
+                state = job_store.ReportState(
                     windows=plan.windows, phase="REPORTS", tail_after=plan.tail_after,
                     strategy_reason=plan.reason,
                 )  # fmt: skip
-                saved = await store.advance_job(
+                saved = await job_store.advance_job(
                     uow.conn, job["job_id"], self.owner, progress, state, self.lease_seconds
                 )
             else:
                 strategy = (plan.strategy, plan.reason) if plan else None
-                saved = await store.checkpoint_job(
+                saved = await job_store.checkpoint_job(
                     uow.conn, job["job_id"], self.owner, progress, self.lease_seconds, strategy
                 )
             saved = await _hand_over_if_complete(uow, job, saved)
@@ -332,7 +278,7 @@ class Backfills:
         )
         log.warning("backfill falls back to Orders v0",
                     extra={"job_id": job["job_id"], "reason": reason})  # fmt: skip
-        await store.switch_to_orders_v0(self.runtime.pool, job["job_id"], self.owner, reason)
+        await job_store.switch_to_orders_v0(self.runtime.pool, job["job_id"], self.owner, reason)
 
     async def _v0_page(self, job: asyncpg.Record) -> bool:
         """One getOrders page, then its orders' items one call each (v0 has no inline items)."""
@@ -356,12 +302,12 @@ class Backfills:
             rows.append(v0_order_row(order, items.items))
         async with self.runtime.unit_of_work() as uow:
             # Partial like report rows (no buyer, no packages): never erase an API read.
-            counts = await store.upsert_report_orders(uow.conn, tenant_id, AMAZON, rows)
+            counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows, partial=True)
             counts = counts.but(pages=1, errors=len(page.unreadable), rate_limit_waits=waits)
-            progress = store.PageProgress.of_rows(
+            progress = job_store.PageProgress.of_rows(
                 rows, counts, next_token=page.next_token, created_before=page.created_before
             )
-            saved = await store.checkpoint_job(
+            saved = await job_store.checkpoint_job(
                 uow.conn, job["job_id"], self.owner, progress, self.lease_seconds
             )
             saved = await _hand_over_if_complete(uow, job, saved)
@@ -370,7 +316,7 @@ class Backfills:
 
     async def _fail(self, job: asyncpg.Record, reason: str) -> None:
         async with self.runtime.unit_of_work() as uow:
-            ended = await store.end_job(uow.conn, job["job_id"], "FAILED", reason, self.owner)
+            ended = await job_store.end_job(uow.conn, job["job_id"], "FAILED", reason, self.owner)
             if ended is not None:
                 uow.emit(_failed_event(ended, reason))
         if ended is not None:
@@ -379,6 +325,26 @@ class Backfills:
             "backfill failed",
             extra={"tenant_id": job["tenant_id"], "job_id": job["job_id"], "reason": reason},
         )
+
+
+class _Sweeper(BackgroundLoop):
+    """Renews the process's leases four times per lease (a slow round never lets a live
+    job's lease lapse) and resumes orphaned jobs, from start-up on."""
+
+    name = "backfill-sweeper"
+
+    def __init__(self, backfills: Backfills) -> None:
+        self.backfills = backfills
+
+    async def run(self) -> None:
+        await keep_lease(
+            self.backfills.lease_seconds, self.backfills.sweep, at_once=True, on_error=_sweep_failed
+        )
+
+
+def _sweep_failed(exc: Exception) -> None:
+    # The database is down: the next round tries again.
+    log.warning("backfill sweep failed", extra={"error": type(exc).__name__})
 
 
 class Decision(Enum):

@@ -7,8 +7,8 @@ OrderChangeNotification (payload version 1.0). Applying it:
 1. the seller's tenant (order_subscriptions; a disconnected seller's are dropped);
 2. the NotificationId, once: a duplicate (SQS delivers at least once) changes nothing;
 3. the summary (status, channel, purchase and ship-by dates, items' quantities),
-   only if newer than what we hold (TimeOfOrderChange, else EventTime; at the same
-   time the later lifecycle step wins): a late notification never overwrites;
+   only if it supersedes what we hold (``domain.supersedes``: TimeOfOrderChange, else
+   EventTime; at the same time the later lifecycle step wins);
 4. what the summary lacks (ASIN, title, prices, totals, buyer, packages) is asked of
    getOrder afterwards, at its rate (order_details.py).
 """
@@ -21,16 +21,14 @@ from datetime import datetime
 import msgspec
 from keybuzz_shared.ids import AMAZON, is_amazon_order_id
 
-from keybuzz_orders import notification_store as nstore
 from keybuzz_orders.domain import (
     V0_CHANNEL,
     V0_STATUS,
     ItemRow,
     OrderRow,
-    delivery_status,
-    order_ref,
+    new_order_row,
 )
-from keybuzz_orders.store import Conn
+from keybuzz_orders.ports import NotificationUnit
 
 ORDER_CHANGE = "ORDER_CHANGE"
 
@@ -130,26 +128,13 @@ def summary_row(notification: Notification) -> OrderRow:
     change = notification.change
     summary = change.Summary
     status, amazon_status = _STATUS[summary.OrderStatus]
-    return OrderRow(
-        external_order_id=change.AmazonOrderId,
-        order_ref=order_ref(change.AmazonOrderId),
+    return new_order_row(
+        change.AmazonOrderId,
+        status,
+        amazon_status,
         marketplace_id=summary.MarketplaceId,
-        customer_name=None,
-        customer_email=None,
         order_date=summary.PurchaseDate or notification.change_time,
         amazon_updated_at=notification.change_time,
-        currency=None,
-        total_amount=None,
-        order_status=status,
-        amazon_status=amazon_status,
-        fulfillment_channel=_CHANNEL.get(summary.FulfillmentType or ""),
-        delivery_status=delivery_status(status, None),
-        ship_by=summary.LatestShipDate,
-        carrier=None,
-        tracking_code=None,
-        shipping_address=None,
-        shipped_at=None,
-        delivered_at=None,
         items=[
             ItemRow(
                 external_item_id=item.OrderItemId,
@@ -162,6 +147,8 @@ def summary_row(notification: Notification) -> OrderRow:
             )
             for item in summary.OrderItems
         ],
+        fulfillment_channel=_CHANNEL.get(summary.FulfillmentType or ""),
+        ship_by=summary.LatestShipDate,
     )
 
 
@@ -172,23 +159,21 @@ class Outcome(enum.StrEnum):
     UNKNOWN_SELLER = "unknown_seller"  # not (or no longer) subscribed: dropped
 
 
-async def apply(conn: Conn, notification: Notification) -> tuple[Outcome, str | None]:
-    """Apply in the caller's transaction; returns the outcome and the tenant."""
+async def apply(unit: NotificationUnit, notification: Notification) -> tuple[Outcome, str | None]:
+    """Apply in the unit's transaction; returns the outcome and the tenant."""
     change = notification.change
-    tenant_id = await nstore.tenant_of_seller(conn, change.SellerId, AMAZON)
+    store = unit.store
+    tenant_id = await store.tenant_of_seller(change.SellerId, AMAZON)
     if tenant_id is None:
         return Outcome.UNKNOWN_SELLER, None
-    claimed = await nstore.claim_notification(
-        conn,
-        notification.NotificationMetadata.NotificationId,
-        tenant_id,
-        change.AmazonOrderId,
-        notification.change_time,
+    notification_id = notification.NotificationMetadata.NotificationId
+    claimed = await store.claim_notification(
+        notification_id, tenant_id, change.AmazonOrderId, notification.change_time
     )
     if not claimed:
         return Outcome.DUPLICATE, tenant_id
-    if not await nstore.apply_summary(conn, tenant_id, AMAZON, summary_row(notification)):
+    if not await store.apply_summary(tenant_id, AMAZON, summary_row(notification)):
         return Outcome.STALE, tenant_id
-    await nstore.note_applied(conn, notification.NotificationMetadata.NotificationId)
-    await nstore.want_details(conn, tenant_id, AMAZON, change.AmazonOrderId)
+    await store.note_applied(notification_id)
+    await store.want_details(tenant_id, AMAZON, change.AmazonOrderId)
     return Outcome.APPLIED, tenant_id

@@ -1,26 +1,14 @@
-"""Large histories through the orders report (issue 12, point 3).
+"""Large histories through the orders report.
 
-How a job chooses (``plan_strategy``, pure): its first ``searchOrders`` page (oldest
-orders first, up to 100) is read and stored like any page. No next page: done. Else
-the page's density predicts the window's size: ``orders on the page × window ÷ time
-the page covers``. Up to ``BACKFILL_REPORT_THRESHOLD`` (2,000 = searchOrders' burst
-of 20 pages × 100) the job goes on with searchOrders (strategy ``SEARCH``); beyond,
-each further page would cost ~3 minutes of quota, so the job switches to ``REPORT``:
-
-1. the window, up to ``BACKFILL_REPORT_TAIL_HOURS`` before Amazon's ``createdBefore``,
-   is cut into 30-day windows and one ``GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL``
-   report is requested per window, all together (createReport's burst is 15);
-2. each window then goes on by itself, side by side with the others: ``getReport`` is
-   polled, and once its report is done its document is streamed and stored in batches
-   (one unit of work each, with that window's own count of stored orders), so a crash
-   resumes inside the window without reading a batch twice;
-3. a report that ends ``FATAL`` or ``CANCELLED`` (Amazon cancels empty ones) is
-   replaced by ``searchOrders`` over that window (``createdAfter``/``createdBefore``),
-   page by page with its token in the window's checkpoint;
-4. the tail (phase ``TAIL``) is read by ``searchOrders`` from ``tail_after``, one hour
-   before the reports' end (order reports select orders by when they became
-   fulfillable, up to 30 minutes after creation), without ``createdBefore``: Amazon's
-   answer closes it and gives the cursor the incremental sync starts from.
+``plan_strategy`` (pure) decides from a job's first ``searchOrders`` page: the page's
+density predicts the window's size; up to ``BACKFILL_REPORT_THRESHOLD`` orders the job
+goes on by ``searchOrders`` (``SEARCH``), beyond it by reports (``REPORT``), since
+every further page costs quota. A REPORT job requests one order report per 30-day
+window at once, imports each window's document in batches side by side (each batch
+commits with the window's count, so a crash resumes inside it), reads a window whose
+report fails or passes its deadline by ``searchOrders`` instead, and ends with a
+``searchOrders`` tail from an hour before the reports' end, whose answer gives the
+cursor the incremental sync starts from.
 """
 
 from __future__ import annotations
@@ -33,29 +21,33 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
-from keybuzz_shared.amazon import SearchOrdersQuery, SpApiNotFound
+from keybuzz_shared.amazon import SearchOrdersQuery, SpApiClient, SpApiNotFound
 from keybuzz_shared.amazon.reports import FAILED_STATUSES, ORDERS_BY_ORDER_DATE, ReportsClient
 from keybuzz_shared.amazon.spapi import SearchOrdersPage
 from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import metrics, store
-from keybuzz_orders.domain import OrderRow, ReportLineError, order_row, report_order_row
-from keybuzz_orders.jobs import (
-    JobContext,
+from keybuzz_orders import store
+from keybuzz_orders.backfill import metrics
+from keybuzz_orders.backfill import store as job_store
+from keybuzz_orders.backfill.jobs import (
+    REPORT,
+    SEARCH,
     JobCounts,
     JobStopped,
     ReportWindow,
     WindowState,
     decode_windows,
 )
+from keybuzz_orders.domain import OrderRow, ReportLineError, order_row, report_order_row
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
 
-SEARCH = "SEARCH"
-REPORT = "REPORT"
 BATCH_ORDERS = 500  # orders per unit of work while a document is read
+# Order reports select orders by when they became fulfillable (up to 30 minutes after
+# their creation): the tail starts an hour before the reports end, so none is missed.
 TAIL_OVERLAP = timedelta(hours=1)
 
 
@@ -65,6 +57,23 @@ class StrategyPlan:
     reason: str
     windows: list[ReportWindow] | None = None
     tail_after: str | None = None
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job's step needs from the process running it: no more than that."""
+
+    runtime: Runtime[OrdersSettings]
+    spapi: SpApiClient
+    owner: str  # this process's name on the jobs it leases
+
+    @property
+    def settings(self) -> OrdersSettings:
+        return self.runtime.settings
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.settings.backfill_lease_seconds
 
 
 def plan_strategy(
@@ -105,8 +114,8 @@ def report_windows(start: datetime, end: datetime, days: int) -> list[ReportWind
     return windows
 
 
-def _no_progress(waits: int = 0) -> store.PageProgress:
-    return store.PageProgress(JobCounts(rate_limit_waits=waits))
+def _no_progress(waits: int = 0) -> job_store.PageProgress:
+    return job_store.PageProgress(JobCounts(rate_limit_waits=waits))
 
 
 class ReportSteps:
@@ -126,7 +135,9 @@ class ReportSteps:
             await self._request(job, windows, missing)
             return
         if all(w.state is WindowState.DONE for w in windows):
-            await self._save(job, _no_progress(), store.ReportState(windows=windows, phase="TAIL"))
+            await self._save(
+                job, _no_progress(), job_store.ReportState(windows=windows, phase="TAIL")
+            )
             return
         # Every open window on its own: one is imported while Amazon still processes
         # the others, and the imports overlap each other's waits (download, database).
@@ -163,7 +174,7 @@ class ReportSteps:
             # Our clock, only for the deadline of a report stuck in processing.
             window.requested_at = _now()
         # A crash before this commit requests them again: reports cost no data.
-        await self._save(job, _no_progress(waits), store.ReportState(windows=windows))
+        await self._save(job, _no_progress(waits), job_store.ReportState(windows=windows))
 
     async def _poll(self, job: asyncpg.Record, windows: list[ReportWindow], index: int) -> bool:
         """True when the window moved on (imported, fell back, or requested again)."""
@@ -174,7 +185,7 @@ class ReportSteps:
         except SpApiNotFound:  # gone (Amazon keeps order reports 30 days): ask again
             window.report_id, window.imported = None, 0
             window.note = "report not found: requested again"
-            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
+            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
             return True
         metrics.rate_limit_waits(reply.rate_limit_waits)
         report = reply.value
@@ -188,10 +199,10 @@ class ReportSteps:
                 extra={"job_id": job["job_id"], "window": window.start},
             )
             window.state, window.note = WindowState.FALLBACK, f"report {report.processing_status}"
-            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
+            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
             return True
         deadline = self.settings.backfill_report_deadline_seconds
-        # A window saved before deadlines existed starts counting when first polled here.
+        # A window without a request time starts counting when first polled.
         if window.requested_at is msgspec.UNSET:
             window.requested_at = _now()
         if _now() - window.requested_at > deadline:
@@ -203,7 +214,7 @@ class ReportSteps:
             )
             note = f"report still {report.processing_status} after {deadline:g} s"
             window.state, window.note = WindowState.FALLBACK, note
-            await self._save(job, _no_progress(), store.ReportState(window=(index, window)))
+            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
             return True
         return False
 
@@ -254,12 +265,14 @@ class ReportSteps:
         if last:
             window.state = WindowState.DONE
         async with self.context.runtime.unit_of_work() as uow:
-            counts = await store.upsert_report_orders(uow.conn, job["tenant_id"], AMAZON, rows)
+            counts = await store.upsert_orders(
+                uow.conn, job["tenant_id"], AMAZON, rows, partial=True
+            )
             # Only Amazon's answer to the tail sets the job's cursor; report pages aren't pages.
             counts = counts.but(errors=errors, rate_limit_waits=waits)
-            progress = store.PageProgress.of_rows(rows, counts)
+            progress = job_store.PageProgress.of_rows(rows, counts)
             await self._checkpoint(
-                uow.conn, job, progress, store.ReportState(window=(index, window))
+                uow.conn, job, progress, job_store.ReportState(window=(index, window))
             )
         metrics.page_stored("report", counts)
 
@@ -284,14 +297,14 @@ class ReportSteps:
         async with self.context.runtime.unit_of_work() as uow:
             counts = await store.upsert_orders(uow.conn, job["tenant_id"], AMAZON, rows)
             counts = counts.but(pages=1, errors=len(bad), rate_limit_waits=page.rate_limit_waits)
-            progress = store.PageProgress.of_rows(rows, counts)
+            progress = job_store.PageProgress.of_rows(rows, counts)
             await self._checkpoint(
-                uow.conn, job, progress, store.ReportState(window=(index, window))
+                uow.conn, job, progress, job_store.ReportState(window=(index, window))
             )
         metrics.page_stored("search", counts)
 
     async def _save(
-        self, job: asyncpg.Record, progress: store.PageProgress, state: store.ReportState
+        self, job: asyncpg.Record, progress: job_store.PageProgress, state: job_store.ReportState
     ) -> None:
         async with self.context.runtime.unit_of_work() as uow:
             await self._checkpoint(uow.conn, job, progress, state)
@@ -301,10 +314,10 @@ class ReportSteps:
         self,
         conn: asyncpg.Connection,
         job: asyncpg.Record,
-        progress: store.PageProgress,
-        state: store.ReportState,
+        progress: job_store.PageProgress,
+        state: job_store.ReportState,
     ) -> None:
-        saved = await store.advance_job(
+        saved = await job_store.advance_job(
             conn, job["job_id"], self.context.owner, progress, state, self.context.lease_seconds
         )
         if saved is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_orders.jobs import (
+from keybuzz_orders.backfill.jobs import (
     JobCounts,
+    JobView,
     ReportWindow,
     WindowState,
     decode_windows,
@@ -49,14 +50,20 @@ def test_counts_add_up_and_publish_under_the_events_names() -> None:
 
 def test_progress_is_the_newest_order_through_the_window() -> None:
     now = datetime(2026, 11, 22, tzinfo=UTC)
-    job = {
+    row = {
+        **{name: 0 for name in JobCounts.__struct_fields__},
+        "job_id": "j-1", "tenant_id": "t-1", "trigger": "http", "days": 10,
+        "created_before": None, "last_error": None, "reason": None, "updated_at": now,
+        "finished_at": None, "strategy": None, "strategy_reason": None, "phase": None,
+        "report_windows": None,
         "status": "RUNNING",
         "created_after": "2026-11-12T00:00:00Z",  # 10 days before now
         "newest_order_at": now - timedelta(days=6),  # 4 days in: 40 %
         "started_at": now - timedelta(minutes=4),
-    }
+    }  # fmt: skip
+    job = JobView.of_row(row)
     fraction, eta = job_progress(job, now)
     assert round(fraction, 6) == 0.4 and eta is not None and round(eta) == 360
-    assert job_progress({**job, "newest_order_at": None}, now) == (0.0, None)
-    assert job_progress({**job, "status": "COMPLETED"}, now) == (1.0, 0.0)
-    assert job_progress({**job, "status": "FAILED"}, now)[1] is None
+    assert job_progress(JobView.of_row({**row, "newest_order_at": None}), now) == (0.0, None)
+    assert job_progress(JobView.of_row({**row, "status": "COMPLETED"}), now) == (1.0, 0.0)
+    assert job_progress(JobView.of_row({**row, "status": "FAILED"}), now)[1] is None

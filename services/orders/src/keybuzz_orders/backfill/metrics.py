@@ -11,7 +11,7 @@ from datetime import datetime
 
 from prometheus_client import Counter, Gauge
 
-from keybuzz_orders.jobs import JobCounts
+from keybuzz_orders.backfill.jobs import JobCounts
 
 SERVICE = "orders"
 

@@ -22,10 +22,10 @@ from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import notification_metrics as metrics
-from keybuzz_orders import notification_store as nstore
 from keybuzz_orders import store
 from keybuzz_orders.domain import order_row
+from keybuzz_orders.notifications import notification_metrics as metrics
+from keybuzz_orders.notifications import notification_store as nstore
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Backfill jobs: a tenant's history of orders, page by page or by reports, resumable."""
