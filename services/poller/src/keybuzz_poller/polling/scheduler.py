@@ -23,6 +23,7 @@ import uuid
 from datetime import UTC, datetime
 
 from keybuzz_shared import errors
+from keybuzz_shared.background import keep_lease
 from keybuzz_shared.uow import UnitOfWork
 from prometheus_client import Histogram
 
@@ -228,16 +229,16 @@ class Scheduler:
         return result
 
     async def _keep_lease(self, tenant_id: str) -> None:
-        """Renew this poll's lease four times a lease while it runs.
+        """Renew this poll's lease while it runs (``keep_lease``); a failed renewal is
+        ignored: with the database down the poll fails too.
 
         Each poll keeps its own lease, not the scheduler's loop: that loop also waits on
-        claims, and a lease as short as the interval (1 s in tests) lapsed behind it, so
-        another instance polled the same tenant at the same time (tests/test_nats_cluster.py).
+        claims, and a lease as short as the interval would lapse behind it, letting another
+        instance poll the same tenant at the same time (tests/test_nats_cluster.py).
         """
-        while True:
-            await asyncio.sleep(self.lease / 4)
-            with contextlib.suppress(Exception):  # the database is down: the poll fails too
-                await self.schedule.renew_leases(self.owner, [tenant_id], self.lease)
+        await keep_lease(
+            self.lease, lambda: self.schedule.renew_leases(self.owner, [tenant_id], self.lease)
+        )
 
     async def _record_failure(self, tenant_id: str, exc: Exception) -> None:
         reason = failure_reason(exc)
