@@ -153,3 +153,22 @@ def test_nothing_cites_a_document_outside_the_repository() -> None:
         str(p.relative_to(ROOT)) for p in tracked if "DESIGN.md" in p.read_text(errors="replace")
     ]
     assert citing == []
+
+
+@pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
+def test_every_route_names_its_operation_id(definition: ServiceDefinition) -> None:
+    """The frontend's generated clients name their calls after ``operationId``: each route
+    sets its own, so that renaming a handler or a controller never renames a call."""
+    app = create_app(definition, load_settings(definition.settings_type))
+    unnamed = sorted(
+        f"{method} {route.path}"
+        for route in app.routes
+        if not route.path.startswith("/schema")  # Litestar's own OpenAPI pages
+        for handler in getattr(route, "route_handlers", [])
+        if handler.operation_id is None and handler.http_methods != {"OPTIONS"}  # Litestar's
+        for method in sorted(handler.http_methods)
+    )
+    assert unnamed == []
+    ids = [op.operation_id for item in (app.openapi_schema.paths or {}).values()
+           for op in (item.get, item.post, item.put, item.patch, item.delete) if op]  # fmt: skip
+    assert len(ids) == len(set(ids)), "operationIds are unique within a service"

@@ -219,7 +219,7 @@ async def render(runtime: Scraped) -> bytes:
 def metrics_handler(runtime: Scraped) -> ControllerRouterHandler:
     """``GET /metrics``: no auth, no tenant (Prometheus scrapes it on the internal network)."""
 
-    @get("/metrics", include_in_schema=False)
+    @get("/metrics", operation_id="metrics", include_in_schema=False)
     async def scrape() -> Response[bytes]:
         body = await render(runtime)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -214,7 +214,12 @@ def redrive_endpoint(runtime: Runtime[Any]) -> MicroEndpoint:
 
 
 def health_handlers(runtime: Runtime[Any]) -> list[ControllerRouterHandler]:
-    @get("/health", tags=["operations"], summary="The process is up and able to work")
+    @get(
+        "/health",
+        operation_id="health",
+        tags=["operations"],
+        summary="The process is up and able to work",
+    )
     async def health() -> Response[dict[str, str]]:
         if runtime.failure is not None:
             body = {"status": "failed", "service": runtime.name, "reason": runtime.failure}
@@ -223,6 +228,7 @@ def health_handlers(runtime: Runtime[Any]) -> list[ControllerRouterHandler]:
 
     @get(
         "/ready",
+        operation_id="ready",
         tags=["operations"],
         summary="NATS, database and Vault are reachable; its streams and consumers are there",
     )

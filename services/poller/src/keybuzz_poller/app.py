@@ -88,19 +88,31 @@ class PollerController(Controller):
     tags = ["polling"]
     exception_handlers = domain_error_handlers(ERROR_STATUSES)
 
-    @post("/poll", status_code=200, summary="Poll the tenant's mailbox now")
+    @post("/poll", operation_id="pollNow", status_code=200, summary="Poll the tenant's mailbox now")
     async def poll(self, tenant: TenantContext, scheduler: Scheduler) -> PollResult:
         return poll_result_body(await scheduler.poll_now(tenant.tenant_id))
 
-    @get("/status", summary="When the tenant was polled, what came of it, how late it is")
+    @get(
+        "/status",
+        operation_id="getPollStatus",
+        summary="When the tenant was polled, what came of it, how late it is",
+    )
     async def status(self, tenant: TenantContext, ports: PollerPorts) -> PollStatus:
         return poll_status_body(await poll_status(ports.polling.schedule, tenant.tenant_id))
 
-    @get("/settings", summary="The tenant's reply settings (approved sender address)")
+    @get(
+        "/settings",
+        operation_id="getReplySettings",
+        summary="The tenant's reply settings (approved sender address)",
+    )
     async def settings(self, tenant: TenantContext, runtime: PollerRuntime) -> ReplySettings:
         return reply_settings_body(await queueing.reply_settings(runtime, tenant.tenant_id))
 
-    @put("/settings", summary="Set the approved sender address replies go out from")
+    @put(
+        "/settings",
+        operation_id="setReplySettings",
+        summary="Set the approved sender address replies go out from",
+    )
     async def save_settings(
         self, tenant: TenantContext, runtime: PollerRuntime, data: ReplySettings
     ) -> ReplySettings:
@@ -115,7 +127,11 @@ class TicketController(Controller):
     tags = ["tickets"]
     exception_handlers = domain_error_handlers(ERROR_STATUSES)
 
-    @get("/", summary="The tenant's tickets, latest activity first (keyset pagination)")
+    @get(
+        "/",
+        operation_id="listTickets",
+        summary="The tenant's tickets, latest activity first (keyset pagination)",
+    )
     async def list_tickets(
         self,
         tenant: TenantContext,
@@ -133,6 +149,7 @@ class TicketController(Controller):
 
     @get(
         "/{ticket_id:str}",
+        operation_id="getTicket",
         summary="A ticket with its messages, oldest first: direction and, for replies, delivery",
     )
     async def ticket(
@@ -142,6 +159,7 @@ class TicketController(Controller):
 
     @post(
         "/{ticket_id:str}/replies",
+        operation_id="replyToTicket",
         status_code=202,
         summary="Reply to the buyer through Amazon's relay (queued; sent in the background)",
         # Bodies a little past Amazon's limit still reach the checks, so the answer names
