@@ -128,9 +128,12 @@ async def _connected_oauth_status(ctx: BenchContext, oauth: Service) -> Endpoint
     """A tenant connected as the callback leaves it: credentials in Vault, row CONNECTED."""
     root = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
     credentials = TenantCredentials(
-        tenant_id=TENANT, refresh_token="Atzr|bench-refresh-token", seller_id=SELLER,
-        marketplace_id="A13V1IB3VIYZZH", region="eu",
-    )  # fmt: skip
+        tenant_id=TENANT,
+        refresh_token="Atzr|bench-refresh-token",
+        seller_id=SELLER,
+        marketplace_id="A13V1IB3VIYZZH",
+        region="eu",
+    )
     path = await store_tenant_credentials(root, credentials)
     await root.aclose()
     conn = await asyncpg.connect(oauth.database_url)
@@ -139,8 +142,11 @@ async def _connected_oauth_status(ctx: BenchContext, oauth: Service) -> Endpoint
             "INSERT INTO marketplace_connections (tenant_id, marketplace_type, status, seller_id, "
             "marketplace_ids, region, vault_path, connected_by, connected_at) "
             "VALUES ($1, 'AMAZON', 'CONNECTED', $2, $3, 'eu', $4, 'bench', now())",
-            TENANT, SELLER, [credentials.marketplace_id], path,
-        )  # fmt: skip
+            TENANT,
+            SELLER,
+            [credentials.marketplace_id],
+            path,
+        )
     finally:
         await conn.close()
     token = issue_token(DEV_JWT_SECRET, "bench-user", tenants=[TENANT])
@@ -179,10 +185,19 @@ async def _get_ok(endpoint: Endpoint) -> dict[str, object]:
 async def _load(endpoint: Endpoint, rate: int) -> dict[str, float]:
     """Run the load client process and return its summary."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_http", "load", endpoint.url,
-        "--rate", str(rate), "--seconds", str(SECONDS), "--headers", json.dumps(endpoint.headers),
+        sys.executable,
+        "-m",
+        "bench.bench_http",
+        "load",
+        endpoint.url,
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(SECONDS),
+        "--headers",
+        json.dumps(endpoint.headers),
         stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    )
     out, _ = await process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"load client failed for {endpoint.label} at {rate}/s")

@@ -58,8 +58,12 @@ from bench.harness import BenchContext, Figure
 ROUNDS = 20
 BURST = int(os.environ.get("BENCH_NOTIFICATION_BURST", "10000"))
 API = "/api/v1/orders"
-OURS = {"Pending": "PENDING", "Unshipped": "CONFIRMED", "Shipped": "SHIPPED",
-        "Canceled": "CANCELLED"}  # fmt: skip
+OURS = {
+    "Pending": "PENDING",
+    "Unshipped": "CONFIRMED",
+    "Shipped": "SHIPPED",
+    "Canceled": "CANCELLED",
+}
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
@@ -81,10 +85,13 @@ async def _measure(ctx: BenchContext, sandbox: str, endpoint: str) -> list[Figur
     connector = await _connector(ctx, sandbox)
     queues = stack_sqs.create_queues(endpoint, f"bench-{uuid.uuid4().hex[:8]}")
     settings = {
-        "SQS_ENDPOINT": endpoint, "SQS_QUEUE_URL": queues.queue_url,
-        "SQS_DEAD_LETTER_QUEUE_URL": queues.dead_letter_url, "SQS_REGION": stack_sqs.REGION,
-        "BACKFILL_DAYS": "1", **connector.amazon,
-    }  # fmt: skip
+        "SQS_ENDPOINT": endpoint,
+        "SQS_QUEUE_URL": queues.queue_url,
+        "SQS_DEAD_LETTER_QUEUE_URL": queues.dead_letter_url,
+        "SQS_REGION": stack_sqs.REGION,
+        "BACKFILL_DAYS": "1",
+        **connector.amazon,
+    }
     orders = await _service(ctx, ORDERS, **settings)
     orders.runtime.component(SpApiClient).limiter = SandboxClockLimiter(DEFAULT_RATE_LIMITS)
     try:
@@ -171,13 +178,20 @@ async def _burst(connector: Connector, orders: Any, admin: httpx.AsyncClient) ->
         seconds = time.perf_counter() - start
     finally:
         await consumer.aclose()
-    outcomes = dict(await runtime.pool.fetch(
-        "SELECT outcome, count(*) FROM order_notifications WHERE tenant_id = $1 GROUP BY outcome",
-        tenant,
-    ))  # fmt: skip
+    outcomes = dict(
+        await runtime.pool.fetch(
+            "SELECT outcome, count(*) FROM order_notifications WHERE tenant_id = $1 GROUP BY outcome",
+            tenant,
+        )
+    )
     pending = await runtime.pool.fetchval("SELECT count(*) FROM order_detail_fetches")
-    return {"count": published, "seconds": seconds, "outcomes": outcomes,
-            "details_pending": pending, "body_bytes": 1500}  # fmt: skip
+    return {
+        "count": published,
+        "seconds": seconds,
+        "outcomes": outcomes,
+        "details_pending": pending,
+        "body_bytes": 1500,
+    }
 
 
 async def _bare_loop(endpoint: str, count: int, body_bytes: int) -> float:
@@ -205,7 +219,7 @@ async def _bare_loop(endpoint: str, count: int, body_bytes: int) -> float:
                     Entries=[
                         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                         for i, m in enumerate(messages)
-                    ],  # fmt: skip
+                    ],
                 )
             received += len(messages)
         return count / (time.perf_counter() - begin)

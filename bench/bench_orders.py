@@ -166,14 +166,21 @@ class Connector:
 async def _connector(ctx: BenchContext, sandbox: str) -> Connector:
     source = f"bench-{uuid.uuid4().hex[:8]}"
     oauth_service = await _service(
-        ctx, OAUTH, LWA_ENDPOINT=f"{sandbox}/auth/o2/token", SELLER_CENTRAL_URL=sandbox,
-        FRONTEND_URL="http://frontend.test/settings/amazon", AMAZON_APP_SOURCE=source,
-    )  # fmt: skip
+        ctx,
+        OAUTH,
+        LWA_ENDPOINT=f"{sandbox}/auth/o2/token",
+        SELLER_CENTRAL_URL=sandbox,
+        FRONTEND_URL="http://frontend.test/settings/amazon",
+        AMAZON_APP_SOURCE=source,
+    )
     redirect = oauth_service.url + CALLBACK_PATH
     await write_app(ctx.vault_addr, source, redirect)
     await register_redirect(sandbox, redirect)
-    amazon = {"LWA_ENDPOINT": f"{sandbox}/auth/o2/token", "SPAPI_ENDPOINT": sandbox,
-              "AMAZON_APP_SOURCE": source}  # fmt: skip
+    amazon = {
+        "LWA_ENDPOINT": f"{sandbox}/auth/o2/token",
+        "SPAPI_ENDPOINT": sandbox,
+        "AMAZON_APP_SOURCE": source,
+    }
     return Connector(oauth_service, OauthKit(ctx, sandbox, oauth_service, source), amazon)
 
 
@@ -399,10 +406,15 @@ async def _naive_v0(
     """getOrders for the window, then getOrderItems per order, paced at the quotas."""
     refresh = await _refresh_token(ctx, tenant)
     async with httpx.AsyncClient(base_url=sandbox, timeout=30) as http:
-        grant = await http.post("/auth/o2/token", data={
-            "grant_type": "refresh_token", "refresh_token": refresh,
-            "client_id": SANDBOX_APP["client_id"], "client_secret": SANDBOX_APP["client_secret"],
-        })  # fmt: skip
+        grant = await http.post(
+            "/auth/o2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh,
+                "client_id": SANDBOX_APP["client_id"],
+                "client_secret": SANDBOX_APP["client_secret"],
+            },
+        )
         grant.raise_for_status()
         http.headers["x-amz-access-token"] = grant.json()["access_token"]
         lists, items = Bucket(GET_ORDERS), Bucket(GET_ITEMS)

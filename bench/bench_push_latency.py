@@ -392,9 +392,13 @@ async def _measured_by_another_process(target: Target) -> tuple[list[Timing], fl
     returns the CPU seconds that process spent (it shares the machine's cores)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_push_latency", "measure",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "bench.bench_push_latency",
+        "measure",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
     out, _ = await process.communicate(msgspec.json.encode(target))
     if process.returncode != 0:
         raise RuntimeError(f"the measuring process failed ({process.returncode})")

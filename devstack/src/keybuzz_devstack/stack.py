@@ -47,8 +47,24 @@ PORT_OFFSET = _port_offset()
 # second stack must not collide with, and what tells that a stack already runs.
 # 8201: OpenBao's cluster port, which `bao server -dev` binds next to its API (8200 + 1)
 # without a flag to move it; two stacks 200 apart once collided there (oauth on 8201).
-DEFAULT_PORTS = (4222, 8222, 5432, 8200, 8201, 8900, 8001, 8002, 8003, 8004, 2525, 2526, 8143,
-                 8024, 3000, 4566)  # fmt: skip
+DEFAULT_PORTS = (
+    4222,  # NATS
+    8222,  # NATS monitoring
+    5432,  # PostgreSQL
+    8200,  # OpenBao
+    8201,  # OpenBao's cluster port
+    8900,  # the Amazon sandbox
+    8001,  # oauth
+    8002,  # poller
+    8003,  # orders
+    8004,  # tenant-sync
+    2525,  # the MX
+    2526,  # the sandbox's reply relay
+    8143,  # Dovecot IMAP
+    8024,  # Dovecot LMTP
+    3000,  # the console
+    4566,  # SQS (moto)
+)
 
 
 def port(default: int) -> int:
@@ -324,8 +340,11 @@ def clear_stale_files() -> None:
 
 def check_ports_free(parts: list[Part]) -> None:
     busy = [(p.name, p.listen) for p in parts if p.spec and infra.port_open(p.spec.port)]
-    busy += [(p.name, p.listen) for p in parts
-             if not p.spec and _port_of(p) and infra.port_open(_port_of(p))]  # fmt: skip
+    busy += [
+        (p.name, p.listen)
+        for p in parts
+        if not p.spec and _port_of(p) and infra.port_open(_port_of(p))
+    ]
     if any(p.name == "openbao" for p in parts) and infra.port_open(OPENBAO_PORT + 1):
         busy.append(("openbao's cluster port", f"127.0.0.1:{OPENBAO_PORT + 1}"))
     if busy:

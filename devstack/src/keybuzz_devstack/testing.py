@@ -160,8 +160,12 @@ def postgres_url(infra_root: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def vault_addr(infra_root: Path) -> Iterator[str]:
     if _use_containers():
-        command = ["server", "-dev", f"-dev-root-token-id={infra.DEV_VAULT_ROOT_TOKEN}",
-                   "-dev-listen-address=0.0.0.0:8200"]  # fmt: skip
+        command = [
+            "server",
+            "-dev",
+            f"-dev-root-token-id={infra.DEV_VAULT_ROOT_TOKEN}",
+            "-dev-listen-address=0.0.0.0:8200",
+        ]
         for url in _container_url("openbao/openbao:2.2.0", 8200, "http", command, "Root Token"):
             bootstrap.seed_vault(url, infra.DEV_VAULT_ROOT_TOKEN)
             yield url

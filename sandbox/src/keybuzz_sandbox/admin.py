@@ -353,7 +353,18 @@ def reply_admin_routes(sb: Sandbox) -> list[Any]:
         sb.replies.set_faults(RelayFaults())
 
     return [
-        approved, approve, unapprove, blocked, block, unblock,
-        opt_out, inbox, refused, bounce_target, set_bounce_target,
-        relay_faults, set_relay_faults, clear_relay_faults,
-    ]  # fmt: skip
+        approved,
+        approve,
+        unapprove,
+        blocked,
+        block,
+        unblock,
+        opt_out,
+        inbox,
+        refused,
+        bounce_target,
+        set_bounce_target,
+        relay_faults,
+        set_relay_faults,
+        clear_relay_faults,
+    ]

@@ -52,7 +52,7 @@ async def running_sandbox(
             access_log=False,
             lifespan="off",
             timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
-        )  # fmt: skip
+        )
     )
     task = asyncio.create_task(server.serve())
     try:

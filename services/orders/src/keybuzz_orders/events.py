@@ -91,8 +91,9 @@ async def unsubscribe_from_order_changes(
     except (AmazonAuthError, SpApiError) as exc:
         if is_outage(exc):
             raise
-        log.warning("ORDER_CHANGE subscription not deleted: %s", exc,
-                    extra={"tenant_id": event.tenant_id})  # fmt: skip
+        log.warning(
+            "ORDER_CHANGE subscription not deleted: %s", exc, extra={"tenant_id": event.tenant_id}
+        )
         await nstore.end_subscription(runtime.pool, event.tenant_id, AMAZON)
 
 

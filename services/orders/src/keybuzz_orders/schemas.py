@@ -108,10 +108,16 @@ def _windows(windows: list[JobWindow] | None) -> list[ReportWindow] | None:
     if windows is None:
         return None
     return [
-        ReportWindow(start=w.start, end=w.end, state=w.state, imported=w.imported,
-                         report_id=w.report_id, note=w.note)
+        ReportWindow(
+            start=w.start,
+            end=w.end,
+            state=w.state,
+            imported=w.imported,
+            report_id=w.report_id,
+            note=w.note,
+        )
         for w in windows
-    ]  # fmt: skip
+    ]
 
 
 class OrderItemView(_Body):

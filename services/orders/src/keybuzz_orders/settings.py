@@ -51,8 +51,11 @@ class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         # Like Vault's: a production-like environment never talks to a queue in clear.
-        for name, url in (("SQS_ENDPOINT", self.sqs_endpoint), ("SQS_QUEUE_URL", self.sqs_queue_url),
-                          ("SQS_DEAD_LETTER_QUEUE_URL", self.sqs_dead_letter_queue_url)):  # fmt: skip
+        for name, url in (
+            ("SQS_ENDPOINT", self.sqs_endpoint),
+            ("SQS_QUEUE_URL", self.sqs_queue_url),
+            ("SQS_DEAD_LETTER_QUEUE_URL", self.sqs_dead_letter_queue_url),
+        ):
             if self.is_production and url and not url.startswith("https://"):
                 raise ValueError(
                     f"{name} must be an https:// address when KEYBUZZ_ENV={self.keybuzz_env}"

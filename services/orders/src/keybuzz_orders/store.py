@@ -22,11 +22,24 @@ Conn = Executor  # a connection or the pool: both run one statement
 # --- orders ---------------------------------------------------------------------------------
 
 _ORDER_COLUMNS = (
-    "marketplace_id", "customer_name", "customer_email", "order_date", "amazon_updated_at",
-    "currency", "total_amount", "order_status", "amazon_status", "fulfillment_channel",
-    "delivery_status", "ship_by", "carrier", "tracking_code", "shipping_address",
-    "shipped_at", "delivered_at",
-)  # fmt: skip
+    "marketplace_id",
+    "customer_name",
+    "customer_email",
+    "order_date",
+    "amazon_updated_at",
+    "currency",
+    "total_amount",
+    "order_status",
+    "amazon_status",
+    "fulfillment_channel",
+    "delivery_status",
+    "ship_by",
+    "carrier",
+    "tracking_code",
+    "shipping_address",
+    "shipped_at",
+    "delivered_at",
+)
 
 # One statement per page. The update only happens when something Amazon says changed
 # and the snapshot is not older than the stored one, so a rerun writes nothing.
@@ -57,9 +70,16 @@ RETURNING (xmax = 0) AS inserted
 # What the flat file carries. A report row never overwrites an API row's data unless
 # it is strictly newer, and then only these columns (buyer, packages, ship-by stay).
 _REPORT_COLUMNS = (
-    "marketplace_id", "order_date", "amazon_updated_at", "currency", "total_amount",
-    "order_status", "amazon_status", "fulfillment_channel", "delivery_status",
-)  # fmt: skip
+    "marketplace_id",
+    "order_date",
+    "amazon_updated_at",
+    "currency",
+    "total_amount",
+    "order_status",
+    "amazon_status",
+    "fulfillment_channel",
+    "delivery_status",
+)
 UPSERT_REPORT_ORDERS = f"""
 INSERT INTO orders (tenant_id, marketplace, source, external_order_id, order_ref,
                     {", ".join(_REPORT_COLUMNS)}, shipping_address)

@@ -126,10 +126,21 @@ class OrderSync(BackgroundLoop):
         )
         if result.last_updated_before is not None:
             await store.advance_sync_cursor(
-                self.runtime.pool, tenant_id, marketplace, cursor["last_updated_before"],
-                result.last_updated_before, result.orders,
-            )  # fmt: skip
+                self.runtime.pool,
+                tenant_id,
+                marketplace,
+                cursor["last_updated_before"],
+                result.last_updated_before,
+                result.orders,
+            )
             metrics.sync_cursor(tenant_id, result.last_updated_before)
-        log.info("orders synced", extra={"tenant_id": tenant_id, "orders": result.orders,
-                                         "orders_created": result.created, "orders_updated": result.updated})  # fmt: skip
+        log.info(
+            "orders synced",
+            extra={
+                "tenant_id": tenant_id,
+                "orders": result.orders,
+                "orders_created": result.created,
+                "orders_updated": result.updated,
+            },
+        )
         return result

@@ -159,9 +159,13 @@ class NotificationsClient:
         body = {"name": name, "resourceSpecification": {"sqs": {"arn": arn}}}
         try:
             created, _ = await self.grantless.request(
-                region, "createDestination", DESTINATIONS, _DestinationBody,
-                method="POST", json_body=body,
-            )  # fmt: skip
+                region,
+                "createDestination",
+                DESTINATIONS,
+                _DestinationBody,
+                method="POST",
+                json_body=body,
+            )
             return str(created.payload.destination_id)
         except SpApiError as exc:
             if exc.status != 409:
@@ -189,9 +193,13 @@ class NotificationsClient:
         body = {"payloadVersion": PAYLOAD_VERSION, "destinationId": destination_id}
         try:
             created, _ = await self.sellers.request(
-                tenant_id, "createSubscription", SUBSCRIPTIONS, _SubscriptionBody,
-                method="POST", json_body=body,
-            )  # fmt: skip
+                tenant_id,
+                "createSubscription",
+                SUBSCRIPTIONS,
+                _SubscriptionBody,
+                method="POST",
+                json_body=body,
+            )
             subscription: Subscription = created.payload
             return subscription
         except SpApiError as exc:

@@ -101,9 +101,13 @@ class ReportsClient:
         if end is not None:
             body["dataEndTime"] = amazon_time(end)
         created, waits = await self.spapi.request(
-            tenant_id, "createReport", f"{REPORTS_PATH}/reports", _CreateReportBody,
-            method="POST", json_body=body,
-        )  # fmt: skip
+            tenant_id,
+            "createReport",
+            f"{REPORTS_PATH}/reports",
+            _CreateReportBody,
+            method="POST",
+            json_body=body,
+        )
         return Reply(created.report_id, waits)
 
     async def get_report(self, tenant_id: str, report_id: str) -> Reply:

@@ -99,8 +99,15 @@ class Backfills:
         request = JobRequest(tenant_id, days, trigger, source_event_id)
         started = await start_job(self.ports, request, self.owner)
         if started.created:
-            log.info("backfill started", extra={"tenant_id": tenant_id, "days": days,
-                     "job_id": started.job.job_id, "trigger": trigger})  # fmt: skip
+            log.info(
+                "backfill started",
+                extra={
+                    "tenant_id": tenant_id,
+                    "days": days,
+                    "job_id": started.job.job_id,
+                    "trigger": trigger,
+                },
+            )
             self._spawn(started.job.job_id)
         return started
 
@@ -183,8 +190,10 @@ class Backfills:
                     waits += 1
                     await self._wait_out(job_id, exc, waits)
                 elif decision is Decision.RESTART_WINDOW:
-                    log.warning("pagination token refused; reading the window again",
-                                extra={"job_id": job_id})  # fmt: skip
+                    log.warning(
+                        "pagination token refused; reading the window again",
+                        extra={"job_id": job_id},
+                    )
                     await job_store.restart_window(self.runtime.pool, job_id, self.owner)
                 else:
                     if not isinstance(exc, AmazonAuthError | SpApiError):
@@ -236,9 +245,11 @@ class Backfills:
             )
             if plan is not None and plan.strategy == REPORT:
                 state = job_store.ReportState(
-                    windows=plan.windows, phase="REPORTS", tail_after=plan.tail_after,
+                    windows=plan.windows,
+                    phase="REPORTS",
+                    tail_after=plan.tail_after,
                     strategy_reason=plan.reason,
-                )  # fmt: skip
+                )
                 saved = await job_store.advance_job(
                     uow.conn, job["job_id"], self.owner, progress, state, self.lease_seconds
                 )
@@ -250,8 +261,10 @@ class Backfills:
             saved = await _hand_over_if_complete(uow, job, saved)
         metrics.page_stored("search", counts)
         if plan is not None:
-            log.info("backfill strategy", extra={"job_id": job["job_id"],
-                     "strategy": plan.strategy, "reason": plan.reason})  # fmt: skip
+            log.info(
+                "backfill strategy",
+                extra={"job_id": job["job_id"], "strategy": plan.strategy, "reason": plan.reason},
+            )
         return self._page_stored(job, saved)
 
     def _page_stored(self, job: asyncpg.Record, saved: asyncpg.Record) -> bool:
@@ -263,9 +276,13 @@ class Backfills:
                 metrics.sync_cursor(tenant_id, saved["created_before"])
             log.info(
                 "backfill completed",
-                extra={"tenant_id": tenant_id, "job_id": job["job_id"], "orders": saved["orders"],
-                       "errors": saved["errors"]},
-            )  # fmt: skip
+                extra={
+                    "tenant_id": tenant_id,
+                    "job_id": job["job_id"],
+                    "orders": saved["orders"],
+                    "errors": saved["errors"],
+                },
+            )
             return True
         return False
 
@@ -276,8 +293,9 @@ class Backfills:
             f"searchOrders refused (HTTP {refusal.status} {refusal.code}): Orders v0 "
             "getOrders + getOrderItems per order"
         )
-        log.warning("backfill falls back to Orders v0",
-                    extra={"job_id": job["job_id"], "reason": reason})  # fmt: skip
+        log.warning(
+            "backfill falls back to Orders v0", extra={"job_id": job["job_id"], "reason": reason}
+        )
         await job_store.switch_to_orders_v0(self.runtime.pool, job["job_id"], self.owner, reason)
 
     async def _v0_page(self, job: asyncpg.Record) -> bool:
@@ -291,9 +309,14 @@ class Backfills:
             max_results=self.settings.backfill_page_size,
         )
         for unreadable in page.unreadable:
-            log.warning("order unreadable; counted as an error",
-                        extra={"tenant_id": tenant_id, "order_id": unreadable.order_id,
-                               "reason": unreadable.reason})  # fmt: skip
+            log.warning(
+                "order unreadable; counted as an error",
+                extra={
+                    "tenant_id": tenant_id,
+                    "order_id": unreadable.order_id,
+                    "reason": unreadable.reason,
+                },
+            )
         waits = page.rate_limit_waits
         rows: list[OrderRow] = []
         for order in page.orders:

@@ -167,9 +167,12 @@ class ReportSteps:
         waits = 0
         for window in missing:
             reply = await self.reports.create_report(
-                job["tenant_id"], ORDERS_BY_ORDER_DATE, [job["marketplace_id"]],
-                parse_amazon_time(window.start), parse_amazon_time(window.end),
-            )  # fmt: skip
+                job["tenant_id"],
+                ORDERS_BY_ORDER_DATE,
+                [job["marketplace_id"]],
+                parse_amazon_time(window.start),
+                parse_amazon_time(window.end),
+            )
             window.report_id, waits = reply.value, waits + reply.rate_limit_waits
             # Our clock, only for the deadline of a report stuck in processing.
             window.requested_at = _now()

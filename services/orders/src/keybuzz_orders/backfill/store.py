@@ -126,7 +126,7 @@ class PostgresJobStore:
                 owner=owner,
                 lease_seconds=lease_seconds,
                 source_event_id=source_event_id,
-            )  # fmt: skip
+            )
         )
 
 

@@ -66,9 +66,14 @@ class OrderSubscriptions:
         if subscription is None:
             subscription = await self.api.subscribe(tenant_id, destination_id)
         await nstore.save_subscription(
-            self.runtime.pool, tenant_id, AMAZON, access.seller_id, access.region,
-            subscription.subscription_id, destination_id,
-        )  # fmt: skip
+            self.runtime.pool,
+            tenant_id,
+            AMAZON,
+            access.seller_id,
+            access.region,
+            subscription.subscription_id,
+            destination_id,
+        )
         log.info("subscribed to ORDER_CHANGE", extra={"tenant_id": tenant_id})
         return subscription.subscription_id
 

@@ -105,9 +105,14 @@ class ImapAccount(Mailbox):
     """
 
     def __init__(
-        self, host: str, port: int, user: str, password: str, timeout: float = 30.0,
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        timeout: float = 30.0,
         pool_size: int = 8,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.host, self.port, self.user, self.password = host, port, user, password
         self.timeout = timeout
         self.pool_size = pool_size
