@@ -51,8 +51,12 @@ test-unit: install
 bench: install
 	$(PY) -m bench
 
+## ruff, formatting, mypy on every package, and mypy --strict on the shared library and the
+## services (devstack and the sandbox are development tools: mypy's defaults).
+STRICT_TYPED := shared/src $(wildcard services/*/src)
 lint: install
-	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy \
+		&& $(PY) -m mypy --strict $(STRICT_TYPED)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -43,6 +43,7 @@ from keybuzz_shared.nats_connection import NatsAccess, NatsConnection
 from keybuzz_shared.outbox import OutboxRelay
 from keybuzz_shared.redrive import RedriveReport, RedriveRequest, redrive
 from keybuzz_shared.settings import CommonSettings, load_settings
+from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.uow import UnitOfWork, unit_of_work
 from keybuzz_shared.vault import VaultClient
 
@@ -190,7 +191,8 @@ async def _stream_problem(runtime: Runtime[Any], stream: str) -> str | None:
 async def _database_ok(runtime: Runtime[Any]) -> bool:
     if not hasattr(runtime, "pool"):
         return False
-    return await runtime.pool.fetchval("SELECT 1") == 1
+    answer: int = await runtime.pool.fetchval("SELECT 1")
+    return answer == 1
 
 
 async def _bounded(check: Awaitable[bool]) -> bool:
@@ -300,7 +302,7 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
         finally:
             await _stop(definition, runtime)
 
-    def provide_tenant(request: Request[Any, Any, Any]) -> auth.TenantContext:
+    def provide_tenant(request: Request[Any, Any, Any]) -> TenantContext:
         return auth.tenant_context(request, settings)
 
     return Litestar(

@@ -47,7 +47,7 @@ BASE_PATH = "/api/v1/orders"
 class OrdersController(Controller):
     path = BASE_PATH
     tags = ["orders"]
-    exception_handlers = domain_error_handlers(ERROR_STATUSES)  # type: ignore[assignment]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
 
     @get(
         "/",
@@ -143,7 +143,7 @@ class MessagingActionsController(Controller):
 
     path = BASE_PATH + "/{order_id:str}/messaging-actions"
     tags = ["messaging"]
-    exception_handlers = {  # type: ignore[assignment]
+    exception_handlers = {
         **domain_error_handlers(MESSAGING_ERROR_STATUSES),
         **{kind: _amazon_refusal for kind in AMAZON_REFUSAL_STATUSES},
     }

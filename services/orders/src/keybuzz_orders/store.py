@@ -359,7 +359,8 @@ def list_orders_query(tenant_id: str, f: OrderFilter) -> tuple[str, list[Any]]:
 
 async def list_orders(conn: Conn, tenant_id: str, f: OrderFilter) -> list[asyncpg.Record]:
     sql, values = list_orders_query(tenant_id, f)
-    return await conn.fetch(sql, *values)
+    rows: list[asyncpg.Record] = await conn.fetch(sql, *values)
+    return rows
 
 
 async def get_order(
@@ -413,7 +414,7 @@ async def claim_due_syncs(
 
     Tenants with a running backfill wait: its completion moves their cursor.
     """
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
 UPDATE order_sync_cursors c SET last_run_at = now()
 WHERE c.status = 'ACTIVE'
@@ -427,6 +428,7 @@ RETURNING c.tenant_id, c.marketplace, c.marketplace_id, c.last_updated_before
         interval_seconds,
         tenant_id,
     )
+    return rows
 
 
 async def advance_sync_cursor(

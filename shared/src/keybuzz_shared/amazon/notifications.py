@@ -147,7 +147,7 @@ class NotificationsClient:
         )
         for destination in listed.payload:
             if destination.resource.sqs and destination.resource.sqs.arn == arn:
-                return destination.destination_id
+                return str(destination.destination_id)
         return None
 
     async def ensure_destination(self, region: str, name: str, arn: str) -> str:

@@ -40,6 +40,8 @@ from keybuzz_orders import store
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill import store as job_store
 from keybuzz_orders.backfill.jobs import (
+    REPORT,
+    SEARCH,
     JobCounts,
     JobStep,
     JobStopped,
@@ -47,8 +49,6 @@ from keybuzz_orders.backfill.jobs import (
     search_query,
 )
 from keybuzz_orders.backfill.report_strategy import (
-    REPORT,
-    SEARCH,
     JobContext,
     ReportSteps,
     plan_strategy,

@@ -65,12 +65,13 @@ async def running_job(conn: Conn, tenant_id: str) -> asyncpg.Record | None:
 
 
 async def recent_jobs(conn: Conn, tenant_id: str, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs"  # noqa: S608
         " WHERE tenant_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
         tenant_id,
         limit,
     )
+    return rows
 
 
 async def job_for_event(conn: Conn, event_id: str) -> asyncpg.Record | None:

@@ -229,7 +229,7 @@ async def claim_detail_fetches(
     conn: Conn, limit: int, lease_seconds: float
 ) -> list[asyncpg.Record]:
     """Due fetches, leased to this instance (another takes them once the lease expires)."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
 UPDATE order_detail_fetches f SET leased_until = now() + make_interval(secs => $2),
                                   attempts = f.attempts + 1
@@ -243,6 +243,7 @@ RETURNING f.tenant_id, f.marketplace, f.external_order_id, f.wanted_at
         limit,
         lease_seconds,
     )
+    return rows
 
 
 async def detail_fetched(conn: Conn, fetch: asyncpg.Record) -> None:

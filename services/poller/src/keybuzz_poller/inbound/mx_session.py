@@ -122,7 +122,7 @@ class MxSession(SMTP):
                 status = await self._call_handler_hook("DATA")
             else:
                 status = refusal
-            self._set_post_data_state()
+            self._set_post_data_state()  # type: ignore[no-untyped-call]  # aiosmtpd's, untyped
         await self.push(status)
 
     async def _receive(self, spool: IO[bytes]) -> str | None:

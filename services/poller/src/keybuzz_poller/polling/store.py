@@ -292,6 +292,7 @@ async def record_quarantine(db: Executor, folders: dict[str, int]) -> None:
 
 
 async def quarantined(db: Executor) -> list[asyncpg.Record]:
-    return await db.fetch(
+    rows: list[asyncpg.Record] = await db.fetch(
         "SELECT folder, messages, first_seen, last_seen FROM poller_quarantine ORDER BY folder"
     )
+    return rows

@@ -158,7 +158,7 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
     ``limit + 1`` rows: the extra one only says that a next page exists
     (``keybuzz_shared.pages.split_page``).
     """
-    return await db.fetch(
+    rows: list[asyncpg.Record] = await db.fetch(
         """
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at
@@ -179,6 +179,7 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         query.after_id,
         query.limit + 1,
     )
+    return rows
 
 
 async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Record | None:
@@ -195,7 +196,7 @@ async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Re
 
 async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
     """A ticket's messages in the order they were stored (mailbox order)."""
-    return await db.fetch(
+    rows: list[asyncpg.Record] = await db.fetch(
         """
         SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
                e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments,
@@ -206,3 +207,4 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
         """,
         ticket_id,
     )
+    return rows
