@@ -14,20 +14,40 @@ RENEWALS_PER_LEASE = 4
 
 
 class BackgroundLoop:
+    """Subclass it (``name``, ``run``), or give it the coroutine function to run."""
+
     name = "background-loop"
     _task: asyncio.Task[None] | None = None
+    _work: Callable[[], Awaitable[None]] | None = None
+
+    def __init__(
+        self, run: Callable[[], Awaitable[None]] | None = None, name: str | None = None
+    ) -> None:
+        if run is not None:
+            self._work = run
+        if name is not None:
+            self.name = name
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=self.name)
 
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def aclose(self, grace: float = 0.0) -> None:
+        """Cancel the loop and wait for it; with ``grace``, first let it end by itself for
+        up to that many seconds (a round in flight records its outcome)."""
+        if self._task is None:
+            return
+        if grace:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
 
     async def run(self) -> None:
-        raise NotImplementedError
+        if self._work is None:
+            raise NotImplementedError(f"{type(self).__name__} gives no loop to run")
+        await self._work()
 
 
 async def keep_lease(

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from keybuzz_shared.ids import is_amazon_order_id
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
+from keybuzz_shared.text import is_storable
 
 from keybuzz_orders import store
 from keybuzz_orders.backfill import store as job_store
@@ -116,7 +117,7 @@ async def get_job(conn: store.Conn, tenant_id: str, job_id: str) -> JobView:
 def _search(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
-    if len(text) > MAX_SEARCH or "\x00" in text:
+    if len(text) > MAX_SEARCH or not is_storable(text):
         raise InvalidSearch()
     return text.strip()
 

@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime
 
 from keybuzz_shared import errors
-from keybuzz_shared.background import keep_lease
+from keybuzz_shared.background import BackgroundLoop, keep_lease
 from keybuzz_shared.uow import UnitOfWork
 from prometheus_client import Histogram
 
@@ -110,8 +110,6 @@ class Scheduler:
         self.owner = instance_name()
         self.running: dict[str, asyncio.Task[PollResult | None]] = {}
         self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-        self.quarantine_task: asyncio.Task[None] | None = None
         self.timings = poll_timings(runtime.settings)
         self.interval, self.lease, self.tick = (
             self.timings.interval,
@@ -120,21 +118,22 @@ class Scheduler:
         )
         # The MX's deliveries (any instance's) wake the loop: the tenant is claimed at once.
         self.listener = DueListener(runtime.settings.database_url, self.wake)
+        self.loops = (
+            BackgroundLoop(self._loop, "poller-scheduler"),
+            BackgroundLoop(self._quarantine_loop, "quarantine"),
+        )
 
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
             return  # poll-now still works: it takes the tenant's lease like any poll
         self.listener.start()
-        self.task = asyncio.create_task(self._loop(), name="poller-scheduler")
-        self.quarantine_task = asyncio.create_task(self._quarantine_loop(), name="quarantine")
+        for loop in self.loops:
+            loop.start()
 
     async def stop(self) -> None:
         await self.listener.aclose()
-        for loop_task in (self.task, self.quarantine_task):
-            if loop_task is not None:
-                loop_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await loop_task
+        for loop in self.loops:
+            await loop.aclose()
         if self.running:  # a poll cut short commits nothing: its mail is read again
             await asyncio.wait(self.running.values(), timeout=5)
         for poll in self.running.values():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
+from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.db import Executor
 
 from keybuzz_poller.polling.domain import PollStatus
@@ -219,12 +220,14 @@ class PostgresPollSchedule:
     async def poll_failed(
         self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
     ) -> None:
-        """Record the error, release the lease, retry with exponential back-off."""
+        """Record the error, release the lease, retry after ``backoff_delay`` of the
+        consecutive failures (the delays are computed here, indexed by the count in SQL)."""
+        delays = _retry_delays(retry_base, retry_cap)
         await self.db.execute(
             """
             UPDATE poller_poll_status SET
                 next_poll_at = now() + make_interval(
-                    secs => least($5, $4 * power(2, least(consecutive_failures, 20)))),
+                    secs => ($4::float8[])[least(consecutive_failures, $5) + 1]),
                 lease_owner = NULL, lease_expires_at = NULL,
                 last_poll_at = now(), last_error = $3, last_error_at = now(),
                 consecutive_failures = consecutive_failures + 1
@@ -233,8 +236,8 @@ class PostgresPollSchedule:
             tenant_id,
             owner,
             error,
-            retry_base,
-            retry_cap,
+            delays,
+            len(delays) - 1,
         )
 
     async def release_leases(self, owner: str) -> None:
@@ -296,3 +299,12 @@ async def quarantined(db: Executor) -> list[asyncpg.Record]:
         "SELECT folder, messages, first_seen, last_seen FROM poller_quarantine ORDER BY folder"
     )
     return rows
+
+
+def _retry_delays(base: float, cap: float) -> list[float]:
+    """``backoff_delay`` of the 1st … nth consecutive failure, up to the first that reaches
+    ``cap`` (every later failure waits ``cap`` too)."""
+    delays = [backoff_delay(1, base=base, cap=cap)]
+    while delays[-1] < cap and len(delays) < 64:
+        delays.append(backoff_delay(len(delays) + 1, base=base, cap=cap))
+    return delays

@@ -23,6 +23,7 @@ import uuid
 from datetime import UTC, datetime
 
 from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.text import storable
 from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply, authenticate, envelope_of
@@ -30,7 +31,6 @@ from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies import store as reply_store
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.tickets import store as ticket_store
-from keybuzz_poller.tickets.from_mails import storable
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,7 @@ import re
 from typing import Annotated
 
 import msgspec
-
-from keybuzz_poller.tickets.from_mails import storable
+from keybuzz_shared.text import storable
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # Amazon's limit, all attachments of a message together
 # Ours: Amazon documents "one or more attachments (up to 10 MB) in a message" and no count

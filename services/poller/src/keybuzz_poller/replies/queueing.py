@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
+from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
 from keybuzz_poller.replies import store
@@ -28,7 +29,7 @@ from keybuzz_poller.replies.memory import ReplyMemory
 from keybuzz_poller.replies.outcomes import count_reply
 from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.tickets.from_mails import storable, storable_json
+from keybuzz_poller.tickets.from_mails import storable_json
 
 In = TypeVar("In")
 Out = TypeVar("Out")

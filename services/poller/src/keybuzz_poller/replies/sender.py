@@ -24,6 +24,7 @@ import ssl
 from dataclasses import dataclass
 
 import aiosmtplib
+from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.events import MessageSent
 
@@ -57,10 +58,10 @@ class ReplySender:
         self.settings = runtime.settings
         self._wake = asyncio.Event()
         self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self._loop_task = BackgroundLoop(self._loop, "reply-sender")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="reply-sender")
+        self._loop_task.start()
 
     def wake(self) -> None:
         """A reply was queued: send it now rather than at the next round."""
@@ -69,19 +70,9 @@ class ReplySender:
     async def stop(self) -> None:
         """Let the round in flight record its outcomes (a mail the relay took is marked SENT,
         not sent again after the lease), within one SMTP timeout; then cancel."""
-        if self._task is None:
-            return
         self._stopping = True
         self._wake.set()
-        try:
-            await asyncio.wait_for(
-                asyncio.shield(self._task), self.settings.smtp_relay_timeout_seconds + 5
-            )
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
+        await self._loop_task.aclose(grace=self.settings.smtp_relay_timeout_seconds + 5)
 
     async def _loop(self) -> None:
         while not self._stopping:

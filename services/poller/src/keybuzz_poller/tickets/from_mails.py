@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import msgspec
 from keybuzz_shared.events import MessageReceived
 from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.text import storable
 from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller.reading.relay_mail import RelayMail
@@ -41,11 +42,6 @@ class StoreCounts:
 def preview(text: str) -> str:
     """At most PREVIEW_CHARS characters of the buyer's words, on one line."""
     return _SPACES.sub(" ", text).strip()[:PREVIEW_CHARS]
-
-
-def storable(text: str) -> str:
-    """PostgreSQL text holds neither NUL nor lone surrogates: replace them, keep the rest."""
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def _optional(text: str | None) -> str | None:
