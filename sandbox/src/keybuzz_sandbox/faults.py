@@ -115,7 +115,7 @@ class FaultInjector:
 
 
 def _stringless(value: object) -> object:
-    """Every string leaf becomes a number: still JSON, no longer the model's types."""
+    """Every string leaf becomes a number: still JSON, not the model's types."""
     if isinstance(value, dict):
         return {k: _stringless(v) for k, v in value.items()}
     if isinstance(value, list):

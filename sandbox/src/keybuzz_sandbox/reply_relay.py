@@ -1,27 +1,15 @@
 """Amazon's relay for sellers' replies: SMTP for the buyers' anonymised aliases.
 
-A seller answers a buyer by e-mail to the alias the buyer's message came from
-(``…@marketplace.amazon.<tld>``). Amazon refuses an unknown alias during the
-SMTP dialogue (``550 5.1.1`` at RCPT) and checks everything else after it took
-the message (``250``): when it refuses the message then, it sends a bounce
-(an RFC 3464 delivery status notification) to the envelope sender. Checks, in
-this order (docs/SANDBOX.md, "Reply relay"):
+An unknown alias is refused at RCPT (``550 5.1.1``); everything else is checked after
+the ``250``, and a refusal then is an RFC 3464 bounce to the envelope sender. The checks,
+in order (docs/SANDBOX.md, "Reply relay"): the ``From`` sender, attachment types, 10 MB
+of attachments in all, and a buyer's opt-out (unless the reply is on the buyer's thread
+or marked ``[Important]``). Accepted replies land in the buyer's inbox, refusals in
+``GET /_sandbox/replies/refused``, both in memory and bounded (reply_state.py).
 
-1. header ``From`` blocked for the seller, or neither the seller's registered
-   address nor an approved sender;
-2. an attachment of an unsupported type (by file name extension);
-3. attachments over 10 MB in total;
-4. the buyer opted out of unsolicited messages, and the reply is neither on the
-   buyer's thread (``In-Reply-To``/``References`` name a relay mail the sandbox
-   sent from that buyer to that seller) nor marked ``[Important]`` in its subject.
-
-Accepted replies land in the buyer's inbox (``GET /_sandbox/buyers/{alias}/inbox``);
-refusals are listed in ``GET /_sandbox/replies/refused``. Both are kept in memory,
-bounded (reply_state.py).
-
-The SMTP server (aiosmtpd) runs on the sandbox's own event loop, started and
-stopped with the web application, so handlers and admin endpoints share state
-without locks. Parsing a message (up to MAX_MESSAGE_BYTES) runs in a worker thread.
+The SMTP server (aiosmtpd) runs on the sandbox's own event loop, so handlers and admin
+endpoints share state without locks; parsing a message (up to MAX_MESSAGE_BYTES) runs
+in a worker thread.
 """
 
 from __future__ import annotations

@@ -243,7 +243,7 @@ def stale(out: Path) -> list[str]:
 
 
 def write(out: Path) -> list[str]:
-    """Write the documents, remove those of subjects that no longer exist; returns changes."""
+    """Write the documents, remove those of subjects not in the catalogue; returns changes."""
     changes = stale(out)
     out.mkdir(parents=True, exist_ok=True)
     expected = render()

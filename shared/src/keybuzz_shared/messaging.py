@@ -1,23 +1,14 @@
 """Event consumption: durable pull consumers, batches, per-tenant order, dead letters.
 
-Every subscription is a durable JetStream pull consumer named
-``<service>-<purpose>`` so that ``nats consumer ls <STREAM>`` tells an operator
-who reads what. The guarantees (docs/SERVICE_FRAME.md, "Consuming events"):
-
-- Events of one key (the tenant) are handled one after another in stream
-  order; events of different keys in the same fetched batch run concurrently.
-  An event that fails and is retried can be overtaken by later events of its
-  key, so a handler that must not go back in time checks ``occurredAt``.
-- An event is acknowledged only after its handler (and, for batch handlers,
-  the batch's transaction) succeeded: nothing is lost; redelivery after a
-  crash is expected and handlers are idempotent.
-- A body that cannot be decoded, or that the handler rejects as permanently
-  invalid, is parked on ``deadletter.<service>.<subject>`` with the reason and
-  acknowledged: it never blocks the consumer.
-- A handler failing because a dependency is down (``errors.is_outage``) holds
-  its event (lease kept) and retries it, with capped back-off, for as long as
-  the outage lasts; the consumer fetches nothing new meanwhile. Any other
-  failure is retried with back-off and dead-lettered after ``max_deliveries``.
+Every subscription is a durable JetStream pull consumer named ``<service>-<purpose>``,
+so ``nats consumer ls <STREAM>`` tells an operator who reads what. Events of one key
+(the tenant) are handled in stream order, different keys concurrently; an event is
+acknowledged only after its handler (and a batch's transaction) succeeded, so handlers
+are idempotent and a retried event may be overtaken (check ``occurredAt``). Undecodable
+or permanently invalid bodies go to ``deadletter.<service>.<subject>``; an outage
+(``errors.is_outage``) holds the event and retries while it lasts; other failures are
+retried with back-off and dead-lettered after ``max_deliveries``. The guarantees in
+full: docs/SERVICE_FRAME.md, "Consuming events".
 """
 
 from __future__ import annotations

@@ -3,19 +3,12 @@
 Operators: ``nats req keybuzz.<service>.redrive '{"subject": "tenant.created"}'``
 or ``python -m keybuzz_shared.redrive <service> [--subject S] [--limit N]``.
 
-The service reads its own dead letters only (``deadletter.<service>.<subject>``)
-through a durable consumer on ``DEADLETTER`` per subject,
-``<service>-redrive-<subject>``, and re-publishes each to
-``redrive.<consumer>.<subject>``, which that consumer alone takes, in the original
-stream: a service never publishes what it only consumes, and the other consumers of
-the subject do not see the replay. Each replay carries ``Nats-Msg-Id`` =
-``redrive-<its dead-letter sequence>`` and the dead letter is acknowledged after it:
-a redrive that dies half-way and is run again re-publishes nothing twice (JetStream
-drops the duplicate within its de-duplication window). Dead letters stay in
-``DEADLETTER`` (a service may not delete messages); the consumers remember which
-were replayed. A truncated dead letter (its original was too large to park whole)
-is replayed from the original stream; when that is gone it is counted ``lost`` and
-kept for later.
+A durable consumer per subject (``<service>-redrive-<subject>``) reads the service's own
+dead letters and re-publishes each to ``redrive.<consumer>.<subject>`` in the original
+stream, which only the consumer that parked it takes. ``Nats-Msg-Id`` =
+``redrive-<dead-letter sequence>`` makes a redrive run twice publish nothing twice. Dead
+letters stay in ``DEADLETTER``; a truncated one is replayed from the original stream, or
+counted ``lost`` when that is gone (docs/OPERATIONS.md, "Dead letters and redrive").
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class Runtime(Generic[S]):
     subscriptions: list[Any] = field(default_factory=list)
     components: dict[type, object] = field(default_factory=dict)
     ready_checks: Mapping[str, Callable[[Any], Awaitable[bool]]] = field(default_factory=dict)
-    # Set when the process can no longer work (e.g. NATS closed the connection for good):
+    # Set when the process cannot go on working (e.g. NATS closed the connection for good):
     # /health turns 503 and ``run`` exits non-zero so the supervisor restarts us.
     failure: str | None = None
     stopping: bool = False

@@ -8,7 +8,7 @@ every field is read from the upper-cased environment variable of the same name
 ``"production "``) stops the service instead of silently meaning "not
 production". In ``staging`` and ``production`` the development values are
 refused, not only when left unset: a secret copied from this file is as known
-as a default (seed 003: an empty Vault token went unnoticed). See
+as a default, and an empty Vault token must not go unnoticed. See
 docs/SECURITY.md, "Settings in production".
 """
 

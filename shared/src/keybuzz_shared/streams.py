@@ -4,7 +4,7 @@ Only provisioning creates or changes a stream, as the ``provisioner`` NATS user
 (``nats_access.py``): ``python -m keybuzz_shared.streams provision`` in the
 deployment's start-up Job, the dev stack's bootstrap and the tests' fixtures. A
 service only looks its streams up (``STREAM.INFO``): it waits for them at start-up
-and its ``/ready`` says when one is gone or no longer as provisioned (``problem``).
+and its ``/ready`` says when one is missing or not as provisioned (``problem``).
 """
 
 from __future__ import annotations

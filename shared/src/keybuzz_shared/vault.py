@@ -2,8 +2,8 @@
 
 One pooled ``httpx.AsyncClient`` per client (the frame makes one client per
 process): a read is one HTTP round trip on a kept-alive connection, in the
-event loop. hvac was synchronous and ran in a worker thread, so the default
-thread pool bounded a service's HTTP capacity (docs/BENCHMARKS.md, HTTP).
+event loop, not in a worker thread that the default pool would bound
+(docs/BENCHMARKS.md, HTTP).
 
 TLS is always verified: against ``VAULT_CACERT`` when given, else the system
 CAs. Values read or written are never logged, and errors name the path and
@@ -66,7 +66,7 @@ def split_path(path: str) -> tuple[str, str]:
     return mount, rest
 
 
-# Vault's status codes under the names hvac gave them, so error messages stay as they were.
+# Vault's status codes by name, for error messages an operator can read.
 _STATUS_NAMES = {
     400: "InvalidRequest",
     401: "Unauthorized",

@@ -22,7 +22,7 @@ def utc_now() -> datetime:
 
 
 async def assemble(runtime: OauthRuntime) -> None:
-    """``on_startup``: before the broker starts, so the first event delivered finds the ports."""
+    """``on_startup``: before the consumers subscribe, so the first event delivered finds the ports."""
     settings = runtime.settings
     runtime.provide(
         OauthPorts(

@@ -351,10 +351,11 @@ async def status(ports: OauthPorts, tenant_id: str) -> ConnectionReport:
 async def _verify_credentials(
     ports: OauthPorts, connection: Connection, report: ConnectionReport
 ) -> ConnectionReport:
-    """Seed 003: CONNECTED in the database while Vault had nothing. Say so here.
+    """A connection CONNECTED in the database while Vault has nothing: say so here.
 
     From a copy at most a few seconds old (cleared when credentials are stored
-    or deleted): a Vault read per status request bounded oauth at ~200 req/s.
+    or deleted): a Vault read per status request would bound the status endpoint's
+    rate (docs/BENCHMARKS.md, "HTTP under load").
     """
     try:
         stored = await ports.vault.check(connection.tenant_id)

@@ -7,8 +7,7 @@ the missing field names, never the values.
 ``check_tenant_credentials`` answers "are this tenant's credentials in Vault,
 for which seller?" from a copy at most ``TENANT_CHECK_SECONDS`` old, per Vault
 client: the oauth status endpoint asks at every call, and a Vault round trip
-per status request is what one process could not sustain at 400 req/s
-(docs/BENCHMARKS.md, "HTTP under load"). Storing or deleting through this
+per status request would bound its rate (docs/BENCHMARKS.md, "HTTP under load"). Storing or deleting through this
 module clears the copy at once; a change made by another process shows after
 at most that many seconds. ``load_tenant_credentials``, for callers about to
 use the refresh token, reads Vault every time: a copy that outlived a

@@ -1,8 +1,8 @@
 """Typed failures of the Amazon credential chain (Vault → LWA → access token).
 
 Each names what an operator needs (tenant, Vault path, LWA error code) and
-never a secret: seed 003's credentials were missing for weeks because the
-failure only showed up, unnamed, at backfill time.
+never a secret, so missing credentials are found when they fail, not weeks
+later at backfill time.
 """
 
 from __future__ import annotations

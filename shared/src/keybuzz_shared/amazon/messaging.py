@@ -1,20 +1,15 @@
 """Messaging API v1 (``shared/spapi-models/messaging.json``): templated messages to a buyer.
 
-A thin typed layer over :class:`~keybuzz_shared.amazon.spapi.SpApiClient`, which
-brings the access tokens (the shared token service: a revoked seller is
-``ReauthRequired`` and a ``connection.reauth_required`` event), one token bucket
-per (tenant, operation) at the model's plan (every Messaging operation: 1 request/s,
-burst 5), 429/5xx retries and typed errors. What is particular to messaging:
+A thin typed layer over :class:`~keybuzz_shared.amazon.spapi.SpApiClient` (tokens,
+per-operation buckets, retries, typed errors). What is particular to messaging:
 
-- **sends are not retried once they may have reached Amazon.** Amazon does not
-  de-duplicate messages, so a 5xx, a timeout or a dropped connection after the
-  request left raises :class:`~keybuzz_shared.amazon.spapi.SpApiOutcomeUnknown`
-  instead of sending again; a 429 (Amazon did nothing) and a connection never
-  made are retried as usual;
-- a send Amazon answers with ``201`` and an empty body (a ``{}`` is accepted too);
-- an action the order does not allow is Amazon's ``403 Unauthorized "Invalid
-  amazonOrderId and template combination."``: raised as
-  :class:`MessagingActionNotAllowed`, not as an access problem.
+- a send is not retried once it may have reached Amazon, which does not de-duplicate
+  messages: a 5xx, a timeout or a dropped connection after the request left raises
+  :class:`~keybuzz_shared.amazon.spapi.SpApiOutcomeUnknown` (a 429 or a connection
+  never made is retried as usual);
+- Amazon answers a send ``201`` with an empty body (``{}`` is accepted too);
+- ``403 Unauthorized "Invalid amazonOrderId and template combination."`` is
+  :class:`MessagingActionNotAllowed`, not an access problem.
 """
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 """Reports API 2021-06-30 client: request a report, wait for it, stream its document.
 
-Built on :class:`~keybuzz_shared.amazon.spapi.SpApiClient` (tokens, per-operation
-buckets with the model's rates, retries of 429/5xx), so a report call is metered
-and retried like any other SP-API call.
-
-The document is read as Amazon serves it, without holding the whole file:
-
-- the URL from ``getReportDocument`` is pre-signed (S3) and short-lived (5 minutes):
-  it is fetched right before the download and never logged (it is a bearer URL);
-- gzip is detected by the bytes (``1f 8b``) as well as ``compressionAlgorithm``:
-  Amazon sometimes gzips without saying so;
-- the charset comes from ``Content-Type`` (EU flat files are ``Cp1252``, Amazon's
-  Java name for Windows-1252), decoded incrementally;
-- flat files are tab-separated with a header line: rows are dicts keyed by column
-  name, because column positions are not a contract (Amazon adds columns).
+Built on :class:`~keybuzz_shared.amazon.spapi.SpApiClient`, so a report call is metered
+and retried like any other SP-API call. The document is streamed, never held whole:
+its pre-signed URL (5 minutes) is fetched right before the download and never logged;
+gzip is detected by its bytes as well as ``compressionAlgorithm`` (Amazon sometimes
+gzips without saying so); the charset comes from ``Content-Type`` (EU flat files are
+``Cp1252``) and is decoded incrementally; flat-file rows are dicts keyed by column
+name, because Amazon adds columns.
 """
 
 from __future__ import annotations

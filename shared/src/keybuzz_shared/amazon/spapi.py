@@ -1,22 +1,14 @@
 """SP-API client: access tokens, per-operation rate limits, retries, typed errors.
 
-Facts it respects (docs/ARCHITECTURE.md, "Amazon facts", docs/SANDBOX.md):
-
-- every call carries ``x-amz-access-token`` from the :class:`TokenService`; no SigV4;
-- rate limits are token buckets per (seller, application, operation). We keep one
-  bucket per (tenant, operation) with the documented default rate and burst (each
-  operation's description in ``shared/spapi-models/``) and adopt the rate of
-  ``x-amzn-RateLimit-Limit`` when Amazon sends it (best-effort: absent on 429s);
-- 429, 5xx, timeouts and unreadable bodies are retried with exponential back-off
-  and jitter (tenacity); when retries run out :class:`SpApiUnavailable` (a
-  :class:`~keybuzz_shared.errors.DependencyUnavailable`) says Amazon is down for now;
-- a 403 "access token … has expired" drops the cached token and retries once;
-- query parameters go through httpx's encoding: pagination tokens hold ``+ / =``;
-- TLS is always verified (``cacert`` adds a private CA, it never disables checks).
-
-Orders 2026-01-01 (``searchOrders``, ``getOrder``) is typed below with msgspec.
-Orders are decoded one by one (:meth:`SearchOrdersPage.decode_orders`) so that one
-order Amazon sends in an unexpected shape is one error, not a lost page.
+Every call carries ``x-amz-access-token`` from the :class:`TokenService` (no SigV4).
+One token bucket per (tenant, operation) at the model's documented rate and burst
+(``shared/spapi-models/``), adopting ``x-amzn-RateLimit-Limit`` when Amazon sends it.
+429, 5xx, timeouts and unreadable bodies are retried with jittered back-off (tenacity),
+then :class:`SpApiUnavailable` says Amazon is down for now; a 403 "access token … has
+expired" drops the cached token and retries once. TLS is always verified (``cacert``
+adds a private CA). Orders 2026-01-01 is typed below with msgspec, and orders are
+decoded one by one so one order in an unexpected shape is one error, not a lost page
+(docs/ORDERS.md, "SP-API client").
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ async def checkpoint_job(
 ) -> asyncpg.Record | None:
     """Record one page (committed with its orders); the last page completes the job.
 
-    None: the job is no longer ours to run (cancelled, or taken over after our lease).
+    None: the job is not ours to run (cancelled, or taken over after our lease ran out).
     """
     return await conn.fetchrow(
         f"""
@@ -225,7 +225,7 @@ async def advance_job(
     lease_seconds: float,
 ) -> asyncpg.Record | None:
     """A step of a REPORT job (committed with its orders); it never completes the job:
-    the searchOrders tail does, through ``checkpoint_job``. None: no longer ours."""
+    the searchOrders tail does, through ``checkpoint_job``. None: not ours."""
     return await conn.fetchrow(
         f"""
 UPDATE order_backfill_jobs SET

@@ -156,7 +156,7 @@ class Outcome(enum.StrEnum):
     APPLIED = "applied"  # the order was written
     STALE = "stale"  # we hold a newer state already: nothing written
     DUPLICATE = "duplicate"  # this NotificationId was handled before
-    UNKNOWN_SELLER = "unknown_seller"  # not (or no longer) subscribed: dropped
+    UNKNOWN_SELLER = "unknown_seller"  # seller not subscribed, or unsubscribed since: dropped
 
 
 async def apply(unit: NotificationUnit, notification: Notification) -> tuple[Outcome, str | None]:

@@ -1,22 +1,15 @@
 """Bounces that authenticate themselves (pure): a signed envelope sender per reply, as BATV.
 
-Anyone who can mail an inbound address could otherwise mark a reply ``BOUNCED`` with a
-hand-made report naming its Message-ID (which the buyer sees). So each reply leaves with
-its own envelope sender, the tenant's inbound address tagged with the reply and an
-HMAC-SHA256 of both (``BOUNCE_SIGNING_SECRET``; the previous secret is still accepted
-during a rotation)::
+Otherwise anyone who can mail an inbound address could mark a reply ``BOUNCED`` with a
+hand-made report naming its Message-ID. Each reply leaves from the tenant's inbound
+address tagged with the reply and an HMAC-SHA256 of both (``BOUNCE_SIGNING_SECRET``, the
+previous secret accepted during a rotation)::
 
     amazon.<tenantId>.<country>.<token>+b-<reply id, 32 hex>-<signature, 16 base32>@<domain>
 
-Amazon's relay sends its DSN there from the null sender. A bounce counts only when
-
-1. it came from the null envelope sender (``MAIL FROM:<>``: Dovecot's ``Return-Path: <>``
-   above the MX's stamp),
-2. to a tagged address (the MX's ``X-KeyBuzz-Inbound-Address``) with a valid signature,
-3. of the very reply it names: the tag's reply is the named reply, whose stored envelope
-   sender is that address.
-
-Anything else is kept as an unlinked mail with the reason (``bounces.py``).
+A bounce counts only when it came from the null sender (``Return-Path: <>``), to a tagged
+address with a valid signature (``X-KeyBuzz-Inbound-Address``), about the very reply the
+tag names. Anything else is kept as an unlinked mail with the reason (``bounces.py``).
 """
 
 from __future__ import annotations

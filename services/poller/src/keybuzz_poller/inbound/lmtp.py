@@ -1,21 +1,16 @@
 """Delivery to Dovecot over LMTP, on sessions kept open from one mail to the next.
 
-A new LMTP session per mail cost a TCP connect, ``LHLO`` and Dovecot's set-up of a
-client, more than the transaction itself (profiled at 200 mails/s: docs/BENCHMARKS.md);
-a reused session costs ``MAIL``/``RCPT``/``DATA`` only. A session is reused only after a
+A reused session costs ``MAIL``/``RCPT``/``DATA`` only, where a new one adds a TCP
+connect, ``LHLO`` and Dovecot's set-up of a client. A session is reused only after a
 complete transaction (any failure closes it), and only while younger than
 ``IDLE_SECONDS`` since its last use (Dovecot closes idle clients on its own). A session
 found closed when its ``MAIL`` is sent (Dovecot restarted meanwhile: the socket is
 closed, or the ``421`` Dovecot sent it on shutdown comes back as ``MAIL``'s answer) is
 replaced once by a new one: nothing of the mail had been sent on it.
 
-smtplib (stdlib, blocking: it runs in worker threads) because it speaks ``LHLO`` and lets
-the DATA stream from the spool in chunks. An asyncio LMTP client of our own in the MX's
-event loop (``MAIL``/``RCPT``/``DATA`` pipelined) was tried twice and measured worse:
-at the same ~120 mails/s, SMTP 250 → ticket p99 4.1 s against 0.27 s (the deliveries
-then compete with the polls for the one loop; docs/BENCHMARKS.md). Fewer worker
-threads make Dovecot cheaper per mail but each delivery waits longer for the GIL
-(4 threads: 94 mails/s; 2: 51), so the default executor stays.
+smtplib (blocking, so in the default executor's threads) speaks ``LHLO`` and streams DATA
+from the spool in chunks, and keeps the deliveries off the event loop the polls run on
+(docs/POLLER.md, "The MX"; figures in docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -1,26 +1,15 @@
 """The inbound MX: an SMTP receiver for INBOUND_DOMAIN that files mail into Dovecot over LMTP.
 
-It runs inside the poller process (started by the frame's ``on_startup`` hook,
-stopped on shutdown) and answers, per RFC 5321:
-
-- ``550`` at RCPT for anything but a known, enabled inbound address of a tenant
-  that is not archived (the same answer for all three, so the MX does not tell
-  which addresses exist);
-- ``552`` for a mail larger than ``MX_MAX_MESSAGE_BYTES`` (announced with SIZE);
-- ``452`` past ``MX_MAX_RECIPIENTS`` recipients in one mail; the session's own limits are
-  in ``mx_session.py``;
-- ``250`` only once Dovecot has accepted the mail over LMTP into every
-  recipient's tenant folder; ``451`` (try again later) when it has not, so an
-  accepted mail is never lost — the sending MTA keeps it and retries.
-
-A mail is delivered once per tenant folder: recipients that file into the same folder
-(the same address again, another address of the tenant, its replies' bounce addresses)
-are answered ``250`` and add no delivery (RFC 5321 lets a server accept duplicates),
-and the copy is stamped with the first of them. A second copy in the folder would be
-read as the same mail anyway (one ticket message per Message-ID and tenant). If one
-delivery fails after another succeeded, the 451 makes the sender send it again to all
-of them, and the copy is recognised later by its Message-ID, or without one by the
-digest the MX stamps (``_stamped``) (at least once).
+It runs inside the poller process (started by the frame's ``on_startup`` hook) and
+answers ``550`` at RCPT for anything but a known, enabled address of a tenant that is
+not archived (one answer for all three, so it does not tell which addresses exist),
+``552`` past ``MX_MAX_MESSAGE_BYTES``, ``452`` past ``MX_MAX_RECIPIENTS``, and ``250``
+only once Dovecot has accepted the mail into every recipient's tenant folder (``451``
+otherwise: the sending MTA keeps it and retries, so an accepted mail is never lost).
+A mail is delivered once per tenant folder and stamped with its first recipient; a copy
+delivered again after a 451 is recognised by its Message-ID, or by the digest the MX
+stamps (``_stamped``). Session limits: ``mx_session.py``; the whole story: docs/POLLER.md,
+"The MX".
 """
 
 from __future__ import annotations

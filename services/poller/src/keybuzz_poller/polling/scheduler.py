@@ -190,8 +190,8 @@ class Scheduler:
         try:
             return await self._poll_leased(tenant_id, reraise)
         finally:
-            # A slot is free: claim the next due tenant now. Waiting for the next tick
-            # capped an instance at POLL_CONCURRENCY polls a second (bench_poller).
+            # A slot is free: claim the next due tenant now; waiting for the next tick
+            # would cap an instance at POLL_CONCURRENCY polls a second (bench_poller).
             self.wake.set()
 
     async def _poll_leased(self, tenant_id: str, reraise: bool) -> PollResult | None:

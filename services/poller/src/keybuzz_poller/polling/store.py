@@ -33,8 +33,8 @@ _POLLABLE = f"""
 # The oldest due rows, up to PARK_WINDOW more than the free slots: the pollable ones are
 # leased (oldest first), the others parked. The window bounds a claim's cost however many
 # unpollable tenants are due. Pollability is tested in a WHERE over the window (index
-# probes): as a column of the window's SELECT, PostgreSQL hashed both tables whole at
-# every claim (3-11 ms at 21,000 tenants, bench_poll_scale).
+# probes): as a column of the window's SELECT, PostgreSQL would hash both tables whole
+# at every claim (docs/BENCHMARKS.md, bench_poll_scale).
 _CLAIM_DUE = f"""
     WITH oldest AS (
         SELECT s.tenant_id, s.next_poll_at FROM poller_poll_status s

@@ -10,10 +10,9 @@ A poll is one round trip: ``SELECT`` and ``UID FETCH cursor+1:cursor+limit`` are
 sent together (pipelined; a failed SELECT leaves no folder selected, so the FETCH
 then fails harmlessly). SELECT's ``UIDNEXT`` bounds what the FETCH may count: a
 mail delivered in between is read by the next poll. The few commands a poll needs
-are spoken by :class:`_Connection` over asyncio streams: aioimaplib (still used by
-tests) rescans a FETCH response's lines for each line it reads and parses each
-socket read recursively, which cost a quarter of the poller's event loop and
-capped a FETCH at 50 mails (docs/BENCHMARKS.md, bench_poller).
+are spoken by :class:`_Connection` over asyncio streams, which reads a FETCH
+response in one pass and takes any number of mails per FETCH (docs/BENCHMARKS.md,
+bench_poller).
 """
 
 from __future__ import annotations

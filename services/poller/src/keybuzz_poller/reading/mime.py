@@ -1,8 +1,8 @@
 """The low-level part of reading a mail: its MIME tree, header values and texts. Pure.
 
 The tree is the standard library's (``email`` with ``policy.compat32``): the same
-parser as ``policy.default``, without its header objects, which cost ~1 ms of a
-relay mail's ~1.3 ms (docs/BENCHMARKS.md, bench_mail_parse). Header values stay the
+parser as ``policy.default``, without its header objects, which would be most of a
+relay mail's parse time (docs/BENCHMARKS.md, bench_mail_parse). Header values stay the
 raw strings of the source; :func:`header_text` decodes the few the poller reads,
 each once: RFC 2047 words, or raw 8-bit bytes in any charset. Texts decode with
 :func:`decode_text`, which treats the iso-8859-1 labels as windows-1252.
@@ -135,7 +135,7 @@ def part_bytes(part: Message) -> bytes:
     if part.get_content_maintype() == "message":
         inner = part.get_payload()
         first = inner[0] if isinstance(inner, list) and inner else None
-        # policy.default writes it as before the parser changed (golden.json).
+        # Generated with policy.default: the bytes the tests' golden.json records.
         return first.as_bytes(policy=policy.default) if isinstance(first, Message) else b""
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""

@@ -1,7 +1,6 @@
 """``AMAZON_USE_MOCK=true``: deterministic relay mails for demos, behind the mailbox interface.
 
-The first KeyBuzz backend had a mock polling worker for demos; this is its
-successor. Instead of IMAP, :class:`MockMailbox` hands every tenant the same
+Instead of IMAP, :class:`MockMailbox` hands every tenant the same
 few relay-style mails about real orders of the sandbox's seeded seller
 (``A12BCIS2R7HD4D``, docs/SANDBOX.md), and they go through the very same path as
 real mail: ``read_batch`` → ``relay_mail.parse`` → ``from_mails.store_mails``

@@ -1,9 +1,8 @@
 """Parsing relay mails off the event loop, in worker processes.
 
-A relay mail costs ~0.1-0.15 ms to parse here (``policy.default`` took ~1.6 ms:
-docs/BENCHMARKS.md, bench_mail_parse), yet a poll's batch of 200 would still hold
-the event loop for ~30 ms, and a hostile mail for its whole time budget, which only
-a process of its own can cut short. One process-wide pool,
+A poll's batch of 200 relay mails would hold the event loop for tens of ms
+(docs/BENCHMARKS.md, bench_mail_parse), and a hostile mail for its whole time
+budget, which only a process of its own can cut short. One process-wide pool,
 shared by every service instance of the process and made on first use. This module
 imports nothing heavy: spawned workers import it to find ``_parse_batch``.
 
@@ -66,7 +65,7 @@ def _exit_with_parent(parent: int) -> None:
     """Leave when the service process is gone, however it went.
 
     A worker blocks reading its task pipe and outlives a parent that was SIGKILLed
-    (measured: orphans of killed pollers piled up under init); this thread ends it
+    (orphans of killed pollers would pile up under init); this thread ends it
     within a second of the parent's death.
     """
 
@@ -96,7 +95,7 @@ async def parse_mails(raws: list[bytes], budget: ParseBudget) -> list[RelayMail]
 
     A batch of at most ``INLINE_PARSE_BYTES`` is parsed in the event loop itself: a
     pushed poll reads one or two relay mails (~0.1 ms each), and the hand-off to a
-    worker cost more than the parse (the pickling both ways, the executor's threads).
+    worker costs more than the parse (the pickling both ways, the executor's threads).
     Within the parts and depth budget, the slowest shapes found that small take
     ~10–15 ms (docs/POLLER.md, "Parse budget"), so no time limit is needed there.
     """

@@ -10,8 +10,8 @@ address the MX received it for (``X-KeyBuzz-Inbound-Address``, see ``inbound/mx.
 :func:`parse` never raises: a mail it cannot make sense of comes back with
 ``parse_error`` set and the raw mail kept, so nothing is dropped. The MIME tree,
 header values and texts come from ``mime.py``; golden.json in the tests holds what
-the former parser (``policy.default``) made of every test mail, and this one must
-make the same (test_parse_same_results.py).
+``policy.default`` makes of every test mail, and this parser must make the same
+(test_parse_same_results.py).
 """
 
 from __future__ import annotations
@@ -229,8 +229,8 @@ def _header(headers: Headers, name: str) -> str:
 
 def _message_id(headers: Headers) -> str | None:
     """As written, blanks collapsed: an id is an identity, not text (no RFC 2047), and a
-    malformed one is kept whole (``policy.default`` cut ``<a@b@c>`` to ``<a@b>``, so two
-    mails could share an id and the second be dropped as a duplicate)."""
+    malformed one is kept whole (cutting ``<a@b@c>`` to ``<a@b>``, as ``policy.default``
+    does, would let two mails share an id and the second be dropped as a duplicate)."""
     return " ".join(clean(headers.get("message-id", "")).split()) or None
 
 

@@ -1,19 +1,12 @@
 """Amazon's bounces of our replies: they mark the reply BOUNCED and never become tickets.
 
-Amazon's relay accepts a reply at SMTP and, if it then refuses it (sender not approved,
-attachments, opt-out), sends a delivery status notification (RFC 3464) to the reply's
-envelope sender: the tenant's inbound address tagged with the reply and our signature
-(``bounce_auth.py``). So bounces arrive in the tenant's folder with the buyer mails, and a
-poll takes them out of the batch before tickets are made (``polling/scheduler.py``,
-``poll_tenant``), in the same unit of work as the rest of the batch.
-
-- A bounce naming one of the tenant's replies (Message-ID in its rfc822-headers part,
-  else In-Reply-To/References) and authenticated (null envelope sender, sent to that
-  reply's signed bounce address) marks it ``BOUNCED`` with Amazon's reason and the DSN
-  status, emits ``message.bounced``, and is kept as an external message (raw bytes).
-- A bounce naming no known reply, or not authenticated, is kept the same way, flagged
-  with the reason in ``parse_error`` (quarantined: never dropped, never a ticket).
-- The same bounce twice (same Message-ID) is stored once and changes nothing.
+Amazon's relay sends the DSN (RFC 3464) of a reply it refused after SMTP to the reply's
+signed envelope sender (``bounce_auth.py``), so bounces arrive in the tenant's folder and
+a poll takes them out of the batch before tickets are made, in the batch's unit of work.
+An authenticated bounce naming one of the tenant's replies marks it ``BOUNCED`` with
+Amazon's reason and emits ``message.bounced``; one naming no known reply, or not
+authenticated, is kept with the reason in ``parse_error`` (never dropped, never a
+ticket). The same bounce twice is stored once (docs/POLLER.md, "Replies").
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from keybuzz_shared.text import storable
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # Amazon's limit, all attachments of a message together
 # Ours: Amazon documents "one or more attachments (up to 10 MB) in a message" and no count
 # (Seller Central help 200389080). Each attachment costs a MIME part when the mail is built;
-# 20,000 one-byte ones took 25 s and ~600 MB (docs/SECURITY.md). Refused while decoding
+# without a cap, 20,000 one-byte ones cost 25 s and ~600 MB (docs/SECURITY.md). Refused while decoding
 # the body, before any attachment is read.
 MAX_ATTACHMENTS = 20
 # What Amazon's relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
