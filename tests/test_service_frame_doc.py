@@ -7,11 +7,12 @@ column; and what the table calls pure (the ``domain.py`` row) imports no I/O.
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
+
+from tests.source_imports import imported_names
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "SERVICE_FRAME.md"
@@ -84,16 +85,6 @@ def test_every_module_and_sub_package_has_a_role(service: str) -> None:
     assert sorted(present - mentioned) == []
 
 
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
-
-
 @pytest.mark.parametrize("service", list(PACKAGES))
 def test_what_the_table_calls_pure_imports_no_io(service: str) -> None:
     package = ROOT / PACKAGES[service]
@@ -105,7 +96,7 @@ def test_what_the_table_calls_pure_imports_no_io(service: str) -> None:
             continue
         paths = _PATH.findall(cell) or ([_row_file(row)] if cell.startswith("✓") else [])
         for path in paths:
-            for imported in _imports(package / str(path)):
+            for imported in imported_names(package / str(path)):
                 if any(imported == bad or imported.startswith(bad + ".") for bad in impure):
                     wrong.append(f"{path} imports {imported}")
                 if imported.endswith(".store") and imported.startswith(module_name):

@@ -4,10 +4,11 @@ in-memory fakes and no server. Read from the source, as ``test_import_graph.py``
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from tests.source_imports import imported_names
 
 ROOT = Path(__file__).resolve().parents[1]
 # service package -> its use-case modules that are on ports (the rest follow, service by service)
@@ -26,17 +27,6 @@ FORBIDDEN = ("keybuzz_shared.service", "litestar", "nats", "asyncpg", "httpx")
 ADAPTERS = ("store", "adapters", "bootstrap", "app", "micro", "events")
 
 
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return found
-
-
 @pytest.mark.parametrize(
     "path",
     [ROOT / package / module for package, modules in ON_PORTS.items() for module in modules],
@@ -46,7 +36,7 @@ def test_a_use_case_on_ports_imports_no_runtime_transport_or_adapter(path: Path)
     parts = path.relative_to(ROOT).parts
     package = parts[parts.index("src") + 1]
     forbidden = (*FORBIDDEN, *(f"{package}.{adapter}" for adapter in ADAPTERS))
-    imported = _imports(path)
+    imported = imported_names(path)
     wrong = sorted(
         {
             name
