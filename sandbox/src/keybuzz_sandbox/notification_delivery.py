@@ -334,7 +334,9 @@ class NotificationBook:
         clients: dict[str, Any],
         now: float,
     ) -> None:
-        due = [o for o in self.pending if o.due <= now]
+        # Oldest due first: a tick that runs late (a loaded machine) still sends them in
+        # the order they were published, as SQS receives them.
+        due = sorted((o for o in self.pending if o.due <= now), key=lambda o: o.due)
         try:
             for batch in _batches(due):
                 region = parse_sqs_arn(batch[0].arn)[0]
