@@ -35,7 +35,7 @@ from keybuzz_poller.schemas import (
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
-from keybuzz_poller.tickets import queries
+from keybuzz_poller.tickets import queries, responses
 
 # A reply refused for memory is told to come back after the replies in flight have
 # been stored: a maximum-size one takes one to two seconds (docs/BENCHMARKS.md).
@@ -136,6 +136,7 @@ class TicketController(Controller):
         self,
         tenant: TenantContext,
         runtime: PollerRuntime,
+        ports: PollerPorts,
         status: str | None = None,
         order_id: Annotated[str | None, Parameter(query="orderId")] = None,
         since: Annotated[
@@ -143,8 +144,32 @@ class TicketController(Controller):
         ] = None,
         cursor: Annotated[str | None, Parameter(description="nextCursor of the last page")] = None,
         limit: int = 50,
+        response_state: Annotated[
+            str | None,
+            Parameter(
+                query="responseState",
+                description="AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED or OVERDUE",
+            ),
+        ] = None,
+        sort: Annotated[
+            str,
+            Parameter(
+                description="lastMessageAt (newest first) or respondBy (soonest deadline "
+                "first, only tickets that have one)"
+            ),
+        ] = "lastMessageAt",
     ) -> queries.TicketPage:
-        query = queries.ticket_query(tenant.tenant_id, status, order_id, since, cursor, limit)
+        query = queries.ticket_query(
+            tenant.tenant_id,
+            status,
+            order_id,
+            since,
+            cursor,
+            limit,
+            response_state=response_state,
+            sort=sort,
+            now=ports.clock(),
+        )
         return await queries.list_tickets(runtime, query)
 
     @get(
@@ -153,9 +178,24 @@ class TicketController(Controller):
         summary="A ticket with its messages, oldest first: direction and, for replies, delivery",
     )
     async def ticket(
-        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime
+        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
     ) -> TicketView:
-        return await ticket_view(runtime, tenant.tenant_id, ticket_id)
+        return await ticket_view(runtime, tenant.tenant_id, ticket_id, ports.clock())
+
+    @post(
+        "/{ticket_id:str}/no-response-needed",
+        operation_id="markNoResponseNeeded",
+        status_code=200,
+        summary="Mark the buyer's messages so far as needing no response (who: the caller)",
+    )
+    async def no_response_needed(
+        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
+    ) -> TicketView:
+        now = ports.clock()
+        await responses.mark_no_response_needed(
+            runtime.unit_of_work, tenant.tenant_id, ticket_id, tenant.principal.user_id, now
+        )
+        return await ticket_view(runtime, tenant.tenant_id, ticket_id, now)
 
     @post(
         "/{ticket_id:str}/replies",
