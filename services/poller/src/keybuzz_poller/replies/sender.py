@@ -189,6 +189,8 @@ class ReplySender:
         async with self.runtime.unit_of_work() as uow:
             changed = await store.mark_failed(uow.conn, reply.ticket_message_id, reason, code)
             if changed:
+                # Every delivery outcome recomputes: a FAILED reply leaves the deadline running.
+                await refresh_deadlines(uow.conn, [reply.ticket_id])
                 uow.emit(
                     not_delivered(
                         reply.tenant_id, reply, status="FAILED", reason=reason, status_code=code
