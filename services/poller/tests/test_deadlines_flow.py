@@ -189,3 +189,45 @@ async def test_the_queue_soonest_deadline_first_filtered_and_paged(
         )
     assert bad.status_code == 400 and "responseState" in bad.text
     assert mixed.status_code == 400
+
+
+async def test_the_response_time_report_per_tenant_on_a_fixed_clock(
+    poller: RunningService, sandbox: Sandbox
+) -> None:
+    answered = await buyer_thread(poller, sandbox)
+    tenant_id = answered.tenant_id
+    await set_sender(poller, tenant_id, await sandbox.registered_email())
+    response = await post_reply(poller, tenant_id, answered.ticket_id, {"text": "Bonjour"})
+    assert response.status_code == 202, response.text
+    await reply_ends(poller, answered, "SENT")
+    await send(poller, another_buyer(answered.address, 1, "unanswered"), answered.address)
+    await poll_now(poller, tenant_id)
+    unanswered = next(
+        t
+        for t in (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"]
+        if t["subject"] == "unanswered"
+    )
+
+    fix_clock(poller, at(unanswered["respondBy"]))  # the unanswered one is due now
+    result = await get_json(poller, tenant_id, "/api/v1/response-times", days=7)
+    assert (result["marketplace"], result["days"]) == ("AMAZON", 7)
+    assert (result["received"], result["answeredInTime"], result["late"]) == (2, 1, 1)
+    assert result["lateRate"] == 0.5
+    assert 0 < result["averageResponseSeconds"] < 600
+    [late] = result["lateMessages"]
+    assert (late["ticketId"], late["answeredAt"]) == (unanswered["id"], None)
+    assert late["respondBy"] == unanswered["respondBy"]
+
+    other, _ = new_tenant()
+    nothing = await get_json(poller, other, "/api/v1/response-times", days=7)
+    assert (nothing["received"], nothing["lateMessages"]) == (0, [])
+
+    fix_clock(poller, at(unanswered["respondBy"]) + timedelta(days=8))  # both out of the window
+    later = await get_json(poller, tenant_id, "/api/v1/response-times", days=7)
+    assert later["received"] == 0
+    async with poller.client() as http:
+        for params in ({"days": "14"}, {"marketplace": "EBAY"}, {"days": "x"}):
+            bad = await http.get(
+                "/api/v1/response-times", params=params, headers=headers(poller, tenant_id)
+            )
+            assert bad.status_code == 400, (params, bad.text)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from keybuzz_shared.auth import tenant_context
 from keybuzz_shared.http import ErrorBody, domain_error_handlers
+from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, get, post, put
 from litestar.connection import ASGIConnection
@@ -36,6 +37,7 @@ from keybuzz_poller.schemas import (
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
 from keybuzz_poller.tickets import queries, responses
+from keybuzz_poller.tickets.response_times import ResponseTimes
 
 # A reply refused for memory is told to come back after the replies in flight have
 # been stored: a maximum-size one takes one to two seconds (docs/BENCHMARKS.md).
@@ -120,6 +122,30 @@ class PollerController(Controller):
             runtime, tenant.tenant_id, reply_settings_of(data)
         )
         return reply_settings_body(saved)
+
+
+class ResponseTimesController(Controller):
+    path = "/api/v1/response-times"
+    tags = ["tickets"]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
+
+    @get(
+        "/",
+        operation_id="getResponseTimes",
+        summary="Buyer messages answered in time and late over 7, 30 or 90 days, the "
+        "marketplace's way (per buyer message), with the late ones",
+    )
+    async def response_times(
+        self,
+        tenant: TenantContext,
+        runtime: PollerRuntime,
+        ports: PollerPorts,
+        marketplace: str = AMAZON,
+        days: Annotated[int, Parameter(description="7, 30 or 90")] = 30,
+    ) -> ResponseTimes:
+        return await responses.response_times_report(
+            runtime.pool, tenant.tenant_id, marketplace, days, ports.clock()
+        )
 
 
 class TicketController(Controller):

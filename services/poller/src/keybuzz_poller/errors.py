@@ -16,9 +16,11 @@ from keybuzz_poller.replies.checks import (
 )
 from keybuzz_poller.replies.queueing import CannotReply, ReplyTicketNotFound
 from keybuzz_poller.tickets.queries import InvalidQuery, TicketNotFound
+from keybuzz_poller.tickets.response_times import InvalidReportQuery
 
 ERROR_STATUSES: ErrorStatuses = {
     InvalidQuery: 400,
+    InvalidReportQuery: 400,
     TicketNotFound: 404,
     TenantNotPollable: 404,
     PollBusy: 409,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from keybuzz_shared.service import ServiceDefinition
 
-from keybuzz_poller.app import PollerController, TicketController
+from keybuzz_poller.app import PollerController, ResponseTimesController, TicketController
 from keybuzz_poller.bootstrap import assemble, ports_of
 from keybuzz_poller.events import register_subscribers
 from keybuzz_poller.inbound.mx_hooks import start_mx, stop_mx
@@ -37,7 +37,7 @@ DEFINITION = ServiceDefinition(
     description="Fetch new buyer messages for every connected tenant and store them once as tickets",
     settings_type=PollerSettings,
     migrations=Path(__file__).parent / "migrations",
-    route_handlers=[PollerController, TicketController],
+    route_handlers=[PollerController, TicketController, ResponseTimesController],
     register_subscribers=register_subscribers,
     micro_endpoints=micro_endpoints,
     on_startup=[

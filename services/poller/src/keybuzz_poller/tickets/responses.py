@@ -17,7 +17,7 @@ from typing import Any
 from keybuzz_shared.db import Executor
 from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_poller.tickets import deadlines, store
+from keybuzz_poller.tickets import deadlines, response_times, store
 from keybuzz_poller.tickets.queries import TicketNotFound
 
 
@@ -73,3 +73,26 @@ async def mark_no_response_needed(
         if not await store.mark_no_response_needed(uow.conn, tenant_id, ticket_id, by, at):
             raise TicketNotFound(f"no ticket {ticket_id}")
         await refresh_deadlines(uow.conn, [ticket_id])
+
+
+async def response_times_report(
+    db: Executor, tenant_id: str, marketplace: str, days: int, now: datetime
+) -> response_times.ResponseTimes:
+    """The tenant's buyer messages of the last ``days`` on ``marketplace``, the marketplace's way."""
+    if marketplace not in deadlines.RULES:
+        known = sorted(deadlines.RULES)
+        raise response_times.InvalidReportQuery(f"marketplace must be one of {known}")
+    since, _ = response_times.window(now, days)
+    rows = await store.report_facts(db, tenant_id, marketplace, since)
+    found: list[tuple[str, deadlines.MessageOutcome]] = []
+    for ticket_id, group in groupby(rows, key=lambda r: r["ticket_id"]):
+        messages = list(group)
+        first = messages[0]
+        outcomes = deadlines.outcomes(
+            [message_facts(m) for m in messages],
+            deadlines.rule_for(first["marketplace"]),
+            first["no_response_needed_at"],
+            now,
+        )
+        found.extend((ticket_id, o) for o in outcomes)
+    return response_times.report(marketplace, days, now, found)

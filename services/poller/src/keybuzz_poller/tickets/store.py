@@ -298,3 +298,34 @@ async def mark_no_response_needed(
         by,
     )
     return bool(done)
+
+
+async def report_facts(
+    db: Executor, tenant_id: str, marketplace: str, since: datetime
+) -> list[asyncpg.Record]:
+    """The messages of the tenant's tickets on ``marketplace`` with a buyer message stored
+    at or after ``since`` (a message's clock never starts after it was stored), as
+    :func:`deadline_facts` gives them."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        WITH recent AS (
+            SELECT DISTINCT m.ticket_id FROM poller_ticket_messages m
+            JOIN poller_tickets t ON t.id = m.ticket_id
+            WHERE m.tenant_id = $1 AND t.marketplace = $2 AND m.awaits_reply
+              AND m.received_at >= $3
+        )
+        SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
+               m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
+        FROM recent
+        JOIN poller_tickets t ON t.id = recent.ticket_id
+        JOIN poller_ticket_messages m ON m.ticket_id = t.id
+        JOIN poller_external_messages e ON e.id = m.external_message_id
+        LEFT JOIN poller_replies r ON r.ticket_message_id = m.id
+        ORDER BY t.id, m.seq
+        """,
+        tenant_id,
+        marketplace,
+        since,
+    )
+    return rows
