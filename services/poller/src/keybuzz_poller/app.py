@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from keybuzz_shared.auth import tenant_context
@@ -29,6 +29,7 @@ from keybuzz_poller.schemas import (
     PollResult,
     PollStatus,
     ReplySettings,
+    ResponseAlertSettings,
     poll_result_body,
     poll_status_body,
     reply_settings_body,
@@ -36,7 +37,7 @@ from keybuzz_poller.schemas import (
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
-from keybuzz_poller.tickets import queries, responses
+from keybuzz_poller.tickets import alerts, queries, responses
 from keybuzz_poller.tickets.response_times import ResponseTimes
 
 # A reply refused for memory is told to come back after the replies in flight have
@@ -146,6 +147,35 @@ class ResponseTimesController(Controller):
         return await responses.response_times_report(
             runtime.pool, tenant.tenant_id, marketplace, days, ports.clock()
         )
+
+
+class ResponseAlertsController(Controller):
+    path = "/api/v1/poller/response-alerts"
+    tags = ["polling"]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
+
+    @get(
+        "/",
+        operation_id="getResponseAlertSettings",
+        summary="How long before a response deadline ticket.response_due is emitted",
+    )
+    async def get_settings(
+        self, tenant: TenantContext, runtime: PollerRuntime
+    ) -> ResponseAlertSettings:
+        lead = await alerts.lead_time(runtime, tenant.tenant_id)
+        return ResponseAlertSettings(lead_minutes=int(lead.total_seconds() // 60))
+
+    @put(
+        "/",
+        operation_id="setResponseAlertSettings",
+        summary="Set how long before a response deadline ticket.response_due is emitted",
+    )
+    async def save_settings(
+        self, tenant: TenantContext, runtime: PollerRuntime, data: ResponseAlertSettings
+    ) -> ResponseAlertSettings:
+        lead = timedelta(minutes=data.lead_minutes)
+        saved = await alerts.save_lead_time(runtime, tenant.tenant_id, lead)
+        return ResponseAlertSettings(lead_minutes=int(saved.total_seconds() // 60))
 
 
 class TicketController(Controller):
