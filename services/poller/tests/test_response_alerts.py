@@ -130,3 +130,16 @@ async def test_the_tenants_lead_time(poller: RunningService) -> None:
     await eventually(due, within=10)
     [event] = await alerts_of(poller, "ticket.response_due", tenant_id)
     assert event["leadSeconds"] == 1800
+
+
+async def test_past_the_deadline_only_the_overdue_alert(poller: RunningService) -> None:
+    tenant_id, ticket = await waiting_ticket(poller)
+    respond_by = at(ticket["respondBy"])
+    fix_clock(poller, respond_by + timedelta(minutes=5))  # no round ran in the lead time
+
+    async def overdue() -> bool:
+        return bool(await alerts_of(poller, "ticket.response_overdue", tenant_id))
+
+    await eventually(overdue, within=10)
+    await asyncio.sleep(0.6)
+    assert await alerts_of(poller, "ticket.response_due", tenant_id) == []

@@ -25,7 +25,9 @@ async def claim_alerts(db: Executor, now: datetime, limit: int) -> list[asyncpg.
               AND t.respond_by <= $1::timestamptz + interval '1 day'
               AND CASE k.kind
                     WHEN 'OVERDUE' THEN t.respond_by <= $1
-                    ELSE t.respond_by - make_interval(secs => coalesce(s.lead_seconds, $3)) <= $1
+                    -- Past the deadline only the overdue alert is news.
+                    ELSE t.respond_by > $1
+                         AND t.respond_by - make_interval(secs => coalesce(s.lead_seconds, $3)) <= $1
                   END
               AND NOT EXISTS (
                 SELECT 1 FROM poller_response_alerts a
