@@ -79,6 +79,7 @@ async def test_existing_tickets_get_their_deadline(
         await _message(pool, "waiting", "w1", "INBOUND", T0)
         await _reply(pool, "waiting", "w2", T0 + HOUR, "SENT")
         await _message(pool, "waiting", "w3", "INBOUND", T0 + 2 * HOUR)
+        await _message(pool, "waiting", "w4", "INBOUND", T0 + 3 * HOUR)
         await _message(pool, "answered", "a1", "INBOUND", T0)
         await _reply(pool, "answered", "a2", T0 + HOUR, "SENT")
         await _message(pool, "failed", "f1", "INBOUND", T0)
