@@ -24,11 +24,14 @@ ALTER TABLE poller_tickets
 UPDATE poller_tickets t SET response_state = 'AWAITING_REPLY',
                             respond_by = pending.oldest + interval '24 hours'
 FROM (
-    SELECT m.ticket_id, min(m.received_at) AS oldest
+    -- A message's clock starts when the MX accepted it, if known (least() skips a null).
+    SELECT m.ticket_id, min(least(e.accepted_at, m.received_at)) AS oldest
     FROM poller_ticket_messages m
+    JOIN poller_external_messages e ON e.id = m.external_message_id
     WHERE m.awaits_reply AND NOT EXISTS (
         SELECT 1 FROM poller_replies r
-        WHERE r.ticket_id = m.ticket_id AND r.status = 'SENT' AND r.sent_at >= m.received_at)
+        WHERE r.ticket_id = m.ticket_id AND r.status = 'SENT'
+          AND r.sent_at >= least(e.accepted_at, m.received_at))
     GROUP BY m.ticket_id
 ) pending
 WHERE t.id = pending.ticket_id;
