@@ -34,6 +34,7 @@ OWNERS: dict[str, ServiceDefinition] = {
     "/api/v1/marketplaces/": OAUTH,
     "/api/v1/poller/": POLLER,
     "/api/v1/tickets": POLLER,
+    "/api/v1/response-times": POLLER,
     "/api/v1/orders": ORDERS,
     "/api/v1/tenants/": TENANT_SYNC,
 }

@@ -59,6 +59,15 @@ SAMPLES: list[ev.Event] = [
         reason="The sender address is not approved",
         status_code="5.7.1",
     ),
+    ev.TicketResponseDue(
+        tenant_id="kbz-005",
+        ticket_id="t1",
+        respond_by=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
+        lead_seconds=7200,
+    ),
+    ev.TicketResponseOverdue(
+        tenant_id="kbz-005", ticket_id="t1", respond_by=datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    ),
     ev.OrderBackfillCompleted(
         tenant_id="kbz-005", job_id="j1", days=90, counts=ev.BackfillCounts(fetched=94, created=94)
     ),

@@ -255,3 +255,26 @@ def test_a_malformed_message_id_is_kept_whole_so_two_mails_stay_two() -> None:
         stamped(relay()).replace(b"<0102019abc@eu-west-1.amazonses.com>", id.encode()) for id in ids
     ]
     assert {parse(raw).external_id for raw in raws} == ids
+
+
+def test_a_buyer_message_is_not_automatic() -> None:
+    assert parse(stamped(relay())).automatic is False
+    explicit = relay()
+    explicit["Auto-Submitted"] = "no"
+    assert parse(stamped(explicit)).automatic is False
+
+
+def test_auto_replies_reports_and_notifications_are_automatic() -> None:
+    auto_reply = relay()
+    auto_reply["Auto-Submitted"] = "auto-replied"
+    assert parse(stamped(auto_reply)).automatic is True
+    report = EmailMessage()
+    report["From"] = f"Jean <{BUYER}>"
+    report["Subject"] = "Read: your reply"
+    report.set_content("read")
+    report.set_type("multipart/report")
+    assert parse(stamped(report)).automatic is True
+    notification = relay()
+    del notification["From"]
+    notification["From"] = "Amazon <donotreply@amazon.fr>"
+    assert parse(stamped(notification)).automatic is True

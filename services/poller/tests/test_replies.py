@@ -399,6 +399,8 @@ async def test_an_unapproved_sender_is_bounced_and_the_bounce_marks_the_reply(
     poller: RunningService, sandbox: Sandbox
 ) -> None:
     thread = await buyer_thread(poller, sandbox)
+    path = f"/api/v1/tickets/{thread.ticket_id}"
+    deadline = (await get_json(poller, thread.tenant_id, path))["respondBy"]
     await set_sender(poller, thread.tenant_id, "someone@not-approved.example")
     response = await post_reply(poller, thread.tenant_id, thread.ticket_id, {"text": "hello"})
     assert response.status_code == 202, response.text
@@ -435,6 +437,9 @@ async def test_an_unapproved_sender_is_bounced_and_the_bounce_marks_the_reply(
     tickets = (await get_json(poller, thread.tenant_id, "/api/v1/tickets"))["items"]
     assert [t["id"] for t in tickets] == [thread.ticket_id]  # no ticket of the bounce
     assert tickets[0]["messageCount"] == 2  # the buyer's mail and the reply
+    # A bounced reply answered nothing: the buyer's deadline runs again (docs/POLLER.md,
+    # "Response deadlines").
+    assert (tickets[0]["responseState"], tickets[0]["respondBy"]) == ("AWAITING_REPLY", deadline)
     [bounced] = await events(poller, "message.bounced", thread.tenant_id)
     assert (bounced["messageId"], bounced["status"]) == (message_id, "BOUNCED")
     assert bounced["statusCode"] == "5.7.1"

@@ -87,6 +87,14 @@ ROUTES: dict[str, Route] = {
         (),
         "an agent's reply did not reach the buyer: refused at SMTP, out of retries, or bounced",
     ),
+    "ticket.response_due": Route(
+        ("poller",),
+        (),
+        "a ticket's response deadline is within the tenant's lead time (default 2 h)",
+    ),
+    "ticket.response_overdue": Route(
+        ("poller",), (), "a ticket's response deadline passed without a counting reply"
+    ),
     "order.backfill.completed": Route(("orders",), (), "a backfill job ended, with counts"),
     "order.backfill.failed": Route(
         ("orders",), (), "a backfill job failed, with counts and the reason"

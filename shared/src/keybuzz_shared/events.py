@@ -189,6 +189,27 @@ class OrderBackfillFailed(OrderBackfillCompleted, kw_only=True):
     reason: str
 
 
+class TicketResponseDue(Event, kw_only=True):
+    """A ticket's response deadline is within the tenant's lead time; once per deadline."""
+
+    SUBJECT: ClassVar[str] = "ticket.response_due"
+
+    marketplace: str = AMAZON
+    ticket_id: NonEmpty
+    respond_by: datetime  # the marketplace's deadline for the oldest buyer message unanswered
+    lead_seconds: int  # the tenant's lead time that made it due now
+
+
+class TicketResponseOverdue(Event, kw_only=True):
+    """A ticket's response deadline passed with no counting reply; once per deadline."""
+
+    SUBJECT: ClassVar[str] = "ticket.response_overdue"
+
+    marketplace: str = AMAZON
+    ticket_id: NonEmpty
+    respond_by: datetime
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.SUBJECT: cls
     for cls in (
@@ -202,6 +223,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MessageReceived,
         MessageSent,
         MessageBounced,
+        TicketResponseDue,
+        TicketResponseOverdue,
         OrderBackfillCompleted,
         OrderBackfillFailed,
     )

@@ -44,6 +44,7 @@ STREAMS: dict[str, list[str]] = {
     "TENANTS": _domain("tenant"),
     "CONNECTIONS": _domain("connection"),
     "MESSAGES": _domain("message"),
+    "TICKETS": _domain("ticket"),
     "ORDERS": _domain("order"),
     DEAD_LETTER_STREAM: [f"{DEAD_LETTER_PREFIX}.>"],
 }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from keybuzz_shared.auth import tenant_context
 from keybuzz_shared.http import ErrorBody, domain_error_handlers
+from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, get, post, put
 from litestar.connection import ASGIConnection
@@ -28,6 +29,7 @@ from keybuzz_poller.schemas import (
     PollResult,
     PollStatus,
     ReplySettings,
+    ResponseAlertSettings,
     poll_result_body,
     poll_status_body,
     reply_settings_body,
@@ -35,7 +37,8 @@ from keybuzz_poller.schemas import (
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
-from keybuzz_poller.tickets import queries
+from keybuzz_poller.tickets import alerts, queries, responses
+from keybuzz_poller.tickets.response_times import ResponseTimes
 
 # A reply refused for memory is told to come back after the replies in flight have
 # been stored: a maximum-size one takes one to two seconds (docs/BENCHMARKS.md).
@@ -122,6 +125,59 @@ class PollerController(Controller):
         return reply_settings_body(saved)
 
 
+class ResponseTimesController(Controller):
+    path = "/api/v1/response-times"
+    tags = ["tickets"]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
+
+    @get(
+        "/",
+        operation_id="getResponseTimes",
+        summary="Buyer messages answered in time and late over 7, 30 or 90 days, the "
+        "marketplace's way (per buyer message), with the late ones",
+    )
+    async def response_times(
+        self,
+        tenant: TenantContext,
+        runtime: PollerRuntime,
+        ports: PollerPorts,
+        marketplace: str = AMAZON,
+        days: Annotated[int, Parameter(description="7, 30 or 90")] = 30,
+    ) -> ResponseTimes:
+        return await responses.response_times_report(
+            runtime.pool, tenant.tenant_id, marketplace, days, ports.clock()
+        )
+
+
+class ResponseAlertsController(Controller):
+    path = "/api/v1/poller/response-alerts"
+    tags = ["polling"]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
+
+    @get(
+        "/",
+        operation_id="getResponseAlertSettings",
+        summary="How long before a response deadline ticket.response_due is emitted",
+    )
+    async def get_settings(
+        self, tenant: TenantContext, runtime: PollerRuntime
+    ) -> ResponseAlertSettings:
+        lead = await alerts.lead_time(runtime, tenant.tenant_id)
+        return ResponseAlertSettings(lead_minutes=int(lead.total_seconds() // 60))
+
+    @put(
+        "/",
+        operation_id="setResponseAlertSettings",
+        summary="Set how long before a response deadline ticket.response_due is emitted",
+    )
+    async def save_settings(
+        self, tenant: TenantContext, runtime: PollerRuntime, data: ResponseAlertSettings
+    ) -> ResponseAlertSettings:
+        lead = timedelta(minutes=data.lead_minutes)
+        saved = await alerts.save_lead_time(runtime, tenant.tenant_id, lead)
+        return ResponseAlertSettings(lead_minutes=int(saved.total_seconds() // 60))
+
+
 class TicketController(Controller):
     path = "/api/v1/tickets"
     tags = ["tickets"]
@@ -136,6 +192,7 @@ class TicketController(Controller):
         self,
         tenant: TenantContext,
         runtime: PollerRuntime,
+        ports: PollerPorts,
         status: str | None = None,
         order_id: Annotated[str | None, Parameter(query="orderId")] = None,
         since: Annotated[
@@ -143,8 +200,32 @@ class TicketController(Controller):
         ] = None,
         cursor: Annotated[str | None, Parameter(description="nextCursor of the last page")] = None,
         limit: int = 50,
+        response_state: Annotated[
+            str | None,
+            Parameter(
+                query="responseState",
+                description="AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED or OVERDUE",
+            ),
+        ] = None,
+        sort: Annotated[
+            str,
+            Parameter(
+                description="lastMessageAt (newest first) or respondBy (soonest deadline "
+                "first, only tickets that have one)"
+            ),
+        ] = "lastMessageAt",
     ) -> queries.TicketPage:
-        query = queries.ticket_query(tenant.tenant_id, status, order_id, since, cursor, limit)
+        query = queries.ticket_query(
+            tenant.tenant_id,
+            status,
+            order_id,
+            since,
+            cursor,
+            limit,
+            response_state=response_state,
+            sort=sort,
+            now=ports.clock(),
+        )
         return await queries.list_tickets(runtime, query)
 
     @get(
@@ -153,9 +234,24 @@ class TicketController(Controller):
         summary="A ticket with its messages, oldest first: direction and, for replies, delivery",
     )
     async def ticket(
-        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime
+        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
     ) -> TicketView:
-        return await ticket_view(runtime, tenant.tenant_id, ticket_id)
+        return await ticket_view(runtime, tenant.tenant_id, ticket_id, ports.clock())
+
+    @post(
+        "/{ticket_id:str}/no-response-needed",
+        operation_id="markNoResponseNeeded",
+        status_code=200,
+        summary="Mark the buyer's messages so far as needing no response (who: the caller)",
+    )
+    async def no_response_needed(
+        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
+    ) -> TicketView:
+        now = ports.clock()
+        await responses.mark_no_response_needed(
+            runtime.unit_of_work, tenant.tenant_id, ticket_id, tenant.principal.user_id, now
+        )
+        return await ticket_view(runtime, tenant.tenant_id, ticket_id, now)
 
     @post(
         "/{ticket_id:str}/replies",

@@ -15,10 +15,14 @@ from keybuzz_poller.replies.checks import (
     UnsupportedAttachment,
 )
 from keybuzz_poller.replies.queueing import CannotReply, ReplyTicketNotFound
+from keybuzz_poller.tickets.alerts import InvalidLeadTime
 from keybuzz_poller.tickets.queries import InvalidQuery, TicketNotFound
+from keybuzz_poller.tickets.response_times import InvalidReportQuery
 
 ERROR_STATUSES: ErrorStatuses = {
     InvalidQuery: 400,
+    InvalidReportQuery: 400,
+    InvalidLeadTime: 400,
     TicketNotFound: 404,
     TenantNotPollable: 404,
     PollBusy: 409,

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from keybuzz_poller.inbound.ports import InboundPorts
 from keybuzz_poller.polling.ports import PollingPorts
+from keybuzz_poller.tickets.ports import Clock, system_clock
 
 
 @dataclass(frozen=True)
 class PollerPorts:
     inbound: InboundPorts
     polling: PollingPorts
+    # What response deadlines are read against (OVERDUE, the report's window): a test fixes it.
+    clock: Clock = field(default=system_clock)

@@ -59,3 +59,8 @@ def reply_settings_body(settings: queueing.ReplySettings) -> ReplySettings:
 
 def reply_settings_of(body: ReplySettings) -> queueing.ReplySettings:
     return queueing.ReplySettings(reply_from_address=body.reply_from_address)
+
+
+class ResponseAlertSettings(msgspec.Struct, kw_only=True, rename="camel"):
+    # How long before a response deadline ticket.response_due is emitted (1 to 1440).
+    lead_minutes: int = 120

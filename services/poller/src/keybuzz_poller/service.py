@@ -5,7 +5,12 @@ from pathlib import Path
 
 from keybuzz_shared.service import ServiceDefinition
 
-from keybuzz_poller.app import PollerController, TicketController
+from keybuzz_poller.app import (
+    PollerController,
+    ResponseAlertsController,
+    ResponseTimesController,
+    TicketController,
+)
 from keybuzz_poller.bootstrap import assemble, ports_of
 from keybuzz_poller.events import register_subscribers
 from keybuzz_poller.inbound.mx_hooks import start_mx, stop_mx
@@ -16,6 +21,7 @@ from keybuzz_poller.reading.new_mail import close_mailbox, imap_ready, provide_m
 from keybuzz_poller.replies.sender import start_reply_sender, stop_reply_sender
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.tickets.alerts import ResponseAlerts
 
 
 async def start_mx_pushing_polls(runtime: PollerRuntime) -> None:
@@ -32,12 +38,34 @@ async def start_polling_on_ports(runtime: PollerRuntime) -> None:
     await start_polling(runtime, ports_of(runtime).polling.schedule)
 
 
+async def start_response_alerts(runtime: PollerRuntime) -> None:
+    """``on_startup``: this instance's alert rounds, against the ports' clock (read each time)."""
+    alerts = ResponseAlerts(
+        runtime,
+        lambda: ports_of(runtime).clock(),
+        runtime.settings.response_alert_interval_seconds,
+    )
+    runtime.provide(alerts)
+    alerts.loop.start()
+
+
+async def stop_response_alerts(runtime: PollerRuntime) -> None:
+    alerts = runtime.components.pop(ResponseAlerts, None)
+    if isinstance(alerts, ResponseAlerts):
+        await alerts.loop.aclose()
+
+
 DEFINITION = ServiceDefinition(
     name="poller",
     description="Fetch new buyer messages for every connected tenant and store them once as tickets",
     settings_type=PollerSettings,
     migrations=Path(__file__).parent / "migrations",
-    route_handlers=[PollerController, TicketController],
+    route_handlers=[
+        PollerController,
+        TicketController,
+        ResponseTimesController,
+        ResponseAlertsController,
+    ],
     register_subscribers=register_subscribers,
     micro_endpoints=micro_endpoints,
     on_startup=[
@@ -46,10 +74,11 @@ DEFINITION = ServiceDefinition(
         start_mx_pushing_polls,
         start_polling_on_ports,
         start_reply_sender,
+        start_response_alerts,
     ],
     # Run in reverse: the reply sender and polling stop first, then the MX, then the IMAP
     # connections close.
-    on_shutdown=[close_mailbox, stop_mx, stop_polling, stop_reply_sender],
+    on_shutdown=[close_mailbox, stop_mx, stop_polling, stop_reply_sender, stop_response_alerts],
     dependencies={"scheduler": Scheduler, "ports": PollerPorts},
     ready_checks={"imap": imap_ready},
 )

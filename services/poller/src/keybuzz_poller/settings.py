@@ -75,6 +75,9 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     smtp_relay_timeout_seconds: float = 30.0
     # false: this instance sends no replies (it still queues them; another instance sends).
     reply_sender_enabled: bool = True
+    # How often an instance looks for response alerts that are due (ticket.response_due,
+    # ticket.response_overdue): an alert is given at most this late.
+    response_alert_interval_seconds: float = 15.0
     # A claimed reply is taken again by any instance after this (a sender that died mid-send).
     reply_lease_seconds: float = 120.0
     # Temporary failures (4xx, relay down) are retried after about base x 2^n (jittered),

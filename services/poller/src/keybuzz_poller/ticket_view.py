@@ -9,6 +9,7 @@ import msgspec
 from keybuzz_poller.replies import store as reply_store
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.tickets import queries
+from keybuzz_poller.tickets.deadlines import MarketplaceMark
 
 
 class TicketMessageView(queries.TicketMessage, kw_only=True, rename="camel"):
@@ -23,14 +24,23 @@ class TicketMessageView(queries.TicketMessage, kw_only=True, rename="camel"):
 
 class TicketView(queries.Ticket, kw_only=True, rename="camel"):
     messages: list[TicketMessageView]
+    # Whether "no response needed" reaches the marketplace, and the link to mark it there.
+    marketplace_mark: MarketplaceMark
 
 
-async def ticket_view(runtime: PollerRuntime, tenant_id: str, ticket_id: str) -> TicketView:
-    """The ticket (``queries.TicketNotFound`` if not the tenant's) with its replies' delivery."""
-    detail = await queries.ticket_detail(runtime, tenant_id, ticket_id)
+async def ticket_view(
+    runtime: PollerRuntime, tenant_id: str, ticket_id: str, now: datetime
+) -> TicketView:
+    """The ticket (``queries.TicketNotFound`` if not the tenant's) with its replies' delivery;
+    its ``responseState`` as of ``now``."""
+    detail = await queries.ticket_detail(runtime, tenant_id, ticket_id, now)
     deliveries = await reply_store.deliveries(runtime.pool, tenant_id, ticket_id)
     fields = {name: getattr(detail, name) for name in queries.Ticket.__struct_fields__}
-    return TicketView(**fields, messages=[_view(m, deliveries.get(m.id)) for m in detail.messages])
+    return TicketView(
+        **fields,
+        messages=[_view(m, deliveries.get(m.id)) for m in detail.messages],
+        marketplace_mark=detail.marketplace_mark,
+    )
 
 
 def _view(

@@ -25,10 +25,14 @@ CHOSEN_DIFFERENCES: dict[str, dict[str, str]] = {
         "subject": "an iso-8859-1 RFC 2047 word is read as windows-1252, like bodies (0x80 is €)",
     },
 }
+# field → where it is tested: RelayMail fields the recording predates (absent from it).
+FIELDS_AFTER_THE_RECORDING: dict[str, str] = {
+    "automatic": "test_relay_mail.py (auto-replies, reports, notifications)",
+}
 
 
 def _without_chosen_differences(name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    chosen = CHOSEN_DIFFERENCES.get(name, {})
+    chosen = CHOSEN_DIFFERENCES.get(name, {}).keys() | FIELDS_AFTER_THE_RECORDING.keys()
     return {field: value for field, value in fields.items() if field not in chosen}
 
 

@@ -110,6 +110,8 @@ class RelayMail(msgspec.Struct, kw_only=True):
     bounce: Bounce | None = None  # a bounce (replies/bounces.py), not a buyer's mail
     received_digest: str | None = None  # the MX's digest of the mail as it received it
     accepted_at: datetime | None = None  # when the MX accepted it (None: another path)
+    # Not a buyer message (``is_automatic``): it opens no response deadline.
+    automatic: bool = False
 
     @property
     def external_id(self) -> str:
@@ -219,6 +221,7 @@ def _parse(raw: bytes, budget: ParseBudget | None) -> RelayMail:
         bounce=_bounce(message, headers, plain),
         received_digest=_received_digest(headers),
         accepted_at=_accepted_at(headers),
+        automatic=is_automatic(message, headers),
     )
 
 
@@ -424,6 +427,24 @@ def _date(headers: Headers) -> datetime | None:
         return parsedate_to_datetime(value) if value else None
     except (TypeError, ValueError):
         return None
+
+
+# --- automatic mails ------------------------------------------------------------------
+
+# Marketplace notifications come from addresses nobody answers.
+_NO_REPLY = re.compile(r"^(no-?reply|do-?not-?reply|donotreply|notifications?)@", re.IGNORECASE)
+
+
+def is_automatic(message: Message, headers: Headers) -> bool:
+    """Not a buyer message: an auto-reply or any automatic mail (RFC 3834 ``Auto-Submitted``
+    other than ``no``), a report (delivery, read receipt), or a marketplace notification."""
+    auto = _header(headers, "Auto-Submitted").strip().lower()
+    if auto and auto != "no":
+        return True
+    if message.get_content_type() == "multipart/report":
+        return True
+    senders = header_addresses(headers.get("from", ""))
+    return any(_NO_REPLY.match(address) for _, address in senders)
 
 
 # --- bounces ---------------------------------------------------------------------------

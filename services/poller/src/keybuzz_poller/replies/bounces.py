@@ -24,6 +24,7 @@ from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies import store as reply_store
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.tickets import store as ticket_store
+from keybuzz_poller.tickets.responses import refresh_deadlines
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ async def _take(
     )
     if bounced is None:
         return  # already BOUNCED or FAILED
+    await refresh_deadlines(uow.conn, [bounced.ticket_id])  # a bounced reply answers nothing
     uow.emit(
         not_delivered(
             tenant_id,

@@ -69,6 +69,9 @@ class AttachmentIn(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_
 class ReplyRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     text: str
     attachments: Annotated[list[AttachmentIn], msgspec.Meta(max_length=MAX_ATTACHMENTS)] = []
+    # Sent by a rule (a template), not written by an agent: it does not answer the buyer
+    # as the marketplace counts it, so the response deadline keeps running.
+    automatic: bool = False
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +85,7 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
 
     text: str
     attachments: list[Attachment]
+    automatic: bool = False
 
 
 def check_reply(request: ReplyRequest) -> Reply:
@@ -100,7 +104,7 @@ def check_reply(request: ReplyRequest) -> Reply:
             f"attachments total {total} bytes, over Amazon's limit of {MAX_ATTACHMENT_BYTES} "
             "bytes (10 MB) per message"
         )
-    return Reply(text=text, attachments=attachments)
+    return Reply(text=text, attachments=attachments, automatic=request.automatic)
 
 
 def _attachment(given: AttachmentIn) -> Attachment:

@@ -164,6 +164,7 @@ def _new_reply(
         country=context.country,
         created_at=mail.date,
         mail=raw,
+        automatic=mail.reply.automatic,
     )
 
 

@@ -33,6 +33,7 @@ from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.store import ClaimedReply
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.tickets.responses import refresh_deadlines
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ class ReplySender:
         async with self.runtime.unit_of_work() as uow:
             sent_at = await store.mark_sent(uow.conn, reply.ticket_message_id)
             if sent_at is not None:
+                await refresh_deadlines(uow.conn, [reply.ticket_id])
                 uow.emit(
                     MessageSent(
                         tenant_id=reply.tenant_id,
@@ -187,6 +189,8 @@ class ReplySender:
         async with self.runtime.unit_of_work() as uow:
             changed = await store.mark_failed(uow.conn, reply.ticket_message_id, reason, code)
             if changed:
+                # Every delivery outcome recomputes: a FAILED reply leaves the deadline running.
+                await refresh_deadlines(uow.conn, [reply.ticket_id])
                 uow.emit(
                     not_delivered(
                         reply.tenant_id, reply, status="FAILED", reason=reason, status_code=code

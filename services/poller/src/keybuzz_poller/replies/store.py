@@ -43,6 +43,7 @@ class NewReply(msgspec.Struct, frozen=True, kw_only=True):
     country: str | None
     created_at: datetime
     mail: bytes
+    automatic: bool = False  # a rule's template: it does not stop the response clock
 
 
 class ClaimedReply(msgspec.Struct, frozen=True, kw_only=True):
@@ -187,8 +188,8 @@ async def insert_reply(db: Executor, reply: NewReply) -> None:
         """
         INSERT INTO poller_replies (
             ticket_message_id, tenant_id, ticket_id, external_message_id, message_id, order_id,
-            envelope_sender, recipient, created_at, next_attempt_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+            envelope_sender, recipient, created_at, next_attempt_at, automatic)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
         """,
         reply.ticket_message_id,
         reply.tenant_id,
@@ -199,6 +200,7 @@ async def insert_reply(db: Executor, reply: NewReply) -> None:
         reply.envelope_sender,
         reply.recipient,
         reply.created_at,
+        reply.automatic,
     )
     await db.execute(
         """

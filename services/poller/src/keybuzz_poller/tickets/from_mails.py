@@ -22,6 +22,7 @@ from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.tickets import store
+from keybuzz_poller.tickets.responses import refresh_deadlines
 
 PREVIEW_CHARS = 200
 _SPACES = re.compile(r"\s+")
@@ -54,6 +55,7 @@ async def store_mails(
     """A batch of the tenant's mails: three set-based statements and the events, in ``uow``."""
     received_at = datetime.now(UTC)
     externals = [_external_row(tenant_id, mail, received_at) for mail in mails]
+    automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
     counts.fetched += len(mails)
     new_ids = await store.insert_external_messages(uow.conn, externals)
     fresh = [e for e in externals if e.id in new_ids]
@@ -67,10 +69,12 @@ async def store_mails(
             external_message_id=e.id,
             body=e.body,
             received_at=received_at,
+            awaits_reply=e.id not in automatic,
         )
         for e in fresh
     ]
     await store.insert_ticket_messages(uow.conn, messages)
+    await refresh_deadlines(uow.conn, [m.ticket_id for m in messages])
     uow.emit_many(_received(e, m) for e, m in zip(fresh, messages, strict=True))
     counts.stored += len(fresh)
     counts.unparsed += sum(e.parse_error is not None for e in fresh)

@@ -16,10 +16,14 @@ from keybuzz_shared.pages import (
 
 from keybuzz_poller.inbound.addresses import seconds_since_accepted
 from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.tickets import store
+from keybuzz_poller.tickets import deadlines, store
 
 TICKET_STATUSES = frozenset({"OPEN", "CLOSED"})
 MAX_PAGE = 200
+SORTS = frozenset({"lastMessageAt", "respondBy"})
+# A cursor of the deadline order carries this prefix, so that a cursor of one order is
+# refused by the other (base64url has no ".").
+_DEADLINE_CURSOR = "d."
 
 
 class InvalidQuery(Exception):
@@ -41,6 +45,12 @@ class Ticket(msgspec.Struct, kw_only=True, rename="camel"):
     message_count: int
     created_at: datetime
     last_message_at: datetime
+    # When the oldest buyer message not yet answered must be answered by (the marketplace's
+    # rule, tickets/deadlines.py); null when nothing waits for the seller.
+    respond_by: datetime | None
+    response_state: str  # AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED or OVERDUE
+    no_response_needed_at: datetime | None  # the agent's mark: when, and who (JWT subject)
+    no_response_needed_by: str | None
 
 
 class TicketPage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -74,6 +84,7 @@ class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
 
 class TicketDetail(Ticket, kw_only=True, rename="camel"):
     messages: list[TicketMessage]
+    marketplace_mark: deadlines.MarketplaceMark
 
 
 def ticket_query(
@@ -83,13 +94,25 @@ def ticket_query(
     since: datetime | None,
     cursor: str | None,
     limit: int,
+    *,
+    response_state: str | None = None,
+    sort: str = "lastMessageAt",
+    now: datetime,
 ) -> store.TicketQuery:
     if status is not None and status not in TICKET_STATUSES:
         raise InvalidQuery(f"status must be one of {sorted(TICKET_STATUSES)}")
+    if response_state is not None and response_state not in deadlines.RESPONSE_STATES:
+        raise InvalidQuery(f"responseState must be one of {sorted(deadlines.RESPONSE_STATES)}")
+    if sort not in SORTS:
+        raise InvalidQuery(f"sort must be one of {sorted(SORTS)}")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}")
-    after = _after(cursor) if cursor else None
+    by_deadline = sort == "respondBy"
+    after = _after(cursor, by_deadline) if cursor else None
     return store.TicketQuery(
+        **_response_filter(response_state),
+        by_deadline=by_deadline,
+        now=now,
         tenant_id=tenant_id,
         status=status,
         order_id=order_id,
@@ -100,28 +123,51 @@ def ticket_query(
     )
 
 
+def _response_filter(response_state: str | None) -> dict[str, Any]:
+    """An agent's state → the stored state, and for a deadline, whether it has passed."""
+    if response_state == deadlines.OVERDUE:
+        return {"response_state": deadlines.AWAITING_REPLY, "overdue": True}
+    if response_state == deadlines.AWAITING_REPLY:
+        return {"response_state": deadlines.AWAITING_REPLY, "overdue": False}
+    return {"response_state": response_state}
+
+
 async def list_tickets(runtime: PollerRuntime, query: store.TicketQuery) -> TicketPage:
     """One page; ``nextCursor`` is null on the last page, an exactly full one included."""
+    assert query.now is not None
     rows = await store.list_tickets(runtime.pool, query)  # limit + 1 rows
-    page, last = split_page([_ticket(Ticket, r) for r in rows], query.limit)
-    cursor = encode_cursor(last.last_message_at, last.id) if last else None
-    return TicketPage(items=page, next_cursor=cursor)
+    page, last = split_page([_ticket(r, query.now) for r in rows], query.limit)
+    return TicketPage(items=page, next_cursor=_cursor(last, query.by_deadline))
 
 
-async def ticket_detail(runtime: PollerRuntime, tenant_id: str, ticket_id: str) -> TicketDetail:
+def _cursor(last: Ticket | None, by_deadline: bool) -> str | None:
+    if last is None:
+        return None
+    if by_deadline:
+        assert last.respond_by is not None  # the deadline order lists only tickets with one
+        return _DEADLINE_CURSOR + encode_cursor(last.respond_by, last.id)
+    return encode_cursor(last.last_message_at, last.id)
+
+
+async def ticket_detail(
+    runtime: PollerRuntime, tenant_id: str, ticket_id: str, now: datetime
+) -> TicketDetail:
     row = await store.get_ticket(runtime.pool, tenant_id, ticket_id)
     if row is None:
         raise TicketNotFound(f"no ticket {ticket_id}")
     messages = [_message(m) for m in await store.ticket_messages(runtime.pool, ticket_id)]
-    return TicketDetail(**_ticket_fields(row), messages=messages)
+    mark = deadlines.marketplace_mark(row["marketplace"], row["order_id"], row["country"])
+    return TicketDetail(**_ticket_fields(row, now), messages=messages, marketplace_mark=mark)
 
 
-def _ticket_fields(row: Any) -> dict[str, Any]:
-    return {name: row[name] for name in Ticket.__struct_fields__}
+def _ticket_fields(row: Any, now: datetime) -> dict[str, Any]:
+    fields = {name: row[name] for name in Ticket.__struct_fields__ if name != "response_state"}
+    stored = deadlines.Deadline(state=row["response_state"], respond_by=row["respond_by"])
+    return {**fields, "response_state": deadlines.response_state(stored, now)}
 
 
-def _ticket(kind: type[Ticket], row: Any) -> Ticket:
-    return kind(**_ticket_fields(row))
+def _ticket(row: Any, now: datetime) -> Ticket:
+    return Ticket(**_ticket_fields(row, now))
 
 
 def _message(row: Any) -> TicketMessage:
@@ -148,8 +194,10 @@ def _lag(accepted_at: datetime | None, stored_at: datetime) -> float | None:
     return round(seconds_since_accepted(accepted_at, stored_at), 3)
 
 
-def _after(cursor: str) -> Position:
+def _after(cursor: str, by_deadline: bool) -> Position:
     try:
-        return decode_cursor(cursor)
+        if cursor.startswith(_DEADLINE_CURSOR) != by_deadline:
+            raise InvalidCursor
+        return decode_cursor(cursor.removeprefix(_DEADLINE_CURSOR))
     except InvalidCursor:
         raise InvalidQuery("cursor is not one this endpoint returned") from None

@@ -52,6 +52,7 @@ class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
     external_message_id: str
     body: str
     received_at: datetime
+    awaits_reply: bool = True  # a buyer message: it opens a response deadline
 
 
 class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +63,18 @@ class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
     after_at: datetime | None = None  # keyset: the last ticket of the previous page
     after_id: str | None = None
     limit: int = 50
+    # The stored response state (AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED) and, for
+    # AWAITING_REPLY, whether its deadline has passed at ``now`` (OVERDUE) or not.
+    response_state: str | None = None
+    overdue: bool | None = None
+    by_deadline: bool = False  # soonest deadline first (only tickets that have one)
+    now: datetime | None = None
+
+
+class DeadlineRow(msgspec.Struct, frozen=True, kw_only=True):
+    ticket_id: str
+    response_state: str
+    respond_by: datetime | None
 
 
 def _columns(rows: Sequence[msgspec.Struct], struct: type[msgspec.Struct]) -> list[list[object]]:
@@ -140,12 +153,12 @@ async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageR
     await db.execute(
         """
         INSERT INTO poller_ticket_messages (
-            id, ticket_id, tenant_id, external_message_id, body, received_at)
-        SELECT id, ticket_id, tenant_id, external_message_id, body, received_at
+            id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply)
+        SELECT id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                    $6::timestamptz[])
+                    $6::timestamptz[], $7::boolean[])
             WITH ORDINALITY AS m (id, ticket_id, tenant_id, external_message_id, body,
-                                  received_at, position)
+                                  received_at, awaits_reply, position)
         ORDER BY position
         """,
         *_columns(messages, TicketMessageRow),
@@ -153,22 +166,33 @@ async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageR
 
 
 async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]:
-    """Newest activity first; keyset: strictly after (last_message_at, id) of the previous page.
+    """Newest activity first, or soonest deadline first (``by_deadline``); keyset: strictly
+    after the sort key and id of the previous page's last ticket.
 
     ``limit + 1`` rows: the extra one only says that a next page exists
     (``keybuzz_shared.pages.split_page``).
     """
+    order = "respond_by, id" if query.by_deadline else "last_message_at DESC, id DESC"
+    after = (
+        "(respond_by, id) > ($5, $6::text)"
+        if query.by_deadline
+        else ("(last_message_at, id) < ($5, $6::text)")
+    )
     rows: list[asyncpg.Record] = await db.fetch(
-        """
+        f"""
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
-               message_count, created_at, last_message_at
+               message_count, created_at, last_message_at, response_state, respond_by,
+               no_response_needed_at, no_response_needed_by
         FROM poller_tickets
         WHERE tenant_id = $1
           AND ($2::text IS NULL OR status = $2)
           AND ($3::text IS NULL OR order_id = $3)
           AND ($4::timestamptz IS NULL OR last_message_at >= $4)
-          AND ($5::timestamptz IS NULL OR (last_message_at, id) < ($5, $6::text))
-        ORDER BY last_message_at DESC, id DESC
+          AND ($5::timestamptz IS NULL OR {after})
+          AND ($8::text IS NULL OR response_state = $8)
+          AND ($9::boolean IS NULL OR (respond_by <= $10) = $9)
+          AND (NOT $11::boolean OR respond_by IS NOT NULL)
+        ORDER BY {order}
         LIMIT $7
         """,
         query.tenant_id,
@@ -178,6 +202,10 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         query.after_at,
         query.after_id,
         query.limit + 1,
+        query.response_state,
+        query.overdue,
+        query.now,
+        query.by_deadline,
     )
     return rows
 
@@ -186,8 +214,13 @@ async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Re
     return await db.fetchrow(
         """
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
-               message_count, created_at, last_message_at
-        FROM poller_tickets WHERE tenant_id = $1 AND id = $2
+               message_count, created_at, last_message_at, response_state, respond_by,
+               no_response_needed_at, no_response_needed_by,
+               (SELECT e.country FROM poller_ticket_messages m
+                JOIN poller_external_messages e ON e.id = m.external_message_id
+                WHERE m.ticket_id = t.id AND m.direction = 'INBOUND' AND e.country IS NOT NULL
+                ORDER BY m.seq LIMIT 1) AS country
+        FROM poller_tickets t WHERE tenant_id = $1 AND id = $2
         """,
         tenant_id,
         ticket_id,
@@ -206,5 +239,93 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
         WHERE m.ticket_id = $1 ORDER BY m.seq
         """,
         ticket_id,
+    )
+    return rows
+
+
+async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[asyncpg.Record]:
+    """What the deadlines of ``ticket_ids`` depend on: each ticket's mark and its messages
+    (a reply's status from ``poller_replies``), locking the tickets against a concurrent
+    recompute."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        WITH locked AS (
+            SELECT id, marketplace, no_response_needed_at FROM poller_tickets
+            WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+        )
+        SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
+               m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
+        FROM locked t
+        JOIN poller_ticket_messages m ON m.ticket_id = t.id
+        JOIN poller_external_messages e ON e.id = m.external_message_id
+        LEFT JOIN poller_replies r ON r.ticket_message_id = m.id
+        ORDER BY t.id, m.seq
+        """,
+        list(ticket_ids),
+    )
+    return rows
+
+
+async def save_deadlines(db: Executor, deadlines: Sequence[DeadlineRow]) -> None:
+    if not deadlines:
+        return
+    await db.execute(
+        """
+        UPDATE poller_tickets t SET response_state = d.response_state, respond_by = d.respond_by
+        FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+            AS d (ticket_id, response_state, respond_by)
+        WHERE t.id = d.ticket_id
+          AND (t.response_state, t.respond_by) IS DISTINCT FROM (d.response_state, d.respond_by)
+        """,
+        *_columns(deadlines, DeadlineRow),
+    )
+
+
+async def mark_no_response_needed(
+    db: Executor, tenant_id: str, ticket_id: str, by: str, at: datetime
+) -> bool:
+    """The agent's mark, who and when; False if the tenant has no such ticket."""
+    done = await db.fetchval(
+        """
+        UPDATE poller_tickets SET no_response_needed_at = $3, no_response_needed_by = $4,
+                                  updated_at = now()
+        WHERE tenant_id = $1 AND id = $2 RETURNING true
+        """,
+        tenant_id,
+        ticket_id,
+        at,
+        by,
+    )
+    return bool(done)
+
+
+async def report_facts(
+    db: Executor, tenant_id: str, marketplace: str, since: datetime
+) -> list[asyncpg.Record]:
+    """The messages of the tenant's tickets on ``marketplace`` with a buyer message stored
+    at or after ``since`` (a message's clock never starts after it was stored), as
+    :func:`deadline_facts` gives them."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        WITH recent AS (
+            SELECT DISTINCT m.ticket_id FROM poller_ticket_messages m
+            JOIN poller_tickets t ON t.id = m.ticket_id
+            WHERE m.tenant_id = $1 AND t.marketplace = $2 AND m.awaits_reply
+              AND m.received_at >= $3
+        )
+        SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
+               m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
+        FROM recent
+        JOIN poller_tickets t ON t.id = recent.ticket_id
+        JOIN poller_ticket_messages m ON m.ticket_id = t.id
+        JOIN poller_external_messages e ON e.id = m.external_message_id
+        LEFT JOIN poller_replies r ON r.ticket_message_id = m.id
+        ORDER BY t.id, m.seq
+        """,
+        tenant_id,
+        marketplace,
+        since,
     )
     return rows

@@ -1,0 +1,220 @@
+"""Response deadlines (pure): when a ticket must be answered, and how each buyer message fared.
+
+The rule per marketplace lives here, in ``RULES``, until each marketplace has a connector
+package: the connector then brings its own ``ResponseRule`` and this table only looks it up.
+Amazon's Contact Response Time counts a buyer message late when it is not answered within
+24 hours on the calendar clock, weekends and holidays included. A marketplace without a
+rule gets ``DEFAULT_RULE`` (the same 24 hours).
+
+What counts (docs/POLLER.md, "Response deadlines"): a buyer message opens a deadline
+(``awaits_reply``: not an auto-reply, a report or a notification); a reply answers it once
+the relay accepted it (``SENT``) and only if it is not marked automatic; a reply QUEUED,
+FAILED or BOUNCED does not stop the clock. An agent's "no response needed" closes the
+messages received up to that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+import msgspec
+from keybuzz_shared.amazon.marketplaces import UnknownMarketplace, marketplace
+from keybuzz_shared.ids import AMAZON
+
+AWAITING_REPLY = "AWAITING_REPLY"
+ANSWERED = "ANSWERED"
+NO_RESPONSE_NEEDED = "NO_RESPONSE_NEEDED"
+OVERDUE = "OVERDUE"
+LATE = "LATE"  # a buyer message, not a ticket: answered after its deadline, or not at all
+RESPONSE_STATES = frozenset({AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED, OVERDUE})
+INBOUND = "INBOUND"
+OUTBOUND = "OUTBOUND"
+SENT = "SENT"
+
+
+class ResponseRule(msgspec.Struct, frozen=True, kw_only=True):
+    """How long a marketplace gives a seller to answer a buyer message."""
+
+    window: timedelta
+    # Calendar clock: weekends, holidays and nights count like any hour.
+    clock: str = "calendar"
+    # Whether the marketplace offers an API to mark a message "no response needed" on its side.
+    mark_api: bool = False
+
+
+RULES: dict[str, ResponseRule] = {AMAZON: ResponseRule(window=timedelta(hours=24))}
+DEFAULT_RULE = ResponseRule(window=timedelta(hours=24))
+
+
+def rule_for(marketplace_name: str) -> ResponseRule:
+    return RULES.get(marketplace_name, DEFAULT_RULE)
+
+
+class MarketplaceMark(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Whether our "no response needed" reaches the marketplace, and where the agent marks it."""
+
+    synced: bool
+    note: str
+    url: str | None  # the page of the buyer's thread in the seller's console, if one can be built
+
+
+def marketplace_mark(
+    marketplace_name: str, order_id: str | None, country: str | None
+) -> MarketplaceMark:
+    if marketplace_name != AMAZON:
+        return MarketplaceMark(
+            synced=False, note="this marketplace's own mark is not known to KeyBuzz", url=None
+        )
+    note = (
+        "Amazon offers no API to mark a message 'no response needed': mark it in Seller "
+        "Central too, or Amazon counts it in the response time"
+    )
+    if order_id is None or country is None:
+        missing = "order id" if order_id is None else "marketplace country"
+        return MarketplaceMark(
+            synced=False, note=f"{note} (no link: the {missing} is unknown)", url=None
+        )
+    try:
+        host = marketplace(country).seller_central_url
+    except UnknownMarketplace:
+        return MarketplaceMark(
+            synced=False, note=f"{note} (no link: unknown marketplace {country})", url=None
+        )
+    # The order's page in Seller Central holds its buyer-seller messages; Amazon publishes
+    # no address for a single messaging thread.
+    return MarketplaceMark(synced=False, note=note, url=f"{host}/orders-v3/order/{order_id}")
+
+
+class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """What the deadline needs of one ticket message."""
+
+    id: str
+    direction: str  # INBOUND (the buyer's side) or OUTBOUND (an agent's reply)
+    at: datetime  # INBOUND: when it reached us; OUTBOUND: when it was written
+    awaits_reply: bool = False  # INBOUND only: a buyer message, not an automatic mail
+    reply_status: str | None = None  # OUTBOUND only: QUEUED, SENT, FAILED, BOUNCED
+    sent_at: datetime | None = None  # OUTBOUND only: when the relay accepted it
+    automatic: bool = False  # OUTBOUND only: sent by a rule, not by an agent
+
+
+class Deadline(msgspec.Struct, frozen=True, kw_only=True):
+    """A ticket's stored response state (never OVERDUE: that depends on the clock)."""
+
+    state: str
+    respond_by: datetime | None
+
+
+class MessageOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """One buyer message as the marketplace counts it."""
+
+    message_id: str
+    received_at: datetime
+    respond_by: datetime
+    answered_at: datetime | None
+    outcome: str  # ANSWERED (in time), LATE, NO_RESPONSE_NEEDED or AWAITING_REPLY (not yet due)
+
+    @property
+    def response_seconds(self) -> float | None:
+        if self.answered_at is None:
+            return None
+        return (self.answered_at - self.received_at).total_seconds()
+
+
+def clock_start(accepted_at: datetime | None, stored_at: datetime) -> datetime:
+    """When a buyer message reached us: the MX's acceptance if known, else when it was stored."""
+    if accepted_at is not None and accepted_at <= stored_at:
+        return accepted_at
+    return stored_at
+
+
+def counts_as_response(message: MessageFacts) -> bool:
+    return (
+        message.direction == OUTBOUND
+        and message.reply_status == SENT
+        and message.sent_at is not None
+        and not message.automatic
+    )
+
+
+def _buyer_messages(messages: Iterable[MessageFacts]) -> list[MessageFacts]:
+    return [m for m in messages if m.direction == INBOUND and m.awaits_reply]
+
+
+def _responses(messages: Iterable[MessageFacts]) -> list[datetime]:
+    return sorted(m.sent_at for m in messages if counts_as_response(m) and m.sent_at is not None)
+
+
+def deadline(
+    messages: Sequence[MessageFacts], rule: ResponseRule, no_response_needed_at: datetime | None
+) -> Deadline:
+    """From the oldest buyer message no counting reply came after (and not closed by a mark)."""
+    buyer = _buyer_messages(messages)
+    responses = _responses(messages)
+    last_response = responses[-1] if responses else None
+    pending = [
+        m.at
+        for m in buyer
+        if (last_response is None or m.at > last_response)
+        and (no_response_needed_at is None or m.at > no_response_needed_at)
+    ]
+    if pending:
+        return Deadline(state=AWAITING_REPLY, respond_by=min(pending) + rule.window)
+    if last_response is not None and (
+        no_response_needed_at is None or last_response >= no_response_needed_at
+    ):
+        return Deadline(state=ANSWERED, respond_by=None)
+    # Marked by an agent, or nothing a buyer wrote (auto-replies, notifications only).
+    return Deadline(state=NO_RESPONSE_NEEDED, respond_by=None)
+
+
+def response_state(stored: Deadline, now: datetime) -> str:
+    """The state an agent sees: AWAITING_REPLY turns OVERDUE once its deadline has passed."""
+    if (
+        stored.state == AWAITING_REPLY
+        and stored.respond_by is not None
+        and now >= stored.respond_by
+    ):
+        return OVERDUE
+    return stored.state
+
+
+def outcomes(
+    messages: Sequence[MessageFacts],
+    rule: ResponseRule,
+    no_response_needed_at: datetime | None,
+    now: datetime,
+) -> list[MessageOutcome]:
+    """Each buyer message: answered by the first counting reply after it, in time or late."""
+    responses = _responses(messages)
+    result = []
+    for message in _buyer_messages(messages):
+        respond_by = message.at + rule.window
+        answered_at = next((r for r in responses if r >= message.at), None)
+        result.append(
+            MessageOutcome(
+                message_id=message.id,
+                received_at=message.at,
+                respond_by=respond_by,
+                answered_at=answered_at,
+                outcome=_outcome(message.at, respond_by, answered_at, no_response_needed_at, now),
+            )
+        )
+    return result
+
+
+def _outcome(
+    received_at: datetime,
+    respond_by: datetime,
+    answered_at: datetime | None,
+    no_response_needed_at: datetime | None,
+    now: datetime,
+) -> str:
+    marked_at = no_response_needed_at
+    marked = marked_at is not None and marked_at >= received_at
+    answered_first = answered_at is not None and (marked_at is None or answered_at <= marked_at)
+    if answered_at is not None and (not marked or answered_first):
+        return ANSWERED if answered_at <= respond_by else LATE
+    if marked:
+        return NO_RESPONSE_NEEDED
+    return LATE if now >= respond_by else AWAITING_REPLY

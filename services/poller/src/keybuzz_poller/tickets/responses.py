@@ -1,0 +1,98 @@
+"""Keeping each ticket's response deadline current, in the unit of work that changes it.
+
+A ticket's deadline depends on its buyer messages, its replies' delivery and the agent's
+"no response needed"; whatever changes one of them calls :func:`refresh_deadlines` in the
+same transaction, so the stored ``respond_by`` the agent's queue sorts on is never stale.
+The rule itself is pure (``deadlines.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from keybuzz_shared.db import Executor
+from keybuzz_shared.uow import UnitOfWork
+
+from keybuzz_poller.tickets import deadlines, response_times, store
+from keybuzz_poller.tickets.queries import TicketNotFound
+
+
+def message_facts(row: Any) -> deadlines.MessageFacts:
+    at = row["received_at"]
+    if row["direction"] == deadlines.INBOUND:
+        at = deadlines.clock_start(row["accepted_at"], row["received_at"])
+    return deadlines.MessageFacts(
+        id=row["id"],
+        direction=row["direction"],
+        at=at,
+        awaits_reply=row["awaits_reply"],
+        reply_status=row["reply_status"],
+        sent_at=row["sent_at"],
+        automatic=row["automatic"],
+    )
+
+
+def _deadlines(rows: Iterable[Any]) -> list[store.DeadlineRow]:
+    result = []
+    for ticket_id, group in groupby(rows, key=lambda r: r["ticket_id"]):
+        messages = list(group)
+        first = messages[0]
+        stored = deadlines.deadline(
+            [message_facts(m) for m in messages],
+            deadlines.rule_for(first["marketplace"]),
+            first["no_response_needed_at"],
+        )
+        result.append(
+            store.DeadlineRow(
+                ticket_id=ticket_id, response_state=stored.state, respond_by=stored.respond_by
+            )
+        )
+    return result
+
+
+async def refresh_deadlines(db: Executor, ticket_ids: Sequence[str]) -> None:
+    """Recompute and store the deadlines of ``ticket_ids`` (each ticket once, in id order)."""
+    unique = sorted(set(ticket_ids))
+    if unique:
+        await store.save_deadlines(db, _deadlines(await store.deadline_facts(db, unique)))
+
+
+async def mark_no_response_needed(
+    unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
+    tenant_id: str,
+    ticket_id: str,
+    by: str,
+    at: datetime,
+) -> None:
+    """The agent's "no response needed" (who, when): closes the buyer messages until ``at``."""
+    async with unit_of_work() as uow:
+        if not await store.mark_no_response_needed(uow.conn, tenant_id, ticket_id, by, at):
+            raise TicketNotFound(f"no ticket {ticket_id}")
+        await refresh_deadlines(uow.conn, [ticket_id])
+
+
+async def response_times_report(
+    db: Executor, tenant_id: str, marketplace: str, days: int, now: datetime
+) -> response_times.ResponseTimes:
+    """The tenant's buyer messages of the last ``days`` on ``marketplace``, the marketplace's way."""
+    if marketplace not in deadlines.RULES:
+        known = sorted(deadlines.RULES)
+        raise response_times.InvalidReportQuery(f"marketplace must be one of {known}")
+    since, _ = response_times.window(now, days)
+    rows = await store.report_facts(db, tenant_id, marketplace, since)
+    found: list[tuple[str, deadlines.MessageOutcome]] = []
+    for ticket_id, group in groupby(rows, key=lambda r: r["ticket_id"]):
+        messages = list(group)
+        first = messages[0]
+        outcomes = deadlines.outcomes(
+            [message_facts(m) for m in messages],
+            deadlines.rule_for(first["marketplace"]),
+            first["no_response_needed_at"],
+            now,
+        )
+        found.extend((ticket_id, o) for o in outcomes)
+    return response_times.report(marketplace, days, now, found)

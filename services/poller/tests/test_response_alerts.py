@@ -1,0 +1,145 @@
+"""ticket.response_due and ticket.response_overdue on a real poller: once per deadline,
+whatever the number of rounds or instances racing, at the tenant's lead time."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_poller.bootstrap import ports_of
+from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.tickets.alerts import alert_round
+from mailkit import (
+    get_json,
+    headers,
+    new_tenant,
+    poll_now,
+    relay_mail,
+    send,
+    synced,
+    tenant_events,
+)
+
+
+@pytest.fixture
+async def poller(
+    start_service: Callable[..., Awaitable[RunningService]], dovecot: MailServer
+) -> RunningService:
+    return await start_service(
+        DEFINITION,
+        POLL_ENABLED="false",
+        RESPONSE_ALERT_INTERVAL_SECONDS="0.2",
+        **dovecot.settings,
+    )
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def fix_clock(poller: RunningService, now: datetime) -> None:
+    poller.runtime.provide(dataclasses.replace(ports_of(poller.runtime), clock=lambda: now))
+
+
+async def waiting_ticket(poller: RunningService) -> tuple[str, dict[str, Any]]:
+    tenant_id, address = new_tenant()
+    await synced(poller, tenant_id, address)
+    await send(poller, relay_mail(address), address)
+    await poll_now(poller, tenant_id)
+    [ticket] = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"]
+    return tenant_id, ticket
+
+
+async def alerts_of(poller: RunningService, subject: str, tenant_id: str) -> list[dict[str, Any]]:
+    return await tenant_events(poller, subject, tenant_id)
+
+
+async def test_due_then_overdue_each_once_per_deadline(poller: RunningService) -> None:
+    tenant_id, ticket = await waiting_ticket(poller)
+    respond_by = at(ticket["respondBy"])
+
+    fix_clock(poller, respond_by - timedelta(hours=2, seconds=1))
+    await asyncio.sleep(0.6)  # rounds ran: nothing is due yet
+    assert await alerts_of(poller, "ticket.response_due", tenant_id) == []
+
+    fix_clock(poller, respond_by - timedelta(hours=2))
+
+    async def due() -> bool:
+        return bool(await alerts_of(poller, "ticket.response_due", tenant_id))
+
+    await eventually(due, within=10)
+    # Two instances racing, and more rounds: nothing more.
+    await asyncio.gather(*(alert_round(poller.runtime, lambda: respond_by) for _ in range(4)))
+
+    async def overdue() -> bool:
+        return bool(await alerts_of(poller, "ticket.response_overdue", tenant_id))
+
+    await eventually(overdue, within=10)
+    fix_clock(poller, respond_by + timedelta(hours=5))
+    await asyncio.sleep(0.6)
+    [due_event] = await alerts_of(poller, "ticket.response_due", tenant_id)
+    [overdue_event] = await alerts_of(poller, "ticket.response_overdue", tenant_id)
+    assert (due_event["ticketId"], at(due_event["respondBy"])) == (ticket["id"], respond_by)
+    assert due_event["leadSeconds"] == 7200
+    assert (overdue_event["ticketId"], at(overdue_event["respondBy"])) == (ticket["id"], respond_by)
+    rows = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_response_alerts WHERE tenant_id = $1", tenant_id
+    )
+    assert rows == 2
+
+    async with poller.client() as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'keybuzz_tickets_by_response_deadline{bucket="OVERDUE"}' in metrics
+
+
+async def test_the_tenants_lead_time(poller: RunningService) -> None:
+    tenant_id, ticket = await waiting_ticket(poller)
+    respond_by = at(ticket["respondBy"])
+    async with poller.client() as http:
+        default = await http.get(
+            "/api/v1/poller/response-alerts", headers=headers(poller, tenant_id)
+        )
+        assert default.json() == {"leadMinutes": 120}
+        saved = await http.put(
+            "/api/v1/poller/response-alerts",
+            json={"leadMinutes": 30},
+            headers=headers(poller, tenant_id),
+        )
+        assert saved.status_code == 200 and saved.json() == {"leadMinutes": 30}
+        for bad in (0, 1441):
+            refused = await http.put(
+                "/api/v1/poller/response-alerts",
+                json={"leadMinutes": bad},
+                headers=headers(poller, tenant_id),
+            )
+            assert refused.status_code == 400, refused.text
+
+    fix_clock(poller, respond_by - timedelta(minutes=31))
+    await asyncio.sleep(0.6)
+    assert await alerts_of(poller, "ticket.response_due", tenant_id) == []
+    fix_clock(poller, respond_by - timedelta(minutes=30))
+
+    async def due() -> bool:
+        return bool(await alerts_of(poller, "ticket.response_due", tenant_id))
+
+    await eventually(due, within=10)
+    [event] = await alerts_of(poller, "ticket.response_due", tenant_id)
+    assert event["leadSeconds"] == 1800
+
+
+async def test_past_the_deadline_only_the_overdue_alert(poller: RunningService) -> None:
+    tenant_id, ticket = await waiting_ticket(poller)
+    respond_by = at(ticket["respondBy"])
+    fix_clock(poller, respond_by + timedelta(minutes=5))  # no round ran in the lead time
+
+    async def overdue() -> bool:
+        return bool(await alerts_of(poller, "ticket.response_overdue", tenant_id))
+
+    await eventually(overdue, within=10)
+    await asyncio.sleep(0.6)
+    assert await alerts_of(poller, "ticket.response_due", tenant_id) == []
