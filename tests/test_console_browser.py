@@ -253,6 +253,23 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
     )
     await expect(page.locator("#ticket-detail")).to_contain_text(re.compile(r"\d{3}-\d{7}-\d{7}"))
     await screenshot(page, "07-ticket")
+
+    # 7. The buyer waits for an answer: the deadline shows, and the queue sorts by it.
+    await expect(page.locator("#tickets li .deadline")).to_contain_text(
+        re.compile(r"AWAITING_REPLY · answer by ")
+    )
+    await expect(page.locator("#ticket-detail .response")).to_contain_text("AWAITING_REPLY")
+    await expect(page.locator("#ticket-detail .mark")).to_contain_text("Amazon")
+    await page.locator("#ticket-sort").select_option("respondBy")
+    await expect(page.locator("#tickets-summary")).to_contain_text("soonest deadline first")
+    await expect(page.locator("#tickets li")).to_have_count(1)
+    await screenshot(page, "08-deadline")
+    await page.get_by_role("button", name="No response needed").click()
+    await expect(page.locator("#ticket-detail .response")).to_contain_text("NO_RESPONSE_NEEDED")
+    await expect(page.locator("#tickets li")).to_have_count(0)  # no deadline left to sort by
+    await page.locator("#ticket-sort").select_option("lastMessageAt")
+    await expect(page.locator("#tickets li .deadline")).to_contain_text("NO_RESPONSE_NEEDED")
+    await screenshot(page, "09-no-response-needed")
     for panel in ("tenant", "amazon", "backfill", "orders", "tickets"):
         await expect(page.locator(f"#{panel}-error")).to_be_hidden()
     assert script_errors == []

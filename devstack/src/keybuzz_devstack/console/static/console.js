@@ -279,19 +279,39 @@ async function showOrder(orderId) {
 
 // --- tickets -----------------------------------------------------------------------
 
+const TICKET_ORDER = {
+  lastMessageAt: "latest activity first",
+  respondBy: "soonest deadline first (tickets waiting for an answer)",
+};
+
 async function refreshTickets() {
-  const data = await api("/api/poller/v1/tickets?limit=50");
+  const sort = $("ticket-sort").value;
+  const data = await api(`/api/poller/v1/tickets?limit=50&sort=${encodeURIComponent(sort)}`);
   const tickets = data.items;
-  render("tickets", tickets, () => {
+  render("tickets", { sort, tickets }, () => {
     $("tickets-summary").textContent = tickets.length
-      ? `${plural(tickets.length, "ticket")}, latest activity first.`
+      ? `${plural(tickets.length, "ticket")}, ${TICKET_ORDER[sort]}.`
       : "No tickets yet: buyer messages relayed to the inbound address become tickets.";
     $("tickets").replaceChildren(...tickets.map((t) => el("li", {},
       el("button", { type: "button", class: "link", onclick: () => { state.openTicket = t.id; run("tickets-error", refreshOpenTicket); } }, t.subject),
       ` — ${t.orderId ? `order ${t.orderId}, ` : ""}${plural(t.messageCount, "message")}, `,
-      el("span", { class: "badge" }, t.status), ` last ${when(t.lastMessageAt)}`)));
+      el("span", { class: "badge" }, t.status), ` last ${when(t.lastMessageAt)} `, deadline(t))));
   });
   await refreshOpenTicket();
+}
+
+// The marketplace's response deadline: the state, and the time while it waits for the seller.
+function deadline(ticket) {
+  const response = ticket.responseState;
+  if (!response) return null;
+  const by = ticket.respondBy ? ` · answer by ${when(ticket.respondBy)}` : "";
+  return el("span", { class: `deadline ${response.toLowerCase()}` }, el("span", { class: "badge" }, response), by);
+}
+
+async function markNoResponseNeeded(ticketId) {
+  await api(`/api/poller/v1/tickets/${encodeURIComponent(ticketId)}/no-response-needed`, { method: "POST" });
+  state.shown = {};
+  await refreshTickets();
 }
 
 // Replies are delivered by another part of the system: show their delivery status when present.
@@ -314,6 +334,12 @@ async function refreshOpenTicket() {
     $("ticket-detail").replaceChildren(
       el("h3", {}, ticket.subject),
       definitions([["Buyer", [ticket.buyerName, ticket.buyerEmail].filter(Boolean).join(" — ")], ["Order", ticket.orderId], ["Status", ticket.status]]),
+      el("p", { class: "response" }, "Response: ", deadline(ticket),
+        ["AWAITING_REPLY", "OVERDUE"].includes(ticket.responseState)
+          ? el("button", { type: "button", id: "no-response-needed", onclick: () => run("tickets-error", () => markNoResponseNeeded(ticket.id)) }, "No response needed")
+          : null),
+      ticket.marketplaceMark ? el("p", { class: "mark" }, ticket.marketplaceMark.note, " ",
+        ticket.marketplaceMark.url ? el("a", { href: ticket.marketplaceMark.url, target: "_blank", rel: "noopener" }, "Open in Seller Central") : null) : null,
       ...(ticket.messages || []).map((m) => {
         const direction = (m.direction || "").toLowerCase();
         return el("article", { class: `message ${direction}` },
@@ -379,6 +405,7 @@ document.addEventListener("DOMContentLoaded", () => {
   onClick("more-orders", "orders-error", async () => { state.orderPages += 1; });
   onClick("send-buyer-message", "tickets-error", sendBuyerMessage);
   onClick("poll-now", "tickets-error", () => api("/api/poller/v1/poller/poll", { method: "POST" }));
+  $("ticket-sort").addEventListener("change", () => run("tickets-error", refreshTickets));
   loadTenants();
   setInterval(refresh, REFRESH_MS);
 });
