@@ -227,3 +227,14 @@ def _deliver_over_lmtp(dovecot: MailServer, tenant_id: str, mail: bytes) -> None
         lmtp.sendmail(
             "bounces@amazonses.com", f"{dovecot.user}+{folder_for(tenant_id)}@localhost", mail
         )
+
+
+async def new_tenant_with_a_ticket(poller: RunningService) -> tuple[str, str, str]:
+    """(tenant, its inbound address, its one ticket): a relay mail from a buyer alias the
+    sandbox never wrote from, so the sandbox's relay refuses replies to it (550)."""
+    tenant_id, address = new_tenant()
+    await synced(poller, tenant_id, address)
+    await send(poller, relay_mail(address), address)
+    await poll_now(poller, tenant_id)
+    ticket_id = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"][0]["id"]
+    return tenant_id, address, ticket_id

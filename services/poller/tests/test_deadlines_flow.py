@@ -12,7 +12,16 @@ import httpx
 import test_replies
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.bootstrap import ports_of
-from mailkit import get_json, headers, new_tenant, poll_now, relay_mail, send, synced
+from mailkit import (
+    get_json,
+    headers,
+    new_tenant,
+    new_tenant_with_a_ticket,
+    poll_now,
+    relay_mail,
+    send,
+    synced,
+)
 from test_replies import BuyerThread, Sandbox, buyer_thread, post_reply, reply_ends, set_sender
 
 DAY = timedelta(hours=24)
@@ -78,11 +87,7 @@ async def test_a_failed_reply_does_not_stop_the_clock(
     poller: RunningService, sandbox: Sandbox
 ) -> None:
     # A buyer alias the sandbox never wrote from: its relay refuses the reply (550).
-    tenant_id, address = new_tenant()
-    await synced(poller, tenant_id, address)
-    await send(poller, relay_mail(address), address)
-    await poll_now(poller, tenant_id)
-    ticket_id = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"][0]["id"]
+    tenant_id, address, ticket_id = await new_tenant_with_a_ticket(poller)
     before = await ticket(poller, tenant_id, ticket_id)
     await set_sender(poller, tenant_id, await sandbox.registered_email())
     response = await post_reply(poller, tenant_id, ticket_id, {"text": "hello"})

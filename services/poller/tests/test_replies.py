@@ -32,8 +32,8 @@ from mailkit import (
     get_json,
     headers,
     new_tenant,
+    new_tenant_with_a_ticket,
     poll_now,
-    relay_mail,
     send,
     synced,
     tenant_events,
@@ -371,11 +371,7 @@ async def test_a_5xx_from_the_relay_fails_the_reply_with_its_text(
     poller: RunningService, sandbox: Sandbox
 ) -> None:
     # A buyer alias the sandbox never wrote from: its relay answers 550 5.1.1 at RCPT.
-    tenant_id, address = new_tenant()
-    await synced(poller, tenant_id, address)
-    await send(poller, relay_mail(address), address)
-    await poll_now(poller, tenant_id)
-    ticket_id = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"][0]["id"]
+    tenant_id, address, ticket_id = await new_tenant_with_a_ticket(poller)
     await set_sender(poller, tenant_id, await sandbox.registered_email())
 
     response = await post_reply(poller, tenant_id, ticket_id, {"text": "hello"})
