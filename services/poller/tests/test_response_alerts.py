@@ -143,3 +143,28 @@ async def test_past_the_deadline_only_the_overdue_alert(poller: RunningService) 
     await eventually(overdue, within=10)
     await asyncio.sleep(0.6)
     assert await alerts_of(poller, "ticket.response_due", tenant_id) == []
+
+
+async def test_a_deadline_long_past_gives_no_overdue_alert(poller: RunningService) -> None:
+    # A ticket left unanswered days before the alerts ran (a first start after a deploy)
+    # next to one whose deadline passes now: only the latter is news.
+    old_tenant, old_ticket = await waiting_ticket(poller)
+    await poller.runtime.pool.execute(
+        "UPDATE poller_tickets SET respond_by = respond_by - interval '3 days' WHERE id = $1",
+        old_ticket["id"],
+    )
+    tenant_id, ticket = await waiting_ticket(poller)
+    respond_by = at(ticket["respondBy"])
+    fix_clock(poller, respond_by + timedelta(seconds=1))
+
+    async def overdue() -> bool:
+        return bool(await alerts_of(poller, "ticket.response_overdue", tenant_id))
+
+    await eventually(overdue, within=10)
+    await asyncio.gather(*(alert_round(poller.runtime, lambda: respond_by) for _ in range(3)))
+    await asyncio.sleep(0.6)
+    assert len(await alerts_of(poller, "ticket.response_overdue", tenant_id)) == 1
+    assert await alerts_of(poller, "ticket.response_overdue", old_tenant) == []
+    assert await alerts_of(poller, "ticket.response_due", old_tenant) == []
+    [old] = (await get_json(poller, old_tenant, "/api/v1/tickets"))["items"]
+    assert old["responseState"] == "OVERDUE"  # the agent still sees it late

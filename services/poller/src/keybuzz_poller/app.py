@@ -30,10 +30,13 @@ from keybuzz_poller.schemas import (
     PollStatus,
     ReplySettings,
     ResponseAlertSettings,
+    ResponseWindow,
+    ResponseWindows,
     poll_result_body,
     poll_status_body,
     reply_settings_body,
     reply_settings_of,
+    response_windows_body,
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
@@ -176,6 +179,39 @@ class ResponseAlertsController(Controller):
         lead = timedelta(minutes=data.lead_minutes)
         saved = await alerts.save_lead_time(runtime, tenant.tenant_id, lead)
         return ResponseAlertSettings(lead_minutes=int(saved.total_seconds() // 60))
+
+
+class ResponseDeadlinesController(Controller):
+    path = "/api/v1/poller/response-deadlines"
+    tags = ["tickets"]
+    exception_handlers = domain_error_handlers(ERROR_STATUSES)
+
+    @get(
+        "/",
+        operation_id="getResponseWindows",
+        summary="The response window per marketplace: the marketplaces' own rules, the "
+        "default and the tenant's windows",
+    )
+    async def get_windows(self, tenant: TenantContext, runtime: PollerRuntime) -> ResponseWindows:
+        return response_windows_body(
+            await responses.response_windows(runtime.pool, tenant.tenant_id)
+        )
+
+    @put(
+        "/",
+        operation_id="setResponseWindow",
+        summary="Set the tenant's response window for a marketplace without a rule of its own "
+        "(not AMAZON: 409); its waiting tickets' deadlines follow",
+    )
+    async def save_window(
+        self, tenant: TenantContext, runtime: PollerRuntime, data: ResponseWindow
+    ) -> ResponseWindows:
+        await responses.save_response_window(
+            runtime.unit_of_work, tenant.tenant_id, data.marketplace, data.hours
+        )
+        return response_windows_body(
+            await responses.response_windows(runtime.pool, tenant.tenant_id)
+        )
 
 
 class TicketController(Controller):

@@ -16,6 +16,7 @@ from keybuzz_poller.replies.checks import (
 )
 from keybuzz_poller.replies.queueing import CannotReply, ReplyTicketNotFound
 from keybuzz_poller.tickets.alerts import InvalidLeadTime
+from keybuzz_poller.tickets.deadlines import InvalidResponseWindow, RuleNotOverridable
 from keybuzz_poller.tickets.queries import InvalidQuery, TicketNotFound
 from keybuzz_poller.tickets.response_times import InvalidReportQuery
 
@@ -23,6 +24,9 @@ ERROR_STATUSES: ErrorStatuses = {
     InvalidQuery: 400,
     InvalidReportQuery: 400,
     InvalidLeadTime: 400,
+    InvalidResponseWindow: 400,
+    # Amazon's 24 h is how Amazon measures the seller: not the tenant's to change.
+    RuleNotOverridable: 409,
     TicketNotFound: 404,
     TenantNotPollable: 404,
     PollBusy: 409,

@@ -13,6 +13,7 @@ import msgspec
 
 from keybuzz_poller.polling import domain
 from keybuzz_poller.replies import queueing
+from keybuzz_poller.tickets import deadlines
 
 
 class Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -59,6 +60,27 @@ def reply_settings_body(settings: queueing.ReplySettings) -> ReplySettings:
 
 def reply_settings_of(body: ReplySettings) -> queueing.ReplySettings:
     return queueing.ReplySettings(reply_from_address=body.reply_from_address)
+
+
+class ResponseWindow(msgspec.Struct, kw_only=True, rename="camel"):
+    # A tenant's response window for a marketplace without a rule of its own (1 to 720 h).
+    marketplace: str
+    hours: int
+
+
+class ResponseWindows(msgspec.Struct, kw_only=True, rename="camel"):
+    # The marketplaces with a rule of their own (not overridable) and the default window.
+    fixed: dict[str, int]
+    default_hours: int
+    windows: list[ResponseWindow]
+
+
+def response_windows_body(windows: dict[str, int]) -> ResponseWindows:
+    return ResponseWindows(
+        fixed={m: int(r.window.total_seconds() // 3600) for m, r in deadlines.RULES.items()},
+        default_hours=int(deadlines.DEFAULT_RULE.window.total_seconds() // 3600),
+        windows=[ResponseWindow(marketplace=m, hours=h) for m, h in windows.items()],
+    )
 
 
 class ResponseAlertSettings(msgspec.Struct, kw_only=True, rename="camel"):

@@ -8,6 +8,7 @@ from keybuzz_shared.service import ServiceDefinition
 from keybuzz_poller.app import (
     PollerController,
     ResponseAlertsController,
+    ResponseDeadlinesController,
     ResponseTimesController,
     TicketController,
 )
@@ -65,6 +66,7 @@ DEFINITION = ServiceDefinition(
         TicketController,
         ResponseTimesController,
         ResponseAlertsController,
+        ResponseDeadlinesController,
     ],
     register_subscribers=register_subscribers,
     micro_endpoints=micro_endpoints,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from keybuzz_poller.tickets.deadlines import (
     ANSWERED,
     AWAITING_REPLY,
@@ -12,7 +13,10 @@ from keybuzz_poller.tickets.deadlines import (
     NO_RESPONSE_NEEDED,
     OUTBOUND,
     OVERDUE,
+    InvalidResponseWindow,
     MessageFacts,
+    RuleNotOverridable,
+    check_override,
     clock_start,
     deadline,
     marketplace_mark,
@@ -54,6 +58,28 @@ def test_amazon_gives_24_calendar_hours_across_a_weekend() -> None:
 
 def test_a_marketplace_without_a_rule_gets_the_documented_default() -> None:
     assert rule_for("EBAY").window == timedelta(hours=24)
+
+
+def test_a_tenants_window_sets_the_deadline_of_a_marketplace_without_a_rule() -> None:
+    fnac = rule_for("FNAC", 48)
+    assert fnac.window == timedelta(hours=48)
+    assert deadline([buyer(FRIDAY)], fnac, None).respond_by == FRIDAY + 48 * HOUR
+    outcome = outcomes([buyer(FRIDAY), reply(FRIDAY + 30 * HOUR)], fnac, None, FRIDAY + 50 * HOUR)
+    assert [o.outcome for o in outcome] == [ANSWERED]  # late by the default, in time by 48 h
+
+
+def test_amazons_24_hours_take_no_override() -> None:
+    assert rule_for("AMAZON", 48).window == timedelta(hours=24)
+    with pytest.raises(RuleNotOverridable, match="AMAZON measures response times by its own"):
+        check_override("AMAZON", 48)
+
+
+def test_a_tenants_window_is_1_to_720_hours_for_a_marketplace_name() -> None:
+    check_override("FNAC", 1)
+    check_override("FNAC", 720)
+    for marketplace, hours in (("FNAC", 0), ("FNAC", 721), ("fnac", 48), ("", 48)):
+        with pytest.raises(InvalidResponseWindow):
+            check_override(marketplace, hours)
 
 
 def test_the_oldest_buyer_message_not_answered_sets_the_deadline() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 from keybuzz_shared.db import Executor
 
 DEFAULT_LEAD_SECONDS = 2 * 3600
+# An overdue alert is news for a day: a deadline that passed longer ago (a ticket left
+# unanswered before the alerts ran, or while they were down that long) gives none, so a
+# first start does not flood the tenants with their old backlog.
+OVERDUE_LOOKBACK = timedelta(hours=24)
 
 
 async def claim_alerts(db: Executor, now: datetime, limit: int) -> list[asyncpg.Record]:
@@ -24,7 +28,7 @@ async def claim_alerts(db: Executor, now: datetime, limit: int) -> list[asyncpg.
             WHERE t.response_state = 'AWAITING_REPLY'
               AND t.respond_by <= $1::timestamptz + interval '1 day'
               AND CASE k.kind
-                    WHEN 'OVERDUE' THEN t.respond_by <= $1
+                    WHEN 'OVERDUE' THEN t.respond_by <= $1 AND t.respond_by > $1 - $4::interval
                     -- Past the deadline only the overdue alert is news.
                     ELSE t.respond_by > $1
                          AND t.respond_by - make_interval(secs => coalesce(s.lead_seconds, $3)) <= $1
@@ -46,6 +50,7 @@ async def claim_alerts(db: Executor, now: datetime, limit: int) -> list[asyncpg.
         now,
         limit,
         DEFAULT_LEAD_SECONDS,
+        OVERDUE_LOOKBACK,
     )
     return rows
 

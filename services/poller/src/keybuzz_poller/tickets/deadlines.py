@@ -4,7 +4,9 @@ The rule per marketplace lives here, in ``RULES``, until each marketplace has a 
 package: the connector then brings its own ``ResponseRule`` and this table only looks it up.
 Amazon's Contact Response Time counts a buyer message late when it is not answered within
 24 hours on the calendar clock, weekends and holidays included. A marketplace without a
-rule gets ``DEFAULT_RULE`` (the same 24 hours).
+rule gets ``DEFAULT_RULE`` (the same 24 hours), or the window its tenant set for it
+(``OVERRIDE_HOURS``); a marketplace with a rule of its own (Amazon) takes no override, since
+the marketplace measures the seller by its rule whatever the tenant prefers.
 
 What counts (docs/POLLER.md, "Response deadlines"): a buyer message opens a deadline
 (``awaits_reply``: not an auto-reply, a report or a notification); a reply answers it once
@@ -15,6 +17,7 @@ messages received up to that moment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -47,8 +50,45 @@ RULES: dict[str, ResponseRule] = {AMAZON: ResponseRule(window=timedelta(hours=24
 DEFAULT_RULE = ResponseRule(window=timedelta(hours=24))
 
 
-def rule_for(marketplace_name: str) -> ResponseRule:
-    return RULES.get(marketplace_name, DEFAULT_RULE)
+OVERRIDE_HOURS = range(1, 721)  # a tenant's window for a marketplace without a rule: 1 h to 30 d
+
+
+class InvalidResponseWindow(Exception):
+    """A tenant's response window out of bounds, or for a marketplace name that is none."""
+
+
+class RuleNotOverridable(Exception):
+    """A tenant's response window for a marketplace that measures by its own rule."""
+
+
+MARKETPLACE_NAME = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
+
+
+def check_override(marketplace_name: str, hours: int) -> None:
+    if not MARKETPLACE_NAME.fullmatch(marketplace_name):
+        raise InvalidResponseWindow(
+            "marketplace must be a marketplace's name in capitals, as tickets carry it (FNAC)"
+        )
+    if marketplace_name in RULES:
+        raise RuleNotOverridable(
+            f"{marketplace_name} measures response times by its own rule "
+            f"({RULES[marketplace_name].window.total_seconds() / 3600:g} h on the calendar "
+            "clock); a tenant cannot change it"
+        )
+    if hours not in OVERRIDE_HOURS:
+        raise InvalidResponseWindow(
+            f"hours must be between {OVERRIDE_HOURS.start} and {OVERRIDE_HOURS.stop - 1}"
+        )
+
+
+def rule_for(marketplace_name: str, override_hours: int | None = None) -> ResponseRule:
+    """The marketplace's own rule; else the tenant's window for it if set; else the default."""
+    own = RULES.get(marketplace_name)
+    if own is not None:
+        return own
+    if override_hours is not None:
+        return ResponseRule(window=timedelta(hours=override_hours))
+    return DEFAULT_RULE
 
 
 class MarketplaceMark(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -43,7 +43,7 @@ def _deadlines(rows: Iterable[Any]) -> list[store.DeadlineRow]:
         first = messages[0]
         stored = deadlines.deadline(
             [message_facts(m) for m in messages],
-            deadlines.rule_for(first["marketplace"]),
+            deadlines.rule_for(first["marketplace"], first["override_hours"]),
             first["no_response_needed_at"],
         )
         result.append(
@@ -79,9 +79,13 @@ async def response_times_report(
     db: Executor, tenant_id: str, marketplace: str, days: int, now: datetime
 ) -> response_times.ResponseTimes:
     """The tenant's buyer messages of the last ``days`` on ``marketplace``, the marketplace's way."""
-    if marketplace not in deadlines.RULES:
+    if marketplace not in deadlines.RULES and marketplace not in await store.response_windows(
+        db, tenant_id
+    ):
         known = sorted(deadlines.RULES)
-        raise response_times.InvalidReportQuery(f"marketplace must be one of {known}")
+        raise response_times.InvalidReportQuery(
+            f"marketplace must be one of {known} or one the tenant set a response window for"
+        )
     since, _ = response_times.window(now, days)
     rows = await store.report_facts(db, tenant_id, marketplace, since)
     found: list[tuple[str, deadlines.MessageOutcome]] = []
@@ -90,9 +94,30 @@ async def response_times_report(
         first = messages[0]
         outcomes = deadlines.outcomes(
             [message_facts(m) for m in messages],
-            deadlines.rule_for(first["marketplace"]),
+            deadlines.rule_for(first["marketplace"], first["override_hours"]),
             first["no_response_needed_at"],
             now,
         )
         found.extend((ticket_id, o) for o in outcomes)
     return response_times.report(marketplace, days, now, found)
+
+
+async def response_windows(db: Executor, tenant_id: str) -> dict[str, int]:
+    """The tenant's response window (hours) per marketplace it set one for."""
+    return await store.response_windows(db, tenant_id)
+
+
+async def save_response_window(
+    unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
+    tenant_id: str,
+    marketplace: str,
+    hours: int,
+) -> None:
+    """Set the tenant's window for ``marketplace`` and move the stored deadlines of its
+    tickets there that wait for the seller, in one transaction (the queue sorts on them)."""
+    deadlines.check_override(marketplace, hours)
+    async with unit_of_work() as uow:
+        await store.save_response_window(uow.conn, tenant_id, marketplace, hours)
+        await refresh_deadlines(
+            uow.conn, await store.awaiting_ticket_ids(uow.conn, tenant_id, marketplace)
+        )

@@ -250,13 +250,16 @@ async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[asyncp
     rows: list[asyncpg.Record] = await db.fetch(
         """
         WITH locked AS (
-            SELECT id, marketplace, no_response_needed_at FROM poller_tickets
+            SELECT id, tenant_id, marketplace, no_response_needed_at FROM poller_tickets
             WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
         )
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
+               w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM locked t
+        LEFT JOIN poller_response_windows w
+            ON w.tenant_id = t.tenant_id AND w.marketplace = t.marketplace
         JOIN poller_ticket_messages m ON m.ticket_id = t.id
         JOIN poller_external_messages e ON e.id = m.external_message_id
         LEFT JOIN poller_replies r ON r.ticket_message_id = m.id
@@ -315,10 +318,13 @@ async def report_facts(
               AND m.received_at >= $3
         )
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
+               w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM recent
         JOIN poller_tickets t ON t.id = recent.ticket_id
+        LEFT JOIN poller_response_windows w
+            ON w.tenant_id = t.tenant_id AND w.marketplace = t.marketplace
         JOIN poller_ticket_messages m ON m.ticket_id = t.id
         JOIN poller_external_messages e ON e.id = m.external_message_id
         LEFT JOIN poller_replies r ON r.ticket_message_id = m.id
@@ -329,3 +335,40 @@ async def report_facts(
         since,
     )
     return rows
+
+
+async def response_windows(db: Executor, tenant_id: str) -> dict[str, int]:
+    """The tenant's response window (hours) per marketplace it set one for."""
+    rows = await db.fetch(
+        "SELECT marketplace, hours FROM poller_response_windows WHERE tenant_id = $1"
+        " ORDER BY marketplace",
+        tenant_id,
+    )
+    return {r["marketplace"]: int(r["hours"]) for r in rows}
+
+
+async def save_response_window(db: Executor, tenant_id: str, marketplace: str, hours: int) -> None:
+    await db.execute(
+        """
+        INSERT INTO poller_response_windows (tenant_id, marketplace, hours) VALUES ($1, $2, $3)
+        ON CONFLICT (tenant_id, marketplace) DO UPDATE SET hours = EXCLUDED.hours,
+                                                           updated_at = now()
+        """,
+        tenant_id,
+        marketplace,
+        hours,
+    )
+
+
+async def awaiting_ticket_ids(db: Executor, tenant_id: str, marketplace: str) -> list[str]:
+    """The tenant's tickets on ``marketplace`` that wait for the seller (their deadline
+    depends on the window)."""
+    rows = await db.fetch(
+        """
+        SELECT id FROM poller_tickets
+        WHERE tenant_id = $1 AND marketplace = $2 AND response_state = 'AWAITING_REPLY'
+        """,
+        tenant_id,
+        marketplace,
+    )
+    return [r["id"] for r in rows]
