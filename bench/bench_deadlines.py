@@ -81,18 +81,22 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
 async def _agent_queue(ctx: BenchContext) -> list[Figure]:
     database = await ctx.make_database("bench_deadlines_queue")
-    poller = await _poller(ctx, database, {}, poll=False)
+    # BENCH_DEADLINES_QUEUE_ALERT_INTERVAL: the alert loop's interval meanwhile (an hour:
+    # the queue without the alert rounds beside it).
+    interval = os.environ.get("BENCH_DEADLINES_QUEUE_ALERT_INTERVAL", str(ALERT_INTERVAL))
+    poller = await _poller(ctx, database, {}, poll=False, RESPONSE_ALERT_INTERVAL_SECONDS=interval)
     try:
         seeded = await _seed_queue(poller.runtime.pool)
         print(f"  seeded {QUEUE_TICKETS} tickets in {seeded:.1f} s", file=sys.stderr, flush=True)
         endpoints = await _queue_endpoints(poller)
         sql = await _statement_alone(poller.runtime.pool)
+        round_ms = await _alert_round_sql(poller.runtime.pool)
         health = await bench_http._load(bench_http._health_of(endpoints[0][1]), RATE)
         figures = []
         for label, endpoint in endpoints:
             print(f"  {label} at {RATE}/s …", file=sys.stderr, flush=True)
             summary = await bench_http._load(endpoint, RATE)
-            figures.append(_queue_figure(label, summary, health, sql[label]))
+            figures.append(_queue_figure(label, summary, health, sql[label], round_ms))
         return figures
     finally:
         await poller.stop()
@@ -203,8 +207,28 @@ async def _explain(pool: asyncpg.Pool, query: store.TicketQuery) -> None:
     print("\n".join(r[0] for r in plan), file=sys.stderr, flush=True)
 
 
+async def _alert_round_sql(pool: asyncpg.Pool) -> tuple[float, float]:
+    """What the alert loop (every 15 s, same database) asks of PostgreSQL in a round with
+    nothing new: the claim (rolled back), and the metric's count over every ticket, ms."""
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        start = time.perf_counter()
+        await alerts_store.claim_alerts(conn, datetime.now(UTC), 500)
+        claim = 1000 * (time.perf_counter() - start)
+        start = time.perf_counter()
+        await alerts_store.deadline_counts(conn, datetime.now(UTC))
+        counts = 1000 * (time.perf_counter() - start)
+        await tx.rollback()
+    return claim, counts
+
+
 def _queue_figure(
-    label: str, s: dict[str, float], health: dict[str, float], sql: dict[str, float]
+    label: str,
+    s: dict[str, float],
+    health: dict[str, float],
+    sql: dict[str, float],
+    round_ms: tuple[float, float],
 ) -> Figure:
     return {
         "name": f"tickets?sort=respondBy {label}, {QUEUE_TICKETS:,} open @ {RATE}/s p99",
@@ -216,7 +240,9 @@ def _queue_figure(
             f"({s['requests'] / SECONDS:.0f}/s), {int(s['errors'])} errors, p50 "
             f"{s['p50_ms']:.1f} ms, max {s['max_ms']:.0f} ms; baselines: /health at {RATE}/s "
             f"just before (p99; p50 {health['p50_ms']:.1f} ms), the SQL statement alone "
-            f"p50 {sql['p50']:.2f} ms, p99 {sql['p99']:.2f} ms"
+            f"p50 {sql['p50']:.2f} ms, p99 {sql['p99']:.2f} ms; an alert round's SQL "
+            f"(meanwhile every {ALERT_INTERVAL:.0f} s): claim {round_ms[0]:.0f} ms, "
+            f"metric's count {round_ms[1]:.0f} ms"
         ),
     }
 
