@@ -195,7 +195,7 @@ def _after(query: store.TicketQuery, at: datetime, ticket_id: str) -> store.Tick
 
 
 async def _explain(pool: asyncpg.Pool, query: store.TicketQuery) -> None:
-    """The first page's plan, as PostgreSQL runs the service's statement (stderr)."""
+    """The plan of the deadline order (tenant, respond_by, id), first page (stderr)."""
     plan = await pool.fetch(
         """
         EXPLAIN (ANALYZE, BUFFERS)
