@@ -300,6 +300,22 @@ def recording_impatient_consumer(purpose: str) -> Callable[[Runtime[Any]], None]
     return register
 
 
+def recording(purpose: str) -> Callable[[Runtime[Any]], None]:
+    """A consumer of tenant.archived that stores each event it handles in ``seen``."""
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id) VALUES ($1, $2)",
+                event.event_id,
+                event.tenant_id,
+            )
+
+        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose=purpose)
+
+    return register
+
+
 async def _not_ready(http) -> bool | None:
     return True if (await http.get("/ready")).status_code == 503 else None
 
@@ -310,16 +326,7 @@ async def _not_ready(http) -> bool | None:
 async def test_an_oversized_bad_event_is_dead_lettered_without_freezing_the_service(
     start_service, private_nats
 ):
-    def register(runtime: Runtime[Any]) -> None:
-        async def handle(event: TenantArchived, delivery: Delivery) -> None:
-            await runtime.pool.execute(
-                "INSERT INTO seen (event_id, tenant_id) VALUES ($1, $2)",
-                event.event_id, event.tenant_id,
-            )  # fmt: skip
-
-        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="big")
-
-    service = await start(start_service, private_nats, register)
+    service = await start(start_service, private_nats, recording("big"))
     js = service.runtime.js
     max_payload = service.runtime.nc.max_payload
     filler = "x" * (max_payload - 200)
@@ -344,16 +351,7 @@ async def test_occurred_at_up_to_five_minutes_ahead_is_handled_beyond_is_dead_le
     """The documented tolerance for a clock running ahead, at its edges: 15 s either side
     of 5 minutes (room for a slow machine between publishing and decoding)."""
 
-    def register(runtime: Runtime[Any]) -> None:
-        async def handle(event: TenantArchived, delivery: Delivery) -> None:
-            await runtime.pool.execute(
-                "INSERT INTO seen (event_id, tenant_id) VALUES ($1, $2)",
-                event.event_id, event.tenant_id,
-            )  # fmt: skip
-
-        EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="skew")
-
-    service = await start(start_service, private_nats, register)
+    service = await start(start_service, private_nats, recording("skew"))
     js = service.runtime.js
     now = datetime.now(UTC)
     inside = archived("ahead-inside", 1, occurred_at=now + timedelta(minutes=4, seconds=45))
