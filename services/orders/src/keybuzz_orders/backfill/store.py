@@ -22,48 +22,6 @@ from keybuzz_orders.store import Conn
 JOB_COLUMNS = "*, id::text AS job_id"
 
 
-async def insert_job(
-    conn: Conn,
-    *,
-    tenant_id: str,
-    marketplace: str,
-    marketplace_id: str,
-    trigger: str,
-    days: int,
-    created_after: str,
-    owner: str,
-    lease_seconds: float,
-    source_event_id: str | None,
-) -> asyncpg.Record | None:
-    """The new job, or None when the tenant already has a running one (or the event did)."""
-    return await conn.fetchrow(
-        f"""
-INSERT INTO order_backfill_jobs (tenant_id, marketplace, marketplace_id, trigger, days,
-                                 created_after, owner, lease_until, source_event_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), $9)
-ON CONFLICT DO NOTHING
-RETURNING {JOB_COLUMNS}
-""",  # noqa: S608
-        tenant_id,
-        marketplace,
-        marketplace_id,
-        trigger,
-        days,
-        created_after,
-        owner,
-        lease_seconds,
-        source_event_id,
-    )
-
-
-async def running_job(conn: Conn, tenant_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs"  # noqa: S608
-        " WHERE tenant_id = $1 AND status = 'RUNNING'",
-        tenant_id,
-    )
-
-
 async def recent_jobs(conn: Conn, tenant_id: str, limit: int) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs"  # noqa: S608
@@ -72,13 +30,6 @@ async def recent_jobs(conn: Conn, tenant_id: str, limit: int) -> list[asyncpg.Re
         limit,
     )
     return rows
-
-
-async def job_for_event(conn: Conn, event_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs WHERE source_event_id = $1",  # noqa: S608
-        event_id,
-    )
 
 
 async def get_job(conn: Conn, job_id: str, tenant_id: str | None = None) -> asyncpg.Record | None:
@@ -97,10 +48,21 @@ class PostgresJobStore:
         self.conn = conn
 
     async def job_for_event(self, event_id: str) -> JobView | None:
-        return _view(await job_for_event(self.conn, event_id))
+        return _view(
+            await self.conn.fetchrow(
+                f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs WHERE source_event_id = $1",  # noqa: S608
+                event_id,
+            )
+        )
 
     async def running_job(self, tenant_id: str) -> JobView | None:
-        return _view(await running_job(self.conn, tenant_id))
+        return _view(
+            await self.conn.fetchrow(
+                f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs"  # noqa: S608
+                " WHERE tenant_id = $1 AND status = 'RUNNING'",
+                tenant_id,
+            )
+        )
 
     async def insert_job(
         self,
@@ -115,20 +77,26 @@ class PostgresJobStore:
         lease_seconds: float,
         source_event_id: str | None,
     ) -> JobView | None:
-        return _view(
-            await insert_job(
-                self.conn,
-                tenant_id=tenant_id,
-                marketplace=marketplace,
-                marketplace_id=marketplace_id,
-                trigger=trigger,
-                days=days,
-                created_after=created_after,
-                owner=owner,
-                lease_seconds=lease_seconds,
-                source_event_id=source_event_id,
-            )
+        """The new job, or None when the tenant already has a running one (or the event did)."""
+        row = await self.conn.fetchrow(
+            f"""
+INSERT INTO order_backfill_jobs (tenant_id, marketplace, marketplace_id, trigger, days,
+                                 created_after, owner, lease_until, source_event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), $9)
+ON CONFLICT DO NOTHING
+RETURNING {JOB_COLUMNS}
+""",  # noqa: S608
+            tenant_id,
+            marketplace,
+            marketplace_id,
+            trigger,
+            days,
+            created_after,
+            owner,
+            lease_seconds,
+            source_event_id,
         )
+        return _view(row)
 
 
 def _view(row: asyncpg.Record | None) -> JobView | None:
