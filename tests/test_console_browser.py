@@ -44,9 +44,15 @@ needs_chromium = pytest.mark.skipif(
 )
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts" / "console"
 SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller: 94 orders over 90 days
 CALLBACK_PATH = "/api/v1/marketplaces/amazon/oauth/callback"
@@ -127,8 +133,10 @@ async def register_sandbox_app(stack: Infra, sandbox: str, source: str, redirect
     vault = hvac.Client(url=stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
     await asyncio.to_thread(
         vault.secrets.kv.v2.create_or_update_secret,
-        path=f"keybuzz/amazon_spapi/app/{source}", secret=app, mount_point="secret",
-    )  # fmt: skip
+        path=f"keybuzz/amazon_spapi/app/{source}",
+        secret=app,
+        mount_point="secret",
+    )
     async with httpx.AsyncClient(base_url=sandbox, timeout=10) as http:
         assert (
             await http.post("/_sandbox/redirect-uris", json={"uri": redirect})
@@ -353,8 +361,11 @@ def test_the_console_refuses_to_start_where_real_sellers_are(environment: str) -
     result = subprocess.run(
         [sys.executable, "-m", "keybuzz_devstack.console"],
         env={"KEYBUZZ_ENV": environment, "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert f"refused when KEYBUZZ_ENV={environment}" in result.stderr
 
