@@ -6,6 +6,7 @@ either). Lists are sorted newest first unless `sort_by` says otherwise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -44,7 +45,8 @@ T = TypeVar("T")
 class Filters:
     """A query's filters: element name -> its values, plus paging, date and sort."""
 
-    def __init__(self, request: etree._Element) -> None:
+    def __init__(self, book: ShopBook, request: etree._Element) -> None:
+        self.book = book
         self.values: dict[str, list[etree._Element]] = {}
         for name, element in children(request):
             self.values.setdefault(name, []).append(element)
@@ -71,12 +73,21 @@ class Filters:
             return {text_of(e) for e in elements}
         return {text_of(c) for e in elements for c in e if isinstance(c.tag, str)}
 
-    def in_range(self, value: float | None) -> bool:
+    def in_range(self, virtual: float | None) -> bool:
+        """Whether a (virtual) time is within the date filter, compared as the client sees
+        it: real time, whole seconds."""
         if self.date_type is None:
             return True
-        if value is None:
+        if virtual is None:
             return False
+        value = math.floor(self.book.real(virtual))
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def virtual_bounds(self) -> tuple[float | None, float | None]:
+        """The date filter as virtual times, widened by a second each way."""
+        low = None if self.low is None else self.book.virtual(self.low) - 1
+        high = None if self.high is None else self.book.virtual(self.high + 1) + 1
+        return low, high
 
 
 def _time_or_none(text: str) -> float | None:
@@ -105,7 +116,7 @@ def _too_many(service: str, filters: Filters) -> etree._Element | None:
 
 
 def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(request)
+    filters = Filters(book, request)
     if (refused := _too_many("messages_query", filters)) is not None:
         return refused
     now = book.virtual(real_now)
@@ -252,7 +263,7 @@ def _send(
 
 
 def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(request)
+    filters = Filters(book, request)
     if (refused := _too_many("orders_query", filters)) is not None:
         return refused
     wanted_ids = _union(
@@ -270,11 +281,9 @@ def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> et
     skus = filters.texts("offer_seller_id")
     ascending = filters.text("sort_by") == "ASC"
     answer = response("orders_query")
-    if wanted_ids is None and not (
-        states or products or offers or skus or filters.date_type not in (None, "CreatedAt")
-    ):
-        # Orders are in time order: a creation window is a range of indices, paged as is.
-        indices = book.order_candidates(now, filters.date_type, filters.low, filters.high)
+    if wanted_ids is None and not (states or products or offers or skus or filters.date_type):
+        # Orders are in time order: the whole list is a range of indices, paged as is.
+        indices = book.order_candidates(now, None, None, None)
         ordered = indices if ascending else indices[::-1]
         add_paging(answer, filters.page, filters.per_page, len(ordered))
         for index in _page(ordered, filters):
@@ -286,7 +295,7 @@ def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> et
             (o for o in found if o is not None), key=lambda o: o.index
         )
     else:
-        indices = book.order_candidates(now, filters.date_type, filters.low, filters.high)
+        indices = book.order_candidates(now, filters.date_type, *filters.virtual_bounds())
         candidates = (book.gen.order(i) for i in indices)
     matching = [
         o
@@ -369,7 +378,7 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
 
 
 def incidents_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(request)
+    filters = Filters(book, request)
     if (refused := _too_many("incidents_query", filters)) is not None:
         return refused
     now = book.virtual(real_now)
