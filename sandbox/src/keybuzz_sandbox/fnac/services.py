@@ -181,21 +181,36 @@ def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> N
 # --- messages_update --------------------------------------------------------------------
 
 
-def messages_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+def _each_element(
+    book: ShopBook,
+    service: str,
+    request: etree._Element,
+    real_now: float,
+    handle: Callable[[etree._Element, etree._Element, float], bool],
+) -> etree._Element:
+    """An update service: `handle` writes each request element's result into the answer
+    and says whether it failed; any failure makes the answer's status ERROR."""
     now = book.virtual(real_now)
     book.materialize(now)
-    answer = response("messages_update")
+    answer = response(service)
     failed = False
     for _, element in children(request):
-        result = add(answer, "message", status="OK", id=element.get("id", ""))
-        problem = _update_message(book, element, real_now, now)
-        if problem is not None:
-            failed = True
-            result.set("status", "ERROR")
-            add_error(result, *problem)
+        failed |= handle(answer, element, now)
     if failed:
         answer.set("status", "ERROR")
     return answer
+
+
+def messages_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    def handle(answer: etree._Element, element: etree._Element, now: float) -> bool:
+        result = add(answer, "message", status="OK", id=element.get("id", ""))
+        problem = _update_message(book, element, real_now, now)
+        if problem is not None:
+            result.set("status", "ERROR")
+            add_error(result, *problem)
+        return problem is not None
+
+    return _each_element(book, "messages_update", request, real_now, handle)
 
 
 def _update_message(
@@ -483,11 +498,8 @@ def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, 
 
 def incidents_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
     """Refunds (the only action): each line must have an open incident and not be refunded."""
-    now = book.virtual(real_now)
-    book.materialize(now)
-    answer = response("incidents_update")
-    failed = False
-    for _, element in children(request):
+
+    def handle(answer: etree._Element, element: etree._Element, now: float) -> bool:
         order_id = element.get("order_id", "")
         order = book.find_order(order_id, now)
         incident = book.incident_for(order.index, now) if order else None
@@ -497,13 +509,11 @@ def incidents_update(book: ShopBook, request: etree._Element, real_now: float) -
             or incident is None
             or (wanted and wanted.upper() != incident.facts.incident_id)
         ):
-            failed = True
             add_error(answer, errors.NO_INCIDENT, f"no incident on order {order_id or wanted}")
-            continue
-        failed |= _refund(answer, book, order, incident, element, now)
-    if failed:
-        answer.set("status", "ERROR")
-    return answer
+            return True
+        return _refund(answer, book, order, incident, element, now)
+
+    return _each_element(book, "incidents_update", request, real_now, handle)
 
 
 def _refund(
