@@ -28,7 +28,7 @@ from keybuzz_oauth.connections import ShopCredentials
 from keybuzz_oauth.ports import ShopAnswerUnreadable, ShopRefused, ShopUnavailable
 
 SHOP_FIELDS = ("partner_id", "shop_id", "key")
-FNAC_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+FNAC_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class VaultCredentials:
@@ -83,7 +83,12 @@ class FnacShops:
             partner_id=credentials.partner_id, shop_id=credentials.shop_id, key=credentials.key
         )
         try:
-            await FnacClient(self.http, self.base_url, shop).authenticate()
+            # A person waits for the answer: one retry, a short back-off; a longer
+            # Retry-After from Fnac is passed on to the caller rather than waited for here.
+            client = FnacClient(
+                self.http, self.base_url, shop, attempts=2, max_backoff=2.0, max_retry_after=5.0
+            )
+            await client.authenticate()
         except FnacCredentialsRefused as exc:
             raise ShopRefused(str(exc)) from None
         except FnacUnavailable as exc:
