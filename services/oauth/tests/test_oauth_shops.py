@@ -7,7 +7,7 @@ the events on JetStream, and the logs, where the key must never appear."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -57,6 +57,24 @@ async def fnac_shop(sandbox_url: str) -> dict[str, Any]:
     return (await sandbox_shops(sandbox_url, "FNAC"))[0]
 
 
+@pytest.fixture
+async def fnac_faults(
+    sandbox_url: str,
+) -> AsyncIterator[Callable[[dict[str, Any]], Awaitable[None]]]:
+    """Arms the double's faults; cleared afterwards (the sandbox serves the whole session)."""
+    url = f"{sandbox_url}/_sandbox/fnac/faults"
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def arm(faults: dict[str, Any]) -> None:
+            response = await http.put(url, json=faults)
+            assert response.status_code == 200, response.text
+
+        try:
+            yield arm
+        finally:
+            assert (await http.delete(url)).status_code == 204
+
+
 async def shop_api(
     kit: OauthKit, method: str, path: str, tenant: str, **kwargs: Any
 ) -> httpx.Response:
@@ -68,7 +86,7 @@ async def shop_api(
 
 async def outbox(kit: OauthKit, tenant: str) -> list[str]:
     rows = await kit.runtime.pool.fetch(
-        "SELECT subject FROM event_outbox WHERE payload::text LIKE '%' || $1 || '%' ORDER BY id",
+        "SELECT subject FROM event_outbox WHERE partition_key = $1 ORDER BY id",
         tenant,
     )
     return [row["subject"] for row in rows]
@@ -182,20 +200,57 @@ async def test_a_shop_connected_to_one_tenant_is_refused_to_another(
     await shop_api(shop_kit, "DELETE", "fnac/connection", second)
 
 
-async def test_posting_again_rotates_the_key_in_vault(
-    shop_kit: OauthKit, fnac_shop: dict[str, Any]
+async def test_a_rotated_key_replaces_the_old_one_and_the_old_one_is_refused(
+    shop_kit: OauthKit, sandbox_url: str
 ) -> None:
+    [shop] = [s for s in await sandbox_shops(sandbox_url, "FNAC") if "Librairie" in s["name"]]
     tenant = new_tenant()
-    first = await shop_api(shop_kit, "POST", "fnac/connection", tenant, json=body(fnac_shop))
+    first = await shop_api(shop_kit, "POST", "fnac/connection", tenant, json=body(shop))
+    assert first.status_code == 200, first.text
     row = await shop_row(shop_kit, tenant)
-    again = await shop_api(shop_kit, "POST", "fnac/connection", tenant, json=body(fnac_shop))
-    assert (first.status_code, again.status_code) == (200, 200)
-    rotated = await shop_row(shop_kit, tenant)
-    assert rotated["id"] == row["id"] and rotated["connected_at"] > row["connected_at"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        rotated = await http.post(f"{sandbox_url}/_sandbox/fnac/shops/{shop['shop_id']}/rotate-key")
+    assert rotated.status_code == 200, rotated.text
+    new_key = rotated.json()["key"]
+
+    stale = await shop_api(shop_kit, "POST", "fnac/connection", tenant, json=body(shop))
+    assert stale.status_code == 422  # Fnac no longer takes the old key; nothing changes
+    assert read_secret(shop_kit.stack, shop_path(tenant))["key"] == shop["key"]
+    again = await shop_api(
+        shop_kit, "POST", "fnac/connection", tenant, json=body(shop, key=new_key)
+    )
+    assert again.status_code == 200, again.text
+    assert read_secret(shop_kit.stack, shop_path(tenant))["key"] == new_key
+    assert _vault_versions(shop_kit, tenant) == 2
+    now = await shop_row(shop_kit, tenant)
+    assert now["id"] == row["id"] and now["connected_at"] > row["connected_at"]
     assert await outbox(shop_kit, tenant) == ["connection.connected"] * 2
-    versions = _vault_versions(shop_kit, tenant)
-    assert versions == 2
-    await shop_api(shop_kit, "DELETE", "fnac/connection", tenant)
+    assert new_key not in await database_dump(shop_kit.runtime.pool)
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [
+        ({"failNext": 5, "failStatus": 503}, 503),
+        ({"malformedNext": 5, "malformedKind": "entities"}, 502),
+    ],
+    ids=["fnac-503", "fnac-entities"],
+)
+async def test_a_failing_fnac_stores_nothing(
+    shop_kit: OauthKit,
+    fnac_shop: dict[str, Any],
+    fnac_faults: Callable[[dict[str, Any]], Awaitable[None]],
+    fault: dict[str, Any],
+    status: int,
+) -> None:
+    await fnac_faults({**fault, "operations": ["auth"]})
+    tenant = new_tenant()
+    answer = await shop_api(shop_kit, "POST", "fnac/connection", tenant, json=body(fnac_shop))
+    assert answer.status_code == status, answer.text
+    assert ("retry-after" in answer.headers) == (status == 503)
+    assert "nothing was connected" in answer.json()["message"]
+    assert read_secret(shop_kit.stack, shop_path(tenant)) is None
+    assert await shop_row(shop_kit, tenant) is None and await outbox(shop_kit, tenant) == []
 
 
 async def test_a_darty_shop_connects_as_darty_and_disconnects(
