@@ -16,6 +16,8 @@ HTTP: refusals are the domain errors of ``errors.py``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
@@ -92,7 +94,9 @@ async def connect(
     async with ports.unit_of_work() as uow:
         before = await _claim(uow, credentials, user_id)
         connection = await _record_connected(uow, credentials, user_id)
-        await _store(ports, credentials)
+        title = _title(credentials.marketplace)
+        with _vault_change(f"the {title} key could not be stored; nothing was connected, retry"):
+            await ports.vault.store_shop(credentials)
     rotated = before is not None and before.seller_id == credentials.shop_id
     log.info(
         "shop connected",
@@ -158,15 +162,15 @@ def _taken(credentials: ShopCredentials, user_id: str) -> ShopAlreadyConnected:
     )
 
 
-async def _store(ports: OauthPorts, credentials: ShopCredentials) -> None:
+@contextmanager
+def _vault_change(failure: str) -> Iterator[None]:
+    """A Vault write or delete: a failure is logged and said as ``failure`` (the unit of
+    work it is in rolls back, so nothing changed)."""
     try:
-        await ports.vault.store_shop(credentials)
+        yield
     except VaultError as exc:
-        log.error("could not write shop credentials to Vault", extra={"reason": str(exc)})
-        raise CredentialsUnavailable(
-            f"the {_title(credentials.marketplace)} key could not be stored; "
-            "nothing was connected, retry"
-        ) from None
+        log.error("Vault refused a shop key change", extra={"reason": str(exc)})
+        raise CredentialsUnavailable(failure) from None
 
 
 async def _record_connected(
@@ -234,14 +238,9 @@ async def disconnect(
         if connection.status is Status.DISCONNECTED:
             return ConnectionReport.of(connection)
         # Always the tenant's path: a key written by a connect that failed afterwards goes too.
-        try:
+        title = _title(marketplace)
+        with _vault_change(f"could not delete the {title} key from Vault; nothing was changed"):
             await ports.vault.delete_shop(tenant_id, marketplace)
-        except VaultError as exc:
-            log.error("could not delete shop credentials", extra={"reason": str(exc)})
-            raise CredentialsUnavailable(
-                f"could not delete the {_title(marketplace)} key from Vault; "
-                "nothing was changed, retry"
-            ) from None
         ended = await uow.store.mark_disconnected(tenant_id, marketplace)
         if ended is not None:
             uow.emit(

@@ -71,11 +71,12 @@ WHERE tenant_id = $1 AND marketplace_type = $2
 """
 
 # Same seller again (another marketplace of the region): keep the marketplaces already
-# connected; another seller, or a connection that had ended, starts afresh.
+# connected; another seller, or a connection that had ended, starts afresh. A Fnac or
+# Darty shop (its id the seller id) has no marketplace ids and no region.
 _UPSERT_CONNECTED = f"""
 INSERT INTO marketplace_connections AS mc (tenant_id, marketplace_type, status, seller_id,
     marketplace_ids, region, vault_path, connected_by, connected_at)
-VALUES ($1, $2, 'CONNECTED', $3, ARRAY[$4::text], $5, $6, $7, now())
+VALUES ($1, $2, 'CONNECTED', $3, $4::text[], $5, $6, $7, now())
 ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET
     status = 'CONNECTED',
     marketplace_ids = CASE
@@ -87,25 +88,6 @@ ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET
     END,
     seller_id = EXCLUDED.seller_id,
     region = EXCLUDED.region,
-    vault_path = EXCLUDED.vault_path,
-    connected_by = EXCLUDED.connected_by,
-    connected_at = now(),
-    disconnected_at = NULL,
-    last_error = NULL,
-    updated_at = now()
-RETURNING {_CONNECTION_COLUMNS}
-"""
-
-# A shop: its id is the seller id; another shop of the same marketplace replaces it.
-_UPSERT_SHOP_CONNECTED = f"""
-INSERT INTO marketplace_connections AS mc (tenant_id, marketplace_type, status, seller_id,
-    vault_path, connected_by, connected_at)
-VALUES ($1, $2, 'CONNECTED', $3, $4, $5, now())
-ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET
-    status = 'CONNECTED',
-    seller_id = EXCLUDED.seller_id,
-    marketplace_ids = '{{}}',
-    region = NULL,
     vault_path = EXCLUDED.vault_path,
     connected_by = EXCLUDED.connected_by,
     connected_at = now(),
@@ -230,7 +212,7 @@ class PostgresOauthStore:
             connected.tenant_id,
             AMAZON,
             connected.seller_id,
-            connected.marketplace_id,
+            [connected.marketplace_id],
             connected.region,
             connected.vault_path,
             connected.user_id,
@@ -240,10 +222,12 @@ class PostgresOauthStore:
     async def upsert_shop_connected(self, connected: ShopConnected) -> Connection:
         try:
             row = await self.db.fetchrow(
-                _UPSERT_SHOP_CONNECTED,
+                _UPSERT_CONNECTED,
                 connected.tenant_id,
                 connected.marketplace,
                 connected.shop_id,
+                [],
+                None,
                 connected.vault_path,
                 connected.user_id,
             )
