@@ -284,6 +284,73 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
 
 
 @needs_chromium
+@pytest.mark.timeout(180)
+async def test_a_seller_connects_a_fnac_shop_with_its_key_in_the_console(
+    stack: Infra,
+    sandbox_url: str,
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    """Only oauth runs: the form posts the shop's credentials, Fnac (the double) checks them."""
+    tenant = f"demo-{uuid.uuid4().hex[:8]}"
+    product = await seed_product(make_database, tenant)
+    oauth = await start_service(OAUTH, FNAC_API_URL=f"{sandbox_url}/fnac/api.php/")
+    async with httpx.AsyncClient(timeout=10) as http:
+        shops = (await http.get(f"{sandbox_url}/_sandbox/fnac/shops")).json()
+    fnac = next(s for s in shops if s["marketplace"] == "FNAC")
+    port = infra.free_port()
+    environ = {
+        "CONSOLE_PORT": str(port),
+        "PRODUCT_DATABASE_URL": product,
+        "DATABASE_URL": await make_database("console"),
+        "CONSOLE_OAUTH_URL": oauth.url,
+        **{f"CONSOLE_{n}_URL": NOWHERE for n in ("ORDERS", "POLLER", "TENANT_SYNC")},
+    }
+    async with running_console(environ) as console, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        expect.set_options(timeout=STEP_MS)
+        script_errors: list[str] = []
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
+        page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await page.goto(console.url)
+        await page.get_by_role("combobox", name="Tenant").select_option(tenant)
+        await expect(page.locator("#fnac-status")).to_have_text("NOT_CONNECTED")
+        await expect(page.locator("#darty-status")).to_have_text("NOT_CONNECTED")
+
+        # A wrong key: Fnac refuses, the form says so, nothing is connected.
+        await page.get_by_label("Partner id").fill(fnac["partner_id"])
+        await page.get_by_label("Shop id").fill(fnac["shop_id"])
+        await page.get_by_label("Key").fill("not-the-key")
+        await page.get_by_role("button", name="Connect Fnac / Darty").click()
+        await expect(page.locator("#shop-error")).to_contain_text("422: Fnac refused these")
+        await expect(page.locator("#fnac-status")).to_have_text("NOT_CONNECTED")
+        await screenshot(page, "20-fnac-refused")
+
+        # The shop's key: CONNECTED, and the key is gone from the page.
+        await page.get_by_label("Key").fill(fnac["key"])
+        await page.get_by_role("button", name="Connect Fnac / Darty").click()
+        await expect(page.locator("#outcome")).to_contain_text(f"FNAC shop {fnac['shop_id']}")
+        await expect(page.locator("#fnac-status")).to_have_text("CONNECTED")
+        await expect(page.locator("#shop-details")).to_contain_text("verified")
+        await expect(page.locator("#shop-error")).to_be_hidden()
+        await expect(page.get_by_label("Key")).to_have_value("")
+        assert fnac["key"] not in await page.content()
+        await screenshot(page, "21-fnac-connected")
+
+        # Disconnect (after the confirmation dialog): the key leaves Vault.
+        await page.locator("#disconnect-shop").click()
+        await expect(page.locator("#fnac-status")).to_have_text("DISCONNECTED")
+        vault = hvac.Client(url=stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+        with pytest.raises(hvac.exceptions.InvalidPath):
+            vault.secrets.kv.v2.read_secret_version(
+                path=f"keybuzz/tenants/{tenant}/fnac_api", mount_point="secret"
+            )
+        await screenshot(page, "22-fnac-disconnected")
+        assert script_errors == []
+        await page.close()
+
+
+@needs_chromium
 async def test_the_console_shows_errors_instead_of_a_blank_page(
     make_database: Callable[[str], Awaitable[str]],
 ) -> None:
@@ -381,6 +448,7 @@ def test_the_dev_stack_runs_the_console_where_the_oauth_callback_lands() -> None
     )
     assert console.env["CONSOLE_PORT"] == str(stack.CONSOLE_PORT)
     assert console.env["CONSOLE_OAUTH_URL"] == f"http://127.0.0.1:{stack.SERVICES['oauth']}"
+    assert shared["FNAC_API_URL"] == f"{stack.SANDBOX_URL}/fnac/api.php/"  # the Fnac double
     # It mints tokens for any tenant: not part of a production-like stack.
     parts, _ = stack.plan_parts({"KEYBUZZ_ENV": "staging"})
     assert "console" not in [p.name for p in parts]
