@@ -58,7 +58,7 @@ _NSMAP: Any = {None: NS}
 
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
-        resolve_entities="internal",  # type: ignore[arg-type]  # lxml takes it; its stubs say bool
+        resolve_entities="internal",
         load_dtd=False,
         dtd_validation=False,
         no_network=True,
