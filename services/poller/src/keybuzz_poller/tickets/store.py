@@ -1,4 +1,5 @@
-"""All SQL of tickets (asyncpg): external messages, tickets, ticket messages, the ticket reads."""
+"""All SQL of tickets (asyncpg): external messages, tickets, ticket messages, the ticket reads;
+``PostgresTickets``, the ``TicketStore`` port on a pool or a unit of work's connection."""
 
 from __future__ import annotations
 
@@ -9,50 +10,13 @@ import asyncpg
 import msgspec
 from keybuzz_shared.db import Executor
 
-
-# Rows as the INSERTs below take them: the field order is the column order.
-class ExternalMessageRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    tenant_id: str
-    marketplace: str
-    external_id: str
-    order_id: str | None
-    buyer_email: str | None
-    buyer_name: str | None
-    subject: str
-    body: str
-    quoted: str
-    attachments: str  # JSON text
-    inbound_address: str | None
-    country: str | None
-    sent_at: datetime | None
-    received_at: datetime
-    raw: bytes
-    parse_error: str | None
-    accepted_at: datetime | None  # the MX's acceptance (null: mail from another path)
-
-
-class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    tenant_id: str
-    marketplace: str
-    thread_key: str
-    order_id: str | None
-    buyer_email: str | None
-    buyer_name: str | None
-    subject: str
-    last_message_at: datetime
-    message_count: int = 1  # new messages of this batch in the thread
-
-
-class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    ticket_id: str
-    tenant_id: str
-    external_message_id: str
-    body: str
-    received_at: datetime
-    awaits_reply: bool = True  # a buyer message: it opens a response deadline
+from keybuzz_poller.tickets.ports import (
+    DeadlineFact,
+    DeadlineRow,
+    ExternalMessageRow,
+    TicketMessageRow,
+    TicketRow,
+)
 
 
 class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,12 +33,6 @@ class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
     overdue: bool | None = None
     by_deadline: bool = False  # soonest deadline first (only tickets that have one)
     now: datetime | None = None
-
-
-class DeadlineRow(msgspec.Struct, frozen=True, kw_only=True):
-    ticket_id: str
-    response_state: str
-    respond_by: datetime | None
 
 
 def _columns(rows: Sequence[msgspec.Struct], struct: type[msgspec.Struct]) -> list[list[object]]:
@@ -243,11 +201,11 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
     return rows
 
 
-async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[asyncpg.Record]:
+async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[DeadlineFact]:
     """What the deadlines of ``ticket_ids`` depend on: each ticket's mark and its messages
     (a reply's status from ``poller_replies``), locking the tickets against a concurrent
     recompute."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
         WITH locked AS (
             SELECT id, tenant_id, marketplace, no_response_needed_at FROM poller_tickets
@@ -267,7 +225,7 @@ async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[asyncp
         """,
         list(ticket_ids),
     )
-    return rows
+    return [DeadlineFact(**dict(r)) for r in rows]
 
 
 async def save_deadlines(db: Executor, deadlines: Sequence[DeadlineRow]) -> None:
@@ -305,11 +263,11 @@ async def mark_no_response_needed(
 
 async def report_facts(
     db: Executor, tenant_id: str, marketplace: str, since: datetime
-) -> list[asyncpg.Record]:
+) -> list[DeadlineFact]:
     """The messages of the tenant's tickets on ``marketplace`` with a buyer message stored
     at or after ``since`` (a message's clock never starts after it was stored), as
     :func:`deadline_facts` gives them."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
         WITH recent AS (
             SELECT DISTINCT m.ticket_id FROM poller_ticket_messages m
@@ -334,7 +292,7 @@ async def report_facts(
         marketplace,
         since,
     )
-    return rows
+    return [DeadlineFact(**dict(r)) for r in rows]
 
 
 async def response_windows(db: Executor, tenant_id: str) -> dict[str, int]:
@@ -372,3 +330,44 @@ async def awaiting_ticket_ids(db: Executor, tenant_id: str, marketplace: str) ->
         marketplace,
     )
     return [r["id"] for r in rows]
+
+
+class PostgresTickets:
+    """``ports.TicketStore`` on ``db``: the pool, or a unit of work's connection."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def insert_external_messages(self, rows: Sequence[ExternalMessageRow]) -> set[str]:
+        return await insert_external_messages(self.db, rows)
+
+    async def upsert_tickets(self, tickets: Sequence[TicketRow]) -> dict[tuple[str, str], str]:
+        return await upsert_tickets(self.db, tickets)
+
+    async def insert_ticket_messages(self, messages: Sequence[TicketMessageRow]) -> None:
+        await insert_ticket_messages(self.db, messages)
+
+    async def deadline_facts(self, ticket_ids: Sequence[str]) -> list[DeadlineFact]:
+        return await deadline_facts(self.db, ticket_ids)
+
+    async def report_facts(
+        self, tenant_id: str, marketplace: str, since: datetime
+    ) -> list[DeadlineFact]:
+        return await report_facts(self.db, tenant_id, marketplace, since)
+
+    async def save_deadlines(self, deadlines: Sequence[DeadlineRow]) -> None:
+        await save_deadlines(self.db, deadlines)
+
+    async def mark_no_response_needed(
+        self, tenant_id: str, ticket_id: str, by: str, at: datetime
+    ) -> bool:
+        return await mark_no_response_needed(self.db, tenant_id, ticket_id, by, at)
+
+    async def response_windows(self, tenant_id: str) -> dict[str, int]:
+        return await response_windows(self.db, tenant_id)
+
+    async def save_response_window(self, tenant_id: str, marketplace: str, hours: int) -> None:
+        await save_response_window(self.db, tenant_id, marketplace, hours)
+
+    async def awaiting_ticket_ids(self, tenant_id: str, marketplace: str) -> list[str]:
+        return await awaiting_ticket_ids(self.db, tenant_id, marketplace)
