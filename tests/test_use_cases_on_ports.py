@@ -20,6 +20,7 @@ ON_PORTS = {
         "reading/new_mail.py",
         "tickets/from_mails.py",
         "tickets/responses.py",
+        "tickets/alerts.py",
         "replies/queueing.py",
         "replies/sender.py",
         "replies/bounces.py",

@@ -43,9 +43,12 @@ from keybuzz_poller.replies.ports import (
     ReplyContext,
     ReplyWrites,
 )
+from keybuzz_poller.tickets.alerts_store import DEFAULT_LEAD_SECONDS, OVERDUE_LOOKBACK
 from keybuzz_poller.tickets.ports import (
+    AlertStore,
     DeadlineFact,
     DeadlineRow,
+    DueAlert,
     ExternalMessageRow,
     TicketMessageRow,
     TicketRow,
@@ -172,6 +175,8 @@ class MailTables:
     replies: dict[str, _Reply] = field(default_factory=dict)
     reply_from: dict[str, str] = field(default_factory=dict)
     windows: dict[tuple[str, str], int] = field(default_factory=dict)
+    alerts: set[tuple[str, datetime, str]] = field(default_factory=set)  # ticket, deadline, kind
+    lead_seconds: dict[str, int] = field(default_factory=dict)
 
 
 class InMemoryProjection:
@@ -609,6 +614,71 @@ class InMemoryTickets:
         ]
 
 
+class InMemoryAlerts:
+    """``tickets/ports.AlertStore`` over the tickets' table, with the rules of
+    ``tickets/alerts_store.py``'s SQL."""
+
+    def __init__(self, tables: PollerTables) -> None:
+        self.tables = tables
+
+    @property
+    def mail(self) -> MailTables:
+        return self.tables.mail
+
+    def _due(self, ticket: _Ticket, kind: str, lead: int, now: datetime) -> bool:
+        respond_by = ticket.respond_by
+        if ticket.response_state != "AWAITING_REPLY" or respond_by is None:
+            return False
+        if (ticket.row.id, respond_by, kind) in self.mail.alerts:
+            return False
+        if kind == "OVERDUE":
+            return now - OVERDUE_LOOKBACK < respond_by <= now
+        return respond_by > now and respond_by - timedelta(seconds=lead) <= now
+
+    async def claim_alerts(self, now: datetime, limit: int) -> list[DueAlert]:
+        due = []
+        for ticket in self.mail.tickets.values():
+            lead = self.mail.lead_seconds.get(ticket.row.tenant_id, DEFAULT_LEAD_SECONDS)
+            for kind in ("DUE", "OVERDUE"):
+                if self._due(ticket, kind, lead, now):
+                    assert ticket.respond_by is not None
+                    due.append(
+                        DueAlert(
+                            ticket_id=ticket.row.id,
+                            tenant_id=ticket.row.tenant_id,
+                            marketplace=ticket.row.marketplace,
+                            respond_by=ticket.respond_by,
+                            kind=kind,
+                            lead_seconds=lead,
+                        )
+                    )
+        claimed = sorted(due, key=lambda a: a.respond_by)[:limit]
+        self.mail.alerts.update((a.ticket_id, a.respond_by, a.kind) for a in claimed)
+        return claimed
+
+    async def deadline_counts(self, now: datetime) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for ticket in self.mail.tickets.values():
+            bucket = ticket.response_state
+            if bucket == "AWAITING_REPLY":
+                at = ticket.respond_by
+                bucket = next(
+                    (n for n, hours in BUCKET_HOURS if at and at - now <= timedelta(hours=hours)),
+                    "later",
+                )
+            counts[bucket] = counts.get(bucket, 0) + 1
+        return counts
+
+    async def lead_seconds(self, tenant_id: str) -> int:
+        return self.mail.lead_seconds.get(tenant_id, DEFAULT_LEAD_SECONDS)
+
+    async def save_lead_seconds(self, tenant_id: str, seconds: int) -> None:
+        self.mail.lead_seconds[tenant_id] = seconds
+
+
+BUCKET_HOURS = (("OVERDUE", 0), ("within_1h", 1), ("within_2h", 2), ("within_6h", 6))
+
+
 class InMemoryReplies:
     """``replies/ports.ReplyStore`` in dicts, with the rules of ``replies/store.py``'s SQL;
     its ``now()`` is ``clock``."""
@@ -831,6 +901,8 @@ class FakeMail:
     poll_units: InMemoryUnits[PollWrites]
     reply_units: InMemoryUnits[ReplyWrites]
     ticket_units: InMemoryUnits[TicketStore]
+    alerts: InMemoryAlerts
+    alert_units: InMemoryUnits[AlertStore]
     polls: PollPorts
     replies_ports: RepliesPorts
     tickets_ports: TicketsPorts
@@ -838,11 +910,8 @@ class FakeMail:
 
     @property
     def published(self) -> list[Event]:
-        return [
-            *self.poll_units.published,
-            *self.reply_units.published,
-            *self.ticket_units.published,
-        ]
+        units = (self.poll_units, self.reply_units, self.ticket_units, self.alert_units)
+        return [event for u in units for event in u.published]
 
 
 def fake_mail(fake: FakePoller, clock: Clock, relay: RecordingRelay | None = None) -> FakeMail:
@@ -852,6 +921,8 @@ def fake_mail(fake: FakePoller, clock: Clock, relay: RecordingRelay | None = Non
     poll_units = InMemoryUnits(tables, PollWrites(cursors, tickets, replies))
     reply_units = InMemoryUnits(tables, ReplyWrites(replies=replies, tickets=tickets))
     ticket_units: InMemoryUnits[TicketStore] = InMemoryUnits(tables, tickets)
+    alerts = InMemoryAlerts(tables)
+    alert_units: InMemoryUnits[AlertStore] = InMemoryUnits(tables, alerts)
     relay = relay or RecordingRelay()
     wakes: list[None] = []
     return FakeMail(
@@ -863,6 +934,8 @@ def fake_mail(fake: FakePoller, clock: Clock, relay: RecordingRelay | None = Non
         poll_units=poll_units,
         reply_units=reply_units,
         ticket_units=ticket_units,
+        alerts=alerts,
+        alert_units=alert_units,
         polls=PollPorts(
             reading=ReadingPorts(mailbox, parse_inline, cursors, poll_units),
             bounce_keys=(SIGNING_KEY,),
@@ -879,6 +952,11 @@ def fake_mail(fake: FakePoller, clock: Clock, relay: RecordingRelay | None = Non
             wake_sender=lambda: wakes.append(None),
             clock=clock,
         ),
-        tickets_ports=TicketsPorts(tickets=tickets, unit_of_work=ticket_units),
+        tickets_ports=TicketsPorts(
+            tickets=tickets,
+            unit_of_work=ticket_units,
+            alerts=alerts,
+            alert_unit_of_work=alert_units,
+        ),
         wakes=wakes,
     )

@@ -25,7 +25,9 @@ from keybuzz_poller.reading.store import PostgresCursors
 from keybuzz_poller.replies.ports import NewReply, ReplyStore
 from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.tickets.alerts_store import PostgresAlerts
 from keybuzz_poller.tickets.ports import (
+    AlertStore,
     DeadlineRow,
     ExternalMessageRow,
     TicketMessageRow,
@@ -36,6 +38,7 @@ from keybuzz_poller.tickets.store import PostgresTickets
 from keybuzz_shared.db import apply_migrations, create_pool
 from mailkit import deliver_behind_the_mx, relay_mail
 from poller_fakes import (
+    InMemoryAlerts,
     InMemoryCursors,
     InMemoryMailbox,
     InMemoryProjection,
@@ -55,6 +58,7 @@ class Stores:
     tickets: TicketStore
     replies: ReplyStore
     cursors: CursorStore
+    alerts: AlertStore
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -68,6 +72,7 @@ async def stores(
             InMemoryTickets(tables),
             InMemoryReplies(tables, wall_clock),
             InMemoryCursors(tables),
+            InMemoryAlerts(tables),
         )
         return
     pool = await create_pool(await make_database("mailcontract"))
@@ -78,6 +83,7 @@ async def stores(
         PostgresTickets(pool),
         PostgresReplies(pool),
         PostgresCursors(pool),
+        PostgresAlerts(pool),
     )
     await pool.close()
 
@@ -395,6 +401,77 @@ async def test_named_replies_are_the_tenants_in_the_order_named(stores: Stores) 
         (a.ticket_message_id, a.envelope_sender),
     ]
     assert await stores.replies.named_replies("t1", []) == []
+
+
+# --- response alerts -------------------------------------------------------------------
+
+
+async def awaiting(stores: Stores, tenant_id: str, respond_by: datetime | None) -> str:
+    ticket_id, _ = await a_ticket(stores, tenant_id)
+    state = "AWAITING_REPLY" if respond_by else "ANSWERED"
+    await stores.tickets.save_deadlines(
+        [DeadlineRow(ticket_id=ticket_id, response_state=state, respond_by=respond_by)]
+    )
+    return ticket_id
+
+
+async def test_alerts_come_once_each_when_their_time_has_come(stores: Stores) -> None:
+    now = T0
+    await stores.alerts.save_lead_seconds("t2", 600)
+    due = await awaiting(stores, "t1", now + timedelta(hours=1, minutes=59))  # within 2 h
+    not_yet = await awaiting(stores, "t1", now + timedelta(hours=2, minutes=1))
+    overdue = await awaiting(stores, "t1", now - timedelta(hours=1))
+    long_overdue = await awaiting(stores, "t1", now - timedelta(hours=25))  # past the look-back
+    short_lead = await awaiting(stores, "t2", now + timedelta(minutes=30))  # its lead: 10 min
+    await awaiting(stores, "t1", None)
+    claimed = await stores.alerts.claim_alerts(now, 10)
+    assert [(a.ticket_id, a.kind, a.lead_seconds) for a in claimed] == [
+        (overdue, "OVERDUE", 7200),
+        (due, "DUE", 7200),
+    ]
+    assert claimed[1].tenant_id == "t1" and claimed[1].marketplace == "AMAZON"
+    assert await stores.alerts.claim_alerts(now, 10) == []
+    later = await stores.alerts.claim_alerts(now + timedelta(hours=2), 1)  # soonest first
+    assert [(a.ticket_id, a.kind) for a in later] == [(short_lead, "OVERDUE")]
+    rest = await stores.alerts.claim_alerts(now + timedelta(hours=2), 10)
+    assert {(a.ticket_id, a.kind) for a in rest} == {(due, "OVERDUE"), (not_yet, "DUE")}
+    assert long_overdue not in {a.ticket_id for a in [*claimed, *later, *rest]}
+
+
+async def test_a_new_deadline_alerts_again(stores: Stores) -> None:
+    ticket_id = await awaiting(stores, "t1", T0 - timedelta(minutes=1))
+    assert len(await stores.alerts.claim_alerts(T0, 10)) == 1
+    await stores.tickets.save_deadlines(
+        [DeadlineRow(ticket_id=ticket_id, response_state="AWAITING_REPLY", respond_by=T0)]
+    )
+    (again,) = await stores.alerts.claim_alerts(T0, 10)
+    assert (again.kind, again.respond_by) == ("OVERDUE", T0)
+
+
+async def test_tickets_are_counted_by_state_and_time_to_deadline(stores: Stores) -> None:
+    for hours in (-1, 0.5, 1.5, 5, 7, 30):
+        await awaiting(stores, "t1", T0 + timedelta(hours=hours))
+    await awaiting(stores, "t1", None)
+    await a_ticket(stores, "t2")  # no deadline computed: NO_RESPONSE_NEEDED
+    assert await stores.alerts.deadline_counts(T0) == {
+        "OVERDUE": 1,
+        "within_1h": 1,
+        "within_2h": 1,
+        "within_6h": 1,
+        "later": 2,
+        "ANSWERED": 1,
+        "NO_RESPONSE_NEEDED": 1,
+    }
+
+
+async def test_a_lead_time_is_the_tenants_own(stores: Stores) -> None:
+    assert await stores.alerts.lead_seconds("t1") == 7200
+    await stores.alerts.save_lead_seconds("t1", 60)
+    await stores.alerts.save_lead_seconds("t1", 900)
+    assert (await stores.alerts.lead_seconds("t1"), await stores.alerts.lead_seconds("t2")) == (
+        900,
+        7200,
+    )
 
 
 # --- reading ---------------------------------------------------------------------------

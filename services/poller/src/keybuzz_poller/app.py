@@ -165,9 +165,9 @@ class ResponseAlertsController(Controller):
         summary="How long before a response deadline ticket.response_due is emitted",
     )
     async def get_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime
+        self, tenant: TenantContext, ports: PollerPorts
     ) -> ResponseAlertSettings:
-        lead = await alerts.lead_time(runtime, tenant.tenant_id)
+        lead = await alerts.lead_time(ports.tickets, tenant.tenant_id)
         return ResponseAlertSettings(lead_minutes=int(lead.total_seconds() // 60))
 
     @put(
@@ -176,10 +176,10 @@ class ResponseAlertsController(Controller):
         summary="Set how long before a response deadline ticket.response_due is emitted",
     )
     async def save_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: ResponseAlertSettings
+        self, tenant: TenantContext, ports: PollerPorts, data: ResponseAlertSettings
     ) -> ResponseAlertSettings:
         lead = timedelta(minutes=data.lead_minutes)
-        saved = await alerts.save_lead_time(runtime, tenant.tenant_id, lead)
+        saved = await alerts.save_lead_time(ports.tickets, tenant.tenant_id, lead)
         return ResponseAlertSettings(lead_minutes=int(saved.total_seconds() // 60))
 
 

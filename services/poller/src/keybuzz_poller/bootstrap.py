@@ -29,6 +29,7 @@ from keybuzz_poller.replies.smtp_relay import SmtpRelay
 from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.tickets.alerts_store import PostgresAlerts
 from keybuzz_poller.tickets.ports import TicketsPorts
 from keybuzz_poller.tickets.store import PostgresTickets
 
@@ -77,6 +78,8 @@ async def assemble(runtime: PollerRuntime) -> None:
             tickets=TicketsPorts(
                 tickets=PostgresTickets(runtime.pool),
                 unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresTickets),
+                alerts=PostgresAlerts(runtime.pool),
+                alert_unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresAlerts),
             ),
             replies=RepliesPorts(
                 replies=PostgresReplies(runtime.pool),

@@ -57,7 +57,7 @@ async def stop_reply_sender(runtime: PollerRuntime) -> None:
 async def start_response_alerts(runtime: PollerRuntime) -> None:
     """``on_startup``: this instance's alert rounds, against the ports' clock (read each time)."""
     alerts = ResponseAlerts(
-        runtime,
+        ports_of(runtime).tickets,
         lambda: ports_of(runtime).clock(),
         runtime.settings.response_alert_interval_seconds,
     )

@@ -2,7 +2,8 @@
 
 A poll stores new mail once as tickets and moves the cursor only with them; a reply is
 checked and queued, then sent, refused or tried again; a bounce marks its reply only when
-authenticated; every delivery outcome moves the ticket's response deadline. The fakes are
+authenticated; every delivery outcome moves the ticket's response deadline, and its alerts
+come once each. The fakes are
 held to the real adapters by ``test_poller_mail_contract.py``; the flows over IMAP, SMTP,
 NATS and PostgreSQL stay in ``test_mailbox.py``, ``test_replies.py``, ``test_bounces*.py``.
 """
@@ -25,13 +26,26 @@ from keybuzz_poller.replies.queueing import (
     reply_settings,
 )
 from keybuzz_poller.replies.sender import record, send_due
+from keybuzz_poller.tickets.alerts import (
+    InvalidLeadTime,
+    alert_round,
+    lead_time,
+    save_lead_time,
+)
 from keybuzz_poller.tickets.deadlines import RuleNotOverridable
 from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
 from keybuzz_poller.tickets.queries import TicketNotFound
 from keybuzz_poller.tickets.responses import mark_no_response_needed, save_response_window
-from keybuzz_shared.events import MessageBounced, MessageReceived, MessageSent
+from keybuzz_shared.events import (
+    MessageBounced,
+    MessageReceived,
+    MessageSent,
+    TicketResponseDue,
+    TicketResponseOverdue,
+)
 from mailkit import relay_mail
 from poller_fakes import FakeMail, ManualClock, RecordingRelay, fake_mail, fake_poller
+from prometheus_client import REGISTRY
 from test_bounces import amazon_bounce
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -306,3 +320,41 @@ async def test_a_tenant_window_moves_the_waiting_deadlines_of_its_marketplace_on
         "FNAC": ("AWAITING_REPLY", T0 + timedelta(hours=48)),
     }
     assert await fake.tickets.response_windows(TENANT) == {"FNAC": 48}
+
+
+async def test_an_alert_round_tells_due_then_overdue_once_each() -> None:
+    fake, clock = mail_side()
+    ticket_id = await a_ticket(fake, clock)  # due T0 + 24 h; the default lead: 2 h
+    ports = fake.tickets_ports
+    assert await alert_round(ports, clock) == 0
+    clock.at = T0 + timedelta(hours=22)
+    assert await alert_round(ports, clock) == 1
+    assert await alert_round(ports, clock) == 0
+    clock.at = T0 + timedelta(hours=24)
+    assert await alert_round(ports, clock) == 1
+    (due,) = events(fake, TicketResponseDue)
+    (overdue,) = events(fake, TicketResponseOverdue)
+    assert (due.ticket_id, due.lead_seconds, overdue.respond_by) == (
+        ticket_id,
+        7200,
+        T0 + timedelta(hours=24),
+    )
+    overdue_now = REGISTRY.get_sample_value(
+        "keybuzz_tickets_by_response_deadline", {"bucket": "OVERDUE"}
+    )
+    assert overdue_now == 1
+
+
+async def test_a_lead_time_is_between_a_minute_and_a_day() -> None:
+    fake, clock = mail_side()
+    ports = fake.tickets_ports
+    for wrong in (timedelta(seconds=59), timedelta(hours=24, seconds=1)):
+        with pytest.raises(InvalidLeadTime):
+            await save_lead_time(ports, TENANT, wrong)
+    assert await lead_time(ports, TENANT) == timedelta(hours=2)
+    await save_lead_time(ports, TENANT, timedelta(minutes=30))
+    await a_ticket(fake, clock)
+    clock.at = T0 + timedelta(hours=23)  # 1 h before: not yet, with a 30 min lead
+    assert await alert_round(ports, clock) == 0
+    clock.at = T0 + timedelta(hours=23, minutes=30)
+    assert await alert_round(ports, clock) == 1

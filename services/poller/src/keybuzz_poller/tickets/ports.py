@@ -1,9 +1,10 @@
 """What the tickets' use cases take from outside, as ports: the clock deadlines are read
-against, the tickets' store (its rows are declared here), and the outbox a unit of work
-publishes through.
+against, the tickets' store (its rows are declared here), the response alerts' store, and
+the outbox a unit of work publishes through.
 
-The PostgreSQL adapter is ``tickets/store.py``'s ``PostgresTickets``; the unit tier's
-in-memory fake is held to it by ``tests/test_poller_mail_contract.py``.
+The PostgreSQL adapters are ``tickets/store.py``'s ``PostgresTickets`` and
+``tickets/alerts_store.py``'s ``PostgresAlerts``; the unit tier's in-memory fakes are held
+to them by ``tests/test_poller_mail_contract.py``.
 """
 
 from __future__ import annotations
@@ -153,7 +154,41 @@ class TicketStore(Protocol):
         ...
 
 
+class DueAlert(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert whose time has come: DUE (the tenant's lead time before the deadline) or
+    OVERDUE (the deadline itself), once per ticket, deadline and kind."""
+
+    ticket_id: str
+    tenant_id: str
+    marketplace: str
+    respond_by: datetime
+    kind: str  # DUE or OVERDUE
+    lead_seconds: int
+
+
+class AlertStore(Protocol):
+    """The alerts given (``poller_response_alerts``) and each tenant's lead time."""
+
+    async def claim_alerts(self, now: datetime, limit: int) -> list[DueAlert]:
+        """Up to ``limit`` alerts due at ``now`` not given yet, soonest deadline first, each
+        recorded as given: a tenant's DUE once its lead time before the deadline has come
+        (not after the deadline), OVERDUE once the deadline passed, within a day of it."""
+        ...
+
+    async def deadline_counts(self, now: datetime) -> dict[str, int]:
+        """Tickets by stored state, AWAITING_REPLY split by time to deadline (OVERDUE,
+        within_1h, within_2h, within_6h, later); states without tickets absent."""
+        ...
+
+    async def lead_seconds(self, tenant_id: str) -> int:
+        """The tenant's lead time, 2 hours unless set."""
+        ...
+
+    async def save_lead_seconds(self, tenant_id: str, seconds: int) -> None: ...
+
+
 TicketUnit = StoreUnit[TicketStore]
+AlertUnit = StoreUnit[AlertStore]
 
 
 @dataclass(frozen=True)
@@ -162,3 +197,5 @@ class TicketsPorts:
 
     tickets: TicketStore  # reads and single-statement writes, outside a unit of work
     unit_of_work: Callable[[], AbstractAsyncContextManager[TicketUnit]]
+    alerts: AlertStore
+    alert_unit_of_work: Callable[[], AbstractAsyncContextManager[AlertUnit]]
