@@ -26,6 +26,8 @@ ON_PORTS = {
         "replies/bounces.py",
         "polling/connected.py",
         "polling/tenant_poll.py",
+        "polling/quarantine.py",
+        "polling/status.py",
     ],
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",

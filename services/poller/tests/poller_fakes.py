@@ -27,7 +27,7 @@ from keybuzz_poller.inbound.addresses import (
 )
 from keybuzz_poller.inbound.bounce_auth import NamedReply
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
-from keybuzz_poller.polling.domain import PollStatus
+from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.store import CLAIM_ROUNDS, PARK_WINDOW
 from keybuzz_poller.reading.ports import Cursor, FetchedMail, NewMail, ReadingPorts
@@ -120,6 +120,7 @@ class PollerTables:
     schedule: dict[str, _Schedule] = field(default_factory=dict)
     notified: list[str] = field(default_factory=list)  # the NOTIFYs of mark_delivered
     mail: MailTables = field(default_factory=lambda: MailTables())
+    quarantine: dict[str, QuarantinedFolder] = field(default_factory=dict)
 
     def pollable(self, tenant_id: str) -> bool:
         tenant = self.tenants.get(tenant_id)
@@ -374,6 +375,31 @@ class InMemoryPollSchedule:
         )
 
 
+class InMemoryQuarantine:
+    """``polling/ports.QuarantineStore`` in a dict; unknown: not in the projection."""
+
+    def __init__(self, tables: PollerTables, clock: Clock = wall_clock) -> None:
+        self.tables = tables
+        self.clock = clock
+
+    async def unknown_tenants(self, tenant_ids: Sequence[str]) -> set[str]:
+        return set(tenant_ids) - set(self.tables.tenants)
+
+    async def record_quarantine(self, folders: dict[str, int]) -> None:
+        before, now = self.tables.quarantine, self.clock()
+        self.tables.quarantine = {
+            folder: QuarantinedFolder(
+                folder=folder,
+                messages=messages,
+                since=before[folder].since if folder in before else now,
+            )
+            for folder, messages in folders.items()
+        }
+
+    async def quarantined(self) -> list[QuarantinedFolder]:
+        return [self.tables.quarantine[f] for f in sorted(self.tables.quarantine)]
+
+
 class InMemoryUnits(Generic[W]):
     """Units of work whose writes are ``writes`` (stores over the shared tables), kept only
     when the block returns (``InMemoryUnitOfWork`` over the tables); their events are
@@ -400,6 +426,7 @@ class FakePoller:
     tables: PollerTables
     projection: InMemoryProjection
     schedule: InMemoryPollSchedule
+    quarantine: InMemoryQuarantine
     units: InMemoryUnits[ProjectionWrites]
     inbound: InboundPorts
     polling: PollingPorts
@@ -412,18 +439,23 @@ POLL_INTERVAL = 60.0
 def fake_poller(clock: Clock | None = None) -> FakePoller:
     tables = PollerTables()
     projection = InMemoryProjection(tables)
-    schedule = InMemoryPollSchedule(tables, clock or ManualClock())
+    clock = clock or ManualClock()
+    schedule = InMemoryPollSchedule(tables, clock)
+    quarantine = InMemoryQuarantine(tables, clock)
     units = InMemoryUnits(tables, ProjectionWrites(projection, schedule))
     wakes: list[None] = []
     return FakePoller(
         tables=tables,
         projection=projection,
         schedule=schedule,
+        quarantine=quarantine,
         units=units,
         inbound=InboundPorts(
             projection=projection, unit_of_work=units, poll_interval=POLL_INTERVAL
         ),
-        polling=PollingPorts(schedule=schedule, wake=lambda: wakes.append(None)),
+        polling=PollingPorts(
+            schedule=schedule, quarantine=quarantine, wake=lambda: wakes.append(None)
+        ),
         wakes=wakes,
     )
 
@@ -891,8 +923,9 @@ REPLY_CONFIG = ReplyConfig(
 
 @dataclass
 class FakeMail:
-    """The mail side's ports wired to fakes, over the same tables as :class:`FakePoller`."""
+    """The mail side's ports wired to fakes, over the same tables as ``poller``'s."""
 
+    poller: FakePoller
     mailbox: InMemoryMailbox
     cursors: InMemoryCursors
     tickets: InMemoryTickets
@@ -926,6 +959,7 @@ def fake_mail(fake: FakePoller, clock: Clock, relay: RecordingRelay | None = Non
     relay = relay or RecordingRelay()
     wakes: list[None] = []
     return FakeMail(
+        poller=fake,
         mailbox=mailbox,
         cursors=cursors,
         tickets=tickets,

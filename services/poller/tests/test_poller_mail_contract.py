@@ -19,6 +19,8 @@ from keybuzz_devstack.testing import MailServer
 from keybuzz_poller.inbound.addresses import ProjectedAddress, folder_for
 from keybuzz_poller.inbound.ports import ProjectionStore
 from keybuzz_poller.inbound.store import PostgresProjection
+from keybuzz_poller.polling.ports import QuarantineStore
+from keybuzz_poller.polling.store import PostgresQuarantine
 from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.reading.ports import CursorStore, MailSource
 from keybuzz_poller.reading.store import PostgresCursors
@@ -42,6 +44,7 @@ from poller_fakes import (
     InMemoryCursors,
     InMemoryMailbox,
     InMemoryProjection,
+    InMemoryQuarantine,
     InMemoryReplies,
     InMemoryTickets,
     PollerTables,
@@ -59,6 +62,7 @@ class Stores:
     replies: ReplyStore
     cursors: CursorStore
     alerts: AlertStore
+    quarantine: QuarantineStore
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -73,6 +77,7 @@ async def stores(
             InMemoryReplies(tables, wall_clock),
             InMemoryCursors(tables),
             InMemoryAlerts(tables),
+            InMemoryQuarantine(tables),
         )
         return
     pool = await create_pool(await make_database("mailcontract"))
@@ -84,6 +89,7 @@ async def stores(
         PostgresReplies(pool),
         PostgresCursors(pool),
         PostgresAlerts(pool),
+        PostgresQuarantine(pool),
     )
     await pool.close()
 
@@ -472,6 +478,28 @@ async def test_a_lead_time_is_the_tenants_own(stores: Stores) -> None:
         900,
         7200,
     )
+
+
+# --- quarantine ------------------------------------------------------------------------
+
+
+async def test_the_quarantine_keeps_folders_of_unknown_tenants_from_their_first_sighting(
+    stores: Stores,
+) -> None:
+    await stores.projection.apply_tenant_state("known", False, T0)
+    await stores.projection.apply_tenant_state("archived", True, T0)
+    unknown = await stores.quarantine.unknown_tenants(["known", "archived", "x1", "x2"])
+    assert unknown == {"x1", "x2"}
+    assert await stores.quarantine.unknown_tenants([]) == set()
+    await stores.quarantine.record_quarantine({"tenant-x1": 1, "tenant-x2": 4})
+    (x1, x2) = await stores.quarantine.quarantined()
+    await stores.quarantine.record_quarantine({"tenant-x2": 5})
+    assert [(q.folder, q.messages, q.since) for q in await stores.quarantine.quarantined()] == [
+        ("tenant-x2", 5, x2.since)
+    ]
+    assert x1.folder == "tenant-x1" and abs(x1.since - datetime.now(UTC)) < timedelta(seconds=5)
+    await stores.quarantine.record_quarantine({})
+    assert await stores.quarantine.quarantined() == []
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ async def run_once() -> int:
     async with app.lifespan():  # the frame's start and stop, without serving HTTP
         runtime = app.state.runtime
         ports = ports_of(runtime)
-        results = await poll_due_once(runtime, ports.polling.schedule, ports.polls)
+        results = await poll_due_once(runtime, ports.polling, ports.polls)
     print(
         f"polled {len(results)} tenants, stored {sum(r.stored for r in results)} messages",
         flush=True,

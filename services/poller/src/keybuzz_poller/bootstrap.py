@@ -15,7 +15,7 @@ from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
 from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.scheduler import Scheduler
-from keybuzz_poller.polling.store import PostgresPollSchedule
+from keybuzz_poller.polling.store import PostgresPollSchedule, PostgresQuarantine
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.reading.mailbox_hooks import parse_budget
@@ -64,7 +64,11 @@ async def assemble(runtime: PollerRuntime) -> None:
                 unit_of_work=store_unit_of_work(runtime.unit_of_work, projection_writes),
                 poll_interval=float(settings.poll_interval_seconds),
             ),
-            polling=PollingPorts(schedule=PostgresPollSchedule(runtime.pool), wake=wake_scheduler),
+            polling=PollingPorts(
+                schedule=PostgresPollSchedule(runtime.pool),
+                quarantine=PostgresQuarantine(runtime.pool),
+                wake=wake_scheduler,
+            ),
             polls=PollPorts(
                 reading=ReadingPorts(
                     mailbox=runtime.component(Mailbox),

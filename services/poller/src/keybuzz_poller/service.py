@@ -37,7 +37,7 @@ async def start_mx_pushing_polls(runtime: PollerRuntime) -> None:
 async def start_polling_on_ports(runtime: PollerRuntime) -> None:
     """``on_startup``: this instance's scheduler, on the schedule's port."""
     ports = ports_of(runtime)
-    await start_polling(runtime, ports.polling.schedule, ports.polls)
+    await start_polling(runtime, ports.polling, ports.polls)
 
 
 async def start_reply_sender(runtime: PollerRuntime) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, folder_for
+from keybuzz_poller.polling.quarantine import quarantined_folders, scan_quarantine
 from keybuzz_poller.polling.tenant_poll import poll_tenant
 from keybuzz_poller.reading.new_mail import read_batch
 from keybuzz_poller.reading.relay_mail import RelayMail
@@ -358,3 +359,21 @@ async def test_a_lead_time_is_between_a_minute_and_a_day() -> None:
     assert await alert_round(ports, clock) == 0
     clock.at = T0 + timedelta(hours=23, minutes=30)
     assert await alert_round(ports, clock) == 1
+
+
+async def test_mail_of_tenants_nobody_told_us_about_is_counted_and_kept() -> None:
+    fake, _ = mail_side()
+    await fake.poller.projection.apply_tenant_state(TENANT, False, T0)
+    fake.mailbox.deliver(folder_for(TENANT), buyer_mail())
+    for _ in range(2):
+        fake.mailbox.deliver(folder_for("stranger"), buyer_mail())
+    quarantine = fake.poller.quarantine
+    found = await scan_quarantine(fake.mailbox, quarantine)
+    assert found == {folder_for("stranger"): 2}
+    assert [(q.folder, q.messages) for q in await quarantined_folders(quarantine)] == [
+        (folder_for("stranger"), 2)
+    ]
+    assert len(fake.mailbox.folders[folder_for("stranger")]) == 2  # never deleted
+    await fake.poller.projection.apply_tenant_state("stranger", False, T0)
+    assert await scan_quarantine(fake.mailbox, quarantine) == {}
+    assert await quarantined_folders(quarantine) == []

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from keybuzz_poller.polling.domain import PollStatus
+from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
 from keybuzz_poller.reading.ports import CursorStore, ReadingPorts
 from keybuzz_poller.replies.ports import ReplyStore
 from keybuzz_poller.tickets.ports import Clock, TicketStore, system_clock
@@ -77,11 +77,29 @@ class PollSchedule(Protocol):
         ...
 
 
+class QuarantineStore(Protocol):
+    """``poller_quarantine``: folders holding mail of tenants the projection does not know."""
+
+    async def unknown_tenants(self, tenant_ids: Sequence[str]) -> set[str]:
+        """Those of ``tenant_ids`` the projection has never heard of."""
+        ...
+
+    async def record_quarantine(self, folders: dict[str, int]) -> None:
+        """The folders now quarantined and their mail count; the others are dropped (a
+        folder's first sighting kept while it stays)."""
+        ...
+
+    async def quarantined(self) -> list[QuarantinedFolder]:
+        """By folder name."""
+        ...
+
+
 @dataclass(frozen=True)
 class PollingPorts:
     """What polling's use cases touch; made once per process (``bootstrap.py``)."""
 
     schedule: PollSchedule
+    quarantine: QuarantineStore
     wake: Callable[[], None]  # this instance's scheduler claims at once (if it runs)
 
 

@@ -24,18 +24,16 @@ import uuid
 from keybuzz_shared import errors
 from keybuzz_shared.background import BackgroundLoop, keep_lease
 
-from keybuzz_poller.inbound.addresses import FOLDER_PREFIX
-from keybuzz_poller.polling import store
 from keybuzz_poller.polling.domain import (
     MAX_RECORDED_ERROR,
     PollResult,
     failure_reason,
     poll_timings,
 )
-from keybuzz_poller.polling.ports import PollPorts, PollSchedule
+from keybuzz_poller.polling.ports import PollingPorts, PollPorts
+from keybuzz_poller.polling.quarantine import scan_quarantine
 from keybuzz_poller.polling.tenant_poll import poll_tenant
 from keybuzz_poller.polling.wakeups import DueListener
-from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.runtime import PollerRuntime
 
 log = logging.getLogger(__name__)
@@ -59,9 +57,10 @@ def instance_name() -> str:
 class Scheduler:
     """One per process: leases due tenants and polls them until the service stops."""
 
-    def __init__(self, runtime: PollerRuntime, schedule: PollSchedule, polls: PollPorts) -> None:
+    def __init__(self, runtime: PollerRuntime, polling: PollingPorts, polls: PollPorts) -> None:
         self.runtime = runtime
-        self.schedule = schedule
+        self.schedule = polling.schedule
+        self.quarantine = polling.quarantine
         self.polls = polls
         self.owner = instance_name()
         self.running: dict[str, asyncio.Task[PollResult | None]] = {}
@@ -215,28 +214,13 @@ class Scheduler:
         """Once an interval: count mail in folders of tenants nobody told us about."""
         while not self.runtime.stopping:
             with contextlib.suppress(Exception):
-                await scan_quarantine(self.runtime)
+                await scan_quarantine(self.polls.reading.mailbox, self.quarantine)
             await asyncio.sleep(self.interval)
 
 
-async def scan_quarantine(runtime: PollerRuntime) -> dict[str, int]:
-    """Folders of unknown tenants with their mail counts; recorded, never deleted."""
-    folders = await runtime.component(Mailbox).tenant_folders()
-    by_tenant = {name.removeprefix(FOLDER_PREFIX): name for name in folders}
-    unknown = await store.unknown_tenants(runtime.pool, list(by_tenant))
-    found = {by_tenant[t]: folders[by_tenant[t]] for t in sorted(unknown)}
-    await store.record_quarantine(runtime.pool, found)
-    if found:
-        log.warning(
-            "mail for unknown tenants kept in quarantine",
-            extra={"folders": len(found), "messages": sum(found.values())},
-        )
-    return found
-
-
-async def start_polling(runtime: PollerRuntime, schedule: PollSchedule, polls: PollPorts) -> None:
+async def start_polling(runtime: PollerRuntime, polling: PollingPorts, polls: PollPorts) -> None:
     """``on_startup``: this instance takes its share of the due tenants from now on."""
-    scheduler = Scheduler(runtime, schedule, polls)
+    scheduler = Scheduler(runtime, polling, polls)
     runtime.provide(scheduler)
     scheduler.start()
 
@@ -248,17 +232,17 @@ async def stop_polling(runtime: PollerRuntime) -> None:
 
 
 async def poll_due_once(
-    runtime: PollerRuntime, schedule: PollSchedule, polls: PollPorts
+    runtime: PollerRuntime, polling: PollingPorts, polls: PollPorts
 ) -> list[PollResult]:
     """``--once`` (a CronJob): poll every tenant due now once, then return.
 
     Tenants leased by a running instance are left to it; a tenant that fails is
     recorded and retried by the next run after its back-off.
     """
-    scheduler = Scheduler(runtime, schedule, polls)
+    scheduler = Scheduler(runtime, polling, polls)
     results: list[PollResult] = []
     concurrency = runtime.settings.poll_concurrency
-    while claimed := await schedule.claim_due(
+    while claimed := await scheduler.schedule.claim_due(
         scheduler.owner, concurrency, scheduler.lease, scheduler.interval
     ):
         polled = await asyncio.gather(*(scheduler.poll_leased(t) for t in claimed))
