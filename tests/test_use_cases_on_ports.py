@@ -21,6 +21,7 @@ ON_PORTS = {
         "tickets/from_mails.py",
         "tickets/responses.py",
         "tickets/alerts.py",
+        "tickets/queries.py",
         "replies/queueing.py",
         "replies/sender.py",
         "replies/bounces.py",
@@ -28,6 +29,7 @@ ON_PORTS = {
         "polling/tenant_poll.py",
         "polling/quarantine.py",
         "polling/status.py",
+        "ticket_view.py",
     ],
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",

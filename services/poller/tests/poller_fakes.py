@@ -36,6 +36,7 @@ from keybuzz_poller.replies.memory import ReplyMemory
 from keybuzz_poller.replies.ports import (
     BouncedReply,
     ClaimedReply,
+    Delivery,
     NewReply,
     Outcome,
     RepliesPorts,
@@ -50,7 +51,10 @@ from keybuzz_poller.tickets.ports import (
     DeadlineRow,
     DueAlert,
     ExternalMessageRow,
+    StoredMessage,
+    StoredTicket,
     TicketMessageRow,
+    TicketQuery,
     TicketRow,
     TicketsPorts,
     TicketStore,
@@ -134,6 +138,7 @@ class PollerTables:
 @dataclass
 class _Ticket:
     row: TicketRow
+    created_at: datetime = field(default_factory=wall_clock)
     status: str = "OPEN"
     response_state: str = "NO_RESPONSE_NEEDED"
     respond_by: datetime | None = None
@@ -148,6 +153,7 @@ class _Message:
     tenant_id: str
     external_message_id: str
     direction: str
+    body: str
     received_at: datetime
     awaits_reply: bool
 
@@ -565,11 +571,96 @@ class InMemoryTickets:
                 m.tenant_id,
                 m.external_message_id,
                 "INBOUND",
+                m.body,
                 m.received_at,
                 m.awaits_reply,
-            )  # fmt: skip
+            )
             for m in messages
         )
+
+    def _stored(self, ticket: _Ticket, country: str | None = None) -> StoredTicket:
+        row = ticket.row
+        return StoredTicket(
+            id=row.id,
+            marketplace=row.marketplace,
+            order_id=row.order_id,
+            buyer_email=row.buyer_email,
+            buyer_name=row.buyer_name,
+            subject=row.subject,
+            status=ticket.status,
+            message_count=row.message_count,
+            created_at=ticket.created_at,
+            last_message_at=row.last_message_at,
+            response_state=ticket.response_state,
+            respond_by=ticket.respond_by,
+            no_response_needed_at=ticket.no_response_needed_at,
+            no_response_needed_by=ticket.no_response_needed_by,
+            country=country,
+        )
+
+    def _listed(self, ticket: _Ticket, query: TicketQuery) -> bool:
+        row, respond_by = ticket.row, ticket.respond_by
+        if query.by_deadline:
+            key: tuple[datetime | None, str] = (respond_by, row.id)
+            after = query.after_at is None or (
+                respond_by is not None
+                and (respond_by, row.id) > (query.after_at, query.after_id or "")
+            )
+        else:
+            key = (row.last_message_at, row.id)
+            after = query.after_at is None or key < (query.after_at, query.after_id or "")
+        overdue = None if respond_by is None or query.now is None else respond_by <= query.now
+        return (
+            row.tenant_id == query.tenant_id
+            and query.status in (None, ticket.status)
+            and query.order_id in (None, row.order_id)
+            and (query.since is None or row.last_message_at >= query.since)
+            and after
+            and query.response_state in (None, ticket.response_state)
+            and (query.overdue is None or overdue is query.overdue)
+            and (not query.by_deadline or respond_by is not None)
+        )
+
+    async def list_tickets(self, query: TicketQuery) -> list[StoredTicket]:
+        listed = [t for t in self.mail.tickets.values() if self._listed(t, query)]
+        if query.by_deadline:
+            listed.sort(key=lambda t: (t.respond_by, t.row.id))
+        else:
+            listed.sort(key=lambda t: (t.row.last_message_at, t.row.id), reverse=True)
+        return [self._stored(t) for t in listed[: query.limit + 1]]
+
+    async def get_ticket(self, tenant_id: str, ticket_id: str) -> StoredTicket | None:
+        ticket = self._ticket_of(tenant_id, ticket_id)
+        if ticket is None:
+            return None
+        countries = [
+            self.mail.externals[m.external_message_id].country
+            for m in self.mail.messages
+            if m.ticket_id == ticket_id and m.direction == "INBOUND"
+        ]
+        return self._stored(ticket, next((c for c in countries if c is not None), None))
+
+    async def ticket_messages(self, ticket_id: str) -> list[StoredMessage]:
+        found = []
+        for m in (m for m in self.mail.messages if m.ticket_id == ticket_id):
+            e = self.mail.externals[m.external_message_id]
+            found.append(
+                StoredMessage(
+                    id=m.id,
+                    direction=m.direction,
+                    body=m.body,
+                    received_at=m.received_at,
+                    external_message_id=e.id,
+                    external_id=e.external_id,
+                    subject=e.subject,
+                    quoted=e.quoted,
+                    sent_at=e.sent_at,
+                    parse_error=e.parse_error,
+                    attachments=e.attachments,
+                    accepted_at=e.accepted_at,
+                )
+            )
+        return found
 
     def _facts(self, ticket_ids: Sequence[str]) -> list[DeadlineFact]:
         facts = []
@@ -784,9 +875,10 @@ class InMemoryReplies:
                 reply.tenant_id,
                 reply.external_message_id,
                 "OUTBOUND",
+                reply.text,
                 reply.created_at,
                 False,
-            )  # fmt: skip
+            )
         )
         self.mail.replies[reply.ticket_message_id] = _Reply(reply, reply.created_at)
         ticket = self.mail.tickets[reply.ticket_id]
@@ -881,6 +973,15 @@ class InMemoryReplies:
             message_id=new.message_id,
             order_id=new.order_id,
         )
+
+    async def deliveries(self, tenant_id: str, ticket_id: str) -> dict[str, Delivery]:
+        return {
+            r.new.ticket_message_id: Delivery(
+                status=r.status, reason=r.reason, status_code=r.status_code, sent_at=r.sent_at
+            )
+            for r in self.mail.replies.values()
+            if (r.new.tenant_id, r.new.ticket_id) == (tenant_id, ticket_id)
+        }
 
     async def named_replies(self, tenant_id: str, message_ids: Sequence[str]) -> list[NamedReply]:
         order = list(message_ids)

@@ -33,6 +33,7 @@ from keybuzz_poller.tickets.ports import (
     DeadlineRow,
     ExternalMessageRow,
     TicketMessageRow,
+    TicketQuery,
     TicketRow,
     TicketStore,
 )
@@ -207,7 +208,7 @@ async def test_a_mail_is_stored_once_per_tenant_marketplace_and_id(stores: Store
     assert await stores.tickets.insert_external_messages([]) == set()
 
 
-def _fields(row: ExternalMessageRow) -> dict[str, object]:
+def _fields(row: ExternalMessageRow | TicketRow) -> dict[str, object]:
     return {name: getattr(row, name) for name in row.__struct_fields__}
 
 
@@ -284,6 +285,89 @@ async def test_report_facts_are_the_tickets_with_a_buyer_message_since(stores: S
     assert {f.ticket_id for f in facts} == {recent} and len(facts) == 2
     assert old not in {f.ticket_id for f in facts}
     assert await stores.tickets.report_facts("t1", "FNAC", T0 - timedelta(days=30)) == []
+
+
+async def listed(stores: Stores, **query: object) -> list[str]:
+    found = await stores.tickets.list_tickets(TicketQuery(tenant_id="t1", now=T0, **query))  # type: ignore[arg-type]
+    return [t.id for t in found]
+
+
+async def test_the_ticket_list_filters_sorts_and_pages_by_keyset(stores: Stores) -> None:
+    ids = []
+    for n, hours in enumerate((5, -1, None, 30)):  # deadlines from T0; None: answered
+        row = thread(key=f"order:{n}")
+        row = TicketRow(**{**_fields(row), "last_message_at": T0 + timedelta(minutes=n)})
+        ticket_id = (await stores.tickets.upsert_tickets([row]))[("AMAZON", row.thread_key)]
+        respond_by = None if hours is None else T0 + timedelta(hours=hours)
+        state = "ANSWERED" if hours is None else "AWAITING_REPLY"
+        await stores.tickets.save_deadlines(
+            [DeadlineRow(ticket_id=ticket_id, response_state=state, respond_by=respond_by)]
+        )
+        ids.append(ticket_id)
+    await a_ticket(stores, "t2")
+    assert await listed(stores, limit=50) == ids[::-1]
+    newest = T0 + timedelta(minutes=3)
+    assert await listed(stores, limit=50, after_at=newest, after_id=ids[3]) == ids[2::-1]
+    assert await listed(stores, limit=50, by_deadline=True) == [ids[1], ids[0], ids[3]]
+    assert await listed(stores, limit=1, by_deadline=True) == [ids[1], ids[0]]  # limit + 1
+    first = (
+        await stores.tickets.list_tickets(
+            TicketQuery(tenant_id="t1", now=T0, limit=1, by_deadline=True)
+        )
+    )[0]
+    after = await listed(
+        stores, limit=50, by_deadline=True, after_at=first.respond_by, after_id=first.id
+    )
+    assert after == [ids[0], ids[3]]
+    assert await listed(stores, limit=50, response_state="AWAITING_REPLY", overdue=True) == [ids[1]]
+    assert await listed(stores, limit=50, response_state="AWAITING_REPLY", overdue=False) == [
+        ids[3],
+        ids[0],
+    ]
+    assert await listed(stores, limit=50, response_state="ANSWERED") == [ids[2]]
+    assert await listed(stores, limit=50, status="CLOSED") == []
+    assert await listed(stores, limit=50, order_id="none") == []
+    assert await listed(stores, limit=50, since=T0 + timedelta(minutes=2)) == [ids[3], ids[2]]
+    assert await listed(stores, limit=50, order_id="171-1234567-1234567") == ids[::-1]
+
+
+async def test_a_ticket_reads_with_its_messages_and_replies_delivery(stores: Stores) -> None:
+    accepted = T0 - timedelta(seconds=3)
+    first = ExternalMessageRow(**{**_fields(external(accepted_at=accepted)), "country": None})
+    ticket_id, (m1, m2) = await a_ticket(stores, "t1", first, external())
+    reply = new_reply(ticket_id)
+    await stores.replies.insert_reply(reply)
+    assert await stores.tickets.get_ticket("t2", ticket_id) is None
+    found = await stores.tickets.get_ticket("t1", ticket_id)
+    assert found is not None
+    assert (found.id, found.country, found.status, found.response_state) == (
+        ticket_id,
+        "FR",  # the first buyer mail with a country
+        "OPEN",
+        "NO_RESPONSE_NEEDED",
+    )
+    messages = await stores.tickets.ticket_messages(ticket_id)
+    assert [(m.id, m.direction, m.accepted_at) for m in messages] == [
+        (m1, "INBOUND", accepted),
+        (m2, "INBOUND", None),
+        (reply.ticket_message_id, "OUTBOUND", None),
+    ]
+    assert (messages[2].body, messages[2].external_id, messages[2].sent_at) == (
+        reply.text,
+        reply.message_id,
+        None,
+    )
+    assert (messages[0].subject, messages[0].parse_error, messages[0].attachments) == (
+        "Inquiry",
+        None,
+        "[]",
+    )
+    sent_at = await stores.replies.mark_sent(reply.ticket_message_id)
+    assert (await stores.tickets.ticket_messages(ticket_id))[2].sent_at == sent_at
+    (delivery,) = (await stores.replies.deliveries("t1", ticket_id)).items()
+    assert delivery[0] == reply.ticket_message_id
+    assert (delivery[1].status, delivery[1].sent_at) == ("SENT", sent_at)
+    assert await stores.replies.deliveries("t2", ticket_id) == {}
 
 
 # --- replies ---------------------------------------------------------------------------

@@ -225,7 +225,6 @@ class TicketController(Controller):
     async def list_tickets(
         self,
         tenant: TenantContext,
-        runtime: PollerRuntime,
         ports: PollerPorts,
         status: str | None = None,
         order_id: Annotated[str | None, Parameter(query="orderId")] = None,
@@ -260,17 +259,15 @@ class TicketController(Controller):
             sort=sort,
             now=ports.clock(),
         )
-        return await queries.list_tickets(runtime, query)
+        return await queries.list_tickets(ports.tickets.tickets, query)
 
     @get(
         "/{ticket_id:str}",
         operation_id="getTicket",
         summary="A ticket with its messages, oldest first: direction and, for replies, delivery",
     )
-    async def ticket(
-        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
-    ) -> TicketView:
-        return await ticket_view(runtime, tenant.tenant_id, ticket_id, ports.clock())
+    async def ticket(self, ticket_id: str, tenant: TenantContext, ports: PollerPorts) -> TicketView:
+        return await _ticket_view(ports, tenant.tenant_id, ticket_id, ports.clock())
 
     @post(
         "/{ticket_id:str}/no-response-needed",
@@ -279,13 +276,13 @@ class TicketController(Controller):
         summary="Mark the buyer's messages so far as needing no response (who: the caller)",
     )
     async def no_response_needed(
-        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
+        self, ticket_id: str, tenant: TenantContext, ports: PollerPorts
     ) -> TicketView:
         now = ports.clock()
         await responses.mark_no_response_needed(
             ports.tickets, tenant.tenant_id, ticket_id, tenant.principal.user_id, now
         )
-        return await ticket_view(runtime, tenant.tenant_id, ticket_id, now)
+        return await _ticket_view(ports, tenant.tenant_id, ticket_id, now)
 
     @post(
         "/{ticket_id:str}/replies",
@@ -313,3 +310,11 @@ class TicketController(Controller):
             ports.replies, tenant.tenant_id, ticket_id, reply_request_of(data)
         )
         return reply_queued_body(queued)
+
+
+async def _ticket_view(
+    ports: PollerPorts, tenant_id: str, ticket_id: str, now: datetime
+) -> TicketView:
+    return await ticket_view(
+        ports.tickets.tickets, ports.replies.replies, tenant_id, ticket_id, now
+    )

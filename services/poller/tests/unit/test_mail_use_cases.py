@@ -27,6 +27,7 @@ from keybuzz_poller.replies.queueing import (
     reply_settings,
 )
 from keybuzz_poller.replies.sender import record, send_due
+from keybuzz_poller.ticket_view import ticket_view
 from keybuzz_poller.tickets.alerts import (
     InvalidLeadTime,
     alert_round,
@@ -35,7 +36,7 @@ from keybuzz_poller.tickets.alerts import (
 )
 from keybuzz_poller.tickets.deadlines import RuleNotOverridable
 from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
-from keybuzz_poller.tickets.queries import TicketNotFound
+from keybuzz_poller.tickets.queries import InvalidQuery, TicketNotFound, list_tickets, ticket_query
 from keybuzz_poller.tickets.responses import mark_no_response_needed, save_response_window
 from keybuzz_shared.events import (
     MessageBounced,
@@ -44,7 +45,7 @@ from keybuzz_shared.events import (
     TicketResponseDue,
     TicketResponseOverdue,
 )
-from mailkit import relay_mail
+from mailkit import ORDER, relay_mail
 from poller_fakes import FakeMail, ManualClock, RecordingRelay, fake_mail, fake_poller
 from prometheus_client import REGISTRY
 from test_bounces import amazon_bounce
@@ -377,3 +378,61 @@ async def test_mail_of_tenants_nobody_told_us_about_is_counted_and_kept() -> Non
     await fake.poller.projection.apply_tenant_state("stranger", False, T0)
     assert await scan_quarantine(fake.mailbox, quarantine) == {}
     assert await quarantined_folders(quarantine) == []
+
+
+# --- reads ------------------------------------------------------------------------------
+
+
+async def test_a_ticket_view_shows_each_reply_with_its_delivery_and_the_state_as_of_now() -> None:
+    fake, clock = mail_side(Outcome("refused", "550 5.1.1 no such buyer", "550"))
+    ticket_id = await a_ticket(fake, clock)
+    queued = await queue_reply(fake.replies_ports, TENANT, ticket_id, ReplyRequest(text="Hi"))
+    await send_due(fake.replies_ports)
+    with pytest.raises(TicketNotFound):
+        await ticket_view(fake.tickets, fake.replies, "t2", ticket_id, clock())
+    view = await ticket_view(fake.tickets, fake.replies, TENANT, ticket_id, T0 + timedelta(days=1))
+    assert view.response_state == "OVERDUE"  # stored AWAITING_REPLY, read at its deadline
+    buyer, reply = view.messages
+    assert (buyer.direction, buyer.delivery_status) == ("INBOUND", None)
+    assert (reply.id, reply.delivery_status, reply.delivery_status_code) == (
+        queued.ticket_message_id,
+        "FAILED",
+        "550",
+    )
+    assert view.marketplace_mark.url is not None and view.marketplace_mark.url.endswith(
+        view.order_id or "?"
+    )
+
+
+async def test_ticket_pages_follow_each_other_to_the_last_in_either_order() -> None:
+    fake, clock = mail_side()
+    for n in range(5):
+        clock.advance(60)
+        fake.mailbox.deliver(folder_for(TENANT), stamped(_other_order(n)))
+        await poll_tenant(fake.polls, TENANT)
+    for sort in ("lastMessageAt", "respondBy"):
+        seen, cursor = [], None
+        while True:
+            query = ticket_query(TENANT, None, None, None, cursor, 2, sort=sort, now=clock())
+            page = await list_tickets(fake.tickets, query)
+            seen += [t.id for t in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert len(seen) == len(set(seen)) == 5
+        with pytest.raises(InvalidQuery):  # a cursor of the other order
+            other = "respondBy" if sort == "lastMessageAt" else "lastMessageAt"
+            first = await list_tickets(
+                fake.tickets,
+                ticket_query(TENANT, None, None, None, None, 2, sort=sort, now=clock()),
+            )
+            ticket_query(TENANT, None, None, None, first.next_cursor, 2, sort=other, now=clock())
+
+
+def _other_order(n: int) -> bytes:
+    mail = relay_mail(ADDRESS, f"mail {n}")
+    del mail["Subject"]
+    mail["Subject"] = f"Inquiry from Amazon customer Jean (Order: 171-0000000-000000{n})"
+    body = mail.get_content().replace(ORDER, f"171-0000000-000000{n}")
+    mail.set_content(body)
+    return mail.as_bytes()

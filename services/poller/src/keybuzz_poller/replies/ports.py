@@ -76,6 +76,13 @@ class BouncedReply(msgspec.Struct, frozen=True, kw_only=True):
     order_id: str | None
 
 
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    reason: str | None
+    status_code: str | None
+    sent_at: datetime | None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the relay made of one attempt."""
@@ -138,6 +145,10 @@ class ReplyStore(Protocol):
 
     async def named_replies(self, tenant_id: str, message_ids: Sequence[str]) -> list[NamedReply]:
         """The tenant's replies among ``message_ids``, in their order."""
+        ...
+
+    async def deliveries(self, tenant_id: str, ticket_id: str) -> dict[str, Delivery]:
+        """The delivery of the ticket's replies, by ticket message id."""
         ...
 
 

@@ -7,19 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
-import msgspec
 from keybuzz_shared.db import Executor
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
-from keybuzz_poller.replies.ports import BouncedReply, ClaimedReply, NewReply, ReplyContext
-
-
-class Delivery(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    reason: str | None
-    status_code: str | None
-    sent_at: datetime | None
-
+from keybuzz_poller.replies.ports import (
+    BouncedReply,
+    ClaimedReply,
+    Delivery,
+    NewReply,
+    ReplyContext,
+)
 
 # --- settings ------------------------------------------------------------------------
 
@@ -389,3 +386,6 @@ class PostgresReplies:
 
     async def named_replies(self, tenant_id: str, message_ids: Sequence[str]) -> list[NamedReply]:
         return await named_replies(self.db, tenant_id, message_ids)
+
+    async def deliveries(self, tenant_id: str, ticket_id: str) -> dict[str, Delivery]:
+        return await deliveries(self.db, tenant_id, ticket_id)

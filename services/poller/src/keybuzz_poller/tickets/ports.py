@@ -107,6 +107,59 @@ class DeadlineFact(msgspec.Struct, frozen=True, kw_only=True):
     automatic: bool
 
 
+class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    status: str | None = None
+    order_id: str | None = None
+    since: datetime | None = None
+    after_at: datetime | None = None  # keyset: the last ticket of the previous page
+    after_id: str | None = None
+    limit: int = 50
+    # The stored response state (AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED) and, for
+    # AWAITING_REPLY, whether its deadline has passed at ``now`` (OVERDUE) or not.
+    response_state: str | None = None
+    overdue: bool | None = None
+    by_deadline: bool = False  # soonest deadline first (only tickets that have one)
+    now: datetime | None = None
+
+
+class StoredTicket(msgspec.Struct, frozen=True, kw_only=True):
+    """A ticket as stored; ``country``: its buyer's first mail's (read with one ticket only)."""
+
+    id: str
+    marketplace: str
+    order_id: str | None
+    buyer_email: str | None
+    buyer_name: str | None
+    subject: str
+    status: str
+    message_count: int
+    created_at: datetime
+    last_message_at: datetime
+    response_state: str
+    respond_by: datetime | None
+    no_response_needed_at: datetime | None
+    no_response_needed_by: str | None
+    country: str | None = None
+
+
+class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A ticket message with the mail it came from (or the reply's)."""
+
+    id: str
+    direction: str
+    body: str
+    received_at: datetime
+    external_message_id: str
+    external_id: str
+    subject: str
+    quoted: str
+    sent_at: datetime | None
+    parse_error: str | None
+    attachments: str  # JSON text
+    accepted_at: datetime | None
+
+
 class TicketStore(Protocol):
     """The tickets, their messages and the mails they came from; deadlines and windows."""
 
@@ -122,6 +175,18 @@ class TicketStore(Protocol):
 
     async def insert_ticket_messages(self, messages: Sequence[TicketMessageRow]) -> None:
         """Stored in the order given."""
+        ...
+
+    async def list_tickets(self, query: TicketQuery) -> list[StoredTicket]:
+        """The tenant's tickets matching ``query``, newest activity first or soonest deadline
+        first (``by_deadline``: only those with one), strictly after the keyset position;
+        ``limit + 1`` of them (the extra one says a next page exists)."""
+        ...
+
+    async def get_ticket(self, tenant_id: str, ticket_id: str) -> StoredTicket | None: ...
+
+    async def ticket_messages(self, ticket_id: str) -> list[StoredMessage]:
+        """In the order they were stored."""
         ...
 
     async def deadline_facts(self, ticket_ids: Sequence[str]) -> list[DeadlineFact]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
 import msgspec
 from keybuzz_shared.db import Executor
 
@@ -14,25 +13,12 @@ from keybuzz_poller.tickets.ports import (
     DeadlineFact,
     DeadlineRow,
     ExternalMessageRow,
+    StoredMessage,
+    StoredTicket,
     TicketMessageRow,
+    TicketQuery,
     TicketRow,
 )
-
-
-class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
-    tenant_id: str
-    status: str | None = None
-    order_id: str | None = None
-    since: datetime | None = None
-    after_at: datetime | None = None  # keyset: the last ticket of the previous page
-    after_id: str | None = None
-    limit: int = 50
-    # The stored response state (AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED) and, for
-    # AWAITING_REPLY, whether its deadline has passed at ``now`` (OVERDUE) or not.
-    response_state: str | None = None
-    overdue: bool | None = None
-    by_deadline: bool = False  # soonest deadline first (only tickets that have one)
-    now: datetime | None = None
 
 
 def _columns(rows: Sequence[msgspec.Struct], struct: type[msgspec.Struct]) -> list[list[object]]:
@@ -123,7 +109,7 @@ async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageR
     )
 
 
-async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]:
+async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
     """Newest activity first, or soonest deadline first (``by_deadline``); keyset: strictly
     after the sort key and id of the previous page's last ticket.
 
@@ -136,7 +122,7 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         if query.by_deadline
         else ("(last_message_at, id) < ($5, $6::text)")
     )
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         f"""
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
@@ -165,11 +151,11 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         query.now,
         query.by_deadline,
     )
-    return rows
+    return [StoredTicket(**dict(r)) for r in rows]
 
 
-async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
+async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> StoredTicket | None:
+    row = await db.fetchrow(
         """
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
@@ -183,11 +169,12 @@ async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Re
         tenant_id,
         ticket_id,
     )
+    return StoredTicket(**dict(row)) if row is not None else None
 
 
-async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
+async def ticket_messages(db: Executor, ticket_id: str) -> list[StoredMessage]:
     """A ticket's messages in the order they were stored (mailbox order)."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
         SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
                e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments,
@@ -198,7 +185,7 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
         """,
         ticket_id,
     )
-    return rows
+    return [StoredMessage(**dict(r)) for r in rows]
 
 
 async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[DeadlineFact]:
@@ -346,6 +333,15 @@ class PostgresTickets:
 
     async def insert_ticket_messages(self, messages: Sequence[TicketMessageRow]) -> None:
         await insert_ticket_messages(self.db, messages)
+
+    async def list_tickets(self, query: TicketQuery) -> list[StoredTicket]:
+        return await list_tickets(self.db, query)
+
+    async def get_ticket(self, tenant_id: str, ticket_id: str) -> StoredTicket | None:
+        return await get_ticket(self.db, tenant_id, ticket_id)
+
+    async def ticket_messages(self, ticket_id: str) -> list[StoredMessage]:
+        return await ticket_messages(self.db, ticket_id)
 
     async def deadline_facts(self, ticket_ids: Sequence[str]) -> list[DeadlineFact]:
         return await deadline_facts(self.db, ticket_ids)
