@@ -26,7 +26,6 @@ from keybuzz_poller.reading.ports import CursorStore, MailSource
 from keybuzz_poller.reading.store import PostgresCursors
 from keybuzz_poller.replies.ports import NewReply, ReplyStore
 from keybuzz_poller.replies.store import PostgresReplies
-from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.tickets.alerts_store import PostgresAlerts
 from keybuzz_poller.tickets.ports import (
     AlertStore,
@@ -38,8 +37,7 @@ from keybuzz_poller.tickets.ports import (
     TicketStore,
 )
 from keybuzz_poller.tickets.store import PostgresTickets
-from keybuzz_shared.db import apply_migrations, create_pool
-from mailkit import deliver_behind_the_mx, relay_mail
+from mailkit import deliver_behind_the_mx, migrated_pool, relay_mail
 from poller_fakes import (
     InMemoryAlerts,
     InMemoryCursors,
@@ -81,9 +79,7 @@ async def stores(
             InMemoryQuarantine(tables),
         )
         return
-    pool = await create_pool(await make_database("mailcontract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await migrated_pool(make_database)
     yield Stores(
         PostgresProjection(pool),
         PostgresTickets(pool),
