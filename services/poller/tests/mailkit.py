@@ -6,16 +6,20 @@ import asyncio
 import json
 import smtplib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
+import asyncpg
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
+from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.auth import issue_token
+from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.events import (
     Event,
     InboundAddressInfo,
@@ -238,3 +242,11 @@ async def new_tenant_with_a_ticket(poller: RunningService) -> tuple[str, str, st
     await poll_now(poller, tenant_id)
     ticket_id = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"][0]["id"]
     return tenant_id, address, ticket_id
+
+
+async def migrated_pool(make_database: Callable[[str], Awaitable[str]]) -> asyncpg.Pool:
+    """A database of its own with the poller's tables: the adapters' side of a contract test."""
+    pool = await create_pool(await make_database("contract"))
+    assert DEFINITION.migrations is not None
+    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    return pool

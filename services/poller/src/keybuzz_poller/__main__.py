@@ -20,7 +20,8 @@ async def run_once() -> int:
     app = create_app(ONCE_DEFINITION, settings)
     async with app.lifespan():  # the frame's start and stop, without serving HTTP
         runtime = app.state.runtime
-        results = await poll_due_once(runtime, ports_of(runtime).polling.schedule)
+        ports = ports_of(runtime)
+        results = await poll_due_once(runtime, ports.polling, ports.polls)
     print(
         f"polled {len(results)} tenants, stored {sum(r.stored for r in results)} messages",
         flush=True,

@@ -22,18 +22,21 @@ from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.polling.status import poll_status
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies import queueing
-from keybuzz_poller.replies.checks import ReplyRequest
 from keybuzz_poller.replies.memory import RepliesBusy, TenantRepliesBusy
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.schemas import (
     PollResult,
     PollStatus,
+    ReplyQueued,
+    ReplyRequest,
     ReplySettings,
     ResponseAlertSettings,
     ResponseWindow,
     ResponseWindows,
     poll_result_body,
     poll_status_body,
+    reply_queued_body,
+    reply_request_of,
     reply_settings_body,
     reply_settings_of,
     response_windows_body,
@@ -58,7 +61,7 @@ def hold_reply_memory(app: ASGIApp) -> ASGIApp:
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         tenant_id = tenant_context(connection, runtime.settings).tenant_id
         size = _body_size(connection)
-        memory = queueing.reply_memory(runtime)
+        memory = runtime.component(PollerPorts).replies.memory
         try:
             memory.take(tenant_id, size)
         except TenantRepliesBusy as exc:
@@ -111,8 +114,8 @@ class PollerController(Controller):
         operation_id="getReplySettings",
         summary="The tenant's reply settings (approved sender address)",
     )
-    async def settings(self, tenant: TenantContext, runtime: PollerRuntime) -> ReplySettings:
-        return reply_settings_body(await queueing.reply_settings(runtime, tenant.tenant_id))
+    async def settings(self, tenant: TenantContext, ports: PollerPorts) -> ReplySettings:
+        return reply_settings_body(await queueing.reply_settings(ports.replies, tenant.tenant_id))
 
     @put(
         "/settings",
@@ -120,10 +123,10 @@ class PollerController(Controller):
         summary="Set the approved sender address replies go out from",
     )
     async def save_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: ReplySettings
+        self, tenant: TenantContext, ports: PollerPorts, data: ReplySettings
     ) -> ReplySettings:
         saved = await queueing.save_reply_settings(
-            runtime, tenant.tenant_id, reply_settings_of(data)
+            ports.replies, tenant.tenant_id, reply_settings_of(data)
         )
         return reply_settings_body(saved)
 
@@ -142,13 +145,12 @@ class ResponseTimesController(Controller):
     async def response_times(
         self,
         tenant: TenantContext,
-        runtime: PollerRuntime,
         ports: PollerPorts,
         marketplace: str = AMAZON,
         days: Annotated[int, Parameter(description="7, 30 or 90")] = 30,
     ) -> ResponseTimes:
         return await responses.response_times_report(
-            runtime.pool, tenant.tenant_id, marketplace, days, ports.clock()
+            ports.tickets.tickets, tenant.tenant_id, marketplace, days, ports.clock()
         )
 
 
@@ -163,9 +165,9 @@ class ResponseAlertsController(Controller):
         summary="How long before a response deadline ticket.response_due is emitted",
     )
     async def get_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime
+        self, tenant: TenantContext, ports: PollerPorts
     ) -> ResponseAlertSettings:
-        lead = await alerts.lead_time(runtime, tenant.tenant_id)
+        lead = await alerts.lead_time(ports.tickets, tenant.tenant_id)
         return ResponseAlertSettings(lead_minutes=int(lead.total_seconds() // 60))
 
     @put(
@@ -174,10 +176,10 @@ class ResponseAlertsController(Controller):
         summary="Set how long before a response deadline ticket.response_due is emitted",
     )
     async def save_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: ResponseAlertSettings
+        self, tenant: TenantContext, ports: PollerPorts, data: ResponseAlertSettings
     ) -> ResponseAlertSettings:
         lead = timedelta(minutes=data.lead_minutes)
-        saved = await alerts.save_lead_time(runtime, tenant.tenant_id, lead)
+        saved = await alerts.save_lead_time(ports.tickets, tenant.tenant_id, lead)
         return ResponseAlertSettings(lead_minutes=int(saved.total_seconds() // 60))
 
 
@@ -192,10 +194,8 @@ class ResponseDeadlinesController(Controller):
         summary="The response window per marketplace: the marketplaces' own rules, the "
         "default and the tenant's windows",
     )
-    async def get_windows(self, tenant: TenantContext, runtime: PollerRuntime) -> ResponseWindows:
-        return response_windows_body(
-            await responses.response_windows(runtime.pool, tenant.tenant_id)
-        )
+    async def get_windows(self, tenant: TenantContext, ports: PollerPorts) -> ResponseWindows:
+        return response_windows_body(await ports.tickets.tickets.response_windows(tenant.tenant_id))
 
     @put(
         "/",
@@ -204,14 +204,12 @@ class ResponseDeadlinesController(Controller):
         "(not AMAZON: 409); its waiting tickets' deadlines follow",
     )
     async def save_window(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: ResponseWindow
+        self, tenant: TenantContext, ports: PollerPorts, data: ResponseWindow
     ) -> ResponseWindows:
         await responses.save_response_window(
-            runtime.unit_of_work, tenant.tenant_id, data.marketplace, data.hours
+            ports.tickets, tenant.tenant_id, data.marketplace, data.hours
         )
-        return response_windows_body(
-            await responses.response_windows(runtime.pool, tenant.tenant_id)
-        )
+        return response_windows_body(await ports.tickets.tickets.response_windows(tenant.tenant_id))
 
 
 class TicketController(Controller):
@@ -227,7 +225,6 @@ class TicketController(Controller):
     async def list_tickets(
         self,
         tenant: TenantContext,
-        runtime: PollerRuntime,
         ports: PollerPorts,
         status: str | None = None,
         order_id: Annotated[str | None, Parameter(query="orderId")] = None,
@@ -262,17 +259,15 @@ class TicketController(Controller):
             sort=sort,
             now=ports.clock(),
         )
-        return await queries.list_tickets(runtime, query)
+        return await queries.list_tickets(ports.tickets.tickets, query)
 
     @get(
         "/{ticket_id:str}",
         operation_id="getTicket",
         summary="A ticket with its messages, oldest first: direction and, for replies, delivery",
     )
-    async def ticket(
-        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
-    ) -> TicketView:
-        return await ticket_view(runtime, tenant.tenant_id, ticket_id, ports.clock())
+    async def ticket(self, ticket_id: str, tenant: TenantContext, ports: PollerPorts) -> TicketView:
+        return await _ticket_view(ports, tenant.tenant_id, ticket_id, ports.clock())
 
     @post(
         "/{ticket_id:str}/no-response-needed",
@@ -281,13 +276,13 @@ class TicketController(Controller):
         summary="Mark the buyer's messages so far as needing no response (who: the caller)",
     )
     async def no_response_needed(
-        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
+        self, ticket_id: str, tenant: TenantContext, ports: PollerPorts
     ) -> TicketView:
         now = ports.clock()
         await responses.mark_no_response_needed(
-            runtime.unit_of_work, tenant.tenant_id, ticket_id, tenant.principal.user_id, now
+            ports.tickets, tenant.tenant_id, ticket_id, tenant.principal.user_id, now
         )
-        return await ticket_view(runtime, tenant.tenant_id, ticket_id, now)
+        return await _ticket_view(ports, tenant.tenant_id, ticket_id, now)
 
     @post(
         "/{ticket_id:str}/replies",
@@ -308,7 +303,18 @@ class TicketController(Controller):
         self,
         ticket_id: str,
         tenant: TenantContext,
-        runtime: PollerRuntime,
+        ports: PollerPorts,
         data: ReplyRequest,
-    ) -> queueing.ReplyQueued:
-        return await queueing.queue_reply(runtime, tenant.tenant_id, ticket_id, data)
+    ) -> ReplyQueued:
+        queued = await queueing.queue_reply(
+            ports.replies, tenant.tenant_id, ticket_id, reply_request_of(data)
+        )
+        return reply_queued_body(queued)
+
+
+async def _ticket_view(
+    ports: PollerPorts, tenant_id: str, ticket_id: str, now: datetime
+) -> TicketView:
+    return await ticket_view(
+        ports.tickets.tickets, ports.replies.replies, tenant_id, ticket_id, now
+    )

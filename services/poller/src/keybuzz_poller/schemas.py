@@ -1,18 +1,19 @@
-"""Bodies of the poller's polling and settings endpoints, HTTP and NATS micro (camelCase),
-and the one mapping from the use cases' results to them, shared by both transports.
+"""Bodies of the poller's polling, settings and reply endpoints, HTTP and NATS micro
+(camelCase), and the one mapping between them and the use cases' values, shared by both
+transports: the use cases never see a body, the wire never sees a domain struct.
 
-Tickets and replies keep their bodies next to their reads for now (``tickets/queries.py``,
-``ticket_view.py``, ``replies/``).
+Tickets keep their bodies next to their reads (``tickets/queries.py``, ``ticket_view.py``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
 from keybuzz_poller.polling import domain
-from keybuzz_poller.replies import queueing
+from keybuzz_poller.replies import checks, queueing
 from keybuzz_poller.tickets import deadlines
 
 
@@ -46,6 +47,28 @@ class ReplySettings(Body):
     reply_from_address: str | None = None
 
 
+class AttachmentIn(Body, forbid_unknown_fields=True):
+    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    content_type: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    content_base64: str
+
+
+class ReplyRequest(Body, forbid_unknown_fields=True):
+    text: str
+    # At most checks.MAX_ATTACHMENTS, refused while the body is decoded.
+    attachments: Annotated[list[AttachmentIn], msgspec.Meta(max_length=checks.MAX_ATTACHMENTS)] = []
+    # Sent by a rule (a template), not written by an agent: it does not answer the buyer
+    # as the marketplace counts it, so the response deadline keeps running.
+    automatic: bool = False
+
+
+class ReplyQueued(Body):
+    ticket_message_id: str
+    ticket_id: str
+    message_id: str  # the mail's RFC 5322 Message-ID
+    status: str = "QUEUED"
+
+
 def poll_result_body(result: domain.PollResult) -> PollResult:
     return PollResult(**msgspec.structs.asdict(result))
 
@@ -60,6 +83,23 @@ def reply_settings_body(settings: queueing.ReplySettings) -> ReplySettings:
 
 def reply_settings_of(body: ReplySettings) -> queueing.ReplySettings:
     return queueing.ReplySettings(reply_from_address=body.reply_from_address)
+
+
+def reply_request_of(body: ReplyRequest) -> checks.ReplyRequest:
+    return checks.ReplyRequest(
+        text=body.text,
+        attachments=[
+            checks.AttachmentIn(
+                filename=a.filename, content_type=a.content_type, content_base64=a.content_base64
+            )
+            for a in body.attachments
+        ],
+        automatic=body.automatic,
+    )
+
+
+def reply_queued_body(queued: queueing.ReplyQueued) -> ReplyQueued:
+    return ReplyQueued(**msgspec.structs.asdict(queued))
 
 
 class ResponseWindow(msgspec.Struct, kw_only=True, rename="camel"):

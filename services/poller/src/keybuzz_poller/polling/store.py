@@ -1,5 +1,5 @@
 """All SQL of polling (asyncpg): the schedule, the leases, poll status (``ports.PollSchedule``:
-``PostgresPollSchedule``), the quarantine."""
+``PostgresPollSchedule``), the quarantine (``ports.QuarantineStore``: ``PostgresQuarantine``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncpg
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.polling.domain import PollStatus
+from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
 
 # NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
 DUE_CHANNEL = "keybuzz_poller_due"
@@ -299,6 +299,25 @@ async def quarantined(db: Executor) -> list[asyncpg.Record]:
         "SELECT folder, messages, first_seen, last_seen FROM poller_quarantine ORDER BY folder"
     )
     return rows
+
+
+class PostgresQuarantine:
+    """``ports.QuarantineStore`` on the pool."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def unknown_tenants(self, tenant_ids: Sequence[str]) -> set[str]:
+        return await unknown_tenants(self.db, tenant_ids)
+
+    async def record_quarantine(self, folders: dict[str, int]) -> None:
+        await record_quarantine(self.db, folders)
+
+    async def quarantined(self) -> list[QuarantinedFolder]:
+        return [
+            QuarantinedFolder(folder=r["folder"], messages=r["messages"], since=r["first_seen"])
+            for r in await quarantined(self.db)
+        ]
 
 
 def _retry_delays(base: float, cap: float) -> list[float]:

@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
-from keybuzz_poller.replies import store
 from keybuzz_poller.replies.checks import (
     InvalidSettings,
     ReplyRequest,
@@ -25,10 +23,8 @@ from keybuzz_poller.replies.checks import (
     check_sender_address,
 )
 from keybuzz_poller.replies.compose import ReplyMail, build_mail, reply_message_id, reply_subject
-from keybuzz_poller.replies.memory import ReplyMemory
 from keybuzz_poller.replies.outcomes import count_reply
-from keybuzz_poller.replies.sender import ReplySender
-from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.replies.ports import NewReply, RepliesPorts, ReplyContext
 from keybuzz_poller.tickets.from_mails import storable_json
 
 In = TypeVar("In")
@@ -55,24 +51,25 @@ class ReplySettings(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 async def queue_reply(
-    runtime: PollerRuntime, tenant_id: str, ticket_id: str, request: ReplyRequest
+    ports: RepliesPorts, tenant_id: str, ticket_id: str, request: ReplyRequest
 ) -> ReplyQueued:
     """Check the reply, then store its mail, ticket message and sending work in one transaction."""
     # Before anything is read or stored. Decoding (and below, encoding) up to 10 MB of
     # attachments takes a while: off the event loop.
     reply = await _off_loop(request.attachments, check_reply, request)
     ticket_message_id = str(uuid.uuid4())
-    message_id = reply_message_id(ticket_message_id, runtime.settings.inbound_domain)
-    async with runtime.unit_of_work() as uow:
-        sender = await store.reply_from_address(uow.conn, tenant_id)
-        context = await store.reply_context(uow.conn, tenant_id, ticket_id)
+    message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
+    async with ports.unit_of_work() as unit:
+        replies = unit.store.replies
+        sender = await replies.reply_from_address(tenant_id)
+        context = await replies.reply_context(tenant_id, ticket_id)
         if context is None:
             raise ReplyTicketNotFound(f"no ticket {ticket_id}")
         recipient, inbound_address = _addresses(sender, context)
         envelope_sender = bounce_address(
-            inbound_address, ticket_message_id, runtime.settings.bounce_signing_keys[0]
+            inbound_address, ticket_message_id, ports.config.bounce_signing_keys[0]
         )
-        created_at = datetime.now(UTC)
+        created_at = ports.clock()
         mail = ReplyMail(
             message_id=message_id,
             sender=recipient[0],
@@ -83,33 +80,14 @@ async def queue_reply(
             reply=reply,
         )
         raw = await _off_loop(reply.attachments, build_mail, mail)
-        await store.insert_reply(
-            uow.conn, _new_reply(tenant_id, ticket_message_id, context, mail, envelope_sender, raw)
+        await replies.insert_reply(
+            _new_reply(tenant_id, ticket_message_id, context, mail, envelope_sender, raw)
         )
-    count_reply(runtime.name, "QUEUED")
-    _wake_sender(runtime)
+    count_reply(ports.service, "QUEUED")
+    ports.wake_sender()  # sent now rather than at the sender's next round
     return ReplyQueued(
         ticket_message_id=ticket_message_id, ticket_id=ticket_id, message_id=message_id
     )
-
-
-def reply_memory(runtime: PollerRuntime) -> ReplyMemory:
-    """The process's reply memory budget (made on first use)."""
-    memory = runtime.components.get(ReplyMemory)
-    if not isinstance(memory, ReplyMemory):
-        settings = runtime.settings
-        memory = ReplyMemory(
-            settings.reply_memory_budget_bytes, settings.reply_tenant_memory_budget_bytes
-        )
-        runtime.provide(memory)
-    return memory
-
-
-def _wake_sender(runtime: PollerRuntime) -> None:
-    """Sent now rather than at the sender's next round (none runs in ``--once``)."""
-    sender = runtime.components.get(ReplySender)
-    if isinstance(sender, ReplySender):
-        sender.wake()
 
 
 async def _off_loop(attachments: Sequence[object], work: Callable[[In], Out], given: In) -> Out:
@@ -119,7 +97,7 @@ async def _off_loop(attachments: Sequence[object], work: Callable[[In], Out], gi
     return work(given)
 
 
-def _addresses(sender: str | None, context: store.ReplyContext) -> tuple[tuple[str, str], str]:
+def _addresses(sender: str | None, context: ReplyContext) -> tuple[tuple[str, str], str]:
     """((header From, buyer alias), the inbound address bounces come back to), or why the
     reply cannot go."""
     if sender is None:
@@ -139,16 +117,16 @@ def _addresses(sender: str | None, context: store.ReplyContext) -> tuple[tuple[s
 def _new_reply(
     tenant_id: str,
     ticket_message_id: str,
-    context: store.ReplyContext,
+    context: ReplyContext,
     mail: ReplyMail,
     envelope_sender: str,
     raw: bytes,
-) -> store.NewReply:
+) -> NewReply:
     attachments = [
         {"filename": a.filename, "contentType": a.content_type, "size": len(a.content)}
         for a in mail.reply.attachments
     ]
-    return store.NewReply(
+    return NewReply(
         ticket_message_id=ticket_message_id,
         external_message_id=str(uuid.uuid4()),
         tenant_id=tenant_id,
@@ -168,16 +146,16 @@ def _new_reply(
     )
 
 
-async def reply_settings(runtime: PollerRuntime, tenant_id: str) -> ReplySettings:
-    address = await store.reply_from_address(runtime.pool, tenant_id)
+async def reply_settings(ports: RepliesPorts, tenant_id: str) -> ReplySettings:
+    address = await ports.replies.reply_from_address(tenant_id)
     return ReplySettings(reply_from_address=address)
 
 
 async def save_reply_settings(
-    runtime: PollerRuntime, tenant_id: str, settings: ReplySettings
+    ports: RepliesPorts, tenant_id: str, settings: ReplySettings
 ) -> ReplySettings:
     if settings.reply_from_address is None:
         raise InvalidSettings("replyFromAddress is required")
     address = check_sender_address(settings.reply_from_address)
-    await store.save_reply_from_address(runtime.pool, tenant_id, address)
+    await ports.replies.save_reply_from_address(tenant_id, address)
     return ReplySettings(reply_from_address=address)

@@ -1,4 +1,5 @@
-"""All SQL of replies (asyncpg): settings, queueing, the sender's claims, outcomes, bounces."""
+"""All SQL of replies (asyncpg): settings, queueing, the sender's claims, outcomes, bounces;
+``PostgresReplies``, the ``ReplyStore`` port on a pool or a unit of work's connection."""
 
 from __future__ import annotations
 
@@ -6,71 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
-import msgspec
 from keybuzz_shared.db import Executor
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
-
-
-class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
-    """What a reply on a ticket needs to know about it, read in the reply's transaction."""
-
-    ticket_id: str
-    marketplace: str
-    order_id: str | None
-    buyer_email: str | None
-    subject: str
-    # The buyer's latest mail on the ticket: its Message-ID (None if it had none) and the
-    # inbound address it came to (the reply's envelope sender is made from it).
-    buyer_message_id: str | None
-    inbound_address: str | None
-    country: str | None
-
-
-class NewReply(msgspec.Struct, frozen=True, kw_only=True):
-    ticket_message_id: str
-    external_message_id: str
-    tenant_id: str
-    ticket_id: str
-    marketplace: str
-    message_id: str
-    order_id: str | None
-    envelope_sender: str
-    recipient: str
-    subject: str
-    text: str
-    attachments: str  # JSON text: filename, contentType, size
-    country: str | None
-    created_at: datetime
-    mail: bytes
-    automatic: bool = False  # a rule's template: it does not stop the response clock
-
-
-class ClaimedReply(msgspec.Struct, frozen=True, kw_only=True):
-    ticket_message_id: str
-    tenant_id: str
-    ticket_id: str
-    message_id: str
-    order_id: str | None
-    envelope_sender: str
-    recipient: str
-    attempts: int
-    mail: bytes
-
-
-class Delivery(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    reason: str | None
-    status_code: str | None
-    sent_at: datetime | None
-
-
-class BouncedReply(msgspec.Struct, frozen=True, kw_only=True):
-    ticket_message_id: str
-    ticket_id: str
-    message_id: str
-    order_id: str | None
-
+from keybuzz_poller.replies.ports import (
+    BouncedReply,
+    ClaimedReply,
+    Delivery,
+    NewReply,
+    ReplyContext,
+)
 
 # --- settings ------------------------------------------------------------------------
 
@@ -390,3 +336,56 @@ async def deliveries(db: Executor, tenant_id: str, ticket_id: str) -> dict[str, 
         )
         for r in rows
     }
+
+
+class PostgresReplies:
+    """``ports.ReplyStore`` on ``db``: the pool, or a unit of work's connection."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def reply_from_address(self, tenant_id: str) -> str | None:
+        return await reply_from_address(self.db, tenant_id)
+
+    async def save_reply_from_address(self, tenant_id: str, address: str) -> None:
+        await save_reply_from_address(self.db, tenant_id, address)
+
+    async def reply_context(self, tenant_id: str, ticket_id: str) -> ReplyContext | None:
+        return await reply_context(self.db, tenant_id, ticket_id)
+
+    async def insert_reply(self, reply: NewReply) -> None:
+        await insert_reply(self.db, reply)
+
+    async def claim_due(
+        self, limit: int, max_bytes: int, lease_seconds: float
+    ) -> list[ClaimedReply]:
+        return await claim_due(self.db, limit, max_bytes, lease_seconds)
+
+    async def next_due_in(self) -> float | None:
+        return await next_due_in(self.db)
+
+    async def mark_sent(self, ticket_message_id: str) -> datetime | None:
+        return await mark_sent(self.db, ticket_message_id)
+
+    async def mark_failed(self, ticket_message_id: str, reason: str, code: str | None) -> bool:
+        return await mark_failed(self.db, ticket_message_id, reason, code)
+
+    async def retry_later(self, ticket_message_id: str, error: str, delay: float) -> None:
+        await retry_later(self.db, ticket_message_id, error, delay)
+
+    async def mark_bounced(
+        self,
+        ticket_message_id: str,
+        reason: str,
+        status_code: str | None,
+        bounce_external_message_id: str,
+    ) -> BouncedReply | None:
+        return await mark_bounced(
+            self.db, ticket_message_id, reason, status_code, bounce_external_message_id
+        )
+
+    async def named_replies(self, tenant_id: str, message_ids: Sequence[str]) -> list[NamedReply]:
+        return await named_replies(self.db, tenant_id, message_ids)
+
+    async def deliveries(self, tenant_id: str, ticket_id: str) -> dict[str, Delivery]:
+        return await deliveries(self.db, tenant_id, ticket_id)

@@ -15,8 +15,8 @@ from keybuzz_shared.pages import (
 )
 
 from keybuzz_poller.inbound.addresses import seconds_since_accepted
-from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.tickets import deadlines, store
+from keybuzz_poller.tickets import deadlines
+from keybuzz_poller.tickets.ports import StoredMessage, StoredTicket, TicketQuery, TicketStore
 
 TICKET_STATUSES = frozenset({"OPEN", "CLOSED"})
 MAX_PAGE = 200
@@ -98,7 +98,7 @@ def ticket_query(
     response_state: str | None = None,
     sort: str = "lastMessageAt",
     now: datetime,
-) -> store.TicketQuery:
+) -> TicketQuery:
     if status is not None and status not in TICKET_STATUSES:
         raise InvalidQuery(f"status must be one of {sorted(TICKET_STATUSES)}")
     if response_state is not None and response_state not in deadlines.RESPONSE_STATES:
@@ -109,7 +109,7 @@ def ticket_query(
         raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}")
     by_deadline = sort == "respondBy"
     after = _after(cursor, by_deadline) if cursor else None
-    return store.TicketQuery(
+    return TicketQuery(
         **_response_filter(response_state),
         by_deadline=by_deadline,
         now=now,
@@ -132,10 +132,10 @@ def _response_filter(response_state: str | None) -> dict[str, Any]:
     return {"response_state": response_state}
 
 
-async def list_tickets(runtime: PollerRuntime, query: store.TicketQuery) -> TicketPage:
+async def list_tickets(tickets: TicketStore, query: TicketQuery) -> TicketPage:
     """One page; ``nextCursor`` is null on the last page, an exactly full one included."""
     assert query.now is not None
-    rows = await store.list_tickets(runtime.pool, query)  # limit + 1 rows
+    rows = await tickets.list_tickets(query)  # limit + 1 rows
     page, last = split_page([_ticket(r, query.now) for r in rows], query.limit)
     return TicketPage(items=page, next_cursor=_cursor(last, query.by_deadline))
 
@@ -150,41 +150,41 @@ def _cursor(last: Ticket | None, by_deadline: bool) -> str | None:
 
 
 async def ticket_detail(
-    runtime: PollerRuntime, tenant_id: str, ticket_id: str, now: datetime
+    tickets: TicketStore, tenant_id: str, ticket_id: str, now: datetime
 ) -> TicketDetail:
-    row = await store.get_ticket(runtime.pool, tenant_id, ticket_id)
+    row = await tickets.get_ticket(tenant_id, ticket_id)
     if row is None:
         raise TicketNotFound(f"no ticket {ticket_id}")
-    messages = [_message(m) for m in await store.ticket_messages(runtime.pool, ticket_id)]
-    mark = deadlines.marketplace_mark(row["marketplace"], row["order_id"], row["country"])
+    messages = [_message(m) for m in await tickets.ticket_messages(ticket_id)]
+    mark = deadlines.marketplace_mark(row.marketplace, row.order_id, row.country)
     return TicketDetail(**_ticket_fields(row, now), messages=messages, marketplace_mark=mark)
 
 
-def _ticket_fields(row: Any, now: datetime) -> dict[str, Any]:
-    fields = {name: row[name] for name in Ticket.__struct_fields__ if name != "response_state"}
-    stored = deadlines.Deadline(state=row["response_state"], respond_by=row["respond_by"])
+def _ticket_fields(row: StoredTicket, now: datetime) -> dict[str, Any]:
+    fields = {n: getattr(row, n) for n in Ticket.__struct_fields__ if n != "response_state"}
+    stored = deadlines.Deadline(state=row.response_state, respond_by=row.respond_by)
     return {**fields, "response_state": deadlines.response_state(stored, now)}
 
 
-def _ticket(row: Any, now: datetime) -> Ticket:
+def _ticket(row: StoredTicket, now: datetime) -> Ticket:
     return Ticket(**_ticket_fields(row, now))
 
 
-def _message(row: Any) -> TicketMessage:
+def _message(row: StoredMessage) -> TicketMessage:
     return TicketMessage(
-        id=row["id"],
-        direction=row["direction"],
-        body=row["body"],
-        quoted=row["quoted"],
-        subject=row["subject"],
-        received_at=row["received_at"],
-        sent_at=row["sent_at"],
-        external_message_id=row["external_message_id"],
-        external_id=row["external_id"],
-        parse_error=row["parse_error"] is not None,
-        attachments=msgspec.json.decode(row["attachments"], type=list[Attachment]),
-        accepted_at=row["accepted_at"],
-        arrival_lag_seconds=_lag(row["accepted_at"], row["received_at"]),
+        id=row.id,
+        direction=row.direction,
+        body=row.body,
+        quoted=row.quoted,
+        subject=row.subject,
+        received_at=row.received_at,
+        sent_at=row.sent_at,
+        external_message_id=row.external_message_id,
+        external_id=row.external_id,
+        parse_error=row.parse_error is not None,
+        attachments=msgspec.json.decode(row.attachments, type=list[Attachment]),
+        accepted_at=row.accepted_at,
+        arrival_lag_seconds=_lag(row.accepted_at, row.received_at),
     )
 
 
