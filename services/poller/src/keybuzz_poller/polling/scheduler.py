@@ -32,6 +32,7 @@ from keybuzz_poller.polling import store
 from keybuzz_poller.polling.domain import (
     MAX_RECORDED_ERROR,
     PollResult,
+    PollTimings,
     failure_reason,
     poll_timings,
 )
@@ -104,21 +105,23 @@ def instance_name() -> str:
 class Scheduler:
     """One per process: leases due tenants and polls them until the service stops."""
 
-    def __init__(self, runtime: PollerRuntime, schedule: PollSchedule) -> None:
+    def __init__(
+        self, runtime: PollerRuntime, schedule: PollSchedule, timings: PollTimings | None = None
+    ) -> None:
         self.runtime = runtime
         self.schedule = schedule
         self.owner = instance_name()
         self.running: dict[str, asyncio.Task[PollResult | None]] = {}
         self.wake = asyncio.Event()
-        self.timings = poll_timings(runtime.settings)
+        self.timings = timings or poll_timings(runtime.settings)
         self.interval, self.lease, self.tick = (
             self.timings.interval,
             self.timings.lease,
             self.timings.tick,
         )
         # The MX's deliveries (any instance's) wake the loop: the tenant is claimed at once.
-        self.listener = DueListener(runtime.settings.database_url, self.wake)
-        self.loops = (
+        self.loops: tuple[BackgroundLoop, ...] = (
+            DueListener(runtime.settings.database_url, self.wake),
             BackgroundLoop(self._loop, "poller-scheduler"),
             BackgroundLoop(self._quarantine_loop, "quarantine"),
         )
@@ -126,12 +129,10 @@ class Scheduler:
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
             return  # poll-now still works: it takes the tenant's lease like any poll
-        self.listener.start()
         for loop in self.loops:
             loop.start()
 
     async def stop(self) -> None:
-        await self.listener.aclose()
         for loop in self.loops:
             await loop.aclose()
         if self.running:  # a poll cut short commits nothing: its mail is read again
@@ -199,7 +200,7 @@ class Scheduler:
         started_at = time.time()  # wall clock, for the log: comparable across instances
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
-            result = await poll_tenant(self.runtime, tenant_id)
+            result = await self.poll_one(tenant_id)
         except Exception as exc:
             await self._record_failure(tenant_id, exc)
             if reraise:
@@ -226,6 +227,10 @@ class Scheduler:
             },
         )
         return result
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        """One poll of what the lease is for: here, the tenant's folder."""
+        return await poll_tenant(self.runtime, tenant_id)
 
     async def _keep_lease(self, tenant_id: str) -> None:
         """Renew this poll's lease while it runs (``keep_lease``); a failed renewal is
