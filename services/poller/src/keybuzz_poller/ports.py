@@ -1,5 +1,6 @@
 """The poller's ports, gathered: each sub-package declares what its use cases use
-(``inbound/ports.py``, ``polling/ports.py``), ``bootstrap.py`` assembles the adapters once."""
+(``inbound/ports.py``, ``polling/ports.py``, ``polling/shop_ports.py``,
+``reading/marketplace/ports.py``), ``bootstrap.py`` assembles the adapters once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 
 from keybuzz_poller.inbound.ports import InboundPorts
 from keybuzz_poller.polling.ports import PollingPorts
+from keybuzz_poller.polling.shop_ports import ShopPollingPorts
+from keybuzz_poller.reading.marketplace.ports import ShopPorts
 from keybuzz_poller.tickets.ports import Clock, system_clock
 
 
@@ -14,5 +17,7 @@ from keybuzz_poller.tickets.ports import Clock, system_clock
 class PollerPorts:
     inbound: InboundPorts
     polling: PollingPorts
+    shops: ShopPorts  # polling a marketplace shop (Fnac, Darty)
+    shop_polling: ShopPollingPorts  # a shop's connection and schedule
     # What response deadlines are read against (OVERDUE, the report's window): a test fixes it.
     clock: Clock = field(default=system_clock)

@@ -331,4 +331,3 @@ def test_a_shop_key_names_its_marketplace_and_tenant() -> None:
     assert shop_of(SHOP.key) == SHOP
     with pytest.raises(ValueError):
         shop_of("no-marketplace")
-

@@ -59,6 +59,7 @@ class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
     tenant_id: str
     status: str | None = None
     order_id: str | None = None
+    marketplace: str | None = None
     since: datetime | None = None
     after_at: datetime | None = None  # keyset: the last ticket of the previous page
     after_id: str | None = None
@@ -182,9 +183,10 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         f"""
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
-               no_response_needed_at, no_response_needed_by
+               no_response_needed_at, no_response_needed_by, incident_status, incident_types
         FROM poller_tickets
         WHERE tenant_id = $1
+          AND ($12::text IS NULL OR marketplace = $12)
           AND ($2::text IS NULL OR status = $2)
           AND ($3::text IS NULL OR order_id = $3)
           AND ($4::timestamptz IS NULL OR last_message_at >= $4)
@@ -206,6 +208,7 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         query.overdue,
         query.now,
         query.by_deadline,
+        query.marketplace,
     )
     return rows
 
@@ -215,7 +218,7 @@ async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Re
         """
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
-               no_response_needed_at, no_response_needed_by,
+               no_response_needed_at, no_response_needed_by, incident_status, incident_types,
                (SELECT e.country FROM poller_ticket_messages m
                 JOIN poller_external_messages e ON e.id = m.external_message_id
                 WHERE m.ticket_id = t.id AND m.direction = 'INBOUND' AND e.country IS NOT NULL
@@ -233,7 +236,11 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
         """
         SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
                e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments,
-               e.accepted_at
+               e.accepted_at,
+               -- Mail: the buyer's (INBOUND) or an agent's reply (OUTBOUND).
+               coalesce(e.sender_type,
+                        CASE m.direction WHEN 'INBOUND' THEN 'BUYER' ELSE 'SELLER' END)
+                   AS sender_type
         FROM poller_ticket_messages m
         JOIN poller_external_messages e ON e.id = m.external_message_id
         WHERE m.ticket_id = $1 ORDER BY m.seq

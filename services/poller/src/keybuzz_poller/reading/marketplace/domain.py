@@ -10,7 +10,9 @@ import msgspec
 
 # Who wrote a message, in every marketplace's terms.
 BUYER = "BUYER"
-MARKETPLACE_SUPPORT = "MARKETPLACE_SUPPORT"  # the marketplace's customer service (Fnac's CALLCENTER)
+MARKETPLACE_SUPPORT = (
+    "MARKETPLACE_SUPPORT"  # the marketplace's customer service (Fnac's CALLCENTER)
+)
 SELLER = "SELLER"  # the seller, in the marketplace's back office
 SYSTEM = "SYSTEM"  # the marketplace's notifications
 SENDER_TYPES = frozenset({BUYER, MARKETPLACE_SUPPORT, SELLER, SYSTEM})
@@ -140,7 +142,9 @@ def incident_message(incident: ShopIncident) -> ShopMessage:
         message_id=f"incident:{incident.incident_id}",
         thread_type=ORDER,
         thread_id=incident.order_id,
-        sender_type=BUYER if (incident.opened_by or "").lower() == "client" else MARKETPLACE_SUPPORT,
+        sender_type=BUYER
+        if (incident.opened_by or "").lower() == "client"
+        else MARKETPLACE_SUPPORT,
         subject="Nouvelle réclamation",
         body=incident.message,
         created_at=incident.created_at,

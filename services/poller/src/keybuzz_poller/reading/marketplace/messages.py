@@ -25,6 +25,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     OPENS_TICKET,
     SELLER,
     Attachment,
+    FileLink,
     Shop,
     ShopCursor,
     ShopIncident,
@@ -36,11 +37,17 @@ from keybuzz_poller.reading.marketplace.domain import (
     read_from,
     thread_key,
 )
-from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPorts, ShopUnit
+from keybuzz_poller.reading.marketplace.ports import (
+    AttachmentTooLarge,
+    AttachmentUnavailable,
+    ShopPorts,
+    ShopUnit,
+)
 
 log = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 200
+OCTET_STREAM = "application/octet-stream"
 MARK_BATCH = 100  # messages marked read per request
 
 
@@ -172,25 +179,25 @@ async def _take_incident(
 async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> list[Attachment]:
     found: list[Attachment] = []
     for link in message.files:
-        content_type = link.content_type or "application/octet-stream"
         try:
             content = await ports.source.download(shop, link, ports.max_attachment_bytes)
         except AttachmentTooLarge:
-            found.append(
-                Attachment(
-                    filename=link.name,
-                    content_type=content_type,
-                    size=None,
-                    skipped=f"larger than {ports.max_attachment_bytes} bytes",
-                )
-            )
-            continue
-        found.append(
-            Attachment(
-                filename=link.name, content_type=content_type, size=len(content), content=content
-            )
-        )
+            found.append(_file(link, skipped=f"larger than {ports.max_attachment_bytes} bytes"))
+        except AttachmentUnavailable as exc:
+            found.append(_file(link, skipped=f"not served: {exc}"))
+        else:
+            found.append(_file(link, content=content))
     return found
+
+
+def _file(link: FileLink, content: bytes | None = None, skipped: str | None = None) -> Attachment:
+    return Attachment(
+        filename=link.name,
+        content_type=link.content_type or OCTET_STREAM,
+        size=None if content is None else len(content),
+        content=content,
+        skipped=skipped,
+    )
 
 
 async def _mark_pending(ports: ShopPorts, shop: Shop, poll: ShopPoll) -> None:

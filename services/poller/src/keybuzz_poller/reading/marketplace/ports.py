@@ -32,6 +32,10 @@ class AttachmentTooLarge(Exception):
     """A linked file larger than the cap: not downloaded."""
 
 
+class AttachmentUnavailable(Exception):
+    """A linked file the marketplace does not serve (gone, refused): named, not stored."""
+
+
 class ShopPollFailed(DependencyUnavailable):
     """The marketplace could not be polled now: the poll is retried with back-off, and its
     message, which names what failed and never a key or token, is the shop's last error."""
@@ -63,7 +67,8 @@ class MarketplaceMessageSource(Protocol):
     async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None: ...
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
-        """The file's bytes; ``AttachmentTooLarge`` past ``max_bytes``."""
+        """The file's bytes; ``AttachmentTooLarge`` past ``max_bytes``,
+        ``AttachmentUnavailable`` when the marketplace will not serve it."""
         ...
 
 
