@@ -192,8 +192,8 @@ class PostgresShopStore:
             """
             SELECT created_at FROM poller_incidents
             WHERE tenant_id = $1 AND marketplace = $2 AND order_id = $3
-              AND created_at BETWEEN $4 - $5::interval AND $4 + $5::interval
-            ORDER BY abs(extract(epoch FROM created_at - $4)) LIMIT 1
+              AND created_at BETWEEN $4::timestamptz - $5::interval AND $4::timestamptz + $5::interval
+            ORDER BY abs(extract(epoch FROM created_at - $4::timestamptz)) LIMIT 1
             """,
             shop.tenant_id,
             shop.marketplace,
@@ -210,7 +210,8 @@ class PostgresShopStore:
                 SELECT true FROM poller_ticket_messages m
                 JOIN poller_external_messages e ON e.id = m.external_message_id
                 WHERE m.ticket_id = $1 AND lower(btrim(e.subject)) LIKE $2 || '%'
-                  AND e.sent_at BETWEEN $3 - $4::interval AND $3 + $4::interval
+                  AND e.sent_at BETWEEN $3::timestamptz - $4::interval
+                                    AND $3::timestamptz + $4::interval
                 LIMIT 1
                 """,
                 ticket_id,
