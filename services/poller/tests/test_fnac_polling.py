@@ -141,7 +141,11 @@ async def test_messages_become_tickets_once_marked_read_with_their_sender_and_ma
     assert by_id[written["messageId"]]["body"] == "Toujours rien reçu"
     events = await received_events(poller, shop.tenant_id)
     assert {e["marketplace"] for e in events} == {"FNAC"}
-    mine = [e for e in events if e["externalMessageId"] == by_id[written["messageId"]]["externalMessageId"]]
+    mine = [
+        e
+        for e in events
+        if e["externalMessageId"] == by_id[written["messageId"]]["externalMessageId"]
+    ]
     assert len(mine) == 1 and mine[0]["orderId"] == written["orderId"]
     # Marked read at Fnac after the commit: nothing left pending.
     pending = await poller.runtime.pool.fetchval(
@@ -195,7 +199,11 @@ async def test_outages_garbled_answers_and_expired_tokens_lose_nothing(
     assert failed["consecutiveFailures"] == 1 and "unavailable" in failed["lastError"]
     assert spec["key"] not in failed["lastError"]
     await admin.delete("/faults")
-    malformed = {"malformedNext": 20, "malformedKind": "truncated", "operations": ["messages_query"]}
+    malformed = {
+        "malformedNext": 20,
+        "malformedKind": "truncated",
+        "operations": ["messages_query"],
+    }
     assert (await admin.put("/faults", json=malformed)).status_code == 200
     with pytest.raises(ShopPollFailed):
         await poll(poller, shop)
