@@ -111,7 +111,7 @@ class FnacMessageSource:
         with _translated(shop):
             results = await client.messages_update(updates)
         refused = [r for r in results if not r.ok]
-        if refused:  # e.g. a message Fnac no longer lists: nothing to retry
+        if refused:  # e.g. a message Fnac does not list: nothing to retry
             log.warning(
                 "messages not marked read",
                 extra={
