@@ -15,7 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 ON_PORTS = {
     "services/oauth/src/keybuzz_oauth": ["flow.py", "connections.py"],
     "services/tenant-sync/src/keybuzz_tenant_sync": ["sync.py", "connections.py"],
-    "services/poller/src/keybuzz_poller": ["inbound/projection.py", "polling/connected.py"],
+    "services/poller/src/keybuzz_poller": [
+        "inbound/projection.py",
+        "polling/connected.py",
+        "polling/shop_connections.py",
+        "reading/marketplace/messages.py",
+    ],
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",
         "backfill/starting.py",
