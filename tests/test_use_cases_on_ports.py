@@ -30,6 +30,8 @@ ON_PORTS = {
         "polling/quarantine.py",
         "polling/status.py",
         "ticket_view.py",
+        "polling/shop_connections.py",
+        "reading/marketplace/messages.py",
     ],
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",

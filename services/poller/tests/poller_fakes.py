@@ -614,6 +614,7 @@ class InMemoryTickets:
             row.tenant_id == query.tenant_id
             and query.status in (None, ticket.status)
             and query.order_id in (None, row.order_id)
+            and query.marketplace in (None, row.marketplace)
             and (query.since is None or row.last_message_at >= query.since)
             and after
             and query.response_state in (None, ticket.response_state)
@@ -658,6 +659,8 @@ class InMemoryTickets:
                     parse_error=e.parse_error,
                     attachments=e.attachments,
                     accepted_at=e.accepted_at,
+                    # Mail has no sender type of its own: the buyer's, or an agent's reply.
+                    sender_type="BUYER" if m.direction == "INBOUND" else "SELLER",
                 )
             )
         return found

@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from keybuzz_poller.errors import ERROR_STATUSES
 from keybuzz_poller.polling.scheduler import Scheduler
+from keybuzz_poller.polling.shop_connections import shop_statuses
 from keybuzz_poller.polling.status import poll_status
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies import queueing
@@ -33,6 +34,7 @@ from keybuzz_poller.schemas import (
     ResponseAlertSettings,
     ResponseWindow,
     ResponseWindows,
+    ShopPollStatus,
     poll_result_body,
     poll_status_body,
     reply_queued_body,
@@ -40,6 +42,7 @@ from keybuzz_poller.schemas import (
     reply_settings_body,
     reply_settings_of,
     response_windows_body,
+    shop_poll_status_body,
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
@@ -108,6 +111,15 @@ class PollerController(Controller):
     )
     async def status(self, tenant: TenantContext, ports: PollerPorts) -> PollStatus:
         return poll_status_body(await poll_status(ports.polling.schedule, tenant.tenant_id))
+
+    @get(
+        "/shops",
+        operation_id="listShopPollStatus",
+        summary="The tenant's Fnac and Darty shops: connection, polls, why the last one failed",
+    )
+    async def shops(self, tenant: TenantContext, ports: PollerPorts) -> list[ShopPollStatus]:
+        statuses = await shop_statuses(ports.shop_polling, tenant.tenant_id)
+        return [shop_poll_status_body(s) for s in statuses]
 
     @get(
         "/settings",
@@ -228,6 +240,9 @@ class TicketController(Controller):
         ports: PollerPorts,
         status: str | None = None,
         order_id: Annotated[str | None, Parameter(query="orderId")] = None,
+        marketplace: Annotated[
+            str | None, Parameter(description="only this marketplace's tickets (AMAZON, FNAC…)")
+        ] = None,
         since: Annotated[
             datetime | None, Parameter(description="tickets with a message at or after this time")
         ] = None,
@@ -257,6 +272,7 @@ class TicketController(Controller):
             limit,
             response_state=response_state,
             sort=sort,
+            marketplace=marketplace,
             now=ports.clock(),
         )
         return await queries.list_tickets(ports.tickets.tickets, query)

@@ -1,12 +1,15 @@
 """The one place the poller's ports are assembled: the PostgreSQL adapters on the service's
-pool and its units of work, the mailbox, the parse, the SMTP relay. A unit of work's writes
-may span packages: the projection's also writes polling's schedule (a tenant with an enabled
-address joins it in the same transaction), a poll's writes the cursor, the tickets and the
-replies a bounce marks; each package declares what it needs, the adapters are filled here."""
+pool and its units of work, the mailbox, the parse, the SMTP relay, and Fnac's API over
+the shops' keys in Vault. A unit of work's writes may span packages: the projection's also
+writes polling's schedule (a tenant with an enabled address joins it in the same
+transaction), a poll's writes the cursor, the tickets and the replies a bounce marks; each
+package declares what it needs, the adapters are filled here."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from datetime import timedelta
 
 import asyncpg
 from keybuzz_shared.uow import store_unit_of_work
@@ -14,11 +17,16 @@ from keybuzz_shared.uow import store_unit_of_work
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
 from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
-from keybuzz_poller.polling.scheduler import Scheduler
+from keybuzz_poller.polling.scheduler import LeasedPolls, Scheduler
+from keybuzz_poller.polling.shop_ports import ShopPollingPorts
+from keybuzz_poller.polling.shops import ShopScheduler, start_shop_polling
+from keybuzz_poller.polling.shops_store import PostgresShops, PostgresShopSchedule
 from keybuzz_poller.polling.store import PostgresPollSchedule, PostgresQuarantine
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.reading.mailbox_hooks import parse_budget
+from keybuzz_poller.reading.marketplace.fnac_source import FnacMessageSource
+from keybuzz_poller.reading.marketplace.ports import ShopPorts
 from keybuzz_poller.reading.parse_workers import parse_mails
 from keybuzz_poller.reading.ports import ReadingPorts
 from keybuzz_poller.reading.store import PostgresCursors
@@ -30,7 +38,8 @@ from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_poller.tickets.alerts_store import PostgresAlerts
-from keybuzz_poller.tickets.ports import TicketsPorts
+from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
+from keybuzz_poller.tickets.ports import TicketsPorts, system_clock
 from keybuzz_poller.tickets.store import PostgresTickets
 
 
@@ -47,10 +56,16 @@ async def assemble(runtime: PollerRuntime) -> None:
     def reply_writes(conn: asyncpg.Connection) -> ReplyWrites:
         return ReplyWrites(replies=PostgresReplies(conn), tickets=PostgresTickets(conn))
 
-    def wake_scheduler() -> None:
-        scheduler = runtime.components.get(Scheduler)
-        if isinstance(scheduler, Scheduler):
-            scheduler.wake.set()
+    def waker(kind: type[LeasedPolls]) -> Callable[[], None]:
+        def wake() -> None:
+            scheduler = runtime.components.get(kind)
+            if isinstance(scheduler, kind):
+                scheduler.wake.set()
+
+        return wake
+
+    source = FnacMessageSource(runtime.vault, settings.fnac_api_url, settings.fnac_timeout_seconds)
+    runtime.provide(source)
 
     def wake_sender() -> None:  # none runs in ``--once``
         sender = runtime.components.get(ReplySender)
@@ -67,7 +82,7 @@ async def assemble(runtime: PollerRuntime) -> None:
             polling=PollingPorts(
                 schedule=PostgresPollSchedule(runtime.pool),
                 quarantine=PostgresQuarantine(runtime.pool),
-                wake=wake_scheduler,
+                wake=waker(Scheduler),
             ),
             polls=PollPorts(
                 reading=ReadingPorts(
@@ -96,6 +111,21 @@ async def assemble(runtime: PollerRuntime) -> None:
                 service=runtime.name,
                 wake_sender=wake_sender,
             ),
+            shops=ShopPorts(
+                source=source,
+                store=PostgresShopStore(runtime.pool),
+                unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShopStore),
+                clock=system_clock,
+                mark_as_read=settings.fnac_mark_as_read,
+                first_poll=timedelta(days=settings.fnac_first_poll_days),
+                max_attachment_bytes=settings.fnac_max_attachment_bytes,
+            ),
+            shop_polling=ShopPollingPorts(
+                connections=PostgresShops(runtime.pool),
+                unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShops),
+                wake=waker(ShopScheduler),
+                clock=system_clock,
+            ),
         )
     )
 
@@ -110,6 +140,21 @@ def reply_config(settings: PollerSettings) -> ReplyConfig:
         retry_base_seconds=settings.reply_retry_base_seconds,
         retry_max_seconds=settings.reply_retry_max_seconds,
         relay_timeout_seconds=settings.smtp_relay_timeout_seconds,
+    )
+
+
+async def close_sources(runtime: PollerRuntime) -> None:
+    """``on_shutdown``: the marketplace APIs' connections close."""
+    source = runtime.components.get(FnacMessageSource)
+    if isinstance(source, FnacMessageSource):
+        await source.aclose()
+
+
+async def start_shop_polling_on_ports(runtime: PollerRuntime) -> None:
+    """``on_startup``: this instance's shop scheduler, on the shops' schedule and ports."""
+    ports = ports_of(runtime)
+    await start_shop_polling(
+        runtime, PostgresShopSchedule(runtime.pool), ports.shops, ports.shop_polling
     )
 
 

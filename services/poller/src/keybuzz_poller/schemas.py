@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 
 from keybuzz_poller.polling import domain
+from keybuzz_poller.polling.shop_ports import ShopStatus
 from keybuzz_poller.replies import checks, queueing
 from keybuzz_poller.tickets import deadlines
 
@@ -41,6 +42,26 @@ class PollStatus(Body):
     consecutive_failures: int = 0
     messages_fetched: int = 0
     lag_seconds: float | None = None  # since the last successful poll
+
+
+class ShopPollStatus(Body):
+    """A Fnac or Darty shop of the tenant: its connection as the poller follows it, its polls."""
+
+    marketplace: str
+    seller_id: str  # the shop's id at the marketplace
+    connection: str  # CONNECTED (polled), DISCONNECTED, REAUTH_REQUIRED (the key was refused)
+    polling: bool
+    next_poll_at: datetime | None
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None  # why the last poll failed; retried with back-off
+    last_error_at: datetime | None
+    consecutive_failures: int
+    messages_fetched: int
+
+
+def shop_poll_status_body(status: ShopStatus) -> ShopPollStatus:
+    return ShopPollStatus(**msgspec.structs.asdict(status))
 
 
 class ReplySettings(Body):

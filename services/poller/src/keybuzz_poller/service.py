@@ -12,11 +12,17 @@ from keybuzz_poller.app import (
     ResponseTimesController,
     TicketController,
 )
-from keybuzz_poller.bootstrap import assemble, ports_of
+from keybuzz_poller.bootstrap import (
+    assemble,
+    close_sources,
+    ports_of,
+    start_shop_polling_on_ports,
+)
 from keybuzz_poller.events import register_subscribers
 from keybuzz_poller.inbound.mx_hooks import start_mx, stop_mx
 from keybuzz_poller.micro import micro_endpoints
 from keybuzz_poller.polling.scheduler import Scheduler, start_polling, stop_polling
+from keybuzz_poller.polling.shops import ShopScheduler, stop_shop_polling
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.mailbox_hooks import close_mailbox, imap_ready, provide_mailbox
 from keybuzz_poller.replies.sender import ReplySender
@@ -90,13 +96,22 @@ DEFINITION = ServiceDefinition(
         assemble,
         start_mx_pushing_polls,
         start_polling_on_ports,
+        start_shop_polling_on_ports,
         start_reply_sender,
         start_response_alerts,
     ],
     # Run in reverse: the reply sender and polling stop first, then the MX, then the IMAP
-    # connections close.
-    on_shutdown=[close_mailbox, stop_mx, stop_polling, stop_reply_sender, stop_response_alerts],
-    dependencies={"scheduler": Scheduler, "ports": PollerPorts},
+    # and marketplace connections close.
+    on_shutdown=[
+        close_sources,
+        close_mailbox,
+        stop_mx,
+        stop_shop_polling,
+        stop_polling,
+        stop_reply_sender,
+        stop_response_alerts,
+    ],
+    dependencies={"scheduler": Scheduler, "shop_scheduler": ShopScheduler, "ports": PollerPorts},
     ready_checks={"imap": imap_ready},
 )
 
@@ -108,7 +123,7 @@ ONCE_DEFINITION = replace(
     register_subscribers=None,
     micro_endpoints=None,
     on_startup=[provide_mailbox, assemble],
-    on_shutdown=[close_mailbox],
+    on_shutdown=[close_sources, close_mailbox],
     dependencies={},
     ready_checks={},
 )

@@ -22,8 +22,9 @@ class PollTimings(msgspec.Struct, frozen=True, kw_only=True):
     retry_cap: float  # and its longest wait
 
 
-def poll_timings(settings: PollerSettings) -> PollTimings:
-    interval = float(settings.poll_interval_seconds)
+def poll_timings(settings: PollerSettings, interval_seconds: float | None = None) -> PollTimings:
+    """Tenants' folders at ``POLL_INTERVAL_SECONDS``; another kind at ``interval_seconds``."""
+    interval = float(interval_seconds or settings.poll_interval_seconds)
     return PollTimings(
         interval=interval,
         # Takeover of a dead instance's tenants must happen within one interval.

@@ -27,10 +27,11 @@ from keybuzz_shared.background import BackgroundLoop, keep_lease
 from keybuzz_poller.polling.domain import (
     MAX_RECORDED_ERROR,
     PollResult,
+    PollTimings,
     failure_reason,
     poll_timings,
 )
-from keybuzz_poller.polling.ports import PollingPorts, PollPorts
+from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollSchedule
 from keybuzz_poller.polling.quarantine import scan_quarantine
 from keybuzz_poller.polling.tenant_poll import poll_tenant
 from keybuzz_poller.polling.wakeups import DueListener
@@ -54,39 +55,37 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class Scheduler:
-    """One per process: leases due tenants and polls them until the service stops."""
+class LeasedPolls:
+    """The claiming loop on one schedule: leases due keys, polls each (``poll_one``), records
+    success or failure with back-off. One per schedule and process."""
 
-    def __init__(self, runtime: PollerRuntime, polling: PollingPorts, polls: PollPorts) -> None:
+    def __init__(
+        self, runtime: PollerRuntime, schedule: PollSchedule, timings: PollTimings | None = None
+    ) -> None:
         self.runtime = runtime
-        self.schedule = polling.schedule
-        self.quarantine = polling.quarantine
-        self.polls = polls
+        self.schedule = schedule
         self.owner = instance_name()
         self.running: dict[str, asyncio.Task[PollResult | None]] = {}
         self.wake = asyncio.Event()
-        self.timings = poll_timings(runtime.settings)
+        self.timings = timings or poll_timings(runtime.settings)
         self.interval, self.lease, self.tick = (
             self.timings.interval,
             self.timings.lease,
             self.timings.tick,
         )
-        # The MX's deliveries (any instance's) wake the loop: the tenant is claimed at once.
-        self.listener = DueListener(runtime.settings.database_url, self.wake)
-        self.loops = (
-            BackgroundLoop(self._loop, "poller-scheduler"),
-            BackgroundLoop(self._quarantine_loop, "quarantine"),
-        )
+        self.loops: tuple[BackgroundLoop, ...] = (BackgroundLoop(self._loop, "poller-scheduler"),)
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        """One poll of what the lease is for."""
+        raise NotImplementedError
 
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
             return  # poll-now still works: it takes the tenant's lease like any poll
-        self.listener.start()
         for loop in self.loops:
             loop.start()
 
     async def stop(self) -> None:
-        await self.listener.aclose()
         for loop in self.loops:
             await loop.aclose()
         if self.running:  # a poll cut short commits nothing: its mail is read again
@@ -154,7 +153,7 @@ class Scheduler:
         started_at = time.time()  # wall clock, for the log: comparable across instances
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
-            result = await poll_tenant(self.polls, tenant_id)
+            result = await self.poll_one(tenant_id)
         except Exception as exc:
             await self._record_failure(tenant_id, exc)
             if reraise:
@@ -209,6 +208,25 @@ class Scheduler:
                 self.timings.retry_base,
                 self.timings.retry_cap,
             )
+
+
+class Scheduler(LeasedPolls):
+    """One per process: the tenants' folders. The MX's deliveries (any instance's) wake its
+    loop, so a tenant with new mail is claimed at once; once an interval it also counts the
+    mail of folders nobody told us about."""
+
+    def __init__(self, runtime: PollerRuntime, polling: PollingPorts, polls: PollPorts) -> None:
+        super().__init__(runtime, polling.schedule)
+        self.quarantine = polling.quarantine
+        self.polls = polls
+        self.loops = (
+            DueListener(runtime.settings.database_url, self.wake),
+            *self.loops,
+            BackgroundLoop(self._quarantine_loop, "quarantine"),
+        )
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        return await poll_tenant(self.polls, tenant_id)
 
     async def _quarantine_loop(self) -> None:
         """Once an interval: count mail in folders of tenants nobody told us about."""

@@ -111,6 +111,7 @@ class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
     tenant_id: str
     status: str | None = None
     order_id: str | None = None
+    marketplace: str | None = None
     since: datetime | None = None
     after_at: datetime | None = None  # keyset: the last ticket of the previous page
     after_id: str | None = None
@@ -140,6 +141,8 @@ class StoredTicket(msgspec.Struct, frozen=True, kw_only=True):
     respond_by: datetime | None
     no_response_needed_at: datetime | None
     no_response_needed_by: str | None
+    incident_status: str | None = None  # the latest incident of its order (Fnac's claims)
+    incident_types: list[str] | None = None
     country: str | None = None
 
 
@@ -158,6 +161,7 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     parse_error: str | None
     attachments: str  # JSON text
     accepted_at: datetime | None
+    sender_type: str  # BUYER, MARKETPLACE_SUPPORT, SELLER or SYSTEM
 
 
 class TicketStore(Protocol):

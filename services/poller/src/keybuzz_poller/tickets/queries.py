@@ -51,6 +51,10 @@ class Ticket(msgspec.Struct, kw_only=True, rename="camel"):
     response_state: str  # AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED or OVERDUE
     no_response_needed_at: datetime | None  # the agent's mark: when, and who (JWT subject)
     no_response_needed_by: str | None
+    # The latest incident (Fnac's claim) of the ticket's order: its status (OPENED, CLOSED)
+    # and the marketplace's type codes; null for a ticket without one.
+    incident_status: str | None = None
+    incident_types: list[str] | None = None
 
 
 class TicketPage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -80,6 +84,9 @@ class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
     # stored ticket message (``receivedAt``). Null for replies and mail from another path.
     accepted_at: datetime | None
     arrival_lag_seconds: float | None
+    # Who wrote it: BUYER, MARKETPLACE_SUPPORT (the marketplace's customer service), SELLER
+    # (a reply, or the seller in the marketplace's back office) or SYSTEM.
+    sender_type: str = "BUYER"
 
 
 class TicketDetail(Ticket, kw_only=True, rename="camel"):
@@ -97,12 +104,15 @@ def ticket_query(
     *,
     response_state: str | None = None,
     sort: str = "lastMessageAt",
+    marketplace: str | None = None,
     now: datetime,
 ) -> TicketQuery:
     if status is not None and status not in TICKET_STATUSES:
         raise InvalidQuery(f"status must be one of {sorted(TICKET_STATUSES)}")
     if response_state is not None and response_state not in deadlines.RESPONSE_STATES:
         raise InvalidQuery(f"responseState must be one of {sorted(deadlines.RESPONSE_STATES)}")
+    if marketplace is not None and not deadlines.MARKETPLACE_NAME.fullmatch(marketplace):
+        raise InvalidQuery("marketplace must be a marketplace's name in capitals (FNAC)")
     if sort not in SORTS:
         raise InvalidQuery(f"sort must be one of {sorted(SORTS)}")
     if not 1 <= limit <= MAX_PAGE:
@@ -116,6 +126,7 @@ def ticket_query(
         tenant_id=tenant_id,
         status=status,
         order_id=order_id,
+        marketplace=marketplace,
         since=since,
         after_at=after.at if after else None,
         after_id=after.id if after else None,
@@ -185,6 +196,7 @@ def _message(row: StoredMessage) -> TicketMessage:
         attachments=msgspec.json.decode(row.attachments, type=list[Attachment]),
         accepted_at=row.accepted_at,
         arrival_lag_seconds=_lag(row.accepted_at, row.received_at),
+        sender_type=row.sender_type,
     )
 
 

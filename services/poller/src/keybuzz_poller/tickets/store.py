@@ -126,9 +126,10 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
         f"""
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
-               no_response_needed_at, no_response_needed_by
+               no_response_needed_at, no_response_needed_by, incident_status, incident_types
         FROM poller_tickets
         WHERE tenant_id = $1
+          AND ($12::text IS NULL OR marketplace = $12)
           AND ($2::text IS NULL OR status = $2)
           AND ($3::text IS NULL OR order_id = $3)
           AND ($4::timestamptz IS NULL OR last_message_at >= $4)
@@ -150,6 +151,7 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
         query.overdue,
         query.now,
         query.by_deadline,
+        query.marketplace,
     )
     return [StoredTicket(**dict(r)) for r in rows]
 
@@ -159,7 +161,7 @@ async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> StoredTick
         """
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
-               no_response_needed_at, no_response_needed_by,
+               no_response_needed_at, no_response_needed_by, incident_status, incident_types,
                (SELECT e.country FROM poller_ticket_messages m
                 JOIN poller_external_messages e ON e.id = m.external_message_id
                 WHERE m.ticket_id = t.id AND m.direction = 'INBOUND' AND e.country IS NOT NULL
@@ -178,7 +180,11 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[StoredMessage]:
         """
         SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
                e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments,
-               e.accepted_at
+               e.accepted_at,
+               -- Mail: the buyer's (INBOUND) or an agent's reply (OUTBOUND).
+               coalesce(e.sender_type,
+                        CASE m.direction WHEN 'INBOUND' THEN 'BUYER' ELSE 'SELLER' END)
+                   AS sender_type
         FROM poller_ticket_messages m
         JOIN poller_external_messages e ON e.id = m.external_message_id
         WHERE m.ticket_id = $1 ORDER BY m.seq

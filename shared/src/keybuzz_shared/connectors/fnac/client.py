@@ -52,11 +52,11 @@ log = logging.getLogger(__name__)
 PRODUCTION_URL = "https://vendeur.fnac.com/api.php/"
 # Actions that send something to a buyer or Fnac: never repeated once the request left.
 SENDING_ACTIONS = frozenset({"reply", "create"})
-# What says "your token is no longer good" (Fnac publishes no code for it): an error whose
-# code is one of these, or whose text speaks of the token.
-TOKEN_REFUSED_CODES = frozenset({"ERR_001", "ERR_002", "ERR_003"})
-# Error codes that say "later": the call is retried like a 429.
-TRANSIENT_CODES = frozenset({"ERR_TOO_MANY_REQUESTS"})
+# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
+# "Your token is no longer good": this code, or an error whose text speaks of the token.
+TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
+# "Later": the call is retried like a 429 (which the double sends with it).
+TRANSIENT_CODES = frozenset({"ERR_004"})
 
 
 class FnacCredentials(msgspec.Struct, frozen=True):
@@ -87,6 +87,11 @@ class _Transient(Exception):
 class _TokenRefused(Exception):
     """The call was refused for its token: authenticate again, then repeat it once."""
 
+    def __init__(self, status: str, errors: tuple[FnacErrorDetail, ...] = ()) -> None:
+        super().__init__(status)
+        self.status = status
+        self.errors = errors
+
 
 @dataclass
 class _Call:
@@ -95,6 +100,9 @@ class _Call:
     # False for calls that send something: only answers proving Fnac did nothing are retried.
     idempotent: bool = True
     authenticated: bool = True
+    # messages_update answers ERROR when one of its messages was refused, each message
+    # with its own status and errors: the caller reads them.
+    per_item: bool = False
 
 
 class FnacClient:
@@ -156,6 +164,7 @@ class FnacClient:
                 "messages_update",
                 lambda h: xml.messages_update_request(h, updates),
                 idempotent=not sends,
+                per_item=True,
             )
         )
         return xml.read_message_updates(root)
@@ -175,17 +184,20 @@ class FnacClient:
     # --- one call: token, refusal, one re-authentication ----------------------------------
 
     async def _call(self, call: _Call) -> xml.Element:
-        for renewed in (False, True):
-            if self._token is None:
-                await self.authenticate()
-            try:
-                return await self._send(call)
-            except _TokenRefused:
-                self._token = None
-                if renewed:
-                    break
-                log.info("Fnac refused the token; authenticating again", extra=self._where(call))
-        raise FnacCredentialsRefused(f"{call.service} refused a fresh token")
+        if self._token is None:
+            await self.authenticate()
+        try:
+            return await self._send(call)
+        except _TokenRefused:
+            log.info("Fnac refused the token; authenticating again", extra=self._where(call))
+            self._token = None
+        await self.authenticate()
+        try:
+            return await self._send(call)
+        except _TokenRefused as again:
+            # A token just granted is refused: not the shop's credentials, Fnac's refusal.
+            self._token = None
+            raise FnacRequestRefused(call.service, again.status, again.errors) from None
 
     def _header(self) -> dict[str, str]:
         if self._token is None:  # _call authenticates first
@@ -260,13 +272,14 @@ class FnacClient:
         status, errors = xml.read_envelope(root)
         if status in xml.REFUSED_STATUSES:
             codes = {error.code for error in errors}
-            if not call.authenticated:
-                raise FnacCredentialsRefused(_listed(errors), errors)
             if codes & self._transient_codes:
                 raise _Transient(f"{status} {', '.join(sorted(codes))}")
+            if not call.authenticated:
+                raise FnacCredentialsRefused(_listed(errors), errors)
             if codes & self._token_codes or any("token" in e.text.lower() for e in errors):
-                raise _TokenRefused()
-            raise FnacRequestRefused(call.service, status, errors)
+                raise _TokenRefused(status, errors)
+            if not (call.per_item and not errors):
+                raise FnacRequestRefused(call.service, status, errors)
         xml.expect_root(root, call.service)
         return root
 
@@ -289,7 +302,7 @@ class FnacClient:
         if status in (401, 403):
             if not call.authenticated:
                 raise FnacCredentialsRefused(f"HTTP {status}")
-            raise _TokenRefused()
+            raise _TokenRefused(f"HTTP {status}")
         if not 200 <= status < 300 and not _is_xml(response):
             raise FnacRequestRefused(call.service, f"HTTP {status}", ())
 

@@ -35,6 +35,7 @@ from keybuzz_shared.connectors.fnac.models import (
     MessageUpdate,
     Order,
     OrdersQuery,
+    Paging,
 )
 from keybuzz_shared.connectors.seam import (
     Attachment,
@@ -65,7 +66,7 @@ LIMITS = Limits(
     # The 2018 XSD has no attachment in a reply, and the newer format is not published.
     max_attachments=0,
     max_attachment_bytes=0,
-    max_text_length=4000,
+    max_text_length=2000,  # the sandbox double's assumption too
     page_size=100,  # results_count's default in the XSDs
 )
 # Fnac may list a message a little after its created_at: each listing starts this much
@@ -86,11 +87,13 @@ RECIPIENTS: dict[Recipient, MessageTo] = {
 
 
 class _Window(msgspec.Struct, array_like=True, frozen=True):
-    """A listing's cursor: its fixed date window and the page to read next."""
+    """A listing's cursor: its fixed date window, the page to read next, and how many
+    items the window held at the last page read (-1: not known)."""
 
     since: datetime
     until: datetime
     page: int
+    total: int = -1
 
 
 def _encode(window: _Window) -> str:
@@ -110,10 +113,19 @@ def _window(since: datetime, cursor: str | None) -> _Window:
     return _Window(since=as_utc(since) - LISTING_OVERLAP, until=datetime.now(UTC), page=1)
 
 
-def _next(window: _Window, has_next: bool) -> tuple[str | None, datetime | None]:
-    """The next page's cursor, or (None, the window's end) on the last page."""
-    if has_next:
-        return _encode(_Window(window.since, window.until, window.page + 1)), None
+def _next(window: _Window, paging: Paging, page_size: int) -> tuple[str | None, datetime | None]:
+    """The next page's cursor, or (None, the window's end) after the last page.
+
+    Pages are numbered, so when items already read leave the window (an order updated
+    after ``until``), the rest move up and the next page would skip as many: the listing
+    steps back by that many items instead (repeats are dropped by the caller)."""
+    total = paging.nb_total_result if paging.nb_total_result is not None else -1
+    left = window.total - total if total >= 0 and window.total > total else 0
+    if left:
+        page = max(1, ((window.page - 1) * page_size - left) // page_size + 1)
+        return _encode(_Window(window.since, window.until, page, total)), None
+    if paging.has_next:
+        return _encode(_Window(window.since, window.until, window.page + 1, total)), None
     return None, window.until
 
 
@@ -171,7 +183,7 @@ class FnacSession:
             )
         )
         self._report_unreadable("message", page.unreadable)
-        next_cursor, complete_until = _next(window, page.paging.has_next)
+        next_cursor, complete_until = _next(window, page.paging, self.limits.page_size)
         return Page(
             items=tuple(_message(m) for m in page.messages),
             next_cursor=next_cursor,
@@ -223,7 +235,7 @@ class FnacSession:
             )
         )
         self._report_unreadable("order", page.unreadable)
-        next_cursor, complete_until = _next(window, page.paging.has_next)
+        next_cursor, complete_until = _next(window, page.paging, self.limits.page_size)
         return Page(
             items=tuple(_order(o) for o in page.orders),
             next_cursor=next_cursor,

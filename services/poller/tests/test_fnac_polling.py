@@ -1,0 +1,255 @@
+"""Fnac shops polled into tickets, on the real servers: the poller against the sandbox's
+Fnac double over HTTP, the shop's key in OpenBao, NATS and PostgreSQL. A shop is connected
+as oauth does it: the key written to Vault, then ``connection.connected`` (FNAC)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_poller.polling.scheduler import TenantNotPollable
+from keybuzz_poller.polling.shops import ShopScheduler
+from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.reading.marketplace.ports import ShopPollFailed
+from keybuzz_poller.service import DEFINITION
+from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
+from keybuzz_shared.settings import DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
+from mailkit import archived, get_json, publish
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+
+@pytest.fixture
+async def poller(
+    start_service: StartService, dovecot: MailServer, sandbox_url: str
+) -> RunningService:
+    return await start_service(
+        DEFINITION,
+        POLL_ENABLED="false",  # polls when the test says
+        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
+        **dovecot.settings,
+    )
+
+
+@pytest.fixture
+async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
+    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac", timeout=10) as http:
+        yield http
+        await http.delete("/faults")
+
+
+async def demo_shop(admin: httpx.AsyncClient) -> dict[str, Any]:
+    shops = (await admin.get("/shops")).json()
+    return next(s for s in shops if s["name"] == "KeyBuzz Démo Fnac")
+
+
+async def connect(
+    poller: RunningService, vault: VaultClient, shop: dict[str, Any], key: str | None = None
+) -> Shop:
+    """oauth's connect: the key in Vault, then connection.connected; the shop is polled."""
+    tenant_id = f"t{uuid.uuid4().hex[:10]}"
+    fields = {f: shop[f] for f in ("partner_id", "shop_id")} | {"key": key or shop["key"]}
+    await vault.write(f"secret/keybuzz/tenants/{tenant_id}/fnac_api", fields)
+    event = ConnectionConnected(
+        tenant_id=tenant_id,
+        marketplace="FNAC",
+        connection_id=str(uuid.uuid4()),
+        seller_id=shop["shop_id"],
+        marketplace_ids=[],
+        region="eu",
+    )
+    await publish(poller, event)
+    connected = Shop(tenant_id, "FNAC")
+
+    async def scheduled() -> bool:
+        return bool(
+            await poller.runtime.pool.fetchval(
+                "SELECT true FROM poller_shops WHERE poll_key = $1 AND connection = 'CONNECTED'",
+                connected.key,
+            )
+        )
+
+    await eventually(scheduled)
+    return connected
+
+
+async def poll(poller: RunningService, shop: Shop) -> Any:
+    return await poller.runtime.component(ShopScheduler).poll_now(shop.key)
+
+
+async def status(poller: RunningService, shop: Shop) -> dict[str, Any]:
+    [found] = await get_json(poller, shop.tenant_id, "/api/v1/poller/shops")
+    return found  # type: ignore[no-any-return]
+
+
+async def ticket_of(poller: RunningService, shop: Shop, order_id: str) -> dict[str, Any]:
+    page = await get_json(
+        poller, shop.tenant_id, "/api/v1/tickets/", marketplace="FNAC", orderId=order_id
+    )
+    [ticket] = page["items"]
+    return await get_json(poller, shop.tenant_id, f"/api/v1/tickets/{ticket['id']}")  # type: ignore[no-any-return]
+
+
+async def buyer_writes(
+    admin: httpx.AsyncClient, shop: dict[str, Any], **body: str
+) -> dict[str, str]:
+    response = await admin.post(f"/shops/{shop['shop_id']}/messages", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def received_events(poller: RunningService, tenant_id: str) -> list[dict[str, Any]]:
+    rows = await poller.runtime.pool.fetch(
+        "SELECT payload FROM event_outbox WHERE subject = 'message.received'"
+    )
+    events = [msgspec.json.decode(r["payload"]) for r in rows]
+    return [e for e in events if e["tenantId"] == tenant_id]
+
+
+async def test_messages_become_tickets_once_marked_read_with_their_sender_and_marketplace(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)  # the shop's history
+    written = await buyer_writes(admin, spec, subject="Retard", description="Toujours rien reçu")
+    support = await buyer_writes(
+        admin, spec, orderId=written["orderId"], fromType="CALLCENTER", description="Service client"
+    )
+    result = await poll(poller, shop)
+    again = await poll(poller, shop)
+    assert result.stored >= 2 and again.stored == 0 and again.duplicates >= 2
+
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    assert ticket["marketplace"] == "FNAC"
+    by_id = {m["externalId"]: m for m in ticket["messages"]}
+    assert by_id[written["messageId"]]["senderType"] == "BUYER"
+    assert by_id[support["messageId"]]["senderType"] == "MARKETPLACE_SUPPORT"
+    assert by_id[written["messageId"]]["body"] == "Toujours rien reçu"
+    events = await received_events(poller, shop.tenant_id)
+    assert {e["marketplace"] for e in events} == {"FNAC"}
+    mine = [
+        e
+        for e in events
+        if e["externalMessageId"] == by_id[written["messageId"]]["externalMessageId"]
+    ]
+    assert len(mine) == 1 and mine[0]["orderId"] == written["orderId"]
+    # Marked read at Fnac after the commit: nothing left pending.
+    pending = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_external_messages WHERE tenant_id = $1 AND mark_read_pending",
+        shop.tenant_id,
+    )
+    assert pending == 0
+    # The list filters by marketplace.
+    amazon = await get_json(poller, shop.tenant_id, "/api/v1/tickets/", marketplace="AMAZON")
+    assert amazon["items"] == []
+
+
+async def test_an_incident_flags_its_orders_ticket_and_its_notice_is_shown_once(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    written = await buyer_writes(admin, spec, description="Colis abîmé")
+    response = await admin.post(
+        f"/shops/{spec['shop_id']}/incidents", json={"orderId": written["orderId"]}
+    )
+    if response.status_code == 409:
+        pytest.skip("the double's latest order already has an incident")
+    assert response.status_code == 201, response.text
+    opened = response.json()
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    assert ticket["incidentStatus"] == "OPENED" and ticket["incidentTypes"]
+    notices = [m for m in ticket["messages"] if "réclamation" in m["subject"].lower()]
+    assert len(notices) == 1
+    stored = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_external_messages WHERE tenant_id = $1 AND external_id = $2",
+        shop.tenant_id,
+        opened["messageId"],
+    )
+    assert stored == 1  # the notice itself is kept, not shown a second time
+
+
+async def test_outages_garbled_answers_and_expired_tokens_lose_nothing(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)
+    written = await buyer_writes(admin, spec, description="Pendant la panne")
+    faults = {"failNext": 20, "failStatus": 503, "operations": ["messages_query"]}
+    assert (await admin.put("/faults", json=faults)).status_code == 200
+    with pytest.raises(ShopPollFailed):
+        await poll(poller, shop)
+    failed = await status(poller, shop)
+    assert failed["consecutiveFailures"] == 1 and "unavailable" in failed["lastError"]
+    assert spec["key"] not in failed["lastError"]
+    await admin.delete("/faults")
+    malformed = {
+        "malformedNext": 20,
+        "malformedKind": "truncated",
+        "operations": ["messages_query"],
+    }
+    assert (await admin.put("/faults", json=malformed)).status_code == 200
+    with pytest.raises(ShopPollFailed):
+        await poll(poller, shop)
+    assert (await status(poller, shop))["consecutiveFailures"] == 2
+    await admin.delete("/faults")
+    assert (await admin.post(f"/shops/{spec['shop_id']}/expire-tokens")).status_code == 200
+    await poll(poller, shop)  # the client authenticates again
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    assert written["messageId"] in {m["externalId"] for m in ticket["messages"]}
+    recovered = await status(poller, shop)
+    assert recovered["consecutiveFailures"] == 0 and recovered["connection"] == "CONNECTED"
+
+
+async def test_a_refused_key_requires_reauthorization_and_stops_the_polls(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec, key="00000000-0000-0000-0000-000000000000")
+    with pytest.raises(ShopPollFailed):
+        await poll(poller, shop)
+    found = await status(poller, shop)
+    assert found["connection"] == "REAUTH_REQUIRED" and "refused" in found["lastError"]
+    rows = await poller.runtime.pool.fetch(
+        "SELECT payload FROM event_outbox WHERE subject = 'connection.reauth_required'"
+    )
+    events = [msgspec.json.decode(r["payload"]) for r in rows]
+    assert [e["marketplace"] for e in events if e["tenantId"] == shop.tenant_id] == ["FNAC"]
+    with pytest.raises(TenantNotPollable):
+        await poll(poller, shop)
+
+
+async def test_disconnect_and_archiving_stop_the_polls(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    gone = await connect(poller, vault, spec)
+    await publish(poller, ConnectionDisconnected(tenant_id=gone.tenant_id, marketplace="FNAC"))
+
+    async def disconnected() -> bool:
+        return (await status(poller, gone))["connection"] == "DISCONNECTED"
+
+    await eventually(disconnected)
+    with pytest.raises(TenantNotPollable):
+        await poll(poller, gone)
+    kept = await connect(poller, vault, spec)
+    await poll(poller, kept)
+    await archived(poller, kept.tenant_id)
+    with pytest.raises(TenantNotPollable):
+        await poll(poller, kept)
