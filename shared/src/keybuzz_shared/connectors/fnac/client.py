@@ -53,7 +53,7 @@ PRODUCTION_URL = "https://vendeur.fnac.com/api.php/"
 # Actions that send something to a buyer or Fnac: never repeated once the request left.
 SENDING_ACTIONS = frozenset({"reply", "create"})
 # Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
-# "Your token is no longer good": this code, or an error whose text speaks of the token.
+# "Authenticate again": this code, or an error whose text speaks of the token.
 TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
 # "Later": the call is retried like a 429 (which the double sends with it).
 TRANSIENT_CODES = frozenset({"ERR_004"})

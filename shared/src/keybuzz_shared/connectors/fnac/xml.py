@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from lxml import etree
 
@@ -51,15 +51,15 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
 OK_STATUSES = frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"})
 REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
 
-Element = etree._Element
+# lxml ships no type information (lxml-stubs would type-check the sandbox's lxml code too)
+Element: TypeAlias = Any
 T = TypeVar("T")
-# The default namespace (lxml's spelling, which its stubs do not type).
-_NSMAP: Any = {None: NS}
+_NSMAP = {None: NS}  # the default namespace, as lxml spells it
 
 
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
-        resolve_entities="internal",  # type: ignore[arg-type]  # lxml takes it; its stubs say bool
+        resolve_entities="internal",
         load_dtd=False,
         dtd_validation=False,
         no_network=True,
