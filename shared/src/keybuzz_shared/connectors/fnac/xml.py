@@ -17,7 +17,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeAlias, TypeVar
 
 from lxml import etree
@@ -54,6 +54,7 @@ REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
 # lxml ships no type information (lxml-stubs would type-check the sandbox's lxml code too)
 Element: TypeAlias = Any
 T = TypeVar("T")
+N = TypeVar("N", int, Decimal)
 _NSMAP = {None: NS}  # the default namespace, as lxml spells it
 
 
@@ -357,19 +358,19 @@ def _required(node: _Node, name: str) -> str:
 
 
 def _int(node: _Node, name: str) -> int | None:
-    text = _text(node, name)
-    try:
-        return None if text is None else int(text)
-    except ValueError:
-        raise FnacProtocolError(f"<{name}> is not an integer") from None
+    return _number(node, name, int, "an integer")
 
 
 def _decimal(node: _Node, name: str) -> Decimal | None:
+    return _number(node, name, Decimal, "a number")
+
+
+def _number(node: _Node, name: str, kind: Callable[[str], N], what: str) -> N | None:
     text = _text(node, name)
     try:
-        return None if text is None else Decimal(text)
-    except InvalidOperation:
-        raise FnacProtocolError(f"<{name}> is not a number") from None
+        return None if text is None else kind(text)
+    except (ValueError, ArithmeticError):  # decimal's InvalidOperation is an ArithmeticError
+        raise FnacProtocolError(f"<{name}> is not {what}") from None
 
 
 def _datetime(node: _Node, name: str) -> datetime | None:
