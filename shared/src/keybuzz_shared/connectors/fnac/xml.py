@@ -130,7 +130,7 @@ def _errors(element: Element) -> tuple[FnacErrorDetail, ...]:
         FnacErrorDetail(
             code=error.get("code") or "",
             severity=error.get("severity") or "",
-            text=_short(redact_text((error.text or "").strip())),
+            text=redact_text((error.text or "").strip()),  # shortened by the client
         )
         for error in element.iterfind(_q("error"))
     )
