@@ -365,6 +365,48 @@ async def test_a_body_over_the_limit_is_a_protocol_error(
 
 
 @contextlib.asynccontextmanager
+async def echoing_server() -> AsyncIterator[str]:
+    """A raw HTTP server refusing every call with an error text that echoes the request."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(
+            next(
+                line.split(b":")[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+        )
+        request = (await reader.readexactly(length)).decode()
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="FATAL">'
+            f'<error severity="FATAL" code="ERR_001"><![CDATA[refused: {request}]]></error>'
+            "</auth_response>"
+        ).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+
+
+async def test_an_error_text_echoing_the_key_is_scrubbed(demo: dict[str, Any]) -> None:
+    async with echoing_server() as url, httpx.AsyncClient(timeout=10) as http:
+        client = FnacClient(http, url, credentials_of(demo), **FAST)
+        with pytest.raises(FnacCredentialsRefused) as refused:
+            await client.authenticate()
+    assert "refused: <?xml" in str(refused.value) and demo["shop_id"] in str(refused.value)
+    assert demo["key"] not in str(refused.value) and "[REDACTED]" in str(refused.value)
+    assert all(demo["key"] not in e.text for e in refused.value.errors)
+
+
+@contextlib.asynccontextmanager
 async def endless_server(declare_length: bool) -> AsyncIterator[tuple[str, list[int]]]:
     """A raw HTTP server answering 200 with a 100 MB body (declared, or chunked without
     end); yields its URL and how many body bytes it managed to send."""

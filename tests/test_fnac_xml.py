@@ -169,6 +169,21 @@ def test_one_unreadable_item_is_reported_not_a_lost_page() -> None:
     )
 
 
+def test_an_order_with_a_non_numeric_amount_is_left_out_with_why() -> None:
+    body = captured("query_orders_response.xml").replace(
+        b"<quantity>13</quantity>", b"<quantity>treize</quantity>", 1
+    )
+    page = xml.read_orders(xml.parse(body))
+    assert len(page.orders) == 6
+    assert page.unreadable == ("order 57BEAFDA828A8: <quantity> is not an integer",)
+    body = captured("query_incidents_response.xml").replace(
+        b"<fee_ht_amount>33.12", b"<fee_ht_amount>3,12"
+    )
+    assert xml.read_incidents(xml.parse(body)).unreadable == (
+        "incident 7525927C-6FDC-CD2C-2DBA-6E669C5045AF: <fee_ht_amount> is not a number",
+    )
+
+
 def test_a_response_in_another_shape_is_a_protocol_error() -> None:
     root = xml.parse(captured("auth_response.xml"))
     with pytest.raises(FnacProtocolError, match="expected <orders_query_response>"):

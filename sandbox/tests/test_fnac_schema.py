@@ -47,3 +47,11 @@ def test_each_amendment_is_what_a_recording_needs(service: str) -> None:
 def test_hostile_or_broken_documents_are_refused(document: bytes) -> None:
     with pytest.raises(XmlRefused):
         parse(document)
+
+
+def test_a_parameter_entity_naming_a_local_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.dtd"
+    secret.write_text('<!ENTITY leaked "host secret">')
+    document = f'<!DOCTYPE x [<!ENTITY % p SYSTEM "file://{secret}"> %p;]><x>&leaked;</x>'.encode()
+    with pytest.raises(XmlRefused, match="refused unread"):
+        parse(document)

@@ -145,5 +145,5 @@ def response_windows_body(windows: dict[str, int]) -> ResponseWindows:
 
 
 class ResponseAlertSettings(msgspec.Struct, kw_only=True, rename="camel"):
-    # How long before a response deadline ticket.response_due is emitted (1 to 1440).
-    lead_minutes: int = 120
+    # How long before a response deadline ticket.response_due is emitted.
+    lead_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 120

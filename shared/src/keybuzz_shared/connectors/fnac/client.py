@@ -53,10 +53,13 @@ PRODUCTION_URL = "https://vendeur.fnac.com/api.php/"
 # Actions that send something to a buyer or Fnac: never repeated once the request left.
 SENDING_ACTIONS = frozenset({"reply", "create"})
 # Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
-# "Your token is no longer good": this code, or an error whose text speaks of the token.
+# "Authenticate again": this code, or an error whose text speaks of the token.
 TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
 # "Later": the call is retried like a 429 (which the double sends with it).
 TRANSIENT_CODES = frozenset({"ERR_004"})
+
+
+ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 
 
 class FnacCredentials(msgspec.Struct, frozen=True):
@@ -167,7 +170,10 @@ class FnacClient:
                 per_item=True,
             )
         )
-        return xml.read_message_updates(root)
+        return tuple(
+            msgspec.structs.replace(result, errors=self._scrubbed(result.errors))
+            for result in xml.read_message_updates(root)
+        )
 
     async def orders_query(self, query: OrdersQuery | None = None) -> OrdersPage:
         query = query or OrdersQuery()
@@ -269,7 +275,8 @@ class FnacClient:
 
     def _accepted(self, call: _Call, root: xml.Element) -> xml.Element:
         """The root of an answer whose status is OK; otherwise what its errors say."""
-        status, errors = xml.read_envelope(root)
+        status, read = xml.read_envelope(root)
+        errors = self._scrubbed(read)
         if status in xml.REFUSED_STATUSES:
             codes = {error.code for error in errors}
             if codes & self._transient_codes:
@@ -320,6 +327,15 @@ class FnacClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _scrubbed(self, errors: tuple[FnacErrorDetail, ...]) -> tuple[FnacErrorDetail, ...]:
+        """Fnac's error texts, shortened, without the shop's key or token should Fnac echo
+        them (removed before shortening, so no part of one is left)."""
+        secrets = [s for s in (self.credentials.key, self._token.token if self._token else "") if s]
+        return tuple(
+            msgspec.structs.replace(e, text=_without(e.text, secrets)[:ERROR_TEXT_CHARS])
+            for e in errors
+        )
+
     def _lost(self, call: _Call, reason: str) -> None:
         """The request may have reached Fnac: a call that sends something stops here."""
         if not call.idempotent:
@@ -348,6 +364,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(raw)) if raw else None
     except ValueError:
         return None  # an HTTP date: back off as usual
+
+
+def _without(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
+    return text
 
 
 def _listed(errors: Sequence[FnacErrorDetail]) -> str:

@@ -14,7 +14,7 @@ import binascii
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import get_args
+from typing import TypeVar, get_args
 
 import httpx
 import msgspec
@@ -55,6 +55,7 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 CREDENTIAL_FIELDS = (
@@ -183,12 +184,7 @@ class FnacSession:
             )
         )
         self._report_unreadable("message", page.unreadable)
-        next_cursor, complete_until = _next(window, page.paging, self.limits.page_size)
-        return Page(
-            items=tuple(_message(m) for m in page.messages),
-            next_cursor=next_cursor,
-            complete_until=complete_until,
-        )
+        return self._page(window, page.paging, tuple(_message(m) for m in page.messages))
 
     async def reply(self, reply: Reply) -> ReplyOutcome:
         """FnacUnavailable (nothing was sent) and FnacCredentialsRefused are raised; every
@@ -235,12 +231,7 @@ class FnacSession:
             )
         )
         self._report_unreadable("order", page.unreadable)
-        next_cursor, complete_until = _next(window, page.paging, self.limits.page_size)
-        return Page(
-            items=tuple(_order(o) for o in page.orders),
-            next_cursor=next_cursor,
-            complete_until=complete_until,
-        )
+        return self._page(window, page.paging, tuple(_order(o) for o in page.orders))
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         wanted = list(dict.fromkeys(order_ids))
@@ -253,6 +244,10 @@ class FnacSession:
             self._report_unreadable("order", page.unreadable)
             found += [_order(o) for o in page.orders]
         return found
+
+    def _page(self, window: _Window, paging: Paging, items: tuple[T, ...]) -> Page[T]:
+        next_cursor, complete_until = _next(window, paging, self.limits.page_size)
+        return Page(items=items, next_cursor=next_cursor, complete_until=complete_until)
 
     def _report_unreadable(self, kind: str, unreadable: Sequence[str]) -> None:
         for reason in unreadable:

@@ -13,11 +13,12 @@ Fnac writes hours with one digit ("T9:50:04+01:00").
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import TypeAlias, TypeVar
 
 from lxml import etree
 
@@ -50,10 +51,10 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
 OK_STATUSES = frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"})
 REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 T = TypeVar("T")
-# The default namespace (lxml's spelling, which its stubs do not type).
-_NSMAP: Any = {None: NS}
+N = TypeVar("N", int, Decimal)
+_NSMAP = {None: NS}  # the default namespace, as lxml spells it
 
 
 def _parser() -> etree.XMLParser:
@@ -128,7 +129,7 @@ def _errors(element: Element) -> tuple[FnacErrorDetail, ...]:
         FnacErrorDetail(
             code=error.get("code") or "",
             severity=error.get("severity") or "",
-            text=_short(redact_text((error.text or "").strip())),
+            text=redact_text((error.text or "").strip()),  # shortened by the client
         )
         for error in element.iterfind(_q("error"))
     )
@@ -140,14 +141,12 @@ def expect_root(root: Element, service: str) -> None:
 
 
 def read_auth(root: Element) -> AuthToken:
-    token = _text(root, "token")
+    node = _Node(root)
+    token = _text(node, "token")
     if not token:
         raise FnacProtocolError("auth_response without a token")
-    validity = _text(root, "validity")
     return AuthToken(
-        token=token,
-        validity=parse_datetime(validity) if validity else None,
-        version=_text(root, "version"),
+        token=token, validity=_datetime(node, "validity"), version=_text(node, "version")
     )
 
 
@@ -178,95 +177,97 @@ def read_message_updates(root: Element) -> tuple[MessageUpdateResult, ...]:
 
 
 def _each(
-    root: Element, name: str, read: Callable[[Element], T]
+    root: Element, name: str, read: Callable[[_Node], T]
 ) -> tuple[tuple[T, ...], tuple[str, ...]]:
     """One item in an unexpected shape is one reason (with its id), not a lost page."""
     items: list[T] = []
     unreadable: list[str] = []
     for element in root.iterfind(_q(name)):
+        node = _Node(element)
         try:
-            items.append(read(element))
+            items.append(read(node))
         except FnacProtocolError as exc:
-            ident = element.get("id") or _text(element, f"{name}_id") or "?"
+            ident = element.get("id") or _text(node, f"{name}_id") or "?"
             unreadable.append(f"{name} {ident}: {exc.reason}")
     return tuple(items), tuple(unreadable)
 
 
 def _paging(root: Element) -> Paging:
     """A response without paging elements (a plain list) is one page."""
-    page = _int(root, "page")
-    total = _int(root, "total_paging")
+    node = _Node(root)
+    page = _int(node, "page")
+    total = _int(node, "total_paging")
     return Paging(
         page=page if page is not None else 1,
         total_paging=total if total is not None else 1,
-        nb_total_per_page=_int(root, "nb_total_per_page"),
-        nb_total_result=_int(root, "nb_total_result"),
+        nb_total_per_page=_int(node, "nb_total_per_page"),
+        nb_total_result=_int(node, "nb_total_result"),
     )
 
 
-def _message(element: Element) -> Message:
-    referer = _child(element, "message_referer")
-    sender = element.find(_q("message_from"))
+def _message(node: _Node) -> Message:
+    referer = _child(node, "message_referer").element
+    sender = node.get("message_from")
     return Message(
-        message_id=_required(element, "message_id"),
+        message_id=_required(node, "message_id"),
         referer_type=referer.get("type") or "ORDER",
         referer=(referer.text or "").strip(),
         from_type=(sender.get("type") or "SYSTEM") if sender is not None else "SYSTEM",
         from_name=((sender.text or "").strip() or None) if sender is not None else None,
-        subject=_text(element, "message_subject") or "",
-        description=_text(element, "message_description", strip=False) or "",
-        created_at=_required_datetime(element, "created_at"),
-        updated_at=_required_datetime(element, "updated_at"),
-        read=element.get("state", "UNREAD") == "READ",
-        archived=element.get("archived", "FALSE") == "TRUE",
-        offer_title=_text(element, "message_offer_title"),
+        subject=_text(node, "message_subject") or "",
+        description=_text(node, "message_description", strip=False) or "",
+        created_at=_required_datetime(node, "created_at"),
+        updated_at=_required_datetime(node, "updated_at"),
+        read=node.element.get("state", "UNREAD") == "READ",
+        archived=node.element.get("archived", "FALSE") == "TRUE",
+        offer_title=_text(node, "message_offer_title"),
         files=tuple(
             MessageFile(
                 name=_text(file, "name") or "",
                 url=_required(file, "url"),
                 filetype=_text(file, "filetype"),
             )
-            for file in element.iterfind(_q("message_file"))
+            for file in node.all("message_file")
         ),
     )
 
 
-def _order(element: Element) -> Order:
+def _order(node: _Node) -> Order:
     return Order(
-        order_id=_required(element, "order_id"),
-        shop_id=_text(element, "shop_id"),
-        state=_required(element, "state"),
-        created_at=_required_datetime(element, "created_at"),
-        client_firstname=_text(element, "client_firstname"),
-        client_lastname=_text(element, "client_lastname"),
-        nb_messages=_int(element, "nb_messages"),
-        details=tuple(_order_detail(d) for d in element.iterfind(_q("order_detail"))),
+        order_id=_required(node, "order_id"),
+        shop_id=_text(node, "shop_id"),
+        state=_required(node, "state"),
+        created_at=_required_datetime(node, "created_at"),
+        client_firstname=_text(node, "client_firstname"),
+        client_lastname=_text(node, "client_lastname"),
+        nb_messages=_int(node, "nb_messages"),
+        details=tuple(_order_detail(d) for d in node.all("order_detail")),
     )
 
 
-def _order_detail(element: Element) -> OrderDetail:
+def _order_detail(node: _Node) -> OrderDetail:
     return OrderDetail(
-        order_detail_id=_required(element, "order_detail_id"),
-        state=_required(element, "state"),
-        product_name=_text(element, "product_name") or "",
-        quantity=_int(element, "quantity") or 0,
-        price=_decimal(element, "price"),
-        offer_seller_id=_text(element, "offer_seller_id"),
-        offer_fnac_id=_text(element, "offer_fnac_id"),
-        tracking_number=_text(element, "tracking_number"),
-        created_at=_datetime(element, "created_at"),
-        debited_at=_datetime(element, "debited_at"),
-        received_at=_datetime(element, "received_at"),
-        refused_at=_datetime(element, "refused_at"),
-        shipped_at=_datetime(element, "shipped_at"),
+        order_detail_id=_required(node, "order_detail_id"),
+        state=_required(node, "state"),
+        product_name=_text(node, "product_name") or "",
+        quantity=_int(node, "quantity") or 0,
+        price=_decimal(node, "price"),
+        offer_seller_id=_text(node, "offer_seller_id"),
+        offer_fnac_id=_text(node, "offer_fnac_id"),
+        tracking_number=_text(node, "tracking_number"),
+        created_at=_datetime(node, "created_at"),
+        debited_at=_datetime(node, "debited_at"),
+        received_at=_datetime(node, "received_at"),
+        refused_at=_datetime(node, "refused_at"),
+        shipped_at=_datetime(node, "shipped_at"),
     )
 
 
-def _incident(element: Element) -> Incident:
-    header = _child(element, "header")
-    lines = element.find(_q("order_details_incident"))
+def _incident(node: _Node) -> Incident:
+    header = _child(node, "header")
+    lines = node.get("order_details_incident")
     return Incident(
-        incident_id=element.get("id") or _required(header, "incident_id"),
+        incident_id=node.element.get("id") or _required(header, "incident_id"),
         order_id=_required(header, "order_id"),
         status=_required(header, "status"),
         waiting_for_seller_answer=_text(header, "waiting_for_seller_answer") == "TRUE",
@@ -278,18 +279,18 @@ def _incident(element: Element) -> Incident:
         closed_at=_datetime(header, "closed_at"),
         lines=()
         if lines is None
-        else tuple(_incident_line(line) for line in lines.iterfind(_q("order_detail_incident"))),
+        else tuple(_incident_line(line) for line in _Node(lines).all("order_detail_incident")),
     )
 
 
-def _incident_line(element: Element) -> IncidentLine:
-    refunds = element.find(_q("refunds"))
+def _incident_line(node: _Node) -> IncidentLine:
+    refunds = node.get("refunds")
     return IncidentLine(
-        order_detail_id=_required(element, "order_detail_id"),
-        type=_text(element, "type") or "",
-        status=_required(element, "status"),
-        created_at=_datetime(element, "created_at"),
-        updated_at=_datetime(element, "updated_at"),
+        order_detail_id=_required(node, "order_detail_id"),
+        type=_text(node, "type") or "",
+        status=_required(node, "status"),
+        created_at=_datetime(node, "created_at"),
+        updated_at=_datetime(node, "updated_at"),
         refunds=()
         if refunds is None
         else tuple(
@@ -299,7 +300,7 @@ def _incident_line(element: Element) -> IncidentLine:
                 fee_ht_amount=_decimal(refund, "fee_ht_amount"),
                 created_at=_datetime(refund, "created_at"),
             )
-            for refund in refunds.iterfind(_q("refund"))
+            for refund in _Node(refunds).all("refund")
         ),
     )
 
@@ -307,56 +308,78 @@ def _incident_line(element: Element) -> IncidentLine:
 # --- element access -----------------------------------------------------------------------
 
 
+@functools.cache
 def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
 
-def _child(element: Element, name: str) -> Element:
-    child = element.find(_q(name))
+class _Node:
+    """An element with its children indexed by name: one pass over them, however many
+    fields are read (a find() per field costs as much as the whole index)."""
+
+    __slots__ = ("_children", "element")
+
+    def __init__(self, element: Element) -> None:
+        self.element = element
+        self._children: dict[str, list[Element]] = {}
+        for child in element:
+            if isinstance(child.tag, str):  # not a processing instruction
+                self._children.setdefault(child.tag, []).append(child)
+
+    def get(self, name: str) -> Element | None:
+        found = self._children.get(_q(name))
+        return found[0] if found else None
+
+    def all(self, name: str) -> list[_Node]:
+        return [_Node(child) for child in self._children.get(_q(name), ())]
+
+
+def _child(node: _Node, name: str) -> _Node:
+    child = node.get(name)
     if child is None:
-        raise FnacProtocolError(f"<{local_name(element)}> lacks <{name}>")
-    return child
+        raise FnacProtocolError(f"<{local_name(node.element)}> lacks <{name}>")
+    return _Node(child)
 
 
-def _text(element: Element, name: str, *, strip: bool = True) -> str | None:
+def _text(node: _Node, name: str, *, strip: bool = True) -> str | None:
     """The child's text (CDATA included); None when absent or empty."""
-    child = element.find(_q(name))
+    child = node.get(name)
     if child is None or child.text is None:
         return None
     text = child.text.strip() if strip else child.text
     return text if text.strip() else None
 
 
-def _required(element: Element, name: str) -> str:
-    text = _text(element, name)
+def _required(node: _Node, name: str) -> str:
+    text = _text(node, name)
     if text is None:
-        raise FnacProtocolError(f"<{local_name(element)}> lacks <{name}>")
+        raise FnacProtocolError(f"<{local_name(node.element)}> lacks <{name}>")
     return text
 
 
-def _int(element: Element, name: str) -> int | None:
-    text = _text(element, name)
+def _int(node: _Node, name: str) -> int | None:
+    return _number(node, name, int, "an integer")
+
+
+def _decimal(node: _Node, name: str) -> Decimal | None:
+    return _number(node, name, Decimal, "a number")
+
+
+def _number(node: _Node, name: str, kind: Callable[[str], N], what: str) -> N | None:
+    text = _text(node, name)
     try:
-        return None if text is None else int(text)
-    except ValueError:
-        raise FnacProtocolError(f"<{name}> is not an integer") from None
+        return None if text is None else kind(text)
+    except (ValueError, ArithmeticError):  # decimal's InvalidOperation is an ArithmeticError
+        raise FnacProtocolError(f"<{name}> is not {what}") from None
 
 
-def _decimal(element: Element, name: str) -> Decimal | None:
-    text = _text(element, name)
-    try:
-        return None if text is None else Decimal(text)
-    except InvalidOperation:
-        raise FnacProtocolError(f"<{name}> is not a number") from None
-
-
-def _datetime(element: Element, name: str) -> datetime | None:
-    text = _text(element, name)
+def _datetime(node: _Node, name: str) -> datetime | None:
+    text = _text(node, name)
     return None if text is None else parse_datetime(text, name)
 
 
-def _required_datetime(element: Element, name: str) -> datetime:
-    return parse_datetime(_required(element, name), name)
+def _required_datetime(node: _Node, name: str) -> datetime:
+    return parse_datetime(_required(node, name), name)
 
 
 # xs:dateTime as Fnac writes it: hours may have one digit; no zone means UTC.
@@ -387,6 +410,7 @@ def parse_datetime(text: str, name: str = "date") -> datetime:
     return moment.astimezone(UTC)
 
 
+@functools.cache
 def _zone(zone: str | None) -> timezone:
     if zone is None or zone == "Z":
         return UTC
