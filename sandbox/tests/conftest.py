@@ -82,6 +82,10 @@ async def serve() -> AsyncIterator[ServedFactory]:
         yield factory
 
 
+# Fnac seconds run 60 times faster: a token lives a minute, the rate limit allows 120/s.
+FNAC_TIME_SCALE = 60.0
+
+
 @pytest_asyncio.fixture
 async def fnac_http(serve: ServedFactory) -> httpx.AsyncClient:
-    return await serve()
+    return await serve(SandboxConfig(time_scale=FNAC_TIME_SCALE))

@@ -3,6 +3,7 @@ response received is checked against Fnac's (amended) schemas."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -53,15 +54,17 @@ class Fnac:
         assert problems == [], f"{service} response breaks the schema: {problems}"
         return response, root
 
-    async def authenticate(self) -> Any:
-        request = element(
+    def auth_request(self) -> Any:
+        return element(
             "auth",
             None,
             element("partner_id", self.shop["partner_id"]),
             element("shop_id", self.shop["shop_id"]),
             element("key", self.shop["key"]),
         )
-        response, root = await self.send("auth", request)
+
+    async def authenticate(self) -> Any:
+        response, root = await self.send("auth", self.auth_request())
         assert response.status_code == 200
         if root.get("status") == "OK":
             self.token = text(root, "token")
@@ -79,7 +82,13 @@ class Fnac:
         )
 
     async def call(self, service: str, *children: etree._Element, **attrs: str) -> Any:
-        response, root = await self.send(service, self.request(service, *children, **attrs))
+        """A request as a well-behaved client sends it: throttled (429), it waits the
+        Retry-After it is given and tries again."""
+        for _ in range(20):
+            response, root = await self.send(service, self.request(service, *children, **attrs))
+            if response.status_code != 429:
+                break
+            await asyncio.sleep(float(response.headers["Retry-After"]))
         assert response.status_code == 200, response.text
         return root
 

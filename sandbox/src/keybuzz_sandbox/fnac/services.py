@@ -6,6 +6,7 @@ either). Lists are sorted newest first unless `sort_by` says otherwise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -44,7 +45,8 @@ T = TypeVar("T")
 class Filters:
     """A query's filters: element name -> its values, plus paging, date and sort."""
 
-    def __init__(self, request: etree._Element) -> None:
+    def __init__(self, book: ShopBook, request: etree._Element) -> None:
+        self.book = book
         self.values: dict[str, list[etree._Element]] = {}
         for name, element in children(request):
             self.values.setdefault(name, []).append(element)
@@ -71,12 +73,21 @@ class Filters:
             return {text_of(e) for e in elements}
         return {text_of(c) for e in elements for c in e if isinstance(c.tag, str)}
 
-    def in_range(self, value: float | None) -> bool:
+    def in_range(self, virtual: float | None) -> bool:
+        """Whether a (virtual) time is within the date filter, compared as the client sees
+        it: real time, whole seconds."""
         if self.date_type is None:
             return True
-        if value is None:
+        if virtual is None:
             return False
+        value = math.floor(self.book.real(virtual))
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def virtual_bounds(self) -> tuple[float | None, float | None]:
+        """The date filter as virtual times, widened by a second each way."""
+        low = None if self.low is None else self.book.virtual(self.low) - 1
+        high = None if self.high is None else self.book.virtual(self.high + 1) + 1
+        return low, high
 
 
 def _time_or_none(text: str) -> float | None:
@@ -105,7 +116,7 @@ def _too_many(service: str, filters: Filters) -> etree._Element | None:
 
 
 def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(request)
+    filters = Filters(book, request)
     if (refused := _too_many("messages_query", filters)) is not None:
         return refused
     now = book.virtual(real_now)
@@ -170,21 +181,36 @@ def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> N
 # --- messages_update --------------------------------------------------------------------
 
 
-def messages_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+def _each_element(
+    book: ShopBook,
+    service: str,
+    request: etree._Element,
+    real_now: float,
+    handle: Callable[[etree._Element, etree._Element, float], bool],
+) -> etree._Element:
+    """An update service: `handle` writes each request element's result into the answer
+    and says whether it failed; any failure makes the answer's status ERROR."""
     now = book.virtual(real_now)
     book.materialize(now)
-    answer = response("messages_update")
+    answer = response(service)
     failed = False
     for _, element in children(request):
-        result = add(answer, "message", status="OK", id=element.get("id", ""))
-        problem = _update_message(book, element, real_now, now)
-        if problem is not None:
-            failed = True
-            result.set("status", "ERROR")
-            add_error(result, *problem)
+        failed |= handle(answer, element, now)
     if failed:
         answer.set("status", "ERROR")
     return answer
+
+
+def messages_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    def handle(answer: etree._Element, element: etree._Element, now: float) -> bool:
+        result = add(answer, "message", status="OK", id=element.get("id", ""))
+        problem = _update_message(book, element, real_now, now)
+        if problem is not None:
+            result.set("status", "ERROR")
+            add_error(result, *problem)
+        return problem is not None
+
+    return _each_element(book, "messages_update", request, real_now, handle)
 
 
 def _update_message(
@@ -252,7 +278,7 @@ def _send(
 
 
 def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(request)
+    filters = Filters(book, request)
     if (refused := _too_many("orders_query", filters)) is not None:
         return refused
     wanted_ids = _union(
@@ -270,11 +296,9 @@ def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> et
     skus = filters.texts("offer_seller_id")
     ascending = filters.text("sort_by") == "ASC"
     answer = response("orders_query")
-    if wanted_ids is None and not (
-        states or products or offers or skus or filters.date_type not in (None, "CreatedAt")
-    ):
-        # Orders are in time order: a creation window is a range of indices, paged as is.
-        indices = book.order_candidates(now, filters.date_type, filters.low, filters.high)
+    if wanted_ids is None and not (states or products or offers or skus or filters.date_type):
+        # Orders are in time order: the whole list is a range of indices, paged as is.
+        indices = book.order_candidates(now, None, None, None)
         ordered = indices if ascending else indices[::-1]
         add_paging(answer, filters.page, filters.per_page, len(ordered))
         for index in _page(ordered, filters):
@@ -286,7 +310,7 @@ def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> et
             (o for o in found if o is not None), key=lambda o: o.index
         )
     else:
-        indices = book.order_candidates(now, filters.date_type, filters.low, filters.high)
+        indices = book.order_candidates(now, filters.date_type, *filters.virtual_bounds())
         candidates = (book.gen.order(i) for i in indices)
     matching = [
         o
@@ -369,7 +393,7 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
 
 
 def incidents_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(request)
+    filters = Filters(book, request)
     if (refused := _too_many("incidents_query", filters)) is not None:
         return refused
     now = book.virtual(real_now)
@@ -474,11 +498,8 @@ def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, 
 
 def incidents_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
     """Refunds (the only action): each line must have an open incident and not be refunded."""
-    now = book.virtual(real_now)
-    book.materialize(now)
-    answer = response("incidents_update")
-    failed = False
-    for _, element in children(request):
+
+    def handle(answer: etree._Element, element: etree._Element, now: float) -> bool:
         order_id = element.get("order_id", "")
         order = book.find_order(order_id, now)
         incident = book.incident_for(order.index, now) if order else None
@@ -488,13 +509,11 @@ def incidents_update(book: ShopBook, request: etree._Element, real_now: float) -
             or incident is None
             or (wanted and wanted.upper() != incident.facts.incident_id)
         ):
-            failed = True
             add_error(answer, errors.NO_INCIDENT, f"no incident on order {order_id or wanted}")
-            continue
-        failed |= _refund(answer, book, order, incident, element, now)
-    if failed:
-        answer.set("status", "ERROR")
-    return answer
+            return True
+        return _refund(answer, book, order, incident, element, now)
+
+    return _each_element(book, "incidents_update", request, real_now, handle)
 
 
 def _refund(

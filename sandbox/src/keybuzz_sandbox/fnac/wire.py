@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from ..clock import parse_iso
 from .schema import NS, local_name
 
 PARIS = ZoneInfo("Europe/Paris")  # Fnac writes local time with its offset
@@ -20,13 +21,7 @@ def fnac_time(epoch: float) -> str:
 
 def parse_time(text: str) -> float:
     """An xs:dateTime (the schema has checked it) to epoch seconds; no offset: Paris time."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=PARIS)
-    return parsed.timestamp()
+    return parse_iso(text, PARIS)
 
 
 def response(service: str, status: str = "OK") -> etree._Element:
