@@ -4,6 +4,9 @@ as oauth does it: the key written to Vault, then ``connection.connected`` (FNAC)
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -11,6 +14,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from keybuzz_devstack import bootstrap
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.polling.scheduler import TenantNotPollable
 from keybuzz_poller.polling.shops import ShopScheduler
@@ -253,3 +257,46 @@ async def test_disconnect_and_archiving_stop_the_polls(
     await archived(poller, kept.tenant_id)
     with pytest.raises(TenantNotPollable):
         await poll(poller, kept)
+
+
+async def test_once_polls_the_due_shops_too(
+    poller: RunningService,
+    vault: VaultClient,
+    admin: httpx.AsyncClient,
+    stack: Infra,
+    dovecot: MailServer,
+    sandbox_url: str,
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)  # the shop's history, so the run below reads only what follows
+    written = await buyer_writes(admin, spec, description="Lu par la tâche planifiée")
+    pool = poller.runtime.pool
+    await pool.execute("UPDATE poller_shops SET next_poll_at = now() WHERE poll_key = $1", shop.key)
+    database = poller.runtime.settings.database_url
+    env: dict[str, Any] = {
+        **os.environ,
+        "NATS_URL": stack.nats_url,
+        "DATABASE_URL": database,
+        "PRODUCT_DATABASE_URL": database,
+        "VAULT_ADDR": stack.vault_addr,
+        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
+        "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
+        **dovecot.settings,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "keybuzz_poller",
+        "--once",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert b"polled 1 shops" in out, out
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    assert written["messageId"] in {m["externalId"] for m in ticket["messages"]}
+    after = await status(poller, shop)
+    assert after["lastSuccessAt"] is not None and after["consecutiveFailures"] == 0

@@ -302,10 +302,14 @@ async def poll_due_once(runtime: PollerRuntime, schedule: PollSchedule) -> list[
     Tenants leased by a running instance are left to it; a tenant that fails is
     recorded and retried by the next run after its back-off.
     """
-    scheduler = Scheduler(runtime, schedule)
+    return await poll_all_due(Scheduler(runtime, schedule))
+
+
+async def poll_all_due(scheduler: Scheduler) -> list[PollResult]:
+    """Claims and polls what ``scheduler`` schedules, due now, until nothing due is left."""
     results: list[PollResult] = []
-    concurrency = runtime.settings.poll_concurrency
-    while claimed := await schedule.claim_due(
+    concurrency = scheduler.runtime.settings.poll_concurrency
+    while claimed := await scheduler.schedule.claim_due(
         scheduler.owner, concurrency, scheduler.lease, scheduler.interval
     ):
         polled = await asyncio.gather(*(scheduler.poll_leased(t) for t in claimed))

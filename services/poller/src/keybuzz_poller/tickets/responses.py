@@ -17,14 +17,22 @@ from typing import Any
 from keybuzz_shared.db import Executor
 from keybuzz_shared.uow import UnitOfWork
 
+from keybuzz_poller.reading.marketplace.domain import SELLER
 from keybuzz_poller.tickets import deadlines, response_times, store
 from keybuzz_poller.tickets.queries import TicketNotFound
 
 
 def message_facts(row: Any) -> deadlines.MessageFacts:
+    # A marketplace's message (a sender type) was written when the marketplace says; a
+    # mail's Date header is only its sender's word.
+    written = row["written_at"] if row["sender_type"] is not None else None
+    # The seller's message in the marketplace's back office: outbound, none of our replies.
+    by_seller = row["sender_type"] == SELLER and row["reply_status"] is None
     at = row["received_at"]
     if row["direction"] == deadlines.INBOUND:
-        at = deadlines.clock_start(row["accepted_at"], row["received_at"])
+        at = deadlines.clock_start(row["accepted_at"] or written, row["received_at"])
+    elif by_seller:
+        at = deadlines.clock_start(written, row["received_at"])
     return deadlines.MessageFacts(
         id=row["id"],
         direction=row["direction"],
@@ -33,6 +41,7 @@ def message_facts(row: Any) -> deadlines.MessageFacts:
         reply_status=row["reply_status"],
         sent_at=row["sent_at"],
         automatic=row["automatic"],
+        by_seller_at_marketplace=by_seller and row["direction"] == deadlines.OUTBOUND,
     )
 
 

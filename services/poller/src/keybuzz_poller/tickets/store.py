@@ -263,6 +263,7 @@ async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[asyncp
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               e.sender_type, e.sent_at AS written_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM locked t
         LEFT JOIN poller_response_windows w
@@ -327,6 +328,7 @@ async def report_facts(
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               e.sender_type, e.sent_at AS written_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM recent
         JOIN poller_tickets t ON t.id = recent.ticket_id
