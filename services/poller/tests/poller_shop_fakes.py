@@ -250,7 +250,7 @@ class ScriptedMarketplace:
         self.page_size = page_size
         self.messages_listed: list[ShopMessage] = []
         self.incidents_listed: list[ShopIncident] = []
-        self.files: dict[str, bytes] = {}
+        self.files: dict[str, bytes | Exception] = {}  # url → content, or raised
         self.marked: list[str] = []
         self.listed_since: list[datetime] = []
         self.fail: dict[str, Exception] = {}  # call name → raised (once)
@@ -284,6 +284,8 @@ class ScriptedMarketplace:
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
         content = self.files[link.url]
+        if isinstance(content, Exception):
+            raise content
         if len(content) > max_bytes:
             raise AttachmentTooLarge(link.name)
         return content

@@ -24,9 +24,10 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
-from mailkit import archived, get_json, publish
+from mailkit import archived, get_json, headers, publish
 
 StartService = Callable[..., Awaitable[RunningService]]
+CAP = 100_000  # FNAC_MAX_ATTACHMENT_BYTES here
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ async def poller(
         DEFINITION,
         POLL_ENABLED="false",  # polls when the test says
         FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
+        FNAC_MAX_ATTACHMENT_BYTES=str(CAP),
         **dovecot.settings,
     )
 
@@ -108,8 +110,8 @@ async def ticket_of(poller: RunningService, shop: Shop, order_id: str) -> dict[s
 
 
 async def buyer_writes(
-    admin: httpx.AsyncClient, shop: dict[str, Any], **body: str
-) -> dict[str, str]:
+    admin: httpx.AsyncClient, shop: dict[str, Any], **body: Any
+) -> dict[str, Any]:
     response = await admin.post(f"/shops/{shop['shop_id']}/messages", json=body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -300,3 +302,69 @@ async def test_once_polls_the_due_shops_too(
     assert written["messageId"] in {m["externalId"] for m in ticket["messages"]}
     after = await status(poller, shop)
     assert after["lastSuccessAt"] is not None and after["consecutiveFailures"] == 0
+
+
+async def attachment(
+    poller: RunningService, tenant_id: str, ticket: dict[str, Any], message: dict[str, Any], at: int
+) -> httpx.Response:
+    path = f"/api/v1/tickets/{ticket['id']}/messages/{message['id']}/attachments/{at}"
+    async with poller.client() as http:
+        return await http.get(path, headers=headers(poller, tenant_id))
+
+
+async def test_linked_files_are_stored_up_to_the_cap_and_served_to_the_tenant_only(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)
+    files = [
+        {"name": "facture été.pdf", "contentType": "application/pdf", "size": 5_000},
+        {"name": "vidéo.mp4", "contentType": "video/mp4", "size": CAP + 1},
+    ]
+    written = await buyer_writes(admin, spec, description="Voici la facture", attachments=files)
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written["messageId"]]
+    assert message["attachments"] == [
+        {"filename": "facture été.pdf", "contentType": "application/pdf", "size": 5_000,
+         "skipped": None},
+        {"filename": "vidéo.mp4", "contentType": "video/mp4", "size": 0,
+         "skipped": f"larger than {CAP} bytes"},
+    ]  # fmt: skip
+    async with httpx.AsyncClient(timeout=10) as http:
+        original = (await http.get(written["fileUrls"][0])).content
+    served = await attachment(poller, shop.tenant_id, ticket, message, 0)
+    assert served.status_code == 200 and served.content == original and len(original) == 5_000
+    assert served.headers["content-type"].startswith("application/pdf")
+    assert served.headers["content-disposition"].startswith("attachment;")
+    assert "UTF-8''facture%20%C3%A9t%C3%A9.pdf" in served.headers["content-disposition"]
+    assert served.headers["x-content-type-options"] == "nosniff"
+    # The oversize one is named, not stored; another tenant finds nothing; no file's URL kept.
+    assert (await attachment(poller, shop.tenant_id, ticket, message, 1)).status_code == 404
+    assert (await attachment(poller, "t-someone-else", ticket, message, 0)).status_code == 404
+    assert (await attachment(poller, shop.tenant_id, ticket, message, 2)).status_code == 404
+    raws = await poller.runtime.pool.fetch(
+        "SELECT raw::text FROM poller_external_messages WHERE tenant_id = $1", shop.tenant_id
+    )
+    assert not any("/fnac/files/" in r["raw"] for r in raws)
+
+
+async def test_a_failing_download_is_recorded_and_its_message_stored(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)
+    files = [{"name": "photo.jpg", "contentType": "image/jpeg", "size": 2_000}]
+    written = await buyer_writes(admin, spec, description="Photo jointe", attachments=files)
+    faults = {"failNext": 10, "failStatus": 503, "operations": ["files"]}
+    assert (await admin.put("/faults", json=faults)).status_code == 200
+    await poll(poller, shop)  # the poll itself succeeds
+    await admin.delete("/faults")
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written["messageId"]]
+    [kept] = message["attachments"]
+    assert kept["filename"] == "photo.jpg" and kept["skipped"].startswith("download failed")
+    assert "503" in kept["skipped"] and "/fnac/files/" not in kept["skipped"]
+    assert (await status(poller, shop))["consecutiveFailures"] == 0

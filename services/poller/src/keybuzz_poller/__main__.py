@@ -33,7 +33,9 @@ async def run_once() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m keybuzz_poller")
-    parser.add_argument("--once", action="store_true", help="poll every due tenant and shop once and exit")
+    parser.add_argument(
+        "--once", action="store_true", help="poll every due tenant and shop once and exit"
+    )
     if parser.parse_args().once:
         raise SystemExit(uvloop.run(run_once()))  # the loop the service runs on
     run(DEFINITION)

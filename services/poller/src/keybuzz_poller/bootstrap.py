@@ -13,10 +13,10 @@ from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
 from keybuzz_poller.inbound.store import PostgresProjection
+from keybuzz_poller.polling.domain import PollResult
 from keybuzz_poller.polling.ports import PollingPorts
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.polling.shop_ports import ShopPollingPorts
-from keybuzz_poller.polling.domain import PollResult
 from keybuzz_poller.polling.shops import ShopScheduler, poll_due_shops_once, start_shop_polling
 from keybuzz_poller.polling.shops_store import PostgresShops, PostgresShopSchedule
 from keybuzz_poller.polling.store import PostgresPollSchedule

@@ -26,7 +26,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     thread_key,
 )
 from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import MarketplaceUnavailable
+from keybuzz_poller.reading.marketplace.ports import AttachmentUnavailable, MarketplaceUnavailable
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -280,6 +280,26 @@ async def test_linked_files_are_downloaded_up_to_the_cap() -> None:
         ("a.pdf", 5, b"small", None),
         ("b.jpg", None, None, "larger than 10 bytes"),
     ]
+
+
+async def test_a_file_not_served_or_failing_is_named_and_its_message_stored() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.files = {
+        "https://f/gone": AttachmentUnavailable("gone.pdf: HTTP 404"),
+        "https://f/down": MarketplaceUnavailable("FNAC file server answered 503"),
+    }
+    files = [
+        FileLink(name="gone.pdf", url="https://f/gone"),
+        FileLink(name="d", url="https://f/down"),
+    ]
+    await polled(fake, message("m1", 1, files=files))
+    stored = fake.store.tables.messages[("t1", "FNAC", "m1")].attachments
+    assert [a.skipped for a in stored] == [
+        "not served: gone.pdf: HTTP 404",
+        "download failed: FNAC file server answered 503",
+    ]
+    assert len(received(fake)) == 1 and (await fake.store.cursor(SHOP)).messages_since
 
 
 async def test_the_first_poll_reads_back_thirty_days() -> None:

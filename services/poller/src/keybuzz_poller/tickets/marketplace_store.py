@@ -74,6 +74,7 @@ class PostgresShopStore:
                 "filename": storable(a.filename),
                 "contentType": storable(a.content_type),
                 "size": a.size or 0,
+                "skipped": a.skipped and storable(a.skipped),
             }
             for a in attachments
         ]

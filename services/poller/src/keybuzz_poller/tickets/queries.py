@@ -1,4 +1,5 @@
-"""Read side of tickets: the list (keyset pages), one ticket with its messages; one tenant's."""
+"""Read side of tickets: the list (keyset pages), one ticket with its messages, a message's
+stored attachment; one tenant's."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ _DEADLINE_CURSOR = "d."
 
 class InvalidQuery(Exception):
     """A filter or page cursor the caller got wrong."""
+
+
+class AttachmentNotFound(Exception):
+    """No such attachment on the tenant's ticket message, or its content is not stored."""
 
 
 class TicketNotFound(Exception):
@@ -66,6 +71,9 @@ class Attachment(msgspec.Struct, kw_only=True, rename="camel"):
     filename: str
     content_type: str
     size: int
+    # A marketplace's linked file not downloaded: why (too large, not served, download
+    # failed); null when its content is stored (GET .../attachments/{position}).
+    skipped: str | None = None
 
 
 class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -213,3 +221,24 @@ def _after(cursor: str, by_deadline: bool) -> Position:
         return decode_cursor(cursor.removeprefix(_DEADLINE_CURSOR))
     except InvalidCursor:
         raise InvalidQuery("cursor is not one this endpoint returned") from None
+
+
+class AttachmentContent(msgspec.Struct, frozen=True, kw_only=True):
+    filename: str
+    content_type: str
+    content: bytes
+
+
+async def attachment_content(
+    runtime: PollerRuntime, tenant_id: str, ticket_id: str, message_id: str, position: int
+) -> AttachmentContent:
+    """The stored content of a ticket message's attachment (``position`` in its list):
+    only a marketplace's downloaded file has one; a mail's are listed, not stored."""
+    row = await store.message_attachment(runtime.pool, tenant_id, ticket_id, message_id, position)
+    if row is None:
+        raise AttachmentNotFound(f"no attachment {position} stored for message {message_id}")
+    if row["content"] is None:
+        raise AttachmentNotFound(f"attachment {position} was not downloaded: {row['skipped']}")
+    return AttachmentContent(
+        filename=row["filename"], content_type=row["content_type"], content=row["content"]
+    )

@@ -381,3 +381,22 @@ async def awaiting_ticket_ids(db: Executor, tenant_id: str, marketplace: str) ->
         marketplace,
     )
     return [r["id"] for r in rows]
+
+
+async def message_attachment(
+    db: Executor, tenant_id: str, ticket_id: str, message_id: str, position: int
+) -> asyncpg.Record | None:
+    """A ticket message's linked file (name, type, content or why it was skipped), the
+    tenant's only."""
+    return await db.fetchrow(
+        """
+        SELECT a.filename, a.content_type, a.content, a.skipped
+        FROM poller_ticket_messages m
+        JOIN poller_message_attachments a ON a.external_message_id = m.external_message_id
+        WHERE m.tenant_id = $1 AND m.ticket_id = $2 AND m.id = $3 AND a.position = $4
+        """,
+        tenant_id,
+        ticket_id,
+        message_id,
+        position,
+    )
