@@ -368,3 +368,28 @@ async def test_a_failing_download_is_recorded_and_its_message_stored(
     assert kept["filename"] == "photo.jpg" and kept["skipped"].startswith("download failed")
     assert "503" in kept["skipped"] and "/fnac/files/" not in kept["skipped"]
     assert (await status(poller, shop))["consecutiveFailures"] == 0
+
+
+async def test_the_sellers_message_in_fnacs_back_office_answers_the_buyer(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)
+    asked = await buyer_writes(admin, spec, description="Où est mon colis ?")
+    order = asked["orderId"]
+    await poll(poller, shop)
+    waiting = await ticket_of(poller, shop, order)
+    assert waiting["responseState"] == "AWAITING_REPLY" and waiting["respondBy"]
+    await buyer_writes(admin, spec, orderId=order, fromType="SELLER", description="Parti hier")
+    await poll(poller, shop)
+    answered = await ticket_of(poller, shop, order)
+    assert (answered["responseState"], answered["respondBy"]) == ("ANSWERED", None)
+    seller = [m for m in answered["messages"] if m["senderType"] == "SELLER"]
+    assert seller and seller[-1]["direction"] == "OUTBOUND"
+    await asyncio.sleep(1.1)  # Fnac's times are to the second
+    await buyer_writes(admin, spec, orderId=order, description="Toujours rien")
+    await poll(poller, shop)
+    again = await ticket_of(poller, shop, order)
+    assert again["responseState"] == "AWAITING_REPLY"
+    assert again["respondBy"] > waiting["respondBy"]

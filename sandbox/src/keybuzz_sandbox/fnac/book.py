@@ -296,8 +296,9 @@ class ShopBook:
         real_now: float,
         files: tuple[tuple[str, str, int], ...] = (),
     ) -> MessageRecord:
-        """A buyer (CLIENT) or Fnac's customer service (CALLCENTER) writes about an order
-        now, linking ``files`` (name, MIME type, size) if any."""
+        """A buyer (CLIENT), Fnac's customer service (CALLCENTER) or the seller in Fnac's
+        back office (SELLER) writes about an order now, linking ``files`` (name, MIME
+        type, size) if any."""
         message_id = uuid_from(self.gen.seed, self.shop_id, "written", len(self.messages), real_now)
         facts = MessageFacts(
             message_id=message_id,
@@ -305,7 +306,9 @@ class ShopBook:
             referer=order.order_id,
             order_index=order.index,
             from_type=from_type,
-            from_name=order.buyer_name if from_type == "CLIENT" else self.gen.callcenter,
+            from_name={"CLIENT": order.buyer_name, "SELLER": self.gen.spec.name}.get(
+                from_type, self.gen.callcenter
+            ),
             subject=subject,
             description=description,
             created=self.virtual(real_now),

@@ -131,15 +131,15 @@ MAX_ATTACHMENT_SIZE = 64 * 1024 * 1024  # the double makes the bytes up in memor
 
 class BuyerMessageRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     order_id: str | None = None  # default: the shop's latest order
-    from_type: str = "CLIENT"  # or CALLCENTER
+    from_type: str = "CLIENT"  # or CALLCENTER, or SELLER (in Fnac's back office)
     subject: str = "Question"
     description: str = "Bonjour, où en est ma commande ?"
     attachments: list[AttachmentRequest] = []
 
     def problems(self) -> list[str]:
         issues = []
-        if self.from_type not in ("CLIENT", "CALLCENTER") or not self.description:
-            issues.append("fromType must be CLIENT or CALLCENTER, description not empty")
+        if self.from_type not in ("CLIENT", "CALLCENTER", "SELLER") or not self.description:
+            issues.append("fromType must be CLIENT, CALLCENTER or SELLER, description not empty")
         if len(self.attachments) > MAX_ATTACHMENTS:
             issues.append(f"at most {MAX_ATTACHMENTS} attachments")
         for a in self.attachments:
