@@ -5,8 +5,6 @@ as oauth does it: the key written to Vault, then ``connection.connected`` (FNAC)
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -14,7 +12,6 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_devstack import bootstrap
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.polling.scheduler import TenantNotPollable
 from keybuzz_poller.polling.shops import ShopScheduler
@@ -24,7 +21,7 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
-from mailkit import archived, get_json, headers, publish
+from mailkit import archived, get_json, headers, process_env, publish, run_once
 
 StartService = Callable[..., Awaitable[RunningService]]
 CAP = 100_000  # FNAC_MAX_ATTACHMENT_BYTES here
@@ -275,28 +272,13 @@ async def test_once_polls_the_due_shops_too(
     written = await buyer_writes(admin, spec, description="Lu par la tâche planifiée")
     pool = poller.runtime.pool
     await pool.execute("UPDATE poller_shops SET next_poll_at = now() WHERE poll_key = $1", shop.key)
-    database = poller.runtime.settings.database_url
-    env: dict[str, Any] = {
-        **os.environ,
-        "NATS_URL": stack.nats_url,
-        "DATABASE_URL": database,
-        "PRODUCT_DATABASE_URL": database,
-        "VAULT_ADDR": stack.vault_addr,
-        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
-        "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
-        **dovecot.settings,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "keybuzz_poller",
-        "--once",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    env = process_env(
+        stack,
+        poller.runtime.settings.database_url,
+        dovecot,
+        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()[-2000:]
+    out = await run_once(env)
     assert b"polled 1 shops" in out, out
     ticket = await ticket_of(poller, shop, written["orderId"])
     assert written["messageId"] in {m["externalId"] for m in ticket["messages"]}
