@@ -17,6 +17,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     BUYER,
     NOTICE_SUBJECT,
     NOTICE_WINDOW,
+    ORDER,
     Attachment,
     FileLink,
     Shop,
@@ -338,4 +339,27 @@ def fake_shops(
         ),
         connection_units=connection_units,
         woken=woken,
+    )
+
+
+def shop_message(
+    message_id: str,
+    minutes: int = 0,
+    sender: str = BUYER,
+    order: str = "ORD1",
+    subject: str = "Question",
+    kind: str = ORDER,
+    **more: object,
+) -> ShopMessage:
+    """A message of the ORD1 thread (by default) from a buyer, ``minutes`` past T0 - 1 h."""
+    return ShopMessage(
+        message_id=message_id,
+        thread_type=kind,
+        thread_id=order,
+        sender_type=sender,
+        sender_name="Jane D." if sender == BUYER else None,
+        subject=subject,
+        body=f"body of {message_id}",
+        created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
+        **more,  # type: ignore[arg-type]
     )

@@ -89,6 +89,17 @@ async def connect(
     return connected
 
 
+async def polled_shop(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> tuple[dict[str, Any], Shop]:
+    """The demo shop connected to a new tenant, its history polled: later polls read only
+    what the test makes happen."""
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)
+    return spec, shop
+
+
 async def poll(poller: RunningService, shop: Shop) -> Any:
     return await poller.runtime.component(ShopScheduler).poll_now(shop.key)
 
@@ -125,9 +136,7 @@ async def received_events(poller: RunningService, tenant_id: str) -> list[dict[s
 async def test_messages_become_tickets_once_marked_read_with_their_sender_and_marketplace(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    await poll(poller, shop)  # the shop's history
+    spec, shop = await polled_shop(poller, vault, admin)
     written = await buyer_writes(admin, spec, subject="Retard", description="Toujours rien reçu")
     support = await buyer_writes(
         admin, spec, orderId=written["orderId"], fromType="CALLCENTER", description="Service client"
@@ -190,9 +199,7 @@ async def test_an_incident_flags_its_orders_ticket_and_its_notice_is_shown_once(
 async def test_outages_garbled_answers_and_expired_tokens_lose_nothing(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    await poll(poller, shop)
+    spec, shop = await polled_shop(poller, vault, admin)
     written = await buyer_writes(admin, spec, description="Pendant la panne")
     faults = {"failNext": 20, "failStatus": 503, "operations": ["messages_query"]}
     assert (await admin.put("/faults", json=faults)).status_code == 200
@@ -266,9 +273,7 @@ async def test_once_polls_the_due_shops_too(
     dovecot: MailServer,
     sandbox_url: str,
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    await poll(poller, shop)  # the shop's history, so the run below reads only what follows
+    spec, shop = await polled_shop(poller, vault, admin)
     written = await buyer_writes(admin, spec, description="Lu par la tâche planifiée")
     pool = poller.runtime.pool
     await pool.execute("UPDATE poller_shops SET next_poll_at = now() WHERE poll_key = $1", shop.key)
@@ -297,9 +302,7 @@ async def attachment(
 async def test_linked_files_are_stored_up_to_the_cap_and_served_to_the_tenant_only(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    await poll(poller, shop)
+    spec, shop = await polled_shop(poller, vault, admin)
     files = [
         {"name": "facture été.pdf", "contentType": "application/pdf", "size": 5_000},
         {"name": "vidéo.mp4", "contentType": "video/mp4", "size": CAP + 1},
@@ -335,9 +338,7 @@ async def test_linked_files_are_stored_up_to_the_cap_and_served_to_the_tenant_on
 async def test_a_failing_download_is_recorded_and_its_message_stored(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    await poll(poller, shop)
+    spec, shop = await polled_shop(poller, vault, admin)
     files = [{"name": "photo.jpg", "contentType": "image/jpeg", "size": 2_000}]
     written = await buyer_writes(admin, spec, description="Photo jointe", attachments=files)
     faults = {"failNext": 10, "failStatus": 503, "operations": ["files"]}
@@ -355,9 +356,7 @@ async def test_a_failing_download_is_recorded_and_its_message_stored(
 async def test_the_sellers_message_in_fnacs_back_office_answers_the_buyer(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    await poll(poller, shop)
+    spec, shop = await polled_shop(poller, vault, admin)
     asked = await buyer_writes(admin, spec, description="Où est mon colis ?")
     order = asked["orderId"]
     await poll(poller, shop)

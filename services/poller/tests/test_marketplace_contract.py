@@ -19,9 +19,7 @@ from keybuzz_poller.polling.shop_ports import (
 )
 from keybuzz_poller.polling.shops_store import PostgresShops
 from keybuzz_poller.reading.marketplace.domain import (
-    BUYER,
     NOTICE_SUBJECT,
-    ORDER,
     SELLER,
     Attachment,
     Shop,
@@ -35,11 +33,13 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopTables
+from poller_shop_fakes import shop_message as message
 
 SHOP = Shop("t1", "FNAC")
 DARTY = Shop("t1", "DARTY")
 OTHER = Shop("t2", "FNAC")
 MINUTE = timedelta(minutes=1)
+AT = message("m0").created_at  # the messages' minute 0
 
 
 @dataclass
@@ -63,25 +63,6 @@ async def adapters(
     await pool.close()
 
 
-def message(
-    message_id: str,
-    minutes: int = 0,
-    sender: str = BUYER,
-    order: str = "ORD1",
-    subject: str = "Question",
-) -> ShopMessage:
-    return ShopMessage(
-        message_id=message_id,
-        thread_type=ORDER,
-        thread_id=order,
-        sender_type=sender,
-        sender_name="Jane D." if sender == BUYER else None,
-        subject=subject,
-        body=f"body of {message_id}",
-        created_at=T0 + minutes * MINUTE,
-    )
-
-
 def incident(status: str = "OPENED", updated: int = 0, minutes: int = 0) -> ShopIncident:
     return ShopIncident(
         incident_id="INC1",
@@ -91,8 +72,8 @@ def incident(status: str = "OPENED", updated: int = 0, minutes: int = 0) -> Shop
         waiting_for_seller=True,
         opened_by="client",
         message="Une réclamation a été ouverte",
-        created_at=T0 + minutes * MINUTE,
-        updated_at=T0 + updated * MINUTE,
+        created_at=AT + minutes * MINUTE,
+        updated_at=AT + updated * MINUTE,
     )
 
 
@@ -205,18 +186,18 @@ async def test_an_incident_is_near_its_notice_and_saved_when_new_or_changed(
     store = adapters.store
     notice = message("n1", 2, subject=f"{NOTICE_SUBJECT.capitalize()} : colis")
     ticket = await store.open_ticket(SHOP, thread_key(notice), notice, T0)
-    assert not await store.has_notice(ticket, T0)
+    assert not await store.has_notice(ticket, AT)
     await store.thread_message(ticket, await stored(adapters, SHOP, notice), "INBOUND", True, T0)
-    assert await store.has_notice(ticket, T0)  # 2 minutes apart: its notice
-    assert not await store.has_notice(ticket, T0 + 10 * MINUTE)
-    assert await store.incident_near(SHOP, "ORD1", T0) is None
+    assert await store.has_notice(ticket, AT)  # 2 minutes apart: its notice
+    assert not await store.has_notice(ticket, AT + 10 * MINUTE)
+    assert await store.incident_near(SHOP, "ORD1", AT) is None
     assert await store.save_incident(SHOP, incident(), ticket)
     assert not await store.save_incident(SHOP, incident(), ticket)  # seen as it is
     assert await store.save_incident(SHOP, incident("CLOSED", updated=60), ticket)
-    assert await store.incident_near(SHOP, "ORD1", T0 + 4 * MINUTE) == T0
-    assert await store.incident_near(SHOP, "ORD1", T0 + 6 * MINUTE) is None
-    assert await store.incident_near(SHOP, "ORD2", T0) is None
-    assert await store.incident_near(OTHER, "ORD1", T0) is None
+    assert await store.incident_near(SHOP, "ORD1", AT + 4 * MINUTE) == AT
+    assert await store.incident_near(SHOP, "ORD1", AT + 6 * MINUTE) is None
+    assert await store.incident_near(SHOP, "ORD2", AT) is None
+    assert await store.incident_near(OTHER, "ORD1", AT) is None
 
 
 async def test_marks_wait_oldest_first_until_done(adapters: Adapters) -> None:

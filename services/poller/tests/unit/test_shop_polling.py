@@ -11,7 +11,6 @@ import pytest
 from keybuzz_poller.polling.shop_connections import key_refused, shop_connected, shop_disconnected
 from keybuzz_poller.polling.shop_ports import CONNECTED, DISCONNECTED, REAUTH_REQUIRED
 from keybuzz_poller.reading.marketplace.domain import (
-    BUYER,
     CURSOR_OVERLAP,
     MARKETPLACE_SUPPORT,
     OFFER,
@@ -34,30 +33,9 @@ from keybuzz_shared.events import (
     MessageReceived,
 )
 from poller_shop_fakes import T0, FakeShops, fake_shops
+from poller_shop_fakes import shop_message as message
 
 SHOP = Shop("t1", "FNAC")
-
-
-def message(
-    message_id: str,
-    minutes: int = 0,
-    sender: str = BUYER,
-    order: str = "ORD1",
-    subject: str = "Question",
-    kind: str = ORDER,
-    **more: object,
-) -> ShopMessage:
-    return ShopMessage(
-        message_id=message_id,
-        thread_type=kind,
-        thread_id=order,
-        sender_type=sender,
-        sender_name="Jane D." if sender == BUYER else None,
-        subject=subject,
-        body=f"body of {message_id}",
-        created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
-        **more,  # type: ignore[arg-type]
-    )
 
 
 def incident(
