@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import pytest
 from fnac_helpers import Fnac, element, errors_of, find, shops, text
@@ -234,3 +235,75 @@ async def test_more_than_100_results_per_page_is_refused(fnac_http) -> None:
     fnac = await _shop(fnac_http)
     refused = await fnac.call("messages_query", element("paging", "1"), results_count="101")
     assert refused.get("status") == "FATAL" and errors_of(refused) == ["ERR_105"]
+
+
+def _files(root) -> dict[str, list[dict[str, str]]]:
+    """message id → its message_file links."""
+    return {
+        text(m, "message_id"): [
+            {"name": text(f, "name"), "url": text(f, "url"), "filetype": text(f, "filetype")}
+            for f in find(m, "message_file")
+        ]
+        for m in find(root, "message")
+    }
+
+
+async def _download(http, url: str):
+    return await http.get(urlsplit(url).path)
+
+
+async def test_some_buyers_seeded_messages_link_a_photo_served_by_the_double(fnac_http) -> None:
+    fnac = await _shop(fnac_http)
+    linked = [
+        (message_id, f)
+        for page in range(1, 4)
+        for message_id, files in _files(
+            await fnac.call("messages_query", element("paging", str(page)))
+        ).items()
+        for f in files
+    ]
+    assert linked  # about one buyer message in seven
+    _, photo = linked[0]
+    assert photo["name"].endswith(".jpg") and photo["filetype"] == "image/jpeg"
+    served = await _download(fnac_http, photo["url"])
+    again = await _download(fnac_http, photo["url"])
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert 20_000 <= len(served.content) <= 400_000 and again.content == served.content
+    unknown = photo["url"].rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    assert (await _download(fnac_http, unknown)).status_code == 404
+
+
+async def test_a_written_message_links_the_files_the_test_chose_and_faults_apply(
+    fnac_http,
+) -> None:
+    fnac = await _shop(fnac_http)
+    files = [
+        {"name": "facture.pdf", "contentType": "application/pdf", "size": 12_345},
+        {"name": "vide.txt", "contentType": "text/plain", "size": 0},
+    ]
+    path = f"/_sandbox/fnac/shops/{fnac.shop['shop_id']}/messages"
+    written = (await fnac_http.post(path, json={"attachments": files})).json()
+    assert len(written["fileUrls"]) == 2
+    root = await fnac.call(
+        "messages_query", element("paging", "1"), element("message_id", written["messageId"])
+    )
+    [listed] = _files(root).values()
+    assert [(f["name"], f["filetype"]) for f in listed] == [
+        ("facture.pdf", "application/pdf"),
+        ("vide.txt", "text/plain"),
+    ]
+    assert [f["url"] for f in listed] == written["fileUrls"]
+    pdf = await _download(fnac_http, listed[0]["url"])
+    assert len(pdf.content) == 12_345 and pdf.headers["content-type"] == "application/pdf"
+    faults = {"failNext": 1, "failStatus": 503, "operations": ["files"]}
+    assert (await fnac_http.put("/_sandbox/fnac/faults", json=faults)).status_code == 200
+    assert (await _download(fnac_http, listed[0]["url"])).status_code == 503
+    assert (await _download(fnac_http, listed[0]["url"])).status_code == 200
+    await fnac_http.delete("/_sandbox/fnac/faults")
+    for bad in (
+        {"attachments": [{"name": "", "contentType": "image/png"}]},
+        {"attachments": [{"name": "a.png", "contentType": "png"}]},
+        {"attachments": [{"name": "a.png", "size": -1}]},
+        {"attachments": [{"name": "a.png"}] * 6},
+    ):
+        assert (await fnac_http.post(path, json=bad)).status_code == 400, bad

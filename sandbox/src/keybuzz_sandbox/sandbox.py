@@ -58,7 +58,9 @@ class Sandbox:
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config, self.clock, self.sellers)
         # The Fnac/Darty double (fnac/): its shops cost nothing until asked for.
-        self.fnac = FnacDouble(config.seed, config.fnac_bench_orders, self.clock, self.state)
+        self.fnac = FnacDouble(
+            config.seed, config.fnac_bench_orders, self.clock, self.state, config.public_url
+        )
         self.save()
 
     def _book(self, spec: SellerSpec) -> OrderBook:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import smtplib
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,8 @@ from typing import Any
 
 import aiosmtplib
 import asyncpg
-from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_devstack import bootstrap
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
@@ -250,3 +253,33 @@ async def migrated_pool(make_database: Callable[[str], Awaitable[str]]) -> async
     assert DEFINITION.migrations is not None
     await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
     return pool
+
+
+def process_env(stack: Infra, database: str, dovecot: MailServer, **more: str) -> dict[str, str]:
+    """The environment of ``python -m keybuzz_poller`` as a process, on the test stack."""
+    return {
+        **os.environ,
+        "NATS_URL": stack.nats_url,
+        "DATABASE_URL": database,
+        "PRODUCT_DATABASE_URL": database,
+        "VAULT_ADDR": stack.vault_addr,
+        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
+        **dovecot.settings,
+        **more,
+    }
+
+
+async def run_once(env: dict[str, str]) -> bytes:
+    """``python -m keybuzz_poller --once``: what it printed, once it exited 0."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "keybuzz_poller",
+        "--once",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()[-2000:]
+    return out

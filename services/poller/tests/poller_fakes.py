@@ -51,6 +51,7 @@ from keybuzz_poller.tickets.ports import (
     DeadlineRow,
     DueAlert,
     ExternalMessageRow,
+    StoredAttachment,
     StoredMessage,
     StoredTicket,
     TicketMessageRow,
@@ -641,6 +642,11 @@ class InMemoryTickets:
         ]
         return self._stored(ticket, next((c for c in countries if c is not None), None))
 
+    async def message_attachment(
+        self, tenant_id: str, ticket_id: str, message_id: str, position: int
+    ) -> StoredAttachment | None:
+        return None  # mail: attachments are listed, never stored
+
     async def ticket_messages(self, ticket_id: str) -> list[StoredMessage]:
         found = []
         for m in (m for m in self.mail.messages if m.ticket_id == ticket_id):
@@ -686,6 +692,8 @@ class InMemoryTickets:
                         reply_status=reply.status if reply else None,
                         sent_at=reply.sent_at if reply else None,
                         automatic=reply.new.automatic if reply else False,
+                        sender_type=None,  # mail: stored without one
+                        written_at=self.mail.externals[m.external_message_id].sent_at,
                     )
                 )
         return facts

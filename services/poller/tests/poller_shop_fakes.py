@@ -17,6 +17,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     BUYER,
     NOTICE_SUBJECT,
     NOTICE_WINDOW,
+    ORDER,
     Attachment,
     FileLink,
     Shop,
@@ -250,7 +251,7 @@ class ScriptedMarketplace:
         self.page_size = page_size
         self.messages_listed: list[ShopMessage] = []
         self.incidents_listed: list[ShopIncident] = []
-        self.files: dict[str, bytes] = {}
+        self.files: dict[str, bytes | Exception] = {}  # url → content, or raised
         self.marked: list[str] = []
         self.listed_since: list[datetime] = []
         self.fail: dict[str, Exception] = {}  # call name → raised (once)
@@ -284,6 +285,8 @@ class ScriptedMarketplace:
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
         content = self.files[link.url]
+        if isinstance(content, Exception):
+            raise content
         if len(content) > max_bytes:
             raise AttachmentTooLarge(link.name)
         return content
@@ -336,4 +339,27 @@ def fake_shops(
         ),
         connection_units=connection_units,
         woken=woken,
+    )
+
+
+def shop_message(
+    message_id: str,
+    minutes: int = 0,
+    sender: str = BUYER,
+    order: str = "ORD1",
+    subject: str = "Question",
+    kind: str = ORDER,
+    **more: object,
+) -> ShopMessage:
+    """A message of the ORD1 thread (by default) from a buyer, ``minutes`` past T0 - 1 h."""
+    return ShopMessage(
+        message_id=message_id,
+        thread_type=kind,
+        thread_id=order,
+        sender_type=sender,
+        sender_name="Jane D." if sender == BUYER else None,
+        subject=subject,
+        body=f"body of {message_id}",
+        created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
+        **more,  # type: ignore[arg-type]
     )

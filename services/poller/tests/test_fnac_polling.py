@@ -4,6 +4,7 @@ as oauth does it: the key written to Vault, then ``connection.connected`` (FNAC)
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,9 +21,10 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
-from mailkit import archived, get_json, publish
+from mailkit import archived, get_json, headers, process_env, publish, run_once
 
 StartService = Callable[..., Awaitable[RunningService]]
+CAP = 100_000  # FNAC_MAX_ATTACHMENT_BYTES here
 
 
 @pytest.fixture
@@ -33,6 +35,7 @@ async def poller(
         DEFINITION,
         POLL_ENABLED="false",  # polls when the test says
         FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
+        FNAC_MAX_ATTACHMENT_BYTES=str(CAP),
         **dovecot.settings,
     )
 
@@ -86,6 +89,17 @@ async def connect(
     return connected
 
 
+async def polled_shop(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> tuple[dict[str, Any], Shop]:
+    """The demo shop connected to a new tenant, its history polled: later polls read only
+    what the test makes happen."""
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)
+    return spec, shop
+
+
 async def poll(poller: RunningService, shop: Shop) -> Any:
     return await poller.runtime.component(ShopScheduler).poll_now(shop.key)
 
@@ -104,8 +118,8 @@ async def ticket_of(poller: RunningService, shop: Shop, order_id: str) -> dict[s
 
 
 async def buyer_writes(
-    admin: httpx.AsyncClient, shop: dict[str, Any], **body: str
-) -> dict[str, str]:
+    admin: httpx.AsyncClient, shop: dict[str, Any], **body: Any
+) -> dict[str, Any]:
     response = await admin.post(f"/shops/{shop['shop_id']}/messages", json=body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -122,9 +136,7 @@ async def received_events(poller: RunningService, tenant_id: str) -> list[dict[s
 async def test_messages_become_tickets_once_marked_read_with_their_sender_and_marketplace(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    await poll(poller, shop)  # the shop's history
+    spec, shop = await polled_shop(poller, vault, admin)
     written = await buyer_writes(admin, spec, subject="Retard", description="Toujours rien reçu")
     support = await buyer_writes(
         admin, spec, orderId=written["orderId"], fromType="CALLCENTER", description="Service client"
@@ -187,9 +199,7 @@ async def test_an_incident_flags_its_orders_ticket_and_its_notice_is_shown_once(
 async def test_outages_garbled_answers_and_expired_tokens_lose_nothing(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    await poll(poller, shop)
+    spec, shop = await polled_shop(poller, vault, admin)
     written = await buyer_writes(admin, spec, description="Pendant la panne")
     faults = {"failNext": 20, "failStatus": 503, "operations": ["messages_query"]}
     assert (await admin.put("/faults", json=faults)).status_code == 200
@@ -253,3 +263,114 @@ async def test_disconnect_and_archiving_stop_the_polls(
     await archived(poller, kept.tenant_id)
     with pytest.raises(TenantNotPollable):
         await poll(poller, kept)
+
+
+async def test_once_polls_the_due_shops_too(
+    poller: RunningService,
+    vault: VaultClient,
+    admin: httpx.AsyncClient,
+    stack: Infra,
+    dovecot: MailServer,
+    sandbox_url: str,
+) -> None:
+    spec, shop = await polled_shop(poller, vault, admin)
+    written = await buyer_writes(admin, spec, description="Lu par la tâche planifiée")
+    pool = poller.runtime.pool
+    await pool.execute("UPDATE poller_shops SET next_poll_at = now() WHERE poll_key = $1", shop.key)
+    env = process_env(
+        stack,
+        poller.runtime.settings.database_url,
+        dovecot,
+        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
+    )
+    out = await run_once(env)
+    assert b"polled 1 shops" in out, out
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    assert written["messageId"] in {m["externalId"] for m in ticket["messages"]}
+    after = await status(poller, shop)
+    assert after["lastSuccessAt"] is not None and after["consecutiveFailures"] == 0
+
+
+async def attachment(
+    poller: RunningService, tenant_id: str, ticket: dict[str, Any], message: dict[str, Any], at: int
+) -> httpx.Response:
+    path = f"/api/v1/tickets/{ticket['id']}/messages/{message['id']}/attachments/{at}"
+    async with poller.client() as http:
+        return await http.get(path, headers=headers(poller, tenant_id))
+
+
+async def test_linked_files_are_stored_up_to_the_cap_and_served_to_the_tenant_only(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, shop = await polled_shop(poller, vault, admin)
+    files = [
+        {"name": "facture été.pdf", "contentType": "application/pdf", "size": 5_000},
+        {"name": "vidéo.mp4", "contentType": "video/mp4", "size": CAP + 1},
+    ]
+    written = await buyer_writes(admin, spec, description="Voici la facture", attachments=files)
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written["messageId"]]
+    assert message["attachments"] == [
+        {"filename": "facture été.pdf", "contentType": "application/pdf", "size": 5_000,
+         "skipped": None},
+        {"filename": "vidéo.mp4", "contentType": "video/mp4", "size": 0,
+         "skipped": f"larger than {CAP} bytes"},
+    ]  # fmt: skip
+    async with httpx.AsyncClient(timeout=10) as http:
+        original = (await http.get(written["fileUrls"][0])).content
+    served = await attachment(poller, shop.tenant_id, ticket, message, 0)
+    assert served.status_code == 200 and served.content == original and len(original) == 5_000
+    assert served.headers["content-type"].startswith("application/pdf")
+    assert served.headers["content-disposition"].startswith("attachment;")
+    assert "UTF-8''facture%20%C3%A9t%C3%A9.pdf" in served.headers["content-disposition"]
+    assert served.headers["x-content-type-options"] == "nosniff"
+    # The oversize one is named, not stored; another tenant finds nothing; no file's URL kept.
+    assert (await attachment(poller, shop.tenant_id, ticket, message, 1)).status_code == 404
+    assert (await attachment(poller, "t-someone-else", ticket, message, 0)).status_code == 404
+    assert (await attachment(poller, shop.tenant_id, ticket, message, 2)).status_code == 404
+    raws = await poller.runtime.pool.fetch(
+        "SELECT raw::text FROM poller_external_messages WHERE tenant_id = $1", shop.tenant_id
+    )
+    assert not any("/fnac/files/" in r["raw"] for r in raws)
+
+
+async def test_a_failing_download_is_recorded_and_its_message_stored(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, shop = await polled_shop(poller, vault, admin)
+    files = [{"name": "photo.jpg", "contentType": "image/jpeg", "size": 2_000}]
+    written = await buyer_writes(admin, spec, description="Photo jointe", attachments=files)
+    faults = {"failNext": 10, "failStatus": 503, "operations": ["files"]}
+    assert (await admin.put("/faults", json=faults)).status_code == 200
+    await poll(poller, shop)  # the poll itself succeeds
+    await admin.delete("/faults")
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written["messageId"]]
+    [kept] = message["attachments"]
+    assert kept["filename"] == "photo.jpg" and kept["skipped"].startswith("download failed")
+    assert "503" in kept["skipped"] and "/fnac/files/" not in kept["skipped"]
+    assert (await status(poller, shop))["consecutiveFailures"] == 0
+
+
+async def test_the_sellers_message_in_fnacs_back_office_answers_the_buyer(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, shop = await polled_shop(poller, vault, admin)
+    asked = await buyer_writes(admin, spec, description="Où est mon colis ?")
+    order = asked["orderId"]
+    await poll(poller, shop)
+    waiting = await ticket_of(poller, shop, order)
+    assert waiting["responseState"] == "AWAITING_REPLY" and waiting["respondBy"]
+    await buyer_writes(admin, spec, orderId=order, fromType="SELLER", description="Parti hier")
+    await poll(poller, shop)
+    answered = await ticket_of(poller, shop, order)
+    assert (answered["responseState"], answered["respondBy"]) == ("ANSWERED", None)
+    seller = [m for m in answered["messages"] if m["senderType"] == "SELLER"]
+    assert seller and seller[-1]["direction"] == "OUTBOUND"
+    await asyncio.sleep(1.1)  # Fnac's times are to the second
+    await buyer_writes(admin, spec, orderId=order, description="Toujours rien")
+    await poll(poller, shop)
+    again = await ticket_of(poller, shop, order)
+    assert again["responseState"] == "AWAITING_REPLY"
+    assert again["respondBy"] > waiting["respondBy"]

@@ -21,6 +21,7 @@ from .generator import (
     LINE_STATE,
     MAX_LIFECYCLE,
     NEW_CLAIM_SUBJECT,
+    FileFacts,
     IncidentFacts,
     MessageFacts,
     OrderFacts,
@@ -92,12 +93,20 @@ class AdvanceSummary(msgspec.Struct, kw_only=True, rename="camel"):
 
 class ShopBook:
     def __init__(
-        self, gen: ShopGenerator, timeline: SellerTimeline, credentials: Credentials
+        self,
+        gen: ShopGenerator,
+        timeline: SellerTimeline,
+        credentials: Credentials,
+        public_url: str = "",
     ) -> None:
         self.gen = gen
         self.timeline = timeline
         self.credentials = credentials
+        # Where the shop's message files are downloaded: <files_url><file_id>.
+        self.files_url = f"{public_url}/fnac/files/{credentials.shop_id}/"
         self.messages: dict[str, MessageRecord] = {}
+        # The linked files of the messages made concrete, with their message's creation.
+        self.files: dict[str, tuple[FileFacts, float]] = {}
         self.incidents: dict[int, IncidentRecord] = {}  # by order index
         self.sent: list[SentMessage] = []
         self.by_order: dict[int, list[MessageRecord]] = {}  # order index -> its messages
@@ -135,6 +144,7 @@ class ShopBook:
     def _add_messages(self, messages: Iterable[MessageFacts]) -> None:
         for facts in messages:
             record = self.messages[facts.message_id] = MessageRecord(facts)
+            self.files.update((f.file_id, (f, facts.created)) for f in facts.files)
             if facts.order_index is not None:
                 self.by_order.setdefault(facts.order_index, []).append(record)
         self._sorted = None
@@ -278,24 +288,49 @@ class ShopBook:
         return self.gen.order(placed - 1) if placed else None
 
     def write(
-        self, order: OrderFacts, from_type: str, subject: str, description: str, real_now: float
+        self,
+        order: OrderFacts,
+        from_type: str,
+        subject: str,
+        description: str,
+        real_now: float,
+        files: tuple[tuple[str, str, int], ...] = (),
     ) -> MessageRecord:
-        """A buyer (CLIENT) or Fnac's customer service (CALLCENTER) writes about an order now."""
+        """A buyer (CLIENT), Fnac's customer service (CALLCENTER) or the seller in Fnac's
+        back office (SELLER) writes about an order now, linking ``files`` (name, MIME
+        type, size) if any."""
+        message_id = uuid_from(self.gen.seed, self.shop_id, "written", len(self.messages), real_now)
         facts = MessageFacts(
-            message_id=uuid_from(
-                self.gen.seed, self.shop_id, "written", len(self.messages), real_now
-            ),
+            message_id=message_id,
             referer_type="ORDER",
             referer=order.order_id,
             order_index=order.index,
             from_type=from_type,
-            from_name=order.buyer_name if from_type == "CLIENT" else self.gen.callcenter,
+            from_name={"CLIENT": order.buyer_name, "SELLER": self.gen.spec.name}.get(
+                from_type, self.gen.callcenter
+            ),
             subject=subject,
             description=description,
             created=self.virtual(real_now),
+            files=tuple(
+                FileFacts(
+                    file_id=uuid_from(self.gen.seed, message_id, "file", i),
+                    name=name,
+                    filetype=filetype,
+                    size=size,
+                )
+                for i, (name, filetype, size) in enumerate(files)
+            ),
         )
         self._add_messages([facts])
         return self.messages[facts.message_id]
+
+    def file(self, file_id: str, real_now: float) -> FileFacts | None:
+        """A linked file of a message written by now, or None."""
+        virtual_now = self.virtual(real_now)
+        self.materialize(virtual_now)
+        file, created = self.files.get(file_id.upper(), (None, math.inf))
+        return file if created <= virtual_now else None
 
     def open_incident(
         self, order: OrderFacts, type_code: str, real_now: float

@@ -77,7 +77,14 @@ class ShopView(msgspec.Struct, kw_only=True):
 
 
 class FnacDouble:
-    def __init__(self, seed: str, bench_orders: int, clock: Clock, state: PersistentState) -> None:
+    def __init__(
+        self,
+        seed: str,
+        bench_orders: int,
+        clock: Clock,
+        state: PersistentState,
+        public_url: str = "",
+    ) -> None:
         self.clock = clock
         self.state = state
         self.books: dict[str, ShopBook] = {}
@@ -89,6 +96,7 @@ class FnacDouble:
                 ShopGenerator(seed, spec, creds.shop_id, clock.anchor),
                 SellerTimeline(clock, jumps),
                 msgspec.structs.replace(creds, key=key),
+                public_url,
             )
         self.tokens: dict[str, Token] = {}
         self.faults = FnacFaults(f"{seed}|fnac", FnacFaultConfig())

@@ -122,6 +122,26 @@ class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.client_firstname} {self.client_lastname[0]}."
 
 
+class FileFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a message links (``message_file``), served at ``GET /fnac/files/<file_id>``."""
+
+    file_id: str
+    name: str
+    filetype: str  # a MIME type
+    size: int  # bytes
+
+
+# The share of buyers' seeded messages that link a photo, and the photos' sizes.
+PHOTO_RATE = 0.15
+PHOTO_SIZES = (20_000, 400_000)
+
+
+def file_content(file: FileFacts) -> bytes:
+    """The file's bytes, made from its id (nothing stored): ``size`` bytes, always the same."""
+    pattern = f"{file.file_id}:{file.name}\n".encode()
+    return (pattern * (file.size // len(pattern) + 1))[: file.size]
+
+
 class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str
     referer_type: str  # ORDER or OFFER
@@ -139,6 +159,7 @@ class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
     answered: float | None = None
     answer: str | None = None
     archived: bool = False
+    files: tuple[FileFacts, ...] = ()
 
 
 class IncidentFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -380,11 +401,10 @@ class ShopGenerator:
 
         def add(from_type: str, name: str, subject: str, text: str, at: float) -> None:
             answered, answer, archived = self._seeded_answer(rng, at)
+            message_id = uuid_from(self.seed, self.shop_id, "message", order.index, len(messages))
             messages.append(
                 MessageFacts(
-                    message_id=uuid_from(
-                        self.seed, self.shop_id, "message", order.index, len(messages)
-                    ),
+                    message_id=message_id,
                     referer_type="ORDER",
                     referer=order.order_id,
                     order_index=order.index,
@@ -396,6 +416,7 @@ class ShopGenerator:
                     answered=answered,
                     answer=answer,
                     archived=archived,
+                    files=self._photo(message_id) if from_type == "CLIENT" else (),
                 )
             )
             if answered is not None and answer is not None:
@@ -421,6 +442,18 @@ class ShopGenerator:
                     incident.opened + rng.uniform(1, 3) * DAY,
                 )
         return messages, incident
+
+    def _photo(self, message_id: str) -> tuple[FileFacts, ...]:
+        """A buyer's photo for some messages, decided by the message's id alone (the
+        thread's random draws stay as they are)."""
+        if _unit(self.seed, message_id, "photo") >= PHOTO_RATE:
+            return ()
+        low, high = PHOTO_SIZES
+        size = low + int(_unit(self.seed, message_id, "photo-size") * (high - low))
+        file_id = uuid_from(self.seed, message_id, "file", 0)
+        return (
+            FileFacts(file_id=file_id, name="photo-colis.jpg", filetype="image/jpeg", size=size),
+        )
 
     def _seller_message(
         self, order: OrderFacts, position: int, text: str, at: float

@@ -12,6 +12,7 @@ from lxml import etree
 
 from . import errors
 from .double import FnacDouble, FnacFaultConfig
+from .generator import file_content
 from .schema import NS, SERVICES, XmlRefused, local_name, validated
 from .services import SERVICES as QUERIES
 from .services import auth_response
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from ..sandbox import Sandbox
 
 XML = "text/xml; charset=utf-8"
+FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
 
 
 def refusal(service: str, code: str, message: str) -> etree._Element:
@@ -115,11 +117,37 @@ class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     seconds: float = 86_400.0  # Fnac seconds of the shop's life to play instantly
 
 
+class AttachmentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """A file the message links, its bytes made up by the double (``size`` of them)."""
+
+    name: str = "photo.jpg"
+    content_type: str = "image/jpeg"
+    size: int = 1_000
+
+
+MAX_ATTACHMENTS = 5
+MAX_ATTACHMENT_SIZE = 64 * 1024 * 1024  # the double makes the bytes up in memory
+
+
 class BuyerMessageRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     order_id: str | None = None  # default: the shop's latest order
-    from_type: str = "CLIENT"  # or CALLCENTER
+    from_type: str = "CLIENT"  # or CALLCENTER, or SELLER (in Fnac's back office)
     subject: str = "Question"
     description: str = "Bonjour, où en est ma commande ?"
+    attachments: list[AttachmentRequest] = []
+
+    def problems(self) -> list[str]:
+        issues = []
+        if self.from_type not in ("CLIENT", "CALLCENTER", "SELLER") or not self.description:
+            issues.append("fromType must be CLIENT, CALLCENTER or SELLER, description not empty")
+        if len(self.attachments) > MAX_ATTACHMENTS:
+            issues.append(f"at most {MAX_ATTACHMENTS} attachments")
+        for a in self.attachments:
+            if not a.name or "/" in a.name or "/" not in a.content_type:
+                issues.append("an attachment needs a file name and a MIME type")
+            if not 0 <= a.size <= MAX_ATTACHMENT_SIZE:
+                issues.append(f"an attachment's size is 0 to {MAX_ATTACHMENT_SIZE} bytes")
+        return issues
 
 
 class IncidentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -141,6 +169,18 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     @post("/fnac/api.php/{service:str}", include_in_schema=False, status_code=200)
     async def api(service: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
         return await handle(double, service, await request.body())
+
+    @get("/fnac/files/{shop_id:str}/{file_id:str}", include_in_schema=False)
+    async def download(shop_id: FromPath[str], file_id: FromPath[str]) -> Response[bytes]:
+        """A message's linked file (``message_file``'s url); faults name it ``files``."""
+        decision = await double.faults.delayed(FILES_OPERATION)
+        if decision.error_status:
+            return _server_error(decision.error_status)
+        book = double.books.get(shop_id.upper())
+        file = None if book is None else book.file(file_id, double.clock.now())
+        if file is None:
+            return Response(b"Not Found", status_code=404, media_type="text/plain")
+        return Response(file_content(file), media_type=file.filetype)
 
     @get("/shops", sync_to_thread=False)
     def shops() -> Response[bytes]:
@@ -164,8 +204,8 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         book = double.books.get(shop_id.upper())
         if book is None:
             return _problem(404, f"unknown shop {shop_id}")
-        if data.from_type not in ("CLIENT", "CALLCENTER") or not data.description:
-            return _problem(400, "fromType must be CLIENT or CALLCENTER, description not empty")
+        if issues := data.problems():
+            return _problem(400, "; ".join(issues))
         now = double.clock.now()
         order = (
             book.latest_order(now)
@@ -174,8 +214,14 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         )
         if order is None:
             return _problem(404, f"unknown order {data.order_id}")
-        record = book.write(order, data.from_type, data.subject, data.description, now)
-        return _json({"messageId": record.facts.message_id, "orderId": order.order_id}, 201)
+        files = tuple((a.name, a.content_type, a.size) for a in data.attachments)
+        record = book.write(order, data.from_type, data.subject, data.description, now, files)
+        body = {
+            "messageId": record.facts.message_id,
+            "orderId": order.order_id,
+            "fileUrls": [f"{book.files_url}{f.file_id}" for f in record.facts.files],
+        }
+        return _json(body, 201)
 
     @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
     def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
@@ -251,4 +297,4 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         ],
         include_in_schema=False,
     )
-    return [api, admin]
+    return [api, download, admin]

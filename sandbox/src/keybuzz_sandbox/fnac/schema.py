@@ -68,7 +68,7 @@ def parse(document: bytes) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         raise XmlRefused(f"not well-formed XML: {exc}") from None
     info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None:
+    if info.doctype or info.internalDTD is not None:  # type: ignore[union-attr]
         raise XmlRefused("documents with a DOCTYPE (DTD, entities) are refused")
     return root
 
@@ -171,7 +171,7 @@ def schema_errors(root: etree._Element) -> list[str]:
     checker = schema(service)
     if checker.validate(root):
         return []
-    return [f"line {e.line}: {e.message}" for e in checker.error_log]
+    return [f"line {e.line}: {e.message}" for e in checker.error_log]  # type: ignore[attr-defined]
 
 
 def validated(document: bytes) -> etree._Element:

@@ -176,6 +176,11 @@ def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> N
     if record.answer is not None and record.answered is not None:
         add(element, "answer", record.answer, cdata=True)
         add(element, "answer_at", fnac_time(book.real(record.answered)))
+    for file in facts.files:
+        linked = add(element, "message_file")
+        add(linked, "name", file.name, cdata=True)
+        add(linked, "url", f"{book.files_url}{file.file_id}", cdata=True)
+        add(linked, "filetype", file.filetype)
 
 
 # --- messages_update --------------------------------------------------------------------

@@ -25,7 +25,7 @@ def parse_time(text: str) -> float:
 
 
 def response(service: str, status: str = "OK") -> etree._Element:
-    return etree.Element(f"{{{NS}}}{service}_response", {"status": status}, nsmap={None: NS})
+    return etree.Element(f"{{{NS}}}{service}_response", {"status": status}, nsmap={None: NS})  # type: ignore[dict-item]
 
 
 def add(

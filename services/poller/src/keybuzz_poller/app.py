@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from keybuzz_shared.auth import tenant_context
 from keybuzz_shared.http import ErrorBody, domain_error_handlers
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.tenancy import TenantContext
-from litestar import Controller, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
@@ -93,6 +94,14 @@ def _busy(status: int, exc: Exception) -> HTTPException:
         detail=str(exc),
         headers={"Retry-After": str(REPLY_RETRY_AFTER_SECONDS)},
     )
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the file's name (RFC 6266): an ASCII fallback, then UTF-8."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class PollerController(Controller):
@@ -284,6 +293,35 @@ class TicketController(Controller):
     )
     async def ticket(self, ticket_id: str, tenant: TenantContext, ports: PollerPorts) -> TicketView:
         return await _ticket_view(ports, tenant.tenant_id, ticket_id, ports.clock())
+
+    @get(
+        "/{ticket_id:str}/messages/{message_id:str}/attachments/{position:int}",
+        operation_id="getMessageAttachment",
+        summary="The content of a ticket message's attachment, by its position in the "
+        "message's list (a marketplace's downloaded file; a mail's are listed, not stored)",
+        media_type="application/octet-stream",
+        responses={404: ResponseSpec(ErrorBody, description="no such attachment stored")},
+    )
+    async def attachment(
+        self,
+        ticket_id: str,
+        message_id: str,
+        position: int,
+        tenant: TenantContext,
+        ports: PollerPorts,
+    ) -> Response[bytes]:
+        found = await queries.attachment_content(
+            ports.tickets, tenant.tenant_id, ticket_id, message_id, position
+        )
+        # Always a download, never rendered as a page of ours: the type is the sender's word.
+        return Response(
+            found.content,
+            media_type=found.content_type,
+            headers={
+                "Content-Disposition": content_disposition(found.filename),
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @post(
         "/{ticket_id:str}/no-response-needed",

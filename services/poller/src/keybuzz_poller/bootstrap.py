@@ -16,10 +16,11 @@ from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
 from keybuzz_poller.inbound.store import PostgresProjection
+from keybuzz_poller.polling.domain import PollResult
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.scheduler import LeasedPolls, Scheduler
 from keybuzz_poller.polling.shop_ports import ShopPollingPorts
-from keybuzz_poller.polling.shops import ShopScheduler, start_shop_polling
+from keybuzz_poller.polling.shops import ShopScheduler, poll_due_shops_once, start_shop_polling
 from keybuzz_poller.polling.shops_store import PostgresShops, PostgresShopSchedule
 from keybuzz_poller.polling.store import PostgresPollSchedule, PostgresQuarantine
 from keybuzz_poller.ports import PollerPorts
@@ -154,6 +155,14 @@ async def start_shop_polling_on_ports(runtime: PollerRuntime) -> None:
     """``on_startup``: this instance's shop scheduler, on the shops' schedule and ports."""
     ports = ports_of(runtime)
     await start_shop_polling(
+        runtime, PostgresShopSchedule(runtime.pool), ports.shops, ports.shop_polling
+    )
+
+
+async def poll_due_shops_on_ports(runtime: PollerRuntime) -> list[PollResult]:
+    """``--once``: the shops due now, on the shops' schedule and ports."""
+    ports = ports_of(runtime)
+    return await poll_due_shops_once(
         runtime, PostgresShopSchedule(runtime.pool), ports.shops, ports.shop_polling
     )
 

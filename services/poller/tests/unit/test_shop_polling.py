@@ -11,7 +11,6 @@ import pytest
 from keybuzz_poller.polling.shop_connections import key_refused, shop_connected, shop_disconnected
 from keybuzz_poller.polling.shop_ports import CONNECTED, DISCONNECTED, REAUTH_REQUIRED
 from keybuzz_poller.reading.marketplace.domain import (
-    BUYER,
     CURSOR_OVERLAP,
     MARKETPLACE_SUPPORT,
     OFFER,
@@ -26,7 +25,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     thread_key,
 )
 from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import MarketplaceUnavailable
+from keybuzz_poller.reading.marketplace.ports import AttachmentUnavailable, MarketplaceUnavailable
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -34,30 +33,9 @@ from keybuzz_shared.events import (
     MessageReceived,
 )
 from poller_shop_fakes import T0, FakeShops, fake_shops
+from poller_shop_fakes import shop_message as message
 
 SHOP = Shop("t1", "FNAC")
-
-
-def message(
-    message_id: str,
-    minutes: int = 0,
-    sender: str = BUYER,
-    order: str = "ORD1",
-    subject: str = "Question",
-    kind: str = ORDER,
-    **more: object,
-) -> ShopMessage:
-    return ShopMessage(
-        message_id=message_id,
-        thread_type=kind,
-        thread_id=order,
-        sender_type=sender,
-        sender_name="Jane D." if sender == BUYER else None,
-        subject=subject,
-        body=f"body of {message_id}",
-        created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
-        **more,  # type: ignore[arg-type]
-    )
 
 
 def incident(
@@ -280,6 +258,26 @@ async def test_linked_files_are_downloaded_up_to_the_cap() -> None:
         ("a.pdf", 5, b"small", None),
         ("b.jpg", None, None, "larger than 10 bytes"),
     ]
+
+
+async def test_a_file_not_served_or_failing_is_named_and_its_message_stored() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.files = {
+        "https://f/gone": AttachmentUnavailable("gone.pdf: HTTP 404"),
+        "https://f/down": MarketplaceUnavailable("FNAC file server answered 503"),
+    }
+    files = [
+        FileLink(name="gone.pdf", url="https://f/gone"),
+        FileLink(name="d", url="https://f/down"),
+    ]
+    await polled(fake, message("m1", 1, files=files))
+    stored = fake.store.tables.messages[("t1", "FNAC", "m1")].attachments
+    assert [a.skipped for a in stored] == [
+        "not served: gone.pdf: HTTP 404",
+        "download failed: FNAC file server answered 503",
+    ]
+    assert len(received(fake)) == 1 and (await fake.store.cursor(SHOP)).messages_since
 
 
 async def test_the_first_poll_reads_back_thirty_days() -> None:

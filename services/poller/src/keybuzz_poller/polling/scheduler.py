@@ -257,9 +257,13 @@ async def poll_due_once(
     Tenants leased by a running instance are left to it; a tenant that fails is
     recorded and retried by the next run after its back-off.
     """
-    scheduler = Scheduler(runtime, polling, polls)
+    return await poll_all_due(Scheduler(runtime, polling, polls))
+
+
+async def poll_all_due(scheduler: LeasedPolls) -> list[PollResult]:
+    """Claims and polls what ``scheduler`` schedules, due now, until nothing due is left."""
     results: list[PollResult] = []
-    concurrency = runtime.settings.poll_concurrency
+    concurrency = scheduler.runtime.settings.poll_concurrency
     while claimed := await scheduler.schedule.claim_due(
         scheduler.owner, concurrency, scheduler.lease, scheduler.interval
     ):

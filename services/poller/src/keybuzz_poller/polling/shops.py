@@ -13,7 +13,7 @@ from keybuzz_shared.background import BackgroundLoop
 
 from keybuzz_poller.polling.domain import PollResult, poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
-from keybuzz_poller.polling.scheduler import LeasedPolls
+from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
 from keybuzz_poller.polling.shop_connections import key_refused
 from keybuzz_poller.polling.shop_ports import ShopPollingPorts
 from keybuzz_poller.reading.marketplace.domain import shop_of
@@ -69,3 +69,10 @@ async def stop_shop_polling(runtime: PollerRuntime) -> None:
     scheduler = runtime.components.pop(ShopScheduler, None)
     if isinstance(scheduler, ShopScheduler):
         await scheduler.stop()
+
+
+async def poll_due_shops_once(
+    runtime: PollerRuntime, schedule: PollSchedule, shops: ShopPorts, connections: ShopPollingPorts
+) -> list[PollResult]:
+    """``--once``: every shop due now, polled once (leased ones are left to their holder)."""
+    return await poll_all_due(ShopScheduler(runtime, schedule, shops, connections))

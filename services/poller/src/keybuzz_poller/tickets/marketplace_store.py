@@ -75,6 +75,7 @@ class PostgresShopStore:
                 "filename": storable(a.filename),
                 "contentType": storable(a.content_type),
                 "size": a.size or 0,
+                "skipped": a.skipped and storable(a.skipped),
             }
             for a in attachments
         ]
@@ -185,7 +186,7 @@ class PostgresShopStore:
             at,
             awaits_reply,
         )
-        await refresh_deadlines(self.db, [ticket_id])
+        await refresh_deadlines(store.PostgresTickets(self.db), [ticket_id])
         return message_id
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:

@@ -105,6 +105,8 @@ class DeadlineFact(msgspec.Struct, frozen=True, kw_only=True):
     reply_status: str | None
     sent_at: datetime | None
     automatic: bool
+    sender_type: str | None = None  # a marketplace's message: who wrote it (mail: none)
+    written_at: datetime | None = None  # when the sender says it was written
 
 
 class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,6 +166,15 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     sender_type: str  # BUYER, MARKETPLACE_SUPPORT, SELLER or SYSTEM
 
 
+class StoredAttachment(msgspec.Struct, frozen=True, kw_only=True):
+    """A marketplace's linked file: its content, or why it was not downloaded."""
+
+    filename: str
+    content_type: str
+    content: bytes | None
+    skipped: str | None
+
+
 class TicketStore(Protocol):
     """The tickets, their messages and the mails they came from; deadlines and windows."""
 
@@ -191,6 +202,12 @@ class TicketStore(Protocol):
 
     async def ticket_messages(self, ticket_id: str) -> list[StoredMessage]:
         """In the order they were stored."""
+        ...
+
+    async def message_attachment(
+        self, tenant_id: str, ticket_id: str, message_id: str, position: int
+    ) -> StoredAttachment | None:
+        """A ticket message's stored file, the tenant's only (a mail's are not stored)."""
         ...
 
     async def deadline_facts(self, ticket_ids: Sequence[str]) -> list[DeadlineFact]:

@@ -1,4 +1,5 @@
-"""Read side of tickets: the list (keyset pages), one ticket with its messages; one tenant's."""
+"""Read side of tickets: the list (keyset pages), one ticket with its messages, a message's
+stored attachment; one tenant's."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from keybuzz_shared.pages import (
 
 from keybuzz_poller.inbound.addresses import seconds_since_accepted
 from keybuzz_poller.tickets import deadlines
-from keybuzz_poller.tickets.ports import StoredMessage, StoredTicket, TicketQuery, TicketStore
+from keybuzz_poller.tickets.ports import (
+    StoredMessage,
+    StoredTicket,
+    TicketQuery,
+    TicketsPorts,
+    TicketStore,
+)
 
 TICKET_STATUSES = frozenset({"OPEN", "CLOSED"})
 MAX_PAGE = 200
@@ -28,6 +35,10 @@ _DEADLINE_CURSOR = "d."
 
 class InvalidQuery(Exception):
     """A filter or page cursor the caller got wrong."""
+
+
+class AttachmentNotFound(Exception):
+    """No such attachment on the tenant's ticket message, or its content is not stored."""
 
 
 class TicketNotFound(Exception):
@@ -66,6 +77,9 @@ class Attachment(msgspec.Struct, kw_only=True, rename="camel"):
     filename: str
     content_type: str
     size: int
+    # A marketplace's linked file not downloaded: why (too large, not served, download
+    # failed); null when its content is stored (GET .../attachments/{position}).
+    skipped: str | None = None
 
 
 class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -213,3 +227,24 @@ def _after(cursor: str, by_deadline: bool) -> Position:
         return decode_cursor(cursor.removeprefix(_DEADLINE_CURSOR))
     except InvalidCursor:
         raise InvalidQuery("cursor is not one this endpoint returned") from None
+
+
+class AttachmentContent(msgspec.Struct, frozen=True, kw_only=True):
+    filename: str
+    content_type: str
+    content: bytes
+
+
+async def attachment_content(
+    ports: TicketsPorts, tenant_id: str, ticket_id: str, message_id: str, position: int
+) -> AttachmentContent:
+    """The stored content of a ticket message's attachment (``position`` in its list):
+    only a marketplace's downloaded file has one; a mail's are listed, not stored."""
+    found = await ports.tickets.message_attachment(tenant_id, ticket_id, message_id, position)
+    if found is None:
+        raise AttachmentNotFound(f"no attachment {position} stored for message {message_id}")
+    if found.content is None:
+        raise AttachmentNotFound(f"attachment {position} was not downloaded: {found.skipped}")
+    return AttachmentContent(
+        filename=found.filename, content_type=found.content_type, content=found.content
+    )

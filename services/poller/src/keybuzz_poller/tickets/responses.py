@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import groupby
 
+from keybuzz_poller.reading.marketplace.domain import SELLER
 from keybuzz_poller.tickets import deadlines, response_times
 from keybuzz_poller.tickets.ports import (
     DeadlineFact,
@@ -23,9 +24,16 @@ from keybuzz_poller.tickets.queries import TicketNotFound
 
 
 def message_facts(fact: DeadlineFact) -> deadlines.MessageFacts:
+    # A marketplace's message (a sender type) was written when the marketplace says; a
+    # mail's Date header is only its sender's word.
+    written = fact.written_at if fact.sender_type is not None else None
+    # The seller's message in the marketplace's back office: outbound, none of our replies.
+    by_seller = fact.sender_type == SELLER and fact.reply_status is None
     at = fact.received_at
     if fact.direction == deadlines.INBOUND:
-        at = deadlines.clock_start(fact.accepted_at, fact.received_at)
+        at = deadlines.clock_start(fact.accepted_at or written, fact.received_at)
+    elif by_seller:
+        at = deadlines.clock_start(written, fact.received_at)
     return deadlines.MessageFacts(
         id=fact.id,
         direction=fact.direction,
@@ -34,6 +42,7 @@ def message_facts(fact: DeadlineFact) -> deadlines.MessageFacts:
         reply_status=fact.reply_status,
         sent_at=fact.sent_at,
         automatic=fact.automatic,
+        by_seller_at_marketplace=by_seller and fact.direction == deadlines.OUTBOUND,
     )
 
 

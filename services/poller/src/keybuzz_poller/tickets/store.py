@@ -13,6 +13,7 @@ from keybuzz_poller.tickets.ports import (
     DeadlineFact,
     DeadlineRow,
     ExternalMessageRow,
+    StoredAttachment,
     StoredMessage,
     StoredTicket,
     TicketMessageRow,
@@ -207,6 +208,7 @@ async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[Deadli
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               e.sender_type, e.sent_at AS written_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM locked t
         LEFT JOIN poller_response_windows w
@@ -271,6 +273,7 @@ async def report_facts(
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               e.sender_type, e.sent_at AS written_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM recent
         JOIN poller_tickets t ON t.id = recent.ticket_id
@@ -373,3 +376,28 @@ class PostgresTickets:
 
     async def awaiting_ticket_ids(self, tenant_id: str, marketplace: str) -> list[str]:
         return await awaiting_ticket_ids(self.db, tenant_id, marketplace)
+
+    async def message_attachment(
+        self, tenant_id: str, ticket_id: str, message_id: str, position: int
+    ) -> StoredAttachment | None:
+        return await message_attachment(self.db, tenant_id, ticket_id, message_id, position)
+
+
+async def message_attachment(
+    db: Executor, tenant_id: str, ticket_id: str, message_id: str, position: int
+) -> StoredAttachment | None:
+    """A ticket message's linked file (name, type, content or why it was skipped), the
+    tenant's only."""
+    row = await db.fetchrow(
+        """
+        SELECT a.filename, a.content_type, a.content, a.skipped
+        FROM poller_ticket_messages m
+        JOIN poller_message_attachments a ON a.external_message_id = m.external_message_id
+        WHERE m.tenant_id = $1 AND m.ticket_id = $2 AND m.id = $3 AND a.position = $4
+        """,
+        tenant_id,
+        ticket_id,
+        message_id,
+        position,
+    )
+    return StoredAttachment(**dict(row)) if row is not None else None

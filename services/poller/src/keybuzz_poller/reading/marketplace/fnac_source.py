@@ -198,11 +198,18 @@ def _message(message: Message) -> ShopMessage:
             FileLink(
                 name=f.name,
                 url=f.url,
-                content_type=mimetypes.guess_type(f.name)[0] or "application/octet-stream",
+                content_type=_content_type(f.name, f.filetype),
             )
             for f in message.files
         ],
     )
+
+
+def _content_type(name: str, filetype: str | None) -> str:
+    """Fnac's ``filetype`` when it is a MIME type, else what the file's name says."""
+    if filetype and "/" in filetype:
+        return filetype.strip().lower()
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _incident(incident: FnacIncident) -> ShopIncident:

@@ -40,6 +40,7 @@ from keybuzz_poller.reading.marketplace.domain import (
 from keybuzz_poller.reading.marketplace.ports import (
     AttachmentTooLarge,
     AttachmentUnavailable,
+    MarketplaceUnavailable,
     ShopPorts,
     ShopUnit,
 )
@@ -185,6 +186,8 @@ async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> li
             found.append(_file(link, skipped=f"larger than {ports.max_attachment_bytes} bytes"))
         except AttachmentUnavailable as exc:
             found.append(_file(link, skipped=f"not served: {exc}"))
+        except MarketplaceUnavailable as exc:  # the message is stored all the same
+            found.append(_file(link, skipped=f"download failed: {exc}"))
         else:
             found.append(_file(link, content=content))
     return found

@@ -68,7 +68,8 @@ class MarketplaceMessageSource(Protocol):
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
         """The file's bytes; ``AttachmentTooLarge`` past ``max_bytes``,
-        ``AttachmentUnavailable`` when the marketplace will not serve it."""
+        ``AttachmentUnavailable`` when the marketplace will not serve it (4xx, not a web
+        address), ``MarketplaceUnavailable`` when its server fails (5xx, unreachable)."""
         ...
 
 
