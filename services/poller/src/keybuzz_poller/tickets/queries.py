@@ -73,12 +73,13 @@ class TicketPage(msgspec.Struct, kw_only=True, rename="camel"):
     next_cursor: str | None  # pass as ``cursor`` for the next page; None: last page
 
 
-class Attachment(msgspec.Struct, kw_only=True, rename="camel"):
+class Attachment(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
     filename: str
     content_type: str
     size: int
     # A marketplace's linked file not downloaded: why (too large, not served, download
-    # failed); null when its content is stored (GET .../attachments/{position}).
+    # failed); absent when its content is stored (GET .../attachments/{position}) or the
+    # attachment is a mail's (listed, not stored).
     skipped: str | None = None
 
 
