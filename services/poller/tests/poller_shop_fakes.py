@@ -13,17 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
-from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
-from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
-from keybuzz_shared.connectors.seam import (
-    CredentialsRefused,
-    MarketplaceMessage,
-    MarketplaceUnavailable,
-    OutcomeUnknown,
-    Reply,
-    ReplyOutcome,
-    ThreadKey,
-)
 from keybuzz_poller.polling.shop_ports import CONNECTED, ShopPollingPorts, ShopStatus
 from keybuzz_poller.reading.marketplace.domain import (
     BUYER,
@@ -39,6 +28,17 @@ from keybuzz_poller.reading.marketplace.domain import (
     order_id_of,
 )
 from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPorts
+from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
+from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    MarketplaceMessage,
+    MarketplaceUnavailable,
+    OutcomeUnknown,
+    Reply,
+    ReplyOutcome,
+    ThreadKey,
+)
 
 
 @dataclass

@@ -122,7 +122,9 @@ async def test_a_lost_answer_is_unknown_and_the_reply_is_on_the_thread_once(shop
     text = _text()
     await shop.lose_next_answer()
     with pytest.raises(OutcomeUnknown):
-        await shop.api.reply(shop.tenant_id, Reply(thread=thread, in_reply_to=message_id, body=text))
+        await shop.api.reply(
+            shop.tenant_id, Reply(thread=thread, in_reply_to=message_id, body=text)
+        )
     assert await shop.copies(text) == 1
     found = await shop.api.sent_messages(shop.tenant_id, thread, since)
     assert [m.body for m in found].count(text) == 1
