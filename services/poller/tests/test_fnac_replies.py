@@ -137,7 +137,7 @@ async def test_a_reply_fnac_refuses_fails_with_fnacs_reason(
     written = await buyer_writes(admin, spec, description="Et ma commande ?")
     await poll(poller, shop)
     tenant_id, ticket = shop.tenant_id, await ticket_of(poller, shop, written["orderId"])
-    # The message answered is one Fnac no longer has.
+    # The message answered is one Fnac does not know.
     await poller.runtime.pool.execute(
         "UPDATE poller_external_messages SET external_id = $3"
         " WHERE tenant_id = $1 AND external_id = $2",
