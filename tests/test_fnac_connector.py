@@ -21,6 +21,7 @@ from keybuzz_shared.connectors.seam import (
     Connector,
     CredentialsRefused,
     MarketplaceSession,
+    OutcomeUnknown,
     Reply,
     ThreadKey,
 )
@@ -154,6 +155,32 @@ async def test_a_reply_is_sent_and_a_refused_one_failed(
     ):
         refused = await session.reply(too_much)
         assert refused.status == "FAILED" and refused.reason
+
+
+async def test_a_reply_whose_answer_was_lost_is_found_on_its_thread(
+    quiet: None, sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    entry = shop(sandbox_url, "FNAC", "Librairie")
+    session = session_for(sandbox_url, http, entry)
+    before = datetime.now(UTC)
+    messages = (await session.messages(since=LONG_AGO)).items
+    buyer = next(m for m in messages if m.sender_type == "BUYER" and m.thread.kind == "ORDER")
+    text = f"Réponse perdue en route {before.timestamp()}"
+    async with httpx.AsyncClient(base_url=sandbox_url) as admin:
+        # Applied, then the answer is cut short: the client cannot tell whether it went.
+        faults = {"operations": ["messages_update"], "malformedNext": 1}
+        assert (await admin.put("/_sandbox/fnac/faults", json=faults)).status_code == 200
+        with pytest.raises(OutcomeUnknown):
+            await session.reply(
+                Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body=text)
+            )
+        sent = (await admin.get(f"/_sandbox/fnac/shops/{entry['shop_id']}/sent")).json()["sent"]
+    assert [s["description"] for s in sent].count(text) == 1  # never sent again
+    found = await session.sent_messages(buyer.thread, since=before)
+    assert [m.body for m in found].count(text) == 1
+    assert {(m.sender_type, m.thread) for m in found} == {("SELLER", buyer.thread)}
+    elsewhere = ThreadKey(kind="ORDER", id="NOT-AN-ORDER")
+    assert await session.sent_messages(elsewhere, since=before) == []
 
 
 async def test_orders_since_and_by_id(

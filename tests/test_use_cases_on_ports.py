@@ -23,6 +23,7 @@ ON_PORTS = {
         "tickets/alerts.py",
         "tickets/queries.py",
         "replies/queueing.py",
+        "replies/api_replies.py",
         "replies/sender.py",
         "replies/bounces.py",
         "polling/connected.py",

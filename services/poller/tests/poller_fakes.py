@@ -30,6 +30,7 @@ from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
 from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.store import CLAIM_ROUNDS, PARK_WINDOW
+from keybuzz_poller.reading.marketplace.domain import INCIDENT_MESSAGE_PREFIX
 from keybuzz_poller.reading.ports import Cursor, FetchedMail, NewMail, ReadingPorts
 from keybuzz_poller.reading.relay_mail import ParseBudget, RelayMail, parse
 from keybuzz_poller.replies.memory import ReplyMemory
@@ -145,6 +146,7 @@ class _Ticket:
     respond_by: datetime | None = None
     no_response_needed_at: datetime | None = None
     no_response_needed_by: str | None = None
+    incident_status: str | None = None
 
 
 @dataclass
@@ -169,6 +171,7 @@ class _Reply:
     last_error: str | None = None
     reason: str | None = None
     status_code: str | None = None
+    unconfirmed: bool = False
 
 
 @dataclass
@@ -836,7 +839,13 @@ class InMemoryReplies:
         if ticket is None or ticket.row.tenant_id != tenant_id:
             return None
         inbound = [
-            m for m in self.mail.messages if m.ticket_id == ticket_id and m.direction == "INBOUND"
+            m
+            for m in self.mail.messages
+            if m.ticket_id == ticket_id
+            and m.direction == "INBOUND"
+            and not self.mail.externals[m.external_message_id].external_id.startswith(
+                INCIDENT_MESSAGE_PREFIX
+            )
         ]
         last = self.mail.externals[inbound[-1].external_message_id] if inbound else None
         external_id = last.external_id if last else None
@@ -856,7 +865,14 @@ class InMemoryReplies:
             else external_id,
             inbound_address=(last.inbound_address if last else None) or next(iter(enabled), None),
             country=last.country if last else None,
+            thread_key=ticket.row.thread_key,
+            buyer_subject=last.subject if last else None,
+            incident_status=ticket.incident_status,
         )
+
+    async def ticket_marketplace(self, tenant_id: str, ticket_id: str) -> str | None:
+        ticket = self.mail.tickets.get(ticket_id)
+        return ticket.row.marketplace if ticket and ticket.row.tenant_id == tenant_id else None
 
     async def insert_reply(self, reply: NewReply) -> None:
         self.mail.externals[reply.external_message_id] = ExternalMessageRow(
@@ -918,6 +934,7 @@ class InMemoryReplies:
                 break
             reply.attempts += 1
             reply.next_attempt_at = now + timedelta(seconds=lease_seconds)
+            unconfirmed, reply.unconfirmed = reply.unconfirmed, True
             new = reply.new
             claimed.append(
                 ClaimedReply(
@@ -930,6 +947,9 @@ class InMemoryReplies:
                     recipient=new.recipient,
                     attempts=reply.attempts,
                     mail=new.mail,
+                    marketplace=new.marketplace,
+                    created_at=new.created_at,
+                    unconfirmed=unconfirmed,
                 )
             )
         return claimed
@@ -960,10 +980,12 @@ class InMemoryReplies:
         reply.status, reply.reason, reply.status_code = "FAILED", reason, code
         return True
 
-    async def retry_later(self, ticket_message_id: str, error: str, delay: float) -> None:
+    async def retry_later(
+        self, ticket_message_id: str, error: str, delay: float, unconfirmed: bool = False
+    ) -> None:
         reply = self._queued(ticket_message_id)
         if reply is not None:
-            reply.last_error = error
+            reply.last_error, reply.unconfirmed = error, unconfirmed
             reply.next_attempt_at = self.clock() + timedelta(seconds=delay)
 
     async def mark_bounced(

@@ -1,7 +1,8 @@
 """In-memory fakes of the ports of marketplace shops (``reading/marketplace/ports.py``,
-``polling/shop_ports.py``) and a scripted marketplace, for the unit tier.
-``test_marketplace_contract.py`` runs the same scenarios on these and on the PostgreSQL
-adapters, so a fake that drifts from the SQL fails there.
+``polling/shop_ports.py``, ``replies/ports.py``'s ``MarketplaceReplies``) and a scripted
+marketplace, for the unit tier. ``test_marketplace_contract.py`` runs the same scenarios on
+these and on the PostgreSQL adapters, ``test_api_replies_contract.py`` on the reply fake
+and ``ShopReplies`` against the sandbox's double, so a fake that drifts fails there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ from keybuzz_poller.reading.marketplace.domain import (
     order_id_of,
 )
 from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPorts
+from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
+from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    MarketplaceMessage,
+    MarketplaceUnavailable,
+    OutcomeUnknown,
+    Reply,
+    ReplyOutcome,
+    ThreadKey,
+)
 
 
 @dataclass
@@ -363,3 +375,86 @@ def shop_message(
         created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
         **more,  # type: ignore[arg-type]
     )
+
+
+class InMemoryShopReplies:
+    """``replies/ports.MarketplaceReplies`` in memory: each tenant's shop (its key, its
+    threads, its open incidents), with the double's rules: a reply answers a message the
+    shop has, goes to customer service only while the order has an open incident, and its
+    answer can be lost after it was applied (``lose_next_answer``) or before
+    (``drop_next``). ``test_api_replies_contract.py`` holds it to ``ShopReplies`` on the
+    sandbox's double."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.limits = FNAC_LIMITS
+        self.clock = clock
+        self.keys: set[str] = set()  # tenants whose shop key is stored and accepted
+        self.messages: dict[str, list[MarketplaceMessage]] = {}
+        self.open_incidents: set[tuple[str, str]] = set()  # (tenant, order id)
+        self.down = False
+        self.lose_next_answer = False
+        self.drop_next = False
+        self.sends = 0  # replies applied
+
+    def buyer_writes(self, tenant_id: str, order_id: str, body: str = "Où est mon colis ?") -> str:
+        self.keys.add(tenant_id)
+        message = MarketplaceMessage(
+            external_id=str(uuid.uuid4()),
+            thread=ThreadKey(kind="ORDER", id=order_id),
+            sender_type="BUYER",
+            sender_name="Jane D.",
+            subject="order_information",
+            body=body,
+            sent_at=self.clock(),
+        )
+        self.messages.setdefault(tenant_id, []).append(message)
+        return message.external_id
+
+    def _shop(self, tenant_id: str) -> list[MarketplaceMessage]:
+        if tenant_id not in self.keys:
+            raise CredentialsRefused("Fnac refused the shop's credentials: ERR_001")
+        if self.down:
+            raise MarketplaceUnavailable("Fnac messages_update unavailable: HTTP 503")
+        return self.messages.setdefault(tenant_id, [])
+
+    async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
+        thread = self._shop(tenant_id)
+        if not any(m.external_id == reply.in_reply_to for m in thread):
+            return ReplyOutcome(status="FAILED", reason="Fnac refused the reply: ERR_201")
+        if reply.recipient == "MARKETPLACE_SUPPORT" and (
+            (tenant_id, reply.thread.id) not in self.open_incidents
+        ):
+            return ReplyOutcome(status="FAILED", reason="Fnac refused the reply: ERR_202")
+        if self.drop_next:
+            self.drop_next = False
+            raise OutcomeUnknown("Fnac messages_update: the answer was lost (HTTP 502)")
+        self.sends += 1
+        thread.append(
+            MarketplaceMessage(
+                external_id=str(uuid.uuid4()),
+                thread=reply.thread,
+                sender_type="SELLER",
+                sender_name="Ma boutique",
+                subject=reply.subject or "order_information",
+                body=reply.body,
+                sent_at=self.clock(),
+            )
+        )
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise OutcomeUnknown("Fnac messages_update: the answer was lost (truncated)")
+        return ReplyOutcome(status="SENT")
+
+    async def sent_messages(
+        self, tenant_id: str, thread: ThreadKey, since: datetime
+    ) -> list[MarketplaceMessage]:
+        return [
+            m
+            for m in self._shop(tenant_id)
+            if m.sender_type == "SELLER"
+            and m.thread == thread
+            and m.sent_at >= since - LISTING_OVERLAP
+        ]
+
+    def sent_bodies(self, tenant_id: str) -> list[str]:
+        return [m.body for m in self.messages.get(tenant_id, []) if m.sender_type == "SELLER"]

@@ -1,6 +1,6 @@
 """The one place the poller's ports are assembled: the PostgreSQL adapters on the service's
-pool and its units of work, the mailbox, the parse, the SMTP relay, and Fnac's API over
-the shops' keys in Vault. A unit of work's writes may span packages: the projection's also
+pool and its units of work, the mailbox, the parse, the SMTP relay, and the marketplaces'
+APIs (polled, and replied through) over the shops' keys in Vault. A unit of work's writes may span packages: the projection's also
 writes polling's schedule (a tenant with an enabled address joins it in the same
 transaction), a poll's writes the cursor, the tickets and the replies a bounce marks; each
 package declares what it needs, the adapters are filled here."""
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
+from keybuzz_shared.connectors.registry import MARKETPLACES, UnknownMarketplace, connector_for
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
@@ -19,6 +20,7 @@ from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.polling.domain import PollResult
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.scheduler import LeasedPolls, Scheduler
+from keybuzz_poller.polling.shop_connections import key_refused
 from keybuzz_poller.polling.shop_ports import ShopPollingPorts
 from keybuzz_poller.polling.shops import ShopScheduler, poll_due_shops_once, start_shop_polling
 from keybuzz_poller.polling.shops_store import PostgresShops, PostgresShopSchedule
@@ -26,11 +28,13 @@ from keybuzz_poller.polling.store import PostgresPollSchedule, PostgresQuarantin
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.reading.mailbox_hooks import parse_budget
+from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.reading.marketplace.fnac_source import FnacMessageSource
 from keybuzz_poller.reading.marketplace.ports import ShopPorts
 from keybuzz_poller.reading.parse_workers import parse_mails
 from keybuzz_poller.reading.ports import ReadingPorts
 from keybuzz_poller.reading.store import PostgresCursors
+from keybuzz_poller.replies.marketplace_api import ShopReplies
 from keybuzz_poller.replies.memory import ReplyMemory
 from keybuzz_poller.replies.ports import RepliesPorts, ReplyConfig, ReplyWrites
 from keybuzz_poller.replies.sender import ReplySender
@@ -67,6 +71,15 @@ async def assemble(runtime: PollerRuntime) -> None:
 
     source = FnacMessageSource(runtime.vault, settings.fnac_api_url, settings.fnac_timeout_seconds)
     runtime.provide(source)
+    shop_polling = ShopPollingPorts(
+        connections=PostgresShops(runtime.pool),
+        unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShops),
+        wake=waker(ShopScheduler),
+        clock=system_clock,
+    )
+
+    async def reply_key_refused(tenant_id: str, marketplace: str, reason: str) -> None:
+        await key_refused(shop_polling, Shop(tenant_id, marketplace), reason)
 
     def wake_sender() -> None:  # none runs in ``--once``
         sender = runtime.components.get(ReplySender)
@@ -111,6 +124,8 @@ async def assemble(runtime: PollerRuntime) -> None:
                 ),
                 service=runtime.name,
                 wake_sender=wake_sender,
+                apis=api_replies(runtime, source),
+                key_refused=reply_key_refused,
             ),
             shops=ShopPorts(
                 source=source,
@@ -121,14 +136,24 @@ async def assemble(runtime: PollerRuntime) -> None:
                 first_poll=timedelta(days=settings.fnac_first_poll_days),
                 max_attachment_bytes=settings.fnac_max_attachment_bytes,
             ),
-            shop_polling=ShopPollingPorts(
-                connections=PostgresShops(runtime.pool),
-                unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShops),
-                wake=waker(ShopScheduler),
-                clock=system_clock,
-            ),
+            shop_polling=shop_polling,
         )
     )
+
+
+def api_replies(runtime: PollerRuntime, source: FnacMessageSource) -> dict[str, ShopReplies]:
+    """The marketplaces with a connector reply through their API (on the shops' HTTP
+    client); the others (AMAZON) by mail through the relay."""
+    channels = {}
+    for marketplace in MARKETPLACES:
+        try:
+            connector = connector_for(marketplace)
+        except UnknownMarketplace:
+            continue
+        channels[marketplace] = ShopReplies(
+            connector, runtime.vault, source.http, runtime.settings.fnac_api_url
+        )
+    return channels
 
 
 def reply_config(settings: PollerSettings) -> ReplyConfig:

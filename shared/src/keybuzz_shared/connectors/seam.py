@@ -49,6 +49,12 @@ class MarketplaceUnavailable(ConnectorError, DependencyUnavailable):
     """The marketplace is down or throttling us; the same call will work later."""
 
 
+class OutcomeUnknown(ConnectorError):
+    """A call that sends something (a reply) lost its answer after it left: the marketplace
+    may have acted on it. Read the thread back (``ReplyChannel.sent_messages``) before
+    sending it again, or the buyer may get it twice."""
+
+
 # --- what a connector describes ------------------------------------------------------------
 
 
@@ -132,8 +138,9 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ReplyOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """SENT, or FAILED with why. A FAILED reply is final: sending it again cannot help,
-    or might reach the buyer twice. A transient outage raises MarketplaceUnavailable."""
+    """SENT, or FAILED with why. A FAILED reply is final: sending it again cannot help.
+    A transient outage (nothing sent) raises MarketplaceUnavailable; a lost answer
+    OutcomeUnknown."""
 
     status: ReplyStatus
     reason: str | None = None
@@ -152,6 +159,11 @@ class MessageSource(Protocol):
 
 class ReplyChannel(Protocol):
     async def reply(self, reply: Reply) -> ReplyOutcome: ...
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        """The seller's messages on ``thread`` created from ``since`` on, oldest first: where
+        a reply whose outcome was unknown is found, if it went."""
+        ...
 
 
 class OrderSource(Protocol):

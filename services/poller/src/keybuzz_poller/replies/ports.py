@@ -1,21 +1,31 @@
 """What the replies' use cases use, as ports: the replies' store (its records are declared
 here), the tickets' store written in the same unit of work (a reply is a ticket message and
-moves the ticket's deadline), the relay replies are sent through, and the settings they follow.
+moves the ticket's deadline), the channels replies are sent through (Amazon's mail relay by
+default, a marketplace's API where the marketplace has a connector), and the settings they
+follow.
 
-The adapters are ``replies/store.py``'s ``PostgresReplies`` and ``replies/smtp_relay.py``'s
-``SmtpRelay``; the unit tier's in-memory fakes are held to them by
-``tests/test_poller_mail_contract.py``.
+The adapters are ``replies/store.py``'s ``PostgresReplies``, ``replies/smtp_relay.py``'s
+``SmtpRelay`` and ``replies/marketplace_api.py``'s ``ShopReplies``; the unit tier's
+in-memory fakes are held to them by ``tests/test_poller_mail_contract.py`` and
+``tests/test_api_replies_contract.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 import msgspec
+from keybuzz_shared.connectors.seam import (
+    Limits,
+    MarketplaceMessage,
+    Reply,
+    ReplyOutcome,
+    ThreadKey,
+)
 from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
@@ -36,6 +46,12 @@ class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
     buyer_message_id: str | None
     inbound_address: str | None
     country: str | None
+    # A marketplace's thread (tickets of shops polled over an API): its key
+    # (``order:<id>``, ``offer:<id>``), the subject of the message answered, and the
+    # order's incident status (OPENED, CLOSED) if it has one.
+    thread_key: str | None = None
+    buyer_subject: str | None = None
+    incident_status: str | None = None
 
 
 class NewReply(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,7 +82,18 @@ class ClaimedReply(msgspec.Struct, frozen=True, kw_only=True):
     envelope_sender: str
     recipient: str
     attempts: int
-    mail: bytes
+    mail: bytes  # the mail; for a marketplace's API, the request (``ApiRequest``, JSON)
+    marketplace: str
+    created_at: datetime
+    # An earlier attempt may have reached the marketplace without its outcome being
+    # recorded: read the thread back before sending.
+    unconfirmed: bool = False
+
+
+class ApiRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What a reply through a marketplace's API sends on every attempt (stored as JSON)."""
+
+    reply: Reply
 
 
 class BouncedReply(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,7 +114,9 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
 class Outcome:
     """What the relay made of one attempt."""
 
-    kind: str  # "sent", "refused" (permanent), "temporary"
+    # "sent", "refused" (permanent), "temporary" (nothing sent), "unknown" (may have been
+    # sent: the next attempt reads the thread back first)
+    kind: str
     detail: str = ""
     code: str | None = None
 
@@ -129,8 +158,15 @@ class ReplyStore(Protocol):
         """QUEUED → FAILED; False when it had already left QUEUED."""
         ...
 
-    async def retry_later(self, ticket_message_id: str, error: str, delay: float) -> None:
-        """A QUEUED reply due again ``delay`` seconds on, with its last error."""
+    async def retry_later(
+        self, ticket_message_id: str, error: str, delay: float, unconfirmed: bool = False
+    ) -> None:
+        """A QUEUED reply due again ``delay`` seconds on, with its last error; ``unconfirmed``
+        when the attempt may have sent it."""
+        ...
+
+    async def ticket_marketplace(self, tenant_id: str, ticket_id: str) -> str | None:
+        """The tenant's ticket's marketplace (None: unknown or another tenant's)."""
         ...
 
     async def mark_bounced(
@@ -158,6 +194,24 @@ class Relay(Protocol):
     async def send(self, reply: ClaimedReply) -> Outcome: ...
 
 
+class MarketplaceReplies(Protocol):
+    """One marketplace's API, replies go through (the seam's reply channel), on the tenant's
+    shop. Raises the seam's errors: ``MarketplaceUnavailable`` (nothing sent),
+    ``OutcomeUnknown`` (the answer was lost after the request left), ``CredentialsRefused``
+    (the shop's key was refused, or none is stored)."""
+
+    @property
+    def limits(self) -> Limits: ...
+
+    async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome: ...
+
+    async def sent_messages(
+        self, tenant_id: str, thread: ThreadKey, since: datetime
+    ) -> list[MarketplaceMessage]:
+        """The seller's messages on ``thread`` created from ``since`` on."""
+        ...
+
+
 @dataclass(frozen=True)
 class ReplyWrites:
     """What one unit of work of the replies writes: replies and tickets, one transaction."""
@@ -183,15 +237,23 @@ class ReplyConfig:
     relay_timeout_seconds: float
 
 
+async def _nothing(tenant_id: str, marketplace: str, reason: str) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class RepliesPorts:
     """Everything the replies' use cases touch; made once per process (``bootstrap.py``)."""
 
     replies: ReplyStore  # reads and single-statement writes, outside a unit of work
     unit_of_work: Callable[[], AbstractAsyncContextManager[ReplyUnit]]
-    relay: Relay
+    relay: Relay  # every marketplace's replies but those of ``apis``: mail
     config: ReplyConfig
     memory: ReplyMemory  # the process's budget of reply bodies in flight
     service: str  # the label of ``keybuzz_replies_total``
     wake_sender: Callable[[], None] = lambda: None  # this instance's sender sends at once
     clock: Clock = field(default=system_clock)  # when a reply is written
+    # The marketplaces whose replies go through their API, by ``marketplace`` value.
+    apis: Mapping[str, MarketplaceReplies] = field(default_factory=dict)
+    # The marketplace refused the tenant's shop key: (tenant, marketplace, reason).
+    key_refused: Callable[[str, str, str], Awaitable[None]] = field(default=_nothing)

@@ -1,8 +1,10 @@
 """An agent's reply from a ticket: checked, composed, queued; the tenant's reply settings.
 
-The reply is checked (``checks.py``) before anything is read or stored, then its mail
-(``compose.py``), ticket message and sending work are stored in one transaction; the
-sender (``sender.py``) sends it in the background.
+A reply on a ticket of a marketplace whose replies go through its API (``ports.apis``) is
+checked against that marketplace's limits (``api_replies.py``) and queued as the request to
+send. Any other is mail: checked (``checks.py``) before anything is read or stored, then its
+mail (``compose.py``), ticket message and sending work are stored in one transaction. The
+sender (``sender.py``) sends either in the background.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
+from keybuzz_shared.connectors.seam import Reply, ThreadKey
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
+from keybuzz_poller.reading.marketplace.domain import INCIDENT_OPEN, ORDER, thread_of
+from keybuzz_poller.replies.api_replies import check_api_reply
 from keybuzz_poller.replies.checks import (
     InvalidSettings,
     ReplyRequest,
@@ -24,7 +29,13 @@ from keybuzz_poller.replies.checks import (
 )
 from keybuzz_poller.replies.compose import ReplyMail, build_mail, reply_message_id, reply_subject
 from keybuzz_poller.replies.outcomes import count_reply
-from keybuzz_poller.replies.ports import NewReply, RepliesPorts, ReplyContext
+from keybuzz_poller.replies.ports import (
+    ApiRequest,
+    MarketplaceReplies,
+    NewReply,
+    RepliesPorts,
+    ReplyContext,
+)
 from keybuzz_poller.tickets.from_mails import storable_json
 
 In = TypeVar("In")
@@ -54,7 +65,11 @@ async def queue_reply(
     ports: RepliesPorts, tenant_id: str, ticket_id: str, request: ReplyRequest
 ) -> ReplyQueued:
     """Check the reply, then store its mail, ticket message and sending work in one transaction."""
-    # Before anything is read or stored. Decoding (and below, encoding) up to 10 MB of
+    marketplace = await ports.replies.ticket_marketplace(tenant_id, ticket_id)
+    api = ports.apis.get(marketplace) if marketplace is not None else None
+    if marketplace is not None and api is not None:
+        return await _queue_api_reply(ports, api, tenant_id, ticket_id, request, marketplace)
+    # Before anything else is read or stored. Decoding (and below, encoding) up to 10 MB of
     # attachments takes a while: off the event loop.
     reply = await _off_loop(request.attachments, check_reply, request)
     ticket_message_id = str(uuid.uuid4())
@@ -83,10 +98,77 @@ async def queue_reply(
         await replies.insert_reply(
             _new_reply(tenant_id, ticket_message_id, context, mail, envelope_sender, raw)
         )
+    return _queued(ports, ticket_message_id, ticket_id, message_id)
+
+
+def _queued(
+    ports: RepliesPorts, ticket_message_id: str, ticket_id: str, message_id: str
+) -> ReplyQueued:
     count_reply(ports.service, "QUEUED")
     ports.wake_sender()  # sent now rather than at the sender's next round
     return ReplyQueued(
         ticket_message_id=ticket_message_id, ticket_id=ticket_id, message_id=message_id
+    )
+
+
+async def _queue_api_reply(
+    ports: RepliesPorts,
+    api: MarketplaceReplies,
+    tenant_id: str,
+    ticket_id: str,
+    request: ReplyRequest,
+    marketplace: str,
+) -> ReplyQueued:
+    """The reply as the marketplace's API takes it, queued with the request to send."""
+    text = check_api_reply(request, api.limits, marketplace)
+    ticket_message_id = str(uuid.uuid4())
+    message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
+    async with ports.unit_of_work() as unit:
+        context = await unit.store.replies.reply_context(tenant_id, ticket_id)
+        if context is None:
+            raise ReplyTicketNotFound(f"no ticket {ticket_id}")
+        reply = api_reply(context, text, marketplace)
+        created_at = ports.clock()
+        await unit.store.replies.insert_reply(
+            NewReply(
+                ticket_message_id=ticket_message_id,
+                external_message_id=str(uuid.uuid4()),
+                tenant_id=tenant_id,
+                ticket_id=context.ticket_id,
+                marketplace=context.marketplace,
+                message_id=message_id,
+                order_id=context.order_id,
+                envelope_sender="",  # no mail: nothing bounces
+                recipient=reply.recipient,
+                subject=storable(reply_subject(context.subject, None)),
+                text=text,
+                attachments="[]",
+                country=context.country,
+                created_at=created_at,
+                mail=msgspec.json.encode(ApiRequest(reply=reply)),
+                automatic=request.automatic,
+            )
+        )
+    return _queued(ports, ticket_message_id, ticket_id, message_id)
+
+
+def api_reply(context: ReplyContext, text: str, marketplace: str) -> Reply:
+    """The reply on the ticket's thread, answering its latest message: to the marketplace's
+    customer service while the order's incident is open, else to the buyer. The subject is
+    the answered message's; the connector keeps it when it is one the marketplace allows,
+    else picks the thread's usual one."""
+    thread = thread_of(context.thread_key)
+    if thread is None:
+        raise CannotReply(f"this ticket is no {marketplace} order or offer thread")
+    if context.buyer_message_id is None:
+        raise CannotReply(f"this ticket holds no {marketplace} message to answer")
+    kind, thread_id = thread
+    return Reply(
+        thread=ThreadKey(kind="ORDER" if kind == ORDER else "OFFER", id=thread_id),
+        in_reply_to=context.buyer_message_id,
+        body=text,
+        recipient="MARKETPLACE_SUPPORT" if context.incident_status == INCIDENT_OPEN else "BUYER",
+        subject=context.buyer_subject,
     )
 
 

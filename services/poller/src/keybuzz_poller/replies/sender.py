@@ -1,18 +1,24 @@
-"""Sending queued replies through Amazon's relay, safe with several instances.
+"""Sending queued replies through Amazon's relay or a marketplace's API, safe with several
+instances.
 
 Each round claims due replies (the claim moves the reply one lease ahead, so a sender that
-dies mid-send leaves it for whoever comes after the lease) and hands each one's stored mail
-to the relay (``ports.Relay``; over SMTP: ``smtp_relay.py``). The outcome is committed
-afterwards:
+dies mid-send leaves it for whoever comes after the lease) and hands each one to its
+channel: the API of its marketplace when ``ports.apis`` has one (``api_replies.py``), else
+its stored mail to the relay (``ports.Relay``; over SMTP: ``smtp_relay.py``). The outcome
+is committed afterwards:
 
-- sent (``250``): ``SENT`` and ``message.sent`` in one unit of work;
-- refused (``5xx``): ``FAILED`` with the relay's reply text, ``message.bounced`` (status FAILED);
-- temporary (``4xx``, refused connection, timeout): tried again after an exponential,
-  jittered back-off written to ``next_attempt_at`` (the schedule survives a crash), and
-  ``FAILED`` after ``REPLY_MAX_ATTEMPTS``.
+- sent (``250``, or the marketplace's OK): ``SENT`` and ``message.sent`` in one unit of work;
+- refused (``5xx``, the marketplace's refusal): ``FAILED`` with the reply text or the
+  marketplace's reason, ``message.bounced`` (status FAILED);
+- temporary (``4xx``, refused connection, timeout, the marketplace down) or unknown (the
+  marketplace's answer lost): tried again after an exponential, jittered back-off written
+  to ``next_attempt_at`` (the schedule survives a crash), and ``FAILED`` after
+  ``REPLY_MAX_ATTEMPTS``.
 
-At least once with the same Message-ID: a crash between the relay's 250 and our commit
-sends the same stored bytes again after the lease (docs/POLLER.md, "Replies").
+Mail goes at least once with the same Message-ID: a crash between the relay's 250 and our
+commit sends the same stored bytes again after the lease (docs/POLLER.md, "Replies"). A
+marketplace's API reply goes at most once: after an unknown outcome or such a crash, the
+thread is read back before anything is sent again.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.events import MessageSent
 
+from keybuzz_poller.replies.api_replies import send_through_api
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import ClaimedReply, Outcome, RepliesPorts
 from keybuzz_poller.tickets.responses import refresh_deadlines
@@ -47,7 +54,12 @@ async def send_due(ports: RepliesPorts) -> int:
 
 
 async def _send_one(ports: RepliesPorts, reply: ClaimedReply) -> None:
-    outcome = await ports.relay.send(reply)
+    api = ports.apis.get(reply.marketplace)
+    if api is not None:
+        # Raising (a bug, the process stopping) leaves the reply unconfirmed: read back.
+        outcome = await send_through_api(ports, api, reply)
+    else:
+        outcome = await ports.relay.send(reply)
     try:
         await record(ports, reply, outcome)
     except Exception:
@@ -76,7 +88,9 @@ async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> 
             cap=config.retry_max_seconds,
             jitter=True,
         )
-        await ports.replies.retry_later(reply.ticket_message_id, outcome.detail[:500], delay)
+        await ports.replies.retry_later(
+            reply.ticket_message_id, outcome.detail[:500], delay, outcome.kind == "unknown"
+        )
         count_reply(ports.service, "RETRIED")
         log.warning(
             "reply not sent, retrying",
@@ -97,6 +111,7 @@ async def _sent(ports: RepliesPorts, reply: ClaimedReply) -> None:
             unit.emit(
                 MessageSent(
                     tenant_id=reply.tenant_id,
+                    marketplace=reply.marketplace,
                     ticket_id=reply.ticket_id,
                     ticket_message_id=reply.ticket_message_id,
                     message_id=reply.message_id,
@@ -118,7 +133,12 @@ async def _failed(ports: RepliesPorts, reply: ClaimedReply, reason: str, code: s
             await refresh_deadlines(unit.store.tickets, [reply.ticket_id])
             unit.emit(
                 not_delivered(
-                    reply.tenant_id, reply, status="FAILED", reason=reason, status_code=code
+                    reply.tenant_id,
+                    reply,
+                    status="FAILED",
+                    reason=reason,
+                    status_code=code,
+                    marketplace=reply.marketplace,
                 )
             )
     if changed:

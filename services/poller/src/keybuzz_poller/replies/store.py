@@ -10,6 +10,7 @@ import asyncpg
 from keybuzz_shared.db import Executor
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
+from keybuzz_poller.reading.marketplace.domain import INCIDENT_MESSAGE_PREFIX
 from keybuzz_poller.replies.ports import (
     BouncedReply,
     ClaimedReply,
@@ -47,14 +48,17 @@ async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyCo
     """The tenant's ticket (None: unknown or another tenant's) and its buyer's latest mail."""
     row = await db.fetchrow(
         """
-        SELECT t.id, t.marketplace, t.order_id, t.buyer_email, t.subject,
-               last.external_id, last.inbound_address, last.country
+        SELECT t.id, t.marketplace, t.order_id, t.buyer_email, t.subject, t.thread_key,
+               t.incident_status, last.external_id, last.inbound_address, last.country,
+               last.subject AS buyer_subject
         FROM poller_tickets t
         LEFT JOIN LATERAL (
-            SELECT e.external_id, e.inbound_address, e.country
+            SELECT e.external_id, e.inbound_address, e.country, e.subject
             FROM poller_ticket_messages m
             JOIN poller_external_messages e ON e.id = m.external_message_id
             WHERE m.ticket_id = t.id AND m.direction = 'INBOUND'
+              -- an incident shown as a message is no message to answer
+              AND NOT starts_with(e.external_id, $3)
             ORDER BY m.seq DESC LIMIT 1
         ) last ON true
         WHERE t.tenant_id = $1 AND t.id = $2
@@ -62,6 +66,7 @@ async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyCo
         """,
         tenant_id,
         ticket_id,
+        INCIDENT_MESSAGE_PREFIX,
     )
     if row is None:
         return None
@@ -79,7 +84,19 @@ async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyCo
         else external_id,
         inbound_address=inbound,
         country=row["country"],
+        thread_key=row["thread_key"],
+        buyer_subject=row["buyer_subject"],
+        incident_status=row["incident_status"],
     )
+
+
+async def ticket_marketplace(db: Executor, tenant_id: str, ticket_id: str) -> str | None:
+    value = await db.fetchval(
+        "SELECT marketplace FROM poller_tickets WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        ticket_id,
+    )
+    return str(value) if value is not None else None
 
 
 async def _enabled_address(db: Executor, tenant_id: str, marketplace: str) -> str | None:
@@ -168,32 +185,35 @@ async def claim_due(
     """Take up to ``limit`` due replies whose mails total at most ``max_bytes`` (the first
     whatever its size) for one lease; rows others are claiming are skipped.
 
-    The claim itself moves ``next_attempt_at`` a lease ahead and counts the attempt, so a
-    sender that dies mid-send leaves the reply to be taken again after the lease. A mail's
-    size is read from its TOAST pointer (``octet_length``), not by loading it.
+    The claim itself moves ``next_attempt_at`` a lease ahead, counts the attempt and marks
+    it ``unconfirmed`` (returned as it was before: whether an earlier attempt may have sent
+    the reply), so a sender that dies mid-send leaves the reply to be taken again after the
+    lease. A mail's size is read from its TOAST pointer (``octet_length``), not by loading it.
     """
     rows = await db.fetch(
         """
         WITH locked AS (
-            SELECT ticket_message_id, external_message_id, next_attempt_at FROM poller_replies
+            SELECT ticket_message_id, external_message_id, next_attempt_at, unconfirmed
+            FROM poller_replies
             WHERE status = 'QUEUED' AND next_attempt_at <= now()
             ORDER BY next_attempt_at LIMIT $1
             FOR UPDATE SKIP LOCKED
         ), sized AS (
-            SELECT l.ticket_message_id,
+            SELECT l.ticket_message_id, l.unconfirmed,
                    sum(octet_length(e.raw)) OVER w AS running, row_number() OVER w AS n
             FROM locked l JOIN poller_external_messages e ON e.id = l.external_message_id
             WINDOW w AS (ORDER BY l.next_attempt_at, l.ticket_message_id)
         ), due AS (
-            SELECT ticket_message_id FROM sized WHERE n = 1 OR running <= $2
+            SELECT ticket_message_id, unconfirmed FROM sized WHERE n = 1 OR running <= $2
         )
         UPDATE poller_replies r
-        SET attempts = r.attempts + 1,
+        SET attempts = r.attempts + 1, unconfirmed = true,
             next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
         FROM due, poller_external_messages e
         WHERE r.ticket_message_id = due.ticket_message_id AND e.id = r.external_message_id
         RETURNING r.ticket_message_id, r.tenant_id, r.ticket_id, r.message_id, r.order_id,
-                  r.envelope_sender, r.recipient, r.attempts, e.raw AS mail
+                  r.envelope_sender, r.recipient, r.attempts, e.raw AS mail, e.marketplace,
+                  r.created_at, due.unconfirmed
         """,
         limit,
         max_bytes,
@@ -258,16 +278,19 @@ async def mark_failed(db: Executor, ticket_message_id: str, reason: str, code: s
     )
 
 
-async def retry_later(db: Executor, ticket_message_id: str, error: str, delay: float) -> None:
+async def retry_later(
+    db: Executor, ticket_message_id: str, error: str, delay: float, unconfirmed: bool = False
+) -> None:
     await db.execute(
         """
-        UPDATE poller_replies SET last_error = $2,
+        UPDATE poller_replies SET last_error = $2, unconfirmed = $4,
             next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
         WHERE ticket_message_id = $1 AND status = 'QUEUED'
         """,
         ticket_message_id,
         error,
         delay,
+        unconfirmed,
     )
 
 
@@ -370,8 +393,13 @@ class PostgresReplies:
     async def mark_failed(self, ticket_message_id: str, reason: str, code: str | None) -> bool:
         return await mark_failed(self.db, ticket_message_id, reason, code)
 
-    async def retry_later(self, ticket_message_id: str, error: str, delay: float) -> None:
-        await retry_later(self.db, ticket_message_id, error, delay)
+    async def retry_later(
+        self, ticket_message_id: str, error: str, delay: float, unconfirmed: bool = False
+    ) -> None:
+        await retry_later(self.db, ticket_message_id, error, delay, unconfirmed)
+
+    async def ticket_marketplace(self, tenant_id: str, ticket_id: str) -> str | None:
+        return await ticket_marketplace(self.db, tenant_id, ticket_id)
 
     async def mark_bounced(
         self,

@@ -187,8 +187,10 @@ class FnacSession:
         return self._page(window, page.paging, tuple(_message(m) for m in page.messages))
 
     async def reply(self, reply: Reply) -> ReplyOutcome:
-        """FnacUnavailable (nothing was sent) and FnacCredentialsRefused are raised; every
-        other failure is a FAILED outcome, never sent again."""
+        """FnacUnavailable (nothing was sent), FnacOutcomeUnknown (the answer was lost or
+        unreadable after the request left: read ``sent_messages`` back before sending it
+        again) and FnacCredentialsRefused are raised; every other failure is a FAILED
+        outcome, never sent again."""
         problem = self._unsendable(reply)
         if problem:
             return ReplyOutcome(status="FAILED", reason=problem)
@@ -204,13 +206,34 @@ class FnacSession:
             results = await self.client.messages_update([update])
         except FnacRequestRefused as exc:
             return ReplyOutcome(status="FAILED", reason=str(exc))
-        except (FnacOutcomeUnknown, FnacProtocolError) as exc:
-            return ReplyOutcome(status="FAILED", reason=f"outcome unknown: {exc}")
+        except FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
+            raise FnacOutcomeUnknown("messages_update", exc.reason) from None
         refused = [r for r in results if not r.ok]
         if refused:
             codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
             return ReplyOutcome(status="FAILED", reason=f"Fnac refused the reply: {codes}")
         return ReplyOutcome(status="SENT")
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        found: list[MarketplaceMessage] = []
+        page = 1
+        while True:
+            listed = await self.client.messages_query(
+                MessagesQuery(
+                    page=page,
+                    results_count=self.limits.page_size,
+                    created=(as_utc(since) - LISTING_OVERLAP, None),
+                    from_types=("SELLER",),
+                    message_type=thread.kind,
+                    order_ids=(thread.id,) if thread.kind == "ORDER" else (),
+                    sort="ASC",
+                )
+            )
+            self._report_unreadable("message", listed.unreadable)
+            found += [m for m in map(_message, listed.messages) if m.thread == thread]
+            if not listed.paging.has_next:
+                return found
+            page += 1
 
     def _unsendable(self, reply: Reply) -> str | None:
         if not reply.body.strip():

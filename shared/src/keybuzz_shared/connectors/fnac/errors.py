@@ -11,6 +11,7 @@ from keybuzz_shared.connectors.seam import (
     ConnectorError,
     CredentialsRefused,
     MarketplaceUnavailable,
+    OutcomeUnknown,
 )
 
 
@@ -45,7 +46,7 @@ class FnacUnavailable(FnacError, MarketplaceUnavailable):
         self.retry_after = retry_after
 
 
-class FnacOutcomeUnknown(FnacError):
+class FnacOutcomeUnknown(FnacError, OutcomeUnknown):
     """A call that changes something (a reply) lost its answer after it left: Fnac may have
     acted on it, so it was not sent again (a buyer would get the reply twice)."""
 

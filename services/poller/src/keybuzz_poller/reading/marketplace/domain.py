@@ -23,6 +23,10 @@ MARKED_READ = OPENS_TICKET  # what the marketplace's back office shows as handle
 
 ORDER = "ORDER"
 OFFER = "OFFER"
+# An incident's status while the marketplace's customer service handles it.
+INCIDENT_OPEN = "OPENED"
+# The external id of an incident shown as a message of its ticket (no marketplace message).
+INCIDENT_MESSAGE_PREFIX = "incident:"
 
 # Fnac posts an incident also as a message of its order, "Nouvelle réclamation", at the same
 # time: that message is the incident's notice, shown once.
@@ -123,6 +127,14 @@ def thread_key(message: ShopMessage) -> str:
     return f"message:{message.message_id}"
 
 
+def thread_of(key: str | None) -> tuple[str, str] | None:
+    """(ORDER or OFFER, its id) of a thread key ``thread_key`` made, else None."""
+    kind, sep, thread_id = (key or "").partition(":")
+    if sep and thread_id and kind.upper() in (ORDER, OFFER):
+        return kind.upper(), thread_id
+    return None
+
+
 def order_id_of(message: ShopMessage) -> str | None:
     return message.thread_id if message.thread_type == ORDER and message.thread_id else None
 
@@ -139,7 +151,7 @@ def is_notice(message: ShopMessage, incident_created_at: datetime) -> bool:
 def incident_message(incident: ShopIncident) -> ShopMessage:
     """The incident as a message of its order's ticket (when its notice is not there)."""
     return ShopMessage(
-        message_id=f"incident:{incident.incident_id}",
+        message_id=f"{INCIDENT_MESSAGE_PREFIX}{incident.incident_id}",
         thread_type=ORDER,
         thread_id=incident.order_id,
         sender_type=BUYER
