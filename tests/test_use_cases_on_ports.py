@@ -19,6 +19,8 @@ ON_PORTS = {
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",
         "backfill/starting.py",
+        "sync.py",
+        "order_context.py",
     ],
 }
 # What a use case on ports never imports: the runtime, transports, drivers, its own adapters

@@ -1,17 +1,37 @@
-"""In-memory ports of orders for the unit tier (no server). Held to the PostgreSQL adapters
-by ``test_notification_store_contract.py``: the same scenarios run on both."""
+"""In-memory ports of orders for the unit tier (no server). Held to the real adapters by
+contract tests that run the same scenarios on both: ``test_notification_store_contract.py``,
+``test_job_store_contract.py``, ``test_order_store_contract.py`` (PostgreSQL) and
+``test_order_source_contract.py`` (the SP-API adapter on the Amazon sandbox)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import msgspec
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
 from keybuzz_orders.backfill.jobs import JobCounts, JobView
 from keybuzz_orders.domain import ItemRow, OrderRow, supersedes
-from keybuzz_orders.ports import BackfillPorts, NotificationStore, OrdersPorts
+from keybuzz_orders.order_source import (
+    FetchedOrders,
+    NotFound,
+    OrderWindow,
+    QueryRefused,
+    SourceError,
+    SourcePage,
+    SourceRefused,
+    each_order,
+)
+from keybuzz_orders.ports import (
+    BackfillPorts,
+    NotificationStore,
+    OrdersPorts,
+    OrderStore,
+    SyncCursor,
+    SyncPorts,
+)
 from keybuzz_shared.amazon import CredentialsMissing
 from keybuzz_shared.vault import tenant_credentials_path
 
@@ -145,19 +165,225 @@ class InMemoryMarketplaces:
         return self.connected[tenant_id]
 
 
+# What a partial row (a report's, Orders v0's) writes over an order held (store.py's
+# _REPORT_COLUMNS); a full read writes every field.
+REPORT_FIELDS = (
+    "marketplace_id", "order_date", "amazon_updated_at", "currency", "total_amount",
+    "order_status", "amazon_status", "fulfillment_channel", "delivery_status",
+)  # fmt: skip
+
+
+@dataclass
+class StoredOrder:
+    row: OrderRow
+    full: bool  # read from the API (a partial row lacks the buyer and the packages)
+
+
+@dataclass
+class HeldCursor:
+    marketplace_id: str
+    updated_before: datetime
+    last_run_at: datetime | None
+    status: str = "ACTIVE"
+    last_error: str | None = None
+    runs: int = 0
+    seen: int = 0
+
+
+def _fields(row: OrderRow, names: Sequence[str]) -> tuple[object, ...]:
+    return tuple(getattr(row, name) for name in names)
+
+
+def _without_items(row: OrderRow) -> OrderRow:
+    return _replace(row, items=[])
+
+
+class InMemoryOrderStore(InMemoryJobStore):
+    """Orders, sync cursors and backfill jobs in one object: a unit of work's rollback
+    restores them together, as a transaction does (a tenant's running job holds its sync)."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__()
+        self.orders: dict[tuple[str, str, str], StoredOrder] = {}
+        self.cursors: dict[tuple[str, str], HeldCursor] = {}
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    async def upsert_orders(
+        self, tenant_id: str, marketplace: str, rows: Sequence[OrderRow], *, partial: bool = False
+    ) -> JobCounts:
+        if not rows:
+            return JobCounts()
+        created = updated = 0
+        for row in rows:
+            key = (tenant_id, marketplace, row.external_order_id)
+            held = self.orders.get(key)
+            if held is None:
+                self.orders[key] = StoredOrder(row, full=not partial)
+                created += 1
+            elif partial:
+                old = held.row
+                at, then = row.amazon_updated_at, old.amazon_updated_at
+                newer = at > then if held.full else at >= then
+                if newer and _fields(row, REPORT_FIELDS) != _fields(old, REPORT_FIELDS):
+                    held.row = _replace(old, **{f: getattr(row, f) for f in REPORT_FIELDS})
+                    updated += 1
+            elif row.amazon_updated_at >= held.row.amazon_updated_at and (
+                not held.full or _without_items(row) != _without_items(held.row)
+            ):
+                self.orders[key] = StoredOrder(row, full=True)
+                updated += 1
+        return JobCounts(
+            orders=len(rows), created=created, updated=updated,
+            unchanged=len(rows) - created - updated,
+            cancelled=sum(1 for r in rows if r.cancelled), items=sum(len(r.items) for r in rows),
+        )  # fmt: skip
+
+    async def known_order_ids(
+        self, tenant_id: str, marketplace: str, order_ids: Collection[str]
+    ) -> set[str]:
+        return {
+            o
+            for o in order_ids
+            if (held := self.orders.get((tenant_id, marketplace, o))) and held.full
+        }
+
+    async def start_sync(
+        self, tenant_id: str, marketplace: str, marketplace_id: str, cursor: datetime
+    ) -> None:
+        held = self.cursors.get((tenant_id, marketplace))
+        runs, seen = (held.runs, held.seen) if held else (0, 0)
+        self.cursors[(tenant_id, marketplace)] = HeldCursor(
+            marketplace_id, cursor, last_run_at=self.clock(), runs=runs, seen=seen
+        )
+
+    async def claim_due_syncs(
+        self, interval_seconds: float, tenant_id: str | None = None
+    ) -> list[SyncCursor]:
+        now, claimed = self.clock(), []
+        due_before = now - timedelta(seconds=interval_seconds)
+        for (tenant, marketplace), held in self.cursors.items():
+            if held.status != "ACTIVE" or await self.running_job(tenant):
+                continue
+            if tenant_id is None:
+                if held.last_run_at is not None and held.last_run_at >= due_before:
+                    continue
+            elif tenant != tenant_id:
+                continue
+            held.last_run_at = now
+            claimed.append(
+                SyncCursor(tenant, marketplace, held.marketplace_id, held.updated_before)
+            )
+        return claimed
+
+    async def advance_sync(self, cursor: SyncCursor, to: datetime, seen: int) -> bool:
+        held = self.cursors.get((cursor.tenant_id, cursor.marketplace))
+        if held is None or held.status != "ACTIVE" or held.updated_before != cursor.updated_before:
+            return False
+        held.updated_before, held.last_error = to, None
+        held.runs, held.seen = held.runs + 1, held.seen + seen
+        return True
+
+    async def note_sync_error(
+        self, tenant_id: str, marketplace: str, error: str, *, stop: bool
+    ) -> None:
+        if held := self.cursors.get((tenant_id, marketplace)):
+            held.last_error = error
+            held.status = "STOPPED" if stop else held.status
+
+    async def stop_sync(self, tenant_id: str, reason: str) -> None:
+        for (tenant, _), held in self.cursors.items():
+            if tenant == tenant_id:
+                held.status, held.last_error = "STOPPED", reason
+
+
+class FakeOrderSource:
+    """A marketplace's orders API in memory: each tenant's seller's orders, listed oldest
+    first a page at a time (the token is opaque), the window closed at ``now`` (the
+    source's cursor). ``failures`` are raised by the next calls, one each."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.sellers: dict[str, dict[str, OrderRow]] = {}  # tenant -> order id -> order
+        self.now = now
+        self.failures: list[SourceError] = []
+        self.windows: list[OrderWindow] = []  # the windows asked for, in order
+        self.asked: list[str] = []  # the orders asked for one by one
+        self.gives_cursor = True  # False: pages without the source's cursor
+
+    def add(self, tenant_id: str, *rows: OrderRow) -> None:
+        self.sellers.setdefault(tenant_id, {}).update({r.external_order_id: r for r in rows})
+
+    def _seller(self, tenant_id: str) -> dict[str, OrderRow]:
+        if self.failures:
+            raise self.failures.pop(0)
+        if tenant_id not in self.sellers:
+            raise SourceRefused(f"no credentials for tenant {tenant_id}")
+        return self.sellers[tenant_id]
+
+    async def orders_in_window(self, tenant_id: str, window: OrderWindow) -> SourcePage:
+        self.windows.append(window)
+        orders = self._seller(tenant_id)
+        by_update = window.updated_after is not None
+        end = window.created_before or self.now
+
+        def moment(row: OrderRow) -> datetime:
+            return row.amazon_updated_at if by_update else row.order_date
+
+        start = window.updated_after if by_update else window.created_after
+        listed = sorted(
+            (
+                r
+                for r in orders.values()
+                if (start is None or moment(r) >= start) and moment(r) < end
+            ),
+            key=lambda r: (moment(r), r.external_order_id),
+        )
+        try:
+            offset = int(window.page_token or 0)
+        except ValueError:
+            raise QueryRefused(f"invalid page token {window.page_token!r}") from None
+        page = listed[offset : offset + window.page_size]
+        more = offset + window.page_size < len(listed)
+        return SourcePage(
+            orders=page,
+            next_token=str(offset + window.page_size) if more else None,
+            created_before=end if self.gives_cursor and not by_update else None,
+            updated_before=end if self.gives_cursor and by_update else None,
+        )
+
+    async def order(self, tenant_id: str, order_id: str) -> OrderRow:
+        self.asked.append(order_id)
+        found = self._seller(tenant_id).get(order_id)
+        if found is None:
+            raise NotFound(f"no order {order_id} for this seller")
+        return found
+
+    async def orders_by_ids(self, tenant_id: str, order_ids: Sequence[str]) -> FetchedOrders:
+        return await each_order(self.order, tenant_id, order_ids)
+
+
 @dataclass
 class FakeOrders:
     notifications: InMemoryNotificationStore
     units: InMemoryUnitOfWork[NotificationStore]
     jobs: InMemoryJobStore
     marketplaces: InMemoryMarketplaces
+    orders: InMemoryOrderStore
+    order_units: InMemoryUnitOfWork[OrderStore]
+    source: FakeOrderSource
     ports: OrdersPorts
 
 
 def fake_orders() -> FakeOrders:
     store = InMemoryNotificationStore()
     units: InMemoryUnitOfWork[NotificationStore] = InMemoryUnitOfWork(store)
-    jobs, marketplaces = InMemoryJobStore(), InMemoryMarketplaces()
+    orders = InMemoryOrderStore(clock=lambda: NOW)
+    jobs, marketplaces = orders, InMemoryMarketplaces()
+    order_units: InMemoryUnitOfWork[OrderStore] = InMemoryUnitOfWork(orders)
+    source = FakeOrderSource()
     backfill = BackfillPorts(jobs, marketplaces, clock=lambda: NOW, lease_seconds=120.0)
-    ports = OrdersPorts(notification_units=units, backfill=backfill, clock=lambda: NOW)
-    return FakeOrders(store, units, jobs, marketplaces, ports)
+    sync = SyncPorts(orders, order_units, source, page_size=100, interval_seconds=900.0)
+    ports = OrdersPorts(
+        notification_units=units, backfill=backfill, sync=sync, orders=orders,
+        order_units=order_units, source=source, clock=lambda: NOW,
+    )  # fmt: skip
+    return FakeOrders(store, units, jobs, marketplaces, orders, order_units, source, ports)

@@ -1,23 +1,94 @@
-"""What orders' use cases on ports need: the notifications' store and units of work on it,
-the backfill jobs' store, the sellers' marketplaces, a clock.
+"""What orders' use cases on ports need: the stores and units of work on them (whose
+``emit`` is the publisher: events go to the outbox with the unit's rows), the order source
+(a marketplace's orders API), the sellers' marketplaces, a clock.
 
-``bootstrap.py`` assembles the PostgreSQL adapters (``notifications/notification_store.py``);
-the unit tests give in-memory fakes, held to the adapters by a shared contract test
-(``tests/test_notification_store_contract.py``).
+``bootstrap.py`` assembles the PostgreSQL adapters (``store.py``, ``backfill/store.py``,
+``notifications/notification_store.py``) and the marketplace's (``adapters.py``); the unit
+tests give in-memory fakes, held to the adapters by shared contract tests
+(``tests/test_*_contract.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
-from keybuzz_orders.backfill.jobs import JobView
+from keybuzz_orders.backfill.jobs import JobCounts, JobView
 from keybuzz_orders.domain import OrderRow
+from keybuzz_orders.order_source import OrderListing, OrderSource
+
+Clock = Callable[[], datetime]
+
+
+class Publisher(Protocol):
+    """Events to publish: a unit of work's ``emit``, written to the outbox with its rows
+    and published once it commits (none if the block raises)."""
+
+    def emit(self, event: Event) -> None: ...
+
+
+# --- the orders' store --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncCursor:
+    """A tenant's incremental sync: the source's cursor, complete up to ``updated_before``."""
+
+    tenant_id: str
+    marketplace: str
+    marketplace_id: str
+    updated_before: datetime
+
+
+class OrderStore(Protocol):
+    """The orders, and the incremental sync's cursors."""
+
+    async def upsert_orders(
+        self, tenant_id: str, marketplace: str, rows: Sequence[OrderRow], *, partial: bool = False
+    ) -> JobCounts:
+        """What storing ``rows`` did (orders, created/updated/unchanged, cancelled, items).
+        An order changes only when something changed and the snapshot is not older;
+        ``partial`` rows (no buyer, no packages) never erase a full read's data."""
+        ...
+
+    async def known_order_ids(
+        self, tenant_id: str, marketplace: str, order_ids: Collection[str]
+    ) -> set[str]:
+        """Those held with a full read (a partial row lacks the buyer and the packages)."""
+        ...
+
+    async def start_sync(
+        self, tenant_id: str, marketplace: str, marketplace_id: str, cursor: datetime
+    ) -> None:
+        """A completed backfill hands over: the next round is one interval away."""
+        ...
+
+    async def claim_due_syncs(
+        self, interval_seconds: float, tenant_id: str | None = None
+    ) -> list[SyncCursor]:
+        """Active cursors whose last round is older than the interval (or ``tenant_id``'s
+        at once), claimed for a round; never a tenant whose backfill runs."""
+        ...
+
+    async def advance_sync(self, cursor: SyncCursor, to: datetime, seen: int) -> bool:
+        """False when another round moved it first."""
+        ...
+
+    async def note_sync_error(
+        self, tenant_id: str, marketplace: str, error: str, *, stop: bool
+    ) -> None: ...
+
+    async def stop_sync(self, tenant_id: str, reason: str) -> None: ...
+
+
+OrderUnit = StoreUnit[OrderStore]
+OrderUnits = Callable[[], AbstractAsyncContextManager[OrderUnit]]
 
 
 class NotificationStore(Protocol):
@@ -85,8 +156,17 @@ class Marketplaces(Protocol):
 class BackfillPorts:
     jobs: JobStore
     marketplaces: Marketplaces
-    clock: Callable[[], datetime]
+    clock: Clock
     lease_seconds: float
+
+
+@dataclass(frozen=True)
+class SyncPorts:
+    orders: OrderStore  # outside a unit: one statement each
+    units: OrderUnits
+    source: OrderListing
+    page_size: int
+    interval_seconds: float
 
 
 @dataclass(frozen=True)
@@ -95,4 +175,8 @@ class OrdersPorts:
 
     notification_units: Callable[[], AbstractAsyncContextManager[NotificationUnit]]
     backfill: BackfillPorts
-    clock: Callable[[], datetime]
+    sync: SyncPorts
+    orders: OrderStore
+    order_units: OrderUnits
+    source: OrderSource
+    clock: Clock

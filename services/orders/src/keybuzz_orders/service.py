@@ -29,11 +29,11 @@ async def _provide(runtime: Runtime[Any]) -> None:
         initial_backoff=settings.spapi_backoff_seconds,
     )
     runtime.provide(spapi)
-    ports = bootstrap.assemble(runtime)
+    ports = bootstrap.assemble(runtime, spapi)
     runtime.provide(OrderMessaging(runtime.pool, MessagingClient(spapi)))
     runtime.provide(Backfills(runtime, spapi, ports.backfill))
-    runtime.provide(OrderSync(runtime, spapi))
-    runtime.provide(OrderContext(runtime, spapi))
+    runtime.provide(OrderSync(ports.sync))
+    runtime.provide(OrderContext(ports.orders, ports.order_units, ports.source))
     await notifications.provide(runtime, spapi, ports)  # ORDER_CHANGE over SQS, when configured
 
 

@@ -1,0 +1,151 @@
+"""The order source, one contract for two adapters: the fake of the unit tier
+(``orders_fakes.FakeOrderSource``) and the SP-API adapter (``adapters.SpApiOrderSource``)
+on an Amazon sandbox of its own, over HTTP. A window read page by page, one order, orders
+by id, and the failures as the port names them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_devstack import infra
+from keybuzz_orders.adapters import SpApiOrderSource
+from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
+from keybuzz_orders.order_source import (
+    NotFound,
+    OrderSource,
+    OrderWindow,
+    QueryRefused,
+    SourcePage,
+    SourceRefused,
+    SourceUnavailable,
+)
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.testing import running_sandbox
+from keybuzz_shared.amazon import LwaClient, SpApiClient, TokenService
+from keybuzz_shared.errors import is_outage
+from keybuzz_shared.vault import VaultClient
+from orders_fakes import NOW, FakeOrderSource
+from orders_testkit import FR, connect_directly
+
+APP_SOURCE = "orders-source-contract"
+UNKNOWN = "999-0000000-0000000"
+PAGE = 25  # a few pages of the sandbox seller's ~90 orders, within the burst
+
+
+@dataclass
+class Contract:
+    source: OrderSource
+    tenant: str
+    now: datetime  # the source's present
+    outage: Callable[[], Awaitable[None]]  # the next call finds the source down
+
+
+@pytest.fixture(scope="module")
+async def amazon(stack: Any) -> AsyncIterator[tuple[str, str]]:
+    async with running_sandbox(SandboxConfig()) as sandbox:
+        yield sandbox, await connect_directly(stack, sandbox, APP_SOURCE)
+
+
+@pytest.fixture(params=["fake", "spapi"])
+async def contract(
+    request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
+) -> AsyncIterator[Contract]:
+    if request.param == "fake":
+        fake = FakeOrderSource()
+        fake.add("t-shop", *(_order(n) for n in range(40)))
+
+        async def fake_outage() -> None:
+            fake.failures.append(SourceUnavailable("SP-API searchOrders answered 503"))
+
+        yield Contract(fake, "t-shop", NOW, fake_outage)
+        return
+    sandbox, tenant = amazon
+    vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    tokens = TokenService(vault, LwaClient(f"{sandbox}/auth/o2/token"), app_source=APP_SOURCE)
+    spapi = SpApiClient(tokens, endpoint=sandbox, initial_backoff=0.01, attempts=2)
+    admin = httpx.AsyncClient(base_url=sandbox, timeout=10)
+    # Each scenario within searchOrders' burst (20), the sandbox's buckets full again.
+    assert (await admin.post("/_sandbox/ratelimits/reset")).status_code in (200, 201, 204)
+
+    async def outage() -> None:
+        faults = {"failNext": 2, "failStatus": 503, "operations": ["searchOrders"]}
+        assert (await admin.put("/_sandbox/faults", json=faults)).status_code == 200
+
+    yield Contract(SpApiOrderSource(spapi), tenant, datetime.now(UTC), outage)
+    await admin.delete("/_sandbox/faults")
+    await admin.aclose()
+    await spapi.aclose()
+
+
+def _order(n: int) -> OrderRow:
+    at = NOW - timedelta(days=60 - n)
+    item = ItemRow(
+        external_item_id=f"item-{n}", sku=f"SKU-{n}", asin="B0TEST", title="Mug", quantity=1,
+        unit_price=None, currency=None,
+    )  # fmt: skip
+    return new_order_row(
+        f"407-0000000-{n:07d}", OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
+        order_date=at, amazon_updated_at=at + timedelta(hours=1), items=[item],
+    )  # fmt: skip
+
+
+async def _all_pages(contract: Contract, window: OrderWindow) -> list[SourcePage]:
+    pages = [await contract.source.orders_in_window(contract.tenant, window)]
+    while pages[-1].next_token is not None:
+        window = dataclasses.replace(window, page_token=pages[-1].next_token)
+        pages.append(await contract.source.orders_in_window(contract.tenant, window))
+    return pages
+
+
+async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_ends(
+    contract: Contract,
+) -> None:
+    start = contract.now - timedelta(days=90)
+    pages = await _all_pages(contract, OrderWindow(FR, created_after=start, page_size=PAGE))
+    orders = [o for page in pages for o in page.orders]
+    assert len(pages) > 1 and all(len(page.orders) <= PAGE for page in pages)
+    assert len({o.external_order_id for o in orders}) == len(orders) > PAGE
+    assert all(o.order_date >= start and o.items for o in orders)
+    end = pages[-1].created_before  # the source's cursor, not our clock
+    assert end is not None and max(o.order_date for o in orders) <= end
+    updated = await _all_pages(contract, OrderWindow(FR, updated_after=start, page_size=50))
+    assert updated[-1].updated_before is not None
+    assert all(o.amazon_updated_at >= start for page in updated for o in page.orders)
+
+
+async def test_one_order_and_orders_by_id(contract: Contract) -> None:
+    window = OrderWindow(FR, created_after=contract.now - timedelta(days=90), page_size=2)
+    first = (await contract.source.orders_in_window(contract.tenant, window)).orders[0]
+    found = await contract.source.order(contract.tenant, first.external_order_id)
+    assert found.external_order_id == first.external_order_id and found.items
+    assert found.order_status is first.order_status
+    with pytest.raises(NotFound):
+        await contract.source.order(contract.tenant, UNKNOWN)
+    fetched = await contract.source.orders_by_ids(
+        contract.tenant, [first.external_order_id, UNKNOWN]
+    )
+    assert [o.external_order_id for o in fetched.orders] == [first.external_order_id]
+    assert list(fetched.refused) == [UNKNOWN]
+
+
+async def test_failures_are_the_port_s(contract: Contract) -> None:
+    window = OrderWindow(FR, created_after=contract.now - timedelta(days=90), page_size=2)
+    with pytest.raises(SourceRefused) as refused:  # a tenant without credentials
+        await contract.source.orders_in_window("t-never-connected", window)
+    assert not is_outage(refused.value)
+    with pytest.raises(QueryRefused):  # a page token the source never gave
+        await contract.source.orders_in_window(
+            contract.tenant, dataclasses.replace(window, page_token="not-a-token")
+        )
+    await contract.outage()
+    with pytest.raises(SourceUnavailable) as down:
+        await contract.source.orders_in_window(contract.tenant, window)
+    assert is_outage(down.value)
+    # Once the source is back, the same window reads again.
+    assert (await contract.source.orders_in_window(contract.tenant, window)).orders
