@@ -19,6 +19,8 @@ ON_PORTS = {
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",
         "backfill/starting.py",
+        "backfill/backfill.py",
+        "backfill/report_strategy.py",
         "sync.py",
         "order_context.py",
     ],

@@ -5,38 +5,67 @@ contract tests that run the same scenarios on both: ``test_notification_store_co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
-from keybuzz_orders.backfill.jobs import JobCounts, JobView
+from keybuzz_orders.backfill.jobs import (
+    ORDERS_V0,
+    REPORT,
+    JobCounts,
+    JobView,
+    PageProgress,
+    ReportState,
+    ReportWindow,
+)
 from keybuzz_orders.domain import ItemRow, OrderRow, supersedes
 from keybuzz_orders.order_source import (
     FetchedOrders,
     NotFound,
     OrderWindow,
     QueryRefused,
+    ReportOrders,
+    ReportStage,
+    ReportStatus,
     SourceError,
     SourcePage,
     SourceRefused,
+    UnreadableOrder,
     each_order,
 )
 from keybuzz_orders.ports import (
     BackfillPorts,
+    BackfillStore,
     NotificationStore,
     OrdersPorts,
     OrderStore,
     SyncCursor,
     SyncPorts,
 )
+from keybuzz_orders.settings import OrdersSettings
 from keybuzz_shared.amazon import CredentialsMissing
+from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.vault import tenant_credentials_path
 
 S = TypeVar("S", bound=msgspec.Struct)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def job_view(**fields: Any) -> JobView:
+    """A job as the store returns it, fresh from its start (``fields`` replace defaults)."""
+    defaults: dict[str, Any] = {
+        "job_id": "job-1", "tenant_id": "t-shop", "marketplace": AMAZON,
+        "marketplace_id": "A13V1IB3VIYZZH", "status": "RUNNING", "owner": "me",
+        "pagination_token": None, "tail_after": None, "trigger": "http", "days": 90,
+        "created_after": "2026-08-25T09:30:15Z", "created_before": None,
+        "newest_order_at": None, "last_error": None, "reason": None, "started_at": NOW,
+        "updated_at": NOW, "finished_at": None, "strategy": None, "strategy_reason": None,
+        "phase": None, "report_windows": None, "counts": JobCounts(),
+    }  # fmt: skip
+    return JobView(**(defaults | fields))
 
 
 @dataclass
@@ -110,9 +139,11 @@ def _replace(struct: S, **changes: object) -> S:
 class InMemoryJobStore:
     """Jobs by id, with the table's two rules: one RUNNING job per tenant, one job per event."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.jobs: dict[str, JobView] = {}
         self.events: dict[str, str] = {}  # source event id -> job id
+        self.leases: dict[str, datetime] = {}  # a running job's owner holds it until then
+        self.now = clock or (lambda: datetime.now(UTC))
 
     async def job_for_event(self, event_id: str) -> JobView | None:
         job_id = self.events.get(event_id)
@@ -139,13 +170,12 @@ class InMemoryJobStore:
     ) -> JobView | None:
         if await self.running_job(tenant_id) or (source_event_id in self.events):
             return None
-        job = JobView(
-            job_id=f"job-{len(self.jobs) + 1}", tenant_id=tenant_id, status="RUNNING",
-            trigger=trigger, days=days, created_after=created_after, created_before=None,
-            newest_order_at=None, last_error=None, reason=None, started_at=NOW, updated_at=NOW,
-            finished_at=None, strategy=None, strategy_reason=None, phase=None,
-            report_windows=None, counts=JobCounts(),
+        job = job_view(
+            job_id=f"job-{len(self.jobs) + 1}", tenant_id=tenant_id, marketplace=marketplace,
+            marketplace_id=marketplace_id, owner=owner, trigger=trigger, days=days,
+            created_after=created_after,
         )  # fmt: skip
+        self.leases[job.job_id] = self.now() + timedelta(seconds=lease_seconds)
         self.jobs[job.job_id] = job
         if source_event_id:
             self.events[source_event_id] = job.job_id
@@ -153,6 +183,110 @@ class InMemoryJobStore:
 
     def end(self, job_id: str, status: str) -> None:
         self.jobs[job_id] = _replace(self.jobs[job_id], status=status)
+
+    async def get_job(self, job_id: str) -> JobView | None:
+        return self.jobs.get(job_id)
+
+    def _ours(self, job_id: str, owner: str | None) -> JobView | None:
+        job = self.jobs.get(job_id)
+        if job is None or job.status != "RUNNING" or (owner is not None and job.owner != owner):
+            return None
+        return job
+
+    def _save(self, job: JobView, lease_seconds: float | None = None, **changes: Any) -> JobView:
+        self.jobs[job.job_id] = saved = _replace(job, updated_at=self.now(), **changes)
+        if lease_seconds is not None:
+            self.leases[job.job_id] = self.now() + timedelta(seconds=lease_seconds)
+        return saved
+
+    def _progress(self, job: JobView, p: PageProgress) -> dict[str, Any]:
+        newest = max((t for t in (job.newest_order_at, p.newest_order_at) if t), default=None)
+        return {
+            "counts": job.counts + p.counts, "newest_order_at": newest, "last_error": None,
+            "created_before": p.created_before or job.created_before,
+        }  # fmt: skip
+
+    async def checkpoint_job(
+        self,
+        job_id: str,
+        owner: str,
+        p: PageProgress,
+        lease_seconds: float,
+        strategy: tuple[str, str] | None = None,
+    ) -> JobView | None:
+        if (job := self._ours(job_id, owner)) is None:
+            return None
+        done = p.next_token is None
+        return self._save(
+            job, lease_seconds, **self._progress(job, p), pagination_token=p.next_token,
+            status="COMPLETED" if done else job.status, finished_at=self.now() if done else None,
+            owner=None if done else job.owner,
+            strategy=strategy[0] if strategy else job.strategy,
+            strategy_reason=strategy[1] if strategy else job.strategy_reason,
+        )  # fmt: skip
+
+    async def advance_job(
+        self, job_id: str, owner: str, p: PageProgress, state: ReportState, lease_seconds: float
+    ) -> JobView | None:
+        if (job := self._ours(job_id, owner)) is None:
+            return None
+        windows = state.windows if state.windows is not None else job.report_windows
+        if state.window is not None:
+            index, window = state.window
+            windows = [*(job.report_windows or [])]
+            windows[index] = msgspec.convert(msgspec.to_builtins(window), type(window))
+        elif windows is not None:  # stored as JSON: a copy, never the caller's objects
+            windows = msgspec.convert(msgspec.to_builtins(windows), list[ReportWindow])
+        return self._save(
+            job, lease_seconds, **self._progress(job, p), strategy=REPORT,
+            pagination_token=None, report_windows=windows, phase=state.phase or job.phase,
+            tail_after=state.tail_after or job.tail_after,
+            strategy_reason=state.strategy_reason or job.strategy_reason,
+        )  # fmt: skip
+
+    async def restart_window(self, job_id: str, owner: str) -> None:
+        if job := self._ours(job_id, owner):
+            self._save(job, pagination_token=None)
+
+    async def switch_to_orders_v0(self, job_id: str, owner: str, reason: str) -> None:
+        if job := self._ours(job_id, owner):
+            self._save(job, strategy=ORDERS_V0, strategy_reason=reason, pagination_token=None)
+
+    async def note_error(self, job_id: str, owner: str, error: str, waits: int) -> None:
+        if job := self._ours(job_id, owner):
+            counts = job.counts.but(rate_limit_waits=job.counts.rate_limit_waits + waits)
+            self._save(job, last_error=error, counts=counts)
+
+    async def end_job(
+        self, job_id: str, status: str, reason: str, owner: str | None
+    ) -> JobView | None:
+        if (job := self._ours(job_id, owner)) is None:
+            return None
+        return self._save(job, status=status, reason=reason, finished_at=self.now(), owner=None)
+
+    async def claim_orphans(self, owner: str, lease_seconds: float) -> list[str]:
+        now, claimed = self.now(), []
+        for job in list(self.jobs.values()):
+            lease = self.leases.get(job.job_id)
+            if job.status == "RUNNING" and (job.owner is None or lease is None or lease < now):
+                self._save(job, lease_seconds, owner=owner)
+                claimed.append(job.job_id)
+        return claimed
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> None:
+        for job in self.jobs.values():
+            if job.owner == owner and job.status == "RUNNING":
+                self.leases[job.job_id] = self.now() + timedelta(seconds=lease_seconds)
+
+    async def release_jobs(self, owner: str) -> None:
+        for job in list(self.jobs.values()):
+            if job.owner == owner and job.status == "RUNNING":
+                self._save(job, owner=None)
+                self.leases.pop(job.job_id, None)
+
+    async def running_jobs_of(self, tenant_id: str) -> list[str]:
+        return [j.job_id for j in self.jobs.values() if j.tenant_id == tenant_id
+                and j.status == "RUNNING"]  # fmt: skip
 
 
 class InMemoryMarketplaces:
@@ -203,10 +337,9 @@ class InMemoryOrderStore(InMemoryJobStore):
     restores them together, as a transaction does (a tenant's running job holds its sync)."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__()
+        super().__init__(clock)
         self.orders: dict[tuple[str, str, str], StoredOrder] = {}
         self.cursors: dict[tuple[str, str], HeldCursor] = {}
-        self.clock = clock or (lambda: datetime.now(UTC))
 
     async def upsert_orders(
         self, tenant_id: str, marketplace: str, rows: Sequence[OrderRow], *, partial: bool = False
@@ -253,13 +386,13 @@ class InMemoryOrderStore(InMemoryJobStore):
         held = self.cursors.get((tenant_id, marketplace))
         runs, seen = (held.runs, held.seen) if held else (0, 0)
         self.cursors[(tenant_id, marketplace)] = HeldCursor(
-            marketplace_id, cursor, last_run_at=self.clock(), runs=runs, seen=seen
+            marketplace_id, cursor, last_run_at=self.now(), runs=runs, seen=seen
         )
 
     async def claim_due_syncs(
         self, interval_seconds: float, tenant_id: str | None = None
     ) -> list[SyncCursor]:
-        now, claimed = self.clock(), []
+        now, claimed = self.now(), []
         due_before = now - timedelta(seconds=interval_seconds)
         for (tenant, marketplace), held in self.cursors.items():
             if held.status != "ACTIVE" or await self.running_job(tenant):
@@ -301,9 +434,10 @@ class FakeOrderSource:
     first a page at a time (the token is opaque), the window closed at ``now`` (the
     source's cursor). ``failures`` are raised by the next calls, one each."""
 
-    def __init__(self, now: datetime = NOW) -> None:
+    def __init__(self, now: datetime = NOW, *, partial: bool = False) -> None:
         self.sellers: dict[str, dict[str, OrderRow]] = {}  # tenant -> order id -> order
         self.now = now
+        self.partial = partial  # its rows lack the buyer and packages (Orders v0's)
         self.failures: list[SourceError] = []
         self.windows: list[OrderWindow] = []  # the windows asked for, in order
         self.asked: list[str] = []  # the orders asked for one by one
@@ -348,6 +482,7 @@ class FakeOrderSource:
             next_token=str(offset + window.page_size) if more else None,
             created_before=end if self.gives_cursor and not by_update else None,
             updated_before=end if self.gives_cursor and by_update else None,
+            partial=self.partial,
         )
 
     async def order(self, tenant_id: str, order_id: str) -> OrderRow:
@@ -362,6 +497,63 @@ class FakeOrderSource:
 
 
 @dataclass
+class HeldReport:
+    tenant_id: str
+    start: datetime
+    end: datetime
+    polls: int = 0
+
+
+class FakeOrderReports:
+    """Order reports in memory over a ``FakeOrderSource``'s orders: a report is DONE once
+    polled ``polls_until_done`` times (``outcome`` FAILED: the source gives up; PENDING:
+    it never finishes); its document lists the window's orders oldest first, as partial
+    rows, with ``unreadable`` ids among them."""
+
+    def __init__(self, source: FakeOrderSource) -> None:
+        self.source = source
+        self.reports: dict[str, HeldReport] = {}
+        self.polls_until_done = 1
+        self.outcome = ReportStage.DONE
+        self.unreadable: set[str] = set()
+
+    async def request(
+        self, tenant_id: str, marketplace_id: str, start: datetime, end: datetime
+    ) -> tuple[str, int]:
+        report_id = f"report-{len(self.reports) + 1}"
+        self.reports[report_id] = HeldReport(tenant_id, start, end)
+        return report_id, 0
+
+    async def status(self, tenant_id: str, report_id: str) -> ReportStatus:
+        report = self.reports.get(report_id)
+        if report is None or report.tenant_id != tenant_id:
+            raise NotFound(f"no report {report_id}")
+        report.polls += 1
+        if self.outcome is ReportStage.FAILED:
+            return ReportStatus(ReportStage.FAILED, "FATAL")
+        if self.outcome is ReportStage.PENDING or report.polls < self.polls_until_done:
+            return ReportStatus(ReportStage.PENDING, "IN_PROGRESS")
+        return ReportStatus(ReportStage.DONE, "DONE", document_id=f"doc-{report_id}")
+
+    async def orders(self, tenant_id: str, document_id: str, marketplace_id: str) -> ReportOrders:
+        report = self.reports[document_id.removeprefix("doc-")]
+        rows = sorted(
+            (r for r in self.source.sellers.get(tenant_id, {}).values()
+             if report.start <= r.order_date < report.end),
+            key=lambda r: (r.order_date, r.external_order_id),
+        )  # fmt: skip
+
+        async def each() -> AsyncIterator[OrderRow | UnreadableOrder]:
+            for row in rows:
+                if row.external_order_id in self.unreadable:
+                    yield UnreadableOrder(row.external_order_id, "unreadable line")
+                else:
+                    yield _replace(row, customer_name=None, customer_email=None)
+
+        return ReportOrders(each())
+
+
+@dataclass
 class FakeOrders:
     notifications: InMemoryNotificationStore
     units: InMemoryUnitOfWork[NotificationStore]
@@ -370,6 +562,8 @@ class FakeOrders:
     orders: InMemoryOrderStore
     order_units: InMemoryUnitOfWork[OrderStore]
     source: FakeOrderSource
+    fallback: FakeOrderSource
+    reports: FakeOrderReports
     ports: OrdersPorts
 
 
@@ -379,11 +573,18 @@ def fake_orders() -> FakeOrders:
     orders = InMemoryOrderStore(clock=lambda: NOW)
     jobs, marketplaces = orders, InMemoryMarketplaces()
     order_units: InMemoryUnitOfWork[OrderStore] = InMemoryUnitOfWork(orders)
-    source = FakeOrderSource()
-    backfill = BackfillPorts(jobs, marketplaces, clock=lambda: NOW, lease_seconds=120.0)
+    source, fallback = FakeOrderSource(), FakeOrderSource(partial=True)
+    reports = FakeOrderReports(source)
+    backfill_units: InMemoryUnitOfWork[BackfillStore] = InMemoryUnitOfWork(orders)
+    backfill = BackfillPorts(
+        jobs, marketplaces, clock=lambda: NOW, lease_seconds=120.0, units=backfill_units,
+        source=source, fallback=fallback, reports=reports, settings=OrdersSettings(),
+    )  # fmt: skip
     sync = SyncPorts(orders, order_units, source, page_size=100, interval_seconds=900.0)
     ports = OrdersPorts(
         notification_units=units, backfill=backfill, sync=sync, orders=orders,
         order_units=order_units, source=source, clock=lambda: NOW,
     )  # fmt: skip
-    return FakeOrders(store, units, jobs, marketplaces, orders, order_units, source, ports)
+    return FakeOrders(
+        store, units, jobs, marketplaces, orders, order_units, source, fallback, reports, ports
+    )

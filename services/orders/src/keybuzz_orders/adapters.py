@@ -6,7 +6,7 @@ become the port's (``order_source.SourceError``): an outage stays an outage."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 
 from keybuzz_shared.amazon import (
@@ -17,18 +17,29 @@ from keybuzz_shared.amazon import (
     SpApiInvalidInput,
     load_tenant_credentials,
 )
+from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
+from keybuzz_shared.amazon.reports import FAILED_STATUSES, ORDERS_BY_ORDER_DATE, ReportsClient
 from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
 from keybuzz_shared.amazon.times import amazon_time
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.vault import VaultClient
 
-from keybuzz_orders.domain import OrderRow, order_row
+from keybuzz_orders.domain import (
+    OrderRow,
+    ReportLineError,
+    order_row,
+    report_order_row,
+    v0_order_row,
+)
 from keybuzz_orders.order_source import (
     AccessDenied,
     FetchedOrders,
     NotFound,
     OrderWindow,
     QueryRefused,
+    ReportOrders,
+    ReportStage,
+    ReportStatus,
     SourceError,
     SourcePage,
     SourceRefused,
@@ -41,15 +52,17 @@ from keybuzz_orders.order_source import (
 def source_error(exc: AmazonAuthError | SpApiError) -> SourceError:
     """Amazon's failure as the port's: its message (never a secret), its kind."""
     message = str(exc)
+    code = f"HTTP {exc.status} {exc.code}" if isinstance(exc, SpApiError) else type(exc).__name__
+    kind: type[SourceError] = SourceRefused  # credentials missing or revoked, another refusal
     if is_outage(exc):  # SP-API or LWA down, throttled past the retries
-        return SourceUnavailable(message)
-    if isinstance(exc, SpApiAccessDenied):
-        return AccessDenied(message)
-    if isinstance(exc, SpApiNotFound):
-        return NotFound(message)
-    if isinstance(exc, SpApiInvalidInput):
-        return QueryRefused(message)
-    return SourceRefused(message)  # credentials missing or revoked, another refusal
+        kind = SourceUnavailable
+    elif isinstance(exc, SpApiAccessDenied):
+        kind = AccessDenied
+    elif isinstance(exc, SpApiNotFound):
+        kind = NotFound
+    elif isinstance(exc, SpApiInvalidInput):
+        kind = QueryRefused
+    return kind(message, code)
 
 
 @contextlib.contextmanager
@@ -99,6 +112,99 @@ class SpApiOrderSource:
     async def orders_by_ids(self, tenant_id: str, order_ids: Sequence[str]) -> FetchedOrders:
         """``getOrder`` each (searchOrders takes no ids), at its rate."""
         return await each_order(self.order, tenant_id, order_ids)
+
+
+class OrdersV0Listing:
+    """``OrderListing`` on Orders v0, for a seller whose searchOrders is refused to us:
+    ``getOrders`` pages, then each order's items (``getOrderItems``: v0 has none inline).
+    Its rows are partial (no buyer, no packages)."""
+
+    def __init__(self, spapi: SpApiClient) -> None:
+        self.v0 = OrdersV0Client(spapi)
+
+    async def orders_in_window(self, tenant_id: str, window: OrderWindow) -> SourcePage:
+        assert window.created_after is not None  # v0 lists by creation only
+        with amazon_failures():
+            page = await self.v0.get_orders(
+                tenant_id,
+                window.marketplace_id,
+                amazon_time(window.created_after),
+                next_token=window.page_token,
+                max_results=window.page_size,
+            )
+            waits, rows = page.rate_limit_waits, []
+            for order in page.orders:
+                items = await self.v0.get_order_items(tenant_id, order.AmazonOrderId)
+                waits += items.rate_limit_waits
+                rows.append(v0_order_row(order, items.items))
+        return SourcePage(
+            orders=rows,
+            next_token=page.next_token,
+            created_before=page.created_before,
+            unreadable=[UnreadableOrder(u.order_id, u.reason) for u in page.unreadable],
+            rate_limit_waits=waits,
+            partial=True,
+        )
+
+
+class SpApiOrderReports:
+    """``OrderReports`` on the Reports API: one order report per window
+    (``GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL``), its lines grouped by order."""
+
+    def __init__(self, spapi: SpApiClient) -> None:
+        self.reports = ReportsClient(spapi)
+
+    async def request(
+        self, tenant_id: str, marketplace_id: str, start: datetime, end: datetime
+    ) -> tuple[str, int]:
+        with amazon_failures():
+            reply = await self.reports.create_report(
+                tenant_id, ORDERS_BY_ORDER_DATE, [marketplace_id], start, end
+            )
+        return reply.value, reply.rate_limit_waits
+
+    async def status(self, tenant_id: str, report_id: str) -> ReportStatus:
+        with amazon_failures():
+            reply = await self.reports.get_report(tenant_id, report_id)
+        report = reply.value
+        stage = ReportStage.PENDING
+        if report.processing_status == "DONE" and report.report_document_id:
+            stage = ReportStage.DONE
+        elif report.processing_status in FAILED_STATUSES:
+            stage = ReportStage.FAILED
+        return ReportStatus(
+            stage, report.processing_status, report.report_document_id, reply.rate_limit_waits
+        )
+
+    async def orders(self, tenant_id: str, document_id: str, marketplace_id: str) -> ReportOrders:
+        with amazon_failures():
+            reply = await self.reports.get_report_document(tenant_id, document_id)
+        lines = self.reports.rows(reply.value)
+        return ReportOrders(_report_rows(lines, marketplace_id), reply.rate_limit_waits)
+
+
+async def _report_rows(
+    lines: AsyncIterator[dict[str, str]], marketplace_id: str
+) -> AsyncIterator[OrderRow | UnreadableOrder]:
+    async for order_lines in _orders_of(lines):
+        try:
+            yield report_order_row(order_lines, marketplace_id)
+        except (ReportLineError, ValueError) as exc:
+            yield UnreadableOrder(order_lines[0].get("amazon-order-id"), str(exc)[:200])
+
+
+async def _orders_of(
+    rows: AsyncIterator[dict[str, str]],
+) -> AsyncIterator[list[dict[str, str]]]:
+    """Item lines grouped by order: Amazon writes an order's lines one after another."""
+    current: list[dict[str, str]] = []
+    async for row in rows:
+        if current and row.get("amazon-order-id") != current[0].get("amazon-order-id"):
+            yield current
+            current = []
+        current.append(row)
+    if current:
+        yield current
 
 
 class VaultMarketplaces:

@@ -11,8 +11,13 @@ from keybuzz_shared.amazon import SpApiClient
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
-from keybuzz_orders.adapters import SpApiOrderSource, VaultMarketplaces
-from keybuzz_orders.backfill.store import PostgresJobStore
+from keybuzz_orders.adapters import (
+    OrdersV0Listing,
+    SpApiOrderReports,
+    SpApiOrderSource,
+    VaultMarketplaces,
+)
+from keybuzz_orders.backfill.store import PostgresBackfillStore, PostgresJobStore
 from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
 from keybuzz_orders.ports import BackfillPorts, OrdersPorts, OrderUnits, SyncPorts
 from keybuzz_orders.settings import OrdersSettings
@@ -36,6 +41,11 @@ def assemble(runtime: Runtime[Any], spapi: SpApiClient) -> OrdersPorts:
             marketplaces=VaultMarketplaces(runtime.vault),
             clock=clock,
             lease_seconds=settings.backfill_lease_seconds,
+            units=store_unit_of_work(runtime.unit_of_work, PostgresBackfillStore),
+            source=source,
+            fallback=OrdersV0Listing(spapi),
+            reports=SpApiOrderReports(spapi),
+            settings=settings,
         ),
         sync=SyncPorts(
             orders=orders,

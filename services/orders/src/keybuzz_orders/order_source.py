@@ -8,9 +8,10 @@ wait out) and ``SourceRefused`` with its kinds (to say, never to retry).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from keybuzz_shared.errors import DependencyUnavailable
@@ -20,6 +21,10 @@ from keybuzz_orders.domain import OrderRow
 
 class SourceError(Exception):
     """The order source failed; the message names what is wrong, never a secret."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code  # the source's own words for it (e.g. ``HTTP 403 Unauthorized``)
 
 
 class SourceUnavailable(SourceError, DependencyUnavailable):
@@ -112,3 +117,45 @@ async def each_order(
         except SourceRefused as exc:  # an outage (SourceUnavailable) goes up
             fetched.refused[order_id] = str(exc)
     return fetched
+
+
+class ReportStage(StrEnum):
+    PENDING = "PENDING"  # asked for, being prepared
+    DONE = "DONE"  # its document can be read
+    FAILED = "FAILED"  # the source gave up on it
+
+
+@dataclass(frozen=True)
+class ReportStatus:
+    stage: ReportStage
+    detail: str  # the source's own word for it (IN_PROGRESS, CANCELLED, …)
+    document_id: str | None = None
+    rate_limit_waits: int = 0
+
+
+@dataclass(frozen=True)
+class ReportOrders:
+    """A report document's orders in the document's order: a row each, or why one could
+    not be read (counted as an error, never a lost batch)."""
+
+    orders: AsyncIterator[OrderRow | UnreadableOrder]
+    rate_limit_waits: int = 0
+
+
+class OrderReports(Protocol):
+    """A marketplace's bulk export of the orders created in a window: asked for, prepared
+    by the source (minutes), then read. Its rows are partial (no buyer, no packages)."""
+
+    async def request(
+        self, tenant_id: str, marketplace_id: str, start: datetime, end: datetime
+    ) -> tuple[str, int]:
+        """The report's id, and the rate-limit waits it cost."""
+        ...
+
+    async def status(self, tenant_id: str, report_id: str) -> ReportStatus:
+        """``NotFound`` once the source no longer keeps it."""
+        ...
+
+    async def orders(
+        self, tenant_id: str, document_id: str, marketplace_id: str
+    ) -> ReportOrders: ...

@@ -19,9 +19,10 @@ from typing import Protocol
 from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
-from keybuzz_orders.backfill.jobs import JobCounts, JobView
+from keybuzz_orders.backfill.jobs import JobCounts, JobView, PageProgress, ReportState
 from keybuzz_orders.domain import OrderRow
-from keybuzz_orders.order_source import OrderListing, OrderSource
+from keybuzz_orders.order_source import OrderListing, OrderReports, OrderSource
+from keybuzz_orders.settings import OrdersSettings
 
 Clock = Callable[[], datetime]
 
@@ -121,7 +122,9 @@ NotificationUnit = StoreUnit[NotificationStore]
 
 
 class JobStore(Protocol):
-    """What starting a backfill job reads and writes of ``order_backfill_jobs``."""
+    """``order_backfill_jobs``: starting a job, and running it under a lease. The steps
+    that return a job return None when it is not ``owner``'s to run (cancelled, or taken
+    over once the lease lapsed): the caller's unit of work is rolled back."""
 
     async def job_for_event(self, event_id: str) -> JobView | None: ...
 
@@ -143,6 +146,54 @@ class JobStore(Protocol):
         """The new job, or None when the tenant has a running job or the event started one."""
         ...
 
+    async def get_job(self, job_id: str) -> JobView | None: ...
+
+    async def checkpoint_job(
+        self,
+        job_id: str,
+        owner: str,
+        p: PageProgress,
+        lease_seconds: float,
+        strategy: tuple[str, str] | None = None,
+    ) -> JobView | None:
+        """One page's counts and token; a page without a next token completes the job."""
+        ...
+
+    async def advance_job(
+        self, job_id: str, owner: str, p: PageProgress, state: ReportState, lease_seconds: float
+    ) -> JobView | None:
+        """A step of a REPORT job: never completes it (its tail does)."""
+        ...
+
+    async def restart_window(self, job_id: str, owner: str) -> None: ...
+
+    async def switch_to_orders_v0(self, job_id: str, owner: str, reason: str) -> None: ...
+
+    async def note_error(self, job_id: str, owner: str, error: str, waits: int) -> None: ...
+
+    async def end_job(
+        self, job_id: str, status: str, reason: str, owner: str | None
+    ) -> JobView | None:
+        """FAILED/CANCELLED with the reason; ``owner`` None: whoever runs it."""
+        ...
+
+    async def claim_orphans(self, owner: str, lease_seconds: float) -> list[str]:
+        """Running jobs nobody holds (released, or their lease lapsed), now ``owner``'s."""
+        ...
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> None: ...
+
+    async def release_jobs(self, owner: str) -> None: ...
+
+    async def running_jobs_of(self, tenant_id: str) -> list[str]: ...
+
+
+class BackfillStore(OrderStore, JobStore, Protocol):
+    """A backfill step's unit of work: its orders and its job's checkpoint commit together."""
+
+
+BackfillUnit = StoreUnit[BackfillStore]
+
 
 class Marketplaces(Protocol):
     """A connected seller's marketplace (its credentials)."""
@@ -154,10 +205,15 @@ class Marketplaces(Protocol):
 
 @dataclass(frozen=True)
 class BackfillPorts:
-    jobs: JobStore
+    jobs: JobStore  # outside a unit: one statement each
     marketplaces: Marketplaces
     clock: Clock
     lease_seconds: float
+    units: Callable[[], AbstractAsyncContextManager[BackfillUnit]]
+    source: OrderListing
+    fallback: OrderListing  # when the source's listing is refused to us (Orders v0)
+    reports: OrderReports
+    settings: OrdersSettings
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ async def test_a_cursor_stays_when_the_source_says_nothing_of_where_it_ended(
 async def test_due_rounds_skip_tenants_whose_backfill_runs_and_those_stopped(
     fake: FakeOrders,
 ) -> None:
-    fake.orders.clock = lambda: NOW + timedelta(hours=1)  # every cursor is due
+    fake.orders.now = lambda: NOW + timedelta(hours=1)  # every cursor is due
     for tenant in ("t-backfilling", "t-gone"):
         fake.source.add(tenant)
         await fake.orders.start_sync(tenant, AMAZON, FR, CURSOR)
