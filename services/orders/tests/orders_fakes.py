@@ -564,6 +564,7 @@ class FakeOrders:
     source: FakeOrderSource
     fallback: FakeOrderSource
     reports: FakeOrderReports
+    backfill_units: InMemoryUnitOfWork[BackfillStore]
     ports: OrdersPorts
 
 
@@ -586,5 +587,6 @@ def fake_orders() -> FakeOrders:
         order_units=order_units, source=source, clock=lambda: NOW,
     )  # fmt: skip
     return FakeOrders(
-        store, units, jobs, marketplaces, orders, order_units, source, fallback, reports, ports
-    )
+        store, units, jobs, marketplaces, orders, order_units, source, fallback, reports,
+        backfill_units, ports,
+    )  # fmt: skip
