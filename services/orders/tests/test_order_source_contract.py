@@ -1,10 +1,12 @@
-"""The order source, one contract for two adapters: the fake of the unit tier
-(``orders_fakes.FakeOrderSource``) and the SP-API adapter (``adapters.SpApiOrderSource``)
-on an Amazon sandbox of its own, over HTTP. A window read page by page, one order, orders
-by id, and the failures as the port names them."""
+"""The order source and its reports, one contract for two adapters each: the fakes of the
+unit tier (``orders_fakes.FakeOrderSource``, ``FakeOrderReports``) and the SP-API adapters
+(``adapters.SpApiOrderSource``, ``SpApiOrderReports``) on an Amazon sandbox of its own, over
+HTTP. A window read page by page, one order, orders by id, a window's report, and the
+failures as the ports name them."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -14,13 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_orders.adapters import SpApiOrderSource
+from keybuzz_orders.adapters import SpApiOrderReports, SpApiOrderSource
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.order_source import (
     NotFound,
+    OrderReports,
     OrderSource,
     OrderWindow,
     QueryRefused,
+    ReportStage,
+    ReportStatus,
     SourcePage,
     SourceRefused,
     SourceUnavailable,
@@ -30,7 +35,7 @@ from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.amazon import LwaClient, SpApiClient, TokenService
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.vault import VaultClient
-from orders_fakes import NOW, FakeOrderSource
+from orders_fakes import NOW, FakeOrderReports, FakeOrderSource
 from orders_testkit import FR, connect_directly
 
 APP_SOURCE = "orders-source-contract"
@@ -48,7 +53,8 @@ class Contract:
 
 @pytest.fixture(scope="module")
 async def amazon(stack: Any) -> AsyncIterator[tuple[str, str]]:
-    async with running_sandbox(SandboxConfig()) as sandbox:
+    # Sped up 60 times: a report Amazon prepares in ~90 s is ready in ~1.5 s.
+    async with running_sandbox(SandboxConfig(time_scale=60)) as sandbox:
         yield sandbox, await connect_directly(stack, sandbox, APP_SOURCE)
 
 
@@ -149,3 +155,78 @@ async def test_failures_are_the_port_s(contract: Contract) -> None:
     assert is_outage(down.value)
     # Once the source is back, the same window reads again.
     assert (await contract.source.orders_in_window(contract.tenant, window)).orders
+
+
+# --- order reports ---------------------------------------------------------------------
+
+
+@dataclass
+class ReportsContract:
+    reports: OrderReports
+    tenant: str
+    now: datetime
+    fail_next: Callable[[], Awaitable[None]]  # the next report requested ends FAILED
+
+
+@pytest.fixture(params=["fake", "spapi"])
+async def reports(
+    request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
+) -> AsyncIterator[ReportsContract]:
+    if request.param == "fake":
+        source = FakeOrderSource()
+        source.add("t-shop", *(_order(n) for n in range(40)))
+        fake = FakeOrderReports(source)
+        fake.polls_until_done = 2
+
+        async def fake_fail() -> None:
+            fake.outcome = ReportStage.FAILED
+
+        yield ReportsContract(fake, "t-shop", NOW, fake_fail)
+        return
+    sandbox, tenant = amazon
+    vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    tokens = TokenService(vault, LwaClient(f"{sandbox}/auth/o2/token"), app_source=APP_SOURCE)
+    spapi = SpApiClient(tokens, endpoint=sandbox, initial_backoff=0.01)
+    admin = httpx.AsyncClient(base_url=sandbox, timeout=10)
+    assert (await admin.post("/_sandbox/ratelimits/reset")).status_code in (200, 201, 204)
+
+    async def fail() -> None:
+        answer = await admin.put("/_sandbox/reports/failures", json={"fatalNext": 1})
+        assert answer.status_code == 200, answer.text
+
+    yield ReportsContract(SpApiOrderReports(spapi), tenant, datetime.now(UTC), fail)
+    await admin.put("/_sandbox/reports/failures", json={})
+    await admin.aclose()
+    await spapi.aclose()
+
+
+async def _finished(contract: ReportsContract, report_id: str) -> ReportStatus:
+    for _ in range(600):
+        status = await contract.reports.status(contract.tenant, report_id)
+        if status.stage is not ReportStage.PENDING:
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"report {report_id} still {status.detail}")
+
+
+async def test_a_report_lists_its_window_s_orders_once_each(reports: ReportsContract) -> None:
+    start, end = reports.now - timedelta(days=60), reports.now - timedelta(days=30)
+    report_id, _ = await reports.reports.request(reports.tenant, FR, start, end)
+    status = await _finished(reports, report_id)
+    assert status.stage is ReportStage.DONE and status.document_id
+    document = await reports.reports.orders(reports.tenant, status.document_id, FR)
+    orders = [o async for o in document.orders]
+    rows = [o for o in orders if isinstance(o, OrderRow)]
+    assert rows and len(rows) == len(orders) == len({o.external_order_id for o in rows})
+    assert all(start <= o.order_date < end and o.customer_email is None for o in rows)
+    assert all(o.marketplace_id == FR for o in rows)
+
+
+async def test_a_report_the_source_gives_up_on_or_forgot(reports: ReportsContract) -> None:
+    with pytest.raises(NotFound):
+        await reports.reports.status(reports.tenant, "123456789")
+    await reports.fail_next()
+    start = reports.now - timedelta(days=30)
+    report_id, _ = await reports.reports.request(reports.tenant, FR, start, reports.now)
+    status = await _finished(reports, report_id)
+    assert status.stage is ReportStage.FAILED and status.document_id is None
