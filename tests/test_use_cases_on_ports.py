@@ -18,6 +18,7 @@ ON_PORTS = {
     "services/poller/src/keybuzz_poller": ["inbound/projection.py", "polling/connected.py"],
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",
+        "notifications/order_details.py",
         "backfill/starting.py",
         "backfill/backfill.py",
         "backfill/report_strategy.py",

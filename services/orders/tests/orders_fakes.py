@@ -39,6 +39,9 @@ from keybuzz_orders.order_source import (
 from keybuzz_orders.ports import (
     BackfillPorts,
     BackfillStore,
+    DetailFetch,
+    DetailPorts,
+    DetailStore,
     NotificationStore,
     OrdersPorts,
     OrderStore,
@@ -429,6 +432,44 @@ class InMemoryOrderStore(InMemoryJobStore):
                 held.status, held.last_error = "STOPPED", reason
 
 
+@dataclass
+class HeldFetch:
+    wanted_at: datetime
+    leased_until: datetime | None = None
+
+
+class InMemoryDetailStore(InMemoryOrderStore):
+    """Orders and the fetches of their details, in one object (one rollback for both)."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(clock)
+        self.fetches: dict[tuple[str, str, str], HeldFetch] = {}
+
+    async def want_details(self, tenant_id: str, marketplace: str, order_id: str) -> None:
+        key = (tenant_id, marketplace, order_id)
+        leased = self.fetches[key].leased_until if key in self.fetches else None
+        self.fetches[key] = HeldFetch(self.now(), leased)
+
+    async def claim_detail_fetches(self, limit: int, lease_seconds: float) -> list[DetailFetch]:
+        now = self.now()
+        due = sorted(
+            ((k, f) for k, f in self.fetches.items()
+             if f.leased_until is None or f.leased_until < now),
+            key=lambda kf: kf[1].wanted_at,
+        )[:limit]  # fmt: skip
+        for _, held in due:
+            held.leased_until = now + timedelta(seconds=lease_seconds)
+        return [DetailFetch(*key, held.wanted_at) for key, held in due]
+
+    async def detail_fetched(self, fetch: DetailFetch) -> None:
+        key = (fetch.tenant_id, fetch.marketplace, fetch.order_id)
+        if (held := self.fetches.get(key)) and held.wanted_at <= fetch.wanted_at:
+            del self.fetches[key]
+
+    async def pending_detail_fetches(self) -> int:
+        return len(self.fetches)
+
+
 class FakeOrderSource:
     """A marketplace's orders API in memory: each tenant's seller's orders, listed oldest
     first a page at a time (the token is opaque), the window closed at ``now`` (the
@@ -565,6 +606,8 @@ class FakeOrders:
     fallback: FakeOrderSource
     reports: FakeOrderReports
     backfill_units: InMemoryUnitOfWork[BackfillStore]
+    details: InMemoryDetailStore
+    detail_units: InMemoryUnitOfWork[DetailStore]
     ports: OrdersPorts
 
 
@@ -582,11 +625,14 @@ def fake_orders() -> FakeOrders:
         source=source, fallback=fallback, reports=reports, settings=OrdersSettings(),
     )  # fmt: skip
     sync = SyncPorts(orders, order_units, source, page_size=100, interval_seconds=900.0)
+    details = InMemoryDetailStore(clock=lambda: NOW)
+    detail_units: InMemoryUnitOfWork[DetailStore] = InMemoryUnitOfWork(details)
     ports = OrdersPorts(
         notification_units=units, backfill=backfill, sync=sync, orders=orders,
-        order_units=order_units, source=source, clock=lambda: NOW,
+        order_units=order_units, source=source,
+        details=DetailPorts(details, detail_units, source), clock=lambda: NOW,
     )  # fmt: skip
     return FakeOrders(
         store, units, jobs, marketplaces, orders, order_units, source, fallback, reports,
-        backfill_units, ports,
+        backfill_units, details, detail_units, ports,
     )  # fmt: skip

@@ -1,7 +1,8 @@
-"""The orders' store, one contract for two adapters: the in-memory store of the unit tier
-(``orders_fakes.py``) and the PostgreSQL one (``store.PostgresOrderStore``) answer the same:
-what an upsert counts and keeps, which orders are held with a full read, how sync cursors
-are claimed, moved and stopped."""
+"""The orders' store, one contract for two adapters: the in-memory stores of the unit tier
+(``orders_fakes.py``) and the PostgreSQL ones (``store.PostgresOrderStore``,
+``notification_store.PostgresDetailStore``) answer the same: what an upsert counts and
+keeps, which orders are held with a full read, how sync cursors are claimed, moved and
+stopped, how the fetches of orders' details are leased and done."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
-from keybuzz_orders.ports import JobStore, OrderStore
+from keybuzz_orders.notifications.notification_store import PostgresDetailStore
+from keybuzz_orders.ports import DetailStore, JobStore, OrderStore
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.store import PostgresOrderStore
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.ids import AMAZON
-from orders_fakes import InMemoryOrderStore
+from orders_fakes import InMemoryDetailStore, InMemoryOrderStore
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 TENANT, FR = "t-shop", "A13V1IB3VIYZZH"
@@ -154,3 +156,39 @@ async def test_a_running_backfill_holds_its_tenant_s_sync(contract: Contract) ->
     )  # fmt: skip
     assert job is not None
     assert await contract.store.claim_due_syncs(3600.0, TENANT) == []
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def details(
+    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[DetailStore]:
+    if request.param == "memory":
+        yield InMemoryDetailStore()
+        return
+    pool = await create_pool(await make_database("contract"))
+    assert DEFINITION.migrations is not None
+    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    yield PostgresDetailStore(pool)
+    await pool.close()
+
+
+async def test_details_are_fetched_once_per_wish_under_a_lease(details: DetailStore) -> None:
+    await details.want_details(TENANT, AMAZON, ORDER)
+    await details.want_details(TENANT, AMAZON, ORDER)  # two changes, one fetch
+    await asyncio.sleep(0.01)
+    await details.want_details(TENANT, AMAZON, OTHER)
+    assert await details.pending_detail_fetches() == 2
+    first = await details.claim_detail_fetches(1, 60.0)  # the oldest wish first
+    assert [(f.tenant_id, f.marketplace, f.order_id) for f in first] == [(TENANT, AMAZON, ORDER)]
+    (other,) = await details.claim_detail_fetches(10, 0.5)  # the first one is leased
+    assert other.order_id == OTHER
+    assert await details.claim_detail_fetches(10, 60.0) == []
+    await details.detail_fetched(first[0])
+    assert await details.pending_detail_fetches() == 1
+    await asyncio.sleep(0.01)
+    await details.want_details(TENANT, AMAZON, OTHER)  # changed again while fetched
+    await details.detail_fetched(other)
+    assert await details.pending_detail_fetches() == 1  # so it is fetched again
+    await asyncio.sleep(0.6)
+    (again,) = await details.claim_detail_fetches(10, 60.0)  # ...once its lease lapses
+    assert again.order_id == OTHER and again.wanted_at > other.wanted_at

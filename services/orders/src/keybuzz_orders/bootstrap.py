@@ -18,8 +18,11 @@ from keybuzz_orders.adapters import (
     VaultMarketplaces,
 )
 from keybuzz_orders.backfill.store import PostgresBackfillStore, PostgresJobStore
-from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
-from keybuzz_orders.ports import BackfillPorts, OrdersPorts, OrderUnits, SyncPorts
+from keybuzz_orders.notifications.notification_store import (
+    PostgresDetailStore,
+    PostgresNotificationStore,
+)
+from keybuzz_orders.ports import BackfillPorts, DetailPorts, OrdersPorts, OrderUnits, SyncPorts
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.store import PostgresOrderStore
 
@@ -57,6 +60,11 @@ def assemble(runtime: Runtime[Any], spapi: SpApiClient) -> OrdersPorts:
         orders=orders,
         order_units=order_units,
         source=source,
+        details=DetailPorts(
+            fetches=PostgresDetailStore(runtime.pool),
+            units=store_unit_of_work(runtime.unit_of_work, PostgresDetailStore),
+            source=source,
+        ),
         clock=clock,
     )
     runtime.provide(ports)

@@ -121,6 +121,40 @@ class NotificationStore(Protocol):
 NotificationUnit = StoreUnit[NotificationStore]
 
 
+@dataclass(frozen=True)
+class DetailFetch:
+    """An order whose details (``getOrder``) are wanted since ``wanted_at``."""
+
+    tenant_id: str
+    marketplace: str
+    order_id: str
+    wanted_at: datetime
+
+
+class DetailStore(OrderStore, Protocol):
+    """The orders, and the fetches of their details a notification asked for."""
+
+    async def want_details(self, tenant_id: str, marketplace: str, order_id: str) -> None: ...
+
+    async def claim_detail_fetches(self, limit: int, lease_seconds: float) -> list[DetailFetch]:
+        """Due fetches (oldest wish first), leased: another instance takes them once the
+        lease lapses."""
+        ...
+
+    async def detail_fetched(self, fetch: DetailFetch) -> None:
+        """Done, unless it was wanted again meanwhile (then it is fetched again)."""
+        ...
+
+    async def pending_detail_fetches(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class DetailPorts:
+    fetches: DetailStore  # outside a unit: one statement each
+    units: Callable[[], AbstractAsyncContextManager[StoreUnit[DetailStore]]]
+    source: OrderSource
+
+
 class JobStore(Protocol):
     """``order_backfill_jobs``: starting a job, and running it under a lease. The steps
     that return a job return None when it is not ``owner``'s to run (cancelled, or taken
@@ -235,4 +269,5 @@ class OrdersPorts:
     orders: OrderStore
     order_units: OrderUnits
     source: OrderSource
+    details: DetailPorts
     clock: Clock

@@ -8,7 +8,8 @@ from datetime import datetime
 import asyncpg
 
 from keybuzz_orders.domain import LIFECYCLE, ItemRow, OrderRow
-from keybuzz_orders.store import Conn
+from keybuzz_orders.ports import DetailFetch
+from keybuzz_orders.store import Conn, PostgresOrderStore
 
 # --- subscriptions --------------------------------------------------------------------------
 
@@ -225,12 +226,15 @@ ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET wanted_at 
     )
 
 
-async def claim_detail_fetches(
-    conn: Conn, limit: int, lease_seconds: float
-) -> list[asyncpg.Record]:
-    """Due fetches, leased to this instance (another takes them once the lease expires)."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
+class PostgresDetailStore(PostgresOrderStore):
+    """``ports.DetailStore`` on a connection (a unit of work's) or the pool."""
+
+    async def want_details(self, tenant_id: str, marketplace: str, order_id: str) -> None:
+        await want_details(self.conn, tenant_id, marketplace, order_id)
+
+    async def claim_detail_fetches(self, limit: int, lease_seconds: float) -> list[DetailFetch]:
+        rows = await self.conn.fetch(
+            """
 UPDATE order_detail_fetches f SET leased_until = now() + make_interval(secs => $2),
                                   attempts = f.attempts + 1
 FROM (SELECT tenant_id, marketplace, external_order_id FROM order_detail_fetches
@@ -240,34 +244,20 @@ WHERE (f.tenant_id, f.marketplace, f.external_order_id)
     = (due.tenant_id, due.marketplace, due.external_order_id)
 RETURNING f.tenant_id, f.marketplace, f.external_order_id, f.wanted_at
 """,
-        limit,
-        lease_seconds,
-    )
-    return rows
+            limit,
+            lease_seconds,
+        )
+        return [DetailFetch(r[0], r[1], r[2], r[3]) for r in rows]
 
+    async def detail_fetched(self, fetch: DetailFetch) -> None:
+        await self.conn.execute(
+            "DELETE FROM order_detail_fetches WHERE tenant_id = $1 AND marketplace = $2"
+            " AND external_order_id = $3 AND wanted_at <= $4",
+            fetch.tenant_id,
+            fetch.marketplace,
+            fetch.order_id,
+            fetch.wanted_at,
+        )
 
-async def detail_fetched(conn: Conn, fetch: asyncpg.Record) -> None:
-    """Done, unless a change arrived while fetching (then it is fetched again)."""
-    await conn.execute(
-        "DELETE FROM order_detail_fetches WHERE tenant_id = $1 AND marketplace = $2"
-        " AND external_order_id = $3 AND wanted_at <= $4",
-        fetch["tenant_id"],
-        fetch["marketplace"],
-        fetch["external_order_id"],
-        fetch["wanted_at"],
-    )
-
-
-async def detail_fetch_later(conn: Conn, fetch: asyncpg.Record, delay_seconds: float) -> None:
-    await conn.execute(
-        "UPDATE order_detail_fetches SET leased_until = now() + make_interval(secs => $4)"
-        " WHERE tenant_id = $1 AND marketplace = $2 AND external_order_id = $3",
-        fetch["tenant_id"],
-        fetch["marketplace"],
-        fetch["external_order_id"],
-        delay_seconds,
-    )
-
-
-async def pending_detail_fetches(conn: Conn) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM order_detail_fetches"))
+    async def pending_detail_fetches(self) -> int:
+        return int(await self.conn.fetchval("SELECT count(*) FROM order_detail_fetches"))

@@ -111,7 +111,7 @@ async def provide(runtime: Runtime[Any], spapi: SpApiClient, ports: OrdersPorts)
     if runtime.settings.sqs_queue_url:
         runtime.provide(OrderSubscriptions(runtime, spapi))
         runtime.provide(QueueConsumer(runtime, ports))
-        runtime.provide(OrderDetails(runtime, spapi))
+        runtime.provide(OrderDetails(ports.details))
 
 
 def start(runtime: Runtime[Any]) -> None:
