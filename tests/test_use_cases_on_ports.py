@@ -24,6 +24,7 @@ ON_PORTS = {
         "backfill/report_strategy.py",
         "sync.py",
         "order_context.py",
+        "messaging.py",
     ],
 }
 # What a use case on ports never imports: the runtime, transports, drivers, its own adapters

@@ -383,6 +383,10 @@ class InMemoryOrderStore(InMemoryJobStore):
             if (held := self.orders.get((tenant_id, marketplace, o))) and held.full
         }
 
+    async def marketplace_of(self, tenant_id: str, order_id: str) -> str | None:
+        found = (s.row for (t, _, o), s in self.orders.items() if (t, o) == (tenant_id, order_id))
+        return next((row.marketplace_id for row in found), None)
+
     async def start_sync(
         self, tenant_id: str, marketplace: str, marketplace_id: str, cursor: datetime
     ) -> None:

@@ -114,6 +114,8 @@ async def test_a_partial_row_never_erases_a_full_read(contract: Contract) -> Non
     assert (await store.upsert_orders(TENANT, AMAZON, [report_only], partial=True)).created == 1
     known = await store.known_order_ids(TENANT, AMAZON, [ORDER, OTHER, "407-0000000-0000000"])
     assert known == {ORDER}
+    assert await store.marketplace_of(TENANT, OTHER) == FR  # whatever read it
+    assert await store.marketplace_of("t-other", OTHER) is None  # another tenant's: none
     # A full read replaces a report's row even at the same moment.
     full = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.SHIPPED, T0,
                                                             order_id=OTHER)])  # fmt: skip

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from keybuzz_shared.amazon.messaging import MessageBody, MessagingAction
 from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
@@ -86,6 +87,28 @@ class OrderStore(Protocol):
     ) -> None: ...
 
     async def stop_sync(self, tenant_id: str, reason: str) -> None: ...
+
+    async def marketplace_of(self, tenant_id: str, order_id: str) -> str | None:
+        """The marketplace id of the tenant's order; None: no such order (or none known)."""
+        ...
+
+
+class BuyerMessaging(Protocol):
+    """The marketplace's templated messages to a buyer about an order (Amazon's Messaging
+    API: ``keybuzz_shared.amazon.messaging.MessagingClient`` is the adapter as it is)."""
+
+    async def actions_for_order(
+        self, tenant_id: str, order_id: str, marketplace_id: str
+    ) -> list[str]: ...
+
+    async def send(
+        self,
+        tenant_id: str,
+        order_id: str,
+        marketplace_id: str,
+        action: MessagingAction,
+        body: MessageBody,
+    ) -> None: ...
 
 
 OrderUnit = StoreUnit[OrderStore]

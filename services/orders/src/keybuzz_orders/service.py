@@ -30,7 +30,7 @@ async def _provide(runtime: Runtime[Any]) -> None:
     )
     runtime.provide(spapi)
     ports = bootstrap.assemble(runtime, spapi)
-    runtime.provide(OrderMessaging(runtime.pool, MessagingClient(spapi)))
+    runtime.provide(OrderMessaging(ports.orders, MessagingClient(spapi)))
     runtime.provide(Backfills(ports.backfill))
     runtime.provide(OrderSync(ports.sync))
     runtime.provide(OrderContext(ports.orders, ports.order_units, ports.source))

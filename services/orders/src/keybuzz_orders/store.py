@@ -529,3 +529,11 @@ class PostgresOrderStore:
 
     async def stop_sync(self, tenant_id: str, reason: str) -> None:
         await stop_sync(self.conn, tenant_id, reason)
+
+    async def marketplace_of(self, tenant_id: str, order_id: str) -> str | None:
+        found: str | None = await self.conn.fetchval(
+            "SELECT marketplace_id FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            tenant_id,
+            order_id,
+        )
+        return found
