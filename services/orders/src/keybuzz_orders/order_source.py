@@ -153,7 +153,7 @@ class OrderReports(Protocol):
         ...
 
     async def status(self, tenant_id: str, report_id: str) -> ReportStatus:
-        """``NotFound`` once the source no longer keeps it."""
+        """``NotFound`` once the source has dropped it."""
         ...
 
     async def orders(

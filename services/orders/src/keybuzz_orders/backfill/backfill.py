@@ -158,7 +158,7 @@ class Backfills:
             metrics.job_stopped()
 
     async def run(self, job_id: str) -> None:
-        """The job's steps until it ends, is stopped, or is no longer ours."""
+        """The job's steps until it ends, is stopped, or is not ours any more."""
         waits = 0  # consecutive outages of this job
         while True:
             job = await self.ports.jobs.get_job(job_id)
