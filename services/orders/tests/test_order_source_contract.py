@@ -7,6 +7,7 @@ failures as the ports name them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -63,30 +64,44 @@ async def contract(
     request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
 ) -> AsyncIterator[Contract]:
     if request.param == "fake":
-        fake = FakeOrderSource()
-        fake.add("t-shop", *(_order(n) for n in range(40)))
+        fake = _fake_source()
 
         async def fake_outage() -> None:
             fake.failures.append(SourceUnavailable("SP-API searchOrders answered 503"))
 
         yield Contract(fake, "t-shop", NOW, fake_outage)
         return
-    sandbox, tenant = amazon
+    async with _amazon_clients(stack, amazon[0]) as (spapi, admin):
+
+        async def outage() -> None:
+            faults = {"failNext": 2, "failStatus": 503, "operations": ["searchOrders"]}
+            assert (await admin.put("/_sandbox/faults", json=faults)).status_code == 200
+
+        yield Contract(SpApiOrderSource(spapi), amazon[1], datetime.now(UTC), outage)
+        await admin.delete("/_sandbox/faults")
+
+
+@contextlib.asynccontextmanager
+async def _amazon_clients(
+    stack: Any, sandbox: str
+) -> AsyncIterator[tuple[SpApiClient, httpx.AsyncClient]]:
+    """The SP-API client on the sandbox (two attempts: an outage shows at once), and the
+    sandbox's admin; each scenario within searchOrders' burst (20), the buckets full."""
     vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
     tokens = TokenService(vault, LwaClient(f"{sandbox}/auth/o2/token"), app_source=APP_SOURCE)
     spapi = SpApiClient(tokens, endpoint=sandbox, initial_backoff=0.01, attempts=2)
-    admin = httpx.AsyncClient(base_url=sandbox, timeout=10)
-    # Each scenario within searchOrders' burst (20), the sandbox's buckets full again.
-    assert (await admin.post("/_sandbox/ratelimits/reset")).status_code in (200, 201, 204)
+    async with httpx.AsyncClient(base_url=sandbox, timeout=10) as admin:
+        assert (await admin.post("/_sandbox/ratelimits/reset")).status_code in (200, 201, 204)
+        try:
+            yield spapi, admin
+        finally:
+            await spapi.aclose()
 
-    async def outage() -> None:
-        faults = {"failNext": 2, "failStatus": 503, "operations": ["searchOrders"]}
-        assert (await admin.put("/_sandbox/faults", json=faults)).status_code == 200
 
-    yield Contract(SpApiOrderSource(spapi), tenant, datetime.now(UTC), outage)
-    await admin.delete("/_sandbox/faults")
-    await admin.aclose()
-    await spapi.aclose()
+def _fake_source() -> FakeOrderSource:
+    fake = FakeOrderSource()
+    fake.add("t-shop", *(_order(n) for n in range(40)))
+    return fake
 
 
 def _order(n: int) -> OrderRow:
@@ -173,9 +188,7 @@ async def reports(
     request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
 ) -> AsyncIterator[ReportsContract]:
     if request.param == "fake":
-        source = FakeOrderSource()
-        source.add("t-shop", *(_order(n) for n in range(40)))
-        fake = FakeOrderReports(source)
+        fake = FakeOrderReports(_fake_source())
         fake.polls_until_done = 2
 
         async def fake_fail() -> None:
@@ -183,21 +196,14 @@ async def reports(
 
         yield ReportsContract(fake, "t-shop", NOW, fake_fail)
         return
-    sandbox, tenant = amazon
-    vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
-    tokens = TokenService(vault, LwaClient(f"{sandbox}/auth/o2/token"), app_source=APP_SOURCE)
-    spapi = SpApiClient(tokens, endpoint=sandbox, initial_backoff=0.01)
-    admin = httpx.AsyncClient(base_url=sandbox, timeout=10)
-    assert (await admin.post("/_sandbox/ratelimits/reset")).status_code in (200, 201, 204)
+    async with _amazon_clients(stack, amazon[0]) as (spapi, admin):
 
-    async def fail() -> None:
-        answer = await admin.put("/_sandbox/reports/failures", json={"fatalNext": 1})
-        assert answer.status_code == 200, answer.text
+        async def fail() -> None:
+            answer = await admin.put("/_sandbox/reports/failures", json={"fatalNext": 1})
+            assert answer.status_code == 200, answer.text
 
-    yield ReportsContract(SpApiOrderReports(spapi), tenant, datetime.now(UTC), fail)
-    await admin.put("/_sandbox/reports/failures", json={})
-    await admin.aclose()
-    await spapi.aclose()
+        yield ReportsContract(SpApiOrderReports(spapi), amazon[1], datetime.now(UTC), fail)
+        await admin.put("/_sandbox/reports/failures", json={})
 
 
 async def _finished(contract: ReportsContract, report_id: str) -> ReportStatus:
