@@ -50,6 +50,11 @@ from keybuzz_orders.ports import (
 )
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_shared.amazon import CredentialsMissing
+from keybuzz_shared.amazon.messaging import (
+    MessageBody,
+    MessagingAction,
+    MessagingActionNotAllowed,
+)
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.vault import tenant_credentials_path
 
@@ -596,6 +601,32 @@ class FakeOrderReports:
                     yield _replace(row, customer_name=None, customer_email=None)
 
         return ReportOrders(each())
+
+
+class FakeBuyerMessaging:
+    """The marketplace's templated messages: the actions each order allows, and what was
+    asked and sent; an action not allowed is refused as Amazon refuses it."""
+
+    def __init__(self) -> None:
+        self.allowed: dict[str, list[str]] = {}  # order id -> action names
+        self.asked: list[tuple[str, str, str]] = []
+        self.sent: list[tuple[str, str, str, MessagingAction, MessageBody]] = []
+
+    async def actions_for_order(
+        self, tenant_id: str, order_id: str, marketplace_id: str
+    ) -> list[str]:
+        self.asked.append((tenant_id, order_id, marketplace_id))
+        return list(self.allowed.get(order_id, []))
+
+    async def send(
+        self, tenant_id: str, order_id: str, marketplace_id: str, action: MessagingAction,
+        body: MessageBody,
+    ) -> None:  # fmt: skip
+        if action.value not in self.allowed.get(order_id, []):
+            raise MessagingActionNotAllowed(
+                action.value, 403, "Unauthorized", "This action is not allowed for this order"
+            )
+        self.sent.append((tenant_id, order_id, marketplace_id, action, body))
 
 
 @dataclass

@@ -2,7 +2,7 @@
 unit tier (``orders_fakes.FakeOrderSource``, ``FakeOrderReports``) and the SP-API adapters
 (``adapters.SpApiOrderSource``, ``SpApiOrderReports``) on an Amazon sandbox of its own, over
 HTTP. A window read page by page, one order, orders by id, a window's report, and the
-failures as the ports name them."""
+failures as the ports name them; and the buyer messaging fake against the Messaging client."""
 
 from __future__ import annotations
 
@@ -31,12 +31,19 @@ from keybuzz_orders.order_source import (
     SourceRefused,
     SourceUnavailable,
 )
+from keybuzz_orders.ports import BuyerMessaging
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.amazon import LwaClient, SpApiClient, TokenService
+from keybuzz_shared.amazon.messaging import (
+    MessageBody,
+    MessagingAction,
+    MessagingActionNotAllowed,
+    MessagingClient,
+)
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.vault import VaultClient
-from orders_fakes import NOW, FakeOrderReports, FakeOrderSource
+from orders_fakes import NOW, FakeBuyerMessaging, FakeOrderReports, FakeOrderSource
 from orders_testkit import FR, connect_directly
 
 APP_SOURCE = "orders-source-contract"
@@ -236,3 +243,40 @@ async def test_a_report_the_source_gives_up_on_or_forgot(reports: ReportsContrac
     report_id, _ = await reports.reports.request(reports.tenant, FR, start, reports.now)
     status = await _finished(reports, report_id)
     assert status.stage is ReportStage.FAILED and status.document_id is None
+
+
+# --- buyer messaging ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "spapi"])
+async def messaging(
+    request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
+) -> AsyncIterator[tuple[BuyerMessaging, str, str, str]]:
+    """The messaging adapter, its tenant, a shipped and a cancelled order of its seller."""
+    if request.param == "fake":
+        fake = FakeBuyerMessaging()
+        fake.allowed = {"407-1-shipped": ["confirmDeliveryDetails", "warranty"]}
+        yield fake, "t-shop", "407-1-shipped", "407-2-cancelled"
+        return
+    async with _amazon_clients(stack, amazon[0]) as (spapi, _):
+        window = OrderWindow(FR, created_after=datetime.now(UTC) - timedelta(days=90))
+        listed = (await SpApiOrderSource(spapi).orders_in_window(amazon[1], window)).orders
+        shipped = next(
+            o for o in listed if o.order_status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+        )
+        cancelled = next(o for o in listed if o.order_status is OrderStatus.CANCELLED)
+        client = MessagingClient(spapi)
+        yield client, amazon[1], shipped.external_order_id, cancelled.external_order_id
+
+
+async def test_a_message_goes_only_where_the_order_allows_it(
+    messaging: tuple[BuyerMessaging, str, str, str],
+) -> None:
+    client, tenant, shipped, cancelled = messaging
+    assert await client.actions_for_order(tenant, cancelled, FR) == []
+    allowed = await client.actions_for_order(tenant, shipped, FR)
+    assert "confirmDeliveryDetails" in allowed
+    body = MessageBody(text="Your parcel arrives on Tuesday")
+    await client.send(tenant, shipped, FR, MessagingAction.CONFIRM_DELIVERY_DETAILS, body)
+    with pytest.raises(MessagingActionNotAllowed):
+        await client.send(tenant, cancelled, FR, MessagingAction.UNEXPECTED_PROBLEM, body)

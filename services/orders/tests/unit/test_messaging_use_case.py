@@ -1,6 +1,7 @@
 """Amazon's templated messages on in-memory ports: the order must be the tenant's (its
 marketplace is the one asked), bad input never reaches the marketplace. The Messaging
-API itself (the sandbox's refusals, the HTTP mapping) stays in ``test_messaging_actions.py``."""
+API's refusals and the HTTP mapping stay in ``test_messaging_actions.py``; the fake is held
+to the Messaging client by ``test_order_source_contract.py``."""
 
 from __future__ import annotations
 
@@ -9,35 +10,16 @@ from datetime import timedelta
 import pytest
 from keybuzz_orders.domain import InvalidOrderId, OrderNotFound, OrderStatus, new_order_row
 from keybuzz_orders.messaging import InvalidMessage, MessageRequest, OrderMessaging
-from keybuzz_shared.amazon.messaging import MessageBody, MessagingAction
+from keybuzz_shared.amazon.messaging import MessagingAction
 from keybuzz_shared.ids import AMAZON
-from orders_fakes import NOW, fake_orders
+from orders_fakes import NOW, FakeBuyerMessaging, fake_orders
 
 TENANT, FR, ORDER = "t-shop", "A13V1IB3VIYZZH", "407-1000000-0000001"
 
 
-class RecordingMessaging:
-    """The marketplace's side: what was asked and sent (its own tests hold the adapter)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str, MessagingAction, MessageBody]] = []
-        self.asked: list[tuple[str, str, str]] = []
-
-    async def actions_for_order(
-        self, tenant_id: str, order_id: str, marketplace_id: str
-    ) -> list[str]:
-        self.asked.append((tenant_id, order_id, marketplace_id))
-        return ["confirmOrderDetails"]
-
-    async def send(
-        self, tenant_id: str, order_id: str, marketplace_id: str, action: MessagingAction,
-        body: MessageBody,
-    ) -> None:  # fmt: skip
-        self.sent.append((tenant_id, order_id, marketplace_id, action, body))
-
-
-async def messaging() -> tuple[OrderMessaging, RecordingMessaging]:
-    fake, marketplace = fake_orders(), RecordingMessaging()
+async def messaging() -> tuple[OrderMessaging, FakeBuyerMessaging]:
+    fake, marketplace = fake_orders(), FakeBuyerMessaging()
+    marketplace.allowed[ORDER] = ["confirmOrderDetails"]
     row = new_order_row(
         ORDER, OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
         order_date=NOW - timedelta(days=1), amazon_updated_at=NOW, items=[],
