@@ -19,6 +19,7 @@ ON_PORTS = {
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",
         "notifications/order_details.py",
+        "notifications/subscriptions.py",
         "backfill/starting.py",
         "backfill/backfill.py",
         "backfill/report_strategy.py",

@@ -39,9 +39,11 @@ from keybuzz_orders.order_source import (
 from keybuzz_orders.ports import (
     BackfillPorts,
     BackfillStore,
+    ChangeSubscription,
     DetailFetch,
     DetailPorts,
     DetailStore,
+    HeldSubscription,
     NotificationStore,
     OrdersPorts,
     OrderStore,
@@ -86,16 +88,44 @@ class HeldOrder:
 
 class InMemoryNotificationStore:
     def __init__(self) -> None:
-        self.sellers: dict[tuple[str, str], str] = {}  # (seller, marketplace) -> active tenant
+        # (tenant, marketplace) -> (seller id, its subscription)
+        self.subscriptions: dict[tuple[str, str], tuple[str, HeldSubscription]] = {}
         self.notifications: dict[str, str] = {}  # id -> STALE | APPLIED
         self.orders: dict[tuple[str, str, str], HeldOrder] = {}
         self.wanted: set[tuple[str, str, str]] = set()
 
     def subscribe(self, tenant_id: str, seller_id: str, marketplace: str) -> None:
-        self.sellers[(seller_id, marketplace)] = tenant_id
+        self.subscriptions[(tenant_id, marketplace)] = (
+            seller_id, HeldSubscription("ACTIVE", "eu", "s-1"),
+        )  # fmt: skip
+
+    async def save_subscription(
+        self,
+        tenant_id: str,
+        marketplace: str,
+        seller_id: str,
+        region: str,
+        subscription_id: str,
+        destination_id: str,
+    ) -> None:
+        held = HeldSubscription("ACTIVE", region, subscription_id)
+        self.subscriptions[(tenant_id, marketplace)] = (seller_id, held)
+
+    async def subscription(self, tenant_id: str, marketplace: str) -> HeldSubscription | None:
+        found = self.subscriptions.get((tenant_id, marketplace))
+        return None if found is None else found[1]
+
+    async def end_subscription(self, tenant_id: str, marketplace: str) -> None:
+        if found := self.subscriptions.get((tenant_id, marketplace)):
+            ended = HeldSubscription("DELETED", found[1].region, None)
+            self.subscriptions[(tenant_id, marketplace)] = (found[0], ended)
 
     async def tenant_of_seller(self, seller_id: str, marketplace: str) -> str | None:
-        return self.sellers.get((seller_id, marketplace))
+        return next(
+            (tenant for (tenant, m), (seller, held) in self.subscriptions.items()
+             if (seller, m, held.status) == (seller_id, marketplace, "ACTIVE")),
+            None,
+        )  # fmt: skip
 
     async def claim_notification(
         self, notification_id: str, tenant_id: str, order_id: str, change_time: datetime
@@ -627,6 +657,40 @@ class FakeBuyerMessaging:
                 action.value, 403, "Unauthorized", "This action is not allowed for this order"
             )
         self.sent.append((tenant_id, order_id, marketplace_id, action, body))
+
+
+class FakeOrderChanges:
+    """The marketplace's order-change notifications: each tenant's seller (id, region), the
+    destinations made, the subscriptions (one per seller)."""
+
+    def __init__(self) -> None:
+        self.sellers: dict[str, tuple[str, str]] = {}  # tenant -> (seller id, region)
+        self.destinations: dict[str, str] = {}  # region -> destination id
+        self.subscriptions: dict[str, ChangeSubscription] = {}  # tenant -> its subscription
+        self.deleted: list[str] = []
+
+    async def seller(self, tenant_id: str) -> tuple[str, str]:
+        if tenant_id not in self.sellers:
+            raise CredentialsMissing(tenant_id, tenant_credentials_path(tenant_id))
+        return self.sellers[tenant_id]
+
+    async def destination(self, region: str) -> str:
+        return self.destinations.setdefault(region, f"dest-{region}")
+
+    async def subscription(self, tenant_id: str) -> ChangeSubscription | None:
+        return self.subscriptions.get(tenant_id)
+
+    async def subscribe(self, tenant_id: str, destination_id: str) -> ChangeSubscription:
+        made = ChangeSubscription(f"sub-{len(self.deleted) + len(self.subscriptions) + 1}",
+                                  destination_id)  # fmt: skip
+        self.subscriptions[tenant_id] = made
+        return made
+
+    async def unsubscribe(self, region: str, subscription_id: str) -> None:
+        self.deleted.append(subscription_id)
+        self.subscriptions = {
+            t: s for t, s in self.subscriptions.items() if s.subscription_id != subscription_id
+        }
 
 
 @dataclass

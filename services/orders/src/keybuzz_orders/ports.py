@@ -145,6 +145,66 @@ NotificationUnit = StoreUnit[NotificationStore]
 
 
 @dataclass(frozen=True)
+class HeldSubscription:
+    """A seller's ORDER_CHANGE subscription as ``order_subscriptions`` holds it."""
+
+    status: str  # ACTIVE | DELETED
+    region: str
+    subscription_id: str | None
+
+
+class SubscriptionStore(Protocol):
+    """Which tenant a notification's seller is (``order_subscriptions``)."""
+
+    async def save_subscription(
+        self,
+        tenant_id: str,
+        marketplace: str,
+        seller_id: str,
+        region: str,
+        subscription_id: str,
+        destination_id: str,
+    ) -> None: ...
+
+    async def subscription(self, tenant_id: str, marketplace: str) -> HeldSubscription | None: ...
+
+    async def end_subscription(self, tenant_id: str, marketplace: str) -> None:
+        """DELETED: the seller's notifications still queued are dropped when they come."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChangeSubscription:
+    subscription_id: str
+    destination_id: str
+
+
+class OrderChangeNotifications(Protocol):
+    """The marketplace's notifications of order changes to our queue (Amazon's
+    Notifications API). Its failures are the marketplace's own: the consumers decide."""
+
+    async def seller(self, tenant_id: str) -> tuple[str, str]:
+        """The tenant's seller id and region."""
+        ...
+
+    async def destination(self, region: str) -> str:
+        """Our queue's destination in the region: found, or created once."""
+        ...
+
+    async def subscription(self, tenant_id: str) -> ChangeSubscription | None: ...
+
+    async def subscribe(self, tenant_id: str, destination_id: str) -> ChangeSubscription: ...
+
+    async def unsubscribe(self, region: str, subscription_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SubscriptionPorts:
+    store: SubscriptionStore
+    notifications: OrderChangeNotifications
+
+
+@dataclass(frozen=True)
 class DetailFetch:
     """An order whose details (``getOrder``) are wanted since ``wanted_at``."""
 

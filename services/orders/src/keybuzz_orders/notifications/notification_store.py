@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from keybuzz_orders.domain import LIFECYCLE, ItemRow, OrderRow
-from keybuzz_orders.ports import DetailFetch
+from keybuzz_orders.ports import DetailFetch, HeldSubscription
 from keybuzz_orders.store import Conn, PostgresOrderStore
 
 # --- subscriptions --------------------------------------------------------------------------
@@ -208,6 +208,28 @@ class PostgresNotificationStore:
 
     async def want_details(self, tenant_id: str, marketplace: str, order_id: str) -> None:
         await want_details(self.conn, tenant_id, marketplace, order_id)
+
+    async def save_subscription(
+        self,
+        tenant_id: str,
+        marketplace: str,
+        seller_id: str,
+        region: str,
+        subscription_id: str,
+        destination_id: str,
+    ) -> None:
+        await save_subscription(
+            self.conn, tenant_id, marketplace, seller_id, region, subscription_id, destination_id
+        )
+
+    async def subscription(self, tenant_id: str, marketplace: str) -> HeldSubscription | None:
+        row = await subscription(self.conn, tenant_id, marketplace)
+        if row is None:
+            return None
+        return HeldSubscription(row["status"], row["region"], row["subscription_id"])
+
+    async def end_subscription(self, tenant_id: str, marketplace: str) -> None:
+        await end_subscription(self.conn, tenant_id, marketplace)
 
 
 # --- detail fetches (getOrder) ----------------------------------------------------------------
