@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
-from keybuzz_orders.notifications import notification_store as nstore
 from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
 from keybuzz_orders.ports import HeldSubscription, NotificationStore, SubscriptionStore
 from keybuzz_orders.service import DEFINITION
@@ -58,11 +57,13 @@ async def contract(
     assert DEFINITION.migrations is not None
     await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
 
+    pg = PostgresNotificationStore(pool)
+
     async def pg_subscribe(tenant_id: str, seller_id: str) -> None:
-        await nstore.save_subscription(pool, tenant_id, AMAZON, seller_id, "eu", "s-1", "d-1")
+        await pg.save_subscription(tenant_id, AMAZON, seller_id, "eu", "s-1", "d-1")
 
     async def pg_unsubscribe(tenant_id: str) -> None:
-        await nstore.end_subscription(pool, tenant_id, AMAZON)
+        await pg.end_subscription(tenant_id, AMAZON)
 
     async def pg_held() -> tuple[OrderStatus, datetime, str | None, int] | None:
         row = await pool.fetchrow(
@@ -76,7 +77,6 @@ async def contract(
             return None
         return OrderStatus(row[0]), row[1], row[2], int(row[3])
 
-    pg = PostgresNotificationStore(pool)
     yield Contract(pg, pg_subscribe, pg_unsubscribe, pg_held, pg)
     await pool.close()
 

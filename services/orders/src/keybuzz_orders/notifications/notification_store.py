@@ -5,58 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
-
 from keybuzz_orders.domain import LIFECYCLE, ItemRow, OrderRow
 from keybuzz_orders.ports import DetailFetch, HeldSubscription
 from keybuzz_orders.store import Conn, PostgresOrderStore
 
 # --- subscriptions --------------------------------------------------------------------------
-
-
-async def save_subscription(
-    conn: Conn,
-    tenant_id: str,
-    marketplace: str,
-    seller_id: str,
-    region: str,
-    subscription_id: str,
-    destination_id: str,
-) -> None:
-    await conn.execute(
-        """
-INSERT INTO order_subscriptions (tenant_id, marketplace, seller_id, region, subscription_id,
-                                 destination_id)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (tenant_id, marketplace) DO UPDATE SET
-    seller_id = EXCLUDED.seller_id, region = EXCLUDED.region,
-    subscription_id = EXCLUDED.subscription_id, destination_id = EXCLUDED.destination_id,
-    status = 'ACTIVE', updated_at = now()
-""",
-        tenant_id,
-        marketplace,
-        seller_id,
-        region,
-        subscription_id,
-        destination_id,
-    )
-
-
-async def subscription(conn: Conn, tenant_id: str, marketplace: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM order_subscriptions WHERE tenant_id = $1 AND marketplace = $2",
-        tenant_id,
-        marketplace,
-    )
-
-
-async def end_subscription(conn: Conn, tenant_id: str, marketplace: str) -> None:
-    await conn.execute(
-        "UPDATE order_subscriptions SET status = 'DELETED', subscription_id = NULL,"
-        " updated_at = now() WHERE tenant_id = $1 AND marketplace = $2",
-        tenant_id,
-        marketplace,
-    )
 
 
 async def tenant_of_seller(conn: Conn, seller_id: str, marketplace: str) -> str | None:
@@ -218,18 +171,40 @@ class PostgresNotificationStore:
         subscription_id: str,
         destination_id: str,
     ) -> None:
-        await save_subscription(
-            self.conn, tenant_id, marketplace, seller_id, region, subscription_id, destination_id
+        await self.conn.execute(
+            """
+INSERT INTO order_subscriptions (tenant_id, marketplace, seller_id, region, subscription_id,
+                                 destination_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (tenant_id, marketplace) DO UPDATE SET
+    seller_id = EXCLUDED.seller_id, region = EXCLUDED.region,
+    subscription_id = EXCLUDED.subscription_id, destination_id = EXCLUDED.destination_id,
+    status = 'ACTIVE', updated_at = now()
+""",
+            tenant_id,
+            marketplace,
+            seller_id,
+            region,
+            subscription_id,
+            destination_id,
         )
 
     async def subscription(self, tenant_id: str, marketplace: str) -> HeldSubscription | None:
-        row = await subscription(self.conn, tenant_id, marketplace)
-        if row is None:
-            return None
-        return HeldSubscription(row["status"], row["region"], row["subscription_id"])
+        row = await self.conn.fetchrow(
+            "SELECT status, region, subscription_id FROM order_subscriptions"
+            " WHERE tenant_id = $1 AND marketplace = $2",
+            tenant_id,
+            marketplace,
+        )
+        return None if row is None else HeldSubscription(*row)
 
     async def end_subscription(self, tenant_id: str, marketplace: str) -> None:
-        await end_subscription(self.conn, tenant_id, marketplace)
+        await self.conn.execute(
+            "UPDATE order_subscriptions SET status = 'DELETED', subscription_id = NULL,"
+            " updated_at = now() WHERE tenant_id = $1 AND marketplace = $2",
+            tenant_id,
+            marketplace,
+        )
 
 
 # --- detail fetches (getOrder) ----------------------------------------------------------------
