@@ -2,9 +2,9 @@
 
 Each service with sub-packages lists them from the bottom up: a package may import the
 packages below it and the service's foundation modules (its settings and typed runtime;
-for orders also what an order is, its table and its ports), never one above it, nor the
-modules that assemble the service (``service``, ``app``, ``micro``, ``events``,
-``errors``…), which stand above every package. Read from the source,
+for orders also what an order is, its table, its ports and the order source), never one
+above it, nor the modules that assemble the service (``service``, ``app``, ``micro``,
+``events``, ``errors``…), which stand above every package. Read from the source,
 as ``test_import_graph.py`` does: an import inside a function counts too.
 """
 
@@ -27,7 +27,7 @@ LAYERS = {
     "keybuzz_orders": (
         "services/orders/src/keybuzz_orders",
         ["notifications", "backfill"],
-        {"settings", "domain", "store", "ports"},
+        {"settings", "domain", "store", "ports", "order_source"},
     ),
 }
 

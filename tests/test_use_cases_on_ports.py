@@ -36,7 +36,14 @@ ON_PORTS = {
     ],
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",
+        "notifications/order_details.py",
+        "notifications/subscriptions.py",
         "backfill/starting.py",
+        "backfill/backfill.py",
+        "backfill/report_strategy.py",
+        "sync.py",
+        "order_context.py",
+        "messaging.py",
     ],
 }
 # What a use case on ports never imports: the runtime, transports, drivers, its own adapters

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
-from keybuzz_orders.backfill import store as job_store
+from keybuzz_orders.backfill.jobs import (
+    REPORT,
+    SEARCH,
+    JobCounts,
+    PageProgress,
+    ReportState,
+    ReportWindow,
+)
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.ports import JobStore
 from keybuzz_orders.service import DEFINITION
@@ -40,11 +48,12 @@ async def contract(
     assert DEFINITION.migrations is not None
     await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
 
-    async def pg_end(job_id: str, status: str) -> None:
-        async with pool.acquire() as conn:
-            await job_store.end_job(conn, job_id, status, "ended by the test", owner=None)
+    store = PostgresJobStore(pool)
 
-    yield Contract(PostgresJobStore(pool), pg_end)
+    async def pg_end(job_id: str, status: str) -> None:
+        await store.end_job(job_id, status, "ended by the test", owner=None)
+
+    yield Contract(store, pg_end)
     await pool.close()
 
 
@@ -80,3 +89,72 @@ async def test_one_job_per_event_even_once_it_ended(contract: Contract) -> None:
     assert await insert(contract.jobs, event_id="ev-1") is None
     found = await contract.jobs.job_for_event("ev-1")
     assert found is not None and found.job_id == first and found.status == "FAILED"
+
+
+async def test_a_job_runs_under_its_owner_s_lease_page_by_page_to_its_end(
+    contract: Contract,
+) -> None:
+    jobs = contract.jobs
+    job_id = await insert(jobs)
+    assert job_id is not None
+    newest = datetime(2026, 11, 1, tzinfo=UTC)
+    page = PageProgress(JobCounts(pages=1, orders=2, created=2), "tok-2", None, newest)
+    saved = await jobs.checkpoint_job(job_id, "me", page, 120.0, (SEARCH, "one page"))
+    assert saved is not None and saved.status == "RUNNING" and saved.pagination_token == "tok-2"
+    assert (saved.strategy, saved.counts.orders, saved.newest_order_at) == (SEARCH, 2, newest)
+    assert await jobs.checkpoint_job(job_id, "someone-else", page, 120.0) is None  # not theirs
+    await jobs.note_error(job_id, "me", "SP-API down", 1)
+    await jobs.restart_window(job_id, "me")  # the token expired: the window again
+    again = await jobs.get_job(job_id)
+    assert again is not None and again.pagination_token is None
+    assert (again.last_error, again.counts.rate_limit_waits) == ("SP-API down", 1)
+    end = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    last = PageProgress(JobCounts(pages=1, orders=1, updated=1), None, end, None)
+    done = await jobs.checkpoint_job(job_id, "me", last, 120.0)
+    assert done is not None and done.status == "COMPLETED" and done.owner is None
+    assert (done.created_before, done.counts.orders, done.counts.pages) == (end, 3, 2)
+    assert done.finished_at is not None and done.last_error is None and done.strategy == SEARCH
+    assert await jobs.checkpoint_job(job_id, "me", last, 120.0) is None  # ended
+
+
+async def test_a_report_job_checkpoints_each_window_on_its_own(contract: Contract) -> None:
+    jobs = contract.jobs
+    job_id = await insert(jobs)
+    assert job_id is not None
+    windows = [ReportWindow(start="2026-08-25T09:00:00Z", end="2026-09-24T09:00:00Z"),
+               ReportWindow(start="2026-09-24T09:00:00Z", end="2026-10-24T09:00:00Z")]  # fmt: skip
+    plan = ReportState(windows=windows, phase="REPORTS", tail_after="x", strategy_reason="big")
+    saved = await jobs.advance_job(job_id, "me", PageProgress(JobCounts()), plan, 120.0)
+    assert saved is not None and (saved.strategy, saved.phase) == (REPORT, "REPORTS")
+    one = ReportWindow(start=windows[1].start, end=windows[1].end, report_id="r-2", imported=500)
+    step = PageProgress(JobCounts(orders=500, created=500))
+    saved = await jobs.advance_job(job_id, "me", step, ReportState(window=(1, one)), 120.0)
+    assert saved is not None and saved.report_windows is not None
+    assert [(w.report_id, w.imported) for w in saved.report_windows] == [(None, 0), ("r-2", 500)]
+    assert (saved.tail_after, saved.strategy_reason, saved.counts.orders) == ("x", "big", 500)
+    assert saved.status == "RUNNING"  # a report step never completes the job
+    await jobs.switch_to_orders_v0(job_id, "me", "refused")
+    switched = await jobs.get_job(job_id)
+    assert switched is not None and switched.strategy == "ORDERS_V0"
+
+
+async def test_a_released_job_is_claimed_by_the_next_owner_a_cancelled_one_never(
+    contract: Contract,
+) -> None:
+    jobs = contract.jobs
+    first, second = await insert(jobs), await insert(jobs, tenant_id="t-other")
+    assert first is not None and second is not None
+    await jobs.renew_leases("me", 120.0)
+    assert await jobs.claim_orphans("next", 120.0) == []  # leased
+    await jobs.release_jobs("me")
+    assert sorted(await jobs.claim_orphans("next", 120.0)) == sorted([first, second])
+    assert await jobs.running_jobs_of(TENANT) == [first]
+    ended = await jobs.end_job(first, "CANCELLED", "connection.disconnected", owner=None)
+    assert ended is not None and (ended.status, ended.reason) == (
+        "CANCELLED",
+        "connection.disconnected",
+    )
+    assert await jobs.end_job(first, "FAILED", "again", owner=None) is None
+    assert await jobs.running_jobs_of(TENANT) == []
+    await jobs.release_jobs("next")
+    assert await jobs.claim_orphans("third", 120.0) == [second]

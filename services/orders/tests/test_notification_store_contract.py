@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
-from keybuzz_orders.notifications import notification_store as nstore
 from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
-from keybuzz_orders.ports import NotificationStore
+from keybuzz_orders.ports import HeldSubscription, NotificationStore, SubscriptionStore
 from keybuzz_orders.service import DEFINITION
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.ids import AMAZON
@@ -28,6 +27,7 @@ class Contract:
     subscribe: Callable[[str, str], Awaitable[None]]  # (tenant, seller)
     unsubscribe: Callable[[str], Awaitable[None]]
     held: Callable[[], Awaitable[tuple[OrderStatus, datetime, str | None, int] | None]]
+    subscriptions: SubscriptionStore
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -41,7 +41,7 @@ async def contract(
             fake.subscribe(tenant_id, seller_id, AMAZON)
 
         async def unsubscribe(tenant_id: str) -> None:
-            fake.sellers = {k: t for k, t in fake.sellers.items() if t != tenant_id}
+            await fake.end_subscription(tenant_id, AMAZON)
 
         async def held() -> tuple[OrderStatus, datetime, str | None, int] | None:
             order = fake.orders.get((TENANT, AMAZON, ORDER))
@@ -51,17 +51,19 @@ async def contract(
             quantity = sum(i.quantity for i in order.items.values())
             return row.order_status, row.amazon_updated_at, row.fulfillment_channel, quantity
 
-        yield Contract(fake, subscribe, unsubscribe, held)
+        yield Contract(fake, subscribe, unsubscribe, held, fake)
         return
     pool = await create_pool(await make_database("contract"))
     assert DEFINITION.migrations is not None
     await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
 
+    pg = PostgresNotificationStore(pool)
+
     async def pg_subscribe(tenant_id: str, seller_id: str) -> None:
-        await nstore.save_subscription(pool, tenant_id, AMAZON, seller_id, "eu", "s-1", "d-1")
+        await pg.save_subscription(tenant_id, AMAZON, seller_id, "eu", "s-1", "d-1")
 
     async def pg_unsubscribe(tenant_id: str) -> None:
-        await nstore.end_subscription(pool, tenant_id, AMAZON)
+        await pg.end_subscription(tenant_id, AMAZON)
 
     async def pg_held() -> tuple[OrderStatus, datetime, str | None, int] | None:
         row = await pool.fetchrow(
@@ -75,7 +77,7 @@ async def contract(
             return None
         return OrderStatus(row[0]), row[1], row[2], int(row[3])
 
-    yield Contract(PostgresNotificationStore(pool), pg_subscribe, pg_unsubscribe, pg_held)
+    yield Contract(pg, pg_subscribe, pg_unsubscribe, pg_held, pg)
     await pool.close()
 
 
@@ -137,3 +139,16 @@ async def test_details_are_wanted_once_per_order(contract: Contract) -> None:
     else:
         assert isinstance(contract.store, PostgresNotificationStore)
         assert await contract.store.conn.fetchval("SELECT count(*) FROM order_detail_fetches") == 1
+
+
+async def test_a_subscription_is_saved_read_and_ended(contract: Contract) -> None:
+    store = contract.subscriptions
+    assert await store.subscription(TENANT, AMAZON) is None
+    await store.save_subscription(TENANT, AMAZON, "A1SELLER", "eu", "sub-1", "dest-eu")
+    assert await store.subscription(TENANT, AMAZON) == HeldSubscription("ACTIVE", "eu", "sub-1")
+    assert await contract.store.tenant_of_seller("A1SELLER", AMAZON) == TENANT
+    await store.end_subscription(TENANT, AMAZON)
+    assert await store.subscription(TENANT, AMAZON) == HeldSubscription("DELETED", "eu", None)
+    assert await contract.store.tenant_of_seller("A1SELLER", AMAZON) is None
+    await store.save_subscription(TENANT, AMAZON, "A1SELLER", "eu", "sub-2", "dest-eu")
+    assert await store.subscription(TENANT, AMAZON) == HeldSubscription("ACTIVE", "eu", "sub-2")

@@ -18,10 +18,13 @@ from keybuzz_devstack import infra
 from keybuzz_devstack import sqs as stack_sqs
 from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.testing import SANDBOX_TIME_SCALE, eventually
-from keybuzz_orders.notifications.notifications import OrderSubscriptions
+from keybuzz_orders.notifications.notifications import SpApiOrderChanges
+from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
+from keybuzz_orders.ports import OrderChangeNotifications
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_shared.settings import SettingsError, load_settings
-from orders_testkit import SELLER, OrdersKit, Sandbox, new_tenant
+from orders_fakes import FakeOrderChanges
+from orders_testkit import SELLER, OrdersKit, Sandbox, connect_directly, new_tenant
 
 # Orders do not move on their own meanwhile at this scale (only the advances move them):
 # one new FR order every 23 h; statuses of the seeded history are older than a lifecycle.
@@ -392,3 +395,41 @@ def test_staging_and_production_refuse_a_plain_http_queue(name: str) -> None:
 def test_a_queue_needs_its_dead_letter_queue() -> None:
     with pytest.raises(SettingsError, match="SQS_DEAD_LETTER_QUEUE_URL is required"):
         load_settings(OrdersSettings, {**BASE_ENV, "SQS_QUEUE_URL": "http://127.0.0.1:4566/1/q"})
+
+
+# --- the marketplace's side, one contract for the fake and the Notifications API ---------
+
+
+@pytest.fixture(params=["fake", "spapi"])
+async def changes(
+    request: pytest.FixtureRequest,
+    stack: Any,
+    sandbox_url: str,
+    make_orders: Callable[..., Awaitable[OrdersKit]],
+    sqs_queues: stack_sqs.Queues,
+) -> AsyncIterator[tuple[OrderChangeNotifications, str]]:
+    if request.param == "fake":
+        fake = FakeOrderChanges()
+        fake.sellers["t-shop"] = (SELLER, "eu")
+        yield fake, "t-shop"
+        return
+    orders = await make_orders(**queue_settings(sqs_queues))
+    tenant = await connect_directly(stack, sandbox_url, orders.env["AMAZON_APP_SOURCE"])
+    yield orders.runtime.component(SpApiOrderChanges), tenant
+
+
+async def test_the_marketplace_side_of_a_subscription(
+    changes: tuple[OrderChangeNotifications, str],
+) -> None:
+    notifications, tenant = changes
+    assert await notifications.seller(tenant) == (SELLER, "eu")
+    destination = await notifications.destination("eu")
+    assert await notifications.destination("eu") == destination  # found, not made again
+    if held := await notifications.subscription(tenant):  # the seller's, from another test
+        await notifications.unsubscribe("eu", held.subscription_id)
+    assert await notifications.subscription(tenant) is None
+    made = await notifications.subscribe(tenant, destination)
+    assert made.destination_id == destination
+    assert await notifications.subscription(tenant) == made
+    await notifications.unsubscribe("eu", made.subscription_id)
+    assert await notifications.subscription(tenant) is None

@@ -1,44 +1,69 @@
 """The one place orders' ports are assembled: the PostgreSQL adapters on the service's
-pool and units of work, the tenants' marketplaces from Vault, and the clock."""
+pool and units of work, the order source on the SP-API client, the tenants' marketplaces
+from Vault, and the clock."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from keybuzz_shared.amazon import load_tenant_credentials
+from keybuzz_shared.amazon import SpApiClient
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
-from keybuzz_shared.vault import VaultClient
 
-from keybuzz_orders.backfill.store import PostgresJobStore
-from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
-from keybuzz_orders.ports import BackfillPorts, OrdersPorts
+from keybuzz_orders.adapters import (
+    OrdersV0Listing,
+    SpApiOrderReports,
+    SpApiOrderSource,
+    VaultMarketplaces,
+)
+from keybuzz_orders.backfill.store import PostgresBackfillStore, PostgresJobStore
+from keybuzz_orders.notifications.notification_store import (
+    PostgresDetailStore,
+    PostgresNotificationStore,
+)
+from keybuzz_orders.ports import BackfillPorts, DetailPorts, OrdersPorts, OrderUnits, SyncPorts
+from keybuzz_orders.settings import OrdersSettings
+from keybuzz_orders.store import PostgresOrderStore
 
 
-class VaultMarketplaces:
-    """``ports.Marketplaces`` from the tenants' credentials in Vault."""
-
-    def __init__(self, vault: VaultClient) -> None:
-        self.vault = vault
-
-    async def marketplace_id(self, tenant_id: str) -> str:
-        return (await load_tenant_credentials(self.vault, tenant_id)).marketplace_id
-
-
-def assemble(runtime: Runtime[Any]) -> OrdersPorts:
+def assemble(runtime: Runtime[Any], spapi: SpApiClient) -> OrdersPorts:
     """``on_startup``, before the components that take the ports."""
+    settings: OrdersSettings = runtime.settings
 
     def clock() -> datetime:
         return datetime.now(UTC)
 
+    orders = PostgresOrderStore(runtime.pool)
+    order_units: OrderUnits = store_unit_of_work(runtime.unit_of_work, PostgresOrderStore)
+    source = SpApiOrderSource(spapi)
     ports = OrdersPorts(
         notification_units=store_unit_of_work(runtime.unit_of_work, PostgresNotificationStore),
         backfill=BackfillPorts(
             jobs=PostgresJobStore(runtime.pool),
             marketplaces=VaultMarketplaces(runtime.vault),
             clock=clock,
-            lease_seconds=runtime.settings.backfill_lease_seconds,
+            lease_seconds=settings.backfill_lease_seconds,
+            units=store_unit_of_work(runtime.unit_of_work, PostgresBackfillStore),
+            source=source,
+            fallback=OrdersV0Listing(spapi),
+            reports=SpApiOrderReports(spapi),
+            settings=settings,
+        ),
+        sync=SyncPorts(
+            orders=orders,
+            units=order_units,
+            source=source,
+            page_size=settings.backfill_page_size,
+            interval_seconds=float(settings.orders_sync_interval_seconds),
+        ),
+        orders=orders,
+        order_units=order_units,
+        source=source,
+        details=DetailPorts(
+            fetches=PostgresDetailStore(runtime.pool),
+            units=store_unit_of_work(runtime.unit_of_work, PostgresDetailStore),
+            source=source,
         ),
         clock=clock,
     )

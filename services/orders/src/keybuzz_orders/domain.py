@@ -93,6 +93,16 @@ _DELIVERY_STATUS = {
 }
 
 
+class InvalidOrderId(ValueError):
+    def __init__(self) -> None:
+        super().__init__("orderId must be an Amazon order id (3-7-7 digits)")
+
+
+class OrderNotFound(LookupError):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"no order {order_id} for this tenant")
+
+
 def as_utc(moment: datetime | None) -> datetime | None:
     """A date-time given without a zone (a query parameter, a request body) means UTC."""
     return None if moment is None else times.as_utc(moment)

@@ -18,14 +18,9 @@ from keybuzz_shared.micro import OperatorError
 from keybuzz_shared.pages import InvalidCursor
 
 from keybuzz_orders.backfill.jobs import InvalidDays
+from keybuzz_orders.domain import InvalidOrderId, OrderNotFound
 from keybuzz_orders.messaging import InvalidMessage
-from keybuzz_orders.queries import (
-    InvalidJobId,
-    InvalidOrderId,
-    InvalidSearch,
-    JobNotFound,
-    OrderNotFound,
-)
+from keybuzz_orders.queries import InvalidJobId, InvalidSearch, JobNotFound
 from keybuzz_orders.sync import NoSyncCursor
 
 # Reading orders and jobs, starting backfills and syncs.

@@ -32,8 +32,7 @@ from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
 from keybuzz_orders.backfill.backfill import Backfills
-from keybuzz_orders.notifications import notification_store as nstore
-from keybuzz_orders.notifications.notifications import OrderSubscriptions
+from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.sync import OrderSync
 
@@ -94,7 +93,7 @@ async def unsubscribe_from_order_changes(
         log.warning(
             "ORDER_CHANGE subscription not deleted: %s", exc, extra={"tenant_id": event.tenant_id}
         )
-        await nstore.end_subscription(runtime.pool, event.tenant_id, AMAZON)
+        await runtime.component(OrderSubscriptions).forget(event.tenant_id)
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-from keybuzz_shared.amazon.messaging import (
-    TEXT_MAX_LENGTH,
-    MessageBody,
-    MessagingAction,
-    MessagingClient,
-)
+from keybuzz_shared.amazon.messaging import TEXT_MAX_LENGTH, MessageBody, MessagingAction
+from keybuzz_shared.ids import is_amazon_order_id
 
-from keybuzz_orders import queries
-from keybuzz_orders.domain import as_utc
+from keybuzz_orders.domain import InvalidOrderId, OrderNotFound, as_utc
+from keybuzz_orders.ports import BuyerMessaging, OrderStore
 
 
 class InvalidMessage(ValueError):
@@ -58,15 +53,17 @@ def message_body(request: MessageRequest) -> MessageBody:
 
 @dataclass(frozen=True)
 class OrderMessaging:
-    pool: asyncpg.Pool
-    client: MessagingClient
+    orders: OrderStore
+    client: BuyerMessaging
 
     async def _marketplace_of(self, tenant_id: str, order_id: str) -> str:
         """The order's marketplace; ``InvalidOrderId``/``OrderNotFound`` before Amazon is asked."""
-        found = await queries.get_order(self.pool, tenant_id, order_id)
-        if found.order.marketplace_id is None:  # no marketplace to ask Amazon in
-            raise queries.OrderNotFound(order_id)
-        return found.order.marketplace_id
+        if not is_amazon_order_id(order_id):
+            raise InvalidOrderId()
+        found = await self.orders.marketplace_of(tenant_id, order_id)
+        if found is None:  # not the tenant's, or no marketplace to ask Amazon in
+            raise OrderNotFound(order_id)
+        return found
 
     async def actions(self, tenant_id: str, order_id: str) -> list[str]:
         marketplace_id = await self._marketplace_of(tenant_id, order_id)

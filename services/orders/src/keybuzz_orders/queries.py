@@ -20,19 +20,15 @@ from keybuzz_shared.text import is_storable
 from keybuzz_orders import store
 from keybuzz_orders.backfill import store as job_store
 from keybuzz_orders.backfill.jobs import JobView
-from keybuzz_orders.domain import OrderLine, OrderSummary, as_utc
+from keybuzz_orders.domain import (
+    InvalidOrderId,
+    OrderLine,
+    OrderNotFound,
+    OrderSummary,
+    as_utc,
+)
 
 MAX_SEARCH = 200
-
-
-class InvalidOrderId(ValueError):
-    def __init__(self) -> None:
-        super().__init__("orderId must be an Amazon order id (3-7-7 digits)")
-
-
-class OrderNotFound(LookupError):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"no order {order_id} for this tenant")
 
 
 class InvalidSearch(ValueError):

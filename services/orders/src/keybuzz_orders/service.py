@@ -29,11 +29,11 @@ async def _provide(runtime: Runtime[Any]) -> None:
         initial_backoff=settings.spapi_backoff_seconds,
     )
     runtime.provide(spapi)
-    ports = bootstrap.assemble(runtime)
-    runtime.provide(OrderMessaging(runtime.pool, MessagingClient(spapi)))
-    runtime.provide(Backfills(runtime, spapi, ports.backfill))
-    runtime.provide(OrderSync(runtime, spapi))
-    runtime.provide(OrderContext(runtime, spapi))
+    ports = bootstrap.assemble(runtime, spapi)
+    runtime.provide(OrderMessaging(ports.orders, MessagingClient(spapi)))
+    runtime.provide(Backfills(ports.backfill))
+    runtime.provide(OrderSync(ports.sync))
+    runtime.provide(OrderContext(ports.orders, ports.order_units, ports.source))
     await notifications.provide(runtime, spapi, ports)  # ORDER_CHANGE over SQS, when configured
 
 
@@ -49,6 +49,8 @@ async def _stop_backfills(runtime: Runtime[Any]) -> None:
         await runtime.component(OrderSync).aclose()
     if Backfills in runtime.components:
         await runtime.component(Backfills).aclose()
+    if SpApiClient in runtime.components:
+        await runtime.component(SpApiClient).aclose()
 
 
 def _register(runtime: Runtime[Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from keybuzz_shared.pages import Position
 
 from keybuzz_orders.backfill.jobs import JobCounts
 from keybuzz_orders.domain import OrderRow
+from keybuzz_orders.ports import SyncCursor
 
 Conn = Executor  # a connection or the pool: both run one statement
 
@@ -479,3 +480,60 @@ async def sync_cursor(conn: Conn, tenant_id: str, marketplace: str) -> asyncpg.R
         tenant_id,
         marketplace,
     )
+
+
+class PostgresOrderStore:
+    """``ports.OrderStore`` on a connection (a unit of work's) or on the pool."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def upsert_orders(
+        self, tenant_id: str, marketplace: str, rows: Sequence[OrderRow], *, partial: bool = False
+    ) -> JobCounts:
+        if isinstance(self.conn, asyncpg.Connection):
+            return await upsert_orders(self.conn, tenant_id, marketplace, rows, partial=partial)
+        async with self.conn.acquire() as conn, conn.transaction():  # several statements
+            return await upsert_orders(conn, tenant_id, marketplace, rows, partial=partial)
+
+    async def known_order_ids(
+        self, tenant_id: str, marketplace: str, order_ids: Collection[str]
+    ) -> set[str]:
+        return await known_order_ids(self.conn, tenant_id, marketplace, list(order_ids))
+
+    async def start_sync(
+        self, tenant_id: str, marketplace: str, marketplace_id: str, cursor: datetime
+    ) -> None:
+        await start_sync_cursor(self.conn, tenant_id, marketplace, marketplace_id, cursor)
+
+    async def claim_due_syncs(
+        self, interval_seconds: float, tenant_id: str | None = None
+    ) -> list[SyncCursor]:
+        rows = await claim_due_syncs(self.conn, interval_seconds, tenant_id)
+        return [
+            SyncCursor(
+                r["tenant_id"], r["marketplace"], r["marketplace_id"], r["last_updated_before"]
+            )
+            for r in rows
+        ]
+
+    async def advance_sync(self, cursor: SyncCursor, to: datetime, seen: int) -> bool:
+        return await advance_sync_cursor(
+            self.conn, cursor.tenant_id, cursor.marketplace, cursor.updated_before, to, seen
+        )
+
+    async def note_sync_error(
+        self, tenant_id: str, marketplace: str, error: str, *, stop: bool
+    ) -> None:
+        await note_sync_error(self.conn, tenant_id, marketplace, error, stop=stop)
+
+    async def stop_sync(self, tenant_id: str, reason: str) -> None:
+        await stop_sync(self.conn, tenant_id, reason)
+
+    async def marketplace_of(self, tenant_id: str, order_id: str) -> str | None:
+        found: str | None = await self.conn.fetchval(
+            "SELECT marketplace_id FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            tenant_id,
+            order_id,
+        )
+        return found

@@ -15,20 +15,15 @@ import asyncio
 import dataclasses
 import logging
 from datetime import datetime
-from typing import Any
 
-import asyncpg
 import msgspec
-from keybuzz_shared.amazon import AmazonAuthError, SearchOrdersQuery, SpApiClient, SpApiError
-from keybuzz_shared.amazon.times import amazon_time
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import store
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import JobCounts
-from keybuzz_orders.domain import order_row
+from keybuzz_orders.order_source import OrderWindow, SourceError
+from keybuzz_orders.ports import SyncCursor, SyncPorts
 
 log = logging.getLogger(__name__)
 
@@ -53,86 +48,82 @@ class SyncResult(JobCounts, kw_only=True, rename="camel"):
 class OrderSync(BackgroundLoop):
     name = "orders-sync"
 
-    def __init__(self, runtime: Runtime[Any], spapi: SpApiClient) -> None:
-        self.runtime = runtime
-        self.spapi = spapi
+    def __init__(self, ports: SyncPorts) -> None:
+        self.ports = ports
 
     @property
     def interval(self) -> float:
-        return float(self.runtime.settings.orders_sync_interval_seconds)
+        return self.ports.interval_seconds
 
     async def run(self) -> None:
         while True:
             try:
-                for cursor in await store.claim_due_syncs(self.runtime.pool, self.interval):
-                    await self._round(cursor)
+                await self.sync_due()
             except Exception as exc:  # the database is down: next tick
                 log.warning("order sync round failed", extra={"error": type(exc).__name__})
             await asyncio.sleep(min(TICK_SECONDS, self.interval))
 
+    async def sync_due(self) -> list[SyncResult]:
+        """A round for each tenant whose cursor is due."""
+        return [
+            await self._round(cursor)
+            for cursor in await self.ports.orders.claim_due_syncs(self.interval)
+        ]
+
     async def sync_now(self, tenant_id: str) -> SyncResult:
         """An operator's (or a test's) round for one tenant, outside the schedule."""
-        claimed = await store.claim_due_syncs(self.runtime.pool, self.interval, tenant_id)
+        claimed = await self.ports.orders.claim_due_syncs(self.interval, tenant_id)
         if not claimed:
             raise NoSyncCursor(tenant_id)
         return await self._round(claimed[0])
 
     async def stop(self, tenant_id: str, reason: str) -> None:
         """The connection went away: no more rounds for the tenant until its next backfill."""
-        await store.stop_sync(self.runtime.pool, tenant_id, reason)
+        await self.ports.orders.stop_sync(tenant_id, reason)
         metrics.sync_stopped(tenant_id)
 
-    async def _round(self, cursor: asyncpg.Record) -> SyncResult:
-        tenant_id, marketplace = cursor["tenant_id"], cursor["marketplace"]
+    async def _round(self, cursor: SyncCursor) -> SyncResult:
+        tenant_id = cursor.tenant_id
         try:
             return await self._read(cursor)
-        except (AmazonAuthError, SpApiError) as exc:
+        except SourceError as exc:
             # Revoked or missing credentials stop the sync until the next connection;
             # an outage only waits for the next round.
             stop = not is_outage(exc)
-            await store.note_sync_error(
-                self.runtime.pool, tenant_id, marketplace, str(exc)[:500], stop=stop
+            await self.ports.orders.note_sync_error(
+                tenant_id, cursor.marketplace, str(exc)[:500], stop=stop
             )
             if stop:
                 metrics.sync_stopped(tenant_id)
             log.warning("order sync failed", extra={"tenant_id": tenant_id, "stopped": stop})
             return SyncResult(tenant_id=tenant_id, errors=1)
 
-    async def _read(self, cursor: asyncpg.Record) -> SyncResult:
-        tenant_id, marketplace = cursor["tenant_id"], cursor["marketplace"]
-        query = SearchOrdersQuery(
-            marketplace_ids=[cursor["marketplace_id"]],
-            last_updated_after=amazon_time(cursor["last_updated_before"]),
-            max_results_per_page=self.runtime.settings.backfill_page_size,
+    async def _read(self, cursor: SyncCursor) -> SyncResult:
+        tenant_id, marketplace = cursor.tenant_id, cursor.marketplace
+        window = OrderWindow(
+            marketplace_id=cursor.marketplace_id,
+            updated_after=cursor.updated_before,
+            page_size=self.ports.page_size,
         )
-        counts, last_updated_before = JobCounts(), None
+        counts, updated_before = JobCounts(), None
         while True:
-            page = await self.spapi.search_orders(tenant_id, query)
-            orders, bad = page.decode_orders()
-            rows = [order_row(o) for o in orders]
-            async with self.runtime.unit_of_work() as uow:
-                stored = await store.upsert_orders(uow.conn, tenant_id, marketplace, rows)
+            page = await self.ports.source.orders_in_window(tenant_id, window)
+            async with self.ports.units() as unit:
+                stored = await unit.store.upsert_orders(tenant_id, marketplace, page.orders)
             waits = page.rate_limit_waits
-            counts += stored.but(pages=1, errors=len(bad), rate_limit_waits=waits)
+            counts += stored.but(pages=1, errors=len(page.unreadable), rate_limit_waits=waits)
             metrics.rate_limit_waits(waits)
-            last_updated_before = page.last_updated_before or last_updated_before
+            updated_before = page.updated_before or updated_before
             if page.next_token is None:
                 break
-            query = dataclasses.replace(query, pagination_token=page.next_token)
+            window = dataclasses.replace(window, page_token=page.next_token)
         result = SyncResult(
             tenant_id=tenant_id,
-            last_updated_before=last_updated_before,
+            last_updated_before=updated_before,
             **msgspec.structs.asdict(counts),
         )
         if result.last_updated_before is not None:
-            await store.advance_sync_cursor(
-                self.runtime.pool,
-                tenant_id,
-                marketplace,
-                cursor["last_updated_before"],
-                result.last_updated_before,
-                result.orders,
-            )
+            await self.ports.orders.advance_sync(cursor, result.last_updated_before, result.orders)
             metrics.sync_cursor(tenant_id, result.last_updated_before)
         log.info(
             "orders synced",

@@ -16,21 +16,21 @@ from keybuzz_orders.backfill.jobs import (
     SEARCH,
     InvalidDays,
     JobStep,
+    JobView,
     next_step,
-    search_query,
+    search_window,
     window_start,
 )
+from orders_fakes import job_view
 
 NOW = datetime(2026, 11, 23, 9, 30, 15, tzinfo=UTC)
 
 
-def job(**fields: Any) -> dict[str, Any]:
-    """A job row as the store returns it, fresh from its start."""
-    return {
-        "strategy": None, "phase": None, "created_after": "2026-08-25T09:30:15Z",
-        "tail_after": None, "pagination_token": None, "marketplace_id": "A13V1IB3VIYZZH",
-        **fields,
-    }  # fmt: skip
+START = datetime(2026, 8, 25, 9, 30, 15, tzinfo=UTC)
+
+
+def job(**fields: Any) -> JobView:
+    return job_view(**fields)
 
 
 def test_a_90_day_job_starts_90_days_back_in_amazon_time() -> None:
@@ -46,25 +46,27 @@ def test_a_window_outside_amazon_s_two_years_is_refused(days: int) -> None:
 
 
 def test_the_first_page_asks_for_a_page_of_the_setting_s_size_from_the_window_start() -> None:
-    sent = search_query(job(), page_size=100).params()
-    assert sent["createdAfter"] == "2026-08-25T09:30:15Z"
-    assert sent["maxResultsPerPage"] == "100"
-    assert sent["marketplaceIds"] == "A13V1IB3VIYZZH"
-    assert "paginationToken" not in sent
-    assert "createdBefore" not in sent  # Amazon closes the window and says where
+    window = search_window(job(), page_size=100)
+    assert window.created_after == START
+    assert window.page_size == 100
+    assert window.marketplace_id == "A13V1IB3VIYZZH"
+    assert window.page_token is None and window.updated_after is None
+    assert window.created_before is None  # the source closes the window and says where
 
 
 def test_a_job_resumed_after_a_crash_asks_for_the_page_after_its_checkpoint() -> None:
     resumed = job(strategy=SEARCH, pagination_token="tok+/=")
-    sent = search_query(resumed, page_size=20).params()
-    assert sent["paginationToken"] == "tok+/="
-    assert sent["createdAfter"] == "2026-08-25T09:30:15Z"  # the same window, not a new one
-    assert sent["maxResultsPerPage"] == "20"
+    window = search_window(resumed, page_size=20)
+    assert window.page_token == "tok+/="
+    assert window.created_after == START  # the same window, not a new one
+    assert window.page_size == 20
 
 
 def test_a_report_job_s_tail_reads_from_an_hour_before_its_reports_end() -> None:
     tail = job(strategy=REPORT, phase="TAIL", tail_after="2026-11-22T08:30:15Z")
-    assert search_query(tail, page_size=100).created_after == "2026-11-22T08:30:15Z"
+    assert search_window(tail, page_size=100).created_after == datetime(
+        2026, 11, 22, 8, 30, 15, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+from keybuzz_orders.adapters import source_error
 from keybuzz_orders.backfill.backfill import Decision, decide
 from keybuzz_orders.domain import (
     DeliveryStatus,
@@ -16,11 +17,13 @@ from keybuzz_orders.domain import (
     sla_status,
 )
 from keybuzz_shared.amazon import (
+    AmazonAuthError,
     CredentialsMissing,
     LwaUnavailable,
     Order,
     ReauthRequired,
     SpApiAccessDenied,
+    SpApiError,
     SpApiInvalidInput,
     SpApiUnavailable,
 )
@@ -131,4 +134,6 @@ def test_sla(status: OrderStatus, ship_by: datetime | None, expected: SlaStatus)
     ],
 )  # fmt: skip
 def test_what_a_failed_page_means(error: Exception, resuming: bool, decision: Decision) -> None:
-    assert decide(error, resuming=resuming) is decision
+    # Amazon's failures reach the job as the order source's (adapters.source_error).
+    failure = source_error(error) if isinstance(error, AmazonAuthError | SpApiError) else error
+    assert decide(failure, resuming=resuming) is decision

@@ -53,6 +53,8 @@ def test_progress_is_the_newest_order_through_the_window() -> None:
     row = {
         **{name: 0 for name in JobCounts.__struct_fields__},
         "job_id": "j-1", "tenant_id": "t-1", "trigger": "http", "days": 10,
+        "marketplace": "AMAZON", "marketplace_id": "A13V1IB3VIYZZH", "owner": "me",
+        "pagination_token": None, "tail_after": None,
         "created_before": None, "last_error": None, "reason": None, "updated_at": now,
         "finished_at": None, "strategy": None, "strategy_reason": None, "phase": None,
         "report_windows": None,

@@ -8,8 +8,8 @@ import msgspec
 from keybuzz_orders.backfill.jobs import ReportWindow, WindowState
 from keybuzz_orders.backfill.report_strategy import REPORT, SEARCH, plan_strategy
 from keybuzz_orders.domain import OrderRow, OrderStatus
+from keybuzz_orders.order_source import SourcePage
 from keybuzz_orders.settings import OrdersSettings
-from keybuzz_shared.amazon.spapi import SearchOrdersPage
 
 START = datetime(2026, 8, 24, tzinfo=UTC)  # the window's start: 90 days before END
 END = datetime(2026, 11, 22, tzinfo=UTC)  # Amazon's createdBefore
@@ -50,11 +50,8 @@ def _rows(count: int, first: datetime, every: timedelta) -> list[OrderRow]:
     ]
 
 
-def _page(next_token: str | None, created_before: datetime | None = END) -> SearchOrdersPage:
-    return SearchOrdersPage(
-        raw_orders=[], next_token=next_token, created_before=created_before,
-        last_updated_before=None,
-    )  # fmt: skip
+def _page(next_token: str | None, created_before: datetime | None = END) -> SourcePage:
+    return SourcePage(orders=[], next_token=next_token, created_before=created_before)
 
 
 def test_a_window_read_in_one_page_stays_with_search() -> None:

@@ -19,43 +19,36 @@ import uuid
 from enum import Enum
 from typing import Any
 
-import asyncpg
-from keybuzz_shared.amazon import (
-    AmazonAuthError,
-    SpApiClient,
-    SpApiError,
-    SpApiInvalidInput,
-)
-from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
-from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
 from keybuzz_shared.background import BackgroundLoop, keep_lease
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
 from keybuzz_shared.ids import AMAZON
-from keybuzz_shared.service import Runtime
-from keybuzz_shared.uow import UnitOfWork
 
-from keybuzz_orders import store
 from keybuzz_orders.backfill import metrics
-from keybuzz_orders.backfill import store as job_store
 from keybuzz_orders.backfill.jobs import (
     REPORT,
     SEARCH,
     JobCounts,
     JobStep,
     JobStopped,
+    JobView,
+    PageProgress,
+    ReportState,
     next_step,
-    search_query,
+    search_window,
 )
-from keybuzz_orders.backfill.report_strategy import (
-    JobContext,
-    ReportSteps,
-    plan_strategy,
-)
+from keybuzz_orders.backfill.report_strategy import ReportSteps, plan_strategy
 from keybuzz_orders.backfill.starting import JobRequest, StartedJob, start_job
-from keybuzz_orders.domain import OrderRow, order_row, v0_order_row
-from keybuzz_orders.ports import BackfillPorts
+from keybuzz_orders.order_source import (
+    AccessDenied,
+    NotFound,
+    OrderListing,
+    QueryRefused,
+    SourceError,
+    SourcePage,
+)
+from keybuzz_orders.ports import BackfillPorts, BackfillUnit
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
@@ -66,26 +59,20 @@ OUTAGE_BACKOFF_MAX = 30.0
 class Backfills:
     """Starts, runs, resumes and stops backfill jobs in this process."""
 
-    def __init__(
-        self, runtime: Runtime[OrdersSettings], spapi: SpApiClient, ports: BackfillPorts
-    ) -> None:
-        self.runtime = runtime
-        self.spapi = spapi
+    def __init__(self, ports: BackfillPorts) -> None:
         self.ports = ports
-        self.orders_v0 = OrdersV0Client(spapi)
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeper = _Sweeper(self)
-        self.context = JobContext(runtime, spapi, self.owner)
-        self.report_steps = ReportSteps(self.context)
+        self.report_steps = ReportSteps(ports, self.owner)
 
     @property
     def settings(self) -> OrdersSettings:
-        return self.context.settings
+        return self.ports.settings
 
     @property
     def lease_seconds(self) -> float:
-        return self.context.lease_seconds
+        return self.ports.lease_seconds
 
     # --- starting -------------------------------------------------------------------------
 
@@ -126,10 +113,9 @@ class Backfills:
 
     async def sweep(self) -> None:
         """Renew our jobs' leases and take over the jobs nobody holds."""
-        await job_store.renew_leases(self.runtime.pool, self.owner, self.lease_seconds)
-        for job_id in await job_store.claim_orphans(
-            self.runtime.pool, self.owner, self.lease_seconds
-        ):
+        jobs = self.ports.jobs
+        await jobs.renew_leases(self.owner, self.lease_seconds)
+        for job_id in await jobs.claim_orphans(self.owner, self.lease_seconds):
             log.info("backfill resumed", extra={"job_id": job_id})
             self._spawn(job_id)
 
@@ -143,20 +129,19 @@ class Backfills:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            await job_store.release_jobs(self.runtime.pool, self.owner)
-        await self.spapi.aclose()
+            await self.ports.jobs.release_jobs(self.owner)
 
     async def stop_tenant(self, tenant_id: str, reason: str) -> list[str]:
         """The connection went away: cancel the tenant's jobs, say so, stop our tasks."""
         stopped: list[str] = []
-        for job_id in await job_store.running_jobs_of(self.runtime.pool, tenant_id):
-            async with self.runtime.unit_of_work() as uow:
-                job = await job_store.end_job(uow.conn, job_id, "CANCELLED", reason, owner=None)
+        for job_id in await self.ports.jobs.running_jobs_of(tenant_id):
+            async with self.ports.units() as unit:
+                job = await unit.store.end_job(job_id, "CANCELLED", reason, owner=None)
                 if job is not None:
-                    uow.emit(_failed_event(job, reason))
+                    unit.emit(_failed_event(job, reason))
                     stopped.append(job_id)
             if job is not None:
-                metrics.job_ended("cancelled", job["strategy"])
+                metrics.job_ended("cancelled", job.strategy)
             if task := self._tasks.get(job_id):
                 task.cancel()
         if stopped:
@@ -168,15 +153,16 @@ class Backfills:
     async def _run_counted(self, job_id: str) -> None:
         metrics.job_started()
         try:
-            await self._run(job_id)
+            await self.run(job_id)
         finally:
             metrics.job_stopped()
 
-    async def _run(self, job_id: str) -> None:
+    async def run(self, job_id: str) -> None:
+        """The job's steps until it ends, is stopped, or is not ours any more."""
         waits = 0  # consecutive outages of this job
         while True:
-            job = await job_store.get_job(self.runtime.pool, job_id)
-            if job is None or job["status"] != "RUNNING" or job["owner"] != self.owner:
+            job = await self.ports.jobs.get_job(job_id)
+            if job is None or job.status != "RUNNING" or job.owner != self.owner:
                 return
             try:
                 if await self._page(job):
@@ -185,7 +171,7 @@ class Backfills:
             except JobStopped:
                 return
             except Exception as exc:
-                decision = decide(exc, resuming=job["pagination_token"] is not None)
+                decision = decide(exc, resuming=job.pagination_token is not None)
                 if decision is Decision.WAIT:
                     waits += 1
                     await self._wait_out(job_id, exc, waits)
@@ -194,93 +180,92 @@ class Backfills:
                         "pagination token refused; reading the window again",
                         extra={"job_id": job_id},
                     )
-                    await job_store.restart_window(self.runtime.pool, job_id, self.owner)
+                    await self.ports.jobs.restart_window(job_id, self.owner)
                 else:
-                    if not isinstance(exc, AmazonAuthError | SpApiError):
+                    if not isinstance(exc, SourceError):
                         log.exception("backfill failed", extra={"job_id": job_id})
                     await self._fail(job, _reason(exc))
                     return
 
     async def _wait_out(self, job_id: str, exc: Exception, attempt: int) -> None:
-        """Amazon, Vault or the database is down: keep the job, try again later."""
+        """The source, Vault or the database is down: keep the job, try again later."""
         log.warning(
             "backfill waiting for a dependency", extra={"job_id": job_id, "error": str(exc)[:200]}
         )
         with contextlib.suppress(Exception):
-            await job_store.note_error(self.runtime.pool, job_id, self.owner, str(exc)[:500], 0)
+            await self.ports.jobs.note_error(job_id, self.owner, str(exc)[:500], 0)
         await asyncio.sleep(backoff_delay(attempt, base=1.0, cap=OUTAGE_BACKOFF_MAX))
 
-    async def _page(self, job: asyncpg.Record) -> bool:
+    async def _page(self, job: JobView) -> bool:
         """Read and store one page (or one report step); True when the job is complete."""
         step = next_step(job)
         if step is JobStep.REPORTS:
             await self.report_steps.step(job)
             return False
         if step is JobStep.ORDERS_V0_PAGE:
-            return await self._v0_page(job)
-        tenant_id = job["tenant_id"]
-        query = search_query(job, self.settings.backfill_page_size)
+            return await self._listing_page(job, self.ports.fallback, "orders_v0")
+        return await self._listing_page(job, self.ports.source, "search")
+
+    async def _listing_page(self, job: JobView, listing: OrderListing, source: str) -> bool:
+        window = search_window(job, self.settings.backfill_page_size)
         try:
-            page = await self.spapi.search_orders(tenant_id, query)
-        except (SpApiAccessDenied, SpApiNotFound) as exc:
-            if job["strategy"] not in (None, SEARCH):
+            page = await listing.orders_in_window(job.tenant_id, window)
+        except (AccessDenied, NotFound) as exc:
+            if listing is not self.ports.source or job.strategy not in (None, SEARCH):
                 raise  # a report job's tail: its reports already needed access
             await self._switch_to_v0(job, exc)
             return False
-        orders, bad = page.decode_orders()
-        for order in bad:
+        for order in page.unreadable:
             log.warning(
                 "order unreadable; counted as an error",
-                extra={"tenant_id": tenant_id, "order_id": order.order_id, "reason": order.reason},
-            )
-        rows = [order_row(o) for o in orders]
+                extra={"tenant_id": job.tenant_id, "order_id": order.order_id,
+                       "reason": order.reason},
+            )  # fmt: skip
         plan = None
-        if job["strategy"] is None:  # the first page decides how the job goes on
-            plan = plan_strategy(self.settings, job["created_after"], page, rows)
-        async with self.runtime.unit_of_work() as uow:
-            counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows)
-            counts = counts.but(pages=1, errors=len(bad), rate_limit_waits=page.rate_limit_waits)
-            progress = job_store.PageProgress.of_rows(
-                rows, counts, next_token=page.next_token, created_before=page.created_before
+        if job.strategy is None:  # the first page decides how the job goes on
+            plan = plan_strategy(self.settings, job.created_after, page, page.orders)
+        async with self.ports.units() as unit:
+            counts = await _store_page(unit, job, page)
+            progress = PageProgress.of_rows(
+                page.orders, counts, next_token=page.next_token, created_before=page.created_before
             )
             if plan is not None and plan.strategy == REPORT:
-                state = job_store.ReportState(
+                state = ReportState(
                     windows=plan.windows,
                     phase="REPORTS",
                     tail_after=plan.tail_after,
                     strategy_reason=plan.reason,
                 )
-                saved = await job_store.advance_job(
-                    uow.conn, job["job_id"], self.owner, progress, state, self.lease_seconds
+                saved = await unit.store.advance_job(
+                    job.job_id, self.owner, progress, state, self.lease_seconds
                 )
             else:
                 strategy = (plan.strategy, plan.reason) if plan else None
-                saved = await job_store.checkpoint_job(
-                    uow.conn, job["job_id"], self.owner, progress, self.lease_seconds, strategy
+                saved = await unit.store.checkpoint_job(
+                    job.job_id, self.owner, progress, self.lease_seconds, strategy
                 )
-            saved = await _hand_over_if_complete(uow, job, saved)
-        metrics.page_stored("search", counts)
+            saved = await _hand_over_if_complete(unit, job, saved)
+        metrics.page_stored(source, counts)
         if plan is not None:
             log.info(
                 "backfill strategy",
-                extra={"job_id": job["job_id"], "strategy": plan.strategy, "reason": plan.reason},
+                extra={"job_id": job.job_id, "strategy": plan.strategy, "reason": plan.reason},
             )
         return self._page_stored(job, saved)
 
-    def _page_stored(self, job: asyncpg.Record, saved: asyncpg.Record) -> bool:
+    def _page_stored(self, job: JobView, saved: JobView) -> bool:
         """After a page's commit: True (and the job's end counted) when it was the last."""
-        tenant_id = job["tenant_id"]
-        if saved["status"] == "COMPLETED":
-            metrics.job_ended("completed", saved["strategy"])
-            if saved["created_before"] is not None:
-                metrics.sync_cursor(tenant_id, saved["created_before"])
+        if saved.status == "COMPLETED":
+            metrics.job_ended("completed", saved.strategy)
+            if saved.created_before is not None:
+                metrics.sync_cursor(job.tenant_id, saved.created_before)
             log.info(
                 "backfill completed",
                 extra={
-                    "tenant_id": tenant_id,
-                    "job_id": job["job_id"],
-                    "orders": saved["orders"],
-                    "errors": saved["errors"],
+                    "tenant_id": job.tenant_id,
+                    "job_id": job.job_id,
+                    "orders": saved.counts.orders,
+                    "errors": saved.counts.errors,
                 },
             )
             return True
@@ -288,66 +273,34 @@ class Backfills:
 
     # --- Orders v0, the fallback ----------------------------------------------------------
 
-    async def _switch_to_v0(self, job: asyncpg.Record, refusal: SpApiError) -> None:
+    async def _switch_to_v0(self, job: JobView, refusal: SourceError) -> None:
         reason = (
-            f"searchOrders refused (HTTP {refusal.status} {refusal.code}): Orders v0 "
-            "getOrders + getOrderItems per order"
+            f"searchOrders refused ({refusal.code}): Orders v0 getOrders + getOrderItems per order"
         )
         log.warning(
-            "backfill falls back to Orders v0", extra={"job_id": job["job_id"], "reason": reason}
+            "backfill falls back to Orders v0", extra={"job_id": job.job_id, "reason": reason}
         )
-        await job_store.switch_to_orders_v0(self.runtime.pool, job["job_id"], self.owner, reason)
+        await self.ports.jobs.switch_to_orders_v0(job.job_id, self.owner, reason)
 
-    async def _v0_page(self, job: asyncpg.Record) -> bool:
-        """One getOrders page, then its orders' items one call each (v0 has no inline items)."""
-        tenant_id = job["tenant_id"]
-        page = await self.orders_v0.get_orders(
-            tenant_id,
-            job["marketplace_id"],
-            job["created_after"],
-            next_token=job["pagination_token"],
-            max_results=self.settings.backfill_page_size,
-        )
-        for unreadable in page.unreadable:
-            log.warning(
-                "order unreadable; counted as an error",
-                extra={
-                    "tenant_id": tenant_id,
-                    "order_id": unreadable.order_id,
-                    "reason": unreadable.reason,
-                },
-            )
-        waits = page.rate_limit_waits
-        rows: list[OrderRow] = []
-        for order in page.orders:
-            items = await self.orders_v0.get_order_items(tenant_id, order.AmazonOrderId)
-            waits += items.rate_limit_waits
-            rows.append(v0_order_row(order, items.items))
-        async with self.runtime.unit_of_work() as uow:
-            # Partial like report rows (no buyer, no packages): never erase an API read.
-            counts = await store.upsert_orders(uow.conn, tenant_id, AMAZON, rows, partial=True)
-            counts = counts.but(pages=1, errors=len(page.unreadable), rate_limit_waits=waits)
-            progress = job_store.PageProgress.of_rows(
-                rows, counts, next_token=page.next_token, created_before=page.created_before
-            )
-            saved = await job_store.checkpoint_job(
-                uow.conn, job["job_id"], self.owner, progress, self.lease_seconds
-            )
-            saved = await _hand_over_if_complete(uow, job, saved)
-        metrics.page_stored("orders_v0", counts)
-        return self._page_stored(job, saved)
-
-    async def _fail(self, job: asyncpg.Record, reason: str) -> None:
-        async with self.runtime.unit_of_work() as uow:
-            ended = await job_store.end_job(uow.conn, job["job_id"], "FAILED", reason, self.owner)
+    async def _fail(self, job: JobView, reason: str) -> None:
+        async with self.ports.units() as unit:
+            ended = await unit.store.end_job(job.job_id, "FAILED", reason, self.owner)
             if ended is not None:
-                uow.emit(_failed_event(ended, reason))
+                unit.emit(_failed_event(ended, reason))
         if ended is not None:
-            metrics.job_ended("failed", ended["strategy"])
+            metrics.job_ended("failed", ended.strategy)
         log.warning(
             "backfill failed",
-            extra={"tenant_id": job["tenant_id"], "job_id": job["job_id"], "reason": reason},
+            extra={"tenant_id": job.tenant_id, "job_id": job.job_id, "reason": reason},
         )
+
+
+async def _store_page(unit: BackfillUnit, job: JobView, page: SourcePage) -> JobCounts:
+    """A page's orders (partial rows never erase a full read), and what it counted."""
+    counts = await unit.store.upsert_orders(
+        job.tenant_id, AMAZON, page.orders, partial=page.partial
+    )
+    return counts.but(pages=1, errors=len(page.unreadable), rate_limit_waits=page.rate_limit_waits)
 
 
 class _Sweeper(BackgroundLoop):
@@ -372,55 +325,55 @@ def _sweep_failed(exc: Exception) -> None:
 
 class Decision(Enum):
     WAIT = "wait"  # a dependency is down: keep the job, try the same page later
-    RESTART_WINDOW = "restart"  # Amazon refused our saved pagination token
+    RESTART_WINDOW = "restart"  # the source refused our saved page token
     FAIL = "fail"
 
 
 def decide(exc: BaseException, *, resuming: bool) -> Decision:
     """What a failed page means for its job."""
-    if is_outage(exc):  # Amazon/LWA/Vault/PostgreSQL down: also LwaUnavailable, SpApiUnavailable
+    if is_outage(exc):  # the source, Vault or PostgreSQL down (SourceUnavailable included)
         return Decision.WAIT
-    if isinstance(exc, SpApiInvalidInput) and resuming:
+    if isinstance(exc, QueryRefused) and resuming:
         return Decision.RESTART_WINDOW  # tokens expire (24 h); pages are idempotent
     return Decision.FAIL  # revoked/missing credentials, access denied, a bug: say why
 
 
 async def _hand_over_if_complete(
-    uow: UnitOfWork, job: asyncpg.Record, saved: asyncpg.Record | None
-) -> asyncpg.Record:
+    unit: BackfillUnit, job: JobView, saved: JobView | None
+) -> JobView:
     """Inside the page's unit of work: the completion event and the sync's cursor."""
     if saved is None:
         raise JobStopped  # rolls the page back: whoever runs the job now redoes it
-    if saved["status"] == "COMPLETED":
-        uow.emit(_completed_event(saved))
-        if saved["created_before"] is not None:  # hand over to the incremental sync
-            await store.start_sync_cursor(
-                uow.conn, job["tenant_id"], AMAZON, job["marketplace_id"], saved["created_before"]
+    if saved.status == "COMPLETED":
+        unit.emit(_completed_event(saved))
+        if saved.created_before is not None:  # hand over to the incremental sync
+            await unit.store.start_sync(
+                job.tenant_id, AMAZON, job.marketplace_id, saved.created_before
             )
     return saved
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, AmazonAuthError | SpApiError):
+    if isinstance(exc, SourceError):
         return str(exc)  # written to name what is wrong and never a secret
     return f"internal error: {type(exc).__name__}"
 
 
-def _event_fields(job: asyncpg.Record) -> dict[str, Any]:
+def _event_fields(job: JobView) -> dict[str, Any]:
     return {
-        "tenant_id": job["tenant_id"],
-        "job_id": job["job_id"],
-        "marketplace": job["marketplace"],
-        "days": job["days"],
-        "counts": JobCounts.of_row(job).published(),
-        "started_at": job["started_at"],
-        "finished_at": job["finished_at"],
+        "tenant_id": job.tenant_id,
+        "job_id": job.job_id,
+        "marketplace": job.marketplace,
+        "days": job.days,
+        "counts": job.counts.published(),
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
     }
 
 
-def _completed_event(job: asyncpg.Record) -> OrderBackfillCompleted:
+def _completed_event(job: JobView) -> OrderBackfillCompleted:
     return OrderBackfillCompleted(**_event_fields(job))
 
 
-def _failed_event(job: asyncpg.Record, reason: str) -> OrderBackfillFailed:
+def _failed_event(job: JobView, reason: str) -> OrderBackfillFailed:
     return OrderBackfillFailed(**_event_fields(job), reason=reason)

@@ -9,15 +9,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import msgspec
-from keybuzz_shared.amazon import SearchOrdersQuery
 from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.events import BackfillCounts
+
+from keybuzz_orders.domain import OrderRow
+from keybuzz_orders.order_source import OrderWindow
 
 MAX_DAYS = 730  # Amazon returns no order older than two years
 SEARCH = "SEARCH"
@@ -46,24 +49,25 @@ class JobStep(StrEnum):
     SEARCH_PAGE = "search_page"  # a searchOrders page (a SEARCH job, or a REPORT job's tail)
 
 
-def next_step(job: Mapping[str, Any]) -> JobStep:
+def next_step(job: JobView) -> JobStep:
     """What a job does next, from its checkpoint alone (so a resumed job goes on the same)."""
-    if job["strategy"] == REPORT and job["phase"] == "REPORTS":
+    if job.strategy == REPORT and job.phase == "REPORTS":
         return JobStep.REPORTS
-    if job["strategy"] == ORDERS_V0:
+    if job.strategy == ORDERS_V0:
         return JobStep.ORDERS_V0_PAGE
     return JobStep.SEARCH_PAGE
 
 
-def search_query(job: Mapping[str, Any], page_size: int) -> SearchOrdersQuery:
-    """The job's next searchOrders page: from the window's start (a REPORT job's tail: from
-    ``tail_after``), with the checkpoint's token, so a resumed job reads the next page."""
-    created_after = job["tail_after"] if job["phase"] == "TAIL" else job["created_after"]
-    return SearchOrdersQuery(
-        marketplace_ids=[job["marketplace_id"]],
-        created_after=created_after,
-        max_results_per_page=page_size,
-        pagination_token=job["pagination_token"],
+def search_window(job: JobView, page_size: int) -> OrderWindow:
+    """The job's next page: from the window's start (a REPORT job's tail: from
+    ``tail_after``), with the checkpoint's token, so a resumed job reads the next page.
+    No end: the source closes the window and says where."""
+    created_after = job.tail_after if job.phase == "TAIL" and job.tail_after else job.created_after
+    return OrderWindow(
+        marketplace_id=job.marketplace_id,
+        created_after=parse_amazon_time(created_after),
+        page_size=page_size,
+        page_token=job.pagination_token,
     )
 
 
@@ -152,7 +156,12 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
 
     job_id: str
     tenant_id: str
+    marketplace: str
+    marketplace_id: str
     status: str
+    owner: str | None  # the process running it (None: released, or ended)
+    pagination_token: str | None  # the checkpoint: the next page's token
+    tail_after: str | None  # a REPORT job's tail starts here
     trigger: str
     days: int
     created_after: str  # the window's start, as sent to Amazon
@@ -194,3 +203,39 @@ def job_progress(job: JobView, now: datetime) -> tuple[float, float | None]:
         return fraction, None
     elapsed = (now - job.started_at).total_seconds()
     return fraction, elapsed * (1 - fraction) / fraction
+
+
+@dataclass(frozen=True)
+class PageProgress:
+    """One step's checkpoint: its counts, added to the job's, and where the job stands."""
+
+    counts: JobCounts
+    next_token: str | None = None
+    created_before: datetime | None = None  # Amazon's cursor, from searchOrders' answer
+    newest_order_at: datetime | None = None
+
+    @classmethod
+    def of_rows(
+        cls,
+        rows: Sequence[OrderRow],
+        counts: JobCounts,
+        *,
+        next_token: str | None = None,
+        created_before: datetime | None = None,
+    ) -> PageProgress:
+        """The step that stored ``rows`` and counted ``counts``."""
+        newest = max((r.order_date for r in rows), default=None)
+        return cls(counts, next_token, created_before, newest)
+
+
+@dataclass(frozen=True)
+class ReportState:
+    """What a report-strategy job checkpoints besides its counts (None: unchanged)."""
+
+    windows: list[ReportWindow] | None = None
+    # One window's own checkpoint (its index, its state): windows imported side by side
+    # each write only theirs, never another's uncommitted progress.
+    window: tuple[int, ReportWindow] | None = None
+    phase: str | None = None
+    tail_after: str | None = None
+    strategy_reason: str | None = None

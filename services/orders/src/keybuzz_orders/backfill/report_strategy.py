@@ -15,32 +15,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import asyncpg
 import msgspec
-from keybuzz_shared.amazon import SearchOrdersQuery, SpApiClient, SpApiNotFound
-from keybuzz_shared.amazon.reports import FAILED_STATUSES, ORDERS_BY_ORDER_DATE, ReportsClient
-from keybuzz_shared.amazon.spapi import SearchOrdersPage
 from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.ids import AMAZON
-from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import store
 from keybuzz_orders.backfill import metrics
-from keybuzz_orders.backfill import store as job_store
 from keybuzz_orders.backfill.jobs import (
     REPORT,
     SEARCH,
     JobCounts,
     JobStopped,
+    JobView,
+    PageProgress,
+    ReportState,
     ReportWindow,
     WindowState,
-    decode_windows,
 )
-from keybuzz_orders.domain import OrderRow, ReportLineError, order_row, report_order_row
+from keybuzz_orders.domain import OrderRow
+from keybuzz_orders.order_source import (
+    NotFound,
+    OrderWindow,
+    ReportStage,
+    SourcePage,
+    UnreadableOrder,
+)
+from keybuzz_orders.ports import BackfillPorts, BackfillUnit
 from keybuzz_orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
@@ -59,25 +61,8 @@ class StrategyPlan:
     tail_after: str | None = None
 
 
-@dataclass(frozen=True)
-class JobContext:
-    """What a job's step needs from the process running it: no more than that."""
-
-    runtime: Runtime[OrdersSettings]
-    spapi: SpApiClient
-    owner: str  # this process's name on the jobs it leases
-
-    @property
-    def settings(self) -> OrdersSettings:
-        return self.runtime.settings
-
-    @property
-    def lease_seconds(self) -> float:
-        return self.settings.backfill_lease_seconds
-
-
 def plan_strategy(
-    settings: OrdersSettings, created_after: str, page: SearchOrdersPage, rows: list[OrderRow]
+    settings: OrdersSettings, created_after: str, page: SourcePage, rows: list[OrderRow]
 ) -> StrategyPlan:
     """SEARCH or REPORT, from the job's first page (see the module doc)."""
     if page.next_token is None:
@@ -114,32 +99,30 @@ def report_windows(start: datetime, end: datetime, days: int) -> list[ReportWind
     return windows
 
 
-def _no_progress(waits: int = 0) -> job_store.PageProgress:
-    return job_store.PageProgress(JobCounts(rate_limit_waits=waits))
+def _no_progress(waits: int = 0) -> PageProgress:
+    return PageProgress(JobCounts(rate_limit_waits=waits))
 
 
 class ReportSteps:
     """One step of a REPORT job per call: request, poll, import a batch, or fall back."""
 
-    def __init__(self, job_context: JobContext) -> None:
-        self.context = job_context
-        self.reports = ReportsClient(job_context.spapi)
+    def __init__(self, ports: BackfillPorts, owner: str) -> None:
+        self.ports = ports
+        self.owner = owner  # this process's name on the jobs it leases
 
     @property
     def settings(self) -> OrdersSettings:
-        return self.context.settings
+        return self.ports.settings
 
-    async def step(self, job: asyncpg.Record) -> None:
-        windows = decode_windows(job["report_windows"]) or []
+    async def step(self, job: JobView) -> None:
+        windows = job.report_windows or []
         if missing := [w for w in windows if w.state is WindowState.PENDING and not w.report_id]:
             await self._request(job, windows, missing)
             return
         if all(w.state is WindowState.DONE for w in windows):
-            await self._save(
-                job, _no_progress(), job_store.ReportState(windows=windows, phase="TAIL")
-            )
+            await self._save(job, _no_progress(), ReportState(windows=windows, phase="TAIL"))
             return
-        # Every open window on its own: one is imported while Amazon still processes
+        # Every open window on its own: one is imported while the source still prepares
         # the others, and the imports overlap each other's waits (download, database).
         try:
             async with asyncio.TaskGroup() as group:
@@ -147,12 +130,10 @@ class ReportSteps:
                     if window.state is not WindowState.DONE:
                         group.create_task(self._finish_window(job, windows, index))
         except BaseExceptionGroup as failed:
-            raise _first_cause(failed) from None  # what _run decides on (wait, stop, fail)
+            raise _first_cause(failed) from None  # what the run decides on (wait, stop, fail)
 
-    async def _finish_window(
-        self, job: asyncpg.Record, windows: list[ReportWindow], index: int
-    ) -> None:
-        """Poll the window's report until it is imported, or read the window by searchOrders."""
+    async def _finish_window(self, job: JobView, windows: list[ReportWindow], index: int) -> None:
+        """Poll the window's report until it is imported, or read the window page by page."""
         window = windows[index]
         while window.state is WindowState.PENDING and window.report_id:
             if not await self._poll(job, windows, index):
@@ -161,80 +142,78 @@ class ReportSteps:
             await self._fallback_page(job, windows, index)
 
     async def _request(
-        self, job: asyncpg.Record, windows: list[ReportWindow], missing: list[ReportWindow]
+        self, job: JobView, windows: list[ReportWindow], missing: list[ReportWindow]
     ) -> None:
-        """All windows' reports at once: Amazon processes them side by side."""
+        """All windows' reports at once: the source prepares them side by side."""
         waits = 0
         for window in missing:
-            reply = await self.reports.create_report(
-                job["tenant_id"],
-                ORDERS_BY_ORDER_DATE,
-                [job["marketplace_id"]],
+            report_id, cost = await self.ports.reports.request(
+                job.tenant_id,
+                job.marketplace_id,
                 parse_amazon_time(window.start),
                 parse_amazon_time(window.end),
             )
-            window.report_id, waits = reply.value, waits + reply.rate_limit_waits
+            window.report_id, waits = report_id, waits + cost
             # Our clock, only for the deadline of a report stuck in processing.
-            window.requested_at = _now()
+            window.requested_at = self._now()
         # A crash before this commit requests them again: reports cost no data.
-        await self._save(job, _no_progress(waits), job_store.ReportState(windows=windows))
+        await self._save(job, _no_progress(waits), ReportState(windows=windows))
 
-    async def _poll(self, job: asyncpg.Record, windows: list[ReportWindow], index: int) -> bool:
+    async def _poll(self, job: JobView, windows: list[ReportWindow], index: int) -> bool:
         """True when the window moved on (imported, fell back, or requested again)."""
         window = windows[index]
         try:
             assert window.report_id is not None  # polled only once requested
-            reply = await self.reports.get_report(job["tenant_id"], window.report_id)
-        except SpApiNotFound:  # gone (Amazon keeps order reports 30 days): ask again
+            status = await self.ports.reports.status(job.tenant_id, window.report_id)
+        except NotFound:  # gone (Amazon keeps order reports 30 days): ask again
             window.report_id, window.imported = None, 0
             window.note = "report not found: requested again"
-            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
+            await self._save(job, _no_progress(), ReportState(window=(index, window)))
             return True
-        metrics.rate_limit_waits(reply.rate_limit_waits)
-        report = reply.value
-        if report.processing_status == "DONE" and report.report_document_id:
-            await self._import(job, windows, index, report.report_document_id)
+        metrics.rate_limit_waits(status.rate_limit_waits)
+        if status.stage is ReportStage.DONE and status.document_id:
+            await self._import(job, windows, index, status.document_id)
             return True
-        if report.processing_status in FAILED_STATUSES:
+        if status.stage is ReportStage.FAILED:
             log.warning(
                 "order report ended %s; reading its window with searchOrders",
-                report.processing_status,
-                extra={"job_id": job["job_id"], "window": window.start},
+                status.detail,
+                extra={"job_id": job.job_id, "window": window.start},
             )
-            window.state, window.note = WindowState.FALLBACK, f"report {report.processing_status}"
-            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
+            window.state, window.note = WindowState.FALLBACK, f"report {status.detail}"
+            await self._save(job, _no_progress(), ReportState(window=(index, window)))
             return True
         deadline = self.settings.backfill_report_deadline_seconds
         # A window without a request time starts counting when first polled.
         if window.requested_at is msgspec.UNSET:
-            window.requested_at = _now()
-        if _now() - window.requested_at > deadline:
+            window.requested_at = self._now()
+        if self._now() - window.requested_at > deadline:
             log.warning(
                 "order report still %s after %g s; reading its window with searchOrders",
-                report.processing_status,
+                status.detail,
                 deadline,
-                extra={"job_id": job["job_id"], "window": window.start},
+                extra={"job_id": job.job_id, "window": window.start},
             )
-            note = f"report still {report.processing_status} after {deadline:g} s"
+            note = f"report still {status.detail} after {deadline:g} s"
             window.state, window.note = WindowState.FALLBACK, note
-            await self._save(job, _no_progress(), job_store.ReportState(window=(index, window)))
+            await self._save(job, _no_progress(), ReportState(window=(index, window)))
             return True
         return False
 
     async def _import(
-        self, job: asyncpg.Record, windows: list[ReportWindow], index: int, document_id: str
+        self, job: JobView, windows: list[ReportWindow], index: int, document_id: str
     ) -> None:
         """Stream the document; each batch commits with the window's count of stored orders."""
         window = windows[index]
-        reply = await self.reports.get_report_document(job["tenant_id"], document_id)
-        waits = reply.rate_limit_waits
+        document = await self.ports.reports.orders(job.tenant_id, document_id, job.marketplace_id)
+        waits = document.rate_limit_waits
         skip = window.imported  # stored before a crash: same report, same order
-        batch: list[list[dict[str, str]]] = []
-        async for lines in _orders_of(self.reports.rows(reply.value)):
+        batch: list[OrderRow | UnreadableOrder] = []
+        async for order in document.orders:
             if skip:
                 skip -= 1
                 continue
-            batch.append(lines)
+            batch.append(order)
             if len(batch) >= BATCH_ORDERS:
                 await self._store_batch(job, windows, index, batch, waits, last=False)
                 batch, waits = [], 0
@@ -242,93 +221,72 @@ class ReportSteps:
 
     async def _store_batch(
         self,
-        job: asyncpg.Record,
+        job: JobView,
         windows: list[ReportWindow],
         index: int,
-        batch: list[list[dict[str, str]]],
+        batch: list[OrderRow | UnreadableOrder],
         waits: int,
         *,
         last: bool,
     ) -> None:
-        rows: list[OrderRow] = []
-        errors = 0
-        for lines in batch:
-            try:
-                row = report_order_row(lines, job["marketplace_id"])
-            except (ReportLineError, ValueError) as exc:
-                errors += 1
+        rows = [order for order in batch if isinstance(order, OrderRow)]
+        for bad in batch:
+            if isinstance(bad, UnreadableOrder):
                 log.warning(
                     "report line unreadable; counted as an error",
-                    extra={"job_id": job["job_id"], "reason": str(exc)[:200]},
+                    extra={"job_id": job.job_id, "reason": bad.reason},
                 )
-                continue
-            rows.append(row)
         window = windows[index]
         window.imported += len(batch)
         if last:
             window.state = WindowState.DONE
-        async with self.context.runtime.unit_of_work() as uow:
-            counts = await store.upsert_orders(
-                uow.conn, job["tenant_id"], AMAZON, rows, partial=True
-            )
-            # Only Amazon's answer to the tail sets the job's cursor; report pages aren't pages.
-            counts = counts.but(errors=errors, rate_limit_waits=waits)
-            progress = job_store.PageProgress.of_rows(rows, counts)
-            await self._checkpoint(
-                uow.conn, job, progress, job_store.ReportState(window=(index, window))
-            )
+        async with self.ports.units() as unit:
+            counts = await unit.store.upsert_orders(job.tenant_id, AMAZON, rows, partial=True)
+            # Only the source's answer to the tail sets the job's cursor: report pages aren't.
+            counts = counts.but(errors=len(batch) - len(rows), rate_limit_waits=waits)
+            progress = PageProgress.of_rows(rows, counts)
+            await self._checkpoint(unit, job, progress, ReportState(window=(index, window)))
         metrics.page_stored("report", counts)
 
-    async def _fallback_page(
-        self, job: asyncpg.Record, windows: list[ReportWindow], index: int
-    ) -> None:
-        """The window's report failed: the same window through searchOrders, page by page."""
+    async def _fallback_page(self, job: JobView, windows: list[ReportWindow], index: int) -> None:
+        """The window's report failed: the same window through the listing, page by page."""
         window = windows[index]
-        query = SearchOrdersQuery(
-            marketplace_ids=[job["marketplace_id"]],
-            created_after=window.start,
-            created_before=window.end,
-            max_results_per_page=self.settings.backfill_page_size,
-            pagination_token=window.token,
+        query = OrderWindow(
+            marketplace_id=job.marketplace_id,
+            created_after=parse_amazon_time(window.start),
+            created_before=parse_amazon_time(window.end),
+            page_size=self.settings.backfill_page_size,
+            page_token=window.token,
         )
-        page = await self.context.spapi.search_orders(job["tenant_id"], query)
-        orders, bad = page.decode_orders()
-        rows = [order_row(o) for o in orders]
+        page = await self.ports.source.orders_in_window(job.tenant_id, query)
         window.token = page.next_token
         if page.next_token is None:
             window.state = WindowState.DONE
-        async with self.context.runtime.unit_of_work() as uow:
-            counts = await store.upsert_orders(uow.conn, job["tenant_id"], AMAZON, rows)
-            counts = counts.but(pages=1, errors=len(bad), rate_limit_waits=page.rate_limit_waits)
-            progress = job_store.PageProgress.of_rows(rows, counts)
-            await self._checkpoint(
-                uow.conn, job, progress, job_store.ReportState(window=(index, window))
+        async with self.ports.units() as unit:
+            counts = await unit.store.upsert_orders(job.tenant_id, AMAZON, page.orders)
+            counts = counts.but(
+                pages=1, errors=len(page.unreadable), rate_limit_waits=page.rate_limit_waits
             )
+            progress = PageProgress.of_rows(page.orders, counts)
+            await self._checkpoint(unit, job, progress, ReportState(window=(index, window)))
         metrics.page_stored("search", counts)
 
-    async def _save(
-        self, job: asyncpg.Record, progress: job_store.PageProgress, state: job_store.ReportState
-    ) -> None:
-        async with self.context.runtime.unit_of_work() as uow:
-            await self._checkpoint(uow.conn, job, progress, state)
+    async def _save(self, job: JobView, progress: PageProgress, state: ReportState) -> None:
+        async with self.ports.units() as unit:
+            await self._checkpoint(unit, job, progress, state)
         metrics.rate_limit_waits(progress.counts.rate_limit_waits)
 
     async def _checkpoint(
-        self,
-        conn: asyncpg.Connection,
-        job: asyncpg.Record,
-        progress: job_store.PageProgress,
-        state: job_store.ReportState,
+        self, unit: BackfillUnit, job: JobView, progress: PageProgress, state: ReportState
     ) -> None:
-        saved = await job_store.advance_job(
-            conn, job["job_id"], self.context.owner, progress, state, self.context.lease_seconds
+        saved = await unit.store.advance_job(
+            job.job_id, self.owner, progress, state, self.ports.lease_seconds
         )
         if saved is None:
             raise JobStopped  # rolls the step back: whoever runs the job now redoes it
 
-
-def _now() -> float:
-    return datetime.now(UTC).timestamp()
+    def _now(self) -> float:
+        return self.ports.clock().timestamp()
 
 
 def _first_cause(failed: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -342,17 +300,3 @@ def _first_cause(failed: BaseExceptionGroup[BaseException]) -> BaseException:
         else:
             leaves.append(exc)
     return next((e for e in leaves if isinstance(e, JobStopped)), leaves[0])
-
-
-async def _orders_of(
-    rows: AsyncIterator[dict[str, str]],
-) -> AsyncIterator[list[dict[str, str]]]:
-    """Item lines grouped by order: Amazon writes an order's lines one after another."""
-    current: list[dict[str, str]] = []
-    async for row in rows:
-        if current and row.get("amazon-order-id") != current[0].get("amazon-order-id"):
-            yield current
-            current = []
-        current.append(row)
-    if current:
-        yield current

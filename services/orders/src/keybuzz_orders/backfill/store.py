@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-
 import asyncpg
 import msgspec
 
 from keybuzz_orders.backfill.jobs import (
     COUNTERS,
-    JobCounts,
     JobView,
-    ReportWindow,
+    PageProgress,
+    ReportState,
     encode_windows,
 )
-from keybuzz_orders.domain import OrderRow
-from keybuzz_orders.store import Conn
+from keybuzz_orders.store import Conn, PostgresOrderStore
 
 JOB_COLUMNS = "*, id::text AS job_id"
 
@@ -39,6 +34,14 @@ async def get_job(conn: Conn, job_id: str, tenant_id: str | None = None) -> asyn
         job_id,
         tenant_id,
     )
+
+
+def _view(row: asyncpg.Record | None) -> JobView | None:
+    return None if row is None else JobView.of_row(row)
+
+
+# A step's counts ($3 … $11, in JobCounts' order) added to its job's.
+_ADD_COUNTS = ", ".join(f"{name} = {name} + ${n}" for n, name in enumerate(COUNTERS, start=3))
 
 
 class PostgresJobStore:
@@ -98,224 +101,182 @@ RETURNING {JOB_COLUMNS}
         )
         return _view(row)
 
+    async def get_job(self, job_id: str) -> JobView | None:
+        return _view(await get_job(self.conn, job_id))
 
-def _view(row: asyncpg.Record | None) -> JobView | None:
-    return None if row is None else JobView.of_row(row)
+    # --- running a job ------------------------------------------------------------
 
+    async def checkpoint_job(
+        self,
+        job_id: str,
+        owner: str,
+        p: PageProgress,
+        lease_seconds: float,
+        strategy: tuple[str, str] | None = None,
+    ) -> JobView | None:
+        """Record one page (committed with its orders); the last page completes the job.
 
-# A step's counts ($3 … $11, in JobCounts' order) added to its job's.
-_ADD_COUNTS = ", ".join(f"{name} = {name} + ${n}" for n, name in enumerate(COUNTERS, start=3))
-
-
-@dataclass(frozen=True)
-class PageProgress:
-    """One step's checkpoint: its counts, added to the job's, and where the job stands."""
-
-    counts: JobCounts
-    next_token: str | None = None
-    created_before: datetime | None = None  # Amazon's cursor, from searchOrders' answer
-    newest_order_at: datetime | None = None
-
-    @classmethod
-    def of_rows(
-        cls,
-        rows: Sequence[OrderRow],
-        counts: JobCounts,
-        *,
-        next_token: str | None = None,
-        created_before: datetime | None = None,
-    ) -> PageProgress:
-        """The step that stored ``rows`` and counted ``counts``."""
-        newest = max((r.order_date for r in rows), default=None)
-        return cls(counts, next_token, created_before, newest)
-
-
-async def checkpoint_job(
-    conn: asyncpg.Connection,
-    job_id: str,
-    owner: str,
-    p: PageProgress,
-    lease_seconds: float,
-    strategy: tuple[str, str] | None = None,
-) -> asyncpg.Record | None:
-    """Record one page (committed with its orders); the last page completes the job.
-
-    None: the job is not ours to run (cancelled, or taken over after our lease ran out).
-    """
-    return await conn.fetchrow(
-        f"""
-UPDATE order_backfill_jobs SET
-    {_ADD_COUNTS},
-    pagination_token = $12,
-    created_before = coalesce($13, created_before),
-    newest_order_at = greatest(newest_order_at, $14),
-    status = CASE WHEN $12::text IS NULL THEN 'COMPLETED' ELSE status END,
-    finished_at = CASE WHEN $12::text IS NULL THEN now() END,
-    owner = CASE WHEN $12::text IS NULL THEN NULL ELSE owner END,
-    last_error = NULL,
-    lease_until = now() + make_interval(secs => $15),
-    strategy = coalesce($16, strategy), strategy_reason = coalesce($17, strategy_reason),
-    updated_at = now()
-WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
-RETURNING {JOB_COLUMNS}
-""",  # noqa: S608
-        job_id,
-        owner,
-        *msgspec.structs.astuple(p.counts),
-        p.next_token,
-        p.created_before,
-        p.newest_order_at,
-        lease_seconds,
-        strategy[0] if strategy else None,
-        strategy[1] if strategy else None,
-    )
-
-
-@dataclass(frozen=True)
-class ReportState:
-    """What a report-strategy job checkpoints besides its counts (None: unchanged)."""
-
-    windows: list[ReportWindow] | None = None
-    # One window's own checkpoint (its index, its state): windows imported side by side
-    # each write only theirs, never another's uncommitted progress.
-    window: tuple[int, ReportWindow] | None = None
-    phase: str | None = None
-    tail_after: str | None = None
-    strategy_reason: str | None = None
-
-
-async def advance_job(
-    conn: asyncpg.Connection,
-    job_id: str,
-    owner: str,
-    p: PageProgress,
-    state: ReportState,
-    lease_seconds: float,
-) -> asyncpg.Record | None:
-    """A step of a REPORT job (committed with its orders); it never completes the job:
-    the searchOrders tail does, through ``checkpoint_job``. None: not ours."""
-    return await conn.fetchrow(
-        f"""
-UPDATE order_backfill_jobs SET
-    {_ADD_COUNTS},
-    strategy = 'REPORT', pagination_token = NULL,
-    created_before = coalesce($12, created_before),
-    newest_order_at = greatest(newest_order_at, $13),
-    report_windows = CASE WHEN $19::int IS NULL THEN coalesce($14::jsonb, report_windows)
-                          ELSE jsonb_set(report_windows, ARRAY[$19::text], $20::jsonb) END,
-    phase = coalesce($15, phase),
-    tail_after = coalesce($16, tail_after), strategy_reason = coalesce($17, strategy_reason),
-    last_error = NULL, lease_until = now() + make_interval(secs => $18), updated_at = now()
-WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
-RETURNING {JOB_COLUMNS}
-""",  # noqa: S608
-        job_id,
-        owner,
-        *msgspec.structs.astuple(p.counts),
-        p.created_before,
-        p.newest_order_at,
-        encode_windows(state.windows) if state.windows is not None else None,
-        state.phase,
-        state.tail_after,
-        state.strategy_reason,
-        lease_seconds,
-        state.window[0] if state.window else None,
-        encode_windows(state.window[1]) if state.window else None,
-    )
-
-
-async def restart_window(conn: Conn, job_id: str, owner: str) -> None:
-    """Amazon refused our pagination token (expired): read the window again (idempotent)."""
-    await conn.execute(
-        "UPDATE order_backfill_jobs SET pagination_token = NULL, updated_at = now()"
-        " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
-        job_id,
-        owner,
-    )
-
-
-async def switch_to_orders_v0(conn: Conn, job_id: str, owner: str, reason: str) -> None:
-    """Orders 2026-01-01 refused: the job reads its window again through Orders v0.
-
-    The searchOrders token means nothing to getOrders, so the window starts over
-    (pages already stored are upserted again: unchanged, never duplicated).
-    """
-    await conn.execute(
-        "UPDATE order_backfill_jobs SET strategy = 'ORDERS_V0', strategy_reason = $3,"
-        " pagination_token = NULL, updated_at = now()"
-        " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
-        job_id,
-        owner,
-        reason,
-    )
-
-
-async def note_error(conn: Conn, job_id: str, owner: str, error: str, waits: int) -> None:
-    await conn.execute(
-        "UPDATE order_backfill_jobs SET last_error = $3,"
-        " rate_limit_waits = rate_limit_waits + $4, updated_at = now()"
-        " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
-        job_id,
-        owner,
-        error,
-        waits,
-    )
-
-
-async def end_job(
-    conn: asyncpg.Connection, job_id: str, status: str, reason: str, owner: str | None
-) -> asyncpg.Record | None:
-    """FAILED/CANCELLED with the reason; ``owner`` None: whoever runs it (a cancellation)."""
-    return await conn.fetchrow(
-        f"""
-UPDATE order_backfill_jobs SET status = $2, reason = $3, finished_at = now(), owner = NULL,
-    updated_at = now()
-WHERE id = $1::uuid AND status = 'RUNNING' AND ($4::text IS NULL OR owner = $4)
-RETURNING {JOB_COLUMNS}
-""",  # noqa: S608
-        job_id,
-        status,
-        reason,
-        owner,
-    )
-
-
-async def claim_orphans(conn: Conn, owner: str, lease_seconds: float) -> list[str]:
-    """Running jobs nobody holds (released at a clean stop, or a runner's lease ran out)."""
-    rows = await conn.fetch(
+        None: the job is not ours to run (cancelled, or taken over after our lease ran out).
         """
-UPDATE order_backfill_jobs SET owner = $1, lease_until = now() + make_interval(secs => $2),
-    updated_at = now()
-WHERE status = 'RUNNING' AND (owner IS NULL OR lease_until < now())
-RETURNING id::text
-""",
-        owner,
-        lease_seconds,
-    )
-    return [r["id"] for r in rows]
+        row = await self.conn.fetchrow(
+            f"""
+    UPDATE order_backfill_jobs SET
+        {_ADD_COUNTS},
+        pagination_token = $12,
+        created_before = coalesce($13, created_before),
+        newest_order_at = greatest(newest_order_at, $14),
+        status = CASE WHEN $12::text IS NULL THEN 'COMPLETED' ELSE status END,
+        finished_at = CASE WHEN $12::text IS NULL THEN now() END,
+        owner = CASE WHEN $12::text IS NULL THEN NULL ELSE owner END,
+        last_error = NULL,
+        lease_until = now() + make_interval(secs => $15),
+        strategy = coalesce($16, strategy), strategy_reason = coalesce($17, strategy_reason),
+        updated_at = now()
+    WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
+    RETURNING {JOB_COLUMNS}
+    """,  # noqa: S608
+            job_id,
+            owner,
+            *msgspec.structs.astuple(p.counts),
+            p.next_token,
+            p.created_before,
+            p.newest_order_at,
+            lease_seconds,
+            strategy[0] if strategy else None,
+            strategy[1] if strategy else None,
+        )
+        return _view(row)
+
+    async def advance_job(
+        self,
+        job_id: str,
+        owner: str,
+        p: PageProgress,
+        state: ReportState,
+        lease_seconds: float,
+    ) -> JobView | None:
+        """A step of a REPORT job (committed with its orders); it never completes the job:
+        the searchOrders tail does, through ``checkpoint_job``. None: not ours."""
+        row = await self.conn.fetchrow(
+            f"""
+    UPDATE order_backfill_jobs SET
+        {_ADD_COUNTS},
+        strategy = 'REPORT', pagination_token = NULL,
+        created_before = coalesce($12, created_before),
+        newest_order_at = greatest(newest_order_at, $13),
+        report_windows = CASE WHEN $19::int IS NULL THEN coalesce($14::jsonb, report_windows)
+                              ELSE jsonb_set(report_windows, ARRAY[$19::text], $20::jsonb) END,
+        phase = coalesce($15, phase),
+        tail_after = coalesce($16, tail_after), strategy_reason = coalesce($17, strategy_reason),
+        last_error = NULL, lease_until = now() + make_interval(secs => $18), updated_at = now()
+    WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'
+    RETURNING {JOB_COLUMNS}
+    """,  # noqa: S608
+            job_id,
+            owner,
+            *msgspec.structs.astuple(p.counts),
+            p.created_before,
+            p.newest_order_at,
+            encode_windows(state.windows) if state.windows is not None else None,
+            state.phase,
+            state.tail_after,
+            state.strategy_reason,
+            lease_seconds,
+            state.window[0] if state.window else None,
+            encode_windows(state.window[1]) if state.window else None,
+        )
+        return _view(row)
+
+    async def restart_window(self, job_id: str, owner: str) -> None:
+        """Amazon refused our pagination token (expired): read the window again (idempotent)."""
+        await self.conn.execute(
+            "UPDATE order_backfill_jobs SET pagination_token = NULL, updated_at = now()"
+            " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
+            job_id,
+            owner,
+        )
+
+    async def switch_to_orders_v0(self, job_id: str, owner: str, reason: str) -> None:
+        """Orders 2026-01-01 refused: the job reads its window again through Orders v0.
+
+        The searchOrders token means nothing to getOrders, so the window starts over
+        (pages already stored are upserted again: unchanged, never duplicated).
+        """
+        await self.conn.execute(
+            "UPDATE order_backfill_jobs SET strategy = 'ORDERS_V0', strategy_reason = $3,"
+            " pagination_token = NULL, updated_at = now()"
+            " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
+            job_id,
+            owner,
+            reason,
+        )
+
+    async def note_error(self, job_id: str, owner: str, error: str, waits: int) -> None:
+        await self.conn.execute(
+            "UPDATE order_backfill_jobs SET last_error = $3,"
+            " rate_limit_waits = rate_limit_waits + $4, updated_at = now()"
+            " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",
+            job_id,
+            owner,
+            error,
+            waits,
+        )
+
+    async def end_job(
+        self, job_id: str, status: str, reason: str, owner: str | None
+    ) -> JobView | None:
+        """FAILED/CANCELLED with the reason; ``owner`` None: whoever runs it (a cancellation)."""
+        row = await self.conn.fetchrow(
+            f"""
+    UPDATE order_backfill_jobs SET status = $2, reason = $3, finished_at = now(), owner = NULL,
+        updated_at = now()
+    WHERE id = $1::uuid AND status = 'RUNNING' AND ($4::text IS NULL OR owner = $4)
+    RETURNING {JOB_COLUMNS}
+    """,  # noqa: S608
+            job_id,
+            status,
+            reason,
+            owner,
+        )
+        return _view(row)
+
+    async def claim_orphans(self, owner: str, lease_seconds: float) -> list[str]:
+        """Running jobs nobody holds (released at a clean stop, or a runner's lease ran out)."""
+        rows = await self.conn.fetch(
+            """
+    UPDATE order_backfill_jobs SET owner = $1, lease_until = now() + make_interval(secs => $2),
+        updated_at = now()
+    WHERE status = 'RUNNING' AND (owner IS NULL OR lease_until < now())
+    RETURNING id::text
+    """,
+            owner,
+            lease_seconds,
+        )
+        return [r["id"] for r in rows]
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> None:
+        await self.conn.execute(
+            "UPDATE order_backfill_jobs SET lease_until = now() + make_interval(secs => $2)"
+            " WHERE owner = $1 AND status = 'RUNNING'",
+            owner,
+            lease_seconds,
+        )
+
+    async def release_jobs(self, owner: str) -> None:
+        """At a clean stop: let the next process (or another instance) resume them at once."""
+        await self.conn.execute(
+            "UPDATE order_backfill_jobs SET owner = NULL, lease_until = NULL, updated_at = now()"
+            " WHERE owner = $1 AND status = 'RUNNING'",
+            owner,
+        )
+
+    async def running_jobs_of(self, tenant_id: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1 AND status = 'RUNNING'",
+            tenant_id,
+        )
+        return [r["id"] for r in rows]
 
 
-async def renew_leases(conn: Conn, owner: str, lease_seconds: float) -> None:
-    await conn.execute(
-        "UPDATE order_backfill_jobs SET lease_until = now() + make_interval(secs => $2)"
-        " WHERE owner = $1 AND status = 'RUNNING'",
-        owner,
-        lease_seconds,
-    )
-
-
-async def release_jobs(conn: Conn, owner: str) -> None:
-    """At a clean stop: let the next process (or another instance) resume them at once."""
-    await conn.execute(
-        "UPDATE order_backfill_jobs SET owner = NULL, lease_until = NULL, updated_at = now()"
-        " WHERE owner = $1 AND status = 'RUNNING'",
-        owner,
-    )
-
-
-async def running_jobs_of(conn: Conn, tenant_id: str) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1 AND status = 'RUNNING'",
-        tenant_id,
-    )
-    return [r["id"] for r in rows]
+class PostgresBackfillStore(PostgresOrderStore, PostgresJobStore):
+    """``ports.BackfillStore``: a step's orders and its job's checkpoint on one transaction."""

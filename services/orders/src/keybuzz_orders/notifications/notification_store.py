@@ -5,57 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
-
 from keybuzz_orders.domain import LIFECYCLE, ItemRow, OrderRow
-from keybuzz_orders.store import Conn
+from keybuzz_orders.ports import DetailFetch, HeldSubscription
+from keybuzz_orders.store import Conn, PostgresOrderStore
 
 # --- subscriptions --------------------------------------------------------------------------
-
-
-async def save_subscription(
-    conn: Conn,
-    tenant_id: str,
-    marketplace: str,
-    seller_id: str,
-    region: str,
-    subscription_id: str,
-    destination_id: str,
-) -> None:
-    await conn.execute(
-        """
-INSERT INTO order_subscriptions (tenant_id, marketplace, seller_id, region, subscription_id,
-                                 destination_id)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (tenant_id, marketplace) DO UPDATE SET
-    seller_id = EXCLUDED.seller_id, region = EXCLUDED.region,
-    subscription_id = EXCLUDED.subscription_id, destination_id = EXCLUDED.destination_id,
-    status = 'ACTIVE', updated_at = now()
-""",
-        tenant_id,
-        marketplace,
-        seller_id,
-        region,
-        subscription_id,
-        destination_id,
-    )
-
-
-async def subscription(conn: Conn, tenant_id: str, marketplace: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM order_subscriptions WHERE tenant_id = $1 AND marketplace = $2",
-        tenant_id,
-        marketplace,
-    )
-
-
-async def end_subscription(conn: Conn, tenant_id: str, marketplace: str) -> None:
-    await conn.execute(
-        "UPDATE order_subscriptions SET status = 'DELETED', subscription_id = NULL,"
-        " updated_at = now() WHERE tenant_id = $1 AND marketplace = $2",
-        tenant_id,
-        marketplace,
-    )
 
 
 async def tenant_of_seller(conn: Conn, seller_id: str, marketplace: str) -> str | None:
@@ -208,6 +162,50 @@ class PostgresNotificationStore:
     async def want_details(self, tenant_id: str, marketplace: str, order_id: str) -> None:
         await want_details(self.conn, tenant_id, marketplace, order_id)
 
+    async def save_subscription(
+        self,
+        tenant_id: str,
+        marketplace: str,
+        seller_id: str,
+        region: str,
+        subscription_id: str,
+        destination_id: str,
+    ) -> None:
+        await self.conn.execute(
+            """
+INSERT INTO order_subscriptions (tenant_id, marketplace, seller_id, region, subscription_id,
+                                 destination_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (tenant_id, marketplace) DO UPDATE SET
+    seller_id = EXCLUDED.seller_id, region = EXCLUDED.region,
+    subscription_id = EXCLUDED.subscription_id, destination_id = EXCLUDED.destination_id,
+    status = 'ACTIVE', updated_at = now()
+""",
+            tenant_id,
+            marketplace,
+            seller_id,
+            region,
+            subscription_id,
+            destination_id,
+        )
+
+    async def subscription(self, tenant_id: str, marketplace: str) -> HeldSubscription | None:
+        row = await self.conn.fetchrow(
+            "SELECT status, region, subscription_id FROM order_subscriptions"
+            " WHERE tenant_id = $1 AND marketplace = $2",
+            tenant_id,
+            marketplace,
+        )
+        return None if row is None else HeldSubscription(*row)
+
+    async def end_subscription(self, tenant_id: str, marketplace: str) -> None:
+        await self.conn.execute(
+            "UPDATE order_subscriptions SET status = 'DELETED', subscription_id = NULL,"
+            " updated_at = now() WHERE tenant_id = $1 AND marketplace = $2",
+            tenant_id,
+            marketplace,
+        )
+
 
 # --- detail fetches (getOrder) ----------------------------------------------------------------
 
@@ -225,12 +223,15 @@ ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET wanted_at 
     )
 
 
-async def claim_detail_fetches(
-    conn: Conn, limit: int, lease_seconds: float
-) -> list[asyncpg.Record]:
-    """Due fetches, leased to this instance (another takes them once the lease expires)."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
+class PostgresDetailStore(PostgresOrderStore):
+    """``ports.DetailStore`` on a connection (a unit of work's) or the pool."""
+
+    async def want_details(self, tenant_id: str, marketplace: str, order_id: str) -> None:
+        await want_details(self.conn, tenant_id, marketplace, order_id)
+
+    async def claim_detail_fetches(self, limit: int, lease_seconds: float) -> list[DetailFetch]:
+        rows = await self.conn.fetch(
+            """
 UPDATE order_detail_fetches f SET leased_until = now() + make_interval(secs => $2),
                                   attempts = f.attempts + 1
 FROM (SELECT tenant_id, marketplace, external_order_id FROM order_detail_fetches
@@ -240,34 +241,20 @@ WHERE (f.tenant_id, f.marketplace, f.external_order_id)
     = (due.tenant_id, due.marketplace, due.external_order_id)
 RETURNING f.tenant_id, f.marketplace, f.external_order_id, f.wanted_at
 """,
-        limit,
-        lease_seconds,
-    )
-    return rows
+            limit,
+            lease_seconds,
+        )
+        return [DetailFetch(r[0], r[1], r[2], r[3]) for r in rows]
 
+    async def detail_fetched(self, fetch: DetailFetch) -> None:
+        await self.conn.execute(
+            "DELETE FROM order_detail_fetches WHERE tenant_id = $1 AND marketplace = $2"
+            " AND external_order_id = $3 AND wanted_at <= $4",
+            fetch.tenant_id,
+            fetch.marketplace,
+            fetch.order_id,
+            fetch.wanted_at,
+        )
 
-async def detail_fetched(conn: Conn, fetch: asyncpg.Record) -> None:
-    """Done, unless a change arrived while fetching (then it is fetched again)."""
-    await conn.execute(
-        "DELETE FROM order_detail_fetches WHERE tenant_id = $1 AND marketplace = $2"
-        " AND external_order_id = $3 AND wanted_at <= $4",
-        fetch["tenant_id"],
-        fetch["marketplace"],
-        fetch["external_order_id"],
-        fetch["wanted_at"],
-    )
-
-
-async def detail_fetch_later(conn: Conn, fetch: asyncpg.Record, delay_seconds: float) -> None:
-    await conn.execute(
-        "UPDATE order_detail_fetches SET leased_until = now() + make_interval(secs => $4)"
-        " WHERE tenant_id = $1 AND marketplace = $2 AND external_order_id = $3",
-        fetch["tenant_id"],
-        fetch["marketplace"],
-        fetch["external_order_id"],
-        delay_seconds,
-    )
-
-
-async def pending_detail_fetches(conn: Conn) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM order_detail_fetches"))
+    async def pending_detail_fetches(self) -> int:
+        return int(await self.conn.fetchval("SELECT count(*) FROM order_detail_fetches"))

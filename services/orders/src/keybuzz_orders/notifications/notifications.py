@@ -1,19 +1,13 @@
-"""The ORDER_CHANGE subscription of each connected seller (through
-``keybuzz_shared.amazon.notifications``).
-
-- ``connection.connected``: our queue's destination exists in the seller's region (found
-  or created) and the seller is subscribed to it; idempotent, so a redelivered event
-  finds everything in place. Recorded in ``order_subscriptions``: which tenant a
-  notification's SellerId is.
-- ``connection.disconnected`` / ``connection.reauth_required``: the subscription is
-  deleted, and the seller's notifications still queued are dropped when they come.
+"""Amazon's ORDER_CHANGE notifications wired to the service: ``SpApiOrderChanges`` (the
+``ports.OrderChangeNotifications`` adapter on ``keybuzz_shared.amazon.notifications``, to
+our SQS queue), and the assembly of the subscriptions (``subscriptions.py``), the queue's
+consumer (``sqs.py``) and the details' fetches (``order_details.py``).
 
 Only when ``SQS_QUEUE_URL`` is set; the incremental sync keeps running either way.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from keybuzz_shared.amazon import (
@@ -22,31 +16,31 @@ from keybuzz_shared.amazon import (
     NotificationsClient,
     SpApiClient,
 )
-from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
 
-from keybuzz_orders.notifications import notification_store as nstore
+from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
 from keybuzz_orders.notifications.order_details import OrderDetails
 from keybuzz_orders.notifications.sqs import QueueConsumer, sqs_client
-from keybuzz_orders.ports import OrdersPorts
+from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
+from keybuzz_orders.ports import ChangeSubscription, OrdersPorts, SubscriptionPorts
 
-log = logging.getLogger(__name__)
 
+class SpApiOrderChanges:
+    """``ports.OrderChangeNotifications`` on Amazon's Notifications API, to the queue
+    ``SQS_QUEUE_URL`` (its ARN read once from SQS)."""
 
-class OrderSubscriptions:
     def __init__(self, runtime: Runtime[Any], spapi: SpApiClient) -> None:
-        self.runtime = runtime
-        settings = runtime.settings
+        self.settings = runtime.settings
         tokens = GrantlessTokens(
             runtime.vault,
-            LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert),
-            app_source=settings.amazon_app_source,
+            LwaClient(self.settings.lwa_endpoint, cacert=self.settings.lwa_cacert),
+            app_source=self.settings.amazon_app_source,
         )
         self.api = NotificationsClient(
             spapi,
             tokens,
-            endpoint=settings.spapi_endpoint,
-            initial_backoff=settings.spapi_backoff_seconds,
+            endpoint=self.settings.spapi_endpoint,
+            initial_backoff=self.settings.spapi_backoff_seconds,
         )
         self._queue_arn: str | None = None
         self._destinations: dict[str, str] = {}  # region -> destination id
@@ -54,51 +48,37 @@ class OrderSubscriptions:
     async def aclose(self) -> None:
         await self.api.aclose()
 
-    async def subscribe(self, tenant_id: str) -> str:
-        """The seller's ORDER_CHANGE subscription id (made if missing)."""
+    async def seller(self, tenant_id: str) -> tuple[str, str]:
         access = await self.api.sellers.tokens.access_token(tenant_id)
-        destination_id = await self.destination(access.region)
-        subscription = await self.api.subscription(tenant_id)
-        if subscription and subscription.destination_id != destination_id:
-            # Subscribed to another destination (another queue): move it to ours.
-            await self.api.delete_subscription(access.region, subscription.subscription_id)
-            subscription = None
-        if subscription is None:
-            subscription = await self.api.subscribe(tenant_id, destination_id)
-        await nstore.save_subscription(
-            self.runtime.pool,
-            tenant_id,
-            AMAZON,
-            access.seller_id,
-            access.region,
-            subscription.subscription_id,
-            destination_id,
-        )
-        log.info("subscribed to ORDER_CHANGE", extra={"tenant_id": tenant_id})
-        return subscription.subscription_id
-
-    async def unsubscribe(self, tenant_id: str) -> None:
-        row = await nstore.subscription(self.runtime.pool, tenant_id, AMAZON)
-        if row is None or row["status"] != "ACTIVE":
-            return
-        if row["subscription_id"]:
-            await self.api.delete_subscription(row["region"], row["subscription_id"])
-        await nstore.end_subscription(self.runtime.pool, tenant_id, AMAZON)
-        log.info("ORDER_CHANGE subscription deleted", extra={"tenant_id": tenant_id})
+        return access.seller_id, access.region
 
     async def destination(self, region: str) -> str:
-        """Our queue's destination id in this region: found, or created once."""
         if region not in self._destinations:
-            name = f"keybuzz-orders-{self.runtime.settings.keybuzz_env}"
+            name = f"keybuzz-orders-{self.settings.keybuzz_env}"
             arn = await self.queue_arn()
             self._destinations[region] = await self.api.ensure_destination(region, name, arn)
         return self._destinations[region]
 
+    async def subscription(self, tenant_id: str) -> ChangeSubscription | None:
+        found = await self.api.subscription(tenant_id)
+        return (
+            None
+            if found is None
+            else ChangeSubscription(found.subscription_id, found.destination_id)
+        )
+
+    async def subscribe(self, tenant_id: str, destination_id: str) -> ChangeSubscription:
+        made = await self.api.subscribe(tenant_id, destination_id)
+        return ChangeSubscription(made.subscription_id, made.destination_id)
+
+    async def unsubscribe(self, region: str, subscription_id: str) -> None:
+        await self.api.delete_subscription(region, subscription_id)
+
     async def queue_arn(self) -> str:
         if self._queue_arn is None:
-            async with sqs_client(self.runtime.settings) as client:
+            async with sqs_client(self.settings) as client:
                 answer = await client.get_queue_attributes(
-                    QueueUrl=self.runtime.settings.sqs_queue_url, AttributeNames=["QueueArn"]
+                    QueueUrl=self.settings.sqs_queue_url, AttributeNames=["QueueArn"]
                 )
             self._queue_arn = str(answer["Attributes"]["QueueArn"])
         return self._queue_arn
@@ -109,9 +89,12 @@ class OrderSubscriptions:
 
 async def provide(runtime: Runtime[Any], spapi: SpApiClient, ports: OrdersPorts) -> None:
     if runtime.settings.sqs_queue_url:
-        runtime.provide(OrderSubscriptions(runtime, spapi))
+        changes = SpApiOrderChanges(runtime, spapi)
+        runtime.provide(changes)
+        store = PostgresNotificationStore(runtime.pool)
+        runtime.provide(OrderSubscriptions(SubscriptionPorts(store, changes)))
         runtime.provide(QueueConsumer(runtime, ports))
-        runtime.provide(OrderDetails(runtime, spapi))
+        runtime.provide(OrderDetails(ports.details))
 
 
 def start(runtime: Runtime[Any]) -> None:
@@ -125,5 +108,5 @@ async def stop(runtime: Runtime[Any]) -> None:
         await runtime.component(QueueConsumer).aclose()
     if OrderDetails in runtime.components:
         await runtime.component(OrderDetails).aclose()
-    if OrderSubscriptions in runtime.components:
-        await runtime.component(OrderSubscriptions).aclose()
+    if SpApiOrderChanges in runtime.components:
+        await runtime.component(SpApiOrderChanges).aclose()

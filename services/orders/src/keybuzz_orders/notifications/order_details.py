@@ -13,19 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
-import asyncpg
-from keybuzz_shared.amazon import AmazonAuthError, SpApiClient, SpApiError
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
-from keybuzz_shared.errors import is_outage
-from keybuzz_shared.service import Runtime
 
-from keybuzz_orders import store
-from keybuzz_orders.domain import order_row
 from keybuzz_orders.notifications import notification_metrics as metrics
-from keybuzz_orders.notifications import notification_store as nstore
+from keybuzz_orders.order_source import SourceRefused, SourceUnavailable
+from keybuzz_orders.ports import DetailFetch, DetailPorts
 
 log = logging.getLogger(__name__)
 
@@ -38,50 +32,56 @@ IDLE_SECONDS = 0.5
 class OrderDetails(BackgroundLoop):
     name = "order-details"
 
-    def __init__(self, runtime: Runtime[Any], spapi: SpApiClient) -> None:
-        self.runtime = runtime
-        self.spapi = spapi
+    def __init__(self, ports: DetailPorts) -> None:
+        self.ports = ports
         self._gate = asyncio.Semaphore(CONCURRENCY)
 
     async def run(self) -> None:
         failures = 0
         while True:
             try:
-                fetches = await nstore.claim_detail_fetches(self.runtime.pool, CLAIM, LEASE_SECONDS)
-                metrics.details_pending(await nstore.pending_detail_fetches(self.runtime.pool))
+                claimed = await self._claim()
                 failures = 0
             except Exception as exc:  # the database is down: wait and try again
                 failures += 1
                 log.warning("order detail claim failed", extra={"error": type(exc).__name__})
                 await asyncio.sleep(backoff_delay(failures, base=0.5, cap=10.0))
                 continue
-            if not fetches:
+            if not claimed:
                 await asyncio.sleep(IDLE_SECONDS)
                 continue
-            await asyncio.gather(*(self._fetch(f) for f in fetches))
+            await asyncio.gather(*(self._fetch(f) for f in claimed))
 
-    async def _fetch(self, fetch: asyncpg.Record) -> None:
+    async def fetch_due(self) -> int:
+        """One round: the due fetches claimed and fetched side by side; how many."""
+        claimed = await self._claim()
+        await asyncio.gather(*(self._fetch(f) for f in claimed))
+        return len(claimed)
+
+    async def _claim(self) -> list[DetailFetch]:
+        claimed = await self.ports.fetches.claim_detail_fetches(CLAIM, LEASE_SECONDS)
+        metrics.details_pending(await self.ports.fetches.pending_detail_fetches())
+        return claimed
+
+    async def _fetch(self, fetch: DetailFetch) -> None:
         async with self._gate:
-            tenant_id, order_id = fetch["tenant_id"], fetch["external_order_id"]
             try:
-                order = await self.spapi.get_order(tenant_id, order_id)
-            except (AmazonAuthError, SpApiError) as exc:
-                if is_outage(exc):  # Amazon is down: the lease expires, someone retries
-                    return
-                # Not this seller's order, or no credentials: getOrder will not say more.
+                order = await self.ports.source.order(fetch.tenant_id, fetch.order_id)
+            except SourceRefused as exc:
+                # Not this seller's order, or no credentials: the source will not say more.
                 log.warning(
                     "order details not fetched: %s",
                     exc,
-                    extra={"tenant_id": tenant_id, "order_id": order_id},
+                    extra={"tenant_id": fetch.tenant_id, "order_id": fetch.order_id},
                 )
-                await nstore.detail_fetched(self.runtime.pool, fetch)
+                await self.ports.fetches.detail_fetched(fetch)
+                return
+            except SourceUnavailable:  # the source is down: the lease expires, someone retries
                 return
             except Exception as exc:
                 log.warning("order details failed", extra={"error": type(exc).__name__})
                 return
-            async with self.runtime.unit_of_work() as uow:
-                await store.upsert_orders(
-                    uow.conn, tenant_id, fetch["marketplace"], [order_row(order)]
-                )
-                await nstore.detail_fetched(uow.conn, fetch)
+            async with self.ports.units() as unit:
+                await unit.store.upsert_orders(fetch.tenant_id, fetch.marketplace, [order])
+                await unit.store.detail_fetched(fetch)
             metrics.details_fetched()

@@ -1,0 +1,282 @@
+"""The order source and its reports, one contract for two adapters each: the fakes of the
+unit tier (``orders_fakes.FakeOrderSource``, ``FakeOrderReports``) and the SP-API adapters
+(``adapters.SpApiOrderSource``, ``SpApiOrderReports``) on an Amazon sandbox of its own, over
+HTTP. A window read page by page, one order, orders by id, a window's report, and the
+failures as the ports name them; and the buyer messaging fake against the Messaging client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_devstack import infra
+from keybuzz_orders.adapters import SpApiOrderReports, SpApiOrderSource
+from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
+from keybuzz_orders.order_source import (
+    NotFound,
+    OrderReports,
+    OrderSource,
+    OrderWindow,
+    QueryRefused,
+    ReportStage,
+    ReportStatus,
+    SourcePage,
+    SourceRefused,
+    SourceUnavailable,
+)
+from keybuzz_orders.ports import BuyerMessaging
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.testing import running_sandbox
+from keybuzz_shared.amazon import LwaClient, SpApiClient, TokenService
+from keybuzz_shared.amazon.messaging import (
+    MessageBody,
+    MessagingAction,
+    MessagingActionNotAllowed,
+    MessagingClient,
+)
+from keybuzz_shared.errors import is_outage
+from keybuzz_shared.vault import VaultClient
+from orders_fakes import NOW, FakeBuyerMessaging, FakeOrderReports, FakeOrderSource
+from orders_testkit import FR, connect_directly
+
+APP_SOURCE = "orders-source-contract"
+UNKNOWN = "999-0000000-0000000"
+PAGE = 25  # a few pages of the sandbox seller's ~90 orders, within the burst
+
+
+@dataclass
+class Contract:
+    source: OrderSource
+    tenant: str
+    now: datetime  # the source's present
+    outage: Callable[[], Awaitable[None]]  # the next call finds the source down
+
+
+@pytest.fixture(scope="module")
+async def amazon(stack: Any) -> AsyncIterator[tuple[str, str]]:
+    # Sped up 60 times: a report Amazon prepares in ~90 s is ready in ~1.5 s.
+    async with running_sandbox(SandboxConfig(time_scale=60)) as sandbox:
+        yield sandbox, await connect_directly(stack, sandbox, APP_SOURCE)
+
+
+@pytest.fixture(params=["fake", "spapi"])
+async def contract(
+    request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
+) -> AsyncIterator[Contract]:
+    if request.param == "fake":
+        fake = _fake_source()
+
+        async def fake_outage() -> None:
+            fake.failures.append(SourceUnavailable("SP-API searchOrders answered 503"))
+
+        yield Contract(fake, "t-shop", NOW, fake_outage)
+        return
+    async with _amazon_clients(stack, amazon[0]) as (spapi, admin):
+
+        async def outage() -> None:
+            faults = {"failNext": 2, "failStatus": 503, "operations": ["searchOrders"]}
+            assert (await admin.put("/_sandbox/faults", json=faults)).status_code == 200
+
+        yield Contract(SpApiOrderSource(spapi), amazon[1], datetime.now(UTC), outage)
+        await admin.delete("/_sandbox/faults")
+
+
+@contextlib.asynccontextmanager
+async def _amazon_clients(
+    stack: Any, sandbox: str
+) -> AsyncIterator[tuple[SpApiClient, httpx.AsyncClient]]:
+    """The SP-API client on the sandbox (two attempts: an outage shows at once), and the
+    sandbox's admin; each scenario within searchOrders' burst (20), the buckets full."""
+    vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    tokens = TokenService(vault, LwaClient(f"{sandbox}/auth/o2/token"), app_source=APP_SOURCE)
+    spapi = SpApiClient(tokens, endpoint=sandbox, initial_backoff=0.01, attempts=2)
+    async with httpx.AsyncClient(base_url=sandbox, timeout=10) as admin:
+        assert (await admin.post("/_sandbox/ratelimits/reset")).status_code in (200, 201, 204)
+        try:
+            yield spapi, admin
+        finally:
+            await spapi.aclose()
+
+
+def _fake_source() -> FakeOrderSource:
+    fake = FakeOrderSource()
+    fake.add("t-shop", *(_order(n) for n in range(40)))
+    return fake
+
+
+def _order(n: int) -> OrderRow:
+    at = NOW - timedelta(days=60 - n)
+    item = ItemRow(
+        external_item_id=f"item-{n}", sku=f"SKU-{n}", asin="B0TEST", title="Mug", quantity=1,
+        unit_price=None, currency=None,
+    )  # fmt: skip
+    return new_order_row(
+        f"407-0000000-{n:07d}", OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
+        order_date=at, amazon_updated_at=at + timedelta(hours=1), items=[item],
+    )  # fmt: skip
+
+
+async def _all_pages(contract: Contract, window: OrderWindow) -> list[SourcePage]:
+    pages = [await contract.source.orders_in_window(contract.tenant, window)]
+    while pages[-1].next_token is not None:
+        window = dataclasses.replace(window, page_token=pages[-1].next_token)
+        pages.append(await contract.source.orders_in_window(contract.tenant, window))
+    return pages
+
+
+async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_ends(
+    contract: Contract,
+) -> None:
+    start = contract.now - timedelta(days=90)
+    pages = await _all_pages(contract, OrderWindow(FR, created_after=start, page_size=PAGE))
+    orders = [o for page in pages for o in page.orders]
+    assert len(pages) > 1 and all(len(page.orders) <= PAGE for page in pages)
+    assert len({o.external_order_id for o in orders}) == len(orders) > PAGE
+    assert all(o.order_date >= start and o.items for o in orders)
+    end = pages[-1].created_before  # the source's cursor, not our clock
+    assert end is not None and max(o.order_date for o in orders) <= end
+    updated = await _all_pages(contract, OrderWindow(FR, updated_after=start, page_size=50))
+    assert updated[-1].updated_before is not None
+    assert all(o.amazon_updated_at >= start for page in updated for o in page.orders)
+
+
+async def test_one_order_and_orders_by_id(contract: Contract) -> None:
+    window = OrderWindow(FR, created_after=contract.now - timedelta(days=90), page_size=2)
+    first = (await contract.source.orders_in_window(contract.tenant, window)).orders[0]
+    found = await contract.source.order(contract.tenant, first.external_order_id)
+    assert found.external_order_id == first.external_order_id and found.items
+    assert found.order_status is first.order_status
+    with pytest.raises(NotFound):
+        await contract.source.order(contract.tenant, UNKNOWN)
+    fetched = await contract.source.orders_by_ids(
+        contract.tenant, [first.external_order_id, UNKNOWN]
+    )
+    assert [o.external_order_id for o in fetched.orders] == [first.external_order_id]
+    assert list(fetched.refused) == [UNKNOWN]
+
+
+async def test_failures_are_the_port_s(contract: Contract) -> None:
+    window = OrderWindow(FR, created_after=contract.now - timedelta(days=90), page_size=2)
+    with pytest.raises(SourceRefused) as refused:  # a tenant without credentials
+        await contract.source.orders_in_window("t-never-connected", window)
+    assert not is_outage(refused.value)
+    with pytest.raises(QueryRefused):  # a page token the source never gave
+        await contract.source.orders_in_window(
+            contract.tenant, dataclasses.replace(window, page_token="not-a-token")
+        )
+    await contract.outage()
+    with pytest.raises(SourceUnavailable) as down:
+        await contract.source.orders_in_window(contract.tenant, window)
+    assert is_outage(down.value)
+    # Once the source is back, the same window reads again.
+    assert (await contract.source.orders_in_window(contract.tenant, window)).orders
+
+
+# --- order reports ---------------------------------------------------------------------
+
+
+@dataclass
+class ReportsContract:
+    reports: OrderReports
+    tenant: str
+    now: datetime
+    fail_next: Callable[[], Awaitable[None]]  # the next report requested ends FAILED
+
+
+@pytest.fixture(params=["fake", "spapi"])
+async def reports(
+    request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
+) -> AsyncIterator[ReportsContract]:
+    if request.param == "fake":
+        fake = FakeOrderReports(_fake_source())
+        fake.polls_until_done = 2
+
+        async def fake_fail() -> None:
+            fake.outcome = ReportStage.FAILED
+
+        yield ReportsContract(fake, "t-shop", NOW, fake_fail)
+        return
+    async with _amazon_clients(stack, amazon[0]) as (spapi, admin):
+
+        async def fail() -> None:
+            answer = await admin.put("/_sandbox/reports/failures", json={"fatalNext": 1})
+            assert answer.status_code == 200, answer.text
+
+        yield ReportsContract(SpApiOrderReports(spapi), amazon[1], datetime.now(UTC), fail)
+        await admin.put("/_sandbox/reports/failures", json={})
+
+
+async def _finished(contract: ReportsContract, report_id: str) -> ReportStatus:
+    for _ in range(600):
+        status = await contract.reports.status(contract.tenant, report_id)
+        if status.stage is not ReportStage.PENDING:
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"report {report_id} still {status.detail}")
+
+
+async def test_a_report_lists_its_window_s_orders_once_each(reports: ReportsContract) -> None:
+    start, end = reports.now - timedelta(days=60), reports.now - timedelta(days=30)
+    report_id, _ = await reports.reports.request(reports.tenant, FR, start, end)
+    status = await _finished(reports, report_id)
+    assert status.stage is ReportStage.DONE and status.document_id
+    document = await reports.reports.orders(reports.tenant, status.document_id, FR)
+    orders = [o async for o in document.orders]
+    rows = [o for o in orders if isinstance(o, OrderRow)]
+    assert rows and len(rows) == len(orders) == len({o.external_order_id for o in rows})
+    assert all(start <= o.order_date < end and o.customer_email is None for o in rows)
+    assert all(o.marketplace_id == FR for o in rows)
+
+
+async def test_a_report_the_source_gives_up_on_or_forgot(reports: ReportsContract) -> None:
+    with pytest.raises(NotFound):
+        await reports.reports.status(reports.tenant, "123456789")
+    await reports.fail_next()
+    start = reports.now - timedelta(days=30)
+    report_id, _ = await reports.reports.request(reports.tenant, FR, start, reports.now)
+    status = await _finished(reports, report_id)
+    assert status.stage is ReportStage.FAILED and status.document_id is None
+
+
+# --- buyer messaging ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "spapi"])
+async def messaging(
+    request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
+) -> AsyncIterator[tuple[BuyerMessaging, str, str, str]]:
+    """The messaging adapter, its tenant, a shipped and a cancelled order of its seller."""
+    if request.param == "fake":
+        fake = FakeBuyerMessaging()
+        fake.allowed = {"407-1-shipped": ["confirmDeliveryDetails", "warranty"]}
+        yield fake, "t-shop", "407-1-shipped", "407-2-cancelled"
+        return
+    async with _amazon_clients(stack, amazon[0]) as (spapi, _):
+        window = OrderWindow(FR, created_after=datetime.now(UTC) - timedelta(days=90))
+        listed = (await SpApiOrderSource(spapi).orders_in_window(amazon[1], window)).orders
+        shipped = next(
+            o for o in listed if o.order_status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+        )
+        cancelled = next(o for o in listed if o.order_status is OrderStatus.CANCELLED)
+        client = MessagingClient(spapi)
+        yield client, amazon[1], shipped.external_order_id, cancelled.external_order_id
+
+
+async def test_a_message_goes_only_where_the_order_allows_it(
+    messaging: tuple[BuyerMessaging, str, str, str],
+) -> None:
+    client, tenant, shipped, cancelled = messaging
+    assert await client.actions_for_order(tenant, cancelled, FR) == []
+    allowed = await client.actions_for_order(tenant, shipped, FR)
+    assert "confirmDeliveryDetails" in allowed
+    body = MessageBody(text="Your parcel arrives on Tuesday")
+    await client.send(tenant, shipped, FR, MessagingAction.CONFIRM_DELIVERY_DETAILS, body)
+    with pytest.raises(MessagingActionNotAllowed):
+        await client.send(tenant, cancelled, FR, MessagingAction.UNEXPECTED_PROBLEM, body)

@@ -1,0 +1,196 @@
+"""The orders' store, one contract for two adapters: the in-memory stores of the unit tier
+(``orders_fakes.py``) and the PostgreSQL ones (``store.PostgresOrderStore``,
+``notification_store.PostgresDetailStore``) answer the same: what an upsert counts and
+keeps, which orders are held with a full read, how sync cursors are claimed, moved and
+stopped, how the fetches of orders' details are leased and done."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from keybuzz_orders.backfill.store import PostgresJobStore
+from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
+from keybuzz_orders.notifications.notification_store import PostgresDetailStore
+from keybuzz_orders.ports import DetailStore, JobStore, OrderStore
+from keybuzz_orders.service import DEFINITION
+from keybuzz_orders.store import PostgresOrderStore
+from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.ids import AMAZON
+from orders_fakes import InMemoryDetailStore, InMemoryOrderStore
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+TENANT, FR = "t-shop", "A13V1IB3VIYZZH"
+ORDER, OTHER = "407-1111111-2222222", "407-3333333-4444444"
+
+
+@dataclass
+class Contract:
+    store: OrderStore
+    jobs: JobStore
+    status_of: Callable[[str], Awaitable[OrderStatus | None]]
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def contract(
+    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[Contract]:
+    if request.param == "memory":
+        fake = InMemoryOrderStore()
+
+        async def status_of(order_id: str) -> OrderStatus | None:
+            held = fake.orders.get((TENANT, AMAZON, order_id))
+            return None if held is None else held.row.order_status
+
+        yield Contract(fake, fake, status_of)
+        return
+    pool = await create_pool(await make_database("contract"))
+    assert DEFINITION.migrations is not None
+    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+
+    async def pg_status_of(order_id: str) -> OrderStatus | None:
+        found = await pool.fetchval(
+            "SELECT order_status::text FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            TENANT,
+            order_id,
+        )
+        return None if found is None else OrderStatus(found)
+
+    yield Contract(PostgresOrderStore(pool), PostgresJobStore(pool), pg_status_of)
+    await pool.close()
+
+
+def order(
+    status: OrderStatus, at: datetime, *, order_id: str = ORDER, name: str | None = "Ann"
+) -> OrderRow:
+    item = ItemRow(
+        external_item_id="item-1", sku="SKU-1", asin="B0TEST", title="Mug", quantity=2,
+        unit_price=None, currency=None,
+    )  # fmt: skip
+    return new_order_row(
+        order_id, status, status.value, marketplace_id=FR, order_date=T0,
+        amazon_updated_at=at, items=[item], customer_name=name,
+    )  # fmt: skip
+
+
+async def test_an_upsert_counts_what_it_did_and_never_goes_back_in_time(
+    contract: Contract,
+) -> None:
+    store, later = contract.store, T0 + timedelta(hours=1)
+    first = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.CONFIRMED, T0)])
+    assert (first.orders, first.created, first.updated, first.unchanged, first.items) == (
+        1, 1, 0, 0, 1,
+    )  # fmt: skip
+    again = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.CONFIRMED, T0)])
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    shipped = await store.upsert_orders(
+        TENANT, AMAZON, [order(OrderStatus.SHIPPED, later), order(OrderStatus.CANCELLED, T0,
+                                                                   order_id=OTHER)],
+    )  # fmt: skip
+    assert (shipped.created, shipped.updated, shipped.cancelled) == (1, 1, 1)
+    older = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.PENDING, T0)])
+    assert (older.updated, older.unchanged) == (0, 1)
+    assert await contract.status_of(ORDER) is OrderStatus.SHIPPED
+    assert await store.upsert_orders(TENANT, AMAZON, []) == type(first)()
+
+
+async def test_a_partial_row_never_erases_a_full_read(contract: Contract) -> None:
+    store, later = contract.store, T0 + timedelta(hours=1)
+    await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.SHIPPED, later)])
+    # A report's row of the same moment changes nothing; only a strictly newer one does.
+    same = await store.upsert_orders(
+        TENANT, AMAZON, [order(OrderStatus.CONFIRMED, later, name=None)], partial=True
+    )
+    assert (same.updated, same.unchanged) == (0, 1)
+    assert await contract.status_of(ORDER) is OrderStatus.SHIPPED
+    newer = order(OrderStatus.DELIVERED, later + timedelta(minutes=1), name=None)
+    assert (await store.upsert_orders(TENANT, AMAZON, [newer], partial=True)).updated == 1
+    assert await contract.status_of(ORDER) is OrderStatus.DELIVERED
+    # The order keeps its full read; a report-only order is not held with one.
+    report_only = order(OrderStatus.SHIPPED, T0, order_id=OTHER, name=None)
+    assert (await store.upsert_orders(TENANT, AMAZON, [report_only], partial=True)).created == 1
+    known = await store.known_order_ids(TENANT, AMAZON, [ORDER, OTHER, "407-0000000-0000000"])
+    assert known == {ORDER}
+    assert await store.marketplace_of(TENANT, OTHER) == FR  # whatever read it
+    assert await store.marketplace_of("t-other", OTHER) is None  # another tenant's: none
+    # A full read replaces a report's row even at the same moment.
+    full = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.SHIPPED, T0,
+                                                            order_id=OTHER)])  # fmt: skip
+    assert full.updated == 1
+    assert await store.known_order_ids(TENANT, AMAZON, [OTHER]) == {OTHER}
+
+
+async def test_a_sync_cursor_is_claimed_when_due_moved_once_and_stopped(
+    contract: Contract,
+) -> None:
+    store = contract.store
+    await store.start_sync(TENANT, AMAZON, FR, T0)
+    assert await store.claim_due_syncs(3600.0) == []  # the backfill just read everything
+    (cursor,) = await store.claim_due_syncs(3600.0, TENANT)  # an operator's round: at once
+    assert (cursor.tenant_id, cursor.marketplace, cursor.marketplace_id) == (TENANT, AMAZON, FR)
+    assert cursor.updated_before == T0
+    await asyncio.sleep(0.01)
+    assert [c.tenant_id for c in await store.claim_due_syncs(0.001)] == [TENANT]
+    later = T0 + timedelta(minutes=15)
+    assert await store.advance_sync(cursor, later, 3) is True
+    assert await store.advance_sync(cursor, later + timedelta(minutes=1), 1) is False  # moved
+    (moved,) = await store.claim_due_syncs(3600.0, TENANT)
+    assert moved.updated_before == later
+    await store.note_sync_error(TENANT, AMAZON, "SP-API down", stop=False)  # waits, goes on
+    assert len(await store.claim_due_syncs(3600.0, TENANT)) == 1
+    await store.note_sync_error(TENANT, AMAZON, "credentials revoked", stop=True)
+    assert await store.claim_due_syncs(3600.0, TENANT) == []
+    await store.start_sync(TENANT, AMAZON, FR, later)  # the next backfill starts it again
+    assert len(await store.claim_due_syncs(3600.0, TENANT)) == 1
+    await store.stop_sync(TENANT, "connection.disconnected: revoked")
+    assert await store.claim_due_syncs(3600.0, TENANT) == []
+
+
+async def test_a_running_backfill_holds_its_tenant_s_sync(contract: Contract) -> None:
+    await contract.store.start_sync(TENANT, AMAZON, FR, T0)
+    job = await contract.jobs.insert_job(
+        tenant_id=TENANT, marketplace=AMAZON, marketplace_id=FR, trigger="http", days=90,
+        created_after="2026-08-22T08:00:00Z", owner="me", lease_seconds=120.0,
+        source_event_id=None,
+    )  # fmt: skip
+    assert job is not None
+    assert await contract.store.claim_due_syncs(3600.0, TENANT) == []
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def details(
+    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[DetailStore]:
+    if request.param == "memory":
+        yield InMemoryDetailStore()
+        return
+    pool = await create_pool(await make_database("contract"))
+    assert DEFINITION.migrations is not None
+    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    yield PostgresDetailStore(pool)
+    await pool.close()
+
+
+async def test_details_are_fetched_once_per_wish_under_a_lease(details: DetailStore) -> None:
+    await details.want_details(TENANT, AMAZON, ORDER)
+    await details.want_details(TENANT, AMAZON, ORDER)  # two changes, one fetch
+    await asyncio.sleep(0.01)
+    await details.want_details(TENANT, AMAZON, OTHER)
+    assert await details.pending_detail_fetches() == 2
+    first = await details.claim_detail_fetches(1, 60.0)  # the oldest wish first
+    assert [(f.tenant_id, f.marketplace, f.order_id) for f in first] == [(TENANT, AMAZON, ORDER)]
+    (other,) = await details.claim_detail_fetches(10, 0.5)  # the first one is leased
+    assert other.order_id == OTHER
+    assert await details.claim_detail_fetches(10, 60.0) == []
+    await details.detail_fetched(first[0])
+    assert await details.pending_detail_fetches() == 1
+    await asyncio.sleep(0.01)
+    await details.want_details(TENANT, AMAZON, OTHER)  # changed again while fetched
+    await details.detail_fetched(other)
+    assert await details.pending_detail_fetches() == 1  # so it is fetched again
+    await asyncio.sleep(0.6)
+    (again,) = await details.claim_detail_fetches(10, 60.0)  # ...once its lease lapses
+    assert again.order_id == OTHER and again.wanted_at > other.wanted_at
