@@ -196,10 +196,14 @@ async def database_dump(pool: Any) -> str:
     for table in tables:
         rows = await pool.fetch(f'SELECT * FROM "{table["table_name"]}"')
         parts.extend(
-            repr({k: bytes(v).decode(errors="replace") if isinstance(v, bytes) else v
-                  for k, v in dict(row).items()})
+            repr(
+                {
+                    k: bytes(v).decode(errors="replace") if isinstance(v, bytes) else v
+                    for k, v in dict(row).items()
+                }
+            )
             for row in rows
-        )  # fmt: skip
+        )
     assert any("marketplace_connections" == t["table_name"] for t in tables)
     return "\n".join(parts)
 
@@ -309,9 +313,11 @@ def token_service(
     """The shared token service as another service would build it, on that service's runtime."""
     lwa = LwaClient(f"{kit.sandbox}/auth/o2/token", http=http)
     return TokenService(
-        runtime.vault, lwa, app_source=kit.app_source,
+        runtime.vault,
+        lwa,
+        app_source=kit.app_source,
         on_reauth_required=outbox_reauth_reporter(runtime),
-    )  # fmt: skip
+    )
 
 
 class LwaCounter:
@@ -428,9 +434,12 @@ class VaultGate:
                 await rule.released.wait()
         content_type = answer.headers.get("content-type", "application/json").encode()
         await send(
-            {"type": "http.response.start", "status": answer.status_code,
-             "headers": [(b"content-type", content_type)]}
-        )  # fmt: skip
+            {
+                "type": "http.response.start",
+                "status": answer.status_code,
+                "headers": [(b"content-type", content_type)],
+            }
+        )
         await send({"type": "http.response.body", "body": answer.content})
 
 

@@ -78,8 +78,10 @@ async def test_browser_flow_connects_and_emits_connected(kit, stack):
     secret = read_secret(stack, tenant_path(tenant))
     assert secret is not None and secret["refresh_token"].startswith("Atzr|")
     assert {k: secret[k] for k in ("seller_id", "marketplace_id", "region")} == {
-        "seller_id": SELLER, "marketplace_id": FR, "region": "eu",
-    }  # fmt: skip
+        "seller_id": SELLER,
+        "marketplace_id": FR,
+        "region": "eu",
+    }
     assert secret["created_at"]
 
     row = await kit.row(tenant)
@@ -98,8 +100,11 @@ async def test_callback_answers_json_when_asked(kit):
     response = await kit.follow(await kit.consent(started["authUrl"]), accept="application/json")
     assert response.status_code == 200
     assert response.json() == {
-        "status": "connected", "tenantId": tenant, "sellerId": SELLER, "marketplaceIds": [FR],
-    }  # fmt: skip
+        "status": "connected",
+        "tenantId": tenant,
+        "sellerId": SELLER,
+        "marketplaceIds": [FR],
+    }
 
 
 async def test_reused_state_is_refused_without_a_second_exchange(kit):
@@ -161,8 +166,9 @@ async def test_seller_declining_is_reported(kit, stack):
     assert callback_query(callback_url)["error"] == "access_denied"
 
     assert frontend_result(await kit.follow(callback_url)) == {
-        "status": "error", "reason": "access_denied",
-    }  # fmt: skip
+        "status": "error",
+        "reason": "access_denied",
+    }
     status = await kit.status(tenant)
     assert status["status"] == "ERROR" and "access_denied" in status["lastError"]
     assert read_secret(stack, tenant_path(tenant)) is None
@@ -236,8 +242,10 @@ async def test_missing_app_credentials_are_said_at_startup_and_start(start_servi
     logged = [r for r in caplog.records if r.levelname == "ERROR" and path in str(r.__dict__)]
     assert logged, "start-up did not say the app credentials are missing"
     tenant = new_tenant()
-    headers = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, 'u', [tenant])}",
-               "X-Tenant-Id": tenant}  # fmt: skip
+    headers = {
+        "Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, 'u', [tenant])}",
+        "X-Tenant-Id": tenant,
+    }
     async with service.client() as http:
         response = await http.post("/api/v1/marketplaces/amazon/oauth/start", headers=headers)
     assert response.status_code == 503
@@ -272,8 +280,9 @@ async def test_control_characters_in_amazons_error_are_recorded_not_a_500(kit, s
     assert hostile != callback_url
 
     assert frontend_result(await kit.follow(hostile)) == {
-        "status": "error", "reason": "access_denied",
-    }  # fmt: skip
+        "status": "error",
+        "reason": "access_denied",
+    }
     status = await kit.status(tenant)
     assert status["status"] == "ERROR" and "seller said no" in status["lastError"]
     assert "\x00" not in status["lastError"] and "\n" not in status["lastError"]
@@ -285,9 +294,12 @@ async def test_malformed_start_bodies_are_400(kit):
     deep = b'{"marketplace": "FR", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     for body in (deep, b'{"marketplace": "\xff\xfe"}', b'{"marketplace": "FR"', b"[1]"):
         response = await kit.api(
-            "POST", "/oauth/start", tenant, content=body,
+            "POST",
+            "/oauth/start",
+            tenant,
+            content=body,
             headers={"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         assert response.status_code == 400, (body[:40], response.status_code, response.text)
         assert response.json()["error"] == "bad_request"
     assert (await kit.status(tenant))["status"] == "NOT_CONNECTED"

@@ -134,8 +134,9 @@ async def test_takeover_disconnects_the_other_tenant(kit, stack):
     )
     # Queued in one unit of work: the old link ends before the new one is announced.
     assert [(r["subject"], r["tenant_id"]) for r in subjects][-2:] == [
-        ("connection.disconnected", owner), ("connection.connected", newcomer),
-    ]  # fmt: skip
+        ("connection.disconnected", owner),
+        ("connection.connected", newcomer),
+    ]
 
 
 # --- a disconnect racing an in-flight callback ----------------------------------------------

@@ -25,8 +25,10 @@ async def test_user_cannot_reach_another_tenants_connection(kit):
     await kit.connect(tenant_b)
     as_a = kit.headers(tenant_a)  # a token listing tenant A only
     for method, path in (
-        ("POST", "/oauth/start"), ("GET", "/status"), ("DELETE", "/connection"),
-    ):  # fmt: skip
+        ("POST", "/oauth/start"),
+        ("GET", "/status"),
+        ("DELETE", "/connection"),
+    ):
         response = await kit.api(method, path, tenant_b, headers={**as_a, "X-Tenant-Id": tenant_b})
         assert response.status_code == 403, (method, path, response.text)
         assert response.json()["error"] == "forbidden"
@@ -121,15 +123,18 @@ async def test_policies_give_each_service_only_what_it_needs(kit, stack):
     def can(service: str, action: str) -> bool:
         kv = client(service).secrets.kv.v2
         calls = {
-            "read": lambda: kv.read_secret_version(path=path, mount_point="secret",
-                                                   raise_on_deleted_version=True),
-            "write": lambda: kv.create_or_update_secret(path=f"keybuzz/tenants/probe-{service}/"
-                                                        "amazon_spapi", secret={"x": "1"},
-                                                        mount_point="secret"),
-            "app": lambda: kv.read_secret_version(path="keybuzz/amazon_spapi/app",
-                                                  mount_point="secret",
-                                                  raise_on_deleted_version=True),
-        }  # fmt: skip
+            "read": lambda: kv.read_secret_version(
+                path=path, mount_point="secret", raise_on_deleted_version=True
+            ),
+            "write": lambda: kv.create_or_update_secret(
+                path=f"keybuzz/tenants/probe-{service}/amazon_spapi",
+                secret={"x": "1"},
+                mount_point="secret",
+            ),
+            "app": lambda: kv.read_secret_version(
+                path="keybuzz/amazon_spapi/app", mount_point="secret", raise_on_deleted_version=True
+            ),
+        }
         try:
             calls[action]()
         except hvac.exceptions.Forbidden:

@@ -60,9 +60,13 @@ def tls_vault(tmp_path: Path, infra_root: Path):
     _, _, other_ca_file = _make_ca(tmp_path, "unrelated-ca")
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = _certificate(
-        _name("127.0.0.1"), ca_cert.subject, server_key.public_key(), ca_key, ca=False,
+        _name("127.0.0.1"),
+        ca_cert.subject,
+        server_key.public_key(),
+        ca_key,
+        ca=False,
         ip="127.0.0.1",
-    )  # fmt: skip
+    )
     cert_file = _write_pem(tmp_path / "server.pem", server_cert)
     key_file = tmp_path / "server.key"
     key_file.write_bytes(
@@ -70,7 +74,7 @@ def tls_vault(tmp_path: Path, infra_root: Path):
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )  # fmt: skip
+        )
     )
     tls_port = infra.free_port()
     config = tmp_path / "tls.hcl"

@@ -82,9 +82,14 @@ async def poller_process(
     )
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "keybuzz_poller", env=env, stdout=out, stderr=out,
+            sys.executable,
+            "-m",
+            "keybuzz_poller",
+            env=env,
+            stdout=out,
+            stderr=out,
             start_new_session=True,
-        )  # fmt: skip
+        )
     try:
         await eventually(lambda: _answers(port, process, log), within=60)
         yield process

@@ -22,8 +22,12 @@ def test_install_step_is_a_no_op_when_dovecot_is_present(tmp_path: Path) -> None
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(
         [sys.executable, "-m", "keybuzz_devstack", "install-dovecot"],
-        capture_output=True, text=True, timeout=60, check=False, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "apt-get" not in result.stdout + result.stderr  # it would announce an install
     assert not ran.exists()  # apt-get was never run
@@ -44,6 +48,9 @@ def test_dovecot_reads_the_settings_that_keep_deliveries_fast_at_thousands_of_fo
     doveconf = shutil.which("doveconf") or "/usr/bin/doveconf"  # Debian's dovecot-core
     result = subprocess.run(
         [doveconf, "-c", str(conf), "-h", "mailbox_list_index", "lda_mailbox_autosubscribe"],
-        capture_output=True, text=True, timeout=30, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert result.stdout.split() == ["no", "no"]

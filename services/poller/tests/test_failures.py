@@ -173,9 +173,11 @@ async def test_the_quarantine_scan_lists_more_than_a_thousand_folders(
     maildir = conf.parent / "mail" / private_dovecot.user / "Maildir"
     await asyncio.to_thread(_make_folders, maildir, 1100)
     account = ImapAccount(
-        private_dovecot.host, private_dovecot.imap_port, private_dovecot.user,
+        private_dovecot.host,
+        private_dovecot.imap_port,
+        private_dovecot.user,
         private_dovecot.password,
-    )  # fmt: skip
+    )
     folders = await account.tenant_folders()
     assert len(folders) == 1100
     assert folders["tenant-many00007"] == 1 and folders["tenant-many00008"] == 0

@@ -312,11 +312,14 @@ async def test_linked_files_are_stored_up_to_the_cap_and_served_to_the_tenant_on
     ticket = await ticket_of(poller, shop, written["orderId"])
     [message] = [m for m in ticket["messages"] if m["externalId"] == written["messageId"]]
     assert message["attachments"] == [
-        {"filename": "facture été.pdf", "contentType": "application/pdf", "size": 5_000,
-         "skipped": None},
-        {"filename": "vidéo.mp4", "contentType": "video/mp4", "size": 0,
-         "skipped": f"larger than {CAP} bytes"},
-    ]  # fmt: skip
+        {"filename": "facture été.pdf", "contentType": "application/pdf", "size": 5_000},
+        {
+            "filename": "vidéo.mp4",
+            "contentType": "video/mp4",
+            "size": 0,
+            "skipped": f"larger than {CAP} bytes",
+        },
+    ]
     async with httpx.AsyncClient(timeout=10) as http:
         original = (await http.get(written["fileUrls"][0])).content
     served = await attachment(poller, shop.tenant_id, ticket, message, 0)

@@ -68,9 +68,14 @@ async def mx_process(
     log = tmp_path / "poller.log"
     with log.open("wb") as out:  # the child keeps its own descriptor
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "keybuzz_poller",
-            env=environ, cwd=tmp_path, stdout=out, stderr=out,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "keybuzz_poller",
+            env=environ,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=out,
+        )
     poller = PollerProcess(process, log, http_port)
 
     async def serving() -> bool:  # the MX listens before HTTP is served (on_startup)

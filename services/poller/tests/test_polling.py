@@ -96,9 +96,11 @@ async def test_a_freed_slot_takes_the_next_due_tenant_at_once_not_at_the_next_ti
 ) -> None:
     # Its own database: no other test's due tenant can take the single slot.
     poller = await start_service(
-        DEFINITION, DATABASE_URL=await make_database("poller"), POLL_CONCURRENCY="1",
+        DEFINITION,
+        DATABASE_URL=await make_database("poller"),
+        POLL_CONCURRENCY="1",
         **dovecot.settings,
-    )  # fmt: skip
+    )
     tenants = [new_tenant() for _ in range(8)]
     for tenant, address in tenants:
         await synced(poller, tenant, address)
