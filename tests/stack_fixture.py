@@ -66,6 +66,7 @@ EXTERNAL_SETTINGS = (
 # backfill has pages enough to be interrupted; everything else is the default.
 STACK_SETTINGS = {
     "POLL_INTERVAL_SECONDS": "3",
+    "FNAC_POLL_INTERVAL_SECONDS": "3",
     "POLL_RETRY_BASE_SECONDS": "1",
     "BACKFILL_PAGE_SIZE": "20",
     # A killed orders process's backfill is resumed once its lease expires (120 s by default).
