@@ -417,6 +417,7 @@ def shop_message(
     order: str = "ORD1",
     subject: str = "Question",
     kind: str = ORDER,
+    body: str | None = None,
     **more: object,
 ) -> ShopMessage:
     """A message of the ORD1 thread (by default) from a buyer, ``minutes`` past T0 - 1 h."""
@@ -427,7 +428,7 @@ def shop_message(
         sender_type=sender,
         sender_name="Jane D." if sender == BUYER else None,
         subject=subject,
-        body=f"body of {message_id}",
+        body=f"body of {message_id}" if body is None else body,
         created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
         **more,  # type: ignore[arg-type]
     )
