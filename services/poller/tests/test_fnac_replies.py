@@ -74,6 +74,22 @@ async def reply_row(poller: RunningService, ticket_message_id: str) -> Any:
     )
 
 
+async def replied(
+    poller: RunningService,
+    vault: VaultClient,
+    admin: httpx.AsyncClient,
+    question: str,
+    answer: str,
+) -> tuple[dict[str, Any], Shop, dict[str, Any], str, str]:
+    """(the shop's spec, the shop, the ticket of the buyer's ``question``, the reply's
+    text: ``answer`` and the ticket's id, the reply's ticket message id), queued."""
+    spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, question)
+    text = f"{answer} {ticket['id'][:8]}"
+    response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
+    assert response.status_code == 202, response.text
+    return spec, Shop(tenant_id, "FNAC"), ticket, text, response.json()["ticketMessageId"]
+
+
 def outbound(ticket: dict[str, Any], text: str) -> list[dict[str, Any]]:
     """The ticket's outbound messages saying ``text`` (whitespace aside)."""
     said = " ".join(text.split())
@@ -216,11 +232,11 @@ async def test_a_sender_killed_between_fnacs_answer_and_the_commit_never_sends_t
 async def test_a_reply_sent_then_polled_back_from_fnac_shows_once(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Livré quand ?")
-    shop, order = Shop(tenant_id, "FNAC"), ticket["orderId"]
-    text = f"Livraison demain.\nBonne journée, ticket {ticket['id'][:8]}."
-    response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
-    reply_id = response.json()["ticketMessageId"]
+    asked = "Livré quand ?"
+    spec, shop, ticket, text, reply_id = await replied(
+        poller, vault, admin, asked, "Livraison demain.\nBonne journée, ticket"
+    )
+    tenant_id, order = shop.tenant_id, ticket["orderId"]
     await send_due(replies(poller))
     [sent] = await on_double(admin, spec, text)
     answered = await ticket_of(poller, shop, order)
@@ -249,11 +265,10 @@ async def test_a_reply_sent_then_polled_back_from_fnac_shows_once(
 async def test_a_reply_in_doubt_found_by_the_poll_is_sent_and_announced_once(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Un retour ?")
-    shop, order = Shop(tenant_id, "FNAC"), ticket["orderId"]
-    text = f"Retour accepté {ticket['id'][:8]}"
-    response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
-    reply_id = response.json()["ticketMessageId"]
+    spec, shop, ticket, text, reply_id = await replied(
+        poller, vault, admin, "Un retour ?", "Retour accepté"
+    )
+    tenant_id = shop.tenant_id
     ports = replies(poller)
     dying = dataclasses.replace(ports, apis={m: DiesAfterSending(a) for m, a in ports.apis.items()})
     with pytest.raises(RuntimeError, match="killed"):
@@ -265,7 +280,7 @@ async def test_a_reply_in_doubt_found_by_the_poll_is_sent_and_announced_once(
     assert (row["status"], row["marketplace_message_id"]) == ("SENT", sent["messageId"])
     [event] = await tenant_events(poller, "message.sent", tenant_id)
     assert (event["ticketMessageId"], event["marketplace"]) == (reply_id, "FNAC")
-    polled = await ticket_of(poller, shop, order)
+    polled = await ticket_of(poller, shop, ticket["orderId"])
     assert [m["id"] for m in outbound(polled, text)] == [reply_id]
     assert polled["responseState"] == "ANSWERED"
     await asyncio.sleep(LEASE + 0.5)  # the dead sender's lease runs out: nothing to send
