@@ -127,8 +127,8 @@ class ShopStore(Protocol):
         self, ticket_message_id: str, marketplace_message_id: str
     ) -> MatchedReply | None:
         """Records the marketplace's message as the reply's own; a reply still in doubt is
-        SENT from now on (its ticket's deadline recomputed). None when the reply is no
-        longer one of ``own_replies`` (matched already, FAILED)."""
+        SENT from now on (its ticket's deadline recomputed). None when the reply is not
+        one of ``own_replies`` now (matched already, FAILED)."""
         ...
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
