@@ -21,6 +21,8 @@ from keybuzz_poller.reading.marketplace.domain import (
     ORDER,
     Attachment,
     FileLink,
+    MatchedReply,
+    OwnReply,
     Shop,
     ShopCursor,
     ShopIncident,
@@ -80,12 +82,37 @@ class _TicketMessage:
 
 
 @dataclass
+class ShopReply:
+    """A ``poller_replies`` row of a reply through the marketplace's API, as far as polling
+    reads it back."""
+
+    ticket_id: str
+    text: str
+    created_at: datetime
+    status: str = "QUEUED"
+    unconfirmed: bool = False
+    order_id: str | None = "ORD1"
+    marketplace_message_id: str | None = None
+    sent_at: datetime | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def message_id(self) -> str:
+        return f"<reply-{self.id}@in.keybuzz.test>"
+
+
+@dataclass
 class ShopTables:
     shops: dict[str, _Shop] = field(default_factory=dict)
     messages: dict[tuple[str, str, str], _Message] = field(default_factory=dict)
     tickets: dict[tuple[str, str, str], _Ticket] = field(default_factory=dict)
     ticket_messages: list[_TicketMessage] = field(default_factory=list)
     incidents: dict[tuple[str, str, str], tuple[ShopIncident, str]] = field(default_factory=dict)
+    replies: dict[str, ShopReply] = field(default_factory=dict)
+
+    def add_reply(self, reply: ShopReply) -> ShopReply:
+        self.replies[reply.id] = reply
+        return reply
 
 
 class InMemoryShopStore:
@@ -158,6 +185,35 @@ class InMemoryShopStore:
         )
         self.tables.ticket_messages.append(added)
         return added.id
+
+    def _own(self, reply: ShopReply) -> bool:
+        return reply.marketplace_message_id is None and (
+            reply.status == "SENT" or reply.status == "QUEUED" and reply.unconfirmed
+        )
+
+    async def own_replies(self, ticket_id: str) -> list[OwnReply]:
+        own = [r for r in self.tables.replies.values() if r.ticket_id == ticket_id and self._own(r)]
+        return [
+            OwnReply(
+                ticket_message_id=r.id,
+                message_id=r.message_id,
+                order_id=r.order_id,
+                text=r.text,
+                queued_at=r.created_at,
+            )
+            for r in sorted(own, key=lambda r: (r.created_at, r.id))
+        ]
+
+    async def match_reply(
+        self, ticket_message_id: str, marketplace_message_id: str
+    ) -> MatchedReply | None:
+        reply = self.tables.replies.get(ticket_message_id)
+        if reply is None or not self._own(reply):
+            return None
+        confirmed = reply.status == "QUEUED"
+        reply.status, reply.marketplace_message_id = "SENT", marketplace_message_id
+        reply.sent_at = reply.sent_at or datetime.now(UTC)
+        return MatchedReply(sent_at=reply.sent_at, confirmed=confirmed)
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
         near = [
@@ -361,6 +417,7 @@ def shop_message(
     order: str = "ORD1",
     subject: str = "Question",
     kind: str = ORDER,
+    body: str | None = None,
     **more: object,
 ) -> ShopMessage:
     """A message of the ORD1 thread (by default) from a buyer, ``minutes`` past T0 - 1 h."""
@@ -371,7 +428,7 @@ def shop_message(
         sender_type=sender,
         sender_name="Jane D." if sender == BUYER else None,
         subject=subject,
-        body=f"body of {message_id}",
+        body=f"body of {message_id}" if body is None else body,
         created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
         **more,  # type: ignore[arg-type]
     )

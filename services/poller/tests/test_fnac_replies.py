@@ -13,6 +13,7 @@ import httpx
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.ports import PollerPorts
+from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.replies.ports import MarketplaceReplies, RepliesPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
@@ -67,10 +68,36 @@ async def on_double(admin: httpx.AsyncClient, spec: dict[str, Any], text: str) -
 
 async def reply_row(poller: RunningService, ticket_message_id: str) -> Any:
     return await poller.runtime.pool.fetchrow(
-        "SELECT status, reason, status_code, recipient FROM poller_replies"
-        " WHERE ticket_message_id = $1",
+        "SELECT status, reason, status_code, recipient, marketplace_message_id"
+        " FROM poller_replies WHERE ticket_message_id = $1",
         ticket_message_id,
     )
+
+
+async def replied(
+    poller: RunningService,
+    vault: VaultClient,
+    admin: httpx.AsyncClient,
+    question: str,
+    answer: str,
+) -> tuple[dict[str, Any], Shop, dict[str, Any], str, str]:
+    """(the shop's spec, the shop, the ticket of the buyer's ``question``, the reply's
+    text: ``answer`` and the ticket's id, the reply's ticket message id), queued."""
+    spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, question)
+    text = f"{answer} {ticket['id'][:8]}"
+    response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
+    assert response.status_code == 202, response.text
+    return spec, Shop(tenant_id, "FNAC"), ticket, text, response.json()["ticketMessageId"]
+
+
+def outbound(ticket: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """The ticket's outbound messages saying ``text`` (whitespace aside)."""
+    said = " ".join(text.split())
+    return [
+        m
+        for m in ticket["messages"]
+        if m["direction"] == "OUTBOUND" and " ".join(m["body"].split()) == said
+    ]
 
 
 async def test_a_reply_reaches_the_buyers_fnac_thread_and_is_told_sent(
@@ -200,3 +227,63 @@ async def test_a_sender_killed_between_fnacs_answer_and_the_commit_never_sends_t
     assert await send_due(ports) >= 1
     assert (await reply_row(poller, reply_id))["status"] == "SENT"
     assert len(await on_double(admin, spec, text)) == 1  # read back, not sent again
+
+
+async def test_a_reply_sent_then_polled_back_from_fnac_shows_once(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    asked = "Livré quand ?"
+    spec, shop, ticket, text, reply_id = await replied(
+        poller, vault, admin, asked, "Livraison demain.\nBonne journée, ticket"
+    )
+    tenant_id, order = shop.tenant_id, ticket["orderId"]
+    await send_due(replies(poller))
+    [sent] = await on_double(admin, spec, text)
+    answered = await ticket_of(poller, shop, order)
+    assert answered["responseState"] == "ANSWERED"
+    await buyer_writes(admin, spec, orderId=order, fromType="SELLER", description="Vu chez Fnac")
+    await poll(poller, shop)
+    await poll(poller, shop)  # the overlap lists the reply again
+    polled = await ticket_of(poller, shop, order)
+    [mine] = outbound(polled, text)
+    assert (mine["id"], mine["deliveryStatus"]) == (reply_id, "SENT")
+    [back_office] = outbound(polled, "Vu chez Fnac")  # written at Fnac: still shown
+    assert back_office["senderType"] == "SELLER"
+    assert polled["messageCount"] == answered["messageCount"] + 1
+    assert (polled["responseState"], polled["respondBy"]) == ("ANSWERED", None)
+    assert (await reply_row(poller, reply_id))["marketplace_message_id"] == sent["messageId"]
+    stored = await poller.runtime.pool.fetchval(
+        "SELECT sender_type FROM poller_external_messages WHERE tenant_id = $1"
+        " AND marketplace = 'FNAC' AND external_id = $2",
+        tenant_id,
+        sent["messageId"],
+    )
+    assert stored == "SELLER"  # read once: the next polls skip it
+    assert len(await tenant_events(poller, "message.sent", tenant_id)) == 1
+
+
+async def test_a_reply_in_doubt_found_by_the_poll_is_sent_and_announced_once(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, shop, ticket, text, reply_id = await replied(
+        poller, vault, admin, "Un retour ?", "Retour accepté"
+    )
+    tenant_id = shop.tenant_id
+    ports = replies(poller)
+    dying = dataclasses.replace(ports, apis={m: DiesAfterSending(a) for m, a in ports.apis.items()})
+    with pytest.raises(RuntimeError, match="killed"):
+        await send_due(dying)
+    [sent] = await on_double(admin, spec, text)
+    assert (await reply_row(poller, reply_id))["status"] == "QUEUED"  # in doubt
+    await poll(poller, shop)
+    row = await reply_row(poller, reply_id)
+    assert (row["status"], row["marketplace_message_id"]) == ("SENT", sent["messageId"])
+    [event] = await tenant_events(poller, "message.sent", tenant_id)
+    assert (event["ticketMessageId"], event["marketplace"]) == (reply_id, "FNAC")
+    polled = await ticket_of(poller, shop, ticket["orderId"])
+    assert [m["id"] for m in outbound(polled, text)] == [reply_id]
+    assert polled["responseState"] == "ANSWERED"
+    await asyncio.sleep(LEASE + 0.5)  # the dead sender's lease runs out: nothing to send
+    await send_due(ports)
+    assert len(await on_double(admin, spec, text)) == 1
+    assert len(await tenant_events(poller, "message.sent", tenant_id)) == 1

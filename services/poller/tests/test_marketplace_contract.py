@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import msgspec
 import pytest
 from keybuzz_poller.polling.shop_ports import (
     CONNECTED,
@@ -22,6 +23,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     NOTICE_SUBJECT,
     SELLER,
     Attachment,
+    OwnReply,
     Shop,
     ShopCursor,
     ShopIncident,
@@ -29,11 +31,14 @@ from keybuzz_poller.reading.marketplace.domain import (
     thread_key,
 )
 from keybuzz_poller.reading.marketplace.ports import ShopStore
+from keybuzz_poller.replies.ports import NewReply
+from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
 from keybuzz_shared.db import apply_migrations, create_pool
-from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopTables
+from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables
 from poller_shop_fakes import shop_message as message
+from test_poller_mail_contract import new_reply
 
 SHOP = Shop("t1", "FNAC")
 DARTY = Shop("t1", "DARTY")
@@ -42,10 +47,17 @@ MINUTE = timedelta(minutes=1)
 AT = message("m0").created_at  # the messages' minute 0
 
 
+# Our reply on a ticket: (ticket id, text, queued at, state) -> its ticket message id. The
+# state: QUEUED, IN_DOUBT (QUEUED, an attempt may have sent it), SENT, FAILED.
+QueueReply = Callable[[str, str, datetime, str], Awaitable[str]]
+
+
 @dataclass
 class Adapters:
     store: ShopStore
     shops: ShopConnections
+    reply: QueueReply
+    reply_status: Callable[[str], Awaitable[str]]
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -54,13 +66,55 @@ async def adapters(
 ) -> AsyncIterator[Adapters]:
     if request.param == "memory":
         store = InMemoryShopStore(ShopTables())
-        yield Adapters(store, InMemoryShops(lambda: store))
+
+        async def reply(ticket_id: str, text: str, at: datetime, state: str) -> str:
+            status = "QUEUED" if state == "IN_DOUBT" else state
+            added = ShopReply(ticket_id, text, at, status, unconfirmed=state == "IN_DOUBT")
+            return store.tables.add_reply(added).id
+
+        async def status(ticket_message_id: str) -> str:
+            return store.tables.replies[ticket_message_id].status
+
+        yield Adapters(store, InMemoryShops(lambda: store), reply, status)
         return
     pool = await create_pool(await make_database("shops"))
     assert DEFINITION.migrations is not None
     await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
-    yield Adapters(PostgresShopStore(pool), PostgresShops(pool))
+    replies = PostgresReplies(pool)
+
+    async def queued(ticket_id: str, text: str, at: datetime, state: str) -> str:
+        new = api_reply(ticket_id, text, at)
+        await replies.insert_reply(new)
+        if state == "SENT":
+            assert await replies.mark_sent(new.ticket_message_id) is not None
+        elif state == "IN_DOUBT":
+            await replies.retry_later(new.ticket_message_id, "answer lost", 0, unconfirmed=True)
+        elif state == "FAILED":
+            assert await replies.mark_failed(new.ticket_message_id, "ERR_202", "ERR_202")
+        return new.ticket_message_id
+
+    async def row_status(ticket_message_id: str) -> str:
+        return str(
+            await pool.fetchval(
+                "SELECT status FROM poller_replies WHERE ticket_message_id = $1",
+                ticket_message_id,
+            )
+        )
+
+    yield Adapters(PostgresShopStore(pool), PostgresShops(pool), queued, row_status)
     await pool.close()
+
+
+def api_reply(ticket_id: str, text: str, at: datetime) -> NewReply:
+    """A reply through Fnac's API on the ticket, queued at ``at``."""
+    return msgspec.structs.replace(
+        new_reply(ticket_id, SHOP.tenant_id, created_at=at),
+        marketplace=SHOP.marketplace,
+        order_id="ORD1",
+        envelope_sender="",
+        recipient="BUYER",
+        text=text,
+    )
 
 
 def incident(status: str = "OPENED", updated: int = 0, minutes: int = 0) -> ShopIncident:
@@ -211,3 +265,37 @@ async def test_marks_wait_oldest_first_until_done(adapters: Adapters) -> None:
     await store.marks_done(SHOP, ["m1", "d1"])  # d1 is Darty's: untouched here
     assert await store.pending_marks(SHOP, 10) == ["m3"]
     assert await store.pending_marks(DARTY, 10) == ["d1"]
+
+
+# --- our replies read back ---------------------------------------------------------------
+
+
+async def test_our_replies_the_marketplace_may_list_back_are_matched_once(
+    adapters: Adapters,
+) -> None:
+    await connected(adapters)
+    store = adapters.store
+    first = message("m1")
+    ticket = await store.open_ticket(SHOP, thread_key(first), first, T0)
+    other = await store.open_ticket(SHOP, "order:ORD2", message("m2", order="ORD2"), T0)
+    in_doubt = await adapters.reply(ticket, "Parti ce matin.", T0 + MINUTE, "IN_DOUBT")
+    sent = await adapters.reply(ticket, "Parti hier.", T0, "SENT")
+    await adapters.reply(ticket, "Pas encore parti.", T0, "QUEUED")  # never tried: not out
+    await adapters.reply(ticket, "Refusé.", T0, "FAILED")
+    await adapters.reply(other, "Autre commande.", T0, "SENT")
+    own = await store.own_replies(ticket)
+    assert [(r.ticket_message_id, r.text, r.queued_at) for r in own] == [
+        (sent, "Parti hier.", T0),
+        (in_doubt, "Parti ce matin.", T0 + MINUTE),
+    ]
+    assert all(isinstance(r, OwnReply) and r.order_id == "ORD1" for r in own)
+    assert own[0].message_id.startswith(f"<reply-{sent}@")
+
+    confirmed = await store.match_reply(in_doubt, "fnac-2")
+    assert confirmed is not None and confirmed.confirmed
+    assert await adapters.reply_status(in_doubt) == "SENT"
+    assert await store.match_reply(in_doubt, "fnac-3") is None  # matched once
+    already = await store.match_reply(sent, "fnac-1")
+    assert already is not None and not already.confirmed
+    assert await store.own_replies(ticket) == []
+    assert [r.text for r in await store.own_replies(other)] == ["Autre commande."]

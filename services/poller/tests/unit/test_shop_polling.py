@@ -31,8 +31,9 @@ from keybuzz_shared.events import (
     ConnectionDisconnected,
     ConnectionReauthRequired,
     MessageReceived,
+    MessageSent,
 )
-from poller_shop_fakes import T0, FakeShops, fake_shops
+from poller_shop_fakes import T0, FakeShops, ShopReply, fake_shops
 from poller_shop_fakes import shop_message as message
 
 SHOP = Shop("t1", "FNAC")
@@ -111,6 +112,117 @@ async def test_the_sellers_message_completes_a_thread_but_never_opens_one() -> N
     assert (order.message_count, directions) == (2, ["INBOUND", "OUTBOUND"])
     assert len(received(fake)) == 1  # the seller's own words are no new message
     assert not fake.store.tables.ticket_messages[1].awaits_reply
+
+
+def our_reply(fake: FakeShops, text: str, minutes: int, status: str = "SENT") -> ShopReply:
+    """Our reply on ORD1's ticket queued ``minutes`` past T0 - 1 h; IN_DOUBT: QUEUED and
+    unconfirmed."""
+    ticket = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")]
+    at = message("x", minutes).created_at
+    reply = ShopReply(ticket.id, text, at, "QUEUED" if status == "IN_DOUBT" else status)
+    reply.unconfirmed = status == "IN_DOUBT"
+    return fake.store.tables.add_reply(reply)
+
+
+def sent_events(fake: FakeShops) -> list[MessageSent]:
+    return [e for e in fake.unit_of_work.published if isinstance(e, MessageSent)]
+
+
+async def test_our_reply_read_back_as_the_sellers_message_is_shown_once() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1))
+    reply = our_reply(fake, "Parti ce matin.\nMerci de votre patience.", 2)
+    echo = message("s1", 3, sender=SELLER, body="Parti ce matin. Merci de votre  patience.")
+    fake.marketplace.messages_listed.append(echo)
+    done = await poll_shop(fake.ports, SHOP)
+    assert (done.stored, done.own_replies) == (1, 1)
+    ticket = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")]
+    assert [m.direction for m in fake.store.tables.ticket_messages] == ["INBOUND"]
+    assert ticket.message_count == 1 and ticket.status == "OPEN"
+    assert ("t1", "FNAC", "s1") in fake.store.tables.messages  # stored: read once
+    reply = fake.store.tables.replies[reply.id]
+    assert (reply.status, reply.marketplace_message_id) == ("SENT", "s1")
+    assert sent_events(fake) == []  # the sender announced it when it sent it
+    await poll_shop(fake.ports, SHOP)  # the overlap lists it again: nothing new
+    assert len(fake.store.tables.ticket_messages) == 1
+
+
+async def test_a_sellers_message_that_is_none_of_our_replies_joins_the_thread() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1), message("m2", 1, order="ORD2"))
+    our_reply(fake, "Parti ce matin.", 10)
+    our_reply(fake, "Refusé par Fnac.", 10, status="FAILED")
+    our_reply(fake, "Pas encore tenté.", 10, status="QUEUED")
+    await polled(
+        fake,
+        message("s1", 11, sender=SELLER, body="Écrit chez Fnac."),  # the back office
+        message("s2", 7, sender=SELLER, body="Parti ce matin."),  # before it was queued
+        message("s3", 11, sender=SELLER, body="Parti ce matin.", order="ORD2"),  # elsewhere
+        message("s4", 11, sender=SELLER, body="Refusé par Fnac."),  # FAILED: never went
+        message("s5", 11, sender=SELLER, body="Pas encore tenté."),  # never tried
+    )
+    outbound = [m for m in fake.store.tables.ticket_messages if m.direction == "OUTBOUND"]
+    assert len(outbound) == 5
+    assert all(r.marketplace_message_id is None for r in fake.store.tables.replies.values())
+    # Dated within the clocks' skew before it was queued: ours.
+    await polled(fake, message("s6", 9, sender=SELLER, body="Parti ce matin."))
+    assert len(fake.store.tables.ticket_messages) == 7
+    assert [r.marketplace_message_id for r in fake.store.tables.replies.values()][0] == "s6"
+
+
+async def test_the_same_text_replied_twice_is_matched_once_each_oldest_first() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1))
+    first, second = our_reply(fake, "Merci !", 2), our_reply(fake, "Merci !", 5)
+    await polled(fake, message("s1", 3, sender=SELLER, body="Merci !"))
+    matched = {r.id: r.marketplace_message_id for r in fake.store.tables.replies.values()}
+    assert (matched[first.id], matched[second.id]) == ("s1", None)
+    await polled(fake, message("s2", 6, sender=SELLER, body="Merci !"))
+    await polled(fake, message("s3", 7, sender=SELLER, body="Merci !"))  # typed at Fnac
+    assert fake.store.tables.replies[second.id].marketplace_message_id == "s2"
+    assert [m.direction for m in fake.store.tables.ticket_messages] == ["INBOUND", "OUTBOUND"]
+
+
+async def test_a_reply_in_doubt_read_back_is_sent_and_announced_once() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1))
+    reply = our_reply(fake, "Remboursé.", 2, status="IN_DOUBT")
+    await polled(fake, message("s1", 2, sender=SELLER, body="Remboursé."))
+    found = fake.store.tables.replies[reply.id]
+    assert (found.status, found.marketplace_message_id) == ("SENT", "s1")
+    [sent] = sent_events(fake)
+    assert (sent.tenant_id, sent.marketplace, sent.ticket_id, sent.order_id) == (
+        "t1",
+        "FNAC",
+        reply.ticket_id,
+        "ORD1",
+    )
+    assert (sent.ticket_message_id, sent.message_id) == (reply.id, reply.message_id)
+    assert sent.sent_at == found.sent_at
+    await poll_shop(fake.ports, SHOP)
+    assert len(sent_events(fake)) == 1
+    assert len(fake.store.tables.ticket_messages) == 1
+
+
+async def test_a_reply_that_left_the_candidates_meanwhile_is_not_matched() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1))
+    reply = our_reply(fake, "Annulé.", 2, status="IN_DOUBT")
+    listed = await fake.store.own_replies(reply.ticket_id)
+    fake.store.tables.replies[reply.id].status = "FAILED"  # a sender gave up on it since
+
+    async def stale(ticket_id: str) -> object:
+        return listed
+
+    fake.store.own_replies = stale  # type: ignore[method-assign]
+    await polled(fake, message("s1", 3, sender=SELLER, body="Annulé."))
+    assert [m.direction for m in fake.store.tables.ticket_messages] == ["INBOUND", "OUTBOUND"]
+    assert fake.store.tables.replies[reply.id].status == "FAILED" and sent_events(fake) == []
 
 
 async def test_system_messages_join_a_thread_without_waiting_for_an_answer() -> None:

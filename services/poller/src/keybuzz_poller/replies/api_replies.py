@@ -12,7 +12,6 @@ marketplace's API").
 from __future__ import annotations
 
 import binascii
-from datetime import timedelta
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
@@ -24,6 +23,7 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.text import storable
 
+from keybuzz_poller.reading.marketplace.domain import is_own_reply
 from keybuzz_poller.replies.checks import AttachmentsTooLarge, InvalidReply, ReplyRequest
 from keybuzz_poller.replies.ports import (
     ApiRequest,
@@ -33,9 +33,6 @@ from keybuzz_poller.replies.ports import (
     RepliesPorts,
 )
 
-# A reply found on the thread counts as ours when the marketplace dated it at most this
-# long before we queued it (the two clocks differ a little).
-CLOCK_SKEW = timedelta(minutes=2)
 # What ``Outcome.code`` holds when the marketplace refused the shop's key.
 KEY_REFUSED = "REAUTH_REQUIRED"
 
@@ -108,11 +105,4 @@ async def send_through_api(
 async def _on_thread(api: MarketplaceReplies, claimed: ClaimedReply, reply: Reply) -> bool:
     """Whether the seller's messages on the reply's thread, since it was queued, hold it."""
     found = await api.sent_messages(claimed.tenant_id, reply.thread, claimed.created_at)
-    body = _comparable(reply.body)
-    earliest = claimed.created_at - CLOCK_SKEW
-    return any(m.sent_at >= earliest and _comparable(m.body) == body for m in found)
-
-
-def _comparable(text: str) -> str:
-    """Text as the marketplace may give it back: whitespace and line ends may differ."""
-    return " ".join(text.split())
+    return any(is_own_reply(reply.body, claimed.created_at, m.body, m.sent_at) for m in found)

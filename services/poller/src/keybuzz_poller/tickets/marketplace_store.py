@@ -2,7 +2,8 @@
 
 A shop's cursors live in its ``poller_shops`` row; its messages are external messages
 (external id: the marketplace's message id) in tickets like mail's, with their sender type,
-their downloaded attachments and whether they still wait to be marked read there.
+their downloaded attachments and whether they still wait to be marked read there. One of
+our replies read back from the marketplace is recorded on its ``poller_replies`` row.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from keybuzz_poller.reading.marketplace.domain import (
     NOTICE_SUBJECT,
     NOTICE_WINDOW,
     Attachment,
+    MatchedReply,
+    OwnReply,
     Shop,
     ShopCursor,
     ShopIncident,
@@ -188,6 +191,52 @@ class PostgresShopStore:
         )
         await refresh_deadlines(store.PostgresTickets(self.db), [ticket_id])
         return message_id
+
+    async def own_replies(self, ticket_id: str) -> list[OwnReply]:
+        rows = await self.db.fetch(
+            """
+            SELECT r.ticket_message_id, r.message_id, r.order_id, e.body AS text,
+                   r.created_at AS queued_at
+            FROM poller_replies r JOIN poller_external_messages e ON e.id = r.external_message_id
+            WHERE r.ticket_id = $1 AND r.marketplace_message_id IS NULL
+              AND (r.status = 'SENT' OR r.status = 'QUEUED' AND r.unconfirmed)
+            ORDER BY r.created_at, r.ticket_message_id
+            """,
+            ticket_id,
+        )
+        return [OwnReply(**dict(r)) for r in rows]
+
+    async def match_reply(
+        self, ticket_message_id: str, marketplace_message_id: str
+    ) -> MatchedReply | None:
+        # The row is locked and checked again, so a sender recording the same reply at the
+        # same time either ran first (SENT: nothing confirmed here) or finds it SENT.
+        row = await self.db.fetchrow(
+            """
+            WITH own AS (
+                SELECT ticket_message_id, status = 'QUEUED' AS confirmed FROM poller_replies
+                WHERE ticket_message_id = $1 AND marketplace_message_id IS NULL
+                  AND (status = 'SENT' OR status = 'QUEUED' AND unconfirmed)
+                FOR UPDATE
+            ), matched AS (
+                UPDATE poller_replies r SET marketplace_message_id = $2, status = 'SENT',
+                    sent_at = coalesce(r.sent_at, now()), last_error = NULL, updated_at = now()
+                FROM own WHERE r.ticket_message_id = own.ticket_message_id
+                RETURNING r.ticket_id, r.external_message_id, r.sent_at, own.confirmed
+            ), stamped AS (
+                UPDATE poller_external_messages e SET sent_at = matched.sent_at
+                FROM matched WHERE e.id = matched.external_message_id AND matched.confirmed
+            )
+            SELECT ticket_id, sent_at, confirmed FROM matched
+            """,
+            ticket_message_id,
+            storable(marketplace_message_id),
+        )
+        if row is None:
+            return None
+        if row["confirmed"]:
+            await refresh_deadlines(store.PostgresTickets(self.db), [row["ticket_id"]])
+        return MatchedReply(sent_at=row["sent_at"], confirmed=row["confirmed"])
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
         found: datetime | None = await self.db.fetchval(

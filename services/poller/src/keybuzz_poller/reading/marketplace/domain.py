@@ -35,6 +35,9 @@ NOTICE_WINDOW = timedelta(minutes=5)
 # A new poll reads again from this long before its cursor: a message the marketplace lists
 # late under an earlier time is still read (the ones already stored are skipped).
 CURSOR_OVERLAP = timedelta(minutes=10)
+# A seller's message the marketplace lists is one of our replies when it holds the reply's
+# text and is dated at most this long before we queued the reply (the clocks differ a little).
+REPLY_CLOCK_SKEW = timedelta(minutes=2)
 
 
 class Shop(msgspec.Struct, frozen=True):
@@ -101,6 +104,24 @@ class Attachment(msgspec.Struct, frozen=True, kw_only=True):
     skipped: str | None = None
 
 
+class OwnReply(msgspec.Struct, frozen=True, kw_only=True):
+    """One of our replies on a ticket that the marketplace may list back as the seller's
+    message: SENT, or QUEUED and in doubt (an attempt may have sent it)."""
+
+    ticket_message_id: str
+    message_id: str  # the reply's Message-ID, which ``message.sent`` names
+    order_id: str | None
+    text: str
+    queued_at: datetime
+
+
+class MatchedReply(msgspec.Struct, frozen=True, kw_only=True):
+    """What reading one of our replies back made of it."""
+
+    sent_at: datetime
+    confirmed: bool  # it was in doubt and is SENT now
+
+
 class ShopCursor(msgspec.Struct, frozen=True, kw_only=True):
     messages_since: datetime | None = None  # created_at of the newest message stored
     incidents_since: datetime | None = None  # updated_at of the newest incident stored
@@ -114,6 +135,7 @@ class ShopPoll(msgspec.Struct, kw_only=True):
     duplicates: int = 0
     tickets_opened_or_joined: int = 0
     without_ticket: int = 0  # seller or system messages of a thread with no ticket
+    own_replies: int = 0  # our replies read back: recorded on the reply, not shown twice
     notices: int = 0  # incident notices not shown twice
     incidents: int = 0  # incidents new or changed
     marked_read: int = 0
@@ -162,6 +184,18 @@ def incident_message(incident: ShopIncident) -> ShopMessage:
         created_at=incident.created_at,
         unread=False,
     )
+
+
+def is_own_reply(text: str, queued_at: datetime, body: str, written_at: datetime) -> bool:
+    """Whether a seller's message the marketplace lists (``body``, written at
+    ``written_at``) is our reply ``text`` queued at ``queued_at``: the same text, whitespace
+    and line ends aside (the marketplace may give them back changed), written no earlier
+    than a little before the reply was queued."""
+    return written_at >= queued_at - REPLY_CLOCK_SKEW and _comparable(body) == _comparable(text)
+
+
+def _comparable(text: str) -> str:
+    return " ".join(text.split())
 
 
 def read_from(cursor: datetime | None, now: datetime, first_poll: timedelta) -> datetime:

@@ -9,7 +9,8 @@ mark that fails stays pending and the next poll tries it again.
 What joins which ticket (``domain.py``): a buyer's or customer service's message opens or
 re-opens the ticket of its order (or offer) and publishes ``message.received``; the
 seller's own messages and the marketplace's notifications only complete a thread that has
-a ticket. An incident opens or flags the ticket of its order; its notice message ("Nouvelle
+a ticket. A seller's message that is one of our replies read back (``is_own_reply``) is
+recorded on the reply instead, and confirms SENT one still in doubt. An incident opens or flags the ticket of its order; its notice message ("Nouvelle
 réclamation") is shown once, whichever of the two is read first.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from keybuzz_shared.events import MessageReceived
+from keybuzz_shared.events import MessageReceived, MessageSent
 
 from keybuzz_poller.reading.marketplace.domain import (
     MARKED_READ,
@@ -33,6 +34,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     ShopPoll,
     incident_message,
     is_notice,
+    is_own_reply,
     order_id_of,
     read_from,
     thread_key,
@@ -127,6 +129,9 @@ async def _take_message(
         if ticket_id is None:
             poll.without_ticket += 1
             return
+        if message.sender_type == SELLER and await _own_reply(unit, shop, ticket_id, message):
+            poll.own_replies += 1  # stored for dedupe; the ticket shows the reply once
+            return
         direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
         await store.thread_message(ticket_id, stored, direction, False, now)
         return
@@ -137,6 +142,36 @@ async def _take_message(
     ticket_id = await store.open_ticket(shop, key, message, now)
     await _buyer_message(unit, shop, message, stored, ticket_id, now)
     poll.tickets_opened_or_joined += 1
+
+
+async def _own_reply(unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMessage) -> bool:
+    """Whether the seller's message is one of our replies on the ticket, read back: then
+    it is recorded on the reply, and a reply still in doubt is SENT with its
+    ``message.sent`` (the sender, finding it SENT, neither sends nor announces it again)."""
+    for reply in await unit.store.own_replies(ticket_id):
+        if not is_own_reply(reply.text, reply.queued_at, message.body, message.created_at):
+            continue
+        matched = await unit.store.match_reply(reply.ticket_message_id, message.message_id)
+        if matched is None:
+            continue
+        if matched.confirmed:
+            unit.emit(
+                MessageSent(
+                    tenant_id=shop.tenant_id,
+                    marketplace=shop.marketplace,
+                    ticket_id=ticket_id,
+                    ticket_message_id=reply.ticket_message_id,
+                    message_id=reply.message_id,
+                    order_id=reply.order_id,
+                    sent_at=matched.sent_at,
+                )
+            )
+            log.info(
+                "reply in doubt found on the marketplace's thread: sent",
+                extra={"ticket_message_id": reply.ticket_message_id},
+            )
+        return True
+    return False
 
 
 async def _buyer_message(

@@ -21,6 +21,8 @@ from keybuzz_shared.uow import StoreUnit
 from keybuzz_poller.reading.marketplace.domain import (
     Attachment,
     FileLink,
+    MatchedReply,
+    OwnReply,
     Shop,
     ShopCursor,
     ShopIncident,
@@ -114,6 +116,19 @@ class ShopStore(Protocol):
     ) -> str:
         """Adds the stored message to the ticket (counted, its deadline recomputed); the
         ticket message's id."""
+        ...
+
+    async def own_replies(self, ticket_id: str) -> list[OwnReply]:
+        """Our replies on the ticket the marketplace may list back and none of its messages
+        was matched to yet: SENT, or QUEUED and unconfirmed; oldest first."""
+        ...
+
+    async def match_reply(
+        self, ticket_message_id: str, marketplace_message_id: str
+    ) -> MatchedReply | None:
+        """Records the marketplace's message as the reply's own; a reply still in doubt is
+        SENT from now on (its ticket's deadline recomputed). None when the reply is not
+        one of ``own_replies`` now (matched already, FAILED)."""
         ...
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
