@@ -85,12 +85,16 @@ ROUTES: dict[str, Route] = {
         ("poller",), ("orders", "tenant-sync"), "a new buyer message was stored as a ticket message"
     ),
     "message.sent": Route(
-        ("poller",), (), "an agent's reply was accepted by Amazon's relay (SMTP 250)"
+        ("poller",),
+        (),
+        "an agent's reply was accepted by the marketplace's mail relay (SMTP 250) or its API"
+        " (`marketplace` says which)",
     ),
     "message.bounced": Route(
         ("poller",),
         (),
-        "an agent's reply did not reach the buyer: refused at SMTP, out of retries, or bounced",
+        "an agent's reply did not reach the buyer: refused at SMTP or by the marketplace's API"
+        " (its ERR_ codes in `statusCode`), out of retries, or bounced",
     ),
     "ticket.response_due": Route(
         ("poller",),
