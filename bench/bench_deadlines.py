@@ -44,6 +44,7 @@ import msgspec
 import nats
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.tickets import alerts_store, store
+from keybuzz_poller.tickets.ports import TicketQuery
 from keybuzz_poller.tickets.queries import ticket_query
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.settings import DEV_JWT_SECRET
@@ -171,8 +172,8 @@ async def _statement_alone(pool: asyncpg.Pool) -> dict[str, dict[str, float]]:
     rows = await store.list_tickets(pool, first)
     for _ in range(DEEP_PAGES - 1):
         last = rows[49]
-        rows = await store.list_tickets(pool, _after(first, last["respond_by"], last["id"]))
-    deep = _after(first, rows[49]["respond_by"], rows[49]["id"])
+        rows = await store.list_tickets(pool, _after(first, last.respond_by, last.id))
+    deep = _after(first, rows[49].respond_by, rows[49].id)
     overdue = ticket_query(
         TENANT, None, None, None, None, 50, sort="respondBy", response_state="OVERDUE", now=now
     )
@@ -190,11 +191,11 @@ async def _statement_alone(pool: asyncpg.Pool) -> dict[str, dict[str, float]]:
     return times
 
 
-def _after(query: store.TicketQuery, at: datetime, ticket_id: str) -> store.TicketQuery:
+def _after(query: TicketQuery, at: datetime, ticket_id: str) -> TicketQuery:
     return msgspec.structs.replace(query, after_at=at, after_id=ticket_id)
 
 
-async def _explain(pool: asyncpg.Pool, query: store.TicketQuery) -> None:
+async def _explain(pool: asyncpg.Pool, query: TicketQuery) -> None:
     """The plan of the deadline order (tenant, respond_by, id), first page (stderr)."""
     plan = await pool.fetch(
         """

@@ -52,8 +52,15 @@ SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller: 94 orders over 90 d
 FR = "A13V1IB3VIYZZH"
 OAUTH_API = "/api/v1/marketplaces/amazon"
 # Settings of docs/CONTRACTS.md, "Configuration" that would point the stack at outside servers: never inherited.
-EXTERNAL_SETTINGS = ("NATS_URL", "DATABASE_URL", "PRODUCT_DATABASE_URL", "VAULT_ADDR",
-                     "VAULT_TOKEN", "IMAP_HOST", "LMTP_HOST")  # fmt: skip
+EXTERNAL_SETTINGS = (
+    "NATS_URL",
+    "DATABASE_URL",
+    "PRODUCT_DATABASE_URL",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "IMAP_HOST",
+    "LMTP_HOST",
+)
 # What the tests give `make up`, as a developer may (every configuration variable of docs/CONTRACTS.md reaches the services):
 # polls every 3 s so mail turns into tickets quickly, backfill pages of 20 orders so the
 # backfill has pages enough to be interrupted; everything else is the default.
@@ -121,8 +128,12 @@ class MadeUpStack:
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "keybuzz_devstack", command, *args],
-            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def up(self) -> str:
         started = self.cli("up")
@@ -138,8 +149,10 @@ class MadeUpStack:
         conf = self.root / ".data" / "supervisord.conf"
         result = subprocess.run(
             [infra.venv_bin("supervisorctl"), "-c", str(conf), *args],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return result.stdout.strip()
 
     def pid(self, program: str) -> int:
@@ -264,9 +277,13 @@ async def create_tenant(stack: MadeUpStack, nc: Any, tenant: str) -> None:
         f"Shop {tenant}",
     )
     event = TenantCreated(
-        tenant_id=tenant, name=f"Shop {tenant}", plan="pro", status="active",
-        country="FR", create_inbound_address=True,
-    )  # fmt: skip
+        tenant_id=tenant,
+        name=f"Shop {tenant}",
+        plan="pro",
+        status="active",
+        country="FR",
+        create_inbound_address=True,
+    )
     ack = await nc.jetstream().publish(
         event.type, encode_event(event), headers=event_headers(event)
     )

@@ -31,10 +31,22 @@ MX_PORT = PollerSettings().mx_port
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 DEFINITIONS = {d.name: d for d in (OAUTH, POLLER, ORDERS, TENANT_SYNC)}
 DESIGN_VARIABLES = {
-    "NATS_URL", "DATABASE_URL", "PRODUCT_DATABASE_URL", "VAULT_ADDR", "VAULT_TOKEN",
-    "LWA_ENDPOINT", "SPAPI_ENDPOINT", "SELLER_CENTRAL_URL", "JWT_SECRET", "INTERNAL_API_KEY",
-    "KEYBUZZ_DEV_MODE", "KEYBUZZ_ENV", "INBOUND_DOMAIN", "POLL_INTERVAL_SECONDS", "BACKFILL_DAYS",
-}  # fmt: skip
+    "NATS_URL",
+    "DATABASE_URL",
+    "PRODUCT_DATABASE_URL",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "LWA_ENDPOINT",
+    "SPAPI_ENDPOINT",
+    "SELLER_CENTRAL_URL",
+    "JWT_SECRET",
+    "INTERNAL_API_KEY",
+    "KEYBUZZ_DEV_MODE",
+    "KEYBUZZ_ENV",
+    "INBOUND_DOMAIN",
+    "POLL_INTERVAL_SECONDS",
+    "BACKFILL_DAYS",
+}
 
 
 def settings_variables(definition) -> set[str]:

@@ -32,9 +32,13 @@ def devstack(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "keybuzz_devstack", command, *(args or [])],
-        cwd=root, env={**os.environ, "KEYBUZZ_ROOT": str(root)}, capture_output=True,
-        text=True, timeout=240, **kwargs,
-    )  # fmt: skip
+        cwd=root,
+        env={**os.environ, "KEYBUZZ_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        **kwargs,
+    )
 
 
 def our_processes(root: Path) -> list[str]:
@@ -113,8 +117,12 @@ def test_run_stops_cleanly_on_ctrl_c_and_starts_again(tmp_path):
     env = {**os.environ, "KEYBUZZ_ROOT": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     run = subprocess.Popen(
         [sys.executable, "-m", "keybuzz_devstack", "run"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 240
         assert run.stdout is not None
@@ -158,8 +166,13 @@ def test_external_servers_are_used_and_not_started():
     }
     parts, shared = plan_parts(env)
     assert [p.name for p in parts] == [
-        "sandbox", "oauth", "poller", "orders", "tenant-sync", "console",
-    ]  # fmt: skip
+        "sandbox",
+        "oauth",
+        "poller",
+        "orders",
+        "tenant-sync",
+        "console",
+    ]
     assert "NATS_URL" not in shared and "VAULT_ADDR" not in shared  # inherited unchanged
     assert "IMAP_HOST" not in shared  # nor Dovecot: the caller's IMAP server
     assert shared["JWT_SECRET"] == "from-the-caller"

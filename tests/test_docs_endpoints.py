@@ -170,6 +170,10 @@ def test_every_route_names_its_operation_id(definition: ServiceDefinition) -> No
         for method in sorted(handler.http_methods)
     )
     assert unnamed == []
-    ids = [op.operation_id for item in (app.openapi_schema.paths or {}).values()
-           for op in (item.get, item.post, item.put, item.patch, item.delete) if op]  # fmt: skip
+    ids = [
+        op.operation_id
+        for item in (app.openapi_schema.paths or {}).values()
+        for op in (item.get, item.post, item.put, item.patch, item.delete)
+        if op
+    ]
     assert len(ids) == len(set(ids)), "operationIds are unique within a service"

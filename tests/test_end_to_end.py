@@ -107,9 +107,10 @@ async def seller_connects_amazon(stack: MadeUpStack, nc: Any, tenant: str) -> No
     # The refresh token is in Vault, and only there: the row holds the path.
     vault = hvac.Client(f"http://127.0.0.1:{stack.port(8200)}", token=DEV_VAULT_ROOT_TOKEN)
     secret = vault.secrets.kv.v2.read_secret_version(
-        path=f"keybuzz/tenants/{tenant}/amazon_spapi", mount_point="secret",
+        path=f"keybuzz/tenants/{tenant}/amazon_spapi",
+        mount_point="secret",
         raise_on_deleted_version=True,
-    )["data"]["data"]  # fmt: skip
+    )["data"]["data"]
     assert secret["refresh_token"].startswith("Atzr|") and secret["seller_id"] == SELLER
     [row] = await stack.fetch(
         stack.backend_db, "SELECT * FROM marketplace_connections WHERE tenant_id = $1", tenant
@@ -118,9 +119,10 @@ async def seller_connects_amazon(stack: MadeUpStack, nc: Any, tenant: str) -> No
     assert secret["refresh_token"] not in repr(dict(row))
 
     connected = [
-        e for e in await stream_events(nc, "CONNECTIONS", "connection.connected")
+        e
+        for e in await stream_events(nc, "CONNECTIONS", "connection.connected")
         if e["tenantId"] == tenant
-    ]  # fmt: skip
+    ]
     assert len(connected) == 1 and connected[0]["sellerId"] == SELLER
     assert connected[0]["marketplaceIds"] == [FR]
     assert "Atzr|" not in repr(connected)
@@ -317,8 +319,10 @@ def test_the_stack_listens_only_on_ports_shifted_by_the_offset(made_up_stack: Ma
     bad = subprocess.run(
         [sys.executable, "-m", "keybuzz_devstack", "status"],
         env={**stack.env, "KEYBUZZ_PORT_OFFSET": "two hundred"},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (
         bad.returncode != 0
         and "KEYBUZZ_PORT_OFFSET='two hundred' is not a whole number" in bad.stderr

@@ -106,8 +106,10 @@ async def test_events_of_one_tenant_keep_their_order_while_tenants_run_concurren
             await asyncio.sleep(random.uniform(0, 0.02))
             await runtime.pool.execute(
                 "INSERT INTO seen (event_id, tenant_id, n) VALUES ($1, $2, $3)",
-                event.event_id, event.tenant_id, int(event.reason or 0),
-            )  # fmt: skip
+                event.event_id,
+                event.tenant_id,
+                int(event.reason or 0),
+            )
             in_flight["now"] -= 1
 
         EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="order")
@@ -134,18 +136,25 @@ def batch_register(log: list[int], poison: set[str]) -> Callable[[Runtime[Any]],
                 "INSERT INTO seen (event_id, tenant_id, n, attempt) VALUES ($1, $2, $3, $4) "
                 "ON CONFLICT (event_id) DO NOTHING",
                 [
-                    (d.event.event_id, d.event.tenant_id, int(d.event.reason or 0),
-                     d.delivery.attempt)
+                    (
+                        d.event.event_id,
+                        d.event.tenant_id,
+                        int(d.event.reason or 0),
+                        d.delivery.attempt,
+                    )
                     for d in batch
                 ],
-            )  # fmt: skip
+            )
             if any(d.event.tenant_id in poison for d in batch):
                 raise PermanentEventError("poisoned tenant")
 
         EventSubscription(
-            runtime, event_type=TenantArchived, batch_handler=handle, purpose="batch",
+            runtime,
+            event_type=TenantArchived,
+            batch_handler=handle,
+            purpose="batch",
             batch_size=50,
-        )  # fmt: skip
+        )
 
     return register
 
@@ -194,8 +203,10 @@ async def test_a_handler_slower_than_ack_wait_keeps_its_lease(start_service, pri
             await asyncio.sleep(3.5)  # more than three ack_waits
             await runtime.pool.execute(
                 "INSERT INTO seen (event_id, tenant_id, attempt) VALUES ($1, $2, $3)",
-                event.event_id, event.tenant_id, delivery.attempt,
-            )  # fmt: skip
+                event.event_id,
+                event.tenant_id,
+                delivery.attempt,
+            )
 
         EventSubscription(
             runtime, event_type=TenantArchived, handler=handle, purpose="slow", ack_wait=1.0
@@ -234,9 +245,13 @@ async def test_a_handler_that_always_fails_is_dead_lettered_not_retried_forever(
             raise RuntimeError("always broken")
 
         EventSubscription(
-            runtime, event_type=TenantArchived, handler=handle, purpose="broken",
-            max_deliveries=3, retry_backoff=0.1,
-        )  # fmt: skip
+            runtime,
+            event_type=TenantArchived,
+            handler=handle,
+            purpose="broken",
+            max_deliveries=3,
+            retry_backoff=0.1,
+        )
 
     service = await start(start_service, private_nats, register)
     js = service.runtime.js
@@ -289,13 +304,19 @@ def recording_impatient_consumer(purpose: str) -> Callable[[Runtime[Any]], None]
         async def handle(event: TenantArchived, delivery: Delivery) -> None:
             await runtime.pool.execute(
                 "INSERT INTO seen (event_id, tenant_id, attempt) VALUES ($1, $2, $3)",
-                event.event_id, event.tenant_id, delivery.attempt,
-            )  # fmt: skip
+                event.event_id,
+                event.tenant_id,
+                delivery.attempt,
+            )
 
         EventSubscription(
-            runtime, event_type=TenantArchived, handler=handle, purpose=purpose,
-            max_deliveries=2, retry_backoff=0.5,
-        )  # fmt: skip
+            runtime,
+            event_type=TenantArchived,
+            handler=handle,
+            purpose=purpose,
+            max_deliveries=2,
+            retry_backoff=0.5,
+        )
 
     return register
 
@@ -380,8 +401,9 @@ async def test_redrive_replays_dead_letters_once(start_service, private_nats):
             handled.append(event.tenant_id)
             await runtime.pool.execute(
                 "INSERT INTO seen (event_id, tenant_id) VALUES ($1, $2)",
-                event.event_id, event.tenant_id,
-            )  # fmt: skip
+                event.event_id,
+                event.tenant_id,
+            )
 
         EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="redrive")
 

@@ -53,13 +53,19 @@ def test_one_schema_per_subject_and_every_subject_in_asyncapi():
     assert receivers == {"tenant-sync"}
 
 
-@pytest.mark.parametrize("event", [
-    TenantCreated(tenant_id="kbz-001", name="Shop", plan="pro", status="active", country="FR"),
-    ConnectionConnected(
-        tenant_id="kbz-001", connection_id="c1", seller_id="A12BCIS2R7HD4D",
-        marketplace_ids=["A13V1IB3VIYZZH"], region="eu",
-    ),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "event",
+    [
+        TenantCreated(tenant_id="kbz-001", name="Shop", plan="pro", status="active", country="FR"),
+        ConnectionConnected(
+            tenant_id="kbz-001",
+            connection_id="c1",
+            seller_id="A12BCIS2R7HD4D",
+            marketplace_ids=["A13V1IB3VIYZZH"],
+            region="eu",
+        ),
+    ],
+)
 def test_published_schemas_accept_what_producers_send(event):
     schema = json.loads((DOCS / f"{event.type}.json").read_text())
     jsonschema.validate(msgspec.json.decode(encode_event(event)), schema)

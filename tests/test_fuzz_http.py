@@ -133,9 +133,11 @@ def _fuzz_operation(
 
 @pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
 async def test_no_5xx_and_json_errors_whatever_is_sent(
-    start_service, make_database, dovecot, definition
+    start_service, make_database, dovecot, request, definition
 ):
     extra = dovecot.settings if definition is POLLER else {}
+    if definition is OAUTH:  # a shop's credentials are checked with the Fnac double first
+        extra = {"FNAC_API_URL": f"{request.getfixturevalue('sandbox_url')}/fnac/api.php/"}
     if definition is TENANT_SYNC:  # the product database it mirrors (seed 004's tenants)
         extra = {"PRODUCT_DATABASE_URL": await make_database("product")}
         await bootstrap.seed_product_database(extra["PRODUCT_DATABASE_URL"])

@@ -49,8 +49,11 @@ CALLS_AMAZON = {"oauth", "orders"}  # LWA and SP-API; the others never leave the
 def render(overlay: str) -> tuple[dict[str, Any], ...]:
     result = subprocess.run(
         [venv_bin("kubectl"), "kustomize", str(K8S / overlay)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
 
@@ -282,8 +285,11 @@ def test_the_cronjob_polls_once_and_the_deployment_then_does_not_schedule() -> N
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     help_text = subprocess.run(
         [sys.executable, "-m", "keybuzz_poller", "--help"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert "--once" in help_text
 
     def poll_enabled(overlay: str) -> bool:
@@ -336,10 +342,12 @@ def _allowed_ports(
 def test_network_policies_deny_by_default_and_allow_what_each_service_needs(overlay: str) -> None:
     policies = list(objects(overlay, "NetworkPolicy").values())
     assert any(
-        p["spec"]["podSelector"] == {} and sorted(p["spec"]["policyTypes"]) == ["Egress", "Ingress"]
-        and not p["spec"].get("ingress") and not p["spec"].get("egress")
+        p["spec"]["podSelector"] == {}
+        and sorted(p["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
         for p in policies
-    ), "a default-deny policy"  # fmt: skip
+    ), "a default-deny policy"
     for name, workload in workloads(overlay):
         labels = pod_labels(workload)
         [container] = pod_spec(workload)["containers"]

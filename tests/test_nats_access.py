@@ -317,8 +317,13 @@ async def test_a_stream_that_refuses_or_drops_writes_makes_the_service_not_ready
     service = await start_service(ORDERS, NATS_URL=private_nats.spec.url)
     operator = await service.operator()
     assert (await _ready(service))[0] == 200
-    config = {"name": "ORDERS", "subjects": STREAMS["ORDERS"], "storage": "file",
-              "duplicate_window": 600_000_000_000, **change}  # fmt: skip
+    config = {
+        "name": "ORDERS",
+        "subjects": STREAMS["ORDERS"],
+        "storage": "file",
+        "duplicate_window": 600_000_000_000,
+        **change,
+    }
     answer = await operator.request("$JS.API.STREAM.UPDATE.ORDERS", msgspec.json.encode(config))
     assert "error" not in msgspec.json.decode(answer.data), answer.data
 
@@ -381,8 +386,12 @@ async def test_provisioning_puts_back_a_capped_stream_and_stops_on_a_sealed_one(
         js = operator.jetstream()
         for n in range(3):
             await js.publish("tenant.created", b"{}", headers={"Nats-Msg-Id": f"p-{n}"})
-        capped = {"name": "TENANTS", "subjects": STREAMS["TENANTS"], "max_msgs": 1,
-                  "duplicate_window": 600_000_000_000}  # fmt: skip
+        capped = {
+            "name": "TENANTS",
+            "subjects": STREAMS["TENANTS"],
+            "max_msgs": 1,
+            "duplicate_window": 600_000_000_000,
+        }
         await operator.request("$JS.API.STREAM.UPDATE.TENANTS", msgspec.json.encode(capped))
         await asyncio.to_thread(infra.provision_streams, private_nats.spec.url, nats_users)
         info = await js.stream_info("TENANTS")
@@ -391,9 +400,10 @@ async def test_provisioning_puts_back_a_capped_stream_and_stops_on_a_sealed_one(
         assert (await js.stream_info("TENANTS")).state.messages == 2  # no longer cut to 1
 
         sealed = {**capped, "max_msgs": -1, "sealed": True}
-        await operator.request("$JS.API.STREAM.UPDATE.ORDERS", msgspec.json.encode(
-            {**sealed, "name": "ORDERS", "subjects": STREAMS["ORDERS"]}
-        ))  # fmt: skip
+        await operator.request(
+            "$JS.API.STREAM.UPDATE.ORDERS",
+            msgspec.json.encode({**sealed, "name": "ORDERS", "subjects": STREAMS["ORDERS"]}),
+        )
         with pytest.raises(StreamSealed, match="stream ORDERS is sealed"):
             await asyncio.to_thread(infra.provision_streams, private_nats.spec.url, nats_users)
     finally:

@@ -339,14 +339,16 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
         )
         assert {r["tenant_id"]: r["n"] for r in inbound} == dict.fromkeys(everyone, 1)
         created = [
-            e for e in await stream_events(product_app, "TENANTS", "tenant.created")
+            e
+            for e in await stream_events(product_app, "TENANTS", "tenant.created")
             if e["tenantId"] in everyone
-        ]  # fmt: skip
+        ]
         assert sorted(e["tenantId"] for e in created) == sorted(everyone)  # retries de-duplicated
         received = [
-            e for e in await stream_events(product_app, "MESSAGES", "message.received")
+            e
+            for e in await stream_events(product_app, "MESSAGES", "message.received")
             if e["tenantId"] in everyone
-        ]  # fmt: skip
+        ]
         assert len(received) == len(everyone) * MAILS_PER_TENANT
         assert len({e["ticketMessageId"] for e in received}) == len(received)
         assert (await js.stream_info("DEADLETTER")).state.messages == 0

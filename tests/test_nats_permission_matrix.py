@@ -22,19 +22,20 @@ import pytest
 from keybuzz_devstack import infra
 from keybuzz_shared.contracts import ROUTES, SERVICES
 from keybuzz_shared.messaging import stream_for
-from keybuzz_shared.nats_access import DURABLES, PRODUCT_APP, PROVISIONER
+from keybuzz_shared.nats_access import DURABLES, PRODUCT_APP, PROVISIONER, REAUTH_REPORTERS
 from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.streams import DEAD_LETTER_STREAM, STREAMS, problem
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
-# What the contracts say each user may publish (the reauth report: orders, words in ROUTES).
+# What the contracts say each user may publish (the reauth report: its reporters, words in ROUTES).
 SAYS = {
     **{s: {subj for subj, r in ROUTES.items() if s in r.producers} for s in SERVICES},
     PRODUCT_APP: {"tenant.created", "tenant.updated", "tenant.archived"},
     PROVISIONER: set(),
 }
-SAYS["orders"].add("connection.reauth_required")
+for reporter in REAUTH_REPORTERS:
+    SAYS[reporter].add("connection.reauth_required")
 READS = {s: {stream_for(subj) for subj, r in ROUTES.items() if s in r.consumers} for s in SERVICES}
 USERS_UNDER_TEST = (*SERVICES, PRODUCT_APP, PROVISIONER)
 

@@ -173,9 +173,13 @@ async def test_a_service_whose_nats_url_holds_a_password_never_logs_or_dead_lett
             raise RuntimeError(f"could not use {dsn}")
 
         EventSubscription(
-            runtime, event_type=TenantArchived, handler=handle, purpose="leak",
-            max_deliveries=2, retry_backoff=0.1,
-        )  # fmt: skip
+            runtime,
+            event_type=TenantArchived,
+            handler=handle,
+            purpose="leak",
+            max_deliveries=2,
+            retry_backoff=0.1,
+        )
 
     service = await start_service(definition(register), NATS_URL=url, VAULT_TOKEN=ROOT_TOKEN)
     nc = service.runtime.nc

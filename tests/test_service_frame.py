@@ -165,9 +165,13 @@ def test_service_waiting_for_nats_still_stops_on_sigterm(tmp_path):
         "POLLER_PORT": str(free_port()),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "keybuzz_poller"], env=env, cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "keybuzz_poller"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stderr is not None
     deadline = time.monotonic() + 60  # a loaded machine imports slowly
     while "waiting for NATS" not in process.stderr.readline():

@@ -23,8 +23,19 @@ PACKAGES = {
     "tenant-sync": "services/tenant-sync/src/keybuzz_tenant_sync",
 }
 # What a pure module never imports: drivers, transports, the runtime, SQL.
-IO_MODULES = ("asyncpg", "httpx", "nats", "litestar", "aiosmtplib", "aioimaplib", "imaplib",
-              "smtplib", "keybuzz_shared.service", "keybuzz_shared.db", "keybuzz_shared.vault")  # fmt: skip
+IO_MODULES = (
+    "asyncpg",
+    "httpx",
+    "nats",
+    "litestar",
+    "aiosmtplib",
+    "aioimaplib",
+    "imaplib",
+    "smtplib",
+    "keybuzz_shared.service",
+    "keybuzz_shared.db",
+    "keybuzz_shared.vault",
+)
 _PATH = re.compile(r"`([\w./]+(?:\.py|/))`")
 
 

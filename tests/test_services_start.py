@@ -21,8 +21,13 @@ async def test_service_starts_and_is_ready(start_service, dovecot, stack, defini
     assert health.status_code == 200 and health.json()["service"] == definition.name
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {
-        "nats": True, "database": True, "vault": True, "streams": True, "consumers": True, **own
-    }  # fmt: skip
+        "nats": True,
+        "database": True,
+        "vault": True,
+        "streams": True,
+        "consumers": True,
+        **own,
+    }
     assert openapi.status_code == 200 and "/ready" in openapi.json()["paths"]
 
     applied = await service.runtime.pool.fetch(

@@ -32,9 +32,12 @@ class CountingVault(VaultClient):
 
 def _credentials(tenant_id: str, seller_id: str) -> TenantCredentials:
     return TenantCredentials(
-        tenant_id=tenant_id, refresh_token=f"Atzr|{uuid.uuid4().hex}", seller_id=seller_id,
-        marketplace_id="A13V1IB3VIYZZH", region="eu",
-    )  # fmt: skip
+        tenant_id=tenant_id,
+        refresh_token=f"Atzr|{uuid.uuid4().hex}",
+        seller_id=seller_id,
+        marketplace_id="A13V1IB3VIYZZH",
+        region="eu",
+    )
 
 
 @pytest.fixture

@@ -35,8 +35,14 @@ _DATE = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z
 _NULLABLE_DATE = {"type": ["string", "null"]}
 ORDER_CHANGE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["NotificationVersion", "NotificationType", "PayloadVersion", "EventTime",
-                 "Payload", "NotificationMetadata"],
+    "required": [
+        "NotificationVersion",
+        "NotificationType",
+        "PayloadVersion",
+        "EventTime",
+        "Payload",
+        "NotificationMetadata",
+    ],
     "properties": {
         "NotificationVersion": {"const": "1.0"},
         "NotificationType": {"const": "ORDER_CHANGE"},
@@ -45,69 +51,121 @@ ORDER_CHANGE_SCHEMA: dict[str, Any] = {
         "Payload": {
             "type": "object",
             "required": ["OrderChangeNotification"],
-            "properties": {"OrderChangeNotification": {
-                "type": "object",
-                "required": ["NotificationLevel", "SellerId", "AmazonOrderId", "OrderChangeType",
-                             "OrderChangeTrigger", "Summary"],
-                "properties": {
-                    "NotificationLevel": {"enum": ["OrderItemLevel", "OrderLevel"]},
-                    "SellerId": {"type": "string"},
-                    "AmazonOrderId": {"type": "string", "pattern": r"^\d{3}-\d{7}-\d{7}$"},
-                    "OrderChangeType": {"enum": ["BuyerRequestedChange", "OrderStatusChange"]},
-                    "OrderChangeTrigger": {
-                        "type": "object",
-                        "required": ["TimeOfOrderChange", "ChangeReason"],
-                        "properties": {"TimeOfOrderChange": _NULLABLE_DATE,
-                                       "ChangeReason": {"type": "string"}},
-                    },
-                    "Summary": {
-                        "type": "object",
-                        "required": ["MarketplaceId", "OrderStatus", "PurchaseDate",
-                                     "DestinationPostalCode", "FulfillmentType", "OrderType",
-                                     "OrderItems"],
-                        "properties": {
-                            "MarketplaceId": {"type": "string"},
-                            "OrderStatus": {"enum": ["Pending", "Unshipped", "PartiallyShipped",
-                                                     "Shipped", "Canceled", "Unfulfillable",
-                                                     "InvoiceUnconfirmed", "PendingAvailability"]},
-                            "PurchaseDate": _NULLABLE_DATE,
-                            "DestinationPostalCode": {"type": ["string", "null"]},
-                            "FulfillmentType": {"enum": ["AFN", "MFN"]},
-                            "OrderType": {"enum": ["StandardOrder", "LongLeadTimeOrder",
-                                                   "Preorder", "BackOrder",
-                                                   "SourcingOnDemandOrder"]},
-                            "NumberOfItemsShipped": {"type": "integer"},
-                            "NumberOfItemsUnshipped": {"type": "integer"},
-                            "EarliestDeliveryDate": _DATE, "LatestDeliveryDate": _DATE,
-                            "EarliestShipDate": _DATE, "LatestShipDate": _DATE,
-                            "OrderPrograms": {"type": "array", "items": {
-                                "enum": ["Business", "Prime", "Premium", "IBA", "Replacement"]}},
-                            "OrderItems": {"type": "array", "items": {
-                                "type": "object",
-                                "required": ["OrderItemId", "SellerSKU", "SupplySourceId",
-                                             "Quantity"],
-                                "properties": {
-                                    "OrderItemId": {"type": "string"},
-                                    "SellerSKU": {"type": "string"},
-                                    "SupplySourceId": {"type": ["string", "null"]},
-                                    "OrderItemStatus": {"enum": ["Unshipped", "Shipped"]},
-                                    "Quantity": {"type": "integer"},
-                                    "QuantityShipped": {"type": "integer"},
+            "properties": {
+                "OrderChangeNotification": {
+                    "type": "object",
+                    "required": [
+                        "NotificationLevel",
+                        "SellerId",
+                        "AmazonOrderId",
+                        "OrderChangeType",
+                        "OrderChangeTrigger",
+                        "Summary",
+                    ],
+                    "properties": {
+                        "NotificationLevel": {"enum": ["OrderItemLevel", "OrderLevel"]},
+                        "SellerId": {"type": "string"},
+                        "AmazonOrderId": {"type": "string", "pattern": r"^\d{3}-\d{7}-\d{7}$"},
+                        "OrderChangeType": {"enum": ["BuyerRequestedChange", "OrderStatusChange"]},
+                        "OrderChangeTrigger": {
+                            "type": "object",
+                            "required": ["TimeOfOrderChange", "ChangeReason"],
+                            "properties": {
+                                "TimeOfOrderChange": _NULLABLE_DATE,
+                                "ChangeReason": {"type": "string"},
+                            },
+                        },
+                        "Summary": {
+                            "type": "object",
+                            "required": [
+                                "MarketplaceId",
+                                "OrderStatus",
+                                "PurchaseDate",
+                                "DestinationPostalCode",
+                                "FulfillmentType",
+                                "OrderType",
+                                "OrderItems",
+                            ],
+                            "properties": {
+                                "MarketplaceId": {"type": "string"},
+                                "OrderStatus": {
+                                    "enum": [
+                                        "Pending",
+                                        "Unshipped",
+                                        "PartiallyShipped",
+                                        "Shipped",
+                                        "Canceled",
+                                        "Unfulfillable",
+                                        "InvoiceUnconfirmed",
+                                        "PendingAvailability",
+                                    ]
                                 },
-                            }},
+                                "PurchaseDate": _NULLABLE_DATE,
+                                "DestinationPostalCode": {"type": ["string", "null"]},
+                                "FulfillmentType": {"enum": ["AFN", "MFN"]},
+                                "OrderType": {
+                                    "enum": [
+                                        "StandardOrder",
+                                        "LongLeadTimeOrder",
+                                        "Preorder",
+                                        "BackOrder",
+                                        "SourcingOnDemandOrder",
+                                    ]
+                                },
+                                "NumberOfItemsShipped": {"type": "integer"},
+                                "NumberOfItemsUnshipped": {"type": "integer"},
+                                "EarliestDeliveryDate": _DATE,
+                                "LatestDeliveryDate": _DATE,
+                                "EarliestShipDate": _DATE,
+                                "LatestShipDate": _DATE,
+                                "OrderPrograms": {
+                                    "type": "array",
+                                    "items": {
+                                        "enum": [
+                                            "Business",
+                                            "Prime",
+                                            "Premium",
+                                            "IBA",
+                                            "Replacement",
+                                        ]
+                                    },
+                                },
+                                "OrderItems": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": [
+                                            "OrderItemId",
+                                            "SellerSKU",
+                                            "SupplySourceId",
+                                            "Quantity",
+                                        ],
+                                        "properties": {
+                                            "OrderItemId": {"type": "string"},
+                                            "SellerSKU": {"type": "string"},
+                                            "SupplySourceId": {"type": ["string", "null"]},
+                                            "OrderItemStatus": {"enum": ["Unshipped", "Shipped"]},
+                                            "Quantity": {"type": "integer"},
+                                            "QuantityShipped": {"type": "integer"},
+                                        },
+                                    },
+                                },
+                            },
                         },
                     },
-                },
-            }},
+                }
+            },
         },
         "NotificationMetadata": {
             "type": "object",
             "required": ["ApplicationId", "SubscriptionId", "PublishTime", "NotificationId"],
-            "properties": {k: {"type": "string"} for k in
-                           ("ApplicationId", "SubscriptionId", "PublishTime", "NotificationId")},
+            "properties": {
+                k: {"type": "string"}
+                for k in ("ApplicationId", "SubscriptionId", "PublishTime", "NotificationId")
+            },
         },
     },
-}  # fmt: skip
+}
 VALIDATOR = Draft7Validator(ORDER_CHANGE_SCHEMA)
 
 

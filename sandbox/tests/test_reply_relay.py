@@ -366,9 +366,14 @@ async def test_bad_smtp_input_is_refused_and_the_relay_keeps_serving(relay: Rela
     for raw in (no_from, no_boundary, b"\x00\xff\xfe not a message at all", two_senders):
         with pytest.raises(aiosmtplib.SMTPDataError) as refused:
             await aiosmtplib.send(
-                raw, sender=INBOUND, recipients=[buyer["alias"]],
-                hostname="127.0.0.1", port=relay.port, start_tls=False, timeout=TIMEOUT,
-            )  # fmt: skip
+                raw,
+                sender=INBOUND,
+                recipients=[buyer["alias"]],
+                hostname="127.0.0.1",
+                port=relay.port,
+                start_tls=False,
+                timeout=TIMEOUT,
+            )
         assert refused.value.code == 554 and "5.6.0" in refused.value.message
     reasons = [r["reason"] for r in await relay.refused()]
     assert len(reasons) == 4 and all(r.startswith("malformed: ") for r in reasons)

@@ -270,10 +270,17 @@ def postgres_user() -> str | None:
         pwd.getpwnam(POSTGRES_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             POSTGRES_SYSTEM_USER],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                POSTGRES_SYSTEM_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
     return POSTGRES_SYSTEM_USER
 
 
@@ -306,10 +313,21 @@ def init_postgres(data_dir: Path) -> str | None:
     if user:
         shutil.chown(data_dir, user)
     result = subprocess.run(
-        [postgres_bin("initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust",
-         "--encoding=UTF8", "--no-instructions"],
-        check=False, capture_output=True, text=True, **as_user(user),
-    )  # fmt: skip
+        [
+            postgres_bin("initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-instructions",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        **as_user(user),
+    )
     if result.returncode != 0:
         raise RuntimeError(f"initdb failed: {result.stderr.strip()}")
     return user

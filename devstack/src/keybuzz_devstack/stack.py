@@ -87,6 +87,8 @@ DEV_DEFAULTS = {
     "LWA_ENDPOINT": f"{SANDBOX_URL}/auth/o2/token",
     "SPAPI_ENDPOINT": SANDBOX_URL,
     "SELLER_CENTRAL_URL": SANDBOX_URL,
+    # Fnac's seller API (Darty's shops too): the sandbox's double.
+    "FNAC_API_URL": f"{SANDBOX_URL}/fnac/api.php/",
     "FRONTEND_URL": f"{CONSOLE_URL}/settings/channels/amazon",
     "KEYBUZZ_ENV": "development",
 }

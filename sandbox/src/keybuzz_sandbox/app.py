@@ -12,6 +12,7 @@ from . import messaging, notifications, orders_2026, orders_v0, reports, sellers
 from .admin import admin_router
 from .config import SandboxConfig
 from .consent import consent_routes
+from .fnac.routes import fnac_routes
 from .lwa import token_route
 from .reply_relay import reply_relay_lifespan
 from .reports import document_route
@@ -55,6 +56,7 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
             admin_router(sb),
             notifications.notifications_admin_router(sb),
             *spapi_routes(sb),
+            *fnac_routes(sb),
         ],
         exception_handlers={
             NotFoundException: _unknown_path,

@@ -16,7 +16,7 @@ import bisect
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 
 class Clock:
@@ -110,12 +110,12 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_iso(value: str) -> float:
-    """ISO 8601 to epoch seconds; naive values are taken as UTC, as Amazon does."""
+def parse_iso(value: str, naive_zone: tzinfo = UTC) -> float:
+    """ISO 8601 to epoch seconds; naive values are taken in `naive_zone` (Amazon: UTC)."""
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=naive_zone)
     return parsed.timestamp()

@@ -9,6 +9,7 @@ import msgspec
 from .clock import Clock, SellerTimeline
 from .config import SandboxConfig
 from .faults import FaultConfig, FaultInjector
+from .fnac.double import FnacDouble
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
@@ -56,6 +57,10 @@ class Sandbox:
         self.bounce_target: tuple[str, int] = (config.smtp_host, config.smtp_port)
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config, self.clock, self.sellers)
+        # The Fnac/Darty double (fnac/): its shops cost nothing until asked for.
+        self.fnac = FnacDouble(
+            config.seed, config.fnac_bench_orders, self.clock, self.state, config.public_url
+        )
         self.save()
 
     def _book(self, spec: SellerSpec) -> OrderBook:
@@ -65,6 +70,7 @@ class Sandbox:
 
     def save(self) -> None:
         self.state.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
+        self.fnac.record_advances()
         self.store.save(self.state)
 
     # --- redirect URIs -------------------------------------------------------

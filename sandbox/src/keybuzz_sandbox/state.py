@@ -1,7 +1,8 @@
 """Mutable sandbox state that must survive restarts when SANDBOX_STATE_DIR is set.
 
 Tokens are self-contained, so only what cannot be derived is kept: revocations,
-redirect URIs registered at run time, the timeline anchor and sellers' advances,
+redirect URIs registered at run time, the timeline anchor and sellers' (and Fnac
+shops') advances, Fnac shop keys rotated at run time,
 and what sellers and buyers set for the reply relay (approved and blocked senders,
 opt-outs).
 """
@@ -26,6 +27,9 @@ class PersistentState(msgspec.Struct, kw_only=True):
     approved_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
     blocked_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
     opted_out_buyers: list[str] = msgspec.field(default_factory=list)
+    # The Fnac/Darty double (fnac/): shop id -> its advances, and keys rotated at run time.
+    fnac_advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
+    fnac_keys: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class StateStore:

@@ -12,8 +12,20 @@ from typing import Any
 
 import msgspec
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
-from keybuzz_oauth.connections import Connected, Connection, Status
-from keybuzz_oauth.ports import OauthPorts
+from keybuzz_oauth.connections import (
+    Connected,
+    Connection,
+    ShopConnected,
+    ShopCredentials,
+    Status,
+)
+from keybuzz_oauth.ports import (
+    OauthPorts,
+    ShopAnswerUnreadable,
+    ShopRefused,
+    ShopTaken,
+    ShopUnavailable,
+)
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.states import ConsumedState, NewStateRow
 from keybuzz_shared.amazon import (
@@ -27,7 +39,11 @@ from keybuzz_shared.amazon import (
     TokenGrant,
 )
 from keybuzz_shared.ids import AMAZON
-from keybuzz_shared.vault import VaultUnavailable, app_credentials_path, tenant_credentials_path
+from keybuzz_shared.vault import (
+    VaultUnavailable,
+    app_credentials_path,
+    tenant_credentials_path,
+)
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 APP = AppCredentials(
@@ -67,6 +83,7 @@ class _Row:
     id: str
     tenant_id: str
     status: Status
+    marketplace: str = AMAZON
     seller_id: str | None = None
     marketplace_ids: list[str] = field(default_factory=list)
     region: str | None = None
@@ -80,7 +97,7 @@ class _Row:
         return Connection(
             id=self.id,
             tenant_id=self.tenant_id,
-            marketplace_type=AMAZON,
+            marketplace_type=self.marketplace,
             status=self.status,
             seller_id=self.seller_id,
             marketplace_ids=list(self.marketplace_ids),
@@ -94,14 +111,24 @@ class _Row:
 _LINKED = (Status.CONNECTED, Status.REAUTH_REQUIRED)
 
 
+def _named(marketplace: str) -> str:
+    """Amazon's locks keep their short names in the tests' expectations."""
+    return "" if marketplace == AMAZON else f"{marketplace}:"
+
+
 class InMemoryOauthStore:
     """``ports.OauthStore`` in dicts, with the rules of store.py's SQL; ``clock`` is its now()."""
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.states: dict[str, _State] = {}
-        self.rows: dict[str, _Row] = {}
+        # Per marketplace, per tenant; ``rows`` are Amazon's.
+        self.connections: dict[str, dict[str, _Row]] = {AMAZON: {}}
+        self.rows = self.connections[AMAZON]
         self.locks: list[str] = []  # what was locked, in order (a lock is taken at once)
+
+    def rows_of(self, marketplace: str) -> dict[str, _Row]:
+        return self.connections.setdefault(marketplace, {})
 
     # --- states
 
@@ -142,23 +169,25 @@ class InMemoryOauthStore:
 
     # --- serialisation
 
-    async def lock_seller(self, seller_id: str) -> None:
-        self.locks.append(f"seller:{seller_id}")
+    async def lock_seller(self, seller_id: str, marketplace: str = AMAZON) -> None:
+        self.locks.append(f"seller:{_named(marketplace)}{seller_id}")
 
-    async def lock_tenants(self, tenant_ids: Sequence[str]) -> None:
-        self.locks.extend(f"tenant:{t}" for t in sorted(set(tenant_ids)))
+    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str = AMAZON) -> None:
+        self.locks.extend(f"tenant:{_named(marketplace)}{t}" for t in sorted(set(tenant_ids)))
 
     # --- connections
 
-    async def tenants_holding_seller(self, seller_id: str, except_tenant: str) -> list[str]:
+    async def tenants_holding_seller(
+        self, seller_id: str, except_tenant: str, marketplace: str = AMAZON
+    ) -> list[str]:
         return sorted(
             r.tenant_id
-            for r in self.rows.values()
+            for r in self.rows_of(marketplace).values()
             if r.seller_id == seller_id and r.tenant_id != except_tenant and r.status in _LINKED
         )
 
-    async def get_connection(self, tenant_id: str) -> Connection | None:
-        row = self.rows.get(tenant_id)
+    async def get_connection(self, tenant_id: str, marketplace: str = AMAZON) -> Connection | None:
+        row = self.rows_of(marketplace).get(tenant_id)
         return row.connection() if row else None
 
     async def mark_pending(self, tenant_id: str) -> None:
@@ -192,8 +221,32 @@ class InMemoryOauthStore:
         row.connected_at, row.disconnected_at, row.last_error = self.clock(), None, None
         return row.connection()
 
-    async def mark_disconnected(self, tenant_id: str) -> Connection | None:
-        row = self.rows.get(tenant_id)
+    async def upsert_shop_connected(self, connected: ShopConnected) -> Connection:
+        rows = self.rows_of(connected.marketplace)
+        if any(
+            r.seller_id == connected.shop_id and r.tenant_id != connected.tenant_id
+            for r in rows.values()
+            if r.status in _LINKED
+        ):  # the unique index of migration 003
+            raise ShopTaken(f"{connected.marketplace} shop {connected.shop_id}")
+        row = rows.setdefault(
+            connected.tenant_id,
+            _Row(str(uuid.uuid4()), connected.tenant_id, Status.CONNECTED, connected.marketplace),
+        )
+        row.status, row.seller_id, row.marketplace_ids, row.region = (
+            Status.CONNECTED,
+            connected.shop_id,
+            [],
+            None,
+        )
+        row.vault_path, row.connected_by = connected.vault_path, connected.user_id
+        row.connected_at, row.disconnected_at, row.last_error = self.clock(), None, None
+        return row.connection()
+
+    async def mark_disconnected(
+        self, tenant_id: str, marketplace: str = AMAZON
+    ) -> Connection | None:
+        row = self.rows_of(marketplace).get(tenant_id)
         if row is None or row.status is Status.DISCONNECTED:
             return None
         row.status, row.vault_path, row.last_error = Status.DISCONNECTED, None, None
@@ -201,9 +254,14 @@ class InMemoryOauthStore:
         return row.connection()
 
     async def mark_reauth_required(
-        self, tenant_id: str, seller_id: str | None, reason: str, seen_at: datetime
+        self,
+        tenant_id: str,
+        seller_id: str | None,
+        reason: str,
+        seen_at: datetime,
+        marketplace: str = AMAZON,
     ) -> bool:
-        row = self.rows.get(tenant_id)
+        row = self.rows_of(marketplace).get(tenant_id)
         if (
             row is None
             or row.status is not Status.CONNECTED
@@ -217,13 +275,15 @@ class InMemoryOauthStore:
 
 
 class InMemoryCredentialsVault:
-    """``ports.CredentialsVault``: the app's and the tenants' secrets, and a switch per
-    operation to make Vault fail it (``failing``: "app", "store", "check", "delete")."""
+    """``ports.CredentialsVault``: the app's and the tenants' secrets, the shops' keys, and a
+    switch per operation to make Vault fail it (``failing``: "app", "store", "check",
+    "delete"; the shops' operations fail with their Amazon counterparts)."""
 
     def __init__(self, app: AppCredentials | None = APP, app_source: str = "default") -> None:
         self.app = app
         self.app_source = app_source
         self.tenants: dict[str, TenantCredentials] = {}
+        self.shops: dict[tuple[str, str], ShopCredentials] = {}  # (tenant, marketplace)
         self.failing: set[str] = set()
 
     def _maybe_fail(self, operation: str) -> None:
@@ -252,6 +312,18 @@ class InMemoryCredentialsVault:
         self._maybe_fail("delete")
         self.tenants.pop(tenant_id, None)
 
+    async def store_shop(self, credentials: ShopCredentials) -> None:
+        self._maybe_fail("store")
+        self.shops[(credentials.tenant_id, credentials.marketplace)] = credentials
+
+    async def read_shop(self, tenant_id: str, marketplace: str) -> ShopCredentials | None:
+        self._maybe_fail("check")
+        return self.shops.get((tenant_id, marketplace))
+
+    async def delete_shop(self, tenant_id: str, marketplace: str) -> None:
+        self._maybe_fail("delete")
+        self.shops.pop((tenant_id, marketplace), None)
+
 
 class FakeLwa:
     """``ports.CodeExchange``: each code issued is good once, for one refresh token."""
@@ -278,6 +350,30 @@ class FakeLwa:
         return TokenGrant(access_token="Atza|access", expires_in=3600, refresh_token=refresh_token)
 
 
+class FakeShops:
+    """``ports.ShopCredentialsVerifier``: the shops the marketplace knows, and its moods
+    (``down``: unreachable, with ``retry_after``; ``unreadable``: answers garbage)."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[str, str], str] = {}  # (partner_id, shop_id) -> key
+        self.checked: list[str] = []  # the shop ids asked about, in order
+        self.down = False
+        self.retry_after: float | None = None
+        self.unreadable = False
+
+    def open_shop(self, partner_id: str, shop_id: str, key: str) -> None:
+        self.known[(partner_id, shop_id)] = key
+
+    async def verify(self, credentials: ShopCredentials) -> None:
+        self.checked.append(credentials.shop_id)
+        if self.down:
+            raise ShopUnavailable("the marketplace did not answer (503)", self.retry_after)
+        if self.unreadable:
+            raise ShopAnswerUnreadable("the answer is not XML")
+        if self.known.get((credentials.partner_id, credentials.shop_id)) != credentials.key:
+            raise ShopRefused("authentication refused")
+
+
 @dataclass
 class FakeOauth:
     """The ports wired to fakes, with the fakes at hand for the test's assertions."""
@@ -286,6 +382,7 @@ class FakeOauth:
     units: InMemoryUnitOfWork[InMemoryOauthStore]
     vault: InMemoryCredentialsVault
     lwa: FakeLwa
+    shops: FakeShops
     clock: FakeClock
     ports: OauthPorts
 
@@ -294,13 +391,14 @@ def fake_oauth(**settings: Any) -> FakeOauth:
     clock = FakeClock()
     store = InMemoryOauthStore(clock)
     units = InMemoryUnitOfWork(store)
-    vault, lwa = InMemoryCredentialsVault(), FakeLwa()
+    vault, lwa, shops = InMemoryCredentialsVault(), FakeLwa(), FakeShops()
     ports = OauthPorts(
         connections=store,
         unit_of_work=units,
         vault=vault,
         lwa=lwa,
+        shops=shops,
         clock=clock,
         settings=msgspec.structs.replace(OauthSettings(), **settings),
     )
-    return FakeOauth(store, units, vault, lwa, clock, ports)
+    return FakeOauth(store, units, vault, lwa, shops, clock, ports)

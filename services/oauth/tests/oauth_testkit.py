@@ -187,6 +187,23 @@ class OauthKit:
         )
 
 
+async def database_dump(pool: Any) -> str:
+    """Every row of every table of the service's database, as text: what a dump would show."""
+    tables = await pool.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+    )
+    parts = []
+    for table in tables:
+        rows = await pool.fetch(f'SELECT * FROM "{table["table_name"]}"')
+        parts.extend(
+            repr({k: bytes(v).decode(errors="replace") if isinstance(v, bytes) else v
+                  for k, v in dict(row).items()})
+            for row in rows
+        )  # fmt: skip
+    assert any("marketplace_connections" == t["table_name"] for t in tables)
+    return "\n".join(parts)
+
+
 def frontend_result(response: httpx.Response) -> dict[str, str]:
     """The query the callback sent the browser back to the product with."""
     assert response.status_code == 303, response.text

@@ -11,6 +11,7 @@ from keybuzz_shared.logs import JsonFormatter
 from oauth_testkit import (
     SPAPI_CALLER,
     callback_query,
+    database_dump,
     frontend_result,
     new_tenant,
     read_secret,
@@ -66,26 +67,10 @@ async def test_no_token_in_logs_or_database_after_the_whole_flow(kit, start_serv
         assert code not in raw and started["state"] not in raw, record.name
     assert any(r.name == "uvicorn.access" and CALLBACK_PATH in r.getMessage() for r in ours)
 
-    dump = await _dump(kit.runtime.pool)
+    dump = await database_dump(kit.runtime.pool)
     for value in (refresh, access, code, started["state"]):
         assert value not in dump
     assert "Atz" not in dump and tenant_path(tenant) in dump
-
-
-async def _dump(pool) -> str:
-    tables = await pool.fetch(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-    )
-    parts = []
-    for table in tables:
-        rows = await pool.fetch(f'SELECT * FROM "{table["table_name"]}"')
-        parts.extend(
-            repr({k: bytes(v).decode(errors="replace") if isinstance(v, bytes) else v
-                  for k, v in dict(row).items()})
-            for row in rows
-        )  # fmt: skip
-    assert any("marketplace_connections" == t["table_name"] for t in tables)
-    return "\n".join(parts)
 
 
 async def test_vault_write_refused_leaves_nothing_connected(make_kit):

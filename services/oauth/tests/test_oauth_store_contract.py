@@ -16,8 +16,8 @@ import pytest
 from keybuzz_devstack.bootstrap import service_token_id
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_oauth.adapters import VaultCredentials
-from keybuzz_oauth.connections import Connected, Status
-from keybuzz_oauth.ports import CredentialsVault, OauthStore
+from keybuzz_oauth.connections import Connected, ShopConnected, ShopCredentials, Status
+from keybuzz_oauth.ports import CredentialsVault, OauthStore, ShopTaken
 from keybuzz_oauth.service import DEFINITION
 from keybuzz_oauth.states import NewStateRow, digest
 from keybuzz_oauth.store import PostgresOauthStore
@@ -192,6 +192,70 @@ async def test_reauth_marks_a_connection_made_before_the_refusal(store: OauthSto
     assert not await store.mark_reauth_required("t2", None, "unknown", future)
 
 
+def shop(tenant_id: str, shop_id: str, marketplace: str = "FNAC") -> ShopConnected:
+    return ShopConnected(
+        tenant_id=tenant_id,
+        marketplace=marketplace,
+        user_id="user-1",
+        shop_id=shop_id,
+        vault_path=f"secret/keybuzz/tenants/{tenant_id}/{marketplace.lower()}_api",
+    )
+
+
+async def test_a_shop_is_a_connection_of_its_marketplace(store: OauthStore) -> None:
+    connection = await store.upsert_shop_connected(shop("t1", "SHOP-1"))
+    assert (connection.marketplace_type, connection.status, connection.seller_id) == (
+        "FNAC",
+        Status.CONNECTED,
+        "SHOP-1",
+    )
+    assert (connection.marketplace_ids, connection.region, connection.last_error) == (
+        [],
+        None,
+        None,
+    )
+    assert connection.vault_path == "secret/keybuzz/tenants/t1/fnac_api"
+    assert await store.get_connection("t1", "FNAC") == connection
+    assert await store.get_connection("t1") is None  # Amazon's is another row
+    assert await store.get_connection("t1", "DARTY") is None
+    darty = await store.upsert_shop_connected(shop("t1", "SHOP-1", "DARTY"))
+    assert darty.id != connection.id
+    rotated = await store.upsert_shop_connected(shop("t1", "SHOP-1"))
+    assert rotated.id == connection.id and rotated.connected_at is not None
+    await store.lock_seller("SHOP-1", "FNAC")
+    await store.lock_tenants(["t1"], "FNAC")
+
+
+async def test_a_shop_is_linked_to_one_tenant_at_most(store: OauthStore) -> None:
+    await store.upsert_shop_connected(shop("t1", "SHOP-1"))
+    assert await store.tenants_holding_seller("SHOP-1", "t2", "FNAC") == ["t1"]
+    assert await store.tenants_holding_seller("SHOP-1", "t2") == []  # not an Amazon seller
+    with pytest.raises(ShopTaken):
+        await store.upsert_shop_connected(shop("t2", "SHOP-1"))
+    assert await store.get_connection("t2", "FNAC") is None
+    # REAUTH_REQUIRED still holds the shop; DISCONNECTED frees it.
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert await store.mark_reauth_required("t1", "SHOP-1", "key refused", future, "FNAC")
+    assert not await store.mark_reauth_required("t1", None, "again", future, "DARTY")
+    with pytest.raises(ShopTaken):
+        await store.upsert_shop_connected(shop("t2", "SHOP-1"))
+    ended = await store.mark_disconnected("t1", "FNAC")
+    assert ended is not None and (ended.status, ended.vault_path) == (Status.DISCONNECTED, None)
+    assert await store.mark_disconnected("t1", "FNAC") is None
+    assert (await store.upsert_shop_connected(shop("t2", "SHOP-1"))).tenant_id == "t2"
+    # Another tenant's shop of another marketplace, and Amazon sellers, are not concerned.
+    await store.upsert_shop_connected(shop("t3", "SHOP-1", "DARTY"))
+    await store.upsert_connected(connected("t4", "SHOP-1"))
+    await store.upsert_connected(connected("t5", "SHOP-1"))
+
+
+async def test_a_tenant_changing_its_shop_frees_the_first(store: OauthStore) -> None:
+    await store.upsert_shop_connected(shop("t1", "SHOP-1"))
+    moved = await store.upsert_shop_connected(shop("t1", "SHOP-2"))
+    assert moved.seller_id == "SHOP-2"
+    assert (await store.upsert_shop_connected(shop("t2", "SHOP-1"))).status is Status.CONNECTED
+
+
 # --- Vault -------------------------------------------------------------------------------
 
 
@@ -288,3 +352,47 @@ async def test_a_vault_that_refuses_says_vault_error(vaults: Vaults) -> None:
         await vaults.refusing.app_credentials()
     assert (await vaults.configured.check(tenant_id)).seller_id == "S1"  # nothing deleted
     await vaults.configured.delete(tenant_id)
+
+
+def shop_credentials(tenant_id: str, marketplace: str, key: str) -> ShopCredentials:
+    return ShopCredentials(
+        tenant_id=tenant_id,
+        marketplace=marketplace,
+        partner_id="0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
+        shop_id="A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D",
+        key=key,
+        created_at="2026-11-02T09:00:00+00:00",
+    )
+
+
+async def test_shop_credentials_are_stored_replaced_read_and_deleted(vaults: Vaults) -> None:
+    vault, tenant_id = vaults.configured, f"contract-{uuid.uuid4().hex[:8]}"
+    assert await vault.read_shop(tenant_id, "FNAC") is None
+    fnac, darty = (shop_credentials(tenant_id, m, f"key-{m}") for m in ("FNAC", "DARTY"))
+    await vault.store_shop(fnac)
+    await vault.store_shop(darty)
+    assert await vault.read_shop(tenant_id, "FNAC") == fnac
+    assert await vault.read_shop(tenant_id, "DARTY") == darty
+    rotated = shop_credentials(tenant_id, "FNAC", "key-rotated")
+    await vault.store_shop(rotated)
+    assert await vault.read_shop(tenant_id, "FNAC") == rotated
+    await vault.delete_shop(tenant_id, "FNAC")
+    assert await vault.read_shop(tenant_id, "FNAC") is None
+    assert await vault.read_shop(tenant_id, "DARTY") == darty
+    await vault.delete_shop(tenant_id, "FNAC")  # nothing there: not an error
+    with pytest.raises(CredentialsMissing):  # Amazon's secret is another one
+        await vault.check(tenant_id)
+    await vault.delete_shop(tenant_id, "DARTY")
+
+
+async def test_a_vault_that_refuses_shop_credentials_says_vault_error(vaults: Vaults) -> None:
+    tenant_id = f"contract-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(VaultError):
+        await vaults.refusing.store_shop(shop_credentials(tenant_id, "FNAC", "k"))
+    await vaults.configured.store_shop(shop_credentials(tenant_id, "FNAC", "k"))
+    with pytest.raises(VaultError):
+        await vaults.refusing.read_shop(tenant_id, "FNAC")
+    with pytest.raises(VaultError):
+        await vaults.refusing.delete_shop(tenant_id, "FNAC")
+    assert await vaults.configured.read_shop(tenant_id, "FNAC") is not None
+    await vaults.configured.delete_shop(tenant_id, "FNAC")

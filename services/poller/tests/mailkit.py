@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import smtplib
+import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
-from keybuzz_devstack.testing import MailServer, RunningService, eventually
+import asyncpg
+from keybuzz_devstack import bootstrap
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
+from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.auth import issue_token
+from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.events import (
     Event,
     InboundAddressInfo,
@@ -238,3 +245,41 @@ async def new_tenant_with_a_ticket(poller: RunningService) -> tuple[str, str, st
     await poll_now(poller, tenant_id)
     ticket_id = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"][0]["id"]
     return tenant_id, address, ticket_id
+
+
+async def migrated_pool(make_database: Callable[[str], Awaitable[str]]) -> asyncpg.Pool:
+    """A database of its own with the poller's tables: the adapters' side of a contract test."""
+    pool = await create_pool(await make_database("contract"))
+    assert DEFINITION.migrations is not None
+    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    return pool
+
+
+def process_env(stack: Infra, database: str, dovecot: MailServer, **more: str) -> dict[str, str]:
+    """The environment of ``python -m keybuzz_poller`` as a process, on the test stack."""
+    return {
+        **os.environ,
+        "NATS_URL": stack.nats_url,
+        "DATABASE_URL": database,
+        "PRODUCT_DATABASE_URL": database,
+        "VAULT_ADDR": stack.vault_addr,
+        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
+        **dovecot.settings,
+        **more,
+    }
+
+
+async def run_once(env: dict[str, str]) -> bytes:
+    """``python -m keybuzz_poller --once``: what it printed, once it exited 0."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "keybuzz_poller",
+        "--once",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()[-2000:]
+    return out

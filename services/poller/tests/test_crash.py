@@ -19,14 +19,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack import infra
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, folder_for
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.service import DEFINITION
-from mailkit import new_tenant, received_events, synced
+from mailkit import new_tenant, process_env, received_events, synced
 
 StartService = Callable[..., Awaitable[RunningService]]
 
@@ -72,19 +71,15 @@ async def poller_process(
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """``python -m keybuzz_poller`` in a process group of its own, until it answers /health."""
     port = infra.free_port()
-    env: dict[str, Any] = {
-        **os.environ,
-        "NATS_URL": stack.nats_url,
-        "DATABASE_URL": database,
-        "PRODUCT_DATABASE_URL": database,
-        "VAULT_ADDR": stack.vault_addr,
-        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
-        "POLLER_PORT": str(port),
-        "MX_PORT": str(infra.free_port()),
-        "POLL_INTERVAL_SECONDS": str(INTERVAL),
-        "LOG_LEVEL": "WARNING",
-        **dovecot.settings,
-    }
+    env = process_env(
+        stack,
+        database,
+        dovecot,
+        POLLER_PORT=str(port),
+        MX_PORT=str(infra.free_port()),
+        POLL_INTERVAL_SECONDS=str(INTERVAL),
+        LOG_LEVEL="WARNING",
+    )
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "keybuzz_poller", env=env, stdout=out, stderr=out,

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.polling import store
-from keybuzz_poller.polling.scheduler import scan_quarantine
+from keybuzz_poller.polling.quarantine import scan_quarantine
 from keybuzz_poller.reading.mailbox import (
     ImapAccount,
     _list,
@@ -102,7 +103,8 @@ async def test_mail_in_a_folder_of_no_known_tenant_is_kept_and_counted(
     await asyncio.to_thread(_lmtp_deliver, dovecot, folder_for(stranger), raw)
     await send(poller, relay_mail(address), address)
 
-    found = await scan_quarantine(poller.runtime)
+    ports = ports_of(poller.runtime)
+    found = await scan_quarantine(ports.polls.reading.mailbox, ports.polling.quarantine)
     assert found[folder_for(stranger)] == 1 and folder_for(tenant) not in found
     rows = {r["folder"]: r["messages"] for r in await store.quarantined(poller.runtime.pool)}
     assert rows[folder_for(stranger)] == 1

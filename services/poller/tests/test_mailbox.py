@@ -8,13 +8,14 @@ import smtplib
 import aioimaplib
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.inbound.addresses import folder_for
-from keybuzz_poller.polling.scheduler import BATCH, poll_tenant
+from keybuzz_poller.polling.tenant_poll import BATCH, poll_tenant
 from keybuzz_poller.reading import store
 from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.reading.new_mail import read_batch
 from keybuzz_poller.reading.relay_mail import RelayMail
-from keybuzz_shared.uow import UnitOfWork
+from keybuzz_shared.uow import StoreUnit
 from mailkit import ORDER, new_tenant, relay_mail, send, synced
 
 
@@ -25,7 +26,7 @@ class Collected:
         self.mails: list[RelayMail] = []
         self.fail = fail
 
-    async def __call__(self, uow: UnitOfWork, mails: list[RelayMail]) -> None:
+    async def __call__(self, unit: StoreUnit[object], mails: list[RelayMail]) -> None:
         if self.fail:
             raise RuntimeError("storing failed")
         self.mails.extend(mails)
@@ -33,7 +34,7 @@ class Collected:
 
 async def read(poller: RunningService, tenant: str) -> list[str]:
     handler = Collected()
-    mails = (await read_batch(poller.runtime, tenant, handler)).mails
+    mails = (await read_batch(ports_of(poller.runtime).polls.reading, tenant, handler)).mails
     assert [m.text for m in mails] == [m.text for m in handler.mails]
     return [m.text for m in mails]
 
@@ -62,7 +63,7 @@ async def test_cursor_moves_only_when_the_handler_committed(poller: RunningServi
     await synced(poller, tenant, address)
     await send(poller, relay_mail(address, "keep me"), address)
     with pytest.raises(RuntimeError):
-        await read_batch(poller.runtime, tenant, Collected(fail=True))
+        await read_batch(ports_of(poller.runtime).polls.reading, tenant, Collected(fail=True))
     assert await read(poller, tenant) == ["keep me"]
 
 
@@ -102,7 +103,7 @@ async def test_non_utf8_and_malformed_mail_is_read_not_lost(poller: RunningServi
     await send(poller, garbage, address)
 
     handler = Collected()
-    mails = (await read_batch(poller.runtime, tenant, handler)).mails
+    mails = (await read_batch(ports_of(poller.runtime).polls.reading, tenant, handler)).mails
     assert len(mails) == 2
     assert (mails[0].text, mails[0].order_id, mails[0].parse_error) == (
         "Où est le colis ? 10 €",
@@ -159,11 +160,11 @@ async def test_one_poll_reads_a_folder_of_more_than_a_batch(
     texts = [f"mail {n}" for n in range(BATCH + 2)]
     await asyncio.to_thread(_deliver, dovecot, tenant, address, texts)
     await _expunge(dovecot, tenant, "1")
-    result = await poll_tenant(poller.runtime, tenant)
+    result = await poll_tenant(ports_of(poller.runtime).polls, tenant)
     assert (result.fetched, result.stored, result.duplicates) == (BATCH + 1, BATCH + 1, 0)
     cursor = await store.get_cursor(poller.runtime.pool, tenant)
     assert cursor is not None and cursor[1] == BATCH + 2
-    assert (await poll_tenant(poller.runtime, tenant)).fetched == 0
+    assert (await poll_tenant(ports_of(poller.runtime).polls, tenant)).fetched == 0
 
 
 async def test_a_folder_that_does_not_exist_reads_nothing_of_the_folder_selected_before(

@@ -5,14 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from keybuzz_devstack import bootstrap
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.polling.store import PostgresPollSchedule
@@ -23,8 +19,10 @@ from mailkit import (
     deliver_behind_the_mx,
     get_json,
     new_tenant,
+    process_env,
     publish,
     relay_mail,
+    run_once,
     send,
     synced,
 )
@@ -228,26 +226,7 @@ async def test_once_polls_every_due_tenant_and_exits(
         await send(poller, relay_mail(address), address)
     await poller.runtime.pool.execute("UPDATE poller_poll_status SET next_poll_at = now()")
 
-    env: dict[str, Any] = {
-        **os.environ,
-        "NATS_URL": stack.nats_url,
-        "DATABASE_URL": database,
-        "PRODUCT_DATABASE_URL": database,
-        "VAULT_ADDR": stack.vault_addr,
-        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
-        **dovecot.settings,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "keybuzz_poller",
-        "--once",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()[-2000:]
+    out = await run_once(process_env(stack, database, dovecot))
     assert b"polled 2 tenants, stored 2 messages" in out
     assert [await stored(poller, t) for t, _ in tenants] == [1, 1]
     pending = await poller.runtime.pool.fetchval(

@@ -19,9 +19,8 @@ from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.polling.domain import PollStatus
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.store import PostgresPollSchedule
-from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.backoff import backoff_delay
-from keybuzz_shared.db import apply_migrations, create_pool
+from mailkit import migrated_pool
 from poller_fakes import InMemoryPollSchedule, InMemoryProjection, PollerTables, wall_clock
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -44,9 +43,7 @@ async def stores(
         tables = PollerTables()
         yield Stores(InMemoryProjection(tables), InMemoryPollSchedule(tables, wall_clock))
         return
-    pool = await create_pool(await make_database("contract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await migrated_pool(make_database)
     yield Stores(PostgresProjection(pool), PostgresPollSchedule(pool))
     await pool.close()
 

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.replies import store
-from keybuzz_poller.replies.queueing import reply_memory
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES, PollerSettings
 from keybuzz_shared.settings import SettingsError, load_settings
@@ -134,7 +134,7 @@ async def post(
 
 async def held(poller: RunningService, tenant_id: str) -> int:
     """Body bytes the poller holds for the tenant (a wait condition, not an assertion)."""
-    return reply_memory(poller.runtime).held_by(tenant_id)
+    return ports_of(poller.runtime).replies.memory.held_by(tenant_id)
 
 
 # --- one tenant cannot take the instance's memory ------------------------------------------
@@ -181,7 +181,7 @@ async def test_replies_beyond_the_budgets_get_429_or_503_with_retry_after_and_no
         again = await post(poller, thread.tenant_id, thread.ticket_id, reply_body(size))
         assert again.status_code == 202, again.text
     assert [await replies_stored(poller, t.tenant_id) for t in threads] == [2, 1, 1]
-    assert reply_memory(poller.runtime).in_flight == 0
+    assert ports_of(poller.runtime).replies.memory.in_flight == 0
 
 
 async def test_concurrent_big_replies_of_one_tenant_are_taken_within_its_budget_only(
@@ -221,7 +221,7 @@ async def test_a_stranger_is_refused_before_the_budget_is_taken_or_the_body_read
         assert status == expected, error
         assert "retry-after" not in fields
     assert await held(poller, thread.tenant_id) == 0
-    assert reply_memory(poller.runtime).in_flight == 0
+    assert ports_of(poller.runtime).replies.memory.in_flight == 0
     assert await replies_stored(poller, thread.tenant_id) == 0
 
 

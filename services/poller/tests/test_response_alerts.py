@@ -74,7 +74,9 @@ async def test_due_then_overdue_each_once_per_deadline(poller: RunningService) -
 
     await eventually(due, within=10)
     # Two instances racing, and more rounds: nothing more.
-    await asyncio.gather(*(alert_round(poller.runtime, lambda: respond_by) for _ in range(4)))
+    await asyncio.gather(
+        *(alert_round(ports_of(poller.runtime).tickets, lambda: respond_by) for _ in range(4))
+    )
 
     async def overdue() -> bool:
         return bool(await alerts_of(poller, "ticket.response_overdue", tenant_id))
@@ -111,7 +113,7 @@ async def test_the_tenants_lead_time(poller: RunningService) -> None:
             headers=headers(poller, tenant_id),
         )
         assert saved.status_code == 200 and saved.json() == {"leadMinutes": 30}
-        for bad in (0, 1441):
+        for bad in (0, 1441, 10**20):  # the last overflows a timedelta: refused, not a 500
             refused = await http.put(
                 "/api/v1/poller/response-alerts",
                 json={"leadMinutes": bad},
@@ -161,7 +163,9 @@ async def test_a_deadline_long_past_gives_no_overdue_alert(poller: RunningServic
         return bool(await alerts_of(poller, "ticket.response_overdue", tenant_id))
 
     await eventually(overdue, within=10)
-    await asyncio.gather(*(alert_round(poller.runtime, lambda: respond_by) for _ in range(3)))
+    await asyncio.gather(
+        *(alert_round(ports_of(poller.runtime).tickets, lambda: respond_by) for _ in range(3))
+    )
     await asyncio.sleep(0.6)
     assert len(await alerts_of(poller, "ticket.response_overdue", tenant_id)) == 1
     assert await alerts_of(poller, "ticket.response_overdue", old_tenant) == []

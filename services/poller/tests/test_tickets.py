@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 from keybuzz_devstack.testing import RunningService
+from keybuzz_poller.bootstrap import ports_of
+from keybuzz_poller.polling.ports import PollWrites
 from keybuzz_poller.reading.new_mail import read_batch
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
-from keybuzz_shared.uow import UnitOfWork
+from keybuzz_shared.uow import StoreUnit
 from mailkit import (
     ORDER,
     get_json,
@@ -158,12 +161,12 @@ async def test_crash_between_fetch_and_commit_fetches_again_without_duplicates(
     await synced(poller, tenant, address)
     await send(poller, relay_mail(address, "only once"), address)
 
-    async def store_then_crash(uow: UnitOfWork, mails: list[RelayMail]) -> None:
-        await store_mails(uow, tenant, mails, StoreCounts())
+    async def store_then_crash(unit: StoreUnit[PollWrites], mails: list[RelayMail]) -> None:
+        await store_mails(unit.store.tickets, unit, tenant, mails, StoreCounts(), datetime.now(UTC))
         raise RuntimeError("the process died before commit")
 
     with pytest.raises(RuntimeError):
-        await read_batch(poller.runtime, tenant, store_then_crash)
+        await read_batch(ports_of(poller.runtime).polls.reading, tenant, store_then_crash)
     assert (await poll_now(poller, tenant))["stored"] == 1
     assert len(await received_events(poller, tenant)) == 1
 

@@ -26,16 +26,23 @@ DURABLES = {
 
 def connected(tenant: str, at: datetime, *marketplace_ids: str) -> ConnectionConnected:
     return ConnectionConnected(
-        tenant_id=tenant, occurred_at=at, connection_id=f"conn-{tenant}", seller_id=SELLER,
-        marketplace_ids=list(marketplace_ids or [FR]), region="eu",
-    )  # fmt: skip
+        tenant_id=tenant,
+        occurred_at=at,
+        connection_id=f"conn-{tenant}",
+        seller_id=SELLER,
+        marketplace_ids=list(marketplace_ids or [FR]),
+        region="eu",
+    )
 
 
 def disconnected(tenant: str, at: datetime) -> ConnectionDisconnected:
     return ConnectionDisconnected(
-        tenant_id=tenant, occurred_at=at, connection_id=f"conn-{tenant}", seller_id=SELLER,
+        tenant_id=tenant,
+        occurred_at=at,
+        connection_id=f"conn-{tenant}",
+        seller_id=SELLER,
         reason="disconnected by user u-1",
-    )  # fmt: skip
+    )
 
 
 async def deliver(js: Any, event: Event) -> None:

@@ -78,10 +78,17 @@ CONNECTED_AT = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 
 def _connection(status: str = "CONNECTED", **refusal: object) -> MarketplaceConnection:
     return MarketplaceConnection(
-        marketplace="AMAZON", status=status, connection_id="c1", seller_id="A1",
-        marketplace_ids=["A13V1IB3VIYZZH"], region="eu", connected_at=CONNECTED_AT,
-        reason=None, as_of=CONNECTED_AT, **refusal,
-    )  # fmt: skip
+        marketplace="AMAZON",
+        status=status,
+        connection_id="c1",
+        seller_id="A1",
+        marketplace_ids=["A13V1IB3VIYZZH"],
+        region="eu",
+        connected_at=CONNECTED_AT,
+        reason=None,
+        as_of=CONNECTED_AT,
+        **refusal,
+    )
 
 
 @pytest.mark.parametrize(

@@ -48,12 +48,17 @@ _TENANT_CHANGE = Route(
     ("tenant-sync",),
     "a tenant changed in the product database",
 )
-# The poller reads mail by inbound address, not with Amazon credentials: it has no
-# reason to stop on these (tests/test_event_contracts.py checks consumers against code).
-# tenant-sync keeps its projection of connections (what its status endpoint shows).
+# The poller reads Amazon's mail by inbound address, not with Amazon credentials, but polls
+# Fnac and Darty shops with their keys: it stops polling a shop on these
+# (tests/test_event_contracts.py checks consumers against code). tenant-sync keeps its
+# projection of connections (what its status endpoint shows).
 _STOP_USING = Route(
-    ("oauth", "any service whose LWA refresh gets invalid_grant"),
-    ("orders", "tenant-sync"),
+    (
+        "oauth",
+        "any service whose LWA refresh gets invalid_grant",
+        "the poller when Fnac refuses a shop's key",
+    ),
+    ("orders", "poller", "tenant-sync"),
     "stop using these credentials",
 )
 ROUTES: dict[str, Route] = {

@@ -31,9 +31,10 @@ PRODUCT_APP = "product-app"
 # Creates and updates the streams (keybuzz_shared.streams provision); no service holds it.
 PROVISIONER = "provisioner"
 USERS = (*SERVICES, OPERATOR, PRODUCT_APP, PROVISIONER)
-# Services that refresh LWA tokens (keybuzz_shared.amazon.tokens) and so may report
-# connection.reauth_required; ROUTES names them in words.
-REAUTH_REPORTERS = ("orders",)
+# Services that may report connection.reauth_required (LWA refused a refresh token:
+# keybuzz_shared.amazon.tokens; Fnac refused a shop's key: the poller); ROUTES names them in
+# words.
+REAUTH_REPORTERS = ("orders", "poller")
 # What the product app announces; never tenant.synced, which only tenant-sync says.
 PRODUCT_APP_SUBJECTS = ("tenant.created", "tenant.updated", "tenant.archived")
 
@@ -76,6 +77,8 @@ DURABLES: dict[str, dict[str, tuple[str, ...]]] = {
         "tenant.synced": ("poller-inbound-addresses",),
         "tenant.archived": ("poller-tenant-archived",),
         "connection.connected": ("poller-connected-poll",),
+        "connection.disconnected": ("poller-shop-disconnected",),
+        "connection.reauth_required": ("poller-shop-reauth-required",),
     },
     "tenant-sync": {
         "tenant.created": ("tenant-sync-tenant-created",),

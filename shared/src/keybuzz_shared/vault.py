@@ -43,6 +43,11 @@ def tenant_credentials_path(tenant_id: str, marketplace: str = "amazon") -> str:
     return f"secret/keybuzz/tenants/{tenant_id}/{marketplace}_spapi"
 
 
+def shop_credentials_path(tenant_id: str, marketplace: str) -> str:
+    """A Fnac or Darty shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``fnac_api``)."""
+    return f"secret/keybuzz/tenants/{tenant_id}/{marketplace.lower()}_api"
+
+
 def app_credentials_path(app_source: str | None = None) -> str:
     """Several LWA apps may coexist (seeds: a temporary app, then KeyBuzz's own)."""
     if not app_source or app_source == "default":

@@ -8,6 +8,20 @@ path "secret/data/keybuzz/tenants/+/amazon_spapi" {
 path "secret/metadata/keybuzz/tenants/+/amazon_spapi" {
   capabilities = ["delete"]
 }
+# A Fnac or Darty shop's partner_id, shop_id and key: written when the seller connects it
+# (rotation rewrites it), read by the status endpoint, deleted at disconnect.
+path "secret/data/keybuzz/tenants/+/fnac_api" {
+  capabilities = ["create", "update", "read"]
+}
+path "secret/data/keybuzz/tenants/+/darty_api" {
+  capabilities = ["create", "update", "read"]
+}
+path "secret/metadata/keybuzz/tenants/+/fnac_api" {
+  capabilities = ["delete"]
+}
+path "secret/metadata/keybuzz/tenants/+/darty_api" {
+  capabilities = ["delete"]
+}
 # The default app and the other app sources (AMAZON_APP_SOURCE).
 path "secret/data/keybuzz/amazon_spapi/app" {
   capabilities = ["read"]

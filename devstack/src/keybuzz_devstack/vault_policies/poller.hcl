@@ -1,5 +1,12 @@
-# poller: reads tenant and app credentials to call SP-API; never writes them.
+# poller: reads tenant and app credentials to call SP-API, and Fnac/Darty shops' keys to poll
+# their messages; never writes them.
 path "secret/data/keybuzz/tenants/+/amazon_spapi" {
+  capabilities = ["read"]
+}
+path "secret/data/keybuzz/tenants/+/fnac_api" {
+  capabilities = ["read"]
+}
+path "secret/data/keybuzz/tenants/+/darty_api" {
   capabilities = ["read"]
 }
 path "secret/data/keybuzz/amazon_spapi/app" {

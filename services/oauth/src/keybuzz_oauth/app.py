@@ -9,26 +9,36 @@ the redirect (or JSON) the browser gets.
 
 from __future__ import annotations
 
+import math
 import posixpath
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from keybuzz_shared.amazon import UnknownMarketplace, marketplace
-from keybuzz_shared.http import domain_error_handlers
+from keybuzz_shared.http import ErrorBody, domain_error_handlers, error_response
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from litestar.response import Redirect
+from litestar.types import ExceptionHandlersMap
 
-from keybuzz_oauth import flow
-from keybuzz_oauth.connections import ConnectionReport
-from keybuzz_oauth.errors import CALLBACK_STATUSES, ERROR_STATUSES, CallbackFailure
+from keybuzz_oauth import credential_connect, flow
+from keybuzz_oauth.connections import SHOP_MARKETPLACES, ConnectionReport
+from keybuzz_oauth.credential_connect import ShopKey
+from keybuzz_oauth.errors import (
+    CALLBACK_STATUSES,
+    ERROR_STATUSES,
+    CallbackFailure,
+    MarketplaceUnavailable,
+)
 from keybuzz_oauth.flow import CallbackParams, Started
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.schemas import (
     CallbackResult,
     MarketplaceRef,
+    ShopConnectRequest,
+    ShopStatusResponse,
     StartRequest,
     StartResponse,
     StatusResponse,
@@ -38,6 +48,8 @@ BASE_PATH = "/api/v1/marketplaces/amazon"
 CALLBACK_PATH = f"{BASE_PATH}/oauth/callback"
 # HttpOnly nonce binding a consent to the browser that started it (docs/OAUTH.md §9).
 BROWSER_COOKIE = "keybuzz_amazon_oauth"
+# Said to a client when the marketplace gave no Retry-After of its own.
+MARKETPLACE_RETRY_AFTER_SECONDS = 30
 
 
 class AmazonController(Controller):
@@ -197,4 +209,84 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-ROUTES = [AmazonController]
+# --- Fnac and Darty: a shop connected with the credentials the seller types ------------
+
+
+def _retry_later(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    assert isinstance(exc, MarketplaceUnavailable)
+    response = error_response(503, exc.message)
+    wait = exc.retry_after or MARKETPLACE_RETRY_AFTER_SECONDS
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+SHOP_ERROR_HANDLERS: ExceptionHandlersMap = {
+    **domain_error_handlers(ERROR_STATUSES),
+    MarketplaceUnavailable: _retry_later,
+}
+
+
+def shop_controller(marketplace: str) -> type[Controller]:
+    """The connection endpoints of one shop marketplace (``FNAC`` → ``…/fnac/…``)."""
+    name, title = marketplace.lower(), marketplace.capitalize()
+
+    class ShopController(Controller):
+        path = f"/api/v1/marketplaces/{name}"
+        tags = [name]
+        exception_handlers = SHOP_ERROR_HANDLERS
+
+        @post(
+            "/connection",
+            operation_id=f"connect{title}Shop",
+            status_code=200,
+            summary=f"Connect the tenant's {title} shop with its partner id, shop id and key",
+            description=f"The credentials are checked with {title} first: refused → 422, "
+            f"{title} unreachable → 503 with Retry-After, nothing stored either way. The key "
+            "is kept in Vault only. A shop connected to another tenant → 409. Posting again "
+            "replaces the key (rotation) or the shop.",
+        )
+        async def connect(
+            self, ports: OauthPorts, tenant: TenantContext, data: ShopConnectRequest
+        ) -> ShopStatusResponse:
+            typed = ShopKey(partner_id=data.partner_id, shop_id=data.shop_id, key=data.key)
+            connection = await credential_connect.connect(ports, tenant, marketplace, typed)
+            return _shop_body(marketplace, ConnectionReport.of(connection))
+
+        @get(
+            "/status",
+            operation_id=f"get{title}Connection",
+            summary=f"The tenant's {title} connection, checked against Vault",
+        )
+        async def status(self, ports: OauthPorts, tenant: TenantContext) -> ShopStatusResponse:
+            report = await credential_connect.status(ports, tenant.tenant_id, marketplace)
+            return _shop_body(marketplace, report)
+
+        @delete(
+            "/connection",
+            operation_id=f"disconnect{title}Connection",
+            status_code=200,
+            summary="Disconnect: delete the key from Vault, emit connection.disconnected",
+        )
+        async def disconnect(self, ports: OauthPorts, tenant: TenantContext) -> ShopStatusResponse:
+            report = await credential_connect.disconnect(ports, tenant, marketplace)
+            return _shop_body(marketplace, report)
+
+    ShopController.__name__ = ShopController.__qualname__ = f"{title}Controller"
+    return ShopController
+
+
+def _shop_body(marketplace: str, report: ConnectionReport) -> ShopStatusResponse:
+    return ShopStatusResponse(
+        status=report.status,
+        marketplace_type=marketplace,
+        shop_id=report.seller_id,
+        connected_at=report.connected_at,
+        last_error=report.last_error,
+        credentials_verified=report.credentials_verified,
+    )
+
+
+ROUTES: list[type[Controller]] = [
+    AmazonController,
+    *(shop_controller(m) for m in SHOP_MARKETPLACES),
+]

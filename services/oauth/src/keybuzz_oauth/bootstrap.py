@@ -1,5 +1,5 @@
 """The one place oauth's ports are assembled: the PostgreSQL store on the service's pool
-and units of work, Vault through the service's client, and the LWA client."""
+and units of work, Vault through the service's client, the LWA client and Fnac's API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from keybuzz_shared.amazon import LwaClient
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
-from keybuzz_oauth.adapters import VaultCredentials
+from keybuzz_oauth.adapters import FnacShops, VaultCredentials
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.store import PostgresOauthStore
@@ -30,6 +30,7 @@ async def assemble(runtime: OauthRuntime) -> None:
             unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresOauthStore),
             vault=VaultCredentials(runtime.vault, settings.amazon_app_source),
             lwa=LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert),
+            shops=FnacShops(settings.fnac_api_url),
             clock=utc_now,
             settings=settings,
         )
@@ -37,10 +38,13 @@ async def assemble(runtime: OauthRuntime) -> None:
 
 
 async def disassemble(runtime: OauthRuntime) -> None:
-    """``on_shutdown``: closes the LWA client (start-up may have failed before making it)."""
+    """``on_shutdown``: closes the LWA and Fnac clients (start-up may have failed before
+    making them)."""
     ports = runtime.components.get(OauthPorts)
     if isinstance(ports, OauthPorts) and isinstance(ports.lwa, LwaClient):
         await ports.lwa.aclose()
+    if isinstance(ports, OauthPorts) and isinstance(ports.shops, FnacShops):
+        await ports.shops.aclose()
 
 
 def ports_of(runtime: OauthRuntime) -> OauthPorts:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+# The marketplaces whose shop is connected with credentials typed by the seller (one API,
+# a ``shop_id`` of its own for each); Amazon's is the OAuth flow of ``flow.py``.
+SHOP_MARKETPLACES = ("FNAC", "DARTY")
 
 
 class Status(StrEnum):
@@ -39,6 +43,29 @@ class Connected:
     seller_id: str
     marketplace_id: str
     region: str
+    vault_path: str
+
+
+@dataclass(frozen=True)
+class ShopCredentials:
+    """What a Fnac or Darty shop authenticates with; the key lives in Vault only."""
+
+    tenant_id: str
+    marketplace: str  # one of SHOP_MARKETPLACES
+    partner_id: str
+    shop_id: str
+    key: str = field(repr=False)
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class ShopConnected:
+    """A verified shop, to be recorded as the tenant's CONNECTED connection."""
+
+    tenant_id: str
+    marketplace: str
+    user_id: str
+    shop_id: str
     vault_path: str
 
 

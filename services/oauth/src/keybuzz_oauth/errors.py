@@ -41,11 +41,31 @@ class AmazonNotConfigured(OauthError):
 
 
 class NotConnected(OauthError):
-    """The tenant never started an Amazon connection."""
+    """The tenant has no connection of that marketplace."""
 
 
 class CredentialsUnavailable(OauthError):
     """Vault refused or failed the change of a tenant's credentials; nothing changed."""
+
+
+class ShopCredentialsRefused(OauthError):
+    """The marketplace refused the partner id, shop id or key typed: nothing was stored."""
+
+
+class ShopAlreadyConnected(OauthError):
+    """The shop is connected to another tenant (which is not named)."""
+
+
+class MarketplaceUnavailable(OauthError):
+    """The marketplace did not answer the check: nothing was stored, retry after a while."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MarketplaceError(OauthError):
+    """The marketplace answered the check with something other than a yes or a no."""
 
 
 class CallbackFailure(OauthError):
@@ -61,8 +81,12 @@ class CallbackFailure(OauthError):
 ERROR_STATUSES: ErrorStatuses = {
     InvalidMarketplace: 400,
     NotConnected: 404,
+    ShopAlreadyConnected: 409,
+    ShopCredentialsRefused: 422,
+    MarketplaceError: 502,
     AmazonNotConfigured: 503,
     CredentialsUnavailable: 503,
+    MarketplaceUnavailable: 503,  # with Retry-After (app.py)
 }
 # The callback answers a redirect (or JSON) with the status of its failure's kind.
 CALLBACK_STATUSES: dict[Failure, int] = {

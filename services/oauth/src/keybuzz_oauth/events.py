@@ -1,8 +1,9 @@
 """Event subscribers of the oauth service.
 
 ``connection.reauth_required`` may come from any service whose token service
-saw ``invalid_grant``; oauth is the only writer of marketplace_connections, so
-it is the one that marks the connection.
+saw ``invalid_grant`` (Amazon) or whose Fnac client had a shop's key refused (Fnac,
+Darty); oauth is the only writer of marketplace_connections, so it is the one that
+marks the connection.
 """
 
 from __future__ import annotations
@@ -13,14 +14,23 @@ from keybuzz_shared.messaging import Delivery, EventSubscription
 
 from keybuzz_oauth import flow
 from keybuzz_oauth.bootstrap import OauthRuntime, ports_of
+from keybuzz_oauth.connections import SHOP_MARKETPLACES
+
+# What oauth connects, and so marks: others' connections are not its rows.
+_MARKED = frozenset({AMAZON, *SHOP_MARKETPLACES})
 
 
 def register(runtime: OauthRuntime) -> None:
     async def on_reauth_required(event: ConnectionReauthRequired, delivery: Delivery) -> None:
-        if event.marketplace != AMAZON:
+        if event.marketplace not in _MARKED:
             return
         await flow.reauth_required(
-            ports_of(runtime), event.tenant_id, event.seller_id, event.reason, event.occurred_at
+            ports_of(runtime),
+            event.tenant_id,
+            event.seller_id,
+            event.reason,
+            event.occurred_at,
+            event.marketplace,
         )
 
     EventSubscription(

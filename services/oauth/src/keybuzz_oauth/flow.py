@@ -32,6 +32,7 @@ from keybuzz_shared.amazon import (
     marketplace,
 )
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
+from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.text import one_line
 from keybuzz_shared.vault import VaultError
@@ -430,11 +431,19 @@ async def reauth_required(
     seller_id: str | None,
     reason: str | None,
     seen_at: datetime,
+    marketplace: str = AMAZON,
 ) -> bool:
-    shown = _printable(reason or "") or "Amazon refused the refresh token"
-    marked = await ports.connections.mark_reauth_required(tenant_id, seller_id, shown, seen_at)
+    """Amazon refused the refresh token, or Fnac/Darty the shop's key."""
+    refused = "the refresh token" if marketplace == AMAZON else "the shop's key"
+    shown = _printable(reason or "") or f"{marketplace.capitalize()} refused {refused}"
+    marked = await ports.connections.mark_reauth_required(
+        tenant_id, seller_id, shown, seen_at, marketplace
+    )
     if marked:
-        log.warning("amazon connection needs reauthorization", extra={"tenant_id": tenant_id})
+        log.warning(
+            "connection needs reauthorization",
+            extra={"tenant_id": tenant_id, "marketplace": marketplace},
+        )
     return marked
 
 

@@ -1,8 +1,12 @@
 """What oauth's use cases need, as ports: its tables, a unit of work, the credentials in
-Vault, Login with Amazon's code exchange and a clock. ``bootstrap.py`` assembles the real
-adapters (``store.py`` for the SQL, ``adapters.py`` for Vault and LWA); the unit tests give
-in-memory fakes, held to the adapters by a shared contract test
-(``tests/test_oauth_store_contract.py``)."""
+Vault, Login with Amazon's code exchange, the check of a Fnac/Darty shop's credentials and
+a clock. ``bootstrap.py`` assembles the real adapters (``store.py`` for the SQL,
+``adapters.py`` for Vault, LWA and Fnac); the unit tests give in-memory fakes, held to the
+adapters by shared contract tests (``tests/test_oauth_store_contract.py``,
+``tests/test_oauth_shop_verifier_contract.py``).
+
+Connection methods take the row's ``marketplace`` (``AMAZON`` unless told): a tenant has
+one connection per marketplace."""
 
 from __future__ import annotations
 
@@ -13,15 +17,16 @@ from datetime import datetime
 from typing import Protocol
 
 from keybuzz_shared.amazon import AppCredentials, TenantCredentials, TokenGrant
+from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.uow import StoreUnit
 
-from keybuzz_oauth.connections import Connected, Connection
+from keybuzz_oauth.connections import Connected, Connection, ShopConnected, ShopCredentials
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.states import ConsumedState, NewStateRow
 
 
 class OauthStore(Protocol):
-    """oauth's tables: ``oauth_states`` and ``marketplace_connections`` (Amazon's rows)."""
+    """oauth's tables: ``oauth_states`` (Amazon's consents) and ``marketplace_connections``."""
 
     # --- states: expiry is the store's clock (PostgreSQL's ``now()``)
 
@@ -48,17 +53,21 @@ class OauthStore(Protocol):
 
     # --- serialisation: held until the unit of work ends
 
-    async def lock_seller(self, seller_id: str) -> None: ...
+    async def lock_seller(self, seller_id: str, marketplace: str = AMAZON) -> None: ...
 
-    async def lock_tenants(self, tenant_ids: Sequence[str]) -> None: ...
+    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str = AMAZON) -> None: ...
 
     # --- connections
 
-    async def tenants_holding_seller(self, seller_id: str, except_tenant: str) -> list[str]:
-        """Other tenants the seller is linked to (CONNECTED or REAUTH_REQUIRED), sorted."""
+    async def tenants_holding_seller(
+        self, seller_id: str, except_tenant: str, marketplace: str = AMAZON
+    ) -> list[str]:
+        """Other tenants the seller (a shop) is linked to (CONNECTED or REAUTH_REQUIRED), sorted."""
         ...
 
-    async def get_connection(self, tenant_id: str) -> Connection | None: ...
+    async def get_connection(
+        self, tenant_id: str, marketplace: str = AMAZON
+    ) -> Connection | None: ...
 
     async def mark_pending(self, tenant_id: str) -> None:
         """PENDING, created if needed; a CONNECTED connection stays CONNECTED."""
@@ -73,12 +82,25 @@ class OauthStore(Protocol):
         (sorted, once each), anything else starts afresh; ``last_error`` cleared."""
         ...
 
-    async def mark_disconnected(self, tenant_id: str) -> Connection | None:
+    async def upsert_shop_connected(self, connected: ShopConnected) -> Connection:
+        """The tenant's connection of that marketplace CONNECTED to the shop (``seller_id``),
+        no marketplace ids nor region, ``last_error`` cleared; ``ShopTaken`` when another
+        tenant's connection holds the shop (the unit of work is then spoilt: end it)."""
+        ...
+
+    async def mark_disconnected(
+        self, tenant_id: str, marketplace: str = AMAZON
+    ) -> Connection | None:
         """DISCONNECTED, vault path and error cleared; None when absent or disconnected."""
         ...
 
     async def mark_reauth_required(
-        self, tenant_id: str, seller_id: str | None, reason: str, seen_at: datetime
+        self,
+        tenant_id: str,
+        seller_id: str | None,
+        reason: str,
+        seen_at: datetime,
+        marketplace: str = AMAZON,
     ) -> bool:
         """REAUTH_REQUIRED only for a CONNECTED connection (of ``seller_id`` when given)
         connected at or before ``seen_at``; False when nothing changed."""
@@ -105,6 +127,19 @@ class CredentialsVault(Protocol):
         """Deletes the tenant's credentials (every version); absent is not an error."""
         ...
 
+    async def store_shop(self, credentials: ShopCredentials) -> None:
+        """Writes (replaces) the tenant's shop credentials of that marketplace, at
+        ``keybuzz_shared.vault.shop_credentials_path``."""
+        ...
+
+    async def read_shop(self, tenant_id: str, marketplace: str) -> ShopCredentials | None:
+        """The stored shop credentials, read now; None when absent or incomplete."""
+        ...
+
+    async def delete_shop(self, tenant_id: str, marketplace: str) -> None:
+        """Deletes them (every version); absent is not an error."""
+        ...
+
 
 class CodeExchange(Protocol):
     """Login with Amazon: an authorization code for a refresh token."""
@@ -112,6 +147,35 @@ class CodeExchange(Protocol):
     async def exchange_code(self, app: AppCredentials, code: str, redirect_uri: str) -> TokenGrant:
         """``InvalidGrant`` for a refused code, ``LwaUnavailable`` when LWA does not
         answer, ``LwaError`` for any other refusal."""
+        ...
+
+
+class ShopTaken(Exception):
+    """The shop is linked to another tenant (the store's own guarantee)."""
+
+
+class ShopRefused(Exception):
+    """The marketplace refused the shop's partner id, shop id or key."""
+
+
+class ShopUnavailable(Exception):
+    """The marketplace did not answer (network, timeout, 5xx, 429): nothing is known yet."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ShopAnswerUnreadable(Exception):
+    """The marketplace answered something that is not its API's answer (or an error code)."""
+
+
+class ShopCredentialsVerifier(Protocol):
+    """Fnac's and Darty's API: do these credentials authenticate?"""
+
+    async def verify(self, credentials: ShopCredentials) -> None:
+        """Returns when the API accepts them; raises ``ShopRefused``, ``ShopUnavailable`` or
+        ``ShopAnswerUnreadable``, whose messages never hold the key."""
         ...
 
 
@@ -126,5 +190,6 @@ class OauthPorts:
     unit_of_work: Callable[[], AbstractAsyncContextManager[OauthUnit]]
     vault: CredentialsVault
     lwa: CodeExchange
+    shops: ShopCredentialsVerifier
     clock: Callable[[], datetime]  # timezone-aware: when credentials were created
     settings: OauthSettings

@@ -8,6 +8,12 @@ from typing import Annotated
 import msgspec
 from keybuzz_shared.ids import AMAZON
 
+# Fnac's ids (partner, shop) are UUIDs (``common.xsd``'s ``uuid``); ``$(?!\n)``: keybuzz_shared.ids.
+FNAC_UUID_PATTERN = (
+    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$(?!\n)"
+)
+FnacUuid = Annotated[str, msgspec.Meta(pattern=FNAC_UUID_PATTERN)]
+
 
 class Body(msgspec.Struct, kw_only=True, rename="camel"):
     pass
@@ -56,3 +62,23 @@ class CallbackResult(Body, omit_defaults=True):
     marketplace_ids: list[str] = []
     reason: str | None = None
     message: str | None = None
+
+
+class ShopConnectRequest(Body, forbid_unknown_fields=True):
+    """A Fnac or Darty shop's credentials, as the seller's account manager gave them."""
+
+    partner_id: FnacUuid
+    shop_id: FnacUuid
+    # Printable ASCII, no space: an error message about it never quotes it.
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[!-~]+$(?!\n)")]
+
+
+class ShopStatusResponse(Body):
+    status: str
+    marketplace_type: str
+    shop_id: str | None = None
+    connected_at: datetime | None = None
+    last_error: str | None = None
+    # Whether the key behind a CONNECTED connection is really in Vault (None: not
+    # applicable, or Vault could not be asked).
+    credentials_verified: bool | None = None

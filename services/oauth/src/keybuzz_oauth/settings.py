@@ -5,6 +5,7 @@ from typing import ClassVar
 from keybuzz_shared.amazon.settings import AmazonSettings
 
 STATE_TTL_SECONDS = 15 * 60
+FNAC_API_URL = "https://vendeur.fnac.com/api.php/"
 
 
 class OauthSettings(AmazonSettings, kw_only=True, frozen=True):
@@ -31,3 +32,6 @@ class OauthSettings(AmazonSettings, kw_only=True, frozen=True):
     app_draft: bool | None = None
     state_ttl_seconds: float = STATE_TTL_SECONDS
     default_marketplace: str = "FR"
+    # Fnac's seller API, which serves Darty's shops too (the sandbox's /fnac/api.php/ in
+    # development); connecting a shop checks its credentials there.
+    fnac_api_url: str = FNAC_API_URL

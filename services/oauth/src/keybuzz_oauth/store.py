@@ -10,7 +10,8 @@ import asyncpg
 from keybuzz_shared.db import Executor
 from keybuzz_shared.ids import AMAZON
 
-from keybuzz_oauth.connections import Connected, Connection, Status
+from keybuzz_oauth.connections import Connected, Connection, ShopConnected, Status
+from keybuzz_oauth.ports import ShopTaken
 from keybuzz_oauth.states import ConsumedState, NewStateRow
 
 _CONNECTION_COLUMNS = (
@@ -70,11 +71,12 @@ WHERE tenant_id = $1 AND marketplace_type = $2
 """
 
 # Same seller again (another marketplace of the region): keep the marketplaces already
-# connected; another seller, or a connection that had ended, starts afresh.
+# connected; another seller, or a connection that had ended, starts afresh. A Fnac or
+# Darty shop (its id the seller id) has no marketplace ids and no region.
 _UPSERT_CONNECTED = f"""
 INSERT INTO marketplace_connections AS mc (tenant_id, marketplace_type, status, seller_id,
     marketplace_ids, region, vault_path, connected_by, connected_at)
-VALUES ($1, $2, 'CONNECTED', $3, ARRAY[$4::text], $5, $6, $7, now())
+VALUES ($1, $2, 'CONNECTED', $3, $4::text[], $5, $6, $7, now())
 ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET
     status = 'CONNECTED',
     marketplace_ids = CASE
@@ -116,6 +118,12 @@ def _connection(row: asyncpg.Record | None) -> Connection | None:
     if row is None:
         return None
     return Connection(**{**dict(row), "status": Status(row["status"])})
+
+
+def _written(row: asyncpg.Record | None) -> Connection:
+    connection = _connection(row)
+    assert connection is not None  # an upsert returns its row
+    return connection
 
 
 class PostgresOauthStore:
@@ -161,34 +169,36 @@ class PostgresOauthStore:
 
     # --- serialisation -----------------------------------------------------------------
 
-    async def lock_seller(self, seller_id: str) -> None:
-        """Transaction-scoped: one callback at a time links this Amazon seller to a tenant.
+    async def lock_seller(self, seller_id: str, marketplace: str = AMAZON) -> None:
+        """Transaction-scoped: one change at a time links this seller (shop) to a tenant.
 
         Always taken before any tenant lock (and tenants in sorted order), so two
         callbacks taking over from each other cannot deadlock.
         """
-        await self._advisory_lock(f"oauth:seller:{AMAZON}:{seller_id}")
+        await self._advisory_lock(f"oauth:seller:{marketplace}:{seller_id}")
 
-    async def lock_tenants(self, tenant_ids: Sequence[str]) -> None:
+    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str = AMAZON) -> None:
         """Transaction-scoped: held across a tenant's Vault change and its row update.
 
         A disconnect and a callback of one tenant therefore never interleave, so a
         refresh token can never stay in Vault behind a DISCONNECTED row.
         """
         for tenant_id in sorted(set(tenant_ids)):
-            await self._advisory_lock(f"oauth:tenant:{AMAZON}:{tenant_id}")
+            await self._advisory_lock(f"oauth:tenant:{marketplace}:{tenant_id}")
 
     async def _advisory_lock(self, key: str) -> None:
         await self.db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
 
     # --- connections -------------------------------------------------------------------
 
-    async def tenants_holding_seller(self, seller_id: str, except_tenant: str) -> list[str]:
-        rows = await self.db.fetch(_TENANTS_HOLDING_SELLER, AMAZON, seller_id, except_tenant)
+    async def tenants_holding_seller(
+        self, seller_id: str, except_tenant: str, marketplace: str = AMAZON
+    ) -> list[str]:
+        rows = await self.db.fetch(_TENANTS_HOLDING_SELLER, marketplace, seller_id, except_tenant)
         return [row["tenant_id"] for row in rows]
 
-    async def get_connection(self, tenant_id: str) -> Connection | None:
-        return _connection(await self.db.fetchrow(_GET_CONNECTION, tenant_id, AMAZON))
+    async def get_connection(self, tenant_id: str, marketplace: str = AMAZON) -> Connection | None:
+        return _connection(await self.db.fetchrow(_GET_CONNECTION, tenant_id, marketplace))
 
     async def mark_pending(self, tenant_id: str) -> None:
         await self.db.execute(_MARK_PENDING, tenant_id, AMAZON)
@@ -202,22 +212,43 @@ class PostgresOauthStore:
             connected.tenant_id,
             AMAZON,
             connected.seller_id,
-            connected.marketplace_id,
+            [connected.marketplace_id],
             connected.region,
             connected.vault_path,
             connected.user_id,
         )
-        connection = _connection(row)
-        assert connection is not None
-        return connection
+        return _written(row)
 
-    async def mark_disconnected(self, tenant_id: str) -> Connection | None:
-        return _connection(await self.db.fetchrow(_MARK_DISCONNECTED, tenant_id, AMAZON))
+    async def upsert_shop_connected(self, connected: ShopConnected) -> Connection:
+        try:
+            row = await self.db.fetchrow(
+                _UPSERT_CONNECTED,
+                connected.tenant_id,
+                connected.marketplace,
+                connected.shop_id,
+                [],
+                None,
+                connected.vault_path,
+                connected.user_id,
+            )
+        except asyncpg.UniqueViolationError as exc:  # migration 003's index
+            raise ShopTaken(f"{connected.marketplace} shop {connected.shop_id}") from exc
+        return _written(row)
+
+    async def mark_disconnected(
+        self, tenant_id: str, marketplace: str = AMAZON
+    ) -> Connection | None:
+        return _connection(await self.db.fetchrow(_MARK_DISCONNECTED, tenant_id, marketplace))
 
     async def mark_reauth_required(
-        self, tenant_id: str, seller_id: str | None, reason: str, seen_at: datetime
+        self,
+        tenant_id: str,
+        seller_id: str | None,
+        reason: str,
+        seen_at: datetime,
+        marketplace: str = AMAZON,
     ) -> bool:
         row = await self.db.fetchrow(
-            _MARK_REAUTH_REQUIRED, tenant_id, AMAZON, seller_id, reason, seen_at
+            _MARK_REAUTH_REQUIRED, tenant_id, marketplace, seller_id, reason, seen_at
         )
         return row is not None

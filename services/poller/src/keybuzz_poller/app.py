@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from keybuzz_shared.auth import tenant_context
 from keybuzz_shared.http import ErrorBody, domain_error_handlers
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.tenancy import TenantContext
-from litestar import Controller, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
@@ -19,24 +20,30 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from keybuzz_poller.errors import ERROR_STATUSES
 from keybuzz_poller.polling.scheduler import Scheduler
+from keybuzz_poller.polling.shop_connections import shop_statuses
 from keybuzz_poller.polling.status import poll_status
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies import queueing
-from keybuzz_poller.replies.checks import ReplyRequest
 from keybuzz_poller.replies.memory import RepliesBusy, TenantRepliesBusy
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.schemas import (
     PollResult,
     PollStatus,
+    ReplyQueued,
+    ReplyRequest,
     ReplySettings,
     ResponseAlertSettings,
     ResponseWindow,
     ResponseWindows,
+    ShopPollStatus,
     poll_result_body,
     poll_status_body,
+    reply_queued_body,
+    reply_request_of,
     reply_settings_body,
     reply_settings_of,
     response_windows_body,
+    shop_poll_status_body,
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
@@ -58,7 +65,7 @@ def hold_reply_memory(app: ASGIApp) -> ASGIApp:
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         tenant_id = tenant_context(connection, runtime.settings).tenant_id
         size = _body_size(connection)
-        memory = queueing.reply_memory(runtime)
+        memory = runtime.component(PollerPorts).replies.memory
         try:
             memory.take(tenant_id, size)
         except TenantRepliesBusy as exc:
@@ -89,6 +96,14 @@ def _busy(status: int, exc: Exception) -> HTTPException:
     )
 
 
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the file's name (RFC 6266): an ASCII fallback, then UTF-8."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 class PollerController(Controller):
     path = "/api/v1/poller"
     tags = ["polling"]
@@ -107,12 +122,21 @@ class PollerController(Controller):
         return poll_status_body(await poll_status(ports.polling.schedule, tenant.tenant_id))
 
     @get(
+        "/shops",
+        operation_id="listShopPollStatus",
+        summary="The tenant's Fnac and Darty shops: connection, polls, why the last one failed",
+    )
+    async def shops(self, tenant: TenantContext, ports: PollerPorts) -> list[ShopPollStatus]:
+        statuses = await shop_statuses(ports.shop_polling, tenant.tenant_id)
+        return [shop_poll_status_body(s) for s in statuses]
+
+    @get(
         "/settings",
         operation_id="getReplySettings",
         summary="The tenant's reply settings (approved sender address)",
     )
-    async def settings(self, tenant: TenantContext, runtime: PollerRuntime) -> ReplySettings:
-        return reply_settings_body(await queueing.reply_settings(runtime, tenant.tenant_id))
+    async def settings(self, tenant: TenantContext, ports: PollerPorts) -> ReplySettings:
+        return reply_settings_body(await queueing.reply_settings(ports.replies, tenant.tenant_id))
 
     @put(
         "/settings",
@@ -120,10 +144,10 @@ class PollerController(Controller):
         summary="Set the approved sender address replies go out from",
     )
     async def save_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: ReplySettings
+        self, tenant: TenantContext, ports: PollerPorts, data: ReplySettings
     ) -> ReplySettings:
         saved = await queueing.save_reply_settings(
-            runtime, tenant.tenant_id, reply_settings_of(data)
+            ports.replies, tenant.tenant_id, reply_settings_of(data)
         )
         return reply_settings_body(saved)
 
@@ -142,13 +166,12 @@ class ResponseTimesController(Controller):
     async def response_times(
         self,
         tenant: TenantContext,
-        runtime: PollerRuntime,
         ports: PollerPorts,
         marketplace: str = AMAZON,
         days: Annotated[int, Parameter(description="7, 30 or 90")] = 30,
     ) -> ResponseTimes:
         return await responses.response_times_report(
-            runtime.pool, tenant.tenant_id, marketplace, days, ports.clock()
+            ports.tickets.tickets, tenant.tenant_id, marketplace, days, ports.clock()
         )
 
 
@@ -163,9 +186,9 @@ class ResponseAlertsController(Controller):
         summary="How long before a response deadline ticket.response_due is emitted",
     )
     async def get_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime
+        self, tenant: TenantContext, ports: PollerPorts
     ) -> ResponseAlertSettings:
-        lead = await alerts.lead_time(runtime, tenant.tenant_id)
+        lead = await alerts.lead_time(ports.tickets, tenant.tenant_id)
         return ResponseAlertSettings(lead_minutes=int(lead.total_seconds() // 60))
 
     @put(
@@ -174,10 +197,10 @@ class ResponseAlertsController(Controller):
         summary="Set how long before a response deadline ticket.response_due is emitted",
     )
     async def save_settings(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: ResponseAlertSettings
+        self, tenant: TenantContext, ports: PollerPorts, data: ResponseAlertSettings
     ) -> ResponseAlertSettings:
         lead = timedelta(minutes=data.lead_minutes)
-        saved = await alerts.save_lead_time(runtime, tenant.tenant_id, lead)
+        saved = await alerts.save_lead_time(ports.tickets, tenant.tenant_id, lead)
         return ResponseAlertSettings(lead_minutes=int(saved.total_seconds() // 60))
 
 
@@ -192,10 +215,8 @@ class ResponseDeadlinesController(Controller):
         summary="The response window per marketplace: the marketplaces' own rules, the "
         "default and the tenant's windows",
     )
-    async def get_windows(self, tenant: TenantContext, runtime: PollerRuntime) -> ResponseWindows:
-        return response_windows_body(
-            await responses.response_windows(runtime.pool, tenant.tenant_id)
-        )
+    async def get_windows(self, tenant: TenantContext, ports: PollerPorts) -> ResponseWindows:
+        return response_windows_body(await ports.tickets.tickets.response_windows(tenant.tenant_id))
 
     @put(
         "/",
@@ -204,14 +225,12 @@ class ResponseDeadlinesController(Controller):
         "(not AMAZON: 409); its waiting tickets' deadlines follow",
     )
     async def save_window(
-        self, tenant: TenantContext, runtime: PollerRuntime, data: ResponseWindow
+        self, tenant: TenantContext, ports: PollerPorts, data: ResponseWindow
     ) -> ResponseWindows:
         await responses.save_response_window(
-            runtime.unit_of_work, tenant.tenant_id, data.marketplace, data.hours
+            ports.tickets, tenant.tenant_id, data.marketplace, data.hours
         )
-        return response_windows_body(
-            await responses.response_windows(runtime.pool, tenant.tenant_id)
-        )
+        return response_windows_body(await ports.tickets.tickets.response_windows(tenant.tenant_id))
 
 
 class TicketController(Controller):
@@ -227,10 +246,12 @@ class TicketController(Controller):
     async def list_tickets(
         self,
         tenant: TenantContext,
-        runtime: PollerRuntime,
         ports: PollerPorts,
         status: str | None = None,
         order_id: Annotated[str | None, Parameter(query="orderId")] = None,
+        marketplace: Annotated[
+            str | None, Parameter(description="only this marketplace's tickets (AMAZON, FNAC…)")
+        ] = None,
         since: Annotated[
             datetime | None, Parameter(description="tickets with a message at or after this time")
         ] = None,
@@ -260,19 +281,47 @@ class TicketController(Controller):
             limit,
             response_state=response_state,
             sort=sort,
+            marketplace=marketplace,
             now=ports.clock(),
         )
-        return await queries.list_tickets(runtime, query)
+        return await queries.list_tickets(ports.tickets.tickets, query)
 
     @get(
         "/{ticket_id:str}",
         operation_id="getTicket",
         summary="A ticket with its messages, oldest first: direction and, for replies, delivery",
     )
-    async def ticket(
-        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
-    ) -> TicketView:
-        return await ticket_view(runtime, tenant.tenant_id, ticket_id, ports.clock())
+    async def ticket(self, ticket_id: str, tenant: TenantContext, ports: PollerPorts) -> TicketView:
+        return await _ticket_view(ports, tenant.tenant_id, ticket_id, ports.clock())
+
+    @get(
+        "/{ticket_id:str}/messages/{message_id:str}/attachments/{position:int}",
+        operation_id="getMessageAttachment",
+        summary="The content of a ticket message's attachment, by its position in the "
+        "message's list (a marketplace's downloaded file; a mail's are listed, not stored)",
+        media_type="application/octet-stream",
+        responses={404: ResponseSpec(ErrorBody, description="no such attachment stored")},
+    )
+    async def attachment(
+        self,
+        ticket_id: str,
+        message_id: str,
+        position: int,
+        tenant: TenantContext,
+        ports: PollerPorts,
+    ) -> Response[bytes]:
+        found = await queries.attachment_content(
+            ports.tickets, tenant.tenant_id, ticket_id, message_id, position
+        )
+        # Always a download, never rendered as a page of ours: the type is the sender's word.
+        return Response(
+            found.content,
+            media_type=found.content_type,
+            headers={
+                "Content-Disposition": content_disposition(found.filename),
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @post(
         "/{ticket_id:str}/no-response-needed",
@@ -281,13 +330,13 @@ class TicketController(Controller):
         summary="Mark the buyer's messages so far as needing no response (who: the caller)",
     )
     async def no_response_needed(
-        self, ticket_id: str, tenant: TenantContext, runtime: PollerRuntime, ports: PollerPorts
+        self, ticket_id: str, tenant: TenantContext, ports: PollerPorts
     ) -> TicketView:
         now = ports.clock()
         await responses.mark_no_response_needed(
-            runtime.unit_of_work, tenant.tenant_id, ticket_id, tenant.principal.user_id, now
+            ports.tickets, tenant.tenant_id, ticket_id, tenant.principal.user_id, now
         )
-        return await ticket_view(runtime, tenant.tenant_id, ticket_id, now)
+        return await _ticket_view(ports, tenant.tenant_id, ticket_id, now)
 
     @post(
         "/{ticket_id:str}/replies",
@@ -308,7 +357,18 @@ class TicketController(Controller):
         self,
         ticket_id: str,
         tenant: TenantContext,
-        runtime: PollerRuntime,
+        ports: PollerPorts,
         data: ReplyRequest,
-    ) -> queueing.ReplyQueued:
-        return await queueing.queue_reply(runtime, tenant.tenant_id, ticket_id, data)
+    ) -> ReplyQueued:
+        queued = await queueing.queue_reply(
+            ports.replies, tenant.tenant_id, ticket_id, reply_request_of(data)
+        )
+        return reply_queued_body(queued)
+
+
+async def _ticket_view(
+    ports: PollerPorts, tenant_id: str, ticket_id: str, now: datetime
+) -> TicketView:
+    return await ticket_view(
+        ports.tickets.tickets, ports.replies.replies, tenant_id, ticket_id, now
+    )

@@ -17,7 +17,7 @@ from keybuzz_poller.replies.checks import (
 from keybuzz_poller.replies.queueing import CannotReply, ReplyTicketNotFound
 from keybuzz_poller.tickets.alerts import InvalidLeadTime
 from keybuzz_poller.tickets.deadlines import InvalidResponseWindow, RuleNotOverridable
-from keybuzz_poller.tickets.queries import InvalidQuery, TicketNotFound
+from keybuzz_poller.tickets.queries import AttachmentNotFound, InvalidQuery, TicketNotFound
 from keybuzz_poller.tickets.response_times import InvalidReportQuery
 
 ERROR_STATUSES: ErrorStatuses = {
@@ -28,6 +28,7 @@ ERROR_STATUSES: ErrorStatuses = {
     # Amazon's 24 h is how Amazon measures the seller: not the tenant's to change.
     RuleNotOverridable: 409,
     TicketNotFound: 404,
+    AttachmentNotFound: 404,
     TenantNotPollable: 404,
     PollBusy: 409,
     InvalidReply: 400,

@@ -5,17 +5,32 @@
   (``inbound/projection.py``). A ``tenant.synced`` naming another tenant's address is
   dead-lettered with the reason, nothing of it applied.
 - ``connection.connected`` (``poller-connected-poll``): the tenant is due at once
-  (``polling/connected.py``).
+  (``polling/connected.py``); a Fnac or Darty shop starts being polled, due at once
+  (``polling/shop_connections.py``).
+- ``connection.disconnected`` (``poller-shop-disconnected``) and
+  ``connection.reauth_required`` (``poller-shop-reauth-required``): a Fnac or Darty shop is
+  polled no more. Other marketplaces' are ignored.
 """
 
 from __future__ import annotations
 
-from keybuzz_shared.events import ConnectionConnected, TenantArchived, TenantSynced
+from keybuzz_shared.events import (
+    ConnectionConnected,
+    ConnectionDisconnected,
+    ConnectionReauthRequired,
+    TenantArchived,
+    TenantSynced,
+)
 from keybuzz_shared.messaging import Delivery, EventSubscription, PermanentEventError
 
 from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.inbound import projection
 from keybuzz_poller.polling.connected import poll_at_once
+from keybuzz_poller.polling.shop_connections import (
+    SHOP_MARKETPLACES,
+    shop_connected,
+    shop_disconnected,
+)
 from keybuzz_poller.runtime import PollerRuntime
 
 
@@ -30,7 +45,14 @@ def register_subscribers(runtime: PollerRuntime) -> None:
         await projection.apply_archived(ports_of(runtime).inbound, event)
 
     async def on_connected(event: ConnectionConnected, delivery: Delivery) -> None:
-        await poll_at_once(ports_of(runtime).polling, event.tenant_id)
+        if event.marketplace in SHOP_MARKETPLACES:
+            await shop_connected(ports_of(runtime).shop_polling, event)
+        else:
+            await poll_at_once(ports_of(runtime).polling, event.tenant_id)
+
+    async def on_disconnected(event: ConnectionDisconnected, delivery: Delivery) -> None:
+        if event.marketplace in SHOP_MARKETPLACES:
+            await shop_disconnected(ports_of(runtime).shop_polling, event)
 
     EventSubscription(
         runtime, event_type=TenantSynced, handler=on_synced, purpose="inbound-addresses"
@@ -40,4 +62,16 @@ def register_subscribers(runtime: PollerRuntime) -> None:
     )
     EventSubscription(
         runtime, event_type=ConnectionConnected, handler=on_connected, purpose="connected-poll"
+    )
+    EventSubscription(
+        runtime,
+        event_type=ConnectionDisconnected,
+        handler=on_disconnected,
+        purpose="shop-disconnected",
+    )
+    EventSubscription(
+        runtime,
+        event_type=ConnectionReauthRequired,
+        handler=on_disconnected,
+        purpose="shop-reauth-required",
     )

@@ -8,9 +8,10 @@ from keybuzz_shared.http import status_for
 from keybuzz_shared.ids import TenantId
 from keybuzz_shared.micro import MicroEndpoint, OperatorError
 
+from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.errors import ERROR_STATUSES
+from keybuzz_poller.polling.quarantine import quarantined_folders
 from keybuzz_poller.polling.scheduler import Scheduler
-from keybuzz_poller.polling.status import quarantined_folders
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.schemas import poll_result_body
 
@@ -30,7 +31,7 @@ def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
             raise OperatorError(str(exc), "503") from exc
 
     async def quarantine(_: bytes) -> object:
-        return await quarantined_folders(runtime)
+        return await quarantined_folders(ports_of(runtime).polling.quarantine)
 
     return [
         MicroEndpoint("poll", poll, 'poll one tenant now: {"tenantId": "…"}'),

@@ -1,18 +1,28 @@
 """The poller's ports, gathered: each sub-package declares what its use cases use
-(``inbound/ports.py``, ``polling/ports.py``), ``bootstrap.py`` assembles the adapters once."""
+(``inbound/ports.py``, ``reading/ports.py``, ``reading/marketplace/ports.py``,
+``tickets/ports.py``, ``replies/ports.py``, ``polling/ports.py``, ``polling/shop_ports.py``),
+``bootstrap.py`` assembles the adapters once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from keybuzz_poller.inbound.ports import InboundPorts
-from keybuzz_poller.polling.ports import PollingPorts
-from keybuzz_poller.tickets.ports import Clock, system_clock
+from keybuzz_poller.polling.ports import PollingPorts, PollPorts
+from keybuzz_poller.polling.shop_ports import ShopPollingPorts
+from keybuzz_poller.reading.marketplace.ports import ShopPorts
+from keybuzz_poller.replies.ports import RepliesPorts
+from keybuzz_poller.tickets.ports import Clock, TicketsPorts, system_clock
 
 
 @dataclass(frozen=True)
 class PollerPorts:
     inbound: InboundPorts
     polling: PollingPorts
+    polls: PollPorts
+    tickets: TicketsPorts
+    replies: RepliesPorts
+    shops: ShopPorts  # polling a marketplace shop (Fnac, Darty)
+    shop_polling: ShopPollingPorts  # a shop's connection and schedule
     # What response deadlines are read against (OVERDUE, the report's window): a test fixes it.
     clock: Clock = field(default=system_clock)

@@ -1,18 +1,20 @@
-"""Bodies of the poller's polling and settings endpoints, HTTP and NATS micro (camelCase),
-and the one mapping from the use cases' results to them, shared by both transports.
+"""Bodies of the poller's polling, settings and reply endpoints, HTTP and NATS micro
+(camelCase), and the one mapping between them and the use cases' values, shared by both
+transports: the use cases never see a body, the wire never sees a domain struct.
 
-Tickets and replies keep their bodies next to their reads for now (``tickets/queries.py``,
-``ticket_view.py``, ``replies/``).
+Tickets keep their bodies next to their reads (``tickets/queries.py``, ``ticket_view.py``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
 from keybuzz_poller.polling import domain
-from keybuzz_poller.replies import queueing
+from keybuzz_poller.polling.shop_ports import ShopStatus
+from keybuzz_poller.replies import checks, queueing
 from keybuzz_poller.tickets import deadlines
 
 
@@ -42,8 +44,50 @@ class PollStatus(Body):
     lag_seconds: float | None = None  # since the last successful poll
 
 
+class ShopPollStatus(Body):
+    """A Fnac or Darty shop of the tenant: its connection as the poller follows it, its polls."""
+
+    marketplace: str
+    seller_id: str  # the shop's id at the marketplace
+    connection: str  # CONNECTED (polled), DISCONNECTED, REAUTH_REQUIRED (the key was refused)
+    polling: bool
+    next_poll_at: datetime | None
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None  # why the last poll failed; retried with back-off
+    last_error_at: datetime | None
+    consecutive_failures: int
+    messages_fetched: int
+
+
+def shop_poll_status_body(status: ShopStatus) -> ShopPollStatus:
+    return ShopPollStatus(**msgspec.structs.asdict(status))
+
+
 class ReplySettings(Body):
     reply_from_address: str | None = None
+
+
+class AttachmentIn(Body, forbid_unknown_fields=True):
+    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    content_type: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    content_base64: str
+
+
+class ReplyRequest(Body, forbid_unknown_fields=True):
+    text: str
+    # At most checks.MAX_ATTACHMENTS, refused while the body is decoded.
+    attachments: Annotated[list[AttachmentIn], msgspec.Meta(max_length=checks.MAX_ATTACHMENTS)] = []
+    # Sent by a rule (a template), not written by an agent: it does not answer the buyer
+    # as the marketplace counts it, so the response deadline keeps running.
+    automatic: bool = False
+
+
+class ReplyQueued(Body):
+    ticket_message_id: str
+    ticket_id: str
+    message_id: str  # the mail's RFC 5322 Message-ID
+    status: str = "QUEUED"
 
 
 def poll_result_body(result: domain.PollResult) -> PollResult:
@@ -60,6 +104,23 @@ def reply_settings_body(settings: queueing.ReplySettings) -> ReplySettings:
 
 def reply_settings_of(body: ReplySettings) -> queueing.ReplySettings:
     return queueing.ReplySettings(reply_from_address=body.reply_from_address)
+
+
+def reply_request_of(body: ReplyRequest) -> checks.ReplyRequest:
+    return checks.ReplyRequest(
+        text=body.text,
+        attachments=[
+            checks.AttachmentIn(
+                filename=a.filename, content_type=a.content_type, content_base64=a.content_base64
+            )
+            for a in body.attachments
+        ],
+        automatic=body.automatic,
+    )
+
+
+def reply_queued_body(queued: queueing.ReplyQueued) -> ReplyQueued:
+    return ReplyQueued(**msgspec.structs.asdict(queued))
 
 
 class ResponseWindow(msgspec.Struct, kw_only=True, rename="camel"):
@@ -84,5 +145,5 @@ def response_windows_body(windows: dict[str, int]) -> ResponseWindows:
 
 
 class ResponseAlertSettings(msgspec.Struct, kw_only=True, rename="camel"):
-    # How long before a response deadline ticket.response_due is emitted (1 to 1440).
-    lead_minutes: int = 120
+    # How long before a response deadline ticket.response_due is emitted.
+    lead_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 120

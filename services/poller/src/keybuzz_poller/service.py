@@ -12,14 +12,20 @@ from keybuzz_poller.app import (
     ResponseTimesController,
     TicketController,
 )
-from keybuzz_poller.bootstrap import assemble, ports_of
+from keybuzz_poller.bootstrap import (
+    assemble,
+    close_sources,
+    ports_of,
+    start_shop_polling_on_ports,
+)
 from keybuzz_poller.events import register_subscribers
 from keybuzz_poller.inbound.mx_hooks import start_mx, stop_mx
 from keybuzz_poller.micro import micro_endpoints
 from keybuzz_poller.polling.scheduler import Scheduler, start_polling, stop_polling
+from keybuzz_poller.polling.shops import ShopScheduler, stop_shop_polling
 from keybuzz_poller.ports import PollerPorts
-from keybuzz_poller.reading.new_mail import close_mailbox, imap_ready, provide_mailbox
-from keybuzz_poller.replies.sender import start_reply_sender, stop_reply_sender
+from keybuzz_poller.reading.mailbox_hooks import close_mailbox, imap_ready, provide_mailbox
+from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_poller.tickets.alerts import ResponseAlerts
@@ -36,13 +42,28 @@ async def start_mx_pushing_polls(runtime: PollerRuntime) -> None:
 
 async def start_polling_on_ports(runtime: PollerRuntime) -> None:
     """``on_startup``: this instance's scheduler, on the schedule's port."""
-    await start_polling(runtime, ports_of(runtime).polling.schedule)
+    ports = ports_of(runtime)
+    await start_polling(runtime, ports.polling, ports.polls)
+
+
+async def start_reply_sender(runtime: PollerRuntime) -> None:
+    """``on_startup``: send queued replies from now on (unless REPLY_SENDER_ENABLED=false)."""
+    sender = ReplySender(ports_of(runtime).replies)
+    runtime.provide(sender)
+    if runtime.settings.reply_sender_enabled:
+        sender.start()
+
+
+async def stop_reply_sender(runtime: PollerRuntime) -> None:
+    sender = runtime.components.pop(ReplySender, None)
+    if isinstance(sender, ReplySender):
+        await sender.stop()
 
 
 async def start_response_alerts(runtime: PollerRuntime) -> None:
     """``on_startup``: this instance's alert rounds, against the ports' clock (read each time)."""
     alerts = ResponseAlerts(
-        runtime,
+        ports_of(runtime).tickets,
         lambda: ports_of(runtime).clock(),
         runtime.settings.response_alert_interval_seconds,
     )
@@ -71,17 +92,26 @@ DEFINITION = ServiceDefinition(
     register_subscribers=register_subscribers,
     micro_endpoints=micro_endpoints,
     on_startup=[
-        assemble,
         provide_mailbox,
+        assemble,
         start_mx_pushing_polls,
         start_polling_on_ports,
+        start_shop_polling_on_ports,
         start_reply_sender,
         start_response_alerts,
     ],
     # Run in reverse: the reply sender and polling stop first, then the MX, then the IMAP
-    # connections close.
-    on_shutdown=[close_mailbox, stop_mx, stop_polling, stop_reply_sender, stop_response_alerts],
-    dependencies={"scheduler": Scheduler, "ports": PollerPorts},
+    # and marketplace connections close.
+    on_shutdown=[
+        close_sources,
+        close_mailbox,
+        stop_mx,
+        stop_shop_polling,
+        stop_polling,
+        stop_reply_sender,
+        stop_response_alerts,
+    ],
+    dependencies={"scheduler": Scheduler, "shop_scheduler": ShopScheduler, "ports": PollerPorts},
     ready_checks={"imap": imap_ready},
 )
 
@@ -92,8 +122,8 @@ ONCE_DEFINITION = replace(
     route_handlers=[],
     register_subscribers=None,
     micro_endpoints=None,
-    on_startup=[assemble, provide_mailbox],
-    on_shutdown=[close_mailbox],
+    on_startup=[provide_mailbox, assemble],
+    on_shutdown=[close_sources, close_mailbox],
     dependencies={},
     ready_checks={},
 )

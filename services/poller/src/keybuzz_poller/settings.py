@@ -39,6 +39,19 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     poll_retry_max_seconds: float = 600.0
     inbound_domain: str = "inbound.keybuzz.test"
 
+    # Fnac and Darty shops (docs/POLLER.md, "Marketplace shops"): each connected shop is polled
+    # over Fnac's API once per interval, with the same leases and back-off as the folders.
+    # Production's endpoint by default; ``make run`` points it at the sandbox's double.
+    fnac_api_url: str = "https://vendeur.fnac.com/api.php/"
+    fnac_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
+    # After a message is stored, mark it read at Fnac (the back office shows it handled).
+    fnac_mark_as_read: bool = True
+    # How far back a shop's first poll reads.
+    fnac_first_poll_days: Annotated[int, msgspec.Meta(ge=1)] = 30
+    # Each file a message links is downloaded up to this size (larger: named, not stored).
+    fnac_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    fnac_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+
     # Dovecot: the poller reads each tenant's folder over IMAP; the MX delivers over LMTP.
     imap_host: str = "127.0.0.1"
     imap_port: int = 8143

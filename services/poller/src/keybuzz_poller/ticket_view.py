@@ -6,10 +6,10 @@ from datetime import datetime
 
 import msgspec
 
-from keybuzz_poller.replies import store as reply_store
-from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.replies.ports import Delivery, ReplyStore
 from keybuzz_poller.tickets import queries
 from keybuzz_poller.tickets.deadlines import MarketplaceMark
+from keybuzz_poller.tickets.ports import TicketStore
 
 
 class TicketMessageView(queries.TicketMessage, kw_only=True, rename="camel"):
@@ -29,12 +29,12 @@ class TicketView(queries.Ticket, kw_only=True, rename="camel"):
 
 
 async def ticket_view(
-    runtime: PollerRuntime, tenant_id: str, ticket_id: str, now: datetime
+    tickets: TicketStore, replies: ReplyStore, tenant_id: str, ticket_id: str, now: datetime
 ) -> TicketView:
     """The ticket (``queries.TicketNotFound`` if not the tenant's) with its replies' delivery;
     its ``responseState`` as of ``now``."""
-    detail = await queries.ticket_detail(runtime, tenant_id, ticket_id, now)
-    deliveries = await reply_store.deliveries(runtime.pool, tenant_id, ticket_id)
+    detail = await queries.ticket_detail(tickets, tenant_id, ticket_id, now)
+    deliveries = await replies.deliveries(tenant_id, ticket_id)
     fields = {name: getattr(detail, name) for name in queries.Ticket.__struct_fields__}
     return TicketView(
         **fields,
@@ -43,9 +43,7 @@ async def ticket_view(
     )
 
 
-def _view(
-    message: queries.TicketMessage, delivery: reply_store.Delivery | None
-) -> TicketMessageView:
+def _view(message: queries.TicketMessage, delivery: Delivery | None) -> TicketMessageView:
     fields = msgspec.structs.asdict(message)
     if delivery is None:
         return TicketMessageView(**fields)

@@ -119,6 +119,27 @@ def test_an_automatic_inbound_mail_opens_no_deadline() -> None:
     assert answered.state == ANSWERED
 
 
+def seller_at_marketplace(at: datetime, name: str = "s") -> MessageFacts:
+    """The seller's own message in the marketplace's back office (no reply of ours)."""
+    return MessageFacts(id=name, direction=OUTBOUND, at=at, by_seller_at_marketplace=True)
+
+
+def test_the_sellers_message_in_the_marketplaces_back_office_answers_when_written() -> None:
+    fnac = rule_for("FNAC")
+    stored = deadline([buyer(FRIDAY), seller_at_marketplace(FRIDAY + HOUR)], fnac, None)
+    assert (stored.state, stored.respond_by) == (ANSWERED, None)
+    # A buyer writing again after it waits again; one written before it is not answered by it.
+    again = [buyer(FRIDAY), seller_at_marketplace(FRIDAY + HOUR), buyer(FRIDAY + 2 * HOUR)]
+    assert deadline(again, fnac, None).respond_by == FRIDAY + 2 * HOUR + fnac.window
+    [counted] = outcomes(
+        [buyer(FRIDAY), seller_at_marketplace(FRIDAY + 30 * HOUR)], fnac, None, FRIDAY + 40 * HOUR
+    )
+    assert (counted.answered_at, counted.outcome) == (FRIDAY + 30 * HOUR, LATE)
+    # Our own reply still answers only once SENT, whoever wrote it.
+    queued = deadline([buyer(FRIDAY), reply(FRIDAY + HOUR, "QUEUED")], fnac, None)
+    assert queued.state == AWAITING_REPLY
+
+
 def test_no_response_needed_closes_the_messages_until_the_mark_only() -> None:
     marked = deadline([buyer(FRIDAY)], AMAZON, FRIDAY + HOUR)
     assert (marked.state, marked.respond_by) == (NO_RESPONSE_NEEDED, None)

@@ -25,9 +25,13 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def product(tenant_id: str, **fields: object) -> ProductTenant:
     values: dict[str, object] = {
-        "name": "Shop", "plan": "pro", "status": "active", "country": "FR", "updated_at": T0,
+        "name": "Shop",
+        "plan": "pro",
+        "status": "active",
+        "country": "FR",
+        "updated_at": T0,
         **fields,
-    }  # fmt: skip
+    }
     return ProductTenant(id=tenant_id, **values)  # type: ignore[arg-type]
 
 
@@ -157,9 +161,13 @@ async def test_the_status_shows_a_refusal_after_the_connection_as_reauth_require
     fake = fake_tenant_sync([product("t1")])
     await sync.sync_tenant(fake.ports, "t1")
     connected = ConnectionConnected(
-        tenant_id="t1", occurred_at=T0, connection_id="c1", seller_id="S1",
-        marketplace_ids=["A13V1IB3VIYZZH"], region="eu",
-    )  # fmt: skip
+        tenant_id="t1",
+        occurred_at=T0,
+        connection_id="c1",
+        seller_id="S1",
+        marketplace_ids=["A13V1IB3VIYZZH"],
+        region="eu",
+    )
     await connections.apply_change(fake.ports, connected)
     status = await sync.tenant_status(fake.ports, "t1")
     assert status.in_sync and [c.status for c in status.connections] == ["CONNECTED"]

@@ -147,7 +147,7 @@ function pickTenant(tenant) {
   const chosen = state.tenants.find((t) => t.id === tenant);
   state.country = (chosen && chosen.country) || "FR";
   Object.assign(state, { sellerId: null, inbound: null, jobId: null, orderPages: 1, openTicket: null, shown: {} });
-  for (const id of ["tenant-details", "connection-details", "backfill-details", "order-detail", "ticket-detail"]) $(id).replaceChildren();
+  for (const id of ["tenant-details", "connection-details", "shop-details", "backfill-details", "order-detail", "ticket-detail"]) $(id).replaceChildren();
   $("orders").tBodies[0].replaceChildren();
   $("tickets").replaceChildren();
   for (const id of ["orders-summary", "tickets-summary"]) $(id).textContent = tenant ? "Loading…" : "No tenant picked.";
@@ -193,6 +193,45 @@ async function connect() {
 async function disconnect() {
   if (!confirm(`Disconnect Amazon from ${state.tenant}? Its credentials are deleted from Vault.`)) return;
   await api("/api/oauth/v1/marketplaces/amazon/connection", { method: "DELETE" });
+}
+
+// --- Fnac / Darty connection ------------------------------------------------------
+
+const SHOP_MARKETPLACES = ["fnac", "darty"];
+const LINKED = ["CONNECTED", "REAUTH_REQUIRED", "ERROR"];
+
+async function refreshShops() {
+  const [fnac, darty] = await Promise.all(SHOP_MARKETPLACES.map((m) => api(`/api/oauth/v1/marketplaces/${m}/status`)));
+  $("fnac-status").textContent = fnac.status;
+  $("darty-status").textContent = darty.status;
+  const chosen = $("shop-marketplace").value === "darty" ? darty : fnac;
+  $("disconnect-shop").disabled = !LINKED.includes(chosen.status);
+  render("shop", chosen, () => {
+    $("shop-details").replaceChildren(definitions([
+      ["Shop", chosen.shopId && `${chosen.marketplaceType} ${chosen.shopId}`],
+      ["Connected at", chosen.connectedAt && when(chosen.connectedAt)],
+      ["Key in Vault", chosen.credentialsVerified === null ? null : chosen.credentialsVerified ? "verified" : "missing"],
+      ["Last error", chosen.lastError],
+    ]));
+  });
+}
+
+async function connectShop() {
+  const marketplace = $("shop-marketplace").value;
+  const body = { partnerId: $("shop-partner-id").value.trim(), shopId: $("shop-shop-id").value.trim(), key: $("shop-key").value };
+  const connected = await api(`/api/oauth/v1/marketplaces/${marketplace}/connection`, { method: "POST", body });
+  $("shop-key").value = ""; // the key goes to Vault only; the page does not keep it
+  const box = $("outcome");
+  box.hidden = false;
+  box.className = "ok";
+  box.removeAttribute("role");
+  box.textContent = `${connected.marketplaceType} shop ${connected.shopId} connected.`;
+}
+
+async function disconnectShop() {
+  const marketplace = $("shop-marketplace").value;
+  if (!confirm(`Disconnect ${marketplace} from ${state.tenant}? Its key is deleted from Vault.`)) return;
+  await api(`/api/oauth/v1/marketplaces/${marketplace}/connection`, { method: "DELETE" });
 }
 
 // --- backfill ----------------------------------------------------------------------
@@ -369,13 +408,14 @@ async function run(errorId, action) {
 
 async function refresh() {
   const picked = Boolean(state.tenant);
-  for (const id of ["sync-tenant", "connect", "start-backfill", "poll-now"]) $(id).disabled = !picked;
+  for (const id of ["sync-tenant", "connect", "connect-shop", "start-backfill", "poll-now"]) $(id).disabled = !picked;
   if (!picked || state.refreshing) return;
   state.refreshing = true;
   try {
     await Promise.all([
       run("tenant-error", refreshTenant),
       run("amazon-error", refreshConnection),
+      run("shop-error", refreshShops),
       run("backfill-error", refreshBackfill),
       run("orders-error", refreshOrders),
       run("tickets-error", refreshTickets),
@@ -401,6 +441,15 @@ document.addEventListener("DOMContentLoaded", () => {
   onClick("sync-tenant", "tenant-error", () => api("/api/tenant-sync/v1/tenants/sync", { method: "POST", body: { tenantId: state.tenant, createInboundAddress: true, country: state.country } }));
   onClick("connect", "amazon-error", connect);
   onClick("disconnect", "amazon-error", disconnect);
+  $("shop-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("connect-shop").disabled = true;
+    await run("shop-error", connectShop);
+    $("connect-shop").disabled = false;
+    await refresh();
+  });
+  onClick("disconnect-shop", "shop-error", disconnectShop);
+  $("shop-marketplace").addEventListener("change", () => run("shop-error", refreshShops));
   onClick("start-backfill", "backfill-error", startBackfill);
   onClick("more-orders", "orders-error", async () => { state.orderPages += 1; });
   onClick("send-buyer-message", "tickets-error", sendBuyerMessage);

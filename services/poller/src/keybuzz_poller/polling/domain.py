@@ -1,6 +1,6 @@
 """Polling's pure decisions and values: a scheduler's timings, what a failed poll records,
-what the use cases return (a poll's counts, a tenant's poll status; ``schemas.py`` gives
-them their HTTP shape)."""
+what the use cases return (a poll's counts, a tenant's poll status, a quarantined folder;
+``schemas.py`` gives them their HTTP shape)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ class PollTimings(msgspec.Struct, frozen=True, kw_only=True):
     retry_cap: float  # and its longest wait
 
 
-def poll_timings(settings: PollerSettings) -> PollTimings:
-    interval = float(settings.poll_interval_seconds)
+def poll_timings(settings: PollerSettings, interval_seconds: float | None = None) -> PollTimings:
+    """Tenants' folders at ``POLL_INTERVAL_SECONDS``; another kind at ``interval_seconds``."""
+    interval = float(interval_seconds or settings.poll_interval_seconds)
     return PollTimings(
         interval=interval,
         # Takeover of a dead instance's tenants must happen within one interval.
@@ -61,3 +62,9 @@ class PollStatus(msgspec.Struct, kw_only=True):
     consecutive_failures: int = 0
     messages_fetched: int = 0
     lag_seconds: float | None = None  # since the last successful poll
+
+
+class QuarantinedFolder(msgspec.Struct, kw_only=True):
+    folder: str
+    messages: int
+    since: datetime  # when the folder was first seen

@@ -1,5 +1,7 @@
 """What polling's use cases use, as ports: the schedule shared by every instance (due
-tenants, leases, back-off), and a way to wake this instance's scheduler.
+tenants, leases, back-off), a way to wake this instance's scheduler, and for a poll the
+reading of the tenant's folder into a unit of work that writes the cursor, the tickets and
+the replies a bounce marks (:class:`PollWrites`).
 
 The PostgreSQL adapter is ``polling/store.py``'s ``PostgresPollSchedule``; the unit tier's
 in-memory fake is held to it by ``tests/test_projection_contract.py``.
@@ -8,10 +10,13 @@ in-memory fake is held to it by ``tests/test_projection_contract.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from keybuzz_poller.polling.domain import PollStatus
+from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
+from keybuzz_poller.reading.ports import CursorStore, ReadingPorts
+from keybuzz_poller.replies.ports import ReplyStore
+from keybuzz_poller.tickets.ports import Clock, TicketStore, system_clock
 
 
 class PollSchedule(Protocol):
@@ -72,9 +77,46 @@ class PollSchedule(Protocol):
         ...
 
 
+class QuarantineStore(Protocol):
+    """``poller_quarantine``: folders holding mail of tenants the projection does not know."""
+
+    async def unknown_tenants(self, tenant_ids: Sequence[str]) -> set[str]:
+        """Those of ``tenant_ids`` the projection has never heard of."""
+        ...
+
+    async def record_quarantine(self, folders: dict[str, int]) -> None:
+        """The folders now quarantined and their mail count; the others are dropped (a
+        folder's first sighting kept while it stays)."""
+        ...
+
+    async def quarantined(self) -> list[QuarantinedFolder]:
+        """By folder name."""
+        ...
+
+
 @dataclass(frozen=True)
 class PollingPorts:
     """What polling's use cases touch; made once per process (``bootstrap.py``)."""
 
     schedule: PollSchedule
+    quarantine: QuarantineStore
     wake: Callable[[], None]  # this instance's scheduler claims at once (if it runs)
+
+
+@dataclass(frozen=True)
+class PollWrites:
+    """What one poll's unit of work writes: the cursor, the tickets, the replies bounced."""
+
+    cursors: CursorStore
+    tickets: TicketStore
+    replies: ReplyStore
+
+
+@dataclass(frozen=True)
+class PollPorts:
+    """What a poll of one tenant touches; made once per process (``bootstrap.py``)."""
+
+    reading: ReadingPorts[PollWrites]
+    bounce_keys: tuple[bytes, ...]  # the bounce signing secrets (all authenticate)
+    service: str  # the label of the poll's metrics
+    clock: Clock = field(default=system_clock)  # when a mail is stored

@@ -20,43 +20,26 @@ import random
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
 
 from keybuzz_shared import errors
 from keybuzz_shared.background import BackgroundLoop, keep_lease
-from keybuzz_shared.uow import UnitOfWork
-from prometheus_client import Histogram
 
-from keybuzz_poller.inbound.addresses import FOLDER_PREFIX, seconds_since_accepted
-from keybuzz_poller.polling import store
 from keybuzz_poller.polling.domain import (
     MAX_RECORDED_ERROR,
     PollResult,
+    PollTimings,
     failure_reason,
     poll_timings,
 )
-from keybuzz_poller.polling.ports import PollSchedule
+from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollSchedule
+from keybuzz_poller.polling.quarantine import scan_quarantine
+from keybuzz_poller.polling.tenant_poll import poll_tenant
 from keybuzz_poller.polling.wakeups import DueListener
-from keybuzz_poller.reading.mailbox import Mailbox
-from keybuzz_poller.reading.new_mail import read_batch
-from keybuzz_poller.reading.relay_mail import RelayMail
-from keybuzz_poller.replies import bounces
 from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # mails per unit of work; a poll goes on while the folder holds more
 POLL_NOW_WAIT_SECONDS = 10.0  # poll-now waits this long for a running poll to end
-
-MAIL_TO_TICKET = Histogram(
-    "keybuzz_poller_mail_to_ticket_seconds",
-    "From the MX's acceptance of a mail (its X-KeyBuzz-Accepted-At stamp) to the end of the "
-    "poll that stored it, after its commits: one observation per mail stored that came "
-    "through the MX.",
-    ["service"],
-    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
-)
 
 
 class TenantNotPollable(Exception):
@@ -67,71 +50,42 @@ class PollBusy(Exception):
     """Another poll of this tenant is running and did not end in time."""
 
 
-async def poll_tenant(runtime: PollerRuntime, tenant_id: str) -> PollResult:
-    """Read and store everything new in the tenant's folder (the caller holds its lease)."""
-    counts = StoreCounts()
-
-    async def handle(uow: UnitOfWork, mails: list[RelayMail]) -> None:
-        mails = await bounces.take_bounces(
-            uow, tenant_id, mails, service=runtime.name, keys=runtime.settings.bounce_signing_keys
-        )
-        await store_mails(uow, tenant_id, mails, counts)
-
-    while (await read_batch(runtime, tenant_id, handle, limit=BATCH)).more:
-        pass
-    _observe_mail_to_ticket(runtime.name, counts.accepted_at)
-    return PollResult(
-        tenant_id=tenant_id,
-        fetched=counts.fetched,
-        stored=counts.stored,
-        duplicates=counts.duplicates,
-        unparsed=counts.unparsed,
-    )
-
-
-def _observe_mail_to_ticket(service: str, accepted: list[datetime]) -> None:
-    now = datetime.now(UTC)
-    latency = MAIL_TO_TICKET.labels(service)
-    for at in accepted:
-        latency.observe(seconds_since_accepted(at, now))
-
-
 def instance_name() -> str:
     """Who holds a lease, for an operator reading poller_poll_status."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class Scheduler:
-    """One per process: leases due tenants and polls them until the service stops."""
+class LeasedPolls:
+    """The claiming loop on one schedule: leases due keys, polls each (``poll_one``), records
+    success or failure with back-off. One per schedule and process."""
 
-    def __init__(self, runtime: PollerRuntime, schedule: PollSchedule) -> None:
+    def __init__(
+        self, runtime: PollerRuntime, schedule: PollSchedule, timings: PollTimings | None = None
+    ) -> None:
         self.runtime = runtime
         self.schedule = schedule
         self.owner = instance_name()
         self.running: dict[str, asyncio.Task[PollResult | None]] = {}
         self.wake = asyncio.Event()
-        self.timings = poll_timings(runtime.settings)
+        self.timings = timings or poll_timings(runtime.settings)
         self.interval, self.lease, self.tick = (
             self.timings.interval,
             self.timings.lease,
             self.timings.tick,
         )
-        # The MX's deliveries (any instance's) wake the loop: the tenant is claimed at once.
-        self.listener = DueListener(runtime.settings.database_url, self.wake)
-        self.loops = (
-            BackgroundLoop(self._loop, "poller-scheduler"),
-            BackgroundLoop(self._quarantine_loop, "quarantine"),
-        )
+        self.loops: tuple[BackgroundLoop, ...] = (BackgroundLoop(self._loop, "poller-scheduler"),)
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        """One poll of what the lease is for."""
+        raise NotImplementedError
 
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
             return  # poll-now still works: it takes the tenant's lease like any poll
-        self.listener.start()
         for loop in self.loops:
             loop.start()
 
     async def stop(self) -> None:
-        await self.listener.aclose()
         for loop in self.loops:
             await loop.aclose()
         if self.running:  # a poll cut short commits nothing: its mail is read again
@@ -199,7 +153,7 @@ class Scheduler:
         started_at = time.time()  # wall clock, for the log: comparable across instances
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
-            result = await poll_tenant(self.runtime, tenant_id)
+            result = await self.poll_one(tenant_id)
         except Exception as exc:
             await self._record_failure(tenant_id, exc)
             if reraise:
@@ -255,32 +209,36 @@ class Scheduler:
                 self.timings.retry_cap,
             )
 
+
+class Scheduler(LeasedPolls):
+    """One per process: the tenants' folders. The MX's deliveries (any instance's) wake its
+    loop, so a tenant with new mail is claimed at once; once an interval it also counts the
+    mail of folders nobody told us about."""
+
+    def __init__(self, runtime: PollerRuntime, polling: PollingPorts, polls: PollPorts) -> None:
+        super().__init__(runtime, polling.schedule)
+        self.quarantine = polling.quarantine
+        self.polls = polls
+        self.loops = (
+            DueListener(runtime.settings.database_url, self.wake),
+            *self.loops,
+            BackgroundLoop(self._quarantine_loop, "quarantine"),
+        )
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        return await poll_tenant(self.polls, tenant_id)
+
     async def _quarantine_loop(self) -> None:
         """Once an interval: count mail in folders of tenants nobody told us about."""
         while not self.runtime.stopping:
             with contextlib.suppress(Exception):
-                await scan_quarantine(self.runtime)
+                await scan_quarantine(self.polls.reading.mailbox, self.quarantine)
             await asyncio.sleep(self.interval)
 
 
-async def scan_quarantine(runtime: PollerRuntime) -> dict[str, int]:
-    """Folders of unknown tenants with their mail counts; recorded, never deleted."""
-    folders = await runtime.component(Mailbox).tenant_folders()
-    by_tenant = {name.removeprefix(FOLDER_PREFIX): name for name in folders}
-    unknown = await store.unknown_tenants(runtime.pool, list(by_tenant))
-    found = {by_tenant[t]: folders[by_tenant[t]] for t in sorted(unknown)}
-    await store.record_quarantine(runtime.pool, found)
-    if found:
-        log.warning(
-            "mail for unknown tenants kept in quarantine",
-            extra={"folders": len(found), "messages": sum(found.values())},
-        )
-    return found
-
-
-async def start_polling(runtime: PollerRuntime, schedule: PollSchedule) -> None:
+async def start_polling(runtime: PollerRuntime, polling: PollingPorts, polls: PollPorts) -> None:
     """``on_startup``: this instance takes its share of the due tenants from now on."""
-    scheduler = Scheduler(runtime, schedule)
+    scheduler = Scheduler(runtime, polling, polls)
     runtime.provide(scheduler)
     scheduler.start()
 
@@ -291,16 +249,22 @@ async def stop_polling(runtime: PollerRuntime) -> None:
         await scheduler.stop()
 
 
-async def poll_due_once(runtime: PollerRuntime, schedule: PollSchedule) -> list[PollResult]:
+async def poll_due_once(
+    runtime: PollerRuntime, polling: PollingPorts, polls: PollPorts
+) -> list[PollResult]:
     """``--once`` (a CronJob): poll every tenant due now once, then return.
 
     Tenants leased by a running instance are left to it; a tenant that fails is
     recorded and retried by the next run after its back-off.
     """
-    scheduler = Scheduler(runtime, schedule)
+    return await poll_all_due(Scheduler(runtime, polling, polls))
+
+
+async def poll_all_due(scheduler: LeasedPolls) -> list[PollResult]:
+    """Claims and polls what ``scheduler`` schedules, due now, until nothing due is left."""
     results: list[PollResult] = []
-    concurrency = runtime.settings.poll_concurrency
-    while claimed := await schedule.claim_due(
+    concurrency = scheduler.runtime.settings.poll_concurrency
+    while claimed := await scheduler.schedule.claim_due(
         scheduler.owner, concurrency, scheduler.lease, scheduler.interval
     ):
         polled = await asyncio.gather(*(scheduler.poll_leased(t) for t in claimed))

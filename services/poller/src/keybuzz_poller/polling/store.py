@@ -1,15 +1,16 @@
 """All SQL of polling (asyncpg): the schedule, the leases, poll status (``ports.PollSchedule``:
-``PostgresPollSchedule``), the quarantine."""
+``PostgresPollSchedule``), the quarantine (``ports.QuarantineStore``: ``PostgresQuarantine``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.polling.domain import PollStatus
+from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
 
 # NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
 DUE_CHANNEL = "keybuzz_poller_due"
@@ -25,51 +26,62 @@ _POLLABLE_TENANT = """
                 WHERE a.tenant_id = s.tenant_id AND a.enabled)
 """
 
-_POLLABLE = f"""
-    {_POLLABLE_TENANT}
-    AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
-"""
+
+@dataclass(frozen=True)
+class PollTable:
+    """A table of things to poll with the schedule's columns (``poller_poll_status``'s):
+    its name, its key column, and when one of its rows ``s`` may be polled."""
+
+    name: str
+    key: str
+    pollable: str
+
+
+TENANT_FOLDERS = PollTable("poller_poll_status", "tenant_id", _POLLABLE_TENANT)
 
 # The oldest due rows, up to PARK_WINDOW more than the free slots: the pollable ones are
 # leased (oldest first), the others parked. The window bounds a claim's cost however many
 # unpollable tenants are due. Pollability is tested in a WHERE over the window (index
 # probes): as a column of the window's SELECT, PostgreSQL would hash both tables whole
 # at every claim (docs/BENCHMARKS.md, bench_poll_scale).
-_CLAIM_DUE = f"""
+_CLAIM_DUE = """
     WITH oldest AS (
-        SELECT s.tenant_id, s.next_poll_at FROM poller_poll_status s
+        SELECT s.* FROM {t.name} s
         WHERE s.next_poll_at <= now()
           AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
         ORDER BY s.next_poll_at
-        LIMIT $2 + {PARK_WINDOW}
+        LIMIT $2 + {park_window}
         FOR UPDATE OF s SKIP LOCKED
     ), pollable AS (
-        SELECT s.tenant_id, s.next_poll_at FROM oldest s WHERE {_POLLABLE_TENANT}
+        SELECT s.{t.key}, s.next_poll_at FROM oldest s WHERE {t.pollable}
     ), due AS (
-        SELECT tenant_id FROM pollable ORDER BY next_poll_at LIMIT $2
+        SELECT {t.key} FROM pollable ORDER BY next_poll_at LIMIT $2
     ), leased AS (
-        UPDATE poller_poll_status s
+        UPDATE {t.name} s
         SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
             claimed_at = now()
-        FROM due WHERE s.tenant_id = due.tenant_id
-        RETURNING s.tenant_id
+        FROM due WHERE s.{t.key} = due.{t.key}
+        RETURNING s.{t.key}
     ), parked AS (
-        UPDATE poller_poll_status s SET next_poll_at = now() + make_interval(secs => $4)
+        UPDATE {t.name} s SET next_poll_at = now() + make_interval(secs => $4)
         FROM oldest
-        WHERE s.tenant_id = oldest.tenant_id
-          AND oldest.tenant_id NOT IN (SELECT tenant_id FROM pollable)
-        RETURNING s.tenant_id
+        WHERE s.{t.key} = oldest.{t.key}
+          AND oldest.{t.key} NOT IN (SELECT {t.key} FROM pollable)
+        RETURNING s.{t.key}
     )
-    SELECT tenant_id, true AS claimed FROM leased
-    UNION ALL SELECT tenant_id, false FROM parked
+    SELECT {t.key} AS key, true AS claimed FROM leased
+    UNION ALL SELECT {t.key}, false FROM parked
 """
 
 
 class PostgresPollSchedule:
-    """``ports.PollSchedule`` on PostgreSQL, with ``mark_delivered`` for the MX."""
+    """``ports.PollSchedule`` on PostgreSQL, with ``mark_delivered`` for the MX: tenants'
+    folders (``TENANT_FOLDERS``), or another ``PollTable`` (marketplace shops)."""
 
-    def __init__(self, db: Executor) -> None:
+    def __init__(self, db: Executor, table: PollTable = TENANT_FOLDERS) -> None:
         self.db = db
+        self.table = table
+        self._claim_due = _CLAIM_DUE.format(t=table, park_window=PARK_WINDOW)
 
     async def ensure_scheduled(self, tenant_id: str, interval: float) -> None:
         """A new tenant's first poll falls at a random point of the interval: polls spread out."""
@@ -128,26 +140,28 @@ class PostgresPollSchedule:
         claimed: list[str] = []
         for _ in range(CLAIM_ROUNDS):
             rows = await self.db.fetch(
-                _CLAIM_DUE, owner, limit - len(claimed), lease_seconds, interval
+                self._claim_due, owner, limit - len(claimed), lease_seconds, interval
             )
-            claimed += [r["tenant_id"] for r in rows if r["claimed"]]
+            claimed += [r["key"] for r in rows if r["claimed"]]
             if len(claimed) == limit or all(r["claimed"] for r in rows):  # none parked: none due
                 break
         return claimed
 
     async def claim_tenant(self, tenant_id: str, owner: str, lease_seconds: float) -> bool:
         """Lease one tenant now, due or not (poll-now); False if it is leased or not pollable."""
+        t = self.table
         claimed = await self.db.fetchval(
             f"""
             WITH one AS (
-                SELECT s.tenant_id FROM poller_poll_status s
-                WHERE s.tenant_id = $1 AND {_POLLABLE}
+                SELECT s.{t.key} FROM {t.name} s
+                WHERE s.{t.key} = $1 AND {t.pollable}
+                  AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
                 FOR UPDATE OF s SKIP LOCKED
             )
-            UPDATE poller_poll_status s
+            UPDATE {t.name} s
             SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
                 claimed_at = now()
-            FROM one WHERE s.tenant_id = one.tenant_id
+            FROM one WHERE s.{t.key} = one.{t.key}
             RETURNING true
             """,
             tenant_id,
@@ -173,10 +187,11 @@ class PostgresPollSchedule:
     async def renew_leases(
         self, owner: str, tenant_ids: Sequence[str], lease_seconds: float
     ) -> None:
+        t = self.table
         await self.db.execute(
-            """
-            UPDATE poller_poll_status SET lease_expires_at = now() + make_interval(secs => $3)
-            WHERE lease_owner = $1 AND tenant_id = ANY($2::text[])
+            f"""
+            UPDATE {t.name} SET lease_expires_at = now() + make_interval(secs => $3)
+            WHERE lease_owner = $1 AND {t.key} = ANY($2::text[])
             """,
             owner,
             list(tenant_ids),
@@ -193,13 +208,14 @@ class PostgresPollSchedule:
         A mail delivered after the poll was claimed may have been missed: due again at once.
         ``pushed_at`` (the oldest delivery not yet served, for operators) is cleared.
         """
+        t = self.table
         await self.db.execute(
-            """
+            f"""
             WITH old AS (
-                SELECT tenant_id, last_pushed_at > claimed_at AS pushed_during_poll
-                FROM poller_poll_status WHERE tenant_id = $1 AND lease_owner = $2 FOR UPDATE
+                SELECT {t.key}, last_pushed_at > claimed_at AS pushed_during_poll
+                FROM {t.name} WHERE {t.key} = $1 AND lease_owner = $2 FOR UPDATE
             )
-            UPDATE poller_poll_status s SET
+            UPDATE {t.name} s SET
                 next_poll_at = CASE
                     WHEN old.pushed_during_poll THEN now()
                     WHEN s.next_poll_at + make_interval(secs => $4) > now()
@@ -209,7 +225,7 @@ class PostgresPollSchedule:
                 lease_owner = NULL, lease_expires_at = NULL,
                 last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
                 messages_fetched = s.messages_fetched + $3
-            FROM old WHERE s.tenant_id = old.tenant_id
+            FROM old WHERE s.{t.key} = old.{t.key}
             """,
             tenant_id,
             owner,
@@ -223,15 +239,16 @@ class PostgresPollSchedule:
         """Record the error, release the lease, retry after ``backoff_delay`` of the
         consecutive failures (the delays are computed here, indexed by the count in SQL)."""
         delays = _retry_delays(retry_base, retry_cap)
+        t = self.table
         await self.db.execute(
-            """
-            UPDATE poller_poll_status SET
+            f"""
+            UPDATE {t.name} SET
                 next_poll_at = now() + make_interval(
                     secs => ($4::float8[])[least(consecutive_failures, $5) + 1]),
                 lease_owner = NULL, lease_expires_at = NULL,
                 last_poll_at = now(), last_error = $3, last_error_at = now(),
                 consecutive_failures = consecutive_failures + 1
-            WHERE tenant_id = $1 AND lease_owner = $2
+            WHERE {t.key} = $1 AND lease_owner = $2
             """,
             tenant_id,
             owner,
@@ -243,22 +260,23 @@ class PostgresPollSchedule:
     async def release_leases(self, owner: str) -> None:
         """On shutdown: another instance may take our tenants at once, due or not."""
         await self.db.execute(
-            """
-            UPDATE poller_poll_status SET lease_owner = NULL, lease_expires_at = NULL
+            f"""
+            UPDATE {self.table.name} SET lease_owner = NULL, lease_expires_at = NULL
             WHERE lease_owner = $1
             """,
             owner,
         )
 
     async def poll_status(self, tenant_id: str) -> PollStatus | None:
+        t = self.table
         row = await self.db.fetchrow(
-            """
-            SELECT tenant_id, next_poll_at, lease_owner IS NOT NULL
+            f"""
+            SELECT {t.key} AS tenant_id, next_poll_at, lease_owner IS NOT NULL
                        AND lease_expires_at > now() AS polling,
                    last_poll_at, last_success_at, last_error, last_error_at,
                    consecutive_failures, messages_fetched,
                    extract(epoch FROM now() - last_success_at)::float8 AS lag_seconds
-            FROM poller_poll_status WHERE tenant_id = $1
+            FROM {t.name} WHERE {t.key} = $1
             """,
             tenant_id,
         )
@@ -299,6 +317,25 @@ async def quarantined(db: Executor) -> list[asyncpg.Record]:
         "SELECT folder, messages, first_seen, last_seen FROM poller_quarantine ORDER BY folder"
     )
     return rows
+
+
+class PostgresQuarantine:
+    """``ports.QuarantineStore`` on the pool."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def unknown_tenants(self, tenant_ids: Sequence[str]) -> set[str]:
+        return await unknown_tenants(self.db, tenant_ids)
+
+    async def record_quarantine(self, folders: dict[str, int]) -> None:
+        await record_quarantine(self.db, folders)
+
+    async def quarantined(self) -> list[QuarantinedFolder]:
+        return [
+            QuarantinedFolder(folder=r["folder"], messages=r["messages"], since=r["first_seen"])
+            for r in await quarantined(self.db)
+        ]
 
 
 def _retry_delays(base: float, cap: float) -> list[float]:

@@ -28,6 +28,8 @@ from typing import TypeVar
 
 from keybuzz_shared.errors import DependencyUnavailable
 
+from keybuzz_poller.reading.ports import Cursor, FetchedMail, NewMail
+
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _FETCH = re.compile(rb"^\* \d+ FETCH \(")
 _FETCH_UID = re.compile(rb"\bUID (\d+)\b")
@@ -47,28 +49,6 @@ _UNKNOWN_UIDNEXT = 2**63
 
 class MailboxUnavailable(DependencyUnavailable):
     """The IMAP server is down or refused us: try again later, nothing is lost."""
-
-
-@dataclass(frozen=True)
-class Cursor:
-    uid_validity: int
-    last_uid: int
-
-
-@dataclass(frozen=True)
-class FetchedMail:
-    uid: int
-    raw: bytes
-
-
-@dataclass(frozen=True)
-class NewMail:
-    """What is new in a folder, and the cursor to store once it has been handled."""
-
-    mails: list[FetchedMail]
-    cursor: Cursor | None  # None: the folder does not exist yet (no mail ever came)
-    reread: bool = False  # UIDVALIDITY changed: the folder is read from the start
-    more: bool = False  # mail past ``cursor`` is waiting: read again at once
 
 
 class Mailbox:

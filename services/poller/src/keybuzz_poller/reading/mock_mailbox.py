@@ -19,7 +19,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from keybuzz_poller.inbound.addresses import FOLDER_PREFIX, INBOUND_HEADER
-from keybuzz_poller.reading.mailbox import Cursor, FetchedMail, Mailbox, NewMail
+from keybuzz_poller.reading.mailbox import Mailbox
+from keybuzz_poller.reading.ports import Cursor, FetchedMail, NewMail
 
 # Any constant: the mock folder is never re-created, so UIDs never start over.
 UID_VALIDITY = 1

@@ -1,8 +1,10 @@
-"""All SQL of reading (asyncpg): each tenant folder's read cursor."""
+"""All SQL of reading (asyncpg): each tenant folder's read cursor; ``PostgresCursors``, its port."""
 
 from __future__ import annotations
 
 from keybuzz_shared.db import Executor
+
+from keybuzz_poller.reading.ports import Cursor
 
 
 async def get_cursor(db: Executor, tenant_id: str) -> tuple[int, int] | None:
@@ -29,3 +31,17 @@ async def save_cursor(
         uid_validity,
         last_uid,
     )
+
+
+class PostgresCursors:
+    """``ports.CursorStore`` on ``db``: the pool, or a unit of work's connection."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def get_cursor(self, tenant_id: str) -> Cursor | None:
+        saved = await get_cursor(self.db, tenant_id)
+        return Cursor(*saved) if saved else None
+
+    async def save_cursor(self, tenant_id: str, folder: str, cursor: Cursor) -> None:
+        await save_cursor(self.db, tenant_id, folder, cursor.uid_validity, cursor.last_uid)

@@ -13,46 +13,46 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.text import storable
-from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply, authenticate, envelope_of
 from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
-from keybuzz_poller.replies import store as reply_store
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
-from keybuzz_poller.tickets import store as ticket_store
+from keybuzz_poller.replies.ports import ReplyWrites
+from keybuzz_poller.tickets.ports import ExternalMessageRow, Outbox
 from keybuzz_poller.tickets.responses import refresh_deadlines
 
 log = logging.getLogger(__name__)
 
 
 async def take_bounces(
-    uow: UnitOfWork,
+    writes: ReplyWrites,
+    outbox: Outbox,
     tenant_id: str,
     mails: list[RelayMail],
     *,
+    received_at: datetime,
     service: str,
     keys: tuple[bytes, ...],
 ) -> list[RelayMail]:
-    """Handle the bounces of ``mails`` in ``uow``; the other mails, in order, for tickets.
+    """Handle the bounces of ``mails`` in the unit of work of ``writes`` and ``outbox``; the
+    other mails, in order, for tickets.
 
-    ``service``: the runtime's name, the bounces' label on ``keybuzz_replies_total``;
-    ``keys``: the bounce signing secrets (``PollerSettings.bounce_signing_keys``).
+    ``service``: the bounces' label on ``keybuzz_replies_total``; ``keys``: the bounce
+    signing secrets (``PollerSettings.bounce_signing_keys``).
     """
     bounces = [m for m in mails if m.bounce is not None]
-    if not bounces:
-        return mails
-    received_at = datetime.now(UTC)
     for mail in bounces:
-        await _take(uow, tenant_id, mail, received_at, service, keys)
-    return [m for m in mails if m.bounce is None]
+        await _take(writes, outbox, tenant_id, mail, received_at, service, keys)
+    return [m for m in mails if m.bounce is None] if bounces else mails
 
 
 async def _take(
-    uow: UnitOfWork,
+    writes: ReplyWrites,
+    outbox: Outbox,
     tenant_id: str,
     mail: RelayMail,
     received_at: datetime,
@@ -61,20 +61,20 @@ async def _take(
 ) -> None:
     bounce = mail.bounce
     assert bounce is not None
-    reply, problem = await _refused_reply(uow, tenant_id, mail, bounce, keys)
+    reply, problem = await _refused_reply(writes, tenant_id, mail, bounce, keys)
     row = _bounce_row(tenant_id, mail, bounce, received_at, problem)
-    if not await ticket_store.insert_external_messages(uow.conn, [row]):
+    if not await writes.tickets.insert_external_messages([row]):
         return  # this bounce was handled before: nothing changes
     if reply is None:
         log.warning("bounce kept aside", extra={"tenant_id": tenant_id, "reason": row.parse_error})
         return
-    bounced = await reply_store.mark_bounced(
-        uow.conn, reply.ticket_message_id, row.body, bounce.status, row.id
+    bounced = await writes.replies.mark_bounced(
+        reply.ticket_message_id, row.body, bounce.status, row.id
     )
     if bounced is None:
         return  # already BOUNCED or FAILED
-    await refresh_deadlines(uow.conn, [bounced.ticket_id])  # a bounced reply answers nothing
-    uow.emit(
+    await refresh_deadlines(writes.tickets, [bounced.ticket_id])  # a bounced reply answers nothing
+    outbox.emit(
         not_delivered(
             tenant_id,
             bounced,
@@ -90,10 +90,10 @@ async def _take(
 
 
 async def _refused_reply(
-    uow: UnitOfWork, tenant_id: str, mail: RelayMail, bounce: Bounce, keys: tuple[bytes, ...]
+    writes: ReplyWrites, tenant_id: str, mail: RelayMail, bounce: Bounce, keys: tuple[bytes, ...]
 ) -> tuple[NamedReply | None, str | None]:
     """The reply this bounce may mark, or None and why not."""
-    named = await reply_store.named_replies(uow.conn, tenant_id, bounce.refused_message_ids)
+    named = await writes.replies.named_replies(tenant_id, bounce.refused_message_ids)
     if not named:
         ids = ", ".join(bounce.refused_message_ids) or "none"
         return None, f"bounce naming no known reply (Message-IDs: {ids})"
@@ -102,9 +102,9 @@ async def _refused_reply(
 
 def _bounce_row(
     tenant_id: str, mail: RelayMail, bounce: Bounce, received_at: datetime, problem: str | None
-) -> ticket_store.ExternalMessageRow:
+) -> ExternalMessageRow:
     """Kept as an external message like any mail, with no buyer, order or ticket."""
-    return ticket_store.ExternalMessageRow(
+    return ExternalMessageRow(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
         marketplace=mail.marketplace or AMAZON,

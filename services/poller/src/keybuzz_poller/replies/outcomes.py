@@ -10,7 +10,7 @@ from keybuzz_shared.events import MessageBounced
 from keybuzz_shared.ids import AMAZON
 from prometheus_client import Counter
 
-from keybuzz_poller.replies.store import BouncedReply, ClaimedReply
+from keybuzz_poller.replies.ports import BouncedReply, ClaimedReply
 
 REPLIES = Counter(
     "keybuzz_replies",

@@ -1,8 +1,10 @@
 """An agent's reply from a ticket: checked, composed, queued; the tenant's reply settings.
 
-The reply is checked (``checks.py``) before anything is read or stored, then its mail
-(``compose.py``), ticket message and sending work are stored in one transaction; the
-sender (``sender.py``) sends it in the background.
+A reply on a ticket of a marketplace whose replies go through its API (``ports.apis``) is
+checked against that marketplace's limits (``api_replies.py``) and queued as the request to
+send. Any other is mail: checked (``checks.py``) before anything is read or stored, then its
+mail (``compose.py``), ticket message and sending work are stored in one transaction. The
+sender (``sender.py``) sends either in the background.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
+from keybuzz_shared.connectors.seam import Reply, ThreadKey
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
-from keybuzz_poller.replies import store
+from keybuzz_poller.reading.marketplace.domain import INCIDENT_OPEN, ORDER, thread_of
+from keybuzz_poller.replies.api_replies import check_api_reply
 from keybuzz_poller.replies.checks import (
     InvalidSettings,
     ReplyRequest,
@@ -25,10 +28,14 @@ from keybuzz_poller.replies.checks import (
     check_sender_address,
 )
 from keybuzz_poller.replies.compose import ReplyMail, build_mail, reply_message_id, reply_subject
-from keybuzz_poller.replies.memory import ReplyMemory
 from keybuzz_poller.replies.outcomes import count_reply
-from keybuzz_poller.replies.sender import ReplySender
-from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.replies.ports import (
+    ApiRequest,
+    MarketplaceReplies,
+    NewReply,
+    RepliesPorts,
+    ReplyContext,
+)
 from keybuzz_poller.tickets.from_mails import storable_json
 
 In = TypeVar("In")
@@ -55,24 +62,29 @@ class ReplySettings(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 async def queue_reply(
-    runtime: PollerRuntime, tenant_id: str, ticket_id: str, request: ReplyRequest
+    ports: RepliesPorts, tenant_id: str, ticket_id: str, request: ReplyRequest
 ) -> ReplyQueued:
     """Check the reply, then store its mail, ticket message and sending work in one transaction."""
-    # Before anything is read or stored. Decoding (and below, encoding) up to 10 MB of
+    marketplace = await ports.replies.ticket_marketplace(tenant_id, ticket_id)
+    api = ports.apis.get(marketplace) if marketplace is not None else None
+    if marketplace is not None and api is not None:
+        return await _queue_api_reply(ports, api, tenant_id, ticket_id, request, marketplace)
+    # Before anything else is read or stored. Decoding (and below, encoding) up to 10 MB of
     # attachments takes a while: off the event loop.
     reply = await _off_loop(request.attachments, check_reply, request)
     ticket_message_id = str(uuid.uuid4())
-    message_id = reply_message_id(ticket_message_id, runtime.settings.inbound_domain)
-    async with runtime.unit_of_work() as uow:
-        sender = await store.reply_from_address(uow.conn, tenant_id)
-        context = await store.reply_context(uow.conn, tenant_id, ticket_id)
+    message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
+    async with ports.unit_of_work() as unit:
+        replies = unit.store.replies
+        sender = await replies.reply_from_address(tenant_id)
+        context = await replies.reply_context(tenant_id, ticket_id)
         if context is None:
             raise ReplyTicketNotFound(f"no ticket {ticket_id}")
         recipient, inbound_address = _addresses(sender, context)
         envelope_sender = bounce_address(
-            inbound_address, ticket_message_id, runtime.settings.bounce_signing_keys[0]
+            inbound_address, ticket_message_id, ports.config.bounce_signing_keys[0]
         )
-        created_at = datetime.now(UTC)
+        created_at = ports.clock()
         mail = ReplyMail(
             message_id=message_id,
             sender=recipient[0],
@@ -83,33 +95,81 @@ async def queue_reply(
             reply=reply,
         )
         raw = await _off_loop(reply.attachments, build_mail, mail)
-        await store.insert_reply(
-            uow.conn, _new_reply(tenant_id, ticket_message_id, context, mail, envelope_sender, raw)
+        await replies.insert_reply(
+            _new_reply(tenant_id, ticket_message_id, context, mail, envelope_sender, raw)
         )
-    count_reply(runtime.name, "QUEUED")
-    _wake_sender(runtime)
+    return _queued(ports, ticket_message_id, ticket_id, message_id)
+
+
+def _queued(
+    ports: RepliesPorts, ticket_message_id: str, ticket_id: str, message_id: str
+) -> ReplyQueued:
+    count_reply(ports.service, "QUEUED")
+    ports.wake_sender()  # sent now rather than at the sender's next round
     return ReplyQueued(
         ticket_message_id=ticket_message_id, ticket_id=ticket_id, message_id=message_id
     )
 
 
-def reply_memory(runtime: PollerRuntime) -> ReplyMemory:
-    """The process's reply memory budget (made on first use)."""
-    memory = runtime.components.get(ReplyMemory)
-    if not isinstance(memory, ReplyMemory):
-        settings = runtime.settings
-        memory = ReplyMemory(
-            settings.reply_memory_budget_bytes, settings.reply_tenant_memory_budget_bytes
+async def _queue_api_reply(
+    ports: RepliesPorts,
+    api: MarketplaceReplies,
+    tenant_id: str,
+    ticket_id: str,
+    request: ReplyRequest,
+    marketplace: str,
+) -> ReplyQueued:
+    """The reply as the marketplace's API takes it, queued with the request to send."""
+    text = check_api_reply(request, api.limits, marketplace)
+    ticket_message_id = str(uuid.uuid4())
+    message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
+    async with ports.unit_of_work() as unit:
+        context = await unit.store.replies.reply_context(tenant_id, ticket_id)
+        if context is None:
+            raise ReplyTicketNotFound(f"no ticket {ticket_id}")
+        reply = api_reply(context, text, marketplace)
+        created_at = ports.clock()
+        await unit.store.replies.insert_reply(
+            NewReply(
+                ticket_message_id=ticket_message_id,
+                external_message_id=str(uuid.uuid4()),
+                tenant_id=tenant_id,
+                ticket_id=context.ticket_id,
+                marketplace=context.marketplace,
+                message_id=message_id,
+                order_id=context.order_id,
+                envelope_sender="",  # no mail: nothing bounces
+                recipient=reply.recipient,
+                subject=storable(reply_subject(context.subject, None)),
+                text=text,
+                attachments="[]",
+                country=context.country,
+                created_at=created_at,
+                mail=msgspec.json.encode(ApiRequest(reply=reply)),
+                automatic=request.automatic,
+            )
         )
-        runtime.provide(memory)
-    return memory
+    return _queued(ports, ticket_message_id, ticket_id, message_id)
 
 
-def _wake_sender(runtime: PollerRuntime) -> None:
-    """Sent now rather than at the sender's next round (none runs in ``--once``)."""
-    sender = runtime.components.get(ReplySender)
-    if isinstance(sender, ReplySender):
-        sender.wake()
+def api_reply(context: ReplyContext, text: str, marketplace: str) -> Reply:
+    """The reply on the ticket's thread, answering its latest message: to the marketplace's
+    customer service while the order's incident is open, else to the buyer. The subject is
+    the answered message's; the connector keeps it when it is one the marketplace allows,
+    else picks the thread's usual one."""
+    thread = thread_of(context.thread_key)
+    if thread is None:
+        raise CannotReply(f"this ticket is no {marketplace} order or offer thread")
+    if context.buyer_message_id is None:
+        raise CannotReply(f"this ticket holds no {marketplace} message to answer")
+    kind, thread_id = thread
+    return Reply(
+        thread=ThreadKey(kind="ORDER" if kind == ORDER else "OFFER", id=thread_id),
+        in_reply_to=context.buyer_message_id,
+        body=text,
+        recipient="MARKETPLACE_SUPPORT" if context.incident_status == INCIDENT_OPEN else "BUYER",
+        subject=context.buyer_subject,
+    )
 
 
 async def _off_loop(attachments: Sequence[object], work: Callable[[In], Out], given: In) -> Out:
@@ -119,7 +179,7 @@ async def _off_loop(attachments: Sequence[object], work: Callable[[In], Out], gi
     return work(given)
 
 
-def _addresses(sender: str | None, context: store.ReplyContext) -> tuple[tuple[str, str], str]:
+def _addresses(sender: str | None, context: ReplyContext) -> tuple[tuple[str, str], str]:
     """((header From, buyer alias), the inbound address bounces come back to), or why the
     reply cannot go."""
     if sender is None:
@@ -139,16 +199,16 @@ def _addresses(sender: str | None, context: store.ReplyContext) -> tuple[tuple[s
 def _new_reply(
     tenant_id: str,
     ticket_message_id: str,
-    context: store.ReplyContext,
+    context: ReplyContext,
     mail: ReplyMail,
     envelope_sender: str,
     raw: bytes,
-) -> store.NewReply:
+) -> NewReply:
     attachments = [
         {"filename": a.filename, "contentType": a.content_type, "size": len(a.content)}
         for a in mail.reply.attachments
     ]
-    return store.NewReply(
+    return NewReply(
         ticket_message_id=ticket_message_id,
         external_message_id=str(uuid.uuid4()),
         tenant_id=tenant_id,
@@ -168,16 +228,16 @@ def _new_reply(
     )
 
 
-async def reply_settings(runtime: PollerRuntime, tenant_id: str) -> ReplySettings:
-    address = await store.reply_from_address(runtime.pool, tenant_id)
+async def reply_settings(ports: RepliesPorts, tenant_id: str) -> ReplySettings:
+    address = await ports.replies.reply_from_address(tenant_id)
     return ReplySettings(reply_from_address=address)
 
 
 async def save_reply_settings(
-    runtime: PollerRuntime, tenant_id: str, settings: ReplySettings
+    ports: RepliesPorts, tenant_id: str, settings: ReplySettings
 ) -> ReplySettings:
     if settings.reply_from_address is None:
         raise InvalidSettings("replyFromAddress is required")
     address = check_sender_address(settings.reply_from_address)
-    await store.save_reply_from_address(runtime.pool, tenant_id, address)
+    await ports.replies.save_reply_from_address(tenant_id, address)
     return ReplySettings(reply_from_address=address)

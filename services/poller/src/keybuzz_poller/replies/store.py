@@ -1,4 +1,5 @@
-"""All SQL of replies (asyncpg): settings, queueing, the sender's claims, outcomes, bounces."""
+"""All SQL of replies (asyncpg): settings, queueing, the sender's claims, outcomes, bounces;
+``PostgresReplies``, the ``ReplyStore`` port on a pool or a unit of work's connection."""
 
 from __future__ import annotations
 
@@ -6,71 +7,17 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
-import msgspec
 from keybuzz_shared.db import Executor
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
-
-
-class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
-    """What a reply on a ticket needs to know about it, read in the reply's transaction."""
-
-    ticket_id: str
-    marketplace: str
-    order_id: str | None
-    buyer_email: str | None
-    subject: str
-    # The buyer's latest mail on the ticket: its Message-ID (None if it had none) and the
-    # inbound address it came to (the reply's envelope sender is made from it).
-    buyer_message_id: str | None
-    inbound_address: str | None
-    country: str | None
-
-
-class NewReply(msgspec.Struct, frozen=True, kw_only=True):
-    ticket_message_id: str
-    external_message_id: str
-    tenant_id: str
-    ticket_id: str
-    marketplace: str
-    message_id: str
-    order_id: str | None
-    envelope_sender: str
-    recipient: str
-    subject: str
-    text: str
-    attachments: str  # JSON text: filename, contentType, size
-    country: str | None
-    created_at: datetime
-    mail: bytes
-    automatic: bool = False  # a rule's template: it does not stop the response clock
-
-
-class ClaimedReply(msgspec.Struct, frozen=True, kw_only=True):
-    ticket_message_id: str
-    tenant_id: str
-    ticket_id: str
-    message_id: str
-    order_id: str | None
-    envelope_sender: str
-    recipient: str
-    attempts: int
-    mail: bytes
-
-
-class Delivery(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    reason: str | None
-    status_code: str | None
-    sent_at: datetime | None
-
-
-class BouncedReply(msgspec.Struct, frozen=True, kw_only=True):
-    ticket_message_id: str
-    ticket_id: str
-    message_id: str
-    order_id: str | None
-
+from keybuzz_poller.reading.marketplace.domain import INCIDENT_MESSAGE_PREFIX
+from keybuzz_poller.replies.ports import (
+    BouncedReply,
+    ClaimedReply,
+    Delivery,
+    NewReply,
+    ReplyContext,
+)
 
 # --- settings ------------------------------------------------------------------------
 
@@ -101,14 +48,17 @@ async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyCo
     """The tenant's ticket (None: unknown or another tenant's) and its buyer's latest mail."""
     row = await db.fetchrow(
         """
-        SELECT t.id, t.marketplace, t.order_id, t.buyer_email, t.subject,
-               last.external_id, last.inbound_address, last.country
+        SELECT t.id, t.marketplace, t.order_id, t.buyer_email, t.subject, t.thread_key,
+               t.incident_status, last.external_id, last.inbound_address, last.country,
+               last.subject AS buyer_subject
         FROM poller_tickets t
         LEFT JOIN LATERAL (
-            SELECT e.external_id, e.inbound_address, e.country
+            SELECT e.external_id, e.inbound_address, e.country, e.subject
             FROM poller_ticket_messages m
             JOIN poller_external_messages e ON e.id = m.external_message_id
             WHERE m.ticket_id = t.id AND m.direction = 'INBOUND'
+              -- an incident shown as a message is no message to answer
+              AND NOT starts_with(e.external_id, $3)
             ORDER BY m.seq DESC LIMIT 1
         ) last ON true
         WHERE t.tenant_id = $1 AND t.id = $2
@@ -116,6 +66,7 @@ async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyCo
         """,
         tenant_id,
         ticket_id,
+        INCIDENT_MESSAGE_PREFIX,
     )
     if row is None:
         return None
@@ -133,7 +84,19 @@ async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyCo
         else external_id,
         inbound_address=inbound,
         country=row["country"],
+        thread_key=row["thread_key"],
+        buyer_subject=row["buyer_subject"],
+        incident_status=row["incident_status"],
     )
+
+
+async def ticket_marketplace(db: Executor, tenant_id: str, ticket_id: str) -> str | None:
+    value = await db.fetchval(
+        "SELECT marketplace FROM poller_tickets WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        ticket_id,
+    )
+    return str(value) if value is not None else None
 
 
 async def _enabled_address(db: Executor, tenant_id: str, marketplace: str) -> str | None:
@@ -222,32 +185,35 @@ async def claim_due(
     """Take up to ``limit`` due replies whose mails total at most ``max_bytes`` (the first
     whatever its size) for one lease; rows others are claiming are skipped.
 
-    The claim itself moves ``next_attempt_at`` a lease ahead and counts the attempt, so a
-    sender that dies mid-send leaves the reply to be taken again after the lease. A mail's
-    size is read from its TOAST pointer (``octet_length``), not by loading it.
+    The claim itself moves ``next_attempt_at`` a lease ahead, counts the attempt and marks
+    it ``unconfirmed`` (returned as it was before: whether an earlier attempt may have sent
+    the reply), so a sender that dies mid-send leaves the reply to be taken again after the
+    lease. A mail's size is read from its TOAST pointer (``octet_length``), not by loading it.
     """
     rows = await db.fetch(
         """
         WITH locked AS (
-            SELECT ticket_message_id, external_message_id, next_attempt_at FROM poller_replies
+            SELECT ticket_message_id, external_message_id, next_attempt_at, unconfirmed
+            FROM poller_replies
             WHERE status = 'QUEUED' AND next_attempt_at <= now()
             ORDER BY next_attempt_at LIMIT $1
             FOR UPDATE SKIP LOCKED
         ), sized AS (
-            SELECT l.ticket_message_id,
+            SELECT l.ticket_message_id, l.unconfirmed,
                    sum(octet_length(e.raw)) OVER w AS running, row_number() OVER w AS n
             FROM locked l JOIN poller_external_messages e ON e.id = l.external_message_id
             WINDOW w AS (ORDER BY l.next_attempt_at, l.ticket_message_id)
         ), due AS (
-            SELECT ticket_message_id FROM sized WHERE n = 1 OR running <= $2
+            SELECT ticket_message_id, unconfirmed FROM sized WHERE n = 1 OR running <= $2
         )
         UPDATE poller_replies r
-        SET attempts = r.attempts + 1,
+        SET attempts = r.attempts + 1, unconfirmed = true,
             next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
         FROM due, poller_external_messages e
         WHERE r.ticket_message_id = due.ticket_message_id AND e.id = r.external_message_id
         RETURNING r.ticket_message_id, r.tenant_id, r.ticket_id, r.message_id, r.order_id,
-                  r.envelope_sender, r.recipient, r.attempts, e.raw AS mail
+                  r.envelope_sender, r.recipient, r.attempts, e.raw AS mail, e.marketplace,
+                  r.created_at, due.unconfirmed
         """,
         limit,
         max_bytes,
@@ -312,16 +278,19 @@ async def mark_failed(db: Executor, ticket_message_id: str, reason: str, code: s
     )
 
 
-async def retry_later(db: Executor, ticket_message_id: str, error: str, delay: float) -> None:
+async def retry_later(
+    db: Executor, ticket_message_id: str, error: str, delay: float, unconfirmed: bool = False
+) -> None:
     await db.execute(
         """
-        UPDATE poller_replies SET last_error = $2,
+        UPDATE poller_replies SET last_error = $2, unconfirmed = $4,
             next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
         WHERE ticket_message_id = $1 AND status = 'QUEUED'
         """,
         ticket_message_id,
         error,
         delay,
+        unconfirmed,
     )
 
 
@@ -390,3 +359,61 @@ async def deliveries(db: Executor, tenant_id: str, ticket_id: str) -> dict[str, 
         )
         for r in rows
     }
+
+
+class PostgresReplies:
+    """``ports.ReplyStore`` on ``db``: the pool, or a unit of work's connection."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def reply_from_address(self, tenant_id: str) -> str | None:
+        return await reply_from_address(self.db, tenant_id)
+
+    async def save_reply_from_address(self, tenant_id: str, address: str) -> None:
+        await save_reply_from_address(self.db, tenant_id, address)
+
+    async def reply_context(self, tenant_id: str, ticket_id: str) -> ReplyContext | None:
+        return await reply_context(self.db, tenant_id, ticket_id)
+
+    async def insert_reply(self, reply: NewReply) -> None:
+        await insert_reply(self.db, reply)
+
+    async def claim_due(
+        self, limit: int, max_bytes: int, lease_seconds: float
+    ) -> list[ClaimedReply]:
+        return await claim_due(self.db, limit, max_bytes, lease_seconds)
+
+    async def next_due_in(self) -> float | None:
+        return await next_due_in(self.db)
+
+    async def mark_sent(self, ticket_message_id: str) -> datetime | None:
+        return await mark_sent(self.db, ticket_message_id)
+
+    async def mark_failed(self, ticket_message_id: str, reason: str, code: str | None) -> bool:
+        return await mark_failed(self.db, ticket_message_id, reason, code)
+
+    async def retry_later(
+        self, ticket_message_id: str, error: str, delay: float, unconfirmed: bool = False
+    ) -> None:
+        await retry_later(self.db, ticket_message_id, error, delay, unconfirmed)
+
+    async def ticket_marketplace(self, tenant_id: str, ticket_id: str) -> str | None:
+        return await ticket_marketplace(self.db, tenant_id, ticket_id)
+
+    async def mark_bounced(
+        self,
+        ticket_message_id: str,
+        reason: str,
+        status_code: str | None,
+        bounce_external_message_id: str,
+    ) -> BouncedReply | None:
+        return await mark_bounced(
+            self.db, ticket_message_id, reason, status_code, bounce_external_message_id
+        )
+
+    async def named_replies(self, tenant_id: str, message_ids: Sequence[str]) -> list[NamedReply]:
+        return await named_replies(self.db, tenant_id, message_ids)
+
+    async def deliveries(self, tenant_id: str, ticket_id: str) -> dict[str, Delivery]:
+        return await deliveries(self.db, tenant_id, ticket_id)

@@ -14,15 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any
 
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.events import Event, TicketResponseDue, TicketResponseOverdue
 from prometheus_client import Gauge
 
-from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.tickets import alerts_store
-from keybuzz_poller.tickets.ports import Clock
+from keybuzz_poller.tickets.ports import Clock, DueAlert, TicketsPorts
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -50,34 +47,34 @@ class InvalidLeadTime(Exception):
     """A lead time outside 1 minute to 24 hours."""
 
 
-def alert_event(row: Any) -> Event:
-    if row["kind"] == "OVERDUE":
+def alert_event(alert: DueAlert) -> Event:
+    if alert.kind == "OVERDUE":
         return TicketResponseOverdue(
-            tenant_id=row["tenant_id"],
-            marketplace=row["marketplace"],
-            ticket_id=row["ticket_id"],
-            respond_by=row["respond_by"],
+            tenant_id=alert.tenant_id,
+            marketplace=alert.marketplace,
+            ticket_id=alert.ticket_id,
+            respond_by=alert.respond_by,
         )
     return TicketResponseDue(
-        tenant_id=row["tenant_id"],
-        marketplace=row["marketplace"],
-        ticket_id=row["ticket_id"],
-        respond_by=row["respond_by"],
-        lead_seconds=row["lead_seconds"],
+        tenant_id=alert.tenant_id,
+        marketplace=alert.marketplace,
+        ticket_id=alert.ticket_id,
+        respond_by=alert.respond_by,
+        lead_seconds=alert.lead_seconds,
     )
 
 
-async def alert_round(runtime: PollerRuntime, clock: Clock) -> int:
+async def alert_round(ports: TicketsPorts, clock: Clock) -> int:
     """Record and emit every alert whose time has come; how many."""
     given = 0
     while True:
-        async with runtime.unit_of_work() as uow:
-            rows = await alerts_store.claim_alerts(uow.conn, clock(), BATCH)
-            uow.emit_many(alert_event(r) for r in rows)
-        given += len(rows)
-        if len(rows) < BATCH:
+        async with ports.alert_unit_of_work() as unit:
+            due = await unit.store.claim_alerts(clock(), BATCH)
+            unit.emit_many(alert_event(a) for a in due)
+        given += len(due)
+        if len(due) < BATCH:
             break
-    counts = await alerts_store.deadline_counts(runtime.pool, clock())
+    counts = await ports.alerts.deadline_counts(clock())
     for bucket in BUCKETS:
         TICKETS_BY_DEADLINE.labels(bucket).set(counts.get(bucket, 0))
     return given
@@ -86,8 +83,8 @@ async def alert_round(runtime: PollerRuntime, clock: Clock) -> int:
 class ResponseAlerts:
     """The alert rounds of one instance, every ``interval`` seconds."""
 
-    def __init__(self, runtime: PollerRuntime, clock: Clock, interval: float) -> None:
-        self.runtime = runtime
+    def __init__(self, ports: TicketsPorts, clock: Clock, interval: float) -> None:
+        self.ports = ports
         self.clock = clock
         self.interval = interval
         self.loop = BackgroundLoop(self._run, "response-alerts")
@@ -95,18 +92,18 @@ class ResponseAlerts:
     async def _run(self) -> None:
         while True:
             try:
-                await alert_round(self.runtime, self.clock)
+                await alert_round(self.ports, self.clock)
             except Exception:  # a round that failed is the next round's work
                 log.exception("response alert round failed")
             await asyncio.sleep(self.interval)
 
 
-async def lead_time(runtime: PollerRuntime, tenant_id: str) -> timedelta:
-    return timedelta(seconds=await alerts_store.lead_seconds(runtime.pool, tenant_id))
+async def lead_time(ports: TicketsPorts, tenant_id: str) -> timedelta:
+    return timedelta(seconds=await ports.alerts.lead_seconds(tenant_id))
 
 
-async def save_lead_time(runtime: PollerRuntime, tenant_id: str, lead: timedelta) -> timedelta:
+async def save_lead_time(ports: TicketsPorts, tenant_id: str, lead: timedelta) -> timedelta:
     if not MIN_LEAD <= lead <= MAX_LEAD:
         raise InvalidLeadTime("leadMinutes must be between 1 and 1440 (24 hours)")
-    await alerts_store.save_lead_seconds(runtime.pool, tenant_id, int(lead.total_seconds()))
+    await ports.alerts.save_lead_seconds(tenant_id, int(lead.total_seconds()))
     return lead

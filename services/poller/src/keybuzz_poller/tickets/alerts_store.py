@@ -1,11 +1,13 @@
-"""All SQL of response alerts (asyncpg): the once-per-deadline rows, the tenant's lead time."""
+"""All SQL of response alerts (asyncpg): the once-per-deadline rows, the tenant's lead time;
+``PostgresAlerts``, the ``AlertStore`` port on a pool or a unit of work's connection."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import asyncpg
 from keybuzz_shared.db import Executor
+
+from keybuzz_poller.tickets.ports import DueAlert
 
 DEFAULT_LEAD_SECONDS = 2 * 3600
 # An overdue alert is news for a day: a deadline that passed longer ago (a ticket left
@@ -14,10 +16,10 @@ DEFAULT_LEAD_SECONDS = 2 * 3600
 OVERDUE_LOOKBACK = timedelta(hours=24)
 
 
-async def claim_alerts(db: Executor, now: datetime, limit: int) -> list[asyncpg.Record]:
+async def claim_alerts(db: Executor, now: datetime, limit: int) -> list[DueAlert]:
     """The alerts due at ``now`` not yet given, each recorded here (ON CONFLICT: another
     instance or an earlier round gave it); the caller emits them in the same transaction."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
         WITH due AS (
             SELECT t.id AS ticket_id, t.tenant_id, t.marketplace, t.respond_by, k.kind,
@@ -52,7 +54,7 @@ async def claim_alerts(db: Executor, now: datetime, limit: int) -> list[asyncpg.
         DEFAULT_LEAD_SECONDS,
         OVERDUE_LOOKBACK,
     )
-    return rows
+    return [DueAlert(**dict(r)) for r in rows]
 
 
 async def deadline_counts(db: Executor, now: datetime) -> dict[str, int]:
@@ -90,3 +92,22 @@ async def save_lead_seconds(db: Executor, tenant_id: str, seconds: int) -> None:
         tenant_id,
         seconds,
     )
+
+
+class PostgresAlerts:
+    """``ports.AlertStore`` on ``db``: the pool, or a unit of work's connection."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def claim_alerts(self, now: datetime, limit: int) -> list[DueAlert]:
+        return await claim_alerts(self.db, now, limit)
+
+    async def deadline_counts(self, now: datetime) -> dict[str, int]:
+        return await deadline_counts(self.db, now)
+
+    async def lead_seconds(self, tenant_id: str) -> int:
+        return await lead_seconds(self.db, tenant_id)
+
+    async def save_lead_seconds(self, tenant_id: str, seconds: int) -> None:
+        await save_lead_seconds(self.db, tenant_id, seconds)

@@ -11,7 +11,8 @@ the marketplace measures the seller by its rule whatever the tenant prefers.
 What counts (docs/POLLER.md, "Response deadlines"): a buyer message opens a deadline
 (``awaits_reply``: not an auto-reply, a report or a notification); a reply answers it once
 the relay accepted it (``SENT``) and only if it is not marked automatic; a reply QUEUED,
-FAILED or BOUNCED does not stop the clock. An agent's "no response needed" closes the
+FAILED or BOUNCED does not stop the clock. A message the seller wrote in a marketplace's
+back office answers when it was written there. An agent's "no response needed" closes the
 messages received up to that moment.
 """
 
@@ -136,6 +137,9 @@ class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
     reply_status: str | None = None  # OUTBOUND only: QUEUED, SENT, FAILED, BOUNCED
     sent_at: datetime | None = None  # OUTBOUND only: when the relay accepted it
     automatic: bool = False  # OUTBOUND only: sent by a rule, not by an agent
+    # OUTBOUND only: the seller's own message in the marketplace's back office, read back
+    # by a poll; it answers at ``at``, when the marketplace says it was written.
+    by_seller_at_marketplace: bool = False
 
 
 class Deadline(msgspec.Struct, frozen=True, kw_only=True):
@@ -168,13 +172,14 @@ def clock_start(accepted_at: datetime | None, stored_at: datetime) -> datetime:
     return stored_at
 
 
-def counts_as_response(message: MessageFacts) -> bool:
-    return (
-        message.direction == OUTBOUND
-        and message.reply_status == SENT
-        and message.sent_at is not None
-        and not message.automatic
-    )
+def answered_at(message: MessageFacts) -> datetime | None:
+    """When the message answers the buyer: a reply once SENT and not automatic, the
+    seller's message in the marketplace's back office when it was written; else None."""
+    if message.direction != OUTBOUND or message.automatic:
+        return None
+    if message.by_seller_at_marketplace:
+        return message.at
+    return message.sent_at if message.reply_status == SENT else None
 
 
 def _buyer_messages(messages: Iterable[MessageFacts]) -> list[MessageFacts]:
@@ -182,7 +187,7 @@ def _buyer_messages(messages: Iterable[MessageFacts]) -> list[MessageFacts]:
 
 
 def _responses(messages: Iterable[MessageFacts]) -> list[datetime]:
-    return sorted(m.sent_at for m in messages if counts_as_response(m) and m.sent_at is not None)
+    return sorted(at for m in messages if (at := answered_at(m)) is not None)
 
 
 def deadline(

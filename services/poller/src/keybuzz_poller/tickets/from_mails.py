@@ -1,7 +1,7 @@
 """Parsed relay mails → ExternalMessage + Ticket + TicketMessage + ``message.received``.
 
-Everything a poll stores happens in the caller's unit of work, together with the
-cursor move (``reading/new_mail.py``, ``read_batch``): the rows, the events and the cursor commit
+Everything a poll stores happens in the caller's unit of work (its ``TicketStore`` and
+``Outbox``), together with the cursor move (``reading/new_mail.py``, ``read_batch``): the rows, the events and the cursor commit
 or vanish together. A mail already stored (same tenant, marketplace and external
 id: its Message-ID, or a digest of the mail) is skipped without an event, so a
 re-read — a crash before commit, a redelivery, a re-created folder — adds nothing.
@@ -12,16 +12,21 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 from keybuzz_shared.events import MessageReceived
 from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.text import storable
-from keybuzz_shared.uow import UnitOfWork
 
 from keybuzz_poller.reading.relay_mail import RelayMail
-from keybuzz_poller.tickets import store
+from keybuzz_poller.tickets.ports import (
+    ExternalMessageRow,
+    Outbox,
+    TicketMessageRow,
+    TicketRow,
+    TicketStore,
+)
 from keybuzz_poller.tickets.responses import refresh_deadlines
 
 PREVIEW_CHARS = 200
@@ -50,19 +55,24 @@ def _optional(text: str | None) -> str | None:
 
 
 async def store_mails(
-    uow: UnitOfWork, tenant_id: str, mails: list[RelayMail], counts: StoreCounts
+    tickets: TicketStore,
+    outbox: Outbox,
+    tenant_id: str,
+    mails: list[RelayMail],
+    counts: StoreCounts,
+    received_at: datetime,
 ) -> None:
-    """A batch of the tenant's mails: three set-based statements and the events, in ``uow``."""
-    received_at = datetime.now(UTC)
+    """A batch of the tenant's mails, stored at ``received_at``: three set-based writes, the
+    deadlines, and the events."""
     externals = [_external_row(tenant_id, mail, received_at) for mail in mails]
     automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
     counts.fetched += len(mails)
-    new_ids = await store.insert_external_messages(uow.conn, externals)
+    new_ids = await tickets.insert_external_messages(externals)
     fresh = [e for e in externals if e.id in new_ids]
     counts.duplicates += len(externals) - len(fresh)
-    ticket_ids = await store.upsert_tickets(uow.conn, _ticket_rows(fresh))
+    ticket_ids = await tickets.upsert_tickets(_ticket_rows(fresh))
     messages = [
-        store.TicketMessageRow(
+        TicketMessageRow(
             id=str(uuid.uuid4()),
             ticket_id=ticket_ids[(e.marketplace, thread_key_of(e))],
             tenant_id=tenant_id,
@@ -73,18 +83,16 @@ async def store_mails(
         )
         for e in fresh
     ]
-    await store.insert_ticket_messages(uow.conn, messages)
-    await refresh_deadlines(uow.conn, [m.ticket_id for m in messages])
-    uow.emit_many(_received(e, m) for e, m in zip(fresh, messages, strict=True))
+    await tickets.insert_ticket_messages(messages)
+    await refresh_deadlines(tickets, [m.ticket_id for m in messages])
+    outbox.emit_many(_received(e, m) for e, m in zip(fresh, messages, strict=True))
     counts.stored += len(fresh)
     counts.unparsed += sum(e.parse_error is not None for e in fresh)
     counts.ticket_ids.extend(m.ticket_id for m in messages)
     counts.accepted_at.extend(e.accepted_at for e in fresh if e.accepted_at is not None)
 
 
-def _received(
-    external: store.ExternalMessageRow, message: store.TicketMessageRow
-) -> MessageReceived:
+def _received(external: ExternalMessageRow, message: TicketMessageRow) -> MessageReceived:
     return MessageReceived(
         tenant_id=external.tenant_id,
         marketplace=external.marketplace,
@@ -98,14 +106,12 @@ def _received(
     )
 
 
-def _external_row(
-    tenant_id: str, mail: RelayMail, received_at: datetime
-) -> store.ExternalMessageRow:
+def _external_row(tenant_id: str, mail: RelayMail, received_at: datetime) -> ExternalMessageRow:
     attachments = [
         {"filename": a.filename, "contentType": a.content_type, "size": a.size}
         for a in mail.attachments
     ]
-    return store.ExternalMessageRow(
+    return ExternalMessageRow(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
         marketplace=mail.marketplace or AMAZON,
@@ -132,13 +138,13 @@ def storable_json(items: list[dict[str, object]]) -> list[dict[str, object]]:
     return [{k: storable(v) if isinstance(v, str) else v for k, v in i.items()} for i in items]
 
 
-def _ticket_rows(fresh: list[store.ExternalMessageRow]) -> list[store.TicketRow]:
+def _ticket_rows(fresh: list[ExternalMessageRow]) -> list[TicketRow]:
     """One row per thread of the batch, counting its new messages (mailbox order kept)."""
-    threads: dict[tuple[str, str], list[store.ExternalMessageRow]] = {}
+    threads: dict[tuple[str, str], list[ExternalMessageRow]] = {}
     for external in fresh:
         threads.setdefault((external.marketplace, thread_key_of(external)), []).append(external)
     return [
-        store.TicketRow(
+        TicketRow(
             id=str(uuid.uuid4()),
             tenant_id=first.tenant_id,
             marketplace=marketplace,
@@ -155,7 +161,7 @@ def _ticket_rows(fresh: list[store.ExternalMessageRow]) -> list[store.TicketRow]
     ]
 
 
-def thread_key_of(external: store.ExternalMessageRow) -> str:
+def thread_key_of(external: ExternalMessageRow) -> str:
     if external.order_id and external.buyer_email:
         return f"order:{external.order_id}|buyer:{external.buyer_email}"
     return f"message:{external.external_id}"

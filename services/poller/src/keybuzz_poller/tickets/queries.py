@@ -1,4 +1,5 @@
-"""Read side of tickets: the list (keyset pages), one ticket with its messages; one tenant's."""
+"""Read side of tickets: the list (keyset pages), one ticket with its messages, a message's
+stored attachment; one tenant's."""
 
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ from keybuzz_shared.pages import (
 )
 
 from keybuzz_poller.inbound.addresses import seconds_since_accepted
-from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.tickets import deadlines, store
+from keybuzz_poller.tickets import deadlines
+from keybuzz_poller.tickets.ports import (
+    StoredMessage,
+    StoredTicket,
+    TicketQuery,
+    TicketsPorts,
+    TicketStore,
+)
 
 TICKET_STATUSES = frozenset({"OPEN", "CLOSED"})
 MAX_PAGE = 200
@@ -28,6 +35,10 @@ _DEADLINE_CURSOR = "d."
 
 class InvalidQuery(Exception):
     """A filter or page cursor the caller got wrong."""
+
+
+class AttachmentNotFound(Exception):
+    """No such attachment on the tenant's ticket message, or its content is not stored."""
 
 
 class TicketNotFound(Exception):
@@ -51,6 +62,10 @@ class Ticket(msgspec.Struct, kw_only=True, rename="camel"):
     response_state: str  # AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED or OVERDUE
     no_response_needed_at: datetime | None  # the agent's mark: when, and who (JWT subject)
     no_response_needed_by: str | None
+    # The latest incident (Fnac's claim) of the ticket's order: its status (OPENED, CLOSED)
+    # and the marketplace's type codes; null for a ticket without one.
+    incident_status: str | None = None
+    incident_types: list[str] | None = None
 
 
 class TicketPage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -58,10 +73,14 @@ class TicketPage(msgspec.Struct, kw_only=True, rename="camel"):
     next_cursor: str | None  # pass as ``cursor`` for the next page; None: last page
 
 
-class Attachment(msgspec.Struct, kw_only=True, rename="camel"):
+class Attachment(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
     filename: str
     content_type: str
     size: int
+    # A marketplace's linked file not downloaded: why (too large, not served, download
+    # failed); absent when its content is stored (GET .../attachments/{position}) or the
+    # attachment is a mail's (listed, not stored).
+    skipped: str | None = None
 
 
 class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -80,6 +99,9 @@ class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
     # stored ticket message (``receivedAt``). Null for replies and mail from another path.
     accepted_at: datetime | None
     arrival_lag_seconds: float | None
+    # Who wrote it: BUYER, MARKETPLACE_SUPPORT (the marketplace's customer service), SELLER
+    # (a reply, or the seller in the marketplace's back office) or SYSTEM.
+    sender_type: str = "BUYER"
 
 
 class TicketDetail(Ticket, kw_only=True, rename="camel"):
@@ -97,25 +119,29 @@ def ticket_query(
     *,
     response_state: str | None = None,
     sort: str = "lastMessageAt",
+    marketplace: str | None = None,
     now: datetime,
-) -> store.TicketQuery:
+) -> TicketQuery:
     if status is not None and status not in TICKET_STATUSES:
         raise InvalidQuery(f"status must be one of {sorted(TICKET_STATUSES)}")
     if response_state is not None and response_state not in deadlines.RESPONSE_STATES:
         raise InvalidQuery(f"responseState must be one of {sorted(deadlines.RESPONSE_STATES)}")
+    if marketplace is not None and not deadlines.MARKETPLACE_NAME.fullmatch(marketplace):
+        raise InvalidQuery("marketplace must be a marketplace's name in capitals (FNAC)")
     if sort not in SORTS:
         raise InvalidQuery(f"sort must be one of {sorted(SORTS)}")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}")
     by_deadline = sort == "respondBy"
     after = _after(cursor, by_deadline) if cursor else None
-    return store.TicketQuery(
+    return TicketQuery(
         **_response_filter(response_state),
         by_deadline=by_deadline,
         now=now,
         tenant_id=tenant_id,
         status=status,
         order_id=order_id,
+        marketplace=marketplace,
         since=since,
         after_at=after.at if after else None,
         after_id=after.id if after else None,
@@ -132,10 +158,10 @@ def _response_filter(response_state: str | None) -> dict[str, Any]:
     return {"response_state": response_state}
 
 
-async def list_tickets(runtime: PollerRuntime, query: store.TicketQuery) -> TicketPage:
+async def list_tickets(tickets: TicketStore, query: TicketQuery) -> TicketPage:
     """One page; ``nextCursor`` is null on the last page, an exactly full one included."""
     assert query.now is not None
-    rows = await store.list_tickets(runtime.pool, query)  # limit + 1 rows
+    rows = await tickets.list_tickets(query)  # limit + 1 rows
     page, last = split_page([_ticket(r, query.now) for r in rows], query.limit)
     return TicketPage(items=page, next_cursor=_cursor(last, query.by_deadline))
 
@@ -150,41 +176,42 @@ def _cursor(last: Ticket | None, by_deadline: bool) -> str | None:
 
 
 async def ticket_detail(
-    runtime: PollerRuntime, tenant_id: str, ticket_id: str, now: datetime
+    tickets: TicketStore, tenant_id: str, ticket_id: str, now: datetime
 ) -> TicketDetail:
-    row = await store.get_ticket(runtime.pool, tenant_id, ticket_id)
+    row = await tickets.get_ticket(tenant_id, ticket_id)
     if row is None:
         raise TicketNotFound(f"no ticket {ticket_id}")
-    messages = [_message(m) for m in await store.ticket_messages(runtime.pool, ticket_id)]
-    mark = deadlines.marketplace_mark(row["marketplace"], row["order_id"], row["country"])
+    messages = [_message(m) for m in await tickets.ticket_messages(ticket_id)]
+    mark = deadlines.marketplace_mark(row.marketplace, row.order_id, row.country)
     return TicketDetail(**_ticket_fields(row, now), messages=messages, marketplace_mark=mark)
 
 
-def _ticket_fields(row: Any, now: datetime) -> dict[str, Any]:
-    fields = {name: row[name] for name in Ticket.__struct_fields__ if name != "response_state"}
-    stored = deadlines.Deadline(state=row["response_state"], respond_by=row["respond_by"])
+def _ticket_fields(row: StoredTicket, now: datetime) -> dict[str, Any]:
+    fields = {n: getattr(row, n) for n in Ticket.__struct_fields__ if n != "response_state"}
+    stored = deadlines.Deadline(state=row.response_state, respond_by=row.respond_by)
     return {**fields, "response_state": deadlines.response_state(stored, now)}
 
 
-def _ticket(row: Any, now: datetime) -> Ticket:
+def _ticket(row: StoredTicket, now: datetime) -> Ticket:
     return Ticket(**_ticket_fields(row, now))
 
 
-def _message(row: Any) -> TicketMessage:
+def _message(row: StoredMessage) -> TicketMessage:
     return TicketMessage(
-        id=row["id"],
-        direction=row["direction"],
-        body=row["body"],
-        quoted=row["quoted"],
-        subject=row["subject"],
-        received_at=row["received_at"],
-        sent_at=row["sent_at"],
-        external_message_id=row["external_message_id"],
-        external_id=row["external_id"],
-        parse_error=row["parse_error"] is not None,
-        attachments=msgspec.json.decode(row["attachments"], type=list[Attachment]),
-        accepted_at=row["accepted_at"],
-        arrival_lag_seconds=_lag(row["accepted_at"], row["received_at"]),
+        id=row.id,
+        direction=row.direction,
+        body=row.body,
+        quoted=row.quoted,
+        subject=row.subject,
+        received_at=row.received_at,
+        sent_at=row.sent_at,
+        external_message_id=row.external_message_id,
+        external_id=row.external_id,
+        parse_error=row.parse_error is not None,
+        attachments=msgspec.json.decode(row.attachments, type=list[Attachment]),
+        accepted_at=row.accepted_at,
+        arrival_lag_seconds=_lag(row.accepted_at, row.received_at),
+        sender_type=row.sender_type,
     )
 
 
@@ -201,3 +228,24 @@ def _after(cursor: str, by_deadline: bool) -> Position:
         return decode_cursor(cursor.removeprefix(_DEADLINE_CURSOR))
     except InvalidCursor:
         raise InvalidQuery("cursor is not one this endpoint returned") from None
+
+
+class AttachmentContent(msgspec.Struct, frozen=True, kw_only=True):
+    filename: str
+    content_type: str
+    content: bytes
+
+
+async def attachment_content(
+    ports: TicketsPorts, tenant_id: str, ticket_id: str, message_id: str, position: int
+) -> AttachmentContent:
+    """The stored content of a ticket message's attachment (``position`` in its list):
+    only a marketplace's downloaded file has one; a mail's are listed, not stored."""
+    found = await ports.tickets.message_attachment(tenant_id, ticket_id, message_id, position)
+    if found is None:
+        raise AttachmentNotFound(f"no attachment {position} stored for message {message_id}")
+    if found.content is None:
+        raise AttachmentNotFound(f"attachment {position} was not downloaded: {found.skipped}")
+    return AttachmentContent(
+        filename=found.filename, content_type=found.content_type, content=found.content
+    )

@@ -8,116 +8,116 @@ The rule itself is pure (``deadlines.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import groupby
-from typing import Any
 
-from keybuzz_shared.db import Executor
-from keybuzz_shared.uow import UnitOfWork
-
-from keybuzz_poller.tickets import deadlines, response_times, store
+from keybuzz_poller.reading.marketplace.domain import SELLER
+from keybuzz_poller.tickets import deadlines, response_times
+from keybuzz_poller.tickets.ports import (
+    DeadlineFact,
+    DeadlineRow,
+    TicketsPorts,
+    TicketStore,
+)
 from keybuzz_poller.tickets.queries import TicketNotFound
 
 
-def message_facts(row: Any) -> deadlines.MessageFacts:
-    at = row["received_at"]
-    if row["direction"] == deadlines.INBOUND:
-        at = deadlines.clock_start(row["accepted_at"], row["received_at"])
+def message_facts(fact: DeadlineFact) -> deadlines.MessageFacts:
+    # A marketplace's message (a sender type) was written when the marketplace says; a
+    # mail's Date header is only its sender's word.
+    written = fact.written_at if fact.sender_type is not None else None
+    # The seller's message in the marketplace's back office: outbound, none of our replies.
+    by_seller = fact.sender_type == SELLER and fact.reply_status is None
+    at = fact.received_at
+    if fact.direction == deadlines.INBOUND:
+        at = deadlines.clock_start(fact.accepted_at or written, fact.received_at)
+    elif by_seller:
+        at = deadlines.clock_start(written, fact.received_at)
     return deadlines.MessageFacts(
-        id=row["id"],
-        direction=row["direction"],
+        id=fact.id,
+        direction=fact.direction,
         at=at,
-        awaits_reply=row["awaits_reply"],
-        reply_status=row["reply_status"],
-        sent_at=row["sent_at"],
-        automatic=row["automatic"],
+        awaits_reply=fact.awaits_reply,
+        reply_status=fact.reply_status,
+        sent_at=fact.sent_at,
+        automatic=fact.automatic,
+        by_seller_at_marketplace=by_seller and fact.direction == deadlines.OUTBOUND,
     )
 
 
-def _deadlines(rows: Iterable[Any]) -> list[store.DeadlineRow]:
+def _rule(first: DeadlineFact) -> deadlines.ResponseRule:
+    return deadlines.rule_for(first.marketplace, first.override_hours)
+
+
+def _deadlines(facts: Iterable[DeadlineFact]) -> list[DeadlineRow]:
     result = []
-    for ticket_id, group in groupby(rows, key=lambda r: r["ticket_id"]):
+    for ticket_id, group in groupby(facts, key=lambda f: f.ticket_id):
         messages = list(group)
-        first = messages[0]
         stored = deadlines.deadline(
             [message_facts(m) for m in messages],
-            deadlines.rule_for(first["marketplace"], first["override_hours"]),
-            first["no_response_needed_at"],
+            _rule(messages[0]),
+            messages[0].no_response_needed_at,
         )
         result.append(
-            store.DeadlineRow(
+            DeadlineRow(
                 ticket_id=ticket_id, response_state=stored.state, respond_by=stored.respond_by
             )
         )
     return result
 
 
-async def refresh_deadlines(db: Executor, ticket_ids: Sequence[str]) -> None:
+async def refresh_deadlines(tickets: TicketStore, ticket_ids: Sequence[str]) -> None:
     """Recompute and store the deadlines of ``ticket_ids`` (each ticket once, in id order)."""
     unique = sorted(set(ticket_ids))
     if unique:
-        await store.save_deadlines(db, _deadlines(await store.deadline_facts(db, unique)))
+        await tickets.save_deadlines(_deadlines(await tickets.deadline_facts(unique)))
 
 
 async def mark_no_response_needed(
-    unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
-    tenant_id: str,
-    ticket_id: str,
-    by: str,
-    at: datetime,
+    ports: TicketsPorts, tenant_id: str, ticket_id: str, by: str, at: datetime
 ) -> None:
     """The agent's "no response needed" (who, when): closes the buyer messages until ``at``."""
-    async with unit_of_work() as uow:
-        if not await store.mark_no_response_needed(uow.conn, tenant_id, ticket_id, by, at):
+    async with ports.unit_of_work() as unit:
+        if not await unit.store.mark_no_response_needed(tenant_id, ticket_id, by, at):
             raise TicketNotFound(f"no ticket {ticket_id}")
-        await refresh_deadlines(uow.conn, [ticket_id])
+        await refresh_deadlines(unit.store, [ticket_id])
 
 
 async def response_times_report(
-    db: Executor, tenant_id: str, marketplace: str, days: int, now: datetime
+    tickets: TicketStore, tenant_id: str, marketplace: str, days: int, now: datetime
 ) -> response_times.ResponseTimes:
     """The tenant's buyer messages of the last ``days`` on ``marketplace``, the marketplace's way."""
-    if marketplace not in deadlines.RULES and marketplace not in await store.response_windows(
-        db, tenant_id
+    if marketplace not in deadlines.RULES and marketplace not in await tickets.response_windows(
+        tenant_id
     ):
         known = sorted(deadlines.RULES)
         raise response_times.InvalidReportQuery(
             f"marketplace must be one of {known} or one the tenant set a response window for"
         )
     since, _ = response_times.window(now, days)
-    rows = await store.report_facts(db, tenant_id, marketplace, since)
+    facts = await tickets.report_facts(tenant_id, marketplace, since)
     found: list[tuple[str, deadlines.MessageOutcome]] = []
-    for ticket_id, group in groupby(rows, key=lambda r: r["ticket_id"]):
+    for ticket_id, group in groupby(facts, key=lambda f: f.ticket_id):
         messages = list(group)
-        first = messages[0]
         outcomes = deadlines.outcomes(
             [message_facts(m) for m in messages],
-            deadlines.rule_for(first["marketplace"], first["override_hours"]),
-            first["no_response_needed_at"],
+            _rule(messages[0]),
+            messages[0].no_response_needed_at,
             now,
         )
         found.extend((ticket_id, o) for o in outcomes)
     return response_times.report(marketplace, days, now, found)
 
 
-async def response_windows(db: Executor, tenant_id: str) -> dict[str, int]:
-    """The tenant's response window (hours) per marketplace it set one for."""
-    return await store.response_windows(db, tenant_id)
-
-
 async def save_response_window(
-    unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
-    tenant_id: str,
-    marketplace: str,
-    hours: int,
+    ports: TicketsPorts, tenant_id: str, marketplace: str, hours: int
 ) -> None:
     """Set the tenant's window for ``marketplace`` and move the stored deadlines of its
     tickets there that wait for the seller, in one transaction (the queue sorts on them)."""
     deadlines.check_override(marketplace, hours)
-    async with unit_of_work() as uow:
-        await store.save_response_window(uow.conn, tenant_id, marketplace, hours)
+    async with ports.unit_of_work() as unit:
+        await unit.store.save_response_window(tenant_id, marketplace, hours)
         await refresh_deadlines(
-            uow.conn, await store.awaiting_ticket_ids(uow.conn, tenant_id, marketplace)
+            unit.store, await unit.store.awaiting_ticket_ids(tenant_id, marketplace)
         )

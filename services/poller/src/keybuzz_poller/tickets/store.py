@@ -1,80 +1,25 @@
-"""All SQL of tickets (asyncpg): external messages, tickets, ticket messages, the ticket reads."""
+"""All SQL of tickets (asyncpg): external messages, tickets, ticket messages, the ticket reads;
+``PostgresTickets``, the ``TicketStore`` port on a pool or a unit of work's connection."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
 import msgspec
 from keybuzz_shared.db import Executor
 
-
-# Rows as the INSERTs below take them: the field order is the column order.
-class ExternalMessageRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    tenant_id: str
-    marketplace: str
-    external_id: str
-    order_id: str | None
-    buyer_email: str | None
-    buyer_name: str | None
-    subject: str
-    body: str
-    quoted: str
-    attachments: str  # JSON text
-    inbound_address: str | None
-    country: str | None
-    sent_at: datetime | None
-    received_at: datetime
-    raw: bytes
-    parse_error: str | None
-    accepted_at: datetime | None  # the MX's acceptance (null: mail from another path)
-
-
-class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    tenant_id: str
-    marketplace: str
-    thread_key: str
-    order_id: str | None
-    buyer_email: str | None
-    buyer_name: str | None
-    subject: str
-    last_message_at: datetime
-    message_count: int = 1  # new messages of this batch in the thread
-
-
-class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    ticket_id: str
-    tenant_id: str
-    external_message_id: str
-    body: str
-    received_at: datetime
-    awaits_reply: bool = True  # a buyer message: it opens a response deadline
-
-
-class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
-    tenant_id: str
-    status: str | None = None
-    order_id: str | None = None
-    since: datetime | None = None
-    after_at: datetime | None = None  # keyset: the last ticket of the previous page
-    after_id: str | None = None
-    limit: int = 50
-    # The stored response state (AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED) and, for
-    # AWAITING_REPLY, whether its deadline has passed at ``now`` (OVERDUE) or not.
-    response_state: str | None = None
-    overdue: bool | None = None
-    by_deadline: bool = False  # soonest deadline first (only tickets that have one)
-    now: datetime | None = None
-
-
-class DeadlineRow(msgspec.Struct, frozen=True, kw_only=True):
-    ticket_id: str
-    response_state: str
-    respond_by: datetime | None
+from keybuzz_poller.tickets.ports import (
+    DeadlineFact,
+    DeadlineRow,
+    ExternalMessageRow,
+    StoredAttachment,
+    StoredMessage,
+    StoredTicket,
+    TicketMessageRow,
+    TicketQuery,
+    TicketRow,
+)
 
 
 def _columns(rows: Sequence[msgspec.Struct], struct: type[msgspec.Struct]) -> list[list[object]]:
@@ -165,7 +110,7 @@ async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageR
     )
 
 
-async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]:
+async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
     """Newest activity first, or soonest deadline first (``by_deadline``); keyset: strictly
     after the sort key and id of the previous page's last ticket.
 
@@ -178,13 +123,14 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         if query.by_deadline
         else ("(last_message_at, id) < ($5, $6::text)")
     )
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         f"""
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
-               no_response_needed_at, no_response_needed_by
+               no_response_needed_at, no_response_needed_by, incident_status, incident_types
         FROM poller_tickets
         WHERE tenant_id = $1
+          AND ($12::text IS NULL OR marketplace = $12)
           AND ($2::text IS NULL OR status = $2)
           AND ($3::text IS NULL OR order_id = $3)
           AND ($4::timestamptz IS NULL OR last_message_at >= $4)
@@ -206,16 +152,17 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[asyncpg.Record]
         query.overdue,
         query.now,
         query.by_deadline,
+        query.marketplace,
     )
-    return rows
+    return [StoredTicket(**dict(r)) for r in rows]
 
 
-async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
+async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> StoredTicket | None:
+    row = await db.fetchrow(
         """
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
-               no_response_needed_at, no_response_needed_by,
+               no_response_needed_at, no_response_needed_by, incident_status, incident_types,
                (SELECT e.country FROM poller_ticket_messages m
                 JOIN poller_external_messages e ON e.id = m.external_message_id
                 WHERE m.ticket_id = t.id AND m.direction = 'INBOUND' AND e.country IS NOT NULL
@@ -225,29 +172,34 @@ async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> asyncpg.Re
         tenant_id,
         ticket_id,
     )
+    return StoredTicket(**dict(row)) if row is not None else None
 
 
-async def ticket_messages(db: Executor, ticket_id: str) -> list[asyncpg.Record]:
+async def ticket_messages(db: Executor, ticket_id: str) -> list[StoredMessage]:
     """A ticket's messages in the order they were stored (mailbox order)."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
         SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
                e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments,
-               e.accepted_at
+               e.accepted_at,
+               -- Mail: the buyer's (INBOUND) or an agent's reply (OUTBOUND).
+               coalesce(e.sender_type,
+                        CASE m.direction WHEN 'INBOUND' THEN 'BUYER' ELSE 'SELLER' END)
+                   AS sender_type
         FROM poller_ticket_messages m
         JOIN poller_external_messages e ON e.id = m.external_message_id
         WHERE m.ticket_id = $1 ORDER BY m.seq
         """,
         ticket_id,
     )
-    return rows
+    return [StoredMessage(**dict(r)) for r in rows]
 
 
-async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[asyncpg.Record]:
+async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[DeadlineFact]:
     """What the deadlines of ``ticket_ids`` depend on: each ticket's mark and its messages
     (a reply's status from ``poller_replies``), locking the tickets against a concurrent
     recompute."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
         WITH locked AS (
             SELECT id, tenant_id, marketplace, no_response_needed_at FROM poller_tickets
@@ -256,6 +208,7 @@ async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[asyncp
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               e.sender_type, e.sent_at AS written_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM locked t
         LEFT JOIN poller_response_windows w
@@ -267,7 +220,7 @@ async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[asyncp
         """,
         list(ticket_ids),
     )
-    return rows
+    return [DeadlineFact(**dict(r)) for r in rows]
 
 
 async def save_deadlines(db: Executor, deadlines: Sequence[DeadlineRow]) -> None:
@@ -305,11 +258,11 @@ async def mark_no_response_needed(
 
 async def report_facts(
     db: Executor, tenant_id: str, marketplace: str, since: datetime
-) -> list[asyncpg.Record]:
+) -> list[DeadlineFact]:
     """The messages of the tenant's tickets on ``marketplace`` with a buyer message stored
     at or after ``since`` (a message's clock never starts after it was stored), as
     :func:`deadline_facts` gives them."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
         WITH recent AS (
             SELECT DISTINCT m.ticket_id FROM poller_ticket_messages m
@@ -320,6 +273,7 @@ async def report_facts(
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               e.sender_type, e.sent_at AS written_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM recent
         JOIN poller_tickets t ON t.id = recent.ticket_id
@@ -334,7 +288,7 @@ async def report_facts(
         marketplace,
         since,
     )
-    return rows
+    return [DeadlineFact(**dict(r)) for r in rows]
 
 
 async def response_windows(db: Executor, tenant_id: str) -> dict[str, int]:
@@ -372,3 +326,78 @@ async def awaiting_ticket_ids(db: Executor, tenant_id: str, marketplace: str) ->
         marketplace,
     )
     return [r["id"] for r in rows]
+
+
+class PostgresTickets:
+    """``ports.TicketStore`` on ``db``: the pool, or a unit of work's connection."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def insert_external_messages(self, rows: Sequence[ExternalMessageRow]) -> set[str]:
+        return await insert_external_messages(self.db, rows)
+
+    async def upsert_tickets(self, tickets: Sequence[TicketRow]) -> dict[tuple[str, str], str]:
+        return await upsert_tickets(self.db, tickets)
+
+    async def insert_ticket_messages(self, messages: Sequence[TicketMessageRow]) -> None:
+        await insert_ticket_messages(self.db, messages)
+
+    async def list_tickets(self, query: TicketQuery) -> list[StoredTicket]:
+        return await list_tickets(self.db, query)
+
+    async def get_ticket(self, tenant_id: str, ticket_id: str) -> StoredTicket | None:
+        return await get_ticket(self.db, tenant_id, ticket_id)
+
+    async def ticket_messages(self, ticket_id: str) -> list[StoredMessage]:
+        return await ticket_messages(self.db, ticket_id)
+
+    async def deadline_facts(self, ticket_ids: Sequence[str]) -> list[DeadlineFact]:
+        return await deadline_facts(self.db, ticket_ids)
+
+    async def report_facts(
+        self, tenant_id: str, marketplace: str, since: datetime
+    ) -> list[DeadlineFact]:
+        return await report_facts(self.db, tenant_id, marketplace, since)
+
+    async def save_deadlines(self, deadlines: Sequence[DeadlineRow]) -> None:
+        await save_deadlines(self.db, deadlines)
+
+    async def mark_no_response_needed(
+        self, tenant_id: str, ticket_id: str, by: str, at: datetime
+    ) -> bool:
+        return await mark_no_response_needed(self.db, tenant_id, ticket_id, by, at)
+
+    async def response_windows(self, tenant_id: str) -> dict[str, int]:
+        return await response_windows(self.db, tenant_id)
+
+    async def save_response_window(self, tenant_id: str, marketplace: str, hours: int) -> None:
+        await save_response_window(self.db, tenant_id, marketplace, hours)
+
+    async def awaiting_ticket_ids(self, tenant_id: str, marketplace: str) -> list[str]:
+        return await awaiting_ticket_ids(self.db, tenant_id, marketplace)
+
+    async def message_attachment(
+        self, tenant_id: str, ticket_id: str, message_id: str, position: int
+    ) -> StoredAttachment | None:
+        return await message_attachment(self.db, tenant_id, ticket_id, message_id, position)
+
+
+async def message_attachment(
+    db: Executor, tenant_id: str, ticket_id: str, message_id: str, position: int
+) -> StoredAttachment | None:
+    """A ticket message's linked file (name, type, content or why it was skipped), the
+    tenant's only."""
+    row = await db.fetchrow(
+        """
+        SELECT a.filename, a.content_type, a.content, a.skipped
+        FROM poller_ticket_messages m
+        JOIN poller_message_attachments a ON a.external_message_id = m.external_message_id
+        WHERE m.tenant_id = $1 AND m.ticket_id = $2 AND m.id = $3 AND a.position = $4
+        """,
+        tenant_id,
+        ticket_id,
+        message_id,
+        position,
+    )
+    return StoredAttachment(**dict(row)) if row is not None else None

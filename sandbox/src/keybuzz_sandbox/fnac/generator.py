@@ -1,0 +1,535 @@
+"""Deterministic facts of one Fnac/Darty shop: orders, buyers' messages, incidents.
+
+Nothing here is stored: order `i`, its message thread and its incident are computed
+from (SANDBOX_SEED, shop, i), so a 50,000-order shop costs nothing until asked for.
+Order `i` is placed at virtual time ``base + (i + jitter(i mod N)) * slot`` (as the
+Amazon double places its orders, seed.py), so any window of `window_days` holds N
+orders; buyers' questions about offers form a second stream, one for every three
+orders. Times are virtual (clock.py); the book turns them into real timestamps.
+
+Order ids are what Fnac's are, PHP ``uniqid()`` of the moment the order was placed
+(8 hex digits of seconds, 5 of microseconds: ``57BEAFDA828A8``), so an id maps back
+to its order's index through its time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from functools import cached_property
+
+import msgspec
+
+from .shops import ShopSpec, uuid_from
+
+DAY = 86_400.0
+HOUR = 3_600.0
+MAX_LIFECYCLE = 9 * DAY  # no order changes state later than this after it is placed
+OFFER_QUESTIONS_EVERY = 3  # one question about an offer for every three orders
+
+# order state -> the state its lines show (state.xsd: order_state, order_detail_state)
+LINE_STATE = {
+    "Created": "ToAccept",
+    "Accepted": "Accepted",
+    "Refused": "Refused",
+    "ToShip": "ToShip",
+    "Shipped": "Shipped",
+    "NotReceived": "NotReceived",
+    "Received": "Received",
+    "Cancelled": "Cancelled",
+    "Refunded": "Refunded",
+}
+# Fnac's date filters (order_state_constraint) -> the state whose start they mean
+DATE_STATES = {
+    "AcceptedAt": "Accepted",
+    "DebitedAt": "ToShip",
+    "ShippedAt": "Shipped",
+    "ReceivedAt": "Received",
+    "RefusedAt": "Refused",
+    "CancelledAt": "Cancelled",
+}
+
+
+def _rng(*parts: object) -> random.Random:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+def _unit(*parts: object) -> float:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def uniqid(virtual: float) -> str:
+    seconds = int(virtual)
+    micros = int((virtual - seconds) * 1_000_000) % 1_000_000
+    return f"{seconds:08X}{micros:05X}"
+
+
+class Product(msgspec.Struct, frozen=True):
+    fnac_id: str
+    name: str
+    price: float
+    offer_fnac_id: str
+    offer_seller_id: str
+
+
+class Line(msgspec.Struct, frozen=True, kw_only=True):
+    detail_id: int
+    product: Product
+    quantity: int
+    shipping_price: float
+
+    @property
+    def fees(self) -> float:
+        return round(self.product.price * self.quantity * 0.12, 2)
+
+
+class Address(msgspec.Struct, frozen=True, kw_only=True):
+    firstname: str
+    lastname: str
+    address1: str
+    zipcode: str
+    city: str
+
+
+class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
+    index: int
+    order_id: str
+    placed: float  # virtual
+    client_id: str
+    client_firstname: str
+    client_lastname: str
+    client_email: str
+    address: Address
+    lines: tuple[Line, ...]
+    events: tuple[tuple[float, str], ...]  # (virtual time, order state), ascending
+
+    def state_at(self, virtual_now: float) -> tuple[str, float] | None:
+        """(state, virtual time it began), or None if not yet placed."""
+        current = None
+        for at, state in self.events:
+            if at > virtual_now:
+                break
+            current = (state, at)
+        return current
+
+    def reached(self, state: str) -> float | None:
+        return next((at for at, s in self.events if s == state), None)
+
+    @property
+    def buyer_name(self) -> str:
+        return f"{self.client_firstname} {self.client_lastname[0]}."
+
+
+class FileFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a message links (``message_file``), served at ``GET /fnac/files/<file_id>``."""
+
+    file_id: str
+    name: str
+    filetype: str  # a MIME type
+    size: int  # bytes
+
+
+# The share of buyers' seeded messages that link a photo, and the photos' sizes.
+PHOTO_RATE = 0.15
+PHOTO_SIZES = (20_000, 400_000)
+
+
+def file_content(file: FileFacts) -> bytes:
+    """The file's bytes, made from its id (nothing stored): ``size`` bytes, always the same."""
+    pattern = f"{file.file_id}:{file.name}\n".encode()
+    return (pattern * (file.size // len(pattern) + 1))[: file.size]
+
+
+class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: str
+    referer_type: str  # ORDER or OFFER
+    referer: str  # order id or offer_fnac_id
+    order_index: int | None
+    from_type: str  # CLIENT, CALLCENTER or SELLER
+    from_name: str
+    subject: str
+    description: str
+    created: float  # virtual
+    offer_title: str | None = None
+    product_fnac_id: str | None = None
+    offer_seller_id: str | None = None
+    # The seller's answer from before the sandbox started (virtual time), if any.
+    answered: float | None = None
+    answer: str | None = None
+    archived: bool = False
+    files: tuple[FileFacts, ...] = ()
+
+
+class IncidentFacts(msgspec.Struct, frozen=True, kw_only=True):
+    incident_id: str
+    order_index: int
+    order_id: str
+    opened: float  # virtual
+    type_code: str  # state.xsd incident_open_state: 1 not received, 2 unlike, 3 defective
+    detail_ids: tuple[int, ...]
+    message: str
+    closed: float | None  # virtual; None: stays open until the seller refunds
+    closed_status: str | None  # state.xsd incident_close_state
+
+
+_FIRST = ["Camille", "Louis", "Chloé", "Hugo", "Léa", "Lucas", "Manon", "Jules", "Inès", "Théo"]
+_LAST = ["Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Girard", "Roux", "Fournier"]
+_STREETS = ["rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Pasteur"]
+_CITIES = [
+    ("Paris", "75011"),
+    ("Lyon", "69003"),
+    ("Marseille", "13006"),
+    ("Lille", "59000"),
+    ("Nantes", "44000"),
+    ("Sèvres", "92310"),
+]
+_PRODUCTS = {
+    "FNAC": [
+        ("Structure and Interpretation of Computer Programs ( Livres en VO )", 45.9),
+        ("L'art de la guerre ( Livre ) - poche - Essai", 6.9),
+        ("Matrix reloaded ( DVD / Blu-Ray )", 10.5),
+        ("Call of Duty : Modern Warfare 2 ( Jeux Vidéo )", 29.99),
+        ("Vagabond - Tome 1 ( Livre )", 7.5),
+        ("Kind of Blue ( CD Album )", 9.99),
+        ("Enfin seuls ! ( Livre )", 18.0),
+        ("Casque Bluetooth à réduction de bruit", 129.0),
+    ],
+    "DARTY": [
+        ("Aspirateur balai sans fil 25,2 V", 199.0),
+        ("Cafetière à capsules 19 bars", 89.99),
+        ("Bouilloire électrique 1,7 L inox", 34.9),
+        ("Robot pâtissier 1000 W", 249.0),
+        ("Sèche-cheveux ionique 2200 W", 49.99),
+        ("Micro-ondes grill 25 L", 119.0),
+    ],
+}
+_QUESTIONS = [
+    (
+        "Délai plus long qu'annoncé",
+        "Ma commande n'est toujours pas arrivée, pouvez-vous me dire où elle en est ?",
+    ),
+    ("Question", "Quand pourrai-je recevoir mon article ? J'en ai besoin avant samedi."),
+    (
+        "Adresse de livraison",
+        "Je me suis trompé d'adresse, pouvez-vous livrer au 12 rue des Lilas ?",
+    ),
+    ("Facture", "Pourriez-vous m'envoyer la facture de ma commande, s'il vous plaît ?"),
+    ("Article abîmé", "Le colis est arrivé abîmé et l'article est rayé. Que puis-je faire ?"),
+]
+_FOLLOW_UPS = [
+    "Je n'ai toujours pas de réponse, merci de revenir vers moi rapidement.",
+    "Merci pour votre retour. Le numéro de suivi ne fonctionne pas chez le transporteur.",
+]
+_OFFER_QUESTIONS = [
+    "Bonjour, l'article est-il neuf et sous blister ?",
+    "Livrez-vous en Belgique ? Et sous combien de jours ?",
+    "L'édition est-elle bien la version française ?",
+]
+_ANSWERS = [
+    "Bonjour, merci pour votre message. Votre colis est en cours d'acheminement, vous le recevrez sous 48 h.",
+    "Bonjour, nous revenons vers vous dès que possible avec une solution. Cordialement.",
+]
+INCIDENT_TYPES = {
+    "1": "Article non reçu",
+    "2": "Article non conforme à la description",
+    "3": "Article défectueux",
+}
+NEW_CLAIM_SUBJECT = "Nouvelle réclamation"  # the message every incident also appears as
+
+
+def incident_text(reason: str, products: list[str], problem: str) -> str:
+    """The text of an incident, and of its 'Nouvelle réclamation' message (as recorded)."""
+    lines = [
+        "Une réclamation a été ouverte sur cette commande concernant le(s) article(s) suivant(s) :"
+    ]
+    for product in products:
+        lines += [f"Motif de la réclamation : {reason} - ", f"Article : {product}"]
+    return "\n".join(lines) + f"\n\nDescription du problème{problem}"
+
+
+class ShopGenerator:
+    def __init__(self, seed: str, spec: ShopSpec, shop_id: str, anchor: float) -> None:
+        self.seed = seed
+        self.spec = spec
+        self.shop_id = shop_id
+        self.anchor = anchor
+        self.window = spec.window_days * DAY
+        self.slot = self.window / spec.order_count
+        self.offer_slot = self.slot * OFFER_QUESTIONS_EVERY
+        self.base = anchor - self.window
+        self.callcenter = f"Service Client {spec.marketplace.title()}"
+
+    # --- placement ------------------------------------------------------------
+
+    def _placed(self, index: int, slot: float, stream: str) -> float:
+        period = self.spec.order_count
+        jitter = 0.05 + 0.9 * _unit(self.seed, self.shop_id, stream, index % period)
+        return self.base + (index + jitter) * slot
+
+    @staticmethod
+    def _count_before(virtual: float, base: float, slot: float, placed) -> int:  # type: ignore[no-untyped-def]
+        if virtual < base:
+            return 0
+        k = int((virtual - base) // slot)
+        return k + 1 if placed(k) <= virtual else k
+
+    def purchase_time(self, index: int) -> float:
+        return self._placed(index, self.slot, "order")
+
+    def placed_before(self, virtual: float) -> int:
+        """Orders placed at or before `virtual` (orders are in time order)."""
+        return self._count_before(virtual, self.base, self.slot, self.purchase_time)
+
+    def offer_question_time(self, index: int) -> float:
+        return self._placed(index, self.offer_slot, "offer")
+
+    def offer_questions_before(self, virtual: float) -> int:
+        return self._count_before(virtual, self.base, self.offer_slot, self.offer_question_time)
+
+    def order_id(self, index: int) -> str:
+        return uniqid(self.purchase_time(index))
+
+    def index_of(self, order_id: str) -> int | None:
+        if len(order_id) != 13:
+            return None
+        try:
+            seconds, micros = int(order_id[:8], 16), int(order_id[8:], 16)
+        except ValueError:
+            return None
+        guess = self.placed_before(seconds + micros / 1_000_000 + 1e-6) - 1
+        for index in (guess - 1, guess, guess + 1):
+            if index >= 0 and self.order_id(index) == order_id.upper():
+                return index
+        return None
+
+    # --- catalogue and orders ---------------------------------------------------
+
+    @cached_property
+    def catalogue(self) -> tuple[Product, ...]:
+        rng = _rng(self.seed, self.shop_id, "catalogue")
+        return tuple(
+            Product(
+                fnac_id=str(rng.randint(200_000, 30_000_000)),
+                name=name,
+                price=price,
+                offer_fnac_id=uuid_from(self.seed, self.shop_id, "offer", n),
+                offer_seller_id=f"SKU-{self.spec.marketplace[0]}{n:04d}",
+            )
+            for n, (name, price) in enumerate(_PRODUCTS[self.spec.marketplace])
+        )
+
+    def order(self, index: int) -> OrderFacts:
+        rng = _rng(self.seed, self.shop_id, index, "order")
+        placed = self.purchase_time(index)
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        city, zipcode = rng.choice(_CITIES)
+        count = rng.choices((1, 2, 3), weights=(75, 18, 7))[0]
+        lines = tuple(
+            Line(
+                detail_id=n + 1,
+                product=product,
+                quantity=rng.choices((1, 2), weights=(90, 10))[0],
+                shipping_price=rng.choice((0.0, 1.0, 4.0, 6.99)),
+            )
+            for n, product in enumerate(rng.sample(self.catalogue, count))
+        )
+        return OrderFacts(
+            index=index,
+            order_id=uniqid(placed),
+            placed=placed,
+            client_id=uuid_from(self.seed, self.shop_id, "client", index).lower(),
+            client_firstname=first,
+            client_lastname=last,
+            client_email=f"{first[0].lower()}{index % 9973}@client.example",
+            address=Address(
+                firstname=first,
+                lastname=last,
+                address1=f"{rng.randint(1, 120)} {rng.choice(_STREETS)}",
+                zipcode=zipcode,
+                city=city,
+            ),
+            lines=lines,
+            events=self._events(rng, placed),
+        )
+
+    @staticmethod
+    def _events(rng: random.Random, placed: float) -> tuple[tuple[float, str], ...]:
+        outcome = rng.random()
+        if outcome < 0.02:
+            return ((placed, "Created"), (placed + rng.uniform(0.5, 4) * HOUR, "Cancelled"))
+        if outcome < 0.05:
+            return ((placed, "Created"), (placed + rng.uniform(1, 12) * HOUR, "Refused"))
+        accepted = placed + rng.uniform(0.5, 10) * HOUR
+        to_ship = accepted + rng.uniform(5, 60) * 60
+        shipped = to_ship + rng.uniform(6, 48) * HOUR
+        events = [
+            (placed, "Created"),
+            (accepted, "Accepted"),
+            (to_ship, "ToShip"),
+            (shipped, "Shipped"),
+        ]
+        if rng.random() < 0.85:
+            events.append((shipped + rng.uniform(2, 6) * DAY, "Received"))
+        return tuple(events)
+
+    # --- messages and incidents ---------------------------------------------------
+
+    def _seeded_answer(
+        self, rng: random.Random, created: float
+    ) -> tuple[float | None, str | None, bool]:
+        """The seller's answer to a message, if given before the sandbox started."""
+        at = created + rng.uniform(1, 20) * HOUR
+        if at >= self.anchor or rng.random() >= 0.6:
+            return None, None, False
+        return at, rng.choice(_ANSWERS), at < self.anchor - 30 * DAY
+
+    def has_thread(self, index: int) -> tuple[bool, bool]:
+        """Whether the buyer asks about order `index`, and whether they open an incident
+        (if it ships): cheap, so that only those orders' facts are computed."""
+        return (
+            _unit(self.seed, self.shop_id, index, "asks") < 0.18,
+            _unit(self.seed, self.shop_id, index, "claims") < self.spec.claim_rate,
+        )
+
+    def thread(self, order: OrderFacts) -> tuple[list[MessageFacts], IncidentFacts | None]:
+        """The messages about one order (and its incident): all of them, future ones too."""
+        rng = _rng(self.seed, self.shop_id, order.index, "thread")
+        messages: list[MessageFacts] = []
+        asks, claims = self.has_thread(order.index)
+
+        def add(from_type: str, name: str, subject: str, text: str, at: float) -> None:
+            answered, answer, archived = self._seeded_answer(rng, at)
+            message_id = uuid_from(self.seed, self.shop_id, "message", order.index, len(messages))
+            messages.append(
+                MessageFacts(
+                    message_id=message_id,
+                    referer_type="ORDER",
+                    referer=order.order_id,
+                    order_index=order.index,
+                    from_type=from_type,
+                    from_name=name,
+                    subject=subject,
+                    description=text,
+                    created=at,
+                    answered=answered,
+                    answer=answer,
+                    archived=archived,
+                    files=self._photo(message_id) if from_type == "CLIENT" else (),
+                )
+            )
+            if answered is not None and answer is not None:
+                messages.append(self._seller_message(order, len(messages), answer, answered))
+
+        if asks:
+            subject, text = rng.choice(_QUESTIONS)
+            asked = order.placed + rng.uniform(3 * HOUR, 5 * DAY)
+            add("CLIENT", order.buyer_name, subject, text, asked)
+            if rng.random() < 0.3:
+                follow_up = asked + rng.uniform(1, 3) * DAY
+                add("CLIENT", order.buyer_name, subject, rng.choice(_FOLLOW_UPS), follow_up)
+        incident = self._incident(rng, order) if claims else None
+        if incident is not None:
+            add("CLIENT", order.buyer_name, NEW_CLAIM_SUBJECT, incident.message, incident.opened)
+            if rng.random() < 0.5:
+                add(
+                    "CALLCENTER",
+                    self.callcenter,
+                    "Réclamation en cours de traitement",
+                    "Bonjour, votre client nous a sollicités au sujet de cette commande. "
+                    "Merci de lui répondre sous 48 heures. Le Service Client.",
+                    incident.opened + rng.uniform(1, 3) * DAY,
+                )
+        return messages, incident
+
+    def _photo(self, message_id: str) -> tuple[FileFacts, ...]:
+        """A buyer's photo for some messages, decided by the message's id alone (the
+        thread's random draws stay as they are)."""
+        if _unit(self.seed, message_id, "photo") >= PHOTO_RATE:
+            return ()
+        low, high = PHOTO_SIZES
+        size = low + int(_unit(self.seed, message_id, "photo-size") * (high - low))
+        file_id = uuid_from(self.seed, message_id, "file", 0)
+        return (
+            FileFacts(file_id=file_id, name="photo-colis.jpg", filetype="image/jpeg", size=size),
+        )
+
+    def _seller_message(
+        self, order: OrderFacts, position: int, text: str, at: float
+    ) -> MessageFacts:
+        return MessageFacts(
+            message_id=uuid_from(self.seed, self.shop_id, "message", order.index, position),
+            referer_type="ORDER",
+            referer=order.order_id,
+            order_index=order.index,
+            from_type="SELLER",
+            from_name=self.spec.name,
+            subject="order_information",
+            description=text,
+            created=at,
+        )
+
+    def _incident(self, rng: random.Random, order: OrderFacts) -> IncidentFacts | None:
+        shipped = order.reached("Shipped")
+        if shipped is None:
+            return None
+        type_code = rng.choice(("1", "1", "2", "3"))
+        affected = order.lines[: rng.randint(1, len(order.lines))]
+        opened = shipped + rng.uniform(2, 8) * DAY
+        closes = rng.random() < 0.6
+        return IncidentFacts(
+            incident_id=uuid_from(self.seed, self.shop_id, "incident", order.index),
+            order_index=order.index,
+            order_id=order.order_id,
+            opened=opened,
+            type_code=type_code,
+            detail_ids=tuple(line.detail_id for line in affected),
+            message=incident_text(
+                INCIDENT_TYPES[type_code],
+                [line.product.name for line in affected],
+                rng.choice(["", " Le colis n'est jamais arrivé.", " L'article ne s'allume pas."]),
+            ),
+            closed=opened + rng.uniform(5, 12) * DAY if closes else None,
+            closed_status=rng.choice(("3", "4", "13")) if closes else None,
+        )
+
+    def offer_question(self, index: int) -> list[MessageFacts]:
+        """A buyer's question about an offer (no order yet), with its seeded answer."""
+        rng = _rng(self.seed, self.shop_id, index, "offer-question")
+        product = rng.choice(self.catalogue)
+        at = self.offer_question_time(index)
+        answered, answer, archived = self._seeded_answer(rng, at)
+        question = MessageFacts(
+            message_id=uuid_from(self.seed, self.shop_id, "offer-message", index, 0),
+            referer_type="OFFER",
+            referer=product.offer_fnac_id,
+            order_index=None,
+            from_type="CLIENT",
+            from_name=f"{rng.choice(_FIRST)} {rng.choice(_LAST)[0]}.",
+            subject="Question sur l'offre",
+            description=rng.choice(_OFFER_QUESTIONS),
+            created=at,
+            offer_title=product.name,
+            product_fnac_id=product.fnac_id,
+            offer_seller_id=product.offer_seller_id,
+            answered=answered,
+            answer=answer,
+            archived=archived,
+        )
+        messages = [question]
+        if answered is not None and answer is not None:
+            messages.append(
+                msgspec.structs.replace(
+                    question,
+                    message_id=uuid_from(self.seed, self.shop_id, "offer-message", index, 1),
+                    from_type="SELLER",
+                    from_name=self.spec.name,
+                    subject="product_information",
+                    description=answer,
+                    created=answered,
+                    answered=None,
+                    answer=None,
+                )
+            )
+        return messages

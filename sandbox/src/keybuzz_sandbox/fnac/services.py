@@ -1,0 +1,591 @@
+"""The six services: a validated request (lxml root) in, a response root out.
+
+Filters are AND across kinds and OR within one kind (two `message_id`s select
+either). Lists are sorted newest first unless `sort_by` says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+from lxml import etree
+
+from . import errors
+from .book import IncidentRecord, MessageRecord, Refund, ShopBook
+from .generator import OrderFacts
+from .wire import (
+    API_VERSION,
+    add,
+    add_error,
+    add_paging,
+    amount,
+    child_text,
+    children,
+    fnac_time,
+    parse_time,
+    response,
+    text_of,
+)
+
+MAX_RESULTS = 100  # results_count above it: ERR_105
+MAX_ORDER_IDS = 50  # orders_fnac_id / orders: more than 50 ids: ERR_105
+MAX_REPLY_CHARS = 2_000  # the double's assumption: Fnac publishes no limit
+MESSAGE_ACTIONS = {
+    "mark_as_read": (True, None),
+    "mark_as_unread": (False, None),
+    "archive": (None, True),
+    "mark_as_read_and_archive": (True, True),
+    "unarchive": (None, False),
+}
+T = TypeVar("T")
+
+
+class Filters:
+    """A query's filters: element name -> its values, plus paging, date and sort."""
+
+    def __init__(self, book: ShopBook, request: etree._Element) -> None:
+        self.book = book
+        self.values: dict[str, list[etree._Element]] = {}
+        for name, element in children(request):
+            self.values.setdefault(name, []).append(element)
+        self.page = max(1, int(self.text("paging") or 1))
+        self.per_page = int(request.get("results_count", "100"))
+        date = self.first("date")
+        self.date_type = date.get("type") if date is not None else None
+        self.low = _time_or_none(child_text(date, "min")) if date is not None else None
+        self.high = _time_or_none(child_text(date, "max")) if date is not None else None
+
+    def first(self, name: str) -> etree._Element | None:
+        found = self.values.get(name)
+        return found[0] if found else None
+
+    def text(self, name: str) -> str:
+        return text_of(self.first(name))
+
+    def texts(self, name: str, nested: bool = False) -> set[str] | None:
+        """Values of a repeated filter (or of a list element's children); None: not given."""
+        elements = self.values.get(name)
+        if not elements:
+            return None
+        if not nested:
+            return {text_of(e) for e in elements}
+        return {text_of(c) for e in elements for c in e if isinstance(c.tag, str)}
+
+    def in_range(self, virtual: float | None) -> bool:
+        """Whether a (virtual) time is within the date filter, compared as the client sees
+        it: real time, whole seconds."""
+        if self.date_type is None:
+            return True
+        if virtual is None:
+            return False
+        value = math.floor(self.book.real(virtual))
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def virtual_bounds(self) -> tuple[float | None, float | None]:
+        """The date filter as virtual times, widened by a second each way."""
+        low = None if self.low is None else self.book.virtual(self.low) - 1
+        high = None if self.high is None else self.book.virtual(self.high + 1) + 1
+        return low, high
+
+
+def _time_or_none(text: str) -> float | None:
+    return parse_time(text) if text else None
+
+
+def _page(items: Sequence[T], filters: Filters) -> Sequence[T]:
+    start = (filters.page - 1) * filters.per_page
+    return items[start : start + filters.per_page]
+
+
+def _too_many(service: str, filters: Filters) -> etree._Element | None:
+    if filters.per_page > MAX_RESULTS:
+        refused = response(service, "FATAL")
+        add_error(
+            refused,
+            errors.TOO_MANY_ELEMENTS,
+            f"results_count may not exceed {MAX_RESULTS}",
+            "FATAL",
+        )
+        return refused
+    return None
+
+
+# --- messages_query -------------------------------------------------------------------
+
+
+def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    filters = Filters(book, request)
+    if (refused := _too_many("messages_query", filters)) is not None:
+        return refused
+    now = book.virtual(real_now)
+    book.materialize(now)
+    matching = [m for m in book.by_creation() if m.facts.created <= now and _keeps(m, filters)]
+    by_update = filters.text("sort_by") == "UPDATED_AT"
+    sort_by = filters.first("sort_by")
+    descending = sort_by is None or sort_by.get("type") != "ASC"
+    matching.sort(key=lambda m: m.updated if by_update else m.facts.created, reverse=descending)
+    answer = response("messages_query")
+    add_paging(answer, filters.page, filters.per_page, len(matching))
+    for record in _page(matching, filters):
+        _message(answer, book, record)
+    return answer
+
+
+def _keeps(record: MessageRecord, filters: Filters) -> bool:
+    facts = record.facts
+    checks: list[tuple[str, Callable[[], str | None]]] = [
+        ("message_type", lambda: facts.referer_type),
+        ("message_archived", lambda: "TRUE" if record.archived else "FALSE"),
+        ("message_state", lambda: "READ" if record.read else "UNREAD"),
+        ("message_id", lambda: facts.message_id),
+        ("order_fnac_id", lambda: facts.referer if facts.referer_type == "ORDER" else None),
+        ("offer_fnac_id", lambda: facts.referer if facts.referer_type == "OFFER" else None),
+        ("product_fnac_id", lambda: facts.product_fnac_id),
+        ("offer_seller_id", lambda: facts.offer_seller_id),
+    ]
+    for name, value in checks:
+        wanted = filters.texts(name)
+        if wanted is not None and value() not in wanted:
+            return False
+    senders = filters.texts("message_from_types", nested=True)
+    if senders and facts.from_type not in senders:
+        return False
+    when = record.updated if filters.date_type == "UpdatedAt" else facts.created
+    return filters.in_range(when)
+
+
+def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> None:
+    facts = record.facts
+    element = add(
+        parent,
+        "message",
+        state="READ" if record.read else "UNREAD",
+        archived="TRUE" if record.archived else "FALSE",
+    )
+    add(element, "message_id", facts.message_id, cdata=True)
+    add(element, "message_referer", facts.referer, cdata=True, type=facts.referer_type)
+    add(element, "message_from", facts.from_name, cdata=True, type=facts.from_type)
+    if facts.offer_title is not None:
+        add(element, "message_offer_title", facts.offer_title, cdata=True)
+    add(element, "message_subject", facts.subject, cdata=True)
+    add(element, "message_description", facts.description, cdata=True)
+    add(element, "created_at", fnac_time(book.real(facts.created)))
+    add(element, "updated_at", fnac_time(book.real(record.updated)))
+    if record.answer is not None and record.answered is not None:
+        add(element, "answer", record.answer, cdata=True)
+        add(element, "answer_at", fnac_time(book.real(record.answered)))
+    for file in facts.files:
+        linked = add(element, "message_file")
+        add(linked, "name", file.name, cdata=True)
+        add(linked, "url", f"{book.files_url}{file.file_id}", cdata=True)
+        add(linked, "filetype", file.filetype)
+
+
+# --- messages_update --------------------------------------------------------------------
+
+
+def _each_element(
+    book: ShopBook,
+    service: str,
+    request: etree._Element,
+    real_now: float,
+    handle: Callable[[etree._Element, etree._Element, float], bool],
+) -> etree._Element:
+    """An update service: `handle` writes each request element's result into the answer
+    and says whether it failed; any failure makes the answer's status ERROR."""
+    now = book.virtual(real_now)
+    book.materialize(now)
+    answer = response(service)
+    failed = False
+    for _, element in children(request):
+        failed |= handle(answer, element, now)
+    if failed:
+        answer.set("status", "ERROR")
+    return answer
+
+
+def messages_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    def handle(answer: etree._Element, element: etree._Element, now: float) -> bool:
+        result = add(answer, "message", status="OK", id=element.get("id", ""))
+        problem = _update_message(book, element, real_now, now)
+        if problem is not None:
+            result.set("status", "ERROR")
+            add_error(result, *problem)
+        return problem is not None
+
+    return _each_element(book, "messages_update", request, real_now, handle)
+
+
+def _update_message(
+    book: ShopBook, element: etree._Element, real_now: float, now: float
+) -> tuple[str, str] | None:
+    """Carries out one message's action; (ERR_ code, message) when refused."""
+    action, target = element.get("action", ""), element.get("id", "")
+    if action == "confirm_shop_delivery":
+        return errors.ACTION_UNAVAILABLE, "confirm_shop_delivery is for Fnac stores only"
+    if action == "create":
+        order = book.find_order(target, now)
+        if order is None:
+            return errors.ORDER_UNKNOWN, f"order {target} not found"
+        return _send(book, element, None, order, real_now, now)
+    record = book.messages.get(target.upper())
+    if record is None or record.facts.created > now:
+        return errors.MESSAGE_UNKNOWN, f"message {target} not found"
+    if action == "reply":
+        return _send(book, element, record, None, real_now, now)
+    read, archived = MESSAGE_ACTIONS[action]
+    if read is not None:
+        record.read = read
+    if archived is not None:
+        record.archived = archived
+    record.updated = now
+    return None
+
+
+def _send(
+    book: ShopBook,
+    element: etree._Element,
+    original: MessageRecord | None,
+    order: OrderFacts | None,
+    real_now: float,
+    now: float,
+) -> tuple[str, str] | None:
+    description = child_text(element, "message_description")
+    if not description or len(description) > MAX_REPLY_CHARS:
+        return (
+            errors.DESCRIPTION_INVALID,
+            f"message_description must hold 1 to {MAX_REPLY_CHARS} characters",
+        )
+    message_to = child_text(element, "message_to") or "CLIENT"
+    order_index = order.index if order else original.facts.order_index if original else None
+    if message_to == "CALLCENTER":
+        incident = book.incident_for(order_index, now) if order_index is not None else None
+        if incident is None or not incident.is_open(now):
+            return (
+                errors.CALLCENTER_NEEDS_INCIDENT,
+                "messages to CALLCENTER are allowed only while the order has an incident",
+            )
+    book.send(
+        action=element.get("action", ""),
+        original=original,
+        order=order,
+        message_to=message_to,
+        subject=child_text(element, "message_subject") or "other_question",
+        description=description,
+        real_now=real_now,
+    )
+    return None
+
+
+# --- orders_query -------------------------------------------------------------------------
+
+
+def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    filters = Filters(book, request)
+    if (refused := _too_many("orders_query", filters)) is not None:
+        return refused
+    wanted_ids = _union(
+        filters.texts("order_fnac_id"), filters.texts("orders_fnac_id", nested=True)
+    )
+    if wanted_ids is not None and len(wanted_ids) > MAX_ORDER_IDS:
+        refused = response("orders_query", "FATAL")
+        add_error(refused, errors.TOO_MANY_ELEMENTS, "at most 50 order ids", "FATAL")
+        return refused
+    now = book.virtual(real_now)
+    book.materialize(now)
+    states = _union(filters.texts("state"), filters.texts("states", nested=True))
+    products = filters.texts("product_fnac_id")
+    offers = filters.texts("offer_fnac_id")
+    skus = filters.texts("offer_seller_id")
+    ascending = filters.text("sort_by") == "ASC"
+    answer = response("orders_query")
+    if wanted_ids is None and not (states or products or offers or skus or filters.date_type):
+        # Orders are in time order: the whole list is a range of indices, paged as is.
+        indices = book.order_candidates(now, None, None, None)
+        ordered = indices if ascending else indices[::-1]
+        add_paging(answer, filters.page, filters.per_page, len(ordered))
+        for index in _page(ordered, filters):
+            _order(answer, book, book.gen.order(index), now)
+        return answer
+    if wanted_ids is not None:
+        found = (book.find_order(i, now) for i in wanted_ids)
+        candidates: Iterable[OrderFacts] = sorted(
+            (o for o in found if o is not None), key=lambda o: o.index
+        )
+    else:
+        indices = book.order_candidates(now, filters.date_type, *filters.virtual_bounds())
+        candidates = (book.gen.order(i) for i in indices)
+    matching = [
+        o
+        for o in candidates
+        if (states is None or book.order_state(o, now)[0] in states)
+        and (
+            filters.date_type is None
+            or filters.in_range(book.order_date(o, filters.date_type, now))
+        )
+        and (products is None or any(line.product.fnac_id in products for line in o.lines))
+        and (offers is None or any(line.product.offer_fnac_id in offers for line in o.lines))
+        and (skus is None or any(line.product.offer_seller_id in skus for line in o.lines))
+    ]
+    if not ascending:
+        matching.reverse()
+    add_paging(answer, filters.page, filters.per_page, len(matching))
+    for order in _page(matching, filters):
+        _order(answer, book, order, now)
+    return answer
+
+
+def _union(*sets: set[str] | None) -> set[str] | None:
+    given = [s for s in sets if s is not None]
+    return set().union(*given) if given else None
+
+
+def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float) -> None:
+    element = add(parent, "order")
+    state, _ = book.order_state(order, now)
+    add(element, "shop_id", book.shop_id)
+    add(element, "client_id", order.client_id)
+    add(element, "client_firstname", order.client_firstname, cdata=True)
+    add(element, "client_lastname", order.client_lastname, cdata=True)
+    add(element, "client_email", order.client_email, cdata=True)
+    add(element, "order_id", order.order_id)
+    add(element, "state", state)
+    add(element, "created_at", fnac_time(book.real(order.placed)))
+    add(element, "fees", amount(sum(line.fees for line in order.lines)))
+    add(element, "vat_rate", 0)
+    visible = [m for m in book.by_order.get(order.index, []) if m.facts.created <= now]
+    add(element, "nb_messages", len(visible))
+    for kind in ("shipping_address", "billing_address"):
+        address = add(element, kind)
+        add(address, "firstname", order.address.firstname, cdata=True)
+        add(address, "lastname", order.address.lastname, cdata=True)
+        add(address, "address1", order.address.address1, cdata=True)
+        add(address, "zipcode", order.address.zipcode, cdata=True)
+        add(address, "city", order.address.city, cdata=True)
+        add(address, "country", "FRA", cdata=True)
+    debited = order.reached("ToShip")
+    received = order.reached("Received")
+    refused = order.reached("Refused")
+    for line in order.lines:
+        detail = add(element, "order_detail")
+        add(detail, "product_name", line.product.name, cdata=True)
+        add(detail, "order_detail_id", line.detail_id)
+        add(detail, "state", book.line_state(order, line.detail_id, now))
+        add(detail, "quantity", line.quantity)
+        add(detail, "price", amount(line.product.price))
+        add(detail, "fees", amount(line.fees))
+        add(detail, "product_fnac_id", line.product.fnac_id)
+        add(detail, "offer_fnac_id", line.product.offer_fnac_id)
+        add(detail, "offer_seller_id", line.product.offer_seller_id, cdata=True)
+        add(detail, "product_state", 11)
+        add(detail, "shipping_price", amount(line.shipping_price))
+        add(detail, "shipping_method", 20)
+        add(detail, "created_at", fnac_time(book.real(order.placed)))
+        if debited is not None and debited <= now:
+            add(detail, "debited_at", fnac_time(book.real(debited)))
+        add(
+            detail,
+            "received_at",
+            fnac_time(book.real(received)) if received is not None and received <= now else "",
+        )
+        if refused is not None and refused <= now:
+            add(detail, "refused_at", fnac_time(book.real(refused)))
+
+
+# --- incidents_query ------------------------------------------------------------------------
+
+
+def incidents_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    filters = Filters(book, request)
+    if (refused := _too_many("incidents_query", filters)) is not None:
+        return refused
+    now = book.virtual(real_now)
+    book.materialize(now)
+    order_ids = _union(filters.texts("order"), filters.texts("orders", nested=True))
+    if order_ids is not None and len(order_ids) > MAX_ORDER_IDS:
+        refused = response("incidents_query", "FATAL")
+        add_error(refused, errors.TOO_MANY_ELEMENTS, "at most 50 order ids", "FATAL")
+        return refused
+    matching = [
+        i
+        for i in book.incidents.values()
+        if i.facts.opened <= now and _keeps_incident(book, i, filters, order_ids, now)
+    ]
+    matching.sort(key=lambda i: i.facts.opened, reverse=filters.text("sort_by") != "ASC")
+    answer = response("incidents_query")
+    add_paging(answer, filters.page, filters.per_page, len(matching))
+    for incident in _page(matching, filters):
+        _incident(answer, book, incident, now)
+    return answer
+
+
+def _keeps_incident(
+    book: ShopBook,
+    incident: IncidentRecord,
+    filters: Filters,
+    order_ids: set[str] | None,
+    now: float,
+) -> bool:
+    facts = incident.facts
+    status = "OPENED" if incident.is_open(now) else "CLOSED"
+    waiting = "TRUE" if book.waiting_for_seller(incident, now) else "FALSE"
+    closed_by = incident.closed_by if status == "CLOSED" else None
+    closed_status = incident.closed_status if status == "CLOSED" else None
+    checks: list[tuple[set[str] | None, str | None]] = [
+        (filters.texts("status"), status),
+        (_union(filters.texts("type"), filters.texts("types", nested=True)), facts.type_code),
+        (
+            _union(filters.texts("incident_id"), filters.texts("incidents_id", nested=True)),
+            facts.incident_id,
+        ),
+        (
+            _union(filters.texts("closed_status"), filters.texts("closed_statuses", nested=True)),
+            closed_status,
+        ),
+        (filters.texts("waiting_for_seller_answer"), waiting),
+        (filters.texts("opened_by"), "client"),
+        (filters.texts("closed_by"), closed_by),
+        (order_ids, facts.order_id),
+    ]
+    if any(wanted is not None and value not in wanted for wanted, value in checks):
+        return False
+    if filters.date_type == "UpdatedAt":
+        return filters.in_range(book.incident_updated(incident, now))
+    if filters.date_type == "ClosedAt":
+        return filters.in_range(incident.closed if status == "CLOSED" else None)
+    return filters.in_range(facts.opened)
+
+
+def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, now: float) -> None:
+    facts = incident.facts
+    element = add(parent, "incident", id=facts.incident_id)
+    header = add(element, "header")
+    closed = not incident.is_open(now)
+    add(header, "status", "CLOSED" if closed else "OPENED")
+    add(
+        header,
+        "waiting_for_seller_answer",
+        "TRUE" if book.waiting_for_seller(incident, now) else "FALSE",
+    )
+    add(header, "message", facts.message, cdata=True)
+    add(header, "opened_by", "client")
+    if closed and incident.closed is not None:
+        add(header, "closed_by", incident.closed_by)
+        if incident.closed_status is not None:
+            add(header, "closed_status", incident.closed_status)
+    add(header, "created_at", fnac_time(book.real(facts.opened)))
+    add(header, "updated_at", fnac_time(book.real(book.incident_updated(incident, now))))
+    if closed and incident.closed is not None:
+        add(header, "closed_at", fnac_time(book.real(incident.closed)))
+    add(header, "order_id", facts.order_id)
+    details = add(element, "order_details_incident")
+    for detail_id in facts.detail_ids:
+        detail = add(details, "order_detail_incident")
+        refund = incident.refunds.get(detail_id)
+        add(detail, "order_detail_id", detail_id)
+        add(detail, "type", facts.type_code)
+        add(detail, "status", "OPENED" if incident.detail_open(detail_id, now) else "CLOSED")
+        add(detail, "created_at", fnac_time(book.real(facts.opened)))
+        updated = refund.at if refund else incident.closed if closed else facts.opened
+        add(detail, "updated_at", fnac_time(book.real(updated or facts.opened)))
+        if refund is not None:
+            refund_element = add(add(detail, "refunds"), "refund")
+            add(refund_element, "product_amount", amount(refund.product_amount))
+            add(refund_element, "shipping_amount", amount(refund.shipping_amount))
+            add(refund_element, "fee_ht_amount", amount(refund.fee_amount))
+            add(refund_element, "created_at", fnac_time(book.real(refund.at)))
+
+
+# --- incidents_update --------------------------------------------------------------------------
+
+
+def incidents_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    """Refunds (the only action): each line must have an open incident and not be refunded."""
+
+    def handle(answer: etree._Element, element: etree._Element, now: float) -> bool:
+        order_id = element.get("order_id", "")
+        order = book.find_order(order_id, now)
+        incident = book.incident_for(order.index, now) if order else None
+        wanted = element.get("incident_id")
+        if (
+            order is None
+            or incident is None
+            or (wanted and wanted.upper() != incident.facts.incident_id)
+        ):
+            add_error(answer, errors.NO_INCIDENT, f"no incident on order {order_id or wanted}")
+            return True
+        return _refund(answer, book, order, incident, element, now)
+
+    return _each_element(book, "incidents_update", request, real_now, handle)
+
+
+def _refund(
+    parent: etree._Element,
+    book: ShopBook,
+    order: OrderFacts,
+    incident: IncidentRecord,
+    element: etree._Element,
+    now: float,
+) -> bool:
+    """Refunds the lines an <order> names; True if any was refused."""
+    results: list[tuple[int, str | None]] = []
+    lines = {line.detail_id: line for line in order.lines}
+    for _, detail in children(element):
+        given = child_text(detail, "order_detail_id")
+        ids = [int(given)] if given else list(incident.facts.detail_ids)
+        for detail_id in ids:
+            line = lines.get(detail_id)
+            if line is None or detail_id not in incident.facts.detail_ids:
+                results.append((detail_id, errors.NO_INCIDENT))
+            elif not incident.detail_open(detail_id, now):
+                results.append((detail_id, errors.NOT_REFUNDABLE))
+            else:
+                incident.refunds[detail_id] = Refund(
+                    product_amount=line.product.price * line.quantity,
+                    shipping_amount=line.shipping_price,
+                    fee_amount=line.fees,
+                    at=now,
+                )
+                results.append((detail_id, None))
+    if all(d in incident.refunds for d in incident.facts.detail_ids) and incident.is_open(now):
+        incident.closed, incident.closed_status, incident.closed_by = now, "10", "seller"
+    refused = any(code for _, code in results)
+    result = add(parent, "order")
+    add(result, "status", "ERROR" if refused else "OK")
+    add(result, "order_id", order.order_id)
+    add(result, "state", book.order_state(order, now)[0])
+    add(result, "incident_id", incident.facts.incident_id)
+    add(result, "incident_status", "OPEN" if incident.is_open(now) else "CLOSED")
+    for detail_id, code in results:
+        line_result = add(result, "order_detail")
+        add(line_result, "order_detail_id", detail_id)
+        add(line_result, "status", "ERROR" if code else "OK")
+        if code is None:
+            add(line_result, "state", "Refunded")
+        elif code == errors.NOT_REFUNDABLE:
+            add_error(line_result, code, "Order current status is not valid for refund action")
+        else:
+            add_error(line_result, code, "this order line has no open incident")
+    return refused
+
+
+# --- auth ------------------------------------------------------------------------------------------
+
+
+def auth_response(token: str, validity: float) -> etree._Element:
+    answer = response("auth")
+    add(answer, "token", token)
+    add(answer, "validity", fnac_time(validity))
+    add(answer, "version", API_VERSION)
+    return answer
+
+
+SERVICES: dict[str, Callable[[ShopBook, etree._Element, float], etree._Element]] = {
+    "messages_query": messages_query,
+    "messages_update": messages_update,
+    "orders_query": orders_query,
+    "incidents_query": incidents_query,
+    "incidents_update": incidents_update,
+}

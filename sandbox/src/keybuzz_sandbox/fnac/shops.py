@@ -1,0 +1,69 @@
+"""The seeded Fnac and Darty shops and their credentials (development data)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+
+
+class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
+    marketplace: str  # FNAC or DARTY
+    name: str
+    partner_name: str  # shops of one partner share its partner_id
+    order_count: int  # orders in any `window_days` window
+    window_days: int = 90
+    claim_rate: float = 0.05  # share of shipped orders whose buyer opens an incident
+
+
+class Credentials(msgspec.Struct, frozen=True, kw_only=True):
+    partner_id: str
+    shop_id: str
+    key: str
+
+
+def default_shops(bench_orders: int) -> tuple[ShopSpec, ...]:
+    return (
+        ShopSpec(
+            marketplace="FNAC",
+            name="KeyBuzz Démo Fnac",
+            partner_name="demo",
+            order_count=48,
+            claim_rate=0.25,
+        ),
+        # The same seller on Darty: its own shop_id, the same partner_id.
+        ShopSpec(
+            marketplace="DARTY",
+            name="KeyBuzz Démo Darty",
+            partner_name="demo",
+            order_count=120,
+            claim_rate=0.1,
+        ),
+        ShopSpec(
+            marketplace="FNAC",
+            name="KeyBuzz Librairie Fnac",
+            partner_name="librairie",
+            order_count=2_000,
+        ),
+        ShopSpec(
+            marketplace="FNAC",
+            name="KeyBuzz Bench Fnac",
+            partner_name="bench",
+            order_count=bench_orders,
+        ),
+    )
+
+
+def uuid_from(*parts: object) -> str:
+    """A deterministic id in Fnac's style: upper-case hex, 8-4-4-4-12."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).hexdigest()
+    text = digest.upper()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def credentials(seed: str, spec: ShopSpec) -> Credentials:
+    return Credentials(
+        partner_id=uuid_from(seed, "fnac-partner", spec.partner_name),
+        shop_id=uuid_from(seed, "fnac-shop", spec.name),
+        key=uuid_from(seed, "fnac-key", spec.name),
+    )

@@ -1,0 +1,256 @@
+"""Connect a Fnac or Darty shop: the seller types its partner id, shop id and key.
+
+Order matters in ``connect``: the marketplace is asked first whether the credentials
+authenticate (a refused key stores nothing, and only the key's holder learns whether the
+shop is taken); then, in one unit of work holding the shop's and the tenant's locks, a
+shop held by another tenant is refused, the connection becomes CONNECTED, the key goes
+to Vault (its only place) and ``connection.connected`` is queued. The row is written
+before Vault, in the same transaction: a refused row (the database's own "one tenant per
+shop") leaves Vault untouched, and a failed Vault write rolls the row back. The same
+tenant posting again replaces the key (rotation) or the shop.
+
+The key never reaches a row, a log, an event or an error message. Nothing here knows
+HTTP: refusals are the domain errors of ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
+from keybuzz_shared.tenancy import TenantContext
+from keybuzz_shared.vault import VaultError, shop_credentials_path
+
+from keybuzz_oauth.connections import (
+    SHOP_MARKETPLACES,
+    Connection,
+    ConnectionReport,
+    ShopConnected,
+    ShopCredentials,
+    Status,
+)
+from keybuzz_oauth.errors import (
+    CredentialsUnavailable,
+    InvalidMarketplace,
+    MarketplaceError,
+    MarketplaceUnavailable,
+    NotConnected,
+    ShopAlreadyConnected,
+    ShopCredentialsRefused,
+)
+from keybuzz_oauth.ports import (
+    OauthPorts,
+    OauthUnit,
+    ShopAnswerUnreadable,
+    ShopRefused,
+    ShopTaken,
+    ShopUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ShopKey:
+    """What the seller typed."""
+
+    partner_id: str
+    shop_id: str
+    key: str = field(repr=False)
+
+
+def shop_marketplace(name: str) -> str:
+    """``fnac`` → ``FNAC``; anything else is not a shop marketplace."""
+    marketplace = name.upper()
+    if marketplace not in SHOP_MARKETPLACES:
+        raise InvalidMarketplace(f"unknown shop marketplace {name!r}; known: fnac, darty")
+    return marketplace
+
+
+def _title(marketplace: str) -> str:
+    return marketplace.capitalize()
+
+
+# --- connect -----------------------------------------------------------------------------
+
+
+async def connect(
+    ports: OauthPorts, tenant: TenantContext, marketplace: str, typed: ShopKey
+) -> Connection:
+    # Fnac writes its ids in upper case; one spelling keeps "one shop, one tenant" exact.
+    credentials = ShopCredentials(
+        tenant_id=tenant.tenant_id,
+        marketplace=shop_marketplace(marketplace),
+        partner_id=typed.partner_id.upper(),
+        shop_id=typed.shop_id.upper(),
+        key=typed.key,
+        created_at=ports.clock().isoformat(),
+    )
+    await _verify(ports, credentials)
+    user_id = tenant.principal.user_id
+    async with ports.unit_of_work() as uow:
+        before = await _claim(uow, credentials, user_id)
+        connection = await _record_connected(uow, credentials, user_id)
+        title = _title(credentials.marketplace)
+        with _vault_change(f"the {title} key could not be stored; nothing was connected, retry"):
+            await ports.vault.store_shop(credentials)
+    rotated = before is not None and before.seller_id == credentials.shop_id
+    log.info(
+        "shop connected",
+        extra={
+            "tenant_id": credentials.tenant_id,
+            "marketplace": credentials.marketplace,
+            "shop_id": credentials.shop_id,
+            "key_rotated": rotated,
+        },
+    )
+    return connection
+
+
+async def _verify(ports: OauthPorts, credentials: ShopCredentials) -> None:
+    name = _title(credentials.marketplace)
+    where = {
+        "tenant_id": credentials.tenant_id,
+        "marketplace": credentials.marketplace,
+        "shop_id": credentials.shop_id,
+    }
+    try:
+        await ports.shops.verify(credentials)
+    except ShopRefused:
+        log.warning("shop credentials refused", extra=where)
+        raise ShopCredentialsRefused(
+            f"{name} refused these credentials: check the partner id, the shop id and the key"
+        ) from None
+    except ShopUnavailable as exc:
+        log.warning("shop credentials not checked", extra={**where, "reason": str(exc)})
+        raise MarketplaceUnavailable(
+            f"{name} did not answer; nothing was connected, retry later", exc.retry_after
+        ) from None
+    except ShopAnswerUnreadable as exc:
+        log.error("shop credentials check failed", extra={**where, "reason": str(exc)})
+        raise MarketplaceError(
+            f"{name} answered the check with an error; nothing was connected"
+        ) from None
+
+
+async def _claim(uow: OauthUnit, credentials: ShopCredentials, user_id: str) -> Connection | None:
+    """The shop's lock, then the tenant's (held until the unit of work ends); refused when
+    another tenant holds the shop. Returns the tenant's connection as it was."""
+    tenant_id, marketplace = credentials.tenant_id, credentials.marketplace
+    await uow.store.lock_seller(credentials.shop_id, marketplace)
+    if await uow.store.tenants_holding_seller(credentials.shop_id, tenant_id, marketplace):
+        raise _taken(credentials, user_id)
+    await uow.store.lock_tenants([tenant_id], marketplace)
+    return await uow.store.get_connection(tenant_id, marketplace)
+
+
+def _taken(credentials: ShopCredentials, user_id: str) -> ShopAlreadyConnected:
+    log.warning(
+        "shop already connected to another tenant",
+        extra={
+            "tenant_id": credentials.tenant_id,
+            "marketplace": credentials.marketplace,
+            "user_id": user_id,
+        },
+    )
+    return ShopAlreadyConnected(
+        f"this {_title(credentials.marketplace)} shop is already connected to another "
+        "KeyBuzz account; disconnect it there first"
+    )
+
+
+@contextmanager
+def _vault_change(failure: str) -> Iterator[None]:
+    """A Vault write or delete: a failure is logged and said as ``failure`` (the unit of
+    work it is in rolls back, so nothing changed)."""
+    try:
+        yield
+    except VaultError as exc:
+        log.error("Vault refused a shop key change", extra={"reason": str(exc)})
+        raise CredentialsUnavailable(failure) from None
+
+
+async def _record_connected(
+    uow: OauthUnit, credentials: ShopCredentials, user_id: str
+) -> Connection:
+    connected = ShopConnected(
+        tenant_id=credentials.tenant_id,
+        marketplace=credentials.marketplace,
+        user_id=user_id,
+        shop_id=credentials.shop_id,
+        vault_path=shop_credentials_path(credentials.tenant_id, credentials.marketplace),
+    )
+    try:
+        connection = await uow.store.upsert_shop_connected(connected)
+    except ShopTaken:
+        raise _taken(credentials, user_id) from None
+    uow.emit(
+        ConnectionConnected(
+            tenant_id=connection.tenant_id,
+            marketplace=credentials.marketplace,
+            connection_id=connection.id,
+            seller_id=credentials.shop_id,
+            marketplace_ids=[],  # a shop is on one marketplace: ``marketplace`` says which
+            region="",
+        )
+    )
+    return connection
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+async def status(ports: OauthPorts, tenant_id: str, marketplace: str) -> ConnectionReport:
+    marketplace = shop_marketplace(marketplace)
+    connection = await ports.connections.get_connection(tenant_id, marketplace)
+    if connection is None:
+        return ConnectionReport(status=Status.NOT_CONNECTED)
+    report = ConnectionReport.of(connection)
+    if connection.status is not Status.CONNECTED:
+        return report
+    # Read now, not from a copy: shop status is asked when a person looks at it.
+    try:
+        stored = await ports.vault.read_shop(tenant_id, marketplace)
+    except VaultError as exc:
+        return replace(report, last_error=f"could not verify the credentials in Vault: {exc}")
+    if stored is None or stored.shop_id != connection.seller_id:
+        problem = f"the {_title(marketplace)} key is not in Vault for this shop; connect again"
+        log.error("connected shop has no key in Vault", extra={"tenant_id": tenant_id})
+        return replace(report, status=Status.ERROR, last_error=problem, credentials_verified=False)
+    return replace(report, credentials_verified=True)
+
+
+# --- disconnect --------------------------------------------------------------------------
+
+
+async def disconnect(
+    ports: OauthPorts, tenant: TenantContext, marketplace: str
+) -> ConnectionReport:
+    tenant_id, marketplace = tenant.tenant_id, shop_marketplace(marketplace)
+    async with ports.unit_of_work() as uow:
+        await uow.store.lock_tenants([tenant_id], marketplace)
+        connection = await uow.store.get_connection(tenant_id, marketplace)
+        if connection is None:
+            raise NotConnected(f"tenant {tenant_id} has no {_title(marketplace)} connection")
+        if connection.status is Status.DISCONNECTED:
+            return ConnectionReport.of(connection)
+        # Always the tenant's path: a key written by a connect that failed afterwards goes too.
+        title = _title(marketplace)
+        with _vault_change(f"could not delete the {title} key from Vault; nothing was changed"):
+            await ports.vault.delete_shop(tenant_id, marketplace)
+        ended = await uow.store.mark_disconnected(tenant_id, marketplace)
+        if ended is not None:
+            uow.emit(
+                ConnectionDisconnected(
+                    tenant_id=tenant_id,
+                    marketplace=marketplace,
+                    connection_id=ended.id,
+                    seller_id=ended.seller_id,
+                    reason=f"disconnected by user {tenant.principal.user_id}",
+                )
+            )
+    log.info("shop disconnected", extra={"tenant_id": tenant_id, "marketplace": marketplace})
+    return ConnectionReport.of(ended or connection)

@@ -1,0 +1,76 @@
+"""A shop's connection, as the poller follows it: ``connection.connected`` of a Fnac or Darty
+shop starts its polls (due at once), ``connection.disconnected`` stops them, and so does the
+marketplace refusing the shop's key: the shop is REAUTH_REQUIRED and
+``connection.reauth_required`` tells the other services (oauth shows it to the seller)."""
+
+from __future__ import annotations
+
+import logging
+
+from keybuzz_shared.events import (
+    ConnectionConnected,
+    ConnectionDisconnected,
+    ConnectionReauthRequired,
+)
+
+from keybuzz_poller.polling.shop_ports import (
+    DISCONNECTED,
+    REAUTH_REQUIRED,
+    ShopPollingPorts,
+    ShopStatus,
+)
+from keybuzz_poller.reading.marketplace.domain import Shop
+
+log = logging.getLogger(__name__)
+
+# The marketplaces whose shops the poller polls over their API.
+SHOP_MARKETPLACES = frozenset({"FNAC", "DARTY"})
+
+
+async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) -> None:
+    shop = Shop(event.tenant_id, event.marketplace)
+    if await ports.connections.connect(shop, event.seller_id, event.occurred_at):
+        ports.wake()
+        log.info(
+            "shop connected: poll due now",
+            extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace},
+        )
+
+
+async def shop_disconnected(ports: ShopPollingPorts, event: ConnectionDisconnected) -> None:
+    """Disconnected, or REAUTH_REQUIRED (whoever saw the key refused): polls stop."""
+    connection = REAUTH_REQUIRED if isinstance(event, ConnectionReauthRequired) else DISCONNECTED
+    shop = Shop(event.tenant_id, event.marketplace)
+    if await ports.connections.disconnect(shop, connection, event.occurred_at):
+        log.info(
+            "shop polls stopped",
+            extra={
+                "tenant_id": shop.tenant_id,
+                "marketplace": shop.marketplace,
+                "connection": connection,
+            },
+        )
+
+
+async def key_refused(ports: ShopPollingPorts, shop: Shop, reason: str) -> None:
+    """The marketplace refused the shop's key mid-poll: REAUTH_REQUIRED, and said so once."""
+    async with ports.unit_of_work() as unit:
+        seller_id = await unit.store.disconnect(shop, REAUTH_REQUIRED, ports.clock())
+        if seller_id is None:
+            return  # a newer event decided already
+        unit.emit(
+            ConnectionReauthRequired(
+                tenant_id=shop.tenant_id,
+                marketplace=shop.marketplace,
+                seller_id=seller_id,
+                reason=reason,
+            )
+        )
+    log.warning(
+        "shop key refused: reauthorization required",
+        extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace},
+    )
+
+
+async def shop_statuses(ports: ShopPollingPorts, tenant_id: str) -> list[ShopStatus]:
+    return await ports.connections.statuses(tenant_id)

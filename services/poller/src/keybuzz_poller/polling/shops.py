@@ -1,0 +1,78 @@
+"""Polling marketplace shops (Fnac, Darty): a :class:`LeasedPolls` on ``poller_shops``,
+with the folders' claims, leases and back-off and its own interval
+(``FNAC_POLL_INTERVAL_SECONDS``). What a lease is for is a shop key,
+``<marketplace>:<tenant_id>``; its poll is ``reading/marketplace/messages.py``'s.
+
+A poll refused for the shop's key marks the shop REAUTH_REQUIRED (no further polls until it
+connects again) and fails like an outage, so the shop's status says why.
+"""
+
+from __future__ import annotations
+
+from keybuzz_shared.background import BackgroundLoop
+
+from keybuzz_poller.polling.domain import PollResult, poll_timings
+from keybuzz_poller.polling.ports import PollSchedule
+from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
+from keybuzz_poller.polling.shop_connections import key_refused
+from keybuzz_poller.polling.shop_ports import ShopPollingPorts
+from keybuzz_poller.reading.marketplace.domain import shop_of
+from keybuzz_poller.reading.marketplace.messages import poll_shop
+from keybuzz_poller.reading.marketplace.ports import ShopKeyRefused, ShopPorts
+from keybuzz_poller.runtime import PollerRuntime
+
+
+class ShopScheduler(LeasedPolls):
+    """One per process, next to the folders' scheduler."""
+
+    def __init__(
+        self,
+        runtime: PollerRuntime,
+        schedule: PollSchedule,
+        shops: ShopPorts,
+        connections: ShopPollingPorts,
+    ) -> None:
+        settings = runtime.settings
+        super().__init__(
+            runtime, schedule, poll_timings(settings, settings.fnac_poll_interval_seconds)
+        )
+        self.shops = shops
+        self.connections = connections
+        self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        shop = shop_of(tenant_id)
+        try:
+            done = await poll_shop(self.shops, shop)
+        except ShopKeyRefused as exc:
+            await key_refused(self.connections, shop, str(exc))
+            raise
+        return PollResult(
+            tenant_id=tenant_id,
+            fetched=done.fetched,
+            stored=done.stored,
+            duplicates=done.duplicates,
+            unparsed=0,
+        )
+
+
+async def start_shop_polling(
+    runtime: PollerRuntime, schedule: PollSchedule, shops: ShopPorts, connections: ShopPollingPorts
+) -> None:
+    """``on_startup``: this instance takes its share of the due shops from now on."""
+    scheduler = ShopScheduler(runtime, schedule, shops, connections)
+    runtime.provide(scheduler)
+    scheduler.start()
+
+
+async def stop_shop_polling(runtime: PollerRuntime) -> None:
+    scheduler = runtime.components.pop(ShopScheduler, None)
+    if isinstance(scheduler, ShopScheduler):
+        await scheduler.stop()
+
+
+async def poll_due_shops_once(
+    runtime: PollerRuntime, schedule: PollSchedule, shops: ShopPorts, connections: ShopPollingPorts
+) -> list[PollResult]:
+    """``--once``: every shop due now, polled once (leased ones are left to their holder)."""
+    return await poll_all_due(ShopScheduler(runtime, schedule, shops, connections))

@@ -1,0 +1,102 @@
+"""All SQL of marketplace shops' polling (asyncpg): their schedule (``PostgresPollSchedule``
+on ``poller_shops``) and their connection state (``shop_ports.ShopConnections``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from keybuzz_shared.db import Executor
+
+from keybuzz_poller.polling.shop_ports import CONNECTED, ShopStatus
+from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule
+from keybuzz_poller.reading.marketplace.domain import Shop
+
+# A shop is polled while connected and its tenant not archived (a tenant the projection
+# has not heard of yet is polled: its connection says it exists).
+SHOPS = PollTable(
+    "poller_shops",
+    "poll_key",
+    f"""s.connection = '{CONNECTED}' AND NOT EXISTS (
+        SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND t.archived)""",
+)
+
+
+class PostgresShopSchedule(PostgresPollSchedule):
+    """The shops' schedule: rows come from ``connect``, never from a poll."""
+
+    def __init__(self, db: Executor) -> None:
+        super().__init__(db, SHOPS)
+
+    async def ensure_scheduled(self, tenant_id: str, interval: float) -> None:
+        """A shop is scheduled when it connects."""
+
+    async def poll_soon(self, tenant_id: str) -> None:
+        await self.db.execute(
+            "UPDATE poller_shops SET next_poll_at = now() WHERE poll_key = $1", tenant_id
+        )
+
+    async def mark_delivered(self, tenant_id: str) -> None:
+        """Nothing is delivered to a shop: the same as ``poll_soon``."""
+        await self.poll_soon(tenant_id)
+
+    async def is_pollable(self, tenant_id: str) -> bool:
+        return bool(
+            await self.db.fetchval(
+                f"SELECT true FROM poller_shops s WHERE s.poll_key = $1 AND {SHOPS.pollable}",
+                tenant_id,
+            )
+        )
+
+
+class PostgresShops:
+    """``shop_ports.ShopConnections`` on PostgreSQL."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def connect(self, shop: Shop, seller_id: str, as_of: datetime) -> bool:
+        applied = await self.db.fetchval(
+            """
+            INSERT INTO poller_shops (poll_key, tenant_id, marketplace, seller_id, connection,
+                                      connection_as_of, next_poll_at)
+            VALUES ($1, $2, $3, $4, 'CONNECTED', $5, now())
+            ON CONFLICT (poll_key) DO UPDATE SET
+                seller_id = EXCLUDED.seller_id, connection = 'CONNECTED',
+                connection_as_of = EXCLUDED.connection_as_of, next_poll_at = now(),
+                consecutive_failures = 0
+            WHERE poller_shops.connection_as_of < EXCLUDED.connection_as_of
+            RETURNING true
+            """,
+            shop.key,
+            shop.tenant_id,
+            shop.marketplace,
+            seller_id,
+            as_of,
+        )
+        return bool(applied)
+
+    async def disconnect(self, shop: Shop, connection: str, as_of: datetime) -> str | None:
+        seller_id: str | None = await self.db.fetchval(
+            """
+            UPDATE poller_shops SET connection = $2, connection_as_of = $3
+            WHERE poll_key = $1 AND connection_as_of < $3
+            RETURNING seller_id
+            """,
+            shop.key,
+            connection,
+            as_of,
+        )
+        return seller_id
+
+    async def statuses(self, tenant_id: str) -> list[ShopStatus]:
+        rows = await self.db.fetch(
+            """
+            SELECT marketplace, seller_id, connection,
+                   lease_owner IS NOT NULL AND lease_expires_at > now() AS polling,
+                   next_poll_at, last_poll_at, last_success_at, last_error, last_error_at,
+                   consecutive_failures, messages_fetched
+            FROM poller_shops WHERE tenant_id = $1 ORDER BY marketplace
+            """,
+            tenant_id,
+        )
+        return [ShopStatus(**dict(r)) for r in rows]

@@ -1,0 +1,169 @@
+"""A shop's messages and incidents as the poller takes them from a marketplace's API, and
+the pure decisions on them: which ticket a message joins, who may open one, which message
+is an incident's own notice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+
+# Who wrote a message, in every marketplace's terms.
+BUYER = "BUYER"
+MARKETPLACE_SUPPORT = (
+    "MARKETPLACE_SUPPORT"  # the marketplace's customer service (Fnac's CALLCENTER)
+)
+SELLER = "SELLER"  # the seller, in the marketplace's back office
+SYSTEM = "SYSTEM"  # the marketplace's notifications
+SENDER_TYPES = frozenset({BUYER, MARKETPLACE_SUPPORT, SELLER, SYSTEM})
+# Messages that open (or re-open) their ticket and wait for an answer; the others only
+# join the ticket their thread already has.
+OPENS_TICKET = frozenset({BUYER, MARKETPLACE_SUPPORT})
+MARKED_READ = OPENS_TICKET  # what the marketplace's back office shows as handled
+
+ORDER = "ORDER"
+OFFER = "OFFER"
+# An incident's status while the marketplace's customer service handles it.
+INCIDENT_OPEN = "OPENED"
+# The external id of an incident shown as a message of its ticket (no marketplace message).
+INCIDENT_MESSAGE_PREFIX = "incident:"
+
+# Fnac posts an incident also as a message of its order, "Nouvelle réclamation", at the same
+# time: that message is the incident's notice, shown once.
+NOTICE_SUBJECT = "nouvelle réclamation"
+NOTICE_WINDOW = timedelta(minutes=5)
+# A new poll reads again from this long before its cursor: a message the marketplace lists
+# late under an earlier time is still read (the ones already stored are skipped).
+CURSOR_OVERLAP = timedelta(minutes=10)
+
+
+class Shop(msgspec.Struct, frozen=True):
+    tenant_id: str
+    marketplace: str  # FNAC, DARTY
+
+    @property
+    def key(self) -> str:
+        """What the scheduler leases: ``<marketplace>:<tenant_id>``."""
+        return f"{self.marketplace}:{self.tenant_id}"
+
+
+class InvalidShopKey(ValueError):
+    """Not ``<marketplace>:<tenant_id>``."""
+
+
+def shop_of(key: str) -> Shop:
+    marketplace, sep, tenant_id = key.partition(":")
+    if not sep or not marketplace or not tenant_id:
+        raise InvalidShopKey(f"not a shop key: {key!r}")
+    return Shop(tenant_id, marketplace)
+
+
+class FileLink(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a message links; the URL is the marketplace's, fetched once, never stored."""
+
+    name: str
+    url: str
+    content_type: str | None = None
+
+
+class ShopMessage(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: str  # the marketplace's: the external id, unique per shop
+    thread_type: str  # ORDER or OFFER
+    thread_id: str  # the order's or the offer's id
+    sender_type: str  # BUYER, MARKETPLACE_SUPPORT, SELLER, SYSTEM
+    sender_name: str | None = None
+    subject: str
+    body: str
+    created_at: datetime
+    unread: bool = True
+    files: list[FileLink] = []
+
+
+class ShopIncident(msgspec.Struct, frozen=True, kw_only=True):
+    incident_id: str
+    order_id: str
+    status: str  # OPENED, CLOSED
+    types: list[str]  # the marketplace's codes, one per order line concerned
+    waiting_for_seller: bool
+    opened_by: str | None
+    message: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    """A linked file as stored: its content, or why it was not downloaded."""
+
+    filename: str
+    content_type: str
+    size: int | None
+    content: bytes | None = None
+    skipped: str | None = None
+
+
+class ShopCursor(msgspec.Struct, frozen=True, kw_only=True):
+    messages_since: datetime | None = None  # created_at of the newest message stored
+    incidents_since: datetime | None = None  # updated_at of the newest incident stored
+
+
+class ShopPoll(msgspec.Struct, kw_only=True):
+    """What one poll of a shop did."""
+
+    fetched: int = 0  # messages and incidents read
+    stored: int = 0  # messages new to the poller
+    duplicates: int = 0
+    tickets_opened_or_joined: int = 0
+    without_ticket: int = 0  # seller or system messages of a thread with no ticket
+    notices: int = 0  # incident notices not shown twice
+    incidents: int = 0  # incidents new or changed
+    marked_read: int = 0
+
+
+def thread_key(message: ShopMessage) -> str:
+    """A shop's thread: its order's (or offer's) messages; a message that names neither is
+    a thread of its own."""
+    if message.thread_type in (ORDER, OFFER) and message.thread_id:
+        return f"{message.thread_type.lower()}:{message.thread_id}"
+    return f"message:{message.message_id}"
+
+
+def thread_of(key: str | None) -> tuple[str, str] | None:
+    """(ORDER or OFFER, its id) of a thread key ``thread_key`` made, else None."""
+    kind, sep, thread_id = (key or "").partition(":")
+    if sep and thread_id and kind.upper() in (ORDER, OFFER):
+        return kind.upper(), thread_id
+    return None
+
+
+def order_id_of(message: ShopMessage) -> str | None:
+    return message.thread_id if message.thread_type == ORDER and message.thread_id else None
+
+
+def is_notice(message: ShopMessage, incident_created_at: datetime) -> bool:
+    """The incident's own message: its order's "Nouvelle réclamation" at the same time."""
+    return (
+        message.thread_type == ORDER
+        and message.subject.strip().lower().startswith(NOTICE_SUBJECT)
+        and abs(message.created_at - incident_created_at) <= NOTICE_WINDOW
+    )
+
+
+def incident_message(incident: ShopIncident) -> ShopMessage:
+    """The incident as a message of its order's ticket (when its notice is not there)."""
+    return ShopMessage(
+        message_id=f"{INCIDENT_MESSAGE_PREFIX}{incident.incident_id}",
+        thread_type=ORDER,
+        thread_id=incident.order_id,
+        sender_type=BUYER
+        if (incident.opened_by or "").lower() == "client"
+        else MARKETPLACE_SUPPORT,
+        subject="Nouvelle réclamation",
+        body=incident.message,
+        created_at=incident.created_at,
+        unread=False,
+    )
+
+
+def read_from(cursor: datetime | None, now: datetime, first_poll: timedelta) -> datetime:
+    """Where a poll starts reading: a little before the cursor, or ``first_poll`` back."""
+    return now - first_poll if cursor is None else cursor - CURSOR_OVERLAP

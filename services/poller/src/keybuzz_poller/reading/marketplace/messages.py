@@ -1,0 +1,224 @@
+"""Polling one shop: its incidents, then its messages, into tickets; then marked read.
+
+Each page the marketplace returns is stored in one unit of work with the cursor moved past
+it, so the cursor only moves past what is stored, and a page read again (a crash before the
+commit, the cursor's overlap) adds nothing: a message is stored once per shop by its
+marketplace id. Messages are marked read at the marketplace only after their commit; a
+mark that fails stays pending and the next poll tries it again.
+
+What joins which ticket (``domain.py``): a buyer's or customer service's message opens or
+re-opens the ticket of its order (or offer) and publishes ``message.received``; the
+seller's own messages and the marketplace's notifications only complete a thread that has
+a ticket. An incident opens or flags the ticket of its order; its notice message ("Nouvelle
+réclamation") is shown once, whichever of the two is read first.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from keybuzz_shared.events import MessageReceived
+
+from keybuzz_poller.reading.marketplace.domain import (
+    MARKED_READ,
+    OPENS_TICKET,
+    SELLER,
+    Attachment,
+    FileLink,
+    Shop,
+    ShopCursor,
+    ShopIncident,
+    ShopMessage,
+    ShopPoll,
+    incident_message,
+    is_notice,
+    order_id_of,
+    read_from,
+    thread_key,
+)
+from keybuzz_poller.reading.marketplace.ports import (
+    AttachmentTooLarge,
+    AttachmentUnavailable,
+    MarketplaceUnavailable,
+    ShopPorts,
+    ShopUnit,
+)
+
+log = logging.getLogger(__name__)
+
+PREVIEW_CHARS = 200
+OCTET_STREAM = "application/octet-stream"
+MARK_BATCH = 100  # messages marked read per request
+
+
+async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
+    """Everything new of the shop (the caller holds its lease)."""
+    poll = ShopPoll()
+    if ports.mark_as_read:
+        await _mark_pending(ports, shop, poll)  # left by an earlier poll's failed mark
+    cursor = await ports.store.cursor(shop)
+    now = ports.clock()
+    since = read_from(cursor.incidents_since, now, ports.first_poll)
+    async for incidents in ports.source.incidents(shop, since):
+        poll.fetched += len(incidents)
+        async with ports.unit_of_work() as unit:
+            for incident in incidents:
+                await _take_incident(unit, shop, incident, now, poll)
+            cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
+    since = read_from(cursor.messages_since, now, ports.first_poll)
+    async for messages in ports.source.messages(shop, since):
+        poll.fetched += len(messages)
+        known = await ports.store.known_messages(shop, [m.message_id for m in messages])
+        fresh = [m for m in messages if m.message_id not in known]
+        # Downloaded before the transaction: no network wait while it holds locks.
+        files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
+        async with ports.unit_of_work() as unit:
+            for message in fresh:
+                await _take_message(
+                    unit, shop, message, files[message.message_id], ports.clock(), poll, ports
+                )
+            await _moved(unit, shop, messages=[m.created_at for m in messages])
+        poll.duplicates += len(messages) - len(fresh)
+        if ports.mark_as_read:
+            await _mark_pending(ports, shop, poll)
+    return poll
+
+
+async def _moved(
+    unit: ShopUnit,
+    shop: Shop,
+    messages: list[datetime] | None = None,
+    incidents: list[datetime] | None = None,
+) -> ShopCursor:
+    """The cursor past the page (never backwards), saved in the page's unit of work."""
+    cursor = await unit.store.cursor(shop)
+    moved = ShopCursor(
+        messages_since=_latest(cursor.messages_since, messages or []),
+        incidents_since=_latest(cursor.incidents_since, incidents or []),
+    )
+    await unit.store.save_cursor(shop, moved)
+    return moved
+
+
+def _latest(current: datetime | None, seen: list[datetime]) -> datetime | None:
+    return max([*seen, *([current] if current else [])], default=None)
+
+
+async def _take_message(
+    unit: ShopUnit,
+    shop: Shop,
+    message: ShopMessage,
+    attachments: list[Attachment],
+    now: datetime,
+    poll: ShopPoll,
+    ports: ShopPorts,
+) -> None:
+    store = unit.store
+    mark = ports.mark_as_read and message.unread and message.sender_type in MARKED_READ
+    stored = await store.add_message(shop, message, attachments, now, mark)
+    if stored is None:  # stored by a concurrent poll since ``known_messages``
+        poll.duplicates += 1
+        return
+    poll.stored += 1
+    key = thread_key(message)
+    if message.sender_type not in OPENS_TICKET:
+        ticket_id = await store.ticket_of(shop, key)
+        if ticket_id is None:
+            poll.without_ticket += 1
+            return
+        direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
+        await store.thread_message(ticket_id, stored, direction, False, now)
+        return
+    incident_at = await store.incident_near(shop, message.thread_id, message.created_at)
+    if incident_at is not None and is_notice(message, incident_at):
+        poll.notices += 1  # the incident put its own message in the ticket
+        return
+    ticket_id = await store.open_ticket(shop, key, message, now)
+    await _buyer_message(unit, shop, message, stored, ticket_id, now)
+    poll.tickets_opened_or_joined += 1
+
+
+async def _buyer_message(
+    unit: ShopUnit, shop: Shop, message: ShopMessage, stored: str, ticket_id: str, now: datetime
+) -> None:
+    ticket_message_id = await unit.store.thread_message(ticket_id, stored, "INBOUND", True, now)
+    unit.emit(
+        MessageReceived(
+            tenant_id=shop.tenant_id,
+            marketplace=shop.marketplace,
+            external_message_id=stored,
+            ticket_id=ticket_id,
+            ticket_message_id=ticket_message_id,
+            order_id=order_id_of(message),
+            received_at=now,
+            preview=" ".join(message.body.split())[:PREVIEW_CHARS],
+        )
+    )
+
+
+async def _take_incident(
+    unit: ShopUnit, shop: Shop, incident: ShopIncident, now: datetime, poll: ShopPoll
+) -> None:
+    """A new incident: its ticket gets its message unless the notice is there already; a
+    changed one: its ticket's flag follows."""
+    store = unit.store
+    message = incident_message(incident)
+    key = thread_key(message)
+    ticket_id = await store.ticket_of(shop, key)
+    if ticket_id is None or not await store.has_notice(ticket_id, incident.created_at):
+        stored = await store.add_message(shop, message, [], now, False)
+        if stored is not None:  # a new incident
+            ticket_id = await store.open_ticket(shop, key, message, now)
+            await _buyer_message(unit, shop, message, stored, ticket_id, now)
+    if ticket_id is None:  # its message is stored but its ticket is not: cannot happen
+        raise RuntimeError(f"incident {incident.incident_id} has no ticket")
+    if await store.save_incident(shop, incident, ticket_id):
+        poll.incidents += 1
+
+
+async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> list[Attachment]:
+    found: list[Attachment] = []
+    for link in message.files:
+        try:
+            content = await ports.source.download(shop, link, ports.max_attachment_bytes)
+        except AttachmentTooLarge:
+            found.append(_file(link, skipped=f"larger than {ports.max_attachment_bytes} bytes"))
+        except AttachmentUnavailable as exc:
+            found.append(_file(link, skipped=f"not served: {exc}"))
+        except MarketplaceUnavailable as exc:  # the message is stored all the same
+            found.append(_file(link, skipped=f"download failed: {exc}"))
+        else:
+            found.append(_file(link, content=content))
+    return found
+
+
+def _file(link: FileLink, content: bytes | None = None, skipped: str | None = None) -> Attachment:
+    return Attachment(
+        filename=link.name,
+        content_type=link.content_type or OCTET_STREAM,
+        size=None if content is None else len(content),
+        content=content,
+        skipped=skipped,
+    )
+
+
+async def _mark_pending(ports: ShopPorts, shop: Shop, poll: ShopPoll) -> None:
+    """Marks the stored messages read at the marketplace; a failure leaves them pending."""
+    while pending := await ports.store.pending_marks(shop, MARK_BATCH):
+        try:
+            await ports.source.mark_read(shop, pending)
+        except Exception as exc:  # the messages are stored: the next poll tries again
+            log.warning(
+                "marking messages read failed",
+                extra={
+                    "tenant_id": shop.tenant_id,
+                    "marketplace": shop.marketplace,
+                    "error": type(exc).__name__,
+                },
+            )
+            return
+        await ports.store.marks_done(shop, pending)
+        poll.marked_read += len(pending)
+        if len(pending) < MARK_BATCH:
+            return

@@ -1,0 +1,152 @@
+"""What polling a shop uses, as ports: the marketplace's API (``MarketplaceMessageSource``),
+the shop's cursors and threads in the poller's database (``ShopStore``), and a unit of work
+over the store.
+
+The adapters: ``reading/marketplace/fnac_source.py`` (Fnac's API over the shop's key in
+Vault) and ``tickets/marketplace_store.py`` (PostgreSQL); the unit tier's in-memory fakes
+are held to them by ``tests/test_marketplace_contract.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.uow import StoreUnit
+
+from keybuzz_poller.reading.marketplace.domain import (
+    Attachment,
+    FileLink,
+    Shop,
+    ShopCursor,
+    ShopIncident,
+    ShopMessage,
+)
+
+
+class AttachmentTooLarge(Exception):
+    """A linked file larger than the cap: not downloaded."""
+
+
+class AttachmentUnavailable(Exception):
+    """A linked file the marketplace does not serve (gone, refused): named, not stored."""
+
+
+class ShopPollFailed(DependencyUnavailable):
+    """The marketplace could not be polled now: the poll is retried with back-off, and its
+    message, which names what failed and never a key or token, is the shop's last error."""
+
+
+class MarketplaceUnavailable(ShopPollFailed):
+    """Unreachable, timed out, 5xx, throttled."""
+
+
+class MarketplaceAnswerInvalid(ShopPollFailed):
+    """Not XML, truncated, not the schema, or a status ERROR/FATAL."""
+
+
+class ShopKeyRefused(ShopPollFailed):
+    """The marketplace refused the shop's key (revoked, replaced): the seller must connect again."""
+
+
+class MarketplaceMessageSource(Protocol):
+    """A marketplace's API for one shop at a time; its failures are ``ShopPollFailed``."""
+
+    def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
+        """Pages of the shop's messages created at or after ``since``, oldest first."""
+        ...
+
+    def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
+        """Pages of the shop's incidents updated at or after ``since``, oldest first."""
+        ...
+
+    async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None: ...
+
+    async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
+        """The file's bytes; ``AttachmentTooLarge`` past ``max_bytes``,
+        ``AttachmentUnavailable`` when the marketplace will not serve it (4xx, not a web
+        address), ``MarketplaceUnavailable`` when its server fails (5xx, unreachable)."""
+        ...
+
+
+class ShopStore(Protocol):
+    """A shop's cursors, messages and threads (tickets), in one transaction when in a unit."""
+
+    async def cursor(self, shop: Shop) -> ShopCursor: ...
+
+    async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None: ...
+
+    async def known_messages(self, shop: Shop, message_ids: Sequence[str]) -> set[str]:
+        """Those of ``message_ids`` already stored."""
+        ...
+
+    async def add_message(
+        self,
+        shop: Shop,
+        message: ShopMessage,
+        attachments: Sequence[Attachment],
+        received_at: datetime,
+        mark_read: bool,
+    ) -> str | None:
+        """The stored message's id (``external_message_id``), or None when it was stored
+        before. ``mark_read``: pending until ``marked_read``."""
+        ...
+
+    async def ticket_of(self, shop: Shop, thread_key: str) -> str | None: ...
+
+    async def open_ticket(
+        self, shop: Shop, thread_key: str, message: ShopMessage, at: datetime
+    ) -> str:
+        """The thread's ticket, created or re-opened (OPEN), its id."""
+        ...
+
+    async def thread_message(
+        self,
+        ticket_id: str,
+        external_message_id: str,
+        direction: str,
+        awaits_reply: bool,
+        at: datetime,
+    ) -> str:
+        """Adds the stored message to the ticket (counted, its deadline recomputed); the
+        ticket message's id."""
+        ...
+
+    async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
+        """The creation time of an incident of the order around ``at``, if one is stored."""
+        ...
+
+    async def has_notice(self, ticket_id: str, incident_created_at: datetime) -> bool:
+        """Whether the ticket holds the incident's notice message."""
+        ...
+
+    async def save_incident(self, shop: Shop, incident: ShopIncident, ticket_id: str) -> bool:
+        """Records the incident as seen and flags its ticket with its types and status;
+        False when it was stored before (new or changed: True)."""
+        ...
+
+    async def pending_marks(self, shop: Shop, limit: int) -> list[str]:
+        """Message ids stored and still to mark read at the marketplace, oldest first."""
+        ...
+
+    async def marks_done(self, shop: Shop, message_ids: Sequence[str]) -> None: ...
+
+
+ShopUnit = StoreUnit[ShopStore]
+
+
+@dataclass(frozen=True)
+class ShopPorts:
+    """Everything polling a shop touches; made once per process (``bootstrap.py``)."""
+
+    source: MarketplaceMessageSource
+    store: ShopStore  # reads and single-statement writes, outside a unit of work
+    unit_of_work: Callable[[], AbstractAsyncContextManager[ShopUnit]]
+    clock: Callable[[], datetime]
+    mark_as_read: bool  # FNAC_MARK_AS_READ
+    first_poll: timedelta  # how far back a shop's first poll reads
+    max_attachment_bytes: int

@@ -1,0 +1,118 @@
+"""Replies through a marketplace's API (Fnac, Darty: the seam's reply channel): what the
+marketplace takes, and one attempt, sent at most once.
+
+A marketplace's API takes no idempotency key. Every attempt is marked unconfirmed when it
+is claimed (``ReplyStore.claim_due``) and stays so unless its outcome shows nothing was
+sent. An attempt that finds it set (the previous answer was lost, or the sender died
+between the marketplace's answer and our commit) reads the thread back first: when our
+reply is there, it is SENT without being sent again (docs/POLLER.md, "Replies through a
+marketplace's API").
+"""
+
+from __future__ import annotations
+
+import binascii
+from datetime import timedelta
+
+import msgspec
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    Limits,
+    OutcomeUnknown,
+    Reply,
+)
+from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.text import storable
+
+from keybuzz_poller.replies.checks import AttachmentsTooLarge, InvalidReply, ReplyRequest
+from keybuzz_poller.replies.ports import (
+    ApiRequest,
+    ClaimedReply,
+    MarketplaceReplies,
+    Outcome,
+    RepliesPorts,
+)
+
+# A reply found on the thread counts as ours when the marketplace dated it at most this
+# long before we queued it (the two clocks differ a little).
+CLOCK_SKEW = timedelta(minutes=2)
+# What ``Outcome.code`` holds when the marketplace refused the shop's key.
+KEY_REFUSED = "REAUTH_REQUIRED"
+
+
+def check_api_reply(request: ReplyRequest, limits: Limits, marketplace: str) -> str:
+    """The reply's text as the marketplace will take it, or the first problem, named."""
+    text = request.text.replace("\r\n", "\n").strip()
+    if not text:
+        raise InvalidReply("text must not be empty")
+    if len(text) > limits.max_text_length:
+        raise InvalidReply(
+            f"text is longer than {limits.max_text_length} characters, {marketplace}'s limit"
+        )
+    if storable(text) != text:
+        raise InvalidReply("text holds characters a marketplace message cannot carry (NUL)")
+    if len(request.attachments) > limits.max_attachments:
+        raise InvalidReply(
+            f"{marketplace} replies take no attachments"
+            if not limits.max_attachments
+            else f"{marketplace} replies take at most {limits.max_attachments} attachments"
+        )
+    for attachment in request.attachments:
+        size = _decoded_size(attachment.content_base64)
+        if size > limits.max_attachment_bytes:
+            raise AttachmentsTooLarge(
+                f"attachment {attachment.filename!r} has {size} bytes, over {marketplace}'s "
+                f"limit of {limits.max_attachment_bytes}"
+            )
+    if request.attachments:  # the seam carries files as links, which a reply cannot make
+        raise InvalidReply(f"attachments cannot be sent through {marketplace}'s API")
+    return text
+
+
+def _decoded_size(content_base64: str) -> int:
+    try:
+        return len(binascii.a2b_base64(content_base64, strict_mode=True))
+    except (binascii.Error, ValueError):
+        raise InvalidReply("an attachment's contentBase64 is not valid base64") from None
+
+
+async def send_through_api(
+    ports: RepliesPorts, api: MarketplaceReplies, claimed: ClaimedReply
+) -> Outcome:
+    """One attempt of a queued API reply: read back when in doubt, else send."""
+    reply = msgspec.json.decode(claimed.mail, type=ApiRequest).reply
+    tenant_id = claimed.tenant_id
+    try:
+        if claimed.unconfirmed and await _on_thread(api, claimed, reply):
+            return Outcome("sent", "found on the marketplace's thread: not sent again")
+        try:
+            outcome = await api.reply(tenant_id, reply)
+        except OutcomeUnknown as exc:
+            if await _on_thread(api, claimed, reply):
+                return Outcome("sent", "answer lost, reply found on the marketplace's thread")
+            return Outcome("unknown", str(exc))
+    except CredentialsRefused as exc:
+        await ports.key_refused(tenant_id, claimed.marketplace, str(exc))
+        return Outcome("refused", f"{exc}: the shop must be connected again", KEY_REFUSED)
+    except (DependencyUnavailable, OutcomeUnknown) as exc:
+        # The marketplace or the key's store is down (nothing was sent by this attempt),
+        # or the read-back after a lost answer failed: an earlier doubt stays.
+        return Outcome("unknown" if claimed.unconfirmed else "temporary", str(exc))
+    if outcome.status == "SENT":
+        return Outcome("sent", "accepted by the marketplace")
+    reason = outcome.reason or "refused by the marketplace"
+    codes = [word.strip(",;:()") for word in reason.split() if word.startswith("ERR_")]
+    return Outcome("refused", reason, ", ".join(dict.fromkeys(codes)) or None)
+
+
+async def _on_thread(api: MarketplaceReplies, claimed: ClaimedReply, reply: Reply) -> bool:
+    """Whether the seller's messages on the reply's thread, since it was queued, hold it."""
+    found = await api.sent_messages(claimed.tenant_id, reply.thread, claimed.created_at)
+    body = _comparable(reply.body)
+    earliest = claimed.created_at - CLOCK_SKEW
+    return any(m.sent_at >= earliest and _comparable(m.body) == body for m in found)
+
+
+def _comparable(text: str) -> str:
+    """Text as the marketplace may give it back: whitespace and line ends may differ."""
+    return " ".join(text.split())

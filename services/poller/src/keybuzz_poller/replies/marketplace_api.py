@@ -1,0 +1,61 @@
+"""A marketplace's API as ``ports.MarketplaceReplies``: the connector's session (the seam's
+reply channel) on the tenant's shop, its key read from Vault at every attempt
+(``secret/keybuzz/tenants/<tenant>/<marketplace lower>_api``); a session (and its token) is
+kept while the key stays the same, so a reconnected shop's new key is used at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+from keybuzz_shared.connectors.seam import (
+    Connector,
+    CredentialsRefused,
+    Limits,
+    MarketplaceMessage,
+    MarketplaceSession,
+    Reply,
+    ReplyOutcome,
+    ThreadKey,
+)
+from keybuzz_shared.vault import VaultClient
+
+from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.reading.marketplace.fnac_source import key_path
+
+
+class ShopReplies:
+    def __init__(
+        self, connector: Connector, vault: VaultClient, http: httpx.AsyncClient, base_url: str
+    ) -> None:
+        self.connector = connector
+        self.vault = vault
+        self.http = http  # TLS verified against the system's CAs, always
+        self.base_url = base_url
+        self._sessions: dict[str, tuple[dict[str, str], MarketplaceSession]] = {}
+
+    @property
+    def limits(self) -> Limits:
+        return self.connector.limits
+
+    async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
+        return await (await self._session(tenant_id)).reply(reply)
+
+    async def sent_messages(
+        self, tenant_id: str, thread: ThreadKey, since: datetime
+    ) -> list[MarketplaceMessage]:
+        return await (await self._session(tenant_id)).sent_messages(thread, since)
+
+    async def _session(self, tenant_id: str) -> MarketplaceSession:
+        marketplace = self.connector.marketplace
+        stored = await self.vault.read(key_path(Shop(tenant_id, marketplace))) or {}
+        fields = {f.name: stored.get(f.name) for f in self.connector.credential_fields}
+        credentials = {name: value for name, value in fields.items() if isinstance(value, str)}
+        if len(credentials) != len(fields) or not all(credentials.values()):
+            raise CredentialsRefused(f"no {marketplace} key is stored for the shop")
+        kept = self._sessions.get(tenant_id)
+        if kept is not None and kept[0] == credentials:
+            return kept[1]
+        session = self.connector.session(credentials, http=self.http, base_url=self.base_url)
+        self._sessions[tenant_id] = (credentials, session)
+        return session

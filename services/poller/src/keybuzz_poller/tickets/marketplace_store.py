@@ -1,0 +1,293 @@
+"""All SQL of shops' messages (asyncpg): ``ports.ShopStore`` on PostgreSQL.
+
+A shop's cursors live in its ``poller_shops`` row; its messages are external messages
+(external id: the marketplace's message id) in tickets like mail's, with their sender type,
+their downloaded attachments and whether they still wait to be marked read there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import msgspec
+from keybuzz_shared.db import Executor
+from keybuzz_shared.text import storable
+
+from keybuzz_poller.reading.marketplace.domain import (
+    BUYER,
+    NOTICE_SUBJECT,
+    NOTICE_WINDOW,
+    Attachment,
+    Shop,
+    ShopCursor,
+    ShopIncident,
+    ShopMessage,
+    order_id_of,
+)
+from keybuzz_poller.tickets import store
+from keybuzz_poller.tickets.ports import TicketRow
+from keybuzz_poller.tickets.responses import refresh_deadlines
+
+
+class PostgresShopStore:
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def cursor(self, shop: Shop) -> ShopCursor:
+        row = await self.db.fetchrow(
+            "SELECT messages_since, incidents_since FROM poller_shops WHERE poll_key = $1",
+            shop.key,
+        )
+        return ShopCursor(**dict(row)) if row else ShopCursor()
+
+    async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
+        await self.db.execute(
+            "UPDATE poller_shops SET messages_since = $2, incidents_since = $3 WHERE poll_key = $1",
+            shop.key,
+            cursor.messages_since,
+            cursor.incidents_since,
+        )
+
+    async def known_messages(self, shop: Shop, message_ids: Sequence[str]) -> set[str]:
+        rows = await self.db.fetch(
+            """
+            SELECT external_id FROM poller_external_messages
+            WHERE tenant_id = $1 AND marketplace = $2 AND external_id = ANY($3::text[])
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            [storable(i) for i in message_ids],
+        )
+        return {r["external_id"] for r in rows}
+
+    async def add_message(
+        self,
+        shop: Shop,
+        message: ShopMessage,
+        attachments: Sequence[Attachment],
+        received_at: datetime,
+        mark_read: bool,
+    ) -> str | None:
+        listed = [
+            {
+                "filename": storable(a.filename),
+                "contentType": storable(a.content_type),
+                "size": a.size or 0,
+                "skipped": a.skipped and storable(a.skipped),
+            }
+            for a in attachments
+        ]
+        # The message as received, without its files' URLs (they may carry access tokens).
+        raw = msgspec.json.encode(msgspec.structs.replace(message, files=[]))
+        stored: str | None = await self.db.fetchval(
+            """
+            INSERT INTO poller_external_messages (
+                id, tenant_id, marketplace, external_id, order_id, buyer_name, subject, body,
+                quoted, attachments, sent_at, received_at, raw, sender_type, mark_read_pending)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9::jsonb, $10, $11, $12, $13, $14)
+            ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
+            RETURNING id
+            """,
+            str(uuid.uuid4()),
+            shop.tenant_id,
+            shop.marketplace,
+            storable(message.message_id),
+            _optional(order_id_of(message)),
+            _buyer_name(message),
+            storable(message.subject),
+            storable(message.body),
+            msgspec.json.encode(listed).decode(),
+            message.created_at,
+            received_at,
+            raw,
+            message.sender_type,
+            mark_read,
+        )
+        if stored is not None and attachments:
+            await self.db.executemany(
+                """
+                INSERT INTO poller_message_attachments (external_message_id, position, filename,
+                                                        content_type, size, content, skipped)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                """,
+                [
+                    (
+                        stored,
+                        i,
+                        storable(a.filename),
+                        storable(a.content_type),
+                        a.size,
+                        a.content,
+                        a.skipped,
+                    )
+                    for i, a in enumerate(attachments)
+                ],
+            )
+        return stored
+
+    async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
+        found: str | None = await self.db.fetchval(
+            """
+            SELECT id FROM poller_tickets
+            WHERE tenant_id = $1 AND marketplace = $2 AND thread_key = $3
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            storable(thread_key),
+        )
+        return found
+
+    async def open_ticket(
+        self, shop: Shop, thread_key: str, message: ShopMessage, at: datetime
+    ) -> str:
+        row = TicketRow(
+            id=str(uuid.uuid4()),
+            tenant_id=shop.tenant_id,
+            marketplace=shop.marketplace,
+            thread_key=storable(thread_key),
+            order_id=_optional(order_id_of(message)),
+            buyer_email=None,
+            buyer_name=_buyer_name(message),
+            subject=storable(message.subject),
+            last_message_at=at,
+            message_count=0,  # counted by thread_message
+        )
+        ids = await store.upsert_tickets(self.db, [row])
+        return ids[(shop.marketplace, row.thread_key)]
+
+    async def thread_message(
+        self,
+        ticket_id: str,
+        external_message_id: str,
+        direction: str,
+        awaits_reply: bool,
+        at: datetime,
+    ) -> str:
+        message_id = str(uuid.uuid4())
+        await self.db.execute(
+            """
+            WITH added AS (
+                INSERT INTO poller_ticket_messages (id, ticket_id, tenant_id,
+                    external_message_id, direction, body, received_at, awaits_reply)
+                SELECT $1, $2, e.tenant_id, e.id, $4, e.body, $5, $6
+                FROM poller_external_messages e WHERE e.id = $3
+                RETURNING ticket_id
+            )
+            UPDATE poller_tickets t SET message_count = message_count + 1,
+                last_message_at = greatest(last_message_at, $5), updated_at = now()
+            FROM added WHERE t.id = added.ticket_id
+            """,
+            message_id,
+            ticket_id,
+            external_message_id,
+            direction,
+            at,
+            awaits_reply,
+        )
+        await refresh_deadlines(store.PostgresTickets(self.db), [ticket_id])
+        return message_id
+
+    async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
+        found: datetime | None = await self.db.fetchval(
+            """
+            SELECT created_at FROM poller_incidents
+            WHERE tenant_id = $1 AND marketplace = $2 AND order_id = $3
+              AND created_at BETWEEN $4::timestamptz - $5::interval AND $4::timestamptz + $5::interval
+            ORDER BY abs(extract(epoch FROM created_at - $4::timestamptz)) LIMIT 1
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            storable(order_id),
+            at,
+            NOTICE_WINDOW,
+        )
+        return found
+
+    async def has_notice(self, ticket_id: str, incident_created_at: datetime) -> bool:
+        return bool(
+            await self.db.fetchval(
+                """
+                SELECT true FROM poller_ticket_messages m
+                JOIN poller_external_messages e ON e.id = m.external_message_id
+                WHERE m.ticket_id = $1 AND lower(btrim(e.subject)) LIKE $2 || '%'
+                  AND e.sent_at BETWEEN $3::timestamptz - $4::interval
+                                    AND $3::timestamptz + $4::interval
+                LIMIT 1
+                """,
+                ticket_id,
+                NOTICE_SUBJECT,
+                incident_created_at,
+                NOTICE_WINDOW,
+            )
+        )
+
+    async def save_incident(self, shop: Shop, incident: ShopIncident, ticket_id: str) -> bool:
+        changed = await self.db.fetchval(
+            """
+            WITH saved AS (
+                INSERT INTO poller_incidents (tenant_id, marketplace, incident_id, order_id,
+                    status, types, waiting_for_seller, opened_by, created_at, updated_at,
+                    ticket_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                ON CONFLICT (tenant_id, marketplace, incident_id) DO UPDATE SET
+                    status = EXCLUDED.status, types = EXCLUDED.types,
+                    waiting_for_seller = EXCLUDED.waiting_for_seller,
+                    updated_at = EXCLUDED.updated_at
+                WHERE (poller_incidents.status, poller_incidents.types,
+                       poller_incidents.waiting_for_seller, poller_incidents.updated_at)
+                      IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.types,
+                                        EXCLUDED.waiting_for_seller, EXCLUDED.updated_at)
+                RETURNING ticket_id
+            )
+            UPDATE poller_tickets t SET incident_status = $5, incident_types = $6,
+                                        updated_at = now()
+            FROM saved WHERE t.id = saved.ticket_id
+            RETURNING true
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            storable(incident.incident_id),
+            storable(incident.order_id),
+            storable(incident.status),
+            [storable(t) for t in incident.types],
+            incident.waiting_for_seller,
+            incident.opened_by and storable(incident.opened_by),
+            incident.created_at,
+            incident.updated_at,
+            ticket_id,
+        )
+        return bool(changed)
+
+    async def pending_marks(self, shop: Shop, limit: int) -> list[str]:
+        rows = await self.db.fetch(
+            """
+            SELECT external_id FROM poller_external_messages
+            WHERE tenant_id = $1 AND marketplace = $2 AND mark_read_pending
+            ORDER BY sent_at, external_id LIMIT $3
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            limit,
+        )
+        return [r["external_id"] for r in rows]
+
+    async def marks_done(self, shop: Shop, message_ids: Sequence[str]) -> None:
+        await self.db.execute(
+            """
+            UPDATE poller_external_messages SET mark_read_pending = false
+            WHERE tenant_id = $1 AND marketplace = $2 AND external_id = ANY($3::text[])
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            list(message_ids),
+        )
+
+
+def _buyer_name(message: ShopMessage) -> str | None:
+    return _optional(message.sender_name if message.sender_type == BUYER else None)
+
+
+def _optional(text: str | None) -> str | None:
+    return storable(text) if text else None

@@ -1,0 +1,460 @@
+"""In-memory fakes of the ports of marketplace shops (``reading/marketplace/ports.py``,
+``polling/shop_ports.py``, ``replies/ports.py``'s ``MarketplaceReplies``) and a scripted
+marketplace, for the unit tier. ``test_marketplace_contract.py`` runs the same scenarios on
+these and on the PostgreSQL adapters, ``test_api_replies_contract.py`` on the reply fake
+and ``ShopReplies`` against the sandbox's double, so a fake that drifts fails there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from keybuzz_devstack.fakes import InMemoryUnitOfWork
+from keybuzz_poller.polling.shop_ports import CONNECTED, ShopPollingPorts, ShopStatus
+from keybuzz_poller.reading.marketplace.domain import (
+    BUYER,
+    NOTICE_SUBJECT,
+    NOTICE_WINDOW,
+    ORDER,
+    Attachment,
+    FileLink,
+    Shop,
+    ShopCursor,
+    ShopIncident,
+    ShopMessage,
+    order_id_of,
+)
+from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPorts
+from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
+from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    MarketplaceMessage,
+    MarketplaceUnavailable,
+    OutcomeUnknown,
+    Reply,
+    ReplyOutcome,
+    ThreadKey,
+)
+
+
+@dataclass
+class _Shop:
+    seller_id: str
+    connection: str
+    as_of: datetime
+    cursor: ShopCursor = field(default_factory=ShopCursor)
+
+
+@dataclass
+class _Message:
+    id: str
+    message: ShopMessage
+    attachments: list[Attachment]
+    mark_pending: bool
+
+
+@dataclass
+class _Ticket:
+    id: str
+    order_id: str | None
+    buyer_name: str | None
+    subject: str
+    last_message_at: datetime
+    status: str = "OPEN"
+    message_count: int = 0
+    incident_status: str | None = None
+    incident_types: list[str] | None = None
+
+
+@dataclass
+class _TicketMessage:
+    id: str
+    ticket_id: str
+    external_message_id: str
+    direction: str
+    awaits_reply: bool
+
+
+@dataclass
+class ShopTables:
+    shops: dict[str, _Shop] = field(default_factory=dict)
+    messages: dict[tuple[str, str, str], _Message] = field(default_factory=dict)
+    tickets: dict[tuple[str, str, str], _Ticket] = field(default_factory=dict)
+    ticket_messages: list[_TicketMessage] = field(default_factory=list)
+    incidents: dict[tuple[str, str, str], tuple[ShopIncident, str]] = field(default_factory=dict)
+
+
+class InMemoryShopStore:
+    """``ShopStore`` on dicts."""
+
+    def __init__(self, tables: ShopTables) -> None:
+        self.tables = tables
+
+    async def cursor(self, shop: Shop) -> ShopCursor:
+        found = self.tables.shops.get(shop.key)
+        return found.cursor if found else ShopCursor()
+
+    async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
+        if (found := self.tables.shops.get(shop.key)) is not None:
+            found.cursor = cursor
+
+    async def known_messages(self, shop: Shop, message_ids: Sequence[str]) -> set[str]:
+        return {i for i in message_ids if (shop.tenant_id, shop.marketplace, i) in self._msgs}
+
+    @property
+    def _msgs(self) -> dict[tuple[str, str, str], _Message]:
+        return self.tables.messages
+
+    async def add_message(
+        self,
+        shop: Shop,
+        message: ShopMessage,
+        attachments: Sequence[Attachment],
+        received_at: datetime,
+        mark_read: bool,
+    ) -> str | None:
+        key = (shop.tenant_id, shop.marketplace, message.message_id)
+        if key in self._msgs:
+            return None
+        stored = _Message(str(uuid.uuid4()), message, list(attachments), mark_read)
+        self._msgs[key] = stored
+        return stored.id
+
+    async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
+        found = self.tables.tickets.get((shop.tenant_id, shop.marketplace, thread_key))
+        return found.id if found else None
+
+    async def open_ticket(
+        self, shop: Shop, thread_key: str, message: ShopMessage, at: datetime
+    ) -> str:
+        key = (shop.tenant_id, shop.marketplace, thread_key)
+        name = message.sender_name if message.sender_type == BUYER else None
+        found = self.tables.tickets.get(key)
+        if found is None:
+            found = _Ticket(str(uuid.uuid4()), order_id_of(message), name, message.subject, at)
+            self.tables.tickets[key] = found
+        found.status = "OPEN"
+        found.buyer_name = found.buyer_name or name
+        found.last_message_at = max(found.last_message_at, at)
+        return found.id
+
+    async def thread_message(
+        self,
+        ticket_id: str,
+        external_message_id: str,
+        direction: str,
+        awaits_reply: bool,
+        at: datetime,
+    ) -> str:
+        ticket = next(t for t in self.tables.tickets.values() if t.id == ticket_id)
+        ticket.message_count += 1
+        ticket.last_message_at = max(ticket.last_message_at, at)
+        added = _TicketMessage(
+            str(uuid.uuid4()), ticket_id, external_message_id, direction, awaits_reply
+        )
+        self.tables.ticket_messages.append(added)
+        return added.id
+
+    async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
+        near = [
+            incident.created_at
+            for (tenant, marketplace, _), (incident, _) in self.tables.incidents.items()
+            if (tenant, marketplace) == (shop.tenant_id, shop.marketplace)
+            and incident.order_id == order_id
+            and abs(incident.created_at - at) <= NOTICE_WINDOW
+        ]
+        return min(near, key=lambda created: abs(created - at), default=None)
+
+    async def has_notice(self, ticket_id: str, incident_created_at: datetime) -> bool:
+        by_id = {m.id: m.message for m in self._msgs.values()}
+        return any(
+            m.ticket_id == ticket_id
+            and by_id[m.external_message_id].subject.strip().lower().startswith(NOTICE_SUBJECT)
+            and abs(by_id[m.external_message_id].created_at - incident_created_at) <= NOTICE_WINDOW
+            for m in self.tables.ticket_messages
+        )
+
+    async def save_incident(self, shop: Shop, incident: ShopIncident, ticket_id: str) -> bool:
+        key = (shop.tenant_id, shop.marketplace, incident.incident_id)
+        before = self.tables.incidents.get(key)
+        seen = (incident.status, incident.types, incident.waiting_for_seller, incident.updated_at)
+        if before is not None:
+            old = before[0]
+            if (old.status, old.types, old.waiting_for_seller, old.updated_at) == seen:
+                return False
+            ticket_id = before[1]  # an incident keeps the ticket it first flagged
+        self.tables.incidents[key] = (incident, ticket_id)
+        ticket = next(t for t in self.tables.tickets.values() if t.id == ticket_id)
+        ticket.incident_status, ticket.incident_types = incident.status, list(incident.types)
+        return True
+
+    async def pending_marks(self, shop: Shop, limit: int) -> list[str]:
+        pending = sorted(
+            (m.message.created_at, external_id)
+            for (tenant, marketplace, external_id), m in self._msgs.items()
+            if (tenant, marketplace) == (shop.tenant_id, shop.marketplace) and m.mark_pending
+        )
+        return [external_id for _, external_id in pending[:limit]]
+
+    async def marks_done(self, shop: Shop, message_ids: Sequence[str]) -> None:
+        for message_id in message_ids:
+            found = self._msgs.get((shop.tenant_id, shop.marketplace, message_id))
+            if found is not None:
+                found.mark_pending = False
+
+
+class InMemoryShops:
+    """``ShopConnections`` on dicts (the schedule's columns are the folders' fake's concern).
+    It reads the tables through the store, whose unit of work may have replaced them."""
+
+    def __init__(self, store: Callable[[], InMemoryShopStore]) -> None:
+        self._store = store
+
+    @property
+    def tables(self) -> ShopTables:
+        return self._store().tables
+
+    async def connect(self, shop: Shop, seller_id: str, as_of: datetime) -> bool:
+        found = self.tables.shops.get(shop.key)
+        if found is not None and found.as_of >= as_of:
+            return False
+        if found is None:
+            self.tables.shops[shop.key] = _Shop(seller_id, CONNECTED, as_of)
+        else:
+            found.seller_id, found.connection, found.as_of = seller_id, CONNECTED, as_of
+        return True
+
+    async def disconnect(self, shop: Shop, connection: str, as_of: datetime) -> str | None:
+        found = self.tables.shops.get(shop.key)
+        if found is None or found.as_of >= as_of:
+            return None
+        found.connection, found.as_of = connection, as_of
+        return found.seller_id
+
+    async def statuses(self, tenant_id: str) -> list[ShopStatus]:
+        return [
+            ShopStatus(
+                marketplace=key.partition(":")[0],
+                seller_id=s.seller_id,
+                connection=s.connection,
+                polling=False,
+                next_poll_at=None,
+                last_poll_at=None,
+                last_success_at=None,
+                last_error=None,
+                last_error_at=None,
+                consecutive_failures=0,
+                messages_fetched=0,
+            )
+            for key, s in sorted(self.tables.shops.items())
+            if key.partition(":")[2] == tenant_id
+        ]
+
+
+class ScriptedMarketplace:
+    """A marketplace's API as the test scripts it: a shop's messages and incidents, listed
+    by time in pages; marks recorded; a failure raised at the call the test names."""
+
+    def __init__(self, page_size: int = 2) -> None:
+        self.page_size = page_size
+        self.messages_listed: list[ShopMessage] = []
+        self.incidents_listed: list[ShopIncident] = []
+        self.files: dict[str, bytes | Exception] = {}  # url → content, or raised
+        self.marked: list[str] = []
+        self.listed_since: list[datetime] = []
+        self.fail: dict[str, Exception] = {}  # call name → raised (once)
+
+    def _failing(self, call: str) -> None:
+        if (exc := self.fail.pop(call, None)) is not None:
+            raise exc
+
+    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
+        self.listed_since.append(since)
+        self._failing("messages")
+        listed = sorted(
+            (m for m in self.messages_listed if m.created_at >= since), key=lambda m: m.created_at
+        )
+        for start in range(0, len(listed), self.page_size):
+            self._failing("page")
+            yield listed[start : start + self.page_size]
+
+    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
+        self._failing("incidents")
+        listed = sorted(
+            (i for i in self.incidents_listed if i.updated_at >= since),
+            key=lambda i: i.updated_at,
+        )
+        for start in range(0, len(listed), self.page_size):
+            yield listed[start : start + self.page_size]
+
+    async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
+        self._failing("mark_read")
+        self.marked.extend(message_ids)
+
+    async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
+        content = self.files[link.url]
+        if isinstance(content, Exception):
+            raise content
+        if len(content) > max_bytes:
+            raise AttachmentTooLarge(link.name)
+        return content
+
+
+@dataclass
+class FakeShops:
+    store: InMemoryShopStore
+    marketplace: ScriptedMarketplace
+    ports: ShopPorts
+    unit_of_work: InMemoryUnitOfWork[InMemoryShopStore]
+    connections: ShopPollingPorts
+    connection_units: InMemoryUnitOfWork[InMemoryShops]
+    woken: list[bool]
+
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def fake_shops(
+    clock: Callable[[], datetime] = lambda: T0,
+    mark_as_read: bool = True,
+    max_attachment_bytes: int = 1000,
+) -> FakeShops:
+    tables = ShopTables()
+    store = InMemoryShopStore(tables)
+    marketplace = ScriptedMarketplace()
+    unit_of_work = InMemoryUnitOfWork(store)
+    woken: list[bool] = []
+    shops = InMemoryShops(lambda: store)
+    connection_units = InMemoryUnitOfWork(shops)
+    return FakeShops(
+        store=store,
+        marketplace=marketplace,
+        ports=ShopPorts(
+            source=marketplace,
+            store=store,
+            unit_of_work=unit_of_work,  # type: ignore[arg-type]
+            clock=clock,
+            mark_as_read=mark_as_read,
+            first_poll=timedelta(days=30),
+            max_attachment_bytes=max_attachment_bytes,
+        ),
+        unit_of_work=unit_of_work,
+        connections=ShopPollingPorts(
+            connections=shops,
+            unit_of_work=connection_units,  # type: ignore[arg-type]
+            wake=lambda: woken.append(True),
+            clock=clock,
+        ),
+        connection_units=connection_units,
+        woken=woken,
+    )
+
+
+def shop_message(
+    message_id: str,
+    minutes: int = 0,
+    sender: str = BUYER,
+    order: str = "ORD1",
+    subject: str = "Question",
+    kind: str = ORDER,
+    **more: object,
+) -> ShopMessage:
+    """A message of the ORD1 thread (by default) from a buyer, ``minutes`` past T0 - 1 h."""
+    return ShopMessage(
+        message_id=message_id,
+        thread_type=kind,
+        thread_id=order,
+        sender_type=sender,
+        sender_name="Jane D." if sender == BUYER else None,
+        subject=subject,
+        body=f"body of {message_id}",
+        created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
+        **more,  # type: ignore[arg-type]
+    )
+
+
+class InMemoryShopReplies:
+    """``replies/ports.MarketplaceReplies`` in memory: each tenant's shop (its key, its
+    threads, its open incidents), with the double's rules: a reply answers a message the
+    shop has, goes to customer service only while the order has an open incident, and its
+    answer can be lost after it was applied (``lose_next_answer``) or before
+    (``drop_next``). ``test_api_replies_contract.py`` holds it to ``ShopReplies`` on the
+    sandbox's double."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.limits = FNAC_LIMITS
+        self.clock = clock
+        self.keys: set[str] = set()  # tenants whose shop key is stored and accepted
+        self.messages: dict[str, list[MarketplaceMessage]] = {}
+        self.open_incidents: set[tuple[str, str]] = set()  # (tenant, order id)
+        self.down = False
+        self.lose_next_answer = False
+        self.drop_next = False
+        self.sends = 0  # replies applied
+
+    def buyer_writes(self, tenant_id: str, order_id: str, body: str = "Où est mon colis ?") -> str:
+        self.keys.add(tenant_id)
+        message = MarketplaceMessage(
+            external_id=str(uuid.uuid4()),
+            thread=ThreadKey(kind="ORDER", id=order_id),
+            sender_type="BUYER",
+            sender_name="Jane D.",
+            subject="order_information",
+            body=body,
+            sent_at=self.clock(),
+        )
+        self.messages.setdefault(tenant_id, []).append(message)
+        return message.external_id
+
+    def _shop(self, tenant_id: str) -> list[MarketplaceMessage]:
+        if tenant_id not in self.keys:
+            raise CredentialsRefused("Fnac refused the shop's credentials: ERR_001")
+        if self.down:
+            raise MarketplaceUnavailable("Fnac messages_update unavailable: HTTP 503")
+        return self.messages.setdefault(tenant_id, [])
+
+    async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
+        thread = self._shop(tenant_id)
+        if not any(m.external_id == reply.in_reply_to for m in thread):
+            return ReplyOutcome(status="FAILED", reason="Fnac refused the reply: ERR_201")
+        if reply.recipient == "MARKETPLACE_SUPPORT" and (
+            (tenant_id, reply.thread.id) not in self.open_incidents
+        ):
+            return ReplyOutcome(status="FAILED", reason="Fnac refused the reply: ERR_202")
+        if self.drop_next:
+            self.drop_next = False
+            raise OutcomeUnknown("Fnac messages_update: the answer was lost (HTTP 502)")
+        self.sends += 1
+        thread.append(
+            MarketplaceMessage(
+                external_id=str(uuid.uuid4()),
+                thread=reply.thread,
+                sender_type="SELLER",
+                sender_name="Ma boutique",
+                subject=reply.subject or "order_information",
+                body=reply.body,
+                sent_at=self.clock(),
+            )
+        )
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise OutcomeUnknown("Fnac messages_update: the answer was lost (truncated)")
+        return ReplyOutcome(status="SENT")
+
+    async def sent_messages(
+        self, tenant_id: str, thread: ThreadKey, since: datetime
+    ) -> list[MarketplaceMessage]:
+        return [
+            m
+            for m in self._shop(tenant_id)
+            if m.sender_type == "SELLER"
+            and m.thread == thread
+            and m.sent_at >= since - LISTING_OVERLAP
+        ]
+
+    def sent_bodies(self, tenant_id: str) -> list[str]:
+        return [m.body for m in self.messages.get(tenant_id, []) if m.sender_type == "SELLER"]

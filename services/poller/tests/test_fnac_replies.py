@@ -1,0 +1,202 @@
+"""Replies on Fnac tickets, on the real servers: ``POST /api/v1/tickets/{id}/replies`` on a
+ticket polled from the sandbox's Fnac double, sent with messages_update over HTTP on the
+shop's key in OpenBao, outcomes in PostgreSQL and on NATS. The test drives the sender
+(``REPLY_SENDER_ENABLED=false``) so it can kill it between Fnac's answer and the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_poller.ports import PollerPorts
+from keybuzz_poller.replies.ports import MarketplaceReplies, RepliesPorts
+from keybuzz_poller.replies.sender import send_due
+from keybuzz_poller.service import DEFINITION
+from keybuzz_shared.connectors.seam import Reply, ReplyOutcome
+from keybuzz_shared.vault import VaultClient
+from mailkit import headers, tenant_events
+from test_fnac_polling import admin, buyer_writes, connect, demo_shop, poll, ticket_of, vault
+
+__all__ = ["admin", "vault"]  # fixtures of test_fnac_polling.py used here
+LEASE = 3.0
+
+
+@pytest.fixture
+async def poller(start_service: Any, dovecot: MailServer, sandbox_url: str) -> RunningService:
+    return await start_service(  # type: ignore[no-any-return]
+        DEFINITION,
+        POLL_ENABLED="false",
+        REPLY_SENDER_ENABLED="false",
+        REPLY_LEASE_SECONDS=str(LEASE),
+        SMTP_RELAY_TIMEOUT_SECONDS="1",
+        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
+        **dovecot.settings,
+    )
+
+
+def replies(poller: RunningService) -> RepliesPorts:
+    return poller.runtime.component(PollerPorts).replies
+
+
+async def fnac_ticket(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient, text: str
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """(the shop, its tenant, the ticket of the buyer's new message ``text``)."""
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    written = await buyer_writes(admin, spec, description=text)
+    await poll(poller, shop)
+    return spec, shop.tenant_id, await ticket_of(poller, shop, written["orderId"])
+
+
+async def post_reply(poller: RunningService, tenant_id: str, ticket_id: str, body: Any) -> Any:
+    async with poller.client() as http:
+        return await http.post(
+            f"/api/v1/tickets/{ticket_id}/replies", json=body, headers=headers(poller, tenant_id)
+        )
+
+
+async def on_double(admin: httpx.AsyncClient, spec: dict[str, Any], text: str) -> list[Any]:
+    sent = (await admin.get(f"/shops/{spec['shop_id']}/sent")).json()["sent"]
+    return [s for s in sent if s["description"] == text]
+
+
+async def reply_row(poller: RunningService, ticket_message_id: str) -> Any:
+    return await poller.runtime.pool.fetchrow(
+        "SELECT status, reason, status_code, recipient FROM poller_replies"
+        " WHERE ticket_message_id = $1",
+        ticket_message_id,
+    )
+
+
+async def test_a_reply_reaches_the_buyers_fnac_thread_and_is_told_sent(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Où est mon colis ?")
+    text = f"Parti ce matin, ticket {ticket['id'][:8]}."
+    response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
+    assert response.status_code == 202, response.text
+    reply_id = response.json()["ticketMessageId"]
+    assert await send_due(replies(poller)) >= 1
+    [sent] = await on_double(admin, spec, text)
+    assert (sent["action"], sent["messageTo"], sent["referer"]) == (
+        "reply",
+        "CLIENT",
+        ticket["orderId"],
+    )
+    assert sent["subject"] in ("order_information", "other_question", "shipping_information")
+    assert (await reply_row(poller, reply_id))["status"] == "SENT"
+    [event] = await tenant_events(poller, "message.sent", tenant_id)
+    assert (event["marketplace"], event["ticketMessageId"]) == ("FNAC", reply_id)
+
+    with_file = {
+        "text": "Voir la facture",
+        "attachments": [
+            {"filename": "f.pdf", "contentType": "application/pdf", "contentBase64": "JVBERg=="}
+        ],
+    }
+    refused = await post_reply(poller, tenant_id, ticket["id"], with_file)
+    assert refused.status_code == 400 and "take no attachments" in refused.text
+    too_long = await post_reply(poller, tenant_id, ticket["id"], {"text": "x" * 2001})
+    assert too_long.status_code == 400 and "2000 characters" in too_long.text
+
+
+async def test_while_the_order_has_an_open_incident_the_reply_goes_to_customer_service(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    written = await buyer_writes(admin, spec, description="Colis abîmé")
+    opened = await admin.post(
+        f"/shops/{spec['shop_id']}/incidents", json={"orderId": written["orderId"]}
+    )
+    if opened.status_code == 409:
+        pytest.skip("the double's latest order already has an incident")
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    assert ticket["incidentStatus"] == "OPENED"
+    text = f"Nous remboursons la commande {written['orderId']}."
+    response = await post_reply(poller, shop.tenant_id, ticket["id"], {"text": text})
+    assert response.status_code == 202, response.text
+    await send_due(replies(poller))
+    [sent] = await on_double(admin, spec, text)
+    assert sent["messageTo"] == "CALLCENTER"
+    row = await reply_row(poller, response.json()["ticketMessageId"])
+    assert (row["status"], row["recipient"]) == ("SENT", "MARKETPLACE_SUPPORT")
+
+
+async def test_a_reply_fnac_refuses_fails_with_fnacs_reason(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    written = await buyer_writes(admin, spec, description="Et ma commande ?")
+    await poll(poller, shop)
+    tenant_id, ticket = shop.tenant_id, await ticket_of(poller, shop, written["orderId"])
+    # The message answered is one Fnac does not know.
+    await poller.runtime.pool.execute(
+        "UPDATE poller_external_messages SET external_id = $3"
+        " WHERE tenant_id = $1 AND external_id = $2",
+        tenant_id,
+        written["messageId"],
+        "00000000-0000-0000-0000-000000000000",
+    )
+    text = f"Réponse refusée {ticket['id'][:8]}"
+    response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
+    reply_id = response.json()["ticketMessageId"]
+    await send_due(replies(poller))
+    row = await reply_row(poller, reply_id)
+    assert (row["status"], row["status_code"]) == ("FAILED", "ERR_201")
+    assert "ERR_201" in row["reason"] and spec["key"] not in row["reason"]
+    assert await on_double(admin, spec, text) == []
+    [failed] = await tenant_events(poller, "message.bounced", tenant_id)
+    assert (failed["marketplace"], failed["status"]) == ("FNAC", "FAILED")
+
+
+async def test_an_answer_lost_after_fnac_applied_the_reply_leaves_one_copy(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Toujours rien")
+    text = f"Réponse dont la réponse se perd {ticket['id'][:8]}"
+    response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
+    faults = {"operations": ["messages_update"], "malformedNext": 1}
+    assert (await admin.put("/faults", json=faults)).status_code == 200
+    await send_due(replies(poller))
+    assert len(await on_double(admin, spec, text)) == 1
+    assert (await reply_row(poller, response.json()["ticketMessageId"]))["status"] == "SENT"
+
+
+class DiesAfterSending:
+    """The sender's process dies between Fnac's answer and the commit of the outcome."""
+
+    def __init__(self, api: MarketplaceReplies) -> None:
+        self.api = api
+        self.limits = api.limits
+        self.sent_messages = api.sent_messages
+
+    async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
+        await self.api.reply(tenant_id, reply)
+        raise RuntimeError("killed")
+
+
+async def test_a_sender_killed_between_fnacs_answer_and_the_commit_never_sends_twice(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Des nouvelles ?")
+    text = f"Envoyée une seule fois {ticket['id'][:8]}"
+    response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
+    reply_id = response.json()["ticketMessageId"]
+    ports = replies(poller)
+    dying = dataclasses.replace(ports, apis={m: DiesAfterSending(a) for m, a in ports.apis.items()})
+    with pytest.raises(RuntimeError, match="killed"):
+        await send_due(dying)
+    assert len(await on_double(admin, spec, text)) == 1
+    assert (await reply_row(poller, reply_id))["status"] == "QUEUED"
+    await asyncio.sleep(LEASE + 0.5)  # the dead sender's lease runs out
+    assert await send_due(ports) >= 1
+    assert (await reply_row(poller, reply_id))["status"] == "SENT"
+    assert len(await on_double(admin, spec, text)) == 1  # read back, not sent again

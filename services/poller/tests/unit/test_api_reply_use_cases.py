@@ -1,0 +1,266 @@
+"""Replies on Fnac tickets through the marketplace's API, on in-memory fakes
+(``InMemoryShopReplies``, held to ``ShopReplies`` on the double by
+``test_api_replies_contract.py``): the connector's limits checked before queueing, the
+recipient and thread chosen from the ticket, outcomes recorded, and at most once when an
+answer is lost or the sender dies before recording it."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+from keybuzz_poller.replies.checks import InvalidReply, ReplyRequest
+from keybuzz_poller.replies.ports import ApiRequest, MarketplaceReplies
+from keybuzz_poller.replies.queueing import CannotReply, queue_reply
+from keybuzz_poller.replies.sender import send_due
+from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketRow
+from keybuzz_shared.events import MessageBounced, MessageSent
+from poller_fakes import (
+    FakeMail,
+    ManualClock,
+    RecordingRelay,
+    _Message,
+    _Ticket,
+    fake_mail,
+    fake_poller,
+)
+from poller_shop_fakes import InMemoryShopReplies
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+TENANT = "t1"
+ORDER_ID = "8A2YLSXFX7C9N"
+LEASE = 121.0  # past REPLY_CONFIG's lease
+
+
+def fnac_side() -> tuple[FakeMail, InMemoryShopReplies, ManualClock, list[tuple[str, str, str]]]:
+    clock = ManualClock(T0)
+    fake = fake_mail(fake_poller(clock), clock, RecordingRelay())
+    api = InMemoryShopReplies(clock)
+    refused: list[tuple[str, str, str]] = []
+
+    async def key_refused(tenant_id: str, marketplace: str, reason: str) -> None:
+        refused.append((tenant_id, marketplace, reason))
+
+    fake.replies_ports = dataclasses.replace(
+        fake.replies_ports, apis={"FNAC": api}, key_refused=key_refused
+    )
+    return fake, api, clock, refused
+
+
+def fnac_ticket(
+    fake: FakeMail,
+    api: InMemoryShopReplies,
+    incident: str | None = None,
+    external_id: str | None = None,
+) -> str:
+    """A Fnac order's ticket holding the buyer's message (written on ``api``'s shop)."""
+    external_id = external_id or api.buyer_writes(TENANT, ORDER_ID)
+    mail = fake.replies.mail
+    ticket_id = f"ticket-{len(mail.tickets)}"
+    mail.tickets[ticket_id] = _Ticket(
+        row=TicketRow(
+            id=ticket_id,
+            tenant_id=TENANT,
+            marketplace="FNAC",
+            thread_key=f"order:{ORDER_ID}",
+            order_id=ORDER_ID,
+            buyer_email=None,
+            buyer_name="Jane D.",
+            subject="Question sur ma commande",
+            last_message_at=T0,
+        ),
+        incident_status=incident,
+    )
+    stored = f"ext-{external_id}"
+    mail.externals[stored] = ExternalMessageRow(
+        id=stored,
+        tenant_id=TENANT,
+        marketplace="FNAC",
+        external_id=external_id,
+        order_id=ORDER_ID,
+        buyer_email=None,
+        buyer_name="Jane D.",
+        subject="shipping_information",
+        body="Où est mon colis ?",
+        quoted="",
+        attachments="[]",
+        inbound_address=None,
+        country=None,
+        sent_at=T0,
+        received_at=T0,
+        raw=b"{}",
+        parse_error=None,
+        accepted_at=None,
+    )
+    mail.messages.append(
+        _Message(
+            f"tm-{stored}", ticket_id, TENANT, stored, "INBOUND", "Où est mon colis ?", T0, True
+        )
+    )
+    return ticket_id
+
+
+def status(fake: FakeMail, ticket_message_id: str) -> tuple[str, str | None, str | None]:
+    reply = fake.replies.mail.replies[ticket_message_id]
+    return reply.status, reply.reason, reply.status_code
+
+
+async def queued(fake: FakeMail, ticket_id: str, text: str = "Parti ce matin.") -> str:
+    request = ReplyRequest(text=text)
+    return (await queue_reply(fake.replies_ports, TENANT, ticket_id, request)).ticket_message_id
+
+
+async def test_a_reply_goes_to_the_buyer_through_the_api_once_and_is_told_sent() -> None:
+    fake, api, _, _ = fnac_side()
+    ticket_id = fnac_ticket(fake, api)
+    [answered] = [m.external_id for m in api.messages[TENANT]]
+    reply_id = await queued(fake, ticket_id, "  Parti ce matin.\r\n")
+    request = msgspec.json.decode(fake.replies.mail.replies[reply_id].new.mail, type=ApiRequest)
+    assert request.reply.in_reply_to == answered
+    assert (request.reply.thread.kind, request.reply.thread.id) == ("ORDER", ORDER_ID)
+    assert request.reply.recipient == "BUYER" and request.reply.body == "Parti ce matin."
+    assert request.reply.subject == "shipping_information"  # the answered message's
+    assert fake.replies.mail.replies[reply_id].new.envelope_sender == ""
+
+    assert await send_due(fake.replies_ports) == 1
+    assert api.sent_bodies(TENANT) == ["Parti ce matin."]
+    assert fake.relay.sent == []  # not mail
+    assert status(fake, reply_id) == ("SENT", None, None)
+    [sent] = [e for e in fake.published if isinstance(e, MessageSent)]
+    assert (sent.marketplace, sent.ticket_message_id) == ("FNAC", reply_id)
+    assert await send_due(fake.replies_ports) == 0
+
+
+async def test_while_the_orders_incident_is_open_the_reply_goes_to_customer_service() -> None:
+    fake, api, _, _ = fnac_side()
+    api.open_incidents.add((TENANT, ORDER_ID))
+    reply_id = await queued(fake, fnac_ticket(fake, api, incident="OPENED"))
+    request = msgspec.json.decode(fake.replies.mail.replies[reply_id].new.mail, type=ApiRequest)
+    assert request.reply.recipient == "MARKETPLACE_SUPPORT"
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "SENT"
+    closed = await queued(fake, fnac_ticket(fake, api, incident="CLOSED"))
+    request = msgspec.json.decode(fake.replies.mail.replies[closed].new.mail, type=ApiRequest)
+    assert request.reply.recipient == "BUYER"
+
+
+PDF = {"filename": "f.pdf", "contentType": "application/pdf", "contentBase64": "JVBERg=="}
+
+
+@pytest.mark.parametrize(
+    ("request_", "problem"),
+    [
+        (
+            msgspec.convert({"text": "Voir la facture", "attachments": [PDF]}, ReplyRequest),
+            "FNAC replies take no attachments",
+        ),
+        (ReplyRequest(text="x" * 2001), "longer than 2000 characters, FNAC's limit"),
+        (ReplyRequest(text=" \n "), "must not be empty"),
+    ],
+)
+async def test_what_fnac_does_not_take_is_refused_before_anything_is_stored(
+    request_: ReplyRequest, problem: str
+) -> None:
+    fake, api, _, _ = fnac_side()
+    ticket_id = fnac_ticket(fake, api)
+    with pytest.raises(InvalidReply, match=problem):
+        await queue_reply(fake.replies_ports, TENANT, ticket_id, request_)
+    assert fake.replies.mail.replies == {}
+
+
+async def test_a_ticket_with_no_marketplace_message_to_answer_cannot_be_replied_to() -> None:
+    fake, api, _, _ = fnac_side()
+    ticket_id = fnac_ticket(fake, api, external_id="incident:INC1")
+    with pytest.raises(CannotReply, match="no FNAC message to answer"):
+        await queued(fake, ticket_id)
+
+
+async def test_a_refused_reply_fails_with_fnacs_reason() -> None:
+    fake, api, _, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api, incident="OPENED"))  # none open there
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id) == ("FAILED", "Fnac refused the reply: ERR_202", "ERR_202")
+    [failed] = [e for e in fake.published if isinstance(e, MessageBounced)]
+    assert (failed.marketplace, failed.status, failed.status_code) == ("FNAC", "FAILED", "ERR_202")
+    assert api.sent_bodies(TENANT) == []
+
+
+async def test_an_answer_lost_after_fnac_applied_it_is_found_on_the_thread_not_sent_again() -> None:
+    fake, api, _, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api))
+    api.lose_next_answer = True
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "SENT"
+    assert api.sent_bodies(TENANT) == ["Parti ce matin."] and api.sends == 1
+
+
+async def test_an_answer_lost_before_fnac_applied_it_is_sent_after_reading_the_thread() -> None:
+    fake, api, clock, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api))
+    api.drop_next = True
+    await send_due(fake.replies_ports)
+    reply = fake.replies.mail.replies[reply_id]
+    assert (reply.status, reply.unconfirmed) == ("QUEUED", True)  # in doubt
+    clock.advance(60)
+    api.down = True  # the read-back fails: the doubt stays
+    await send_due(fake.replies_ports)
+    assert (reply.status, reply.unconfirmed, api.sends) == ("QUEUED", True, 0)
+    api.down = False
+    clock.advance(LEASE * 10)
+    await send_due(fake.replies_ports)
+    assert reply.status == "SENT" and api.sent_bodies(TENANT) == ["Parti ce matin."]
+
+
+class DiesAfterSending:
+    """The sender's process dies between Fnac's answer and the commit of the outcome."""
+
+    def __init__(self, api: MarketplaceReplies) -> None:
+        self.api = api
+        self.limits = api.limits
+        self.sent_messages = api.sent_messages
+
+    async def reply(self, tenant_id: str, reply: object) -> object:
+        await self.api.reply(tenant_id, reply)  # type: ignore[arg-type]
+        raise RuntimeError("killed")
+
+
+async def test_a_sender_dying_after_fnac_took_the_reply_never_sends_it_twice() -> None:
+    fake, api, clock, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api))
+    dying = dataclasses.replace(fake.replies_ports, apis={"FNAC": DiesAfterSending(api)})
+    with pytest.raises(RuntimeError, match="killed"):
+        await send_due(dying)  # type: ignore[arg-type]
+    assert status(fake, reply_id)[0] == "QUEUED"
+    assert await send_due(fake.replies_ports) == 0  # leased
+    clock.advance(LEASE)
+    assert await send_due(fake.replies_ports) == 1
+    assert status(fake, reply_id)[0] == "SENT"
+    assert api.sent_bodies(TENANT) == ["Parti ce matin."] and api.sends == 1
+
+
+async def test_fnac_down_retries_with_back_off_then_gives_up() -> None:
+    fake, api, clock, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api))
+    api.down = True
+    await send_due(fake.replies_ports)
+    reply = fake.replies.mail.replies[reply_id]
+    assert (reply.status, reply.unconfirmed) == ("QUEUED", False)  # nothing was sent
+    assert "HTTP 503" in (reply.last_error or "")
+    for _ in range(2):
+        clock.advance(LEASE * 10)
+        await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "FAILED" and "gave up after 3 attempts" in (
+        reply.reason or ""
+    )
+
+
+async def test_a_refused_key_fails_the_reply_and_asks_for_a_reconnection() -> None:
+    fake, api, _, refused = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api))
+    api.keys.clear()
+    await send_due(fake.replies_ports)
+    state, reason, code = status(fake, reply_id)
+    assert (state, code) == ("FAILED", "REAUTH_REQUIRED") and "connected again" in (reason or "")
+    assert [(t, m) for t, m, _ in refused] == [(TENANT, "FNAC")]

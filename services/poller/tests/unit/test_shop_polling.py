@@ -1,0 +1,331 @@
+"""Polling a marketplace shop, decided on in-memory ports: which message becomes or joins
+which ticket, once; the incident and its notice; the cursor and the marks after the commit.
+The fakes are held to the PostgreSQL adapters by ``test_marketplace_contract.py``; the flow
+over Fnac's double, OpenBao, NATS and PostgreSQL is ``test_fnac_polling.py``'s."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from keybuzz_poller.polling.shop_connections import key_refused, shop_connected, shop_disconnected
+from keybuzz_poller.polling.shop_ports import CONNECTED, DISCONNECTED, REAUTH_REQUIRED
+from keybuzz_poller.reading.marketplace.domain import (
+    CURSOR_OVERLAP,
+    MARKETPLACE_SUPPORT,
+    OFFER,
+    ORDER,
+    SELLER,
+    SYSTEM,
+    FileLink,
+    Shop,
+    ShopIncident,
+    ShopMessage,
+    shop_of,
+    thread_key,
+)
+from keybuzz_poller.reading.marketplace.messages import poll_shop
+from keybuzz_poller.reading.marketplace.ports import AttachmentUnavailable, MarketplaceUnavailable
+from keybuzz_shared.events import (
+    ConnectionConnected,
+    ConnectionDisconnected,
+    ConnectionReauthRequired,
+    MessageReceived,
+)
+from poller_shop_fakes import T0, FakeShops, fake_shops
+from poller_shop_fakes import shop_message as message
+
+SHOP = Shop("t1", "FNAC")
+
+
+def incident(
+    incident_id: str = "INC1", order: str = "ORD1", minutes: int = 0, status: str = "OPENED"
+) -> ShopIncident:
+    at = T0 - timedelta(hours=1) + timedelta(minutes=minutes)
+    return ShopIncident(
+        incident_id=incident_id,
+        order_id=order,
+        status=status,
+        types=["8"],
+        waiting_for_seller=True,
+        opened_by="client",
+        message="Une réclamation a été ouverte sur cette commande",
+        created_at=at,
+        updated_at=at if status == "OPENED" else at + timedelta(days=1),
+    )
+
+
+async def connected(fake: FakeShops) -> None:
+    event = ConnectionConnected(
+        tenant_id=SHOP.tenant_id,
+        marketplace=SHOP.marketplace,
+        connection_id="c1",
+        seller_id="shop-1",
+        marketplace_ids=[],
+        region="eu",
+        occurred_at=T0 - timedelta(days=1),
+    )
+    await shop_connected(fake.connections, event)
+
+
+def tickets(fake: FakeShops) -> dict[str, object]:
+    return {key: t for (_, _, key), t in fake.store.tables.tickets.items()}
+
+
+def received(fake: FakeShops) -> list[MessageReceived]:
+    return [e for e in fake.unit_of_work.published if isinstance(e, MessageReceived)]
+
+
+async def polled(fake: FakeShops, *messages: ShopMessage) -> None:
+    fake.marketplace.messages_listed.extend(messages)
+    await poll_shop(fake.ports, SHOP)
+
+
+async def test_each_message_is_stored_once_and_threaded_by_its_order_or_offer() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    first = [message("m1", 1), message("m2", 2), message("m3", 3, order="OF9", kind=OFFER)]
+    await polled(fake, *first)
+    await poll_shop(fake.ports, SHOP)  # the overlap lists them again: nothing new
+    assert sorted(tickets(fake)) == ["offer:OF9", "order:ORD1"]
+    order = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")]
+    assert order.message_count == 2 and order.buyer_name == "Jane D."
+    assert [e.order_id for e in received(fake)] == ["ORD1", "ORD1", None]
+    assert all(e.marketplace == "FNAC" for e in received(fake))
+    assert len(fake.store.tables.messages) == 3
+
+
+async def test_a_message_without_order_or_offer_is_a_thread_of_its_own() -> None:
+    loose = message("m1", order="", kind=ORDER)
+    assert thread_key(loose) == "message:m1"
+
+
+async def test_the_sellers_message_completes_a_thread_but_never_opens_one() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("s0", 0, sender=SELLER, order="ORD0"))
+    assert tickets(fake) == {}  # stored, shown nowhere
+    await polled(fake, message("m1", 1), message("s1", 2, sender=SELLER))
+    order = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")]
+    directions = [m.direction for m in fake.store.tables.ticket_messages]
+    assert (order.message_count, directions) == (2, ["INBOUND", "OUTBOUND"])
+    assert len(received(fake)) == 1  # the seller's own words are no new message
+    assert not fake.store.tables.ticket_messages[1].awaits_reply
+
+
+async def test_system_messages_join_a_thread_without_waiting_for_an_answer() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("y0", 0, sender=SYSTEM, order="ORD0"), message("m1", 1))
+    await polled(fake, message("y1", 2, sender=SYSTEM))
+    assert sorted(tickets(fake)) == ["order:ORD1"]
+    assert [m.awaits_reply for m in fake.store.tables.ticket_messages] == [True, False]
+
+
+async def test_customer_service_opens_a_ticket_and_its_sender_type_is_kept() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("c1", 1, sender=MARKETPLACE_SUPPORT))
+    stored = fake.store.tables.messages[("t1", "FNAC", "c1")]
+    assert stored.message.sender_type == MARKETPLACE_SUPPORT
+    assert fake.store.tables.ticket_messages[0].awaits_reply
+    assert tickets(fake)["order:ORD1"].buyer_name is None  # type: ignore[attr-defined]
+
+
+async def test_an_incident_opens_its_orders_ticket_and_its_notice_is_shown_once() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.incidents_listed.append(incident(minutes=5))
+    notice = message("n1", 5, subject="Nouvelle réclamation", order="ORD1")
+    await polled(fake, notice)
+    ticket = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")]
+    assert (ticket.message_count, ticket.incident_status, ticket.incident_types) == (
+        1,
+        "OPENED",
+        ["8"],
+    )
+    assert ("t1", "FNAC", "n1") in fake.store.tables.messages  # stored, not shown twice
+    assert len(received(fake)) == 1
+    # Closed later: the flag follows, no new message.
+    fake.marketplace.incidents_listed[:] = [incident(minutes=5, status="CLOSED")]
+    await poll_shop(fake.ports, SHOP)
+    assert (ticket.message_count, ticket.incident_status) == (1, "CLOSED")
+
+
+async def test_an_incident_read_after_its_notice_only_flags_the_ticket() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("n1", 5, subject="Nouvelle réclamation"))
+    fake.marketplace.incidents_listed.append(incident(minutes=6))
+    await poll_shop(fake.ports, SHOP)
+    ticket = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")]
+    assert (ticket.message_count, ticket.incident_status) == (1, "OPENED")
+    assert len(received(fake)) == 1
+
+
+async def test_an_incident_flags_the_ticket_its_order_already_has() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1))
+    fake.marketplace.incidents_listed.append(incident(minutes=30))
+    await poll_shop(fake.ports, SHOP)
+    ticket = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")]
+    # Its own message joins the ticket (no notice was there), the flag is set.
+    assert (ticket.message_count, ticket.incident_status) == (2, "OPENED")
+
+
+async def test_a_buyer_message_titled_like_a_notice_but_at_another_time_is_shown() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.incidents_listed.append(incident(minutes=0))
+    await polled(fake, message("n1", 40, subject="Nouvelle réclamation"))
+    assert fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")].message_count == 2
+
+
+async def test_the_cursor_moves_only_with_the_commit_of_its_page() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.messages_listed.extend([message("m1", 1), message("m2", 2), message("m3", 3)])
+    fake.marketplace.fail["page"] = MarketplaceUnavailable("Fnac answered 503")
+    fake.marketplace.page_size = 2
+    # The first page fails before any is stored: nothing stored, the cursor stays.
+    with pytest.raises(MarketplaceUnavailable):
+        await poll_shop(fake.ports, SHOP)
+    assert (await fake.store.cursor(SHOP)).messages_since is None
+    await poll_shop(fake.ports, SHOP)
+    cursor = await fake.store.cursor(SHOP)
+    assert cursor.messages_since == message("m3", 3).created_at
+    await poll_shop(fake.ports, SHOP)
+    assert fake.marketplace.listed_since[-1] == cursor.messages_since - CURSOR_OVERLAP
+    assert len(received(fake)) == 3
+
+
+async def test_a_failing_store_rolls_the_page_and_its_cursor_back() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.messages_listed.extend([message("m1", 1), message("m2", 2)])
+
+    async def broken(*args: object) -> str:
+        raise RuntimeError("database gone")
+
+    real = fake.store.thread_message
+    fake.store.thread_message = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await poll_shop(fake.ports, SHOP)
+    fake.store.thread_message = real  # type: ignore[method-assign]
+    assert fake.store.tables.messages == {}
+    assert (await fake.store.cursor(SHOP)).messages_since is None
+    assert fake.marketplace.marked == []  # nothing marked read that is not stored
+    await poll_shop(fake.ports, SHOP)
+    assert len(fake.store.tables.messages) == 2
+
+
+async def test_messages_are_marked_read_after_their_commit_and_a_failed_mark_is_retried() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.fail["mark_read"] = MarketplaceUnavailable("Fnac answered 503")
+    fake.marketplace.page_size = 10
+    seller = message("s1", 3, sender=SELLER)
+    read = message("r1", 4, unread=False)
+    await polled(fake, message("m1", 1), message("c1", 2, sender=MARKETPLACE_SUPPORT), seller, read)
+    assert fake.marketplace.marked == []  # the mark failed: stored, still pending
+    assert len(fake.store.tables.messages) == 4
+    await poll_shop(fake.ports, SHOP)
+    # Only the unread messages of the buyer and of customer service, once each.
+    assert fake.marketplace.marked == ["m1", "c1"]
+    await poll_shop(fake.ports, SHOP)
+    assert fake.marketplace.marked == ["m1", "c1"]
+
+
+async def test_with_marking_off_nothing_is_marked_read() -> None:
+    fake = fake_shops(mark_as_read=False)
+    await connected(fake)
+    await polled(fake, message("m1", 1))
+    assert fake.marketplace.marked == [] and await fake.store.pending_marks(SHOP, 10) == []
+
+
+async def test_linked_files_are_downloaded_up_to_the_cap() -> None:
+    fake = fake_shops(max_attachment_bytes=10)
+    await connected(fake)
+    fake.marketplace.files = {"https://f/a": b"small", "https://f/b": b"x" * 11}
+    files = [
+        FileLink(name="a.pdf", url="https://f/a", content_type="application/pdf"),
+        FileLink(name="b.jpg", url="https://f/b"),
+    ]
+    await polled(fake, message("m1", 1, files=files))
+    stored = fake.store.tables.messages[("t1", "FNAC", "m1")].attachments
+    assert [(a.filename, a.size, a.content, a.skipped) for a in stored] == [
+        ("a.pdf", 5, b"small", None),
+        ("b.jpg", None, None, "larger than 10 bytes"),
+    ]
+
+
+async def test_a_file_not_served_or_failing_is_named_and_its_message_stored() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.files = {
+        "https://f/gone": AttachmentUnavailable("gone.pdf: HTTP 404"),
+        "https://f/down": MarketplaceUnavailable("FNAC file server answered 503"),
+    }
+    files = [
+        FileLink(name="gone.pdf", url="https://f/gone"),
+        FileLink(name="d", url="https://f/down"),
+    ]
+    await polled(fake, message("m1", 1, files=files))
+    stored = fake.store.tables.messages[("t1", "FNAC", "m1")].attachments
+    assert [a.skipped for a in stored] == [
+        "not served: gone.pdf: HTTP 404",
+        "download failed: FNAC file server answered 503",
+    ]
+    assert len(received(fake)) == 1 and (await fake.store.cursor(SHOP)).messages_since
+
+
+async def test_the_first_poll_reads_back_thirty_days() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake)
+    assert fake.marketplace.listed_since == [T0 - timedelta(days=30)]
+
+
+# --- the shop's connection -------------------------------------------------------------
+
+
+async def test_connected_then_disconnected_then_a_stale_event_changes_nothing() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    assert fake.woken == [True]
+    shops = fake.connections.connections
+    assert [s.connection for s in await shops.statuses("t1")] == [CONNECTED]
+    at = T0 - timedelta(hours=1)
+    gone = ConnectionDisconnected(tenant_id="t1", marketplace="FNAC", occurred_at=at)
+    await shop_disconnected(fake.connections, gone)
+    assert [s.connection for s in await shops.statuses("t1")] == [DISCONNECTED]
+    stale = ConnectionConnected(
+        tenant_id="t1",
+        marketplace="FNAC",
+        connection_id="c1",
+        seller_id="shop-1",
+        marketplace_ids=[],
+        region="eu",
+        occurred_at=at - timedelta(minutes=1),
+    )
+    await shop_connected(fake.connections, stale)
+    assert [s.connection for s in await shops.statuses("t1")] == [DISCONNECTED]
+
+
+async def test_a_refused_key_requires_reauthorization_and_says_so_once() -> None:
+    fake = fake_shops(clock=lambda: T0)
+    await connected(fake)
+    await key_refused(fake.connections, SHOP, "Fnac refused the shop's key")
+    await key_refused(fake.connections, SHOP, "Fnac refused the shop's key")
+    statuses = await fake.connections.connections.statuses("t1")
+    assert [s.connection for s in statuses] == [REAUTH_REQUIRED]
+    events = fake.connection_units.published
+    assert len(events) == 1 and isinstance(events[0], ConnectionReauthRequired)
+    assert (events[0].marketplace, events[0].seller_id) == ("FNAC", "shop-1")
+
+
+def test_a_shop_key_names_its_marketplace_and_tenant() -> None:
+    assert shop_of(SHOP.key) == SHOP
+    with pytest.raises(ValueError):
+        shop_of("no-marketplace")

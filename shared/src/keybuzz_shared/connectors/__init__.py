@@ -1,0 +1,1 @@
+"""Marketplace connectors behind one seam (seam.py), chosen by ``marketplace`` (registry.py)."""

@@ -1,0 +1,325 @@
+"""The Fnac/Darty connector: the seam (seam.py) on FnacClient, for FNAC and DARTY alike.
+
+Fnac publishes no limits; the ones below are assumptions, each stated in docs/FNAC.md
+("Limits and assumptions"). A listing is a fixed window [since - overlap, now at the first
+page] read oldest first, page by page: messages arriving meanwhile fall in the next
+listing, never shift this one's pages; the overlap repeats a few items, which callers
+drop by external id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar, get_args
+
+import httpx
+import msgspec
+
+from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
+from keybuzz_shared.connectors.fnac.errors import (
+    FnacOutcomeUnknown,
+    FnacProtocolError,
+    FnacRequestRefused,
+)
+from keybuzz_shared.connectors.fnac.models import (
+    MAX_ORDER_IDS,
+    DateRange,
+    Message,
+    MessagesQuery,
+    MessageSubject,
+    MessageTo,
+    MessageUpdate,
+    Order,
+    OrdersQuery,
+    Paging,
+)
+from keybuzz_shared.connectors.seam import (
+    Attachment,
+    ConnectionKind,
+    CredentialField,
+    Limits,
+    MarketplaceMessage,
+    OrderLine,
+    OrderSummary,
+    Page,
+    Recipient,
+    Reply,
+    ReplyOutcome,
+    SenderType,
+    ThreadKey,
+)
+from keybuzz_shared.times import as_utc
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+CREDENTIAL_FIELDS = (
+    CredentialField(name="partner_id", label="Partner ID", pattern=UUID_PATTERN),
+    CredentialField(name="shop_id", label="Shop ID", pattern=UUID_PATTERN),
+    CredentialField(name="key", label="API key", secret=True),
+)
+LIMITS = Limits(
+    # The 2018 XSD has no attachment in a reply, and the newer format is not published.
+    max_attachments=0,
+    max_attachment_bytes=0,
+    max_text_length=2000,  # the sandbox double's assumption too
+    page_size=100,  # results_count's default in the XSDs
+)
+# Fnac may list a message a little after its created_at: each listing starts this much
+# before ``since``.
+LISTING_OVERLAP = timedelta(minutes=5)
+
+SENDERS: dict[str, SenderType] = {
+    "CLIENT": "BUYER",
+    "CALLCENTER": "MARKETPLACE_SUPPORT",
+    "SELLER": "SELLER",
+    "SYSTEM": "SYSTEM",
+}
+RECIPIENTS: dict[Recipient, MessageTo] = {
+    "BUYER": "CLIENT",
+    "MARKETPLACE_SUPPORT": "CALLCENTER",
+    "ALL": "ALL",
+}
+
+
+class _Window(msgspec.Struct, array_like=True, frozen=True):
+    """A listing's cursor: its fixed date window, the page to read next, and how many
+    items the window held at the last page read (-1: not known)."""
+
+    since: datetime
+    until: datetime
+    page: int
+    total: int = -1
+
+
+def _encode(window: _Window) -> str:
+    return base64.urlsafe_b64encode(msgspec.msgpack.encode(window)).decode()
+
+
+def _decode(cursor: str) -> _Window:
+    try:
+        return msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Window)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ValueError("not a cursor this connector handed out") from None
+
+
+def _window(since: datetime, cursor: str | None) -> _Window:
+    if cursor is not None:
+        return _decode(cursor)
+    return _Window(since=as_utc(since) - LISTING_OVERLAP, until=datetime.now(UTC), page=1)
+
+
+def _next(window: _Window, paging: Paging, page_size: int) -> tuple[str | None, datetime | None]:
+    """The next page's cursor, or (None, the window's end) after the last page.
+
+    Pages are numbered, so when items already read leave the window (an order updated
+    after ``until``), the rest move up and the next page would skip as many: the listing
+    steps back by that many items instead (repeats are dropped by the caller)."""
+    total = paging.nb_total_result if paging.nb_total_result is not None else -1
+    left = window.total - total if total >= 0 and window.total > total else 0
+    if left:
+        page = max(1, ((window.page - 1) * page_size - left) // page_size + 1)
+        return _encode(_Window(window.since, window.until, page, total)), None
+    if paging.has_next:
+        return _encode(_Window(window.since, window.until, window.page + 1, total)), None
+    return None, window.until
+
+
+class FnacConnector:
+    """Serves one of FNAC or DARTY: one API, a Darty shop being a shop_id of its own."""
+
+    connection_kind: ConnectionKind = "CREDENTIALS"
+    credential_fields = CREDENTIAL_FIELDS
+    limits = LIMITS
+
+    def __init__(self, marketplace: str) -> None:
+        self.marketplace = marketplace
+
+    def session(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+    ) -> FnacSession:
+        missing = [f.name for f in self.credential_fields if not credentials.get(f.name)]
+        if missing:
+            raise ValueError(f"{self.marketplace} credentials lack {', '.join(missing)}")
+        client = FnacClient(
+            http,
+            base_url,
+            FnacCredentials(
+                partner_id=credentials["partner_id"],
+                shop_id=credentials["shop_id"],
+                key=credentials["key"],
+            ),
+        )
+        return FnacSession(client, self.limits)
+
+    def __repr__(self) -> str:
+        return f"FnacConnector({self.marketplace!r})"
+
+
+class FnacSession:
+    """One shop: the message source, reply channel and order source of the seam."""
+
+    def __init__(self, client: FnacClient, limits: Limits = LIMITS) -> None:
+        self.client = client
+        self.limits = limits
+
+    async def verify(self) -> None:
+        await self.client.authenticate()
+
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        window = _window(since, cursor)
+        page = await self.client.messages_query(
+            MessagesQuery(
+                page=window.page,
+                results_count=self.limits.page_size,
+                created=(window.since, window.until),
+                sort="ASC",
+            )
+        )
+        self._report_unreadable("message", page.unreadable)
+        return self._page(window, page.paging, tuple(_message(m) for m in page.messages))
+
+    async def reply(self, reply: Reply) -> ReplyOutcome:
+        """FnacUnavailable (nothing was sent), FnacOutcomeUnknown (the answer was lost or
+        unreadable after the request left: read ``sent_messages`` back before sending it
+        again) and FnacCredentialsRefused are raised; every other failure is a FAILED
+        outcome, never sent again."""
+        problem = self._unsendable(reply)
+        if problem:
+            return ReplyOutcome(status="FAILED", reason=problem)
+        update = MessageUpdate(
+            message_id=reply.in_reply_to,
+            action="reply",
+            to=RECIPIENTS[reply.recipient],
+            subject=_subject(reply),
+            text=reply.body,
+            message_type=reply.thread.kind,
+        )
+        try:
+            results = await self.client.messages_update([update])
+        except FnacRequestRefused as exc:
+            return ReplyOutcome(status="FAILED", reason=str(exc))
+        except FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
+            raise FnacOutcomeUnknown("messages_update", exc.reason) from None
+        refused = [r for r in results if not r.ok]
+        if refused:
+            codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
+            return ReplyOutcome(status="FAILED", reason=f"Fnac refused the reply: {codes}")
+        return ReplyOutcome(status="SENT")
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        found: list[MarketplaceMessage] = []
+        page = 1
+        while True:
+            listed = await self.client.messages_query(
+                MessagesQuery(
+                    page=page,
+                    results_count=self.limits.page_size,
+                    created=(as_utc(since) - LISTING_OVERLAP, None),
+                    from_types=("SELLER",),
+                    message_type=thread.kind,
+                    order_ids=(thread.id,) if thread.kind == "ORDER" else (),
+                    sort="ASC",
+                )
+            )
+            self._report_unreadable("message", listed.unreadable)
+            found += [m for m in map(_message, listed.messages) if m.thread == thread]
+            if not listed.paging.has_next:
+                return found
+            page += 1
+
+    def _unsendable(self, reply: Reply) -> str | None:
+        if not reply.body.strip():
+            return "empty reply"
+        if len(reply.body) > self.limits.max_text_length:
+            return f"reply longer than {self.limits.max_text_length} characters"
+        if len(reply.attachments) > self.limits.max_attachments:
+            return f"Fnac takes at most {self.limits.max_attachments} attachments"
+        return None
+
+    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
+        window = _window(since, cursor)
+        page = await self.client.orders_query(
+            OrdersQuery(
+                page=window.page,
+                results_count=self.limits.page_size,
+                date=DateRange(type="UpdatedAt", min=window.since, max=window.until),
+            )
+        )
+        self._report_unreadable("order", page.unreadable)
+        return self._page(window, page.paging, tuple(_order(o) for o in page.orders))
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
+        wanted = list(dict.fromkeys(order_ids))
+        found: list[OrderSummary] = []
+        for start in range(0, len(wanted), MAX_ORDER_IDS):
+            chunk = tuple(wanted[start : start + MAX_ORDER_IDS])
+            page = await self.client.orders_query(
+                OrdersQuery(order_ids=chunk, results_count=MAX_ORDER_IDS)
+            )
+            self._report_unreadable("order", page.unreadable)
+            found += [_order(o) for o in page.orders]
+        return found
+
+    def _page(self, window: _Window, paging: Paging, items: tuple[T, ...]) -> Page[T]:
+        next_cursor, complete_until = _next(window, paging, self.limits.page_size)
+        return Page(items=items, next_cursor=next_cursor, complete_until=complete_until)
+
+    def _report_unreadable(self, kind: str, unreadable: Sequence[str]) -> None:
+        for reason in unreadable:
+            log.warning(
+                "Fnac %s left out: unreadable",
+                kind,
+                extra={"shop_id": self.client.credentials.shop_id, "reason": reason},
+            )
+
+
+def _message(message: Message) -> MarketplaceMessage:
+    return MarketplaceMessage(
+        external_id=message.message_id,
+        thread=ThreadKey(
+            kind="OFFER" if message.referer_type == "OFFER" else "ORDER", id=message.referer
+        ),
+        sender_type=SENDERS.get(message.from_type, "SYSTEM"),
+        sender_name=message.from_name,
+        subject=message.subject,
+        body=message.description,
+        sent_at=message.created_at,
+        attachments=tuple(
+            Attachment(name=f.name, url=f.url, content_type=f.filetype) for f in message.files
+        ),
+    )
+
+
+def _order(order: Order) -> OrderSummary:
+    return OrderSummary(
+        external_id=order.order_id,
+        state=order.state,
+        created_at=order.created_at,
+        updated_at=order.last_change,
+        lines=tuple(
+            OrderLine(
+                line_id=d.order_detail_id,
+                state=d.state,
+                product_name=d.product_name,
+                quantity=d.quantity,
+                seller_sku=d.offer_seller_id,
+            )
+            for d in order.details
+        ),
+    )
+
+
+def _subject(reply: Reply) -> MessageSubject:
+    """The reply's subject when it is one of Fnac's, else the usual one for the thread."""
+    for subject in get_args(MessageSubject):
+        if subject == reply.subject:
+            return subject  # type: ignore[no-any-return]
+    return "order_information" if reply.thread.kind == "ORDER" else "product_information"

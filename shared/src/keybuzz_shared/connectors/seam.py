@@ -1,0 +1,205 @@
+"""What every marketplace connector provides, whichever marketplace it serves.
+
+A connector (one object per ``marketplace`` value, from ``registry.connector_for``) says
+how a seller connects (``connection_kind``, ``credential_fields``) and what the marketplace
+accepts (``limits``), and opens a session on one shop's credentials; the session is the
+message source, the reply channel and the order source of that shop. Services choose
+behaviour by a row's ``marketplace`` through the registry, never by naming a marketplace
+(docs/FNAC.md, "The connector seam").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
+
+import msgspec
+
+from keybuzz_shared.errors import DependencyUnavailable
+
+if TYPE_CHECKING:
+    import httpx
+
+AMAZON = "AMAZON"
+FNAC = "FNAC"
+DARTY = "DARTY"
+
+ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
+SenderType = Literal["BUYER", "MARKETPLACE_SUPPORT", "SELLER", "SYSTEM"]
+ThreadKind = Literal["ORDER", "OFFER"]
+Recipient = Literal["BUYER", "MARKETPLACE_SUPPORT", "ALL"]
+ReplyStatus = Literal["SENT", "FAILED"]
+
+T = TypeVar("T")
+
+
+# --- errors every connector raises (each marketplace subclasses them) ---------------------
+
+
+class ConnectorError(Exception):
+    """Base of a connector's failures; messages never hold a credential."""
+
+
+class CredentialsRefused(ConnectorError):
+    """The marketplace refused the shop's credentials: the seller must connect again."""
+
+
+class MarketplaceUnavailable(ConnectorError, DependencyUnavailable):
+    """The marketplace is down or throttling us; the same call will work later."""
+
+
+class OutcomeUnknown(ConnectorError):
+    """A call that sends something (a reply) lost its answer after it left: the marketplace
+    may have acted on it. Read the thread back (``ReplyChannel.sent_messages``) before
+    sending it again, or the buyer may get it twice."""
+
+
+# --- what a connector describes ------------------------------------------------------------
+
+
+class CredentialField(msgspec.Struct, frozen=True, kw_only=True):
+    """One field a seller types in to connect a CREDENTIALS marketplace."""
+
+    name: str
+    label: str
+    secret: bool = False
+    pattern: str | None = None  # a regular expression the whole value must match
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """What one reply and one listing may hold on this marketplace."""
+
+    max_attachments: int
+    max_attachment_bytes: int
+    max_text_length: int  # characters of a reply's body
+    page_size: int  # items a listing page asks for
+
+
+# --- what a session reads and sends --------------------------------------------------------
+
+
+class ThreadKey(msgspec.Struct, frozen=True):
+    """The marketplace thread a message belongs to: an order's or an offer's."""
+
+    kind: ThreadKind
+    id: str
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+    content_type: str | None = None
+
+
+class MarketplaceMessage(msgspec.Struct, frozen=True, kw_only=True):
+    external_id: str
+    thread: ThreadKey
+    sender_type: SenderType
+    sender_name: str | None
+    subject: str
+    body: str
+    sent_at: datetime  # aware
+    attachments: tuple[Attachment, ...] = ()
+
+
+class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
+    line_id: str
+    state: str
+    product_name: str
+    quantity: int
+    seller_sku: str | None = None
+
+
+class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
+    external_id: str
+    state: str  # the marketplace's own state name
+    created_at: datetime
+    updated_at: datetime
+    lines: tuple[OrderLine, ...] = ()
+
+
+class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """One page of a listing. ``next_cursor`` asks for the next page (None: the last one);
+    the last page's ``complete_until`` is where the next listing starts (``since``)."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+    complete_until: datetime | None = None
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    thread: ThreadKey
+    in_reply_to: str  # external id of the message answered
+    body: str
+    recipient: Recipient = "BUYER"
+    subject: str | None = None  # a marketplace may accept only its own subjects
+    attachments: tuple[Attachment, ...] = ()
+
+
+class ReplyOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """SENT, or FAILED with why. A FAILED reply is final: sending it again cannot help.
+    A transient outage (nothing sent) raises MarketplaceUnavailable; a lost answer
+    OutcomeUnknown."""
+
+    status: ReplyStatus
+    reason: str | None = None
+
+
+# --- the Protocols ------------------------------------------------------------------------
+
+
+class MessageSource(Protocol):
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        """Messages created from ``since`` on, oldest first; ``cursor`` continues a listing."""
+        ...
+
+
+class ReplyChannel(Protocol):
+    async def reply(self, reply: Reply) -> ReplyOutcome: ...
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        """The seller's messages on ``thread`` created from ``since`` on, oldest first: where
+        a reply whose outcome was unknown is found, if it went."""
+        ...
+
+
+class OrderSource(Protocol):
+    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
+        """Orders changed from ``since`` on; ``cursor`` continues a listing."""
+        ...
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
+        """The orders named (any number: the session splits them as the marketplace needs)."""
+        ...
+
+
+class MarketplaceSession(MessageSource, ReplyChannel, OrderSource, Protocol):
+    """One shop's connection: what the services call."""
+
+    async def verify(self) -> None:
+        """Checks the credentials now; raises CredentialsRefused or MarketplaceUnavailable."""
+        ...
+
+
+class Connector(Protocol):
+    @property
+    def marketplace(self) -> str: ...
+
+    @property
+    def connection_kind(self) -> ConnectionKind: ...
+
+    @property
+    def credential_fields(self) -> tuple[CredentialField, ...]: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def session(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+    ) -> MarketplaceSession:
+        """A session on one shop (``credentials``: the fields of ``credential_fields``, as
+        stored in Vault); raises ValueError when a field is missing."""
+        ...

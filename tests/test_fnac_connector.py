@@ -1,0 +1,248 @@
+"""The connector seam on Fnac and Darty (keybuzz_shared.connectors): the registry, and a
+session on the sandbox's double listing messages and orders page by page, replying, and
+looking orders up by id."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from keybuzz_shared.connectors import registry
+from keybuzz_shared.connectors.fnac import connector as fnac_connector
+from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession
+from keybuzz_shared.connectors.fnac.errors import FnacCredentialsRefused
+from keybuzz_shared.connectors.fnac.models import Paging
+from keybuzz_shared.connectors.seam import (
+    Attachment,
+    Connector,
+    CredentialsRefused,
+    MarketplaceSession,
+    OutcomeUnknown,
+    Reply,
+    ThreadKey,
+)
+
+from tests.test_fnac_client import shop
+
+LONG_AGO = datetime.now(UTC) - timedelta(days=400)
+
+
+def test_fnac_and_darty_have_a_connector_amazon_not_yet() -> None:
+    assert registry.MARKETPLACES == ("AMAZON", "FNAC", "DARTY")
+    fnac, darty = registry.connector_for("FNAC"), registry.connector_for("DARTY")
+    assert (fnac.marketplace, darty.marketplace) == ("FNAC", "DARTY")
+    assert fnac.connection_kind == darty.connection_kind == "CREDENTIALS"
+    assert [f.name for f in fnac.credential_fields] == ["partner_id", "shop_id", "key"]
+    assert [f.name for f in fnac.credential_fields if f.secret] == ["key"]
+    assert fnac.limits.max_attachments == 0 and fnac.limits.page_size == 100
+    for unknown in ("AMAZON", "fnac", "EBAY", ""):
+        with pytest.raises(registry.UnknownMarketplace, match=repr(unknown)):
+            registry.connector_for(unknown)
+
+
+def test_the_fnac_connector_is_a_connector_and_its_session_a_session() -> None:
+    connector: Connector = FnacConnector("FNAC")
+    session: MarketplaceSession = connector.session(
+        {"partner_id": "p", "shop_id": "s", "key": "k"},
+        http=httpx.AsyncClient(),
+        base_url="http://127.0.0.1:9/",
+    )
+    assert isinstance(session, FnacSession)
+    with pytest.raises(ValueError, match="lack shop_id, key"):
+        connector.session({"partner_id": "p", "shop_id": ""}, http=httpx.AsyncClient(), base_url="")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+def session_for(
+    sandbox_url: str, http: httpx.AsyncClient, entry: dict[str, Any]
+) -> MarketplaceSession:
+    return registry.connector_for(entry["marketplace"]).session(
+        entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+    )
+
+
+@pytest.fixture
+async def quiet(sandbox_url: str) -> None:
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as admin:
+        await admin.delete("/_sandbox/fnac/faults")
+        await admin.post("/_sandbox/fnac/ratelimits/reset")
+
+
+@pytest.mark.parametrize("marketplace", ["FNAC", "DARTY"])
+async def test_messages_are_listed_page_by_page_oldest_first(
+    marketplace: str,
+    quiet: None,
+    sandbox_url: str,
+    http: httpx.AsyncClient,
+) -> None:
+    entry = shop(sandbox_url, marketplace, "Démo")
+    session = session_for(sandbox_url, http, entry)
+    await session.verify()
+    assert isinstance(session, FnacSession)
+    # Sessions read 100 a page: 3 a page shows the cursor at work on a small shop.
+    small = FnacSession(session.client, msgspec.structs.replace(session.limits, page_size=3))
+    pages = []
+    page = await small.messages(since=LONG_AGO)
+    pages.append(page)
+    while page.next_cursor is not None:
+        assert page.complete_until is None
+        page = await small.messages(since=LONG_AGO, cursor=page.next_cursor)
+        pages.append(page)
+    messages = [m for p in pages for m in p.items]
+    assert len(pages) >= 2 and all(len(p.items) <= 3 for p in pages)
+    assert len({m.external_id for m in messages}) == len(messages)
+    assert [m.sent_at for m in messages] == sorted(m.sent_at for m in messages)
+    assert page.complete_until is not None
+    assert abs(page.complete_until - datetime.now(UTC)) < timedelta(minutes=1)
+    first = await session.messages(since=LONG_AGO)  # 100 a page
+    assert [m.external_id for m in first.items] == [m.external_id for m in messages[:100]]
+    assert (first.next_cursor is None) == (len(messages) <= 100)
+    assert {m.thread.kind for m in messages} <= {"ORDER", "OFFER"}
+    buyer = next(m for m in messages if m.sender_type == "BUYER" and m.thread.kind == "ORDER")
+    assert buyer.thread.id and buyer.body and buyer.sent_at.tzinfo is not None
+    assert {m.sender_type for m in messages} <= {"BUYER", "MARKETPLACE_SUPPORT", "SELLER", "SYSTEM"}
+
+
+async def test_since_leaves_out_older_messages(
+    quiet: None, sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    session = session_for(sandbox_url, http, shop(sandbox_url, "FNAC", "Démo"))
+    everything = (await session.messages(since=LONG_AGO)).items
+    middle = everything[len(everything) // 2].sent_at
+    recent = (await session.messages(since=middle + fnac_connector.LISTING_OVERLAP)).items
+    assert recent and len(recent) < len(everything)
+    assert all(m.sent_at >= middle for m in recent)
+
+
+async def test_a_reply_is_sent_and_a_refused_one_failed(
+    quiet: None, sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    entry = shop(sandbox_url, "DARTY", "Démo")
+    session = session_for(sandbox_url, http, entry)
+    messages = (await session.messages(since=LONG_AGO)).items
+    buyer = next(m for m in messages if m.sender_type == "BUYER" and m.thread.kind == "ORDER")
+    text = "Bonjour, votre commande est partie ce matin."
+    outcome = await session.reply(
+        Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body=text)
+    )
+    assert (outcome.status, outcome.reason) == ("SENT", None)
+    async with httpx.AsyncClient(base_url=sandbox_url) as admin:
+        sent = (await admin.get(f"/_sandbox/fnac/shops/{entry['shop_id']}/sent")).json()["sent"]
+    assert [s for s in sent if text in str(s)]
+
+    unknown = await session.reply(
+        Reply(thread=buyer.thread, in_reply_to="00000000-0000-0000-0000-000000000000", body="x")
+    )
+    assert unknown.status == "FAILED" and "ERR_201" in (unknown.reason or "")
+    for too_much in (
+        Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body="x" * 2001),
+        Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body="  "),
+        Reply(
+            thread=buyer.thread,
+            in_reply_to=buyer.external_id,
+            body="voir pièce jointe",
+            attachments=(Attachment(name="a.pdf", url="https://example.test/a.pdf"),),
+        ),
+    ):
+        refused = await session.reply(too_much)
+        assert refused.status == "FAILED" and refused.reason
+
+
+async def test_a_reply_whose_answer_was_lost_is_found_on_its_thread(
+    quiet: None, sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    entry = shop(sandbox_url, "FNAC", "Librairie")
+    session = session_for(sandbox_url, http, entry)
+    before = datetime.now(UTC)
+    messages = (await session.messages(since=LONG_AGO)).items
+    buyer = next(m for m in messages if m.sender_type == "BUYER" and m.thread.kind == "ORDER")
+    text = f"Réponse perdue en route {before.timestamp()}"
+    async with httpx.AsyncClient(base_url=sandbox_url) as admin:
+        # Applied, then the answer is cut short: the client cannot tell whether it went.
+        faults = {"operations": ["messages_update"], "malformedNext": 1}
+        assert (await admin.put("/_sandbox/fnac/faults", json=faults)).status_code == 200
+        with pytest.raises(OutcomeUnknown):
+            await session.reply(
+                Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body=text)
+            )
+        sent = (await admin.get(f"/_sandbox/fnac/shops/{entry['shop_id']}/sent")).json()["sent"]
+    assert [s["description"] for s in sent].count(text) == 1  # never sent again
+    found = await session.sent_messages(buyer.thread, since=before)
+    assert [m.body for m in found].count(text) == 1
+    assert {(m.sender_type, m.thread) for m in found} == {("SELLER", buyer.thread)}
+    elsewhere = ThreadKey(kind="ORDER", id="NOT-AN-ORDER")
+    assert await session.sent_messages(elsewhere, since=before) == []
+
+
+async def test_orders_since_and_by_id(
+    quiet: None, sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    entry = shop(sandbox_url, "FNAC", "Librairie")
+    session = session_for(sandbox_url, http, entry)
+    since = datetime.now(UTC) - timedelta(days=20)
+    listed = []
+    page = await session.orders(since=since)
+    listed += page.items
+    while page.next_cursor:
+        page = await session.orders(since=since, cursor=page.next_cursor)
+        listed += page.items
+    assert len(listed) > 100  # more than one page
+    ids = [o.external_id for o in listed]
+    assert len(set(ids)) == len(ids)
+    order = listed[0]
+    assert order.lines and order.updated_at >= order.created_at
+    # 120 ids: three lookups of at most 50
+    wanted = ids[:120]
+    found = await session.orders_by_id([*wanted, wanted[0]])
+    assert sorted(o.external_id for o in found) == sorted(wanted)
+
+
+async def test_refused_credentials_surface_as_the_seams_error(
+    quiet: None, sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    entry = {**shop(sandbox_url, "FNAC", "Démo"), "key": "wrong"}
+    session = session_for(sandbox_url, http, entry)
+    with pytest.raises(CredentialsRefused) as refused:
+        await session.verify()
+    assert isinstance(refused.value, FnacCredentialsRefused)
+    with pytest.raises(CredentialsRefused):
+        await session.reply(
+            Reply(thread=ThreadKey("ORDER", "57BEAFDA828A8"), in_reply_to="m", body="Bonjour")
+        )
+
+
+async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> None:
+    session = FnacConnector("FNAC").session(
+        {"partner_id": "p", "shop_id": "s", "key": "k"}, http=http, base_url="http://127.0.0.1:9/"
+    )
+    for cursor in ("not base64!", "bm90IG1zZ3BhY2s=", ""):
+        with pytest.raises(ValueError, match="not a cursor"):
+            await session.messages(since=LONG_AGO, cursor=cursor)
+
+
+def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
+    window = fnac_connector._Window(since=LONG_AGO, until=datetime.now(UTC), page=2, total=250)
+    # Read page 2 of 100 while 3 items of page 1 left: the next read starts at page 1 again.
+    cursor, _ = fnac_connector._next(
+        window, Paging(page=2, total_paging=3, nb_total_result=247), 100
+    )
+    assert cursor is not None and fnac_connector._decode(cursor).page == 1
+    # Nothing left: page 3 as usual; then the last page ends the listing at ``until``.
+    cursor, _ = fnac_connector._next(
+        window, Paging(page=2, total_paging=3, nb_total_result=250), 100
+    )
+    assert cursor is not None and fnac_connector._decode(cursor).page == 3
+    last = fnac_connector._Window(window.since, window.until, 3, 250)
+    assert fnac_connector._next(last, Paging(page=3, total_paging=3, nb_total_result=251), 100) == (
+        None,
+        window.until,
+    )

@@ -1,0 +1,445 @@
+"""Fnac's XML codec (keybuzz_shared.connectors.fnac.xml): the responses recorded from Fnac's
+test platform read into models, every request we build valid against Fnac's XSDs and shaped
+like the recorded ones, and hostile documents refused without being expanded."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from keybuzz_shared.connectors.fnac import xml
+from keybuzz_shared.connectors.fnac.errors import FnacProtocolError
+from keybuzz_shared.connectors.fnac.models import (
+    DateRange,
+    IncidentsQuery,
+    MessagesQuery,
+    MessageUpdate,
+    OrdersQuery,
+)
+from lxml import etree
+
+CAPTURED = Path(__file__).parent / "fnac_captured"
+XSD = Path(xml.__file__).parent / "xsd"
+PARTNER = "0B6E6A7C-2E4B-4C8F-9D3A-5F1E2D3C4B5A"
+SHOP = "8B6C803C-F166-4F7D-B9FB-869156BBA9B1"
+TOKEN = "61DF8A84-4465-7D36-20A4-00F941207026"
+HEADER = {"partner_id": PARTNER, "shop_id": SHOP, "token": TOKEN}
+ORDER_ID = "57BEAFDA828A8"  # Fnac order ids are 13 characters
+PARIS = timezone(timedelta(hours=2))
+
+SCHEMAS = {
+    "auth": "AuthenticationService.xsd",
+    "messages_query": "MessagesQueryService.xsd",
+    "messages_update": "MessagesUpdateService.xsd",
+    "orders_query": "OrdersQueryService.xsd",
+    "incidents_query": "IncidentsQueryService.xsd",
+}
+
+
+def captured(name: str) -> bytes:
+    return (CAPTURED / name).read_bytes()
+
+
+def assert_valid(request: bytes, service: str) -> None:
+    """Against the XSD Fnac ships for the service (trusted local files: includes allowed)."""
+    schema = etree.XMLSchema(etree.parse(str(XSD / SCHEMAS[service])))
+    document = etree.fromstring(request)
+    assert etree.QName(document).localname == service
+    assert schema.validate(document), schema.error_log.filter_from_errors()
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def test_auth_response_gives_the_token_and_its_validity() -> None:
+    root = xml.parse(captured("auth_response.xml"))
+    assert xml.read_envelope(root) == ("OK", ())
+    token = xml.read_auth(root)
+    assert token.token == TOKEN
+    assert token.validity == datetime(2016, 9, 8, 22, 0, tzinfo=UTC)
+    assert token.version == "2.4.0"
+    assert TOKEN not in repr(token)
+
+
+def test_messages_response_as_fnac_sends_it_with_paging_and_cdata() -> None:
+    page = xml.read_messages(xml.parse(captured("query_messages_response.xml")))
+    assert (page.paging.page, page.paging.total_paging, page.paging.nb_total_result) == (1, 1, 1)
+    assert not page.paging.has_next and page.unreadable == ()
+    (message,) = page.messages
+    assert message.message_id == "6F9EF013-6387-F433-C3F5-4AAEF32AA317"
+    assert (message.referer_type, message.referer) == ("ORDER", "57BEAFDA828A8")
+    assert (message.from_type, message.from_name) == ("CLIENT", "testfnac")
+    assert message.subject == "Nouvelle réclamation"
+    assert message.description.startswith("Une réclamation a été ouverte")
+    assert message.description.endswith("Incident test message")
+    assert "\n" in message.description  # the body keeps its lines
+    assert message.created_at == datetime(2016, 8, 29, 17, 53, 51, tzinfo=PARIS)
+    assert message.read and not message.archived
+
+
+def test_messages_with_one_digit_hours_and_no_paging_are_one_page() -> None:
+    page = xml.read_messages(xml.parse(captured("messages_sample.xml")))
+    assert (page.paging.page, page.paging.total_paging) == (1, 1)
+    assert [m.message_id[:8] for m in page.messages] == ["DZD12C88", "ACCS9888", "310983ZE"]
+    first = page.messages[0]
+    assert first.subject == "Délai plus long qu'annoncé"  # character references decoded
+    assert first.created_at == datetime(2016, 10, 28, 8, 50, 4, tzinfo=UTC)  # "T9:50:04+01:00"
+
+
+def test_orders_response_reads_orders_lines_states_and_empty_dates() -> None:
+    page = xml.read_orders(xml.parse(captured("query_orders_response.xml")))
+    assert page.paging.nb_total_result == 7 and len(page.orders) == 7 and page.unreadable == ()
+    order = page.orders[0]
+    assert (order.order_id, order.state, order.nb_messages) == ("57BEAFDA828A8", "Shipped", 4)
+    assert order.shop_id == SHOP
+    assert [(d.order_detail_id, d.state) for d in order.details] == [
+        ("2", "Refused"),
+        ("1", "NotReceived"),
+    ]
+    refused = order.details[0]
+    assert refused.quantity == 13 and refused.price == Decimal("20")
+    assert refused.offer_seller_id == "B067-F0D-75E"
+    assert refused.received_at is None  # <received_at></received_at>
+    assert refused.tracking_number is None  # empty CDATA
+    assert refused.refused_at == datetime(2016, 8, 25, 16, 59, 31, tzinfo=PARIS)
+    # Fnac gives an order no updated_at: its latest date stands for it (debited_at here).
+    assert order.last_change == datetime(2016, 8, 29, 11, 41, 12, tzinfo=PARIS)
+
+
+def test_orders_created_between_dates_response() -> None:
+    page = xml.read_orders(xml.parse(captured("query_orders_created_between_dates_response.xml")))
+    assert page.orders and page.unreadable == ()
+    assert all(o.created_at.tzinfo is UTC for o in page.orders)
+
+
+def test_incidents_response_reads_header_lines_and_refunds() -> None:
+    page = xml.read_incidents(xml.parse(captured("query_incidents_response.xml")))
+    (incident,) = page.incidents
+    assert incident.incident_id == "7525927C-6FDC-CD2C-2DBA-6E669C5045AF"
+    assert (incident.order_id, incident.status, incident.opened_by) == (
+        "57BEAFDA828A8",
+        "OPENED",
+        "client",
+    )
+    assert incident.waiting_for_seller_answer is False
+    assert [(line.order_detail_id, line.status) for line in incident.lines] == [
+        ("2", "OPENED"),
+        ("1", "CLOSED"),
+    ]
+    (refund,) = incident.lines[1].refunds
+    assert (refund.product_amount, refund.shipping_amount, refund.fee_ht_amount) == (
+        Decimal("260"),
+        Decimal("16"),
+        Decimal("33.12"),
+    )
+
+
+def test_messages_update_response_gives_one_result_per_message() -> None:
+    root = xml.parse(captured("update_messages_response.xml"))
+    xml.expect_root(root, "messages_update")
+    (result,) = xml.read_message_updates(root)
+    assert result.message_id == "6F9EF013-6387-F433-C3F5-4AAEF32AA317" and result.ok
+
+
+def test_an_error_response_gives_its_status_and_codes() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?>'
+        b'<messages_update_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="ERROR">'
+        b'<error severity="ERROR" code="ERR_105">Limit of requested elements reached</error>'
+        b"</messages_update_response>"
+    )
+    status, errors = xml.read_envelope(xml.parse(body))
+    assert status == "ERROR"
+    assert [(e.code, e.severity, e.text) for e in errors] == [
+        ("ERR_105", "ERROR", "Limit of requested elements reached")
+    ]
+
+
+def test_one_unreadable_item_is_reported_not_a_lost_page() -> None:
+    body = captured("messages_sample.xml").replace(
+        b"<created_at>2016-08-21T1:50:04+01:00</created_at>", b"<created_at>soon</created_at>"
+    )
+    page = xml.read_messages(xml.parse(body))
+    assert len(page.messages) == 2
+    assert page.unreadable == (
+        "message ACCS9888-0912-987S-DEDZ-012987129831: <created_at> is not a date-time: 'soon'",
+    )
+
+
+def test_an_order_with_a_non_numeric_amount_is_left_out_with_why() -> None:
+    body = captured("query_orders_response.xml").replace(
+        b"<quantity>13</quantity>", b"<quantity>treize</quantity>", 1
+    )
+    page = xml.read_orders(xml.parse(body))
+    assert len(page.orders) == 6
+    assert page.unreadable == ("order 57BEAFDA828A8: <quantity> is not an integer",)
+    body = captured("query_incidents_response.xml").replace(
+        b"<fee_ht_amount>33.12", b"<fee_ht_amount>3,12"
+    )
+    assert xml.read_incidents(xml.parse(body)).unreadable == (
+        "incident 7525927C-6FDC-CD2C-2DBA-6E669C5045AF: <fee_ht_amount> is not a number",
+    )
+
+
+def test_a_response_in_another_shape_is_a_protocol_error() -> None:
+    root = xml.parse(captured("auth_response.xml"))
+    with pytest.raises(FnacProtocolError, match="expected <orders_query_response>"):
+        xml.expect_root(root, "orders_query")
+    no_status = b'<orders_query_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd"/>'
+    with pytest.raises(FnacProtocolError, match="no status"):
+        xml.read_envelope(xml.parse(no_status))
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def canonical(document: bytes) -> bytes:
+    root = etree.fromstring(document, etree.XMLParser(remove_blank_text=True))
+    for name in ("partner_id", "shop_id", "token"):
+        if name in root.attrib:
+            root.set(name, "X")
+    return bytes(etree.tostring(root, method="c14n"))
+
+
+@pytest.mark.parametrize(
+    ("name", "built"),
+    [
+        ("query_messages_request.xml", xml.messages_query_request(HEADER, MessagesQuery())),
+        (
+            "query_orders_request.xml",
+            xml.orders_query_request(HEADER, OrdersQuery(results_count=10)),
+        ),
+        (
+            "query_orders_created_between_dates_request.xml",
+            xml.orders_query_request(
+                HEADER,
+                OrdersQuery(
+                    results_count=10,
+                    date=DateRange(
+                        type="CreatedAt",
+                        min=datetime(2016, 8, 20, tzinfo=UTC),
+                        max=datetime(2016, 9, 20, tzinfo=UTC),
+                    ),
+                ),
+            ),
+        ),
+        ("query_incidents_request.xml", xml.incidents_query_request(HEADER, IncidentsQuery())),
+    ],
+)
+def test_requests_are_shaped_like_the_ones_fnac_accepted(name: str, built: bytes) -> None:
+    assert canonical(built) == canonical(captured(name))
+    assert built.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+
+
+def test_auth_request_is_valid_and_carries_the_key_as_an_element() -> None:
+    request = xml.auth_request(PARTNER, SHOP, "secret-key")
+    assert_valid(request, "auth")
+    root = etree.fromstring(request)
+    assert root.findtext(f"{{{xml.NS}}}key") == "secret-key"
+
+
+def test_messages_query_with_every_filter_is_valid() -> None:
+    query = MessagesQuery(
+        page=3,
+        results_count=50,
+        created=(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, 12, tzinfo=PARIS)),
+        updated=(None, datetime(2026, 1, 3)),
+        from_types=("CLIENT", "CALLCENTER"),
+        message_type="ORDER",
+        read=False,
+        archived=False,
+        order_ids=(ORDER_ID, "57BEB008B27C6"),
+        sort="ASC",
+    )
+    request = xml.messages_query_request(HEADER, query)
+    assert_valid(request, "messages_query")
+    root = etree.fromstring(request)
+    assert root.attrib == {**HEADER, "results_count": "50"}
+    assert root.findtext(f"{{{xml.NS}}}paging") == "3"
+    dates = root.findall(f"{{{xml.NS}}}date")
+    assert [(d.get("type"), d.findtext(f"{{{xml.NS}}}min")) for d in dates] == [
+        ("CreatedAt", "2026-01-01T00:00:00+00:00"),
+        ("UpdatedAt", None),
+    ]
+    assert dates[0].findtext(f"{{{xml.NS}}}max") == "2026-01-02T10:00:00+00:00"
+    assert dates[1].findtext(f"{{{xml.NS}}}max") == "2026-01-03T00:00:00+00:00"  # naive: UTC
+    assert [e.text for e in root.iter(f"{{{xml.NS}}}from_type")] == ["CLIENT", "CALLCENTER"]
+    assert root.findtext(f"{{{xml.NS}}}message_state") == "UNREAD"
+
+
+def test_messages_update_reply_mark_as_read_and_archive_are_valid() -> None:
+    text = "Bonjour,\nvotre colis part demain <b>&</b> \x07 arrive \U0001f4e6 lundi."
+    updates = [
+        MessageUpdate(
+            message_id="6F9EF013-6387-F433-C3F5-4AAEF32AA317",
+            action="reply",
+            to="CLIENT",
+            subject="shipping_information",
+            text=text,
+            message_type="ORDER",
+        ),
+        MessageUpdate(message_id="6F9EF013-6387-F433-C3F5-4AAEF32AA317", action="mark_as_read"),
+        MessageUpdate(message_id="ACCS9888-0912-987S-DEDZ-012987129831", action="archive"),
+    ]
+    request = xml.messages_update_request(HEADER, updates)
+    assert_valid(request, "messages_update")
+    reply = etree.fromstring(request).find(f"{{{xml.NS}}}message")
+    assert reply is not None and reply.attrib == {
+        "id": "6F9EF013-6387-F433-C3F5-4AAEF32AA317",
+        "action": "reply",
+    }
+    # The control character XML cannot hold became U+FFFD; markup stays text.
+    assert reply.findtext(f"{{{xml.NS}}}message_description") == text.replace("\x07", "\ufffd")
+    with pytest.raises(ValueError):
+        xml.messages_update_request(HEADER, [])
+
+
+def test_orders_query_by_date_state_and_fifty_ids_is_valid() -> None:
+    ids = tuple(f"{n:013d}" for n in range(50))
+    query = OrdersQuery(
+        date=DateRange(type="UpdatedAt", min=datetime(2026, 1, 1, tzinfo=UTC)),
+        states=("ToShip", "Shipped"),
+        order_ids=ids,
+        sort="DESC",
+    )
+    request = xml.orders_query_request(HEADER, query)
+    assert_valid(request, "orders_query")
+    assert len(etree.fromstring(request).findall(f".//{{{xml.NS}}}order_fnac_id")) == 50
+    with pytest.raises(ValueError, match="at most 50"):
+        xml.orders_query_request(HEADER, OrdersQuery(order_ids=(*ids, "5000000000000")))
+
+
+def test_incidents_query_with_filters_is_valid() -> None:
+    query = IncidentsQuery(
+        date=DateRange(type="UpdatedAt", min=datetime(2026, 1, 1, tzinfo=UTC)),
+        status="OPENED",
+        waiting_for_seller_answer=True,
+        order_ids=(ORDER_ID,),
+        sort="ASC",
+    )
+    assert_valid(xml.incidents_query_request(HEADER, query), "incidents_query")
+    with pytest.raises(ValueError, match="at most 50"):
+        xml.incidents_query_request(HEADER, IncidentsQuery(order_ids=(ORDER_ID,) * 51))
+
+
+def test_the_header_is_required_by_the_schema() -> None:
+    """The check above can fail: a request without its token attributes' partner is refused."""
+    request = xml.orders_query_request({"token": TOKEN}, OrdersQuery())
+    schema = etree.XMLSchema(etree.parse(str(XSD / SCHEMAS["orders_query"])))
+    assert not schema.validate(etree.fromstring(request))
+
+
+# --- hostile and broken documents -----------------------------------------------------------
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK"><token>&lol9;</token></auth_response>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE auth_response [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK"><token>&xxe;</token></auth_response>"""
+
+EXTERNAL_DTD = b"""<?xml version="1.0"?>
+<!DOCTYPE auth_response SYSTEM "http://127.0.0.1:9/evil.dtd">
+<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK"><token>t</token></auth_response>"""
+
+PARAMETER_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]>
+<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK"/>"""
+
+PLAIN_DTD = b"""<?xml version="1.0"?>
+<!DOCTYPE auth_response>
+<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK"><token>t</token></auth_response>"""
+
+DTD_AFTER_COMMENTS = b"""\xef\xbb\xbf<?xml version="1.0"?>
+<!-- <auth_response> --><?php echo 1; ?>
+<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
+<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK"><token>&e;</token></auth_response>"""
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        BILLION_LAUGHS,
+        EXTERNAL_ENTITY,
+        EXTERNAL_DTD,
+        PARAMETER_ENTITY,
+        PLAIN_DTD,
+        DTD_AFTER_COMMENTS,
+    ],
+    ids=[
+        "billion-laughs",
+        "external-entity",
+        "external-dtd",
+        "parameter-entity",
+        "dtd",
+        "late-dtd",
+    ],
+)
+def test_documents_with_a_dtd_are_refused_without_expanding_anything(document: bytes) -> None:
+    """Refused before the parser sees it: libxml2 would otherwise expand the laughs up to its
+    amplification limit and open the parameter entity's file."""
+    started = time.perf_counter()
+    with pytest.raises(FnacProtocolError, match="carries a DTD") as refused:
+        xml.parse(document)
+    assert time.perf_counter() - started < 0.5
+    assert "root:" not in str(refused.value) and "lollol" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        (captured("query_orders_response.xml")[:5000], "not well-formed"),
+        (b"", "empty response"),
+        (b"   \n", "empty response"),
+        (b"<html><body>502 Bad Gateway</body></html>", "not in http://www.fnac.com"),
+        (b'{"status": "OK"}', "not well-formed"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not well-formed"),
+        (b"<auth_response status='OK'><token>t</token></auth_response>", "is not in"),
+        ('<?xml version="1.0" encoding="utf-16"?><a/>'.encode("utf-16"), "not UTF-8"),
+    ],
+    ids=["truncated", "empty", "blank", "html", "json", "binary", "no-namespace", "utf-16"],
+)
+def test_broken_documents_are_protocol_errors(document: bytes, reason: str) -> None:
+    with pytest.raises(FnacProtocolError, match=reason):
+        xml.parse(document)
+
+
+def test_markup_inside_a_message_is_text_not_a_dtd() -> None:
+    body = captured("query_messages_response.xml").replace(
+        b"Incident test message", b"<!DOCTYPE html><!ENTITY x 'y'>&amp;"
+    )
+    (message,) = xml.read_messages(xml.parse(body)).messages
+    assert message.description.endswith("<!DOCTYPE html><!ENTITY x 'y'>&amp;")
+
+
+def test_an_oversize_document_is_refused_before_parsing() -> None:
+    body = captured("query_orders_response.xml")
+    with pytest.raises(FnacProtocolError, match="larger than 1000 bytes"):
+        xml.parse(body, max_bytes=1000)
+    assert xml.parse(body, max_bytes=len(body)) is not None
+
+
+def test_dates_as_fnac_writes_them() -> None:
+    assert xml.parse_datetime("2016-10-28T9:50:04+01:00") == datetime(
+        2016, 10, 28, 8, 50, 4, tzinfo=UTC
+    )
+    assert xml.parse_datetime("2016-10-28T09:50:04.123456789Z").microsecond == 123456
+    assert xml.parse_datetime("2016-10-28 09:50") == datetime(2016, 10, 28, 9, 50, tzinfo=UTC)
+    for bad in ("yesterday", "2016-13-01T00:00:00Z", "2016-10-28"):
+        with pytest.raises(FnacProtocolError):
+            xml.parse_datetime(bad)
