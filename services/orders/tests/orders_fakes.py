@@ -331,7 +331,7 @@ class InMemoryMarketplaces:
     def __init__(self) -> None:
         self.connected: dict[str, str] = {}  # tenant -> marketplace id
 
-    async def marketplace_id(self, tenant_id: str) -> str:
+    async def marketplace_id(self, tenant_id: str, marketplace: str = AMAZON) -> str:
         if tenant_id not in self.connected:
             raise CredentialsMissing(tenant_id, tenant_credentials_path(tenant_id))
         return self.connected[tenant_id]
@@ -465,9 +465,9 @@ class InMemoryOrderStore(InMemoryJobStore):
             held.last_error = error
             held.status = "STOPPED" if stop else held.status
 
-    async def stop_sync(self, tenant_id: str, reason: str) -> None:
-        for (tenant, _), held in self.cursors.items():
-            if tenant == tenant_id:
+    async def stop_sync(self, tenant_id: str, reason: str, marketplace: str | None = None) -> None:
+        for (tenant, held_marketplace), held in self.cursors.items():
+            if tenant == tenant_id and marketplace in (None, held_marketplace):
                 held.status, held.last_error = "STOPPED", reason
 
 

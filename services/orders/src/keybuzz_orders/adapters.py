@@ -22,8 +22,10 @@ from keybuzz_shared.amazon.reports import FAILED_STATUSES, ORDERS_BY_ORDER_DATE,
 from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
 from keybuzz_shared.amazon.times import amazon_time
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.vault import VaultClient
+from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.vault import VaultClient, shop_credentials_path
 
+from keybuzz_orders.connector_source import ShopKeyRefused
 from keybuzz_orders.domain import (
     OrderRow,
     ReportLineError,
@@ -208,10 +210,16 @@ async def _orders_of(
 
 
 class VaultMarketplaces:
-    """``ports.Marketplaces`` from the tenants' credentials in Vault."""
+    """``ports.Marketplaces`` from the tenants' credentials in Vault: Amazon's marketplace
+    id, or the shop id of a marketplace behind the connector seam."""
 
     def __init__(self, vault: VaultClient) -> None:
         self.vault = vault
 
-    async def marketplace_id(self, tenant_id: str) -> str:
-        return (await load_tenant_credentials(self.vault, tenant_id)).marketplace_id
+    async def marketplace_id(self, tenant_id: str, marketplace: str = AMAZON) -> str:
+        if marketplace == AMAZON:
+            return (await load_tenant_credentials(self.vault, tenant_id)).marketplace_id
+        stored = await self.vault.read(shop_credentials_path(tenant_id, marketplace))
+        if not stored or not stored.get("shop_id"):
+            raise ShopKeyRefused(f"no {marketplace} key is stored for the shop")
+        return str(stored["shop_id"])

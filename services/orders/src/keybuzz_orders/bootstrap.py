@@ -1,13 +1,17 @@
 """The one place orders' ports are assembled: the PostgreSQL adapters on the service's
-pool and units of work, the order source on the SP-API client, the tenants' marketplaces
-from Vault, and the clock."""
+pool and units of work, the order sources (Amazon's on the SP-API client, one for each
+marketplace behind the connector seam), the tenants' marketplaces from Vault, and the
+clock."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from keybuzz_shared.amazon import SpApiClient
+from keybuzz_shared.connectors.registry import MARKETPLACES, UnknownMarketplace, connector_for
+from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
@@ -18,6 +22,7 @@ from keybuzz_orders.adapters import (
     VaultMarketplaces,
 )
 from keybuzz_orders.backfill.store import PostgresBackfillStore, PostgresJobStore
+from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.notifications.notification_store import (
     PostgresDetailStore,
     PostgresNotificationStore,
@@ -27,12 +32,41 @@ from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.store import PostgresOrderStore
 
 
-def assemble(runtime: Runtime[Any], spapi: SpApiClient) -> OrdersPorts:
-    """``on_startup``, before the components that take the ports."""
+def assemble(runtime: Runtime[Any], spapi: SpApiClient, http: httpx.AsyncClient) -> OrdersPorts:
+    """``on_startup``, before the components that take the ports; ``http`` carries the
+    calls of the connectors' sessions."""
     settings: OrdersSettings = runtime.settings
 
     def clock() -> datetime:
         return datetime.now(UTC)
+
+    async def key_refused(tenant_id: str, marketplace: str, shop_id: str, reason: str) -> None:
+        # Through the outbox: the event survives a NATS outage.
+        async with runtime.unit_of_work() as uow:
+            uow.emit(
+                ConnectionReauthRequired(
+                    tenant_id=tenant_id,
+                    marketplace=marketplace,
+                    seller_id=shop_id or None,
+                    reason=reason,
+                )
+            )
+
+    sources: dict[str, ConnectorOrderSource] = {}
+    for marketplace in MARKETPLACES:
+        try:
+            connector_for(marketplace)
+        except UnknownMarketplace:
+            continue  # not behind the seam: Amazon's source below
+        sources[marketplace] = ConnectorOrderSource(
+            marketplace,
+            runtime.vault,
+            http,
+            settings.fnac_api_url,
+            window_days=settings.connector_backfill_window_days,
+            clock=clock,
+            on_key_refused=key_refused,
+        )
 
     orders = PostgresOrderStore(runtime.pool)
     order_units: OrderUnits = store_unit_of_work(runtime.unit_of_work, PostgresOrderStore)
@@ -49,6 +83,7 @@ def assemble(runtime: Runtime[Any], spapi: SpApiClient) -> OrdersPorts:
             fallback=OrdersV0Listing(spapi),
             reports=SpApiOrderReports(spapi),
             settings=settings,
+            sources=sources,
         ),
         sync=SyncPorts(
             orders=orders,
@@ -56,6 +91,7 @@ def assemble(runtime: Runtime[Any], spapi: SpApiClient) -> OrdersPorts:
             source=source,
             page_size=settings.backfill_page_size,
             interval_seconds=float(settings.orders_sync_interval_seconds),
+            sources=sources,
         ),
         orders=orders,
         order_units=order_units,
@@ -66,6 +102,7 @@ def assemble(runtime: Runtime[Any], spapi: SpApiClient) -> OrdersPorts:
             source=source,
         ),
         clock=clock,
+        sources=sources,
     )
     runtime.provide(ports)
     return ports

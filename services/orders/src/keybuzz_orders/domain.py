@@ -16,6 +16,7 @@ import msgspec
 from keybuzz_shared import times
 from keybuzz_shared.amazon.orders_v0 import V0Order, V0OrderItem
 from keybuzz_shared.amazon.spapi import Order, OrderItem, OrderPackage
+from keybuzz_shared.connectors.seam import OrderSummary as ConnectorOrder
 from keybuzz_shared.ids import is_amazon_order_id
 
 SLA_AT_RISK_BEFORE = timedelta(hours=24)
@@ -502,3 +503,43 @@ def _v0_item_row(item: V0OrderItem) -> ItemRow:
 
 def _camel(pascal: str) -> str:
     return pascal[:1].lower() + pascal[1:]
+
+
+def connector_order_row(order: ConnectorOrder, marketplace_id: str | None) -> OrderRow:
+    """An order of a marketplace behind the connector seam (Fnac, Darty): its connector
+    mapped its states into our vocabulary; its own word is kept in ``amazon_status``."""
+    lines = order.lines
+    priced = [line for line in lines if line.unit_price is not None]
+    live = [line for line in priced if line.status not in ("CANCELLED", "RETURNED")]
+    total = sum((line.unit_price * line.quantity for line in live if line.unit_price), Decimal())
+    currency = next((line.currency for line in priced if line.currency), None)
+    delivery = order.delivery_status
+    return OrderRow(
+        external_order_id=order.external_id,
+        order_ref=order_ref(order.external_id),
+        marketplace_id=marketplace_id,
+        order_date=order.created_at,
+        amazon_updated_at=order.updated_at,
+        order_status=OrderStatus(order.status),
+        amazon_status=order.state,
+        delivery_status=DeliveryStatus(delivery) if delivery else None,
+        items=[
+            ItemRow(
+                external_item_id=line.line_id,
+                sku=line.seller_sku,
+                asin=None,
+                title=line.product_name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                currency=line.currency if line.unit_price is not None else None,
+            )
+            for line in lines
+        ],
+        customer_name=order.buyer_name,
+        currency=currency if priced else None,
+        total_amount=total if priced and currency else None,
+        carrier=None,
+        tracking_code=order.tracking_code,
+        shipped_at=order.shipped_at,
+        delivered_at=order.delivered_at,
+    )

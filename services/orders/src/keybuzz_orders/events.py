@@ -1,12 +1,13 @@
 """The orders service's consumers: one table says which use case takes which subject.
 
-- ``connection.connected`` starts the tenant's backfill (BACKFILL_DAYS; a redelivered
-  event returns the job it already started) and, with a notification queue, subscribes
-  the seller to ORDER_CHANGE.
+- ``connection.connected`` starts the tenant's backfill of that marketplace (Amazon, or
+  one behind the connector seam; BACKFILL_DAYS; a redelivered event returns the job it
+  already started) and, for Amazon with a notification queue, subscribes the seller to
+  ORDER_CHANGE.
 - ``connection.disconnected`` / ``connection.reauth_required`` cancel the tenant's jobs
-  and sync and, with a queue, delete the seller's subscription.
-- ``message.received`` with an ``orderId`` we do not have: fetch that order, so the
-  agent sees it next to the ticket (``order_context``). One event at a time (a
+  and sync of that marketplace and, with a queue, delete the seller's subscription.
+- ``message.received`` with an ``orderId`` we do not have: fetch that order from the
+  message's marketplace, so the agent sees it next to the ticket (``order_context``). One event at a time (a
   tenant's in order, tenants side by side): Amazon is asked before the unit of work
   that stores the order opens, which a batch handler's transaction would not allow.
 """
@@ -34,6 +35,7 @@ from keybuzz_shared.service import Runtime
 from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
 from keybuzz_orders.order_context import OrderContext
+from keybuzz_orders.order_source import NoSource, SourceRefused
 from keybuzz_orders.sync import OrderSync
 
 log = logging.getLogger(__name__)
@@ -42,30 +44,43 @@ UseCase = Callable[[Runtime[Any], E], Awaitable[None]]
 
 
 async def start_backfill(runtime: Runtime[Any], event: ConnectionConnected) -> None:
-    if event.marketplace != AMAZON:
-        return
     try:
         await runtime.component(Backfills).start(
             event.tenant_id,
             runtime.settings.backfill_days,
             trigger=ConnectionConnected.SUBJECT,
             source_event_id=event.event_id,
+            marketplace=event.marketplace,
         )
-    except CredentialsMissing as exc:
-        # Disconnected again before we got here: nothing to import, nothing to retry.
-        log.warning("no backfill: %s", exc, extra={"tenant_id": event.tenant_id})
+    except (CredentialsMissing, SourceRefused) as exc:
+        # Disconnected again before we got here, or no order source serves the
+        # marketplace: nothing to import, nothing to retry.
+        log.warning(
+            "no backfill: %s",
+            exc,
+            extra={"tenant_id": event.tenant_id, "marketplace": event.marketplace},
+        )
 
 
 async def stop_importing(runtime: Runtime[Any], event: ConnectionDisconnected) -> None:
-    if event.marketplace == AMAZON:
-        reason = f"{event.type or 'connection.disconnected'}: {event.reason or 'no reason'}"
-        await runtime.component(Backfills).stop_tenant(event.tenant_id, reason)
-        await runtime.component(OrderSync).stop(event.tenant_id, reason)
+    """The marketplace's jobs and sync only: the tenant's others go on."""
+    reason = f"{event.type or 'connection.disconnected'}: {event.reason or 'no reason'}"
+    marketplace = event.marketplace
+    await runtime.component(Backfills).stop_tenant(event.tenant_id, reason, marketplace)
+    await runtime.component(OrderSync).stop(event.tenant_id, reason, marketplace)
 
 
 async def complete_order_context(runtime: Runtime[Any], event: MessageReceived) -> None:
-    if event.marketplace == AMAZON and event.order_id:
-        await runtime.component(OrderContext).complete(event.tenant_id, [event.order_id])
+    if not event.order_id:
+        return
+    try:
+        await runtime.component(OrderContext).complete(
+            event.tenant_id, [event.order_id], event.marketplace
+        )
+    except NoSource:
+        log.warning(
+            "no order source for %s", event.marketplace, extra={"tenant_id": event.tenant_id}
+        )
 
 
 async def subscribe_to_order_changes(runtime: Runtime[Any], event: ConnectionConnected) -> None:

@@ -10,12 +10,12 @@ twice, or an order stored meanwhile by a backfill, changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from keybuzz_shared.ids import AMAZON, is_amazon_order_id
 
-from keybuzz_orders.order_source import OrderSource
+from keybuzz_orders.order_source import OrderSource, source_for
 from keybuzz_orders.ports import OrderStore, OrderUnits
 
 log = logging.getLogger(__name__)
@@ -26,18 +26,27 @@ class OrderContext:
     orders: OrderStore
     units: OrderUnits
     source: OrderSource
+    sources: Mapping[str, OrderSource] = field(default_factory=dict)  # behind the seam
 
-    async def complete(self, tenant_id: str, order_ids: Collection[str]) -> list[str]:
+    async def complete(
+        self, tenant_id: str, order_ids: Collection[str], marketplace: str = AMAZON
+    ) -> list[str]:
         """Fetch and store the tenant's orders among ``order_ids`` we lack; their ids.
 
         Raises what ``is_outage`` calls an outage (the source, Vault, the database
         down): the caller keeps the event and tries again later.
         """
-        wanted = sorted({o for o in order_ids if is_amazon_order_id(o)})
+        source = source_for(self.source, self.sources, marketplace)
+        wanted = sorted(
+            {o for o in order_ids if o and (source is not self.source or is_amazon_order_id(o))}
+        )
         if not wanted:
             return []
-        known = await self.orders.known_order_ids(tenant_id, AMAZON, wanted)
-        fetched = await self.source.orders_by_ids(tenant_id, [o for o in wanted if o not in known])
+        known = await self.orders.known_order_ids(tenant_id, marketplace, wanted)
+        missing = [o for o in wanted if o not in known]
+        if not missing:
+            return []
+        fetched = await source.orders_by_ids(tenant_id, missing)
         for order_id, reason in fetched.refused.items():
             # Not this seller's order, or no usable credentials: the ticket stays
             # without its order; retrying would not change the source's answer.
@@ -49,7 +58,7 @@ class OrderContext:
         rows = fetched.orders
         if rows:
             async with self.units() as unit:
-                await unit.store.upsert_orders(tenant_id, AMAZON, rows)
+                await unit.store.upsert_orders(tenant_id, marketplace, rows)
             log.info(
                 "orders of buyer messages fetched",
                 extra={"tenant_id": tenant_id, "orders": [r.external_order_id for r in rows]},

@@ -8,13 +8,14 @@ wait out) and ``SourceRefused`` with its kinds (to say, never to retry).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.ids import AMAZON
 
 from keybuzz_orders.domain import OrderRow
 
@@ -104,6 +105,24 @@ class OrderSource(OrderListing, Protocol):
         """The orders the source gives, and why it refused the others; raises
         ``SourceUnavailable`` when it is down (the caller tries all of them again)."""
         ...
+
+
+class NoSource(SourceRefused):
+    """No order source serves this marketplace."""
+
+
+S = TypeVar("S", bound=OrderListing)
+
+
+def source_for(amazon: S, others: Mapping[str, S], marketplace: str) -> S:
+    """The order source of a job's, cursor's or message's ``marketplace``: Amazon's, or
+    the one bootstrap made for a marketplace behind the connector seam."""
+    if marketplace == AMAZON:
+        return amazon
+    try:
+        return others[marketplace]
+    except KeyError:
+        raise NoSource(f"no order source for marketplace {marketplace!r}") from None
 
 
 async def each_order(

@@ -10,9 +10,9 @@ tests give in-memory fakes, held to the adapters by shared contract tests
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -86,7 +86,9 @@ class OrderStore(Protocol):
         self, tenant_id: str, marketplace: str, error: str, *, stop: bool
     ) -> None: ...
 
-    async def stop_sync(self, tenant_id: str, reason: str) -> None: ...
+    async def stop_sync(self, tenant_id: str, reason: str, marketplace: str | None = None) -> None:
+        """The tenant's cursors (of ``marketplace`` only, when given) stop."""
+        ...
 
     async def marketplace_of(self, tenant_id: str, order_id: str) -> str | None:
         """The marketplace id of the tenant's order; None: no such order (or none known)."""
@@ -315,8 +317,10 @@ BackfillUnit = StoreUnit[BackfillStore]
 class Marketplaces(Protocol):
     """A connected seller's marketplace (its credentials)."""
 
-    async def marketplace_id(self, tenant_id: str) -> str:
-        """``CredentialsMissing`` when the tenant has none (not connected, or gone)."""
+    async def marketplace_id(self, tenant_id: str, marketplace: str) -> str:
+        """Amazon's marketplace id, or a connector marketplace's shop id. Amazon's
+        ``CredentialsMissing``, or ``SourceRefused``, when the tenant has none (not
+        connected, or gone)."""
         ...
 
 
@@ -331,6 +335,8 @@ class BackfillPorts:
     fallback: OrderListing  # when the source's listing is refused to us (Orders v0)
     reports: OrderReports
     settings: OrdersSettings
+    # The marketplaces behind the connector seam (order_source.source_for).
+    sources: Mapping[str, OrderListing] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -340,6 +346,7 @@ class SyncPorts:
     source: OrderListing
     page_size: int
     interval_seconds: float
+    sources: Mapping[str, OrderListing] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -354,3 +361,4 @@ class OrdersPorts:
     source: OrderSource
     details: DetailPorts
     clock: Clock
+    sources: Mapping[str, OrderSource] = field(default_factory=dict)

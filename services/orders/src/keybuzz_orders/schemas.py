@@ -54,6 +54,7 @@ class BackfillJob(JobCounts, kw_only=True, rename="camel"):
 
     job_id: str
     tenant_id: str
+    marketplace: str  # AMAZON, FNAC, DARTY
     status: str  # RUNNING | COMPLETED | FAILED | CANCELLED
     trigger: str
     days: int
@@ -84,6 +85,7 @@ def backfill_job(job: JobView, *, already_running: bool = False) -> BackfillJob:
         **msgspec.structs.asdict(job.counts),
         job_id=job.job_id,
         tenant_id=job.tenant_id,
+        marketplace=job.marketplace,
         status=job.status,
         trigger=job.trigger,
         days=job.days,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 from keybuzz_shared.amazon import SpApiClient, token_service_for
 from keybuzz_shared.amazon.messaging import MessagingClient
 from keybuzz_shared.service import Runtime, ServiceDefinition
@@ -29,11 +30,14 @@ async def _provide(runtime: Runtime[Any]) -> None:
         initial_backoff=settings.spapi_backoff_seconds,
     )
     runtime.provide(spapi)
-    ports = bootstrap.assemble(runtime, spapi)
+    # The connectors' calls (Fnac, Darty); TLS verified against the system's CAs, always.
+    http = httpx.AsyncClient(timeout=settings.fnac_timeout_seconds)
+    runtime.provide(http)
+    ports = bootstrap.assemble(runtime, spapi, http)
     runtime.provide(OrderMessaging(ports.orders, MessagingClient(spapi)))
     runtime.provide(Backfills(ports.backfill))
     runtime.provide(OrderSync(ports.sync))
-    runtime.provide(OrderContext(ports.orders, ports.order_units, ports.source))
+    runtime.provide(OrderContext(ports.orders, ports.order_units, ports.source, ports.sources))
     await notifications.provide(runtime, spapi, ports)  # ORDER_CHANGE over SQS, when configured
 
 
@@ -51,6 +55,8 @@ async def _stop_backfills(runtime: Runtime[Any]) -> None:
         await runtime.component(Backfills).aclose()
     if SpApiClient in runtime.components:
         await runtime.component(SpApiClient).aclose()
+    if httpx.AsyncClient in runtime.components:
+        await runtime.component(httpx.AsyncClient).aclose()
 
 
 def _register(runtime: Runtime[Any]) -> None:
@@ -59,7 +65,7 @@ def _register(runtime: Runtime[Any]) -> None:
 
 DEFINITION = ServiceDefinition(
     name="orders",
-    description="Backfill, refresh and serve a tenant's Amazon orders",
+    description="Backfill, refresh and serve a tenant's orders (Amazon, Fnac, Darty)",
     settings_type=OrdersSettings,
     migrations=Path(__file__).parent / "migrations",
     route_handlers=ROUTES,

@@ -38,6 +38,13 @@ class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
     # A running job is leased by its instance and renewed every quarter of this; a killed
     # instance's jobs are resumed by another (or its restart) once the lease has expired.
     backfill_lease_seconds: Annotated[float, msgspec.Meta(ge=5, le=3600)] = 120.0
+    # Fnac's seller API, which serves Darty's shops too (the connectors' seam,
+    # keybuzz_shared.connectors): their orders are read with each shop's key from Vault.
+    fnac_api_url: str = "https://vendeur.fnac.com/api.php/"
+    fnac_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # How many days of a backfill's window one CreatedAt date window of a connector's
+    # listing covers (small windows keep Fnac's numbered pages few and shallow).
+    connector_backfill_window_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 15
     # Amazon's ORDER_CHANGE notifications (docs/ORDERS.md, "Order notifications"). Without
     # a queue URL none are subscribed to and the incremental sync alone keeps orders fresh.
     # Production: AWS's endpoint (SQS_ENDPOINT unset) and credentials from the IAM role or

@@ -465,12 +465,13 @@ async def note_sync_error(
     )
 
 
-async def stop_sync(conn: Conn, tenant_id: str, reason: str) -> None:
+async def stop_sync(conn: Conn, tenant_id: str, reason: str, marketplace: str | None) -> None:
     await conn.execute(
         "UPDATE order_sync_cursors SET status = 'STOPPED', last_error = $2, updated_at = now()"
-        " WHERE tenant_id = $1",
+        " WHERE tenant_id = $1 AND ($3::text IS NULL OR marketplace = $3)",
         tenant_id,
         reason,
+        marketplace,
     )
 
 
@@ -527,8 +528,8 @@ class PostgresOrderStore:
     ) -> None:
         await note_sync_error(self.conn, tenant_id, marketplace, error, stop=stop)
 
-    async def stop_sync(self, tenant_id: str, reason: str) -> None:
-        await stop_sync(self.conn, tenant_id, reason)
+    async def stop_sync(self, tenant_id: str, reason: str, marketplace: str | None = None) -> None:
+        await stop_sync(self.conn, tenant_id, reason, marketplace)
 
     async def marketplace_of(self, tenant_id: str, order_id: str) -> str | None:
         found: str | None = await self.conn.fetchval(

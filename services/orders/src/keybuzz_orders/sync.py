@@ -22,7 +22,7 @@ from keybuzz_shared.errors import is_outage
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import JobCounts
-from keybuzz_orders.order_source import OrderWindow, SourceError
+from keybuzz_orders.order_source import OrderWindow, SourceError, source_for
 from keybuzz_orders.ports import SyncCursor, SyncPorts
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,10 @@ class OrderSync(BackgroundLoop):
             raise NoSyncCursor(tenant_id)
         return await self._round(claimed[0])
 
-    async def stop(self, tenant_id: str, reason: str) -> None:
-        """The connection went away: no more rounds for the tenant until its next backfill."""
-        await self.ports.orders.stop_sync(tenant_id, reason)
+    async def stop(self, tenant_id: str, reason: str, marketplace: str | None = None) -> None:
+        """The connection went away: no more rounds for the tenant (on that marketplace)
+        until its next backfill."""
+        await self.ports.orders.stop_sync(tenant_id, reason, marketplace)
         metrics.sync_stopped(tenant_id)
 
     async def _round(self, cursor: SyncCursor) -> SyncResult:
@@ -106,8 +107,9 @@ class OrderSync(BackgroundLoop):
             page_size=self.ports.page_size,
         )
         counts, updated_before = JobCounts(), None
+        source = source_for(self.ports.source, self.ports.sources, marketplace)
         while True:
-            page = await self.ports.source.orders_in_window(tenant_id, window)
+            page = await source.orders_in_window(tenant_id, window)
             async with self.ports.units() as unit:
                 stored = await unit.store.upsert_orders(tenant_id, marketplace, page.orders)
             waits = page.rate_limit_waits

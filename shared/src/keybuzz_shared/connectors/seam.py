@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 import msgspec
@@ -103,12 +104,23 @@ class MarketplaceMessage(msgspec.Struct, frozen=True, kw_only=True):
     attachments: tuple[Attachment, ...] = ()
 
 
+# KeyBuzz's order vocabulary (orders' ``OrderStatus`` and ``DeliveryStatus``): each
+# connector maps its marketplace's states into it (Fnac: fnac/order_states.py).
+ORDER_STATUSES = ("PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED", "RETURNED")
+DELIVERY_STATUSES = (
+    "PREPARING", "SHIPPED", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "DELAYED", "LOST",
+)  # fmt: skip
+
+
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     line_id: str
-    state: str
+    state: str  # the marketplace's own state name
     product_name: str
     quantity: int
     seller_sku: str | None = None
+    status: str = "PENDING"  # ``state`` in ORDER_STATUSES
+    unit_price: Decimal | None = None
+    currency: str | None = None
 
 
 class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,6 +129,12 @@ class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     lines: tuple[OrderLine, ...] = ()
+    status: str = "PENDING"  # ``state`` in ORDER_STATUSES
+    delivery_status: str | None = None  # in DELIVERY_STATUSES
+    buyer_name: str | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    tracking_code: str | None = None
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
@@ -169,6 +187,13 @@ class ReplyChannel(Protocol):
 class OrderSource(Protocol):
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
         """Orders changed from ``since`` on; ``cursor`` continues a listing."""
+        ...
+
+    async def orders_created(
+        self, *, start: datetime, end: datetime, cursor: str | None = None
+    ) -> Page[OrderSummary]:
+        """Orders created in [start, end), oldest first: a window that never shifts, since
+        an order's creation does not change (a backfill's date windows)."""
         ...
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:

@@ -38,7 +38,7 @@ from keybuzz_orders.backfill.jobs import (
     next_step,
     search_window,
 )
-from keybuzz_orders.backfill.report_strategy import ReportSteps, plan_strategy
+from keybuzz_orders.backfill.report_strategy import ReportSteps, StrategyPlan, plan_strategy
 from keybuzz_orders.backfill.starting import JobRequest, StartedJob, start_job
 from keybuzz_orders.order_source import (
     AccessDenied,
@@ -47,6 +47,7 @@ from keybuzz_orders.order_source import (
     QueryRefused,
     SourceError,
     SourcePage,
+    source_for,
 )
 from keybuzz_orders.ports import BackfillPorts, BackfillUnit
 from keybuzz_orders.settings import OrdersSettings
@@ -77,13 +78,18 @@ class Backfills:
     # --- starting -------------------------------------------------------------------------
 
     async def start(
-        self, tenant_id: str, days: int, trigger: str, source_event_id: str | None = None
+        self,
+        tenant_id: str,
+        days: int,
+        trigger: str,
+        source_event_id: str | None = None,
+        marketplace: str = AMAZON,
     ) -> StartedJob:
         """A new job, or the tenant's running one. Credentials are checked now, not later.
 
         Raises ``CredentialsMissing`` at once, not in the job.
         """
-        request = JobRequest(tenant_id, days, trigger, source_event_id)
+        request = JobRequest(tenant_id, days, trigger, source_event_id, marketplace)
         started = await start_job(self.ports, request, self.owner)
         if started.created:
             log.info(
@@ -131,10 +137,17 @@ class Backfills:
         with contextlib.suppress(Exception):
             await self.ports.jobs.release_jobs(self.owner)
 
-    async def stop_tenant(self, tenant_id: str, reason: str) -> list[str]:
-        """The connection went away: cancel the tenant's jobs, say so, stop our tasks."""
+    async def stop_tenant(
+        self, tenant_id: str, reason: str, marketplace: str | None = None
+    ) -> list[str]:
+        """The connection went away: cancel the tenant's jobs (on ``marketplace`` only,
+        when given), say so, stop our tasks."""
         stopped: list[str] = []
         for job_id in await self.ports.jobs.running_jobs_of(tenant_id):
+            if marketplace is not None:
+                held = await self.ports.jobs.get_job(job_id)
+                if held is None or held.marketplace != marketplace:
+                    continue
             async with self.ports.units() as unit:
                 job = await unit.store.end_job(job_id, "CANCELLED", reason, owner=None)
                 if job is not None:
@@ -204,7 +217,8 @@ class Backfills:
             return False
         if step is JobStep.ORDERS_V0_PAGE:
             return await self._listing_page(job, self.ports.fallback, "orders_v0")
-        return await self._listing_page(job, self.ports.source, "search")
+        listing = source_for(self.ports.source, self.ports.sources, job.marketplace)
+        return await self._listing_page(job, listing, "search")
 
     async def _listing_page(self, job: JobView, listing: OrderListing, source: str) -> bool:
         window = search_window(job, self.settings.backfill_page_size)
@@ -222,7 +236,9 @@ class Backfills:
                        "reason": order.reason},
             )  # fmt: skip
         plan = None
-        if job.strategy is None:  # the first page decides how the job goes on
+        if job.strategy is None and listing is not self.ports.source:
+            plan = StrategyPlan(SEARCH, f"{job.marketplace}: its listing, in date windows")
+        elif job.strategy is None:  # the first page decides how the job goes on
             plan = plan_strategy(self.settings, job.created_after, page, page.orders)
         async with self.ports.units() as unit:
             counts = await _store_page(unit, job, page)
@@ -298,7 +314,7 @@ class Backfills:
 async def _store_page(unit: BackfillUnit, job: JobView, page: SourcePage) -> JobCounts:
     """A page's orders (partial rows never erase a full read), and what it counted."""
     counts = await unit.store.upsert_orders(
-        job.tenant_id, AMAZON, page.orders, partial=page.partial
+        job.tenant_id, job.marketplace, page.orders, partial=page.partial
     )
     return counts.but(pages=1, errors=len(page.unreadable), rate_limit_waits=page.rate_limit_waits)
 
@@ -348,7 +364,7 @@ async def _hand_over_if_complete(
         unit.emit(_completed_event(saved))
         if saved.created_before is not None:  # hand over to the incremental sync
             await unit.store.start_sync(
-                job.tenant_id, AMAZON, job.marketplace_id, saved.created_before
+                job.tenant_id, job.marketplace, job.marketplace_id, saved.created_before
             )
     return saved
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from keybuzz_shared.ids import AMAZON
 
 from keybuzz_orders.backfill.jobs import JobView, window_start
+from keybuzz_orders.order_source import source_for
 from keybuzz_orders.ports import BackfillPorts
 
 
@@ -27,21 +28,24 @@ class JobRequest:
     days: int
     trigger: str
     source_event_id: str | None = None
+    marketplace: str = AMAZON
 
 
 async def start_job(ports: BackfillPorts, request: JobRequest, owner: str) -> StartedJob:
     """A new job leased to ``owner``, or the one already started (``created`` False).
 
-    Raises ``InvalidDays`` and ``CredentialsMissing`` before anything is written.
+    Raises ``InvalidDays``, ``NoSource`` and ``CredentialsMissing`` (or the source's
+    ``SourceRefused``) before anything is written.
     """
     created_after = window_start(request.days, ports.clock())
     jobs, event_id = ports.jobs, request.source_event_id
     if event_id and (done := await jobs.job_for_event(event_id)):
         return StartedJob(done, created=False)
-    marketplace_id = await ports.marketplaces.marketplace_id(request.tenant_id)
+    source_for(ports.source, ports.sources, request.marketplace)  # NoSource: none serves it
+    marketplace_id = await ports.marketplaces.marketplace_id(request.tenant_id, request.marketplace)
     job = await jobs.insert_job(
         tenant_id=request.tenant_id,
-        marketplace=AMAZON,
+        marketplace=request.marketplace,
         marketplace_id=marketplace_id,
         trigger=request.trigger,
         days=request.days,

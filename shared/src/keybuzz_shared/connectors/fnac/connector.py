@@ -19,6 +19,7 @@ from typing import TypeVar, get_args
 import httpx
 import msgspec
 
+from keybuzz_shared.connectors.fnac import order_states
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
 from keybuzz_shared.connectors.fnac.errors import (
     FnacOutcomeUnknown,
@@ -70,6 +71,8 @@ LIMITS = Limits(
     max_text_length=2000,  # the sandbox double's assumption too
     page_size=100,  # results_count's default in the XSDs
 )
+# Fnac and Darty sell in France: their prices carry no currency, and are euros.
+CURRENCY = "EUR"
 # Fnac may list a message a little after its created_at: each listing starts this much
 # before ``since``.
 LISTING_OVERLAP = timedelta(minutes=5)
@@ -256,6 +259,24 @@ class FnacSession:
         self._report_unreadable("order", page.unreadable)
         return self._page(window, page.paging, tuple(_order(o) for o in page.orders))
 
+    async def orders_created(
+        self, *, start: datetime, end: datetime, cursor: str | None = None
+    ) -> Page[OrderSummary]:
+        window = _decode(cursor) if cursor is not None else _Window(as_utc(start), as_utc(end), 1)
+        page = await self.client.orders_query(
+            OrdersQuery(
+                page=window.page,
+                results_count=self.limits.page_size,
+                # Fnac's max is inclusive; a second less keeps [start, end) half-open.
+                date=DateRange(
+                    type="CreatedAt", min=window.since, max=window.until - timedelta(seconds=1)
+                ),
+                sort="ASC",
+            )
+        )
+        self._report_unreadable("order", page.unreadable)
+        return self._page(window, page.paging, tuple(_order(o) for o in page.orders))
+
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         wanted = list(dict.fromkeys(order_ids))
         found: list[OrderSummary] = []
@@ -299,18 +320,32 @@ def _message(message: Message) -> MarketplaceMessage:
 
 
 def _order(order: Order) -> OrderSummary:
+    status, delivery = order_states.order_status(order.state)
+    names = (order.client_firstname, order.client_lastname)
+    shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
+    received = [d.received_at for d in order.details if d.received_at is not None]
+    tracking = [d.tracking_number for d in order.details if d.tracking_number]
     return OrderSummary(
         external_id=order.order_id,
         state=order.state,
+        status=status,
+        delivery_status=delivery,
         created_at=order.created_at,
         updated_at=order.last_change,
+        buyer_name=" ".join(n for n in names if n) or None,
+        shipped_at=max(shipped, default=None),
+        delivered_at=max(received, default=None),
+        tracking_code=tracking[-1] if tracking else None,
         lines=tuple(
             OrderLine(
                 line_id=d.order_detail_id,
                 state=d.state,
+                status=order_states.line_status(d.state),
                 product_name=d.product_name,
                 quantity=d.quantity,
                 seller_sku=d.offer_seller_id,
+                unit_price=d.price,
+                currency=CURRENCY if d.price is not None else None,
             )
             for d in order.details
         ),

@@ -1,0 +1,202 @@
+"""``order_source.OrderSource`` for a marketplace behind the connector seam (Fnac, Darty):
+chosen by the ``marketplace`` of a job, a sync cursor or a message, through
+``keybuzz_shared.connectors.registry``, never by naming one here.
+
+A shop's credentials are read from Vault (``vault.shop_credentials_path``) at every
+call, and its session (with its token) kept while they stay the same: a reconnected
+shop's new key is used at once. A backfill's window is read in date windows by creation
+(``orders_created``), each page by page; the page token carries where it stands, so a
+resumed job reads the next page. A sync reads by update (``orders``) from the cursor.
+The seam's failures become the port's: a refused key ``ShopKeyRefused`` (reported once
+per key as ``connection.reauth_required``), an outage ``SourceUnavailable``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+
+import httpx
+import msgspec
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import (
+    ConnectorError,
+    CredentialsRefused,
+    MarketplaceSession,
+    MarketplaceUnavailable,
+    OrderSummary,
+    Page,
+)
+from keybuzz_shared.vault import VaultClient, shop_credentials_path
+
+from keybuzz_orders.domain import OrderRow, connector_order_row
+from keybuzz_orders.order_source import (
+    FetchedOrders,
+    NotFound,
+    OrderWindow,
+    QueryRefused,
+    SourcePage,
+    SourceRefused,
+    SourceUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+# (tenant, marketplace, shop id, why): says so once per refused key.
+KeyRefusedReporter = Callable[[str, str, str, str], Awaitable[None]]
+
+
+class ShopKeyRefused(SourceRefused):
+    """No key stored for the shop, or the marketplace refused it: the seller connects again."""
+
+
+class _Backfill(msgspec.Struct, array_like=True, frozen=True):
+    """A backfill's page token: the whole window's end, the date window being read from
+    ``start``, and the connector's cursor within it."""
+
+    end: datetime
+    start: datetime
+    cursor: str | None = None
+
+
+def _token(state: _Backfill) -> str:
+    return base64.urlsafe_b64encode(msgspec.msgpack.encode(state)).decode()
+
+
+def _state(token: str) -> _Backfill:
+    try:
+        return msgspec.msgpack.decode(base64.urlsafe_b64decode(token.encode()), type=_Backfill)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise QueryRefused("not a page token this source handed out") from None
+
+
+class ConnectorOrderSource:
+    def __init__(
+        self,
+        marketplace: str,
+        vault: VaultClient,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        window_days: int,
+        clock: Callable[[], datetime],
+        on_key_refused: KeyRefusedReporter | None = None,
+    ) -> None:
+        self.marketplace = marketplace
+        self.connector = connector_for(marketplace)
+        self.vault = vault
+        self.http = http
+        self.base_url = base_url
+        self.window = timedelta(days=window_days)
+        self.clock = clock
+        self._report = on_key_refused
+        self._sessions: dict[str, tuple[dict[str, str], MarketplaceSession]] = {}
+        self._reported: dict[str, str] = {}  # tenant -> fingerprint of the key reported
+
+    # --- the port -------------------------------------------------------------------------
+
+    async def orders_in_window(self, tenant_id: str, window: OrderWindow) -> SourcePage:
+        session, shop_id = await self._session(tenant_id)
+        if window.updated_after is not None:
+            async with self._failures(tenant_id):
+                page = await session.orders(since=window.updated_after, cursor=window.page_token)
+            return SourcePage(
+                orders=self._rows(page, shop_id),
+                next_token=page.next_cursor,
+                updated_before=page.complete_until,
+            )
+        if window.page_token is not None:
+            state = _state(window.page_token)
+        elif window.created_after is not None:
+            state = _Backfill(end=window.created_before or self.clock(), start=window.created_after)
+        else:
+            raise QueryRefused("a window starts at a creation or an update")
+        until = min(state.start + self.window, state.end)
+        async with self._failures(tenant_id):
+            page = await session.orders_created(start=state.start, end=until, cursor=state.cursor)
+        if page.next_cursor is not None:
+            following: _Backfill | None = _Backfill(state.end, state.start, page.next_cursor)
+        else:
+            following = _Backfill(state.end, until) if until < state.end else None
+        return SourcePage(
+            orders=self._rows(page, shop_id),
+            next_token=_token(following) if following else None,
+            created_before=None if following else state.end,
+        )
+
+    async def order(self, tenant_id: str, order_id: str) -> OrderRow:
+        fetched = await self.orders_by_ids(tenant_id, [order_id])
+        if not fetched.orders:
+            raise NotFound(f"no {self.marketplace} order {order_id} for this shop")
+        return fetched.orders[0]
+
+    async def orders_by_ids(self, tenant_id: str, order_ids: Sequence[str]) -> FetchedOrders:
+        session, shop_id = await self._session(tenant_id)
+        async with self._failures(tenant_id):
+            found = await session.orders_by_id(order_ids)
+        rows = [connector_order_row(o, shop_id) for o in found]
+        given = {r.external_order_id for r in rows}
+        refused = {
+            o: f"{self.marketplace} has no order {o} for this shop"
+            for o in order_ids
+            if o not in given
+        }
+        return FetchedOrders(orders=rows, refused=refused)
+
+    # --- a shop's session -----------------------------------------------------------------
+
+    async def _session(self, tenant_id: str) -> tuple[MarketplaceSession, str]:
+        """The shop's session, made again when its credentials in Vault changed."""
+        stored = await self.vault.read(shop_credentials_path(tenant_id, self.marketplace))
+        names = [f.name for f in self.connector.credential_fields]
+        fields = {n: str(stored.get(n) or "") for n in names} if stored else {}
+        if not fields or not all(fields.values()):
+            raise ShopKeyRefused(f"no {self.marketplace} key is stored for the shop")
+        held = self._sessions.get(tenant_id)
+        if held is None or held[0] != fields:
+            session = self.connector.session(fields, http=self.http, base_url=self.base_url)
+            held = self._sessions[tenant_id] = (fields, session)
+        return held[1], fields.get("shop_id", "")
+
+    @contextlib.asynccontextmanager
+    async def _failures(self, tenant_id: str) -> AsyncIterator[None]:
+        name = self.marketplace
+        try:
+            yield
+        except CredentialsRefused:
+            reason = f"{name} refused the shop's key: the seller must connect the shop again"
+            await self._key_refused(tenant_id, reason)
+            raise ShopKeyRefused(reason) from None
+        except MarketplaceUnavailable as exc:
+            raise SourceUnavailable(f"{name} unavailable: {exc}", "unavailable") from None
+        except ConnectorError as exc:  # refused (ERROR/FATAL) or an answer we cannot read
+            raise QueryRefused(f"{name}: {exc}"[:500], "refused") from None
+        except ValueError:  # a cursor the connector never gave
+            raise QueryRefused(f"{name}: not a page token this source handed out") from None
+
+    async def _key_refused(self, tenant_id: str, reason: str) -> None:
+        """Says once per key that the shop's key was refused (``connection.reauth_required``);
+        a report that fails is tried again at the next refusal."""
+        held = self._sessions.get(tenant_id)
+        fields = held[0] if held else {}
+        fingerprint = hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()
+        if self._report is None or self._reported.get(tenant_id) == fingerprint:
+            return
+        try:
+            await self._report(tenant_id, self.marketplace, fields.get("shop_id", ""), reason)
+        except Exception:
+            log.exception("could not report reauth_required", extra={"tenant_id": tenant_id})
+            return
+        self._reported[tenant_id] = fingerprint
+        log.warning(
+            "shop key refused: reauthorization required",
+            extra={"tenant_id": tenant_id, "marketplace": self.marketplace},
+        )
+
+    def _rows(self, page: Page[OrderSummary], shop_id: str) -> list[OrderRow]:
+        return [connector_order_row(o, shop_id) for o in page.items]

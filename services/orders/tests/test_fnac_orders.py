@@ -1,0 +1,237 @@
+"""Fnac/Darty orders end to end: connection.connected (FNAC/DARTY) → a backfill over the
+connector seam on the sandbox's Fnac double, the UpdatedAt sync, the order of a buyer's
+message, a 5xx outage waited out, a revoked key. Real PostgreSQL, NATS, OpenBao."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import msgspec
+import nats
+import pytest
+from keybuzz_orders.sync import OrderSync
+from keybuzz_shared.events import ConnectionConnected, Event, MessageReceived
+from oauth_testkit import root_vault
+from orders_testkit import OrdersKit, eventually, find_events, new_tenant
+
+DEMO_FNAC = "KeyBuzz Démo Fnac"
+DEMO_DARTY = "KeyBuzz Démo Darty"
+
+
+class FnacAdmin:
+    def __init__(self, sandbox_url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=sandbox_url, timeout=30)
+
+    async def shop(self, name: str) -> dict[str, Any]:
+        shops = (await self.http.get("/_sandbox/fnac/shops")).json()
+        return dict(next(s for s in shops if s["name"] == name))
+
+    async def faults(self, **faults: Any) -> None:
+        answer = await self.http.put("/_sandbox/fnac/faults", json=faults)
+        assert answer.status_code == 200, answer.text
+
+    async def post(self, path: str, body: Any = None) -> dict[str, Any]:
+        answer = await self.http.post(path, json=body)
+        assert answer.status_code in (200, 201), answer.text
+        return dict(answer.json())
+
+
+@pytest.fixture
+async def fnac(sandbox_url: str) -> AsyncIterator[FnacAdmin]:
+    admin = FnacAdmin(sandbox_url)
+    await admin.http.delete("/_sandbox/fnac/faults")
+    await admin.http.post("/_sandbox/fnac/ratelimits/reset")
+    yield admin
+    await admin.http.delete("/_sandbox/fnac/faults")
+    await admin.http.aclose()
+
+
+@pytest.fixture
+async def kit(make_orders: Callable[..., Awaitable[OrdersKit]], sandbox_url: str) -> OrdersKit:
+    return await make_orders(
+        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/", ORDERS_SYNC_INTERVAL_SECONDS="3600"
+    )
+
+
+async def _publish(nats_url: str, *events: Event) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        for event in events:
+            await nc.jetstream().publish(
+                event.SUBJECT, msgspec.json.encode(event), headers={"Nats-Msg-Id": event.event_id}
+            )
+    finally:
+        await nc.close()
+
+
+async def _connect(kit: OrdersKit, stack: Any, shop: dict[str, Any], tenant: str) -> None:
+    """As oauth does it: the shop's key in Vault, then connection.connected."""
+    marketplace = shop["marketplace"]
+    secret = {k: shop[k] for k in ("partner_id", "shop_id", "key")}
+    await asyncio.to_thread(
+        root_vault(stack).secrets.kv.v2.create_or_update_secret,
+        path=f"keybuzz/tenants/{tenant}/{marketplace.lower()}_api",
+        secret=secret,
+        mount_point="secret",
+    )
+    await _publish(kit.nats_url, _connected(tenant, shop))
+
+
+def _connected(tenant: str, shop: dict[str, Any]) -> ConnectionConnected:
+    return ConnectionConnected(
+        tenant_id=tenant,
+        marketplace=shop["marketplace"],
+        connection_id=str(uuid.uuid4()),
+        seller_id=shop["shop_id"],
+        marketplace_ids=[],
+        region="eu",
+    )
+
+
+async def _jobs(kit: OrdersKit, tenant: str, count: int) -> list[dict[str, Any]]:
+    async def probe() -> list[str] | None:
+        ids = await kit.pool.fetch(
+            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1 ORDER BY started_at",
+            tenant,
+        )
+        return [r["id"] for r in ids] if len(ids) >= count else None
+
+    return [await kit.finished(tenant, j, within=120) for j in await eventually(probe, 30)]
+
+
+async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
+    kit: OrdersKit, fnac: FnacAdmin, stack: Any
+) -> None:
+    shop = await fnac.shop(DEMO_FNAC)
+    tenant = new_tenant()
+    await _connect(kit, stack, shop, tenant)
+    [job] = await _jobs(kit, tenant, 1)
+    assert job["status"] == "COMPLETED", job
+    assert job["marketplace"] == "FNAC" and job["errors"] == 0
+    rows = await kit.pool.fetch(
+        "SELECT external_order_id, marketplace, marketplace_id, order_status::text AS status,"
+        " amazon_status FROM orders WHERE tenant_id = $1",
+        tenant,
+    )
+    assert len(rows) == job["orders"] == job["created"] > 0
+    assert len({r["external_order_id"] for r in rows}) == len(rows)
+    assert {r["marketplace"] for r in rows} == {"FNAC"}
+    assert {r["marketplace_id"] for r in rows} == {shop["shop_id"]}
+    mapped = {"Received": "DELIVERED", "Shipped": "SHIPPED", "ToShip": "CONFIRMED",
+              "Cancelled": "CANCELLED", "Refused": "CANCELLED", "Created": "PENDING",
+              "Accepted": "PENDING", "Refunded": "RETURNED"}  # fmt: skip
+    assert all(mapped[r["amazon_status"]] == r["status"] for r in rows), rows
+    items = await kit.pool.fetchval(
+        "SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id"
+        " WHERE o.tenant_id = $1",
+        tenant,
+    )
+    assert items >= len(rows)
+
+    # Connected again: a new job reads the same orders and changes nothing.
+    await _publish(kit.nats_url, _connected(tenant, shop))
+    _, again = await _jobs(kit, tenant, 2)
+    assert again["status"] == "COMPLETED", again
+    assert again["created"] == again["updated"] == 0
+    assert again["unchanged"] == again["orders"] == len(rows)
+
+    # Listed with their marketplace.
+    listed = await kit.api("GET", "", tenant, params={"limit": 5})
+    assert listed.status_code == 200, listed.text
+    assert {o["marketplace"] for o in listed.json()["orders"]} == {"FNAC"}
+
+    # The UpdatedAt sync picks up what changed at Fnac.
+    before = await kit.pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant)
+    advanced = await fnac.post(
+        f"/_sandbox/fnac/shops/{shop['shop_id']}/advance", {"seconds": 4 * 86400}
+    )
+    result = await kit.runtime.component(OrderSync).sync_now(tenant)
+    assert result.errors == 0 and result.created + result.updated > 0, result
+    after = await kit.pool.fetch(
+        "SELECT external_order_id FROM orders WHERE tenant_id = $1", tenant
+    )
+    assert set(advanced["newOrderIds"]) <= {r["external_order_id"] for r in after}
+    assert len(after) == before + len(advanced["newOrderIds"])
+
+
+async def test_the_order_of_a_buyer_s_message_is_fetched_an_unknown_one_noted(
+    kit: OrdersKit, fnac: FnacAdmin, stack: Any
+) -> None:
+    shop = await fnac.shop(DEMO_FNAC)
+    tenant = new_tenant()
+    await _connect(kit, stack, shop, tenant)
+    await _jobs(kit, tenant, 1)
+    order_id = await kit.pool.fetchval(
+        "SELECT external_order_id FROM orders WHERE tenant_id = $1 LIMIT 1", tenant
+    )
+    await kit.pool.execute(
+        "DELETE FROM orders WHERE tenant_id = $1 AND external_order_id = $2", tenant, order_id
+    )
+
+    def message(order: str) -> MessageReceived:
+        return MessageReceived(
+            tenant_id=tenant, marketplace="FNAC", external_message_id=str(uuid.uuid4()),
+            ticket_id=str(uuid.uuid4()), ticket_message_id=str(uuid.uuid4()), order_id=order,
+        )  # fmt: skip
+
+    await _publish(kit.nats_url, message("0000UNKNOWN00"), message(order_id))
+
+    async def fetched() -> Any:
+        return await kit.pool.fetchrow(
+            "SELECT marketplace FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            tenant,
+            order_id,
+        )
+
+    assert (await eventually(fetched, within=20))["marketplace"] == "FNAC"
+    unknown = await kit.pool.fetchval(
+        "SELECT count(*) FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+        tenant,
+        "0000UNKNOWN00",
+    )
+    assert unknown == 0
+
+
+async def test_an_outage_holds_the_job_which_says_why_and_then_completes(
+    kit: OrdersKit, fnac: FnacAdmin, stack: Any
+) -> None:
+    shop = await fnac.shop(DEMO_FNAC)
+    # More failures than the client's four attempts: the job waits, says why, goes on.
+    await fnac.faults(failNext=6, failStatus=503, operations=["orders_query"])
+    tenant = new_tenant()
+    await _connect(kit, stack, shop, tenant)
+
+    async def held() -> dict[str, Any] | None:
+        job_id = await kit.pool.fetchval(
+            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1", tenant
+        )
+        job = await kit.job(tenant, job_id) if job_id else None
+        return job if job and job["lastError"] else None
+
+    waiting = await eventually(held, within=60)
+    assert "FNAC unavailable" in waiting["lastError"] and "503" in waiting["lastError"]
+    [job] = await _jobs(kit, tenant, 1)
+    assert job["status"] == "COMPLETED" and job["orders"] > 0, job
+    rows = await kit.pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant)
+    assert rows == job["orders"]
+
+
+async def test_a_revoked_key_fails_the_job_and_asks_for_reauthorization(
+    kit: OrdersKit, fnac: FnacAdmin, stack: Any
+) -> None:
+    shop = await fnac.shop(DEMO_DARTY)
+    tenant = new_tenant()
+    await fnac.post(f"/_sandbox/fnac/shops/{shop['shop_id']}/rotate-key")  # old key refused
+    await _connect(kit, stack, shop, tenant)
+    [job] = await _jobs(kit, tenant, 1)
+    assert job["status"] == "FAILED", job
+    assert "DARTY refused the shop's key" in job["reason"]
+    assert shop["key"] not in job["reason"]
+    [reauth] = await find_events(
+        kit.nats_url, "connection.reauth_required", tenant, stream="CONNECTIONS"
+    )
+    assert reauth["marketplace"] == "DARTY" and reauth["sellerId"] == shop["shop_id"]
