@@ -122,7 +122,41 @@ async def fnac_tenant(made_up_stack: MadeUpStack) -> tuple[str, dict[str, Any]]:
         )
     assert event["marketplace"] == "FNAC" and event["sellerId"] == shop["shop_id"]
     assert shop["key"] not in str(event)
+    await backfill_imports_the_shops_orders(made_up_stack, tenant, shop)
     return tenant, shop
+
+
+async def backfill_imports_the_shops_orders(
+    stack: MadeUpStack, tenant: str, shop: dict[str, Any]
+) -> None:
+    """orders backfills the shop's 90 days on connection.connected: every order once."""
+    async with httpx.AsyncClient(base_url=stack.url("orders"), timeout=20) as http:
+
+        async def completed() -> dict[str, Any] | None:
+            listed = await http.get("/api/v1/orders/backfill", headers=stack.headers(tenant))
+            assert listed.status_code == 200, listed.text
+            jobs = [j for j in listed.json()["jobs"] if j["marketplace"] == "FNAC"]
+            return jobs[0] if jobs and jobs[0]["status"] == "COMPLETED" else None
+
+        job = await wait_for(completed, 120, "the shop's backfill never completed", every=1)
+    rows = await stack.fetch(
+        stack.backend_db,
+        "SELECT external_order_id FROM orders WHERE tenant_id = $1 AND marketplace = 'FNAC'",
+        tenant,
+    )
+    ids = [r["external_order_id"] for r in rows]
+    assert len(ids) == len(set(ids)) >= shop["orders"] and job["errors"] == 0, job
+
+
+async def order_beside(stack: MadeUpStack, tenant: str, order_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.url("orders"), timeout=20) as http:
+        found = await http.get(
+            f"/api/v1/orders/{order_id}",
+            headers=stack.headers(tenant),
+            params={"marketplace": "FNAC"},
+        )
+    assert found.status_code == 200, found.text
+    return dict(found.json())
 
 
 async def _connected_events(nc: Any, tenant: str) -> list[dict[str, Any]]:
@@ -147,6 +181,8 @@ async def test_a_buyers_message_becomes_a_ticket_and_the_reply_reaches_fnacs_thr
             if e["tenantId"] == tenant and e.get("orderId") == written["orderId"]
         ]
     assert received and received[0]["marketplace"] == "FNAC"
+    order = await order_beside(stack, tenant, written["orderId"])  # the order the buyer names
+    assert order["marketplace"] == "FNAC"
 
     await reply(stack, tenant, ticket, "Bonjour, votre commande part demain.")
 

@@ -144,6 +144,15 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     assert listed.status_code == 200, listed.text
     assert {o["marketplace"] for o in listed.json()["orders"]} == {"FNAC"}
 
+    # One order by its Fnac id, as the view beside a Fnac ticket asks for it.
+    some = rows[0]["external_order_id"]
+    one = await kit.api("GET", f"/{some}", tenant, params={"marketplace": "FNAC"})
+    assert one.status_code == 200 and one.json()["externalOrderId"] == some, one.text
+    as_amazon = await kit.api("GET", f"/{some}", tenant)  # AMAZON unless asked: not one of its ids
+    assert as_amazon.status_code == 400, as_amazon.text
+    nowhere = await kit.api("GET", f"/{some}", tenant, params={"marketplace": "NOWHERE"})
+    assert nowhere.status_code == 400 and "marketplace" in nowhere.json()["message"]
+
     # The UpdatedAt sync picks up what changed at Fnac.
     before = await kit.pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant)
     advanced = await fnac.post(

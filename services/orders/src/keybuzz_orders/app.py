@@ -16,6 +16,7 @@ from keybuzz_shared.http import (
     error_response,
     status_for,
 )
+from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, get, post
@@ -87,9 +88,15 @@ class OrdersController(Controller):
 
     @get("/{order_id:str}", operation_id="getOrder", summary="One order with its items")
     async def get_order(
-        self, order_id: str, tenant: TenantContext, runtime: Runtime[Any]
+        self,
+        order_id: str,
+        tenant: TenantContext,
+        runtime: Runtime[Any],
+        marketplace: Annotated[
+            str, Parameter(description="the order's marketplace (a ticket's `marketplace`)")
+        ] = AMAZON,
     ) -> OrderView:
-        found = await queries.get_order(runtime.pool, tenant.tenant_id, order_id)
+        found = await queries.get_order(runtime.pool, tenant.tenant_id, order_id, marketplace)
         return schemas.order_view(found.order, found.items)
 
     @post(

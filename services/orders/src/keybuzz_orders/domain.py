@@ -95,8 +95,8 @@ _DELIVERY_STATUS = {
 
 
 class InvalidOrderId(ValueError):
-    def __init__(self) -> None:
-        super().__init__("orderId must be an Amazon order id (3-7-7 digits)")
+    def __init__(self, message: str = "orderId must be an Amazon order id (3-7-7 digits)") -> None:
+        super().__init__(message)
 
 
 class OrderNotFound(LookupError):

@@ -20,7 +20,7 @@ from keybuzz_shared.pages import InvalidCursor
 from keybuzz_orders.backfill.jobs import InvalidDays
 from keybuzz_orders.domain import InvalidOrderId, OrderNotFound
 from keybuzz_orders.messaging import InvalidMessage
-from keybuzz_orders.queries import InvalidJobId, InvalidSearch, JobNotFound
+from keybuzz_orders.queries import InvalidJobId, InvalidMarketplace, InvalidSearch, JobNotFound
 from keybuzz_orders.sync import NoSyncCursor
 
 # Reading orders and jobs, starting backfills and syncs.
@@ -28,6 +28,7 @@ ERROR_STATUSES: ErrorStatuses = {
     InvalidDays: 400,
     InvalidCursor: 400,
     InvalidSearch: 400,
+    InvalidMarketplace: 400,
     InvalidOrderId: 400,
     InvalidJobId: 400,
     OrderNotFound: 404,

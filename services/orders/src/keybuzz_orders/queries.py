@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from keybuzz_shared.ids import is_amazon_order_id
+from keybuzz_shared.connectors.registry import MARKETPLACES
+from keybuzz_shared.ids import AMAZON, is_amazon_order_id, is_marketplace_order_id
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
 from keybuzz_shared.text import is_storable
 
@@ -34,6 +35,11 @@ MAX_SEARCH = 200
 class InvalidSearch(ValueError):
     def __init__(self) -> None:
         super().__init__(f"q must be at most {MAX_SEARCH} characters, without NUL")
+
+
+class InvalidMarketplace(ValueError):
+    def __init__(self) -> None:
+        super().__init__(f"marketplace must be one of {list(MARKETPLACES)}")
 
 
 class InvalidJobId(ValueError):
@@ -84,10 +90,18 @@ async def list_orders(
     return OrdersPage(orders=[OrderSummary(**row) for row in page], next_cursor=next_cursor)
 
 
-async def get_order(conn: store.Conn, tenant_id: str, order_id: str) -> OrderWithItems:
-    if not is_amazon_order_id(order_id):
-        raise InvalidOrderId()
-    found = await store.get_order(conn, tenant_id, order_id)
+async def get_order(
+    conn: store.Conn, tenant_id: str, order_id: str, marketplace: str = AMAZON
+) -> OrderWithItems:
+    """The order of ``marketplace`` (AMAZON unless asked: its ids are checked as Amazon's)."""
+    if marketplace == AMAZON:
+        if not is_amazon_order_id(order_id):
+            raise InvalidOrderId()
+    elif marketplace not in MARKETPLACES:
+        raise InvalidMarketplace()
+    elif not is_marketplace_order_id(order_id):
+        raise InvalidOrderId("orderId must be a marketplace's order id (letters, digits, - and _)")
+    found = await store.get_order(conn, tenant_id, order_id, marketplace)
     if found is None:
         raise OrderNotFound(order_id)
     order, items = found

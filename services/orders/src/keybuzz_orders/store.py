@@ -365,15 +365,16 @@ async def list_orders(conn: Conn, tenant_id: str, f: OrderFilter) -> list[asyncp
 
 
 async def get_order(
-    conn: Conn, tenant_id: str, external_order_id: str
+    conn: Conn, tenant_id: str, external_order_id: str, marketplace: str
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
     if isinstance(conn, asyncpg.Pool):  # both reads on one connection: one pool round
         async with conn.acquire() as acquired:
-            return await get_order(acquired, tenant_id, external_order_id)
+            return await get_order(acquired, tenant_id, external_order_id, marketplace)
     order = await conn.fetchrow(
-        _SUMMARY + " WHERE o.tenant_id = $1 AND o.external_order_id = $2",
+        _SUMMARY + " WHERE o.tenant_id = $1 AND o.external_order_id = $2 AND o.marketplace = $3",
         tenant_id,
         external_order_id,
+        marketplace,
     )
     if order is None:
         return None
