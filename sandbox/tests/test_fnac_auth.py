@@ -22,8 +22,9 @@ async def test_shops_are_listed_with_their_credentials(fnac_http) -> None:
     ] * len(listed)
     by_name = {s["name"]: s for s in listed}
     assert {s["marketplace"] for s in listed} == {"FNAC", "DARTY"}
-    assert by_name["KeyBuzz Bench Fnac"]["orders"] == 50_000
-    assert by_name["KeyBuzz Démo Fnac"]["orders"] == 48
+    # Seeded in the last 90 days; the double's clock runs on, and new orders join them.
+    assert 50_000 <= by_name["KeyBuzz Bench Fnac"]["orders"] < 50_100
+    assert 48 <= by_name["KeyBuzz Démo Fnac"]["orders"] < 60
     # One seller on both marketplaces: one partner, two shops.
     fnac, darty = by_name["KeyBuzz Démo Fnac"], by_name["KeyBuzz Démo Darty"]
     assert fnac["partner_id"] == darty["partner_id"] and fnac["shop_id"] != darty["shop_id"]

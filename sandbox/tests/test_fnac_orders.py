@@ -28,7 +28,8 @@ async def test_the_50000_order_shop_pages_and_costs_nothing_at_start_up(fnac_htt
     assert time.perf_counter() - started < 5  # its orders are computed on demand
     fnac = await _shop(fnac_http, "KeyBuzz Bench Fnac")
     last = await fnac.call("orders_query", element("paging", "500"), results_count="100")
-    assert (text(last, "nb_total_result"), text(last, "total_paging")) == ("50000", "500")
+    total = int(text(last, "nb_total_result"))  # the double's clock runs on: new orders join
+    assert 50_000 <= total < 50_100 and int(text(last, "total_paging")) == -(-total // 100)
     assert len(find(last, "order")) == 100
     first = await fnac.call("orders_query", element("paging", "1"), results_count="1")
     newest = datetime.fromisoformat(text(first, "order/created_at"))
