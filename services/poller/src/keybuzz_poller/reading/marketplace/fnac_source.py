@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 import httpx
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
@@ -74,23 +75,23 @@ class FnacMessageSource:
 
     async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
         client = await self._client(shop)
-        page = 1
-        while True:
+
+        async def page_of(page: int) -> tuple[list[ShopMessage], bool]:
             query = MessagesQuery(
                 page=page, results_count=PAGE_SIZE, created=(since, None), sort="ASC"
             )
             with _translated(shop):
                 found = await client.messages_query(query)
             _unreadable(shop, "message", found.unreadable)
-            yield [_message(m) for m in found.messages]
-            if not found.paging.has_next:
-                return
-            page += 1
+            return [_message(m) for m in found.messages], found.paging.has_next
+
+        async for items in _pages(page_of):
+            yield items
 
     async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
         client = await self._client(shop)
-        page = 1
-        while True:
+
+        async def page_of(page: int) -> tuple[list[ShopIncident], bool]:
             query = IncidentsQuery(
                 page=page,
                 results_count=PAGE_SIZE,
@@ -100,10 +101,10 @@ class FnacMessageSource:
             with _translated(shop):
                 found = await client.incidents_query(query)
             _unreadable(shop, "incident", found.unreadable)
-            yield [_incident(i) for i in found.incidents]
-            if not found.paging.has_next:
-                return
-            page += 1
+            return [_incident(i) for i in found.incidents], found.paging.has_next
+
+        async for items in _pages(page_of):
+            yield items
 
     async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
         client = await self._client(shop)
@@ -224,3 +225,19 @@ def _incident(incident: FnacIncident) -> ShopIncident:
         created_at=incident.created_at,
         updated_at=incident.updated_at,
     )
+
+
+T = TypeVar("T")
+
+
+async def _pages(
+    page_of: Callable[[int], Awaitable[tuple[list[T], bool]]],
+) -> AsyncIterator[list[T]]:
+    """Fnac's pages from the first, each as soon as it is read, until the last."""
+    page = 1
+    while True:
+        items, more = await page_of(page)
+        yield items
+        if not more:
+            return
+        page += 1
