@@ -125,9 +125,13 @@ async def sample_poll_lags(
     started: datetime,
     every: float = 0.5,
     on_sample: Callable[[], None] = lambda: None,
+    table: tuple[str, str] = ("poller_poll_status", "tenant_id"),
+    start_lags: list[float] | None = None,
 ) -> tuple[list[float], int]:
     """The poller's polls for ``duration`` s: the lag of every poll completed since
-    ``started`` (completed − scheduled), and how many lost their place.
+    ``started`` (completed − scheduled), and how many lost their place. ``table``: the
+    schedule's table and key column (the shops': ``("poller_shops", "poll_key")``);
+    ``start_lags``, if given, gets the same polls' start lags (claimed − scheduled).
 
     A successful poll sets ``last_poll_at`` (completion) and moves ``next_poll_at`` one
     interval on from where it was scheduled, so scheduled = next_poll_at − interval; a
@@ -135,31 +139,39 @@ async def sample_poll_lags(
     every ``every`` s, incrementally (so a read stays small at 20,000 tenants);
     ``on_sample`` runs after each read.
     """
+    name, key_column = table
     seen: dict[tuple[str, datetime], float] = {}
+    started_at: dict[tuple[str, datetime], float] = {}
     displaced: set[tuple[str, datetime]] = set()
     since = started
     loop = asyncio.get_running_loop()
     end = loop.time() + duration
     while loop.time() < end:
         rows = await db.fetch(
-            """
-            SELECT tenant_id, last_poll_at,
+            f"""
+            SELECT {key_column} AS key, last_poll_at,
                    extract(epoch FROM last_poll_at - (next_poll_at - make_interval(secs => $1)))
-                       AS lag
-            FROM poller_poll_status WHERE last_poll_at > $2
+                       AS lag,
+                   extract(epoch FROM claimed_at - (next_poll_at - make_interval(secs => $1)))
+                       AS start_lag
+            FROM {name} WHERE last_poll_at > $2
             """,
             float(interval),
             max(started, since - _POLLS_MARGIN),
         )
         for row in rows:
-            key = (row["tenant_id"], row["last_poll_at"])
+            key = (row["key"], row["last_poll_at"])
             if 0 <= row["lag"] <= interval:
                 seen[key] = row["lag"]
+                # The first read of a poll: a later one may see the next poll's claim.
+                started_at.setdefault(key, row["start_lag"])
             else:
                 displaced.add(key)
             since = max(since, row["last_poll_at"])
         on_sample()
         await asyncio.sleep(every)
+    if start_lags is not None:
+        start_lags.extend(started_at.values())
     return list(seen.values()), len(displaced - set(seen))
 
 
@@ -173,10 +185,21 @@ def cpu_seconds_by_program() -> dict[str, float]:
     (the embedded servers, Dovecot's children, worker processes), summed per program.
 
     This process is ``"bench process"``; ``multiprocessing`` children (the poller's parse
-    workers) are ``"worker processes"``; the others go by their program (``postgres``,
-    ``lmtp``…). The difference of two calls is what each spent in between (a process that
-    ended meanwhile is not counted: servers and their workers outlive a measured phase).
+    workers) are ``"worker processes"``; a ``python -m <module>`` child is its module
+    (``keybuzz_poller``); the others go by their program (``postgres``, ``lmtp``…). The
+    difference of two calls is what each spent in between (a process that ended meanwhile
+    is not counted: servers and their workers outlive a measured phase).
     """
+    totals: dict[str, float] = {}
+    for name, seconds in cpu_seconds_by_process().values():
+        totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
+def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
+    """``cpu_seconds_by_program``'s processes one by one: pid → (program, CPU seconds).
+    With ``cpu_spent_by_process``, a process that ended between two calls (a pooled
+    connection's backend closed) takes nothing away from its program's figure."""
     stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -192,12 +215,25 @@ def cpu_seconds_by_program() -> dict[str, float]:
     mine = {os.getpid()}
     for _ in range(8):  # descendants, a few generations deep
         mine |= {pid for pid, (ppid, _, _) in stats.items() if ppid in mine}
-    totals: dict[str, float] = {}
+    processes = {}
     for pid in mine & stats.keys():
         _, program, seconds = stats[pid]
         name = "bench process" if pid == os.getpid() else _named(pid, program)
-        totals[name] = totals.get(name, 0.0) + seconds
-    return totals
+        processes[pid] = (name, seconds)
+    return processes
+
+
+def cpu_spent_by_process(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """Seconds each program spent between two ``cpu_seconds_by_process`` calls, summed
+    over the processes alive at the second (those started meanwhile: all they spent)."""
+    spent: dict[str, float] = {}
+    for pid, (name, seconds) in after.items():
+        earlier = before.get(pid)
+        since = seconds - earlier[1] if earlier and earlier[0] == name else seconds
+        spent[name] = spent.get(name, 0.0) + since
+    return spent
 
 
 def _named(pid: int, program: str) -> str:
@@ -205,7 +241,12 @@ def _named(pid: int, program: str) -> str:
         command = (Path("/proc") / str(pid) / "cmdline").read_bytes()
     except OSError:
         return program
-    return "worker processes" if b"multiprocessing" in command else program
+    if b"multiprocessing" in command:
+        return "worker processes"
+    arguments = command.split(b"\0")
+    if b"-m" in arguments[:-1]:  # python -m keybuzz_poller: the service it runs
+        return arguments[arguments.index(b"-m") + 1].decode(errors="replace")
+    return program
 
 
 def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -214,13 +255,18 @@ def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
 
 
 def cpu_figures(
-    prefix: str, cpu: dict[str, float], count: int, scale: float = 1e6, unit: str = "µs"
+    prefix: str,
+    cpu: dict[str, float],
+    count: int,
+    scale: float = 1e6,
+    unit: str = "µs",
+    per: str = "mail",
 ) -> list[Figure]:
-    """``<prefix>: CPU per mail, <program>`` for each program that spent at least 1 % of
+    """``<prefix>: CPU per <per>, <program>`` for each program that spent at least 1 % of
     the total (seconds × ``scale`` / ``count``), the largest first: where the cores went."""
     total = sum(cpu.values())
     spent = sorted(((s, name) for name, s in cpu.items() if s >= total / 100), reverse=True)
     return [
-        {"name": f"{prefix}: CPU per mail, {name}", "value": s * scale / count, "unit": unit}
+        {"name": f"{prefix}: CPU per {per}, {name}", "value": s * scale / count, "unit": unit}
         for s, name in spent
     ]

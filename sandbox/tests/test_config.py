@@ -33,8 +33,10 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
             "SANDBOX_TIME_SCALE": "60",
             "SANDBOX_APP_DRAFT": "false",
             "SANDBOX_SEED": "other",
+            "SANDBOX_FNAC_EXTRA_SHOPS": "10000",
         }
     )
+    assert config.fnac_extra_shops == 10_000 and config_from_env({}).fnac_extra_shops == 0
     assert (config.port, config.public_url, config.time_scale, config.app_draft, config.seed) == (
         9911,
         "http://127.0.0.1:9911",
@@ -46,6 +48,7 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
         ("SANDBOX_TIME_SCALE", "0"),
         ("SANDBOX_PORT", "x"),
         ("SANDBOX_APP_DRAFT", "maybe"),
+        ("SANDBOX_FNAC_EXTRA_SHOPS", "-1"),
     ):
         with pytest.raises(ConfigError, match=name):
             config_from_env({name: value})

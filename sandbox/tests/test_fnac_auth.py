@@ -8,7 +8,9 @@ from datetime import datetime
 
 import pytest
 from fnac_helpers import Fnac, element, errors_of, shops, text
+from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fnac.double import TOKEN_LIFETIME
+from keybuzz_sandbox.fnac.shops import EXTRA_SHOP_ORDERS
 
 pytestmark = pytest.mark.asyncio
 
@@ -29,6 +31,30 @@ async def test_shops_are_listed_with_their_credentials(fnac_http) -> None:
     fnac, darty = by_name["KeyBuzz Démo Fnac"], by_name["KeyBuzz Démo Darty"]
     assert fnac["partner_id"] == darty["partner_id"] and fnac["shop_id"] != darty["shop_id"]
     assert all(UUID.fullmatch(s[k]) for s in listed for k in ("partner_id", "shop_id", "key"))
+
+
+async def test_extra_shops_are_fnac_and_darty_shops_of_their_own_partners(serve) -> None:
+    http = await serve(SandboxConfig(time_scale=60, fnac_extra_shops=3))
+    listed = (await http.get("/_sandbox/fnac/shops")).json()
+    assert len(listed) == 4 + 3
+    extra = [s for s in listed if s["name"].startswith("KeyBuzz Boutique")]
+    assert [(s["name"], s["marketplace"], s["orders"]) for s in extra] == [
+        ("KeyBuzz Boutique Fnac 00001", "FNAC", EXTRA_SHOP_ORDERS),
+        ("KeyBuzz Boutique Darty 00002", "DARTY", EXTRA_SHOP_ORDERS),
+        ("KeyBuzz Boutique Fnac 00003", "FNAC", EXTRA_SHOP_ORDERS),
+    ]
+    ids = {k: {s[k] for s in listed} for k in ("partner_id", "shop_id", "key")}
+    assert len(ids["shop_id"]) == len(ids["key"]) == 7 and len(ids["partner_id"]) == 6
+    darty = Fnac(http, extra[1])
+    assert (await darty.authenticate()).get("status") == "OK"
+    listed_messages = await darty.call("messages_query", element("paging", "1"))
+    assert listed_messages.get("status") == "OK"
+    written = await http.post(
+        f"/_sandbox/fnac/shops/{extra[1]['shop_id']}/messages", json={"description": "Où ?"}
+    )
+    assert written.status_code == 201, written.text
+    mine = await darty.call("messages_query", element("message_id", written.json()["messageId"]))
+    assert text(mine, "message/message_description") == "Où ?"
 
 
 async def test_auth_gives_a_token_valid_for_an_hour(fnac_http) -> None:

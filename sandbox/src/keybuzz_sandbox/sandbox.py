@@ -10,6 +10,7 @@ from .clock import Clock, SellerTimeline
 from .config import SandboxConfig
 from .faults import FaultConfig, FaultInjector
 from .fnac.double import FnacDouble
+from .fnac.shops import default_shops
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
@@ -59,7 +60,11 @@ class Sandbox:
         self.notifications = NotificationBook(config, self.clock, self.sellers)
         # The Fnac/Darty double (fnac/): its shops cost nothing until asked for.
         self.fnac = FnacDouble(
-            config.seed, config.fnac_bench_orders, self.clock, self.state, config.public_url
+            config.seed,
+            default_shops(config.fnac_bench_orders, config.fnac_extra_shops),
+            self.clock,
+            self.state,
+            config.public_url,
         )
         self.save()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Iterable
 
 import msgspec
 
@@ -14,7 +15,7 @@ from ..ratelimit import RateLimiter
 from ..state import PersistentState
 from .book import ShopBook
 from .generator import ShopGenerator
-from .shops import Credentials, credentials, default_shops
+from .shops import Credentials, ShopSpec, credentials
 
 # Fnac publishes no token lifetime; the double's tokens live an hour (Fnac seconds,
 # divided by the time scale), and the auth response's `validity` says until when.
@@ -80,7 +81,7 @@ class FnacDouble:
     def __init__(
         self,
         seed: str,
-        bench_orders: int,
+        specs: Iterable[ShopSpec],
         clock: Clock,
         state: PersistentState,
         public_url: str = "",
@@ -88,7 +89,7 @@ class FnacDouble:
         self.clock = clock
         self.state = state
         self.books: dict[str, ShopBook] = {}
-        for spec in default_shops(bench_orders):
+        for spec in specs:
             creds = credentials(seed, spec)
             key = state.fnac_keys.get(creds.shop_id, creds.key)
             jumps = [(at, s) for at, s in state.fnac_advances.get(creds.shop_id, [])]

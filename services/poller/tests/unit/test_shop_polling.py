@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import msgspec
 import pytest
 from keybuzz_poller.polling.shop_connections import key_refused, shop_connected, shop_disconnected
 from keybuzz_poller.polling.shop_ports import CONNECTED, DISCONNECTED, REAUTH_REQUIRED
@@ -310,6 +311,25 @@ async def test_the_cursor_moves_only_with_the_commit_of_its_page() -> None:
     await poll_shop(fake.ports, SHOP)
     assert fake.marketplace.listed_since[-1] == cursor.messages_since - CURSOR_OVERLAP
     assert len(received(fake)) == 3
+
+
+async def test_a_poll_finding_nothing_new_commits_nothing_and_marks_nothing() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1), message("m2", 2))
+    commits, marked = fake.unit_of_work.commits, list(fake.marketplace.marked)
+    cursor = await fake.store.cursor(SHOP)
+    # Read again within the cursor's overlap (no incident: each one read again is compared
+    # with the stored one in a unit of its own).
+    await poll_shop(fake.ports, SHOP)
+    assert fake.unit_of_work.commits == commits
+    assert fake.marketplace.marked == marked and await fake.store.cursor(SHOP) == cursor
+    # Known messages past the cursor (here, a cursor set back) still move it.
+    earlier = message("m1", 1).created_at - timedelta(hours=1)
+    await fake.store.save_cursor(SHOP, msgspec.structs.replace(cursor, messages_since=earlier))
+    await poll_shop(fake.ports, SHOP)
+    assert fake.unit_of_work.commits == commits + 1
+    assert await fake.store.cursor(SHOP) == cursor
 
 
 async def test_a_failing_store_rolls_the_page_and_its_cursor_back() -> None:

@@ -64,6 +64,8 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
     since = read_from(cursor.incidents_since, now, ports.first_poll)
     async for incidents in ports.source.incidents(shop, since):
         poll.fetched += len(incidents)
+        if not incidents:  # most polls: nothing to store, the cursor stays
+            continue
         async with ports.unit_of_work() as unit:
             for incident in incidents:
                 await _take_incident(unit, shop, incident, now, poll)
@@ -71,8 +73,13 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
     since = read_from(cursor.messages_since, now, ports.first_poll)
     async for messages in ports.source.messages(shop, since):
         poll.fetched += len(messages)
+        if not messages:
+            continue
         known = await ports.store.known_messages(shop, [m.message_id for m in messages])
         fresh = [m for m in messages if m.message_id not in known]
+        poll.duplicates += len(messages) - len(fresh)
+        if not fresh and not _moves(cursor.messages_since, messages):
+            continue  # the cursor's overlap read again: nothing to store or mark
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
         async with ports.unit_of_work() as unit:
@@ -80,9 +87,8 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
                 await _take_message(
                     unit, shop, message, files[message.message_id], ports.clock(), poll, ports
                 )
-            await _moved(unit, shop, messages=[m.created_at for m in messages])
-        poll.duplicates += len(messages) - len(fresh)
-        if ports.mark_as_read:
+            cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
+        if ports.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
     return poll
 
@@ -101,6 +107,12 @@ async def _moved(
     )
     await unit.store.save_cursor(shop, moved)
     return moved
+
+
+def _moves(current: datetime | None, messages: list[ShopMessage]) -> bool:
+    """Whether the page takes the cursor past where it is (its own unit of work: a poll
+    holds its shop's lease, so nothing else moves the cursor meanwhile)."""
+    return _latest(current, [m.created_at for m in messages]) != current
 
 
 def _latest(current: datetime | None, seen: list[datetime]) -> datetime | None:
