@@ -23,7 +23,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -122,7 +122,7 @@ async def _watch(
 async def _paced(
     admin: httpx.AsyncClient,
     shops: list[_Shop],
-    send: Callable[[_Shop, str, str, str], Awaitable[None]],
+    send: Callable[[_Shop, str, str, str], Coroutine[Any, Any, None]],
     label: str,
 ) -> list[float]:
     """Each shop's replies at RATE a second, shops side by side; seconds until each is seen."""
@@ -132,7 +132,7 @@ async def _paced(
     watchers = [asyncio.create_task(_watch(admin, s.spec["shop_id"], seen, stop)) for s in shops]
 
     async def one_shop(shop: _Shop) -> None:
-        tasks = []
+        tasks: list[asyncio.Task[None]] = []
         for n, (ticket_id, message_id) in enumerate(shop.tickets):
             text = f"{label} {n} {uuid.uuid4().hex[:8]} : expédiée ce matin."
             started[text] = time.perf_counter()
