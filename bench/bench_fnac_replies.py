@@ -29,10 +29,9 @@ from typing import Any
 import httpx
 from keybuzz_devstack import infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
-from keybuzz_devstack.testing import RunningService, run_in_process
+from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.service import DEFINITION
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
@@ -40,6 +39,7 @@ from keybuzz_shared.connectors.fnac.models import MessageUpdate, OrdersQuery
 from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.vault import VaultClient, shop_credentials_path
 
+from bench.bench_poller import _poller
 from bench.harness import BenchContext, Figure
 
 REPLIES = int(os.environ.get("BENCH_FNAC_REPLIES", "200"))
@@ -161,20 +161,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
     async with running_sandbox() as url, httpx.AsyncClient(timeout=30) as http:
         admin = httpx.AsyncClient(base_url=f"{url}/_sandbox/fnac", timeout=30)
         base = f"{url}/fnac/api.php/"
-        poller = await run_in_process(
-            DEFINITION,
-            {
-                "NATS_URL": ctx.nats_url,
-                "DATABASE_URL": database,
-                "VAULT_ADDR": ctx.vault_addr,
-                "VAULT_TOKEN": DEV_VAULT_ROOT_TOKEN,
-                "LOG_LEVEL": "WARNING",
-                "MX_PORT": str(infra.free_port()),
-                "IMAP_PORT": str(infra.free_port()),
-                "POLL_ENABLED": "false",
-                "FNAC_API_URL": base,
-            },
-        )
+        mail = {"IMAP_PORT": str(infra.free_port())}  # no mailbox: Fnac's replies are no mail
+        poller = await _poller(ctx, database, mail, poll=False, FNAC_API_URL=base)
         vault = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
         try:
             specs = {s["name"]: s for s in (await admin.get("/shops")).json()}
