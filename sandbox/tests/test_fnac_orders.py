@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 from fnac_helpers import Fnac, element, errors_of, find, shops, text
 from keybuzz_sandbox import SandboxConfig, create_app
+from keybuzz_sandbox.fnac.generator import LINE_STATE
 
 pytestmark = pytest.mark.asyncio
 
@@ -61,6 +62,38 @@ async def test_orders_by_date_state_and_ids(fnac_http) -> None:
     assert sorted(_ids(listed)) == sorted(wanted)
     unknown = await fnac.call("orders_query", element("order_fnac_id", "0000000000000"))
     assert text(unknown, "nb_total_result") == "0"
+
+
+async def test_a_creation_window_pages_as_the_full_scan_does(fnac_http) -> None:
+    # The date filter alone is paged by bisection; with a state filter that keeps every
+    # order, the double scans each order: both must agree, page by page.
+    fnac = await _shop(fnac_http, "KeyBuzz Librairie Fnac")
+    asc = element("sort_by", "ASC")
+    listed = await fnac.call("orders_query", element("paging", "7"), asc, results_count="100")
+    dates = [text(o, "created_at") for o in find(listed, "order")]
+    every_state = element("states", None, *(element("state", s) for s in LINE_STATE))
+    windows = [
+        element("date", None, element("min", dates[40]), type="CreatedAt"),
+        element(
+            "date", None, element("min", dates[10]), element("max", dates[60]), type="CreatedAt"
+        ),
+        element("date", None, element("max", dates[-1]), type="CreatedAt"),
+        element(
+            "date", None, element("min", dates[-1]), element("max", dates[0]), type="CreatedAt"
+        ),
+    ]
+    for window in windows:
+        for sort in ("ASC", "DESC"):
+            for page in ("1", "2", "9"):
+                paging, sort_by = element("paging", page), element("sort_by", sort)
+                fast = await fnac.call("orders_query", paging, window, sort_by, results_count="50")
+                full = await fnac.call(
+                    "orders_query", paging, window, every_state, sort_by, results_count="50"
+                )
+                assert text(fast, "nb_total_result") == text(full, "nb_total_result")
+                assert _ids(fast) == _ids(full)
+    total = await fnac.call("orders_query", windows[1], results_count="100")
+    assert int(text(total, "nb_total_result")) >= 51
 
 
 async def test_more_than_50_order_ids_is_refused(fnac_http) -> None:
