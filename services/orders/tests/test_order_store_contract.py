@@ -18,6 +18,7 @@ from keybuzz_orders.notifications.notification_store import PostgresDetailStore
 from keybuzz_orders.ports import DetailStore, JobStore, OrderStore
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.store import PostgresOrderStore
+from keybuzz_shared.connectors.seam import FNAC
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.ids import AMAZON
 from orders_fakes import InMemoryDetailStore, InMemoryOrderStore
@@ -149,15 +150,17 @@ async def test_a_sync_cursor_is_claimed_when_due_moved_once_and_stopped(
     assert await store.claim_due_syncs(3600.0, TENANT) == []
 
 
-async def test_a_running_backfill_holds_its_tenant_s_sync(contract: Contract) -> None:
+async def test_a_running_backfill_holds_its_marketplace_s_sync_only(contract: Contract) -> None:
     await contract.store.start_sync(TENANT, AMAZON, FR, T0)
+    await contract.store.start_sync(TENANT, FNAC, "shop-1", T0)
     job = await contract.jobs.insert_job(
         tenant_id=TENANT, marketplace=AMAZON, marketplace_id=FR, trigger="http", days=90,
         created_after="2026-08-22T08:00:00Z", owner="me", lease_seconds=120.0,
         source_event_id=None,
     )  # fmt: skip
     assert job is not None
-    assert await contract.store.claim_due_syncs(3600.0, TENANT) == []
+    claimed = await contract.store.claim_due_syncs(3600.0, TENANT)
+    assert [c.marketplace for c in claimed] == [FNAC]  # the Fnac sync goes on
 
 
 @pytest.fixture(params=["memory", "postgres"])

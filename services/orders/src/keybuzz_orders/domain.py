@@ -22,6 +22,14 @@ from keybuzz_shared.ids import is_amazon_order_id
 SLA_AT_RISK_BEFORE = timedelta(hours=24)
 
 
+class Marketplace(StrEnum):
+    """Every ``marketplace`` an order or a job may have (``registry.MARKETPLACES``)."""
+
+    AMAZON = "AMAZON"
+    FNAC = "FNAC"
+    DARTY = "DARTY"
+
+
 class OrderStatus(StrEnum):
     PENDING = "PENDING"
     CONFIRMED = "CONFIRMED"

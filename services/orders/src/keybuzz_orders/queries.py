@@ -63,6 +63,7 @@ async def list_orders(
     tenant_id: str,
     *,
     statuses: Sequence[str] = (),
+    marketplace: str | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     search: str | None = None,
@@ -72,6 +73,7 @@ async def list_orders(
     """One page of the tenant's orders, newest first; ``cursor``: the last page's."""
     query = store.OrderFilter(
         statuses=statuses,
+        marketplace=marketplace,
         date_from=as_utc(date_from),
         date_to=as_utc(date_to),
         search=_search(search),

@@ -220,6 +220,7 @@ async def known_order_ids(
 @dataclass(frozen=True)
 class OrderFilter:
     statuses: Sequence[str] = ()
+    marketplace: str | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
     search: str | None = None
@@ -252,7 +253,8 @@ class _Params:
 def _common_conditions(
     p: _Params, tenant_id: str, f: OrderFilter, dated: tuple[str, str] = ("o", "id")
 ) -> list[str]:
-    """Tenant, status, dates and keyset: each present only when given (one plan per shape).
+    """Tenant, status, marketplace, dates and keyset: each present only when given (one
+    plan per shape).
 
     ``dated`` names where the date and the id are read from: the orders (``o``, ``id``),
     or the name-word rows a name search walks in order (``w``, ``order_id``).
@@ -263,6 +265,8 @@ def _common_conditions(
         conditions.append(f"o.order_status = {p(f.statuses[0])}::order_status")
     elif f.statuses:
         conditions.append(f"o.order_status = ANY({p(list(f.statuses))}::order_status[])")
+    if f.marketplace is not None:  # a tenant has few: a filter on the newest-first walk
+        conditions.append(f"o.marketplace = {p(f.marketplace)}")
     if f.date_from is not None:
         conditions.append(f"{table}.order_date >= {p(f.date_from)}")
     if f.date_to is not None:
@@ -413,7 +417,8 @@ async def claim_due_syncs(
 ) -> list[asyncpg.Record]:
     """Cursors due for a round (or ``tenant_id``'s now), claimed by stamping last_run_at.
 
-    Tenants with a running backfill wait: its completion moves their cursor.
+    A marketplace with a running backfill of the tenant waits: its completion moves
+    that cursor.
     """
     rows: list[asyncpg.Record] = await conn.fetch(
         """
@@ -423,7 +428,8 @@ WHERE c.status = 'ACTIVE'
                              OR c.last_run_at < now() - make_interval(secs => $1))
        OR c.tenant_id = $2)
   AND NOT EXISTS (SELECT 1 FROM order_backfill_jobs j
-                  WHERE j.tenant_id = c.tenant_id AND j.status = 'RUNNING')
+                  WHERE j.tenant_id = c.tenant_id AND j.marketplace = c.marketplace
+                    AND j.status = 'RUNNING')
 RETURNING c.tenant_id, c.marketplace, c.marketplace_id, c.last_updated_before
 """,
         interval_seconds,
