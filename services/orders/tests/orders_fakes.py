@@ -404,6 +404,10 @@ class InMemoryOrderStore(InMemoryJobStore):
             ):
                 self.orders[key] = StoredOrder(row, full=True)
                 updated += 1
+            if held is not None and not partial:  # an API read's items are upserted anyway
+                stored = self.orders[key]
+                items = {i.external_item_id: i for i in (*stored.row.items, *row.items)}
+                stored.row = _replace(stored.row, items=list(items.values()))
         return JobCounts(
             orders=len(rows), created=created, updated=updated,
             unchanged=len(rows) - created - updated,

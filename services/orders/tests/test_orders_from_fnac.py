@@ -14,6 +14,7 @@ import msgspec
 import nats
 import pytest
 from keybuzz_orders.sync import OrderSync
+from keybuzz_shared.connectors.fnac.order_states import LINE_STATES
 from keybuzz_shared.events import ConnectionConnected, Event, MessageReceived
 from oauth_testkit import root_vault
 from orders_testkit import OrdersKit, eventually, find_events, new_tenant
@@ -131,6 +132,20 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
         tenant,
     )
     assert items >= len(rows)
+
+    # One order over HTTP: its lines with Fnac's own word for their state, as stored.
+    shown = await kit.api("GET", f"/{rows[0]['external_order_id']}", tenant)
+    assert shown.status_code == 200, shown.text
+    lines = await kit.pool.fetch(
+        "SELECT i.external_item_id, i.marketplace_state FROM order_items i"
+        " JOIN orders o ON o.id = i.order_id WHERE o.tenant_id = $1 AND o.external_order_id = $2",
+        tenant,
+        rows[0]["external_order_id"],
+    )
+    assert {i["externalItemId"]: i["marketplaceState"] for i in shown.json()["items"]} == {
+        r["external_item_id"]: r["marketplace_state"] for r in lines
+    }
+    assert {r["marketplace_state"] for r in lines} <= set(LINE_STATES)
 
     # Connected again: a new job reads the same orders and changes nothing.
     await _publish(kit.nats_url, _connected(tenant, shop))
@@ -285,6 +300,11 @@ async def test_a_tenant_s_amazon_and_fnac_backfills_run_side_by_side_and_list_ap
     by_marketplace = {m: await listed(marketplace=m) for m in ("AMAZON", "FNAC", "DARTY")}
     assert {o["marketplace"] for o in by_marketplace["FNAC"]} == {"FNAC"}
     assert {o["marketplace"] for o in by_marketplace["AMAZON"]} == {"AMAZON"}
+    amazon_order = await kit.api(
+        "GET", f"/{by_marketplace['AMAZON'][0]['externalOrderId']}", tenant
+    )
+    assert amazon_order.status_code == 200, amazon_order.text
+    assert {i["marketplaceState"] for i in amazon_order.json()["items"]} == {None}
     assert by_marketplace["DARTY"] == []
     for marketplace, orders in by_marketplace.items():  # newest first, like the whole list
         seen = [o["id"] for o in everything if o["marketplace"] == marketplace]

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from keybuzz_shared.ids import is_amazon_order_id
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
 from keybuzz_shared.text import is_storable
 
@@ -26,6 +25,7 @@ from keybuzz_orders.domain import (
     OrderNotFound,
     OrderSummary,
     as_utc,
+    is_order_id,
 )
 
 MAX_SEARCH = 200
@@ -87,7 +87,7 @@ async def list_orders(
 
 
 async def get_order(conn: store.Conn, tenant_id: str, order_id: str) -> OrderWithItems:
-    if not is_amazon_order_id(order_id):
+    if not is_order_id(order_id):
         raise InvalidOrderId()
     found = await store.get_order(conn, tenant_id, order_id)
     if found is None:

@@ -132,6 +132,7 @@ class OrderItemView(_Body):
     quantity: int
     unit_price: str | None  # decimal as text: no float rounding of money
     currency: str | None
+    marketplace_state: str | None = None  # the line's state in Fnac's word; null for Amazon
 
 
 class OrderView(_Body):

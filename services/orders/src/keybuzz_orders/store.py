@@ -113,22 +113,25 @@ WHERE i.order_id = o.id AND o.tenant_id = $1 AND o.marketplace = $2
 
 UPSERT_ITEMS = """
 INSERT INTO order_items (order_id, external_item_id, sku, asin, title, quantity,
-                         unit_price, currency)
-SELECT o.id, t.external_item_id, t.sku, t.asin, t.title, t.quantity, t.unit_price, t.currency
+                         unit_price, currency, marketplace_state)
+SELECT o.id, t.external_item_id, t.sku, t.asin, t.title, t.quantity, t.unit_price, t.currency,
+       t.marketplace_state
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-            $9::numeric[], $10::text[])
-     AS t(external_order_id, external_item_id, sku, asin, title, quantity, unit_price, currency)
+            $9::numeric[], $10::text[], $12::text[])
+     AS t(external_order_id, external_item_id, sku, asin, title, quantity, unit_price, currency,
+          marketplace_state)
 JOIN orders o ON o.tenant_id = $1 AND o.marketplace = $2
              AND o.external_order_id = t.external_order_id
   AND ($11::boolean OR o.source = 'REPORT')  -- report items only for report rows
 ON CONFLICT (order_id, external_item_id) DO UPDATE SET
     sku = EXCLUDED.sku, asin = EXCLUDED.asin, title = EXCLUDED.title,
     quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
-    currency = EXCLUDED.currency, updated_at = now()
+    currency = EXCLUDED.currency, marketplace_state = EXCLUDED.marketplace_state,
+    updated_at = now()
 WHERE (order_items.sku, order_items.asin, order_items.title, order_items.quantity,
-       order_items.unit_price, order_items.currency)
+       order_items.unit_price, order_items.currency, order_items.marketplace_state)
       IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.asin, EXCLUDED.title, EXCLUDED.quantity,
-                        EXCLUDED.unit_price, EXCLUDED.currency)
+                        EXCLUDED.unit_price, EXCLUDED.currency, EXCLUDED.marketplace_state)
 """
 
 
@@ -186,6 +189,7 @@ async def _upsert_items(
         [i.unit_price for _, i in items],
         [i.currency for _, i in items],
         from_api,
+        [i.marketplace_state for _, i in items],
     )
     return JobCounts(
         orders=len(rows),
@@ -382,8 +386,8 @@ async def get_order(
     if order is None:
         return None
     items = await conn.fetch(
-        "SELECT external_item_id, sku, asin, title, quantity, unit_price::text, currency"
-        " FROM order_items WHERE order_id = $1::uuid ORDER BY external_item_id",
+        "SELECT external_item_id, sku, asin, title, quantity, unit_price::text, currency,"
+        " marketplace_state FROM order_items WHERE order_id = $1::uuid ORDER BY external_item_id",
         order["id"],
     )
     return order, items
