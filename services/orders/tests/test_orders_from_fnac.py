@@ -286,6 +286,9 @@ async def test_a_tenant_s_amazon_and_fnac_backfills_run_side_by_side_and_list_ap
     assert again.json()["alreadyRunning"] is True and again.json()["jobId"] == fnac_job
     unknown = await kit.api("POST", "/backfill", tenant, json={"marketplace": "EBAY"})
     assert unknown.status_code == 400, unknown.text
+    no_shop = await kit.api("POST", "/backfill", tenant, json={"marketplace": "DARTY"})
+    assert no_shop.status_code == 409, no_shop.text  # no Darty shop connected
+    assert "DARTY" in no_shop.json()["message"]
 
     await fnac.http.delete("/_sandbox/fnac/faults")
     done = await kit.finished(tenant, fnac_job, within=120)
