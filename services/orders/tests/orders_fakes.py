@@ -175,7 +175,8 @@ def _replace(struct: S, **changes: object) -> S:
 
 
 class InMemoryJobStore:
-    """Jobs by id, with the table's two rules: one RUNNING job per tenant, one job per event."""
+    """Jobs by id, with the table's two rules: one RUNNING job per tenant and marketplace,
+    one job per event."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.jobs: dict[str, JobView] = {}
@@ -187,10 +188,10 @@ class InMemoryJobStore:
         job_id = self.events.get(event_id)
         return None if job_id is None else self.jobs[job_id]
 
-    async def running_job(self, tenant_id: str) -> JobView | None:
+    async def running_job(self, tenant_id: str, marketplace: str) -> JobView | None:
+        running = (j for j in self.jobs.values() if j.status == "RUNNING")
         return next(
-            (j for j in self.jobs.values() if j.tenant_id == tenant_id and j.status == "RUNNING"),
-            None,
+            (j for j in running if (j.tenant_id, j.marketplace) == (tenant_id, marketplace)), None
         )
 
     async def insert_job(
@@ -206,7 +207,7 @@ class InMemoryJobStore:
         lease_seconds: float,
         source_event_id: str | None,
     ) -> JobView | None:
-        if await self.running_job(tenant_id) or (source_event_id in self.events):
+        if await self.running_job(tenant_id, marketplace) or (source_event_id in self.events):
             return None
         job = job_view(
             job_id=f"job-{len(self.jobs) + 1}", tenant_id=tenant_id, marketplace=marketplace,
@@ -403,6 +404,10 @@ class InMemoryOrderStore(InMemoryJobStore):
             ):
                 self.orders[key] = StoredOrder(row, full=True)
                 updated += 1
+            if held is not None and not partial:  # an API read's items are upserted anyway
+                stored = self.orders[key]
+                items = {i.external_item_id: i for i in (*stored.row.items, *row.items)}
+                stored.row = _replace(stored.row, items=list(items.values()))
         return JobCounts(
             orders=len(rows), created=created, updated=updated,
             unchanged=len(rows) - created - updated,
@@ -437,7 +442,7 @@ class InMemoryOrderStore(InMemoryJobStore):
         now, claimed = self.now(), []
         due_before = now - timedelta(seconds=interval_seconds)
         for (tenant, marketplace), held in self.cursors.items():
-            if held.status != "ACTIVE" or await self.running_job(tenant):
+            if held.status != "ACTIVE" or await self.running_job(tenant, marketplace):
                 continue
             if tenant_id is None:
                 if held.last_run_at is not None and held.last_run_at >= due_before:

@@ -19,6 +19,7 @@ from keybuzz_orders.backfill.jobs import (
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.ports import JobStore
 from keybuzz_orders.service import DEFINITION
+from keybuzz_shared.connectors.seam import FNAC
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.ids import AMAZON
 from orders_fakes import InMemoryJobStore
@@ -58,26 +59,35 @@ async def contract(
 
 
 async def insert(
-    jobs: JobStore, tenant_id: str = TENANT, event_id: str | None = None
+    jobs: JobStore,
+    tenant_id: str = TENANT,
+    event_id: str | None = None,
+    marketplace: str = AMAZON,
 ) -> str | None:
     job = await jobs.insert_job(
-        tenant_id=tenant_id, marketplace=AMAZON, marketplace_id="A13V1IB3VIYZZH",
+        tenant_id=tenant_id, marketplace=marketplace, marketplace_id="A13V1IB3VIYZZH",
         trigger="http", days=90, created_after="2026-08-25T09:00:00Z", owner="me",
         lease_seconds=120.0, source_event_id=event_id,
     )  # fmt: skip
     return None if job is None else job.job_id
 
 
-async def test_one_running_job_per_tenant(contract: Contract) -> None:
+async def test_one_running_job_per_tenant_and_marketplace(contract: Contract) -> None:
     first = await insert(contract.jobs)
     assert first is not None
-    running = await contract.jobs.running_job(TENANT)
+    running = await contract.jobs.running_job(TENANT, AMAZON)
     assert running is not None and running.job_id == first and running.status == "RUNNING"
     assert running.created_after == "2026-08-25T09:00:00Z" and running.days == 90
     assert await insert(contract.jobs) is None  # the tenant's job runs
     assert await insert(contract.jobs, tenant_id="t-other") is not None  # another tenant's may
+    fnac = await insert(contract.jobs, marketplace=FNAC)  # the tenant's Fnac import may
+    assert fnac is not None
+    assert await insert(contract.jobs, marketplace=FNAC) is None
+    found = await contract.jobs.running_job(TENANT, FNAC)
+    assert found is not None and found.job_id == fnac and found.marketplace == FNAC
+    assert sorted(await contract.jobs.running_jobs_of(TENANT)) == sorted([first, fnac])
     await contract.end(first, "COMPLETED")
-    assert await contract.jobs.running_job(TENANT) is None
+    assert await contract.jobs.running_job(TENANT, AMAZON) is None
     assert await insert(contract.jobs) not in (None, first)  # once it ended, a new one
 
 

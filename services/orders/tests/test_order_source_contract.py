@@ -1,8 +1,10 @@
-"""The order source and its reports, one contract for two adapters each: the fakes of the
-unit tier (``orders_fakes.FakeOrderSource``, ``FakeOrderReports``) and the SP-API adapters
-(``adapters.SpApiOrderSource``, ``SpApiOrderReports``) on an Amazon sandbox of its own, over
-HTTP. A window read page by page, one order, orders by id, a window's report, and the
-failures as the ports name them; and the buyer messaging fake against the Messaging client."""
+"""The order source and its reports, one contract for their adapters: the fakes of the
+unit tier (``orders_fakes.FakeOrderSource``, ``FakeOrderReports``), the SP-API adapters
+(``adapters.SpApiOrderSource``, ``SpApiOrderReports``) and, for the order source, the
+connector seam's (``connector_source.ConnectorOrderSource`` on a Fnac shop), on a sandbox
+of its own, over HTTP. A window read page by page, one order, orders by id, a window's
+report, and the failures as the ports name them; and the buyer messaging fake against the
+Messaging client."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import httpx
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_orders.adapters import SpApiOrderReports, SpApiOrderSource
+from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.order_source import (
     NotFound,
@@ -41,10 +44,11 @@ from keybuzz_shared.amazon.messaging import (
     MessagingActionNotAllowed,
     MessagingClient,
 )
+from keybuzz_shared.connectors.seam import FNAC
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.vault import VaultClient
+from keybuzz_shared.vault import VaultClient, shop_credentials_path
 from orders_fakes import NOW, FakeBuyerMessaging, FakeOrderReports, FakeOrderSource
-from orders_testkit import FR, connect_directly
+from orders_testkit import FR, connect_directly, new_tenant
 
 APP_SOURCE = "orders-source-contract"
 UNKNOWN = "999-0000000-0000000"
@@ -57,6 +61,9 @@ class Contract:
     tenant: str
     now: datetime  # the source's present
     outage: Callable[[], Awaitable[None]]  # the next call finds the source down
+    refused_tenant: str = "t-never-connected"  # a tenant whose credentials are refused
+    sized_pages: bool = True  # False: the source's own page size (Fnac's), not ``page_size``
+    unknown: str = UNKNOWN  # an order id of the source's form that the seller does not have
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +73,14 @@ async def amazon(stack: Any) -> AsyncIterator[tuple[str, str]]:
         yield sandbox, await connect_directly(stack, sandbox, APP_SOURCE)
 
 
-@pytest.fixture(params=["fake", "spapi"])
+@pytest.fixture(params=["fake", "spapi", "fnac"])
 async def contract(
     request: pytest.FixtureRequest, stack: Any, amazon: tuple[str, str]
 ) -> AsyncIterator[Contract]:
+    if request.param == "fnac":
+        async with _fnac_contract(stack, amazon[0]) as fnac:
+            yield fnac
+        return
     if request.param == "fake":
         fake = _fake_source()
 
@@ -105,6 +116,38 @@ async def _amazon_clients(
             await spapi.aclose()
 
 
+@contextlib.asynccontextmanager
+async def _fnac_contract(stack: Any, sandbox: str) -> AsyncIterator[Contract]:
+    """The connector seam's source on the sandbox's demo Fnac shop, its key in Vault; a
+    second tenant holds a key Fnac refuses."""
+    vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    async with httpx.AsyncClient(base_url=sandbox, timeout=30) as admin:
+        shops = (await admin.get("/_sandbox/fnac/shops")).json()
+        shop = next(s for s in shops if s["marketplace"] == FNAC)
+        key = {k: shop[k] for k in ("partner_id", "shop_id", "key")}
+        tenant, refused = new_tenant(), new_tenant()
+        await vault.write(shop_credentials_path(tenant, FNAC), key)
+        await vault.write(shop_credentials_path(refused, FNAC), {**key, "key": "not-the-key"})
+        await admin.delete("/_sandbox/fnac/faults")
+
+        async def outage() -> None:  # every attempt of the client's next call
+            faults = {"failNext": 4, "failStatus": 503, "operations": ["orders_query"]}
+            assert (await admin.put("/_sandbox/fnac/faults", json=faults)).status_code == 200
+
+        source = ConnectorOrderSource(
+            FNAC, vault, admin, f"{sandbox}/fnac/api.php/", window_days=15,
+            clock=lambda: datetime.now(UTC),
+        )  # fmt: skip
+        try:
+            yield Contract(
+                source, tenant, datetime.now(UTC), outage, refused, sized_pages=False,
+                unknown="0000UNKNOWN00",
+            )  # fmt: skip
+        finally:
+            await admin.delete("/_sandbox/fnac/faults")
+            await vault.aclose()
+
+
 def _fake_source() -> FakeOrderSource:
     fake = FakeOrderSource()
     fake.add("t-shop", *(_order(n) for n in range(40)))
@@ -137,7 +180,8 @@ async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_end
     start = contract.now - timedelta(days=90)
     pages = await _all_pages(contract, OrderWindow(FR, created_after=start, page_size=PAGE))
     orders = [o for page in pages for o in page.orders]
-    assert len(pages) > 1 and all(len(page.orders) <= PAGE for page in pages)
+    assert len(pages) > 1
+    assert all(len(page.orders) <= PAGE for page in pages) or not contract.sized_pages
     assert len({o.external_order_id for o in orders}) == len(orders) > PAGE
     assert all(o.order_date >= start and o.items for o in orders)
     end = pages[-1].created_before  # the source's cursor, not our clock
@@ -154,18 +198,21 @@ async def test_one_order_and_orders_by_id(contract: Contract) -> None:
     assert found.external_order_id == first.external_order_id and found.items
     assert found.order_status is first.order_status
     with pytest.raises(NotFound):
-        await contract.source.order(contract.tenant, UNKNOWN)
+        await contract.source.order(contract.tenant, contract.unknown)
     fetched = await contract.source.orders_by_ids(
-        contract.tenant, [first.external_order_id, UNKNOWN]
+        contract.tenant, [first.external_order_id, contract.unknown]
     )
     assert [o.external_order_id for o in fetched.orders] == [first.external_order_id]
-    assert list(fetched.refused) == [UNKNOWN]
+    assert list(fetched.refused) == [contract.unknown]
 
 
 async def test_failures_are_the_port_s(contract: Contract) -> None:
     window = OrderWindow(FR, created_after=contract.now - timedelta(days=90), page_size=2)
     with pytest.raises(SourceRefused) as refused:  # a tenant without credentials
         await contract.source.orders_in_window("t-never-connected", window)
+    assert not is_outage(refused.value)
+    with pytest.raises(SourceRefused) as refused:  # credentials the source refuses
+        await contract.source.orders_in_window(contract.refused_tenant, window)
     assert not is_outage(refused.value)
     with pytest.raises(QueryRefused):  # a page token the source never gave
         await contract.source.orders_in_window(

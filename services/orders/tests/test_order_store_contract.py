@@ -18,6 +18,7 @@ from keybuzz_orders.notifications.notification_store import PostgresDetailStore
 from keybuzz_orders.ports import DetailStore, JobStore, OrderStore
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.store import PostgresOrderStore
+from keybuzz_shared.connectors.seam import FNAC
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.ids import AMAZON
 from orders_fakes import InMemoryDetailStore, InMemoryOrderStore
@@ -32,6 +33,7 @@ class Contract:
     store: OrderStore
     jobs: JobStore
     status_of: Callable[[str], Awaitable[OrderStatus | None]]
+    line_states_of: Callable[[str, str], Awaitable[dict[str, str | None]]]  # marketplace, id
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -45,7 +47,11 @@ async def contract(
             held = fake.orders.get((TENANT, AMAZON, order_id))
             return None if held is None else held.row.order_status
 
-        yield Contract(fake, fake, status_of)
+        async def line_states_of(marketplace: str, order_id: str) -> dict[str, str | None]:
+            held = fake.orders[(TENANT, marketplace, order_id)].row
+            return {i.external_item_id: i.marketplace_state for i in held.items}
+
+        yield Contract(fake, fake, status_of, line_states_of)
         return
     pool = await create_pool(await make_database("contract"))
     assert DEFINITION.migrations is not None
@@ -59,7 +65,20 @@ async def contract(
         )
         return None if found is None else OrderStatus(found)
 
-    yield Contract(PostgresOrderStore(pool), PostgresJobStore(pool), pg_status_of)
+    async def pg_line_states_of(marketplace: str, order_id: str) -> dict[str, str | None]:
+        rows = await pool.fetch(
+            "SELECT i.external_item_id, i.marketplace_state FROM order_items i"
+            " JOIN orders o ON o.id = i.order_id WHERE o.tenant_id = $1 AND o.marketplace = $2"
+            " AND o.external_order_id = $3",
+            TENANT,
+            marketplace,
+            order_id,
+        )
+        return {r["external_item_id"]: r["marketplace_state"] for r in rows}
+
+    yield Contract(
+        PostgresOrderStore(pool), PostgresJobStore(pool), pg_status_of, pg_line_states_of
+    )
     await pool.close()
 
 
@@ -95,6 +114,28 @@ async def test_an_upsert_counts_what_it_did_and_never_goes_back_in_time(
     assert (older.updated, older.unchanged) == (0, 1)
     assert await contract.status_of(ORDER) is OrderStatus.SHIPPED
     assert await store.upsert_orders(TENANT, AMAZON, []) == type(first)()
+
+
+async def test_a_line_s_marketplace_state_is_stored_and_follows_the_marketplace(
+    contract: Contract,
+) -> None:
+    def fnac_order(line_state: str) -> OrderRow:
+        line = ItemRow(
+            external_item_id="1", sku="SKU-1", asin=None, title="Casque", quantity=1,
+            unit_price=None, currency=None, marketplace_state=line_state,
+        )  # fmt: skip
+        return new_order_row(
+            "1A2B3C4D5E6F7", OrderStatus.CONFIRMED, "ToShip", marketplace_id="shop-1",
+            order_date=T0, amazon_updated_at=T0, items=[line],
+        )  # fmt: skip
+
+    await contract.store.upsert_orders(TENANT, FNAC, [fnac_order("ToShip")])
+    assert await contract.line_states_of(FNAC, "1A2B3C4D5E6F7") == {"1": "ToShip"}
+    # The order unchanged, its line moved on: the line's state follows.
+    await contract.store.upsert_orders(TENANT, FNAC, [fnac_order("Shipped")])
+    assert await contract.line_states_of(FNAC, "1A2B3C4D5E6F7") == {"1": "Shipped"}
+    await contract.store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.SHIPPED, T0)])
+    assert await contract.line_states_of(AMAZON, ORDER) == {"item-1": None}  # Amazon: none
 
 
 async def test_a_partial_row_never_erases_a_full_read(contract: Contract) -> None:
@@ -149,15 +190,17 @@ async def test_a_sync_cursor_is_claimed_when_due_moved_once_and_stopped(
     assert await store.claim_due_syncs(3600.0, TENANT) == []
 
 
-async def test_a_running_backfill_holds_its_tenant_s_sync(contract: Contract) -> None:
+async def test_a_running_backfill_holds_its_marketplace_s_sync_only(contract: Contract) -> None:
     await contract.store.start_sync(TENANT, AMAZON, FR, T0)
+    await contract.store.start_sync(TENANT, FNAC, "shop-1", T0)
     job = await contract.jobs.insert_job(
         tenant_id=TENANT, marketplace=AMAZON, marketplace_id=FR, trigger="http", days=90,
         created_after="2026-08-22T08:00:00Z", owner="me", lease_seconds=120.0,
         source_event_id=None,
     )  # fmt: skip
     assert job is not None
-    assert await contract.store.claim_due_syncs(3600.0, TENANT) == []
+    claimed = await contract.store.claim_due_syncs(3600.0, TENANT)
+    assert [c.marketplace for c in claimed] == [FNAC]  # the Fnac sync goes on
 
 
 @pytest.fixture(params=["memory", "postgres"])

@@ -14,6 +14,7 @@ import msgspec
 import nats
 import pytest
 from keybuzz_orders.sync import OrderSync
+from keybuzz_shared.connectors.fnac.order_states import LINE_STATES
 from keybuzz_shared.events import ConnectionConnected, Event, MessageReceived
 from oauth_testkit import root_vault
 from orders_testkit import OrdersKit, eventually, find_events, new_tenant
@@ -132,6 +133,20 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     )
     assert items >= len(rows)
 
+    # One order over HTTP: its lines with Fnac's own word for their state, as stored.
+    shown = await kit.api("GET", f"/{rows[0]['external_order_id']}", tenant)
+    assert shown.status_code == 200, shown.text
+    lines = await kit.pool.fetch(
+        "SELECT i.external_item_id, i.marketplace_state FROM order_items i"
+        " JOIN orders o ON o.id = i.order_id WHERE o.tenant_id = $1 AND o.external_order_id = $2",
+        tenant,
+        rows[0]["external_order_id"],
+    )
+    assert {i["externalItemId"]: i["marketplaceState"] for i in shown.json()["items"]} == {
+        r["external_item_id"]: r["marketplace_state"] for r in lines
+    }
+    assert {r["marketplace_state"] for r in lines} <= set(LINE_STATES)
+
     # Connected again: a new job reads the same orders and changes nothing.
     await _publish(kit.nats_url, _connected(tenant, shop))
     _, again = await _jobs(kit, tenant, 2)
@@ -148,8 +163,8 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     some = rows[0]["external_order_id"]
     one = await kit.api("GET", f"/{some}", tenant, params={"marketplace": "FNAC"})
     assert one.status_code == 200 and one.json()["externalOrderId"] == some, one.text
-    as_amazon = await kit.api("GET", f"/{some}", tenant)  # AMAZON unless asked: not one of its ids
-    assert as_amazon.status_code == 400, as_amazon.text
+    elsewhere = await kit.api("GET", f"/{some}", tenant, params={"marketplace": "DARTY"})
+    assert elsewhere.status_code == 404, elsewhere.text  # looked in Darty's orders only
     nowhere = await kit.api("GET", f"/{some}", tenant, params={"marketplace": "NOWHERE"})
     assert nowhere.status_code == 400 and "marketplace" in nowhere.json()["message"]
 
@@ -244,3 +259,70 @@ async def test_a_revoked_key_fails_the_job_and_asks_for_reauthorization(
         kit.nats_url, "connection.reauth_required", tenant, stream="CONNECTIONS"
     )
     assert reauth["marketplace"] == "DARTY" and reauth["sellerId"] == shop["shop_id"]
+
+
+async def test_a_tenant_s_amazon_and_fnac_backfills_run_side_by_side_and_list_apart(
+    kit: OrdersKit, fnac: FnacAdmin, stack: Any
+) -> None:
+    shop = await fnac.shop(DEMO_FNAC)
+    tenant = new_tenant()
+    await fnac.faults(failNext=100000, failStatus=503, operations=["orders_query"])
+    await _connect(kit, stack, shop, tenant)
+
+    def job_of(marketplace: str, held: bool = False) -> Callable[[], Awaitable[str | None]]:
+        async def probe() -> str | None:
+            return await kit.pool.fetchval(  # type: ignore[no-any-return]
+                "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1"
+                " AND marketplace = $2 AND (NOT $3 OR last_error IS NOT NULL)",
+                tenant,
+                marketplace,
+                held,
+            )
+
+        return probe
+
+    fnac_job = await eventually(job_of("FNAC", held=True), within=60)
+    # The Fnac job is held by the outage; Amazon's starts and completes all the same.
+    await kit.connect(tenant)
+    amazon_job = await eventually(job_of("AMAZON"), within=30)
+    amazon = await kit.finished(tenant, amazon_job, within=120)
+    assert amazon["marketplace"] == "AMAZON" and amazon["status"] == "COMPLETED", amazon
+    assert (await kit.job(tenant, fnac_job))["status"] == "RUNNING"
+
+    # A start per marketplace: Fnac's is the running one, an unknown marketplace a 400.
+    again = await kit.api("POST", "/backfill", tenant, json={"marketplace": "FNAC"})
+    assert again.status_code == 202, again.text
+    assert again.json()["alreadyRunning"] is True and again.json()["jobId"] == fnac_job
+    unknown = await kit.api("POST", "/backfill", tenant, json={"marketplace": "EBAY"})
+    assert unknown.status_code == 400, unknown.text
+    no_shop = await kit.api("POST", "/backfill", tenant, json={"marketplace": "DARTY"})
+    assert no_shop.status_code == 409, no_shop.text  # no Darty shop connected
+    assert "DARTY" in no_shop.json()["message"]
+
+    await fnac.http.delete("/_sandbox/fnac/faults")
+    done = await kit.finished(tenant, fnac_job, within=120)
+    assert done["status"] == "COMPLETED" and done["orders"] > 0, done
+
+    async def listed(**params: Any) -> list[dict[str, Any]]:
+        answer = await kit.api("GET", "", tenant, params={"limit": 100, **params})
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["orders"])
+
+    everything = await listed()
+    by_marketplace = {m: await listed(marketplace=m) for m in ("AMAZON", "FNAC", "DARTY")}
+    assert {o["marketplace"] for o in by_marketplace["FNAC"]} == {"FNAC"}
+    assert {o["marketplace"] for o in by_marketplace["AMAZON"]} == {"AMAZON"}
+    amazon_order = await kit.api(
+        "GET", f"/{by_marketplace['AMAZON'][0]['externalOrderId']}", tenant
+    )
+    assert amazon_order.status_code == 200, amazon_order.text
+    assert {i["marketplaceState"] for i in amazon_order.json()["items"]} == {None}
+    assert by_marketplace["DARTY"] == []
+    for marketplace, orders in by_marketplace.items():  # newest first, like the whole list
+        seen = [o["id"] for o in everything if o["marketplace"] == marketplace]
+        assert [o["id"] for o in orders][: len(seen)] == seen
+    status = by_marketplace["FNAC"][0]["orderStatus"]  # with the other filters
+    both = await listed(marketplace="FNAC", status=status)
+    assert both and {(o["marketplace"], o["orderStatus"]) for o in both} == {("FNAC", status)}
+    refused = await kit.api("GET", "", tenant, params={"marketplace": "EBAY"})
+    assert refused.status_code == 400, refused.text

@@ -33,17 +33,8 @@ _AMAZON_ORDER_ID_IN_TEXT = re.compile(r"(?<!\d)\d{3}-\d{7}-\d{7}(?!\d)")
 _AMAZON_ORDER_ID = re.compile(AMAZON_ORDER_ID_PATTERN)
 AmazonOrderId = Annotated[str, msgspec.Meta(pattern=AMAZON_ORDER_ID_PATTERN)]
 
-# Any marketplace's order id as a path parameter: letters, digits, ``-`` and ``_`` (an
-# Amazon id is one; Fnac's are letters and digits).
-MARKETPLACE_ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}" + _END
-_MARKETPLACE_ORDER_ID = re.compile(MARKETPLACE_ORDER_ID_PATTERN)
-
 # The marketplaces we integrate (``marketplace`` in events and tables).
 AMAZON = "AMAZON"
-
-
-def is_marketplace_order_id(value: str) -> bool:
-    return bool(_MARKETPLACE_ORDER_ID.match(value))
 
 
 def is_tenant_id(value: str) -> bool:

@@ -16,7 +16,6 @@ from keybuzz_shared.http import (
     error_response,
     status_for,
 )
-from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, get, post
@@ -24,7 +23,7 @@ from litestar.params import Parameter
 
 from keybuzz_orders import queries, schemas
 from keybuzz_orders.backfill.backfill import Backfills
-from keybuzz_orders.domain import OrderStatus
+from keybuzz_orders.domain import Marketplace, OrderStatus
 from keybuzz_orders.errors import (
     AMAZON_REFUSAL_STATUSES,
     ERROR_STATUSES,
@@ -60,6 +59,9 @@ class OrdersController(Controller):
         tenant: TenantContext,
         runtime: Runtime[Any],
         status: Annotated[list[OrderStatus] | None, Parameter(description="one or more")] = None,
+        marketplace: Annotated[
+            Marketplace | None, Parameter(description="AMAZON, FNAC or DARTY")
+        ] = None,
         date_from: Annotated[
             datetime | None, Parameter(query="from", description="ordered at or after")
         ] = None,
@@ -76,6 +78,7 @@ class OrdersController(Controller):
             runtime.pool,
             tenant.tenant_id,
             statuses=[s.value for s in status or []],
+            marketplace=marketplace.value if marketplace else None,
             date_from=date_from,
             date_to=date_to,
             search=q,
@@ -93,8 +96,9 @@ class OrdersController(Controller):
         tenant: TenantContext,
         runtime: Runtime[Any],
         marketplace: Annotated[
-            str, Parameter(description="the order's marketplace (a ticket's `marketplace`)")
-        ] = AMAZON,
+            str | None,
+            Parameter(description="look in this marketplace only (a ticket's `marketplace`)"),
+        ] = None,
     ) -> OrderView:
         found = await queries.get_order(runtime.pool, tenant.tenant_id, order_id, marketplace)
         return schemas.order_view(found.order, found.items)
@@ -103,14 +107,17 @@ class OrdersController(Controller):
         "/backfill",
         operation_id="startBackfill",
         status_code=202,
-        summary="Import the tenant's orders of the last `days` days",
-        description="One job per tenant: while one runs, its progress is returned "
+        summary="Import the tenant's orders of the last `days` days from one marketplace",
+        description="`marketplace` (AMAZON, FNAC, DARTY; default AMAZON) says whose orders. "
+        "One job per tenant and marketplace: while one runs, its progress is returned "
         "(`alreadyRunning: true`) instead of starting another.",
     )
     async def start_backfill(
         self, data: BackfillRequest, tenant: TenantContext, backfills: Backfills
     ) -> Response[BackfillJob]:
-        started = await backfills.start(tenant.tenant_id, data.days, trigger="http")
+        started = await backfills.start(
+            tenant.tenant_id, data.days, trigger="http", marketplace=data.marketplace.value
+        )
         job = schemas.backfill_job(started.job, already_running=not started.created)
         return Response(job, status_code=202)
 

@@ -7,6 +7,7 @@ cancelled order with zero-quantity items is an ordinary order, not an error.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -20,6 +21,14 @@ from keybuzz_shared.connectors.seam import OrderSummary as ConnectorOrder
 from keybuzz_shared.ids import is_amazon_order_id
 
 SLA_AT_RISK_BEFORE = timedelta(hours=24)
+
+
+class Marketplace(StrEnum):
+    """Every ``marketplace`` an order or a job may have (``registry.MARKETPLACES``)."""
+
+    AMAZON = "AMAZON"
+    FNAC = "FNAC"
+    DARTY = "DARTY"
 
 
 class OrderStatus(StrEnum):
@@ -95,8 +104,18 @@ _DELIVERY_STATUS = {
 
 
 class InvalidOrderId(ValueError):
-    def __init__(self, message: str = "orderId must be an Amazon order id (3-7-7 digits)") -> None:
-        super().__init__(message)
+    def __init__(self, *, amazon_only: bool = False) -> None:
+        fnac = "" if amazon_only else " or a Fnac/Darty one (13 letters and digits)"
+        super().__init__(f"orderId must be an Amazon order id (3-7-7 digits){fnac}")
+
+
+# Fnac's order ids (Darty's too): common.xsd's order_id_restriction, 13 characters.
+_FNAC_ORDER_ID = re.compile(r"[0-9A-Za-z]{13}")
+
+
+def is_order_id(value: str) -> bool:
+    """An order id of one of our marketplaces: Amazon's (3-7-7) or Fnac's and Darty's."""
+    return is_amazon_order_id(value) or _FNAC_ORDER_ID.fullmatch(value) is not None
 
 
 class OrderNotFound(LookupError):
@@ -124,6 +143,7 @@ class ItemRow(msgspec.Struct, frozen=True, kw_only=True):
     quantity: int
     unit_price: Decimal | None
     currency: str | None
+    marketplace_state: str | None = None  # the line's state in its marketplace's word (Fnac)
 
 
 class OrderRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,6 +186,7 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     quantity: int
     unit_price: str | None
     currency: str | None
+    marketplace_state: str | None = None
 
 
 class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -532,6 +553,7 @@ def connector_order_row(order: ConnectorOrder, marketplace_id: str | None) -> Or
                 quantity=line.quantity,
                 unit_price=line.unit_price,
                 currency=line.currency if line.unit_price is not None else None,
+                marketplace_state=line.state,
             )
             for line in lines
         ],

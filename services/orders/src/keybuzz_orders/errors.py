@@ -18,8 +18,10 @@ from keybuzz_shared.micro import OperatorError
 from keybuzz_shared.pages import InvalidCursor
 
 from keybuzz_orders.backfill.jobs import InvalidDays
+from keybuzz_orders.connector_source import ShopKeyRefused
 from keybuzz_orders.domain import InvalidOrderId, OrderNotFound
 from keybuzz_orders.messaging import InvalidMessage
+from keybuzz_orders.order_source import NoSource
 from keybuzz_orders.queries import InvalidJobId, InvalidMarketplace, InvalidSearch, JobNotFound
 from keybuzz_orders.sync import NoSyncCursor
 
@@ -34,8 +36,10 @@ ERROR_STATUSES: ErrorStatuses = {
     OrderNotFound: 404,
     JobNotFound: 404,
     NoSyncCursor: 404,
+    NoSource: 400,  # no order source serves that marketplace
     # Not connected (or the credentials are gone from Vault): connect Amazon first.
     CredentialsMissing: 409,
+    ShopKeyRefused: 409,  # no key stored for that Fnac/Darty shop: connect the shop first
 }
 
 # Messaging actions: the order's own refusals, then ours of the tenant's access.

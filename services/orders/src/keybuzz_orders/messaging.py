@@ -59,7 +59,7 @@ class OrderMessaging:
     async def _marketplace_of(self, tenant_id: str, order_id: str) -> str:
         """The order's marketplace; ``InvalidOrderId``/``OrderNotFound`` before Amazon is asked."""
         if not is_amazon_order_id(order_id):
-            raise InvalidOrderId()
+            raise InvalidOrderId(amazon_only=True)
         found = await self.orders.marketplace_of(tenant_id, order_id)
         if found is None:  # not the tenant's, or no marketplace to ask Amazon in
             raise OrderNotFound(order_id)

@@ -20,7 +20,9 @@ def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
         request = msgspec.json.decode(data or b"{}", type=OperatorBackfillRequest)
         days = request.days or runtime.settings.backfill_days
         try:
-            started = await runtime.component(Backfills).start(request.tenant_id, days, "nats")
+            started = await runtime.component(Backfills).start(
+                request.tenant_id, days, "nats", marketplace=request.marketplace.value
+            )
         except tuple(ERROR_STATUSES) as exc:
             raise operator_error(exc) from exc
         return schemas.backfill_job(started.job, already_running=not started.created)
@@ -36,7 +38,8 @@ def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
         MicroEndpoint(
             "backfill",
             backfill,
-            "import a tenant's orders: {tenantId, days?}; returns the job (or the running one)",
+            "import a tenant's orders: {tenantId, days?, marketplace?}; returns the job"
+            " (or the one running on that marketplace)",
         ),
         MicroEndpoint(
             "sync",

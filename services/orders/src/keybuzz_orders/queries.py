@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keybuzz_shared.connectors.registry import MARKETPLACES
-from keybuzz_shared.ids import AMAZON, is_amazon_order_id, is_marketplace_order_id
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
 from keybuzz_shared.text import is_storable
 
@@ -27,6 +26,7 @@ from keybuzz_orders.domain import (
     OrderNotFound,
     OrderSummary,
     as_utc,
+    is_order_id,
 )
 
 MAX_SEARCH = 200
@@ -69,6 +69,7 @@ async def list_orders(
     tenant_id: str,
     *,
     statuses: Sequence[str] = (),
+    marketplace: str | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     search: str | None = None,
@@ -78,6 +79,7 @@ async def list_orders(
     """One page of the tenant's orders, newest first; ``cursor``: the last page's."""
     query = store.OrderFilter(
         statuses=statuses,
+        marketplace=marketplace,
         date_from=as_utc(date_from),
         date_to=as_utc(date_to),
         search=_search(search),
@@ -91,16 +93,13 @@ async def list_orders(
 
 
 async def get_order(
-    conn: store.Conn, tenant_id: str, order_id: str, marketplace: str = AMAZON
+    conn: store.Conn, tenant_id: str, order_id: str, marketplace: str | None = None
 ) -> OrderWithItems:
-    """The order of ``marketplace`` (AMAZON unless asked: its ids are checked as Amazon's)."""
-    if marketplace == AMAZON:
-        if not is_amazon_order_id(order_id):
-            raise InvalidOrderId()
-    elif marketplace not in MARKETPLACES:
+    """One order by its marketplace's id; ``marketplace``, when given, is the only one looked in."""
+    if marketplace is not None and marketplace not in MARKETPLACES:
         raise InvalidMarketplace()
-    elif not is_marketplace_order_id(order_id):
-        raise InvalidOrderId("orderId must be a marketplace's order id (letters, digits, - and _)")
+    if not is_order_id(order_id):
+        raise InvalidOrderId()
     found = await store.get_order(conn, tenant_id, order_id, marketplace)
     if found is None:
         raise OrderNotFound(order_id)

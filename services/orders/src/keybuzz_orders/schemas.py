@@ -12,7 +12,7 @@ from keybuzz_shared.ids import TenantId
 
 from keybuzz_orders.backfill.jobs import JobCounts, JobView, job_progress
 from keybuzz_orders.backfill.jobs import ReportWindow as JobWindow
-from keybuzz_orders.domain import OrderLine, OrderStatus, OrderSummary, sla_status
+from keybuzz_orders.domain import Marketplace, OrderLine, OrderStatus, OrderSummary, sla_status
 
 
 class _Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -24,11 +24,13 @@ Days = Annotated[int, msgspec.Meta(ge=1, le=730)]
 
 class BackfillRequest(_Body, forbid_unknown_fields=True):
     days: Days = 90
+    marketplace: Marketplace = Marketplace.AMAZON  # whose orders: one job per marketplace
 
 
 class OperatorBackfillRequest(_Body):
     tenant_id: TenantId
     days: Days | None = None
+    marketplace: Marketplace = Marketplace.AMAZON
 
 
 class OperatorSyncRequest(_Body):
@@ -130,6 +132,7 @@ class OrderItemView(_Body):
     quantity: int
     unit_price: str | None  # decimal as text: no float rounding of money
     currency: str | None
+    marketplace_state: str | None = None  # the line's state in Fnac's word; null for Amazon
 
 
 class OrderView(_Body):

@@ -113,22 +113,25 @@ WHERE i.order_id = o.id AND o.tenant_id = $1 AND o.marketplace = $2
 
 UPSERT_ITEMS = """
 INSERT INTO order_items (order_id, external_item_id, sku, asin, title, quantity,
-                         unit_price, currency)
-SELECT o.id, t.external_item_id, t.sku, t.asin, t.title, t.quantity, t.unit_price, t.currency
+                         unit_price, currency, marketplace_state)
+SELECT o.id, t.external_item_id, t.sku, t.asin, t.title, t.quantity, t.unit_price, t.currency,
+       t.marketplace_state
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-            $9::numeric[], $10::text[])
-     AS t(external_order_id, external_item_id, sku, asin, title, quantity, unit_price, currency)
+            $9::numeric[], $10::text[], $12::text[])
+     AS t(external_order_id, external_item_id, sku, asin, title, quantity, unit_price, currency,
+          marketplace_state)
 JOIN orders o ON o.tenant_id = $1 AND o.marketplace = $2
              AND o.external_order_id = t.external_order_id
   AND ($11::boolean OR o.source = 'REPORT')  -- report items only for report rows
 ON CONFLICT (order_id, external_item_id) DO UPDATE SET
     sku = EXCLUDED.sku, asin = EXCLUDED.asin, title = EXCLUDED.title,
     quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
-    currency = EXCLUDED.currency, updated_at = now()
+    currency = EXCLUDED.currency, marketplace_state = EXCLUDED.marketplace_state,
+    updated_at = now()
 WHERE (order_items.sku, order_items.asin, order_items.title, order_items.quantity,
-       order_items.unit_price, order_items.currency)
+       order_items.unit_price, order_items.currency, order_items.marketplace_state)
       IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.asin, EXCLUDED.title, EXCLUDED.quantity,
-                        EXCLUDED.unit_price, EXCLUDED.currency)
+                        EXCLUDED.unit_price, EXCLUDED.currency, EXCLUDED.marketplace_state)
 """
 
 
@@ -186,6 +189,7 @@ async def _upsert_items(
         [i.unit_price for _, i in items],
         [i.currency for _, i in items],
         from_api,
+        [i.marketplace_state for _, i in items],
     )
     return JobCounts(
         orders=len(rows),
@@ -220,6 +224,7 @@ async def known_order_ids(
 @dataclass(frozen=True)
 class OrderFilter:
     statuses: Sequence[str] = ()
+    marketplace: str | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
     search: str | None = None
@@ -252,7 +257,8 @@ class _Params:
 def _common_conditions(
     p: _Params, tenant_id: str, f: OrderFilter, dated: tuple[str, str] = ("o", "id")
 ) -> list[str]:
-    """Tenant, status, dates and keyset: each present only when given (one plan per shape).
+    """Tenant, status, marketplace, dates and keyset: each present only when given (one
+    plan per shape).
 
     ``dated`` names where the date and the id are read from: the orders (``o``, ``id``),
     or the name-word rows a name search walks in order (``w``, ``order_id``).
@@ -263,6 +269,8 @@ def _common_conditions(
         conditions.append(f"o.order_status = {p(f.statuses[0])}::order_status")
     elif f.statuses:
         conditions.append(f"o.order_status = ANY({p(list(f.statuses))}::order_status[])")
+    if f.marketplace is not None:  # a tenant has few: a filter on the newest-first walk
+        conditions.append(f"o.marketplace = {p(f.marketplace)}")
     if f.date_from is not None:
         conditions.append(f"{table}.order_date >= {p(f.date_from)}")
     if f.date_to is not None:
@@ -365,7 +373,7 @@ async def list_orders(conn: Conn, tenant_id: str, f: OrderFilter) -> list[asyncp
 
 
 async def get_order(
-    conn: Conn, tenant_id: str, external_order_id: str, marketplace: str
+    conn: Conn, tenant_id: str, external_order_id: str, marketplace: str | None
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
     if isinstance(conn, asyncpg.Pool):  # both reads on one connection: one pool round
         async with conn.acquire() as acquired:
@@ -379,8 +387,8 @@ async def get_order(
     if order is None:
         return None
     items = await conn.fetch(
-        "SELECT external_item_id, sku, asin, title, quantity, unit_price::text, currency"
-        " FROM order_items WHERE order_id = $1::uuid ORDER BY external_item_id",
+        "SELECT external_item_id, sku, asin, title, quantity, unit_price::text, currency,"
+        " marketplace_state FROM order_items WHERE order_id = $1::uuid ORDER BY external_item_id",
         order["id"],
     )
     return order, items
@@ -414,7 +422,8 @@ async def claim_due_syncs(
 ) -> list[asyncpg.Record]:
     """Cursors due for a round (or ``tenant_id``'s now), claimed by stamping last_run_at.
 
-    Tenants with a running backfill wait: its completion moves their cursor.
+    A marketplace with a running backfill of the tenant waits: its completion moves
+    that cursor.
     """
     rows: list[asyncpg.Record] = await conn.fetch(
         """
@@ -424,7 +433,8 @@ WHERE c.status = 'ACTIVE'
                              OR c.last_run_at < now() - make_interval(secs => $1))
        OR c.tenant_id = $2)
   AND NOT EXISTS (SELECT 1 FROM order_backfill_jobs j
-                  WHERE j.tenant_id = c.tenant_id AND j.status = 'RUNNING')
+                  WHERE j.tenant_id = c.tenant_id AND j.marketplace = c.marketplace
+                    AND j.status = 'RUNNING')
 RETURNING c.tenant_id, c.marketplace, c.marketplace_id, c.last_updated_before
 """,
         interval_seconds,

@@ -4,8 +4,8 @@
 Amazon closes the window and says where, the cursor we keep (never our clock). Each
 page commits in one unit of work with the job's checkpoint (and, on the last page, the
 ``order.backfill.completed`` event), so a stopped job resumes from its last page and a
-page read twice changes nothing. One running job per tenant; a job is leased to the
-process running it, and another instance takes it over once the lease lapses.
+page read twice changes nothing. One running job per tenant and marketplace; a job is
+leased to the process running it, and another instance takes it over once the lease lapses.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Starting a backfill job, on ports: one running job per tenant, one job per event.
+"""Starting a backfill job, on ports: one running job per tenant and marketplace, one
+job per event.
 
 A redelivered ``connection.connected`` gets the job its first delivery started; a start
-while the tenant's job runs gets that job; credentials are checked before a job exists,
+while the tenant's job on that marketplace runs gets that job; credentials are checked before a job exists,
 so a tenant without them is refused at once instead of failing later.
 """
 
@@ -56,7 +57,7 @@ async def start_job(ports: BackfillPorts, request: JobRequest, owner: str) -> St
     )
     if job is not None:
         return StartedJob(job, created=True)
-    running = await jobs.running_job(request.tenant_id)
+    running = await jobs.running_job(request.tenant_id, request.marketplace)
     if running is None and event_id:
         running = await jobs.job_for_event(event_id)
     if running is None:  # it finished between our insert and this read

@@ -58,12 +58,13 @@ class PostgresJobStore:
             )
         )
 
-    async def running_job(self, tenant_id: str) -> JobView | None:
+    async def running_job(self, tenant_id: str, marketplace: str) -> JobView | None:
         return _view(
             await self.conn.fetchrow(
                 f"SELECT {JOB_COLUMNS} FROM order_backfill_jobs"  # noqa: S608
-                " WHERE tenant_id = $1 AND status = 'RUNNING'",
+                " WHERE tenant_id = $1 AND marketplace = $2 AND status = 'RUNNING'",
                 tenant_id,
+                marketplace,
             )
         )
 
@@ -80,7 +81,8 @@ class PostgresJobStore:
         lease_seconds: float,
         source_event_id: str | None,
     ) -> JobView | None:
-        """The new job, or None when the tenant already has a running one (or the event did)."""
+        """The new job, or None when the tenant already has one running on the marketplace
+        (or the event started one)."""
         row = await self.conn.fetchrow(
             f"""
 INSERT INTO order_backfill_jobs (tenant_id, marketplace, marketplace_id, trigger, days,
