@@ -379,7 +379,9 @@ async def get_order(
         async with conn.acquire() as acquired:
             return await get_order(acquired, tenant_id, external_order_id, marketplace)
     order = await conn.fetchrow(
-        _SUMMARY + " WHERE o.tenant_id = $1 AND o.external_order_id = $2 AND o.marketplace = $3",
+        _SUMMARY
+        + " WHERE o.tenant_id = $1 AND o.external_order_id = $2"
+        + " AND ($3::text IS NULL OR o.marketplace = $3)",
         tenant_id,
         external_order_id,
         marketplace,
