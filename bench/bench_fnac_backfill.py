@@ -71,9 +71,13 @@ async def _raw(http: httpx.AsyncClient, base: str, shop: dict[str, Any], since: 
 
 async def _source(http: httpx.AsyncClient, base: str, shop: dict[str, Any], since: datetime) -> int:
     source = ConnectorOrderSource(
-        "FNAC", _ShopKey(shop), http, base, window_days=15,  # type: ignore[arg-type]
+        "FNAC",
+        _ShopKey(shop),
+        http,
+        base,
+        window_days=15,  # type: ignore[arg-type]
         clock=lambda: datetime.now(UTC),
-    )  # fmt: skip
+    )
     window = OrderWindow("", created_after=since)
     orders = 0
     for _ in range(PAGES):
@@ -95,9 +99,14 @@ async def _measure(
     requests = statuses[200]
     allowed = orders / max((requests - BURST) / RATE, 1e-9)
     return {
-        "orders": orders, "seconds": seconds, "rate": orders / seconds, "requests": requests,
-        "refused": statuses[429], "allowed": allowed, "cpu": cpu,
-    }  # fmt: skip
+        "orders": orders,
+        "seconds": seconds,
+        "rate": orders / seconds,
+        "requests": requests,
+        "refused": statuses[429],
+        "allowed": allowed,
+        "cpu": cpu,
+    }
 
 
 def _note(m: dict[str, float]) -> str:

@@ -184,9 +184,13 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
             async def raw(shop: _Shop, ticket_id: str, message_id: str, text: str) -> None:
                 update = MessageUpdate(
-                    message_id=message_id, action="reply", to="CLIENT",
-                    subject="order_information", text=text, message_type="ORDER",
-                )  # fmt: skip
+                    message_id=message_id,
+                    action="reply",
+                    to="CLIENT",
+                    subject="order_information",
+                    text=text,
+                    message_type="ORDER",
+                )
                 [result] = await clients[shop.spec["shop_id"]].messages_update([update])
                 assert result.status == "OK", result
 

@@ -67,14 +67,30 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 def job_view(**fields: Any) -> JobView:
     """A job as the store returns it, fresh from its start (``fields`` replace defaults)."""
     defaults: dict[str, Any] = {
-        "job_id": "job-1", "tenant_id": "t-shop", "marketplace": AMAZON,
-        "marketplace_id": "A13V1IB3VIYZZH", "status": "RUNNING", "owner": "me",
-        "pagination_token": None, "tail_after": None, "trigger": "http", "days": 90,
-        "created_after": "2026-08-25T09:30:15Z", "created_before": None,
-        "newest_order_at": None, "last_error": None, "reason": None, "started_at": NOW,
-        "updated_at": NOW, "finished_at": None, "strategy": None, "strategy_reason": None,
-        "phase": None, "report_windows": None, "counts": JobCounts(),
-    }  # fmt: skip
+        "job_id": "job-1",
+        "tenant_id": "t-shop",
+        "marketplace": AMAZON,
+        "marketplace_id": "A13V1IB3VIYZZH",
+        "status": "RUNNING",
+        "owner": "me",
+        "pagination_token": None,
+        "tail_after": None,
+        "trigger": "http",
+        "days": 90,
+        "created_after": "2026-08-25T09:30:15Z",
+        "created_before": None,
+        "newest_order_at": None,
+        "last_error": None,
+        "reason": None,
+        "started_at": NOW,
+        "updated_at": NOW,
+        "finished_at": None,
+        "strategy": None,
+        "strategy_reason": None,
+        "phase": None,
+        "report_windows": None,
+        "counts": JobCounts(),
+    }
     return JobView(**(defaults | fields))
 
 
@@ -96,8 +112,9 @@ class InMemoryNotificationStore:
 
     def subscribe(self, tenant_id: str, seller_id: str, marketplace: str) -> None:
         self.subscriptions[(tenant_id, marketplace)] = (
-            seller_id, HeldSubscription("ACTIVE", "eu", "s-1"),
-        )  # fmt: skip
+            seller_id,
+            HeldSubscription("ACTIVE", "eu", "s-1"),
+        )
 
     async def save_subscription(
         self,
@@ -122,10 +139,13 @@ class InMemoryNotificationStore:
 
     async def tenant_of_seller(self, seller_id: str, marketplace: str) -> str | None:
         return next(
-            (tenant for (tenant, m), (seller, held) in self.subscriptions.items()
-             if (seller, m, held.status) == (seller_id, marketplace, "ACTIVE")),
+            (
+                tenant
+                for (tenant, m), (seller, held) in self.subscriptions.items()
+                if (seller, m, held.status) == (seller_id, marketplace, "ACTIVE")
+            ),
             None,
-        )  # fmt: skip
+        )
 
     async def claim_notification(
         self, notification_id: str, tenant_id: str, order_id: str, change_time: datetime
@@ -210,10 +230,15 @@ class InMemoryJobStore:
         if await self.running_job(tenant_id, marketplace) or (source_event_id in self.events):
             return None
         job = job_view(
-            job_id=f"job-{len(self.jobs) + 1}", tenant_id=tenant_id, marketplace=marketplace,
-            marketplace_id=marketplace_id, owner=owner, trigger=trigger, days=days,
+            job_id=f"job-{len(self.jobs) + 1}",
+            tenant_id=tenant_id,
+            marketplace=marketplace,
+            marketplace_id=marketplace_id,
+            owner=owner,
+            trigger=trigger,
+            days=days,
             created_after=created_after,
-        )  # fmt: skip
+        )
         self.leases[job.job_id] = self.now() + timedelta(seconds=lease_seconds)
         self.jobs[job.job_id] = job
         if source_event_id:
@@ -241,9 +266,11 @@ class InMemoryJobStore:
     def _progress(self, job: JobView, p: PageProgress) -> dict[str, Any]:
         newest = max((t for t in (job.newest_order_at, p.newest_order_at) if t), default=None)
         return {
-            "counts": job.counts + p.counts, "newest_order_at": newest, "last_error": None,
+            "counts": job.counts + p.counts,
+            "newest_order_at": newest,
+            "last_error": None,
             "created_before": p.created_before or job.created_before,
-        }  # fmt: skip
+        }
 
     async def checkpoint_job(
         self,
@@ -257,12 +284,16 @@ class InMemoryJobStore:
             return None
         done = p.next_token is None
         return self._save(
-            job, lease_seconds, **self._progress(job, p), pagination_token=p.next_token,
-            status="COMPLETED" if done else job.status, finished_at=self.now() if done else None,
+            job,
+            lease_seconds,
+            **self._progress(job, p),
+            pagination_token=p.next_token,
+            status="COMPLETED" if done else job.status,
+            finished_at=self.now() if done else None,
             owner=None if done else job.owner,
             strategy=strategy[0] if strategy else job.strategy,
             strategy_reason=strategy[1] if strategy else job.strategy_reason,
-        )  # fmt: skip
+        )
 
     async def advance_job(
         self, job_id: str, owner: str, p: PageProgress, state: ReportState, lease_seconds: float
@@ -277,11 +308,16 @@ class InMemoryJobStore:
         elif windows is not None:  # stored as JSON: a copy, never the caller's objects
             windows = msgspec.convert(msgspec.to_builtins(windows), list[ReportWindow])
         return self._save(
-            job, lease_seconds, **self._progress(job, p), strategy=REPORT,
-            pagination_token=None, report_windows=windows, phase=state.phase or job.phase,
+            job,
+            lease_seconds,
+            **self._progress(job, p),
+            strategy=REPORT,
+            pagination_token=None,
+            report_windows=windows,
+            phase=state.phase or job.phase,
             tail_after=state.tail_after or job.tail_after,
             strategy_reason=state.strategy_reason or job.strategy_reason,
-        )  # fmt: skip
+        )
 
     async def restart_window(self, job_id: str, owner: str) -> None:
         if job := self._ours(job_id, owner):
@@ -324,8 +360,11 @@ class InMemoryJobStore:
                 self.leases.pop(job.job_id, None)
 
     async def running_jobs_of(self, tenant_id: str) -> list[str]:
-        return [j.job_id for j in self.jobs.values() if j.tenant_id == tenant_id
-                and j.status == "RUNNING"]  # fmt: skip
+        return [
+            j.job_id
+            for j in self.jobs.values()
+            if j.tenant_id == tenant_id and j.status == "RUNNING"
+        ]
 
 
 class InMemoryMarketplaces:
@@ -341,9 +380,16 @@ class InMemoryMarketplaces:
 # What a partial row (a report's, Orders v0's) writes over an order held (store.py's
 # _REPORT_COLUMNS); a full read writes every field.
 REPORT_FIELDS = (
-    "marketplace_id", "order_date", "amazon_updated_at", "currency", "total_amount",
-    "order_status", "amazon_status", "fulfillment_channel", "delivery_status",
-)  # fmt: skip
+    "marketplace_id",
+    "order_date",
+    "amazon_updated_at",
+    "currency",
+    "total_amount",
+    "order_status",
+    "amazon_status",
+    "fulfillment_channel",
+    "delivery_status",
+)
 
 
 @dataclass
@@ -409,10 +455,13 @@ class InMemoryOrderStore(InMemoryJobStore):
                 items = {i.external_item_id: i for i in (*stored.row.items, *row.items)}
                 stored.row = _replace(stored.row, items=list(items.values()))
         return JobCounts(
-            orders=len(rows), created=created, updated=updated,
+            orders=len(rows),
+            created=created,
+            updated=updated,
             unchanged=len(rows) - created - updated,
-            cancelled=sum(1 for r in rows if r.cancelled), items=sum(len(r.items) for r in rows),
-        )  # fmt: skip
+            cancelled=sum(1 for r in rows if r.cancelled),
+            items=sum(len(r.items) for r in rows),
+        )
 
     async def known_order_ids(
         self, tenant_id: str, marketplace: str, order_ids: Collection[str]
@@ -497,10 +546,13 @@ class InMemoryDetailStore(InMemoryOrderStore):
     async def claim_detail_fetches(self, limit: int, lease_seconds: float) -> list[DetailFetch]:
         now = self.now()
         due = sorted(
-            ((k, f) for k, f in self.fetches.items()
-             if f.leased_until is None or f.leased_until < now),
+            (
+                (k, f)
+                for k, f in self.fetches.items()
+                if f.leased_until is None or f.leased_until < now
+            ),
             key=lambda kf: kf[1].wanted_at,
-        )[:limit]  # fmt: skip
+        )[:limit]
         for _, held in due:
             held.leased_until = now + timedelta(seconds=lease_seconds)
         return [DetailFetch(*key, held.wanted_at) for key, held in due]
@@ -623,10 +675,13 @@ class FakeOrderReports:
     async def orders(self, tenant_id: str, document_id: str, marketplace_id: str) -> ReportOrders:
         report = self.reports[document_id.removeprefix("doc-")]
         rows = sorted(
-            (r for r in self.source.sellers.get(tenant_id, {}).values()
-             if report.start <= r.order_date < report.end),
+            (
+                r
+                for r in self.source.sellers.get(tenant_id, {}).values()
+                if report.start <= r.order_date < report.end
+            ),
             key=lambda r: (r.order_date, r.external_order_id),
-        )  # fmt: skip
+        )
 
         async def each() -> AsyncIterator[OrderRow | UnreadableOrder]:
             for row in rows:
@@ -654,9 +709,13 @@ class FakeBuyerMessaging:
         return list(self.allowed.get(order_id, []))
 
     async def send(
-        self, tenant_id: str, order_id: str, marketplace_id: str, action: MessagingAction,
+        self,
+        tenant_id: str,
+        order_id: str,
+        marketplace_id: str,
+        action: MessagingAction,
         body: MessageBody,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if action.value not in self.allowed.get(order_id, []):
             raise MessagingActionNotAllowed(
                 action.value, 403, "Unauthorized", "This action is not allowed for this order"
@@ -686,8 +745,9 @@ class FakeOrderChanges:
         return self.subscriptions.get(tenant_id)
 
     async def subscribe(self, tenant_id: str, destination_id: str) -> ChangeSubscription:
-        made = ChangeSubscription(f"sub-{len(self.deleted) + len(self.subscriptions) + 1}",
-                                  destination_id)  # fmt: skip
+        made = ChangeSubscription(
+            f"sub-{len(self.deleted) + len(self.subscriptions) + 1}", destination_id
+        )
         self.subscriptions[tenant_id] = made
         return made
 
@@ -725,18 +785,41 @@ def fake_orders() -> FakeOrders:
     reports = FakeOrderReports(source)
     backfill_units: InMemoryUnitOfWork[BackfillStore] = InMemoryUnitOfWork(orders)
     backfill = BackfillPorts(
-        jobs, marketplaces, clock=lambda: NOW, lease_seconds=120.0, units=backfill_units,
-        source=source, fallback=fallback, reports=reports, settings=OrdersSettings(),
-    )  # fmt: skip
+        jobs,
+        marketplaces,
+        clock=lambda: NOW,
+        lease_seconds=120.0,
+        units=backfill_units,
+        source=source,
+        fallback=fallback,
+        reports=reports,
+        settings=OrdersSettings(),
+    )
     sync = SyncPorts(orders, order_units, source, page_size=100, interval_seconds=900.0)
     details = InMemoryDetailStore(clock=lambda: NOW)
     detail_units: InMemoryUnitOfWork[DetailStore] = InMemoryUnitOfWork(details)
     ports = OrdersPorts(
-        notification_units=units, backfill=backfill, sync=sync, orders=orders,
-        order_units=order_units, source=source,
-        details=DetailPorts(details, detail_units, source), clock=lambda: NOW,
-    )  # fmt: skip
+        notification_units=units,
+        backfill=backfill,
+        sync=sync,
+        orders=orders,
+        order_units=order_units,
+        source=source,
+        details=DetailPorts(details, detail_units, source),
+        clock=lambda: NOW,
+    )
     return FakeOrders(
-        store, units, jobs, marketplaces, orders, order_units, source, fallback, reports,
-        backfill_units, details, detail_units, ports,
-    )  # fmt: skip
+        store,
+        units,
+        jobs,
+        marketplaces,
+        orders,
+        order_units,
+        source,
+        fallback,
+        reports,
+        backfill_units,
+        details,
+        detail_units,
+        ports,
+    )

@@ -223,18 +223,29 @@ REDIRECT = "http://127.0.0.1:8001/api/v1/marketplaces/amazon/oauth/callback"  # 
 async def refresh_token_of(sandbox: str) -> str:
     """The seller's consent and the code exchange, as oauth does them."""
     async with httpx.AsyncClient(base_url=sandbox, timeout=10) as http:
-        params = {"application_id": SANDBOX_APP["application_id"], "state": "s",
-                  "redirect_uri": REDIRECT, "version": "beta"}  # fmt: skip
+        params = {
+            "application_id": SANDBOX_APP["application_id"],
+            "state": "s",
+            "redirect_uri": REDIRECT,
+            "version": "beta",
+        }
         page = await http.get("/apps/authorize/consent", params=params)
         form = ConsentForm.parse(page.text)
         form.fields.update({"selling_partner_id": SELLER, "action": "authorize"})
-        answer = await http.post(urljoin(sandbox + "/apps/authorize/consent", form.action),
-                                 data=form.fields)  # fmt: skip
+        answer = await http.post(
+            urljoin(sandbox + "/apps/authorize/consent", form.action), data=form.fields
+        )
         code = httpx.URL(answer.headers["location"]).params["spapi_oauth_code"]
-        grant = await http.post("/auth/o2/token", data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-            "client_id": SANDBOX_APP["client_id"], "client_secret": SANDBOX_APP["client_secret"],
-        })  # fmt: skip
+        grant = await http.post(
+            "/auth/o2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "client_id": SANDBOX_APP["client_id"],
+                "client_secret": SANDBOX_APP["client_secret"],
+            },
+        )
         assert grant.status_code == 200, grant.text
         return str(grant.json()["refresh_token"])
 
@@ -243,13 +254,21 @@ async def connect_directly(stack: Any, sandbox: str, app_source: str) -> str:
     """A tenant connected to ``sandbox`` without oauth (no connection.connected)."""
     tenant = new_tenant()
     vault = root_vault(stack)
-    secret = {"refresh_token": await refresh_token_of(sandbox), "seller_id": SELLER,
-              "marketplace_id": FR, "region": "eu", "created_at": "2026-01-01T00:00:00Z"}  # fmt: skip
-    for path, data in ((tenant_path(tenant), secret),
-                       (f"keybuzz/amazon_spapi/app/{app_source}",
-                        {**SANDBOX_APP, "redirect_uri": REDIRECT})):  # fmt: skip
+    secret = {
+        "refresh_token": await refresh_token_of(sandbox),
+        "seller_id": SELLER,
+        "marketplace_id": FR,
+        "region": "eu",
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    for path, data in (
+        (tenant_path(tenant), secret),
+        (f"keybuzz/amazon_spapi/app/{app_source}", {**SANDBOX_APP, "redirect_uri": REDIRECT}),
+    ):
         await asyncio.to_thread(
             vault.secrets.kv.v2.create_or_update_secret,
-            path=path.removeprefix("secret/"), secret=data, mount_point="secret",
-        )  # fmt: skip
+            path=path.removeprefix("secret/"),
+            secret=data,
+            mount_point="secret",
+        )
     return tenant

@@ -77,8 +77,9 @@ async def test_a_large_seller_is_backfilled_by_report(
     assert row["customer_name"] is None and row["currency"] == "EUR"
     assert row["total_amount"] >= row["items_total"] > 0
     assert '"countryCode"' in row["a"]
-    completed = await find_events(orders.nats_url, "order.backfill.completed", tenant,
-                                  stream="ORDERS")  # fmt: skip
+    completed = await find_events(
+        orders.nats_url, "order.backfill.completed", tenant, stream="ORDERS"
+    )
     assert completed[0]["counts"]["errors"] == 0
 
 

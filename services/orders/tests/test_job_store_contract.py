@@ -65,10 +65,16 @@ async def insert(
     marketplace: str = AMAZON,
 ) -> str | None:
     job = await jobs.insert_job(
-        tenant_id=tenant_id, marketplace=marketplace, marketplace_id="A13V1IB3VIYZZH",
-        trigger="http", days=90, created_after="2026-08-25T09:00:00Z", owner="me",
-        lease_seconds=120.0, source_event_id=event_id,
-    )  # fmt: skip
+        tenant_id=tenant_id,
+        marketplace=marketplace,
+        marketplace_id="A13V1IB3VIYZZH",
+        trigger="http",
+        days=90,
+        created_after="2026-08-25T09:00:00Z",
+        owner="me",
+        lease_seconds=120.0,
+        source_event_id=event_id,
+    )
     return None if job is None else job.job_id
 
 
@@ -131,8 +137,10 @@ async def test_a_report_job_checkpoints_each_window_on_its_own(contract: Contrac
     jobs = contract.jobs
     job_id = await insert(jobs)
     assert job_id is not None
-    windows = [ReportWindow(start="2026-08-25T09:00:00Z", end="2026-09-24T09:00:00Z"),
-               ReportWindow(start="2026-09-24T09:00:00Z", end="2026-10-24T09:00:00Z")]  # fmt: skip
+    windows = [
+        ReportWindow(start="2026-08-25T09:00:00Z", end="2026-09-24T09:00:00Z"),
+        ReportWindow(start="2026-09-24T09:00:00Z", end="2026-10-24T09:00:00Z"),
+    ]
     plan = ReportState(windows=windows, phase="REPORTS", tail_after="x", strategy_reason="big")
     saved = await jobs.advance_job(job_id, "me", PageProgress(JobCounts()), plan, 120.0)
     assert saved is not None and (saved.strategy, saved.phase) == (REPORT, "REPORTS")

@@ -85,13 +85,24 @@ def summary(
     status: OrderStatus, at: datetime, *, channel: str | None = None, quantity: int = 1
 ) -> OrderRow:
     item = ItemRow(
-        external_item_id="item-1", sku="SKU-1", asin=None, title=None, quantity=quantity,
-        unit_price=None, currency=None,
-    )  # fmt: skip
+        external_item_id="item-1",
+        sku="SKU-1",
+        asin=None,
+        title=None,
+        quantity=quantity,
+        unit_price=None,
+        currency=None,
+    )
     return new_order_row(
-        ORDER, status, status.value, marketplace_id="A13V1IB3VIYZZH", order_date=T0,
-        amazon_updated_at=at, items=[item], fulfillment_channel=channel,
-    )  # fmt: skip
+        ORDER,
+        status,
+        status.value,
+        marketplace_id="A13V1IB3VIYZZH",
+        order_date=T0,
+        amazon_updated_at=at,
+        items=[item],
+        fulfillment_channel=channel,
+    )
 
 
 async def test_only_an_active_subscription_names_the_seller_s_tenant(contract: Contract) -> None:
@@ -126,8 +137,11 @@ async def test_a_summary_writes_only_when_it_supersedes_the_order_held(
     again = summary(OrderStatus.RETURNED, later + timedelta(seconds=1), quantity=0)
     assert await store.apply_summary(TENANT, AMAZON, again)
     assert await contract.held() == (
-        OrderStatus.RETURNED, later + timedelta(seconds=1), "MERCHANT", 0,
-    )  # fmt: skip
+        OrderStatus.RETURNED,
+        later + timedelta(seconds=1),
+        "MERCHANT",
+        0,
+    )
 
 
 async def test_details_are_wanted_once_per_order(contract: Contract) -> None:

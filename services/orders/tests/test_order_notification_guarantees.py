@@ -210,8 +210,13 @@ async def test_the_change_time_kept_is_time_of_order_change_not_event_time(
 # --- subscribing through an outage -----------------------------------------------------------
 
 SUBSCRIBING = "orders-notify-subscribe"
-NOTIFICATION_OPERATIONS = ["getDestinations", "createDestination", "getSubscription",
-                           "createSubscription", "deleteSubscriptionById"]  # fmt: skip
+NOTIFICATION_OPERATIONS = [
+    "getDestinations",
+    "createDestination",
+    "getSubscription",
+    "createSubscription",
+    "deleteSubscriptionById",
+]
 
 
 async def event_outcomes(orders: OrdersKit, consumer: str, outcome: str) -> float:
@@ -226,10 +231,16 @@ async def event_outcomes(orders: OrdersKit, consumer: str, outcome: str) -> floa
 async def ours(notices: Sandbox, queue_arn: str) -> list[dict[str, Any]]:
     """The seller's subscriptions at the sandbox delivering to this test's queue."""
     overview = (await notices.http.get("/_sandbox/notifications")).json()
-    destinations = {d["destinationId"] for d in overview["destinations"]
-                    if d["resource"]["sqs"]["arn"] == queue_arn}  # fmt: skip
-    return [s for s in overview["subscriptions"]
-            if s["sellingPartnerId"] == SELLER and s["destinationId"] in destinations]  # fmt: skip
+    destinations = {
+        d["destinationId"]
+        for d in overview["destinations"]
+        if d["resource"]["sqs"]["arn"] == queue_arn
+    }
+    return [
+        s
+        for s in overview["subscriptions"]
+        if s["sellingPartnerId"] == SELLER and s["destinationId"] in destinations
+    ]
 
 
 @pytest.mark.parametrize("down", ["lwa", "spapi"])
@@ -246,8 +257,9 @@ async def test_an_outage_while_subscribing_holds_the_event_until_the_seller_is_s
         settings["LWA_ENDPOINT"] = f"{lwa.url}/auth/o2/token"
     orders = await make_orders(**settings)
     if down == "spapi":  # the Notifications API answers 503
-        await notices.set_faults(errorRate=1.0, errorStatuses=[503],
-                                 operations=NOTIFICATION_OPERATIONS)  # fmt: skip
+        await notices.set_faults(
+            errorRate=1.0, errorStatuses=[503], operations=NOTIFICATION_OPERATIONS
+        )
     js = orders.runtime.js
     stream = stream_for(ConnectionConnected.SUBJECT)
     tenant = new_tenant()

@@ -133,8 +133,12 @@ def final_states(published: list[dict[str, Any]]) -> dict[str, str]:
     return {n["orderId"]: n["orderStatus"] for n in published}
 
 
-OURS = {"Pending": "PENDING", "Unshipped": "CONFIRMED", "Shipped": "SHIPPED",
-        "Canceled": "CANCELLED"}  # fmt: skip
+OURS = {
+    "Pending": "PENDING",
+    "Unshipped": "CONFIRMED",
+    "Shipped": "SHIPPED",
+    "Canceled": "CANCELLED",
+}
 
 
 async def shows(orders: OrdersKit, tenant: str, since: Since, within: float = 30) -> None:
@@ -159,8 +163,9 @@ async def test_subscribes_on_connect_and_unsubscribes_on_disconnect(
     tenant = new_tenant()
     row = await connected_and_backfilled(orders, tenant)
     overview = (await notices.http.get("/_sandbox/notifications")).json()
-    [destination] = [d for d in overview["destinations"]
-                     if d["resource"]["sqs"]["arn"] == sqs_queues.queue_arn]  # fmt: skip
+    [destination] = [
+        d for d in overview["destinations"] if d["resource"]["sqs"]["arn"] == sqs_queues.queue_arn
+    ]
     [subscription] = [s for s in overview["subscriptions"] if s["sellingPartnerId"] == SELLER]
     assert subscription["subscriptionId"] == row["subscription_id"]
     assert subscription["destinationId"] == destination["destinationId"] == row["destination_id"]
@@ -304,19 +309,23 @@ async def test_a_poison_message_goes_to_the_dead_letter_queue_with_its_reason(
     orders, tenant = connected
     async with sqs_client(sqs_queues.endpoint) as sqs:
         await sqs.send_message(QueueUrl=sqs_queues.queue_url, MessageBody='{"NotificationType":')
-        await sqs.send_message(QueueUrl=sqs_queues.queue_url,
-                               MessageBody='{"NotificationType": "ANY_OFFER_CHANGED"}')  # fmt: skip
+        await sqs.send_message(
+            QueueUrl=sqs_queues.queue_url, MessageBody='{"NotificationType": "ANY_OFFER_CHANGED"}'
+        )
         since = await Since.now(notices)
         await advance(notices)  # and the good ones still pass
         await shows(orders, tenant, since)
         reasons: list[str] = []
         for _ in range(20):
             answer = await sqs.receive_message(
-                QueueUrl=sqs_queues.dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                QueueUrl=sqs_queues.dead_letter_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
                 MessageAttributeNames=["All"],
-            )  # fmt: skip
-            reasons += [m["MessageAttributes"]["reason"]["StringValue"]
-                        for m in answer.get("Messages", [])]  # fmt: skip
+            )
+            reasons += [
+                m["MessageAttributes"]["reason"]["StringValue"] for m in answer.get("Messages", [])
+            ]
             if len(reasons) >= 2:
                 break
         assert len(reasons) == 2, reasons
@@ -325,8 +334,10 @@ async def test_a_poison_message_goes_to_the_dead_letter_queue_with_its_reason(
             QueueUrl=sqs_queues.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )
-    assert left["Attributes"] == {"ApproximateNumberOfMessages": "0",
-                                  "ApproximateNumberOfMessagesNotVisible": "0"}  # fmt: skip
+    assert left["Attributes"] == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }
 
 
 async def test_two_instances_sharing_the_queue_apply_each_notification_once(
@@ -342,8 +353,10 @@ async def test_two_instances_sharing_the_queue_apply_each_notification_once(
     assert (await notices.http.put("/_sandbox/notifications/faults", json=faults)).is_success
     # Both instances run in this process: the outcome counters are theirs together.
     counted = "keybuzz_orders_notifications_total"
-    before = {o: await metric(first, f'{counted}{{outcome="{o}"') for o in ("applied", "stale",
-                                                                         "duplicate")}  # fmt: skip
+    before = {
+        o: await metric(first, f'{counted}{{outcome="{o}"')
+        for o in ("applied", "stale", "duplicate")
+    }
     since = await Since.now(notices)
     await advance(notices)
     await shows(first, tenant, since)
@@ -383,8 +396,10 @@ BASE_ENV = {"DATABASE_URL": "postgresql://db", "NATS_URL": "nats://nats"}
 
 @pytest.mark.parametrize("name", ["SQS_ENDPOINT", "SQS_QUEUE_URL", "SQS_DEAD_LETTER_QUEUE_URL"])
 def test_staging_and_production_refuse_a_plain_http_queue(name: str) -> None:
-    https = {"SQS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
-             "SQS_DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q-dlq"}  # fmt: skip
+    https = {
+        "SQS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
+        "SQS_DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q-dlq",
+    }
     env = {**BASE_ENV, **https, name: "http://127.0.0.1:4566/1/q"}
     for environment in ("staging", "production"):
         with pytest.raises(SettingsError, match=f"{name} must be an https:// address"):

@@ -135,14 +135,23 @@ async def _fnac_contract(stack: Any, sandbox: str) -> AsyncIterator[Contract]:
             assert (await admin.put("/_sandbox/fnac/faults", json=faults)).status_code == 200
 
         source = ConnectorOrderSource(
-            FNAC, vault, admin, f"{sandbox}/fnac/api.php/", window_days=15,
+            FNAC,
+            vault,
+            admin,
+            f"{sandbox}/fnac/api.php/",
+            window_days=15,
             clock=lambda: datetime.now(UTC),
-        )  # fmt: skip
+        )
         try:
             yield Contract(
-                source, tenant, datetime.now(UTC), outage, refused, sized_pages=False,
+                source,
+                tenant,
+                datetime.now(UTC),
+                outage,
+                refused,
+                sized_pages=False,
                 unknown="0000UNKNOWN00",
-            )  # fmt: skip
+            )
         finally:
             await admin.delete("/_sandbox/fnac/faults")
             await vault.aclose()
@@ -157,13 +166,23 @@ def _fake_source() -> FakeOrderSource:
 def _order(n: int) -> OrderRow:
     at = NOW - timedelta(days=60 - n)
     item = ItemRow(
-        external_item_id=f"item-{n}", sku=f"SKU-{n}", asin="B0TEST", title="Mug", quantity=1,
-        unit_price=None, currency=None,
-    )  # fmt: skip
+        external_item_id=f"item-{n}",
+        sku=f"SKU-{n}",
+        asin="B0TEST",
+        title="Mug",
+        quantity=1,
+        unit_price=None,
+        currency=None,
+    )
     return new_order_row(
-        f"407-0000000-{n:07d}", OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
-        order_date=at, amazon_updated_at=at + timedelta(hours=1), items=[item],
-    )  # fmt: skip
+        f"407-0000000-{n:07d}",
+        OrderStatus.SHIPPED,
+        "SHIPPED",
+        marketplace_id=FR,
+        order_date=at,
+        amazon_updated_at=at + timedelta(hours=1),
+        items=[item],
+    )
 
 
 async def _all_pages(contract: Contract, window: OrderWindow) -> list[SourcePage]:

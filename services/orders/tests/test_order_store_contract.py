@@ -86,13 +86,24 @@ def order(
     status: OrderStatus, at: datetime, *, order_id: str = ORDER, name: str | None = "Ann"
 ) -> OrderRow:
     item = ItemRow(
-        external_item_id="item-1", sku="SKU-1", asin="B0TEST", title="Mug", quantity=2,
-        unit_price=None, currency=None,
-    )  # fmt: skip
+        external_item_id="item-1",
+        sku="SKU-1",
+        asin="B0TEST",
+        title="Mug",
+        quantity=2,
+        unit_price=None,
+        currency=None,
+    )
     return new_order_row(
-        order_id, status, status.value, marketplace_id=FR, order_date=T0,
-        amazon_updated_at=at, items=[item], customer_name=name,
-    )  # fmt: skip
+        order_id,
+        status,
+        status.value,
+        marketplace_id=FR,
+        order_date=T0,
+        amazon_updated_at=at,
+        items=[item],
+        customer_name=name,
+    )
 
 
 async def test_an_upsert_counts_what_it_did_and_never_goes_back_in_time(
@@ -101,14 +112,19 @@ async def test_an_upsert_counts_what_it_did_and_never_goes_back_in_time(
     store, later = contract.store, T0 + timedelta(hours=1)
     first = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.CONFIRMED, T0)])
     assert (first.orders, first.created, first.updated, first.unchanged, first.items) == (
-        1, 1, 0, 0, 1,
-    )  # fmt: skip
+        1,
+        1,
+        0,
+        0,
+        1,
+    )
     again = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.CONFIRMED, T0)])
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
     shipped = await store.upsert_orders(
-        TENANT, AMAZON, [order(OrderStatus.SHIPPED, later), order(OrderStatus.CANCELLED, T0,
-                                                                   order_id=OTHER)],
-    )  # fmt: skip
+        TENANT,
+        AMAZON,
+        [order(OrderStatus.SHIPPED, later), order(OrderStatus.CANCELLED, T0, order_id=OTHER)],
+    )
     assert (shipped.created, shipped.updated, shipped.cancelled) == (1, 1, 1)
     older = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.PENDING, T0)])
     assert (older.updated, older.unchanged) == (0, 1)
@@ -121,13 +137,24 @@ async def test_a_line_s_marketplace_state_is_stored_and_follows_the_marketplace(
 ) -> None:
     def fnac_order(line_state: str) -> OrderRow:
         line = ItemRow(
-            external_item_id="1", sku="SKU-1", asin=None, title="Casque", quantity=1,
-            unit_price=None, currency=None, marketplace_state=line_state,
-        )  # fmt: skip
+            external_item_id="1",
+            sku="SKU-1",
+            asin=None,
+            title="Casque",
+            quantity=1,
+            unit_price=None,
+            currency=None,
+            marketplace_state=line_state,
+        )
         return new_order_row(
-            "1A2B3C4D5E6F7", OrderStatus.CONFIRMED, "ToShip", marketplace_id="shop-1",
-            order_date=T0, amazon_updated_at=T0, items=[line],
-        )  # fmt: skip
+            "1A2B3C4D5E6F7",
+            OrderStatus.CONFIRMED,
+            "ToShip",
+            marketplace_id="shop-1",
+            order_date=T0,
+            amazon_updated_at=T0,
+            items=[line],
+        )
 
     await contract.store.upsert_orders(TENANT, FNAC, [fnac_order("ToShip")])
     assert await contract.line_states_of(FNAC, "1A2B3C4D5E6F7") == {"1": "ToShip"}
@@ -158,8 +185,9 @@ async def test_a_partial_row_never_erases_a_full_read(contract: Contract) -> Non
     assert await store.marketplace_of(TENANT, OTHER) == FR  # whatever read it
     assert await store.marketplace_of("t-other", OTHER) is None  # another tenant's: none
     # A full read replaces a report's row even at the same moment.
-    full = await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.SHIPPED, T0,
-                                                            order_id=OTHER)])  # fmt: skip
+    full = await store.upsert_orders(
+        TENANT, AMAZON, [order(OrderStatus.SHIPPED, T0, order_id=OTHER)]
+    )
     assert full.updated == 1
     assert await store.known_order_ids(TENANT, AMAZON, [OTHER]) == {OTHER}
 
@@ -194,10 +222,16 @@ async def test_a_running_backfill_holds_its_marketplace_s_sync_only(contract: Co
     await contract.store.start_sync(TENANT, AMAZON, FR, T0)
     await contract.store.start_sync(TENANT, FNAC, "shop-1", T0)
     job = await contract.jobs.insert_job(
-        tenant_id=TENANT, marketplace=AMAZON, marketplace_id=FR, trigger="http", days=90,
-        created_after="2026-08-22T08:00:00Z", owner="me", lease_seconds=120.0,
+        tenant_id=TENANT,
+        marketplace=AMAZON,
+        marketplace_id=FR,
+        trigger="http",
+        days=90,
+        created_after="2026-08-22T08:00:00Z",
+        owner="me",
+        lease_seconds=120.0,
         source_event_id=None,
-    )  # fmt: skip
+    )
     assert job is not None
     claimed = await contract.store.claim_due_syncs(3600.0, TENANT)
     assert [c.marketplace for c in claimed] == [FNAC]  # the Fnac sync goes on

@@ -68,8 +68,10 @@ async def test_filters(backfilled: tuple[OrdersKit, str, int]) -> None:
     part = named["customerName"].split()[0].lower()
     by_name = await _list(orders, tenant, q=part, limit=100)
     assert named["externalOrderId"] in [o["externalOrderId"] for o in by_name["orders"]]
-    assert all(part in (o["customerName"] or "").lower() or part in (o["customerEmail"] or "").lower()
-               for o in by_name["orders"])  # fmt: skip
+    assert all(
+        part in (o["customerName"] or "").lower() or part in (o["customerEmail"] or "").lower()
+        for o in by_name["orders"]
+    )
 
     detail = (await orders.api("GET", f"/{middle['externalOrderId']}", tenant)).json()
     sku = detail["items"][0]["sku"]
@@ -135,8 +137,10 @@ async def _add_order(orders: OrdersKit, tenant: str, order_id: str, name: str | 
         " amazon_updated_at,"
         " order_date, order_status) VALUES ($1, 'AMAZON', $2, '#' || right($2, 6), $3, now(),"
         " now() - interval '1 day' * right($2, 1)::int, 'SHIPPED')",
-        tenant, order_id, name,
-    )  # fmt: skip
+        tenant,
+        order_id,
+        name,
+    )
 
 
 async def _found(orders: OrdersKit, tenant: str, q: str) -> list[str]:

@@ -198,9 +198,13 @@ async def test_the_order_of_a_buyer_s_message_is_fetched_an_unknown_one_noted(
 
     def message(order: str) -> MessageReceived:
         return MessageReceived(
-            tenant_id=tenant, marketplace="FNAC", external_message_id=str(uuid.uuid4()),
-            ticket_id=str(uuid.uuid4()), ticket_message_id=str(uuid.uuid4()), order_id=order,
-        )  # fmt: skip
+            tenant_id=tenant,
+            marketplace="FNAC",
+            external_message_id=str(uuid.uuid4()),
+            ticket_id=str(uuid.uuid4()),
+            ticket_message_id=str(uuid.uuid4()),
+            order_id=order,
+        )
 
     await _publish(kit.nats_url, message("0000UNKNOWN00"), message(order_id))
 

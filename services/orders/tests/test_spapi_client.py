@@ -61,8 +61,9 @@ class LwaCounter:
         self.calls += 1
 
 
-def client(seller: Seller, *, clock: Any = None, lwa: LwaCounter | None = None,
-           **kwargs: Any) -> SpApiClient:  # fmt: skip
+def client(
+    seller: Seller, *, clock: Any = None, lwa: LwaCounter | None = None, **kwargs: Any
+) -> SpApiClient:
     lwa_client = LwaClient(f"{seller.sandbox}/auth/o2/token", http=lwa.http if lwa else None)
     extra = {"clock": clock} if clock else {}
     tokens = TokenService(seller.vault, lwa_client, app_source=APP_SOURCE, **extra)
@@ -78,8 +79,9 @@ async def _faults(seller: Seller, **faults: Any) -> httpx.Response:
 
 async def test_pagination_tokens_with_plus_slash_equals_go_through(seller: Seller) -> None:
     spapi = client(seller)
-    query = SearchOrdersQuery(marketplace_ids=[FR], created_after="2020-01-01T00:00:00Z",
-                              max_results_per_page=7)  # fmt: skip
+    query = SearchOrdersQuery(
+        marketplace_ids=[FR], created_after="2020-01-01T00:00:00Z", max_results_per_page=7
+    )
     first = await spapi.search_orders(seller.tenant, query)
     assert first.next_token and set("+/=") & set(first.next_token)
     seen = {o.order_id for o in first.decode_orders()[0]}
@@ -99,8 +101,9 @@ async def test_pagination_tokens_with_plus_slash_equals_go_through(seller: Selle
 
 async def test_the_rate_amazon_announces_replaces_the_default(seller: Seller) -> None:
     spapi = client(seller, limits={"searchOrders": RateLimit(rate=7.0, burst=5)})
-    query = SearchOrdersQuery(marketplace_ids=[FR], created_after="2026-01-01T00:00:00Z",
-                              max_results_per_page=1)  # fmt: skip
+    query = SearchOrdersQuery(
+        marketplace_ids=[FR], created_after="2026-01-01T00:00:00Z", max_results_per_page=1
+    )
     await spapi.search_orders(seller.tenant, query)
     assert spapi.limiter.bucket(seller.tenant, "searchOrders").rate == pytest.approx(0.0056)
     await spapi.aclose()
@@ -123,9 +126,20 @@ async def test_an_expired_access_token_is_refreshed_once(seller: Seller) -> None
     lwa = LwaCounter()
     # A clock that never moves: our cache would keep the token forever; Amazon will not.
     spapi = client(seller, clock=lambda: 0.0, lwa=lwa)
-    order_id = (await spapi.search_orders(seller.tenant, SearchOrdersQuery(
-        marketplace_ids=[FR], created_after="2020-01-01T00:00:00Z", max_results_per_page=1,
-    ))).decode_orders()[0][0].order_id  # fmt: skip
+    order_id = (
+        (
+            await spapi.search_orders(
+                seller.tenant,
+                SearchOrdersQuery(
+                    marketplace_ids=[FR],
+                    created_after="2020-01-01T00:00:00Z",
+                    max_results_per_page=1,
+                ),
+            )
+        )
+        .decode_orders()[0][0]
+        .order_id
+    )
     assert lwa.calls == 1
     await asyncio.sleep(2.5)  # the 2-second token has expired at the sandbox
 
@@ -162,9 +176,14 @@ async def test_outages_and_refusals_are_typed(seller: Seller) -> None:
 @pytest.mark.parametrize("kind", ["invalid_json", "schema"])
 async def test_a_broken_answer_is_asked_again(seller: Seller, kind: str) -> None:
     spapi = client(seller)
-    first = await spapi.search_orders(seller.tenant, SearchOrdersQuery(
-        marketplace_ids=[FR], created_after="2020-01-01T00:00:00Z", max_results_per_page=1,
-    ))  # fmt: skip
+    first = await spapi.search_orders(
+        seller.tenant,
+        SearchOrdersQuery(
+            marketplace_ids=[FR],
+            created_after="2020-01-01T00:00:00Z",
+            max_results_per_page=1,
+        ),
+    )
     order_id = first.decode_orders()[0][0].order_id
     await _faults(seller, malformedNext=2, malformedKind=kind, operations=["getOrder"])
 

@@ -63,24 +63,33 @@ async def test_changes_after_the_backfill_arrive_with_amazons_cursor(
         )  # the backfill's Amazon cursor, handed over
 
         async with httpx.AsyncClient(base_url=sandbox) as http:
-            played = await http.post(f"/_sandbox/sellers/{SELLER}/advance",
-                                     json={"seconds": 3 * 86400})  # fmt: skip
+            played = await http.post(
+                f"/_sandbox/sellers/{SELLER}/advance", json={"seconds": 3 * 86400}
+            )
         assert played.status_code in (200, 201), played.text
         new_ids = played.json()["newOrderIds"]
         changed_ids = played.json()["updatedOrderIds"]
         assert new_ids or changed_ids
-        before = dict(await pool.fetch(
-            "SELECT external_order_id, amazon_status FROM orders WHERE tenant_id = $1", tenant
-        ))  # fmt: skip
+        before = dict(
+            await pool.fetch(
+                "SELECT external_order_id, amazon_status FROM orders WHERE tenant_id = $1", tenant
+            )
+        )
 
         async def all_seen() -> dict[str, Any] | None:
             result = await _sync(orders_nats, tenant)
-            rows = dict(await pool.fetch(
-                "SELECT external_order_id, amazon_status FROM orders WHERE tenant_id = $1", tenant
-            ))  # fmt: skip
-            return result if all(i in rows for i in new_ids) and all(
-                rows.get(i) != before.get(i) or i in new_ids for i in changed_ids
-            ) else None  # fmt: skip
+            rows = dict(
+                await pool.fetch(
+                    "SELECT external_order_id, amazon_status FROM orders WHERE tenant_id = $1",
+                    tenant,
+                )
+            )
+            return (
+                result
+                if all(i in rows for i in new_ids)
+                and all(rows.get(i) != before.get(i) or i in new_ids for i in changed_ids)
+                else None
+            )
 
         # Right away Amazon does not list them yet (lag): a cursor taken from our clock
         # would now be past them, and they would never come.

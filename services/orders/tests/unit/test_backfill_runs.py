@@ -31,14 +31,24 @@ TENANT, FR = "t-shop", "A13V1IB3VIYZZH"
 def order(n: int, days_ago: float) -> OrderRow:
     at = NOW - timedelta(days=days_ago)
     item = ItemRow(
-        external_item_id=f"i-{n}", sku="SKU", asin="B0TEST", title="Mug", quantity=1,
-        unit_price=None, currency=None,
-    )  # fmt: skip
+        external_item_id=f"i-{n}",
+        sku="SKU",
+        asin="B0TEST",
+        title="Mug",
+        quantity=1,
+        unit_price=None,
+        currency=None,
+    )
     return new_order_row(
-        f"407-0000000-{n:07d}", OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
-        order_date=at, amazon_updated_at=at + timedelta(hours=1), items=[item],
+        f"407-0000000-{n:07d}",
+        OrderStatus.SHIPPED,
+        "SHIPPED",
+        marketplace_id=FR,
+        order_date=at,
+        amazon_updated_at=at + timedelta(hours=1),
+        items=[item],
         customer_name="Ann",
-    )  # fmt: skip
+    )
 
 
 def backfills(fake: FakeOrders, **settings: object) -> Backfills:
@@ -77,8 +87,10 @@ async def test_a_search_job_reads_page_by_page_and_hands_over_to_the_sync(
     (completed,) = fake.backfill_units.published
     assert isinstance(completed, OrderBackfillCompleted)
     assert (completed.job_id, completed.counts.fetched, completed.counts.created) == (
-        job.job_id, 30, 30,
-    )  # fmt: skip
+        job.job_id,
+        30,
+        30,
+    )
 
 
 async def test_a_large_window_goes_through_reports_then_a_tail(fake: FakeOrders) -> None:
@@ -103,8 +115,11 @@ async def test_a_failed_report_s_window_is_read_page_by_page(fake: FakeOrders) -
     assert job.status == "COMPLETED" and job.report_windows is not None
     assert [w.note for w in job.report_windows] == ["report FATAL"] * 3
     windowed = [w for w in fake.source.windows if w.created_before is not None]
-    assert windowed and all(w.created_before - w.created_after <= timedelta(days=30)
-                            for w in windowed if w.created_after)  # fmt: skip
+    assert windowed and all(
+        w.created_before - w.created_after <= timedelta(days=30)
+        for w in windowed
+        if w.created_after
+    )
     assert len(fake.orders.orders) == 30
 
 
@@ -172,8 +187,9 @@ async def test_a_disconnected_tenant_s_job_is_cancelled_and_says_so(fake: FakeOr
     await runner.run(started.job.job_id)  # nothing left to run
     job = await fake.jobs.get_job(started.job.job_id)
     assert job is not None and (job.status, job.reason) == (
-        "CANCELLED", "connection.disconnected: revoked",
-    )  # fmt: skip
+        "CANCELLED",
+        "connection.disconnected: revoked",
+    )
     assert fake.source.windows == [] and fake.orders.orders == {}
     (cancelled,) = fake.backfill_units.published
     assert isinstance(cancelled, OrderBackfillFailed)

@@ -27,8 +27,14 @@ KEY = {"partner_id": "p-1", "shop_id": "shop-1", "key": "k-1"}
 
 
 def _order(n: int, at: datetime) -> OrderSummary:
-    return OrderSummary(external_id=f"ORDER{n:08d}", state="Received", created_at=at,
-                        updated_at=at, status="DELIVERED", delivery_status="DELIVERED")  # fmt: skip
+    return OrderSummary(
+        external_id=f"ORDER{n:08d}",
+        state="Received",
+        created_at=at,
+        updated_at=at,
+        status="DELIVERED",
+        delivery_status="DELIVERED",
+    )
 
 
 class RecordingSession:
@@ -84,9 +90,13 @@ def session() -> RecordingSession:
 async def source(session: RecordingSession) -> AsyncIterator[ConnectorOrderSource]:
     async with httpx.AsyncClient() as http:  # never called: the session is the fake's
         made = ConnectorOrderSource(
-            FNAC, cast(VaultClient, KeyVault()), http, "https://fnac.invalid/",
-            window_days=15, clock=lambda: NOW,
-        )  # fmt: skip
+            FNAC,
+            cast(VaultClient, KeyVault()),
+            http,
+            "https://fnac.invalid/",
+            window_days=15,
+            clock=lambda: NOW,
+        )
         made.connector = cast(Connector, FakeConnector(session))
         yield made
 
@@ -103,8 +113,11 @@ async def test_a_window_is_read_in_date_windows_to_the_clock_s_now(
     source: ConnectorOrderSource, session: RecordingSession
 ) -> None:
     pages = await _read(source, OrderWindow("shop-1", created_after=START))
-    windows = [(START, START + 15 * DAY), (START + 15 * DAY, START + 30 * DAY),
-               (START + 30 * DAY, NOW)]  # fmt: skip
+    windows = [
+        (START, START + 15 * DAY),
+        (START + 15 * DAY, START + 30 * DAY),
+        (START + 30 * DAY, NOW),
+    ]
     assert session.created == [
         call for start, end in windows for call in ((start, end, None), (start, end, "page-2"))
     ]
@@ -127,9 +140,11 @@ async def test_a_window_s_given_end_is_kept_and_a_resumed_read_goes_on_where_it_
     resumed = OrderWindow("shop-1", created_after=START, page_token=second.next_token)
     rest = await _read(source, resumed)
     assert session.created == [
-        (START, START + 15 * DAY, None), (START, START + 15 * DAY, "page-2"),
-        (START + 15 * DAY, end, None), (START + 15 * DAY, end, "page-2"),
-    ]  # fmt: skip
+        (START, START + 15 * DAY, None),
+        (START, START + 15 * DAY, "page-2"),
+        (START + 15 * DAY, end, None),
+        (START + 15 * DAY, end, "page-2"),
+    ]
     assert rest[-1].created_before == end
 
 

@@ -31,8 +31,9 @@ from keybuzz_shared.amazon import (
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 
-def _order(status: str | None, packages: list[dict[str, object]] | None = None,
-           **extra: object) -> Order:  # fmt: skip
+def _order(
+    status: str | None, packages: list[dict[str, object]] | None = None, **extra: object
+) -> Order:
     body: dict[str, object] = {
         "orderId": "407-8949262-6149120",
         "createdTime": "2026-11-20T10:00:00Z",
@@ -93,12 +94,14 @@ def test_what_amazon_withholds_is_none_not_an_error() -> None:
 
 
 def test_buyer_and_address_when_given() -> None:
-    row = order_row(_order(
-        "SHIPPED",
-        buyer={"buyerName": "Camille", "buyerEmail": "x@marketplace.amazon.fr"},
-        recipient={"deliveryAddress": {"city": "Lyon", "countryCode": "FR"}},
-        proceeds={"grandTotal": {"amount": "391.84", "currencyCode": "EUR"}},
-    ))  # fmt: skip
+    row = order_row(
+        _order(
+            "SHIPPED",
+            buyer={"buyerName": "Camille", "buyerEmail": "x@marketplace.amazon.fr"},
+            recipient={"deliveryAddress": {"city": "Lyon", "countryCode": "FR"}},
+            proceeds={"grandTotal": {"amount": "391.84", "currencyCode": "EUR"}},
+        )
+    )
     assert (row.customer_name, row.customer_email) == ("Camille", "x@marketplace.amazon.fr")
     assert row.shipping_address == {"city": "Lyon", "countryCode": "FR"}
     assert str(row.total_amount) == "391.84" and row.currency == "EUR"
@@ -124,15 +127,18 @@ def test_sla(status: OrderStatus, ship_by: datetime | None, expected: SlaStatus)
         (SpApiUnavailable("searchOrders", 503, "x", "y"), False, Decision.WAIT),
         (LwaUnavailable("LWA down"), False, Decision.WAIT),
         (ConnectionRefusedError(), False, Decision.WAIT),
-        (SpApiInvalidInput("searchOrders", 400, "InvalidInput", "token"), True,
-         Decision.RESTART_WINDOW),
+        (
+            SpApiInvalidInput("searchOrders", 400, "InvalidInput", "token"),
+            True,
+            Decision.RESTART_WINDOW,
+        ),
         (SpApiInvalidInput("searchOrders", 400, "InvalidInput", "bad"), False, Decision.FAIL),
         (ReauthRequired("t-1", "S", "invalid_grant"), True, Decision.FAIL),
         (CredentialsMissing("t-1", "secret/x"), False, Decision.FAIL),
         (SpApiAccessDenied("searchOrders", 403, "Unauthorized", "no"), False, Decision.FAIL),
         (KeyError("bug"), False, Decision.FAIL),
     ],
-)  # fmt: skip
+)
 def test_what_a_failed_page_means(error: Exception, resuming: bool, decision: Decision) -> None:
     # Amazon's failures reach the job as the order source's (adapters.source_error).
     failure = source_error(error) if isinstance(error, AmazonAuthError | SpApiError) else error

@@ -55,13 +55,23 @@ def _xsd_states(type_name: str) -> list[str]:
 def _stored(state: str, line_state: str = "Accepted") -> tuple[OrderStatus, str | None]:
     status, delivery = order_states.order_status(state)
     line = OrderLine(
-        line_id="1", state=line_state, status=order_states.line_status(line_state),
-        product_name="Casque", quantity=1, unit_price=Decimal("19.90"), currency="EUR",
-    )  # fmt: skip
+        line_id="1",
+        state=line_state,
+        status=order_states.line_status(line_state),
+        product_name="Casque",
+        quantity=1,
+        unit_price=Decimal("19.90"),
+        currency="EUR",
+    )
     order = OrderSummary(
-        external_id="1A2B3C4D5E6F7", state=state, status=status, delivery_status=delivery,
-        created_at=AT, updated_at=AT, lines=(line,),
-    )  # fmt: skip
+        external_id="1A2B3C4D5E6F7",
+        state=state,
+        status=status,
+        delivery_status=delivery,
+        created_at=AT,
+        updated_at=AT,
+        lines=(line,),
+    )
     row = connector_order_row(order, "shop-1")
     assert row.amazon_status == state  # Fnac's own word, kept beside ours
     return row.order_status, row.delivery_status

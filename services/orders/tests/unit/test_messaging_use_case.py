@@ -21,9 +21,14 @@ async def messaging() -> tuple[OrderMessaging, FakeBuyerMessaging]:
     fake, marketplace = fake_orders(), FakeBuyerMessaging()
     marketplace.allowed[ORDER] = ["confirmOrderDetails"]
     row = new_order_row(
-        ORDER, OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
-        order_date=NOW - timedelta(days=1), amazon_updated_at=NOW, items=[],
-    )  # fmt: skip
+        ORDER,
+        OrderStatus.SHIPPED,
+        "SHIPPED",
+        marketplace_id=FR,
+        order_date=NOW - timedelta(days=1),
+        amazon_updated_at=NOW,
+        items=[],
+    )
     await fake.orders.upsert_orders(TENANT, AMAZON, [row])
     return OrderMessaging(fake.ports.orders, marketplace), marketplace
 

@@ -20,9 +20,14 @@ HELD, NEW, FOREIGN = "407-1000000-0000001", "407-2000000-0000002", "407-3000000-
 
 def order(order_id: str) -> OrderRow:
     return new_order_row(
-        order_id, OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
-        order_date=NOW - timedelta(days=2), amazon_updated_at=NOW, items=[],
-    )  # fmt: skip
+        order_id,
+        OrderStatus.SHIPPED,
+        "SHIPPED",
+        marketplace_id=FR,
+        order_date=NOW - timedelta(days=2),
+        amazon_updated_at=NOW,
+        items=[],
+    )
 
 
 def context(fake: FakeOrders) -> OrderContext:
@@ -40,8 +45,10 @@ async def test_only_orders_not_held_with_a_full_read_are_asked_and_stored() -> N
     assert fetched == [NEW, report_only]
     assert fake.source.asked == [NEW, report_only]  # each once, none held with a full read
     assert await fake.orders.known_order_ids(TENANT, AMAZON, [HELD, NEW, report_only]) == {
-        HELD, NEW, report_only,
-    }  # fmt: skip
+        HELD,
+        NEW,
+        report_only,
+    }
     assert fake.order_units.commits == 1
 
 

@@ -19,10 +19,15 @@ MINE, FOREIGN = "407-1000000-0000001", "407-2000000-0000002"
 
 def order(order_id: str) -> OrderRow:
     return new_order_row(
-        order_id, OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
-        order_date=NOW - timedelta(days=1), amazon_updated_at=NOW, items=[],
+        order_id,
+        OrderStatus.SHIPPED,
+        "SHIPPED",
+        marketplace_id=FR,
+        order_date=NOW - timedelta(days=1),
+        amazon_updated_at=NOW,
+        items=[],
         customer_name="Ann",
-    )  # fmt: skip
+    )
 
 
 async def test_wanted_details_are_fetched_stored_and_done() -> None:

@@ -104,8 +104,9 @@ def test_a_dense_window_whose_reports_would_cover_nothing_new_stays_with_search(
 
 def test_the_threshold_and_the_tail_are_settings() -> None:
     rows = _rows(100, START, timedelta(days=9) / 99)  # ~1,000 orders
-    lower = msgspec.structs.replace(SETTINGS, backfill_report_threshold=999,
-                                    backfill_report_tail_hours=48.0)  # fmt: skip
+    lower = msgspec.structs.replace(
+        SETTINGS, backfill_report_threshold=999, backfill_report_tail_hours=48.0
+    )
     plan = plan_strategy(lower, CREATED_AFTER, _page("next"), rows)
     assert plan.strategy == REPORT and plan.windows is not None
     assert plan.windows[-1].end == "2026-11-20T00:00:00Z"

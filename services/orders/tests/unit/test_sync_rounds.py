@@ -21,13 +21,23 @@ CURSOR = NOW - timedelta(hours=1)
 def order(n: int, updated_minutes_ago: int) -> OrderRow:
     at = NOW - timedelta(minutes=updated_minutes_ago)
     item = ItemRow(
-        external_item_id=f"i-{n}", sku="SKU", asin=None, title=None, quantity=1,
-        unit_price=None, currency=None,
-    )  # fmt: skip
+        external_item_id=f"i-{n}",
+        sku="SKU",
+        asin=None,
+        title=None,
+        quantity=1,
+        unit_price=None,
+        currency=None,
+    )
     return new_order_row(
-        f"407-0000000-{n:07d}", OrderStatus.SHIPPED, "SHIPPED", marketplace_id=FR,
-        order_date=at - timedelta(days=3), amazon_updated_at=at, items=[item],
-    )  # fmt: skip
+        f"407-0000000-{n:07d}",
+        OrderStatus.SHIPPED,
+        "SHIPPED",
+        marketplace_id=FR,
+        order_date=at - timedelta(days=3),
+        amazon_updated_at=at,
+        items=[item],
+    )
 
 
 @pytest.fixture
@@ -93,10 +103,16 @@ async def test_due_rounds_skip_tenants_whose_backfill_runs_and_those_stopped(
     fake.orders.cursors[("t-gone", AMAZON)].last_run_at = None
     fake.orders.cursors[(TENANT, AMAZON)].last_run_at = None
     await fake.jobs.insert_job(
-        tenant_id="t-backfilling", marketplace=AMAZON, marketplace_id=FR, trigger="http",
-        days=90, created_after="2026-08-25T09:00:00Z", owner="me", lease_seconds=120.0,
+        tenant_id="t-backfilling",
+        marketplace=AMAZON,
+        marketplace_id=FR,
+        trigger="http",
+        days=90,
+        created_after="2026-08-25T09:00:00Z",
+        owner="me",
+        lease_seconds=120.0,
         source_event_id=None,
-    )  # fmt: skip
+    )
     await sync(fake).stop("t-gone", "connection.disconnected: revoked")
     fake.source.add(TENANT, order(1, 10))
     results = await sync(fake).sync_due()

@@ -108,8 +108,14 @@ class MarketplaceMessage(msgspec.Struct, frozen=True, kw_only=True):
 # connector maps its marketplace's states into it (Fnac: fnac/order_states.py).
 ORDER_STATUSES = ("PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED", "RETURNED")
 DELIVERY_STATUSES = (
-    "PREPARING", "SHIPPED", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "DELAYED", "LOST",
-)  # fmt: skip
+    "PREPARING",
+    "SHIPPED",
+    "IN_TRANSIT",
+    "OUT_FOR_DELIVERY",
+    "DELIVERED",
+    "DELAYED",
+    "LOST",
+)
 
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):

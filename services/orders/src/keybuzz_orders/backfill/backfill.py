@@ -232,9 +232,12 @@ class Backfills:
         for order in page.unreadable:
             log.warning(
                 "order unreadable; counted as an error",
-                extra={"tenant_id": job.tenant_id, "order_id": order.order_id,
-                       "reason": order.reason},
-            )  # fmt: skip
+                extra={
+                    "tenant_id": job.tenant_id,
+                    "order_id": order.order_id,
+                    "reason": order.reason,
+                },
+            )
         plan = None
         if job.strategy is None and listing is not self.ports.source:
             plan = StrategyPlan(SEARCH, f"{job.marketplace}: its listing, in date windows")
