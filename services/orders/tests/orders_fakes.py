@@ -51,6 +51,7 @@ from keybuzz_orders.ports import (
     SyncPorts,
 )
 from keybuzz_orders.settings import OrdersSettings
+from keybuzz_orders.store import REPORT_COLUMNS
 from keybuzz_shared.amazon import CredentialsMissing
 from keybuzz_shared.amazon.messaging import (
     MessageBody,
@@ -377,19 +378,9 @@ class InMemoryMarketplaces:
         return self.connected[tenant_id]
 
 
-# What a partial row (a report's, Orders v0's) writes over an order held (store.py's
-# _REPORT_COLUMNS); a full read writes every field.
-REPORT_FIELDS = (
-    "marketplace_id",
-    "order_date",
-    "amazon_updated_at",
-    "currency",
-    "total_amount",
-    "order_status",
-    "amazon_status",
-    "fulfillment_channel",
-    "delivery_status",
-)
+# What a partial row (a report's, Orders v0's) writes over an order held: the store's own
+# list; a full read writes every field.
+REPORT_FIELDS = REPORT_COLUMNS
 
 
 @dataclass

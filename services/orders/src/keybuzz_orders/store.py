@@ -70,7 +70,7 @@ RETURNING (xmax = 0) AS inserted
 
 # What the flat file carries. A report row never overwrites an API row's data unless
 # it is strictly newer, and then only these columns (buyer, packages, ship-by stay).
-_REPORT_COLUMNS = (
+REPORT_COLUMNS = (
     "marketplace_id",
     "order_date",
     "amazon_updated_at",
@@ -83,7 +83,7 @@ _REPORT_COLUMNS = (
 )
 UPSERT_REPORT_ORDERS = f"""
 INSERT INTO orders (tenant_id, marketplace, source, external_order_id, order_ref,
-                    {", ".join(_REPORT_COLUMNS)}, shipping_address)
+                    {", ".join(REPORT_COLUMNS)}, shipping_address)
 SELECT $1, $2, 'REPORT', t.external_order_id, t.order_ref, t.marketplace_id, t.order_date,
        t.amazon_updated_at, t.currency, t.total_amount, t.order_status::order_status,
        t.amazon_status, t.fulfillment_channel, t.delivery_status::order_delivery_status,
@@ -91,16 +91,16 @@ SELECT $1, $2, 'REPORT', t.external_order_id, t.order_ref, t.marketplace_id, t.o
 FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
             $8::text[], $9::numeric[], $10::text[], $11::text[], $12::text[], $13::text[],
             $14::text[])
-     AS t(external_order_id, order_ref, {", ".join(_REPORT_COLUMNS)}, shipping_address)
+     AS t(external_order_id, order_ref, {", ".join(REPORT_COLUMNS)}, shipping_address)
 ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in _REPORT_COLUMNS)},
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in REPORT_COLUMNS)},
     shipping_address = coalesce(orders.shipping_address, EXCLUDED.shipping_address),
     updated_at = now()
 WHERE (CASE WHEN orders.source = 'REPORT'
             THEN EXCLUDED.amazon_updated_at >= orders.amazon_updated_at
             ELSE EXCLUDED.amazon_updated_at > orders.amazon_updated_at END)
-  AND ({", ".join(f"orders.{c}" for c in _REPORT_COLUMNS)})
-      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _REPORT_COLUMNS)})
+  AND ({", ".join(f"orders.{c}" for c in REPORT_COLUMNS)})
+      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in REPORT_COLUMNS)})
 RETURNING (xmax = 0) AS inserted
 """  # noqa: S608 - column names are constants of this module, values are parameters
 
@@ -153,7 +153,7 @@ async def upsert_orders(
     order_ids = [r.external_order_id for r in rows]
     columns: tuple[str, ...]
     if partial:
-        statement, columns = UPSERT_REPORT_ORDERS, (*_REPORT_COLUMNS, "shipping_address")
+        statement, columns = UPSERT_REPORT_ORDERS, (*REPORT_COLUMNS, "shipping_address")
     else:
         statement, columns = UPSERT_ORDERS, _ORDER_COLUMNS
     values = ([_db_value(getattr(r, c)) for r in rows] for c in columns)
