@@ -235,3 +235,20 @@ async def test_buyers_and_customer_service_write_on_demand(fnac_http) -> None:
         f"/_sandbox/fnac/shops/{shop_id}/incidents", json={"orderId": calm}
     )
     assert again.status_code == 409
+
+
+async def test_a_message_written_with_no_order_goes_to_the_latest_order_with_no_incident(
+    fnac_http,
+) -> None:
+    fnac = await _shop(fnac_http, "KeyBuzz Démo Fnac")
+    shop_id = fnac.shop["shop_id"]
+    messages = f"/_sandbox/fnac/shops/{shop_id}/messages"
+    first = (await fnac_http.post(messages, json={})).json()["orderId"]
+    opened = await fnac_http.post(
+        f"/_sandbox/fnac/shops/{shop_id}/incidents", json={"orderId": first}
+    )
+    assert opened.status_code == 201
+    second = (await fnac_http.post(messages, json={})).json()["orderId"]
+    assert second != first
+    claimed = await fnac.call("incidents_query", element("order", second))
+    assert text(claimed, "nb_total_result") == "0"

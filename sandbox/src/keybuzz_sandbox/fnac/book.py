@@ -284,8 +284,13 @@ class ShopBook:
     # --- what buyers and Fnac's customer service do on demand (admin endpoints) --------
 
     def latest_order(self, real_now: float) -> OrderFacts | None:
-        placed = self.gen.placed_before(self.virtual(real_now))
-        return self.gen.order(placed - 1) if placed else None
+        """The latest order placed with no incident, so that what is written about it goes
+        to the buyer whichever incidents were opened before (None: no such order)."""
+        virtual_now = self.virtual(real_now)
+        self.materialize(virtual_now)
+        placed = self.gen.placed_before(virtual_now)
+        index = next((i for i in range(placed - 1, -1, -1) if i not in self.incidents), None)
+        return None if index is None else self.gen.order(index)
 
     def write(
         self,
