@@ -36,8 +36,9 @@ from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
 from keybuzz_shared.connectors.fnac.models import MessageUpdate, OrdersQuery
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
-from keybuzz_shared.vault import VaultClient, shop_credentials_path
+from keybuzz_shared.vault import VaultClient
 
 from bench.bench_poller import _poller
 from bench.harness import BenchContext, Figure
@@ -60,7 +61,7 @@ class _Shop:
 async def _connect(poller: RunningService, vault: VaultClient, shop: _Shop) -> None:
     spec = shop.spec
     fields = {f: spec[f] for f in ("partner_id", "shop_id", "key")}
-    await vault.write(shop_credentials_path(shop.tenant_id, spec["marketplace"]), fields)
+    await vault.write(connector_for(spec["marketplace"]).credentials_path(shop.tenant_id), fields)
     event = ConnectionConnected(
         tenant_id=shop.tenant_id,
         marketplace=spec["marketplace"],

@@ -48,8 +48,8 @@ from keybuzz_devstack.testing import RunningService, run_in_process
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
-from keybuzz_shared.amazon import SpApiClient
-from keybuzz_shared.amazon.spapi import (
+from keybuzz_shared.connectors.amazon import SpApiClient
+from keybuzz_shared.connectors.amazon.spapi import (
     DEFAULT_RATE_LIMITS,
     FALLBACK_RATE_LIMIT,
     RateLimit,

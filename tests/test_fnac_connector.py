@@ -16,6 +16,7 @@ from keybuzz_shared.connectors.fnac import connector as fnac_connector
 from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession
 from keybuzz_shared.connectors.fnac.errors import FnacCredentialsRefused
 from keybuzz_shared.connectors.fnac.models import Paging
+from keybuzz_shared.connectors.names import MARKETPLACES
 from keybuzz_shared.connectors.seam import (
     Attachment,
     Connector,
@@ -24,6 +25,7 @@ from keybuzz_shared.connectors.seam import (
     OutcomeUnknown,
     Reply,
     ThreadKey,
+    shop_api_of,
 )
 
 from tests.test_fnac_client import shop
@@ -31,29 +33,37 @@ from tests.test_fnac_client import shop
 LONG_AGO = datetime.now(UTC) - timedelta(days=400)
 
 
-def test_fnac_and_darty_have_a_connector_amazon_not_yet() -> None:
-    assert registry.MARKETPLACES == ("AMAZON", "FNAC", "DARTY")
+def test_every_marketplace_has_a_connector_fnac_and_darty_one_for_both() -> None:
+    assert MARKETPLACES == ("AMAZON", "FNAC", "DARTY")
+    amazon = registry.connector_for("AMAZON")
     fnac, darty = registry.connector_for("FNAC"), registry.connector_for("DARTY")
     assert (fnac.marketplace, darty.marketplace) == ("FNAC", "DARTY")
+    assert (fnac.display_name, darty.display_name) == ("Fnac", "Darty")
     assert fnac.connection_kind == darty.connection_kind == "CREDENTIALS"
+    assert (amazon.connection_kind, amazon.shop_api) == ("OAUTH_REDIRECT", None)
+    assert fnac.credentials_path("t1") == "secret/keybuzz/tenants/t1/fnac_api"
+    assert darty.credentials_path("t1") == "secret/keybuzz/tenants/t1/darty_api"
+    assert amazon.credentials_path("t1") == "secret/keybuzz/tenants/t1/amazon_spapi"
     assert [f.name for f in fnac.credential_fields] == ["partner_id", "shop_id", "key"]
     assert [f.name for f in fnac.credential_fields if f.secret] == ["key"]
     assert fnac.limits.max_attachments == 0 and fnac.limits.page_size == 100
-    for unknown in ("AMAZON", "fnac", "EBAY", ""):
+    for unknown in ("amazon", "fnac", "EBAY", ""):
         with pytest.raises(registry.UnknownMarketplace, match=repr(unknown)):
             registry.connector_for(unknown)
 
 
 def test_the_fnac_connector_is_a_connector_and_its_session_a_session() -> None:
-    connector: Connector = FnacConnector("FNAC")
-    session: MarketplaceSession = connector.session(
+    connector: Connector = FnacConnector("FNAC", "Fnac")
+    session: MarketplaceSession = shop_api_of(connector).session(
         {"partner_id": "p", "shop_id": "s", "key": "k"},
         http=httpx.AsyncClient(),
         base_url="http://127.0.0.1:9/",
     )
     assert isinstance(session, FnacSession)
     with pytest.raises(ValueError, match="lack shop_id, key"):
-        connector.session({"partner_id": "p", "shop_id": ""}, http=httpx.AsyncClient(), base_url="")
+        shop_api_of(connector).session(
+            {"partner_id": "p", "shop_id": ""}, http=httpx.AsyncClient(), base_url=""
+        )
 
 
 @pytest.fixture
@@ -65,7 +75,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def session_for(
     sandbox_url: str, http: httpx.AsyncClient, entry: dict[str, Any]
 ) -> MarketplaceSession:
-    return registry.connector_for(entry["marketplace"]).session(
+    return shop_api_of(registry.connector_for(entry["marketplace"])).session(
         entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/"
     )
 
@@ -221,7 +231,7 @@ async def test_refused_credentials_surface_as_the_seams_error(
 
 
 async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> None:
-    session = FnacConnector("FNAC").session(
+    session = FnacConnector("FNAC", "Fnac").shop_api.session(
         {"partner_id": "p", "shop_id": "s", "key": "k"}, http=http, base_url="http://127.0.0.1:9/"
     )
     for cursor in ("not base64!", "bm90IG1zZ3BhY2s=", ""):

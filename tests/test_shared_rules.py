@@ -6,10 +6,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.background import keep_lease
 from keybuzz_shared.backoff import backoff_delay
-from keybuzz_shared.ids import amazon_order_ids_in, is_amazon_order_id
+from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in, is_amazon_order_id
+from keybuzz_shared.connectors.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page
 from keybuzz_shared.redaction import is_secret_name
 from keybuzz_shared.text import is_storable, one_line, storable

@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_devstack import bootstrap, infra
+from keybuzz_shared.connectors.amazon.credentials import APP_CREDENTIALS_PATH
 from keybuzz_shared.settings import DEV_VAULT_TOKEN, CommonSettings, load_settings
-from keybuzz_shared.vault import APP_CREDENTIALS_PATH, VaultClient, VaultError
+from keybuzz_shared.vault import VaultClient, VaultError
 
 ROLE = "keybuzz-orders"
 TOKEN_TTL = 3  # seconds: several renewals and logins happen within one test

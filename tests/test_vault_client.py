@@ -4,8 +4,9 @@ import uuid
 
 import pytest
 from keybuzz_devstack.bootstrap import service_token_id
+from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.vault import VaultClient, VaultError, VaultUnavailable, tenant_credentials_path
+from keybuzz_shared.vault import VaultClient, VaultError, VaultUnavailable
 
 
 async def test_write_read_delete_round_trip(stack):

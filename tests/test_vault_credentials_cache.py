@@ -1,4 +1,4 @@
-"""The short-lived cache of the tenant-credential check (keybuzz_shared.amazon.credentials), on real OpenBao."""
+"""The short-lived cache of the tenant-credential check (keybuzz_shared.connectors.amazon.credentials), on real OpenBao."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 from keybuzz_devstack.bootstrap import service_token_id
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
-from keybuzz_shared.amazon.credentials import (
+from keybuzz_shared.connectors.amazon.credentials import (
     TenantCredentials,
     check_tenant_credentials,
     delete_tenant_credentials,
     load_tenant_credentials,
     store_tenant_credentials,
+    tenant_credentials_path,
 )
-from keybuzz_shared.amazon.errors import CredentialsMissing
-from keybuzz_shared.vault import VaultClient, VaultError, tenant_credentials_path
+from keybuzz_shared.connectors.amazon.errors import CredentialsMissing
+from keybuzz_shared.vault import VaultClient, VaultError
 
 
 class CountingVault(VaultClient):

@@ -28,7 +28,7 @@ from keybuzz_oauth.ports import (
 )
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.states import ConsumedState, NewStateRow
-from keybuzz_shared.amazon import (
+from keybuzz_shared.connectors.amazon import (
     AppCredentials,
     AppCredentialsMissing,
     CredentialsMissing,
@@ -38,12 +38,12 @@ from keybuzz_shared.amazon import (
     TenantCredentials,
     TokenGrant,
 )
-from keybuzz_shared.ids import AMAZON
-from keybuzz_shared.vault import (
-    VaultUnavailable,
+from keybuzz_shared.connectors.amazon.credentials import (
     app_credentials_path,
     tenant_credentials_path,
 )
+from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.vault import VaultUnavailable
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 APP = AppCredentials(

@@ -24,8 +24,13 @@ from keybuzz_devstack import infra
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.testing import ConsentForm
-from keybuzz_shared.amazon import AmazonSettings, LwaClient, TokenService, outbox_reauth_reporter
 from keybuzz_shared.auth import issue_token
+from keybuzz_shared.connectors.amazon import (
+    AmazonSettings,
+    LwaClient,
+    TokenService,
+    outbox_reauth_reporter,
+)
 from keybuzz_shared.service import ServiceDefinition
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js import JetStreamContext

@@ -21,9 +21,13 @@ from keybuzz_oauth.ports import CredentialsVault, OauthStore, ShopTaken
 from keybuzz_oauth.service import DEFINITION
 from keybuzz_oauth.states import NewStateRow, digest
 from keybuzz_oauth.store import PostgresOauthStore
-from keybuzz_shared.amazon import AppCredentialsMissing, CredentialsMissing, TenantCredentials
+from keybuzz_shared.connectors.amazon import (
+    AppCredentialsMissing,
+    CredentialsMissing,
+    TenantCredentials,
+)
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.db import apply_migrations, create_pool
-from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.vault import VaultClient, VaultError
 from oauth_fakes import APP, FakeClock, InMemoryCredentialsVault, InMemoryOauthStore
 

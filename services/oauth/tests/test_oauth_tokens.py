@@ -1,4 +1,4 @@
-"""The shared token service (keybuzz_shared.amazon) as another service uses it."""
+"""The shared token service (keybuzz_shared.connectors.amazon) as another service uses it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_devstack.testing import eventually
-from keybuzz_shared.amazon import (
+from keybuzz_shared.connectors.amazon import (
     AppCredentials,
     CredentialsMissing,
     LwaClient,

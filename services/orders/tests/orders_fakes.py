@@ -52,14 +52,14 @@ from keybuzz_orders.ports import (
 )
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.store import REPORT_COLUMNS
-from keybuzz_shared.amazon import CredentialsMissing
-from keybuzz_shared.amazon.messaging import (
+from keybuzz_shared.connectors.amazon import CredentialsMissing
+from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
+from keybuzz_shared.connectors.amazon.messaging import (
     MessageBody,
     MessagingAction,
     MessagingActionNotAllowed,
 )
-from keybuzz_shared.ids import AMAZON
-from keybuzz_shared.vault import tenant_credentials_path
+from keybuzz_shared.connectors.names import AMAZON
 
 S = TypeVar("S", bound=msgspec.Struct)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -19,9 +19,8 @@ from keybuzz_orders.backfill.jobs import (
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.ports import JobStore
 from keybuzz_orders.service import DEFINITION
-from keybuzz_shared.connectors.seam import FNAC
+from keybuzz_shared.connectors.names import AMAZON, FNAC
 from keybuzz_shared.db import apply_migrations, create_pool
-from keybuzz_shared.ids import AMAZON
 from orders_fakes import InMemoryJobStore
 
 TENANT = "t-shop"

@@ -13,8 +13,8 @@ from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
 from keybuzz_orders.ports import HeldSubscription, NotificationStore, SubscriptionStore
 from keybuzz_orders.service import DEFINITION
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.db import apply_migrations, create_pool
-from keybuzz_shared.ids import AMAZON
 from orders_fakes import InMemoryNotificationStore
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

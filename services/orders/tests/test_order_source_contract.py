@@ -37,16 +37,17 @@ from keybuzz_orders.order_source import (
 from keybuzz_orders.ports import BuyerMessaging
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
-from keybuzz_shared.amazon import LwaClient, SpApiClient, TokenService
-from keybuzz_shared.amazon.messaging import (
+from keybuzz_shared.connectors.amazon import LwaClient, SpApiClient, TokenService
+from keybuzz_shared.connectors.amazon.messaging import (
     MessageBody,
     MessagingAction,
     MessagingActionNotAllowed,
     MessagingClient,
 )
-from keybuzz_shared.connectors.seam import FNAC
+from keybuzz_shared.connectors.names import FNAC
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.vault import VaultClient, shop_credentials_path
+from keybuzz_shared.vault import VaultClient
 from orders_fakes import NOW, FakeBuyerMessaging, FakeOrderReports, FakeOrderSource
 from orders_testkit import FR, connect_directly, new_tenant
 
@@ -126,8 +127,10 @@ async def _fnac_contract(stack: Any, sandbox: str) -> AsyncIterator[Contract]:
         shop = next(s for s in shops if s["marketplace"] == FNAC)
         key = {k: shop[k] for k in ("partner_id", "shop_id", "key")}
         tenant, refused = new_tenant(), new_tenant()
-        await vault.write(shop_credentials_path(tenant, FNAC), key)
-        await vault.write(shop_credentials_path(refused, FNAC), {**key, "key": "not-the-key"})
+        await vault.write(connector_for(FNAC).credentials_path(tenant), key)
+        await vault.write(
+            connector_for(FNAC).credentials_path(refused), {**key, "key": "not-the-key"}
+        )
         await admin.delete("/_sandbox/fnac/faults")
 
         async def outage() -> None:  # every attempt of the client's next call

@@ -18,9 +18,8 @@ from keybuzz_orders.notifications.notification_store import PostgresDetailStore
 from keybuzz_orders.ports import DetailStore, JobStore, OrderStore
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.store import PostgresOrderStore
-from keybuzz_shared.connectors.seam import FNAC
+from keybuzz_shared.connectors.names import AMAZON, FNAC
 from keybuzz_shared.db import apply_migrations, create_pool
-from keybuzz_shared.ids import AMAZON
 from orders_fakes import InMemoryDetailStore, InMemoryOrderStore
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -48,15 +48,15 @@ _TENANT_CHANGE = Route(
     ("tenant-sync",),
     "a tenant changed in the product database",
 )
-# The poller reads Amazon's mail by inbound address, not with Amazon credentials, but polls
-# Fnac and Darty shops with their keys: it stops polling a shop on these
+# The poller reads relayed mail by inbound address, with no marketplace credentials, but
+# polls the shops of API marketplaces with their keys: it stops polling a shop on these
 # (tests/test_event_contracts.py checks consumers against code). tenant-sync keeps its
 # projection of connections (what its status endpoint shows).
 _STOP_USING = Route(
     (
         "oauth",
-        "any service whose LWA refresh gets invalid_grant",
-        "the poller when Fnac refuses a shop's key",
+        "any service whose token refresh the marketplace refuses",
+        "the poller when a marketplace refuses a shop's key",
     ),
     ("orders", "poller", "tenant-sync"),
     "stop using these credentials",
@@ -77,7 +77,7 @@ ROUTES: dict[str, Route] = {
         ("oauth",), ("orders", "poller", "tenant-sync"), "a tenant connected a marketplace account"
     ),
     "connection.disconnected": _STOP_USING,
-    # oauth consumes it too: it is the only writer of the connection row (amazon/tokens.py).
+    # oauth consumes it too: it is the only writer of the connection row.
     "connection.reauth_required": Route(
         _STOP_USING.producers, ("oauth", *_STOP_USING.consumers), _STOP_USING.meaning
     ),

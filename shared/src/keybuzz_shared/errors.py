@@ -1,6 +1,6 @@
 """Failures the frame treats alike whichever service raises them.
 
-A ``DependencyUnavailable`` (database, Vault, NATS or Amazon down or refusing
+A ``DependencyUnavailable`` (database, Vault, NATS or a marketplace down or refusing
 for now) is not the event's fault: the consumer holds the event and retries it
 for as long as the dependency is down, instead of counting it towards the
 dead-letter limit (docs/SECURITY.md, "An outage is not a poison message").

@@ -16,11 +16,12 @@ from typing import Annotated, ClassVar, TypeVar
 
 import msgspec
 
-from keybuzz_shared.ids import AMAZON, CountryCode, TenantId
+from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
+from keybuzz_shared.ids import CountryCode, TenantId
 
 SCHEMA_VERSION = 1
 
-# TenantId, CountryCode, AMAZON: keybuzz_shared.ids (one definition; importable from here too).
+# TenantId, CountryCode: keybuzz_shared.ids (one definition; importable from here too).
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
@@ -98,7 +99,7 @@ class TenantSynced(Event, kw_only=True):
 class ConnectionConnected(Event, kw_only=True):
     SUBJECT: ClassVar[str] = "connection.connected"
 
-    marketplace: str = AMAZON
+    marketplace: str = UNLABELLED_EVENT_MARKETPLACE
     connection_id: str
     seller_id: NonEmpty
     marketplace_ids: list[str]
@@ -108,7 +109,7 @@ class ConnectionConnected(Event, kw_only=True):
 class ConnectionDisconnected(Event, kw_only=True):
     SUBJECT: ClassVar[str] = "connection.disconnected"
 
-    marketplace: str = AMAZON
+    marketplace: str = UNLABELLED_EVENT_MARKETPLACE
     connection_id: str | None = None
     seller_id: str | None = None
     reason: str | None = None
@@ -124,7 +125,7 @@ class ConnectionReauthRequired(ConnectionDisconnected, kw_only=True):
 class MessageReceived(Event, kw_only=True):
     SUBJECT: ClassVar[str] = "message.received"
 
-    marketplace: str = AMAZON
+    marketplace: str = UNLABELLED_EVENT_MARKETPLACE
     external_message_id: NonEmpty
     ticket_id: str
     ticket_message_id: str
@@ -136,11 +137,11 @@ class MessageReceived(Event, kw_only=True):
 
 
 class MessageSent(Event, kw_only=True):
-    """An agent's reply was accepted by Amazon's relay (SMTP 250)."""
+    """An agent's reply was accepted by the marketplace (its relay's SMTP 250, or its API)."""
 
     SUBJECT: ClassVar[str] = "message.sent"
 
-    marketplace: str = AMAZON
+    marketplace: str = UNLABELLED_EVENT_MARKETPLACE
     ticket_id: str
     ticket_message_id: str
     message_id: NonEmpty  # the reply's RFC 5322 Message-ID
@@ -152,7 +153,7 @@ class MessageSent(Event, kw_only=True):
 
 class MessageBounced(MessageSent, kw_only=True):
     """A reply did not reach the buyer: ``FAILED`` (refused at SMTP, or retries exhausted)
-    or ``BOUNCED`` (Amazon accepted it, then sent a bounce); ``reason`` says why."""
+    or ``BOUNCED`` (the marketplace accepted it, then sent a bounce); ``reason`` says why."""
 
     SUBJECT: ClassVar[str] = "message.bounced"
 
@@ -176,7 +177,7 @@ class OrderBackfillCompleted(Event, kw_only=True):
     SUBJECT: ClassVar[str] = "order.backfill.completed"
 
     job_id: str
-    marketplace: str = AMAZON
+    marketplace: str = UNLABELLED_EVENT_MARKETPLACE
     days: int
     counts: BackfillCounts
     started_at: datetime | None = None
@@ -194,7 +195,7 @@ class TicketResponseDue(Event, kw_only=True):
 
     SUBJECT: ClassVar[str] = "ticket.response_due"
 
-    marketplace: str = AMAZON
+    marketplace: str = UNLABELLED_EVENT_MARKETPLACE
     ticket_id: NonEmpty
     respond_by: datetime  # the marketplace's deadline for the oldest buyer message unanswered
     lead_seconds: int  # the tenant's lead time that made it due now
@@ -205,7 +206,7 @@ class TicketResponseOverdue(Event, kw_only=True):
 
     SUBJECT: ClassVar[str] = "ticket.response_overdue"
 
-    marketplace: str = AMAZON
+    marketplace: str = UNLABELLED_EVENT_MARKETPLACE
     ticket_id: NonEmpty
     respond_by: datetime
 

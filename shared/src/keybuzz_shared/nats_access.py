@@ -31,9 +31,8 @@ PRODUCT_APP = "product-app"
 # Creates and updates the streams (keybuzz_shared.streams provision); no service holds it.
 PROVISIONER = "provisioner"
 USERS = (*SERVICES, OPERATOR, PRODUCT_APP, PROVISIONER)
-# Services that may report connection.reauth_required (LWA refused a refresh token:
-# keybuzz_shared.amazon.tokens; Fnac refused a shop's key: the poller); ROUTES names them in
-# words.
+# Services that may report connection.reauth_required (a marketplace refused a refresh
+# token or a shop's key); ROUTES names them in words.
 REAUTH_REPORTERS = ("orders", "poller")
 # What the product app announces; never tenant.synced, which only tenant-sync says.
 PRODUCT_APP_SUBJECTS = ("tenant.created", "tenant.updated", "tenant.archived")

@@ -30,7 +30,7 @@ _SECRET_ENDINGS = (
     "authorization",
     "oauthcode",
 )
-# Amazon's pagination cursors are called tokens but open nothing: shown as they are.
+# Marketplaces' pagination cursors may be called tokens but open nothing: shown as they are.
 _PUBLIC_TOKENS = frozenset({"nexttoken", "pagetoken", "continuationtoken"})
 _SEPARATORS = re.compile(r"[^a-z0-9]")
 

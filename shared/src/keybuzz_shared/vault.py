@@ -33,26 +33,9 @@ from keybuzz_shared.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
-APP_CREDENTIALS_PATH = "secret/keybuzz/amazon_spapi/app"
 RENEW_AT_FRACTION = 2 / 3
 # Enough connections for hundreds of concurrent requests without queueing in the pool.
 POOL_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-
-
-def tenant_credentials_path(tenant_id: str, marketplace: str = "amazon") -> str:
-    return f"secret/keybuzz/tenants/{tenant_id}/{marketplace}_spapi"
-
-
-def shop_credentials_path(tenant_id: str, marketplace: str) -> str:
-    """A Fnac or Darty shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``fnac_api``)."""
-    return f"secret/keybuzz/tenants/{tenant_id}/{marketplace.lower()}_api"
-
-
-def app_credentials_path(app_source: str | None = None) -> str:
-    """Several LWA apps may coexist (seeds: a temporary app, then KeyBuzz's own)."""
-    if not app_source or app_source == "default":
-        return APP_CREDENTIALS_PATH
-    return f"{APP_CREDENTIALS_PATH}/{app_source}"
 
 
 class VaultError(RuntimeError):

@@ -1,13 +1,13 @@
 """The adapters of oauth's ports outside its database: ``VaultCredentials``
-(``ports.CredentialsVault``: the shared credential functions of ``keybuzz_shared.amazon``
+(``ports.CredentialsVault``: the shared credential functions of ``keybuzz_shared.connectors.amazon``
 on the service's Vault client, and the shops' secrets beside them) and ``FnacShops``
 (``ports.ShopCredentialsVerifier``: the shared Fnac client's ``auth``). LWA's adapter is
-``keybuzz_shared.amazon.LwaClient`` itself: its ``exchange_code`` is the port."""
+``keybuzz_shared.connectors.amazon.LwaClient`` itself: its ``exchange_code`` is the port."""
 
 from __future__ import annotations
 
 import httpx
-from keybuzz_shared.amazon import (
+from keybuzz_shared.connectors.amazon import (
     AppCredentials,
     TenantCredentials,
     check_tenant_credentials,
@@ -22,7 +22,8 @@ from keybuzz_shared.connectors.fnac.errors import (
     FnacRequestRefused,
     FnacUnavailable,
 )
-from keybuzz_shared.vault import VaultClient, shop_credentials_path
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.vault import VaultClient
 
 from keybuzz_oauth.connections import ShopCredentials
 from keybuzz_oauth.ports import ShopAnswerUnreadable, ShopRefused, ShopUnavailable
@@ -51,12 +52,12 @@ class VaultCredentials:
         await delete_tenant_credentials(self.vault, tenant_id)
 
     async def store_shop(self, credentials: ShopCredentials) -> None:
-        path = shop_credentials_path(credentials.tenant_id, credentials.marketplace)
+        path = connector_for(credentials.marketplace).credentials_path(credentials.tenant_id)
         secret = {name: getattr(credentials, name) for name in SHOP_FIELDS}
         await self.vault.write(path, {**secret, "created_at": credentials.created_at})
 
     async def read_shop(self, tenant_id: str, marketplace: str) -> ShopCredentials | None:
-        data = await self.vault.read(shop_credentials_path(tenant_id, marketplace))
+        data = await self.vault.read(connector_for(marketplace).credentials_path(tenant_id))
         if not data or not all(str(data.get(name) or "").strip() for name in SHOP_FIELDS):
             return None
         return ShopCredentials(
@@ -67,7 +68,7 @@ class VaultCredentials:
         )
 
     async def delete_shop(self, tenant_id: str, marketplace: str) -> None:
-        await self.vault.delete(shop_credentials_path(tenant_id, marketplace))
+        await self.vault.delete(connector_for(marketplace).credentials_path(tenant_id))
 
 
 class FnacShops:

@@ -14,7 +14,7 @@ import posixpath
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from keybuzz_shared.amazon import UnknownMarketplace, marketplace
+from keybuzz_shared.connectors.amazon import UnknownMarketplace, marketplace
 from keybuzz_shared.http import ErrorBody, domain_error_handlers, error_response
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, delete, get, post

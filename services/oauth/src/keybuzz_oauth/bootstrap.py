@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from keybuzz_shared.amazon import LwaClient
+from keybuzz_shared.connectors.amazon import LwaClient
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from keybuzz_shared.amazon import AppCredentials, Marketplace
+from keybuzz_shared.connectors.amazon import AppCredentials, Marketplace
 
 CONSENT_PATH = "/apps/authorize/consent"
 

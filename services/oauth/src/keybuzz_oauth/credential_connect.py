@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.tenancy import TenantContext
-from keybuzz_shared.vault import VaultError, shop_credentials_path
+from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth.connections import (
     SHOP_MARKETPLACES,
@@ -181,7 +182,7 @@ async def _record_connected(
         marketplace=credentials.marketplace,
         user_id=user_id,
         shop_id=credentials.shop_id,
-        vault_path=shop_credentials_path(credentials.tenant_id, credentials.marketplace),
+        vault_path=connector_for(credentials.marketplace).credentials_path(credentials.tenant_id),
     )
     try:
         connection = await uow.store.upsert_shop_connected(connected)

@@ -8,8 +8,8 @@ marks the connection.
 
 from __future__ import annotations
 
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import ConnectionReauthRequired
-from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.messaging import Delivery, EventSubscription
 
 from keybuzz_oauth import flow

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from keybuzz_shared.amazon import (
+from keybuzz_shared.connectors.amazon import (
     AppCredentials,
     AppCredentialsMissing,
     CredentialsMissing,
@@ -31,8 +31,8 @@ from keybuzz_shared.amazon import (
     UnknownMarketplace,
     marketplace,
 )
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
-from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.text import one_line
 from keybuzz_shared.vault import VaultError

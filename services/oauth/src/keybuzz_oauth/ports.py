@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from keybuzz_shared.amazon import AppCredentials, TenantCredentials, TokenGrant
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.amazon import AppCredentials, TenantCredentials, TokenGrant
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_oauth.connections import Connected, Connection, ShopConnected, ShopCredentials
@@ -129,7 +129,7 @@ class CredentialsVault(Protocol):
 
     async def store_shop(self, credentials: ShopCredentials) -> None:
         """Writes (replaces) the tenant's shop credentials of that marketplace, at
-        ``keybuzz_shared.vault.shop_credentials_path``."""
+        the connector's ``credentials_path``."""
         ...
 
     async def read_shop(self, tenant_id: str, marketplace: str) -> ShopCredentials | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.names import AMAZON
 
 # Fnac's ids (partner, shop) are UUIDs (``common.xsd``'s ``uuid``); ``$(?!\n)``: keybuzz_shared.ids.
 FNAC_UUID_PATTERN = (

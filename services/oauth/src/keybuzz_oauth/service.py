@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from keybuzz_shared.amazon import AppCredentialsMissing
+from keybuzz_shared.connectors.amazon import AppCredentialsMissing
 from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.vault import VaultError
 

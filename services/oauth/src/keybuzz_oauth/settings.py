@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from keybuzz_shared.amazon.settings import AmazonSettings
+from keybuzz_shared.connectors.amazon.settings import AmazonSettings
 
 STATE_TTL_SECONDS = 15 * 60
 FNAC_API_URL = "https://vendeur.fnac.com/api.php/"

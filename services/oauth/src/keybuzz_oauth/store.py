@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.db import Executor
-from keybuzz_shared.ids import AMAZON
 
 from keybuzz_oauth.connections import Connected, Connection, ShopConnected, Status
 from keybuzz_oauth.ports import ShopTaken

@@ -20,7 +20,7 @@ from keybuzz_oauth.errors import (
     NotConnected,
 )
 from keybuzz_oauth.flow import CallbackParams, Started
-from keybuzz_shared.amazon import TenantCredentials
+from keybuzz_shared.connectors.amazon import TenantCredentials
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected, Event
 from keybuzz_shared.tenancy import Principal, TenantContext
 from oauth_fakes import APP, FakeOauth, fake_oauth

@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 
-from keybuzz_shared.amazon import (
+from keybuzz_shared.connectors.amazon import (
     AmazonAuthError,
     SearchOrdersQuery,
     SpApiClient,
@@ -17,13 +17,18 @@ from keybuzz_shared.amazon import (
     SpApiInvalidInput,
     load_tenant_credentials,
 )
-from keybuzz_shared.amazon.orders_v0 import OrdersV0Client
-from keybuzz_shared.amazon.reports import FAILED_STATUSES, ORDERS_BY_ORDER_DATE, ReportsClient
-from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiNotFound
-from keybuzz_shared.amazon.times import amazon_time
+from keybuzz_shared.connectors.amazon.orders_v0 import OrdersV0Client
+from keybuzz_shared.connectors.amazon.reports import (
+    FAILED_STATUSES,
+    ORDERS_BY_ORDER_DATE,
+    ReportsClient,
+)
+from keybuzz_shared.connectors.amazon.spapi import SpApiAccessDenied, SpApiNotFound
+from keybuzz_shared.connectors.amazon.times import amazon_time
+from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.ids import AMAZON
-from keybuzz_shared.vault import VaultClient, shop_credentials_path
+from keybuzz_shared.vault import VaultClient
 
 from keybuzz_orders.connector_source import ShopKeyRefused
 from keybuzz_orders.domain import (
@@ -219,7 +224,7 @@ class VaultMarketplaces:
     async def marketplace_id(self, tenant_id: str, marketplace: str = AMAZON) -> str:
         if marketplace == AMAZON:
             return (await load_tenant_credentials(self.vault, tenant_id)).marketplace_id
-        stored = await self.vault.read(shop_credentials_path(tenant_id, marketplace))
+        stored = await self.vault.read(connector_for(marketplace).credentials_path(tenant_id))
         if not stored or not stored.get("shop_id"):
             raise ShopKeyRefused(f"no {marketplace} key is stored for the shop")
         return str(stored["shop_id"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from keybuzz_shared.amazon import SpApiError
+from keybuzz_shared.connectors.amazon import SpApiError
 from keybuzz_shared.http import (
     ErrorBody,
     domain_error_handlers,

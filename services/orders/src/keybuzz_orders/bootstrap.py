@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from keybuzz_shared.amazon import SpApiClient
-from keybuzz_shared.connectors.registry import MARKETPLACES, UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.amazon import SpApiClient
+from keybuzz_shared.connectors.names import MARKETPLACES
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work

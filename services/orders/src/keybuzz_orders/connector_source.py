@@ -2,7 +2,7 @@
 chosen by the ``marketplace`` of a job, a sync cursor or a message, through
 ``keybuzz_shared.connectors.registry``, never by naming one here.
 
-A shop's credentials are read from Vault (``vault.shop_credentials_path``) at every
+A shop's credentials are read from Vault (the connector's ``credentials_path``) at every
 call, and its session (with its token) kept while they stay the same: a reconnected
 shop's new key is used at once. A backfill's window is read in date windows by creation
 (``orders_created``), each page by page; the page token carries where it stands, so a
@@ -31,8 +31,9 @@ from keybuzz_shared.connectors.seam import (
     MarketplaceUnavailable,
     OrderSummary,
     Page,
+    shop_api_of,
 )
-from keybuzz_shared.vault import VaultClient, shop_credentials_path
+from keybuzz_shared.vault import VaultClient
 
 from keybuzz_orders.domain import OrderRow, connector_order_row
 from keybuzz_orders.order_source import (
@@ -152,14 +153,16 @@ class ConnectorOrderSource:
 
     async def _session(self, tenant_id: str) -> tuple[MarketplaceSession, str]:
         """The shop's session, made again when its credentials in Vault changed."""
-        stored = await self.vault.read(shop_credentials_path(tenant_id, self.marketplace))
+        stored = await self.vault.read(connector_for(self.marketplace).credentials_path(tenant_id))
         names = [f.name for f in self.connector.credential_fields]
         fields = {n: str(stored.get(n) or "") for n in names} if stored else {}
         if not fields or not all(fields.values()):
             raise ShopKeyRefused(f"no {self.marketplace} key is stored for the shop")
         held = self._sessions.get(tenant_id)
         if held is None or held[0] != fields:
-            session = self.connector.session(fields, http=self.http, base_url=self.base_url)
+            session = shop_api_of(self.connector).session(
+                fields, http=self.http, base_url=self.base_url
+            )
             held = self._sessions[tenant_id] = (fields, session)
         return held[1], fields.get("shop_id", "")
 

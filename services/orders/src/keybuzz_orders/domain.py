@@ -15,10 +15,10 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared import times
-from keybuzz_shared.amazon.orders_v0 import V0Order, V0OrderItem
-from keybuzz_shared.amazon.spapi import Order, OrderItem, OrderPackage
+from keybuzz_shared.connectors.amazon.ids import is_amazon_order_id
+from keybuzz_shared.connectors.amazon.orders_v0 import V0Order, V0OrderItem
+from keybuzz_shared.connectors.amazon.spapi import Order, OrderItem, OrderPackage
 from keybuzz_shared.connectors.seam import OrderSummary as ConnectorOrder
-from keybuzz_shared.ids import is_amazon_order_id
 
 SLA_AT_RISK_BEFORE = timedelta(hours=24)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from keybuzz_shared.amazon import (
+from keybuzz_shared.connectors.amazon import (
     CredentialsMissing,
     LwaError,
     ReauthRequired,
@@ -11,8 +11,8 @@ from keybuzz_shared.amazon import (
     SpApiInvalidInput,
     SpApiNotFound,
 )
-from keybuzz_shared.amazon.messaging import MessagingActionNotAllowed
-from keybuzz_shared.amazon.spapi import SpApiOutcomeUnknown
+from keybuzz_shared.connectors.amazon.messaging import MessagingActionNotAllowed
+from keybuzz_shared.connectors.amazon.spapi import SpApiOutcomeUnknown
 from keybuzz_shared.http import ErrorStatuses, status_for
 from keybuzz_shared.micro import OperatorError
 from keybuzz_shared.pages import InvalidCursor

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from keybuzz_shared.amazon import AmazonAuthError, CredentialsMissing, SpApiError
+from keybuzz_shared.connectors.amazon import AmazonAuthError, CredentialsMissing, SpApiError
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import (
     ConnectionConnected,
@@ -28,7 +29,6 @@ from keybuzz_shared.events import (
     E,
     MessageReceived,
 )
-from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 

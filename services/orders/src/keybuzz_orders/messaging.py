@@ -4,7 +4,7 @@ The order must be the tenant's own (a row of ``orders``): its marketplace is the
 one Amazon wants in ``marketplaceIds``, and another tenant's order is refused
 before Amazon is asked. Amazon decides which actions an order allows
 (``getMessagingActionsForOrder``); a send it refuses comes back as
-:class:`~keybuzz_shared.amazon.messaging.MessagingActionNotAllowed` with Amazon's
+:class:`~keybuzz_shared.connectors.amazon.messaging.MessagingActionNotAllowed` with Amazon's
 code and message. Nothing is stored here: the message is Amazon's to keep.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from keybuzz_shared.amazon.messaging import TEXT_MAX_LENGTH, MessageBody, MessagingAction
-from keybuzz_shared.ids import is_amazon_order_id
+from keybuzz_shared.connectors.amazon.ids import is_amazon_order_id
+from keybuzz_shared.connectors.amazon.messaging import TEXT_MAX_LENGTH, MessageBody, MessagingAction
 
 from keybuzz_orders.domain import InvalidOrderId, OrderNotFound, as_utc
 from keybuzz_orders.ports import BuyerMessaging, OrderStore

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from keybuzz_shared.ids import AMAZON, is_amazon_order_id
+from keybuzz_shared.connectors.amazon.ids import is_amazon_order_id
+from keybuzz_shared.connectors.names import AMAZON
 
 from keybuzz_orders.order_source import OrderSource, source_for
 from keybuzz_orders.ports import OrderStore, OrderUnits

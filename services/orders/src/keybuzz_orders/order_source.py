@@ -14,8 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.errors import DependencyUnavailable
-from keybuzz_shared.ids import AMAZON
 
 from keybuzz_orders.domain import OrderRow
 

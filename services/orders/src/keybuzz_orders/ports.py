@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from keybuzz_shared.amazon.messaging import MessageBody, MessagingAction
+from keybuzz_shared.connectors.amazon.messaging import MessageBody, MessagingAction
 from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
@@ -97,7 +97,7 @@ class OrderStore(Protocol):
 
 class BuyerMessaging(Protocol):
     """The marketplace's templated messages to a buyer about an order (Amazon's Messaging
-    API: ``keybuzz_shared.amazon.messaging.MessagingClient`` is the adapter as it is)."""
+    API: ``keybuzz_shared.connectors.amazon.messaging.MessagingClient`` is the adapter as it is)."""
 
     async def actions_for_order(
         self, tenant_id: str, order_id: str, marketplace_id: str

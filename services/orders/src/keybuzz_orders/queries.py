@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from keybuzz_shared.connectors.registry import MARKETPLACES
+from keybuzz_shared.connectors.names import MARKETPLACES
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
 from keybuzz_shared.text import is_storable
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from keybuzz_shared.amazon.messaging import MessagingAction
+from keybuzz_shared.connectors.amazon.messaging import MessagingAction
 from keybuzz_shared.ids import TenantId
 
 from keybuzz_orders.backfill.jobs import JobCounts, JobView, job_progress

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from keybuzz_shared.amazon import SpApiClient, token_service_for
-from keybuzz_shared.amazon.messaging import MessagingClient
+from keybuzz_shared.connectors.amazon import SpApiClient, token_service_for
+from keybuzz_shared.connectors.amazon.messaging import MessagingClient
 from keybuzz_shared.service import Runtime, ServiceDefinition
 
 from keybuzz_orders import bootstrap, events

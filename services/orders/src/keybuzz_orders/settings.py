@@ -3,7 +3,7 @@
 from typing import Annotated, ClassVar
 
 import msgspec
-from keybuzz_shared.amazon.settings import AmazonSettings
+from keybuzz_shared.connectors.amazon.settings import AmazonSettings
 
 
 class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from keybuzz_shared.connectors.amazon.ids import is_amazon_order_id
 from keybuzz_shared.db import Executor
-from keybuzz_shared.ids import is_amazon_order_id
 from keybuzz_shared.pages import Position
 
 from keybuzz_orders.backfill.jobs import JobCounts

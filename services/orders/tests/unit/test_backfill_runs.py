@@ -21,8 +21,8 @@ from keybuzz_orders.order_source import (
     SourceRefused,
     SourceUnavailable,
 )
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
-from keybuzz_shared.ids import AMAZON
 from orders_fakes import NOW, FakeOrders, fake_orders
 
 TENANT, FR = "t-shop", "A13V1IB3VIYZZH"

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.order_source import OrderWindow, QueryRefused, SourcePage
+from keybuzz_shared.connectors.names import FNAC
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import FNAC, Connector, OrderSummary, Page
+from keybuzz_shared.connectors.seam import Connector, OrderSummary, Page
 from keybuzz_shared.vault import VaultClient
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from keybuzz_orders.domain import (
     order_row,
     sla_status,
 )
-from keybuzz_shared.amazon import (
+from keybuzz_shared.connectors.amazon import (
     AmazonAuthError,
     CredentialsMissing,
     LwaUnavailable,

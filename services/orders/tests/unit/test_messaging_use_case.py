@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from keybuzz_orders.domain import InvalidOrderId, OrderNotFound, OrderStatus, new_order_row
 from keybuzz_orders.messaging import InvalidMessage, MessageRequest, OrderMessaging
-from keybuzz_shared.amazon.messaging import MessagingAction
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.amazon.messaging import MessagingAction
+from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import NOW, FakeBuyerMessaging, fake_orders
 
 TENANT, FR, ORDER = "t-shop", "A13V1IB3VIYZZH", "407-1000000-0000001"

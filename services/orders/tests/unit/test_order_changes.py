@@ -13,7 +13,7 @@ import pytest
 from keybuzz_orders.domain import OrderStatus
 from keybuzz_orders.notifications import order_changes
 from keybuzz_orders.notifications.order_changes import MalformedNotification, Outcome
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import FakeOrders, fake_orders
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ import pytest
 from keybuzz_orders.domain import OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.order_source import SourceUnavailable
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.ids import AMAZON
 from orders_fakes import NOW, FakeOrders, fake_orders
 
 TENANT, FR = "t-shop", "A13V1IB3VIYZZH"

@@ -10,7 +10,7 @@ from datetime import timedelta
 from keybuzz_orders.domain import OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.notifications.order_details import OrderDetails
 from keybuzz_orders.order_source import SourceUnavailable
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import NOW, fake_orders
 
 TENANT, FR = "t-shop", "A13V1IB3VIYZZH"

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
 from keybuzz_orders.ports import ChangeSubscription, HeldSubscription, SubscriptionPorts
-from keybuzz_shared.amazon import CredentialsMissing
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.amazon import CredentialsMissing
+from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import FakeOrderChanges, InMemoryNotificationStore
 
 TENANT, SELLER = "t-shop", "A1SELLER"

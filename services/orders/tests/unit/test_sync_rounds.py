@@ -11,7 +11,7 @@ import pytest
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.order_source import SourceRefused, SourceUnavailable
 from keybuzz_orders.sync import NoSyncCursor, OrderSync
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import NOW, FakeOrders, fake_orders
 
 TENANT, FR = "t-shop", "A13V1IB3VIYZZH"

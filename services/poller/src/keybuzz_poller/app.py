@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from keybuzz_shared.auth import tenant_context
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.http import ErrorBody, domain_error_handlers
-from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Response, get, post, put
 from litestar.connection import ASGIConnection

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
-from keybuzz_shared.connectors.registry import MARKETPLACES, UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.names import MARKETPLACES
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites

@@ -3,7 +3,7 @@
 from typing import Annotated, ClassVar
 
 import msgspec
-from keybuzz_shared.amazon.settings import AmazonSettings
+from keybuzz_shared.connectors.amazon.settings import AmazonSettings
 from keybuzz_shared.settings import too_short
 
 # The largest reply body the HTTP route reads (app.py): 10 MB of attachments in base64

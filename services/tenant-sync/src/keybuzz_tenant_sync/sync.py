@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import InboundAddressInfo, TenantArchived, TenantCreated
-from keybuzz_shared.ids import AMAZON
 
 from keybuzz_tenant_sync.domain import (
     ARCHIVED,

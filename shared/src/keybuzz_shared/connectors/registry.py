@@ -3,17 +3,15 @@ connection's, ticket's or order's ``marketplace``, never by naming a marketplace
 
 from __future__ import annotations
 
+from keybuzz_shared.connectors.amazon.connector import AmazonConnector
 from keybuzz_shared.connectors.fnac.connector import FnacConnector
-from keybuzz_shared.connectors.seam import AMAZON, DARTY, FNAC, Connector
-
-# Every value a ``marketplace`` column or event field may hold.
-MARKETPLACES: tuple[str, ...] = (AMAZON, FNAC, DARTY)
+from keybuzz_shared.connectors.names import AMAZON, DARTY, FNAC
+from keybuzz_shared.connectors.seam import Connector
 
 _CONNECTORS: dict[str, Connector] = {
-    # AMAZON: not behind the seam yet; its services call keybuzz_shared.amazon directly.
-    # Its connector (OAUTH_REDIRECT) is registered here when it moves behind the seam.
-    FNAC: FnacConnector(FNAC),
-    DARTY: FnacConnector(DARTY),
+    AMAZON: AmazonConnector(),
+    FNAC: FnacConnector(FNAC, "Fnac"),
+    DARTY: FnacConnector(DARTY, "Darty"),
 }
 
 

@@ -5,7 +5,7 @@ how a seller connects (``connection_kind``, ``credential_fields``) and what the 
 accepts (``limits``), and opens a session on one shop's credentials; the session is the
 message source, the reply channel and the order source of that shop. Services choose
 behaviour by a row's ``marketplace`` through the registry, never by naming a marketplace
-(docs/FNAC.md, "The connector seam").
+(docs/ARCHITECTURE.md, "The connector seam").
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ from keybuzz_shared.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
     import httpx
-
-AMAZON = "AMAZON"
-FNAC = "FNAC"
-DARTY = "DARTY"
 
 ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
 SenderType = Literal["BUYER", "MARKETPLACE_SUPPORT", "SELLER", "SYSTEM"]
@@ -105,7 +101,7 @@ class MarketplaceMessage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # KeyBuzz's order vocabulary (orders' ``OrderStatus`` and ``DeliveryStatus``): each
-# connector maps its marketplace's states into it (Fnac: fnac/order_states.py).
+# connector maps its marketplace's states into it.
 ORDER_STATUSES = ("PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED", "RETURNED")
 DELIVERY_STATUSES = (
     "PREPARING",
@@ -215,9 +211,28 @@ class MarketplaceSession(MessageSource, ReplyChannel, OrderSource, Protocol):
         ...
 
 
+class ShopApi(Protocol):
+    """The part of a connector whose marketplace is polled over an API, shop by shop."""
+
+    def session(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+    ) -> MarketplaceSession:
+        """A session on one shop (``credentials``: the fields of ``credential_fields``, as
+        stored in Vault); raises ValueError when a field is missing."""
+        ...
+
+
 class Connector(Protocol):
+    """One marketplace. What every marketplace has comes first; then its parts, each None
+    where the marketplace does not work that way (services test the part, never the name)."""
+
     @property
     def marketplace(self) -> str: ...
+
+    @property
+    def display_name(self) -> str:
+        """How sellers call it ("Connect <display_name>")."""
+        ...
 
     @property
     def connection_kind(self) -> ConnectionKind: ...
@@ -228,9 +243,21 @@ class Connector(Protocol):
     @property
     def limits(self) -> Limits: ...
 
-    def session(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
-    ) -> MarketplaceSession:
-        """A session on one shop (``credentials``: the fields of ``credential_fields``, as
-        stored in Vault); raises ValueError when a field is missing."""
+    def credentials_path(self, tenant_id: str) -> str:
+        """Where in Vault the tenant's credentials for this marketplace are kept."""
         ...
+
+    # --- its parts ---
+
+    @property
+    def shop_api(self) -> ShopApi | None:
+        """Shops polled over the marketplace's API (messages, replies, orders)."""
+        ...
+
+
+def shop_api_of(connector: Connector) -> ShopApi:
+    """The connector's ShopApi; LookupError for a marketplace that is not polled by API."""
+    api = connector.shop_api
+    if api is None:
+        raise LookupError(f"{connector.marketplace} shops are not polled over an API")
+    return api

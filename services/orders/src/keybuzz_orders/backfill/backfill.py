@@ -21,9 +21,9 @@ from typing import Any
 
 from keybuzz_shared.background import BackgroundLoop, keep_lease
 from keybuzz_shared.backoff import backoff_delay
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
-from keybuzz_shared.ids import AMAZON
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import (

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
-from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
+from keybuzz_shared.connectors.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.events import BackfillCounts
 
 from keybuzz_orders.domain import OrderRow

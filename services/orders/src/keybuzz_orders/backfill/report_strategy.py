@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
-from keybuzz_shared.amazon.times import amazon_time, parse_amazon_time
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.amazon.times import amazon_time, parse_amazon_time
+from keybuzz_shared.connectors.names import AMAZON
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.names import AMAZON
 
 from keybuzz_orders.backfill.jobs import JobView, window_start
 from keybuzz_orders.order_source import source_for

@@ -1,5 +1,5 @@
 """Amazon's ORDER_CHANGE notifications wired to the service: ``SpApiOrderChanges`` (the
-``ports.OrderChangeNotifications`` adapter on ``keybuzz_shared.amazon.notifications``, to
+``ports.OrderChangeNotifications`` adapter on ``keybuzz_shared.connectors.amazon.notifications``, to
 our SQS queue), and the assembly of the subscriptions (``subscriptions.py``), the queue's
 consumer (``sqs.py``) and the details' fetches (``order_details.py``).
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keybuzz_shared.amazon import (
+from keybuzz_shared.connectors.amazon import (
     GrantlessTokens,
     LwaClient,
     NotificationsClient,

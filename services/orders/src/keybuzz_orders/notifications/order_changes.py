@@ -19,7 +19,8 @@ import enum
 from datetime import datetime
 
 import msgspec
-from keybuzz_shared.ids import AMAZON, is_amazon_order_id
+from keybuzz_shared.connectors.amazon.ids import is_amazon_order_id
+from keybuzz_shared.connectors.names import AMAZON
 
 from keybuzz_orders.domain import (
     V0_CHANNEL,

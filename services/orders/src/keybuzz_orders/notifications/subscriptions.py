@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.names import AMAZON
 
 from keybuzz_orders.ports import SubscriptionPorts
 

@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 import msgspec
-from keybuzz_shared.ids import AMAZON, is_tenant_id
+from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.ids import is_tenant_id
 
 # Dovecot files ``keybuzz+<folder>@…`` into <folder>: the prefix keeps a tenant
 # called "INBOX" (a valid tenant id) out of the real INBOX.

@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
 import msgspec
-from keybuzz_shared.ids import amazon_order_ids_in
+from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in
 
 from keybuzz_poller.inbound.addresses import (
     ACCEPTED_HEADER,

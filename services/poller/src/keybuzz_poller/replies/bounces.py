@@ -15,7 +15,7 @@ import logging
 import uuid
 from datetime import datetime
 
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply, authenticate, envelope_of

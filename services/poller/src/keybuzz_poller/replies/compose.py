@@ -14,7 +14,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 
 import msgspec
-from keybuzz_shared.ids import amazon_order_ids_in
+from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in
 
 from keybuzz_poller.replies.checks import Reply
 

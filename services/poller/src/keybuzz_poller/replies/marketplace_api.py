@@ -17,6 +17,7 @@ from keybuzz_shared.connectors.seam import (
     Reply,
     ReplyOutcome,
     ThreadKey,
+    shop_api_of,
 )
 from keybuzz_shared.vault import VaultClient
 
@@ -56,6 +57,8 @@ class ShopReplies:
         kept = self._sessions.get(tenant_id)
         if kept is not None and kept[0] == credentials:
             return kept[1]
-        session = self.connector.session(credentials, http=self.http, base_url=self.base_url)
+        session = shop_api_of(self.connector).session(
+            credentials, http=self.http, base_url=self.base_url
+        )
         self._sessions[tenant_id] = (credentials, session)
         return session

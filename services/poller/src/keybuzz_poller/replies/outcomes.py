@@ -6,8 +6,8 @@ A reply that does not reach the buyer is told the same way whether the relay ref
 
 from __future__ import annotations
 
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import MessageBounced
-from keybuzz_shared.ids import AMAZON
 from prometheus_client import Counter
 
 from keybuzz_poller.replies.ports import BouncedReply, ClaimedReply

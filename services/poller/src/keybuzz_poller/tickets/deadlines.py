@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
-from keybuzz_shared.amazon.marketplaces import UnknownMarketplace, marketplace
-from keybuzz_shared.ids import AMAZON
+from keybuzz_shared.connectors.amazon.marketplaces import UnknownMarketplace, marketplace
+from keybuzz_shared.connectors.names import AMAZON
 
 AWAITING_REPLY = "AWAITING_REPLY"
 ANSWERED = "ANSWERED"

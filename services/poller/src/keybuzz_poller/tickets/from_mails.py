@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import MessageReceived
-from keybuzz_shared.ids import AMAZON
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.reading.relay_mail import RelayMail

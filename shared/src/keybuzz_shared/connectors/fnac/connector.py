@@ -140,8 +140,14 @@ class FnacConnector:
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
 
-    def __init__(self, marketplace: str) -> None:
+    def __init__(self, marketplace: str, display_name: str) -> None:
         self.marketplace = marketplace
+        self.display_name = display_name
+        self.shop_api: FnacConnector = self
+
+    def credentials_path(self, tenant_id: str) -> str:
+        """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""
+        return f"secret/keybuzz/tenants/{tenant_id}/{self.marketplace.lower()}_api"
 
     def session(
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str

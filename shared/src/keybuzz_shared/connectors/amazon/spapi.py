@@ -34,8 +34,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from keybuzz_shared.amazon.marketplaces import region
-from keybuzz_shared.amazon.tokens import AccessToken, AccessTokens, TokenService
+from keybuzz_shared.connectors.amazon.marketplaces import region
+from keybuzz_shared.connectors.amazon.tokens import AccessToken, AccessTokens, TokenService
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.redaction import redact_text
 
@@ -59,14 +59,14 @@ class RateLimit:
 DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
     SEARCH_ORDERS: RateLimit(rate=0.0056, burst=20),
     GET_ORDER: RateLimit(rate=0.5, burst=30),
-    # ordersV0.json (used by keybuzz_shared.amazon.orders_v0, the fallback)
+    # ordersV0.json (used by keybuzz_shared.connectors.amazon.orders_v0, the fallback)
     "getOrders": RateLimit(rate=0.0167, burst=20),
     "getOrderItems": RateLimit(rate=0.5, burst=30),
-    # reports_2021-06-30.json (used by keybuzz_shared.amazon.reports)
+    # reports_2021-06-30.json (used by keybuzz_shared.connectors.amazon.reports)
     "createReport": RateLimit(rate=0.0167, burst=15),
     "getReport": RateLimit(rate=2.0, burst=15),
     "getReportDocument": RateLimit(rate=0.0167, burst=15),
-    # messaging.json: every operation 1/s, burst 5 (used by keybuzz_shared.amazon.messaging)
+    # messaging.json: every operation 1/s, burst 5 (used by keybuzz_shared.connectors.amazon.messaging)
     **{
         operation: RateLimit(rate=1.0, burst=5)
         for operation in (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from keybuzz_shared.amazon.marketplaces import LWA_TOKEN_ENDPOINT
+from keybuzz_shared.connectors.amazon.marketplaces import LWA_TOKEN_ENDPOINT
 from keybuzz_shared.settings import CommonSettings
 
 

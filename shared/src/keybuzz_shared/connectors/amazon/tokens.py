@@ -20,14 +20,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from keybuzz_shared.amazon.credentials import load_app_credentials, load_tenant_credentials
-from keybuzz_shared.amazon.errors import InvalidGrant, ReauthRequired
-from keybuzz_shared.amazon.lwa import LwaClient
+from keybuzz_shared.connectors.amazon.credentials import (
+    load_app_credentials,
+    load_tenant_credentials,
+)
+from keybuzz_shared.connectors.amazon.errors import InvalidGrant, ReauthRequired
+from keybuzz_shared.connectors.amazon.lwa import LwaClient
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.vault import VaultClient
 
 if TYPE_CHECKING:
-    from keybuzz_shared.amazon.settings import AmazonSettings
+    from keybuzz_shared.connectors.amazon.settings import AmazonSettings
     from keybuzz_shared.service import Runtime
 
 log = logging.getLogger(__name__)

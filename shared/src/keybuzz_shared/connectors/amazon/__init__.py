@@ -1,6 +1,6 @@
 """Amazon access for every service: marketplaces, Vault credentials, LWA, access tokens."""
 
-from keybuzz_shared.amazon.credentials import (
+from keybuzz_shared.connectors.amazon.credentials import (
     AppCredentials,
     TenantCredentials,
     check_tenant_credentials,
@@ -9,7 +9,7 @@ from keybuzz_shared.amazon.credentials import (
     load_tenant_credentials,
     store_tenant_credentials,
 )
-from keybuzz_shared.amazon.errors import (
+from keybuzz_shared.connectors.amazon.errors import (
     AmazonAuthError,
     AppCredentialsMissing,
     CredentialsMissing,
@@ -18,8 +18,8 @@ from keybuzz_shared.amazon.errors import (
     LwaUnavailable,
     ReauthRequired,
 )
-from keybuzz_shared.amazon.lwa import LwaClient, TokenGrant
-from keybuzz_shared.amazon.marketplaces import (
+from keybuzz_shared.connectors.amazon.lwa import LwaClient, TokenGrant
+from keybuzz_shared.connectors.amazon.marketplaces import (
     MARKETPLACES,
     REGIONS,
     Marketplace,
@@ -28,14 +28,14 @@ from keybuzz_shared.amazon.marketplaces import (
     marketplace,
     region,
 )
-from keybuzz_shared.amazon.notifications import (
+from keybuzz_shared.connectors.amazon.notifications import (
     Destination,
     GrantlessTokens,
     NotificationsClient,
     Subscription,
 )
-from keybuzz_shared.amazon.settings import AmazonSettings
-from keybuzz_shared.amazon.spapi import (
+from keybuzz_shared.connectors.amazon.settings import AmazonSettings
+from keybuzz_shared.connectors.amazon.spapi import (
     Order,
     OrderItem,
     RateLimit,
@@ -48,7 +48,7 @@ from keybuzz_shared.amazon.spapi import (
     SpApiNotFound,
     SpApiUnavailable,
 )
-from keybuzz_shared.amazon.tokens import (
+from keybuzz_shared.connectors.amazon.tokens import (
     AccessToken,
     AccessTokens,
     ReauthReporter,

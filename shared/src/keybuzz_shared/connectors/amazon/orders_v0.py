@@ -1,7 +1,7 @@
 """Orders API v0 (``shared/spapi-models/ordersV0.json``): ``getOrders`` and ``getOrderItems``.
 
 The fallback when Amazon refuses Orders 2026-01-01 for a seller or an application.
-A thin typed layer over :class:`~keybuzz_shared.amazon.spapi.SpApiClient` (tokens,
+A thin typed layer over :class:`~keybuzz_shared.connectors.amazon.spapi.SpApiClient` (tokens,
 one bucket per (tenant, operation) at the model's plan: ``getOrders`` 0.0167/s
 burst 20, ``getOrderItems`` 0.5/s burst 30, 429/5xx retries, typed errors).
 
@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from keybuzz_shared.amazon.spapi import SpApiClient, UndecodableOrder
+from keybuzz_shared.connectors.amazon.spapi import SpApiClient, UndecodableOrder
 
 GET_ORDERS = "getOrders"
 GET_ORDER_ITEMS = "getOrderItems"

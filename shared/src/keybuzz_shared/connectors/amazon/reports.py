@@ -1,6 +1,6 @@
 """Reports API 2021-06-30 client: request a report, wait for it, stream its document.
 
-Built on :class:`~keybuzz_shared.amazon.spapi.SpApiClient`, so a report call is metered
+Built on :class:`~keybuzz_shared.connectors.amazon.spapi.SpApiClient`, so a report call is metered
 and retried like any other SP-API call. The document is streamed, never held whole:
 its pre-signed URL (5 minutes) is fetched right before the download and never logged;
 gzip is detected by its bytes as well as ``compressionAlgorithm`` (Amazon sometimes
@@ -22,8 +22,8 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from keybuzz_shared.amazon.spapi import SpApiClient
-from keybuzz_shared.amazon.times import amazon_time
+from keybuzz_shared.connectors.amazon.spapi import SpApiClient
+from keybuzz_shared.connectors.amazon.times import amazon_time
 from keybuzz_shared.errors import DependencyUnavailable
 
 REPORTS_PATH = "/reports/2021-06-30"

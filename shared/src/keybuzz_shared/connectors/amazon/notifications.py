@@ -4,7 +4,7 @@ Destinations are grantless operations (LWA ``client_credentials``, scope
 ``sellingpartnerapi::notifications``), called with the application's token per region
 (:class:`GrantlessTokens`); a subscription is made and read with the seller's own token,
 and deleted grantless (the seller's token may be gone by then). Built on
-:class:`~keybuzz_shared.amazon.spapi.SpApiClient`, so every call is metered at the
+:class:`~keybuzz_shared.connectors.amazon.spapi.SpApiClient`, so every call is metered at the
 model's rates and retried like any other SP-API call.
 """
 
@@ -16,10 +16,15 @@ from collections.abc import Mapping
 
 import msgspec
 
-from keybuzz_shared.amazon.credentials import load_app_credentials
-from keybuzz_shared.amazon.lwa import LwaClient
-from keybuzz_shared.amazon.spapi import DEFAULT_RATE_LIMITS, RateLimit, SpApiClient, SpApiError
-from keybuzz_shared.amazon.tokens import AccessToken
+from keybuzz_shared.connectors.amazon.credentials import load_app_credentials
+from keybuzz_shared.connectors.amazon.lwa import LwaClient
+from keybuzz_shared.connectors.amazon.spapi import (
+    DEFAULT_RATE_LIMITS,
+    RateLimit,
+    SpApiClient,
+    SpApiError,
+)
+from keybuzz_shared.connectors.amazon.tokens import AccessToken
 from keybuzz_shared.vault import VaultClient
 
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"

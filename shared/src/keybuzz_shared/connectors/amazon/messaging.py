@@ -1,11 +1,11 @@
 """Messaging API v1 (``shared/spapi-models/messaging.json``): templated messages to a buyer.
 
-A thin typed layer over :class:`~keybuzz_shared.amazon.spapi.SpApiClient` (tokens,
+A thin typed layer over :class:`~keybuzz_shared.connectors.amazon.spapi.SpApiClient` (tokens,
 per-operation buckets, retries, typed errors). What is particular to messaging:
 
 - a send is not retried once it may have reached Amazon, which does not de-duplicate
   messages: a 5xx, a timeout or a dropped connection after the request left raises
-  :class:`~keybuzz_shared.amazon.spapi.SpApiOutcomeUnknown` (a 429 or a connection
+  :class:`~keybuzz_shared.connectors.amazon.spapi.SpApiOutcomeUnknown` (a 429 or a connection
   never made is retried as usual);
 - Amazon answers a send ``201`` with an empty body (``{}`` is accepted too);
 - ``403 Unauthorized "Invalid amazonOrderId and template combination."`` is
@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from keybuzz_shared.amazon.spapi import SpApiAccessDenied, SpApiClient, SpApiError
+from keybuzz_shared.connectors.amazon.spapi import SpApiAccessDenied, SpApiClient, SpApiError
 
 BASE_PATH = "/messaging/v1/orders"
 TEMPLATE_REFUSED = "template combination"  # in Amazon's 403 message for a disallowed action

@@ -21,9 +21,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from keybuzz_shared.amazon.credentials import AppCredentials
-from keybuzz_shared.amazon.errors import InvalidGrant, LwaError, LwaUnavailable
-from keybuzz_shared.amazon.marketplaces import LWA_TOKEN_ENDPOINT
+from keybuzz_shared.connectors.amazon.credentials import AppCredentials
+from keybuzz_shared.connectors.amazon.errors import InvalidGrant, LwaError, LwaUnavailable
+from keybuzz_shared.connectors.amazon.marketplaces import LWA_TOKEN_ENDPOINT
 from keybuzz_shared.redaction import redact_text
 
 log = logging.getLogger(__name__)

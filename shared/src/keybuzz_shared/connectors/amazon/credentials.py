@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from keybuzz_shared.amazon.errors import (
+from keybuzz_shared.connectors.amazon.errors import (
     AmazonAuthError,
     AppCredentialsMissing,
     CredentialsMissing,
 )
-from keybuzz_shared.vault import VaultClient, app_credentials_path, tenant_credentials_path
+from keybuzz_shared.vault import VaultClient
 
+APP_CREDENTIALS_PATH = "secret/keybuzz/amazon_spapi/app"
 TENANT_CHECK_SECONDS = 5.0
 APP_FIELDS = ("client_id", "client_secret", "application_id", "redirect_uri", "region")
 TENANT_FIELDS = ("refresh_token", "seller_id", "marketplace_id", "region")
@@ -151,6 +152,18 @@ async def delete_tenant_credentials(vault: VaultClient, tenant_id: str) -> None:
         await vault.delete(tenant_credentials_path(tenant_id))
     finally:
         _tenant_cache(vault).forget(tenant_id)
+
+
+def tenant_credentials_path(tenant_id: str) -> str:
+    """The tenant's LWA ``refresh_token``, ``seller_id``, ``marketplace_id`` and ``region``."""
+    return f"secret/keybuzz/tenants/{tenant_id}/amazon_spapi"
+
+
+def app_credentials_path(app_source: str | None = None) -> str:
+    """Several LWA apps may coexist (seeds: a temporary app, then KeyBuzz's own)."""
+    if not app_source or app_source == "default":
+        return APP_CREDENTIALS_PATH
+    return f"{APP_CREDENTIALS_PATH}/{app_source}"
 
 
 class _TenantCache:

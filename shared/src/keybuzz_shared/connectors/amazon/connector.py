@@ -1,0 +1,30 @@
+"""The Amazon connector: a seller connects with Login with Amazon (a redirect), buyers'
+messages arrive as relay e-mails, replies go back through the relay, orders come from
+SP-API. Its parts are the seam's (seam.py); the ones Amazon has not are None."""
+
+from __future__ import annotations
+
+from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
+from keybuzz_shared.connectors.seam import ConnectionKind, CredentialField, Limits, ShopApi
+
+LIMITS = Limits(
+    max_attachments=20,  # ours: Amazon documents a size, not a count
+    max_attachment_bytes=10 * 1024 * 1024,  # all attachments of a message together
+    max_text_length=100_000,
+    page_size=100,
+)
+
+
+class AmazonConnector:
+    marketplace = "AMAZON"
+    display_name = "Amazon"
+    connection_kind: ConnectionKind = "OAUTH_REDIRECT"
+    credential_fields: tuple[CredentialField, ...] = ()  # the redirect brings them
+    limits = LIMITS
+    shop_api: ShopApi | None = None  # buyers write through the relay, not an API we poll
+
+    def credentials_path(self, tenant_id: str) -> str:
+        return tenant_credentials_path(tenant_id)
+
+    def __repr__(self) -> str:
+        return "AmazonConnector()"

@@ -1,0 +1,77 @@
+"""Marketplaces are named only in their connector packages and the registry (fast, no
+servers). Services choose behaviour by a row's or an event's ``marketplace`` through
+``keybuzz_shared.connectors.registry``: the next marketplace is an added package, not
+edits across the services. Each area is its own case, so a failure says where to look."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONNECTORS = ROOT / "shared/src/keybuzz_shared/connectors"
+# The registry: which connector serves a value, and the values themselves.
+REGISTRY = (CONNECTORS / "registry.py", CONNECTORS / "names.py")
+MARKETPLACE_NAME = re.compile(r"amazon|fnac|darty|cdiscount|octopia|mirakl", re.IGNORECASE)
+TEXT_SUFFIXES = {".py", ".sql", ".html", ".js", ".css", ".json", ".txt", ".md", ".toml"}
+AREAS = {
+    "shared": ROOT / "shared/src",
+    "oauth": ROOT / "services/oauth/src",
+    "poller": ROOT / "services/poller/src",
+    "orders": ROOT / "services/orders/src",
+    "tenant-sync": ROOT / "services/tenant-sync/src",
+}
+
+
+def connector_packages() -> list[Path]:
+    return [p for p in CONNECTORS.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+
+
+def may_name_marketplaces(path: Path) -> bool:
+    """A connector package's file, the registry, or an applied migration: migrations are
+    numbered history, never edited; a later one renames what an earlier one named."""
+    if path in REGISTRY or "migrations" in path.parts:
+        return True
+    return any(path.is_relative_to(package) for package in connector_packages())
+
+
+def built(path: Path) -> bool:
+    return any(part.endswith(".egg-info") or part == "__pycache__" for part in path.parts)
+
+
+def places_naming_a_marketplace(root: Path, shown_from: Path = ROOT) -> list[str]:
+    places = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in TEXT_SUFFIXES or may_name_marketplaces(path) or built(path):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if MARKETPLACE_NAME.search(line):
+                places.append(f"{path.relative_to(shown_from)}:{number}: {line.strip()}")
+    return places
+
+
+@pytest.mark.parametrize("area", sorted(AREAS))
+def test_only_connector_packages_and_the_registry_name_a_marketplace(area: str) -> None:
+    assert places_naming_a_marketplace(AREAS[area]) == []
+
+
+def test_each_connector_package_serves_a_registered_marketplace() -> None:
+    from keybuzz_shared.connectors.names import MARKETPLACES
+    from keybuzz_shared.connectors.registry import connector_for
+
+    served = {connector_for(m).__class__.__module__.split(".")[2] for m in MARKETPLACES}
+    assert served == {p.name for p in connector_packages()}
+
+
+def test_the_check_finds_a_name_where_it_must_not_be(tmp_path: Path) -> None:
+    service = tmp_path / "keybuzz_x"
+    service.mkdir()
+    (service / "domain.py").write_text('ORIGIN = "fnac"\n')
+    (service / "page.html").write_text("<p>Connect Amazon</p>\n")
+    found = places_naming_a_marketplace(tmp_path, shown_from=tmp_path)
+    assert [place.split(": ")[0] for place in found] == [
+        "keybuzz_x/domain.py:1",
+        "keybuzz_x/page.html:1",
+    ]
