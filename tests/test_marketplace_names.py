@@ -12,8 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTORS = ROOT / "shared/src/keybuzz_shared/connectors"
-# The registry: which connector serves a value, and the values themselves.
-REGISTRY = (CONNECTORS / "registry.py", CONNECTORS / "names.py")
+# The registry: which connector serves a value, the values, every connector's settings.
+REGISTRY = tuple(CONNECTORS / m for m in ("registry.py", "names.py", "settings.py"))
 MARKETPLACE_NAME = re.compile(r"amazon|fnac|darty|cdiscount|octopia|mirakl", re.IGNORECASE)
 TEXT_SUFFIXES = {".py", ".sql", ".html", ".js", ".css", ".json", ".txt", ".md", ".toml"}
 AREAS = {

@@ -1,0 +1,26 @@
+"""Settings of the Fnac/Darty seller API (docs/CONTRACTS.md, "Configuration"): one API for
+both marketplaces, so Darty's shops use the same FNAC_ settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from keybuzz_shared.connectors.amazon.settings import AmazonSettings
+
+FNAC_API_URL = "https://vendeur.fnac.com/api.php/"
+
+
+class FnacApiSettings(AmazonSettings, kw_only=True, frozen=True):
+    # Production's endpoint by default; ``make run`` points it at the sandbox's double.
+    fnac_api_url: str = FNAC_API_URL
+    fnac_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # Each connected shop is polled once per interval (docs/POLLER.md, "Marketplace shops").
+    fnac_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
+    # After a message is stored, mark it read at Fnac (the back office shows it handled).
+    fnac_mark_as_read: bool = True
+    # How far back a shop's first poll reads.
+    fnac_first_poll_days: Annotated[int, msgspec.Meta(ge=1)] = 30
+    # Each file a message links is downloaded up to this size (larger: named, not stored).
+    fnac_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
