@@ -29,3 +29,8 @@ def connector_for(marketplace: str) -> Connector:
         return _CONNECTORS[marketplace]
     except KeyError:
         raise UnknownMarketplace(marketplace) from None
+
+
+def connectors() -> list[Connector]:
+    """Every connector, in MARKETPLACES order (FNAC and DARTY are two, one class)."""
+    return list(_CONNECTORS.values())
