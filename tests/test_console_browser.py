@@ -281,6 +281,15 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
     await page.locator("#ticket-sort").select_option("lastMessageAt")
     await expect(page.locator("#tickets li .deadline")).to_contain_text("NO_RESPONSE_NEEDED")
     await screenshot(page, "09-no-response-needed")
+
+    # 8. Each ticket says its marketplace, and the list shows one marketplace's.
+    await expect(page.locator("#tickets li .marketplace")).to_have_text("Amazon")
+    await page.locator("#ticket-marketplace").select_option("FNAC")
+    await expect(page.locator("#tickets-summary")).to_have_text("No tickets on Fnac.")
+    await expect(page.locator("#tickets li")).to_have_count(0)
+    await page.locator("#ticket-marketplace").select_option("AMAZON")
+    await expect(page.locator("#tickets-summary")).to_contain_text("1 ticket on Amazon")
+    await expect(page.locator("#tickets li")).to_have_count(1)
     for panel in ("tenant", "amazon", "backfill", "orders", "tickets"):
         await expect(page.locator(f"#{panel}-error")).to_be_hidden()
     assert script_errors == []

@@ -325,18 +325,30 @@ const TICKET_ORDER = {
 
 async function refreshTickets() {
   const sort = $("ticket-sort").value;
-  const data = await api(`/api/poller/v1/tickets?limit=50&sort=${encodeURIComponent(sort)}`);
+  const marketplace = $("ticket-marketplace");
+  const only = marketplace.value ? `&marketplace=${encodeURIComponent(marketplace.value)}` : "";
+  const data = await api(`/api/poller/v1/tickets?limit=50&sort=${encodeURIComponent(sort)}${only}`);
   const tickets = data.items;
-  render("tickets", { sort, tickets }, () => {
+  const where = marketplace.value ? ` on ${marketplace.selectedOptions[0].textContent}` : "";
+  render("tickets", { sort, only, tickets }, () => {
     $("tickets-summary").textContent = tickets.length
-      ? `${plural(tickets.length, "ticket")}, ${TICKET_ORDER[sort]}.`
-      : "No tickets yet: buyer messages relayed to the inbound address become tickets.";
+      ? `${plural(tickets.length, "ticket")}${where}, ${TICKET_ORDER[sort]}.`
+      : marketplace.value
+        ? `No tickets${where}.`
+        : "No tickets yet: buyer messages relayed to the inbound address become tickets.";
     $("tickets").replaceChildren(...tickets.map((t) => el("li", {},
+      el("span", { class: "badge marketplace" }, marketplaceName(t.marketplace)), " ",
       el("button", { type: "button", class: "link", onclick: () => { state.openTicket = t.id; run("tickets-error", refreshOpenTicket); } }, t.subject),
       ` — ${t.orderId ? `order ${t.orderId}, ` : ""}${plural(t.messageCount, "message")}, `,
       el("span", { class: "badge" }, t.status), ` last ${when(t.lastMessageAt)} `, deadline(t))));
   });
   await refreshOpenTicket();
+}
+
+// A marketplace value as the filter names it (AMAZON → Amazon).
+function marketplaceName(value) {
+  const option = [...$("ticket-marketplace").options].find((o) => o.value === value);
+  return option ? option.textContent : value;
 }
 
 // The marketplace's response deadline: the state, and the time while it waits for the seller.
@@ -455,6 +467,7 @@ document.addEventListener("DOMContentLoaded", () => {
   onClick("send-buyer-message", "tickets-error", sendBuyerMessage);
   onClick("poll-now", "tickets-error", () => api("/api/poller/v1/poller/poll", { method: "POST" }));
   $("ticket-sort").addEventListener("change", () => run("tickets-error", refreshTickets));
+  $("ticket-marketplace").addEventListener("change", () => run("tickets-error", refreshTickets));
   loadTenants();
   setInterval(refresh, REFRESH_MS);
 });
