@@ -151,6 +151,8 @@ def api_replies(runtime: PollerRuntime, source: FnacMessageSource) -> dict[str, 
             connector = connector_for(marketplace)
         except UnknownMarketplace:
             continue
+        if connector.shop_api is None:
+            continue
         channels[marketplace] = ShopReplies(
             connector, runtime.vault, source.http, runtime.settings.fnac_api_url
         )
