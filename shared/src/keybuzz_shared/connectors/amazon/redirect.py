@@ -127,13 +127,8 @@ class LwaCodeExchange:
 
 
 def _tenant_credentials(credentials: AccountCredentials) -> TenantCredentials:
-    if isinstance(credentials, TenantCredentials):
-        return credentials
-    return TenantCredentials(
-        tenant_id=credentials.tenant_id,
-        refresh_token=credentials.refresh_token,
-        seller_id=credentials.seller_id,
-        marketplace_id=credentials.marketplace_id,
-        region=credentials.region,
-        created_at=credentials.created_at,
-    )
+    """What ``AmazonRedirectFlow.credentials`` made: the only credentials Amazon's Vault
+    paths keep."""
+    if not isinstance(credentials, TenantCredentials):
+        raise TypeError(f"Amazon's Vault keeps TenantCredentials, not {type(credentials)!r}")
+    return credentials
