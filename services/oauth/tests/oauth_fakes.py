@@ -150,7 +150,7 @@ class InMemoryOauthStore:
         return ConsumedState(
             tenant_id=row.tenant_id,
             user_id=row.user_id,
-            marketplace_type=AMAZON,
+            marketplace_type=row.marketplace_type,
             marketplace_code=row.marketplace_code,
             redirect_uri=row.redirect_uri,
             browser_hash=row.browser_hash,
@@ -161,24 +161,27 @@ class InMemoryOauthStore:
         state = self.states.get(digest)
         return (state is not None, state.used_at if state else None)
 
-    async def has_live_state(self, tenant_id: str) -> bool:
-        return any(s.row.tenant_id == tenant_id and self._live(s) for s in self.states.values())
+    async def has_live_state(self, tenant_id: str, marketplace: str) -> bool:
+        return any(
+            s.row.tenant_id == tenant_id and s.row.marketplace_type == marketplace and self._live(s)
+            for s in self.states.values()
+        )
 
     def _live(self, state: _State) -> bool:
         return state.used_at is None and state.expires_at > self.clock()
 
     # --- serialisation
 
-    async def lock_seller(self, seller_id: str, marketplace: str = AMAZON) -> None:
+    async def lock_seller(self, seller_id: str, marketplace: str) -> None:
         self.locks.append(f"seller:{_named(marketplace)}{seller_id}")
 
-    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str = AMAZON) -> None:
+    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str) -> None:
         self.locks.extend(f"tenant:{_named(marketplace)}{t}" for t in sorted(set(tenant_ids)))
 
     # --- connections
 
     async def tenants_holding_seller(
-        self, seller_id: str, except_tenant: str, marketplace: str = AMAZON
+        self, seller_id: str, except_tenant: str, marketplace: str
     ) -> list[str]:
         return sorted(
             r.tenant_id
@@ -186,27 +189,28 @@ class InMemoryOauthStore:
             if r.seller_id == seller_id and r.tenant_id != except_tenant and r.status in _LINKED
         )
 
-    async def get_connection(self, tenant_id: str, marketplace: str = AMAZON) -> Connection | None:
+    async def get_connection(self, tenant_id: str, marketplace: str) -> Connection | None:
         row = self.rows_of(marketplace).get(tenant_id)
         return row.connection() if row else None
 
-    async def mark_pending(self, tenant_id: str) -> None:
-        row = self.rows.get(tenant_id)
+    async def mark_pending(self, tenant_id: str, marketplace: str) -> None:
+        rows = self.rows_of(marketplace)
+        row = rows.get(tenant_id)
         if row is None:
-            self.rows[tenant_id] = _Row(str(uuid.uuid4()), tenant_id, Status.PENDING)
+            rows[tenant_id] = _Row(str(uuid.uuid4()), tenant_id, Status.PENDING, marketplace)
         elif row.status is not Status.CONNECTED:
             row.status = Status.PENDING
 
-    async def record_failure(self, tenant_id: str, error: str) -> None:
-        if row := self.rows.get(tenant_id):
+    async def record_failure(self, tenant_id: str, error: str, marketplace: str) -> None:
+        if row := self.rows_of(marketplace).get(tenant_id):
             row.last_error = error
             if row.status is Status.PENDING:
                 row.status = Status.ERROR
 
     async def upsert_connected(self, connected: Connected) -> Connection:
-        row = self.rows.setdefault(
+        row = self.rows_of(connected.marketplace).setdefault(
             connected.tenant_id,
-            _Row(str(uuid.uuid4()), connected.tenant_id, Status.CONNECTED),
+            _Row(str(uuid.uuid4()), connected.tenant_id, Status.CONNECTED, connected.marketplace),
         )
         same = (
             row.status in _LINKED
@@ -243,9 +247,7 @@ class InMemoryOauthStore:
         row.connected_at, row.disconnected_at, row.last_error = self.clock(), None, None
         return row.connection()
 
-    async def mark_disconnected(
-        self, tenant_id: str, marketplace: str = AMAZON
-    ) -> Connection | None:
+    async def mark_disconnected(self, tenant_id: str, marketplace: str) -> Connection | None:
         row = self.rows_of(marketplace).get(tenant_id)
         if row is None or row.status is Status.DISCONNECTED:
             return None
@@ -259,7 +261,7 @@ class InMemoryOauthStore:
         seller_id: str | None,
         reason: str,
         seen_at: datetime,
-        marketplace: str = AMAZON,
+        marketplace: str,
     ) -> bool:
         row = self.rows_of(marketplace).get(tenant_id)
         if (
@@ -326,7 +328,8 @@ class InMemoryCredentialsVault:
 
 
 class FakeLwa:
-    """``ports.CodeExchange``: each code issued is good once, for one refresh token."""
+    """``ports.CodeExchange`` (the seam's): each code issued is good once, for one refresh
+    token; it raises LWA's errors, which are the seam's."""
 
     def __init__(self) -> None:
         self.codes: dict[str, str] = {}
@@ -348,6 +351,9 @@ class FakeLwa:
         if refresh_token is None:
             raise InvalidGrant("invalid_grant", "the authorization code is invalid", 400)
         return TokenGrant(access_token="Atza|access", expires_in=3600, refresh_token=refresh_token)
+
+    async def aclose(self) -> None:
+        pass
 
 
 class FakeShops:
@@ -396,7 +402,7 @@ def fake_oauth(**settings: Any) -> FakeOauth:
         connections=store,
         unit_of_work=units,
         vault=vault,
-        lwa=lwa,
+        code_exchange=lwa,
         shops=shops,
         clock=clock,
         settings=msgspec.structs.replace(OauthSettings(), **settings),

@@ -1,5 +1,5 @@
 """One contract, two verifiers: the unit tier's ``FakeShops`` (``oauth_fakes.py``) and
-``adapters.FnacShops`` on the sandbox's Fnac double over HTTP answer the same credentials
+``adapters.ShopVerifier`` on the sandbox's Fnac double over HTTP answer the same credentials
 the same way, so the unit tests' marketplace cannot drift from the real client's."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import httpx
 import pytest
 from keybuzz_devstack.testing import NOWHERE
-from keybuzz_oauth.adapters import FnacShops
+from keybuzz_oauth.adapters import ShopVerifier
 from keybuzz_oauth.connections import ShopCredentials
 from keybuzz_oauth.ports import (
     ShopAnswerUnreadable,
@@ -68,7 +68,10 @@ async def marketplace(
         async def garbage() -> None:
             await arm({"malformedNext": 10, "malformedKind": "entities"})
 
-        verifier, unreachable = FnacShops(f"{sandbox_url}/fnac/api.php/"), FnacShops(NOWHERE)
+        api, nowhere = (
+            dict.fromkeys(["FNAC", "DARTY"], u) for u in (f"{sandbox_url}/fnac/api.php/", NOWHERE)
+        )
+        verifier, unreachable = ShopVerifier(api), ShopVerifier(nowhere)
         try:
             yield Marketplace(verifier, shop, unreachable, outage, garbage)
         finally:

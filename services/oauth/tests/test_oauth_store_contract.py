@@ -27,6 +27,7 @@ from keybuzz_shared.connectors.amazon import (
     TenantCredentials,
 )
 from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.vault import VaultClient, VaultError
 from oauth_fakes import APP, FakeClock, InMemoryCredentialsVault, InMemoryOauthStore
@@ -55,6 +56,7 @@ def state_row(tenant_id: str = "t1", **fields: object) -> NewStateRow:
         "digest": digest(value),
         "tenant_id": tenant_id,
         "user_id": "user-1",
+        "marketplace_type": AMAZON,
         "marketplace_code": "FR",
         "redirect_uri": "https://oauth.test/callback",
         "browser_hash": digest("nonce"),
@@ -67,6 +69,7 @@ def state_row(tenant_id: str = "t1", **fields: object) -> NewStateRow:
 def connected(tenant_id: str, seller_id: str, marketplace_id: str = FR) -> Connected:
     return Connected(
         tenant_id=tenant_id,
+        marketplace=AMAZON,
         user_id="user-1",
         seller_id=seller_id,
         marketplace_id=marketplace_id,
@@ -79,7 +82,7 @@ async def test_a_state_is_consumed_once_and_says_what_it_was_bound_to(store: Oau
     row = state_row(takeover=True)
     expires_at = await store.insert_state(row, 600)
     assert abs(expires_at - (datetime.now(UTC) + timedelta(seconds=600))) < timedelta(seconds=30)
-    assert await store.has_live_state("t1") and not await store.has_live_state("t2")
+    assert await store.has_live_state("t1", AMAZON) and not await store.has_live_state("t2", AMAZON)
     bound = await store.consume_state(row.digest)
     assert bound is not None
     assert (bound.tenant_id, bound.user_id, bound.marketplace_type, bound.marketplace_code) == (
@@ -96,7 +99,7 @@ async def test_a_state_is_consumed_once_and_says_what_it_was_bound_to(store: Oau
     assert await store.consume_state(row.digest) is None
     found, used_at = await store.state_usage(row.digest)
     assert found and used_at is not None
-    assert not await store.has_live_state("t1")
+    assert not await store.has_live_state("t1", AMAZON)
     assert await store.state_usage(digest("forged")) == (False, None)
 
 
@@ -106,26 +109,26 @@ async def test_an_expired_state_is_not_consumed_and_old_ones_are_purged(store: O
     await store.insert_state(ancient, -2 * DAY)
     assert await store.consume_state(expired.digest) is None
     assert await store.state_usage(expired.digest) == (True, None)
-    assert not await store.has_live_state("t1")
+    assert not await store.has_live_state("t1", AMAZON)
     await store.purge_old_states()
     assert await store.state_usage(expired.digest) == (True, None)  # kept: a day to say why
     assert await store.state_usage(ancient.digest) == (False, None)
 
 
 async def test_pending_failure_and_connected_follow_each_other(store: OauthStore) -> None:
-    assert await store.get_connection("t1") is None
-    await store.mark_pending("t1")
-    pending = await store.get_connection("t1")
+    assert await store.get_connection("t1", AMAZON) is None
+    await store.mark_pending("t1", AMAZON)
+    pending = await store.get_connection("t1", AMAZON)
     assert pending is not None and pending.status is Status.PENDING
     assert (pending.seller_id, pending.marketplace_ids, pending.last_error) == (None, [], None)
-    await store.record_failure("t1", "refused")
-    failed = await store.get_connection("t1")
+    await store.record_failure("t1", "refused", AMAZON)
+    failed = await store.get_connection("t1", AMAZON)
     assert failed is not None and (failed.status, failed.last_error) == (Status.ERROR, "refused")
-    await store.record_failure("t-unknown", "nobody")
-    assert await store.get_connection("t-unknown") is None
+    await store.record_failure("t-unknown", "nobody", AMAZON)
+    assert await store.get_connection("t-unknown", AMAZON) is None
 
-    await store.lock_seller("S1")
-    await store.lock_tenants(["t1", "t0", "t1"])
+    await store.lock_seller("S1", AMAZON)
+    await store.lock_tenants(["t1", "t0", "t1"], AMAZON)
     connection = await store.upsert_connected(connected("t1", "S1"))
     assert connection.id == failed.id and connection.status is Status.CONNECTED
     assert (connection.seller_id, connection.marketplace_ids, connection.region) == (
@@ -135,11 +138,11 @@ async def test_pending_failure_and_connected_follow_each_other(store: OauthStore
     )
     assert connection.vault_path == connected("t1", "S1").vault_path
     assert connection.last_error is None and connection.connected_at is not None
-    assert await store.get_connection("t1") == connection
+    assert await store.get_connection("t1", AMAZON) == connection
 
-    await store.mark_pending("t1")  # adding a marketplace never downgrades
-    await store.record_failure("t1", "the second consent failed")
-    still = await store.get_connection("t1")
+    await store.mark_pending("t1", AMAZON)  # adding a marketplace never downgrades
+    await store.record_failure("t1", "the second consent failed", AMAZON)
+    still = await store.get_connection("t1", AMAZON)
     assert still is not None
     assert (still.status, still.last_error) == (Status.CONNECTED, "the second consent failed")
 
@@ -151,7 +154,7 @@ async def test_the_same_seller_adds_marketplaces_another_starts_afresh(store: Oa
     assert (await store.upsert_connected(connected("t1", "S1", DE))).marketplace_ids == [FR, DE]
     other = await store.upsert_connected(connected("t1", "S2", DE))
     assert (other.seller_id, other.marketplace_ids) == ("S2", [DE])
-    await store.mark_disconnected("t1")
+    await store.mark_disconnected("t1", AMAZON)
     again = await store.upsert_connected(connected("t1", "S2", FR))
     assert again.marketplace_ids == [FR]  # an ended connection starts afresh
 
@@ -161,39 +164,39 @@ async def test_the_tenants_holding_a_seller_are_the_linked_ones(store: OauthStor
         await store.upsert_connected(connected(tenant_id, "S1"))
     await store.upsert_connected(connected("t-e", "S2"))
     assert await store.mark_reauth_required(
-        "t-c", "S1", "revoked", datetime.now(UTC) + timedelta(1)
+        "t-c", "S1", "revoked", datetime.now(UTC) + timedelta(1), AMAZON
     )
-    await store.mark_disconnected("t-d")
-    assert await store.tenants_holding_seller("S1", "t-a") == ["t-b", "t-c"]
-    assert await store.tenants_holding_seller("S3", "t-a") == []
+    await store.mark_disconnected("t-d", AMAZON)
+    assert await store.tenants_holding_seller("S1", "t-a", AMAZON) == ["t-b", "t-c"]
+    assert await store.tenants_holding_seller("S3", "t-a", AMAZON) == []
 
 
 async def test_a_disconnection_happens_once_and_keeps_the_seller(store: OauthStore) -> None:
-    assert await store.mark_disconnected("t1") is None
+    assert await store.mark_disconnected("t1", AMAZON) is None
     await store.upsert_connected(connected("t1", "S1"))
-    await store.record_failure("t1", "a later consent failed")
-    ended = await store.mark_disconnected("t1")
+    await store.record_failure("t1", "a later consent failed", AMAZON)
+    ended = await store.mark_disconnected("t1", AMAZON)
     assert ended is not None and ended.status is Status.DISCONNECTED
     assert (ended.seller_id, ended.vault_path, ended.last_error) == ("S1", None, None)
-    assert await store.mark_disconnected("t1") is None
-    await store.mark_pending("t1")
-    restarted = await store.get_connection("t1")
+    assert await store.mark_disconnected("t1", AMAZON) is None
+    await store.mark_pending("t1", AMAZON)
+    restarted = await store.get_connection("t1", AMAZON)
     assert restarted is not None and restarted.status is Status.PENDING
 
 
 async def test_reauth_marks_a_connection_made_before_the_refusal(store: OauthStore) -> None:
     await store.upsert_connected(connected("t1", "S1"))
     past, future = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
-    assert not await store.mark_reauth_required("t1", "S1", "stale", past)
-    assert not await store.mark_reauth_required("t1", "S2", "another seller", future)
-    assert await store.mark_reauth_required("t1", None, "revoked", future)
-    marked = await store.get_connection("t1")
+    assert not await store.mark_reauth_required("t1", "S1", "stale", past, AMAZON)
+    assert not await store.mark_reauth_required("t1", "S2", "another seller", future, AMAZON)
+    assert await store.mark_reauth_required("t1", None, "revoked", future, AMAZON)
+    marked = await store.get_connection("t1", AMAZON)
     assert marked is not None and (marked.status, marked.last_error) == (
         Status.REAUTH_REQUIRED,
         "revoked",
     )
-    assert not await store.mark_reauth_required("t1", "S1", "again", future)
-    assert not await store.mark_reauth_required("t2", None, "unknown", future)
+    assert not await store.mark_reauth_required("t1", "S1", "again", future, AMAZON)
+    assert not await store.mark_reauth_required("t2", None, "unknown", future, AMAZON)
 
 
 def shop(tenant_id: str, shop_id: str, marketplace: str = "FNAC") -> ShopConnected:
@@ -220,7 +223,7 @@ async def test_a_shop_is_a_connection_of_its_marketplace(store: OauthStore) -> N
     )
     assert connection.vault_path == "secret/keybuzz/tenants/t1/fnac_api"
     assert await store.get_connection("t1", "FNAC") == connection
-    assert await store.get_connection("t1") is None  # Amazon's is another row
+    assert await store.get_connection("t1", AMAZON) is None  # Amazon's is another row
     assert await store.get_connection("t1", "DARTY") is None
     darty = await store.upsert_shop_connected(shop("t1", "SHOP-1", "DARTY"))
     assert darty.id != connection.id
@@ -233,7 +236,7 @@ async def test_a_shop_is_a_connection_of_its_marketplace(store: OauthStore) -> N
 async def test_a_shop_is_linked_to_one_tenant_at_most(store: OauthStore) -> None:
     await store.upsert_shop_connected(shop("t1", "SHOP-1"))
     assert await store.tenants_holding_seller("SHOP-1", "t2", "FNAC") == ["t1"]
-    assert await store.tenants_holding_seller("SHOP-1", "t2") == []  # not an Amazon seller
+    assert await store.tenants_holding_seller("SHOP-1", "t2", AMAZON) == []  # not an Amazon seller
     with pytest.raises(ShopTaken):
         await store.upsert_shop_connected(shop("t2", "SHOP-1"))
     assert await store.get_connection("t2", "FNAC") is None
@@ -295,10 +298,12 @@ async def vaults(request: pytest.FixtureRequest, vault_addr: str) -> AsyncIterat
     oauth = VaultClient(vault_addr, token=service_token_id("oauth"))
     # tenant-sync's policy reads no Amazon credential and writes none.
     stranger = VaultClient(vault_addr, token=service_token_id("tenant-sync"))
+    flow = connector_for(AMAZON).redirect_flow
+    assert flow is not None
     yield Vaults(
-        VaultCredentials(oauth, source),
-        VaultCredentials(oauth, f"missing-{source}"),
-        VaultCredentials(stranger, source),
+        VaultCredentials(oauth, flow.vault(oauth, source)),
+        VaultCredentials(oauth, flow.vault(oauth, f"missing-{source}")),
+        VaultCredentials(stranger, flow.vault(stranger, source)),
     )
     for client in (oauth, stranger):
         await client.aclose()

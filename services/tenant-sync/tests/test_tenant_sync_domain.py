@@ -6,17 +6,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_tenant_sync.domain import (
     TOKEN_LENGTH,
     MarketplaceConnection,
     UnknownValue,
     address_countries,
-    inbound_email,
     map_plan,
     map_status,
     new_addresses,
     new_token,
 )
+
+# Amazon's relay mails buyers' messages to the inbound addresses (seed 004's format).
+RELAY = connector_for(AMAZON).inbound_addresses
+assert RELAY is not None
 
 
 @pytest.mark.parametrize(
@@ -54,17 +59,17 @@ def test_tokens_are_long_random_and_not_derived_from_the_tenant():
     assert len(tokens) == 2000
     assert all(len(t) == TOKEN_LENGTH == 16 and t.isalnum() and t.islower() for t in tokens)
     first, second = (
-        new_addresses("kbz-001", ["FR"], "d.test"),
-        new_addresses("kbz-001", ["FR"], "d.test"),
+        new_addresses(RELAY, "kbz-001", ["FR"], "d.test"),
+        new_addresses(RELAY, "kbz-001", ["FR"], "d.test"),
     )
     assert first[0].token != second[0].token
 
 
 def test_address_format_is_that_of_seed_004():
-    assert inbound_email("ecomlg-001", "FR", "cp2hat", "inbound.keybuzz.io") == (
+    assert RELAY.address("ecomlg-001", "FR", "cp2hat", "inbound.keybuzz.io") == (
         "amazon.ecomlg-001.fr.cp2hat@inbound.keybuzz.io"
     )
-    [address] = new_addresses("Tenant_A", ["DE"], "Inbound.Test")
+    [address] = new_addresses(RELAY, "Tenant_A", ["DE"], "Inbound.Test")
     assert address.email == f"amazon.tenant_a.de.{address.token}@inbound.test"
 
 

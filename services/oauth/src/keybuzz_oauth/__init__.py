@@ -1,4 +1,5 @@
 """KeyBuzz oauth service.
 
-Connects a seller's Amazon account (Login with Amazon) and keeps its credentials in Vault.
+Connects a seller's marketplace account (a consent on the marketplace's site, or the shop
+credentials the seller types) and keeps its credentials in Vault.
 """

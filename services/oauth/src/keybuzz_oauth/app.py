@@ -14,7 +14,7 @@ import posixpath
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from keybuzz_shared.connectors.amazon import UnknownMarketplace, marketplace
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.http import ErrorBody, domain_error_handlers, error_response
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, delete, get, post
@@ -24,7 +24,7 @@ from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
 from keybuzz_oauth import credential_connect, flow
-from keybuzz_oauth.connections import SHOP_MARKETPLACES, ConnectionReport
+from keybuzz_oauth.connections import REDIRECT_MARKETPLACES, SHOP_MARKETPLACES, ConnectionReport
 from keybuzz_oauth.credential_connect import ShopKey
 from keybuzz_oauth.errors import (
     CALLBACK_STATUSES,
@@ -44,102 +44,131 @@ from keybuzz_oauth.schemas import (
     StatusResponse,
 )
 
-BASE_PATH = "/api/v1/marketplaces/amazon"
-CALLBACK_PATH = f"{BASE_PATH}/oauth/callback"
-# HttpOnly nonce binding a consent to the browser that started it (docs/OAUTH.md §9).
-BROWSER_COOKIE = "keybuzz_amazon_oauth"
 # Said to a client when the marketplace gave no Retry-After of its own.
 MARKETPLACE_RETRY_AFTER_SECONDS = 30
 
 
-class AmazonController(Controller):
-    path = BASE_PATH
-    tags = ["amazon"]
-    exception_handlers = domain_error_handlers(ERROR_STATUSES)
+def base_path(marketplace: str) -> str:
+    """``/api/v1/marketplaces/<the marketplace value, lower case>``."""
+    return f"/api/v1/marketplaces/{marketplace.lower()}"
 
-    @post(
-        "/oauth/start",
-        operation_id="startAmazonConnection",
-        status_code=200,
-        summary="Start connecting the tenant's Amazon account",
-        description=f"Sets the HttpOnly cookie `{BROWSER_COOKIE}`: the callback is accepted "
-        "only from the browser that holds it. Call with `credentials: 'include'`. "
-        '`{"takeover": true}` takes the seller over if another tenant has it connected.',
-    )
-    async def start(
-        self,
-        request: Request[Any, Any, Any],
-        tenant: TenantContext,
-        ports: OauthPorts,
-        data: StartRequest | None = None,
-    ) -> Response[StartResponse]:
-        wanted = data or StartRequest()
-        started = await flow.start(
-            ports,
-            tenant,
-            wanted.marketplace,
-            takeover=wanted.takeover,
-            presented_nonce=request.cookies.get(BROWSER_COOKIE),
+
+def callback_path(marketplace: str) -> str:
+    return f"{base_path(marketplace)}/oauth/callback"
+
+
+def browser_cookie(marketplace: str) -> str:
+    """The HttpOnly nonce binding a consent to the browser that started it (docs/OAUTH.md §9)."""
+    return f"keybuzz_{marketplace.lower()}_oauth"
+
+
+CALLBACK_PATHS = tuple(callback_path(m) for m in REDIRECT_MARKETPLACES)
+# The one redirect flow's (bootstrap.redirect_marketplace).
+[CALLBACK_PATH] = CALLBACK_PATHS
+[BROWSER_COOKIE] = (browser_cookie(m) for m in REDIRECT_MARKETPLACES)
+
+
+def redirect_controller(marketplace: str) -> type[Controller]:
+    """The connection endpoints of one marketplace connected by a redirect."""
+    name, title = marketplace.lower(), connector_for(marketplace).display_name
+    cookie = browser_cookie(marketplace)
+
+    class RedirectController(Controller):
+        path = base_path(marketplace)
+        tags = [name]
+        exception_handlers = domain_error_handlers(ERROR_STATUSES)
+
+        @post(
+            "/oauth/start",
+            operation_id=f"start{title}Connection",
+            status_code=200,
+            summary=f"Start connecting the tenant's {title} account",
+            description=f"Sets the HttpOnly cookie `{cookie}`: the callback is accepted "
+            "only from the browser that holds it. Call with `credentials: 'include'`. "
+            '`{"takeover": true}` takes the seller over if another tenant has it connected.',
         )
-        cookie = _browser_cookie(request, started, ports.settings.state_ttl_seconds)
-        return Response(_start_body(started), cookies=[cookie])
+        async def start(
+            self,
+            request: Request[Any, Any, Any],
+            tenant: TenantContext,
+            ports: OauthPorts,
+            data: StartRequest | None = None,
+        ) -> Response[StartResponse]:
+            wanted = data or StartRequest()
+            started = await flow.start(
+                ports,
+                tenant,
+                marketplace,
+                wanted.marketplace,
+                takeover=wanted.takeover,
+                presented_nonce=request.cookies.get(cookie),
+            )
+            nonce = _browser_cookie(request, cookie, started, ports.settings.state_ttl_seconds)
+            return Response(_start_body(started), cookies=[nonce])
 
-    @get(
-        "/oauth/callback",
-        operation_id="completeAmazonConnection",
-        summary="Amazon redirects the seller's browser here after consent",
-        description="Authenticated by `state` and the browser cookie set by `/oauth/start`. "
-        "Redirects to FRONTEND_URL?status=connected|error&reason=…; a client sending "
-        "`Accept: application/json` gets JSON instead.",
-    )
-    async def callback(
-        self,
-        request: Request[Any, Any, Any],
-        ports: OauthPorts,
-        # "state" is a reserved Litestar parameter name, hence the alias.
-        oauth_state: str | None = Parameter(query="state", default=None),
-        selling_partner_id: str | None = None,
-        spapi_oauth_code: str | None = None,
-        error: str | None = None,
-        error_description: str | None = None,
-    ) -> Response[Any]:
-        params = CallbackParams(
-            oauth_state,
-            selling_partner_id,
-            spapi_oauth_code,
-            error,
-            error_description,
-            browser_nonce=request.cookies.get(BROWSER_COOKIE),
+        @get(
+            "/oauth/callback",
+            operation_id=f"complete{title}Connection",
+            summary=f"{title} redirects the seller's browser here after consent",
+            description="Authenticated by `state` and the browser cookie set by `/oauth/start`. "
+            "Redirects to FRONTEND_URL?status=connected|error&reason=…; a client sending "
+            "`Accept: application/json` gets JSON instead.",
         )
-        try:
-            connection = await flow.callback(ports, params)
-        except CallbackFailure as failure:
-            result = CallbackResult(status="error", reason=failure.reason, message=failure.message)
-            return _answer(request, ports, result, CALLBACK_STATUSES[failure.failure])
-        result = CallbackResult(
-            status="connected",
-            tenant_id=connection.tenant_id,
-            seller_id=connection.seller_id,
-            marketplace_ids=connection.marketplace_ids,
+        async def callback(
+            self,
+            request: Request[Any, Any, Any],
+            ports: OauthPorts,
+            # "state" is a reserved Litestar parameter name, hence the alias.
+            oauth_state: str | None = Parameter(query="state", default=None),
+            selling_partner_id: str | None = None,
+            spapi_oauth_code: str | None = None,
+            error: str | None = None,
+            error_description: str | None = None,
+        ) -> Response[Any]:
+            params = CallbackParams(
+                oauth_state,
+                selling_partner_id,
+                spapi_oauth_code,
+                error,
+                error_description,
+                browser_nonce=request.cookies.get(cookie),
+            )
+            frontend_url = ports.settings.redirect_flow(marketplace).frontend_url
+            try:
+                connection = await flow.callback(ports, params)
+            except CallbackFailure as failure:
+                result = CallbackResult(
+                    status="error", reason=failure.reason, message=failure.message
+                )
+                return _answer(request, frontend_url, result, CALLBACK_STATUSES[failure.failure])
+            result = CallbackResult(
+                status="connected",
+                tenant_id=connection.tenant_id,
+                seller_id=connection.seller_id,
+                marketplace_ids=connection.marketplace_ids,
+            )
+            return _answer(request, frontend_url, result, 200)
+
+        @get(
+            "/status",
+            operation_id=f"get{title}Connection",
+            summary=f"The tenant's {title} connection, checked against Vault",
         )
-        return _answer(request, ports, result, 200)
+        async def status(self, ports: OauthPorts, tenant: TenantContext) -> StatusResponse:
+            report = await flow.status(ports, tenant.tenant_id, marketplace)
+            return _status_body(marketplace, report)
 
-    @get(
-        "/status",
-        operation_id="getAmazonConnection",
-        summary="The tenant's Amazon connection, checked against Vault",
-    )
-    async def status(self, ports: OauthPorts, tenant: TenantContext) -> StatusResponse:
-        return _status_body(await flow.status(ports, tenant.tenant_id))
+        @delete(
+            "/connection",
+            operation_id=f"disconnect{title}Connection",
+            status_code=200,
+            summary="Disconnect: delete the credentials from Vault, emit connection.disconnected",
+        )
+        async def disconnect(self, ports: OauthPorts, tenant: TenantContext) -> StatusResponse:
+            return _status_body(marketplace, await flow.disconnect(ports, tenant, marketplace))
 
-    @delete(
-        "/connection",
-        operation_id="disconnectAmazonConnection",
-        status_code=200,
-        summary="Disconnect: delete the credentials from Vault, emit connection.disconnected",
-    )
-    async def disconnect(self, ports: OauthPorts, tenant: TenantContext) -> StatusResponse:
-        return _status_body(await flow.disconnect(ports, tenant))
+    RedirectController.__name__ = RedirectController.__qualname__ = f"{title}Controller"
+    return RedirectController
 
 
 def _start_body(started: Started) -> StartResponse:
@@ -147,16 +176,18 @@ def _start_body(started: Started) -> StartResponse:
         auth_url=started.auth_url,
         expires_at=started.expires_at,
         state=started.state,
-        marketplace=started.marketplace.code,
-        marketplace_id=started.marketplace.id,
+        marketplace=started.site.code,
+        marketplace_id=started.site.id,
     )
 
 
-def _status_body(report: ConnectionReport) -> StatusResponse:
+def _status_body(marketplace: str, report: ConnectionReport) -> StatusResponse:
+    sites = [MarketplaceRef(code=_code_of(marketplace, m), id=m) for m in report.marketplace_ids]
     return StatusResponse(
         status=report.status,
+        marketplace_type=marketplace,
         seller_id=report.seller_id,
-        marketplaces=[MarketplaceRef(code=_code_of(m), id=m) for m in report.marketplace_ids],
+        marketplaces=sites,
         region=report.region,
         connected_at=report.connected_at,
         last_error=report.last_error,
@@ -164,15 +195,18 @@ def _status_body(report: ConnectionReport) -> StatusResponse:
     )
 
 
-def _code_of(marketplace_id: str) -> str | None:
+def _code_of(marketplace: str, site_id: str) -> str | None:
     try:
-        return marketplace(marketplace_id).code
-    except UnknownMarketplace:
+        return flow.redirect_flow(marketplace).site(site_id).code
+    except ValueError:
         return None
 
 
-def _browser_cookie(request: Request[Any, Any, Any], started: Started, ttl: float) -> Cookie:
-    """Lax: sent on Amazon's top-level redirect back to us, not on cross-site sub-requests.
+def _browser_cookie(
+    request: Request[Any, Any, Any], name: str, started: Started, ttl: float
+) -> Cookie:
+    """Lax: sent on the marketplace's top-level redirect back to us, not on cross-site
+    sub-requests.
 
     Secure whenever the callback (or this request) is https; scoped to the
     callback's directory, which holds ``/oauth/start`` too so a second start
@@ -180,7 +214,7 @@ def _browser_cookie(request: Request[Any, Any, Any], started: Started, ttl: floa
     """
     callback = urlsplit(started.callback_uri)
     return Cookie(
-        key=BROWSER_COOKIE,
+        key=name,
         value=started.browser_nonce,
         max_age=max(int(ttl), 1),
         path=posixpath.dirname(callback.path) or "/",
@@ -191,7 +225,7 @@ def _browser_cookie(request: Request[Any, Any, Any], started: Started, ttl: floa
 
 
 def _answer(
-    request: Request[Any, Any, Any], ports: OauthPorts, result: CallbackResult, status: int
+    request: Request[Any, Any, Any], frontend_url: str, result: CallbackResult, status: int
 ) -> Response[Any]:
     """Browsers go back to the product; API clients asking for JSON get the result itself."""
     accept = request.headers.get("accept", "")
@@ -200,7 +234,7 @@ def _answer(
     query = {"status": result.status}
     if result.reason:
         query["reason"] = result.reason
-    return Redirect(_with_query(ports.settings.frontend_url, query), status_code=303)
+    return Redirect(_with_query(frontend_url, query), status_code=303)
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:
@@ -209,7 +243,7 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-# --- Fnac and Darty: a shop connected with the credentials the seller types ------------
+# --- a shop connected with the credentials the seller types (CREDENTIALS) --------------
 
 
 def _retry_later(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
@@ -227,11 +261,11 @@ SHOP_ERROR_HANDLERS: ExceptionHandlersMap = {
 
 
 def shop_controller(marketplace: str) -> type[Controller]:
-    """The connection endpoints of one shop marketplace (``FNAC`` → ``…/fnac/…``)."""
-    name, title = marketplace.lower(), marketplace.capitalize()
+    """The connection endpoints of one shop marketplace."""
+    name, title = marketplace.lower(), connector_for(marketplace).display_name
 
     class ShopController(Controller):
-        path = f"/api/v1/marketplaces/{name}"
+        path = base_path(marketplace)
         tags = [name]
         exception_handlers = SHOP_ERROR_HANDLERS
 
@@ -287,6 +321,6 @@ def _shop_body(marketplace: str, report: ConnectionReport) -> ShopStatusResponse
 
 
 ROUTES: list[type[Controller]] = [
-    AmazonController,
+    *(redirect_controller(m) for m in REDIRECT_MARKETPLACES),
     *(shop_controller(m) for m in SHOP_MARKETPLACES),
 ]

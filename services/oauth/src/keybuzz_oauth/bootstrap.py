@@ -1,15 +1,18 @@
 """The one place oauth's ports are assembled: the PostgreSQL store on the service's pool
-and units of work, Vault through the service's client, the LWA client and Fnac's API."""
+and units of work, Vault through the service's client, the redirect connector's Vault
+secrets and token endpoint, and the shops' API."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from keybuzz_shared.connectors.amazon import LwaClient
+from keybuzz_shared.connectors.seam import CodeExchange
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
-from keybuzz_oauth.adapters import FnacShops, VaultCredentials
+from keybuzz_oauth.adapters import ShopVerifier, VaultCredentials
+from keybuzz_oauth.connections import REDIRECT_MARKETPLACES, SHOP_MARKETPLACES
+from keybuzz_oauth.flow import redirect_flow
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.store import PostgresOauthStore
@@ -21,16 +24,28 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def redirect_marketplace() -> str:
+    """The one marketplace connected by a redirect: the ports hold one code exchange and
+    one app's secrets (a second would need them by marketplace)."""
+    if len(REDIRECT_MARKETPLACES) != 1:
+        raise RuntimeError(f"oauth serves one redirect flow, not {REDIRECT_MARKETPLACES}")
+    return REDIRECT_MARKETPLACES[0]
+
+
 async def assemble(runtime: OauthRuntime) -> None:
     """``on_startup``: before the consumers subscribe, so the first event delivered finds the ports."""
     settings = runtime.settings
+    marketplace = redirect_marketplace()
+    flow, flow_settings = redirect_flow(marketplace), settings.redirect_flow(marketplace)
     runtime.provide(
         OauthPorts(
             connections=PostgresOauthStore(runtime.pool),
             unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresOauthStore),
-            vault=VaultCredentials(runtime.vault, settings.amazon_app_source),
-            lwa=LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert),
-            shops=FnacShops(settings.fnac_api_url),
+            vault=VaultCredentials(
+                runtime.vault, flow.vault(runtime.vault, flow_settings.app_source)
+            ),
+            code_exchange=flow.code_exchange(flow_settings),
+            shops=ShopVerifier({m: settings.shop_api(m).api_url for m in SHOP_MARKETPLACES}),
             clock=utc_now,
             settings=settings,
         )
@@ -38,12 +53,14 @@ async def assemble(runtime: OauthRuntime) -> None:
 
 
 async def disassemble(runtime: OauthRuntime) -> None:
-    """``on_shutdown``: closes the LWA and Fnac clients (start-up may have failed before
-    making them)."""
+    """``on_shutdown``: closes the token endpoint's and the shops' clients (start-up may
+    have failed before making them)."""
     ports = runtime.components.get(OauthPorts)
-    if isinstance(ports, OauthPorts) and isinstance(ports.lwa, LwaClient):
-        await ports.lwa.aclose()
-    if isinstance(ports, OauthPorts) and isinstance(ports.shops, FnacShops):
+    if not isinstance(ports, OauthPorts):
+        return
+    exchange: CodeExchange = ports.code_exchange
+    await exchange.aclose()
+    if isinstance(ports.shops, ShopVerifier):
         await ports.shops.aclose()
 
 

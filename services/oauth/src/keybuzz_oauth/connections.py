@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-# The marketplaces whose shop is connected with credentials typed by the seller (one API,
-# a ``shop_id`` of its own for each); Amazon's is the OAuth flow of ``flow.py``.
-SHOP_MARKETPLACES = ("FNAC", "DARTY")
+from keybuzz_shared.connectors.registry import connectors
+
+# The marketplaces whose shop is connected with credentials typed by the seller
+# (``credential_connect.py``), and those a seller connects by consenting on the
+# marketplace's site (the redirect flow of ``flow.py``).
+SHOP_MARKETPLACES = tuple(c.marketplace for c in connectors() if c.connection_kind == "CREDENTIALS")
+REDIRECT_MARKETPLACES = tuple(c.marketplace for c in connectors() if c.redirect_flow is not None)
 
 
 class Status(StrEnum):
@@ -39,6 +43,7 @@ class Connected:
     """What the callback learnt, to be recorded as a CONNECTED connection."""
 
     tenant_id: str
+    marketplace: str
     user_id: str
     seller_id: str
     marketplace_id: str
@@ -48,7 +53,7 @@ class Connected:
 
 @dataclass(frozen=True)
 class ShopCredentials:
-    """What a Fnac or Darty shop authenticates with; the key lives in Vault only."""
+    """What a shop authenticates with; the key lives in Vault only."""
 
     tenant_id: str
     marketplace: str  # one of SHOP_MARKETPLACES

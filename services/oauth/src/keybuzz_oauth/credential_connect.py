@@ -1,4 +1,5 @@
-"""Connect a Fnac or Darty shop: the seller types its partner id, shop id and key.
+"""Connect a shop of a CREDENTIALS marketplace: the seller types its partner id, shop id
+and key.
 
 Order matters in ``connect``: the marketplace is asked first whether the credentials
 authenticate (a refused key stores nothing, and only the key's holder learns whether the
@@ -64,15 +65,17 @@ class ShopKey:
 
 
 def shop_marketplace(name: str) -> str:
-    """``fnac`` → ``FNAC``; anything else is not a shop marketplace."""
+    """A marketplace value, any case (the route's lower case); anything else is not a shop
+    marketplace."""
     marketplace = name.upper()
     if marketplace not in SHOP_MARKETPLACES:
-        raise InvalidMarketplace(f"unknown shop marketplace {name!r}; known: fnac, darty")
+        known = ", ".join(m.lower() for m in SHOP_MARKETPLACES)
+        raise InvalidMarketplace(f"unknown shop marketplace {name!r}; known: {known}")
     return marketplace
 
 
 def _title(marketplace: str) -> str:
-    return marketplace.capitalize()
+    return connector_for(marketplace).display_name
 
 
 # --- connect -----------------------------------------------------------------------------
@@ -81,7 +84,8 @@ def _title(marketplace: str) -> str:
 async def connect(
     ports: OauthPorts, tenant: TenantContext, marketplace: str, typed: ShopKey
 ) -> Connection:
-    # Fnac writes its ids in upper case; one spelling keeps "one shop, one tenant" exact.
+    # The marketplace writes its ids in upper case; one spelling keeps "one shop, one
+    # tenant" exact.
     credentials = ShopCredentials(
         tenant_id=tenant.tenant_id,
         marketplace=shop_marketplace(marketplace),

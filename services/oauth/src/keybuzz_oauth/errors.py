@@ -6,7 +6,7 @@ which status each one gets, applied by ``app.py`` (``keybuzz_shared.http.
 domain_error_handlers``).
 
 A callback failure carries a ``Failure`` kind rather than a status code: the
-caller's input, Amazon, or one of our own dependencies being unavailable.
+caller's input, the marketplace, or one of our own dependencies being unavailable.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # a type alias only: this module stays free of the HTTP frame
 
 class Failure(StrEnum):
     REFUSED = "refused"  # the request (or the seller's consent) cannot succeed as it is
-    UPSTREAM = "upstream"  # Amazon failed or refused
+    UPSTREAM = "upstream"  # the marketplace failed or refused
     UNAVAILABLE = "unavailable"  # Vault or the app configuration: nothing changed, retry
 
 
@@ -33,11 +33,12 @@ class OauthError(Exception):
 
 
 class InvalidMarketplace(OauthError):
-    """The start request names a marketplace Amazon does not have."""
+    """The request names a marketplace (or a site of one) that is not there."""
 
 
-class AmazonNotConfigured(OauthError):
-    """The LWA app credentials are missing from Vault, or Vault cannot be read."""
+class MarketplaceNotConfigured(OauthError):
+    """Our app's credentials with the marketplace are missing from Vault, or Vault cannot
+    be read."""
 
 
 class NotConnected(OauthError):
@@ -84,7 +85,7 @@ ERROR_STATUSES: ErrorStatuses = {
     ShopAlreadyConnected: 409,
     ShopCredentialsRefused: 422,
     MarketplaceError: 502,
-    AmazonNotConfigured: 503,
+    MarketplaceNotConfigured: 503,
     CredentialsUnavailable: 503,
     MarketplaceUnavailable: 503,  # with Retry-After (app.py)
 }

@@ -1,23 +1,21 @@
 """Event subscribers of the oauth service.
 
-``connection.reauth_required`` may come from any service whose token service
-saw ``invalid_grant`` (Amazon) or whose Fnac client had a shop's key refused (Fnac,
-Darty); oauth is the only writer of marketplace_connections, so it is the one that
-marks the connection.
+``connection.reauth_required`` may come from any service whose marketplace refused a
+connection's refresh token or a shop's key; oauth is the only writer of
+marketplace_connections, so it is the one that marks the connection.
 """
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.messaging import Delivery, EventSubscription
 
 from keybuzz_oauth import flow
 from keybuzz_oauth.bootstrap import OauthRuntime, ports_of
-from keybuzz_oauth.connections import SHOP_MARKETPLACES
+from keybuzz_oauth.connections import REDIRECT_MARKETPLACES, SHOP_MARKETPLACES
 
 # What oauth connects, and so marks: others' connections are not its rows.
-_MARKED = frozenset({AMAZON, *SHOP_MARKETPLACES})
+_MARKED = frozenset({*REDIRECT_MARKETPLACES, *SHOP_MARKETPLACES})
 
 
 def register(runtime: OauthRuntime) -> None:

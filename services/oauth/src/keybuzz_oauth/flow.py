@@ -1,4 +1,6 @@
-"""The website authorization workflow: start, callback, status, disconnect.
+"""The redirect flow: start, callback, status, disconnect, for any connector with a
+``redirect_flow`` (the marketplace's side: its sites, consent URL, code exchange and
+Vault secrets); the state, the browser binding, the rows and the events are oauth's.
 
 Order matters in the callback: the state is consumed first (atomically), the
 browser that came back is checked against the one that started the flow, the
@@ -19,19 +21,19 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from keybuzz_shared.connectors.amazon import (
-    AppCredentials,
-    AppCredentialsMissing,
-    CredentialsMissing,
-    InvalidGrant,
-    LwaError,
-    LwaUnavailable,
-    Marketplace,
-    TenantCredentials,
-    UnknownMarketplace,
-    marketplace,
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import (
+    AccountCredentials,
+    AccountCredentialsMissing,
+    AppNotConfigured,
+    Connector,
+    ConsentSite,
+    GrantInvalid,
+    GrantRefused,
+    RedirectApp,
+    RedirectFlow,
+    TokenEndpointUnavailable,
 )
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.text import one_line
@@ -39,25 +41,40 @@ from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth import states
 from keybuzz_oauth.connections import Connected, Connection, ConnectionReport, Status
-from keybuzz_oauth.consent import consent_url
 from keybuzz_oauth.errors import (
-    AmazonNotConfigured,
     CallbackFailure,
     CredentialsUnavailable,
     Failure,
     InvalidMarketplace,
+    MarketplaceNotConfigured,
     NotConnected,
 )
 from keybuzz_oauth.ports import OauthPorts, OauthStore, OauthUnit
 
 log = logging.getLogger(__name__)
 
-_SELLER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-_VAULT_RETRY = "the Amazon credentials could not be stored; nothing was connected, please retry"
-_SELLER_TAKEN = (
-    "this Amazon seller account is already connected to another KeyBuzz account; "
-    "disconnect it there first, or connect again asking to take it over"
-)
+
+def _vault_retry(name: str) -> str:
+    return f"the {name} credentials could not be stored; nothing was connected, please retry"
+
+
+def _seller_taken(name: str) -> str:
+    return (
+        f"this {name} seller account is already connected to another KeyBuzz account; "
+        "disconnect it there first, or connect again asking to take it over"
+    )
+
+
+def redirect_flow(marketplace: str) -> RedirectFlow:
+    """The marketplace's redirect flow; LookupError when it is not connected by a redirect."""
+    flow = connector_for(marketplace).redirect_flow
+    if flow is None:
+        raise LookupError(f"{marketplace} is not connected by a redirect")
+    return flow
+
+
+def _name(marketplace: str) -> str:
+    return connector_for(marketplace).display_name
 
 
 @dataclass(frozen=True)
@@ -67,96 +84,108 @@ class Started:
     auth_url: str = field(repr=False)  # holds the state
     expires_at: datetime
     state: str = field(repr=False)
-    marketplace: Marketplace
+    site: ConsentSite
     browser_nonce: str = field(repr=False)
-    # Where Amazon sends the browser back: the cookie must reach it.
+    # Where the marketplace sends the browser back: the cookie must reach it.
     callback_uri: str
 
 
 @dataclass(frozen=True)
 class CallbackParams:
     state: str | None
-    selling_partner_id: str | None
-    spapi_oauth_code: str | None
+    selling_partner_id: str | None  # the seller's account id at the marketplace
+    spapi_oauth_code: str | None  # the authorization code
     error: str | None
     error_description: str | None
     # The nonce cookie the browser presented (None: no cookie).
     browser_nonce: str | None = field(default=None, repr=False)
 
 
-# --- start -------------------------------------------------------------------------------
+# --- start ---------------------------------------------------------------------------
 
 
 async def start(
     ports: OauthPorts,
     tenant: TenantContext,
-    marketplace_code: str | None,
+    marketplace: str,
+    site_code: str | None,
     *,
     takeover: bool,
     presented_nonce: str | None,
 ) -> Started:
-    """``marketplace_code``: a country code or marketplace id; None: the default one."""
-    settings = ports.settings
-    mp = _marketplace(ports, marketplace_code)
-    app = await _app_for_start(ports)
-    redirect_uri = settings.redirect_uri or app.redirect_uri
+    """``site_code``: a country code or site id of ``marketplace``; None: the default one."""
+    flow, flow_settings = redirect_flow(marketplace), ports.settings.redirect_flow(marketplace)
+    site = _site(flow, site_code or flow_settings.default_site)
+    app = await _app_for_start(ports, marketplace)
+    redirect_uri = ports.settings.redirect_uri or app.redirect_uri
     state, nonce = states.new_state(), states.browser_nonce(presented_nonce)
     row = states.NewStateRow(
         digest=state.digest,
         tenant_id=tenant.tenant_id,
         user_id=tenant.principal.user_id,
-        marketplace_code=mp.code,
+        marketplace_type=marketplace,
+        marketplace_code=site.code,
         redirect_uri=redirect_uri,
         browser_hash=states.digest(nonce),
         takeover=takeover,
     )
     async with ports.unit_of_work() as uow:
         await uow.store.purge_old_states()
-        expires_at = await uow.store.insert_state(row, settings.state_ttl_seconds)
-        await uow.store.mark_pending(tenant.tenant_id)
-    url = consent_url(
+        expires_at = await uow.store.insert_state(row, ports.settings.state_ttl_seconds)
+        await uow.store.mark_pending(tenant.tenant_id, marketplace)
+    url = flow.consent_url(
         app,
-        mp,
+        site,
         state=state.value,
         redirect_uri=redirect_uri,
-        seller_central_url=settings.seller_central_url,
-        draft=settings.app_draft,
+        origin=flow_settings.consent_origin,
+        draft=flow_settings.draft,
     )
     log.info(
-        "amazon consent started",
-        extra={"tenant_id": tenant.tenant_id, "marketplace": mp.code, "takeover": takeover},
+        "consent started",
+        extra={
+            "tenant_id": tenant.tenant_id,
+            "marketplace": marketplace,
+            "site": site.code,
+            "takeover": takeover,
+        },
     )
     return Started(
         auth_url=url,
         expires_at=expires_at,
         state=state.value,
-        marketplace=mp,
+        site=site,
         browser_nonce=nonce,
         callback_uri=redirect_uri,
     )
 
 
-def _marketplace(ports: OauthPorts, code: str | None) -> Marketplace:
+def _site(flow: RedirectFlow, code: str) -> ConsentSite:
     try:
-        return marketplace(code or ports.settings.default_marketplace)
-    except UnknownMarketplace as exc:
+        return flow.site(code)
+    except ValueError as exc:
         raise InvalidMarketplace(str(exc)) from None
 
 
-async def app_credentials(ports: OauthPorts) -> AppCredentials:
-    """Raises AppCredentialsMissing or VaultError, logged with the path and the reason."""
+async def app_credentials(ports: OauthPorts, marketplace: str) -> RedirectApp:
+    """Raises AppNotConfigured or VaultError, logged with the path and the reason."""
     try:
         return await ports.vault.app_credentials()
-    except (AppCredentialsMissing, VaultError) as exc:
-        log.error("cannot read the Amazon app credentials", extra={"reason": str(exc)})
+    except (AppNotConfigured, VaultError) as exc:
+        log.error(
+            "cannot read the app credentials",
+            extra={"marketplace": marketplace, "reason": str(exc)},
+        )
         raise
 
 
-async def _app_for_start(ports: OauthPorts) -> AppCredentials:
+async def _app_for_start(ports: OauthPorts, marketplace: str) -> RedirectApp:
     try:
-        return await app_credentials(ports)
-    except (AppCredentialsMissing, VaultError) as exc:
-        raise AmazonNotConfigured(f"Amazon is not configured on this server: {exc}") from None
+        return await app_credentials(ports, marketplace)
+    except (AppNotConfigured, VaultError) as exc:
+        raise MarketplaceNotConfigured(
+            f"{_name(marketplace)} is not configured on this server: {exc}"
+        ) from None
 
 
 # --- callback ----------------------------------------------------------------------------
@@ -167,10 +196,16 @@ async def callback(ports: OauthPorts, params: CallbackParams) -> Connection:
     try:
         return await _connect(ports, bound, params)
     except CallbackFailure as failure:
-        await ports.connections.record_failure(bound.tenant_id, failure.message)
+        await ports.connections.record_failure(
+            bound.tenant_id, failure.message, bound.marketplace_type
+        )
         log.warning(
-            "amazon callback failed",
-            extra={"tenant_id": bound.tenant_id, "reason": failure.reason},
+            "callback failed",
+            extra={
+                "tenant_id": bound.tenant_id,
+                "marketplace": bound.marketplace_type,
+                "reason": failure.reason,
+            },
         )
         raise
 
@@ -183,7 +218,7 @@ async def _consume(ports: OauthPorts, state: str | None) -> states.ConsumedState
     if bound is None:
         found, used_at = await ports.connections.state_usage(digest)
         rejected = states.rejection(used_at, found)
-        log.warning("amazon callback state rejected", extra={"reason": rejected.reason})
+        log.warning("callback state rejected", extra={"reason": rejected.reason})
         raise CallbackFailure(rejected.reason, rejected.message)
     return bound
 
@@ -191,27 +226,29 @@ async def _consume(ports: OauthPorts, state: str | None) -> states.ConsumedState
 async def _connect(
     ports: OauthPorts, bound: states.ConsumedState, params: CallbackParams
 ) -> Connection:
+    connector = connector_for(bound.marketplace_type)
+    flow = redirect_flow(connector.marketplace)
     # The state is consumed whatever follows: a refused browser cannot try it again.
     if rejected := states.browser_rejection(bound, params.browser_nonce):
         raise CallbackFailure(rejected.reason, rejected.message)
     if params.error:
-        raise _amazon_refusal(params.error, params.error_description)
+        raise _refusal(connector, params.error, params.error_description)
     seller_id = params.selling_partner_id or ""
-    if not params.spapi_oauth_code or not _SELLER_ID.match(seller_id):
+    if not params.spapi_oauth_code or not flow.is_account_id(seller_id):
         raise CallbackFailure(
             "missing_parameters",
-            "Amazon's redirect lacks spapi_oauth_code or a valid selling_partner_id",
+            f"{connector.display_name}'s redirect lacks spapi_oauth_code or a valid "
+            "selling_partner_id",
         )
     # Checked again under the locks; asked now so a refused seller's code is not redeemed.
     await _refuse_seller_held_elsewhere(ports.connections, bound, seller_id)
-    mp = marketplace(bound.marketplace_code)
-    refresh_token = await _exchange(ports, params.spapi_oauth_code, bound.redirect_uri)
-    credentials = TenantCredentials(
+    site = flow.site(bound.marketplace_code)
+    refresh_token = await _exchange(ports, connector, params.spapi_oauth_code, bound.redirect_uri)
+    credentials = flow.credentials(
         tenant_id=bound.tenant_id,
         refresh_token=refresh_token,
-        seller_id=seller_id,
-        marketplace_id=mp.id,
-        region=mp.region,
+        account_id=seller_id,
+        site=site,
         created_at=ports.clock().isoformat(),
     )
     return await _link(ports, bound, credentials)
@@ -221,95 +258,126 @@ async def _refuse_seller_held_elsewhere(
     store: OauthStore, bound: states.ConsumedState, seller_id: str
 ) -> list[str]:
     """The other tenants holding this seller; refused unless the start asked to take over."""
-    others = await store.tenants_holding_seller(seller_id, bound.tenant_id)
+    marketplace = bound.marketplace_type
+    others = await store.tenants_holding_seller(seller_id, bound.tenant_id, marketplace)
     if others and not bound.takeover:
         log.warning(
-            "amazon seller already connected to another tenant",
-            extra={"tenant_id": bound.tenant_id, "seller_id": seller_id, "held_by": others},
+            "seller already connected to another tenant",
+            extra={
+                "tenant_id": bound.tenant_id,
+                "marketplace": marketplace,
+                "seller_id": seller_id,
+                "held_by": others,
+            },
         )
-        raise CallbackFailure("seller_already_connected", _SELLER_TAKEN)
+        raise CallbackFailure("seller_already_connected", _seller_taken(_name(marketplace)))
     return others
 
 
-async def _exchange(ports: OauthPorts, code: str, redirect_uri: str) -> str:
+async def _exchange(ports: OauthPorts, connector: Connector, code: str, redirect_uri: str) -> str:
+    name, prefix = connector.display_name, connector.marketplace.lower()
     try:
-        app = await app_credentials(ports)
-    except AppCredentialsMissing:
+        app = await app_credentials(ports, connector.marketplace)
+    except AppNotConfigured:
         raise CallbackFailure(
             "app_credentials_missing",
-            "Amazon is not configured on this server",
+            f"{name} is not configured on this server",
             Failure.UNAVAILABLE,
         ) from None
     except VaultError:
-        raise CallbackFailure("vault_unavailable", _VAULT_RETRY, Failure.UNAVAILABLE) from None
+        raise CallbackFailure(
+            "vault_unavailable", _vault_retry(name), Failure.UNAVAILABLE
+        ) from None
     try:
-        grant = await ports.lwa.exchange_code(app, code, redirect_uri)
-    except InvalidGrant:
+        grant = await ports.code_exchange.exchange_code(app, code, redirect_uri)
+    except GrantInvalid:
         raise CallbackFailure(
             "authorization_code_rejected",
-            "Amazon refused the authorization code (expired or already used); connect again",
+            f"{name} refused the authorization code (expired or already used); connect again",
         ) from None
-    except LwaUnavailable:
+    except TokenEndpointUnavailable:
         raise CallbackFailure(
-            "amazon_unavailable", "Amazon did not answer; retry", Failure.UPSTREAM
+            f"{prefix}_unavailable", f"{name} did not answer; retry", Failure.UPSTREAM
         ) from None
-    except LwaError as exc:
+    except GrantRefused as exc:
         raise CallbackFailure(
-            "amazon_error", f"Amazon refused the exchange: {exc.code}", Failure.UPSTREAM
+            f"{prefix}_error", f"{name} refused the exchange: {exc.code}", Failure.UPSTREAM
         ) from None
     if not grant.refresh_token:
-        raise CallbackFailure("amazon_error", "Amazon returned no refresh token", Failure.UPSTREAM)
+        raise CallbackFailure(
+            f"{prefix}_error", f"{name} returned no refresh token", Failure.UPSTREAM
+        )
     return grant.refresh_token
 
 
 async def _link(
-    ports: OauthPorts, bound: states.ConsumedState, credentials: TenantCredentials
+    ports: OauthPorts, bound: states.ConsumedState, credentials: AccountCredentials
 ) -> Connection:
     """Vault and rows change together, under the seller's and the tenants' locks."""
+    marketplace = bound.marketplace_type
     async with ports.unit_of_work() as uow:
-        await uow.store.lock_seller(credentials.seller_id)
+        await uow.store.lock_seller(credentials.seller_id, marketplace)
         others = await _refuse_seller_held_elsewhere(uow.store, bound, credentials.seller_id)
-        await uow.store.lock_tenants([bound.tenant_id, *others])
-        vault_path = await _store(ports, credentials)
+        await uow.store.lock_tenants([bound.tenant_id, *others], marketplace)
+        vault_path = await _store(ports, marketplace, credentials)
         for other in others:
             await _take_over(ports, uow, other, bound)
         connection = await _record_connected(uow, bound, credentials, vault_path)
     log.info(
-        "amazon connected",
-        extra={"tenant_id": connection.tenant_id, "seller_id": connection.seller_id},
+        "connected",
+        extra={
+            "tenant_id": connection.tenant_id,
+            "marketplace": marketplace,
+            "seller_id": connection.seller_id,
+        },
     )
     return connection
 
 
-async def _store(ports: OauthPorts, credentials: TenantCredentials) -> str:
+async def _store(ports: OauthPorts, marketplace: str, credentials: AccountCredentials) -> str:
     try:
         return await ports.vault.store(credentials)
     except VaultError as exc:
-        log.error("could not write Amazon credentials to Vault", extra={"reason": str(exc)})
-        raise CallbackFailure("vault_unavailable", _VAULT_RETRY, Failure.UNAVAILABLE) from None
+        log.error(
+            "could not write the credentials to Vault",
+            extra={"marketplace": marketplace, "reason": str(exc)},
+        )
+        raise CallbackFailure(
+            "vault_unavailable", _vault_retry(_name(marketplace)), Failure.UNAVAILABLE
+        ) from None
 
 
 async def _take_over(
     ports: OauthPorts, uow: OauthUnit, other: str, bound: states.ConsumedState
 ) -> None:
+    marketplace = bound.marketplace_type
+    reason = "the seller connected another KeyBuzz account"
     try:
-        await _end_connection(ports, uow, other, "the seller connected another KeyBuzz account")
+        await _end_connection(ports, uow, other, marketplace, reason)
     except CredentialsUnavailable:
-        raise CallbackFailure("vault_unavailable", _VAULT_RETRY, Failure.UNAVAILABLE) from None
+        raise CallbackFailure(
+            "vault_unavailable", _vault_retry(_name(marketplace)), Failure.UNAVAILABLE
+        ) from None
     log.warning(
-        "amazon seller taken over from another tenant",
-        extra={"tenant_id": bound.tenant_id, "previous_tenant_id": other, "user_id": bound.user_id},
+        "seller taken over from another tenant",
+        extra={
+            "tenant_id": bound.tenant_id,
+            "marketplace": marketplace,
+            "previous_tenant_id": other,
+            "user_id": bound.user_id,
+        },
     )
 
 
 async def _record_connected(
     uow: OauthUnit,
     bound: states.ConsumedState,
-    credentials: TenantCredentials,
+    credentials: AccountCredentials,
     vault_path: str,
 ) -> Connection:
     connected = Connected(
         tenant_id=bound.tenant_id,
+        marketplace=bound.marketplace_type,
         user_id=bound.user_id,
         seller_id=credentials.seller_id,
         marketplace_id=credentials.marketplace_id,
@@ -320,6 +388,7 @@ async def _record_connected(
     uow.emit(
         ConnectionConnected(
             tenant_id=connection.tenant_id,
+            marketplace=connected.marketplace,
             connection_id=connection.id,
             seller_id=connected.seller_id,
             marketplace_ids=connection.marketplace_ids,
@@ -332,17 +401,17 @@ async def _record_connected(
 # --- status ------------------------------------------------------------------------------
 
 
-async def status(ports: OauthPorts, tenant_id: str) -> ConnectionReport:
-    connection = await ports.connections.get_connection(tenant_id)
+async def status(ports: OauthPorts, tenant_id: str, marketplace: str) -> ConnectionReport:
+    connection = await ports.connections.get_connection(tenant_id, marketplace)
     if connection is None:
         return ConnectionReport(status=Status.NOT_CONNECTED)
     report = ConnectionReport.of(connection)
     if connection.status is Status.PENDING:
-        if not await ports.connections.has_live_state(tenant_id):
+        if not await ports.connections.has_live_state(tenant_id, marketplace):
             return replace(
                 report,
                 status=Status.NOT_CONNECTED,
-                last_error="the Amazon authorization was not completed in time",
+                last_error=f"the {_name(marketplace)} authorization was not completed in time",
             )
     elif connection.status is Status.CONNECTED:
         return await _verify_credentials(ports, connection, report)
@@ -360,7 +429,7 @@ async def _verify_credentials(
     """
     try:
         stored = await ports.vault.check(connection.tenant_id)
-    except CredentialsMissing as exc:
+    except AccountCredentialsMissing as exc:
         log.error("connected tenant has no credentials in Vault", extra={"reason": str(exc)})
         return replace(report, status=Status.ERROR, last_error=str(exc), credentials_verified=False)
     except VaultError as exc:
@@ -377,31 +446,34 @@ async def _verify_credentials(
 # --- disconnect --------------------------------------------------------------------------
 
 
-async def disconnect(ports: OauthPorts, tenant: TenantContext) -> ConnectionReport:
+async def disconnect(
+    ports: OauthPorts, tenant: TenantContext, marketplace: str
+) -> ConnectionReport:
     tenant_id = tenant.tenant_id
     async with ports.unit_of_work() as uow:
-        await uow.store.lock_tenants([tenant_id])
-        connection = await uow.store.get_connection(tenant_id)
+        await uow.store.lock_tenants([tenant_id], marketplace)
+        connection = await uow.store.get_connection(tenant_id, marketplace)
         if connection is None:
-            raise NotConnected(f"tenant {tenant_id} has no Amazon connection")
+            raise NotConnected(f"tenant {tenant_id} has no {_name(marketplace)} connection")
         if connection.status is Status.DISCONNECTED:
             return ConnectionReport.of(connection)
         reason = f"disconnected by user {tenant.principal.user_id}"
-        ended = await _end_connection(ports, uow, tenant_id, reason)
-    log.info("amazon disconnected", extra={"tenant_id": tenant_id})
+        ended = await _end_connection(ports, uow, tenant_id, marketplace, reason)
+    log.info("disconnected", extra={"tenant_id": tenant_id, "marketplace": marketplace})
     return ConnectionReport.of(ended or connection)
 
 
 async def _end_connection(
-    ports: OauthPorts, uow: OauthUnit, tenant_id: str, reason: str
+    ports: OauthPorts, uow: OauthUnit, tenant_id: str, marketplace: str, reason: str
 ) -> Connection | None:
     """Credentials out of Vault, row DISCONNECTED, event queued; the tenant's lock is held."""
-    await _delete_credentials(ports, tenant_id)
-    ended = await uow.store.mark_disconnected(tenant_id)
+    await _delete_credentials(ports, tenant_id, marketplace)
+    ended = await uow.store.mark_disconnected(tenant_id, marketplace)
     if ended is not None:
         uow.emit(
             ConnectionDisconnected(
                 tenant_id=tenant_id,
+                marketplace=marketplace,
                 connection_id=ended.id,
                 seller_id=ended.seller_id,
                 reason=reason,
@@ -410,15 +482,19 @@ async def _end_connection(
     return ended
 
 
-async def _delete_credentials(ports: OauthPorts, tenant_id: str) -> None:
+async def _delete_credentials(ports: OauthPorts, tenant_id: str, marketplace: str) -> None:
     # Always the tenant's path, even when the row has none: a callback that
     # stored the token but failed afterwards must not leave it behind.
     try:
         await ports.vault.delete(tenant_id)
     except VaultError as exc:
-        log.error("could not delete Amazon credentials", extra={"reason": str(exc)})
+        log.error(
+            "could not delete the credentials",
+            extra={"marketplace": marketplace, "reason": str(exc)},
+        )
         raise CredentialsUnavailable(
-            "could not delete the Amazon credentials from Vault; nothing was changed, retry"
+            f"could not delete the {_name(marketplace)} credentials from Vault; "
+            "nothing was changed, retry"
         ) from None
 
 
@@ -431,11 +507,12 @@ async def reauth_required(
     seller_id: str | None,
     reason: str | None,
     seen_at: datetime,
-    marketplace: str = AMAZON,
+    marketplace: str,
 ) -> bool:
-    """Amazon refused the refresh token, or Fnac/Darty the shop's key."""
-    refused = "the refresh token" if marketplace == AMAZON else "the shop's key"
-    shown = _printable(reason or "") or f"{marketplace.capitalize()} refused {refused}"
+    """The marketplace refused the refresh token of a redirect connection, or a shop's key."""
+    connector = connector_for(marketplace)
+    refused = "the refresh token" if connector.redirect_flow is not None else "the shop's key"
+    shown = _printable(reason or "") or f"{connector.display_name} refused {refused}"
     marked = await ports.connections.mark_reauth_required(
         tenant_id, seller_id, shown, seen_at, marketplace
     )
@@ -448,7 +525,8 @@ async def reauth_required(
 
 
 def _printable(text: str) -> str:
-    """Text from outside (Amazon's redirect, other services) made safe to store and show.
+    """Text from outside (the marketplace's redirect, other services) made safe to store
+    and show.
 
     PostgreSQL refuses NUL in text; control characters and lone surrogates
     (undecodable bytes) would corrupt logs and the frontend's message.
@@ -456,9 +534,12 @@ def _printable(text: str) -> str:
     return one_line(text).strip()
 
 
-def _amazon_refusal(error: str, description: str | None) -> CallbackFailure:
-    """Amazon's error redirect (``error=access_denied``): its code, cleaned, is the reason."""
-    code = re.sub(r"[^a-z0-9_]", "", error.lower())[:40] or "amazon_error"
+def _refusal(connector: Connector, error: str, description: str | None) -> CallbackFailure:
+    """The marketplace's error redirect (``error=access_denied``): its code, cleaned, is the
+    reason."""
+    code = re.sub(r"[^a-z0-9_]", "", error.lower())[:40] or f"{connector.marketplace.lower()}_error"
     text = _printable(description or "")[:200]
-    message = f"Amazon did not authorize the connection ({code})" + (f": {text}" if text else "")
+    message = f"{connector.display_name} did not authorize the connection ({code})" + (
+        f": {text}" if text else ""
+    )
     return CallbackFailure(code, message)

@@ -1,12 +1,13 @@
 """What oauth's use cases need, as ports: its tables, a unit of work, the credentials in
-Vault, Login with Amazon's code exchange, the check of a Fnac/Darty shop's credentials and
-a clock. ``bootstrap.py`` assembles the real adapters (``store.py`` for the SQL,
-``adapters.py`` for Vault, LWA and Fnac); the unit tests give in-memory fakes, held to the
-adapters by shared contract tests (``tests/test_oauth_store_contract.py``,
+Vault, the redirect flow's code exchange, the check of a shop's credentials and a clock.
+``bootstrap.py`` assembles the real adapters (``store.py`` for the SQL, ``adapters.py``
+for Vault and the shops' API, the connector's ``redirect_flow`` for its secrets and its
+token endpoint); the unit tests give in-memory fakes, held to the adapters by shared
+contract tests (``tests/test_oauth_store_contract.py``,
 ``tests/test_oauth_shop_verifier_contract.py``).
 
-Connection methods take the row's ``marketplace`` (``AMAZON`` unless told): a tenant has
-one connection per marketplace."""
+Connection methods take the row's ``marketplace``: a tenant has one connection per
+marketplace."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from keybuzz_shared.connectors.amazon import AppCredentials, TenantCredentials, TokenGrant
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.seam import AccountVault, CodeExchange
 from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_oauth.connections import Connected, Connection, ShopConnected, ShopCredentials
@@ -26,7 +26,7 @@ from keybuzz_oauth.states import ConsumedState, NewStateRow
 
 
 class OauthStore(Protocol):
-    """oauth's tables: ``oauth_states`` (Amazon's consents) and ``marketplace_connections``."""
+    """oauth's tables: ``oauth_states`` (the redirect flow's consents) and ``marketplace_connections``."""
 
     # --- states: expiry is the store's clock (PostgreSQL's ``now()``)
 
@@ -47,33 +47,31 @@ class OauthStore(Protocol):
         """(found, used_at) of a state that could not be consumed, to say why."""
         ...
 
-    async def has_live_state(self, tenant_id: str) -> bool:
-        """Whether the tenant has a state neither used nor expired."""
+    async def has_live_state(self, tenant_id: str, marketplace: str) -> bool:
+        """Whether the tenant has a state of that marketplace neither used nor expired."""
         ...
 
     # --- serialisation: held until the unit of work ends
 
-    async def lock_seller(self, seller_id: str, marketplace: str = AMAZON) -> None: ...
+    async def lock_seller(self, seller_id: str, marketplace: str) -> None: ...
 
-    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str = AMAZON) -> None: ...
+    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str) -> None: ...
 
     # --- connections
 
     async def tenants_holding_seller(
-        self, seller_id: str, except_tenant: str, marketplace: str = AMAZON
+        self, seller_id: str, except_tenant: str, marketplace: str
     ) -> list[str]:
         """Other tenants the seller (a shop) is linked to (CONNECTED or REAUTH_REQUIRED), sorted."""
         ...
 
-    async def get_connection(
-        self, tenant_id: str, marketplace: str = AMAZON
-    ) -> Connection | None: ...
+    async def get_connection(self, tenant_id: str, marketplace: str) -> Connection | None: ...
 
-    async def mark_pending(self, tenant_id: str) -> None:
+    async def mark_pending(self, tenant_id: str, marketplace: str) -> None:
         """PENDING, created if needed; a CONNECTED connection stays CONNECTED."""
         ...
 
-    async def record_failure(self, tenant_id: str, error: str) -> None:
+    async def record_failure(self, tenant_id: str, error: str, marketplace: str) -> None:
         """``last_error`` set; a PENDING connection becomes ERROR, any other keeps its status."""
         ...
 
@@ -88,9 +86,7 @@ class OauthStore(Protocol):
         tenant's connection holds the shop (the unit of work is then spoilt: end it)."""
         ...
 
-    async def mark_disconnected(
-        self, tenant_id: str, marketplace: str = AMAZON
-    ) -> Connection | None:
+    async def mark_disconnected(self, tenant_id: str, marketplace: str) -> Connection | None:
         """DISCONNECTED, vault path and error cleared; None when absent or disconnected."""
         ...
 
@@ -100,32 +96,16 @@ class OauthStore(Protocol):
         seller_id: str | None,
         reason: str,
         seen_at: datetime,
-        marketplace: str = AMAZON,
+        marketplace: str,
     ) -> bool:
         """REAUTH_REQUIRED only for a CONNECTED connection (of ``seller_id`` when given)
         connected at or before ``seen_at``; False when nothing changed."""
         ...
 
 
-class CredentialsVault(Protocol):
-    """The LWA app's credentials and the tenants' refresh tokens, in Vault."""
-
-    async def app_credentials(self) -> AppCredentials:
-        """``AppCredentialsMissing`` when absent or incomplete, ``VaultError`` when Vault fails."""
-        ...
-
-    async def store(self, credentials: TenantCredentials) -> str:
-        """Writes (replaces) the tenant's credentials; returns their Vault path."""
-        ...
-
-    async def check(self, tenant_id: str) -> TenantCredentials:
-        """The stored credentials, from a copy a few seconds old at most (cleared by
-        ``store``/``delete``); ``CredentialsMissing`` when absent, ``VaultError``."""
-        ...
-
-    async def delete(self, tenant_id: str) -> None:
-        """Deletes the tenant's credentials (every version); absent is not an error."""
-        ...
+class CredentialsVault(AccountVault, Protocol):
+    """The redirect flow's app credentials and tenants' refresh tokens (the seam's
+    ``AccountVault``), and the shops' credentials beside them."""
 
     async def store_shop(self, credentials: ShopCredentials) -> None:
         """Writes (replaces) the tenant's shop credentials of that marketplace, at
@@ -138,15 +118,6 @@ class CredentialsVault(Protocol):
 
     async def delete_shop(self, tenant_id: str, marketplace: str) -> None:
         """Deletes them (every version); absent is not an error."""
-        ...
-
-
-class CodeExchange(Protocol):
-    """Login with Amazon: an authorization code for a refresh token."""
-
-    async def exchange_code(self, app: AppCredentials, code: str, redirect_uri: str) -> TokenGrant:
-        """``InvalidGrant`` for a refused code, ``LwaUnavailable`` when LWA does not
-        answer, ``LwaError`` for any other refusal."""
         ...
 
 
@@ -171,7 +142,7 @@ class ShopAnswerUnreadable(Exception):
 
 
 class ShopCredentialsVerifier(Protocol):
-    """Fnac's and Darty's API: do these credentials authenticate?"""
+    """The shops' API: do these credentials authenticate?"""
 
     async def verify(self, credentials: ShopCredentials) -> None:
         """Returns when the API accepts them; raises ``ShopRefused``, ``ShopUnavailable`` or
@@ -189,7 +160,7 @@ class OauthPorts:
     connections: OauthStore  # reads and single-statement writes, outside a unit of work
     unit_of_work: Callable[[], AbstractAsyncContextManager[OauthUnit]]
     vault: CredentialsVault
-    lwa: CodeExchange
+    code_exchange: CodeExchange  # the redirect flow's token endpoint
     shops: ShopCredentialsVerifier
     clock: Callable[[], datetime]  # timezone-aware: when credentials were created
     settings: OauthSettings

@@ -6,13 +6,12 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from keybuzz_shared.connectors.names import AMAZON
 
-# Fnac's ids (partner, shop) are UUIDs (``common.xsd``'s ``uuid``); ``$(?!\n)``: keybuzz_shared.ids.
-FNAC_UUID_PATTERN = (
+# The shops' ids (partner, shop) are UUIDs; ``$(?!\n)``: keybuzz_shared.ids.
+SHOP_UUID_PATTERN = (
     r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$(?!\n)"
 )
-FnacUuid = Annotated[str, msgspec.Meta(pattern=FNAC_UUID_PATTERN)]
+ShopUuid = Annotated[str, msgspec.Meta(pattern=SHOP_UUID_PATTERN)]
 
 
 class Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -20,7 +19,7 @@ class Body(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class StartRequest(Body):
-    # Country code ("FR") or marketplace id; default AMAZON_DEFAULT_MARKETPLACE.
+    # Country code ("FR") or marketplace id; default: the marketplace's default site.
     marketplace: Annotated[str, msgspec.Meta(max_length=20)] | None = None
     # The seller may already be connected to another tenant: disconnect it there
     # (docs/OAUTH.md §9). Without it such a callback is refused.
@@ -42,7 +41,7 @@ class MarketplaceRef(Body):
 
 class StatusResponse(Body):
     status: str
-    marketplace_type: str = AMAZON
+    marketplace_type: str
     seller_id: str | None = None
     marketplaces: list[MarketplaceRef] = []
     region: str | None = None
@@ -65,10 +64,10 @@ class CallbackResult(Body, omit_defaults=True):
 
 
 class ShopConnectRequest(Body, forbid_unknown_fields=True):
-    """A Fnac or Darty shop's credentials, as the seller's account manager gave them."""
+    """A shop's credentials, as the seller's account manager gave them."""
 
-    partner_id: FnacUuid
-    shop_id: FnacUuid
+    partner_id: ShopUuid
+    shop_id: ShopUuid
     # Printable ASCII, no space: an error message about it never quotes it.
     key: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[!-~]+$(?!\n)")]
 

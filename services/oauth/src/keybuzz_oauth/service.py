@@ -6,13 +6,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from keybuzz_shared.connectors.amazon import AppCredentialsMissing
+from keybuzz_shared.connectors.seam import AppNotConfigured
 from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth import events, flow
-from keybuzz_oauth.app import CALLBACK_PATH, ROUTES
-from keybuzz_oauth.bootstrap import assemble, disassemble, ports_of
+from keybuzz_oauth.app import CALLBACK_PATHS, ROUTES
+from keybuzz_oauth.bootstrap import assemble, disassemble, ports_of, redirect_marketplace
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.settings import OauthSettings
 
@@ -20,13 +20,14 @@ log = logging.getLogger(__name__)
 
 
 class _HideCallbackQuery(logging.Filter):
-    """The access log would print state and spapi_oauth_code from the callback URL."""
+    """The access log would print the state and the code from the callback URL."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            if args[2].startswith(CALLBACK_PATH + "?"):
-                record.args = (*args[:2], CALLBACK_PATH + "?[REDACTED]", *args[3:])
+            for path in CALLBACK_PATHS:
+                if args[2].startswith(path + "?"):
+                    record.args = (*args[:2], path + "?[REDACTED]", *args[3:])
         return True
 
 
@@ -42,22 +43,26 @@ async def _hide_callback_query_in_access_log(runtime: Runtime[Any]) -> None:
 
 
 async def _check_app_credentials(runtime: Runtime[OauthSettings]) -> None:
-    """Say at start-up, not at the first seller's click, that Amazon is not configured."""
+    """Say at start-up, not at the first seller's click, that the app is not configured."""
+    marketplace = redirect_marketplace()
     try:
-        app = await flow.app_credentials(ports_of(runtime))
-    except (AppCredentialsMissing, VaultError):
+        app = await flow.app_credentials(ports_of(runtime), marketplace)
+    except (AppNotConfigured, VaultError):
         return  # already logged with the Vault path and the reason
     log.info(
-        "Amazon app credentials loaded",
-        extra={"app_source": app.source, "application_id": app.application_id, "draft": app.draft},
+        "app credentials loaded",
+        extra={
+            "marketplace": marketplace,
+            "app_source": app.source,
+            "application_id": app.application_id,
+            "draft": app.draft,
+        },
     )
 
 
 DEFINITION = ServiceDefinition(
     name="oauth",
-    description=(
-        "Connect a seller's Amazon account (Login with Amazon) and keep its credentials in Vault"
-    ),
+    description=("Connect a seller's marketplace account and keep its credentials in Vault"),
     settings_type=OauthSettings,
     migrations=Path(__file__).parent / "migrations",
     route_handlers=ROUTES,

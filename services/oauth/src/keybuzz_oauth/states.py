@@ -4,7 +4,7 @@ The state is random, single use and bound to tenant and user; it travels in
 the consent URL. The browser nonce lives in an HttpOnly cookie set by
 ``/oauth/start``: a callback counts only when it comes back to the browser
 that started the flow, so an ``authUrl`` handed to someone else cannot link
-their Amazon account to our tenant (docs/OAUTH.md §9).
+their marketplace account to our tenant (docs/OAUTH.md §9).
 
 Only SHA-256 digests of both are stored, so neither a database dump nor a log
 of our own rows can be replayed.
@@ -38,7 +38,8 @@ class NewStateRow:
     digest: str
     tenant_id: str
     user_id: str
-    marketplace_code: str
+    marketplace_type: str  # the connector's marketplace
+    marketplace_code: str  # the site consented on
     redirect_uri: str
     browser_hash: str = field(repr=False)
     takeover: bool

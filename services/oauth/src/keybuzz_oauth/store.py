@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.db import Executor
 
 from keybuzz_oauth.connections import Connected, Connection, ShopConnected, Status
@@ -70,9 +69,9 @@ SET last_error = $3, updated_at = now(),
 WHERE tenant_id = $1 AND marketplace_type = $2
 """
 
-# Same seller again (another marketplace of the region): keep the marketplaces already
-# connected; another seller, or a connection that had ended, starts afresh. A Fnac or
-# Darty shop (its id the seller id) has no marketplace ids and no region.
+# Same seller again (another site of the region): keep the sites (marketplace ids)
+# already connected; another seller, or a connection that had ended, starts afresh. A
+# shop (its id the seller id) has no marketplace ids and no region.
 _UPSERT_CONNECTED = f"""
 INSERT INTO marketplace_connections AS mc (tenant_id, marketplace_type, status, seller_id,
     marketplace_ids, region, vault_path, connected_by, connected_at)
@@ -105,7 +104,7 @@ WHERE tenant_id = $1 AND marketplace_type = $2 AND status <> 'DISCONNECTED'
 RETURNING {_CONNECTION_COLUMNS}
 """
 
-# Only a connection made before LWA refused its token: a newer consent wins.
+# Only a connection made before the marketplace refused its token: a newer consent wins.
 _MARK_REAUTH_REQUIRED = """
 UPDATE marketplace_connections SET status = 'REAUTH_REQUIRED', last_error = $4, updated_at = now()
 WHERE tenant_id = $1 AND marketplace_type = $2 AND status = 'CONNECTED'
@@ -140,7 +139,7 @@ class PostgresOauthStore:
             state.digest,
             state.tenant_id,
             state.user_id,
-            AMAZON,
+            state.marketplace_type,
             state.marketplace_code,
             state.redirect_uri,
             state.browser_hash,
@@ -164,12 +163,12 @@ class PostgresOauthStore:
         )
         return (row is not None, row["used_at"] if row else None)
 
-    async def has_live_state(self, tenant_id: str) -> bool:
-        return bool(await self.db.fetchval(_HAS_LIVE_STATE, tenant_id, AMAZON))
+    async def has_live_state(self, tenant_id: str, marketplace: str) -> bool:
+        return bool(await self.db.fetchval(_HAS_LIVE_STATE, tenant_id, marketplace))
 
     # --- serialisation -----------------------------------------------------------------
 
-    async def lock_seller(self, seller_id: str, marketplace: str = AMAZON) -> None:
+    async def lock_seller(self, seller_id: str, marketplace: str) -> None:
         """Transaction-scoped: one change at a time links this seller (shop) to a tenant.
 
         Always taken before any tenant lock (and tenants in sorted order), so two
@@ -177,7 +176,7 @@ class PostgresOauthStore:
         """
         await self._advisory_lock(f"oauth:seller:{marketplace}:{seller_id}")
 
-    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str = AMAZON) -> None:
+    async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str) -> None:
         """Transaction-scoped: held across a tenant's Vault change and its row update.
 
         A disconnect and a callback of one tenant therefore never interleave, so a
@@ -192,25 +191,25 @@ class PostgresOauthStore:
     # --- connections -------------------------------------------------------------------
 
     async def tenants_holding_seller(
-        self, seller_id: str, except_tenant: str, marketplace: str = AMAZON
+        self, seller_id: str, except_tenant: str, marketplace: str
     ) -> list[str]:
         rows = await self.db.fetch(_TENANTS_HOLDING_SELLER, marketplace, seller_id, except_tenant)
         return [row["tenant_id"] for row in rows]
 
-    async def get_connection(self, tenant_id: str, marketplace: str = AMAZON) -> Connection | None:
+    async def get_connection(self, tenant_id: str, marketplace: str) -> Connection | None:
         return _connection(await self.db.fetchrow(_GET_CONNECTION, tenant_id, marketplace))
 
-    async def mark_pending(self, tenant_id: str) -> None:
-        await self.db.execute(_MARK_PENDING, tenant_id, AMAZON)
+    async def mark_pending(self, tenant_id: str, marketplace: str) -> None:
+        await self.db.execute(_MARK_PENDING, tenant_id, marketplace)
 
-    async def record_failure(self, tenant_id: str, error: str) -> None:
-        await self.db.execute(_RECORD_FAILURE, tenant_id, AMAZON, error)
+    async def record_failure(self, tenant_id: str, error: str, marketplace: str) -> None:
+        await self.db.execute(_RECORD_FAILURE, tenant_id, marketplace, error)
 
     async def upsert_connected(self, connected: Connected) -> Connection:
         row = await self.db.fetchrow(
             _UPSERT_CONNECTED,
             connected.tenant_id,
-            AMAZON,
+            connected.marketplace,
             connected.seller_id,
             [connected.marketplace_id],
             connected.region,
@@ -235,9 +234,7 @@ class PostgresOauthStore:
             raise ShopTaken(f"{connected.marketplace} shop {connected.shop_id}") from exc
         return _written(row)
 
-    async def mark_disconnected(
-        self, tenant_id: str, marketplace: str = AMAZON
-    ) -> Connection | None:
+    async def mark_disconnected(self, tenant_id: str, marketplace: str) -> Connection | None:
         return _connection(await self.db.fetchrow(_MARK_DISCONNECTED, tenant_id, marketplace))
 
     async def mark_reauth_required(
@@ -246,7 +243,7 @@ class PostgresOauthStore:
         seller_id: str | None,
         reason: str,
         seen_at: datetime,
-        marketplace: str = AMAZON,
+        marketplace: str,
     ) -> bool:
         row = await self.db.fetchrow(
             _MARK_REAUTH_REQUIRED, tenant_id, marketplace, seller_id, reason, seen_at

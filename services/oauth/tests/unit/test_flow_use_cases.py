@@ -12,15 +12,16 @@ import pytest
 from keybuzz_oauth import flow, states
 from keybuzz_oauth.connections import Status
 from keybuzz_oauth.errors import (
-    AmazonNotConfigured,
     CallbackFailure,
     CredentialsUnavailable,
     Failure,
     InvalidMarketplace,
+    MarketplaceNotConfigured,
     NotConnected,
 )
 from keybuzz_oauth.flow import CallbackParams, Started
 from keybuzz_shared.connectors.amazon import TenantCredentials
+from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected, Event
 from keybuzz_shared.tenancy import Principal, TenantContext
 from oauth_fakes import APP, FakeOauth, fake_oauth
@@ -39,7 +40,7 @@ async def start(
     fake: FakeOauth, tenant_id: str, marketplace: str | None = None, *, takeover: bool = False
 ) -> Started:
     return await flow.start(
-        fake.ports, tenant(tenant_id), marketplace, takeover=takeover, presented_nonce=None
+        fake.ports, tenant(tenant_id), AMAZON, marketplace, takeover=takeover, presented_nonce=None
     )
 
 
@@ -90,10 +91,10 @@ def published(fake: FakeOauth, kind: type[Event]) -> list[Event]:
 
 
 async def test_start_resolves_a_country_a_marketplace_id_or_the_default() -> None:
-    fake = fake_oauth(default_marketplace="DE")
-    assert (await start(fake, "t1", "fr")).marketplace.id == FR
-    assert (await start(fake, "t1", DE)).marketplace.code == "DE"
-    assert (await start(fake, "t1")).marketplace.code == "DE"
+    fake = fake_oauth(amazon_default_marketplace="DE")
+    assert (await start(fake, "t1", "fr")).site.id == FR
+    assert (await start(fake, "t1", DE)).site.code == "DE"
+    assert (await start(fake, "t1")).site.code == "DE"
 
 
 async def test_start_of_an_unknown_marketplace_is_refused_and_writes_nothing() -> None:
@@ -106,10 +107,10 @@ async def test_start_of_an_unknown_marketplace_is_refused_and_writes_nothing() -
 async def test_start_without_app_credentials_says_amazon_is_not_configured() -> None:
     fake = fake_oauth()
     fake.vault.app = None
-    with pytest.raises(AmazonNotConfigured, match="not configured"):
+    with pytest.raises(MarketplaceNotConfigured, match="not configured"):
         await start(fake, "t1")
     fake.vault.app, fake.vault.failing = APP, {"app"}
-    with pytest.raises(AmazonNotConfigured):
+    with pytest.raises(MarketplaceNotConfigured):
         await start(fake, "t1")
     assert fake.store.states == {} and fake.store.rows == {}
 
@@ -302,11 +303,11 @@ async def test_the_same_seller_adds_marketplaces_another_seller_starts_afresh() 
 
 async def test_status_of_a_tenant_never_started_or_not_completed_in_time() -> None:
     fake = fake_oauth(state_ttl_seconds=60)
-    assert (await flow.status(fake.ports, "t1")).status is Status.NOT_CONNECTED
+    assert (await flow.status(fake.ports, "t1", AMAZON)).status is Status.NOT_CONNECTED
     await start(fake, "t1")
-    assert (await flow.status(fake.ports, "t1")).status is Status.PENDING
+    assert (await flow.status(fake.ports, "t1", AMAZON)).status is Status.PENDING
     fake.clock.advance(61)
-    late = await flow.status(fake.ports, "t1")
+    late = await flow.status(fake.ports, "t1", AMAZON)
     assert late.status is Status.NOT_CONNECTED and "not completed in time" in (
         late.last_error or ""
     )
@@ -315,11 +316,11 @@ async def test_status_of_a_tenant_never_started_or_not_completed_in_time() -> No
 async def test_status_checks_the_credentials_a_connected_tenant_has_in_vault() -> None:
     fake = fake_oauth()
     await connect(fake, "t1")
-    report = await flow.status(fake.ports, "t1")
+    report = await flow.status(fake.ports, "t1", AMAZON)
     assert (report.status, report.credentials_verified) == (Status.CONNECTED, True)
 
     fake.vault.failing = {"check"}  # Vault cannot say: the row's status stands, unverified
-    unknown = await flow.status(fake.ports, "t1")
+    unknown = await flow.status(fake.ports, "t1", AMAZON)
     assert (unknown.status, unknown.credentials_verified) == (Status.CONNECTED, None)
     assert "could not verify" in (unknown.last_error or "")
 
@@ -332,12 +333,12 @@ async def test_status_checks_the_credentials_a_connected_tenant_has_in_vault() -
         marketplace_id=FR,
         region="eu",
     )
-    mismatch = await flow.status(fake.ports, "t1")
+    mismatch = await flow.status(fake.ports, "t1", AMAZON)
     assert (mismatch.status, mismatch.credentials_verified) == (Status.ERROR, False)
     assert "ANOTHERSELLER" in (mismatch.last_error or "")
 
     del fake.vault.tenants["t1"]  # seed 003: CONNECTED in the database, nothing in Vault
-    missing = await flow.status(fake.ports, "t1")
+    missing = await flow.status(fake.ports, "t1", AMAZON)
     assert (missing.status, missing.credentials_verified) == (Status.ERROR, False)
     assert fake.store.rows["t1"].status is Status.CONNECTED  # a read changes no row
 
@@ -348,9 +349,9 @@ async def test_status_checks_the_credentials_a_connected_tenant_has_in_vault() -
 async def test_disconnect_deletes_the_token_and_says_disconnected_once() -> None:
     fake = fake_oauth()
     await connect(fake, "t1")
-    report = await flow.disconnect(fake.ports, tenant("t1", "user-9"))
+    report = await flow.disconnect(fake.ports, tenant("t1", "user-9"), AMAZON)
     assert report.status is Status.DISCONNECTED and "t1" not in fake.vault.tenants
-    again = await flow.disconnect(fake.ports, tenant("t1"))
+    again = await flow.disconnect(fake.ports, tenant("t1"), AMAZON)
     assert again.status is Status.DISCONNECTED
     assert events(fake) == [("ConnectionConnected", "t1"), ("ConnectionDisconnected", "t1")]
     [event] = published(fake, ConnectionDisconnected)
@@ -360,7 +361,7 @@ async def test_disconnect_deletes_the_token_and_says_disconnected_once() -> None
 async def test_disconnect_of_a_tenant_never_started_is_refused() -> None:
     fake = fake_oauth()
     with pytest.raises(NotConnected):
-        await flow.disconnect(fake.ports, tenant("t1"))
+        await flow.disconnect(fake.ports, tenant("t1"), AMAZON)
     assert fake.units.published == []
 
 
@@ -369,7 +370,7 @@ async def test_disconnect_when_vault_cannot_delete_changes_nothing() -> None:
     await connect(fake, "t1")
     fake.vault.failing = {"delete"}
     with pytest.raises(CredentialsUnavailable):
-        await flow.disconnect(fake.ports, tenant("t1"))
+        await flow.disconnect(fake.ports, tenant("t1"), AMAZON)
     assert fake.store.rows["t1"].status is Status.CONNECTED and "t1" in fake.vault.tenants
     assert events(fake) == [("ConnectionConnected", "t1")]
 
@@ -378,7 +379,7 @@ async def test_disconnect_clears_a_token_a_failed_callback_left_behind() -> None
     fake = fake_oauth()
     await start(fake, "t1")
     fake.vault.tenants["t1"] = TenantCredentials("t1", "Atzr|left", SELLER, FR, "eu")
-    await flow.disconnect(fake.ports, tenant("t1"))
+    await flow.disconnect(fake.ports, tenant("t1"), AMAZON)
     assert fake.vault.tenants == {}
 
 
@@ -389,9 +390,11 @@ async def test_reauth_marks_a_connection_made_before_the_refusal_only() -> None:
     fake = fake_oauth()
     await connect(fake, "t1")
     before = fake.clock() - timedelta(seconds=1)
-    assert not await flow.reauth_required(fake.ports, "t1", SELLER, "invalid_grant", before)
-    assert not await flow.reauth_required(fake.ports, "t1", "OTHER", None, fake.clock())
-    assert await flow.reauth_required(fake.ports, "t1", SELLER, "revoked\x00\n", fake.clock())
+    assert not await flow.reauth_required(fake.ports, "t1", SELLER, "invalid_grant", before, AMAZON)
+    assert not await flow.reauth_required(fake.ports, "t1", "OTHER", None, fake.clock(), AMAZON)
+    assert await flow.reauth_required(
+        fake.ports, "t1", SELLER, "revoked\x00\n", fake.clock(), AMAZON
+    )
     row = fake.store.rows["t1"]
     assert (row.status, row.last_error) == (Status.REAUTH_REQUIRED, "revoked")
-    assert not await flow.reauth_required(fake.ports, "t2", None, None, fake.clock())
+    assert not await flow.reauth_required(fake.ports, "t2", None, None, fake.clock(), AMAZON)

@@ -2,7 +2,8 @@
 
 The product app writes plans and statuses in lowercase (``pro``, ``active``);
 the marketplace side keeps uppercase enums (``PRO``, ``ACTIVE``, seed 004).
-Inbound addresses look like ``amazon.<tenantId>.<country>.<token>@<domain>``.
+Inbound addresses are the connector's (``inbound_addresses``): one per tenant, country and
+marketplace whose buyers write by e-mail, with a random token.
 A tenant's marketplace connections are what the oauth service's ``connection.*``
 events last said (:class:`ConnectionState`).
 """
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 
 import msgspec
+from keybuzz_shared.connectors.seam import InboundAddresses
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -104,11 +106,6 @@ def new_token() -> str:
     return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
 
 
-def inbound_email(tenant_id: str, country: str, token: str, domain: str) -> str:
-    """Lowercase throughout: mail systems do not preserve case reliably."""
-    return f"amazon.{tenant_id}.{country}.{token}@{domain}".lower()
-
-
 def address_countries(countries: Iterable[str | None]) -> list[str]:
     """Uppercase, de-duplicated, in order; the default country when none is given."""
     wanted = list(dict.fromkeys(c.strip().upper() for c in countries if c))
@@ -124,12 +121,16 @@ class NewAddress(NamedTuple):
     email: str
 
 
-def new_addresses(tenant_id: str, countries: Sequence[str], domain: str) -> list[NewAddress]:
+def new_addresses(
+    addresses: InboundAddresses, tenant_id: str, countries: Sequence[str], domain: str
+) -> list[NewAddress]:
     """Candidates for the countries asked; the store keeps existing addresses instead."""
     found = []
     for country in countries:
         token = new_token()
-        found.append(NewAddress(country, token, inbound_email(tenant_id, country, token, domain)))
+        found.append(
+            NewAddress(country, token, addresses.address(tenant_id, country, token, domain))
+        )
     return found
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.registry import connectors
 from keybuzz_shared.events import InboundAddressInfo, TenantArchived, TenantCreated
 
 from keybuzz_tenant_sync.domain import (
@@ -52,8 +52,13 @@ async def _complete(
 ) -> dict[str, list[InboundAddressInfo]]:
     """After the tenant rows: addresses, archive state, and one ``tenant.synced`` each."""
     for tenant in tenants if countries else ():
-        candidates = new_addresses(tenant.id, countries, ports.inbound_domain)
-        await uow.store.ensure_addresses(tenant.id, AMAZON, candidates)
+        for connector in connectors():  # each marketplace whose buyers write by e-mail
+            if connector.inbound_addresses is None:
+                continue
+            candidates = new_addresses(
+                connector.inbound_addresses, tenant.id, countries, ports.inbound_domain
+            )
+            await uow.store.ensure_addresses(tenant.id, connector.marketplace, candidates)
     ids = [t.id for t in tenants]
     await uow.store.apply_archive_state(ids)
     addresses = await uow.store.addresses_by_tenant(ids)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import msgspec
 
 from keybuzz_shared.connectors.fnac.settings import FnacApiSettings
-from keybuzz_shared.connectors.names import DARTY, FNAC
+from keybuzz_shared.connectors.names import AMAZON, DARTY, FNAC
 from keybuzz_shared.connectors.registry import UnknownMarketplace
+from keybuzz_shared.connectors.seam import RedirectFlowSettings
 
 
 class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,4 +38,18 @@ class MarketplaceSettings(FnacApiSettings, kw_only=True, frozen=True):
             mark_as_read=self.fnac_mark_as_read,
             first_poll_days=self.fnac_first_poll_days,
             max_attachment_bytes=self.fnac_max_attachment_bytes,
+        )
+
+    def redirect_flow(self, marketplace: str) -> RedirectFlowSettings:
+        """The redirect flow settings of ``marketplace`` (UnknownMarketplace: it has none)."""
+        if marketplace != AMAZON:
+            raise UnknownMarketplace(marketplace)
+        return RedirectFlowSettings(
+            default_site=self.amazon_default_marketplace,
+            consent_origin=self.seller_central_url,
+            draft=self.amazon_app_draft,
+            frontend_url=self.frontend_url,
+            app_source=self.amazon_app_source,
+            token_endpoint=self.lwa_endpoint,
+            token_cacert=self.lwa_cacert,
         )

@@ -5,7 +5,15 @@ SP-API. Its parts are the seam's (seam.py); the ones Amazon has not are None."""
 from __future__ import annotations
 
 from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
-from keybuzz_shared.connectors.seam import ConnectionKind, CredentialField, Limits, ShopApi
+from keybuzz_shared.connectors.amazon.inbound import AmazonInboundAddresses
+from keybuzz_shared.connectors.amazon.redirect import AmazonRedirectFlow
+from keybuzz_shared.connectors.seam import (
+    ConnectionKind,
+    CredentialCheck,
+    CredentialField,
+    Limits,
+    ShopApi,
+)
 
 LIMITS = Limits(
     max_attachments=20,  # ours: Amazon documents a size, not a count
@@ -22,6 +30,9 @@ class AmazonConnector:
     credential_fields: tuple[CredentialField, ...] = ()  # the redirect brings them
     limits = LIMITS
     shop_api: ShopApi | None = None  # buyers write through the relay, not an API we poll
+    redirect_flow = AmazonRedirectFlow()
+    inbound_addresses = AmazonInboundAddresses()
+    credential_check: CredentialCheck | None = None  # the redirect brings the credentials
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)

@@ -2,11 +2,19 @@
 
 Each names what an operator needs (tenant, Vault path, LWA error code) and
 never a secret, so missing credentials are found when they fail, not weeks
-later at backfill time.
+later at backfill time. Those of the redirect flow are also the seam's (seam.py), which
+oauth catches without naming Amazon.
 """
 
 from __future__ import annotations
 
+from keybuzz_shared.connectors.seam import (
+    AccountCredentialsMissing,
+    AppNotConfigured,
+    GrantInvalid,
+    GrantRefused,
+    TokenEndpointUnavailable,
+)
 from keybuzz_shared.errors import DependencyUnavailable
 
 
@@ -18,7 +26,7 @@ def _what(missing: list[str] | None) -> str:
     return f"lack {', '.join(missing)}" if missing else "are missing"
 
 
-class AppCredentialsMissing(AmazonAuthError):
+class AppCredentialsMissing(AmazonAuthError, AppNotConfigured):
     """The LWA application's credentials are not in Vault (or lack a field)."""
 
     def __init__(self, path: str, app_source: str, missing: list[str] | None = None) -> None:
@@ -31,7 +39,7 @@ class AppCredentialsMissing(AmazonAuthError):
         self.missing = missing or []
 
 
-class CredentialsMissing(AmazonAuthError):
+class CredentialsMissing(AmazonAuthError, AccountCredentialsMissing):
     """A tenant's seller credentials are not in Vault (or lack a field)."""
 
     def __init__(self, tenant_id: str, path: str, missing: list[str] | None = None) -> None:
@@ -57,7 +65,7 @@ class ReauthRequired(AmazonAuthError):
         self.detail = detail
 
 
-class LwaError(AmazonAuthError):
+class LwaError(AmazonAuthError, GrantRefused):
     """LWA answered with an error that retrying will not fix (invalid_client, invalid_request…)."""
 
     def __init__(self, code: str, description: str, status: int) -> None:
@@ -67,9 +75,9 @@ class LwaError(AmazonAuthError):
         self.status = status
 
 
-class InvalidGrant(LwaError):
+class InvalidGrant(LwaError, GrantInvalid):
     """``invalid_grant``: the authorization code or refresh token is revoked, used or expired."""
 
 
-class LwaUnavailable(AmazonAuthError, DependencyUnavailable):
+class LwaUnavailable(AmazonAuthError, DependencyUnavailable, TokenEndpointUnavailable):
     """LWA kept failing transiently (5xx, 429, timeouts) until the retries ran out."""

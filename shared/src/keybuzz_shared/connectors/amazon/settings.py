@@ -25,3 +25,13 @@ class AmazonSettings(CommonSettings, kw_only=True, frozen=True):
     amazon_app_source: str = "default"
     # One endpoint for every region (the sandbox); unset → the region's SP-API endpoint.
     spapi_endpoint: str | None = None
+
+    # --- the redirect flow (oauth): MarketplaceSettings.redirect_flow
+    # Where the browser lands after the callback (?status=connected|error&reason=…).
+    frontend_url: str = "http://localhost:3000/settings/channels/amazon"
+    # Replaces the marketplace's Seller Central origin (the sandbox in development).
+    seller_central_url: str | None = None
+    # Unset: the app credential's `draft` flag decides whether version=beta is sent.
+    amazon_app_draft: bool | None = None
+    # The marketplace of a start request that names none.
+    amazon_default_marketplace: str = "FR"

@@ -21,6 +21,7 @@ import msgspec
 
 from keybuzz_shared.connectors.fnac import order_states
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
+from keybuzz_shared.connectors.fnac.credential_check import FnacCredentialCheck
 from keybuzz_shared.connectors.fnac.errors import (
     FnacOutcomeUnknown,
     FnacProtocolError,
@@ -42,12 +43,14 @@ from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectionKind,
     CredentialField,
+    InboundAddresses,
     Limits,
     MarketplaceMessage,
     OrderLine,
     OrderSummary,
     Page,
     Recipient,
+    RedirectFlow,
     Reply,
     ReplyOutcome,
     SenderType,
@@ -139,6 +142,9 @@ class FnacConnector:
     connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
+    redirect_flow: RedirectFlow | None = None  # the seller types the shop's credentials
+    inbound_addresses: InboundAddresses | None = None  # messages are read over the API
+    credential_check = FnacCredentialCheck()
 
     def __init__(self, marketplace: str, display_name: str) -> None:
         self.marketplace = marketplace

@@ -1,0 +1,10 @@
+"""The relay's inbound addresses: Amazon forwards a buyer's message to the address the
+seller registered for the marketplace, ``amazon.<tenantId>.<country>.<token>@<domain>``."""
+
+from __future__ import annotations
+
+
+class AmazonInboundAddresses:
+    def address(self, tenant_id: str, country: str, token: str, domain: str) -> str:
+        """Lowercase throughout: mail systems do not preserve case reliably."""
+        return f"amazon.{tenant_id}.{country}.{token}@{domain}".lower()
