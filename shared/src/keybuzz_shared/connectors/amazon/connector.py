@@ -5,6 +5,7 @@ SP-API. Its parts are the seam's (seam.py); the ones Amazon has not are None."""
 from __future__ import annotations
 
 from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
+from keybuzz_shared.connectors.amazon.order_feed import AmazonOrderFeed, AmazonOrderIds
 from keybuzz_shared.connectors.seam import ConnectionKind, CredentialField, Limits, ShopApi
 
 LIMITS = Limits(
@@ -22,6 +23,8 @@ class AmazonConnector:
     credential_fields: tuple[CredentialField, ...] = ()  # the redirect brings them
     limits = LIMITS
     shop_api: ShopApi | None = None  # buyers write through the relay, not an API we poll
+    order_ids = AmazonOrderIds()
+    order_feed = AmazonOrderFeed()
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)

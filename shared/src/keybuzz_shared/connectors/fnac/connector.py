@@ -38,12 +38,14 @@ from keybuzz_shared.connectors.fnac.models import (
     OrdersQuery,
     Paging,
 )
+from keybuzz_shared.connectors.fnac.order_ids import FnacOrderIds
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectionKind,
     CredentialField,
     Limits,
     MarketplaceMessage,
+    OrderFeed,
     OrderLine,
     OrderSummary,
     Page,
@@ -139,6 +141,8 @@ class FnacConnector:
     connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
+    order_ids = FnacOrderIds()
+    order_feed: OrderFeed | None = None  # orders come from the shop API (``orders``)
 
     def __init__(self, marketplace: str, display_name: str) -> None:
         self.marketplace = marketplace
