@@ -183,7 +183,7 @@ def _order(n: int) -> OrderRow:
         "SHIPPED",
         marketplace_id=FR,
         order_date=at,
-        amazon_updated_at=at + timedelta(hours=1),
+        marketplace_updated_at=at + timedelta(hours=1),
         items=[item],
     )
 
@@ -210,7 +210,7 @@ async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_end
     assert end is not None and max(o.order_date for o in orders) <= end
     updated = await _all_pages(contract, OrderWindow(FR, updated_after=start, page_size=50))
     assert updated[-1].updated_before is not None
-    assert all(o.amazon_updated_at >= start for page in updated for o in page.orders)
+    assert all(o.marketplace_updated_at >= start for page in updated for o in page.orders)
 
 
 async def test_one_order_and_orders_by_id(contract: Contract) -> None:

@@ -115,7 +115,7 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     assert job["marketplace"] == "FNAC" and job["errors"] == 0
     rows = await kit.pool.fetch(
         "SELECT external_order_id, marketplace, marketplace_id, order_status::text AS status,"
-        " amazon_status FROM orders WHERE tenant_id = $1",
+        " marketplace_status FROM orders WHERE tenant_id = $1",
         tenant,
     )
     assert len(rows) == job["orders"] == job["created"] > 0
@@ -125,7 +125,7 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     mapped = {"Received": "DELIVERED", "Shipped": "SHIPPED", "ToShip": "CONFIRMED",
               "Cancelled": "CANCELLED", "Refused": "CANCELLED", "Created": "PENDING",
               "Accepted": "PENDING", "Refunded": "RETURNED"}  # fmt: skip
-    assert all(mapped[r["amazon_status"]] == r["status"] for r in rows), rows
+    assert all(mapped[r["marketplace_status"]] == r["status"] for r in rows), rows
     items = await kit.pool.fetchval(
         "SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id"
         " WHERE o.tenant_id = $1",

@@ -68,7 +68,7 @@ def test_order_ref_is_the_last_six_digits() -> None:
 )
 def test_statuses(amazon: str | None, ours: OrderStatus, delivery: DeliveryStatus | None) -> None:
     row = order_row(_order(amazon))
-    assert (row.order_status, row.delivery_status, row.amazon_status) == (ours, delivery, amazon)
+    assert (row.order_status, row.delivery_status, row.marketplace_status) == (ours, delivery, amazon)
 
 
 def test_a_delivered_package_makes_a_delivered_order_with_its_carrier() -> None:

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import msgspec
 
+from keybuzz_shared import times
 from keybuzz_shared.errors import DependencyUnavailable
 
 
@@ -283,3 +284,17 @@ class ChangeSubscription:
 
     subscription_id: str
     destination_id: str
+
+
+# --- a window's bounds as text (jobs keep them as sent) --------------------------------------
+
+
+def window_time(moment: datetime) -> str:
+    """``2026-11-22T08:00:00Z``: ISO 8601 in UTC to the second, as order sources are sent
+    a window's bounds; a naive moment is taken as UTC."""
+    return times.as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_window_time(text: str) -> datetime:
+    """A bound (``…Z`` or with an offset) as an aware datetime in UTC."""
+    return times.as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))

@@ -22,7 +22,7 @@ from keybuzz_shared.errors import DependencyUnavailable
 if TYPE_CHECKING:
     import httpx
 
-    from keybuzz_shared.connectors.orders import OrderChange
+    from keybuzz_shared.connectors.orders import MessagingAction, OrderChange
     from keybuzz_shared.service import Runtime
 
 ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
@@ -317,6 +317,11 @@ class OrderFeed(Protocol):
         ...
 
     @property
+    def text_max_length(self) -> Mapping[MessagingAction, int]:
+        """The most characters of a buyer message's ``text``; an action absent takes none."""
+        ...
+
+    @property
     def outage_or_refusal(self) -> tuple[type[Exception], ...]:
         """What the feed's calls raise when the marketplace or its sign-in fails."""
         ...
@@ -350,6 +355,11 @@ class OpenedFeed(Protocol):
 
     def change_notifications(self, queue_arn: Callable[[], Awaitable[str]]) -> Any:
         """OrderChangeNotifications to the queue whose ARN ``queue_arn`` gives."""
+        ...
+
+    @property
+    def components(self) -> tuple[object, ...]:
+        """The clients it made, for the runtime to register by type."""
         ...
 
     async def aclose(self) -> None: ...

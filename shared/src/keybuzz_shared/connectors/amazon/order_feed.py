@@ -24,7 +24,11 @@ from keybuzz_shared.connectors.amazon.errors import (
 )
 from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in, is_amazon_order_id
 from keybuzz_shared.connectors.amazon.lwa import LwaClient
-from keybuzz_shared.connectors.amazon.messaging import MessagingActionNotAllowed, MessagingClient
+from keybuzz_shared.connectors.amazon.messaging import (
+    TEXT_MAX_LENGTH,
+    MessagingActionNotAllowed,
+    MessagingClient,
+)
 from keybuzz_shared.connectors.amazon.notifications import GrantlessTokens, NotificationsClient
 from keybuzz_shared.connectors.amazon.order_changes import order_change
 from keybuzz_shared.connectors.amazon.order_rows import order_row, report_order_row, v0_order_row
@@ -345,6 +349,10 @@ class OpenedAmazonFeed:
         self._changes = SpApiOrderChanges(self.runtime, self.spapi, queue_arn)
         return self._changes
 
+    @property
+    def components(self) -> tuple[object, ...]:
+        return (self.spapi,) if self._changes is None else (self.spapi, self._changes)
+
     async def aclose(self) -> None:
         if self._changes is not None:
             await self._changes.aclose()
@@ -364,6 +372,7 @@ class AmazonOrderFeed:
         LwaError: 502,
     }
     refusal_statuses = REFUSAL_STATUSES
+    text_max_length = TEXT_MAX_LENGTH
     outage_or_refusal: tuple[type[Exception], ...] = (AmazonAuthError, SpApiError)
     not_connected: tuple[type[Exception], ...] = (CredentialsMissing,)
 
