@@ -164,7 +164,10 @@ class InMemoryNotificationStore:
         else:
             old = held.row
             if not supersedes(
-                row.marketplace_updated_at, row.order_status, old.marketplace_updated_at, old.order_status
+                row.marketplace_updated_at,
+                row.order_status,
+                old.marketplace_updated_at,
+                old.order_status,
             ):
                 return False
             same_status = old.order_status is row.order_status

@@ -68,6 +68,7 @@ class FakeConnector:
         self.credential_fields = connector_for(FNAC).credential_fields
         self.made = 0
         self._session = session
+        self.shop_api = self
 
     def session(self, credentials: Any, *, http: Any, base_url: str) -> RecordingSession:
         self.made += 1
