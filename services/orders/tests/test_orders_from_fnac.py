@@ -168,6 +168,11 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     nowhere = await kit.api("GET", f"/{some}", tenant, params={"marketplace": "NOWHERE"})
     assert nowhere.status_code == 400 and "marketplace" in nowhere.json()["message"]
 
+    # Searched by its Fnac id (``q``), as an agent pastes it from a ticket.
+    searched = await kit.api("GET", "", tenant, params={"q": some})
+    assert searched.status_code == 200, searched.text
+    assert [o["externalOrderId"] for o in searched.json()["orders"]] == [some]
+
     # The UpdatedAt sync picks up what changed at Fnac.
     before = await kit.pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant)
     advanced = await fnac.post(
