@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from keybuzz_shared.connectors.names import MARKETPLACES, UNLABELLED_EVENT_MARKETPLACE
-from keybuzz_shared.connectors.registry import connectors
 from keybuzz_shared.http import (
     ErrorBody,
     domain_error_handlers,
@@ -31,7 +30,7 @@ from keybuzz_orders.errors import (
     REFUSAL_STATUSES,
 )
 from keybuzz_orders.messaging import MessageRequest, OrderMessaging
-from keybuzz_orders.order_source import order_feed
+from keybuzz_orders.order_source import feed_connector, order_feed
 from keybuzz_orders.schemas import (
     BackfillJob,
     BackfillJobList,
@@ -46,7 +45,7 @@ from keybuzz_orders.schemas import (
 BASE_PATH = "/api/v1/orders"
 # How the docs name the marketplaces ("A, B or C") and the one with buyer messaging.
 MARKETPLACE_NAMES = f"{', '.join(MARKETPLACES[:-1])} or {MARKETPLACES[-1]}"
-MESSAGING = next(c.display_name for c in connectors() if c.order_feed is order_feed())
+MESSAGING = feed_connector().display_name
 
 
 class OrdersController(Controller):

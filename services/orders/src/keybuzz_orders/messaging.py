@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keybuzz_shared.connectors.orders import MessageBody, MessagingAction
-from keybuzz_shared.connectors.registry import connectors
 
 from keybuzz_orders.domain import (
     MESSAGING_ORDER_IDS,
@@ -23,11 +22,10 @@ from keybuzz_orders.domain import (
     as_utc,
     is_order_id,
 )
-from keybuzz_orders.order_source import order_feed
+from keybuzz_orders.order_source import feed_connector, order_feed
 from keybuzz_orders.ports import BuyerMessaging, OrderStore
 
-# The marketplace of the order feed, as sellers call it.
-MESSAGING = next(c.display_name for c in connectors() if c.order_feed is order_feed())
+MESSAGING = feed_connector().display_name  # as sellers call it
 
 
 class InvalidMessage(ValueError):

@@ -29,7 +29,7 @@ from keybuzz_shared.connectors.orders import SourceUnavailable as SourceUnavaila
 from keybuzz_shared.connectors.orders import UnreadableOrder as UnreadableOrder
 from keybuzz_shared.connectors.orders import each_order as each_order
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
-from keybuzz_shared.connectors.seam import OrderFeed
+from keybuzz_shared.connectors.seam import Connector, OrderFeed
 
 from keybuzz_orders.domain import OrderRow
 
@@ -59,6 +59,12 @@ def order_feed() -> OrderFeed:
     if len(feeds) != 1:
         raise LookupError(f"orders takes one order feed; the connectors have {len(feeds)}")
     return next(iter(feeds.values()))
+
+
+def feed_connector() -> Connector:
+    """The connector of that order feed (its marketplace, its name)."""
+    feed = order_feed()
+    return next(c for c in connectors() if c.order_feed is feed)
 
 
 class NoSource(SourceRefused):

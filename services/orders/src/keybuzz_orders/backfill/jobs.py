@@ -20,9 +20,9 @@ from keybuzz_shared.connectors.orders import parse_window_time, window_time
 from keybuzz_shared.events import BackfillCounts
 
 from keybuzz_orders.domain import OrderRow
-from keybuzz_orders.order_source import OrderWindow
+from keybuzz_orders.order_source import OrderWindow, feed_connector
 
-MAX_DAYS = 730  # no order source we read keeps more than two years
+MAX_DAYS = 730  # the order feed returns no order older than two years
 SEARCH = "SEARCH"
 REPORT = "REPORT"
 ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to us
@@ -30,9 +30,8 @@ ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to u
 
 class InvalidDays(ValueError):
     def __init__(self, days: int) -> None:
-        super().__init__(
-            f"days must be between 1 and {MAX_DAYS} (orders are kept two years); got {days}"
-        )
+        keeps = f"{feed_connector().display_name} keeps two years"
+        super().__init__(f"days must be between 1 and {MAX_DAYS} ({keeps}); got {days}")
 
 
 def window_start(days: int, now: datetime) -> str:

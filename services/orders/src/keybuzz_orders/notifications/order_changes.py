@@ -19,9 +19,8 @@ import enum
 
 from keybuzz_shared.connectors.orders import MalformedNotification as MalformedNotification
 from keybuzz_shared.connectors.orders import OrderChange
-from keybuzz_shared.connectors.registry import connectors
 
-from keybuzz_orders.order_source import order_feed
+from keybuzz_orders.order_source import feed_connector, order_feed
 from keybuzz_orders.ports import NotificationUnit
 
 # A queued notification as the order feed reads it.
@@ -41,9 +40,8 @@ class Outcome(enum.StrEnum):
 
 
 def feed_marketplace() -> str:
-    """The marketplace whose order feed notifies us (its connector's)."""
-    feed = order_feed()
-    return next(c.marketplace for c in connectors() if c.order_feed is feed)
+    """The marketplace whose order feed notifies us."""
+    return feed_connector().marketplace
 
 
 async def apply(unit: NotificationUnit, change: Notification) -> tuple[Outcome, str | None]:
