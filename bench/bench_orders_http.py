@@ -37,8 +37,8 @@ API = "/api/v1/orders"
 # statuses with realistic weights; names from a small list (some accented).
 GENERATE_ORDERS = """
 INSERT INTO orders (tenant_id, marketplace, marketplace_id, external_order_id, order_ref,
-    customer_name, customer_email, order_date, amazon_updated_at, currency, total_amount,
-    order_status, amazon_status, fulfillment_channel, delivery_status, source)
+    customer_name, customer_email, order_date, marketplace_updated_at, currency, total_amount,
+    order_status, marketplace_status, fulfillment_channel, delivery_status, source)
 SELECT t.tenant, 'AMAZON', 'A13V1IB3VIYZZH', t.order_id, '#' || right(replace(t.order_id, '-', ''), 6),
        t.first || ' ' || t.last, lower(t.first) || '.' || lower(t.last) || g || '@example.test',
        t.placed, t.placed + interval '2 days', 'EUR', round((5 + (g % 9973) / 37.0)::numeric, 2),

@@ -164,15 +164,18 @@ class InMemoryNotificationStore:
         else:
             old = held.row
             if not supersedes(
-                row.amazon_updated_at, row.order_status, old.amazon_updated_at, old.order_status
+                row.marketplace_updated_at,
+                row.order_status,
+                old.marketplace_updated_at,
+                old.order_status,
             ):
                 return False
             same_status = old.order_status is row.order_status
             held.row = _replace(
                 old,
-                amazon_updated_at=row.amazon_updated_at,
+                marketplace_updated_at=row.marketplace_updated_at,
                 order_status=row.order_status,
-                amazon_status=row.amazon_status,
+                marketplace_status=row.marketplace_status,
                 fulfillment_channel=row.fulfillment_channel or old.fulfillment_channel,
                 delivery_status=old.delivery_status if same_status else row.delivery_status,
                 ship_by=row.ship_by or old.ship_by,
@@ -431,12 +434,12 @@ class InMemoryOrderStore(InMemoryJobStore):
                 created += 1
             elif partial:
                 old = held.row
-                at, then = row.amazon_updated_at, old.amazon_updated_at
+                at, then = row.marketplace_updated_at, old.marketplace_updated_at
                 newer = at > then if held.full else at >= then
                 if newer and _fields(row, REPORT_FIELDS) != _fields(old, REPORT_FIELDS):
                     held.row = _replace(old, **{f: getattr(row, f) for f in REPORT_FIELDS})
                     updated += 1
-            elif row.amazon_updated_at >= held.row.amazon_updated_at and (
+            elif row.marketplace_updated_at >= held.row.marketplace_updated_at and (
                 not held.full or _without_items(row) != _without_items(held.row)
             ):
                 self.orders[key] = StoredOrder(row, full=True)
@@ -588,7 +591,7 @@ class FakeOrderSource:
         end = window.created_before or self.now
 
         def moment(row: OrderRow) -> datetime:
-            return row.amazon_updated_at if by_update else row.order_date
+            return row.marketplace_updated_at if by_update else row.order_date
 
         start = window.updated_after if by_update else window.created_after
         listed = sorted(

@@ -49,7 +49,7 @@ async def contract(
                 return None
             row = order.row
             quantity = sum(i.quantity for i in order.items.values())
-            return row.order_status, row.amazon_updated_at, row.fulfillment_channel, quantity
+            return row.order_status, row.marketplace_updated_at, row.fulfillment_channel, quantity
 
         yield Contract(fake, subscribe, unsubscribe, held, fake)
         return
@@ -67,7 +67,7 @@ async def contract(
 
     async def pg_held() -> tuple[OrderStatus, datetime, str | None, int] | None:
         row = await pool.fetchrow(
-            "SELECT o.order_status::text, o.amazon_updated_at, o.fulfillment_channel,"
+            "SELECT o.order_status::text, o.marketplace_updated_at, o.fulfillment_channel,"
             " (SELECT coalesce(sum(quantity), 0) FROM order_items i WHERE i.order_id = o.id)"
             " AS quantity FROM orders o WHERE tenant_id = $1 AND external_order_id = $2",
             TENANT,
@@ -99,7 +99,7 @@ def summary(
         status.value,
         marketplace_id="A13V1IB3VIYZZH",
         order_date=T0,
-        amazon_updated_at=at,
+        marketplace_updated_at=at,
         items=[item],
         fulfillment_channel=channel,
     )

@@ -199,11 +199,11 @@ async def test_the_change_time_kept_is_time_of_order_change_not_event_time(
         assert moment(n["sentAt"]) >= moment(n["timeOfOrderChange"]), n
     for order_id, last in misordered(handled).items():
         row = await orders.pool.fetchrow(
-            "SELECT amazon_updated_at FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            "SELECT marketplace_updated_at FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
             tenant,
             order_id,
         )
-        assert row["amazon_updated_at"] == moment(last["timeOfOrderChange"]), last
+        assert row["marketplace_updated_at"] == moment(last["timeOfOrderChange"]), last
     assert final_states(handled)  # the shows() above checked each one's status
 
 

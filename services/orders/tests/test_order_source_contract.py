@@ -1,6 +1,6 @@
 """The order source and its reports, one contract for their adapters: the fakes of the
 unit tier (``orders_fakes.FakeOrderSource``, ``FakeOrderReports``), the SP-API adapters
-(``adapters.SpApiOrderSource``, ``SpApiOrderReports``) and, for the order source, the
+(``connectors.amazon.order_feed.SpApiOrderSource``, ``SpApiOrderReports``) and, for the order source, the
 connector seam's (``connector_source.ConnectorOrderSource`` on a Fnac shop), on a sandbox
 of its own, over HTTP. A window read page by page, one order, orders by id, a window's
 report, and the failures as the ports name them; and the buyer messaging fake against the
@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_orders.adapters import SpApiOrderReports, SpApiOrderSource
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.order_source import (
@@ -44,6 +43,7 @@ from keybuzz_shared.connectors.amazon.messaging import (
     MessagingActionNotAllowed,
     MessagingClient,
 )
+from keybuzz_shared.connectors.amazon.order_feed import SpApiOrderReports, SpApiOrderSource
 from keybuzz_shared.connectors.names import FNAC
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.errors import is_outage
@@ -183,7 +183,7 @@ def _order(n: int) -> OrderRow:
         "SHIPPED",
         marketplace_id=FR,
         order_date=at,
-        amazon_updated_at=at + timedelta(hours=1),
+        marketplace_updated_at=at + timedelta(hours=1),
         items=[item],
     )
 
@@ -210,7 +210,7 @@ async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_end
     assert end is not None and max(o.order_date for o in orders) <= end
     updated = await _all_pages(contract, OrderWindow(FR, updated_after=start, page_size=50))
     assert updated[-1].updated_before is not None
-    assert all(o.amazon_updated_at >= start for page in updated for o in page.orders)
+    assert all(o.marketplace_updated_at >= start for page in updated for o in page.orders)
 
 
 async def test_one_order_and_orders_by_id(contract: Contract) -> None:

@@ -99,7 +99,7 @@ def order(
         status.value,
         marketplace_id=FR,
         order_date=T0,
-        amazon_updated_at=at,
+        marketplace_updated_at=at,
         items=[item],
         customer_name=name,
     )
@@ -151,7 +151,7 @@ async def test_a_line_s_marketplace_state_is_stored_and_follows_the_marketplace(
             "ToShip",
             marketplace_id="shop-1",
             order_date=T0,
-            amazon_updated_at=T0,
+            marketplace_updated_at=T0,
             items=[line],
         )
 

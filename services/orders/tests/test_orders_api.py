@@ -134,7 +134,7 @@ async def test_a_search_combines_with_the_other_filters_and_pages(
 async def _add_order(orders: OrdersKit, tenant: str, order_id: str, name: str | None) -> None:
     await orders.pool.execute(
         "INSERT INTO orders (tenant_id, marketplace, external_order_id, order_ref, customer_name,"
-        " amazon_updated_at,"
+        " marketplace_updated_at,"
         " order_date, order_status) VALUES ($1, 'AMAZON', $2, '#' || right($2, 6), $3, now(),"
         " now() - interval '1 day' * right($2, 1)::int, 'SHIPPED')",
         tenant,

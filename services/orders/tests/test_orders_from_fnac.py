@@ -115,7 +115,7 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     assert job["marketplace"] == "FNAC" and job["errors"] == 0
     rows = await kit.pool.fetch(
         "SELECT external_order_id, marketplace, marketplace_id, order_status::text AS status,"
-        " amazon_status FROM orders WHERE tenant_id = $1",
+        " marketplace_status FROM orders WHERE tenant_id = $1",
         tenant,
     )
     assert len(rows) == job["orders"] == job["created"] > 0
@@ -125,7 +125,7 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     mapped = {"Received": "DELIVERED", "Shipped": "SHIPPED", "ToShip": "CONFIRMED",
               "Cancelled": "CANCELLED", "Refused": "CANCELLED", "Created": "PENDING",
               "Accepted": "PENDING", "Refunded": "RETURNED"}  # fmt: skip
-    assert all(mapped[r["amazon_status"]] == r["status"] for r in rows), rows
+    assert all(mapped[r["marketplace_status"]] == r["status"] for r in rows), rows
     items = await kit.pool.fetchval(
         "SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id"
         " WHERE o.tenant_id = $1",
@@ -167,6 +167,11 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     assert elsewhere.status_code == 404, elsewhere.text  # looked in Darty's orders only
     nowhere = await kit.api("GET", f"/{some}", tenant, params={"marketplace": "NOWHERE"})
     assert nowhere.status_code == 400 and "marketplace" in nowhere.json()["message"]
+
+    # Searched by its Fnac id (``q``), as an agent pastes it from a ticket.
+    searched = await kit.api("GET", "", tenant, params={"q": some})
+    assert searched.status_code == 200, searched.text
+    assert [o["externalOrderId"] for o in searched.json()["orders"]] == [some]
 
     # The UpdatedAt sync picks up what changed at Fnac.
     before = await kit.pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant)

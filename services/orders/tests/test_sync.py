@@ -72,7 +72,8 @@ async def test_changes_after_the_backfill_arrive_with_amazons_cursor(
         assert new_ids or changed_ids
         before = dict(
             await pool.fetch(
-                "SELECT external_order_id, amazon_status FROM orders WHERE tenant_id = $1", tenant
+                "SELECT external_order_id, marketplace_status FROM orders WHERE tenant_id = $1",
+                tenant,
             )
         )
 
@@ -80,7 +81,7 @@ async def test_changes_after_the_backfill_arrive_with_amazons_cursor(
             result = await _sync(orders_nats, tenant)
             rows = dict(
                 await pool.fetch(
-                    "SELECT external_order_id, amazon_status FROM orders WHERE tenant_id = $1",
+                    "SELECT external_order_id, marketplace_status FROM orders WHERE tenant_id = $1",
                     tenant,
                 )
             )

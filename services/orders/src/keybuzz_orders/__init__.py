@@ -1,1 +1,1 @@
-"""KeyBuzz orders service: backfill, refresh and serve a tenant's Amazon orders."""
+"""KeyBuzz orders service: backfill, refresh and serve a tenant's orders from each marketplace."""

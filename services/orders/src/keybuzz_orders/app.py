@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from keybuzz_shared.connectors.amazon import SpApiError
+from keybuzz_shared.connectors.names import MARKETPLACES, UNLABELLED_EVENT_MARKETPLACE
 from keybuzz_shared.http import (
     ErrorBody,
     domain_error_handlers,
@@ -25,11 +25,12 @@ from keybuzz_orders import queries, schemas
 from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.domain import Marketplace, OrderStatus
 from keybuzz_orders.errors import (
-    AMAZON_REFUSAL_STATUSES,
     ERROR_STATUSES,
     MESSAGING_ERROR_STATUSES,
+    REFUSAL_STATUSES,
 )
 from keybuzz_orders.messaging import MessageRequest, OrderMessaging
+from keybuzz_orders.order_source import feed_connector, order_feed
 from keybuzz_orders.schemas import (
     BackfillJob,
     BackfillJobList,
@@ -42,6 +43,9 @@ from keybuzz_orders.schemas import (
 )
 
 BASE_PATH = "/api/v1/orders"
+# How the docs name the marketplaces ("A, B or C") and the one with buyer messaging.
+MARKETPLACE_NAMES = f"{', '.join(MARKETPLACES[:-1])} or {MARKETPLACES[-1]}"
+MESSAGING = feed_connector().display_name
 
 
 class OrdersController(Controller):
@@ -59,9 +63,7 @@ class OrdersController(Controller):
         tenant: TenantContext,
         runtime: Runtime[Any],
         status: Annotated[list[OrderStatus] | None, Parameter(description="one or more")] = None,
-        marketplace: Annotated[
-            Marketplace | None, Parameter(description="AMAZON, FNAC or DARTY")
-        ] = None,
+        marketplace: Annotated[Marketplace | None, Parameter(description=MARKETPLACE_NAMES)] = None,
         date_from: Annotated[
             datetime | None, Parameter(query="from", description="ordered at or after")
         ] = None,
@@ -108,7 +110,8 @@ class OrdersController(Controller):
         operation_id="startBackfill",
         status_code=202,
         summary="Import the tenant's orders of the last `days` days from one marketplace",
-        description="`marketplace` (AMAZON, FNAC, DARTY; default AMAZON) says whose orders. "
+        description=f"`marketplace` ({', '.join(MARKETPLACES)}; default "
+        f"{UNLABELLED_EVENT_MARKETPLACE}) says whose orders. "
         "One job per tenant and marketplace: while one runs, its progress is returned "
         "(`alreadyRunning: true`) instead of starting another.",
     )
@@ -145,27 +148,27 @@ class OrdersController(Controller):
         return schemas.backfill_job(job)
 
 
-def _amazon_refusal(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    assert isinstance(exc, SpApiError)
-    status = status_for(exc, AMAZON_REFUSAL_STATUSES) or 502
-    details = {"amazonCode": exc.code, "amazonMessage": exc.message, "amazonStatus": exc.status}
-    return error_response(status, f"Amazon refused {exc.operation}: {exc.message}", details)
+def _refusal(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    status = status_for(exc, REFUSAL_STATUSES) or 502
+    message, details = order_feed().refusal(exc)
+    return error_response(status, message, details)
 
 
 class MessagingActionsController(Controller):
-    """Amazon's templated messages for one of the tenant's orders (Messaging API)."""
+    """The marketplace's templated messages for one of the tenant's orders (the order
+    feed's buyer messaging)."""
 
     path = BASE_PATH + "/{order_id:str}/messaging-actions"
     tags = ["messaging"]
     exception_handlers = {
         **domain_error_handlers(MESSAGING_ERROR_STATUSES),
-        **{kind: _amazon_refusal for kind in AMAZON_REFUSAL_STATUSES},
+        **{kind: _refusal for kind in REFUSAL_STATUSES},
     }
 
     @get(
         "/",
         operation_id="listMessagingActions",
-        summary="The messaging actions Amazon allows for the order now",
+        summary=f"The messaging actions {MESSAGING} allows for the order now",
     )
     async def list_actions(
         self, order_id: str, tenant: TenantContext, order_messaging: OrderMessaging
@@ -177,11 +180,11 @@ class MessagingActionsController(Controller):
         "/",
         operation_id="sendMessagingAction",
         status_code=201,
-        summary="Send one templated message to the buyer through Amazon",
+        summary=f"Send one templated message to the buyer through {MESSAGING}",
         description="`text` is required by confirmDeliveryDetails, confirmOrderDetails, "
         "confirmCustomizationDetails (800 characters) and unexpectedProblem, refused by "
-        "legalDisclosure and warranty. An action Amazon does not allow for the order is a "
-        "409 with Amazon's code and message in `details`.",
+        f"legalDisclosure and warranty. An action {MESSAGING} does not allow for the order "
+        f"is a 409 with {MESSAGING}'s code and message in `details`.",
     )
     async def send_action(
         self,

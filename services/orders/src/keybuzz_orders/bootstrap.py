@@ -1,7 +1,6 @@
 """The one place orders' ports are assembled: the PostgreSQL adapters on the service's
-pool and units of work, the order sources (Amazon's on the SP-API client, one for each
-marketplace behind the connector seam), the tenants' marketplaces from Vault, and the
-clock."""
+pool and units of work, the order sources (the order feed's, one for each marketplace
+whose connector has a shop API), the tenants' marketplaces, and the clock."""
 
 from __future__ import annotations
 
@@ -9,21 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from keybuzz_shared.connectors.amazon import SpApiClient
-from keybuzz_shared.connectors.names import MARKETPLACES
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.seam import OpenedFeed
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
-from keybuzz_orders.adapters import (
-    OrdersV0Listing,
-    SpApiOrderReports,
-    SpApiOrderSource,
-    VaultMarketplaces,
-)
 from keybuzz_orders.backfill.store import PostgresBackfillStore, PostgresJobStore
-from keybuzz_orders.connector_source import ConnectorOrderSource
+from keybuzz_orders.connector_source import ConnectorOrderSource, VaultMarketplaces
 from keybuzz_orders.notifications.notification_store import (
     PostgresDetailStore,
     PostgresNotificationStore,
@@ -33,9 +25,9 @@ from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.store import PostgresOrderStore
 
 
-def assemble(runtime: Runtime[Any], spapi: SpApiClient, http: httpx.AsyncClient) -> OrdersPorts:
-    """``on_startup``, before the components that take the ports; ``http`` carries the
-    calls of the connectors' sessions."""
+def assemble(runtime: Runtime[Any], feed: OpenedFeed, http: httpx.AsyncClient) -> OrdersPorts:
+    """``on_startup``, before the components that take the ports: ``feed`` is the order
+    feed's adapters, ``http`` carries the calls of the shop APIs' sessions."""
     settings: OrdersSettings = runtime.settings
 
     def clock() -> datetime:
@@ -54,16 +46,15 @@ def assemble(runtime: Runtime[Any], spapi: SpApiClient, http: httpx.AsyncClient)
             )
 
     sources: dict[str, ConnectorOrderSource] = {}
-    for marketplace in MARKETPLACES:
-        try:
-            connector_for(marketplace)
-        except UnknownMarketplace:
-            continue  # not behind the seam: Amazon's source below
+    for connector in connectors():
+        if connector.shop_api is None:
+            continue  # its orders come from the order feed
+        marketplace = connector.marketplace
         sources[marketplace] = ConnectorOrderSource(
             marketplace,
             runtime.vault,
             http,
-            settings.fnac_api_url,
+            settings.shop_api(marketplace).api_url,
             window_days=settings.connector_backfill_window_days,
             clock=clock,
             on_key_refused=key_refused,
@@ -71,18 +62,18 @@ def assemble(runtime: Runtime[Any], spapi: SpApiClient, http: httpx.AsyncClient)
 
     orders = PostgresOrderStore(runtime.pool)
     order_units: OrderUnits = store_unit_of_work(runtime.unit_of_work, PostgresOrderStore)
-    source = SpApiOrderSource(spapi)
+    source = feed.source
     ports = OrdersPorts(
         notification_units=store_unit_of_work(runtime.unit_of_work, PostgresNotificationStore),
         backfill=BackfillPorts(
             jobs=PostgresJobStore(runtime.pool),
-            marketplaces=VaultMarketplaces(runtime.vault),
+            marketplaces=VaultMarketplaces(runtime.vault, feed.marketplaces),
             clock=clock,
             lease_seconds=settings.backfill_lease_seconds,
             units=store_unit_of_work(runtime.unit_of_work, PostgresBackfillStore),
             source=source,
-            fallback=OrdersV0Listing(spapi),
-            reports=SpApiOrderReports(spapi),
+            fallback=feed.fallback,
+            reports=feed.reports,
             settings=settings,
             sources=sources,
         ),

@@ -1,4 +1,5 @@
-"""``order_source.OrderSource`` for a marketplace behind the connector seam (Fnac, Darty):
+"""``order_source.OrderSource`` for a marketplace whose shops are read over its API (a
+connector's ``shop_api``):
 chosen by the ``marketplace`` of a job, a sync cursor or a message, through
 ``keybuzz_shared.connectors.registry``, never by naming one here.
 
@@ -45,6 +46,7 @@ from keybuzz_orders.order_source import (
     SourceRefused,
     SourceUnavailable,
 )
+from keybuzz_orders.ports import Marketplaces
 
 log = logging.getLogger(__name__)
 
@@ -203,3 +205,21 @@ class ConnectorOrderSource:
 
     def _rows(self, page: Page[OrderSummary], shop_id: str) -> list[OrderRow]:
         return [connector_order_row(o, shop_id) for o in page.items]
+
+
+class VaultMarketplaces:
+    """``ports.Marketplaces``: the order feed's (``feed``) for a marketplace whose connector
+    has one, else the shop id stored with the shop's key in Vault."""
+
+    def __init__(self, vault: VaultClient, feed: Marketplaces | None) -> None:
+        self.vault = vault
+        self.feed = feed
+
+    async def marketplace_id(self, tenant_id: str, marketplace: str) -> str:
+        connector = connector_for(marketplace)
+        if connector.order_feed is not None and self.feed is not None:
+            return await self.feed.marketplace_id(tenant_id, marketplace)
+        stored = await self.vault.read(connector.credentials_path(tenant_id))
+        if not stored or not stored.get("shop_id"):
+            raise ShopKeyRefused(f"no {marketplace} key is stored for the shop")
+        return str(stored["shop_id"])

@@ -1,14 +1,14 @@
 """The orders service's consumers: one table says which use case takes which subject.
 
-- ``connection.connected`` starts the tenant's backfill of that marketplace (Amazon, or
-  one behind the connector seam; BACKFILL_DAYS; a redelivered event returns the job it
-  already started) and, for Amazon with a notification queue, subscribes the seller to
-  ORDER_CHANGE.
+- ``connection.connected`` starts the tenant's backfill of that marketplace
+  (BACKFILL_DAYS; a redelivered event returns the job it already started) and, for a
+  marketplace with an order feed and a notification queue, subscribes the seller to
+  its order changes.
 - ``connection.disconnected`` / ``connection.reauth_required`` cancel the tenant's jobs
   and sync of that marketplace and, with a queue, delete the seller's subscription.
 - ``message.received`` with an ``orderId`` we do not have: fetch that order from the
   message's marketplace, so the agent sees it next to the ticket (``order_context``). One event at a time (a
-  tenant's in order, tenants side by side): Amazon is asked before the unit of work
+  tenant's in order, tenants side by side): the marketplace is asked before the unit of work
   that stores the order opens, which a batch handler's transaction would not allow.
 """
 
@@ -19,8 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from keybuzz_shared.connectors.amazon import AmazonAuthError, CredentialsMissing, SpApiError
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import (
     ConnectionConnected,
@@ -35,12 +34,23 @@ from keybuzz_shared.service import Runtime
 from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
 from keybuzz_orders.order_context import OrderContext
-from keybuzz_orders.order_source import NoSource, SourceRefused
+from keybuzz_orders.order_source import NoSource, SourceRefused, order_feed
 from keybuzz_orders.sync import OrderSync
 
 log = logging.getLogger(__name__)
 
 UseCase = Callable[[Runtime[Any], E], Awaitable[None]]
+FEED = order_feed()
+# Not connected (any more), or no order source: a backfill has nothing to import.
+NOTHING_TO_IMPORT: tuple[type[Exception], ...] = (*FEED.not_connected, SourceRefused)
+
+
+def _notifies(marketplace: str) -> bool:
+    """Whether the marketplace's connector has the order feed (its change notifications)."""
+    try:
+        return connector_for(marketplace).order_feed is FEED
+    except UnknownMarketplace:
+        return False
 
 
 async def start_backfill(runtime: Runtime[Any], event: ConnectionConnected) -> None:
@@ -52,7 +62,7 @@ async def start_backfill(runtime: Runtime[Any], event: ConnectionConnected) -> N
             source_event_id=event.event_id,
             marketplace=event.marketplace,
         )
-    except (CredentialsMissing, SourceRefused) as exc:
+    except NOTHING_TO_IMPORT as exc:
         # Disconnected again before we got here, or no order source serves the
         # marketplace: nothing to import, nothing to retry.
         log.warning(
@@ -84,13 +94,13 @@ async def complete_order_context(runtime: Runtime[Any], event: MessageReceived) 
 
 
 async def subscribe_to_order_changes(runtime: Runtime[Any], event: ConnectionConnected) -> None:
-    if event.marketplace != AMAZON:
+    if not _notifies(event.marketplace):
         return
     try:
         await runtime.component(OrderSubscriptions).subscribe(event.tenant_id)
-    except (AmazonAuthError, SpApiError) as exc:
-        if is_outage(exc) and not isinstance(exc, CredentialsMissing):
-            raise  # Amazon or LWA is down: the event is delivered again
+    except FEED.outage_or_refusal as exc:
+        if is_outage(exc) and not isinstance(exc, FEED.not_connected):
+            raise  # the marketplace or its sign-in is down: the event is delivered again
         # Disconnected again meanwhile, or refused: the incremental sync still runs.
         log.warning("not subscribed to ORDER_CHANGE: %s", exc, extra={"tenant_id": event.tenant_id})
 
@@ -98,11 +108,11 @@ async def subscribe_to_order_changes(runtime: Runtime[Any], event: ConnectionCon
 async def unsubscribe_from_order_changes(
     runtime: Runtime[Any], event: ConnectionDisconnected
 ) -> None:
-    if event.marketplace != AMAZON:
+    if not _notifies(event.marketplace):
         return
     try:
         await runtime.component(OrderSubscriptions).unsubscribe(event.tenant_id)
-    except (AmazonAuthError, SpApiError) as exc:
+    except FEED.outage_or_refusal as exc:
         if is_outage(exc):
             raise
         log.warning(

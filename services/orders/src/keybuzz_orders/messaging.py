@@ -1,11 +1,11 @@
-"""Amazon's templated messages for a tenant's order (Messaging API), free of HTTP.
+"""The marketplace's templated messages for a tenant's order (the order feed's buyer
+messaging), free of HTTP.
 
-The order must be the tenant's own (a row of ``orders``): its marketplace is the
-one Amazon wants in ``marketplaceIds``, and another tenant's order is refused
-before Amazon is asked. Amazon decides which actions an order allows
-(``getMessagingActionsForOrder``); a send it refuses comes back as
-:class:`~keybuzz_shared.connectors.amazon.messaging.MessagingActionNotAllowed` with Amazon's
-code and message. Nothing is stored here: the message is Amazon's to keep.
+The order must be the tenant's own (a row of ``orders``): its marketplace id is the one
+the marketplace wants, and another tenant's order is refused before the marketplace is
+asked. The marketplace decides which actions an order allows; a send it refuses comes
+back as one of the feed's ``refusal_statuses`` with its code and message. Nothing is
+stored here: the message is the marketplace's to keep.
 """
 
 from __future__ import annotations
@@ -13,15 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from keybuzz_shared.connectors.amazon.ids import is_amazon_order_id
-from keybuzz_shared.connectors.amazon.messaging import TEXT_MAX_LENGTH, MessageBody, MessagingAction
+from keybuzz_shared.connectors.orders import MessageBody, MessagingAction
 
-from keybuzz_orders.domain import InvalidOrderId, OrderNotFound, as_utc
+from keybuzz_orders.domain import (
+    MESSAGING_ORDER_IDS,
+    InvalidOrderId,
+    OrderNotFound,
+    as_utc,
+    is_order_id,
+)
+from keybuzz_orders.order_source import feed_connector, order_feed
 from keybuzz_orders.ports import BuyerMessaging, OrderStore
+
+MESSAGING = feed_connector().display_name  # as sellers call it
 
 
 class InvalidMessage(ValueError):
-    """The request cannot become a message Amazon accepts (checked before asking it)."""
+    """The request cannot become a message the marketplace accepts (checked before asking it)."""
 
 
 @dataclass(frozen=True)
@@ -35,9 +43,9 @@ class MessageRequest:
 def message_body(request: MessageRequest) -> MessageBody:
     """The model's body for the action, or InvalidMessage saying what does not fit."""
     action = request.action
-    limit = TEXT_MAX_LENGTH.get(action)
+    limit = order_feed().text_max_length.get(action)
     if limit is None and request.text is not None:
-        raise InvalidMessage(f"{action.value} takes no text (Amazon sends a fixed template)")
+        raise InvalidMessage(f"{action.value} takes no text ({MESSAGING} sends a fixed template)")
     if limit is not None and not (request.text and request.text.strip()):
         raise InvalidMessage(f"{action.value} needs a text for the buyer")
     if request.text is not None and len(request.text) > (limit or 0):
@@ -57,11 +65,12 @@ class OrderMessaging:
     client: BuyerMessaging
 
     async def _marketplace_of(self, tenant_id: str, order_id: str) -> str:
-        """The order's marketplace; ``InvalidOrderId``/``OrderNotFound`` before Amazon is asked."""
-        if not is_amazon_order_id(order_id):
-            raise InvalidOrderId(amazon_only=True)
+        """The order's marketplace id; ``InvalidOrderId``/``OrderNotFound`` before the
+        marketplace is asked."""
+        if not is_order_id(order_id, MESSAGING_ORDER_IDS):
+            raise InvalidOrderId(messaging=True)
         found = await self.orders.marketplace_of(tenant_id, order_id)
-        if found is None:  # not the tenant's, or no marketplace to ask Amazon in
+        if found is None:  # not the tenant's, or no marketplace id to ask in
             raise OrderNotFound(order_id)
         return found
 
@@ -70,6 +79,6 @@ class OrderMessaging:
         return await self.client.actions_for_order(tenant_id, order_id, marketplace_id)
 
     async def send(self, tenant_id: str, order_id: str, request: MessageRequest) -> None:
-        body = message_body(request)  # before any I/O: bad input never reaches Amazon
+        body = message_body(request)  # before any I/O: bad input never reaches the marketplace
         marketplace_id = await self._marketplace_of(tenant_id, order_id)
         await self.client.send(tenant_id, order_id, marketplace_id, request.action, body)

@@ -1,8 +1,9 @@
 """The order a buyer writes about, fetched so that the agent sees it next to the ticket.
 
 An order the tenant has no API row for (none, or one read from a report: no buyer,
-no packages) is asked of Amazon (``getOrder``) first, outside any transaction: no
-database connection waits on Amazon. Then one unit of work stores what came back.
+no packages) is asked of the marketplace's order source first, outside any transaction:
+no database connection waits on the marketplace. Then one unit of work stores what came
+back.
 The upsert is idempotent and never replaces a newer snapshot, so an event handled
 twice, or an order stored meanwhile by a backfill, changes nothing.
 """
@@ -13,10 +14,10 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from keybuzz_shared.connectors.amazon.ids import is_amazon_order_id
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 
-from keybuzz_orders.order_source import OrderSource, source_for
+from keybuzz_orders.order_source import NoSource, OrderSource, source_for
 from keybuzz_orders.ports import OrderStore, OrderUnits
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,13 @@ class OrderContext:
     orders: OrderStore
     units: OrderUnits
     source: OrderSource
-    sources: Mapping[str, OrderSource] = field(default_factory=dict)  # behind the seam
+    sources: Mapping[str, OrderSource] = field(default_factory=dict)  # the shop APIs'
 
     async def complete(
-        self, tenant_id: str, order_ids: Collection[str], marketplace: str = AMAZON
+        self,
+        tenant_id: str,
+        order_ids: Collection[str],
+        marketplace: str = UNLABELLED_EVENT_MARKETPLACE,
     ) -> list[str]:
         """Fetch and store the tenant's orders among ``order_ids`` we lack; their ids.
 
@@ -38,9 +42,13 @@ class OrderContext:
         down): the caller keeps the event and tries again later.
         """
         source = source_for(self.source, self.sources, marketplace)
-        wanted = sorted(
-            {o for o in order_ids if o and (source is not self.source or is_amazon_order_id(o))}
-        )
+        try:
+            ids = connector_for(marketplace).order_ids
+        except UnknownMarketplace:
+            raise NoSource(f"no order source for marketplace {marketplace!r}") from None
+        # The order feed is asked only for ids of its format; a shop API finds its own.
+        checked = ids if source is self.source else None
+        wanted = sorted({o for o in order_ids if o and (checked is None or checked.is_order_id(o))})
         if not wanted:
             return []
         known = await self.orders.known_order_ids(tenant_id, marketplace, wanted)

@@ -3,7 +3,8 @@
 (a marketplace's orders API), the sellers' marketplaces, a clock.
 
 ``bootstrap.py`` assembles the PostgreSQL adapters (``store.py``, ``backfill/store.py``,
-``notifications/notification_store.py``) and the marketplace's (``adapters.py``); the unit
+``notifications/notification_store.py``) and the connectors' (their ``order_feed``, and
+``connector_source.py`` on a ``shop_api``); the unit
 tests give in-memory fakes, held to the adapters by shared contract tests
 (``tests/test_*_contract.py``).
 """
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from keybuzz_shared.connectors.amazon.messaging import MessageBody, MessagingAction
+from keybuzz_shared.connectors.orders import ChangeSubscription as ChangeSubscription
+from keybuzz_shared.connectors.orders import MessageBody, MessagingAction
 from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
@@ -96,8 +98,8 @@ class OrderStore(Protocol):
 
 
 class BuyerMessaging(Protocol):
-    """The marketplace's templated messages to a buyer about an order (Amazon's Messaging
-    API: ``keybuzz_shared.connectors.amazon.messaging.MessagingClient`` is the adapter as it is)."""
+    """The marketplace's templated messages to a buyer about an order (an order feed's
+    ``messaging``, the adapter as it is)."""
 
     async def actions_for_order(
         self, tenant_id: str, order_id: str, marketplace_id: str
@@ -175,15 +177,9 @@ class SubscriptionStore(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ChangeSubscription:
-    subscription_id: str
-    destination_id: str
-
-
 class OrderChangeNotifications(Protocol):
-    """The marketplace's notifications of order changes to our queue (Amazon's
-    Notifications API). Its failures are the marketplace's own: the consumers decide."""
+    """The marketplace's notifications of order changes to our queue (an order feed's
+    ``change_notifications``). Its failures are the marketplace's own: the consumers decide."""
 
     async def seller(self, tenant_id: str) -> tuple[str, str]:
         """The tenant's seller id and region."""
@@ -318,9 +314,9 @@ class Marketplaces(Protocol):
     """A connected seller's marketplace (its credentials)."""
 
     async def marketplace_id(self, tenant_id: str, marketplace: str) -> str:
-        """Amazon's marketplace id, or a connector marketplace's shop id. Amazon's
-        ``CredentialsMissing``, or ``SourceRefused``, when the tenant has none (not
-        connected, or gone)."""
+        """The order feed's marketplace id, or a shop API's shop id. One of the feed's
+        ``not_connected``, or ``SourceRefused``, when the tenant has none (not connected,
+        or gone)."""
         ...
 
 
@@ -332,10 +328,10 @@ class BackfillPorts:
     lease_seconds: float
     units: Callable[[], AbstractAsyncContextManager[BackfillUnit]]
     source: OrderListing
-    fallback: OrderListing  # when the source's listing is refused to us (Orders v0)
+    fallback: OrderListing  # when the source's listing is refused to us
     reports: OrderReports
     settings: OrdersSettings
-    # The marketplaces behind the connector seam (order_source.source_for).
+    # The shop APIs' order sources by marketplace (order_source.source_for).
     sources: Mapping[str, OrderListing] = field(default_factory=dict)
 
 

@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from keybuzz_shared.connectors.amazon.messaging import MessagingAction
+from keybuzz_shared.connectors.names import (
+    ORDER_MARKETPLACE_STATUS_FIELD,
+    UNLABELLED_EVENT_MARKETPLACE,
+)
+from keybuzz_shared.connectors.orders import MessagingAction
 from keybuzz_shared.ids import TenantId
 
 from keybuzz_orders.backfill.jobs import JobCounts, JobView, job_progress
@@ -20,17 +24,19 @@ class _Body(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 Days = Annotated[int, msgspec.Meta(ge=1, le=730)]
+# A request that names no marketplace means the one an unlabelled event means.
+DEFAULT_MARKETPLACE = Marketplace(UNLABELLED_EVENT_MARKETPLACE)
 
 
 class BackfillRequest(_Body, forbid_unknown_fields=True):
     days: Days = 90
-    marketplace: Marketplace = Marketplace.AMAZON  # whose orders: one job per marketplace
+    marketplace: Marketplace = DEFAULT_MARKETPLACE  # whose orders: one job per marketplace
 
 
 class OperatorBackfillRequest(_Body):
     tenant_id: TenantId
     days: Days | None = None
-    marketplace: Marketplace = Marketplace.AMAZON
+    marketplace: Marketplace = DEFAULT_MARKETPLACE
 
 
 class OperatorSyncRequest(_Body):
@@ -56,12 +62,12 @@ class BackfillJob(JobCounts, kw_only=True, rename="camel"):
 
     job_id: str
     tenant_id: str
-    marketplace: str  # AMAZON, FNAC, DARTY
+    marketplace: str  # one of names.MARKETPLACES
     status: str  # RUNNING | COMPLETED | FAILED | CANCELLED
     trigger: str
     days: int
-    created_after: str  # the window's start, as sent to Amazon
-    created_before: datetime | None  # Amazon's cursor: complete up to here
+    created_after: str  # the window's start, as sent to the marketplace
+    created_before: datetime | None  # the marketplace's cursor: complete up to here
     last_error: str | None
     reason: str | None
     started_at: datetime
@@ -132,7 +138,7 @@ class OrderItemView(_Body):
     quantity: int
     unit_price: str | None  # decimal as text: no float rounding of money
     currency: str | None
-    marketplace_state: str | None = None  # the line's state in Fnac's word; null for Amazon
+    marketplace_state: str | None = None  # the line's own state; null where none is given
 
 
 class OrderView(_Body):
@@ -147,7 +153,7 @@ class OrderView(_Body):
     currency: str | None
     total_amount: str | None
     order_status: str
-    amazon_status: str | None
+    marketplace_status: str | None = msgspec.field(name=ORDER_MARKETPLACE_STATUS_FIELD)
     delivery_status: str | None
     sav_status: str
     sla_status: str
@@ -177,7 +183,7 @@ def order_view(row: OrderSummary, items: list[OrderLine] | None = None) -> Order
         currency=row.currency,
         total_amount=row.total_amount,
         order_status=row.order_status,
-        amazon_status=row.amazon_status,
+        marketplace_status=row.marketplace_status,
         delivery_status=row.delivery_status,
         sav_status=row.sav_status,
         sla_status=sla_status(OrderStatus(row.order_status), row.ship_by, datetime.now(UTC)),
@@ -201,12 +207,12 @@ class OrderPage(_Body):
     next_cursor: str | None
 
 
-# --- messaging actions (Messaging API; keybuzz_orders.messaging) ---------------------------
+# --- messaging actions (an order feed's buyer messaging; keybuzz_orders.messaging) ---------------------------
 
 
 class MessagingActionsView(_Body):
     order_id: str
-    actions: list[str]  # what Amazon allows for the order now
+    actions: list[str]  # what the marketplace allows for the order now
 
 
 class SendMessagingActionRequest(_Body, forbid_unknown_fields=True):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from keybuzz_shared.connectors.amazon import SpApiClient, token_service_for
-from keybuzz_shared.connectors.amazon.messaging import MessagingClient
+from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.seam import OpenedFeed
 from keybuzz_shared.service import Runtime, ServiceDefinition
 
 from keybuzz_orders import bootstrap, events
@@ -17,28 +18,39 @@ from keybuzz_orders.messaging import OrderMessaging
 from keybuzz_orders.micro import micro_endpoints
 from keybuzz_orders.notifications import notifications
 from keybuzz_orders.order_context import OrderContext
+from keybuzz_orders.order_source import order_feed
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.sync import OrderSync
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The order feed's adapters of this process (closed at shutdown)."""
+
+    opened: OpenedFeed
+
+
+# Each marketplace's name as sellers call it, once.
+DISPLAY_NAMES = ", ".join(dict.fromkeys(c.display_name for c in connectors()))
 
 
 async def _provide(runtime: Runtime[Any]) -> None:
     """Before the consumers start: the first connection.connected already finds them."""
     settings: OrdersSettings = runtime.settings
-    spapi = SpApiClient(
-        token_service_for(runtime),
-        endpoint=settings.spapi_endpoint,
-        initial_backoff=settings.spapi_backoff_seconds,
-    )
-    runtime.provide(spapi)
-    # The connectors' calls (Fnac, Darty); TLS verified against the system's CAs, always.
-    http = httpx.AsyncClient(timeout=settings.fnac_timeout_seconds)
+    # The shop APIs' calls; TLS verified against the system's CAs, always.
+    shops = [settings.shop_api(c.marketplace) for c in connectors() if c.shop_api is not None]
+    http = httpx.AsyncClient(timeout=max((s.timeout_seconds for s in shops), default=30.0))
     runtime.provide(http)
-    ports = bootstrap.assemble(runtime, spapi, http)
-    runtime.provide(OrderMessaging(ports.orders, MessagingClient(spapi)))
+    feed = order_feed().open(runtime, http)
+    runtime.provide(Feed(feed))
+    ports = bootstrap.assemble(runtime, feed, http)
+    runtime.provide(OrderMessaging(ports.orders, feed.messaging))
     runtime.provide(Backfills(ports.backfill))
     runtime.provide(OrderSync(ports.sync))
     runtime.provide(OrderContext(ports.orders, ports.order_units, ports.source, ports.sources))
-    await notifications.provide(runtime, spapi, ports)  # ORDER_CHANGE over SQS, when configured
+    await notifications.provide(runtime, feed, ports)  # order changes over SQS, when configured
+    for component in feed.components:  # its clients, by type
+        runtime.provide(component)
 
 
 async def _resume_backfills(runtime: Runtime[Any]) -> None:
@@ -53,8 +65,8 @@ async def _stop_backfills(runtime: Runtime[Any]) -> None:
         await runtime.component(OrderSync).aclose()
     if Backfills in runtime.components:
         await runtime.component(Backfills).aclose()
-    if SpApiClient in runtime.components:
-        await runtime.component(SpApiClient).aclose()
+    if Feed in runtime.components:
+        await runtime.component(Feed).opened.aclose()
     if httpx.AsyncClient in runtime.components:
         await runtime.component(httpx.AsyncClient).aclose()
 
@@ -65,7 +77,7 @@ def _register(runtime: Runtime[Any]) -> None:
 
 DEFINITION = ServiceDefinition(
     name="orders",
-    description="Backfill, refresh and serve a tenant's orders (Amazon, Fnac, Darty)",
+    description=f"Backfill, refresh and serve a tenant's orders ({DISPLAY_NAMES})",
     settings_type=OrdersSettings,
     migrations=Path(__file__).parent / "migrations",
     route_handlers=ROUTES,

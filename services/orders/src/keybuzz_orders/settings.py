@@ -3,18 +3,18 @@
 from typing import Annotated, ClassVar
 
 import msgspec
-from keybuzz_shared.connectors.amazon.settings import AmazonSettings
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 
 
-class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
+class OrdersSettings(MarketplaceSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "ORDERS_PORT"}
 
     http_port: int = 8003
-    # How far back a backfill started by connection.connected goes (Amazon keeps 2 years).
+    # How far back a backfill started by connection.connected goes (sources keep 2 years).
     backfill_days: Annotated[int, msgspec.Meta(ge=1, le=730)] = 90
-    # searchOrders page size. Amazon meters calls, not orders: keep the maximum.
+    # An order listing's page size. Sources meter calls, not orders: keep the maximum.
     backfill_page_size: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
-    # Incremental sync of tenants whose backfill completed (lastUpdatedAfter Amazon's cursor).
+    # Incremental sync of tenants whose backfill completed (updated after the source's cursor).
     orders_sync_interval_seconds: Annotated[float, msgspec.Meta(ge=1)] = 900.0
     # First back-off after a 429/5xx from SP-API (doubles, with jitter, up to 30 s).
     spapi_backoff_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
@@ -23,29 +23,25 @@ class OrdersSettings(AmazonSettings, kw_only=True, frozen=True):
     # up to there searchOrders finishes within its burst, beyond it every page costs
     # ~3 minutes while a report costs a few minutes whatever its size.
     backfill_report_threshold: Annotated[int, msgspec.Meta(ge=1)] = 2000
-    # Report windows (Amazon's order reports are asked for 30 days at a time).
+    # Report windows (order reports are asked for 30 days at a time).
     backfill_report_window_days: Annotated[int, msgspec.Meta(ge=1, le=30)] = 30
     # The newest hours are read with searchOrders, not by report: order reports trail
-    # by up to 30 minutes (Amazon's docs) and searchOrders gives the full order.
+    # by up to 30 minutes (the source's docs) and searchOrders gives the full order.
     backfill_report_tail_hours: Annotated[float, msgspec.Meta(ge=1, le=720)] = 24.0
     # How often each window's report status is asked: what it adds to a backfill is up to
     # this once (about half on average); 3 windows every 5 s use 0.6 of getReport's 2/s.
     backfill_report_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
     # A report not finished this long after it was requested reads its window with
-    # searchOrders instead (Amazon's take minutes; one stuck IN_PROGRESS would hold the
+    # searchOrders instead (reports take minutes; one stuck IN_PROGRESS would hold the
     # job for good).
     backfill_report_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
     # A running job is leased by its instance and renewed every quarter of this; a killed
     # instance's jobs are resumed by another (or its restart) once the lease has expired.
     backfill_lease_seconds: Annotated[float, msgspec.Meta(ge=5, le=3600)] = 120.0
-    # Fnac's seller API, which serves Darty's shops too (the connectors' seam,
-    # keybuzz_shared.connectors): their orders are read with each shop's key from Vault.
-    fnac_api_url: str = "https://vendeur.fnac.com/api.php/"
-    fnac_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     # How many days of a backfill's window one CreatedAt date window of a connector's
-    # listing covers (small windows keep Fnac's numbered pages few and shallow).
+    # listing covers (small windows keep a shop API's numbered pages few and shallow).
     connector_backfill_window_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 15
-    # Amazon's ORDER_CHANGE notifications (docs/ORDERS.md, "Order notifications"). Without
+    # The order feed's change notifications (docs/ORDERS.md, "Order notifications"). Without
     # a queue URL none are subscribed to and the incremental sync alone keeps orders fresh.
     # Production: AWS's endpoint (SQS_ENDPOINT unset) and credentials from the IAM role or
     # the standard AWS_* environment, never from here.

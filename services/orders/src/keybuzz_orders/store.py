@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from keybuzz_shared.connectors.amazon.ids import is_amazon_order_id
 from keybuzz_shared.db import Executor
 from keybuzz_shared.pages import Position
 
 from keybuzz_orders.backfill.jobs import JobCounts
-from keybuzz_orders.domain import OrderRow
+from keybuzz_orders.domain import OrderRow, is_order_id
 from keybuzz_orders.ports import SyncCursor
 
 Conn = Executor  # a connection or the pool: both run one statement
@@ -27,11 +26,11 @@ _ORDER_COLUMNS = (
     "customer_name",
     "customer_email",
     "order_date",
-    "amazon_updated_at",
+    "marketplace_updated_at",
     "currency",
     "total_amount",
     "order_status",
-    "amazon_status",
+    "marketplace_status",
     "fulfillment_channel",
     "delivery_status",
     "ship_by",
@@ -42,16 +41,16 @@ _ORDER_COLUMNS = (
     "delivered_at",
 )
 
-# One statement per page. The update only happens when something Amazon says changed
+# One statement per page. The update only happens when something the source says changed
 # and the snapshot is not older than the stored one, so a rerun writes nothing.
-# Restricted data Amazon stops returning becomes NULL here too (it must not outlive
-# Amazon's own retention); sav_status belongs to the helpdesk and is never written.
+# Restricted data a marketplace stops returning becomes NULL here too (it must not
+# outlive the marketplace's own retention); sav_status belongs to the helpdesk and is never written.
 UPSERT_ORDERS = f"""
 INSERT INTO orders (tenant_id, marketplace, source, external_order_id, order_ref,
                     {", ".join(_ORDER_COLUMNS)})
 SELECT $1, $2, 'API', t.external_order_id, t.order_ref, t.marketplace_id, t.customer_name,
-       t.customer_email, t.order_date, t.amazon_updated_at, t.currency, t.total_amount,
-       t.order_status::order_status, t.amazon_status, t.fulfillment_channel,
+       t.customer_email, t.order_date, t.marketplace_updated_at, t.currency, t.total_amount,
+       t.order_status::order_status, t.marketplace_status, t.fulfillment_channel,
        t.delivery_status::order_delivery_status, t.ship_by, t.carrier, t.tracking_code,
        t.shipping_address::jsonb, t.shipped_at, t.delivered_at
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
@@ -61,7 +60,7 @@ FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::time
      AS t(external_order_id, order_ref, {", ".join(_ORDER_COLUMNS)})
 ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _ORDER_COLUMNS)}, source = 'API', updated_at = now()
-WHERE EXCLUDED.amazon_updated_at >= orders.amazon_updated_at
+WHERE EXCLUDED.marketplace_updated_at >= orders.marketplace_updated_at
   AND (orders.source <> 'API'  -- a report row gets the API's full data
        OR ({", ".join(f"orders.{c}" for c in _ORDER_COLUMNS)})
           IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _ORDER_COLUMNS)}))
@@ -73,11 +72,11 @@ RETURNING (xmax = 0) AS inserted
 REPORT_COLUMNS = (
     "marketplace_id",
     "order_date",
-    "amazon_updated_at",
+    "marketplace_updated_at",
     "currency",
     "total_amount",
     "order_status",
-    "amazon_status",
+    "marketplace_status",
     "fulfillment_channel",
     "delivery_status",
 )
@@ -85,8 +84,8 @@ UPSERT_REPORT_ORDERS = f"""
 INSERT INTO orders (tenant_id, marketplace, source, external_order_id, order_ref,
                     {", ".join(REPORT_COLUMNS)}, shipping_address)
 SELECT $1, $2, 'REPORT', t.external_order_id, t.order_ref, t.marketplace_id, t.order_date,
-       t.amazon_updated_at, t.currency, t.total_amount, t.order_status::order_status,
-       t.amazon_status, t.fulfillment_channel, t.delivery_status::order_delivery_status,
+       t.marketplace_updated_at, t.currency, t.total_amount, t.order_status::order_status,
+       t.marketplace_status, t.fulfillment_channel, t.delivery_status::order_delivery_status,
        t.shipping_address::jsonb
 FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
             $8::text[], $9::numeric[], $10::text[], $11::text[], $12::text[], $13::text[],
@@ -97,8 +96,8 @@ ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET
     shipping_address = coalesce(orders.shipping_address, EXCLUDED.shipping_address),
     updated_at = now()
 WHERE (CASE WHEN orders.source = 'REPORT'
-            THEN EXCLUDED.amazon_updated_at >= orders.amazon_updated_at
-            ELSE EXCLUDED.amazon_updated_at > orders.amazon_updated_at END)
+            THEN EXCLUDED.marketplace_updated_at >= orders.marketplace_updated_at
+            ELSE EXCLUDED.marketplace_updated_at > orders.marketplace_updated_at END)
   AND ({", ".join(f"orders.{c}" for c in REPORT_COLUMNS)})
       IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in REPORT_COLUMNS)})
 RETURNING (xmax = 0) AS inserted
@@ -236,7 +235,7 @@ class OrderFilter:
 _SUMMARY_COLUMNS = """
 SELECT o.id::text, o.external_order_id, o.order_ref, o.marketplace, o.marketplace_id,
        o.customer_name, o.customer_email, o.order_date, o.currency, o.total_amount::text,
-       o.order_status::text, o.amazon_status, o.delivery_status::text, o.sav_status::text,
+       o.order_status::text, o.marketplace_status, o.delivery_status::text, o.sav_status::text,
        o.ship_by, o.carrier, o.tracking_code, o.shipping_address::text, o.shipped_at,
        o.delivered_at, o.fulfillment_channel, o.created_at, o.updated_at
 """
@@ -287,9 +286,10 @@ _REF = re.compile(r"#?\d{6}")
 def _search_branches(p: _Params, search: str) -> list[str]:
     """One condition on the orders per way ``q`` can match, each served by an index.
 
-    Exact SKU or ASIN always (item indexes → their orders). An order id (3-7-7) or an
-    order ref (``#`` + six digits, typed with or without ``#``) is looked up by its
-    unique or ref index and is not searched in names or e-mails (``_searches_names``).
+    Exact SKU or ASIN always (item indexes → their orders). An order id of any
+    marketplace's format is looked up by its unique index; one without a letter, or an
+    order ref (``#`` + six digits, typed with or without ``#``), is nothing else and is
+    not searched in names or e-mails (``_searches_names``).
     Anything else: the beginning of the e-mail address, case-insensitive, as a range of
     ``orders_tenant_email_prefix`` (a range, not ``LIKE 'x%'``, so that the prepared
     statement's generic plan uses the index too); a text with a blank is no address.
@@ -299,8 +299,10 @@ def _search_branches(p: _Params, search: str) -> list[str]:
     branches = [
         f"o.id IN (SELECT i.order_id FROM order_items i WHERE i.sku = {text} OR i.asin = {text})"
     ]
-    if is_amazon_order_id(search):
-        return [*branches, f"o.external_order_id = {text}"]
+    if is_order_id(search):
+        branches.append(f"o.external_order_id = {text}")
+        if _only_an_id(search):
+            return branches
     if _REF.fullmatch(search):
         return [*branches, f"o.order_ref = {p('#' + search.lstrip('#'))}"]
     if not any(c.isspace() for c in search):
@@ -312,8 +314,13 @@ def _search_branches(p: _Params, search: str) -> list[str]:
     return branches
 
 
+def _only_an_id(search: str) -> bool:
+    """An order id without a letter: no name or address looks like it."""
+    return is_order_id(search) and not any(c.isalpha() for c in search)
+
+
 def _searches_names(search: str) -> bool:
-    return not is_amazon_order_id(search) and not _REF.fullmatch(search)
+    return not _only_an_id(search) and not _REF.fullmatch(search)
 
 
 def _name_branch(p: _Params, tenant_id: str, f: OrderFilter, limit: str) -> str:
@@ -402,7 +409,7 @@ async def get_order(
 async def start_sync_cursor(
     conn: Conn, tenant_id: str, marketplace: str, marketplace_id: str, cursor: datetime
 ) -> None:
-    """A completed backfill hands over to the incremental sync from Amazon's cursor."""
+    """A completed backfill hands over to the incremental sync from the source's cursor."""
     await conn.execute(
         """
 INSERT INTO order_sync_cursors (tenant_id, marketplace, marketplace_id, last_updated_before,

@@ -1,9 +1,9 @@
-"""Incremental sync: every ORDERS_SYNC_INTERVAL_SECONDS, what changed since Amazon's cursor.
+"""Incremental sync: every ORDERS_SYNC_INTERVAL_SECONDS, what changed since the source's cursor.
 
 A tenant takes part once a backfill completed (its ``createdBefore`` starts the
 cursor). A round asks ``searchOrders`` for ``lastUpdatedAfter`` = the cursor, upserts
 every page (idempotent, so a round cut short is simply read again) and then moves
-the cursor to the answer's ``lastUpdatedBefore``: what Amazon says it has shown,
+the cursor to the answer's ``lastUpdatedBefore``: what the source says it has shown,
 never our clock (an order changed within the listing lag shows up next round).
 One call per tenant and round in the usual case, well within searchOrders'
 0.0056/s once the burst is spent.

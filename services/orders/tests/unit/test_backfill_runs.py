@@ -45,7 +45,7 @@ def order(n: int, days_ago: float) -> OrderRow:
         "SHIPPED",
         marketplace_id=FR,
         order_date=at,
-        amazon_updated_at=at + timedelta(hours=1),
+        marketplace_updated_at=at + timedelta(hours=1),
         items=[item],
         customer_name="Ann",
     )

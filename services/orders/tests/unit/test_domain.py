@@ -6,14 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from keybuzz_orders.adapters import source_error
 from keybuzz_orders.backfill.backfill import Decision, decide
 from keybuzz_orders.domain import (
     DeliveryStatus,
     OrderStatus,
     SlaStatus,
     order_ref,
-    order_row,
     sla_status,
 )
 from keybuzz_shared.connectors.amazon import (
@@ -27,6 +25,8 @@ from keybuzz_shared.connectors.amazon import (
     SpApiInvalidInput,
     SpApiUnavailable,
 )
+from keybuzz_shared.connectors.amazon.order_feed import source_error
+from keybuzz_shared.connectors.amazon.order_rows import order_row
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -68,7 +68,11 @@ def test_order_ref_is_the_last_six_digits() -> None:
 )
 def test_statuses(amazon: str | None, ours: OrderStatus, delivery: DeliveryStatus | None) -> None:
     row = order_row(_order(amazon))
-    assert (row.order_status, row.delivery_status, row.amazon_status) == (ours, delivery, amazon)
+    assert (row.order_status, row.delivery_status, row.marketplace_status) == (
+        ours,
+        delivery,
+        amazon,
+    )
 
 
 def test_a_delivered_package_makes_a_delivered_order_with_its_carrier() -> None:
@@ -140,6 +144,6 @@ def test_sla(status: OrderStatus, ship_by: datetime | None, expected: SlaStatus)
     ],
 )
 def test_what_a_failed_page_means(error: Exception, resuming: bool, decision: Decision) -> None:
-    # Amazon's failures reach the job as the order source's (adapters.source_error).
+    # Amazon's failures reach the job as the order source's (order_feed.source_error).
     failure = source_error(error) if isinstance(error, AmazonAuthError | SpApiError) else error
     assert decide(failure, resuming=resuming) is decision

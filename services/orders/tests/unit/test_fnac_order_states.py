@@ -73,7 +73,7 @@ def _stored(state: str, line_state: str = "Accepted") -> tuple[OrderStatus, str 
         lines=(line,),
     )
     row = connector_order_row(order, "shop-1")
-    assert row.amazon_status == state  # Fnac's own word, kept beside ours
+    assert row.marketplace_status == state  # Fnac's own word, kept beside ours
     return row.order_status, row.delivery_status
 
 

@@ -26,7 +26,7 @@ async def messaging() -> tuple[OrderMessaging, FakeBuyerMessaging]:
         "SHIPPED",
         marketplace_id=FR,
         order_date=NOW - timedelta(days=1),
-        amazon_updated_at=NOW,
+        marketplace_updated_at=NOW,
         items=[],
     )
     await fake.orders.upsert_orders(TENANT, AMAZON, [row])

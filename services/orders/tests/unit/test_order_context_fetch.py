@@ -25,7 +25,7 @@ def order(order_id: str) -> OrderRow:
         "SHIPPED",
         marketplace_id=FR,
         order_date=NOW - timedelta(days=2),
-        amazon_updated_at=NOW,
+        marketplace_updated_at=NOW,
         items=[],
     )
 

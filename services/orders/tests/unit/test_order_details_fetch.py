@@ -24,7 +24,7 @@ def order(order_id: str) -> OrderRow:
         "SHIPPED",
         marketplace_id=FR,
         order_date=NOW - timedelta(days=1),
-        amazon_updated_at=NOW,
+        marketplace_updated_at=NOW,
         items=[],
         customer_name="Ann",
     )

@@ -35,7 +35,7 @@ def order(n: int, updated_minutes_ago: int) -> OrderRow:
         "SHIPPED",
         marketplace_id=FR,
         order_date=at - timedelta(days=3),
-        amazon_updated_at=at,
+        marketplace_updated_at=at,
         items=[item],
     )
 

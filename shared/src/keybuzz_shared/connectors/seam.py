@@ -10,10 +10,10 @@ behaviour by a row's ``marketplace`` through the registry, never by naming a mar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -22,6 +22,8 @@ from keybuzz_shared.errors import DependencyUnavailable
 if TYPE_CHECKING:
     import httpx
 
+    from keybuzz_shared.connectors.orders import MessagingAction, OrderChange
+    from keybuzz_shared.service import Runtime
     from keybuzz_shared.vault import VaultClient
 
 ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
@@ -271,6 +273,17 @@ class Connector(Protocol):
         """Whether the credentials a seller typed authenticate (CREDENTIALS)."""
         ...
 
+    @property
+    def order_ids(self) -> OrderIds | None:
+        """What the marketplace's order ids look like."""
+        ...
+
+    @property
+    def order_feed(self) -> OrderFeed | None:
+        """The marketplace's own order API with reports, change notifications and buyer
+        messaging (orders' backfill by reports, notifications, messaging actions)."""
+        ...
+
 
 def shop_api_of(connector: Connector) -> ShopApi:
     """The connector's ShopApi; LookupError for a marketplace that is not polled by API."""
@@ -490,3 +503,91 @@ class CredentialCheck(Protocol):
         marketplace said one), or another ConnectorError for an answer that is not its
         API's; messages never hold a credential."""
         ...
+
+
+# --- order ids and the order feed (used by orders) ---------------------------------------
+
+
+class OrderIds(Protocol):
+    """A marketplace's order ids: a value checked, ids found in free text."""
+
+    @property
+    def described(self) -> str:
+        """The format, for an error message ("an X order id (…)"); connectors sharing a
+        format share the words."""
+        ...
+
+    def is_order_id(self, value: str) -> bool: ...
+
+    def order_ids_in(self, text: str) -> list[str]:
+        """Every order id written in ``text``, in order of appearance."""
+        ...
+
+
+class OrderFeed(Protocol):
+    """The orders service's adapters on a marketplace's own order API (the types they
+    give are ``keybuzz_shared.connectors.orders``'s; orders' ports take them as they are).
+    The status tables say what the marketplace's failures are in HTTP."""
+
+    @property
+    def error_statuses(self) -> Mapping[type[Exception], int]:
+        """The feed's refusals of reading orders (e.g. the seller not connected)."""
+        ...
+
+    @property
+    def messaging_error_statuses(self) -> Mapping[type[Exception], int]:
+        """The refusals of the tenant's access when a buyer message is sent."""
+        ...
+
+    @property
+    def refusal_statuses(self) -> Mapping[type[Exception], int]:
+        """The marketplace's refusals of a buyer message: ``refusal`` says them."""
+        ...
+
+    @property
+    def text_max_length(self) -> Mapping[MessagingAction, int]:
+        """The most characters of a buyer message's ``text``; an action absent takes none."""
+        ...
+
+    @property
+    def outage_or_refusal(self) -> tuple[type[Exception], ...]:
+        """What the feed's calls raise when the marketplace or its sign-in fails."""
+        ...
+
+    @property
+    def not_connected(self) -> tuple[type[Exception], ...]:
+        """Raised when the tenant has no credentials for the marketplace."""
+        ...
+
+    def refusal(self, exc: Exception) -> tuple[str, dict[str, object]]:
+        """A refusal of ``refusal_statuses`` as an error message and its details."""
+        ...
+
+    def read_change(self, body: str | bytes) -> OrderChange:
+        """A queued change notification's body; ``MalformedNotification`` when unreadable."""
+        ...
+
+    def open(self, runtime: Runtime[Any], http: httpx.AsyncClient) -> OpenedFeed:
+        """The adapters on the service's runtime (its Vault, settings, outbox)."""
+        ...
+
+
+class OpenedFeed(Protocol):
+    """The adapters of one process; closed at shutdown."""
+
+    source: Any  # orders' OrderSource
+    fallback: Any  # OrderListing, when the source's listing is refused to us
+    reports: Any  # OrderReports
+    marketplaces: Any  # Marketplaces: the tenant's marketplace id
+    messaging: Any  # BuyerMessaging
+
+    def change_notifications(self, queue_arn: Callable[[], Awaitable[str]]) -> Any:
+        """OrderChangeNotifications to the queue whose ARN ``queue_arn`` gives."""
+        ...
+
+    @property
+    def components(self) -> tuple[object, ...]:
+        """The clients it made, for the runtime to register by type."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,7 +1,7 @@
 """Backfill jobs: a tenant's last N days of orders, page by page, resumable.
 
 ``searchOrders`` (items inline) from the window's start without ``createdBefore``:
-Amazon closes the window and says where, the cursor we keep (never our clock). Each
+The source closes the window and says where, the cursor we keep (never our clock). Each
 page commits in one unit of work with the job's checkpoint (and, on the last page, the
 ``order.backfill.completed`` event), so a stopped job resumes from its last page and a
 page read twice changes nothing. One running job per tenant and marketplace; a job is
@@ -21,7 +21,7 @@ from typing import Any
 
 from keybuzz_shared.background import BackgroundLoop, keep_lease
 from keybuzz_shared.backoff import backoff_delay
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
 
@@ -83,7 +83,7 @@ class Backfills:
         days: int,
         trigger: str,
         source_event_id: str | None = None,
-        marketplace: str = AMAZON,
+        marketplace: str = UNLABELLED_EVENT_MARKETPLACE,
     ) -> StartedJob:
         """A new job, or the tenant's running one. Credentials are checked now, not later.
 

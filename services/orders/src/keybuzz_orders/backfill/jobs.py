@@ -16,13 +16,13 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors.amazon.times import amazon_time, parse_amazon_time
+from keybuzz_shared.connectors.orders import parse_window_time, window_time
 from keybuzz_shared.events import BackfillCounts
 
 from keybuzz_orders.domain import OrderRow
-from keybuzz_orders.order_source import OrderWindow
+from keybuzz_orders.order_source import OrderWindow, feed_connector
 
-MAX_DAYS = 730  # Amazon returns no order older than two years
+MAX_DAYS = 730  # the order feed returns no order older than two years
 SEARCH = "SEARCH"
 REPORT = "REPORT"
 ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to us
@@ -30,17 +30,16 @@ ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to u
 
 class InvalidDays(ValueError):
     def __init__(self, days: int) -> None:
-        super().__init__(
-            f"days must be between 1 and {MAX_DAYS} (Amazon keeps two years); got {days}"
-        )
+        keeps = f"{feed_connector().display_name} keeps two years"
+        super().__init__(f"days must be between 1 and {MAX_DAYS} ({keeps}); got {days}")
 
 
 def window_start(days: int, now: datetime) -> str:
-    """A job's ``createdAfter``: the window's start as Amazon will see it. Our clock only
-    says how far back to go; where the window ends is Amazon's answer."""
+    """A job's ``createdAfter``: the window's start as the source will see it. Our clock
+    only says how far back to go; where the window ends is the source's answer."""
     if not 1 <= days <= MAX_DAYS:
         raise InvalidDays(days)
-    return amazon_time(now - timedelta(days=days))
+    return window_time(now - timedelta(days=days))
 
 
 class JobStep(StrEnum):
@@ -65,7 +64,7 @@ def search_window(job: JobView, page_size: int) -> OrderWindow:
     created_after = job.tail_after if job.phase == "TAIL" and job.tail_after else job.created_after
     return OrderWindow(
         marketplace_id=job.marketplace_id,
-        created_after=parse_amazon_time(created_after),
+        created_after=parse_window_time(created_after),
         page_size=page_size,
         page_token=job.pagination_token,
     )
@@ -84,7 +83,7 @@ class JobCounts(msgspec.Struct, kw_only=True, rename="camel"):
     unchanged: int = 0
     cancelled: int = 0
     items: int = 0
-    errors: int = 0  # orders Amazon sent that we could not read
+    errors: int = 0  # orders the source sent that we could not read
     rate_limit_waits: int = 0
 
     def __add__(self, other: JobCounts) -> JobCounts:
@@ -127,7 +126,7 @@ class ReportWindow(msgspec.Struct, kw_only=True, rename="camel"):
     (a window not requested yet, or stored without it).
     """
 
-    start: str  # Amazon time, as sent in dataStartTime / createdAfter
+    start: str  # ``window_time``, as sent to the source
     end: str
     report_id: str | None = None
     state: WindowState = WindowState.PENDING
@@ -164,8 +163,8 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
     tail_after: str | None  # a REPORT job's tail starts here
     trigger: str
     days: int
-    created_after: str  # the window's start, as sent to Amazon
-    created_before: datetime | None  # Amazon's cursor: complete up to here
+    created_after: str  # the window's start, as sent to the source
+    created_before: datetime | None  # the source's cursor: complete up to here
     newest_order_at: datetime | None
     last_error: str | None
     reason: str | None
@@ -196,7 +195,7 @@ def job_progress(job: JobView, now: datetime) -> tuple[float, float | None]:
     newest = job.newest_order_at
     if newest is None:
         return 0.0, None
-    start = parse_amazon_time(job.created_after)
+    start = parse_window_time(job.created_after)
     span = (now - start).total_seconds()
     fraction = min(max((newest - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 0.0
     if job.status != "RUNNING" or fraction <= 0:
@@ -211,7 +210,7 @@ class PageProgress:
 
     counts: JobCounts
     next_token: str | None = None
-    created_before: datetime | None = None  # Amazon's cursor, from searchOrders' answer
+    created_before: datetime | None = None  # the source's cursor, from its answer
     newest_order_at: datetime | None = None
 
     @classmethod

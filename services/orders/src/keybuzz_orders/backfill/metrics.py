@@ -44,13 +44,13 @@ RATE_LIMIT_WAITS = Counter(
 )
 SYNC_CURSOR = Gauge(
     "keybuzz_orders_sync_cursor_timestamp_seconds",
-    "Per tenant: Amazon's cursor of the incremental sync (complete up to here). "
+    "Per tenant: the source's cursor of the incremental sync (complete up to here). "
     "Lag = time() - this.",
     ["service", "tenant_id"],
 )
 SYNC_LAG = Gauge(
     "keybuzz_orders_sync_lag_seconds",
-    "Per tenant: seconds between now and Amazon's cursor of the incremental sync.",
+    "Per tenant: seconds between now and the source's cursor of the incremental sync.",
     ["service", "tenant_id"],
 )
 
@@ -86,7 +86,7 @@ def rate_limit_waits(waits: int) -> None:
 
 
 def sync_cursor(tenant_id: str, cursor: datetime) -> None:
-    """Amazon's cursor moved: the lag is computed at each scrape, so it grows between rounds."""
+    """The source's cursor moved: the lag is computed at each scrape, so it grows between rounds."""
     stamp = cursor.timestamp()
     SYNC_CURSOR.labels(SERVICE, tenant_id).set(stamp)
     SYNC_LAG.labels(SERVICE, tenant_id).set_function(lambda: max(time.time() - stamp, 0.0))

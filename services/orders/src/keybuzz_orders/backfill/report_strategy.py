@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.amazon.times import amazon_time, parse_amazon_time
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.orders import parse_window_time, window_time
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import (
@@ -67,7 +66,7 @@ def plan_strategy(
     """SEARCH or REPORT, from the job's first page (see the module doc)."""
     if page.next_token is None:
         return StrategyPlan(SEARCH, f"the window holds {len(rows)} orders: one page")
-    start = parse_amazon_time(created_after)
+    start = parse_window_time(created_after)
     end = page.created_before or max(r.order_date for r in rows)
     newest = max((r.order_date for r in rows), default=start)
     covered = (newest - start).total_seconds()
@@ -86,7 +85,7 @@ def plan_strategy(
         f"estimated {shown} orders > {threshold}: {len(windows)} order reports, "
         f"then searchOrders for the last {settings.backfill_report_tail_hours:g} h",
         windows=windows,
-        tail_after=amazon_time(report_end - TAIL_OVERLAP),
+        tail_after=window_time(report_end - TAIL_OVERLAP),
     )
 
 
@@ -94,7 +93,7 @@ def report_windows(start: datetime, end: datetime, days: int) -> list[ReportWind
     windows: list[ReportWindow] = []
     while start < end:
         stop = min(start + timedelta(days=days), end)
-        windows.append(ReportWindow(start=amazon_time(start), end=amazon_time(stop)))
+        windows.append(ReportWindow(start=window_time(start), end=window_time(stop)))
         start = stop
     return windows
 
@@ -150,8 +149,8 @@ class ReportSteps:
             report_id, cost = await self.ports.reports.request(
                 job.tenant_id,
                 job.marketplace_id,
-                parse_amazon_time(window.start),
-                parse_amazon_time(window.end),
+                parse_window_time(window.start),
+                parse_window_time(window.end),
             )
             window.report_id, waits = report_id, waits + cost
             # Our clock, only for the deadline of a report stuck in processing.
@@ -165,7 +164,7 @@ class ReportSteps:
         try:
             assert window.report_id is not None  # polled only once requested
             status = await self.ports.reports.status(job.tenant_id, window.report_id)
-        except NotFound:  # gone (Amazon keeps order reports 30 days): ask again
+        except NotFound:  # gone (the source keeps reports a while only): ask again
             window.report_id, window.imported = None, 0
             window.note = "report not found: requested again"
             await self._save(job, _no_progress(), ReportState(window=(index, window)))
@@ -241,7 +240,9 @@ class ReportSteps:
         if last:
             window.state = WindowState.DONE
         async with self.ports.units() as unit:
-            counts = await unit.store.upsert_orders(job.tenant_id, AMAZON, rows, partial=True)
+            counts = await unit.store.upsert_orders(
+                job.tenant_id, job.marketplace, rows, partial=True
+            )
             # Only the source's answer to the tail sets the job's cursor: report pages aren't.
             counts = counts.but(errors=len(batch) - len(rows), rate_limit_waits=waits)
             progress = PageProgress.of_rows(rows, counts)
@@ -253,8 +254,8 @@ class ReportSteps:
         window = windows[index]
         query = OrderWindow(
             marketplace_id=job.marketplace_id,
-            created_after=parse_amazon_time(window.start),
-            created_before=parse_amazon_time(window.end),
+            created_after=parse_window_time(window.start),
+            created_before=parse_window_time(window.end),
             page_size=self.settings.backfill_page_size,
             page_token=window.token,
         )
@@ -263,7 +264,7 @@ class ReportSteps:
         if page.next_token is None:
             window.state = WindowState.DONE
         async with self.ports.units() as unit:
-            counts = await unit.store.upsert_orders(job.tenant_id, AMAZON, page.orders)
+            counts = await unit.store.upsert_orders(job.tenant_id, job.marketplace, page.orders)
             counts = counts.but(
                 pages=1, errors=len(page.unreadable), rate_limit_waits=page.rate_limit_waits
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
 
 from keybuzz_orders.backfill.jobs import JobView, window_start
 from keybuzz_orders.order_source import source_for
@@ -29,7 +29,7 @@ class JobRequest:
     days: int
     trigger: str
     source_event_id: str | None = None
-    marketplace: str = AMAZON
+    marketplace: str = UNLABELLED_EVENT_MARKETPLACE
 
 
 async def start_job(ports: BackfillPorts, request: JobRequest, owner: str) -> StartedJob:

@@ -190,7 +190,7 @@ RETURNING {JOB_COLUMNS}
         return _view(row)
 
     async def restart_window(self, job_id: str, owner: str) -> None:
-        """Amazon refused our pagination token (expired): read the window again (idempotent)."""
+        """The source refused our pagination token (expired): read the window again (idempotent)."""
         await self.conn.execute(
             "UPDATE order_backfill_jobs SET pagination_token = NULL, updated_at = now()"
             " WHERE id = $1::uuid AND owner = $2 AND status = 'RUNNING'",

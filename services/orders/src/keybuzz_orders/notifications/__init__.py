@@ -1,1 +1,1 @@
-"""Amazon's ORDER_CHANGE notifications: the subscriptions, the SQS consumer, the details."""
+"""The order feed's change notifications: the subscriptions, the SQS consumer, the details."""

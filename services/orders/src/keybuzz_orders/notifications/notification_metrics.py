@@ -1,4 +1,4 @@
-"""Metrics of Amazon's order notifications, on orders' ``/metrics`` (docs/OPERATIONS.md)."""
+"""Metrics of the order change notifications, on orders' ``/metrics`` (docs/OPERATIONS.md)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ NOTIFICATIONS = Counter(
 )
 AGE = Histogram(
     "keybuzz_orders_notification_age_seconds",
-    "From Amazon's EventTime (publication) to the notification's commit here.",
+    "From the notification's publication to its commit here.",
     ["service"],
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
 )
 LAG = Histogram(
     "keybuzz_orders_notification_lag_seconds",
-    "From the order's change at Amazon (TimeOfOrderChange) to its commit here.",
+    "From the order's change at its marketplace to its commit here.",
     ["service"],
     buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
 )

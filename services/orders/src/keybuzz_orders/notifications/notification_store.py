@@ -1,4 +1,4 @@
-"""SQL of Amazon's order notifications: subscriptions, applied notifications, detail fetches."""
+"""SQL of the order change notifications: subscriptions, applied notifications, detail fetches."""
 
 from __future__ import annotations
 
@@ -67,21 +67,21 @@ _RANK = f"array_position(ARRAY[{_LIFECYCLE}]::order_status[], {{}})"
 # gets its status, channel and ship-by. Only a change that supersedes the row's writes.
 APPLY_SUMMARY = f"""
 INSERT INTO orders (tenant_id, marketplace, source, external_order_id, order_ref,
-                    marketplace_id, order_date, amazon_updated_at, order_status, amazon_status,
+                    marketplace_id, order_date, marketplace_updated_at, order_status, marketplace_status,
                     fulfillment_channel, delivery_status, ship_by)
 VALUES ($1, $2, 'REPORT', $3, $4, $5, $6, $7, $8::order_status, $9, $10,
         $11::order_delivery_status, $12)
 ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET
-    amazon_updated_at = EXCLUDED.amazon_updated_at,
+    marketplace_updated_at = EXCLUDED.marketplace_updated_at,
     order_status = EXCLUDED.order_status,
-    amazon_status = EXCLUDED.amazon_status,
+    marketplace_status = EXCLUDED.marketplace_status,
     fulfillment_channel = coalesce(EXCLUDED.fulfillment_channel, orders.fulfillment_channel),
     delivery_status = CASE WHEN orders.order_status = EXCLUDED.order_status
                            THEN orders.delivery_status ELSE EXCLUDED.delivery_status END,
     ship_by = coalesce(EXCLUDED.ship_by, orders.ship_by),
     updated_at = now()
-WHERE (EXCLUDED.amazon_updated_at, {_RANK.format("EXCLUDED.order_status")})
-    > (orders.amazon_updated_at, {_RANK.format("orders.order_status")})
+WHERE (EXCLUDED.marketplace_updated_at, {_RANK.format("EXCLUDED.order_status")})
+    > (orders.marketplace_updated_at, {_RANK.format("orders.order_status")})
 RETURNING id
 """  # noqa: S608 - constants of this module, values are parameters
 
@@ -107,9 +107,9 @@ async def apply_summary(conn: Conn, tenant_id: str, marketplace: str, row: Order
         row.order_ref,
         row.marketplace_id,
         row.order_date,
-        row.amazon_updated_at,
+        row.marketplace_updated_at,
         row.order_status.value,
-        row.amazon_status,
+        row.marketplace_status,
         row.fulfillment_channel,
         row.delivery_status.value if row.delivery_status else None,
         row.ship_by,

@@ -5,7 +5,7 @@ title and price, the totals, the buyer and the packages come from getOrder
 (Orders 2026-01-01, 0.5/s and a burst of 30 per seller: the SP-API client's token
 bucket keeps to it). Fetches are rows of ``order_detail_fetches``: several changes of
 one order cost one call, and a burst of 10,000 changes is applied at the queue's pace
-while the details follow at Amazon's. Leased rows survive a crash (another instance
+while the details follow at the source's. Leased rows survive a crash (another instance
 takes them once the lease expires).
 """
 

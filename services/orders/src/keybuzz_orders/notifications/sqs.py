@@ -129,13 +129,13 @@ class QueueConsumer(BackgroundLoop):
         now = self.ports.clock()
         if outcome is Outcome.APPLIED:
             metrics.timings(
-                (now - notification.EventTime).total_seconds(),
-                (now - notification.change_time).total_seconds(),
+                (now - notification.published_at).total_seconds(),
+                (now - notification.changed_at).total_seconds(),
             )
         log.info(
             "order notification %s",
             outcome.value,
-            extra={"tenant_id": tenant_id, "order_id": notification.change.AmazonOrderId},
+            extra={"tenant_id": tenant_id, "order_id": notification.order_id},
         )
         return True
 

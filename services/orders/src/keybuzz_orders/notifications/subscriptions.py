@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from keybuzz_shared.connectors.names import AMAZON
-
+from keybuzz_orders.notifications.order_changes import feed_marketplace
 from keybuzz_orders.ports import SubscriptionPorts
 
 log = logging.getLogger(__name__)
@@ -37,20 +36,25 @@ class OrderSubscriptions:
         if subscription is None:
             subscription = await notifications.subscribe(tenant_id, destination_id)
         await self.ports.store.save_subscription(
-            tenant_id, AMAZON, seller_id, region, subscription.subscription_id, destination_id
+            tenant_id,
+            feed_marketplace(),
+            seller_id,
+            region,
+            subscription.subscription_id,
+            destination_id,
         )
         log.info("subscribed to ORDER_CHANGE", extra={"tenant_id": tenant_id})
         return subscription.subscription_id
 
     async def unsubscribe(self, tenant_id: str) -> None:
-        held = await self.ports.store.subscription(tenant_id, AMAZON)
+        held = await self.ports.store.subscription(tenant_id, feed_marketplace())
         if held is None or held.status != "ACTIVE":
             return
         if held.subscription_id:
             await self.ports.notifications.unsubscribe(held.region, held.subscription_id)
-        await self.ports.store.end_subscription(tenant_id, AMAZON)
+        await self.ports.store.end_subscription(tenant_id, feed_marketplace())
         log.info("ORDER_CHANGE subscription deleted", extra={"tenant_id": tenant_id})
 
     async def forget(self, tenant_id: str) -> None:
         """The marketplace refused the deletion: the record ends all the same."""
-        await self.ports.store.end_subscription(tenant_id, AMAZON)
+        await self.ports.store.end_subscription(tenant_id, feed_marketplace())

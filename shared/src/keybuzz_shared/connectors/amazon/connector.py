@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
 from keybuzz_shared.connectors.amazon.inbound import AmazonInboundAddresses
+from keybuzz_shared.connectors.amazon.order_feed import AmazonOrderFeed, AmazonOrderIds
 from keybuzz_shared.connectors.amazon.redirect import AmazonRedirectFlow
 from keybuzz_shared.connectors.seam import (
     ConnectionKind,
@@ -33,6 +34,8 @@ class AmazonConnector:
     redirect_flow = AmazonRedirectFlow()
     inbound_addresses = AmazonInboundAddresses()
     credential_check: CredentialCheck | None = None  # the redirect brings the credentials
+    order_ids = AmazonOrderIds()
+    order_feed = AmazonOrderFeed()
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)

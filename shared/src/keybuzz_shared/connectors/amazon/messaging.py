@@ -15,27 +15,18 @@ per-operation buckets, retries, typed errors). What is particular to messaging:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from urllib.parse import quote
 
 import msgspec
 
 from keybuzz_shared.connectors.amazon.spapi import SpApiAccessDenied, SpApiClient, SpApiError
 
+# The actions and the body are the seam's (every buyer messaging sends these).
+from keybuzz_shared.connectors.orders import MessageBody as MessageBody
+from keybuzz_shared.connectors.orders import MessagingAction as MessagingAction
+
 BASE_PATH = "/messaging/v1/orders"
 TEMPLATE_REFUSED = "template combination"  # in Amazon's 403 message for a disallowed action
-
-
-class MessagingAction(StrEnum):
-    """The actions we send (the last segment of each path in the model)."""
-
-    CONFIRM_DELIVERY_DETAILS = "confirmDeliveryDetails"
-    CONFIRM_ORDER_DETAILS = "confirmOrderDetails"
-    CONFIRM_CUSTOMIZATION_DETAILS = "confirmCustomizationDetails"
-    UNEXPECTED_PROBLEM = "unexpectedProblem"
-    LEGAL_DISCLOSURE = "legalDisclosure"
-    WARRANTY = "warranty"
 
 
 # The model's operationId of each action (used for the rate-limit bucket and in errors).
@@ -58,14 +49,6 @@ TEXT_MAX_LENGTH: dict[MessagingAction, int] = {
 
 class MessagingActionNotAllowed(SpApiError):
     """Amazon does not allow this action for the order (in its current state)."""
-
-
-class MessageBody(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"):
-    """The request body of a send, as the model names its fields (attachments: not used)."""
-
-    text: str | None = None
-    coverage_start_date: datetime | None = None  # warranty
-    coverage_end_date: datetime | None = None  # warranty
 
 
 class _Link(msgspec.Struct):

@@ -1,17 +1,9 @@
-"""Amazon's timestamps: ISO 8601 in UTC, to the second, with a ``Z``."""
+"""Amazon's timestamps: ISO 8601 in UTC, to the second, with a ``Z`` (the seam's window
+times: ``amazon_time`` gives ``2026-11-22T08:00:00Z`` for any aware moment)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from keybuzz_shared.connectors.orders import parse_window_time, window_time
 
-from keybuzz_shared.times import as_utc
-
-
-def amazon_time(moment: datetime) -> str:
-    """``2026-11-22T08:00:00Z`` for any aware moment; a naive one is taken as UTC."""
-    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_amazon_time(text: str) -> datetime:
-    """An Amazon timestamp (``…Z`` or with an offset) as an aware datetime in UTC."""
-    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+amazon_time = window_time
+parse_amazon_time = parse_window_time

@@ -39,6 +39,7 @@ from keybuzz_shared.connectors.fnac.models import (
     OrdersQuery,
     Paging,
 )
+from keybuzz_shared.connectors.fnac.order_ids import FnacOrderIds
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectionKind,
@@ -46,6 +47,7 @@ from keybuzz_shared.connectors.seam import (
     InboundAddresses,
     Limits,
     MarketplaceMessage,
+    OrderFeed,
     OrderLine,
     OrderSummary,
     Page,
@@ -145,6 +147,8 @@ class FnacConnector:
     redirect_flow: RedirectFlow | None = None  # the seller types the shop's credentials
     inbound_addresses: InboundAddresses | None = None  # messages are read over the API
     credential_check = FnacCredentialCheck()
+    order_ids = FnacOrderIds()
+    order_feed: OrderFeed | None = None  # orders come from the shop API (``orders``)
 
     def __init__(self, marketplace: str, display_name: str) -> None:
         self.marketplace = marketplace
