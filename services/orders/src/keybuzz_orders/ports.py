@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from keybuzz_shared.connectors.orders import BuyerMessaging as BuyerMessaging
 from keybuzz_shared.connectors.orders import ChangeSubscription as ChangeSubscription
-from keybuzz_shared.connectors.orders import MessageBody, MessagingAction
+from keybuzz_shared.connectors.orders import Marketplaces as Marketplaces
+from keybuzz_shared.connectors.orders import OrderChangeNotifications as OrderChangeNotifications
 from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
@@ -97,24 +99,6 @@ class OrderStore(Protocol):
         ...
 
 
-class BuyerMessaging(Protocol):
-    """The marketplace's templated messages to a buyer about an order (an order feed's
-    ``messaging``, the adapter as it is)."""
-
-    async def actions_for_order(
-        self, tenant_id: str, order_id: str, marketplace_id: str
-    ) -> list[str]: ...
-
-    async def send(
-        self,
-        tenant_id: str,
-        order_id: str,
-        marketplace_id: str,
-        action: MessagingAction,
-        body: MessageBody,
-    ) -> None: ...
-
-
 OrderUnit = StoreUnit[OrderStore]
 OrderUnits = Callable[[], AbstractAsyncContextManager[OrderUnit]]
 
@@ -175,25 +159,6 @@ class SubscriptionStore(Protocol):
     async def end_subscription(self, tenant_id: str, marketplace: str) -> None:
         """DELETED: the seller's notifications still queued are dropped when they come."""
         ...
-
-
-class OrderChangeNotifications(Protocol):
-    """The marketplace's notifications of order changes to our queue (an order feed's
-    ``change_notifications``). Its failures are the marketplace's own: the consumers decide."""
-
-    async def seller(self, tenant_id: str) -> tuple[str, str]:
-        """The tenant's seller id and region."""
-        ...
-
-    async def destination(self, region: str) -> str:
-        """Our queue's destination in the region: found, or created once."""
-        ...
-
-    async def subscription(self, tenant_id: str) -> ChangeSubscription | None: ...
-
-    async def subscribe(self, tenant_id: str, destination_id: str) -> ChangeSubscription: ...
-
-    async def unsubscribe(self, region: str, subscription_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -308,16 +273,6 @@ class BackfillStore(OrderStore, JobStore, Protocol):
 
 
 BackfillUnit = StoreUnit[BackfillStore]
-
-
-class Marketplaces(Protocol):
-    """A connected seller's marketplace (its credentials)."""
-
-    async def marketplace_id(self, tenant_id: str, marketplace: str) -> str:
-        """The order feed's marketplace id, or a shop API's shop id. One of the feed's
-        ``not_connected``, or ``SourceRefused``, when the tenant has none (not connected,
-        or gone)."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 
@@ -298,3 +298,92 @@ def window_time(moment: datetime) -> str:
 def parse_window_time(text: str) -> datetime:
     """A bound (``…Z`` or with an offset) as an aware datetime in UTC."""
     return times.as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+# --- what orders asks of a marketplace's order API (its ports, which an order feed's
+# adapters and a shop API's order source implement) -----------------------------------------
+
+
+class OrderListing(Protocol):
+    async def orders_in_window(self, tenant_id: str, window: OrderWindow) -> SourcePage:
+        """``SourceUnavailable`` / ``SourceRefused`` (and its kinds) when it fails."""
+        ...
+
+
+class OrderSource(OrderListing, Protocol):
+    """What orders asks of a marketplace's orders API, for one tenant's seller."""
+
+    async def order(self, tenant_id: str, order_id: str) -> OrderRow:
+        """One order with its items; ``NotFound``, ``SourceRefused``, ``SourceUnavailable``."""
+        ...
+
+    async def orders_by_ids(self, tenant_id: str, order_ids: Sequence[str]) -> FetchedOrders:
+        """The orders the source gives, and why it refused the others; raises
+        ``SourceUnavailable`` when it is down (the caller tries all of them again)."""
+        ...
+
+
+class OrderReports(Protocol):
+    """A marketplace's bulk export of the orders created in a window: asked for, prepared
+    by the source (minutes), then read. Its rows are partial (no buyer, no packages)."""
+
+    async def request(
+        self, tenant_id: str, marketplace_id: str, start: datetime, end: datetime
+    ) -> tuple[str, int]:
+        """The report's id, and the rate-limit waits it cost."""
+        ...
+
+    async def status(self, tenant_id: str, report_id: str) -> ReportStatus:
+        """``NotFound`` once the source has dropped it."""
+        ...
+
+    async def orders(
+        self, tenant_id: str, document_id: str, marketplace_id: str
+    ) -> ReportOrders: ...
+
+
+class Marketplaces(Protocol):
+    """A connected seller's marketplace (its credentials)."""
+
+    async def marketplace_id(self, tenant_id: str, marketplace: str) -> str:
+        """The order feed's marketplace id, or a shop API's shop id. One of the feed's
+        ``not_connected``, or ``SourceRefused``, when the tenant has none (not connected,
+        or gone)."""
+        ...
+
+
+class BuyerMessaging(Protocol):
+    """The marketplace's templated messages to a buyer about an order (an order feed's
+    ``messaging``, the adapter as it is)."""
+
+    async def actions_for_order(
+        self, tenant_id: str, order_id: str, marketplace_id: str
+    ) -> list[str]: ...
+
+    async def send(
+        self,
+        tenant_id: str,
+        order_id: str,
+        marketplace_id: str,
+        action: MessagingAction,
+        body: MessageBody,
+    ) -> None: ...
+
+
+class OrderChangeNotifications(Protocol):
+    """The marketplace's notifications of order changes to our queue (an order feed's
+    ``change_notifications``). Its failures are the marketplace's own: the consumers decide."""
+
+    async def seller(self, tenant_id: str) -> tuple[str, str]:
+        """The tenant's seller id and region."""
+        ...
+
+    async def destination(self, region: str) -> str:
+        """Our queue's destination in the region: found, or created once."""
+        ...
+
+    async def subscription(self, tenant_id: str) -> ChangeSubscription | None: ...
+
+    async def subscribe(self, tenant_id: str, destination_id: str) -> ChangeSubscription: ...
+
+    async def unsubscribe(self, region: str, subscription_id: str) -> None: ...

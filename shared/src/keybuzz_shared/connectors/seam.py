@@ -22,7 +22,18 @@ from keybuzz_shared.errors import DependencyUnavailable
 if TYPE_CHECKING:
     import httpx
 
-    from keybuzz_shared.connectors.orders import MessagingAction, OrderChange
+    from keybuzz_shared.connectors.orders import (
+        BuyerMessaging,
+        Marketplaces,
+        MessagingAction,
+        OrderChange,
+        OrderChangeNotifications,
+        OrderListing,
+        OrderReports,
+    )
+    from keybuzz_shared.connectors.orders import (
+        OrderSource as FeedOrderSource,
+    )
     from keybuzz_shared.service import Runtime
     from keybuzz_shared.vault import VaultClient
 
@@ -573,16 +584,32 @@ class OrderFeed(Protocol):
 
 
 class OpenedFeed(Protocol):
-    """The adapters of one process; closed at shutdown."""
+    """The adapters of one process (orders' ports, ``connectors/orders.py``); closed at
+    shutdown."""
 
-    source: Any  # orders' OrderSource
-    fallback: Any  # OrderListing, when the source's listing is refused to us
-    reports: Any  # OrderReports
-    marketplaces: Any  # Marketplaces: the tenant's marketplace id
-    messaging: Any  # BuyerMessaging
+    @property
+    def source(self) -> FeedOrderSource: ...
 
-    def change_notifications(self, queue_arn: Callable[[], Awaitable[str]]) -> Any:
-        """OrderChangeNotifications to the queue whose ARN ``queue_arn`` gives."""
+    @property
+    def fallback(self) -> OrderListing:
+        """When the source's listing is refused to us."""
+        ...
+
+    @property
+    def reports(self) -> OrderReports: ...
+
+    @property
+    def marketplaces(self) -> Marketplaces:
+        """The tenant's marketplace id."""
+        ...
+
+    @property
+    def messaging(self) -> BuyerMessaging: ...
+
+    def change_notifications(
+        self, queue_arn: Callable[[], Awaitable[str]]
+    ) -> OrderChangeNotifications:
+        """The change notifications to the queue whose ARN ``queue_arn`` gives."""
         ...
 
     @property
