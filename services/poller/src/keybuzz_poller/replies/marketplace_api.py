@@ -21,8 +21,8 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.vault import VaultClient
 
+from keybuzz_poller.reading.marketplace.api_source import key_path
 from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.reading.marketplace.fnac_source import key_path
 
 
 class ShopReplies:

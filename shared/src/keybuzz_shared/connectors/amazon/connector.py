@@ -5,7 +5,17 @@ SP-API. Its parts are the seam's (seam.py); the ones Amazon has not are None."""
 from __future__ import annotations
 
 from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
-from keybuzz_shared.connectors.seam import ConnectionKind, CredentialField, Limits, ShopApi
+from keybuzz_shared.connectors.amazon.relay_mail import AmazonRelayMail
+from keybuzz_shared.connectors.amazon.response_window import AmazonResponseWindow
+from keybuzz_shared.connectors.seam import (
+    ConnectionKind,
+    CredentialField,
+    Limits,
+    MailRelay,
+    ResponseWindow,
+    ShopApi,
+    ShopInbox,
+)
 
 LIMITS = Limits(
     max_attachments=20,  # ours: Amazon documents a size, not a count
@@ -22,6 +32,9 @@ class AmazonConnector:
     credential_fields: tuple[CredentialField, ...] = ()  # the redirect brings them
     limits = LIMITS
     shop_api: ShopApi | None = None  # buyers write through the relay, not an API we poll
+    mail_relay: MailRelay | None = AmazonRelayMail(LIMITS)
+    response_window: ResponseWindow | None = AmazonResponseWindow()
+    shop_inbox: ShopInbox | None = None
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)

@@ -25,3 +25,13 @@ class AmazonSettings(CommonSettings, kw_only=True, frozen=True):
     amazon_app_source: str = "default"
     # One endpoint for every region (the sandbox); unset → the region's SP-API endpoint.
     spapi_endpoint: str | None = None
+    # The poller's demo mode (docs/POLLER.md, "Mock source"): polls read fixed relay mails
+    # about the sandbox seller's orders instead of Dovecot. The poller refuses it when
+    # KEYBUZZ_ENV is production-like.
+    amazon_use_mock: bool = False
+    MAIL_RELAY_DEMO_ENV: ClassVar[str] = "AMAZON_USE_MOCK"
+
+    @property
+    def mail_relay_demo(self) -> bool:
+        """The relay's demo mode, read without naming the marketplace."""
+        return self.amazon_use_mock

@@ -38,11 +38,13 @@ from keybuzz_shared.connectors.fnac.models import (
     OrdersQuery,
     Paging,
 )
+from keybuzz_shared.connectors.fnac.shop_inbox import FnacShopInbox
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectionKind,
     CredentialField,
     Limits,
+    MailRelay,
     MarketplaceMessage,
     OrderLine,
     OrderSummary,
@@ -50,6 +52,7 @@ from keybuzz_shared.connectors.seam import (
     Recipient,
     Reply,
     ReplyOutcome,
+    ResponseWindow,
     SenderType,
     ThreadKey,
 )
@@ -144,6 +147,11 @@ class FnacConnector:
         self.marketplace = marketplace
         self.display_name = display_name
         self.shop_api: FnacConnector = self
+        self.shop_inbox = FnacShopInbox()
+
+    mail_relay: MailRelay | None = None  # buyers write through the API, not a mail relay
+    # No rule of Fnac's own: the poller's default window, or the tenant's.
+    response_window: ResponseWindow | None = None
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""
