@@ -46,6 +46,18 @@ def key_path(shop: Shop) -> str:
     return connector_for(shop.marketplace).credentials_path(shop.tenant_id)
 
 
+async def stored_credentials(
+    vault: VaultClient, connector: seam.Connector, tenant_id: str
+) -> dict[str, str] | None:
+    """Every field of the connector's ``credential_fields`` as stored for the tenant's
+    shop, or None when one is missing or empty."""
+    stored = await vault.read(connector.credentials_path(tenant_id)) or {}
+    fields = [f.name for f in connector.credential_fields]
+    if not all(isinstance(stored.get(f), str) and stored[f] for f in fields):
+        return None
+    return {f: str(stored[f]) for f in fields}
+
+
 class ApiMessageSource:
     def __init__(self, vault: VaultClient, base_urls: dict[str, str], timeout: float) -> None:
         self.vault = vault
@@ -117,11 +129,9 @@ class ApiMessageSource:
         inbox = connector.shop_inbox
         if inbox is None:
             raise LookupError(f"{shop.marketplace} shops are not polled over an API")
-        stored = await self.vault.read(key_path(shop))
-        fields = [f.name for f in connector.credential_fields]
-        if not stored or not all(isinstance(stored.get(f), str) and stored[f] for f in fields):
+        credentials = await stored_credentials(self.vault, connector, shop.tenant_id)
+        if credentials is None:
             raise ShopKeyRefused(f"no {shop.marketplace} key is stored for the shop")
-        credentials = {f: str(stored[f]) for f in fields}
         kept = self._sessions.get(shop.key)
         if kept is not None and kept[0] == credentials:
             return kept[1]
