@@ -3,17 +3,22 @@ and response window, Fnac's and Darty's shop inbox on the sandbox's double."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from keybuzz_devstack.testing import Infra
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
+from keybuzz_poller.reading.marketplace.api_source import stored_credentials
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
 from keybuzz_shared.connectors.seam import CredentialsRefused, mail_relay_of
+from keybuzz_shared.settings import DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
 
 from tests.test_fnac_client import credentials_of, shop
 
@@ -130,3 +135,19 @@ async def test_a_shop_inbox_on_a_refused_key_raises_the_seams_error(
     session = inbox.inbox(entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/")
     with pytest.raises(CredentialsRefused):
         await session.messages(LONG_AGO, 1)
+
+
+async def test_a_shops_credentials_are_read_whole_or_not_at_all(stack: Infra) -> None:
+    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    connector = registry.connector_for("DARTY")
+    tenant_id = f"creds{uuid.uuid4().hex[:10]}"
+    try:
+        assert await stored_credentials(vault, connector, tenant_id) is None
+        path = connector.credentials_path(tenant_id)
+        await vault.write(path, {"partner_id": "p", "shop_id": "s", "key": ""})
+        assert await stored_credentials(vault, connector, tenant_id) is None
+        await vault.write(path, {"partner_id": "p", "shop_id": "s", "key": "k", "other": "x"})
+        found = await stored_credentials(vault, connector, tenant_id)
+        assert found == {"partner_id": "p", "shop_id": "s", "key": "k"}
+    finally:
+        await vault.aclose()
