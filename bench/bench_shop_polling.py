@@ -49,10 +49,11 @@ import nats
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.polling.shops_store import PostgresShopSchedule
+from keybuzz_poller.reading.marketplace.api_source import key_path
 from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.reading.marketplace.fnac_source import PAGE_SIZE, key_path
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
 from keybuzz_shared.connectors.fnac.models import DateRange, IncidentsQuery, MessagesQuery
+from keybuzz_shared.connectors.fnac.shop_inbox import PAGE_SIZE
 from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.vault import VaultClient
 

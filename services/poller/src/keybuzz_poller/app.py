@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from keybuzz_shared.auth import tenant_context
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.names import MARKETPLACES
 from keybuzz_shared.http import ErrorBody, domain_error_handlers
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Response, get, post, put
@@ -47,12 +47,16 @@ from keybuzz_poller.schemas import (
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
 from keybuzz_poller.ticket_view import TicketView, ticket_view
-from keybuzz_poller.tickets import alerts, queries, responses
+from keybuzz_poller.tickets import alerts, deadlines, queries, responses
 from keybuzz_poller.tickets.response_times import ResponseTimes
 
 # A reply refused for memory is told to come back after the replies in flight have
 # been stored: a maximum-size one takes one to two seconds (docs/BENCHMARKS.md).
 REPLY_RETRY_AFTER_SECONDS = 2
+
+# The response-time report's marketplace when none is asked for: the first one that
+# measures the seller by a rule of its own.
+REPORT_MARKETPLACE = next(iter(deadlines.RULES))
 
 
 def hold_reply_memory(app: ASGIApp) -> ASGIApp:
@@ -124,7 +128,8 @@ class PollerController(Controller):
     @get(
         "/shops",
         operation_id="listShopPollStatus",
-        summary="The tenant's Fnac and Darty shops: connection, polls, why the last one failed",
+        summary="The tenant's shops polled over a marketplace's API: connection, polls, why the "
+        "last one failed",
     )
     async def shops(self, tenant: TenantContext, ports: PollerPorts) -> list[ShopPollStatus]:
         statuses = await shop_statuses(ports.shop_polling, tenant.tenant_id)
@@ -167,7 +172,7 @@ class ResponseTimesController(Controller):
         self,
         tenant: TenantContext,
         ports: PollerPorts,
-        marketplace: str = AMAZON,
+        marketplace: str = REPORT_MARKETPLACE,
         days: Annotated[int, Parameter(description="7, 30 or 90")] = 30,
     ) -> ResponseTimes:
         return await responses.response_times_report(
@@ -222,7 +227,7 @@ class ResponseDeadlinesController(Controller):
         "/",
         operation_id="setResponseWindow",
         summary="Set the tenant's response window for a marketplace without a rule of its own "
-        "(not AMAZON: 409); its waiting tickets' deadlines follow",
+        "(not one with its own rule: 409); its waiting tickets' deadlines follow",
     )
     async def save_window(
         self, tenant: TenantContext, ports: PollerPorts, data: ResponseWindow
@@ -250,7 +255,8 @@ class TicketController(Controller):
         status: str | None = None,
         order_id: Annotated[str | None, Parameter(query="orderId")] = None,
         marketplace: Annotated[
-            str | None, Parameter(description="only this marketplace's tickets (AMAZON, FNAC…)")
+            str | None,
+            Parameter(description=f"only this marketplace's tickets ({', '.join(MARKETPLACES)}…)"),
         ] = None,
         since: Annotated[
             datetime | None, Parameter(description="tickets with a message at or after this time")
@@ -342,8 +348,9 @@ class TicketController(Controller):
         "/{ticket_id:str}/replies",
         operation_id="replyToTicket",
         status_code=202,
-        summary="Reply to the buyer through Amazon's relay (queued; sent in the background)",
-        # Bodies a little past Amazon's limit still reach the checks, so the answer names
+        summary="Reply to the buyer through the marketplace's mail relay or API (queued; sent in "
+        "the background)",
+        # Bodies a little past the relay's limit still reach the checks, so the answer names
         # it; beyond this Litestar answers a bare 413 before reading the body
         # (Content-Length) or as soon as it passes it.
         request_max_body_size=REPLY_MAX_BODY_BYTES,

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
-from keybuzz_shared.connectors.names import MARKETPLACES
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.registry import connectors
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
@@ -21,7 +20,7 @@ from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.polling.domain import PollResult
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.scheduler import LeasedPolls, Scheduler
-from keybuzz_poller.polling.shop_connections import key_refused
+from keybuzz_poller.polling.shop_connections import SHOP_MARKETPLACES, key_refused
 from keybuzz_poller.polling.shop_ports import ShopPollingPorts
 from keybuzz_poller.polling.shops import ShopScheduler, poll_due_shops_once, start_shop_polling
 from keybuzz_poller.polling.shops_store import PostgresShops, PostgresShopSchedule
@@ -29,8 +28,8 @@ from keybuzz_poller.polling.store import PostgresPollSchedule, PostgresQuarantin
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.reading.mailbox_hooks import parse_budget
+from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource
 from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.reading.marketplace.fnac_source import FnacMessageSource
 from keybuzz_poller.reading.marketplace.ports import ShopPorts
 from keybuzz_poller.reading.parse_workers import parse_mails
 from keybuzz_poller.reading.ports import ReadingPorts
@@ -70,7 +69,13 @@ async def assemble(runtime: PollerRuntime) -> None:
 
         return wake
 
-    source = FnacMessageSource(runtime.vault, settings.fnac_api_url, settings.fnac_timeout_seconds)
+    # The shop APIs' settings (the connectors' share one set): the first one's.
+    shop_api = settings.shop_api(min(SHOP_MARKETPLACES))
+    source = ApiMessageSource(
+        runtime.vault,
+        {m: settings.shop_api(m).api_url for m in SHOP_MARKETPLACES},
+        shop_api.timeout_seconds,
+    )
     runtime.provide(source)
     shop_polling = ShopPollingPorts(
         connections=PostgresShops(runtime.pool),
@@ -133,30 +138,25 @@ async def assemble(runtime: PollerRuntime) -> None:
                 store=PostgresShopStore(runtime.pool),
                 unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShopStore),
                 clock=system_clock,
-                mark_as_read=settings.fnac_mark_as_read,
-                first_poll=timedelta(days=settings.fnac_first_poll_days),
-                max_attachment_bytes=settings.fnac_max_attachment_bytes,
+                mark_as_read=shop_api.mark_as_read,
+                first_poll=timedelta(days=shop_api.first_poll_days),
+                max_attachment_bytes=shop_api.max_attachment_bytes,
             ),
             shop_polling=shop_polling,
         )
     )
 
 
-def api_replies(runtime: PollerRuntime, source: FnacMessageSource) -> dict[str, ShopReplies]:
-    """The marketplaces with a connector reply through their API (on the shops' HTTP
-    client); the others (AMAZON) by mail through the relay."""
-    channels = {}
-    for marketplace in MARKETPLACES:
-        try:
-            connector = connector_for(marketplace)
-        except UnknownMarketplace:
-            continue
-        if connector.shop_api is None:
-            continue
-        channels[marketplace] = ShopReplies(
-            connector, runtime.vault, source.http, runtime.settings.fnac_api_url
+def api_replies(runtime: PollerRuntime, source: ApiMessageSource) -> dict[str, ShopReplies]:
+    """The marketplaces whose connector has a ``shop_api`` reply through it (on the shops'
+    HTTP client); the others by mail through their relay."""
+    return {
+        c.marketplace: ShopReplies(
+            c, runtime.vault, source.http, runtime.settings.shop_api(c.marketplace).api_url
         )
-    return channels
+        for c in connectors()
+        if c.shop_api is not None
+    }
 
 
 def reply_config(settings: PollerSettings) -> ReplyConfig:
@@ -174,8 +174,8 @@ def reply_config(settings: PollerSettings) -> ReplyConfig:
 
 async def close_sources(runtime: PollerRuntime) -> None:
     """``on_shutdown``: the marketplace APIs' connections close."""
-    source = runtime.components.get(FnacMessageSource)
-    if isinstance(source, FnacMessageSource):
+    source = runtime.components.get(ApiMessageSource)
+    if isinstance(source, ApiMessageSource):
         await source.aclose()
 
 

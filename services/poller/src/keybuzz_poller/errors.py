@@ -25,7 +25,7 @@ ERROR_STATUSES: ErrorStatuses = {
     InvalidReportQuery: 400,
     InvalidLeadTime: 400,
     InvalidResponseWindow: 400,
-    # Amazon's 24 h is how Amazon measures the seller: not the tenant's to change.
+    # A marketplace's own rule is how it measures the seller: not the tenant's to change.
     RuleNotOverridable: 409,
     TicketNotFound: 404,
     AttachmentNotFound: 404,

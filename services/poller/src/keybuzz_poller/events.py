@@ -5,11 +5,12 @@
   (``inbound/projection.py``). A ``tenant.synced`` naming another tenant's address is
   dead-lettered with the reason, nothing of it applied.
 - ``connection.connected`` (``poller-connected-poll``): the tenant is due at once
-  (``polling/connected.py``); a Fnac or Darty shop starts being polled, due at once
+  (``polling/connected.py``); a shop polled over its
+  marketplace's API starts being polled, due at once
   (``polling/shop_connections.py``).
 - ``connection.disconnected`` (``poller-shop-disconnected``) and
-  ``connection.reauth_required`` (``poller-shop-reauth-required``): a Fnac or Darty shop is
-  polled no more. Other marketplaces' are ignored.
+  ``connection.reauth_required`` (``poller-shop-reauth-required``): such a shop is polled no
+  more. Other marketplaces' are ignored.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class PollerPorts:
     polls: PollPorts
     tickets: TicketsPorts
     replies: RepliesPorts
-    shops: ShopPorts  # polling a marketplace shop (Fnac, Darty)
+    shops: ShopPorts  # polling a marketplace shop over its API
     shop_polling: ShopPollingPorts  # a shop's connection and schedule
     # What response deadlines are read against (OVERDUE, the report's window): a test fixes it.
     clock: Clock = field(default=system_clock)

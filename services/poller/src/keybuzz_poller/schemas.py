@@ -45,7 +45,7 @@ class PollStatus(Body):
 
 
 class ShopPollStatus(Body):
-    """A Fnac or Darty shop of the tenant: its connection as the poller follows it, its polls."""
+    """A shop of the tenant polled over its marketplace's API: its connection as the poller follows it, its polls."""
 
     marketplace: str
     seller_id: str  # the shop's id at the marketplace

@@ -3,24 +3,24 @@
 from typing import Annotated, ClassVar
 
 import msgspec
-from keybuzz_shared.connectors.amazon.settings import AmazonSettings
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.settings import too_short
 
 # The largest reply body the HTTP route reads (app.py): 10 MB of attachments in base64
-# (13.3 MiB) plus text and names, with room for the checks to name Amazon's limit. A
+# (13.3 MiB) plus text and names, with room for the checks to name the relay's limit. A
 # memory budget below it could never let such a reply in.
 REPLY_MAX_BODY_BYTES = 20 * 1024 * 1024
 
 
-class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
+class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {"http_port": "POLLER_PORT"}
     # The development IMAP password is refused in production (settings.py).
-    DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = AmazonSettings.DEV_ONLY_DEFAULTS | {
+    DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = MarketplaceSettings.DEV_ONLY_DEFAULTS | {
         "imap_password",
         "smtp_relay_password",
         "bounce_signing_secret",
     }
-    STRONG_SECRETS: ClassVar[frozenset[str]] = AmazonSettings.STRONG_SECRETS | {
+    STRONG_SECRETS: ClassVar[frozenset[str]] = MarketplaceSettings.STRONG_SECRETS | {
         "bounce_signing_secret"
     }
 
@@ -39,18 +39,8 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     poll_retry_max_seconds: float = 600.0
     inbound_domain: str = "inbound.keybuzz.test"
 
-    # Fnac and Darty shops (docs/POLLER.md, "Marketplace shops"): each connected shop is polled
-    # over Fnac's API once per interval, with the same leases and back-off as the folders.
-    # Production's endpoint by default; ``make run`` points it at the sandbox's double.
-    fnac_api_url: str = "https://vendeur.fnac.com/api.php/"
-    fnac_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
-    # After a message is stored, mark it read at Fnac (the back office shows it handled).
-    fnac_mark_as_read: bool = True
-    # How far back a shop's first poll reads.
-    fnac_first_poll_days: Annotated[int, msgspec.Meta(ge=1)] = 30
-    # Each file a message links is downloaded up to this size (larger: named, not stored).
-    fnac_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
-    fnac_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # Marketplace shops polled over an API (docs/POLLER.md, "Marketplace shops"): their
+    # settings are the connectors' (``MarketplaceSettings.shop_api``).
 
     # Dovecot: the poller reads each tenant's folder over IMAP; the MX delivers over LMTP.
     imap_host: str = "127.0.0.1"
@@ -66,18 +56,16 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
     parse_max_depth: Annotated[int, msgspec.Meta(ge=1)] = 20
     parse_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
 
-    # Demo mode (docs/POLLER.md, "Mock source"): polls read fixed mails about the sandbox
-    # seller's orders instead of Dovecot. Refused when KEYBUZZ_ENV is production-like.
-    amazon_use_mock: bool = False
+    # Demo mode (docs/POLLER.md, "Mock source"): ``mail_relay_demo``, a connector's setting.
 
     # The MX (SMTP for INBOUND_DOMAIN) inside the poller process (docs/POLLER.md).
     mx_host: str = "127.0.0.1"
     mx_port: int = 2525
-    # Amazon relays attachments up to 10 MB; base64 makes them a third larger.
+    # A relay's attachments reach 10 MB; base64 makes them a third larger.
     mx_max_message_bytes: int = 25 * 1024 * 1024
 
-    # Replies leave through Amazon's relay (docs/POLLER.md, "Replies"). Development: the
-    # sandbox's reply relay. Production: STARTTLS (certificate always verified; a private CA
+    # Replies leave through the marketplace's mail relay (docs/POLLER.md, "Replies").
+    # Development: the sandbox's reply relay. Production: STARTTLS (certificate always verified; a private CA
     # with SMTP_RELAY_CACERT) and a user/password, both required there.
     smtp_relay_host: str = "127.0.0.1"
     smtp_relay_port: int = 2526
@@ -146,8 +134,10 @@ class PollerSettings(AmazonSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
-        if self.amazon_use_mock and self.is_production:
-            raise ValueError(f"AMAZON_USE_MOCK=true is refused when KEYBUZZ_ENV={self.keybuzz_env}")
+        if self.mail_relay_demo and self.is_production:
+            raise ValueError(
+                f"{self.MAIL_RELAY_DEMO_ENV}=true is refused when KEYBUZZ_ENV={self.keybuzz_env}"
+            )
         if self.is_production and not self.smtp_relay_starttls:
             raise ValueError(
                 f"SMTP_RELAY_STARTTLS=true is required when KEYBUZZ_ENV={self.keybuzz_env}"

@@ -15,7 +15,7 @@ from keybuzz_poller.tickets.ports import TicketStore
 class TicketMessageView(queries.TicketMessage, kw_only=True, rename="camel"):
     # direction (inherited): INBOUND (the buyer's mail) or OUTBOUND (an agent's reply).
     # Replies only (null for the buyer's mail): QUEUED, SENT, FAILED or BOUNCED; why it
-    # FAILED or BOUNCED (the relay's reply, Amazon's reason) and its code (SMTP code or
+    # FAILED or BOUNCED (the relay's reply, the bounce's reason) and its code (SMTP code or
     # DSN status such as 5.7.1). ``sentAt`` of a reply is when the relay accepted it.
     delivery_status: str | None = None
     delivery_reason: str | None = None

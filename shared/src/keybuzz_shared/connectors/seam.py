@@ -11,7 +11,7 @@ behaviour by a row's ``marketplace`` through the registry, never by naming a mar
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
@@ -293,6 +293,21 @@ class Connector(Protocol):
     def order_feed(self) -> OrderFeed | None:
         """The marketplace's own order API with reports, change notifications and buyer
         messaging (orders' backfill by reports, notifications, messaging actions)."""
+        ...
+
+    @property
+    def mail_relay(self) -> MailRelay | None:
+        """Buyers write, and replies go back, through the marketplace's e-mail relay."""
+        ...
+
+    @property
+    def response_window(self) -> ResponseWindow | None:
+        """The marketplace measures the seller's response time by a rule of its own."""
+        ...
+
+    @property
+    def shop_inbox(self) -> ShopInbox | None:
+        """A shop's messages and incidents read over the marketplace's API (the poller)."""
         ...
 
 
@@ -618,3 +633,173 @@ class OpenedFeed(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+# --- mail_relay (used by poller) ----------------------------------------------------------
+
+
+class RelayReplyRules(msgspec.Struct, frozen=True, kw_only=True):
+    """What the relay takes in a seller's reply mail."""
+
+    max_text_chars: int
+    max_attachments: int
+    max_attachment_bytes: int  # all attachments of a message together
+    # File name extension (lower case, with its dot) -> the content types it may carry.
+    attachment_types: Mapping[str, frozenset[str]]
+
+
+class MailRelay(Protocol):
+    """The marketplace's buyer-seller e-mail relay: a buyer's mail reaches the tenant's
+    inbound address from an anonymised alias, and a reply to the alias reaches the buyer.
+    The mail itself (MIME, bounces, the MX) is the poller's; what is the relay's is here."""
+
+    @property
+    def address_label(self) -> str:
+        """The first label of the local part of the tenant's inbound addresses for it."""
+        ...
+
+    @property
+    def buyer_address_form(self) -> str:
+        """A buyer alias as people read it (``…@relay.example.<tld>``), for messages."""
+        ...
+
+    @property
+    def reply_rules(self) -> RelayReplyRules: ...
+
+    def is_buyer_address(self, address: str) -> bool:
+        """An anonymised buyer alias of the relay."""
+        ...
+
+    def buyer_name(self, display_name: str) -> str | None:
+        """The buyer's name from the display name of their alias (the relay's suffix off)."""
+        ...
+
+    def order_ids_in(self, text: str) -> list[str]:
+        """The marketplace's order ids written in a mail's text, in order of appearance."""
+        ...
+
+    def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
+        """The subject of a reply to a mail with ``buyer_subject``, as the relay files it."""
+        ...
+
+    @property
+    def demo_mail_count(self) -> int:
+        """How many demo mails a tenant's demo mailbox holds (the relay's mock mode)."""
+        ...
+
+    def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
+        """The ``index``-th demo mail of a tenant, the same bytes every time; ``stamp`` is
+        the header the MX puts the inbound address in."""
+        ...
+
+
+def mail_relay_of(connector: Connector) -> MailRelay:
+    """The connector's MailRelay; LookupError for a marketplace without an e-mail relay."""
+    relay = connector.mail_relay
+    if relay is None:
+        raise LookupError(f"{connector.marketplace} has no e-mail relay")
+    return relay
+
+
+# --- response_window (used by poller) -----------------------------------------------------
+
+
+class ResponseRule(msgspec.Struct, frozen=True, kw_only=True):
+    """How long a marketplace gives a seller to answer a buyer message."""
+
+    window: timedelta
+    # Calendar clock: weekends, holidays and nights count like any hour.
+    clock: str = "calendar"
+    # Whether the marketplace offers an API to mark a message "no response needed" on its side.
+    mark_api: bool = False
+
+
+class MarketplaceMark(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Whether our "no response needed" reaches the marketplace, and where the agent marks it."""
+
+    synced: bool
+    note: str
+    url: str | None  # the page of the buyer's thread in the seller's console, if one can be built
+
+
+class ResponseWindow(Protocol):
+    """A marketplace that measures the seller by its own response rule (no tenant override)."""
+
+    @property
+    def rule(self) -> ResponseRule: ...
+
+    def mark(self, order_id: str | None, country: str | None) -> MarketplaceMark:
+        """Where an agent marks a message "no response needed" on the marketplace's side."""
+        ...
+
+
+# --- shop_inbox (used by poller) ----------------------------------------------------------
+
+
+class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+    content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
+
+
+class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A shop's message, with what polling needs besides the seam's MarketplaceMessage."""
+
+    message_id: str
+    thread_type: str  # ORDER or OFFER, as the marketplace says it
+    thread_id: str
+    sender_type: SenderType
+    sender_name: str | None
+    subject: str
+    body: str
+    created_at: datetime
+    unread: bool
+    files: tuple[InboxFile, ...] = ()
+
+
+class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
+    """A claim on an order, handled by the marketplace's customer service."""
+
+    incident_id: str
+    order_id: str
+    status: str
+    types: tuple[str, ...]
+    waiting_for_seller: bool
+    opened_by: str | None
+    message: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class InboxPage(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """One page (numbered from 1) of a listing; ``unreadable`` says why items were left out."""
+
+    items: tuple[T, ...]
+    more: bool
+    unreadable: tuple[str, ...] = ()
+
+
+class ShopInboxSession(Protocol):
+    """One shop's inbox. Raises CredentialsRefused, MarketplaceUnavailable, or another
+    ConnectorError for an answer it cannot read; messages never hold a credential."""
+
+    async def messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
+        """Messages created from ``since`` on, oldest first."""
+        ...
+
+    async def incidents(self, since: datetime, page: int) -> InboxPage[InboxIncident]:
+        """Incidents updated from ``since`` on, oldest first."""
+        ...
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        """Marks the messages read at the marketplace; how many it refused."""
+        ...
+
+
+class ShopInbox(Protocol):
+    def inbox(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+    ) -> ShopInboxSession:
+        """The inbox of one shop (``credentials`` as stored in Vault, every field of
+        ``credential_fields`` present)."""
+        ...

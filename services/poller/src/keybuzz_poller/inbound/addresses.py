@@ -1,12 +1,13 @@
 """Inbound addresses and tenant folders: the poller's rules, free of SMTP, IMAP and SQL.
 
-An inbound address is ``amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>``
-(created by tenant-sync, docs/ARCHITECTURE.md, "Amazon facts"). Each tenant's mail is filed into a
+An inbound address is ``<relay label>.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>``
+(created by tenant-sync; the label is the marketplace's relay's ``address_label``,
+``relays.py``). Each tenant's mail is filed into a
 folder of its own in the poller's IMAP account, so reading a tenant never
 scans another tenant's mail.
 
 A reply's envelope sender is the inbound address with a bounce tag in its local part,
-``amazon.<tenantId>.<country>.<token>+b-<reply id>-<signature>@<INBOUND_DOMAIN>``
+``<relay label>.<tenantId>.<country>.<token>+b-<reply id>-<signature>@<INBOUND_DOMAIN>``
 (VERP signed as BATV does, ``inbound/bounce_auth.py``): when the signature is ours the MX
 files mail to it like mail to the plain address (``split_bounce_tag``), and only a bounce
 sent there can mark that reply ``BOUNCED`` (docs/POLLER.md, "Bounces").
@@ -19,8 +20,9 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 import msgspec
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.ids import is_tenant_id
+
+from keybuzz_poller.inbound.relays import ADDRESS_LABELS
 
 # Dovecot files ``keybuzz+<folder>@…`` into <folder>: the prefix keeps a tenant
 # called "INBOX" (a valid tenant id) out of the real INBOX.
@@ -42,7 +44,6 @@ def seconds_since_accepted(accepted_at: datetime, at: datetime) -> float:
     return max(0.0, (at - accepted_at).total_seconds())
 
 
-_MARKETPLACES = {"amazon": AMAZON}
 # "+b-<reply id: uuid, 32 hex>-<signature: 16 base32>" at the end of the local part.
 _BOUNCE_TAG = re.compile(r"\+b-([0-9a-f]{32})-([a-z2-7]{16})$")
 
@@ -119,11 +120,11 @@ def parse_address(address: str) -> AddressParts | None:
     is not one."""
     local, _, domain = split_bounce_tag(address)[0].rpartition("@")
     parts = local.split(".")
-    if not domain or len(parts) != 4 or parts[0] not in _MARKETPLACES:
+    if not domain or len(parts) != 4 or parts[0] not in ADDRESS_LABELS:
         return None
     marketplace, tenant_id, country, token = parts
     if not (is_tenant_id(tenant_id) and len(country) == 2 and country.isalpha() and token):
         return None
     return AddressParts(
-        marketplace=_MARKETPLACES[marketplace], tenant_id=tenant_id, country=country.upper()
+        marketplace=ADDRESS_LABELS[marketplace], tenant_id=tenant_id, country=country.upper()
     )

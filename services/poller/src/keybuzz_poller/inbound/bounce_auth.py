@@ -5,7 +5,7 @@ hand-made report naming its Message-ID. Each reply leaves from the tenant's inbo
 address tagged with the reply and an HMAC-SHA256 of both (``BOUNCE_SIGNING_SECRET``, the
 previous secret accepted during a rotation)::
 
-    amazon.<tenantId>.<country>.<token>+b-<reply id, 32 hex>-<signature, 16 base32>@<domain>
+    <relay label>.<tenantId>.<country>.<token>+b-<reply id, 32 hex>-<signature, 16 base32>@<domain>
 
 A bounce counts only when it came from the null sender (``Return-Path: <>``), to a tagged
 address with a valid signature (``X-KeyBuzz-Inbound-Address``), about the very reply the

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 DIGEST_IN_LOOP_BYTES = 256 * 1024
 
 STOP_SECONDS = 5.0
-# aiosmtpd logs every envelope address at INFO (``recip: amazon.<tenant>.fr.<token>@…``):
+# aiosmtpd logs every envelope address at INFO (``recip: <relay label>.<tenant>.fr.<token>@…``):
 # the inbound address is never logged (docs/POLLER.md), so only its warnings pass.
 AIOSMTPD_LOGGER = "mail.log"
 

@@ -1,6 +1,6 @@
 """The MX in the service process: started and stopped by the frame, asking the projection.
 
-Amazon's relay → MX (``mx.py``, SMTP) → Dovecot over LMTP, one folder per tenant; the
+A marketplace's relay → MX (``mx.py``, SMTP) → Dovecot over LMTP, one folder per tenant; the
 recipients it accepts are those of the poller's own projection (``ports.ProjectionStore``).
 """
 

@@ -1,5 +1,5 @@
-"""A shop's connection, as the poller follows it: ``connection.connected`` of a Fnac or Darty
-shop starts its polls (due at once), ``connection.disconnected`` stops them, and so does the
+"""A shop's connection, as the poller follows it: ``connection.connected`` of a shop polled
+over its marketplace's API starts its polls (due at once), ``connection.disconnected`` stops them, and so does the
 marketplace refusing the shop's key: the shop is REAUTH_REQUIRED and
 ``connection.reauth_required`` tells the other services (oauth shows it to the seller)."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from keybuzz_shared.connectors.registry import connectors
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -23,8 +24,9 @@ from keybuzz_poller.reading.marketplace.domain import Shop
 
 log = logging.getLogger(__name__)
 
-# The marketplaces whose shops the poller polls over their API.
-SHOP_MARKETPLACES = frozenset({"FNAC", "DARTY"})
+# The marketplaces whose shops the poller polls over their API: the connectors with a
+# ``shop_inbox`` part.
+SHOP_MARKETPLACES = frozenset(c.marketplace for c in connectors() if c.shop_inbox is not None)
 
 
 async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) -> None:

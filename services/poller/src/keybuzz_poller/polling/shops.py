@@ -1,6 +1,6 @@
-"""Polling marketplace shops (Fnac, Darty): a :class:`LeasedPolls` on ``poller_shops``,
-with the folders' claims, leases and back-off and its own interval
-(``FNAC_POLL_INTERVAL_SECONDS``). What a lease is for is a shop key,
+"""Polling marketplace shops (over their API): a :class:`LeasedPolls` on ``poller_shops``,
+with the folders' claims, leases and back-off and its own interval (the shortest of the
+shop APIs' ``poll_interval_seconds``, ``MarketplaceSettings.shop_api``). What a lease is for is a shop key,
 ``<marketplace>:<tenant_id>``; its poll is ``reading/marketplace/messages.py``'s.
 
 A poll refused for the shop's key marks the shop REAUTH_REQUIRED (no further polls until it
@@ -14,7 +14,7 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_poller.polling.domain import PollResult, poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
-from keybuzz_poller.polling.shop_connections import key_refused
+from keybuzz_poller.polling.shop_connections import SHOP_MARKETPLACES, key_refused
 from keybuzz_poller.polling.shop_ports import ShopPollingPorts
 from keybuzz_poller.reading.marketplace.domain import shop_of
 from keybuzz_poller.reading.marketplace.messages import poll_shop
@@ -33,9 +33,8 @@ class ShopScheduler(LeasedPolls):
         connections: ShopPollingPorts,
     ) -> None:
         settings = runtime.settings
-        super().__init__(
-            runtime, schedule, poll_timings(settings, settings.fnac_poll_interval_seconds)
-        )
+        interval = min(settings.shop_api(m).poll_interval_seconds for m in SHOP_MARKETPLACES)
+        super().__init__(runtime, schedule, poll_timings(settings, interval))
         self.shops = shops
         self.connections = connections
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)

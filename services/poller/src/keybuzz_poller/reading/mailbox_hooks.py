@@ -38,10 +38,10 @@ async def provide_mailbox(runtime: PollerRuntime) -> None:
     """``on_startup``: the mailbox polls read from (also in ``--once`` runs, without MX)."""
     settings = runtime.settings
     mailbox: Mailbox = (
-        MockMailbox(settings.inbound_domain) if settings.amazon_use_mock else imap_account(settings)
+        MockMailbox(settings.inbound_domain) if settings.mail_relay_demo else imap_account(settings)
     )
-    if settings.amazon_use_mock:
-        log.warning("AMAZON_USE_MOCK=true: polls read demo mails, not Dovecot")
+    if settings.mail_relay_demo:
+        log.warning(f"{settings.MAIL_RELAY_DEMO_ENV}=true: polls read demo mails, not Dovecot")
     # Keyed by the interface, not the class: readers ask for ``Mailbox`` whichever it is.
     runtime.components[Mailbox] = mailbox
 

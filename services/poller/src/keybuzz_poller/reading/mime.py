@@ -22,7 +22,7 @@ from email.utils import getaddresses
 _CP1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "windows-1252", "cp1252"}
 # An RFC 2047 encoded word: =?charset[*language]?Q|B?text?=
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([qQbB])\?([^?\s]*)\?=")
-# One address in its commonest form, ``Name - Amazon Marketplace <local@domain>``: plain
+# One address in its commonest form, ``Buyer Name - Relay Name <local@domain>``: plain
 # words only, so nothing to decode or unquote (anything else goes through getaddresses).
 _SIMPLE_ADDRESS = re.compile(
     r"[ \t]*(?P<name>[A-Za-z0-9 \t-]*?)[ \t]*"

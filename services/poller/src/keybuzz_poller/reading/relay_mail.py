@@ -1,11 +1,11 @@
-"""Amazon Buyer-Seller Messaging relay mails → what the helpdesk needs. Pure: no I/O.
+"""A marketplace's buyer-seller relay mails → what the helpdesk needs. Pure: no I/O.
 
-A relay mail (docs/ARCHITECTURE.md, "Amazon facts") comes from the buyer's anonymised address
-(``…@marketplace.amazon.<tld>``), names the order (3-7-7 digits) in its
-subject and body, and wraps the buyer's words between two marker lines
-(``------------- Begin message -------------`` / ``Début du message`` /
-``Beginn der Nachricht`` …). The marketplace and country come from the inbound
-address the MX received it for (``X-KeyBuzz-Inbound-Address``, see ``inbound/mx.py``).
+The marketplace and country come from the inbound address the MX received the mail for
+(``X-KeyBuzz-Inbound-Address``, see ``inbound/mx.py``); that marketplace's relay
+(``inbound/relays.py``, the connector's ``mail_relay``) says which sender is the buyer's
+anonymised alias and which order ids the subject and body name. The buyer's words stand
+between two marker lines (``------------- Begin message -------------`` /
+``Début du message`` / ``Beginn der Nachricht`` …).
 
 :func:`parse` never raises: a mail it cannot make sense of comes back with
 ``parse_error`` set and the raw mail kept, so nothing is dropped. The MIME tree,
@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
 import msgspec
-from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in
+from keybuzz_shared.connectors.seam import MailRelay
 
 from keybuzz_poller.inbound.addresses import (
     ACCEPTED_HEADER,
@@ -32,6 +32,7 @@ from keybuzz_poller.inbound.addresses import (
     INBOUND_HEADER,
     parse_address,
 )
+from keybuzz_poller.inbound.relays import relay_for
 from keybuzz_poller.reading.mime import (
     Headers,
     clean,
@@ -44,15 +45,13 @@ from keybuzz_poller.reading.mime import (
     read_message,
 )
 
-BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
-# "------------- Begin message -------------", in every language Amazon writes.
+# "------------- Begin message -------------", in every language the relay writes.
 MARKER = re.compile(r"^[ \t]*-{5,}[ \t]*[^-\s][^\n]*?[ \t]*-{5,}[ \t]*$", re.MULTILINE)
 # The line that introduces a quoted earlier message, in the marketplaces' languages.
 QUOTE_INTRO = re.compile(
     r"^\s*(On\b.*\bwrote|Le\b.*\ba écrit|Am\b.*\bschrieb|El\b.*\bescribió|Il\b.*\bha scritto)\s*:?\s*$",
     re.IGNORECASE,
 )
-_BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
 _BOUNDARY_VALUE = re.compile(rb'\s*=\s*"?([^";\r\n]+)')  # after the word "boundary"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Header fields a delivery puts on top (Dovecot's LMTP, the MX's stamps): they differ
@@ -69,7 +68,7 @@ class Attachment(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Bounce(msgspec.Struct, frozen=True, kw_only=True):
-    """A delivery failure report (RFC 3464) about a mail we sent: Amazon refusing a reply."""
+    """A delivery failure report (RFC 3464) about a mail we sent: the relay refusing a reply."""
 
     # Message-IDs that may name the refused mail, best first: the one in the report's
     # rfc822-headers (or attached message) part, then In-Reply-To and References.
@@ -199,10 +198,11 @@ def _parse(raw: bytes, budget: ParseBudget | None) -> RelayMail:
     body = plain or (html_to_text(html) if html else "")
     subject = _header(headers, "Subject")
     text, quoted = split_quoted(buyer_section(body))
-    buyer_name, buyer_email = _buyer(headers)
     inbound = _inbound_address(headers)
     parts = parse_address(inbound) if inbound else None
-    orders = amazon_order_ids_in(subject) or amazon_order_ids_in(body)
+    relay = relay_for(parts.marketplace if parts else None)
+    buyer_name, buyer_email = _buyer(headers, relay)
+    orders = relay.order_ids_in(subject) or relay.order_ids_in(body)
     return RelayMail(
         raw=raw,
         message_id=_message_id(headers),
@@ -320,7 +320,7 @@ def _attachment(part: Message, kind: str) -> Attachment:
 
 
 def buyer_section(body: str) -> str:
-    """The text between Amazon's first two marker lines (all of it when there are none)."""
+    """The text between the relay's first two marker lines (all of it when there are none)."""
     markers = list(MARKER.finditer(body))
     if not markers:
         return _tidy(body)
@@ -399,13 +399,12 @@ def html_to_text(html: str) -> str:
 # --- people and places -------------------------------------------------------------------
 
 
-def _buyer(headers: Headers) -> tuple[str | None, str | None]:
-    """The anonymised buyer (From, else Reply-To), with Amazon's suffix off the name."""
+def _buyer(headers: Headers, relay: MailRelay) -> tuple[str | None, str | None]:
+    """The anonymised buyer (From, else Reply-To), with the relay's suffix off the name."""
     for name in ("from", "reply-to"):
         for display, address in header_addresses(headers.get(name, "")):
-            if BUYER_ADDRESS.search(address):
-                person = _BUYER_NAME_SUFFIX.sub("", display).strip()
-                return person or None, address.lower()
+            if relay.is_buyer_address(address):
+                return relay.buyer_name(display), address.lower()
     return None, None
 
 
@@ -483,7 +482,7 @@ def _read_bounce(message: Message, headers: Headers, plain: str) -> Bounce:
             fields = {**_status_fields(part), **fields}
         elif kind in {"text/rfc822-headers", "message/rfc822", "message/rfc822-headers"}:
             refused.extend(_refused_ids(part))
-    # The first paragraph: Amazon's sentence (what follows repeats the refused mail's headers).
+    # The first paragraph: the relay's sentence (what follows repeats the refused mail's headers).
     reason = " ".join(_tidy(plain).split("\n\n")[0].split()) or fields.get("diagnostic-code", "")
     ids = list(dict.fromkeys([*refused, *_threading_ids(headers)]))
     final = fields.get("final-recipient", "")

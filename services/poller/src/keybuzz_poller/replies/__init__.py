@@ -1,1 +1,1 @@
-"""An agent's replies: checked, composed, queued, sent through Amazon's relay, bounced."""
+"""An agent's replies: checked, composed, queued, sent through the marketplace's relay or API, bounced."""

@@ -1,4 +1,4 @@
-"""Replies through a marketplace's API (Fnac, Darty: the seam's reply channel): what the
+"""Replies through a marketplace's API (the seam's reply channel): what the
 marketplace takes, and one attempt, sent at most once.
 
 A marketplace's API takes no idempotency key. Every attempt is marked unconfirmed when it

@@ -1,10 +1,10 @@
-"""Amazon's bounces of our replies: they mark the reply BOUNCED and never become tickets.
+"""The relay's bounces of our replies: they mark the reply BOUNCED and never become tickets.
 
-Amazon's relay sends the DSN (RFC 3464) of a reply it refused after SMTP to the reply's
+A marketplace's mail relay sends the DSN (RFC 3464) of a reply it refused after SMTP to the reply's
 signed envelope sender (``bounce_auth.py``), so bounces arrive in the tenant's folder and
 a poll takes them out of the batch before tickets are made, in the batch's unit of work.
 An authenticated bounce naming one of the tenant's replies marks it ``BOUNCED`` with
-Amazon's reason and emits ``message.bounced``; one naming no known reply, or not
+the relay's reason and emits ``message.bounced``; one naming no known reply, or not
 authenticated, is kept with the reason in ``parse_error`` (never dropped, never a
 ticket). The same bounce twice is stored once (docs/POLLER.md, "Replies").
 """
@@ -15,10 +15,10 @@ import logging
 import uuid
 from datetime import datetime
 
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply, authenticate, envelope_of
+from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
 from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import ReplyWrites
@@ -107,7 +107,7 @@ def _bounce_row(
     return ExternalMessageRow(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
-        marketplace=mail.marketplace or AMAZON,
+        marketplace=mail.marketplace or RELAY_MARKETPLACE,
         external_id=storable(mail.external_id),
         order_id=None,
         buyer_email=None,

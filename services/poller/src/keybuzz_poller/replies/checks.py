@@ -1,10 +1,10 @@
-"""A reply's checks (pure): what Amazon's relay takes, checked before anything is stored.
+"""A reply's checks (pure): what the marketplace's mail relay takes, checked before anything
+is stored.
 
-Amazon forwards a seller's mail to a buyer's alias (``…@marketplace.amazon.<tld>``)
-only from the seller account's registered address or an approved sender, with
-attachments of supported types up to 10 MB in all (docs/ARCHITECTURE.md, "Amazon facts"). Everything that
-can be checked here is checked; what only Amazon knows (is the sender approved? did
-the buyer opt out?) comes back as a bounce (``bounces.py``).
+The relay (the connector's ``mail_relay``, ``inbound/relays.py``) says what a reply may
+hold: text length, attachment types and their total size. Everything that can be checked
+here is checked; what only the marketplace knows (is the sender approved? did the buyer
+opt out?) comes back as a bounce (``bounces.py``).
 """
 
 from __future__ import annotations
@@ -14,26 +14,25 @@ import re
 from typing import Annotated
 
 import msgspec
+from keybuzz_shared.connectors.seam import RelayReplyRules
 from keybuzz_shared.text import storable
 
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # Amazon's limit, all attachments of a message together
-# Ours: Amazon documents "one or more attachments (up to 10 MB) in a message" and no count
-# (Seller Central help 200389080). Each attachment costs a MIME part when the mail is built;
-# without a cap, 20,000 one-byte ones cost 25 s and ~600 MB (docs/SECURITY.md). Refused while decoding
-# the body, before any attachment is read.
-MAX_ATTACHMENTS = 20
-# What Amazon's relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
-ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
-    ".pdf": frozenset({"application/pdf"}),
-    ".jpg": frozenset({"image/jpeg"}),
-    ".jpeg": frozenset({"image/jpeg"}),
-    ".png": frozenset({"image/png"}),
-    ".gif": frozenset({"image/gif"}),
-    ".txt": frozenset({"text/plain"}),
-    ".doc": frozenset({"application/msword"}),
-    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
-}
-MAX_TEXT_CHARS = 100_000
+from keybuzz_poller.inbound.relays import (
+    RELAY_MARKETPLACE,
+    RELAY_NAMES,
+    RELAYS,
+    relay_for,
+    relay_marketplace,
+)
+
+# The first relay's, which a reply of no known marketplace is checked against.
+RULES = relay_for(RELAY_MARKETPLACE).reply_rules
+MAX_ATTACHMENT_BYTES = RULES.max_attachment_bytes  # all attachments of a message together
+MAX_TEXT_CHARS = RULES.max_text_chars
+# Each attachment costs a MIME part when the mail is built; without a cap, 20,000 one-byte
+# ones cost 25 s and ~600 MB (docs/SECURITY.md). Refused while decoding the body, before
+# any attachment is read, whichever the ticket's marketplace: the largest relay's count.
+MAX_ATTACHMENTS = max(r.reply_rules.max_attachments for r in RELAYS.values())
 # One address, no display name, no header injection: what a Seller Central sender looks like.
 EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _UNSAFE_FILENAME = re.compile(r"[/\\]")
@@ -49,11 +48,11 @@ class InvalidReply(Exception):
 
 
 class AttachmentsTooLarge(InvalidReply):
-    """Over Amazon's 10 MB for all attachments of a message."""
+    """Over the relay's size for all attachments of a message."""
 
 
 class UnsupportedAttachment(InvalidReply):
-    """A file type Amazon's relay refuses."""
+    """A file type the relay refuses."""
 
 
 class InvalidSettings(Exception):
@@ -88,26 +87,32 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
     automatic: bool = False
 
 
-def check_reply(request: ReplyRequest) -> Reply:
-    """The reply as the relay will take it, or the first problem, named."""
+def check_reply(request: ReplyRequest, marketplace: str | None = None) -> Reply:
+    """The reply as ``marketplace``'s relay (None: the first relay) will take it, or the
+    first problem, named."""
+    marketplace = relay_marketplace(marketplace)
+    rules, name = relay_for(marketplace).reply_rules, RELAY_NAMES[marketplace]
     text = request.text.replace("\r\n", "\n").strip()
     if not text:
         raise InvalidReply("text must not be empty")
-    if len(text) > MAX_TEXT_CHARS:
-        raise InvalidReply(f"text is longer than {MAX_TEXT_CHARS} characters")
+    if len(text) > rules.max_text_chars:
+        raise InvalidReply(f"text is longer than {rules.max_text_chars} characters")
     if storable(text) != text:
         raise InvalidReply("text holds characters a mail cannot carry (NUL)")
-    attachments = [_attachment(a) for a in request.attachments]
+    if len(request.attachments) > rules.max_attachments:
+        raise InvalidReply(f"{name} takes at most {rules.max_attachments} attachments")
+    attachments = [_attachment(a, rules, name) for a in request.attachments]
     total = sum(len(a.content) for a in attachments)
-    if total > MAX_ATTACHMENT_BYTES:
+    if total > rules.max_attachment_bytes:
         raise AttachmentsTooLarge(
-            f"attachments total {total} bytes, over Amazon's limit of {MAX_ATTACHMENT_BYTES} "
-            "bytes (10 MB) per message"
+            f"attachments total {total} bytes, over {name}'s limit of "
+            f"{rules.max_attachment_bytes} bytes ({rules.max_attachment_bytes // 2**20} MB) "
+            "per message"
         )
     return Reply(text=text, attachments=attachments, automatic=request.automatic)
 
 
-def _attachment(given: AttachmentIn) -> Attachment:
+def _attachment(given: AttachmentIn, rules: RelayReplyRules, relay_name: str) -> Attachment:
     name = given.filename.strip()
     invisible = _INVISIBLE_IN_FILENAME.search(given.filename)
     if invisible:
@@ -120,13 +125,14 @@ def _attachment(given: AttachmentIn) -> Attachment:
         raise InvalidReply(f"attachment filename {given.filename!r} is not a plain file name")
     extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     kind = given.content_type.strip().lower()
-    if extension not in ATTACHMENT_TYPES:
-        allowed = " ".join(sorted(ATTACHMENT_TYPES))
+    types = rules.attachment_types
+    if extension not in types:
+        allowed = " ".join(sorted(types))
         raise UnsupportedAttachment(
-            f"attachment {name!r}: Amazon accepts only these file types: {allowed}"
+            f"attachment {name!r}: {relay_name} accepts only these file types: {allowed}"
         )
-    if kind not in ATTACHMENT_TYPES[extension]:
-        expected = ", ".join(sorted(ATTACHMENT_TYPES[extension]))
+    if kind not in types[extension]:
+        expected = ", ".join(sorted(types[extension]))
         raise UnsupportedAttachment(
             f"attachment {name!r}: content type {given.content_type!r} does not match "
             f"{extension} (expected {expected})"

@@ -1,4 +1,4 @@
-"""A reply's mail (pure): built once, as Amazon's relay accepts it, from a checked reply.
+"""A reply's mail (pure): built once, as the marketplace's relay accepts it, from a checked reply.
 
 The mail is stored when the reply is queued (``raw`` of its external message): every
 attempt sends the same bytes with the same deterministic Message-ID
@@ -7,15 +7,14 @@ attempt sends the same bytes with the same deterministic Message-ID
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
 import msgspec
-from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in
 
+from keybuzz_poller.inbound.relays import relay_for
 from keybuzz_poller.replies.checks import Reply
 
 
@@ -35,14 +34,9 @@ def reply_message_id(ticket_message_id: str, inbound_domain: str) -> str:
     return f"<reply-{ticket_message_id}@{inbound_domain}>"
 
 
-def reply_subject(buyer_subject: str, order_id: str | None) -> str:
-    """``Re: <buyer subject>``; the order id stays in it (Amazon files the reply by it)."""
-    subject = " ".join(buyer_subject.split())
-    if not re.match(r"(?i)re\s*:", subject):
-        subject = f"Re: {subject}" if subject else "Re:"
-    if order_id and not amazon_order_ids_in(subject):
-        subject = f"{subject} (Order: {order_id})"
-    return subject
+def reply_subject(buyer_subject: str, order_id: str | None, marketplace: str | None = None) -> str:
+    """The reply's subject as ``marketplace``'s relay (None: the first relay) files it."""
+    return relay_for(marketplace).reply_subject(buyer_subject, order_id)
 
 
 def build_mail(mail: ReplyMail) -> bytes:

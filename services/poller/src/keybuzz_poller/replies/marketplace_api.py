@@ -1,6 +1,6 @@
 """A marketplace's API as ``ports.MarketplaceReplies``: the connector's session (the seam's
 reply channel) on the tenant's shop, its key read from Vault at every attempt
-(``secret/keybuzz/tenants/<tenant>/<marketplace lower>_api``); a session (and its token) is
+(the connector's ``credentials_path``); a session (and its token) is
 kept while the key stays the same, so a reconnected shop's new key is used at once."""
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.vault import VaultClient
 
-from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.reading.marketplace.fnac_source import key_path
+from keybuzz_poller.reading.marketplace.api_source import stored_credentials
 
 
 class ShopReplies:
@@ -49,10 +48,8 @@ class ShopReplies:
 
     async def _session(self, tenant_id: str) -> MarketplaceSession:
         marketplace = self.connector.marketplace
-        stored = await self.vault.read(key_path(Shop(tenant_id, marketplace))) or {}
-        fields = {f.name: stored.get(f.name) for f in self.connector.credential_fields}
-        credentials = {name: value for name, value in fields.items() if isinstance(value, str)}
-        if len(credentials) != len(fields) or not all(credentials.values()):
+        credentials = await stored_credentials(self.vault, self.connector, tenant_id)
+        if credentials is None:
             raise CredentialsRefused(f"no {marketplace} key is stored for the shop")
         kept = self._sessions.get(tenant_id)
         if kept is not None and kept[0] == credentials:

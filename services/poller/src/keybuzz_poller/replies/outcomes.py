@@ -1,21 +1,21 @@
 """What became of a reply, told once: the ``keybuzz_replies_total`` metric and ``message.bounced``.
 
 A reply that does not reach the buyer is told the same way whether the relay refused it
-(``sender.py``: ``FAILED``) or Amazon bounced it later (``bounces.py``: ``BOUNCED``).
+(``sender.py``: ``FAILED``) or the relay bounced it later (``bounces.py``: ``BOUNCED``).
 """
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import MessageBounced
 from prometheus_client import Counter
 
+from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
 from keybuzz_poller.replies.ports import BouncedReply, ClaimedReply
 
 REPLIES = Counter(
     "keybuzz_replies",
     "Replies by the status they reached: QUEUED (accepted from an agent), SENT (relay said 250), "
-    "FAILED (5xx or out of retries), BOUNCED (Amazon's bounce arrived); RETRIED counts temporary "
+    "FAILED (5xx or out of retries), BOUNCED (the relay's bounce arrived); RETRIED counts temporary "
     "failures (4xx, relay down) that were scheduled again.",
     ["service", "status"],
 )
@@ -33,7 +33,7 @@ def not_delivered(
     status: str,
     reason: str,
     status_code: str | None,
-    marketplace: str = AMAZON,
+    marketplace: str = RELAY_MARKETPLACE,
 ) -> MessageBounced:
     """``message.bounced`` for a reply that did not reach the buyer: FAILED or BOUNCED."""
     return MessageBounced(

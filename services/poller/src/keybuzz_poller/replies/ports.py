@@ -1,7 +1,7 @@
 """What the replies' use cases use, as ports: the replies' store (its records are declared
 here), the tickets' store written in the same unit of work (a reply is a ticket message and
-moves the ticket's deadline), the channels replies are sent through (Amazon's mail relay by
-default, a marketplace's API where the marketplace has a connector), and the settings they
+moves the ticket's deadline), the channels replies are sent through (the marketplace's mail
+relay by default, a marketplace's API where the marketplace has a connector), and the settings they
 follow.
 
 The adapters are ``replies/store.py``'s ``PostgresReplies``, ``replies/smtp_relay.py``'s
@@ -189,7 +189,7 @@ class ReplyStore(Protocol):
 
 
 class Relay(Protocol):
-    """Amazon's relay: takes a reply's stored mail, says what it made of it."""
+    """The mail relay: takes a reply's stored mail, says what it made of it."""
 
     async def send(self, reply: ClaimedReply) -> Outcome: ...
 

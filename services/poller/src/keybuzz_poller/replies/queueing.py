@@ -19,6 +19,7 @@ from keybuzz_shared.connectors.seam import Reply, ThreadKey
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
+from keybuzz_poller.inbound.relays import RELAY_NAMES, relay_for, relay_marketplace
 from keybuzz_poller.reading.marketplace.domain import INCIDENT_OPEN, ORDER, thread_of
 from keybuzz_poller.replies.api_replies import check_api_reply
 from keybuzz_poller.replies.checks import (
@@ -38,7 +39,6 @@ from keybuzz_poller.replies.ports import (
 )
 from keybuzz_poller.tickets.from_mails import storable_json
 
-In = TypeVar("In")
 Out = TypeVar("Out")
 
 
@@ -71,7 +71,7 @@ async def queue_reply(
         return await _queue_api_reply(ports, api, tenant_id, ticket_id, request, marketplace)
     # Before anything else is read or stored. Decoding (and below, encoding) up to 10 MB of
     # attachments takes a while: off the event loop.
-    reply = await _off_loop(request.attachments, check_reply, request)
+    reply = await _off_loop(request.attachments, check_reply, request, marketplace)
     ticket_message_id = str(uuid.uuid4())
     message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
     async with ports.unit_of_work() as unit:
@@ -89,7 +89,7 @@ async def queue_reply(
             message_id=message_id,
             sender=recipient[0],
             recipient=recipient[1],
-            subject=reply_subject(context.subject, context.order_id),
+            subject=reply_subject(context.subject, context.order_id, context.marketplace),
             in_reply_to=context.buyer_message_id,
             date=created_at,
             reply=reply,
@@ -140,7 +140,7 @@ async def _queue_api_reply(
                 order_id=context.order_id,
                 envelope_sender="",  # no mail: nothing bounces
                 recipient=reply.recipient,
-                subject=storable(reply_subject(context.subject, None)),
+                subject=storable(reply_subject(context.subject, None, context.marketplace)),
                 text=text,
                 attachments="[]",
                 country=context.country,
@@ -172,11 +172,11 @@ def api_reply(context: ReplyContext, text: str, marketplace: str) -> Reply:
     )
 
 
-async def _off_loop(attachments: Sequence[object], work: Callable[[In], Out], given: In) -> Out:
-    """``work(given)`` in a worker thread when there are attachments, else right here."""
+async def _off_loop(attachments: Sequence[object], work: Callable[..., Out], *given: object) -> Out:
+    """``work(*given)`` in a worker thread when there are attachments, else right here."""
     if attachments:
-        return await asyncio.to_thread(work, given)
-    return work(given)
+        return await asyncio.to_thread(work, *given)
+    return work(*given)
 
 
 def _addresses(sender: str | None, context: ReplyContext) -> tuple[tuple[str, str], str]:
@@ -187,12 +187,13 @@ def _addresses(sender: str | None, context: ReplyContext) -> tuple[tuple[str, st
             "no approved sender address for replies: set replyFromAddress with "
             "PUT /api/v1/poller/settings (Seller Central's registered address or an approved sender)"
         )
+    marketplace = relay_marketplace(context.marketplace)
     if not context.buyer_email:
-        raise CannotReply(
-            "this ticket has no buyer address (…@marketplace.amazon.<tld>) to reply to"
-        )
+        form = relay_for(marketplace).buyer_address_form
+        raise CannotReply(f"this ticket has no buyer address ({form}) to reply to")
     if not context.inbound_address:
-        raise CannotReply("the tenant has no inbound address for Amazon's bounces to come back to")
+        name = RELAY_NAMES[marketplace]
+        raise CannotReply(f"the tenant has no inbound address for {name}'s bounces to come back to")
     return (sender, context.buyer_email), context.inbound_address
 
 

@@ -1,4 +1,4 @@
-"""Sending queued replies through Amazon's relay or a marketplace's API, safe with several
+"""Sending queued replies through a marketplace's mail relay or its API, safe with several
 instances.
 
 Each round claims due replies (the claim moves the reply one lease ahead, so a sender that

@@ -1,4 +1,4 @@
-"""Amazon's relay over SMTP (aiosmtplib): ``ports.Relay``, each attempt's reply made an ``Outcome``.
+"""The mail relay over SMTP (aiosmtplib): ``ports.Relay``, each attempt's reply made an ``Outcome``.
 
 ``250``: sent; ``5xx``: refused (permanent); ``4xx``, a refused connection, a timeout, a
 dropped connection: temporary. TLS (STARTTLS) always verifies the relay's certificate and

@@ -1,12 +1,10 @@
 """Response deadlines (pure): when a ticket must be answered, and how each buyer message fared.
 
-The rule per marketplace lives here, in ``RULES``, until each marketplace has a connector
-package: the connector then brings its own ``ResponseRule`` and this table only looks it up.
-Amazon's Contact Response Time counts a buyer message late when it is not answered within
-24 hours on the calendar clock, weekends and holidays included. A marketplace without a
-rule gets ``DEFAULT_RULE`` (the same 24 hours), or the window its tenant set for it
-(``OVERRIDE_HOURS``); a marketplace with a rule of its own (Amazon) takes no override, since
-the marketplace measures the seller by its rule whatever the tenant prefers.
+A marketplace that measures the seller by a rule of its own brings it in its connector
+(the ``response_window`` part): ``RULES`` is every such rule, and no tenant can override
+one, since the marketplace measures the seller by it whatever the tenant prefers. A
+marketplace without one gets ``DEFAULT_RULE`` (24 hours on the calendar clock), or the
+window its tenant set for it (``OVERRIDE_HOURS``).
 
 What counts (docs/POLLER.md, "Response deadlines"): a buyer message opens a deadline
 (``awaits_reply``: not an auto-reply, a report or a notification); a reply answers it once
@@ -23,8 +21,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.amazon.marketplaces import UnknownMarketplace, marketplace
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
+from keybuzz_shared.connectors.seam import MarketplaceMark as MarketplaceMark
+from keybuzz_shared.connectors.seam import ResponseRule as ResponseRule
+from keybuzz_shared.connectors.seam import ResponseWindow
 
 AWAITING_REPLY = "AWAITING_REPLY"
 ANSWERED = "ANSWERED"
@@ -37,17 +37,9 @@ OUTBOUND = "OUTBOUND"
 SENT = "SENT"
 
 
-class ResponseRule(msgspec.Struct, frozen=True, kw_only=True):
-    """How long a marketplace gives a seller to answer a buyer message."""
-
-    window: timedelta
-    # Calendar clock: weekends, holidays and nights count like any hour.
-    clock: str = "calendar"
-    # Whether the marketplace offers an API to mark a message "no response needed" on its side.
-    mark_api: bool = False
-
-
-RULES: dict[str, ResponseRule] = {AMAZON: ResponseRule(window=timedelta(hours=24))}
+RULES: dict[str, ResponseRule] = {
+    c.marketplace: c.response_window.rule for c in connectors() if c.response_window is not None
+}
 DEFAULT_RULE = ResponseRule(window=timedelta(hours=24))
 
 
@@ -62,13 +54,16 @@ class RuleNotOverridable(Exception):
     """A tenant's response window for a marketplace that measures by its own rule."""
 
 
+# A marketplace the messages name as an example: the first without a rule of its own.
+EXAMPLE_NAME = next((c.marketplace for c in connectors() if c.response_window is None), "")
 MARKETPLACE_NAME = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
 
 
 def check_override(marketplace_name: str, hours: int) -> None:
     if not MARKETPLACE_NAME.fullmatch(marketplace_name):
         raise InvalidResponseWindow(
-            "marketplace must be a marketplace's name in capitals, as tickets carry it (FNAC)"
+            "marketplace must be a marketplace's name in capitals, as tickets carry it "
+            f"({EXAMPLE_NAME})"
         )
     if marketplace_name in RULES:
         raise RuleNotOverridable(
@@ -92,39 +87,23 @@ def rule_for(marketplace_name: str, override_hours: int | None = None) -> Respon
     return DEFAULT_RULE
 
 
-class MarketplaceMark(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Whether our "no response needed" reaches the marketplace, and where the agent marks it."""
-
-    synced: bool
-    note: str
-    url: str | None  # the page of the buyer's thread in the seller's console, if one can be built
+def _response_window(marketplace_name: str) -> ResponseWindow | None:
+    try:
+        return connector_for(marketplace_name).response_window
+    except UnknownMarketplace:
+        return None
 
 
 def marketplace_mark(
     marketplace_name: str, order_id: str | None, country: str | None
 ) -> MarketplaceMark:
-    if marketplace_name != AMAZON:
+    """Where the agent marks "no response needed" on the marketplace's side, if it is known."""
+    window = _response_window(marketplace_name)
+    if window is None:
         return MarketplaceMark(
             synced=False, note="this marketplace's own mark is not known to KeyBuzz", url=None
         )
-    note = (
-        "Amazon offers no API to mark a message 'no response needed': mark it in Seller "
-        "Central too, or Amazon counts it in the response time"
-    )
-    if order_id is None or country is None:
-        missing = "order id" if order_id is None else "marketplace country"
-        return MarketplaceMark(
-            synced=False, note=f"{note} (no link: the {missing} is unknown)", url=None
-        )
-    try:
-        host = marketplace(country).seller_central_url
-    except UnknownMarketplace:
-        return MarketplaceMark(
-            synced=False, note=f"{note} (no link: unknown marketplace {country})", url=None
-        )
-    # The order's page in Seller Central holds its buyer-seller messages; Amazon publishes
-    # no address for a single messaging thread.
-    return MarketplaceMark(synced=False, note=note, url=f"{host}/orders-v3/order/{order_id}")
+    return window.mark(order_id, country)
 
 
 class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import MessageReceived
 from keybuzz_shared.text import storable
 
+from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.tickets.ports import (
     ExternalMessageRow,
@@ -114,7 +114,7 @@ def _external_row(tenant_id: str, mail: RelayMail, received_at: datetime) -> Ext
     return ExternalMessageRow(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
-        marketplace=mail.marketplace or AMAZON,
+        marketplace=mail.marketplace or RELAY_MARKETPLACE,
         external_id=storable(mail.external_id),
         order_id=mail.order_id,
         buyer_email=_optional(mail.buyer_email and mail.buyer_email.lower()),

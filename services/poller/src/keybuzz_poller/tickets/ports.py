@@ -143,7 +143,7 @@ class StoredTicket(msgspec.Struct, frozen=True, kw_only=True):
     respond_by: datetime | None
     no_response_needed_at: datetime | None
     no_response_needed_by: str | None
-    incident_status: str | None = None  # the latest incident of its order (Fnac's claims)
+    incident_status: str | None = None  # the latest incident of its order (a claim)
     incident_types: list[str] | None = None
     country: str | None = None
 

@@ -62,7 +62,7 @@ class Ticket(msgspec.Struct, kw_only=True, rename="camel"):
     response_state: str  # AWAITING_REPLY, ANSWERED, NO_RESPONSE_NEEDED or OVERDUE
     no_response_needed_at: datetime | None  # the agent's mark: when, and who (JWT subject)
     no_response_needed_by: str | None
-    # The latest incident (Fnac's claim) of the ticket's order: its status (OPENED, CLOSED)
+    # The latest incident (a claim on it) of the ticket's order: its status (OPENED, CLOSED)
     # and the marketplace's type codes; null for a ticket without one.
     incident_status: str | None = None
     incident_types: list[str] | None = None
@@ -127,7 +127,9 @@ def ticket_query(
     if response_state is not None and response_state not in deadlines.RESPONSE_STATES:
         raise InvalidQuery(f"responseState must be one of {sorted(deadlines.RESPONSE_STATES)}")
     if marketplace is not None and not deadlines.MARKETPLACE_NAME.fullmatch(marketplace):
-        raise InvalidQuery("marketplace must be a marketplace's name in capitals (FNAC)")
+        raise InvalidQuery(
+            f"marketplace must be a marketplace's name in capitals ({deadlines.EXAMPLE_NAME})"
+        )
     if sort not in SORTS:
         raise InvalidQuery(f"sort must be one of {sorted(SORTS)}")
     if not 1 <= limit <= MAX_PAGE:

@@ -1,6 +1,6 @@
 """The response-time report as a marketplace computes it (pure): per buyer message, over a window.
 
-Amazon's Contact Response Time looks back 7, 30 or 90 days: every buyer message received
+A marketplace's response-time metric (e.g. a Contact Response Time) looks back 7, 30 or 90 days: every buyer message received
 in the window counts once, answered in time, late (answered after its deadline, or not
 answered and past it), or left out (marked "no response needed"). The late rate is late
 over the messages that needed an answer and are decided; the average response time is

@@ -8,12 +8,17 @@ from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
 from keybuzz_shared.connectors.amazon.inbound import AmazonInboundAddresses
 from keybuzz_shared.connectors.amazon.order_feed import AmazonOrderFeed, AmazonOrderIds
 from keybuzz_shared.connectors.amazon.redirect import AmazonRedirectFlow
+from keybuzz_shared.connectors.amazon.relay_mail import AmazonRelayMail
+from keybuzz_shared.connectors.amazon.response_window import AmazonResponseWindow
 from keybuzz_shared.connectors.seam import (
     ConnectionKind,
     CredentialCheck,
     CredentialField,
     Limits,
+    MailRelay,
+    ResponseWindow,
     ShopApi,
+    ShopInbox,
 )
 
 LIMITS = Limits(
@@ -36,6 +41,9 @@ class AmazonConnector:
     credential_check: CredentialCheck | None = None  # the redirect brings the credentials
     order_ids = AmazonOrderIds()
     order_feed = AmazonOrderFeed()
+    mail_relay: MailRelay | None = AmazonRelayMail(LIMITS)
+    response_window: ResponseWindow | None = AmazonResponseWindow()
+    shop_inbox: ShopInbox | None = None
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)

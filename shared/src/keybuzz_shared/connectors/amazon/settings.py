@@ -35,3 +35,13 @@ class AmazonSettings(CommonSettings, kw_only=True, frozen=True):
     amazon_app_draft: bool | None = None
     # The marketplace of a start request that names none.
     amazon_default_marketplace: str = "FR"
+    # The poller's demo mode (docs/POLLER.md, "Mock source"): polls read fixed relay mails
+    # about the sandbox seller's orders instead of Dovecot. The poller refuses it when
+    # KEYBUZZ_ENV is production-like.
+    amazon_use_mock: bool = False
+    MAIL_RELAY_DEMO_ENV: ClassVar[str] = "AMAZON_USE_MOCK"
+
+    @property
+    def mail_relay_demo(self) -> bool:
+        """The relay's demo mode, read without naming the marketplace."""
+        return self.amazon_use_mock

@@ -40,12 +40,14 @@ from keybuzz_shared.connectors.fnac.models import (
     Paging,
 )
 from keybuzz_shared.connectors.fnac.order_ids import FnacOrderIds
+from keybuzz_shared.connectors.fnac.shop_inbox import FnacShopInbox
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectionKind,
     CredentialField,
     InboundAddresses,
     Limits,
+    MailRelay,
     MarketplaceMessage,
     OrderFeed,
     OrderLine,
@@ -55,6 +57,7 @@ from keybuzz_shared.connectors.seam import (
     RedirectFlow,
     Reply,
     ReplyOutcome,
+    ResponseWindow,
     SenderType,
     ThreadKey,
 )
@@ -154,6 +157,11 @@ class FnacConnector:
         self.marketplace = marketplace
         self.display_name = display_name
         self.shop_api: FnacConnector = self
+        self.shop_inbox = FnacShopInbox()
+
+    mail_relay: MailRelay | None = None  # buyers write through the API, not a mail relay
+    # No rule of Fnac's own: the poller's default window, or the tenant's.
+    response_window: ResponseWindow | None = None
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""

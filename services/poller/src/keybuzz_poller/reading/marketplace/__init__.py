@@ -1,1 +1,1 @@
-"""Messages polled from a marketplace's API (Fnac, Darty): the shop's messages and incidents."""
+"""Messages polled from a marketplace's API: the shop's messages and incidents."""

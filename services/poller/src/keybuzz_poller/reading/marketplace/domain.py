@@ -10,9 +10,7 @@ import msgspec
 
 # Who wrote a message, in every marketplace's terms.
 BUYER = "BUYER"
-MARKETPLACE_SUPPORT = (
-    "MARKETPLACE_SUPPORT"  # the marketplace's customer service (Fnac's CALLCENTER)
-)
+MARKETPLACE_SUPPORT = "MARKETPLACE_SUPPORT"  # the marketplace's customer service
 SELLER = "SELLER"  # the seller, in the marketplace's back office
 SYSTEM = "SYSTEM"  # the marketplace's notifications
 SENDER_TYPES = frozenset({BUYER, MARKETPLACE_SUPPORT, SELLER, SYSTEM})
@@ -28,8 +26,8 @@ INCIDENT_OPEN = "OPENED"
 # The external id of an incident shown as a message of its ticket (no marketplace message).
 INCIDENT_MESSAGE_PREFIX = "incident:"
 
-# Fnac posts an incident also as a message of its order, "Nouvelle réclamation", at the same
-# time: that message is the incident's notice, shown once.
+# A marketplace may post an incident also as a message of its order, "Nouvelle
+# réclamation", at the same time: that message is the incident's notice, shown once.
 NOTICE_SUBJECT = "nouvelle réclamation"
 NOTICE_WINDOW = timedelta(minutes=5)
 # A new poll reads again from this long before its cursor: a message the marketplace lists
@@ -42,7 +40,7 @@ REPLY_CLOCK_SKEW = timedelta(minutes=2)
 
 class Shop(msgspec.Struct, frozen=True):
     tenant_id: str
-    marketplace: str  # FNAC, DARTY
+    marketplace: str  # one whose connector has a shop_inbox
 
     @property
     def key(self) -> str:

@@ -2,8 +2,8 @@
 the shop's cursors and threads in the poller's database (``ShopStore``), and a unit of work
 over the store.
 
-The adapters: ``reading/marketplace/fnac_source.py`` (Fnac's API over the shop's key in
-Vault) and ``tickets/marketplace_store.py`` (PostgreSQL); the unit tier's in-memory fakes
+The adapters: ``reading/marketplace/api_source.py`` (the marketplace's API over the shop's
+key in Vault) and ``tickets/marketplace_store.py`` (PostgreSQL); the unit tier's in-memory fakes
 are held to them by ``tests/test_marketplace_contract.py``.
 """
 
@@ -162,6 +162,6 @@ class ShopPorts:
     store: ShopStore  # reads and single-statement writes, outside a unit of work
     unit_of_work: Callable[[], AbstractAsyncContextManager[ShopUnit]]
     clock: Callable[[], datetime]
-    mark_as_read: bool  # FNAC_MARK_AS_READ
+    mark_as_read: bool  # the shop API's mark_as_read
     first_poll: timedelta  # how far back a shop's first poll reads
     max_attachment_bytes: int

@@ -1,0 +1,213 @@
+"""``ports.MarketplaceMessageSource`` on the API of each marketplace whose connector has a
+``shop_inbox`` part (docs/ARCHITECTURE.md, "The connector seam").
+
+Each shop's credentials are read from Vault (the connector's ``credentials_path``) at
+every poll, and its inbox session is kept while they stay the same: a reconnected shop's
+new key is used at its next poll. The connector's errors become the port's: refused
+credentials ``ShopKeyRefused``, an outage ``MarketplaceUnavailable``, any other failure (a
+garbled or refused answer) ``MarketplaceAnswerInvalid``, each saying what failed and never
+a key or token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+
+import httpx
+from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, InboxPage
+from keybuzz_shared.vault import VaultClient
+
+from keybuzz_poller.reading.marketplace.domain import (
+    FileLink,
+    Shop,
+    ShopIncident,
+    ShopMessage,
+)
+from keybuzz_poller.reading.marketplace.ports import (
+    AttachmentTooLarge,
+    AttachmentUnavailable,
+    MarketplaceAnswerInvalid,
+    MarketplaceUnavailable,
+    ShopKeyRefused,
+)
+
+log = logging.getLogger(__name__)
+Item = TypeVar("Item")
+
+
+def key_path(shop: Shop) -> str:
+    """Where in Vault the shop's credentials are (the connector's ``credentials_path``)."""
+    return connector_for(shop.marketplace).credentials_path(shop.tenant_id)
+
+
+async def stored_credentials(
+    vault: VaultClient, connector: seam.Connector, tenant_id: str
+) -> dict[str, str] | None:
+    """Every field of the connector's ``credential_fields`` as stored for the tenant's
+    shop, or None when one is missing or empty."""
+    stored = await vault.read(connector.credentials_path(tenant_id)) or {}
+    fields = [f.name for f in connector.credential_fields]
+    if not all(isinstance(stored.get(f), str) and stored[f] for f in fields):
+        return None
+    return {f: str(stored[f]) for f in fields}
+
+
+class ApiMessageSource:
+    def __init__(self, vault: VaultClient, base_urls: dict[str, str], timeout: float) -> None:
+        self.vault = vault
+        self.base_urls = base_urls  # marketplace -> its API's address
+        # TLS verified against the system's CAs, always.
+        self.http = httpx.AsyncClient(timeout=timeout)
+        self._sessions: dict[str, tuple[dict[str, str], seam.ShopInboxSession]] = {}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
+        session = await self._session(shop)
+
+        async def page_of(page: int) -> InboxPage[InboxMessage]:
+            return await session.messages(since, page)
+
+        async for items in _pages(shop, "message", page_of):
+            yield [_message(m) for m in items]
+
+    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
+        session = await self._session(shop)
+
+        async def page_of(page: int) -> InboxPage[InboxIncident]:
+            return await session.incidents(since, page)
+
+        async for items in _pages(shop, "incident", page_of):
+            yield [_incident(i) for i in items]
+
+    async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
+        session = await self._session(shop)
+        with _translated(shop):
+            refused = await session.mark_read(message_ids)
+        if refused:  # e.g. a message the marketplace does not list: nothing to retry
+            log.warning(
+                "messages not marked read",
+                extra={
+                    "tenant_id": shop.tenant_id,
+                    "marketplace": shop.marketplace,
+                    "refused": refused,
+                },
+            )
+
+    async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
+        if not link.url.lower().startswith(("https://", "http://")):
+            raise AttachmentUnavailable(f"{link.name}: not a web address")
+        try:
+            async with self.http.stream("GET", link.url) as response:
+                if response.status_code >= 500:
+                    raise MarketplaceUnavailable(
+                        f"{shop.marketplace} file server answered {response.status_code}"
+                    )
+                if response.status_code != 200:
+                    raise AttachmentUnavailable(f"{link.name}: HTTP {response.status_code}")
+                content = bytearray()
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > max_bytes:
+                        raise AttachmentTooLarge(link.name)
+                return bytes(content)
+        except httpx.HTTPError as exc:
+            raise MarketplaceUnavailable(
+                f"{shop.marketplace} file server unreachable ({type(exc).__name__})"
+            ) from None
+
+    async def _session(self, shop: Shop) -> seam.ShopInboxSession:
+        """The shop's inbox session, made again when its credentials in Vault changed."""
+        connector = connector_for(shop.marketplace)
+        inbox = connector.shop_inbox
+        if inbox is None:
+            raise LookupError(f"{shop.marketplace} shops are not polled over an API")
+        credentials = await stored_credentials(self.vault, connector, shop.tenant_id)
+        if credentials is None:
+            raise ShopKeyRefused(f"no {shop.marketplace} key is stored for the shop")
+        kept = self._sessions.get(shop.key)
+        if kept is not None and kept[0] == credentials:
+            return kept[1]
+        session = inbox.inbox(
+            credentials, http=self.http, base_url=self.base_urls[shop.marketplace]
+        )
+        self._sessions[shop.key] = (credentials, session)
+        return session
+
+
+@contextmanager
+def _translated(shop: Shop) -> Iterator[None]:
+    name = shop.marketplace
+    try:
+        yield
+    except seam.CredentialsRefused:
+        raise ShopKeyRefused(f"{name} refused the shop's key") from None
+    except seam.MarketplaceUnavailable as exc:
+        raise MarketplaceUnavailable(f"{name} unavailable: {exc}") from None
+    except seam.ConnectorError as exc:  # not XML, truncated, off the schema, ERROR/FATAL
+        raise MarketplaceAnswerInvalid(f"{name}: {exc}") from None
+
+
+def _unreadable(shop: Shop, kind: str, reasons: Sequence[str]) -> None:
+    if reasons:
+        log.warning(
+            f"{kind}s left out: unreadable",
+            extra={
+                "tenant_id": shop.tenant_id,
+                "marketplace": shop.marketplace,
+                "reasons": list(reasons)[:5],
+            },
+        )
+
+
+def _message(message: InboxMessage) -> ShopMessage:
+    return ShopMessage(
+        message_id=message.message_id,
+        thread_type=message.thread_type,
+        thread_id=message.thread_id,
+        sender_type=message.sender_type,
+        sender_name=message.sender_name,
+        subject=message.subject,
+        body=message.body,
+        created_at=message.created_at,
+        unread=message.unread,
+        files=[
+            FileLink(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
+        ],
+    )
+
+
+def _incident(incident: InboxIncident) -> ShopIncident:
+    return ShopIncident(
+        incident_id=incident.incident_id,
+        order_id=incident.order_id,
+        status=incident.status,
+        types=list(incident.types),
+        waiting_for_seller=incident.waiting_for_seller,
+        opened_by=incident.opened_by,
+        message=incident.message,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+    )
+
+
+async def _pages(
+    shop: Shop, kind: str, page_of: Callable[[int], Awaitable[InboxPage[Item]]]
+) -> AsyncIterator[tuple[Item, ...]]:
+    """The marketplace's pages from the first, each as soon as it is read, until the last."""
+    page = 1
+    while True:
+        with _translated(shop):
+            found = await page_of(page)
+        _unreadable(shop, kind, found.unreadable)
+        yield found.items
+        if not found.more:
+            return
+        page += 1

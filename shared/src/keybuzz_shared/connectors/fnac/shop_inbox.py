@@ -1,0 +1,124 @@
+"""A Fnac/Darty shop's messages and incidents as the poller reads them: the ``shop_inbox``
+part of the Fnac connector, on FnacClient. Fnac's errors are the seam's (``errors.py``)."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import httpx
+
+from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
+from keybuzz_shared.connectors.fnac.models import (
+    DateRange,
+    Incident,
+    IncidentsQuery,
+    Message,
+    MessagesQuery,
+    MessageUpdate,
+)
+from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
+    InboxPage,
+    SenderType,
+)
+
+PAGE_SIZE = 100  # Fnac's default and largest page
+# A kind of sender Fnac may add later is kept as a notification, never lost.
+SENDERS: dict[str, SenderType] = {
+    "CLIENT": "BUYER",
+    "CALLCENTER": "MARKETPLACE_SUPPORT",
+    "SELLER": "SELLER",
+}
+
+
+class FnacShopInbox:
+    """The seam's ``ShopInbox`` for FNAC and DARTY shops."""
+
+    def inbox(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+    ) -> FnacInboxSession:
+        fields = FnacCredentials(
+            partner_id=credentials["partner_id"],
+            shop_id=credentials["shop_id"],
+            key=credentials["key"],
+        )
+        return FnacInboxSession(FnacClient(http, base_url, fields))
+
+    def __repr__(self) -> str:
+        return "FnacShopInbox()"
+
+
+class FnacInboxSession:
+    def __init__(self, client: FnacClient) -> None:
+        self.client = client
+
+    async def messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
+        query = MessagesQuery(page=page, results_count=PAGE_SIZE, created=(since, None), sort="ASC")
+        found = await self.client.messages_query(query)
+        return InboxPage(
+            items=tuple(_message(m) for m in found.messages),
+            more=found.paging.has_next,
+            unreadable=tuple(found.unreadable),
+        )
+
+    async def incidents(self, since: datetime, page: int) -> InboxPage[InboxIncident]:
+        query = IncidentsQuery(
+            page=page,
+            results_count=PAGE_SIZE,
+            date=DateRange(type="UpdatedAt", min=since),
+            sort="ASC",
+        )
+        found = await self.client.incidents_query(query)
+        return InboxPage(
+            items=tuple(_incident(i) for i in found.incidents),
+            more=found.paging.has_next,
+            unreadable=tuple(found.unreadable),
+        )
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        updates = [MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]
+        results = await self.client.messages_update(updates)
+        return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
+
+
+def _message(message: Message) -> InboxMessage:
+    return InboxMessage(
+        message_id=message.message_id,
+        thread_type=message.referer_type,
+        thread_id=message.referer,
+        sender_type=SENDERS.get(message.from_type, "SYSTEM"),
+        sender_name=message.from_name,
+        subject=message.subject,
+        body=message.description,
+        created_at=message.created_at,
+        unread=not message.read,
+        files=tuple(
+            InboxFile(name=f.name, url=f.url, content_type=_content_type(f.name, f.filetype))
+            for f in message.files
+        ),
+    )
+
+
+def _content_type(name: str, filetype: str | None) -> str:
+    """Fnac's ``filetype`` when it is a MIME type, else what the file's name says."""
+    if filetype and "/" in filetype:
+        return filetype.strip().lower()
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _incident(incident: Incident) -> InboxIncident:
+    return InboxIncident(
+        incident_id=incident.incident_id,
+        order_id=incident.order_id,
+        status=incident.status,
+        types=tuple(dict.fromkeys(line.type for line in incident.lines)),
+        waiting_for_seller=incident.waiting_for_seller_answer,
+        opened_by=incident.opened_by,
+        message=incident.message,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+    )
