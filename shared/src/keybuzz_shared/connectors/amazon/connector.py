@@ -14,8 +14,12 @@ from keybuzz_shared.connectors.seam import (
     ConnectionKind,
     CredentialCheck,
     CredentialField,
+    InboundAddresses,
     Limits,
     MailRelay,
+    OrderFeed,
+    OrderIds,
+    RedirectFlow,
     ResponseWindow,
     ShopApi,
     ShopInbox,
@@ -35,15 +39,16 @@ class AmazonConnector:
     connection_kind: ConnectionKind = "OAUTH_REDIRECT"
     credential_fields: tuple[CredentialField, ...] = ()  # the redirect brings them
     limits = LIMITS
+    # Its parts (seam.Connector), in the seam's order; None: Amazon does not work so.
     shop_api: ShopApi | None = None  # buyers write through the relay, not an API we poll
-    redirect_flow = AmazonRedirectFlow()
-    inbound_addresses = AmazonInboundAddresses()
+    redirect_flow: RedirectFlow | None = AmazonRedirectFlow()
+    inbound_addresses: InboundAddresses | None = AmazonInboundAddresses()
     credential_check: CredentialCheck | None = None  # the redirect brings the credentials
-    order_ids = AmazonOrderIds()
-    order_feed = AmazonOrderFeed()
+    order_ids: OrderIds | None = AmazonOrderIds()
+    order_feed: OrderFeed | None = AmazonOrderFeed()
     mail_relay: MailRelay | None = AmazonRelayMail(LIMITS)
     response_window: ResponseWindow | None = AmazonResponseWindow()
-    shop_inbox: ShopInbox | None = None
+    shop_inbox: ShopInbox | None = None  # the relay brings messages: none to poll
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)

@@ -44,12 +44,14 @@ from keybuzz_shared.connectors.fnac.shop_inbox import FnacShopInbox
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectionKind,
+    CredentialCheck,
     CredentialField,
     InboundAddresses,
     Limits,
     MailRelay,
     MarketplaceMessage,
     OrderFeed,
+    OrderIds,
     OrderLine,
     OrderSummary,
     Page,
@@ -59,6 +61,8 @@ from keybuzz_shared.connectors.seam import (
     ReplyOutcome,
     ResponseWindow,
     SenderType,
+    ShopApi,
+    ShopInbox,
     ThreadKey,
 )
 from keybuzz_shared.times import as_utc
@@ -147,21 +151,21 @@ class FnacConnector:
     connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
-    redirect_flow: RedirectFlow | None = None  # the seller types the shop's credentials
-    inbound_addresses: InboundAddresses | None = None  # messages are read over the API
-    credential_check = FnacCredentialCheck()
-    order_ids = FnacOrderIds()
-    order_feed: OrderFeed | None = None  # orders come from the shop API (``orders``)
 
     def __init__(self, marketplace: str, display_name: str) -> None:
         self.marketplace = marketplace
         self.display_name = display_name
-        self.shop_api: FnacConnector = self
-        self.shop_inbox = FnacShopInbox()
-
-    mail_relay: MailRelay | None = None  # buyers write through the API, not a mail relay
-    # No rule of Fnac's own: the poller's default window, or the tenant's.
-    response_window: ResponseWindow | None = None
+        # Its parts (seam.Connector), in the seam's order; None: Fnac does not work so.
+        self.shop_api: ShopApi | None = self
+        self.redirect_flow: RedirectFlow | None = None  # the seller types the shop's key
+        self.inbound_addresses: InboundAddresses | None = None  # messages come by the API
+        self.credential_check: CredentialCheck | None = FnacCredentialCheck()
+        self.order_ids: OrderIds | None = FnacOrderIds()
+        self.order_feed: OrderFeed | None = None  # orders come from the shop API
+        self.mail_relay: MailRelay | None = None  # buyers write through the API
+        # No rule of Fnac's own: the poller's default window, or the tenant's.
+        self.response_window: ResponseWindow | None = None
+        self.shop_inbox: ShopInbox | None = FnacShopInbox()
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""
