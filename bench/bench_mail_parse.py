@@ -49,6 +49,12 @@ TYPICAL = "relay/bench-poller.eml"  # the 1.5 KB French relay mail of bench_poll
 Parser = Callable[[bytes], object]
 NOW = "relay_mail.parse (ratio < 1: cheaper than before)"
 BASELINE = f"relay_mail.parse as of {BEFORE} (policy.default)"
+# Imports of the old parser whose names have moved since: where they are now.
+MOVED_IMPORTS = {
+    b"from keybuzz_shared.ids import amazon_order_ids_in": (
+        b"from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in"
+    ),
+}
 
 
 def _mails() -> dict[str, list[tuple[str, bytes]]]:
@@ -68,7 +74,10 @@ def _parser_before() -> Parser | None:
         return None
     module = types.ModuleType("relay_mail_before")
     sys.modules[module.__name__] = module  # msgspec resolves the Structs' annotations there
-    exec(compile(shown.stdout, f"{BEFORE}:{PARSER_PATH}", "exec"), module.__dict__)
+    source = shown.stdout
+    for old, new in MOVED_IMPORTS.items():
+        source = source.replace(old, new)
+    exec(compile(source, f"{BEFORE}:{PARSER_PATH}", "exec"), module.__dict__)
     return _with_budget(module.parse, module.ParseBudget())
 
 
