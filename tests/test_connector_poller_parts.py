@@ -11,7 +11,9 @@ import httpx
 import pytest
 from keybuzz_devstack.testing import Infra
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
-from keybuzz_poller.reading.marketplace.api_source import stored_credentials
+from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource, stored_credentials
+from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.reading.marketplace.ports import ShopKeyRefused
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
@@ -150,4 +152,28 @@ async def test_a_shops_credentials_are_read_whole_or_not_at_all(stack: Infra) ->
         found = await stored_credentials(vault, connector, tenant_id)
         assert found == {"partner_id": "p", "shop_id": "s", "key": "k"}
     finally:
+        await vault.aclose()
+
+
+async def test_a_shops_key_is_read_once_a_poll_when_the_poll_opens(
+    stack: Infra, sandbox_url: str
+) -> None:
+    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    polled = Shop(f"once{uuid.uuid4().hex[:10]}", "FNAC")
+    path = registry.connector_for("FNAC").credentials_path(polled.tenant_id)
+    source = ApiMessageSource(vault, {"FNAC": f"{sandbox_url}/fnac/api.php/"}, timeout=10)
+    try:
+        await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
+        await source.open(polled)
+        # The seller's key changes after the poll opened: the poll goes on with the key it
+        # read, and the next poll takes the new one (here refused).
+        await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id")} | {"key": "x"})
+        assert [page async for page in source.messages(polled, LONG_AGO)]
+        await source.open(polled)
+        with pytest.raises(ShopKeyRefused):
+            [page async for page in source.messages(polled, LONG_AGO)]
+    finally:
+        await source.aclose()
+        await vault.delete(path)
         await vault.aclose()

@@ -323,10 +323,15 @@ class ScriptedMarketplace:
         self.marked: list[str] = []
         self.listed_since: list[datetime] = []
         self.fail: dict[str, Exception] = {}  # call name → raised (once)
+        self.opened: list[Shop] = []
 
     def _failing(self, call: str) -> None:
         if (exc := self.fail.pop(call, None)) is not None:
             raise exc
+
+    async def open(self, shop: Shop) -> None:
+        self._failing("open")
+        self.opened.append(shop)
 
     async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
         self.listed_since.append(since)

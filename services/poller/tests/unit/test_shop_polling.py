@@ -26,7 +26,11 @@ from keybuzz_poller.reading.marketplace.domain import (
     thread_key,
 )
 from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import AttachmentUnavailable, MarketplaceUnavailable
+from keybuzz_poller.reading.marketplace.ports import (
+    AttachmentUnavailable,
+    MarketplaceUnavailable,
+    ShopKeyRefused,
+)
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -330,6 +334,19 @@ async def test_a_poll_finding_nothing_new_commits_nothing_and_marks_nothing() ->
     await poll_shop(fake.ports, SHOP)
     assert fake.unit_of_work.commits == commits + 1
     assert await fake.store.cursor(SHOP) == cursor
+
+
+async def test_a_poll_opens_the_shop_once_before_reading_and_stops_if_it_cannot() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1))
+    assert fake.marketplace.opened == [SHOP]
+    fake.marketplace.messages_listed.append(message("m2", 2))
+    fake.marketplace.fail["open"] = ShopKeyRefused("the shop's key is refused")
+    with pytest.raises(ShopKeyRefused):
+        await poll_shop(fake.ports, SHOP)
+    assert fake.marketplace.opened == [SHOP]
+    assert "m2" not in str(tickets(fake))
 
 
 async def test_a_failing_store_rolls_the_page_and_its_cursor_back() -> None:

@@ -1,9 +1,9 @@
 """``ports.MarketplaceMessageSource`` on the API of each marketplace whose connector has a
 ``shop_inbox`` part (docs/ARCHITECTURE.md, "The connector seam").
 
-Each shop's credentials are read from Vault (the connector's ``credentials_path``) at
-every poll, and its inbox session is kept while they stay the same: a reconnected shop's
-new key is used at its next poll. The connector's errors become the port's: refused
+Each shop's credentials are read from Vault (the connector's ``credentials_path``) once
+a poll, when it opens, and its inbox session is kept while they stay the same: a
+reconnected shop's new key is used at its next poll. The connector's errors become the port's: refused
 credentials ``ShopKeyRefused``, an outage ``MarketplaceUnavailable``, any other failure (a
 garbled or refused answer) ``MarketplaceAnswerInvalid``, each saying what failed and never
 a key or token.
@@ -69,6 +69,22 @@ class ApiMessageSource:
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    async def open(self, shop: Shop) -> None:
+        """The shop's inbox session on its credentials as Vault has them now."""
+        connector = connector_for(shop.marketplace)
+        inbox = connector.shop_inbox
+        if inbox is None:
+            raise LookupError(f"{shop.marketplace} shops are not polled over an API")
+        credentials = await stored_credentials(self.vault, connector, shop.tenant_id)
+        if credentials is None:
+            raise ShopKeyRefused(f"no {shop.marketplace} key is stored for the shop")
+        kept = self._sessions.get(shop.key)
+        if kept is None or kept[0] != credentials:
+            session = inbox.inbox(
+                credentials, http=self.http, base_url=self.base_urls[shop.marketplace]
+            )
+            self._sessions[shop.key] = (credentials, session)
+
     async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
         session = await self._session(shop)
 
@@ -124,22 +140,10 @@ class ApiMessageSource:
             ) from None
 
     async def _session(self, shop: Shop) -> seam.ShopInboxSession:
-        """The shop's inbox session, made again when its credentials in Vault changed."""
-        connector = connector_for(shop.marketplace)
-        inbox = connector.shop_inbox
-        if inbox is None:
-            raise LookupError(f"{shop.marketplace} shops are not polled over an API")
-        credentials = await stored_credentials(self.vault, connector, shop.tenant_id)
-        if credentials is None:
-            raise ShopKeyRefused(f"no {shop.marketplace} key is stored for the shop")
-        kept = self._sessions.get(shop.key)
-        if kept is not None and kept[0] == credentials:
-            return kept[1]
-        session = inbox.inbox(
-            credentials, http=self.http, base_url=self.base_urls[shop.marketplace]
-        )
-        self._sessions[shop.key] = (credentials, session)
-        return session
+        """The session the shop's poll opened (opened now if none was)."""
+        if shop.key not in self._sessions:
+            await self.open(shop)
+        return self._sessions[shop.key][1]
 
 
 @contextmanager

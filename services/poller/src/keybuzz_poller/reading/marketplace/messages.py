@@ -57,6 +57,7 @@ MARK_BATCH = 100  # messages marked read per request
 async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
     """Everything new of the shop (the caller holds its lease)."""
     poll = ShopPoll()
+    await ports.source.open(shop)  # its credentials, read once for the whole poll
     if ports.mark_as_read:
         await _mark_pending(ports, shop, poll)  # left by an earlier poll's failed mark
     cursor = await ports.store.cursor(shop)

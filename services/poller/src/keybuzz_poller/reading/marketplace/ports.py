@@ -58,6 +58,11 @@ class ShopKeyRefused(ShopPollFailed):
 class MarketplaceMessageSource(Protocol):
     """A marketplace's API for one shop at a time; its failures are ``ShopPollFailed``."""
 
+    async def open(self, shop: Shop) -> None:
+        """Reads the shop's credentials for the poll that starts; the calls that follow use
+        them, so a reconnected shop's new key is taken at its next poll."""
+        ...
+
     def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
         """Pages of the shop's messages created at or after ``since``, oldest first."""
         ...
