@@ -398,6 +398,7 @@ async def test_a_change_is_published_a_while_after_it_happened(
         assert message["NotificationMetadata"]["PublishTime"] == event_time
         sent = by_id[message["NotificationMetadata"]["NotificationId"]]
         assert (sent["timeOfOrderChange"], sent["sentAt"]) == (changed, event_time)
+        assert sent["destinationArn"] == sqs_queues.queue_arn
         lags.append(_epoch(event_time) - _epoch(changed))
     # TimeOfOrderChange is whole seconds: the lag seen is the drawn one plus < 1 s.
     assert all(0 <= seen < lag + 1 for seen in lags), lags

@@ -126,6 +126,7 @@ class Delivered(msgspec.Struct, kw_only=True, rename="camel"):
     sent_at: str  # published: EventTime and PublishTime (the change's moment + the lag)
     late_seconds: float = 0.0  # held back this long by the faults
     copies: int = 1  # 2: sent twice by the faults
+    destination_arn: str = ""  # the queue it was sent to
 
 
 def parse_sqs_arn(arn: str) -> tuple[str, str, str]:
@@ -274,6 +275,7 @@ class NotificationBook:
                 sent_at=millis(published),
                 late_seconds=late,
                 copies=copies,
+                destination_arn=destination.arn,
             )
         )
         del self.delivered[:-KEEP_DELIVERED]

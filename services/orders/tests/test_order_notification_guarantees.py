@@ -114,7 +114,7 @@ async def test_a_notification_whose_unit_of_work_fails_stays_queued_and_is_appli
             lock = direct.transaction()
             await lock.start()
             await direct.execute("LOCK TABLE orders IN SHARE MODE")
-            since = await Since.now(notices)
+            since = await Since.now(notices, sqs_queues.queue_arn)
             while not await since.published():
                 await notices.http.post(f"/_sandbox/sellers/{SELLER}/advance", json=SHORT_ADVANCE)
             await eventually(lambda: mid_apply(direct), 30)

@@ -117,15 +117,20 @@ class Since:
     sped-up clock moves meanwhile (an order placed just before an advance's end pays
     within a minute or two), read again whenever asked."""
 
-    def __init__(self, sandbox: Sandbox, start: int) -> None:
-        self.sandbox, self.start = sandbox, start
+    def __init__(self, sandbox: Sandbox, start: int, queue_arn: str | None = None) -> None:
+        self.sandbox, self.start, self.queue_arn = sandbox, start, queue_arn
 
     @classmethod
-    async def now(cls, sandbox: Sandbox) -> Since:
-        return cls(sandbox, len(await sent(sandbox)))
+    async def now(cls, sandbox: Sandbox, queue_arn: str | None = None) -> Since:
+        """From now on; only what goes to ``queue_arn`` when given (the sandbox is shared:
+        an earlier test's seller may still be subscribed to its own queue)."""
+        return cls(sandbox, len(await sent(sandbox)), queue_arn)
 
     async def published(self) -> list[dict[str, Any]]:
-        return (await sent(self.sandbox))[self.start :]
+        published = (await sent(self.sandbox))[self.start :]
+        if self.queue_arn is None:
+            return published
+        return [n for n in published if n["destinationArn"] == self.queue_arn]
 
 
 def final_states(published: list[dict[str, Any]]) -> dict[str, str]:
