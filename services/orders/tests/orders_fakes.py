@@ -21,7 +21,7 @@ from keybuzz_orders.backfill.jobs import (
     ReportState,
     ReportWindow,
 )
-from keybuzz_orders.domain import ItemRow, OrderRow, supersedes
+from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row, supersedes
 from keybuzz_orders.order_source import (
     FetchedOrders,
     NotFound,
@@ -63,6 +63,43 @@ from keybuzz_shared.connectors.names import AMAZON
 
 S = TypeVar("S", bound=msgspec.Struct)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+FR = "A13V1IB3VIYZZH"  # Amazon.fr's marketplace id
+
+
+def item(
+    item_id: str, sku: str = "SKU", asin: str | None = "B0TEST", title: str | None = "Mug"
+) -> ItemRow:
+    """One line of one unit, no price (Amazon withholds it until the order ships)."""
+    return ItemRow(
+        external_item_id=item_id,
+        sku=sku,
+        asin=asin,
+        title=title,
+        quantity=1,
+        unit_price=None,
+        currency=None,
+    )
+
+
+def shipped_order(
+    order_id: str,
+    *,
+    placed: datetime,
+    updated: datetime,
+    items: Sequence[ItemRow] = (),
+    customer_name: str | None = None,
+) -> OrderRow:
+    """An Amazon.fr order, shipped: what most tests need a row of."""
+    return new_order_row(
+        order_id,
+        OrderStatus.SHIPPED,
+        "SHIPPED",
+        marketplace_id=FR,
+        order_date=placed,
+        marketplace_updated_at=updated,
+        items=list(items),
+        customer_name=customer_name,
+    )
 
 
 def job_view(**fields: Any) -> JobView:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_orders.connector_source import ConnectorOrderSource
-from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
+from keybuzz_orders.domain import OrderRow, OrderStatus
 from keybuzz_orders.order_source import (
     NotFound,
     OrderReports,
@@ -48,7 +48,14 @@ from keybuzz_shared.connectors.names import FNAC
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.vault import VaultClient
-from orders_fakes import NOW, FakeBuyerMessaging, FakeOrderReports, FakeOrderSource
+from orders_fakes import (
+    NOW,
+    FakeBuyerMessaging,
+    FakeOrderReports,
+    FakeOrderSource,
+    item,
+    shipped_order,
+)
 from orders_testkit import FR, connect_directly, new_tenant
 
 APP_SOURCE = "orders-source-contract"
@@ -168,23 +175,11 @@ def _fake_source() -> FakeOrderSource:
 
 def _order(n: int) -> OrderRow:
     at = NOW - timedelta(days=60 - n)
-    item = ItemRow(
-        external_item_id=f"item-{n}",
-        sku=f"SKU-{n}",
-        asin="B0TEST",
-        title="Mug",
-        quantity=1,
-        unit_price=None,
-        currency=None,
-    )
-    return new_order_row(
+    return shipped_order(
         f"407-0000000-{n:07d}",
-        OrderStatus.SHIPPED,
-        "SHIPPED",
-        marketplace_id=FR,
-        order_date=at,
-        marketplace_updated_at=at + timedelta(hours=1),
-        items=[item],
+        placed=at,
+        updated=at + timedelta(hours=1),
+        items=[item(f"item-{n}", sku=f"SKU-{n}")],
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.backfill.jobs import ORDERS_V0, REPORT, SEARCH, JobView, WindowState
 from keybuzz_orders.backfill.starting import JobRequest, start_job
-from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
+from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.order_source import (
     AccessDenied,
     QueryRefused,
@@ -23,30 +23,18 @@ from keybuzz_orders.order_source import (
 )
 from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
-from orders_fakes import NOW, FakeOrders, fake_orders
+from orders_fakes import FR, NOW, FakeOrders, fake_orders, item, shipped_order
 
-TENANT, FR = "t-shop", "A13V1IB3VIYZZH"
+TENANT = "t-shop"
 
 
 def order(n: int, days_ago: float) -> OrderRow:
     at = NOW - timedelta(days=days_ago)
-    item = ItemRow(
-        external_item_id=f"i-{n}",
-        sku="SKU",
-        asin="B0TEST",
-        title="Mug",
-        quantity=1,
-        unit_price=None,
-        currency=None,
-    )
-    return new_order_row(
+    return shipped_order(
         f"407-0000000-{n:07d}",
-        OrderStatus.SHIPPED,
-        "SHIPPED",
-        marketplace_id=FR,
-        order_date=at,
-        marketplace_updated_at=at + timedelta(hours=1),
-        items=[item],
+        placed=at,
+        updated=at + timedelta(hours=1),
+        items=[item(f"i-{n}")],
         customer_name="Ann",
     )
 

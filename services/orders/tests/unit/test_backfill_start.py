@@ -8,9 +8,9 @@ import pytest
 from keybuzz_orders.backfill.jobs import InvalidDays
 from keybuzz_orders.backfill.starting import JobRequest, start_job
 from keybuzz_shared.connectors.amazon import CredentialsMissing
-from orders_fakes import FakeOrders, fake_orders
+from orders_fakes import FR, FakeOrders, fake_orders
 
-TENANT, FR = "t-shop", "A13V1IB3VIYZZH"
+TENANT = "t-shop"
 
 
 @pytest.fixture

@@ -8,27 +8,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from keybuzz_orders.domain import InvalidOrderId, OrderNotFound, OrderStatus, new_order_row
+from keybuzz_orders.domain import InvalidOrderId, OrderNotFound
 from keybuzz_orders.messaging import InvalidMessage, MessageRequest, OrderMessaging
 from keybuzz_shared.connectors.amazon.messaging import MessagingAction
 from keybuzz_shared.connectors.names import AMAZON
-from orders_fakes import NOW, FakeBuyerMessaging, fake_orders
+from orders_fakes import FR, NOW, FakeBuyerMessaging, fake_orders, shipped_order
 
-TENANT, FR, ORDER = "t-shop", "A13V1IB3VIYZZH", "407-1000000-0000001"
+TENANT, ORDER = "t-shop", "407-1000000-0000001"
 
 
 async def messaging() -> tuple[OrderMessaging, FakeBuyerMessaging]:
     fake, marketplace = fake_orders(), FakeBuyerMessaging()
     marketplace.allowed[ORDER] = ["confirmOrderDetails"]
-    row = new_order_row(
-        ORDER,
-        OrderStatus.SHIPPED,
-        "SHIPPED",
-        marketplace_id=FR,
-        order_date=NOW - timedelta(days=1),
-        marketplace_updated_at=NOW,
-        items=[],
-    )
+    row = shipped_order(ORDER, placed=NOW - timedelta(days=1), updated=NOW)
     await fake.orders.upsert_orders(TENANT, AMAZON, [row])
     return OrderMessaging(fake.ports.orders, marketplace), marketplace
 

@@ -7,27 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from keybuzz_orders.domain import OrderRow, OrderStatus, new_order_row
+from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.order_source import SourceUnavailable
 from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.errors import is_outage
-from orders_fakes import NOW, FakeOrders, fake_orders
+from orders_fakes import NOW, FakeOrders, fake_orders, shipped_order
 
-TENANT, FR = "t-shop", "A13V1IB3VIYZZH"
+TENANT = "t-shop"
 HELD, NEW, FOREIGN = "407-1000000-0000001", "407-2000000-0000002", "407-3000000-0000003"
 
 
 def order(order_id: str) -> OrderRow:
-    return new_order_row(
-        order_id,
-        OrderStatus.SHIPPED,
-        "SHIPPED",
-        marketplace_id=FR,
-        order_date=NOW - timedelta(days=2),
-        marketplace_updated_at=NOW,
-        items=[],
-    )
+    return shipped_order(order_id, placed=NOW - timedelta(days=2), updated=NOW)
 
 
 def context(fake: FakeOrders) -> OrderContext:

@@ -7,27 +7,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from keybuzz_orders.domain import OrderRow, OrderStatus, new_order_row
+from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.notifications.order_details import OrderDetails
 from keybuzz_orders.order_source import SourceUnavailable
 from keybuzz_shared.connectors.names import AMAZON
-from orders_fakes import NOW, fake_orders
+from orders_fakes import NOW, fake_orders, shipped_order
 
-TENANT, FR = "t-shop", "A13V1IB3VIYZZH"
+TENANT = "t-shop"
 MINE, FOREIGN = "407-1000000-0000001", "407-2000000-0000002"
 
 
 def order(order_id: str) -> OrderRow:
-    return new_order_row(
-        order_id,
-        OrderStatus.SHIPPED,
-        "SHIPPED",
-        marketplace_id=FR,
-        order_date=NOW - timedelta(days=1),
-        marketplace_updated_at=NOW,
-        items=[],
-        customer_name="Ann",
-    )
+    return shipped_order(order_id, placed=NOW - timedelta(days=1), updated=NOW, customer_name="Ann")
 
 
 async def test_wanted_details_are_fetched_stored_and_done() -> None:

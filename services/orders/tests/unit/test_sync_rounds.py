@@ -8,35 +8,23 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
+from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.order_source import SourceRefused, SourceUnavailable
 from keybuzz_orders.sync import NoSyncCursor, OrderSync
 from keybuzz_shared.connectors.names import AMAZON
-from orders_fakes import NOW, FakeOrders, fake_orders
+from orders_fakes import FR, NOW, FakeOrders, fake_orders, item, shipped_order
 
-TENANT, FR = "t-shop", "A13V1IB3VIYZZH"
+TENANT = "t-shop"
 CURSOR = NOW - timedelta(hours=1)
 
 
 def order(n: int, updated_minutes_ago: int) -> OrderRow:
     at = NOW - timedelta(minutes=updated_minutes_ago)
-    item = ItemRow(
-        external_item_id=f"i-{n}",
-        sku="SKU",
-        asin=None,
-        title=None,
-        quantity=1,
-        unit_price=None,
-        currency=None,
-    )
-    return new_order_row(
+    return shipped_order(
         f"407-0000000-{n:07d}",
-        OrderStatus.SHIPPED,
-        "SHIPPED",
-        marketplace_id=FR,
-        order_date=at - timedelta(days=3),
-        marketplace_updated_at=at,
-        items=[item],
+        placed=at - timedelta(days=3),
+        updated=at,
+        items=[item(f"i-{n}", asin=None, title=None)],
     )
 
 
