@@ -11,7 +11,7 @@ import httpx
 import pytest
 from keybuzz_devstack.testing import Infra
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
-from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource, stored_credentials
+from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource
 from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.reading.marketplace.ports import ShopKeyRefused
 from keybuzz_poller.reading.relay_mail import parse
@@ -19,6 +19,7 @@ from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
 from keybuzz_shared.connectors.seam import CredentialsRefused, mail_relay_of
+from keybuzz_shared.connectors.shop_sessions import stored_credentials
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 

@@ -10,6 +10,7 @@ from keybuzz_shared.background import keep_lease
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in, is_amazon_order_id
 from keybuzz_shared.connectors.amazon.times import amazon_time, parse_amazon_time
+from keybuzz_shared.connectors.shop_sessions import KeptSessions
 from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page
 from keybuzz_shared.redaction import is_secret_name
 from keybuzz_shared.text import is_storable, one_line, storable
@@ -147,3 +148,18 @@ def test_text_postgresql_can_store_and_text_shown_on_one_line() -> None:
     assert not is_storable("a\x00b") and storable("a\x00b") == "a\ufffdb"
     assert not is_storable("a\ud800b") and storable("a\ud800b") == "a?b"
     assert one_line("a\nb\x00c\ud800d") == "a b c d"
+
+
+def test_a_shops_session_is_kept_until_its_credentials_change() -> None:
+    sessions: KeptSessions[object] = KeptSessions()
+    made: list[object] = []
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    first = sessions.on("t1", {"key": "k1"}, make)
+    assert sessions.on("t1", {"key": "k1"}, make) is first and len(made) == 1
+    rotated = sessions.on("t1", {"key": "k2"}, make)
+    assert rotated is not first and len(made) == 2
+    assert sessions.last("t1") == ({"key": "k2"}, rotated) and sessions.last("t2") is None

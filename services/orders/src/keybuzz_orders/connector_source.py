@@ -34,6 +34,7 @@ from keybuzz_shared.connectors.seam import (
     Page,
     shop_api_of,
 )
+from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_orders.domain import OrderRow, connector_order_row
@@ -98,7 +99,7 @@ class ConnectorOrderSource:
         self.window = timedelta(days=window_days)
         self.clock = clock
         self._report = on_key_refused
-        self._sessions: dict[str, tuple[dict[str, str], MarketplaceSession]] = {}
+        self._sessions = KeptSessions[MarketplaceSession]()
         self._reported: dict[str, str] = {}  # tenant -> fingerprint of the key reported
 
     # --- the port -------------------------------------------------------------------------
@@ -155,18 +156,17 @@ class ConnectorOrderSource:
 
     async def _session(self, tenant_id: str) -> tuple[MarketplaceSession, str]:
         """The shop's session, made again when its credentials in Vault changed."""
-        stored = await self.vault.read(connector_for(self.marketplace).credentials_path(tenant_id))
-        names = [f.name for f in self.connector.credential_fields]
-        fields = {n: str(stored.get(n) or "") for n in names} if stored else {}
-        if not fields or not all(fields.values()):
+        fields = await stored_credentials(self.vault, self.connector, tenant_id)
+        if fields is None:
             raise ShopKeyRefused(f"no {self.marketplace} key is stored for the shop")
-        held = self._sessions.get(tenant_id)
-        if held is None or held[0] != fields:
-            session = shop_api_of(self.connector).session(
+        session = self._sessions.on(
+            tenant_id,
+            fields,
+            lambda: shop_api_of(self.connector).session(
                 fields, http=self.http, base_url=self.base_url
-            )
-            held = self._sessions[tenant_id] = (fields, session)
-        return held[1], fields.get("shop_id", "")
+            ),
+        )
+        return session, fields.get("shop_id", "")
 
     @contextlib.asynccontextmanager
     async def _failures(self, tenant_id: str) -> AsyncIterator[None]:
@@ -187,7 +187,7 @@ class ConnectorOrderSource:
     async def _key_refused(self, tenant_id: str, reason: str) -> None:
         """Says once per key that the shop's key was refused (``connection.reauth_required``);
         a report that fails is tried again at the next refusal."""
-        held = self._sessions.get(tenant_id)
+        held = self._sessions.last(tenant_id)
         fields = held[0] if held else {}
         fingerprint = hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()
         if self._report is None or self._reported.get(tenant_id) == fingerprint:

@@ -62,10 +62,11 @@ class RecordingSession:
 
 
 class FakeConnector:
-    """Fnac's credential fields, this session."""
+    """Fnac's credential fields and Vault path, this session."""
 
     def __init__(self, session: RecordingSession) -> None:
         self.credential_fields = connector_for(FNAC).credential_fields
+        self.credentials_path = connector_for(FNAC).credentials_path
         self.made = 0
         self._session = session
         self.shop_api = self

@@ -19,9 +19,8 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     shop_api_of,
 )
+from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
 from keybuzz_shared.vault import VaultClient
-
-from keybuzz_poller.reading.marketplace.api_source import stored_credentials
 
 
 class ShopReplies:
@@ -32,7 +31,7 @@ class ShopReplies:
         self.vault = vault
         self.http = http  # TLS verified against the system's CAs, always
         self.base_url = base_url
-        self._sessions: dict[str, tuple[dict[str, str], MarketplaceSession]] = {}
+        self._sessions = KeptSessions[MarketplaceSession]()
 
     @property
     def limits(self) -> Limits:
@@ -51,11 +50,10 @@ class ShopReplies:
         credentials = await stored_credentials(self.vault, self.connector, tenant_id)
         if credentials is None:
             raise CredentialsRefused(f"no {marketplace} key is stored for the shop")
-        kept = self._sessions.get(tenant_id)
-        if kept is not None and kept[0] == credentials:
-            return kept[1]
-        session = shop_api_of(self.connector).session(
-            credentials, http=self.http, base_url=self.base_url
+        return self._sessions.on(
+            tenant_id,
+            credentials,
+            lambda: shop_api_of(self.connector).session(
+                credentials, http=self.http, base_url=self.base_url
+            ),
         )
-        self._sessions[tenant_id] = (credentials, session)
-        return session

@@ -21,6 +21,7 @@ import httpx
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, InboxPage
+from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_poller.reading.marketplace.domain import (
@@ -46,30 +47,21 @@ def key_path(shop: Shop) -> str:
     return connector_for(shop.marketplace).credentials_path(shop.tenant_id)
 
 
-async def stored_credentials(
-    vault: VaultClient, connector: seam.Connector, tenant_id: str
-) -> dict[str, str] | None:
-    """Every field of the connector's ``credential_fields`` as stored for the tenant's
-    shop, or None when one is missing or empty."""
-    stored = await vault.read(connector.credentials_path(tenant_id)) or {}
-    fields = [f.name for f in connector.credential_fields]
-    if not all(isinstance(stored.get(f), str) and stored[f] for f in fields):
-        return None
-    return {f: str(stored[f]) for f in fields}
-
-
 class ApiMessageSource:
     def __init__(self, vault: VaultClient, base_urls: dict[str, str], timeout: float) -> None:
         self.vault = vault
         self.base_urls = base_urls  # marketplace -> its API's address
         # TLS verified against the system's CAs, always.
         self.http = httpx.AsyncClient(timeout=timeout)
-        self._sessions: dict[str, tuple[dict[str, str], seam.ShopInboxSession]] = {}
+        self._sessions = KeptSessions[seam.ShopInboxSession]()
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
     async def open(self, shop: Shop) -> None:
+        await self._opened(shop)
+
+    async def _opened(self, shop: Shop) -> seam.ShopInboxSession:
         """The shop's inbox session on its credentials as Vault has them now."""
         connector = connector_for(shop.marketplace)
         inbox = connector.shop_inbox
@@ -78,12 +70,12 @@ class ApiMessageSource:
         credentials = await stored_credentials(self.vault, connector, shop.tenant_id)
         if credentials is None:
             raise ShopKeyRefused(f"no {shop.marketplace} key is stored for the shop")
-        kept = self._sessions.get(shop.key)
-        if kept is None or kept[0] != credentials:
-            session = inbox.inbox(
-                credentials, http=self.http, base_url=self.base_urls[shop.marketplace]
-            )
-            self._sessions[shop.key] = (credentials, session)
+        base_url = self.base_urls[shop.marketplace]
+        return self._sessions.on(
+            shop.key,
+            credentials,
+            lambda: inbox.inbox(credentials, http=self.http, base_url=base_url),
+        )
 
     async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
         session = await self._session(shop)
@@ -141,9 +133,8 @@ class ApiMessageSource:
 
     async def _session(self, shop: Shop) -> seam.ShopInboxSession:
         """The session the shop's poll opened (opened now if none was)."""
-        if shop.key not in self._sessions:
-            await self.open(shop)
-        return self._sessions[shop.key][1]
+        kept = self._sessions.last(shop.key)
+        return kept[1] if kept is not None else await self._opened(shop)
 
 
 @contextmanager
