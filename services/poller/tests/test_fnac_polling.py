@@ -125,6 +125,15 @@ async def buyer_writes(
     return response.json()  # type: ignore[no-any-return]
 
 
+async def opens_incident(
+    admin: httpx.AsyncClient, spec: dict[str, Any], order_id: str
+) -> dict[str, Any]:
+    """The buyer opens an incident on the order: its ids (incident, notice message)."""
+    response = await admin.post(f"/shops/{spec['shop_id']}/incidents", json={"orderId": order_id})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
 async def received_events(poller: RunningService, tenant_id: str) -> list[dict[str, Any]]:
     rows = await poller.runtime.pool.fetch(
         "SELECT payload FROM event_outbox WHERE subject = 'message.received'"
@@ -176,11 +185,7 @@ async def test_an_incident_flags_its_orders_ticket_and_its_notice_is_shown_once(
     spec = await demo_shop(admin)
     shop = await connect(poller, vault, spec)
     written = await buyer_writes(admin, spec, description="Colis abîmé")
-    response = await admin.post(
-        f"/shops/{spec['shop_id']}/incidents", json={"orderId": written["orderId"]}
-    )
-    assert response.status_code == 201, response.text
-    opened = response.json()
+    opened = await opens_incident(admin, spec, written["orderId"])
     await poll(poller, shop)
     ticket = await ticket_of(poller, shop, written["orderId"])
     assert ticket["incidentStatus"] == "OPENED" and ticket["incidentTypes"]

@@ -20,7 +20,16 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.connectors.seam import Reply, ReplyOutcome
 from keybuzz_shared.vault import VaultClient
 from mailkit import headers, tenant_events
-from test_fnac_polling import admin, buyer_writes, connect, demo_shop, poll, ticket_of, vault
+from test_fnac_polling import (
+    admin,
+    buyer_writes,
+    connect,
+    demo_shop,
+    opens_incident,
+    poll,
+    ticket_of,
+    vault,
+)
 
 __all__ = ["admin", "vault"]  # fixtures of test_fnac_polling.py used here
 LEASE = 3.0
@@ -138,10 +147,7 @@ async def test_while_the_order_has_an_open_incident_the_reply_goes_to_customer_s
     spec = await demo_shop(admin)
     shop = await connect(poller, vault, spec)
     written = await buyer_writes(admin, spec, description="Colis abîmé")
-    opened = await admin.post(
-        f"/shops/{spec['shop_id']}/incidents", json={"orderId": written["orderId"]}
-    )
-    assert opened.status_code == 201, opened.text
+    await opens_incident(admin, spec, written["orderId"])
     await poll(poller, shop)
     ticket = await ticket_of(poller, shop, written["orderId"])
     assert ticket["incidentStatus"] == "OPENED"
