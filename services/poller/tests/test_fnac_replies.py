@@ -161,6 +161,46 @@ async def test_while_the_order_has_an_open_incident_the_reply_goes_to_customer_s
     assert (row["status"], row["recipient"]) == ("SENT", "MARKETPLACE_SUPPORT")
 
 
+async def closes_incident(admin: httpx.AsyncClient, spec: dict[str, Any], order_id: str) -> None:
+    response = await admin.post(
+        f"/shops/{spec['shop_id']}/incidents/close", json={"orderId": order_id}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_an_incident_closed_after_it_was_opened_clears_the_flag_and_replies_go_to_the_buyer(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)  # the shop's history: incidents opened days ago among them
+    older = await poller.runtime.pool.fetchval(
+        "SELECT order_id FROM poller_incidents WHERE tenant_id = $1 AND status = 'OPENED'"
+        " AND created_at < now() - interval '1 day' ORDER BY created_at LIMIT 1",
+        shop.tenant_id,
+    )
+    assert older is not None
+    # A newer incident moves the shop's incident cursor to now, far past the older's opening.
+    written = await buyer_writes(admin, spec, description="Colis jamais arrivé")
+    await opens_incident(admin, spec, written["orderId"])
+    await poll(poller, shop)
+    assert (await ticket_of(poller, shop, older))["incidentStatus"] == "OPENED"
+
+    await closes_incident(admin, spec, older)
+    await buyer_writes(admin, spec, orderId=older, description="Merci, et maintenant ?")
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, older)
+    assert ticket["incidentStatus"] == "CLOSED"
+    text = f"Votre réclamation est close {ticket['id'][:8]}."
+    response = await post_reply(poller, shop.tenant_id, ticket["id"], {"text": text})
+    assert response.status_code == 202, response.text
+    await send_due(replies(poller))
+    [sent] = await on_double(admin, spec, text)
+    assert sent["messageTo"] == "CLIENT"
+    row = await reply_row(poller, response.json()["ticketMessageId"])
+    assert (row["status"], row["recipient"]) == ("SENT", "BUYER")
+
+
 async def test_a_reply_fnac_refuses_fails_with_fnacs_reason(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:

@@ -155,6 +155,10 @@ class IncidentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unkno
     type_code: str = "1"  # state.xsd incident_open_state: 1 not received, 2 unlike, 3 defective
 
 
+class IncidentClosing(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    order_id: str
+
+
 def _json(payload: Any, status: int = 200) -> Response[bytes]:
     return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
@@ -240,6 +244,20 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         incident, message = opened
         return _json({"incidentId": incident, "messageId": message, "orderId": order.order_id}, 201)
 
+    @post("/shops/{shop_id:str}/incidents/close", sync_to_thread=False)
+    def close_incident(shop_id: FromPath[str], data: JSONBody[IncidentClosing]) -> Response[bytes]:
+        book = double.books.get(shop_id.upper())
+        if book is None:
+            return _problem(404, f"unknown shop {shop_id}")
+        now = double.clock.now()
+        order = book.find_order(data.order_id, book.virtual(now))
+        if order is None:
+            return _problem(404, f"unknown order {data.order_id}")
+        incident = book.close_incident(order, now)
+        if incident is None:
+            return _problem(409, f"order {data.order_id} has no open incident")
+        return _json({"incidentId": incident, "orderId": order.order_id})
+
     @get("/shops/{shop_id:str}/sent", sync_to_thread=False)
     def sent(shop_id: FromPath[str]) -> Response[bytes]:
         book = double.books.get(shop_id.upper())
@@ -287,6 +305,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             advance,
             buyer_writes,
             open_incident,
+            close_incident,
             sent,
             expire_tokens,
             rotate_key,
