@@ -229,6 +229,28 @@ async def test_a_reply_fnac_refuses_fails_with_fnacs_reason(
     assert (failed["marketplace"], failed["status"]) == ("FNAC", "FAILED")
 
 
+async def test_a_reply_refused_with_several_codes_records_each_code_clean(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, shop, _, text, reply_id = await replied(
+        poller, vault, admin, "Où en est ma commande ?", "Réponse refusée deux fois"
+    )
+    # Refused as a whole, each code with its text: "ERR_203: …; ERR_201: …; ERR_203: …".
+    faults = {
+        "operations": ["messages_update"],
+        "refuseNext": 1,
+        "refuseCodes": ["ERR_203", "ERR_201", "ERR_203"],
+    }
+    assert (await admin.put("/faults", json=faults)).status_code == 200
+    await send_due(replies(poller))
+    row = await reply_row(poller, reply_id)
+    assert (row["status"], row["status_code"]) == ("FAILED", "ERR_203, ERR_201")
+    assert "ERR_201" in row["reason"] and "ERR_203" in row["reason"]
+    assert await on_double(admin, spec, text) == []
+    [failed] = await tenant_events(poller, "message.bounced", shop.tenant_id)
+    assert failed["status"] == "FAILED"
+
+
 async def test_an_answer_lost_after_fnac_applied_the_reply_leaves_one_copy(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:

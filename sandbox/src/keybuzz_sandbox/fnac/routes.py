@@ -84,6 +84,10 @@ async def handle(double: FnacDouble, service: str, body: bytes) -> Response[byte
             )
         elif not double.allow(root.get("shop_id") or child_text(root, "shop_id")):
             return _too_many(double, service)
+        elif codes := double.faults.refusal(f"fnac.{service}"):
+            answer = response(service, "ERROR")
+            for code in codes:
+                add_error(answer, code, "refused on demand (the double's fault settings)")
         else:
             answer = _answer(double, service, root)
     if decision.malformed_kind:
