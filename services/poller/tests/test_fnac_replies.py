@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.replies.ports import MarketplaceReplies, RepliesPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.tickets.alerts import alert_round
 from keybuzz_shared.connectors.seam import Reply, ReplyOutcome
 from keybuzz_shared.vault import VaultClient
 from mailkit import headers, tenant_events
@@ -33,6 +36,10 @@ from test_fnac_polling import (
 
 __all__ = ["admin", "vault"]  # fixtures of test_fnac_polling.py used here
 LEASE = 3.0
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @pytest.fixture
@@ -199,6 +206,44 @@ async def test_an_incident_closed_after_it_was_opened_clears_the_flag_and_replie
     assert sent["messageTo"] == "CLIENT"
     row = await reply_row(poller, response.json()["ticketMessageId"])
     assert (row["status"], row["recipient"]) == ("SENT", "BUYER")
+
+
+async def test_a_ticket_answered_and_written_to_again_is_alerted_for_its_new_deadline(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    written = await buyer_writes(admin, spec, description="Toujours pas livré")
+    await poll(poller, shop)
+    first = await ticket_of(poller, shop, written["orderId"])
+    tickets = ports_of(poller.runtime).tickets
+
+    async def alerts_around(deadline: datetime) -> None:
+        """The rounds a lead time before ``deadline`` and just after it."""
+        await alert_round(tickets, lambda: deadline - timedelta(hours=1))
+        await alert_round(tickets, lambda: deadline + timedelta(minutes=1))
+
+    await alerts_around(at(first["respondBy"]))
+    text = f"Il part aujourd'hui {first['id'][:8]}."
+    response = await post_reply(poller, shop.tenant_id, first["id"], {"text": text})
+    assert response.status_code == 202, response.text
+    await send_due(replies(poller))
+    answered = await ticket_of(poller, shop, written["orderId"])
+    assert (answered["responseState"], answered["respondBy"]) == ("ANSWERED", None)
+
+    await asyncio.sleep(1.1)  # Fnac dates messages to the second: a later deadline
+    await buyer_writes(admin, spec, orderId=written["orderId"], description="Et alors ?")
+    await poll(poller, shop)
+    again = await ticket_of(poller, shop, written["orderId"])
+    assert again["id"] == first["id"] and again["responseState"] == "AWAITING_REPLY"
+    assert at(again["respondBy"]) > at(first["respondBy"])
+    await alerts_around(at(again["respondBy"]))
+
+    deadlines = [first["respondBy"], again["respondBy"]]
+    for subject in ("ticket.response_due", "ticket.response_overdue"):
+        given = await tenant_events(poller, subject, shop.tenant_id)  # the shop's history too
+        ours = [at(e["respondBy"]) for e in given if e["ticketId"] == first["id"]]
+        assert ours == [at(d) for d in deadlines], subject
 
 
 async def test_a_reply_fnac_refuses_fails_with_fnacs_reason(
