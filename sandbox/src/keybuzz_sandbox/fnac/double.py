@@ -71,10 +71,13 @@ class FnacFaults(FaultInjector):
 
     def refusal(self, op_key: str) -> tuple[str, ...]:
         """The codes to refuse this request with, if it is one of the next ones refused."""
-        if self.config.refuse_next <= 0 or not self.applies_to(op_key):
+        config = self.config
+        if not isinstance(config, FnacFaultConfig) or config.refuse_next <= 0:
             return ()
-        self.config.refuse_next -= 1
-        return tuple(self.config.refuse_codes)
+        if not self.applies_to(op_key):
+            return ()
+        config.refuse_next -= 1
+        return tuple(config.refuse_codes)
 
 
 class Token(msgspec.Struct, frozen=True):
