@@ -191,12 +191,16 @@ async def _all_pages(contract: Contract, window: OrderWindow) -> list[SourcePage
     return pages
 
 
+def _orders_of(pages: list[SourcePage]) -> list[OrderRow]:
+    return [o for page in pages for o in page.orders]
+
+
 async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_ends(
     contract: Contract,
 ) -> None:
     start = contract.now - timedelta(days=90)
     pages = await _all_pages(contract, OrderWindow(FR, created_after=start, page_size=PAGE))
-    orders = [o for page in pages for o in page.orders]
+    orders = _orders_of(pages)
     assert len(pages) > 1
     assert all(len(page.orders) <= PAGE for page in pages) or not contract.sized_pages
     assert len({o.external_order_id for o in orders}) == len(orders) > PAGE
@@ -208,9 +212,15 @@ async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_end
     assert all(o.marketplace_updated_at >= start for page in updated for o in page.orders)
 
 
-async def _ids_between(contract: Contract, start: datetime, end: datetime) -> list[str]:
+async def _orders_created_since(
+    contract: Contract, start: datetime, end: datetime | None = None
+) -> list[OrderRow]:
     window = OrderWindow(FR, created_after=start, created_before=end, page_size=PAGE)
-    orders = [o for page in await _all_pages(contract, window) for o in page.orders]
+    return _orders_of(await _all_pages(contract, window))
+
+
+async def _ids_between(contract: Contract, start: datetime, end: datetime) -> list[str]:
+    orders = await _orders_created_since(contract, start, end)
     assert all(start <= o.order_date < end for o in orders)
     return [o.external_order_id for o in orders]
 
@@ -218,10 +228,9 @@ async def _ids_between(contract: Contract, start: datetime, end: datetime) -> li
 async def test_an_order_created_at_a_window_s_end_is_read_in_the_next_window_only(
     contract: Contract,
 ) -> None:
-    start = contract.now - timedelta(days=90)
-    pages = await _all_pages(contract, OrderWindow(FR, created_after=start, page_size=PAGE))
-    orders = [o for page in pages for o in page.orders]
-    boundary = orders[len(orders) // 2]  # its creation, as the source gives it, ends a window
+    # The last 90 days' orders: one of them, in the middle, ends the first window.
+    orders = await _orders_created_since(contract, contract.now - timedelta(days=90))
+    boundary = orders[len(orders) // 2]  # its creation, as the source gives it
     at, week = boundary.order_date, timedelta(days=7)
     before = await _ids_between(contract, at - week, at)
     after = await _ids_between(contract, at, at + week)

@@ -90,6 +90,22 @@ async def reply_row(poller: RunningService, ticket_message_id: str) -> Any:
     )
 
 
+async def reply_sent(
+    poller: RunningService,
+    admin: httpx.AsyncClient,
+    spec: dict[str, Any],
+    tenant_id: str,
+    ticket_id: str,
+    text: str,
+) -> tuple[dict[str, Any], Any]:
+    """Posts the reply ``text`` and sends it: (what the double received, the reply's row)."""
+    response = await post_reply(poller, tenant_id, ticket_id, {"text": text})
+    assert response.status_code == 202, response.text
+    await send_due(replies(poller))
+    [sent] = await on_double(admin, spec, text)
+    return sent, await reply_row(poller, response.json()["ticketMessageId"])
+
+
 async def replied(
     poller: RunningService,
     vault: VaultClient,
@@ -159,12 +175,8 @@ async def test_while_the_order_has_an_open_incident_the_reply_goes_to_customer_s
     ticket = await ticket_of(poller, shop, written["orderId"])
     assert ticket["incidentStatus"] == "OPENED"
     text = f"Nous remboursons la commande {written['orderId']}."
-    response = await post_reply(poller, shop.tenant_id, ticket["id"], {"text": text})
-    assert response.status_code == 202, response.text
-    await send_due(replies(poller))
-    [sent] = await on_double(admin, spec, text)
+    sent, row = await reply_sent(poller, admin, spec, shop.tenant_id, ticket["id"], text)
     assert sent["messageTo"] == "CALLCENTER"
-    row = await reply_row(poller, response.json()["ticketMessageId"])
     assert (row["status"], row["recipient"]) == ("SENT", "MARKETPLACE_SUPPORT")
 
 
@@ -199,23 +211,16 @@ async def test_an_incident_closed_after_it_was_opened_clears_the_flag_and_replie
     ticket = await ticket_of(poller, shop, older)
     assert ticket["incidentStatus"] == "CLOSED"
     text = f"Votre réclamation est close {ticket['id'][:8]}."
-    response = await post_reply(poller, shop.tenant_id, ticket["id"], {"text": text})
-    assert response.status_code == 202, response.text
-    await send_due(replies(poller))
-    [sent] = await on_double(admin, spec, text)
+    sent, row = await reply_sent(poller, admin, spec, shop.tenant_id, ticket["id"], text)
     assert sent["messageTo"] == "CLIENT"
-    row = await reply_row(poller, response.json()["ticketMessageId"])
     assert (row["status"], row["recipient"]) == ("SENT", "BUYER")
 
 
 async def test_a_ticket_answered_and_written_to_again_is_alerted_for_its_new_deadline(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
-    spec = await demo_shop(admin)
-    shop = await connect(poller, vault, spec)
-    written = await buyer_writes(admin, spec, description="Toujours pas livré")
-    await poll(poller, shop)
-    first = await ticket_of(poller, shop, written["orderId"])
+    spec, tenant_id, first = await fnac_ticket(poller, vault, admin, "Toujours pas livré")
+    shop, order_id = Shop(tenant_id, "FNAC"), first["orderId"]
     tickets = ports_of(poller.runtime).tickets
 
     async def alerts_around(deadline: datetime) -> None:
@@ -225,23 +230,21 @@ async def test_a_ticket_answered_and_written_to_again_is_alerted_for_its_new_dea
 
     await alerts_around(at(first["respondBy"]))
     text = f"Il part aujourd'hui {first['id'][:8]}."
-    response = await post_reply(poller, shop.tenant_id, first["id"], {"text": text})
-    assert response.status_code == 202, response.text
-    await send_due(replies(poller))
-    answered = await ticket_of(poller, shop, written["orderId"])
+    await reply_sent(poller, admin, spec, tenant_id, first["id"], text)
+    answered = await ticket_of(poller, shop, order_id)
     assert (answered["responseState"], answered["respondBy"]) == ("ANSWERED", None)
 
     await asyncio.sleep(1.1)  # Fnac dates messages to the second: a later deadline
-    await buyer_writes(admin, spec, orderId=written["orderId"], description="Et alors ?")
+    await buyer_writes(admin, spec, orderId=order_id, description="Et alors ?")
     await poll(poller, shop)
-    again = await ticket_of(poller, shop, written["orderId"])
+    again = await ticket_of(poller, shop, order_id)
     assert again["id"] == first["id"] and again["responseState"] == "AWAITING_REPLY"
     assert at(again["respondBy"]) > at(first["respondBy"])
     await alerts_around(at(again["respondBy"]))
 
     deadlines = [first["respondBy"], again["respondBy"]]
     for subject in ("ticket.response_due", "ticket.response_overdue"):
-        given = await tenant_events(poller, subject, shop.tenant_id)  # the shop's history too
+        given = await tenant_events(poller, subject, tenant_id)  # the shop's history's too
         ours = [at(e["respondBy"]) for e in given if e["ticketId"] == first["id"]]
         assert ours == [at(d) for d in deadlines], subject
 

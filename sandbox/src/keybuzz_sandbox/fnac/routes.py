@@ -20,6 +20,8 @@ from .wire import add_error, child_text, response, serialize
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
+    from .book import ShopBook
+    from .generator import OrderFacts
 
 XML = "text/xml; charset=utf-8"
 FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
@@ -231,15 +233,25 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         }
         return _json(body, 201)
 
-    @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
-    def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
+    def order_of(
+        shop_id: str, order_id: str
+    ) -> tuple[ShopBook, OrderFacts, float] | Response[bytes]:
+        """The shop's book, its order ``order_id`` and the time now; or the 404."""
         book = double.books.get(shop_id.upper())
         if book is None:
             return _problem(404, f"unknown shop {shop_id}")
         now = double.clock.now()
-        order = book.find_order(data.order_id, book.virtual(now))
+        order = book.find_order(order_id, book.virtual(now))
         if order is None:
-            return _problem(404, f"unknown order {data.order_id}")
+            return _problem(404, f"unknown order {order_id}")
+        return book, order, now
+
+    @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
+    def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
+        found = order_of(shop_id, data.order_id)
+        if isinstance(found, Response):
+            return found
+        book, order, now = found
         if data.type_code not in ("1", "2", "3"):
             return _problem(400, "typeCode must be 1, 2 or 3")
         opened = book.open_incident(order, data.type_code, now)
@@ -250,13 +262,10 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
 
     @post("/shops/{shop_id:str}/incidents/close", sync_to_thread=False)
     def close_incident(shop_id: FromPath[str], data: JSONBody[IncidentClosing]) -> Response[bytes]:
-        book = double.books.get(shop_id.upper())
-        if book is None:
-            return _problem(404, f"unknown shop {shop_id}")
-        now = double.clock.now()
-        order = book.find_order(data.order_id, book.virtual(now))
-        if order is None:
-            return _problem(404, f"unknown order {data.order_id}")
+        found = order_of(shop_id, data.order_id)
+        if isinstance(found, Response):
+            return found
+        book, order, now = found
         incident = book.close_incident(order, now)
         if incident is None:
             return _problem(409, f"order {data.order_id} has no open incident")
