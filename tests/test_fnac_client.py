@@ -467,7 +467,9 @@ async def page_tampering_proxy(
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         line, *fields = head.decode().split("\r\n")
-        length = next(int(f.split(":")[1]) for f in fields if f.lower().startswith("content-length"))
+        length = next(
+            int(f.split(":")[1]) for f in fields if f.lower().startswith("content-length")
+        )
         body = await reader.readexactly(length)
         path = line.split(" ")[1]
         tail = b""

@@ -81,7 +81,9 @@ async def polling(make_database: Callable[[str], Awaitable[str]]) -> AsyncIterat
     await pool.close()
 
 
-def conversation(count: int, order: str = "ORD1", every: int = 1, start: int = 0) -> list[ShopMessage]:
+def conversation(
+    count: int, order: str = "ORD1", every: int = 1, start: int = 0
+) -> list[ShopMessage]:
     """``count`` messages of the order's thread, the buyer and the seller in turn, the
     last four the buyer's (so the thread waits for the seller since the first of them)."""
     return [
