@@ -13,7 +13,13 @@ from datetime import timedelta
 import asyncpg
 import pytest
 from keybuzz_poller.polling.shops_store import PostgresShops
-from keybuzz_poller.reading.marketplace.domain import SELLER, Shop, ShopMessage, thread_key
+from keybuzz_poller.reading.marketplace.domain import (
+    SELLER,
+    Shop,
+    ShopIncident,
+    ShopMessage,
+    thread_key,
+)
 from keybuzz_poller.reading.marketplace.messages import poll_shop
 from keybuzz_poller.reading.marketplace.ports import ShopPorts
 from keybuzz_poller.service import DEFINITION
@@ -141,3 +147,34 @@ async def test_a_thousand_message_thread_is_stored_once_with_its_deadline(
     window = deadlines.rule_for(SHOP.marketplace).window
     assert ticket["response_state"] == deadlines.AWAITING_REPLY
     assert ticket["respond_by"] == thread[996].created_at + window
+
+
+async def test_a_page_of_incidents_gives_each_new_ticket_its_deadline_once(
+    polling: Polling,
+) -> None:
+    opened = [
+        ShopIncident(
+            incident_id=f"INC{i}",
+            order_id=f"ORD{i}",
+            status="OPENED",
+            types=["8"],
+            waiting_for_seller=True,
+            opened_by="client",
+            message="Une réclamation a été ouverte",
+            created_at=T0 + timedelta(minutes=i),
+            updated_at=T0 + timedelta(minutes=i),
+        )
+        for i in range(3)
+    ]
+    polling.marketplace.incidents_listed = opened
+
+    await poll_shop(polling.ports, SHOP)
+
+    rows = await polling.pool.fetch(
+        "SELECT order_id, response_state, respond_by FROM poller_tickets ORDER BY order_id"
+    )
+    window = deadlines.rule_for(SHOP.marketplace).window
+    assert [tuple(r) for r in rows] == [
+        (i.order_id, deadlines.AWAITING_REPLY, i.created_at + window) for i in opened
+    ]
+    assert [len(ids) for ids in polling.refreshes] == [3]
