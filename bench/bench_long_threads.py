@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 from keybuzz_poller.reading.marketplace.domain import (
@@ -82,17 +83,8 @@ class _Listing:
 class _PerMessageRefresh(PostgresShopStore):
     """The store refreshing its ticket's deadline at every message, for comparison."""
 
-    async def thread_message(
-        self,
-        ticket_id: str,
-        external_message_id: str,
-        direction: str,
-        awaits_reply: bool,
-        at: datetime,
-    ) -> str:
-        added = await super().thread_message(
-            ticket_id, external_message_id, direction, awaits_reply, at
-        )
+    async def thread_message(self, ticket_id: str, *message: Any) -> str:
+        added = await super().thread_message(ticket_id, *message)
         await super().refresh_deadlines([ticket_id])
         return added
 
