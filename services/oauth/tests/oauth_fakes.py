@@ -399,7 +399,7 @@ class FakeShops:
         self.unreadable = False
 
     def open_shop(self, partner_id: str, shop_id: str, key: str) -> None:
-        self.known[(partner_id, shop_id)] = key
+        self.known[(partner_id.upper(), shop_id.upper())] = key  # ids: any case
 
     async def verify(self, credentials: ShopCredentials) -> str:
         self.checked.append(credentials.shop_id)
@@ -407,7 +407,8 @@ class FakeShops:
             raise ShopUnavailable("the marketplace did not answer (503)", self.retry_after)
         if self.unreadable:
             raise ShopAnswerUnreadable("the answer is not XML")
-        if self.known.get((credentials.partner_id, credentials.shop_id)) != credentials.key:
+        ids = (credentials.partner_id.upper(), credentials.shop_id.upper())
+        if self.known.get(ids) != credentials.key:
             raise ShopRefused("authentication refused")
         return f"memory-api:{credentials.shop_id.upper()}"  # one API for every marketplace
 

@@ -7,60 +7,15 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import httpx
-import pytest
-from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_devstack.testing import RunningService, eventually
 from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.service import DEFINITION
-from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
+from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.vault import VaultClient
 from mailkit import publish
-from test_fnac_polling import StartService, admin, demo_shop, poll, vault  # noqa: F401 - fixtures
+from test_fnac_polling import admin, connect, demo_shop, poll, poller, status, vault
 
-
-@pytest.fixture
-async def poller(
-    start_service: StartService, dovecot: MailServer, sandbox_url: str
-) -> RunningService:
-    return await start_service(
-        DEFINITION,
-        POLL_ENABLED="false",
-        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
-        **dovecot.settings,
-    )
-
-
-async def connect_as(
-    poller: RunningService, vault: VaultClient, spec: dict[str, Any], marketplace: str
-) -> Shop:
-    tenant_id = f"t{uuid.uuid4().hex[:10]}"
-    fields = {f: spec[f] for f in ("partner_id", "shop_id", "key")}
-    await vault.write(f"secret/keybuzz/tenants/{tenant_id}/{marketplace.lower()}_api", fields)
-    await publish(
-        poller,
-        ConnectionConnected(
-            tenant_id=tenant_id,
-            marketplace=marketplace,
-            connection_id=str(uuid.uuid4()),
-            seller_id=spec["shop_id"],
-            marketplace_ids=[],
-            region="",
-        ),
-    )
-    shop = Shop(tenant_id, marketplace)
-
-    async def scheduled() -> bool:
-        return bool(
-            await poller.runtime.pool.fetchval(
-                "SELECT true FROM poller_shops WHERE poll_key = $1", shop.key
-            )
-        )
-
-    await eventually(scheduled)
-    return shop
+__all__ = ["admin", "poller", "vault"]  # fixtures
 
 
 HELD = {
@@ -88,12 +43,7 @@ async def disconnected(poller: RunningService, shop: Shop, *, received_in_error:
     )
 
     async def stopped() -> bool:
-        return bool(
-            await poller.runtime.pool.fetchval(
-                "SELECT true FROM poller_shops WHERE poll_key = $1 AND connection = 'DISCONNECTED'",
-                shop.key,
-            )
-        )
+        return (await status(poller, shop))["connection"] == "DISCONNECTED"
 
     await eventually(stopped)
 
@@ -102,8 +52,8 @@ async def test_a_takeover_ended_takes_its_tickets_away_and_only_the_intruders(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
     spec = await demo_shop(admin)  # a Fnac shop
-    owner = await connect_as(poller, vault, spec, "FNAC")
-    intruder = await connect_as(poller, vault, spec, "DARTY")  # the same shop, as Darty
+    owner = await connect(poller, vault, spec)
+    intruder = await connect(poller, vault, spec, marketplace="DARTY")  # the same shop, as Darty
     for shop in (owner, intruder):
         await poll(poller, shop)
     owners = await held(poller, owner.tenant_id)
@@ -119,7 +69,7 @@ async def test_a_sellers_own_disconnect_keeps_its_history(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
     spec = await demo_shop(admin)
-    shop = await connect_as(poller, vault, spec, "FNAC")
+    shop = await connect(poller, vault, spec)
     await poll(poller, shop)
     before = await held(poller, shop.tenant_id)
     assert before["tickets"] > 0

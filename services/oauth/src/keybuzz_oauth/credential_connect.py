@@ -156,37 +156,34 @@ async def _claim(
     if any(holder != tenant_id for holder, _ in others):
         raise _taken(credentials, user_id)
     if others:
-        raise _held_twice(credentials, others[0][1])
+        title = _title(others[0][1])
+        raise _taken(
+            credentials,
+            user_id,
+            f"this shop is already connected to this KeyBuzz account as its {title} shop; "
+            "one shop is connected once (disconnect it there first to move it)",
+        )
     await uow.store.lock_tenants([tenant_id], marketplace)
     return await uow.store.get_connection(tenant_id, marketplace)
 
 
-def _held_twice(credentials: ShopCredentials, held_as: str) -> ShopAlreadyConnected:
+def _taken(
+    credentials: ShopCredentials, user_id: str, message: str | None = None
+) -> ShopAlreadyConnected:
+    """Refused: the shop is held by another tenant (``message`` None, that tenant unnamed),
+    or by this tenant under another marketplace value (``message`` says which)."""
     log.warning(
-        "shop already connected under another marketplace",
-        extra={
-            "tenant_id": credentials.tenant_id,
-            "marketplace": credentials.marketplace,
-            "connected_as": held_as,
-        },
-    )
-    return ShopAlreadyConnected(
-        f"this shop is already connected to this KeyBuzz account as its {_title(held_as)} "
-        f"shop; one shop is connected once (disconnect it there first to move it)"
-    )
-
-
-def _taken(credentials: ShopCredentials, user_id: str) -> ShopAlreadyConnected:
-    log.warning(
-        "shop already connected to another tenant",
+        "shop already connected elsewhere",
         extra={
             "tenant_id": credentials.tenant_id,
             "marketplace": credentials.marketplace,
             "user_id": user_id,
+            "same_tenant": message is not None,
         },
     )
     return ShopAlreadyConnected(
-        f"this {_title(credentials.marketplace)} shop is already connected to another "
+        message
+        or f"this {_title(credentials.marketplace)} shop is already connected to another "
         "KeyBuzz account; disconnect it there first"
     )
 
@@ -273,17 +270,23 @@ async def disconnect(
             await ports.vault.delete_shop(tenant_id, marketplace)
         ended = await uow.store.mark_disconnected(tenant_id, marketplace)
         if ended is not None:
-            uow.emit(
-                ConnectionDisconnected(
-                    tenant_id=tenant_id,
-                    marketplace=marketplace,
-                    connection_id=ended.id,
-                    seller_id=ended.seller_id,
-                    reason=f"disconnected by user {tenant.principal.user_id}",
-                )
-            )
+            reason = f"disconnected by user {tenant.principal.user_id}"
+            uow.emit(_disconnected(ended, reason, received_in_error=False))
     log.info("shop disconnected", extra={"tenant_id": tenant_id, "marketplace": marketplace})
     return ConnectionReport.of(ended or connection)
+
+
+def _disconnected(
+    ended: Connection, reason: str | None, *, received_in_error: bool
+) -> ConnectionDisconnected:
+    return ConnectionDisconnected(
+        tenant_id=ended.tenant_id,
+        marketplace=ended.marketplace_type,
+        connection_id=ended.id,
+        seller_id=ended.seller_id,
+        reason=reason,
+        received_in_error=received_in_error,
+    )
 
 
 # --- connections ended as duplicates -----------------------------------------------------
@@ -304,16 +307,7 @@ async def end_duplicates(ports: OauthPorts) -> int:
             title = _title(marketplace)
             with _vault_change(f"could not delete the {title} key from Vault"):
                 await ports.vault.delete_shop(tenant_id, marketplace)
-            uow.emit(
-                ConnectionDisconnected(
-                    tenant_id=tenant_id,
-                    marketplace=marketplace,
-                    connection_id=finished.id,
-                    seller_id=finished.seller_id,
-                    reason=finished.last_error,
-                    received_in_error=True,
-                )
-            )
+            uow.emit(_disconnected(finished, finished.last_error, received_in_error=True))
         ended += 1
         log.warning(
             "connection ended: its shop was connected elsewhere first",
