@@ -297,6 +297,18 @@ class InMemoryShops:
         found.connection, found.as_of = connection, as_of
         return found.seller_id
 
+    async def forget_received(self, shop: Shop) -> int:
+        tables, mine = self.tables, (shop.tenant_id, shop.marketplace)
+        tickets = {t.id for key, t in tables.tickets.items() if key[:2] == mine}
+        tables.messages = {k: m for k, m in tables.messages.items() if k[:2] != mine}
+        tables.tickets = {k: t for k, t in tables.tickets.items() if k[:2] != mine}
+        tables.incidents = {k: i for k, i in tables.incidents.items() if k[:2] != mine}
+        tables.ticket_messages = [m for m in tables.ticket_messages if m.ticket_id not in tickets]
+        tables.replies = {k: r for k, r in tables.replies.items() if r.ticket_id not in tickets}
+        if (found := tables.shops.get(shop.key)) is not None:
+            found.cursor = ShopCursor()
+        return len(tickets)
+
     async def statuses(self, tenant_id: str) -> list[ShopStatus]:
         return [
             ShopStatus(

@@ -60,22 +60,26 @@ async def demo_shop(admin: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def connect(
-    poller: RunningService, vault: VaultClient, shop: dict[str, Any], key: str | None = None
+    poller: RunningService,
+    vault: VaultClient,
+    shop: dict[str, Any],
+    key: str | None = None,
+    marketplace: str = "FNAC",
 ) -> Shop:
     """oauth's connect: the key in Vault, then connection.connected; the shop is polled."""
     tenant_id = f"t{uuid.uuid4().hex[:10]}"
     fields = {f: shop[f] for f in ("partner_id", "shop_id")} | {"key": key or shop["key"]}
-    await vault.write(f"secret/keybuzz/tenants/{tenant_id}/fnac_api", fields)
+    await vault.write(f"secret/keybuzz/tenants/{tenant_id}/{marketplace.lower()}_api", fields)
     event = ConnectionConnected(
         tenant_id=tenant_id,
-        marketplace="FNAC",
+        marketplace=marketplace,
         connection_id=str(uuid.uuid4()),
         seller_id=shop["shop_id"],
         marketplace_ids=[],
         region="eu",
     )
     await publish(poller, event)
-    connected = Shop(tenant_id, "FNAC")
+    connected = Shop(tenant_id, marketplace)
 
     async def scheduled() -> bool:
         return bool(

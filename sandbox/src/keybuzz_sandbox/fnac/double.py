@@ -143,6 +143,8 @@ class FnacDouble:
     # --- authentication -------------------------------------------------------------
 
     def authenticate(self, partner_id: str, shop_id: str, key: str) -> tuple[str, Token] | None:
+        """A token for a shop's right ids (any case) and key. Whatever the shop's marketplace:
+        Fnac's ``auth`` names none, and a request cannot say which one the caller means."""
         book = self.books.get(shop_id.upper())
         if book is None:
             return None

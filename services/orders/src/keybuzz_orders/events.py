@@ -5,7 +5,9 @@
   marketplace with an order feed and a notification queue, subscribes the seller to
   its order changes.
 - ``connection.disconnected`` / ``connection.reauth_required`` cancel the tenant's jobs
-  and sync of that marketplace and, with a queue, delete the seller's subscription.
+  and sync of that marketplace and, with a queue, delete the seller's subscription. With
+  ``receivedInError`` (the connection ended as a takeover) the tenant's orders of that
+  marketplace are deleted too; a seller's own disconnect keeps them.
 - ``message.received`` with an ``orderId`` we do not have: fetch that order from the
   message's marketplace, so the agent sees it next to the ticket (``order_context``). One event at a time (a
   tenant's in order, tenants side by side): the marketplace is asked before the unit of work
@@ -78,6 +80,8 @@ async def stop_importing(runtime: Runtime[Any], event: ConnectionDisconnected) -
     marketplace = event.marketplace
     await runtime.component(Backfills).stop_tenant(event.tenant_id, reason, marketplace)
     await runtime.component(OrderSync).stop(event.tenant_id, reason, marketplace)
+    if event.received_in_error:
+        await runtime.component(OrderSync).forget_received(event.tenant_id, marketplace)
 
 
 async def complete_order_context(runtime: Runtime[Any], event: MessageReceived) -> None:
