@@ -44,9 +44,7 @@ def _bodies(definition: ServiceDefinition) -> dict[str, list[type[msgspec.Struct
     return found
 
 
-@pytest.mark.parametrize(
-    "definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name
-)
+@pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
 def test_every_request_body_refuses_unknown_fields(definition: ServiceDefinition) -> None:
     bodies = _bodies(definition)
     assert bodies, f"{definition.name} takes no body?"

@@ -16,8 +16,8 @@ import pytest
 from keybuzz_orders.sync import OrderSync
 from keybuzz_shared.connectors.fnac.order_states import LINE_STATES
 from keybuzz_shared.events import ConnectionConnected, Event, MessageReceived
-from oauth_testkit import root_vault
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from oauth_testkit import root_vault
 from orders_testkit import OrdersKit, eventually, find_events, new_tenant
 from prometheus_client import REGISTRY
 
@@ -381,7 +381,9 @@ async def _dead_letters(nats_url: str, tenant: str) -> list[dict[str, Any]]:
                 messages = await sub.fetch(256, timeout=1)
             except (TimeoutError, nats.errors.TimeoutError):
                 break
-            found += [b for m in messages if (b := msgspec.json.decode(m.data))["tenantId"] == tenant]
+            found += [
+                b for m in messages if (b := msgspec.json.decode(m.data))["tenantId"] == tenant
+            ]
         await sub.unsubscribe()
     finally:
         await nc.close()
@@ -413,16 +415,22 @@ async def test_an_order_the_shop_does_not_have_is_final_an_outage_is_waited_out(
 
     assert await _counted("FNAC", "fetched", fetched + 1) == fetched + 1
     assert _message_orders("FNAC", "not_found") == not_found + 2
-    assert await kit.pool.fetchval(
-        "SELECT marketplace FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
-        tenant,
-        order_id,
-    ) == "FNAC"
-    assert await kit.pool.fetchval(
-        "SELECT count(*) FROM orders WHERE tenant_id = $1 AND external_order_id = ANY($2)",
-        tenant,
-        unknown,
-    ) == 0
+    assert (
+        await kit.pool.fetchval(
+            "SELECT marketplace FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            tenant,
+            order_id,
+        )
+        == "FNAC"
+    )
+    assert (
+        await kit.pool.fetchval(
+            "SELECT count(*) FROM orders WHERE tenant_id = $1 AND external_order_id = ANY($2)",
+            tenant,
+            unknown,
+        )
+        == 0
+    )
     assert await _dead_letters(kit.nats_url, tenant) == []
 
 
@@ -456,6 +464,6 @@ async def test_a_shop_without_a_usable_key_waits_for_its_connection(
     assert reauth["sellerId"] == shop["shop_id"]
     for tenant in (never_connected, revoked):
         assert await _dead_letters(kit.nats_url, tenant) == []
-        assert await kit.pool.fetchval(
-            "SELECT count(*) FROM orders WHERE tenant_id = $1", tenant
-        ) == 0
+        assert (
+            await kit.pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant) == 0
+        )

@@ -390,7 +390,11 @@ async def test_a_utf7_dtd_in_fnacs_answer_stores_nothing_of_it(
     spec, shop = await polled_shop(poller, vault, admin)
     written = await buyer_writes(admin, spec, description="Où est mon colis ?")
     before = len(await received_events(poller, shop.tenant_id))
-    hostile = {"malformedNext": 20, "malformedKind": "utf7-entities", "operations": ["messages_query"]}
+    hostile = {
+        "malformedNext": 20,
+        "malformedKind": "utf7-entities",
+        "operations": ["messages_query"],
+    }
     assert (await admin.put("/faults", json=hostile)).status_code == 200
     with pytest.raises(ShopPollFailed):
         await poll(poller, shop)

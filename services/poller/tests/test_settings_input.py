@@ -56,9 +56,7 @@ async def test_hours_and_minutes_are_json_integers(poller: RunningService) -> No
 
     accepted = await put(poller, tenant_id, WINDOWS, {"marketplace": "FNAC", "hours": 24})
     assert accepted.status_code == 200, accepted.text
-    assert (await put(poller, tenant_id, ALERTS, {"leadMinutes": 30})).json() == {
-        "leadMinutes": 30
-    }
+    assert (await put(poller, tenant_id, ALERTS, {"leadMinutes": 30})).json() == {"leadMinutes": 30}
 
 
 async def test_only_the_registrys_marketplaces_take_a_window(poller: RunningService) -> None:

@@ -82,7 +82,7 @@ def utf7_entities(answer: etree._Element) -> bytes:
     for element in answer.iter(*(f"{{{NS}}}{n}" for n in _INJECTED_INTO)):
         element.text = "ENTITY-HERE"
     dtd = f'<!DOCTYPE {name} [<!ENTITY injected "{INJECTED_TEXT}">]>'
-    utf7_dtd = "".join(f"+{_utf7_char(c)}-" if c in "<!>[]\"" else c for c in dtd)
+    utf7_dtd = "".join(f"+{_utf7_char(c)}-" if c in '<!>[]"' else c for c in dtd)
     # ASCII (others as character references), "+" escaped as UTF-7 wants it.
     body = etree.tostring(answer, encoding="us-ascii").replace(b"+", b"+-")
     body = body.replace(b"ENTITY-HERE", b"&injected;")

@@ -33,9 +33,9 @@ from keybuzz_shared.events import (
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
+from keybuzz_orders import order_context
 from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
-from keybuzz_orders import order_context
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.order_source import NoSource, NotConnected, SourceRefused, order_feed
 from keybuzz_orders.sync import OrderSync
