@@ -189,48 +189,6 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     assert len(after) == before + len(advanced["newOrderIds"])
 
 
-async def test_the_order_of_a_buyer_s_message_is_fetched_an_unknown_one_noted(
-    kit: OrdersKit, fnac: FnacAdmin, stack: Any
-) -> None:
-    shop = await fnac.shop(DEMO_FNAC)
-    tenant = new_tenant()
-    await _connect(kit, stack, shop, tenant)
-    await _jobs(kit, tenant, 1)
-    order_id = await kit.pool.fetchval(
-        "SELECT external_order_id FROM orders WHERE tenant_id = $1 LIMIT 1", tenant
-    )
-    await kit.pool.execute(
-        "DELETE FROM orders WHERE tenant_id = $1 AND external_order_id = $2", tenant, order_id
-    )
-
-    def message(order: str) -> MessageReceived:
-        return MessageReceived(
-            tenant_id=tenant,
-            marketplace="FNAC",
-            external_message_id=str(uuid.uuid4()),
-            ticket_id=str(uuid.uuid4()),
-            ticket_message_id=str(uuid.uuid4()),
-            order_id=order,
-        )
-
-    await _publish(kit.nats_url, message("0000UNKNOWN00"), message(order_id))
-
-    async def fetched() -> Any:
-        return await kit.pool.fetchrow(
-            "SELECT marketplace FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
-            tenant,
-            order_id,
-        )
-
-    assert (await eventually(fetched, within=20))["marketplace"] == "FNAC"
-    unknown = await kit.pool.fetchval(
-        "SELECT count(*) FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
-        tenant,
-        "0000UNKNOWN00",
-    )
-    assert unknown == 0
-
-
 async def test_an_outage_holds_the_job_which_says_why_and_then_completes(
     kit: OrdersKit, fnac: FnacAdmin, stack: Any
 ) -> None:
@@ -390,7 +348,7 @@ async def _dead_letters(nats_url: str, tenant: str) -> list[dict[str, Any]]:
     return found
 
 
-async def test_an_order_the_shop_does_not_have_is_final_an_outage_is_waited_out(
+async def test_a_buyer_s_order_is_fetched_one_the_shop_does_not_have_is_final(
     kit: OrdersKit, fnac: FnacAdmin, stack: Any
 ) -> None:
     shop = await fnac.shop(DEMO_FNAC)
