@@ -384,3 +384,35 @@ async def test_the_sellers_message_in_fnacs_back_office_answers_the_buyer(
     again = await ticket_of(poller, shop, order)
     assert again["responseState"] == "AWAITING_REPLY"
     assert again["respondBy"] > waiting["respondBy"]
+
+
+async def test_a_utf7_dtd_in_fnacs_answer_stores_nothing_of_it(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    """The answer declared UTF-7, its DTD written in UTF-7 (no "<!" among its bytes) with an
+    entity standing for every message's text: refused unread, nothing of it stored."""
+    spec, shop = await polled_shop(poller, vault, admin)
+    written = await buyer_writes(admin, spec, description="Où est mon colis ?")
+    before = len(await received_events(poller, shop.tenant_id))
+    hostile = {
+        "malformedNext": 20,
+        "malformedKind": "utf7-entities",
+        "operations": ["messages_query"],
+    }
+    assert (await admin.put("/faults", json=hostile)).status_code == 200
+    with pytest.raises(ShopPollFailed):
+        await poll(poller, shop)
+    failed = await status(poller, shop)
+    assert "UTF-7" in failed["lastError"] and failed["consecutiveFailures"] == 1
+    for table in ("poller_tickets", "poller_ticket_messages", "poller_external_messages"):
+        injected = await poller.runtime.pool.fetchval(
+            f"SELECT count(*) FROM {table} t WHERE t::text LIKE '%INJECTED%'"
+        )
+        assert injected == 0, table
+    assert len(await received_events(poller, shop.tenant_id)) == before
+
+    await admin.delete("/faults")
+    await poll(poller, shop)  # the same message, as Fnac really wrote it
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    by_id = {m["externalId"]: m for m in ticket["messages"]}
+    assert by_id[written["messageId"]]["body"] == "Où est mon colis ?"

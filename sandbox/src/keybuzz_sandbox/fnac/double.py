@@ -26,7 +26,7 @@ TOKEN_LIFETIME = 3_600.0
 # Retry-After. Clients must obey whatever a 429 or an ERR_ code says.
 RATE_LIMIT = RateLimit(rate_text="2", burst=20)
 FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
-MALFORMED_KINDS = ("truncated", "schema", "entities", "empty")
+MALFORMED_KINDS = ("truncated", "schema", "entities", "utf7-entities", "empty")
 REFUSAL_CODE = re.compile(r"ERR_\d{3}")
 
 

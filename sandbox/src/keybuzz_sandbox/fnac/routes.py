@@ -3,6 +3,7 @@ under /_sandbox/fnac (development use, no authentication)."""
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -63,8 +64,35 @@ def malform(answer: etree._Element, kind: str) -> bytes:
         levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
         doctype = f'<!DOCTYPE {name} [<!ENTITY l0 "lol">{levels}]>'
         return f'<?xml version="1.0"?>{doctype}<{name} status="OK">&l9;</{name}>'.encode()
+    if kind == "utf7-entities":
+        return utf7_entities(answer)
     body = serialize(answer)
     return body[: max(1, len(body) // 2)]  # truncated
+
+
+# What the "utf7-entities" answer puts in the token and the messages' texts: a client that
+# stores or uses it has expanded an entity.
+INJECTED_TEXT = "INJECTED-BY-A-UTF7-ENTITY"
+_INJECTED_INTO = ("token", "message_subject", "message_description")
+
+
+def utf7_entities(answer: etree._Element) -> bytes:
+    """The answer declared UTF-7, its DTD written in UTF-7 (no "<!" among the bytes) with an
+    internal entity that stands for the token and the messages' texts: a client must refuse
+    it unexpanded, whatever check it makes on the raw bytes."""
+    name = local_name(answer)
+    for element in answer.iter(*(f"{{{NS}}}{n}" for n in _INJECTED_INTO)):
+        element.text = "ENTITY-HERE"
+    dtd = f'<!DOCTYPE {name} [<!ENTITY injected "{INJECTED_TEXT}">]>'
+    utf7_dtd = "".join(f"+{_utf7_char(c)}-" if c in '<!>[]"' else c for c in dtd)
+    # ASCII (others as character references), "+" escaped as UTF-7 wants it.
+    body = etree.tostring(answer, encoding="us-ascii").replace(b"+", b"+-")
+    body = body.replace(b"ENTITY-HERE", b"&injected;")
+    return b'<?xml version="1.0" encoding="UTF-7"?>' + utf7_dtd.encode() + body
+
+
+def _utf7_char(char: str) -> str:
+    return base64.b64encode(char.encode("utf-16-be")).decode().rstrip("=")
 
 
 async def handle(double: FnacDouble, service: str, body: bytes) -> Response[bytes]:
