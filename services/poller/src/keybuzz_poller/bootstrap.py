@@ -36,6 +36,7 @@ from keybuzz_poller.reading.ports import ReadingPorts
 from keybuzz_poller.reading.store import PostgresCursors
 from keybuzz_poller.replies.marketplace_api import ShopReplies
 from keybuzz_poller.replies.memory import ReplyMemory
+from keybuzz_poller.replies.outcomes import count_reply
 from keybuzz_poller.replies.ports import RepliesPorts, ReplyConfig, ReplyWrites
 from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.replies.smtp_relay import SmtpRelay
@@ -141,6 +142,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 mark_as_read=shop_api.mark_as_read,
                 first_poll=timedelta(days=shop_api.first_poll_days),
                 max_attachment_bytes=shop_api.max_attachment_bytes,
+                replies_sent=functools.partial(count_reply, runtime.name, "SENT"),
             ),
             shop_polling=shop_polling,
         )

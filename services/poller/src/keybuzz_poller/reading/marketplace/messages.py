@@ -83,12 +83,14 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
             continue  # the cursor's overlap read again: nothing to store or mark
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
+        confirmed = poll.replies_confirmed
         async with ports.unit_of_work() as unit:
             for message in fresh:
                 await _take_message(
                     unit, shop, message, files[message.message_id], ports.clock(), poll, ports
                 )
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
+        ports.replies_sent(poll.replies_confirmed - confirmed)
         if ports.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
     return poll
@@ -142,7 +144,7 @@ async def _take_message(
         if ticket_id is None:
             poll.without_ticket += 1
             return
-        if message.sender_type == SELLER and await _own_reply(unit, shop, ticket_id, message):
+        if message.sender_type == SELLER and await _own_reply(unit, shop, ticket_id, message, poll):
             poll.own_replies += 1  # stored for dedupe; the ticket shows the reply once
             return
         direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
@@ -157,10 +159,13 @@ async def _take_message(
     poll.tickets_opened_or_joined += 1
 
 
-async def _own_reply(unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMessage) -> bool:
+async def _own_reply(
+    unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMessage, poll: ShopPoll
+) -> bool:
     """Whether the seller's message is one of our replies on the ticket, read back: then
-    it is recorded on the reply, and a reply still in doubt is SENT with its
-    ``message.sent`` (the sender, finding it SENT, neither sends nor announces it again)."""
+    it is recorded on the reply, and a reply still in doubt (QUEUED, or FAILED after
+    attempts whose answers were lost) is SENT with its ``message.sent`` (the sender,
+    finding it SENT, neither sends nor announces it again)."""
     for reply in await unit.store.own_replies(ticket_id):
         if not is_own_reply(reply.text, reply.queued_at, message.body, message.created_at):
             continue
@@ -168,6 +173,7 @@ async def _own_reply(unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMe
         if matched is None:
             continue
         if matched.confirmed:
+            poll.replies_confirmed += 1
             unit.emit(
                 MessageSent(
                     tenant_id=shop.tenant_id,

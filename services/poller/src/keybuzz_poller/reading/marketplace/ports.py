@@ -125,15 +125,16 @@ class ShopStore(Protocol):
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
         """Our replies on the ticket the marketplace may list back and none of its messages
-        was matched to yet: SENT, or QUEUED and unconfirmed; oldest first."""
+        was matched to yet: SENT, or QUEUED or FAILED and unconfirmed (its last attempt may
+        have sent it); oldest first."""
         ...
 
     async def match_reply(
         self, ticket_message_id: str, marketplace_message_id: str
     ) -> MatchedReply | None:
-        """Records the marketplace's message as the reply's own; a reply still in doubt is
-        SENT from now on (its ticket's deadline recomputed). None when the reply is not
-        one of ``own_replies`` now (matched already, FAILED)."""
+        """Records the marketplace's message as the reply's own; a reply still in doubt
+        (QUEUED or FAILED) is SENT from now on (its ticket's deadline recomputed). None when
+        the reply is not one of ``own_replies`` now (matched already, FAILED for sure)."""
         ...
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
@@ -170,3 +171,6 @@ class ShopPorts:
     mark_as_read: bool  # the shop API's mark_as_read
     first_poll: timedelta  # how far back a shop's first poll reads
     max_attachment_bytes: int
+    # Told how many replies in doubt a poll's unit of work made SENT, once it committed
+    # (the replies' SENT count).
+    replies_sent: Callable[[int], None]
