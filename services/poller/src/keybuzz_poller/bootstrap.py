@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import asyncpg
 from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
@@ -76,6 +77,12 @@ async def assemble(runtime: PollerRuntime) -> None:
         runtime.vault,
         {m: settings.shop_api(m).api_url for m in SHOP_MARKETPLACES},
         shop_api.timeout_seconds,
+        {
+            m: FileLinks(
+                settings.shop_api(m).attachment_origins, inside_allowed=not settings.is_production
+            )
+            for m in SHOP_MARKETPLACES
+        },
     )
     runtime.provide(source)
     shop_polling = ShopPollingPorts(

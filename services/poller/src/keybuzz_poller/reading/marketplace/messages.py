@@ -40,6 +40,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     thread_key,
 )
 from keybuzz_poller.reading.marketplace.ports import (
+    AttachmentRefused,
     AttachmentTooLarge,
     AttachmentUnavailable,
     MarketplaceUnavailable,
@@ -238,6 +239,8 @@ async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> li
             content = await ports.source.download(shop, link, ports.max_attachment_bytes)
         except AttachmentTooLarge:
             found.append(_file(link, skipped=f"larger than {ports.max_attachment_bytes} bytes"))
+        except AttachmentRefused as exc:
+            found.append(_file(link, skipped=f"refused: {exc}"))
         except AttachmentUnavailable as exc:
             found.append(_file(link, skipped=f"not served: {exc}"))
         except MarketplaceUnavailable as exc:  # the message is stored all the same

@@ -38,6 +38,11 @@ class AttachmentUnavailable(Exception):
     """A linked file the marketplace does not serve (gone, refused): named, not stored."""
 
 
+class AttachmentRefused(Exception):
+    """A link we do not follow (not a web address, not an origin the marketplace serves
+    files from, an address inside our network): named, not fetched, not stored."""
+
+
 class ShopPollFailed(DependencyUnavailable):
     """The marketplace could not be polled now: the poll is retried with back-off, and its
     message, which names what failed and never a key or token, is the shop's last error."""
@@ -75,8 +80,9 @@ class MarketplaceMessageSource(Protocol):
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
         """The file's bytes; ``AttachmentTooLarge`` past ``max_bytes``,
-        ``AttachmentUnavailable`` when the marketplace will not serve it (4xx, not a web
-        address), ``MarketplaceUnavailable`` when its server fails (5xx, unreachable)."""
+        ``AttachmentRefused`` when the link is not followed (docs/SECURITY.md, "Files a
+        message links"), ``AttachmentUnavailable`` when the marketplace will not serve it
+        (4xx), ``MarketplaceUnavailable`` when its server fails (5xx, unreachable)."""
         ...
 
 
