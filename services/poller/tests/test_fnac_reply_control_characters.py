@@ -110,20 +110,19 @@ async def test_a_reply_with_a_control_character_is_sent_shown_and_counted_once(
     assert await poller.metric(SENT) - sent_before == 1
 
 
-class ListsItLate:
+class ListsItLate(DiesAfterSending):
     """Fnac applies the reply but its answer is lost, and its listing does not show the
     reply yet when the sender reads the thread back."""
 
     def __init__(self, api: MarketplaceReplies) -> None:
-        self.api = api
-        self.limits = api.limits
-        self.reply_text = api.reply_text
+        super().__init__(api)
+        self.sent_messages = self.nothing_yet
 
     async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
         await self.api.reply(tenant_id, reply)
         raise OutcomeUnknown("Fnac messages_update: the answer was lost")
 
-    async def sent_messages(
+    async def nothing_yet(
         self, tenant_id: str, thread: ThreadKey, since: datetime
     ) -> list[MarketplaceMessage]:
         return []
