@@ -4,13 +4,21 @@ production no declared origin naming our own network."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
+import httpx
 import msgspec
 import pytest
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.connectors.fnac.settings import FnacApiSettings
-from keybuzz_shared.file_links import FileLinks, LinkRefused, is_public, production_problem
+from keybuzz_shared.file_links import (
+    FileLinks,
+    FileTooLarge,
+    LinkRefused,
+    is_public,
+    production_problem,
+)
 
 
 @pytest.mark.parametrize(
@@ -111,3 +119,30 @@ def test_the_declared_origins_default_to_the_apis() -> None:
     production = msgspec.convert({"keybuzz_env": "production"}, FnacApiSettings)
     assert production.fnac_file_origins == ("https://vendeur.fnac.com:443",)
     assert production_problem("https://vendeur.fnac.com") is None
+
+
+async def test_a_file_streamed_without_its_length_is_dropped_at_the_cap() -> None:
+    """A server that sends forever, chunked: the fetch stops at the cap, long before."""
+    sent = 0
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * 16_384
+        try:
+            while sent < 64 * 2**20:
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+                sent += len(chunk)
+        except ConnectionError:
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    links = FileLinks([f"http://127.0.0.1:{port}"], inside_allowed=True)
+    async with server, httpx.AsyncClient(timeout=10) as http:
+        with pytest.raises(FileTooLarge):
+            await links.fetch(http, f"http://127.0.0.1:{port}/f", 100_000)
+    assert sent < 8 * 2**20  # stopped reading: the server could not send 64 MiB
