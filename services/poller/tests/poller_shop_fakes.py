@@ -110,6 +110,9 @@ class ShopTables:
     ticket_messages: list[_TicketMessage] = field(default_factory=list)
     incidents: dict[tuple[str, str, str], tuple[ShopIncident, str]] = field(default_factory=dict)
     replies: dict[str, ShopReply] = field(default_factory=dict)
+    # Each refresh's ticket ids (the fake keeps no deadline: the real ones are tested on
+    # PostgreSQL, test_long_threads.py and the response deadline tests).
+    deadline_refreshes: list[list[str]] = field(default_factory=list)
 
     def add_reply(self, reply: ShopReply) -> ShopReply:
         self.replies[reply.id] = reply
@@ -186,6 +189,9 @@ class InMemoryShopStore:
         )
         self.tables.ticket_messages.append(added)
         return added.id
+
+    async def refresh_deadlines(self, ticket_ids: Sequence[str]) -> None:
+        self.tables.deadline_refreshes.append(list(ticket_ids))
 
     def _own(self, reply: ShopReply) -> bool:
         return reply.marketplace_message_id is None and (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from collections.abc import Iterable
 
@@ -26,6 +27,7 @@ TOKEN_LIFETIME = 3_600.0
 RATE_LIMIT = RateLimit(rate_text="2", burst=20)
 FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MALFORMED_KINDS = ("truncated", "schema", "entities", "empty")
+REFUSAL_CODE = re.compile(r"ERR_\d{3}")
 
 
 class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -34,6 +36,10 @@ class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     auth only when named."""
 
     malformed_kind: str = "truncated"
+    # The next ``refuse_next`` requests of the named services are refused as a whole
+    # (status ERROR, nothing done), with one error per code of ``refuse_codes``.
+    refuse_next: int = 0
+    refuse_codes: list[str] = msgspec.field(default_factory=lambda: ["ERR_201"])
 
     def problems(self) -> list[str]:
         issues = []
@@ -45,6 +51,10 @@ class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
             issues.append(f"malformedKind must be one of {', '.join(MALFORMED_KINDS)}")
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
             issues.append("latencyMs, failNext and malformedNext must be >= 0")
+        if self.refuse_next < 0 or not all(REFUSAL_CODE.fullmatch(c) for c in self.refuse_codes):
+            issues.append("refuseNext must be >= 0 and refuseCodes ERR_ followed by 3 digits")
+        if self.refuse_next and not self.refuse_codes:
+            issues.append("refuseCodes must name at least one code")
         return issues
 
 
@@ -58,6 +68,16 @@ class FnacFaults(FaultInjector):
         if op_key == AUTH_OPERATION:
             return op_key in names or service in names
         return not names or op_key in names or service in names
+
+    def refusal(self, op_key: str) -> tuple[str, ...]:
+        """The codes to refuse this request with, if it is one of the next ones refused."""
+        config = self.config
+        if not isinstance(config, FnacFaultConfig) or config.refuse_next <= 0:
+            return ()
+        if not self.applies_to(op_key):
+            return ()
+        config.refuse_next -= 1
+        return tuple(config.refuse_codes)
 
 
 class Token(msgspec.Struct, frozen=True):

@@ -20,6 +20,8 @@ from .wire import add_error, child_text, response, serialize
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
+    from .book import ShopBook
+    from .generator import OrderFacts
 
 XML = "text/xml; charset=utf-8"
 FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
@@ -84,6 +86,10 @@ async def handle(double: FnacDouble, service: str, body: bytes) -> Response[byte
             )
         elif not double.allow(root.get("shop_id") or child_text(root, "shop_id")):
             return _too_many(double, service)
+        elif codes := double.faults.refusal(f"fnac.{service}"):
+            answer = response(service, "ERROR")
+            for code in codes:
+                add_error(answer, code, "refused on demand (the double's fault settings)")
         else:
             answer = _answer(double, service, root)
     if decision.malformed_kind:
@@ -158,6 +164,10 @@ class IncidentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unkno
     type_code: str = "1"  # state.xsd incident_open_state: 1 not received, 2 unlike, 3 defective
 
 
+class IncidentClosing(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    order_id: str
+
+
 def _json(payload: Any, status: int = 200) -> Response[bytes]:
     return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
@@ -226,15 +236,25 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         }
         return _json(body, 201)
 
-    @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
-    def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
+    def order_of(
+        shop_id: str, order_id: str
+    ) -> tuple[ShopBook, OrderFacts, float] | Response[bytes]:
+        """The shop's book, its order ``order_id`` and the time now; or the 404."""
         book = double.books.get(shop_id.upper())
         if book is None:
             return _problem(404, f"unknown shop {shop_id}")
         now = double.clock.now()
-        order = book.find_order(data.order_id, book.virtual(now))
+        order = book.find_order(order_id, book.virtual(now))
         if order is None:
-            return _problem(404, f"unknown order {data.order_id}")
+            return _problem(404, f"unknown order {order_id}")
+        return book, order, now
+
+    @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
+    def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
+        found = order_of(shop_id, data.order_id)
+        if isinstance(found, Response):
+            return found
+        book, order, now = found
         if data.type_code not in ("1", "2", "3"):
             return _problem(400, "typeCode must be 1, 2 or 3")
         opened = book.open_incident(order, data.type_code, now)
@@ -242,6 +262,17 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             return _problem(409, f"order {data.order_id} already has an incident")
         incident, message = opened
         return _json({"incidentId": incident, "messageId": message, "orderId": order.order_id}, 201)
+
+    @post("/shops/{shop_id:str}/incidents/close", sync_to_thread=False)
+    def close_incident(shop_id: FromPath[str], data: JSONBody[IncidentClosing]) -> Response[bytes]:
+        found = order_of(shop_id, data.order_id)
+        if isinstance(found, Response):
+            return found
+        book, order, now = found
+        incident = book.close_incident(order, now)
+        if incident is None:
+            return _problem(409, f"order {data.order_id} has no open incident")
+        return _json({"incidentId": incident, "orderId": order.order_id})
 
     @get("/shops/{shop_id:str}/sent", sync_to_thread=False)
     def sent(shop_id: FromPath[str]) -> Response[bytes]:
@@ -290,6 +321,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             advance,
             buyer_writes,
             open_incident,
+            close_incident,
             sent,
             expire_tokens,
             rotate_key,
