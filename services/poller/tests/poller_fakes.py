@@ -554,7 +554,9 @@ class InMemoryTickets:
         for row in tickets:
             found = by_thread.get((row.tenant_id, row.marketplace, row.thread_key))
             if found is None:
-                self.mail.tickets[row.id] = _Ticket(row)
+                self.mail.tickets[row.id] = _Ticket(
+                    row, response_state=row.response_state, respond_by=row.respond_by
+                )
                 ids[(row.marketplace, row.thread_key)] = row.id
                 continue
             found.status = "OPEN"

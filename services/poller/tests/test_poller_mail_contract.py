@@ -217,6 +217,24 @@ async def test_a_thread_keeps_its_ticket_per_tenant(stores: Stores) -> None:
     assert await stores.tickets.upsert_tickets([]) == {}
 
 
+async def test_a_created_ticket_opens_with_its_rows_deadline_a_reopened_one_keeps_its_own(
+    stores: Stores,
+) -> None:
+    due = T0 + timedelta(hours=24)
+    opening = {"response_state": "AWAITING_REPLY", "respond_by": due}
+    first = TicketRow(**{**_fields(thread(key="order:1")), **opening})
+    assert await stores.tickets.upsert_tickets([first]) == {("AMAZON", "order:1"): first.id}
+    ticket = await stores.tickets.get_ticket("t1", first.id)
+    assert ticket is not None
+    assert (ticket.response_state, ticket.respond_by) == ("AWAITING_REPLY", due)
+    later = {"response_state": "AWAITING_REPLY", "respond_by": due + timedelta(hours=5)}
+    again = TicketRow(**{**_fields(thread(key="order:1")), **later})
+    assert await stores.tickets.upsert_tickets([again]) == {("AMAZON", "order:1"): first.id}
+    ticket = await stores.tickets.get_ticket("t1", first.id)
+    assert ticket is not None
+    assert (ticket.response_state, ticket.respond_by) == ("AWAITING_REPLY", due)
+
+
 async def test_deadline_facts_give_each_message_in_order_with_its_delivery(stores: Stores) -> None:
     accepted = T0 - timedelta(minutes=5)
     ticket_id, (m1, m2) = await a_ticket(

@@ -20,14 +20,16 @@ from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
 from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.tickets import deadlines
 from keybuzz_poller.tickets.ports import (
+    DeadlineFact,
     ExternalMessageRow,
     Outbox,
     TicketMessageRow,
     TicketRow,
     TicketStore,
 )
-from keybuzz_poller.tickets.responses import refresh_deadlines
+from keybuzz_poller.tickets.responses import opening_deadline, refresh_deadlines
 
 PREVIEW_CHARS = 200
 _SPACES = re.compile(r"\s+")
@@ -63,17 +65,28 @@ async def store_mails(
     received_at: datetime,
 ) -> None:
     """A batch of the tenant's mails, stored at ``received_at``: three set-based writes, the
-    deadlines, and the events."""
+    deadlines, and the events.
+
+    A ticket the batch creates holds only the batch's messages, so its deadline is known
+    before it is written and goes into its INSERT; only the tickets it re-opened are
+    recomputed from what is stored (``refresh_deadlines``)."""
     externals = [_external_row(tenant_id, mail, received_at) for mail in mails]
     automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
     counts.fetched += len(mails)
     new_ids = await tickets.insert_external_messages(externals)
     fresh = [e for e in externals if e.id in new_ids]
     counts.duplicates += len(externals) - len(fresh)
-    ticket_ids = await tickets.upsert_tickets(_ticket_rows(fresh))
+    messages_of = {e.id: str(uuid.uuid4()) for e in fresh}  # external id → ticket message id
+    threads = _threads(fresh)
+    windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
+    rows = [
+        _ticket_row(marketplace, key, group, messages_of, automatic, windows.get(marketplace))
+        for (marketplace, key), group in threads.items()
+    ]
+    ticket_ids = await tickets.upsert_tickets(rows)
     messages = [
         TicketMessageRow(
-            id=str(uuid.uuid4()),
+            id=messages_of[e.id],
             ticket_id=ticket_ids[(e.marketplace, thread_key_of(e))],
             tenant_id=tenant_id,
             external_message_id=e.id,
@@ -84,12 +97,23 @@ async def store_mails(
         for e in fresh
     ]
     await tickets.insert_ticket_messages(messages)
-    await refresh_deadlines(tickets, [m.ticket_id for m in messages])
+    created = {row.id for row in rows}  # a re-opened ticket answers with its own id
+    await refresh_deadlines(tickets, [m.ticket_id for m in messages if m.ticket_id not in created])
     outbox.emit_many(_received(e, m) for e, m in zip(fresh, messages, strict=True))
     counts.stored += len(fresh)
     counts.unparsed += sum(e.parse_error is not None for e in fresh)
     counts.ticket_ids.extend(m.ticket_id for m in messages)
     counts.accepted_at.extend(e.accepted_at for e in fresh if e.accepted_at is not None)
+
+
+async def _response_windows(
+    tickets: TicketStore, tenant_id: str, marketplaces: set[str]
+) -> dict[str, int]:
+    """The tenant's windows, read only if a marketplace of the batch has no rule of its own
+    (a marketplace's rule cannot be overridden)."""
+    if marketplaces <= deadlines.RULES.keys():
+        return {}
+    return await tickets.response_windows(tenant_id)
 
 
 def _received(external: ExternalMessageRow, message: TicketMessageRow) -> MessageReceived:
@@ -138,27 +162,58 @@ def storable_json(items: list[dict[str, object]]) -> list[dict[str, object]]:
     return [{k: storable(v) if isinstance(v, str) else v for k, v in i.items()} for i in items]
 
 
-def _ticket_rows(fresh: list[ExternalMessageRow]) -> list[TicketRow]:
-    """One row per thread of the batch, counting its new messages (mailbox order kept)."""
+def _threads(fresh: list[ExternalMessageRow]) -> dict[tuple[str, str], list[ExternalMessageRow]]:
+    """The batch's messages by thread (marketplace, thread key), mailbox order kept."""
     threads: dict[tuple[str, str], list[ExternalMessageRow]] = {}
     for external in fresh:
         threads.setdefault((external.marketplace, thread_key_of(external)), []).append(external)
-    return [
-        TicketRow(
-            id=str(uuid.uuid4()),
-            tenant_id=first.tenant_id,
-            marketplace=marketplace,
-            thread_key=key,
-            order_id=first.order_id,
-            buyer_email=first.buyer_email,
-            buyer_name=next((e.buyer_name for e in group if e.buyer_name), None),
-            subject=first.subject,
-            last_message_at=max(e.received_at for e in group),
-            message_count=len(group),
-        )
-        for (marketplace, key), group in threads.items()
-        for first in group[:1]
-    ]
+    return threads
+
+
+def _ticket_row(
+    marketplace: str,
+    key: str,
+    group: list[ExternalMessageRow],
+    messages_of: dict[str, str],
+    automatic: set[str],
+    override_hours: int | None,
+) -> TicketRow:
+    """One thread's row, counting its new messages, with the deadline it opens with if new."""
+    ticket_id, first = str(uuid.uuid4()), group[0]
+    opening = opening_deadline(
+        [
+            DeadlineFact(
+                ticket_id=ticket_id,
+                marketplace=marketplace,
+                no_response_needed_at=None,
+                override_hours=override_hours,
+                id=messages_of[e.id],
+                direction=deadlines.INBOUND,
+                received_at=e.received_at,
+                awaits_reply=e.id not in automatic,
+                accepted_at=e.accepted_at,
+                reply_status=None,
+                sent_at=None,
+                automatic=False,
+                written_at=e.sent_at,
+            )
+            for e in group
+        ]
+    )
+    return TicketRow(
+        id=ticket_id,
+        tenant_id=first.tenant_id,
+        marketplace=marketplace,
+        thread_key=key,
+        order_id=first.order_id,
+        buyer_email=first.buyer_email,
+        buyer_name=next((e.buyer_name for e in group if e.buyer_name), None),
+        subject=first.subject,
+        last_message_at=max(e.received_at for e in group),
+        message_count=len(group),
+        response_state=opening.response_state,
+        respond_by=opening.respond_by,
+    )
 
 
 def thread_key_of(external: ExternalMessageRow) -> str:

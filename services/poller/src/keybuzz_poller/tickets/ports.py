@@ -19,6 +19,8 @@ import msgspec
 from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
+from keybuzz_poller.tickets.deadlines import NO_RESPONSE_NEEDED
+
 
 class Clock(Protocol):
     def __call__(self) -> datetime:
@@ -71,6 +73,10 @@ class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     last_message_at: datetime
     message_count: int = 1  # new messages of this batch in the thread
+    # The deadline the ticket opens with if this row creates it (a ticket already stored
+    # keeps its own: its caller recomputes it from every message).
+    response_state: str = NO_RESPONSE_NEEDED
+    respond_by: datetime | None = None
 
 
 class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -185,7 +191,9 @@ class TicketStore(Protocol):
 
     async def upsert_tickets(self, tickets: Sequence[TicketRow]) -> dict[tuple[str, str], str]:
         """Each thread's ticket, created or re-opened (``message_count`` added, the latest
-        ``last_message_at`` kept, a missing buyer name filled): (marketplace, thread key) → id."""
+        ``last_message_at`` kept, a missing buyer name filled): (marketplace, thread key) → id,
+        the row's own id when the row created the ticket. A created ticket has the row's
+        ``response_state`` and ``respond_by``; a re-opened one keeps its stored deadline."""
         ...
 
     async def insert_ticket_messages(self, messages: Sequence[TicketMessageRow]) -> None:

@@ -67,6 +67,13 @@ def _deadlines(facts: Iterable[DeadlineFact]) -> list[DeadlineRow]:
     return result
 
 
+def opening_deadline(facts: Sequence[DeadlineFact]) -> DeadlineRow:
+    """The deadline of one ticket whose every message is in ``facts``: one that the same
+    unit of work creates, so no stored message, reply or mark can change it."""
+    (row,) = _deadlines(facts)
+    return row
+
+
 async def refresh_deadlines(tickets: TicketStore, ticket_ids: Sequence[str]) -> None:
     """Recompute and store the deadlines of ``ticket_ids`` (each ticket once, in id order)."""
     unique = sorted(set(ticket_ids))

@@ -65,7 +65,9 @@ async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tup
 
     ``tickets`` holds one row per thread (``message_count`` new messages): ON CONFLICT
     cannot update a row twice in one statement. Sorted, so concurrent batches lock
-    tickets in the same order.
+    tickets in the same order. A created ticket gets the row's deadline in the INSERT
+    itself (a later UPDATE would write every index of the ticket twice); a re-opened one
+    keeps its stored deadline for the caller to recompute.
     """
     if not tickets:
         return {}
@@ -74,9 +76,10 @@ async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tup
         """
         INSERT INTO poller_tickets (
             id, tenant_id, marketplace, thread_key, order_id, buyer_email, buyer_name,
-            subject, last_message_at, message_count)
+            subject, last_message_at, message_count, response_state, respond_by)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                             $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[])
+                             $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[],
+                             $11::text[], $12::timestamptz[])
         ON CONFLICT (tenant_id, marketplace, thread_key) DO UPDATE
             SET status = 'OPEN',
                 message_count = poller_tickets.message_count + EXCLUDED.message_count,
