@@ -26,14 +26,21 @@ TOKEN_LIFETIME = 3_600.0
 RATE_LIMIT = RateLimit(rate_text="2", burst=20)
 FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MALFORMED_KINDS = ("truncated", "schema", "entities", "empty")
+MAX_SLOW_SECONDS = 3_600.0  # a stall or a trickle's pause, at most
 
 
 class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/fnac/faults: the Amazon double's settings, with Fnac's
     statuses and malformed bodies. `operations` names services ("messages_query");
-    auth only when named."""
+    auth only when named. Per shop: ``stall_shops`` get no answer for ``stall_seconds``,
+    ``trickle_shops`` theirs one byte every ``trickle_seconds`` (real seconds; an empty list
+    with seconds above 0: every shop)."""
 
     malformed_kind: str = "truncated"
+    stall_seconds: float = 0.0
+    stall_shops: list[str] = msgspec.field(default_factory=list)
+    trickle_seconds: float = 0.0
+    trickle_shops: list[str] = msgspec.field(default_factory=list)
 
     def problems(self) -> list[str]:
         issues = []
@@ -45,7 +52,28 @@ class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
             issues.append(f"malformedKind must be one of {', '.join(MALFORMED_KINDS)}")
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
             issues.append("latencyMs, failNext and malformedNext must be >= 0")
+        if not (0 <= self.stall_seconds <= MAX_SLOW_SECONDS):
+            issues.append(f"stallSeconds must be between 0 and {MAX_SLOW_SECONDS}")
+        if not (0 <= self.trickle_seconds <= MAX_SLOW_SECONDS):
+            issues.append(f"trickleSeconds must be between 0 and {MAX_SLOW_SECONDS}")
         return issues
+
+    def slow_answer(self, shop_id: str) -> SlowAnswer:
+        """How the answer to ``shop_id``'s request is held back (none: ``SlowAnswer()``)."""
+        shop = shop_id.upper()
+
+        def hits(seconds: float, shops: list[str]) -> float:
+            return seconds if seconds and (not shops or shop in {s.upper() for s in shops}) else 0
+
+        return SlowAnswer(
+            stall=hits(self.stall_seconds, self.stall_shops),
+            trickle=hits(self.trickle_seconds, self.trickle_shops),
+        )
+
+
+class SlowAnswer(msgspec.Struct, frozen=True):
+    stall: float = 0.0  # seconds before the answer starts
+    trickle: float = 0.0  # seconds between each byte of it
 
 
 AUTH_OPERATION = "fnac.auth"
