@@ -75,6 +75,7 @@ async def assemble(runtime: PollerRuntime) -> None:
         runtime.vault,
         {m: settings.shop_api(m).api_url for m in SHOP_MARKETPLACES},
         shop_api.timeout_seconds,
+        shop_api.call_deadline_seconds,
     )
     runtime.provide(source)
     shop_polling = ShopPollingPorts(
