@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
-from litestar.response import Stream
 from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
 from lxml import etree
 
 from . import errors

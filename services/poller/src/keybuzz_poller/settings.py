@@ -46,7 +46,7 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     # its slot of POLL_CONCURRENCY back; shops in back-off are polled in slots of their own,
     # SHOP_POLL_BACKOFF_CONCURRENCY at a time.
     shop_poll_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    shop_poll_slow_seconds: Annotated[float, msgspec.Meta(gt=0)] = 2.0
+    shop_poll_slow_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     shop_poll_backoff_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 2
 
     # Dovecot: the poller reads each tenant's folder over IMAP; the MX delivers over LMTP.
