@@ -83,7 +83,9 @@ async def connect(poller: RunningService, vault: VaultClient, spec: dict[str, An
     ``connection.connected``; the shop is due at once."""
     shop = Shop(f"t{uuid.uuid4().hex[:10]}", spec["marketplace"])
     fields = {f: spec[f] for f in ("partner_id", "shop_id", "key")}
-    await vault.write(f"secret/keybuzz/tenants/{shop.tenant_id}/{shop.marketplace.lower()}_api", fields)
+    await vault.write(
+        f"secret/keybuzz/tenants/{shop.tenant_id}/{shop.marketplace.lower()}_api", fields
+    )
     event = ConnectionConnected(
         tenant_id=shop.tenant_id,
         marketplace=shop.marketplace,

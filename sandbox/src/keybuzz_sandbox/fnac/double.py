@@ -87,6 +87,13 @@ class FnacFaults(FaultInjector):
             return op_key in names or service in names
         return not names or op_key in names or service in names
 
+    def slow_answer(self, op_key: str, shop_id: str) -> SlowAnswer:
+        """How the answer to ``shop_id``'s request for ``op_key`` is held back."""
+        config = self.config
+        if not isinstance(config, FnacFaultConfig) or not self.applies_to(op_key):
+            return SlowAnswer()
+        return config.slow_answer(shop_id)
+
 
 class Token(msgspec.Struct, frozen=True):
     shop_id: str

@@ -77,16 +77,15 @@ async def handle(double: FnacDouble, service: str, body: bytes) -> Response[byte
         return _too_many(double, service)
     if decision.error_status:
         return _server_error(decision.error_status)
-    slow = SlowAnswer()
+    slow = SlowAnswer()  # a request that is not a shop's is answered at once
     try:
         root = validated(body)
     except XmlRefused as exc:
         answer = refusal(service, errors.INVALID_REQUEST, str(exc))
     else:
         shop_id = root.get("shop_id") or child_text(root, "shop_id")
-        if double.faults.applies_to(operation):
-            slow = double.faults.config.slow_answer(shop_id)
-            await asyncio.sleep(slow.stall)
+        slow = double.faults.slow_answer(operation, shop_id)
+        await asyncio.sleep(slow.stall)
         if local_name(root) != service:
             answer = refusal(
                 service, errors.INVALID_REQUEST, f"{local_name(root)} posted to {service}"

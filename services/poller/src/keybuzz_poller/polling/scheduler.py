@@ -11,7 +11,7 @@ go on.
 
 Where the timings say so (marketplace shops, ``PollTimings.backoff_slots``), a failing
 party cannot take the slots from the others: each poll is cut at its deadline, a poll
-running past ``slow_after`` no longer counts against ``POLL_CONCURRENCY`` (the next due
+running past ``slow_after`` stops counting against ``POLL_CONCURRENCY`` (the next due
 one starts), and those in back-off are claimed apart, into ``backoff_slots`` of their own.
 """
 
