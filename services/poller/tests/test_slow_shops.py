@@ -220,3 +220,24 @@ async def test_a_failing_shop_backs_off_and_comes_back_to_its_interval_once_heal
     row = await eventually(recovered, within=8 + CALL_DEADLINE + 10)
     # Back on its interval: the next poll an interval after the one that succeeded.
     assert seconds(row["next_poll_at"], row["last_success_at"]) <= INTERVAL + 0.5
+
+
+async def test_a_poll_is_cut_at_its_deadline_though_each_call_keeps_its_own(
+    start_poller: Callable[..., Awaitable[RunningService]],
+    vault: VaultClient,
+    double: dict[str, dict[str, Any]],
+    sandbox_url: str,
+) -> None:
+    poller = await start_poller(FNAC_CALL_DEADLINE_SECONDS="1.5")  # the poll's: 2 s
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac") as admin:
+        # Each query answered after 1.2 s: incidents, then messages, 2.4 s in all.
+        assert (await admin.put("/faults", json={"latencyMs": 1200})).status_code == 200
+    [shop] = await connected(poller, vault, [double[HEALTHY[0]]])
+
+    async def failed() -> Any:
+        row = (await rows(poller, [shop]))[shop.key]
+        return row if row["last_error_at"] else None
+
+    row = await eventually(failed, within=10)
+    assert row["last_error"] == "poll cut at its deadline (2 s)"
+    assert seconds(row["last_error_at"], row["claimed_at"]) <= 2 + TOLERANCE
