@@ -46,6 +46,10 @@ from keybuzz_poller.runtime import PollerRuntime
 log = logging.getLogger(__name__)
 
 POLL_NOW_WAIT_SECONDS = 10.0  # poll-now waits this long for a running poll to end
+# Slow polls (past ``PollTimings.slow_after``) that may run beside POLL_CONCURRENCY prompt
+# ones, per slot: room for a marketplace's shops going bad together (each slow until its
+# deadline), not for an overloaded instance to pile up polls it cannot finish.
+SLOW_POLLS_PER_SLOT = 4
 
 
 class TenantNotPollable(Exception):
@@ -168,12 +172,16 @@ class LeasedPolls:
         return task
 
     def _prompt_polls(self) -> int:
-        """Polls counted against POLL_CONCURRENCY: not in back-off, and not yet slow."""
+        """Polls counted against POLL_CONCURRENCY: those not in back-off and not yet slow,
+        and the slow ones beyond ``SLOW_POLLS_PER_SLOT`` × POLL_CONCURRENCY (an instance
+        too loaded to end its polls in time must not start ever more of them)."""
         now, slow = asyncio.get_running_loop().time(), self.timings.slow_after
-        return sum(
-            not in_backoff and (slow is None or now - started < slow)
-            for started, in_backoff in self.started.values()
-        )
+        running = [started for started, in_backoff in self.started.values() if not in_backoff]
+        if slow is None:
+            return len(running)
+        slowed = sum(now - started >= slow for started in running)
+        allowed = SLOW_POLLS_PER_SLOT * self.runtime.settings.poll_concurrency
+        return len(running) - slowed + max(0, slowed - allowed)
 
     def _until_a_slot_frees(self) -> float:
         """Seconds until the next running poll turns slow (and its slot can be claimed)."""
