@@ -4,14 +4,17 @@ shop, about 90 KB), and check each parser on hostile documents.
 
 Parsers: the stdlib's ``xml.etree.ElementTree`` (the baseline: fast, but it accepts
 DTDs), ``defusedxml.ElementTree`` (the stdlib behind a refusal of DTDs and entities),
-and lxml with the sandbox's hardened parser (``keybuzz_sandbox.fnac.schema.parse``:
-entities unresolved, no DTD loading, no network, any DOCTYPE refused). Schema
+lxml with the sandbox's hardened parser (``keybuzz_sandbox.fnac.schema.parse``:
+entities unresolved, no DTD loading, no network, any DOCTYPE refused), and the connector's
+own (``keybuzz_shared.connectors.fnac.xml.parse``: UTF-8 only, read as UTF-8, a DTD refused
+before and after parsing). Schema
 validation of the parsed page: lxml's ``XMLSchema`` (libxml2) and the pure-Python
 ``xmlschema``, on the same amended XSD. Each figure is the mean per page over
 ``ROUNDS`` passes, best of 5 batches (the machine is shared).
 
 The safety column says what each parser does with a "billion laughs" document
-(entities nested 9 deep) and with an external entity naming a local file.
+(entities nested 9 deep), with an external entity naming a local file and with an internal
+entity whose DTD is written in UTF-7 under a declaration naming it.
 
 No server is used. Run by hand: ``.venv/bin/python -m bench bench_fnac_xml``
 (``BENCH_FNAC_XML_ROUNDS``, default 200).
@@ -32,6 +35,7 @@ from keybuzz_sandbox.fnac import schema
 from keybuzz_sandbox.fnac.services import messages_query
 from keybuzz_sandbox.fnac.wire import serialize
 from keybuzz_sandbox.sandbox import Sandbox
+from keybuzz_shared.connectors.fnac import xml as connector_xml
 from lxml import etree
 
 from bench.harness import BenchContext, Figure
@@ -48,6 +52,11 @@ BOMB = (
 )
 EXTERNAL = (
     b'<?xml version="1.0"?><!DOCTYPE m [<!ENTITY e SYSTEM "file:///etc/hostname">]><m>&e;</m>'
+)
+UTF7 = (
+    b'<?xml version="1.0" encoding="UTF-7"?>'
+    b"+ADw-+ACE-DOCTYPE m +AFs-+ADw-+ACE-ENTITY e +ACI-expanded+ACI-+AD4-+AF0-+AD4-"
+    b'<m xmlns="' + schema.NS.encode() + b'">&e;</m>'
 )
 
 
@@ -79,7 +88,11 @@ def _best_mean(calls: dict[str, Callable[[], Any]]) -> dict[str, float]:
 
 def _safety(parse: Callable[[bytes], Any]) -> str:
     verdicts = []
-    for label, document in (("billion laughs", BOMB), ("external entity", EXTERNAL)):
+    for label, document in (
+        ("billion laughs", BOMB),
+        ("external entity", EXTERNAL),
+        ("UTF-7 DTD", UTF7),
+    ):
         try:
             parsed = parse(document)
         except Exception as exc:  # each library refuses in its own way
@@ -96,6 +109,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         BASELINE: StdlibTree.fromstring,
         "parse: defusedxml.ElementTree": DefusedTree.fromstring,
         "parse: lxml, hardened (schema.parse)": schema.parse,
+        "parse: lxml, the connector's (fnac xml.parse)": connector_xml.parse,
     }
     costs = _best_mean({name: (lambda p=p: p(page)) for name, p in parsers.items()})
     figures: list[Figure] = [

@@ -454,3 +454,73 @@ async def test_more_than_fifty_order_ids_are_refused_before_sending(
     ids = tuple(f"{n:013d}" for n in range(51))
     with pytest.raises(ValueError, match="at most 50"):
         await client_for(demo).orders_query(OrdersQuery(order_ids=ids))
+
+
+@contextlib.asynccontextmanager
+async def page_tampering_proxy(
+    sandbox_url: str, asked: int, listed: int, padding: int = 0
+) -> AsyncIterator[str]:
+    """A raw HTTP server in front of the double, as a Fnac that ignores the page size:
+    a messages_query asking ``asked`` results is sent on asking ``listed``, and its answer
+    comes back with ``padding`` bytes of blank space after the document."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        line, *fields = head.decode().split("\r\n")
+        length = next(
+            int(f.split(":")[1]) for f in fields if f.lower().startswith("content-length")
+        )
+        body = await reader.readexactly(length)
+        path = line.split(" ")[1]
+        tail = b""
+        if path.endswith("/messages_query"):
+            body = body.replace(b'results_count="%d"' % asked, b'results_count="%d"' % listed)
+            tail = b" " * padding
+        async with httpx.AsyncClient(timeout=10) as forward:
+            got = await forward.post(
+                f"{sandbox_url}{path}", content=body, headers={"Content-Type": "text/xml"}
+            )
+        content = got.content + tail
+        writer.write(
+            b"HTTP/1.1 %d OK\r\nContent-Type: text/xml\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (got.status_code, len(content), content)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_a_page_listing_more_messages_than_asked_is_refused(
+    sandbox_url: str, demo: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    query = MessagesQuery(results_count=2)
+    async with (
+        page_tampering_proxy(sandbox_url, asked=2, listed=5) as url,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        client = FnacClient(http, f"{url}/fnac/api.php/", credentials_of(demo), **FAST)
+        with pytest.raises(FnacProtocolError, match="5 messages listed, 2 asked"):
+            await client.messages_query(query)
+    assert any("more messages than asked" in r.getMessage() for r in caplog.records)
+    async with page_tampering_proxy(sandbox_url, asked=2, listed=2) as url:
+        async with httpx.AsyncClient(timeout=10) as http:
+            client = FnacClient(http, f"{url}/fnac/api.php/", credentials_of(demo), **FAST)
+            assert len((await client.messages_query(query)).messages) == 2  # as asked: taken
+
+
+async def test_a_page_answer_is_bounded_by_the_page_asked(
+    sandbox_url: str, demo: dict[str, Any]
+) -> None:
+    # A one-message page may be 128 KiB (MESSAGE_BYTES + ENVELOPE_BYTES), not the
+    # client's 16 MiB: 300 KB is refused, though far below the client's cap.
+    async with (
+        page_tampering_proxy(sandbox_url, asked=1, listed=1, padding=300_000) as url,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        client = FnacClient(http, f"{url}/fnac/api.php/", credentials_of(demo), **FAST)
+        with pytest.raises(FnacProtocolError, match="larger than 131072 bytes"):
+            await client.messages_query(MessagesQuery(results_count=1))
+        assert (await client.orders_query(OrdersQuery(results_count=1))).orders is not None

@@ -400,6 +400,61 @@ def test_documents_with_a_dtd_are_refused_without_expanding_anything(document: b
     assert "root:" not in str(refused.value) and "lollol" not in str(refused.value)
 
 
+# A DTD written in UTF-7 under a declaration naming it: no "<!" among the bytes.
+UTF7_DTD = (
+    b'<?xml version="1.0" encoding="UTF-7"?>'
+    b"+ADw-+ACE-DOCTYPE auth_response +AFs-+ADw-+ACE-ENTITY e +ACI-EXPANDED+ACI-+AD4-+AF0-+AD4-"
+    b'<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK">'
+    b"<token>&e;</token></auth_response>"
+)
+UTF16_DTD = (
+    '<?xml version="1.0" encoding="UTF-16"?>'
+    '<!DOCTYPE auth_response [<!ENTITY e "EXPANDED">]>'
+    '<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK">'
+    "<token>&e;</token></auth_response>"
+)
+PLAIN_AUTH = (
+    '<auth_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK">'
+    "<token>t\u00e9</token></auth_response>"
+)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        UTF7_DTD,
+        UTF7_DTD.replace(b"UTF-7", b"utf-7"),
+        b"+/v8-" + UTF7_DTD.replace(b' encoding="UTF-7"', b""),  # UTF-7's byte order mark
+        UTF16_DTD.encode("utf-16"),  # with its byte order mark
+        UTF16_DTD.encode("utf-16-le"),
+        UTF16_DTD.encode("utf-16-be"),
+        UTF16_DTD.replace("UTF-16", "UTF-32").encode("utf-32"),
+    ],
+    ids=["utf7", "utf7-lower", "utf7-bom", "utf16-bom", "utf16-le", "utf16-be", "utf32"],
+)
+def test_a_dtd_in_another_encoding_is_refused_without_expanding_anything(document: bytes) -> None:
+    with pytest.raises(FnacProtocolError, match="not UTF-8") as refused:
+        xml.parse(document)
+    assert "EXPANDED" not in str(refused.value)
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "windows-1252", "US-ASCII", "UTF-16"])
+def test_an_encoding_fnac_does_not_answer_in_is_refused_unread(encoding: str) -> None:
+    document = f'<?xml version="1.0" encoding="{encoding}"?>{PLAIN_AUTH}'.encode("latin-1")
+    with pytest.raises(FnacProtocolError, match=f"declared encoding '{encoding}' is not UTF-8"):
+        xml.parse(document)
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [b"", b'<?xml version="1.0"?>\n', b"<?xml version='1.0' encoding='UTF-8'?>", b"\xef\xbb\xbf"],
+    ids=["none", "no-encoding", "utf-8", "bom"],
+)
+def test_a_utf8_answer_is_read_whatever_its_prolog(prolog: bytes) -> None:
+    token = xml.read_auth(xml.parse(prolog + PLAIN_AUTH.encode()))
+    assert token.token == "t\u00e9"
+
+
 @pytest.mark.parametrize(
     ("document", "reason"),
     [
@@ -443,3 +498,19 @@ def test_dates_as_fnac_writes_them() -> None:
     for bad in ("yesterday", "2016-13-01T00:00:00Z", "2016-10-28"):
         with pytest.raises(FnacProtocolError):
             xml.parse_datetime(bad)
+
+
+def test_the_parsed_document_is_checked_again_with_its_entities_unresolved() -> None:
+    """The lock behind the two before parsing: libxml2 leaves an internal entity as a
+    reference (never its text), and a parsed document with a DTD or a reference is refused."""
+    document = UTF16_DTD.replace(' encoding="UTF-16"', "").encode()
+    parsed = etree.fromstring(document, xml._PARSER)
+    assert "EXPANDED" not in "".join(parsed.itertext())
+    assert [e.name for e in parsed.iter(etree.Entity)] == ["e"]
+    with pytest.raises(FnacProtocolError, match="refused after parsing"):
+        xml._refuse_parsed_dtd(parsed)
+    without_dtd = etree.fromstring(PLAIN_AUTH.encode(), xml._PARSER)
+    without_dtd[0].append(etree.Entity("e"))
+    with pytest.raises(FnacProtocolError, match="entity reference"):
+        xml._refuse_parsed_dtd(without_dtd)
+    xml._refuse_parsed_dtd(etree.fromstring(PLAIN_AUTH.encode(), xml._PARSER))

@@ -184,3 +184,22 @@ async def test_a_trickling_shop_sends_its_answer_one_byte_at_a_time(fnac_http) -
 )
 async def test_slow_answer_settings_are_checked(fnac_http, faults) -> None:
     assert (await fnac_http.put(FAULTS, json=faults)).status_code == 400
+
+
+async def test_refused_requests_on_demand_carry_each_code_and_do_nothing(fnac_http) -> None:
+    fnac = await _shop(fnac_http)
+    faults = {
+        "operations": ["messages_query"],
+        "refuseNext": 1,
+        "refuseCodes": ["ERR_203", "ERR_201"],
+    }
+    assert (await fnac_http.put(FAULTS, json=faults)).status_code == 200
+    try:
+        refused = await fnac.call("messages_query")
+        assert refused.get("status") == "ERROR" and errors_of(refused) == ["ERR_203", "ERR_201"]
+        assert schema_errors(refused) == []
+        assert (await fnac.call("messages_query")).get("status") == "OK"  # only the next one
+        bad = {"refuseNext": 1, "refuseCodes": ["oops"]}
+        assert (await fnac_http.put(FAULTS, json=bad)).status_code == 400
+    finally:
+        await fnac_http.delete(FAULTS)

@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 from keybuzz_sandbox import SandboxConfig
@@ -282,7 +283,14 @@ async def test_bench_seller_has_10000_orders_and_paginates_cheaply(make_client, 
     tokens = await connect(client, DE_SELLER)
     token = tokens["access_token"]
     started = time.perf_counter()
-    params = {"MarketplaceIds": DE, "CreatedAfter": "2020-01-01T00:00:00Z", "CreatedBefore": anchor}
+    # CreatedBefore is inclusive, in whole seconds: the last second before the anchor, since
+    # at this scale the anchor's own second holds orders placed after it.
+    before_anchor = datetime.fromisoformat(anchor) - timedelta(seconds=1)
+    params = {
+        "MarketplaceIds": DE,
+        "CreatedAfter": "2020-01-01T00:00:00Z",
+        "CreatedBefore": before_anchor.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     count, seen = 0, set()
     while True:
         response = await spapi_get(client, "/orders/v0/orders", token, params)

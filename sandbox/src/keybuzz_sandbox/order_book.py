@@ -94,7 +94,9 @@ class OrderBook:
         upper = min(
             t for t in (query.snapshot, query.created_before, query.updated_before) if t is not None
         )
-        hi = self.gen.placed_before(self.timeline.virtual(upper))
+        # Creation is compared in whole seconds (``_matches``): an order up to a second past
+        # ``upper`` may still be kept.
+        hi = self.gen.placed_before(self.timeline.virtual(upper + 1))
         lo = 0
         if query.created_after is not None:
             lo = self.gen.placed_before(self.timeline.virtual(query.created_after)) - 2
@@ -118,7 +120,9 @@ class OrderBook:
         if current is None:
             return None
         status, changed = current
-        purchase, updated = self.real_ts(timeline.purchase), self.real_ts(changed)
+        # Compared as the client sees the creation: whole seconds, as Amazon writes it.
+        purchase = math.floor(self.real_ts(timeline.purchase))
+        updated = self.real_ts(changed)
         checks = (
             query.created_after is None or purchase >= query.created_after,
             query.created_before is None or purchase <= query.created_before,

@@ -92,6 +92,8 @@ class _Row:
     connected_at: datetime | None = None
     disconnected_at: datetime | None = None
     last_error: str | None = None
+    identity: str | None = None  # the account's, for shops
+    ended_as_duplicate: bool = False
 
     def connection(self) -> Connection:
         return Connection(
@@ -175,6 +177,9 @@ class InMemoryOauthStore:
     async def lock_seller(self, seller_id: str, marketplace: str) -> None:
         self.locks.append(f"seller:{_named(marketplace)}{seller_id}")
 
+    async def lock_account(self, identity: str) -> None:
+        self.locks.append(f"account:{identity}")
+
     async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str) -> None:
         self.locks.extend(f"tenant:{_named(marketplace)}{t}" for t in sorted(set(tenant_ids)))
 
@@ -187,6 +192,14 @@ class InMemoryOauthStore:
             r.tenant_id
             for r in self.rows_of(marketplace).values()
             if r.seller_id == seller_id and r.tenant_id != except_tenant and r.status in _LINKED
+        )
+
+    async def account_holders(self, identity: str) -> list[tuple[str, str]]:
+        return sorted(
+            (r.tenant_id, r.marketplace)
+            for rows in self.connections.values()
+            for r in rows.values()
+            if r.identity == identity and r.status in _LINKED
         )
 
     async def get_connection(self, tenant_id: str, marketplace: str) -> Connection | None:
@@ -227,11 +240,10 @@ class InMemoryOauthStore:
 
     async def upsert_shop_connected(self, connected: ShopConnected) -> Connection:
         rows = self.rows_of(connected.marketplace)
+        holders = await self.account_holders(connected.identity)
         if any(
-            r.seller_id == connected.shop_id and r.tenant_id != connected.tenant_id
-            for r in rows.values()
-            if r.status in _LINKED
-        ):  # the unique index of migration 003
+            held != (connected.tenant_id, connected.marketplace) for held in holders
+        ):  # the unique index of migration 004
             raise ShopTaken(f"{connected.marketplace} shop {connected.shop_id}")
         row = rows.setdefault(
             connected.tenant_id,
@@ -245,6 +257,7 @@ class InMemoryOauthStore:
         )
         row.vault_path, row.connected_by = connected.vault_path, connected.user_id
         row.connected_at, row.disconnected_at, row.last_error = self.clock(), None, None
+        row.identity, row.ended_as_duplicate = connected.identity, False
         return row.connection()
 
     async def mark_disconnected(self, tenant_id: str, marketplace: str) -> Connection | None:
@@ -253,6 +266,24 @@ class InMemoryOauthStore:
             return None
         row.status, row.vault_path, row.last_error = Status.DISCONNECTED, None, None
         row.disconnected_at = self.clock()
+        return row.connection()
+
+    async def ended_as_duplicates(self) -> list[Connection]:
+        return sorted(
+            (
+                r.connection()
+                for rows in self.connections.values()
+                for r in rows.values()
+                if r.ended_as_duplicate
+            ),
+            key=lambda c: c.id,
+        )
+
+    async def finish_duplicate(self, tenant_id: str, marketplace: str) -> Connection | None:
+        row = self.rows_of(marketplace).get(tenant_id)
+        if row is None or not row.ended_as_duplicate:
+            return None
+        row.ended_as_duplicate, row.vault_path = False, None
         return row.connection()
 
     async def mark_reauth_required(
@@ -368,16 +399,18 @@ class FakeShops:
         self.unreadable = False
 
     def open_shop(self, partner_id: str, shop_id: str, key: str) -> None:
-        self.known[(partner_id, shop_id)] = key
+        self.known[(partner_id.upper(), shop_id.upper())] = key  # ids: any case
 
-    async def verify(self, credentials: ShopCredentials) -> None:
+    async def verify(self, credentials: ShopCredentials) -> str:
         self.checked.append(credentials.shop_id)
         if self.down:
             raise ShopUnavailable("the marketplace did not answer (503)", self.retry_after)
         if self.unreadable:
             raise ShopAnswerUnreadable("the answer is not XML")
-        if self.known.get((credentials.partner_id, credentials.shop_id)) != credentials.key:
+        ids = (credentials.partner_id.upper(), credentials.shop_id.upper())
+        if self.known.get(ids) != credentials.key:
             raise ShopRefused("authentication refused")
+        return f"memory-api:{credentials.shop_id.upper()}"  # one API for every marketplace
 
 
 @dataclass

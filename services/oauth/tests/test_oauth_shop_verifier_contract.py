@@ -111,3 +111,16 @@ async def test_an_answer_that_is_not_the_apis_is_unreadable(marketplace: Marketp
     with pytest.raises(ShopAnswerUnreadable) as unreadable:
         await marketplace.verifier.verify(marketplace.shop)
     assert marketplace.shop.key not in str(unreadable.value)
+
+
+async def test_the_identity_is_the_accounts_whatever_the_marketplace_value(
+    marketplace: Marketplace,
+) -> None:
+    """One API serves both values: the same shop is one account under either, in any case."""
+    shop = marketplace.shop
+    identity = await marketplace.verifier.verify(shop)
+    assert identity and shop.key not in identity
+    for value in ("FNAC", "DARTY"):
+        for spelt in (shop.shop_id.upper(), shop.shop_id.lower()):
+            same = replace(shop, marketplace=value, shop_id=spelt)
+            assert await marketplace.verifier.verify(same) == identity

@@ -233,8 +233,10 @@ async def test_a_rotated_key_replaces_the_old_one_and_the_old_one_is_refused(
     [
         ({"failNext": 5, "failStatus": 503}, 503),
         ({"malformedNext": 5, "malformedKind": "entities"}, 502),
+        # A DTD written in UTF-7: no "<!" among the bytes; its entity stands for the token.
+        ({"malformedNext": 5, "malformedKind": "utf7-entities"}, 502),
     ],
-    ids=["fnac-503", "fnac-entities"],
+    ids=["fnac-503", "fnac-entities", "fnac-utf7-entities"],
 )
 async def test_a_failing_fnac_stores_nothing(
     shop_kit: OauthKit,

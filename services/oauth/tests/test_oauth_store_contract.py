@@ -206,6 +206,7 @@ def shop(tenant_id: str, shop_id: str, marketplace: str = "FNAC") -> ShopConnect
         user_id="user-1",
         shop_id=shop_id,
         vault_path=f"secret/keybuzz/tenants/{tenant_id}/{marketplace.lower()}_api",
+        identity=f"one-api:{shop_id}",  # one API serves both marketplace values
     )
 
 
@@ -225,11 +226,11 @@ async def test_a_shop_is_a_connection_of_its_marketplace(store: OauthStore) -> N
     assert await store.get_connection("t1", "FNAC") == connection
     assert await store.get_connection("t1", AMAZON) is None  # Amazon's is another row
     assert await store.get_connection("t1", "DARTY") is None
-    darty = await store.upsert_shop_connected(shop("t1", "SHOP-1", "DARTY"))
+    darty = await store.upsert_shop_connected(shop("t1", "SHOP-2", "DARTY"))
     assert darty.id != connection.id
     rotated = await store.upsert_shop_connected(shop("t1", "SHOP-1"))
     assert rotated.id == connection.id and rotated.connected_at is not None
-    await store.lock_seller("SHOP-1", "FNAC")
+    await store.lock_account("one-api:SHOP-1")
     await store.lock_tenants(["t1"], "FNAC")
 
 
@@ -250,10 +251,25 @@ async def test_a_shop_is_linked_to_one_tenant_at_most(store: OauthStore) -> None
     assert ended is not None and (ended.status, ended.vault_path) == (Status.DISCONNECTED, None)
     assert await store.mark_disconnected("t1", "FNAC") is None
     assert (await store.upsert_shop_connected(shop("t2", "SHOP-1"))).tenant_id == "t2"
-    # Another tenant's shop of another marketplace, and Amazon sellers, are not concerned.
-    await store.upsert_shop_connected(shop("t3", "SHOP-1", "DARTY"))
+    # Amazon sellers are not concerned.
     await store.upsert_connected(connected("t4", "SHOP-1"))
     await store.upsert_connected(connected("t5", "SHOP-1"))
+
+
+async def test_an_account_is_held_once_whatever_its_marketplace_value(store: OauthStore) -> None:
+    await store.upsert_shop_connected(shop("t1", "SHOP-1"))
+    assert await store.account_holders("one-api:SHOP-1") == [("t1", "FNAC")]
+    for tenant in ("t2", "t1"):  # another tenant, or the same one polled twice
+        with pytest.raises(ShopTaken):
+            await store.upsert_shop_connected(shop(tenant, "SHOP-1", "DARTY"))
+        assert await store.get_connection(tenant, "DARTY") is None
+    assert await store.account_holders("one-api:SHOP-1") == [("t1", "FNAC")]
+    assert await store.mark_disconnected("t1", "FNAC") is not None
+    assert await store.account_holders("one-api:SHOP-1") == []
+    moved = await store.upsert_shop_connected(shop("t2", "SHOP-1", "DARTY"))
+    assert (moved.tenant_id, moved.marketplace_type) == ("t2", "DARTY")
+    assert await store.account_holders("one-api:SHOP-1") == [("t2", "DARTY")]
+    assert await store.ended_as_duplicates() == []
 
 
 async def test_a_tenant_changing_its_shop_frees_the_first(store: OauthStore) -> None:

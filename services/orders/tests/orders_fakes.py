@@ -555,6 +555,12 @@ class InMemoryOrderStore(InMemoryJobStore):
             if tenant == tenant_id and marketplace in (None, held_marketplace):
                 held.status, held.last_error = "STOPPED", reason
 
+    async def purge_received(self, tenant_id: str, marketplace: str) -> int:
+        gone = [key for key in self.orders if key[:2] == (tenant_id, marketplace)]
+        for key in gone:
+            del self.orders[key]
+        return len(gone)
+
 
 @dataclass
 class HeldFetch:

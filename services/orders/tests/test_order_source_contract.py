@@ -191,12 +191,16 @@ async def _all_pages(contract: Contract, window: OrderWindow) -> list[SourcePage
     return pages
 
 
+def _orders_of(pages: list[SourcePage]) -> list[OrderRow]:
+    return [o for page in pages for o in page.orders]
+
+
 async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_ends(
     contract: Contract,
 ) -> None:
     start = contract.now - timedelta(days=90)
     pages = await _all_pages(contract, OrderWindow(FR, created_after=start, page_size=PAGE))
-    orders = [o for page in pages for o in page.orders]
+    orders = _orders_of(pages)
     assert len(pages) > 1
     assert all(len(page.orders) <= PAGE for page in pages) or not contract.sized_pages
     assert len({o.external_order_id for o in orders}) == len(orders) > PAGE
@@ -206,6 +210,33 @@ async def test_a_window_read_page_by_page_gives_each_order_once_and_where_it_end
     updated = await _all_pages(contract, OrderWindow(FR, updated_after=start, page_size=50))
     assert updated[-1].updated_before is not None
     assert all(o.marketplace_updated_at >= start for page in updated for o in page.orders)
+
+
+async def _orders_created_since(
+    contract: Contract, start: datetime, end: datetime | None = None
+) -> list[OrderRow]:
+    window = OrderWindow(FR, created_after=start, created_before=end, page_size=PAGE)
+    return _orders_of(await _all_pages(contract, window))
+
+
+async def _ids_between(contract: Contract, start: datetime, end: datetime) -> list[str]:
+    orders = await _orders_created_since(contract, start, end)
+    assert all(start <= o.order_date < end for o in orders)
+    return [o.external_order_id for o in orders]
+
+
+async def test_an_order_created_at_a_window_s_end_is_read_in_the_next_window_only(
+    contract: Contract,
+) -> None:
+    # The last 90 days' orders: one of them, in the middle, ends the first window.
+    orders = await _orders_created_since(contract, contract.now - timedelta(days=90))
+    boundary = orders[len(orders) // 2]  # its creation, as the source gives it
+    at, week = boundary.order_date, timedelta(days=7)
+    before = await _ids_between(contract, at - week, at)
+    after = await _ids_between(contract, at, at + week)
+    assert boundary.external_order_id not in before
+    assert after.count(boundary.external_order_id) == 1
+    assert not set(before) & set(after)
 
 
 async def test_one_order_and_orders_by_id(contract: Contract) -> None:
@@ -297,6 +328,28 @@ async def test_a_report_lists_its_window_s_orders_once_each(reports: ReportsCont
     assert rows and len(rows) == len(orders) == len({o.external_order_id for o in rows})
     assert all(start <= o.order_date < end and o.customer_email is None for o in rows)
     assert all(o.marketplace_id == FR for o in rows)
+
+
+async def _report_of(contract: ReportsContract, start: datetime, end: datetime) -> list[OrderRow]:
+    report_id, _ = await contract.reports.request(contract.tenant, FR, start, end)
+    status = await _finished(contract, report_id)
+    assert status.stage is ReportStage.DONE and status.document_id
+    document = await contract.reports.orders(contract.tenant, status.document_id, FR)
+    return [o async for o in document.orders if isinstance(o, OrderRow)]
+
+
+async def test_an_order_created_at_a_report_s_end_is_in_the_next_report_only(
+    reports: ReportsContract,
+) -> None:
+    listed = await _report_of(reports, reports.now - timedelta(days=60), reports.now)
+    boundary = listed[len(listed) // 2]  # its creation, as the report gives it, ends a window
+    at, week = boundary.order_date, timedelta(days=7)
+    before = await _report_of(reports, at - week, at)
+    after = await _report_of(reports, at, at + week)
+    assert all(o.order_date < at for o in before)
+    assert all(o.order_date >= at for o in after)
+    assert [o.external_order_id for o in after].count(boundary.external_order_id) == 1
+    assert not {o.external_order_id for o in before} & {o.external_order_id for o in after}
 
 
 async def test_a_report_the_source_gives_up_on_or_forgot(reports: ReportsContract) -> None:

@@ -131,6 +131,20 @@ async def test_an_upsert_counts_what_it_did_and_never_goes_back_in_time(
     assert await store.upsert_orders(TENANT, AMAZON, []) == type(first)()
 
 
+async def test_purging_a_marketplace_takes_the_tenants_orders_there_and_nothing_else(
+    contract: Contract,
+) -> None:
+    store = contract.store
+    await store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.SHIPPED, T0)])
+    await store.upsert_orders(TENANT, FNAC, [order(OrderStatus.SHIPPED, T0, order_id=OTHER)])
+    await store.upsert_orders("t-other", FNAC, [order(OrderStatus.SHIPPED, T0, order_id=OTHER)])
+    assert await store.purge_received(TENANT, FNAC) == 1
+    assert await store.known_order_ids(TENANT, FNAC, [OTHER]) == set()
+    assert await store.known_order_ids("t-other", FNAC, [OTHER]) == {OTHER}
+    assert await contract.status_of(ORDER) is OrderStatus.SHIPPED  # its Amazon order stays
+    assert await store.purge_received(TENANT, FNAC) == 0
+
+
 async def test_a_line_s_marketplace_state_is_stored_and_follows_the_marketplace(
     contract: Contract,
 ) -> None:

@@ -16,8 +16,10 @@ import pytest
 from keybuzz_orders.sync import OrderSync
 from keybuzz_shared.connectors.fnac.order_states import LINE_STATES
 from keybuzz_shared.events import ConnectionConnected, Event, MessageReceived
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from oauth_testkit import root_vault
 from orders_testkit import OrdersKit, eventually, find_events, new_tenant
+from prometheus_client import REGISTRY
 
 DEMO_FNAC = "KeyBuzz Démo Fnac"
 DEMO_DARTY = "KeyBuzz Démo Darty"
@@ -187,48 +189,6 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     assert len(after) == before + len(advanced["newOrderIds"])
 
 
-async def test_the_order_of_a_buyer_s_message_is_fetched_an_unknown_one_noted(
-    kit: OrdersKit, fnac: FnacAdmin, stack: Any
-) -> None:
-    shop = await fnac.shop(DEMO_FNAC)
-    tenant = new_tenant()
-    await _connect(kit, stack, shop, tenant)
-    await _jobs(kit, tenant, 1)
-    order_id = await kit.pool.fetchval(
-        "SELECT external_order_id FROM orders WHERE tenant_id = $1 LIMIT 1", tenant
-    )
-    await kit.pool.execute(
-        "DELETE FROM orders WHERE tenant_id = $1 AND external_order_id = $2", tenant, order_id
-    )
-
-    def message(order: str) -> MessageReceived:
-        return MessageReceived(
-            tenant_id=tenant,
-            marketplace="FNAC",
-            external_message_id=str(uuid.uuid4()),
-            ticket_id=str(uuid.uuid4()),
-            ticket_message_id=str(uuid.uuid4()),
-            order_id=order,
-        )
-
-    await _publish(kit.nats_url, message("0000UNKNOWN00"), message(order_id))
-
-    async def fetched() -> Any:
-        return await kit.pool.fetchrow(
-            "SELECT marketplace FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
-            tenant,
-            order_id,
-        )
-
-    assert (await eventually(fetched, within=20))["marketplace"] == "FNAC"
-    unknown = await kit.pool.fetchval(
-        "SELECT count(*) FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
-        tenant,
-        "0000UNKNOWN00",
-    )
-    assert unknown == 0
-
-
 async def test_an_outage_holds_the_job_which_says_why_and_then_completes(
     kit: OrdersKit, fnac: FnacAdmin, stack: Any
 ) -> None:
@@ -335,3 +295,133 @@ async def test_a_tenant_s_amazon_and_fnac_backfills_run_side_by_side_and_list_ap
     assert both and {(o["marketplace"], o["orderStatus"]) for o in both} == {("FNAC", status)}
     refused = await kit.api("GET", "", tenant, params={"marketplace": "EBAY"})
     assert refused.status_code == 400, refused.text
+
+
+# --- a buyer message's order that cannot be read --------------------------------------------
+
+
+def _message_about(tenant: str, marketplace: str, order_id: str) -> MessageReceived:
+    return MessageReceived(
+        tenant_id=tenant,
+        marketplace=marketplace,
+        external_message_id=str(uuid.uuid4()),
+        ticket_id=str(uuid.uuid4()),
+        ticket_message_id=str(uuid.uuid4()),
+        order_id=order_id,
+    )
+
+
+def _message_orders(marketplace: str, outcome: str) -> float:
+    labels = {"service": "orders", "marketplace": marketplace, "outcome": outcome}
+    return REGISTRY.get_sample_value("keybuzz_orders_message_orders_total", labels) or 0.0
+
+
+async def _counted(marketplace: str, outcome: str, at_least: float) -> float:
+    async def probe() -> float | None:
+        value = _message_orders(marketplace, outcome)
+        return value if value >= at_least else None
+
+    return await eventually(probe, within=60)
+
+
+async def _dead_letters(nats_url: str, tenant: str) -> list[dict[str, Any]]:
+    """The message.received events of ``tenant`` orders parked on DEADLETTER."""
+    nc = await nats.connect(nats_url)
+    found = []
+    try:
+        sub = await nc.jetstream().pull_subscribe(
+            "deadletter.orders.message.received",
+            stream="DEADLETTER",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+        )
+        while True:
+            try:
+                messages = await sub.fetch(256, timeout=1)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            found += [
+                b for m in messages if (b := msgspec.json.decode(m.data))["tenantId"] == tenant
+            ]
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return found
+
+
+async def test_a_buyer_s_order_is_fetched_one_the_shop_does_not_have_is_final(
+    kit: OrdersKit, fnac: FnacAdmin, stack: Any
+) -> None:
+    shop = await fnac.shop(DEMO_FNAC)
+    tenant = new_tenant()
+    await _connect(kit, stack, shop, tenant)
+    await _jobs(kit, tenant, 1)
+    order_id = await kit.pool.fetchval(
+        "SELECT external_order_id FROM orders WHERE tenant_id = $1 LIMIT 1", tenant
+    )
+    await kit.pool.execute(
+        "DELETE FROM orders WHERE tenant_id = $1 AND external_order_id = $2", tenant, order_id
+    )
+    not_found = _message_orders("FNAC", "not_found")
+    fetched = _message_orders("FNAC", "fetched")
+    # Fnac down past the client's four attempts: the events are held, then handled.
+    await fnac.faults(failNext=6, failStatus=503, operations=["orders_query"])
+    # Off Fnac's order id format (Fnac refuses such a query, ERR_003), and well-formed
+    # but unknown to the shop.
+    unknown = ["NOT-A-FNAC-ORDER", "0000UNKNOWN00"]
+    await _publish(kit.nats_url, *(_message_about(tenant, "FNAC", o) for o in unknown))
+    await _publish(kit.nats_url, _message_about(tenant, "FNAC", order_id))
+
+    assert await _counted("FNAC", "fetched", fetched + 1) == fetched + 1
+    assert _message_orders("FNAC", "not_found") == not_found + 2
+    assert (
+        await kit.pool.fetchval(
+            "SELECT marketplace FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+            tenant,
+            order_id,
+        )
+        == "FNAC"
+    )
+    assert (
+        await kit.pool.fetchval(
+            "SELECT count(*) FROM orders WHERE tenant_id = $1 AND external_order_id = ANY($2)",
+            tenant,
+            unknown,
+        )
+        == 0
+    )
+    assert await _dead_letters(kit.nats_url, tenant) == []
+
+
+async def test_a_shop_without_a_usable_key_waits_for_its_connection(
+    kit: OrdersKit, fnac: FnacAdmin, stack: Any
+) -> None:
+    shop = await fnac.shop(DEMO_DARTY)
+    never_connected = new_tenant()
+    revoked = new_tenant()
+    # The key in Vault, then rotated at Darty: the stored one is refused.
+    secret = {k: shop[k] for k in ("partner_id", "shop_id", "key")}
+    await asyncio.to_thread(
+        root_vault(stack).secrets.kv.v2.create_or_update_secret,
+        path=f"keybuzz/tenants/{revoked}/darty_api",
+        secret=secret,
+        mount_point="secret",
+    )
+    await fnac.post(f"/_sandbox/fnac/shops/{shop['shop_id']}/rotate-key")
+    waiting = _message_orders("DARTY", "not_connected")
+
+    await _publish(
+        kit.nats_url,
+        _message_about(never_connected, "DARTY", "1234567890ABC"),
+        _message_about(revoked, "DARTY", "1234567890ABC"),
+    )
+
+    assert await _counted("DARTY", "not_connected", waiting + 2) == waiting + 2
+    [reauth] = await find_events(
+        kit.nats_url, "connection.reauth_required", revoked, stream="CONNECTIONS"
+    )
+    assert reauth["sellerId"] == shop["shop_id"]
+    for tenant in (never_connected, revoked):
+        assert await _dead_letters(kit.nats_url, tenant) == []
+        assert (
+            await kit.pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant) == 0
+        )

@@ -109,6 +109,9 @@ class ShopTables:
     ticket_messages: list[_TicketMessage] = field(default_factory=list)
     incidents: dict[tuple[str, str, str], tuple[ShopIncident, str]] = field(default_factory=dict)
     replies: dict[str, ShopReply] = field(default_factory=dict)
+    # Each refresh's ticket ids (the fake keeps no deadline: the real ones are tested on
+    # PostgreSQL, test_long_threads.py and the response deadline tests).
+    deadline_refreshes: list[list[str]] = field(default_factory=list)
 
     def add_reply(self, reply: ShopReply) -> ShopReply:
         self.replies[reply.id] = reply
@@ -185,6 +188,9 @@ class InMemoryShopStore:
         )
         self.tables.ticket_messages.append(added)
         return added.id
+
+    async def refresh_deadlines(self, ticket_ids: Sequence[str]) -> None:
+        self.tables.deadline_refreshes.append(list(ticket_ids))
 
     def _own(self, reply: ShopReply) -> bool:
         return reply.marketplace_message_id is None and (
@@ -290,6 +296,18 @@ class InMemoryShops:
             return None
         found.connection, found.as_of = connection, as_of
         return found.seller_id
+
+    async def forget_received(self, shop: Shop) -> int:
+        tables, mine = self.tables, (shop.tenant_id, shop.marketplace)
+        tickets = {t.id for key, t in tables.tickets.items() if key[:2] == mine}
+        tables.messages = {k: m for k, m in tables.messages.items() if k[:2] != mine}
+        tables.tickets = {k: t for k, t in tables.tickets.items() if k[:2] != mine}
+        tables.incidents = {k: i for k, i in tables.incidents.items() if k[:2] != mine}
+        tables.ticket_messages = [m for m in tables.ticket_messages if m.ticket_id not in tickets]
+        tables.replies = {k: r for k, r in tables.replies.items() if r.ticket_id not in tickets}
+        if (found := tables.shops.get(shop.key)) is not None:
+            found.cursor = ShopCursor()
+        return len(tickets)
 
     async def statuses(self, tenant_id: str) -> list[ShopStatus]:
         return [

@@ -60,22 +60,26 @@ async def demo_shop(admin: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def connect(
-    poller: RunningService, vault: VaultClient, shop: dict[str, Any], key: str | None = None
+    poller: RunningService,
+    vault: VaultClient,
+    shop: dict[str, Any],
+    key: str | None = None,
+    marketplace: str = "FNAC",
 ) -> Shop:
     """oauth's connect: the key in Vault, then connection.connected; the shop is polled."""
     tenant_id = f"t{uuid.uuid4().hex[:10]}"
     fields = {f: shop[f] for f in ("partner_id", "shop_id")} | {"key": key or shop["key"]}
-    await vault.write(f"secret/keybuzz/tenants/{tenant_id}/fnac_api", fields)
+    await vault.write(f"secret/keybuzz/tenants/{tenant_id}/{marketplace.lower()}_api", fields)
     event = ConnectionConnected(
         tenant_id=tenant_id,
-        marketplace="FNAC",
+        marketplace=marketplace,
         connection_id=str(uuid.uuid4()),
         seller_id=shop["shop_id"],
         marketplace_ids=[],
         region="eu",
     )
     await publish(poller, event)
-    connected = Shop(tenant_id, "FNAC")
+    connected = Shop(tenant_id, marketplace)
 
     async def scheduled() -> bool:
         return bool(
@@ -380,3 +384,35 @@ async def test_the_sellers_message_in_fnacs_back_office_answers_the_buyer(
     again = await ticket_of(poller, shop, order)
     assert again["responseState"] == "AWAITING_REPLY"
     assert again["respondBy"] > waiting["respondBy"]
+
+
+async def test_a_utf7_dtd_in_fnacs_answer_stores_nothing_of_it(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    """The answer declared UTF-7, its DTD written in UTF-7 (no "<!" among its bytes) with an
+    entity standing for every message's text: refused unread, nothing of it stored."""
+    spec, shop = await polled_shop(poller, vault, admin)
+    written = await buyer_writes(admin, spec, description="Où est mon colis ?")
+    before = len(await received_events(poller, shop.tenant_id))
+    hostile = {
+        "malformedNext": 20,
+        "malformedKind": "utf7-entities",
+        "operations": ["messages_query"],
+    }
+    assert (await admin.put("/faults", json=hostile)).status_code == 200
+    with pytest.raises(ShopPollFailed):
+        await poll(poller, shop)
+    failed = await status(poller, shop)
+    assert "UTF-7" in failed["lastError"] and failed["consecutiveFailures"] == 1
+    for table in ("poller_tickets", "poller_ticket_messages", "poller_external_messages"):
+        injected = await poller.runtime.pool.fetchval(
+            f"SELECT count(*) FROM {table} t WHERE t::text LIKE '%INJECTED%'"
+        )
+        assert injected == 0, table
+    assert len(await received_events(poller, shop.tenant_id)) == before
+
+    await admin.delete("/faults")
+    await poll(poller, shop)  # the same message, as Fnac really wrote it
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    by_id = {m["externalId"]: m for m in ticket["messages"]}
+    assert by_id[written["messageId"]]["body"] == "Où est mon colis ?"

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.replies.ports import MarketplaceReplies, RepliesPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.tickets.alerts import alert_round
 from keybuzz_shared.connectors.seam import Reply, ReplyOutcome
 from keybuzz_shared.vault import VaultClient
 from mailkit import headers, tenant_events
@@ -33,6 +36,10 @@ from test_fnac_polling import (
 
 __all__ = ["admin", "vault"]  # fixtures of test_fnac_polling.py used here
 LEASE = 3.0
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @pytest.fixture
@@ -81,6 +88,22 @@ async def reply_row(poller: RunningService, ticket_message_id: str) -> Any:
         " FROM poller_replies WHERE ticket_message_id = $1",
         ticket_message_id,
     )
+
+
+async def reply_sent(
+    poller: RunningService,
+    admin: httpx.AsyncClient,
+    spec: dict[str, Any],
+    tenant_id: str,
+    ticket_id: str,
+    text: str,
+) -> tuple[dict[str, Any], Any]:
+    """Posts the reply ``text`` and sends it: (what the double received, the reply's row)."""
+    response = await post_reply(poller, tenant_id, ticket_id, {"text": text})
+    assert response.status_code == 202, response.text
+    await send_due(replies(poller))
+    [sent] = await on_double(admin, spec, text)
+    return sent, await reply_row(poller, response.json()["ticketMessageId"])
 
 
 async def replied(
@@ -152,13 +175,78 @@ async def test_while_the_order_has_an_open_incident_the_reply_goes_to_customer_s
     ticket = await ticket_of(poller, shop, written["orderId"])
     assert ticket["incidentStatus"] == "OPENED"
     text = f"Nous remboursons la commande {written['orderId']}."
-    response = await post_reply(poller, shop.tenant_id, ticket["id"], {"text": text})
-    assert response.status_code == 202, response.text
-    await send_due(replies(poller))
-    [sent] = await on_double(admin, spec, text)
+    sent, row = await reply_sent(poller, admin, spec, shop.tenant_id, ticket["id"], text)
     assert sent["messageTo"] == "CALLCENTER"
-    row = await reply_row(poller, response.json()["ticketMessageId"])
     assert (row["status"], row["recipient"]) == ("SENT", "MARKETPLACE_SUPPORT")
+
+
+async def closes_incident(admin: httpx.AsyncClient, spec: dict[str, Any], order_id: str) -> None:
+    response = await admin.post(
+        f"/shops/{spec['shop_id']}/incidents/close", json={"orderId": order_id}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_an_incident_closed_after_it_was_opened_clears_the_flag_and_replies_go_to_the_buyer(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    await poll(poller, shop)  # the shop's history: incidents opened days ago among them
+    older = await poller.runtime.pool.fetchval(
+        "SELECT order_id FROM poller_incidents WHERE tenant_id = $1 AND status = 'OPENED'"
+        " AND created_at < now() - interval '1 day' ORDER BY created_at LIMIT 1",
+        shop.tenant_id,
+    )
+    assert older is not None
+    # A newer incident moves the shop's incident cursor to now, far past the older's opening.
+    written = await buyer_writes(admin, spec, description="Colis jamais arrivé")
+    await opens_incident(admin, spec, written["orderId"])
+    await poll(poller, shop)
+    assert (await ticket_of(poller, shop, older))["incidentStatus"] == "OPENED"
+
+    await closes_incident(admin, spec, older)
+    await buyer_writes(admin, spec, orderId=older, description="Merci, et maintenant ?")
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, older)
+    assert ticket["incidentStatus"] == "CLOSED"
+    text = f"Votre réclamation est close {ticket['id'][:8]}."
+    sent, row = await reply_sent(poller, admin, spec, shop.tenant_id, ticket["id"], text)
+    assert sent["messageTo"] == "CLIENT"
+    assert (row["status"], row["recipient"]) == ("SENT", "BUYER")
+
+
+async def test_a_ticket_answered_and_written_to_again_is_alerted_for_its_new_deadline(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, tenant_id, first = await fnac_ticket(poller, vault, admin, "Toujours pas livré")
+    shop, order_id = Shop(tenant_id, "FNAC"), first["orderId"]
+    tickets = ports_of(poller.runtime).tickets
+
+    async def alerts_around(deadline: datetime) -> None:
+        """The rounds a lead time before ``deadline`` and just after it."""
+        await alert_round(tickets, lambda: deadline - timedelta(hours=1))
+        await alert_round(tickets, lambda: deadline + timedelta(minutes=1))
+
+    await alerts_around(at(first["respondBy"]))
+    text = f"Il part aujourd'hui {first['id'][:8]}."
+    await reply_sent(poller, admin, spec, tenant_id, first["id"], text)
+    answered = await ticket_of(poller, shop, order_id)
+    assert (answered["responseState"], answered["respondBy"]) == ("ANSWERED", None)
+
+    await asyncio.sleep(1.1)  # Fnac dates messages to the second: a later deadline
+    await buyer_writes(admin, spec, orderId=order_id, description="Et alors ?")
+    await poll(poller, shop)
+    again = await ticket_of(poller, shop, order_id)
+    assert again["id"] == first["id"] and again["responseState"] == "AWAITING_REPLY"
+    assert at(again["respondBy"]) > at(first["respondBy"])
+    await alerts_around(at(again["respondBy"]))
+
+    deadlines = [first["respondBy"], again["respondBy"]]
+    for subject in ("ticket.response_due", "ticket.response_overdue"):
+        given = await tenant_events(poller, subject, tenant_id)  # the shop's history's too
+        ours = [at(e["respondBy"]) for e in given if e["ticketId"] == first["id"]]
+        assert ours == [at(d) for d in deadlines], subject
 
 
 async def test_a_reply_fnac_refuses_fails_with_fnacs_reason(
@@ -187,6 +275,28 @@ async def test_a_reply_fnac_refuses_fails_with_fnacs_reason(
     assert await on_double(admin, spec, text) == []
     [failed] = await tenant_events(poller, "message.bounced", tenant_id)
     assert (failed["marketplace"], failed["status"]) == ("FNAC", "FAILED")
+
+
+async def test_a_reply_refused_with_several_codes_records_each_code_clean(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, shop, _, text, reply_id = await replied(
+        poller, vault, admin, "Où en est ma commande ?", "Réponse refusée deux fois"
+    )
+    # Refused as a whole, each code with its text: "ERR_203: …; ERR_201: …; ERR_203: …".
+    faults = {
+        "operations": ["messages_update"],
+        "refuseNext": 1,
+        "refuseCodes": ["ERR_203", "ERR_201", "ERR_203"],
+    }
+    assert (await admin.put("/faults", json=faults)).status_code == 200
+    await send_due(replies(poller))
+    row = await reply_row(poller, reply_id)
+    assert (row["status"], row["status_code"]) == ("FAILED", "ERR_203, ERR_201")
+    assert "ERR_201" in row["reason"] and "ERR_203" in row["reason"]
+    assert await on_double(admin, spec, text) == []
+    [failed] = await tenant_events(poller, "message.bounced", shop.tenant_id)
+    assert failed["status"] == "FAILED"
 
 
 async def test_an_answer_lost_after_fnac_applied_the_reply_leaves_one_copy(

@@ -79,6 +79,25 @@ async def test_recipients_past_100_get_452_and_each_folder_gets_the_mail_once(
     assert (line.hits, line.client) == (1, "127.0.0.1")
 
 
+async def test_spellings_of_one_recipient_take_one_place_under_the_cap(
+    poller: RunningService, imap: ImapAccount
+) -> None:
+    tenant, address = new_tenant()
+    others = addresses_of(tenant, 100)
+    await synced(poller, tenant, address, *others)
+    before = await mx_metrics(poller)
+    spellings = [address, address.upper(), address.capitalize(), address.title()]
+    smtp = await open_transaction(poller)
+    answers = [(await smtp.command(f"RCPT TO:<{to}>"))[0] for to in [*spellings, *others]]
+    # One place for the four spellings, 99 for the others: the 100th other is the 101st recipient.
+    assert answers == [250] * (len(spellings) + 99) + [452]
+    assert (await finish(smtp, relay_mail(address, "once").as_bytes()))[0] == 250
+    smtp.close()
+    assert inbound_addresses(await folder(imap, tenant)) == [address]
+    hits = limit_hits(await mx_metrics(poller), "recipients") - limit_hits(before, "recipients")
+    assert hits == 1
+
+
 def bounce_tag(address: str, signed_with: bytes | None = None) -> str:
     """``address`` tagged as a reply's envelope sender, for a reply of its own; signed as the
     poller signs (``signed_with``: its key) or with 16 characters of the right form."""

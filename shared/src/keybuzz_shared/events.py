@@ -113,6 +113,11 @@ class ConnectionDisconnected(Event, kw_only=True):
     connection_id: str | None = None
     seller_id: str | None = None
     reason: str | None = None
+    # The account was never the tenant's (its connection ended as a takeover: another
+    # connection held the shop first): what came to the tenant through this connection
+    # of ``marketplace`` is deleted by its consumers. False for a seller's own disconnect,
+    # which keeps the tenant's history.
+    received_in_error: bool = False
 
 
 class ConnectionReauthRequired(ConnectionDisconnected, kw_only=True):

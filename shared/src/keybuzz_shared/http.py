@@ -5,7 +5,9 @@ Every error leaves as ``{"error": <code>, "message": <what is wrong>}`` (plus
 with no stack trace and is logged with its request id instead. Bad input never
 gets that far: :class:`JsonRequest` refuses bodies that are not JSON text we can
 store (invalid UTF-8, nesting deeper than :data:`MAX_JSON_DEPTH`, NUL characters)
-with a 400, for every service at once (docs/SECURITY.md, "HTTP input").
+with a 400, for every service at once (docs/SECURITY.md, "HTTP input"), and holds
+bodies to their type strictly: a number is a JSON number, an integer has no fraction
+(docs/CONTRACTS.md, "Request bodies").
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
-from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -69,7 +76,35 @@ class JsonRequest(Request[Any, Any, Any]):
         except UnicodeDecodeError as exc:
             raise BadRequest(f"JSON body is not valid UTF-8 (byte {exc.start})") from None
         check_json_text(value)
+        self._refuse_coerced(value)
         return value
+
+    def _refuse_coerced(self, value: Any) -> None:
+        """Litestar converts the body to the handler's ``data`` type leniently ("24" or
+        24.0 for an int): a body only that leniency would accept is a 400 naming the field.
+        A body wrong either way is left to Litestar's own validation."""
+        data = self.route_handler.parsed_data_field
+        if data is None:
+            return
+        try:
+            msgspec.convert(value, data.annotation, strict=True)
+        except msgspec.ValidationError as strict:
+            try:
+                msgspec.convert(value, data.annotation, strict=False)
+            except msgspec.ValidationError:
+                return
+            raise _strict_error(str(strict)) from None
+        except TypeError:  # a type msgspec does not convert by itself: Litestar's to judge
+            return
+
+
+def _strict_error(reason: str) -> ValidationException:
+    message, _, where = reason.partition(" - at ")
+    field = where.strip("`").removeprefix("$").removeprefix(".") or "body"
+    return ValidationException(
+        detail=f"{field}: {message}",
+        extra=[{"message": message, "key": field, "source": "body"}],
+    )
 
 
 def check_json_text(value: Any) -> None:

@@ -363,6 +363,17 @@ class ShopBook:
         message = self.write(order, "CLIENT", NEW_CLAIM_SUBJECT, facts.message, real_now)
         return facts.incident_id, message.facts.message_id
 
+    def close_incident(self, order: OrderFacts, real_now: float) -> str | None:
+        """Fnac's customer service closes the order's open incident now; its id, or None if
+        the order has no open incident."""
+        now = self.virtual(real_now)
+        self.materialize(now)
+        incident = self.incidents.get(order.index)
+        if incident is None or not incident.is_open(now):
+            return None
+        incident.closed, incident.closed_status, incident.closed_by = now, "3", "call-center"
+        return incident.facts.incident_id
+
     # --- the clock ---------------------------------------------------------------------------
 
     def advance(self, seconds: float, real_now: float) -> AdvanceSummary:

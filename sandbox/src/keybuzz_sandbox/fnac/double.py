@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from collections.abc import Iterable
 
@@ -25,8 +26,9 @@ TOKEN_LIFETIME = 3_600.0
 # Retry-After. Clients must obey whatever a 429 or an ERR_ code says.
 RATE_LIMIT = RateLimit(rate_text="2", burst=20)
 FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
-MALFORMED_KINDS = ("truncated", "schema", "entities", "empty")
 MAX_SLOW_SECONDS = 3_600.0  # a stall or a trickle's pause, at most
+MALFORMED_KINDS = ("truncated", "schema", "entities", "utf7-entities", "empty")
+REFUSAL_CODE = re.compile(r"ERR_\d{3}")
 
 
 class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -41,6 +43,10 @@ class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     stall_shops: list[str] = msgspec.field(default_factory=list)
     trickle_seconds: float = 0.0
     trickle_shops: list[str] = msgspec.field(default_factory=list)
+    # The next ``refuse_next`` requests of the named services are refused as a whole
+    # (status ERROR, nothing done), with one error per code of ``refuse_codes``.
+    refuse_next: int = 0
+    refuse_codes: list[str] = msgspec.field(default_factory=lambda: ["ERR_201"])
 
     def problems(self) -> list[str]:
         issues = []
@@ -56,6 +62,10 @@ class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
             issues.append(f"stallSeconds must be between 0 and {MAX_SLOW_SECONDS}")
         if not (0 <= self.trickle_seconds <= MAX_SLOW_SECONDS):
             issues.append(f"trickleSeconds must be between 0 and {MAX_SLOW_SECONDS}")
+        if self.refuse_next < 0 or not all(REFUSAL_CODE.fullmatch(c) for c in self.refuse_codes):
+            issues.append("refuseNext must be >= 0 and refuseCodes ERR_ followed by 3 digits")
+        if self.refuse_next and not self.refuse_codes:
+            issues.append("refuseCodes must name at least one code")
         return issues
 
     def slow_answer(self, shop_id: str) -> SlowAnswer:
@@ -93,6 +103,16 @@ class FnacFaults(FaultInjector):
         if not isinstance(config, FnacFaultConfig) or not self.applies_to(op_key):
             return SlowAnswer()
         return config.slow_answer(shop_id)
+
+    def refusal(self, op_key: str) -> tuple[str, ...]:
+        """The codes to refuse this request with, if it is one of the next ones refused."""
+        config = self.config
+        if not isinstance(config, FnacFaultConfig) or config.refuse_next <= 0:
+            return ()
+        if not self.applies_to(op_key):
+            return ()
+        config.refuse_next -= 1
+        return tuple(config.refuse_codes)
 
 
 class Token(msgspec.Struct, frozen=True):
@@ -158,6 +178,8 @@ class FnacDouble:
     # --- authentication -------------------------------------------------------------
 
     def authenticate(self, partner_id: str, shop_id: str, key: str) -> tuple[str, Token] | None:
+        """A token for a shop's right ids (any case) and key. Whatever the shop's marketplace:
+        Fnac's ``auth`` names none, and a request cannot say which one the caller means."""
         book = self.books.get(shop_id.upper())
         if book is None:
             return None

@@ -4,6 +4,7 @@ under /_sandbox/fnac (development use, no authentication)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ from .wire import add_error, child_text, response, serialize
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
+    from .book import ShopBook
+    from .generator import OrderFacts
 
 XML = "text/xml; charset=utf-8"
 FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
@@ -64,8 +67,35 @@ def malform(answer: etree._Element, kind: str) -> bytes:
         levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
         doctype = f'<!DOCTYPE {name} [<!ENTITY l0 "lol">{levels}]>'
         return f'<?xml version="1.0"?>{doctype}<{name} status="OK">&l9;</{name}>'.encode()
+    if kind == "utf7-entities":
+        return utf7_entities(answer)
     body = serialize(answer)
     return body[: max(1, len(body) // 2)]  # truncated
+
+
+# What the "utf7-entities" answer puts in the token and the messages' texts: a client that
+# stores or uses it has expanded an entity.
+INJECTED_TEXT = "INJECTED-BY-A-UTF7-ENTITY"
+_INJECTED_INTO = ("token", "message_subject", "message_description")
+
+
+def utf7_entities(answer: etree._Element) -> bytes:
+    """The answer declared UTF-7, its DTD written in UTF-7 (no "<!" among the bytes) with an
+    internal entity that stands for the token and the messages' texts: a client must refuse
+    it unexpanded, whatever check it makes on the raw bytes."""
+    name = local_name(answer)
+    for element in answer.iter(*(f"{{{NS}}}{n}" for n in _INJECTED_INTO)):
+        element.text = "ENTITY-HERE"
+    dtd = f'<!DOCTYPE {name} [<!ENTITY injected "{INJECTED_TEXT}">]>'
+    utf7_dtd = "".join(f"+{_utf7_char(c)}-" if c in '<!>[]"' else c for c in dtd)
+    # ASCII (others as character references), "+" escaped as UTF-7 wants it.
+    body = etree.tostring(answer, encoding="us-ascii").replace(b"+", b"+-")
+    body = body.replace(b"ENTITY-HERE", b"&injected;")
+    return b'<?xml version="1.0" encoding="UTF-7"?>' + utf7_dtd.encode() + body
+
+
+def _utf7_char(char: str) -> str:
+    return base64.b64encode(char.encode("utf-16-be")).decode().rstrip("=")
 
 
 async def handle(double: FnacDouble, service: str, body: bytes) -> Response[bytes] | Stream:
@@ -92,6 +122,10 @@ async def handle(double: FnacDouble, service: str, body: bytes) -> Response[byte
             )
         elif not double.allow(shop_id):
             return _too_many(double, service)
+        elif codes := double.faults.refusal(operation):
+            answer = response(service, "ERROR")
+            for code in codes:
+                add_error(answer, code, "refused on demand (the double's fault settings)")
         else:
             answer = _answer(double, service, root)
     if decision.malformed_kind:
@@ -173,6 +207,10 @@ class IncidentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unkno
     type_code: str = "1"  # state.xsd incident_open_state: 1 not received, 2 unlike, 3 defective
 
 
+class IncidentClosing(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    order_id: str
+
+
 def _json(payload: Any, status: int = 200) -> Response[bytes]:
     return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
@@ -243,15 +281,25 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         }
         return _json(body, 201)
 
-    @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
-    def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
+    def order_of(
+        shop_id: str, order_id: str
+    ) -> tuple[ShopBook, OrderFacts, float] | Response[bytes]:
+        """The shop's book, its order ``order_id`` and the time now; or the 404."""
         book = double.books.get(shop_id.upper())
         if book is None:
             return _problem(404, f"unknown shop {shop_id}")
         now = double.clock.now()
-        order = book.find_order(data.order_id, book.virtual(now))
+        order = book.find_order(order_id, book.virtual(now))
         if order is None:
-            return _problem(404, f"unknown order {data.order_id}")
+            return _problem(404, f"unknown order {order_id}")
+        return book, order, now
+
+    @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
+    def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
+        found = order_of(shop_id, data.order_id)
+        if isinstance(found, Response):
+            return found
+        book, order, now = found
         if data.type_code not in ("1", "2", "3"):
             return _problem(400, "typeCode must be 1, 2 or 3")
         opened = book.open_incident(order, data.type_code, now)
@@ -259,6 +307,17 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             return _problem(409, f"order {data.order_id} already has an incident")
         incident, message = opened
         return _json({"incidentId": incident, "messageId": message, "orderId": order.order_id}, 201)
+
+    @post("/shops/{shop_id:str}/incidents/close", sync_to_thread=False)
+    def close_incident(shop_id: FromPath[str], data: JSONBody[IncidentClosing]) -> Response[bytes]:
+        found = order_of(shop_id, data.order_id)
+        if isinstance(found, Response):
+            return found
+        book, order, now = found
+        incident = book.close_incident(order, now)
+        if incident is None:
+            return _problem(409, f"order {data.order_id} has no open incident")
+        return _json({"incidentId": incident, "orderId": order.order_id})
 
     @get("/shops/{shop_id:str}/sent", sync_to_thread=False)
     def sent(shop_id: FromPath[str]) -> Response[bytes]:
@@ -307,6 +366,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             advance,
             buyer_writes,
             open_incident,
+            close_incident,
             sent,
             expire_tokens,
             rotate_key,

@@ -74,13 +74,13 @@ class ShopVerifier:
         self.api_urls = dict(api_urls)
         self.http = http or httpx.AsyncClient(timeout=SHOP_API_TIMEOUT)
 
-    async def verify(self, credentials: ShopCredentials) -> None:
+    async def verify(self, credentials: ShopCredentials) -> str:
         check = connector_for(credentials.marketplace).credential_check
         if check is None or credentials.marketplace not in self.api_urls:
             raise ShopAnswerUnreadable(f"{credentials.marketplace} shops are not checked here")
         secret = {name: getattr(credentials, name) for name in SHOP_FIELDS}
         try:
-            await check.verify(
+            return await check.verify(
                 secret, http=self.http, base_url=self.api_urls[credentials.marketplace]
             )
         except CredentialsRefused as exc:

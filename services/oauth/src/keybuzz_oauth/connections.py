@@ -72,6 +72,7 @@ class ShopConnected:
     user_id: str
     shop_id: str
     vault_path: str
+    identity: str  # the account the API answered for (the connector's credential check)
 
 
 @dataclass(frozen=True)

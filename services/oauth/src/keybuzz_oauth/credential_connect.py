@@ -2,10 +2,13 @@
 and key.
 
 Order matters in ``connect``: the marketplace is asked first whether the credentials
-authenticate (a refused key stores nothing, and only the key's holder learns whether the
-shop is taken); then, in one unit of work holding the shop's and the tenant's locks, a
-shop held by another tenant is refused, the connection becomes CONNECTED, the key goes
-to Vault (its only place) and ``connection.connected`` is queued. The row is written
+authenticate and which account they are (a refused key stores nothing, and only the key's
+holder learns whether the shop is taken); then, in one unit of work holding the account's
+and the tenant's locks, an account held by another connection is refused (another
+tenant's, or the tenant's own under another marketplace value: one API may serve several
+marketplace values, and the account is what its API answered for, never the path it was
+sent to), the connection becomes CONNECTED, the key goes to Vault (its only place) and
+``connection.connected`` is queued. The row is written
 before Vault, in the same transaction: a refused row (the database's own "one tenant per
 shop") leaves Vault untouched, and a failed Vault write rolls the row back. The same
 tenant posting again replaces the key (rotation) or the shop.
@@ -94,11 +97,11 @@ async def connect(
         key=typed.key,
         created_at=ports.clock().isoformat(),
     )
-    await _verify(ports, credentials)
+    identity = await _verify(ports, credentials)
     user_id = tenant.principal.user_id
     async with ports.unit_of_work() as uow:
-        before = await _claim(uow, credentials, user_id)
-        connection = await _record_connected(uow, credentials, user_id)
+        before = await _claim(uow, credentials, identity, user_id)
+        connection = await _record_connected(uow, credentials, identity, user_id)
         title = _title(credentials.marketplace)
         with _vault_change(f"the {title} key could not be stored; nothing was connected, retry"):
             await ports.vault.store_shop(credentials)
@@ -115,7 +118,7 @@ async def connect(
     return connection
 
 
-async def _verify(ports: OauthPorts, credentials: ShopCredentials) -> None:
+async def _verify(ports: OauthPorts, credentials: ShopCredentials) -> str:
     name = _title(credentials.marketplace)
     where = {
         "tenant_id": credentials.tenant_id,
@@ -123,7 +126,7 @@ async def _verify(ports: OauthPorts, credentials: ShopCredentials) -> None:
         "shop_id": credentials.shop_id,
     }
     try:
-        await ports.shops.verify(credentials)
+        return await ports.shops.verify(credentials)
     except ShopRefused:
         log.warning("shop credentials refused", extra=where)
         raise ShopCredentialsRefused(
@@ -141,28 +144,46 @@ async def _verify(ports: OauthPorts, credentials: ShopCredentials) -> None:
         ) from None
 
 
-async def _claim(uow: OauthUnit, credentials: ShopCredentials, user_id: str) -> Connection | None:
-    """The shop's lock, then the tenant's (held until the unit of work ends); refused when
-    another tenant holds the shop. Returns the tenant's connection as it was."""
+async def _claim(
+    uow: OauthUnit, credentials: ShopCredentials, identity: str, user_id: str
+) -> Connection | None:
+    """The account's lock, then the tenant's (held until the unit of work ends); refused
+    when another connection holds the account. Returns the tenant's connection as it was."""
     tenant_id, marketplace = credentials.tenant_id, credentials.marketplace
-    await uow.store.lock_seller(credentials.shop_id, marketplace)
-    if await uow.store.tenants_holding_seller(credentials.shop_id, tenant_id, marketplace):
+    await uow.store.lock_account(identity)
+    holders = await uow.store.account_holders(identity)
+    others = [held for held in holders if held != (tenant_id, marketplace)]
+    if any(holder != tenant_id for holder, _ in others):
         raise _taken(credentials, user_id)
+    if others:
+        title = _title(others[0][1])
+        raise _taken(
+            credentials,
+            user_id,
+            f"this shop is already connected to this KeyBuzz account as its {title} shop; "
+            "one shop is connected once (disconnect it there first to move it)",
+        )
     await uow.store.lock_tenants([tenant_id], marketplace)
     return await uow.store.get_connection(tenant_id, marketplace)
 
 
-def _taken(credentials: ShopCredentials, user_id: str) -> ShopAlreadyConnected:
+def _taken(
+    credentials: ShopCredentials, user_id: str, message: str | None = None
+) -> ShopAlreadyConnected:
+    """Refused: the shop is held by another tenant (``message`` None, that tenant unnamed),
+    or by this tenant under another marketplace value (``message`` says which)."""
     log.warning(
-        "shop already connected to another tenant",
+        "shop already connected elsewhere",
         extra={
             "tenant_id": credentials.tenant_id,
             "marketplace": credentials.marketplace,
             "user_id": user_id,
+            "same_tenant": message is not None,
         },
     )
     return ShopAlreadyConnected(
-        f"this {_title(credentials.marketplace)} shop is already connected to another "
+        message
+        or f"this {_title(credentials.marketplace)} shop is already connected to another "
         "KeyBuzz account; disconnect it there first"
     )
 
@@ -179,7 +200,7 @@ def _vault_change(failure: str) -> Iterator[None]:
 
 
 async def _record_connected(
-    uow: OauthUnit, credentials: ShopCredentials, user_id: str
+    uow: OauthUnit, credentials: ShopCredentials, identity: str, user_id: str
 ) -> Connection:
     connected = ShopConnected(
         tenant_id=credentials.tenant_id,
@@ -187,6 +208,7 @@ async def _record_connected(
         user_id=user_id,
         shop_id=credentials.shop_id,
         vault_path=connector_for(credentials.marketplace).credentials_path(credentials.tenant_id),
+        identity=identity,
     )
     try:
         connection = await uow.store.upsert_shop_connected(connected)
@@ -248,14 +270,47 @@ async def disconnect(
             await ports.vault.delete_shop(tenant_id, marketplace)
         ended = await uow.store.mark_disconnected(tenant_id, marketplace)
         if ended is not None:
-            uow.emit(
-                ConnectionDisconnected(
-                    tenant_id=tenant_id,
-                    marketplace=marketplace,
-                    connection_id=ended.id,
-                    seller_id=ended.seller_id,
-                    reason=f"disconnected by user {tenant.principal.user_id}",
-                )
-            )
+            reason = f"disconnected by user {tenant.principal.user_id}"
+            uow.emit(_disconnected(ended, reason, received_in_error=False))
     log.info("shop disconnected", extra={"tenant_id": tenant_id, "marketplace": marketplace})
     return ConnectionReport.of(ended or connection)
+
+
+def _disconnected(
+    ended: Connection, reason: str | None, *, received_in_error: bool
+) -> ConnectionDisconnected:
+    return ConnectionDisconnected(
+        tenant_id=ended.tenant_id,
+        marketplace=ended.marketplace_type,
+        connection_id=ended.id,
+        seller_id=ended.seller_id,
+        reason=reason,
+        received_in_error=received_in_error,
+    )
+
+
+# --- connections ended as duplicates -----------------------------------------------------
+
+
+async def end_duplicates(ports: OauthPorts) -> int:
+    """Finishes the connections migration 004 ended because another connection held their
+    shop first: their key leaves Vault and ``connection.disconnected`` says that what came
+    through them was received in error. Returns how many; each is said once."""
+    ended = 0
+    for connection in await ports.connections.ended_as_duplicates():
+        tenant_id, marketplace = connection.tenant_id, connection.marketplace_type
+        async with ports.unit_of_work() as uow:
+            await uow.store.lock_tenants([tenant_id], marketplace)
+            finished = await uow.store.finish_duplicate(tenant_id, marketplace)
+            if finished is None:
+                continue  # another instance said it
+            title = _title(marketplace)
+            with _vault_change(f"could not delete the {title} key from Vault"):
+                await ports.vault.delete_shop(tenant_id, marketplace)
+            uow.emit(_disconnected(finished, finished.last_error, received_in_error=True))
+        ended += 1
+        log.warning(
+            "connection ended: its shop was connected elsewhere first",
+            extra={"tenant_id": tenant_id, "marketplace": marketplace},
+        )
+    return ended

@@ -55,6 +55,10 @@ class OauthStore(Protocol):
 
     async def lock_seller(self, seller_id: str, marketplace: str) -> None: ...
 
+    async def lock_account(self, identity: str) -> None:
+        """The account's lock (a shop's identity, whatever its marketplace value)."""
+        ...
+
     async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str) -> None: ...
 
     # --- connections
@@ -63,6 +67,11 @@ class OauthStore(Protocol):
         self, seller_id: str, except_tenant: str, marketplace: str
     ) -> list[str]:
         """Other tenants the seller (a shop) is linked to (CONNECTED or REAUTH_REQUIRED), sorted."""
+        ...
+
+    async def account_holders(self, identity: str) -> list[tuple[str, str]]:
+        """(tenant, marketplace) of every connection holding the account (CONNECTED or
+        REAUTH_REQUIRED), whatever its marketplace value; sorted."""
         ...
 
     async def get_connection(self, tenant_id: str, marketplace: str) -> Connection | None: ...
@@ -81,13 +90,23 @@ class OauthStore(Protocol):
         ...
 
     async def upsert_shop_connected(self, connected: ShopConnected) -> Connection:
-        """The tenant's connection of that marketplace CONNECTED to the shop (``seller_id``),
-        no marketplace ids nor region, ``last_error`` cleared; ``ShopTaken`` when another
-        tenant's connection holds the shop (the unit of work is then spoilt: end it)."""
+        """The tenant's connection of that marketplace CONNECTED to the shop (``seller_id``,
+        ``identity``), no marketplace ids nor region, ``last_error`` cleared; ``ShopTaken``
+        when another connection (another tenant's, or the tenant's own under another
+        marketplace value) holds the account (the unit of work is then spoilt: end it)."""
         ...
 
     async def mark_disconnected(self, tenant_id: str, marketplace: str) -> Connection | None:
         """DISCONNECTED, vault path and error cleared; None when absent or disconnected."""
+        ...
+
+    async def ended_as_duplicates(self) -> list[Connection]:
+        """Connections ended as refused because another held their shop first (migration
+        004), whose ending is not said yet."""
+        ...
+
+    async def finish_duplicate(self, tenant_id: str, marketplace: str) -> Connection | None:
+        """Said: the flag and the Vault path cleared; None when there was nothing to say."""
         ...
 
     async def mark_reauth_required(
@@ -144,9 +163,10 @@ class ShopAnswerUnreadable(Exception):
 class ShopCredentialsVerifier(Protocol):
     """The shops' API: do these credentials authenticate?"""
 
-    async def verify(self, credentials: ShopCredentials) -> None:
-        """Returns when the API accepts them; raises ``ShopRefused``, ``ShopUnavailable`` or
-        ``ShopAnswerUnreadable``, whose messages never hold the key."""
+    async def verify(self, credentials: ShopCredentials) -> str:
+        """The account's identity (the API and the shop it answered for, the same whichever
+        marketplace value names it) when the API accepts them; raises ``ShopRefused``,
+        ``ShopUnavailable`` or ``ShopAnswerUnreadable``, whose messages never hold the key."""
         ...
 
 

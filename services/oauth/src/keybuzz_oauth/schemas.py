@@ -18,7 +18,7 @@ class Body(msgspec.Struct, kw_only=True, rename="camel"):
     pass
 
 
-class StartRequest(Body):
+class StartRequest(Body, forbid_unknown_fields=True):
     # Country code ("FR") or marketplace id; default: the marketplace's default site.
     marketplace: Annotated[str, msgspec.Meta(max_length=20)] | None = None
     # The seller may already be connected to another tenant: disconnect it there

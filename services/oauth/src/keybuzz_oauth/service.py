@@ -10,9 +10,10 @@ from keybuzz_shared.connectors.seam import AppNotConfigured
 from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.vault import VaultError
 
-from keybuzz_oauth import events, flow
+from keybuzz_oauth import credential_connect, events, flow
 from keybuzz_oauth.app import CALLBACK_PATHS, ROUTES
 from keybuzz_oauth.bootstrap import assemble, disassemble, ports_of, redirect_marketplace
+from keybuzz_oauth.errors import CredentialsUnavailable
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.settings import OauthSettings
 
@@ -60,6 +61,15 @@ async def _check_app_credentials(runtime: Runtime[OauthSettings]) -> None:
     )
 
 
+async def _end_duplicate_connections(runtime: Runtime[OauthSettings]) -> None:
+    """Connections a migration ended (their shop was held elsewhere first) are said at
+    start-up: their key leaves Vault and their consumers delete what came through them."""
+    try:
+        await credential_connect.end_duplicates(ports_of(runtime))
+    except CredentialsUnavailable:
+        log.error("connections ended as duplicates not finished: Vault refused; next start")
+
+
 DEFINITION = ServiceDefinition(
     name="oauth",
     description=("Connect a seller's marketplace account and keep its credentials in Vault"),
@@ -67,7 +77,12 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     route_handlers=ROUTES,
     register_subscribers=events.register,
-    on_startup=[_hide_callback_query_in_access_log, assemble, _check_app_credentials],
+    on_startup=[
+        _hide_callback_query_in_access_log,
+        assemble,
+        _check_app_credentials,
+        _end_duplicate_connections,
+    ],
     on_shutdown=[disassemble],
     dependencies={"ports": OauthPorts},
 )

@@ -47,6 +47,13 @@ WHERE marketplace_type = $1 AND seller_id = $2 AND tenant_id <> $3
 ORDER BY tenant_id
 """
 
+# Every connection holding the account (its identity), whatever its marketplace value.
+_ACCOUNT_HOLDERS = """
+SELECT tenant_id, marketplace_type FROM marketplace_connections
+WHERE account_identity = $1 AND status IN ('CONNECTED', 'REAUTH_REQUIRED')
+ORDER BY tenant_id, marketplace_type
+"""
+
 _GET_CONNECTION = f"""
 SELECT {_CONNECTION_COLUMNS} FROM marketplace_connections
 WHERE tenant_id = $1 AND marketplace_type = $2
@@ -74,8 +81,8 @@ WHERE tenant_id = $1 AND marketplace_type = $2
 # shop (its id the seller id) has no marketplace ids and no region.
 _UPSERT_CONNECTED = f"""
 INSERT INTO marketplace_connections AS mc (tenant_id, marketplace_type, status, seller_id,
-    marketplace_ids, region, vault_path, connected_by, connected_at)
-VALUES ($1, $2, 'CONNECTED', $3, $4::text[], $5, $6, $7, now())
+    marketplace_ids, region, vault_path, connected_by, account_identity, connected_at)
+VALUES ($1, $2, 'CONNECTED', $3, $4::text[], $5, $6, $7, $8, now())
 ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET
     status = 'CONNECTED',
     marketplace_ids = CASE
@@ -89,6 +96,8 @@ ON CONFLICT (tenant_id, marketplace_type) DO UPDATE SET
     region = EXCLUDED.region,
     vault_path = EXCLUDED.vault_path,
     connected_by = EXCLUDED.connected_by,
+    account_identity = EXCLUDED.account_identity,
+    ended_as_duplicate = false,
     connected_at = now(),
     disconnected_at = NULL,
     last_error = NULL,
@@ -110,6 +119,18 @@ UPDATE marketplace_connections SET status = 'REAUTH_REQUIRED', last_error = $4, 
 WHERE tenant_id = $1 AND marketplace_type = $2 AND status = 'CONNECTED'
   AND ($3::text IS NULL OR seller_id = $3) AND connected_at <= $5
 RETURNING id
+"""
+
+
+# Connections migration 004 ended because another held their shop first, not yet said.
+_ENDED_AS_DUPLICATE = f"""
+SELECT {_CONNECTION_COLUMNS} FROM marketplace_connections WHERE ended_as_duplicate ORDER BY id
+"""
+
+_FINISH_DUPLICATE = f"""
+UPDATE marketplace_connections SET ended_as_duplicate = false, vault_path = NULL, updated_at = now()
+WHERE tenant_id = $1 AND marketplace_type = $2 AND ended_as_duplicate
+RETURNING {_CONNECTION_COLUMNS}
 """
 
 
@@ -176,6 +197,11 @@ class PostgresOauthStore:
         """
         await self._advisory_lock(f"oauth:seller:{marketplace}:{seller_id}")
 
+    async def lock_account(self, identity: str) -> None:
+        """Transaction-scoped: one change at a time links this account (a shop, whatever
+        marketplace value it is sent under) to a connection. Taken before any tenant lock."""
+        await self._advisory_lock(f"oauth:account:{identity}")
+
     async def lock_tenants(self, tenant_ids: Sequence[str], marketplace: str) -> None:
         """Transaction-scoped: held across a tenant's Vault change and its row update.
 
@@ -196,6 +222,10 @@ class PostgresOauthStore:
         rows = await self.db.fetch(_TENANTS_HOLDING_SELLER, marketplace, seller_id, except_tenant)
         return [row["tenant_id"] for row in rows]
 
+    async def account_holders(self, identity: str) -> list[tuple[str, str]]:
+        rows = await self.db.fetch(_ACCOUNT_HOLDERS, identity)
+        return [(row["tenant_id"], row["marketplace_type"]) for row in rows]
+
     async def get_connection(self, tenant_id: str, marketplace: str) -> Connection | None:
         return _connection(await self.db.fetchrow(_GET_CONNECTION, tenant_id, marketplace))
 
@@ -215,6 +245,7 @@ class PostgresOauthStore:
             connected.region,
             connected.vault_path,
             connected.user_id,
+            None,
         )
         return _written(row)
 
@@ -229,13 +260,20 @@ class PostgresOauthStore:
                 None,
                 connected.vault_path,
                 connected.user_id,
+                connected.identity,
             )
-        except asyncpg.UniqueViolationError as exc:  # migration 003's index
+        except asyncpg.UniqueViolationError as exc:  # migrations 003's and 004's indexes
             raise ShopTaken(f"{connected.marketplace} shop {connected.shop_id}") from exc
         return _written(row)
 
     async def mark_disconnected(self, tenant_id: str, marketplace: str) -> Connection | None:
         return _connection(await self.db.fetchrow(_MARK_DISCONNECTED, tenant_id, marketplace))
+
+    async def ended_as_duplicates(self) -> list[Connection]:
+        return [_written(row) for row in await self.db.fetch(_ENDED_AS_DUPLICATE)]
+
+    async def finish_duplicate(self, tenant_id: str, marketplace: str) -> Connection | None:
+        return _connection(await self.db.fetchrow(_FINISH_DUPLICATE, tenant_id, marketplace))
 
     async def mark_reauth_required(
         self,

@@ -98,7 +98,7 @@ async def test_a_darty_shop_is_a_connection_of_its_own() -> None:
     assert darty.vault_path == "secret/keybuzz/tenants/t1/darty_api"
     assert set(fake.vault.shops) == {("t1", "FNAC"), ("t1", "DARTY")}
     assert [e.marketplace for e in fake.units.published] == ["FNAC", "DARTY"]  # type: ignore[attr-defined]
-    assert fake.store.locks[-2:] == [f"seller:DARTY:{OTHER_SHOP}", "tenant:DARTY:t1"]
+    assert fake.store.locks[-2:] == [f"account:memory-api:{OTHER_SHOP}", "tenant:DARTY:t1"]
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,7 @@ async def test_status_checks_the_key_a_connected_shop_has_in_vault() -> None:
 async def test_disconnect_deletes_the_key_and_says_disconnected_once() -> None:
     fake = shop_fake()
     await connect(fake, "t1")
-    await connect(fake, "t1", "darty")
+    await connect(fake, "t1", "darty", shop=OTHER_SHOP)
     report = await credential_connect.disconnect(fake.ports, tenant("t1", "user-9"), "fnac")
     assert report.status is Status.DISCONNECTED and ("t1", "FNAC") not in fake.vault.shops
     assert ("t1", "DARTY") in fake.vault.shops  # the other marketplace stays
@@ -285,3 +285,32 @@ async def test_a_refused_key_marks_that_marketplace_only() -> None:
     with pytest.raises(ShopAlreadyConnected):
         await connect(fake, "t2")
     assert await connect(fake, "t1")  # the seller's new key connects it again
+
+
+@pytest.mark.parametrize(("held", "sent"), [("fnac", "darty"), ("darty", "fnac")])
+@pytest.mark.parametrize("holder", ["t1", "t2"])
+async def test_a_shop_held_under_one_marketplace_is_refused_under_the_other(
+    held: str, sent: str, holder: str
+) -> None:
+    fake = shop_fake()
+    await connect(fake, "t1", held)
+    with pytest.raises(ShopAlreadyConnected) as refused:
+        await connect(fake, holder, sent, shop=SHOP.lower())
+    assert ("another KeyBuzz account" in refused.value.message) == (holder != "t1")
+    assert (holder, sent.upper()) not in fake.vault.shops
+    assert fake.store.rows_of(sent.upper()) == {}
+    assert [e.marketplace for e in fake.units.published] == [held.upper()]
+
+
+async def test_a_connection_ended_as_a_duplicate_is_said_once_and_its_key_deleted() -> None:
+    fake = shop_fake()
+    await connect(fake, "t1", "fnac")
+    await connect(fake, "t2", "darty", shop=OTHER_SHOP)
+    row = fake.store.rows_of("DARTY")["t2"]  # as migration 004 leaves a later duplicate
+    row.status, row.ended_as_duplicate, row.last_error = Status.ERROR, True, "refused: taken"
+    assert await credential_connect.end_duplicates(fake.ports) == 1
+    assert await credential_connect.end_duplicates(fake.ports) == 0
+    assert ("t2", "DARTY") not in fake.vault.shops and ("t1", "FNAC") in fake.vault.shops
+    [event] = [e for e in fake.units.published if isinstance(e, ConnectionDisconnected)]
+    assert (event.tenant_id, event.marketplace, event.received_in_error) == ("t2", "DARTY", True)
+    assert event.reason == "refused: taken" and row.vault_path is None

@@ -40,11 +40,11 @@ from keybuzz_shared.vault import VaultClient
 from keybuzz_orders.domain import OrderRow, connector_order_row
 from keybuzz_orders.order_source import (
     FetchedOrders,
+    NotConnected,
     NotFound,
     OrderWindow,
     QueryRefused,
     SourcePage,
-    SourceRefused,
     SourceUnavailable,
 )
 from keybuzz_orders.ports import Marketplaces
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 KeyRefusedReporter = Callable[[str, str, str, str], Awaitable[None]]
 
 
-class ShopKeyRefused(SourceRefused):
+class ShopKeyRefused(NotConnected):
     """No key stored for the shop, or the marketplace refused it: the seller connects again."""
 
 

@@ -5,9 +5,13 @@
   marketplace with an order feed and a notification queue, subscribes the seller to
   its order changes.
 - ``connection.disconnected`` / ``connection.reauth_required`` cancel the tenant's jobs
-  and sync of that marketplace and, with a queue, delete the seller's subscription.
+  and sync of that marketplace and, with a queue, delete the seller's subscription. With
+  ``receivedInError`` (the connection ended as a takeover) the tenant's orders of that
+  marketplace are deleted too; a seller's own disconnect keeps them.
 - ``message.received`` with an ``orderId`` we do not have: fetch that order from the
-  message's marketplace, so the agent sees it next to the ticket (``order_context``). One event at a time (a
+  message's marketplace, so the agent sees it next to the ticket (``order_context``); an
+  order the marketplace does not have, or a shop without a usable key, is final for the
+  event (logged, counted, acknowledged). One event at a time (a
   tenant's in order, tenants side by side): the marketplace is asked before the unit of work
   that stores the order opens, which a batch handler's transaction would not allow.
 """
@@ -31,10 +35,11 @@ from keybuzz_shared.events import (
 from keybuzz_shared.messaging import Delivery, EventSubscription
 from keybuzz_shared.service import Runtime
 
+from keybuzz_orders import order_context
 from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
 from keybuzz_orders.order_context import OrderContext
-from keybuzz_orders.order_source import NoSource, SourceRefused, order_feed
+from keybuzz_orders.order_source import NoSource, NotConnected, SourceRefused, order_feed
 from keybuzz_orders.sync import OrderSync
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,8 @@ UseCase = Callable[[Runtime[Any], E], Awaitable[None]]
 FEED = order_feed()
 # Not connected (any more), or no order source: a backfill has nothing to import.
 NOTHING_TO_IMPORT: tuple[type[Exception], ...] = (*FEED.not_connected, SourceRefused)
+# No usable key for the shop (none stored, or refused): nothing to read until it connects.
+WAITING_FOR_CONNECTION: tuple[type[Exception], ...] = (*FEED.not_connected, NotConnected)
 
 
 def _notifies(marketplace: str) -> bool:
@@ -78,6 +85,8 @@ async def stop_importing(runtime: Runtime[Any], event: ConnectionDisconnected) -
     marketplace = event.marketplace
     await runtime.component(Backfills).stop_tenant(event.tenant_id, reason, marketplace)
     await runtime.component(OrderSync).stop(event.tenant_id, reason, marketplace)
+    if event.received_in_error:
+        await runtime.component(OrderSync).forget_received(event.tenant_id, marketplace)
 
 
 async def complete_order_context(runtime: Runtime[Any], event: MessageReceived) -> None:
@@ -91,6 +100,15 @@ async def complete_order_context(runtime: Runtime[Any], event: MessageReceived) 
         log.warning(
             "no order source for %s", event.marketplace, extra={"tenant_id": event.tenant_id}
         )
+    except WAITING_FOR_CONNECTION as exc:
+        # Acknowledged: asking again changes nothing until the seller connects the shop,
+        # and that connection's backfill brings the order (docs/ORDERS.md, "Buyer messages").
+        log.warning(
+            "order of a buyer message waits for the shop's connection: %s",
+            exc,
+            extra={"tenant_id": event.tenant_id, "order_id": event.order_id},
+        )
+        order_context.count(event.marketplace, order_context.NOT_CONNECTED)
 
 
 async def subscribe_to_order_changes(runtime: Runtime[Any], event: ConnectionConnected) -> None:

@@ -16,11 +16,26 @@ from dataclasses import dataclass, field
 
 from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
+from prometheus_client import Counter
 
 from keybuzz_orders.order_source import NoSource, OrderSource, source_for
 from keybuzz_orders.ports import OrderStore, OrderUnits
 
 log = logging.getLogger(__name__)
+
+MESSAGE_ORDERS = Counter(
+    "keybuzz_orders_message_orders",
+    "Orders named by buyer messages and missing here, by outcome: fetched, not_found (the "
+    "marketplace has no such order for the shop: final), not_connected (no usable key: "
+    "the shop's next connection backfills it).",
+    ["service", "marketplace", "outcome"],
+)
+FETCHED, NOT_FOUND, NOT_CONNECTED = "fetched", "not_found", "not_connected"
+
+
+def count(marketplace: str, outcome: str, orders: int = 1) -> None:
+    if orders:
+        MESSAGE_ORDERS.labels("orders", marketplace, outcome).inc(orders)
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class OrderContext:
                 reason,
                 extra={"tenant_id": tenant_id, "order_id": order_id},
             )
+        count(marketplace, NOT_FOUND, len(fetched.refused))
         rows = fetched.orders
         if rows:
             async with self.units() as unit:
@@ -72,4 +88,5 @@ class OrderContext:
                 "orders of buyer messages fetched",
                 extra={"tenant_id": tenant_id, "orders": [r.external_order_id for r in rows]},
             )
+        count(marketplace, FETCHED, len(rows))
         return [r.external_order_id for r in rows]

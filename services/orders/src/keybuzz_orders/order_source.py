@@ -5,7 +5,8 @@ A connector's order feed (``seam.OrderFeed``) or a shop API's session
 (``keybuzz_shared.connectors.orders``, re-exported here).
 
 Its failures are the port's, not the marketplace's: ``SourceUnavailable`` (an outage, to
-wait out) and ``SourceRefused`` with its kinds (to say, never to retry).
+wait out) and ``SourceRefused`` with its kinds (to say, never to retry), among them
+``NotConnected`` (no usable key: wait for the seller to connect again).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def feed_connector() -> Connector:
 
 class NoSource(SourceRefused):
     """No order source serves this marketplace."""
+
+
+class NotConnected(SourceRefused):
+    """No usable credentials for the shop (none stored, or the marketplace refused them):
+    nothing can be read until the seller connects it again."""
 
 
 S = TypeVar("S", bound=OrderListing)

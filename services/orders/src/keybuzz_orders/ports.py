@@ -98,6 +98,11 @@ class OrderStore(Protocol):
         """The marketplace id of the tenant's order; None: no such order (or none known)."""
         ...
 
+    async def purge_received(self, tenant_id: str, marketplace: str) -> int:
+        """Deletes the tenant's orders of ``marketplace`` (their lines and pending detail
+        fetches too); returns how many orders."""
+        ...
+
 
 OrderUnit = StoreUnit[OrderStore]
 OrderUnits = Callable[[], AbstractAsyncContextManager[OrderUnit]]

@@ -551,6 +551,21 @@ class PostgresOrderStore:
     async def stop_sync(self, tenant_id: str, reason: str, marketplace: str | None = None) -> None:
         await stop_sync(self.conn, tenant_id, reason, marketplace)
 
+    async def purge_received(self, tenant_id: str, marketplace: str) -> int:
+        # order_items go with their order (ON DELETE CASCADE), name words by trigger.
+        await self.conn.execute(
+            "DELETE FROM order_detail_fetches WHERE tenant_id = $1 AND marketplace = $2",
+            tenant_id,
+            marketplace,
+        )
+        deleted: int = await self.conn.fetchval(
+            "WITH gone AS (DELETE FROM orders WHERE tenant_id = $1 AND marketplace = $2"
+            " RETURNING 1) SELECT count(*) FROM gone",
+            tenant_id,
+            marketplace,
+        )
+        return deleted
+
     async def marketplace_of(self, tenant_id: str, order_id: str) -> str | None:
         found: str | None = await self.conn.fetchval(
             "SELECT marketplace_id FROM orders WHERE tenant_id = $1 AND external_order_id = $2",

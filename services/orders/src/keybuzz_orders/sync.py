@@ -83,6 +83,16 @@ class OrderSync(BackgroundLoop):
         await self.ports.orders.stop_sync(tenant_id, reason, marketplace)
         metrics.sync_stopped(tenant_id)
 
+    async def forget_received(self, tenant_id: str, marketplace: str) -> int:
+        """The connection was never the tenant's (ended as a takeover): the orders it brought
+        go. A tenant has one connection per marketplace, so they are its orders there."""
+        deleted = await self.ports.orders.purge_received(tenant_id, marketplace)
+        log.warning(
+            "orders received in error deleted",
+            extra={"tenant_id": tenant_id, "marketplace": marketplace, "orders": deleted},
+        )
+        return deleted
+
     async def _round(self, cursor: SyncCursor) -> SyncResult:
         tenant_id = cursor.tenant_id
         try:

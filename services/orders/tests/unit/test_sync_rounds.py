@@ -106,3 +106,18 @@ async def test_due_rounds_skip_tenants_whose_backfill_runs_and_those_stopped(
     results = await sync(fake).sync_due()
     assert [r.tenant_id for r in results] == [TENANT]
     assert await sync(fake).sync_due() == []  # claimed: the next round is an interval away
+
+
+async def test_forgetting_what_a_connection_brought_takes_only_its_marketplaces_orders(
+    fake: FakeOrders,
+) -> None:
+    await fake.orders.upsert_orders(TENANT, AMAZON, [order(1, 10), order(2, 20)])
+    await fake.orders.upsert_orders(TENANT, "DARTY", [order(3, 10)])
+    await fake.orders.upsert_orders("t-other", "DARTY", [order(4, 10)])
+    assert await sync(fake).forget_received(TENANT, "DARTY") == 1
+    assert sorted(key for key in fake.orders.orders) == [
+        ("t-other", "DARTY", order(4, 10).external_order_id),
+        (TENANT, AMAZON, order(1, 10).external_order_id),
+        (TENANT, AMAZON, order(2, 20).external_order_id),
+    ]
+    assert await sync(fake).forget_received(TENANT, "DARTY") == 0

@@ -64,7 +64,7 @@ def shop_poll_status_body(status: ShopStatus) -> ShopPollStatus:
     return ShopPollStatus(**msgspec.structs.asdict(status))
 
 
-class ReplySettings(Body):
+class ReplySettings(Body, forbid_unknown_fields=True):
     reply_from_address: str | None = None
 
 
@@ -123,7 +123,7 @@ def reply_queued_body(queued: queueing.ReplyQueued) -> ReplyQueued:
     return ReplyQueued(**msgspec.structs.asdict(queued))
 
 
-class ResponseWindow(msgspec.Struct, kw_only=True, rename="camel"):
+class ResponseWindow(Body, forbid_unknown_fields=True):
     # A tenant's response window for a marketplace without a rule of its own (1 to 720 h).
     marketplace: str
     hours: int
@@ -144,6 +144,6 @@ def response_windows_body(windows: dict[str, int]) -> ResponseWindows:
     )
 
 
-class ResponseAlertSettings(msgspec.Struct, kw_only=True, rename="camel"):
+class ResponseAlertSettings(Body, forbid_unknown_fields=True):
     # How long before a response deadline ticket.response_due is emitted.
     lead_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 120

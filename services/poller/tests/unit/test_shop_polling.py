@@ -478,3 +478,25 @@ def test_a_shop_key_names_its_marketplace_and_tenant() -> None:
     assert shop_of(SHOP.key) == SHOP
     with pytest.raises(ValueError):
         shop_of("no-marketplace")
+
+
+@pytest.mark.parametrize("received_in_error", [False, True])
+async def test_a_connection_received_in_error_takes_its_tickets_away(
+    received_in_error: bool,
+) -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1), message("m2", 2, order="ORD2"))
+    assert len(tickets(fake)) == 2
+    gone = ConnectionDisconnected(
+        tenant_id="t1",
+        marketplace="FNAC",
+        occurred_at=T0 - timedelta(hours=1),
+        received_in_error=received_in_error,
+    )
+    await shop_disconnected(fake.connections, gone)
+    [status] = await fake.connections.connections.statuses("t1")
+    assert status.connection == DISCONNECTED
+    # A seller's own disconnect keeps its history; a takeover's tickets go, messages too.
+    assert len(tickets(fake)) == (0 if received_in_error else 2)
+    assert len(fake.store.tables.messages) == (0 if received_in_error else 2)

@@ -22,7 +22,7 @@ class Body(msgspec.Struct, kw_only=True, rename="camel"):
     """camelCase on the wire, as the first version and the events."""
 
 
-class SyncRequest(Body):
+class SyncRequest(Body, forbid_unknown_fields=True):
     tenant_id: TenantId
     create_inbound_address: bool = False
     # The product tenant's country when absent, else FR.

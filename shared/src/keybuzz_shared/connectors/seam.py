@@ -522,12 +522,16 @@ class CredentialCheck(Protocol):
 
     async def verify(
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
-    ) -> None:
-        """Returns when the marketplace accepts ``credentials`` (the fields of
-        ``credential_fields``), asked for a person waiting: little retrying. Raises
+    ) -> str:
+        """Returns the account's identity when the marketplace accepts ``credentials`` (the
+        fields of ``credential_fields``), asked for a person waiting: little retrying. Raises
         CredentialsRefused, MarketplaceUnavailable (with ``retry_after`` when the
         marketplace said one), or another ConnectorError for an answer that is not its
-        API's; messages never hold a credential."""
+        API's; messages never hold a credential.
+
+        The identity names the API and the account it answered for, normalised (e.g.
+        ``<api>:<SHOP ID>``): two marketplace values served by one API give one shop one
+        identity, whichever value it was connected under. Callers compare identities only."""
         ...
 
 

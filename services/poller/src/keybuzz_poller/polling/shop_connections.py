@@ -40,10 +40,14 @@ async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) ->
 
 
 async def shop_disconnected(ports: ShopPollingPorts, event: ConnectionDisconnected) -> None:
-    """Disconnected, or REAUTH_REQUIRED (whoever saw the key refused): polls stop."""
+    """Disconnected, or REAUTH_REQUIRED (whoever saw the key refused): polls stop. A
+    connection that was never the tenant's (``received_in_error``) also takes away what its
+    polls brought, in the same transaction; a seller's own disconnect keeps its history."""
     connection = REAUTH_REQUIRED if isinstance(event, ConnectionReauthRequired) else DISCONNECTED
     shop = Shop(event.tenant_id, event.marketplace)
-    if await ports.connections.disconnect(shop, connection, event.occurred_at):
+    if event.received_in_error:
+        await _forget_received(ports, shop, event)
+    elif await ports.connections.disconnect(shop, connection, event.occurred_at):
         log.info(
             "shop polls stopped",
             extra={
@@ -52,6 +56,19 @@ async def shop_disconnected(ports: ShopPollingPorts, event: ConnectionDisconnect
                 "connection": connection,
             },
         )
+
+
+async def _forget_received(
+    ports: ShopPollingPorts, shop: Shop, event: ConnectionDisconnected
+) -> None:
+    async with ports.unit_of_work() as unit:
+        if await unit.store.disconnect(shop, DISCONNECTED, event.occurred_at) is None:
+            return  # said already, or a newer connection of the tenant decided
+        tickets = await unit.store.forget_received(shop)
+    log.warning(
+        "shop ended as a takeover: what it brought is deleted",
+        extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace, "tickets": tickets},
+    )
 
 
 async def key_refused(ports: ShopPollingPorts, shop: Shop, reason: str) -> None:

@@ -53,6 +53,12 @@ class ShopConnections(Protocol):
         """The tenant's shops, by marketplace."""
         ...
 
+    async def forget_received(self, shop: Shop) -> int:
+        """Deletes what the shop's polls brought the tenant (its tickets of that marketplace
+        with their messages, attachments, incidents, replies and alerts) and its cursors;
+        returns how many tickets."""
+        ...
+
 
 ShopConnectionUnit = StoreUnit[ShopConnections]
 

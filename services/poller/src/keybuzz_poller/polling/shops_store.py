@@ -21,6 +21,23 @@ SHOPS = PollTable(
 )
 
 
+# What a shop's polls brought a tenant, children before parents (the foreign keys).
+_SHOP_TICKETS = "SELECT id FROM poller_tickets WHERE tenant_id = $1 AND marketplace = $2"
+_SHOP_MESSAGES = "SELECT id FROM poller_external_messages WHERE tenant_id = $1 AND marketplace = $2"
+_FORGET_RECEIVED = (
+    f"DELETE FROM poller_response_alerts WHERE ticket_id IN ({_SHOP_TICKETS})",
+    "DELETE FROM poller_incidents WHERE tenant_id = $1 AND marketplace = $2",
+    f"DELETE FROM poller_replies WHERE ticket_id IN ({_SHOP_TICKETS})",
+    f"DELETE FROM poller_ticket_messages WHERE ticket_id IN ({_SHOP_TICKETS})",
+    f"DELETE FROM poller_message_attachments WHERE external_message_id IN ({_SHOP_MESSAGES})",
+    "DELETE FROM poller_external_messages WHERE tenant_id = $1 AND marketplace = $2",
+)
+_FORGET_TICKETS = """
+WITH gone AS (DELETE FROM poller_tickets WHERE tenant_id = $1 AND marketplace = $2 RETURNING 1)
+SELECT count(*) FROM gone
+"""
+
+
 class PostgresShopSchedule(PostgresPollSchedule):
     """The shops' schedule: rows come from ``connect``, never from a poll."""
 
@@ -87,6 +104,18 @@ class PostgresShops:
             as_of,
         )
         return seller_id
+
+    async def forget_received(self, shop: Shop) -> int:
+        tenant, marketplace = shop.tenant_id, shop.marketplace
+        for statement in _FORGET_RECEIVED:
+            await self.db.execute(statement, tenant, marketplace)
+        deleted: int = await self.db.fetchval(_FORGET_TICKETS, tenant, marketplace)
+        await self.db.execute(
+            "UPDATE poller_shops SET messages_since = NULL, incidents_since = NULL"
+            " WHERE poll_key = $1",
+            shop.key,
+        )
+        return deleted
 
     async def statuses(self, tenant_id: str) -> list[ShopStatus]:
         rows = await self.db.fetch(

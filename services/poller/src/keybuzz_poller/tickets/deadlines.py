@@ -57,13 +57,15 @@ class RuleNotOverridable(Exception):
 # A marketplace the messages name as an example: the first without a rule of its own.
 EXAMPLE_NAME = next((c.marketplace for c in connectors() if c.response_window is None), "")
 MARKETPLACE_NAME = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
+# The marketplaces a tenant may set a window for: those the registry knows, without a rule.
+OVERRIDABLE = tuple(c.marketplace for c in connectors() if c.response_window is None)
 
 
 def check_override(marketplace_name: str, hours: int) -> None:
-    if not MARKETPLACE_NAME.fullmatch(marketplace_name):
+    if marketplace_name not in OVERRIDABLE and marketplace_name not in RULES:
         raise InvalidResponseWindow(
-            "marketplace must be a marketplace's name in capitals, as tickets carry it "
-            f"({EXAMPLE_NAME})"
+            f"marketplace must be one of {', '.join(OVERRIDABLE)} (a marketplace KeyBuzz "
+            f"knows, as tickets carry it); {', '.join(RULES)} measure by a rule of their own"
         )
     if marketplace_name in RULES:
         raise RuleNotOverridable(

@@ -30,13 +30,14 @@ from keybuzz_poller.reading.marketplace.domain import (
     order_id_of,
 )
 from keybuzz_poller.tickets import store
-from keybuzz_poller.tickets.ports import TicketRow
+from keybuzz_poller.tickets.ports import TicketRow, TicketStore
 from keybuzz_poller.tickets.responses import refresh_deadlines
 
 
 class PostgresShopStore:
     def __init__(self, db: Executor) -> None:
         self.db = db
+        self.tickets: TicketStore = store.PostgresTickets(db)
 
     async def cursor(self, shop: Shop) -> ShopCursor:
         row = await self.db.fetchrow(
@@ -189,8 +190,11 @@ class PostgresShopStore:
             at,
             awaits_reply,
         )
-        await refresh_deadlines(store.PostgresTickets(self.db), [ticket_id])
         return message_id
+
+    async def refresh_deadlines(self, ticket_ids: Sequence[str]) -> None:
+        # A refresh reads its tickets' whole threads: the poll asks once per page.
+        await refresh_deadlines(self.tickets, ticket_ids)
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
         rows = await self.db.fetch(
@@ -234,8 +238,6 @@ class PostgresShopStore:
         )
         if row is None:
             return None
-        if row["confirmed"]:
-            await refresh_deadlines(store.PostgresTickets(self.db), [row["ticket_id"]])
         return MatchedReply(sent_at=row["sent_at"], confirmed=row["confirmed"])
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -115,6 +115,13 @@ def _time(moment: datetime | None) -> str | None:
     return None if moment is None else amazon_time(moment)
 
 
+def _last_second_in(end: datetime) -> datetime:
+    """A window's end as Amazon is sent it: its creation bounds are inclusive and its times
+    whole seconds, so a second less keeps the window ``[start, end)`` half-open (an order
+    created at ``end`` is the next window's)."""
+    return end - timedelta(seconds=1)
+
+
 class SpApiOrderSource:
     """``OrderSource`` on Orders 2026-01-01: a window is ``searchOrders`` (items inline),
     an order is ``getOrder``."""
@@ -126,7 +133,7 @@ class SpApiOrderSource:
         query = SearchOrdersQuery(
             marketplace_ids=[window.marketplace_id],
             created_after=_time(window.created_after),
-            created_before=_time(window.created_before),
+            created_before=_time(window.created_before and _last_second_in(window.created_before)),
             last_updated_after=_time(window.updated_after),
             max_results_per_page=window.page_size,
             pagination_token=window.page_token,
@@ -197,7 +204,7 @@ class SpApiOrderReports:
     ) -> tuple[str, int]:
         with amazon_failures():
             reply = await self.reports.create_report(
-                tenant_id, ORDERS_BY_ORDER_DATE, [marketplace_id], start, end
+                tenant_id, ORDERS_BY_ORDER_DATE, [marketplace_id], start, _last_second_in(end)
             )
         return reply.value, reply.rate_limit_waits
 

@@ -61,6 +61,12 @@ TRANSIENT_CODES = frozenset({"ERR_004"})
 
 ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 
+# A messages_query answer is capped in proportion to the page asked: a message is some
+# KB of text (an assumption: Fnac publishes no limit) and a few file links, so 64 KiB
+# each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
+MESSAGE_BYTES = 64 * 1024
+ENVELOPE_BYTES = 64 * 1024
+
 
 class FnacCredentials(msgspec.Struct, frozen=True):
     partner_id: str
@@ -106,6 +112,7 @@ class _Call:
     # messages_update answers ERROR when one of its messages was refused, each message
     # with its own status and errors: the caller reads them.
     per_item: bool = False
+    max_bytes: int | None = None  # the answer's size cap when smaller than the client's
 
 
 class FnacClient:
@@ -150,11 +157,27 @@ class FnacClient:
         return self._token
 
     async def messages_query(self, query: MessagesQuery | None = None) -> MessagesPage:
+        """One page of at most ``query.results_count`` messages. An answer listing more is
+        refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
+        the next pages would skip or repeat messages, so nothing of it is taken."""
         query = query or MessagesQuery()
-        root = await self._call(
-            _Call("messages_query", lambda h: xml.messages_query_request(h, query))
+        cap = ENVELOPE_BYTES + query.results_count * MESSAGE_BYTES
+        call = _Call(
+            "messages_query",
+            lambda h: xml.messages_query_request(h, query),
+            max_bytes=min(cap, self._max_bytes),
         )
-        return xml.read_messages(root)
+        page = xml.read_messages(await self._call(call))
+        listed = len(page.messages) + len(page.unreadable)
+        if listed > query.results_count:
+            log.warning(
+                "Fnac listed more messages than asked; page refused",
+                extra={**self._where(call), "listed": listed, "asked": query.results_count},
+            )
+            raise FnacProtocolError(
+                f"{listed} messages listed, {query.results_count} asked for the page"
+            )
+        return page
 
     async def messages_update(
         self, updates: Sequence[MessageUpdate]
@@ -254,7 +277,7 @@ class FnacClient:
         try:
             async with self._http.stream("POST", url, content=body, headers=headers) as response:
                 self._check_status(call, response)
-                content = await self._read_bounded(response)
+                content = await self._read_bounded(response, self._cap(call))
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached Fnac: safe to retry, whatever the call does.
             log.warning("Fnac unreachable; retrying", extra=self._where(call, exc))
@@ -264,7 +287,7 @@ class FnacClient:
             log.warning("Fnac request failed; retrying", extra=self._where(call, exc))
             raise _Transient(type(exc).__name__) from None
         try:
-            root = xml.parse(content, max_bytes=self._max_bytes)
+            root = xml.parse(content, max_bytes=self._cap(call))
         except FnacProtocolError as exc:
             if not _garbled(exc):
                 raise
@@ -313,17 +336,20 @@ class FnacClient:
         if not 200 <= status < 300 and not _is_xml(response):
             raise FnacRequestRefused(call.service, f"HTTP {status}", ())
 
-    async def _read_bounded(self, response: httpx.Response) -> bytes:
+    def _cap(self, call: _Call) -> int:
+        return self._max_bytes if call.max_bytes is None else call.max_bytes
+
+    async def _read_bounded(self, response: httpx.Response, max_bytes: int) -> bytes:
         """The body, refused without reading it all when it is larger than allowed."""
         declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            raise FnacProtocolError(f"response larger than {self._max_bytes} bytes ({declared})")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            raise FnacProtocolError(f"response larger than {max_bytes} bytes ({declared})")
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
-            if size > self._max_bytes:
-                raise FnacProtocolError(f"response larger than {self._max_bytes} bytes")
+            if size > max_bytes:
+                raise FnacProtocolError(f"response larger than {max_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 

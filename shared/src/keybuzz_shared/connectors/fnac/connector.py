@@ -306,7 +306,9 @@ class FnacSession:
         return self._page(window, page.paging, tuple(_order(o) for o in page.orders))
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
-        wanted = list(dict.fromkeys(order_ids))
+        """An id outside Fnac's format names no order: not asked (Fnac would refuse the
+        whole query as off its schema, ERR_003), so it is answered as not found."""
+        wanted = [o for o in dict.fromkeys(order_ids) if _ORDER_IDS.is_order_id(o)]
         found: list[OrderSummary] = []
         for start in range(0, len(wanted), MAX_ORDER_IDS):
             chunk = tuple(wanted[start : start + MAX_ORDER_IDS])
@@ -328,6 +330,9 @@ class FnacSession:
                 kind,
                 extra={"shop_id": self.client.credentials.shop_id, "reason": reason},
             )
+
+
+_ORDER_IDS = FnacOrderIds()
 
 
 def _message(message: Message) -> MarketplaceMessage:

@@ -1,9 +1,13 @@
 """Fnac's XML, both ways: requests built, responses parsed safely and read into models.
 
-A document that carries a DTD is refused before libxml2 sees it (its prolog is read first),
-so no entity is ever declared, let alone expanded or fetched; the parser itself (lxml) also
-runs with external entities, DTD loading, network and huge-tree mode off. Sizes are bounded
-before parsing (``MAX_RESPONSE_BYTES``; the client stops reading a longer body). lxml was chosen by
+No entity is ever declared, expanded or fetched, by three locks (docs/FNAC.md, "XML
+safety"): a document in another encoding than UTF-8, the only one Fnac answers in, is refused
+unread, and the parser reads every document as UTF-8 whatever its declaration says (a DTD
+written in UTF-7 stays text, and so not well-formed); a DTD in the prolog is refused before
+libxml2 sees it; and the parsed document is checked again: no document type declaration,
+no entity reference left (the parser resolves none). The parser (lxml) also runs with DTD
+loading, network and huge-tree mode off. Sizes are bounded before parsing
+(``MAX_RESPONSE_BYTES``; the client stops reading a longer body). lxml was chosen by
 measurement: docs/FNAC.md, "XML library".
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
@@ -59,7 +63,8 @@ _NSMAP = {None: NS}  # the default namespace, as lxml spells it
 
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
-        resolve_entities="internal",
+        encoding="utf-8",  # over the document's declaration
+        resolve_entities=False,
         load_dtd=False,
         dtd_validation=False,
         no_network=True,
@@ -82,6 +87,7 @@ def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
         raise FnacProtocolError(f"response larger than {max_bytes} bytes")
     if not data.strip():
         raise FnacProtocolError("empty response")
+    _refuse_other_encodings(data)
     _refuse_dtd(data)
     try:
         root = etree.fromstring(data, _PARSER)
@@ -89,6 +95,7 @@ def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
         raise FnacProtocolError(f"not well-formed XML ({_short(str(exc))})") from None
     except (ValueError, etree.LxmlError) as exc:
         raise FnacProtocolError(f"not XML ({type(exc).__name__})") from None
+    _refuse_parsed_dtd(root)
     if etree.QName(root).namespace != NS:
         raise FnacProtocolError(f"root <{etree.QName(root).localname}> is not in {NS}")
     return root
@@ -99,12 +106,39 @@ def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
 _PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
 
 
-def _refuse_dtd(data: bytes) -> None:
+# The encoding the XML declaration names, if it names one.
+_DECLARED_ENCODING = re.compile(
+    rb"(?:\xef\xbb\xbf)?<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']", re.DOTALL
+)
+# Fnac answers in UTF-8: every recorded response declares it (or nothing).
+FNAC_ENCODINGS = frozenset({"utf-8"})
+
+
+def _refuse_other_encodings(data: bytes) -> None:
+    """Another encoding could spell "<!DOCTYPE" without those bytes (UTF-7: "+ADw-+ACE-"),
+    past any check on the raw bytes: refused unread."""
     if (
-        data.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00", b"\x4c\x6f\xa7\x94"))
+        data.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00", b"\x4c\x6f\xa7\x94", b"\x2b\x2f\x76"))
         or data[1:2] == b"\x00"
     ):
         raise FnacProtocolError("not UTF-8 (Fnac answers in UTF-8)")
+    declared = _DECLARED_ENCODING.match(data[:256])
+    if declared and declared.group(1).decode("ascii", "replace").lower() not in FNAC_ENCODINGS:
+        named = _short(declared.group(1).decode("ascii", "replace"), 40)
+        raise FnacProtocolError(f"declared encoding {named!r} is not UTF-8 (Fnac answers in UTF-8)")
+
+
+def _refuse_parsed_dtd(root: Element) -> None:
+    """The same guarantee on what libxml2 read, not on the bytes: no document type
+    declaration, and no entity reference (unresolved, so never expanded) anywhere."""
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise FnacProtocolError("the response carries a DTD (refused after parsing)")
+    if next(root.iter(etree.Entity), None) is not None:
+        raise FnacProtocolError("the response holds an entity reference (refused unexpanded)")
+
+
+def _refuse_dtd(data: bytes) -> None:
     prolog = _PROLOG.match(data)
     if data.startswith(b"<!", prolog.end() if prolog else 0):
         raise FnacProtocolError("the response carries a DTD (refused unread)")

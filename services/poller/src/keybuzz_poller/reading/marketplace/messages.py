@@ -3,7 +3,9 @@
 Each page the marketplace returns is stored in one unit of work with the cursor moved past
 it, so the cursor only moves past what is stored, and a page read again (a crash before the
 commit, the cursor's overlap) adds nothing: a message is stored once per shop by its
-marketplace id. Messages are marked read at the marketplace only after their commit; a
+marketplace id. A page's tickets get their deadlines recomputed once each, when the page
+is stored, not at each message: a thread of thousands of messages costs what a short one
+does per message. Messages are marked read at the marketplace only after their commit; a
 mark that fails stays pending and the next poll tries it again.
 
 What joins which ticket (``domain.py``): a buyer's or customer service's message opens or
@@ -68,8 +70,10 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         if not incidents:  # most polls: nothing to store, the cursor stays
             continue
         async with ports.unit_of_work() as unit:
+            touched: set[str] = set()
             for incident in incidents:
-                await _take_incident(unit, shop, incident, now, poll)
+                touched.add(await _take_incident(unit, shop, incident, now, poll))
+            await unit.store.refresh_deadlines(sorted(touched))
             cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
     since = read_from(cursor.messages_since, now, ports.first_poll)
     async for messages in ports.source.messages(shop, since):
@@ -84,10 +88,14 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
         async with ports.unit_of_work() as unit:
+            touched = set()
             for message in fresh:
-                await _take_message(
+                ticket_id = await _take_message(
                     unit, shop, message, files[message.message_id], ports.clock(), poll, ports
                 )
+                if ticket_id is not None:
+                    touched.add(ticket_id)
+            await unit.store.refresh_deadlines(sorted(touched))
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
         if ports.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
@@ -128,33 +136,35 @@ async def _take_message(
     now: datetime,
     poll: ShopPoll,
     ports: ShopPorts,
-) -> None:
+) -> str | None:
+    """Stores the message and threads it; the ticket whose thread changed, if one did."""
     store = unit.store
     mark = ports.mark_as_read and message.unread and message.sender_type in MARKED_READ
     stored = await store.add_message(shop, message, attachments, now, mark)
     if stored is None:  # stored by a concurrent poll since ``known_messages``
         poll.duplicates += 1
-        return
+        return None
     poll.stored += 1
     key = thread_key(message)
     if message.sender_type not in OPENS_TICKET:
         ticket_id = await store.ticket_of(shop, key)
         if ticket_id is None:
             poll.without_ticket += 1
-            return
+            return None
         if message.sender_type == SELLER and await _own_reply(unit, shop, ticket_id, message):
             poll.own_replies += 1  # stored for dedupe; the ticket shows the reply once
-            return
+            return ticket_id  # a reply in doubt confirmed SENT answers from now on
         direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
         await store.thread_message(ticket_id, stored, direction, False, now)
-        return
+        return ticket_id
     incident_at = await store.incident_near(shop, message.thread_id, message.created_at)
     if incident_at is not None and is_notice(message, incident_at):
         poll.notices += 1  # the incident put its own message in the ticket
-        return
+        return None
     ticket_id = await store.open_ticket(shop, key, message, now)
     await _buyer_message(unit, shop, message, stored, ticket_id, now)
     poll.tickets_opened_or_joined += 1
+    return ticket_id
 
 
 async def _own_reply(unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMessage) -> bool:
@@ -207,9 +217,9 @@ async def _buyer_message(
 
 async def _take_incident(
     unit: ShopUnit, shop: Shop, incident: ShopIncident, now: datetime, poll: ShopPoll
-) -> None:
+) -> str:
     """A new incident: its ticket gets its message unless the notice is there already; a
-    changed one: its ticket's flag follows."""
+    changed one: its ticket's flag follows. Its ticket's id."""
     store = unit.store
     message = incident_message(incident)
     key = thread_key(message)
@@ -223,6 +233,7 @@ async def _take_incident(
         raise RuntimeError(f"incident {incident.incident_id} has no ticket")
     if await store.save_incident(shop, incident, ticket_id):
         poll.incidents += 1
+    return ticket_id
 
 
 async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> list[Attachment]:

@@ -119,8 +119,8 @@ class ShopStore(Protocol):
         awaits_reply: bool,
         at: datetime,
     ) -> str:
-        """Adds the stored message to the ticket (counted, its deadline recomputed); the
-        ticket message's id."""
+        """Adds the stored message to the ticket (counted); the ticket message's id. Its
+        deadline is left to ``refresh_deadlines``, once per page."""
         ...
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
@@ -132,8 +132,12 @@ class ShopStore(Protocol):
         self, ticket_message_id: str, marketplace_message_id: str
     ) -> MatchedReply | None:
         """Records the marketplace's message as the reply's own; a reply still in doubt is
-        SENT from now on (its ticket's deadline recomputed). None when the reply is not
-        one of ``own_replies`` now (matched already, FAILED)."""
+        SENT from now on (its ticket's deadline left to ``refresh_deadlines``). None when
+        the reply is not one of ``own_replies`` now (matched already, FAILED)."""
+        ...
+
+    async def refresh_deadlines(self, ticket_ids: Sequence[str]) -> None:
+        """Recomputes the deadlines of the tickets whose threads a page changed, each once."""
         ...
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
