@@ -60,8 +60,10 @@ class ApiMessageSource:
         self.vault = vault
         self.base_urls = base_urls  # marketplace -> its API's address
         self.call_deadline = call_deadline
-        # TLS verified against the system's CAs, always.
-        self.http = httpx.AsyncClient(timeout=timeout)
+        # TLS verified against the system's CAs, always. No cap on connections: the scheduler
+        # bounds the polls running at once, and a pool of httpx's default 100 would let
+        # stalled shops' calls hold every connection, the healthy shops' calls waiting.
+        self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=None))
         self._sessions = KeptSessions[seam.ShopInboxSession]()
 
     async def aclose(self) -> None:
