@@ -142,7 +142,7 @@ async def test_healthy_shops_keep_their_interval_while_others_stall_and_trickle(
     vault: VaultClient,
     double: dict[str, dict[str, Any]],
 ) -> None:
-    # Six failing shops, each call of theirs held 2.5 s and retried within 3 s: more than
+    # Eight failing shops, each call of theirs held 2.5 s and retried within 3 s: more than
     # the two slots could serve beside the healthy shops, were they theirs to take.
     poller = await start_poller(
         FNAC_CALL_DEADLINE_SECONDS="2.5",
@@ -151,7 +151,7 @@ async def test_healthy_shops_keep_their_interval_while_others_stall_and_trickle(
         POLL_RETRY_MAX_SECONDS="1",
     )
     # The failing shops connect first: they are the oldest due, claimed before the others.
-    bad = await connected(poller, vault, [double[STALLED]] * 3 + [double[TRICKLING]] * 3)
+    bad = await connected(poller, vault, [double[STALLED]] * 4 + [double[TRICKLING]] * 4)
     healthy = await connected(poller, vault, [double[name] for name in HEALTHY for _ in range(3)])
 
     async def first_polls_done() -> bool:
