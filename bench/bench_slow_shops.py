@@ -34,7 +34,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack import bootstrap
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_shared.connectors.fnac.client import FnacCredentials
@@ -42,7 +42,14 @@ from keybuzz_shared.vault import VaultClient
 
 from bench.bench_poll_scale import _start_poller, _wait_ready
 from bench.bench_poller import _poller
-from bench.bench_shop_polling import TABLE, Connected, _connect, _quantiles, _write_keys
+from bench.bench_shop_polling import (
+    TABLE,
+    Connected,
+    _connect,
+    _quantiles,
+    _write_keys,
+    double_and_postgres,
+)
 from bench.harness import BenchContext, Figure, sample_poll_lags, timed
 
 HEALTHY = int(os.environ.get("BENCH_SLOW_SHOPS_HEALTHY", "10000"))
@@ -59,16 +66,9 @@ BAD_ROWS = f"poll_key LIKE '%:{BAD}%'"
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    spec = infra.sandbox_spec(infra.free_port(), "1")
-    spec.env["SANDBOX_FNAC_EXTRA_SHOPS"] = str(HEALTHY + STALLED + TRICKLING)
-    sandbox = infra.RunningServer(spec, ctx.root / "slow-shops-sandbox.log").start(timeout=120)
-    pg_spec = infra.postgres_spec(ctx.root / "slow-shops-pg" / "data", infra.free_port())
-    pg = infra.RunningServer(pg_spec, ctx.root / "slow-shops-pg.log").start(timeout=60)
-    try:
-        return await _measure(ctx, spec.url, pg_spec.url)
-    finally:
-        pg.stop()
-        sandbox.stop()
+    shops = HEALTHY + STALLED + TRICKLING
+    with double_and_postgres(ctx, shops, "slow-shops") as (sandbox_url, pg_url):
+        return await _measure(ctx, sandbox_url, pg_url)
 
 
 def _shops(listed: list[dict[str, Any]]) -> tuple[list[Connected], list[Connected]]:
