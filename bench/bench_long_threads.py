@@ -119,6 +119,7 @@ async def _poll(
         mark_as_read=False,
         first_poll=timedelta(days=60),
         max_attachment_bytes=0,
+        replies_sent=lambda n: None,  # no reply on these threads
     )
     start = time.perf_counter()
     poll = await poll_shop(ports, shop)

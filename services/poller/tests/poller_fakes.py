@@ -986,11 +986,14 @@ class InMemoryReplies:
         self.mail.externals[external.id] = msgspec.structs.replace(external, sent_at=reply.sent_at)
         return reply.sent_at
 
-    async def mark_failed(self, ticket_message_id: str, reason: str, code: str | None) -> bool:
+    async def mark_failed(
+        self, ticket_message_id: str, reason: str, code: str | None, in_doubt: bool = False
+    ) -> bool:
         reply = self._queued(ticket_message_id)
         if reply is None:
             return False
         reply.status, reply.reason, reply.status_code = "FAILED", reason, code
+        reply.unconfirmed = in_doubt
         return True
 
     async def retry_later(

@@ -30,6 +30,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     order_id_of,
 )
 from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPorts
+from keybuzz_shared.connectors.fnac.client import carried_text
 from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
 from keybuzz_shared.connectors.seam import (
@@ -194,7 +195,7 @@ class InMemoryShopStore:
 
     def _own(self, reply: ShopReply) -> bool:
         return reply.marketplace_message_id is None and (
-            reply.status == "SENT" or reply.status == "QUEUED" and reply.unconfirmed
+            reply.status == "SENT" or reply.status in ("QUEUED", "FAILED") and reply.unconfirmed
         )
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
@@ -216,7 +217,7 @@ class InMemoryShopStore:
         reply = self.tables.replies.get(ticket_message_id)
         if reply is None or not self._own(reply):
             return None
-        confirmed = reply.status == "QUEUED"
+        confirmed = reply.status != "SENT"
         reply.status, reply.marketplace_message_id = "SENT", marketplace_message_id
         reply.sent_at = reply.sent_at or datetime.now(UTC)
         return MatchedReply(sent_at=reply.sent_at, confirmed=confirmed)
@@ -392,6 +393,7 @@ class FakeShops:
     connections: ShopPollingPorts
     connection_units: InMemoryUnitOfWork[InMemoryShops]
     woken: list[bool]
+    replies_sent: list[int]  # what each page's unit of work made SENT, after its commit
 
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -407,6 +409,7 @@ def fake_shops(
     marketplace = ScriptedMarketplace()
     unit_of_work = InMemoryUnitOfWork(store)
     woken: list[bool] = []
+    replies_sent: list[int] = []
     shops = InMemoryShops(lambda: store)
     connection_units = InMemoryUnitOfWork(shops)
     return FakeShops(
@@ -420,6 +423,7 @@ def fake_shops(
             mark_as_read=mark_as_read,
             first_poll=timedelta(days=30),
             max_attachment_bytes=max_attachment_bytes,
+            replies_sent=replies_sent.append,
         ),
         unit_of_work=unit_of_work,
         connections=ShopPollingPorts(
@@ -430,6 +434,7 @@ def fake_shops(
         ),
         connection_units=connection_units,
         woken=woken,
+        replies_sent=replies_sent,
     )
 
 
@@ -490,6 +495,9 @@ class InMemoryShopReplies:
         self.messages.setdefault(tenant_id, []).append(message)
         return message.external_id
 
+    def reply_text(self, text: str) -> str:
+        return carried_text(text)
+
     def _shop(self, tenant_id: str) -> list[MarketplaceMessage]:
         if tenant_id not in self.keys:
             raise CredentialsRefused("Fnac refused the shop's credentials: ERR_001")
@@ -516,7 +524,7 @@ class InMemoryShopReplies:
                 sender_type="SELLER",
                 sender_name="Ma boutique",
                 subject=reply.subject or "order_information",
-                body=reply.body,
+                body=carried_text(reply.body),  # what the client sends
                 sent_at=self.clock(),
             )
         )

@@ -319,6 +319,7 @@ class DiesAfterSending:
         self.api = api
         self.limits = api.limits
         self.sent_messages = api.sent_messages
+        self.reply_text = api.reply_text
 
     async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
         await self.api.reply(tenant_id, reply)

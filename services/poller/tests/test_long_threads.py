@@ -82,6 +82,7 @@ async def polling(make_database: Callable[[str], Awaitable[str]]) -> AsyncIterat
         mark_as_read=False,
         first_poll=timedelta(days=30),
         max_attachment_bytes=1000,
+        replies_sent=lambda n: None,  # no reply on these threads
     )
     yield Polling(pool, marketplace, ports, refreshes)
     await pool.close()

@@ -299,11 +299,11 @@ class ShopBook:
         subject: str,
         description: str,
         real_now: float,
-        files: tuple[tuple[str, str, int], ...] = (),
+        files: tuple[tuple[str, str, int, str | None], ...] = (),
     ) -> MessageRecord:
         """A buyer (CLIENT), Fnac's customer service (CALLCENTER) or the seller in Fnac's
         back office (SELLER) writes about an order now, linking ``files`` (name, MIME
-        type, size) if any."""
+        type, size, a url listed instead of the double's own or None) if any."""
         message_id = uuid_from(self.gen.seed, self.shop_id, "written", len(self.messages), real_now)
         facts = MessageFacts(
             message_id=message_id,
@@ -323,8 +323,9 @@ class ShopBook:
                     name=name,
                     filetype=filetype,
                     size=size,
+                    url=url,
                 )
-                for i, (name, filetype, size) in enumerate(files)
+                for i, (name, filetype, size, url) in enumerate(files)
             ),
         )
         self._add_messages([facts])

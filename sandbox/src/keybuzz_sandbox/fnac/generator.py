@@ -129,6 +129,7 @@ class FileFacts(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     filetype: str  # a MIME type
     size: int  # bytes
+    url: str | None = None  # listed instead of the double's own (which serves it)
 
 
 # The share of buyers' seeded messages that link a photo, and the photos' sizes.

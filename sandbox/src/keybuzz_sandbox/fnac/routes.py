@@ -175,6 +175,9 @@ class AttachmentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unk
     name: str = "photo.jpg"
     content_type: str = "image/jpeg"
     size: int = 1_000
+    # Listed as the file's url instead of the double's own: a link to anywhere, as a
+    # hostile or broken answer could hold (the double serves nothing there).
+    url: str | None = None
 
 
 MAX_ATTACHMENTS = 5
@@ -272,12 +275,12 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         )
         if order is None:
             return _problem(404, f"unknown order {data.order_id}")
-        files = tuple((a.name, a.content_type, a.size) for a in data.attachments)
+        files = tuple((a.name, a.content_type, a.size, a.url) for a in data.attachments)
         record = book.write(order, data.from_type, data.subject, data.description, now, files)
         body = {
             "messageId": record.facts.message_id,
             "orderId": order.order_id,
-            "fileUrls": [f"{book.files_url}{f.file_id}" for f in record.facts.files],
+            "fileUrls": [f.url or f"{book.files_url}{f.file_id}" for f in record.facts.files],
         }
         return _json(body, 201)
 

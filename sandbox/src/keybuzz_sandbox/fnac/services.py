@@ -180,7 +180,7 @@ def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> N
     for file in facts.files:
         linked = add(element, "message_file")
         add(linked, "name", file.name, cdata=True)
-        add(linked, "url", f"{book.files_url}{file.file_id}", cdata=True)
+        add(linked, "url", file.url or f"{book.files_url}{file.file_id}", cdata=True)
         add(linked, "filetype", file.filetype)
 
 

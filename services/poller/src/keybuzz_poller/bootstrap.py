@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import asyncpg
 from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
@@ -36,6 +37,7 @@ from keybuzz_poller.reading.ports import ReadingPorts
 from keybuzz_poller.reading.store import PostgresCursors
 from keybuzz_poller.replies.marketplace_api import ShopReplies
 from keybuzz_poller.replies.memory import ReplyMemory
+from keybuzz_poller.replies.outcomes import count_reply
 from keybuzz_poller.replies.ports import RepliesPorts, ReplyConfig, ReplyWrites
 from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.replies.smtp_relay import SmtpRelay
@@ -76,6 +78,12 @@ async def assemble(runtime: PollerRuntime) -> None:
         {m: settings.shop_api(m).api_url for m in SHOP_MARKETPLACES},
         shop_api.timeout_seconds,
         shop_api.call_deadline_seconds,
+        {
+            m: FileLinks(
+                settings.shop_api(m).attachment_origins, inside_allowed=not settings.is_production
+            )
+            for m in SHOP_MARKETPLACES
+        },
     )
     runtime.provide(source)
     shop_polling = ShopPollingPorts(
@@ -142,6 +150,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 mark_as_read=shop_api.mark_as_read,
                 first_poll=timedelta(days=shop_api.first_poll_days),
                 max_attachment_bytes=shop_api.max_attachment_bytes,
+                replies_sent=functools.partial(count_reply, runtime.name, "SENT"),
             ),
             shop_polling=shop_polling,
         )

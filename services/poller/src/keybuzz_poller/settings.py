@@ -140,6 +140,7 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
         return (self.bounce_signing_secret.encode(),) + ((previous.encode(),) if previous else ())
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
         if self.mail_relay_demo and self.is_production:
             raise ValueError(

@@ -196,6 +196,43 @@ async def test_an_answer_lost_after_fnac_applied_it_is_found_on_the_thread_not_s
     assert api.sent_bodies(TENANT) == ["Parti ce matin."] and api.sends == 1
 
 
+@pytest.mark.parametrize("character", ["\x0b", "\x07"])
+async def test_a_reply_is_queued_as_fnac_carries_it_and_found_by_the_read_back(
+    character: str,
+) -> None:
+    fake, api, _, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api), f"Bonjour,{character}c'est parti.")
+    carried = api.reply_text(f"Bonjour,{character}c'est parti.")
+    assert fake.replies.mail.replies[reply_id].new.text == carried  # what the ticket shows
+    request = msgspec.json.decode(fake.replies.mail.replies[reply_id].new.mail, type=ApiRequest)
+    assert request.reply.body == carried and character not in carried
+    api.lose_next_answer = True
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "SENT"
+    assert api.sent_bodies(TENANT) == [carried] and api.sends == 1
+
+
+async def test_the_read_back_compares_a_queued_text_as_fnac_carries_it() -> None:
+    """A reply queued holding what Fnac cannot carry (before the rule applied at queueing)
+    is recognised on the thread all the same."""
+    fake, api, _, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api), "Bonjour, c'est parti.")
+    row = fake.replies.mail.replies[reply_id]
+    reply = msgspec.json.decode(row.new.mail, type=ApiRequest).reply
+    raw = ApiRequest(reply=msgspec.structs.replace(reply, body="Bonjour,\x07 c'est parti."))
+    row.new = msgspec.structs.replace(row.new, mail=msgspec.json.encode(raw))
+    api.lose_next_answer = True
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "SENT" and api.sends == 1
+
+
+async def test_a_reply_of_nothing_fnac_can_carry_is_refused() -> None:
+    fake, api, _, _ = fnac_side()
+    with pytest.raises(InvalidReply, match="must not be empty"):
+        await queued(fake, fnac_ticket(fake, api), "\x07\x00 \x0b")
+    assert fake.replies.mail.replies == {}
+
+
 async def test_an_answer_lost_before_fnac_applied_it_is_sent_after_reading_the_thread() -> None:
     fake, api, clock, _ = fnac_side()
     reply_id = await queued(fake, fnac_ticket(fake, api))

@@ -213,13 +213,27 @@ async def test_a_reply_in_doubt_read_back_is_sent_and_announced_once() -> None:
     assert len(fake.store.tables.ticket_messages) == 1
 
 
+async def test_a_reply_failed_in_doubt_found_by_the_poll_is_sent_shown_once_and_counted() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(fake, message("m1", 1))
+    reply = our_reply(fake, "Annulé.", 2, status="IN_DOUBT")
+    fake.store.tables.replies[reply.id].status = "FAILED"  # gave up, every answer lost
+    await polled(fake, message("s1", 3, sender=SELLER, body="Annulé."))
+    assert [m.direction for m in fake.store.tables.ticket_messages] == ["INBOUND"]
+    found = fake.store.tables.replies[reply.id]
+    assert (found.status, found.marketplace_message_id) == ("SENT", "s1")
+    assert len(sent_events(fake)) == 1 and sum(fake.replies_sent) == 1
+
+
 async def test_a_reply_that_left_the_candidates_meanwhile_is_not_matched() -> None:
     fake = fake_shops()
     await connected(fake)
     await polled(fake, message("m1", 1))
     reply = our_reply(fake, "Annulé.", 2, status="IN_DOUBT")
     listed = await fake.store.own_replies(reply.ticket_id)
-    fake.store.tables.replies[reply.id].status = "FAILED"  # a sender gave up on it since
+    left = fake.store.tables.replies[reply.id]
+    left.status, left.unconfirmed = "FAILED", False  # the marketplace refused it since
 
     async def stale(ticket_id: str) -> object:
         return listed

@@ -236,6 +236,12 @@ class ShopApi(Protocol):
         stored in Vault); raises ValueError when a field is missing."""
         ...
 
+    def reply_text(self, text: str) -> str:
+        """``text`` as the marketplace carries a reply: what it lists back once the reply
+        is sent (characters it cannot carry replaced or left out). Replies are queued so
+        and read back compared so."""
+        ...
+
 
 class Connector(Protocol):
     """One marketplace. What every marketplace has comes first; then its parts, each None

@@ -25,6 +25,7 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     mark_as_read: bool
     first_poll_days: int
     max_attachment_bytes: int
+    attachment_origins: tuple[str, ...]  # the only origins a message's files come from
 
 
 class MarketplaceSettings(FnacApiSettings, kw_only=True, frozen=True):
@@ -40,6 +41,7 @@ class MarketplaceSettings(FnacApiSettings, kw_only=True, frozen=True):
             mark_as_read=self.fnac_mark_as_read,
             first_poll_days=self.fnac_first_poll_days,
             max_attachment_bytes=self.fnac_max_attachment_bytes,
+            attachment_origins=self.fnac_file_origins,
         )
 
     def redirect_flow(self, marketplace: str) -> RedirectFlowSettings:

@@ -16,7 +16,6 @@ import binascii
 import msgspec
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
-    Limits,
     OutcomeUnknown,
     Reply,
 )
@@ -37,11 +36,16 @@ from keybuzz_poller.replies.ports import (
 KEY_REFUSED = "REAUTH_REQUIRED"
 
 
-def check_api_reply(request: ReplyRequest, limits: Limits, marketplace: str) -> str:
-    """The reply's text as the marketplace will take it, or the first problem, named."""
-    text = request.text.replace("\r\n", "\n").strip()
+def check_api_reply(request: ReplyRequest, api: MarketplaceReplies, marketplace: str) -> str:
+    """The reply's text as the marketplace will carry it (its connector's rule: what the
+    thread lists back once it is sent, so the ticket and the read-back see the same text),
+    or the first problem, named."""
+    limits = api.limits
+    text = api.reply_text(request.text.replace("\r\n", "\n")).strip()
     if not text:
-        raise InvalidReply("text must not be empty")
+        raise InvalidReply(
+            f"text must not be empty (once what {marketplace} cannot carry is left out)"
+        )
     if len(text) > limits.max_text_length:
         raise InvalidReply(
             f"text is longer than {limits.max_text_length} characters, {marketplace}'s limit"
@@ -105,4 +109,6 @@ async def send_through_api(
 async def _on_thread(api: MarketplaceReplies, claimed: ClaimedReply, reply: Reply) -> bool:
     """Whether the seller's messages on the reply's thread, since it was queued, hold it."""
     found = await api.sent_messages(claimed.tenant_id, reply.thread, claimed.created_at)
-    return any(is_own_reply(reply.body, claimed.created_at, m.body, m.sent_at) for m in found)
+    # As the marketplace carries it: what it lists back, whatever the queued text held.
+    text = api.reply_text(reply.body)
+    return any(is_own_reply(text, claimed.created_at, m.body, m.sent_at) for m in found)

@@ -37,6 +37,9 @@ class ShopReplies:
     def limits(self) -> Limits:
         return self.connector.limits
 
+    def reply_text(self, text: str) -> str:
+        return shop_api_of(self.connector).reply_text(text)
+
     async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
         return await (await self._session(tenant_id)).reply(reply)
 

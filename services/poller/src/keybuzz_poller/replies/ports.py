@@ -154,8 +154,12 @@ class ReplyStore(Protocol):
         """QUEUED → SENT; the time, or None when the reply had already left QUEUED."""
         ...
 
-    async def mark_failed(self, ticket_message_id: str, reason: str, code: str | None) -> bool:
-        """QUEUED → FAILED; False when it had already left QUEUED."""
+    async def mark_failed(
+        self, ticket_message_id: str, reason: str, code: str | None, in_doubt: bool = False
+    ) -> bool:
+        """QUEUED → FAILED, still in doubt (``in_doubt``: its last attempt may have sent it,
+        so a poll finding it on the marketplace's thread makes it SENT); False when it had
+        already left QUEUED."""
         ...
 
     async def retry_later(
@@ -202,6 +206,10 @@ class MarketplaceReplies(Protocol):
 
     @property
     def limits(self) -> Limits: ...
+
+    def reply_text(self, text: str) -> str:
+        """``text`` as the marketplace carries a reply (the connector's rule)."""
+        ...
 
     async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome: ...
 

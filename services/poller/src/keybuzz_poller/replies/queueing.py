@@ -120,7 +120,7 @@ async def _queue_api_reply(
     marketplace: str,
 ) -> ReplyQueued:
     """The reply as the marketplace's API takes it, queued with the request to send."""
-    text = check_api_reply(request, api.limits, marketplace)
+    text = check_api_reply(request, api, marketplace)
     ticket_message_id = str(uuid.uuid4())
     message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
     async with ports.unit_of_work() as unit:

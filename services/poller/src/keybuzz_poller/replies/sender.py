@@ -80,7 +80,7 @@ async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> 
         await _failed(ports, reply, outcome.detail, outcome.code)
     elif reply.attempts >= config.max_attempts:
         reason = f"gave up after {reply.attempts} attempts; last: {outcome.detail}"
-        await _failed(ports, reply, reason, outcome.code)
+        await _failed(ports, reply, reason, outcome.code, outcome.kind == "unknown")
     else:
         delay = backoff_delay(
             reply.attempts,
@@ -124,10 +124,13 @@ async def _sent(ports: RepliesPorts, reply: ClaimedReply) -> None:
         log.info("reply sent", extra={"ticket_message_id": reply.ticket_message_id})
 
 
-async def _failed(ports: RepliesPorts, reply: ClaimedReply, reason: str, code: str | None) -> None:
+async def _failed(
+    ports: RepliesPorts, reply: ClaimedReply, reason: str, code: str | None, in_doubt: bool = False
+) -> None:
     reason = reason[:1000]
     async with ports.unit_of_work() as unit:
-        changed = await unit.store.replies.mark_failed(reply.ticket_message_id, reason, code)
+        replies = unit.store.replies
+        changed = await replies.mark_failed(reply.ticket_message_id, reason, code, in_doubt)
         if changed:
             # Every delivery outcome recomputes: a FAILED reply leaves the deadline running.
             await refresh_deadlines(unit.store.tickets, [reply.ticket_id])

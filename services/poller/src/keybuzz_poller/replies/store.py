@@ -261,19 +261,23 @@ async def _stamp_mail_sent(db: Executor, ticket_message_id: str, sent_at: dateti
     )
 
 
-async def mark_failed(db: Executor, ticket_message_id: str, reason: str, code: str | None) -> bool:
-    """QUEUED → FAILED with the relay's words; False when it had already left QUEUED."""
+async def mark_failed(
+    db: Executor, ticket_message_id: str, reason: str, code: str | None, in_doubt: bool = False
+) -> bool:
+    """QUEUED → FAILED with the relay's words, ``unconfirmed`` when its last attempt may
+    have sent it after all; False when it had already left QUEUED."""
     return bool(
         await db.fetchval(
             """
             UPDATE poller_replies SET status = 'FAILED', reason = $2, status_code = $3,
-                updated_at = now()
+                unconfirmed = $4, updated_at = now()
             WHERE ticket_message_id = $1 AND status = 'QUEUED'
             RETURNING true
             """,
             ticket_message_id,
             reason,
             code,
+            in_doubt,
         )
     )
 
@@ -390,8 +394,10 @@ class PostgresReplies:
     async def mark_sent(self, ticket_message_id: str) -> datetime | None:
         return await mark_sent(self.db, ticket_message_id)
 
-    async def mark_failed(self, ticket_message_id: str, reason: str, code: str | None) -> bool:
-        return await mark_failed(self.db, ticket_message_id, reason, code)
+    async def mark_failed(
+        self, ticket_message_id: str, reason: str, code: str | None, in_doubt: bool = False
+    ) -> bool:
+        return await mark_failed(self.db, ticket_message_id, reason, code, in_doubt)
 
     async def retry_later(
         self, ticket_message_id: str, error: str, delay: float, unconfirmed: bool = False

@@ -203,7 +203,7 @@ class PostgresShopStore:
                    r.created_at AS queued_at
             FROM poller_replies r JOIN poller_external_messages e ON e.id = r.external_message_id
             WHERE r.ticket_id = $1 AND r.marketplace_message_id IS NULL
-              AND (r.status = 'SENT' OR r.status = 'QUEUED' AND r.unconfirmed)
+              AND (r.status = 'SENT' OR r.status IN ('QUEUED', 'FAILED') AND r.unconfirmed)
             ORDER BY r.created_at, r.ticket_message_id
             """,
             ticket_id,
@@ -218,13 +218,14 @@ class PostgresShopStore:
         row = await self.db.fetchrow(
             """
             WITH own AS (
-                SELECT ticket_message_id, status = 'QUEUED' AS confirmed FROM poller_replies
+                SELECT ticket_message_id, status <> 'SENT' AS confirmed FROM poller_replies
                 WHERE ticket_message_id = $1 AND marketplace_message_id IS NULL
-                  AND (status = 'SENT' OR status = 'QUEUED' AND unconfirmed)
+                  AND (status = 'SENT' OR status IN ('QUEUED', 'FAILED') AND unconfirmed)
                 FOR UPDATE
             ), matched AS (
                 UPDATE poller_replies r SET marketplace_message_id = $2, status = 'SENT',
-                    sent_at = coalesce(r.sent_at, now()), last_error = NULL, updated_at = now()
+                    sent_at = coalesce(r.sent_at, now()), last_error = NULL, reason = NULL,
+                    status_code = NULL, updated_at = now()
                 FROM own WHERE r.ticket_message_id = own.ticket_message_id
                 RETURNING r.ticket_id, r.external_message_id, r.sent_at, own.confirmed
             ), stamped AS (

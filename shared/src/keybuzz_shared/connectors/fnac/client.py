@@ -12,6 +12,7 @@ FnacOutcomeUnknown. Details and assumptions: docs/FNAC.md.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -66,6 +67,20 @@ ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 # each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
 MESSAGE_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024
+
+# Characters an XML 1.0 document cannot hold (C0 controls but tab and line ends, U+FFFE,
+# U+FFFF, lone surrogates): Fnac's messages travel in one, so a message cannot carry them.
+_NOT_CARRIED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What a pasted soft line break (U+000B) or page break (U+000C) stands for.
+_LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+
+
+def carried_text(text: str) -> str:
+    """``text`` as a Fnac message carries it: a vertical tab or form feed becomes a line
+    end, every other character XML cannot hold is left out. Fnac stores and lists back
+    exactly this, so a reply's text is made so before it is queued and compared so when
+    it is read back."""
+    return _NOT_CARRIED.sub("", text.translate(_LINE_BREAKS))
 
 
 class FnacCredentials(msgspec.Struct, frozen=True):

@@ -20,7 +20,7 @@ import httpx
 import msgspec
 
 from keybuzz_shared.connectors.fnac import order_states
-from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
+from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials, carried_text
 from keybuzz_shared.connectors.fnac.credential_check import FnacCredentialCheck
 from keybuzz_shared.connectors.fnac.errors import (
     FnacOutcomeUnknown,
@@ -188,6 +188,9 @@ class FnacConnector:
         )
         return FnacSession(client, self.limits)
 
+    def reply_text(self, text: str) -> str:
+        return carried_text(text)
+
     def __repr__(self) -> str:
         return f"FnacConnector({self.marketplace!r})"
 
@@ -222,7 +225,8 @@ class FnacSession:
         unreadable after the request left: read ``sent_messages`` back before sending it
         again) and FnacCredentialsRefused are raised; every other failure is a FAILED
         outcome, never sent again."""
-        problem = self._unsendable(reply)
+        body = carried_text(reply.body)
+        problem = self._unsendable(body, reply)
         if problem:
             return ReplyOutcome(status="FAILED", reason=problem)
         update = MessageUpdate(
@@ -230,7 +234,7 @@ class FnacSession:
             action="reply",
             to=RECIPIENTS[reply.recipient],
             subject=_subject(reply),
-            text=reply.body,
+            text=body,
             message_type=reply.thread.kind,
         )
         try:
@@ -266,10 +270,10 @@ class FnacSession:
                 return found
             page += 1
 
-    def _unsendable(self, reply: Reply) -> str | None:
-        if not reply.body.strip():
+    def _unsendable(self, body: str, reply: Reply) -> str | None:
+        if not body.strip():
             return "empty reply"
-        if len(reply.body) > self.limits.max_text_length:
+        if len(body) > self.limits.max_text_length:
             return f"reply longer than {self.limits.max_text_length} characters"
         if len(reply.attachments) > self.limits.max_attachments:
             return f"Fnac takes at most {self.limits.max_attachments} attachments"

@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from keybuzz_shared.connectors.amazon.settings import AmazonSettings
+from keybuzz_shared.file_links import origin_of, production_problem, shown
 
 FNAC_API_URL = "https://vendeur.fnac.com/api.php/"
 
@@ -27,3 +28,26 @@ class FnacApiSettings(AmazonSettings, kw_only=True, frozen=True):
     fnac_first_poll_days: Annotated[int, msgspec.Meta(ge=1)] = 30
     # Each file a message links is downloaded up to this size (larger: named, not stored).
     fnac_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    # The only origins (scheme://host[:port], separated by commas) a message's files are
+    # fetched from; empty: FNAC_API_URL's (docs/SECURITY.md, "Files a message links").
+    fnac_attachment_origins: str = ""
+
+    @property
+    def fnac_file_origins(self) -> tuple[str, ...]:
+        given = [o.strip() for o in self.fnac_attachment_origins.split(",") if o.strip()]
+        return tuple(given) if given else (shown(origin_of(self.fnac_api_url)),)
+
+    def __post_init__(self) -> None:
+        # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
+        for origin in self.fnac_file_origins:
+            try:
+                origin_of(origin)
+            except ValueError:
+                raise ValueError(
+                    f"FNAC_ATTACHMENT_ORIGINS: {origin!r} is not an http(s) origin"
+                ) from None
+            if self.is_production and (problem := production_problem(origin)):
+                raise ValueError(
+                    f"the origin {origin} files are fetched from (FNAC_ATTACHMENT_ORIGINS, "
+                    f"else FNAC_API_URL's) {problem}: refused when KEYBUZZ_ENV={self.keybuzz_env}"
+                )

@@ -28,6 +28,7 @@ from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, InboxPage
 from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
+from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_poller.reading.marketplace.domain import (
@@ -37,6 +38,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     ShopMessage,
 )
 from keybuzz_poller.reading.marketplace.ports import (
+    AttachmentRefused,
     AttachmentTooLarge,
     AttachmentUnavailable,
     MarketplaceAnswerInvalid,
@@ -55,11 +57,17 @@ def key_path(shop: Shop) -> str:
 
 class ApiMessageSource:
     def __init__(
-        self, vault: VaultClient, base_urls: dict[str, str], timeout: float, call_deadline: float
+        self,
+        vault: VaultClient,
+        base_urls: dict[str, str],
+        timeout: float,
+        call_deadline: float,
+        file_links: dict[str, FileLinks],
     ) -> None:
         self.vault = vault
         self.base_urls = base_urls  # marketplace -> its API's address
         self.call_deadline = call_deadline
+        self.file_links = file_links  # marketplace -> where its messages' files may come from
         # TLS verified against the system's CAs, always. No cap on connections: the scheduler
         # bounds the polls running at once, and a pool of httpx's default 100 would let
         # stalled shops' calls hold every connection, the healthy shops' calls waiting.
@@ -121,22 +129,19 @@ class ApiMessageSource:
             )
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
-        if not link.url.lower().startswith(("https://", "http://")):
-            raise AttachmentUnavailable(f"{link.name}: not a web address")
+        links = self.file_links[shop.marketplace]
         try:
-            async with self.http.stream("GET", link.url) as response:
-                if response.status_code >= 500:
-                    raise MarketplaceUnavailable(
-                        f"{shop.marketplace} file server answered {response.status_code}"
-                    )
-                if response.status_code != 200:
-                    raise AttachmentUnavailable(f"{link.name}: HTTP {response.status_code}")
-                content = bytearray()
-                async for chunk in response.aiter_bytes():
-                    content += chunk
-                    if len(content) > max_bytes:
-                        raise AttachmentTooLarge(link.name)
-                return bytes(content)
+            return await links.fetch(self.http, link.url, max_bytes)
+        except LinkRefused as exc:
+            raise AttachmentRefused(f"{link.name}: {exc}") from None
+        except FileTooLarge:
+            raise AttachmentTooLarge(link.name) from None
+        except FileUnavailable as exc:
+            if exc.status >= 500:
+                raise MarketplaceUnavailable(
+                    f"{shop.marketplace} file server answered {exc.status}"
+                ) from None
+            raise AttachmentUnavailable(f"{link.name}: HTTP {exc.status}") from None
         except httpx.HTTPError as exc:
             raise MarketplaceUnavailable(
                 f"{shop.marketplace} file server unreachable ({type(exc).__name__})"

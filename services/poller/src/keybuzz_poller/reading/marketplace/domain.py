@@ -134,6 +134,7 @@ class ShopPoll(msgspec.Struct, kw_only=True):
     tickets_opened_or_joined: int = 0
     without_ticket: int = 0  # seller or system messages of a thread with no ticket
     own_replies: int = 0  # our replies read back: recorded on the reply, not shown twice
+    replies_confirmed: int = 0  # of which in doubt until then: SENT now
     notices: int = 0  # incident notices not shown twice
     incidents: int = 0  # incidents new or changed
     marked_read: int = 0

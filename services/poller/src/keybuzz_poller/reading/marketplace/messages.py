@@ -42,6 +42,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     thread_key,
 )
 from keybuzz_poller.reading.marketplace.ports import (
+    AttachmentRefused,
     AttachmentTooLarge,
     AttachmentUnavailable,
     MarketplaceUnavailable,
@@ -87,6 +88,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
             continue  # the cursor's overlap read again: nothing to store or mark
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
+        confirmed = poll.replies_confirmed
         async with ports.unit_of_work() as unit:
             touched = set()
             for message in fresh:
@@ -97,6 +99,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
                     touched.add(ticket_id)
             await unit.store.refresh_deadlines(sorted(touched))
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
+        ports.replies_sent(poll.replies_confirmed - confirmed)
         if ports.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
     return poll
@@ -151,7 +154,7 @@ async def _take_message(
         if ticket_id is None:
             poll.without_ticket += 1
             return None
-        if message.sender_type == SELLER and await _own_reply(unit, shop, ticket_id, message):
+        if message.sender_type == SELLER and await _own_reply(unit, shop, ticket_id, message, poll):
             poll.own_replies += 1  # stored for dedupe; the ticket shows the reply once
             return ticket_id  # a reply in doubt confirmed SENT answers from now on
         direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
@@ -167,10 +170,13 @@ async def _take_message(
     return ticket_id
 
 
-async def _own_reply(unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMessage) -> bool:
+async def _own_reply(
+    unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMessage, poll: ShopPoll
+) -> bool:
     """Whether the seller's message is one of our replies on the ticket, read back: then
-    it is recorded on the reply, and a reply still in doubt is SENT with its
-    ``message.sent`` (the sender, finding it SENT, neither sends nor announces it again)."""
+    it is recorded on the reply, and a reply still in doubt (QUEUED, or FAILED after
+    attempts whose answers were lost) is SENT with its ``message.sent`` (the sender,
+    finding it SENT, neither sends nor announces it again)."""
     for reply in await unit.store.own_replies(ticket_id):
         if not is_own_reply(reply.text, reply.queued_at, message.body, message.created_at):
             continue
@@ -178,6 +184,7 @@ async def _own_reply(unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMe
         if matched is None:
             continue
         if matched.confirmed:
+            poll.replies_confirmed += 1
             unit.emit(
                 MessageSent(
                     tenant_id=shop.tenant_id,
@@ -243,6 +250,8 @@ async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> li
             content = await ports.source.download(shop, link, ports.max_attachment_bytes)
         except AttachmentTooLarge:
             found.append(_file(link, skipped=f"larger than {ports.max_attachment_bytes} bytes"))
+        except AttachmentRefused as exc:
+            found.append(_file(link, skipped=f"refused: {exc}"))
         except AttachmentUnavailable as exc:
             found.append(_file(link, skipped=f"not served: {exc}"))
         except MarketplaceUnavailable as exc:  # the message is stored all the same

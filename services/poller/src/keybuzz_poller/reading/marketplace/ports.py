@@ -38,6 +38,11 @@ class AttachmentUnavailable(Exception):
     """A linked file the marketplace does not serve (gone, refused): named, not stored."""
 
 
+class AttachmentRefused(Exception):
+    """A link we do not follow (not a web address, not an origin the marketplace serves
+    files from, an address inside our network): named, not fetched, not stored."""
+
+
 class ShopPollFailed(DependencyUnavailable):
     """The marketplace could not be polled now: the poll is retried with back-off, and its
     message, which names what failed and never a key or token, is the shop's last error."""
@@ -75,8 +80,9 @@ class MarketplaceMessageSource(Protocol):
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
         """The file's bytes; ``AttachmentTooLarge`` past ``max_bytes``,
-        ``AttachmentUnavailable`` when the marketplace will not serve it (4xx, not a web
-        address), ``MarketplaceUnavailable`` when its server fails (5xx, unreachable)."""
+        ``AttachmentRefused`` when the link is not followed (docs/SECURITY.md, "Files a
+        message links"), ``AttachmentUnavailable`` when the marketplace will not serve it
+        (4xx), ``MarketplaceUnavailable`` when its server fails (5xx, unreachable)."""
         ...
 
 
@@ -125,15 +131,17 @@ class ShopStore(Protocol):
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
         """Our replies on the ticket the marketplace may list back and none of its messages
-        was matched to yet: SENT, or QUEUED and unconfirmed; oldest first."""
+        was matched to yet: SENT, or QUEUED or FAILED and unconfirmed (its last attempt may
+        have sent it); oldest first."""
         ...
 
     async def match_reply(
         self, ticket_message_id: str, marketplace_message_id: str
     ) -> MatchedReply | None:
-        """Records the marketplace's message as the reply's own; a reply still in doubt is
-        SENT from now on (its ticket's deadline left to ``refresh_deadlines``). None when
-        the reply is not one of ``own_replies`` now (matched already, FAILED)."""
+        """Records the marketplace's message as the reply's own; a reply still in doubt
+        (QUEUED or FAILED) is SENT from now on (its ticket's deadline left to
+        ``refresh_deadlines``). None when the reply is not one of ``own_replies`` now
+        (matched already, FAILED for sure)."""
         ...
 
     async def refresh_deadlines(self, ticket_ids: Sequence[str]) -> None:
@@ -174,3 +182,6 @@ class ShopPorts:
     mark_as_read: bool  # the shop API's mark_as_read
     first_poll: timedelta  # how far back a shop's first poll reads
     max_attachment_bytes: int
+    # Told how many replies in doubt a poll's unit of work made SENT, once it committed
+    # (the replies' SENT count).
+    replies_sent: Callable[[int], None]
