@@ -37,7 +37,8 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,14 +85,25 @@ TABLE = ("poller_shops", "poll_key")
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
+    with double_and_postgres(ctx, SHOPS, "shops", statements=True) as (sandbox_url, pg_url):
+        return await _measure(ctx, sandbox_url, pg_url)
+
+
+@contextmanager
+def double_and_postgres(
+    ctx: BenchContext, shops: int, label: str, statements: bool = False
+) -> Iterator[tuple[str, str]]:
+    """The sandbox hosting ``shops`` extra Fnac/Darty shops and a PostgreSQL (with
+    ``pg_stat_statements`` if ``statements``), each a process of its own: their URLs."""
     spec = infra.sandbox_spec(infra.free_port(), "1")
-    spec.env["SANDBOX_FNAC_EXTRA_SHOPS"] = str(SHOPS)
-    sandbox = infra.RunningServer(spec, ctx.root / "shops-sandbox.log").start(timeout=120)
-    pg_spec = infra.postgres_spec(ctx.root / "shops-pg" / "data", infra.free_port())
-    pg_spec.command += ["-c", "shared_preload_libraries=pg_stat_statements"]
-    pg = infra.RunningServer(pg_spec, ctx.root / "shops-pg.log").start(timeout=60)
+    spec.env["SANDBOX_FNAC_EXTRA_SHOPS"] = str(shops)
+    sandbox = infra.RunningServer(spec, ctx.root / f"{label}-sandbox.log").start(timeout=120)
+    pg_spec = infra.postgres_spec(ctx.root / f"{label}-pg" / "data", infra.free_port())
+    if statements:
+        pg_spec.command += ["-c", "shared_preload_libraries=pg_stat_statements"]
+    pg = infra.RunningServer(pg_spec, ctx.root / f"{label}-pg.log").start(timeout=60)
     try:
-        return await _measure(ctx, spec.url, pg_spec.url)
+        yield spec.url, pg_spec.url
     finally:
         pg.stop()
         sandbox.stop()

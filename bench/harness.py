@@ -127,11 +127,13 @@ async def sample_poll_lags(
     on_sample: Callable[[], None] = lambda: None,
     table: tuple[str, str] = ("poller_poll_status", "tenant_id"),
     start_lags: list[float] | None = None,
+    where: str = "true",
 ) -> tuple[list[float], int]:
     """The poller's polls for ``duration`` s: the lag of every poll completed since
     ``started`` (completed − scheduled), and how many lost their place. ``table``: the
     schedule's table and key column (the shops': ``("poller_shops", "poll_key")``);
-    ``start_lags``, if given, gets the same polls' start lags (claimed − scheduled).
+    ``start_lags``, if given, gets the same polls' start lags (claimed − scheduled);
+    ``where``: an SQL condition on the rows sampled (all by default).
 
     A successful poll sets ``last_poll_at`` (completion) and moves ``next_poll_at`` one
     interval on from where it was scheduled, so scheduled = next_poll_at − interval; a
@@ -154,7 +156,7 @@ async def sample_poll_lags(
                        AS lag,
                    extract(epoch FROM claimed_at - (next_poll_at - make_interval(secs => $1)))
                        AS start_lag
-            FROM {name} WHERE last_poll_at > $2
+            FROM {name} WHERE last_poll_at > $2 AND ({where})
             """,
             float(interval),
             max(started, since - _POLLS_MARGIN),

@@ -164,7 +164,11 @@ async def test_a_shops_key_is_read_once_a_poll_when_the_poll_opens(
     polled = Shop(f"once{uuid.uuid4().hex[:10]}", "FNAC")
     path = registry.connector_for("FNAC").credentials_path(polled.tenant_id)
     source = ApiMessageSource(
-        vault, {"FNAC": f"{sandbox_url}/fnac/api.php/"}, timeout=10, file_links={}
+        vault,
+        {"FNAC": f"{sandbox_url}/fnac/api.php/"},
+        timeout=10,
+        call_deadline=20,
+        file_links={},
     )
     try:
         await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})

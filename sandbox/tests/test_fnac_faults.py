@@ -145,6 +145,47 @@ async def test_bad_fault_settings_are_refused(fnac_http) -> None:
     assert (await fnac_http.get("/_sandbox/faults")).json()["failNext"] == 0
 
 
+async def test_a_stalled_shop_answers_late_and_the_others_at_once(fnac_http) -> None:
+    listed = await shops(fnac_http)
+    stalled = Fnac(fnac_http, listed["KeyBuzz Démo Fnac"])
+    other = Fnac(fnac_http, listed["KeyBuzz Démo Darty"])
+    for fnac in (stalled, other):
+        await fnac.authenticate()
+    faults = {"stallSeconds": 0.6, "stallShops": [stalled.shop["shop_id"].lower()]}
+    assert (await fnac_http.put(FAULTS, json=faults)).status_code == 200
+    started = time.perf_counter()
+    await other.call("orders_query")
+    assert time.perf_counter() - started < 0.5
+    started = time.perf_counter()
+    response, root = await stalled.send("orders_query", stalled.request("orders_query"))
+    assert time.perf_counter() - started >= 0.6
+    assert response.status_code == 200 and root.get("status") == "OK"  # late, then whole
+
+
+async def test_a_trickling_shop_sends_its_answer_one_byte_at_a_time(fnac_http) -> None:
+    fnac = await _shop(fnac_http)
+    faults = {"trickleSeconds": 0.2, "trickleShops": [fnac.shop["shop_id"]]}
+    assert (await fnac_http.put(FAULTS, json=faults)).status_code == 200
+    body = etree.tostring(fnac.request("orders_query"))
+    gaps, last = [], time.perf_counter()
+    async with fnac_http.stream("POST", "/fnac/api.php/orders_query", content=body) as response:
+        assert response.status_code == 200
+        async for chunk in response.aiter_raw():
+            assert len(chunk) == 1
+            gaps.append(time.perf_counter() - last)
+            last = time.perf_counter()
+            if len(gaps) == 4:
+                break
+    assert min(gaps[1:]) >= 0.15  # each byte a pause after the one before
+
+
+@pytest.mark.parametrize(
+    "faults", [{"stallSeconds": -1}, {"trickleSeconds": 7200}, {"stallShop": ["x"]}]
+)
+async def test_slow_answer_settings_are_checked(fnac_http, faults) -> None:
+    assert (await fnac_http.put(FAULTS, json=faults)).status_code == 400
+
+
 async def test_refused_requests_on_demand_carry_each_code_and_do_nothing(fnac_http) -> None:
     fnac = await _shop(fnac_http)
     faults = {

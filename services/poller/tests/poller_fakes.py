@@ -272,22 +272,35 @@ class InMemoryPollSchedule:
         self.tables.notified.append(tenant_id)
 
     async def claim_due(
-        self, owner: str, limit: int, lease_seconds: float, interval: float
+        self,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        interval: float,
+        in_backoff: bool | None = None,
     ) -> list[str]:
         claimed: list[str] = []
         for _ in range(CLAIM_ROUNDS):
-            leased, parked = self._claim_round(owner, limit - len(claimed), lease_seconds, interval)
+            leased, parked = self._claim_round(
+                owner, limit - len(claimed), lease_seconds, interval, in_backoff
+            )
             claimed += leased
             if len(claimed) == limit or not parked:
                 break
         return claimed
 
     def _claim_round(
-        self, owner: str, free: int, lease_seconds: float, interval: float
+        self, owner: str, free: int, lease_seconds: float, interval: float, in_backoff: bool | None
     ) -> tuple[list[str], list[str]]:
         now = self.clock()
         rows = self.tables.schedule
-        due = [t for t, r in rows.items() if r.next_poll_at <= now and self._free(r, now)]
+        due = [
+            t
+            for t, r in rows.items()
+            if r.next_poll_at <= now
+            and self._free(r, now)
+            and (in_backoff is None or (r.consecutive_failures > 0) == in_backoff)
+        ]
         window = sorted(due, key=lambda t: rows[t].next_poll_at)[: free + PARK_WINDOW]
         leased = [t for t in window if self.tables.pollable(t)][:free]
         parked = [t for t in window if not self.tables.pollable(t)]

@@ -218,6 +218,18 @@ async def test_due_tenants_that_cannot_be_polled_are_parked_an_interval_on(
     assert await schedule.is_pollable("ok")
 
 
+async def test_tenants_in_backoff_are_claimed_apart_from_the_others(stores: Stores) -> None:
+    schedule = stores.schedule
+    for tenant_id in ("failing", "ok"):
+        await due_now(stores, tenant_id)
+    assert await schedule.claim_tenant("failing", "a", LEASE)
+    await schedule.poll_failed("failing", "a", "down", 0.01, 0.01)  # due again at once
+    await asyncio.sleep(0.05)
+    assert await schedule.claim_due("a", 5, LEASE, INTERVAL, in_backoff=True) == ["failing"]
+    assert await schedule.claim_due("a", 5, LEASE, INTERVAL, in_backoff=True) == []
+    assert await schedule.claim_due("a", 5, LEASE, INTERVAL, in_backoff=False) == ["ok"]
+
+
 async def test_poll_now_and_a_delivery_make_a_tenant_due(stores: Stores) -> None:
     await due_now(stores, "t1")
     schedule = stores.schedule

@@ -3,16 +3,19 @@ under /_sandbox/fnac (development use, no authentication)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
 from lxml import etree
 
 from . import errors
-from .double import FnacDouble, FnacFaultConfig
+from .double import FnacDouble, FnacFaultConfig, SlowAnswer
 from .generator import file_content
 from .schema import NS, SERVICES, XmlRefused, local_name, validated
 from .services import SERVICES as QUERIES
@@ -95,26 +98,31 @@ def _utf7_char(char: str) -> str:
     return base64.b64encode(char.encode("utf-16-be")).decode().rstrip("=")
 
 
-async def handle(double: FnacDouble, service: str, body: bytes) -> Response[bytes]:
+async def handle(double: FnacDouble, service: str, body: bytes) -> Response[bytes] | Stream:
     if service not in SERVICES:
         return Response(b"Not Found", status_code=404, media_type="text/plain")
-    decision = await double.faults.delayed(f"fnac.{service}")
+    operation = f"fnac.{service}"
+    decision = await double.faults.delayed(operation)
     if decision.error_status == 429:
         return _too_many(double, service)
     if decision.error_status:
         return _server_error(decision.error_status)
+    slow = SlowAnswer()  # a request that is not a shop's is answered at once
     try:
         root = validated(body)
     except XmlRefused as exc:
         answer = refusal(service, errors.INVALID_REQUEST, str(exc))
     else:
+        shop_id = root.get("shop_id") or child_text(root, "shop_id")
+        slow = double.faults.slow_answer(operation, shop_id)
+        await asyncio.sleep(slow.stall)
         if local_name(root) != service:
             answer = refusal(
                 service, errors.INVALID_REQUEST, f"{local_name(root)} posted to {service}"
             )
-        elif not double.allow(root.get("shop_id") or child_text(root, "shop_id")):
+        elif not double.allow(shop_id):
             return _too_many(double, service)
-        elif codes := double.faults.refusal(f"fnac.{service}"):
+        elif codes := double.faults.refusal(operation):
             answer = response(service, "ERROR")
             for code in codes:
                 add_error(answer, code, "refused on demand (the double's fault settings)")
@@ -122,7 +130,17 @@ async def handle(double: FnacDouble, service: str, body: bytes) -> Response[byte
             answer = _answer(double, service, root)
     if decision.malformed_kind:
         return Response(malform(answer, decision.malformed_kind), status_code=200, media_type=XML)
+    if slow.trickle:
+        return Stream(_trickled(serialize(answer), slow.trickle), media_type=XML)
     return _xml(answer)
+
+
+async def _trickled(content: bytes, pause: float) -> AsyncIterator[bytes]:
+    """The answer one byte at a time, ``pause`` seconds apart: a server that keeps the
+    connection busy without ever finishing (each read well within a client's timeout)."""
+    for at in range(len(content)):
+        yield content[at : at + 1]
+        await asyncio.sleep(pause)
 
 
 def _answer(double: FnacDouble, service: str, root: etree._Element) -> etree._Element:
@@ -208,7 +226,9 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     double = sb.fnac
 
     @post("/fnac/api.php/{service:str}", include_in_schema=False, status_code=200)
-    async def api(service: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def api(
+        service: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes] | Stream:
         return await handle(double, service, await request.body())
 
     @get("/fnac/files/{shop_id:str}/{file_id:str}", include_in_schema=False)

@@ -77,6 +77,7 @@ async def assemble(runtime: PollerRuntime) -> None:
         runtime.vault,
         {m: settings.shop_api(m).api_url for m in SHOP_MARKETPLACES},
         shop_api.timeout_seconds,
+        shop_api.call_deadline_seconds,
         {
             m: FileLinks(
                 settings.shop_api(m).attachment_origins, inside_allowed=not settings.is_production

@@ -40,7 +40,14 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     inbound_domain: str = "inbound.keybuzz.test"
 
     # Marketplace shops polled over an API (docs/POLLER.md, "Marketplace shops"): their
-    # settings are the connectors' (``MarketplaceSettings.shop_api``).
+    # settings are the connectors' (``MarketplaceSettings.shop_api``), and these, so that a
+    # failing shop cannot hold the others up ("Slow and failing shops"): a shop's poll is cut
+    # after SHOP_POLL_DEADLINE_SECONDS; one running longer than SHOP_POLL_SLOW_SECONDS gives
+    # its slot of POLL_CONCURRENCY back; shops in back-off are polled in slots of their own,
+    # SHOP_POLL_BACKOFF_CONCURRENCY at a time.
+    shop_poll_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    shop_poll_slow_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    shop_poll_backoff_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 2
 
     # Dovecot: the poller reads each tenant's folder over IMAP; the MX delivers over LMTP.
     imap_host: str = "127.0.0.1"

@@ -19,7 +19,8 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How a service reaches the API its shops are polled on."""
 
     api_url: str
-    timeout_seconds: float
+    timeout_seconds: float  # each connect or read
+    call_deadline_seconds: float  # a call as a whole, its retries included
     poll_interval_seconds: int
     mark_as_read: bool
     first_poll_days: int
@@ -35,6 +36,7 @@ class MarketplaceSettings(FnacApiSettings, kw_only=True, frozen=True):
         return ShopApiSettings(
             api_url=self.fnac_api_url,
             timeout_seconds=self.fnac_timeout_seconds,
+            call_deadline_seconds=self.fnac_call_deadline_seconds,
             poll_interval_seconds=self.fnac_poll_interval_seconds,
             mark_as_read=self.fnac_mark_as_read,
             first_poll_days=self.fnac_first_poll_days,

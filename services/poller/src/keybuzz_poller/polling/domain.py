@@ -20,6 +20,12 @@ class PollTimings(msgspec.Struct, frozen=True, kw_only=True):
     tick: float  # how often the scheduler claims when nothing wakes it
     retry_base: float  # a failing tenant's first retry
     retry_cap: float  # and its longest wait
+    # Set for polls that a failing party must not let hold the others up (marketplace
+    # shops): a poll is cut after ``deadline``; one running longer than ``slow_after`` gives
+    # its slot back; those in back-off run in ``backoff_slots`` of their own.
+    deadline: float | None = None
+    slow_after: float | None = None
+    backoff_slots: int | None = None
 
 
 def poll_timings(settings: PollerSettings, interval_seconds: float | None = None) -> PollTimings:
@@ -34,6 +40,22 @@ def poll_timings(settings: PollerSettings, interval_seconds: float | None = None
         # A failing tenant is never retried less often than the others are polled.
         retry_cap=max(interval, settings.poll_retry_max_seconds),
     )
+
+
+def shop_poll_timings(settings: PollerSettings, interval_seconds: float) -> PollTimings:
+    """Shops' polls: ``poll_timings`` at their interval, with the shops' deadline (never
+    longer than the interval), slow threshold and back-off slots."""
+    timings = poll_timings(settings, interval_seconds)
+    return msgspec.structs.replace(
+        timings,
+        deadline=min(settings.shop_poll_deadline_seconds, timings.interval),
+        slow_after=settings.shop_poll_slow_seconds,
+        backoff_slots=settings.shop_poll_backoff_concurrency,
+    )
+
+
+class PollDeadlineExceeded(DependencyUnavailable):
+    """A poll ran past its deadline and was cut: retried with back-off like an outage."""
 
 
 def failure_reason(exc: Exception) -> str:

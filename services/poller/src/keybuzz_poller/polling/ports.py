@@ -40,10 +40,16 @@ class PollSchedule(Protocol):
         ...
 
     async def claim_due(
-        self, owner: str, limit: int, lease_seconds: float, interval: float
+        self,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        interval: float,
+        in_backoff: bool | None = None,
     ) -> list[str]:
         """Leases up to ``limit`` due pollable tenants whose lease is free or expired, oldest
-        due first; a due tenant that is not pollable is parked ``interval`` on."""
+        due first; a due tenant that is not pollable is parked ``interval`` on.
+        ``in_backoff`` True: only tenants whose last poll failed; False: only the others."""
         ...
 
     async def claim_tenant(self, tenant_id: str, owner: str, lease_seconds: float) -> bool:

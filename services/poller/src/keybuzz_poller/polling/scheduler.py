@@ -8,6 +8,11 @@ it ends; a dead instance's leases expire after ``POLL_LEASE_SECONDS`` (less than
 the interval), and another instance takes its tenants over. A failing tenant
 (IMAP down or slow) records its error and is retried with back-off; the others
 go on.
+
+Where the timings say so (marketplace shops, ``PollTimings.backoff_slots``), a failing
+party cannot take the slots from the others: each poll is cut at its deadline, a poll
+running past ``slow_after`` stops counting against ``POLL_CONCURRENCY`` (the next due
+one starts), and those in back-off are claimed apart, into ``backoff_slots`` of their own.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from keybuzz_shared.background import BackgroundLoop, keep_lease
 
 from keybuzz_poller.polling.domain import (
     MAX_RECORDED_ERROR,
+    PollDeadlineExceeded,
     PollResult,
     PollTimings,
     failure_reason,
@@ -40,6 +46,10 @@ from keybuzz_poller.runtime import PollerRuntime
 log = logging.getLogger(__name__)
 
 POLL_NOW_WAIT_SECONDS = 10.0  # poll-now waits this long for a running poll to end
+# Slow polls (past ``PollTimings.slow_after``) that may run beside POLL_CONCURRENCY prompt
+# ones, per slot: room for a marketplace's shops going bad together (each slow until its
+# deadline), not for an overloaded instance to pile up polls it cannot finish.
+SLOW_POLLS_PER_SLOT = 4
 
 
 class TenantNotPollable(Exception):
@@ -66,6 +76,8 @@ class LeasedPolls:
         self.schedule = schedule
         self.owner = instance_name()
         self.running: dict[str, asyncio.Task[PollResult | None]] = {}
+        # When each running poll started (loop time), and whether it is of a key in back-off.
+        self.started: dict[str, tuple[float, bool]] = {}
         self.wake = asyncio.Event()
         self.timings = timings or poll_timings(runtime.settings)
         self.interval, self.lease, self.tick = (
@@ -107,8 +119,7 @@ class LeasedPolls:
             if loop.time() > deadline:
                 raise PollBusy(f"a poll of tenant {tenant_id} is still running")
             await asyncio.sleep(0.1)
-        task = asyncio.create_task(self.poll_leased(tenant_id, reraise=True))
-        self.running[tenant_id] = task
+        task = self._start(tenant_id, in_backoff=False, reraise=True)
         result = await asyncio.shield(task)
         assert result is not None  # reraise=True: a failure raised instead
         return result
@@ -128,16 +139,62 @@ class LeasedPolls:
                     log.warning("poll scheduling failed", extra={"error": repr(exc)})
                 outage = True
             # Jitter: instances ticking in lockstep would always hand a tenant to the same one.
+            wait = min(self.tick * random.uniform(0.5, 1.5), self._until_a_slot_frees())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.tick * random.uniform(0.5, 1.5))
+                await asyncio.wait_for(self.wake.wait(), wait)
 
     async def _claim_and_start(self) -> None:
-        free = self.runtime.settings.poll_concurrency - len(self.running)
-        if free <= 0:
+        backoff_slots = self.timings.backoff_slots
+        prompt = self._prompt_polls()
+        free = self.runtime.settings.poll_concurrency - prompt
+        # Without slots of their own, keys in back-off are claimed with the others.
+        lane = None if backoff_slots is None else False
+        if free > 0:
+            for key in await self.schedule.claim_due(
+                self.owner, free, self.lease, self.interval, lane
+            ):
+                self._start(key, in_backoff=False)
+        if backoff_slots is None:
             return
-        claimed = await self.schedule.claim_due(self.owner, free, self.lease, self.interval)
-        for tenant_id in claimed:
-            self.running[tenant_id] = asyncio.create_task(self.poll_leased(tenant_id))
+        # Slow polls stay out of both counts: each ends by its deadline.
+        free = backoff_slots - sum(in_backoff for _, in_backoff in self.started.values())
+        if free > 0:
+            for key in await self.schedule.claim_due(
+                self.owner, free, self.lease, self.interval, True
+            ):
+                self._start(key, in_backoff=True)
+
+    def _start(
+        self, key: str, *, in_backoff: bool, reraise: bool = False
+    ) -> asyncio.Task[PollResult | None]:
+        self.started[key] = (asyncio.get_running_loop().time(), in_backoff)
+        task = self.running[key] = asyncio.create_task(self.poll_leased(key, reraise))
+        return task
+
+    def _prompt_polls(self) -> int:
+        """Polls counted against POLL_CONCURRENCY: those not in back-off and not yet slow,
+        and the slow ones beyond ``SLOW_POLLS_PER_SLOT`` × POLL_CONCURRENCY (an instance
+        too loaded to end its polls in time must not start ever more of them)."""
+        now, slow = asyncio.get_running_loop().time(), self.timings.slow_after
+        running = [started for started, in_backoff in self.started.values() if not in_backoff]
+        if slow is None:
+            return len(running)
+        slowed = sum(now - started >= slow for started in running)
+        allowed = SLOW_POLLS_PER_SLOT * self.runtime.settings.poll_concurrency
+        return len(running) - slowed + max(0, slowed - allowed)
+
+    def _until_a_slot_frees(self) -> float:
+        """Seconds until the next running poll turns slow (and its slot can be claimed)."""
+        slow = self.timings.slow_after
+        if slow is None:
+            return float("inf")
+        now = asyncio.get_running_loop().time()
+        turning = [
+            started + slow - now
+            for started, in_backoff in self.started.values()
+            if not in_backoff and started + slow > now
+        ]
+        return min(turning, default=float("inf")) + 0.01
 
     async def poll_leased(self, tenant_id: str, reraise: bool = False) -> PollResult | None:
         """A scheduled poll's failure is recorded (and retried later); poll-now's is raised too."""
@@ -153,7 +210,7 @@ class LeasedPolls:
         started_at = time.time()  # wall clock, for the log: comparable across instances
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
-            result = await self.poll_one(tenant_id)
+            result = await self._poll_within_deadline(tenant_id)
         except Exception as exc:
             await self._record_failure(tenant_id, exc)
             if reraise:
@@ -162,6 +219,7 @@ class LeasedPolls:
         finally:
             keeper.cancel()
             self.running.pop(tenant_id, None)
+            self.started.pop(tenant_id, None)
         # The poll's span, taken before the lease is released: another instance may take the
         # tenant the moment it is, before this line's log record is written.
         seconds = round(asyncio.get_running_loop().time() - started, 3)
@@ -180,6 +238,20 @@ class LeasedPolls:
             },
         )
         return result
+
+    async def _poll_within_deadline(self, key: str) -> PollResult:
+        """``poll_one``, cut at the timings' deadline (what it committed so far stays)."""
+        deadline = self.timings.deadline
+        if deadline is None:
+            return await self.poll_one(key)
+        timeout = asyncio.timeout(deadline)
+        try:
+            async with timeout:
+                return await self.poll_one(key)
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+            raise PollDeadlineExceeded(f"poll cut at its deadline ({deadline:g} s)") from None
 
     async def _keep_lease(self, tenant_id: str) -> None:
         """Renew this poll's lease while it runs (``keep_lease``); a failed renewal is

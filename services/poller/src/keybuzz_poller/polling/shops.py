@@ -3,6 +3,10 @@ with the folders' claims, leases and back-off and its own interval (the shortest
 shop APIs' ``poll_interval_seconds``, ``MarketplaceSettings.shop_api``). What a lease is for is a shop key,
 ``<marketplace>:<tenant_id>``; its poll is ``reading/marketplace/messages.py``'s.
 
+A failing shop cannot hold the others up (``shop_poll_timings``): its poll is cut at its
+deadline, a slow poll gives its slot back, and once failing (in back-off) it is polled in
+slots of its own.
+
 A poll refused for the shop's key marks the shop REAUTH_REQUIRED (no further polls until it
 connects again) and fails like an outage, so the shop's status says why.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 from keybuzz_shared.background import BackgroundLoop
 
-from keybuzz_poller.polling.domain import PollResult, poll_timings
+from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
 from keybuzz_poller.polling.shop_connections import SHOP_MARKETPLACES, key_refused
@@ -34,7 +38,7 @@ class ShopScheduler(LeasedPolls):
     ) -> None:
         settings = runtime.settings
         interval = min(settings.shop_api(m).poll_interval_seconds for m in SHOP_MARKETPLACES)
-        super().__init__(runtime, schedule, poll_timings(settings, interval))
+        super().__init__(runtime, schedule, shop_poll_timings(settings, interval))
         self.shops = shops
         self.connections = connections
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)

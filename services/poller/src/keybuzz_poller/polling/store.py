@@ -49,6 +49,7 @@ _CLAIM_DUE = """
         SELECT s.* FROM {t.name} s
         WHERE s.next_poll_at <= now()
           AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
+          AND ($5::bool IS NULL OR (s.consecutive_failures > 0) = $5::bool)
         ORDER BY s.next_poll_at
         LIMIT $2 + {park_window}
         FOR UPDATE OF s SKIP LOCKED
@@ -127,10 +128,16 @@ class PostgresPollSchedule:
         )
 
     async def claim_due(
-        self, owner: str, limit: int, lease_seconds: float, interval: float
+        self,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        interval: float,
+        in_backoff: bool | None = None,
     ) -> list[str]:
         """Lease up to ``limit`` due tenants, oldest due first; rows another instance is
-        claiming are skipped.
+        claiming are skipped. ``in_backoff``: only those whose last poll failed (True), or
+        only the others (False); None: any.
 
         A due tenant that is not pollable (archived, no enabled address) is parked one
         ``interval`` on instead of staying due: left due, every claim of every instance
@@ -140,7 +147,7 @@ class PostgresPollSchedule:
         claimed: list[str] = []
         for _ in range(CLAIM_ROUNDS):
             rows = await self.db.fetch(
-                self._claim_due, owner, limit - len(claimed), lease_seconds, interval
+                self._claim_due, owner, limit - len(claimed), lease_seconds, interval, in_backoff
             )
             claimed += [r["key"] for r in rows if r["claimed"]]
             if len(claimed) == limit or all(r["claimed"] for r in rows):  # none parked: none due

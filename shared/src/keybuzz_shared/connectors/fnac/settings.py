@@ -16,7 +16,10 @@ FNAC_API_URL = "https://vendeur.fnac.com/api.php/"
 class FnacApiSettings(AmazonSettings, kw_only=True, frozen=True):
     # Production's endpoint by default; ``make run`` points it at the sandbox's double.
     fnac_api_url: str = FNAC_API_URL
+    # Each read or connect; a shop's call as a whole (its retries, a re-authentication) is
+    # cut after FNAC_CALL_DEADLINE_SECONDS, however the answer trickles in.
     fnac_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    fnac_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
     # Each connected shop is polled once per interval (docs/POLLER.md, "Marketplace shops").
     fnac_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
     # After a message is stored, mark it read at Fnac (the back office shows it handled).

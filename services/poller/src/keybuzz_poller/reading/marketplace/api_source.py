@@ -7,13 +7,19 @@ reconnected shop's new key is used at its next poll. The connector's errors beco
 credentials ``ShopKeyRefused``, an outage ``MarketplaceUnavailable``, any other failure (a
 garbled or refused answer) ``MarketplaceAnswerInvalid``, each saying what failed and never
 a key or token.
+
+Each call to the marketplace (a page, a mark) ends within ``call_deadline`` seconds, its
+retries included: the HTTP client's timeout is per read, and an answer trickling in a byte
+at a time would otherwise hold the poll, and its worker, for as long as it lasts. A call cut
+at its deadline is ``MarketplaceUnavailable``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TypeVar
 
@@ -55,13 +61,17 @@ class ApiMessageSource:
         vault: VaultClient,
         base_urls: dict[str, str],
         timeout: float,
+        call_deadline: float,
         file_links: dict[str, FileLinks],
     ) -> None:
         self.vault = vault
         self.base_urls = base_urls  # marketplace -> its API's address
+        self.call_deadline = call_deadline
         self.file_links = file_links  # marketplace -> where its messages' files may come from
-        # TLS verified against the system's CAs, always.
-        self.http = httpx.AsyncClient(timeout=timeout)
+        # TLS verified against the system's CAs, always. No cap on connections: the scheduler
+        # bounds the polls running at once, and a pool of httpx's default 100 would let
+        # stalled shops' calls hold every connection, the healthy shops' calls waiting.
+        self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=None))
         self._sessions = KeptSessions[seam.ShopInboxSession]()
 
     async def aclose(self) -> None:
@@ -92,7 +102,7 @@ class ApiMessageSource:
         async def page_of(page: int) -> InboxPage[InboxMessage]:
             return await session.messages(since, page)
 
-        async for items in _pages(shop, "message", page_of):
+        async for items in _pages(shop, "message", page_of, self.call_deadline):
             yield [_message(m) for m in items]
 
     async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
@@ -101,12 +111,12 @@ class ApiMessageSource:
         async def page_of(page: int) -> InboxPage[InboxIncident]:
             return await session.incidents(since, page)
 
-        async for items in _pages(shop, "incident", page_of):
+        async for items in _pages(shop, "incident", page_of, self.call_deadline):
             yield [_incident(i) for i in items]
 
     async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
         session = await self._session(shop)
-        with _translated(shop):
+        async with _translated(shop, self.call_deadline):
             refused = await session.mark_read(message_ids)
         if refused:  # e.g. a message the marketplace does not list: nothing to retry
             log.warning(
@@ -143,11 +153,18 @@ class ApiMessageSource:
         return kept[1] if kept is not None else await self._opened(shop)
 
 
-@contextmanager
-def _translated(shop: Shop) -> Iterator[None]:
+@asynccontextmanager
+async def _translated(shop: Shop, deadline: float) -> AsyncIterator[None]:
+    """One call to the marketplace: within ``deadline`` seconds, its errors the port's."""
     name = shop.marketplace
+    timeout = asyncio.timeout(deadline)
     try:
-        yield
+        async with timeout:
+            yield
+    except TimeoutError:
+        if not timeout.expired():
+            raise
+        raise MarketplaceUnavailable(f"{name} call cut at its deadline ({deadline:g} s)") from None
     except seam.CredentialsRefused:
         raise ShopKeyRefused(f"{name} refused the shop's key") from None
     except seam.MarketplaceUnavailable as exc:
@@ -200,12 +217,12 @@ def _incident(incident: InboxIncident) -> ShopIncident:
 
 
 async def _pages(
-    shop: Shop, kind: str, page_of: Callable[[int], Awaitable[InboxPage[Item]]]
+    shop: Shop, kind: str, page_of: Callable[[int], Awaitable[InboxPage[Item]]], deadline: float
 ) -> AsyncIterator[tuple[Item, ...]]:
     """The marketplace's pages from the first, each as soon as it is read, until the last."""
     page = 1
     while True:
-        with _translated(shop):
+        async with _translated(shop, deadline):
             found = await page_of(page)
         _unreadable(shop, kind, found.unreadable)
         yield found.items

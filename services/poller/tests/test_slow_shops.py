@@ -1,0 +1,243 @@
+"""Shops whose API stalls or trickles its answer do not hold the others up, on the real
+servers: the poller polling on its own (a small POLL_CONCURRENCY, a 3 s interval) against
+the sandbox's Fnac double over HTTP, which stalls some shops (no answer for a minute) and
+trickles others' answers (a byte every 0.3 s: each read well within the 30 s timeout).
+
+Several tenants share each double shop (the poller's shop is the tenant's connection):
+healthy ones on the two demo shops, the failing ones on the Librairie and Bench shops (or,
+to see a shop recover, on a demo shop)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.service import DEFINITION
+from keybuzz_shared.events import ConnectionConnected
+from keybuzz_shared.settings import DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
+from mailkit import get_json, publish
+
+StartService = Callable[..., Awaitable[RunningService]]
+INTERVAL = 3.0  # FNAC_POLL_INTERVAL_SECONDS
+CALL_DEADLINE = 1.0  # FNAC_CALL_DEADLINE_SECONDS
+RETRY_BASE = 2.0  # POLL_RETRY_BASE_SECONDS: a failing shop waits 2, 4, then 8 s
+TOLERANCE = 1.5  # a busy machine's scheduling on top of the interval
+HEALTHY = ("KeyBuzz Démo Fnac", "KeyBuzz Démo Darty")
+STALLED = "KeyBuzz Librairie Fnac"
+TRICKLING = "KeyBuzz Bench Fnac"
+
+
+@pytest.fixture
+def start_poller(
+    start_service: StartService, dovecot: MailServer, sandbox_url: str
+) -> Callable[..., Awaitable[RunningService]]:
+    """The poller polling shops on its own, with these settings unless told otherwise."""
+
+    async def start(**overrides: str) -> RunningService:
+        settings = {
+            "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
+            "FNAC_POLL_INTERVAL_SECONDS": str(int(INTERVAL)),
+            "FNAC_CALL_DEADLINE_SECONDS": str(CALL_DEADLINE),
+            "FNAC_MARK_AS_READ": "false",
+            "FNAC_FIRST_POLL_DAYS": "1",  # first polls as short as the next ones
+            "POLL_CONCURRENCY": "2",
+            "SHOP_POLL_DEADLINE_SECONDS": "2",
+            "SHOP_POLL_SLOW_SECONDS": "0.5",
+            "SHOP_POLL_BACKOFF_CONCURRENCY": "1",
+            "POLL_RETRY_BASE_SECONDS": str(RETRY_BASE),
+            "POLL_RETRY_MAX_SECONDS": "8",
+        }
+        return await start_service(DEFINITION, **(settings | overrides), **dovecot.settings)
+
+    return start
+
+
+@pytest.fixture
+async def poller(start_poller: Callable[..., Awaitable[RunningService]]) -> RunningService:
+    return await start_poller()
+
+
+@pytest.fixture
+async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
+    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def double(sandbox_url: str) -> AsyncIterator[dict[str, dict[str, Any]]]:
+    """The double's shops by name; the stalled and trickling ones set, cleared after."""
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac", timeout=10) as admin:
+        shops = {s["name"]: s for s in (await admin.get("/shops")).json()}
+        faults = {
+            "stallSeconds": 60,
+            "stallShops": [shops[STALLED]["shop_id"]],
+            "trickleSeconds": 0.3,
+            "trickleShops": [shops[TRICKLING]["shop_id"]],
+        }
+        assert (await admin.put("/faults", json=faults)).status_code == 200
+        yield shops
+        await admin.delete("/faults")
+
+
+async def connect(poller: RunningService, vault: VaultClient, spec: dict[str, Any]) -> Shop:
+    """oauth's connect of the double's shop for a new tenant: its key in Vault, then
+    ``connection.connected``; the shop is due at once."""
+    shop = Shop(f"t{uuid.uuid4().hex[:10]}", spec["marketplace"])
+    fields = {f: spec[f] for f in ("partner_id", "shop_id", "key")}
+    await vault.write(
+        f"secret/keybuzz/tenants/{shop.tenant_id}/{shop.marketplace.lower()}_api", fields
+    )
+    event = ConnectionConnected(
+        tenant_id=shop.tenant_id,
+        marketplace=shop.marketplace,
+        connection_id=str(uuid.uuid4()),
+        seller_id=spec["shop_id"],
+        marketplace_ids=[],
+        region="eu",
+    )
+    await publish(poller, event)
+    return shop
+
+
+async def connected(
+    poller: RunningService, vault: VaultClient, specs: list[dict[str, Any]]
+) -> list[Shop]:
+    shops = [await connect(poller, vault, spec) for spec in specs]
+    query = "SELECT count(*) FROM poller_shops WHERE poll_key = ANY($1::text[])"
+
+    async def all_scheduled() -> bool:
+        return bool(await poller.runtime.pool.fetchval(query, [s.key for s in shops]) == len(shops))
+
+    await eventually(all_scheduled)
+    return shops
+
+
+async def rows(poller: RunningService, shops: list[Shop]) -> dict[str, Any]:
+    found = await poller.runtime.pool.fetch(
+        """
+        SELECT poll_key, now() AS now, claimed_at, next_poll_at, last_poll_at, last_success_at,
+               last_error, last_error_at, consecutive_failures
+        FROM poller_shops WHERE poll_key = ANY($1::text[])
+        """,
+        [s.key for s in shops],
+    )
+    return {r["poll_key"]: r for r in found}
+
+
+def seconds(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds()
+
+
+async def test_healthy_shops_keep_their_interval_while_others_stall_and_trickle(
+    start_poller: Callable[..., Awaitable[RunningService]],
+    vault: VaultClient,
+    double: dict[str, dict[str, Any]],
+) -> None:
+    # Eight failing shops, each call of theirs held 2.5 s and retried within 3 s: more than
+    # the two slots could serve beside the healthy shops, were they theirs to take.
+    poller = await start_poller(
+        FNAC_CALL_DEADLINE_SECONDS="2.5",
+        SHOP_POLL_DEADLINE_SECONDS="3",
+        POLL_RETRY_BASE_SECONDS="1",
+        POLL_RETRY_MAX_SECONDS="1",
+    )
+    # The failing shops connect first: they are the oldest due, claimed before the others.
+    bad = await connected(poller, vault, [double[STALLED]] * 4 + [double[TRICKLING]] * 4)
+    healthy = await connected(poller, vault, [double[name] for name in HEALTHY for _ in range(3)])
+
+    async def first_polls_done() -> bool:
+        return all(r["last_success_at"] for r in (await rows(poller, healthy)).values())
+
+    await eventually(first_polls_done, within=INTERVAL + 20)
+    # Three intervals: at every look, each healthy shop was polled within its interval.
+    loop = asyncio.get_running_loop()
+    watch_until = loop.time() + 3 * INTERVAL
+    while loop.time() < watch_until:
+        for key, row in (await rows(poller, healthy)).items():
+            since = seconds(row["now"], row["last_success_at"])
+            assert since <= INTERVAL + TOLERANCE, f"{key} unpolled for {since:.1f} s"
+            assert row["consecutive_failures"] == 0
+        await asyncio.sleep(0.2)
+    for key, row in (await rows(poller, bad)).items():
+        assert row["last_success_at"] is None and row["consecutive_failures"] >= 1, key
+
+
+async def test_a_trickling_call_is_cut_at_its_deadline(
+    poller: RunningService, vault: VaultClient, double: dict[str, dict[str, Any]]
+) -> None:
+    [shop] = await connected(poller, vault, [double[TRICKLING]])
+
+    async def failed() -> Any:
+        row = (await rows(poller, [shop]))[shop.key]
+        return row if row["last_error_at"] else None
+
+    row = await failed() or await eventually(failed, within=CALL_DEADLINE + 5)
+    assert f"call cut at its deadline ({CALL_DEADLINE:g} s)" in row["last_error"]
+    # The poll (its calls: auth, then the incidents' page, cut) ended within the deadline.
+    assert seconds(row["last_error_at"], row["claimed_at"]) <= CALL_DEADLINE + TOLERANCE
+
+
+async def test_a_failing_shop_backs_off_and_comes_back_to_its_interval_once_healthy(
+    poller: RunningService,
+    vault: VaultClient,
+    double: dict[str, dict[str, Any]],
+    sandbox_url: str,
+) -> None:
+    # A shop whose history is short: once healthy, its polls end well within their deadline.
+    spec = double[HEALTHY[1]]
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac") as admin:
+        faults = {"trickleSeconds": 0.3, "trickleShops": [spec["shop_id"]]}
+        assert (await admin.put("/faults", json=faults)).status_code == 200
+    [shop] = await connected(poller, vault, [spec])
+
+    async def failed_twice() -> Any:
+        row = (await rows(poller, [shop]))[shop.key]
+        return row if row["consecutive_failures"] >= 2 else None
+
+    row = await eventually(failed_twice, within=RETRY_BASE + 4 * CALL_DEADLINE + 10)
+    # Pushed out: the second failure waits twice the base, longer than the interval.
+    wait = seconds(row["next_poll_at"], row["last_poll_at"])
+    assert 2 * RETRY_BASE - 0.1 <= wait <= 2 * RETRY_BASE + 0.1 and wait > INTERVAL
+    [shown] = await get_json(poller, shop.tenant_id, "/api/v1/poller/shops")
+    assert shown["consecutiveFailures"] >= 2 and "cut at its deadline" in shown["lastError"]
+
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac") as admin:
+        await admin.delete("/faults")  # the shop answers again
+
+    async def recovered() -> Any:
+        row = (await rows(poller, [shop]))[shop.key]
+        return row if row["last_success_at"] and row["consecutive_failures"] == 0 else None
+
+    row = await eventually(recovered, within=8 + CALL_DEADLINE + 10)
+    # Back on its interval: the next poll an interval after the one that succeeded.
+    assert seconds(row["next_poll_at"], row["last_success_at"]) <= INTERVAL + 0.5
+
+
+async def test_a_poll_is_cut_at_its_deadline_though_each_call_keeps_its_own(
+    start_poller: Callable[..., Awaitable[RunningService]],
+    vault: VaultClient,
+    double: dict[str, dict[str, Any]],
+    sandbox_url: str,
+) -> None:
+    poller = await start_poller(FNAC_CALL_DEADLINE_SECONDS="1.5")  # the poll's: 2 s
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac") as admin:
+        # Each query answered after 1.2 s: incidents, then messages, 2.4 s in all.
+        assert (await admin.put("/faults", json={"latencyMs": 1200})).status_code == 200
+    [shop] = await connected(poller, vault, [double[HEALTHY[0]]])
+
+    async def failed() -> Any:
+        row = (await rows(poller, [shop]))[shop.key]
+        return row if row["last_error_at"] else None
+
+    row = await eventually(failed, within=10)
+    assert row["last_error"] == "poll cut at its deadline (2 s)"
+    assert seconds(row["last_error_at"], row["claimed_at"]) <= 2 + TOLERANCE
