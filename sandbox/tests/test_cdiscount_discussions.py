@@ -334,3 +334,31 @@ async def test_time_brings_new_orders_and_discussions(http) -> None:
     assert set(summary["newDiscussionIds"]) == after - before
     newest = await octopia.ok(f"/orders/{summary['newOrderIds'][-1]}")
     assert newest["orderId"] == summary["newOrderIds"][-1]
+
+
+async def test_attachments_are_downloaded_with_the_token(http) -> None:
+    octopia = await seller(http)
+    discussion_id = await _open_question(octopia)
+    files = [{"content": b64(b"%PDF-1.4 devis"), "name": "devis.pdf", "fileFormat": "pdf"}]
+    sent = await octopia.reply(
+        body=REPLY,
+        discussionId=discussion_id,
+        receivers=[{"userType": "Customer"}],
+        attachments=files,
+    )
+    assert sent.status_code == 201
+    mine = (await octopia.ok(f"/discussions/{discussion_id}"))["messages"][-1]["attachments"][0]
+    download = await octopia.get(f"/attachments/{mine['attachmentId']}")
+    assert download.status_code == 200 and download.content == b"%PDF-1.4 devis"
+    assert download.headers["content-type"] == "application/pdf"
+    everything = (await octopia.ok("/discussions", pageSize=100, includeMessages="FirstMessage"))[
+        "items"
+    ]
+    photo = next(m["attachments"][0] for d in everything for m in d["messages"] if m["attachments"])
+    buyer_photo = await octopia.get(f"/attachments/{photo['attachmentId']}")
+    assert buyer_photo.status_code == 200 and buyer_photo.headers["content-type"] == "image/jpeg"
+    assert len(buyer_photo.content) >= 20_000
+    octopia.token = "expired"
+    assert (await octopia.get(f"/attachments/{mine['attachmentId']}")).status_code == 401
+    await octopia.authenticate()
+    assert (await octopia.get("/attachments/123")).status_code == 404

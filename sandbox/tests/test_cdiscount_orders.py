@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from cdiscount_helpers import MAISON, seller
 from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.config import ConfigError, config_from_env
 
 pytestmark = pytest.mark.asyncio
 
@@ -79,3 +80,18 @@ async def test_one_order_with_its_lines_and_parcels(http) -> None:
     assert order["parcels"][0]["parcelNumber"]
     assert (await octopia.get("/orders/2601010000ZZZZZ")).status_code == 404
     assert (await octopia.get("/orders/nope")).status_code == 404
+
+
+async def test_shop_sizes_and_extra_shops_follow_the_settings(serve, http) -> None:
+    default = {s["name"]: s["orders"] for s in (await http.get("/_sandbox/cdiscount/shops")).json()}
+    assert default["KeyBuzz Bench Cdiscount"] == 50_000 and default[MAISON] == 3_000
+    env = {"SANDBOX_CDISCOUNT_BENCH_ORDERS": "700", "SANDBOX_CDISCOUNT_EXTRA_SHOPS": "3"}
+    small = await serve(config_from_env(env))
+    listed = (await small.get("/_sandbox/cdiscount/shops")).json()
+    sizes = {s["name"]: s["orders"] for s in listed}
+    assert (
+        sizes["KeyBuzz Bench Cdiscount"] == 700 and sizes["KeyBuzz Boutique Cdiscount 00003"] == 12
+    )
+    assert len({s["sellerId"] for s in listed}) == len({s["clientId"] for s in listed}) == 6
+    with pytest.raises(ConfigError, match="SANDBOX_CDISCOUNT_EXTRA_SHOPS"):
+        config_from_env({"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "-1"})

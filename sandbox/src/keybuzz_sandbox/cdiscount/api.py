@@ -38,8 +38,9 @@ class Refused(Exception):
 
 class Answer(msgspec.Struct, frozen=True):
     status: int
-    payload: Any = None
+    payload: Any = None  # JSON, or bytes served as ``media_type``
     headers: dict[str, str] = {}
+    media_type: str = "application/json"
 
 
 Query = Mapping[str, str]
@@ -282,7 +283,8 @@ def reply(book: ShopBook, raw: bytes, real_now: float, now: float) -> Answer:
         )
         for n, (a, content) in enumerate(files)
     )
-    message = book.add_message(record, SELLER, data.body, now, receivers, attachments)
+    contents = tuple(content for _, content in files)
+    message = book.add_message(record, SELLER, data.body, now, receivers, attachments, contents)
     book.sent.append(
         SentMessage(
             message_id=message.facts.message_id,
@@ -351,6 +353,30 @@ def _attachments(given: list[AttachmentIn]) -> list[tuple[AttachmentIn, bytes]]:
             400, f"attachments hold {total} bytes: at most {MAX_ATTACHMENT_BYTES} (4 MB) in all"
         )
     return files
+
+
+MEDIA_TYPES = {
+    "png": "image/png",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "tif": "image/tiff",
+    "pdf": "application/pdf",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+}
+
+
+def attachment(book: ShopBook, attachment_id: str, now: float) -> Answer:
+    found = book.attachment(attachment_id, now)
+    if found is None:
+        raise Refused(404, f"attachment {attachment_id} not found")
+    facts, content = found
+    media_type = MEDIA_TYPES.get(facts.file_format.lower(), "application/octet-stream")
+    disposition = {"Content-Disposition": f'attachment; filename="{facts.name}"'}
+    return Answer(200, content, disposition, media_type)
 
 
 # --- orders -----------------------------------------------------------------------------

@@ -120,6 +120,8 @@ class ShopBook:
         self.credentials = credentials
         self.discussions: dict[str, DiscussionRecord] = {}
         self.messages: dict[str, tuple[DiscussionRecord, MessageRecord]] = {}
+        # attachment id -> its facts, its message's time (virtual) and the bytes a seller sent
+        self.attachments: dict[str, tuple[AttachmentFacts, float, bytes | None]] = {}
         self.sent: list[SentMessage] = []
         self._orders_done = 0
         self._offers_done = 0
@@ -151,8 +153,33 @@ class ShopBook:
     def _add(self, facts: DiscussionFacts) -> DiscussionRecord:
         record = self.discussions[facts.discussion_id] = DiscussionRecord(facts)
         for message in record.messages:
-            self.messages[message.facts.message_id] = (record, message)
+            self._index(record, message)
         return record
+
+    def _index(
+        self, record: DiscussionRecord, message: MessageRecord, contents: tuple[bytes, ...] = ()
+    ) -> None:
+        self.messages[message.facts.message_id] = (record, message)
+        for n, attachment in enumerate(message.facts.attachments):
+            content = contents[n] if n < len(contents) else None
+            self.attachments[attachment.attachment_id] = (
+                attachment,
+                message.facts.created,
+                content,
+            )
+
+    def attachment(self, attachment_id: str, now: float) -> tuple[AttachmentFacts, bytes] | None:
+        """An attachment of a message written by ``now``, with its bytes (made up from its id
+        unless the seller sent them)."""
+        self.materialize(now)
+        found = self.attachments.get(attachment_id)
+        if found is None or found[1] > now:
+            return None
+        facts, _, content = found
+        if content is None:
+            pattern = f"{facts.attachment_id}:{facts.name}\n".encode()
+            content = (pattern * (facts.size // len(pattern) + 1))[: facts.size]
+        return facts, content
 
     def shown(self, now: float) -> list[DiscussionRecord]:
         """The discussions opened by ``now``."""
@@ -180,8 +207,10 @@ class ShopBook:
         now: float,
         receivers: tuple[tuple[str, str], ...],
         attachments: tuple[AttachmentFacts, ...] = (),
+        contents: tuple[bytes, ...] = (),
     ) -> MessageRecord:
-        """A message written now in ``record`` by the seller, the buyer or customer care."""
+        """A message written now in ``record`` by the seller, the buyer or customer care
+        (``contents``: the bytes of its attachments, if known)."""
         sender_id = {SELLER: self.seller_id, GRC: self.gen.grc_id}.get(
             sender_type, record.facts.customer_id
         )
@@ -197,7 +226,7 @@ class ShopBook:
         )
         message = MessageRecord(facts, read=sender_type == SELLER)
         record.messages.append(message)
-        self.messages[facts.message_id] = (record, message)
+        self._index(record, message, contents)
         if sender_type == SELLER:  # answering reads what came before
             for earlier in record.messages:
                 earlier.read = earlier.read or earlier.facts.created <= now

@@ -183,6 +183,8 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             return problem(refused.status, refused.detail)
         if answer.status == 204:
             return Response(b"", status_code=204, headers=answer.headers)
+        if isinstance(answer.payload, bytes):
+            return Response(answer.payload, media_type=answer.media_type, headers=answer.headers)
         body = msgspec.json.encode(answer.payload)
         if decision.malformed_kind:
             body = malform(body, decision.malformed_kind)
@@ -240,6 +242,14 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             request, "patchMessage", lambda b, _, now: api.mark_read(b, message_id, body, now)
         )
 
+    @get(f"{API}/attachments/{{attachment_id:str}}", include_in_schema=False)
+    async def get_attachment(
+        request: Request[Any, Any, Any], attachment_id: FromPath[str]
+    ) -> Response[bytes]:
+        return await call(
+            request, "getAttachment", lambda b, _, now: api.attachment(b, attachment_id, now)
+        )
+
     @get(f"{API}/orders", include_in_schema=False)
     async def get_orders(request: Request[Any, Any, Any]) -> Response[bytes]:
         query, url = _query(request), here(request)
@@ -260,6 +270,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         get_typologies,
         post_message,
         patch_message,
+        get_attachment,
         get_orders,
         get_order,
     ]
