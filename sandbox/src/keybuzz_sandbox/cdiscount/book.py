@@ -17,7 +17,6 @@ from .generator import (
     GRC,
     MAX_LIFECYCLE,
     SELLER,
-    TYPOLOGIES,
     AttachmentFacts,
     DiscussionFacts,
     MessageFacts,
@@ -239,22 +238,11 @@ class ShopBook:
         customer_id = self.gen.customer(order.index)[0]
         serial = len(self.discussions)
         first = self.gen.message(
-            order.index, f"opened-{serial}-{now}", 0, "Customer", customer_id, body, now
+            order.index, f"opened-{serial}-{now}", 0, CUSTOMER, customer_id, body, now
         )
-        facts = DiscussionFacts(
-            discussion_id=numeric_id(
-                self.gen.seed, self.seller_id, "opened", serial, now, digits=9
-            ),
-            order_index=order.index,
-            order_id=order.order_id,
-            sales_channel=order.sales_channel,
-            customer_id=customer_id,
-            typology="Order",
-            sub_typology=sub_typology,
-            subject=TYPOLOGIES["Order"][sub_typology],
-            messages=(msgspec.structs.replace(first, attachments=()),),
-            graduations=((now, graduation),),
-            closed_at=None,
+        discussion_id = numeric_id(self.gen.seed, self.seller_id, "opened", serial, now, digits=9)
+        facts = self.gen.about_order(
+            discussion_id, order, sub_typology, [first], [(now, graduation)]
         )
         return self._add(facts)
 

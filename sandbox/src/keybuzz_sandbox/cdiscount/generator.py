@@ -281,20 +281,37 @@ class ShopGenerator:
             reply = self.message(order.index, kind, 3, SELLER, self.seller_id, _ANSWER, answered)
             messages.append(msgspec.structs.replace(reply, receivers=((customer_id, CUSTOMER),)))
         closes = answered is not None and answered < self.anchor - 20 * DAY
+        return self.about_order(
+            numeric_id(self.seed, self.seller_id, "discussion", kind, order.index, digits=9),
+            order,
+            sub,
+            messages,
+            graduations,
+            closed_at=answered + DAY if closes and answered is not None else None,
+        )
+
+    def about_order(
+        self,
+        discussion_id: str,
+        order: OrderFacts,
+        sub: str,
+        messages: list[MessageFacts],
+        graduations: list[tuple[float, str]],
+        closed_at: float | None = None,
+    ) -> DiscussionFacts:
+        """A discussion about ``order`` (typology Order) between its buyer and the seller."""
         return DiscussionFacts(
-            discussion_id=numeric_id(
-                self.seed, self.seller_id, "discussion", kind, order.index, digits=9
-            ),
+            discussion_id=discussion_id,
             order_index=order.index,
             order_id=order.order_id,
             sales_channel=order.sales_channel,
-            customer_id=customer_id,
+            customer_id=self.customer(order.index)[0],
             typology="Order",
             sub_typology=sub,
             subject=TYPOLOGIES["Order"][sub],
             messages=tuple(sorted(messages, key=lambda m: m.created)),
             graduations=tuple(sorted(graduations)),
-            closed_at=answered + DAY if closes and answered is not None else None,
+            closed_at=closed_at,
         )
 
     def message(
