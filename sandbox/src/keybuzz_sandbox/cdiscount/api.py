@@ -46,6 +46,17 @@ class Answer(msgspec.Struct, frozen=True):
 Query = Mapping[str, str]
 
 
+class Call(msgspec.Struct, frozen=True, kw_only=True):
+    """One authorized API call, as the operations read it."""
+
+    path: Mapping[str, str]  # the path's parameters
+    query: Query
+    body: bytes
+    url: str  # without the query: where the next page's link points
+    real: float  # real epoch seconds now
+    now: float  # the shop's virtual time now
+
+
 # --- query parameters ------------------------------------------------------------------
 
 
@@ -421,3 +432,39 @@ def order(book: ShopBook, order_id: str, now: float) -> Answer:
     if found is None:
         raise Refused(404, f"order {order_id} not found")
     return Answer(200, order_json(book, found, now))
+
+
+Operation = Callable[[ShopBook, Call], Answer]
+# (method, path under /seller/v2, operation name for the fault settings, what it answers)
+OPERATIONS: tuple[tuple[str, str, str, Operation], ...] = (
+    ("GET", "/discussions", "getDiscussions", lambda b, c: discussions(b, c.query, c.now, c.url)),
+    ("GET", "/discussions/count", "countDiscussions", lambda b, c: count(b, c.query, c.now)),
+    (
+        "GET",
+        "/discussions/{discussion_id:str}",
+        "getDiscussion",
+        lambda b, c: discussion(b, c.path["discussion_id"], c.now),
+    ),
+    (
+        "PATCH",
+        "/discussions/{discussion_id:str}",
+        "patchDiscussion",
+        lambda b, c: set_open(b, c.path["discussion_id"], c.body, c.now),
+    ),
+    ("GET", "/typologies", "getTypologies", lambda b, c: typologies()),
+    ("POST", "/messages", "postMessage", lambda b, c: reply(b, c.body, c.real, c.now)),
+    (
+        "PATCH",
+        "/messages/{message_id:str}",
+        "patchMessage",
+        lambda b, c: mark_read(b, c.path["message_id"], c.body, c.now),
+    ),
+    (
+        "GET",
+        "/attachments/{attachment_id:str}",
+        "getAttachment",
+        lambda b, c: attachment(b, c.path["attachment_id"], c.now),
+    ),
+    ("GET", "/orders", "getOrders", lambda b, c: orders(b, c.query, c.now, c.url)),
+    ("GET", "/orders/{order_id:str}", "getOrder", lambda b, c: order(b, c.path["order_id"], c.now)),
+)

@@ -4,18 +4,18 @@ endpoints under /_sandbox/cdiscount (development use, no authentication)."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, patch, post, put
+from litestar import Request, Response, Router, delete, get, post, put, route
+from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 
 from ..faults import malform
 from . import api
-from .api import Answer, Refused
+from .api import Refused
 from .book import ShopBook
 from .double import (
     API_LIMIT,
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 TOKEN_PATH = "/octopia/auth/realms/maas/protocol/openid-connect/token"
 API = "/octopia/seller/v2"
 JSON = "application/json"
-Run = Callable[[ShopBook, float, float], Answer]  # (book, real now, virtual now)
 
 
 def _json(
@@ -166,7 +165,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             )
         return double.books[granted.seller_id]
 
-    async def call(request: Request[Any, Any, Any], operation: str, run: Run) -> Response[bytes]:
+    async def call(
+        request: Request[Any, Any, Any], operation: str, run: api.Operation
+    ) -> Response[bytes]:
         decision = await double.faults.delayed(f"cdiscount.{operation}")
         if decision.error_status:
             return fault(decision.error_status)
@@ -177,8 +178,16 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             wait = {"Retry-After": str(double.retry_after(API_LIMIT))}
             return problem(429, "Too many requests", wait)
         real = double.clock.now()
+        parts = api.Call(
+            path=request.path_params,
+            query=_query(request),
+            body=await request.body(),
+            url=str(request.url).split("?", 1)[0],
+            real=real,
+            now=book.virtual(real),
+        )
         try:
-            answer = run(book, real, book.virtual(real))
+            answer = run(book, parts)
         except Refused as refused:
             return problem(refused.status, refused.detail)
         if answer.status == 204:
@@ -190,91 +199,19 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             body = malform(body, decision.malformed_kind)
         return Response(body, status_code=answer.status, media_type=JSON, headers=answer.headers)
 
-    def here(request: Request[Any, Any, Any]) -> str:
-        return str(request.url).split("?", 1)[0]
+    def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:
+        async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
+            return await call(request, operation, run)
 
-    @get(f"{API}/discussions", include_in_schema=False)
-    async def get_discussions(request: Request[Any, Any, Any]) -> Response[bytes]:
-        query, url = _query(request), here(request)
-        return await call(
-            request, "getDiscussions", lambda b, _, now: api.discussions(b, query, now, url)
-        )
+        return route(
+            f"{API}{path}",
+            http_method=[HttpMethod(method)],
+            include_in_schema=False,
+            name=f"cdiscount.{operation}",
+        )(handler)
 
-    @get(f"{API}/discussions/count", include_in_schema=False)
-    async def count_discussions(request: Request[Any, Any, Any]) -> Response[bytes]:
-        query = _query(request)
-        return await call(request, "countDiscussions", lambda b, _, now: api.count(b, query, now))
-
-    @get(f"{API}/discussions/{{discussion_id:str}}", include_in_schema=False)
-    async def get_discussion(
-        request: Request[Any, Any, Any], discussion_id: FromPath[str]
-    ) -> Response[bytes]:
-        return await call(
-            request, "getDiscussion", lambda b, _, now: api.discussion(b, discussion_id, now)
-        )
-
-    @patch(f"{API}/discussions/{{discussion_id:str}}", include_in_schema=False)
-    async def patch_discussion(
-        request: Request[Any, Any, Any], discussion_id: FromPath[str]
-    ) -> Response[bytes]:
-        body = await request.body()
-        return await call(
-            request, "patchDiscussion", lambda b, _, now: api.set_open(b, discussion_id, body, now)
-        )
-
-    @get(f"{API}/typologies", include_in_schema=False)
-    async def get_typologies(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return await call(request, "getTypologies", lambda *_: api.typologies())
-
-    @post(f"{API}/messages", include_in_schema=False)
-    async def post_message(request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await request.body()
-        return await call(
-            request, "postMessage", lambda b, real, now: api.reply(b, body, real, now)
-        )
-
-    @patch(f"{API}/messages/{{message_id:str}}", include_in_schema=False)
-    async def patch_message(
-        request: Request[Any, Any, Any], message_id: FromPath[str]
-    ) -> Response[bytes]:
-        body = await request.body()
-        return await call(
-            request, "patchMessage", lambda b, _, now: api.mark_read(b, message_id, body, now)
-        )
-
-    @get(f"{API}/attachments/{{attachment_id:str}}", include_in_schema=False)
-    async def get_attachment(
-        request: Request[Any, Any, Any], attachment_id: FromPath[str]
-    ) -> Response[bytes]:
-        return await call(
-            request, "getAttachment", lambda b, _, now: api.attachment(b, attachment_id, now)
-        )
-
-    @get(f"{API}/orders", include_in_schema=False)
-    async def get_orders(request: Request[Any, Any, Any]) -> Response[bytes]:
-        query, url = _query(request), here(request)
-        return await call(request, "getOrders", lambda b, _, now: api.orders(b, query, now, url))
-
-    @get(f"{API}/orders/{{order_id:str}}", include_in_schema=False)
-    async def get_order(
-        request: Request[Any, Any, Any], order_id: FromPath[str]
-    ) -> Response[bytes]:
-        return await call(request, "getOrder", lambda b, _, now: api.order(b, order_id, now))
-
-    api_routes = [
-        token,
-        get_discussions,
-        count_discussions,
-        get_discussion,
-        patch_discussion,
-        get_typologies,
-        post_message,
-        patch_message,
-        get_attachment,
-        get_orders,
-        get_order,
-    ]
-    return [*api_routes, _admin(sb, double)]
+    api_routes = [endpoint(*spec) for spec in api.OPERATIONS]
+    return [token, *api_routes, _admin(sb, double)]
 
 
 # --- admin ---------------------------------------------------------------------------------
