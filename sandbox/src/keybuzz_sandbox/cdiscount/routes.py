@@ -16,7 +16,7 @@ from litestar.params import FromPath, JSONBody
 from ..faults import malform
 from . import api
 from .api import Refused
-from .book import ShopBook
+from .book import DiscussionRecord, ShopBook
 from .double import (
     API_LIMIT,
     TOKEN_LIFETIME,
@@ -253,6 +253,19 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         real = double.clock.now()
         return real, book.virtual(real)
 
+    def discussion_of(
+        seller_id: str, discussion_id: str
+    ) -> tuple[ShopBook, DiscussionRecord, float, float] | Response[bytes]:
+        """The seller's book, its discussion, the real and the shop's time now; or the 404."""
+        book = book_of(seller_id)
+        if isinstance(book, Response):
+            return book
+        real, now = now_of(book)
+        record = book.discussion(discussion_id, now)
+        if record is None:
+            return _json({"error": f"unknown discussion {discussion_id}"}, 404)
+        return book, record, real, now
+
     @get("/shops", sync_to_thread=False)
     def shops() -> Response[bytes]:
         return _json(double.shops())
@@ -303,20 +316,13 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     def write(
         seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[WriteRequest]
     ) -> Response[bytes]:
-        book = book_of(seller_id)
-        if isinstance(book, Response):
-            return book
         if data.user_type not in (CUSTOMER, GRC) or not data.body or len(data.attachments) > 5:
-            return _json(
-                {
-                    "error": "userType Customer or GrcOperator, body not empty, at most 5 attachments"
-                },
-                400,
-            )
-        real, now = now_of(book)
-        record = book.discussion(discussion_id, now)
-        if record is None:
-            return _json({"error": f"unknown discussion {discussion_id}"}, 404)
+            problems = "userType Customer or GrcOperator, body not empty, at most 5 attachments"
+            return _json({"error": problems}, 400)
+        found = discussion_of(seller_id, discussion_id)
+        if isinstance(found, Response):
+            return found
+        book, record, real, now = found
         files = tuple(
             AttachmentFacts(
                 attachment_id=numeric_id(book.gen.seed, discussion_id, "file", n, real),
@@ -337,15 +343,12 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     def graduate(
         seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[GraduationRequest]
     ) -> Response[bytes]:
-        book = book_of(seller_id)
-        if isinstance(book, Response):
-            return book
         if data.graduation not in GRADUATIONS:
             return _json({"error": f"graduation among {', '.join(GRADUATIONS)}"}, 400)
-        _, now = now_of(book)
-        record = book.discussion(discussion_id, now)
-        if record is None:
-            return _json({"error": f"unknown discussion {discussion_id}"}, 404)
+        found = discussion_of(seller_id, discussion_id)
+        if isinstance(found, Response):
+            return found
+        _, record, _, now = found
         record.graduations.append((now, data.graduation))
         return _json({"discussionId": discussion_id, "graduation": data.graduation})
 
