@@ -285,6 +285,14 @@ async def test_close_and_reopen(http) -> None:
     assert refused.status_code == 400 and "closed" in refused.json()["detail"]
     assert (await octopia.patch(f"/discussions/{discussion_id}", "isOpen", True)).status_code == 204
     assert (await octopia.ok(f"/discussions/{discussion_id}"))["isOpen"] is True
+    # closed again, the buyer writing reopens it
+    assert (
+        await octopia.patch(f"/discussions/{discussion_id}", "isOpen", False)
+    ).status_code == 204
+    write = f"{ADMIN}/shops/{octopia.shop['sellerId']}/discussions/{discussion_id}/messages"
+    assert (await http.post(write, json={})).status_code == 201
+    reopened = await octopia.ok(f"/discussions/{discussion_id}")
+    assert reopened["isOpen"] is True and reopened["status"] == "ToTreat"
     assert (
         await octopia.patch(f"/discussions/{discussion_id}", "isClosed", True)
     ).status_code == 400
@@ -362,3 +370,20 @@ async def test_attachments_are_downloaded_with_the_token(http) -> None:
     assert (await octopia.get(f"/attachments/{mine['attachmentId']}")).status_code == 401
     await octopia.authenticate()
     assert (await octopia.get("/attachments/123")).status_code == 404
+
+
+async def test_a_buyer_opens_a_claim_on_demand(http) -> None:
+    octopia = await seller(http)
+    opened = await http.post(
+        f"{ADMIN}/shops/{octopia.shop['sellerId']}/discussions",
+        json={"subTypologyCode": "productIsDamaged", "graduation": "Claim"},
+    )
+    assert opened.status_code == 201
+    detail = await octopia.ok(f"/discussions/{opened.json()['discussionId']}")
+    assert detail["graduation"] == "Claim" and detail["subTypologyCode"] == "productIsDamaged"
+    assert detail["orderReference"] == opened.json()["orderId"]
+    assert "GrcOperator" in {r["userType"] for r in detail["eligibleReceivers"]}
+    bad = await http.post(
+        f"{ADMIN}/shops/{octopia.shop['sellerId']}/discussions", json={"graduation": "Urgent"}
+    )
+    assert bad.status_code == 400
