@@ -44,6 +44,16 @@ async def test_a_token_request_must_be_a_client_credentials_form(serve) -> None:
     assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
 
 
+async def test_the_client_may_authenticate_with_http_basic(serve) -> None:
+    http = await serve(SandboxConfig(time_scale=60))
+    shop = (await shops(http))[DEMO]
+    form = {"grant_type": "client_credentials"}
+    basic = await http.post(TOKEN, data=form, auth=(shop["clientId"], shop["clientSecret"]))
+    assert basic.status_code == 200 and basic.json()["access_token"]
+    garbled = await http.post(TOKEN, data=form, headers={"Authorization": "Basic %%%"})
+    assert garbled.status_code == 401 and garbled.json()["error"] == "invalid_client"
+
+
 async def test_a_token_expires_after_its_7200_seconds(serve) -> None:
     http = await serve(SandboxConfig(time_scale=7200))  # 7,200 Octopia seconds: one real second
     octopia = await seller(http)
