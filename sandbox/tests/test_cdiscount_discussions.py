@@ -387,3 +387,29 @@ async def test_a_buyer_opens_a_claim_on_demand(http) -> None:
         f"{ADMIN}/shops/{octopia.shop['sellerId']}/discussions", json={"graduation": "Urgent"}
     )
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content"),
+    [
+        ("POST", "/messages", b"not json"),
+        ("POST", "/messages", b'["a list"]'),
+        ("PATCH", "/messages/{message}", b'{"op": "replace", "path": "/hasRead", "value": true}'),
+        ("PATCH", "/discussions/{discussion}", b"\xff\xfe"),
+        ("PATCH", "/discussions/{discussion}", b"[]"),
+    ],
+)
+async def test_bodies_that_are_not_what_octopia_takes_get_a_400(
+    http, method, path, content
+) -> None:
+    octopia = await seller(http)
+    discussion_id = await _open_question(octopia)
+    message_id = (await octopia.ok(f"/discussions/{discussion_id}"))["messages"][0]["messageId"]
+    url = "/octopia/seller/v2" + path.format(message=message_id, discussion=discussion_id)
+    answer = await http.request(
+        method,
+        url,
+        content=content,
+        headers={**octopia.headers, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400 and answer.json()["detail"]
