@@ -10,6 +10,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from . import messaging, notifications, orders_2026, orders_v0, reports, sellers, tokens
 from .admin import admin_router
+from .cdiscount.routes import cdiscount_routes
 from .config import SandboxConfig
 from .consent import consent_routes
 from .fnac.routes import fnac_routes
@@ -57,6 +58,7 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
             notifications.notifications_admin_router(sb),
             *spapi_routes(sb),
             *fnac_routes(sb),
+            *cdiscount_routes(sb),
         ],
         exception_handlers={
             NotFoundException: _unknown_path,

@@ -65,6 +65,10 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     fnac_bench_orders: int = 50_000
     # Small Fnac and Darty shops beyond the seeded ones, for polling at scale (fnac/shops.py).
     fnac_extra_shops: int = 0
+    # Orders in 90 days of the Cdiscount double's largest shop, and its small extra shops
+    # (cdiscount/shops.py).
+    cdiscount_bench_orders: int = 50_000
+    cdiscount_extra_shops: int = 0
     faults: FaultSettings = FaultSettings()
     # SP-API roles of the application (roles.py): what restricted data it may see.
     app_roles: tuple[str, ...] = DEFAULT_ROLES
@@ -205,6 +209,8 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         bench_orders=_read(env, "SANDBOX_BENCH_ORDERS", int, 10_000),
         fnac_bench_orders=_read(env, "SANDBOX_FNAC_BENCH_ORDERS", _positive_int, 50_000),
         fnac_extra_shops=_read(env, "SANDBOX_FNAC_EXTRA_SHOPS", _non_negative_int, 0),
+        cdiscount_bench_orders=_read(env, "SANDBOX_CDISCOUNT_BENCH_ORDERS", _positive_int, 50_000),
+        cdiscount_extra_shops=_read(env, "SANDBOX_CDISCOUNT_EXTRA_SHOPS", _non_negative_int, 0),
         faults=_faults_from_env(env),
         app_roles=_read(env, "SANDBOX_APP_ROLES", parse_roles, DEFAULT_ROLES),
         listing_lag_seconds=_read(env, "SANDBOX_LISTING_LAG_SECONDS", _non_negative, 120.0),

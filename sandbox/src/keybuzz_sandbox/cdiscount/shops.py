@@ -1,0 +1,66 @@
+"""The seeded Cdiscount shops (Octopia sellers) and their API credentials (development data)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import msgspec
+
+
+class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    order_count: int  # orders in any 90-day window
+    claim_rate: float = 0.05  # share of shipped orders whose buyer opens a claim
+    grc_rate: float = 0.5  # share of claims Octopia's customer care (GrcOperator) writes in
+
+
+class Credentials(msgspec.Struct, frozen=True, kw_only=True):
+    client_id: str
+    client_secret: str
+    seller_id: str
+
+
+# Orders in 90 days of each extra shop (SANDBOX_CDISCOUNT_EXTRA_SHOPS).
+EXTRA_SHOP_ORDERS = 12
+
+
+def default_shops(bench_orders: int, extra: int = 0) -> tuple[ShopSpec, ...]:
+    seeded = (
+        ShopSpec(name="KeyBuzz Démo Cdiscount", order_count=60, claim_rate=0.25, grc_rate=0.6),
+        ShopSpec(name="KeyBuzz Maison Cdiscount", order_count=3_000),
+        ShopSpec(name="KeyBuzz Bench Cdiscount", order_count=bench_orders),
+    )
+    extras = tuple(
+        ShopSpec(name=f"KeyBuzz Boutique Cdiscount {n:05d}", order_count=EXTRA_SHOP_ORDERS)
+        for n in range(1, extra + 1)
+    )
+    return seeded + extras
+
+
+def digest(*parts: object, size: int = 8) -> bytes:
+    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=size).digest()
+
+
+def unit(*parts: object) -> float:
+    """A number in [0, 1) fixed by ``parts``."""
+    return int.from_bytes(digest(*parts), "big") / 2**64
+
+
+def rng(*parts: object) -> random.Random:
+    return random.Random(int.from_bytes(digest(*parts), "big"))
+
+
+def numeric_id(*parts: object, digits: int = 12) -> str:
+    """A deterministic id of ``digits`` digits, not starting with 0."""
+    low = 10 ** (digits - 1)
+    return str(low + int.from_bytes(digest(*parts), "big") % (9 * low))
+
+
+def credentials(seed: str, spec: ShopSpec) -> Credentials:
+    slug = "-".join(spec.name.lower().replace("é", "e").split()[1:])
+    return Credentials(
+        client_id=f"{slug}-{digest(seed, 'client', spec.name, size=4).hex()}",
+        client_secret=digest(seed, "secret", spec.name, size=24).hex(),
+        seller_id=numeric_id(seed, "seller", spec.name, digits=6),
+    )
