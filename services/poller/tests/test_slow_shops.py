@@ -157,7 +157,9 @@ async def test_healthy_shops_keep_their_interval_while_others_stall_and_trickle(
     async def first_polls_done() -> bool:
         return all(r["last_success_at"] for r in (await rows(poller, healthy)).values())
 
-    await eventually(first_polls_done, within=INTERVAL + 20)
+    # Every healthy shop's first poll reads a day back: setting up, not the guarantee, so it
+    # may take what a loaded machine needs; the intervals are watched from then on.
+    await eventually(first_polls_done, within=INTERVAL + 90)
     # Three intervals: at every look, each healthy shop was polled within its interval.
     loop = asyncio.get_running_loop()
     watch_until = loop.time() + 3 * INTERVAL
