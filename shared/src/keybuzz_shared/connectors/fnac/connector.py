@@ -71,10 +71,38 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# The ids as Fnac's account managers give them: UUIDs, which Fnac writes in upper case (one
+# spelling keeps "one shop, one tenant" exact). The key: printable ASCII without spaces,
+# so that a refusal about it never needs to quote it.
 CREDENTIAL_FIELDS = (
-    CredentialField(name="partner_id", label="Partner ID", pattern=UUID_PATTERN),
-    CredentialField(name="shop_id", label="Shop ID", pattern=UUID_PATTERN),
-    CredentialField(name="key", label="API key", secret=True),
+    CredentialField(
+        name="partner_id",
+        json_name="partnerId",
+        label="Partner ID",
+        pattern=UUID_PATTERN,
+        format="UUID",
+        max_length=36,
+        case="upper",
+    ),
+    CredentialField(
+        name="shop_id",
+        json_name="shopId",
+        label="Shop ID",
+        pattern=UUID_PATTERN,
+        format="UUID",
+        max_length=36,
+        case="upper",
+        account=True,
+    ),
+    CredentialField(
+        name="key",
+        json_name="key",
+        label="API key",
+        secret=True,
+        pattern="[!-~]+",
+        format="printable ASCII text without spaces",
+        max_length=256,
+    ),
 )
 LIMITS = Limits(
     # The 2018 XSD has no attachment in a reply, and the newer format is not published.
