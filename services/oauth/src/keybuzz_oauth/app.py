@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import math
 import posixpath
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
-from keybuzz_shared.connectors.credential_form import full_match
+from keybuzz_shared.connectors.credential_form import (
+    CredentialFieldInvalid,
+    full_match,
+    read_credentials,
+)
 from keybuzz_shared.connectors.registry import connector_for, connectors
 from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.http import ErrorBody, domain_error_handlers, error_response
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import SerializationException
 from litestar.params import Parameter
 from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
@@ -32,6 +38,7 @@ from keybuzz_oauth.errors import (
     CALLBACK_STATUSES,
     ERROR_STATUSES,
     CallbackFailure,
+    InvalidCredentials,
     MarketplaceUnavailable,
 )
 from keybuzz_oauth.flow import CallbackParams, Started
@@ -289,6 +296,7 @@ def shop_controller(marketplace: str) -> type[Controller]:
         _connect.__annotations__["data"] = shop_connect_request(connector)
         connect = post(
             "/connection",
+            before_request=_form_check(connector),
             operation_id=f"connect{title}Shop",
             status_code=200,
             summary=f"Connect the tenant's {title} shop with its {labels}",
@@ -320,6 +328,25 @@ def shop_controller(marketplace: str) -> type[Controller]:
 
     ShopController.__name__ = ShopController.__qualname__ = f"{title}Controller"
     return ShopController
+
+
+def _form_check(connector: Connector) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """The connector's check of the body, before the body's type is applied: a refusal names
+    the field and the connector's rule ("partnerId: must be a UUID") rather than the type's
+    regular expression. A body that is not a JSON object is left to the type."""
+
+    async def check(request: Request[Any, Any, Any]) -> None:
+        try:
+            typed = await request.json()
+        except SerializationException:
+            return  # not JSON: left to the body's type, which says so
+        if isinstance(typed, dict):
+            try:
+                read_credentials(connector.credential_fields, typed)
+            except CredentialFieldInvalid as refused:
+                raise InvalidCredentials(str(refused)) from None
+
+    return check
 
 
 def _shop_body(marketplace: str, report: ConnectionReport) -> ShopStatusResponse:
