@@ -60,7 +60,15 @@ def test_the_declared_fields_are_read_by_name_and_normalised() -> None:
         ({"clientId": 42}, "clientId", "must be a string"),
         ({"sellerID": "1234"}, "sellerID", "not a field of this marketplace's form"),
     ],
-    ids=["format", "final-newline", "too-long", "secret-too-long", "empty", "not-a-string", "unknown"],
+    ids=[
+        "format",
+        "final-newline",
+        "too-long",
+        "secret-too-long",
+        "empty",
+        "not-a-string",
+        "unknown",
+    ],
 )
 def test_a_field_breaking_its_rule_is_named_with_the_rule(
     change: dict[str, object], field: str, rule: str
