@@ -71,29 +71,27 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-# The ids as Fnac's account managers give them: UUIDs, which Fnac writes in upper case (one
-# spelling keeps "one shop, one tenant" exact). The key: printable ASCII without spaces,
-# so that a refusal about it never needs to quote it.
+
+
+def _uuid_field(name: str, json_name: str, label: str, *, account: bool = False) -> CredentialField:
+    """An id as Fnac's account managers give it: a UUID, which Fnac writes in upper case (one
+    spelling keeps "one shop, one tenant" exact)."""
+    return CredentialField(
+        name=name,
+        json_name=json_name,
+        label=label,
+        pattern=UUID_PATTERN,
+        format="UUID",
+        max_length=36,
+        case="upper",
+        account=account,
+    )
+
+
 CREDENTIAL_FIELDS = (
-    CredentialField(
-        name="partner_id",
-        json_name="partnerId",
-        label="Partner ID",
-        pattern=UUID_PATTERN,
-        format="UUID",
-        max_length=36,
-        case="upper",
-    ),
-    CredentialField(
-        name="shop_id",
-        json_name="shopId",
-        label="Shop ID",
-        pattern=UUID_PATTERN,
-        format="UUID",
-        max_length=36,
-        case="upper",
-        account=True,
-    ),
+    _uuid_field("partner_id", "partnerId", "Partner ID"),
+    _uuid_field("shop_id", "shopId", "Shop ID", account=True),
+    # Printable ASCII without spaces, so that a refusal about it never needs to quote it.
     CredentialField(
         name="key",
         json_name="key",
