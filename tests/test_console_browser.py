@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,19 @@ from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.console.app import create_app
 from keybuzz_devstack.console.settings import CALLBACK_LANDING, load_console_settings
 from keybuzz_devstack.system_packages import chromium_binary
-from keybuzz_devstack.testing import NOWHERE, Infra, MailServer, RunningService
+from keybuzz_devstack.testing import (
+    NOWHERE,
+    Infra,
+    MailServer,
+    RunningService,
+    ThrowawayConnector,
+)
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.connectors.registry import registered
+from keybuzz_shared.settings import DEV_JWT_SECRET
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from playwright.async_api import Browser, Page, async_playwright, expect
 
@@ -207,7 +216,7 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
 
     # 2. Pick ours: not synced, not connected; sync it → an inbound address.
     await page.get_by_role("combobox", name="Tenant").select_option(tenant)
-    await expect(page.locator("#connection-status")).to_have_text("NOT_CONNECTED")
+    await expect(page.locator("#amazon-status")).to_have_text("NOT_CONNECTED")
     await expect(page.locator("#tenant-details")).to_contain_text("not synced yet")
     await page.get_by_role("button", name="Sync tenant and create its inbound address").click()
     address = re.compile(rf"amazon\.{tenant}\.fr\.\S+@inbound\.keybuzz\.test")
@@ -225,8 +234,8 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
     await page.get_by_role("button", name="Authorize").click()
     await page.wait_for_url(f"{console}{CALLBACK_LANDING}?status=connected", timeout=STEP_MS)
     await expect(page.locator("#outcome")).to_contain_text("Amazon connected")
-    await expect(page.locator("#connection-status")).to_have_text("CONNECTED")
-    await expect(page.locator("#connection-details")).to_contain_text(SELLER)
+    await expect(page.locator("#amazon-status")).to_have_text("CONNECTED")
+    await expect(page.locator("#amazon-details")).to_contain_text(SELLER)
     await screenshot(page, "04-connected")
 
     # 5. The backfill started by connection.connected runs to the end; orders appear.
@@ -295,21 +304,36 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
     assert script_errors == []
 
 
+@pytest.fixture
+def throwaway() -> Iterator[ThrowawayConnector]:
+    """A marketplace of no package, registered for the test: the console shows it too."""
+    connector = ThrowawayConnector()
+    with registered(connector):
+        yield connector
+
+
 @needs_chromium
 @pytest.mark.timeout(180)
 async def test_a_seller_connects_a_fnac_shop_with_its_key_in_the_console(
+    throwaway: ThrowawayConnector,
     stack: Infra,
     sandbox_url: str,
     start_service: StartService,
     make_database: Callable[[str], Awaitable[str]],
 ) -> None:
-    """Only oauth runs: the form posts the shop's credentials, Fnac (the double) checks them."""
+    """Only oauth runs: the console's buttons and forms are oauth's catalogue (a connector
+    registered by the test included); the form posts the shop's credentials, Fnac (the
+    double) checks them."""
     tenant = f"demo-{uuid.uuid4().hex[:8]}"
     product = await seed_product(make_database, tenant)
     oauth = await start_service(OAUTH, FNAC_API_URL=f"{sandbox_url}/fnac/api.php/")
     async with httpx.AsyncClient(timeout=10) as http:
         shops = (await http.get(f"{sandbox_url}/_sandbox/fnac/shops")).json()
     fnac = next(s for s in shops if s["marketplace"] == "FNAC")
+    async with oauth.client() as http:
+        token = issue_token(DEV_JWT_SECRET, "u", tenants=[tenant])
+        headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+        catalogue = (await http.get("/api/v1/marketplaces", headers=headers)).json()["marketplaces"]
     port = infra.free_port()
     environ = {
         "CONSOLE_PORT": str(port),
@@ -329,28 +353,46 @@ async def test_a_seller_connects_a_fnac_shop_with_its_key_in_the_console(
         await expect(page.locator("#fnac-status")).to_have_text("NOT_CONNECTED")
         await expect(page.locator("#darty-status")).to_have_text("NOT_CONNECTED")
 
+        # The buttons and forms are the catalogue's: one per marketplace, a credential
+        # form's inputs the connector's declared fields (a secret one hidden).
+        for entry in catalogue:
+            name = f"Connect {entry['displayName']}"
+            await expect(page.get_by_role("button", name=name, exact=True)).to_have_count(1)
+        assert throwaway.display_name in [m["displayName"] for m in catalogue]
+        other = page.locator(f"#{throwaway.marketplace.lower()}-form")
+        for field in throwaway.credential_fields:
+            typed = other.get_by_label(field.label, exact=True)
+            await expect(typed).to_have_attribute("name", field.json_name)
+        form = page.locator("#fnac-form")
+        fields = next(m for m in catalogue if m["marketplace"] == "fnac")["fields"]
+        await expect(form.locator("input")).to_have_count(len(fields))
+        for field in fields:
+            typed = form.get_by_label(field["label"], exact=True)
+            await expect(typed).to_have_attribute("name", field["name"])
+            await expect(typed).to_have_attribute("type", "password" if field["secret"] else "text")
+
         # A wrong key: Fnac refuses, the form says so, nothing is connected.
-        await page.get_by_label("Partner id").fill(fnac["partner_id"])
-        await page.get_by_label("Shop id").fill(fnac["shop_id"])
-        await page.get_by_label("Key").fill("not-the-key")
-        await page.get_by_role("button", name="Connect Fnac / Darty").click()
-        await expect(page.locator("#shop-error")).to_contain_text("422: Fnac refused these")
+        await form.get_by_label("Partner ID").fill(fnac["partner_id"])
+        await form.get_by_label("Shop ID").fill(fnac["shop_id"])
+        await form.get_by_label("API key").fill("not-the-key")
+        await form.get_by_role("button", name="Connect Fnac").click()
+        await expect(page.locator("#fnac-error")).to_contain_text("422: Fnac refused these")
         await expect(page.locator("#fnac-status")).to_have_text("NOT_CONNECTED")
         await screenshot(page, "20-fnac-refused")
 
         # The shop's key: CONNECTED, and the key is gone from the page.
-        await page.get_by_label("Key").fill(fnac["key"])
-        await page.get_by_role("button", name="Connect Fnac / Darty").click()
+        await form.get_by_label("API key").fill(fnac["key"])
+        await form.get_by_role("button", name="Connect Fnac").click()
         await expect(page.locator("#outcome")).to_contain_text(f"FNAC shop {fnac['shop_id']}")
         await expect(page.locator("#fnac-status")).to_have_text("CONNECTED")
-        await expect(page.locator("#shop-details")).to_contain_text("verified")
-        await expect(page.locator("#shop-error")).to_be_hidden()
-        await expect(page.get_by_label("Key")).to_have_value("")
+        await expect(page.locator("#fnac-details")).to_contain_text("verified")
+        await expect(page.locator("#fnac-error")).to_be_hidden()
+        await expect(form.get_by_label("API key")).to_have_value("")
         assert fnac["key"] not in await page.content()
         await screenshot(page, "21-fnac-connected")
 
         # Disconnect (after the confirmation dialog): the key leaves Vault.
-        await page.locator("#disconnect-shop").click()
+        await page.locator("#fnac-disconnect").click()
         await expect(page.locator("#fnac-status")).to_have_text("DISCONNECTED")
         vault = hvac.Client(url=stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
         with pytest.raises(hvac.exceptions.InvalidPath):
@@ -380,15 +422,16 @@ async def test_the_console_shows_errors_instead_of_a_blank_page(
         page = await browser.new_page()
         expect.set_options(timeout=STEP_MS)
         await page.goto(f"{console.url}{CALLBACK_LANDING}?status=error&reason=access_denied")
+        # oauth is down: no catalogue, so the marketplace is named by the landing's path.
         await expect(
-            page.get_by_role("alert").filter(has_text="Amazon connection failed")
-        ).to_contain_text("the seller cancelled on Amazon's consent page")
+            page.get_by_role("alert").filter(has_text="amazon connection failed")
+        ).to_contain_text("the seller cancelled on amazon's consent page")
         await page.get_by_role("combobox", name="Tenant").select_option(tenant)
-        await expect(page.locator("#amazon-error")).to_contain_text(
+        await expect(page.locator("#connections-error")).to_contain_text(
             re.compile(r"502: oauth \(http://127\.0\.0\.1:9\) did not answer")
         )
         await expect(page.locator("#tickets-error")).to_contain_text("poller")
-        await expect(page.locator("#connection-status")).to_have_text("—")
+        await expect(page.locator("#connections button")).to_have_count(0)
         await screenshot(page, "90-services-down")
         await page.close()
 

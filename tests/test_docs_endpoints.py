@@ -31,7 +31,7 @@ PARAMETER = re.compile(r"\{[^}]*\}")
 
 # Which service answers a path, by its prefix; and the doc that must describe it.
 OWNERS: dict[str, ServiceDefinition] = {
-    "/api/v1/marketplaces/": OAUTH,
+    "/api/v1/marketplaces": OAUTH,
     "/api/v1/poller/": POLLER,
     "/api/v1/tickets": POLLER,
     "/api/v1/response-times": POLLER,

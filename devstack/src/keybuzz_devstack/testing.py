@@ -29,6 +29,20 @@ import nats
 import pytest
 import uvicorn
 import uvloop
+from keybuzz_shared.connectors.seam import (
+    ConnectionKind,
+    CredentialCheck,
+    CredentialField,
+    InboundAddresses,
+    Limits,
+    MailRelay,
+    OrderFeed,
+    OrderIds,
+    RedirectFlow,
+    ResponseWindow,
+    ShopApi,
+    ShopInbox,
+)
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo
@@ -452,3 +466,46 @@ def private_dovecot(infra_root: Path) -> Iterator[MailServer]:
     mail = _start_dovecot(infra_root)
     yield mail
     mail.server.stop()
+
+
+class ThrowawayConnector:
+    """A marketplace no package serves, for ``registry.registered``: a credential form of two
+    fields and limits of its own, every part ``None``. What reads the registry at request
+    time (oauth's catalogue, the console built from it) serves it with no code of its own."""
+
+    marketplace = "THROWAWAY"
+    display_name = "Throwaway Market"
+    connection_kind: ConnectionKind = "CREDENTIALS"
+    credential_fields = (
+        CredentialField(
+            name="seller_id",
+            json_name="sellerId",
+            label="Seller number",
+            pattern="[0-9]{1,9}",
+            format="number",
+            max_length=9,
+            account=True,
+        ),
+        CredentialField(
+            name="client_secret", json_name="clientSecret", label="Secret", secret=True
+        ),
+    )
+    limits = Limits(
+        max_attachments=3,
+        max_attachment_bytes=4 * 2**20,
+        max_text_length=5000,
+        page_size=50,
+        attachment_formats=("application/pdf", "image/png"),
+    )
+    shop_api: ShopApi | None = None
+    redirect_flow: RedirectFlow | None = None
+    inbound_addresses: InboundAddresses | None = None
+    credential_check: CredentialCheck | None = None
+    order_ids: OrderIds | None = None
+    order_feed: OrderFeed | None = None
+    mail_relay: MailRelay | None = None
+    response_window: ResponseWindow | None = None
+    shop_inbox: ShopInbox | None = None
+
+    def credentials_path(self, tenant_id: str) -> str:
+        return f"secret/keybuzz/tenants/{tenant_id}/throwaway_api"

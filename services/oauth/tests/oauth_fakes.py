@@ -407,8 +407,9 @@ class FakeShops:
             raise ShopUnavailable("the marketplace did not answer (503)", self.retry_after)
         if self.unreadable:
             raise ShopAnswerUnreadable("the answer is not XML")
-        ids = (credentials.partner_id.upper(), credentials.shop_id.upper())
-        if self.known.get(ids) != credentials.key:
+        typed = credentials.fields
+        ids = (typed["partner_id"].upper(), typed["shop_id"].upper())
+        if self.known.get(ids) != typed["key"]:
             raise ShopRefused("authentication refused")
         return f"memory-api:{credentials.shop_id.upper()}"  # one API for every marketplace
 
@@ -441,3 +442,21 @@ def fake_oauth(**settings: Any) -> FakeOauth:
         settings=msgspec.structs.replace(OauthSettings(), **settings),
     )
     return FakeOauth(store, units, vault, lwa, shops, clock, ports)
+
+
+def ShopKey(partner_id: str, shop_id: str, key: str) -> dict[str, str]:  # noqa: N802
+    """A Fnac or Darty shop's connection body, as the seller types it (JSON names)."""
+    return {"partnerId": partner_id, "shopId": shop_id, "key": key}
+
+
+def fnac_shop(
+    tenant_id: str,
+    marketplace: str,
+    partner_id: str,
+    shop_id: str,
+    key: str,
+    created_at: str = "",
+) -> ShopCredentials:
+    """A Fnac or Darty shop's stored credentials (its connector's field names)."""
+    fields = {"partner_id": partner_id, "shop_id": shop_id, "key": key}
+    return ShopCredentials(tenant_id, marketplace, fields, created_at)

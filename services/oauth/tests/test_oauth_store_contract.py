@@ -30,7 +30,7 @@ from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.vault import VaultClient, VaultError
-from oauth_fakes import APP, FakeClock, InMemoryCredentialsVault, InMemoryOauthStore
+from oauth_fakes import APP, FakeClock, InMemoryCredentialsVault, InMemoryOauthStore, fnac_shop
 
 FR, DE = "A13V1IB3VIYZZH", "A1PA6795UKMFR9"
 DAY = 24 * 3600.0
@@ -380,7 +380,7 @@ async def test_a_vault_that_refuses_says_vault_error(vaults: Vaults) -> None:
 
 
 def shop_credentials(tenant_id: str, marketplace: str, key: str) -> ShopCredentials:
-    return ShopCredentials(
+    return fnac_shop(
         tenant_id=tenant_id,
         marketplace=marketplace,
         partner_id="0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",

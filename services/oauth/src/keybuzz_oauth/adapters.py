@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.connectors.credential_form import stored
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     AccountCredentials,
@@ -23,7 +24,6 @@ from keybuzz_shared.vault import VaultClient
 from keybuzz_oauth.connections import ShopCredentials
 from keybuzz_oauth.ports import ShopAnswerUnreadable, ShopRefused, ShopUnavailable
 
-SHOP_FIELDS = ("partner_id", "shop_id", "key")
 SHOP_API_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
@@ -48,19 +48,16 @@ class VaultCredentials:
 
     async def store_shop(self, credentials: ShopCredentials) -> None:
         path = connector_for(credentials.marketplace).credentials_path(credentials.tenant_id)
-        secret = {name: getattr(credentials, name) for name in SHOP_FIELDS}
-        await self.vault.write(path, {**secret, "created_at": credentials.created_at})
+        await self.vault.write(path, {**credentials.fields, "created_at": credentials.created_at})
 
     async def read_shop(self, tenant_id: str, marketplace: str) -> ShopCredentials | None:
-        data = await self.vault.read(connector_for(marketplace).credentials_path(tenant_id))
-        if not data or not all(str(data.get(name) or "").strip() for name in SHOP_FIELDS):
+        connector = connector_for(marketplace)
+        data = await self.vault.read(connector.credentials_path(tenant_id))
+        fields = stored(connector.credential_fields, data or {})
+        if not fields:
             return None
-        return ShopCredentials(
-            tenant_id=tenant_id,
-            marketplace=marketplace,
-            **{name: str(data[name]) for name in SHOP_FIELDS},
-            created_at=str(data.get("created_at") or ""),
-        )
+        created_at = str((data or {}).get("created_at") or "")
+        return ShopCredentials(tenant_id, marketplace, fields, created_at)
 
     async def delete_shop(self, tenant_id: str, marketplace: str) -> None:
         await self.vault.delete(connector_for(marketplace).credentials_path(tenant_id))
@@ -78,10 +75,9 @@ class ShopVerifier:
         check = connector_for(credentials.marketplace).credential_check
         if check is None or credentials.marketplace not in self.api_urls:
             raise ShopAnswerUnreadable(f"{credentials.marketplace} shops are not checked here")
-        secret = {name: getattr(credentials, name) for name in SHOP_FIELDS}
         try:
             return await check.verify(
-                secret, http=self.http, base_url=self.api_urls[credentials.marketplace]
+                credentials.fields, http=self.http, base_url=self.api_urls[credentials.marketplace]
             )
         except CredentialsRefused as exc:
             raise ShopRefused(str(exc)) from None

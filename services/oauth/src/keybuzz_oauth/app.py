@@ -11,37 +11,51 @@ from __future__ import annotations
 
 import math
 import posixpath
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from keybuzz_shared.connectors.registry import connector_for
+import msgspec
+from keybuzz_shared.connectors.credential_form import (
+    CredentialFieldInvalid,
+    full_match,
+    read_credentials,
+)
+from keybuzz_shared.connectors.registry import connector_for, connectors
+from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.http import ErrorBody, domain_error_handlers, error_response
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import SerializationException
 from litestar.params import Parameter
 from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
 from keybuzz_oauth import credential_connect, flow
 from keybuzz_oauth.connections import REDIRECT_MARKETPLACES, SHOP_MARKETPLACES, ConnectionReport
-from keybuzz_oauth.credential_connect import ShopKey
 from keybuzz_oauth.errors import (
     CALLBACK_STATUSES,
     ERROR_STATUSES,
     CallbackFailure,
+    InvalidCredentials,
     MarketplaceUnavailable,
 )
 from keybuzz_oauth.flow import CallbackParams, Started
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.schemas import (
     CallbackResult,
+    CatalogueAttachments,
+    CatalogueEntry,
+    CatalogueField,
+    CatalogueLimits,
+    CatalogueResponse,
     MarketplaceRef,
-    ShopConnectRequest,
     ShopStatusResponse,
     StartRequest,
     StartResponse,
     StatusResponse,
+    shop_connect_request,
 )
 
 # Said to a client when the marketplace gave no Retry-After of its own.
@@ -262,29 +276,36 @@ SHOP_ERROR_HANDLERS: ExceptionHandlersMap = {
 
 def shop_controller(marketplace: str) -> type[Controller]:
     """The connection endpoints of one shop marketplace."""
-    name, title = marketplace.lower(), connector_for(marketplace).display_name
+    connector = connector_for(marketplace)
+    name, title = marketplace.lower(), connector.display_name
+    labels = ", ".join(f.label for f in connector.credential_fields)
 
     class ShopController(Controller):
         path = base_path(marketplace)
         tags = [name]
         exception_handlers = SHOP_ERROR_HANDLERS
 
-        @post(
-            "/connection",
-            operation_id=f"connect{title}Shop",
-            status_code=200,
-            summary=f"Connect the tenant's {title} shop with its partner id, shop id and key",
-            description=f"The credentials are checked with {title} first: refused → 422, "
-            f"{title} unreachable → 503 with Retry-After, nothing stored either way. The key "
-            "is kept in Vault only. A shop connected to another tenant → 409. Posting again "
-            "replaces the key (rotation) or the shop.",
-        )
-        async def connect(
-            self, ports: OauthPorts, tenant: TenantContext, data: ShopConnectRequest
+        async def _connect(
+            self, ports: OauthPorts, tenant: TenantContext, data: Any
         ) -> ShopStatusResponse:
-            typed = ShopKey(partner_id=data.partner_id, shop_id=data.shop_id, key=data.key)
+            typed = msgspec.to_builtins(data)  # keyed by the fields' JSON names
             connection = await credential_connect.connect(ports, tenant, marketplace, typed)
             return _shop_body(marketplace, ConnectionReport.of(connection))
+
+        # The body's type is built from the connector's fields (not a name in this module).
+        _connect.__annotations__["data"] = shop_connect_request(connector)
+        connect = post(
+            "/connection",
+            before_request=_form_check(connector),
+            operation_id=f"connect{title}Shop",
+            status_code=200,
+            summary=f"Connect the tenant's {title} shop with its {labels}",
+            description=f"The credentials are checked with {title} first: refused → 422, "
+            f"{title} unreachable → 503 with Retry-After, nothing stored either way. A field "
+            "missing, unknown or breaking its format → 400 naming it. The secret fields are "
+            "kept in Vault only. A shop connected to another tenant → 409. Posting again "
+            "replaces the key (rotation) or the shop.",
+        )(_connect)
 
         @get(
             "/status",
@@ -309,6 +330,25 @@ def shop_controller(marketplace: str) -> type[Controller]:
     return ShopController
 
 
+def _form_check(connector: Connector) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """The connector's check of the body, before the body's type is applied: a refusal names
+    the field and the connector's rule ("partnerId: must be a UUID") rather than the type's
+    regular expression. A body that is not a JSON object is left to the type."""
+
+    async def check(request: Request[Any, Any, Any]) -> None:
+        try:
+            typed = await request.json()
+        except SerializationException:
+            return  # not JSON: left to the body's type, which says so
+        if isinstance(typed, dict):
+            try:
+                read_credentials(connector.credential_fields, typed)
+            except CredentialFieldInvalid as refused:
+                raise InvalidCredentials(str(refused)) from None
+
+    return check
+
+
 def _shop_body(marketplace: str, report: ConnectionReport) -> ShopStatusResponse:
     return ShopStatusResponse(
         status=report.status,
@@ -320,7 +360,68 @@ def _shop_body(marketplace: str, report: ConnectionReport) -> ShopStatusResponse
     )
 
 
+# --- the catalogue: what a tenant can connect ----------------------------------------------
+
+
+class CatalogueController(Controller):
+    path = "/api/v1/marketplaces"
+    tags = ["marketplaces"]
+
+    @get(
+        "/",
+        operation_id="listMarketplaces",
+        summary="What a tenant can connect: each marketplace, how, its form and its limits",
+        description='Read from the connector registry: a frontend builds its "Connect …" '
+        "buttons and credential forms from it. `connectionKind` `redirect`: "
+        "`POST …/{marketplace}/oauth/start`; `credentials`: `POST …/{marketplace}/connection` "
+        "with a body of `fields` (each by its `name`).",
+    )
+    async def catalogue(self, tenant: TenantContext) -> CatalogueResponse:
+        # Authenticated like every endpoint of the service, though nothing here is the tenant's.
+        entries = [_entry(c) for c in connectors() if _kind(c) is not None]
+        return CatalogueResponse(marketplaces=entries)
+
+
+def _kind(connector: Connector) -> Literal["redirect", "credentials"] | None:
+    if connector.redirect_flow is not None:
+        return "redirect"
+    if connector.connection_kind == "CREDENTIALS":
+        return "credentials"
+    return None
+
+
+def _entry(connector: Connector) -> CatalogueEntry:
+    limits = connector.limits
+    kind = _kind(connector)
+    assert kind is not None
+    return CatalogueEntry(
+        marketplace=connector.marketplace.lower(),
+        display_name=connector.display_name,
+        connection_kind=kind,
+        fields=[
+            CatalogueField(
+                name=f.json_name,
+                label=f.label,
+                secret=f.secret,
+                format=f.format,
+                pattern=full_match(f),
+                max_length=f.max_length,
+            )
+            for f in (connector.credential_fields if kind == "credentials" else ())
+        ],
+        limits=CatalogueLimits(
+            reply_max_length=limits.max_text_length,
+            attachments=CatalogueAttachments(
+                max_count=limits.max_attachments,
+                max_total_bytes=limits.max_attachment_bytes,
+                formats=list(limits.attachment_formats),
+            ),
+        ),
+    )
+
+
 ROUTES: list[type[Controller]] = [
+    CatalogueController,
     *(redirect_controller(m) for m in REDIRECT_MARKETPLACES),
     *(shop_controller(m) for m in SHOP_MARKETPLACES),
 ]

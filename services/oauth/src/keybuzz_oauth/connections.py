@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.credential_form import account_of
+from keybuzz_shared.connectors.registry import connector_for, connectors
 
 # The marketplaces whose shop is connected with credentials typed by the seller
 # (``credential_connect.py``), and those a seller connects by consenting on the
@@ -53,14 +55,18 @@ class Connected:
 
 @dataclass(frozen=True)
 class ShopCredentials:
-    """What a shop authenticates with; the key lives in Vault only."""
+    """What a shop authenticates with: its connector's ``credential_fields``, by name, as
+    the connector normalised them (Vault is their only place)."""
 
     tenant_id: str
     marketplace: str  # one of SHOP_MARKETPLACES
-    partner_id: str
-    shop_id: str
-    key: str = field(repr=False)
+    fields: Mapping[str, str] = field(repr=False)
     created_at: str = ""
+
+    @property
+    def shop_id(self) -> str:
+        """The shop's id on the marketplace (the field its connector declares ``account``)."""
+        return account_of(connector_for(self.marketplace).credential_fields, self.fields)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Connect a shop of a CREDENTIALS marketplace: the seller types its partner id, shop id
-and key.
+"""Connect a shop of a CREDENTIALS marketplace: the seller types the fields its connector
+declares (``credential_fields``), which the connector's declaration checks and normalises
+(``keybuzz_shared.connectors.credential_form``).
 
 Order matters in ``connect``: the marketplace is asked first whether the credentials
 authenticate and which account they are (a refused key stores nothing, and only the key's
@@ -7,23 +8,25 @@ holder learns whether the shop is taken); then, in one unit of work holding the 
 and the tenant's locks, an account held by another connection is refused (another
 tenant's, or the tenant's own under another marketplace value: one API may serve several
 marketplace values, and the account is what its API answered for, never the path it was
-sent to), the connection becomes CONNECTED, the key goes to Vault (its only place) and
+sent to), the connection becomes CONNECTED, the credentials go to Vault whole (their only
+place) and
 ``connection.connected`` is queued. The row is written
 before Vault, in the same transaction: a refused row (the database's own "one tenant per
 shop") leaves Vault untouched, and a failed Vault write rolls the row back. The same
 tenant posting again replaces the key (rotation) or the shop.
 
-The key never reaches a row, a log, an event or an error message. Nothing here knows
+A secret field (the key) never reaches a row, a log, an event or an error message. Nothing here knows
 HTTP: refusals are the domain errors of ``errors.py``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from keybuzz_shared.connectors.credential_form import CredentialFieldInvalid, read_credentials
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.tenancy import TenantContext
@@ -39,6 +42,7 @@ from keybuzz_oauth.connections import (
 )
 from keybuzz_oauth.errors import (
     CredentialsUnavailable,
+    InvalidCredentials,
     InvalidMarketplace,
     MarketplaceError,
     MarketplaceUnavailable,
@@ -56,15 +60,6 @@ from keybuzz_oauth.ports import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ShopKey:
-    """What the seller typed."""
-
-    partner_id: str
-    shop_id: str
-    key: str = field(repr=False)
 
 
 def shop_marketplace(name: str) -> str:
@@ -85,16 +80,18 @@ def _title(marketplace: str) -> str:
 
 
 async def connect(
-    ports: OauthPorts, tenant: TenantContext, marketplace: str, typed: ShopKey
+    ports: OauthPorts, tenant: TenantContext, marketplace: str, typed: Mapping[str, object]
 ) -> Connection:
-    # The marketplace writes its ids in upper case; one spelling keeps "one shop, one
-    # tenant" exact.
+    """``typed``: the request body, keyed by the fields' JSON names."""
+    marketplace = shop_marketplace(marketplace)
+    try:
+        fields = read_credentials(connector_for(marketplace).credential_fields, typed)
+    except CredentialFieldInvalid as exc:
+        raise InvalidCredentials(str(exc)) from None
     credentials = ShopCredentials(
         tenant_id=tenant.tenant_id,
-        marketplace=shop_marketplace(marketplace),
-        partner_id=typed.partner_id.upper(),
-        shop_id=typed.shop_id.upper(),
-        key=typed.key,
+        marketplace=marketplace,
+        fields=fields,
         created_at=ports.clock().isoformat(),
     )
     identity = await _verify(ports, credentials)
@@ -130,7 +127,7 @@ async def _verify(ports: OauthPorts, credentials: ShopCredentials) -> str:
     except ShopRefused:
         log.warning("shop credentials refused", extra=where)
         raise ShopCredentialsRefused(
-            f"{name} refused these credentials: check the partner id, the shop id and the key"
+            f"{name} refused these credentials: check {_typed(credentials.marketplace)}"
         ) from None
     except ShopUnavailable as exc:
         log.warning("shop credentials not checked", extra={**where, "reason": str(exc)})
@@ -142,6 +139,13 @@ async def _verify(ports: OauthPorts, credentials: ShopCredentials) -> str:
         raise MarketplaceError(
             f"{name} answered the check with an error; nothing was connected"
         ) from None
+
+
+def _typed(marketplace: str) -> str:
+    """The form's fields, as a seller reads them ("the Partner ID, the Shop ID and the API
+    key")."""
+    labels = [f"the {f.label}" for f in connector_for(marketplace).credential_fields]
+    return " and ".join(filter(None, (", ".join(labels[:-1]), labels[-1])))
 
 
 async def _claim(

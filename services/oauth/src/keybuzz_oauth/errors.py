@@ -36,6 +36,11 @@ class InvalidMarketplace(OauthError):
     """The request names a marketplace (or a site of one) that is not there."""
 
 
+class InvalidCredentials(OauthError):
+    """What the seller typed breaks a rule of the marketplace's form (its connector's
+    ``credential_fields``); the message names the field and the rule, never the value."""
+
+
 class MarketplaceNotConfigured(OauthError):
     """Our app's credentials with the marketplace are missing from Vault, or Vault cannot
     be read."""
@@ -50,7 +55,7 @@ class CredentialsUnavailable(OauthError):
 
 
 class ShopCredentialsRefused(OauthError):
-    """The marketplace refused the partner id, shop id or key typed: nothing was stored."""
+    """The marketplace refused the credentials typed: nothing was stored."""
 
 
 class ShopAlreadyConnected(OauthError):
@@ -81,6 +86,7 @@ class CallbackFailure(OauthError):
 # What each refusal of the use cases means in HTTP (the body is the error's message).
 ERROR_STATUSES: ErrorStatuses = {
     InvalidMarketplace: 400,
+    InvalidCredentials: 400,
     NotConnected: 404,
     ShopAlreadyConnected: 409,
     ShopCredentialsRefused: 422,

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import msgspec
-
-# The shops' ids (partner, shop) are UUIDs; ``$(?!\n)``: keybuzz_shared.ids.
-SHOP_UUID_PATTERN = (
-    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$(?!\n)"
-)
-ShopUuid = Annotated[str, msgspec.Meta(pattern=SHOP_UUID_PATTERN)]
+from keybuzz_shared.connectors.credential_form import full_match
+from keybuzz_shared.connectors.seam import Connector
 
 
 class Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -63,13 +59,26 @@ class CallbackResult(Body, omit_defaults=True):
     message: str | None = None
 
 
-class ShopConnectRequest(Body, forbid_unknown_fields=True):
-    """A shop's credentials, as the seller's account manager gave them."""
-
-    partner_id: ShopUuid
-    shop_id: ShopUuid
-    # Printable ASCII, no space: an error message about it never quotes it.
-    key: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[!-~]+$(?!\n)")]
+def shop_connect_request(connector: Connector) -> type[msgspec.Struct]:
+    """The body of ``POST …/connection`` for a CREDENTIALS marketplace: its connector's
+    ``credential_fields``, each a string held to its length and pattern, described in
+    OpenAPI by its label and format; unknown fields refused. The connector's own check
+    (``credential_form.read_credentials``, in the use case) normalises what passes."""
+    fields: list[tuple[str, Any]] = []
+    for f in connector.credential_fields:
+        about = f.label + (f" ({f.format})" if f.format else "") + (", secret" if f.secret else "")
+        meta = msgspec.Meta(
+            min_length=1, max_length=f.max_length, pattern=full_match(f), description=about
+        )
+        fields.append((f.name, Annotated[str, meta]))
+    return msgspec.defstruct(
+        f"{connector.display_name.replace(' ', '')}ConnectRequest",
+        fields,
+        kw_only=True,
+        forbid_unknown_fields=True,
+        rename={f.name: f.json_name for f in connector.credential_fields},
+        module=__name__,
+    )
 
 
 class ShopStatusResponse(Body):
@@ -81,3 +90,40 @@ class ShopStatusResponse(Body):
     # Whether the key behind a CONNECTED connection is really in Vault (None: not
     # applicable, or Vault could not be asked).
     credentials_verified: bool | None = None
+
+
+# --- the catalogue: what a tenant can connect (GET /api/v1/marketplaces) ------------------
+
+
+class CatalogueField(Body):
+    """One field of a credential form, as the frontend renders and sends it."""
+
+    name: str  # the key in the connection's request body
+    label: str
+    secret: bool  # an input that hides what is typed; never shown back
+    format: str | None  # what the value looks like, for people ("UUID")
+    pattern: str | None  # a regular expression the whole value must match
+    max_length: int
+
+
+class CatalogueAttachments(Body):
+    max_count: int  # 0: a reply takes no attachment
+    max_total_bytes: int  # all of a reply's attachments together
+    formats: list[str]  # media types; empty: the marketplace lists none
+
+
+class CatalogueLimits(Body):
+    reply_max_length: int  # characters of a reply's text
+    attachments: CatalogueAttachments
+
+
+class CatalogueEntry(Body):
+    marketplace: str  # the value in paths (lower case) and rows (upper case)
+    display_name: str  # "Connect <displayName>"
+    connection_kind: Literal["redirect", "credentials"]
+    fields: list[CatalogueField]  # the credential form's; empty for a redirect
+    limits: CatalogueLimits
+
+
+class CatalogueResponse(Body):
+    marketplaces: list[CatalogueEntry]

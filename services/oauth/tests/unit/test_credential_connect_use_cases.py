@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from keybuzz_oauth import credential_connect, flow
 from keybuzz_oauth.connections import Connection, Status
-from keybuzz_oauth.credential_connect import ShopKey
 from keybuzz_oauth.errors import (
     CredentialsUnavailable,
     InvalidMarketplace,
@@ -22,7 +21,7 @@ from keybuzz_oauth.errors import (
 )
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.tenancy import Principal, TenantContext
-from oauth_fakes import FakeOauth, InMemoryOauthStore, fake_oauth
+from oauth_fakes import FakeOauth, InMemoryOauthStore, ShopKey, fake_oauth
 
 PARTNER = "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D"
 SHOP = "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D"
@@ -75,7 +74,7 @@ async def test_a_verified_shop_is_connected_with_its_key_in_vault_only() -> None
     )
     assert connection.vault_path == "secret/keybuzz/tenants/t1/fnac_api"
     stored = fake.vault.shops[("t1", "FNAC")]
-    assert (stored.partner_id, stored.shop_id, stored.key) == (PARTNER, SHOP, KEY)
+    assert stored.fields == {"partner_id": PARTNER, "shop_id": SHOP, "key": KEY}
     assert stored.created_at == fake.clock().isoformat()
     [event] = fake.units.published
     assert isinstance(event, ConnectionConnected)
@@ -178,7 +177,7 @@ async def test_posting_again_rotates_the_key_of_the_same_connection() -> None:
     assert rotated.id == first.id and rotated.status is Status.CONNECTED
     assert rotated.connected_at is not None and first.connected_at is not None
     assert rotated.connected_at > first.connected_at
-    assert fake.vault.shops[("t1", "FNAC")].key == NEW_KEY
+    assert fake.vault.shops[("t1", "FNAC")].fields["key"] == NEW_KEY
     assert [type(e).__name__ for e in fake.units.published] == ["ConnectionConnected"] * 2
     assert NEW_KEY not in everything_but_vault(fake)
 

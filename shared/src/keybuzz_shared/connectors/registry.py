@@ -3,6 +3,9 @@ connection's, ticket's or order's ``marketplace``, never by naming a marketplace
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from keybuzz_shared.connectors.amazon.connector import AmazonConnector
 from keybuzz_shared.connectors.fnac.connector import FnacConnector
 from keybuzz_shared.connectors.names import AMAZON, DARTY, FNAC
@@ -34,3 +37,18 @@ def connector_for(marketplace: str) -> Connector:
 def connectors() -> list[Connector]:
     """Every connector, in MARKETPLACES order (FNAC and DARTY are two, one class)."""
     return list(_CONNECTORS.values())
+
+
+@contextmanager
+def registered(connector: Connector) -> Iterator[Connector]:
+    """Serves ``connector`` (a marketplace value no other connector serves) until the block
+    ends: how a test shows that what reads the registry at request time (oauth's catalogue)
+    serves a new marketplace without other edits. Routes built at start-up (a service's
+    connection endpoints) see only the connectors registered before the service started."""
+    if connector.marketplace in _CONNECTORS:
+        raise ValueError(f"{connector.marketplace!r} already has a connector")
+    _CONNECTORS[connector.marketplace] = connector
+    try:
+        yield connector
+    finally:
+        del _CONNECTORS[connector.marketplace]

@@ -71,21 +71,35 @@ class OutcomeUnknown(ConnectorError):
 
 
 class CredentialField(msgspec.Struct, frozen=True, kw_only=True):
-    """One field a seller types in to connect a CREDENTIALS marketplace."""
+    """One field a seller types in to connect a CREDENTIALS marketplace: the connector's
+    declaration, from which oauth builds the connection's request body, checks and
+    normalises what was typed (``credential_form.read_credentials``) and describes the
+    form to the frontend (``GET /api/v1/marketplaces``)."""
 
-    name: str
-    label: str
-    secret: bool = False
+    name: str  # the connector's own name for it: the key in Vault and in ``verify``
+    json_name: str  # the request body's and the catalogue's (camelCase)
+    label: str  # what the form shows
+    secret: bool = False  # never shown back, logged nor quoted in an error
     pattern: str | None = None  # a regular expression the whole value must match
+    # What ``pattern`` means, said to people in a refusal and in the catalogue ("UUID").
+    format: str | None = None
+    max_length: int = 256
+    # The spelling the marketplace writes the value in: what is typed is stored so, which
+    # keeps a comparison of two spellings of one value exact.
+    case: Literal["upper", "lower"] | None = None
+    # The value names the shop on the marketplace: the connection's shop id (one field).
+    account: bool = False
 
 
 class Limits(msgspec.Struct, frozen=True, kw_only=True):
     """What one reply and one listing may hold on this marketplace."""
 
     max_attachments: int
-    max_attachment_bytes: int
+    max_attachment_bytes: int  # all the attachments of one reply together
     max_text_length: int  # characters of a reply's body
     page_size: int  # items a listing page asks for
+    # The attachments' media types a reply may carry; empty: the marketplace lists none.
+    attachment_formats: tuple[str, ...] = ()
 
 
 # --- what a session reads and sends --------------------------------------------------------

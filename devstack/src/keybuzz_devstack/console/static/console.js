@@ -6,22 +6,23 @@
 const REFRESH_MS = 2500;
 const TENANT_KEY = "keybuzz-console-tenant";
 const REASONS = {
-  access_denied: "the seller cancelled on Amazon's consent page",
+  access_denied: "the seller cancelled on {name}'s consent page",
   browser_not_bound: "this browser did not start the connection (open the console at 127.0.0.1, cookies on)",
   browser_mismatch: "the connection was started from another browser",
   state_expired: "the authorization link expired; connect again",
   state_already_used: "this authorization link was already used",
   invalid_state: "the authorization link is unknown",
-  seller_already_connected: "this Amazon seller is connected to another tenant",
-  authorization_code_rejected: "Amazon refused the authorization code; connect again",
-  amazon_unavailable: "Amazon (the sandbox) did not answer; retry",
+  seller_already_connected: "this {name} seller is connected to another tenant",
+  authorization_code_rejected: "{name} refused the authorization code; connect again",
+  amazon_unavailable: "{name} (the sandbox) did not answer; retry",
   vault_unavailable: "Vault was unavailable: nothing was connected; retry",
-  app_credentials_missing: "the Amazon app credentials are not in Vault",
+  app_credentials_missing: "the {name} app credentials are not in Vault",
 };
 
 const state = {
   tenant: localStorage.getItem(TENANT_KEY) || "",
   tenants: [],
+  catalogue: null,
   country: "FR",
   sellerId: null,
   inbound: null,
@@ -109,16 +110,21 @@ function showOutcome() {
   const query = new URLSearchParams(location.search);
   const status = query.get("status");
   if (!status) return;
+  // The callback lands on …/<marketplace>; its name comes from the catalogue once loaded.
+  const code = location.pathname.split("/").pop();
+  const known = (state.catalogue || []).find((m) => m.marketplace === code);
+  const name = known ? known.displayName : code;
   const box = $("outcome");
   box.hidden = false;
   if (status === "connected") {
     box.className = "ok";
-    box.textContent = "Amazon connected: the backfill of the seller's orders starts now.";
+    box.textContent = `${name} connected: the backfill of the seller's orders starts now.`;
   } else {
     const reason = query.get("reason") || "unknown";
+    const why = REASONS[reason] ? REASONS[reason].replaceAll("{name}", name) : "see the oauth service's log";
     box.className = "failed";
     box.setAttribute("role", "alert");
-    box.textContent = `Amazon connection failed (${reason}): ${REASONS[reason] || "see the oauth service's log"}.`;
+    box.textContent = `${name} connection failed (${reason}): ${why}.`;
   }
 }
 
@@ -147,7 +153,8 @@ function pickTenant(tenant) {
   const chosen = state.tenants.find((t) => t.id === tenant);
   state.country = (chosen && chosen.country) || "FR";
   Object.assign(state, { sellerId: null, inbound: null, jobId: null, orderPages: 1, openTicket: null, shown: {} });
-  for (const id of ["tenant-details", "connection-details", "shop-details", "backfill-details", "order-detail", "ticket-detail"]) $(id).replaceChildren();
+  for (const id of ["tenant-details", "backfill-details", "order-detail", "ticket-detail"]) $(id).replaceChildren();
+  for (const m of state.catalogue || []) $(`${m.marketplace}-details`).replaceChildren();
   $("orders").tBodies[0].replaceChildren();
   $("tickets").replaceChildren();
   for (const id of ["orders-summary", "tickets-summary"]) $(id).textContent = tenant ? "Loading…" : "No tenant picked.";
@@ -167,60 +174,104 @@ async function refreshTenant() {
   });
 }
 
-// --- Amazon connection -------------------------------------------------------------
+// --- marketplace connections: built from oauth's catalogue --------------------------
+// GET /api/oauth/v1/marketplaces says what a tenant can connect, how (a redirect to the
+// marketplace's consent page, or a form of the connector's declared fields) and its
+// limits: this page names no marketplace.
 
-async function refreshConnection() {
-  const data = await api("/api/oauth/v1/marketplaces/amazon/status");
-  state.sellerId = data.status === "CONNECTED" ? data.sellerId : null;
-  $("connection-status").textContent = data.status;
-  $("disconnect").disabled = !["CONNECTED", "REAUTH_REQUIRED", "ERROR"].includes(data.status);
-  render("connection", data, () => {
-    $("connection-details").replaceChildren(definitions([
-      ["Seller", data.sellerId],
-      ["Marketplaces", (data.marketplaces || []).map((m) => `${m.code} (${m.id})`).join(", ")],
+const LINKED = ["CONNECTED", "REAUTH_REQUIRED", "ERROR"];
+
+async function refreshConnections() {
+  if (!state.catalogue) {
+    const { marketplaces } = await api("/api/oauth/v1/marketplaces");
+    state.catalogue = marketplaces;
+    drawConnections(marketplaces);
+    fillMarketplaceFilter(marketplaces);
+    showOutcome();
+  }
+  await Promise.all(state.catalogue.map((m) => run(`${m.marketplace}-error`, () => refreshConnection(m))));
+}
+
+function drawConnections(marketplaces) {
+  $("connections").replaceChildren(...marketplaces.map((m) => {
+    const code = m.marketplace;
+    const actions = m.connectionKind === "credentials"
+      ? credentialForm(m)
+      : el("p", {}, button(`${code}-connect`, `Connect ${m.displayName}`, code, () => startRedirect(m)), " ",
+        button(`${code}-disconnect`, "Disconnect", code, () => disconnect(m)));
+    return el("article", { class: "connection", id: `${code}-connection`, "aria-labelledby": `${code}-title` },
+      el("h3", { id: `${code}-title` }, `${m.displayName} connection`),
+      el("p", {}, "Status: ", el("strong", { id: `${code}-status` }, "—")),
+      el("div", { id: `${code}-details` }),
+      actions,
+      el("p", { class: "error", id: `${code}-error`, role: "alert", hidden: "" }));
+  }));
+}
+
+function button(id, label, code, action) {
+  const node = el("button", { type: "button", id }, label);
+  node.addEventListener("click", async () => {
+    node.disabled = true;
+    await run(`${code}-error`, action);
+    node.disabled = false;
+    await refresh();
+  });
+  return node;
+}
+
+// One input per declared field: its label, a hidden input for a secret, its length.
+function credentialForm(m) {
+  const code = m.marketplace;
+  const inputs = m.fields.map((f) => {
+    const attrs = { id: `${code}-field-${f.name}`, name: f.name, type: "text", required: "", maxlength: String(f.maxLength), spellcheck: "false" };
+    if (f.secret) Object.assign(attrs, { type: "password", autocomplete: "new-password" });
+    if (f.format) attrs.title = f.format;
+    return el("p", {}, el("label", { for: attrs.id }, f.label), " ", el("input", attrs),
+      f.format ? el("small", {}, ` ${f.format}`) : null);
+  });
+  const submit = el("button", { type: "submit", id: `${code}-connect` }, `Connect ${m.displayName}`);
+  const form = el("form", { id: `${code}-form`, autocomplete: "off" }, inputs,
+    el("p", {}, submit, " ", button(`${code}-disconnect`, "Disconnect", code, () => disconnect(m))));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    await run(`${code}-error`, () => connectWithForm(m, form));
+    submit.disabled = false;
+    await refresh();
+  });
+  return form;
+}
+
+async function refreshConnection(m) {
+  const code = m.marketplace;
+  const data = await api(`/api/oauth/v1/marketplaces/${code}/status`);
+  if (m.connectionKind === "redirect" && data.status === "CONNECTED") state.sellerId = data.sellerId;
+  $(`${code}-status`).textContent = data.status;
+  $(`${code}-disconnect`).disabled = !LINKED.includes(data.status);
+  render(`connection-${code}`, data, () => {
+    $(`${code}-details`).replaceChildren(definitions([
+      ["Account", data.sellerId || data.shopId],
+      ["Marketplaces", (data.marketplaces || []).map((s) => `${s.code} (${s.id})`).join(", ")],
       ["Connected at", data.connectedAt && when(data.connectedAt)],
-      ["Credentials in Vault", data.credentialsVerified === null ? null : data.credentialsVerified ? "verified" : "missing"],
+      ["Credentials in Vault", data.credentialsVerified === null || data.credentialsVerified === undefined ? null : data.credentialsVerified ? "verified" : "missing"],
       ["Last error", data.lastError],
     ]));
   });
 }
 
-async function connect() {
-  const { authUrl } = await api("/api/oauth/v1/marketplaces/amazon/oauth/start", { method: "POST", body: { marketplace: state.country } });
-  location.assign(authUrl); // Seller Central's consent page (the sandbox); it sends the seller back here
+async function startRedirect(m) {
+  const { authUrl } = await api(`/api/oauth/v1/marketplaces/${m.marketplace}/oauth/start`, { method: "POST", body: { marketplace: state.country } });
+  location.assign(authUrl); // the marketplace's consent page (the sandbox); it sends the seller back here
 }
 
-async function disconnect() {
-  if (!confirm(`Disconnect Amazon from ${state.tenant}? Its credentials are deleted from Vault.`)) return;
-  await api("/api/oauth/v1/marketplaces/amazon/connection", { method: "DELETE" });
-}
-
-// --- Fnac / Darty connection ------------------------------------------------------
-
-const SHOP_MARKETPLACES = ["fnac", "darty"];
-const LINKED = ["CONNECTED", "REAUTH_REQUIRED", "ERROR"];
-
-async function refreshShops() {
-  const [fnac, darty] = await Promise.all(SHOP_MARKETPLACES.map((m) => api(`/api/oauth/v1/marketplaces/${m}/status`)));
-  $("fnac-status").textContent = fnac.status;
-  $("darty-status").textContent = darty.status;
-  const chosen = $("shop-marketplace").value === "darty" ? darty : fnac;
-  $("disconnect-shop").disabled = !LINKED.includes(chosen.status);
-  render("shop", chosen, () => {
-    $("shop-details").replaceChildren(definitions([
-      ["Shop", chosen.shopId && `${chosen.marketplaceType} ${chosen.shopId}`],
-      ["Connected at", chosen.connectedAt && when(chosen.connectedAt)],
-      ["Key in Vault", chosen.credentialsVerified === null ? null : chosen.credentialsVerified ? "verified" : "missing"],
-      ["Last error", chosen.lastError],
-    ]));
-  });
-}
-
-async function connectShop() {
-  const marketplace = $("shop-marketplace").value;
-  const body = { partnerId: $("shop-partner-id").value.trim(), shopId: $("shop-shop-id").value.trim(), key: $("shop-key").value };
-  const connected = await api(`/api/oauth/v1/marketplaces/${marketplace}/connection`, { method: "POST", body });
-  $("shop-key").value = ""; // the key goes to Vault only; the page does not keep it
+async function connectWithForm(m, form) {
+  const body = {};
+  for (const f of m.fields) {
+    const value = form.elements[f.name].value;
+    body[f.name] = f.secret ? value : value.trim();
+  }
+  const connected = await api(`/api/oauth/v1/marketplaces/${m.marketplace}/connection`, { method: "POST", body });
+  for (const f of m.fields.filter((f) => f.secret)) form.elements[f.name].value = ""; // Vault only: the page does not keep it
   const box = $("outcome");
   box.hidden = false;
   box.className = "ok";
@@ -228,10 +279,16 @@ async function connectShop() {
   box.textContent = `${connected.marketplaceType} shop ${connected.shopId} connected.`;
 }
 
-async function disconnectShop() {
-  const marketplace = $("shop-marketplace").value;
-  if (!confirm(`Disconnect ${marketplace} from ${state.tenant}? Its key is deleted from Vault.`)) return;
-  await api(`/api/oauth/v1/marketplaces/${marketplace}/connection`, { method: "DELETE" });
+async function disconnect(m) {
+  if (!confirm(`Disconnect ${m.displayName} from ${state.tenant}? Its credentials are deleted from Vault.`)) return;
+  await api(`/api/oauth/v1/marketplaces/${m.marketplace}/connection`, { method: "DELETE" });
+}
+
+// The tickets' filter: one option per marketplace of the catalogue (rows say it in upper case).
+function fillMarketplaceFilter(marketplaces) {
+  const select = $("ticket-marketplace");
+  select.replaceChildren(el("option", { value: "" }, "all"),
+    ...marketplaces.map((m) => el("option", { value: m.marketplace.toUpperCase() }, m.displayName)));
 }
 
 // --- backfill ----------------------------------------------------------------------
@@ -292,7 +349,7 @@ async function refreshOrders() {
   render("orders", orders, () => {
     $("orders-summary").textContent = orders.length
       ? `${orders.length}${cursor ? "+" : ""} orders, newest first.`
-      : "No orders yet: connect Amazon, the backfill imports them.";
+      : "No orders yet: connect a marketplace, the backfill imports them.";
     $("orders").tBodies[0].replaceChildren(...orders.map((o) => el("tr", {},
       el("td", {}, el("button", { type: "button", class: "link", onclick: () => run("orders-error", () => showOrder(o.externalOrderId)) }, o.externalOrderId)),
       el("td", {}, when(o.orderDate)),
@@ -345,7 +402,7 @@ async function refreshTickets() {
   await refreshOpenTicket();
 }
 
-// A marketplace value as the filter names it (AMAZON → Amazon).
+// A marketplace value as the filter names it (the catalogue's display name).
 function marketplaceName(value) {
   const option = [...$("ticket-marketplace").options].find((o) => o.value === value);
   return option ? option.textContent : value;
@@ -402,7 +459,7 @@ async function refreshOpenTicket() {
 }
 
 async function sendBuyerMessage() {
-  if (!state.sellerId || !state.inbound) throw new Error("connect Amazon and sync the tenant (inbound address) first");
+  if (!state.sellerId || !state.inbound) throw new Error("connect the sandbox's seller (a consent marketplace) and sync the tenant (inbound address) first");
   const sent = await api("/api/console/buyer-messages", { method: "POST", body: { sellingPartnerId: state.sellerId, to: state.inbound.email, count: 1 } });
   $("tickets-summary").textContent = `The sandbox relayed ${plural(sent.sent.length, "buyer message")}; they show here once the poller has read the mailbox.`;
 }
@@ -420,14 +477,14 @@ async function run(errorId, action) {
 
 async function refresh() {
   const picked = Boolean(state.tenant);
-  for (const id of ["sync-tenant", "connect", "connect-shop", "start-backfill", "poll-now"]) $(id).disabled = !picked;
+  for (const id of ["sync-tenant", "start-backfill", "poll-now"]) $(id).disabled = !picked;
+  for (const m of state.catalogue || []) $(`${m.marketplace}-connect`).disabled = !picked;
   if (!picked || state.refreshing) return;
   state.refreshing = true;
   try {
     await Promise.all([
       run("tenant-error", refreshTenant),
-      run("amazon-error", refreshConnection),
-      run("shop-error", refreshShops),
+      run("connections-error", refreshConnections),
       run("backfill-error", refreshBackfill),
       run("orders-error", refreshOrders),
       run("tickets-error", refreshTickets),
@@ -451,17 +508,6 @@ document.addEventListener("DOMContentLoaded", () => {
   showOutcome();
   $("tenant").addEventListener("change", (event) => pickTenant(event.target.value));
   onClick("sync-tenant", "tenant-error", () => api("/api/tenant-sync/v1/tenants/sync", { method: "POST", body: { tenantId: state.tenant, createInboundAddress: true, country: state.country } }));
-  onClick("connect", "amazon-error", connect);
-  onClick("disconnect", "amazon-error", disconnect);
-  $("shop-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    $("connect-shop").disabled = true;
-    await run("shop-error", connectShop);
-    $("connect-shop").disabled = false;
-    await refresh();
-  });
-  onClick("disconnect-shop", "shop-error", disconnectShop);
-  $("shop-marketplace").addEventListener("change", () => run("shop-error", refreshShops));
   onClick("start-backfill", "backfill-error", startBackfill);
   onClick("more-orders", "orders-error", async () => { state.orderPages += 1; });
   onClick("send-buyer-message", "tickets-error", sendBuyerMessage);

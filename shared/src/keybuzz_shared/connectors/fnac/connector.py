@@ -71,10 +71,36 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _uuid_field(name: str, json_name: str, label: str, *, account: bool = False) -> CredentialField:
+    """An id as Fnac's account managers give it: a UUID, which Fnac writes in upper case (one
+    spelling keeps "one shop, one tenant" exact)."""
+    return CredentialField(
+        name=name,
+        json_name=json_name,
+        label=label,
+        pattern=UUID_PATTERN,
+        format="UUID",
+        max_length=36,
+        case="upper",
+        account=account,
+    )
+
+
 CREDENTIAL_FIELDS = (
-    CredentialField(name="partner_id", label="Partner ID", pattern=UUID_PATTERN),
-    CredentialField(name="shop_id", label="Shop ID", pattern=UUID_PATTERN),
-    CredentialField(name="key", label="API key", secret=True),
+    _uuid_field("partner_id", "partnerId", "Partner ID"),
+    _uuid_field("shop_id", "shopId", "Shop ID", account=True),
+    # Printable ASCII without spaces, so that a refusal about it never needs to quote it.
+    CredentialField(
+        name="key",
+        json_name="key",
+        label="API key",
+        secret=True,
+        pattern="[!-~]+",
+        format="printable ASCII text without spaces",
+        max_length=256,
+    ),
 )
 LIMITS = Limits(
     # The 2018 XSD has no attachment in a reply, and the newer format is not published.

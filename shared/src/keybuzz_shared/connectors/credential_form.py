@@ -1,0 +1,80 @@
+"""What a seller typed to connect a CREDENTIALS marketplace, held to its connector's
+declared ``credential_fields`` (seam.CredentialField): each field there, a string, within
+its length and format, nothing else; normalised to the marketplace's spelling.
+
+A refusal names the field (its JSON name) and the rule, never the value: a secret typed
+in the wrong field must not come back in an answer or a log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from keybuzz_shared.connectors.seam import CredentialField
+
+
+class CredentialFieldInvalid(ValueError):
+    """``field`` (a JSON name) breaks ``rule``; the message is ``"<field>: <rule>"``."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+def full_match(field: CredentialField) -> str | None:
+    """The field's pattern anchored at both ends, for validators that search (msgspec's,
+    a browser's); ``$(?!\\n)``: ``$`` alone accepts a final newline (keybuzz_shared.ids)."""
+    return None if field.pattern is None else f"^(?:{field.pattern})$(?!\\n)"
+
+
+def rule_of(field: CredentialField) -> str:
+    """The field's format, said to a person."""
+    if field.format:
+        return f"must be a {field.format}"
+    if field.pattern:
+        return f"must match {field.pattern}"
+    return "must not be empty"
+
+
+def read_credentials(
+    fields: Sequence[CredentialField], typed: Mapping[str, object]
+) -> dict[str, str]:
+    """``typed`` (keyed by JSON name) as the connector's credentials (keyed by ``name``),
+    normalised; raises CredentialFieldInvalid for the first field that breaks a rule."""
+    declared = {f.json_name for f in fields}
+    for unknown in sorted(set(typed) - declared):
+        raise CredentialFieldInvalid(unknown, "not a field of this marketplace's form")
+    read = {}
+    for field in fields:
+        value = typed.get(field.json_name)
+        if value is None or value == "":
+            raise CredentialFieldInvalid(field.json_name, "is required")
+        if not isinstance(value, str):
+            raise CredentialFieldInvalid(field.json_name, "must be a string")
+        if len(value) > field.max_length:
+            raise CredentialFieldInvalid(
+                field.json_name, f"must be at most {field.max_length} characters"
+            )
+        anchored = full_match(field)
+        if anchored is not None and re.search(anchored, value) is None:
+            raise CredentialFieldInvalid(field.json_name, rule_of(field))
+        if field.case == "upper":
+            value = value.upper()
+        elif field.case == "lower":
+            value = value.lower()
+        read[field.name] = value
+    return read
+
+
+def account_of(fields: Sequence[CredentialField], credentials: Mapping[str, str]) -> str:
+    """The shop's id on the marketplace: the value of the field declared ``account``."""
+    [account] = [f.name for f in fields if f.account]
+    return credentials[account]
+
+
+def stored(fields: Sequence[CredentialField], secret: Mapping[str, object]) -> dict[str, str]:
+    """The declared fields of what Vault holds, or {} when one is missing or blank."""
+    found = {f.name: str(secret.get(f.name) or "") for f in fields}
+    return found if all(v.strip() for v in found.values()) else {}
