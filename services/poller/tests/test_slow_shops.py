@@ -10,6 +10,7 @@ to see a shop recover, on a demo shop)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -243,3 +244,35 @@ async def test_a_poll_is_cut_at_its_deadline_though_each_call_keeps_its_own(
     row = await eventually(failed, within=10)
     assert row["last_error"] == "poll cut at its deadline (2 s)"
     assert seconds(row["last_error_at"], row["claimed_at"]) <= 2 + TOLERANCE
+
+
+async def test_each_shop_marketplace_is_polled_at_its_own_interval(
+    start_poller: Callable[..., Awaitable[RunningService]],
+    vault: VaultClient,
+    double: dict[str, dict[str, Any]],
+) -> None:
+    fnac_interval, darty_interval = 2.0, 6.0
+    poller = await start_poller(
+        FNAC_POLL_INTERVAL_SECONDS=str(int(fnac_interval)),
+        DARTY_POLL_INTERVAL_SECONDS=str(int(darty_interval)),
+    )
+    fnac, darty = await connected(poller, vault, [double[name] for name in HEALTHY])
+
+    async def first_polls_done() -> bool:
+        return all(r["last_success_at"] for r in (await rows(poller, [fnac, darty])).values())
+
+    await eventually(first_polls_done, within=90)
+    polls: dict[str, list[datetime]] = {fnac.key: [], darty.key: []}
+    loop = asyncio.get_running_loop()
+    watch_until = loop.time() + 2 * darty_interval + TOLERANCE
+    while loop.time() < watch_until:
+        for key, row in (await rows(poller, [fnac, darty])).items():
+            if row["last_success_at"] not in polls[key]:
+                polls[key].append(row["last_success_at"])
+        await asyncio.sleep(0.1)
+    gaps = {k: [seconds(b, a) for a, b in itertools.pairwise(v)] for k, v in polls.items()}
+    assert len(gaps[fnac.key]) >= 4 and len(gaps[darty.key]) >= 1, gaps
+    assert all(gap <= fnac_interval + TOLERANCE for gap in gaps[fnac.key]), gaps
+    assert all(
+        darty_interval - TOLERANCE <= gap <= darty_interval + TOLERANCE for gap in gaps[darty.key]
+    ), gaps

@@ -37,7 +37,7 @@ class MarketplaceSettings(FnacApiSettings, kw_only=True, frozen=True):
             api_url=self.fnac_api_url,
             timeout_seconds=self.fnac_timeout_seconds,
             call_deadline_seconds=self.fnac_call_deadline_seconds,
-            poll_interval_seconds=self.fnac_poll_interval_seconds,
+            poll_interval_seconds=self.poll_interval_of(darty=marketplace == DARTY),
             mark_as_read=self.fnac_mark_as_read,
             first_poll_days=self.fnac_first_poll_days,
             max_attachment_bytes=self.fnac_max_attachment_bytes,

@@ -91,6 +91,10 @@ class LeasedPolls:
         """One poll of what the lease is for."""
         raise NotImplementedError
 
+    def interval_of(self, tenant_id: str) -> float:
+        """How long after a poll of ``tenant_id`` (a lease's key) the next one is due."""
+        return self.interval
+
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
             return  # poll-now still works: it takes the tenant's lease like any poll
@@ -112,7 +116,7 @@ class LeasedPolls:
         schedule = self.schedule
         if not await schedule.is_pollable(tenant_id):
             raise TenantNotPollable(f"tenant {tenant_id} has no inbound address to poll")
-        await schedule.ensure_scheduled(tenant_id, self.interval)
+        await schedule.ensure_scheduled(tenant_id, self.interval_of(tenant_id))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + POLL_NOW_WAIT_SECONDS
         while not await schedule.claim_tenant(tenant_id, self.owner, self.lease):
@@ -223,7 +227,9 @@ class LeasedPolls:
         # The poll's span, taken before the lease is released: another instance may take the
         # tenant the moment it is, before this line's log record is written.
         seconds = round(asyncio.get_running_loop().time() - started, 3)
-        await self.schedule.poll_succeeded(tenant_id, self.owner, result.fetched, self.interval)
+        await self.schedule.poll_succeeded(
+            tenant_id, self.owner, result.fetched, self.interval_of(tenant_id)
+        )
         # Every poll of every tenant at INFO would be most of the log: only those that stored mail.
         log.log(
             logging.INFO if result.stored else logging.DEBUG,

@@ -1,7 +1,9 @@
 """Polling marketplace shops (over their API): a :class:`LeasedPolls` on ``poller_shops``,
-with the folders' claims, leases and back-off and its own interval (the shortest of the
-shop APIs' ``poll_interval_seconds``, ``MarketplaceSettings.shop_api``). What a lease is for is a shop key,
-``<marketplace>:<tenant_id>``; its poll is ``reading/marketplace/messages.py``'s.
+with the folders' claims, leases and back-off. Each shop's next poll falls its marketplace's
+interval after the last (``MarketplaceSettings.shop_api``'s ``poll_interval_seconds``); one
+claiming tick, lease and deadline serve every shop, set by the shortest interval. What a lease
+is for is a shop key, ``<marketplace>:<tenant_id>``; its poll is
+``reading/marketplace/messages.py``'s.
 
 A failing shop cannot hold the others up (``shop_poll_timings``): its poll is cut at its
 deadline, a slow poll gives its slot back, and once failing (in back-off) it is polled in
@@ -37,11 +39,17 @@ class ShopScheduler(LeasedPolls):
         connections: ShopPollingPorts,
     ) -> None:
         settings = runtime.settings
-        interval = min(settings.shop_api(m).poll_interval_seconds for m in SHOP_MARKETPLACES)
-        super().__init__(runtime, schedule, shop_poll_timings(settings, interval))
+        self.intervals = {
+            m: float(settings.shop_api(m).poll_interval_seconds) for m in SHOP_MARKETPLACES
+        }
+        timings = shop_poll_timings(settings, min(self.intervals.values()))
+        super().__init__(runtime, schedule, timings)
         self.shops = shops
         self.connections = connections
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)
+
+    def interval_of(self, tenant_id: str) -> float:
+        return self.intervals.get(shop_of(tenant_id).marketplace, self.interval)
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         shop = shop_of(tenant_id)

@@ -22,6 +22,8 @@ class FnacApiSettings(AmazonSettings, kw_only=True, frozen=True):
     fnac_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
     # Each connected shop is polled once per interval (docs/POLLER.md, "Marketplace shops").
     fnac_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
+    # Darty's shops at their own interval; unset: FNAC_POLL_INTERVAL_SECONDS.
+    darty_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None
     # After a message is stored, mark it read at Fnac (the back office shows it handled).
     fnac_mark_as_read: bool = True
     # How far back a shop's first poll reads.
@@ -31,6 +33,12 @@ class FnacApiSettings(AmazonSettings, kw_only=True, frozen=True):
     # The only origins (scheme://host[:port], separated by commas) a message's files are
     # fetched from; empty: FNAC_API_URL's (docs/SECURITY.md, "Files a message links").
     fnac_attachment_origins: str = ""
+
+    def poll_interval_of(self, darty: bool) -> int:
+        """The poll interval of Fnac's shops, or of Darty's (``darty``)."""
+        if darty and self.darty_poll_interval_seconds is not None:
+            return self.darty_poll_interval_seconds
+        return self.fnac_poll_interval_seconds
 
     @property
     def fnac_file_origins(self) -> tuple[str, ...]:
