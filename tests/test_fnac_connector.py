@@ -24,8 +24,10 @@ from keybuzz_shared.connectors.seam import (
     MarketplaceSession,
     OutcomeUnknown,
     Reply,
+    ReplyOutcome,
     ThreadKey,
     shop_api_of,
+    shop_inbox_of,
 )
 
 from tests.test_fnac_client import shop
@@ -256,3 +258,21 @@ def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
         None,
         window.until,
     )
+
+
+def test_fnac_reads_its_refusal_codes_and_names_its_claim_notice():
+    """The poller asks the connector: the codes a refused reply's statusCode shows, the
+    subject of the claim notice shown once, who opened a claim."""
+    for marketplace in ("FNAC", "DARTY"):
+        connector = registry.connector_for(marketplace)
+        refused = ReplyOutcome(
+            status="FAILED",
+            reason="Fnac messages_update answered ERROR: ERR_201: unknown; ERR_202: closed; ERR_201",
+        )
+        assert shop_api_of(connector).refusal_codes(refused) == ("ERR_201", "ERR_202")
+        assert shop_api_of(connector).refusal_codes(ReplyOutcome(status="FAILED")) == ()
+        inbox = shop_inbox_of(connector)
+        assert inbox.claim_subject == "Nouvelle réclamation"
+        assert inbox.claim_opener("client") == inbox.claim_opener("CLIENT") == "BUYER"
+        assert inbox.claim_opener("callcenter") == "MARKETPLACE_SUPPORT"
+        assert inbox.claim_opener(None) == "MARKETPLACE_SUPPORT"

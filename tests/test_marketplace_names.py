@@ -75,3 +75,21 @@ def test_the_check_finds_a_name_where_it_must_not_be(tmp_path: Path) -> None:
         "keybuzz_x/domain.py:1",
         "keybuzz_x/page.html:1",
     ]
+
+
+# A marketplace's own words for its rules: its error codes, the subject of its claim notice.
+MARKETPLACE_RULES = re.compile(r"\bERR_|réclamation|opened_by\W+==", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("area", sorted(a for a in AREAS if a != "shared"))
+def test_no_marketplace_rule_is_written_in_a_service(area: str) -> None:
+    """Fnac's ``ERR_`` codes and claim notice are its connector's (``refusal_codes``,
+    ``claim_subject``, ``claim_opener``): the services ask it."""
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(AREAS[area].rglob("*.py"))
+        if not built(path)
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if MARKETPLACE_RULES.search(line)
+    ]
+    assert found == []

@@ -147,6 +147,43 @@ async def test_policies_give_each_service_only_what_it_needs(kit, stack):
     assert [can("tenant-sync", a) for a in ("read", "write", "app")] == [False, False, False]
 
 
+async def test_a_new_marketplaces_credentials_get_the_same_rights_without_a_policy_edit(stack):
+    """The policies are patterns over the tenants' credential paths, not a list of marketplaces:
+    a path no connector uses yet is written by oauth only, read by orders and the poller, and
+    nothing at all for tenant-sync."""
+    tenant = new_tenant()
+    path = f"keybuzz/tenants/{tenant}/newmarket_api"
+    root = hvac.Client(url=stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    root.secrets.kv.v2.create_or_update_secret(path=path, secret={"k": "v"}, mount_point="secret")
+
+    def can(service: str, action: str) -> bool:
+        kv = hvac.Client(url=stack.vault_addr, token=bootstrap.service_token_id(service)).secrets
+        calls = {
+            "read": lambda: kv.kv.v2.read_secret_version(
+                path=path, mount_point="secret", raise_on_deleted_version=True
+            ),
+            "write": lambda: kv.kv.v2.create_or_update_secret(
+                path=f"keybuzz/tenants/probe-{service}/newmarket_api",
+                secret={"x": "1"},
+                mount_point="secret",
+            ),
+            "delete": lambda: kv.kv.v2.delete_metadata_and_all_versions(
+                path=f"keybuzz/tenants/probe-{service}/newmarket_api", mount_point="secret"
+            ),
+        }
+        try:
+            calls[action]()
+        except hvac.exceptions.Forbidden:
+            return False
+        return True
+
+    actions = ("read", "write", "delete")
+    assert [can("oauth", a) for a in actions] == [True, True, True]
+    for reader in ("orders", "poller"):
+        assert [can(reader, a) for a in actions] == [True, False, False]
+    assert [can("tenant-sync", a) for a in actions] == [False, False, False]
+
+
 async def test_disconnect_refused_by_vault_changes_nothing(make_kit):
     """orders' read-only token: Vault refuses the delete, so the row stays as it was (503)."""
     kit = await make_kit(VAULT_TOKEN=bootstrap.service_token_id("orders"))

@@ -16,7 +16,6 @@ from keybuzz_devstack.fakes import InMemoryUnitOfWork
 from keybuzz_poller.polling.shop_ports import CONNECTED, ShopPollingPorts, ShopStatus
 from keybuzz_poller.reading.marketplace.domain import (
     BUYER,
-    NOTICE_SUBJECT,
     NOTICE_WINDOW,
     ORDER,
     Attachment,
@@ -33,6 +32,7 @@ from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPor
 from keybuzz_shared.connectors.fnac.client import carried_text
 from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
+from keybuzz_shared.connectors.fnac.shop_inbox import NOTICE_SUBJECT
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     MarketplaceMessage,

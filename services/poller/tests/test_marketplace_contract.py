@@ -20,7 +20,6 @@ from keybuzz_poller.polling.shop_ports import (
 )
 from keybuzz_poller.polling.shops_store import PostgresShops
 from keybuzz_poller.reading.marketplace.domain import (
-    NOTICE_SUBJECT,
     SELLER,
     Attachment,
     OwnReply,
@@ -35,6 +34,7 @@ from keybuzz_poller.replies.ports import NewReply
 from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
+from keybuzz_shared.connectors.fnac.shop_inbox import NOTICE_SUBJECT
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables
 from poller_shop_fakes import shop_message as message

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors.credential_form import account_name, account_of
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     ConnectorError,
@@ -166,7 +167,7 @@ class ConnectorOrderSource:
                 fields, http=self.http, base_url=self.base_url
             ),
         )
-        return session, fields.get("shop_id", "")
+        return session, account_of(self.connector.credential_fields, fields)
 
     @contextlib.asynccontextmanager
     async def _failures(self, tenant_id: str) -> AsyncIterator[None]:
@@ -189,11 +190,12 @@ class ConnectorOrderSource:
         a report that fails is tried again at the next refusal."""
         held = self._sessions.last(tenant_id)
         fields = held[0] if held else {}
+        shop_id = account_of(self.connector.credential_fields, fields) if fields else ""
         fingerprint = hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()
         if self._report is None or self._reported.get(tenant_id) == fingerprint:
             return
         try:
-            await self._report(tenant_id, self.marketplace, fields.get("shop_id", ""), reason)
+            await self._report(tenant_id, self.marketplace, shop_id, reason)
         except Exception:
             log.exception("could not report reauth_required", extra={"tenant_id": tenant_id})
             return
@@ -209,7 +211,8 @@ class ConnectorOrderSource:
 
 class VaultMarketplaces:
     """``ports.Marketplaces``: the order feed's (``feed``) for a marketplace whose connector
-    has one, else the shop id stored with the shop's key in Vault."""
+    has one, else the shop id stored with the shop's key in Vault (the field its connector
+    declares ``account``)."""
 
     def __init__(self, vault: VaultClient, feed: Marketplaces | None) -> None:
         self.vault = vault
@@ -219,7 +222,8 @@ class VaultMarketplaces:
         connector = connector_for(marketplace)
         if connector.order_feed is not None and self.feed is not None:
             return await self.feed.marketplace_id(tenant_id, marketplace)
-        stored = await self.vault.read(connector.credentials_path(tenant_id))
-        if not stored or not stored.get("shop_id"):
+        stored = await self.vault.read(connector.credentials_path(tenant_id)) or {}
+        shop_id = str(stored.get(account_name(connector.credential_fields)) or "")
+        if not shop_id:
             raise ShopKeyRefused(f"no {marketplace} key is stored for the shop")
-        return str(stored["shop_id"])
+        return shop_id

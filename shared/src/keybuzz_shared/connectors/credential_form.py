@@ -68,10 +68,15 @@ def read_credentials(
     return read
 
 
+def account_name(fields: Sequence[CredentialField]) -> str:
+    """The name of the one field declared ``account``: the shop's id on the marketplace."""
+    [account] = [f.name for f in fields if f.account]
+    return account
+
+
 def account_of(fields: Sequence[CredentialField], credentials: Mapping[str, str]) -> str:
     """The shop's id on the marketplace: the value of the field declared ``account``."""
-    [account] = [f.name for f in fields if f.account]
-    return credentials[account]
+    return credentials[account_name(fields)]
 
 
 def stored(fields: Sequence[CredentialField], secret: Mapping[str, object]) -> dict[str, str]:

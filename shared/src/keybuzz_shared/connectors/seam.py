@@ -256,6 +256,11 @@ class ShopApi(Protocol):
         and read back compared so."""
         ...
 
+    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
+        """The marketplace's own codes for why it refused a reply (a FAILED outcome), each
+        once, in order; () when it named none. They are the reply's outcome code."""
+        ...
+
 
 class Connector(Protocol):
     """One marketplace. What every marketplace has comes first; then its parts, each None
@@ -337,6 +342,14 @@ def shop_api_of(connector: Connector) -> ShopApi:
     if api is None:
         raise LookupError(f"{connector.marketplace} shops are not polled over an API")
     return api
+
+
+def shop_inbox_of(connector: Connector) -> ShopInbox:
+    """The connector's ShopInbox; LookupError for a marketplace whose inbox is not read."""
+    inbox = connector.shop_inbox
+    if inbox is None:
+        raise LookupError(f"{connector.marketplace} shops' inboxes are not read over an API")
+    return inbox
 
 
 # --- redirect flow (used by oauth) ---------------------------------------------------------
@@ -826,4 +839,16 @@ class ShopInbox(Protocol):
     ) -> ShopInboxSession:
         """The inbox of one shop (``credentials`` as stored in Vault, every field of
         ``credential_fields`` present)."""
+        ...
+
+    @property
+    def claim_subject(self) -> str:
+        """How the subject starts (any case) of the message the marketplace posts in an
+        order's thread when a claim is opened on it: that message is the claim's notice,
+        shown once. A claim whose notice is not there is shown under this subject."""
+        ...
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        """Who opened a claim (its ``opened_by`` as the marketplace gave it): the buyer, or
+        the marketplace's customer service."""
         ...

@@ -14,10 +14,12 @@ from __future__ import annotations
 import binascii
 
 import msgspec
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     OutcomeUnknown,
     Reply,
+    shop_api_of,
 )
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.text import storable
@@ -102,8 +104,9 @@ async def send_through_api(
     if outcome.status == "SENT":
         return Outcome("sent", "accepted by the marketplace")
     reason = outcome.reason or "refused by the marketplace"
-    codes = [word.strip(",;:()") for word in reason.split() if word.startswith("ERR_")]
-    return Outcome("refused", reason, ", ".join(dict.fromkeys(codes)) or None)
+    # The marketplace's own codes for the refusal, as its connector reads them.
+    codes = shop_api_of(connector_for(claimed.marketplace)).refusal_codes(outcome)
+    return Outcome("refused", reason, ", ".join(codes) or None)
 
 
 async def _on_thread(api: MarketplaceReplies, claimed: ClaimedReply, reply: Reply) -> bool:

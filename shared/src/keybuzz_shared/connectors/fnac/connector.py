@@ -26,6 +26,7 @@ from keybuzz_shared.connectors.fnac.errors import (
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
+    refusal_codes,
 )
 from keybuzz_shared.connectors.fnac.models import (
     MAX_ORDER_IDS,
@@ -216,6 +217,10 @@ class FnacConnector:
 
     def reply_text(self, text: str) -> str:
         return carried_text(text)
+
+    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
+        """Fnac's ``ERR_…`` codes named in a refusal's reason (``reply`` lists them)."""
+        return refusal_codes(outcome.reason or "")
 
     def __repr__(self) -> str:
         return f"FnacConnector({self.marketplace!r})"

@@ -78,3 +78,9 @@ class FnacRequestRefused(FnacError):
         self.codes = tuple(error.code for error in self.errors)
         listed = "; ".join(f"{e.code}: {e.text}"[:200] for e in self.errors) or "no error given"
         super().__init__(f"Fnac {service} answered {status}: {listed}")
+
+
+def refusal_codes(reason: str) -> tuple[str, ...]:
+    """Fnac's ``ERR_…`` codes in a refusal's text, each once, in order."""
+    codes = (word.strip(",;:()") for word in reason.split() if word.startswith("ERR_"))
+    return tuple(dict.fromkeys(codes))

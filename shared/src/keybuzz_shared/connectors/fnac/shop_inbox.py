@@ -34,6 +34,11 @@ SENDERS: dict[str, SenderType] = {
     "SELLER": "SELLER",
 }
 
+# Fnac posts a claim on an order also as a message of the order, "Nouvelle réclamation",
+# at the same time.
+CLAIM_SUBJECT = "Nouvelle réclamation"
+NOTICE_SUBJECT = CLAIM_SUBJECT.lower()  # as subjects are compared
+
 
 class FnacShopInbox:
     """The seam's ``ShopInbox`` for FNAC and DARTY shops."""
@@ -47,6 +52,14 @@ class FnacShopInbox:
             key=credentials["key"],
         )
         return FnacInboxSession(FnacClient(http, base_url, fields))
+
+    @property
+    def claim_subject(self) -> str:
+        return CLAIM_SUBJECT
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        """``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did."""
+        return "BUYER" if (opened_by or "").lower() == "client" else "MARKETPLACE_SUPPORT"
 
     def __repr__(self) -> str:
         return "FnacShopInbox()"

@@ -26,9 +26,9 @@ INCIDENT_OPEN = "OPENED"
 # The external id of an incident shown as a message of its ticket (no marketplace message).
 INCIDENT_MESSAGE_PREFIX = "incident:"
 
-# A marketplace may post an incident also as a message of its order, "Nouvelle
-# réclamation", at the same time: that message is the incident's notice, shown once.
-NOTICE_SUBJECT = "nouvelle réclamation"
+# A marketplace may post an incident also as a message of its order at the same time,
+# under a subject of its own (its connector's ``claim_subject``): that message is the
+# incident's notice, shown once.
 NOTICE_WINDOW = timedelta(minutes=5)
 # A new poll reads again from this long before its cursor: a message the marketplace lists
 # late under an earlier time is still read (the ones already stored are skipped).
@@ -160,25 +160,29 @@ def order_id_of(message: ShopMessage) -> str | None:
     return message.thread_id if message.thread_type == ORDER and message.thread_id else None
 
 
-def is_notice(message: ShopMessage, incident_created_at: datetime) -> bool:
-    """The incident's own message: its order's "Nouvelle réclamation" at the same time."""
+def is_notice(message: ShopMessage, incident_created_at: datetime, claim_subject: str) -> bool:
+    """The incident's own message: its order's message under the marketplace's claim
+    subject (``claim_subject``, any case), at the same time."""
     return (
         message.thread_type == ORDER
-        and message.subject.strip().lower().startswith(NOTICE_SUBJECT)
+        and is_claim_subject(message.subject, claim_subject)
         and abs(message.created_at - incident_created_at) <= NOTICE_WINDOW
     )
 
 
-def incident_message(incident: ShopIncident) -> ShopMessage:
-    """The incident as a message of its order's ticket (when its notice is not there)."""
+def is_claim_subject(subject: str, claim_subject: str) -> bool:
+    return subject.strip().lower().startswith(claim_subject.strip().lower())
+
+
+def incident_message(incident: ShopIncident, opener: str, claim_subject: str) -> ShopMessage:
+    """The incident as a message of its order's ticket (when its notice is not there),
+    written by ``opener`` (BUYER or MARKETPLACE_SUPPORT, as the connector says)."""
     return ShopMessage(
         message_id=f"{INCIDENT_MESSAGE_PREFIX}{incident.incident_id}",
         thread_type=ORDER,
         thread_id=incident.order_id,
-        sender_type=BUYER
-        if (incident.opened_by or "").lower() == "client"
-        else MARKETPLACE_SUPPORT,
-        subject="Nouvelle réclamation",
+        sender_type=opener,
+        subject=claim_subject,
         body=incident.message,
         created_at=incident.created_at,
         unread=False,

@@ -12,8 +12,9 @@ What joins which ticket (``domain.py``): a buyer's or customer service's message
 re-opens the ticket of its order (or offer) and publishes ``message.received``; the
 seller's own messages and the marketplace's notifications only complete a thread that has
 a ticket. A seller's message that is one of our replies read back (``is_own_reply``) is
-recorded on the reply instead, and confirms SENT one still in doubt. An incident opens or flags the ticket of its order; its notice message ("Nouvelle
-réclamation") is shown once, whichever of the two is read first.
+recorded on the reply instead, and confirms SENT one still in doubt. An incident opens or
+flags the ticket of its order; its notice message (under the subject its connector names,
+``claim_subject``) is shown once, whichever of the two is read first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import ShopInbox, shop_inbox_of
 from keybuzz_shared.events import MessageReceived, MessageSent
 
 from keybuzz_poller.reading.marketplace.domain import (
@@ -161,7 +164,7 @@ async def _take_message(
         await store.thread_message(ticket_id, stored, direction, False, now)
         return ticket_id
     incident_at = await store.incident_near(shop, message.thread_id, message.created_at)
-    if incident_at is not None and is_notice(message, incident_at):
+    if incident_at is not None and is_notice(message, incident_at, _inbox(shop).claim_subject):
         poll.notices += 1  # the incident put its own message in the ticket
         return None
     ticket_id = await store.open_ticket(shop, key, message, now)
@@ -228,7 +231,10 @@ async def _take_incident(
     """A new incident: its ticket gets its message unless the notice is there already; a
     changed one: its ticket's flag follows. Its ticket's id."""
     store = unit.store
-    message = incident_message(incident)
+    inbox = _inbox(shop)
+    message = incident_message(
+        incident, inbox.claim_opener(incident.opened_by), inbox.claim_subject
+    )
     key = thread_key(message)
     ticket_id = await store.ticket_of(shop, key)
     if ticket_id is None or not await store.has_notice(ticket_id, incident.created_at):
@@ -241,6 +247,11 @@ async def _take_incident(
     if await store.save_incident(shop, incident, ticket_id):
         poll.incidents += 1
     return ticket_id
+
+
+def _inbox(shop: Shop) -> ShopInbox:
+    """The shop's connector: it knows how its marketplace notifies a claim."""
+    return shop_inbox_of(connector_for(shop.marketplace))
 
 
 async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> list[Attachment]:
