@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -11,6 +12,7 @@ from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in, is_amazon_order_id
 from keybuzz_shared.connectors.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.connectors.shop_sessions import KeptSessions
+from keybuzz_shared.ids import uuid4_strings
 from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page
 from keybuzz_shared.redaction import is_secret_name
 from keybuzz_shared.text import is_storable, one_line, storable
@@ -148,6 +150,29 @@ def test_text_postgresql_can_store_and_text_shown_on_one_line() -> None:
     assert not is_storable("a\x00b") and storable("a\x00b") == "a\ufffdb"
     assert not is_storable("a\ud800b") and storable("a\ud800b") == "a?b"
     assert one_line("a\nb\x00c\ud800d") == "a b c d"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain", "a\x00b\x00", "é", "é\x00", "\ud800", "é\udfff\x00z", "☕" * 50 + "\ud83d"],
+)
+def test_storable_gives_what_utf_8_replacement_gives_on_ascii_and_not(text: str) -> None:
+    assert storable(text) == text.encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
+
+
+def test_batched_uuids_are_distinct_random_version_4_rfc_4122_in_canonical_form() -> None:
+    ids = uuid4_strings(10_000)
+    assert len(ids) == 10_000 and len(set(ids)) == 10_000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text  # lower-case, hyphenated: what str(uuid.uuid4()) writes
+    # The random bits are random: each of the 122 is set in some ids and clear in others.
+    ints = [uuid.UUID(text).int for text in ids[:1000]]
+    fixed = (0xF000 << 64) | (0xC000 << 48)
+    assert all(any(i >> bit & 1 for i in ints) for bit in range(128) if not fixed >> bit & 1)
+    assert all(not all(i >> bit & 1 for i in ints) for bit in range(128) if not fixed >> bit & 1)
+    assert uuid4_strings(0) == [] and uuid4_strings(1) != uuid4_strings(1)
 
 
 def test_a_shops_session_is_kept_until_its_credentials_change() -> None:

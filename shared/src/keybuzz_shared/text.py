@@ -17,7 +17,12 @@ def is_storable(text: str) -> bool:
 def storable(text: str) -> str:
     """``text`` with each NUL replaced by U+FFFD and each lone surrogate by ``?``
     (UTF-8's own replacement when encoding), everything else kept."""
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    if not text.isascii():  # O(1): only a non-ASCII string can hold a lone surrogate
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def one_line(text: str) -> str:

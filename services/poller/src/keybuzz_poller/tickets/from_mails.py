@@ -10,12 +10,12 @@ re-read — a crash before commit, a redelivery, a re-created folder — adds no
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
 from keybuzz_shared.events import MessageReceived
+from keybuzz_shared.ids import uuid4_strings
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
@@ -70,18 +70,26 @@ async def store_mails(
     A ticket the batch creates holds only the batch's messages, so its deadline is known
     before it is written and goes into its INSERT; only the tickets it re-opened are
     recomputed from what is stored (``refresh_deadlines``)."""
-    externals = [_external_row(tenant_id, mail, received_at) for mail in mails]
+    externals = [
+        _external_row(row_id, tenant_id, mail, received_at)
+        for row_id, mail in zip(uuid4_strings(len(mails)), mails, strict=True)
+    ]
     automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
     counts.fetched += len(mails)
     new_ids = await tickets.insert_external_messages(externals)
     fresh = [e for e in externals if e.id in new_ids]
     counts.duplicates += len(externals) - len(fresh)
-    messages_of = {e.id: str(uuid.uuid4()) for e in fresh}  # external id → ticket message id
+    ids = uuid4_strings(2 * len(fresh))  # each fresh mail's ticket message and event
+    messages_of = dict(zip((e.id for e in fresh), ids, strict=False))  # external → message
     threads = _threads(fresh)
     windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
     rows = [
-        _ticket_row(marketplace, key, group, messages_of, automatic, windows.get(marketplace))
-        for (marketplace, key), group in threads.items()
+        _ticket_row(
+            ticket_id, marketplace, key, group, messages_of, automatic, windows.get(marketplace)
+        )
+        for ticket_id, ((marketplace, key), group) in zip(
+            uuid4_strings(len(threads)), threads.items(), strict=True
+        )
     ]
     ticket_ids = await tickets.upsert_tickets(rows)
     messages = [
@@ -99,7 +107,10 @@ async def store_mails(
     await tickets.insert_ticket_messages(messages)
     created = {row.id for row in rows}  # a re-opened ticket answers with its own id
     await refresh_deadlines(tickets, [m.ticket_id for m in messages if m.ticket_id not in created])
-    outbox.emit_many(_received(e, m) for e, m in zip(fresh, messages, strict=True))
+    outbox.emit_many(
+        _received(event_id, e, m)
+        for event_id, e, m in zip(ids[len(fresh) :], fresh, messages, strict=True)
+    )
     counts.stored += len(fresh)
     counts.unparsed += sum(e.parse_error is not None for e in fresh)
     counts.ticket_ids.extend(m.ticket_id for m in messages)
@@ -116,8 +127,11 @@ async def _response_windows(
     return await tickets.response_windows(tenant_id)
 
 
-def _received(external: ExternalMessageRow, message: TicketMessageRow) -> MessageReceived:
+def _received(
+    event_id: str, external: ExternalMessageRow, message: TicketMessageRow
+) -> MessageReceived:
     return MessageReceived(
+        event_id=event_id,
         tenant_id=external.tenant_id,
         marketplace=external.marketplace,
         external_message_id=external.id,
@@ -130,13 +144,15 @@ def _received(external: ExternalMessageRow, message: TicketMessageRow) -> Messag
     )
 
 
-def _external_row(tenant_id: str, mail: RelayMail, received_at: datetime) -> ExternalMessageRow:
+def _external_row(
+    row_id: str, tenant_id: str, mail: RelayMail, received_at: datetime
+) -> ExternalMessageRow:
     attachments = [
         {"filename": a.filename, "contentType": a.content_type, "size": a.size}
         for a in mail.attachments
     ]
     return ExternalMessageRow(
-        id=str(uuid.uuid4()),
+        id=row_id,
         tenant_id=tenant_id,
         marketplace=mail.marketplace or RELAY_MARKETPLACE,
         external_id=storable(mail.external_id),
@@ -171,6 +187,7 @@ def _threads(fresh: list[ExternalMessageRow]) -> dict[tuple[str, str], list[Exte
 
 
 def _ticket_row(
+    ticket_id: str,
     marketplace: str,
     key: str,
     group: list[ExternalMessageRow],
@@ -179,7 +196,7 @@ def _ticket_row(
     override_hours: int | None,
 ) -> TicketRow:
     """One thread's row, counting its new messages, with the deadline it opens with if new."""
-    ticket_id, first = str(uuid.uuid4()), group[0]
+    first = group[0]
     opening = opening_deadline(
         [
             DeadlineFact(

@@ -23,8 +23,11 @@ from keybuzz_poller.tickets.ports import (
 
 
 def _columns(rows: Sequence[msgspec.Struct], struct: type[msgspec.Struct]) -> list[list[object]]:
-    """Rows → one list per column, in field order: the arrays ``unnest`` takes."""
-    return [[getattr(row, name) for row in rows] for name in struct.__struct_fields__]
+    """Rows → one list per column, in field order: the arrays ``unnest`` takes. ``astuple``
+    and ``zip`` work in C (a ``getattr`` per field and row costs ~4x, at 18 fields)."""
+    if not rows:
+        return [[] for _ in struct.__struct_fields__]
+    return [list(column) for column in zip(*map(msgspec.structs.astuple, rows), strict=True)]
 
 
 async def insert_external_messages(db: Executor, rows: Sequence[ExternalMessageRow]) -> set[str]:
