@@ -32,7 +32,6 @@ from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPor
 from keybuzz_shared.connectors.fnac.client import carried_text
 from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
-from keybuzz_shared.connectors.fnac.shop_inbox import NOTICE_SUBJECT
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     MarketplaceMessage,
@@ -232,11 +231,16 @@ class InMemoryShopStore:
         ]
         return min(near, key=lambda created: abs(created - at), default=None)
 
-    async def has_notice(self, ticket_id: str, incident_created_at: datetime) -> bool:
+    async def has_notice(
+        self, ticket_id: str, incident_created_at: datetime, claim_subject: str
+    ) -> bool:
         by_id = {m.id: m.message for m in self._msgs.values()}
         return any(
             m.ticket_id == ticket_id
-            and by_id[m.external_message_id].subject.strip().lower().startswith(NOTICE_SUBJECT)
+            and by_id[m.external_message_id]
+            .subject.strip()
+            .lower()
+            .startswith(claim_subject.strip().lower())
             and abs(by_id[m.external_message_id].created_at - incident_created_at) <= NOTICE_WINDOW
             for m in self.tables.ticket_messages
         )

@@ -240,10 +240,11 @@ async def test_an_incident_is_near_its_notice_and_saved_when_new_or_changed(
     store = adapters.store
     notice = message("n1", 2, subject=f"{NOTICE_SUBJECT.capitalize()} : colis")
     ticket = await store.open_ticket(SHOP, thread_key(notice), notice, T0)
-    assert not await store.has_notice(ticket, AT)
+    assert not await store.has_notice(ticket, AT, NOTICE_SUBJECT)
     await store.thread_message(ticket, await stored(adapters, SHOP, notice), "INBOUND", True, T0)
-    assert await store.has_notice(ticket, AT)  # 2 minutes apart: its notice
-    assert not await store.has_notice(ticket, AT + 10 * MINUTE)
+    assert await store.has_notice(ticket, AT, NOTICE_SUBJECT)  # 2 minutes apart: its notice
+    assert not await store.has_notice(ticket, AT, "Votre colis")  # another subject
+    assert not await store.has_notice(ticket, AT + 10 * MINUTE, NOTICE_SUBJECT)
     assert await store.incident_near(SHOP, "ORD1", AT) is None
     assert await store.save_incident(SHOP, incident(), ticket)
     assert not await store.save_incident(SHOP, incident(), ticket)  # seen as it is

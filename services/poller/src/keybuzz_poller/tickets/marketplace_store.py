@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
-from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import shop_inbox_of
 from keybuzz_shared.db import Executor
 from keybuzz_shared.text import storable
 
@@ -28,7 +26,6 @@ from keybuzz_poller.reading.marketplace.domain import (
     ShopCursor,
     ShopIncident,
     ShopMessage,
-    is_claim_subject,
     order_id_of,
 )
 from keybuzz_poller.tickets import store
@@ -259,26 +256,26 @@ class PostgresShopStore:
         )
         return found
 
-    async def has_notice(self, ticket_id: str, incident_created_at: datetime) -> bool:
-        """Whether the ticket holds, near the incident's time, a message under its
-        marketplace's claim subject (the connector's)."""
-        near = await self.db.fetch(
-            """
-            SELECT e.marketplace, e.subject FROM poller_ticket_messages m
-            JOIN poller_external_messages e ON e.id = m.external_message_id
-            WHERE m.ticket_id = $1
-              AND e.sent_at BETWEEN $2::timestamptz - $3::interval
-                                AND $2::timestamptz + $3::interval
-            """,
-            ticket_id,
-            incident_created_at,
-            NOTICE_WINDOW,
-        )
-        return any(
-            is_claim_subject(
-                row["subject"], shop_inbox_of(connector_for(row["marketplace"])).claim_subject
+    async def has_notice(
+        self, ticket_id: str, incident_created_at: datetime, claim_subject: str
+    ) -> bool:
+        """Whether the ticket holds, near the incident's time, a message whose subject opens
+        with ``claim_subject`` (its marketplace's, as the connector says)."""
+        return bool(
+            await self.db.fetchval(
+                """
+                SELECT true FROM poller_ticket_messages m
+                JOIN poller_external_messages e ON e.id = m.external_message_id
+                WHERE m.ticket_id = $1 AND starts_with(lower(btrim(e.subject)), $2)
+                  AND e.sent_at BETWEEN $3::timestamptz - $4::interval
+                                    AND $3::timestamptz + $4::interval
+                LIMIT 1
+                """,
+                ticket_id,
+                claim_subject.strip().lower(),
+                incident_created_at,
+                NOTICE_WINDOW,
             )
-            for row in near
         )
 
     async def save_incident(self, shop: Shop, incident: ShopIncident, ticket_id: str) -> bool:

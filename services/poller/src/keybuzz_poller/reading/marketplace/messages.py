@@ -237,7 +237,9 @@ async def _take_incident(
     )
     key = thread_key(message)
     ticket_id = await store.ticket_of(shop, key)
-    if ticket_id is None or not await store.has_notice(ticket_id, incident.created_at):
+    if ticket_id is None or not await store.has_notice(
+        ticket_id, incident.created_at, inbox.claim_subject
+    ):
         stored = await store.add_message(shop, message, [], now, False)
         if stored is not None:  # a new incident
             ticket_id = await store.open_ticket(shop, key, message, now)

@@ -152,7 +152,9 @@ class ShopStore(Protocol):
         """The creation time of an incident of the order around ``at``, if one is stored."""
         ...
 
-    async def has_notice(self, ticket_id: str, incident_created_at: datetime) -> bool:
+    async def has_notice(
+        self, ticket_id: str, incident_created_at: datetime, claim_subject: str
+    ) -> bool:
         """Whether the ticket holds the incident's notice message."""
         ...
 
