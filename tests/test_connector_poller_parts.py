@@ -1,15 +1,18 @@
 """The connector parts the poller asks (keybuzz_shared.connectors.seam): Amazon's mail relay
-and response window, Fnac's and Darty's shop inbox on the sandbox's double."""
+and response window, Fnac's and Darty's shop session (its inbox) on the sandbox's double."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
 from keybuzz_devstack.testing import Infra
+from keybuzz_poller.bootstrap import api_replies
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource
 from keybuzz_poller.reading.marketplace.domain import Shop
@@ -18,7 +21,7 @@ from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
-from keybuzz_shared.connectors.seam import CredentialsRefused, mail_relay_of
+from keybuzz_shared.connectors.seam import CredentialsRefused, ThreadKey, mail_relay_of
 from keybuzz_shared.connectors.shop_sessions import stored_credentials
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
@@ -31,7 +34,7 @@ AMAZON = registry.connector_for("AMAZON")
 
 def test_the_parts_are_where_the_marketplace_works_that_way() -> None:
     parts = {
-        c.marketplace: (c.mail_relay is not None, c.response_window is not None, c.shop_inbox)
+        c.marketplace: (c.mail_relay is not None, c.response_window is not None, c.shop_api)
         for c in registry.connectors()
     }
     assert parts["AMAZON"][:2] == (True, True) and parts["AMAZON"][2] is None
@@ -105,10 +108,10 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
 ) -> None:
     entry = shop(sandbox_url, marketplace, "Démo")
     base_url = f"{sandbox_url}/fnac/api.php/"
-    inbox = registry.connector_for(marketplace).shop_inbox
-    assert inbox is not None
-    session = inbox.inbox(entry, http=http, base_url=base_url)
-    page = await session.messages(LONG_AGO, 1)
+    api = registry.connector_for(marketplace).shop_api
+    assert api is not None
+    session = api.session(entry, http=http, base_url=base_url)
+    page = await session.inbox_messages(LONG_AGO, 1)
     assert page.items and not page.unreadable
     raw = await FnacClient(http, base_url, credentials_of(entry)).messages_query(
         MessagesQuery(page=1, results_count=100, created=(LONG_AGO, None), sort="ASC")
@@ -133,11 +136,11 @@ async def test_a_shop_inbox_on_a_refused_key_raises_the_seams_error(
     sandbox_url: str, http: httpx.AsyncClient
 ) -> None:
     entry = {**shop(sandbox_url, "FNAC", "Démo"), "key": "wrong"}
-    inbox = registry.connector_for("FNAC").shop_inbox
-    assert inbox is not None
-    session = inbox.inbox(entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/")
+    api = registry.connector_for("FNAC").shop_api
+    assert api is not None
+    session = api.session(entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/")
     with pytest.raises(CredentialsRefused):
-        await session.messages(LONG_AGO, 1)
+        await session.inbox_messages(LONG_AGO, 1)
 
 
 async def test_a_shops_credentials_are_read_whole_or_not_at_all(stack: Infra) -> None:
@@ -180,6 +183,42 @@ async def test_a_shops_key_is_read_once_a_poll_when_the_poll_opens(
         await source.open(polled)
         with pytest.raises(ShopKeyRefused):
             [page async for page in source.messages(polled, LONG_AGO)]
+    finally:
+        await source.aclose()
+        await vault.delete(path)
+        await vault.aclose()
+
+
+async def test_a_shops_polls_and_replies_share_one_session_and_log_in_once(
+    stack: Infra, sandbox_url: str
+) -> None:
+    """The poller's wiring (``bootstrap.api_replies``) gives the replies the polls' sessions:
+    a shop polled, then replied to, authenticates once at the marketplace."""
+    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    polled = Shop(f"one{uuid.uuid4().hex[:10]}", "FNAC")
+    path = registry.connector_for("FNAC").credentials_path(polled.tenant_id)
+    base_url = f"{sandbox_url}/fnac/api.php/"
+    source = ApiMessageSource(
+        vault, {"FNAC": base_url}, timeout=10, call_deadline=20, file_links={}
+    )
+    logins: list[str] = []
+
+    async def count_logins(request: httpx.Request) -> None:
+        if request.url.path.endswith("/auth"):
+            logins.append(str(request.url))
+
+    source.http.event_hooks = {"request": [count_logins]}
+    settings = SimpleNamespace(shop_api=lambda marketplace: SimpleNamespace(api_url=base_url))
+    runtime: Any = SimpleNamespace(vault=vault, settings=settings)
+    try:
+        await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
+        await source.open(polled)
+        assert [page async for page in source.messages(polled, LONG_AGO)]
+        replies = api_replies(runtime, source)["FNAC"]
+        thread = ThreadKey(kind="ORDER", id="NOT-AN-ORDER")
+        assert await replies.sent_messages(polled.tenant_id, thread, LONG_AGO) == []
+        assert len(logins) == 1
     finally:
         await source.aclose()
         await vault.delete(path)

@@ -27,7 +27,6 @@ from keybuzz_shared.connectors.seam import (
     ReplyOutcome,
     ThreadKey,
     shop_api_of,
-    shop_inbox_of,
 )
 
 from tests.test_fnac_client import shop
@@ -271,7 +270,7 @@ def test_fnac_reads_its_refusal_codes_and_names_its_claim_notice():
         )
         assert shop_api_of(connector).refusal_codes(refused) == ("ERR_201", "ERR_202")
         assert shop_api_of(connector).refusal_codes(ReplyOutcome(status="FAILED")) == ()
-        inbox = shop_inbox_of(connector)
+        inbox = shop_api_of(connector)
         assert inbox.claim_subject == "Nouvelle réclamation"
         assert inbox.claim_opener("client") == inbox.claim_opener("CLIENT") == "BUYER"
         assert inbox.claim_opener("callcenter") == "MARKETPLACE_SUPPORT"

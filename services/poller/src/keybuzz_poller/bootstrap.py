@@ -162,7 +162,11 @@ def api_replies(runtime: PollerRuntime, source: ApiMessageSource) -> dict[str, S
     HTTP client); the others by mail through their relay."""
     return {
         c.marketplace: ShopReplies(
-            c, runtime.vault, source.http, runtime.settings.shop_api(c.marketplace).api_url
+            c,
+            runtime.vault,
+            source.http,
+            runtime.settings.shop_api(c.marketplace).api_url,
+            source.sessions,  # one session per shop for its polls and its replies
         )
         for c in connectors()
         if c.shop_api is not None

@@ -195,6 +195,52 @@ class ReplyOutcome(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
 
 
+# --- what a shop's inbox holds (the poller's polls) ---------------------------------------
+
+
+class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+    content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
+
+
+class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A shop's message, with what polling needs besides the seam's MarketplaceMessage."""
+
+    message_id: str
+    thread_type: str  # ORDER or OFFER, as the marketplace says it
+    thread_id: str
+    sender_type: SenderType
+    sender_name: str | None
+    subject: str
+    body: str
+    created_at: datetime
+    unread: bool
+    files: tuple[InboxFile, ...] = ()
+
+
+class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
+    """A claim on an order, handled by the marketplace's customer service."""
+
+    incident_id: str
+    order_id: str
+    status: str
+    types: tuple[str, ...]
+    waiting_for_seller: bool
+    opened_by: str | None
+    message: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class InboxPage(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """One page (numbered from 1) of a listing; ``unreadable`` says why items were left out."""
+
+    items: tuple[T, ...]
+    more: bool
+    unreadable: tuple[str, ...] = ()
+
+
 # --- the Protocols ------------------------------------------------------------------------
 
 
@@ -203,6 +249,23 @@ class MessageSource(Protocol):
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[MarketplaceMessage]:
         """Messages created from ``since`` on, oldest first; ``cursor`` continues a listing."""
+        ...
+
+
+class InboxSource(Protocol):
+    """A shop's inbox as the poller reads it: messages with their read state and files,
+    the claims (incidents) on its orders, and marking messages read."""
+
+    async def inbox_messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
+        """Messages created from ``since`` on, oldest first."""
+        ...
+
+    async def incidents(self, since: datetime, page: int) -> InboxPage[InboxIncident]:
+        """Incidents updated from ``since`` on, oldest first."""
+        ...
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        """Marks the messages read at the marketplace; how many it refused."""
         ...
 
 
@@ -232,8 +295,12 @@ class OrderSource(Protocol):
         ...
 
 
-class MarketplaceSession(MessageSource, ReplyChannel, OrderSource, Protocol):
-    """One shop's connection: what the services call."""
+class MarketplaceSession(MessageSource, InboxSource, ReplyChannel, OrderSource, Protocol):
+    """One shop's connection, and the only one: the poller's polls (``InboxSource``) and
+    replies (``ReplyChannel``) and orders' listings (``OrderSource``) call the same kind of
+    session, each process keeping one per shop (``shop_sessions.ShopSessions``), so a shop
+    holds one token. Raises CredentialsRefused, MarketplaceUnavailable, or another
+    ConnectorError for an answer it cannot read; messages never hold a credential."""
 
     async def verify(self) -> None:
         """Checks the credentials now; raises CredentialsRefused or MarketplaceUnavailable."""
@@ -259,6 +326,18 @@ class ShopApi(Protocol):
     def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
         """The marketplace's own codes for why it refused a reply (a FAILED outcome), each
         once, in order; () when it named none. They are the reply's outcome code."""
+        ...
+
+    @property
+    def claim_subject(self) -> str:
+        """How the subject starts (any case) of the message the marketplace posts in an
+        order's thread when a claim is opened on it: that message is the claim's notice,
+        shown once. A claim whose notice is not there is shown under this subject."""
+        ...
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        """Who opened a claim (its ``opened_by`` as the marketplace gave it): the buyer, or
+        the marketplace's customer service."""
         ...
 
 
@@ -291,7 +370,8 @@ class Connector(Protocol):
 
     @property
     def shop_api(self) -> ShopApi | None:
-        """Shops polled over the marketplace's API (messages, replies, orders)."""
+        """Shops polled over the marketplace's API: one session per shop for its inbox
+        (messages, claims, read marks), replies and orders."""
         ...
 
     @property
@@ -330,11 +410,6 @@ class Connector(Protocol):
         """The marketplace measures the seller's response time by a rule of its own."""
         ...
 
-    @property
-    def shop_inbox(self) -> ShopInbox | None:
-        """A shop's messages and incidents read over the marketplace's API (the poller)."""
-        ...
-
 
 def shop_api_of(connector: Connector) -> ShopApi:
     """The connector's ShopApi; LookupError for a marketplace that is not polled by API."""
@@ -342,14 +417,6 @@ def shop_api_of(connector: Connector) -> ShopApi:
     if api is None:
         raise LookupError(f"{connector.marketplace} shops are not polled over an API")
     return api
-
-
-def shop_inbox_of(connector: Connector) -> ShopInbox:
-    """The connector's ShopInbox; LookupError for a marketplace whose inbox is not read."""
-    inbox = connector.shop_inbox
-    if inbox is None:
-        raise LookupError(f"{connector.marketplace} shops' inboxes are not read over an API")
-    return inbox
 
 
 # --- redirect flow (used by oauth) ---------------------------------------------------------
@@ -767,88 +834,4 @@ class ResponseWindow(Protocol):
 
     def mark(self, order_id: str | None, country: str | None) -> MarketplaceMark:
         """Where an agent marks a message "no response needed" on the marketplace's side."""
-        ...
-
-
-# --- shop_inbox (used by poller) ----------------------------------------------------------
-
-
-class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    url: str
-    content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
-
-
-class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
-    """A shop's message, with what polling needs besides the seam's MarketplaceMessage."""
-
-    message_id: str
-    thread_type: str  # ORDER or OFFER, as the marketplace says it
-    thread_id: str
-    sender_type: SenderType
-    sender_name: str | None
-    subject: str
-    body: str
-    created_at: datetime
-    unread: bool
-    files: tuple[InboxFile, ...] = ()
-
-
-class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
-    """A claim on an order, handled by the marketplace's customer service."""
-
-    incident_id: str
-    order_id: str
-    status: str
-    types: tuple[str, ...]
-    waiting_for_seller: bool
-    opened_by: str | None
-    message: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class InboxPage(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """One page (numbered from 1) of a listing; ``unreadable`` says why items were left out."""
-
-    items: tuple[T, ...]
-    more: bool
-    unreadable: tuple[str, ...] = ()
-
-
-class ShopInboxSession(Protocol):
-    """One shop's inbox. Raises CredentialsRefused, MarketplaceUnavailable, or another
-    ConnectorError for an answer it cannot read; messages never hold a credential."""
-
-    async def messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
-        """Messages created from ``since`` on, oldest first."""
-        ...
-
-    async def incidents(self, since: datetime, page: int) -> InboxPage[InboxIncident]:
-        """Incidents updated from ``since`` on, oldest first."""
-        ...
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """Marks the messages read at the marketplace; how many it refused."""
-        ...
-
-
-class ShopInbox(Protocol):
-    def inbox(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
-    ) -> ShopInboxSession:
-        """The inbox of one shop (``credentials`` as stored in Vault, every field of
-        ``credential_fields`` present)."""
-        ...
-
-    @property
-    def claim_subject(self) -> str:
-        """How the subject starts (any case) of the message the marketplace posts in an
-        order's thread when a claim is opened on it: that message is the claim's notice,
-        shown once. A claim whose notice is not there is shown under this subject."""
-        ...
-
-    def claim_opener(self, opened_by: str | None) -> SenderType:
-        """Who opened a claim (its ``opened_by`` as the marketplace gave it): the buyer, or
-        the marketplace's customer service."""
         ...

@@ -19,7 +19,7 @@ from typing import TypeVar, get_args
 import httpx
 import msgspec
 
-from keybuzz_shared.connectors.fnac import order_states
+from keybuzz_shared.connectors.fnac import order_states, shop_inbox
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials, carried_text
 from keybuzz_shared.connectors.fnac.credential_check import FnacCredentialCheck
 from keybuzz_shared.connectors.fnac.errors import (
@@ -41,7 +41,7 @@ from keybuzz_shared.connectors.fnac.models import (
     Paging,
 )
 from keybuzz_shared.connectors.fnac.order_ids import FnacOrderIds
-from keybuzz_shared.connectors.fnac.shop_inbox import FnacShopInbox
+from keybuzz_shared.connectors.fnac.shop_inbox import FnacInbox
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectionKind,
@@ -63,7 +63,6 @@ from keybuzz_shared.connectors.seam import (
     ResponseWindow,
     SenderType,
     ShopApi,
-    ShopInbox,
     ThreadKey,
 )
 from keybuzz_shared.times import as_utc
@@ -192,7 +191,6 @@ class FnacConnector:
         self.mail_relay: MailRelay | None = None  # buyers write through the API
         # No rule of Fnac's own: the poller's default window, or the tenant's.
         self.response_window: ResponseWindow | None = None
-        self.shop_inbox: ShopInbox | None = FnacShopInbox()
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""
@@ -222,12 +220,19 @@ class FnacConnector:
         """Fnac's ``ERR_…`` codes named in a refusal's reason (``reply`` lists them)."""
         return refusal_codes(outcome.reason or "")
 
+    @property
+    def claim_subject(self) -> str:
+        return shop_inbox.CLAIM_SUBJECT
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        return shop_inbox.claim_opener(opened_by)
+
     def __repr__(self) -> str:
         return f"FnacConnector({self.marketplace!r})"
 
 
-class FnacSession:
-    """One shop: the message source, reply channel and order source of the seam."""
+class FnacSession(FnacInbox):
+    """One shop: the message source, inbox, reply channel and order source of the seam."""
 
     def __init__(self, client: FnacClient, limits: Limits = LIMITS) -> None:
         self.client = client

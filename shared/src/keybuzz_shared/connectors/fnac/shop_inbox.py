@@ -1,15 +1,14 @@
-"""A Fnac/Darty shop's messages and incidents as the poller reads them: the ``shop_inbox``
-part of the Fnac connector, on FnacClient. Fnac's errors are the seam's (``errors.py``)."""
+"""A Fnac/Darty shop's messages and incidents as the poller reads them: the inbox of the
+Fnac connector's session (the seam's ``InboxSource``), on FnacClient, and how Fnac notifies
+a claim. Fnac's errors are the seam's (``errors.py``)."""
 
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-import httpx
-
-from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
+from keybuzz_shared.connectors.fnac.client import FnacClient
 from keybuzz_shared.connectors.fnac.models import (
     DateRange,
     Incident,
@@ -40,36 +39,17 @@ CLAIM_SUBJECT = "Nouvelle réclamation"
 NOTICE_SUBJECT = CLAIM_SUBJECT.lower()  # as subjects are compared
 
 
-class FnacShopInbox:
-    """The seam's ``ShopInbox`` for FNAC and DARTY shops."""
-
-    def inbox(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
-    ) -> FnacInboxSession:
-        fields = FnacCredentials(
-            partner_id=credentials["partner_id"],
-            shop_id=credentials["shop_id"],
-            key=credentials["key"],
-        )
-        return FnacInboxSession(FnacClient(http, base_url, fields))
-
-    @property
-    def claim_subject(self) -> str:
-        return CLAIM_SUBJECT
-
-    def claim_opener(self, opened_by: str | None) -> SenderType:
-        """``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did."""
-        return "BUYER" if (opened_by or "").lower() == "client" else "MARKETPLACE_SUPPORT"
-
-    def __repr__(self) -> str:
-        return "FnacShopInbox()"
+def claim_opener(opened_by: str | None) -> SenderType:
+    """``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did."""
+    return "BUYER" if (opened_by or "").lower() == "client" else "MARKETPLACE_SUPPORT"
 
 
-class FnacInboxSession:
-    def __init__(self, client: FnacClient) -> None:
-        self.client = client
+class FnacInbox:
+    """The seam's ``InboxSource`` on a shop's FnacClient: part of ``FnacSession``."""
 
-    async def messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
+    client: FnacClient
+
+    async def inbox_messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
         query = MessagesQuery(page=page, results_count=PAGE_SIZE, created=(since, None), sort="ASC")
         found = await self.client.messages_query(query)
         return InboxPage(

@@ -1,9 +1,11 @@
 """``ports.MarketplaceMessageSource`` on the API of each marketplace whose connector has a
-``shop_inbox`` part (docs/ARCHITECTURE.md, "The connector seam").
+``shop_api`` part: the inbox of the shop's one session (docs/ARCHITECTURE.md, "The
+connector seam").
 
 Each shop's credentials are read from Vault (the connector's ``credentials_path``) once
-a poll, when it opens, and its inbox session is kept while they stay the same: a
-reconnected shop's new key is used at its next poll. The connector's errors become the port's: refused
+a poll, when it opens, and its session is kept while they stay the same (``sessions``,
+shared with the replies through the API: one token per shop): a reconnected shop's new
+key is used at its next poll. The connector's errors become the port's: refused
 credentials ``ShopKeyRefused``, an outage ``MarketplaceUnavailable``, any other failure (a
 garbled or refused answer) ``MarketplaceAnswerInvalid``, each saying what failed and never
 a key or token.
@@ -27,7 +29,7 @@ import httpx
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, InboxPage
-from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
+from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
 from keybuzz_shared.vault import VaultClient
 
@@ -64,43 +66,28 @@ class ApiMessageSource:
         call_deadline: float,
         file_links: dict[str, FileLinks],
     ) -> None:
-        self.vault = vault
-        self.base_urls = base_urls  # marketplace -> its API's address
         self.call_deadline = call_deadline
         self.file_links = file_links  # marketplace -> where its messages' files may come from
         # TLS verified against the system's CAs, always. No cap on connections: the scheduler
         # bounds the polls running at once, and a pool of httpx's default 100 would let
         # stalled shops' calls hold every connection, the healthy shops' calls waiting.
         self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=None))
-        self._sessions = KeptSessions[seam.ShopInboxSession]()
+        self.sessions = ShopSessions(vault, self.http, base_urls)
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
     async def open(self, shop: Shop) -> None:
-        await self._opened(shop)
-
-    async def _opened(self, shop: Shop) -> seam.ShopInboxSession:
-        """The shop's inbox session on its credentials as Vault has them now."""
-        connector = connector_for(shop.marketplace)
-        inbox = connector.shop_inbox
-        if inbox is None:
-            raise LookupError(f"{shop.marketplace} shops are not polled over an API")
-        credentials = await stored_credentials(self.vault, connector, shop.tenant_id)
-        if credentials is None:
-            raise ShopKeyRefused(f"no {shop.marketplace} key is stored for the shop")
-        base_url = self.base_urls[shop.marketplace]
-        return self._sessions.on(
-            shop.key,
-            credentials,
-            lambda: inbox.inbox(credentials, http=self.http, base_url=base_url),
-        )
+        try:
+            await self.sessions.open(connector_for(shop.marketplace), shop.tenant_id)
+        except seam.CredentialsRefused as exc:
+            raise ShopKeyRefused(str(exc)) from None
 
     async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
         session = await self._session(shop)
 
         async def page_of(page: int) -> InboxPage[InboxMessage]:
-            return await session.messages(since, page)
+            return await session.inbox_messages(since, page)
 
         async for items in _pages(shop, "message", page_of, self.call_deadline):
             yield [_message(m) for m in items]
@@ -147,10 +134,12 @@ class ApiMessageSource:
                 f"{shop.marketplace} file server unreachable ({type(exc).__name__})"
             ) from None
 
-    async def _session(self, shop: Shop) -> seam.ShopInboxSession:
+    async def _session(self, shop: Shop) -> seam.MarketplaceSession:
         """The session the shop's poll opened (opened now if none was)."""
-        kept = self._sessions.last(shop.key)
-        return kept[1] if kept is not None else await self._opened(shop)
+        try:
+            return await self.sessions.last(connector_for(shop.marketplace), shop.tenant_id)
+        except seam.CredentialsRefused as exc:
+            raise ShopKeyRefused(str(exc)) from None
 
 
 @asynccontextmanager
