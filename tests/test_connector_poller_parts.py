@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from keybuzz_devstack.testing import Infra
 from keybuzz_poller.bootstrap import api_replies
@@ -20,6 +21,7 @@ from keybuzz_poller.reading.marketplace.ports import ShopKeyRefused
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
+from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
 from keybuzz_shared.connectors.seam import CredentialsRefused, ThreadKey, mail_relay_of
 from keybuzz_shared.connectors.shop_sessions import stored_credentials
@@ -111,13 +113,13 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
     api = registry.connector_for(marketplace).shop_api
     assert api is not None
     session = api.session(entry, http=http, base_url=base_url)
-    page = await session.inbox_messages(LONG_AGO, 1)
+    page = await session.inbox_messages(since=LONG_AGO)
     assert page.items and not page.unreadable
     raw = await FnacClient(http, base_url, credentials_of(entry)).messages_query(
         MessagesQuery(page=1, results_count=100, created=(LONG_AGO, None), sort="ASC")
     )
     by_id = {m.message_id: m for m in raw.messages}
-    assert page.more == raw.paging.has_next
+    assert (page.next_cursor is not None) == raw.paging.has_next
     for message in page.items:
         source = by_id[message.message_id]
         assert message.unread == (not source.read)
@@ -128,7 +130,7 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
     assert all(
         m.sender_type == senders.get(by_id[m.message_id].from_type, "SYSTEM") for m in page.items
     )
-    incidents = await session.incidents(LONG_AGO, 1)
+    incidents = await session.incidents(since=LONG_AGO)
     assert all(i.order_id and i.types for i in incidents.items)
 
 
@@ -140,7 +142,7 @@ async def test_a_shop_inbox_on_a_refused_key_raises_the_seams_error(
     assert api is not None
     session = api.session(entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/")
     with pytest.raises(CredentialsRefused):
-        await session.inbox_messages(LONG_AGO, 1)
+        await session.inbox_messages(since=LONG_AGO)
 
 
 async def test_a_shops_credentials_are_read_whole_or_not_at_all(stack: Infra) -> None:
@@ -219,6 +221,72 @@ async def test_a_shops_polls_and_replies_share_one_session_and_log_in_once(
         thread = ThreadKey(kind="ORDER", id="NOT-AN-ORDER")
         assert await replies.sent_messages(polled.tenant_id, thread, LONG_AGO) == []
         assert len(logins) == 1
+    finally:
+        await source.aclose()
+        await vault.delete(path)
+        await vault.aclose()
+
+
+async def test_a_shop_inbox_pages_by_the_cursor_it_hands_out(
+    sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    """Each page's ``next_cursor``, passed back as it is, gives the next page: every
+    message of the listing once, oldest first, as one large page lists them."""
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    session = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
+        entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+    )
+    assert isinstance(session, FnacSession)
+    small = FnacSession(session.client, msgspec.structs.replace(session.limits, page_size=3))
+    pages = [await small.inbox_messages(since=LONG_AGO)]
+    while pages[-1].next_cursor is not None and len(pages) < 200:
+        pages.append(await small.inbox_messages(since=LONG_AGO, cursor=pages[-1].next_cursor))
+    paged = [m.message_id for p in pages for m in p.items]
+    whole = await session.inbox_messages(since=LONG_AGO)
+    assert len(pages) >= 2 and all(len(p.items) <= 3 for p in pages)
+    assert paged == [m.message_id for m in whole.items] and whole.next_cursor is None
+    incidents = [await small.incidents(since=LONG_AGO)]
+    while incidents[-1].next_cursor is not None and len(incidents) < 200:
+        incidents.append(await small.incidents(since=LONG_AGO, cursor=incidents[-1].next_cursor))
+    found = [i.incident_id for p in incidents for i in p.items]
+    assert found == [i.incident_id for i in (await session.incidents(since=LONG_AGO)).items]
+    for cursor in ("not base64!", "bm90IG1zZ3BhY2s=", ""):
+        with pytest.raises(ValueError, match="not a cursor"):
+            await session.inbox_messages(since=LONG_AGO, cursor=cursor)
+        with pytest.raises(ValueError, match="not a cursor"):
+            await session.incidents(since=LONG_AGO, cursor=cursor)
+
+
+async def test_a_poll_reads_every_page_by_the_connectors_cursor(
+    stack: Infra, sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    """The poller's source passes each page's cursor back untouched until there is none:
+    a connector of 3-item pages (Fnac's, under a throwaway name) gives the poll every
+    message and incident once, in the marketplace's order."""
+    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    base_url = f"{sandbox_url}/fnac/api.php/"
+    small = FnacConnector("SMALLPAGES", "Small pages")
+    small.limits = msgspec.structs.replace(small.limits, page_size=3)
+    polled = Shop(f"pages{uuid.uuid4().hex[:10]}", "SMALLPAGES")
+    path = small.credentials_path(polled.tenant_id)
+    source = ApiMessageSource(
+        vault, {"SMALLPAGES": base_url}, timeout=10, call_deadline=20, file_links={}
+    )
+    whole = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
+        entry, http=http, base_url=base_url
+    )
+    try:
+        await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
+        with registry.registered(small):
+            await source.open(polled)
+            pages = [page async for page in source.messages(polled, LONG_AGO)]
+            incidents = [page async for page in source.incidents(polled, LONG_AGO)]
+        assert len(pages) >= 2 and all(len(page) <= 3 for page in pages)
+        messages = (await whole.inbox_messages(since=LONG_AGO)).items
+        assert [m.message_id for p in pages for m in p] == [m.message_id for m in messages]
+        listed = (await whole.incidents(since=LONG_AGO)).items
+        assert [i.incident_id for p in incidents for i in p] == [i.incident_id for i in listed]
     finally:
         await source.aclose()
         await vault.delete(path)

@@ -169,12 +169,16 @@ class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """One page of a listing. ``next_cursor`` asks for the next page (None: the last one);
-    the last page's ``complete_until`` is where the next listing starts (``since``)."""
+    """One page of a listing. ``next_cursor`` asks for the next page (None: the last one):
+    opaque to callers, who pass it back as it is and never keep it past the listing (a
+    page number, a ``Link`` URL, a seek token: the connector's choice). The last page's
+    ``complete_until`` is where the next listing starts (``since``); ``unreadable`` says
+    why items the marketplace listed were left out."""
 
     items: tuple[T, ...]
     next_cursor: str | None
     complete_until: datetime | None = None
+    unreadable: tuple[str, ...] = ()
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
@@ -233,14 +237,6 @@ class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-class InboxPage(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """One page (numbered from 1) of a listing; ``unreadable`` says why items were left out."""
-
-    items: tuple[T, ...]
-    more: bool
-    unreadable: tuple[str, ...] = ()
-
-
 # --- the Protocols ------------------------------------------------------------------------
 
 
@@ -256,12 +252,15 @@ class InboxSource(Protocol):
     """A shop's inbox as the poller reads it: messages with their read state and files,
     the claims (incidents) on its orders, and marking messages read."""
 
-    async def inbox_messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
-        """Messages created from ``since`` on, oldest first."""
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        """Messages created from ``since`` on, oldest first; ``cursor`` (a page's
+        ``next_cursor``) continues the listing. ValueError for a cursor it did not give."""
         ...
 
-    async def incidents(self, since: datetime, page: int) -> InboxPage[InboxIncident]:
-        """Incidents updated from ``since`` on, oldest first."""
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        """Incidents updated from ``since`` on, oldest first; ``cursor`` as above."""
         ...
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:

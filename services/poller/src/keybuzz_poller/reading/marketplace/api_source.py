@@ -28,7 +28,7 @@ from typing import TypeVar
 import httpx
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, InboxPage
+from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, Page
 from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
 from keybuzz_shared.vault import VaultClient
@@ -86,8 +86,8 @@ class ApiMessageSource:
     async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
         session = await self._session(shop)
 
-        async def page_of(page: int) -> InboxPage[InboxMessage]:
-            return await session.inbox_messages(since, page)
+        async def page_of(cursor: str | None) -> Page[InboxMessage]:
+            return await session.inbox_messages(since=since, cursor=cursor)
 
         async for items in _pages(shop, "message", page_of, self.call_deadline):
             yield [_message(m) for m in items]
@@ -95,8 +95,8 @@ class ApiMessageSource:
     async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
         session = await self._session(shop)
 
-        async def page_of(page: int) -> InboxPage[InboxIncident]:
-            return await session.incidents(since, page)
+        async def page_of(cursor: str | None) -> Page[InboxIncident]:
+            return await session.incidents(since=since, cursor=cursor)
 
         async for items in _pages(shop, "incident", page_of, self.call_deadline):
             yield [_incident(i) for i in items]
@@ -206,15 +206,19 @@ def _incident(incident: InboxIncident) -> ShopIncident:
 
 
 async def _pages(
-    shop: Shop, kind: str, page_of: Callable[[int], Awaitable[InboxPage[Item]]], deadline: float
+    shop: Shop,
+    kind: str,
+    page_of: Callable[[str | None], Awaitable[Page[Item]]],
+    deadline: float,
 ) -> AsyncIterator[tuple[Item, ...]]:
-    """The marketplace's pages from the first, each as soon as it is read, until the last."""
-    page = 1
+    """The marketplace's pages from the first, each as soon as it is read, until the last:
+    each page's cursor, opaque here, asks for the next one."""
+    cursor: str | None = None
     while True:
         async with _translated(shop, deadline):
-            found = await page_of(page)
+            found = await page_of(cursor)
         _unreadable(shop, kind, found.unreadable)
         yield found.items
-        if not found.more:
+        if found.next_cursor is None:
             return
-        page += 1
+        cursor = found.next_cursor
