@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -25,6 +26,7 @@ from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
 from keybuzz_shared.connectors.seam import CredentialsRefused, ThreadKey, mail_relay_of
 from keybuzz_shared.connectors.shop_sessions import stored_credentials
+from keybuzz_shared.file_links import FileLinks, FileTooLarge, LinkRefused
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 
@@ -191,40 +193,54 @@ async def test_a_shops_key_is_read_once_a_poll_when_the_poll_opens(
         await vault.aclose()
 
 
+@asynccontextmanager
+async def demo_shop_source(
+    stack: Infra, sandbox_url: str, marketplace: str
+) -> AsyncIterator[tuple[ApiMessageSource, Shop]]:
+    """The poller's source on the double, the Démo Fnac shop's key stored for a new
+    tenant's shop of ``marketplace``."""
+    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    polled = Shop(f"src{uuid.uuid4().hex[:10]}", marketplace)
+    path = registry.connector_for(marketplace).credentials_path(polled.tenant_id)
+    source = ApiMessageSource(
+        vault,
+        {marketplace: f"{sandbox_url}/fnac/api.php/"},
+        timeout=10,
+        call_deadline=20,
+        file_links={},
+    )
+    try:
+        await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
+        yield source, polled
+    finally:
+        await source.aclose()
+        await vault.delete(path)
+        await vault.aclose()
+
+
 async def test_a_shops_polls_and_replies_share_one_session_and_log_in_once(
     stack: Infra, sandbox_url: str
 ) -> None:
     """The poller's wiring (``bootstrap.api_replies``) gives the replies the polls' sessions:
     a shop polled, then replied to, authenticates once at the marketplace."""
-    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    entry = shop(sandbox_url, "FNAC", "Démo")
-    polled = Shop(f"one{uuid.uuid4().hex[:10]}", "FNAC")
-    path = registry.connector_for("FNAC").credentials_path(polled.tenant_id)
-    base_url = f"{sandbox_url}/fnac/api.php/"
-    source = ApiMessageSource(
-        vault, {"FNAC": base_url}, timeout=10, call_deadline=20, file_links={}
-    )
     logins: list[str] = []
 
     async def count_logins(request: httpx.Request) -> None:
         if request.url.path.endswith("/auth"):
             logins.append(str(request.url))
 
-    source.http.event_hooks = {"request": [count_logins]}
+    base_url = f"{sandbox_url}/fnac/api.php/"
     settings = SimpleNamespace(shop_api=lambda marketplace: SimpleNamespace(api_url=base_url))
-    runtime: Any = SimpleNamespace(vault=vault, settings=settings)
-    try:
-        await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
+    async with demo_shop_source(stack, sandbox_url, "FNAC") as (source, polled):
+        source.http.event_hooks = {"request": [count_logins]}
         await source.open(polled)
         assert [page async for page in source.messages(polled, LONG_AGO)]
+        runtime: Any = SimpleNamespace(vault=source.sessions.vault, settings=settings)
         replies = api_replies(runtime, source)["FNAC"]
         thread = ThreadKey(kind="ORDER", id="NOT-AN-ORDER")
         assert await replies.sent_messages(polled.tenant_id, thread, LONG_AGO) == []
-        assert len(logins) == 1
-    finally:
-        await source.aclose()
-        await vault.delete(path)
-        await vault.aclose()
+    assert len(logins) == 1
 
 
 async def test_a_shop_inbox_pages_by_the_cursor_it_hands_out(
@@ -263,31 +279,39 @@ async def test_a_poll_reads_every_page_by_the_connectors_cursor(
     """The poller's source passes each page's cursor back untouched until there is none:
     a connector of 3-item pages (Fnac's, under a throwaway name) gives the poll every
     message and incident once, in the marketplace's order."""
-    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    entry = shop(sandbox_url, "FNAC", "Démo")
-    base_url = f"{sandbox_url}/fnac/api.php/"
     small = FnacConnector("SMALLPAGES", "Small pages")
     small.limits = msgspec.structs.replace(small.limits, page_size=3)
-    polled = Shop(f"pages{uuid.uuid4().hex[:10]}", "SMALLPAGES")
-    path = small.credentials_path(polled.tenant_id)
-    source = ApiMessageSource(
-        vault, {"SMALLPAGES": base_url}, timeout=10, call_deadline=20, file_links={}
-    )
-    whole = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
-        entry, http=http, base_url=base_url
-    )
-    try:
-        await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
-        with registry.registered(small):
+    with registry.registered(small):
+        async with demo_shop_source(stack, sandbox_url, "SMALLPAGES") as (source, polled):
             await source.open(polled)
             pages = [page async for page in source.messages(polled, LONG_AGO)]
             incidents = [page async for page in source.incidents(polled, LONG_AGO)]
-        assert len(pages) >= 2 and all(len(page) <= 3 for page in pages)
-        messages = (await whole.inbox_messages(since=LONG_AGO)).items
-        assert [m.message_id for p in pages for m in p] == [m.message_id for m in messages]
-        listed = (await whole.incidents(since=LONG_AGO)).items
-        assert [i.incident_id for p in incidents for i in p] == [i.incident_id for i in listed]
-    finally:
-        await source.aclose()
-        await vault.delete(path)
-        await vault.aclose()
+    whole = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
+        shop(sandbox_url, "FNAC", "Démo"), http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+    )
+    assert len(pages) >= 2 and all(len(page) <= 3 for page in pages)
+    messages = (await whole.inbox_messages(since=LONG_AGO)).items
+    assert [m.message_id for p in pages for m in p] == [m.message_id for m in messages]
+    listed = (await whole.incidents(since=LONG_AGO)).items
+    assert [i.incident_id for p in incidents for i in p] == [i.incident_id for i in listed]
+
+
+async def test_a_messages_file_is_downloaded_through_the_shops_session(
+    sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    """The session fetches its messages' files from the origins it was given, within the
+    cap; a session given none fetches nothing."""
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    api = registry.connector_for("FNAC").shop_api
+    assert api is not None
+    base_url = f"{sandbox_url}/fnac/api.php/"
+    files = FileLinks([sandbox_url], inside_allowed=True)
+    session = api.session(entry, http=http, base_url=base_url, files=files)
+    listed = (await session.inbox_messages(since=LONG_AGO)).items
+    linked = next(f for m in listed for f in m.files)
+    content = await session.file(linked, 10 * 2**20)
+    assert content and content == (await http.get(linked.url)).content
+    with pytest.raises(FileTooLarge):
+        await session.file(linked, len(content) - 1)
+    with pytest.raises(LinkRefused):
+        await api.session(entry, http=http, base_url=base_url).file(linked, 10 * 2**20)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from keybuzz_shared.connectors.orders import (
         OrderSource as FeedOrderSource,
     )
+    from keybuzz_shared.file_links import FileLinks
     from keybuzz_shared.service import Runtime
     from keybuzz_shared.vault import VaultClient
 
@@ -267,6 +268,14 @@ class InboxSource(Protocol):
         """Marks the messages read at the marketplace; how many it refused."""
         ...
 
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        """A message's file, downloaded with the session's auth when the marketplace wants
+        it, through the ``FileLinks`` the session was given (its declared origins, public
+        addresses only): ``file_links.LinkRefused`` for a link off them (or when none were
+        given), ``FileTooLarge`` over ``max_bytes``, ``FileUnavailable`` for an answer
+        without the file, MarketplaceUnavailable when the file server is unreachable."""
+        ...
+
 
 class ReplyChannel(Protocol):
     async def reply(self, reply: Reply) -> ReplyOutcome: ...
@@ -310,10 +319,16 @@ class ShopApi(Protocol):
     """The part of a connector whose marketplace is polled over an API, shop by shop."""
 
     def session(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+        self,
+        credentials: Mapping[str, str],
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        files: FileLinks | None = None,
     ) -> MarketplaceSession:
         """A session on one shop (``credentials``: the fields of ``credential_fields``, as
-        stored in Vault); raises ValueError when a field is missing."""
+        stored in Vault; ``files``: where its messages' files may be fetched from, none
+        when None); raises ValueError when a field is missing."""
         ...
 
     def reply_text(self, text: str) -> str:

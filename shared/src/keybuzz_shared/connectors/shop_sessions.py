@@ -14,6 +14,7 @@ from keybuzz_shared.connectors.seam import (
     MarketplaceSession,
     shop_api_of,
 )
+from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.vault import VaultClient
 
 S = TypeVar("S")
@@ -56,11 +57,17 @@ class ShopSessions:
     reconnected with a new key gets a new session at its next call."""
 
     def __init__(
-        self, vault: VaultClient, http: httpx.AsyncClient, base_urls: Mapping[str, str]
+        self,
+        vault: VaultClient,
+        http: httpx.AsyncClient,
+        base_urls: Mapping[str, str],
+        file_links: Mapping[str, FileLinks] | None = None,
     ) -> None:
         self.vault = vault
         self.http = http  # TLS verified against the system's CAs, always
         self.base_urls = base_urls  # marketplace -> its API's address
+        # marketplace -> where its messages' files may come from (none when absent)
+        self.file_links = file_links or {}
         self._kept = KeptSessions[MarketplaceSession]()
 
     async def open(self, connector: Connector, tenant_id: str) -> MarketplaceSession:
@@ -72,10 +79,11 @@ class ShopSessions:
         if credentials is None:
             raise CredentialsRefused(f"no {marketplace} key is stored for the shop")
         base_url = self.base_urls[marketplace]
+        files = self.file_links.get(marketplace)
         return self._kept.on(
             f"{marketplace}:{tenant_id}",
             credentials,
-            lambda: api.session(credentials, http=self.http, base_url=base_url),
+            lambda: api.session(credentials, http=self.http, base_url=base_url, files=files),
         )
 
     async def last(self, connector: Connector, tenant_id: str) -> MarketplaceSession:

@@ -65,6 +65,7 @@ from keybuzz_shared.connectors.seam import (
     ShopApi,
     ThreadKey,
 )
+from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,12 @@ class FnacConnector:
         return f"secret/keybuzz/tenants/{tenant_id}/{self.marketplace.lower()}_api"
 
     def session(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+        self,
+        credentials: Mapping[str, str],
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        files: FileLinks | None = None,
     ) -> FnacSession:
         missing = [f.name for f in self.credential_fields if not credentials.get(f.name)]
         if missing:
@@ -211,7 +217,7 @@ class FnacConnector:
                 key=credentials["key"],
             ),
         )
-        return FnacSession(client, self.limits)
+        return FnacSession(client, self.limits, files or NO_FILES)
 
     def reply_text(self, text: str) -> str:
         return carried_text(text)
@@ -234,9 +240,12 @@ class FnacConnector:
 class FnacSession(FnacInbox):
     """One shop: the message source, inbox, reply channel and order source of the seam."""
 
-    def __init__(self, client: FnacClient, limits: Limits = LIMITS) -> None:
+    def __init__(
+        self, client: FnacClient, limits: Limits = LIMITS, files: FileLinks = NO_FILES
+    ) -> None:
         self.client = client
         self.limits = limits
+        self.files = files  # where its messages' files may be fetched from
 
     async def verify(self) -> None:
         await self.client.authenticate()

@@ -13,9 +13,11 @@ import mimetypes
 from collections.abc import Sequence
 from datetime import datetime
 
+import httpx
 import msgspec
 
 from keybuzz_shared.connectors.fnac.client import FnacClient
+from keybuzz_shared.connectors.fnac.errors import FnacUnavailable
 from keybuzz_shared.connectors.fnac.models import (
     DateRange,
     Incident,
@@ -33,6 +35,7 @@ from keybuzz_shared.connectors.seam import (
     Page,
     SenderType,
 )
+from keybuzz_shared.file_links import FileLinks, FileUnavailable
 
 PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
 # A kind of sender Fnac may add later is kept as a notification, never lost.
@@ -84,6 +87,7 @@ class FnacInbox:
 
     client: FnacClient
     limits: Limits
+    files: FileLinks
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -116,6 +120,19 @@ class FnacInbox:
             next_cursor=_next_cursor(listing, found.paging),
             unreadable=tuple(found.unreadable),
         )
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        """Fnac's files are served without its token: a plain GET of the link."""
+        try:
+            return await self.files.fetch(self.client.http, file.url, max_bytes)
+        except FileUnavailable as exc:
+            if exc.status >= 500:
+                raise FnacUnavailable("file", f"file server answered {exc.status}") from None
+            raise
+        except httpx.HTTPError as exc:
+            raise FnacUnavailable(
+                "file", f"file server unreachable ({type(exc).__name__})"
+            ) from None
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         updates = [MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]

@@ -28,7 +28,7 @@ from typing import TypeVar
 import httpx
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, Page
+from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, Page
 from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
 from keybuzz_shared.vault import VaultClient
@@ -67,12 +67,12 @@ class ApiMessageSource:
         file_links: dict[str, FileLinks],
     ) -> None:
         self.call_deadline = call_deadline
-        self.file_links = file_links  # marketplace -> where its messages' files may come from
         # TLS verified against the system's CAs, always. No cap on connections: the scheduler
         # bounds the polls running at once, and a pool of httpx's default 100 would let
         # stalled shops' calls hold every connection, the healthy shops' calls waiting.
         self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=None))
-        self.sessions = ShopSessions(vault, self.http, base_urls)
+        # file_links: marketplace -> where its messages' files may come from
+        self.sessions = ShopSessions(vault, self.http, base_urls, file_links)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -116,23 +116,21 @@ class ApiMessageSource:
             )
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
-        links = self.file_links[shop.marketplace]
+        """The file through the shop's session (its auth, its marketplace's origins)."""
+        session = await self._session(shop)
+        file = InboxFile(name=link.name, url=link.url, content_type=link.content_type or "")
         try:
-            return await links.fetch(self.http, link.url, max_bytes)
+            return await session.file(file, max_bytes)
         except LinkRefused as exc:
             raise AttachmentRefused(f"{link.name}: {exc}") from None
         except FileTooLarge:
             raise AttachmentTooLarge(link.name) from None
         except FileUnavailable as exc:
-            if exc.status >= 500:
-                raise MarketplaceUnavailable(
-                    f"{shop.marketplace} file server answered {exc.status}"
-                ) from None
             raise AttachmentUnavailable(f"{link.name}: HTTP {exc.status}") from None
-        except httpx.HTTPError as exc:
-            raise MarketplaceUnavailable(
-                f"{shop.marketplace} file server unreachable ({type(exc).__name__})"
-            ) from None
+        except seam.CredentialsRefused:
+            raise ShopKeyRefused(f"{shop.marketplace} refused the shop's key") from None
+        except seam.MarketplaceUnavailable as exc:
+            raise MarketplaceUnavailable(f"{shop.marketplace} file server: {exc}") from None
 
     async def _session(self, shop: Shop) -> seam.MarketplaceSession:
         """The session the shop's poll opened (opened now if none was)."""
