@@ -484,6 +484,7 @@ class InMemoryShopReplies:
         self.lose_next_answer = False
         self.drop_next = False
         self.sends = 0  # replies applied
+        self.sent_files: list[tuple[str, str, bytes]] = []  # the applied replies' files
 
     def buyer_writes(self, tenant_id: str, order_id: str, body: str = "Où est mon colis ?") -> str:
         self.keys.add(tenant_id)
@@ -521,6 +522,7 @@ class InMemoryShopReplies:
             self.drop_next = False
             raise OutcomeUnknown("Fnac messages_update: the answer was lost (HTTP 502)")
         self.sends += 1
+        self.sent_files += [(f.name, f.content_type, f.data) for f in reply.attachments]
         thread.append(
             MarketplaceMessage(
                 external_id=str(uuid.uuid4()),

@@ -182,13 +182,22 @@ class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
     unreadable: tuple[str, ...] = ()
 
 
+class ReplyFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a reply carries, as bytes: the session sends it the way its marketplace
+    takes files. Checked against the connector's ``Limits`` before the reply is queued."""
+
+    name: str
+    content_type: str  # a MIME type, lower case
+    data: bytes
+
+
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
     thread: ThreadKey
     in_reply_to: str  # external id of the message answered
     body: str
     recipient: Recipient = "BUYER"
     subject: str | None = None  # a marketplace may accept only its own subjects
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[ReplyFile, ...] = ()
 
 
 class ReplyOutcome(msgspec.Struct, frozen=True, kw_only=True):
