@@ -24,7 +24,12 @@ from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
 from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
-from keybuzz_shared.connectors.seam import CredentialsRefused, ThreadKey, mail_relay_of
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    MarketplaceSession,
+    ThreadKey,
+    mail_relay_of,
+)
 from keybuzz_shared.connectors.shop_sessions import stored_credentials
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, LinkRefused
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
@@ -243,6 +248,30 @@ async def test_a_shops_polls_and_replies_share_one_session_and_log_in_once(
     assert len(logins) == 1
 
 
+async def message_ids(session: MarketplaceSession) -> list[str]:
+    """The shop's messages, listed 100 a page."""
+    pages = [await session.inbox_messages(since=LONG_AGO)]
+    while pages[-1].next_cursor is not None:
+        pages.append(await session.inbox_messages(since=LONG_AGO, cursor=pages[-1].next_cursor))
+    return [m.message_id for p in pages for m in p.items]
+
+
+async def incident_ids(session: MarketplaceSession) -> list[str]:
+    """The shop's incidents, listed 100 a page."""
+    pages = [await session.incidents(since=LONG_AGO)]
+    while pages[-1].next_cursor is not None:
+        pages.append(await session.incidents(since=LONG_AGO, cursor=pages[-1].next_cursor))
+    return [i.incident_id for p in pages for i in p.items]
+
+
+def assert_each_once(paged: list[str], before: list[str], after: list[str]) -> None:
+    """Paged ids: each once, every id listed before in its order, none that was not listed
+    after (the shop may get messages meanwhile: other tests write on it)."""
+    assert len(set(paged)) == len(paged)
+    assert [i for i in paged if i in set(before)] == before
+    assert set(paged) <= set(after)
+
+
 async def test_a_shop_inbox_pages_by_the_cursor_it_hands_out(
     sandbox_url: str, http: httpx.AsyncClient
 ) -> None:
@@ -254,18 +283,19 @@ async def test_a_shop_inbox_pages_by_the_cursor_it_hands_out(
     )
     assert isinstance(session, FnacSession)
     small = FnacSession(session.client, msgspec.structs.replace(session.limits, page_size=3))
+    before = await message_ids(session)
     pages = [await small.inbox_messages(since=LONG_AGO)]
-    while pages[-1].next_cursor is not None and len(pages) < 200:
+    while pages[-1].next_cursor is not None and len(pages) < 1000:
         pages.append(await small.inbox_messages(since=LONG_AGO, cursor=pages[-1].next_cursor))
-    paged = [m.message_id for p in pages for m in p.items]
-    whole = await session.inbox_messages(since=LONG_AGO)
     assert len(pages) >= 2 and all(len(p.items) <= 3 for p in pages)
-    assert paged == [m.message_id for m in whole.items] and whole.next_cursor is None
+    paged = [m.message_id for p in pages for m in p.items]
+    assert_each_once(paged, before, await message_ids(session))
+    before = await incident_ids(session)
     incidents = [await small.incidents(since=LONG_AGO)]
-    while incidents[-1].next_cursor is not None and len(incidents) < 200:
+    while incidents[-1].next_cursor is not None and len(incidents) < 1000:
         incidents.append(await small.incidents(since=LONG_AGO, cursor=incidents[-1].next_cursor))
     found = [i.incident_id for p in incidents for i in p.items]
-    assert found == [i.incident_id for i in (await session.incidents(since=LONG_AGO)).items]
+    assert_each_once(found, before, await incident_ids(session))
     for cursor in ("not base64!", "bm90IG1zZ3BhY2s=", ""):
         with pytest.raises(ValueError, match="not a cursor"):
             await session.inbox_messages(since=LONG_AGO, cursor=cursor)
@@ -281,19 +311,20 @@ async def test_a_poll_reads_every_page_by_the_connectors_cursor(
     message and incident once, in the marketplace's order."""
     small = FnacConnector("SMALLPAGES", "Small pages")
     small.limits = msgspec.structs.replace(small.limits, page_size=3)
+    whole = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
+        shop(sandbox_url, "FNAC", "Démo"), http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+    )
+    before = (await message_ids(whole), await incident_ids(whole))
     with registry.registered(small):
         async with demo_shop_source(stack, sandbox_url, "SMALLPAGES") as (source, polled):
             await source.open(polled)
             pages = [page async for page in source.messages(polled, LONG_AGO)]
             incidents = [page async for page in source.incidents(polled, LONG_AGO)]
-    whole = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
-        shop(sandbox_url, "FNAC", "Démo"), http=http, base_url=f"{sandbox_url}/fnac/api.php/"
-    )
     assert len(pages) >= 2 and all(len(page) <= 3 for page in pages)
-    messages = (await whole.inbox_messages(since=LONG_AGO)).items
-    assert [m.message_id for p in pages for m in p] == [m.message_id for m in messages]
-    listed = (await whole.incidents(since=LONG_AGO)).items
-    assert [i.incident_id for p in incidents for i in p] == [i.incident_id for i in listed]
+    paged = [m.message_id for p in pages for m in p]
+    assert_each_once(paged, before[0], await message_ids(whole))
+    found = [i.incident_id for p in incidents for i in p]
+    assert_each_once(found, before[1], await incident_ids(whole))
 
 
 async def test_a_messages_file_is_downloaded_through_the_shops_session(

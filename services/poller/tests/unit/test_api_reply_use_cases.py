@@ -352,3 +352,16 @@ async def test_a_replys_files_go_as_bytes_within_the_connectors_limits() -> None
     await send_due(fake.replies_ports)
     assert status(fake, reply_id)[0] == "SENT"
     assert api.sent_files == [("facture.pdf", "application/pdf", b"%PDF-1")]
+
+
+async def test_a_reply_to_someone_the_thread_does_not_offer_is_refused_before_queueing() -> None:
+    """The ticket's reply goes to customer service while its incident is open: refused,
+    with the rule, where the marketplace's thread takes replies to the buyer only."""
+    fake, api, _, _ = fnac_side()
+    api.offered = ("BUYER",)
+    api.open_incidents.add((TENANT, ORDER_ID))
+    ticket_id = fnac_ticket(fake, api, incident="OPENED")
+    with pytest.raises(CannotReply, match="no reply to MARKETPLACE_SUPPORT.*to: BUYER"):
+        await queued(fake, ticket_id)
+    assert fake.replies.mail.replies == {}
+    assert status(fake, await queued(fake, fnac_ticket(fake, api)))[0] == "QUEUED"

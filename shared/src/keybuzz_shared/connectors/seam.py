@@ -40,8 +40,12 @@ if TYPE_CHECKING:
 
 ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
 SenderType = Literal["BUYER", "MARKETPLACE_SUPPORT", "SELLER", "SYSTEM"]
-ThreadKind = Literal["ORDER", "OFFER"]
-Recipient = Literal["BUYER", "MARKETPLACE_SUPPORT", "ALL"]
+# An order's thread, an offer's (a question before buying), or a discussion: a thread the
+# marketplace names itself, about an order or not.
+ThreadKind = Literal["ORDER", "OFFER", "DISCUSSION"]
+# Who a reply is for: the buyer, the marketplace's customer care, an operator (a third
+# party the marketplace puts in the thread, e.g. its carrier or a claims handler), or all.
+Recipient = Literal["BUYER", "MARKETPLACE_SUPPORT", "OPERATOR", "ALL"]
 ReplyStatus = Literal["SENT", "FAILED"]
 
 T = TypeVar("T")
@@ -107,10 +111,18 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ThreadKey(msgspec.Struct, frozen=True):
-    """The marketplace thread a message belongs to: an order's or an offer's."""
+    """The marketplace thread a message belongs to, by the marketplace's own id: an
+    order's (``id`` is the order's), an offer's, or a discussion's (``order_id``: the order
+    it is about, when there is one)."""
 
     kind: ThreadKind
     id: str
+    order_id: str | None = None
+
+    @property
+    def order(self) -> str | None:
+        """The order the thread is about, if any."""
+        return self.id if self.kind == "ORDER" else self.order_id
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
@@ -338,6 +350,11 @@ class ShopApi(Protocol):
         """A session on one shop (``credentials``: the fields of ``credential_fields``, as
         stored in Vault; ``files``: where its messages' files may be fetched from, none
         when None); raises ValueError when a field is missing."""
+        ...
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        """Whom a reply on ``thread`` may be addressed to on this marketplace; a reply to
+        anyone else is refused before it is queued."""
         ...
 
     def reply_text(self, text: str) -> str:

@@ -14,6 +14,7 @@ from keybuzz_shared.connectors.seam import (
     Limits,
     MarketplaceMessage,
     MarketplaceSession,
+    Recipient,
     Reply,
     ReplyOutcome,
     ThreadKey,
@@ -41,6 +42,9 @@ class ShopReplies:
 
     def reply_text(self, text: str) -> str:
         return shop_api_of(self.connector).reply_text(text)
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        return shop_api_of(self.connector).recipients(thread)
 
     async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
         return await (await self._session(tenant_id)).reply(reply)

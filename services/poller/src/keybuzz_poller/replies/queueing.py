@@ -128,6 +128,7 @@ async def _queue_api_reply(
         if context is None:
             raise ReplyTicketNotFound(f"no ticket {ticket_id}")
         reply = api_reply(context, text, marketplace, files)
+        _check_recipient(api, reply, marketplace)
         created_at = ports.clock()
         await unit.store.replies.insert_reply(
             NewReply(
@@ -173,6 +174,17 @@ def api_reply(
         subject=context.buyer_subject,
         attachments=files,
     )
+
+
+def _check_recipient(api: MarketplaceReplies, reply: Reply, marketplace: str) -> None:
+    """The reply's recipient is one the thread offers on the marketplace."""
+    offered = api.recipients(reply.thread)
+    if reply.recipient not in offered:
+        named = ", ".join(offered) or "no one"
+        raise CannotReply(
+            f"{marketplace} takes no reply to {reply.recipient} on this thread "
+            f"(its {reply.thread.kind} threads take replies to: {named})"
+        )
 
 
 def _described(files: Sequence[tuple[str, str, bytes]]) -> str:

@@ -35,6 +35,7 @@ from keybuzz_shared.connectors.fnac.models import (
     MessagesQuery,
     MessageSubject,
     MessageTo,
+    MessageType,
     MessageUpdate,
     Order,
     OrdersQuery,
@@ -127,6 +128,8 @@ RECIPIENTS: dict[Recipient, MessageTo] = {
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
 }
+# Fnac's threads are an order's or an offer's; it has no discussion of its own.
+THREAD_KINDS = frozenset({"ORDER", "OFFER"})
 
 
 class _Window(msgspec.Struct, array_like=True, frozen=True):
@@ -219,6 +222,10 @@ class FnacConnector:
         )
         return FnacSession(client, self.limits, files or NO_FILES)
 
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        """Every thread of Fnac's takes messages to the buyer, its customer service, or both."""
+        return tuple(RECIPIENTS) if thread.kind in THREAD_KINDS else ()
+
     def reply_text(self, text: str) -> str:
         return carried_text(text)
 
@@ -280,7 +287,7 @@ class FnacSession(FnacInbox):
             to=RECIPIENTS[reply.recipient],
             subject=_subject(reply),
             text=body,
-            message_type=reply.thread.kind,
+            message_type=_message_type(reply.thread),
         )
         try:
             results = await self.client.messages_update([update])
@@ -295,6 +302,8 @@ class FnacSession(FnacInbox):
         return ReplyOutcome(status="SENT")
 
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        if thread.kind not in THREAD_KINDS:
+            return []  # a thread Fnac does not have holds nothing
         found: list[MarketplaceMessage] = []
         page = 1
         while True:
@@ -304,7 +313,7 @@ class FnacSession(FnacInbox):
                     results_count=self.limits.page_size,
                     created=(as_utc(since) - LISTING_OVERLAP, None),
                     from_types=("SELLER",),
-                    message_type=thread.kind,
+                    message_type=_message_type(thread),
                     order_ids=(thread.id,) if thread.kind == "ORDER" else (),
                     sort="ASC",
                 )
@@ -322,6 +331,8 @@ class FnacSession(FnacInbox):
             return f"reply longer than {self.limits.max_text_length} characters"
         if len(reply.attachments) > self.limits.max_attachments:
             return f"Fnac takes at most {self.limits.max_attachments} attachments"
+        if reply.recipient not in RECIPIENTS or reply.thread.kind not in THREAD_KINDS:
+            return f"Fnac has no {reply.recipient} to write to on an {reply.thread.kind} thread"
         return None
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
@@ -432,6 +443,11 @@ def _order(order: Order) -> OrderSummary:
             for d in order.details
         ),
     )
+
+
+def _message_type(thread: ThreadKey) -> MessageType:
+    """Fnac's name of a thread's kind (its own two: ``reply`` refuses any other first)."""
+    return "OFFER" if thread.kind == "OFFER" else "ORDER"
 
 
 def _subject(reply: Reply) -> MessageSubject:
