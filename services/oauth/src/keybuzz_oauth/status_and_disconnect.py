@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class CredentialsGone(Exception):
-    """A CONNECTED connection whose credentials are not (or no longer) in Vault; the
+    """A CONNECTED connection whose credentials are not in Vault (or are another account's); the
     message is what the seller is told."""
 
 
