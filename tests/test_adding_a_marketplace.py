@@ -6,7 +6,6 @@ fails the day the step is no longer needed, and the list is corrected then)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -15,10 +14,15 @@ from typing import Any
 
 import httpx
 import hvac
-import msgspec
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, ThrowawayConnector
+from keybuzz_devstack.testing import (
+    Infra,
+    MailServer,
+    RunningService,
+    ThrowawayConnector,
+    find_event,
+)
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
@@ -26,7 +30,7 @@ from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import registered
 from keybuzz_shared.connectors.seam import CredentialCheck, CredentialsRefused
 from keybuzz_shared.settings import DEV_JWT_SECRET
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js import JetStreamContext
 
 StartService = Callable[..., Awaitable[RunningService]]
 ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md"
@@ -81,24 +85,8 @@ def vault_secret(stack: Infra, path: str) -> dict[str, Any] | None:
     return dict(answer["data"]["data"])
 
 
-async def connection_event(service: RunningService, subject: str, tenant: str) -> dict[str, Any]:
-    js = (await service.operator()).jetstream()
-    sub = await js.pull_subscribe(
-        subject, stream="CONNECTIONS", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    )
-    try:
-        async with asyncio.timeout(10):
-            while True:
-                try:
-                    messages = await sub.fetch(256, timeout=0.5)
-                except TimeoutError:
-                    continue
-                for message in messages:
-                    body = msgspec.json.decode(message.data)
-                    if body.get("tenantId") == tenant:
-                        return dict(body)
-    finally:
-        await sub.unsubscribe()
+async def operator_js(service: RunningService) -> JetStreamContext:
+    return (await service.operator()).jetstream()  # type: ignore[no-any-return]
 
 
 def steps() -> dict[int, str]:
@@ -162,13 +150,13 @@ async def test_oauth_connects_it_through_its_form_and_disconnects_it(
     path = throwaway.credentials_path(tenant)
     stored = vault_secret(stack, path) or {}
     assert (stored.get("seller_id"), stored.get("client_secret")) == (SELLER, SECRET)
-    event = await connection_event(oauth, "connection.connected", tenant)
+    event = await find_event(await operator_js(oauth), "connection.connected", tenant)
     assert (event["marketplace"], event["sellerId"]) == ("THROWAWAY", SELLER)
     status = (await call(oauth, "GET", f"{base}/status", tenant)).json()
     assert (status["status"], status["credentialsVerified"]) == ("CONNECTED", True)
     ended = await call(oauth, "DELETE", f"{base}/connection", tenant)
     assert ended.json()["status"] == "DISCONNECTED" and vault_secret(stack, path) is None
-    event = await connection_event(oauth, "connection.disconnected", tenant)
+    event = await find_event(await operator_js(oauth), "connection.disconnected", tenant)
     assert event["marketplace"] == "THROWAWAY"
 
 
