@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import nats
 import pytest
 import uvicorn
@@ -45,7 +46,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, ConsumerInfo
+from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from keybuzz_devstack import bootstrap, infra, sqs
@@ -104,6 +105,31 @@ async def _last_taken(js: JetStreamContext, stream: str, config: ConsumerConfig)
         with contextlib.suppress(NotFoundError):
             last = max(last, (await js.get_last_msg(stream, subject)).seq or 0)
     return last
+
+
+async def find_event(
+    js: JetStreamContext, subject: str, tenant: str, within: float = 10.0
+) -> dict[str, Any]:
+    """The event of ``subject`` about ``tenant`` on the CONNECTIONS stream (all test runs
+    share it)."""
+    sub = await js.pull_subscribe(
+        subject, stream="CONNECTIONS", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    try:
+        while loop.time() < deadline:
+            try:
+                messages = await sub.fetch(256, timeout=0.5)
+            except TimeoutError:
+                continue
+            for msg in messages:
+                body = msgspec.json.decode(msg.data)
+                if body.get("tenantId") == tenant:
+                    return body
+    finally:
+        await sub.unsubscribe()
+    raise AssertionError(f"no {subject} event for {tenant} within {within}s")
 
 
 @dataclass
