@@ -44,6 +44,7 @@ from keybuzz_shared.connectors.seam import (
     ShopInbox,
 )
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
+from keybuzz_shared.settings import PartSettings
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo
 from nats.js.errors import NotFoundError
@@ -497,6 +498,7 @@ class ThrowawayConnector:
         page_size=50,
         attachment_formats=("application/pdf", "image/png"),
     )
+    settings_type: type[PartSettings] | None = None
     shop_api: ShopApi | None = None
     redirect_flow: RedirectFlow | None = None
     inbound_addresses: InboundAddresses | None = None
