@@ -2,7 +2,9 @@
 
 Each service declares a msgspec ``Struct`` subclass of :class:`CommonSettings`;
 every field is read from the upper-cased environment variable of the same name
-(or the name given in ``ENV_NAMES``). A field without a default is required.
+(or the name given in ``ENV_NAMES``). A field without a default is required. Settings
+other packages own (a connector's, :class:`PartSettings`) are read with them from the
+same environment, the same way (``CommonSettings.part_types``).
 
 ``KEYBUZZ_ENV`` must be one of :data:`ENVIRONMENTS`; a typo (``prd``,
 ``"production "``) stops the service instead of silently meaning "not
@@ -51,6 +53,8 @@ class EnvSettings(msgspec.Struct, kw_only=True, frozen=True):
     # Fields that must be set explicitly, to something else than their default,
     # when production-like.
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = frozenset()
+    # Fields not read from a variable of their own (what load_settings adds).
+    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset()
 
     keybuzz_env: str = "development"
 
@@ -191,11 +195,7 @@ def _refuse_part_defaults(
 def _env_fields(cls: type[EnvSettings]) -> list[msgspec.inspect.Field]:
     info = msgspec.inspect.type_info(cls)
     assert isinstance(info, msgspec.inspect.StructType)
-    return [f for f in info.fields if f.name not in NOT_FROM_ENVIRONMENT]
-
-
-# Fields a service's settings hold that are not read from a variable of their own.
-NOT_FROM_ENVIRONMENT = frozenset({"parts"})
+    return [f for f in info.fields if f.name not in cls.NOT_FROM_ENVIRONMENT]
 
 
 def _raw(cls: type[EnvSettings], env: Mapping[str, str]) -> dict[str, Any]:

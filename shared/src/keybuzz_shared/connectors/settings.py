@@ -6,16 +6,14 @@ name: ``shop_api(marketplace)``, ``redirect_flow(marketplace)``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Self, TypeVar
+from typing import ClassVar, Self
 
 import msgspec
 
-from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
+from keybuzz_shared.connectors.connector_settings import C, ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
 from keybuzz_shared.connectors.seam import RedirectFlowSettings
 from keybuzz_shared.settings import CommonSettings, PartSettings
-
-C = TypeVar("C", bound=ConnectorSettings)
 
 __all__ = ["MarketplaceSettings", "ShopApiSettings"]
 
@@ -25,8 +23,9 @@ def _defaults() -> tuple[PartSettings, ...]:
 
 
 class MarketplaceSettings(CommonSettings, kw_only=True, frozen=True):
-    # Seed 003 ran without VAULT_ADDR: in production it must be given, not defaulted.
+    # The default VAULT_ADDR is a developer's Vault: in production it must be given.
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = CommonSettings.DEV_ONLY_DEFAULTS | {"vault_addr"}
+    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset({"parts"})
 
     # One of each connector's settings type (load_settings; built here: their defaults).
     parts: tuple[PartSettings, ...] = msgspec.field(default_factory=_defaults)
