@@ -30,6 +30,10 @@ class Feed:
     opened: OpenedFeed
 
 
+# The order feed's client (a feed may open clients of its own).
+FEED_TIMEOUT_SECONDS = 30.0
+
+
 @dataclass(frozen=True)
 class HttpClients:
     """The calls of the order feed, and of each shop API with its marketplace's own timeout;
@@ -54,10 +58,6 @@ class HttpClients:
     async def aclose(self) -> None:
         for http in (self.feed, *self.shop_apis.values()):
             await http.aclose()
-
-
-# The order feed's client (a feed may open clients of its own).
-FEED_TIMEOUT_SECONDS = 30.0
 
 
 # Each marketplace's name as sellers call it, once.
