@@ -26,11 +26,11 @@ from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.amazon import (
-    AmazonSettings,
     LwaClient,
     TokenService,
     outbox_reauth_reporter,
 )
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.service import ServiceDefinition
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js import JetStreamContext
@@ -53,7 +53,7 @@ SANDBOX_APP = {
 SPAPI_CALLER = ServiceDefinition(
     name="orders",
     description="stand-in SP-API caller (orders' Vault policy)",
-    settings_type=AmazonSettings,
+    settings_type=MarketplaceSettings,
     migrations=None,
 )
 
