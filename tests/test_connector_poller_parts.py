@@ -30,6 +30,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     mail_relay_of,
 )
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.connectors.shop_sessions import stored_credentials
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, LinkRefused
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
@@ -175,12 +176,11 @@ async def test_a_shops_key_is_read_once_a_poll_when_the_poll_opens(
     entry = shop(sandbox_url, "FNAC", "Démo")
     polled = Shop(f"once{uuid.uuid4().hex[:10]}", "FNAC")
     path = registry.connector_for("FNAC").credentials_path(polled.tenant_id)
+    api = MarketplaceSettings().shop_api("FNAC")
     source = ApiMessageSource(
         vault,
-        {"FNAC": f"{sandbox_url}/fnac/api.php/"},
-        timeout=10,
-        call_deadline=20,
-        file_links={},
+        {"FNAC": msgspec.structs.replace(api, api_url=f"{sandbox_url}/fnac/api.php/")},
+        inside_allowed=True,
     )
     try:
         await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
@@ -208,12 +208,11 @@ async def demo_shop_source(
     entry = shop(sandbox_url, "FNAC", "Démo")
     polled = Shop(f"src{uuid.uuid4().hex[:10]}", marketplace)
     path = registry.connector_for(marketplace).credentials_path(polled.tenant_id)
+    api = MarketplaceSettings().shop_api("FNAC")
+    api = msgspec.structs.replace(api, api_url=f"{sandbox_url}/fnac/api.php/")
+    polled_by_api = {c.marketplace for c in registry.connectors() if c.shop_api is not None}
     source = ApiMessageSource(
-        vault,
-        {marketplace: f"{sandbox_url}/fnac/api.php/"},
-        timeout=10,
-        call_deadline=20,
-        file_links={},
+        vault, {m: api for m in polled_by_api | {marketplace}}, inside_allowed=True
     )
     try:
         await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
@@ -238,7 +237,7 @@ async def test_a_shops_polls_and_replies_share_one_session_and_log_in_once(
     base_url = f"{sandbox_url}/fnac/api.php/"
     settings = SimpleNamespace(shop_api=lambda marketplace: SimpleNamespace(api_url=base_url))
     async with demo_shop_source(stack, sandbox_url, "FNAC") as (source, polled):
-        source.http.event_hooks = {"request": [count_logins]}
+        source.http("FNAC").event_hooks = {"request": [count_logins]}
         await source.open(polled)
         assert [page async for page in source.messages(polled, LONG_AGO)]
         runtime: Any = SimpleNamespace(vault=source.sessions.vault, settings=settings)

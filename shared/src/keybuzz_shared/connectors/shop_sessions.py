@@ -59,12 +59,13 @@ class ShopSessions:
     def __init__(
         self,
         vault: VaultClient,
-        http: httpx.AsyncClient,
+        clients: Mapping[str, httpx.AsyncClient],
         base_urls: Mapping[str, str],
         file_links: Mapping[str, FileLinks] | None = None,
     ) -> None:
         self.vault = vault
-        self.http = http  # TLS verified against the system's CAs, always
+        # marketplace -> the HTTP client its calls go through (TLS verified, always)
+        self.clients = clients
         self.base_urls = base_urls  # marketplace -> its API's address
         # marketplace -> where its messages' files may come from (none when absent)
         self.file_links = file_links or {}
@@ -78,12 +79,12 @@ class ShopSessions:
         credentials = await stored_credentials(self.vault, connector, tenant_id)
         if credentials is None:
             raise CredentialsRefused(f"no {marketplace} key is stored for the shop")
-        base_url = self.base_urls[marketplace]
+        http, base_url = self.clients[marketplace], self.base_urls[marketplace]
         files = self.file_links.get(marketplace)
         return self._kept.on(
             f"{marketplace}:{tenant_id}",
             credentials,
-            lambda: api.session(credentials, http=self.http, base_url=base_url, files=files),
+            lambda: api.session(credentials, http=http, base_url=base_url, files=files),
         )
 
     async def last(self, connector: Connector, tenant_id: str) -> MarketplaceSession:

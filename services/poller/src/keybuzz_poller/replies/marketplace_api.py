@@ -34,7 +34,10 @@ class ShopReplies:
         sessions: ShopSessions | None = None,
     ) -> None:
         self.connector = connector
-        self.sessions = sessions or ShopSessions(vault, http, {connector.marketplace: base_url})
+        marketplace = connector.marketplace
+        self.sessions = sessions or ShopSessions(
+            vault, {marketplace: http}, {marketplace: base_url}
+        )
 
     @property
     def limits(self) -> Limits:

@@ -42,6 +42,7 @@ from keybuzz_shared.connectors.fnac.models import (
     Paging,
 )
 from keybuzz_shared.connectors.fnac.order_ids import FnacOrderIds
+from keybuzz_shared.connectors.fnac.settings import FnacApiSettings
 from keybuzz_shared.connectors.fnac.shop_inbox import FnacInbox
 from keybuzz_shared.connectors.seam import (
     Attachment,
@@ -67,6 +68,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
+from keybuzz_shared.settings import PartSettings
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,7 @@ class FnacConnector:
     connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
+    settings_type: type[PartSettings] | None = FnacApiSettings  # both marketplaces'
 
     def __init__(self, marketplace: str, display_name: str) -> None:
         self.marketplace = marketplace
