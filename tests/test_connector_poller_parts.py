@@ -25,8 +25,10 @@ from keybuzz_shared.connectors.fnac.client import FnacClient
 from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
 from keybuzz_shared.connectors.seam import (
+    AnswerUnreadable,
     CredentialsRefused,
     MarketplaceSession,
+    RequestRefused,
     ThreadKey,
     mail_relay_of,
 )
@@ -345,3 +347,27 @@ async def test_a_messages_file_is_downloaded_through_the_shops_session(
         await session.file(linked, len(content) - 1)
     with pytest.raises(LinkRefused):
         await api.session(entry, http=http, base_url=base_url).file(linked, 10 * 2**20)
+
+
+async def test_a_sessions_failures_are_the_seams_outcomes(
+    sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    """What the marketplace answered, as the seam's outcomes a service acts on: a request
+    refused (with the marketplace's codes in its reason), an answer that cannot be read."""
+    api = registry.connector_for("FNAC").shop_api
+    assert api is not None
+    session = api.session(
+        shop(sandbox_url, "FNAC", "Démo"), http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+    )
+    await session.verify()
+    faults = f"{sandbox_url}/_sandbox/fnac/faults"
+    refuse = {"operations": ["incidents_query"], "refuseNext": 1, "refuseCodes": ["ERR_105"]}
+    assert (await http.put(faults, json=refuse)).status_code == 200
+    with pytest.raises(RequestRefused, match="ERR_105"):
+        await session.incidents(since=LONG_AGO)
+    garble = {"operations": ["incidents_query"], "malformedNext": 1, "malformedKind": "schema"}
+    assert (await http.put(faults, json=garble)).status_code == 200
+    with pytest.raises(AnswerUnreadable):
+        await session.incidents(since=LONG_AGO)
+    await http.delete(faults)
+    assert (await session.incidents(since=LONG_AGO)).items

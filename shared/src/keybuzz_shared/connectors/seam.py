@@ -53,6 +53,10 @@ T = TypeVar("T")
 
 
 # --- errors every connector raises (each marketplace subclasses them) ---------------------
+# A connector translates its marketplace's failures into these outcomes: retry later
+# (MarketplaceUnavailable), re-authenticate (CredentialsRefused), refused with a reason
+# (RequestRefused; for a reply, a FAILED ReplyOutcome), outcome unknown (OutcomeUnknown),
+# and AnswerUnreadable for an answer it cannot read.
 
 
 class ConnectorError(Exception):
@@ -60,15 +64,30 @@ class ConnectorError(Exception):
 
 
 class CredentialsRefused(ConnectorError):
-    """The marketplace refused the shop's credentials: the seller must connect again."""
+    """Re-authenticate: the marketplace refused the shop's credentials (after the session
+    renewed its token once, where it has one): the seller must connect again."""
 
 
 class MarketplaceUnavailable(ConnectorError, DependencyUnavailable):
-    """The marketplace is down or throttling us; the same call will work later."""
+    """Retry later: the marketplace is down or throttling us; the same call will work
+    later, after ``retry_after`` seconds when the marketplace said so."""
+
+    retry_after: float | None = None
+
+
+class RequestRefused(ConnectorError):
+    """Refused with a reason: the marketplace answered and refused this request (its
+    message names why, with the marketplace's own codes); the same request would be
+    refused again. A refused reply is a FAILED ``ReplyOutcome`` instead."""
+
+
+class AnswerUnreadable(ConnectorError):
+    """The marketplace's answer is not one the connector reads (not its format, truncated,
+    too large, off its schema): nothing of it is used."""
 
 
 class OutcomeUnknown(ConnectorError):
-    """A call that sends something (a reply) lost its answer after it left: the marketplace
+    """Outcome unknown: a call that sends something (a reply) lost its answer after it left: the marketplace
     may have acted on it. Read the thread back (``ReplyChannel.sent_messages``) before
     sending it again, or the buyer may get it twice."""
 
