@@ -9,6 +9,7 @@ import httpx
 import pytest
 from cdiscount_helpers import ADMIN, DEMO, MAISON, Octopia, seller, shops
 from keybuzz_sandbox import SandboxConfig
+from sandbox_helpers import byte_gaps
 
 pytestmark = pytest.mark.asyncio
 
@@ -134,17 +135,11 @@ async def test_a_trickling_seller_gets_its_answer_one_byte_at_a_time(serve) -> N
     octopia = await seller(http)
     faults = {"trickleSeconds": 0.2, "trickleShops": [octopia.shop["sellerId"]]}
     assert (await http.put(FAULTS, json=faults)).status_code == 200
-    gaps, last = [], time.perf_counter()
     path = "/octopia/seller/v2/discussions"
     async with http.stream("GET", path, headers=octopia.headers) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/json")
-        async for chunk in response.aiter_raw():
-            assert len(chunk) == 1
-            gaps.append(time.perf_counter() - last)
-            last = time.perf_counter()
-            if len(gaps) == 4:
-                break
+        gaps = await byte_gaps(response)
     assert min(gaps[1:]) >= 0.15  # each byte a pause after the one before
 
 

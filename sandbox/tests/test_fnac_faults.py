@@ -10,6 +10,7 @@ from fnac_helpers import Fnac, element, errors_of, find, shops, text
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fnac.schema import XmlRefused, parse, schema_errors
 from lxml import etree
+from sandbox_helpers import byte_gaps
 
 pytestmark = pytest.mark.asyncio
 
@@ -168,15 +169,9 @@ async def test_a_trickling_shop_sends_its_answer_one_byte_at_a_time(fnac_http) -
     faults = {"trickleSeconds": 0.2, "trickleShops": [fnac.shop["shop_id"]]}
     assert (await fnac_http.put(FAULTS, json=faults)).status_code == 200
     body = etree.tostring(fnac.request("orders_query"))
-    gaps, last = [], time.perf_counter()
     async with fnac_http.stream("POST", "/fnac/api.php/orders_query", content=body) as response:
         assert response.status_code == 200
-        async for chunk in response.aiter_raw():
-            assert len(chunk) == 1
-            gaps.append(time.perf_counter() - last)
-            last = time.perf_counter()
-            if len(gaps) == 4:
-                break
+        gaps = await byte_gaps(response)
     assert min(gaps[1:]) >= 0.15  # each byte a pause after the one before
 
 

@@ -39,7 +39,9 @@ from keybuzz_shared.vault import VaultClient
 from nats.js.api import DeliverPolicy
 
 CALL_DEADLINE = 2.0  # a call to a double is cut after this (each driver's service_settings)
-POLL_DEADLINE = 4.0  # SHOP_POLL_DEADLINE_SECONDS: a poll as a whole
+INTERVAL = 2.0  # each driver's poll interval
+# SHOP_POLL_DEADLINE_SECONDS: a poll as a whole, at most the shortest interval (POLLER.md)
+POLL_DEADLINE = 2.0
 REPLY_LEASE = 3.0
 # The poller's settings for every driver: polls on their own, short deadlines and back-off.
 POLLER_SETTINGS = {

@@ -79,7 +79,7 @@ class ShopDriver(Protocol):
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         """The services' settings pointing at the double, with the suite's short deadlines
-        (each call cut after two seconds, a poll every second)."""
+        (each call cut after two seconds, a poll every two)."""
         ...
 
     def sandbox_settings(self) -> dict[str, str]:
@@ -159,7 +159,7 @@ class FnacDriver:
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
             "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
-            "FNAC_POLL_INTERVAL_SECONDS": "1",
+            "FNAC_POLL_INTERVAL_SECONDS": "2",
             "FNAC_TIMEOUT_SECONDS": "2",
             "FNAC_CALL_DEADLINE_SECONDS": "2",
             "FNAC_FIRST_POLL_DAYS": "1",
@@ -245,9 +245,121 @@ class FnacDriver:
         _ok(await http.post(f"{self.admin}/shops/{shop.account}/rotate-key"))
 
 
+# Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
+_OCTOPIA_READING = ["getDiscussions", "getDiscussion", "countDiscussions"]
+_OCTOPIA_FAULTS: dict[str, dict[str, Any]] = {
+    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
+    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "invalid_json"},
+}
+_OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
+
+
+@dataclass(frozen=True)
+class CdiscountDriver:
+    """Octopia's double (sandbox/src/keybuzz_sandbox/cdiscount/). Its credentials are named
+    as the issue's connection form has them (client id, client secret, seller id): no
+    Cdiscount connector is registered yet, so the suite does not run it."""
+
+    marketplace: str = "CDISCOUNT"
+    api_family: str = "octopia"
+    customer_care: str = "le service client Cdiscount (GrcOperator)"
+    admin: str = "/_sandbox/cdiscount"
+    recipients: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT")
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {}  # no Cdiscount connector, so no settings to point at the double yet
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = _ok(await http.get(f"{self.admin}/shops"))
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=s["sellerId"],
+                credentials={
+                    "client_id": s["clientId"],
+                    "client_secret": s["clientSecret"],
+                    "seller_id": s["sellerId"],
+                },
+            )
+            for s in listed
+            if s["orders"] > 0
+        ]
+
+    async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
+        opened = await http.post(
+            f"{self.admin}/shops/{shop.account}/discussions", json={"body": text}
+        )
+        return _ok(opened, 201)  # type: ignore[no-any-return]
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        opened = await self._open(http, shop, text)
+        return Written(opened["messageId"], opened["orderId"])
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        if recipient not in self.recipients:
+            raise Unsupported(f"{self.marketplace}'s discussions offer no reply to {recipient}")
+        opened = await self._open(http, shop, text)
+        if recipient == "MARKETPLACE_SUPPORT":  # Octopia's care writes in the discussion
+            path = (
+                f"{self.admin}/shops/{shop.account}/discussions/{opened['discussionId']}/messages"
+            )
+            _ok(await http.post(path, json={"userType": "GrcOperator", "body": text}), 201)
+        return Written(opened["messageId"], opened["orderId"])
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return [
+            "+".join(
+                sorted(
+                    _OCTOPIA_RECIPIENTS.get(r["userType"], r["userType"]) for r in s["receivers"]
+                )
+            )
+            for s in sent
+            if s["body"] == text
+        ]
+
+    async def set_fault(
+        self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
+    ) -> None:
+        ids = [s.account for s in shops or []]
+        faults: dict[str, Any]
+        if fault == "STALL":
+            faults = {"stallSeconds": 60, "stallShops": ids, "operations": _OCTOPIA_READING}
+        elif fault == "TRICKLE":
+            faults = {"trickleSeconds": 0.2, "trickleShops": ids, "operations": _OCTOPIA_READING}
+        elif fault == "HELD_REPLY":
+            faults = {
+                "holdSeconds": HELD_REPLY_SECONDS,
+                "holdShops": ids,
+                "operations": ["postMessage"],
+            }
+        elif fault == "LOST_REPLY_ANSWER":
+            faults = {"malformedNext": 1, "operations": ["postMessage"]}
+        elif fault in _OCTOPIA_FAULTS:
+            faults = _OCTOPIA_FAULTS[fault] | {"operations": _OCTOPIA_READING}
+        else:
+            raise Unsupported(f"the Cdiscount double cannot answer {fault} yet")
+        _ok(await http.put(f"{self.admin}/faults", json=faults))
+
+    async def clear_faults(self, http: httpx.AsyncClient) -> None:
+        _ok(await http.delete(f"{self.admin}/faults"), 204)
+
+    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        _ok(await http.post(f"{self.admin}/shops/{shop.account}/expire-tokens"))
+
+    async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        _ok(await http.post(f"{self.admin}/shops/{shop.account}/rotate-secret"))
+
+
 DRIVERS: dict[str, ShopDriver] = {
     "FNAC": FnacDriver("FNAC"),
     "DARTY": FnacDriver("DARTY", customer_care="le service client Darty"),
+    "CDISCOUNT": CdiscountDriver(),
 }
 
 
