@@ -7,10 +7,8 @@ Vault's contents, and the double's admin endpoints through its driver
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +35,8 @@ from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from nats.js.api import DeliverPolicy
+
+from tests.stack_fixture import wait_for
 
 CALL_DEADLINE = 2.0  # a call to a double is cut after this (each driver's service_settings)
 INTERVAL = 2.0  # each driver's poll interval
@@ -203,8 +203,7 @@ class Connected:
 async def connected(
     stack: Stack, connector: Connector, shop: DoubleShop
 ) -> AsyncIterator[Connected]:
-    """The shop connected through oauth for a new tenant (disconnected afterwards), once
-    the poller has polled it a first time."""
+    """The shop connected through oauth for a new tenant, disconnected afterwards."""
     tenant = new_tenant()
     body = connect_body(connector, dict(shop.credentials))
     answer = await oauth_call(stack, "POST", connector.marketplace, "connection", tenant, json=body)
@@ -218,17 +217,6 @@ async def connected(
 async def shop_status(stack: Stack, shop: Connected) -> dict[str, Any] | None:
     found = await poller_get(stack, shop.tenant, "/api/v1/poller/shops")
     return next((s for s in found if s["marketplace"] == shop.marketplace), None)
-
-
-async def wait_for(probe: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}: not within {within} s (last: {last!r})")
 
 
 async def status_after(
@@ -245,7 +233,8 @@ async def status_after(
         return status if at is not None and (since is None or at > since) else None
 
     try:
-        return await wait_for(probe, within, f"{shop.marketplace}'s {field} after {since}")
+        what = f"{shop.marketplace}'s {field} after {since}"
+        return await wait_for(probe, within, what, every=0.1)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; its status: {seen[0]}") from None
 

@@ -46,8 +46,8 @@ from tests.conformance.harness import (
     shop_status,
     stored_ids,
     tickets,
-    wait_for,
 )
+from tests.stack_fixture import wait_for
 
 FIRST_POLL = 30.0  # a shop's first poll reads its recent history: set-up, not the guarantee
 NEXT_POLL = INTERVAL + POLL_DEADLINE + 3.0  # an interval, a poll, a loaded machine's delay

@@ -13,7 +13,7 @@ as a test does; nothing here runs inside the sandbox.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -130,6 +130,59 @@ def _ok(response: httpx.Response, *statuses: int) -> Any:
     return response.json() if response.content else None
 
 
+@dataclass(frozen=True)
+class _AdminDriver:
+    """What the shop-API doubles' admin endpoints have in common: their fault settings
+    (``faults.SlowFaultConfig``), tokens expired and credentials rotated by shop."""
+
+    marketplace: str
+    api_family: str
+    customer_care: str
+    admin: str  # the double's admin endpoints
+    reading: tuple[str, ...]  # the operations that read a shop's messages
+    replying: str  # the operation that sends a reply
+    bodies: Mapping[str, dict[str, Any]]  # faults that are a body or a status of the double's
+    revoking: str  # the admin action that rotates a shop's secret
+    recipients: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT")
+
+    def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
+        reading = list(self.reading)
+        if fault == "STALL":
+            return {"stallSeconds": 60, "stallShops": ids, "operations": reading}
+        if fault == "TRICKLE":
+            return {"trickleSeconds": 0.2, "trickleShops": ids, "operations": reading}
+        if fault == "HELD_REPLY":
+            return {
+                "holdSeconds": HELD_REPLY_SECONDS,
+                "holdShops": ids,
+                "operations": [self.replying],
+            }
+        if fault == "LOST_REPLY_ANSWER":
+            return {"malformedNext": 1, "operations": [self.replying]}
+        if fault in self.bodies:
+            return self.bodies[fault] | {"operations": reading}
+        raise Unsupported(f"the {self.marketplace} double cannot answer {fault} yet")
+
+    async def set_fault(
+        self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
+    ) -> None:
+        faults = self.fault_settings(fault, [s.account for s in shops or []])
+        _ok(await http.put(f"{self.admin}/faults", json=faults))
+
+    async def clear_faults(self, http: httpx.AsyncClient) -> None:
+        _ok(await http.delete(f"{self.admin}/faults"), 204)
+
+    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        _ok(await http.post(f"{self.admin}/shops/{shop.account}/expire-tokens"))
+
+    async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        _ok(await http.post(f"{self.admin}/shops/{shop.account}/{self.revoking}"))
+
+    def unoffered(self, recipient: RecipientKind) -> None:
+        if recipient not in self.recipients:
+            raise Unsupported(f"{self.marketplace}'s threads offer no reply to {recipient}")
+
+
 # Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
 _FNAC_FAULTS: dict[str, dict[str, Any]] = {
     "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
@@ -140,21 +193,14 @@ _FNAC_FAULTS: dict[str, dict[str, Any]] = {
 }
 # Fnac's message_to for each recipient (the double's sent log).
 _FNAC_RECIPIENTS = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}
+SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
 
 
 @dataclass(frozen=True)
-class FnacDriver:
-    """Fnac's double (sandbox/src/keybuzz_sandbox/fnac/): one API for Fnac and Darty."""
-
-    marketplace: str
-    api_family: str = "fnac"
-    customer_care: str = "le service client Fnac"
-    admin: str = "/_sandbox/fnac"
-    spare_shops: int = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
-    # Fnac's threads are the order's: its buyer, or its customer care while an incident is
-    # open (the seller writes to no operator).
-    recipients: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT")
-    reading: list[str] = field(default_factory=lambda: ["messages_query", "incidents_query"])
+class FnacDriver(_AdminDriver):
+    """Fnac's double (sandbox/src/keybuzz_sandbox/fnac/): one API for Fnac and Darty. Its
+    threads are the order's: the buyer's, or its customer care's while an incident is open
+    (the seller writes to no operator)."""
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
@@ -167,7 +213,7 @@ class FnacDriver:
 
     def sandbox_settings(self) -> dict[str, str]:
         return {
-            "SANDBOX_FNAC_EXTRA_SHOPS": str(self.spare_shops),
+            "SANDBOX_FNAC_EXTRA_SHOPS": str(SPARE_FNAC_SHOPS),
             "SANDBOX_FNAC_BENCH_ORDERS": "50",
         }
 
@@ -183,21 +229,17 @@ class FnacDriver:
             if s["marketplace"] == self.marketplace and s["orders"] > 0
         ]
 
-    async def _write(
-        self, http: httpx.AsyncClient, shop: DoubleShop, **body: Any
-    ) -> dict[str, Any]:
-        written = await http.post(f"{self.admin}/shops/{shop.account}/messages", json=body)
-        return _ok(written, 201)  # type: ignore[no-any-return]
-
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        written = await self._write(http, shop, description=text)
-        return Written(written["messageId"], written["orderId"])
+        written = await http.post(
+            f"{self.admin}/shops/{shop.account}/messages", json={"description": text}
+        )
+        body = _ok(written, 201)
+        return Written(body["messageId"], body["orderId"])
 
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
     ) -> Written:
-        if recipient not in self.recipients:
-            raise Unsupported(f"{self.marketplace}'s threads offer no reply to {recipient}")
+        self.unoffered(recipient)
         written = await self.buyer_writes(http, shop, text)
         if recipient == "MARKETPLACE_SUPPORT":
             opened = await http.post(
@@ -214,39 +256,21 @@ class FnacDriver:
             if s["description"] == text
         ]
 
-    async def set_fault(
-        self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
-    ) -> None:
-        ids = [s.account for s in shops or []]
-        faults: dict[str, Any]
-        if fault == "STALL":
-            faults = {"stallSeconds": 60, "stallShops": ids, "operations": self.reading}
-        elif fault == "TRICKLE":
-            faults = {"trickleSeconds": 0.2, "trickleShops": ids, "operations": self.reading}
-        elif fault == "HELD_REPLY":
-            faults = {
-                "holdSeconds": HELD_REPLY_SECONDS,
-                "holdShops": ids,
-                "operations": ["messages_update"],
-            }
-        elif fault == "LOST_REPLY_ANSWER":
-            faults = {"malformedNext": 1, "operations": ["messages_update"]}
-        else:
-            faults = _FNAC_FAULTS[fault] | {"operations": self.reading}
-        _ok(await http.put(f"{self.admin}/faults", json=faults))
 
-    async def clear_faults(self, http: httpx.AsyncClient) -> None:
-        _ok(await http.delete(f"{self.admin}/faults"), 204)
-
-    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
-        _ok(await http.post(f"{self.admin}/shops/{shop.account}/expire-tokens"))
-
-    async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
-        _ok(await http.post(f"{self.admin}/shops/{shop.account}/rotate-key"))
+def _fnac(marketplace: str, display: str) -> FnacDriver:
+    return FnacDriver(
+        marketplace=marketplace,
+        api_family="fnac",
+        customer_care=f"le service client {display}",
+        admin="/_sandbox/fnac",
+        reading=("messages_query", "incidents_query"),
+        replying="messages_update",
+        bodies=_FNAC_FAULTS,
+        revoking="rotate-key",
+    )
 
 
 # Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
-_OCTOPIA_READING = ["getDiscussions", "getDiscussion", "countDiscussions"]
 _OCTOPIA_FAULTS: dict[str, dict[str, Any]] = {
     "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
     "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "invalid_json"},
@@ -255,16 +279,11 @@ _OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"
 
 
 @dataclass(frozen=True)
-class CdiscountDriver:
+class CdiscountDriver(_AdminDriver):
     """Octopia's double (sandbox/src/keybuzz_sandbox/cdiscount/). Its credentials are named
     as the issue's connection form has them (client id, client secret, seller id): no
-    Cdiscount connector is registered yet, so the suite does not run it."""
-
-    marketplace: str = "CDISCOUNT"
-    api_family: str = "octopia"
-    customer_care: str = "le service client Cdiscount (GrcOperator)"
-    admin: str = "/_sandbox/cdiscount"
-    recipients: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT")
+    Cdiscount connector is registered yet, so the suite does not run it. Octopia's customer
+    care (GrcOperator) writes in some discussions; a reply can go to it."""
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {}  # no Cdiscount connector, so no settings to point at the double yet
@@ -289,10 +308,8 @@ class CdiscountDriver:
         ]
 
     async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
-        opened = await http.post(
-            f"{self.admin}/shops/{shop.account}/discussions", json={"body": text}
-        )
-        return _ok(opened, 201)  # type: ignore[no-any-return]
+        path = f"{self.admin}/shops/{shop.account}/discussions"
+        return _ok(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         opened = await self._open(http, shop, text)
@@ -301,65 +318,36 @@ class CdiscountDriver:
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
     ) -> Written:
-        if recipient not in self.recipients:
-            raise Unsupported(f"{self.marketplace}'s discussions offer no reply to {recipient}")
+        self.unoffered(recipient)
         opened = await self._open(http, shop, text)
-        if recipient == "MARKETPLACE_SUPPORT":  # Octopia's care writes in the discussion
-            path = (
-                f"{self.admin}/shops/{shop.account}/discussions/{opened['discussionId']}/messages"
-            )
+        if recipient == "MARKETPLACE_SUPPORT":
+            discussion = opened["discussionId"]
+            path = f"{self.admin}/shops/{shop.account}/discussions/{discussion}/messages"
             _ok(await http.post(path, json={"userType": "GrcOperator", "body": text}), 201)
         return Written(opened["messageId"], opened["orderId"])
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
         return [
-            "+".join(
-                sorted(
-                    _OCTOPIA_RECIPIENTS.get(r["userType"], r["userType"]) for r in s["receivers"]
-                )
-            )
+            "+".join(sorted(_OCTOPIA_RECIPIENTS.get(r["userType"], "?") for r in s["receivers"]))
             for s in sent
             if s["body"] == text
         ]
 
-    async def set_fault(
-        self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
-    ) -> None:
-        ids = [s.account for s in shops or []]
-        faults: dict[str, Any]
-        if fault == "STALL":
-            faults = {"stallSeconds": 60, "stallShops": ids, "operations": _OCTOPIA_READING}
-        elif fault == "TRICKLE":
-            faults = {"trickleSeconds": 0.2, "trickleShops": ids, "operations": _OCTOPIA_READING}
-        elif fault == "HELD_REPLY":
-            faults = {
-                "holdSeconds": HELD_REPLY_SECONDS,
-                "holdShops": ids,
-                "operations": ["postMessage"],
-            }
-        elif fault == "LOST_REPLY_ANSWER":
-            faults = {"malformedNext": 1, "operations": ["postMessage"]}
-        elif fault in _OCTOPIA_FAULTS:
-            faults = _OCTOPIA_FAULTS[fault] | {"operations": _OCTOPIA_READING}
-        else:
-            raise Unsupported(f"the Cdiscount double cannot answer {fault} yet")
-        _ok(await http.put(f"{self.admin}/faults", json=faults))
-
-    async def clear_faults(self, http: httpx.AsyncClient) -> None:
-        _ok(await http.delete(f"{self.admin}/faults"), 204)
-
-    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
-        _ok(await http.post(f"{self.admin}/shops/{shop.account}/expire-tokens"))
-
-    async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
-        _ok(await http.post(f"{self.admin}/shops/{shop.account}/rotate-secret"))
-
 
 DRIVERS: dict[str, ShopDriver] = {
-    "FNAC": FnacDriver("FNAC"),
-    "DARTY": FnacDriver("DARTY", customer_care="le service client Darty"),
-    "CDISCOUNT": CdiscountDriver(),
+    "FNAC": _fnac("FNAC", "Fnac"),
+    "DARTY": _fnac("DARTY", "Darty"),
+    "CDISCOUNT": CdiscountDriver(
+        marketplace="CDISCOUNT",
+        api_family="octopia",
+        customer_care="le service client Cdiscount (GrcOperator)",
+        admin="/_sandbox/cdiscount",
+        reading=("getDiscussions", "getDiscussion", "countDiscussions"),
+        replying="postMessage",
+        bodies=_OCTOPIA_FAULTS,
+        revoking="rotate-secret",
+    ),
 }
 
 
