@@ -23,6 +23,7 @@ from keybuzz_sandbox.conformance import (
     ShopDriver,
     Unsupported,
 )
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import Connector
 
 from tests.conformance.harness import (
@@ -155,7 +156,8 @@ async def test_a_shop_is_refused_to_a_second_tenant_under_every_marketplace_of_i
     async with connected(conformance, connector, shop) as owner:
         for marketplace in siblings:
             intruder = new_tenant()
-            body = connect_body(connector, dict(shop.credentials))
+            # The sibling's own form, filled with the shop's credentials.
+            body = connect_body(connector_for(marketplace), dict(shop.credentials))
             taken = await oauth_call(
                 conformance, "POST", marketplace, "connection", intruder, json=body
             )
