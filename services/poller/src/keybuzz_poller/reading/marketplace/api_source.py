@@ -29,6 +29,7 @@ from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, InboxPage
 from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
+from keybuzz_shared.http_pools import SpreadTransport
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_poller.reading.marketplace.domain import (
@@ -71,7 +72,9 @@ class ApiMessageSource:
         # TLS verified against the system's CAs, always. No cap on connections: the scheduler
         # bounds the polls running at once, and a pool of httpx's default 100 would let
         # stalled shops' calls hold every connection, the healthy shops' calls waiting.
-        self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=None))
+        # Several small pools: one pool's upkeep grows with the calls and connections it holds.
+        pools = SpreadTransport(limits=httpx.Limits(max_connections=None))
+        self.http = httpx.AsyncClient(timeout=timeout, transport=pools)
         self._sessions = KeptSessions[seam.ShopInboxSession]()
 
     async def aclose(self) -> None:
