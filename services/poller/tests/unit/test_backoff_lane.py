@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 from keybuzz_poller.inbound.addresses import ProjectedAddress
 from keybuzz_poller.polling.domain import PollResult, PollTimings
@@ -30,16 +30,10 @@ class Counted(InMemoryPollSchedule):
         super().__init__(fake.tables, fake.schedule.clock)
         self.claims: dict[bool | None, int] = {None: 0, False: 0, True: 0}
 
-    async def claim_due(
-        self,
-        owner: str,
-        limit: int,
-        lease_seconds: float,
-        interval: float,
-        in_backoff: bool | None = None,
-    ) -> list[str]:
-        self.claims[in_backoff] += 1
-        return await super().claim_due(owner, limit, lease_seconds, interval, in_backoff)
+    async def claim_due(self, *args: Any, **kwargs: Any) -> list[str]:
+        lane = args[4] if len(args) > 4 else kwargs.get("in_backoff")  # owner, limit, lease, …
+        self.claims[lane] += 1
+        return await super().claim_due(*args, **kwargs)
 
 
 class Instant(LeasedPolls):
