@@ -37,7 +37,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     ShopMessage,
 )
 from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import ShopPorts
+from keybuzz_poller.reading.marketplace.ports import ShopPorts, ShopReading
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
@@ -116,9 +116,11 @@ async def _poll(
             lambda: unit_of_work(pool, DEFINITION.name, lambda: None), store
         ),
         clock=lambda: NOW,
-        mark_as_read=False,
-        first_poll=timedelta(days=60),
-        max_attachment_bytes=0,
+        reading=lambda _: ShopReading(
+            mark_as_read=False,
+            first_poll=timedelta(days=60),
+            max_attachment_bytes=0,
+        ),
         replies_sent=lambda n: None,  # no reply on these threads
     )
     start = time.perf_counter()

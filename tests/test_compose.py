@@ -9,7 +9,6 @@ import hashlib
 import re
 from pathlib import Path
 
-import msgspec
 import pytest
 import yaml
 from keybuzz_devstack import dovecot as dovecot_dev
@@ -22,6 +21,7 @@ from keybuzz_shared.settings import (
     DEV_INTERNAL_API_KEY,
     DEV_JWT_SECRET,
     env_name,
+    environment_variables,
     load_settings,
 )
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
@@ -50,8 +50,7 @@ DESIGN_VARIABLES = {
 
 
 def settings_variables(definition) -> set[str]:
-    cls = definition.settings_type
-    return {env_name(cls, f.name) for f in msgspec.structs.fields(cls)}
+    return environment_variables(definition.settings_type)  # its connectors' included
 
 
 ALL_SETTINGS_VARIABLES = set().union(*(settings_variables(d) for d in DEFINITIONS.values()))

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import msgspec
 import pytest
 from keybuzz_devstack.testing import Infra
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
@@ -19,6 +20,7 @@ from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
 from keybuzz_shared.connectors.seam import CredentialsRefused, mail_relay_of
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.connectors.shop_sessions import stored_credentials
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
@@ -163,12 +165,11 @@ async def test_a_shops_key_is_read_once_a_poll_when_the_poll_opens(
     entry = shop(sandbox_url, "FNAC", "Démo")
     polled = Shop(f"once{uuid.uuid4().hex[:10]}", "FNAC")
     path = registry.connector_for("FNAC").credentials_path(polled.tenant_id)
+    api = MarketplaceSettings().shop_api("FNAC")
     source = ApiMessageSource(
         vault,
-        {"FNAC": f"{sandbox_url}/fnac/api.php/"},
-        timeout=10,
-        call_deadline=20,
-        file_links={},
+        {"FNAC": msgspec.structs.replace(api, api_url=f"{sandbox_url}/fnac/api.php/")},
+        inside_allowed=True,
     )
     try:
         await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})

@@ -22,13 +22,15 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
+import msgspec
 import nats
 import pytest
 import uvicorn
 import uvloop
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.seam import (
     ConnectionKind,
     CredentialCheck,
@@ -44,8 +46,9 @@ from keybuzz_shared.connectors.seam import (
     ShopInbox,
 )
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
+from keybuzz_shared.settings import PartSettings
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, ConsumerInfo
+from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from keybuzz_devstack import bootstrap, infra, sqs
@@ -104,6 +107,31 @@ async def _last_taken(js: JetStreamContext, stream: str, config: ConsumerConfig)
         with contextlib.suppress(NotFoundError):
             last = max(last, (await js.get_last_msg(stream, subject)).seq or 0)
     return last
+
+
+async def find_event(
+    js: JetStreamContext, subject: str, tenant: str, within: float = 10.0
+) -> dict[str, Any]:
+    """The event of ``subject`` about ``tenant`` on the CONNECTIONS stream (all test runs
+    share it)."""
+    sub = await js.pull_subscribe(
+        subject, stream="CONNECTIONS", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    try:
+        while loop.time() < deadline:
+            try:
+                messages = await sub.fetch(256, timeout=0.5)
+            except TimeoutError:
+                continue
+            for msg in messages:
+                body = msgspec.json.decode(msg.data)
+                if body.get("tenantId") == tenant:
+                    return body
+    finally:
+        await sub.unsubscribe()
+    raise AssertionError(f"no {subject} event for {tenant} within {within}s")
 
 
 @dataclass
@@ -468,6 +496,30 @@ def private_dovecot(infra_root: Path) -> Iterator[MailServer]:
     mail.server.stop()
 
 
+class ThrowawayApiSettings(ConnectorSettings, kw_only=True, frozen=True):
+    """The throwaway marketplace's own settings, unlike Fnac's: what a new package declares
+    (its shops' API answers nowhere unless a test says otherwise)."""
+
+    throwaway_api_url: str = "http://127.0.0.1:9/throwaway/"
+    throwaway_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 4.0
+    throwaway_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 6.0
+    throwaway_mark_as_read: bool = False
+
+    def shop_api(self, marketplace: str) -> ShopApiSettings | None:
+        if marketplace != "THROWAWAY":
+            return None
+        return ShopApiSettings(
+            api_url=self.throwaway_api_url,
+            timeout_seconds=self.throwaway_timeout_seconds,
+            call_deadline_seconds=self.throwaway_call_deadline_seconds,
+            poll_interval_seconds=120,
+            mark_as_read=self.throwaway_mark_as_read,
+            first_poll_days=7,
+            max_attachment_bytes=4 * 2**20,
+            attachment_origins=("http://127.0.0.1:9",),
+        )
+
+
 class ThrowawayConnector:
     """A marketplace no package serves, for ``registry.registered``: a credential form of two
     fields and limits of its own, every part ``None``. What reads the registry at request
@@ -497,6 +549,7 @@ class ThrowawayConnector:
         page_size=50,
         attachment_formats=("application/pdf", "image/png"),
     )
+    settings_type: type[PartSettings] | None = None
     shop_api: ShopApi | None = None
     redirect_flow: RedirectFlow | None = None
     inbound_addresses: InboundAddresses | None = None

@@ -427,6 +427,17 @@ class FakeOauth:
     ports: OauthPorts
 
 
+def _with(settings: OauthSettings, values: dict[str, Any]) -> OauthSettings:
+    """``settings`` with ``values``, each set where it is: oauth's own or a connector's."""
+
+    def mine(fields: tuple[str, ...]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k in fields}
+
+    parts = tuple(msgspec.structs.replace(p, **mine(p.__struct_fields__)) for p in settings.parts)
+    own = mine(settings.__struct_fields__)
+    return msgspec.structs.replace(settings, **own, parts=parts)
+
+
 def fake_oauth(**settings: Any) -> FakeOauth:
     clock = FakeClock()
     store = InMemoryOauthStore(clock)
@@ -439,7 +450,7 @@ def fake_oauth(**settings: Any) -> FakeOauth:
         code_exchange=lwa,
         shops=shops,
         clock=clock,
-        settings=msgspec.structs.replace(OauthSettings(), **settings),
+        settings=_with(OauthSettings(), settings),
     )
     return FakeOauth(store, units, vault, lwa, shops, clock, ports)
 

@@ -17,24 +17,23 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import hvac
-import msgspec
 import pytest
 import uvicorn
 from keybuzz_devstack import infra
+from keybuzz_devstack.testing import find_event as find_event  # the oauth tests take it here
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.amazon import (
-    AmazonSettings,
     LwaClient,
     TokenService,
     outbox_reauth_reporter,
 )
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.service import ServiceDefinition
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller
 OTHER_SELLER = "A3DESELLERBENCH"  # the sandbox's benchmark seller (DE)
@@ -54,7 +53,7 @@ SANDBOX_APP = {
 SPAPI_CALLER = ServiceDefinition(
     name="orders",
     description="stand-in SP-API caller (orders' Vault policy)",
-    settings_type=AmazonSettings,
+    settings_type=MarketplaceSettings,
     migrations=None,
 )
 
@@ -335,30 +334,6 @@ class LwaCounter:
     async def _count(self, response: httpx.Response) -> None:
         if response.request.url.path.endswith("/auth/o2/token"):
             self.calls += 1
-
-
-async def find_event(
-    js: JetStreamContext, subject: str, tenant: str, within: float = 10.0
-) -> dict[str, Any]:
-    """The event of ``subject`` about ``tenant`` on JetStream (all test runs share the stream)."""
-    sub = await js.pull_subscribe(
-        subject, stream="CONNECTIONS", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    try:
-        while loop.time() < deadline:
-            try:
-                messages = await sub.fetch(256, timeout=0.5)
-            except TimeoutError:
-                continue
-            for msg in messages:
-                body = msgspec.json.decode(msg.data)
-                if body.get("tenantId") == tenant:
-                    return body
-    finally:
-        await sub.unsubscribe()
-    raise AssertionError(f"no {subject} event for {tenant} within {within}s")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 import pytest
 from keybuzz_oauth.settings import OauthSettings
+from keybuzz_shared.connectors.amazon import AmazonSettings
 from keybuzz_shared.settings import SettingsError, load_settings
 
 PRODUCTION = {
@@ -26,5 +27,6 @@ def test_production_requires_vault_and_frontend(missing):
 
 def test_production_defaults_are_amazons():
     settings = load_settings(OauthSettings, PRODUCTION)
-    assert settings.lwa_endpoint == "https://api.amazon.com/auth/o2/token"
-    assert settings.seller_central_url is None and settings.state_ttl_seconds == 900
+    amazon = settings.of(AmazonSettings)
+    assert amazon.lwa_endpoint == "https://api.amazon.com/auth/o2/token"
+    assert amazon.seller_central_url is None and settings.state_ttl_seconds == 900

@@ -28,7 +28,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     ShopMessage,
     order_id_of,
 )
-from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPorts
+from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPorts, ShopReading
 from keybuzz_shared.connectors.fnac.client import carried_text
 from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
@@ -424,9 +424,11 @@ def fake_shops(
             store=store,
             unit_of_work=unit_of_work,  # type: ignore[arg-type]
             clock=clock,
-            mark_as_read=mark_as_read,
-            first_poll=timedelta(days=30),
-            max_attachment_bytes=max_attachment_bytes,
+            reading=lambda _: ShopReading(
+                mark_as_read=mark_as_read,
+                first_poll=timedelta(days=30),
+                max_attachment_bytes=max_attachment_bytes,
+            ),
             replies_sent=replies_sent.append,
         ),
         unit_of_work=unit_of_work,

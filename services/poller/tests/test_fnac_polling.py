@@ -345,6 +345,25 @@ async def test_linked_files_are_stored_up_to_the_cap_and_served_to_the_tenant_on
     assert not any("/fnac/files/" in r["raw"] for r in raws)
 
 
+async def test_a_darty_shop_is_read_with_the_fnac_apis_settings(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    """Darty's shops use the FNAC_ settings (one API): here FNAC_MAX_ATTACHMENT_BYTES."""
+    spec = next(s for s in (await admin.get("/shops")).json() if s["name"] == "KeyBuzz Démo Darty")
+    shop = await connect(poller, vault, spec, marketplace="DARTY")
+    await poll(poller, shop)
+    files = [{"name": "photo.png", "contentType": "image/png", "size": CAP + 1}]
+    written = await buyer_writes(admin, spec, description="Voici la photo", attachments=files)
+    await poll(poller, shop)
+    page = await get_json(
+        poller, shop.tenant_id, "/api/v1/tickets/", marketplace="DARTY", orderId=written["orderId"]
+    )
+    [found] = page["items"]
+    ticket = await get_json(poller, shop.tenant_id, f"/api/v1/tickets/{found['id']}")
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written["messageId"]]
+    assert [a["skipped"] for a in message["attachments"]] == [f"larger than {CAP} bytes"]
+
+
 async def test_a_failing_download_is_recorded_and_its_message_stored(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:

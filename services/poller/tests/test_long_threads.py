@@ -21,7 +21,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     thread_key,
 )
 from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import ShopPorts
+from keybuzz_poller.reading.marketplace.ports import ShopPorts, ShopReading
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.tickets import deadlines
 from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
@@ -79,9 +79,11 @@ async def polling(make_database: Callable[[str], Awaitable[str]]) -> AsyncIterat
             lambda: unit_of_work(pool, DEFINITION.name, lambda: None), counted_store
         ),
         clock=lambda: NOW,
-        mark_as_read=False,
-        first_poll=timedelta(days=30),
-        max_attachment_bytes=1000,
+        reading=lambda _: ShopReading(
+            mark_as_read=False,
+            first_poll=timedelta(days=30),
+            max_attachment_bytes=1000,
+        ),
         replies_sent=lambda n: None,  # no reply on these threads
     )
     yield Polling(pool, marketplace, ports, refreshes)

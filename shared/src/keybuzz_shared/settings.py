@@ -2,7 +2,9 @@
 
 Each service declares a msgspec ``Struct`` subclass of :class:`CommonSettings`;
 every field is read from the upper-cased environment variable of the same name
-(or the name given in ``ENV_NAMES``). A field without a default is required.
+(or the name given in ``ENV_NAMES``). A field without a default is required. Settings
+other packages own (a connector's, :class:`PartSettings`) are read with them from the
+same environment, the same way (``CommonSettings.part_types``).
 
 ``KEYBUZZ_ENV`` must be one of :data:`ENVIRONMENTS`; a typo (``prd``,
 ``"production "``) stops the service instead of silently meaning "not
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import msgspec
 
@@ -43,20 +45,54 @@ class SettingsError(SystemExit):
         self.message = message
 
 
-class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
-    """Settings every service reads."""
+class EnvSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Settings read from environment variables, shown without their secrets."""
 
     # Environment variable names that differ from the upper-cased field name.
     ENV_NAMES: ClassVar[dict[str, str]] = {}
     # Fields that must be set explicitly, to something else than their default,
     # when production-like.
+    DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = frozenset()
+    # Fields not read from a variable of their own (what load_settings adds).
+    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset()
+
+    keybuzz_env: str = "development"
+
+    @property
+    def is_production(self) -> bool:
+        """Production-like (staging counts): development values and dev mode are refused."""
+        return self.keybuzz_env in PRODUCTION_LIKE
+
+    def __repr__(self) -> str:
+        # Settings end up in logs and tracebacks; secrets must not (docs/SECURITY.md).
+        shown = ", ".join(
+            f"{field}={_shown(field, getattr(self, field))!r}" for field in self.__struct_fields__
+        )
+        return f"{type(self).__name__}({shown})"
+
+    __str__ = __repr__
+
+    def __rich_repr__(self) -> Any:  # msgspec's own would list the raw values
+        for field in self.__struct_fields__:
+            yield field, _shown(field, getattr(self, field))
+
+
+class PartSettings(EnvSettings, kw_only=True, frozen=True):
+    """Settings a package owns (a connector's), read with a service's settings from the same
+    environment and held by them (``CommonSettings.part_types``): each field from its
+    variable, errors naming it, the checks of its own in ``__post_init__``; production-like,
+    its ``DEV_ONLY_DEFAULTS`` and those of the service's it has are refused."""
+
+
+class CommonSettings(EnvSettings, kw_only=True, frozen=True):
+    """Settings every service reads."""
+
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = frozenset(
         {"vault_token", "jwt_secret", "internal_api_key"}
     )
     # Secrets chosen by us: at least MIN_SECRET_BYTES when production-like.
     STRONG_SECRETS: ClassVar[frozenset[str]] = frozenset({"jwt_secret", "internal_api_key"})
 
-    keybuzz_env: str = "development"
     keybuzz_dev_mode: bool = False
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
@@ -89,28 +125,19 @@ class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):
     jwt_max_lifetime_seconds: int = 24 * 3600
     internal_api_key: str = DEV_INTERNAL_API_KEY
 
-    @property
-    def is_production(self) -> bool:
-        """Production-like (staging counts): development values and dev mode are refused."""
-        return self.keybuzz_env in PRODUCTION_LIKE
+    @classmethod
+    def part_types(cls) -> tuple[type[PartSettings], ...]:
+        """The settings of other packages read with these, from the same environment."""
+        return ()
+
+    def with_parts(self, parts: Mapping[type[PartSettings], PartSettings]) -> Self:
+        """These settings holding ``parts`` (one of each ``part_types``), loaded with them."""
+        return self
 
     @property
     def nats_servers(self) -> list[str]:
         """The servers of ``NATS_URL``: nats-py reads a string as one URL, so split the list."""
         return [url.strip() for url in self.nats_url.split(",") if url.strip()]
-
-    def __repr__(self) -> str:
-        # Settings end up in logs and tracebacks; secrets must not (docs/SECURITY.md).
-        shown = ", ".join(
-            f"{field}={_shown(field, getattr(self, field))!r}" for field in self.__struct_fields__
-        )
-        return f"{type(self).__name__}({shown})"
-
-    __str__ = __repr__
-
-    def __rich_repr__(self) -> Any:  # msgspec's own would list the raw values
-        for field in self.__struct_fields__:
-            yield field, _shown(field, getattr(self, field))
 
 
 def _shown(field: str, value: object) -> object:
@@ -124,20 +151,57 @@ def _shown(field: str, value: object) -> object:
 
 
 S = TypeVar("S", bound=CommonSettings)
+T = TypeVar("T", bound=EnvSettings)
 
 
-def env_name(cls: type[CommonSettings], field: str) -> str:
+def env_name(cls: type[EnvSettings], field: str) -> str:
     return cls.ENV_NAMES.get(field, field.upper())
 
 
+def environment_variables(cls: type[CommonSettings]) -> set[str]:
+    """Every variable ``cls`` reads, its parts' included."""
+    return {env_name(t, f.name) for t in (cls, *cls.part_types()) for f in _env_fields(t)}
+
+
 def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
-    """Build ``cls`` from the environment, or stop with a message naming the culprit."""
+    """Build ``cls`` and its parts from the environment, or stop with a message naming the
+    culprit."""
     env = os.environ if environ is None else environ
+    raw = _raw(cls, env)
+    _refuse_unknown_environment(cls, raw)
+    parts = {t: _converted(t, _raw(t, env)) for t in cls.part_types()}
+    settings = _converted(cls, raw)
+    _refuse_unsafe_production(settings, env)
+    for part in parts.values():
+        _refuse_part_defaults(part, cls.DEV_ONLY_DEFAULTS, env)
+    return settings.with_parts(parts)
+
+
+def _refuse_part_defaults(
+    part: PartSettings, dev_only: frozenset[str], env: Mapping[str, str]
+) -> None:
+    """Production-like, the part's ``DEV_ONLY_DEFAULTS``, and those of the service's
+    (``dev_only``) it has, must be set to values of their own."""
+    if not part.is_production:
+        return
+    cls = type(part)
+    for field in sorted((cls.DEV_ONLY_DEFAULTS | dev_only) & set(cls.__struct_fields__)):
+        if problem := _development_value(cls, field, getattr(part, field), env):
+            raise SettingsError(
+                f"{env_name(cls, field)} {problem} when KEYBUZZ_ENV={part.keybuzz_env}"
+            )
+
+
+def _env_fields(cls: type[EnvSettings]) -> list[msgspec.inspect.Field]:
     info = msgspec.inspect.type_info(cls)
     assert isinstance(info, msgspec.inspect.StructType)
+    return [f for f in info.fields if f.name not in cls.NOT_FROM_ENVIRONMENT]
+
+
+def _raw(cls: type[EnvSettings], env: Mapping[str, str]) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     missing: list[str] = []
-    for field in info.fields:
+    for field in _env_fields(cls):
         name = env_name(cls, field.name)
         if name in env and env[name] != "":
             raw[field.name] = env[name]
@@ -145,13 +209,14 @@ def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
             missing.append(name)
     if missing:
         raise SettingsError(f"missing required setting(s): {', '.join(missing)}")
-    _refuse_unknown_environment(cls, raw)
+    return raw
+
+
+def _converted(cls: type[T], raw: Mapping[str, Any]) -> T:
     try:
-        settings = msgspec.convert(raw, cls, strict=False)
+        return msgspec.convert(raw, cls, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(_name_env_in(str(exc), cls)) from None
-    _refuse_unsafe_production(settings, env)
-    return settings
 
 
 def _refuse_unknown_environment(cls: type[CommonSettings], raw: Mapping[str, Any]) -> None:
@@ -162,7 +227,7 @@ def _refuse_unknown_environment(cls: type[CommonSettings], raw: Mapping[str, Any
         raise SettingsError(f"{name}={given!r} is not one of {', '.join(ENVIRONMENTS)}")
 
 
-def _name_env_in(message: str, cls: type[CommonSettings]) -> str:
+def _name_env_in(message: str, cls: type[EnvSettings]) -> str:
     """msgspec says ``$.http_port``; operators set ``HTTP_PORT``."""
     for field in msgspec.structs.fields(cls):
         message = message.replace(f"`$.{field.name}`", env_name(cls, field.name))
@@ -176,7 +241,8 @@ def _refuse_unsafe_production(settings: CommonSettings, env: Mapping[str, str]) 
     if settings.keybuzz_dev_mode:
         raise SettingsError(f"KEYBUZZ_DEV_MODE=true is refused when {where}")
     cls = type(settings)
-    for field in sorted(cls.DEV_ONLY_DEFAULTS):
+    # The others are its parts' (load_part).
+    for field in sorted(cls.DEV_ONLY_DEFAULTS & set(cls.__struct_fields__)):
         if field == "vault_token" and _uses_approle(settings):
             continue
         problem = _development_value(cls, field, getattr(settings, field), env)
@@ -220,7 +286,7 @@ def _uses_approle(settings: CommonSettings) -> bool:
 
 
 def _development_value(
-    cls: type[CommonSettings], field: str, value: object, env: Mapping[str, str]
+    cls: type[EnvSettings], field: str, value: object, env: Mapping[str, str]
 ) -> str | None:
     """Why ``value`` is a development value, or None (the message never shows a secret)."""
     if not env.get(env_name(cls, field)):

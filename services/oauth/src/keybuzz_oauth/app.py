@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import posixpath
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -28,12 +28,20 @@ from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import SerializationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
-from keybuzz_oauth import credential_connect, flow
-from keybuzz_oauth.connections import REDIRECT_MARKETPLACES, SHOP_MARKETPLACES, ConnectionReport
+from keybuzz_oauth import credential_connect, flow, status_and_disconnect
+from keybuzz_oauth.connections import (
+    REDIRECT_MARKETPLACES,
+    ConnectionKind,
+    ConnectionReport,
+    connection_kind,
+    redirect_marketplaces,
+    shop_marketplaces,
+)
 from keybuzz_oauth.errors import (
     CALLBACK_STATUSES,
     ERROR_STATUSES,
@@ -57,6 +65,7 @@ from keybuzz_oauth.schemas import (
     StatusResponse,
     shop_connect_request,
 )
+from keybuzz_oauth.status_and_disconnect import kept_by
 
 # Said to a client when the marketplace gave no Retry-After of its own.
 MARKETPLACE_RETRY_AFTER_SECONDS = 30
@@ -82,6 +91,44 @@ CALLBACK_PATHS = tuple(callback_path(m) for m in REDIRECT_MARKETPLACES)
 [BROWSER_COOKIE] = (browser_cookie(m) for m in REDIRECT_MARKETPLACES)
 
 
+def connection_endpoints(marketplace: str) -> tuple[HTTPRouteHandler, HTTPRouteHandler]:
+    """The status and disconnect endpoints of one marketplace's connection, whichever its
+    kind, for its controller: one use case each (``status_and_disconnect``); the body is
+    the kind's (``STATUS_BODIES``)."""
+    title = connector_for(marketplace).display_name
+    kind = connection_kind(connector_for(marketplace))
+    assert kind is not None, f"{marketplace}: oauth makes no connection of it"
+    body_type, body_of = STATUS_BODIES[kind]
+    called = kept_by(marketplace).called
+
+    async def status(self: Controller, ports: OauthPorts, tenant: TenantContext) -> Any:
+        return body_of(
+            marketplace, await status_and_disconnect.status(ports, tenant.tenant_id, marketplace)
+        )
+
+    async def disconnect(self: Controller, ports: OauthPorts, tenant: TenantContext) -> Any:
+        return body_of(
+            marketplace, await status_and_disconnect.disconnect(ports, tenant, marketplace)
+        )
+
+    # The answer's type is the kind's (not a name in this module), for OpenAPI.
+    status.__annotations__["return"] = disconnect.__annotations__["return"] = body_type
+
+    return (
+        get(
+            "/status",
+            operation_id=f"get{title}Connection",
+            summary=f"The tenant's {title} connection, checked against Vault",
+        )(status),
+        delete(
+            "/connection",
+            operation_id=f"disconnect{title}Connection",
+            status_code=200,
+            summary=f"Disconnect: delete the {called} from Vault, emit connection.disconnected",
+        )(disconnect),
+    )
+
+
 def redirect_controller(marketplace: str) -> type[Controller]:
     """The connection endpoints of one marketplace connected by a redirect."""
     name, title = marketplace.lower(), connector_for(marketplace).display_name
@@ -91,6 +138,7 @@ def redirect_controller(marketplace: str) -> type[Controller]:
         path = base_path(marketplace)
         tags = [name]
         exception_handlers = domain_error_handlers(ERROR_STATUSES)
+        status, disconnect = connection_endpoints(marketplace)
 
         @post(
             "/oauth/start",
@@ -162,24 +210,6 @@ def redirect_controller(marketplace: str) -> type[Controller]:
                 marketplace_ids=connection.marketplace_ids,
             )
             return _answer(request, frontend_url, result, 200)
-
-        @get(
-            "/status",
-            operation_id=f"get{title}Connection",
-            summary=f"The tenant's {title} connection, checked against Vault",
-        )
-        async def status(self, ports: OauthPorts, tenant: TenantContext) -> StatusResponse:
-            report = await flow.status(ports, tenant.tenant_id, marketplace)
-            return _status_body(marketplace, report)
-
-        @delete(
-            "/connection",
-            operation_id=f"disconnect{title}Connection",
-            status_code=200,
-            summary="Disconnect: delete the credentials from Vault, emit connection.disconnected",
-        )
-        async def disconnect(self, ports: OauthPorts, tenant: TenantContext) -> StatusResponse:
-            return _status_body(marketplace, await flow.disconnect(ports, tenant, marketplace))
 
     RedirectController.__name__ = RedirectController.__qualname__ = f"{title}Controller"
     return RedirectController
@@ -284,6 +314,7 @@ def shop_controller(marketplace: str) -> type[Controller]:
         path = base_path(marketplace)
         tags = [name]
         exception_handlers = SHOP_ERROR_HANDLERS
+        status, disconnect = connection_endpoints(marketplace)
 
         async def _connect(
             self, ports: OauthPorts, tenant: TenantContext, data: Any
@@ -306,25 +337,6 @@ def shop_controller(marketplace: str) -> type[Controller]:
             "kept in Vault only. A shop connected to another tenant → 409. Posting again "
             "replaces the key (rotation) or the shop.",
         )(_connect)
-
-        @get(
-            "/status",
-            operation_id=f"get{title}Connection",
-            summary=f"The tenant's {title} connection, checked against Vault",
-        )
-        async def status(self, ports: OauthPorts, tenant: TenantContext) -> ShopStatusResponse:
-            report = await credential_connect.status(ports, tenant.tenant_id, marketplace)
-            return _shop_body(marketplace, report)
-
-        @delete(
-            "/connection",
-            operation_id=f"disconnect{title}Connection",
-            status_code=200,
-            summary="Disconnect: delete the key from Vault, emit connection.disconnected",
-        )
-        async def disconnect(self, ports: OauthPorts, tenant: TenantContext) -> ShopStatusResponse:
-            report = await credential_connect.disconnect(ports, tenant, marketplace)
-            return _shop_body(marketplace, report)
 
     ShopController.__name__ = ShopController.__qualname__ = f"{title}Controller"
     return ShopController
@@ -360,6 +372,16 @@ def _shop_body(marketplace: str, report: ConnectionReport) -> ShopStatusResponse
     )
 
 
+# Two bodies, one per connection kind: a redirect connects a seller account with its sites
+# and region (``sellerId``, ``marketplaces``, ``region``); a credential form connects one
+# shop on one marketplace, named by the id the seller typed (``shopId``). Clients read
+# those names (docs/OAUTH.md).
+STATUS_BODIES: dict[ConnectionKind, tuple[type[Any], Callable[[str, ConnectionReport], Any]]] = {
+    "redirect": (StatusResponse, _status_body),
+    "credentials": (ShopStatusResponse, _shop_body),
+}
+
+
 # --- the catalogue: what a tenant can connect ----------------------------------------------
 
 
@@ -378,21 +400,13 @@ class CatalogueController(Controller):
     )
     async def catalogue(self, tenant: TenantContext) -> CatalogueResponse:
         # Authenticated like every endpoint of the service, though nothing here is the tenant's.
-        entries = [_entry(c) for c in connectors() if _kind(c) is not None]
+        entries = [_entry(c) for c in connectors() if connection_kind(c) is not None]
         return CatalogueResponse(marketplaces=entries)
-
-
-def _kind(connector: Connector) -> Literal["redirect", "credentials"] | None:
-    if connector.redirect_flow is not None:
-        return "redirect"
-    if connector.connection_kind == "CREDENTIALS":
-        return "credentials"
-    return None
 
 
 def _entry(connector: Connector) -> CatalogueEntry:
     limits = connector.limits
-    kind = _kind(connector)
+    kind = connection_kind(connector)
     assert kind is not None
     return CatalogueEntry(
         marketplace=connector.marketplace.lower(),
@@ -420,8 +434,27 @@ def _entry(connector: Connector) -> CatalogueEntry:
     )
 
 
-ROUTES: list[type[Controller]] = [
-    CatalogueController,
-    *(redirect_controller(m) for m in REDIRECT_MARKETPLACES),
-    *(shop_controller(m) for m in SHOP_MARKETPLACES),
-]
+def routes() -> list[type[Controller]]:
+    """Every endpoint, for the connectors the registry serves now."""
+    return [
+        CatalogueController,
+        *(redirect_controller(m) for m in redirect_marketplaces()),
+        *(shop_controller(m) for m in shop_marketplaces()),
+    ]
+
+
+class _RegistryRoutes(Sequence[type[Controller]]):
+    """``routes()`` each time it is read: the app made when the service starts serves the
+    connectors registered then, not those of the moment this module was imported."""
+
+    def __getitem__(self, index: Any) -> Any:
+        return routes()[index]
+
+    def __len__(self) -> int:
+        return len(routes())
+
+    def __iter__(self) -> Iterator[type[Controller]]:
+        return iter(routes())  # built once per reading
+
+
+ROUTES: Sequence[type[Controller]] = _RegistryRoutes()

@@ -4,18 +4,22 @@ secrets and token endpoint, and the shops' API."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
+from keybuzz_shared.connectors.registry import UnknownMarketplace
 from keybuzz_shared.connectors.seam import CodeExchange
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_oauth.adapters import ShopVerifier, VaultCredentials
-from keybuzz_oauth.connections import REDIRECT_MARKETPLACES, SHOP_MARKETPLACES
+from keybuzz_oauth.connections import redirect_marketplaces, shop_marketplaces
 from keybuzz_oauth.flow import redirect_flow
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.store import PostgresOauthStore
+
+log = logging.getLogger(__name__)
 
 OauthRuntime = Runtime[OauthSettings]
 
@@ -27,9 +31,10 @@ def utc_now() -> datetime:
 def redirect_marketplace() -> str:
     """The one marketplace connected by a redirect: the ports hold one code exchange and
     one app's secrets (a second would need them by marketplace)."""
-    if len(REDIRECT_MARKETPLACES) != 1:
-        raise RuntimeError(f"oauth serves one redirect flow, not {REDIRECT_MARKETPLACES}")
-    return REDIRECT_MARKETPLACES[0]
+    served = redirect_marketplaces()
+    if len(served) != 1:
+        raise RuntimeError(f"oauth serves one redirect flow, not {served}")
+    return served[0]
 
 
 async def assemble(runtime: OauthRuntime) -> None:
@@ -45,11 +50,26 @@ async def assemble(runtime: OauthRuntime) -> None:
                 runtime.vault, flow.vault(runtime.vault, flow_settings.app_source)
             ),
             code_exchange=flow.code_exchange(flow_settings),
-            shops=ShopVerifier({m: settings.shop_api(m).api_url for m in SHOP_MARKETPLACES}),
+            shops=ShopVerifier(_shop_api_urls(settings)),
             clock=utc_now,
             settings=settings,
         )
     )
+
+
+def _shop_api_urls(settings: OauthSettings) -> dict[str, str]:
+    """Each shop marketplace's API, from its settings; one without settings of its own has
+    its shops refused as not checked here (``ShopVerifier``)."""
+    urls = {}
+    for marketplace in shop_marketplaces():
+        try:
+            urls[marketplace] = settings.shop_api(marketplace).api_url
+        except UnknownMarketplace:
+            log.error(
+                "no shop API settings: its shops cannot be connected",
+                extra={"marketplace": marketplace},
+            )
+    return urls
 
 
 async def disassemble(runtime: OauthRuntime) -> None:

@@ -6,15 +6,40 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from keybuzz_shared.connectors.credential_form import account_of
 from keybuzz_shared.connectors.registry import connector_for, connectors
+from keybuzz_shared.connectors.seam import Connector
 
-# The marketplaces whose shop is connected with credentials typed by the seller
-# (``credential_connect.py``), and those a seller connects by consenting on the
-# marketplace's site (the redirect flow of ``flow.py``).
-SHOP_MARKETPLACES = tuple(c.marketplace for c in connectors() if c.connection_kind == "CREDENTIALS")
-REDIRECT_MARKETPLACES = tuple(c.marketplace for c in connectors() if c.redirect_flow is not None)
+# How a seller connects: by consenting on the marketplace's site, or by typing the
+# credentials its connector declares.
+ConnectionKind = Literal["redirect", "credentials"]
+
+
+def connection_kind(connector: Connector) -> ConnectionKind | None:
+    """None: oauth makes no connection of that connector's marketplace."""
+    if connector.redirect_flow is not None:
+        return "redirect"
+    if connector.connection_kind == "CREDENTIALS":
+        return "credentials"
+    return None
+
+
+def shop_marketplaces() -> tuple[str, ...]:
+    """The marketplaces whose shop is connected with credentials typed by the seller
+    (``credential_connect.py``), as the registry serves them now."""
+    return tuple(c.marketplace for c in connectors() if connection_kind(c) == "credentials")
+
+
+def redirect_marketplaces() -> tuple[str, ...]:
+    """Those a seller connects by consenting on the marketplace's site (``flow.py``)."""
+    return tuple(c.marketplace for c in connectors() if connection_kind(c) == "redirect")
+
+
+# As the registry was at import: the redirect flow's paths and cookie names are fixed then.
+SHOP_MARKETPLACES = shop_marketplaces()
+REDIRECT_MARKETPLACES = redirect_marketplaces()
 
 
 class Status(StrEnum):

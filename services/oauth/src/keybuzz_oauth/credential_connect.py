@@ -24,21 +24,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 
 from keybuzz_shared.connectors.credential_form import CredentialFieldInvalid, read_credentials
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
+from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth.connections import (
-    SHOP_MARKETPLACES,
     Connection,
-    ConnectionReport,
     ShopConnected,
     ShopCredentials,
-    Status,
+    shop_marketplaces,
 )
 from keybuzz_oauth.errors import (
     CredentialsUnavailable,
@@ -46,7 +43,6 @@ from keybuzz_oauth.errors import (
     InvalidMarketplace,
     MarketplaceError,
     MarketplaceUnavailable,
-    NotConnected,
     ShopAlreadyConnected,
     ShopCredentialsRefused,
 )
@@ -58,6 +54,7 @@ from keybuzz_oauth.ports import (
     ShopTaken,
     ShopUnavailable,
 )
+from keybuzz_oauth.status_and_disconnect import delete_credentials, disconnected
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +62,9 @@ log = logging.getLogger(__name__)
 def shop_marketplace(name: str) -> str:
     """A marketplace value, any case (the route's lower case); anything else is not a shop
     marketplace."""
-    marketplace = name.upper()
-    if marketplace not in SHOP_MARKETPLACES:
-        known = ", ".join(m.lower() for m in SHOP_MARKETPLACES)
+    marketplace, served = name.upper(), shop_marketplaces()
+    if marketplace not in served:
+        known = ", ".join(m.lower() for m in served)
         raise InvalidMarketplace(f"unknown shop marketplace {name!r}; known: {known}")
     return marketplace
 
@@ -231,68 +228,6 @@ async def _record_connected(
     return connection
 
 
-# --- status ------------------------------------------------------------------------------
-
-
-async def status(ports: OauthPorts, tenant_id: str, marketplace: str) -> ConnectionReport:
-    marketplace = shop_marketplace(marketplace)
-    connection = await ports.connections.get_connection(tenant_id, marketplace)
-    if connection is None:
-        return ConnectionReport(status=Status.NOT_CONNECTED)
-    report = ConnectionReport.of(connection)
-    if connection.status is not Status.CONNECTED:
-        return report
-    # Read now, not from a copy: shop status is asked when a person looks at it.
-    try:
-        stored = await ports.vault.read_shop(tenant_id, marketplace)
-    except VaultError as exc:
-        return replace(report, last_error=f"could not verify the credentials in Vault: {exc}")
-    if stored is None or stored.shop_id != connection.seller_id:
-        problem = f"the {_title(marketplace)} key is not in Vault for this shop; connect again"
-        log.error("connected shop has no key in Vault", extra={"tenant_id": tenant_id})
-        return replace(report, status=Status.ERROR, last_error=problem, credentials_verified=False)
-    return replace(report, credentials_verified=True)
-
-
-# --- disconnect --------------------------------------------------------------------------
-
-
-async def disconnect(
-    ports: OauthPorts, tenant: TenantContext, marketplace: str
-) -> ConnectionReport:
-    tenant_id, marketplace = tenant.tenant_id, shop_marketplace(marketplace)
-    async with ports.unit_of_work() as uow:
-        await uow.store.lock_tenants([tenant_id], marketplace)
-        connection = await uow.store.get_connection(tenant_id, marketplace)
-        if connection is None:
-            raise NotConnected(f"tenant {tenant_id} has no {_title(marketplace)} connection")
-        if connection.status is Status.DISCONNECTED:
-            return ConnectionReport.of(connection)
-        # Always the tenant's path: a key written by a connect that failed afterwards goes too.
-        title = _title(marketplace)
-        with _vault_change(f"could not delete the {title} key from Vault; nothing was changed"):
-            await ports.vault.delete_shop(tenant_id, marketplace)
-        ended = await uow.store.mark_disconnected(tenant_id, marketplace)
-        if ended is not None:
-            reason = f"disconnected by user {tenant.principal.user_id}"
-            uow.emit(_disconnected(ended, reason, received_in_error=False))
-    log.info("shop disconnected", extra={"tenant_id": tenant_id, "marketplace": marketplace})
-    return ConnectionReport.of(ended or connection)
-
-
-def _disconnected(
-    ended: Connection, reason: str | None, *, received_in_error: bool
-) -> ConnectionDisconnected:
-    return ConnectionDisconnected(
-        tenant_id=ended.tenant_id,
-        marketplace=ended.marketplace_type,
-        connection_id=ended.id,
-        seller_id=ended.seller_id,
-        reason=reason,
-        received_in_error=received_in_error,
-    )
-
-
 # --- connections ended as duplicates -----------------------------------------------------
 
 
@@ -308,10 +243,8 @@ async def end_duplicates(ports: OauthPorts) -> int:
             finished = await uow.store.finish_duplicate(tenant_id, marketplace)
             if finished is None:
                 continue  # another instance said it
-            title = _title(marketplace)
-            with _vault_change(f"could not delete the {title} key from Vault"):
-                await ports.vault.delete_shop(tenant_id, marketplace)
-            uow.emit(_disconnected(finished, finished.last_error, received_in_error=True))
+            await delete_credentials(ports, tenant_id, marketplace)
+            uow.emit(disconnected(finished, finished.last_error, received_in_error=True))
         ended += 1
         log.warning(
             "connection ended: its shop was connected elsewhere first",

@@ -1,4 +1,4 @@
-"""The redirect flow: start, callback, status, disconnect, for any connector with a
+"""The redirect flow: start and callback, for any connector with a
 ``redirect_flow`` (the marketplace's side: its sites, consent URL, code exchange and
 Vault secrets); the state, the browser binding, the rows and the events are oauth's.
 
@@ -8,7 +8,8 @@ code is exchanged, and then — in one unit of work holding the seller's and the
 tenants' locks — the refresh token goes to Vault, a seller taken over
 from another tenant is disconnected there, the connection becomes CONNECTED
 and ``connection.connected`` is queued. A failure at any step leaves the
-connection not connected, with the reason in ``last_error``.
+connection not connected, with the reason in ``last_error``. Status and disconnect are
+``status_and_disconnect.py``'s, for both connection kinds.
 
 Each use case takes the ports it works on (``ports.OauthPorts``, assembled in
 ``bootstrap.py``). Nothing here knows HTTP: refusals are the domain errors of ``errors.py``.
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     AccountCredentials,
-    AccountCredentialsMissing,
     AppNotConfigured,
     Connector,
     ConsentSite,
@@ -34,22 +34,22 @@ from keybuzz_shared.connectors.seam import (
     RedirectFlow,
     TokenEndpointUnavailable,
 )
-from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
+from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.text import one_line
 from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth import states
-from keybuzz_oauth.connections import Connected, Connection, ConnectionReport, Status
+from keybuzz_oauth.connections import Connected, Connection
 from keybuzz_oauth.errors import (
     CallbackFailure,
     CredentialsUnavailable,
     Failure,
     InvalidMarketplace,
     MarketplaceNotConfigured,
-    NotConnected,
 )
 from keybuzz_oauth.ports import OauthPorts, OauthStore, OauthUnit
+from keybuzz_oauth.status_and_disconnect import end_connection
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +353,7 @@ async def _take_over(
     marketplace = bound.marketplace_type
     reason = "the seller connected another KeyBuzz account"
     try:
-        await _end_connection(ports, uow, other, marketplace, reason)
+        await end_connection(ports, uow, other, marketplace, reason)
     except CredentialsUnavailable:
         raise CallbackFailure(
             "vault_unavailable", _vault_retry(_name(marketplace)), Failure.UNAVAILABLE
@@ -396,106 +396,6 @@ async def _record_connected(
         )
     )
     return connection
-
-
-# --- status ------------------------------------------------------------------------------
-
-
-async def status(ports: OauthPorts, tenant_id: str, marketplace: str) -> ConnectionReport:
-    connection = await ports.connections.get_connection(tenant_id, marketplace)
-    if connection is None:
-        return ConnectionReport(status=Status.NOT_CONNECTED)
-    report = ConnectionReport.of(connection)
-    if connection.status is Status.PENDING:
-        if not await ports.connections.has_live_state(tenant_id, marketplace):
-            return replace(
-                report,
-                status=Status.NOT_CONNECTED,
-                last_error=f"the {_name(marketplace)} authorization was not completed in time",
-            )
-    elif connection.status is Status.CONNECTED:
-        return await _verify_credentials(ports, connection, report)
-    return report
-
-
-async def _verify_credentials(
-    ports: OauthPorts, connection: Connection, report: ConnectionReport
-) -> ConnectionReport:
-    """A connection CONNECTED in the database while Vault has nothing: say so here.
-
-    From a copy at most a few seconds old (cleared when credentials are stored
-    or deleted): a Vault read per status request would bound the status endpoint's
-    rate (docs/BENCHMARKS.md, "HTTP under load").
-    """
-    try:
-        stored = await ports.vault.check(connection.tenant_id)
-    except AccountCredentialsMissing as exc:
-        log.error("connected tenant has no credentials in Vault", extra={"reason": str(exc)})
-        return replace(report, status=Status.ERROR, last_error=str(exc), credentials_verified=False)
-    except VaultError as exc:
-        return replace(report, last_error=f"could not verify the credentials in Vault: {exc}")
-    if stored.seller_id != connection.seller_id:
-        mismatch = (
-            f"the credentials in Vault belong to seller {stored.seller_id}, "
-            f"not {connection.seller_id}; connect again"
-        )
-        return replace(report, status=Status.ERROR, last_error=mismatch, credentials_verified=False)
-    return replace(report, credentials_verified=True)
-
-
-# --- disconnect --------------------------------------------------------------------------
-
-
-async def disconnect(
-    ports: OauthPorts, tenant: TenantContext, marketplace: str
-) -> ConnectionReport:
-    tenant_id = tenant.tenant_id
-    async with ports.unit_of_work() as uow:
-        await uow.store.lock_tenants([tenant_id], marketplace)
-        connection = await uow.store.get_connection(tenant_id, marketplace)
-        if connection is None:
-            raise NotConnected(f"tenant {tenant_id} has no {_name(marketplace)} connection")
-        if connection.status is Status.DISCONNECTED:
-            return ConnectionReport.of(connection)
-        reason = f"disconnected by user {tenant.principal.user_id}"
-        ended = await _end_connection(ports, uow, tenant_id, marketplace, reason)
-    log.info("disconnected", extra={"tenant_id": tenant_id, "marketplace": marketplace})
-    return ConnectionReport.of(ended or connection)
-
-
-async def _end_connection(
-    ports: OauthPorts, uow: OauthUnit, tenant_id: str, marketplace: str, reason: str
-) -> Connection | None:
-    """Credentials out of Vault, row DISCONNECTED, event queued; the tenant's lock is held."""
-    await _delete_credentials(ports, tenant_id, marketplace)
-    ended = await uow.store.mark_disconnected(tenant_id, marketplace)
-    if ended is not None:
-        uow.emit(
-            ConnectionDisconnected(
-                tenant_id=tenant_id,
-                marketplace=marketplace,
-                connection_id=ended.id,
-                seller_id=ended.seller_id,
-                reason=reason,
-            )
-        )
-    return ended
-
-
-async def _delete_credentials(ports: OauthPorts, tenant_id: str, marketplace: str) -> None:
-    # Always the tenant's path, even when the row has none: a callback that
-    # stored the token but failed afterwards must not leave it behind.
-    try:
-        await ports.vault.delete(tenant_id)
-    except VaultError as exc:
-        log.error(
-            "could not delete the credentials",
-            extra={"marketplace": marketplace, "reason": str(exc)},
-        )
-        raise CredentialsUnavailable(
-            f"could not delete the {_name(marketplace)} credentials from Vault; "
-            "nothing was changed, retry"
-        ) from None
 
 
 # --- reauthorization (connection.reauth_required from any service) ------------------------

@@ -1,5 +1,5 @@
 """oauth settings (docs/CONTRACTS.md, "Configuration"); each marketplace's own (its redirect
-flow, its shop API) come from ``MarketplaceSettings``, read by marketplace."""
+flow, its shop API) are its connector's, read by marketplace (``MarketplaceSettings``)."""
 
 from typing import ClassVar
 
@@ -14,7 +14,8 @@ class OauthSettings(MarketplaceSettings, kw_only=True, frozen=True):
         "state_ttl_seconds": "OAUTH_STATE_TTL_SECONDS",
         "redirect_uri": "OAUTH_REDIRECT_URI",
     }
-    # A production seller must not be sent back to a developer's localhost.
+    # A production seller must not be sent back to a developer's localhost (a redirect flow's
+    # setting: its connector's, checked with them).
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = MarketplaceSettings.DEV_ONLY_DEFAULTS | {
         "frontend_url"
     }

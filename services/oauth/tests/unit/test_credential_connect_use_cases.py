@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from keybuzz_oauth import credential_connect, flow
+from keybuzz_oauth import credential_connect, flow, status_and_disconnect
 from keybuzz_oauth.connections import Connection, Status
 from keybuzz_oauth.errors import (
     CredentialsUnavailable,
@@ -212,25 +212,25 @@ async def test_an_unknown_shop_marketplace_is_refused_before_anything() -> None:
 
 async def test_status_checks_the_key_a_connected_shop_has_in_vault() -> None:
     fake = shop_fake()
-    never = await credential_connect.status(fake.ports, "t1", "fnac")
+    never = await status_and_disconnect.status(fake.ports, "t1", "fnac")
     assert never.status is Status.NOT_CONNECTED
     await connect(fake, "t1")
-    report = await credential_connect.status(fake.ports, "t1", "fnac")
+    report = await status_and_disconnect.status(fake.ports, "t1", "fnac")
     assert (report.status, report.seller_id, report.credentials_verified) == (
         Status.CONNECTED,
         SHOP,
         True,
     )
-    assert (await credential_connect.status(fake.ports, "t1", "darty")).status is (
+    assert (await status_and_disconnect.status(fake.ports, "t1", "darty")).status is (
         Status.NOT_CONNECTED
     )
     fake.vault.failing = {"check"}
-    unknown = await credential_connect.status(fake.ports, "t1", "fnac")
+    unknown = await status_and_disconnect.status(fake.ports, "t1", "fnac")
     assert (unknown.status, unknown.credentials_verified) == (Status.CONNECTED, None)
     assert "could not verify" in (unknown.last_error or "")
     fake.vault.failing = set()
     del fake.vault.shops[("t1", "FNAC")]
-    missing = await credential_connect.status(fake.ports, "t1", "fnac")
+    missing = await status_and_disconnect.status(fake.ports, "t1", "fnac")
     assert (missing.status, missing.credentials_verified) == (Status.ERROR, False)
     assert fake.store.rows_of("FNAC")["t1"].status is Status.CONNECTED  # a read writes nothing
 
@@ -242,10 +242,10 @@ async def test_disconnect_deletes_the_key_and_says_disconnected_once() -> None:
     fake = shop_fake()
     await connect(fake, "t1")
     await connect(fake, "t1", "darty", shop=OTHER_SHOP)
-    report = await credential_connect.disconnect(fake.ports, tenant("t1", "user-9"), "fnac")
+    report = await status_and_disconnect.disconnect(fake.ports, tenant("t1", "user-9"), "fnac")
     assert report.status is Status.DISCONNECTED and ("t1", "FNAC") not in fake.vault.shops
     assert ("t1", "DARTY") in fake.vault.shops  # the other marketplace stays
-    again = await credential_connect.disconnect(fake.ports, tenant("t1"), "fnac")
+    again = await status_and_disconnect.disconnect(fake.ports, tenant("t1"), "fnac")
     assert again.status is Status.DISCONNECTED
     [event] = [e for e in fake.units.published if isinstance(e, ConnectionDisconnected)]
     assert (event.marketplace, event.seller_id, event.reason) == (
@@ -259,11 +259,11 @@ async def test_disconnect_deletes_the_key_and_says_disconnected_once() -> None:
 async def test_disconnect_without_a_connection_or_with_vault_failing() -> None:
     fake = shop_fake()
     with pytest.raises(NotConnected):
-        await credential_connect.disconnect(fake.ports, tenant("t1"), "fnac")
+        await status_and_disconnect.disconnect(fake.ports, tenant("t1"), "fnac")
     await connect(fake, "t1")
     fake.vault.failing = {"delete"}
     with pytest.raises(CredentialsUnavailable):
-        await credential_connect.disconnect(fake.ports, tenant("t1"), "fnac")
+        await status_and_disconnect.disconnect(fake.ports, tenant("t1"), "fnac")
     assert fake.store.rows_of("FNAC")["t1"].status is Status.CONNECTED
     assert ("t1", "FNAC") in fake.vault.shops
     assert [type(e).__name__ for e in fake.units.published] == ["ConnectionConnected"]

@@ -9,7 +9,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from keybuzz_oauth import flow, states
+from keybuzz_oauth import flow, states, status_and_disconnect
 from keybuzz_oauth.connections import Status
 from keybuzz_oauth.errors import (
     CallbackFailure,
@@ -303,11 +303,13 @@ async def test_the_same_seller_adds_marketplaces_another_seller_starts_afresh() 
 
 async def test_status_of_a_tenant_never_started_or_not_completed_in_time() -> None:
     fake = fake_oauth(state_ttl_seconds=60)
-    assert (await flow.status(fake.ports, "t1", AMAZON)).status is Status.NOT_CONNECTED
+    assert (
+        await status_and_disconnect.status(fake.ports, "t1", AMAZON)
+    ).status is Status.NOT_CONNECTED
     await start(fake, "t1")
-    assert (await flow.status(fake.ports, "t1", AMAZON)).status is Status.PENDING
+    assert (await status_and_disconnect.status(fake.ports, "t1", AMAZON)).status is Status.PENDING
     fake.clock.advance(61)
-    late = await flow.status(fake.ports, "t1", AMAZON)
+    late = await status_and_disconnect.status(fake.ports, "t1", AMAZON)
     assert late.status is Status.NOT_CONNECTED and "not completed in time" in (
         late.last_error or ""
     )
@@ -316,11 +318,11 @@ async def test_status_of_a_tenant_never_started_or_not_completed_in_time() -> No
 async def test_status_checks_the_credentials_a_connected_tenant_has_in_vault() -> None:
     fake = fake_oauth()
     await connect(fake, "t1")
-    report = await flow.status(fake.ports, "t1", AMAZON)
+    report = await status_and_disconnect.status(fake.ports, "t1", AMAZON)
     assert (report.status, report.credentials_verified) == (Status.CONNECTED, True)
 
     fake.vault.failing = {"check"}  # Vault cannot say: the row's status stands, unverified
-    unknown = await flow.status(fake.ports, "t1", AMAZON)
+    unknown = await status_and_disconnect.status(fake.ports, "t1", AMAZON)
     assert (unknown.status, unknown.credentials_verified) == (Status.CONNECTED, None)
     assert "could not verify" in (unknown.last_error or "")
 
@@ -333,12 +335,12 @@ async def test_status_checks_the_credentials_a_connected_tenant_has_in_vault() -
         marketplace_id=FR,
         region="eu",
     )
-    mismatch = await flow.status(fake.ports, "t1", AMAZON)
+    mismatch = await status_and_disconnect.status(fake.ports, "t1", AMAZON)
     assert (mismatch.status, mismatch.credentials_verified) == (Status.ERROR, False)
     assert "ANOTHERSELLER" in (mismatch.last_error or "")
 
     del fake.vault.tenants["t1"]  # seed 003: CONNECTED in the database, nothing in Vault
-    missing = await flow.status(fake.ports, "t1", AMAZON)
+    missing = await status_and_disconnect.status(fake.ports, "t1", AMAZON)
     assert (missing.status, missing.credentials_verified) == (Status.ERROR, False)
     assert fake.store.rows["t1"].status is Status.CONNECTED  # a read changes no row
 
@@ -349,9 +351,9 @@ async def test_status_checks_the_credentials_a_connected_tenant_has_in_vault() -
 async def test_disconnect_deletes_the_token_and_says_disconnected_once() -> None:
     fake = fake_oauth()
     await connect(fake, "t1")
-    report = await flow.disconnect(fake.ports, tenant("t1", "user-9"), AMAZON)
+    report = await status_and_disconnect.disconnect(fake.ports, tenant("t1", "user-9"), AMAZON)
     assert report.status is Status.DISCONNECTED and "t1" not in fake.vault.tenants
-    again = await flow.disconnect(fake.ports, tenant("t1"), AMAZON)
+    again = await status_and_disconnect.disconnect(fake.ports, tenant("t1"), AMAZON)
     assert again.status is Status.DISCONNECTED
     assert events(fake) == [("ConnectionConnected", "t1"), ("ConnectionDisconnected", "t1")]
     [event] = published(fake, ConnectionDisconnected)
@@ -361,7 +363,7 @@ async def test_disconnect_deletes_the_token_and_says_disconnected_once() -> None
 async def test_disconnect_of_a_tenant_never_started_is_refused() -> None:
     fake = fake_oauth()
     with pytest.raises(NotConnected):
-        await flow.disconnect(fake.ports, tenant("t1"), AMAZON)
+        await status_and_disconnect.disconnect(fake.ports, tenant("t1"), AMAZON)
     assert fake.units.published == []
 
 
@@ -370,7 +372,7 @@ async def test_disconnect_when_vault_cannot_delete_changes_nothing() -> None:
     await connect(fake, "t1")
     fake.vault.failing = {"delete"}
     with pytest.raises(CredentialsUnavailable):
-        await flow.disconnect(fake.ports, tenant("t1"), AMAZON)
+        await status_and_disconnect.disconnect(fake.ports, tenant("t1"), AMAZON)
     assert fake.store.rows["t1"].status is Status.CONNECTED and "t1" in fake.vault.tenants
     assert events(fake) == [("ConnectionConnected", "t1")]
 
@@ -379,7 +381,7 @@ async def test_disconnect_clears_a_token_a_failed_callback_left_behind() -> None
     fake = fake_oauth()
     await start(fake, "t1")
     fake.vault.tenants["t1"] = TenantCredentials("t1", "Atzr|left", SELLER, FR, "eu")
-    await flow.disconnect(fake.ports, tenant("t1"), AMAZON)
+    await status_and_disconnect.disconnect(fake.ports, tenant("t1"), AMAZON)
     assert fake.vault.tenants == {}
 
 

@@ -23,7 +23,7 @@ from litestar.params import Parameter
 
 from keybuzz_orders import queries, schemas
 from keybuzz_orders.backfill.backfill import Backfills
-from keybuzz_orders.domain import Marketplace, OrderStatus
+from keybuzz_orders.domain import OrderStatus
 from keybuzz_orders.errors import (
     ERROR_STATUSES,
     MESSAGING_ERROR_STATUSES,
@@ -63,7 +63,7 @@ class OrdersController(Controller):
         tenant: TenantContext,
         runtime: Runtime[Any],
         status: Annotated[list[OrderStatus] | None, Parameter(description="one or more")] = None,
-        marketplace: Annotated[Marketplace | None, Parameter(description=MARKETPLACE_NAMES)] = None,
+        marketplace: Annotated[str | None, Parameter(description=MARKETPLACE_NAMES)] = None,
         date_from: Annotated[
             datetime | None, Parameter(query="from", description="ordered at or after")
         ] = None,
@@ -80,7 +80,7 @@ class OrdersController(Controller):
             runtime.pool,
             tenant.tenant_id,
             statuses=[s.value for s in status or []],
-            marketplace=marketplace.value if marketplace else None,
+            marketplace=marketplace,
             date_from=date_from,
             date_to=date_to,
             search=q,

@@ -4,6 +4,7 @@ whose connector has a shop API), the tenants' marketplaces, and the clock."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +26,11 @@ from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.store import PostgresOrderStore
 
 
-def assemble(runtime: Runtime[Any], feed: OpenedFeed, http: httpx.AsyncClient) -> OrdersPorts:
+def assemble(
+    runtime: Runtime[Any], feed: OpenedFeed, http: Mapping[str, httpx.AsyncClient]
+) -> OrdersPorts:
     """``on_startup``, before the components that take the ports: ``feed`` is the order
-    feed's adapters, ``http`` carries the calls of the shop APIs' sessions."""
+    feed's adapters, ``http`` carries the calls of each marketplace's shop API sessions."""
     settings: OrdersSettings = runtime.settings
 
     def clock() -> datetime:
@@ -53,7 +56,7 @@ def assemble(runtime: Runtime[Any], feed: OpenedFeed, http: httpx.AsyncClient) -
         sources[marketplace] = ConnectorOrderSource(
             marketplace,
             runtime.vault,
-            http,
+            http[marketplace],
             settings.shop_api(marketplace).api_url,
             window_days=settings.connector_backfill_window_days,
             clock=clock,

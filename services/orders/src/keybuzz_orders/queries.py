@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from keybuzz_shared.connectors.names import MARKETPLACES
+from keybuzz_shared.connectors.registry import marketplaces
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
 from keybuzz_shared.text import is_storable
 
@@ -39,7 +39,14 @@ class InvalidSearch(ValueError):
 
 class InvalidMarketplace(ValueError):
     def __init__(self) -> None:
-        super().__init__(f"marketplace must be one of {list(MARKETPLACES)}")
+        super().__init__(f"marketplace must be one of {', '.join(marketplaces())}")
+
+
+def _served(marketplace: str | None) -> str | None:
+    """A ``marketplace`` filter: a value the registry serves (read now), or none."""
+    if marketplace is not None and marketplace not in marketplaces():
+        raise InvalidMarketplace()
+    return marketplace
 
 
 class InvalidJobId(ValueError):
@@ -79,7 +86,7 @@ async def list_orders(
     """One page of the tenant's orders, newest first; ``cursor``: the last page's."""
     query = store.OrderFilter(
         statuses=statuses,
-        marketplace=marketplace,
+        marketplace=_served(marketplace),
         date_from=as_utc(date_from),
         date_to=as_utc(date_to),
         search=_search(search),
@@ -96,8 +103,7 @@ async def get_order(
     conn: store.Conn, tenant_id: str, order_id: str, marketplace: str | None = None
 ) -> OrderWithItems:
     """One order by its marketplace's id; ``marketplace``, when given, is the only one looked in."""
-    if marketplace is not None and marketplace not in MARKETPLACES:
-        raise InvalidMarketplace()
+    marketplace = _served(marketplace)
     if not is_order_id(order_id):
         raise InvalidOrderId()
     found = await store.get_order(conn, tenant_id, order_id, marketplace)

@@ -30,20 +30,47 @@ class Feed:
     opened: OpenedFeed
 
 
+# The order feed's client (a feed may open clients of its own).
+FEED_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class HttpClients:
+    """The calls of the order feed, and of each shop API with its marketplace's own timeout;
+    TLS verified against the system's CAs, always (closed at shutdown)."""
+
+    feed: httpx.AsyncClient
+    shop_apis: dict[str, httpx.AsyncClient]
+
+    @classmethod
+    def of(cls, settings: OrdersSettings) -> HttpClients:
+        return cls(
+            feed=httpx.AsyncClient(timeout=FEED_TIMEOUT_SECONDS),
+            shop_apis={
+                c.marketplace: httpx.AsyncClient(
+                    timeout=settings.shop_api(c.marketplace).timeout_seconds
+                )
+                for c in connectors()
+                if c.shop_api is not None
+            },
+        )
+
+    async def aclose(self) -> None:
+        for http in (self.feed, *self.shop_apis.values()):
+            await http.aclose()
+
+
 # Each marketplace's name as sellers call it, once.
 DISPLAY_NAMES = ", ".join(dict.fromkeys(c.display_name for c in connectors()))
 
 
 async def _provide(runtime: Runtime[Any]) -> None:
     """Before the consumers start: the first connection.connected already finds them."""
-    settings: OrdersSettings = runtime.settings
-    # The shop APIs' calls; TLS verified against the system's CAs, always.
-    shops = [settings.shop_api(c.marketplace) for c in connectors() if c.shop_api is not None]
-    http = httpx.AsyncClient(timeout=max((s.timeout_seconds for s in shops), default=30.0))
+    http = HttpClients.of(runtime.settings)
     runtime.provide(http)
-    feed = order_feed().open(runtime, http)
+    feed = order_feed().open(runtime, http.feed)
     runtime.provide(Feed(feed))
-    ports = bootstrap.assemble(runtime, feed, http)
+    ports = bootstrap.assemble(runtime, feed, http.shop_apis)
     runtime.provide(OrderMessaging(ports.orders, feed.messaging))
     runtime.provide(Backfills(ports.backfill))
     runtime.provide(OrderSync(ports.sync))
@@ -67,8 +94,8 @@ async def _stop_backfills(runtime: Runtime[Any]) -> None:
         await runtime.component(Backfills).aclose()
     if Feed in runtime.components:
         await runtime.component(Feed).opened.aclose()
-    if httpx.AsyncClient in runtime.components:
-        await runtime.component(httpx.AsyncClient).aclose()
+    if HttpClients in runtime.components:
+        await runtime.component(HttpClients).aclose()
 
 
 def _register(runtime: Runtime[Any]) -> None:

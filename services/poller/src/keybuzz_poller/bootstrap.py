@@ -8,12 +8,12 @@ package declares what it needs, the adapters are filled here."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 import asyncpg
+from keybuzz_shared.connectors.connector_settings import ShopApiSettings
 from keybuzz_shared.connectors.registry import connectors
-from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
@@ -31,7 +31,7 @@ from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.reading.mailbox_hooks import parse_budget
 from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource
 from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.reading.marketplace.ports import ShopPorts
+from keybuzz_poller.reading.marketplace.ports import ShopPorts, ShopReading
 from keybuzz_poller.reading.parse_workers import parse_mails
 from keybuzz_poller.reading.ports import ReadingPorts
 from keybuzz_poller.reading.store import PostgresCursors
@@ -71,20 +71,9 @@ async def assemble(runtime: PollerRuntime) -> None:
 
         return wake
 
-    # The shop APIs' settings (the connectors' share one set): the first one's.
-    shop_api = settings.shop_api(min(SHOP_MARKETPLACES))
-    source = ApiMessageSource(
-        runtime.vault,
-        {m: settings.shop_api(m).api_url for m in SHOP_MARKETPLACES},
-        shop_api.timeout_seconds,
-        shop_api.call_deadline_seconds,
-        {
-            m: FileLinks(
-                settings.shop_api(m).attachment_origins, inside_allowed=not settings.is_production
-            )
-            for m in SHOP_MARKETPLACES
-        },
-    )
+    # Each shop marketplace's own settings, its connector's.
+    shop_apis = {m: settings.shop_api(m) for m in SHOP_MARKETPLACES}
+    source = ApiMessageSource(runtime.vault, shop_apis, inside_allowed=not settings.is_production)
     runtime.provide(source)
     shop_polling = ShopPollingPorts(
         connections=PostgresShops(runtime.pool),
@@ -147,9 +136,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 store=PostgresShopStore(runtime.pool),
                 unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShopStore),
                 clock=system_clock,
-                mark_as_read=shop_api.mark_as_read,
-                first_poll=timedelta(days=shop_api.first_poll_days),
-                max_attachment_bytes=shop_api.max_attachment_bytes,
+                reading=shop_reading(shop_apis).__getitem__,
                 replies_sent=functools.partial(count_reply, runtime.name, "SENT"),
             ),
             shop_polling=shop_polling,
@@ -157,12 +144,27 @@ async def assemble(runtime: PollerRuntime) -> None:
     )
 
 
+def shop_reading(shop_apis: Mapping[str, ShopApiSettings]) -> dict[str, ShopReading]:
+    """How each marketplace's shops are read, from its own shop API settings."""
+    return {
+        m: ShopReading(
+            mark_as_read=api.mark_as_read,
+            first_poll=timedelta(days=api.first_poll_days),
+            max_attachment_bytes=api.max_attachment_bytes,
+        )
+        for m, api in shop_apis.items()
+    }
+
+
 def api_replies(runtime: PollerRuntime, source: ApiMessageSource) -> dict[str, ShopReplies]:
     """The marketplaces whose connector has a ``shop_api`` reply through it (on the shops'
     HTTP client); the others by mail through their relay."""
     return {
         c.marketplace: ShopReplies(
-            c, runtime.vault, source.http, runtime.settings.shop_api(c.marketplace).api_url
+            c,
+            runtime.vault,
+            source.http(c.marketplace),
+            runtime.settings.shop_api(c.marketplace).api_url,
         )
         for c in connectors()
         if c.shop_api is not None

@@ -40,7 +40,7 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     inbound_domain: str = "inbound.keybuzz.test"
 
     # Marketplace shops polled over an API (docs/POLLER.md, "Marketplace shops"): their
-    # settings are the connectors' (``MarketplaceSettings.shop_api``), and these, so that a
+    # settings are their connectors' (``MarketplaceSettings.shop_api``), and these, so that a
     # failing shop cannot hold the others up ("Slow and failing shops"): a shop's poll is cut
     # after SHOP_POLL_DEADLINE_SECONDS; one running longer than SHOP_POLL_SLOW_SECONDS gives
     # its slot of POLL_CONCURRENCY back; shops in back-off are polled in slots of their own,
@@ -64,7 +64,6 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     parse_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
 
     # Demo mode (docs/POLLER.md, "Mock source"): ``mail_relay_demo``, a connector's setting.
-
     # The MX (SMTP for INBOUND_DOMAIN) inside the poller process (docs/POLLER.md).
     mx_host: str = "127.0.0.1"
     mx_port: int = 2525
@@ -140,12 +139,7 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
         return (self.bounce_signing_secret.encode(),) + ((previous.encode(),) if previous else ())
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
-        if self.mail_relay_demo and self.is_production:
-            raise ValueError(
-                f"{self.MAIL_RELAY_DEMO_ENV}=true is refused when KEYBUZZ_ENV={self.keybuzz_env}"
-            )
         if self.is_production and not self.smtp_relay_starttls:
             raise ValueError(
                 f"SMTP_RELAY_STARTTLS=true is required when KEYBUZZ_ENV={self.keybuzz_env}"

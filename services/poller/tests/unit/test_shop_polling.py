@@ -5,6 +5,7 @@ over Fnac's double, OpenBao, NATS and PostgreSQL is ``test_fnac_polling.py``'s."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import msgspec
@@ -30,6 +31,7 @@ from keybuzz_poller.reading.marketplace.ports import (
     AttachmentUnavailable,
     MarketplaceUnavailable,
     ShopKeyRefused,
+    ShopReading,
 )
 from keybuzz_shared.events import (
     ConnectionConnected,
@@ -405,6 +407,20 @@ async def test_with_marking_off_nothing_is_marked_read() -> None:
     await connected(fake)
     await polled(fake, message("m1", 1))
     assert fake.marketplace.marked == [] and await fake.store.pending_marks(SHOP, 10) == []
+
+
+async def test_a_shop_is_read_with_its_own_marketplaces_settings_not_anothers() -> None:
+    fake = fake_shops()
+    own = ShopReading(mark_as_read=False, first_poll=timedelta(days=2), max_attachment_bytes=10)
+    other = ShopReading(mark_as_read=True, first_poll=timedelta(days=30), max_attachment_bytes=99)
+    fake.ports = replace(fake.ports, reading={"FNAC": own, "ANOTHER": other}.__getitem__)
+    await connected(fake)
+    fake.marketplace.files = {"https://f/b": b"x" * 11}
+    await polled(fake, message("m1", 1, files=[FileLink(name="b.jpg", url="https://f/b")]))
+    assert fake.marketplace.listed_since == [T0 - timedelta(days=2)]  # its first poll's reach
+    assert fake.marketplace.marked == [] and await fake.store.pending_marks(SHOP, 10) == []
+    [stored] = fake.store.tables.messages.values()
+    assert [a.skipped for a in stored.attachments] == ["larger than 10 bytes"]
 
 
 async def test_linked_files_are_downloaded_up_to_the_cap() -> None:

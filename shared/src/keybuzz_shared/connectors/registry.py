@@ -39,6 +39,12 @@ def connectors() -> list[Connector]:
     return list(_CONNECTORS.values())
 
 
+def marketplaces() -> tuple[str, ...]:
+    """Every value a connector serves, as of now (a connector ``registered`` included): what
+    a ``marketplace`` filter of an HTTP query may name."""
+    return tuple(_CONNECTORS)
+
+
 @contextmanager
 def registered(connector: Connector) -> Iterator[Connector]:
     """Serves ``connector`` (a marketplace value no other connector serves) until the block

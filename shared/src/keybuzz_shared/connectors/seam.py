@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 import msgspec
 
 from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.settings import PartSettings
 
 if TYPE_CHECKING:
     import httpx
@@ -287,6 +288,11 @@ class Connector(Protocol):
         """Where in Vault the tenant's credentials for this marketplace are kept."""
         ...
 
+    @property
+    def settings_type(self) -> type[PartSettings] | None:
+        """Its package's settings (a ``ConnectorSettings``), read with a service's at start-up."""
+        ...
+
     # --- its parts ---
 
     @property
@@ -454,7 +460,7 @@ class TokenGrant(Protocol):
 
 
 class RedirectFlowSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """A redirect flow's settings, as a service reads them (``MarketplaceSettings``)."""
+    """A redirect flow's settings, as a service reads them (``MarketplaceSettings.redirect_flow``)."""
 
     default_site: str  # the site of a start request that names none
     consent_origin: str | None  # replaces the site's consent origin (the sandbox)

@@ -41,7 +41,7 @@ async def provide_mailbox(runtime: PollerRuntime) -> None:
         MockMailbox(settings.inbound_domain) if settings.mail_relay_demo else imap_account(settings)
     )
     if settings.mail_relay_demo:
-        log.warning(f"{settings.MAIL_RELAY_DEMO_ENV}=true: polls read demo mails, not Dovecot")
+        log.warning(f"{settings.mail_relay_demo_env}=true: polls read demo mails, not Dovecot")
     # Keyed by the interface, not the class: readers ask for ``Mailbox`` whichever it is.
     runtime.components[Mailbox] = mailbox
 

@@ -16,7 +16,6 @@ messages received up to that moment.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -54,17 +53,16 @@ class RuleNotOverridable(Exception):
     """A tenant's response window for a marketplace that measures by its own rule."""
 
 
-# A marketplace the messages name as an example: the first without a rule of its own.
-EXAMPLE_NAME = next((c.marketplace for c in connectors() if c.response_window is None), "")
-MARKETPLACE_NAME = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
-# The marketplaces a tenant may set a window for: those the registry knows, without a rule.
-OVERRIDABLE = tuple(c.marketplace for c in connectors() if c.response_window is None)
+def overridable() -> tuple[str, ...]:
+    """The marketplaces a tenant may set a window for: those the registry serves (read at
+    each call), without a rule of their own."""
+    return tuple(c.marketplace for c in connectors() if c.response_window is None)
 
 
 def check_override(marketplace_name: str, hours: int) -> None:
-    if marketplace_name not in OVERRIDABLE and marketplace_name not in RULES:
+    if marketplace_name not in overridable() and marketplace_name not in RULES:
         raise InvalidResponseWindow(
-            f"marketplace must be one of {', '.join(OVERRIDABLE)} (a marketplace KeyBuzz "
+            f"marketplace must be one of {', '.join(overridable())} (a marketplace KeyBuzz "
             f"knows, as tickets carry it); {', '.join(RULES)} measure by a rule of their own"
         )
     if marketplace_name in RULES:

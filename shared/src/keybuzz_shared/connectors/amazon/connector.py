@@ -10,6 +10,7 @@ from keybuzz_shared.connectors.amazon.order_feed import AmazonOrderFeed, AmazonO
 from keybuzz_shared.connectors.amazon.redirect import AmazonRedirectFlow
 from keybuzz_shared.connectors.amazon.relay_mail import AmazonRelayMail
 from keybuzz_shared.connectors.amazon.response_window import AmazonResponseWindow
+from keybuzz_shared.connectors.amazon.settings import AmazonSettings
 from keybuzz_shared.connectors.seam import (
     ConnectionKind,
     CredentialCheck,
@@ -24,6 +25,7 @@ from keybuzz_shared.connectors.seam import (
     ShopApi,
     ShopInbox,
 )
+from keybuzz_shared.settings import PartSettings
 
 LIMITS = Limits(
     max_attachments=20,  # ours: Amazon documents a size, not a count
@@ -39,6 +41,7 @@ class AmazonConnector:
     connection_kind: ConnectionKind = "OAUTH_REDIRECT"
     credential_fields: tuple[CredentialField, ...] = ()  # the redirect brings them
     limits = LIMITS
+    settings_type: type[PartSettings] | None = AmazonSettings
     # Its parts (seam.Connector), in the seam's order; None: Amazon does not work so.
     shop_api: ShopApi | None = None  # buyers write through the relay, not an API we poll
     redirect_flow: RedirectFlow | None = AmazonRedirectFlow()

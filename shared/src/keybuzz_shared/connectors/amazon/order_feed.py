@@ -48,7 +48,7 @@ from keybuzz_shared.connectors.amazon.spapi import (
     SpApiOutcomeUnknown,
 )
 from keybuzz_shared.connectors.amazon.times import amazon_time
-from keybuzz_shared.connectors.amazon.tokens import token_service_for
+from keybuzz_shared.connectors.amazon.tokens import amazon_settings, token_service_for
 from keybuzz_shared.connectors.orders import (
     AccessDenied,
     ChangeSubscription,
@@ -274,16 +274,17 @@ class SpApiOrderChanges:
         queue_arn: Callable[[], Awaitable[str]],
     ) -> None:
         self.settings = runtime.settings
+        amazon = amazon_settings(runtime)
         self._arn = queue_arn
         tokens = GrantlessTokens(
             runtime.vault,
-            LwaClient(self.settings.lwa_endpoint, cacert=self.settings.lwa_cacert),
-            app_source=self.settings.amazon_app_source,
+            LwaClient(amazon.lwa_endpoint, cacert=amazon.lwa_cacert),
+            app_source=amazon.amazon_app_source,
         )
         self.api = NotificationsClient(
             spapi,
             tokens,
-            endpoint=self.settings.spapi_endpoint,
+            endpoint=amazon.spapi_endpoint,
             initial_backoff=self.settings.spapi_backoff_seconds,
         )
         self._queue_arn: str | None = None
@@ -342,7 +343,7 @@ class OpenedAmazonFeed:
         self.runtime = runtime
         self.spapi = SpApiClient(
             token_service_for(runtime),
-            endpoint=settings.spapi_endpoint,
+            endpoint=amazon_settings(runtime).spapi_endpoint,
             initial_backoff=settings.spapi_backoff_seconds,
         )
         self.source = SpApiOrderSource(self.spapi)

@@ -26,11 +26,12 @@ from keybuzz_shared.connectors.amazon.credentials import (
 )
 from keybuzz_shared.connectors.amazon.errors import InvalidGrant, ReauthRequired
 from keybuzz_shared.connectors.amazon.lwa import LwaClient
+from keybuzz_shared.connectors.amazon.settings import AmazonSettings
+from keybuzz_shared.connectors.connector_settings import HoldsConnectorSettings
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.vault import VaultClient
 
 if TYPE_CHECKING:
-    from keybuzz_shared.connectors.amazon.settings import AmazonSettings
     from keybuzz_shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -162,9 +163,15 @@ def outbox_reauth_reporter(runtime: Runtime[Any]) -> ReauthReporter:
     return report
 
 
-def token_service_for(runtime: Runtime[AmazonSettings]) -> TokenService:
-    """The token service a service on the shared frame uses (settings: AmazonSettings)."""
-    settings = runtime.settings
+def amazon_settings(runtime: Runtime[Any]) -> AmazonSettings:
+    """Amazon's settings, among those of the service ``runtime`` runs."""
+    held: HoldsConnectorSettings = runtime.settings
+    return held.of(AmazonSettings)
+
+
+def token_service_for(runtime: Runtime[Any]) -> TokenService:
+    """The token service a service on the shared frame uses (its settings hold Amazon's)."""
+    settings = amazon_settings(runtime)
     return TokenService(
         runtime.vault,
         LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert),

@@ -41,6 +41,7 @@ from keybuzz_shared.connectors.fnac.models import (
     Paging,
 )
 from keybuzz_shared.connectors.fnac.order_ids import FnacOrderIds
+from keybuzz_shared.connectors.fnac.settings import FnacApiSettings
 from keybuzz_shared.connectors.fnac.shop_inbox import FnacShopInbox
 from keybuzz_shared.connectors.seam import (
     Attachment,
@@ -66,6 +67,7 @@ from keybuzz_shared.connectors.seam import (
     ShopInbox,
     ThreadKey,
 )
+from keybuzz_shared.settings import PartSettings
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -178,6 +180,7 @@ class FnacConnector:
     connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
+    settings_type: type[PartSettings] | None = FnacApiSettings  # both marketplaces'
 
     def __init__(self, marketplace: str, display_name: str) -> None:
         self.marketplace = marketplace

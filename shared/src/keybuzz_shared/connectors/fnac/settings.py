@@ -1,5 +1,5 @@
 """Settings of the Fnac/Darty seller API (docs/CONTRACTS.md, "Configuration"): one API for
-both marketplaces, so Darty's shops use the same FNAC_ settings."""
+both marketplaces, so Darty's shops use the same FNAC_ settings (but for their interval)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Annotated
 
 import msgspec
 
-from keybuzz_shared.connectors.amazon.settings import AmazonSettings
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
+from keybuzz_shared.connectors.names import DARTY, FNAC
 from keybuzz_shared.file_links import origin_of, production_problem, shown
 
 FNAC_API_URL = "https://vendeur.fnac.com/api.php/"
 
 
-class FnacApiSettings(AmazonSettings, kw_only=True, frozen=True):
+class FnacApiSettings(ConnectorSettings, kw_only=True, frozen=True):
     # Production's endpoint by default; ``make run`` points it at the sandbox's double.
     fnac_api_url: str = FNAC_API_URL
     # Each read or connect; a shop's call as a whole (its retries, a re-authentication) is
@@ -33,6 +34,20 @@ class FnacApiSettings(AmazonSettings, kw_only=True, frozen=True):
     # The only origins (scheme://host[:port], separated by commas) a message's files are
     # fetched from; empty: FNAC_API_URL's (docs/SECURITY.md, "Files a message links").
     fnac_attachment_origins: str = ""
+
+    def shop_api(self, marketplace: str) -> ShopApiSettings | None:
+        if marketplace not in (FNAC, DARTY):
+            return None
+        return ShopApiSettings(
+            api_url=self.fnac_api_url,
+            timeout_seconds=self.fnac_timeout_seconds,
+            call_deadline_seconds=self.fnac_call_deadline_seconds,
+            poll_interval_seconds=self.poll_interval_of(darty=marketplace == DARTY),
+            mark_as_read=self.fnac_mark_as_read,
+            first_poll_days=self.fnac_first_poll_days,
+            max_attachment_bytes=self.fnac_max_attachment_bytes,
+            attachment_origins=self.fnac_file_origins,
+        )
 
     def poll_interval_of(self, darty: bool) -> int:
         """The poll interval of Fnac's shops, or of Darty's (``darty``)."""

@@ -8,7 +8,7 @@ credentials ``ShopKeyRefused``, an outage ``MarketplaceUnavailable``, any other 
 garbled or refused answer) ``MarketplaceAnswerInvalid``, each saying what failed and never
 a key or token.
 
-Each call to the marketplace (a page, a mark) ends within ``call_deadline`` seconds, its
+Each call to the marketplace (a page, a mark) ends within its ``call_deadline_seconds``, its
 retries included: the HTTP client's timeout is per read, and an answer trickling in a byte
 at a time would otherwise hold the poll, and its worker, for as long as it lasts. A call cut
 at its deadline is ``MarketplaceUnavailable``.
@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TypeVar
 
 import httpx
 from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.connector_settings import ShopApiSettings
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, InboxPage
 from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
@@ -58,27 +59,39 @@ def key_path(shop: Shop) -> str:
 
 class ApiMessageSource:
     def __init__(
-        self,
-        vault: VaultClient,
-        base_urls: dict[str, str],
-        timeout: float,
-        call_deadline: float,
-        file_links: dict[str, FileLinks],
+        self, vault: VaultClient, apis: Mapping[str, ShopApiSettings], *, inside_allowed: bool
     ) -> None:
         self.vault = vault
-        self.base_urls = base_urls  # marketplace -> its API's address
-        self.call_deadline = call_deadline
-        self.file_links = file_links  # marketplace -> where its messages' files may come from
-        # TLS verified against the system's CAs, always. No cap on connections: the scheduler
-        # bounds the polls running at once, and a pool of httpx's default 100 would let
-        # stalled shops' calls hold every connection, the healthy shops' calls waiting.
-        # Several small pools: one pool's upkeep grows with the calls and connections it holds.
-        pools = SpreadTransport(limits=httpx.Limits(max_connections=None))
-        self.http = httpx.AsyncClient(timeout=timeout, transport=pools)
+        self.apis = dict(apis)  # marketplace -> how its API is reached, its own settings
+        # marketplace -> where its messages' files may come from
+        self.file_links = {
+            m: FileLinks(api.attachment_origins, inside_allowed=inside_allowed)
+            for m, api in apis.items()
+        }
+        # TLS verified against the system's CAs, always; each marketplace's read timeout. No
+        # cap on connections: the scheduler bounds the polls running at once, and a pool of
+        # httpx's default 100 would let stalled shops' calls hold every connection, the
+        # healthy shops' calls waiting. Several small pools to a client: one pool's upkeep
+        # grows with the calls and connections it holds.
+        self._http = {
+            m: httpx.AsyncClient(
+                timeout=api.timeout_seconds,
+                transport=SpreadTransport(limits=httpx.Limits(max_connections=None)),
+            )
+            for m, api in apis.items()
+        }
         self._sessions = KeptSessions[seam.ShopInboxSession]()
 
+    def http(self, marketplace: str) -> httpx.AsyncClient:
+        """The client calls to ``marketplace``'s API are made on."""
+        return self._http[marketplace]
+
+    def call_deadline(self, shop: Shop) -> float:
+        return self.apis[shop.marketplace].call_deadline_seconds
+
     async def aclose(self) -> None:
-        await self.http.aclose()
+        for http in self._http.values():
+            await http.aclose()
 
     async def open(self, shop: Shop) -> None:
         await self._opened(shop)
@@ -92,11 +105,11 @@ class ApiMessageSource:
         credentials = await stored_credentials(self.vault, connector, shop.tenant_id)
         if credentials is None:
             raise ShopKeyRefused(f"no {shop.marketplace} key is stored for the shop")
-        base_url = self.base_urls[shop.marketplace]
+        http, base_url = self.http(shop.marketplace), self.apis[shop.marketplace].api_url
         return self._sessions.on(
             shop.key,
             credentials,
-            lambda: inbox.inbox(credentials, http=self.http, base_url=base_url),
+            lambda: inbox.inbox(credentials, http=http, base_url=base_url),
         )
 
     async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
@@ -105,7 +118,7 @@ class ApiMessageSource:
         async def page_of(page: int) -> InboxPage[InboxMessage]:
             return await session.messages(since, page)
 
-        async for items in _pages(shop, "message", page_of, self.call_deadline):
+        async for items in _pages(shop, "message", page_of, self.call_deadline(shop)):
             yield [_message(m) for m in items]
 
     async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
@@ -114,12 +127,12 @@ class ApiMessageSource:
         async def page_of(page: int) -> InboxPage[InboxIncident]:
             return await session.incidents(since, page)
 
-        async for items in _pages(shop, "incident", page_of, self.call_deadline):
+        async for items in _pages(shop, "incident", page_of, self.call_deadline(shop)):
             yield [_incident(i) for i in items]
 
     async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
         session = await self._session(shop)
-        async with _translated(shop, self.call_deadline):
+        async with _translated(shop, self.call_deadline(shop)):
             refused = await session.mark_read(message_ids)
         if refused:  # e.g. a message the marketplace does not list: nothing to retry
             log.warning(
@@ -134,7 +147,7 @@ class ApiMessageSource:
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
         links = self.file_links[shop.marketplace]
         try:
-            return await links.fetch(self.http, link.url, max_bytes)
+            return await links.fetch(self.http(shop.marketplace), link.url, max_bytes)
         except LinkRefused as exc:
             raise AttachmentRefused(f"{link.name}: {exc}") from None
         except FileTooLarge:

@@ -63,12 +63,13 @@ MARK_BATCH = 100  # messages marked read per request
 async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
     """Everything new of the shop (the caller holds its lease)."""
     poll = ShopPoll()
+    reading = ports.reading(shop.marketplace)
     await ports.source.open(shop)  # its credentials, read once for the whole poll
-    if ports.mark_as_read:
+    if reading.mark_as_read:
         await _mark_pending(ports, shop, poll)  # left by an earlier poll's failed mark
     cursor = await ports.store.cursor(shop)
     now = ports.clock()
-    since = read_from(cursor.incidents_since, now, ports.first_poll)
+    since = read_from(cursor.incidents_since, now, reading.first_poll)
     async for incidents in ports.source.incidents(shop, since):
         poll.fetched += len(incidents)
         if not incidents:  # most polls: nothing to store, the cursor stays
@@ -79,7 +80,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
                 touched.add(await _take_incident(unit, shop, incident, now, poll))
             await unit.store.refresh_deadlines(sorted(touched))
             cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
-    since = read_from(cursor.messages_since, now, ports.first_poll)
+    since = read_from(cursor.messages_since, now, reading.first_poll)
     async for messages in ports.source.messages(shop, since):
         poll.fetched += len(messages)
         if not messages:
@@ -103,7 +104,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
             await unit.store.refresh_deadlines(sorted(touched))
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
         ports.replies_sent(poll.replies_confirmed - confirmed)
-        if ports.mark_as_read and fresh:
+        if reading.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
     return poll
 
@@ -145,7 +146,11 @@ async def _take_message(
 ) -> str | None:
     """Stores the message and threads it; the ticket whose thread changed, if one did."""
     store = unit.store
-    mark = ports.mark_as_read and message.unread and message.sender_type in MARKED_READ
+    mark = (
+        ports.reading(shop.marketplace).mark_as_read
+        and message.unread
+        and message.sender_type in MARKED_READ
+    )
     stored = await store.add_message(shop, message, attachments, now, mark)
     if stored is None:  # stored by a concurrent poll since ``known_messages``
         poll.duplicates += 1
@@ -258,11 +263,12 @@ def _inbox(shop: Shop) -> ShopInbox:
 
 async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> list[Attachment]:
     found: list[Attachment] = []
+    max_bytes = ports.reading(shop.marketplace).max_attachment_bytes
     for link in message.files:
         try:
-            content = await ports.source.download(shop, link, ports.max_attachment_bytes)
+            content = await ports.source.download(shop, link, max_bytes)
         except AttachmentTooLarge:
-            found.append(_file(link, skipped=f"larger than {ports.max_attachment_bytes} bytes"))
+            found.append(_file(link, skipped=f"larger than {max_bytes} bytes"))
         except AttachmentRefused as exc:
             found.append(_file(link, skipped=f"refused: {exc}"))
         except AttachmentUnavailable as exc:

@@ -174,6 +174,15 @@ ShopUnit = StoreUnit[ShopStore]
 
 
 @dataclass(frozen=True)
+class ShopReading:
+    """How the shops of one marketplace are read (its connector's shop API settings)."""
+
+    mark_as_read: bool  # the shop API's mark_as_read
+    first_poll: timedelta  # how far back a shop's first poll reads
+    max_attachment_bytes: int
+
+
+@dataclass(frozen=True)
 class ShopPorts:
     """Everything polling a shop touches; made once per process (``bootstrap.py``)."""
 
@@ -181,9 +190,7 @@ class ShopPorts:
     store: ShopStore  # reads and single-statement writes, outside a unit of work
     unit_of_work: Callable[[], AbstractAsyncContextManager[ShopUnit]]
     clock: Callable[[], datetime]
-    mark_as_read: bool  # the shop API's mark_as_read
-    first_poll: timedelta  # how far back a shop's first poll reads
-    max_attachment_bytes: int
+    reading: Callable[[str], ShopReading]  # a marketplace's
     # Told how many replies in doubt a poll's unit of work made SENT, once it committed
     # (the replies' SENT count).
     replies_sent: Callable[[int], None]

@@ -1,0 +1,206 @@
+"""docs/ARCHITECTURE.md, "Adding a marketplace", held: a connector of no package
+(``ThrowawayConnector`` with a credential check of its own), registered before the services
+start, with its own credential form, check and settings, is served by every
+marketplace-aware endpoint with no other edit."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import hvac
+import pytest
+from keybuzz_devstack import infra
+from keybuzz_devstack.testing import (
+    Infra,
+    MailServer,
+    RunningService,
+    ThrowawayApiSettings,
+    ThrowawayConnector,
+    find_event,
+)
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.service import DEFINITION as ORDERS
+from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.connectors.registry import registered
+from keybuzz_shared.connectors.seam import CredentialCheck, CredentialsRefused
+from keybuzz_shared.settings import DEV_JWT_SECRET
+from nats.js import JetStreamContext
+
+StartService = Callable[..., Awaitable[RunningService]]
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md"
+SECRET = "the-right-secret"
+SELLER = "424242"
+
+
+class _SecretCheck:
+    """The throwaway marketplace's credential check: its one right secret, no API to ask."""
+
+    async def verify(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+    ) -> str:
+        if credentials["client_secret"] != SECRET:
+            raise CredentialsRefused("the secret is not the shop's")
+        return f"throwaway:{credentials['seller_id']}"
+
+
+class NewMarketplace(ThrowawayConnector):
+    credential_check: CredentialCheck | None = _SecretCheck()
+    settings_type = ThrowawayApiSettings
+
+
+@pytest.fixture
+def throwaway() -> Iterator[NewMarketplace]:
+    with registered(NewMarketplace()) as connector:
+        yield connector  # type: ignore[misc]
+
+
+def headers(tenant: str) -> dict[str, str]:
+    token = issue_token(DEV_JWT_SECRET, "user-1", tenants=[tenant])
+    return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+
+
+def new_tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+async def call(service: RunningService, method: str, path: str, tenant: str, **kw: Any) -> Any:
+    async with service.client() as http:
+        return await http.request(method, path, headers=headers(tenant), **kw)
+
+
+def vault_secret(stack: Infra, path: str) -> dict[str, Any] | None:
+    client = hvac.Client(url=stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    try:
+        answer = client.secrets.kv.v2.read_secret_version(
+            path=path.removeprefix("secret/"), mount_point="secret", raise_on_deleted_version=True
+        )
+    except hvac.exceptions.InvalidPath:
+        return None
+    return dict(answer["data"]["data"])
+
+
+async def operator_js(service: RunningService) -> JetStreamContext:
+    return (await service.operator()).jetstream()  # type: ignore[no-any-return]
+
+
+def steps() -> dict[int, str]:
+    """ARCHITECTURE.md's "Adding a marketplace", by step number."""
+    section = ARCHITECTURE.read_text().split("### Adding a marketplace", 1)[1].split("\n#", 1)[0]
+    found = re.findall(r"^(\d+)\. (.+?)(?=^\d+\. |^\n)", section, re.MULTILINE | re.DOTALL)
+    return {int(n): " ".join(text.split()) for n, text in found}
+
+
+def test_the_list_is_short_and_names_its_test() -> None:
+    listed = steps()
+    assert sorted(listed) == list(range(1, len(listed) + 1)) and len(listed) <= 8, listed
+    assert "settings_type" in listed[1], listed[1]
+    assert "tests/test_adding_a_marketplace.py" in ARCHITECTURE.read_text()
+
+
+# --- oauth ---------------------------------------------------------------------------------
+
+
+async def test_oauth_lists_it_and_serves_its_connection_routes(
+    throwaway: NewMarketplace, start_service: StartService
+) -> None:
+    oauth = await start_service(OAUTH)
+    tenant, base = new_tenant(), "/api/v1/marketplaces/throwaway"
+    catalogue = (await call(oauth, "GET", "/api/v1/marketplaces", tenant)).json()
+    [entry] = [m for m in catalogue["marketplaces"] if m["marketplace"] == "throwaway"]
+    assert [f["name"] for f in entry["fields"]] == ["sellerId", "clientSecret"]
+
+    status = await call(oauth, "GET", f"{base}/status", tenant)
+    assert status.status_code == 200, status.text
+    assert (status.json()["status"], status.json()["marketplaceType"]) == (
+        "NOT_CONNECTED",
+        "THROWAWAY",
+    )
+    gone = await call(oauth, "DELETE", f"{base}/connection", tenant)
+    assert gone.status_code == 404 and "Throwaway Market" in gone.json()["message"]
+    # Its form is its own: its field's rule refuses, never Fnac's.
+    refused = await call(
+        oauth, "POST", f"{base}/connection", tenant, json={"sellerId": "x", "clientSecret": "s"}
+    )
+    assert refused.status_code == 400 and refused.json()["message"].startswith("sellerId: ")
+
+
+async def test_oauth_connects_it_through_its_form_and_disconnects_it(
+    throwaway: NewMarketplace, start_service: StartService, stack: Infra
+) -> None:
+    oauth = await start_service(OAUTH)
+    tenant, base = new_tenant(), "/api/v1/marketplaces/throwaway"
+    wrong = {"sellerId": SELLER, "clientSecret": "not-it"}
+    assert (await call(oauth, "POST", f"{base}/connection", tenant, json=wrong)).status_code == 422
+    typed = {"sellerId": SELLER, "clientSecret": SECRET}
+    connected = await call(oauth, "POST", f"{base}/connection", tenant, json=typed)
+    assert connected.status_code == 200, connected.text
+    assert (connected.json()["status"], connected.json()["shopId"]) == ("CONNECTED", SELLER)
+    path = throwaway.credentials_path(tenant)
+    stored = vault_secret(stack, path) or {}
+    assert (stored.get("seller_id"), stored.get("client_secret")) == (SELLER, SECRET)
+    event = await find_event(await operator_js(oauth), "connection.connected", tenant)
+    assert (event["marketplace"], event["sellerId"]) == ("THROWAWAY", SELLER)
+    status = (await call(oauth, "GET", f"{base}/status", tenant)).json()
+    assert (status["status"], status["credentialsVerified"]) == ("CONNECTED", True)
+    ended = await call(oauth, "DELETE", f"{base}/connection", tenant)
+    assert ended.json()["status"] == "DISCONNECTED" and vault_secret(stack, path) is None
+    event = await find_event(await operator_js(oauth), "connection.disconnected", tenant)
+    assert event["marketplace"] == "THROWAWAY"
+
+
+# --- poller and orders: their marketplace filters and settings -----------------------------
+
+
+async def test_the_poller_takes_it_as_a_marketplace_and_refuses_an_unknown_one(
+    throwaway: NewMarketplace, start_service: StartService, dovecot: MailServer
+) -> None:
+    poller = await start_service(POLLER, POLL_ENABLED="false", **dovecot.settings)
+    tenant = new_tenant()
+    window = {"marketplace": "THROWAWAY", "hours": 36}
+    saved = await call(poller, "PUT", "/api/v1/poller/response-deadlines", tenant, json=window)
+    assert saved.status_code == 200, saved.text
+    assert window in saved.json()["windows"]
+    alerts = {"leadMinutes": 90}
+    lead = await call(poller, "PUT", "/api/v1/poller/response-alerts", tenant, json=alerts)
+    assert lead.status_code == 200, lead.text
+    report = await call(
+        poller, "GET", "/api/v1/response-times", tenant, params={"marketplace": "THROWAWAY"}
+    )
+    assert report.status_code == 200 and report.json()["received"] == 0, report.text
+
+    tickets = await call(
+        poller, "GET", "/api/v1/tickets", tenant, params={"marketplace": "THROWAWAY"}
+    )
+    assert tickets.status_code == 200 and tickets.json()["items"] == [], tickets.text
+    unknown = await call(poller, "GET", "/api/v1/tickets", tenant, params={"marketplace": "EBAY"})
+    assert unknown.status_code == 400, unknown.text
+    assert "THROWAWAY" in unknown.json()["message"] and "AMAZON" in unknown.json()["message"]
+
+
+async def test_orders_filter_by_it_and_refuse_an_unknown_one(
+    throwaway: NewMarketplace, start_service: StartService
+) -> None:
+    orders = await start_service(ORDERS)
+    tenant = new_tenant()
+    listed = await call(
+        orders, "GET", "/api/v1/orders", tenant, params={"marketplace": "THROWAWAY"}
+    )
+    assert listed.status_code == 200 and listed.json()["orders"] == [], listed.text
+    one = await call(
+        orders,
+        "GET",
+        "/api/v1/orders/123-4567890-1234567",
+        tenant,
+        params={"marketplace": "THROWAWAY"},
+    )
+    assert one.status_code == 404, one.text  # looked for there, not refused
+    for path in ("/api/v1/orders", "/api/v1/orders/123-4567890-1234567"):
+        unknown = await call(orders, "GET", path, tenant, params={"marketplace": "EBAY"})
+        assert unknown.status_code == 400, unknown.text
+        assert "THROWAWAY" in unknown.json()["message"], unknown.text
