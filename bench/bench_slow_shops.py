@@ -18,7 +18,10 @@ interval (a marketplace's shops going bad as each comes due), and ``ROUNDS`` mor
 Both times: the healthy shops' poll lag from ``poller_shops`` (start: claimed − scheduled;
 end: completed − scheduled) p50/p99/max and polls more than an interval late; then the
 failing shops' polls (failed, consecutive failures, the errors recorded) and the longest a
-failing shop's poll held on (claimed → failure recorded).
+failing shop's poll held on (claimed → failure recorded). And the CPU each process spent
+in each phase (``/proc``: the poller, the double, PostgreSQL with its backends, NATS,
+OpenBao, this process) divided by the phase's healthy polls: what a healthy poll costs the
+machine, the failing shops' polls included, unblurred by how loaded the cores are.
 
 ``BENCH_SLOW_SHOPS_HEALTHY`` (10,000) / ``BENCH_SLOW_SHOPS_STALLED`` (100) /
 ``BENCH_SLOW_SHOPS_TRICKLING`` (100) / ``BENCH_SLOW_SHOPS_INTERVAL`` (60 s) /
@@ -50,7 +53,14 @@ from bench.bench_shop_polling import (
     _write_keys,
     double_and_postgres,
 )
-from bench.harness import BenchContext, Figure, sample_poll_lags, timed
+from bench.harness import (
+    BenchContext,
+    Figure,
+    cpu_seconds_by_process,
+    cpu_spent_by_process,
+    sample_poll_lags,
+    timed,
+)
 
 HEALTHY = int(os.environ.get("BENCH_SLOW_SHOPS_HEALTHY", "10000"))
 STALLED = int(os.environ.get("BENCH_SLOW_SHOPS_STALLED", "100"))
@@ -156,6 +166,7 @@ async def _phase(conn: asyncpg.Connection, spread: bool = True) -> dict[str, Any
             float(INTERVAL),
         )
     started = await conn.fetchval("SELECT now()")
+    cpu_before = cpu_seconds_by_process()
     start_lags: list[float] = []
     lags, displaced = await sample_poll_lags(
         conn,
@@ -167,6 +178,7 @@ async def _phase(conn: asyncpg.Connection, spread: bool = True) -> dict[str, Any
         start_lags=start_lags,
         where=HEALTHY_ROWS,
     )
+    cpu = cpu_spent_by_process(cpu_before, cpu_seconds_by_process())
     failed = await conn.fetchval(
         f"SELECT count(*) FROM poller_shops WHERE last_error_at > $1 AND {HEALTHY_ROWS}", started
     )
@@ -177,6 +189,7 @@ async def _phase(conn: asyncpg.Connection, spread: bool = True) -> dict[str, Any
         "displaced": displaced,
         "failed": failed,
         "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "cpu": cpu,
     }
 
 
@@ -241,6 +254,7 @@ def _figures(
             f"{slowed['load']} (alone {baseline['load']})",
         }
     )
+    figures += _cpu_figures(baseline, slowed)
     figures.append(
         {
             "name": "failing shops: longest a poll held on (claimed → failure recorded)",
@@ -249,6 +263,51 @@ def _figures(
             "note": f"{failing['failing']} of {STALLED + TRICKLING} in back-off, "
             f"{failing['failures']} failed polls (at most {failing['most']} in a row), "
             f"errors {failing['errors']}",
+        }
+    )
+    return figures
+
+
+# The processes a poll costs CPU in, as ``cpu_seconds_by_process`` names them.
+_PROCESSES = {
+    "poller": ("keybuzz_poller", "worker processes"),
+    "the double": ("keybuzz_sandbox",),
+    "PostgreSQL": ("postgres",),
+    "NATS": ("nats-server",),
+    "OpenBao": ("bao",),
+    "the bench": ("bench process",),
+}
+
+
+def _cpu_figures(baseline: dict[str, Any], slowed: dict[str, Any]) -> list[Figure]:
+    """CPU ms per healthy poll of each process, with the failing shops against alone."""
+
+    def per_poll(phase: dict[str, Any], names: tuple[str, ...] | None) -> float:
+        cpu: dict[str, float] = phase["cpu"]
+        spent = sum(cpu.values()) if names is None else sum(cpu.get(n, 0.0) for n in names)
+        return 1000 * spent / max(phase["polls"], 1)
+
+    named = {n for names in _PROCESSES.values() for n in names}
+    others = sorted({*baseline["cpu"], *slowed["cpu"]} - named)
+    figures: list[Figure] = [
+        {
+            "name": f"CPU per healthy poll, {which}",
+            "value": per_poll(slowed, names),
+            "unit": "ms",
+            "baseline": per_poll(baseline, names),
+            "note": "baseline: the healthy shops alone; the failing shops' polls included",
+        }
+        for which, names in _PROCESSES.items()
+    ]
+    figures.append(
+        {
+            "name": "CPU per healthy poll, every process together",
+            "value": per_poll(slowed, None),
+            "unit": "ms",
+            "baseline": per_poll(baseline, None),
+            "note": f"cores used {sum(slowed['cpu'].values()) / (INTERVAL * ROUNDS):.2f} "
+            f"(alone {sum(baseline['cpu'].values()) / (INTERVAL * ROUNDS):.2f}); others: "
+            + (", ".join(others) or "none"),
         }
     )
     return figures

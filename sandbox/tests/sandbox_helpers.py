@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -190,3 +191,16 @@ async def all_orders_v0(
         if "NextToken" not in payload:
             return orders
         query = {"MarketplaceIds": query["MarketplaceIds"], "NextToken": payload["NextToken"]}
+
+
+async def byte_gaps(response: httpx.Response, count: int = 4) -> list[float]:
+    """Seconds before each of the first ``count`` chunks of a streamed answer, each asserted
+    one byte long (a trickled answer)."""
+    gaps, last = [], time.perf_counter()
+    async for chunk in response.aiter_raw():
+        assert len(chunk) == 1
+        gaps.append(time.perf_counter() - last)
+        last = time.perf_counter()
+        if len(gaps) == count:
+            break
+    return gaps

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from cdiscount_helpers import ADMIN, DEMO, MAISON, Octopia, seller, shops
 from keybuzz_sandbox import SandboxConfig
+from sandbox_helpers import byte_gaps
 
 pytestmark = pytest.mark.asyncio
 
@@ -110,3 +112,53 @@ async def test_bad_fault_settings_are_refused(serve, faults) -> None:
     http = await serve(SandboxConfig(time_scale=60))
     assert (await http.put(FAULTS, json=faults)).status_code == 400
     assert (await http.get(FAULTS)).json()["failNext"] == 0
+
+
+async def test_a_stalled_seller_answers_late_and_the_others_at_once(serve) -> None:
+    http = await serve(SandboxConfig(time_scale=60))
+    stalled, other = await seller(http), await seller(http, MAISON)
+    for octopia in (stalled, other):  # their books made: the calls below cost nothing
+        assert (await octopia.get("/discussions")).status_code == 200
+    faults = {"stallSeconds": 0.6, "stallShops": [stalled.shop["sellerId"]]}
+    assert (await http.put(FAULTS, json=faults)).status_code == 200
+    started = time.perf_counter()
+    assert (await other.get("/discussions")).status_code == 200
+    assert time.perf_counter() - started < 0.5
+    started = time.perf_counter()
+    late = await stalled.get("/discussions")
+    assert time.perf_counter() - started >= 0.6
+    assert late.status_code == 200 and "items" in late.json()  # late, then whole
+
+
+async def test_a_trickling_seller_gets_its_answer_one_byte_at_a_time(serve) -> None:
+    http = await serve(SandboxConfig(time_scale=60))
+    octopia = await seller(http)
+    faults = {"trickleSeconds": 0.2, "trickleShops": [octopia.shop["sellerId"]]}
+    assert (await http.put(FAULTS, json=faults)).status_code == 200
+    path = "/octopia/seller/v2/discussions"
+    async with http.stream("GET", path, headers=octopia.headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/json")
+        gaps = await byte_gaps(response)
+    assert min(gaps[1:]) >= 0.15  # each byte a pause after the one before
+
+
+async def test_a_held_seller_is_answered_late_though_its_request_is_done(serve) -> None:
+    http = await serve(SandboxConfig(time_scale=60))
+    octopia = await seller(http)
+    [discussion] = (await octopia.ok("/discussions", pageSize=1))["items"]
+    faults = {"holdSeconds": 1.0, "holdShops": [octopia.shop["sellerId"]]}
+    assert (await http.put(FAULTS, json=faults)).status_code == 200
+    path = f"/octopia/seller/v2/discussions/{discussion['discussionId']}"
+    operations = [{"op": "replace", "path": "/isOpen", "value": False}]
+    headers = {**octopia.headers, "Content-Type": "application/json-patch+json"}
+    with pytest.raises(httpx.ReadTimeout):
+        await http.patch(path, json=operations, headers=headers, timeout=0.3)
+    assert (await http.delete(FAULTS)).status_code == 204
+    assert (await octopia.ok(f"/discussions/{discussion['discussionId']}"))["isOpen"] is False
+
+
+@pytest.mark.parametrize("faults", [{"stallSeconds": -1}, {"holdSeconds": 3601}])
+async def test_slow_seller_settings_are_checked(serve, faults) -> None:
+    http = await serve(SandboxConfig(time_scale=60))
+    assert (await http.put(FAULTS, json=faults)).status_code == 400

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
-from fnac_helpers import Fnac, errors_of, shops
+from fnac_helpers import Fnac, element, errors_of, find, shops, text
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fnac.schema import XmlRefused, parse, schema_errors
 from lxml import etree
+from sandbox_helpers import byte_gaps
 
 pytestmark = pytest.mark.asyncio
 
@@ -167,20 +169,15 @@ async def test_a_trickling_shop_sends_its_answer_one_byte_at_a_time(fnac_http) -
     faults = {"trickleSeconds": 0.2, "trickleShops": [fnac.shop["shop_id"]]}
     assert (await fnac_http.put(FAULTS, json=faults)).status_code == 200
     body = etree.tostring(fnac.request("orders_query"))
-    gaps, last = [], time.perf_counter()
     async with fnac_http.stream("POST", "/fnac/api.php/orders_query", content=body) as response:
         assert response.status_code == 200
-        async for chunk in response.aiter_raw():
-            assert len(chunk) == 1
-            gaps.append(time.perf_counter() - last)
-            last = time.perf_counter()
-            if len(gaps) == 4:
-                break
+        gaps = await byte_gaps(response)
     assert min(gaps[1:]) >= 0.15  # each byte a pause after the one before
 
 
 @pytest.mark.parametrize(
-    "faults", [{"stallSeconds": -1}, {"trickleSeconds": 7200}, {"stallShop": ["x"]}]
+    "faults",
+    [{"stallSeconds": -1}, {"trickleSeconds": 7200}, {"holdSeconds": -1}, {"stallShop": ["x"]}],
 )
 async def test_slow_answer_settings_are_checked(fnac_http, faults) -> None:
     assert (await fnac_http.put(FAULTS, json=faults)).status_code == 400
@@ -203,3 +200,49 @@ async def test_refused_requests_on_demand_carry_each_code_and_do_nothing(fnac_ht
         assert (await fnac_http.put(FAULTS, json=bad)).status_code == 400
     finally:
         await fnac_http.delete(FAULTS)
+
+
+async def test_a_held_shop_is_answered_late_though_its_request_is_done(fnac_http) -> None:
+    """``holdShops``: the request handled at once, its answer held (a caller that gives up
+    first does not know it was done)."""
+    fnac = await _shop(fnac_http)
+    unread = await fnac.call("messages_query", element("message_state", "UNREAD"))
+    target = text(find(unread, "message")[0], "message_id")
+    faults = {"holdSeconds": 1.0, "holdShops": [fnac.shop["shop_id"]]}
+    assert (await fnac_http.put(FAULTS, json=faults)).status_code == 200
+    marked = fnac.request(
+        "messages_update", element("message", None, action="mark_as_read", id=target)
+    )
+    with pytest.raises(httpx.ReadTimeout):
+        await fnac_http.post(
+            "/fnac/api.php/messages_update", content=etree.tostring(marked), timeout=0.3
+        )
+    assert (await fnac_http.delete(FAULTS)).status_code == 204
+    read = await fnac.call("messages_query", element("message_id", target))
+    assert find(read, "message")[0].get("state") == "READ"
+
+
+async def test_a_huge_answer_is_streamed_past_any_client_cap(fnac_http) -> None:
+    fnac = await _shop(fnac_http)
+    await fnac_http.put(FAULTS, json={"malformedNext": 1, "malformedKind": "huge"})
+    body = etree.tostring(fnac.request("messages_query"))
+    read = 0
+    async with fnac_http.stream("POST", "/fnac/api.php/messages_query", content=body) as response:
+        assert response.status_code == 200 and "content-length" not in response.headers
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > 20 * 1024 * 1024:  # past the client's 16 MiB cap: enough
+                break
+    assert read > 20 * 1024 * 1024
+    assert (await fnac.call("messages_query")).get("status") == "OK"  # the next one is whole
+
+
+async def test_an_html_page_answers_with_200(fnac_http) -> None:
+    fnac = await _shop(fnac_http)
+    await fnac_http.put(FAULTS, json={"malformedNext": 1, "malformedKind": "html"})
+    page = await fnac_http.post(
+        "/fnac/api.php/messages_query", content=etree.tostring(fnac.request("messages_query"))
+    )
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    with pytest.raises(XmlRefused):
+        parse(page.content)

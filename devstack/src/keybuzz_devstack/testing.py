@@ -355,24 +355,7 @@ async def start_service(
     started: list[RunningService] = []
 
     async def start(definition: Any, **overrides: str) -> RunningService:
-        environ = {
-            "NATS_URL": stack.nats_url,
-            "DATABASE_URL": overrides.pop("DATABASE_URL", None) or await make_database("svc"),
-            "PRODUCT_DATABASE_URL": overrides.pop("PRODUCT_DATABASE_URL", None)
-            or await make_database("product"),
-            "VAULT_ADDR": stack.vault_addr,
-            "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
-            # Tests never reach Amazon: a service that is not pointed at the sandbox
-            # (e.g. orders picking up another test's connection.connected) fails fast.
-            "LWA_ENDPOINT": f"{NOWHERE}/auth/o2/token",
-            "SPAPI_ENDPOINT": NOWHERE,
-            "MX_PORT": str(infra.free_port()),  # the poller's SMTP listener: never 2525 in tests
-            **overrides,
-        }
-        operator_url = environ["NATS_URL"]
-        environ |= service_nats_access(definition.name, operator_url, nats_users)
-        service = await run_in_process(definition, environ)
-        service.operator_url = operator_url
+        service = await start_on_stack(stack, make_database, nats_users, definition, **overrides)
         started.append(service)
         return service
 
@@ -380,6 +363,35 @@ async def start_service(
     for service in reversed(started):
         with contextlib.suppress(Exception):
             await service.stop()
+
+
+async def start_on_stack(
+    stack: Infra,
+    make_database: Callable[[str], Awaitable[str]],
+    nats_users: dict[str, str],
+    definition: Any,
+    **overrides: str,
+) -> RunningService:
+    """What ``start_service`` does, for a fixture of a wider scope that stops it itself."""
+    environ = {
+        "NATS_URL": stack.nats_url,
+        "DATABASE_URL": overrides.pop("DATABASE_URL", None) or await make_database("svc"),
+        "PRODUCT_DATABASE_URL": overrides.pop("PRODUCT_DATABASE_URL", None)
+        or await make_database("product"),
+        "VAULT_ADDR": stack.vault_addr,
+        "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
+        # Tests never reach Amazon: a service that is not pointed at the sandbox
+        # (e.g. orders picking up another test's connection.connected) fails fast.
+        "LWA_ENDPOINT": f"{NOWHERE}/auth/o2/token",
+        "SPAPI_ENDPOINT": NOWHERE,
+        "MX_PORT": str(infra.free_port()),  # the poller's SMTP listener: never 2525 in tests
+        **overrides,
+    }
+    operator_url = environ["NATS_URL"]
+    environ |= service_nats_access(definition.name, operator_url, nats_users)
+    service = await run_in_process(definition, environ)
+    service.operator_url = operator_url
+    return service
 
 
 def service_nats_access(name: str, url: str, users: dict[str, str]) -> dict[str, str]:

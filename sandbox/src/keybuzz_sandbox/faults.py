@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator
 
 import msgspec
 
@@ -63,6 +64,63 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
         )
 
 
+MAX_SLOW_SECONDS = 3_600.0  # a stall, a trickle's pause or a hold, at most
+
+
+class SlowAnswer(msgspec.Struct, frozen=True):
+    stall: float = 0.0  # seconds before the request is handled
+    trickle: float = 0.0  # seconds between each byte of the answer
+    hold: float = 0.0  # seconds between handling the request and answering it
+
+
+class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The fault settings of a shop API's double: the Amazon double's, and slow shops. Per
+    shop: ``stall_shops`` get no answer for ``stall_seconds`` (then their request is handled),
+    ``trickle_shops`` theirs one byte every ``trickle_seconds``, ``hold_shops`` theirs
+    ``hold_seconds`` after their request was handled (done, the caller not told); real
+    seconds, an empty list with seconds above 0: every shop."""
+
+    stall_seconds: float = 0.0
+    stall_shops: list[str] = msgspec.field(default_factory=list)
+    trickle_seconds: float = 0.0
+    trickle_shops: list[str] = msgspec.field(default_factory=list)
+    hold_seconds: float = 0.0
+    hold_shops: list[str] = msgspec.field(default_factory=list)
+
+    def slow_problems(self) -> list[str]:
+        limits = {
+            "stallSeconds": self.stall_seconds,
+            "trickleSeconds": self.trickle_seconds,
+            "holdSeconds": self.hold_seconds,
+        }
+        return [
+            f"{name} must be between 0 and {MAX_SLOW_SECONDS}"
+            for name, seconds in limits.items()
+            if not 0 <= seconds <= MAX_SLOW_SECONDS
+        ]
+
+    def slow_answer(self, shop_id: str) -> SlowAnswer:
+        """How the answer to ``shop_id``'s request is held back (none: ``SlowAnswer()``)."""
+        shop = shop_id.upper()
+
+        def hits(seconds: float, shops: list[str]) -> float:
+            return seconds if seconds and (not shops or shop in {s.upper() for s in shops}) else 0
+
+        return SlowAnswer(
+            stall=hits(self.stall_seconds, self.stall_shops),
+            trickle=hits(self.trickle_seconds, self.trickle_shops),
+            hold=hits(self.hold_seconds, self.hold_shops),
+        )
+
+
+async def trickled(content: bytes, pause: float) -> AsyncIterator[bytes]:
+    """The answer one byte at a time, ``pause`` seconds apart: a server that keeps the
+    connection busy without ever finishing (each read well within a client's timeout)."""
+    for at in range(len(content)):
+        yield content[at : at + 1]
+        await asyncio.sleep(pause)
+
+
 class FaultDecision(msgspec.Struct, frozen=True):
     latency_s: float = 0.0
     error_status: int | None = None
@@ -89,6 +147,13 @@ class FaultInjector:
         return FaultDecision(
             latency_s=cfg.latency_ms / 1000, error_status=status, malformed_kind=malformed
         )
+
+    def slow_answer(self, op_key: str, shop_id: str) -> SlowAnswer:
+        """How the answer to ``shop_id``'s request for ``op_key`` is held back."""
+        config = self.config
+        if not isinstance(config, SlowFaultConfig) or not self.applies_to(op_key):
+            return SlowAnswer()
+        return config.slow_answer(shop_id)
 
     async def delayed(self, op_key: str) -> FaultDecision:
         """decide(), after sleeping the decided latency."""

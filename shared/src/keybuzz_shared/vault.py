@@ -30,12 +30,15 @@ from urllib.parse import quote
 import httpx
 
 from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.http_pools import SpreadTransport
 
 log = logging.getLogger(__name__)
 
 RENEW_AT_FRACTION = 2 / 3
-# Enough connections for hundreds of concurrent requests without queueing in the pool.
-POOL_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+# Enough connections for hundreds of concurrent requests without queueing in the pools:
+# 64 (32 kept alive) over POOLS pools, each request to the next (``SpreadTransport``).
+POOLS = 4
+POOL_LIMITS = httpx.Limits(max_connections=64 // POOLS, max_keepalive_connections=32 // POOLS)
 
 
 class VaultError(RuntimeError):
@@ -111,9 +114,8 @@ class VaultClient:
         self._clock = clock
         self._http = httpx.AsyncClient(
             base_url=addr.rstrip("/"),
-            verify=tls_context(cacert),
+            transport=SpreadTransport(POOLS, limits=POOL_LIMITS, verify=tls_context(cacert)),
             timeout=timeout,
-            limits=POOL_LIMITS,
             headers={"X-Vault-Request": "true"},
         )
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import msgspec
 
 from ..clock import Clock, SellerTimeline
-from ..faults import FaultConfig, FaultInjector
+from ..faults import FaultInjector, SlowFaultConfig
 from ..models import RateLimit
 from ..ratelimit import RateLimiter
 from .book import ShopBook
@@ -27,16 +27,19 @@ API_LIMIT = RateLimit(rate_text="5", burst=25)
 TOKEN_OPERATION = "cdiscount.token"
 
 
-class CdiscountFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Body of PUT /_sandbox/cdiscount/faults: the Amazon double's settings; `operations`
-    names the double's operations (getDiscussions, postMessage, getOrders…), the token
-    endpoint (`token`) only when named. An injected 429 carries ``Retry-After`` only when
+class CdiscountFaultConfig(
+    SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True
+):
+    """Body of PUT /_sandbox/cdiscount/faults: the Amazon double's settings and slow shops
+    (``SlowFaultConfig``, shops named by seller id); `operations` names the double's
+    operations (getDiscussions, postMessage, getOrders…), the token endpoint (`token`)
+    only when named. An injected 429 carries ``Retry-After`` only when
     ``retryAfterSeconds`` is above 0 (Octopia's 429s are documented without it)."""
 
     retry_after_seconds: int = 0
 
     def problems(self) -> list[str]:
-        issues = super().problems()
+        issues = super().problems() + self.slow_problems()
         if self.retry_after_seconds < 0:
             issues.append("retryAfterSeconds must be >= 0")
         return issues

@@ -3,6 +3,7 @@ endpoints under /_sandbox/cdiscount (development use, no authentication)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -12,8 +13,9 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, post, put, route
 from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
 
-from ..faults import malform
+from ..faults import FaultDecision, malform, trickled
 from . import api
 from .api import Refused
 from .book import DiscussionRecord, ShopBook
@@ -167,13 +169,29 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
 
     async def call(
         request: Request[Any, Any, Any], operation: str, run: api.Operation
-    ) -> Response[bytes]:
+    ) -> Response[bytes] | Stream:
         decision = await double.faults.delayed(f"cdiscount.{operation}")
         if decision.error_status:
             return fault(decision.error_status)
         book = authorized(request)
         if isinstance(book, Response):
             return book
+        slow = double.faults.slow_answer(f"cdiscount.{operation}", book.seller_id)
+        await asyncio.sleep(slow.stall)
+        answered = await answer_call(request, book, run, decision)
+        await asyncio.sleep(slow.hold)
+        if slow.trickle and isinstance(answered, Response):
+            return Stream(
+                trickled(answered.content, slow.trickle),
+                status_code=answered.status_code,
+                media_type=answered.media_type,
+                headers=dict(answered.headers),
+            )
+        return answered
+
+    async def answer_call(
+        request: Request[Any, Any, Any], book: ShopBook, run: api.Operation, decision: FaultDecision
+    ) -> Response[bytes]:
         if not double.allow_call(book.seller_id):
             wait = {"Retry-After": str(double.retry_after(API_LIMIT))}
             return problem(429, "Too many requests", wait)
@@ -200,7 +218,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         return Response(body, status_code=answer.status, media_type=JSON, headers=answer.headers)
 
     def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:
-        async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
+        async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
             return await call(request, operation, run)
 
         return route(

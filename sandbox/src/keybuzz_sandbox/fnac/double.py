@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import msgspec
 
 from ..clock import Clock, SellerTimeline
-from ..faults import FaultConfig, FaultInjector
+from ..faults import FaultInjector, SlowFaultConfig
 from ..models import RateLimit
 from ..ratelimit import RateLimiter
 from ..state import PersistentState
@@ -26,23 +26,16 @@ TOKEN_LIFETIME = 3_600.0
 # Retry-After. Clients must obey whatever a 429 or an ERR_ code says.
 RATE_LIMIT = RateLimit(rate_text="2", burst=20)
 FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_SLOW_SECONDS = 3_600.0  # a stall or a trickle's pause, at most
-MALFORMED_KINDS = ("truncated", "schema", "entities", "utf7-entities", "empty")
+MALFORMED_KINDS = ("truncated", "schema", "entities", "utf7-entities", "empty", "huge", "html")
 REFUSAL_CODE = re.compile(r"ERR_\d{3}")
 
 
-class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Body of PUT /_sandbox/fnac/faults: the Amazon double's settings, with Fnac's
-    statuses and malformed bodies. `operations` names services ("messages_query");
-    auth only when named. Per shop: ``stall_shops`` get no answer for ``stall_seconds``,
-    ``trickle_shops`` theirs one byte every ``trickle_seconds`` (real seconds; an empty list
-    with seconds above 0: every shop)."""
+class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of PUT /_sandbox/fnac/faults: the Amazon double's settings and slow shops
+    (``SlowFaultConfig``), with Fnac's statuses and malformed bodies. `operations` names
+    services ("messages_query"); auth only when named."""
 
     malformed_kind: str = "truncated"
-    stall_seconds: float = 0.0
-    stall_shops: list[str] = msgspec.field(default_factory=list)
-    trickle_seconds: float = 0.0
-    trickle_shops: list[str] = msgspec.field(default_factory=list)
     # The next ``refuse_next`` requests of the named services are refused as a whole
     # (status ERROR, nothing done), with one error per code of ``refuse_codes``.
     refuse_next: int = 0
@@ -58,32 +51,12 @@ class FnacFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
             issues.append(f"malformedKind must be one of {', '.join(MALFORMED_KINDS)}")
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
             issues.append("latencyMs, failNext and malformedNext must be >= 0")
-        if not (0 <= self.stall_seconds <= MAX_SLOW_SECONDS):
-            issues.append(f"stallSeconds must be between 0 and {MAX_SLOW_SECONDS}")
-        if not (0 <= self.trickle_seconds <= MAX_SLOW_SECONDS):
-            issues.append(f"trickleSeconds must be between 0 and {MAX_SLOW_SECONDS}")
+        issues += self.slow_problems()
         if self.refuse_next < 0 or not all(REFUSAL_CODE.fullmatch(c) for c in self.refuse_codes):
             issues.append("refuseNext must be >= 0 and refuseCodes ERR_ followed by 3 digits")
         if self.refuse_next and not self.refuse_codes:
             issues.append("refuseCodes must name at least one code")
         return issues
-
-    def slow_answer(self, shop_id: str) -> SlowAnswer:
-        """How the answer to ``shop_id``'s request is held back (none: ``SlowAnswer()``)."""
-        shop = shop_id.upper()
-
-        def hits(seconds: float, shops: list[str]) -> float:
-            return seconds if seconds and (not shops or shop in {s.upper() for s in shops}) else 0
-
-        return SlowAnswer(
-            stall=hits(self.stall_seconds, self.stall_shops),
-            trickle=hits(self.trickle_seconds, self.trickle_shops),
-        )
-
-
-class SlowAnswer(msgspec.Struct, frozen=True):
-    stall: float = 0.0  # seconds before the answer starts
-    trickle: float = 0.0  # seconds between each byte of it
 
 
 AUTH_OPERATION = "fnac.auth"
@@ -96,13 +69,6 @@ class FnacFaults(FaultInjector):
         if op_key == AUTH_OPERATION:
             return op_key in names or service in names
         return not names or op_key in names or service in names
-
-    def slow_answer(self, op_key: str, shop_id: str) -> SlowAnswer:
-        """How the answer to ``shop_id``'s request for ``op_key`` is held back."""
-        config = self.config
-        if not isinstance(config, FnacFaultConfig) or not self.applies_to(op_key):
-            return SlowAnswer()
-        return config.slow_answer(shop_id)
 
     def refusal(self, op_key: str) -> tuple[str, ...]:
         """The codes to refuse this request with, if it is one of the next ones refused."""

@@ -14,8 +14,9 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from lxml import etree
 
+from ..faults import SlowAnswer, trickled
 from . import errors
-from .double import FnacDouble, FnacFaultConfig, SlowAnswer
+from .double import FnacDouble, FnacFaultConfig
 from .generator import file_content
 from .schema import NS, SERVICES, XmlRefused, local_name, validated
 from .services import SERVICES as QUERIES
@@ -128,19 +129,31 @@ async def handle(double: FnacDouble, service: str, body: bytes) -> Response[byte
                 add_error(answer, code, "refused on demand (the double's fault settings)")
         else:
             answer = _answer(double, service, root)
+            await asyncio.sleep(slow.hold)
     if decision.malformed_kind:
-        return Response(malform(answer, decision.malformed_kind), status_code=200, media_type=XML)
+        return _malformed(answer, decision.malformed_kind)
     if slow.trickle:
-        return Stream(_trickled(serialize(answer), slow.trickle), media_type=XML)
+        return Stream(trickled(serialize(answer), slow.trickle), media_type=XML)
     return _xml(answer)
 
 
-async def _trickled(content: bytes, pause: float) -> AsyncIterator[bytes]:
-    """The answer one byte at a time, ``pause`` seconds apart: a server that keeps the
-    connection busy without ever finishing (each read well within a client's timeout)."""
-    for at in range(len(content)):
-        yield content[at : at + 1]
-        await asyncio.sleep(pause)
+HUGE_BYTES = 100 * 1024 * 1024
+_WEB_PAGE = b"<!DOCTYPE html><html><head><meta charset=utf-8><title>OK</title></head><body><p>OK<br></body></html>"
+_HUGE_CHUNK = b"<a/>" * (256 * 1024)  # 1 MiB
+
+
+def _malformed(answer: etree._Element, kind: str) -> Response[bytes] | Stream:
+    if kind == "huge":  # 100 MiB that never closes its root: a client must stop reading
+        return Stream(_huge(local_name(answer)), media_type=XML)
+    if kind == "html":  # a 200 with a web page, as a misrouted proxy answers
+        return Response(_WEB_PAGE, status_code=200, media_type="text/html")
+    return Response(malform(answer, kind), status_code=200, media_type=XML)
+
+
+async def _huge(root: str) -> AsyncIterator[bytes]:
+    yield f'<?xml version="1.0" encoding="utf-8"?><{root} status="OK">'.encode()
+    for _ in range(HUGE_BYTES // len(_HUGE_CHUNK)):
+        yield _HUGE_CHUNK
 
 
 def _answer(double: FnacDouble, service: str, root: etree._Element) -> etree._Element:

@@ -86,6 +86,7 @@ class LeasedPolls:
             self.timings.tick,
         )
         self.loops: tuple[BackgroundLoop, ...] = (BackgroundLoop(self._loop, "poller-scheduler"),)
+        self._next_backoff_claim = 0.0  # loop time before which no key in back-off is claimed
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         """One poll of what the lease is for."""
@@ -162,7 +163,11 @@ class LeasedPolls:
             return
         # Slow polls stay out of both counts: each ends by its deadline.
         free = backoff_slots - sum(in_backoff for _, in_backoff in self.started.values())
-        if free > 0:
+        now = asyncio.get_running_loop().time()
+        # Keys in back-off wait seconds to minutes: looked for once a tick, not at the end of
+        # every poll (a claim that finds none is a statement all the same).
+        if free > 0 and now >= self._next_backoff_claim:
+            self._next_backoff_claim = now + self.tick
             for key in await self.schedule.claim_due(
                 self.owner, free, self.lease, self.interval, True
             ):

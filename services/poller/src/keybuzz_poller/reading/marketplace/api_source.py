@@ -32,6 +32,7 @@ from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, Page
 from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
+from keybuzz_shared.http_pools import SpreadTransport
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_poller.reading.marketplace.domain import (
@@ -71,10 +72,12 @@ class ApiMessageSource:
         # TLS verified against the system's CAs, always; each marketplace's read timeout. No
         # cap on connections: the scheduler bounds the polls running at once, and a pool of
         # httpx's default 100 would let stalled shops' calls hold every connection, the
-        # healthy shops' calls waiting.
+        # healthy shops' calls waiting. Several small pools to a client: one pool's upkeep
+        # grows with the calls and connections it holds.
         self._http = {
             m: httpx.AsyncClient(
-                timeout=api.timeout_seconds, limits=httpx.Limits(max_connections=None)
+                timeout=api.timeout_seconds,
+                transport=SpreadTransport(limits=httpx.Limits(max_connections=None)),
             )
             for m, api in apis.items()
         }

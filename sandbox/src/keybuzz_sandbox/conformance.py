@@ -1,0 +1,355 @@
+"""How the conformance suite (tests/conformance/) drives each double, by marketplace value.
+
+The suite runs one set of tests against every registered shop-API connector. It knows no
+marketplace: for each it asks ``driver_for(marketplace)`` how to list the double's shops
+and their credentials, have a buyer write, read what the seller sent, arm a fault and clear
+it, expire a shop's tokens and revoke its credentials. A connector joins the suite by
+adding its driver to ``DRIVERS``; a registered shop-API connector with none fails it.
+
+Drivers speak to a running sandbox over HTTP (its admin endpoints under ``/_sandbox``),
+as a test does; nothing here runs inside the sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import httpx
+
+# What the suite asks a double to do wrong. STALL: no answer for long past the poll's
+# deadline; TRICKLE: the answer a byte at a time; UNAVAILABLE: 5xx; then the hostile
+# bodies; LOST_REPLY_ANSWER: a reply applied, its answer garbled; HELD_REPLY: a reply
+# applied at once, its answer given HELD_REPLY_SECONDS later (the caller has given up).
+Fault = Literal[
+    "STALL",
+    "TRICKLE",
+    "UNAVAILABLE",
+    "ENTITY_EXPANSION",
+    "TRUNCATED",
+    "HUGE",
+    "WRONG_CONTENT_TYPE",
+    "LOST_REPLY_ANSWER",
+    "HELD_REPLY",
+]
+# Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
+# an operator of the marketplace.
+RecipientKind = Literal["BUYER", "MARKETPLACE_SUPPORT", "OPERATOR"]
+HELD_REPLY_SECONDS = 3.0
+RECIPIENT_KINDS: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT", "OPERATOR")
+
+
+@dataclass(frozen=True)
+class DoubleShop:
+    """A shop of the double: its name, the id the marketplace knows it by, and its
+    credentials by the connector's credential field names (``CredentialField.name``)."""
+
+    name: str
+    account: str
+    credentials: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Written:
+    """A message the double's buyer (or customer care) wrote: its id and its order."""
+
+    message_id: str
+    order_id: str
+
+
+class Unsupported(Exception):
+    """The double cannot do this (a fault it has no way to make): the case is skipped."""
+
+
+class ShopDriver(Protocol):
+    @property
+    def marketplace(self) -> str: ...
+
+    @property
+    def api_family(self) -> str:
+        """Marketplaces whose shops one API serves share it: their shop ids are one space
+        (a shop is one shop whichever of them it is connected under)."""
+        ...
+
+    @property
+    def customer_care(self) -> str:
+        """What the marketplace calls its customer care."""
+        ...
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        """The services' settings pointing at the double, with the suite's short deadlines
+        (each call cut after two seconds, a poll every two)."""
+        ...
+
+    def sandbox_settings(self) -> dict[str, str]:
+        """The sandbox's settings the suite needs (spare small shops, no large ones)."""
+        ...
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]: ...
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        """A new message of the buyer about the shop's latest order."""
+        ...
+
+    @property
+    def recipients(self) -> tuple[RecipientKind, ...]:
+        """The recipients the double's threads offer a reply (``thread_for`` makes them)."""
+        ...
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        """A buyer's message whose reply the marketplace sends to ``recipient``."""
+        ...
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        """To whom (``RecipientKind``) each message the seller sent saying ``text`` went."""
+        ...
+
+    async def set_fault(
+        self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
+    ) -> None:
+        """Arms ``fault`` on reading messages (on replying for LOST_REPLY_ANSWER), for
+        ``shops`` only where the fault is per shop (STALL, TRICKLE); Unsupported if the
+        double cannot make it."""
+        ...
+
+    async def clear_faults(self, http: httpx.AsyncClient) -> None: ...
+
+    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None: ...
+
+    async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        """The seller revokes the credentials (a new key or secret): the old ones fail."""
+        ...
+
+
+def _ok(response: httpx.Response, *statuses: int) -> Any:
+    if response.status_code not in (statuses or (200,)):
+        raise AssertionError(f"{response.request.url}: {response.status_code} {response.text}")
+    return response.json() if response.content else None
+
+
+@dataclass(frozen=True)
+class _AdminDriver:
+    """What the shop-API doubles' admin endpoints have in common: their fault settings
+    (``faults.SlowFaultConfig``), tokens expired and credentials rotated by shop."""
+
+    marketplace: str
+    api_family: str
+    customer_care: str
+    admin: str  # the double's admin endpoints
+    reading: tuple[str, ...]  # the operations that read a shop's messages
+    replying: str  # the operation that sends a reply
+    bodies: Mapping[str, dict[str, Any]]  # faults that are a body or a status of the double's
+    revoking: str  # the admin action that rotates a shop's secret
+    recipients: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT")
+
+    def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
+        reading = list(self.reading)
+        if fault == "STALL":
+            return {"stallSeconds": 60, "stallShops": ids, "operations": reading}
+        if fault == "TRICKLE":
+            return {"trickleSeconds": 0.2, "trickleShops": ids, "operations": reading}
+        if fault == "HELD_REPLY":
+            return {
+                "holdSeconds": HELD_REPLY_SECONDS,
+                "holdShops": ids,
+                "operations": [self.replying],
+            }
+        if fault == "LOST_REPLY_ANSWER":
+            return {"malformedNext": 1, "operations": [self.replying]}
+        if fault in self.bodies:
+            return self.bodies[fault] | {"operations": reading}
+        raise Unsupported(f"the {self.marketplace} double cannot answer {fault} yet")
+
+    async def set_fault(
+        self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
+    ) -> None:
+        faults = self.fault_settings(fault, [s.account for s in shops or []])
+        _ok(await http.put(f"{self.admin}/faults", json=faults))
+
+    async def clear_faults(self, http: httpx.AsyncClient) -> None:
+        _ok(await http.delete(f"{self.admin}/faults"), 204)
+
+    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        _ok(await http.post(f"{self.admin}/shops/{shop.account}/expire-tokens"))
+
+    async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        _ok(await http.post(f"{self.admin}/shops/{shop.account}/{self.revoking}"))
+
+    def unoffered(self, recipient: RecipientKind) -> None:
+        if recipient not in self.recipients:
+            raise Unsupported(f"{self.marketplace}'s threads offer no reply to {recipient}")
+
+
+# Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
+_FNAC_FAULTS: dict[str, dict[str, Any]] = {
+    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
+    "ENTITY_EXPANSION": {"malformedNext": 1_000, "malformedKind": "entities"},
+    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "truncated"},
+    "HUGE": {"malformedNext": 1_000, "malformedKind": "huge"},
+    "WRONG_CONTENT_TYPE": {"malformedNext": 1_000, "malformedKind": "html"},
+}
+# Fnac's message_to for each recipient (the double's sent log).
+_FNAC_RECIPIENTS = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}
+SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
+
+
+@dataclass(frozen=True)
+class FnacDriver(_AdminDriver):
+    """Fnac's double (sandbox/src/keybuzz_sandbox/fnac/): one API for Fnac and Darty. Its
+    threads are the order's: the buyer's, or its customer care's while an incident is open
+    (the seller writes to no operator)."""
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {
+            "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
+            "FNAC_POLL_INTERVAL_SECONDS": "2",
+            "FNAC_TIMEOUT_SECONDS": "2",
+            "FNAC_CALL_DEADLINE_SECONDS": "2",
+            "FNAC_FIRST_POLL_DAYS": "1",
+        }
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {
+            "SANDBOX_FNAC_EXTRA_SHOPS": str(SPARE_FNAC_SHOPS),
+            "SANDBOX_FNAC_BENCH_ORDERS": "50",
+        }
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = _ok(await http.get(f"{self.admin}/shops"))
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=s["shop_id"],
+                credentials={f: s[f] for f in ("partner_id", "shop_id", "key")},
+            )
+            for s in listed
+            if s["marketplace"] == self.marketplace and s["orders"] > 0
+        ]
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        written = await http.post(
+            f"{self.admin}/shops/{shop.account}/messages", json={"description": text}
+        )
+        body = _ok(written, 201)
+        return Written(body["messageId"], body["orderId"])
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        self.unoffered(recipient)
+        written = await self.buyer_writes(http, shop, text)
+        if recipient == "MARKETPLACE_SUPPORT":
+            opened = await http.post(
+                f"{self.admin}/shops/{shop.account}/incidents", json={"orderId": written.order_id}
+            )
+            _ok(opened, 201)
+        return written
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return [
+            _FNAC_RECIPIENTS.get(s["messageTo"], s["messageTo"])
+            for s in sent
+            if s["description"] == text
+        ]
+
+
+def _fnac(marketplace: str, display: str) -> FnacDriver:
+    return FnacDriver(
+        marketplace=marketplace,
+        api_family="fnac",
+        customer_care=f"le service client {display}",
+        admin="/_sandbox/fnac",
+        reading=("messages_query", "incidents_query"),
+        replying="messages_update",
+        bodies=_FNAC_FAULTS,
+        revoking="rotate-key",
+    )
+
+
+# Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
+_OCTOPIA_FAULTS: dict[str, dict[str, Any]] = {
+    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
+    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "invalid_json"},
+}
+_OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
+
+
+@dataclass(frozen=True)
+class CdiscountDriver(_AdminDriver):
+    """Octopia's double (sandbox/src/keybuzz_sandbox/cdiscount/). Its credentials are named
+    as the issue's connection form has them (client id, client secret, seller id): no
+    Cdiscount connector is registered yet, so the suite does not run it. Octopia's customer
+    care (GrcOperator) writes in some discussions; a reply can go to it."""
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {}  # no Cdiscount connector, so no settings to point at the double yet
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = _ok(await http.get(f"{self.admin}/shops"))
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=s["sellerId"],
+                credentials={
+                    "client_id": s["clientId"],
+                    "client_secret": s["clientSecret"],
+                    "seller_id": s["sellerId"],
+                },
+            )
+            for s in listed
+            if s["orders"] > 0
+        ]
+
+    async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
+        path = f"{self.admin}/shops/{shop.account}/discussions"
+        return _ok(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        opened = await self._open(http, shop, text)
+        return Written(opened["messageId"], opened["orderId"])
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        self.unoffered(recipient)
+        opened = await self._open(http, shop, text)
+        if recipient == "MARKETPLACE_SUPPORT":
+            discussion = opened["discussionId"]
+            path = f"{self.admin}/shops/{shop.account}/discussions/{discussion}/messages"
+            _ok(await http.post(path, json={"userType": "GrcOperator", "body": text}), 201)
+        return Written(opened["messageId"], opened["orderId"])
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return [
+            "+".join(sorted(_OCTOPIA_RECIPIENTS.get(r["userType"], "?") for r in s["receivers"]))
+            for s in sent
+            if s["body"] == text
+        ]
+
+
+DRIVERS: dict[str, ShopDriver] = {
+    "FNAC": _fnac("FNAC", "Fnac"),
+    "DARTY": _fnac("DARTY", "Darty"),
+    "CDISCOUNT": CdiscountDriver(
+        marketplace="CDISCOUNT",
+        api_family="octopia",
+        customer_care="le service client Cdiscount (GrcOperator)",
+        admin="/_sandbox/cdiscount",
+        reading=("getDiscussions", "getDiscussion", "countDiscussions"),
+        replying="postMessage",
+        bodies=_OCTOPIA_FAULTS,
+        revoking="rotate-secret",
+    ),
+}
+
+
+def driver_for(marketplace: str) -> ShopDriver | None:
+    return DRIVERS.get(marketplace)

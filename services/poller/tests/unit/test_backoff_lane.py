@@ -1,0 +1,78 @@
+"""The scheduler's loop with back-off slots (the shops'), on the in-memory schedule: keys in
+back-off are looked for once a tick, not after every poll that ends, and are still polled
+(no server: a ``LeasedPolls`` whose polls end at once)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+from keybuzz_poller.inbound.addresses import ProjectedAddress
+from keybuzz_poller.polling.domain import PollResult, PollTimings
+from keybuzz_poller.polling.scheduler import LeasedPolls
+from keybuzz_poller.runtime import PollerRuntime
+from poller_fakes import FakePoller, InMemoryPollSchedule, ManualClock, fake_poller
+
+TICK = 5.0
+HEALTHY = 60
+TIMINGS = PollTimings(
+    interval=60, lease=30, tick=TICK, retry_base=5, retry_cap=60,
+    deadline=5, slow_after=1, backoff_slots=1,
+)  # fmt: skip
+
+
+class Counted(InMemoryPollSchedule):
+    """The fake schedule, counting the claims of each lane."""
+
+    def __init__(self, fake: FakePoller) -> None:
+        super().__init__(fake.tables, fake.schedule.clock)
+        self.claims: dict[bool | None, int] = {None: 0, False: 0, True: 0}
+
+    async def claim_due(self, *args: Any, **kwargs: Any) -> list[str]:
+        lane = args[4] if len(args) > 4 else kwargs.get("in_backoff")  # owner, limit, lease, …
+        self.claims[lane] += 1
+        return await super().claim_due(*args, **kwargs)
+
+
+class Instant(LeasedPolls):
+    """Polls that end at once, one at a time: every end wakes the loop to claim again."""
+
+    polled: list[str]
+    all_polled: asyncio.Event
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        self.polled.append(tenant_id)
+        if len(self.polled) == HEALTHY + 1:
+            self.all_polled.set()
+        return PollResult(tenant_id=tenant_id, fetched=0, stored=0, duplicates=0, unparsed=0)
+
+
+async def due(fake: FakePoller, key: str, failures: int = 0) -> None:
+    await fake.projection.apply_tenant_state(key, False, fake.schedule.clock())
+    address = ProjectedAddress(f"amazon.{key}.fr.tok@inbound.keybuzz.test", "AMAZON", "FR", True)
+    await fake.projection.replace_addresses(key, [address])
+    await fake.schedule.poll_soon(key)
+    fake.tables.schedule[key].consecutive_failures = failures
+
+
+async def test_keys_in_backoff_are_looked_for_once_a_tick_and_still_polled() -> None:
+    fake = fake_poller(ManualClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC)))
+    for n in range(HEALTHY):
+        await due(fake, f"healthy{n:02d}")
+    await due(fake, "failing", failures=2)
+    schedule = Counted(fake)
+    runtime = SimpleNamespace(
+        settings=SimpleNamespace(poll_concurrency=1, poll_enabled=True), stopping=False
+    )
+    polls = Instant(cast(PollerRuntime, runtime), schedule, TIMINGS)
+    polls.polled, polls.all_polled = [], asyncio.Event()
+    polls.start()
+    try:  # within one tick: no second back-off claim is due
+        await asyncio.wait_for(polls.all_polled.wait(), TICK / 2)
+    finally:
+        await polls.stop()
+    assert "failing" in polls.polled
+    assert schedule.claims[False] >= HEALTHY  # a claim after each poll's end
+    assert schedule.claims[True] == 1

@@ -1,0 +1,291 @@
+"""What the conformance suite runs on: a sandbox of its own (its faults touch no other test),
+oauth and the poller on the session's NATS, PostgreSQL and OpenBao, started once per module,
+all polling on their own with short deadlines. Everything is reached as a user, the seller
+or the marketplace would: oauth's and the poller's HTTP APIs, their events on JetStream,
+Vault's contents, and the double's admin endpoints through its driver
+(``keybuzz_sandbox.conformance``)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from keybuzz_devstack import infra
+from keybuzz_devstack.testing import (
+    SANDBOX_TIME_SCALE,
+    Infra,
+    MailServer,
+    RunningService,
+    start_on_stack,
+)
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_sandbox.conformance import DRIVERS, DoubleShop, ShopDriver, driver_for
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.seam import Connector
+from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
+from nats.js.api import DeliverPolicy
+
+from tests.stack_fixture import wait_for
+
+CALL_DEADLINE = 2.0  # a call to a double is cut after this (each driver's service_settings)
+INTERVAL = 2.0  # each driver's poll interval
+# SHOP_POLL_DEADLINE_SECONDS: a poll as a whole, at most the shortest interval (POLLER.md)
+POLL_DEADLINE = 2.0
+REPLY_LEASE = 3.0
+# The poller's settings for every driver: polls on their own, short deadlines and back-off.
+POLLER_SETTINGS = {
+    "POLL_ENABLED": "true",
+    "POLL_CONCURRENCY": "4",
+    "SHOP_POLL_DEADLINE_SECONDS": str(POLL_DEADLINE),
+    "SHOP_POLL_SLOW_SECONDS": "0.5",
+    "SHOP_POLL_BACKOFF_CONCURRENCY": "1",
+    "POLL_RETRY_BASE_SECONDS": "1",
+    "POLL_RETRY_MAX_SECONDS": "2",
+    "REPLY_LEASE_SECONDS": str(REPLY_LEASE),
+    "SMTP_RELAY_TIMEOUT_SECONDS": "1",
+    "REPLY_RETRY_BASE_SECONDS": "0.5",
+    "REPLY_RETRY_MAX_SECONDS": "1",
+}
+
+
+def shop_api_connectors() -> list[Connector]:
+    """Every registered connector whose shops are polled over the marketplace's API."""
+    return [c for c in connectors() if c.shop_api is not None]
+
+
+def driver_of(connector: Connector) -> ShopDriver:
+    driver = driver_for(connector.marketplace)
+    if driver is None:
+        pytest.fail(
+            f"{connector.marketplace} is a registered shop-API connector with no driver of its "
+            "double in keybuzz_sandbox.conformance (DRIVERS): a connector is done when it "
+            "passes this suite (docs/ARCHITECTURE.md, 'The conformance suite')"
+        )
+    return driver
+
+
+def family(driver: ShopDriver) -> list[str]:
+    """The registered shop-API marketplaces whose shops the driver's API serves too."""
+    registered = {c.marketplace for c in shop_api_connectors()}
+    return sorted(
+        m for m, d in DRIVERS.items() if d.api_family == driver.api_family and m in registered
+    )
+
+
+@dataclass
+class Stack:
+    """oauth and the poller; ``restart_poller`` ends the poller and starts another on its
+    database, as a crash and a restart would leave it."""
+
+    infra: Infra
+    sandbox: str
+    oauth: RunningService
+    poller: RunningService
+    starter: Callable[..., Awaitable[RunningService]]
+    poller_env: dict[str, str]
+    vault: VaultClient
+    admin: httpx.AsyncClient  # the sandbox
+
+    async def restart_poller(
+        self, before_start: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        settings = self.poller.runtime.settings
+        await self.poller.stop()
+        if before_start is not None:
+            await before_start()
+        self.poller = await self.starter(
+            POLLER,
+            DATABASE_URL=settings.database_url,
+            PRODUCT_DATABASE_URL=settings.product_database_url,
+            **self.poller_env,
+        )
+
+
+def _sandbox_spec(port: int) -> infra.ServerSpec:
+    spec = infra.sandbox_spec(port, SANDBOX_TIME_SCALE)
+    env = dict(spec.env)
+    for driver in DRIVERS.values():
+        env |= driver.sandbox_settings()
+    return dataclasses.replace(spec, env=env)
+
+
+@pytest.fixture(scope="module")
+def conformance_sandbox(infra_root: Path) -> Iterator[str]:
+    spec = _sandbox_spec(infra.free_port())
+    server = infra.RunningServer(spec, infra_root / f"sandbox-{spec.port}.log").start(timeout=60)
+    yield spec.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+async def conformance(
+    stack: Infra,
+    make_database: Callable[[str], Awaitable[str]],
+    nats_users: dict[str, str],
+    dovecot: MailServer,
+    conformance_sandbox: str,
+) -> AsyncIterator[Stack]:
+    env: dict[str, str] = {}
+    for driver in DRIVERS.values():
+        env |= driver.service_settings(conformance_sandbox)
+    started: list[RunningService] = []
+
+    async def start(definition: Any, **overrides: str) -> RunningService:
+        service = await start_on_stack(stack, make_database, nats_users, definition, **overrides)
+        started.append(service)
+        return service
+
+    oauth = await start(OAUTH, **env)
+    poller_env = env | POLLER_SETTINGS | dovecot.settings
+    poller = await start(POLLER, **poller_env)
+    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    admin = httpx.AsyncClient(base_url=conformance_sandbox, timeout=15)
+    yield Stack(stack, conformance_sandbox, oauth, poller, start, poller_env, vault, admin)
+    await admin.aclose()
+    await vault.aclose()
+    for service in reversed(started):
+        with contextlib.suppress(Exception):
+            await service.stop()
+
+
+def headers(tenant: str) -> dict[str, str]:
+    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
+    return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+
+
+def new_tenant() -> str:
+    return f"conf-{uuid.uuid4().hex[:10]}"
+
+
+def connect_body(connector: Connector, credentials: dict[str, str]) -> dict[str, str]:
+    """The connection form the connector declares, filled with ``credentials`` (by name)."""
+    return {f.json_name: credentials[f.name] for f in connector.credential_fields}
+
+
+async def oauth_call(
+    stack: Stack, method: str, marketplace: str, path: str, tenant: str, **kwargs: Any
+) -> httpx.Response:
+    async with stack.oauth.client() as http:
+        return await http.request(
+            method,
+            f"/api/v1/marketplaces/{marketplace.lower()}/{path}",
+            headers=headers(tenant),
+            **kwargs,
+        )
+
+
+async def poller_get(stack: Stack, tenant: str, path: str, **params: Any) -> Any:
+    async with stack.poller.client() as http:
+        response = await http.get(path, headers=headers(tenant), params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@dataclass
+class Connected:
+    tenant: str
+    marketplace: str
+    shop: DoubleShop
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    stack: Stack, connector: Connector, shop: DoubleShop
+) -> AsyncIterator[Connected]:
+    """The shop connected through oauth for a new tenant, disconnected afterwards."""
+    tenant = new_tenant()
+    body = connect_body(connector, dict(shop.credentials))
+    answer = await oauth_call(stack, "POST", connector.marketplace, "connection", tenant, json=body)
+    assert answer.status_code == 200, answer.text
+    try:
+        yield Connected(tenant, connector.marketplace, shop)
+    finally:
+        await oauth_call(stack, "DELETE", connector.marketplace, "connection", tenant)
+
+
+async def shop_status(stack: Stack, shop: Connected) -> dict[str, Any] | None:
+    found = await poller_get(stack, shop.tenant, "/api/v1/poller/shops")
+    return next((s for s in found if s["marketplace"] == shop.marketplace), None)
+
+
+async def status_after(
+    stack: Stack, shop: Connected, field: str, since: str | None, within: float
+) -> Any:
+    """The shop's status once its ``field`` (``lastSuccessAt``, ``lastErrorAt``) is set
+    later than ``since`` (None: set at all)."""
+
+    seen: list[dict[str, Any] | None] = [None]
+
+    async def probe() -> dict[str, Any] | None:
+        status = seen[0] = await shop_status(stack, shop)
+        at = None if status is None else status[field]
+        return status if at is not None and (since is None or at > since) else None
+
+    try:
+        what = f"{shop.marketplace}'s {field} after {since}"
+        return await wait_for(probe, within, what, every=0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; its status: {seen[0]}") from None
+
+
+async def polled_since(stack: Stack, shop: Connected, since: str | None, within: float) -> Any:
+    """The shop's status once a poll succeeded after ``since``."""
+    return await status_after(stack, shop, "lastSuccessAt", since, within)
+
+
+async def failed_since(stack: Stack, shop: Connected, since: str | None, within: float) -> Any:
+    """The shop's status once a poll failed after ``since``."""
+    return await status_after(stack, shop, "lastErrorAt", since, within)
+
+
+async def tickets(stack: Stack, shop: Connected) -> list[dict[str, Any]]:
+    """The tenant's tickets of the shop's marketplace, each with its messages."""
+    page = await poller_get(
+        stack, shop.tenant, "/api/v1/tickets/", marketplace=shop.marketplace, limit=100
+    )
+    return [
+        await poller_get(stack, shop.tenant, f"/api/v1/tickets/{t['id']}") for t in page["items"]
+    ]
+
+
+async def stored_ids(stack: Stack, shop: Connected) -> list[str]:
+    """The external id of every message stored for the shop, as often as it is stored."""
+    return [m["externalId"] for t in await tickets(stack, shop) for m in t["messages"]]
+
+
+async def events(stack: Stack, subject: str, tenant: str) -> list[dict[str, Any]]:
+    """Every ``subject`` event of ``tenant`` on JetStream, once the poller's outbox is sent."""
+
+    async def drained() -> bool:
+        pending = await stack.poller.runtime.pool.fetchval(
+            "SELECT count(*) FROM event_outbox WHERE published_at IS NULL"
+        )
+        return pending == 0
+
+    await wait_for(drained, 10, "the poller's outbox sent")
+    js = (await stack.poller.operator()).jetstream()
+    sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+    found: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                message = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                break
+            event = msgspec.json.decode(message.data)
+            if event.get("tenantId") == tenant:
+                found.append(event)
+    finally:
+        await sub.unsubscribe()
+    return found

@@ -1,0 +1,339 @@
+"""The conformance suite: one set of tests run against every registered shop-API connector
+(``registry.connectors()`` with a ``shop_api``) and its double, driven by the double's
+driver (``keybuzz_sandbox.conformance``). A connector is done when it passes.
+
+Black-box: the seller connects through oauth's HTTP API; the poller polls on its own; what
+is asserted is what anyone could observe: answers, Vault's contents, the poller's tickets
+and shop statuses over HTTP, its events on JetStream, and the double's thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from keybuzz_sandbox.conformance import (
+    HELD_REPLY_SECONDS,
+    RECIPIENT_KINDS,
+    DoubleShop,
+    Fault,
+    RecipientKind,
+    ShopDriver,
+    Unsupported,
+)
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import Connector
+
+from tests.conformance.harness import (
+    CALL_DEADLINE,
+    INTERVAL,
+    POLL_DEADLINE,
+    REPLY_LEASE,
+    Connected,
+    Stack,
+    connect_body,
+    connected,
+    driver_of,
+    events,
+    failed_since,
+    family,
+    headers,
+    new_tenant,
+    oauth_call,
+    polled_since,
+    shop_api_connectors,
+    shop_status,
+    stored_ids,
+    tickets,
+)
+from tests.stack_fixture import wait_for
+
+FIRST_POLL = 30.0  # a shop's first poll reads its recent history: set-up, not the guarantee
+NEXT_POLL = INTERVAL + POLL_DEADLINE + 3.0  # an interval, a poll, a loaded machine's delay
+HOSTILE: list[Fault] = ["ENTITY_EXPANSION", "HUGE", "TRUNCATED", "WRONG_CONTENT_TYPE"]
+
+
+@pytest.fixture(params=shop_api_connectors(), ids=lambda c: c.marketplace)
+def connector(request: pytest.FixtureRequest) -> Connector:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def driver(connector: Connector, conformance: Stack) -> Any:
+    found = driver_of(connector)
+    yield found
+    await found.clear_faults(conformance.admin)
+
+
+async def shops(conformance: Stack, driver: ShopDriver, count: int = 1) -> list[DoubleShop]:
+    """The double's smallest shops of the marketplace (their first polls are short)."""
+    listed = await driver.shops(conformance.admin)
+    assert len(listed) >= count, f"the double has {len(listed)} shops, the case needs {count}"
+    return listed[-count:]
+
+
+def secret_of(connector: Connector) -> str:
+    """The name of the connector's first secret credential field."""
+    return next(f.name for f in connector.credential_fields if f.secret)
+
+
+async def first_polled(conformance: Stack, shop: Connected) -> dict[str, Any]:
+    return await polled_since(conformance, shop, None, FIRST_POLL)  # type: ignore[no-any-return]
+
+
+@dataclass
+class Polled:
+    """A shop of the double connected for a new tenant, and its status after a first poll."""
+
+    shop: DoubleShop
+    mine: Connected
+    first: dict[str, Any]
+
+
+@pytest.fixture
+async def polled(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> AsyncIterator[Polled]:
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        yield Polled(shop, mine, await first_polled(conformance, mine))
+
+
+async def stored_after(
+    conformance: Stack, shop: Connected, message_id: str, since: str | None
+) -> list[str]:
+    """The shop's stored ids once a poll after ``since`` found ``message_id``."""
+
+    async def found() -> list[str] | None:
+        ids = await stored_ids(conformance, shop)
+        return ids if message_id in ids else None
+
+    await polled_since(conformance, shop, since, NEXT_POLL)
+    return await wait_for(found, NEXT_POLL, f"message {message_id} stored")  # type: ignore[no-any-return]
+
+
+# --- connecting -------------------------------------------------------------------------------
+
+
+async def test_connects_with_its_credentials_and_refuses_wrong_ones(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    [shop] = await shops(conformance, driver)
+    secret = next(f for f in connector.credential_fields if f.secret)
+    wrong = dict(shop.credentials) | {secret.name: shop.credentials[secret.name][::-1] + "x"}
+    tenant = new_tenant()
+    refused = await oauth_call(
+        conformance,
+        "POST",
+        connector.marketplace,
+        "connection",
+        tenant,
+        json=connect_body(connector, wrong),
+    )
+    assert refused.status_code == 422, refused.text
+    assert wrong[secret.name] not in refused.text
+    assert await conformance.vault.read(connector.credentials_path(tenant)) is None
+    status = await oauth_call(conformance, "GET", connector.marketplace, "status", tenant)
+    assert status.json()["status"] == "NOT_CONNECTED"
+
+    async with connected(conformance, connector, shop) as mine:
+        kept = await conformance.vault.read(connector.credentials_path(mine.tenant))
+        assert kept is not None and kept[secret.name] == shop.credentials[secret.name]
+        status = await oauth_call(conformance, "GET", connector.marketplace, "status", mine.tenant)
+        assert status.json()["status"] == "CONNECTED"
+        polled = await first_polled(conformance, mine)
+        assert polled["connection"] == "CONNECTED" and polled["consecutiveFailures"] == 0
+
+
+async def test_a_shop_is_refused_to_a_second_tenant_under_every_marketplace_of_its_api(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    [shop] = await shops(conformance, driver)
+    siblings = family(driver)
+    assert connector.marketplace in siblings
+    async with connected(conformance, connector, shop) as owner:
+        for marketplace in siblings:
+            intruder = new_tenant()
+            # The sibling's own form, filled with the shop's credentials.
+            body = connect_body(connector_for(marketplace), dict(shop.credentials))
+            taken = await oauth_call(
+                conformance, "POST", marketplace, "connection", intruder, json=body
+            )
+            assert taken.status_code == 409, (marketplace, taken.text)
+            assert owner.tenant not in taken.text
+            assert shop.credentials[secret_of(connector)] not in taken.text
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+async def test_more_messages_than_a_page_are_each_stored_once_across_a_restart(
+    conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled
+) -> None:
+    shop, mine, first = polled.shop, polled.mine, polled.first
+    written = [
+        await driver.buyer_writes(conformance.admin, shop, f"message {n} of a long listing")
+        for n in range(connector.limits.page_size + 1)
+    ]
+    await stored_after(conformance, mine, written[-1].message_id, first["lastSuccessAt"])
+    await conformance.restart_poller()
+    restarted = await shop_status(conformance, mine)
+    assert restarted is not None
+    later = await driver.buyer_writes(conformance.admin, shop, "after the restart")
+    ids = await stored_after(conformance, mine, later.message_id, restarted["lastSuccessAt"])
+    ours = {w.message_id for w in written} | {later.message_id}
+    assert ours <= set(ids)
+    assert len(ids) == len(set(ids)), "a message stored twice"
+    received = await events(conformance, "message.received", mine.tenant)
+    assert len(received) == len({e["externalMessageId"] for e in received})
+
+
+async def test_an_expired_token_is_renewed_within_the_poll(
+    conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled
+) -> None:
+    shop, mine, first = polled.shop, polled.mine, polled.first
+    await driver.expire_tokens(conformance.admin, shop)
+    written = await driver.buyer_writes(conformance.admin, shop, "after the token expired")
+    await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+    status = await shop_status(conformance, mine)
+    assert status is not None and status["connection"] == "CONNECTED"
+    assert shop.credentials[secret_of(connector)] not in str(status["lastError"])
+
+
+@pytest.mark.parametrize("fault", ["UNAVAILABLE", "STALL"], ids=["5xx", "timeout"])
+async def test_an_unavailable_api_is_held_and_retried(
+    conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled, fault: Fault
+) -> None:
+    shop, mine, first = polled.shop, polled.mine, polled.first
+    await driver.set_fault(conformance.admin, fault, [shop])
+    written = await driver.buyer_writes(conformance.admin, shop, "during the outage")
+    failed = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL)
+    assert failed["connection"] == "CONNECTED" and failed["consecutiveFailures"] >= 1
+    assert written.message_id not in await stored_ids(conformance, mine), failed
+    await driver.clear_faults(conformance.admin)
+    await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+    recovered = await polled_since(conformance, mine, failed["lastErrorAt"], NEXT_POLL)
+    assert recovered["consecutiveFailures"] == 0
+
+
+@pytest.mark.parametrize("fault", ["STALL", "TRICKLE"])
+async def test_a_slow_answer_is_cut_at_the_deadline_without_delaying_another_shop(
+    conformance: Stack, connector: Connector, driver: ShopDriver, fault: Fault
+) -> None:
+    slow_shop, healthy_shop = await shops(conformance, driver, 2)
+    async with (
+        connected(conformance, connector, slow_shop) as slow,
+        connected(conformance, connector, healthy_shop) as healthy,
+    ):
+        slowed = await first_polled(conformance, slow)
+        ready = await first_polled(conformance, healthy)
+        await driver.set_fault(conformance.admin, fault, [slow_shop])
+        loop = asyncio.get_running_loop()
+        armed = loop.time()
+        written = await driver.buyer_writes(conformance.admin, healthy_shop, "while one stalls")
+        cut = await failed_since(conformance, slow, slowed["lastErrorAt"], NEXT_POLL)
+        assert "deadline" in cut["lastError"], cut["lastError"]
+        assert loop.time() - armed <= NEXT_POLL
+        await stored_after(conformance, healthy, written.message_id, ready["lastSuccessAt"])
+        assert loop.time() - armed <= NEXT_POLL + 1.0
+        status = await shop_status(conformance, healthy)
+        assert status is not None and status["consecutiveFailures"] == 0
+
+
+@pytest.mark.parametrize("fault", HOSTILE)
+async def test_a_hostile_body_is_refused_without_harm(
+    conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled, fault: Fault
+) -> None:
+    shop, mine, first = polled.shop, polled.mine, polled.first
+    try:
+        await driver.set_fault(conformance.admin, fault)
+    except Unsupported as exc:
+        pytest.skip(str(exc))
+    before = len(await events(conformance, "message.received", mine.tenant))
+    written = await driver.buyer_writes(conformance.admin, shop, f"refused when {fault}")
+    failed = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL)
+    assert failed["connection"] == "CONNECTED", failed
+    assert shop.credentials[secret_of(connector)] not in failed["lastError"]
+    assert written.message_id not in await stored_ids(conformance, mine)
+    assert len(await events(conformance, "message.received", mine.tenant)) == before
+    await driver.clear_faults(conformance.admin)
+    ids = await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+    assert ids.count(written.message_id) == 1
+    [ticket] = [t for t in await tickets(conformance, mine) if t["orderId"] == written.order_id]
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written.message_id]
+    assert message["body"] == f"refused when {fault}"
+
+
+async def test_a_revoked_credential_requires_reauthorization(
+    conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled
+) -> None:
+    await driver.revoke(conformance.admin, polled.shop)
+
+    async def reauth() -> dict[str, Any] | None:
+        status = await shop_status(conformance, polled.mine)
+        return status if status and status["connection"] == "REAUTH_REQUIRED" else None
+
+    await wait_for(reauth, NEXT_POLL, "REAUTH_REQUIRED")
+    said = await events(conformance, "connection.reauth_required", polled.mine.tenant)
+    assert [e["marketplace"] for e in said] == [connector.marketplace]
+
+
+# --- replying ---------------------------------------------------------------------------------
+
+
+async def ticket_of(conformance: Stack, shop: Connected, order_id: str) -> dict[str, Any]:
+    [ticket] = [t for t in await tickets(conformance, shop) if t["orderId"] == order_id]
+    return ticket
+
+
+async def delivered(conformance: Stack, shop: Connected, ticket_id: str, reply_id: str) -> Any:
+    async def sent() -> dict[str, Any] | None:
+        async with conformance.poller.client() as http:
+            view = (
+                await http.get(f"/api/v1/tickets/{ticket_id}", headers=headers(shop.tenant))
+            ).json()
+        [mine] = [m for m in view["messages"] if m["id"] == reply_id]
+        return mine if mine.get("deliveryStatus") == "SENT" else None
+
+    return await wait_for(sent, REPLY_LEASE + HELD_REPLY_SECONDS + 5, "the reply SENT")
+
+
+async def reply(conformance: Stack, shop: Connected, ticket_id: str, text: str) -> str:
+    async with conformance.poller.client() as http:
+        queued = await http.post(
+            f"/api/v1/tickets/{ticket_id}/replies",
+            json={"text": text},
+            headers=headers(shop.tenant),
+        )
+    assert queued.status_code == 202, queued.text
+    return queued.json()["ticketMessageId"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("recipient", RECIPIENT_KINDS)
+async def test_a_reply_to_each_recipient_is_sent_at_most_once(
+    conformance: Stack, connector: Connector, driver: ShopDriver, recipient: RecipientKind
+) -> None:
+    """Once with its answer lost, once with the poller stopped while the marketplace holds
+    its answer, and started again: each reply on the double's thread once, announced once."""
+    if recipient not in driver.recipients:
+        pytest.skip(f"{connector.marketplace}'s threads offer no reply to {recipient}")
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        first = await first_polled(conformance, mine)
+        asked = await driver.thread_for(conformance.admin, shop, recipient, "Une réponse ?")
+        await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
+        ticket = await ticket_of(conformance, mine, asked.order_id)
+        replies = {}
+        for fault in ("LOST_REPLY_ANSWER", "HELD_REPLY"):
+            await driver.set_fault(conformance.admin, fault, [shop])
+            text = f"Réponse {fault} {ticket['id'][:8]}"
+            replies[text] = await reply(conformance, mine, ticket["id"], text)
+            if fault == "HELD_REPLY":
+                await asyncio.sleep(CALL_DEADLINE / 2)  # sent, its answer held by the double
+                await conformance.restart_poller(lambda: driver.clear_faults(conformance.admin))
+            await delivered(conformance, mine, ticket["id"], replies[text])
+            assert await driver.sent(conformance.admin, shop, text) == [recipient]
+        sent = await events(conformance, "message.sent", mine.tenant)
+        assert sorted(e["ticketMessageId"] for e in sent) == sorted(replies.values())
