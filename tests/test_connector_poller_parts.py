@@ -1,16 +1,20 @@
 """The connector parts the poller asks (keybuzz_shared.connectors.seam): Amazon's mail relay
-and response window, Fnac's and Darty's shop inbox on the sandbox's double."""
+and response window, Fnac's and Darty's shop session (its inbox) on the sandbox's double."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import msgspec
 import pytest
 from keybuzz_devstack.testing import Infra
+from keybuzz_poller.bootstrap import api_replies
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource
 from keybuzz_poller.reading.marketplace.domain import Shop
@@ -18,10 +22,19 @@ from keybuzz_poller.reading.marketplace.ports import ShopKeyRefused
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
+from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession
 from keybuzz_shared.connectors.fnac.models import MessagesQuery
-from keybuzz_shared.connectors.seam import CredentialsRefused, mail_relay_of
+from keybuzz_shared.connectors.seam import (
+    AnswerUnreadable,
+    CredentialsRefused,
+    MarketplaceSession,
+    RequestRefused,
+    ThreadKey,
+    mail_relay_of,
+)
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.connectors.shop_sessions import stored_credentials
+from keybuzz_shared.file_links import FileLinks, FileTooLarge, LinkRefused
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 
@@ -33,7 +46,7 @@ AMAZON = registry.connector_for("AMAZON")
 
 def test_the_parts_are_where_the_marketplace_works_that_way() -> None:
     parts = {
-        c.marketplace: (c.mail_relay is not None, c.response_window is not None, c.shop_inbox)
+        c.marketplace: (c.mail_relay is not None, c.response_window is not None, c.shop_api)
         for c in registry.connectors()
     }
     assert parts["AMAZON"][:2] == (True, True) and parts["AMAZON"][2] is None
@@ -107,16 +120,16 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
 ) -> None:
     entry = shop(sandbox_url, marketplace, "Démo")
     base_url = f"{sandbox_url}/fnac/api.php/"
-    inbox = registry.connector_for(marketplace).shop_inbox
-    assert inbox is not None
-    session = inbox.inbox(entry, http=http, base_url=base_url)
-    page = await session.messages(LONG_AGO, 1)
+    api = registry.connector_for(marketplace).shop_api
+    assert api is not None
+    session = api.session(entry, http=http, base_url=base_url)
+    page = await session.inbox_messages(since=LONG_AGO)
     assert page.items and not page.unreadable
     raw = await FnacClient(http, base_url, credentials_of(entry)).messages_query(
         MessagesQuery(page=1, results_count=100, created=(LONG_AGO, None), sort="ASC")
     )
     by_id = {m.message_id: m for m in raw.messages}
-    assert page.more == raw.paging.has_next
+    assert (page.next_cursor is not None) == raw.paging.has_next
     for message in page.items:
         source = by_id[message.message_id]
         assert message.unread == (not source.read)
@@ -127,7 +140,7 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
     assert all(
         m.sender_type == senders.get(by_id[m.message_id].from_type, "SYSTEM") for m in page.items
     )
-    incidents = await session.incidents(LONG_AGO, 1)
+    incidents = await session.incidents(since=LONG_AGO)
     assert all(i.order_id and i.types for i in incidents.items)
 
 
@@ -135,11 +148,11 @@ async def test_a_shop_inbox_on_a_refused_key_raises_the_seams_error(
     sandbox_url: str, http: httpx.AsyncClient
 ) -> None:
     entry = {**shop(sandbox_url, "FNAC", "Démo"), "key": "wrong"}
-    inbox = registry.connector_for("FNAC").shop_inbox
-    assert inbox is not None
-    session = inbox.inbox(entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/")
+    api = registry.connector_for("FNAC").shop_api
+    assert api is not None
+    session = api.session(entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/")
     with pytest.raises(CredentialsRefused):
-        await session.messages(LONG_AGO, 1)
+        await session.inbox_messages(since=LONG_AGO)
 
 
 async def test_a_shops_credentials_are_read_whole_or_not_at_all(stack: Infra) -> None:
@@ -185,3 +198,176 @@ async def test_a_shops_key_is_read_once_a_poll_when_the_poll_opens(
         await source.aclose()
         await vault.delete(path)
         await vault.aclose()
+
+
+@asynccontextmanager
+async def demo_shop_source(
+    stack: Infra, sandbox_url: str, marketplace: str
+) -> AsyncIterator[tuple[ApiMessageSource, Shop]]:
+    """The poller's source on the double, the Démo Fnac shop's key stored for a new
+    tenant's shop of ``marketplace``."""
+    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    polled = Shop(f"src{uuid.uuid4().hex[:10]}", marketplace)
+    path = registry.connector_for(marketplace).credentials_path(polled.tenant_id)
+    api = MarketplaceSettings().shop_api("FNAC")
+    api = msgspec.structs.replace(api, api_url=f"{sandbox_url}/fnac/api.php/")
+    polled_by_api = {c.marketplace for c in registry.connectors() if c.shop_api is not None}
+    source = ApiMessageSource(
+        vault, {m: api for m in polled_by_api | {marketplace}}, inside_allowed=True
+    )
+    try:
+        await vault.write(path, {f: entry[f] for f in ("partner_id", "shop_id", "key")})
+        yield source, polled
+    finally:
+        await source.aclose()
+        await vault.delete(path)
+        await vault.aclose()
+
+
+async def test_a_shops_polls_and_replies_share_one_session_and_log_in_once(
+    stack: Infra, sandbox_url: str
+) -> None:
+    """The poller's wiring (``bootstrap.api_replies``) gives the replies the polls' sessions:
+    a shop polled, then replied to, authenticates once at the marketplace."""
+    logins: list[str] = []
+
+    async def count_logins(request: httpx.Request) -> None:
+        if request.url.path.endswith("/auth"):
+            logins.append(str(request.url))
+
+    base_url = f"{sandbox_url}/fnac/api.php/"
+    settings = SimpleNamespace(shop_api=lambda marketplace: SimpleNamespace(api_url=base_url))
+    async with demo_shop_source(stack, sandbox_url, "FNAC") as (source, polled):
+        source.http("FNAC").event_hooks = {"request": [count_logins]}
+        await source.open(polled)
+        assert [page async for page in source.messages(polled, LONG_AGO)]
+        runtime: Any = SimpleNamespace(vault=source.sessions.vault, settings=settings)
+        replies = api_replies(runtime, source)["FNAC"]
+        thread = ThreadKey(kind="ORDER", id="NOT-AN-ORDER")
+        assert await replies.sent_messages(polled.tenant_id, thread, LONG_AGO) == []
+    assert len(logins) == 1
+
+
+async def message_ids(session: MarketplaceSession) -> list[str]:
+    """The shop's messages, listed 100 a page."""
+    pages = [await session.inbox_messages(since=LONG_AGO)]
+    while pages[-1].next_cursor is not None:
+        pages.append(await session.inbox_messages(since=LONG_AGO, cursor=pages[-1].next_cursor))
+    return [m.message_id for p in pages for m in p.items]
+
+
+async def incident_ids(session: MarketplaceSession) -> list[str]:
+    """The shop's incidents, listed 100 a page."""
+    pages = [await session.incidents(since=LONG_AGO)]
+    while pages[-1].next_cursor is not None:
+        pages.append(await session.incidents(since=LONG_AGO, cursor=pages[-1].next_cursor))
+    return [i.incident_id for p in pages for i in p.items]
+
+
+def assert_each_once(paged: list[str], before: list[str], after: list[str]) -> None:
+    """Paged ids: each once, every id listed before in its order, none that was not listed
+    after (the shop may get messages meanwhile: other tests write on it)."""
+    assert len(set(paged)) == len(paged)
+    assert [i for i in paged if i in set(before)] == before
+    assert set(paged) <= set(after)
+
+
+async def test_a_shop_inbox_pages_by_the_cursor_it_hands_out(
+    sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    """Each page's ``next_cursor``, passed back as it is, gives the next page: every
+    message of the listing once, oldest first, as one large page lists them."""
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    session = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
+        entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+    )
+    assert isinstance(session, FnacSession)
+    small = FnacSession(session.client, msgspec.structs.replace(session.limits, page_size=3))
+    before = await message_ids(session)
+    pages = [await small.inbox_messages(since=LONG_AGO)]
+    while pages[-1].next_cursor is not None and len(pages) < 1000:
+        pages.append(await small.inbox_messages(since=LONG_AGO, cursor=pages[-1].next_cursor))
+    assert len(pages) >= 2 and all(len(p.items) <= 3 for p in pages)
+    paged = [m.message_id for p in pages for m in p.items]
+    assert_each_once(paged, before, await message_ids(session))
+    before = await incident_ids(session)
+    incidents = [await small.incidents(since=LONG_AGO)]
+    while incidents[-1].next_cursor is not None and len(incidents) < 1000:
+        incidents.append(await small.incidents(since=LONG_AGO, cursor=incidents[-1].next_cursor))
+    found = [i.incident_id for p in incidents for i in p.items]
+    assert_each_once(found, before, await incident_ids(session))
+    for cursor in ("not base64!", "bm90IG1zZ3BhY2s=", ""):
+        with pytest.raises(ValueError, match="not a cursor"):
+            await session.inbox_messages(since=LONG_AGO, cursor=cursor)
+        with pytest.raises(ValueError, match="not a cursor"):
+            await session.incidents(since=LONG_AGO, cursor=cursor)
+
+
+async def test_a_poll_reads_every_page_by_the_connectors_cursor(
+    stack: Infra, sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    """The poller's source passes each page's cursor back untouched until there is none:
+    a connector of 3-item pages (Fnac's, under a throwaway name) gives the poll every
+    message and incident once, in the marketplace's order."""
+    small = FnacConnector("SMALLPAGES", "Small pages")
+    small.limits = msgspec.structs.replace(small.limits, page_size=3)
+    whole = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
+        shop(sandbox_url, "FNAC", "Démo"), http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+    )
+    before = (await message_ids(whole), await incident_ids(whole))
+    with registry.registered(small):
+        async with demo_shop_source(stack, sandbox_url, "SMALLPAGES") as (source, polled):
+            await source.open(polled)
+            pages = [page async for page in source.messages(polled, LONG_AGO)]
+            incidents = [page async for page in source.incidents(polled, LONG_AGO)]
+    assert len(pages) >= 2 and all(len(page) <= 3 for page in pages)
+    paged = [m.message_id for p in pages for m in p]
+    assert_each_once(paged, before[0], await message_ids(whole))
+    found = [i.incident_id for p in incidents for i in p]
+    assert_each_once(found, before[1], await incident_ids(whole))
+
+
+async def test_a_messages_file_is_downloaded_through_the_shops_session(
+    sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    """The session fetches its messages' files from the origins it was given, within the
+    cap; a session given none fetches nothing."""
+    entry = shop(sandbox_url, "FNAC", "Démo")
+    api = registry.connector_for("FNAC").shop_api
+    assert api is not None
+    base_url = f"{sandbox_url}/fnac/api.php/"
+    files = FileLinks([sandbox_url], inside_allowed=True)
+    session = api.session(entry, http=http, base_url=base_url, files=files)
+    listed = (await session.inbox_messages(since=LONG_AGO)).items
+    linked = next(f for m in listed for f in m.files)
+    content = await session.file(linked, 10 * 2**20)
+    assert content and content == (await http.get(linked.url)).content
+    with pytest.raises(FileTooLarge):
+        await session.file(linked, len(content) - 1)
+    with pytest.raises(LinkRefused):
+        await api.session(entry, http=http, base_url=base_url).file(linked, 10 * 2**20)
+
+
+async def test_a_sessions_failures_are_the_seams_outcomes(
+    sandbox_url: str, http: httpx.AsyncClient
+) -> None:
+    """What the marketplace answered, as the seam's outcomes a service acts on: a request
+    refused (with the marketplace's codes in its reason), an answer that cannot be read."""
+    api = registry.connector_for("FNAC").shop_api
+    assert api is not None
+    session = api.session(
+        shop(sandbox_url, "FNAC", "Démo"), http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+    )
+    await session.verify()
+    faults = f"{sandbox_url}/_sandbox/fnac/faults"
+    refuse = {"operations": ["incidents_query"], "refuseNext": 1, "refuseCodes": ["ERR_105"]}
+    assert (await http.put(faults, json=refuse)).status_code == 200
+    with pytest.raises(RequestRefused, match="ERR_105"):
+        await session.incidents(since=LONG_AGO)
+    garble = {"operations": ["incidents_query"], "malformedNext": 1, "malformedKind": "schema"}
+    assert (await http.put(faults, json=garble)).status_code == 200
+    with pytest.raises(AnswerUnreadable):
+        await session.incidents(since=LONG_AGO)
+    await http.delete(faults)
+    assert (await session.incidents(since=LONG_AGO)).items

@@ -13,6 +13,7 @@ import pytest
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.connectors.fnac.settings import FnacApiSettings
 from keybuzz_shared.file_links import (
+    NO_FILES,
     FileLinks,
     FileTooLarge,
     LinkRefused,
@@ -150,3 +151,27 @@ async def test_a_file_streamed_without_its_length_is_dropped_at_the_cap() -> Non
         with pytest.raises(FileTooLarge):
             await links.fetch(http, f"http://127.0.0.1:{port}/f", 100_000)
     assert sent < 8 * 2**20  # stopped reading: the server could not send 64 MiB
+
+
+async def test_a_sessions_file_goes_with_its_headers_to_a_declared_origin_only() -> None:
+    """A shop session fetches its messages' files with its auth (``headers``): they reach
+    the declared origin, and a link off it is refused before any connection."""
+    seen: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfile")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    links = FileLinks([f"http://127.0.0.1:{port}"], inside_allowed=True)
+    token = {"Authorization": "Bearer shop-token"}
+    async with server, httpx.AsyncClient(timeout=10) as http:
+        assert await links.fetch(http, f"http://127.0.0.1:{port}/f", 100, token) == b"file"
+        with pytest.raises(LinkRefused):
+            await links.fetch(http, f"http://localhost:{port}/f", 100, token)
+        with pytest.raises(LinkRefused):
+            await NO_FILES.fetch(http, f"http://127.0.0.1:{port}/f", 100, token)
+    assert len(seen) == 1 and b"authorization: bearer shop-token" in seen[0].lower()

@@ -27,7 +27,6 @@ from keybuzz_shared.connectors.seam import (
     ReplyOutcome,
     ThreadKey,
     shop_api_of,
-    shop_inbox_of,
 )
 
 from tests.test_fnac_client import shop
@@ -271,8 +270,33 @@ def test_fnac_reads_its_refusal_codes_and_names_its_claim_notice():
         )
         assert shop_api_of(connector).refusal_codes(refused) == ("ERR_201", "ERR_202")
         assert shop_api_of(connector).refusal_codes(ReplyOutcome(status="FAILED")) == ()
-        inbox = shop_inbox_of(connector)
+        inbox = shop_api_of(connector)
         assert inbox.claim_subject == "Nouvelle réclamation"
         assert inbox.claim_opener("client") == inbox.claim_opener("CLIENT") == "BUYER"
         assert inbox.claim_opener("callcenter") == "MARKETPLACE_SUPPORT"
         assert inbox.claim_opener(None) == "MARKETPLACE_SUPPORT"
+
+
+async def test_fnac_threads_are_orders_and_offers_with_fnacs_recipients(
+    http: httpx.AsyncClient,
+) -> None:
+    """A thread names its order (an order's by its id, a discussion by ``order_id``); Fnac
+    offers the buyer, its customer service or both on its own threads, and a reply to
+    anyone or anywhere else fails without a call (the address cannot be reached)."""
+    order = ThreadKey(kind="ORDER", id="57BEAFDA828A8")
+    discussion = ThreadKey(kind="DISCUSSION", id="d-1", order_id="57BEAFDA828A8")
+    assert order.order == discussion.order == "57BEAFDA828A8"
+    assert ThreadKey(kind="OFFER", id="offer-1").order is None
+    api = shop_api_of(registry.connector_for("FNAC"))
+    assert set(api.recipients(order)) == {"BUYER", "MARKETPLACE_SUPPORT", "ALL"}
+    assert api.recipients(discussion) == ()
+    session = api.session(
+        {"partner_id": "p", "shop_id": "s", "key": "k"}, http=http, base_url="http://127.0.0.1:9/"
+    )
+    for reply in (
+        Reply(thread=order, in_reply_to="m", body="Bonjour", recipient="OPERATOR"),
+        Reply(thread=discussion, in_reply_to="m", body="Bonjour"),
+    ):
+        refused = await session.reply(reply)
+        assert refused.status == "FAILED" and "Fnac has no" in (refused.reason or "")
+    assert await session.sent_messages(discussion, LONG_AGO) == []

@@ -43,7 +43,6 @@ from keybuzz_shared.connectors.seam import (
     RedirectFlow,
     ResponseWindow,
     ShopApi,
-    ShopInbox,
 )
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 from keybuzz_shared.settings import PartSettings
@@ -570,7 +569,6 @@ class ThrowawayConnector:
     order_feed: OrderFeed | None = None
     mail_relay: MailRelay | None = None
     response_window: ResponseWindow | None = None
-    shop_inbox: ShopInbox | None = None
 
     def credentials_path(self, tenant_id: str) -> str:
         return f"secret/keybuzz/tenants/{tenant_id}/throwaway_api"

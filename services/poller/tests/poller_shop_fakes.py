@@ -37,6 +37,7 @@ from keybuzz_shared.connectors.seam import (
     MarketplaceMessage,
     MarketplaceUnavailable,
     OutcomeUnknown,
+    Recipient,
     Reply,
     ReplyOutcome,
     ThreadKey,
@@ -486,6 +487,9 @@ class InMemoryShopReplies:
         self.lose_next_answer = False
         self.drop_next = False
         self.sends = 0  # replies applied
+        self.sent_files: list[tuple[str, str, bytes]] = []  # the applied replies' files
+        # Whom a reply may go to on any thread (Fnac's: the buyer, its customer service, both).
+        self.offered: tuple[Recipient, ...] = ("BUYER", "MARKETPLACE_SUPPORT", "ALL")
 
     def buyer_writes(self, tenant_id: str, order_id: str, body: str = "Où est mon colis ?") -> str:
         self.keys.add(tenant_id)
@@ -503,6 +507,9 @@ class InMemoryShopReplies:
 
     def reply_text(self, text: str) -> str:
         return carried_text(text)
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        return self.offered
 
     def _shop(self, tenant_id: str) -> list[MarketplaceMessage]:
         if tenant_id not in self.keys:
@@ -523,6 +530,7 @@ class InMemoryShopReplies:
             self.drop_next = False
             raise OutcomeUnknown("Fnac messages_update: the answer was lost (HTTP 502)")
         self.sends += 1
+        self.sent_files += [(f.name, f.content_type, f.data) for f in reply.attachments]
         thread.append(
             MarketplaceMessage(
                 external_id=str(uuid.uuid4()),

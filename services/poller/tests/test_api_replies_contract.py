@@ -136,3 +136,12 @@ async def test_a_shop_without_a_stored_key_is_refused(shop: Shop) -> None:
         await shop.api.reply("nobody", Reply(thread=thread, in_reply_to="m", body="x"))
     with pytest.raises(CredentialsRefused):
         await shop.api.sent_messages("nobody", thread, datetime.now(UTC))
+
+
+async def test_an_order_thread_takes_replies_to_the_buyer_and_customer_service(
+    shop: Shop,
+) -> None:
+    """Whom a reply may go to, as the connector says for its threads."""
+    offered = shop.api.recipients(ThreadKey(kind="ORDER", id="8A2YLSXFX7C9N"))
+    assert {"BUYER", "MARKETPLACE_SUPPORT"} <= set(offered)
+    assert "OPERATOR" not in offered

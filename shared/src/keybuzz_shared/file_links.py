@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import httpx
 
@@ -114,7 +114,8 @@ async def resolved(host: str, port: int) -> list[Address]:
 
 
 class FileLinks:
-    """Where one marketplace's files may be fetched from, and the fetch itself."""
+    """Where one marketplace's files may be fetched from, and the fetch itself (a shop
+    session's ``file``, with the session's auth where the marketplace wants it)."""
 
     def __init__(self, origins: Iterable[str], *, inside_allowed: bool) -> None:
         self.origins = frozenset(origin_of(url) for url in origins)
@@ -135,15 +136,22 @@ class FileLinks:
             raise LinkRefused(f"{origin[1]} resolves to {inside[0]}, an address inside our network")
         return origin, addresses[0]
 
-    async def fetch(self, http: httpx.AsyncClient, url: str, max_bytes: int) -> bytes:
+    async def fetch(
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
         """The file's bytes. LinkRefused, FileTooLarge, FileUnavailable (not 200) or
-        httpx's errors (unreachable, 5xx is FileUnavailable too)."""
+        httpx's errors (unreachable, 5xx is FileUnavailable too). ``headers`` go with the
+        request (a marketplace whose files need its token), to a declared origin only."""
         (scheme, host, port), address = await self.address(url)
         default = DEFAULT_PORTS[scheme] == port
         request = http.build_request(
             "GET",
             httpx.URL(url).copy_with(host=str(address)),
-            headers={"Host": host if default else f"{host}:{port}"},
+            headers={**(headers or {}), "Host": host if default else f"{host}:{port}"},
             # TLS is verified against the host name, not the address connected to.
             extensions={"sni_hostname": host},
         )
@@ -162,3 +170,6 @@ class FileLinks:
             return bytes(content)
         finally:
             await response.aclose()
+
+
+NO_FILES = FileLinks((), inside_allowed=False)  # a session given no origin fetches nothing

@@ -82,7 +82,7 @@ class ShopVerifier:
         except CredentialsRefused as exc:
             raise ShopRefused(str(exc)) from None
         except MarketplaceUnavailable as exc:
-            raise ShopUnavailable(str(exc), getattr(exc, "retry_after", None)) from None
+            raise ShopUnavailable(str(exc), exc.retry_after) from None
         except ConnectorError as exc:
             raise ShopAnswerUnreadable(str(exc)) from None
 

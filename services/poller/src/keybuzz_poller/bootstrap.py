@@ -165,6 +165,7 @@ def api_replies(runtime: PollerRuntime, source: ApiMessageSource) -> dict[str, S
             runtime.vault,
             source.http(c.marketplace),
             runtime.settings.shop_api(c.marketplace).api_url,
+            source.sessions,  # one session per shop for its polls and its replies
         )
         for c in connectors()
         if c.shop_api is not None

@@ -6,12 +6,18 @@ answer is lost or the sender dies before recording it."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from keybuzz_poller.replies.checks import InvalidReply, ReplyRequest
+from keybuzz_poller.replies.checks import (
+    AttachmentsTooLarge,
+    InvalidReply,
+    ReplyRequest,
+    UnsupportedAttachment,
+)
 from keybuzz_poller.replies.ports import ApiRequest, MarketplaceReplies
 from keybuzz_poller.replies.queueing import CannotReply, queue_reply
 from keybuzz_poller.replies.sender import send_due
@@ -301,3 +307,61 @@ async def test_a_refused_key_fails_the_reply_and_asks_for_a_reconnection() -> No
     state, reason, code = status(fake, reply_id)
     assert (state, code) == ("FAILED", "REAUTH_REQUIRED") and "connected again" in (reason or "")
     assert [(t, m) for t, m, _ in refused] == [(TENANT, "FNAC")]
+
+
+def _file(name: str, content_type: str, data: bytes) -> dict[str, str]:
+    encoded = base64.b64encode(data).decode()
+    return {"filename": name, "contentType": content_type, "contentBase64": encoded}
+
+
+async def test_a_replys_files_go_as_bytes_within_the_connectors_limits() -> None:
+    """A marketplace that takes files (its ``Limits``: count, total bytes, formats): each
+    rule refused before anything is stored, named in the message; files within them are
+    queued as bytes and given to the session."""
+    fake, api, _, _ = fnac_side()
+    api.limits = msgspec.structs.replace(
+        api.limits,
+        max_attachments=2,
+        max_attachment_bytes=10,
+        attachment_formats=("application/pdf",),
+    )
+    ticket_id = fnac_ticket(fake, api)
+    pdf = _file("facture.pdf", "application/pdf", b"%PDF-1")
+    refused = [
+        ([pdf, pdf, pdf], InvalidReply, "FNAC replies take at most 2 attachments"),
+        (
+            [_file("a.png", "image/png", b"png")],
+            UnsupportedAttachment,
+            "takes only application/pdf",
+        ),
+        ([pdf, pdf], AttachmentsTooLarge, "12 bytes, over FNAC's limit of 10 bytes"),
+    ]
+    for files, error, problem in refused:
+        request = msgspec.convert({"text": "Ci-joint", "attachments": files}, ReplyRequest)
+        with pytest.raises(error, match=problem):
+            await queue_reply(fake.replies_ports, TENANT, ticket_id, request)
+    assert fake.replies.mail.replies == {}
+    request = msgspec.convert({"text": "Ci-joint", "attachments": [pdf]}, ReplyRequest)
+    reply_id = (await queue_reply(fake.replies_ports, TENANT, ticket_id, request)).ticket_message_id
+    queued_request = msgspec.json.decode(
+        fake.replies.mail.replies[reply_id].new.mail, type=ApiRequest
+    )
+    assert [(f.name, f.data) for f in queued_request.reply.attachments] == [
+        ("facture.pdf", b"%PDF-1")
+    ]
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "SENT"
+    assert api.sent_files == [("facture.pdf", "application/pdf", b"%PDF-1")]
+
+
+async def test_a_reply_to_someone_the_thread_does_not_offer_is_refused_before_queueing() -> None:
+    """The ticket's reply goes to customer service while its incident is open: refused,
+    with the rule, where the marketplace's thread takes replies to the buyer only."""
+    fake, api, _, _ = fnac_side()
+    api.offered = ("BUYER",)
+    api.open_incidents.add((TENANT, ORDER_ID))
+    ticket_id = fnac_ticket(fake, api, incident="OPENED")
+    with pytest.raises(CannotReply, match="no reply to MARKETPLACE_SUPPORT.*to: BUYER"):
+        await queued(fake, ticket_id)
+    assert fake.replies.mail.replies == {}
+    assert status(fake, await queued(fake, fnac_ticket(fake, api)))[0] == "QUEUED"

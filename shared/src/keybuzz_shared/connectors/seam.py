@@ -35,19 +35,28 @@ if TYPE_CHECKING:
     from keybuzz_shared.connectors.orders import (
         OrderSource as FeedOrderSource,
     )
+    from keybuzz_shared.file_links import FileLinks
     from keybuzz_shared.service import Runtime
     from keybuzz_shared.vault import VaultClient
 
 ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
 SenderType = Literal["BUYER", "MARKETPLACE_SUPPORT", "SELLER", "SYSTEM"]
-ThreadKind = Literal["ORDER", "OFFER"]
-Recipient = Literal["BUYER", "MARKETPLACE_SUPPORT", "ALL"]
+# An order's thread, an offer's (a question before buying), or a discussion: a thread the
+# marketplace names itself, about an order or not.
+ThreadKind = Literal["ORDER", "OFFER", "DISCUSSION"]
+# Who a reply is for: the buyer, the marketplace's customer care, an operator (a third
+# party the marketplace puts in the thread, e.g. its carrier or a claims handler), or all.
+Recipient = Literal["BUYER", "MARKETPLACE_SUPPORT", "OPERATOR", "ALL"]
 ReplyStatus = Literal["SENT", "FAILED"]
 
 T = TypeVar("T")
 
 
 # --- errors every connector raises (each marketplace subclasses them) ---------------------
+# A connector translates its marketplace's failures into these outcomes: retry later
+# (MarketplaceUnavailable), re-authenticate (CredentialsRefused), refused with a reason
+# (RequestRefused; for a reply, a FAILED ReplyOutcome), outcome unknown (OutcomeUnknown),
+# and AnswerUnreadable for an answer it cannot read.
 
 
 class ConnectorError(Exception):
@@ -55,15 +64,30 @@ class ConnectorError(Exception):
 
 
 class CredentialsRefused(ConnectorError):
-    """The marketplace refused the shop's credentials: the seller must connect again."""
+    """Re-authenticate: the marketplace refused the shop's credentials (after the session
+    renewed its token once, where it has one): the seller must connect again."""
 
 
 class MarketplaceUnavailable(ConnectorError, DependencyUnavailable):
-    """The marketplace is down or throttling us; the same call will work later."""
+    """Retry later: the marketplace is down or throttling us; the same call will work
+    later, after ``retry_after`` seconds when the marketplace said so."""
+
+    retry_after: float | None = None
+
+
+class RequestRefused(ConnectorError):
+    """Refused with a reason: the marketplace answered and refused this request (its
+    message names why, with the marketplace's own codes); the same request would be
+    refused again. A refused reply is a FAILED ``ReplyOutcome`` instead."""
+
+
+class AnswerUnreadable(ConnectorError):
+    """The marketplace's answer is not one the connector reads (not its format, truncated,
+    too large, off its schema): nothing of it is used."""
 
 
 class OutcomeUnknown(ConnectorError):
-    """A call that sends something (a reply) lost its answer after it left: the marketplace
+    """Outcome unknown: a call that sends something (a reply) lost its answer after it left: the marketplace
     may have acted on it. Read the thread back (``ReplyChannel.sent_messages``) before
     sending it again, or the buyer may get it twice."""
 
@@ -107,10 +131,18 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ThreadKey(msgspec.Struct, frozen=True):
-    """The marketplace thread a message belongs to: an order's or an offer's."""
+    """The marketplace thread a message belongs to, by the marketplace's own id: an
+    order's (``id`` is the order's), an offer's, or a discussion's (``order_id``: the order
+    it is about, when there is one)."""
 
     kind: ThreadKind
     id: str
+    order_id: str | None = None
+
+    @property
+    def order(self) -> str | None:
+        """The order the thread is about, if any."""
+        return self.id if self.kind == "ORDER" else self.order_id
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,12 +202,25 @@ class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """One page of a listing. ``next_cursor`` asks for the next page (None: the last one);
-    the last page's ``complete_until`` is where the next listing starts (``since``)."""
+    """One page of a listing. ``next_cursor`` asks for the next page (None: the last one):
+    opaque to callers, who pass it back as it is and never keep it past the listing (a
+    page number, a ``Link`` URL, a seek token: the connector's choice). The last page's
+    ``complete_until`` is where the next listing starts (``since``); ``unreadable`` says
+    why items the marketplace listed were left out."""
 
     items: tuple[T, ...]
     next_cursor: str | None
     complete_until: datetime | None = None
+    unreadable: tuple[str, ...] = ()
+
+
+class ReplyFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a reply carries, as bytes: the session sends it the way its marketplace
+    takes files. Checked against the connector's ``Limits`` before the reply is queued."""
+
+    name: str
+    content_type: str  # a MIME type, lower case
+    data: bytes
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
@@ -184,7 +229,7 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     recipient: Recipient = "BUYER"
     subject: str | None = None  # a marketplace may accept only its own subjects
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[ReplyFile, ...] = ()
 
 
 class ReplyOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -196,6 +241,44 @@ class ReplyOutcome(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
 
 
+# --- what a shop's inbox holds (the poller's polls) ---------------------------------------
+
+
+class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+    content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
+
+
+class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A shop's message, with what polling needs besides the seam's MarketplaceMessage."""
+
+    message_id: str
+    thread_type: str  # ORDER or OFFER, as the marketplace says it
+    thread_id: str
+    sender_type: SenderType
+    sender_name: str | None
+    subject: str
+    body: str
+    created_at: datetime
+    unread: bool
+    files: tuple[InboxFile, ...] = ()
+
+
+class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
+    """A claim on an order, handled by the marketplace's customer service."""
+
+    incident_id: str
+    order_id: str
+    status: str
+    types: tuple[str, ...]
+    waiting_for_seller: bool
+    opened_by: str | None
+    message: str
+    created_at: datetime
+    updated_at: datetime
+
+
 # --- the Protocols ------------------------------------------------------------------------
 
 
@@ -204,6 +287,34 @@ class MessageSource(Protocol):
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[MarketplaceMessage]:
         """Messages created from ``since`` on, oldest first; ``cursor`` continues a listing."""
+        ...
+
+
+class InboxSource(Protocol):
+    """A shop's inbox as the poller reads it: messages with their read state and files,
+    the claims (incidents) on its orders, and marking messages read."""
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        """Messages created from ``since`` on, oldest first; ``cursor`` (a page's
+        ``next_cursor``) continues the listing. ValueError for a cursor it did not give."""
+        ...
+
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        """Incidents updated from ``since`` on, oldest first; ``cursor`` as above."""
+        ...
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        """Marks the messages read at the marketplace; how many it refused."""
+        ...
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        """A message's file, downloaded with the session's auth when the marketplace wants
+        it, through the ``FileLinks`` the session was given (its declared origins, public
+        addresses only): ``file_links.LinkRefused`` for a link off them (or when none were
+        given), ``FileTooLarge`` over ``max_bytes``, ``FileUnavailable`` for an answer
+        without the file, MarketplaceUnavailable when the file server is unreachable."""
         ...
 
 
@@ -233,8 +344,12 @@ class OrderSource(Protocol):
         ...
 
 
-class MarketplaceSession(MessageSource, ReplyChannel, OrderSource, Protocol):
-    """One shop's connection: what the services call."""
+class MarketplaceSession(MessageSource, InboxSource, ReplyChannel, OrderSource, Protocol):
+    """One shop's connection, and the only one: the poller's polls (``InboxSource``) and
+    replies (``ReplyChannel``) and orders' listings (``OrderSource``) call the same kind of
+    session, each process keeping one per shop (``shop_sessions.ShopSessions``), so a shop
+    holds one token. Raises CredentialsRefused, MarketplaceUnavailable, or another
+    ConnectorError for an answer it cannot read; messages never hold a credential."""
 
     async def verify(self) -> None:
         """Checks the credentials now; raises CredentialsRefused or MarketplaceUnavailable."""
@@ -245,10 +360,21 @@ class ShopApi(Protocol):
     """The part of a connector whose marketplace is polled over an API, shop by shop."""
 
     def session(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+        self,
+        credentials: Mapping[str, str],
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        files: FileLinks | None = None,
     ) -> MarketplaceSession:
         """A session on one shop (``credentials``: the fields of ``credential_fields``, as
-        stored in Vault); raises ValueError when a field is missing."""
+        stored in Vault; ``files``: where its messages' files may be fetched from, none
+        when None); raises ValueError when a field is missing."""
+        ...
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        """Whom a reply on ``thread`` may be addressed to on this marketplace; a reply to
+        anyone else is refused before it is queued."""
         ...
 
     def reply_text(self, text: str) -> str:
@@ -260,6 +386,18 @@ class ShopApi(Protocol):
     def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
         """The marketplace's own codes for why it refused a reply (a FAILED outcome), each
         once, in order; () when it named none. They are the reply's outcome code."""
+        ...
+
+    @property
+    def claim_subject(self) -> str:
+        """How the subject starts (any case) of the message the marketplace posts in an
+        order's thread when a claim is opened on it: that message is the claim's notice,
+        shown once. A claim whose notice is not there is shown under this subject."""
+        ...
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        """Who opened a claim (its ``opened_by`` as the marketplace gave it): the buyer, or
+        the marketplace's customer service."""
         ...
 
 
@@ -297,7 +435,8 @@ class Connector(Protocol):
 
     @property
     def shop_api(self) -> ShopApi | None:
-        """Shops polled over the marketplace's API (messages, replies, orders)."""
+        """Shops polled over the marketplace's API: one session per shop for its inbox
+        (messages, claims, read marks), replies and orders."""
         ...
 
     @property
@@ -336,11 +475,6 @@ class Connector(Protocol):
         """The marketplace measures the seller's response time by a rule of its own."""
         ...
 
-    @property
-    def shop_inbox(self) -> ShopInbox | None:
-        """A shop's messages and incidents read over the marketplace's API (the poller)."""
-        ...
-
 
 def shop_api_of(connector: Connector) -> ShopApi:
     """The connector's ShopApi; LookupError for a marketplace that is not polled by API."""
@@ -348,14 +482,6 @@ def shop_api_of(connector: Connector) -> ShopApi:
     if api is None:
         raise LookupError(f"{connector.marketplace} shops are not polled over an API")
     return api
-
-
-def shop_inbox_of(connector: Connector) -> ShopInbox:
-    """The connector's ShopInbox; LookupError for a marketplace whose inbox is not read."""
-    inbox = connector.shop_inbox
-    if inbox is None:
-        raise LookupError(f"{connector.marketplace} shops' inboxes are not read over an API")
-    return inbox
 
 
 # --- redirect flow (used by oauth) ---------------------------------------------------------
@@ -773,88 +899,4 @@ class ResponseWindow(Protocol):
 
     def mark(self, order_id: str | None, country: str | None) -> MarketplaceMark:
         """Where an agent marks a message "no response needed" on the marketplace's side."""
-        ...
-
-
-# --- shop_inbox (used by poller) ----------------------------------------------------------
-
-
-class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    url: str
-    content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
-
-
-class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
-    """A shop's message, with what polling needs besides the seam's MarketplaceMessage."""
-
-    message_id: str
-    thread_type: str  # ORDER or OFFER, as the marketplace says it
-    thread_id: str
-    sender_type: SenderType
-    sender_name: str | None
-    subject: str
-    body: str
-    created_at: datetime
-    unread: bool
-    files: tuple[InboxFile, ...] = ()
-
-
-class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
-    """A claim on an order, handled by the marketplace's customer service."""
-
-    incident_id: str
-    order_id: str
-    status: str
-    types: tuple[str, ...]
-    waiting_for_seller: bool
-    opened_by: str | None
-    message: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class InboxPage(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """One page (numbered from 1) of a listing; ``unreadable`` says why items were left out."""
-
-    items: tuple[T, ...]
-    more: bool
-    unreadable: tuple[str, ...] = ()
-
-
-class ShopInboxSession(Protocol):
-    """One shop's inbox. Raises CredentialsRefused, MarketplaceUnavailable, or another
-    ConnectorError for an answer it cannot read; messages never hold a credential."""
-
-    async def messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
-        """Messages created from ``since`` on, oldest first."""
-        ...
-
-    async def incidents(self, since: datetime, page: int) -> InboxPage[InboxIncident]:
-        """Incidents updated from ``since`` on, oldest first."""
-        ...
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """Marks the messages read at the marketplace; how many it refused."""
-        ...
-
-
-class ShopInbox(Protocol):
-    def inbox(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
-    ) -> ShopInboxSession:
-        """The inbox of one shop (``credentials`` as stored in Vault, every field of
-        ``credential_fields`` present)."""
-        ...
-
-    @property
-    def claim_subject(self) -> str:
-        """How the subject starts (any case) of the message the marketplace posts in an
-        order's thread when a claim is opened on it: that message is the claim's notice,
-        shown once. A claim whose notice is not there is shown under this subject."""
-        ...
-
-    def claim_opener(self, opened_by: str | None) -> SenderType:
-        """Who opened a claim (its ``opened_by`` as the marketplace gave it): the buyer, or
-        the marketplace's customer service."""
         ...

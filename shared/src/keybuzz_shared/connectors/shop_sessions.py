@@ -3,10 +3,18 @@ service that calls a shop API (the poller's polls and replies, orders) needs ali
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
-from keybuzz_shared.connectors.seam import Connector
+import httpx
+
+from keybuzz_shared.connectors.seam import (
+    Connector,
+    CredentialsRefused,
+    MarketplaceSession,
+    shop_api_of,
+)
+from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.vault import VaultClient
 
 S = TypeVar("S")
@@ -41,3 +49,45 @@ class KeptSessions(Generic[S]):
     def last(self, shop: str) -> tuple[dict[str, str], S] | None:
         """The credentials and session the shop was last given, if any."""
         return self._kept.get(shop)
+
+
+class ShopSessions:
+    """The shops' sessions of one process, one per shop whichever part calls it (a poll,
+    a reply): one session holds one token, so a shop logs in once for all of them. A shop
+    reconnected with a new key gets a new session at its next call."""
+
+    def __init__(
+        self,
+        vault: VaultClient,
+        clients: Mapping[str, httpx.AsyncClient],
+        base_urls: Mapping[str, str],
+        file_links: Mapping[str, FileLinks] | None = None,
+    ) -> None:
+        self.vault = vault
+        # marketplace -> the HTTP client its calls go through (TLS verified, always)
+        self.clients = clients
+        self.base_urls = base_urls  # marketplace -> its API's address
+        # marketplace -> where its messages' files may come from (none when absent)
+        self.file_links = file_links or {}
+        self._kept = KeptSessions[MarketplaceSession]()
+
+    async def open(self, connector: Connector, tenant_id: str) -> MarketplaceSession:
+        """The shop's session on its credentials as Vault has them now; CredentialsRefused
+        when none are stored, LookupError for a marketplace not polled by API."""
+        api = shop_api_of(connector)
+        marketplace = connector.marketplace
+        credentials = await stored_credentials(self.vault, connector, tenant_id)
+        if credentials is None:
+            raise CredentialsRefused(f"no {marketplace} key is stored for the shop")
+        http, base_url = self.clients[marketplace], self.base_urls[marketplace]
+        files = self.file_links.get(marketplace)
+        return self._kept.on(
+            f"{marketplace}:{tenant_id}",
+            credentials,
+            lambda: api.session(credentials, http=http, base_url=base_url, files=files),
+        )
+
+    async def last(self, connector: Connector, tenant_id: str) -> MarketplaceSession:
+        """The session the shop was last given (opened now if it has none)."""
+        kept = self._kept.last(f"{connector.marketplace}:{tenant_id}")
+        return kept[1] if kept is not None else await self.open(connector, tenant_id)

@@ -25,8 +25,8 @@ from keybuzz_poller.reading.marketplace.domain import Shop
 log = logging.getLogger(__name__)
 
 # The marketplaces whose shops the poller polls over their API: the connectors with a
-# ``shop_inbox`` part.
-SHOP_MARKETPLACES = frozenset(c.marketplace for c in connectors() if c.shop_inbox is not None)
+# ``shop_api`` part.
+SHOP_MARKETPLACES = frozenset(c.marketplace for c in connectors() if c.shop_api is not None)
 
 
 async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) -> None:

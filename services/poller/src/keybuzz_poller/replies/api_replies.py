@@ -17,15 +17,23 @@ import msgspec
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
+    Limits,
     OutcomeUnknown,
     Reply,
+    ReplyFile,
     shop_api_of,
 )
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.reading.marketplace.domain import is_own_reply
-from keybuzz_poller.replies.checks import AttachmentsTooLarge, InvalidReply, ReplyRequest
+from keybuzz_poller.replies.checks import (
+    AttachmentIn,
+    AttachmentsTooLarge,
+    InvalidReply,
+    ReplyRequest,
+    UnsupportedAttachment,
+)
 from keybuzz_poller.replies.ports import (
     ApiRequest,
     ClaimedReply,
@@ -38,10 +46,13 @@ from keybuzz_poller.replies.ports import (
 KEY_REFUSED = "REAUTH_REQUIRED"
 
 
-def check_api_reply(request: ReplyRequest, api: MarketplaceReplies, marketplace: str) -> str:
+def check_api_reply(
+    request: ReplyRequest, api: MarketplaceReplies, marketplace: str
+) -> tuple[str, tuple[ReplyFile, ...]]:
     """The reply's text as the marketplace will carry it (its connector's rule: what the
-    thread lists back once it is sent, so the ticket and the read-back see the same text),
-    or the first problem, named."""
+    thread lists back once it is sent, so the ticket and the read-back see the same text)
+    and its files as bytes, both within the connector's ``Limits``; or the first problem,
+    named with the rule."""
     limits = api.limits
     text = api.reply_text(request.text.replace("\r\n", "\n")).strip()
     if not text:
@@ -60,23 +71,28 @@ def check_api_reply(request: ReplyRequest, api: MarketplaceReplies, marketplace:
             if not limits.max_attachments
             else f"{marketplace} replies take at most {limits.max_attachments} attachments"
         )
-    for attachment in request.attachments:
-        size = _decoded_size(attachment.content_base64)
-        if size > limits.max_attachment_bytes:
-            raise AttachmentsTooLarge(
-                f"attachment {attachment.filename!r} has {size} bytes, over {marketplace}'s "
-                f"limit of {limits.max_attachment_bytes}"
-            )
-    if request.attachments:  # the seam carries files as links, which a reply cannot make
-        raise InvalidReply(f"attachments cannot be sent through {marketplace}'s API")
-    return text
+    files = tuple(_file(a, limits, marketplace) for a in request.attachments)
+    total = sum(len(f.data) for f in files)
+    if total > limits.max_attachment_bytes:
+        raise AttachmentsTooLarge(
+            f"attachments total {total} bytes, over {marketplace}'s limit of "
+            f"{limits.max_attachment_bytes} bytes per reply"
+        )
+    return text, files
 
 
-def _decoded_size(content_base64: str) -> int:
+def _file(given: AttachmentIn, limits: Limits, marketplace: str) -> ReplyFile:
+    kind = given.content_type.strip().lower()
+    if limits.attachment_formats and kind not in limits.attachment_formats:
+        allowed = ", ".join(limits.attachment_formats)
+        raise UnsupportedAttachment(
+            f"attachment {given.filename!r} is {kind}: {marketplace} takes only {allowed}"
+        )
     try:
-        return len(binascii.a2b_base64(content_base64, strict_mode=True))
+        data = binascii.a2b_base64(given.content_base64, strict_mode=True)
     except (binascii.Error, ValueError):
         raise InvalidReply("an attachment's contentBase64 is not valid base64") from None
+    return ReplyFile(name=given.filename.strip(), content_type=kind, data=data)
 
 
 async def send_through_api(

@@ -22,6 +22,7 @@ import msgspec
 from keybuzz_shared.connectors.seam import (
     Limits,
     MarketplaceMessage,
+    Recipient,
     Reply,
     ReplyOutcome,
     ThreadKey,
@@ -209,6 +210,10 @@ class MarketplaceReplies(Protocol):
 
     def reply_text(self, text: str) -> str:
         """``text`` as the marketplace carries a reply (the connector's rule)."""
+        ...
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        """Whom a reply on ``thread`` may go to (the connector's rule)."""
         ...
 
     async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome: ...

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.seam import Reply, ThreadKey
+from keybuzz_shared.connectors.seam import Reply, ReplyFile, ThreadKey
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
@@ -120,14 +120,15 @@ async def _queue_api_reply(
     marketplace: str,
 ) -> ReplyQueued:
     """The reply as the marketplace's API takes it, queued with the request to send."""
-    text = check_api_reply(request, api, marketplace)
+    text, files = check_api_reply(request, api, marketplace)
     ticket_message_id = str(uuid.uuid4())
     message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
     async with ports.unit_of_work() as unit:
         context = await unit.store.replies.reply_context(tenant_id, ticket_id)
         if context is None:
             raise ReplyTicketNotFound(f"no ticket {ticket_id}")
-        reply = api_reply(context, text, marketplace)
+        reply = api_reply(context, text, marketplace, files)
+        _check_recipient(api, reply, marketplace)
         created_at = ports.clock()
         await unit.store.replies.insert_reply(
             NewReply(
@@ -142,7 +143,7 @@ async def _queue_api_reply(
                 recipient=reply.recipient,
                 subject=storable(reply_subject(context.subject, None, context.marketplace)),
                 text=text,
-                attachments="[]",
+                attachments=_described([(f.name, f.content_type, f.data) for f in files]),
                 country=context.country,
                 created_at=created_at,
                 mail=msgspec.json.encode(ApiRequest(reply=reply)),
@@ -152,7 +153,9 @@ async def _queue_api_reply(
     return _queued(ports, ticket_message_id, ticket_id, message_id)
 
 
-def api_reply(context: ReplyContext, text: str, marketplace: str) -> Reply:
+def api_reply(
+    context: ReplyContext, text: str, marketplace: str, files: tuple[ReplyFile, ...] = ()
+) -> Reply:
     """The reply on the ticket's thread, answering its latest message: to the marketplace's
     customer service while the order's incident is open, else to the buyer. The subject is
     the answered message's; the connector keeps it when it is one the marketplace allows,
@@ -169,7 +172,25 @@ def api_reply(context: ReplyContext, text: str, marketplace: str) -> Reply:
         body=text,
         recipient="MARKETPLACE_SUPPORT" if context.incident_status == INCIDENT_OPEN else "BUYER",
         subject=context.buyer_subject,
+        attachments=files,
     )
+
+
+def _check_recipient(api: MarketplaceReplies, reply: Reply, marketplace: str) -> None:
+    """The reply's recipient is one the thread offers on the marketplace."""
+    offered = api.recipients(reply.thread)
+    if reply.recipient not in offered:
+        named = ", ".join(offered) or "no one"
+        raise CannotReply(
+            f"{marketplace} takes no reply to {reply.recipient} on this thread "
+            f"(its {reply.thread.kind} threads take replies to: {named})"
+        )
+
+
+def _described(files: Sequence[tuple[str, str, bytes]]) -> str:
+    """What the reply row says of its files (their bytes travel in the request)."""
+    listed = [{"filename": n, "contentType": t, "size": len(data)} for n, t, data in files]
+    return msgspec.json.encode(storable_json(listed)).decode()
 
 
 async def _off_loop(attachments: Sequence[object], work: Callable[..., Out], *given: object) -> Out:
@@ -205,10 +226,7 @@ def _new_reply(
     envelope_sender: str,
     raw: bytes,
 ) -> NewReply:
-    attachments = [
-        {"filename": a.filename, "contentType": a.content_type, "size": len(a.content)}
-        for a in mail.reply.attachments
-    ]
+    attachments = [(a.filename, a.content_type, a.content) for a in mail.reply.attachments]
     return NewReply(
         ticket_message_id=ticket_message_id,
         external_message_id=str(uuid.uuid4()),
@@ -221,7 +239,7 @@ def _new_reply(
         recipient=mail.recipient,
         subject=storable(mail.subject),
         text=mail.reply.text,
-        attachments=msgspec.json.encode(storable_json(attachments)).decode(),
+        attachments=_described(attachments),
         country=context.country,
         created_at=mail.date,
         mail=raw,

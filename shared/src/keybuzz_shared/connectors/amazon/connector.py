@@ -23,7 +23,6 @@ from keybuzz_shared.connectors.seam import (
     RedirectFlow,
     ResponseWindow,
     ShopApi,
-    ShopInbox,
 )
 from keybuzz_shared.settings import PartSettings
 
@@ -51,7 +50,6 @@ class AmazonConnector:
     order_feed: OrderFeed | None = AmazonOrderFeed()
     mail_relay: MailRelay | None = AmazonRelayMail(LIMITS)
     response_window: ResponseWindow | None = AmazonResponseWindow()
-    shop_inbox: ShopInbox | None = None  # the relay brings messages: none to poll
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)

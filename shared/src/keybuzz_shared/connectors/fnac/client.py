@@ -157,6 +157,11 @@ class FnacClient:
         self._token: AuthToken | None = None
 
     @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client the session's calls go through (its files' downloads too)."""
+        return self._http
+
+    @property
     def authenticated(self) -> bool:
         return self._token is not None
 

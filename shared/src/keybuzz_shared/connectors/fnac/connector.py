@@ -19,7 +19,7 @@ from typing import TypeVar, get_args
 import httpx
 import msgspec
 
-from keybuzz_shared.connectors.fnac import order_states
+from keybuzz_shared.connectors.fnac import order_states, shop_inbox
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials, carried_text
 from keybuzz_shared.connectors.fnac.credential_check import FnacCredentialCheck
 from keybuzz_shared.connectors.fnac.errors import (
@@ -35,6 +35,7 @@ from keybuzz_shared.connectors.fnac.models import (
     MessagesQuery,
     MessageSubject,
     MessageTo,
+    MessageType,
     MessageUpdate,
     Order,
     OrdersQuery,
@@ -42,7 +43,7 @@ from keybuzz_shared.connectors.fnac.models import (
 )
 from keybuzz_shared.connectors.fnac.order_ids import FnacOrderIds
 from keybuzz_shared.connectors.fnac.settings import FnacApiSettings
-from keybuzz_shared.connectors.fnac.shop_inbox import FnacShopInbox
+from keybuzz_shared.connectors.fnac.shop_inbox import FnacInbox
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectionKind,
@@ -64,9 +65,9 @@ from keybuzz_shared.connectors.seam import (
     ResponseWindow,
     SenderType,
     ShopApi,
-    ShopInbox,
     ThreadKey,
 )
+from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.settings import PartSettings
 from keybuzz_shared.times import as_utc
 
@@ -129,6 +130,8 @@ RECIPIENTS: dict[Recipient, MessageTo] = {
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
 }
+# Fnac's threads are an order's or an offer's; it has no discussion of its own.
+THREAD_KINDS = frozenset({"ORDER", "OFFER"})
 
 
 class _Window(msgspec.Struct, array_like=True, frozen=True):
@@ -195,14 +198,18 @@ class FnacConnector:
         self.mail_relay: MailRelay | None = None  # buyers write through the API
         # No rule of Fnac's own: the poller's default window, or the tenant's.
         self.response_window: ResponseWindow | None = None
-        self.shop_inbox: ShopInbox | None = FnacShopInbox()
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""
         return f"secret/keybuzz/tenants/{tenant_id}/{self.marketplace.lower()}_api"
 
     def session(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+        self,
+        credentials: Mapping[str, str],
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        files: FileLinks | None = None,
     ) -> FnacSession:
         missing = [f.name for f in self.credential_fields if not credentials.get(f.name)]
         if missing:
@@ -216,7 +223,11 @@ class FnacConnector:
                 key=credentials["key"],
             ),
         )
-        return FnacSession(client, self.limits)
+        return FnacSession(client, self.limits, files or NO_FILES)
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        """Every thread of Fnac's takes messages to the buyer, its customer service, or both."""
+        return tuple(RECIPIENTS) if thread.kind in THREAD_KINDS else ()
 
     def reply_text(self, text: str) -> str:
         return carried_text(text)
@@ -225,16 +236,26 @@ class FnacConnector:
         """Fnac's ``ERR_…`` codes named in a refusal's reason (``reply`` lists them)."""
         return refusal_codes(outcome.reason or "")
 
+    @property
+    def claim_subject(self) -> str:
+        return shop_inbox.CLAIM_SUBJECT
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        return shop_inbox.claim_opener(opened_by)
+
     def __repr__(self) -> str:
         return f"FnacConnector({self.marketplace!r})"
 
 
-class FnacSession:
-    """One shop: the message source, reply channel and order source of the seam."""
+class FnacSession(FnacInbox):
+    """One shop: the message source, inbox, reply channel and order source of the seam."""
 
-    def __init__(self, client: FnacClient, limits: Limits = LIMITS) -> None:
+    def __init__(
+        self, client: FnacClient, limits: Limits = LIMITS, files: FileLinks = NO_FILES
+    ) -> None:
         self.client = client
         self.limits = limits
+        self.files = files  # where its messages' files may be fetched from
 
     async def verify(self) -> None:
         await self.client.authenticate()
@@ -269,7 +290,7 @@ class FnacSession:
             to=RECIPIENTS[reply.recipient],
             subject=_subject(reply),
             text=body,
-            message_type=reply.thread.kind,
+            message_type=_message_type(reply.thread),
         )
         try:
             results = await self.client.messages_update([update])
@@ -284,6 +305,8 @@ class FnacSession:
         return ReplyOutcome(status="SENT")
 
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        if thread.kind not in THREAD_KINDS:
+            return []  # a thread Fnac does not have holds nothing
         found: list[MarketplaceMessage] = []
         page = 1
         while True:
@@ -293,7 +316,7 @@ class FnacSession:
                     results_count=self.limits.page_size,
                     created=(as_utc(since) - LISTING_OVERLAP, None),
                     from_types=("SELLER",),
-                    message_type=thread.kind,
+                    message_type=_message_type(thread),
                     order_ids=(thread.id,) if thread.kind == "ORDER" else (),
                     sort="ASC",
                 )
@@ -311,6 +334,8 @@ class FnacSession:
             return f"reply longer than {self.limits.max_text_length} characters"
         if len(reply.attachments) > self.limits.max_attachments:
             return f"Fnac takes at most {self.limits.max_attachments} attachments"
+        if reply.recipient not in RECIPIENTS or reply.thread.kind not in THREAD_KINDS:
+            return f"Fnac has no {reply.recipient} to write to on an {reply.thread.kind} thread"
         return None
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
@@ -421,6 +446,11 @@ def _order(order: Order) -> OrderSummary:
             for d in order.details
         ),
     )
+
+
+def _message_type(thread: ThreadKey) -> MessageType:
+    """Fnac's name of a thread's kind (its own two: ``reply`` refuses any other first)."""
+    return "OFFER" if thread.kind == "OFFER" else "ORDER"
 
 
 def _subject(reply: Reply) -> MessageSubject:

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 import msgspec
 
 from keybuzz_shared.connectors.seam import (
+    AnswerUnreadable,
     ConnectorError,
     CredentialsRefused,
     MarketplaceUnavailable,
     OutcomeUnknown,
+    RequestRefused,
 )
 
 
@@ -59,7 +61,7 @@ class FnacOutcomeUnknown(FnacError, OutcomeUnknown):
         self.reason = reason
 
 
-class FnacProtocolError(FnacError):
+class FnacProtocolError(FnacError, AnswerUnreadable):
     """The answer is not one we read: not XML, truncated, a DTD or entities, too large,
     or not the shape of the service's response."""
 
@@ -68,7 +70,7 @@ class FnacProtocolError(FnacError):
         self.reason = reason
 
 
-class FnacRequestRefused(FnacError):
+class FnacRequestRefused(FnacError, RequestRefused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
 
     def __init__(self, service: str, status: str, errors: Sequence[FnacErrorDetail]) -> None:

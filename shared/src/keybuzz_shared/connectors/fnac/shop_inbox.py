@@ -1,15 +1,23 @@
-"""A Fnac/Darty shop's messages and incidents as the poller reads them: the ``shop_inbox``
-part of the Fnac connector, on FnacClient. Fnac's errors are the seam's (``errors.py``)."""
+"""A Fnac/Darty shop's messages and incidents as the poller reads them: the inbox of the
+Fnac connector's session (the seam's ``InboxSource``), on FnacClient, and how Fnac notifies
+a claim. Fnac's errors are the seam's (``errors.py``).
+
+Fnac numbers its pages: a listing's cursor is the ``since`` it started from and the page
+to read next, so each page of one listing asks the same query."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import mimetypes
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import httpx
+import msgspec
 
-from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
+from keybuzz_shared.connectors.fnac.client import FnacClient
+from keybuzz_shared.connectors.fnac.errors import FnacUnavailable
 from keybuzz_shared.connectors.fnac.models import (
     DateRange,
     Incident,
@@ -17,16 +25,19 @@ from keybuzz_shared.connectors.fnac.models import (
     Message,
     MessagesQuery,
     MessageUpdate,
+    Paging,
 )
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxIncident,
     InboxMessage,
-    InboxPage,
+    Limits,
+    Page,
     SenderType,
 )
+from keybuzz_shared.file_links import FileLinks, FileUnavailable
 
-PAGE_SIZE = 100  # Fnac's default and largest page
+PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
 # A kind of sender Fnac may add later is kept as a notification, never lost.
 SENDERS: dict[str, SenderType] = {
     "CLIENT": "BUYER",
@@ -40,57 +51,88 @@ CLAIM_SUBJECT = "Nouvelle réclamation"
 NOTICE_SUBJECT = CLAIM_SUBJECT.lower()  # as subjects are compared
 
 
-class FnacShopInbox:
-    """The seam's ``ShopInbox`` for FNAC and DARTY shops."""
+def claim_opener(opened_by: str | None) -> SenderType:
+    """``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did."""
+    return "BUYER" if (opened_by or "").lower() == "client" else "MARKETPLACE_SUPPORT"
 
-    def inbox(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
-    ) -> FnacInboxSession:
-        fields = FnacCredentials(
-            partner_id=credentials["partner_id"],
-            shop_id=credentials["shop_id"],
-            key=credentials["key"],
+
+class _Listing(msgspec.Struct, array_like=True, frozen=True):
+    """An inbox listing's cursor: where it started and the page to read next."""
+
+    since: datetime
+    page: int
+
+
+def _listing(since: datetime, cursor: str | None) -> _Listing:
+    if cursor is None:
+        return _Listing(since, 1)
+    try:
+        listing = msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Listing)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ValueError("not a cursor this connector handed out") from None
+    if listing.page < 2:
+        raise ValueError("not a cursor this connector handed out")
+    return listing
+
+
+def _next_cursor(listing: _Listing, paging: Paging) -> str | None:
+    if not paging.has_next:
+        return None
+    following = _Listing(listing.since, listing.page + 1)
+    return base64.urlsafe_b64encode(msgspec.msgpack.encode(following)).decode()
+
+
+class FnacInbox:
+    """The seam's ``InboxSource`` on a shop's FnacClient: part of ``FnacSession``."""
+
+    client: FnacClient
+    limits: Limits
+    files: FileLinks
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        listing = _listing(since, cursor)
+        query = MessagesQuery(
+            page=listing.page,
+            results_count=self.limits.page_size,
+            created=(listing.since, None),
+            sort="ASC",
         )
-        return FnacInboxSession(FnacClient(http, base_url, fields))
-
-    @property
-    def claim_subject(self) -> str:
-        return CLAIM_SUBJECT
-
-    def claim_opener(self, opened_by: str | None) -> SenderType:
-        """``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did."""
-        return "BUYER" if (opened_by or "").lower() == "client" else "MARKETPLACE_SUPPORT"
-
-    def __repr__(self) -> str:
-        return "FnacShopInbox()"
-
-
-class FnacInboxSession:
-    def __init__(self, client: FnacClient) -> None:
-        self.client = client
-
-    async def messages(self, since: datetime, page: int) -> InboxPage[InboxMessage]:
-        query = MessagesQuery(page=page, results_count=PAGE_SIZE, created=(since, None), sort="ASC")
         found = await self.client.messages_query(query)
-        return InboxPage(
+        return Page(
             items=tuple(_message(m) for m in found.messages),
-            more=found.paging.has_next,
+            next_cursor=_next_cursor(listing, found.paging),
             unreadable=tuple(found.unreadable),
         )
 
-    async def incidents(self, since: datetime, page: int) -> InboxPage[InboxIncident]:
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        listing = _listing(since, cursor)
         query = IncidentsQuery(
-            page=page,
-            results_count=PAGE_SIZE,
-            date=DateRange(type="UpdatedAt", min=since),
+            page=listing.page,
+            results_count=self.limits.page_size,
+            date=DateRange(type="UpdatedAt", min=listing.since),
             sort="ASC",
         )
         found = await self.client.incidents_query(query)
-        return InboxPage(
+        return Page(
             items=tuple(_incident(i) for i in found.incidents),
-            more=found.paging.has_next,
+            next_cursor=_next_cursor(listing, found.paging),
             unreadable=tuple(found.unreadable),
         )
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        """Fnac's files are served without its token: a plain GET of the link."""
+        try:
+            return await self.files.fetch(self.client.http, file.url, max_bytes)
+        except FileUnavailable as exc:
+            if exc.status >= 500:
+                raise FnacUnavailable("file", f"file server answered {exc.status}") from None
+            raise
+        except httpx.HTTPError as exc:
+            raise FnacUnavailable(
+                "file", f"file server unreachable ({type(exc).__name__})"
+            ) from None
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         updates = [MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]

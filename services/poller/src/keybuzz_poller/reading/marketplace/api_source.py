@@ -1,9 +1,11 @@
 """``ports.MarketplaceMessageSource`` on the API of each marketplace whose connector has a
-``shop_inbox`` part (docs/ARCHITECTURE.md, "The connector seam").
+``shop_api`` part: the inbox of the shop's one session (docs/ARCHITECTURE.md, "The
+connector seam").
 
 Each shop's credentials are read from Vault (the connector's ``credentials_path``) once
-a poll, when it opens, and its inbox session is kept while they stay the same: a
-reconnected shop's new key is used at its next poll. The connector's errors become the port's: refused
+a poll, when it opens, and its session is kept while they stay the same (``sessions``,
+shared with the replies through the API: one token per shop): a reconnected shop's new
+key is used at its next poll. The connector's errors become the port's: refused
 credentials ``ShopKeyRefused``, an outage ``MarketplaceUnavailable``, any other failure (a
 garbled or refused answer) ``MarketplaceAnswerInvalid``, each saying what failed and never
 a key or token.
@@ -27,8 +29,8 @@ import httpx
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, InboxPage
-from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
+from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, Page
+from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
 from keybuzz_shared.http_pools import SpreadTransport
 from keybuzz_shared.vault import VaultClient
@@ -61,10 +63,9 @@ class ApiMessageSource:
     def __init__(
         self, vault: VaultClient, apis: Mapping[str, ShopApiSettings], *, inside_allowed: bool
     ) -> None:
-        self.vault = vault
         self.apis = dict(apis)  # marketplace -> how its API is reached, its own settings
         # marketplace -> where its messages' files may come from
-        self.file_links = {
+        file_links = {
             m: FileLinks(api.attachment_origins, inside_allowed=inside_allowed)
             for m, api in apis.items()
         }
@@ -80,7 +81,8 @@ class ApiMessageSource:
             )
             for m, api in apis.items()
         }
-        self._sessions = KeptSessions[seam.ShopInboxSession]()
+        base_urls = {m: api.api_url for m, api in apis.items()}
+        self.sessions = ShopSessions(vault, self._http, base_urls, file_links)
 
     def http(self, marketplace: str) -> httpx.AsyncClient:
         """The client calls to ``marketplace``'s API are made on."""
@@ -94,29 +96,16 @@ class ApiMessageSource:
             await http.aclose()
 
     async def open(self, shop: Shop) -> None:
-        await self._opened(shop)
-
-    async def _opened(self, shop: Shop) -> seam.ShopInboxSession:
-        """The shop's inbox session on its credentials as Vault has them now."""
-        connector = connector_for(shop.marketplace)
-        inbox = connector.shop_inbox
-        if inbox is None:
-            raise LookupError(f"{shop.marketplace} shops are not polled over an API")
-        credentials = await stored_credentials(self.vault, connector, shop.tenant_id)
-        if credentials is None:
-            raise ShopKeyRefused(f"no {shop.marketplace} key is stored for the shop")
-        http, base_url = self.http(shop.marketplace), self.apis[shop.marketplace].api_url
-        return self._sessions.on(
-            shop.key,
-            credentials,
-            lambda: inbox.inbox(credentials, http=http, base_url=base_url),
-        )
+        try:
+            await self.sessions.open(connector_for(shop.marketplace), shop.tenant_id)
+        except seam.CredentialsRefused as exc:
+            raise ShopKeyRefused(str(exc)) from None
 
     async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
         session = await self._session(shop)
 
-        async def page_of(page: int) -> InboxPage[InboxMessage]:
-            return await session.messages(since, page)
+        async def page_of(cursor: str | None) -> Page[InboxMessage]:
+            return await session.inbox_messages(since=since, cursor=cursor)
 
         async for items in _pages(shop, "message", page_of, self.call_deadline(shop)):
             yield [_message(m) for m in items]
@@ -124,8 +113,8 @@ class ApiMessageSource:
     async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
         session = await self._session(shop)
 
-        async def page_of(page: int) -> InboxPage[InboxIncident]:
-            return await session.incidents(since, page)
+        async def page_of(cursor: str | None) -> Page[InboxIncident]:
+            return await session.incidents(since=since, cursor=cursor)
 
         async for items in _pages(shop, "incident", page_of, self.call_deadline(shop)):
             yield [_incident(i) for i in items]
@@ -145,28 +134,28 @@ class ApiMessageSource:
             )
 
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
-        links = self.file_links[shop.marketplace]
+        """The file through the shop's session (its auth, its marketplace's origins)."""
+        session = await self._session(shop)
+        file = InboxFile(name=link.name, url=link.url, content_type=link.content_type or "")
         try:
-            return await links.fetch(self.http(shop.marketplace), link.url, max_bytes)
+            return await session.file(file, max_bytes)
         except LinkRefused as exc:
             raise AttachmentRefused(f"{link.name}: {exc}") from None
         except FileTooLarge:
             raise AttachmentTooLarge(link.name) from None
         except FileUnavailable as exc:
-            if exc.status >= 500:
-                raise MarketplaceUnavailable(
-                    f"{shop.marketplace} file server answered {exc.status}"
-                ) from None
             raise AttachmentUnavailable(f"{link.name}: HTTP {exc.status}") from None
-        except httpx.HTTPError as exc:
-            raise MarketplaceUnavailable(
-                f"{shop.marketplace} file server unreachable ({type(exc).__name__})"
-            ) from None
+        except seam.CredentialsRefused:
+            raise ShopKeyRefused(f"{shop.marketplace} refused the shop's key") from None
+        except seam.MarketplaceUnavailable as exc:
+            raise MarketplaceUnavailable(f"{shop.marketplace} file server: {exc}") from None
 
-    async def _session(self, shop: Shop) -> seam.ShopInboxSession:
+    async def _session(self, shop: Shop) -> seam.MarketplaceSession:
         """The session the shop's poll opened (opened now if none was)."""
-        kept = self._sessions.last(shop.key)
-        return kept[1] if kept is not None else await self._opened(shop)
+        try:
+            return await self.sessions.last(connector_for(shop.marketplace), shop.tenant_id)
+        except seam.CredentialsRefused as exc:
+            raise ShopKeyRefused(str(exc)) from None
 
 
 @asynccontextmanager
@@ -233,15 +222,19 @@ def _incident(incident: InboxIncident) -> ShopIncident:
 
 
 async def _pages(
-    shop: Shop, kind: str, page_of: Callable[[int], Awaitable[InboxPage[Item]]], deadline: float
+    shop: Shop,
+    kind: str,
+    page_of: Callable[[str | None], Awaitable[Page[Item]]],
+    deadline: float,
 ) -> AsyncIterator[tuple[Item, ...]]:
-    """The marketplace's pages from the first, each as soon as it is read, until the last."""
-    page = 1
+    """The marketplace's pages from the first, each as soon as it is read, until the last:
+    each page's cursor, opaque here, asks for the next one."""
+    cursor: str | None = None
     while True:
         async with _translated(shop, deadline):
-            found = await page_of(page)
+            found = await page_of(cursor)
         _unreadable(shop, kind, found.unreadable)
         yield found.items
-        if not found.more:
+        if found.next_cursor is None:
             return
-        page += 1
+        cursor = found.next_cursor

@@ -40,7 +40,7 @@ REPLY_CLOCK_SKEW = timedelta(minutes=2)
 
 class Shop(msgspec.Struct, frozen=True):
     tenant_id: str
-    marketplace: str  # one whose connector has a shop_inbox
+    marketplace: str  # one whose connector has a shop_api
 
     @property
     def key(self) -> str:

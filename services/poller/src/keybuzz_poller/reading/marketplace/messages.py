@@ -23,7 +23,7 @@ import logging
 from datetime import datetime
 
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import ShopInbox, shop_inbox_of
+from keybuzz_shared.connectors.seam import ShopApi, shop_api_of
 from keybuzz_shared.events import MessageReceived, MessageSent
 
 from keybuzz_poller.reading.marketplace.domain import (
@@ -256,9 +256,9 @@ async def _take_incident(
     return ticket_id
 
 
-def _inbox(shop: Shop) -> ShopInbox:
+def _inbox(shop: Shop) -> ShopApi:
     """The shop's connector: it knows how its marketplace notifies a claim."""
-    return shop_inbox_of(connector_for(shop.marketplace))
+    return shop_api_of(connector_for(shop.marketplace))
 
 
 async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> list[Attachment]:
