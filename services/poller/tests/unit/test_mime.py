@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
 from email.utils import getaddresses
 
 import pytest
-from keybuzz_poller.reading.mime import decode_text, header_addresses, header_text
+from keybuzz_poller.reading.mime import decode_text, header_addresses, header_text, read_message
 
 
 @pytest.mark.parametrize(
@@ -77,3 +80,69 @@ def test_an_encoded_name_is_decoded_after_the_split() -> None:
 )
 def test_texts_decode_whatever_their_label(data: bytes, charset: str, text: str) -> None:
     assert decode_text(data, charset) == text
+
+
+_MAIL = (
+    b"From: Buyer <b@x.fr>\r\nTo: s@x.fr\r\nSubject: one\r\nSubject: two\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    b"--b1\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nhello\r\n"
+    b'--b1\r\nContent-Type: application/pdf; name="a.pdf"\r\n'
+    b'Content-Disposition: attachment; filename="facture.pdf"\r\n\r\nJVBERi0=\r\n--b1--\r\n'
+)
+
+
+def _answers(message: Message) -> list[object]:
+    """What the parse asks of each part: fields, content type, parameters, membership."""
+    return [
+        (
+            part.get("subject"),
+            part["content-type"],
+            part.get("x-missing", "none"),
+            part.get_content_type(),
+            part.get_content_charset(),
+            part.get_param("boundary"),
+            part.get_filename(),
+            part.get_content_disposition(),
+            "content-type" in part,
+            "Content-Disposition" in part,
+            part.get_all("subject"),
+        )
+        for part in message.walk()
+    ]
+
+
+def _set_raw(message: Message) -> None:
+    message.set_raw("Subject", "raw")  # the parser's call: below the first Subject
+    message.set_raw("Content-Disposition", "inline; filename=raw.txt")
+
+
+def _defaults(message: Message) -> None:
+    for part in message.walk():
+        del part["content-type"]
+        part.get_content_type()  # the default type, read once
+        part.set_default_type("message/rfc822")
+
+
+# Every way a field changes; each after the fields were read once.
+_CHANGES = [
+    lambda m: m.replace_header("Subject", "three"),
+    lambda m: m.set_param("charset", "utf-8"),
+    lambda m: m.set_boundary("b2"),
+    lambda m: m.__delitem__("subject"),
+    lambda m: m.__setitem__("Subject", "four"),
+    lambda m: m.set_type("multipart/alternative"),
+    _set_raw,
+    _defaults,
+]
+
+
+def test_the_indexed_message_answers_as_the_stdlib_message_after_every_change() -> None:
+    """read_message's Message keeps its answers between changes: each change drops them."""
+    stdlib = BytesParser(policy=policy.compat32).parsebytes(_MAIL)
+    indexed = read_message(_MAIL)
+    assert _answers(indexed) == _answers(stdlib)
+    for change in _CHANGES:
+        change(stdlib)
+        change(indexed)
+        assert _answers(indexed) == _answers(stdlib)
+    assert indexed.as_bytes() == stdlib.as_bytes()

@@ -17,6 +17,7 @@ from email import policy
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
+from typing import Any
 
 # Labels that in practice mean windows-1252 (WHATWG Encoding): mail clients mislabel it.
 _CP1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "windows-1252", "cp1252"}
@@ -30,7 +31,89 @@ _SIMPLE_ADDRESS = re.compile(
 )
 _Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 
-_COMPAT32_PARSER = BytesParser(policy=policy.compat32)
+
+class IndexedMessage(Message):
+    """``Message`` whose header lookups go through a dict of each name's first field, made
+    on first use, and whose content type is worked out once.
+
+    ``Message.get`` walks every field and lower-cases each name; the parse asks ~20 times
+    a mail (content type, charset, disposition, file name …), which cost more than the
+    parse of the tree itself. The answers are the same: the first field, fetched through
+    the policy. Every method that changes the fields drops what was worked out.
+    """
+
+    _headers: list[tuple[str, Any]]  # Message's own list of fields, in order
+    _first: dict[str, tuple[str, Any]] | None = None
+    _content_type: str | None = None
+    _params: dict[str, Any] | None = None
+
+    def _forget(self) -> None:
+        """Called after a change (the change itself may read the fields)."""
+        self._first = None
+        self._content_type = None
+        self._params = None
+
+    def _fields(self) -> dict[str, tuple[str, Any]]:
+        first = self._first
+        if first is None:
+            first = {}
+            for field, value in self._headers:
+                first.setdefault(field.lower(), (field, value))
+            self._first = first
+        return first
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        found = self._fields().get(name.lower())
+        return failobj if found is None else self.policy.header_fetch_parse(*found)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._fields()
+
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        # A header's parameters, split once (get_param and get_filename ask again and again).
+        if self._params is None:
+            self._params = {}
+        key = header.lower()
+        if key not in self._params:
+            missing = object()
+            found = super()._get_params_preserve(missing, header)  # type: ignore[misc]
+            self._params[key] = None if found is missing else found
+        params = self._params[key]
+        return failobj if params is None else params
+
+    def get_content_type(self) -> str:
+        if self._content_type is None:
+            self._content_type = super().get_content_type()
+        return self._content_type
+
+    def set_raw(self, name: str, value: Any) -> None:
+        # The parser's call, once a field: as ``Message.set_raw``, without a call more.
+        self._headers.append((name, value))
+        if self._first is not None:  # the other two are worked out from it
+            self._forget()
+
+    def __setitem__(self, name: str, val: Any) -> None:
+        super().__setitem__(name, val)
+        self._forget()
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self._forget()
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        super().replace_header(_name, _value)
+        self._forget()
+
+    def set_boundary(self, boundary: str) -> None:
+        super().set_boundary(boundary)
+        self._forget()
+
+    def set_default_type(self, ctype: str) -> None:
+        super().set_default_type(ctype)
+        self._forget()
+
+
+_COMPAT32_PARSER = BytesParser(IndexedMessage, policy=policy.compat32)
 
 
 Headers = dict[str, str]  # header name, lower-case → its topmost raw value
