@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_to_datetime
 
 import pytest
-from keybuzz_poller.reading.mime import decode_text, header_addresses, header_text, read_message
+from keybuzz_poller.reading.mime import (
+    decode_text,
+    header_addresses,
+    header_date,
+    header_text,
+    read_message,
+)
 
 
 @pytest.mark.parametrize(
@@ -146,3 +154,34 @@ def test_the_indexed_message_answers_as_the_stdlib_message_after_every_change() 
         change(indexed)
         assert _answers(indexed) == _answers(stdlib)
     assert indexed.as_bytes() == stdlib.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Tue, 24 Nov 2026 01:52:04 +0000",
+        "24 Nov 2026 01:52:04 +0100",
+        "Mon, 2 Mar 2026 23:59:59 -0930",
+        "Mon, 2 MAR 2026 08:00:00 +0175",  # minutes past 59: the stdlib counts them as such
+        "Tue, 24 Nov 2026 01:52:04 -0000",  # no known zone: a naive time
+        "Tue, 24 Nov 2026 01:52:04 +0000 (UTC)",
+        "Tue, 24 Nov 26 01:52:04 +0000",  # two-digit year
+        "Tue, 24 Nov 0099 01:52:04 +0000",
+        "Tue, 24 Nov 2026 01:52 +0000",
+        "Tue, 24 Nov 2026 01:52:04 GMT",
+        "Tue, 31 Feb 2026 01:52:04 +0000",  # no such day
+        "Tue, 24 Nov 2026 24:00:00 +0000",
+        "Tue, 24 Xyz 2026 01:52:04 +0000",
+        "Tue, 24 Nov 2026 01:52:04 +9900",  # a zone a day or more away
+        "not a date",
+    ],
+)
+def test_a_date_reads_as_the_stdlib_reads_it(value: str) -> None:
+    def read(parse: Callable[[str], datetime]) -> tuple[datetime, object] | str:
+        try:
+            parsed = parse(value)
+        except (TypeError, ValueError) as exc:
+            return type(exc).__name__
+        return parsed, parsed.utcoffset()
+
+    assert read(header_date) == read(parsedate_to_datetime)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import datetime, timedelta, timezone
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 # Labels that in practice mean windows-1252 (WHATWG Encoding): mail clients mislabel it.
@@ -30,6 +31,12 @@ _SIMPLE_ADDRESS = re.compile(
     r"<(?P<address>[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*"
 )
 _Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+_MONTHS = {m: n for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+# A Date as mail software writes it (RFC 5322 3.3, ``email.utils.format_datetime``): a
+# four-digit year and a numeric zone; any other form goes to the stdlib's parser.
+_COMMON_DATE = re.compile(
+    r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) ([1-9]\d{3}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"
+)
 
 
 class IndexedMessage(Message):
@@ -141,6 +148,19 @@ def header_text(value: str) -> str:
 def _decoded(value: str) -> str:
     text = clean(value)
     return decode_words(value) if text == value and "=?" in value else text
+
+
+def header_date(value: str) -> datetime:
+    """``email.utils.parsedate_to_datetime``, the common form read by one regex (the
+    stdlib's parser tries every form RFC 822 allowed: ~8 µs a mail). Raises ValueError."""
+    common = _COMMON_DATE.fullmatch(value)
+    month = _MONTHS.get(common[2].lower()) if common else None
+    if common is None or month is None or common.group(7, 8, 9) == ("-", "00", "00"):
+        return parsedate_to_datetime(value)  # -0000: a time in no known zone (naive)
+    day, year, hour, minute, second = (int(common[i]) for i in (1, 3, 4, 5, 6))
+    offset = int(common[8]) * 3600 + int(common[9]) * 60
+    zone = timezone(timedelta(seconds=-offset if common[7] == "-" else offset))
+    return datetime(year, month, day, hour, minute, second, tzinfo=zone)
 
 
 def header_addresses(value: str) -> list[tuple[str, str]]:
