@@ -46,8 +46,10 @@ from bench.harness import (
     BenchContext,
     Figure,
     cpu_figures,
+    cpu_seconds_by_process,
     cpu_seconds_by_program,
     cpu_spent,
+    cpu_spent_by_process,
     jetstream_round_trip_rate,
     sample_poll_lags,
     tenant_synced,
@@ -68,6 +70,25 @@ DOMAIN = "inbound.keybuzz.test"
 # The baseline reads with aioimaplib, 50 mails a command, as the poller did before it had its
 # own client (aioimaplib overflows its recursion on a large response read at once).
 FETCH_CHUNK = 50
+
+
+def _postgres_by_role() -> dict[int, tuple[str, float]]:
+    """PostgreSQL's processes by what each does (its title: ``postgres: walwriter``, a
+    backend's ``postgres: <user> <database> <client> <state>``), as
+    ``cpu_seconds_by_process`` gives them: where the server's CPU a mail goes. A process
+    that ended meanwhile (an autovacuum worker) is not counted."""
+    roles = {}
+    for pid, (program, seconds) in cpu_seconds_by_process().items():
+        if program != "postgres":
+            continue
+        try:
+            title = (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        words = title.split("\0")[0].removeprefix("postgres: ").split()
+        role = "backends" if len(words) > 2 and "(" in words[2] else " ".join(words[:2])
+        roles[pid] = (f"postgres {role}" if words else "postgres", seconds)
+    return roles
 
 
 def _tenant(i: int) -> tuple[str, str]:
@@ -262,9 +283,10 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
         await setup.stop()
     poller = await _poller(ctx, database, mail, poll=True)
     try:
-        cpu_before = cpu_seconds_by_program()
+        cpu_before, postgres_before = cpu_seconds_by_program(), _postgres_by_role()
         seconds = await _poll_everything(poller, total)
         cpu = cpu_spent(cpu_before, cpu_seconds_by_program())
+        postgres = cpu_spent_by_process(postgres_before, _postgres_by_role())
     finally:
         await poller.stop()
     steady = [await _steady_state(ctx, database, mail, interval) for interval in STEADY_INTERVALS]
@@ -306,6 +328,7 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
             "note": "the poller (bench process) and its parse workers (their start "
             "included), PostgreSQL, Dovecot, NATS and any other child of the bench",
         },
+        *cpu_figures("poller", postgres, total),
         *steady,
     ]
 
