@@ -12,6 +12,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 import pytest
 from keybuzz_poller.reading.mime import (
     decode_text,
+    first_headers,
     header_addresses,
     header_date,
     header_text,
@@ -185,3 +186,10 @@ def test_a_date_reads_as_the_stdlib_reads_it(value: str) -> None:
         return parsed, parsed.utcoffset()
 
     assert read(header_date) == read(parsedate_to_datetime)
+
+
+def test_first_headers_are_the_same_from_the_indexed_message() -> None:
+    raw = b"Received: a\r\nSubject: one\r\nreceived: b\r\nSUBJECT: two\r\nX-Empty:\r\n\r\nbody"
+    stdlib = BytesParser(policy=policy.compat32).parsebytes(raw)
+    assert first_headers(read_message(raw)) == first_headers(stdlib)
+    assert first_headers(read_message(raw)) == {"received": "a", "subject": "one", "x-empty": ""}

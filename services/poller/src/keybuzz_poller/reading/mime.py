@@ -133,6 +133,8 @@ def read_message(raw: bytes, *, headers_only: bool = False) -> Message:
 
 def first_headers(message: Message) -> Headers:
     """Each header name (lower-case) → its topmost raw value: the MX prepends its stamps."""
+    if isinstance(message, IndexedMessage):  # the same dict, made once a part
+        return {name: str(value) for name, (_, value) in message._fields().items()}
     first: Headers = {}
     for name, value in message.raw_items():
         first.setdefault(name.lower(), str(value))
