@@ -10,7 +10,10 @@ poller instance with polling off). Measured:
    made due until every mail is a ticket message and its ``message.received`` is
    on JetStream. Baselines, same run and same count: raw JetStream
    publish+consume+ack, and a bulk IMAP read of the same mails
-   (``UID FETCH n:m BODY.PEEK[]``, 50 mails a command, per folder, one connection);
+   (``UID FETCH n:m BODY.PEEK[]``, 50 mails a command, per folder, one connection).
+   With it, the CPU per mail of each program of the run (the poller, its parse
+   workers, PostgreSQL, Dovecot, NATS), their sum, and PostgreSQL's by role: a figure
+   that load does not swamp the way it does the rates;
 2. steady state: the same tenants (their folders read, so polls find nothing new)
    polled every ``I`` seconds for ``STEADY_ROUNDS`` intervals, for each ``I`` of
    ``BENCH_POLLER_STEADY_INTERVALS``: polls per second held and the poll lag
