@@ -10,7 +10,10 @@ poller instance with polling off). Measured:
    made due until every mail is a ticket message and its ``message.received`` is
    on JetStream. Baselines, same run and same count: raw JetStream
    publish+consume+ack, and a bulk IMAP read of the same mails
-   (``UID FETCH n:m BODY.PEEK[]``, 50 mails a command, per folder, one connection);
+   (``UID FETCH n:m BODY.PEEK[]``, 50 mails a command, per folder, one connection).
+   With it, the CPU per mail of each program of the run (the poller, its parse
+   workers, PostgreSQL, Dovecot, NATS), their sum, and PostgreSQL's by role: a figure
+   that load does not swamp the way it does the rates;
 2. steady state: the same tenants (their folders read, so polls find nothing new)
    polled every ``I`` seconds for ``STEADY_ROUNDS`` intervals, for each ``I`` of
    ``BENCH_POLLER_STEADY_INTERVALS``: polls per second held and the poll lag
@@ -46,8 +49,10 @@ from bench.harness import (
     BenchContext,
     Figure,
     cpu_figures,
+    cpu_seconds_by_process,
     cpu_seconds_by_program,
     cpu_spent,
+    cpu_spent_by_process,
     jetstream_round_trip_rate,
     sample_poll_lags,
     tenant_synced,
@@ -68,6 +73,25 @@ DOMAIN = "inbound.keybuzz.test"
 # The baseline reads with aioimaplib, 50 mails a command, as the poller did before it had its
 # own client (aioimaplib overflows its recursion on a large response read at once).
 FETCH_CHUNK = 50
+
+
+def _postgres_by_role() -> dict[int, tuple[str, float]]:
+    """PostgreSQL's processes by what each does (its title: ``postgres: walwriter``, a
+    backend's ``postgres: <user> <database> <client> <state>``), as
+    ``cpu_seconds_by_process`` gives them: where the server's CPU a mail goes. A process
+    that ended meanwhile (an autovacuum worker) is not counted."""
+    roles = {}
+    for pid, (program, seconds) in cpu_seconds_by_process().items():
+        if program != "postgres":
+            continue
+        try:
+            title = (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        words = title.split("\0")[0].removeprefix("postgres: ").split()
+        role = "backends" if len(words) > 2 and "(" in words[2] else " ".join(words[:2])
+        roles[pid] = (f"postgres {role}" if words else "postgres", seconds)
+    return roles
 
 
 def _tenant(i: int) -> tuple[str, str]:
@@ -262,9 +286,10 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
         await setup.stop()
     poller = await _poller(ctx, database, mail, poll=True)
     try:
-        cpu_before = cpu_seconds_by_program()
+        cpu_before, postgres_before = cpu_seconds_by_program(), _postgres_by_role()
         seconds = await _poll_everything(poller, total)
         cpu = cpu_spent(cpu_before, cpu_seconds_by_program())
+        postgres = cpu_spent_by_process(postgres_before, _postgres_by_role())
     finally:
         await poller.stop()
     steady = [await _steady_state(ctx, database, mail, interval) for interval in STEADY_INTERVALS]
@@ -298,6 +323,15 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
             f"baseline; set-up: {DELIVERY} delivery at {total / delivery_seconds:.0f} mails/s",
         },
         *cpu_figures("poller", cpu, total),
+        {
+            # What two cores can give: at most 2 s of CPU a second over every process.
+            "name": "poller: CPU per mail, every process",
+            "value": sum(cpu.values()) * 1e6 / total,
+            "unit": "µs",
+            "note": "the poller (bench process) and its parse workers (their start "
+            "included), PostgreSQL, Dovecot, NATS and any other child of the bench",
+        },
+        *cpu_figures("poller", postgres, total),
         *steady,
     ]
 

@@ -25,8 +25,14 @@ AREAS = {
 }
 
 
+# The contract every connector implements: a package, but no connector's, naming none.
+SEAM = CONNECTORS / "seam"
+
+
 def connector_packages() -> list[Path]:
-    return [p for p in CONNECTORS.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    return [
+        p for p in CONNECTORS.iterdir() if p.is_dir() and p != SEAM and (p / "__init__.py").exists()
+    ]
 
 
 def may_name_marketplaces(path: Path) -> bool:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from email.utils import getaddresses
+from collections.abc import Callable
+from datetime import datetime
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
 
 import pytest
-from keybuzz_poller.reading.mime import decode_text, header_addresses, header_text
+from keybuzz_poller.reading.mime import (
+    decode_text,
+    first_headers,
+    header_addresses,
+    header_date,
+    header_text,
+    read_message,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,3 +89,107 @@ def test_an_encoded_name_is_decoded_after_the_split() -> None:
 )
 def test_texts_decode_whatever_their_label(data: bytes, charset: str, text: str) -> None:
     assert decode_text(data, charset) == text
+
+
+_MAIL = (
+    b"From: Buyer <b@x.fr>\r\nTo: s@x.fr\r\nSubject: one\r\nSubject: two\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    b"--b1\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nhello\r\n"
+    b'--b1\r\nContent-Type: application/pdf; name="a.pdf"\r\n'
+    b'Content-Disposition: attachment; filename="facture.pdf"\r\n\r\nJVBERi0=\r\n--b1--\r\n'
+)
+
+
+def _answers(message: Message) -> list[object]:
+    """What the parse asks of each part: fields, content type, parameters, membership."""
+    return [
+        (
+            part.get("subject"),
+            part["content-type"],
+            part.get("x-missing", "none"),
+            part.get_content_type(),
+            part.get_content_charset(),
+            part.get_param("boundary"),
+            part.get_filename(),
+            part.get_content_disposition(),
+            "content-type" in part,
+            "Content-Disposition" in part,
+            part.get_all("subject"),
+        )
+        for part in message.walk()
+    ]
+
+
+def _set_raw(message: Message) -> None:
+    message.set_raw("Subject", "raw")  # the parser's call: below the first Subject
+    message.set_raw("Content-Disposition", "inline; filename=raw.txt")
+
+
+def _defaults(message: Message) -> None:
+    for part in message.walk():
+        del part["content-type"]
+        part.get_content_type()  # the default type, read once
+        part.set_default_type("message/rfc822")
+
+
+# Every way a field changes; each after the fields were read once.
+_CHANGES = [
+    lambda m: m.replace_header("Subject", "three"),
+    lambda m: m.set_param("charset", "utf-8"),
+    lambda m: m.set_boundary("b2"),
+    lambda m: m.__delitem__("subject"),
+    lambda m: m.__setitem__("Subject", "four"),
+    lambda m: m.set_type("multipart/alternative"),
+    _set_raw,
+    _defaults,
+]
+
+
+def test_the_indexed_message_answers_as_the_stdlib_message_after_every_change() -> None:
+    """read_message's Message keeps its answers between changes: each change drops them."""
+    stdlib = BytesParser(policy=policy.compat32).parsebytes(_MAIL)
+    indexed = read_message(_MAIL)
+    assert _answers(indexed) == _answers(stdlib)
+    for change in _CHANGES:
+        change(stdlib)
+        change(indexed)
+        assert _answers(indexed) == _answers(stdlib)
+    assert indexed.as_bytes() == stdlib.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Tue, 24 Nov 2026 01:52:04 +0000",
+        "24 Nov 2026 01:52:04 +0100",
+        "Mon, 2 Mar 2026 23:59:59 -0930",
+        "Mon, 2 MAR 2026 08:00:00 +0175",  # minutes past 59: the stdlib counts them as such
+        "Tue, 24 Nov 2026 01:52:04 -0000",  # no known zone: a naive time
+        "Tue, 24 Nov 2026 01:52:04 +0000 (UTC)",
+        "Tue, 24 Nov 26 01:52:04 +0000",  # two-digit year
+        "Tue, 24 Nov 0099 01:52:04 +0000",
+        "Tue, 24 Nov 2026 01:52 +0000",
+        "Tue, 24 Nov 2026 01:52:04 GMT",
+        "Tue, 31 Feb 2026 01:52:04 +0000",  # no such day
+        "Tue, 24 Nov 2026 24:00:00 +0000",
+        "Tue, 24 Xyz 2026 01:52:04 +0000",
+        "Tue, 24 Nov 2026 01:52:04 +9900",  # a zone a day or more away
+        "not a date",
+    ],
+)
+def test_a_date_reads_as_the_stdlib_reads_it(value: str) -> None:
+    def read(parse: Callable[[str], datetime]) -> tuple[datetime, object] | str:
+        try:
+            parsed = parse(value)
+        except (TypeError, ValueError) as exc:
+            return type(exc).__name__
+        return parsed, parsed.utcoffset()
+
+    assert read(header_date) == read(parsedate_to_datetime)
+
+
+def test_first_headers_are_the_same_from_the_indexed_message() -> None:
+    raw = b"Received: a\r\nSubject: one\r\nreceived: b\r\nSUBJECT: two\r\nX-Empty:\r\n\r\nbody"
+    stdlib = BytesParser(policy=policy.compat32).parsebytes(raw)
+    assert first_headers(read_message(raw)) == first_headers(stdlib)
+    assert first_headers(read_message(raw)) == {"received": "a", "subject": "one", "x-empty": ""}

@@ -1,1 +1,2 @@
-"""Marketplace connectors behind one seam (seam.py), chosen by ``marketplace`` (registry.py)."""
+"""Marketplace connectors behind one seam (the ``seam`` package), chosen by ``marketplace``
+(registry.py)."""

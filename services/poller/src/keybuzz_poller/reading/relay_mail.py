@@ -20,7 +20,6 @@ import hashlib
 import re
 from datetime import datetime
 from email.message import Message
-from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
 import msgspec
@@ -39,6 +38,7 @@ from keybuzz_poller.reading.mime import (
     filename,
     first_headers,
     header_addresses,
+    header_date,
     header_text,
     part_bytes,
     part_text,
@@ -423,7 +423,7 @@ def _inbound_address(headers: Headers) -> str | None:
 def _date(headers: Headers) -> datetime | None:
     value = _header(headers, "Date")
     try:
-        return parsedate_to_datetime(value) if value else None
+        return header_date(value) if value else None
     except (TypeError, ValueError):
         return None
 

@@ -1,6 +1,6 @@
 """The Amazon connector: a seller connects with Login with Amazon (a redirect), buyers'
 messages arrive as relay e-mails, replies go back through the relay, orders come from
-SP-API. Its parts are the seam's (seam.py); the ones Amazon has not are None."""
+SP-API. Its parts are the seam's (``connectors.seam``); the ones Amazon has not are None."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Each names what an operator needs (tenant, Vault path, LWA error code) and
 never a secret, so missing credentials are found when they fail, not weeks
-later at backfill time. Those of the redirect flow are also the seam's (seam.py), which
-oauth catches without naming Amazon.
+later at backfill time. Those of the redirect flow are also the seam's
+(``seam/redirect_flow.py``), which oauth catches without naming Amazon.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Fnac/Darty connector: the seam (seam.py) on FnacClient, for FNAC and DARTY alike.
+"""The Fnac/Darty connector: the seam (``seam``) on FnacClient, for FNAC and DARTY alike.
 
 Fnac publishes no limits; the ones below are assumptions, each stated in docs/FNAC.md
 ("Limits and assumptions"). A listing is a fixed window [since - overlap, now at the first

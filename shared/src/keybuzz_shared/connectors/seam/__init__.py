@@ -1,0 +1,167 @@
+"""What every marketplace connector provides, whichever marketplace it serves.
+
+A connector (one object per ``marketplace`` value, from ``registry.connector_for``) says
+how a seller connects (``connection_kind``, ``credential_fields``) and what the marketplace
+accepts (``limits``), and opens a session on one shop's credentials; the session is the
+message source, the reply channel and the order source of that shop. Services choose
+behaviour by a row's ``marketplace`` through the registry, never by naming a marketplace
+(docs/ARCHITECTURE.md, "The connector seam").
+
+One module per part: ``errors`` (what a connector raises), ``credentials`` (how a seller
+connects), ``limits``, ``page`` (a listing's page), ``messages`` (threads, messages,
+replies), ``orders`` (a shop's orders), ``shop_api`` (the shop's session and inbox),
+``redirect_flow``, ``inbound_addresses``, ``order_ids``, ``order_feed``, ``mail_relay``,
+``response_window``, and ``connector`` (``Connector`` and the ``*_of`` helpers); each name
+is imported from here."""
+
+from keybuzz_shared.connectors.seam.connector import (
+    Connector,
+    mail_relay_of,
+    shop_api_of,
+)
+from keybuzz_shared.connectors.seam.credentials import (
+    ConnectionKind,
+    CredentialCheck,
+    CredentialField,
+)
+from keybuzz_shared.connectors.seam.errors import (
+    AnswerUnreadable,
+    ConnectorError,
+    CredentialsRefused,
+    MarketplaceUnavailable,
+    OutcomeUnknown,
+    RequestRefused,
+)
+from keybuzz_shared.connectors.seam.inbound_addresses import (
+    InboundAddresses,
+)
+from keybuzz_shared.connectors.seam.limits import (
+    Limits,
+)
+from keybuzz_shared.connectors.seam.mail_relay import (
+    MailRelay,
+    RelayReplyRules,
+)
+from keybuzz_shared.connectors.seam.messages import (
+    Attachment,
+    MarketplaceMessage,
+    MessageSource,
+    Recipient,
+    Reply,
+    ReplyChannel,
+    ReplyFile,
+    ReplyOutcome,
+    ReplyStatus,
+    SenderType,
+    ThreadKey,
+    ThreadKind,
+)
+from keybuzz_shared.connectors.seam.order_feed import (
+    OpenedFeed,
+    OrderFeed,
+)
+from keybuzz_shared.connectors.seam.order_ids import (
+    OrderIds,
+)
+from keybuzz_shared.connectors.seam.orders import (
+    DELIVERY_STATUSES,
+    ORDER_STATUSES,
+    OrderLine,
+    OrderSource,
+    OrderSummary,
+)
+from keybuzz_shared.connectors.seam.page import (
+    Page,
+)
+from keybuzz_shared.connectors.seam.redirect_flow import (
+    AccountCredentials,
+    AccountCredentialsMissing,
+    AccountVault,
+    AppNotConfigured,
+    CodeExchange,
+    ConsentSite,
+    GrantInvalid,
+    GrantRefused,
+    RedirectApp,
+    RedirectFlow,
+    RedirectFlowError,
+    RedirectFlowSettings,
+    TokenEndpointUnavailable,
+    TokenGrant,
+)
+from keybuzz_shared.connectors.seam.response_window import (
+    MarketplaceMark,
+    ResponseRule,
+    ResponseWindow,
+)
+from keybuzz_shared.connectors.seam.shop_api import (
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
+    InboxSource,
+    MarketplaceSession,
+    ShopApi,
+)
+
+__all__ = [
+    "AccountCredentials",
+    "AccountCredentialsMissing",
+    "AccountVault",
+    "AnswerUnreadable",
+    "AppNotConfigured",
+    "Attachment",
+    "CodeExchange",
+    "ConnectionKind",
+    "Connector",
+    "ConnectorError",
+    "ConsentSite",
+    "CredentialCheck",
+    "CredentialField",
+    "CredentialsRefused",
+    "DELIVERY_STATUSES",
+    "GrantInvalid",
+    "GrantRefused",
+    "InboundAddresses",
+    "InboxFile",
+    "InboxIncident",
+    "InboxMessage",
+    "InboxSource",
+    "Limits",
+    "MailRelay",
+    "MarketplaceMark",
+    "MarketplaceMessage",
+    "MarketplaceSession",
+    "MarketplaceUnavailable",
+    "MessageSource",
+    "ORDER_STATUSES",
+    "OpenedFeed",
+    "OrderFeed",
+    "OrderIds",
+    "OrderLine",
+    "OrderSource",
+    "OrderSummary",
+    "OutcomeUnknown",
+    "Page",
+    "Recipient",
+    "RedirectApp",
+    "RedirectFlow",
+    "RedirectFlowError",
+    "RedirectFlowSettings",
+    "RelayReplyRules",
+    "Reply",
+    "ReplyChannel",
+    "ReplyFile",
+    "ReplyOutcome",
+    "ReplyStatus",
+    "RequestRefused",
+    "ResponseRule",
+    "ResponseWindow",
+    "SenderType",
+    "ShopApi",
+    "ThreadKey",
+    "ThreadKind",
+    "TokenEndpointUnavailable",
+    "TokenGrant",
+    "mail_relay_of",
+    "shop_api_of",
+]

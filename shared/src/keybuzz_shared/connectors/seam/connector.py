@@ -1,0 +1,111 @@
+"""One marketplace's connector: what every marketplace has, then its parts."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from keybuzz_shared.connectors.seam.credentials import (
+    ConnectionKind,
+    CredentialCheck,
+    CredentialField,
+)
+from keybuzz_shared.connectors.seam.inbound_addresses import InboundAddresses
+from keybuzz_shared.connectors.seam.limits import Limits
+from keybuzz_shared.connectors.seam.mail_relay import MailRelay
+from keybuzz_shared.connectors.seam.order_feed import OrderFeed
+from keybuzz_shared.connectors.seam.order_ids import OrderIds
+from keybuzz_shared.connectors.seam.redirect_flow import RedirectFlow
+from keybuzz_shared.connectors.seam.response_window import ResponseWindow
+from keybuzz_shared.connectors.seam.shop_api import ShopApi
+from keybuzz_shared.settings import PartSettings
+
+
+class Connector(Protocol):
+    """One marketplace. What every marketplace has comes first; then its parts, each None
+    where the marketplace does not work that way (services test the part, never the name)."""
+
+    @property
+    def marketplace(self) -> str: ...
+
+    @property
+    def display_name(self) -> str:
+        """How sellers call it ("Connect <display_name>")."""
+        ...
+
+    @property
+    def connection_kind(self) -> ConnectionKind: ...
+
+    @property
+    def credential_fields(self) -> tuple[CredentialField, ...]: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def credentials_path(self, tenant_id: str) -> str:
+        """Where in Vault the tenant's credentials for this marketplace are kept."""
+        ...
+
+    @property
+    def settings_type(self) -> type[PartSettings] | None:
+        """Its package's settings (a ``ConnectorSettings``), read with a service's at start-up."""
+        ...
+
+    # --- its parts ---
+
+    @property
+    def shop_api(self) -> ShopApi | None:
+        """Shops polled over the marketplace's API: one session per shop for its inbox
+        (messages, claims, read marks), replies and orders."""
+        ...
+
+    @property
+    def redirect_flow(self) -> RedirectFlow | None:
+        """A seller connects by consenting on the marketplace's site (OAUTH_REDIRECT)."""
+        ...
+
+    @property
+    def inbound_addresses(self) -> InboundAddresses | None:
+        """Buyers' messages reach us by e-mail, at an address per tenant and country."""
+        ...
+
+    @property
+    def credential_check(self) -> CredentialCheck | None:
+        """Whether the credentials a seller typed authenticate (CREDENTIALS)."""
+        ...
+
+    @property
+    def order_ids(self) -> OrderIds | None:
+        """What the marketplace's order ids look like."""
+        ...
+
+    @property
+    def order_feed(self) -> OrderFeed | None:
+        """The marketplace's own order API with reports, change notifications and buyer
+        messaging (orders' backfill by reports, notifications, messaging actions)."""
+        ...
+
+    @property
+    def mail_relay(self) -> MailRelay | None:
+        """Buyers write, and replies go back, through the marketplace's e-mail relay."""
+        ...
+
+    @property
+    def response_window(self) -> ResponseWindow | None:
+        """The marketplace measures the seller's response time by a rule of its own."""
+        ...
+
+
+def shop_api_of(connector: Connector) -> ShopApi:
+    """The connector's ShopApi; LookupError for a marketplace that is not polled by API."""
+    api = connector.shop_api
+    if api is None:
+        raise LookupError(f"{connector.marketplace} shops are not polled over an API")
+    return api
+
+
+def mail_relay_of(connector: Connector) -> MailRelay:
+    """The connector's MailRelay; LookupError for a marketplace without an e-mail relay."""
+    relay = connector.mail_relay
+    if relay is None:
+        raise LookupError(f"{connector.marketplace} has no e-mail relay")
+    return relay

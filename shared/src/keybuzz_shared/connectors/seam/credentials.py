@@ -1,0 +1,53 @@
+"""How a seller connects: the connection's kind, the fields typed in and their check (oauth)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import msgspec
+
+if TYPE_CHECKING:
+    import httpx
+
+
+ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
+
+
+class CredentialField(msgspec.Struct, frozen=True, kw_only=True):
+    """One field a seller types in to connect a CREDENTIALS marketplace: the connector's
+    declaration, from which oauth builds the connection's request body, checks and
+    normalises what was typed (``credential_form.read_credentials``) and describes the
+    form to the frontend (``GET /api/v1/marketplaces``)."""
+
+    name: str  # the connector's own name for it: the key in Vault and in ``verify``
+    json_name: str  # the request body's and the catalogue's (camelCase)
+    label: str  # what the form shows
+    secret: bool = False  # never shown back, logged nor quoted in an error
+    pattern: str | None = None  # a regular expression the whole value must match
+    # What ``pattern`` means, said to people in a refusal and in the catalogue ("UUID").
+    format: str | None = None
+    max_length: int = 256
+    # The spelling the marketplace writes the value in: what is typed is stored so, which
+    # keeps a comparison of two spellings of one value exact.
+    case: Literal["upper", "lower"] | None = None
+    # The value names the shop on the marketplace: the connection's shop id (one field).
+    account: bool = False
+
+
+class CredentialCheck(Protocol):
+    """The check of a CREDENTIALS marketplace's shop before it is connected."""
+
+    async def verify(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+    ) -> str:
+        """Returns the account's identity when the marketplace accepts ``credentials`` (the
+        fields of ``credential_fields``), asked for a person waiting: little retrying. Raises
+        CredentialsRefused, MarketplaceUnavailable (with ``retry_after`` when the
+        marketplace said one), or another ConnectorError for an answer that is not its
+        API's; messages never hold a credential.
+
+        The identity names the API and the account it answered for, normalised (e.g.
+        ``<api>:<SHOP ID>``): two marketplace values served by one API give one shop one
+        identity, whichever value it was connected under. Callers compare identities only."""
+        ...

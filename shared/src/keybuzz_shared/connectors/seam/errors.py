@@ -1,0 +1,43 @@
+"""The errors every connector raises, each marketplace subclassing them."""
+
+from __future__ import annotations
+
+from keybuzz_shared.errors import DependencyUnavailable
+
+# A connector translates its marketplace's failures into these outcomes: retry later
+# (MarketplaceUnavailable), re-authenticate (CredentialsRefused), refused with a reason
+# (RequestRefused; for a reply, a FAILED ReplyOutcome), outcome unknown (OutcomeUnknown),
+# and AnswerUnreadable for an answer it cannot read.
+
+
+class ConnectorError(Exception):
+    """Base of a connector's failures; messages never hold a credential."""
+
+
+class CredentialsRefused(ConnectorError):
+    """Re-authenticate: the marketplace refused the shop's credentials (after the session
+    renewed its token once, where it has one): the seller must connect again."""
+
+
+class MarketplaceUnavailable(ConnectorError, DependencyUnavailable):
+    """Retry later: the marketplace is down or throttling us; the same call will work
+    later, after ``retry_after`` seconds when the marketplace said so."""
+
+    retry_after: float | None = None
+
+
+class RequestRefused(ConnectorError):
+    """Refused with a reason: the marketplace answered and refused this request (its
+    message names why, with the marketplace's own codes); the same request would be
+    refused again. A refused reply is a FAILED ``ReplyOutcome`` instead."""
+
+
+class AnswerUnreadable(ConnectorError):
+    """The marketplace's answer is not one the connector reads (not its format, truncated,
+    too large, off its schema): nothing of it is used."""
+
+
+class OutcomeUnknown(ConnectorError):
+    """Outcome unknown: a call that sends something (a reply) lost its answer after it left: the marketplace
+    may have acted on it. Read the thread back (``ReplyChannel.sent_messages``) before
+    sending it again, or the buyer may get it twice."""

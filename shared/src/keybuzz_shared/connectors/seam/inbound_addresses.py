@@ -1,0 +1,12 @@
+"""Buyers' messages reaching us by e-mail, at an address per tenant (used by tenant-sync)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class InboundAddresses(Protocol):
+    """A marketplace whose buyers' messages reach us as e-mails: each tenant gets an address
+    per country, made of a random token so that knowing a tenant id does not reveal it."""
+
+    def address(self, tenant_id: str, country: str, token: str, domain: str) -> str: ...

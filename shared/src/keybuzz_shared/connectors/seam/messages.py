@@ -1,0 +1,95 @@
+"""What a session reads and sends: threads, messages, replies and their outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol
+
+import msgspec
+
+from keybuzz_shared.connectors.seam.page import Page
+
+SenderType = Literal["BUYER", "MARKETPLACE_SUPPORT", "SELLER", "SYSTEM"]
+# An order's thread, an offer's (a question before buying), or a discussion: a thread the
+# marketplace names itself, about an order or not.
+ThreadKind = Literal["ORDER", "OFFER", "DISCUSSION"]
+# Who a reply is for: the buyer, the marketplace's customer care, an operator (a third
+# party the marketplace puts in the thread, e.g. its carrier or a claims handler), or all.
+Recipient = Literal["BUYER", "MARKETPLACE_SUPPORT", "OPERATOR", "ALL"]
+ReplyStatus = Literal["SENT", "FAILED"]
+
+
+class ThreadKey(msgspec.Struct, frozen=True):
+    """The marketplace thread a message belongs to, by the marketplace's own id: an
+    order's (``id`` is the order's), an offer's, or a discussion's (``order_id``: the order
+    it is about, when there is one)."""
+
+    kind: ThreadKind
+    id: str
+    order_id: str | None = None
+
+    @property
+    def order(self) -> str | None:
+        """The order the thread is about, if any."""
+        return self.id if self.kind == "ORDER" else self.order_id
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+    content_type: str | None = None
+
+
+class MarketplaceMessage(msgspec.Struct, frozen=True, kw_only=True):
+    external_id: str
+    thread: ThreadKey
+    sender_type: SenderType
+    sender_name: str | None
+    subject: str
+    body: str
+    sent_at: datetime  # aware
+    attachments: tuple[Attachment, ...] = ()
+
+
+class ReplyFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a reply carries, as bytes: the session sends it the way its marketplace
+    takes files. Checked against the connector's ``Limits`` before the reply is queued."""
+
+    name: str
+    content_type: str  # a MIME type, lower case
+    data: bytes
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    thread: ThreadKey
+    in_reply_to: str  # external id of the message answered
+    body: str
+    recipient: Recipient = "BUYER"
+    subject: str | None = None  # a marketplace may accept only its own subjects
+    attachments: tuple[ReplyFile, ...] = ()
+
+
+class ReplyOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """SENT, or FAILED with why. A FAILED reply is final: sending it again cannot help.
+    A transient outage (nothing sent) raises MarketplaceUnavailable; a lost answer
+    OutcomeUnknown."""
+
+    status: ReplyStatus
+    reason: str | None = None
+
+
+class MessageSource(Protocol):
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        """Messages created from ``since`` on, oldest first; ``cursor`` continues a listing."""
+        ...
+
+
+class ReplyChannel(Protocol):
+    async def reply(self, reply: Reply) -> ReplyOutcome: ...
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        """The seller's messages on ``thread`` created from ``since`` on, oldest first: where
+        a reply whose outcome was unknown is found, if it went."""
+        ...

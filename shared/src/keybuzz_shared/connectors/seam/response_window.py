@@ -1,0 +1,37 @@
+"""The marketplace's own rule for the seller's response time (used by poller)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol
+
+import msgspec
+
+
+class ResponseRule(msgspec.Struct, frozen=True, kw_only=True):
+    """How long a marketplace gives a seller to answer a buyer message."""
+
+    window: timedelta
+    # Calendar clock: weekends, holidays and nights count like any hour.
+    clock: str = "calendar"
+    # Whether the marketplace offers an API to mark a message "no response needed" on its side.
+    mark_api: bool = False
+
+
+class MarketplaceMark(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Whether our "no response needed" reaches the marketplace, and where the agent marks it."""
+
+    synced: bool
+    note: str
+    url: str | None  # the page of the buyer's thread in the seller's console, if one can be built
+
+
+class ResponseWindow(Protocol):
+    """A marketplace that measures the seller by its own response rule (no tenant override)."""
+
+    @property
+    def rule(self) -> ResponseRule: ...
+
+    def mark(self, order_id: str | None, country: str | None) -> MarketplaceMark:
+        """Where an agent marks a message "no response needed" on the marketplace's side."""
+        ...

@@ -1,0 +1,145 @@
+"""A marketplace polled over its API, shop by shop: the shop's session and its inbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+import msgspec
+
+from keybuzz_shared.connectors.seam.messages import (
+    MessageSource,
+    Recipient,
+    ReplyChannel,
+    ReplyOutcome,
+    SenderType,
+    ThreadKey,
+)
+from keybuzz_shared.connectors.seam.orders import OrderSource
+from keybuzz_shared.connectors.seam.page import Page
+
+if TYPE_CHECKING:
+    import httpx
+
+    from keybuzz_shared.file_links import FileLinks
+
+
+class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+    content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
+
+
+class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A shop's message, with what polling needs besides the seam's MarketplaceMessage."""
+
+    message_id: str
+    thread_type: str  # ORDER or OFFER, as the marketplace says it
+    thread_id: str
+    sender_type: SenderType
+    sender_name: str | None
+    subject: str
+    body: str
+    created_at: datetime
+    unread: bool
+    files: tuple[InboxFile, ...] = ()
+
+
+class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
+    """A claim on an order, handled by the marketplace's customer service."""
+
+    incident_id: str
+    order_id: str
+    status: str
+    types: tuple[str, ...]
+    waiting_for_seller: bool
+    opened_by: str | None
+    message: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class InboxSource(Protocol):
+    """A shop's inbox as the poller reads it: messages with their read state and files,
+    the claims (incidents) on its orders, and marking messages read."""
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        """Messages created from ``since`` on, oldest first; ``cursor`` (a page's
+        ``next_cursor``) continues the listing. ValueError for a cursor it did not give."""
+        ...
+
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        """Incidents updated from ``since`` on, oldest first; ``cursor`` as above."""
+        ...
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        """Marks the messages read at the marketplace; how many it refused."""
+        ...
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        """A message's file, downloaded with the session's auth when the marketplace wants
+        it, through the ``FileLinks`` the session was given (its declared origins, public
+        addresses only): ``file_links.LinkRefused`` for a link off them (or when none were
+        given), ``FileTooLarge`` over ``max_bytes``, ``FileUnavailable`` for an answer
+        without the file, MarketplaceUnavailable when the file server is unreachable."""
+        ...
+
+
+class MarketplaceSession(MessageSource, InboxSource, ReplyChannel, OrderSource, Protocol):
+    """One shop's connection, and the only one: the poller's polls (``InboxSource``) and
+    replies (``ReplyChannel``) and orders' listings (``OrderSource``) call the same kind of
+    session, each process keeping one per shop (``shop_sessions.ShopSessions``), so a shop
+    holds one token. Raises CredentialsRefused, MarketplaceUnavailable, or another
+    ConnectorError for an answer it cannot read; messages never hold a credential."""
+
+    async def verify(self) -> None:
+        """Checks the credentials now; raises CredentialsRefused or MarketplaceUnavailable."""
+        ...
+
+
+class ShopApi(Protocol):
+    """The part of a connector whose marketplace is polled over an API, shop by shop."""
+
+    def session(
+        self,
+        credentials: Mapping[str, str],
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        files: FileLinks | None = None,
+    ) -> MarketplaceSession:
+        """A session on one shop (``credentials``: the fields of ``credential_fields``, as
+        stored in Vault; ``files``: where its messages' files may be fetched from, none
+        when None); raises ValueError when a field is missing."""
+        ...
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        """Whom a reply on ``thread`` may be addressed to on this marketplace; a reply to
+        anyone else is refused before it is queued."""
+        ...
+
+    def reply_text(self, text: str) -> str:
+        """``text`` as the marketplace carries a reply: what it lists back once the reply
+        is sent (characters it cannot carry replaced or left out). Replies are queued so
+        and read back compared so."""
+        ...
+
+    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
+        """The marketplace's own codes for why it refused a reply (a FAILED outcome), each
+        once, in order; () when it named none. They are the reply's outcome code."""
+        ...
+
+    @property
+    def claim_subject(self) -> str:
+        """How the subject starts (any case) of the message the marketplace posts in an
+        order's thread when a claim is opened on it: that message is the claim's notice,
+        shown once. A claim whose notice is not there is shown under this subject."""
+        ...
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        """Who opened a claim (its ``opened_by`` as the marketplace gave it): the buyer, or
+        the marketplace's customer service."""
+        ...
