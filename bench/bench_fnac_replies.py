@@ -31,7 +31,7 @@ from keybuzz_devstack import infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.polling.shops import ShopScheduler
-from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials

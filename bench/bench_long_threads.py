@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.domain import (
     BUYER,
     ORDER,
     SELLER,
@@ -36,10 +37,9 @@ from keybuzz_poller.reading.marketplace.domain import (
     ShopIncident,
     ShopMessage,
 )
-from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import ShopPorts, ShopReading
-from keybuzz_poller.service import DEFINITION
-from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
+from keybuzz_poller.shops.poll import poll_shop
+from keybuzz_poller.shops.ports import ShopPorts, ShopReading
+from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.uow import store_unit_of_work, unit_of_work
 

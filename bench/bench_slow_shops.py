@@ -39,7 +39,7 @@ import asyncpg
 import httpx
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
-from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.connectors.fnac.client import FnacCredentials
 from keybuzz_shared.vault import VaultClient
 

@@ -16,10 +16,10 @@ import pytest
 from keybuzz_devstack.testing import Infra
 from keybuzz_poller.bootstrap import api_replies
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
-from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource
-from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.reading.marketplace.ports import ShopKeyRefused
 from keybuzz_poller.reading.relay_mail import parse
+from keybuzz_poller.shops.api_source import ApiMessageSource
+from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.ports import ShopKeyRefused
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.fnac.client import FnacClient
 from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession

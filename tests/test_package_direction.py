@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "keybuzz_poller": (
         "services/poller/src/keybuzz_poller",
-        ["inbound", "reading", "tickets", "replies", "polling"],
+        ["inbound", "reading", "tickets", "shops", "replies", "polling"],
         {"runtime", "settings"},
     ),
     "keybuzz_orders": (

@@ -13,9 +13,9 @@ from keybuzz_oauth.settings import OauthSettings
 from keybuzz_orders.service import HttpClients
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_poller.bootstrap import shop_reading
-from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource
-from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.shops.api_source import ApiMessageSource
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.connectors.fnac.settings import FNAC_API_URL
 from keybuzz_shared.connectors.names import DARTY, FNAC
 from keybuzz_shared.connectors.registry import connector_for, registered

@@ -31,8 +31,8 @@ ON_PORTS = {
         "polling/quarantine.py",
         "polling/status.py",
         "ticket_view.py",
-        "polling/shop_connections.py",
-        "reading/marketplace/messages.py",
+        "shops/connections.py",
+        "shops/poll.py",
     ],
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",

@@ -30,7 +30,6 @@ from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
 from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.store import CLAIM_ROUNDS, PARK_WINDOW
-from keybuzz_poller.reading.marketplace.domain import INCIDENT_MESSAGE_PREFIX
 from keybuzz_poller.reading.ports import Cursor, FetchedMail, NewMail, ReadingPorts
 from keybuzz_poller.reading.relay_mail import ParseBudget, RelayMail, parse
 from keybuzz_poller.replies.memory import ReplyMemory
@@ -45,6 +44,7 @@ from keybuzz_poller.replies.ports import (
     ReplyContext,
     ReplyWrites,
 )
+from keybuzz_poller.shops.domain import INCIDENT_MESSAGE_PREFIX
 from keybuzz_poller.tickets.alerts_store import DEFAULT_LEAD_SECONDS, OVERDUE_LOOKBACK
 from keybuzz_poller.tickets.ports import (
     AlertStore,

@@ -1,5 +1,5 @@
-"""In-memory fakes of the ports of marketplace shops (``reading/marketplace/ports.py``,
-``polling/shop_ports.py``, ``replies/ports.py``'s ``MarketplaceReplies``) and a scripted
+"""In-memory fakes of the ports of marketplace shops (``shops/ports.py``,
+``shops/connection_ports.py``, ``replies/ports.py``'s ``MarketplaceReplies``) and a scripted
 marketplace, for the unit tier. ``test_marketplace_contract.py`` runs the same scenarios on
 these and on the PostgreSQL adapters, ``test_api_replies_contract.py`` on the reply fake
 and ``ShopReplies`` against the sandbox's double, so a fake that drifts fails there.
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
-from keybuzz_poller.polling.shop_ports import CONNECTED, ShopPollingPorts, ShopStatus
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.shops.connection_ports import CONNECTED, ShopPollingPorts, ShopStatus
+from keybuzz_poller.shops.domain import (
     BUYER,
     NOTICE_WINDOW,
     ORDER,
@@ -28,7 +28,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     ShopMessage,
     order_id_of,
 )
-from keybuzz_poller.reading.marketplace.ports import AttachmentTooLarge, ShopPorts, ShopReading
+from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading
 from keybuzz_shared.connectors.fnac.client import carried_text
 from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from keybuzz_devstack.testing import Infra
-from keybuzz_poller.replies.marketplace_api import ShopReplies
 from keybuzz_poller.replies.ports import MarketplaceReplies
+from keybuzz_poller.shops.replies import ShopReplies
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import CredentialsRefused, OutcomeUnknown, Reply, ThreadKey
 from keybuzz_shared.settings import DEV_VAULT_TOKEN

@@ -15,9 +15,9 @@ import pytest
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.polling.scheduler import TenantNotPollable
 from keybuzz_poller.polling.shops import ShopScheduler
-from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.reading.marketplace.ports import ShopPollFailed
 from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.ports import ShopPollFailed
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient

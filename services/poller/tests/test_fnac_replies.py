@@ -15,10 +15,10 @@ import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.ports import PollerPorts
-from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.replies.ports import MarketplaceReplies, RepliesPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.tickets.alerts import alert_round
 from keybuzz_shared.connectors.seam import Reply, ReplyOutcome
 from keybuzz_shared.vault import VaultClient

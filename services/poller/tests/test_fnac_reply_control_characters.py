@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_devstack.testing import RunningService
-from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.replies.ports import MarketplaceReplies
 from keybuzz_poller.replies.sender import send_due
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.connectors.seam import (
     MarketplaceMessage,
     OutcomeUnknown,

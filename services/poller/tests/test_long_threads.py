@@ -13,18 +13,18 @@ from datetime import timedelta
 import asyncpg
 import pytest
 from keybuzz_poller.polling.shops_store import PostgresShops
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.domain import (
     SELLER,
     Shop,
     ShopIncident,
     ShopMessage,
     thread_key,
 )
-from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import ShopPorts, ShopReading
-from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.poll import poll_shop
+from keybuzz_poller.shops.ports import ShopPorts, ShopReading
+from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_poller.tickets import deadlines
-from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
 from keybuzz_poller.tickets.ports import DeadlineFact
 from keybuzz_poller.tickets.store import PostgresTickets
 from keybuzz_shared.db import SHARED_MIGRATIONS, Executor, apply_migrations, create_pool

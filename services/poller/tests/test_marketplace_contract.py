@@ -1,6 +1,6 @@
 """One contract, two adapters: every scenario runs on the in-memory fakes of marketplace
 shops the unit tier uses (``poller_shop_fakes.py``: ``InMemoryShopStore``,
-``InMemoryShops``) and on the PostgreSQL adapters (``tickets/marketplace_store.py``'s
+``InMemoryShops``) and on the PostgreSQL adapters (``shops/store.py``'s
 ``PostgresShopStore``, ``polling/shops_store.py``'s ``PostgresShops``), so a fake that
 answers differently from the SQL fails here."""
 
@@ -12,14 +12,17 @@ from datetime import datetime, timedelta
 
 import msgspec
 import pytest
-from keybuzz_poller.polling.shop_ports import (
+from keybuzz_poller.polling.shops_store import PostgresShops
+from keybuzz_poller.replies.ports import NewReply
+from keybuzz_poller.replies.store import PostgresReplies
+from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.connection_ports import (
     CONNECTED,
     DISCONNECTED,
     REAUTH_REQUIRED,
     ShopConnections,
 )
-from keybuzz_poller.polling.shops_store import PostgresShops
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.shops.domain import (
     SELLER,
     Attachment,
     OwnReply,
@@ -29,11 +32,8 @@ from keybuzz_poller.reading.marketplace.domain import (
     ShopMessage,
     thread_key,
 )
-from keybuzz_poller.reading.marketplace.ports import ShopStore
-from keybuzz_poller.replies.ports import NewReply
-from keybuzz_poller.replies.store import PostgresReplies
-from keybuzz_poller.service import DEFINITION
-from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
+from keybuzz_poller.shops.ports import ShopStore
+from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_shared.connectors.fnac.shop_inbox import NOTICE_SUBJECT
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 from keybuzz_devstack.testing import RunningService, eventually
-from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.vault import VaultClient
 from mailkit import publish

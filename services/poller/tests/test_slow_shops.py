@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
-from keybuzz_poller.reading.marketplace.domain import Shop
 from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient

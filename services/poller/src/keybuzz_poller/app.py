@@ -20,7 +20,6 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from keybuzz_poller.errors import ERROR_STATUSES
 from keybuzz_poller.polling.scheduler import Scheduler
-from keybuzz_poller.polling.shop_connections import shop_statuses
 from keybuzz_poller.polling.status import poll_status
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies import queueing
@@ -46,6 +45,7 @@ from keybuzz_poller.schemas import (
     shop_poll_status_body,
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
+from keybuzz_poller.shops.connections import shop_statuses
 from keybuzz_poller.ticket_view import TicketView, ticket_view
 from keybuzz_poller.tickets import alerts, deadlines, queries, responses
 from keybuzz_poller.tickets.response_times import ResponseTimes

@@ -21,21 +21,15 @@ from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.polling.domain import PollResult
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.scheduler import LeasedPolls, Scheduler
-from keybuzz_poller.polling.shop_connections import SHOP_MARKETPLACES, key_refused
-from keybuzz_poller.polling.shop_ports import ShopPollingPorts
 from keybuzz_poller.polling.shops import ShopScheduler, poll_due_shops_once, start_shop_polling
 from keybuzz_poller.polling.shops_store import PostgresShops, PostgresShopSchedule
 from keybuzz_poller.polling.store import PostgresPollSchedule, PostgresQuarantine
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.reading.mailbox_hooks import parse_budget
-from keybuzz_poller.reading.marketplace.api_source import ApiMessageSource
-from keybuzz_poller.reading.marketplace.domain import Shop
-from keybuzz_poller.reading.marketplace.ports import ShopPorts, ShopReading
 from keybuzz_poller.reading.parse_workers import parse_mails
 from keybuzz_poller.reading.ports import ReadingPorts
 from keybuzz_poller.reading.store import PostgresCursors
-from keybuzz_poller.replies.marketplace_api import ShopReplies
 from keybuzz_poller.replies.memory import ReplyMemory
 from keybuzz_poller.replies.outcomes import count_reply
 from keybuzz_poller.replies.ports import RepliesPorts, ReplyConfig, ReplyWrites
@@ -44,8 +38,14 @@ from keybuzz_poller.replies.smtp_relay import SmtpRelay
 from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.shops.api_source import ApiMessageSource
+from keybuzz_poller.shops.connection_ports import ShopPollingPorts
+from keybuzz_poller.shops.connections import SHOP_MARKETPLACES, key_refused
+from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.ports import ShopPorts, ShopReading
+from keybuzz_poller.shops.replies import ShopReplies
+from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_poller.tickets.alerts_store import PostgresAlerts
-from keybuzz_poller.tickets.marketplace_store import PostgresShopStore
 from keybuzz_poller.tickets.ports import TicketsPorts, system_clock
 from keybuzz_poller.tickets.store import PostgresTickets
 

@@ -7,7 +7,7 @@
 - ``connection.connected`` (``poller-connected-poll``): the tenant is due at once
   (``polling/connected.py``); a shop polled over its
   marketplace's API starts being polled, due at once
-  (``polling/shop_connections.py``).
+  (``shops/connections.py``).
 - ``connection.disconnected`` (``poller-shop-disconnected``) and
   ``connection.reauth_required`` (``poller-shop-reauth-required``): such a shop is polled no
   more. Other marketplaces' are ignored.
@@ -27,12 +27,12 @@ from keybuzz_shared.messaging import Delivery, EventSubscription, PermanentEvent
 from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.inbound import projection
 from keybuzz_poller.polling.connected import poll_at_once
-from keybuzz_poller.polling.shop_connections import (
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.shops.connections import (
     SHOP_MARKETPLACES,
     shop_connected,
     shop_disconnected,
 )
-from keybuzz_poller.runtime import PollerRuntime
 
 
 def register_subscribers(runtime: PollerRuntime) -> None:

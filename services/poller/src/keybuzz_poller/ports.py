@@ -1,6 +1,6 @@
 """The poller's ports, gathered: each sub-package declares what its use cases use
-(``inbound/ports.py``, ``reading/ports.py``, ``reading/marketplace/ports.py``,
-``tickets/ports.py``, ``replies/ports.py``, ``polling/ports.py``, ``polling/shop_ports.py``),
+(``inbound/ports.py``, ``reading/ports.py``, ``shops/ports.py``,
+``tickets/ports.py``, ``replies/ports.py``, ``polling/ports.py``, ``shops/connection_ports.py``),
 ``bootstrap.py`` assembles the adapters once."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from keybuzz_poller.inbound.ports import InboundPorts
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts
-from keybuzz_poller.polling.shop_ports import ShopPollingPorts
-from keybuzz_poller.reading.marketplace.ports import ShopPorts
 from keybuzz_poller.replies.ports import RepliesPorts
+from keybuzz_poller.shops.connection_ports import ShopPollingPorts
+from keybuzz_poller.shops.ports import ShopPorts
 from keybuzz_poller.tickets.ports import Clock, TicketsPorts, system_clock
 
 

@@ -13,8 +13,8 @@ from typing import Annotated
 import msgspec
 
 from keybuzz_poller.polling import domain
-from keybuzz_poller.polling.shop_ports import ShopStatus
 from keybuzz_poller.replies import checks, queueing
+from keybuzz_poller.shops.connection_ports import ShopStatus
 from keybuzz_poller.tickets import deadlines
 
 

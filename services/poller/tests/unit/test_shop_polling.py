@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import msgspec
 import pytest
-from keybuzz_poller.polling.shop_connections import key_refused, shop_connected, shop_disconnected
-from keybuzz_poller.polling.shop_ports import CONNECTED, DISCONNECTED, REAUTH_REQUIRED
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.shops.connection_ports import CONNECTED, DISCONNECTED, REAUTH_REQUIRED
+from keybuzz_poller.shops.connections import key_refused, shop_connected, shop_disconnected
+from keybuzz_poller.shops.domain import (
     CURSOR_OVERLAP,
     MARKETPLACE_SUPPORT,
     OFFER,
@@ -26,8 +26,8 @@ from keybuzz_poller.reading.marketplace.domain import (
     shop_of,
     thread_key,
 )
-from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import (
+from keybuzz_poller.shops.poll import poll_shop
+from keybuzz_poller.shops.ports import (
     AttachmentUnavailable,
     MarketplaceUnavailable,
     ShopKeyRefused,

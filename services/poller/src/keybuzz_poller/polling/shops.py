@@ -3,7 +3,7 @@ with the folders' claims, leases and back-off. Each shop's next poll falls its m
 interval after the last (``MarketplaceSettings.shop_api``'s ``poll_interval_seconds``); one
 claiming tick, lease and deadline serve every shop, set by the shortest interval. What a lease
 is for is a shop key, ``<marketplace>:<tenant_id>``; its poll is
-``reading/marketplace/messages.py``'s.
+``shops/poll.py``'s.
 
 A failing shop cannot hold the others up (``shop_poll_timings``): its poll is cut at its
 deadline, a slow poll gives its slot back, and once failing (in back-off) it is polled in
@@ -20,12 +20,12 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
-from keybuzz_poller.polling.shop_connections import SHOP_MARKETPLACES, key_refused
-from keybuzz_poller.polling.shop_ports import ShopPollingPorts
-from keybuzz_poller.reading.marketplace.domain import shop_of
-from keybuzz_poller.reading.marketplace.messages import poll_shop
-from keybuzz_poller.reading.marketplace.ports import ShopKeyRefused, ShopPorts
 from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.shops.connection_ports import ShopPollingPorts
+from keybuzz_poller.shops.connections import SHOP_MARKETPLACES, key_refused
+from keybuzz_poller.shops.domain import shop_of
+from keybuzz_poller.shops.poll import poll_shop
+from keybuzz_poller.shops.ports import ShopKeyRefused, ShopPorts
 
 
 class ShopScheduler(LeasedPolls):

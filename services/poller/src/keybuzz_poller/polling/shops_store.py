@@ -1,5 +1,5 @@
 """All SQL of marketplace shops' polling (asyncpg): their schedule (``PostgresPollSchedule``
-on ``poller_shops``) and their connection state (``shop_ports.ShopConnections``)."""
+on ``poller_shops``) and their connection state (``shops/connection_ports.py``'s ``ShopConnections``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import datetime
 
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.polling.shop_ports import CONNECTED, ShopStatus
 from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule
-from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.shops.connection_ports import CONNECTED, ShopStatus
+from keybuzz_poller.shops.domain import Shop
 
 # A shop is polled while connected and its tenant not archived (a tenant the projection
 # has not heard of yet is polled: its connection says it exists).
@@ -66,7 +66,7 @@ class PostgresShopSchedule(PostgresPollSchedule):
 
 
 class PostgresShops:
-    """``shop_ports.ShopConnections`` on PostgreSQL."""
+    """``shops/connection_ports.py``'s ``ShopConnections`` on PostgreSQL."""
 
     def __init__(self, db: Executor) -> None:
         self.db = db

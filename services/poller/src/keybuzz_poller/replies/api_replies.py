@@ -26,7 +26,6 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.text import storable
 
-from keybuzz_poller.reading.marketplace.domain import is_own_reply
 from keybuzz_poller.replies.checks import (
     AttachmentIn,
     AttachmentsTooLarge,
@@ -41,6 +40,7 @@ from keybuzz_poller.replies.ports import (
     Outcome,
     RepliesPorts,
 )
+from keybuzz_poller.shops.domain import is_own_reply
 
 # What ``Outcome.code`` holds when the marketplace refused the shop's key.
 KEY_REFUSED = "REAUTH_REQUIRED"

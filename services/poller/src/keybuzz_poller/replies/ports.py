@@ -5,7 +5,7 @@ relay by default, a marketplace's API where the marketplace has a connector), an
 follow.
 
 The adapters are ``replies/store.py``'s ``PostgresReplies``, ``replies/smtp_relay.py``'s
-``SmtpRelay`` and ``replies/marketplace_api.py``'s ``ShopReplies``; the unit tier's
+``SmtpRelay`` and ``shops/replies.py``'s ``ShopReplies``; the unit tier's
 in-memory fakes are held to them by ``tests/test_poller_mail_contract.py`` and
 ``tests/test_api_replies_contract.py``.
 """

@@ -20,7 +20,6 @@ from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
 from keybuzz_poller.inbound.relays import RELAY_NAMES, relay_for, relay_marketplace
-from keybuzz_poller.reading.marketplace.domain import INCIDENT_OPEN, ORDER, thread_of
 from keybuzz_poller.replies.api_replies import check_api_reply
 from keybuzz_poller.replies.checks import (
     InvalidSettings,
@@ -37,6 +36,7 @@ from keybuzz_poller.replies.ports import (
     RepliesPorts,
     ReplyContext,
 )
+from keybuzz_poller.shops.domain import INCIDENT_OPEN, ORDER, thread_of
 from keybuzz_poller.tickets.from_mails import storable_json
 
 Out = TypeVar("Out")

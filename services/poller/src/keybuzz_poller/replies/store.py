@@ -10,7 +10,6 @@ import asyncpg
 from keybuzz_shared.db import Executor
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
-from keybuzz_poller.reading.marketplace.domain import INCIDENT_MESSAGE_PREFIX
 from keybuzz_poller.replies.ports import (
     BouncedReply,
     ClaimedReply,
@@ -18,6 +17,7 @@ from keybuzz_poller.replies.ports import (
     NewReply,
     ReplyContext,
 )
+from keybuzz_poller.shops.domain import INCIDENT_MESSAGE_PREFIX
 
 # --- settings ------------------------------------------------------------------------
 

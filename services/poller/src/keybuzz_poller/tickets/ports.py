@@ -21,6 +21,13 @@ from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.tickets.deadlines import NO_RESPONSE_NEEDED
 
+# Who wrote a ticket's message (``sender_type``), in every marketplace's terms.
+BUYER = "BUYER"
+MARKETPLACE_SUPPORT = "MARKETPLACE_SUPPORT"  # the marketplace's customer service
+SELLER = "SELLER"  # the seller, in the marketplace's back office
+SYSTEM = "SYSTEM"  # the marketplace's notifications
+SENDER_TYPES = frozenset({BUYER, MARKETPLACE_SUPPORT, SELLER, SYSTEM})
+
 
 class Clock(Protocol):
     def __call__(self) -> datetime:

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import groupby
 
-from keybuzz_poller.reading.marketplace.domain import SELLER
 from keybuzz_poller.tickets import deadlines, response_times
 from keybuzz_poller.tickets.ports import (
+    SELLER,
     DeadlineFact,
     DeadlineRow,
     TicketsPorts,

@@ -1,4 +1,4 @@
-"""A marketplace's API as ``ports.MarketplaceReplies``: the connector's session (the seam's
+"""A marketplace's API as ``replies/ports.py``'s ``MarketplaceReplies``: the connector's session (the seam's
 reply channel) on the tenant's shop, its key read from Vault at every attempt
 (the connector's ``credentials_path``); a session (and its token) is
 kept while the key stays the same, so a reconnected shop's new key is used at once. The

@@ -16,7 +16,7 @@ import msgspec
 from keybuzz_shared.db import Executor
 from keybuzz_shared.text import storable
 
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.shops.domain import (
     BUYER,
     NOTICE_WINDOW,
     Attachment,

@@ -2,8 +2,8 @@
 the shop's cursors and threads in the poller's database (``ShopStore``), and a unit of work
 over the store.
 
-The adapters: ``reading/marketplace/api_source.py`` (the marketplace's API over the shop's
-key in Vault) and ``tickets/marketplace_store.py`` (PostgreSQL); the unit tier's in-memory fakes
+The adapters: ``shops/api_source.py`` (the marketplace's API over the shop's
+key in Vault) and ``shops/store.py`` (PostgreSQL); the unit tier's in-memory fakes
 are held to them by ``tests/test_marketplace_contract.py``.
 """
 
@@ -18,7 +18,7 @@ from typing import Protocol
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.uow import StoreUnit
 
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.shops.domain import (
     Attachment,
     FileLink,
     MatchedReply,

@@ -16,7 +16,7 @@ from typing import Protocol
 import msgspec
 from keybuzz_shared.uow import StoreUnit
 
-from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.shops.domain import Shop
 
 CONNECTED = "CONNECTED"
 DISCONNECTED = "DISCONNECTED"

@@ -35,13 +35,13 @@ from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, 
 from keybuzz_shared.http_pools import SpreadTransport
 from keybuzz_shared.vault import VaultClient
 
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.shops.domain import (
     FileLink,
     Shop,
     ShopIncident,
     ShopMessage,
 )
-from keybuzz_poller.reading.marketplace.ports import (
+from keybuzz_poller.shops.ports import (
     AttachmentRefused,
     AttachmentTooLarge,
     AttachmentUnavailable,

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-# Who wrote a message, in every marketplace's terms.
-BUYER = "BUYER"
-MARKETPLACE_SUPPORT = "MARKETPLACE_SUPPORT"  # the marketplace's customer service
-SELLER = "SELLER"  # the seller, in the marketplace's back office
-SYSTEM = "SYSTEM"  # the marketplace's notifications
-SENDER_TYPES = frozenset({BUYER, MARKETPLACE_SUPPORT, SELLER, SYSTEM})
+# Who wrote a message: a ticket's sender types (the tickets' deadlines read them too).
+from keybuzz_poller.tickets.ports import BUYER as BUYER
+from keybuzz_poller.tickets.ports import MARKETPLACE_SUPPORT as MARKETPLACE_SUPPORT
+from keybuzz_poller.tickets.ports import SELLER as SELLER
+from keybuzz_poller.tickets.ports import SENDER_TYPES as SENDER_TYPES
+from keybuzz_poller.tickets.ports import SYSTEM as SYSTEM
+
 # Messages that open (or re-open) their ticket and wait for an answer; the others only
 # join the ticket their thread already has.
 OPENS_TICKET = frozenset({BUYER, MARKETPLACE_SUPPORT})

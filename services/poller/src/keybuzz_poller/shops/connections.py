@@ -14,13 +14,13 @@ from keybuzz_shared.events import (
     ConnectionReauthRequired,
 )
 
-from keybuzz_poller.polling.shop_ports import (
+from keybuzz_poller.shops.connection_ports import (
     DISCONNECTED,
     REAUTH_REQUIRED,
     ShopPollingPorts,
     ShopStatus,
 )
-from keybuzz_poller.reading.marketplace.domain import Shop
+from keybuzz_poller.shops.domain import Shop
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import ShopApi, shop_api_of
 from keybuzz_shared.events import MessageReceived, MessageSent
 
-from keybuzz_poller.reading.marketplace.domain import (
+from keybuzz_poller.shops.domain import (
     MARKED_READ,
     OPENS_TICKET,
     SELLER,
@@ -44,7 +44,7 @@ from keybuzz_poller.reading.marketplace.domain import (
     read_from,
     thread_key,
 )
-from keybuzz_poller.reading.marketplace.ports import (
+from keybuzz_poller.shops.ports import (
     AttachmentRefused,
     AttachmentTooLarge,
     AttachmentUnavailable,
