@@ -111,3 +111,24 @@ async def test_a_rotated_secret_refuses_the_old_secret_and_its_tokens(serve) -> 
     assert (await octopia.get("/typologies")).status_code == 401
     assert (await octopia.request_token()).status_code == 401
     assert (await octopia.request_token(rotated["clientSecret"])).status_code == 200
+
+
+async def test_token_requests_are_counted_per_shop(serve) -> None:
+    http = await serve(SandboxConfig(time_scale=60))
+    listed = await shops(http)
+    demo, maison = listed[DEMO], listed[MAISON]
+
+    async def counted(of: dict[str, str]) -> int:
+        response = await http.get(f"{ADMIN}/shops/{of['sellerId']}/token-requests")
+        assert response.status_code == 200, response.text
+        return response.json()["tokenRequests"]  # type: ignore[no-any-return]
+
+    assert (await counted(demo), await counted(maison)) == (0, 0)
+    octopia = await Octopia(http, demo).authenticate()
+    assert (await octopia.get("/typologies")).status_code == 200
+    assert (await octopia.get("/discussions")).status_code == 200
+    assert await counted(demo) == 1  # calls carrying the token are no token requests
+    wrong = await Octopia(http, {**demo, "clientSecret": "wrong"}).request_token()
+    assert wrong.status_code == 401
+    assert (await counted(demo), await counted(maison)) == (2, 0)  # refused ones count too
+    assert (await http.get(f"{ADMIN}/shops/unknown/token-requests")).status_code == 404

@@ -48,8 +48,11 @@ async def test_the_cdiscount_driver_drives_its_double(serve) -> None:
     with pytest.raises(Unsupported):
         await driver.thread_for(http, shop, "OPERATOR", "Qui ?")
 
+    asked = await driver.token_requests(http, shop)
     await driver.expire_tokens(http, shop)
     assert (await octopia.get("/discussions")).status_code == 401
+    await octopia.authenticate()
+    assert await driver.token_requests(http, shop) == asked + 1
     await driver.revoke(http, shop)
     assert (await octopia.request_token()).status_code == 401
     assert (await driver.shops(http))[0].credentials["client_secret"] != shop.credentials[

@@ -123,3 +123,25 @@ async def test_unknown_shops_on_admin_endpoints(fnac_http) -> None:
     for path in ("expire-tokens", "rotate-key"):
         assert (await fnac_http.post(f"/_sandbox/fnac/shops/{unknown}/{path}")).status_code == 404
     assert (await fnac_http.get(f"/_sandbox/fnac/shops/{unknown}/sent")).status_code == 404
+
+
+async def test_token_requests_are_counted_per_shop(fnac_http) -> None:
+    listed = await shops(fnac_http)
+    shop, other = listed["KeyBuzz Démo Fnac"], listed["KeyBuzz Démo Darty"]
+
+    async def counted(of: dict[str, str]) -> int:
+        path = f"/_sandbox/fnac/shops/{of['shop_id'].lower()}/token-requests"
+        response = await fnac_http.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()["tokenRequests"]  # type: ignore[no-any-return]
+
+    assert (await counted(shop), await counted(other)) == (0, 0)
+    fnac = Fnac(fnac_http, shop)
+    await fnac.authenticate()
+    assert (await fnac.call("messages_query")).get("status") == "OK"
+    assert (await fnac.call("orders_query")).get("status") == "OK"
+    assert await counted(shop) == 1  # calls carrying the token are no token requests
+    await Fnac(fnac_http, {**shop, "key": "wrong"}).authenticate()
+    assert (await counted(shop), await counted(other)) == (2, 0)  # refused ones count too
+    unknown = "/_sandbox/fnac/shops/11111111-2222-3333-4444-555555555555/token-requests"
+    assert (await fnac_http.get(unknown)).status_code == 404

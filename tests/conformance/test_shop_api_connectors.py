@@ -190,13 +190,17 @@ async def test_more_messages_than_a_page_are_each_stored_once_across_a_restart(
     assert len(received) == len({e["externalMessageId"] for e in received})
 
 
-async def test_an_expired_token_is_renewed_within_the_poll(
+async def test_an_expired_token_is_renewed_once_within_the_poll(
     conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled
 ) -> None:
     shop, mine, first = polled.shop, polled.mine, polled.first
+    # Counted before the expiry: the poll that meets it may start at once.
+    asked = await driver.token_requests(conformance.admin, shop)
     await driver.expire_tokens(conformance.admin, shop)
     written = await driver.buyer_writes(conformance.admin, shop, "after the token expired")
     await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+    renewals = await driver.token_requests(conformance.admin, shop) - asked
+    assert renewals == 1, f"{renewals} token requests after the expiry, not one: a token per call?"
     status = await shop_status(conformance, mine)
     assert status is not None and status["connection"] == "CONNECTED"
     assert shop.credentials[secret_of(connector)] not in str(status["lastError"])

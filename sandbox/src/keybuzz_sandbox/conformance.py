@@ -3,7 +3,7 @@
 The suite runs one set of tests against every registered shop-API connector. It knows no
 marketplace: for each it asks ``driver_for(marketplace)`` how to list the double's shops
 and their credentials, have a buyer write, read what the seller sent, arm a fault and clear
-it, expire a shop's tokens and revoke its credentials. A connector joins the suite by
+it, expire a shop's tokens, count its token requests and revoke its credentials. A connector joins the suite by
 adding its driver to ``DRIVERS``; a registered shop-API connector with none fails it.
 
 Drivers speak to a running sandbox over HTTP (its admin endpoints under ``/_sandbox``),
@@ -119,6 +119,10 @@ class ShopDriver(Protocol):
 
     async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None: ...
 
+    async def token_requests(self, http: httpx.AsyncClient, shop: DoubleShop) -> int:
+        """How many token requests for the shop the double has answered."""
+        ...
+
     async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
         """The seller revokes the credentials (a new key or secret): the old ones fail."""
         ...
@@ -174,6 +178,10 @@ class _AdminDriver:
 
     async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
         _ok(await http.post(f"{self.admin}/shops/{shop.account}/expire-tokens"))
+
+    async def token_requests(self, http: httpx.AsyncClient, shop: DoubleShop) -> int:
+        counted = _ok(await http.get(f"{self.admin}/shops/{shop.account}/token-requests"))
+        return int(counted["tokenRequests"])
 
     async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
         _ok(await http.post(f"{self.admin}/shops/{shop.account}/{self.revoking}"))

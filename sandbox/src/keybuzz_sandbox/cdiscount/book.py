@@ -122,6 +122,9 @@ class ShopBook:
         # attachment id -> its facts, its message's time (virtual) and the bytes a seller sent
         self.attachments: dict[str, tuple[AttachmentFacts, float, bytes | None]] = {}
         self.sent: list[SentMessage] = []
+        # token requests for the shop's client id the double answered, granted or refused
+        # (a client keeping its token asks once per expiry, not once per call)
+        self.token_requests = 0
         self._orders_done = 0
         self._offers_done = 0
 

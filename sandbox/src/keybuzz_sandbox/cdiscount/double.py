@@ -103,6 +103,8 @@ class CdiscountDouble:
 
     def grant(self, client_id: str, client_secret: str) -> tuple[str, Token] | None:
         book = self.by_client.get(client_id)
+        if book is not None:
+            book.token_requests += 1
         if book is None or not secrets.compare_digest(
             client_secret.encode(), book.credentials.client_secret.encode()
         ):

@@ -384,6 +384,11 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             else _json({"expired": double.expire_tokens(seller_id)})
         )
 
+    @get("/shops/{seller_id:str}/token-requests", sync_to_thread=False)
+    def token_requests(seller_id: FromPath[str]) -> Response[bytes]:
+        book = book_of(seller_id)
+        return book if isinstance(book, Response) else _json({"tokenRequests": book.token_requests})
+
     @post("/shops/{seller_id:str}/rotate-secret", sync_to_thread=False)
     def rotate_secret(seller_id: FromPath[str]) -> Response[bytes]:
         book = book_of(seller_id)
@@ -427,6 +432,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             graduate,
             sent,
             expire_tokens,
+            token_requests,
             rotate_secret,
             faults,
             set_faults,

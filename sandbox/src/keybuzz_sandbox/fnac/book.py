@@ -109,6 +109,9 @@ class ShopBook:
         self.files: dict[str, tuple[FileFacts, float]] = {}
         self.incidents: dict[int, IncidentRecord] = {}  # by order index
         self.sent: list[SentMessage] = []
+        # auth requests naming the shop the double answered, granted or refused (a client
+        # keeping its token asks once per expiry, not once per call)
+        self.token_requests = 0
         self.by_order: dict[int, list[MessageRecord]] = {}  # order index -> its messages
         self._orders_done = 0
         self._offers_done = 0

@@ -149,6 +149,7 @@ class FnacDouble:
         book = self.books.get(shop_id.upper())
         if book is None:
             return None
+        book.token_requests += 1
         creds = book.credentials
         if not (
             secrets.compare_digest(partner_id.upper(), creds.partner_id)

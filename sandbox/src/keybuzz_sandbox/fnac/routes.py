@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -335,18 +335,23 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             return _problem(409, f"order {data.order_id} has no open incident")
         return _json({"incidentId": incident, "orderId": order.order_id})
 
+    def shop_read(shop_id: str, read: Callable[[ShopBook], dict[str, Any]]) -> Response[bytes]:
+        book = double.books.get(shop_id.upper())
+        return _problem(404, f"unknown shop {shop_id}") if book is None else _json(read(book))
+
     @get("/shops/{shop_id:str}/sent", sync_to_thread=False)
     def sent(shop_id: FromPath[str]) -> Response[bytes]:
-        book = double.books.get(shop_id.upper())
-        if book is None:
-            return _problem(404, f"unknown shop {shop_id}")
-        return _json({"sent": book.sent})
+        return shop_read(shop_id, lambda book: {"sent": book.sent})
 
     @post("/shops/{shop_id:str}/expire-tokens", sync_to_thread=False)
     def expire_tokens(shop_id: FromPath[str]) -> Response[bytes]:
         if shop_id.upper() not in double.books:
             return _problem(404, f"unknown shop {shop_id}")
         return _json({"expired": double.expire_tokens(shop_id.upper())})
+
+    @get("/shops/{shop_id:str}/token-requests", sync_to_thread=False)
+    def token_requests(shop_id: FromPath[str]) -> Response[bytes]:
+        return shop_read(shop_id, lambda book: {"tokenRequests": book.token_requests})
 
     @post("/shops/{shop_id:str}/rotate-key", sync_to_thread=False)
     def rotate_key(shop_id: FromPath[str]) -> Response[bytes]:
@@ -385,6 +390,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             close_incident,
             sent,
             expire_tokens,
+            token_requests,
             rotate_key,
             faults,
             set_faults,
