@@ -40,6 +40,7 @@ from keybuzz_poller.shops.domain import (
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 from keybuzz_poller.shops.store import PostgresShopStore
+from keybuzz_poller.tickets.responses import refresh_deadlines
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.uow import store_unit_of_work, unit_of_work
 
@@ -85,7 +86,7 @@ class _PerMessageRefresh(PostgresShopStore):
 
     async def thread_message(self, ticket_id: str, *message: Any) -> str:
         added = await super().thread_message(ticket_id, *message)
-        await super().refresh_deadlines([ticket_id])
+        await refresh_deadlines(self.tickets, [ticket_id])
         return added
 
 

@@ -29,6 +29,7 @@ from keybuzz_poller.shops.domain import (
     order_id_of,
 )
 from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading
+from keybuzz_poller.tickets.ports import DeadlineFact, DeadlineRow
 from keybuzz_shared.connectors.fnac.client import carried_text
 from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
@@ -119,11 +120,26 @@ class ShopTables:
         return reply
 
 
+class RecordedDeadlines:
+    """``DeadlineStore`` recording each recompute's ticket ids (the rule has its own tests)."""
+
+    def __init__(self, tables: ShopTables) -> None:
+        self.tables = tables
+
+    async def deadline_facts(self, ticket_ids: Sequence[str]) -> list[DeadlineFact]:
+        self.tables.deadline_refreshes.append(list(ticket_ids))
+        return []
+
+    async def save_deadlines(self, deadlines: Sequence[DeadlineRow]) -> None:
+        pass
+
+
 class InMemoryShopStore:
     """``ShopStore`` on dicts."""
 
     def __init__(self, tables: ShopTables) -> None:
         self.tables = tables
+        self.tickets = RecordedDeadlines(tables)
 
     async def cursor(self, shop: Shop) -> ShopCursor:
         found = self.tables.shops.get(shop.key)
@@ -189,9 +205,6 @@ class InMemoryShopStore:
         )
         self.tables.ticket_messages.append(added)
         return added.id
-
-    async def refresh_deadlines(self, ticket_ids: Sequence[str]) -> None:
-        self.tables.deadline_refreshes.append(list(ticket_ids))
 
     def _own(self, reply: ShopReply) -> bool:
         return reply.marketplace_message_id is None and (

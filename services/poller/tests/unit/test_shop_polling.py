@@ -530,3 +530,27 @@ async def test_a_connection_received_in_error_takes_its_tickets_away(
     # A seller's own disconnect keeps its history; a takeover's tickets go, messages too.
     assert len(tickets(fake)) == (0 if received_in_error else 2)
     assert len(fake.store.tables.messages) == (0 if received_in_error else 2)
+
+
+async def test_each_page_recomputes_the_deadlines_of_the_tickets_it_touched_once() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.incidents_listed.append(incident(minutes=5, order="ORD2"))
+    # Pages of two: ORD1 twice and ORD3, then ORD2 and ORD3.
+    await polled(
+        fake,
+        message("m1", 1),
+        message("m2", 2),
+        message("m3", 3, order="ORD3"),
+        message("m4", 4, order="ORD2"),
+        message("m5", 6, order="ORD3"),
+    )
+    await poll_shop(fake.ports, SHOP)  # the incidents' overlap read again, no message page
+    ids = {key: t.id for (_, _, key), t in fake.store.tables.tickets.items()}
+    assert fake.store.tables.deadline_refreshes == [
+        [ids["order:ORD2"]],  # the incidents' page
+        [ids["order:ORD1"]],
+        sorted([ids["order:ORD3"], ids["order:ORD2"]]),
+        [ids["order:ORD3"]],
+        [ids["order:ORD2"]],  # the incident read again
+    ]

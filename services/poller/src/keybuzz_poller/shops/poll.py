@@ -4,7 +4,7 @@ Each page the marketplace returns is stored in one unit of work with the cursor 
 it, so the cursor only moves past what is stored, and a page read again (a crash before the
 commit, the cursor's overlap) adds nothing: a message is stored once per shop by its
 marketplace id. A page's tickets get their deadlines recomputed once each, when the page
-is stored, not at each message: a thread of thousands of messages costs what a short one
+is stored (``deadlines_kept``), not at each message: a thread of thousands of messages costs what a short one
 does per message. Messages are marked read at the marketplace only after their commit; a
 mark that fails stays pending and the next poll tries it again.
 
@@ -52,6 +52,7 @@ from keybuzz_poller.shops.ports import (
     ShopPorts,
     ShopUnit,
 )
+from keybuzz_poller.tickets.responses import deadlines_kept
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,9 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         poll.fetched += len(incidents)
         if not incidents:  # most polls: nothing to store, the cursor stays
             continue
-        async with ports.unit_of_work() as unit:
-            touched: set[str] = set()
+        async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
             for incident in incidents:
-                touched.add(await _take_incident(unit, shop, incident, now, poll))
-            await unit.store.refresh_deadlines(sorted(touched))
+                touched.add([await _take_incident(unit, shop, incident, now, poll)])
             cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
     since = read_from(cursor.messages_since, now, reading.first_poll)
     async for messages in ports.source.messages(shop, since):
@@ -93,15 +92,13 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
         confirmed = poll.replies_confirmed
-        async with ports.unit_of_work() as unit:
-            touched = set()
+        async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
             for message in fresh:
                 ticket_id = await _take_message(
                     unit, shop, message, files[message.message_id], ports.clock(), poll, ports
                 )
                 if ticket_id is not None:
-                    touched.add(ticket_id)
-            await unit.store.refresh_deadlines(sorted(touched))
+                    touched.add([ticket_id])
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
         ports.replies_sent(poll.replies_confirmed - confirmed)
         if reading.mark_as_read and fresh:

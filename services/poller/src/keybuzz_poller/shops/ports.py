@@ -28,6 +28,7 @@ from keybuzz_poller.shops.domain import (
     ShopIncident,
     ShopMessage,
 )
+from keybuzz_poller.tickets.ports import DeadlineStore
 
 
 class AttachmentTooLarge(Exception):
@@ -89,6 +90,11 @@ class MarketplaceMessageSource(Protocol):
 class ShopStore(Protocol):
     """A shop's cursors, messages and threads (tickets), in one transaction when in a unit."""
 
+    @property
+    def tickets(self) -> DeadlineStore:
+        """The same transaction's tickets, for their deadlines (``deadlines_kept``)."""
+        ...
+
     async def cursor(self, shop: Shop) -> ShopCursor: ...
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None: ...
@@ -126,7 +132,7 @@ class ShopStore(Protocol):
         at: datetime,
     ) -> str:
         """Adds the stored message to the ticket (counted); the ticket message's id. Its
-        deadline is left to ``refresh_deadlines``, once per page."""
+        deadline is the caller's, once per page (``deadlines_kept``)."""
         ...
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
@@ -139,13 +145,9 @@ class ShopStore(Protocol):
         self, ticket_message_id: str, marketplace_message_id: str
     ) -> MatchedReply | None:
         """Records the marketplace's message as the reply's own; a reply still in doubt
-        (QUEUED or FAILED) is SENT from now on (its ticket's deadline left to
-        ``refresh_deadlines``). None when the reply is not one of ``own_replies`` now
+        (QUEUED or FAILED) is SENT from then on (its ticket's deadline the caller's,
+        ``deadlines_kept``). None when the reply is not one of ``own_replies`` now
         (matched already, FAILED for sure)."""
-        ...
-
-    async def refresh_deadlines(self, ticket_ids: Sequence[str]) -> None:
-        """Recomputes the deadlines of the tickets whose threads a page changed, each once."""
         ...
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:

@@ -30,7 +30,6 @@ from keybuzz_poller.shops.domain import (
 )
 from keybuzz_poller.tickets import store
 from keybuzz_poller.tickets.ports import TicketRow, TicketStore
-from keybuzz_poller.tickets.responses import refresh_deadlines
 
 
 class PostgresShopStore:
@@ -190,10 +189,6 @@ class PostgresShopStore:
             awaits_reply,
         )
         return message_id
-
-    async def refresh_deadlines(self, ticket_ids: Sequence[str]) -> None:
-        # A refresh reads its tickets' whole threads: the poll asks once per page.
-        await refresh_deadlines(self.tickets, ticket_ids)
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
         rows = await self.db.fetch(

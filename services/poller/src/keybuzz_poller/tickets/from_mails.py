@@ -29,7 +29,7 @@ from keybuzz_poller.tickets.ports import (
     TicketRow,
     TicketStore,
 )
-from keybuzz_poller.tickets.responses import opening_deadline, refresh_deadlines
+from keybuzz_poller.tickets.responses import deadlines_kept, opening_deadline
 
 PREVIEW_CHARS = 200
 _SPACES = re.compile(r"\s+")
@@ -69,52 +69,53 @@ async def store_mails(
 
     A ticket the batch creates holds only the batch's messages, so its deadline is known
     before it is written and goes into its INSERT; only the tickets it re-opened are
-    recomputed from what is stored (``refresh_deadlines``)."""
-    externals = [
-        _external_row(row_id, tenant_id, mail, received_at)
-        for row_id, mail in zip(uuid4_strings(len(mails)), mails, strict=True)
-    ]
-    automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
-    counts.fetched += len(mails)
-    new_ids = await tickets.insert_external_messages(externals)
-    fresh = [e for e in externals if e.id in new_ids]
-    counts.duplicates += len(externals) - len(fresh)
-    ids = uuid4_strings(2 * len(fresh))  # each fresh mail's ticket message and event
-    messages_of = dict(zip((e.id for e in fresh), ids, strict=False))  # external → message
-    threads = _threads(fresh)
-    windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
-    rows = [
-        _ticket_row(
-            ticket_id, marketplace, key, group, messages_of, automatic, windows.get(marketplace)
+    recomputed from what is stored, once each when the writes end (``deadlines_kept``)."""
+    async with deadlines_kept(tickets) as touched:
+        externals = [
+            _external_row(row_id, tenant_id, mail, received_at)
+            for row_id, mail in zip(uuid4_strings(len(mails)), mails, strict=True)
+        ]
+        automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
+        counts.fetched += len(mails)
+        new_ids = await tickets.insert_external_messages(externals)
+        fresh = [e for e in externals if e.id in new_ids]
+        counts.duplicates += len(externals) - len(fresh)
+        ids = uuid4_strings(2 * len(fresh))  # each fresh mail's ticket message and event
+        messages_of = dict(zip((e.id for e in fresh), ids, strict=False))  # external → message
+        threads = _threads(fresh)
+        windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
+        rows = [
+            _ticket_row(
+                ticket_id, marketplace, key, group, messages_of, automatic, windows.get(marketplace)
+            )
+            for ticket_id, ((marketplace, key), group) in zip(
+                uuid4_strings(len(threads)), threads.items(), strict=True
+            )
+        ]
+        ticket_ids = await tickets.upsert_tickets(rows)
+        messages = [
+            TicketMessageRow(
+                id=messages_of[e.id],
+                ticket_id=ticket_ids[(e.marketplace, thread_key_of(e))],
+                tenant_id=tenant_id,
+                external_message_id=e.id,
+                body=e.body,
+                received_at=received_at,
+                awaits_reply=e.id not in automatic,
+            )
+            for e in fresh
+        ]
+        await tickets.insert_ticket_messages(messages)
+        created = {row.id for row in rows}  # a re-opened ticket answers with its own id
+        touched.add(m.ticket_id for m in messages if m.ticket_id not in created)
+        outbox.emit_many(
+            _received(event_id, e, m)
+            for event_id, e, m in zip(ids[len(fresh) :], fresh, messages, strict=True)
         )
-        for ticket_id, ((marketplace, key), group) in zip(
-            uuid4_strings(len(threads)), threads.items(), strict=True
-        )
-    ]
-    ticket_ids = await tickets.upsert_tickets(rows)
-    messages = [
-        TicketMessageRow(
-            id=messages_of[e.id],
-            ticket_id=ticket_ids[(e.marketplace, thread_key_of(e))],
-            tenant_id=tenant_id,
-            external_message_id=e.id,
-            body=e.body,
-            received_at=received_at,
-            awaits_reply=e.id not in automatic,
-        )
-        for e in fresh
-    ]
-    await tickets.insert_ticket_messages(messages)
-    created = {row.id for row in rows}  # a re-opened ticket answers with its own id
-    await refresh_deadlines(tickets, [m.ticket_id for m in messages if m.ticket_id not in created])
-    outbox.emit_many(
-        _received(event_id, e, m)
-        for event_id, e, m in zip(ids[len(fresh) :], fresh, messages, strict=True)
-    )
-    counts.stored += len(fresh)
-    counts.unparsed += sum(e.parse_error is not None for e in fresh)
-    counts.ticket_ids.extend(m.ticket_id for m in messages)
-    counts.accepted_at.extend(e.accepted_at for e in fresh if e.accepted_at is not None)
+        counts.stored += len(fresh)
+        counts.unparsed += sum(e.parse_error is not None for e in fresh)
+        counts.ticket_ids.extend(m.ticket_id for m in messages)
+        counts.accepted_at.extend(e.accepted_at for e in fresh if e.accepted_at is not None)
 
 
 async def _response_windows(

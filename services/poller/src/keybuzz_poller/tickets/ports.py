@@ -188,6 +188,14 @@ class StoredAttachment(msgspec.Struct, frozen=True, kw_only=True):
     skipped: str | None
 
 
+class DeadlineStore(Protocol):
+    """What recomputing tickets' deadlines reads and writes (``responses.refresh_deadlines``)."""
+
+    async def deadline_facts(self, ticket_ids: Sequence[str]) -> list[DeadlineFact]: ...
+
+    async def save_deadlines(self, deadlines: Sequence[DeadlineRow]) -> None: ...
+
+
 class TicketStore(Protocol):
     """The tickets, their messages and the mails they came from; deadlines and windows."""
 

@@ -3,12 +3,16 @@
 A ticket's deadline depends on its buyer messages, its replies' delivery and the agent's
 "no response needed"; whatever changes one of them calls :func:`refresh_deadlines` in the
 same transaction, so the stored ``respond_by`` the agent's queue sorts on is never stale.
+Whatever stores messages (mail, a shop's API) names the tickets it added to in
+:func:`deadlines_kept`'s ``TouchedTickets``; their deadlines are recomputed once each when
+the writes end, in their unit of work: the stores only store.
 The rule itself is pure (``deadlines.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from itertools import groupby
 
@@ -17,6 +21,7 @@ from keybuzz_poller.tickets.ports import (
     SELLER,
     DeadlineFact,
     DeadlineRow,
+    DeadlineStore,
     TicketsPorts,
     TicketStore,
 )
@@ -74,11 +79,32 @@ def opening_deadline(facts: Sequence[DeadlineFact]) -> DeadlineRow:
     return row
 
 
-async def refresh_deadlines(tickets: TicketStore, ticket_ids: Sequence[str]) -> None:
-    """Recompute and store the deadlines of ``ticket_ids`` (each ticket once, in id order)."""
+async def refresh_deadlines(tickets: DeadlineStore, ticket_ids: Sequence[str]) -> None:
+    """Recompute and store the deadlines of ``ticket_ids`` (each ticket once, in id order:
+    concurrent units of work lock them in the same order)."""
     unique = sorted(set(ticket_ids))
     if unique:
         await tickets.save_deadlines(_deadlines(await tickets.deadline_facts(unique)))
+
+
+class TouchedTickets:
+    """The tickets a unit of work added messages to, each named as often as it is touched."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def add(self, ticket_ids: Iterable[str]) -> None:
+        self.ids.update(ticket_ids)
+
+
+@asynccontextmanager
+async def deadlines_kept(tickets: DeadlineStore) -> AsyncIterator[TouchedTickets]:
+    """The writes of a unit of work on ``tickets``' transaction; the tickets they touched get
+    their deadlines recomputed once each when the block ends (none if it raises). A thread of
+    thousands of messages costs one read of its facts per block, not one per message."""
+    touched = TouchedTickets()
+    yield touched
+    await refresh_deadlines(tickets, sorted(touched.ids))
 
 
 async def mark_no_response_needed(
