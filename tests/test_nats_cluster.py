@@ -36,7 +36,8 @@ from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
-from nats.js.errors import APIError, NoStreamResponseError
+from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 StartService = Callable[..., Awaitable[RunningService]]
 
@@ -162,10 +163,20 @@ async def stream_events(nc: Client, stream: str, subject: str) -> list[dict[str,
     import json
 
     js = nc.jetstream()
-    total = (await js.stream_info(stream)).state.messages
-    sub = await js.pull_subscribe(
-        subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    )
+    # After a node is killed the stream's new leader may still be settling: JetStream
+    # answers 503 (no leader yet) for a moment; the reading waits for it, the flow under
+    # test is checked by what it then reads.
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(ServiceUnavailableError),
+        wait=wait_fixed(0.5),
+        stop=stop_after_delay(15),
+        reraise=True,
+    ):
+        with attempt:
+            total = (await js.stream_info(stream)).state.messages
+            sub = await js.pull_subscribe(
+                subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+            )
     events: list[dict[str, Any]] = []
     try:
         while True:
