@@ -38,7 +38,7 @@ status: install
 ## Run the whole test suite (starts its own NATS, PostgreSQL, OpenBao on free ports).
 # Three workers (pytest-xdist), one test file each at a time: the tests mostly wait on
 # servers, so three share two cores well (README, "Tests").
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: install
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
