@@ -29,7 +29,7 @@ from mailkit import new_tenant, process_env, received_events, synced
 
 StartService = Callable[..., Awaitable[RunningService]]
 
-MAILS = 600  # three batches of 200
+MAILS = 1000  # five batches of 200: the folder outlasts a second instance's start on a busy machine
 INTERVAL = 2  # seconds; leases are capped at it
 
 
