@@ -19,7 +19,6 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopPollFailed
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
-from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from mailkit import archived, get_json, headers, process_env, publish, run_once
 
@@ -38,13 +37,6 @@ async def poller(
         FNAC_MAX_ATTACHMENT_BYTES=str(CAP),
         **dovecot.settings,
     )
-
-
-@pytest.fixture
-async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
-    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.events import ConnectionConnected
-from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from mailkit import get_json, publish
 
@@ -64,13 +63,6 @@ def start_poller(
 @pytest.fixture
 async def poller(start_poller: Callable[..., Awaitable[RunningService]]) -> RunningService:
     return await start_poller()
-
-
-@pytest.fixture
-async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
-    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
