@@ -16,10 +16,9 @@ from test_fnac_polling import (
     polled_shop,
     poller,
     ticket_of,
-    vault,
 )
 
-__all__ = ["admin", "poller", "vault"]  # fixtures of test_fnac_polling.py used here
+__all__ = ["admin", "poller"]  # fixtures of test_fnac_polling.py used here
 
 
 async def test_a_link_to_openbao_is_refused_and_the_message_stored_once(

@@ -31,10 +31,9 @@ from test_fnac_polling import (
     opens_incident,
     poll,
     ticket_of,
-    vault,
 )
 
-__all__ = ["admin", "vault"]  # fixtures of test_fnac_polling.py used here
+__all__ = ["admin"]  # fixtures of test_fnac_polling.py used here
 LEASE = 3.0
 
 

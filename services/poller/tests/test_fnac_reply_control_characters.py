@@ -25,7 +25,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.vault import VaultClient
 from mailkit import tenant_events
-from test_fnac_polling import admin, poll, ticket_of, vault
+from test_fnac_polling import admin, poll, ticket_of
 from test_fnac_replies import (
     LEASE,
     DiesAfterSending,
@@ -36,7 +36,7 @@ from test_fnac_replies import (
     reply_row,
 )
 
-__all__ = ["admin", "poller", "vault"]  # fixtures of the other files used here
+__all__ = ["admin", "poller"]  # fixtures of the other files used here
 SENT = 'keybuzz_replies_total{service="poller",status="SENT"'
 CHARACTERS = {"vertical tab": "\x0b", "bell": "\x07"}
 

@@ -13,9 +13,9 @@ from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.vault import VaultClient
 from mailkit import publish
-from test_fnac_polling import admin, connect, demo_shop, poll, poller, status, vault
+from test_fnac_polling import admin, connect, demo_shop, poll, poller, status
 
-__all__ = ["admin", "poller", "vault"]  # fixtures
+__all__ = ["admin", "poller"]  # fixtures
 
 
 HELD = {
