@@ -42,6 +42,7 @@ from keybuzz_shared.connectors.seam import (
     Reply,
     ReplyOutcome,
     ThreadKey,
+    ThreadKind,
 )
 
 
@@ -464,15 +465,14 @@ def shop_message(
     sender: str = BUYER,
     order: str = "ORD1",
     subject: str = "Question",
-    kind: str = ORDER,
+    kind: ThreadKind = ORDER,
     body: str | None = None,
     **more: object,
 ) -> ShopMessage:
     """A message of the ORD1 thread (by default) from a buyer, ``minutes`` past T0 - 1 h."""
     return ShopMessage(
         message_id=message_id,
-        thread_type=kind,
-        thread_id=order,
+        thread=ThreadKey(kind, order),
         sender_type=sender,
         sender_name="Jane D." if sender == BUYER else None,
         subject=subject,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.seam import Reply, ReplyFile, ThreadKey
+from keybuzz_shared.connectors.seam import Reply, ReplyFile
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
@@ -36,7 +36,7 @@ from keybuzz_poller.replies.ports import (
     RepliesPorts,
     ReplyContext,
 )
-from keybuzz_poller.shops.domain import INCIDENT_OPEN, ORDER, thread_of
+from keybuzz_poller.shops.domain import INCIDENT_OPEN, thread_of
 from keybuzz_poller.tickets.from_mails import storable_json
 
 Out = TypeVar("Out")
@@ -160,14 +160,13 @@ def api_reply(
     customer service while the order's incident is open, else to the buyer. The subject is
     the answered message's; the connector keeps it when it is one the marketplace allows,
     else picks the thread's usual one."""
-    thread = thread_of(context.thread_key)
+    thread = thread_of(context.thread_key, context.order_id)
     if thread is None:
-        raise CannotReply(f"this ticket is no {marketplace} order or offer thread")
+        raise CannotReply(f"this ticket is no {marketplace} order, offer or discussion thread")
     if context.buyer_message_id is None:
         raise CannotReply(f"this ticket holds no {marketplace} message to answer")
-    kind, thread_id = thread
     return Reply(
-        thread=ThreadKey(kind="ORDER" if kind == ORDER else "OFFER", id=thread_id),
+        thread=thread,
         in_reply_to=context.buyer_message_id,
         body=text,
         recipient="MARKETPLACE_SUPPORT" if context.incident_status == INCIDENT_OPEN else "BUYER",

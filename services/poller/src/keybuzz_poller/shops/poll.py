@@ -165,7 +165,7 @@ async def _take_message(
         direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
         await store.thread_message(ticket_id, stored, direction, False, now)
         return ticket_id
-    incident_at = await store.incident_near(shop, message.thread_id, message.created_at)
+    incident_at = await store.incident_near(shop, message.thread.id, message.created_at)
     if incident_at is not None and is_notice(message, incident_at, _inbox(shop).claim_subject):
         poll.notices += 1  # the incident put its own message in the ticket
         return None
