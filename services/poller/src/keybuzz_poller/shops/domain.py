@@ -86,6 +86,14 @@ class ShopMessage(msgspec.Struct, frozen=True, kw_only=True):
     claim: bool = False
 
 
+class ThreadState(msgspec.Struct, frozen=True, kw_only=True):
+    """A thread's state as a listing gave it, for its ticket: the latest listing wins."""
+
+    thread_key: str
+    details: tuple[ThreadDetail, ...] = ()
+    claim: bool = False
+
+
 class ShopIncident(msgspec.Struct, frozen=True, kw_only=True):
     incident_id: str
     order_id: str
@@ -144,6 +152,7 @@ class ShopPoll(msgspec.Struct, kw_only=True):
     notices: int = 0  # incident notices not shown twice
     incidents: int = 0  # incidents new or changed
     marked_read: int = 0
+    thread_states: int = 0  # tickets whose thread's details or claim flag changed
 
 
 def thread_key(message: ShopMessage) -> str:
@@ -164,6 +173,18 @@ def thread_of(key: str | None, order_id: str | None = None) -> ThreadKey | None:
         if sep and thread_id and kind.upper() == known:
             return ThreadKey(known, thread_id, order_id if known == DISCUSSION else None)
     return None
+
+
+def thread_states(messages: list[ShopMessage]) -> list[ThreadState]:
+    """Each thread's state as a page lists it: its last message's (a page is oldest first),
+    whether that message is new or stored already."""
+    latest = {
+        thread_key(m): ThreadState(
+            thread_key=thread_key(m), details=m.thread_details, claim=m.claim
+        )
+        for m in messages
+    }
+    return list(latest.values())
 
 
 def order_id_of(message: ShopMessage) -> str | None:
