@@ -34,7 +34,7 @@ from keybuzz_shared.events import MessageSent
 from keybuzz_poller.replies.api_replies import send_through_api
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import ClaimedReply, Outcome, RepliesPorts
-from keybuzz_poller.tickets.responses import refresh_deadlines
+from keybuzz_poller.tickets.responses import deadlines_kept
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,10 @@ async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> 
 
 
 async def _sent(ports: RepliesPorts, reply: ClaimedReply) -> None:
-    async with ports.unit_of_work() as unit:
+    async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
         sent_at = await unit.store.replies.mark_sent(reply.ticket_message_id)
         if sent_at is not None:
-            await refresh_deadlines(unit.store.tickets, [reply.ticket_id])
+            touched.add([reply.ticket_id])
             unit.emit(
                 MessageSent(
                     tenant_id=reply.tenant_id,
@@ -128,12 +128,12 @@ async def _failed(
     ports: RepliesPorts, reply: ClaimedReply, reason: str, code: str | None, in_doubt: bool = False
 ) -> None:
     reason = reason[:1000]
-    async with ports.unit_of_work() as unit:
+    async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
         replies = unit.store.replies
         changed = await replies.mark_failed(reply.ticket_message_id, reason, code, in_doubt)
         if changed:
             # Every delivery outcome recomputes: a FAILED reply leaves the deadline running.
-            await refresh_deadlines(unit.store.tickets, [reply.ticket_id])
+            touched.add([reply.ticket_id])
             unit.emit(
                 not_delivered(
                     reply.tenant_id,
