@@ -38,6 +38,7 @@ from keybuzz_poller.replies.smtp_relay import SmtpRelay
 from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.shops.api_replies import send_through_api
 from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
@@ -130,6 +131,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 wake_sender=wake_sender,
                 apis=api_replies(runtime, source),
                 key_refused=reply_key_refused,
+                send_through_api=send_through_api,
             ),
             shops=ShopPorts(
                 source=source,
