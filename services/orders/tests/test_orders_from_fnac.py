@@ -228,6 +228,36 @@ async def test_a_revoked_key_fails_the_job_and_asks_for_reauthorization(
         kit.nats_url, "connection.reauth_required", tenant, stream="CONNECTIONS"
     )
     assert reauth["marketplace"] == "DARTY" and reauth["sellerId"] == shop["shop_id"]
+    # Said once the job has ended: orders cancels a tenant's running jobs on that event.
+    subjects = await kit.pool.fetch(
+        "SELECT subject FROM event_outbox WHERE convert_from(payload, 'UTF8')::jsonb"
+        " ->> 'tenantId' = $1 AND subject IN ('order.backfill.failed',"
+        " 'connection.reauth_required') ORDER BY id",
+        tenant,
+    )
+    assert [r["subject"] for r in subjects] == [
+        "order.backfill.failed",
+        "connection.reauth_required",
+    ]
+
+
+async def test_a_key_revoked_after_the_backfill_stops_the_sync_and_asks_for_reauthorization(
+    kit: OrdersKit, fnac: FnacAdmin, stack: Any
+) -> None:
+    shop = await fnac.shop(DEMO_DARTY)
+    tenant = new_tenant()
+    await _connect(kit, stack, shop, tenant)
+    [job] = await _jobs(kit, tenant, 1)
+    assert job["status"] == "COMPLETED", job
+    await fnac.post(f"/_sandbox/fnac/shops/{shop['shop_id']}/rotate-key")
+
+    result = await kit.runtime.component(OrderSync).sync_now(tenant)
+    assert result.errors == 1, result
+    [reauth] = await find_events(
+        kit.nats_url, "connection.reauth_required", tenant, stream="CONNECTIONS"
+    )
+    assert reauth["marketplace"] == "DARTY" and reauth["sellerId"] == shop["shop_id"]
+    assert shop["key"] not in reauth["reason"]
 
 
 async def test_a_tenant_s_amazon_and_fnac_backfills_run_side_by_side_and_list_apart(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -108,7 +109,7 @@ class ConnectorOrderSource:
     async def orders_in_window(self, tenant_id: str, window: OrderWindow) -> SourcePage:
         session, shop_id = await self._session(tenant_id)
         if window.updated_after is not None:
-            async with self._failures(tenant_id):
+            async with self._failures(tenant_id, reported_by_caller=True):
                 page = await session.orders(since=window.updated_after, cursor=window.page_token)
             return SourcePage(
                 orders=self._rows(page, shop_id),
@@ -122,7 +123,7 @@ class ConnectorOrderSource:
         else:
             raise QueryRefused("a window starts at a creation or an update")
         until = min(state.start + self.window, state.end)
-        async with self._failures(tenant_id):
+        async with self._failures(tenant_id, reported_by_caller=True):
             page = await session.orders_created(start=state.start, end=until, cursor=state.cursor)
         if page.next_cursor is not None:
             following: _Backfill | None = _Backfill(state.end, state.start, page.next_cursor)
@@ -170,14 +171,22 @@ class ConnectorOrderSource:
         return session, account_of(self.connector.credential_fields, fields)
 
     @contextlib.asynccontextmanager
-    async def _failures(self, tenant_id: str) -> AsyncIterator[None]:
+    async def _failures(
+        self, tenant_id: str, *, reported_by_caller: bool = False
+    ) -> AsyncIterator[None]:
+        """The seam's failures as the port's. A refused key is reported here, or by the
+        caller (``reported_by_caller``: a window's reader, whose job or sync ends first)
+        through ``ShopKeyRefused.report``."""
         name = self.marketplace
         try:
             yield
         except CredentialsRefused:
             reason = f"{name} refused the shop's key: the seller must connect the shop again"
-            await self._key_refused(tenant_id, reason)
-            raise ShopKeyRefused(reason) from None
+            report = functools.partial(self._key_refused, tenant_id, reason)
+            if not reported_by_caller:
+                await report()
+                raise ShopKeyRefused(reason) from None
+            raise ShopKeyRefused(reason, report=report) from None
         except MarketplaceUnavailable as exc:
             raise SourceUnavailable(f"{name} unavailable: {exc}", "unavailable") from None
         except ConnectorError as exc:  # refused (ERROR/FATAL) or an answer we cannot read

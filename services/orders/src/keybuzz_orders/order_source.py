@@ -11,7 +11,7 @@ wait out) and ``SourceRefused`` with its kinds (to say, never to retry), among t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from keybuzz_shared.connectors.orders import AccessDenied as AccessDenied
@@ -55,7 +55,22 @@ class NoSource(SourceRefused):
 
 class NotConnected(SourceRefused):
     """No usable credentials for the shop (none stored, or the marketplace refused them):
-    nothing can be read until the seller connects it again."""
+    nothing can be read until the seller connects it again.
+
+    ``report`` says so (``connection.reauth_required``) where the source leaves it to the
+    caller: once the caller has recorded what the refusal ended (a job FAILED, a sync
+    stopped). Said before, the event's consumers (which cancel the tenant's running jobs)
+    would race the job's own end."""
+
+    def __init__(
+        self, message: str, code: str = "", *, report: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        super().__init__(message, code)
+        self._report = report
+
+    async def report(self) -> None:
+        if self._report is not None:
+            await self._report()
 
 
 S = TypeVar("S", bound=OrderListing)

@@ -22,7 +22,7 @@ from keybuzz_shared.errors import is_outage
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import JobCounts
-from keybuzz_orders.order_source import OrderWindow, SourceError, source_for
+from keybuzz_orders.order_source import NotConnected, OrderWindow, SourceError, source_for
 from keybuzz_orders.ports import SyncCursor, SyncPorts
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,8 @@ class OrderSync(BackgroundLoop):
             )
             if stop:
                 metrics.sync_stopped(tenant_id)
+            if isinstance(exc, NotConnected):
+                await exc.report()
             log.warning("order sync failed", extra={"tenant_id": tenant_id, "stopped": stop})
             return SyncResult(tenant_id=tenant_id, errors=1)
 

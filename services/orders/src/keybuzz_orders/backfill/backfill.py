@@ -42,6 +42,7 @@ from keybuzz_orders.backfill.report_strategy import ReportSteps, StrategyPlan, p
 from keybuzz_orders.backfill.starting import JobRequest, StartedJob, start_job
 from keybuzz_orders.order_source import (
     AccessDenied,
+    NotConnected,
     NotFound,
     OrderListing,
     QueryRefused,
@@ -198,6 +199,8 @@ class Backfills:
                     if not isinstance(exc, SourceError):
                         log.exception("backfill failed", extra={"job_id": job_id})
                     await self._fail(job, _reason(exc))
+                    if isinstance(exc, NotConnected):
+                        await exc.report()
                     return
 
     async def _wait_out(self, job_id: str, exc: Exception, attempt: int) -> None:
