@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from email import policy
@@ -269,3 +270,22 @@ def test_every_test_mail_reads_as_the_feed_parser_reads_it(path: Path) -> None:
             raw, headersonly=headers_only
         )
         assert _tree(read_message(raw, headers_only=headers_only)) == _tree(expected)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"x" * 65536 + b"\r\n\r\nbody",  # one long line of name characters, no colon
+        b"Subject: a\r\n" + b"x" * 65536 + b" \r\n\r\nbody",
+    ],
+    ids=["first line", "later line"],
+)
+def test_a_long_header_line_without_a_colon_reads_in_one_pass(raw: bytes) -> None:
+    """Relay mail up to 32 KiB is parsed in the event loop with no time limit
+    (parse_workers.INLINE_PARSE_BYTES): a header scan that starts again at each character
+    would hold it for seconds (~20 s for these on the machine of docs/BENCHMARKS.md);
+    one pass is about a millisecond."""
+    started = time.perf_counter()
+    read = read_message(raw)
+    assert time.perf_counter() - started < 1.0
+    assert _tree(read) == _tree(BytesParser(IndexedMessage, policy=policy.compat32).parsebytes(raw))
