@@ -25,7 +25,7 @@ from keybuzz_shared.outbox import STOP_ATTEMPT_SECONDS, OutboxRelay, backlog, en
 from keybuzz_shared.streams import STREAMS, ensure_streams
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy
 
 PRODUCER = "probe"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -150,6 +150,27 @@ async def test_a_failed_publish_keeps_its_row_and_the_later_ones_pending(pool, n
     assert all(r["published_at"] is not None for r in (await rows(pool)).values())
     assert event_ids(await in_stream(nc, "TENANTS")) == [first.event_id, later.event_id]
     assert event_ids(await in_stream(nc, "CONNECTIONS")) == [failing.event_id]
+
+
+async def test_a_publish_jetstream_refuses_is_kept_with_its_reason_at_once(pool, nc):
+    """JetStream's own refusal (here the stream is full) is the row's last_error, known from
+    the answer, not a missing acknowledgement found when the wait runs out."""
+    js = nc.jetstream()
+    config = await js.stream_info("TENANTS")
+    await js.update_stream(config.config.evolve(max_msgs=1, discard=DiscardPolicy.NEW))
+    stored, refused = (
+        TenantArchived(tenant_id="t-full", reason="1"),
+        TenantArchived(tenant_id="t-full", reason="2"),
+    )
+    await commit(pool, [stored, refused])
+
+    outcome = await OutboxRelay(pool, PRODUCER, lambda: nc, ack_timeout=3).relay_pending()
+
+    assert outcome.published == 1
+    assert outcome.error and "maximum messages exceeded" in outcome.error, outcome.error
+    row = (await rows(pool))[refused.event_id]
+    assert row["published_at"] is None and "maximum messages exceeded" in row["last_error"]
+    assert event_ids(await in_stream(nc, "TENANTS")) == [stored.event_id]
 
 
 async def test_event_committed_while_nats_is_stopped_goes_out_once_it_is_back(

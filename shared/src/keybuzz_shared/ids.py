@@ -33,18 +33,18 @@ def is_tenant_id(value: str) -> bool:
     return _TENANT_ID.search(value) is not None
 
 
-# Version 4 (random) with the RFC 4122 variant: these bits cleared, then set, as uuid.uuid4 does.
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+# The RFC 4122 variant: the top two bits of the 17th hex digit are 10.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def uuid4_strings(count: int) -> list[str]:
     """``count`` random version-4 UUIDs as ``str(uuid.uuid4())`` writes them, from one
-    ``os.urandom`` read: a batch of mail needs four a mail, and ``uuid.uuid4`` costs a
-    system call and a ``UUID`` object each (about 3x the time)."""
-    raw = os.urandom(16 * count)
-    ids = []
-    for start in range(0, 16 * count, 16):
-        h = "%032x" % (int.from_bytes(raw[start : start + 16]) & _UUID4_CLEAR | _UUID4_SET)
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return ids
+    ``os.urandom`` read in hex: a batch of mail needs four a mail, and ``uuid.uuid4``
+    costs a system call and a ``UUID`` object each (about 4x the time). The version
+    digit is written as 4 and the variant digit's top bits as 10, as ``uuid4`` sets them."""
+    h = os.urandom(16 * count).hex()
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
+        f"{_VARIANT_DIGIT[h[i + 16]]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]

@@ -19,13 +19,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import msgspec
 import nats.errors
 from nats.aio.client import Client
-from nats.js import JetStreamContext
-from nats.js.api import PubAck
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import Header
+from nats.js.errors import APIError, NoStreamResponseError
 
 from keybuzz_shared import tracing
 from keybuzz_shared.backoff import backoff_delay
@@ -76,6 +79,17 @@ _BACKLOG = (
 )
 
 _headers_decoder = msgspec.json.Decoder(dict[str, str])
+NO_RESPONDERS = "503"  # the Status header NATS answers with when no stream takes the subject
+
+
+class _PubAck(msgspec.Struct):
+    """What JetStream answers a publish: the stream that stored it, or why not."""
+
+    stream: str | None = None
+    error: dict[str, Any] | None = None
+
+
+_ack_decoder = msgspec.json.Decoder(_PubAck)
 
 
 def publish_headers(event: Event) -> dict[str, str]:
@@ -141,9 +155,7 @@ class OutboxRelay:
         self.ack_timeout = ack_timeout
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # One JetStream context per connection: each context subscribes its own
-        # reply inbox for async publishes.
-        self._js: tuple[Client, JetStreamContext] | None = None
+        self._acks: _AckInbox | None = None  # the reply subscription, one per connection
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (call after committing)."""
@@ -257,40 +269,38 @@ class OutboxRelay:
         nc = self.connection()
         if not nc.is_connected:  # while reconnecting nats-py would buffer, then send twice
             return 0, "NATS is not connected"
-        js = self._jetstream(nc)
-        futures: list[asyncio.Future[PubAck]] = []
-        send_error: str | None = None
+        acks = await self._ack_inbox(nc)
+        batch = acks.open_batch()
+        sent, send_error = 0, None
         try:
             for row in rows:
                 try:
-                    futures.append(
-                        await js.publish_async(
-                            row["subject"],
-                            row["payload"],
-                            # No wait_stall: it would yield once per message (one socket
-                            # write each, 6x slower); the context has room for a whole batch.
-                            headers=_headers_decoder.decode(row["headers"]),
-                        )
+                    await nc.publish(
+                        row["subject"],
+                        row["payload"],
+                        reply=batch.reply_to(sent),
+                        headers=_headers_decoder.decode(row["headers"]),
                     )
                 except Exception as exc:
                     send_error = _describe(exc)
                     break  # keep order: nothing after a row that was not sent
-            if futures:
-                await asyncio.wait(futures, timeout=ack_timeout)
+                sent += 1
+            if sent:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(batch.all_answered(sent), ack_timeout)
         finally:
-            for future in futures:
-                future.cancel()  # frees nats-py's in-flight slot; no-op when already acked
-        for index, future in enumerate(futures):
-            if future.cancelled():
-                return index, f"no acknowledgement within {ack_timeout:g}s"
-            if (failure := future.exception()) is not None:
-                return index, _describe(failure)
-        return len(futures), send_error
+            acks.close_batch(batch)  # a late ack of this batch is ignored
+        for position in range(sent):
+            if position not in batch.answers:
+                return position, f"no acknowledgement within {ack_timeout:g}s"
+            if (refusal := batch.answers[position]) is not None:
+                return position, refusal
+        return sent, send_error
 
-    def _jetstream(self, nc: Client) -> JetStreamContext:
-        if self._js is None or self._js[0] is not nc:
-            self._js = (nc, nc.jetstream(publish_async_max_pending=max(self.batch_size, 4000)))
-        return self._js[1]
+    async def _ack_inbox(self, nc: Client) -> _AckInbox:
+        if self._acks is None or self._acks.nc is not nc:
+            self._acks = await _AckInbox.subscribe(nc)
+        return self._acks
 
     async def purge_published(self) -> None:
         await self.pool.execute(
@@ -298,6 +308,89 @@ class OutboxRelay:
             f"AND published_at < now() - interval '{RETENTION}'",
             self.producer,
         )
+
+
+class _Batch:
+    """The answers to one round's publishes, by position in the round."""
+
+    def __init__(self, key: str, reply_prefix: str) -> None:
+        self.key = key
+        self.reply_prefix = reply_prefix
+        self.answers: dict[int, str | None] = {}  # position → None (stored) or why not
+        self._expected = 0
+        self._answered = asyncio.Event()
+
+    def reply_to(self, position: int) -> str:
+        return f"{self.reply_prefix}{position}"
+
+    async def all_answered(self, expected: int) -> None:
+        self._expected = expected
+        if len(self.answers) < expected:
+            await self._answered.wait()
+
+    def answer(self, position: int, refusal: str | None) -> None:
+        self.answers.setdefault(position, refusal)
+        if self._expected and len(self.answers) >= self._expected:
+            self._answered.set()
+
+
+class _AckInbox:
+    """One reply subscription per connection for the relay's JetStream publishes.
+
+    Each publish goes out with its own reply subject, ``<inbox>.<round>.<position>``, and
+    JetStream acknowledges there. nats-py's ``publish_async`` does the same with a
+    semaphore, a random token, a future and a done callback a message, and its reply
+    handler raises on a JetStream error instead of failing the future (the refusal then
+    shows as a missing ack); here an answer is a dict entry and a refusal says why.
+    """
+
+    def __init__(self, nc: Client, inbox: str) -> None:
+        self.nc = nc
+        self.inbox = inbox
+        self._batches: dict[str, _Batch] = {}
+        self._rounds = 0
+        self.subscription: Subscription | None = None
+
+    @classmethod
+    async def subscribe(cls, nc: Client) -> _AckInbox:
+        acks = cls(nc, nc.new_inbox())
+        acks.subscription = await nc.subscribe(f"{acks.inbox}.*.*", cb=acks._on_answer)
+        return acks
+
+    def open_batch(self) -> _Batch:
+        self._rounds += 1
+        key = str(self._rounds)
+        batch = _Batch(key, f"{self.inbox}.{key}.")
+        self._batches[key] = batch
+        return batch
+
+    def close_batch(self, batch: _Batch) -> None:
+        self._batches.pop(batch.key, None)
+
+    async def _on_answer(self, msg: Msg) -> None:
+        key, _, position = msg.subject[len(self.inbox) + 1 :].partition(".")
+        batch = self._batches.get(key)
+        if batch is not None and position.isdigit():
+            batch.answer(int(position), _refusal(msg))
+
+
+def _refusal(msg: Msg) -> str | None:
+    """None when JetStream stored the message, else why not."""
+    if msg.headers and msg.headers.get(Header.STATUS) == NO_RESPONDERS:
+        return _describe(NoStreamResponseError())
+    try:
+        ack = _ack_decoder.decode(msg.data)
+    except msgspec.DecodeError as exc:
+        return f"unreadable acknowledgement: {exc}"
+    if ack.error is not None:
+        try:
+            APIError.from_error(ack.error)  # raises the error class of its code
+        except APIError as exc:
+            return _describe(exc)
+        except (KeyError, TypeError):
+            pass
+        return f"APIError: {ack.error}"
+    return None if ack.stream else "acknowledgement without a stream"
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 from keybuzz_poller.reading.mime import (
+    IndexedMessage,
     decode_text,
     first_headers,
     header_addresses,
@@ -18,6 +21,7 @@ from keybuzz_poller.reading.mime import (
     header_text,
     read_message,
 )
+from mail_golden import mail_files, mail_name
 
 
 @pytest.mark.parametrize(
@@ -193,3 +197,95 @@ def test_first_headers_are_the_same_from_the_indexed_message() -> None:
     stdlib = BytesParser(policy=policy.compat32).parsebytes(raw)
     assert first_headers(read_message(raw)) == first_headers(stdlib)
     assert first_headers(read_message(raw)) == {"received": "a", "subject": "one", "x-empty": ""}
+
+
+def _tree(message: Message) -> tuple[object, ...]:
+    """Everything the feed parser decides about a part, its subparts included."""
+    payload = message.get_payload()
+    return (
+        type(message).__name__,
+        message.get_unixfrom(),
+        list(message.raw_items()),
+        [(type(d).__name__, str(d)) for d in message.defects],
+        message.get_default_type(),
+        [_tree(p) for p in payload] if isinstance(payload, list) else payload,
+        message.get_content_type(),
+    )
+
+
+# Relay mail as Dovecot serves it, then every shape that is not: each must come out as the
+# stdlib's feed parser makes it (built on the short path or handed over to the feed parser).
+_SHAPES = [
+    b"X-KeyBuzz-Inbound-Address: a@b\r\nFrom: B - Amazon <b@x.fr>\r\nSubject: s\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour\r\n\r\nmerci\r\n",
+    b"Subject: folded\r\n  over\r\n\ttwo lines\r\nX-Empty:\r\nX-Blanks: \t a  \r\n\r\nbody",
+    b"Subject: caf\xc3\xa9 \xe9t\xe9\r\n\r\n8-bit body \xff\r\n",
+    b"Subject: no body\r\n\r\n",
+    b"Subject: no blank line\r\n",
+    b"",
+    b"\r\n\r\nbody only",
+    b"Subject: lf\nFrom: only\n\nbody\n",
+    b"From sender Tue Nov 24 05:00:00 2026\r\nSubject: envelope\r\n\r\nbody",
+    b"Subject: a\r\nFrom late envelope\r\nX: b\r\n\r\nbody",
+    b" continuation first\r\nSubject: a\r\n\r\nbody",
+    b":no name\r\nSubject: a\r\n\r\nbody",
+    b"Subject: a\r\nnot a field\r\n\r\nbody",
+    b"Subject: a\rbare CR\r\n\r\nbody",
+    b"Subject: a\nX: bare LF\r\n\r\nbody",
+    b"Subject: a\r\r\n\r\nbody",
+    b"Subject: a\r\n\nX: b\r\n\r\nbody",
+    b"Subject: a\r\n \r\n\r\nbody",
+    b"Bad Name: a\r\n\r\nbody",
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\npart\r\n--b--\r\n",
+    b"Content-Type: multipart/mixed\r\n\r\nno boundary\r\n",
+    b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n",
+    b"Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\nAction: failed\r\n",
+    b"Content-Type: Text/Plain\r\nContent-Type: multipart/alternative; boundary=z\r\n\r\nb\r\n",
+    b"Subject: 1\r\n\r\nbody\rwith\nline ends\r\n\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("headers_only", [False, True])
+@pytest.mark.parametrize("raw", _SHAPES)
+def test_a_message_reads_as_the_feed_parser_reads_it(raw: bytes, headers_only: bool) -> None:
+    stdlib = BytesParser(IndexedMessage, policy=policy.compat32)
+    expected = stdlib.parsebytes(raw, headersonly=headers_only)
+    read = read_message(raw, headers_only=headers_only)
+    assert _tree(read) == _tree(expected)
+    assert _generated(read) == _generated(expected)
+
+
+def _generated(message: Message) -> bytes | str:
+    try:
+        return message.as_bytes()
+    except AttributeError as exc:  # a headers-only message/* part: its payload is text
+        return repr(exc)
+
+
+@pytest.mark.parametrize("path", mail_files(), ids=mail_name)
+def test_every_test_mail_reads_as_the_feed_parser_reads_it(path: Path) -> None:
+    raw = path.read_bytes()
+    for headers_only in (False, True):
+        expected = BytesParser(IndexedMessage, policy=policy.compat32).parsebytes(
+            raw, headersonly=headers_only
+        )
+        assert _tree(read_message(raw, headers_only=headers_only)) == _tree(expected)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"x" * 65536 + b"\r\n\r\nbody",  # one long line of name characters, no colon
+        b"Subject: a\r\n" + b"x" * 65536 + b" \r\n\r\nbody",
+    ],
+    ids=["first line", "later line"],
+)
+def test_a_long_header_line_without_a_colon_reads_in_one_pass(raw: bytes) -> None:
+    """Relay mail up to 32 KiB is parsed in the event loop with no time limit
+    (parse_workers.INLINE_PARSE_BYTES): a header scan that starts again at each character
+    would hold it for seconds (~20 s for these on the machine of docs/BENCHMARKS.md);
+    one pass is about a millisecond."""
+    started = time.perf_counter()
+    read = read_message(raw)
+    assert time.perf_counter() - started < 1.0
+    assert _tree(read) == _tree(BytesParser(IndexedMessage, policy=policy.compat32).parsebytes(raw))
