@@ -151,7 +151,7 @@ class Shop:
         self,
         thread_id: str,
         message_input: Any,
-        files: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
+        files: Sequence[tuple[str, bytes]] = (),
     ) -> httpx.Response:
         return await self._multipart(
             f"/api/inbox/threads/{thread_id}/message", "message_input", message_input, files
@@ -161,7 +161,7 @@ class Shop:
         self,
         order_id: str,
         thread_input: Any,
-        files: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
+        files: Sequence[tuple[str, bytes]] = (),
     ) -> httpx.Response:
         return await self._multipart(
             f"/api/orders/{order_id}/threads", "thread_input", thread_input, files
