@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from ..clock import parse_iso
-from .book import CUSTOMER, DAY, OPERATOR, SHOP, ShopBook, Thread
+from .book import CUSTOMER, DAY, OPERATOR, SHOP, Message, ShopBook, Thread
 from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
 
 ENTITY_TYPES = ("MMP_ORDER", "MMP_OFFER", "MPS_ORDER", "MPS_SERVICE", "SELLER_OPERATOR")
@@ -262,18 +262,7 @@ def reply(book: ShopBook, call: Call) -> Answer:
     files = _files(book, parts, thread.order)
     recipients = tuple(dict.fromkeys(str(kind) for kind in kinds))
     message = book.write(thread, SHOP, body, call.now, recipients, files)
-    book.sent.append(
-        {
-            "operation": "M12",
-            "threadId": thread.thread_id,
-            "messageId": message.message_id,
-            "to": list(message.to),
-            "body": body,
-            "files": [name for name, _ in files],
-            "at": mirakl_time(call.now),
-        }
-    )
-    return Answer(201, {"message_id": message.message_id, "thread_id": thread.thread_id})
+    return _sent(book, "M12", thread, message, call.now)
 
 
 def open_thread(book: ShopBook, call: Call) -> Answer:
@@ -305,17 +294,21 @@ def open_thread(book: ShopBook, call: Call) -> Answer:
         (topic["type"], topic["value"]),
         files,
     )
-    message = thread.messages[0]
+    return _sent(book, "OR43", thread, thread.messages[0], call.now)
+
+
+def _sent(book: ShopBook, operation: str, thread: Thread, message: Message, now: float) -> Answer:
+    """Records what the shop sent (the admin's ``sent``) and answers M12's and OR43's 201."""
     book.sent.append(
         {
-            "operation": "OR43",
+            "operation": operation,
             "threadId": thread.thread_id,
+            "orderId": thread.order.order_id,
             "messageId": message.message_id,
-            "orderId": order.order_id,
             "to": list(message.to),
-            "body": body,
-            "files": [name for name, _ in files],
-            "at": mirakl_time(call.now),
+            "body": message.body,
+            "files": [attachment.name for attachment in message.attachments],
+            "at": mirakl_time(now),
         }
     )
     return Answer(201, {"message_id": message.message_id, "thread_id": thread.thread_id})

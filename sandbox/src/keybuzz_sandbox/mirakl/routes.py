@@ -12,6 +12,7 @@ from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
+from ..fault_admin import fault_handlers
 from ..faults import FaultDecision, malform, trickled
 from . import api
 from .api import Refused
@@ -367,21 +368,6 @@ def _admin(double: MiraklDouble) -> Router:
         key = operator.rotate(shop_id)
         return _json({"apiKey": key, "shopIds": operator.keys[key]})
 
-    @get("/faults", sync_to_thread=False)
-    def get_faults() -> Response[bytes]:
-        return _json(double.faults.config)
-
-    @put("/faults", sync_to_thread=False)
-    def set_faults(data: JSONBody[MiraklFaultConfig]) -> Response[bytes]:
-        if issues := data.problems():
-            return _json({"error": "; ".join(issues)}, 400)
-        double.faults.config = data
-        return _json(data)
-
-    @delete("/faults", sync_to_thread=False, status_code=204)
-    def clear_faults() -> None:
-        double.faults.config = MiraklFaultConfig()
-
     @put("/limits", sync_to_thread=False)
     def set_limits(data: JSONBody[LimitsRequest]) -> Response[bytes]:
         double.enforced = data.enforced
@@ -411,9 +397,7 @@ def _admin(double: MiraklDouble) -> Router:
             order_event,
             sent,
             rotate_key,
-            get_faults,
-            set_faults,
-            clear_faults,
+            *fault_handlers(double.faults, MiraklFaultConfig),
             set_limits,
             reset_limits,
             violations,
