@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Response, delete, get, put
 from litestar.params import JSONBody
 
+from .answers import json_answer
 from .faults import FaultConfig, FaultInjector
-
-
-def _json(payload: Any, status: int = 200) -> Response[bytes]:
-    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
 
 def fault_handlers(injector: FaultInjector, settings: type[FaultConfig]) -> list[Any]:
@@ -21,13 +17,13 @@ def fault_handlers(injector: FaultInjector, settings: type[FaultConfig]) -> list
 
     @get("/faults", sync_to_thread=False)
     def read_faults() -> Response[bytes]:
-        return _json(injector.config)
+        return json_answer(injector.config)
 
     def write_faults(data: FaultConfig) -> Response[bytes]:
         if issues := data.problems():
-            return _json({"error": "; ".join(issues)}, 400)
+            return json_answer({"error": "; ".join(issues)}, 400)
         injector.config = data
-        return _json(data)
+        return json_answer(data)
 
     # The body's type is the double's own settings, known only when this is called.
     json_body: Any = JSONBody

@@ -12,6 +12,7 @@ from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
+from ..answers import JSON, gateway_page, joined_query, json_answer
 from ..fault_admin import fault_handlers
 from ..faults import FaultDecision, malform, trickled
 from . import api
@@ -23,31 +24,12 @@ from .operators import OPERATORS
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
 
-JSON = "application/json"
 BASE = "/mirakl/{operator:str}"
-
-
-def _json(
-    payload: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response[bytes]:
-    return Response(
-        msgspec.json.encode(payload), status_code=status, media_type=JSON, headers=headers
-    )
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
     """Mirakl's error body (its guide: ``{"message", "status"}``)."""
-    return _json({"message": message, "status": status}, status, headers)
-
-
-def _gateway_page(status: int) -> Response[bytes]:
-    page = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
-    return Response(page.encode(), status_code=status, media_type="text/html")
-
-
-def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
-    params = request.query_params
-    return {name: ",".join(params.getall(name)) for name in params}
+    return json_answer({"message": message, "status": status}, status, headers)
 
 
 def _malformed(body: bytes, kind: str, config: MiraklFaultConfig) -> Response[bytes]:
@@ -119,7 +101,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
         if status != 429:
-            return _gateway_page(status)
+            return gateway_page(status)
         seconds = faults().retry_after_seconds
         double.told_to_wait(code, number, operation, seconds)
         return error(429, "Too many requests", {"Retry-After": str(seconds)})
@@ -131,7 +113,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         run: api.Operation,
         decision: FaultDecision,
     ) -> Response[bytes]:
-        query = _query(request)
+        query = joined_query(request)
         wait = double.admit(
             book.operator.code, book.shop_id, operation, first_page(operation, query)
         )
@@ -206,7 +188,9 @@ def _admin(double: MiraklDouble) -> Router:
 
     def book_of(code: str, shop_id: int) -> ShopBook | Response[bytes]:
         book = double.book(code, shop_id)
-        return _json({"error": f"unknown shop {code}/{shop_id}"}, 404) if book is None else book
+        return (
+            json_answer({"error": f"unknown shop {code}/{shop_id}"}, 404) if book is None else book
+        )
 
     def thread_of(
         code: str, shop_id: int, thread_id: str
@@ -216,7 +200,7 @@ def _admin(double: MiraklDouble) -> Router:
             return book
         thread = book.threads.get(thread_id)
         if thread is None:
-            return _json({"error": f"unknown thread {thread_id}"}, 404)
+            return json_answer({"error": f"unknown thread {thread_id}"}, 404)
         return book, thread
 
     def files(requested: list[FileRequest]) -> tuple[tuple[str, bytes], ...]:
@@ -224,15 +208,15 @@ def _admin(double: MiraklDouble) -> Router:
 
     def bad_sender(sender: str, to: list[str], body: str) -> Response[bytes] | None:
         if sender not in (CUSTOMER, OPERATOR) or not body or not to:
-            return _json({"error": "sender CUSTOMER or OPERATOR, body and to not empty"}, 400)
+            return json_answer({"error": "sender CUSTOMER or OPERATOR, body and to not empty"}, 400)
         if not set(to) <= {CUSTOMER, OPERATOR, SHOP} or sender in to:
-            return _json({"error": "to among CUSTOMER, OPERATOR, SHOP, not the sender"}, 400)
+            return json_answer({"error": "to among CUSTOMER, OPERATOR, SHOP, not the sender"}, 400)
         return None
 
     @get("/operators", sync_to_thread=False)
     def operators(request: Request[Any, Any, Any]) -> Response[bytes]:
         root = str(request.base_url).rstrip("/")
-        return _json(
+        return json_answer(
             [
                 {
                     "code": code,
@@ -258,8 +242,8 @@ def _admin(double: MiraklDouble) -> Router:
         if isinstance(book, Response):
             return book
         if data.seconds <= 0:
-            return _json({"error": "seconds must be > 0"}, 400)
-        return _json(book.advance(data.seconds, double.clock.now()))
+            return json_answer({"error": "seconds must be > 0"}, 400)
+        return json_answer(book.advance(data.seconds, double.clock.now()))
 
     @post(f"{base}/threads", sync_to_thread=False)
     def open_thread(
@@ -277,7 +261,7 @@ def _admin(double: MiraklDouble) -> Router:
             else book.orders.get(data.order_id)
         )
         if order is None:
-            return _json({"error": f"unknown order {data.order_id}"}, 404)
+            return json_answer({"error": f"unknown order {data.order_id}"}, 404)
         thread = book.open_thread(
             order,
             data.body,
@@ -288,7 +272,7 @@ def _admin(double: MiraklDouble) -> Router:
             files(data.attachments),
         )
         first = thread.messages[0]
-        return _json(
+        return json_answer(
             {
                 "threadId": thread.thread_id,
                 "messageId": first.message_id,
@@ -318,7 +302,7 @@ def _admin(double: MiraklDouble) -> Router:
             tuple(data.to),
             files(data.attachments),
         )
-        return _json(
+        return json_answer(
             {
                 "threadId": thread_id,
                 "messageId": message.message_id,
@@ -336,7 +320,7 @@ def _admin(double: MiraklDouble) -> Router:
             return found
         book, thread = found
         book.no_reply_needed(thread, double.clock.now())
-        return _json({"threadId": thread_id})
+        return json_answer({"threadId": thread_id})
 
     @post(f"{base}/orders/{{order_id:str}}/{{event:str}}", sync_to_thread=False)
     def order_event(
@@ -347,17 +331,19 @@ def _admin(double: MiraklDouble) -> Router:
             return book
         order = book.orders.get(order_id)
         if order is None or event not in ("incident", "refund"):
-            return _json({"error": f"unknown order {order_id}, or event not incident|refund"}, 404)
+            return json_answer(
+                {"error": f"unknown order {order_id}, or event not incident|refund"}, 404
+            )
         now = double.clock.now()
         line = book.open_incident(order, now) if event == "incident" else book.refund(order, now)
-        return _json(
+        return json_answer(
             {"orderId": order_id, "orderLineId": line.line_id, "orderLineState": line.state}
         )
 
     @get(f"{base}/sent", sync_to_thread=False)
     def sent(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
         book = book_of(code, shop_id)
-        return book if isinstance(book, Response) else _json({"sent": book.sent})
+        return book if isinstance(book, Response) else json_answer({"sent": book.sent})
 
     @post(f"{base}/rotate-key", sync_to_thread=False)
     def rotate_key(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
@@ -366,12 +352,12 @@ def _admin(double: MiraklDouble) -> Router:
             return book
         operator = double.operators[code]
         key = operator.rotate(shop_id)
-        return _json({"apiKey": key, "shopIds": operator.keys[key]})
+        return json_answer({"apiKey": key, "shopIds": operator.keys[key]})
 
     @put("/limits", sync_to_thread=False)
     def set_limits(data: JSONBody[LimitsRequest]) -> Response[bytes]:
         double.enforced = data.enforced
-        return _json({"enforced": double.enforced})
+        return json_answer({"enforced": double.enforced})
 
     @post("/limits/reset", sync_to_thread=False, status_code=204)
     def reset_limits() -> None:
@@ -380,7 +366,7 @@ def _admin(double: MiraklDouble) -> Router:
     @get("/retry-after-violations", sync_to_thread=False)
     def violations() -> Response[bytes]:
         calls = double.inside_retry_after
-        return _json({"count": len(calls), "calls": calls})
+        return json_answer({"count": len(calls), "calls": calls})
 
     @delete("/retry-after-violations", sync_to_thread=False, status_code=204)
     def clear_violations() -> None:
