@@ -2,97 +2,27 @@
 Mirakl's own OpenAPI description of the seller API (keybuzz_sandbox/mirakl/openapi/).
 
 The validator is openapi-schema-validator's OAS 3.1 dialect (JSON Schema 2020-12 plus
-OpenAPI's formats: int32, int64…). Mirakl's schemas allow any extra field, so a renamed
-optional field would still pass: here every object schema that lists its properties is
-closed (``additionalProperties: false``), and a field the description does not name fails."""
+OpenAPI's formats: int32, int64…) over the description as keybuzz_sandbox.mirakl.contract
+reads it: object schemas closed, so a field the description does not name fails."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 import httpx
+from keybuzz_sandbox.mirakl.contract import operation, registry, schema_at
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 ADMIN = "/_sandbox/mirakl"
-SPEC_URI = "urn:mirakl:mmp-seller"
-COMPOSITIONS = ("allOf", "anyOf", "oneOf", "$ref")
-
-# Where Mirakl's description contradicts its own words, corrected: (schema, property,
-# the type allowed besides the declared one, Mirakl's words).
-CORRECTIONS = (
-    (
-        "M11_Response_200_Data_Metadata",
-        "shop_reply_needed_since",
-        "null",
-        "Null when the shop has replied.",
-    ),
-    (
-        "M10_Response_200_Metadata",
-        "shop_reply_needed_since",
-        "null",
-        "Null when the shop has replied.",
-    ),
-)
 
 
-def raw_spec() -> dict[str, Any]:
-    path = files("keybuzz_sandbox.mirakl") / "openapi" / "mirakl-mmp-seller-openapi.json"
-    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return spec
-
-
-def _closed(schema: Any) -> None:
-    if isinstance(schema, dict):
-        if "properties" in schema and not any(k in schema for k in COMPOSITIONS):
-            schema.setdefault("additionalProperties", False)
-        for value in schema.values():
-            _closed(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _closed(value)
-
-
-@cache
-def strict_spec() -> dict[str, Any]:
-    spec = copy.deepcopy(raw_spec())
-    schemas = spec["components"]["schemas"]
-    for name, field, extra, words in CORRECTIONS:
-        declared = schemas[name]["properties"][field]
-        assert words in declared["description"], (name, field)
-        declared["type"] = [declared["type"], extra]
-    _closed(schemas)
-    return spec
-
-
-def operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
-    for path, item in strict_spec()["paths"].items():
-        for method, op in item.items():
-            if isinstance(op, dict) and op.get("operationId") == operation_id:
-                return path, method, op
-    raise KeyError(operation_id)
-
-
-def _pointer(*parts: str) -> str:
-    return "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def validator_for(
-    operation_id: str, *where: str, spec: dict[str, Any] | None = None
-) -> OAS31Validator:
-    spec = strict_spec() if spec is None else spec
-    path, method, _ = operation(operation_id)
-    registry: Registry[Any] = Registry().with_resource(
-        SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012)
+def validator_for(operation_id: str, *where: str) -> OAS31Validator:
+    """A validator of the schema at ``where`` inside the operation's object."""
+    return OAS31Validator(
+        schema_at(operation_id, *where), registry=registry(), format_checker=oas31_format_checker
     )
-    schema = {"$ref": f"{SPEC_URI}#/{_pointer('paths', path, method, *where)}"}
-    return OAS31Validator(schema, registry=registry, format_checker=oas31_format_checker)
 
 
 def check_response(operation_id: str, response: httpx.Response) -> Any:

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.doubles import DOUBLES
+from keybuzz_sandbox.mirakl.contract import raw_spec
 from mirakl_helpers import (
     ADMIN,
     Shop,
@@ -20,7 +21,6 @@ from mirakl_helpers import (
     check_request_part,
     check_response,
     operators,
-    raw_spec,
     shop,
     validator_for,
 )
@@ -232,6 +232,24 @@ async def test_m12_limits(serve) -> None:
     assert (await seller.open_thread(order_id, other)).status_code == 201
     sent = (await http.get(f"{seller.admin}/sent")).json()["sent"]
     assert [s["operation"] for s in sent][-1] == "OR43" and sent[0]["body"] == "abc"
+
+
+async def test_what_a_shop_sends_is_checked_against_the_description(serve) -> None:
+    http = await served(serve)
+    await relaxed(http)
+    seller = await shop(http, "DECATHLON")
+    thread = await first_thread(seller)
+    renamed = {"body": TO_CUSTOMER["body"], "recipients": TO_CUSTOMER["to"]}
+    refused = check_error(await seller.reply(thread["id"], renamed), 400)
+    assert (
+        "recipients" in refused["message"] and "'to' is a required property" in refused["message"]
+    )
+    extra = {**TO_CUSTOMER, "to": [{"type": "CUSTOMER", "display_name": "Léa"}]}
+    assert "display_name" in check_error(await seller.reply(thread["id"], extra), 400)["message"]
+    order_id = thread["entities"][0]["id"]
+    untitled = {"body": "Bonjour, une question.", "to": ["CUSTOMER"]}  # topic required
+    check_error(await seller.open_thread(order_id, untitled), 400)
+    assert (await http.get(f"{seller.admin}/sent")).json()["sent"] == []
 
 
 async def test_a_thread_holds_at_most_1000_messages(serve) -> None:

@@ -14,6 +14,7 @@ import msgspec
 
 from ..clock import parse_iso
 from .book import CUSTOMER, DAY, OPERATOR, SHOP, Message, ShopBook, Thread
+from .contract import part_problems
 from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
 
 ENTITY_TYPES = ("MMP_ORDER", "MMP_OFFER", "MPS_ORDER", "MPS_SERVICE", "SELLER_OPERATOR")
@@ -216,7 +217,8 @@ def multipart(call: Call) -> list[Part]:
     return parts
 
 
-def _json_part(parts: list[Part], name: str) -> dict[str, Any]:
+def _json_part(parts: list[Part], name: str, operation_id: str) -> dict[str, Any]:
+    """The JSON part ``name``, as Mirakl's description of the operation has it."""
     found = [p for p in parts if p.name == name]
     if len(found) != 1:
         raise Refused(400, f"Exactly one {name} part is required")
@@ -226,6 +228,8 @@ def _json_part(parts: list[Part], name: str) -> dict[str, Any]:
         raise Refused(400, f"{name} is not valid JSON") from None
     if not isinstance(value, dict):
         raise Refused(400, f"{name} must be a JSON object")
+    if problems := part_problems(operation_id, name, value):
+        raise Refused(400, "; ".join(problems))
     return value
 
 
@@ -249,7 +253,7 @@ def reply(book: ShopBook, call: Call) -> Answer:
     """M12: the shop writes in a thread, to the customer and/or the operator."""
     thread = _thread(book, call.path["thread_id"])
     parts = multipart(call)
-    value = _json_part(parts, "message_input")
+    value = _json_part(parts, "message_input", "M12")
     body = _body(value)
     to = value.get("to")
     if not isinstance(to, list) or not to:
@@ -271,7 +275,7 @@ def open_thread(book: ShopBook, call: Call) -> Answer:
     if order is None:
         raise Refused(404, f"Order {call.path['order_id']} not found")
     parts = multipart(call)
-    value = _json_part(parts, "thread_input")
+    value = _json_part(parts, "thread_input", "OR43")
     body = _body(value)
     to = value.get("to")
     if not isinstance(to, list) or not to or not set(to) <= {CUSTOMER, OPERATOR}:
