@@ -416,3 +416,17 @@ async def test_slow_shops_stall_and_trickle(serve) -> None:
     async with http.stream("GET", url, headers={"Authorization": seller.key}) as response:
         gaps = await byte_gaps(response, 3)
     assert min(gaps[1:]) >= 0.04
+
+
+async def test_extra_shops_for_polling_at_scale(serve) -> None:
+    http = await served(serve, mirakl_extra_shops=3)
+    listed = await operators(http)
+    for operator in listed.values():
+        extras = [s for s in operator["shops"] if s["name"].startswith("KeyBuzz Boutique")]
+        assert len(extras) == 3 and len({s["apiKey"] for s in extras}) == 3
+    decathlon = listed["DECATHLON"]
+    index = next(i for i, s in enumerate(decathlon["shops"]) if s["name"].endswith("00002"))
+    extra = Shop(http, decathlon, index)
+    orders = check_response("OR11", await extra.get(ORDERS, max=100))
+    assert orders["total_count"] == len(orders["orders"]) > 0
+    assert all(o["channel"]["code"] in ("FR", "BE") for o in orders["orders"])

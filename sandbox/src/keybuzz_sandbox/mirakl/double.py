@@ -11,7 +11,7 @@ from ..faults import FaultInjector, SlowFaultConfig
 from ..models import RateLimit
 from ..ratelimit import RateLimiter
 from .book import ShopBook
-from .operators import OperatorSpec, api_key, shop_id
+from .operators import OperatorSpec, ShopSpec, api_key, extra_specs, shop_id
 from .wire import mirakl_time
 
 # Mirakl seconds between two calls of a shop, per endpoint (first pages only: following a
@@ -46,19 +46,25 @@ class MiraklFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_un
 
 
 class Operator:
-    """One operator's instance: its shops, and its shop users' keys."""
+    """One operator's instance: its shops (each made on first use), and its shop users'
+    keys."""
 
-    def __init__(self, seed: str, spec: OperatorSpec, anchor: float) -> None:
-        self.seed, self.spec = seed, spec
-        self.shops: dict[int, ShopBook] = {}
-        self.owners: dict[int, str] = {}  # shop id → the user holding its key
-        for shop in spec.shops:
-            number = shop_id(seed, spec.code, shop.name)
-            self.shops[number] = ShopBook(seed, spec, shop, number, anchor)
-            self.owners[number] = shop.key_owner or shop.name
+    def __init__(self, seed: str, spec: OperatorSpec, anchor: float, extra_shops: int) -> None:
+        self.seed, self.spec, self.anchor = seed, spec, anchor
+        self.specs: dict[int, ShopSpec] = {shop_id(seed, spec.code, s.name): s for s in spec.shops}
+        self.specs.update(extra_specs(spec, extra_shops))
+        self.owners = {number: s.key_owner or s.name for number, s in self.specs.items()}
+        self.books: dict[int, ShopBook] = {}
         self.generations: dict[str, int] = {}
         self.keys: dict[str, list[int]] = {}
         self._index_keys()
+
+    def book(self, number: int) -> ShopBook | None:
+        book = self.books.get(number)
+        if book is None and number in self.specs:
+            book = ShopBook(self.seed, self.spec, self.specs[number], number, self.anchor)
+            self.books[number] = book
+        return book
 
     def _index_keys(self) -> None:
         self.keys = {}
@@ -81,9 +87,13 @@ class Operator:
 
 
 class MiraklDouble:
-    def __init__(self, seed: str, specs: Iterable[OperatorSpec], clock: Clock) -> None:
+    def __init__(
+        self, seed: str, specs: Iterable[OperatorSpec], clock: Clock, extra_shops: int = 0
+    ) -> None:
         self.clock = clock
-        self.operators = {spec.code: Operator(seed, spec, clock.anchor) for spec in specs}
+        self.operators = {
+            spec.code: Operator(seed, spec, clock.anchor, extra_shops) for spec in specs
+        }
         self.faults = FaultInjector(f"{seed}|mirakl", MiraklFaultConfig())
         self.limiter = RateLimiter(clock)
         self.enforced = True  # False: frequencies not enforced (tests of other things)
@@ -93,7 +103,7 @@ class MiraklDouble:
 
     def book(self, code: str, number: int) -> ShopBook | None:
         operator = self.operators.get(code)
-        return None if operator is None else operator.shops.get(number)
+        return None if operator is None else operator.book(number)
 
     # --- frequencies -----------------------------------------------------------------------
 

@@ -65,6 +65,22 @@ OPERATORS: tuple[OperatorSpec, ...] = (
 )
 
 
+# Orders in 90 days of each extra shop (SANDBOX_MIRAKL_EXTRA_SHOPS), and where their ids
+# start (above every seeded shop's).
+EXTRA_SHOP_ORDERS = 4
+EXTRA_SHOP_IDS = 100_000
+
+
+def extra_specs(operator: OperatorSpec, count: int) -> dict[int, ShopSpec]:
+    """Small shops beyond the seeded ones, for polling many connections of one operator."""
+    return {
+        EXTRA_SHOP_IDS + n: ShopSpec(
+            name=f"KeyBuzz Boutique {operator.name} {n:05d}", order_count=EXTRA_SHOP_ORDERS
+        )
+        for n in range(1, count + 1)
+    }
+
+
 def digest(*parts: object, size: int = 8) -> bytes:
     return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=size).digest()
 
@@ -74,7 +90,7 @@ def rng(*parts: object) -> random.Random:
 
 
 def shop_id(seed: str, operator: str, shop: str) -> int:
-    """A shop id as Mirakl gives them: a small integer, unique within the sandbox."""
+    """A seeded shop's id as Mirakl gives them: a small integer (below the extra shops')."""
     return 2_000 + int.from_bytes(digest(seed, "shop", operator, shop, size=4), "big") % 90_000
 
 

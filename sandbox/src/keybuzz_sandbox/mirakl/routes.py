@@ -43,7 +43,7 @@ def _malformed(body: bytes, kind: str, config: MiraklFaultConfig) -> Response[by
 
 
 def mirakl_routes(sb: Sandbox) -> list[Any]:
-    double = MiraklDouble(sb.config.seed, OPERATORS, sb.clock)
+    double = MiraklDouble(sb.config.seed, OPERATORS, sb.clock, sb.config.mirakl_extra_shops)
 
     def faults() -> MiraklFaultConfig:
         config = double.faults.config
@@ -62,12 +62,12 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             return error(401, "Unauthorized")
         wanted = request.query_params.get("shop_id")
         if wanted is None:
-            return operator.shops[shops[0]]
+            return operator.book(shops[0]) or error(401, "Unauthorized")
         if not wanted.isdigit():
             return error(400, "shop_id must be an integer")
         if int(wanted) not in shops:
             return error(403, f"Access denied to shop {wanted}")
-        return operator.shops[int(wanted)]
+        return operator.book(int(wanted)) or error(403, f"Access denied to shop {wanted}")
 
     def first_page(operation: str, query: dict[str, str]) -> bool:
         if operation == "M11":
@@ -226,8 +226,8 @@ def _admin(double: MiraklDouble) -> Router:
                         {"code": c.code, "label": c.label} for c in operator.spec.channels
                     ],
                     "shops": [
-                        {"shopId": number, "name": book.name, "apiKey": operator.shop_key(number)}
-                        for number, book in operator.shops.items()
+                        {"shopId": number, "name": spec.name, "apiKey": operator.shop_key(number)}
+                        for number, spec in operator.specs.items()
                     ],
                 }
                 for code, operator in double.operators.items()
