@@ -393,6 +393,9 @@ async def test_faults_fail_next_429_and_malformed_bodies(serve) -> None:
         body = {"malformedNext": 1, "malformedKind": kind, "hugeBytes": 300_000}
         assert (await http.put(faults, json=body)).status_code == 200
         assert check(await seller.get(THREADS)), kind
+    await http.put(faults, json={"malformedNext": 1, "malformedKind": "redirect"})
+    moved = await seller.get(THREADS)
+    assert moved.status_code == 302 and moved.headers["Location"].startswith("https://")
     assert (await http.put(faults, json={"malformedKind": "xml"})).status_code == 400
     assert (await http.delete(faults)).status_code == 204
 
@@ -430,3 +433,14 @@ async def test_extra_shops_for_polling_at_scale(serve) -> None:
     orders = check_response("OR11", await extra.get(ORDERS, max=100))
     assert orders["total_count"] == len(orders["orders"]) > 0
     assert all(o["channel"]["code"] in ("FR", "BE") for o in orders["orders"])
+
+
+async def test_one_operator_down_while_the_others_answer(serve) -> None:
+    http = await served(serve)
+    await relaxed(http)
+    down, up = await shop(http, "BOULANGER"), await shop(http, "DECATHLON")
+    faults = {"failNext": 1_000, "failStatus": 503, "operations": ["BOULANGER"]}
+    assert (await http.put(f"{ADMIN}/faults", json=faults)).status_code == 200
+    for path in (THREADS, ORDERS, STATS):
+        assert (await down.get(path)).status_code == 503
+        assert (await up.get(path)).status_code == 200

@@ -22,16 +22,17 @@ FREQUENCIES: dict[str, float] = {"OR11": 60.0, "A21": 86_400.0, "M11": 60.0}
 # The synchronous-only endpoints (M10, M12, M13, OR43, and M11's further pages) have no
 # figure: 5 calls a second per shop and endpoint, bursts of 20 (assumed).
 SYNCHRONOUS = RateLimit(rate_text="5", burst=20)
-MALFORMED_KINDS = ("invalid_json", "schema", "html", "huge")
+MALFORMED_KINDS = ("invalid_json", "schema", "html", "huge", "redirect")
 HUGE_BYTES = 32 * 1024 * 1024
 
 
 class MiraklFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/mirakl/faults: the other doubles' settings and slow shops
     (``SlowFaultConfig``, shops named by shop id); `operations` names Mirakl's codes (M11,
-    OR11…) or one operator's (``BOULANGER.M11``). `malformedKind` adds ``html`` (a proxy's
-    page with status 200) and ``huge`` (valid JSON padded to ``hugeBytes``). An injected 429
-    carries ``Retry-After: retryAfterSeconds``."""
+    OR11…), one operator's (``BOULANGER.M11``) or every call of an operator (``BOULANGER``).
+    `malformedKind` adds ``html`` (a proxy's page with status 200), ``huge`` (valid JSON
+    padded to ``hugeBytes``) and ``redirect`` (302 to a login page elsewhere). An injected
+    429 carries ``Retry-After: retryAfterSeconds``."""
 
     retry_after_seconds: int = 1
     huge_bytes: int = HUGE_BYTES
@@ -43,6 +44,12 @@ class MiraklFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_un
         if self.retry_after_seconds < 1 or self.huge_bytes < 1:
             issues.append("retryAfterSeconds and hugeBytes must be >= 1")
         return issues + self.slow_problems()
+
+
+class MiraklFaults(FaultInjector):
+    def applies_to(self, op_key: str) -> bool:
+        code = op_key.split(".", 1)[0]
+        return super().applies_to(op_key) or code in self.config.operations
 
 
 class Operator:
@@ -94,7 +101,7 @@ class MiraklDouble:
         self.operators = {
             spec.code: Operator(seed, spec, clock.anchor, extra_shops) for spec in specs
         }
-        self.faults = FaultInjector(f"{seed}|mirakl", MiraklFaultConfig())
+        self.faults = MiraklFaults(f"{seed}|mirakl", MiraklFaultConfig())
         self.limiter = RateLimiter(clock)
         self.enforced = True  # False: frequencies not enforced (tests of other things)
         self._last: dict[tuple[str, int, str], float] = {}  # clock.monotonic() of last call

@@ -36,6 +36,9 @@ def _malformed(body: bytes, kind: str, config: MiraklFaultConfig) -> Response[by
     if kind == "html":
         page = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
         return Response(page, media_type="text/html")
+    if kind == "redirect":  # as a misconfigured or moved instance answers
+        login = "https://login.invalid/auth?redirect=%2Fapi"
+        return Response(b"", status_code=302, headers={"Location": login})
     if kind == "huge":
         padding = b" " * max(0, config.huge_bytes - len(body))
         return Response(body + padding, media_type=JSON)
