@@ -311,7 +311,7 @@ async def test_the_clock_advance_makes_orders_threads_and_messages(serve) -> Non
 
 
 async def test_keys_in_authorization_and_shop_id(serve) -> None:
-    http = await served(serve)
+    http = await served(serve, mirakl_extra_shops=1)
     await relaxed(http)
     listed = await operators(http)
     leroy = listed["LEROY_MERLIN"]
@@ -323,7 +323,9 @@ async def test_keys_in_authorization_and_shop_id(serve) -> None:
     check_error(await http.get(url, headers={"Authorization": other_key}), 401)
     key = {"Authorization": seller.key}
     default = check_response("OR11", await http.get(url, headers=key, params={"max": 100}))
-    ids = [s["shopId"] for s in leroy["shops"]]
+    ids = [s["shopId"] for s in leroy["shops"] if s["apiKey"] == seller.key]
+    neighbour = next(s["shopId"] for s in leroy["shops"] if s["apiKey"] != seller.key)
+    check_error(await http.get(url, headers=key, params={"shop_id": neighbour}), 403)
     first = check_response(
         "OR11", await http.get(url, headers=key, params={"shop_id": ids[0], "max": 100})
     )
