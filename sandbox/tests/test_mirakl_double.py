@@ -154,6 +154,8 @@ async def test_m11_seek_paging_and_filters(serve) -> None:
     check_error(await seller.get(THREADS, entity_id=order_id), 400)  # entity_type required
     check_error(await seller.get(THREADS, page_token="not-a-token"), 400)
     check_error(await seller.get(THREADS, limit=101), 400)
+    misspelt = check_error(await seller.get(THREADS, update_since=since), 400)
+    assert "update_since" in misspelt["message"]
     orders = check_response("OR11", await seller.get(ORDERS, max=100))["orders"]
     channel_of = {o["order_id"]: o["channel"]["code"] for o in orders}
     spanish = check_response("M11", await seller.get(THREADS, channel_codes="ES", limit=100))
@@ -289,7 +291,7 @@ async def test_shop_reply_needed_since_set_by_customer_and_operator_cleared_by_r
     thread = check_response("M10", await seller.get(f"{THREADS}/{thread_id}"))
     assert thread["metadata"]["shop_reply_needed_since"] is None
     assert thread["no_store_reply_needed"][0]["user_type"] == "OPERATOR"
-    delay = check_response("A21", await seller.get(STATS, period="LAST_MONTH"))
+    delay = check_response("A21", await seller.get(STATS, periods="LAST_MONTH"))
     assert delay["order_messages_response_delay"][0]["value"] >= 0
 
 

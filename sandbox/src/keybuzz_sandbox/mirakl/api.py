@@ -374,9 +374,9 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
 def statistics(book: ShopBook, call: Call) -> Answer:
     """A21 with what the double computes: ``order_messages_response_delay`` (average
     seconds from a customer's message to the shop's next reply) and ``orders_count``."""
-    asked = _list(call.query, "period") or set(A21_PERIODS)
+    asked = _list(call.query, "periods") or set(A21_PERIODS)
     if not asked <= set(A21_PERIODS):
-        raise Refused(400, f"period among {', '.join(A21_PERIODS)}")
+        raise Refused(400, f"periods among {', '.join(A21_PERIODS)}")
     channel = call.query.get("channel_code")
     periods = [p for p in A21_PERIODS if p in asked]
     body: dict[str, Any] = {

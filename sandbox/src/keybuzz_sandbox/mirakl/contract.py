@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -17,6 +18,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 SPEC_URI = "urn:mirakl:mmp-seller"
+# Query parameters Mirakl's guide documents outside the description: seek paging (M11),
+# offset paging and sort (OR11), and the locale of localized answers.
+GUIDE_PARAMETERS = {"M11": ("limit", "page_token"), "OR11": ("max", "offset", "sort", "order")}
+COMMON_PARAMETERS = ("locale",)
 COMPOSITIONS = ("allOf", "anyOf", "oneOf", "$ref")
 NULL_WHEN_REPLIED = "Null when the shop has replied."
 # (schema, property, the type allowed besides the declared one, Mirakl's words for it)
@@ -94,3 +99,16 @@ def part_problems(operation_id: str, part: str, value: Any) -> list[str]:
         f"{'.'.join(map(str, e.absolute_path)) or part}: {e.message}"
         for e in sorted(errors, key=str)
     ]
+
+
+@cache
+def query_parameters(operation_id: str) -> frozenset[str]:
+    """The query parameters an operation takes, by the description and Mirakl's guide."""
+    _, _, op = operation(operation_id)
+    named = {p["name"] for p in op.get("parameters", ()) if p.get("in") == "query"}
+    return frozenset(named | set(GUIDE_PARAMETERS.get(operation_id, ())) | set(COMMON_PARAMETERS))
+
+
+def unknown_parameters(operation_id: str, names: Iterable[str]) -> list[str]:
+    known = query_parameters(operation_id)
+    return sorted(name for name in names if name not in known)

@@ -18,6 +18,7 @@ from ..faults import FaultDecision, malform, trickled
 from . import api
 from .api import Refused
 from .book import CUSTOMER, OPERATOR, SHOP, ShopBook, Thread
+from .contract import unknown_parameters
 from .double import MiraklDouble, MiraklFaultConfig
 from .operators import OPERATORS
 
@@ -117,6 +118,9 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
+        if unknown := unknown_parameters(operation, query):
+            # Mirakl may ignore them; the double says so, so that a misspelt filter shows.
+            return error(400, f"Unknown query parameters: {', '.join(unknown)}")
         wait = double.admit(
             book.operator.code, book.shop_id, operation, first_page(operation, query)
         )
