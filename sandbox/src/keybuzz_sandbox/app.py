@@ -15,6 +15,7 @@ from .config import SandboxConfig
 from .consent import consent_routes
 from .fnac.routes import fnac_routes
 from .lwa import token_route
+from .mirakl.routes import mirakl_routes
 from .reply_relay import reply_relay_lifespan
 from .reports import document_route
 from .sandbox import Sandbox
@@ -59,6 +60,7 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
             *spapi_routes(sb),
             *fnac_routes(sb),
             *cdiscount_routes(sb),
+            *mirakl_routes(sb),
         ],
         exception_handlers={
             NotFoundException: _unknown_path,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from keybuzz_sandbox import amazon, cdiscount, fnac
+from keybuzz_sandbox import amazon, cdiscount, fnac, mirakl
 
 ServiceEnv = Callable[[str], dict[str, str]]
 
@@ -14,6 +14,7 @@ DOUBLES: dict[str, ServiceEnv] = {
     "amazon": amazon.service_env,
     "fnac": fnac.service_env,
     "cdiscount": cdiscount.service_env,
+    "mirakl": mirakl.service_env,
 }
 
 

@@ -1,0 +1,36 @@
+"""A double's fault settings over HTTP: GET, PUT and DELETE ``/faults`` under its admin
+router, for any ``FaultConfig`` of its own (checked by its ``problems()``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, delete, get, put
+from litestar.params import JSONBody
+
+from .answers import json_answer
+from .faults import FaultConfig, FaultInjector
+
+
+def fault_handlers(injector: FaultInjector, settings: type[FaultConfig]) -> list[Any]:
+    """The three handlers; PUT decodes its body as ``settings`` (unknown fields refused)."""
+
+    @get("/faults", sync_to_thread=False)
+    def read_faults() -> Response[bytes]:
+        return json_answer(injector.config)
+
+    def write_faults(data: FaultConfig) -> Response[bytes]:
+        if issues := data.problems():
+            return json_answer({"error": "; ".join(issues)}, 400)
+        injector.config = data
+        return json_answer(data)
+
+    # The body's type is the double's own settings, known only when this is called.
+    json_body: Any = JSONBody
+    write_faults.__annotations__ = {"data": json_body[settings], "return": Response[bytes]}
+
+    @delete("/faults", sync_to_thread=False, status_code=204)
+    def clear_faults() -> None:
+        injector.config = settings()
+
+    return [read_faults, put("/faults", sync_to_thread=False)(write_faults), clear_faults]

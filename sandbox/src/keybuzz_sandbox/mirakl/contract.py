@@ -1,0 +1,114 @@
+"""Mirakl's OpenAPI description of the seller API (openapi/), as the double checks what
+shops send and the tests check what the double answers. Mirakl's object schemas allow any
+extra field, so a renamed optional field would pass them: here every object schema that
+lists its properties is closed, and where the description contradicts its own words it is
+corrected (``CORRECTIONS``, with Mirakl's words)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SPEC_URI = "urn:mirakl:mmp-seller"
+# Query parameters Mirakl's guide documents outside the description: seek paging (M11),
+# offset paging and sort (OR11), and the locale of localized answers.
+GUIDE_PARAMETERS = {"M11": ("limit", "page_token"), "OR11": ("max", "offset", "sort", "order")}
+COMMON_PARAMETERS = ("locale",)
+COMPOSITIONS = ("allOf", "anyOf", "oneOf", "$ref")
+NULL_WHEN_REPLIED = "Null when the shop has replied."
+# (schema, property, the type allowed besides the declared one, Mirakl's words for it)
+CORRECTIONS = (
+    ("M11_Response_200_Data_Metadata", "shop_reply_needed_since", "null", NULL_WHEN_REPLIED),
+    ("M10_Response_200_Metadata", "shop_reply_needed_since", "null", NULL_WHEN_REPLIED),
+)
+
+
+def raw_spec() -> dict[str, Any]:
+    """The description as Mirakl published it."""
+    path = files("keybuzz_sandbox.mirakl") / "openapi" / "mirakl-mmp-seller-openapi.json"
+    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return spec
+
+
+def _closed(schema: Any) -> None:
+    if isinstance(schema, dict):
+        if "properties" in schema and not any(k in schema for k in COMPOSITIONS):
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            _closed(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _closed(value)
+
+
+@cache
+def strict_spec() -> dict[str, Any]:
+    spec = copy.deepcopy(raw_spec())
+    schemas = spec["components"]["schemas"]
+    for name, field, extra, words in CORRECTIONS:
+        declared = schemas[name]["properties"][field]
+        if words not in declared["description"]:
+            raise ValueError(f"{name}.{field}: Mirakl's words changed, check the correction")
+        declared["type"] = [declared["type"], extra]
+    _closed(schemas)
+    return spec
+
+
+@cache
+def registry() -> Registry[Any]:
+    return Registry().with_resource(
+        SPEC_URI, Resource.from_contents(strict_spec(), default_specification=DRAFT202012)
+    )
+
+
+def operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
+    """(path, method, operation object) of one of Mirakl's operation codes."""
+    for path, item in strict_spec()["paths"].items():
+        for method, op in item.items():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                return path, method, op
+    raise KeyError(operation_id)
+
+
+def schema_at(operation_id: str, *where: str) -> dict[str, Any]:
+    """A schema pointing at ``where`` inside the operation's object."""
+    path, method, _ = operation(operation_id)
+    parts = ("paths", path, method, *where)
+    pointer = "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+    return {"$ref": f"{SPEC_URI}#/{pointer}"}
+
+
+@cache
+def _part_validator(operation_id: str, part: str) -> Draft202012Validator:
+    where = ("requestBody", "content", "multipart/form-data", "schema", "properties", part)
+    return Draft202012Validator(schema_at(operation_id, *where), registry=registry())
+
+
+def part_problems(operation_id: str, part: str, value: Any) -> list[str]:
+    """What is wrong with a multipart request's JSON part, by the description."""
+    errors = _part_validator(operation_id, part).iter_errors(value)
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or part}: {e.message}"
+        for e in sorted(errors, key=str)
+    ]
+
+
+@cache
+def query_parameters(operation_id: str) -> frozenset[str]:
+    """The query parameters an operation takes, by the description and Mirakl's guide."""
+    _, _, op = operation(operation_id)
+    named = {p["name"] for p in op.get("parameters", ()) if p.get("in") == "query"}
+    return frozenset(named | set(GUIDE_PARAMETERS.get(operation_id, ())) | set(COMMON_PARAMETERS))
+
+
+def unknown_parameters(operation_id: str, names: Iterable[str]) -> list[str]:
+    known = query_parameters(operation_id)
+    return sorted(name for name in names if name not in known)

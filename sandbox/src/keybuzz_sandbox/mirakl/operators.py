@@ -1,0 +1,104 @@
+"""The seeded Mirakl operators, their channels and shops, and the shops' API keys
+(development data). Each operator is one instance of Mirakl's seller API."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+
+import msgspec
+
+
+class Channel(msgspec.Struct, frozen=True):
+    code: str
+    label: str
+
+
+class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    order_count: int  # orders in the 90 days before the sandbox started
+    # Shops of one operator with the same key_owner share one API key (a user with access
+    # to several shops, who names one with shop_id=).
+    key_owner: str = ""
+    thread_rate: float = 0.3  # share of orders whose customer opened a thread
+    operator_rate: float = 0.3  # share of threads the operator's staff wrote in
+    incident_rate: float = 0.08  # share of shipped orders with an incident on a line
+    refund_rate: float = 0.05  # share of received orders with a refunded line
+
+
+class OperatorSpec(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    name: str
+    channels: tuple[Channel, ...]
+    shops: tuple[ShopSpec, ...]
+
+
+OPERATORS: tuple[OperatorSpec, ...] = (
+    OperatorSpec(
+        code="BOULANGER",
+        name="Boulanger",
+        channels=(Channel("INIT", "Boulanger.com"),),
+        shops=(ShopSpec(name="KeyBuzz Démo Boulanger", order_count=40),),
+    ),
+    OperatorSpec(
+        code="LEROY_MERLIN",
+        name="Leroy Merlin",
+        channels=(Channel("FR", "Leroy Merlin France"), Channel("ES", "Leroy Merlin España")),
+        shops=(
+            ShopSpec(name="KeyBuzz Démo Leroy Merlin", order_count=40, key_owner="keybuzz"),
+            ShopSpec(name="KeyBuzz Maison Leroy Merlin", order_count=25, key_owner="keybuzz"),
+        ),
+    ),
+    OperatorSpec(
+        code="DECATHLON",
+        name="Decathlon",
+        channels=(Channel("FR", "Decathlon France"), Channel("BE", "Decathlon Belgique")),
+        shops=(ShopSpec(name="KeyBuzz Démo Decathlon", order_count=30),),
+    ),
+    OperatorSpec(
+        code="LA_REDOUTE",
+        name="La Redoute",
+        channels=(Channel("LAREDOUTE_FR", "La Redoute France"),),
+        shops=(ShopSpec(name="KeyBuzz Démo La Redoute", order_count=30),),
+    ),
+)
+
+
+# Orders in 90 days of each extra shop (SANDBOX_MIRAKL_EXTRA_SHOPS), and where their ids
+# start (above every seeded shop's).
+EXTRA_SHOP_ORDERS = 4
+EXTRA_SHOP_IDS = 100_000
+
+
+def extra_specs(operator: OperatorSpec, count: int) -> dict[int, ShopSpec]:
+    """Small shops beyond the seeded ones, for polling many connections of one operator."""
+    return {
+        EXTRA_SHOP_IDS + n: ShopSpec(
+            name=f"KeyBuzz Boutique {operator.name} {n:05d}", order_count=EXTRA_SHOP_ORDERS
+        )
+        for n in range(1, count + 1)
+    }
+
+
+def digest(*parts: object, size: int = 8) -> bytes:
+    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=size).digest()
+
+
+def rng(*parts: object) -> random.Random:
+    return random.Random(int.from_bytes(digest(*parts), "big"))
+
+
+def shop_id(seed: str, operator: str, shop: str) -> int:
+    """A seeded shop's id as Mirakl gives them: a small integer (below the extra shops')."""
+    return 2_000 + int.from_bytes(digest(seed, "shop", operator, shop, size=4), "big") % 90_000
+
+
+def api_key(seed: str, operator: str, owner: str, generation: int = 0) -> str:
+    """A shop user's API key: Mirakl's are UUIDs."""
+    return str(uuid.UUID(bytes=digest(seed, "key", operator, owner, generation, size=16)))
+
+
+def uid(*parts: object) -> str:
+    """A deterministic UUID (Mirakl's thread, message and attachment ids)."""
+    return str(uuid.UUID(bytes=digest(*parts, size=16)))
