@@ -5,10 +5,11 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY shared ./shared
+COPY connectors ./connectors
 COPY devstack ./devstack
 COPY sandbox ./sandbox
 COPY services ./services
-RUN pip install --no-cache-dir ./shared ./devstack ./sandbox \
+RUN pip install --no-cache-dir ./shared ./connectors/* ./devstack ./sandbox \
         ./services/oauth ./services/poller ./services/orders ./services/tenant-sync \
  && useradd --system --uid 10001 keybuzz
 USER keybuzz

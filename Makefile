@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-PACKAGES := shared devstack sandbox services/oauth services/poller services/orders services/tenant-sync
+# Every connectors/<name>/ folder is a package: adding one needs no edit here.
+PACKAGES := shared $(wildcard connectors/*) devstack sandbox services/oauth services/poller services/orders services/tenant-sync
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 
 .PHONY: install run up down status test test-unit bench lint clean
@@ -51,9 +52,9 @@ test-unit: install
 bench: install
 	$(PY) -m bench
 
-## ruff, formatting, mypy on every package, and mypy --strict on the shared library and the
-## services (devstack and the sandbox are development tools: mypy's defaults).
-STRICT_TYPED := shared/src $(wildcard services/*/src)
+## ruff, formatting, mypy on every package, and mypy --strict on the shared library, the
+## connectors and the services (devstack and the sandbox are development tools: mypy's defaults).
+STRICT_TYPED := shared/src $(wildcard connectors/*/src) $(wildcard services/*/src)
 lint: install
 	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy \
 		&& $(PY) -m mypy --strict $(STRICT_TYPED)

@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.models import DateRange, OrdersQuery
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.order_source import OrderWindow
 from keybuzz_sandbox.testing import running_sandbox
-from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
-from keybuzz_shared.connectors.fnac.models import DateRange, OrdersQuery
 
 from bench.harness import BenchContext, Figure
 

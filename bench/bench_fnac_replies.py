@@ -27,6 +27,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.models import MessageUpdate, OrdersQuery
 from keybuzz_devstack import infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService
@@ -34,8 +36,6 @@ from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
-from keybuzz_shared.connectors.fnac.models import MessageUpdate, OrdersQuery
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.vault import VaultClient

@@ -6,7 +6,7 @@ Parsers: the stdlib's ``xml.etree.ElementTree`` (the baseline: fast, but it acce
 DTDs), ``defusedxml.ElementTree`` (the stdlib behind a refusal of DTDs and entities),
 lxml with the sandbox's hardened parser (``keybuzz_sandbox.fnac.schema.parse``:
 entities unresolved, no DTD loading, no network, any DOCTYPE refused), and the connector's
-own (``keybuzz_shared.connectors.fnac.xml.parse``: UTF-8 only, read as UTF-8, a DTD refused
+own (``keybuzz_connector_fnac.xml.parse``: UTF-8 only, read as UTF-8, a DTD refused
 before and after parsing). Schema
 validation of the parsed page: lxml's ``XMLSchema`` (libxml2) and the pure-Python
 ``xmlschema``, on the same amended XSD. Each figure is the mean per page over
@@ -30,12 +30,12 @@ from typing import Any
 
 import defusedxml.ElementTree as DefusedTree
 import xmlschema
+from keybuzz_connector_fnac import xml as connector_xml
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fnac import schema
 from keybuzz_sandbox.fnac.services import messages_query
 from keybuzz_sandbox.fnac.wire import serialize
 from keybuzz_sandbox.sandbox import Sandbox
-from keybuzz_shared.connectors.fnac import xml as connector_xml
 from lxml import etree
 
 from bench.harness import BenchContext, Figure

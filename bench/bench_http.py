@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 import httpx
+from keybuzz_connector_amazon.credentials import TenantCredentials, store_tenant_credentials
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.amazon.credentials import TenantCredentials, store_tenant_credentials
 from keybuzz_shared.settings import DEV_INTERNAL_API_KEY, DEV_JWT_SECRET
 from keybuzz_shared.vault import VaultClient
 

@@ -52,7 +52,7 @@ BASELINE = f"relay_mail.parse as of {BEFORE} (policy.default)"
 # Imports of the old parser whose names have moved since: where they are now.
 MOVED_IMPORTS = {
     b"from keybuzz_shared.ids import amazon_order_ids_in": (
-        b"from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in"
+        b"from keybuzz_connector_amazon.ids import amazon_order_ids_in"
     ),
 }
 

@@ -33,13 +33,13 @@ from typing import Any
 
 import httpx
 from aiobotocore.session import get_session
+from keybuzz_connector_amazon import SpApiClient
+from keybuzz_connector_amazon.spapi import DEFAULT_RATE_LIMITS
 from keybuzz_devstack import infra
 from keybuzz_devstack import sqs as stack_sqs
 from keybuzz_orders.bootstrap import ports_of
 from keybuzz_orders.notifications.sqs import QueueConsumer
 from keybuzz_orders.service import DEFINITION as ORDERS
-from keybuzz_shared.connectors.amazon import SpApiClient
-from keybuzz_shared.connectors.amazon.spapi import DEFAULT_RATE_LIMITS
 
 from bench.bench_orders import (
     LARGE,

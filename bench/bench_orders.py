@@ -43,19 +43,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from keybuzz_devstack import bootstrap, infra
-from keybuzz_devstack.testing import RunningService, run_in_process
-from keybuzz_oauth.app import CALLBACK_PATH
-from keybuzz_oauth.service import DEFINITION as OAUTH
-from keybuzz_orders.service import DEFINITION as ORDERS
-from keybuzz_shared.connectors.amazon import SpApiClient
-from keybuzz_shared.connectors.amazon.spapi import (
+from keybuzz_connector_amazon import SpApiClient
+from keybuzz_connector_amazon.spapi import (
     DEFAULT_RATE_LIMITS,
     FALLBACK_RATE_LIMIT,
     RateLimit,
     RateLimiter,
     TokenBucket,
 )
+from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack.testing import RunningService, run_in_process
+from keybuzz_oauth.app import CALLBACK_PATH
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.service import DEFINITION as ORDERS
 
 from bench.harness import BenchContext, Figure
 

@@ -47,14 +47,14 @@ import asyncpg
 import httpx
 import msgspec
 import nats
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.models import DateRange, IncidentsQuery, MessagesQuery
+from keybuzz_connector_fnac.shop_inbox import PAGE_SIZE
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.polling.shops_store import PostgresShopSchedule
 from keybuzz_poller.shops.api_source import key_path
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
-from keybuzz_shared.connectors.fnac.models import DateRange, IncidentsQuery, MessagesQuery
-from keybuzz_shared.connectors.fnac.shop_inbox import PAGE_SIZE
 from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.vault import VaultClient
 

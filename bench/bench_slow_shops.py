@@ -37,10 +37,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from keybuzz_connector_fnac.client import FnacCredentials
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_shared.connectors.fnac.client import FnacCredentials
 from keybuzz_shared.vault import VaultClient
 
 from bench.bench_poll_scale import _start_poller, _wait_ready

@@ -1,13 +1,17 @@
-"""docs/ARCHITECTURE.md, "Adding a marketplace", held: a connector of no package
-(``ThrowawayConnector`` with a credential check of its own), registered before the services
-start, with its own credential form, check and settings, is served by every
-marketplace-aware endpoint with no other edit."""
+"""docs/ARCHITECTURE.md, "Adding a marketplace", held: an entry point of group
+``keybuzz.connectors`` is what the registry serves (loaded once, in a stable order, two
+connectors of one value refused), every ``connectors/<name>/`` folder declares its own and
+is installed; and a connector of no package (``ThrowawayConnector`` with a credential check
+of its own), registered before the services start, with its own credential form, check and
+settings, is served by every marketplace-aware endpoint with no other edit."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +31,15 @@ from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.registry import registered
-from keybuzz_shared.connectors.seam import CredentialCheck, CredentialsRefused
+from keybuzz_shared.connectors import registry
+from keybuzz_shared.connectors.registry import ConnectorConflict, registered
+from keybuzz_shared.connectors.seam import Connector, CredentialCheck, CredentialsRefused
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js import JetStreamContext
 
 StartService = Callable[..., Awaitable[RunningService]]
-ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md"
+ROOT = Path(__file__).resolve().parents[1]
+ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 SECRET = "the-right-secret"
 SELLER = "424242"
 
@@ -94,6 +100,70 @@ def steps() -> dict[int, str]:
     section = ARCHITECTURE.read_text().split("### Adding a marketplace", 1)[1].split("\n#", 1)[0]
     found = re.findall(r"^(\d+)\. (.+?)(?=^\d+\. |^\n)", section, re.MULTILINE | re.DOTALL)
     return {int(n): " ".join(text.split()) for n, text in found}
+
+
+# --- the registry: entry points ------------------------------------------------------------
+
+
+class OtherMarketplace(ThrowawayConnector):
+    marketplace = "OTHER"
+
+
+class AnotherMarketplace(ThrowawayConnector):
+    marketplace = "ANOTHER"
+
+
+def throwaway_connectors() -> tuple[Connector, ...]:
+    return (ThrowawayConnector(),)
+
+
+def two_connectors() -> tuple[Connector, ...]:
+    return (OtherMarketplace(), AnotherMarketplace())
+
+
+def throwaway_again() -> tuple[Connector, ...]:
+    return (NewMarketplace(),)
+
+
+def entry_point(name: str, function: str) -> EntryPoint:
+    """An entry point as a connector folder's ``pyproject.toml`` declares it, installed."""
+    return EntryPoint(name=name, value=f"{__name__}:{function}", group=registry.GROUP)
+
+
+def test_the_registry_serves_what_entry_points_return_in_a_stable_order() -> None:
+    found = [entry_point("zz", "two_connectors"), entry_point("aa", "throwaway_connectors")]
+    # Entry points by name, then each one's connectors in the order it returns them.
+    for listed in (found, found[::-1]):
+        loaded = registry.load(listed)
+        assert list(loaded) == ["THROWAWAY", "OTHER", "ANOTHER"]
+        assert type(loaded["OTHER"]) is OtherMarketplace
+
+
+def test_two_connectors_of_one_marketplace_are_refused_naming_both() -> None:
+    found = [entry_point("first", "throwaway_connectors"), entry_point("second", "throwaway_again")]
+    with pytest.raises(ConnectorConflict) as refused:
+        registry.load(found)
+    assert "'THROWAWAY'" in str(refused.value)
+    assert "first" in str(refused.value) and "second" in str(refused.value)
+
+
+def test_every_connector_folder_declares_its_entry_point_and_is_installed() -> None:
+    installed = {p.name: p.value for p in entry_points(group=registry.GROUP)}
+    folders = sorted(p for p in (ROOT / "connectors").iterdir() if (p / "pyproject.toml").exists())
+    assert folders, "no connector folder"
+    for folder in folders:
+        project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+        package = f"keybuzz_connector_{folder.name}"
+        assert project["name"] == f"keybuzz-connector-{folder.name}"
+        assert "keybuzz-shared" in project["dependencies"]
+        declared = project["entry-points"][registry.GROUP]
+        assert declared == {folder.name: f"{package}:connectors"}, folder.name
+        assert installed.get(folder.name) == declared[folder.name], f"{folder.name}: make install"
+        assert (folder / "src" / package / "py.typed").exists(), folder.name
+    # The registry serves the installed entry points' connectors, loaded once.
+    assert registry.marketplaces() == tuple(registry.load(entry_points(group=registry.GROUP)))
+    assert [registry.connector_for(m) for m in registry.marketplaces()] == registry.connectors()
+    assert all(a is b for a, b in zip(registry.connectors(), registry.connectors(), strict=True))
 
 
 def test_the_list_is_short_and_names_its_test() -> None:

@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_fnac.client import FnacClient
+from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
+from keybuzz_connector_fnac.models import MessagesQuery
 from keybuzz_devstack.testing import Infra
 from keybuzz_poller.bootstrap import api_replies
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
@@ -21,9 +24,6 @@ from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopKeyRefused
 from keybuzz_shared.connectors import registry
-from keybuzz_shared.connectors.fnac.client import FnacClient
-from keybuzz_shared.connectors.fnac.connector import FnacConnector, FnacSession
-from keybuzz_shared.connectors.fnac.models import MessagesQuery
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
     CredentialsRefused,

@@ -2,7 +2,8 @@
 
 Scanned: README.md and docs/*.md (but docs/BENCHMARKS.md, where dated runs and
 before/after figures belong), and the comments and docstrings of the Python sources
-under shared/src, services/*/src, devstack/src and sandbox/src (tests are not scanned).
+under shared/src, connectors/*/src, services/*/src, devstack/src and sandbox/src (tests are
+not scanned).
 
 Each pattern below marks a sentence that narrates a change instead of stating what the
 code does and why: an issue number, "Before:", "used to", "no longer", "was measured",
@@ -52,6 +53,7 @@ def documents() -> list[Path]:
 
 def sources() -> list[Path]:
     roots = [ROOT / "shared" / "src", ROOT / "devstack" / "src", ROOT / "sandbox" / "src"]
+    roots += sorted((ROOT / "connectors").glob("*/src"))
     roots += sorted((ROOT / "services").glob("*/src"))
     return [p for root in roots for p in sorted(root.rglob("*.py"))]
 

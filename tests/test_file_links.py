@@ -10,8 +10,8 @@ import ipaddress
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_fnac.settings import FnacApiSettings
 from keybuzz_poller.settings import PollerSettings
-from keybuzz_shared.connectors.fnac.settings import FnacApiSettings
 from keybuzz_shared.file_links import (
     NO_FILES,
     FileLinks,

@@ -11,15 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_shared.connectors.fnac.client import FnacClient, FnacCredentials
-from keybuzz_shared.connectors.fnac.errors import (
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.errors import (
     FnacCredentialsRefused,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
     FnacUnavailable,
 )
-from keybuzz_shared.connectors.fnac.models import MessagesQuery, MessageUpdate, OrdersQuery
+from keybuzz_connector_fnac.models import MessagesQuery, MessageUpdate, OrdersQuery
 from keybuzz_shared.connectors.seam import CredentialsRefused, MarketplaceUnavailable
 from keybuzz_shared.errors import DependencyUnavailable
 

@@ -4,8 +4,8 @@ carries, which is what the double lists back (a message travels in an XML 1.0 do
 from __future__ import annotations
 
 import pytest
-from keybuzz_shared.connectors.fnac.connector import FnacConnector
-from keybuzz_shared.connectors.fnac.xml import xml_text
+from keybuzz_connector_fnac.connector import FnacConnector
+from keybuzz_connector_fnac.xml import xml_text
 
 RULE = FnacConnector("FNAC", "Fnac").reply_text
 

@@ -1,4 +1,4 @@
-"""Fnac's XML codec (keybuzz_shared.connectors.fnac.xml): the responses recorded from Fnac's
+"""Fnac's XML codec (keybuzz_connector_fnac.xml): the responses recorded from Fnac's
 test platform read into models, every request we build valid against Fnac's XSDs and shaped
 like the recorded ones, and hostile documents refused without being expanded."""
 
@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from keybuzz_shared.connectors.fnac import xml
-from keybuzz_shared.connectors.fnac.errors import FnacProtocolError
-from keybuzz_shared.connectors.fnac.models import (
+from keybuzz_connector_fnac import xml
+from keybuzz_connector_fnac.errors import FnacProtocolError
+from keybuzz_connector_fnac.models import (
     DateRange,
     IncidentsQuery,
     MessagesQuery,

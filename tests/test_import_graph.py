@@ -20,6 +20,7 @@ SOURCE_ROOTS = [
     "services/poller/src",
     "services/orders/src",
     "services/tenant-sync/src",
+    *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("connectors/*/src")),
 ]
 
 
@@ -112,7 +113,12 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 def test_test_modules_have_one_base_name_each() -> None:
     """pytest imports test files and their helpers (prepend mode: no packages) by base name:
     two ``test_store_contract.py`` in two services make one of them fail to collect."""
-    dirs = [ROOT / "tests", ROOT / "sandbox" / "tests", *ROOT.glob("services/*/tests")]
+    dirs = [
+        ROOT / "tests",
+        ROOT / "sandbox" / "tests",
+        *ROOT.glob("connectors/*/tests"),
+        *ROOT.glob("services/*/tests"),
+    ]
     names = [
         path.name
         for directory in dirs

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONNECTORS = ROOT / "shared/src/keybuzz_shared/connectors"
-# The registry: which connector serves a value, the values, every connector's settings.
-REGISTRY = tuple(CONNECTORS / m for m in ("registry.py", "names.py", "settings.py"))
+# Every connector: a folder of its own at the top of the repo (its own distribution).
+CONNECTOR_FOLDERS = ROOT / "connectors"
+SHARED_CONNECTORS = ROOT / "shared/src/keybuzz_shared/connectors"
+# The wire names that predate connectors (``UNLABELLED_EVENT_MARKETPLACE``): the one file of
+# the shared library that names a marketplace; the registry finds the rest.
+REGISTRY = (SHARED_CONNECTORS / "names.py",)
 MARKETPLACE_NAME = re.compile(r"amazon|fnac|darty|cdiscount|octopia|mirakl", re.IGNORECASE)
 TEXT_SUFFIXES = {".py", ".sql", ".html", ".js", ".css", ".json", ".txt", ".md", ".toml"}
 AREAS = {
@@ -25,18 +28,12 @@ AREAS = {
 }
 
 
-# The contract every connector implements: a package, but no connector's, naming none.
-SEAM = CONNECTORS / "seam"
-
-
 def connector_packages() -> list[Path]:
-    return [
-        p for p in CONNECTORS.iterdir() if p.is_dir() and p != SEAM and (p / "__init__.py").exists()
-    ]
+    return [p for p in CONNECTOR_FOLDERS.iterdir() if (p / "pyproject.toml").exists()]
 
 
 def may_name_marketplaces(path: Path) -> bool:
-    """A connector package's file, the registry, or an applied migration: migrations are
+    """A connector folder's file, the wire names, or an applied migration: migrations are
     numbered history, never edited; a later one renames what an earlier one named."""
     if path in REGISTRY or "migrations" in path.parts:
         return True
@@ -64,11 +61,10 @@ def test_only_connector_packages_and_the_registry_name_a_marketplace(area: str) 
 
 
 def test_each_connector_package_serves_a_registered_marketplace() -> None:
-    from keybuzz_shared.connectors.names import MARKETPLACES
-    from keybuzz_shared.connectors.registry import connector_for
+    from keybuzz_shared.connectors.registry import connector_for, marketplaces
 
-    served = {connector_for(m).__class__.__module__.split(".")[2] for m in MARKETPLACES}
-    assert served == {p.name for p in connector_packages()}
+    served = {connector_for(m).__class__.__module__.split(".")[0] for m in marketplaces()}
+    assert served == {f"keybuzz_connector_{p.name}" for p in connector_packages()}
 
 
 def test_the_check_finds_a_name_where_it_must_not_be(tmp_path: Path) -> None:

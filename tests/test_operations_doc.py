@@ -137,7 +137,7 @@ def test_every_metric_named_exists_in_the_code() -> None:
     assert len(named) >= 15, named
     sources = "\n".join(
         path.read_text()
-        for folder in ("shared/src", "services")
+        for folder in ("shared/src", "connectors", "services")
         for path in (ROOT / folder).rglob("*.py")
         if "tests" not in path.parts
     )

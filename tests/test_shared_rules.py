@@ -7,10 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from keybuzz_connector_amazon.ids import amazon_order_ids_in, is_amazon_order_id
+from keybuzz_connector_amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.background import keep_lease
 from keybuzz_shared.backoff import backoff_delay
-from keybuzz_shared.connectors.amazon.ids import amazon_order_ids_in, is_amazon_order_id
-from keybuzz_shared.connectors.amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.connectors.shop_sessions import KeptSessions
 from keybuzz_shared.ids import uuid4_strings
 from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from keybuzz_connector_fnac.names import DARTY, FNAC
+from keybuzz_connector_fnac.settings import FNAC_API_URL
 from keybuzz_devstack.testing import ThrowawayApiSettings, ThrowawayConnector
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_orders.service import HttpClients
@@ -16,8 +18,6 @@ from keybuzz_poller.bootstrap import shop_reading
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_shared.connectors.fnac.settings import FNAC_API_URL
-from keybuzz_shared.connectors.names import DARTY, FNAC
 from keybuzz_shared.connectors.registry import connector_for, registered
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.settings import SettingsError, load_settings

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+from keybuzz_connector_amazon.credentials import APP_CREDENTIALS_PATH
 from keybuzz_devstack import bootstrap, infra
-from keybuzz_shared.connectors.amazon.credentials import APP_CREDENTIALS_PATH
 from keybuzz_shared.settings import DEV_VAULT_TOKEN, CommonSettings, load_settings
 from keybuzz_shared.vault import VaultClient, VaultError
 

@@ -3,8 +3,8 @@
 import uuid
 
 import pytest
+from keybuzz_connector_amazon.credentials import tenant_credentials_path
 from keybuzz_devstack.bootstrap import service_token_id
-from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.vault import VaultClient, VaultError, VaultUnavailable
 

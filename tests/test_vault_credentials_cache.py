@@ -1,4 +1,4 @@
-"""The short-lived cache of the tenant-credential check (keybuzz_shared.connectors.amazon.credentials), on real OpenBao."""
+"""The short-lived cache of the tenant-credential check (keybuzz_connector_amazon.credentials), on real OpenBao."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from keybuzz_devstack.bootstrap import service_token_id
-from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
-from keybuzz_shared.connectors.amazon.credentials import (
+from keybuzz_connector_amazon.credentials import (
     TenantCredentials,
     check_tenant_credentials,
     delete_tenant_credentials,
@@ -17,7 +15,9 @@ from keybuzz_shared.connectors.amazon.credentials import (
     store_tenant_credentials,
     tenant_credentials_path,
 )
-from keybuzz_shared.connectors.amazon.errors import CredentialsMissing
+from keybuzz_connector_amazon.errors import CredentialsMissing
+from keybuzz_devstack.bootstrap import service_token_id
+from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_shared.vault import VaultClient, VaultError
 
 

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keybuzz_sandbox import doubles
+
 from keybuzz_devstack import bootstrap, dovecot, infra, sqs
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
@@ -84,11 +86,8 @@ DEV_DEFAULTS = {
     "JWT_SECRET": "keybuzz-dev-secret-change-me-in-production",
     "INTERNAL_API_KEY": "keybuzz-dev-internal",
     "INBOUND_DOMAIN": "inbound.keybuzz.test",
-    "LWA_ENDPOINT": f"{SANDBOX_URL}/auth/o2/token",
-    "SPAPI_ENDPOINT": SANDBOX_URL,
-    "SELLER_CENTRAL_URL": SANDBOX_URL,
-    # Fnac's seller API (Darty's shops too): the sandbox's double.
-    "FNAC_API_URL": f"{SANDBOX_URL}/fnac/api.php/",
+    # Every marketplace API at the sandbox's double of it.
+    **doubles.service_env(SANDBOX_URL),
     "FRONTEND_URL": f"{CONSOLE_URL}/settings/channels/amazon",
     "KEYBUZZ_ENV": "development",
 }

@@ -11,6 +11,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from keybuzz_connector_amazon import (
+    AppCredentials,
+    AppCredentialsMissing,
+    CredentialsMissing,
+    InvalidGrant,
+    LwaError,
+    LwaUnavailable,
+    TenantCredentials,
+    TokenGrant,
+)
+from keybuzz_connector_amazon.credentials import (
+    app_credentials_path,
+    tenant_credentials_path,
+)
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
 from keybuzz_oauth.connections import (
     Connected,
@@ -28,21 +43,6 @@ from keybuzz_oauth.ports import (
 )
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.states import ConsumedState, NewStateRow
-from keybuzz_shared.connectors.amazon import (
-    AppCredentials,
-    AppCredentialsMissing,
-    CredentialsMissing,
-    InvalidGrant,
-    LwaError,
-    LwaUnavailable,
-    TenantCredentials,
-    TokenGrant,
-)
-from keybuzz_shared.connectors.amazon.credentials import (
-    app_credentials_path,
-    tenant_credentials_path,
-)
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.vault import VaultUnavailable
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

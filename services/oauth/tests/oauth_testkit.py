@@ -19,17 +19,17 @@ import httpx
 import hvac
 import pytest
 import uvicorn
+from keybuzz_connector_amazon import (
+    LwaClient,
+    TokenService,
+    outbox_reauth_reporter,
+)
 from keybuzz_devstack import infra
 from keybuzz_devstack.testing import find_event as find_event  # the oauth tests take it here
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.amazon import (
-    LwaClient,
-    TokenService,
-    outbox_reauth_reporter,
-)
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.service import ServiceDefinition
 from keybuzz_shared.settings import DEV_JWT_SECRET

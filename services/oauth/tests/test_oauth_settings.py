@@ -1,8 +1,8 @@
 """Settings: production refuses the development defaults that broke seed 003."""
 
 import pytest
+from keybuzz_connector_amazon import AmazonSettings
 from keybuzz_oauth.settings import OauthSettings
-from keybuzz_shared.connectors.amazon import AmazonSettings
 from keybuzz_shared.settings import SettingsError, load_settings
 
 PRODUCTION = {

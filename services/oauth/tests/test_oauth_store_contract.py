@@ -13,6 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import hvac
 import pytest
+from keybuzz_connector_amazon import (
+    AppCredentialsMissing,
+    CredentialsMissing,
+    TenantCredentials,
+)
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_devstack.bootstrap import service_token_id
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_oauth.adapters import VaultCredentials
@@ -21,12 +27,6 @@ from keybuzz_oauth.ports import CredentialsVault, OauthStore, ShopTaken
 from keybuzz_oauth.service import DEFINITION
 from keybuzz_oauth.states import NewStateRow, digest
 from keybuzz_oauth.store import PostgresOauthStore
-from keybuzz_shared.connectors.amazon import (
-    AppCredentialsMissing,
-    CredentialsMissing,
-    TenantCredentials,
-)
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.vault import VaultClient, VaultError

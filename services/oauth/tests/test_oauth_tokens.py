@@ -1,4 +1,4 @@
-"""The shared token service (keybuzz_shared.connectors.amazon) as another service uses it."""
+"""The shared token service (keybuzz_connector_amazon) as another service uses it."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_devstack import infra
-from keybuzz_devstack.testing import eventually
-from keybuzz_shared.connectors.amazon import (
+from keybuzz_connector_amazon import (
     AppCredentials,
     CredentialsMissing,
     LwaClient,
     LwaUnavailable,
     ReauthRequired,
 )
+from keybuzz_devstack import infra
+from keybuzz_devstack.testing import eventually
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.messaging import publish_event
 from oauth_testkit import (

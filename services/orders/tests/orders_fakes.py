@@ -11,6 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
+from keybuzz_connector_amazon import CredentialsMissing
+from keybuzz_connector_amazon.credentials import tenant_credentials_path
+from keybuzz_connector_amazon.messaging import (
+    MessageBody,
+    MessagingAction,
+    MessagingActionNotAllowed,
+)
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
 from keybuzz_orders.backfill.jobs import (
     ORDERS_V0,
@@ -52,14 +60,6 @@ from keybuzz_orders.ports import (
 )
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.store import REPORT_COLUMNS
-from keybuzz_shared.connectors.amazon import CredentialsMissing
-from keybuzz_shared.connectors.amazon.credentials import tenant_credentials_path
-from keybuzz_shared.connectors.amazon.messaging import (
-    MessageBody,
-    MessagingAction,
-    MessagingActionNotAllowed,
-)
-from keybuzz_shared.connectors.names import AMAZON
 
 S = TypeVar("S", bound=msgspec.Struct)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -13,13 +13,13 @@ Otherwise 94 ``getOrderItems`` at 0.5/s after a burst of 30 take two minutes.
 
 from __future__ import annotations
 
-from keybuzz_devstack.testing import SANDBOX_TIME_SCALE
-from keybuzz_shared.connectors.amazon.spapi import (
+from keybuzz_connector_amazon.spapi import (
     DEFAULT_RATE_LIMITS,
     RateLimit,
     RateLimiter,
     SpApiClient,
 )
+from keybuzz_devstack.testing import SANDBOX_TIME_SCALE
 from orders_testkit import OrdersKit, Sandbox, find_events, new_tenant
 
 REFUSED_FOR_GOOD = 1_000_000

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from keybuzz_connector_amazon.names import AMAZON
+from keybuzz_connector_fnac.names import FNAC
 from keybuzz_orders.backfill.jobs import (
     REPORT,
     SEARCH,
@@ -19,7 +21,6 @@ from keybuzz_orders.backfill.jobs import (
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.ports import JobStore
 from keybuzz_orders.service import DEFINITION
-from keybuzz_shared.connectors.names import AMAZON, FNAC
 from keybuzz_shared.db import apply_migrations, create_pool
 from orders_fakes import InMemoryJobStore
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
 from keybuzz_orders.ports import HeldSubscription, NotificationStore, SubscriptionStore
 from keybuzz_orders.service import DEFINITION
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.db import apply_migrations, create_pool
 from orders_fakes import InMemoryNotificationStore
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiobotocore.session import get_session
+from keybuzz_connector_amazon.order_feed import SpApiOrderChanges
 from keybuzz_devstack import infra
 from keybuzz_devstack import sqs as stack_sqs
 from keybuzz_devstack.outage import Outage
@@ -21,7 +22,6 @@ from keybuzz_devstack.testing import SANDBOX_TIME_SCALE, eventually
 from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
 from keybuzz_orders.ports import OrderChangeNotifications
 from keybuzz_orders.settings import OrdersSettings
-from keybuzz_shared.connectors.amazon.order_feed import SpApiOrderChanges
 from keybuzz_shared.settings import SettingsError, load_settings
 from orders_fakes import FakeOrderChanges
 from orders_testkit import SELLER, OrdersKit, Sandbox, connect_directly, new_tenant

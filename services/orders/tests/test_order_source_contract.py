@@ -18,6 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
+from keybuzz_connector_amazon import LwaClient, SpApiClient, TokenService
+from keybuzz_connector_amazon.messaging import (
+    MessageBody,
+    MessagingAction,
+    MessagingActionNotAllowed,
+    MessagingClient,
+)
+from keybuzz_connector_amazon.order_feed import SpApiOrderReports, SpApiOrderSource
+from keybuzz_connector_fnac.names import FNAC
 from keybuzz_devstack import infra
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.domain import OrderRow, OrderStatus
@@ -36,15 +45,6 @@ from keybuzz_orders.order_source import (
 from keybuzz_orders.ports import BuyerMessaging
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
-from keybuzz_shared.connectors.amazon import LwaClient, SpApiClient, TokenService
-from keybuzz_shared.connectors.amazon.messaging import (
-    MessageBody,
-    MessagingAction,
-    MessagingActionNotAllowed,
-    MessagingClient,
-)
-from keybuzz_shared.connectors.amazon.order_feed import SpApiOrderReports, SpApiOrderSource
-from keybuzz_shared.connectors.names import FNAC
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.vault import VaultClient

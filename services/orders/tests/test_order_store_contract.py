@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from keybuzz_connector_amazon.names import AMAZON
+from keybuzz_connector_fnac.names import FNAC
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.notifications.notification_store import PostgresDetailStore
 from keybuzz_orders.ports import DetailStore, JobStore, OrderStore
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.store import PostgresOrderStore
-from keybuzz_shared.connectors.names import AMAZON, FNAC
 from keybuzz_shared.db import apply_migrations, create_pool
 from orders_fakes import InMemoryDetailStore, InMemoryOrderStore
 

@@ -13,8 +13,8 @@ import httpx
 import msgspec
 import nats
 import pytest
+from keybuzz_connector_fnac.order_states import LINE_STATES
 from keybuzz_orders.sync import OrderSync
-from keybuzz_shared.connectors.fnac.order_states import LINE_STATES
 from keybuzz_shared.events import ConnectionConnected, Event, MessageReceived
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from oauth_testkit import root_vault

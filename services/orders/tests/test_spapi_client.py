@@ -1,4 +1,4 @@
-"""The SP-API client (keybuzz_shared.connectors.amazon.spapi) against a sandbox of its own, over HTTP.
+"""The SP-API client (keybuzz_connector_amazon.spapi) against a sandbox of its own, over HTTP.
 
 The sandbox runs in-process at time scale 1800: an access token lives 2 seconds,
 so an expired token is a matter of waiting, and buckets refill quickly.
@@ -13,11 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_devstack import infra
-from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.sandbox import Sandbox
-from keybuzz_sandbox.testing import running_sandbox
-from keybuzz_shared.connectors.amazon import (
+from keybuzz_connector_amazon import (
     LwaClient,
     RateLimit,
     SearchOrdersQuery,
@@ -27,7 +23,11 @@ from keybuzz_shared.connectors.amazon import (
     SpApiUnavailable,
     TokenService,
 )
-from keybuzz_shared.connectors.amazon.spapi import TokenBucket
+from keybuzz_connector_amazon.spapi import TokenBucket
+from keybuzz_devstack import infra
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.sandbox import Sandbox
+from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.vault import VaultClient
 from orders_testkit import FR, connect_directly

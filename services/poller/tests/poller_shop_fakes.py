@@ -12,6 +12,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from keybuzz_connector_fnac.client import carried_text
+from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
+from keybuzz_connector_fnac.connector import LISTING_OVERLAP
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopPollingPorts, ShopStatus
 from keybuzz_poller.shops.domain import (
@@ -30,9 +33,6 @@ from keybuzz_poller.shops.domain import (
 )
 from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading
 from keybuzz_poller.tickets.ports import DeadlineFact, DeadlineRow
-from keybuzz_shared.connectors.fnac.client import carried_text
-from keybuzz_shared.connectors.fnac.connector import LIMITS as FNAC_LIMITS
-from keybuzz_shared.connectors.fnac.connector import LISTING_OVERLAP
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     MarketplaceMessage,

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 import pytest
+from keybuzz_connector_fnac.shop_inbox import NOTICE_SUBJECT
 from keybuzz_poller.polling.shops_store import PostgresShops
 from keybuzz_poller.replies.ports import NewReply
 from keybuzz_poller.replies.store import PostgresReplies
@@ -34,7 +35,6 @@ from keybuzz_poller.shops.domain import (
 )
 from keybuzz_poller.shops.ports import ShopStore
 from keybuzz_poller.shops.store import PostgresShopStore
-from keybuzz_shared.connectors.fnac.shop_inbox import NOTICE_SUBJECT
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables
 from poller_shop_fakes import shop_message as message

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
+from keybuzz_connector_amazon.relay_mail import DEMO_ORDERS as ORDERS
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.settings import PollerSettings
-from keybuzz_shared.connectors.amazon.relay_mail import DEMO_ORDERS as ORDERS
 from keybuzz_shared.settings import SettingsError, load_settings
 from mailkit import new_tenant, poll_now, received_events, synced
 

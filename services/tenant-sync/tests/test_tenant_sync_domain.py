@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from keybuzz_shared.connectors.names import AMAZON
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_tenant_sync.domain import (
     TOKEN_LENGTH,

@@ -9,6 +9,8 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from keybuzz_connector_amazon import TenantCredentials
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_oauth import flow, states, status_and_disconnect
 from keybuzz_oauth.connections import Status
 from keybuzz_oauth.errors import (
@@ -20,8 +22,6 @@ from keybuzz_oauth.errors import (
     NotConnected,
 )
 from keybuzz_oauth.flow import CallbackParams, Started
-from keybuzz_shared.connectors.amazon import TenantCredentials
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected, Event
 from keybuzz_shared.tenancy import Principal, TenantContext
 from oauth_fakes import APP, FakeOauth, fake_oauth

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from keybuzz_shared.connectors.names import MARKETPLACES, UNLABELLED_EVENT_MARKETPLACE
+from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
+from keybuzz_shared.connectors.registry import marketplaces
 from keybuzz_shared.http import (
     ErrorBody,
     domain_error_handlers,
@@ -44,7 +45,7 @@ from keybuzz_orders.schemas import (
 
 BASE_PATH = "/api/v1/orders"
 # How the docs name the marketplaces ("A, B or C") and the one with buyer messaging.
-MARKETPLACE_NAMES = f"{', '.join(MARKETPLACES[:-1])} or {MARKETPLACES[-1]}"
+MARKETPLACE_NAMES = f"{', '.join(marketplaces()[:-1])} or {marketplaces()[-1]}"
 MESSAGING = feed_connector().display_name
 
 
@@ -110,7 +111,7 @@ class OrdersController(Controller):
         operation_id="startBackfill",
         status_code=202,
         summary="Import the tenant's orders of the last `days` days from one marketplace",
-        description=f"`marketplace` ({', '.join(MARKETPLACES)}; default "
+        description=f"`marketplace` ({', '.join(marketplaces())}; default "
         f"{UNLABELLED_EVENT_MARKETPLACE}) says whose orders. "
         "One job per tenant and marketplace: while one runs, its progress is returned "
         "(`alreadyRunning: true`) instead of starting another.",

@@ -14,21 +14,20 @@ from enum import StrEnum
 
 import msgspec
 from keybuzz_shared import times
-from keybuzz_shared.connectors.names import MARKETPLACES
 from keybuzz_shared.connectors.orders import DeliveryStatus as DeliveryStatus
 from keybuzz_shared.connectors.orders import ItemRow as ItemRow
 from keybuzz_shared.connectors.orders import OrderRow as OrderRow
 from keybuzz_shared.connectors.orders import OrderStatus as OrderStatus
 from keybuzz_shared.connectors.orders import new_order_row as new_order_row
 from keybuzz_shared.connectors.orders import order_ref as order_ref
-from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.registry import connectors, marketplaces
 from keybuzz_shared.connectors.seam import OrderIds
 from keybuzz_shared.connectors.seam import OrderSummary as ConnectorOrder
 
 SLA_AT_RISK_BEFORE = timedelta(hours=24)
 
-# Every ``marketplace`` an order or a job may have (``names.MARKETPLACES``).
-Marketplace = StrEnum("Marketplace", [(m, m) for m in MARKETPLACES])  # type: ignore[misc]
+# Every ``marketplace`` an order or a job may have (the registry's, at import).
+Marketplace = StrEnum("Marketplace", [(m, m) for m in marketplaces()])  # type: ignore[misc]
 
 
 # The lifecycle's order: at the same timestamp of the marketplace the later step wins (one advance

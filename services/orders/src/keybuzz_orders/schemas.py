@@ -62,7 +62,7 @@ class BackfillJob(JobCounts, kw_only=True, rename="camel"):
 
     job_id: str
     tenant_id: str
-    marketplace: str  # one of names.MARKETPLACES
+    marketplace: str  # one of registry.marketplaces()
     status: str  # RUNNING | COMPLETED | FAILED | CANCELLED
     trigger: str
     days: int

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import msgspec
 import pytest
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_orders.backfill.backfill import Backfills
 from keybuzz_orders.backfill.jobs import ORDERS_V0, REPORT, SEARCH, JobView, WindowState
 from keybuzz_orders.backfill.starting import JobRequest, start_job
@@ -21,7 +22,6 @@ from keybuzz_orders.order_source import (
     SourceRefused,
     SourceUnavailable,
 )
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
 from orders_fakes import FR, NOW, FakeOrders, fake_orders, item, shipped_order
 

@@ -5,9 +5,9 @@ resumed stay in ``test_backfill*.py``."""
 from __future__ import annotations
 
 import pytest
+from keybuzz_connector_amazon import CredentialsMissing
 from keybuzz_orders.backfill.jobs import InvalidDays
 from keybuzz_orders.backfill.starting import JobRequest, start_job
-from keybuzz_shared.connectors.amazon import CredentialsMissing
 from orders_fakes import FR, FakeOrders, fake_orders
 
 TENANT = "t-shop"

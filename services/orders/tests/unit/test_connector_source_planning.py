@@ -14,9 +14,9 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from keybuzz_connector_fnac.names import FNAC
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.order_source import OrderWindow, QueryRefused, SourcePage
-from keybuzz_shared.connectors.names import FNAC
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import Connector, OrderSummary, Page
 from keybuzz_shared.vault import VaultClient

@@ -6,15 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from keybuzz_orders.backfill.backfill import Decision, decide
-from keybuzz_orders.domain import (
-    DeliveryStatus,
-    OrderStatus,
-    SlaStatus,
-    order_ref,
-    sla_status,
-)
-from keybuzz_shared.connectors.amazon import (
+from keybuzz_connector_amazon import (
     AmazonAuthError,
     CredentialsMissing,
     LwaUnavailable,
@@ -25,8 +17,16 @@ from keybuzz_shared.connectors.amazon import (
     SpApiInvalidInput,
     SpApiUnavailable,
 )
-from keybuzz_shared.connectors.amazon.order_feed import source_error
-from keybuzz_shared.connectors.amazon.order_rows import order_row
+from keybuzz_connector_amazon.order_feed import source_error
+from keybuzz_connector_amazon.order_rows import order_row
+from keybuzz_orders.backfill.backfill import Decision, decide
+from keybuzz_orders.domain import (
+    DeliveryStatus,
+    OrderStatus,
+    SlaStatus,
+    order_ref,
+    sla_status,
+)
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 from importlib import resources
 
 import pytest
+from keybuzz_connector_fnac import order_states
 from keybuzz_orders.domain import DeliveryStatus, OrderStatus, connector_order_row
-from keybuzz_shared.connectors.fnac import order_states
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -46,7 +46,7 @@ EXPECTED_LINES = {
 
 def _xsd_states(type_name: str) -> list[str]:
     """The enumeration of one simple type of Fnac's state.xsd, as the connector ships it."""
-    xsd = resources.files("keybuzz_shared.connectors.fnac").joinpath("xsd/state.xsd")
+    xsd = resources.files("keybuzz_connector_fnac").joinpath("xsd/state.xsd")
     root = ET.fromstring(xsd.read_bytes())
     [simple] = [t for t in root.iter(f"{XS}simpleType") if t.get("name") == type_name]
     return [str(e.get("value")) for e in simple.iter(f"{XS}enumeration")]

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from keybuzz_connector_amazon.messaging import MessagingAction
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_orders.domain import InvalidOrderId, OrderNotFound
 from keybuzz_orders.messaging import InvalidMessage, MessageRequest, OrderMessaging
-from keybuzz_shared.connectors.amazon.messaging import MessagingAction
-from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import FR, NOW, FakeBuyerMessaging, fake_orders, shipped_order
 
 TENANT, ORDER = "t-shop", "407-1000000-0000001"

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_orders.domain import OrderStatus
 from keybuzz_orders.notifications import order_changes
 from keybuzz_orders.notifications.order_changes import MalformedNotification, Outcome
-from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import FakeOrders, fake_orders
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

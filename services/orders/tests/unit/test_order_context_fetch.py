@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.order_context import OrderContext
 from keybuzz_orders.order_source import SourceUnavailable
-from keybuzz_shared.connectors.names import AMAZON
 from keybuzz_shared.errors import is_outage
 from orders_fakes import NOW, FakeOrders, fake_orders, shipped_order
 

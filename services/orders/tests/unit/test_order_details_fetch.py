@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.notifications.order_details import OrderDetails
 from keybuzz_orders.order_source import SourceUnavailable
-from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import NOW, fake_orders, shipped_order
 
 TENANT = "t-shop"

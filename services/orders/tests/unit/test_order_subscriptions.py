@@ -6,10 +6,10 @@ notifications; deleted and ended on a disconnection. Amazon's side stays in
 from __future__ import annotations
 
 import pytest
+from keybuzz_connector_amazon import CredentialsMissing
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_orders.notifications.subscriptions import OrderSubscriptions
 from keybuzz_orders.ports import ChangeSubscription, HeldSubscription, SubscriptionPorts
-from keybuzz_shared.connectors.amazon import CredentialsMissing
-from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import FakeOrderChanges, InMemoryNotificationStore
 
 TENANT, SELLER = "t-shop", "A1SELLER"

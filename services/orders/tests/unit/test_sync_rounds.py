@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.order_source import SourceRefused, SourceUnavailable
 from keybuzz_orders.sync import NoSyncCursor, OrderSync
-from keybuzz_shared.connectors.names import AMAZON
 from orders_fakes import FR, NOW, FakeOrders, fake_orders, item, shipped_order
 
 TENANT = "t-shop"

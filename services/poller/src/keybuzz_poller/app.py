@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from keybuzz_shared.auth import tenant_context
-from keybuzz_shared.connectors.names import MARKETPLACES
+from keybuzz_shared.connectors.registry import marketplaces
 from keybuzz_shared.http import ErrorBody, domain_error_handlers
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Response, get, post, put
@@ -256,7 +256,9 @@ class TicketController(Controller):
         order_id: Annotated[str | None, Parameter(query="orderId")] = None,
         marketplace: Annotated[
             str | None,
-            Parameter(description=f"only this marketplace's tickets ({', '.join(MARKETPLACES)}…)"),
+            Parameter(
+                description=f"only this marketplace's tickets ({', '.join(marketplaces())}…)"
+            ),
         ] = None,
         since: Annotated[
             datetime | None, Parameter(description="tickets with a message at or after this time")

@@ -1,0 +1,3 @@
+"""Amazon's ``marketplace`` value (events, tables, routes)."""
+
+AMAZON = "AMAZON"

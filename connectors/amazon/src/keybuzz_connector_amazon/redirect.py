@@ -1,0 +1,135 @@
+"""Login with Amazon's website authorization workflow, as the seam's ``RedirectFlow``
+(docs/ARCHITECTURE.md, "Amazon facts"): the Seller Central consent URL of a marketplace,
+the ``selling_partner_id`` of the callback, the ``spapi_oauth_code`` exchanged at LWA, and
+the refresh token kept in Vault (``credentials.py``)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from keybuzz_shared.connectors.seam import (
+    AccountCredentials,
+    ConsentSite,
+    RedirectApp,
+    RedirectFlowSettings,
+)
+from keybuzz_shared.vault import VaultClient
+
+from keybuzz_connector_amazon.credentials import (
+    AppCredentials,
+    TenantCredentials,
+    check_tenant_credentials,
+    delete_tenant_credentials,
+    load_app_credentials,
+    store_tenant_credentials,
+)
+from keybuzz_connector_amazon.lwa import LwaClient, TokenGrant
+from keybuzz_connector_amazon.marketplaces import Marketplace, marketplace
+
+CONSENT_PATH = "/apps/authorize/consent"
+# A selling partner id: Amazon's merchant token ("A1B2C3D4E5F6G7").
+_SELLER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+
+
+class AmazonRedirectFlow:
+    def site(self, code: str) -> Marketplace:
+        """UnknownMarketplace (a ValueError) for a code Amazon does not have."""
+        return marketplace(code)
+
+    def consent_url(
+        self,
+        app: RedirectApp,
+        site: ConsentSite,
+        *,
+        state: str,
+        redirect_uri: str,
+        origin: str | None = None,
+        draft: bool | None = None,
+    ) -> str:
+        """``https://sellercentral.amazon.<tld>/apps/authorize/consent?application_id=…``.
+
+        ``origin`` replaces the marketplace's Seller Central origin (the sandbox);
+        ``draft`` overrides the app credential's flag. A draft app needs
+        ``version=beta`` or Amazon shows error MD1000.
+        """
+        seller_central = origin or marketplace(site.id).seller_central_url
+        params = {
+            "application_id": app.application_id,
+            "state": state,
+            "redirect_uri": redirect_uri,
+        }
+        if app.draft if draft is None else draft:
+            params["version"] = "beta"
+        return f"{seller_central.rstrip('/')}{CONSENT_PATH}?{urlencode(params)}"
+
+    def is_account_id(self, value: str) -> bool:
+        return bool(_SELLER_ID.match(value))
+
+    def credentials(
+        self,
+        *,
+        tenant_id: str,
+        refresh_token: str,
+        account_id: str,
+        site: ConsentSite,
+        created_at: str,
+    ) -> TenantCredentials:
+        return TenantCredentials(
+            tenant_id=tenant_id,
+            refresh_token=refresh_token,
+            seller_id=account_id,
+            marketplace_id=site.id,
+            region=site.region,
+            created_at=created_at,
+        )
+
+    def vault(self, vault: VaultClient, app_source: str) -> AmazonAccountVault:
+        return AmazonAccountVault(vault, app_source)
+
+    def code_exchange(self, settings: RedirectFlowSettings) -> LwaCodeExchange:
+        return LwaCodeExchange(LwaClient(settings.token_endpoint, cacert=settings.token_cacert))
+
+
+class AmazonAccountVault:
+    """The seam's ``AccountVault`` on the shared credential functions; ``app_source`` names
+    the LWA app's secret."""
+
+    def __init__(self, vault: VaultClient, app_source: str) -> None:
+        self.vault = vault
+        self.app_source = app_source
+
+    async def app_credentials(self) -> AppCredentials:
+        return await load_app_credentials(self.vault, self.app_source)
+
+    async def store(self, credentials: AccountCredentials) -> str:
+        return await store_tenant_credentials(self.vault, _tenant_credentials(credentials))
+
+    async def check(self, tenant_id: str) -> TenantCredentials:
+        return await check_tenant_credentials(self.vault, tenant_id)
+
+    async def delete(self, tenant_id: str) -> None:
+        await delete_tenant_credentials(self.vault, tenant_id)
+
+
+class LwaCodeExchange:
+    """The seam's ``CodeExchange`` on LWA (the app's client id and secret authenticate)."""
+
+    def __init__(self, lwa: LwaClient) -> None:
+        self.lwa = lwa
+
+    async def exchange_code(self, app: RedirectApp, code: str, redirect_uri: str) -> TokenGrant:
+        if not isinstance(app, AppCredentials):
+            raise TypeError(f"LWA exchanges codes for an AppCredentials, not {type(app)!r}")
+        return await self.lwa.exchange_code(app, code, redirect_uri)
+
+    async def aclose(self) -> None:
+        await self.lwa.aclose()
+
+
+def _tenant_credentials(credentials: AccountCredentials) -> TenantCredentials:
+    """What ``AmazonRedirectFlow.credentials`` made: the only credentials Amazon's Vault
+    paths keep."""
+    if not isinstance(credentials, TenantCredentials):
+        raise TypeError(f"Amazon's Vault keeps TenantCredentials, not {type(credentials)!r}")
+    return credentials

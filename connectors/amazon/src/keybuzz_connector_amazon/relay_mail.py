@@ -1,0 +1,141 @@
+"""Amazon's Buyer-Seller Messaging relay, the ``mail_relay`` part of the Amazon connector.
+
+A relay mail (docs/ARCHITECTURE.md, "Amazon facts") comes from the buyer's anonymised
+alias (``…@marketplace.amazon.<tld>``, display name ``<name> - Amazon Marketplace``) and
+names the order (3-7-7 digits) in its subject and body. Amazon forwards a seller's reply
+to the alias only from the seller account's registered address or an approved sender,
+with attachments of supported types up to 10 MB in all; what only Amazon knows (is the
+sender approved? did the buyer opt out?) comes back as a bounce. Reading the mail, the MX,
+bounces and sending are the poller's (docs/POLLER.md).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+from keybuzz_shared.connectors.seam import Limits, RelayReplyRules
+
+from keybuzz_connector_amazon.ids import amazon_order_ids_in
+
+BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
+_BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(r"(?i)re\s*:")
+
+# What the relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
+ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
+    ".pdf": frozenset({"application/pdf"}),
+    ".jpg": frozenset({"image/jpeg"}),
+    ".jpeg": frozenset({"image/jpeg"}),
+    ".png": frozenset({"image/png"}),
+    ".gif": frozenset({"image/gif"}),
+    ".txt": frozenset({"text/plain"}),
+    ".doc": frozenset({"application/msword"}),
+    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
+}
+
+# Demo mails (AMAZON_USE_MOCK, docs/POLLER.md "Mock source"): real orders of the sandbox's
+# seeded seller (``A12BCIS2R7HD4D``, sandbox seed "keybuzz", indices 86–90), copied here as
+# data: the poller must not depend on the sandbox package.
+# (order id, buyer name, buyer relay address, item, buyer's words)
+DEMO_ORDERS: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "403-1027206-4659269",
+        "Jules Roux",
+        "16dqebw7zz5vki28@marketplace.amazon.fr",
+        "Coussin ergonomique - Blanc",
+        "Bonjour, pourriez-vous me dire quand ma commande sera expédiée ? Merci.",
+    ),
+    (
+        "407-6524291-3427835",
+        "Lucas Bernard",
+        "2winpswmg8axyae5@marketplace.amazon.fr",
+        "Tapis de yoga antidérapant - Blanc",
+        "Bonjour, le colis n'est toujours pas arrivé. Pouvez-vous vérifier le suivi ?",
+    ),
+    (
+        "403-7186471-4158777",
+        "Lucas Fournier",
+        "q7ip2keeihfq0o75@marketplace.amazon.fr",
+        "Lampe de bureau LED - Bleu",
+        "Bonjour, l'article reçu ne correspond pas à la description. Comment le retourner ?",
+    ),
+    (
+        "407-0413490-9030763",
+        "Hugo Fournier",
+        "elfob78ku6q49l8h@marketplace.amazon.fr",
+        "Lampe de bureau LED - Blanc",
+        "Bonjour, est-il possible de modifier l'adresse de livraison ?",
+    ),
+    (
+        "403-5818590-5885561",
+        "Louis Moreau",
+        "1vdqubc0ss7r5mqc@marketplace.amazon.fr",
+        "Batterie externe 10000 mAh - Bleu",
+        "Bonjour, pourriez-vous me dire quand ma commande sera expédiée ? Merci.",
+    ),
+)
+_DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # fixed: the same mail every time
+
+
+class AmazonRelayMail:
+    """The seam's ``MailRelay`` for Amazon; a reply's limits are the connector's
+    (``limits``: Amazon documents "one or more attachments (up to 10 MB) in a message",
+    Seller Central help 200389080, and no count)."""
+
+    address_label = "amazon"  # amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
+    buyer_address_form = "…@marketplace.amazon.<tld>"
+    demo_mail_count = len(DEMO_ORDERS)
+
+    def __init__(self, limits: Limits) -> None:
+        self.reply_rules = RelayReplyRules(
+            max_text_chars=limits.max_text_length,
+            max_attachments=limits.max_attachments,
+            max_attachment_bytes=limits.max_attachment_bytes,
+            attachment_types=ATTACHMENT_TYPES,
+        )
+
+    def is_buyer_address(self, address: str) -> bool:
+        return BUYER_ADDRESS.search(address) is not None
+
+    def buyer_name(self, display_name: str) -> str | None:
+        return _BUYER_NAME_SUFFIX.sub("", display_name).strip() or None
+
+    def order_ids_in(self, text: str) -> list[str]:
+        return amazon_order_ids_in(text)
+
+    def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
+        """``Re: <buyer subject>``; the order id stays in it (Amazon files the reply by it)."""
+        subject = " ".join(buyer_subject.split())
+        if not _REPLY_PREFIX.match(subject):
+            subject = f"Re: {subject}" if subject else "Re:"
+        if order_id and not amazon_order_ids_in(subject):
+            subject = f"{subject} (Order: {order_id})"
+        return subject
+
+    def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
+        order_id, name, buyer, item, text = DEMO_ORDERS[index]
+        msg = EmailMessage()
+        # No real token: the address only tells the parser marketplace and country.
+        msg[stamp] = f"{self.address_label}.{tenant_id}.fr.mock@{inbound_domain}"
+        msg["From"] = formataddr((f"{name} - Amazon Marketplace", buyer))
+        msg["To"] = f"mock-seller@{inbound_domain}"
+        msg["Subject"] = (
+            f"Demande de renseignements de la part du client Amazon {name} (Commande : {order_id})"
+        )
+        msg["Date"] = format_datetime(_DEMO_SENT.replace(hour=9 + index))
+        # Per tenant: the same order in two demo tenants is two messages.
+        msg["Message-ID"] = f"<mock-{order_id}.{tenant_id}@keybuzz.mock>"
+        msg.set_content(
+            "------------- Début du message -------------\n\n"
+            f"{text}\n\n"
+            "------------- Fin du message -------------\n\n"
+            f"Numéro de commande : {order_id}\nArticle : {item}\nQuantité : 1\n\n"
+            "Cordialement,\nService Client Amazon.fr\n"
+        )
+        return msg.as_bytes()
+
+    def __repr__(self) -> str:
+        return "AmazonRelayMail()"

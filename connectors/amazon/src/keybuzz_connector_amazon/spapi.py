@@ -1,0 +1,617 @@
+"""SP-API client: access tokens, per-operation rate limits, retries, typed errors.
+
+Every call carries ``x-amz-access-token`` from the :class:`TokenService` (no SigV4).
+One token bucket per (tenant, operation) at the model's documented rate and burst
+(``shared/spapi-models/``), adopting ``x-amzn-RateLimit-Limit`` when Amazon sends it.
+429, 5xx, timeouts and unreadable bodies are retried with jittered back-off (tenacity),
+then :class:`SpApiUnavailable` says Amazon is down for now; a 403 "access token … has
+expired" drops the cached token and retries once. TLS is always verified (``cacert``
+adds a private CA). Orders 2026-01-01 is typed below with msgspec, and orders are
+decoded one by one so one order in an unexpected shape is one error, not a lost page
+(docs/ORDERS.md, "SP-API client").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import msgspec
+from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.redaction import redact_text
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from keybuzz_connector_amazon.marketplaces import region
+from keybuzz_connector_amazon.tokens import AccessToken, AccessTokens, TokenService
+
+log = logging.getLogger(__name__)
+
+SEARCH_ORDERS = "searchOrders"
+GET_ORDER = "getOrder"
+ORDERS_PATH = "/orders/2026-01-01/orders"
+EXPIRED_TOKEN = "access token you provided has expired"
+# Every dataset an order listing can enrich itself with that we store (no RDT needed).
+ORDER_DATASETS = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES", "CANCELLATION")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    rate: float  # requests per second
+    burst: int
+
+
+# The "Usage Plan" table in each operation's description (orders_2026-01-01.json).
+DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
+    SEARCH_ORDERS: RateLimit(rate=0.0056, burst=20),
+    GET_ORDER: RateLimit(rate=0.5, burst=30),
+    # ordersV0.json (used by keybuzz_connector_amazon.orders_v0, the fallback)
+    "getOrders": RateLimit(rate=0.0167, burst=20),
+    "getOrderItems": RateLimit(rate=0.5, burst=30),
+    # reports_2021-06-30.json (used by keybuzz_connector_amazon.reports)
+    "createReport": RateLimit(rate=0.0167, burst=15),
+    "getReport": RateLimit(rate=2.0, burst=15),
+    "getReportDocument": RateLimit(rate=0.0167, burst=15),
+    # messaging.json: every operation 1/s, burst 5 (used by keybuzz_connector_amazon.messaging)
+    **{
+        operation: RateLimit(rate=1.0, burst=5)
+        for operation in (
+            "getMessagingActionsForOrder",
+            "GetAttributes",
+            "confirmCustomizationDetails",
+            "createConfirmDeliveryDetails",
+            "createLegalDisclosure",
+            "createConfirmOrderDetails",
+            "createConfirmServiceDetails",
+            "CreateWarranty",
+            "createDigitalAccessKey",
+            "createUnexpectedProblem",
+        )
+    },
+}
+FALLBACK_RATE_LIMIT = RateLimit(rate=0.5, burst=1)  # an operation we have no table for
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class SpApiError(RuntimeError):
+    """SP-API refused the call. Carries Amazon's status and error code, never a token."""
+
+    def __init__(self, operation: str, status: int, code: str, message: str) -> None:
+        super().__init__(f"SP-API {operation} answered {status} {code}: {message}")
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class SpApiInvalidInput(SpApiError):
+    """400: the request breaks the model (a bug of ours, or an expired pagination token)."""
+
+
+class SpApiAccessDenied(SpApiError):
+    """403 other than an expired token: the token is revoked/foreign, or the role is missing."""
+
+
+class SpApiNotFound(SpApiError):
+    """404: no such resource for this seller (e.g. an order of another seller)."""
+
+
+class SpApiUnavailable(SpApiError, DependencyUnavailable):
+    """429/5xx/timeouts/unreadable answers until the retries ran out: try again later."""
+
+
+class SpApiOutcomeUnknown(SpApiError):
+    """A call that is not safe to repeat (it sends something) lost its answer.
+
+    A 5xx, a timeout or a dropped connection after the request left: Amazon may
+    have acted on it, so it is not retried (a buyer would get the message twice).
+    """
+
+
+class _Transient(Exception):
+    """Worth another try."""
+
+    def __init__(self, reason: str, *, throttled: bool = False) -> None:
+        super().__init__(reason)
+        self.throttled = throttled
+
+
+# --- rate limiting --------------------------------------------------------------------------
+
+
+class TokenBucket:
+    """Amazon's own model (rate, burst): what we spend here is what Amazon meters there."""
+
+    def __init__(self, limit: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = limit.rate
+        self.burst = limit.burst
+        self.tokens = float(limit.burst)
+        self._clock = clock
+        self._stamp = clock()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self.tokens = min(float(self.burst), self.tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    async def take(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> float:
+        """Spend one token, waiting for it if needed; returns how long we waited."""
+        async with self._lock:  # FIFO: callers of one bucket are served in arrival order
+            self._refill()
+            wait = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+            if wait:
+                await sleep(wait)
+                self._refill()
+            self.tokens -= 1
+            return wait
+
+    def adopt_rate(self, rate: float) -> None:
+        """Amazon told us the rate that applies to this seller (``x-amzn-RateLimit-Limit``)."""
+        if rate > 0 and rate != self.rate:
+            self._refill()
+            self.rate = rate
+
+
+class RateLimiter:
+    def __init__(self, limits: Mapping[str, RateLimit] = DEFAULT_RATE_LIMITS) -> None:
+        self._limits = dict(limits)
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+
+    def bucket(self, tenant_id: str, operation: str) -> TokenBucket:
+        key = (tenant_id, operation)
+        if key not in self._buckets:
+            limit = self._limits.get(operation, FALLBACK_RATE_LIMIT)
+            self._buckets[key] = TokenBucket(limit)
+        return self._buckets[key]
+
+
+def _header_rate(response: httpx.Response) -> float | None:
+    raw = response.headers.get("x-amzn-RateLimit-Limit")
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
+# --- Orders 2026-01-01 models (only the fields we use; unknown fields are ignored) ---------
+
+
+class _Model(msgspec.Struct, rename="camel", kw_only=True):
+    pass
+
+
+class Money(_Model):
+    amount: Decimal
+    currency_code: str
+
+
+class DateTimeRange(_Model):
+    earliest_date_time: datetime | None = None
+    latest_date_time: datetime | None = None
+
+
+class SalesChannel(_Model):
+    channel_name: str
+    marketplace_id: str | None = None
+    marketplace_name: str | None = None
+
+
+class Buyer(_Model):
+    buyer_name: str | None = None
+    buyer_email: str | None = None
+    buyer_company_name: str | None = None
+
+
+class CustomerAddress(_Model, omit_defaults=True):
+    name: str | None = None
+    company_name: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    address_line3: str | None = None
+    city: str | None = None
+    district_or_county: str | None = None
+    state_or_region: str | None = None
+    municipality: str | None = None
+    postal_code: str | None = None
+    country_code: str | None = None
+    phone: str | None = None
+    address_type: str | None = None
+
+
+class Recipient(_Model):
+    delivery_address: CustomerAddress | None = None
+
+
+class OrderProceeds(_Model):
+    grand_total: Money | None = None
+
+
+class OrderFulfillment(_Model):
+    fulfillment_status: str
+    fulfilled_by: str | None = None
+    fulfillment_service_level: str | None = None
+    ship_by_window: DateTimeRange | None = None
+    deliver_by_window: DateTimeRange | None = None
+
+
+class PackageStatus(_Model):
+    status: str
+    detailed_status: str | None = None
+
+
+class OrderPackage(_Model):
+    package_reference_id: str
+    created_time: datetime | None = None
+    package_status: PackageStatus | None = None
+    carrier: str | None = None
+    ship_time: datetime | None = None
+    shipping_service: str | None = None
+    tracking_number: str | None = None
+
+
+class ItemPrice(_Model):
+    unit_price: Money | None = None
+
+
+class ItemProduct(_Model):
+    asin: str | None = None
+    title: str | None = None
+    seller_sku: str | None = None
+    price: ItemPrice | None = None
+
+
+class OrderItem(_Model):
+    order_item_id: str
+    quantity_ordered: int
+    product: ItemProduct
+
+
+class Order(_Model):
+    order_id: str
+    created_time: datetime
+    last_updated_time: datetime
+    sales_channel: SalesChannel
+    order_items: list[OrderItem]
+    buyer: Buyer | None = None
+    recipient: Recipient | None = None
+    proceeds: OrderProceeds | None = None
+    fulfillment: OrderFulfillment | None = None
+    packages: list[OrderPackage] | None = None
+
+
+class Pagination(_Model):
+    next_token: str | None = None
+
+
+class _SearchOrdersBody(_Model):
+    orders: list[msgspec.Raw]
+    pagination: Pagination | None = None
+    created_before: datetime | None = None
+    last_updated_before: datetime | None = None
+
+
+class _GetOrderBody(_Model):
+    order: Order
+
+
+class _Error(msgspec.Struct):
+    code: str = "Unknown"
+    message: str = ""
+    details: str | None = None
+
+
+class _ErrorList(msgspec.Struct):
+    errors: list[_Error] = []
+
+
+@dataclass(frozen=True)
+class UndecodableOrder:
+    """An order of a page we could not read: its id when visible, and why."""
+
+    order_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class SearchOrdersPage:
+    raw_orders: list[msgspec.Raw]
+    next_token: str | None
+    # Amazon's cursor: the listing is complete up to this moment (never the local clock).
+    created_before: datetime | None
+    last_updated_before: datetime | None
+    rate_limit_waits: int = 0
+
+    def decode_orders(self) -> tuple[list[Order], list[UndecodableOrder]]:
+        orders: list[Order] = []
+        bad: list[UndecodableOrder] = []
+        for raw in self.raw_orders:
+            try:
+                orders.append(msgspec.json.decode(raw, type=Order))
+            except msgspec.DecodeError as exc:
+                bad.append(UndecodableOrder(_order_id_of(raw), str(exc)[:200]))
+        return orders, bad
+
+
+class _OrderIdOnly(msgspec.Struct):
+    orderId: str | None = None  # noqa: N815 - Amazon's name
+
+
+def _order_id_of(raw: msgspec.Raw) -> str | None:
+    try:
+        return msgspec.json.decode(raw, type=_OrderIdOnly).orderId
+    except msgspec.DecodeError:
+        return None
+
+
+@dataclass(frozen=True)
+class SearchOrdersQuery:
+    """searchOrders' filters. A ``pagination_token`` request must repeat the first one's."""
+
+    marketplace_ids: Sequence[str]
+    created_after: str | None = None
+    created_before: str | None = None
+    last_updated_after: str | None = None
+    last_updated_before: str | None = None
+    max_results_per_page: int = 100
+    included_data: Sequence[str] = ORDER_DATASETS
+    pagination_token: str | None = None
+
+    def params(self) -> dict[str, str]:
+        params = {
+            "marketplaceIds": ",".join(self.marketplace_ids),
+            "createdAfter": self.created_after,
+            "createdBefore": self.created_before,
+            "lastUpdatedAfter": self.last_updated_after,
+            "lastUpdatedBefore": self.last_updated_before,
+            "maxResultsPerPage": str(self.max_results_per_page),
+            "includedData": ",".join(self.included_data) or None,
+            "paginationToken": self.pagination_token,
+        }
+        return {name: value for name, value in params.items() if value}
+
+
+@dataclass
+class _Call:
+    """One logical call, across its retries."""
+
+    operation: str
+    tenant_id: str
+    waits: int = 0
+    refreshed: bool = False
+    last_status: int = 0
+    method: str = "GET"
+    json_body: Any = None
+    # False for calls that send something (a buyer message): only answers proving
+    # Amazon did nothing (429, no connection made, an expired token) are retried.
+    idempotent: bool = True
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+class SpApiClient:
+    def __init__(
+        self,
+        tokens: AccessTokens,
+        *,
+        endpoint: str | None = None,
+        cacert: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        limits: Mapping[str, RateLimit] = DEFAULT_RATE_LIMITS,
+        attempts: int = 6,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        timeout: float = 30.0,
+    ) -> None:
+        self.tokens = tokens
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        if http is None:
+            verify: ssl.SSLContext | bool = True
+            if cacert:  # a private CA in addition to the system's; verification stays on
+                verify = ssl.create_default_context(cafile=cacert)
+            http = httpx.AsyncClient(timeout=timeout, verify=verify)
+        self._http = http
+        self.limiter = RateLimiter(limits)
+        self._attempts = attempts
+        self._initial_backoff = initial_backoff
+        self._max_backoff = max_backoff
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled client (TLS verified), e.g. for pre-signed report document URLs."""
+        return self._http
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def search_orders(self, tenant_id: str, query: SearchOrdersQuery) -> SearchOrdersPage:
+        call = _Call(SEARCH_ORDERS, tenant_id)
+        body = await self._call(call, ORDERS_PATH, query.params(), _SearchOrdersBody)
+        return SearchOrdersPage(
+            raw_orders=body.orders,
+            next_token=body.pagination.next_token if body.pagination else None,
+            created_before=body.created_before,
+            last_updated_before=body.last_updated_before,
+            rate_limit_waits=call.waits,
+        )
+
+    async def get_order(
+        self, tenant_id: str, order_id: str, included_data: Sequence[str] = ORDER_DATASETS
+    ) -> Order:
+        call = _Call(GET_ORDER, tenant_id)
+        params = {"includedData": ",".join(included_data)} if included_data else {}
+        path = f"{ORDERS_PATH}/{quote(order_id, safe='')}"
+        body: _GetOrderBody = await self._call(call, path, params, _GetOrderBody)
+        return body.order
+
+    async def request(
+        self,
+        tenant_id: str,
+        operation: str,
+        path: str,
+        kind: type[Any] | None,
+        *,
+        params: dict[str, str] | None = None,
+        method: str = "GET",
+        json_body: Any = None,
+        idempotent: bool = True,
+    ) -> tuple[Any, int]:
+        """Any SP-API operation with this client's tokens, buckets and retries.
+
+        Returns the decoded 2xx body and how many rate-limit waits it took.
+        ``kind=None``: the answer has no body (the Messaging API's 201); returns None.
+        ``idempotent=False``: a lost answer raises :class:`SpApiOutcomeUnknown` instead
+        of being retried.
+        """
+        call = _Call(
+            operation, tenant_id, method=method, json_body=json_body, idempotent=idempotent
+        )
+        return await self._call(call, path, params or {}, kind), call.waits
+
+    async def _call(
+        self, call: _Call, path: str, params: dict[str, str], kind: type[Any] | None
+    ) -> Any:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential_jitter(initial=self._initial_backoff, max=self._max_backoff),
+            reraise=False,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._once(call, path, params, kind)
+        except RetryError as exc:
+            reason = exc.last_attempt.exception()
+            raise SpApiUnavailable(
+                call.operation,
+                call.last_status,
+                "Unavailable",
+                f"failed {self._attempts} times; last: {reason}",
+            ) from None
+        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
+
+    async def _once(
+        self, call: _Call, path: str, params: dict[str, str], kind: type[Any] | None
+    ) -> Any:
+        token = await self.tokens.access_token(call.tenant_id)
+        bucket = self.limiter.bucket(call.tenant_id, call.operation)
+        if await bucket.take():
+            call.waits += 1
+        response = await self._send(call, token, path, params)
+        call.last_status = response.status_code
+        if (rate := _header_rate(response)) is not None:
+            bucket.adopt_rate(rate)
+        if 200 <= response.status_code < 300:  # createReport answers 202
+            return None if kind is None else _decoded(response.content, kind)
+        if response.status_code == 429:
+            call.waits += 1
+            log.info("SP-API throttled; backing off", extra=self._where(call))
+            raise _Transient("HTTP 429 QuotaExceeded", throttled=True)
+        if response.status_code >= 500 and not call.idempotent:
+            raise SpApiOutcomeUnknown(
+                call.operation, response.status_code, "OutcomeUnknown", _unknown_outcome(call)
+            )
+        if response.status_code >= 500:
+            log.warning(
+                "SP-API answered %s; retrying", response.status_code, extra=self._where(call)
+            )
+            raise _Transient(f"HTTP {response.status_code}")
+        error = _error_of(call.operation, response)
+        if isinstance(error, SpApiAccessDenied) and _expired(error) and not call.refreshed:
+            # Our cached token outlived Amazon's view of it: one fresh token, once.
+            call.refreshed = True
+            self.tokens.invalidate(call.tenant_id)
+            raise _Transient("access token expired")
+        raise error
+
+    async def _send(
+        self, call: _Call, token: AccessToken, path: str, params: dict[str, str]
+    ) -> httpx.Response:
+        base = self.endpoint or region(token.region).spapi_endpoint
+        try:
+            return await self._http.request(
+                call.method,
+                base + path,
+                params=params,  # httpx percent-encodes + / = in pagination tokens
+                json=call.json_body,
+                headers={"x-amz-access-token": token.value, "Accept": "application/json"},
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached Amazon: safe to retry, whatever the call does.
+            log.warning(
+                "SP-API unreachable; retrying",
+                extra={**self._where(call), "error": type(exc).__name__},
+            )
+            raise _Transient(f"{type(exc).__name__}") from None
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            if not call.idempotent:
+                raise SpApiOutcomeUnknown(
+                    call.operation, 0, type(exc).__name__, _unknown_outcome(call)
+                ) from None
+            log.warning(
+                "SP-API request failed; retrying",
+                extra={**self._where(call), "error": type(exc).__name__},
+            )
+            raise _Transient(f"{type(exc).__name__}") from None
+
+    @staticmethod
+    def _where(call: _Call) -> dict[str, Any]:
+        return {"tenant_id": call.tenant_id, "operation": call.operation}
+
+
+def _decoded(content: bytes, kind: type[Any]) -> Any:
+    """A truncated, non-JSON or misshapen 200 is Amazon failing mid-answer: retry it.
+
+    Only the envelope is checked here; orders are decoded one by one later.
+    """
+    try:
+        return msgspec.json.decode(content, type=kind)
+    except msgspec.DecodeError as exc:
+        raise _Transient(f"unreadable response body: {str(exc)[:120]}") from None
+
+
+def _unknown_outcome(call: _Call) -> str:
+    return (
+        f"the answer to {call.operation} was lost; Amazon may have processed it, "
+        "so it was not sent again"
+    )
+
+
+def _expired(error: SpApiError) -> bool:
+    return EXPIRED_TOKEN in error.message.lower()
+
+
+def _error_of(operation: str, response: httpx.Response) -> SpApiError:
+    try:
+        errors = msgspec.json.decode(response.content, type=_ErrorList).errors
+    except msgspec.DecodeError:
+        errors = []
+    first = errors[0] if errors else _Error(code=f"HTTP{response.status_code}")
+    message = redact_text(" ".join(filter(None, [first.message, first.details])))[:300]
+    kind = {400: SpApiInvalidInput, 403: SpApiAccessDenied, 404: SpApiNotFound}.get(
+        response.status_code, SpApiError
+    )
+    return kind(operation, response.status_code, first.code, message)
+
+
+def spapi_client_for(tokens: TokenService, endpoint: str | None) -> SpApiClient:
+    """The client a service on the shared frame uses (``SPAPI_ENDPOINT`` or the region's)."""
+    return SpApiClient(tokens, endpoint=endpoint)

@@ -1,0 +1,12 @@
+"""Fnac and Darty: one seller API (XML over HTTPS), one connector class serving both
+(docs/FNAC.md); ``connectors()`` is the entry point the registry loads (group
+``keybuzz.connectors``)."""
+
+from keybuzz_shared.connectors.seam import Connector
+
+from keybuzz_connector_fnac.connector import FnacConnector
+from keybuzz_connector_fnac.names import DARTY, FNAC
+
+
+def connectors() -> tuple[Connector, ...]:
+    return (FnacConnector(FNAC, "Fnac"), FnacConnector(DARTY, "Darty"))

@@ -1,0 +1,422 @@
+"""Fnac/Darty seller API client: one shop, its token, retries, typed errors.
+
+Every call is ``POST <base_url><service>`` with one XML document (xml.py). ``authenticate``
+trades partner_id/shop_id/key for a token that every later request carries as a root
+attribute; Fnac publishes no token lifetime, so a call refused for its token
+re-authenticates once and is sent again. Unreachable, timeouts, 5xx, 429 and garbled
+answers are retried with jittered back-off (tenacity), a ``Retry-After`` is obeyed, then
+FnacUnavailable. A reply is never sent twice: once it left, a lost answer is
+FnacOutcomeUnknown. Details and assumptions: docs/FNAC.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+import msgspec
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from keybuzz_connector_fnac import xml
+from keybuzz_connector_fnac.errors import (
+    FnacCredentialsRefused,
+    FnacErrorDetail,
+    FnacOutcomeUnknown,
+    FnacProtocolError,
+    FnacRequestRefused,
+    FnacUnavailable,
+)
+from keybuzz_connector_fnac.models import (
+    AuthToken,
+    IncidentsPage,
+    IncidentsQuery,
+    MessagesPage,
+    MessagesQuery,
+    MessageUpdate,
+    MessageUpdateResult,
+    OrdersPage,
+    OrdersQuery,
+)
+
+log = logging.getLogger(__name__)
+
+PRODUCTION_URL = "https://vendeur.fnac.com/api.php/"
+# Actions that send something to a buyer or Fnac: never repeated once the request left.
+SENDING_ACTIONS = frozenset({"reply", "create"})
+# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
+# "Authenticate again": this code, or an error whose text speaks of the token.
+TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
+# "Later": the call is retried like a 429 (which the double sends with it).
+TRANSIENT_CODES = frozenset({"ERR_004"})
+
+
+ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
+
+# A messages_query answer is capped in proportion to the page asked: a message is some
+# KB of text (an assumption: Fnac publishes no limit) and a few file links, so 64 KiB
+# each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
+MESSAGE_BYTES = 64 * 1024
+ENVELOPE_BYTES = 64 * 1024
+
+# Characters an XML 1.0 document cannot hold (C0 controls but tab and line ends, U+FFFE,
+# U+FFFF, lone surrogates): Fnac's messages travel in one, so a message cannot carry them.
+_NOT_CARRIED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What a pasted soft line break (U+000B) or page break (U+000C) stands for.
+_LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+
+
+def carried_text(text: str) -> str:
+    """``text`` as a Fnac message carries it: a vertical tab or form feed becomes a line
+    end, every other character XML cannot hold is left out. Fnac stores and lists back
+    exactly this, so a reply's text is made so before it is queued and compared so when
+    it is read back."""
+    return _NOT_CARRIED.sub("", text.translate(_LINE_BREAKS))
+
+
+class FnacCredentials(msgspec.Struct, frozen=True):
+    partner_id: str
+    shop_id: str
+    key: str
+
+    def __repr__(self) -> str:
+        return f"FnacCredentials(partner_id={self.partner_id!r}, shop_id={self.shop_id!r}, key=[REDACTED])"
+
+
+class _Transient(Exception):
+    """Worth another try, after ``retry_after`` seconds when the server said so."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        protocol: FnacProtocolError | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.protocol = protocol
+
+
+class _TokenRefused(Exception):
+    """The call was refused for its token: authenticate again, then repeat it once."""
+
+    def __init__(self, status: str, errors: tuple[FnacErrorDetail, ...] = ()) -> None:
+        super().__init__(status)
+        self.status = status
+        self.errors = errors
+
+
+@dataclass
+class _Call:
+    service: str
+    body: Callable[[dict[str, str]], bytes]  # the request, given the header attributes
+    # False for calls that send something: only answers proving Fnac did nothing are retried.
+    idempotent: bool = True
+    authenticated: bool = True
+    # messages_update answers ERROR when one of its messages was refused, each message
+    # with its own status and errors: the caller reads them.
+    per_item: bool = False
+    max_bytes: int | None = None  # the answer's size cap when smaller than the client's
+
+
+class FnacClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        credentials: FnacCredentials,
+        *,
+        attempts: int = 4,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        max_retry_after: float = 60.0,
+        max_response_bytes: int = xml.MAX_RESPONSE_BYTES,
+        token_refused_codes: frozenset[str] = TOKEN_REFUSED_CODES,
+        transient_codes: frozenset[str] = TRANSIENT_CODES,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.credentials = credentials
+        self._attempts = attempts
+        self._backoff = wait_exponential_jitter(initial=initial_backoff, max=max_backoff)
+        self._max_retry_after = max_retry_after
+        self._max_bytes = max_response_bytes
+        self._token_codes = token_refused_codes
+        self._transient_codes = transient_codes
+        self._token: AuthToken | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client the session's calls go through (its files' downloads too)."""
+        return self._http
+
+    @property
+    def authenticated(self) -> bool:
+        return self._token is not None
+
+    async def authenticate(self) -> AuthToken:
+        """Gets a token and keeps it; FnacCredentialsRefused when the shop's key is refused."""
+        creds = self.credentials
+        call = _Call(
+            "auth",
+            lambda _header: xml.auth_request(creds.partner_id, creds.shop_id, creds.key),
+            authenticated=False,
+        )
+        self._token = xml.read_auth(await self._send(call))
+        return self._token
+
+    async def messages_query(self, query: MessagesQuery | None = None) -> MessagesPage:
+        """One page of at most ``query.results_count`` messages. An answer listing more is
+        refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
+        the next pages would skip or repeat messages, so nothing of it is taken."""
+        query = query or MessagesQuery()
+        cap = ENVELOPE_BYTES + query.results_count * MESSAGE_BYTES
+        call = _Call(
+            "messages_query",
+            lambda h: xml.messages_query_request(h, query),
+            max_bytes=min(cap, self._max_bytes),
+        )
+        page = xml.read_messages(await self._call(call))
+        listed = len(page.messages) + len(page.unreadable)
+        if listed > query.results_count:
+            log.warning(
+                "Fnac listed more messages than asked; page refused",
+                extra={**self._where(call), "listed": listed, "asked": query.results_count},
+            )
+            raise FnacProtocolError(
+                f"{listed} messages listed, {query.results_count} asked for the page"
+            )
+        return page
+
+    async def messages_update(
+        self, updates: Sequence[MessageUpdate]
+    ) -> tuple[MessageUpdateResult, ...]:
+        """One result per message (each may be refused on its own, with its codes)."""
+        updates = tuple(updates)
+        sends = any(update.action in SENDING_ACTIONS for update in updates)
+        root = await self._call(
+            _Call(
+                "messages_update",
+                lambda h: xml.messages_update_request(h, updates),
+                idempotent=not sends,
+                per_item=True,
+            )
+        )
+        return tuple(
+            msgspec.structs.replace(result, errors=self._scrubbed(result.errors))
+            for result in xml.read_message_updates(root)
+        )
+
+    async def orders_query(self, query: OrdersQuery | None = None) -> OrdersPage:
+        query = query or OrdersQuery()
+        root = await self._call(_Call("orders_query", lambda h: xml.orders_query_request(h, query)))
+        return xml.read_orders(root)
+
+    async def incidents_query(self, query: IncidentsQuery | None = None) -> IncidentsPage:
+        query = query or IncidentsQuery()
+        root = await self._call(
+            _Call("incidents_query", lambda h: xml.incidents_query_request(h, query))
+        )
+        return xml.read_incidents(root)
+
+    # --- one call: token, refusal, one re-authentication ----------------------------------
+
+    async def _call(self, call: _Call) -> xml.Element:
+        if self._token is None:
+            await self.authenticate()
+        try:
+            return await self._send(call)
+        except _TokenRefused:
+            log.info("Fnac refused the token; authenticating again", extra=self._where(call))
+            self._token = None
+        await self.authenticate()
+        try:
+            return await self._send(call)
+        except _TokenRefused as again:
+            # A token just granted is refused: not the shop's credentials, Fnac's refusal.
+            self._token = None
+            raise FnacRequestRefused(call.service, again.status, again.errors) from None
+
+    def _header(self) -> dict[str, str]:
+        if self._token is None:  # _call authenticates first
+            raise RuntimeError("not authenticated")
+        return {
+            "partner_id": self.credentials.partner_id,
+            "shop_id": self.credentials.shop_id,
+            "token": self._token.token,
+        }
+
+    # --- one request, with retries ----------------------------------------------------------
+
+    async def _send(self, call: _Call) -> xml.Element:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            reraise=False,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._once(call)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            if isinstance(last, _Transient) and last.protocol is not None:
+                raise last.protocol from None
+            reason = last.reason if isinstance(last, _Transient) else str(last)
+            retry_after = last.retry_after if isinstance(last, _Transient) else None
+            raise FnacUnavailable(
+                call.service,
+                f"failed {self._attempts} times; last: {reason}",
+                retry_after=retry_after,
+            ) from None
+        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
+
+    def _wait(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, _Transient) and error.retry_after is not None:
+            return error.retry_after
+        return float(self._backoff(state))
+
+    async def _once(self, call: _Call) -> xml.Element:
+        body = call.body(self._header() if call.authenticated else {})
+        url = self._base_url + call.service
+        headers = {"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"}
+        try:
+            async with self._http.stream("POST", url, content=body, headers=headers) as response:
+                self._check_status(call, response)
+                content = await self._read_bounded(response, self._cap(call))
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached Fnac: safe to retry, whatever the call does.
+            log.warning("Fnac unreachable; retrying", extra=self._where(call, exc))
+            raise _Transient(type(exc).__name__) from None
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            self._lost(call, type(exc).__name__)
+            log.warning("Fnac request failed; retrying", extra=self._where(call, exc))
+            raise _Transient(type(exc).__name__) from None
+        try:
+            root = xml.parse(content, max_bytes=self._cap(call))
+        except FnacProtocolError as exc:
+            if not _garbled(exc):
+                raise
+            self._lost(call, exc.reason)
+            log.warning("Fnac answer unreadable; retrying", extra=self._where(call))
+            raise _Transient(exc.reason, protocol=exc) from None
+        return self._accepted(call, root)
+
+    def _accepted(self, call: _Call, root: xml.Element) -> xml.Element:
+        """The root of an answer whose status is OK; otherwise what its errors say."""
+        status, read = xml.read_envelope(root)
+        errors = self._scrubbed(read)
+        if status in xml.REFUSED_STATUSES:
+            codes = {error.code for error in errors}
+            if codes & self._transient_codes:
+                raise _Transient(f"{status} {', '.join(sorted(codes))}")
+            if not call.authenticated:
+                raise FnacCredentialsRefused(_listed(errors), errors)
+            if codes & self._token_codes or any("token" in e.text.lower() for e in errors):
+                raise _TokenRefused(status, errors)
+            if not (call.per_item and not errors):
+                raise FnacRequestRefused(call.service, status, errors)
+        xml.expect_root(root, call.service)
+        return root
+
+    def _check_status(self, call: _Call, response: httpx.Response) -> None:
+        status = response.status_code
+        if status == 429 or (status == 503 and "retry-after" in response.headers):
+            retry_after = _retry_after(response)
+            if retry_after is not None and retry_after > self._max_retry_after:
+                raise FnacUnavailable(
+                    call.service,
+                    f"HTTP {status}, retry after {retry_after:g} s",
+                    retry_after=retry_after,
+                )
+            log.info("Fnac throttled; backing off", extra=self._where(call))
+            raise _Transient(f"HTTP {status}", retry_after=retry_after)
+        if status >= 500:
+            self._lost(call, f"HTTP {status}")
+            log.warning("Fnac answered %s; retrying", status, extra=self._where(call))
+            raise _Transient(f"HTTP {status}")
+        if status in (401, 403):
+            if not call.authenticated:
+                raise FnacCredentialsRefused(f"HTTP {status}")
+            raise _TokenRefused(f"HTTP {status}")
+        if not 200 <= status < 300 and not _is_xml(response):
+            raise FnacRequestRefused(call.service, f"HTTP {status}", ())
+
+    def _cap(self, call: _Call) -> int:
+        return self._max_bytes if call.max_bytes is None else call.max_bytes
+
+    async def _read_bounded(self, response: httpx.Response, max_bytes: int) -> bytes:
+        """The body, refused without reading it all when it is larger than allowed."""
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            raise FnacProtocolError(f"response larger than {max_bytes} bytes ({declared})")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise FnacProtocolError(f"response larger than {max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _scrubbed(self, errors: tuple[FnacErrorDetail, ...]) -> tuple[FnacErrorDetail, ...]:
+        """Fnac's error texts, shortened, without the shop's key or token should Fnac echo
+        them (removed before shortening, so no part of one is left)."""
+        secrets = [s for s in (self.credentials.key, self._token.token if self._token else "") if s]
+        return tuple(
+            msgspec.structs.replace(e, text=_without(e.text, secrets)[:ERROR_TEXT_CHARS])
+            for e in errors
+        )
+
+    def _lost(self, call: _Call, reason: str) -> None:
+        """The request may have reached Fnac: a call that sends something stops here."""
+        if not call.idempotent:
+            raise FnacOutcomeUnknown(call.service, reason)
+
+    def _where(self, call: _Call, exc: BaseException | None = None) -> dict[str, str]:
+        where = {"service": call.service, "shop_id": self.credentials.shop_id}
+        if exc is not None:
+            where["error"] = type(exc).__name__
+        return where
+
+
+def _garbled(exc: FnacProtocolError) -> bool:
+    """Truncated or not XML at all: a server failing mid-answer, worth another try.
+    A DTD, a foreign document or an oversize body is refused at once."""
+    return exc.reason.startswith(("not well-formed", "not XML", "empty response"))
+
+
+def _is_xml(response: httpx.Response) -> bool:
+    return "xml" in response.headers.get("content-type", "")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after", "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else None
+    except ValueError:
+        return None  # an HTTP date: back off as usual
+
+
+def _without(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+def _listed(errors: Sequence[FnacErrorDetail]) -> str:
+    return "; ".join(f"{e.code}: {e.text}" for e in errors) or "no error given"

@@ -1,0 +1,251 @@
+"""What the Fnac/Darty client sends (queries, updates) and reads (pages of messages, orders,
+incidents), in Fnac's own terms. Only the fields we use are read; an unknown element is
+ignored. Fnac's enumerations are spelled as in its XSDs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from keybuzz_connector_fnac.errors import FnacErrorDetail
+
+MessageType = Literal["ORDER", "OFFER"]
+FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
+MessageTo = Literal["CLIENT", "CALLCENTER", "ALL"]
+MessageSubject = Literal[
+    "product_information",
+    "shipping_information",
+    "order_information",
+    "offer_problem",
+    "offer_not_received",
+    "other_question",
+]
+MessageAction = Literal[
+    "mark_as_read",
+    "mark_as_unread",
+    "archive",
+    "mark_as_read_and_archive",
+    "unarchive",
+    "reply",
+    "create",
+]
+OrderDateType = Literal[
+    "CreatedAt",
+    "UpdatedAt",
+    "AcceptedAt",
+    "ReceivedAt",
+    "DebitedAt",
+    "ShippedAt",
+    "RefusedAt",
+    "CancelledAt",
+]
+IncidentDateType = Literal["CreatedAt", "UpdatedAt", "ClosedAt"]
+Sort = Literal["ASC", "DESC"]
+
+MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (OrdersQueryService.xsd)
+
+
+# --- queries and updates ------------------------------------------------------------------
+
+
+class DateRange(msgspec.Struct, frozen=True, kw_only=True):
+    """``<date type="…"><min/><max/></date>``; bounds are aware date-times."""
+
+    type: str
+    min: datetime | None = None
+    max: datetime | None = None
+
+
+class MessagesQuery(msgspec.Struct, frozen=True, kw_only=True):
+    page: int = 1
+    results_count: int = 100
+    created: tuple[datetime | None, datetime | None] | None = None  # CreatedAt min/max
+    updated: tuple[datetime | None, datetime | None] | None = None  # UpdatedAt min/max
+    from_types: tuple[FromType, ...] = ()
+    message_type: MessageType | None = None
+    read: bool | None = None  # message_state READ / UNREAD
+    archived: bool | None = None
+    order_ids: tuple[str, ...] = ()
+    sort: Sort | None = None  # by created_at
+
+
+class MessageUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """One ``<message id action>`` of messages_update. A reply needs ``to``, ``subject``,
+    ``text`` and ``message_type``; mark_as_read/archive need only the id."""
+
+    message_id: str
+    action: MessageAction
+    to: MessageTo | None = None
+    subject: MessageSubject | None = None
+    text: str | None = None
+    message_type: MessageType | None = None
+
+
+class OrdersQuery(msgspec.Struct, frozen=True, kw_only=True):
+    page: int = 1
+    results_count: int = 100
+    date: DateRange | None = None  # type: an OrderDateType
+    states: tuple[str, ...] = ()
+    order_ids: tuple[str, ...] = ()  # at most MAX_ORDER_IDS
+    sort: Sort | None = None
+
+
+class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
+    page: int = 1
+    results_count: int = 100
+    date: DateRange | None = None  # type: an IncidentDateType
+    status: Literal["OPENED", "CLOSED"] | None = None
+    waiting_for_seller_answer: bool | None = None
+    order_ids: tuple[str, ...] = ()  # at most MAX_ORDER_IDS
+    sort: Sort | None = None
+
+
+# --- what we read -------------------------------------------------------------------------
+
+
+class AuthToken(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    validity: datetime | None = None
+    version: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AuthToken(token=[REDACTED], validity={self.validity!r})"
+
+
+class Paging(msgspec.Struct, frozen=True, kw_only=True):
+    page: int
+    total_paging: int
+    nb_total_per_page: int | None = None
+    nb_total_result: int | None = None
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.total_paging
+
+
+class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+    filetype: str | None = None
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: str
+    referer_type: str  # ORDER or OFFER
+    referer: str  # the order id (ORDER) or offer id (OFFER)
+    from_type: str  # a FromType; kept as sent, so a new kind of sender loses no message
+    from_name: str | None
+    subject: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    read: bool
+    archived: bool
+    offer_title: str | None = None
+    files: tuple[MessageFile, ...] = ()
+
+
+class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
+    paging: Paging
+    messages: tuple[Message, ...]
+    unreadable: tuple[str, ...] = ()  # why each item left out could not be read
+
+
+class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: str | None
+    status: str
+    errors: tuple[FnacErrorDetail, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK" and not self.errors
+
+
+class OrderDetail(msgspec.Struct, frozen=True, kw_only=True):
+    order_detail_id: str
+    state: str
+    product_name: str
+    quantity: int
+    price: Decimal | None = None
+    offer_seller_id: str | None = None
+    offer_fnac_id: str | None = None
+    tracking_number: str | None = None
+    created_at: datetime | None = None
+    debited_at: datetime | None = None
+    received_at: datetime | None = None
+    refused_at: datetime | None = None
+    shipped_at: datetime | None = None
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    order_id: str
+    shop_id: str | None
+    state: str
+    created_at: datetime
+    client_firstname: str | None = None
+    client_lastname: str | None = None
+    nb_messages: int | None = None
+    details: tuple[OrderDetail, ...] = ()
+
+    @property
+    def last_change(self) -> datetime:
+        """Fnac gives an order no updated_at: the latest date it shows stands for it."""
+        moments = [self.created_at]
+        for detail in self.details:
+            moments += [
+                moment
+                for moment in (
+                    detail.created_at,
+                    detail.debited_at,
+                    detail.received_at,
+                    detail.refused_at,
+                    detail.shipped_at,
+                )
+                if moment is not None
+            ]
+        return max(moments)
+
+
+class OrdersPage(msgspec.Struct, frozen=True, kw_only=True):
+    paging: Paging
+    orders: tuple[Order, ...]
+    unreadable: tuple[str, ...] = ()  # why each item left out could not be read
+
+
+class Refund(msgspec.Struct, frozen=True, kw_only=True):
+    product_amount: Decimal
+    shipping_amount: Decimal
+    fee_ht_amount: Decimal | None
+    created_at: datetime | None
+
+
+class IncidentLine(msgspec.Struct, frozen=True, kw_only=True):
+    order_detail_id: str
+    type: str
+    status: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    refunds: tuple[Refund, ...] = ()
+
+
+class Incident(msgspec.Struct, frozen=True, kw_only=True):
+    incident_id: str
+    order_id: str
+    status: str
+    waiting_for_seller_answer: bool
+    message: str
+    opened_by: str | None
+    closed_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    lines: tuple[IncidentLine, ...] = ()
+
+
+class IncidentsPage(msgspec.Struct, frozen=True, kw_only=True):
+    paging: Paging
+    incidents: tuple[Incident, ...]
+    unreadable: tuple[str, ...] = ()  # why each item left out could not be read

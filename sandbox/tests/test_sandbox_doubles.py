@@ -1,0 +1,24 @@
+"""keybuzz_sandbox.doubles: each double says which settings point a service at it, and the
+dev stack takes them from there (fast, no servers)."""
+
+from __future__ import annotations
+
+import pytest
+from keybuzz_sandbox import doubles
+
+
+def test_the_dev_stack_points_services_at_every_double() -> None:
+    from keybuzz_devstack import stack
+
+    _, shared = stack.plan_parts({})
+    for name, settings_of in doubles.DOUBLES.items():
+        settings = settings_of(stack.SANDBOX_URL)
+        assert settings.items() <= shared.items(), name
+        assert all(v.startswith(stack.SANDBOX_URL) for v in settings.values()), settings
+    assert shared["FNAC_API_URL"] == f"{stack.SANDBOX_URL}/fnac/api.php/"
+
+
+def test_two_doubles_setting_one_variable_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(doubles.DOUBLES, "copy", lambda url: {"FNAC_API_URL": f"{url}/copy/"})
+    with pytest.raises(ValueError, match="'copy' sets FNAC_API_URL"):
+        doubles.service_env("http://127.0.0.1:1")
