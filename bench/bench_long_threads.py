@@ -41,6 +41,7 @@ from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_poller.tickets.responses import refresh_deadlines
+from keybuzz_shared.connectors.seam import ThreadKey
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.uow import store_unit_of_work, unit_of_work
 
@@ -94,8 +95,7 @@ def _messages(count: int, threads: int, label: str) -> list[ShopMessage]:
     return [
         ShopMessage(
             message_id=f"{label}-{i}",
-            thread_type=ORDER,
-            thread_id=f"{label}-ORD{i % threads}",
+            thread=ThreadKey(ORDER, f"{label}-ORD{i % threads}"),
             sender_type=SELLER if i % 2 and threads == 1 else BUYER,
             sender_name=None,
             subject="Question",

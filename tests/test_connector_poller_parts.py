@@ -133,7 +133,7 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
     for message in page.items:
         source = by_id[message.message_id]
         assert message.unread == (not source.read)
-        assert message.thread_id == source.referer
+        assert message.thread.id == source.referer
         assert message.body == source.description
         assert all("/" in f.content_type for f in message.files)
     senders = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT", "SELLER": "SELLER"}

@@ -29,6 +29,7 @@ from keybuzz_poller.shops.domain import (
     ShopCursor,
     ShopIncident,
     ShopMessage,
+    ThreadState,
     order_id_of,
 )
 from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading
@@ -41,7 +42,9 @@ from keybuzz_shared.connectors.seam import (
     Recipient,
     Reply,
     ReplyOutcome,
+    ThreadDetail,
     ThreadKey,
+    ThreadKind,
 )
 
 
@@ -72,6 +75,8 @@ class _Ticket:
     message_count: int = 0
     incident_status: str | None = None
     incident_types: list[str] | None = None
+    thread_details: tuple[ThreadDetail, ...] = ()
+    claim: bool = False
 
 
 @dataclass
@@ -114,6 +119,7 @@ class ShopTables:
     # Each refresh's ticket ids (the fake keeps no deadline: the real ones are tested on
     # PostgreSQL, test_long_threads.py and the response deadline tests).
     deadline_refreshes: list[list[str]] = field(default_factory=list)
+    thread_state_writes: int = 0  # tickets written by save_thread_states
 
     def add_reply(self, reply: ShopReply) -> ShopReply:
         self.replies[reply.id] = reply
@@ -205,6 +211,20 @@ class InMemoryShopStore:
         )
         self.tables.ticket_messages.append(added)
         return added.id
+
+    async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
+        written = 0
+        for state in states:
+            ticket = self.tables.tickets.get((shop.tenant_id, shop.marketplace, state.thread_key))
+            if ticket is None or (ticket.thread_details, ticket.claim) == (
+                state.details,
+                state.claim,
+            ):
+                continue
+            ticket.thread_details, ticket.claim = state.details, state.claim
+            written += 1
+        self.tables.thread_state_writes += written
+        return written
 
     def _own(self, reply: ShopReply) -> bool:
         return reply.marketplace_message_id is None and (
@@ -464,15 +484,14 @@ def shop_message(
     sender: str = BUYER,
     order: str = "ORD1",
     subject: str = "Question",
-    kind: str = ORDER,
+    kind: ThreadKind = ORDER,
     body: str | None = None,
     **more: object,
 ) -> ShopMessage:
     """A message of the ORD1 thread (by default) from a buyer, ``minutes`` past T0 - 1 h."""
     return ShopMessage(
         message_id=message_id,
-        thread_type=kind,
-        thread_id=order,
+        thread=ThreadKey(kind, order),
         sender_type=sender,
         sender_name="Jane D." if sender == BUYER else None,
         subject=subject,

@@ -31,10 +31,12 @@ from keybuzz_poller.shops.domain import (
     ShopCursor,
     ShopIncident,
     ShopMessage,
+    ThreadState,
     thread_key,
 )
 from keybuzz_poller.shops.ports import ShopStore
 from keybuzz_poller.shops.store import PostgresShopStore
+from keybuzz_shared.connectors.seam import ThreadDetail
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables
 from poller_shop_fakes import shop_message as message
@@ -300,3 +302,18 @@ async def test_our_replies_the_marketplace_may_list_back_are_matched_once(
     assert already is not None and not already.confirmed
     assert await store.own_replies(ticket) == []
     assert [r.text for r in await store.own_replies(other)] == ["Autre commande."]
+
+
+async def test_a_threads_state_is_written_to_its_ticket_only_when_it_changes(
+    adapters: Adapters,
+) -> None:
+    store, first = adapters.store, message("m1")
+    topic = (ThreadDetail("topic", "Typologie", "Produit non reçu"),)
+    state = ThreadState(thread_key=thread_key(first), details=topic, claim=True)
+    assert await store.save_thread_states(SHOP, [state]) == 0  # no ticket: left alone
+    await store.open_ticket(SHOP, thread_key(first), first, T0)
+    assert await store.save_thread_states(SHOP, [state]) == 1
+    assert await store.save_thread_states(SHOP, [state]) == 0  # unchanged: not written
+    assert await store.save_thread_states(OTHER, [state]) == 0  # another tenant's thread
+    assert await store.save_thread_states(SHOP, [msgspec.structs.replace(state, claim=False)]) == 1
+    assert await store.save_thread_states(SHOP, [msgspec.structs.replace(state, details=())]) == 1

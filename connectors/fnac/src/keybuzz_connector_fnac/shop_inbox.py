@@ -22,6 +22,8 @@ from keybuzz_shared.connectors.seam import (
     Limits,
     Page,
     SenderType,
+    ThreadKey,
+    ThreadKind,
 )
 from keybuzz_shared.file_links import FileLinks, FileUnavailable
 
@@ -140,11 +142,18 @@ class FnacInbox:
         return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
 
 
+def _thread(message: Message) -> ThreadKey:
+    """The message's order or offer thread; a referer of another type names no thread we
+    know (an empty id: the message is a thread of its own)."""
+    kind: ThreadKind = "OFFER" if message.referer_type == "OFFER" else "ORDER"
+    known = message.referer_type in ("ORDER", "OFFER")
+    return ThreadKey(kind=kind, id=message.referer if known else "")
+
+
 def _message(message: Message) -> InboxMessage:
     return InboxMessage(
         message_id=message.message_id,
-        thread_type=message.referer_type,
-        thread_id=message.referer,
+        thread=_thread(message),
         sender_type=SENDERS.get(message.from_type, "SYSTEM"),
         sender_name=message.from_name,
         subject=message.subject,

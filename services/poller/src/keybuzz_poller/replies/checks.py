@@ -14,7 +14,7 @@ import re
 from typing import Annotated
 
 import msgspec
-from keybuzz_shared.connectors.seam import RelayReplyRules
+from keybuzz_shared.connectors.seam import Recipient, RelayReplyRules
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.relays import (
@@ -71,6 +71,10 @@ class ReplyRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_
     # Sent by a rule (a template), not written by an agent: it does not answer the buyer
     # as the marketplace counts it, so the response deadline keeps running.
     automatic: bool = False
+    # Whom it is for, among those the ticket's marketplace offers on its thread (BUYER,
+    # MARKETPLACE_SUPPORT, OPERATOR, ALL); none given: the buyer, or the marketplace's
+    # customer service while the order's incident is open. A mail goes to the buyer.
+    recipient: Recipient | None = None
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +96,8 @@ def check_reply(request: ReplyRequest, marketplace: str | None = None) -> Reply:
     first problem, named."""
     marketplace = relay_marketplace(marketplace)
     rules, name = relay_for(marketplace).reply_rules, RELAY_NAMES[marketplace]
+    if request.recipient not in (None, "BUYER"):
+        raise InvalidReply(f"{name} carries a reply to the buyer only, not to {request.recipient}")
     text = request.text.replace("\r\n", "\n").strip()
     if not text:
         raise InvalidReply("text must not be empty")

@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.seam import Reply, ReplyFile, ThreadKey
+from keybuzz_shared.connectors.seam import Recipient, Reply, ReplyFile
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
 from keybuzz_poller.inbound.relays import RELAY_NAMES, relay_for, relay_marketplace
 from keybuzz_poller.replies.api_replies import check_api_reply
 from keybuzz_poller.replies.checks import (
+    InvalidReply,
     InvalidSettings,
     ReplyRequest,
     check_reply,
@@ -36,7 +37,7 @@ from keybuzz_poller.replies.ports import (
     RepliesPorts,
     ReplyContext,
 )
-from keybuzz_poller.shops.domain import INCIDENT_OPEN, ORDER, thread_of
+from keybuzz_poller.shops.domain import INCIDENT_OPEN, thread_of
 from keybuzz_poller.tickets.from_mails import storable_json
 
 Out = TypeVar("Out")
@@ -127,8 +128,8 @@ async def _queue_api_reply(
         context = await unit.store.replies.reply_context(tenant_id, ticket_id)
         if context is None:
             raise ReplyTicketNotFound(f"no ticket {ticket_id}")
-        reply = api_reply(context, text, marketplace, files)
-        _check_recipient(api, reply, marketplace)
+        reply = api_reply(context, text, marketplace, files, request.recipient)
+        _check_recipient(api, reply, marketplace, asked=request.recipient is not None)
         created_at = ports.clock()
         await unit.store.replies.insert_reply(
             NewReply(
@@ -154,34 +155,45 @@ async def _queue_api_reply(
 
 
 def api_reply(
-    context: ReplyContext, text: str, marketplace: str, files: tuple[ReplyFile, ...] = ()
+    context: ReplyContext,
+    text: str,
+    marketplace: str,
+    files: tuple[ReplyFile, ...] = (),
+    recipient: Recipient | None = None,
 ) -> Reply:
-    """The reply on the ticket's thread, answering its latest message: to the marketplace's
-    customer service while the order's incident is open, else to the buyer. The subject is
-    the answered message's; the connector keeps it when it is one the marketplace allows,
-    else picks the thread's usual one."""
-    thread = thread_of(context.thread_key)
+    """The reply on the ticket's thread (a discussion's with the ticket's order), answering
+    its latest message: to ``recipient``, else to the marketplace's customer service while
+    the order's incident is open, else to the buyer. The subject is the answered message's;
+    the connector keeps it when it is one the marketplace allows, else picks the thread's
+    usual one."""
+    thread = thread_of(context.thread_key, context.order_id)
     if thread is None:
-        raise CannotReply(f"this ticket is no {marketplace} order or offer thread")
+        raise CannotReply(f"this ticket is no {marketplace} order, offer or discussion thread")
     if context.buyer_message_id is None:
         raise CannotReply(f"this ticket holds no {marketplace} message to answer")
-    kind, thread_id = thread
     return Reply(
-        thread=ThreadKey(kind="ORDER" if kind == ORDER else "OFFER", id=thread_id),
+        thread=thread,
         in_reply_to=context.buyer_message_id,
         body=text,
-        recipient="MARKETPLACE_SUPPORT" if context.incident_status == INCIDENT_OPEN else "BUYER",
+        recipient=recipient or _usual_recipient(context),
         subject=context.buyer_subject,
         attachments=files,
     )
 
 
-def _check_recipient(api: MarketplaceReplies, reply: Reply, marketplace: str) -> None:
-    """The reply's recipient is one the thread offers on the marketplace."""
+def _usual_recipient(context: ReplyContext) -> Recipient:
+    return "MARKETPLACE_SUPPORT" if context.incident_status == INCIDENT_OPEN else "BUYER"
+
+
+def _check_recipient(api: MarketplaceReplies, reply: Reply, marketplace: str, asked: bool) -> None:
+    """The reply's recipient is one the thread offers on the marketplace: one the agent
+    ``asked`` for and the thread does not offer is a bad request (400), the usual one
+    the thread does not offer a reply that cannot go (409)."""
     offered = api.recipients(reply.thread)
     if reply.recipient not in offered:
         named = ", ".join(offered) or "no one"
-        raise CannotReply(
+        refusal = InvalidReply if asked else CannotReply
+        raise refusal(
             f"{marketplace} takes no reply to {reply.recipient} on this thread "
             f"(its {reply.thread.kind} threads take replies to: {named})"
         )

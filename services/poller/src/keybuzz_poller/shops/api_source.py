@@ -193,8 +193,7 @@ def _unreadable(shop: Shop, kind: str, reasons: Sequence[str]) -> None:
 def _message(message: InboxMessage) -> ShopMessage:
     return ShopMessage(
         message_id=message.message_id,
-        thread_type=message.thread_type,
-        thread_id=message.thread_id,
+        thread=message.thread,
         sender_type=message.sender_type,
         sender_name=message.sender_name,
         subject=message.subject,
@@ -204,6 +203,8 @@ def _message(message: InboxMessage) -> ShopMessage:
         files=[
             FileLink(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
         ],
+        thread_details=message.thread_details,
+        claim=message.claim,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import msgspec
+from keybuzz_shared.connectors.seam import ThreadDetail, ThreadKey, ThreadKind
 
 # Who wrote a message: a ticket's sender types (the tickets' deadlines read them too).
 from keybuzz_poller.tickets.ports import BUYER as BUYER
@@ -20,8 +21,10 @@ from keybuzz_poller.tickets.ports import SYSTEM as SYSTEM
 OPENS_TICKET = frozenset({BUYER, MARKETPLACE_SUPPORT})
 MARKED_READ = OPENS_TICKET  # what the marketplace's back office shows as handled
 
-ORDER = "ORDER"
-OFFER = "OFFER"
+ORDER: ThreadKind = "ORDER"
+OFFER: ThreadKind = "OFFER"
+DISCUSSION: ThreadKind = "DISCUSSION"
+THREAD_KINDS: tuple[ThreadKind, ...] = (ORDER, OFFER, DISCUSSION)
 # An incident's status while the marketplace's customer service handles it.
 INCIDENT_OPEN = "OPENED"
 # The external id of an incident shown as a message of its ticket (no marketplace message).
@@ -70,8 +73,7 @@ class FileLink(msgspec.Struct, frozen=True, kw_only=True):
 
 class ShopMessage(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str  # the marketplace's: the external id, unique per shop
-    thread_type: str  # ORDER or OFFER
-    thread_id: str  # the order's or the offer's id
+    thread: ThreadKey  # its order's, offer's or discussion's; an empty id: none
     sender_type: str  # BUYER, MARKETPLACE_SUPPORT, SELLER, SYSTEM
     sender_name: str | None = None
     subject: str
@@ -79,6 +81,17 @@ class ShopMessage(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     unread: bool = True
     files: list[FileLink] = []
+    # The thread's state as this listing gives it, and whether it is a claim there.
+    thread_details: tuple[ThreadDetail, ...] = ()
+    claim: bool = False
+
+
+class ThreadState(msgspec.Struct, frozen=True, kw_only=True):
+    """A thread's state as a listing gave it, for its ticket: the latest listing wins."""
+
+    thread_key: str
+    details: tuple[ThreadDetail, ...] = ()
+    claim: bool = False
 
 
 class ShopIncident(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,33 +152,51 @@ class ShopPoll(msgspec.Struct, kw_only=True):
     notices: int = 0  # incident notices not shown twice
     incidents: int = 0  # incidents new or changed
     marked_read: int = 0
+    thread_states: int = 0  # tickets whose thread's details or claim flag changed
 
 
 def thread_key(message: ShopMessage) -> str:
-    """A shop's thread: its order's (or offer's) messages; a message that names neither is
-    a thread of its own."""
-    if message.thread_type in (ORDER, OFFER) and message.thread_id:
-        return f"{message.thread_type.lower()}:{message.thread_id}"
+    """A shop's thread: its order's, offer's or discussion's messages
+    (``order:<id>``, ``offer:<id>``, ``discussion:<id>``); a message that names none is a
+    thread of its own."""
+    thread = message.thread
+    if thread.kind in THREAD_KINDS and thread.id:
+        return f"{thread.kind.lower()}:{thread.id}"
     return f"message:{message.message_id}"
 
 
-def thread_of(key: str | None) -> tuple[str, str] | None:
-    """(ORDER or OFFER, its id) of a thread key ``thread_key`` made, else None."""
+def thread_of(key: str | None, order_id: str | None = None) -> ThreadKey | None:
+    """The marketplace's thread of a thread key ``thread_key`` made, else None; a
+    discussion's order is its ticket's (``order_id``)."""
     kind, sep, thread_id = (key or "").partition(":")
-    if sep and thread_id and kind.upper() in (ORDER, OFFER):
-        return kind.upper(), thread_id
+    for known in THREAD_KINDS:
+        if sep and thread_id and kind.upper() == known:
+            return ThreadKey(known, thread_id, order_id if known == DISCUSSION else None)
     return None
 
 
+def thread_states(messages: list[ShopMessage]) -> list[ThreadState]:
+    """Each thread's state as a page lists it: its last message's (a page is oldest first),
+    whether that message is new or stored already."""
+    latest = {
+        thread_key(m): ThreadState(
+            thread_key=thread_key(m), details=m.thread_details, claim=m.claim
+        )
+        for m in messages
+    }
+    return list(latest.values())
+
+
 def order_id_of(message: ShopMessage) -> str | None:
-    return message.thread_id if message.thread_type == ORDER and message.thread_id else None
+    """The order the message's thread is about, if any."""
+    return message.thread.order or None
 
 
 def is_notice(message: ShopMessage, incident_created_at: datetime, claim_subject: str) -> bool:
     """The incident's own message: its order's message under the marketplace's claim
     subject (``claim_subject``, any case), at the same time."""
     return (
-        message.thread_type == ORDER
+        message.thread.kind == ORDER
         and is_claim_subject(message.subject, claim_subject)
         and abs(message.created_at - incident_created_at) <= NOTICE_WINDOW
     )
@@ -180,8 +211,7 @@ def incident_message(incident: ShopIncident, opener: str, claim_subject: str) ->
     written by ``opener`` (BUYER or MARKETPLACE_SUPPORT, as the connector says)."""
     return ShopMessage(
         message_id=f"{INCIDENT_MESSAGE_PREFIX}{incident.incident_id}",
-        thread_type=ORDER,
-        thread_id=incident.order_id,
+        thread=ThreadKey(ORDER, incident.order_id),
         sender_type=opener,
         subject=claim_subject,
         body=incident.message,

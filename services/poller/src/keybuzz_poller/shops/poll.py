@@ -9,12 +9,16 @@ does per message. Messages are marked read at the marketplace only after their c
 mark that fails stays pending and the next poll tries it again.
 
 What joins which ticket (``domain.py``): a buyer's or customer service's message opens or
-re-opens the ticket of its order (or offer) and publishes ``message.received``; the
+re-opens the ticket of its thread (an order's, an offer's or a discussion's) and publishes
+``message.received``; the
 seller's own messages and the marketplace's notifications only complete a thread that has
 a ticket. A seller's message that is one of our replies read back (``is_own_reply``) is
 recorded on the reply instead, and confirms SENT one still in doubt. An incident opens or
 flags the ticket of its order; its notice message (under the subject its connector names,
-``claim_subject``) is shown once, whichever of the two is read first.
+``claim_subject``) is shown once, whichever of the two is read first. Every message a
+page lists, stored before or not, gives its thread's ticket the thread's state (details,
+claim flag): a connector lists a thread's newest message again when only its state
+changed; a ticket is written only when its state differs.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from keybuzz_poller.shops.domain import (
     order_id_of,
     read_from,
     thread_key,
+    thread_states,
 )
 from keybuzz_poller.shops.ports import (
     AttachmentRefused,
@@ -87,8 +92,12 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         known = await ports.store.known_messages(shop, [m.message_id for m in messages])
         fresh = [m for m in messages if m.message_id not in known]
         poll.duplicates += len(messages) - len(fresh)
+        states = thread_states(messages)  # from every message listed, stored or not
         if not fresh and not _moves(cursor.messages_since, messages):
-            continue  # the cursor's overlap read again: nothing to store or mark
+            # The cursor's overlap read again, or threads whose state changed listed again:
+            # nothing to store or mark, only the states that differ to write.
+            poll.thread_states += await ports.store.save_thread_states(shop, states)
+            continue
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
         confirmed = poll.replies_confirmed
@@ -99,6 +108,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
                 )
                 if ticket_id is not None:
                     touched.add([ticket_id])
+            poll.thread_states += await unit.store.save_thread_states(shop, states)
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
         ports.replies_sent(poll.replies_confirmed - confirmed)
         if reading.mark_as_read and fresh:
@@ -165,7 +175,7 @@ async def _take_message(
         direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
         await store.thread_message(ticket_id, stored, direction, False, now)
         return ticket_id
-    incident_at = await store.incident_near(shop, message.thread_id, message.created_at)
+    incident_at = await store.incident_near(shop, message.thread.id, message.created_at)
     if incident_at is not None and is_notice(message, incident_at, _inbox(shop).claim_subject):
         poll.notices += 1  # the incident put its own message in the ticket
         return None

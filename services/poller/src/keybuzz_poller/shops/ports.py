@@ -27,6 +27,7 @@ from keybuzz_poller.shops.domain import (
     ShopCursor,
     ShopIncident,
     ShopMessage,
+    ThreadState,
 )
 from keybuzz_poller.tickets.ports import DeadlineStore
 
@@ -133,6 +134,12 @@ class ShopStore(Protocol):
     ) -> str:
         """Adds the stored message to the ticket (counted); the ticket message's id. Its
         deadline is the caller's, once per page (``deadlines_kept``)."""
+        ...
+
+    async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
+        """Gives each thread's ticket the state listed (its details and claim flag), writing
+        only the tickets whose state differs; how many it wrote. A thread without a ticket
+        is left alone."""
         ...
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:

@@ -26,6 +26,7 @@ from keybuzz_poller.shops.domain import (
     ShopCursor,
     ShopIncident,
     ShopMessage,
+    ThreadState,
     order_id_of,
 )
 from keybuzz_poller.tickets import store
@@ -190,6 +191,27 @@ class PostgresShopStore:
         )
         return message_id
 
+    async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
+        if not states:
+            return 0
+        # Compared as jsonb (key order aside): an unchanged state writes no row version.
+        written = await self.db.fetch(
+            """
+            UPDATE poller_tickets t SET thread_details = s.details::jsonb, claim = s.claim,
+                                        updated_at = now()
+            FROM unnest($3::text[], $4::text[], $5::boolean[]) AS s (thread_key, details, claim)
+            WHERE t.tenant_id = $1 AND t.marketplace = $2 AND t.thread_key = s.thread_key
+              AND (t.thread_details, t.claim) IS DISTINCT FROM (s.details::jsonb, s.claim)
+            RETURNING t.id
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            [storable(s.thread_key) for s in states],
+            [_details_json(s) for s in states],
+            [s.claim for s in states],
+        )
+        return len(written)
+
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
         rows = await self.db.fetch(
             """
@@ -333,6 +355,14 @@ class PostgresShopStore:
             shop.marketplace,
             list(message_ids),
         )
+
+
+def _details_json(state: ThreadState) -> str:
+    details = [
+        {"name": storable(d.name), "label": storable(d.label), "value": storable(d.value)}
+        for d in state.details
+    ]
+    return msgspec.json.encode(details).decode()
 
 
 def _buyer_name(message: ShopMessage) -> str | None:

@@ -159,6 +159,9 @@ class StoredTicket(msgspec.Struct, frozen=True, kw_only=True):
     incident_status: str | None = None  # the latest incident of its order (a claim)
     incident_types: list[str] | None = None
     country: str | None = None
+    # Its marketplace thread's state as last listed: details (JSON text), claim flag.
+    thread_details: str = "[]"
+    claim: bool = False
 
 
 class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):

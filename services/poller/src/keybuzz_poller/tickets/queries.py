@@ -46,6 +46,12 @@ class TicketNotFound(Exception):
     """No such ticket for this tenant (another tenant's is just as absent)."""
 
 
+class ThreadDetail(msgspec.Struct, kw_only=True):
+    name: str  # a stable key (``sales_channel``, ``topic`` …)
+    label: str  # what the agent reads
+    value: str
+
+
 class Ticket(msgspec.Struct, kw_only=True, rename="camel"):
     id: str
     marketplace: str
@@ -67,6 +73,11 @@ class Ticket(msgspec.Struct, kw_only=True, rename="camel"):
     # and the marketplace's type codes; null for a ticket without one.
     incident_status: str | None = None
     incident_types: list[str] | None = None
+    # Its marketplace thread's state as the shop's listing last gave it (its sales channel,
+    # topic …), and whether the ticket is a claim: its thread is one at the marketplace
+    # (as last listed), or an incident flags it (``incidentStatus`` set, open or closed).
+    thread_details: list[ThreadDetail] = []
+    claim: bool = False
 
 
 class TicketPage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -188,9 +199,17 @@ async def ticket_detail(
 
 
 def _ticket_fields(row: StoredTicket, now: datetime) -> dict[str, Any]:
-    fields = {n: getattr(row, n) for n in Ticket.__struct_fields__ if n != "response_state"}
+    fields = {n: getattr(row, n) for n in Ticket.__struct_fields__ if n not in _DERIVED}
     stored = deadlines.Deadline(state=row.response_state, respond_by=row.respond_by)
-    return {**fields, "response_state": deadlines.response_state(stored, now)}
+    return {
+        **fields,
+        "response_state": deadlines.response_state(stored, now),
+        "thread_details": msgspec.json.decode(row.thread_details, type=list[ThreadDetail]),
+        "claim": row.claim or row.incident_status is not None,
+    }
+
+
+_DERIVED = frozenset({"response_state", "thread_details", "claim"})
 
 
 def _ticket(row: StoredTicket, now: datetime) -> Ticket:

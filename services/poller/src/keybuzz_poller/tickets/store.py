@@ -133,7 +133,8 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
         f"""
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
-               no_response_needed_at, no_response_needed_by, incident_status, incident_types
+               no_response_needed_at, no_response_needed_by, incident_status, incident_types,
+               thread_details, claim
         FROM poller_tickets
         WHERE tenant_id = $1
           AND ($12::text IS NULL OR marketplace = $12)
@@ -169,6 +170,7 @@ async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> StoredTick
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
                no_response_needed_at, no_response_needed_by, incident_status, incident_types,
+               thread_details, claim,
                (SELECT e.country FROM poller_ticket_messages m
                 JOIN poller_external_messages e ON e.id = m.external_message_id
                 WHERE m.ticket_id = t.id AND m.direction = 'INBOUND' AND e.country IS NOT NULL

@@ -53,6 +53,7 @@ from keybuzz_shared.connectors.seam.messages import (
     ReplyOutcome,
     ReplyStatus,
     SenderType,
+    ThreadDetail,
     ThreadKey,
     ThreadKind,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "ResponseWindow",
     "SenderType",
     "ShopApi",
+    "ThreadDetail",
     "ThreadKey",
     "ThreadKind",
     "TokenEndpointUnavailable",

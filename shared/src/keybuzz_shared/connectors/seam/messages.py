@@ -34,6 +34,15 @@ class ThreadKey(msgspec.Struct, frozen=True):
         return self.id if self.kind == "ORDER" else self.order_id
 
 
+class ThreadDetail(msgspec.Struct, frozen=True):
+    """One fact of a thread's state as the marketplace gives it (its sales channel, its
+    topic …), shown beside its ticket."""
+
+    name: str  # stable key for the frontend, e.g. "sales_channel", "topic", "sub_topic"
+    label: str  # what a person reads (French)
+    value: str
+
+
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     url: str

@@ -14,6 +14,7 @@ from keybuzz_shared.connectors.seam.messages import (
     ReplyChannel,
     ReplyOutcome,
     SenderType,
+    ThreadDetail,
     ThreadKey,
 )
 from keybuzz_shared.connectors.seam.orders import OrderSource
@@ -35,8 +36,9 @@ class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     """A shop's message, with what polling needs besides the seam's MarketplaceMessage."""
 
     message_id: str
-    thread_type: str  # ORDER or OFFER, as the marketplace says it
-    thread_id: str
+    # Its thread: an order's, an offer's or a discussion's (whose ``order_id`` is its order
+    # when it has one). An empty ``id``: a message of no thread, a thread of its own.
+    thread: ThreadKey
     sender_type: SenderType
     sender_name: str | None
     subject: str
@@ -44,6 +46,11 @@ class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     unread: bool
     files: tuple[InboxFile, ...] = ()
+    # The thread's state as of this listing (its sales channel, topic …), shown beside its
+    # ticket: the latest listing wins.
+    thread_details: tuple[ThreadDetail, ...] = ()
+    # The thread is a claim at the marketplace: the ticket's claim flag, as last listed.
+    claim: bool = False
 
 
 class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,7 +75,11 @@ class InboxSource(Protocol):
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
         """Messages created from ``since`` on, oldest first; ``cursor`` (a page's
-        ``next_cursor``) continues the listing. ValueError for a cursor it did not give."""
+        ``next_cursor``) continues the listing. ValueError for a cursor it did not give.
+
+        For a thread whose state (``thread_details``, ``claim``) changed since ``since``
+        without a new message, the connector lists its newest message again: the poller
+        takes a thread's state from every message listed, already stored or not."""
         ...
 
     async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
