@@ -63,7 +63,10 @@ async def call(
     token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
     headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
     async with oauth.client() as http:
-        return await http.request(method, f"/api/v1/marketplaces/{path}", headers=headers, **kwargs)
+        answer: httpx.Response = await http.request(
+            method, f"/api/v1/marketplaces/{path}", headers=headers, **kwargs
+        )
+    return answer
 
 
 async def row_of(oauth: RunningService, tenant: str) -> Any:

@@ -145,6 +145,13 @@ def iso(moment: datetime) -> str:
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_up(moment: datetime) -> str:
+    """``moment`` to the second above, when it is within one: Octopia's dates are whole
+    seconds, and what changed earlier in the window's last second belongs in it."""
+    whole = as_utc(moment).replace(microsecond=0)
+    return iso(whole if whole == as_utc(moment) else whole + timedelta(seconds=1))
+
+
 # --- the cursor --------------------------------------------------------------------------
 
 
@@ -192,7 +199,7 @@ class ShopOrders:
             listing = _decode(cursor)
         query = {
             "updatedAtMin": iso(listing.low),
-            "updatedAtMax": iso(listing.until),
+            "updatedAtMax": iso_up(listing.until),
             "sort": "updatedAt:asc",
             "pageSize": str(self.page_size),
         }
