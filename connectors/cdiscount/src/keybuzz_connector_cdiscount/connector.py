@@ -16,17 +16,18 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.settings import PartSettings
 
-from keybuzz_connector_cdiscount import CDISCOUNT, replies
 from keybuzz_connector_cdiscount.credentials import CREDENTIAL_FIELDS, CdiscountCredentialCheck
+from keybuzz_connector_cdiscount.names import CDISCOUNT
 from keybuzz_connector_cdiscount.order_ids import CdiscountOrderIds
+from keybuzz_connector_cdiscount.replies import FILE_FORMATS, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 from keybuzz_connector_cdiscount.settings import CdiscountSettings
 from keybuzz_connector_cdiscount.shop_api import CdiscountShopApi
 
 LIMITS = Limits(
     # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats.
-    max_attachments=replies.MAX_ATTACHMENTS,
-    max_attachment_bytes=replies.MAX_ATTACHMENT_BYTES,
-    attachment_formats=tuple(replies.FILE_FORMATS),
+    max_attachments=MAX_ATTACHMENTS,
+    max_attachment_bytes=MAX_ATTACHMENT_BYTES,
+    attachment_formats=tuple(FILE_FORMATS),
     # One integration keeps bodies within 13-5,000 characters [observed]; the double
     # refuses longer ones.
     max_text_length=5_000,

@@ -25,9 +25,9 @@ import msgspec
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary, Page
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_cdiscount import order_states
 from keybuzz_connector_cdiscount.client import OctopiaClient
 from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
+from keybuzz_connector_cdiscount.order_states import order_status
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def read_order(item: Any) -> OrderSummary:
     placed = order.placed
     if not order.id or placed is None:
         raise ValueError("an order without orderId/reference or createdAt/purchasedAt")
-    status, delivery = order_states.order_status(order.status)
+    status, delivery = order_status(order.status)
     customer = order.customer or Customer()
     names = (customer.first_name, customer.last_name)
     tracking = [p.parcel_number for p in order.parcels if p.parcel_number]
@@ -123,7 +123,7 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
     return OrderLine(
         line_id=str(line.line_id) if line.line_id is not None else str(number),
         state=state,
-        status=order_states.order_status(state)[0],
+        status=order_status(state)[0],
         product_name=offer.product_title or offer.product_name or offer.seller_product_id or "",
         quantity=line.quantity,
         seller_sku=offer.seller_product_id,

@@ -9,9 +9,9 @@ import msgspec
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.file_links import origin_of, production_problem, shown
 
-from keybuzz_connector_cdiscount import CDISCOUNT
 from keybuzz_connector_cdiscount.client import API_URL, AUTH_URL
 from keybuzz_connector_cdiscount.endpoints import Endpoints
+from keybuzz_connector_cdiscount.names import CDISCOUNT
 
 # Octopia answers a discussion search over at most 6 months [official]: a shop's first
 # poll never reads further back.
