@@ -23,7 +23,6 @@ ON_PORTS = {
         "tickets/alerts.py",
         "tickets/queries.py",
         "replies/queueing.py",
-        "replies/api_replies.py",
         "replies/sender.py",
         "replies/bounces.py",
         "polling/connected.py",
@@ -33,6 +32,7 @@ ON_PORTS = {
         "ticket_view.py",
         "shops/connections.py",
         "shops/poll.py",
+        "shops/api_replies.py",
     ],
     "services/orders/src/keybuzz_orders": [
         "notifications/order_changes.py",

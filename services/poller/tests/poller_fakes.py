@@ -44,6 +44,7 @@ from keybuzz_poller.replies.ports import (
     ReplyContext,
     ReplyWrites,
 )
+from keybuzz_poller.shops.api_replies import send_through_api
 from keybuzz_poller.shops.domain import INCIDENT_MESSAGE_PREFIX
 from keybuzz_poller.tickets.alerts_store import DEFAULT_LEAD_SECONDS, OVERDUE_LOOKBACK
 from keybuzz_poller.tickets.ports import (
@@ -1137,6 +1138,7 @@ def fake_mail(fake: FakePoller, clock: Clock, relay: RecordingRelay | None = Non
             service="poller",
             wake_sender=lambda: wakes.append(None),
             clock=clock,
+            send_through_api=send_through_api,  # the real one, on the fake channels
         ),
         tickets_ports=TicketsPorts(
             tickets=tickets,

@@ -38,9 +38,10 @@ from keybuzz_poller.replies.smtp_relay import SmtpRelay
 from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.shops.api_replies import send_through_api
 from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
-from keybuzz_poller.shops.connections import SHOP_MARKETPLACES, key_refused
+from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 from keybuzz_poller.shops.replies import ShopReplies
@@ -72,7 +73,7 @@ async def assemble(runtime: PollerRuntime) -> None:
         return wake
 
     # Each shop marketplace's own settings, its connector's.
-    shop_apis = {m: settings.shop_api(m) for m in SHOP_MARKETPLACES}
+    shop_apis = {m: settings.shop_api(m) for m in shop_marketplaces()}
     source = ApiMessageSource(runtime.vault, shop_apis, inside_allowed=not settings.is_production)
     runtime.provide(source)
     shop_polling = ShopPollingPorts(
@@ -130,6 +131,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 wake_sender=wake_sender,
                 apis=api_replies(runtime, source),
                 key_refused=reply_key_refused,
+                send_through_api=send_through_api,
             ),
             shops=ShopPorts(
                 source=source,

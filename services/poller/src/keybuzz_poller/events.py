@@ -29,9 +29,9 @@ from keybuzz_poller.inbound import projection
 from keybuzz_poller.polling.connected import poll_at_once
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.shops.connections import (
-    SHOP_MARKETPLACES,
     shop_connected,
     shop_disconnected,
+    shop_marketplaces,
 )
 
 
@@ -46,13 +46,13 @@ def register_subscribers(runtime: PollerRuntime) -> None:
         await projection.apply_archived(ports_of(runtime).inbound, event)
 
     async def on_connected(event: ConnectionConnected, delivery: Delivery) -> None:
-        if event.marketplace in SHOP_MARKETPLACES:
+        if event.marketplace in shop_marketplaces():
             await shop_connected(ports_of(runtime).shop_polling, event)
         else:
             await poll_at_once(ports_of(runtime).polling, event.tenant_id)
 
     async def on_disconnected(event: ConnectionDisconnected, delivery: Delivery) -> None:
-        if event.marketplace in SHOP_MARKETPLACES:
+        if event.marketplace in shop_marketplaces():
             await shop_disconnected(ports_of(runtime).shop_polling, event)
 
     EventSubscription(

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
+from keybuzz_shared.connectors.seam import Recipient
 
 from keybuzz_poller.polling import domain
 from keybuzz_poller.replies import checks, queueing
@@ -81,6 +82,9 @@ class ReplyRequest(Body, forbid_unknown_fields=True):
     # Sent by a rule (a template), not written by an agent: it does not answer the buyer
     # as the marketplace counts it, so the response deadline keeps running.
     automatic: bool = False
+    # Whom it is for, among those the marketplace offers on the ticket's thread; none: the
+    # buyer (or customer care while the order's incident is open). A mail: the buyer only.
+    recipient: Recipient | None = None
 
 
 class ReplyQueued(Body):
@@ -116,6 +120,7 @@ def reply_request_of(body: ReplyRequest) -> checks.ReplyRequest:
             for a in body.attachments
         ],
         automatic=body.automatic,
+        recipient=body.recipient,
     )
 
 

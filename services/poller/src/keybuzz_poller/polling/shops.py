@@ -22,7 +22,7 @@ from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
-from keybuzz_poller.shops.connections import SHOP_MARKETPLACES, key_refused
+from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
 from keybuzz_poller.shops.domain import shop_of
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopKeyRefused, ShopPorts
@@ -40,7 +40,7 @@ class ShopScheduler(LeasedPolls):
     ) -> None:
         settings = runtime.settings
         self.intervals = {
-            m: float(settings.shop_api(m).poll_interval_seconds) for m in SHOP_MARKETPLACES
+            m: float(settings.shop_api(m).poll_interval_seconds) for m in shop_marketplaces()
         }
         timings = shop_poll_timings(settings, min(self.intervals.values()))
         super().__init__(runtime, schedule, timings)

@@ -23,7 +23,7 @@ from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import ReplyWrites
 from keybuzz_poller.tickets.ports import ExternalMessageRow, Outbox
-from keybuzz_poller.tickets.responses import refresh_deadlines
+from keybuzz_poller.tickets.responses import TouchedTickets
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +37,19 @@ async def take_bounces(
     received_at: datetime,
     service: str,
     keys: tuple[bytes, ...],
+    touched: TouchedTickets,
 ) -> list[RelayMail]:
     """Handle the bounces of ``mails`` in the unit of work of ``writes`` and ``outbox``; the
-    other mails, in order, for tickets.
+    other mails, in order, for tickets. A bounced reply's ticket is named in ``touched``:
+    its deadline is the unit of work's, recomputed once with the batch's other tickets.
 
     ``service``: the bounces' label on ``keybuzz_replies_total``; ``keys``: the bounce
     signing secrets (``PollerSettings.bounce_signing_keys``).
     """
     bounces = [m for m in mails if m.bounce is not None]
     for mail in bounces:
-        await _take(writes, outbox, tenant_id, mail, received_at, service, keys)
+        if bounced := await _take(writes, outbox, tenant_id, mail, received_at, service, keys):
+            touched.add([bounced])
     return [m for m in mails if m.bounce is None] if bounces else mails
 
 
@@ -58,22 +61,22 @@ async def _take(
     received_at: datetime,
     service: str,
     keys: tuple[bytes, ...],
-) -> None:
+) -> str | None:
+    """The ticket of the reply the bounce marked BOUNCED, if it marked one."""
     bounce = mail.bounce
     assert bounce is not None
     reply, problem = await _refused_reply(writes, tenant_id, mail, bounce, keys)
     row = _bounce_row(tenant_id, mail, bounce, received_at, problem)
     if not await writes.tickets.insert_external_messages([row]):
-        return  # this bounce was handled before: nothing changes
+        return None  # this bounce was handled before: nothing changes
     if reply is None:
         log.warning("bounce kept aside", extra={"tenant_id": tenant_id, "reason": row.parse_error})
-        return
+        return None
     bounced = await writes.replies.mark_bounced(
         reply.ticket_message_id, row.body, bounce.status, row.id
     )
     if bounced is None:
-        return  # already BOUNCED or FAILED
-    await refresh_deadlines(writes.tickets, [bounced.ticket_id])  # a bounced reply answers nothing
+        return None  # already BOUNCED or FAILED
     outbox.emit(
         not_delivered(
             tenant_id,
@@ -87,6 +90,7 @@ async def _take(
     # Counted before commit: a rolled-back batch is read again and counted again (rare).
     count_reply(service, "BOUNCED")
     log.info("reply bounced", extra={"ticket_message_id": bounced.ticket_message_id})
+    return bounced.ticket_id  # a bounced reply answers nothing: its deadline runs again
 
 
 async def _refused_reply(

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import binascii
 import re
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import msgspec
-from keybuzz_shared.connectors.seam import Recipient, RelayReplyRules
+from keybuzz_shared.connectors.seam import Limits, Recipient, RelayReplyRules, ReplyFile
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.relays import (
@@ -41,6 +41,15 @@ _UNSAFE_FILENAME = re.compile(r"[/\\]")
 _INVISIBLE_IN_FILENAME = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 )
+
+
+class MarketplaceRules(Protocol):
+    """What a marketplace's API takes in a reply (its connector's): ``MarketplaceReplies``."""
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def reply_text(self, text: str) -> str: ...
 
 
 class InvalidReply(Exception):
@@ -149,6 +158,55 @@ def _attachment(given: AttachmentIn, rules: RelayReplyRules, relay_name: str) ->
     except (binascii.Error, ValueError):
         raise InvalidReply(f"attachment {name!r}: contentBase64 is not valid base64") from None
     return Attachment(filename=name, content_type=kind, content=content)
+
+
+def check_api_reply(
+    request: ReplyRequest, api: MarketplaceRules, marketplace: str
+) -> tuple[str, tuple[ReplyFile, ...]]:
+    """The reply's text as the marketplace will carry it (its connector's rule: what the
+    thread lists back once it is sent, so the ticket and the read-back see the same text)
+    and its files as bytes, both within the connector's ``Limits``; or the first problem,
+    named with the rule."""
+    limits = api.limits
+    text = api.reply_text(request.text.replace("\r\n", "\n")).strip()
+    if not text:
+        raise InvalidReply(
+            f"text must not be empty (once what {marketplace} cannot carry is left out)"
+        )
+    if len(text) > limits.max_text_length:
+        raise InvalidReply(
+            f"text is longer than {limits.max_text_length} characters, {marketplace}'s limit"
+        )
+    if storable(text) != text:
+        raise InvalidReply("text holds characters a marketplace message cannot carry (NUL)")
+    if len(request.attachments) > limits.max_attachments:
+        raise InvalidReply(
+            f"{marketplace} replies take no attachments"
+            if not limits.max_attachments
+            else f"{marketplace} replies take at most {limits.max_attachments} attachments"
+        )
+    files = tuple(_api_file(a, limits, marketplace) for a in request.attachments)
+    total = sum(len(f.data) for f in files)
+    if total > limits.max_attachment_bytes:
+        raise AttachmentsTooLarge(
+            f"attachments total {total} bytes, over {marketplace}'s limit of "
+            f"{limits.max_attachment_bytes} bytes per reply"
+        )
+    return text, files
+
+
+def _api_file(given: AttachmentIn, limits: Limits, marketplace: str) -> ReplyFile:
+    kind = given.content_type.strip().lower()
+    if limits.attachment_formats and kind not in limits.attachment_formats:
+        allowed = ", ".join(limits.attachment_formats)
+        raise UnsupportedAttachment(
+            f"attachment {given.filename!r} is {kind}: {marketplace} takes only {allowed}"
+        )
+    try:
+        data = binascii.a2b_base64(given.content_base64, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise InvalidReply("an attachment's contentBase64 is not valid base64") from None
+    return ReplyFile(name=given.filename.strip(), content_type=kind, data=data)
 
 
 def check_sender_address(address: str) -> str:

@@ -5,7 +5,9 @@ relay by default, a marketplace's API where the marketplace has a connector), an
 follow.
 
 The adapters are ``replies/store.py``'s ``PostgresReplies``, ``replies/smtp_relay.py``'s
-``SmtpRelay`` and ``shops/replies.py``'s ``ShopReplies``; the unit tier's
+``SmtpRelay``, and for a marketplace's API the shops' (``MarketplaceReplies``, its port,
+``shops/ports.py``; ``shops/replies.py``'s ``ShopReplies``; one attempt sent at most once
+by ``shops/api_replies.py``'s ``send_through_api``); the unit tier's
 in-memory fakes are held to them by ``tests/test_poller_mail_contract.py`` and
 ``tests/test_api_replies_contract.py``.
 """
@@ -19,18 +21,13 @@ from datetime import datetime
 from typing import Protocol
 
 import msgspec
-from keybuzz_shared.connectors.seam import (
-    Limits,
-    MarketplaceMessage,
-    Recipient,
-    Reply,
-    ReplyOutcome,
-    ThreadKey,
-)
+from keybuzz_shared.connectors.seam import Reply
 from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
 from keybuzz_poller.replies.memory import ReplyMemory
+from keybuzz_poller.shops.ports import ApiAttempt, ApiOutcome
+from keybuzz_poller.shops.ports import MarketplaceReplies as MarketplaceReplies
 from keybuzz_poller.tickets.ports import Clock, TicketStore, system_clock
 
 
@@ -199,32 +196,6 @@ class Relay(Protocol):
     async def send(self, reply: ClaimedReply) -> Outcome: ...
 
 
-class MarketplaceReplies(Protocol):
-    """One marketplace's API, replies go through (the seam's reply channel), on the tenant's
-    shop. Raises the seam's errors: ``MarketplaceUnavailable`` (nothing sent),
-    ``OutcomeUnknown`` (the answer was lost after the request left), ``CredentialsRefused``
-    (the shop's key was refused, or none is stored)."""
-
-    @property
-    def limits(self) -> Limits: ...
-
-    def reply_text(self, text: str) -> str:
-        """``text`` as the marketplace carries a reply (the connector's rule)."""
-        ...
-
-    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
-        """Whom a reply on ``thread`` may go to (the connector's rule)."""
-        ...
-
-    async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome: ...
-
-    async def sent_messages(
-        self, tenant_id: str, thread: ThreadKey, since: datetime
-    ) -> list[MarketplaceMessage]:
-        """The seller's messages on ``thread`` created from ``since`` on."""
-        ...
-
-
 @dataclass(frozen=True)
 class ReplyWrites:
     """What one unit of work of the replies writes: replies and tickets, one transaction."""
@@ -254,6 +225,13 @@ async def _nothing(tenant_id: str, marketplace: str, reason: str) -> None:
     return None
 
 
+SendThroughApi = Callable[[MarketplaceReplies, ApiAttempt], Awaitable[ApiOutcome]]
+
+
+async def _no_api(api: MarketplaceReplies, attempt: ApiAttempt) -> ApiOutcome:
+    raise LookupError(f"no channel wired for {attempt.marketplace}'s API replies")
+
+
 @dataclass(frozen=True)
 class RepliesPorts:
     """Everything the replies' use cases touch; made once per process (``bootstrap.py``)."""
@@ -270,3 +248,6 @@ class RepliesPorts:
     apis: Mapping[str, MarketplaceReplies] = field(default_factory=dict)
     # The marketplace refused the tenant's shop key: (tenant, marketplace, reason).
     key_refused: Callable[[str, str, str], Awaitable[None]] = field(default=_nothing)
+    # One attempt of a reply through its marketplace's API (``apis``), sent at most once
+    # (``shops/api_replies.py``).
+    send_through_api: SendThroughApi = field(default=_no_api)

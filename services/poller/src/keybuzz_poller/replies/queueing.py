@@ -1,7 +1,7 @@
 """An agent's reply from a ticket: checked, composed, queued; the tenant's reply settings.
 
 A reply on a ticket of a marketplace whose replies go through its API (``ports.apis``) is
-checked against that marketplace's limits (``api_replies.py``) and queued as the request to
+checked against that marketplace's limits (``checks.check_api_reply``) and queued as the request to
 send. Any other is mail: checked (``checks.py``) before anything is read or stored, then its
 mail (``compose.py``), ticket message and sending work are stored in one transaction. The
 sender (``sender.py``) sends either in the background.
@@ -20,11 +20,11 @@ from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
 from keybuzz_poller.inbound.relays import RELAY_NAMES, relay_for, relay_marketplace
-from keybuzz_poller.replies.api_replies import check_api_reply
 from keybuzz_poller.replies.checks import (
     InvalidReply,
     InvalidSettings,
     ReplyRequest,
+    check_api_reply,
     check_reply,
     check_sender_address,
 )

@@ -3,7 +3,7 @@ instances.
 
 Each round claims due replies (the claim moves the reply one lease ahead, so a sender that
 dies mid-send leaves it for whoever comes after the lease) and hands each one to its
-channel: the API of its marketplace when ``ports.apis`` has one (``api_replies.py``), else
+channel: the API of its marketplace when ``ports.apis`` has one (``ports.send_through_api``), else
 its stored mail to the relay (``ports.Relay``; over SMTP: ``smtp_relay.py``). The outcome
 is committed afterwards:
 
@@ -27,14 +27,21 @@ import asyncio
 import contextlib
 import logging
 
+import msgspec
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.events import MessageSent
 
-from keybuzz_poller.replies.api_replies import send_through_api
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
-from keybuzz_poller.replies.ports import ClaimedReply, Outcome, RepliesPorts
-from keybuzz_poller.tickets.responses import refresh_deadlines
+from keybuzz_poller.replies.ports import (
+    ApiRequest,
+    ClaimedReply,
+    MarketplaceReplies,
+    Outcome,
+    RepliesPorts,
+)
+from keybuzz_poller.shops.ports import ApiAttempt
+from keybuzz_poller.tickets.responses import deadlines_kept
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,7 @@ async def _send_one(ports: RepliesPorts, reply: ClaimedReply) -> None:
     api = ports.apis.get(reply.marketplace)
     if api is not None:
         # Raising (a bug, the process stopping) leaves the reply unconfirmed: read back.
-        outcome = await send_through_api(ports, api, reply)
+        outcome = await _through_api(ports, api, reply)
     else:
         outcome = await ports.relay.send(reply)
     try:
@@ -69,6 +76,24 @@ async def _send_one(ports: RepliesPorts, reply: ClaimedReply) -> None:
             extra={"ticket_message_id": reply.ticket_message_id, "outcome": outcome.kind},
             exc_info=True,
         )
+
+
+async def _through_api(
+    ports: RepliesPorts, api: MarketplaceReplies, reply: ClaimedReply
+) -> Outcome:
+    """One attempt through the marketplace's API (its port), with the request as queued; a
+    refused shop key asks for the shop to be connected again."""
+    attempt = ApiAttempt(
+        tenant_id=reply.tenant_id,
+        marketplace=reply.marketplace,
+        reply=msgspec.json.decode(reply.mail, type=ApiRequest).reply,
+        queued_at=reply.created_at,
+        in_doubt=reply.unconfirmed,
+    )
+    done = await ports.send_through_api(api, attempt)
+    if done.key_refused is not None:
+        await ports.key_refused(reply.tenant_id, reply.marketplace, done.key_refused)
+    return Outcome(done.kind, done.detail, done.code)
 
 
 async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> None:
@@ -104,10 +129,10 @@ async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> 
 
 
 async def _sent(ports: RepliesPorts, reply: ClaimedReply) -> None:
-    async with ports.unit_of_work() as unit:
+    async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
         sent_at = await unit.store.replies.mark_sent(reply.ticket_message_id)
         if sent_at is not None:
-            await refresh_deadlines(unit.store.tickets, [reply.ticket_id])
+            touched.add([reply.ticket_id])
             unit.emit(
                 MessageSent(
                     tenant_id=reply.tenant_id,
@@ -128,12 +153,12 @@ async def _failed(
     ports: RepliesPorts, reply: ClaimedReply, reason: str, code: str | None, in_doubt: bool = False
 ) -> None:
     reason = reason[:1000]
-    async with ports.unit_of_work() as unit:
+    async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
         replies = unit.store.replies
         changed = await replies.mark_failed(reply.ticket_message_id, reason, code, in_doubt)
         if changed:
             # Every delivery outcome recomputes: a FAILED reply leaves the deadline running.
-            await refresh_deadlines(unit.store.tickets, [reply.ticket_id])
+            touched.add([reply.ticket_id])
             unit.emit(
                 not_delivered(
                     reply.tenant_id,

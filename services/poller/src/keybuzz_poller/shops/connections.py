@@ -24,9 +24,11 @@ from keybuzz_poller.shops.domain import Shop
 
 log = logging.getLogger(__name__)
 
-# The marketplaces whose shops the poller polls over their API: the connectors with a
-# ``shop_api`` part.
-SHOP_MARKETPLACES = frozenset(c.marketplace for c in connectors() if c.shop_api is not None)
+
+def shop_marketplaces() -> frozenset[str]:
+    """The marketplaces whose shops the poller polls over their API: the connectors with a
+    ``shop_api`` part, as registered now (a connector registered after import included)."""
+    return frozenset(c.marketplace for c in connectors() if c.shop_api is not None)
 
 
 async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) -> None:

@@ -4,7 +4,10 @@ over the store.
 
 The adapters: ``shops/api_source.py`` (the marketplace's API over the shop's
 key in Vault) and ``shops/store.py`` (PostgreSQL); the unit tier's in-memory fakes
-are held to them by ``tests/test_marketplace_contract.py``.
+are held to them by ``tests/test_marketplace_contract.py``. Replies through a
+marketplace's API go through ``MarketplaceReplies`` (``shops/replies.py``, held to its
+fake by ``tests/test_api_replies_contract.py``), one attempt at a time and at most once
+(``ApiAttempt`` → ``ApiOutcome``, ``shops/api_replies.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import msgspec
+from keybuzz_shared.connectors.seam import (
+    Limits,
+    MarketplaceMessage,
+    Recipient,
+    Reply,
+    ReplyOutcome,
+    ThreadKey,
+)
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.uow import StoreUnit
 
@@ -203,3 +215,56 @@ class ShopPorts:
     # Told how many replies in doubt a poll's unit of work made SENT, once it committed
     # (the replies' SENT count).
     replies_sent: Callable[[int], None]
+
+
+# What an API reply's outcome ``code`` holds when the marketplace refused the shop's key.
+KEY_REFUSED = "REAUTH_REQUIRED"
+
+
+class MarketplaceReplies(Protocol):
+    """One marketplace's API, replies go through (the seam's reply channel), on the tenant's
+    shop. Raises the seam's errors: ``MarketplaceUnavailable`` (nothing sent),
+    ``OutcomeUnknown`` (the answer was lost after the request left), ``CredentialsRefused``
+    (the shop's key was refused, or none is stored)."""
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def reply_text(self, text: str) -> str:
+        """``text`` as the marketplace carries a reply (the connector's rule)."""
+        ...
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        """Whom a reply on ``thread`` may go to (the connector's rule)."""
+        ...
+
+    async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome: ...
+
+    async def sent_messages(
+        self, tenant_id: str, thread: ThreadKey, since: datetime
+    ) -> list[MarketplaceMessage]:
+        """The seller's messages on ``thread`` created from ``since`` on."""
+        ...
+
+
+class ApiAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    """One attempt of a reply queued for a marketplace's API (``api_replies.py``)."""
+
+    tenant_id: str
+    marketplace: str
+    reply: Reply  # as queued: sent as is on every attempt
+    queued_at: datetime
+    # An earlier attempt may have reached the marketplace without its outcome being
+    # recorded: the thread is read back before anything is sent.
+    in_doubt: bool = False
+
+
+class ApiOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What the attempt did: ``kind`` as the replies' outcomes say it ("sent", "refused",
+    "temporary", "unknown"), why, the marketplace's codes; ``key_refused``: the shop's
+    key was refused (``code`` KEY_REFUSED), and why as the marketplace said."""
+
+    kind: str
+    detail: str
+    code: str | None = None
+    key_refused: str | None = None

@@ -29,7 +29,7 @@ from keybuzz_poller.tickets.ports import (
     TicketRow,
     TicketStore,
 )
-from keybuzz_poller.tickets.responses import deadlines_kept, opening_deadline
+from keybuzz_poller.tickets.responses import TouchedTickets, deadlines_kept, opening_deadline
 
 PREVIEW_CHARS = 200
 _SPACES = re.compile(r"\s+")
@@ -63,14 +63,16 @@ async def store_mails(
     mails: list[RelayMail],
     counts: StoreCounts,
     received_at: datetime,
+    touched: TouchedTickets | None = None,
 ) -> None:
     """A batch of the tenant's mails, stored at ``received_at``: three set-based writes, the
     deadlines, and the events.
 
     A ticket the batch creates holds only the batch's messages, so its deadline is known
     before it is written and goes into its INSERT; only the tickets it re-opened are
-    recomputed from what is stored, once each when the writes end (``deadlines_kept``)."""
-    async with deadlines_kept(tickets) as touched:
+    recomputed from what is stored, once each when the writes end (``deadlines_kept``; an
+    enclosing unit of work's when ``touched`` is given)."""
+    async with deadlines_kept(tickets, touched) as touched:
         externals = [
             _external_row(row_id, tenant_id, mail, received_at)
             for row_id, mail in zip(uuid4_strings(len(mails)), mails, strict=True)

@@ -1,11 +1,12 @@
 """Keeping each ticket's response deadline current, in the unit of work that changes it.
 
 A ticket's deadline depends on its buyer messages, its replies' delivery and the agent's
-"no response needed"; whatever changes one of them calls :func:`refresh_deadlines` in the
-same transaction, so the stored ``respond_by`` the agent's queue sorts on is never stale.
-Whatever stores messages (mail, a shop's API) names the tickets it added to in
-:func:`deadlines_kept`'s ``TouchedTickets``; their deadlines are recomputed once each when
-the writes end, in their unit of work: the stores only store.
+"no response needed"; whatever changes one of them has it recomputed in the same
+transaction, so the stored ``respond_by`` the agent's queue sorts on is never stale.
+Whatever stores messages (mail, a shop's API) or a reply's outcome (sent, failed, bounced)
+names the tickets it changed in :func:`deadlines_kept`'s ``TouchedTickets``; their
+deadlines are recomputed once each when the writes end, in their unit of work: the stores
+only store.
 The rule itself is pure (``deadlines.py``).
 """
 
@@ -98,10 +99,17 @@ class TouchedTickets:
 
 
 @asynccontextmanager
-async def deadlines_kept(tickets: DeadlineStore) -> AsyncIterator[TouchedTickets]:
+async def deadlines_kept(
+    tickets: DeadlineStore, within: TouchedTickets | None = None
+) -> AsyncIterator[TouchedTickets]:
     """The writes of a unit of work on ``tickets``' transaction; the tickets they touched get
     their deadlines recomputed once each when the block ends (none if it raises). A thread of
-    thousands of messages costs one read of its facts per block, not one per message."""
+    thousands of messages costs one read of its facts per block, not one per message.
+    ``within``: an enclosing block's, which recomputes them when it ends (one unit of work's
+    parts, a batch's bounces and mails, share one recompute)."""
+    if within is not None:
+        yield within
+        return
     touched = TouchedTickets()
     yield touched
     await refresh_deadlines(tickets, sorted(touched.ids))
