@@ -4,11 +4,14 @@ a page; orders by id; Octopia's statuses in KeyBuzz's vocabulary, whatever their
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.order_states import order_status
@@ -33,6 +36,46 @@ async def maison(sandbox_url: str) -> AsyncIterator[OctopiaClient]:
             f"{sandbox_url}/octopia/seller/v2/",
             f"{sandbox_url}/octopia/auth/realms/maas/protocol/openid-connect/token",
         )
+
+
+@pytest.fixture
+def http_server() -> Any:
+    """A fake Octopia answering every ``GET orders`` with ``orders`` (one page), whatever
+    its filters: a client of it (``OctopiaClient``)."""
+
+    @contextlib.asynccontextmanager
+    async def serving(orders: list[dict[str, Any]]) -> AsyncIterator[OctopiaClient]:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            token = head.startswith(b"POST")
+            length = next(
+                (
+                    int(h.split(b":")[1])
+                    for h in head.split(b"\r\n")
+                    if h.lower().startswith(b"content-length")
+                ),
+                0,
+            )
+            await reader.readexactly(length)
+            body = (
+                b'{"access_token": "t", "expires_in": 7200, "token_type": "Bearer"}'
+                if token
+                else msgspec.json.encode({"items": orders})
+            )
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with server, httpx.AsyncClient(timeout=10) as http:
+            credentials = OctopiaCredentials(client_id="c", client_secret="s", seller_id="1")
+            yield OctopiaClient(credentials, http, f"{url}/api/", f"{url}/token")
+
+    return serving
 
 
 async def every(listing: Any) -> tuple[list[OrderSummary], int]:
@@ -149,3 +192,21 @@ async def test_orders_changing_during_a_listing_shift_no_page(
     assert changed, "the day played changed some orders"
     read = {o.external_id for o in first.items + tuple(rest)}
     assert {o.external_id for o in before} - changed <= read
+
+
+async def test_an_order_shown_created_at_a_windows_end_is_the_next_windows(
+    http_server: Any,
+) -> None:
+    """createdAtMax is inclusive at Octopia and dates are whole seconds: an order shown
+    created at ``end`` is listed by both windows, and kept by the second only."""
+    end = datetime(2026, 11, 20, tzinfo=UTC)
+    orders = [
+        {"orderId": "2611190000AAAAA", "status": "Shipped", "createdAt": "2026-11-19T23:59:59Z"},
+        {"orderId": "2611200000AAAAB", "status": "Shipped", "createdAt": "2026-11-20T00:00:00Z"},
+    ]
+    async with http_server(orders) as client:
+        source = ShopOrders(client)
+        first = await source.orders_created(start=end - timedelta(days=1), end=end)
+        second = await source.orders_created(start=end, end=end + timedelta(days=1))
+    assert [o.external_id for o in first.items] == ["2611190000AAAAA"]
+    assert "2611200000AAAAB" in [o.external_id for o in second.items]
