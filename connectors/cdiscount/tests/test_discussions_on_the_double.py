@@ -4,6 +4,7 @@ replies to each recipient Octopia offers, and their refusals."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import DiscussionInbox
-from keybuzz_connector_cdiscount.errors import OctopiaOutcomeUnknown
+from keybuzz_connector_cdiscount.errors import OctopiaOutcomeUnknown, OctopiaUnavailable
 from keybuzz_connector_cdiscount.replies import DiscussionReplies
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, Reply, ReplyFile, ThreadKey
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, LinkRefused
@@ -186,6 +187,34 @@ async def test_marked_read_at_octopia(
     assert not message.unread
 
 
+async def test_a_burst_of_marks_stops_at_its_budget_and_the_next_call_goes_on(
+    admin: httpx.AsyncClient, shop: dict[str, Any], client: OctopiaClient
+) -> None:
+    """Octopia marks one message a call, under its rate limit: a mark_read that would hold a
+    poll past its deadline stops at its budget, and the next one marks the rest, not the
+    same ones again."""
+    since = just_before()
+    ids = [(await opened(admin, shop))["messageId"] for _ in range(60)]
+    inbox = DiscussionInbox(client, page_size=100, mark_budget=0.5)
+    loop = asyncio.get_running_loop()
+    calls = 0
+    while True:
+        calls += 1
+        started = loop.time()
+        try:
+            refused = await inbox.mark_read(ids)
+        except OctopiaUnavailable as exc:
+            assert "left to mark read" in str(exc)
+            refused = None
+        assert loop.time() - started < 1.5, "marking held past its budget"
+        if refused == 0:
+            break
+        assert calls < 6, "marking makes no progress"
+        await asyncio.sleep(1)
+    unread = {m.message_id for m in await listing(inbox, since) if m.unread}
+    assert not unread & set(ids)
+
+
 async def test_a_messages_file_is_downloaded_with_the_token_within_its_cap(
     sandbox_url: str, admin: httpx.AsyncClient, shop: dict[str, Any], inbox: DiscussionInbox
 ) -> None:
@@ -265,8 +294,8 @@ async def test_a_reply_whose_answer_is_lost_is_found_by_reading_the_discussion_b
     client = octopia(sandbox_url, http, shop, call_deadline=2.0)
     replies = DiscussionReplies(client, DiscussionInbox(client, page_size=100))
     new = await opened(admin, shop)
-    since = just_before()
     await client.authenticate()
+    since = datetime.now(UTC)  # Octopia dates the reply to the second below
     faults = {"holdSeconds": 5, "holdShops": [shop["sellerId"]], "operations": ["postMessage"]}
     assert (await admin.put("/faults", json=faults)).status_code == 200
     with pytest.raises(OctopiaOutcomeUnknown):

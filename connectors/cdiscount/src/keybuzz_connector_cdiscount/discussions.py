@@ -16,6 +16,7 @@ dropped by id), and only a page whose items all share one instant is followed by
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -44,6 +45,7 @@ from keybuzz_connector_cdiscount.errors import (
     OctopiaAnswerUnreadable,
     OctopiaError,
     OctopiaRequestRefused,
+    OctopiaUnavailable,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +67,10 @@ CUSTOMER_CARE = "Service client Cdiscount (Octopia)"
 SALES_CHANNELS = {"CDISFR": "Cdiscount France"}  # the one code Octopia documents
 TYPOLOGIES = {"Order": "Commande", "Offer": "Produit (avant achat)"}
 READ = [{"op": "replace", "path": "/hasRead", "value": True}]
+# Messages marked read at once: a poll's new messages are marked within its deadline, a
+# few calls in flight rather than a burst against Octopia's (unpublished) rate limit.
+MARKS_AT_ONCE = 4
+MARKED_KEPT = 10_000  # ids a session remembers having marked read
 
 
 # --- Octopia's JSON, as tolerant as the variants integrations meet ------------------------
@@ -267,19 +273,23 @@ def iso(moment: datetime) -> str:
 
 class DiscussionInbox:
     """A shop's discussions through its OctopiaClient: the session's inbox and message
-    source (``now``: the clock a listing's window ends at)."""
+    source (``mark_budget``: see ``mark_read``; ``now``: the clock a listing's window ends
+    at)."""
 
     def __init__(
         self,
         client: OctopiaClient,
         *,
         page_size: int,
+        mark_budget: float | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
         self.page_size = page_size
+        self.mark_budget = mark_budget  # seconds a mark_read may take (None: no limit)
         self.now = now
         self._labels: dict[str, str] | None = None
+        self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -331,16 +341,43 @@ class DiscussionInbox:
         return Page(items=(), next_cursor=None)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """One call a message (Octopia marks them one by one), sent again when in doubt:
-        marking read twice does nothing more."""
-        refused = 0
-        for message_id in message_ids:
-            try:
-                path = f"/messages/{segment(message_id)}"
-                await self.client.send_json("PATCH", path, READ, idempotent=True)
-            except (OctopiaRequestRefused, ValueError):  # e.g. a message Octopia no longer lists
-                refused += 1
-        return refused
+        """One call a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time,
+        sent again when in doubt (marking read twice does nothing more), those this
+        session marked already skipped. Within ``mark_budget`` seconds: past it (Octopia
+        throttling), OctopiaUnavailable, the rest left to the next call, so that marking
+        a burst of messages never holds a poll past its deadline and each poll marks
+        more. The first other failure stops the marks and is raised."""
+        todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
+        gate = asyncio.Semaphore(MARKS_AT_ONCE)
+
+        async def refused(message_id: str) -> bool:
+            async with gate:
+                try:
+                    path = f"/messages/{segment(message_id)}"
+                    await self.client.send_json("PATCH", path, READ, idempotent=True)
+                except (OctopiaRequestRefused, ValueError):  # e.g. a message Octopia lost
+                    return True
+                self._remember(message_id)
+                return False
+
+        try:
+            async with asyncio.timeout(self.mark_budget):
+                try:
+                    async with asyncio.TaskGroup() as marks:
+                        done = [marks.create_task(refused(i)) for i in todo]
+                except ExceptionGroup as failed:
+                    raise failed.exceptions[0] from None
+        except TimeoutError:
+            left = sum(1 for i in todo if i not in self._marked)
+            raise OctopiaUnavailable(
+                "PATCH messages", f"{left} messages left to mark read after {self.mark_budget:g} s"
+            ) from None
+        return sum(d.result() for d in done)
+
+    def _remember(self, message_id: str) -> None:
+        self._marked[message_id] = None
+        if len(self._marked) > MARKED_KEPT:
+            del self._marked[next(iter(self._marked))]
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         """Octopia serves a message's files with the shop's token: only at its own API's

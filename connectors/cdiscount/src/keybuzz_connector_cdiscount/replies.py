@@ -10,7 +10,7 @@ Files go as Octopia takes them, base64 in the request, within its rules (``ATTAC
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,9 @@ from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
 if TYPE_CHECKING:
     from keybuzz_connector_cdiscount.client import OctopiaClient
 
+# How much earlier than a reply's queueing its read-back looks: Octopia dates a message to
+# the second below, by a clock that is not ours (the caller compares texts anyway).
+SENT_SKEW = timedelta(minutes=2)
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
 USER_TYPES: dict[Recipient, tuple[str, ...]] = {
     "BUYER": ("Customer",),
@@ -157,7 +160,8 @@ class DiscussionReplies:
         return ReplyOutcome(status="SENT")
 
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
-        """The seller's messages on the discussion from ``since`` on, read from Octopia."""
+        """The seller's messages on the discussion from a little before ``since`` on, read
+        from Octopia (``SENT_SKEW``: its dates are whole seconds, its clock is not ours)."""
         if thread.kind != "DISCUSSION":
             return []
         try:
@@ -170,5 +174,5 @@ class DiscussionReplies:
         return [
             marketplace_message(m)
             for m in self.inbox.listed(discussion, labels)
-            if m.sender_type == "SELLER" and m.created_at >= as_utc(since)
+            if m.sender_type == "SELLER" and m.created_at >= as_utc(since) - SENT_SKEW
         ]
