@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -543,3 +544,19 @@ async def test_a_100_mb_answer_is_refused_without_reading_it_all(
             await client.get_json("/orders")
         await asyncio.sleep(0.1)
     assert sent[0] < 20_000_000
+
+
+async def test_a_token_refused_even_when_new_is_credentials_refused_after_one_renewal(
+    http: httpx.AsyncClient,
+) -> None:
+    seen = Counter[str]()
+
+    async def refusing(request: bytes, writer: asyncio.StreamWriter) -> None:
+        seen["token" if request.startswith(b"POST /token") else "api"] += 1
+        refused = answer(401, "application/problem+json", b'{"detail": "Token is invalid"}')
+        await fake_octopia(refused)(request, writer)
+
+    async with raw_server(refusing) as url:
+        with pytest.raises(OctopiaCredentialsRefused, match="a token just granted was refused"):
+            await fake_client(url, http).get_json("/orders")
+    assert seen == {"token": 2, "api": 2}
