@@ -25,6 +25,9 @@ from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
+from test_discussions_on_the_double import admin, opened, written
+
+__all__ = ["admin"]  # a fixture of test_discussions_on_the_double.py used here
 
 StartService = Callable[..., Awaitable[RunningService]]
 SHOP = "KeyBuzz Démo Cdiscount"
@@ -49,13 +52,6 @@ async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
     client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/cdiscount", timeout=30) as http:
-        yield http
-        await http.delete("/faults")
 
 
 @pytest.fixture
@@ -123,21 +119,6 @@ async def polled_shop(
     shop = await connect(poller, vault, spec)
     await poll(poller, shop)
     return spec, shop
-
-
-async def opened(admin: httpx.AsyncClient, spec: dict[str, Any], **body: Any) -> dict[str, Any]:
-    response = await admin.post(f"/shops/{spec['sellerId']}/discussions", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-async def written(
-    admin: httpx.AsyncClient, spec: dict[str, Any], discussion_id: str, **body: Any
-) -> dict[str, Any]:
-    path = f"/shops/{spec['sellerId']}/discussions/{discussion_id}/messages"
-    response = await admin.post(path, json=body)
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 async def ticket_with(
