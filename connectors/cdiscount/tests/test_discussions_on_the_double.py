@@ -13,9 +13,19 @@ import httpx
 import pytest
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import DiscussionInbox
+from keybuzz_connector_cdiscount.endpoints import Endpoints
 from keybuzz_connector_cdiscount.errors import OctopiaOutcomeUnknown, OctopiaUnavailable
+from keybuzz_connector_cdiscount.names import CDISCOUNT
 from keybuzz_connector_cdiscount.replies import DiscussionReplies
-from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, Reply, ReplyFile, ThreadKey
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxMessage,
+    Reply,
+    ReplyFile,
+    ThreadKey,
+    shop_api_of,
+)
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, LinkRefused
 
 SHOP = "KeyBuzz Maison Cdiscount"
@@ -214,6 +224,30 @@ async def test_a_burst_of_marks_stops_at_its_budget_and_the_next_call_goes_on(
         await asyncio.sleep(1)
     unread = {m.message_id for m in await listing(inbox, since) if m.unread}
     assert not unread & set(ids)
+
+
+async def test_a_shops_session_marks_within_a_quarter_of_its_calls_deadline(
+    sandbox_url: str, admin: httpx.AsyncClient, http: httpx.AsyncClient, shop: dict[str, Any]
+) -> None:
+    ids = [(await opened(admin, shop))["messageId"] for _ in range(60)]
+    endpoints = Endpoints(
+        api_url=f"{sandbox_url}/octopia/seller/v2/",
+        auth_url=f"{sandbox_url}{TOKEN_PATH}",
+        call_deadline=2.0,
+    )
+    credentials = {
+        "client_id": shop["clientId"],
+        "client_secret": shop["clientSecret"],
+        "seller_id": shop["sellerId"],
+    }
+    api = shop_api_of(connector_for(CDISCOUNT))
+    session = api.session(credentials, http=http, base_url=endpoints.address)
+    await session.verify()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(OctopiaUnavailable, match="left to mark read after 0.5 s"):
+        await session.mark_read(ids)  # 25 at once, then 429s: more than half a second
+    assert loop.time() - started < 1.5
 
 
 async def test_a_messages_file_is_downloaded_with_the_token_within_its_cap(

@@ -29,10 +29,12 @@ from keybuzz_connector_cdiscount.replies import DiscussionReplies
 class CdiscountSession:
     """The seam's ``MarketplaceSession`` of one shop."""
 
-    def __init__(self, client: OctopiaClient, limits: Limits) -> None:
+    def __init__(
+        self, client: OctopiaClient, limits: Limits, *, mark_budget: float | None = None
+    ) -> None:
         self.client = client
         self.limits = limits
-        self.inbox = DiscussionInbox(client, page_size=limits.page_size)
+        self.inbox = DiscussionInbox(client, page_size=limits.page_size, mark_budget=mark_budget)
         self.replies = DiscussionReplies(client, self.inbox)
         self.shop_orders = ShopOrders(client, page_size=limits.page_size)
 
