@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -47,11 +46,11 @@ from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.cdiscount import service_env
 from keybuzz_sandbox.config import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
-from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.vault import VaultClient
 
+from bench.bench_fnac_replies import _headers, _quantiles
 from bench.bench_poller import _poller
 from bench.harness import BenchContext, Figure
 
@@ -72,16 +71,6 @@ class _Shop:
         self.tenant_id = f"t{uuid.uuid4().hex[:10]}"
         self.shop = Shop(self.tenant_id, MARKETPLACE)
         self.discussions: list[str] = []  # opened by the bench
-
-
-def _quantiles(latencies: list[float]) -> dict[str, float]:
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"p50": cuts[49], "p99": cuts[98], "max": max(latencies)}
-
-
-def _headers(poller: RunningService, tenant_id: str) -> dict[str, str]:
-    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[tenant_id])
-    return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant_id}
 
 
 async def _connect(poller: RunningService, vault: VaultClient, shop: _Shop) -> None:
