@@ -33,7 +33,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -169,7 +169,7 @@ async def _watch_sent(
 async def _replies(
     admin: httpx.AsyncClient,
     shops: list[_Shop],
-    send: Callable[[_Shop, str, str], Awaitable[None]],
+    send: Callable[[_Shop, str, str], Coroutine[Any, Any, None]],
     label: str,
 ) -> list[float]:
     """REPLIES replies, one a second per shop, shops in turn; seconds until each is sent."""
@@ -178,7 +178,7 @@ async def _replies(
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch_sent(admin, shops, seen, stop))
     pace = 1 / len(shops)  # one a second per shop
-    tasks = []
+    tasks: list[asyncio.Task[None]] = []
     for n in range(REPLIES):
         shop = shops[n % len(shops)]
         discussion = shop.discussions[(n // len(shops)) % len(shop.discussions)]
