@@ -7,6 +7,7 @@ Vault's contents, and the double's admin endpoints through its driver
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import uuid
@@ -250,13 +251,46 @@ async def failed_since(stack: Stack, shop: Connected, since: str | None, within:
 
 
 async def tickets(stack: Stack, shop: Connected) -> list[dict[str, Any]]:
-    """The tenant's tickets of the shop's marketplace, each with its messages."""
-    page = await poller_get(
-        stack, shop.tenant, "/api/v1/tickets/", marketplace=shop.marketplace, limit=100
+    """The tenant's tickets of the shop's marketplace, each with its messages (every page:
+    a marketplace threading by discussion has a ticket a message)."""
+    listed: list[dict[str, Any]] = []
+    cursor: dict[str, str] = {}
+    while True:
+        page = await poller_get(
+            stack,
+            shop.tenant,
+            "/api/v1/tickets/",
+            marketplace=shop.marketplace,
+            limit=100,
+            **cursor,
+        )
+        listed += page["items"]
+        if not page["nextCursor"]:
+            break
+        cursor = {"cursor": page["nextCursor"]}
+    return list(
+        await asyncio.gather(
+            *(poller_get(stack, shop.tenant, f"/api/v1/tickets/{t['id']}") for t in listed)
+        )
     )
-    return [
-        await poller_get(stack, shop.tenant, f"/api/v1/tickets/{t['id']}") for t in page["items"]
-    ]
+
+
+async def holds(stack: Stack, shop: Connected, message_id: str) -> bool:
+    """Whether a ticket of the shop holds the message, the latest active tickets looked in
+    first (a marketplace threading by discussion has a ticket a message: reading them all
+    at each probe would cost more than the poll waited for)."""
+    cursor: dict[str, str] = {}
+    while True:
+        page = await poller_get(
+            stack, shop.tenant, "/api/v1/tickets/", marketplace=shop.marketplace, **cursor
+        )
+        for listed in page["items"]:
+            ticket = await poller_get(stack, shop.tenant, f"/api/v1/tickets/{listed['id']}")
+            if any(m["externalId"] == message_id for m in ticket["messages"]):
+                return True
+        if not page["nextCursor"]:
+            return False
+        cursor = {"cursor": page["nextCursor"]}
 
 
 async def stored_ids(stack: Stack, shop: Connected) -> list[str]:

@@ -22,6 +22,7 @@ from keybuzz_sandbox.conformance import (
     RecipientKind,
     ShopDriver,
     Unsupported,
+    Written,
 )
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import Connector
@@ -40,6 +41,7 @@ from tests.conformance.harness import (
     failed_since,
     family,
     headers,
+    holds,
     new_tenant,
     oauth_call,
     polled_since,
@@ -103,15 +105,14 @@ async def polled(
 
 async def stored_after(
     conformance: Stack, shop: Connected, message_id: str, since: str | None
-) -> list[str]:
-    """The shop's stored ids once a poll after ``since`` found ``message_id``."""
+) -> None:
+    """Once a poll after ``since`` found ``message_id`` and stored it."""
 
-    async def found() -> list[str] | None:
-        ids = await stored_ids(conformance, shop)
-        return ids if message_id in ids else None
+    async def found() -> bool | None:
+        return await holds(conformance, shop, message_id) or None
 
     await polled_since(conformance, shop, since, NEXT_POLL)
-    return await wait_for(found, NEXT_POLL, f"message {message_id} stored")  # type: ignore[no-any-return]
+    await wait_for(found, NEXT_POLL, f"message {message_id} stored")
 
 
 # --- connecting -------------------------------------------------------------------------------
@@ -182,7 +183,8 @@ async def test_more_messages_than_a_page_are_each_stored_once_across_a_restart(
     restarted = await shop_status(conformance, mine)
     assert restarted is not None
     later = await driver.buyer_writes(conformance.admin, shop, "after the restart")
-    ids = await stored_after(conformance, mine, later.message_id, restarted["lastSuccessAt"])
+    await stored_after(conformance, mine, later.message_id, restarted["lastSuccessAt"])
+    ids = await stored_ids(conformance, mine)
     ours = {w.message_id for w in written} | {later.message_id}
     assert ours <= set(ids)
     assert len(ids) == len(set(ids)), "a message stored twice"
@@ -263,9 +265,10 @@ async def test_a_hostile_body_is_refused_without_harm(
     assert written.message_id not in await stored_ids(conformance, mine)
     assert len(await events(conformance, "message.received", mine.tenant)) == before
     await driver.clear_faults(conformance.admin)
-    ids = await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+    await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+    ids = await stored_ids(conformance, mine)
     assert ids.count(written.message_id) == 1
-    [ticket] = [t for t in await tickets(conformance, mine) if t["orderId"] == written.order_id]
+    ticket = await ticket_of(conformance, mine, written)
     [message] = [m for m in ticket["messages"] if m["externalId"] == written.message_id]
     assert message["body"] == f"refused when {fault}"
 
@@ -287,8 +290,15 @@ async def test_a_revoked_credential_requires_reauthorization(
 # --- replying ---------------------------------------------------------------------------------
 
 
-async def ticket_of(conformance: Stack, shop: Connected, order_id: str) -> dict[str, Any]:
-    [ticket] = [t for t in await tickets(conformance, shop) if t["orderId"] == order_id]
+async def ticket_of(conformance: Stack, shop: Connected, written: Written) -> dict[str, Any]:
+    """The ticket of the message's order holding it: an order may have several threads (a
+    marketplace's discussions), each its own ticket."""
+    [ticket] = [
+        t
+        for t in await tickets(conformance, shop)
+        if t["orderId"] == written.order_id
+        and any(m["externalId"] == written.message_id for m in t["messages"])
+    ]
     return ticket
 
 
@@ -304,11 +314,13 @@ async def delivered(conformance: Stack, shop: Connected, ticket_id: str, reply_i
     return await wait_for(sent, REPLY_LEASE + HELD_REPLY_SECONDS + 5, "the reply SENT")
 
 
-async def reply(conformance: Stack, shop: Connected, ticket_id: str, text: str) -> str:
+async def reply(
+    conformance: Stack, shop: Connected, ticket_id: str, text: str, recipient: RecipientKind
+) -> str:
     async with conformance.poller.client() as http:
         queued = await http.post(
             f"/api/v1/tickets/{ticket_id}/replies",
-            json={"text": text},
+            json={"text": text, "recipient": recipient},
             headers=headers(shop.tenant),
         )
     assert queued.status_code == 202, queued.text
@@ -328,12 +340,12 @@ async def test_a_reply_to_each_recipient_is_sent_at_most_once(
         first = await first_polled(conformance, mine)
         asked = await driver.thread_for(conformance.admin, shop, recipient, "Une réponse ?")
         await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
-        ticket = await ticket_of(conformance, mine, asked.order_id)
+        ticket = await ticket_of(conformance, mine, asked)
         replies = {}
         for fault in ("LOST_REPLY_ANSWER", "HELD_REPLY"):
             await driver.set_fault(conformance.admin, fault, [shop])
             text = f"Réponse {fault} {ticket['id'][:8]}"
-            replies[text] = await reply(conformance, mine, ticket["id"], text)
+            replies[text] = await reply(conformance, mine, ticket["id"], text, recipient)
             if fault == "HELD_REPLY":
                 await asyncio.sleep(CALL_DEADLINE / 2)  # sent, its answer held by the double
                 await conformance.restart_poller(lambda: driver.clear_faults(conformance.admin))

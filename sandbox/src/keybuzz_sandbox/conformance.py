@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from keybuzz_sandbox import cdiscount
+
 # What the suite asks a double to do wrong. STALL: no answer for long past the poll's
 # deadline; TRICKLE: the answer a byte at a time; UNAVAILABLE: 5xx; then the hostile
 # bodies; LOST_REPLY_ANSWER: a reply applied, its answer garbled; HELD_REPLY: a reply
@@ -288,13 +290,18 @@ _OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"
 
 @dataclass(frozen=True)
 class CdiscountDriver(_AdminDriver):
-    """Octopia's double (sandbox/src/keybuzz_sandbox/cdiscount/). Its credentials are named
-    as the issue's connection form has them (client id, client secret, seller id): no
-    Cdiscount connector is registered yet, so the suite does not run it. Octopia's customer
-    care (GrcOperator) writes in some discussions; a reply can go to it."""
+    """Octopia's double (sandbox/src/keybuzz_sandbox/cdiscount/), its credentials named as
+    the Cdiscount connector's fields (client id, client secret, seller id). Octopia's
+    customer care (GrcOperator) writes in some discussions; a reply can go to it."""
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {}  # no Cdiscount connector, so no settings to point at the double yet
+        return {
+            **cdiscount.service_env(sandbox_url),
+            "CDISCOUNT_POLL_INTERVAL_SECONDS": "2",
+            "CDISCOUNT_TIMEOUT_SECONDS": "2",
+            "CDISCOUNT_CALL_DEADLINE_SECONDS": "2",
+            "CDISCOUNT_FIRST_POLL_DAYS": "1",
+        }
 
     def sandbox_settings(self) -> dict[str, str]:
         return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}

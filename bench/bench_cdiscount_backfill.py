@@ -1,0 +1,156 @@
+"""A Cdiscount backfill's listing rate: the "KeyBuzz Bench Cdiscount" shop (50,000 orders
+in 90 days) read whole by orders' ``ConnectorOrderSource`` (creation windows of 15 days,
+100 orders a page, each order mapped to our row), against a same-run baseline of raw
+``GET orders`` pages (``OctopiaClient.get_page``, one 90-day window, pages of 100 by
+``Link``, no mapping) on the same double, each starting with a full bucket.
+
+The Octopia double allows each seller 5 calls a second, bursts of 25 (docs/SANDBOX.md);
+a 429 says ``Retry-After`` and the client obeys it. What the limit allows for a read of
+``n`` calls: the burst at once, then 5 a second, so ``orders / ((n - 25) / 5)``;
+sustained, 500 orders/s. The aim is ≥ 0.8 of it. Storing in PostgreSQL is left out (its
+rate is the backfill benches'). The double runs in this process (its CPU time is in the
+figures' notes). ``BENCH_CDISCOUNT_PAGES`` caps the pages each read takes (default: all).
+
+Run by hand: ``.venv/bin/python -m bench bench_cdiscount_backfill`` (~4 minutes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
+from keybuzz_connector_cdiscount.endpoints import Endpoints
+from keybuzz_orders.connector_source import ConnectorOrderSource
+from keybuzz_orders.order_source import OrderWindow
+from keybuzz_sandbox.testing import running_sandbox
+
+from bench.harness import BenchContext, Figure
+
+PAGES = int(os.environ.get("BENCH_CDISCOUNT_PAGES", "100000"))
+RATE, BURST, PER_PAGE = 5.0, 25, 100
+BENCH_SHOP = "KeyBuzz Bench Cdiscount"
+DAYS = 90
+
+
+def _fields(shop: dict[str, Any]) -> dict[str, str]:
+    return {
+        "client_id": shop["clientId"],
+        "client_secret": shop["clientSecret"],
+        "seller_id": shop["sellerId"],
+    }
+
+
+class _ShopKey:
+    """The shop's credentials as Vault would give them (this bench runs no Vault)."""
+
+    def __init__(self, shop: dict[str, Any]) -> None:
+        self.secret = _fields(shop)
+
+    async def read(self, path: str) -> dict[str, Any]:
+        return self.secret
+
+
+async def _raw(
+    http: httpx.AsyncClient, ends: Endpoints, shop: dict[str, Any], since: datetime
+) -> int:
+    client = OctopiaClient(OctopiaCredentials(**_fields(shop)), http, ends.api_url, ends.auth_url)
+    query = {
+        "createdAtMin": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sort": "createdAt:asc",
+        "pageSize": str(PER_PAGE),
+    }
+    orders, cursor = 0, None
+    for _ in range(PAGES):
+        items, cursor = await client.get_page("/orders", query, cursor)
+        orders += len(items)
+        if cursor is None:
+            break
+    return orders
+
+
+async def _source(
+    http: httpx.AsyncClient, ends: Endpoints, shop: dict[str, Any], since: datetime
+) -> int:
+    source = ConnectorOrderSource(
+        "CDISCOUNT",
+        _ShopKey(shop),  # type: ignore[arg-type]
+        http,
+        ends.address,
+        window_days=15,
+        clock=lambda: datetime.now(UTC),
+    )
+    window = OrderWindow("", created_after=since)
+    orders = 0
+    for _ in range(PAGES):
+        page = await source.orders_in_window("t-bench", window)
+        orders += len(page.orders)
+        if page.next_token is None:
+            break
+        window = OrderWindow("", created_after=since, page_token=page.next_token)
+    return orders
+
+
+async def _measure(statuses: Counter[Any], read: Callable[[], Awaitable[int]]) -> dict[str, float]:
+    statuses.clear()
+    cpu, start = time.process_time(), time.perf_counter()
+    orders = await read()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    calls = statuses["api", 200]
+    allowed = orders / max((calls - BURST) / RATE, 1e-9)
+    return {
+        "orders": orders,
+        "seconds": seconds,
+        "rate": orders / seconds,
+        "requests": calls,
+        "tokens": statuses["token", 200],
+        "refused": statuses["api", 429],
+        "allowed": allowed,
+        "cpu": cpu,
+    }
+
+
+def _note(m: dict[str, float]) -> str:
+    return (
+        f"{m['orders']:.0f} orders in {m['seconds']:.1f} s; {m['requests']:.0f} calls answered "
+        f"(+{m['tokens']:.0f} token), {m['refused']:.0f} 429s; {m['rate'] / m['allowed']:.2f}× "
+        f"the {m['allowed']:.0f}/s the limit allows for them, "
+        f"{m['rate'] / (RATE * PER_PAGE):.2f}× its sustained {RATE * PER_PAGE:.0f}/s; "
+        f"process CPU {m['cpu']:.1f} s (double included)"
+    )
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    statuses: Counter[Any] = Counter()
+
+    async def count(response: httpx.Response) -> None:
+        kind = "token" if response.request.url.path.endswith("/token") else "api"
+        statuses[kind, response.status_code] += 1
+
+    async with (
+        running_sandbox() as url,
+        httpx.AsyncClient(timeout=60, event_hooks={"response": [count]}) as http,
+    ):
+        shops = (await http.get(f"{url}/_sandbox/cdiscount/shops")).json()
+        shop = next(s for s in shops if s["name"] == BENCH_SHOP)
+        ends = Endpoints(
+            api_url=f"{url}/octopia/seller/v2/",
+            auth_url=f"{url}/octopia/auth/realms/maas/protocol/openid-connect/token",
+        )
+        since = datetime.now(UTC) - timedelta(days=DAYS)
+        reset = f"{url}/_sandbox/cdiscount/ratelimits/reset"
+        await http.post(reset)
+        raw = await _measure(statuses, lambda: _raw(http, ends, shop, since))
+        await http.post(reset)
+        src = await _measure(statuses, lambda: _source(http, ends, shop, since))
+    return [
+        {"name": "Octopia GET orders pages (baseline)", "value": round(raw["rate"], 1),
+         "unit": "orders/s", "note": _note(raw)},
+        {"name": "ConnectorOrderSource Cdiscount backfill listing", "value": round(src["rate"], 1),
+         "unit": "orders/s", "baseline": round(raw["rate"], 1), "note": _note(src)},
+    ]  # fmt: skip

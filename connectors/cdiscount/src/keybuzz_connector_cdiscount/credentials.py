@@ -1,0 +1,100 @@
+"""How a seller connects a Cdiscount shop: the fields of Octopia's API client, and their
+check (a token, then one call as the seller) returning the shop's identity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from keybuzz_shared.connectors.seam import CredentialField
+
+from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
+from keybuzz_connector_cdiscount.endpoints import Endpoints
+from keybuzz_connector_cdiscount.errors import OctopiaAnswerUnreadable
+
+# Printable ASCII without spaces: what Octopia's portal generates, and a refusal about a
+# value never needs to quote it.
+_PRINTABLE = "[!-~]+"
+CREDENTIAL_FIELDS = (
+    CredentialField(
+        name="client_id",
+        json_name="clientId",
+        label="Client ID",
+        pattern=_PRINTABLE,
+        format="printable ASCII text without spaces",
+        max_length=128,
+    ),
+    CredentialField(
+        name="client_secret",
+        json_name="clientSecret",
+        label="Client secret",
+        secret=True,
+        pattern=_PRINTABLE,
+        format="printable ASCII text without spaces",
+        max_length=256,
+    ),
+    # Octopia's seller ids are numbers (the SellerId header of every call).
+    CredentialField(
+        name="seller_id",
+        json_name="sellerId",
+        label="Seller ID",
+        pattern="[0-9]{1,12}",
+        format="digits",
+        max_length=12,
+        account=True,
+    ),
+)
+SELLER_API = "octopia-seller-api"
+# A person waits for the check: one retry, short back-offs; a longer Retry-After from
+# Octopia is passed on rather than waited for.
+CHECK_DEADLINE_SECONDS = 15.0
+
+
+def credentials_of(fields: Mapping[str, str]) -> OctopiaCredentials:
+    """The API client named by ``fields`` (those of CREDENTIAL_FIELDS); ValueError when one
+    is missing."""
+    missing = [f.name for f in CREDENTIAL_FIELDS if not fields.get(f.name)]
+    if missing:
+        raise ValueError(f"Cdiscount credentials lack {', '.join(missing)}")
+    return OctopiaCredentials(
+        client_id=fields["client_id"],
+        client_secret=fields["client_secret"],
+        seller_id=fields["seller_id"].strip(),
+    )
+
+
+def shop_identity(seller_id: str) -> str:
+    """The account a seller id names on Octopia's seller API."""
+    return f"{SELLER_API}:{seller_id.strip()}"
+
+
+class CdiscountCredentialCheck:
+    """The seam's ``CredentialCheck``: a token for the client id and secret, then one call
+    as the seller id (Octopia refuses a seller the client has no access to)."""
+
+    async def verify(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+    ) -> str:
+        shop = credentials_of(credentials)
+        endpoints = Endpoints.of(base_url)
+        client = OctopiaClient(
+            shop,
+            http,
+            endpoints.api_url,
+            endpoints.auth_url,
+            call_deadline=min(
+                CHECK_DEADLINE_SECONDS, endpoints.call_deadline or CHECK_DEADLINE_SECONDS
+            ),
+            attempts=2,
+            max_backoff=2.0,
+            max_retry_after=5.0,
+        )
+        await client.authenticate()
+        items, _ = await client.get_page("/discussions", {"pageSize": "1"})
+        # The API answers for the seller the call named; a discussion it lists says so too.
+        named = {str(i["sellerId"]) for i in items if isinstance(i, dict) and "sellerId" in i}
+        if named - {shop.seller_id}:
+            raise OctopiaAnswerUnreadable(
+                "GET discussions", f"seller {shop.seller_id} asked, another one answered"
+            )
+        return shop_identity(shop.seller_id)

@@ -1,0 +1,438 @@
+"""A Cdiscount shop's discussions as the poller reads them: the seam's ``InboxSource`` and
+``MessageSource`` on Octopia's ``/discussions`` (docs/CDISCOUNT.md, "Discussions").
+
+A listing is the discussions updated in a fixed window [since, the listing's start],
+oldest ``updatedAt`` first, each with every message it holds (``includeMessages=All``; a
+discussion listed without them is read whole). One ``InboxMessage`` per message, ids
+Octopia's own: the poller drops those it has stored, and takes the discussion's state
+(its order, sales channel, topics, claim flag) from every message listed, stored or not —
+so a discussion whose state changed without a new message is listed again, whole.
+
+Octopia numbers its pages: a discussion updated while a listing is read leaves the
+earlier pages and the next page number would skip one. The cursor seeks instead: the next
+page starts at the last ``updatedAt`` read (those read at that instant come again, and are
+dropped by id), and only a page whose items all share one instant is followed by number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import mimetypes
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import msgspec
+from keybuzz_shared.connectors.seam import (
+    Attachment,
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
+    MarketplaceMessage,
+    Page,
+    SenderType,
+    ThreadDetail,
+    ThreadKey,
+)
+from keybuzz_shared.file_links import LinkRefused
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_cdiscount.errors import (
+    OctopiaAnswerUnreadable,
+    OctopiaError,
+    OctopiaRequestRefused,
+    OctopiaUnavailable,
+)
+
+if TYPE_CHECKING:
+    from keybuzz_connector_cdiscount.client import OctopiaClient
+
+log = logging.getLogger(__name__)
+
+# A search may span at most 6 months (official): a day less keeps clear of its edge.
+SEARCH_SPAN = timedelta(days=182)
+CLAIM_GRADUATIONS = frozenset({"Claim", "Level_1"})  # Octopia's claims ("litiges")
+# A kind of sender Octopia may add later is kept as a notification, never lost.
+SENDERS: dict[str, SenderType] = {
+    "Customer": "BUYER",
+    "GrcOperator": "MARKETPLACE_SUPPORT",
+    "Seller": "SELLER",
+}
+# Octopia's customer care writes for Cdiscount: shown so beside its messages.
+CUSTOMER_CARE = "Service client Cdiscount (Octopia)"
+SALES_CHANNELS = {"CDISFR": "Cdiscount France"}  # the one code Octopia documents
+TYPOLOGIES = {"Order": "Commande", "Offer": "Produit (avant achat)"}
+READ = [{"op": "replace", "path": "/hasRead", "value": True}]
+# Messages marked read at once: a poll's new messages are marked within its deadline, a
+# few calls in flight rather than a burst against Octopia's (unpublished) rate limit.
+MARKS_AT_ONCE = 4
+MARKED_KEPT = 10_000  # ids a session remembers having marked read
+
+
+# --- Octopia's JSON, as tolerant as the variants integrations meet ------------------------
+
+Id = str | int  # digit strings in the double; numbers would name the same thing
+
+
+class User(msgspec.Struct, rename="camel", frozen=True):
+    user_type: str = ""
+    user_id: Id | None = None
+
+
+class FileRef(msgspec.Struct, rename="camel", frozen=True):
+    attachment_id: Id
+    name: str = ""
+    file_format: str = ""
+
+
+class Message(msgspec.Struct, rename="camel", frozen=True):
+    message_id: Id
+    created_at: datetime
+    body: str = ""
+    sender: User | None = None
+    receiver: User | None = None  # the first recipient (official)
+    receivers: list[User] | None = None  # all of them (observed in one integration)
+    has_read: bool = False
+    attachments: list[FileRef] = []
+
+
+class Discussion(msgspec.Struct, rename="camel", frozen=True):
+    discussion_id: Id
+    updated_at: datetime
+    subject: str | None = None
+    order_reference: str | None = None
+    order_seller_id: str | None = None
+    is_open: bool = True
+    graduation: str | None = None
+    typology_code: str | None = None
+    sub_typology_code: str | None = None
+    status: str | None = None
+    sales_channel: str | None = None
+    messages: list[Message] | None = None
+    eligible_receivers: list[User] | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.discussion_id)
+
+    @property
+    def order_id(self) -> str | None:
+        return self.order_reference or self.order_seller_id or None
+
+    @property
+    def claim(self) -> bool:
+        return self.graduation in CLAIM_GRADUATIONS
+
+    @property
+    def thread(self) -> ThreadKey:
+        return ThreadKey(kind="DISCUSSION", id=self.id, order_id=self.order_id)
+
+
+class SubTypology(msgspec.Struct, rename="camel", frozen=True):
+    sub_typology_code: str
+    label: str = ""
+
+
+class Typology(msgspec.Struct, rename="camel", frozen=True):
+    typology_code: str
+    sub_typologies: list[SubTypology] = []
+
+
+def read_discussion(item: Any) -> Discussion:
+    """One discussion of Octopia's answer; ValueError naming why it is not one."""
+    try:
+        return msgspec.convert(item, Discussion)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"discussion off its shape: {exc}") from None
+
+
+# --- the mapping to the seam ----------------------------------------------------------
+
+
+def details(discussion: Discussion, labels: dict[str, str]) -> tuple[ThreadDetail, ...]:
+    """The discussion's sales channel and topics, in French, as its ticket shows them
+    (``labels``: Octopia's label of each sub-typology code)."""
+    shown = (
+        ("sales_channel", "Canal de vente", discussion.sales_channel, SALES_CHANNELS),
+        ("topic", "Motif", discussion.typology_code, TYPOLOGIES),
+        ("sub_topic", "Sous-motif", discussion.sub_typology_code, labels),
+    )
+    return tuple(
+        ThreadDetail(name=name, label=label, value=names.get(code) or code)
+        for name, label, code, names in shown
+        if code
+    )
+
+
+def inbox_message(
+    discussion: Discussion, message: Message, labels: dict[str, str], files_url: str
+) -> InboxMessage:
+    """One message of the discussion (``files_url``: where Octopia serves attachments)."""
+    sender = message.sender.user_type if message.sender else ""
+    sender_type = SENDERS.get(sender, "SYSTEM")
+    return InboxMessage(
+        message_id=str(message.message_id),
+        thread=discussion.thread,
+        thread_details=details(discussion, labels),
+        claim=discussion.claim,
+        sender_type=sender_type,
+        sender_name=CUSTOMER_CARE if sender_type == "MARKETPLACE_SUPPORT" else None,
+        subject=discussion.subject or labels.get(discussion.sub_typology_code or "", ""),
+        body=message.body,
+        created_at=as_utc(message.created_at),
+        unread=not message.has_read,
+        files=tuple(
+            InboxFile(
+                name=f.name or str(f.attachment_id),
+                url=files_url + segment(str(f.attachment_id)),
+                content_type=content_type(f.name, f.file_format),
+            )
+            for f in message.attachments
+        ),
+    )
+
+
+def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
+    return MarketplaceMessage(
+        external_id=message.message_id,
+        thread=message.thread,
+        sender_type=message.sender_type,
+        sender_name=message.sender_name,
+        subject=message.subject,
+        body=message.body,
+        sent_at=message.created_at,
+        attachments=tuple(
+            Attachment(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
+        ),
+    )
+
+
+def content_type(name: str, file_format: str) -> str:
+    """The MIME type of Octopia's ``fileFormat`` (png, pdf, docx…), else of the name."""
+    for guess in (f"file.{file_format.strip().lower()}", name):
+        found = mimetypes.guess_type(guess)[0]
+        if found:
+            return found
+    return "application/octet-stream"
+
+
+# --- the listing's cursor ---------------------------------------------------------------
+
+
+class Listing(msgspec.Struct, array_like=True, frozen=True):
+    """Where a listing is: its window's end, the ``updatedAt`` to read from, and the page
+    of the discussions updated at that very instant to read next."""
+
+    until: datetime
+    seek: datetime
+    page: int = 1
+
+
+def encode(listing: Listing) -> str:
+    return base64.urlsafe_b64encode(msgspec.msgpack.encode(listing)).decode()
+
+
+def decode(cursor: str) -> Listing:
+    try:
+        listing = msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=Listing)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ValueError("not a cursor this connector handed out") from None
+    if listing.page < 1 or listing.seek > listing.until:
+        raise ValueError("not a cursor this connector handed out")
+    return listing
+
+
+def following(listing: Listing, read: Sequence[Discussion], more: bool) -> Listing | None:
+    """The next page after ``read``: None after the last one."""
+    if not more or not read:
+        return None
+    last = as_utc(read[-1].updated_at)
+    if last > listing.seek:
+        return Listing(listing.until, last)
+    return Listing(listing.until, listing.seek, listing.page + 1)
+
+
+def segment(value: str) -> str:
+    """An id of Octopia's as one segment of a path under its API; ValueError for one that
+    would name another path."""
+    if value in ("", ".", ".."):
+        raise ValueError(f"{value!r} is not an id")
+    return quote(value, safe="")
+
+
+def iso(moment: datetime) -> str:
+    return as_utc(moment).isoformat().replace("+00:00", "Z")
+
+
+# --- the inbox ---------------------------------------------------------------------------
+
+
+class DiscussionInbox:
+    """A shop's discussions through its OctopiaClient: the session's inbox and message
+    source (``mark_budget``: see ``mark_read``; ``now``: the clock a listing's window ends
+    at)."""
+
+    def __init__(
+        self,
+        client: OctopiaClient,
+        *,
+        page_size: int,
+        mark_budget: float | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.page_size = page_size
+        self.mark_budget = mark_budget  # seconds a mark_read may take (None: no limit)
+        self.now = now
+        self._labels: dict[str, str] | None = None
+        self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        listing = decode(cursor) if cursor is not None else self._start(since)
+        params = {
+            "updatedAtMin": iso(listing.seek),
+            "updatedAtMax": iso(listing.until),
+            "includeMessages": "All",
+            "pageIndex": str(listing.page),
+            "pageSize": str(self.page_size),
+        }
+        items, more = await self.client.get_page("/discussions", params)
+        read, unreadable = [], []
+        for item in items:
+            try:
+                read.append(read_discussion(item))
+            except ValueError as exc:
+                unreadable.append(str(exc))
+        labels = await self.labels()
+        found: list[InboxMessage] = []
+        for discussion in read:
+            whole = discussion if discussion.messages is not None else await self._whole(discussion)
+            try:
+                found += self.listed(whole, labels)
+            except ValueError as exc:  # an attachment id naming another path
+                unreadable.append(f"discussion {discussion.id}: {exc}")
+        following_page = following(listing, read, more is not None)
+        return Page(
+            items=tuple(found),
+            next_cursor=encode(following_page) if following_page else None,
+            complete_until=None if following_page else listing.until,
+            unreadable=tuple(unreadable),
+        )
+
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        page = await self.inbox_messages(since=since, cursor=cursor)
+        return Page(
+            items=tuple(marketplace_message(m) for m in page.items),
+            next_cursor=page.next_cursor,
+            complete_until=page.complete_until,
+            unreadable=page.unreadable,
+        )
+
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        """Octopia's claims are discussions (``claim`` on their messages): no incident."""
+        return Page(items=(), next_cursor=None)
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        """One call a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time,
+        sent again when in doubt (marking read twice does nothing more), those this
+        session marked already skipped. Within ``mark_budget`` seconds: past it (Octopia
+        throttling), OctopiaUnavailable, the rest left to the next call, so that marking
+        a burst of messages never holds a poll past its deadline and each poll marks
+        more. The first other failure stops the marks and is raised."""
+        todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
+        gate = asyncio.Semaphore(MARKS_AT_ONCE)
+
+        async def refused(message_id: str) -> bool:
+            async with gate:
+                try:
+                    path = f"/messages/{segment(message_id)}"
+                    await self.client.send_json("PATCH", path, READ, idempotent=True)
+                except (OctopiaRequestRefused, ValueError):  # e.g. a message Octopia lost
+                    return True
+                self._remember(message_id)
+                return False
+
+        try:
+            async with asyncio.timeout(self.mark_budget):
+                try:
+                    async with asyncio.TaskGroup() as marks:
+                        done = [marks.create_task(refused(i)) for i in todo]
+                except ExceptionGroup as failed:
+                    raise failed.exceptions[0] from None
+        except TimeoutError:
+            left = sum(1 for i in todo if i not in self._marked)
+            raise OctopiaUnavailable(
+                "PATCH messages", f"{left} messages left to mark read after {self.mark_budget:g} s"
+            ) from None
+        return sum(d.result() for d in done)
+
+    def _remember(self, message_id: str) -> None:
+        self._marked[message_id] = None
+        if len(self._marked) > MARKED_KEPT:
+            del self._marked[next(iter(self._marked))]
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        """Octopia serves a message's files with the shop's token: only at its own API's
+        ``/attachments/`` address, the one the listing gave, is it sent."""
+        if not file.url.startswith(self.attachments_url()):
+            raise LinkRefused("not an attachment of Octopia's API")
+        return await self.client.get_bytes(file.url, max_bytes)
+
+    async def discussion(self, discussion_id: str) -> Discussion:
+        """One discussion, with its messages and the recipients of the next reply."""
+        try:
+            path = f"/discussions/{segment(discussion_id)}"
+        except ValueError as exc:
+            raise OctopiaRequestRefused("GET discussions", 404, str(exc)) from None
+        answer = await self.client.get_json(path)
+        try:
+            return read_discussion(answer)
+        except ValueError as exc:
+            raise OctopiaAnswerUnreadable("getDiscussion", str(exc)) from None
+
+    async def labels(self) -> dict[str, str]:
+        """Octopia's label of each sub-typology code, read once a session; the codes
+        themselves are shown while Octopia cannot say."""
+        if self._labels is None:
+            try:
+                answer = await self.client.get_json("/typologies")
+                typologies = msgspec.convert(answer, list[Typology])
+            except (OctopiaError, msgspec.ValidationError) as exc:
+                log.warning("Octopia's typologies unread: codes shown", extra={"reason": str(exc)})
+                return {}
+            self._labels = {
+                s.sub_typology_code: s.label
+                for t in typologies
+                for s in t.sub_typologies
+                if s.label
+            }
+        return self._labels
+
+    def attachments_url(self) -> str:
+        return f"{self.client.api_url.rstrip('/')}/attachments/"
+
+    def _start(self, since: datetime) -> Listing:
+        until = as_utc(self.now())
+        oldest = until - SEARCH_SPAN
+        if as_utc(since) < oldest:
+            log.info(
+                "Octopia searches 6 months at most: the listing starts later",
+                extra={"since": iso(since), "from": iso(oldest)},
+            )
+        return Listing(until, max(as_utc(since), oldest))
+
+    async def _whole(self, discussion: Discussion) -> Discussion:
+        return await self.discussion(discussion.id)
+
+    def listed(self, discussion: Discussion, labels: dict[str, str]) -> list[InboxMessage]:
+        """The discussion's messages, oldest first."""
+        messages = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
+        return [inbox_message(discussion, m, labels, self.attachments_url()) for m in messages]

@@ -1,0 +1,3 @@
+"""The marketplace value of Cdiscount's shops, tickets and orders."""
+
+CDISCOUNT = "CDISCOUNT"

@@ -1,0 +1,178 @@
+"""Replies on a Cdiscount discussion: the seam's ``ReplyChannel`` on Octopia's
+``POST /messages`` (docs/CDISCOUNT.md, "Replies").
+
+A reply goes to the recipients Octopia offers for the discussion's next message, read from
+the discussion just before it is sent: the buyer (``Customer``), and Octopia's customer
+care (``GrcOperator``) once it has written in the discussion or the discussion is a claim.
+Files go as Octopia takes them, base64 in the request, within its rules (``ATTACHMENTS``).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from keybuzz_shared.connectors.seam import (
+    MarketplaceMessage,
+    Recipient,
+    Reply,
+    ReplyFile,
+    ReplyOutcome,
+    ThreadKey,
+)
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_cdiscount.discussions import (
+    Discussion,
+    DiscussionInbox,
+    User,
+    marketplace_message,
+)
+from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
+
+if TYPE_CHECKING:
+    from keybuzz_connector_cdiscount.client import OctopiaClient
+
+# How much earlier than a reply's queueing its read-back looks: Octopia dates a message to
+# the second below, by a clock that is not ours (the caller compares texts anyway).
+SENT_SKEW = timedelta(minutes=2)
+# Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
+USER_TYPES: dict[Recipient, tuple[str, ...]] = {
+    "BUYER": ("Customer",),
+    "MARKETPLACE_SUPPORT": ("GrcOperator",),
+    "ALL": ("Customer", "GrcOperator"),
+}
+# A reply's files (official): at most 3, 4 MB in all, of Octopia's formats, here by the
+# media type a reply's file is given with (the connector's ``Limits.attachment_formats``).
+MAX_ATTACHMENTS = 3
+MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB", read as MiB as the double does
+FILE_FORMATS: dict[str, str] = {
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "image/jpeg": "jpg",
+    "image/tiff": "tif",
+    "application/pdf": "pdf",
+    "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+}
+# Extensions Octopia names as formats of their own (jpeg beside jpg).
+EXTENSIONS = frozenset({*FILE_FORMATS.values(), "jpeg"})
+
+
+def failed(reason: str) -> ReplyOutcome:
+    return ReplyOutcome(status="FAILED", reason=reason)
+
+
+def file_format(file: ReplyFile) -> str | None:
+    """Octopia's ``fileFormat`` of a file: its name's extension when Octopia names it,
+    else its media type's; None when Octopia takes neither."""
+    suffix = PurePath(file.name).suffix.lower().lstrip(".")
+    if suffix in EXTENSIONS:
+        return suffix
+    return FILE_FORMATS.get(file.content_type.strip().lower())
+
+
+def unsendable_files(files: tuple[ReplyFile, ...]) -> str | None:
+    """Why Octopia would refuse these files, if it would."""
+    if len(files) > MAX_ATTACHMENTS:
+        return f"Cdiscount takes at most {MAX_ATTACHMENTS} attachments a reply"
+    total = sum(len(f.data) for f in files)
+    if total > MAX_ATTACHMENT_BYTES:
+        return f"Cdiscount takes at most 4 MB of attachments a reply ({total} bytes given)"
+    for file in files:
+        if file_format(file) is None:
+            formats = ", ".join(sorted(EXTENSIONS))
+            return f"{file.name}: Cdiscount takes only {formats} files"
+    return None
+
+
+def receivers(discussion: Discussion, recipient: Recipient) -> list[User] | str:
+    """The discussion's eligible recipients a reply to ``recipient`` goes to, or why none."""
+    wanted = USER_TYPES.get(recipient, ())
+    eligible = discussion.eligible_receivers or []
+    chosen = [u for u in eligible if u.user_type in wanted]
+    if not chosen or (recipient == "ALL" and len(chosen) < len(wanted)):
+        offered = ", ".join(u.user_type for u in eligible) or "none"
+        return (
+            f"Cdiscount does not offer {recipient} as a recipient on discussion "
+            f"{discussion.id} (eligible: {offered})"
+        )
+    return chosen
+
+
+def request(discussion: Discussion, reply: Reply, to: list[User]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "body": reply.body,
+        "discussionId": discussion.id,
+        "receivers": [
+            {"userType": u.user_type, **({"userId": str(u.user_id)} if u.user_id else {})}
+            for u in to
+        ],
+    }
+    if discussion.sales_channel:
+        body["salesChannel"] = discussion.sales_channel
+    if reply.attachments:
+        body["attachments"] = [
+            {
+                "content": base64.b64encode(f.data).decode(),
+                "name": f.name,
+                "fileFormat": file_format(f),
+            }
+            for f in reply.attachments
+        ]
+    return body
+
+
+class DiscussionReplies:
+    """The seller's replies on a shop's discussions, through its OctopiaClient."""
+
+    def __init__(self, client: OctopiaClient, inbox: DiscussionInbox) -> None:
+        self.client = client
+        self.inbox = inbox
+
+    async def reply(self, reply: Reply) -> ReplyOutcome:
+        """OctopiaUnavailable (nothing was sent), OctopiaOutcomeUnknown (the answer was lost
+        after the request left: read ``sent_messages`` back before sending it again) and
+        OctopiaCredentialsRefused are raised; Octopia's refusals, and replies it would
+        refuse, are a FAILED outcome with the reason."""
+        if reply.thread.kind != "DISCUSSION":
+            return failed(f"Cdiscount's replies go to a discussion, not to an {reply.thread.kind}")
+        problem = unsendable_files(reply.attachments)
+        if problem:
+            return failed(problem)
+        try:
+            discussion = await self.inbox.discussion(reply.thread.id)
+        except OctopiaRequestRefused as exc:
+            return failed(str(exc))
+        if not discussion.is_open:
+            return failed(f"discussion {discussion.id} is closed at Cdiscount")
+        to = receivers(discussion, reply.recipient)
+        if isinstance(to, str):
+            return failed(to)
+        try:
+            await self.client.send_json("POST", "/messages", request(discussion, reply, to))
+        except OctopiaRequestRefused as exc:
+            return failed(str(exc))
+        return ReplyOutcome(status="SENT")
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        """The seller's messages on the discussion from a little before ``since`` on, read
+        from Octopia (``SENT_SKEW``: its dates are whole seconds, its clock is not ours)."""
+        if thread.kind != "DISCUSSION":
+            return []
+        try:
+            discussion = await self.inbox.discussion(thread.id)
+        except OctopiaRequestRefused as exc:
+            if exc.status == 404:
+                return []
+            raise
+        labels = await self.inbox.labels()
+        return [
+            marketplace_message(m)
+            for m in self.inbox.listed(discussion, labels)
+            if m.sender_type == "SELLER" and m.created_at >= as_utc(since) - SENT_SKEW
+        ]

@@ -1,0 +1,83 @@
+"""Settings of Cdiscount's shops on Octopia's seller API (docs/CDISCOUNT.md, "Settings"):
+each read from its CDISCOUNT_ variable by every service that talks to the shops."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
+from keybuzz_shared.file_links import origin_of, production_problem, shown
+
+from keybuzz_connector_cdiscount.client import API_URL, AUTH_URL
+from keybuzz_connector_cdiscount.endpoints import Endpoints
+from keybuzz_connector_cdiscount.names import CDISCOUNT
+
+# Octopia answers a discussion search over at most 6 months [official]: a shop's first
+# poll never reads further back.
+SEARCH_WINDOW_DAYS = 183
+
+
+class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):
+    # Production's endpoints by default; ``make run`` points them at the sandbox's double.
+    cdiscount_api_url: str = API_URL
+    cdiscount_auth_url: str = AUTH_URL  # the token endpoint (client credentials)
+    # Each connect or read; a shop's call as a whole (its retries, a new token) is cut
+    # after CDISCOUNT_CALL_DEADLINE_SECONDS, however slowly the answer comes.
+    cdiscount_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    cdiscount_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    # Each connected shop is polled once per interval (docs/POLLER.md, "Marketplace shops").
+    cdiscount_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
+    # After a message is stored, mark it read at Octopia (the seller portal shows it handled).
+    cdiscount_mark_as_read: bool = True
+    # How far back a shop's first poll reads (Octopia searches 6 months at most).
+    cdiscount_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=SEARCH_WINDOW_DAYS)] = 30
+    # Each file a buyer's message carries is downloaded up to this size (larger: named only).
+    cdiscount_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    # The only origins (scheme://host[:port], separated by commas) a message's files are
+    # fetched from, with the shop's token; empty: CDISCOUNT_API_URL's.
+    cdiscount_attachment_origins: str = ""
+
+    def shop_api(self, marketplace: str) -> ShopApiSettings | None:
+        if marketplace != CDISCOUNT:
+            return None
+        return ShopApiSettings(
+            api_url=self.endpoints.address,
+            timeout_seconds=self.cdiscount_timeout_seconds,
+            call_deadline_seconds=self.cdiscount_call_deadline_seconds,
+            poll_interval_seconds=self.cdiscount_poll_interval_seconds,
+            mark_as_read=self.cdiscount_mark_as_read,
+            first_poll_days=self.cdiscount_first_poll_days,
+            max_attachment_bytes=self.cdiscount_max_attachment_bytes,
+            attachment_origins=self.file_origins,
+        )
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(
+            api_url=self.cdiscount_api_url,
+            auth_url=self.cdiscount_auth_url,
+            call_deadline=self.cdiscount_call_deadline_seconds,
+        )
+
+    @property
+    def file_origins(self) -> tuple[str, ...]:
+        given = [o.strip() for o in self.cdiscount_attachment_origins.split(",") if o.strip()]
+        return tuple(given) if given else (shown(origin_of(self.cdiscount_api_url)),)
+
+    def __post_init__(self) -> None:
+        # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
+        named = [
+            ("CDISCOUNT_API_URL", self.cdiscount_api_url),
+            ("CDISCOUNT_AUTH_URL", self.cdiscount_auth_url),
+            *(("CDISCOUNT_ATTACHMENT_ORIGINS", o) for o in self.file_origins),
+        ]
+        for name, url in named:
+            try:
+                origin_of(url)
+            except ValueError:
+                raise ValueError(f"{name}: {url!r} is not an http(s) address") from None
+            if self.is_production and (problem := production_problem(url)):
+                raise ValueError(
+                    f"{name} ({url}) {problem}: refused when KEYBUZZ_ENV={self.keybuzz_env}"
+                )

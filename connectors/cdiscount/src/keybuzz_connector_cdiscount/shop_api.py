@@ -1,0 +1,72 @@
+"""Cdiscount's shops polled over Octopia's seller API: the seam's ``ShopApi``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from keybuzz_shared.connectors.seam import (
+    Limits,
+    Recipient,
+    ReplyOutcome,
+    SenderType,
+    ThreadKey,
+)
+from keybuzz_shared.file_links import NO_FILES, FileLinks
+
+from keybuzz_connector_cdiscount.client import OctopiaClient
+from keybuzz_connector_cdiscount.credentials import credentials_of
+from keybuzz_connector_cdiscount.endpoints import Endpoints
+from keybuzz_connector_cdiscount.replies import USER_TYPES
+from keybuzz_connector_cdiscount.session import CdiscountSession
+
+# Octopia opens no claim with a message of its own in a thread (a claim is a discussion
+# whose graduation changed: the discussion's claim flag); incidents are never listed.
+CLAIM_SUBJECT = "Litige Cdiscount"
+
+
+class CdiscountShopApi:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def session(
+        self,
+        credentials: Mapping[str, str],
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        files: FileLinks | None = None,
+    ) -> CdiscountSession:
+        endpoints = Endpoints.of(base_url)
+        client = OctopiaClient(
+            credentials_of(credentials),
+            http,
+            endpoints.api_url,
+            endpoints.auth_url,
+            call_deadline=endpoints.call_deadline,
+            files=files or NO_FILES,
+        )
+        deadline = endpoints.call_deadline
+        # Marking a burst of messages read stops within a quarter of a call's deadline,
+        # the rest left to the next poll (DiscussionInbox.mark_read).
+        budget = None if deadline is None else deadline / 4
+        return CdiscountSession(client, self.limits, mark_budget=budget)
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        """A discussion's reply goes to the buyer, Octopia's customer care or both; whether
+        customer care is among the discussion's eligible recipients is Octopia's to say
+        at the reply (refused with the eligible ones named otherwise)."""
+        return tuple(USER_TYPES) if thread.kind == "DISCUSSION" else ()
+
+    def reply_text(self, text: str) -> str:
+        return text  # JSON carries any text; Octopia lists it back as sent
+
+    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
+        return ()  # Octopia's refusals give a reason, no code of their own
+
+    @property
+    def claim_subject(self) -> str:
+        return CLAIM_SUBJECT
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        return "MARKETPLACE_SUPPORT" if opened_by == "GrcOperator" else "BUYER"
