@@ -55,28 +55,24 @@ import nats
 from keybuzz_connector_cdiscount.endpoints import Endpoints
 from keybuzz_connector_fnac.client import FnacCredentials
 from keybuzz_devstack import bootstrap
-from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.doubles import service_env
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import MarketplaceSession, Reply, ThreadKey
 from keybuzz_shared.settings import DEV_JWT_SECRET
-from keybuzz_shared.vault import VaultClient
 
 from bench.bench_poll_scale import _start_poller, _wait_ready
-from bench.bench_poller import _poller
 from bench.bench_shop_polling import (
     TABLE,
     Connected,
     Written,
-    _connect,
     _first_polls,
     _gathered,
     _on_event,
     _quantiles,
     _watch_tickets,
-    _write_keys,
+    connect_shops,
     double_and_postgres,
 )
 from bench.bench_slow_shops import _PROCESSES
@@ -152,19 +148,9 @@ async def _listed(sandbox_url: str) -> tuple[list[Connected], list[Seller]]:
 
 async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> list[Figure]:
     fnac, sellers = await _listed(sandbox_url)
-    setup: dict[str, float] = {}
     database = await bootstrap.create_scratch_database(postgres_url, "cdiscountpoll")
     api = service_env(sandbox_url)
-    vault = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
-    try:
-        setup["keys"] = await timed(lambda: _write_keys(vault, [*fnac, *sellers]))
-        known = await _poller(ctx, database, {}, poll=False, **api)
-        try:
-            setup["connected"] = await timed(lambda: _connect(known, [*fnac, *sellers]))
-        finally:
-            await known.stop()
-    finally:
-        await vault.aclose()
+    setup = await connect_shops(ctx, database, api, [*fnac, *sellers])
     address = Endpoints(
         api_url=api["CDISCOUNT_API_URL"],
         auth_url=api["CDISCOUNT_AUTH_URL"],

@@ -237,6 +237,25 @@ async def _connect(known: Any, shops: Sequence[ConnectedShop]) -> None:
         await asyncio.sleep(0.2)
 
 
+async def connect_shops(
+    ctx: BenchContext, database: str, api: dict[str, str], shops: Sequence[ConnectedShop]
+) -> dict[str, float]:
+    """Each shop connected as oauth does it (``_write_keys``, then ``_connect`` through a
+    poller with polling off): the seconds each step took, by ``"keys"`` and ``"connected"``."""
+    setup: dict[str, float] = {}
+    vault = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
+    try:
+        setup["keys"] = await timed(lambda: _write_keys(vault, shops))
+        known = await _poller(ctx, database, {}, poll=False, **api)
+        try:
+            setup["connected"] = await timed(lambda: _connect(known, shops))
+        finally:
+            await known.stop()
+    finally:
+        await vault.aclose()
+    return setup
+
+
 async def _first_polls(conn: asyncpg.Connection) -> None:
     """Until every shop was polled once (each due since it connected)."""
     query = "SELECT count(*) FROM poller_shops WHERE last_success_at IS NULL"
