@@ -161,17 +161,11 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
         )
         for n, s in enumerate(extra)
     ]
-    setup: dict[str, float] = {}
     database = await bootstrap.create_scratch_database(postgres_url, "shoppoll")
     api = {"FNAC_API_URL": f"{sandbox_url}/fnac/api.php/"}
+    setup = await connect_shops(ctx, database, api, shops)
     vault = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
     try:
-        setup["keys"] = await timed(lambda: _write_keys(vault, shops))
-        known = await _poller(ctx, database, {}, poll=False, **api)
-        try:
-            setup["connected"] = await timed(lambda: _connect(known, shops))
-        finally:
-            await known.stop()
         vault_rate = await _vault_reads(vault, shops[:BASELINE_SHOPS])
     finally:
         await vault.aclose()
