@@ -37,11 +37,11 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import httpx
@@ -91,12 +91,18 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
 @contextmanager
 def double_and_postgres(
-    ctx: BenchContext, shops: int, label: str, statements: bool = False
+    ctx: BenchContext,
+    shops: int,
+    label: str,
+    statements: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """The sandbox hosting ``shops`` extra Fnac/Darty shops and a PostgreSQL (with
-    ``pg_stat_statements`` if ``statements``), each a process of its own: their URLs."""
+    """The sandbox hosting ``shops`` extra Fnac/Darty shops (and whatever ``env`` asks of
+    it) and a PostgreSQL (with ``pg_stat_statements`` if ``statements``), each a process
+    of its own: their URLs."""
     spec = infra.sandbox_spec(infra.free_port(), "1")
     spec.env["SANDBOX_FNAC_EXTRA_SHOPS"] = str(shops)
+    spec.env.update(env or {})
     sandbox = infra.RunningServer(spec, ctx.root / f"{label}-sandbox.log").start(timeout=120)
     pg_spec = infra.postgres_spec(ctx.root / f"{label}-pg" / "data", infra.free_port())
     if statements:
@@ -116,6 +122,32 @@ class Connected:
     shop: Shop
     credentials: FnacCredentials
 
+    @property
+    def secret(self) -> dict[str, str]:
+        """What oauth keeps of the shop in Vault."""
+        c = self.credentials
+        return {"partner_id": c.partner_id, "shop_id": c.shop_id, "key": c.key}
+
+    @property
+    def seller_id(self) -> str:
+        return self.credentials.shop_id
+
+
+class ConnectedShop(Protocol):
+    """A shop of a double connected to a tenant of its own, whatever its marketplace."""
+
+    @property
+    def shop(self) -> Shop: ...
+
+    @property
+    def secret(self) -> dict[str, str]: ...
+
+    @property
+    def seller_id(self) -> str: ...
+
+
+Item = TypeVar("Item")
+
 
 async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> list[Figure]:
     async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac", timeout=120) as admin:
@@ -129,17 +161,11 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
         )
         for n, s in enumerate(extra)
     ]
-    setup: dict[str, float] = {}
     database = await bootstrap.create_scratch_database(postgres_url, "shoppoll")
     api = {"FNAC_API_URL": f"{sandbox_url}/fnac/api.php/"}
+    setup = await connect_shops(ctx, database, api, shops)
     vault = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
     try:
-        setup["keys"] = await timed(lambda: _write_keys(vault, shops))
-        known = await _poller(ctx, database, {}, poll=False, **api)
-        try:
-            setup["connected"] = await timed(lambda: _connect(known, shops))
-        finally:
-            await known.stop()
         vault_rate = await _vault_reads(vault, shops[:BASELINE_SHOPS])
     finally:
         await vault.aclose()
@@ -164,10 +190,10 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
 
 
 async def _gathered(
-    items: list[Connected], action: Callable[[Connected], Awaitable[Any]], at_once: int
+    items: Sequence[Item], action: Callable[[Item], Awaitable[Any]], at_once: int
 ) -> None:
     """``action`` on every item, ``at_once`` at a time."""
-    queue: asyncio.Queue[Connected] = asyncio.Queue()
+    queue: asyncio.Queue[Item] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
 
@@ -178,17 +204,16 @@ async def _gathered(
     await asyncio.gather(*(worker() for _ in range(at_once)))
 
 
-async def _write_keys(vault: VaultClient, shops: list[Connected]) -> None:
+async def _write_keys(vault: VaultClient, shops: Sequence[ConnectedShop]) -> None:
     """oauth's first step: each shop's key in Vault."""
 
-    async def write(c: Connected) -> None:
-        fields = {"partner_id": c.credentials.partner_id, "shop_id": c.credentials.shop_id}
-        await vault.write(key_path(c.shop), fields | {"key": c.credentials.key})
+    async def write(c: ConnectedShop) -> None:
+        await vault.write(key_path(c.shop), c.secret)
 
     await _gathered(shops, write, SETUP_CONCURRENCY)
 
 
-async def _connect(known: Any, shops: list[Connected]) -> None:
+async def _connect(known: Any, shops: Sequence[ConnectedShop]) -> None:
     """oauth's second: ``connection.connected`` with the shop's marketplace."""
     js = known.runtime.js
     for c in shops:
@@ -196,7 +221,7 @@ async def _connect(known: Any, shops: list[Connected]) -> None:
             tenant_id=c.shop.tenant_id,
             marketplace=c.shop.marketplace,
             connection_id=str(uuid.uuid4()),
-            seller_id=c.credentials.shop_id,
+            seller_id=c.seller_id,
             marketplace_ids=[],
             region="eu",
         )
@@ -204,6 +229,25 @@ async def _connect(known: Any, shops: list[Connected]) -> None:
     query = "SELECT count(*) FROM poller_shops WHERE connection = 'CONNECTED'"
     while await known.runtime.pool.fetchval(query) < len(shops):  # noqa: ASYNC110
         await asyncio.sleep(0.2)
+
+
+async def connect_shops(
+    ctx: BenchContext, database: str, api: dict[str, str], shops: Sequence[ConnectedShop]
+) -> dict[str, float]:
+    """Each shop connected as oauth does it (``_write_keys``, then ``_connect`` through a
+    poller with polling off): the seconds each step took, by ``"keys"`` and ``"connected"``."""
+    setup: dict[str, float] = {}
+    vault = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
+    try:
+        setup["keys"] = await timed(lambda: _write_keys(vault, shops))
+        known = await _poller(ctx, database, {}, poll=False, **api)
+        try:
+            setup["connected"] = await timed(lambda: _connect(known, shops))
+        finally:
+            await known.stop()
+    finally:
+        await vault.aclose()
+    return setup
 
 
 async def _first_polls(conn: asyncpg.Connection) -> None:

@@ -39,18 +39,14 @@ import asyncpg
 import httpx
 from keybuzz_connector_fnac.client import FnacCredentials
 from keybuzz_devstack import bootstrap
-from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_shared.vault import VaultClient
 
 from bench.bench_poll_scale import _start_poller, _wait_ready
-from bench.bench_poller import _poller
 from bench.bench_shop_polling import (
     TABLE,
     Connected,
-    _connect,
     _quantiles,
-    _write_keys,
+    connect_shops,
     double_and_postgres,
 )
 from bench.harness import (
@@ -101,19 +97,9 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
     admin = httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac", timeout=120)
     try:
         healthy, bad = _shops((await admin.get("/shops")).json())
-        setup: dict[str, float] = {}
         database = await bootstrap.create_scratch_database(postgres_url, "slowshops")
         api = {"FNAC_API_URL": f"{sandbox_url}/fnac/api.php/"}
-        vault = VaultClient(ctx.vault_addr, token=DEV_VAULT_ROOT_TOKEN)
-        try:
-            setup["keys"] = await timed(lambda: _write_keys(vault, healthy + bad))
-            known = await _poller(ctx, database, {}, poll=False, **api)
-            try:
-                setup["connected"] = await timed(lambda: _connect(known, healthy + bad))
-            finally:
-                await known.stop()
-        finally:
-            await vault.aclose()
+        setup = await connect_shops(ctx, database, api, healthy + bad)
         conn = await asyncpg.connect(database)
         await conn.execute(f"UPDATE poller_shops SET connection = 'DISCONNECTED' WHERE {BAD_ROWS}")
         settings = {
