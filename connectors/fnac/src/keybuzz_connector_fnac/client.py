@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 import msgspec
+from keybuzz_shared.http_calls import AnswerTooLarge, read_bounded, throttling
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -335,16 +336,15 @@ class FnacClient:
 
     def _check_status(self, call: _Call, response: httpx.Response) -> None:
         status = response.status_code
-        if status == 429 or (status == 503 and "retry-after" in response.headers):
-            retry_after = _retry_after(response)
-            if retry_after is not None and retry_after > self._max_retry_after:
+        if throttled := throttling(response, max_retry_after=self._max_retry_after):
+            if throttled.too_long:
                 raise FnacUnavailable(
                     call.service,
-                    f"HTTP {status}, retry after {retry_after:g} s",
-                    retry_after=retry_after,
+                    f"HTTP {status}, retry after {throttled.retry_after:g} s",
+                    retry_after=throttled.retry_after,
                 )
             log.info("Fnac throttled; backing off", extra=self._where(call))
-            raise _Transient(f"HTTP {status}", retry_after=retry_after)
+            raise _Transient(f"HTTP {status}", retry_after=throttled.retry_after)
         if status >= 500:
             self._lost(call, f"HTTP {status}")
             log.warning("Fnac answered %s; retrying", status, extra=self._where(call))
@@ -361,17 +361,11 @@ class FnacClient:
 
     async def _read_bounded(self, response: httpx.Response, max_bytes: int) -> bytes:
         """The body, refused without reading it all when it is larger than allowed."""
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            raise FnacProtocolError(f"response larger than {max_bytes} bytes ({declared})")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise FnacProtocolError(f"response larger than {max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return await read_bounded(response, max_bytes)
+        except AnswerTooLarge as exc:
+            declared = f" ({exc.declared})" if exc.declared is not None else ""
+            raise FnacProtocolError(f"response larger than {max_bytes} bytes{declared}") from None
 
     def _scrubbed(self, errors: tuple[FnacErrorDetail, ...]) -> tuple[FnacErrorDetail, ...]:
         """Fnac's error texts, shortened, without the shop's key or token should Fnac echo
@@ -402,14 +396,6 @@ def _garbled(exc: FnacProtocolError) -> bool:
 
 def _is_xml(response: httpx.Response) -> bool:
     return "xml" in response.headers.get("content-type", "")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else None
-    except ValueError:
-        return None  # an HTTP date: back off as usual
 
 
 def _without(text: str, secrets: Sequence[str]) -> str:
