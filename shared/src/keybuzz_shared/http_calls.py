@@ -1,7 +1,8 @@
 """What the shop API clients do alike with an HTTP answer before reading what it says: a
-throttled answer told apart, with how long the server asked to wait, and a body read up
-to a cap, never all of a hostile one. Each client says what these mean for its calls
-(its errors, its logs, whether a call may be sent again)."""
+throttled answer told apart, with how long the server asked to wait, a body read up to a
+cap, never all of a hostile one, and a call's attempts, each after the wait the server
+asked for or a back-off. Each client says what these mean for its calls (its errors, its
+logs, whether a call may be sent again)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,42 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+
+class TransientFailure(Exception):
+    """An attempt worth another, after ``retry_after`` seconds when the server said so."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def call_attempts(count: int, *, initial_backoff: float, max_backoff: float) -> AsyncRetrying:
+    """Up to ``count`` attempts of a call, another after a TransientFailure only: after the
+    wait its server asked for, else an exponential back-off with jitter. ``RetryError``
+    after the last (``reraise=False``: the caller words what the last failure means)."""
+    backoff = wait_exponential_jitter(initial=initial_backoff, max=max_backoff)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, TransientFailure) and error.retry_after is not None:
+            return error.retry_after
+        return float(backoff(state))
+
+    return AsyncRetrying(
+        retry=retry_if_exception_type(TransientFailure),
+        stop=stop_after_attempt(count),
+        wait=wait,
+        reraise=False,
+    )
 
 
 class Throttled(NamedTuple):

@@ -25,15 +25,14 @@ from urllib.parse import urlencode
 import httpx
 import msgspec
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
-from keybuzz_shared.http_calls import AnswerTooLarge, read_bounded, throttling
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
+from keybuzz_shared.http_calls import (
+    AnswerTooLarge,
+    TransientFailure,
+    call_attempts,
+    read_bounded,
+    throttling,
 )
+from tenacity import RetryError
 
 from keybuzz_connector_cdiscount.errors import (
     OctopiaAnswerUnreadable,
@@ -81,16 +80,14 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
     token_type: str = "Bearer"
 
 
-class _Transient(Exception):
-    """Worth another try, after ``retry_after`` seconds when Octopia said so;
-    ``unreadable``: the answer came but could not be read (truncated, empty)."""
+class _Transient(TransientFailure):
+    """Worth another try; ``unreadable``: the answer came but could not be read
+    (truncated, empty)."""
 
     def __init__(
         self, reason: str, *, retry_after: float | None = None, unreadable: bool = False
     ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+        super().__init__(reason, retry_after=retry_after)
         self.unreadable = unreadable
 
 
@@ -149,7 +146,7 @@ class OctopiaClient:
         self._deadline = call_deadline
         self._files = files
         self._attempts = attempts
-        self._backoff = wait_exponential_jitter(initial=initial_backoff, max=max_backoff)
+        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
         self._max_retry_after = max_retry_after
         self._max_bytes = max_response_bytes
         self._token_margin = token_margin
@@ -312,11 +309,8 @@ class OctopiaClient:
     # --- one call, with retries -----------------------------------------------------------
 
     async def _send(self, call: _Call, token: str | None) -> _Answer:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            reraise=False,
+        retrying = call_attempts(
+            self._attempts, initial_backoff=self._initial_backoff, max_backoff=self._max_backoff
         )
         try:
             async for attempt in retrying:
@@ -334,13 +328,6 @@ class OctopiaClient:
                 retry_after=last.retry_after,
             ) from None
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
-
-    def _wait(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        if isinstance(error, _Transient) and error.retry_after is not None:
-            return error.retry_after
-        return float(self._backoff(state))
 
     async def _once(self, call: _Call, token: str | None) -> _Answer:
         headers = {"Accept": "application/json"}

@@ -18,15 +18,14 @@ from dataclasses import dataclass
 
 import httpx
 import msgspec
-from keybuzz_shared.http_calls import AnswerTooLarge, read_bounded, throttling
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
+from keybuzz_shared.http_calls import (
+    AnswerTooLarge,
+    TransientFailure,
+    call_attempts,
+    read_bounded,
+    throttling,
 )
+from tenacity import RetryError
 
 from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.errors import (
@@ -93,8 +92,8 @@ class FnacCredentials(msgspec.Struct, frozen=True):
         return f"FnacCredentials(partner_id={self.partner_id!r}, shop_id={self.shop_id!r}, key=[REDACTED])"
 
 
-class _Transient(Exception):
-    """Worth another try, after ``retry_after`` seconds when the server said so."""
+class _Transient(TransientFailure):
+    """Worth another try; ``protocol``: the answer's fault, raised when no try is left."""
 
     def __init__(
         self,
@@ -103,9 +102,7 @@ class _Transient(Exception):
         retry_after: float | None = None,
         protocol: FnacProtocolError | None = None,
     ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+        super().__init__(reason, retry_after=retry_after)
         self.protocol = protocol
 
 
@@ -150,7 +147,7 @@ class FnacClient:
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.credentials = credentials
         self._attempts = attempts
-        self._backoff = wait_exponential_jitter(initial=initial_backoff, max=max_backoff)
+        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
         self._max_retry_after = max_retry_after
         self._max_bytes = max_response_bytes
         self._token_codes = token_refused_codes
@@ -261,11 +258,8 @@ class FnacClient:
     # --- one request, with retries ----------------------------------------------------------
 
     async def _send(self, call: _Call) -> xml.Element:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            reraise=False,
+        retrying = call_attempts(
+            self._attempts, initial_backoff=self._initial_backoff, max_backoff=self._max_backoff
         )
         try:
             async for attempt in retrying:
@@ -283,13 +277,6 @@ class FnacClient:
                 retry_after=retry_after,
             ) from None
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
-
-    def _wait(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        if isinstance(error, _Transient) and error.retry_after is not None:
-            return error.retry_after
-        return float(self._backoff(state))
 
     async def _once(self, call: _Call) -> xml.Element:
         body = call.body(self._header() if call.authenticated else {})
