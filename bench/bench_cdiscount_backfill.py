@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.endpoints import Endpoints
+from keybuzz_connector_cdiscount.settings import CdiscountApiSettings, CdiscountSettings
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.order_source import OrderWindow
 from keybuzz_sandbox.testing import running_sandbox
@@ -57,7 +57,7 @@ class _ShopKey:
 
 
 async def _raw(
-    http: httpx.AsyncClient, ends: Endpoints, shop: dict[str, Any], since: datetime
+    http: httpx.AsyncClient, ends: CdiscountApiSettings, shop: dict[str, Any], since: datetime
 ) -> int:
     client = OctopiaClient(OctopiaCredentials(**_fields(shop)), http, ends.api_url, ends.auth_url)
     query = {
@@ -75,13 +75,13 @@ async def _raw(
 
 
 async def _source(
-    http: httpx.AsyncClient, ends: Endpoints, shop: dict[str, Any], since: datetime
+    http: httpx.AsyncClient, ends: CdiscountApiSettings, shop: dict[str, Any], since: datetime
 ) -> int:
     source = ConnectorOrderSource(
         "CDISCOUNT",
         _ShopKey(shop),  # type: ignore[arg-type]
         http,
-        ends.address,
+        ends,
         window_days=15,
         clock=lambda: datetime.now(UTC),
     )
@@ -138,10 +138,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
     ):
         shops = (await http.get(f"{url}/_sandbox/cdiscount/shops")).json()
         shop = next(s for s in shops if s["name"] == BENCH_SHOP)
-        ends = Endpoints(
-            api_url=f"{url}/octopia/seller/v2/",
-            auth_url=f"{url}/octopia/auth/realms/maas/protocol/openid-connect/token",
-        )
+        given = CdiscountSettings(
+            cdiscount_api_url=f"{url}/octopia/seller/v2/",
+            cdiscount_auth_url=f"{url}/octopia/auth/realms/maas/protocol/openid-connect/token",
+            # The backfill as a whole is measured: no call is cut short.
+            cdiscount_call_deadline_seconds=3600.0,
+        ).shop_api("CDISCOUNT")
+        assert given is not None
+        ends = given
         since = datetime.now(UTC) - timedelta(days=DAYS)
         reset = f"{url}/_sandbox/cdiscount/ratelimits/reset"
         await http.post(reset)

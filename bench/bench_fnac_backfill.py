@@ -25,11 +25,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.models import DateRange, OrdersQuery
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.order_source import OrderWindow
 from keybuzz_sandbox.testing import running_sandbox
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 
 from bench.harness import BenchContext, Figure
 
@@ -74,7 +76,7 @@ async def _source(http: httpx.AsyncClient, base: str, shop: dict[str, Any], sinc
         "FNAC",
         _ShopKey(shop),
         http,
-        base,
+        msgspec.structs.replace(MarketplaceSettings().shop_api("FNAC"), api_url=base),
         window_days=15,  # type: ignore[arg-type]
         clock=lambda: datetime.now(UTC),
     )

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import tomllib
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import hvac
@@ -25,15 +25,27 @@ from keybuzz_devstack.testing import (
     RunningService,
     ThrowawayApiSettings,
     ThrowawayConnector,
+    ThrowawayShopApiSettings,
     find_event,
 )
 from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.ports import OrdersPorts
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_poller.shops.api_source import ApiMessageSource
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.registry import ConnectorConflict, registered
-from keybuzz_shared.connectors.seam import Connector, CredentialCheck, CredentialsRefused
+from keybuzz_shared.connectors.seam import (
+    Connector,
+    CredentialCheck,
+    CredentialsRefused,
+    OrderSummary,
+    ShopApi,
+    ShopApiSettings,
+)
+from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js import JetStreamContext
 
@@ -45,19 +57,60 @@ SELLER = "424242"
 
 
 class _SecretCheck:
-    """The throwaway marketplace's credential check: its one right secret, no API to ask."""
+    """The throwaway marketplace's credential check: its one right secret, no API to ask;
+    it keeps the settings each check was given."""
+
+    def __init__(self) -> None:
+        self.given: list[ShopApiSettings] = []
 
     async def verify(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
+        self.given.append(settings)
         if credentials["client_secret"] != SECRET:
             raise CredentialsRefused("the secret is not the shop's")
         return f"throwaway:{credentials['seller_id']}"
 
 
 class NewMarketplace(ThrowawayConnector):
-    credential_check: CredentialCheck | None = _SecretCheck()
     settings_type = ThrowawayApiSettings
+
+    def __init__(self) -> None:
+        self.credential_check: CredentialCheck | None = _SecretCheck()
+
+
+class _NoOrders:
+    """A shop's session of the throwaway marketplace: it has no orders."""
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
+        return []
+
+
+class _SessionsKept:
+    """The throwaway marketplace's shop API: it keeps the settings each session was made on."""
+
+    def __init__(self) -> None:
+        self.given: list[ShopApiSettings] = []
+
+    def session(
+        self,
+        credentials: Mapping[str, str],
+        *,
+        http: httpx.AsyncClient,
+        settings: ShopApiSettings,
+        files: FileLinks | None = None,
+    ) -> _NoOrders:
+        self.given.append(settings)
+        return _NoOrders()
+
+
+class ShopMarketplace(NewMarketplace):
+    """The throwaway marketplace with shops polled over an API of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sessions = _SessionsKept()
+        self.shop_api = cast(ShopApi, self.sessions)
 
 
 @pytest.fixture
@@ -274,3 +327,36 @@ async def test_orders_filter_by_it_and_refuse_an_unknown_one(
         unknown = await call(orders, "GET", path, tenant, params={"marketplace": "EBAY"})
         assert unknown.status_code == 400, unknown.text
         assert "THROWAWAY" in unknown.json()["message"], unknown.text
+
+
+# --- its settings, its own: what its session and check are given ----------------------------
+
+
+async def test_its_session_and_check_are_given_its_own_settings_view_whole(
+    start_service: StartService, dovecot: MailServer
+) -> None:
+    """oauth's check, the poller's session and orders' session of a shop are each given the
+    view its connector's settings made (a subclass with a field of its own, read from its
+    variable), not one address taken out of it."""
+    env = {"THROWAWAY_REGION": "south", "THROWAWAY_API_URL": "http://127.0.0.1:9/elsewhere/"}
+    made = ThrowawayApiSettings(
+        throwaway_region="south", throwaway_api_url=env["THROWAWAY_API_URL"]
+    ).shop_api("THROWAWAY")
+    assert isinstance(made, ThrowawayShopApiSettings) and made.region == "south"
+    with registered(ShopMarketplace()) as registered_connector:
+        connector = cast(ShopMarketplace, registered_connector)
+        check = cast(_SecretCheck, connector.credential_check)
+        tenant = new_tenant()
+        oauth = await start_service(OAUTH, **env)
+        typed = {"sellerId": SELLER, "clientSecret": SECRET}
+        connected = await call(
+            oauth, "POST", "/api/v1/marketplaces/throwaway/connection", tenant, json=typed
+        )
+        assert connected.status_code == 200, connected.text
+        poller = await start_service(POLLER, POLL_ENABLED="false", **dovecot.settings, **env)
+        await poller.runtime.component(ApiMessageSource).open(Shop(tenant, "THROWAWAY"))
+        orders = await start_service(ORDERS, **env)
+        source = orders.runtime.component(OrdersPorts).sources["THROWAWAY"]
+        assert (await source.orders_by_ids(tenant, ["1"])).orders == []
+    assert check.given == [made] and connector.sessions.given == [made, made]
+    assert all(type(s) is ThrowawayShopApiSettings for s in check.given + connector.sessions.given)

@@ -16,7 +16,7 @@ import pytest
 from keybuzz_connector_fnac.client import FnacClient
 from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
 from keybuzz_connector_fnac.models import MessagesQuery
-from keybuzz_devstack.testing import Infra
+from keybuzz_devstack.testing import Infra, shop_api_at
 from keybuzz_poller.bootstrap import api_replies
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
@@ -122,7 +122,7 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
     base_url = f"{sandbox_url}/fnac/api.php/"
     api = registry.connector_for(marketplace).shop_api
     assert api is not None
-    session = api.session(entry, http=http, base_url=base_url)
+    session = api.session(entry, http=http, settings=shop_api_at(marketplace, base_url))
     page = await session.inbox_messages(since=LONG_AGO)
     assert page.items and not page.unreadable
     raw = await FnacClient(http, base_url, credentials_of(entry)).messages_query(
@@ -150,7 +150,9 @@ async def test_a_shop_inbox_on_a_refused_key_raises_the_seams_error(
     entry = {**shop(sandbox_url, "FNAC", "Démo"), "key": "wrong"}
     api = registry.connector_for("FNAC").shop_api
     assert api is not None
-    session = api.session(entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/")
+    session = api.session(
+        entry, http=http, settings=shop_api_at("FNAC", f"{sandbox_url}/fnac/api.php/")
+    )
     with pytest.raises(CredentialsRefused):
         await session.inbox_messages(since=LONG_AGO)
 
@@ -280,7 +282,7 @@ async def test_a_shop_inbox_pages_by_the_cursor_it_hands_out(
     message of the listing once, oldest first, as one large page lists them."""
     entry = shop(sandbox_url, "FNAC", "Démo")
     session = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
-        entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+        entry, http=http, settings=shop_api_at("FNAC", f"{sandbox_url}/fnac/api.php/")
     )
     assert isinstance(session, FnacSession)
     small = FnacSession(session.client, msgspec.structs.replace(session.limits, page_size=3))
@@ -313,7 +315,9 @@ async def test_a_poll_reads_every_page_by_the_connectors_cursor(
     small = FnacConnector("SMALLPAGES", "Small pages")
     small.limits = msgspec.structs.replace(small.limits, page_size=3)
     whole = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
-        shop(sandbox_url, "FNAC", "Démo"), http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+        shop(sandbox_url, "FNAC", "Démo"),
+        http=http,
+        settings=shop_api_at("FNAC", f"{sandbox_url}/fnac/api.php/"),
     )
     before = (await message_ids(whole), await incident_ids(whole))
     with registry.registered(small):
@@ -338,7 +342,7 @@ async def test_a_messages_file_is_downloaded_through_the_shops_session(
     assert api is not None
     base_url = f"{sandbox_url}/fnac/api.php/"
     files = FileLinks([sandbox_url], inside_allowed=True)
-    session = api.session(entry, http=http, base_url=base_url, files=files)
+    session = api.session(entry, http=http, settings=shop_api_at("FNAC", base_url), files=files)
     listed = (await session.inbox_messages(since=LONG_AGO)).items
     linked = next(f for m in listed for f in m.files)
     content = await session.file(linked, 10 * 2**20)
@@ -346,7 +350,9 @@ async def test_a_messages_file_is_downloaded_through_the_shops_session(
     with pytest.raises(FileTooLarge):
         await session.file(linked, len(content) - 1)
     with pytest.raises(LinkRefused):
-        await api.session(entry, http=http, base_url=base_url).file(linked, 10 * 2**20)
+        await api.session(entry, http=http, settings=shop_api_at("FNAC", base_url)).file(
+            linked, 10 * 2**20
+        )
 
 
 async def test_a_sessions_failures_are_the_seams_outcomes(
@@ -357,7 +363,9 @@ async def test_a_sessions_failures_are_the_seams_outcomes(
     api = registry.connector_for("FNAC").shop_api
     assert api is not None
     session = api.session(
-        shop(sandbox_url, "FNAC", "Démo"), http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+        shop(sandbox_url, "FNAC", "Démo"),
+        http=http,
+        settings=shop_api_at("FNAC", f"{sandbox_url}/fnac/api.php/"),
     )
     await session.verify()
     faults = f"{sandbox_url}/_sandbox/fnac/faults"

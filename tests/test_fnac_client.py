@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -274,6 +276,32 @@ async def test_a_retry_after_longer_than_we_wait_is_unavailable_at_once(
         await client.orders_query()
     assert throttled.value.retry_after is not None and throttled.value.retry_after >= 1
     assert (await admin.get("/_sandbox/fnac/faults")).json()["failNext"] == 2
+
+
+async def test_a_retry_after_given_as_an_http_date_is_read_as_one(demo: dict[str, Any]) -> None:
+    """A 429 whose Retry-After is an HTTP date 30 s ahead: a wait longer than the client
+    takes within a call, so unavailable at once, saying how long to wait."""
+    asked = [0]
+
+    async def throttle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked[0] += 1
+        await reader.readuntil(b"\r\n\r\n")
+        when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+        writer.write(
+            f"HTTP/1.1 429 Too Many\r\nRetry-After: {when}\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(throttle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, httpx.AsyncClient(timeout=10) as http:
+        client = FnacClient(http, url, credentials_of(demo), **{**FAST, "max_retry_after": 5.0})
+        with pytest.raises(FnacUnavailable) as throttled:
+            await client.authenticate()
+    assert throttled.value.retry_after is not None and 25 <= throttled.value.retry_after <= 30
+    assert asked == [1]
 
 
 async def test_timeouts_are_retried_then_unavailable(

@@ -15,6 +15,7 @@ from keybuzz_connector_fnac import connector as fnac_connector
 from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
 from keybuzz_connector_fnac.errors import FnacCredentialsRefused
 from keybuzz_connector_fnac.models import Paging
+from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.seam import (
     Attachment,
@@ -57,12 +58,14 @@ def test_the_fnac_connector_is_a_connector_and_its_session_a_session() -> None:
     session: MarketplaceSession = shop_api_of(connector).session(
         {"partner_id": "p", "shop_id": "s", "key": "k"},
         http=httpx.AsyncClient(),
-        base_url="http://127.0.0.1:9/",
+        settings=shop_api_at("FNAC", "http://127.0.0.1:9/"),
     )
     assert isinstance(session, FnacSession)
     with pytest.raises(ValueError, match="lack shop_id, key"):
         shop_api_of(connector).session(
-            {"partner_id": "p", "shop_id": ""}, http=httpx.AsyncClient(), base_url=""
+            {"partner_id": "p", "shop_id": ""},
+            http=httpx.AsyncClient(),
+            settings=shop_api_at("FNAC", ""),
         )
 
 
@@ -76,7 +79,7 @@ def session_for(
     sandbox_url: str, http: httpx.AsyncClient, entry: dict[str, Any]
 ) -> MarketplaceSession:
     return shop_api_of(registry.connector_for(entry["marketplace"])).session(
-        entry, http=http, base_url=f"{sandbox_url}/fnac/api.php/"
+        entry, http=http, settings=shop_api_at(entry["marketplace"], f"{sandbox_url}/fnac/api.php/")
     )
 
 
@@ -232,7 +235,9 @@ async def test_refused_credentials_surface_as_the_seams_error(
 
 async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> None:
     session = FnacConnector("FNAC", "Fnac").shop_api.session(
-        {"partner_id": "p", "shop_id": "s", "key": "k"}, http=http, base_url="http://127.0.0.1:9/"
+        {"partner_id": "p", "shop_id": "s", "key": "k"},
+        http=http,
+        settings=shop_api_at("FNAC", "http://127.0.0.1:9/"),
     )
     for cursor in ("not base64!", "bm90IG1zZ3BhY2s=", ""):
         with pytest.raises(ValueError, match="not a cursor"):
@@ -290,7 +295,9 @@ async def test_fnac_threads_are_orders_and_offers_with_fnacs_recipients(
     assert set(api.recipients(order)) == {"BUYER", "MARKETPLACE_SUPPORT", "ALL"}
     assert api.recipients(discussion) == ()
     session = api.session(
-        {"partner_id": "p", "shop_id": "s", "key": "k"}, http=http, base_url="http://127.0.0.1:9/"
+        {"partner_id": "p", "shop_id": "s", "key": "k"},
+        http=http,
+        settings=shop_api_at("FNAC", "http://127.0.0.1:9/"),
     )
     for reply in (
         Reply(thread=order, in_reply_to="m", body="Bonjour", recipient="OPERATOR"),

@@ -1,16 +1,21 @@
 """CdiscountSettings as a service reads them (the CDISCOUNT_ variables, with the poller's
 settings): the shop API's view, the first poll within Octopia's 6-month search, production
-refusing an endpoint inside our network, and the one address a session is given."""
+refusing an endpoint inside our network, and the view a session and a check are given (the
+API and its token endpoint, fields of its own)."""
 
 from __future__ import annotations
 
+import httpx
 import msgspec
 import pytest
-from keybuzz_connector_cdiscount.endpoints import Endpoints
-from keybuzz_connector_cdiscount.settings import CdiscountSettings
+from keybuzz_connector_cdiscount.names import CDISCOUNT
+from keybuzz_connector_cdiscount.settings import CdiscountApiSettings, CdiscountSettings
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import ShopApiSettings, shop_api_of
 from keybuzz_shared.settings import SettingsError, load_settings
 
+TOKEN_PATH = "/octopia/auth/realms/maas/protocol/openid-connect/token"
 SANDBOX = {
     "CDISCOUNT_API_URL": "http://127.0.0.1:8900/octopia/seller/v2/",
     "CDISCOUNT_AUTH_URL": "http://127.0.0.1:8900/octopia/auth/token",
@@ -25,19 +30,50 @@ def test_the_shop_api_view_is_cdiscounts_own() -> None:
     api = settings.shop_api("CDISCOUNT")
     assert (api.poll_interval_seconds, settings.shop_api("FNAC").poll_interval_seconds) == (45, 90)
     assert api.attachment_origins == ("http://127.0.0.1:8900",)
-    assert Endpoints.of(api.api_url) == Endpoints(
-        api_url=SANDBOX["CDISCOUNT_API_URL"],
-        auth_url=SANDBOX["CDISCOUNT_AUTH_URL"],
-        call_deadline=20.0,
+    assert isinstance(api, CdiscountApiSettings)
+    assert (api.api_url, api.auth_url, api.call_deadline_seconds) == (
+        SANDBOX["CDISCOUNT_API_URL"],
+        SANDBOX["CDISCOUNT_AUTH_URL"],
+        20.0,
     )
     assert settings.of(CdiscountSettings).shop_api("FNAC") is None
 
 
-def test_an_address_without_its_fragment_is_octopias_production() -> None:
-    plain = Endpoints.of("https://api.octopia-io.net/seller/v2/")
-    assert plain.auth_url.startswith("https://auth.octopia-io.net/") and plain.call_deadline is None
-    with pytest.raises(ValueError, match="positive"):
-        Endpoints.of("https://api.octopia-io.net/seller/v2/#deadline=0")
+async def test_a_session_and_a_check_call_the_endpoints_their_view_names(
+    sandbox_url: str,
+) -> None:
+    """The session and the check take the API and the token endpoint from the view they
+    are given (the double's here, as CDISCOUNT_ variables name them); a view without a
+    token endpoint (another connector's) is refused, never completed with a guess."""
+    async with httpx.AsyncClient(timeout=30) as admin:
+        entry = (await admin.get(f"{sandbox_url}/_sandbox/cdiscount/shops")).json()[0]
+    shop = {
+        "client_id": entry["clientId"],
+        "client_secret": entry["clientSecret"],
+        "seller_id": entry["sellerId"],
+    }
+    settings = load_settings(
+        PollerSettings,
+        {
+            "CDISCOUNT_API_URL": f"{sandbox_url}/octopia/seller/v2/",
+            "CDISCOUNT_AUTH_URL": f"{sandbox_url}{TOKEN_PATH}",
+        },
+    )
+    view = settings.shop_api(CDISCOUNT)
+    fields = msgspec.structs.asdict(view)
+    del fields["auth_url"]
+    api = shop_api_of(connector_for(CDISCOUNT))
+    check = connector_for(CDISCOUNT).credential_check
+    assert check is not None
+    async with httpx.AsyncClient(timeout=30) as http:
+        await api.session(shop, http=http, settings=view).verify()
+        identity = await check.verify(shop, http=http, settings=view)
+        assert identity.endswith(f":{entry['sellerId']}")
+        for other in (settings.shop_api("FNAC"), ShopApiSettings(**fields)):
+            with pytest.raises(TypeError, match="CdiscountSettings"):
+                api.session(shop, http=http, settings=other)
+            with pytest.raises(TypeError, match="CdiscountSettings"):
+                await check.verify(shop, http=http, settings=other)
 
 
 def test_a_first_poll_further_back_than_octopia_searches_is_refused() -> None:

@@ -44,6 +44,7 @@ from keybuzz_shared.connectors.seam import (
     ResponseWindow,
     ShopApi,
 )
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 from keybuzz_shared.settings import PartSettings
 from nats.js import JetStreamContext
@@ -507,6 +508,19 @@ def private_dovecot(infra_root: Path) -> Iterator[MailServer]:
     mail.server.stop()
 
 
+def shop_api_at(marketplace: str, api_url: str) -> ShopApiSettings:
+    """``marketplace``'s shop API settings as its connector makes them by default, its API
+    at ``api_url``: what a test gives a session or a check it makes itself."""
+    return msgspec.structs.replace(MarketplaceSettings().shop_api(marketplace), api_url=api_url)
+
+
+class ThrowawayShopApiSettings(ShopApiSettings, frozen=True, kw_only=True):
+    """The throwaway marketplace's shop API view, with a field of its own: what its session
+    and check are given, whole."""
+
+    region: str
+
+
 class ThrowawayApiSettings(ConnectorSettings, kw_only=True, frozen=True):
     """The throwaway marketplace's own settings, unlike Fnac's: what a new package declares
     (its shops' API answers nowhere unless a test says otherwise)."""
@@ -515,11 +529,13 @@ class ThrowawayApiSettings(ConnectorSettings, kw_only=True, frozen=True):
     throwaway_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 4.0
     throwaway_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 6.0
     throwaway_mark_as_read: bool = False
+    throwaway_region: str = "north"
 
-    def shop_api(self, marketplace: str) -> ShopApiSettings | None:
+    def shop_api(self, marketplace: str) -> ThrowawayShopApiSettings | None:
         if marketplace != "THROWAWAY":
             return None
-        return ShopApiSettings(
+        return ThrowawayShopApiSettings(
+            region=self.throwaway_region,
             api_url=self.throwaway_api_url,
             timeout_seconds=self.throwaway_timeout_seconds,
             call_deadline_seconds=self.throwaway_call_deadline_seconds,

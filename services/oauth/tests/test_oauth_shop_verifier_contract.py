@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
-from keybuzz_devstack.testing import NOWHERE
+from keybuzz_devstack.testing import NOWHERE, shop_api_at
 from keybuzz_oauth.adapters import ShopVerifier
 from keybuzz_oauth.connections import ShopCredentials
 from keybuzz_oauth.ports import (
@@ -76,7 +76,8 @@ async def marketplace(
             await arm({"malformedNext": 10, "malformedKind": "entities"})
 
         api, nowhere = (
-            dict.fromkeys(["FNAC", "DARTY"], u) for u in (f"{sandbox_url}/fnac/api.php/", NOWHERE)
+            {m: shop_api_at(m, u) for m in ("FNAC", "DARTY")}
+            for u in (f"{sandbox_url}/fnac/api.php/", NOWHERE)
         )
         verifier, unreachable = ShopVerifier(api), ShopVerifier(nowhere)
         try:

@@ -28,6 +28,7 @@ from keybuzz_connector_amazon.messaging import (
 from keybuzz_connector_amazon.order_feed import SpApiOrderReports, SpApiOrderSource
 from keybuzz_connector_fnac.names import FNAC
 from keybuzz_devstack import infra
+from keybuzz_devstack.testing import shop_api_at
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.domain import OrderRow, OrderStatus
 from keybuzz_orders.order_source import (
@@ -148,7 +149,7 @@ async def _fnac_contract(stack: Any, sandbox: str) -> AsyncIterator[Contract]:
             FNAC,
             vault,
             admin,
-            f"{sandbox}/fnac/api.php/",
+            shop_api_at(FNAC, f"{sandbox}/fnac/api.php/"),
             window_days=15,
             clock=lambda: datetime.now(UTC),
         )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from keybuzz_devstack.testing import Infra
+from keybuzz_devstack.testing import Infra, shop_api_at
 from keybuzz_poller.replies.ports import MarketplaceReplies
 from keybuzz_poller.shops.replies import ShopReplies
 from keybuzz_shared.connectors.registry import connector_for
@@ -74,7 +74,9 @@ async def shop(request: pytest.FixtureRequest) -> AsyncIterator[Shop]:
             sent = (await admin.get(f"/shops/{spec['shop_id']}/sent")).json()["sent"]
             return [s["description"] for s in sent].count(text)
 
-        api = ShopReplies(connector_for("FNAC"), vault, http, f"{sandbox_url}/fnac/api.php/")
+        api = ShopReplies(
+            connector_for("FNAC"), vault, http, shop_api_at("FNAC", f"{sandbox_url}/fnac/api.php/")
+        )
         yield Shop(api, tenant_id, on_double, lose_on_double, copies_on_double)
         await admin.delete("/faults")
     await vault.aclose()

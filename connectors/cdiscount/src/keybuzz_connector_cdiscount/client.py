@@ -15,26 +15,24 @@ repeated once it may have reached Octopia. Every failure is one of the seam's er
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
+from keybuzz_shared.http_calls import (
+    AnswerTooLarge,
+    TransientFailure,
+    call_attempts,
+    read_bounded,
+    throttling,
 )
+from tenacity import RetryError
 
 from keybuzz_connector_cdiscount.errors import (
     OctopiaAnswerUnreadable,
@@ -82,16 +80,14 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
     token_type: str = "Bearer"
 
 
-class _Transient(Exception):
-    """Worth another try, after ``retry_after`` seconds when Octopia said so;
-    ``unreadable``: the answer came but could not be read (truncated, empty)."""
+class _Transient(TransientFailure):
+    """Worth another try; ``unreadable``: the answer came but could not be read
+    (truncated, empty)."""
 
     def __init__(
         self, reason: str, *, retry_after: float | None = None, unreadable: bool = False
     ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+        super().__init__(reason, retry_after=retry_after)
         self.unreadable = unreadable
 
 
@@ -150,7 +146,7 @@ class OctopiaClient:
         self._deadline = call_deadline
         self._files = files
         self._attempts = attempts
-        self._backoff = wait_exponential_jitter(initial=initial_backoff, max=max_backoff)
+        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
         self._max_retry_after = max_retry_after
         self._max_bytes = max_response_bytes
         self._token_margin = token_margin
@@ -313,11 +309,8 @@ class OctopiaClient:
     # --- one call, with retries -----------------------------------------------------------
 
     async def _send(self, call: _Call, token: str | None) -> _Answer:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            reraise=False,
+        retrying = call_attempts(
+            self._attempts, initial_backoff=self._initial_backoff, max_backoff=self._max_backoff
         )
         try:
             async for attempt in retrying:
@@ -335,13 +328,6 @@ class OctopiaClient:
                 retry_after=last.retry_after,
             ) from None
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
-
-    def _wait(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        if isinstance(error, _Transient) and error.retry_after is not None:
-            return error.retry_after
-        return float(self._backoff(state))
 
     async def _once(self, call: _Call, token: str | None) -> _Answer:
         headers = {"Accept": "application/json"}
@@ -374,16 +360,16 @@ class OctopiaClient:
         if 200 <= status < 300:
             return
         call.in_doubt = False  # an answer came: what it says decides
-        if status == 429 or (status == 503 and "retry-after" in response.headers):
-            retry_after = call.retry_after = _retry_after(response)
-            if retry_after is not None and retry_after > self._max_retry_after:
+        if throttled := throttling(response, max_retry_after=self._max_retry_after):
+            call.retry_after = throttled.retry_after
+            if throttled.too_long:
                 raise OctopiaUnavailable(
                     call.name,
-                    f"HTTP {status}, retry after {retry_after:g} s",
-                    retry_after=retry_after,
+                    f"HTTP {status}, retry after {throttled.retry_after:g} s",
+                    retry_after=throttled.retry_after,
                 )
             log.info("Octopia throttled; backing off", extra=self._where(call))
-            raise _Transient(f"HTTP {status}", retry_after=retry_after)
+            raise _Transient(f"HTTP {status}", retry_after=throttled.retry_after)
         if status >= 500:
             self._lost(call, f"HTTP {status}")
             log.warning("Octopia answered %s; retrying", status, extra=self._where(call))
@@ -404,21 +390,14 @@ class OctopiaClient:
     ) -> bytes:
         """The body, dropped unread past ``max_bytes``. An accepted call's answer too large
         is lost (the call was done); a refusal's (``refusal``) is only unreadable."""
-        declared = response.headers.get("content-length", "")
-        size = f"{declared} bytes declared" if declared.isdigit() else ""
-        content = bytearray()
-        if not (size and int(declared) > max_bytes):
-            size = ""
-            async for chunk in response.aiter_bytes():
-                content += chunk
-                if len(content) > max_bytes:
-                    size = f"over {max_bytes} bytes"
-                    break
-        if size:
+        try:
+            return await read_bounded(response, max_bytes)
+        except AnswerTooLarge as exc:
             if not refusal:
-                self._lost(call, f"answer {size}")
-            raise OctopiaAnswerUnreadable(call.name, f"answer larger than allowed ({size})")
-        return bytes(content)
+                self._lost(call, f"answer {exc.size}")
+            raise OctopiaAnswerUnreadable(
+                call.name, f"answer larger than allowed ({exc.size})"
+            ) from None
 
     def _decoded(self, call: _Call, response: httpx.Response, content: bytes) -> Any:
         if not content.strip():
@@ -549,21 +528,3 @@ def _read_token(call: _Call, body: Any) -> _TokenAnswer:
     if not granted.access_token or granted.token_type.lower() != "bearer":
         raise OctopiaAnswerUnreadable(call.name, "not a bearer token")
     return granted
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds, or an HTTP date, as ``Retry-After`` says; None when absent or unreadable."""
-    raw = response.headers.get("retry-after", "").strip()
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

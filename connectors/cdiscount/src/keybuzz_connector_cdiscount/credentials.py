@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-from keybuzz_shared.connectors.seam import CredentialField
+from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
 
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.endpoints import Endpoints
 from keybuzz_connector_cdiscount.errors import OctopiaAnswerUnreadable
+from keybuzz_connector_cdiscount.settings import octopia_api
 
 # Printable ASCII without spaces: what Octopia's portal generates, and a refusal about a
 # value never needs to quote it.
@@ -73,18 +73,16 @@ class CdiscountCredentialCheck:
     as the seller id (Octopia refuses a seller the client has no access to)."""
 
     async def verify(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
         shop = credentials_of(credentials)
-        endpoints = Endpoints.of(base_url)
+        api = octopia_api(settings)
         client = OctopiaClient(
             shop,
             http,
-            endpoints.api_url,
-            endpoints.auth_url,
-            call_deadline=min(
-                CHECK_DEADLINE_SECONDS, endpoints.call_deadline or CHECK_DEADLINE_SECONDS
-            ),
+            api.api_url,
+            api.auth_url,
+            call_deadline=min(CHECK_DEADLINE_SECONDS, api.call_deadline_seconds),
             attempts=2,
             max_backoff=2.0,
             max_retry_after=5.0,

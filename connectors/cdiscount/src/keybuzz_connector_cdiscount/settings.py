@@ -10,12 +10,28 @@ from keybuzz_shared.connectors.connector_settings import ConnectorSettings, Shop
 from keybuzz_shared.file_links import origin_of, production_problem, shown
 
 from keybuzz_connector_cdiscount.client import API_URL, AUTH_URL
-from keybuzz_connector_cdiscount.endpoints import Endpoints
 from keybuzz_connector_cdiscount.names import CDISCOUNT
 
 # Octopia answers a discussion search over at most 6 months [official]: a shop's first
 # poll never reads further back.
 SEARCH_WINDOW_DAYS = 183
+
+
+class CdiscountApiSettings(ShopApiSettings, frozen=True, kw_only=True):
+    """Octopia's seller API as a Cdiscount session and credential check are given it: the
+    API (``api_url``) and the token endpoint its calls are authorised by."""
+
+    auth_url: str
+
+
+def octopia_api(settings: ShopApiSettings) -> CdiscountApiSettings:
+    """``settings`` as this package's ``shop_api`` made them; TypeError for another view,
+    which would leave the token endpoint unknown."""
+    if not isinstance(settings, CdiscountApiSettings):
+        raise TypeError(
+            f"a Cdiscount session needs CdiscountSettings' shop API view, not {type(settings).__name__}"
+        )
+    return settings
 
 
 class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):
@@ -38,11 +54,12 @@ class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):
     # fetched from, with the shop's token; empty: CDISCOUNT_API_URL's.
     cdiscount_attachment_origins: str = ""
 
-    def shop_api(self, marketplace: str) -> ShopApiSettings | None:
+    def shop_api(self, marketplace: str) -> CdiscountApiSettings | None:
         if marketplace != CDISCOUNT:
             return None
-        return ShopApiSettings(
-            api_url=self.endpoints.address,
+        return CdiscountApiSettings(
+            api_url=self.cdiscount_api_url,
+            auth_url=self.cdiscount_auth_url,
             timeout_seconds=self.cdiscount_timeout_seconds,
             call_deadline_seconds=self.cdiscount_call_deadline_seconds,
             poll_interval_seconds=self.cdiscount_poll_interval_seconds,
@@ -50,14 +67,6 @@ class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):
             first_poll_days=self.cdiscount_first_poll_days,
             max_attachment_bytes=self.cdiscount_max_attachment_bytes,
             attachment_origins=self.file_origins,
-        )
-
-    @property
-    def endpoints(self) -> Endpoints:
-        return Endpoints(
-            api_url=self.cdiscount_api_url,
-            auth_url=self.cdiscount_auth_url,
-            call_deadline=self.cdiscount_call_deadline_seconds,
         )
 
     @property

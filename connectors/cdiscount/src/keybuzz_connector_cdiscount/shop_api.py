@@ -10,15 +10,16 @@ from keybuzz_shared.connectors.seam import (
     Recipient,
     ReplyOutcome,
     SenderType,
+    ShopApiSettings,
     ThreadKey,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 
 from keybuzz_connector_cdiscount.client import OctopiaClient
 from keybuzz_connector_cdiscount.credentials import credentials_of
-from keybuzz_connector_cdiscount.endpoints import Endpoints
 from keybuzz_connector_cdiscount.replies import USER_TYPES
 from keybuzz_connector_cdiscount.session import CdiscountSession
+from keybuzz_connector_cdiscount.settings import octopia_api
 
 # Octopia opens no claim with a message of its own in a thread (a claim is a discussion
 # whose graduation changed: the discussion's claim flag); incidents are never listed.
@@ -34,16 +35,16 @@ class CdiscountShopApi:
         credentials: Mapping[str, str],
         *,
         http: httpx.AsyncClient,
-        base_url: str,
+        settings: ShopApiSettings,
         files: FileLinks | None = None,
     ) -> CdiscountSession:
-        endpoints = Endpoints.of(base_url)
+        api = octopia_api(settings)
         client = OctopiaClient(
             credentials_of(credentials),
             http,
-            endpoints.api_url,
-            endpoints.auth_url,
-            call_deadline=endpoints.call_deadline,
+            api.api_url,
+            api.auth_url,
+            call_deadline=api.call_deadline_seconds,
             files=files or NO_FILES,
         )
         deadline = endpoints.call_deadline

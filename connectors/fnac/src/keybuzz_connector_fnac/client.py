@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import httpx
 import msgspec
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
+from keybuzz_shared.http_calls import (
+    AnswerTooLarge,
+    TransientFailure,
+    call_attempts,
+    read_bounded,
+    throttling,
 )
+from tenacity import RetryError
 
 from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.errors import (
@@ -92,8 +92,8 @@ class FnacCredentials(msgspec.Struct, frozen=True):
         return f"FnacCredentials(partner_id={self.partner_id!r}, shop_id={self.shop_id!r}, key=[REDACTED])"
 
 
-class _Transient(Exception):
-    """Worth another try, after ``retry_after`` seconds when the server said so."""
+class _Transient(TransientFailure):
+    """Worth another try; ``protocol``: the answer's fault, raised when no try is left."""
 
     def __init__(
         self,
@@ -102,9 +102,7 @@ class _Transient(Exception):
         retry_after: float | None = None,
         protocol: FnacProtocolError | None = None,
     ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+        super().__init__(reason, retry_after=retry_after)
         self.protocol = protocol
 
 
@@ -149,7 +147,7 @@ class FnacClient:
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.credentials = credentials
         self._attempts = attempts
-        self._backoff = wait_exponential_jitter(initial=initial_backoff, max=max_backoff)
+        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
         self._max_retry_after = max_retry_after
         self._max_bytes = max_response_bytes
         self._token_codes = token_refused_codes
@@ -260,11 +258,8 @@ class FnacClient:
     # --- one request, with retries ----------------------------------------------------------
 
     async def _send(self, call: _Call) -> xml.Element:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            reraise=False,
+        retrying = call_attempts(
+            self._attempts, initial_backoff=self._initial_backoff, max_backoff=self._max_backoff
         )
         try:
             async for attempt in retrying:
@@ -282,13 +277,6 @@ class FnacClient:
                 retry_after=retry_after,
             ) from None
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
-
-    def _wait(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        if isinstance(error, _Transient) and error.retry_after is not None:
-            return error.retry_after
-        return float(self._backoff(state))
 
     async def _once(self, call: _Call) -> xml.Element:
         body = call.body(self._header() if call.authenticated else {})
@@ -335,16 +323,15 @@ class FnacClient:
 
     def _check_status(self, call: _Call, response: httpx.Response) -> None:
         status = response.status_code
-        if status == 429 or (status == 503 and "retry-after" in response.headers):
-            retry_after = _retry_after(response)
-            if retry_after is not None and retry_after > self._max_retry_after:
+        if throttled := throttling(response, max_retry_after=self._max_retry_after):
+            if throttled.too_long:
                 raise FnacUnavailable(
                     call.service,
-                    f"HTTP {status}, retry after {retry_after:g} s",
-                    retry_after=retry_after,
+                    f"HTTP {status}, retry after {throttled.retry_after:g} s",
+                    retry_after=throttled.retry_after,
                 )
             log.info("Fnac throttled; backing off", extra=self._where(call))
-            raise _Transient(f"HTTP {status}", retry_after=retry_after)
+            raise _Transient(f"HTTP {status}", retry_after=throttled.retry_after)
         if status >= 500:
             self._lost(call, f"HTTP {status}")
             log.warning("Fnac answered %s; retrying", status, extra=self._where(call))
@@ -361,17 +348,11 @@ class FnacClient:
 
     async def _read_bounded(self, response: httpx.Response, max_bytes: int) -> bytes:
         """The body, refused without reading it all when it is larger than allowed."""
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            raise FnacProtocolError(f"response larger than {max_bytes} bytes ({declared})")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise FnacProtocolError(f"response larger than {max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return await read_bounded(response, max_bytes)
+        except AnswerTooLarge as exc:
+            declared = f" ({exc.declared})" if exc.declared is not None else ""
+            raise FnacProtocolError(f"response larger than {max_bytes} bytes{declared}") from None
 
     def _scrubbed(self, errors: tuple[FnacErrorDetail, ...]) -> tuple[FnacErrorDetail, ...]:
         """Fnac's error texts, shortened, without the shop's key or token should Fnac echo
@@ -402,14 +383,6 @@ def _garbled(exc: FnacProtocolError) -> bool:
 
 def _is_xml(response: httpx.Response) -> bool:
     return "xml" in response.headers.get("content-type", "")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else None
-    except ValueError:
-        return None  # an HTTP date: back off as usual
 
 
 def _without(text: str, secrets: Sequence[str]) -> str:

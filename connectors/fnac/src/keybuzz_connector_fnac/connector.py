@@ -39,6 +39,7 @@ from keybuzz_shared.connectors.seam import (
     ResponseWindow,
     SenderType,
     ShopApi,
+    ShopApiSettings,
     ThreadKey,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
@@ -208,7 +209,7 @@ class FnacConnector:
         credentials: Mapping[str, str],
         *,
         http: httpx.AsyncClient,
-        base_url: str,
+        settings: ShopApiSettings,
         files: FileLinks | None = None,
     ) -> FnacSession:
         missing = [f.name for f in self.credential_fields if not credentials.get(f.name)]
@@ -216,7 +217,7 @@ class FnacConnector:
             raise ValueError(f"{self.marketplace} credentials lack {', '.join(missing)}")
         client = FnacClient(
             http,
-            base_url,
+            settings.api_url,
             FnacCredentials(
                 partner_id=credentials["partner_id"],
                 shop_id=credentials["shop_id"],

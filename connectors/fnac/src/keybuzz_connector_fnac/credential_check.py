@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.connectors.seam import ShopApiSettings
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 
@@ -25,7 +26,7 @@ class FnacCredentialCheck:
     """The seam's ``CredentialCheck``: Fnac's seller API serves Darty's shops too."""
 
     async def verify(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
         shop = FnacCredentials(
             partner_id=credentials["partner_id"],
@@ -34,7 +35,9 @@ class FnacCredentialCheck:
         )
         # A person waits for the answer: one retry, a short back-off; a longer
         # Retry-After from Fnac is passed on to the caller rather than waited for here.
-        client = FnacClient(http, base_url, shop, attempts=2, max_backoff=2.0, max_retry_after=5.0)
+        client = FnacClient(
+            http, settings.api_url, shop, attempts=2, max_backoff=2.0, max_retry_after=5.0
+        )
         await client.authenticate()
         # The auth answer names no shop nor marketplace: the shop is the one whose id and
         # key the API accepted.

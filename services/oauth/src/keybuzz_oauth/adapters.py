@@ -18,6 +18,7 @@ from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     MarketplaceUnavailable,
     RedirectApp,
+    ShopApiSettings,
 )
 from keybuzz_shared.vault import VaultClient
 
@@ -65,20 +66,22 @@ class VaultCredentials:
 
 class ShopVerifier:
     """``ports.ShopCredentialsVerifier``: the shop's connector checks the credentials on its
-    API at ``api_urls[marketplace]`` (TLS verified)."""
+    API as ``apis[marketplace]`` (its connector's settings, handed on unread) describes it
+    (TLS verified)."""
 
-    def __init__(self, api_urls: Mapping[str, str], http: httpx.AsyncClient | None = None) -> None:
-        self.api_urls = dict(api_urls)
+    def __init__(
+        self, apis: Mapping[str, ShopApiSettings], http: httpx.AsyncClient | None = None
+    ) -> None:
+        self.apis = dict(apis)
         self.http = http or httpx.AsyncClient(timeout=SHOP_API_TIMEOUT)
 
     async def verify(self, credentials: ShopCredentials) -> str:
         check = connector_for(credentials.marketplace).credential_check
-        if check is None or credentials.marketplace not in self.api_urls:
+        settings = self.apis.get(credentials.marketplace)
+        if check is None or settings is None:
             raise ShopAnswerUnreadable(f"{credentials.marketplace} shops are not checked here")
         try:
-            return await check.verify(
-                credentials.fields, http=self.http, base_url=self.api_urls[credentials.marketplace]
-            )
+            return await check.verify(credentials.fields, http=self.http, settings=settings)
         except CredentialsRefused as exc:
             raise ShopRefused(str(exc)) from None
         except MarketplaceUnavailable as exc:

@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime
 
 from keybuzz_shared.connectors.registry import UnknownMarketplace
-from keybuzz_shared.connectors.seam import CodeExchange
+from keybuzz_shared.connectors.seam import CodeExchange, ShopApiSettings
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
@@ -50,26 +50,26 @@ async def assemble(runtime: OauthRuntime) -> None:
                 runtime.vault, flow.vault(runtime.vault, flow_settings.app_source)
             ),
             code_exchange=flow.code_exchange(flow_settings),
-            shops=ShopVerifier(_shop_api_urls(settings)),
+            shops=ShopVerifier(_shop_apis(settings)),
             clock=utc_now,
             settings=settings,
         )
     )
 
 
-def _shop_api_urls(settings: OauthSettings) -> dict[str, str]:
-    """Each shop marketplace's API, from its settings; one without settings of its own has
-    its shops refused as not checked here (``ShopVerifier``)."""
-    urls = {}
+def _shop_apis(settings: OauthSettings) -> dict[str, ShopApiSettings]:
+    """Each shop marketplace's API settings, its connector's; one without settings of its
+    own has its shops refused as not checked here (``ShopVerifier``)."""
+    apis = {}
     for marketplace in shop_marketplaces():
         try:
-            urls[marketplace] = settings.shop_api(marketplace).api_url
+            apis[marketplace] = settings.shop_api(marketplace)
         except UnknownMarketplace:
             log.error(
                 "no shop API settings: its shops cannot be connected",
                 extra={"marketplace": marketplace},
             )
-    return urls
+    return apis
 
 
 async def disassemble(runtime: OauthRuntime) -> None:

@@ -57,7 +57,7 @@ def assemble(
             marketplace,
             runtime.vault,
             http[marketplace],
-            settings.shop_api(marketplace).api_url,
+            settings.shop_api(marketplace),
             window_days=settings.connector_backfill_window_days,
             clock=clock,
             on_key_refused=key_refused,

@@ -34,6 +34,7 @@ from keybuzz_shared.connectors.seam import (
     MarketplaceUnavailable,
     OrderSummary,
     Page,
+    ShopApiSettings,
     shop_api_of,
 )
 from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
@@ -87,7 +88,7 @@ class ConnectorOrderSource:
         marketplace: str,
         vault: VaultClient,
         http: httpx.AsyncClient,
-        base_url: str,
+        settings: ShopApiSettings,
         *,
         window_days: int,
         clock: Callable[[], datetime],
@@ -97,7 +98,7 @@ class ConnectorOrderSource:
         self.connector = connector_for(marketplace)
         self.vault = vault
         self.http = http
-        self.base_url = base_url
+        self.settings = settings  # its connector's, handed to its sessions unread
         self.window = timedelta(days=window_days)
         self.clock = clock
         self._report = on_key_refused
@@ -165,7 +166,7 @@ class ConnectorOrderSource:
             tenant_id,
             fields,
             lambda: shop_api_of(self.connector).session(
-                fields, http=self.http, base_url=self.base_url
+                fields, http=self.http, settings=self.settings
             ),
         )
         return session, account_of(self.connector.credential_fields, fields)

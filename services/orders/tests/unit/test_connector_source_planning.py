@@ -19,6 +19,7 @@ from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.order_source import OrderWindow, QueryRefused, SourcePage
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import Connector, OrderSummary, Page
+from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.vault import VaultClient
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -71,7 +72,7 @@ class FakeConnector:
         self._session = session
         self.shop_api = self
 
-    def session(self, credentials: Any, *, http: Any, base_url: str) -> RecordingSession:
+    def session(self, credentials: Any, *, http: Any, settings: Any) -> RecordingSession:
         self.made += 1
         return self._session
 
@@ -96,7 +97,7 @@ async def source(session: RecordingSession) -> AsyncIterator[ConnectorOrderSourc
             FNAC,
             cast(VaultClient, KeyVault()),
             http,
-            "https://fnac.invalid/",
+            MarketplaceSettings().shop_api(FNAC),
             window_days=15,
             clock=lambda: NOW,
         )

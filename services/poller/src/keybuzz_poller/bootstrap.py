@@ -166,7 +166,7 @@ def api_replies(runtime: PollerRuntime, source: ApiMessageSource) -> dict[str, S
             c,
             runtime.vault,
             source.http(c.marketplace),
-            runtime.settings.shop_api(c.marketplace).api_url,
+            runtime.settings.shop_api(c.marketplace),
             source.sessions,  # one session per shop for its polls and its replies
         )
         for c in connectors()

@@ -7,23 +7,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol, TypeVar
 
-import msgspec
-
-from keybuzz_shared.connectors.seam import RedirectFlowSettings
+from keybuzz_shared.connectors.seam import RedirectFlowSettings, ShopApiSettings
 from keybuzz_shared.settings import PartSettings
 
-
-class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """How a service reaches the API a marketplace's shops are polled on."""
-
-    api_url: str
-    timeout_seconds: float  # each connect or read
-    call_deadline_seconds: float  # a call as a whole, its retries included
-    poll_interval_seconds: int
-    mark_as_read: bool
-    first_poll_days: int
-    max_attachment_bytes: int
-    attachment_origins: tuple[str, ...]  # the only origins a message's files come from
+__all__ = ["ConnectorSettings", "HoldsConnectorSettings", "ShopApiSettings"]
 
 
 class ConnectorSettings(PartSettings, kw_only=True, frozen=True):

@@ -12,6 +12,7 @@ from keybuzz_shared.connectors.seam import (
     Connector,
     CredentialsRefused,
     MarketplaceSession,
+    ShopApiSettings,
     shop_api_of,
 )
 from keybuzz_shared.file_links import FileLinks
@@ -60,13 +61,14 @@ class ShopSessions:
         self,
         vault: VaultClient,
         clients: Mapping[str, httpx.AsyncClient],
-        base_urls: Mapping[str, str],
+        apis: Mapping[str, ShopApiSettings],
         file_links: Mapping[str, FileLinks] | None = None,
     ) -> None:
         self.vault = vault
         # marketplace -> the HTTP client its calls go through (TLS verified, always)
         self.clients = clients
-        self.base_urls = base_urls  # marketplace -> its API's address
+        # marketplace -> its API's settings as its connector made them, handed to its sessions
+        self.apis = apis
         # marketplace -> where its messages' files may come from (none when absent)
         self.file_links = file_links or {}
         self._kept = KeptSessions[MarketplaceSession]()
@@ -79,12 +81,12 @@ class ShopSessions:
         credentials = await stored_credentials(self.vault, connector, tenant_id)
         if credentials is None:
             raise CredentialsRefused(f"no {marketplace} key is stored for the shop")
-        http, base_url = self.clients[marketplace], self.base_urls[marketplace]
+        http, settings = self.clients[marketplace], self.apis[marketplace]
         files = self.file_links.get(marketplace)
         return self._kept.on(
             f"{marketplace}:{tenant_id}",
             credentials,
-            lambda: api.session(credentials, http=http, base_url=base_url, files=files),
+            lambda: api.session(credentials, http=http, settings=settings, files=files),
         )
 
     async def last(self, connector: Connector, tenant_id: str) -> MarketplaceSession:

@@ -81,8 +81,7 @@ class ApiMessageSource:
             )
             for m, api in apis.items()
         }
-        base_urls = {m: api.api_url for m, api in apis.items()}
-        self.sessions = ShopSessions(vault, self._http, base_urls, file_links)
+        self.sessions = ShopSessions(vault, self._http, self.apis, file_links)
 
     def http(self, marketplace: str) -> httpx.AsyncClient:
         """The client calls to ``marketplace``'s API are made on."""

@@ -17,6 +17,7 @@ from keybuzz_shared.connectors.seam import (
     Recipient,
     Reply,
     ReplyOutcome,
+    ShopApiSettings,
     ThreadKey,
     shop_api_of,
 )
@@ -30,13 +31,13 @@ class ShopReplies:
         connector: Connector,
         vault: VaultClient,
         http: httpx.AsyncClient,
-        base_url: str,
+        settings: ShopApiSettings,
         sessions: ShopSessions | None = None,
     ) -> None:
         self.connector = connector
         marketplace = connector.marketplace
         self.sessions = sessions or ShopSessions(
-            vault, {marketplace: http}, {marketplace: base_url}
+            vault, {marketplace: http}, {marketplace: settings}
         )
 
     @property

@@ -102,6 +102,7 @@ from keybuzz_shared.connectors.seam.shop_api import (
     InboxSource,
     MarketplaceSession,
     ShopApi,
+    ShopApiSettings,
 )
 
 __all__ = [
@@ -159,6 +160,7 @@ __all__ = [
     "ResponseWindow",
     "SenderType",
     "ShopApi",
+    "ShopApiSettings",
     "ThreadDetail",
     "ThreadKey",
     "ThreadKind",

@@ -10,6 +10,8 @@ import msgspec
 if TYPE_CHECKING:
     import httpx
 
+    from keybuzz_shared.connectors.seam.shop_api import ShopApiSettings
+
 
 ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
 
@@ -39,10 +41,11 @@ class CredentialCheck(Protocol):
     """The check of a CREDENTIALS marketplace's shop before it is connected."""
 
     async def verify(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, base_url: str
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
         """Returns the account's identity when the marketplace accepts ``credentials`` (the
-        fields of ``credential_fields``), asked for a person waiting: little retrying. Raises
+        fields of ``credential_fields``) on the API ``settings`` describe (what this
+        connector's ``shop_api(marketplace)`` gave, its own subclass when it made one), asked for a person waiting: little retrying. Raises
         CredentialsRefused, MarketplaceUnavailable (with ``retry_after`` when the
         marketplace said one), or another ConnectorError for an answer that is not its
         API's; messages never hold a credential.

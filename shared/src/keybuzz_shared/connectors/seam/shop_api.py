@@ -26,6 +26,22 @@ if TYPE_CHECKING:
     from keybuzz_shared.file_links import FileLinks
 
 
+class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How a service reaches the API a marketplace's shops are polled on: the view its
+    connector's settings give (``ConnectorSettings.shop_api``), handed back unread to the
+    connector's session and credential check. A connector whose API needs more than one
+    address subclasses it with fields of its own."""
+
+    api_url: str
+    timeout_seconds: float  # each connect or read
+    call_deadline_seconds: float  # a call as a whole, its retries included
+    poll_interval_seconds: int
+    mark_as_read: bool
+    first_poll_days: int
+    max_attachment_bytes: int
+    attachment_origins: tuple[str, ...]  # the only origins a message's files come from
+
+
 class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     url: str
@@ -119,11 +135,12 @@ class ShopApi(Protocol):
         credentials: Mapping[str, str],
         *,
         http: httpx.AsyncClient,
-        base_url: str,
+        settings: ShopApiSettings,
         files: FileLinks | None = None,
     ) -> MarketplaceSession:
         """A session on one shop (``credentials``: the fields of ``credential_fields``, as
-        stored in Vault; ``files``: where its messages' files may be fetched from, none
+        stored in Vault; ``settings``: what this connector's ``shop_api(marketplace)`` gave,
+        its own subclass when it made one; ``files``: where its messages' files may be fetched from, none
         when None); raises ValueError when a field is missing."""
         ...
 
