@@ -132,3 +132,13 @@ async def test_token_requests_are_counted_per_shop(serve) -> None:
     assert wrong.status_code == 401
     assert (await counted(demo), await counted(maison)) == (2, 0)  # refused ones count too
     assert (await http.get(f"{ADMIN}/shops/unknown/token-requests")).status_code == 404
+
+
+def test_ten_thousand_extra_shops_have_a_seller_id_each() -> None:
+    """The bench's 10,000 shops: seller ids drawn from a hash must not collide (a clash
+    would list two shops as one)."""
+    from keybuzz_sandbox.cdiscount.shops import credentials, default_shops
+
+    specs = default_shops(bench_orders=50, extra=10_000)
+    seed = SandboxConfig().seed
+    assert len({credentials(seed, s).seller_id for s in specs}) == len(specs)

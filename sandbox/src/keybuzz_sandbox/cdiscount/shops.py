@@ -13,6 +13,9 @@ class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
     order_count: int  # orders in any 90-day window
     claim_rate: float = 0.05  # share of shipped orders whose buyer opens a claim
     grc_rate: float = 0.5  # share of claims Octopia's customer care (GrcOperator) writes in
+    # An extra shop's number (SANDBOX_CDISCOUNT_EXTRA_SHOPS): its seller id is made of it,
+    # so 10,000 of them never share one (ids drawn from a hash would).
+    extra: int | None = None
 
 
 class Credentials(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,7 +35,7 @@ def default_shops(bench_orders: int, extra: int = 0) -> tuple[ShopSpec, ...]:
         ShopSpec(name="KeyBuzz Bench Cdiscount", order_count=bench_orders),
     )
     extras = tuple(
-        ShopSpec(name=f"KeyBuzz Boutique Cdiscount {n:05d}", order_count=EXTRA_SHOP_ORDERS)
+        ShopSpec(name=f"KeyBuzz Boutique Cdiscount {n:05d}", order_count=EXTRA_SHOP_ORDERS, extra=n)
         for n in range(1, extra + 1)
     )
     return seeded + extras
@@ -62,5 +65,9 @@ def credentials(seed: str, spec: ShopSpec) -> Credentials:
     return Credentials(
         client_id=f"{slug}-{digest(seed, 'client', spec.name, size=4).hex()}",
         client_secret=digest(seed, "secret", spec.name, size=24).hex(),
-        seller_id=numeric_id(seed, "seller", spec.name, digits=6),
+        seller_id=(
+            numeric_id(seed, "seller", spec.name, digits=6)
+            if spec.extra is None
+            else f"9{spec.extra:07d}"  # 8 digits: never a seeded shop's 6
+        ),
     )
