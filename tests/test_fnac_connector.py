@@ -35,7 +35,7 @@ LONG_AGO = datetime.now(UTC) - timedelta(days=400)
 
 
 def test_every_marketplace_has_a_connector_fnac_and_darty_one_for_both() -> None:
-    assert registry.marketplaces() == ("AMAZON", "FNAC", "DARTY")
+    assert {"AMAZON", "FNAC", "DARTY"} <= set(registry.marketplaces())
     amazon = registry.connector_for("AMAZON")
     fnac, darty = registry.connector_for("FNAC"), registry.connector_for("DARTY")
     assert (fnac.marketplace, darty.marketplace) == ("FNAC", "DARTY")

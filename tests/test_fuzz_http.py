@@ -29,6 +29,7 @@ from keybuzz_devstack import bootstrap
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_sandbox import doubles
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.settings import DEV_INTERNAL_API_KEY, DEV_JWT_SECRET
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
@@ -136,8 +137,8 @@ async def test_no_5xx_and_json_errors_whatever_is_sent(
     start_service, make_database, dovecot, request, definition
 ):
     extra = dovecot.settings if definition is POLLER else {}
-    if definition is OAUTH:  # a shop's credentials are checked with the Fnac double first
-        extra = {"FNAC_API_URL": f"{request.getfixturevalue('sandbox_url')}/fnac/api.php/"}
+    if definition is OAUTH:  # a shop's credentials are checked with the doubles first
+        extra = doubles.service_env(request.getfixturevalue("sandbox_url"))
     if definition is TENANT_SYNC:  # the product database it mirrors (seed 004's tenants)
         extra = {"PRODUCT_DATABASE_URL": await make_database("product")}
         await bootstrap.seed_product_database(extra["PRODUCT_DATABASE_URL"])

@@ -47,10 +47,9 @@ class CdiscountShopApi:
             call_deadline=api.call_deadline_seconds,
             files=files or NO_FILES,
         )
-        deadline = endpoints.call_deadline
         # Marking a burst of messages read stops within a quarter of a call's deadline,
         # the rest left to the next poll (DiscussionInbox.mark_read).
-        budget = None if deadline is None else deadline / 4
+        budget = api.call_deadline_seconds / 4
         return CdiscountSession(client, self.limits, mark_budget=budget)
 
     def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
