@@ -13,10 +13,10 @@ import httpx
 import pytest
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import DiscussionInbox
-from keybuzz_connector_cdiscount.endpoints import Endpoints
 from keybuzz_connector_cdiscount.errors import OctopiaOutcomeUnknown, OctopiaUnavailable
 from keybuzz_connector_cdiscount.names import CDISCOUNT
 from keybuzz_connector_cdiscount.replies import DiscussionReplies
+from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     InboxFile,
@@ -27,6 +27,7 @@ from keybuzz_shared.connectors.seam import (
     shop_api_of,
 )
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, LinkRefused
+from keybuzz_shared.settings import load_settings
 
 SHOP = "KeyBuzz Maison Cdiscount"
 TOKEN_PATH = "/octopia/auth/realms/maas/protocol/openid-connect/token"
@@ -246,18 +247,21 @@ async def test_a_shops_session_marks_within_a_quarter_of_its_calls_deadline(
     sandbox_url: str, admin: httpx.AsyncClient, http: httpx.AsyncClient, shop: dict[str, Any]
 ) -> None:
     ids = [(await opened(admin, shop))["messageId"] for _ in range(60)]
-    endpoints = Endpoints(
-        api_url=f"{sandbox_url}/octopia/seller/v2/",
-        auth_url=f"{sandbox_url}{TOKEN_PATH}",
-        call_deadline=2.0,
-    )
+    view = load_settings(
+        PollerSettings,
+        {
+            "CDISCOUNT_API_URL": f"{sandbox_url}/octopia/seller/v2/",
+            "CDISCOUNT_AUTH_URL": f"{sandbox_url}{TOKEN_PATH}",
+            "CDISCOUNT_CALL_DEADLINE_SECONDS": "2",
+        },
+    ).shop_api(CDISCOUNT)
     credentials = {
         "client_id": shop["clientId"],
         "client_secret": shop["clientSecret"],
         "seller_id": shop["sellerId"],
     }
     api = shop_api_of(connector_for(CDISCOUNT))
-    session = api.session(credentials, http=http, base_url=endpoints.address)
+    session = api.session(credentials, http=http, settings=view)
     await session.verify()
     loop = asyncio.get_running_loop()
     started = loop.time()
