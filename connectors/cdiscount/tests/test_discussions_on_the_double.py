@@ -178,22 +178,6 @@ async def test_a_discussion_that_becomes_a_claim_is_listed_again_flagged(
     assert [m.message_id for m in again] == [new["messageId"]] and again[0].claim
 
 
-async def test_every_message_new_since_is_listed_though_a_listing_carries_the_last_only(
-    admin: httpx.AsyncClient, shop: dict[str, Any], inbox: DiscussionInbox
-) -> None:
-    """Listings carry each discussion's last message: one holding more new ones is read
-    whole; one whose last message is older than ``since`` is listed by that message."""
-    new = await opened(admin, shop, body="Où est mon colis ?")
-    await asyncio.sleep(1.1)  # Octopia's dates are whole seconds: the first one is older
-    since = datetime.now(UTC)
-    second = await written(admin, shop, new["discussionId"], body="Toujours rien.")
-    third = await written(admin, shop, new["discussionId"], userType="GrcOperator", body="Vu.")
-    listed = [
-        m.message_id for m in await listing(inbox, since) if m.thread.id == new["discussionId"]
-    ]
-    assert {second["messageId"], third["messageId"]} <= set(listed)
-
-
 async def test_customer_cares_message_is_shown_as_octopias(
     admin: httpx.AsyncClient, shop: dict[str, Any], inbox: DiscussionInbox
 ) -> None:

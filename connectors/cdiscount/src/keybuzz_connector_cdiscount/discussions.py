@@ -2,13 +2,11 @@
 ``MessageSource`` on Octopia's ``/discussions`` (docs/CDISCOUNT.md, "Discussions").
 
 A listing is the discussions updated in a fixed window [since, the listing's start],
-oldest ``updatedAt`` first, each with its last message (``includeMessages=LastMessage``,
-the shape integrations observe). A discussion whose last message is from ``since`` on may
-hold others new since then: it is read whole (``GET discussions/{id}``, which Octopia
-documents as returning every message). One ``InboxMessage`` per message, ids Octopia's
-own: the poller drops those it has stored, and takes the discussion's state (its order,
-sales channel, topics, claim flag) from every message listed, stored or not — so a
-discussion whose state changed without a new message is listed again by its last one.
+oldest ``updatedAt`` first, each with every message it holds (``includeMessages=All``; a
+discussion listed without them is read whole). One ``InboxMessage`` per message, ids
+Octopia's own: the poller drops those it has stored, and takes the discussion's state
+(its order, sales channel, topics, claim flag) from every message listed, stored or not —
+so a discussion whose state changed without a new message is listed again, whole.
 
 Octopia numbers its pages: a discussion updated while a listing is read leaves the
 earlier pages and the next page number would skip one. The cursor seeks instead: the next
@@ -232,11 +230,6 @@ class Listing(msgspec.Struct, array_like=True, frozen=True):
     until: datetime
     seek: datetime
     page: int = 1
-    since: datetime | None = None  # the window's start (None: ``seek`` on the first page)
-
-    @property
-    def start(self) -> datetime:
-        return self.seek if self.since is None else self.since
 
 
 def encode(listing: Listing) -> str:
@@ -259,8 +252,8 @@ def following(listing: Listing, read: Sequence[Discussion], more: bool) -> Listi
         return None
     last = as_utc(read[-1].updated_at)
     if last > listing.seek:
-        return Listing(listing.until, last, since=listing.start)
-    return Listing(listing.until, listing.seek, listing.page + 1, since=listing.start)
+        return Listing(listing.until, last)
+    return Listing(listing.until, listing.seek, listing.page + 1)
 
 
 def segment(value: str) -> str:
@@ -305,7 +298,7 @@ class DiscussionInbox:
         params = {
             "updatedAtMin": iso(listing.seek),
             "updatedAtMax": iso(listing.until),
-            "includeMessages": "LastMessage",
+            "includeMessages": "All",
             "pageIndex": str(listing.page),
             "pageSize": str(self.page_size),
         }
@@ -319,7 +312,7 @@ class DiscussionInbox:
         labels = await self.labels()
         found: list[InboxMessage] = []
         for discussion in read:
-            whole = await self._with_new_messages(discussion, listing.start)
+            whole = discussion if discussion.messages is not None else await self._whole(discussion)
             try:
                 found += self.listed(whole, labels)
             except ValueError as exc:  # an attachment id naming another path
@@ -436,14 +429,7 @@ class DiscussionInbox:
             )
         return Listing(until, max(as_utc(since), oldest))
 
-    async def _with_new_messages(self, discussion: Discussion, since: datetime) -> Discussion:
-        """The discussion as listed when its messages (its last one) are all older than
-        ``since`` (its state changed, nothing was written); else read whole. Octopia's dates
-        are whole seconds: a message of ``since``'s second counts as new."""
-        listed = discussion.messages
-        older = as_utc(since).replace(microsecond=0)
-        if listed and all(as_utc(m.created_at) < older for m in listed):
-            return discussion
+    async def _whole(self, discussion: Discussion) -> Discussion:
         return await self.discussion(discussion.id)
 
     def listed(self, discussion: Discussion, labels: dict[str, str]) -> list[InboxMessage]:
