@@ -6,14 +6,13 @@ PostgreSQL. A shop is connected as oauth does it: its credentials written to Vau
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_devstack.testing import Infra, MailServer, RunningService
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
@@ -21,8 +20,6 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.cdiscount import service_env
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from test_discussions_on_the_double import admin, opened, written
@@ -75,35 +72,13 @@ async def get_json(poller: RunningService, tenant_id: str, path: str, **params: 
 
 async def connect(poller: RunningService, vault: VaultClient, shop: dict[str, Any]) -> Shop:
     """oauth's connect: the credentials in Vault, then connection.connected."""
-    tenant_id = f"t{uuid.uuid4().hex[:10]}"
     fields = {
         "client_id": shop["clientId"],
         "client_secret": shop["clientSecret"],
         "seller_id": shop["sellerId"],
     }
-    await vault.write(connector_for(MARKETPLACE).credentials_path(tenant_id), fields)
-    event = ConnectionConnected(
-        tenant_id=tenant_id,
-        marketplace=MARKETPLACE,
-        connection_id=str(uuid.uuid4()),
-        seller_id=shop["sellerId"],
-        marketplace_ids=[],
-        region="eu",
-    )
-    js = (await poller.operator()).jetstream()
-    await js.publish(event.type, encode_event(event), headers=event_headers(event))
-    connected = Shop(tenant_id, MARKETPLACE)
-
-    async def scheduled() -> bool:
-        return bool(
-            await poller.runtime.pool.fetchval(
-                "SELECT true FROM poller_shops WHERE poll_key = $1 AND connection = 'CONNECTED'",
-                connected.key,
-            )
-        )
-
-    await eventually(scheduled)
-    return connected
+    tenant_id = await poller.shop_connected(vault, MARKETPLACE, fields, shop["sellerId"])
+    return Shop(tenant_id, MARKETPLACE)
 
 
 async def poll(poller: RunningService, shop: Shop) -> Any:

@@ -19,6 +19,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,6 +308,37 @@ class RunningService:
         if self._operator is None:
             self._operator = await nats.connect(self.operator_url or self.runtime.settings.nats_url)
         return self._operator
+
+    async def shop_connected(
+        self, vault: Any, marketplace: str, fields: dict[str, str], seller_id: str
+    ) -> str:
+        """oauth's connect of a shop as a poller sees it: ``fields`` in Vault where the
+        marketplace's connector keeps them, then ``connection.connected``; the new tenant's
+        id once the poller has scheduled the shop."""
+        from keybuzz_shared.connectors.registry import connector_for
+        from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
+
+        tenant_id = f"t{uuid.uuid4().hex[:10]}"
+        await vault.write(connector_for(marketplace).credentials_path(tenant_id), fields)
+        event = ConnectionConnected(
+            tenant_id=tenant_id,
+            marketplace=marketplace,
+            connection_id=str(uuid.uuid4()),
+            seller_id=seller_id,
+            marketplace_ids=[],
+            region="eu",
+        )
+        js = (await self.operator()).jetstream()
+        await js.publish(event.type, encode_event(event), headers=event_headers(event))
+
+        async def scheduled() -> bool | None:
+            return await self.runtime.pool.fetchval(  # type: ignore[no-any-return]
+                "SELECT true FROM poller_shops WHERE poll_key = $1 AND connection = 'CONNECTED'",
+                f"{marketplace}:{tenant_id}",
+            )
+
+        await eventually(scheduled)
+        return tenant_id
 
     async def stop(self) -> None:
         if self._operator is not None:

@@ -5,7 +5,6 @@ as oauth does it: the key written to Vault, then ``connection.connected`` (FNAC)
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopPollFailed
-from keybuzz_shared.events import ConnectionConnected, ConnectionDisconnected
+from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.vault import VaultClient
 from mailkit import archived, get_json, headers, process_env, publish, run_once
 
@@ -59,30 +58,9 @@ async def connect(
     marketplace: str = "FNAC",
 ) -> Shop:
     """oauth's connect: the key in Vault, then connection.connected; the shop is polled."""
-    tenant_id = f"t{uuid.uuid4().hex[:10]}"
     fields = {f: shop[f] for f in ("partner_id", "shop_id")} | {"key": key or shop["key"]}
-    await vault.write(f"secret/keybuzz/tenants/{tenant_id}/{marketplace.lower()}_api", fields)
-    event = ConnectionConnected(
-        tenant_id=tenant_id,
-        marketplace=marketplace,
-        connection_id=str(uuid.uuid4()),
-        seller_id=shop["shop_id"],
-        marketplace_ids=[],
-        region="eu",
-    )
-    await publish(poller, event)
-    connected = Shop(tenant_id, marketplace)
-
-    async def scheduled() -> bool:
-        return bool(
-            await poller.runtime.pool.fetchval(
-                "SELECT true FROM poller_shops WHERE poll_key = $1 AND connection = 'CONNECTED'",
-                connected.key,
-            )
-        )
-
-    await eventually(scheduled)
-    return connected
+    tenant_id = await poller.shop_connected(vault, marketplace, fields, shop["shop_id"])
+    return Shop(tenant_id, marketplace)
 
 
 async def polled_shop(
