@@ -37,9 +37,9 @@ status: install
 	$(PY) -m keybuzz_devstack status
 
 ## Run the whole test suite (starts its own NATS, PostgreSQL, OpenBao on free ports).
-# Three workers (pytest-xdist), one test file each at a time: the tests mostly wait on
-# servers, so three share two cores well (README, "Tests").
-TEST_WORKERS ?= 4
+# Five workers (pytest-xdist), one test file each at a time: the tests mostly wait on
+# servers, so five share two cores well (README, "Tests").
+TEST_WORKERS ?= 5
 test: install
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 

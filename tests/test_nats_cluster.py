@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,25 @@ PUBLISH_PATIENCE_SECONDS = 20
 def nats_cluster(
     infra_root: Path, nats_users: dict[str, str]
 ) -> Iterator[list[infra.RunningServer]]:
-    root = infra_root / f"nats-cluster-{uuid.uuid4().hex[:6]}"
-    root.mkdir()
-    nodes = [
-        infra.RunningServer(spec, root / f"{spec.name}.log")
-        for spec in infra.nats_cluster_specs(root, users=nats_users)
-    ]
+    """Three nodes, started together (one alone never gets a quorum). Their ports are
+    picked free then bound by the servers: another test's server may take one meanwhile,
+    so a cluster that fails to start is made again on other ports (three tries)."""
+    for attempt in range(3):
+        root = infra_root / f"nats-cluster-{uuid.uuid4().hex[:6]}"
+        root.mkdir()
+        nodes = [
+            infra.RunningServer(spec, root / f"{spec.name}.log")
+            for spec in infra.nats_cluster_specs(root, users=nats_users)
+        ]
+        try:
+            with ThreadPoolExecutor(len(nodes)) as starting:
+                list(starting.map(lambda node: node.start(60), nodes))
+            break
+        except RuntimeError:
+            for node in nodes:
+                node.stop()
+            if attempt == 2:
+                raise
     yield nodes
     for node in nodes:
         node.stop()
@@ -231,7 +245,6 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="keybuzz_poller.polling")
-    await asyncio.gather(*(asyncio.to_thread(node.start, 60) for node in nats_cluster))
     urls = [node.spec.url for node in nats_cluster]
     # as the deployment's nats-provision Job does, with NATS_STREAM_REPLICAS=3
     infra.provision_streams(",".join(urls), nats_users, replicas=3)
@@ -402,7 +415,6 @@ def _outside(failures: list[tuple[str, float, str]], killed_at: float) -> list[s
 async def test_existing_streams_are_scaled_to_the_replica_setting_in_place(
     nats_cluster: list[infra.RunningServer], caplog: pytest.LogCaptureFixture
 ) -> None:
-    await asyncio.gather(*(asyncio.to_thread(node.start, 60) for node in nats_cluster))
     nc = await nats.connect(servers=[node.spec.url for node in nats_cluster])
     js = nc.jetstream()
     try:
