@@ -66,8 +66,10 @@ class Story:
 
 async def tenant_is_synced(stack: MadeUpStack, nc: Any, tenant: str) -> str:
     async def synced() -> dict[str, Any] | None:
+        # The status reads the tenant and its addresses apart: the whole state, once there.
         status = await tenant_status(stack, tenant)
-        return status if status.get("inboundAddresses") else None
+        whole = status.get("inboundAddresses") and status["marketplace"]["exists"]
+        return status if whole and status["inSync"] else None
 
     status = await wait_for(synced, 30, f"tenant-sync never synced {tenant}")
     assert status["product"]["exists"] and status["marketplace"]["exists"] and status["inSync"]
