@@ -29,7 +29,7 @@ from mailkit import new_tenant, process_env, received_events, synced
 
 StartService = Callable[..., Awaitable[RunningService]]
 
-MAILS = 1000  # five batches of 200: the folder outlasts a second instance's start on a busy machine
+MAILS = 1000  # five batches of 200 (see _slow_batches)
 INTERVAL = 2  # seconds; leases are capped at it
 
 
@@ -54,11 +54,12 @@ def _deliver(dovecot: MailServer, tenant_id: str, address: str) -> None:
 
 
 async def _slow_batches(helper: RunningService) -> None:
-    """Every batch stays half a second in its transaction: a kill finds one open."""
+    """Every batch stays 1.5 s in its transaction: a kill finds one open, and the folder
+    (five batches) outlasts a second instance's start on a busy machine."""
     await helper.runtime.pool.execute(
         """
         CREATE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS
-            $$ BEGIN PERFORM pg_sleep(0.5); RETURN NULL; END $$;
+            $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$;
         CREATE TRIGGER slow_batch BEFORE INSERT ON poller_ticket_messages
             FOR EACH STATEMENT EXECUTE FUNCTION slow_batch();
         """
