@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
 from keybuzz_devstack.testing import RunningService
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.mirakl import service_env
@@ -183,10 +184,10 @@ async def test_a_key_off_its_format_is_refused_before_any_call(
 ) -> None:
     shop = (await operators(double))["BOULANGER"]["shops"][0]
     answer = await call(
-        oauth, "POST", "boulanger/connection", new_tenant(), json=form(shop, apiKey="not-a-key")
+        oauth, "POST", "boulanger/connection", new_tenant(), json=form(shop, apiKey="not a key")
     )
     assert answer.status_code == 400, answer.text
-    assert "apiKey" in answer.text and "UUID" in answer.text
+    assert "apiKey" in answer.text and "printable ASCII" in answer.text
 
 
 async def test_the_catalogue_lists_each_operator_as_a_marketplace(oauth: RunningService) -> None:
@@ -202,3 +203,21 @@ async def test_the_catalogue_lists_each_operator_as_a_marketplace(oauth: Running
             ("apiKey", True),
             ("shopId", False),
         ]
+
+
+async def test_the_check_spends_none_of_the_shops_polling_allowance(
+    oauth: RunningService, double: str
+) -> None:
+    """M11 is allowed once a minute: a check spending it would throttle the shop's first
+    poll, and a reconnection while the shop is polled would be refused."""
+    await admin(double, "PUT", "/limits", json={"enforced": True})
+    operator = (await operators(double))["DECATHLON"]
+    shop = operator["shops"][0]
+    answer = await call(oauth, "POST", "decathlon/connection", new_tenant(), json=form(shop))
+    assert answer.status_code == 200, answer.text
+    key = MiraklKey(api_key=shop["apiKey"], shop_id=str(shop["shopId"]))
+    async with httpx.AsyncClient(timeout=10) as http:
+        client = MiraklClient(
+            key, http, operator["baseUrl"], operator="DECATHLON", max_retry_after=0.1
+        )
+        assert "data" in await client.get_json("M11", "api/inbox/threads")  # no 429

@@ -21,6 +21,7 @@ from keybuzz_shared.connectors.seam import (
 )
 
 from keybuzz_connector_mirakl.client import MiraklClient
+from keybuzz_connector_mirakl.credentials import probe
 from keybuzz_connector_mirakl.replies import ThreadReplies
 from keybuzz_connector_mirakl.threads import ThreadInbox
 
@@ -35,8 +36,9 @@ class MiraklSession:
         self.replies = ThreadReplies(client, self.inbox)
 
     async def verify(self) -> None:
-        """One M11 call of one thread: 401/403 for a key or shop Mirakl refuses."""
-        await self.client.get_json("M11", "api/inbox/threads", {"limit": "1"})
+        """The credential check's call (credentials.probe): 401/403 for a key or shop
+        Mirakl refuses."""
+        await probe(self.client)
 
     # --- messages and the inbox -------------------------------------------------------------
 
