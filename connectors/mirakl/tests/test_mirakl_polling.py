@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_devstack.testing import Infra, MailServer, RunningService
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
@@ -21,8 +21,6 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.mirakl import service_env
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double
@@ -73,25 +71,7 @@ async def connect(
     """oauth's connect of one operator's shop for ``tenant_id``: the key in Vault, then
     connection.connected with the operator's code."""
     fields = {"api_key": shop["apiKey"], "shop_id": str(shop["shopId"])}
-    await vault.write(connector_for(code).credentials_path(tenant_id), fields)
-    event = ConnectionConnected(
-        tenant_id=tenant_id,
-        marketplace=code,
-        connection_id=str(uuid.uuid4()),
-        seller_id=str(shop["shopId"]),
-        marketplace_ids=[],
-        region="eu",
-    )
-    js = (await poller.operator()).jetstream()
-    await js.publish(event.type, encode_event(event), headers=event_headers(event))
-
-    async def scheduled() -> bool | None:
-        return await poller.runtime.pool.fetchval(  # type: ignore[no-any-return]
-            "SELECT true FROM poller_shops WHERE poll_key = $1 AND connection = 'CONNECTED'",
-            f"{code}:{tenant_id}",
-        )
-
-    await eventually(scheduled)
+    await poller.shop_connected(vault, code, fields, str(shop["shopId"]), tenant_id)
     return Shop(tenant_id, code)
 
 
