@@ -7,13 +7,16 @@ marketplace."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer, RunningService
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
@@ -195,3 +198,50 @@ async def test_replies_to_the_customer_and_the_operator_land_once_and_are_told_s
         assert (landed["operation"], landed["to"]) == ("M12", wanted[recipient])
     told = await events_of(poller, "message.sent", shop.tenant_id)
     assert sorted(e["ticketMessageId"] for e in told) == sorted(queued)
+
+
+async def test_shops_are_polled_on_their_own_at_their_operators_frequency_never_throttled(
+    start_service: StartService,
+    dovecot: MailServer,
+    vault: VaultClient,
+    double: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The double allows M11 once a (Mirakl) minute, a second here; the catalogue sets it
+    every 2 s: a thread opened after the connection is stored by the poller on its own,
+    and no call met a 429 (none waited, none failed, none inside a Retry-After)."""
+    caplog.set_level(logging.INFO, logger="keybuzz_connector_mirakl")
+    await admin(double, "PUT", "/limits", json={"enforced": True})
+    catalogue = json.loads(service_env(double)["MIRAKL_CATALOGUE"])
+    for entry in catalogue:
+        entry["frequencies"] = {"M11": 2}
+    poller = await start_service(
+        DEFINITION,
+        POLL_ENABLED="true",
+        REPLY_SENDER_ENABLED="false",
+        SHOP_POLL_DEADLINE_SECONDS="2",
+        MIRAKL_CATALOGUE=json.dumps(catalogue),
+        **dovecot.settings,
+    )
+    spec = (await operators(double))["DECATHLON"]["shops"][0]
+    shop = await connect(poller, vault, f"t{uuid.uuid4().hex[:10]}", "DECATHLON", spec)
+    new = await admin(double, "POST", f"{shop_path('DECATHLON', spec)}/threads", json={})
+
+    async def stored() -> bool | None:
+        return await holds(poller, shop, new["messageId"]) or None
+
+    await eventually(stored, within=15)
+    await asyncio.sleep(5)  # a few more polls
+    [status] = await get_json(poller, shop.tenant_id, "/api/v1/poller/shops")
+    assert (status["consecutiveFailures"], status["lastError"]) == (0, None), status
+    throttled = [r.getMessage() for r in caplog.records if "throttled" in r.getMessage()]
+    assert throttled == []
+    assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
+
+
+async def holds(poller: RunningService, shop: Shop, message_id: str) -> bool:
+    try:
+        await ticket_holding(poller, shop, message_id)
+    except AssertionError:
+        return False
+    return True
