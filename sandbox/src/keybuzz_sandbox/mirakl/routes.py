@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from ..sandbox import Sandbox
 
 BASE = "/mirakl/{operator:str}"
+# Faults of a base URL that is not the API (a proxy's page, a login elsewhere): they stand
+# for refusals (a 404) too, not only for the API's answers.
+PAGES = ("html", "redirect")
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -136,6 +139,8 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         try:
             done = run(book, parts)
         except Refused as refused:
+            if decision.malformed_kind in PAGES:  # not the API at all: every answer is the page
+                return _malformed(b"", decision.malformed_kind, faults())
             return error(refused.status, refused.message)
         if isinstance(done.payload, bytes):
             return Response(done.payload, media_type=done.media_type, headers=done.headers)
