@@ -18,7 +18,7 @@ from ..faults import FaultDecision, malform, trickled
 from . import api
 from .api import Refused
 from .book import CUSTOMER, OPERATOR, SHOP, ShopBook, Thread
-from .contract import unknown_parameters
+from .contract import unknown_parameters, value_problems
 from .double import MiraklDouble, MiraklFaultConfig
 from .operators import OPERATORS
 
@@ -124,6 +124,8 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         if unknown := unknown_parameters(operation, query):
             # Mirakl may ignore them; the double says so, so that a misspelt filter shows.
             return error(400, f"Unknown query parameters: {', '.join(unknown)}")
+        if wrong := value_problems(operation, query):  # as Mirakl's description types them
+            return error(400, "; ".join(wrong))
         wait = double.admit(
             book.operator.code, book.shop_id, operation, first_page(operation, query)
         )
