@@ -187,3 +187,17 @@ async def test_the_credential_check_takes_only_mirakls_own_404_as_good(
         await check.verify(fields, http=http, settings=elsewhere)
     with pytest.raises(MiraklCredentialsRefused, match="403"):
         await check.verify({**fields, "shop_id": "1"}, http=http, settings=api)
+
+
+async def test_a_retry_after_past_the_calls_deadline_ends_the_call_at_once(
+    double: str, http: httpx.AsyncClient
+) -> None:
+    """Waiting would only be cut at the deadline: the call ends at the 429, its caller told
+    when to come back."""
+    base, shop = await boulanger(double)
+    client = client_of(http, base, shop, call_deadline=0.8)
+    await client.get_json("M11", THREADS)
+    started = time.monotonic()
+    with pytest.raises(MiraklUnavailable, match="retry after 1 s") as refused:
+        await client.get_json("M11", THREADS)
+    assert time.monotonic() - started < 0.5 and refused.value.retry_after == 1

@@ -94,6 +94,7 @@ class _Call:
     max_bytes: int = MAX_RESPONSE_BYTES
     in_doubt: bool = False  # sent, and no answer back yet
     retry_after: float | None = None
+    ends_at: float | None = None  # time.monotonic() of the call's deadline
 
     @property
     def name(self) -> str:
@@ -203,6 +204,7 @@ class MiraklClient:
     async def _bounded(self, call: _Call, work: Awaitable[T]) -> T:
         if self._deadline is None:
             return await work
+        call.ends_at = time.monotonic() + self._deadline
         try:
             async with asyncio.timeout(self._deadline) as deadline:
                 return await work
@@ -305,7 +307,14 @@ class MiraklClient:
                 self._held_until[call.operation] = max(
                     held, self._held_until.get(call.operation, 0.0)
                 )
-            if throttled.too_long:
+            # A wait the call's deadline would cut is not begun: the call ends now, its
+            # caller told when to come back.
+            past_deadline = (
+                throttled.retry_after is not None
+                and call.ends_at is not None
+                and time.monotonic() + throttled.retry_after >= call.ends_at
+            )
+            if throttled.too_long or past_deadline:
                 raise MiraklUnavailable(
                     self.operator,
                     call.name,
