@@ -201,3 +201,16 @@ async def test_a_retry_after_past_the_calls_deadline_ends_the_call_at_once(
     with pytest.raises(MiraklUnavailable, match="retry after 1 s") as refused:
         await client.get_json("M11", THREADS)
     assert time.monotonic() - started < 0.5 and refused.value.retry_after == 1
+
+
+async def test_a_garbled_first_page_is_not_asked_again_within_the_call(
+    double: str, http: httpx.AsyncClient, checked: CheckedRequests
+) -> None:
+    """The garbled answer was counted against M11's frequency: asking again at once would
+    only meet a 429 (and a poll retried so would never recover before the next minute)."""
+    base, shop = await boulanger(double)
+    client = client_of(http, base, shop, initial_backoff=0.01)
+    await faults(double, malformedNext=1, malformedKind="invalid_json", operations=["M11"])
+    with pytest.raises(MiraklAnswerUnreadable, match="not JSON"):
+        await client.get_json("M11", THREADS, paced=True)
+    assert checked.seen == ["M11"]
