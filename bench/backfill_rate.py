@@ -8,8 +8,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import msgspec
+from keybuzz_orders.connector_source import ConnectorOrderSource
+from keybuzz_orders.order_source import OrderWindow
 
 Statuses = Counter[tuple[str, int]]
 
@@ -70,3 +73,17 @@ def note(m: Measured, limit: CallLimit, *, other: str = "") -> str:
         f"them, {m.rate / limit.sustained:.2f}× its sustained {limit.sustained:.0f}/s; "
         f"process CPU {m.cpu:.1f} s (double included)"
     )
+
+
+async def listed(source: ConnectorOrderSource, since: datetime, pages: int) -> int:
+    """The orders ``source`` lists from ``since`` on, window after window as a backfill reads
+    them (``pages`` at the most)."""
+    window = OrderWindow("", created_after=since)
+    orders = 0
+    for _ in range(pages):
+        page = await source.orders_in_window("t-bench", window)
+        orders += len(page.orders)
+        if page.next_token is None:
+            break
+        window = OrderWindow("", created_after=since, page_token=page.next_token)
+    return orders

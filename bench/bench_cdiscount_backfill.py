@@ -25,10 +25,9 @@ import httpx
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.settings import CdiscountApiSettings, CdiscountSettings
 from keybuzz_orders.connector_source import ConnectorOrderSource
-from keybuzz_orders.order_source import OrderWindow
 from keybuzz_sandbox.testing import running_sandbox
 
-from bench.backfill_rate import CallLimit, Statuses, measured, note
+from bench.backfill_rate import CallLimit, Statuses, listed, measured, note
 from bench.harness import BenchContext, Figure
 
 PAGES = int(os.environ.get("BENCH_CDISCOUNT_PAGES", "100000"))
@@ -84,15 +83,7 @@ async def _source(
         window_days=15,
         clock=lambda: datetime.now(UTC),
     )
-    window = OrderWindow("", created_after=since)
-    orders = 0
-    for _ in range(PAGES):
-        page = await source.orders_in_window("t-bench", window)
-        orders += len(page.orders)
-        if page.next_token is None:
-            break
-        window = OrderWindow("", created_after=since, page_token=page.next_token)
-    return orders
+    return await listed(source, since, PAGES)
 
 
 async def run(ctx: BenchContext) -> list[Figure]:

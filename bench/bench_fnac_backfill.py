@@ -27,11 +27,10 @@ import msgspec
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.models import DateRange, OrdersQuery
 from keybuzz_orders.connector_source import ConnectorOrderSource
-from keybuzz_orders.order_source import OrderWindow
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 
-from bench.backfill_rate import CallLimit, Statuses, measured, note
+from bench.backfill_rate import CallLimit, Statuses, listed, measured, note
 from bench.harness import BenchContext, Figure
 
 PAGES = int(os.environ.get("BENCH_FNAC_PAGES", "100000"))
@@ -79,15 +78,7 @@ async def _source(http: httpx.AsyncClient, base: str, shop: dict[str, Any], sinc
         window_days=15,  # type: ignore[arg-type]
         clock=lambda: datetime.now(UTC),
     )
-    window = OrderWindow("", created_after=since)
-    orders = 0
-    for _ in range(PAGES):
-        page = await source.orders_in_window("t-bench", window)
-        orders += len(page.orders)
-        if page.next_token is None:
-            break
-        window = OrderWindow("", created_after=since, page_token=page.next_token)
-    return orders
+    return await listed(source, since, PAGES)
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
