@@ -17,8 +17,9 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from ..described import close_objects, find_operation, reference
+
 SPEC_URI = "urn:backmarket:seller"
-COMPOSITIONS = ("allOf", "anyOf", "oneOf", "$ref")
 # (schema, property, Back Market's words for it, why it is made nullable): the care
 # folders' list pages as its orders' list does, whose `next`/`previous` are nullable.
 CORRECTIONS = (
@@ -34,17 +35,6 @@ def raw_spec() -> dict[str, Any]:
     return spec
 
 
-def _closed(schema: Any) -> None:
-    if isinstance(schema, dict):
-        if "properties" in schema and not any(k in schema for k in COMPOSITIONS):
-            schema.setdefault("additionalProperties", False)
-        for value in schema.values():
-            _closed(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _closed(value)
-
-
 @cache
 def strict_spec() -> dict[str, Any]:
     spec = copy.deepcopy(raw_spec())
@@ -54,8 +44,8 @@ def strict_spec() -> dict[str, Any]:
         if declared.get("description") != words:
             raise ValueError(f"{name}.{field}: Back Market's words changed, check the correction")
         declared["nullable"] = True
-    _closed(schemas)
-    _closed(spec["paths"])
+    close_objects(schemas)
+    close_objects(spec["paths"])
     return spec
 
 
@@ -68,19 +58,13 @@ def registry() -> Registry[Any]:
 
 def operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
     """(path, method, operation object) of one of Back Market's operation ids."""
-    for path, item in strict_spec()["paths"].items():
-        for method, op in item.items():
-            if isinstance(op, dict) and op.get("operationId") == operation_id:
-                return path, method, op
-    raise KeyError(operation_id)
+    return find_operation(strict_spec(), operation_id)
 
 
 def schema_at(operation_id: str, *where: str) -> dict[str, Any]:
     """A schema pointing at ``where`` inside the operation's object."""
     path, method, _ = operation(operation_id)
-    parts = ("paths", path, method, *where)
-    pointer = "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-    return {"$ref": f"{SPEC_URI}#/{pointer}"}
+    return reference(SPEC_URI, path, method, *where)
 
 
 @cache

@@ -7,13 +7,13 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, post, put, route
+from litestar import Request, Response, Router, get, post, put, route
 from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from ..answers import JSON, gateway_page, joined_query, json_answer
-from ..fault_admin import fault_handlers
+from ..fault_admin import fault_handlers, retry_after_handlers
 from ..faults import FaultDecision, malform, trickled
 from . import api
 from .api import Refused
@@ -370,15 +370,6 @@ def _admin(double: MiraklDouble) -> Router:
     def reset_limits() -> None:
         double.reset_limits()
 
-    @get("/retry-after-violations", sync_to_thread=False)
-    def violations() -> Response[bytes]:
-        calls = double.inside_retry_after
-        return json_answer({"count": len(calls), "calls": calls})
-
-    @delete("/retry-after-violations", sync_to_thread=False, status_code=204)
-    def clear_violations() -> None:
-        double.inside_retry_after.clear()
-
     return Router(
         "/_sandbox/mirakl",
         route_handlers=[
@@ -393,8 +384,7 @@ def _admin(double: MiraklDouble) -> Router:
             *fault_handlers(double.faults, MiraklFaultConfig),
             set_limits,
             reset_limits,
-            violations,
-            clear_violations,
+            *retry_after_handlers(double.inside_retry_after),
         ],
         include_in_schema=False,
     )
