@@ -4,7 +4,6 @@ under /backmarket/files, and the double's admin endpoints under /_sandbox/backma
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -16,9 +15,9 @@ from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from ..answers import JSON, gateway_page, joined_query, json_answer
+from ..answers import JSON, gateway_page, held_back, joined_query, json_answer
 from ..fault_admin import fault_handlers, retry_after_handlers
-from ..faults import FaultDecision, malform, trickled
+from ..faults import FaultDecision, malform
 from . import api
 from .api import Refused
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
@@ -109,17 +108,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         if decision.error_status:
             return injected(number, operation, decision.error_status)
         slow = double.faults.slow_answer(f"backmarket.{operation}", str(number))
-        await asyncio.sleep(slow.stall)
-        answered = await answer(request, shop, operation, run, decision)
-        await asyncio.sleep(slow.hold)
-        if slow.trickle:
-            return Stream(
-                trickled(answered.content, slow.trickle),
-                status_code=answered.status_code,
-                media_type=answered.media_type,
-                headers=dict(answered.headers),
-            )
-        return answered
+        return await held_back(slow, answer(request, shop, operation, run, decision))
 
     def injected(number: int, operation: str, status: int) -> Response[bytes]:
         if status == 403:

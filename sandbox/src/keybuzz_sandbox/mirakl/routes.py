@@ -3,7 +3,6 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -12,9 +11,9 @@ from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from ..answers import JSON, gateway_page, joined_query, json_answer
+from ..answers import JSON, gateway_page, held_back, joined_query, json_answer
 from ..fault_admin import fault_handlers, retry_after_handlers
-from ..faults import FaultDecision, malform, trickled
+from ..faults import FaultDecision, malform
 from . import api
 from .api import Refused
 from .book import CUSTOMER, OPERATOR, SHOP, ShopBook, Thread
@@ -91,17 +90,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         if decision.error_status:
             return injected(code, book.shop_id, operation, decision.error_status)
         slow = double.faults.slow_answer(f"{code}.{operation}", str(book.shop_id))
-        await asyncio.sleep(slow.stall)
-        answered = await answer(request, book, operation, run, decision)
-        await asyncio.sleep(slow.hold)
-        if slow.trickle:
-            return Stream(
-                trickled(answered.content, slow.trickle),
-                status_code=answered.status_code,
-                media_type=answered.media_type,
-                headers=dict(answered.headers),
-            )
-        return answered
+        return await held_back(slow, answer(request, book, operation, run, decision))
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
         if status != 429:
