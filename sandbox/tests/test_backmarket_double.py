@@ -279,10 +279,12 @@ async def test_limits_per_minute_and_per_day_are_enforced_and_counted(serve) -> 
         left = (await http.get(f"{ADMIN}/clock")).json()["dayEndsInSeconds"]
         await advance(http, left + 1)  # the next day of the double's clock
         assert (await shop.get(FOLDERS)).status_code == 200
-        counters = (await http.get(f"{ADMIN}/counters")).json()
-        assert counters["day"] == today + 1
-        assert {(c["day"], c["answered"]) for c in counters["counters"] if c["shop"] == 4} >= {
-            (today + 1, 1)
+        counters = (await http.get(f"{ADMIN}/counters", params={"shop": 4})).json()
+        assert counters["day"] == today + 1 and {c["shop"] for c in counters["counters"]} == {4}
+        assert {(c["day"], c["answered"]) for c in counters["counters"]} == {
+            (today, 5),  # getCareFolderList
+            (today, 1),  # get-ws-list-order
+            (today + 1, 1),
         }
 
 

@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, Response, Router, get, post, put, route
 from litestar.datastructures import UploadFile
 from litestar.enums import HttpMethod
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from ..answers import JSON, gateway_page, held_back, joined_query, json_answer
@@ -370,8 +370,13 @@ def _admin(double: BackMarketDouble) -> Router:
         return json_answer({"token": double.rotate(shop)})
 
     @get("/counters", sync_to_thread=False)
-    def counters() -> Response[bytes]:
-        return json_answer({"day": int(double.now() // 86_400), "counters": double.counters()})
+    def counters(
+        shop: FromQuery[int | None] = None, day: FromQuery[int | None] = None
+    ) -> Response[bytes]:
+        """Calls counted per shop, endpoint and day of the double's clock (``shop``,
+        ``day``: only those)."""
+        today = int(double.now() // 86_400)
+        return json_answer({"day": today, "counters": double.counters(shop, day)})
 
     def limits() -> LimitsRequest:
         return LimitsRequest(
