@@ -139,6 +139,7 @@ async def test_folders_ten_a_page_with_next_previous_and_filters(serve) -> None:
     last = check_response("getCareFolderList", await shop.get(FOLDERS, page=-(-len(ids) // 10)))
     assert last["next"] is None
     check_error(await shop.get(FOLDERS, page=len(ids)), 404)
+    check_error(await shop.get(FOLDERS, page=0), 404)
     assert [f["id"] for f in await every_folder(shop, last_id=ids[4])] == ids[5:]
     closed = await every_folder(shop, state=9)
     assert closed and {f["state"] for f in closed} == {9} and "date_closed" in closed[0]
@@ -211,6 +212,10 @@ async def test_post_message_limits_and_a_closed_folder_reopens(serve) -> None:
     sent_log = (await http.get(f"{shop.admin}/sent")).json()["sent"]
     assert [s["folderId"] for s in sent_log] == [folder["id"]] * 2
     check_error(await shop.post_message(10, text), 404)
+    url = f"{shop.base}{FOLDERS}/{folder['id']}/msg"
+    for content_type in ("multipart/form-data", "multipart/form-data; boundary=xyz"):
+        headers = shop.headers({"Content-Type": content_type})
+        check_error(await http.post(url, headers=headers, content=b"not a form"), 400)
 
 
 async def test_token_country_and_user_agent_are_required(serve) -> None:

@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request, Response, Router, get, post, put, route
 from litestar.datastructures import UploadFile
 from litestar.enums import HttpMethod
+from litestar.exceptions import ClientException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
@@ -135,7 +136,10 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         wait = double.admit(shop.spec.number, operation)
         if wait is not None:
             return error(429, "too-many-requests", "Too many requests", {"Retry-After": str(wait)})
-        form, files = await _form(request) if request.method == "POST" else ({}, ())
+        try:
+            form, files = await _form(request) if request.method == "POST" else ({}, ())
+        except ClientException as bad:  # a malformed multipart body
+            return error(400, "invalid-payload", bad.detail)
         root = str(request.base_url).rstrip("/")
         parts = api.Call(
             path=dict(request.path_params),
