@@ -180,6 +180,12 @@ async def test_orders_by_date_with_paging(serve) -> None:
     shipped = check_response("get-ws-list-order", await shop.get(ORDERS, state=9))
     assert shipped["results"] and {o["state"] for o in shipped["results"]} == {9}
     check_error(await shop.get(ORDERS, **{"page-size": 51}), 400)
+    # values the description's parameter schemas refuse (enums CountryCode, OrderState)
+    assert (
+        "country_code"
+        in check_error(await shop.get(ORDERS, country_code="fr"), 400)["error"]["message"]
+    )
+    check_error(await shop.get(ORDERS, state=2), 400)
     check_error(await shop.get(ORDERS, date_creation="yesterday"), 400)
 
 

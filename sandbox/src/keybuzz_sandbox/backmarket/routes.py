@@ -22,7 +22,7 @@ from ..faults import FaultDecision, malform
 from . import api
 from .api import Refused
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
-from .contract import unknown_parameters
+from .contract import query_problems
 from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
 from .shops import EU_COUNTRIES, SHOPS, extra_specs, merchant_id, rng
 
@@ -128,11 +128,10 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
-        if unknown := unknown_parameters(operation, query):
-            # Back Market may ignore them; the double says so, so that a misspelt filter shows.
-            return error(
-                400, "invalid-parameter", f"Unknown query parameters: {', '.join(unknown)}"
-            )
+        if problems := query_problems(operation, query):
+            # Back Market may ignore unknown ones; the double says so, so that a misspelt
+            # filter shows.
+            return error(400, "invalid-parameter", "; ".join(problems))
         wait = double.admit(shop.spec.number, operation)
         if wait is not None:
             return error(429, "too-many-requests", "Too many requests", {"Retry-After": str(wait)})
