@@ -429,7 +429,9 @@ async def test_admin_writes_as_the_buyer_and_as_back_market_staff(serve) -> None
     assert details["lines"] == []
     kinds = [(m["initiator"], m["is_informative"]) for m in details["messages"]]
     assert kinds == [("Customer", False), ("BackMarket", True), ("Customer", False)]
-    assert len(details["messages"][-1]["attachments"]) == 1
+    attachment = details["messages"][-1]["attachments"][0]["attachment"]
+    assert len((await http.get(attachment)).content) == 2_000
+    assert (await http.get(attachment.replace("photo.jpg", "other.jpg"))).status_code == 404
     bad = {"initiator": "Merchant"}
     assert (
         await http.post(f"{shop.admin}/folders/{folder_id}/messages", json=bad)

@@ -24,7 +24,15 @@ from .api import Refused
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
 from .contract import query_problems
 from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
-from .shops import EU_COUNTRIES, SHOPS, extra_specs, merchant_id, rng
+from .shops import (
+    ATTACHMENT_IDS,
+    EU_COUNTRIES,
+    IDS_PER_SHOP,
+    SHOPS,
+    extra_specs,
+    merchant_id,
+    rng,
+)
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
@@ -176,11 +184,11 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
     @get(f"{FILES}/{{attachment_id:int}}/{{name:str}}", include_in_schema=False)
     async def attachment_file(attachment_id: FromPath[int], name: FromPath[str]) -> Response[bytes]:
         """An attachment's bytes, as Back Market's file host serves them (no token)."""
-        for shop in double.shops.values():
-            found = shop.book.attachments.get(attachment_id) if shop.loaded else None
-            if found is not None and found.name == name:
-                return Response(found.content, media_type="application/octet-stream")
-        return Response(b"", status_code=404)
+        shop = double.shops.get((attachment_id - ATTACHMENT_IDS) // IDS_PER_SHOP)
+        found = shop.book.attachments.get(attachment_id) if shop and shop.loaded else None
+        if found is None or found.name != name:
+            return Response(b"", status_code=404)
+        return Response(found.content, media_type="application/octet-stream")
 
     routes = [endpoint(op, *spec) for op, spec in api.OPERATIONS.items()]
     return [*routes, attachment_file, _admin(double)]
