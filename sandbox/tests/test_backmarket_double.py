@@ -70,6 +70,8 @@ async def test_shops_are_listed_with_their_tokens_countries_and_sizes(serve) -> 
     extra = Seller(http, listed[-1])
     assert check_response("getCareFolderList", await extra.get(FOLDERS))["results"]
     assert DOUBLES["backmarket"]("http://sandbox") == {}
+    read = SandboxConfig.from_env({"SANDBOX_BACKMARKET_EXTRA_SHOPS": "3"})
+    assert read.backmarket_extra_shops == 3
 
 
 async def test_every_endpoint_answers_as_back_markets_description_says(serve) -> None:
