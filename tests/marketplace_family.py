@@ -18,7 +18,7 @@ from keybuzz_connector_fnac.connector import FnacConnector
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.seam import Connector
-from keybuzz_shared.file_links import origin_of
+from keybuzz_shared.file_links import origin_of, shown
 from keybuzz_shared.settings import PartSettings
 
 FILE_ENV = "KEYBUZZ_TEST_FAMILY"
@@ -56,7 +56,7 @@ class FamilySettings(ConnectorSettings, kw_only=True, frozen=True):
             mark_as_read=False,
             first_poll_days=30,
             max_attachment_bytes=2**20,
-            attachment_origins=(origin_of(self.family_api_url),),
+            attachment_origins=(shown(origin_of(self.family_api_url)),),
         )
 
 
@@ -72,7 +72,7 @@ readings = 0  # how many times the registry called ``connectors``
 def connectors() -> list[Connector]:
     global readings
     readings += 1
-    found = []
+    found: list[Connector] = []
     for entry in entries():
         key = (str(entry["code"]), str(entry["name"]))
         found.append(_members.setdefault(key, FamilyMember(*key)))
