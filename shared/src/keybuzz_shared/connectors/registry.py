@@ -34,6 +34,7 @@ UNKNOWN_REREAD_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_monotonic = time.monotonic
 
 
 class UnknownMarketplace(LookupError):
@@ -144,17 +145,17 @@ class _Registry:
             else:
                 self.last_good = dict(readings)
                 self.served = served
-            self.read_at = time.monotonic()
+            self.read_at = _monotonic()
 
     def current(self) -> dict[str, Connector]:
-        if time.monotonic() - self.read_at >= REREAD_SECONDS:
+        if _monotonic() - self.read_at >= REREAD_SECONDS:
             self.read()
         return self.served
 
     def unknown(self, marketplace: str) -> Connector | None:
         """``marketplace``'s connector after reading again, unless the last reading is
         younger than ``UNKNOWN_REREAD_SECONDS``; None: still not served."""
-        if time.monotonic() - self.read_at < UNKNOWN_REREAD_SECONDS:
+        if _monotonic() - self.read_at < UNKNOWN_REREAD_SECONDS:
             return None
         self.read()
         return self.served.get(marketplace)
@@ -164,9 +165,15 @@ _state = _Registry()
 
 
 def connector_for(marketplace: str) -> Connector:
-    found = _state.current().get(marketplace) or _state.unknown(marketplace)
+    # Every question of every service comes here: a clock read and a dict lookup.
+    state = _state
+    if _monotonic() - state.read_at >= REREAD_SECONDS:
+        state.read()
+    found = state.served.get(marketplace)
     if found is None:
-        raise UnknownMarketplace(marketplace)
+        found = state.unknown(marketplace)
+        if found is None:
+            raise UnknownMarketplace(marketplace)
     return found
 
 
