@@ -237,6 +237,7 @@ async def test_the_poller_polls_and_replies_through_a_marketplace_added_after_it
         FAMILY_API_URL=f"{sandbox_url}/fnac/api.php/",
         **dovecot.settings,
     )
+    registry.refresh()  # a fresh reading: BETA comes in as a value asked, not a stale one
     family.serve("ALPHA", "BETA")
     await asyncio.sleep(registry.UNKNOWN_REREAD_SECONDS)
     shop = await fnac_double_shop(sandbox_url)
@@ -303,6 +304,7 @@ async def test_orders_backfills_a_marketplace_added_after_it_started_and_pauses_
         FAMILY_API_URL=f"{sandbox_url}/fnac/api.php/",
         ORDERS_SYNC_INTERVAL_SECONDS="3600",  # rounds when the test says
     )
+    registry.refresh()  # a fresh reading: BETA comes in as a value asked, not a stale one
     family.serve("ALPHA", "BETA")
     await asyncio.sleep(registry.UNKNOWN_REREAD_SECONDS)
     shop = await fnac_double_shop(sandbox_url)
