@@ -279,6 +279,8 @@ async def test_the_poller_polls_and_replies_through_a_marketplace_added_after_it
         assert "not served" in status["notServed"]
         listed = (await call(poller, "GET", "/api/v1/tickets", tenant)).json()["items"]
         assert [t["id"] for t in listed] == [t["id"] for t in before]
+        kept = await call(poller, "GET", f"/api/v1/tickets/{ticket['id']}", tenant)
+        assert kept.status_code == 200 and kept.json()["marketplace"] == "BETA", kept.text
 
         # Served again: polled again.
         family.serve("ALPHA", "BETA")
