@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.registry import UnknownMarketplace
+from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 from keybuzz_shared.vault import VaultClient
 
@@ -121,9 +123,31 @@ def test_a_reading_with_a_conflict_keeps_the_last_good_one(
     family.serve("ALPHA", "FNAC", "BETA")
     with caplog.at_level(logging.WARNING, logger=registry.__name__):
         registry.refresh()
+        registry.refresh()
     assert registry.connector_for("FNAC") is fnac and type(fnac) is FnacConnector
     assert not registry.served("BETA")  # the whole reading is refused, not half of it
-    assert any("'FNAC' has two connectors" in r.getMessage() for r in caplog.records)
+    said = [r for r in caplog.records if "'FNAC' has two connectors" in r.getMessage()]
+    assert len(said) == 1  # once, not at each reading
+    family.serve("ALPHA", "BETA")
+    registry.refresh()
+    assert registry.served("BETA")
+
+
+def failing_family() -> list[Connector]:
+    raise ValueError("the catalogue cannot be read")
+
+
+def test_until_a_reading_succeeds_a_failing_one_raises() -> None:
+    """At start-up there is no last good reading to keep: a service does not start with a
+    registry it could not read, however often it asks."""
+    fresh = registry._Registry()
+    fresh.installed.append(
+        EntryPoint(name="failing", value=f"{__name__}:failing_family", group=registry.GROUP)
+    )
+    for _ in range(2):
+        with pytest.raises(ValueError, match="cannot be read"):
+            fresh.read()
+    assert fresh.served == {}
 
 
 # --- oauth --------------------------------------------------------------------------------
