@@ -99,6 +99,8 @@ class _Registry:
         self.added: dict[str, Connector] = {}  # registered()
         self.served: dict[str, Connector] = {}
         self.read_at = -float("inf")
+        self.read_once = False  # until a reading succeeds, a failing one raises
+        self.conflict = ""  # the conflict last logged
         self.lock = threading.RLock()
 
     def _called(self, point: EntryPoint, first: bool) -> list[Connector]:
@@ -125,7 +127,7 @@ class _Registry:
 
     def read(self) -> None:
         with self.lock:
-            first = self.points is None
+            first = not self.read_once
             if self.points is None:
                 self.points = list(entry_points(group=GROUP))
             points = _ordered([*self.points, *self.installed])
@@ -141,10 +143,15 @@ class _Registry:
             except ConnectorConflict as conflict:
                 if first:
                     raise
-                log.warning("connectors read again: %s; serving the last good reading", conflict)
+                if str(conflict) != self.conflict:
+                    log.warning(
+                        "connectors read again: %s; serving the last good reading", conflict
+                    )
+                    self.conflict = str(conflict)
             else:
                 self.last_good = dict(readings)
                 self.served = served
+                self.read_once, self.conflict = True, ""
             self.read_at = _monotonic()
 
     def current(self) -> dict[str, Connector]:
