@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
+from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.connectors.seam import Recipient
 
 from keybuzz_poller.polling import domain
@@ -59,10 +60,21 @@ class ShopPollStatus(Body):
     last_error_at: datetime | None
     consecutive_failures: int
     messages_fetched: int
+    # False: no connector serves the marketplace now (removed from its catalogue); the shop
+    # stays connected and is not polled until it is served again (``notServed`` says so).
+    marketplace_served: bool = True
+    not_served: str | None = None
 
 
 def shop_poll_status_body(status: ShopStatus) -> ShopPollStatus:
-    return ShopPollStatus(**msgspec.structs.asdict(status))
+    body = ShopPollStatus(**msgspec.structs.asdict(status))
+    if served(status.marketplace):
+        return body
+    reason = (
+        f"marketplace {status.marketplace} is not served now: the shop stays connected, "
+        "its tickets kept, and is polled again when the marketplace is served again"
+    )
+    return msgspec.structs.replace(body, marketplace_served=False, not_served=reason)
 
 
 class ReplySettings(Body, forbid_unknown_fields=True):

@@ -70,7 +70,7 @@ class ShopSessions:
         # marketplace -> its API's settings as its connector made them, handed to its sessions
         self.apis = apis
         # marketplace -> where its messages' files may come from (none when absent)
-        self.file_links = file_links or {}
+        self.file_links = file_links if file_links is not None else {}
         self._kept = KeptSessions[MarketplaceSession]()
 
     async def open(self, connector: Connector, tenant_id: str) -> MarketplaceSession:

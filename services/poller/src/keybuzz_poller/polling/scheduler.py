@@ -65,6 +65,11 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class PollSkipped(Exception):
+    """``poll_one`` polled nothing, and nothing failed: the key is due again an interval
+    on, with no poll, success or failure recorded (a shop of a marketplace not served now)."""
+
+
 class LeasedPolls:
     """The claiming loop on one schedule: leases due keys, polls each (``poll_one``), records
     success or failure with back-off. One per schedule and process."""
@@ -220,6 +225,13 @@ class LeasedPolls:
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
             result = await self._poll_within_deadline(tenant_id)
+        except PollSkipped:
+            interval = self.interval_of(tenant_id)
+            with contextlib.suppress(Exception):
+                await self.schedule.poll_skipped(tenant_id, self.owner, interval)
+            if reraise:
+                raise
+            return None
         except Exception as exc:
             await self._record_failure(tenant_id, exc)
             if reraise:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
+from keybuzz_shared.connectors.seam import Connector, shop_api_of
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -29,6 +30,22 @@ def shop_marketplaces() -> frozenset[str]:
     """The marketplaces whose shops the poller polls over their API: the connectors with a
     ``shop_api`` part, as registered now (a connector registered after import included)."""
     return frozenset(c.marketplace for c in connectors() if c.shop_api is not None)
+
+
+def shop_marketplace(connector: Connector) -> str:
+    """The connector's marketplace, when its shops are polled over its API; LookupError
+    when they are not."""
+    shop_api_of(connector)
+    return connector.marketplace
+
+
+def polled_by_api(marketplace: str) -> bool:
+    """``marketplace``'s shops are polled over its API: served by a connector with a
+    ``shop_api`` (asked now: a marketplace added since start-up included)."""
+    try:
+        return connector_for(marketplace).shop_api is not None
+    except UnknownMarketplace:
+        return False
 
 
 async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) -> None:
