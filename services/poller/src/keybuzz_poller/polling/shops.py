@@ -21,6 +21,8 @@ from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.shops.allowance import seconds_into_day
+from keybuzz_poller.shops.calls import plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
 from keybuzz_poller.shops.domain import shop_of
@@ -50,6 +52,18 @@ class ShopScheduler(LeasedPolls):
 
     def interval_of(self, tenant_id: str) -> float:
         return self.intervals.get(shop_of(tenant_id).marketplace, self.interval)
+
+    async def next_interval(self, tenant_id: str) -> float:
+        """A shop with a daily allowance: the calls left today spread over the rest of its
+        day's plan (``shops/allowance.py``); the others: their marketplace's interval."""
+        shop = shop_of(tenant_id)
+        if shop.marketplace not in self.intervals or self.shops.calls is None:
+            return self.interval_of(tenant_id)
+        day, at = seconds_into_day(self.shops.clock())
+        plan = await plan_of(self.shops, shop, day)
+        if plan is None:
+            return self.interval_of(tenant_id)
+        return plan.interval(at, await self.shops.calls.calls_spent(shop, day))
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         shop = shop_of(tenant_id)
