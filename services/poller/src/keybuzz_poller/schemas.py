@@ -59,10 +59,31 @@ class ShopPollStatus(Body):
     last_error_at: datetime | None
     consecutive_failures: int
     messages_fetched: int
+    # Its daily allowance of listing calls, when its marketplace has one; null otherwise.
+    allowance: ShopAllowance | None = None
 
 
-def shop_poll_status_body(status: ShopStatus) -> ShopPollStatus:
-    return ShopPollStatus(**msgspec.structs.asdict(status))
+class ShopAllowance(Body):
+    """A shop's daily allowance of listing calls (per UTC day) and what is left of it."""
+
+    calls_per_day: int
+    calls_today: int  # spent since 00:00 UTC
+    calls_left: int
+
+
+def shop_poll_status_body(status: ShopStatus, calls_per_day: int | None) -> ShopPollStatus:
+    fields = msgspec.structs.asdict(status)
+    today = fields.pop("calls_today")
+    allowance = (
+        None
+        if calls_per_day is None
+        else ShopAllowance(
+            calls_per_day=calls_per_day,
+            calls_today=today,
+            calls_left=max(0, calls_per_day - today),
+        )
+    )
+    return ShopPollStatus(**fields, allowance=allowance)
 
 
 class ReplySettings(Body, forbid_unknown_fields=True):
