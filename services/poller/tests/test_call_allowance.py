@@ -28,6 +28,7 @@ from keybuzz_shared.connectors.registry import registered
 from keybuzz_shared.connectors.seam import InboxMessage, Page, ThreadKey
 from keybuzz_shared.vault import VaultClient
 from mailkit import get_json
+from test_discussion_shop import Session as DiscussionSession
 
 MARKETPLACE = ThrowawayConnector.marketplace
 CALLS_PER_DAY = 30
@@ -44,9 +45,9 @@ class Api:
         self.calls: dict[str, int] = {}
 
 
-class Session:
+class Session(DiscussionSession):
     """A session counting its calls (the seam's ``CountsAllowanceCalls``): one a page of
-    messages; the incidents' listing is served without a call."""
+    messages; the incidents' listing (the throwaway's: empty) is served without a call."""
 
     def __init__(self, api: Api, shop: str) -> None:
         self.api, self.shop, self.made = api, shop, 0
@@ -72,15 +73,6 @@ class Session:
         )
         following = str(page + 1) if page + 1 < PAGES else None
         return Page(items=(message,), next_cursor=following)
-
-    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[Any]:
-        return Page(items=(), next_cursor=None)
-
-    async def mark_read(self, message_ids: Any) -> int:
-        return 0
-
-    async def verify(self) -> None:
-        return None
 
 
 class ShopApi:
