@@ -164,6 +164,10 @@ async def test_a_backlog_is_read_within_the_days_allowance_across_a_restart(
     now_allowed = allowance.plan(day).calls_allowed(seconds_into_day(datetime.now(UTC))[1])
     assert calls["4242"] <= now_allowed  # at most what the minutes since allowed more
     status = await shop_status(again, tenant_id)
+    # The operator's action says the same as the tenant's endpoint.
+    request = msgspec.json.encode({"tenantId": tenant_id})
+    reply = await (await again.operator()).request("keybuzz.poller.shops", request, timeout=10)
+    assert msgspec.json.decode(reply.data) == [status]
     assert status["allowance"]["callsToday"] == calls["4242"]
     assert status["allowance"]["callsLeft"] == CALLS_PER_DAY - calls["4242"]
     assert status["allowance"]["callsPerDay"] == CALLS_PER_DAY

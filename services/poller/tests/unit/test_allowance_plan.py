@@ -239,3 +239,15 @@ async def test_shops_without_an_allowance_count_nothing() -> None:
     assert fake.ports.reading("FNAC") == ShopReading(
         mark_as_read=True, first_poll=timedelta(days=30), max_attachment_bytes=1000
     )
+
+
+async def test_a_shops_plan_leans_on_the_hours_its_buyers_wrote() -> None:
+    clock = Clock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    fake, counts = with_allowance(4000, clock)
+    marketplace_plan = await plan_of(fake.ports, SHOP, WINTER)
+    night_owls = Shop("t2", "FNAC")
+    counts.hours[night_owls.key] = tuple(1000 if h in (1, 2, 3) else 10 for h in range(24))
+    own_plan = await plan_of(fake.ports, night_owls, WINTER)
+    assert marketplace_plan is not None and own_plan is not None
+    assert own_plan.shares[2] > marketplace_plan.shares[2]
+    assert own_plan.interval(2 * HOUR, 0) < marketplace_plan.interval(2 * HOUR, 0)
