@@ -156,6 +156,7 @@ def shop_reading(shop_apis: Mapping[str, ShopApiSettings]) -> dict[str, ShopRead
             first_poll=timedelta(days=api.first_poll_days),
             max_attachment_bytes=api.max_attachment_bytes,
             allowance=allowance_of(api),
+            overlap=timedelta(seconds=api.listing_overlap_seconds),
         )
         for m, api in shop_apis.items()
     }

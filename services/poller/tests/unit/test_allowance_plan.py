@@ -23,7 +23,7 @@ from keybuzz_poller.shops.allowance import (
     seconds_into_day,
     utc_weights,
 )
-from keybuzz_poller.shops.calls import plan_of
+from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.domain import Shop, ShopMessage
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
@@ -131,8 +131,10 @@ class Clock:
         return self.at
 
 
-def with_allowance(calls_per_day: int, clock: Clock) -> tuple[FakeShops, InMemoryCallCounts]:
+async def with_allowance(calls_per_day: int, clock: Clock) -> tuple[FakeShops, InMemoryCallCounts]:
+    """The fakes with ``SHOP`` connected (its cursors kept) and an allowance for FNAC."""
     fake = fake_shops(clock=clock)
+    await fake.connections.connections.connect(SHOP, "1", clock.at)
     counts = InMemoryCallCounts()
     reading = fake.ports.reading("FNAC")
     allowance = Allowance(calls_per_day=calls_per_day, min_interval=10)
@@ -155,7 +157,7 @@ def backlog(fake: FakeShops, messages: int, at: datetime) -> None:
 
 async def test_each_page_of_a_poll_is_a_call_counted_before_it_is_made() -> None:
     clock = Clock(datetime(2026, 11, 24, 19, 0, tzinfo=UTC))
-    fake, counts = with_allowance(4000, clock)
+    fake, counts = await with_allowance(4000, clock)
     backlog(fake, 10, clock.at)  # 5 pages of 2
     done = await poll_shop(fake.ports, SHOP)
     assert done.stored == 10
@@ -165,7 +167,7 @@ async def test_each_page_of_a_poll_is_a_call_counted_before_it_is_made() -> None
 
 async def test_a_multi_page_backlog_stops_at_the_days_pace_and_the_next_polls_go_on() -> None:
     clock = Clock(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
-    fake, counts = with_allowance(30, clock)
+    fake, counts = await with_allowance(30, clock)
     backlog(fake, 100, clock.at)  # 50 pages of 2
     plan = await plan_of(fake.ports, SHOP, WINTER)
     assert plan is not None
@@ -189,7 +191,7 @@ async def test_a_multi_page_backlog_stops_at_the_days_pace_and_the_next_polls_go
 
 async def test_a_restart_mid_day_keeps_the_days_count() -> None:
     clock = Clock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    fake, counts = with_allowance(30, clock)
+    fake, counts = await with_allowance(30, clock)
     backlog(fake, 100, clock.at)
     await poll_shop(fake.ports, SHOP)
     spent = counts.days[SHOP.key, WINTER]
@@ -220,7 +222,7 @@ class CountingSource:
 
 async def test_a_session_that_counts_its_calls_is_believed() -> None:
     clock = Clock(datetime(2026, 11, 24, 19, 0, tzinfo=UTC))
-    fake, counts = with_allowance(4000, clock)
+    fake, counts = await with_allowance(4000, clock)
     backlog(fake, 6, clock.at)  # 3 pages
     source = CountingSource(fake)
     ports: ShopPorts = dataclasses.replace(fake.ports, source=source)  # type: ignore[arg-type]
@@ -243,7 +245,7 @@ async def test_shops_without_an_allowance_count_nothing() -> None:
 
 async def test_a_shops_plan_leans_on_the_hours_its_buyers_wrote() -> None:
     clock = Clock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    fake, counts = with_allowance(4000, clock)
+    fake, counts = await with_allowance(4000, clock)
     marketplace_plan = await plan_of(fake.ports, SHOP, WINTER)
     night_owls = Shop("t2", "FNAC")
     counts.hours[night_owls.key] = tuple(1000 if h in (1, 2, 3) else 10 for h in range(24))
@@ -251,3 +253,35 @@ async def test_a_shops_plan_leans_on_the_hours_its_buyers_wrote() -> None:
     assert marketplace_plan is not None and own_plan is not None
     assert own_plan.shares[2] > marketplace_plan.shares[2]
     assert own_plan.interval(2 * HOUR, 0) < marketplace_plan.interval(2 * HOUR, 0)
+
+
+def test_polls_spending_several_calls_are_spaced_out_for_them() -> None:
+    plan = Allowance(calls_per_day=4000, min_interval=1).plan(WINTER)
+    at = 19 * HOUR
+    one, two = plan.interval(at, 3000), plan.interval(at, 3000, calls_per_poll=2.0)
+    assert two == pytest.approx(2 * one, rel=0.01)
+    assert plan.interval(at, 3000, calls_per_poll=0.5) == one  # never below one a poll
+
+
+async def test_a_shops_calls_per_poll_follow_its_latest_polls() -> None:
+    fake, _ = await with_allowance(4000, Clock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC)))
+    ports = fake.ports
+    assert calls_per_poll(ports, SHOP, WINTER, 10) == 1.0  # nothing known yet
+    costs = [calls_per_poll(ports, SHOP, WINTER, spent) for spent in range(13, 41, 3)]
+    assert costs == sorted(costs) and 2.5 < costs[-1] < 3.0  # polls of three pages
+    assert calls_per_poll(ports, SHOP, WINTER, 40) == costs[-1]  # a refused poll: no news
+    assert calls_per_poll(ports, Shop("t2", "FNAC"), WINTER, 1) == 1.0
+
+
+async def test_a_poll_reads_again_from_its_marketplaces_overlap_before_the_cursor() -> None:
+    clock = Clock(datetime(2026, 11, 24, 19, 0, tzinfo=UTC))
+    fake, _ = await with_allowance(4000, clock)
+    backlog(fake, 2, clock.at)
+    await poll_shop(fake.ports, SHOP)
+    newest = max(m.created_at for m in fake.marketplace.messages_listed)
+    reading = fake.ports.reading("FNAC")
+    short = dataclasses.replace(reading, overlap=timedelta(minutes=1))
+    await poll_shop(dataclasses.replace(fake.ports, reading=lambda _: short), SHOP)
+    assert fake.marketplace.listed_since[-1] == newest - timedelta(minutes=1)
+    await poll_shop(fake.ports, SHOP)  # the poller's default: 10 minutes
+    assert fake.marketplace.listed_since[-1] == newest - timedelta(minutes=10)

@@ -22,7 +22,7 @@ from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.shops.allowance import seconds_into_day
-from keybuzz_poller.shops.calls import plan_of
+from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
 from keybuzz_poller.shops.domain import shop_of
@@ -63,7 +63,8 @@ class ShopScheduler(LeasedPolls):
         plan = await plan_of(self.shops, shop, day)
         if plan is None:
             return self.interval_of(tenant_id)
-        return plan.interval(at, await self.shops.calls.calls_spent(shop, day))
+        spent = await self.shops.calls.calls_spent(shop, day)
+        return plan.interval(at, spent, calls_per_poll(self.shops, shop, day, spent))
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         shop = shop_of(tenant_id)

@@ -78,17 +78,19 @@ class DayPlan:
     shares: tuple[float, ...]  # each UTC hour's polling rate against the busiest's (0..1]
     burst: int
 
-    def interval(self, at: float, spent: int) -> float:
+    def interval(self, at: float, spent: int, calls_per_poll: float = 1.0) -> float:
         """Seconds to the next poll, ``at`` seconds into the UTC day with ``spent`` calls
-        made today: the calls left spread over the rest of the day's shares; past the
-        allowance, the next day."""
+        made today and polls spending ``calls_per_poll`` each (pages): the polls the calls
+        left allow spread over the rest of the day's shares; past the allowance, the next
+        day."""
         left = self.calls_per_day - spent
         if left <= 0:
             return max(self.min_interval, DAY - at + 1)
         rest = share_seconds(self.shares, at, DAY)
         share = self.shares[min(HOURS - 1, int(at // HOUR))]
-        # Half a call more: the day's last poll falls before midnight, not on it.
-        return max(self.min_interval, rest / ((left + 0.5) * share))
+        polls = left / max(1.0, calls_per_poll)
+        # Half a poll more: the day's last poll falls before midnight, not on it.
+        return max(self.min_interval, rest / ((polls + 0.5) * share))
 
     def calls_allowed(self, at: float) -> int:
         """The calls the day may have spent by ``at``: its share of the day so far and a

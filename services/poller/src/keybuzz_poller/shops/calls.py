@@ -78,6 +78,22 @@ async def plan_of(ports: ShopPorts, shop: Shop, day: date) -> DayPlan | None:
     return plan
 
 
+COST_WEIGHT = 0.3  # how much a poll's own calls move the shop's calls per poll
+
+
+def calls_per_poll(ports: ShopPorts, shop: Shop, day: date, spent: int) -> float:
+    """What the shop's polls spend lately (an average leaning on the latest), from the day's
+    count after each poll: a listing of several pages in busy hours makes the plan space
+    the polls out before the calls run out, not after. A poll that made no call (refused
+    by the pace) says nothing of it."""
+    kept = ports.poll_costs.get(shop.key)
+    mean = kept[2] if kept is not None else 1.0
+    if kept is not None and kept[0] == day and spent - kept[1] >= 1:
+        mean = (1 - COST_WEIGHT) * mean + COST_WEIGHT * (spent - kept[1])
+    ports.poll_costs[shop.key] = (day, spent, mean)
+    return mean
+
+
 def _counted(ports: ShopPorts, shop: Shop) -> int | None:
     return ports.source.allowance_calls(shop) if isinstance(ports.source, CountsCalls) else None
 

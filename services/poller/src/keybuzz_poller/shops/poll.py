@@ -76,7 +76,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         await _mark_pending(ports, shop, poll)  # left by an earlier poll's failed mark
     cursor = await ports.store.cursor(shop)
     now = ports.clock()
-    since = read_from(cursor.incidents_since, now, reading.first_poll)
+    since = read_from(cursor.incidents_since, now, reading.first_poll, reading.overlap)
     async for incidents in within_allowance(ports, shop, ports.source.incidents(shop, since)):
         poll.fetched += len(incidents)
         if not incidents:  # most polls: nothing to store, the cursor stays
@@ -85,7 +85,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
             for incident in incidents:
                 touched.add([await _take_incident(unit, shop, incident, now, poll)])
             cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
-    since = read_from(cursor.messages_since, now, reading.first_poll)
+    since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
     async for messages in within_allowance(ports, shop, ports.source.messages(shop, since)):
         poll.fetched += len(messages)
         if not messages:

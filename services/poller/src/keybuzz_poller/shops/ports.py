@@ -32,6 +32,7 @@ from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.shops.allowance import Allowance, DayPlan
 from keybuzz_poller.shops.domain import (
+    CURSOR_OVERLAP,
     Attachment,
     FileLink,
     MatchedReply,
@@ -234,6 +235,7 @@ class ShopReading:
     first_poll: timedelta  # how far back a shop's first poll reads
     max_attachment_bytes: int
     allowance: Allowance | None = None  # its daily allowance of listing calls, if it has one
+    overlap: timedelta = CURSOR_OVERLAP  # how far before its cursor a poll reads again
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,9 @@ class ShopPorts:
     # Each shop's plan of its UTC day, learned once a day from its buyers' hours (shop key →
     # its day and plan): ``calls.plan_of``'s.
     plans: dict[str, tuple[date, DayPlan]] = field(default_factory=dict)
+    # Each shop's day's count after its last poll and its calls per poll (shop key → day,
+    # count, mean): ``calls.calls_per_poll``'s.
+    poll_costs: dict[str, tuple[date, int, float]] = field(default_factory=dict)
 
 
 # What an API reply's outcome ``code`` holds when the marketplace refused the shop's key.

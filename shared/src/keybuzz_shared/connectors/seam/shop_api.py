@@ -49,6 +49,9 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     # weights, hour 0 first, in ``buyer_zone``'s local time); empty: the poller's default.
     buyer_hours: tuple[float, ...] = ()
     buyer_zone: str = "Europe/Paris"
+    # How far before its cursor a poll reads again (a listing may show a message late): more
+    # overlap, more folders listed again by every poll, and more pages of the allowance.
+    listing_overlap_seconds: int = 600
 
 
 class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
