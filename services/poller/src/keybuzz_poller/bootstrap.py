@@ -39,6 +39,7 @@ from keybuzz_poller.replies.smtp_relay import SmtpRelay
 from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.shops.allowance import allowance_of
 from keybuzz_poller.shops.api_replies import send_through_api
 from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
@@ -46,7 +47,7 @@ from keybuzz_poller.shops.connections import key_refused, shop_marketplace
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 from keybuzz_poller.shops.replies import ShopReplies
-from keybuzz_poller.shops.store import PostgresShopStore
+from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
 from keybuzz_poller.tickets.alerts_store import PostgresAlerts
 from keybuzz_poller.tickets.ports import TicketsPorts, system_clock
 from keybuzz_poller.tickets.store import PostgresTickets
@@ -141,6 +142,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 clock=system_clock,
                 reading=shop_reading(shop_apis).__getitem__,
                 replies_sent=functools.partial(count_reply, runtime.name, "SENT"),
+                calls=PostgresShopCalls(runtime.pool),
             ),
             shop_polling=shop_polling,
         )
@@ -156,6 +158,8 @@ def shop_reading(shop_apis: Mapping[str, ShopApiSettings]) -> Mapping[str, ShopR
             mark_as_read=api.mark_as_read,
             first_poll=timedelta(days=api.first_poll_days),
             max_attachment_bytes=api.max_attachment_bytes,
+            allowance=allowance_of(api),
+            overlap=timedelta(seconds=api.listing_overlap_seconds),
         )
 
     return PerMarketplace(reading)

@@ -64,10 +64,31 @@ class ShopPollStatus(Body):
     # stays connected and is not polled until it is served again (``notServed`` says so).
     marketplace_served: bool = True
     not_served: str | None = None
+    # Its daily allowance of listing calls, when its marketplace has one; null otherwise.
+    allowance: ShopAllowance | None = None
 
 
-def shop_poll_status_body(status: ShopStatus) -> ShopPollStatus:
-    body = ShopPollStatus(**msgspec.structs.asdict(status))
+class ShopAllowance(Body):
+    """A shop's daily allowance of listing calls (per UTC day) and what is left of it."""
+
+    calls_per_day: int
+    calls_today: int  # spent since 00:00 UTC
+    calls_left: int
+
+
+def shop_poll_status_body(status: ShopStatus, calls_per_day: int | None) -> ShopPollStatus:
+    fields = msgspec.structs.asdict(status)
+    today = fields.pop("calls_today")
+    allowance = (
+        None
+        if calls_per_day is None
+        else ShopAllowance(
+            calls_per_day=calls_per_day,
+            calls_today=today,
+            calls_left=max(0, calls_per_day - today),
+        )
+    )
+    body = ShopPollStatus(**fields, allowance=allowance)
     if served(status.marketplace):
         return body
     reason = (

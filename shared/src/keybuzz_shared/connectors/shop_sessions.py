@@ -89,6 +89,11 @@ class ShopSessions:
             lambda: api.session(credentials, http=http, settings=settings, files=files),
         )
 
+    def kept(self, marketplace: str, tenant_id: str) -> MarketplaceSession | None:
+        """The session the shop was last given, if it has one."""
+        kept = self._kept.last(f"{marketplace}:{tenant_id}")
+        return kept[1] if kept is not None else None
+
     async def last(self, connector: Connector, tenant_id: str) -> MarketplaceSession:
         """The session the shop was last given (opened now if it has none)."""
         kept = self._kept.last(f"{connector.marketplace}:{tenant_id}")

@@ -101,6 +101,10 @@ class LeasedPolls:
         """How long after a poll of ``tenant_id`` (a lease's key) the next one is due."""
         return self.interval
 
+    async def next_interval(self, tenant_id: str) -> float:
+        """How long after the poll of ``tenant_id`` that just succeeded the next one is due."""
+        return self.interval_of(tenant_id)
+
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
             return  # poll-now still works: it takes the tenant's lease like any poll
@@ -245,7 +249,7 @@ class LeasedPolls:
         # tenant the moment it is, before this line's log record is written.
         seconds = round(asyncio.get_running_loop().time() - started, 3)
         await self.schedule.poll_succeeded(
-            tenant_id, self.owner, result.fetched, self.interval_of(tenant_id)
+            tenant_id, self.owner, result.fetched, await self.next_interval(tenant_id)
         )
         # Every poll of every tenant at INFO would be most of the log: only those that stored mail.
         log.log(

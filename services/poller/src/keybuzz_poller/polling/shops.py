@@ -24,6 +24,8 @@ from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, PollSkipped, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.shops.allowance import seconds_into_day
+from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
 from keybuzz_poller.shops.domain import shop_of
@@ -59,6 +61,22 @@ class ShopScheduler(LeasedPolls):
         except LookupError:
             return self.interval
         return float(api.poll_interval_seconds)
+
+    async def next_interval(self, tenant_id: str) -> float:
+        """A shop with a daily allowance: the calls left today spread over the rest of its
+        day's plan (``shops/allowance.py``); the others: their marketplace's interval."""
+        shop = shop_of(tenant_id)
+        if self.shops.calls is None:
+            return self.interval_of(tenant_id)
+        day, at = seconds_into_day(self.shops.clock())
+        try:
+            plan = await plan_of(self.shops, shop, day)
+        except LookupError:  # its marketplace is not served now
+            return self.interval_of(tenant_id)
+        if plan is None:
+            return self.interval_of(tenant_id)
+        spent = await self.shops.calls.calls_spent(shop, day)
+        return plan.interval(at, spent, calls_per_poll(self.shops, shop, day, spent))
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         shop = shop_of(tenant_id)

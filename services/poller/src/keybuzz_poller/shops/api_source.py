@@ -97,6 +97,14 @@ class ApiMessageSource:
         for http in self._http.made():
             await http.aclose()
 
+    def allowance_calls(self, shop: Shop) -> int | None:
+        """``ports.CountsCalls``: the calls of the daily allowance the shop's session made,
+        when its connector's session counts them."""
+        session = self.sessions.kept(shop.marketplace, shop.tenant_id)
+        if isinstance(session, seam.CountsAllowanceCalls):
+            return session.allowance_calls()
+        return None
+
     async def open(self, shop: Shop) -> None:
         try:
             await self.sessions.open(connector_for(shop.marketplace), shop.tenant_id)

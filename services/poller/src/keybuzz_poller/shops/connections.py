@@ -22,6 +22,7 @@ from keybuzz_poller.shops.connection_ports import (
     ShopStatus,
 )
 from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.ports import ShopPorts
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +113,12 @@ async def key_refused(ports: ShopPollingPorts, shop: Shop, reason: str) -> None:
 
 async def shop_statuses(ports: ShopPollingPorts, tenant_id: str) -> list[ShopStatus]:
     return await ports.connections.statuses(tenant_id)
+
+
+def calls_per_day(shops: ShopPorts, marketplace: str) -> int | None:
+    """The daily allowance of ``marketplace``'s shops, when it has one (and is still polled)."""
+    try:
+        allowance = shops.reading(marketplace).allowance
+    except LookupError:  # a marketplace no registered connector polls any more
+        return None
+    return None if allowance is None else allowance.calls_per_day
