@@ -104,6 +104,8 @@ from keybuzz_shared.connectors.seam.shop_api import (
     MarketplaceSession,
     ShopApi,
     ShopApiSettings,
+    marketplace_message,
+    marketplace_messages,
 )
 
 __all__ = [
@@ -169,5 +171,7 @@ __all__ = [
     "TokenEndpointUnavailable",
     "TokenGrant",
     "mail_relay_of",
+    "marketplace_message",
+    "marketplace_messages",
     "shop_api_of",
 ]
