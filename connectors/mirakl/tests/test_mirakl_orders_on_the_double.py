@@ -1,0 +1,180 @@
+"""A Mirakl shop's orders and response figure through the connector's client, on the
+sandbox's Mirakl double over HTTP: creation windows adding up to the shop's 90 days, each
+order once; the update listing showing an incident and a refund on the lines; orders by
+id; OR11's frequency obeyed (no call inside a Retry-After); A21's figure for a window.
+Every request the client sends is checked against Mirakl's OpenAPI description."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.errors import MiraklUnavailable
+from keybuzz_connector_mirakl.orders import ShopOrders
+from keybuzz_connector_mirakl.statistics import order_messages_response_delay
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.mirakl.contract import query_problems
+from keybuzz_sandbox.testing import running_sandbox
+from keybuzz_shared.connectors.seam import OrderSummary
+
+ADMIN = "/_sandbox/mirakl"
+OPERATIONS = {"/api/orders": "OR11", "/api/account/statistics": "A21"}
+
+
+class Sent:
+    """Every request the client sent, and what Mirakl's description finds wrong in each."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.problems: list[str] = []
+
+    async def __call__(self, request: httpx.Request) -> None:
+        path = "/api/" + request.url.path.split("/api/", 1)[1]
+        operation = OPERATIONS[path]
+        query = dict(request.url.params)
+        self.requests.append((operation, query))
+        self.problems += [f"{operation}: {p}" for p in query_problems(operation, query)]
+
+
+@pytest.fixture(scope="module")
+async def sandbox() -> AsyncIterator[str]:
+    async with running_sandbox(SandboxConfig(time_scale=60)) as url:
+        yield url
+
+
+@pytest.fixture
+async def admin(sandbox: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{sandbox}{ADMIN}", timeout=30) as http:
+        await http.post("/limits/reset")
+        await http.delete("/retry-after-violations")
+        yield http
+        await http.put("/limits", json={"enforced": True})
+
+
+@pytest.fixture
+async def shop(sandbox: str, admin: httpx.AsyncClient) -> AsyncIterator[tuple[MiraklClient, Sent]]:
+    operator = next(o for o in (await admin.get("/operators")).json() if o["code"] == "BOULANGER")
+    first = operator["shops"][0]
+    sent = Sent()
+    async with httpx.AsyncClient(timeout=30, event_hooks={"request": [sent]}) as http:
+        key = MiraklKey(api_key=first["apiKey"], shop_id=str(first["shopId"]))
+        client = MiraklClient(key, http, operator["baseUrl"], operator="BOULANGER", call_deadline=20)
+        yield client, sent
+    assert sent.requests and sent.problems == []
+
+
+async def every_order(sandbox: str, client: MiraklClient) -> dict[str, Any]:
+    """The shop's orders by OR11 itself, 100 a page."""
+    found: dict[str, Any] = {}
+    while True:
+        page = await client.get_json("OR11", "api/orders", {"max": "100", "offset": str(len(found))})
+        found |= {o["order_id"]: o for o in page["orders"]}
+        if len(found) >= page["total_count"]:
+            return found
+
+
+async def test_creation_windows_add_up_to_the_shops_90_days_each_order_once(
+    sandbox: str, admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+) -> None:
+    client, sent = shop
+    await admin.put("/limits", json={"enforced": False})  # the windows' pacing: the next test
+    expected = await every_order(sandbox, client)
+    source = ShopOrders(client, page_size=7)
+    end = datetime.now(UTC)
+    start = end - timedelta(days=90)
+    found: list[OrderSummary] = []
+    while start < end:
+        until = min(start + timedelta(days=15), end)
+        page = await source.orders_created(start=start, end=until)
+        found += page.items
+        while page.next_cursor is not None:
+            page = await source.orders_created(start=start, end=until, cursor=page.next_cursor)
+            found += page.items
+        start = until
+    ids = [o.external_id for o in found]
+    assert len(ids) == len(set(ids)) == len(expected) >= 30 and set(ids) == set(expected)
+    by_state = {o.state: (o.status, o.delivery_status) for o in found}
+    assert by_state["CLOSED"] == ("DELIVERED", "DELIVERED")
+    assert by_state["SHIPPED"] == ("SHIPPED", "SHIPPED")
+    assert all(o.lines and o.lines[0].currency == "EUR" for o in found)
+    assert max(int(q.get("max", "0")) for _, q in sent.requests) <= 100
+    some = sorted(expected)[:3]
+    assert sorted(o.external_id for o in await source.orders_by_id([*some, "NOPE-A"])) == some
+
+
+async def test_or11s_frequency_is_obeyed_no_call_inside_a_retry_after(
+    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+) -> None:
+    client, sent = shop
+    source = ShopOrders(client)
+    end = datetime.now(UTC)
+    began = time.monotonic()
+    for days in (30, 15):  # two windows: two first pages of OR11, once a minute at most
+        await source.orders_created(start=end - timedelta(days=days), end=end)
+    # 60 Mirakl seconds at 60 times: the second first page waited its second.
+    assert time.monotonic() - began >= 0.9
+    assert (await admin.get("/retry-after-violations")).json()["count"] == 0
+    assert [q["offset"] for _, q in sent.requests].count("0") >= 3  # one refused, then sent
+
+
+async def test_the_update_listing_shows_an_incident_and_a_refund_on_the_lines(
+    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent], sandbox: str
+) -> None:
+    client, _ = shop
+    await admin.put("/limits", json={"enforced": False})
+    orders = await every_order(sandbox, client)
+    delivered = next(o for o in orders.values() if o["order_state"] == "CLOSED")
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    where = f"/operators/BOULANGER/shops/{client.shop_id}/orders/{delivered['order_id']}"
+    incident = (await admin.post(f"{where}/incident")).json()
+    refund = (await admin.post(f"{where}/refund")).json()
+    page = await ShopOrders(client).orders(since=since)
+    assert page.next_cursor is None and page.complete_until is not None
+    changed = {o.external_id: o for o in page.items}
+    assert delivered["order_id"] in changed
+    lines = {line.line_id: line for line in changed[delivered["order_id"]].lines}
+    assert lines[incident["orderLineId"]].state in ("INCIDENT_OPEN", "REFUNDED")
+    assert lines[refund["orderLineId"]].state == "REFUNDED"
+    assert lines[refund["orderLineId"]].status == "RETURNED"
+    if incident["orderLineId"] != refund["orderLineId"]:
+        assert (lines[incident["orderLineId"]].status) == "DELIVERED"  # the order's
+    # The next listing starts where this one was complete: the order is not listed again.
+    later = await ShopOrders(client).orders(since=page.complete_until)
+    assert delivered["order_id"] not in {o.external_id for o in later.items}
+
+
+async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_window(
+    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+) -> None:
+    client, sent = shop
+    answered: list[Any] = []
+
+    class Seen:
+        async def get_json(self, operation: str, path: str, params: Any) -> Any:
+            answered.append(await client.get_json(operation, path, params))
+            return answered[-1]
+
+    now = datetime.now(UTC)
+    figure = await order_messages_response_delay(Seen(), now - timedelta(days=7), now)
+    assert figure is not None and figure.period == "LAST_MONTH"
+    mirakls = answered[0]["order_messages_response_delay"]
+    assert mirakls == [{"period": "LAST_MONTH", "value": figure.seconds}] and figure.seconds > 0
+    assert figure.start is not None and figure.computed_at - figure.start == timedelta(days=30)
+    assert sent.requests[-1] == ("A21", {"periods": "LAST_MONTH", "shop_id": client.shop_id})
+    # A21 once a day: a second call today is refused (429), and the client holds every
+    # later A21 call back, unsent, for the Retry-After (a day: 1,440 s at 60 times).
+    with pytest.raises(MiraklUnavailable, match="HTTP 429"):
+        await order_messages_response_delay(client, now - timedelta(days=60), now)
+    with pytest.raises(MiraklUnavailable, match="held back") as held:
+        await order_messages_response_delay(client, now - timedelta(days=60), now)
+    assert held.value.retry_after is not None and held.value.retry_after > 1_000
+    assert [q.get("periods") for op, q in sent.requests if op == "A21"] == [
+        "LAST_MONTH",
+        "LAST_THREE_MONTHS",  # the window's start 60 days back
+    ]
+    assert (await admin.get("/retry-after-violations")).json()["count"] == 0
