@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -22,16 +22,6 @@ SPEC_URI = "urn:mirakl:mmp-seller"
 # offset paging and sort (OR11), and the locale of localized answers.
 GUIDE_PARAMETERS = {"M11": ("limit", "page_token"), "OR11": ("max", "offset", "sort", "order")}
 COMMON_PARAMETERS = ("locale",)
-# Their values, as the guide gives them (its paging sections: at most 100 a page).
-GUIDE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
-    "page_token": {"type": "string", "minLength": 1},
-    "max": {"type": "integer", "minimum": 1, "maximum": 100},
-    "offset": {"type": "integer", "minimum": 0},
-    "sort": {"type": "string", "minLength": 1},
-    "order": {"enum": ["asc", "desc"]},
-    "locale": {"type": "string", "minLength": 1},
-}
 COMPOSITIONS = ("allOf", "anyOf", "oneOf", "$ref")
 NULL_WHEN_REPLIED = "Null when the shop has replied."
 # (schema, property, the type allowed besides the declared one, Mirakl's words for it)
@@ -122,40 +112,3 @@ def query_parameters(operation_id: str) -> frozenset[str]:
 def unknown_parameters(operation_id: str, names: Iterable[str]) -> list[str]:
     known = query_parameters(operation_id)
     return sorted(name for name in names if name not in known)
-
-
-def _query_value(schema: dict[str, Any], raw: str) -> Any:
-    """A query string's value as its schema types it (an integer, a boolean)."""
-    kind = schema.get("type")
-    if kind == "integer" and raw.lstrip("-").isdigit():
-        return int(raw)
-    if kind == "boolean" and raw in ("true", "false"):
-        return raw == "true"
-    return raw
-
-
-def query_problems(operation_id: str, query: Mapping[str, str]) -> list[str]:
-    """What is wrong with a request's query, by the description (and Mirakl's guide for
-    paging and locale): a name it does not know, a value off its parameter's schema (an
-    enumerated one read as Mirakl's comma-separated list, item by item)."""
-    _, _, op = operation(operation_id)
-    schemas = {
-        p["name"]: p.get("schema", {}) for p in op.get("parameters", ()) if p.get("in") == "query"
-    }
-    schemas |= {n: GUIDE_SCHEMAS[n] for n in query_parameters(operation_id) if n in GUIDE_SCHEMAS}
-    problems = [
-        f"{name}: not a parameter of {operation_id}"
-        for name in unknown_parameters(operation_id, query)
-    ]
-    for name, raw in query.items():
-        schema = schemas.get(name)
-        if schema is None:
-            continue
-        values = raw.split(",") if "enum" in schema else [raw]
-        checker = Draft202012Validator(schema, format_checker=FormatChecker())
-        problems += [
-            f"{name}={raw}: {e.message}"
-            for v in values
-            for e in checker.iter_errors(_query_value(schema, v))
-        ]
-    return problems
