@@ -20,6 +20,7 @@ from keybuzz_shared.settings import PartSettings
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.credentials import CREDENTIAL_FIELDS, MiraklCredentialCheck
 from keybuzz_connector_mirakl.settings import MiraklSettings
+from keybuzz_connector_mirakl.shop_api import MiraklShopApi
 
 LIMITS = Limits(
     # M12 [official]: the body 3-50,000 characters; at most 50 attachments over all the
@@ -45,7 +46,7 @@ class MiraklConnector:
         self.marketplace = operator.code
         self.display_name = operator.name
         # Its parts (seam.Connector), in the seam's order; None: Mirakl does not work so.
-        self.shop_api: ShopApi | None = None
+        self.shop_api: ShopApi | None = MiraklShopApi(LIMITS, operator.name)
         self.redirect_flow: RedirectFlow | None = None  # the seller types its API key
         self.inbound_addresses: InboundAddresses | None = None  # messages come by the API
         self.credential_check: CredentialCheck | None = MiraklCredentialCheck()

@@ -12,7 +12,12 @@ import msgspec
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.file_links import origin_of, production_problem, shown
 
-from keybuzz_connector_mirakl.catalogue import Operator, operator
+from keybuzz_connector_mirakl.catalogue import (
+    CATALOGUE_ENV,
+    CATALOGUE_FILE_ENV,
+    Operator,
+    operator,
+)
 
 # How far back a shop's first poll reads its threads by default, in days.
 FIRST_POLL_DAYS = 30
@@ -46,9 +51,17 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
     mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
     # Each file of a message is downloaded (M13) up to this size (larger: named only).
     mirakl_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    # The catalogue's overrides (catalogue.py): the variables connectors() reads from the
+    # process environment, read here too so that a view follows the settings it is asked of.
+    mirakl_catalogue: str = ""
+    mirakl_catalogue_file: str = ""
 
     def shop_api(self, marketplace: str) -> MiraklApiSettings | None:
-        found = operator(marketplace)
+        environ = {
+            CATALOGUE_ENV: self.mirakl_catalogue,
+            CATALOGUE_FILE_ENV: self.mirakl_catalogue_file,
+        }
+        found = operator(marketplace, environ)
         if found is None:
             return None
         self.check_base_url(found)
