@@ -1,6 +1,6 @@
 """One Mirakl shop's session: its MiraklClient (the key, the operator's API, the
 Retry-After each operation was given) and the seam's parts on it: the inbox and message
-source (threads.py) and the reply channel (replies.py)."""
+source (threads.py), the reply channel (replies.py) and the order source (orders.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from keybuzz_shared.connectors.seam import (
 )
 
 from keybuzz_connector_mirakl.client import MiraklClient
+from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.replies import ThreadReplies
 from keybuzz_connector_mirakl.threads import ThreadInbox
 
@@ -33,6 +34,7 @@ class MiraklSession:
         self.limits = limits
         self.inbox = ThreadInbox(client, operator_name=operator_name, page_size=limits.page_size)
         self.replies = ThreadReplies(client, self.inbox)
+        self.shop_orders = ShopOrders(client, label=f"{client.operator}/{client.shop_id}")
 
     async def verify(self) -> None:
         """One M11 call of one thread: 401/403 for a key or shop Mirakl refuses."""
@@ -67,15 +69,15 @@ class MiraklSession:
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
         return await self.replies.sent_messages(thread, since)
 
-    # --- orders (OR11: orders.py) -------------------------------------------------------------
+    # --- orders -------------------------------------------------------------------------------
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
-        return Page(items=(), next_cursor=None)
+        return await self.shop_orders.orders(since=since, cursor=cursor)
 
     async def orders_created(
         self, *, start: datetime, end: datetime, cursor: str | None = None
     ) -> Page[OrderSummary]:
-        return Page(items=(), next_cursor=None)
+        return await self.shop_orders.orders_created(start=start, end=end, cursor=cursor)
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
-        return []
+        return await self.shop_orders.orders_by_id(order_ids)
