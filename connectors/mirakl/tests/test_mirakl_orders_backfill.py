@@ -1,0 +1,182 @@
+"""A Mirakl operator's shop's orders end to end: connection.connected (BOULANGER) → the
+orders service's backfill of the shop's 90 days by OR11 over the connector seam on the
+sandbox's Mirakl double (OR11's once-a-minute first pages obeyed), the orders served over
+HTTP with their states mapped, and the update-date sync picking up what changed: new
+orders, states moved on, an incident and a refund shown on the order's lines. Real
+PostgreSQL, NATS, OpenBao; the double over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from keybuzz_devstack import infra
+from keybuzz_devstack.testing import Infra, RunningService, eventually
+from keybuzz_orders.service import DEFINITION as ORDERS
+from keybuzz_orders.sync import OrderSync
+from keybuzz_sandbox.mirakl import service_env
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.events import ConnectionConnected
+from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
+from mirakl_connector_helpers import ADMIN, serve_double
+
+StartService = Callable[..., Awaitable[RunningService]]
+OPERATOR = "BOULANGER"
+MAPPED = {"WAITING_ACCEPTANCE": "PENDING", "SHIPPING": "CONFIRMED", "SHIPPED": "SHIPPED",
+          "RECEIVED": "DELIVERED", "CLOSED": "DELIVERED", "REFUSED": "CANCELLED"}  # fmt: skip
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[str]:
+    async for url in serve_double():
+        yield url
+
+
+@pytest.fixture
+async def admin(double: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{double}{ADMIN}", timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+async def orders(
+    start_service: StartService, double: str, private_nats: infra.RunningServer
+) -> RunningService:
+    # NATS of its own: the session's carries other tests' connections, which orders would
+    # backfill too.
+    return await start_service(
+        ORDERS,
+        NATS_URL=private_nats.spec.url,
+        ORDERS_SYNC_INTERVAL_SECONDS="3600",  # syncs when the test says
+        **service_env(double),
+    )
+
+
+async def api(orders: RunningService, tenant: str, path: str, **params: str) -> dict[str, Any]:
+    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
+    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+    async with orders.client() as http:
+        answer = await http.get(f"/api/v1/orders{path}", headers=headers, params=params)
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+async def connect(orders: RunningService, stack: Infra, shop: dict[str, Any], tenant: str) -> None:
+    """As oauth does it: the shop's key in Vault, then connection.connected."""
+    fields = {"api_key": shop["apiKey"], "shop_id": str(shop["shopId"])}
+    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    try:
+        await vault.write(connector_for(OPERATOR).credentials_path(tenant), fields)
+    finally:
+        await vault.aclose()
+    event = ConnectionConnected(
+        tenant_id=tenant,
+        marketplace=OPERATOR,
+        connection_id=str(uuid.uuid4()),
+        seller_id=str(shop["shopId"]),
+        marketplace_ids=[],
+        region="eu",
+    )
+    js = (await orders.operator()).jetstream()
+    await js.publish(event.SUBJECT, msgspec.json.encode(event))
+
+
+async def finished_job(orders: RunningService, tenant: str) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        job_id = await orders.runtime.pool.fetchval(
+            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1", tenant
+        )
+        if job_id is None:
+            return None
+        job = await api(orders, tenant, f"/backfill/{job_id}")
+        return job if job["status"] != "RUNNING" else None
+
+    job: dict[str, Any] = await eventually(probe, 90)
+    return job
+
+
+async def listed(double: str, shop: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every order of the shop, by OR11 itself (the test's call: outside the frequency
+    the service's calls obey)."""
+    url = f"{double}/mirakl/{OPERATOR}/api/orders"
+    async with httpx.AsyncClient(timeout=30, headers={"Authorization": shop["apiKey"]}) as http:
+        await http.post(f"{double}{ADMIN}/limits/reset")
+        body = (await http.get(url, params={"max": 100})).json()
+    assert body["total_count"] == len(body["orders"])
+    found: list[dict[str, Any]] = body["orders"]
+    return found
+
+
+async def shop_orders(double: str, shop: dict[str, Any]) -> dict[str, str]:
+    """Order id → state of every order of the shop."""
+    return {o["order_id"]: o["order_state"] for o in await listed(double, shop)}
+
+
+async def test_a_mirakl_shop_is_backfilled_served_and_kept_fresh(
+    orders: RunningService, admin: httpx.AsyncClient, double: str, stack: Infra
+) -> None:
+    operator = next(o for o in (await admin.get("/operators")).json() if o["code"] == OPERATOR)
+    shop = operator["shops"][0]
+    every = await listed(double, shop)
+    expected = {o["order_id"]: o["order_state"] for o in every}
+    await admin.post("/limits/reset")
+    # Ours: the state's, or RETURNED for an order whose every line was refunded.
+    status = {
+        o["order_id"]: "RETURNED" if o["fully_refunded"] else MAPPED[o["order_state"]]
+        for o in every
+    }
+    tenant = f"mk-{uuid.uuid4().hex[:10]}"
+    await connect(orders, stack, shop, tenant)
+    job = await finished_job(orders, tenant)
+    assert job["status"] == "COMPLETED" and job["errors"] == 0, job
+    assert job["marketplace"] == OPERATOR
+    rows = await orders.runtime.pool.fetch(
+        "SELECT external_order_id, marketplace_id, order_status::text AS status,"
+        " marketplace_status FROM orders WHERE tenant_id = $1",
+        tenant,
+    )
+    # Every order of the shop's 90 days, each once, its state mapped.
+    assert {r["external_order_id"]: r["marketplace_status"] for r in rows} == expected
+    assert len(rows) == job["orders"] == job["created"] >= 30
+    assert {r["marketplace_id"] for r in rows} == {str(shop["shopId"])}
+    assert {r["external_order_id"]: r["status"] for r in rows} == status
+    assert {r["status"] for r in rows} >= {"DELIVERED", "SHIPPED"}
+    # OR11's first pages (a date window each) once a minute: none inside a Retry-After.
+    assert (await admin.get("/retry-after-violations")).json()["count"] == 0
+
+    # Served over HTTP, as the view beside a Mirakl ticket asks for one.
+    delivered = next(r["external_order_id"] for r in rows if r["marketplace_status"] == "CLOSED")
+    one = await api(orders, tenant, f"/{delivered}", marketplace=OPERATOR)
+    assert one["externalOrderId"] == delivered and one["marketplace"] == OPERATOR
+    assert one["items"] and {i["marketplaceState"] for i in one["items"]} == {"CLOSED"}
+
+    # The update-date sync: the shop's next days (new orders, states moved on), an
+    # incident and a refund on the delivered order's lines.
+    advanced = (
+        await admin.post(
+            f"/operators/{OPERATOR}/shops/{shop['shopId']}/advance", json={"seconds": 3 * 86400}
+        )
+    ).json()
+    where = f"/operators/{OPERATOR}/shops/{shop['shopId']}/orders/{delivered}"
+    incident = (await admin.post(f"{where}/incident")).json()
+    refund = (await admin.post(f"{where}/refund")).json()
+    result = await orders.runtime.component(OrderSync).sync_now(tenant)
+    assert result.errors == 0, result
+    after = await orders.runtime.pool.fetch(
+        "SELECT external_order_id, marketplace_status FROM orders WHERE tenant_id = $1", tenant
+    )
+    now = {r["external_order_id"]: r["marketplace_status"] for r in after}
+    assert now == await shop_orders(double, shop) and len(now) == len(expected) + advanced["orders"]
+    assert any(now[o] != state for o, state in expected.items())
+    shown = await api(orders, tenant, f"/{delivered}", marketplace=OPERATOR)
+    states = {i["externalItemId"]: i["marketplaceState"] for i in shown["items"]}
+    assert states[refund["orderLineId"]] == "REFUNDED"
+    assert states[incident["orderLineId"]] in ("INCIDENT_OPEN", "REFUNDED")  # one line: both
+    assert "INCIDENT_OPEN" in states.values() or incident["orderLineId"] == refund["orderLineId"]
