@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -61,7 +62,7 @@ def test_an_order_with_an_incident_and_a_refund_shows_both_on_its_lines() -> Non
     lines = [
         {"order_line_id": "X-A-1", "order_line_state": "INCIDENT_OPEN", "quantity": 1,
          "product_title": "Tente", "price_unit": 79.0, "shipped_date": "2026-09-02T10:00:00Z",
-         "refunds": []},
+         "refunds": [{"id": "R0", "amount": 10.0, "shipping_amount": 4.99}]},  # partial
         {"order_line_id": "X-A-2", "order_line_state": "REFUNDED", "quantity": 1,
          "offer_sku": "SKU-2", "price_unit": 45.0,
          "refunds": [{"id": "R1", "amount": 45.0, "reason_code": "PRODUCT_DAMAGED"}]},
@@ -73,6 +74,9 @@ def test_an_order_with_an_incident_and_a_refund_shows_both_on_its_lines() -> Non
     assert order.delivery_status == "DELIVERED" and order.buyer_name == "Léa Martin"
     incident, refunded = order.lines
     assert (incident.state, incident.status) == ("INCIDENT_OPEN", "DELIVERED")  # the order's
+    assert incident.refunded_amount == Decimal("14.99")  # its price's part and shipping
+    assert refunded.refunded_amount == Decimal("45.0")
+    assert read_order(order_json(3, T0, T0)).lines[0].refunded_amount is None  # none listed
     assert (refunded.state, refunded.status) == ("REFUNDED", "RETURNED")
     assert refunded.product_name == "SKU-2" and str(refunded.unit_price) == "45.0"
     assert refunded.currency == "EUR" and order.shipped_at == datetime(2026, 9, 2, 10, tzinfo=UTC)

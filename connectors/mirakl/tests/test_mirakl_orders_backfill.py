@@ -8,6 +8,7 @@ PostgreSQL, NATS, OpenBao; the double over HTTP."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -178,5 +179,9 @@ async def test_a_mirakl_shop_is_backfilled_served_and_kept_fresh(
     shown = await api(orders, tenant, f"/{delivered}", marketplace=OPERATOR)
     states = {i["externalItemId"]: i["marketplaceState"] for i in shown["items"]}
     assert states[refund["orderLineId"]] == "REFUNDED"
+    refunds = {i["externalItemId"]: i["refundedAmount"] for i in shown["items"]}
+    line = next(i for i in shown["items"] if i["externalItemId"] == refund["orderLineId"])
+    assert refunds[refund["orderLineId"]] == str(Decimal(line["unitPrice"]) * line["quantity"])
+    assert {a for k, a in refunds.items() if k != refund["orderLineId"]} <= {None}
     assert states[incident["orderLineId"]] in ("INCIDENT_OPEN", "REFUNDED")  # one line: both
     assert "INCIDENT_OPEN" in states.values() or incident["orderLineId"] == refund["orderLineId"]

@@ -139,6 +139,7 @@ async def test_the_update_listing_shows_an_incident_and_a_refund_on_the_lines(
     assert lines[incident["orderLineId"]].state in ("INCIDENT_OPEN", "REFUNDED")
     assert lines[refund["orderLineId"]].state == "REFUNDED"
     assert lines[refund["orderLineId"]].status == "RETURNED"
+    assert lines[refund["orderLineId"]].refunded_amount is not None
     if incident["orderLineId"] != refund["orderLineId"]:
         assert (lines[incident["orderLineId"]].status) == "DELIVERED"  # the order's
     # The next listing starts where this one was complete: the order is not listed again.

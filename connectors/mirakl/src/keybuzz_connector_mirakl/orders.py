@@ -50,7 +50,7 @@ class OrderCalls(Protocol):
 class Refund(msgspec.Struct, frozen=True):
     id: str
     amount: float | None = None
-    reason_code: str | None = None
+    shipping_amount: float | None = None
 
 
 class Line(msgspec.Struct, frozen=True):
@@ -129,7 +129,15 @@ def _line(line: Line, order: Order) -> OrderLine:
         seller_sku=line.offer_sku,
         unit_price=price,
         currency=order.currency_iso_code if price is not None else None,
+        refunded_amount=_refunded(line.refunds),
     )
+
+
+def _refunded(refunds: list[Refund]) -> Decimal | None:
+    """What the line's refunds give back (its price and shipping), asked or paid: a
+    partial one leaves the line's state as it was; None for a line without any."""
+    amounts = [_price(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None]
+    return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
 
 
 def _price(value: float | None) -> Decimal | None:
