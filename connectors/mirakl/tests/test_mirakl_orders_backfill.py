@@ -8,8 +8,8 @@ PostgreSQL, NATS, OpenBao; the double over HTTP."""
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx

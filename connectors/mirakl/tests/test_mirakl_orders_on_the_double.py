@@ -17,7 +17,11 @@ import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
 from keybuzz_connector_mirakl.errors import MiraklUnavailable
 from keybuzz_connector_mirakl.orders import ShopOrders
+from keybuzz_connector_mirakl.session import MiraklSession
+from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_connector_mirakl.statistics import order_messages_response_delay
+from keybuzz_sandbox.mirakl import service_env
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import OrderSummary
 from mirakl_connector_helpers import ADMIN, CheckedRequests, serve_double
 
@@ -177,3 +181,27 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
         "LAST_THREE_MONTHS",  # the window's start 60 days back
     ]
     assert (await admin.get("/retry-after-violations")).json()["count"] == 0
+
+
+async def test_the_sessions_response_delay_is_a21s_for_the_window(
+    sandbox: str, admin: httpx.AsyncClient
+) -> None:
+    code = "DECATHLON"  # a shop of its own: A21 is once a day per shop
+    operator = next(o for o in (await admin.get("/operators")).json() if o["code"] == code)
+    first = operator["shops"][0]
+    settings = MiraklSettings(mirakl_catalogue=service_env(sandbox)["MIRAKL_CATALOGUE"])
+    api = settings.shop_api(code)
+    shop_api = connector_for(code).shop_api
+    assert api is not None and shop_api is not None
+    credentials = {"api_key": first["apiKey"], "shop_id": str(first["shopId"])}
+    sent = Sent()
+    async with httpx.AsyncClient(timeout=30, event_hooks={"request": [sent]}) as http:
+        session = shop_api.session(credentials, http=http, settings=api)
+        assert isinstance(session, MiraklSession)
+        now = datetime.now(UTC)
+        figure = await session.response_delay(now - timedelta(days=80), now)
+    assert figure is not None and figure.period == "LAST_THREE_MONTHS" and figure.seconds > 0
+    assert sent.requests == [
+        ("A21", {"periods": "LAST_THREE_MONTHS", "shop_id": str(first["shopId"])})
+    ]
+    assert sent.problems == []

@@ -23,6 +23,7 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_connector_mirakl.client import MiraklClient
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.replies import ThreadReplies
+from keybuzz_connector_mirakl.statistics import ResponseDelay, order_messages_response_delay
 from keybuzz_connector_mirakl.threads import ThreadInbox
 
 
@@ -81,3 +82,9 @@ class MiraklSession:
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         return await self.shop_orders.orders_by_id(order_ids)
+
+    # --- the shop's own figures at Mirakl -----------------------------------------------------
+
+    async def response_delay(self, start: datetime, end: datetime) -> ResponseDelay | None:
+        """A21's ``order_messages_response_delay`` for the window (statistics.py)."""
+        return await order_messages_response_delay(self.client, start, end)
