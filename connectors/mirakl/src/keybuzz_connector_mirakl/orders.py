@@ -14,8 +14,6 @@ client's to obey. An order whose fields we cannot read is left out and said
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -23,7 +21,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 import msgspec
-from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary, Page
+from keybuzz_shared.connectors.seam import (
+    AnswerUnreadable,
+    OrderLine,
+    OrderSummary,
+    Page,
+    cursor_of,
+    read_each,
+    state_of,
+)
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.order_states import line_status, order_status
@@ -186,17 +192,6 @@ class _Listing(msgspec.Struct, array_like=True, frozen=True):
         }
 
 
-def _encode(listing: _Listing) -> str:
-    return base64.urlsafe_b64encode(msgspec.msgpack.encode(listing)).decode()
-
-
-def _decode(cursor: str) -> _Listing:
-    try:
-        return msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Listing)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise ValueError("not a cursor this connector handed out") from None
-
-
 def _key(order: OrderSummary) -> tuple[datetime, str]:
     return (order.created_at, order.external_id)
 
@@ -225,7 +220,7 @@ class ShopOrders:
         if cursor is None:
             listing = _Listing(True, _to_millisecond(since), _to_millisecond(self.now()))
         else:
-            listing = _decode(cursor)
+            listing = state_of(cursor, _Listing)
         return await self._page(listing)
 
     async def orders_created(
@@ -234,7 +229,7 @@ class ShopOrders:
         if cursor is None:
             listing = _Listing(False, _to_millisecond(start), _to_millisecond(end))
         else:
-            listing = _decode(cursor)
+            listing = state_of(cursor, _Listing)
         return await self._page(listing)
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
@@ -272,21 +267,15 @@ class ShopOrders:
         following = _Listing(
             listing.updated, listing.low, listing.high, max(offset + 1, read_to - OVERLAP), newest
         )
-        return Page(items=kept, next_cursor=_encode(following), unreadable=unreadable)
+        return Page(items=kept, next_cursor=cursor_of(following), unreadable=unreadable)
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
-        items: list[OrderSummary] = []
-        unreadable: list[str] = []
-        for item in raw:
-            try:
-                items.append(read_order(item))
-            except ValueError as exc:
-                unreadable.append(str(exc))
+        items, unreadable = read_each(raw, read_order)
         for reason in unreadable:
             log.warning(
                 "Mirakl order left out: unreadable", extra={"shop": self.label, "reason": reason}
             )
-        return tuple(items), tuple(unreadable)
+        return items, unreadable
 
 
 def _listed(body: Any) -> Listed:

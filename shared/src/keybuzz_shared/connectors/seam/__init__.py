@@ -73,6 +73,9 @@ from keybuzz_shared.connectors.seam.orders import (
 )
 from keybuzz_shared.connectors.seam.page import (
     Page,
+    cursor_of,
+    read_each,
+    state_of,
 )
 from keybuzz_shared.connectors.seam.redirect_flow import (
     AccountCredentials,
@@ -166,6 +169,9 @@ __all__ = [
     "ThreadKind",
     "TokenEndpointUnavailable",
     "TokenGrant",
+    "cursor_of",
     "mail_relay_of",
+    "read_each",
     "shop_api_of",
+    "state_of",
 ]
