@@ -13,18 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_devstack.testing import Infra, RunningService, eventually
+from keybuzz_devstack.shop_orders_testing import connect_shop, finished_backfill, orders_api
+from keybuzz_devstack.testing import Infra, RunningService
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
 from keybuzz_sandbox.mirakl import service_env
-from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.events import ConnectionConnected
-from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
-from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import ADMIN, serve_double
 
 StartService = Callable[..., Awaitable[RunningService]]
@@ -59,48 +54,9 @@ async def orders(
     )
 
 
-async def api(orders: RunningService, tenant: str, path: str, **params: str) -> dict[str, Any]:
-    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
-    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
-    async with orders.client() as http:
-        answer = await http.get(f"/api/v1/orders{path}", headers=headers, params=params)
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
-
-
 async def connect(orders: RunningService, stack: Infra, shop: dict[str, Any], tenant: str) -> None:
-    """As oauth does it: the shop's key in Vault, then connection.connected."""
     fields = {"api_key": shop["apiKey"], "shop_id": str(shop["shopId"])}
-    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    try:
-        await vault.write(connector_for(OPERATOR).credentials_path(tenant), fields)
-    finally:
-        await vault.aclose()
-    event = ConnectionConnected(
-        tenant_id=tenant,
-        marketplace=OPERATOR,
-        connection_id=str(uuid.uuid4()),
-        seller_id=str(shop["shopId"]),
-        marketplace_ids=[],
-        region="eu",
-    )
-    js = (await orders.operator()).jetstream()
-    await js.publish(event.SUBJECT, msgspec.json.encode(event))
-
-
-async def finished_job(orders: RunningService, tenant: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        job_id = await orders.runtime.pool.fetchval(
-            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1", tenant
-        )
-        if job_id is None:
-            return None
-        job = await api(orders, tenant, f"/backfill/{job_id}")
-        return job if job["status"] != "RUNNING" else None
-
-    job: dict[str, Any] = await eventually(probe, 90)
-    return job
+    await connect_shop(orders, stack.vault_addr, OPERATOR, tenant, fields, str(shop["shopId"]))
 
 
 async def listed(double: str, shop: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,7 +91,7 @@ async def test_a_mirakl_shop_is_backfilled_served_and_kept_fresh(
     }
     tenant = f"mk-{uuid.uuid4().hex[:10]}"
     await connect(orders, stack, shop, tenant)
-    job = await finished_job(orders, tenant)
+    job = await finished_backfill(orders, tenant)
     assert job["status"] == "COMPLETED" and job["errors"] == 0, job
     assert job["marketplace"] == OPERATOR
     rows = await orders.runtime.pool.fetch(
@@ -154,7 +110,7 @@ async def test_a_mirakl_shop_is_backfilled_served_and_kept_fresh(
 
     # Served over HTTP, as the view beside a Mirakl ticket asks for one.
     delivered = next(r["external_order_id"] for r in rows if r["marketplace_status"] == "CLOSED")
-    one = await api(orders, tenant, f"/{delivered}", marketplace=OPERATOR)
+    one = await orders_api(orders, tenant, f"/{delivered}", marketplace=OPERATOR)
     assert one["externalOrderId"] == delivered and one["marketplace"] == OPERATOR
     assert one["items"] and {i["marketplaceState"] for i in one["items"]} == {"CLOSED"}
 
@@ -176,7 +132,7 @@ async def test_a_mirakl_shop_is_backfilled_served_and_kept_fresh(
     now = {r["external_order_id"]: r["marketplace_status"] for r in after}
     assert now == await shop_orders(double, shop) and len(now) == len(expected) + advanced["orders"]
     assert any(now[o] != state for o, state in expected.items())
-    shown = await api(orders, tenant, f"/{delivered}", marketplace=OPERATOR)
+    shown = await orders_api(orders, tenant, f"/{delivered}", marketplace=OPERATOR)
     states = {i["externalItemId"]: i["marketplaceState"] for i in shown["items"]}
     assert states[refund["orderLineId"]] == "REFUNDED"
     refunds = {i["externalItemId"]: i["refundedAmount"] for i in shown["items"]}

@@ -1,0 +1,73 @@
+"""For tests of a shop API connector's orders through the orders service run in-process
+(``testing.start_service``): the shop connected as oauth connects it, its backfill job
+awaited, its orders read over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.events import ConnectionConnected
+from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
+
+from keybuzz_devstack.testing import RunningService, eventually
+
+
+async def orders_api(
+    orders: RunningService, tenant: str, path: str, **params: str
+) -> dict[str, Any]:
+    """``GET /api/v1/orders<path>`` as an agent of ``tenant``; asserts a 200."""
+    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
+    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+    async with orders.client() as http:
+        answer = await http.get(f"/api/v1/orders{path}", headers=headers, params=params)
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+async def connect_shop(
+    orders: RunningService,
+    vault_addr: str,
+    marketplace: str,
+    tenant: str,
+    fields: Mapping[str, str],
+    seller_id: str,
+) -> None:
+    """As oauth does it: the shop's credentials in Vault, then connection.connected."""
+    vault = VaultClient(vault_addr, token=DEV_VAULT_TOKEN)
+    try:
+        await vault.write(connector_for(marketplace).credentials_path(tenant), dict(fields))
+    finally:
+        await vault.aclose()
+    event = ConnectionConnected(
+        tenant_id=tenant,
+        marketplace=marketplace,
+        connection_id=str(uuid.uuid4()),
+        seller_id=seller_id,
+        marketplace_ids=[],
+        region="eu",
+    )
+    js = (await orders.operator()).jetstream()
+    await js.publish(event.SUBJECT, msgspec.json.encode(event))
+
+
+async def finished_backfill(orders: RunningService, tenant: str) -> dict[str, Any]:
+    """The tenant's backfill job over HTTP once it is no longer RUNNING (90 s at most)."""
+
+    async def probe() -> dict[str, Any] | None:
+        job_id = await orders.runtime.pool.fetchval(
+            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1", tenant
+        )
+        if job_id is None:
+            return None
+        job = await orders_api(orders, tenant, f"/backfill/{job_id}")
+        return job if job["status"] != "RUNNING" else None
+
+    job: dict[str, Any] = await eventually(probe, 90)
+    return job
