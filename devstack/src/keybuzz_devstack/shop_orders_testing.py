@@ -4,14 +4,10 @@ awaited, its orders read over HTTP."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 
@@ -39,22 +35,12 @@ async def connect_shop(
     fields: Mapping[str, str],
     seller_id: str,
 ) -> None:
-    """As oauth does it: the shop's credentials in Vault, then connection.connected."""
+    """As oauth does it (``RunningService.connect_shop``), with a Vault client of its own."""
     vault = VaultClient(vault_addr, token=DEV_VAULT_TOKEN)
     try:
-        await vault.write(connector_for(marketplace).credentials_path(tenant), dict(fields))
+        await orders.connect_shop(vault, marketplace, dict(fields), seller_id, tenant)
     finally:
         await vault.aclose()
-    event = ConnectionConnected(
-        tenant_id=tenant,
-        marketplace=marketplace,
-        connection_id=str(uuid.uuid4()),
-        seller_id=seller_id,
-        marketplace_ids=[],
-        region="eu",
-    )
-    js = (await orders.operator()).jetstream()
-    await js.publish(event.SUBJECT, msgspec.json.encode(event))
 
 
 async def finished_backfill(orders: RunningService, tenant: str) -> dict[str, Any]:
