@@ -338,11 +338,16 @@ class RunningService:
         return tenant_id
 
     async def shop_connected(
-        self, vault: Any, marketplace: str, fields: dict[str, str], seller_id: str
+        self,
+        vault: Any,
+        marketplace: str,
+        fields: dict[str, str],
+        seller_id: str,
+        tenant_id: str | None = None,
     ) -> str:
-        """oauth's connect of a shop as a poller sees it (``connect_shop``); the new
-        tenant's id once the poller has scheduled the shop."""
-        tenant_id = await self.connect_shop(vault, marketplace, fields, seller_id)
+        """oauth's connect of a shop as a poller sees it (``connect_shop``); the tenant's
+        id (a new one unless ``tenant_id`` is given) once the poller has scheduled the shop."""
+        tenant_id = await self.connect_shop(vault, marketplace, fields, seller_id, tenant_id)
 
         async def scheduled() -> bool | None:
             return await self.runtime.pool.fetchval(  # type: ignore[no-any-return]

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 import msgspec
+from keybuzz_shared.file_links import FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
     TransientFailure,
@@ -171,8 +172,8 @@ class MiraklClient:
     async def get_bytes(
         self, operation: str, path: str, max_bytes: int, params: Mapping[str, str] | None = None
     ) -> bytes:
-        """The bytes of ``GET <base>/<path>`` (M13's download), at most ``max_bytes``:
-        MiraklAnswerUnreadable over it."""
+        """The bytes of ``GET <base>/<path>`` (M13's download): FileTooLarge over
+        ``max_bytes``, FileUnavailable for a 404 (no such file)."""
         call = _Call(
             operation,
             "GET",
@@ -181,7 +182,12 @@ class MiraklClient:
             json_answer=False,
             max_bytes=max_bytes,
         )
-        answer: bytes = await self._run(call)
+        try:
+            answer: bytes = await self._run(call)
+        except MiraklRequestRefused as exc:
+            if exc.status == 404:
+                raise FileUnavailable(404) from None
+            raise
         return answer
 
     def held_for(self, operation: str) -> float:
@@ -336,6 +342,8 @@ class MiraklClient:
         try:
             return await read_bounded(response, max_bytes)
         except AnswerTooLarge as exc:
+            if not call.json_answer:  # a file over the size it may have
+                raise FileTooLarge(f"{call.name}: {exc.size}") from None
             self._lost(call, f"answer {exc.size}")
             raise MiraklAnswerUnreadable(
                 self.operator, call.name, f"answer larger than allowed ({exc.size})"

@@ -4,26 +4,25 @@ shop's id, checked by one call as that shop before anything is stored."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
 
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
-from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable
+from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklRequestRefused
 from keybuzz_connector_mirakl.settings import mirakl_api
 
 CREDENTIAL_FIELDS = (
-    # Mirakl's API keys are UUIDs (the shop's back office, "API key").
+    # The shop's back office, "API key": UUIDs on the instances we know [observed], taken
+    # as printable ASCII without spaces (a refusal about a value never needs to quote it).
     CredentialField(
         name="api_key",
         json_name="apiKey",
         label="Clé API",
         secret=True,
-        pattern="[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
-        format="UUID",
-        max_length=36,
-        case="lower",
+        pattern="[!-~]+",
+        format="printable ASCII text without spaces",
+        max_length=128,
     ),
     # The shop's id (a number, the back office's "Shop ID"): one key may serve several
     # shops, and the connection is one shop of one operator.
@@ -37,6 +36,8 @@ CREDENTIAL_FIELDS = (
         account=True,
     ),
 )
+THREADS = "api/inbox/threads"
+NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UUIDs
 # A person waits for the check: one retry, short back-offs; a longer Retry-After from the
 # operator is passed on rather than waited for.
 CHECK_DEADLINE_SECONDS = 15.0
@@ -57,9 +58,8 @@ def shop_identity(operator: str, shop_id: str) -> str:
 
 
 class MiraklCredentialCheck:
-    """The seam's ``CredentialCheck``: one M11 call (a thread, without messages) as the
-    shop; Mirakl answers 401 for a key it does not know and 403 for a shop the key's user
-    has no access to."""
+    """The seam's ``CredentialCheck``: one call as the shop that spends none of its
+    frequency-limited allowance (``probe``)."""
 
     async def verify(
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
@@ -76,21 +76,23 @@ class MiraklCredentialCheck:
             max_backoff=2.0,
             max_retry_after=5.0,
         )
-        answer = await client.get_json("M11", "api/inbox/threads", {"limit": "1"})
-        _check_listing(api.operator, answer, key.shop_id)
+        await probe(client)
         return shop_identity(api.operator, key.shop_id)
 
 
-def _check_listing(operator: str, answer: Any, shop_id: str) -> None:
-    """An M11 answer, for the shop asked: a thread it lists names the shop among its
-    participants."""
-    if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-        raise MiraklAnswerUnreadable(operator, "M11", "not a list of threads")
-    for thread in answer["data"]:
-        shops = {
-            str(p.get("id"))
-            for p in (thread.get("authorized_participants") or [])
-            if isinstance(thread, dict) and isinstance(p, dict) and p.get("type") == "SHOP"
-        }
-        if shops and shop_id not in shops:
-            raise MiraklAnswerUnreadable(operator, "M11", f"shop {shop_id} asked, another answered")
+async def probe(client: MiraklClient) -> None:
+    """M10 on a thread no shop has: Mirakl answers 401 for a key it does not know, 403 for
+    a shop the key's user cannot reach, and its own 404 (``{"message", "status"}``) when
+    both are good. M10 is synchronous (no frequency of its own), where M11 or OR11 would
+    spend the shop's one call a minute, which its next poll needs. A 404 without Mirakl's
+    message is another server's: the base URL is not the operator's API."""
+    try:
+        await client.get_json("M10", f"{THREADS}/{NO_THREAD}")
+    except MiraklRequestRefused as exc:
+        if exc.status == 404 and exc.detail != "HTTP 404":
+            return
+        if exc.status == 404:
+            raise MiraklAnswerUnreadable(
+                client.operator, exc.call, "a 404 that is not Mirakl's: check the base URL"
+            ) from None
+        raise

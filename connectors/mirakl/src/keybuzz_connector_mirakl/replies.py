@@ -20,12 +20,13 @@ from keybuzz_shared.connectors.seam import (
     ReplyFile,
     ReplyOutcome,
     ThreadKey,
+    marketplace_message,
 )
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.client import FilePart
 from keybuzz_connector_mirakl.errors import MiraklRequestRefused
-from keybuzz_connector_mirakl.threads import THREADS, Thread, ThreadInbox, marketplace_message
+from keybuzz_connector_mirakl.threads import THREADS, Thread, ThreadInbox
 
 if TYPE_CHECKING:
     from keybuzz_connector_mirakl.client import MiraklClient

@@ -21,6 +21,7 @@ from keybuzz_shared.connectors.seam import (
 )
 
 from keybuzz_connector_mirakl.client import MiraklClient
+from keybuzz_connector_mirakl.credentials import probe
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.replies import ThreadReplies
 from keybuzz_connector_mirakl.statistics import ResponseDelay, order_messages_response_delay
@@ -38,8 +39,9 @@ class MiraklSession:
         self.shop_orders = ShopOrders(client, label=f"{client.operator}/{client.shop_id}")
 
     async def verify(self) -> None:
-        """One M11 call of one thread: 401/403 for a key or shop Mirakl refuses."""
-        await self.client.get_json("M11", "api/inbox/threads", {"limit": "1"})
+        """The credential check's call (credentials.probe): 401/403 for a key or shop
+        Mirakl refuses."""
+        await probe(self.client)
 
     # --- messages and the inbox -------------------------------------------------------------
 

@@ -27,7 +27,6 @@ from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
-    Attachment,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -36,6 +35,7 @@ from keybuzz_shared.connectors.seam import (
     SenderType,
     ThreadDetail,
     ThreadKey,
+    marketplace_messages,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.times import as_utc
@@ -182,21 +182,6 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
     )
 
 
-def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
-    return MarketplaceMessage(
-        external_id=message.message_id,
-        thread=message.thread,
-        sender_type=message.sender_type,
-        sender_name=message.sender_name,
-        subject=message.subject,
-        body=message.body,
-        sent_at=message.created_at,
-        attachments=tuple(
-            Attachment(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
-        ),
-    )
-
-
 # --- the listing's cursor ---------------------------------------------------------------
 
 
@@ -275,13 +260,7 @@ class ThreadInbox:
     async def messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[MarketplaceMessage]:
-        page = await self.inbox_messages(since=since, cursor=cursor)
-        return Page(
-            items=tuple(marketplace_message(m) for m in page.items),
-            next_cursor=page.next_cursor,
-            complete_until=page.complete_until,
-            unreadable=page.unreadable,
-        )
+        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
 
     async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
         """Mirakl's incidents are on order lines (the orders' part): none listed here."""

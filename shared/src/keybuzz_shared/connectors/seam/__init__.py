@@ -106,6 +106,8 @@ from keybuzz_shared.connectors.seam.shop_api import (
     MarketplaceSession,
     ShopApi,
     ShopApiSettings,
+    marketplace_message,
+    marketplace_messages,
 )
 
 __all__ = [
@@ -171,6 +173,8 @@ __all__ = [
     "TokenGrant",
     "cursor_of",
     "mail_relay_of",
+    "marketplace_message",
+    "marketplace_messages",
     "read_each",
     "shop_api_of",
     "state_of",
