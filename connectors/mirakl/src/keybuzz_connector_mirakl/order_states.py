@@ -1,4 +1,4 @@
-"""Mirakl's order and order line states in KeyBuzz's order vocabulary (docs/MIRAKL.md,
+"""Mirakl's order and order line states in KeyBuzz's order vocabulary (docs/MIRAKL-orders.md,
 "Order states"; the vocabulary is orders' ``OrderStatus``/``DeliveryStatus``,
 seam.ORDER_STATUSES).
 

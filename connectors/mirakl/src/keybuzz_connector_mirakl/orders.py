@@ -1,5 +1,5 @@
 """A Mirakl shop's orders (OR11 ``GET /api/orders``) as the seam's OrderSource
-(docs/MIRAKL.md, "Orders").
+(docs/MIRAKL-orders.md, "Orders").
 
 OR11 pages by offset (``max`` at most 100, ``offset``) in creation order (creation date,
 then order id [official]). ``orders(since)`` lists the orders updated in a window fixed at

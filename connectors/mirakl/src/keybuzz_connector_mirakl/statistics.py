@@ -1,6 +1,6 @@
 """The shop's own response figure at Mirakl: A21 ``GET /api/account/statistics``'s
 ``order_messages_response_delay``, the average seconds the shop takes to answer a
-customer's order message [official] (docs/MIRAKL.md, "The shop's response figure (A21)").
+customer's order message [official] (docs/MIRAKL-orders.md, "The shop's response figure (A21)").
 
 A21 gives its figures for periods that end when Mirakl last computed them
 (``last_updated_date``): the last month, three months, six months, year, or since the
