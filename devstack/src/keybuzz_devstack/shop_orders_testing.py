@@ -44,7 +44,7 @@ async def connect_shop(
 
 
 async def finished_backfill(orders: RunningService, tenant: str) -> dict[str, Any]:
-    """The tenant's backfill job over HTTP once it is no longer RUNNING (90 s at most)."""
+    """The tenant's backfill job over HTTP once it has left RUNNING (90 s at most)."""
 
     async def probe() -> dict[str, Any] | None:
         job_id = await orders.runtime.pool.fetchval(
