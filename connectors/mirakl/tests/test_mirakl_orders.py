@@ -5,6 +5,7 @@ between two pages (a fake OR11 of the unit tier: filters, creation order, offset
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import pytest
 from keybuzz_connector_mirakl.order_ids import MiraklOrderIds
 from keybuzz_connector_mirakl.order_states import LINE_STATES, ORDER_STATES, order_status
 from keybuzz_connector_mirakl.orders import OVERLAP, ShopOrders, mirakl_time, read_order
+from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_sandbox.mirakl.contract import query_problems, raw_spec
 from keybuzz_shared.connectors.seam import DELIVERY_STATUSES, ORDER_STATUSES, OrderSummary
 
@@ -193,3 +195,17 @@ async def test_a_creation_window_excludes_its_end_and_orders_by_id_come_100_a_ca
     assert [len(q["order_ids"].split(",")) for q in fake.queries] == [100, 26]
     with pytest.raises(ValueError):
         await source.orders(since=T0, cursor="not-a-cursor")
+
+
+def test_an_operators_or11_frequency_paces_its_order_listings_else_once_a_minute() -> None:
+    entries = [
+        {"code": "BOULANGER", "name": "Boulanger", "baseUrl": "https://x.example",
+         "responseHours": 24, "frequencies": {"OR11": 300}},
+        {"code": "DECATHLON", "name": "Decathlon", "baseUrl": "https://y.example",
+         "responseHours": 24},
+    ]  # fmt: skip
+    settings = MiraklSettings(mirakl_catalogue=json.dumps(entries))
+    paced = settings.shop_api("BOULANGER")
+    default = settings.shop_api("DECATHLON")
+    assert paced is not None and paced.orders_interval_seconds == 300
+    assert default is not None and default.orders_interval_seconds == 60  # [official]

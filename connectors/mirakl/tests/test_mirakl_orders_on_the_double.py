@@ -23,19 +23,23 @@ from keybuzz_connector_mirakl.statistics import order_messages_response_delay
 from keybuzz_sandbox.mirakl import service_env
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import OrderSummary
-from mirakl_connector_helpers import ADMIN, CheckedRequests, serve_double
+from mirakl_connector_helpers import ADMIN, TIME_SCALE, CheckedRequests, serve_double
 
 
 class Sent(CheckedRequests):
-    """The checked requests, and each one's (operation, query)."""
+    """The checked requests, each one's (operation, query), and the statuses answered."""
 
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.statuses: list[int] = []
 
     async def __call__(self, request: httpx.Request) -> None:
         await super().__call__(request)
         self.requests.append((self.seen[-1], dict(request.url.params)))
+
+    async def answered(self, response: httpx.Response) -> None:
+        self.statuses.append(response.status_code)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +62,9 @@ async def shop(sandbox: str, admin: httpx.AsyncClient) -> AsyncIterator[tuple[Mi
     operator = next(o for o in (await admin.get("/operators")).json() if o["code"] == "BOULANGER")
     first = operator["shops"][0]
     sent = Sent()
-    async with httpx.AsyncClient(timeout=30, event_hooks={"request": [sent]}) as http:
+    async with httpx.AsyncClient(
+        timeout=30, event_hooks={"request": [sent], "response": [sent.answered]}
+    ) as http:
         key = MiraklKey(api_key=first["apiKey"], shop_id=str(first["shopId"]))
         client = MiraklClient(
             key, http, operator["baseUrl"], operator="BOULANGER", call_deadline=20
@@ -108,19 +114,25 @@ async def test_creation_windows_add_up_to_the_shops_90_days_each_order_once(
     assert sorted(o.external_id for o in await source.orders_by_id([*some, "NOPE-A"])) == some
 
 
-async def test_or11s_frequency_is_obeyed_no_call_inside_a_retry_after(
+async def test_or11s_frequency_paces_a_listings_first_pages_never_a_429(
     admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
 ) -> None:
     client, sent = shop
-    source = ShopOrders(client)
+    minute = 60 / TIME_SCALE  # Mirakl's minute on the double, in real seconds
+    source = ShopOrders(client, page_size=20, interval=minute * 1.1)
     end = datetime.now(UTC)
     began = time.monotonic()
-    for days in (30, 15):  # two windows: two first pages of OR11, once a minute at most
-        await source.orders_created(start=end - timedelta(days=days), end=end)
-    # 60 Mirakl seconds at 60 times: the second first page waited its second.
-    assert time.monotonic() - began >= 0.9
+    for days in (90, 30, 15):  # three windows: three first pages of OR11
+        page = await source.orders_created(start=end - timedelta(days=days), end=end)
+        while page.next_cursor is not None:  # its following pages: the same call
+            page = await source.orders_created(
+                start=end - timedelta(days=days), end=end, cursor=page.next_cursor
+            )
+    assert time.monotonic() - began >= 2 * minute
+    offsets = [q["offset"] for _, q in sent.requests]
+    assert offsets.count("0") == 3 and len(offsets) > 3
+    assert 429 not in sent.statuses and set(sent.statuses) == {200}
     assert (await admin.get("/retry-after-violations")).json()["count"] == 0
-    assert [q["offset"] for _, q in sent.requests].count("0") >= 3  # one refused, then sent
 
 
 async def test_the_update_listing_shows_an_incident_and_a_refund_on_the_lines(
@@ -195,7 +207,9 @@ async def test_the_sessions_response_delay_is_a21s_for_the_window(
     assert api is not None and shop_api is not None
     credentials = {"api_key": first["apiKey"], "shop_id": str(first["shopId"])}
     sent = Sent()
-    async with httpx.AsyncClient(timeout=30, event_hooks={"request": [sent]}) as http:
+    async with httpx.AsyncClient(
+        timeout=30, event_hooks={"request": [sent], "response": [sent.answered]}
+    ) as http:
         session = shop_api.session(credentials, http=http, settings=api)
         assert isinstance(session, MiraklSession)
         now = datetime.now(UTC)

@@ -8,13 +8,18 @@ counts positions, and an order updated meanwhile leaves an update window, moving
 later order one place back: each next page is asked ``OVERLAP`` places early, what was
 read already (by creation date and id) is dropped, and a page that starts past the last
 order read steps back until it reaches it. So each order is listed once and none is
-skipped. OR11's frequency (a first page at most once a minute [official]) is the
-client's to obey. An order whose fields we cannot read is left out and said
+skipped. OR11's frequency (at most once a minute [official], the operator's where its
+catalogue entry sets one) paces the listings' first pages (``interval``): a backfill's
+date windows follow each other no faster; a following page (an offset) is the same call,
+and orders by id are the synchronous use Mirakl allows "at each order page display". A
+429 is the client's to obey. An order whose fields we cannot read is left out and said
 (``Page.unreadable``), never guessed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -209,12 +214,16 @@ class ShopOrders:
         *,
         page_size: int = MAX_PAGE_SIZE,
         label: str = "",
+        interval: float = 0.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.calls = calls
         self.page_size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
         self.label = label
+        self.interval = interval  # seconds between two listings' first pages
         self.now = now
+        self._first_page = asyncio.Lock()
+        self._last_first_page: float | None = None  # time.monotonic()
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
         if cursor is None:
@@ -249,7 +258,7 @@ class ShopOrders:
         offset = listing.offset
         while True:
             query = listing.query(self.page_size, offset)
-            listed = _listed(await self.calls.get_json("OR11", OR11, query))
+            listed = _listed(await self._listing_call(query))
             items, unreadable = self._read(listed.orders)
             last = listing.last
             if last is not None and offset > 0 and items and _key(items[0]) > last:
@@ -268,6 +277,19 @@ class ShopOrders:
             listing.updated, listing.low, listing.high, max(offset + 1, read_to - OVERLAP), newest
         )
         return Page(items=kept, next_cursor=cursor_of(following), unreadable=unreadable)
+
+    async def _listing_call(self, query: dict[str, str]) -> Any:
+        """OR11 for a listing: a first page waits until ``interval`` has passed since the
+        last one of this shop."""
+        if query["offset"] != "0":
+            return await self.calls.get_json("OR11", OR11, query)
+        async with self._first_page:
+            if self._last_first_page is not None:
+                left = self.interval - (time.monotonic() - self._last_first_page)
+                if left > 0:
+                    await asyncio.sleep(left)
+            self._last_first_page = time.monotonic()
+            return await self.calls.get_json("OR11", OR11, query)
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
         items, unreadable = read_each(raw, read_order)

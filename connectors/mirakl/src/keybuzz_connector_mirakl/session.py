@@ -31,12 +31,21 @@ from keybuzz_connector_mirakl.threads import ThreadInbox
 class MiraklSession:
     """The seam's ``MarketplaceSession`` of one shop of one operator."""
 
-    def __init__(self, client: MiraklClient, limits: Limits, *, operator_name: str) -> None:
+    def __init__(
+        self,
+        client: MiraklClient,
+        limits: Limits,
+        *,
+        operator_name: str,
+        orders_interval: float = 0.0,
+    ) -> None:
         self.client = client
         self.limits = limits
         self.inbox = ThreadInbox(client, operator_name=operator_name, page_size=limits.page_size)
         self.replies = ThreadReplies(client, self.inbox)
-        self.shop_orders = ShopOrders(client, label=f"{client.operator}/{client.shop_id}")
+        self.shop_orders = ShopOrders(
+            client, label=f"{client.operator}/{client.shop_id}", interval=orders_interval
+        )
 
     async def verify(self) -> None:
         """The credential check's call (credentials.probe): 401/403 for a key or shop
