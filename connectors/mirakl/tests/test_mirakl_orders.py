@@ -18,7 +18,12 @@ from keybuzz_connector_mirakl.order_states import LINE_STATES, ORDER_STATES, ord
 from keybuzz_connector_mirakl.orders import OVERLAP, ShopOrders, mirakl_time, read_order
 from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_sandbox.mirakl.contract import query_problems, raw_spec
-from keybuzz_shared.connectors.seam import DELIVERY_STATUSES, ORDER_STATUSES, OrderSummary
+from keybuzz_shared.connectors.seam import (
+    DELIVERY_STATUSES,
+    ORDER_STATUSES,
+    AnswerUnreadable,
+    OrderSummary,
+)
 
 T0 = datetime(2026, 9, 1, tzinfo=UTC)
 
@@ -115,7 +120,9 @@ class FakeOR11:
         assert query_problems("OR11", params) == []
         self.queries.append(dict(params))
 
-        def within(value: str, low: str | None, high: str | None) -> bool:
+        def within(value: Any, low: str | None, high: str | None) -> bool:
+            if not isinstance(value, str):
+                return True  # an order Mirakl sends broken: listed all the same
             moment = datetime.fromisoformat(value)
             return (low is None or moment >= datetime.fromisoformat(low)) and (
                 high is None or moment <= datetime.fromisoformat(high)
@@ -126,10 +133,10 @@ class FakeOR11:
                 o
                 for o in self.orders.values()
                 if within(o["last_updated_date"], params.get("start_update_date"), params.get("end_update_date"))
-                and within(o["created_date"], params.get("start_date"), params.get("end_date"))
+                and within(o.get("created_date"), params.get("start_date"), params.get("end_date"))
                 and ("order_ids" not in params or o["order_id"] in params["order_ids"].split(","))
             ),
-            key=lambda o: (o["created_date"], o["order_id"]),
+            key=lambda o: (str(o.get("created_date")), o["order_id"]),
         )  # fmt: skip
         offset, size = int(params.get("offset", "0")), int(params.get("max", "10"))
         answer = {"orders": matching[offset : offset + size], "total_count": len(matching)}
@@ -209,3 +216,21 @@ def test_an_operators_or11_frequency_paces_its_order_listings_else_once_a_minute
     default = settings.shop_api("DECATHLON")
     assert paced is not None and paced.orders_interval_seconds == 300
     assert default is not None and default.orders_interval_seconds == 60  # [official]
+
+
+async def test_an_order_it_cannot_read_is_left_out_and_said_an_answer_off_or11_refused() -> None:
+    orders = [order_json(n, T0 + timedelta(hours=n), T0 + timedelta(hours=n)) for n in range(5)]
+    orders[2]["created_date"] = None
+    orders[3]["order_lines"] = "not a list"
+    source = ShopOrders(FakeOR11(orders))
+    page = await source.orders_created(start=T0, end=T0 + timedelta(days=1))
+    assert [o.external_id for o in page.items] == ["O00000-A", "O00001-A", "O00004-A"]
+    assert len(page.unreadable) == 2 and page.next_cursor is None
+    assert any("created_date" in reason for reason in page.unreadable)
+
+    class NotOR11:
+        async def get_json(self, operation: str, path: str, params: Mapping[str, str]) -> Any:
+            return {"data": []}  # an M11 answer, say
+
+    with pytest.raises(AnswerUnreadable, match="OR11"):
+        await ShopOrders(NotOR11()).orders(since=T0)
