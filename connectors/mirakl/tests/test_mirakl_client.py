@@ -12,14 +12,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.credentials import MiraklCredentialCheck
 from keybuzz_connector_mirakl.errors import (
     MiraklAnswerUnreadable,
     MiraklCredentialsRefused,
     MiraklRequestRefused,
     MiraklUnavailable,
 )
+from keybuzz_connector_mirakl.settings import MiraklSettings
+from keybuzz_sandbox.mirakl import service_env
 from mirakl_connector_helpers import CheckedRequests, admin, operators, serve_double
 
 THREADS = "api/inbox/threads"
@@ -162,3 +166,24 @@ async def test_a_base_url_answering_html_or_redirecting_is_refused_clearly(
         await client_of(http, base, shop).get_json("M11", THREADS)
     assert said in str(refused.value) and "BOULANGER" in str(refused.value)
     assert shop["apiKey"] not in str(refused.value)
+
+
+async def test_the_credential_check_takes_only_mirakls_own_404_as_good(
+    double: str, http: httpx.AsyncClient
+) -> None:
+    """The check's M10 on a thread no shop has: Mirakl's 404 (its message) means key and
+    shop are good; the sandbox's own 404 off the operator's API is another server's."""
+    base, shop = await boulanger(double)
+    fields = {"api_key": shop["apiKey"], "shop_id": str(shop["shopId"])}
+    settings = MiraklSettings(mirakl_catalogue=service_env(double)["MIRAKL_CATALOGUE"])
+    api = settings.shop_api("BOULANGER")
+    assert api is not None and api.api_url == base
+    check = MiraklCredentialCheck()
+    assert await check.verify(fields, http=http, settings=api) == (
+        f"mirakl:BOULANGER:{shop['shopId']}"
+    )
+    elsewhere = msgspec.structs.replace(api, api_url=f"{double}/not-mirakl")
+    with pytest.raises(MiraklAnswerUnreadable, match="a 404 that is not Mirakl's"):
+        await check.verify(fields, http=http, settings=elsewhere)
+    with pytest.raises(MiraklCredentialsRefused, match="403"):
+        await check.verify({**fields, "shop_id": "1"}, http=http, settings=api)
