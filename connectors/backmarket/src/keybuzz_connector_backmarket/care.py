@@ -1,0 +1,405 @@
+"""A Back Market shop's care folders as the poller reads them: the seam's ``InboxSource``
+and ``MessageSource`` on ``GET /ws/sav`` and ``GET /ws/sav/{id}`` (docs/BACKMARKET.md,
+"Care folders").
+
+A listing asks for the folders having messages more recent than ``since`` (Back Market's
+``last_message_date``, to the minute: a minute earlier, so that none at ``since``'s minute
+is missed), 10 a page. A folder's messages come only with its details, one call each
+(40,000 a day against the list's 4,000): a folder is read again only when its
+``date_last_message`` moved since this session last read it, or when that date is past
+``since`` (what was read then may not have been stored: the poller's cursor says it was
+only once it passes the date). One ticket per folder (a DISCUSSION thread, its order
+beside it), each message once by Back Market's id; the folder's claims, order line,
+order and buyer's country and language are the thread's details."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+from keybuzz_shared.connectors.seam import (
+    Attachment,
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
+    MarketplaceMessage,
+    Page,
+    SenderType,
+    ThreadDetail,
+    ThreadKey,
+)
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_backmarket.client import BackMarketClient
+from keybuzz_connector_backmarket.errors import (
+    BackMarketAnswerUnreadable,
+    BackMarketRequestRefused,
+)
+from keybuzz_connector_backmarket.order_states import line_state_name, order_state_name
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10  # GET /ws/sav's page [official]
+FOLDERS_KEPT = 20_000  # folders whose last message date a session remembers
+OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
+BACK_MARKET_STAFF = "Service client Back Market"
+# A message's initiator [official: Merchant; the others as the double writes them].
+SENDERS: dict[str, SenderType] = {
+    "Customer": "BUYER",
+    "Merchant": "SELLER",
+    "BackMarket": "MARKETPLACE_SUPPORT",
+}
+COUNTRIES = {
+    "fr-fr": ("France", "français"),
+    "fr-be": ("Belgique", "français"),
+    "es-es": ("Espagne", "espagnol"),
+    "de-de": ("Allemagne", "allemand"),
+    "de-at": ("Autriche", "allemand"),
+    "it-it": ("Italie", "italien"),
+    "en-gb": ("Royaume-Uni", "anglais"),
+    "nl-nl": ("Pays-Bas", "néerlandais"),
+    "pt-pt": ("Portugal", "portugais"),
+    "en-ie": ("Irlande", "anglais"),
+    "el-gr": ("Grèce", "grec"),
+    "sk-sk": ("Slovaquie", "slovaque"),
+    "sv-se": ("Suède", "suédois"),
+    "en-us": ("États-Unis", "anglais"),
+    "ja-jp": ("Japon", "japonais"),
+    "en-au": ("Australie", "anglais"),
+}
+RESOLUTIONS = {
+    "REMOTE_ASSISTANCE": "assistance à distance",
+    "REPAIR": "réparation",
+    "REPLACE": "remplacement",
+    "REPAIR_REPLACE": "réparation ou remplacement",
+    "REFUND": "remboursement",
+}
+WARRANTY_STATES = {
+    "IN_WARRANTY": "sous garantie",
+    "WATER_OR_DROPPED": "tombé ou mouillé",
+    "THIRD_PARTY_REPAIR": "réparé par un tiers",
+}
+_CURSOR = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})\|([1-9][0-9]{0,5})")
+
+
+# --- Back Market's JSON -------------------------------------------------------------------
+
+
+class FolderSummary(msgspec.Struct, frozen=True):
+    id: int
+    date_last_message: datetime
+    state: int = OPEN
+    merchant: int | None = None
+
+
+class FileRef(msgspec.Struct, frozen=True):
+    id: int
+    attachment: str
+
+
+class Message(msgspec.Struct, frozen=True):
+    id: int
+    date_creation: datetime
+    message: str = ""
+    initiator: str = ""
+    kind: str = ""
+    is_informative: bool = False
+    attachments: list[FileRef] = []
+
+
+class Issue(msgspec.Struct, frozen=True, rename={"customer_issue": "customerIssue"}):
+    customer_issue: str = ""
+    tag: str = ""
+
+
+class Claim(msgspec.Struct, frozen=True):
+    id: int
+    state: int | None = None
+    issues: list[Issue] = []
+    resolution_choice: str | None = None
+    declared_warranty_state: str | None = None
+
+
+class Client(msgspec.Struct, frozen=True):
+    first_name: str = ""
+    last_name: str = ""
+
+
+class FolderOrder(msgspec.Struct, frozen=True):
+    order_id: int
+    state: int | None = None
+    country_code: str | None = None
+
+
+class FolderLine(msgspec.Struct, frozen=True):
+    id: int
+    order: FolderOrder | None = None
+    state: int | None = None
+    quantity: int | None = None
+    snapshot: dict[str, Any] | None = None
+
+
+class Folder(msgspec.Struct, frozen=True):
+    id: int
+    state: int = OPEN
+    country_code: str | None = None
+    client: Client | None = None
+    messages: list[Message] = []
+    lines: list[Claim] = []
+    orderline: FolderLine | None = None
+
+    @property
+    def order_id(self) -> str | None:
+        line = self.orderline
+        return str(line.order.order_id) if line and line.order else None
+
+    @property
+    def thread(self) -> ThreadKey:
+        return ThreadKey(kind="DISCUSSION", id=str(self.id), order_id=self.order_id)
+
+    @property
+    def claim(self) -> bool:
+        return any(c.state == OPEN for c in self.lines)
+
+
+def read_folder(body: Any) -> Folder:
+    try:
+        return msgspec.convert(body, Folder)
+    except msgspec.ValidationError as exc:
+        raise BackMarketAnswerUnreadable("GET ws/sav/{id}", f"off its shape: {exc}") from None
+
+
+# --- the mapping to the seam --------------------------------------------------------------
+
+
+def details(folder: Folder) -> tuple[ThreadDetail, ...]:
+    """What the ticket shows beside the folder's messages, in French."""
+    shown: list[tuple[str, str, str | None]] = []
+    country = folder.country_code or (
+        folder.orderline.order.country_code if folder.orderline and folder.orderline.order else None
+    )
+    if country:
+        name, language = COUNTRIES.get(country, (country, country))
+        shown += [("country", "Pays de l'acheteur", name), ("language", "Langue", language)]
+    shown.append(("folder_state", "Dossier SAV", "ouvert" if folder.state == OPEN else "fermé"))
+    line = folder.orderline
+    if line is not None:
+        product = _product(line.snapshot)
+        quantity = f" × {line.quantity}" if line.quantity else ""
+        shown.append(("order_line", "Ligne de commande", f"{line.id}{product}{quantity}"))
+        if line.state is not None:
+            shown.append(("order_line_state", "État de la ligne", line_state_name(line.state)))
+        if line.order is not None:
+            shown.append(("order", "Commande", str(line.order.order_id)))
+            if line.order.state is not None:
+                shown.append(
+                    ("order_state", "État de la commande", order_state_name(line.order.state))
+                )
+    for n, claim in enumerate(folder.lines, start=1):
+        suffix = "" if len(folder.lines) == 1 else f" {n}"
+        issues = ", ".join(
+            f"{i.customer_issue} ({i.tag})" if i.tag else i.customer_issue
+            for i in claim.issues
+            if i.customer_issue
+        )
+        state = "ouverte" if claim.state == OPEN else "fermée"
+        shown.append((f"claim{suffix.strip()}", f"Réclamation{suffix}", f"{claim.id}, {state}"))
+        shown.append((f"claim_issues{suffix.strip()}", f"Problèmes déclarés{suffix}", issues))
+        if claim.resolution_choice:
+            choice = RESOLUTIONS.get(claim.resolution_choice, claim.resolution_choice)
+            shown.append(
+                (f"resolution_choice{suffix.strip()}", f"Résolution choisie{suffix}", choice)
+            )
+        if claim.declared_warranty_state:
+            warranty = WARRANTY_STATES.get(
+                claim.declared_warranty_state, claim.declared_warranty_state
+            )
+            shown.append(
+                (f"warranty_state{suffix.strip()}", f"Garantie déclarée{suffix}", warranty)
+            )
+    return tuple(ThreadDetail(name=n, label=label, value=v) for n, label, v in shown if v)
+
+
+def _product(snapshot: dict[str, Any] | None) -> str:
+    if not snapshot:
+        return ""
+    for key in ("title", "sku", "listing"):
+        value = snapshot.get(key)
+        if isinstance(value, str | int) and str(value).strip():
+            return f" — {value}"
+    return ""
+
+
+def sender_of(folder: Folder, message: Message) -> tuple[SenderType, str | None]:
+    """Who wrote the message as the ticket shows it: an informative message (Back
+    Market's notices, which open no response deadline, at Back Market or here) is the
+    marketplace's notification; Back Market's staff its customer service."""
+    sender = SENDERS.get(message.initiator, "SYSTEM")
+    if message.is_informative and sender != "SELLER":
+        return "SYSTEM", f"Back Market (message informatif, {message.initiator or 'inconnu'})"
+    if sender == "MARKETPLACE_SUPPORT":
+        return sender, BACK_MARKET_STAFF
+    if sender == "BUYER" and folder.client is not None:
+        name = f"{folder.client.first_name} {folder.client.last_name}".strip()
+        return sender, name or None
+    return sender, None
+
+
+def file_of(ref: FileRef) -> InboxFile:
+    name = unquote(urlsplit(ref.attachment).path.rsplit("/", 1)[-1]) or str(ref.id)
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return InboxFile(name=name, url=ref.attachment, content_type=kind)
+
+
+def subject_of(folder: Folder) -> str:
+    return f"SAV Back Market n° {folder.id}"
+
+
+def inbox_messages_of(folder: Folder) -> list[InboxMessage]:
+    """The folder's messages, oldest first."""
+    shown = details(folder)
+    found = []
+    for message in sorted(folder.messages, key=lambda m: as_utc(m.date_creation)):
+        sender_type, sender_name = sender_of(folder, message)
+        found.append(
+            InboxMessage(
+                message_id=str(message.id),
+                thread=folder.thread,
+                thread_details=shown,
+                claim=folder.claim,
+                sender_type=sender_type,
+                sender_name=sender_name,
+                subject=subject_of(folder),
+                body=message.message,
+                created_at=as_utc(message.date_creation),
+                unread=sender_type != "SELLER",
+                files=tuple(file_of(f) for f in message.attachments),
+            )
+        )
+    return found
+
+
+def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
+    return MarketplaceMessage(
+        external_id=message.message_id,
+        thread=message.thread,
+        sender_type=message.sender_type,
+        sender_name=message.sender_name,
+        subject=message.subject,
+        body=message.body,
+        sent_at=message.created_at,
+        attachments=tuple(
+            Attachment(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
+        ),
+    )
+
+
+def minute_filter(since: datetime) -> str:
+    """Back Market's ``YYYY-MM-DD-hh-mm``, a minute before ``since``'s minute."""
+    return (as_utc(since) - timedelta(minutes=1)).strftime("%Y-%m-%d-%H-%M")
+
+
+# --- the inbox ----------------------------------------------------------------------------
+
+
+class CareInbox:
+    """A shop's care folders through its BackMarketClient."""
+
+    def __init__(self, client: BackMarketClient) -> None:
+        self.client = client
+        # folder id -> the date_last_message of the details this session last read
+        self._read: dict[int, datetime] = {}
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        after, page = _decoded(cursor) if cursor is not None else (minute_filter(since), 1)
+        listed = await self.client.get_json(
+            "/ws/sav", {"last_message_date": after, "page": str(page)}
+        )
+        summaries, unreadable, more = _summaries(listed)
+        found: list[InboxMessage] = []
+        for summary in summaries:
+            if not self._moved(summary, since):
+                continue
+            try:
+                folder = await self.folder(summary.id)
+            except BackMarketRequestRefused as exc:  # e.g. a folder Back Market lost
+                unreadable.append(f"care folder {summary.id}: {exc}")
+                continue
+            found += inbox_messages_of(folder)
+            self._remember(summary)
+        return Page(
+            items=tuple(found),
+            next_cursor=f"{after}|{page + 1}" if more and summaries else None,
+            unreadable=tuple(unreadable),
+        )
+
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        page = await self.inbox_messages(since=since, cursor=cursor)
+        return Page(
+            items=tuple(marketplace_message(m) for m in page.items),
+            next_cursor=page.next_cursor,
+            complete_until=page.complete_until,
+            unreadable=page.unreadable,
+        )
+
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        """Back Market's claims belong to care folders: on their tickets, no incident."""
+        return Page(items=(), next_cursor=None)
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return 0  # Back Market's API has no read mark
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        return await self.client.get_bytes(file.url, max_bytes)
+
+    async def folder(self, folder_id: str | int) -> Folder:
+        """One folder with its messages, claims and order line."""
+        key = str(folder_id)
+        if not key.isdigit():
+            raise BackMarketRequestRefused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
+        return read_folder(await self.client.get_json(f"/ws/sav/{key}"))
+
+    def _moved(self, summary: FolderSummary, since: datetime) -> bool:
+        """Whether the folder's details are worth a call (module docstring)."""
+        last = as_utc(summary.date_last_message)
+        return self._read.get(summary.id) != last or last > as_utc(since)
+
+    def _remember(self, summary: FolderSummary) -> None:
+        self._read.pop(summary.id, None)
+        self._read[summary.id] = as_utc(summary.date_last_message)
+        if len(self._read) > FOLDERS_KEPT:
+            del self._read[next(iter(self._read))]
+
+
+def _decoded(cursor: str) -> tuple[str, int]:
+    found = _CURSOR.fullmatch(cursor)
+    if found is None:
+        raise ValueError("not a cursor this connector handed out")
+    return found.group(1), int(found.group(2))
+
+
+def _summaries(body: Any) -> tuple[list[FolderSummary], list[str], bool]:
+    """A list page's folders, why some were left out, and whether a next page follows."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise BackMarketAnswerUnreadable("GET ws/sav", "no list of results in the page")
+    if len(body["results"]) > PAGE_SIZE:
+        raise BackMarketAnswerUnreadable(
+            "GET ws/sav", f"{len(body['results'])} folders on a page of {PAGE_SIZE}"
+        )
+    read, unreadable = [], []
+    for item in body["results"]:
+        try:
+            read.append(msgspec.convert(item, FolderSummary))
+        except msgspec.ValidationError as exc:
+            unreadable.append(f"care folder off its shape: {exc}")
+    return read, unreadable, bool(body.get("next"))
