@@ -320,9 +320,15 @@ class CareInbox:
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
         after, page = _decoded(cursor) if cursor is not None else (minute_filter(since), 1)
-        listed = await self.client.get_json(
-            "/ws/sav", {"last_message_date": after, "page": str(page)}
-        )
+        try:
+            listed = await self.client.get_json(
+                "/ws/sav", {"last_message_date": after, "page": str(page)}
+            )
+        except BackMarketRequestRefused as exc:
+            if exc.status != 404 or page == 1:
+                raise
+            # A page past the last one (its folders fewer than when ``next`` was given).
+            return Page(items=(), next_cursor=None)
         summaries, unreadable, more = _summaries(listed)
         found: list[InboxMessage] = []
         for summary in summaries:

@@ -238,8 +238,7 @@ class BackMarketClient:
                 call.method,
                 call.url,
                 params=call.params,
-                data=call.form,
-                files=list(call.files) or None,
+                files=_multipart(call),
                 headers=self.headers(),
             ) as response:
                 await self._check_status(call, response)
@@ -341,6 +340,17 @@ class BackMarketClient:
         if exc is not None:
             where["error"] = type(exc).__name__
         return where
+
+
+def _multipart(call: _Call) -> list[tuple[str, tuple[str | None, bytes, str | None]]] | None:
+    """A form as multipart/form-data (its fields as parts without a file name), as Back
+    Market takes a message even without files [official]; None for a call without one."""
+    if call.form is None:
+        return None
+    fields: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
+        (name, (None, value.encode(), None)) for name, value in call.form.items()
+    ]
+    return fields + [(name, (file, data, kind)) for name, (file, data, kind) in call.files]
 
 
 def _is_firewall(response: httpx.Response, document: Any) -> bool:
