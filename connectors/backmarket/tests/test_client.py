@@ -10,14 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from backmarket_connector_helpers import client_for
 from keybuzz_connector_backmarket.client import WAF_HOLD_SECONDS
 from keybuzz_connector_backmarket.errors import (
     BackMarketCredentialsRefused,
     BackMarketOutcomeUnknown,
     BackMarketUnavailable,
 )
-
-from conftest import client_for
 
 MILANO = 4  # the double's smallest seeded shop
 

@@ -6,9 +6,10 @@ A listing asks for the folders having messages more recent than ``since`` (Back 
 ``last_message_date``, to the minute: a minute earlier, so that none at ``since``'s minute
 is missed), 10 a page. A folder's messages come only with its details, one call each
 (40,000 a day against the list's 4,000): a folder is read again only when its
-``date_last_message`` moved since this session last read it, or when that date is past
-``since`` (what was read then may not have been stored: the poller's cursor says it was
-only once it passes the date). One ticket per folder (a DISCUSSION thread, its order
+``date_last_message`` moved since this session last read it — once that reading is known
+stored: a later listing starts later (the poller's cursor moved past the poll that read
+it); until then (a poll that failed to store what it read lists the same ``since``) it is
+read again. One ticket per folder (a DISCUSSION thread, its order
 beside it), each message once by Back Market's id; the folder's claims, order line,
 order and buyer's country and language are the thread's details."""
 
@@ -313,12 +314,16 @@ class CareInbox:
 
     def __init__(self, client: BackMarketClient) -> None:
         self.client = client
-        # folder id -> the date_last_message of the details this session last read
+        # folder id -> the date_last_message of the details read and known stored
         self._read: dict[int, datetime] = {}
+        # folder id -> (its date_last_message read, the ``since`` of the listing that read it)
+        self._pending: dict[int, tuple[datetime, datetime]] = {}
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
+        if cursor is None:
+            self._confirm(as_utc(since))
         after, page = _decoded(cursor) if cursor is not None else (minute_filter(since), 1)
         try:
             listed = await self.client.get_json(
@@ -332,15 +337,15 @@ class CareInbox:
         summaries, unreadable, more = _summaries(listed)
         found: list[InboxMessage] = []
         for summary in summaries:
-            if not self._moved(summary, since):
-                continue
+            if self._read.get(summary.id) == as_utc(summary.date_last_message):
+                continue  # read, stored, and no message since
             try:
                 folder = await self.folder(summary.id)
             except BackMarketRequestRefused as exc:  # e.g. a folder Back Market lost
                 unreadable.append(f"care folder {summary.id}: {exc}")
                 continue
             found += inbox_messages_of(folder)
-            self._remember(summary)
+            self._pending[summary.id] = (as_utc(summary.date_last_message), as_utc(since))
         return Page(
             items=tuple(found),
             next_cursor=f"{after}|{page + 1}" if more and summaries else None,
@@ -375,15 +380,15 @@ class CareInbox:
             raise BackMarketRequestRefused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
         return read_folder(await self.client.get_json(f"/ws/sav/{key}"))
 
-    def _moved(self, summary: FolderSummary, since: datetime) -> bool:
-        """Whether the folder's details are worth a call (module docstring)."""
-        last = as_utc(summary.date_last_message)
-        return self._read.get(summary.id) != last or last > as_utc(since)
-
-    def _remember(self, summary: FolderSummary) -> None:
-        self._read.pop(summary.id, None)
-        self._read[summary.id] = as_utc(summary.date_last_message)
-        if len(self._read) > FOLDERS_KEPT:
+    def _confirm(self, since: datetime) -> None:
+        """The folders read by listings that started before ``since``: the poller moved
+        its cursor on since, past what they gave."""
+        for folder_id, (last, read_since) in list(self._pending.items()):
+            if read_since < since:
+                del self._pending[folder_id]
+                self._read.pop(folder_id, None)
+                self._read[folder_id] = last
+        while len(self._read) > FOLDERS_KEPT:
             del self._read[next(iter(self._read))]
 
 
