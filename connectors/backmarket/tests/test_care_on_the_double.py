@@ -14,10 +14,12 @@ import pytest
 from backmarket_connector_helpers import Checked, client_for
 from keybuzz_connector_backmarket.care import BACK_MARKET_STAFF, CareInbox
 from keybuzz_connector_backmarket.client import BackMarketClient
+from keybuzz_connector_backmarket.connector import LIMITS
 from keybuzz_connector_backmarket.credentials import BackMarketCredentialCheck
 from keybuzz_connector_backmarket.errors import BackMarketCredentialsRefused
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES, FolderReplies
+from keybuzz_connector_backmarket.session import BackMarketSession
 from keybuzz_connector_backmarket.settings import BackMarketSettings
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ReplyFile, ThreadKey
 
@@ -225,3 +227,15 @@ async def test_the_credential_check_names_the_seller_back_market_answers_for(
     with pytest.raises(BackMarketCredentialsRefused) as refused:
         await check.verify(other, http=http, settings=settings)
     assert shop["token"] not in str(refused.value)
+
+
+async def test_a_session_counts_the_folder_list_calls_it_spent_of_the_allowance(
+    client: BackMarketClient, checked: Checked
+) -> None:
+    session = BackMarketSession(client, LIMITS)
+    page = await session.inbox_messages(since=datetime(2000, 1, 1, tzinfo=UTC))
+    assert page.next_cursor is not None  # more than one page: one call each
+    await session.inbox_messages(since=datetime(2000, 1, 1, tzinfo=UTC), cursor=page.next_cursor)
+    await session.incidents(since=datetime(2000, 1, 1, tzinfo=UTC))  # Back Market has none
+    listed = sum(1 for r in checked.sent if r.method == "GET" and r.url.path.endswith("/ws/sav"))
+    assert session.allowance_calls() == listed == 2

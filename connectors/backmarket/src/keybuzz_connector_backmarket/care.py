@@ -47,6 +47,7 @@ from keybuzz_connector_backmarket.order_states import line_state_name, order_sta
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
+FOLDER_LIST = "GET ws/sav"  # the call Back Market allows 4,000 a day [official]
 FOLDERS_KEPT = 20_000  # folders whose last message date a session remembers
 OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"

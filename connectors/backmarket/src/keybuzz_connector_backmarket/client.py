@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -118,6 +119,9 @@ class BackMarketClient:
         self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
         self._max_retry_after = max_retry_after
         self._max_bytes = max_response_bytes
+        # Requests sent, by call ("GET ws/sav"), answered or not: what a daily allowance
+        # of calls is spent on.
+        self.sent: Counter[str] = Counter()
 
     @property
     def base_url(self) -> str:
@@ -232,6 +236,7 @@ class BackMarketClient:
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
     async def _once(self, call: _Call) -> Any:
+        self.sent[call.name] += 1
         call.in_doubt = True
         try:
             async with self._http.stream(

@@ -3,7 +3,7 @@ seam's OrderSource (docs/BACKMARKET.md, "Orders").
 
 ``orders(since)`` lists the orders modified from ``since`` on (``date_modification``),
 ``orders_created`` those created from ``start`` on (``date_creation``), the ones created
-at or after ``end`` left out here; 50 a page (the largest ``page-size`` [official]), by
+at or after ``end`` left out here, the reading ended at a page wholly past ``end``; 50 a page (the largest ``page-size`` [official]), by
 page number. ``orders_by_id`` reads each order named (the orders of the lines the care
 folders name). An order whose fields we cannot read is left out and said
 (``Page.unreadable``), never guessed."""
@@ -148,9 +148,13 @@ class ShopOrders:
             "/ws/orders", {field: since, "page": str(page), "page-size": str(PAGE_SIZE)}
         )
         items, unreadable = _orders(body)
-        if end is not None:
-            items = [o for o in items if o.created_at < end]
         more = isinstance(body, dict) and bool(body.get("next"))
+        if end is not None:
+            # Back Market lists by order id, which grows with creation [double: assumed]: a
+            # page created wholly at or after ``end`` ends the window's reading.
+            if items and min(o.created_at for o in items) >= end:
+                more = False
+            items = [o for o in items if o.created_at < end]
         return Page(
             items=tuple(sorted(items, key=lambda o: o.created_at)),
             next_cursor=f"{by}|{since}|{page + 1}" if more else None,

@@ -20,7 +20,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
 )
 
-from keybuzz_connector_backmarket.care import CareInbox
+from keybuzz_connector_backmarket.care import FOLDER_LIST, CareInbox
 from keybuzz_connector_backmarket.client import BackMarketClient
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.replies import FolderReplies
@@ -35,6 +35,11 @@ class BackMarketSession:
         self.inbox = CareInbox(client)
         self.replies = FolderReplies(client, self.inbox)
         self.shop_orders = ShopOrders(client)
+
+    def allowance_calls(self) -> int:
+        """The folder-list calls this session sent: what Back Market's 4,000 a day count
+        (a poll lists no incident: no call for them)."""
+        return self.client.sent[FOLDER_LIST]
 
     async def verify(self) -> None:
         await self.client.get_json("/ws/sav", {"page": "1"})
