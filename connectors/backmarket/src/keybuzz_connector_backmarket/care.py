@@ -6,10 +6,14 @@ A listing asks for the folders having messages more recent than ``since`` (Back 
 ``last_message_date``, to the minute: a minute earlier, so that none at ``since``'s minute
 is missed), 10 a page. A folder's messages come only with its details, one call each
 (40,000 a day against the list's 4,000): a folder is read again only when its
-``date_last_message`` moved since this session last read it — once that reading is known
+``date_last_message`` moved since this session last read it, once that reading is known
 stored: a later listing starts later (the poller's cursor moved past the poll that read
-it); until then (a poll that failed to store what it read lists the same ``since``) it is
-read again. One ticket per folder (a DISCUSSION thread, its order
+it). Until then a listing from the same ``since`` may follow a poll that failed to store
+what it read (cut at its deadline, the database lost), or one that found nothing new in
+it (a session just started): the folder is read again at the next listing, then at
+listings ever further apart (1, 2, 4 … at most ``MAX_REREAD_GAP`` skipped), so that a
+failed poll is made good at once and a quiet shop's folders cost a few calls an hour.
+One ticket per folder (a DISCUSSION thread, its order
 beside it), each message once by Back Market's id; the folder's claims, order line,
 order and buyer's country and language are the thread's details."""
 
@@ -19,6 +23,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -49,6 +54,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
 FOLDER_LIST = "GET ws/sav"  # the call Back Market allows 4,000 a day [official]
 FOLDERS_KEPT = 20_000  # folders whose last message date a session remembers
+MAX_REREAD_GAP = 64  # listings skipped at most between two readings of an unconfirmed folder
 OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"
 # A message's initiator [official: Merchant; the others as the double writes them].
@@ -317,8 +323,8 @@ class CareInbox:
         self.client = client
         # folder id -> the date_last_message of the details read and known stored
         self._read: dict[int, datetime] = {}
-        # folder id -> (its date_last_message read, the ``since`` of the listing that read it)
-        self._pending: dict[int, tuple[datetime, datetime]] = {}
+        # folder id -> its reading not yet known stored
+        self._pending: dict[int, _Pending] = {}
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -338,15 +344,14 @@ class CareInbox:
         summaries, unreadable, more = _summaries(listed)
         found: list[InboxMessage] = []
         for summary in summaries:
-            if self._read.get(summary.id) == as_utc(summary.date_last_message):
-                continue  # read, stored, and no message since
+            if not self._worth_reading(summary, as_utc(since)):
+                continue
             try:
                 folder = await self.folder(summary.id)
             except BackMarketRequestRefused as exc:  # e.g. a folder Back Market lost
                 unreadable.append(f"care folder {summary.id}: {exc}")
                 continue
             found += inbox_messages_of(folder)
-            self._pending[summary.id] = (as_utc(summary.date_last_message), as_utc(since))
         return Page(
             items=tuple(found),
             next_cursor=f"{after}|{page + 1}" if more and summaries else None,
@@ -381,16 +386,46 @@ class CareInbox:
             raise BackMarketRequestRefused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
         return read_folder(await self.client.get_json(f"/ws/sav/{key}"))
 
+    def _worth_reading(self, summary: FolderSummary, since: datetime) -> bool:
+        """Whether the folder's details are read in this listing (module docstring); a
+        folder to be read is noted pending."""
+        last = as_utc(summary.date_last_message)
+        if self._read.get(summary.id) == last:
+            return False  # read, stored, and no message since
+        pending = self._pending.get(summary.id)
+        if pending is None or pending.last != last or pending.since != since:
+            self._pending[summary.id] = _Pending(last, since)
+            while len(self._pending) > FOLDERS_KEPT:
+                del self._pending[next(iter(self._pending))]
+            return True
+        if pending.skips > 0:
+            pending.skips -= 1
+            return False
+        pending.gap = min(max(1, pending.gap * 2), MAX_REREAD_GAP)
+        pending.skips = pending.gap
+        return True
+
     def _confirm(self, since: datetime) -> None:
         """The folders read by listings that started before ``since``: the poller moved
         its cursor on since, past what they gave."""
-        for folder_id, (last, read_since) in list(self._pending.items()):
-            if read_since < since:
+        for folder_id, pending in list(self._pending.items()):
+            if pending.since < since:
                 del self._pending[folder_id]
                 self._read.pop(folder_id, None)
-                self._read[folder_id] = last
+                self._read[folder_id] = pending.last
         while len(self._read) > FOLDERS_KEPT:
             del self._read[next(iter(self._read))]
+
+
+@dataclass
+class _Pending:
+    """A folder read from ``since`` at its ``last`` message date, not yet known stored;
+    ``skips``: listings to let pass before reading it again, ``gap`` the last such wait."""
+
+    last: datetime
+    since: datetime
+    gap: int = 0
+    skips: int = 0
 
 
 def _decoded(cursor: str) -> tuple[str, int]:
