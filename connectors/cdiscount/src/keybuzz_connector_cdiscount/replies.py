@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from keybuzz_shared.connectors.inbox_views import marketplace_message
 from keybuzz_shared.connectors.seam import (
     MarketplaceMessage,
     Recipient,
@@ -28,7 +29,6 @@ from keybuzz_connector_cdiscount.discussions import (
     Discussion,
     DiscussionInbox,
     User,
-    marketplace_message,
 )
 from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
 
