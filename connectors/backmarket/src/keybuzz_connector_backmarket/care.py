@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
+from keybuzz_shared.connectors.inbox_views import marketplace_messages
 from keybuzz_shared.connectors.seam import (
-    Attachment,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -293,21 +293,6 @@ def inbox_messages_of(folder: Folder) -> list[InboxMessage]:
     return found
 
 
-def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
-    return MarketplaceMessage(
-        external_id=message.message_id,
-        thread=message.thread,
-        sender_type=message.sender_type,
-        sender_name=message.sender_name,
-        subject=message.subject,
-        body=message.body,
-        sent_at=message.created_at,
-        attachments=tuple(
-            Attachment(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
-        ),
-    )
-
-
 def minute_filter(since: datetime) -> str:
     """Back Market's ``YYYY-MM-DD-hh-mm``, a minute before ``since``'s minute."""
     return (as_utc(since) - timedelta(minutes=1)).strftime("%Y-%m-%d-%H-%M")
@@ -361,13 +346,7 @@ class CareInbox:
     async def messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[MarketplaceMessage]:
-        page = await self.inbox_messages(since=since, cursor=cursor)
-        return Page(
-            items=tuple(marketplace_message(m) for m in page.items),
-            next_cursor=page.next_cursor,
-            complete_until=page.complete_until,
-            unreadable=page.unreadable,
-        )
+        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
 
     async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
         """Back Market's claims belong to care folders: on their tickets, no incident."""

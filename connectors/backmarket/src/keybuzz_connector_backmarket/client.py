@@ -134,18 +134,6 @@ class BackMarketClient:
         call = _Call(f"GET {_shown(path)}", "GET", self.url(path), params=params)
         return await self._bounded(call, self._send(call))
 
-    async def get_url(self, url: str) -> Any:
-        """The JSON answer of a page link Back Market gave (``next``), on this platform only:
-        its path and query are asked of the platform (the token never goes elsewhere)."""
-        target = httpx.URL(url)
-        if target.host and target.host != self._base.host:
-            raise BackMarketAnswerUnreadable("GET ws/sav", "a next page off Back Market's host")
-        path = target.raw_path.decode("ascii")
-        if ".." in path:
-            raise BackMarketAnswerUnreadable("GET ws/sav", "a next page off Back Market's API")
-        call = _Call(f"GET {_shown(path)}", "GET", str(self._base.join(path)))
-        return await self._bounded(call, self._send(call))
-
     async def post_form(
         self,
         path: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from keybuzz_shared.connectors.inbox_views import marketplace_message
 from keybuzz_shared.connectors.seam import (
     MarketplaceMessage,
     Recipient,
@@ -22,7 +23,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.care import CareInbox, inbox_messages_of, marketplace_message
+from keybuzz_connector_backmarket.care import CareInbox, inbox_messages_of
 from keybuzz_connector_backmarket.errors import BackMarketRequestRefused
 
 if TYPE_CHECKING:
