@@ -7,12 +7,14 @@ the firewall's 403 holds the shop, never asks the seller to connect again."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES
 from keybuzz_devstack.testing import Infra, MailServer, RunningService
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.service import DEFINITION
@@ -128,3 +130,30 @@ async def test_the_firewalls_403_holds_the_shop_and_never_asks_to_connect_again(
     await poll(poller, shop)  # held, then retried: the folder comes in
     ticket = await ticket_of(poller, shop, str(opened["orderId"]))
     assert str(opened["messageId"]) in {m["externalId"] for m in ticket["messages"]}
+
+
+async def test_a_reply_with_a_file_over_3_mb_is_refused_before_it_is_queued(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    shop = await connected(poller, vault, admin)
+    opened = (await admin.post(f"/shops/{MILANO}/folders", json={"message": "Facture ?"})).json()
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, str(opened["orderId"]))
+    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[shop.tenant_id])
+    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": shop.tenant_id}
+    for size, status in ((MAX_FILE_BYTES + 1, 413), (MAX_FILE_BYTES, 202)):
+        file = {
+            "filename": "facture.pdf",
+            "contentType": "application/pdf",
+            "contentBase64": base64.b64encode(b"%" * size).decode(),
+        }
+        body = {"text": f"Voici la facture ({size}).", "attachments": [file]}
+        async with poller.client() as http:
+            answer = await http.post(
+                f"/api/v1/tickets/{ticket['id']}/replies", json=body, headers=headers
+            )
+        assert answer.status_code == status, answer.text
+    queued = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_replies WHERE ticket_id = $1", ticket["id"]
+    )
+    assert queued == 1  # the 3 MB one only

@@ -25,10 +25,10 @@ from keybuzz_connector_backmarket.settings import BackMarketSettings
 from keybuzz_connector_backmarket.shop_api import BackMarketShopApi
 
 LIMITS = Limits(
-    # A message's files [official]: at most 10 of 3 MB each; each file's own size is
-    # checked by the reply (replies.unsendable_files), the total here.
+    # A message's files [official]: at most 10 of 3 MB each.
     max_attachments=MAX_ATTACHMENTS,
     max_attachment_bytes=MAX_ATTACHMENTS * MAX_FILE_BYTES,
+    max_file_bytes=MAX_FILE_BYTES,
     # Back Market states no text limit [official]; the double takes 5,000 characters.
     max_text_length=5_000,
     page_size=PAGE_SIZE,  # GET /ws/sav's 10 folders a page [official]
