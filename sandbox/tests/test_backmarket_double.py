@@ -70,6 +70,8 @@ async def test_shops_are_listed_with_their_tokens_countries_and_sizes(serve) -> 
     extra = Seller(http, listed[-1])
     assert check_response("getCareFolderList", await extra.get(FOLDERS))["results"]
     assert DOUBLES["backmarket"]("http://sandbox") == {}
+    read = SandboxConfig.from_env({"SANDBOX_BACKMARKET_EXTRA_SHOPS": "3"})
+    assert read.backmarket_extra_shops == 3
 
 
 async def test_every_endpoint_answers_as_back_markets_description_says(serve) -> None:
@@ -139,6 +141,7 @@ async def test_folders_ten_a_page_with_next_previous_and_filters(serve) -> None:
     last = check_response("getCareFolderList", await shop.get(FOLDERS, page=-(-len(ids) // 10)))
     assert last["next"] is None
     check_error(await shop.get(FOLDERS, page=len(ids)), 404)
+    check_error(await shop.get(FOLDERS, page=0), 404)
     assert [f["id"] for f in await every_folder(shop, last_id=ids[4])] == ids[5:]
     closed = await every_folder(shop, state=9)
     assert closed and {f["state"] for f in closed} == {9} and "date_closed" in closed[0]
@@ -179,6 +182,12 @@ async def test_orders_by_date_with_paging(serve) -> None:
     shipped = check_response("get-ws-list-order", await shop.get(ORDERS, state=9))
     assert shipped["results"] and {o["state"] for o in shipped["results"]} == {9}
     check_error(await shop.get(ORDERS, **{"page-size": 51}), 400)
+    # values the description's parameter schemas refuse (enums CountryCode, OrderState)
+    assert (
+        "country_code"
+        in check_error(await shop.get(ORDERS, country_code="fr"), 400)["error"]["message"]
+    )
+    check_error(await shop.get(ORDERS, state=2), 400)
     check_error(await shop.get(ORDERS, date_creation="yesterday"), 400)
 
 
@@ -211,6 +220,10 @@ async def test_post_message_limits_and_a_closed_folder_reopens(serve) -> None:
     sent_log = (await http.get(f"{shop.admin}/sent")).json()["sent"]
     assert [s["folderId"] for s in sent_log] == [folder["id"]] * 2
     check_error(await shop.post_message(10, text), 404)
+    url = f"{shop.base}{FOLDERS}/{folder['id']}/msg"
+    for content_type in ("multipart/form-data", "multipart/form-data; boundary=xyz"):
+        headers = shop.headers({"Content-Type": content_type})
+        check_error(await http.post(url, headers=headers, content=b"not a form"), 400)
 
 
 async def test_token_country_and_user_agent_are_required(serve) -> None:
@@ -245,7 +258,7 @@ async def test_limits_per_minute_and_per_day_are_enforced_and_counted(serve) -> 
     shop, other = await seller(http, 4), await seller(http, 3)
     with sandbox.clock.held():  # windows of the double's clock, moved by the advance only
         day_left = (await http.get(f"{ADMIN}/clock")).json()["dayEndsInSeconds"]
-        if day_left < 180:
+        if day_left < 300:  # the day's 429 below must still be minutes from its end
             await advance(http, day_left + 1)
         await advance(http, 60 - (await http.get(f"{ADMIN}/clock")).json()["epoch"] % 60)
         for _ in range(3):
@@ -279,10 +292,12 @@ async def test_limits_per_minute_and_per_day_are_enforced_and_counted(serve) -> 
         left = (await http.get(f"{ADMIN}/clock")).json()["dayEndsInSeconds"]
         await advance(http, left + 1)  # the next day of the double's clock
         assert (await shop.get(FOLDERS)).status_code == 200
-        counters = (await http.get(f"{ADMIN}/counters")).json()
-        assert counters["day"] == today + 1
-        assert {(c["day"], c["answered"]) for c in counters["counters"] if c["shop"] == 4} >= {
-            (today + 1, 1)
+        counters = (await http.get(f"{ADMIN}/counters", params={"shop": 4})).json()
+        assert counters["day"] == today + 1 and {c["shop"] for c in counters["counters"]} == {4}
+        assert {(c["day"], c["answered"]) for c in counters["counters"]} == {
+            (today, 5),  # getCareFolderList
+            (today, 1),  # get-ws-list-order
+            (today + 1, 1),
         }
 
 
@@ -305,14 +320,15 @@ async def test_a_burst_above_the_general_limit_blocks_the_shop_for_ten_seconds(s
     assert (await http.put(f"{ADMIN}/limits", json={"burstCalls": 4})).status_code == 200
     shop = await seller(http, 4)
     with sandbox.clock.held():
-        await advance(http, 10 - (await http.get(f"{ADMIN}/clock")).json()["epoch"] % 10)
+        # 7 s into a 10 s window: the block outlasts the window
+        await advance(http, 17 - (await http.get(f"{ADMIN}/clock")).json()["epoch"] % 10)
         for path in (ORDERS, FOLDERS, ORDERS, f"{ORDERS}/1"):
             assert (await shop.get(path)).status_code in (200, 404)
         blocked = await shop.get(ORDERS)
         assert blocked.status_code == 429 and blocked.headers["Retry-After"] == "10"
-        await advance(http, 5)
+        await advance(http, 4)
         assert (await shop.get(FOLDERS)).status_code == 429  # blocked, whatever the endpoint
-        await advance(http, 5)
+        await advance(http, 6)
         assert (await shop.get(FOLDERS)).status_code == 200
 
 
@@ -415,7 +431,9 @@ async def test_admin_writes_as_the_buyer_and_as_back_market_staff(serve) -> None
     assert details["lines"] == []
     kinds = [(m["initiator"], m["is_informative"]) for m in details["messages"]]
     assert kinds == [("Customer", False), ("BackMarket", True), ("Customer", False)]
-    assert len(details["messages"][-1]["attachments"]) == 1
+    attachment = details["messages"][-1]["attachments"][0]["attachment"]
+    assert len((await http.get(attachment)).content) == 2_000
+    assert (await http.get(attachment.replace("photo.jpg", "other.jpg"))).status_code == 404
     bad = {"initiator": "Merchant"}
     assert (
         await http.post(f"{shop.admin}/folders/{folder_id}/messages", json=bad)

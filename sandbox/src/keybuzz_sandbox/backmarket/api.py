@@ -86,9 +86,10 @@ def _date(query: Mapping[str, str], name: str) -> float | None:
 def _page(call: Call, total: int, size: int) -> tuple[int, dict[str, str | None]]:
     """The page asked (from 1) and its ``next``/``previous`` URLs; a page past the last
     is 404 (assumed, as Django REST framework's paging answers)."""
-    page = _int(call.query, "page") or 1
+    page = _int(call.query, "page")
+    page = 1 if page is None else page
     last = max(1, -(-total // size))
-    if page > last:
+    if not 1 <= page <= last:
         raise Refused(404, "not-found", "Invalid page.")
 
     def url(number: int) -> str:

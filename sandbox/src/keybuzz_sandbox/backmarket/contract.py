@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -84,18 +84,47 @@ def form_problems(operation_id: str, form: dict[str, Any]) -> list[str]:
 
 
 @cache
-def query_parameters(operation_id: str) -> frozenset[str]:
-    """The query parameters an operation takes, by the description."""
-    _, _, op = operation(operation_id)
-    named = set()
-    for parameter in op.get("parameters", ()):
+def query_parameters(operation_id: str) -> dict[str, tuple[dict[str, Any], str]]:
+    """The query parameters an operation takes, by the description: name → (schema, its
+    JSON pointer in the description)."""
+    path, method, op = operation(operation_id)
+    named = {}
+    for index, parameter in enumerate(op.get("parameters", ())):
+        where = f"{reference(SPEC_URI, path, method, 'parameters', str(index))['$ref']}/schema"
         if "$ref" in parameter:
-            parameter = strict_spec()["components"]["parameters"][parameter["$ref"].split("/")[-1]]
+            name = parameter["$ref"].split("/")[-1]
+            parameter = strict_spec()["components"]["parameters"][name]
+            where = f"{SPEC_URI}#/components/parameters/{name}/schema"
         if parameter.get("in") == "query":
-            named.add(parameter["name"])
-    return frozenset(named)
+            named[parameter["name"]] = (parameter["schema"], where)
+    return named
 
 
-def unknown_parameters(operation_id: str, names: Iterable[str]) -> list[str]:
+def _typed(raw: str, schema: dict[str, Any]) -> Any:
+    """A query value as the type its schema declares (integers as numbers when they are)."""
+    declared = schema.get("type")
+    if "$ref" in schema:
+        declared = strict_spec()["components"]["schemas"][schema["$ref"].split("/")[-1]]["type"]
+    if declared == "integer" and raw.lstrip("-").isdigit():
+        return int(raw)
+    return raw
+
+
+def query_problems(operation_id: str, query: Mapping[str, str]) -> list[str]:
+    """What is wrong with a request's query by the description: parameters it does not
+    name, values not of their parameter's schema (type, enum, maximum)."""
     known = query_parameters(operation_id)
-    return sorted(name for name in names if name not in known)
+    problems = [f"unknown query parameter {name}" for name in sorted(query) if name not in known]
+    for name, raw in sorted(query.items()):
+        if name in known:
+            value = _typed(raw, known[name][0])
+            problems += [
+                f"{name}: {e.message}" for e in _parameter(operation_id, name).iter_errors(value)
+            ]
+    return problems
+
+
+@cache
+def _parameter(operation_id: str, name: str) -> Draft4Validator:
+    where = query_parameters(operation_id)[name][1]
+    return Draft4Validator({"$ref": where}, registry=registry())

@@ -12,7 +12,8 @@ import msgspec
 from litestar import Request, Response, Router, get, post, put, route
 from litestar.datastructures import UploadFile
 from litestar.enums import HttpMethod
-from litestar.params import FromPath, JSONBody
+from litestar.exceptions import ClientException
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from ..answers import JSON, gateway_page, held_back, joined_query, json_answer
@@ -21,9 +22,17 @@ from ..faults import FaultDecision, malform
 from . import api
 from .api import Refused
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
-from .contract import unknown_parameters
+from .contract import query_problems
 from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
-from .shops import EU_COUNTRIES, SHOPS, extra_specs, merchant_id, rng
+from .shops import (
+    ATTACHMENT_IDS,
+    EU_COUNTRIES,
+    IDS_PER_SHOP,
+    SHOPS,
+    extra_specs,
+    merchant_id,
+    rng,
+)
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
@@ -127,15 +136,17 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
-        if unknown := unknown_parameters(operation, query):
-            # Back Market may ignore them; the double says so, so that a misspelt filter shows.
-            return error(
-                400, "invalid-parameter", f"Unknown query parameters: {', '.join(unknown)}"
-            )
+        if problems := query_problems(operation, query):
+            # Back Market may ignore unknown ones; the double says so, so that a misspelt
+            # filter shows.
+            return error(400, "invalid-parameter", "; ".join(problems))
         wait = double.admit(shop.spec.number, operation)
         if wait is not None:
             return error(429, "too-many-requests", "Too many requests", {"Retry-After": str(wait)})
-        form, files = await _form(request) if request.method == "POST" else ({}, ())
+        try:
+            form, files = await _form(request) if request.method == "POST" else ({}, ())
+        except ClientException as bad:  # a malformed multipart body
+            return error(400, "invalid-payload", bad.detail)
         root = str(request.base_url).rstrip("/")
         parts = api.Call(
             path=dict(request.path_params),
@@ -173,11 +184,11 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
     @get(f"{FILES}/{{attachment_id:int}}/{{name:str}}", include_in_schema=False)
     async def attachment_file(attachment_id: FromPath[int], name: FromPath[str]) -> Response[bytes]:
         """An attachment's bytes, as Back Market's file host serves them (no token)."""
-        for shop in double.shops.values():
-            found = shop.book.attachments.get(attachment_id) if shop.loaded else None
-            if found is not None and found.name == name:
-                return Response(found.content, media_type="application/octet-stream")
-        return Response(b"", status_code=404)
+        shop = double.shops.get((attachment_id - ATTACHMENT_IDS) // IDS_PER_SHOP)
+        found = shop.book.attachments.get(attachment_id) if shop and shop.loaded else None
+        if found is None or found.name != name:
+            return Response(b"", status_code=404)
+        return Response(found.content, media_type="application/octet-stream")
 
     routes = [endpoint(op, *spec) for op, spec in api.OPERATIONS.items()]
     return [*routes, attachment_file, _admin(double)]
@@ -370,8 +381,13 @@ def _admin(double: BackMarketDouble) -> Router:
         return json_answer({"token": double.rotate(shop)})
 
     @get("/counters", sync_to_thread=False)
-    def counters() -> Response[bytes]:
-        return json_answer({"day": int(double.now() // 86_400), "counters": double.counters()})
+    def counters(
+        shop: FromQuery[int | None] = None, day: FromQuery[int | None] = None
+    ) -> Response[bytes]:
+        """Calls counted per shop, endpoint and day of the double's clock (``shop``,
+        ``day``: only those)."""
+        today = int(double.now() // 86_400)
+        return json_answer({"day": today, "counters": double.counters(shop, day)})
 
     def limits() -> LimitsRequest:
         return LimitsRequest(
