@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from keybuzz_connector_backmarket.client import BackMarketClient, ShopAccess
 from keybuzz_connector_backmarket.credentials import PLATFORMS
-from keybuzz_sandbox.backmarket.contract import form_problems, strict_spec, unknown_parameters
+from keybuzz_sandbox.backmarket.contract import form_problems, query_problems, strict_spec
 from keybuzz_shared.file_links import FileLinks
 
 USER_AGENT = "BM-KeyBuzz-Care;integrations@keybuzz.io"
@@ -33,9 +33,7 @@ def request_problems(request: httpx.Request, prefix: str) -> list[str]:
     operation = operation_of(request.method, path)
     if operation is None:
         return [f"{request.method} {path}: no such operation"]
-    problems = [
-        f"unknown query parameter {p}" for p in unknown_parameters(operation, request.url.params)
-    ]
+    problems = query_problems(operation, dict(request.url.params))
     headers = request.headers
     if not headers.get("authorization", "").startswith("Basic "):
         problems.append("no Basic token")
