@@ -32,6 +32,9 @@ class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     us_url: str
     ap_url: str
     user_agent: str
+    # The folder list's daily allowance per account [official], which a poller that plans
+    # a shop's day (the seam's ``calls_per_day``) spends where buyers write.
+    calls_per_day: int | None = FOLDER_LIST_CALLS_PER_DAY
 
     def platform_url(self, platform: str) -> str:
         return {"US": self.us_url, "AP": self.ap_url}.get(platform, self.api_url)
