@@ -243,3 +243,17 @@ async def test_a_session_counts_the_folder_list_calls_it_spent_of_the_allowance(
     await session.incidents(since=datetime(2000, 1, 1, tzinfo=UTC))  # Back Market has none
     listed = sum(1 for r in checked.sent if r.method == "GET" and r.url.path.endswith("/ws/sav"))
     assert session.allowance_calls() == listed == 2
+
+
+async def test_a_buyers_file_is_downloaded_without_the_shops_token(
+    admin: httpx.AsyncClient, inbox: CareInbox, client: BackMarketClient, checked: Checked
+) -> None:
+    folder = await opened(admin, MADRID, attachments=[{"name": "photo.jpg", "size": 2_000}])
+    since = await last_message_date(client, folder["folderId"])
+    [message] = [m for m in await listed(inbox, since) if m.message_id == str(folder["messageId"])]
+    [photo] = message.files
+    assert (photo.name, photo.content_type) == ("photo.jpg", "image/jpeg")
+    assert len(await inbox.file(photo, 10_000)) == 2_000
+    [download] = [r for r in checked.sent if "/files/" in r.url.path]
+    assert "authorization" not in download.headers
+    assert client.access.token not in str(download.headers)

@@ -155,13 +155,14 @@ class BackMarketClient:
     async def get_bytes(self, url: str, max_bytes: int) -> bytes:
         """A message's file, through the ``files`` the client was given (its origins):
         ``LinkRefused`` off them, ``FileTooLarge`` over ``max_bytes``; BackMarketUnavailable
-        for 429, 5xx or no answer."""
+        for 429, 5xx or no answer. Back Market gives files as links to a file host [official:
+        "URL of the attachment"]: they are asked without the shop's token, which only ever
+        goes to its platform."""
         name = f"GET {_shown(httpx.URL(url).path)}"
+        headers = {"User-Agent": self.access.user_agent}
         try:
-            return await self._files.fetch(self._http, url, max_bytes, headers=self.headers())
+            return await self._files.fetch(self._http, url, max_bytes, headers=headers)
         except FileUnavailable as exc:
-            if exc.status == 401:
-                raise BackMarketCredentialsRefused(f"{name}: HTTP 401") from None
             if exc.status == 429 or exc.status >= 500:
                 raise BackMarketUnavailable(name, f"HTTP {exc.status}") from None
             raise
