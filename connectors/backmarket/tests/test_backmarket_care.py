@@ -257,3 +257,30 @@ async def test_a_buyers_file_is_downloaded_without_the_shops_token(
     [download] = [r for r in checked.sent if "/files/" in r.url.path]
     assert "authorization" not in download.headers
     assert client.access.token not in str(download.headers)
+
+
+async def test_pages_come_in_order_of_their_folders_last_message_so_a_cut_loses_none(
+    sandbox_url: str, http: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    berlin = await shop_numbered(admin, 2)  # 25 folders or more: three pages
+    client = client_for(sandbox_url, http, berlin)
+    oldest = (await client.get_json("/ws/sav", {"page": "1"}))["results"][0]["id"]
+    await writes(admin, 2, oldest, message="Et maintenant ?")  # listed first, newest now
+    inbox = CareInbox(client)
+    pages: list[list[InboxMessage]] = []
+    cursor = None
+    while True:
+        page = await inbox.inbox_messages(since=datetime(2000, 1, 1, tzinfo=UTC), cursor=cursor)
+        pages.append(list(page.items))
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(pages) >= 3
+    for earlier, later in zip(pages, pages[1:], strict=False):
+        # The poller's cursor after a page (its newest message) is before every later
+        # folder's newest message: a later folder is listed again after a cut.
+        newest = max(m.created_at for m in earlier)
+        by_folder: dict[str, datetime] = {}
+        for m in later:
+            by_folder[m.thread.id] = max(by_folder.get(m.thread.id, m.created_at), m.created_at)
+        assert newest <= min(by_folder.values())

@@ -20,12 +20,13 @@ order and buyer's country and language are the thread's details."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import mimetypes
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -97,7 +98,6 @@ WARRANTY_STATES = {
     "WATER_OR_DROPPED": "tombé ou mouillé",
     "THIRD_PARTY_REPAIR": "réparé par un tiers",
 }
-_CURSOR = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})\|([1-9][0-9]{0,5})")
 
 
 # --- Back Market's JSON -------------------------------------------------------------------
@@ -318,31 +318,57 @@ class CareInbox:
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
+        """The first page lists every folder changed since ``since`` (each list page one
+        call of the allowance), then each page reads the details of the next 10 of them in
+        order of their last message: a poll cut between pages has moved the poller's
+        cursor past no message of a folder still to read."""
+        unreadable: list[str] = []
         if cursor is None:
             self._confirm(as_utc(since))
-        after, page = _decoded(cursor) if cursor is not None else (minute_filter(since), 1)
-        try:
-            listed = await self.client.get_json(
-                "/ws/sav", {"last_message_date": after, "page": str(page)}
-            )
-        except BackMarketRequestRefused as exc:
-            if exc.status != 404 or page == 1:
-                raise
-            # A page past the last one (its folders fewer than when ``next`` was given).
-            return Page(items=(), next_cursor=None)
-        summaries, unreadable, more = _summaries(listed)
-        wanted = [s.id for s in summaries if self._worth_reading(s, as_utc(since))]
+            summaries, unreadable = await self._changed(minute_filter(since))
+            queue = [
+                (s.id, as_utc(s.date_last_message))
+                for s in sorted(summaries, key=lambda s: (as_utc(s.date_last_message), s.id))
+                if self._worth_reading(s, as_utc(since))
+            ]
+        else:
+            queue = _queue_of(cursor)
+        batch, rest = queue[:PAGE_SIZE], queue[PAGE_SIZE:]
         found: list[InboxMessage] = []
-        for folder_id, folder in zip(wanted, await self._folders(wanted), strict=True):
+        for (folder_id, last), folder in zip(batch, await self._folders(batch), strict=True):
             if isinstance(folder, Folder):
-                found += inbox_messages_of(folder)
+                # A message posted since the list was read waits for the next listing (its
+                # folder's date moved): the page ends at the dates the list gave.
+                found += [m for m in inbox_messages_of(folder) if m.created_at <= last]
             else:  # e.g. a folder Back Market lost
                 unreadable.append(f"care folder {folder_id}: {folder}")
         return Page(
-            items=tuple(found),
-            next_cursor=f"{after}|{page + 1}" if more and summaries else None,
+            items=tuple(sorted(found, key=lambda m: m.created_at)),
+            next_cursor=_cursor_of(rest) if rest else None,
             unreadable=tuple(unreadable),
         )
+
+    async def _changed(self, after: str) -> tuple[list[FolderSummary], list[str]]:
+        """Every folder having messages from ``after`` on, page after page."""
+        summaries: list[FolderSummary] = []
+        unreadable: list[str] = []
+        page = 1
+        while True:
+            try:
+                listed = await self.client.get_json(
+                    "/ws/sav", {"last_message_date": after, "page": str(page)}
+                )
+            except BackMarketRequestRefused as exc:
+                if exc.status != 404 or page == 1:
+                    raise
+                break  # a page past the last one (fewer folders than when ``next`` was given)
+            read, left_out, more = _summaries(listed)
+            summaries += read
+            unreadable += left_out
+            if not more or not read:
+                break
+            page += 1
+        return summaries, unreadable
 
     async def messages(
         self, *, since: datetime, cursor: str | None = None
@@ -359,7 +385,9 @@ class CareInbox:
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.client.get_bytes(file.url, max_bytes)
 
-    async def _folders(self, folder_ids: list[int]) -> list[Folder | BackMarketRequestRefused]:
+    async def _folders(
+        self, batch: list[tuple[int, datetime]]
+    ) -> list[Folder | BackMarketRequestRefused]:
         """The folders' details, ``DETAILS_AT_ONCE`` calls at a time, in order; one Back
         Market refuses is its refusal. Any other failure ends the page."""
         gate = asyncio.Semaphore(DETAILS_AT_ONCE)
@@ -373,7 +401,7 @@ class CareInbox:
 
         try:
             async with asyncio.TaskGroup() as reads:
-                tasks = [reads.create_task(read(i)) for i in folder_ids]
+                tasks = [reads.create_task(read(folder_id)) for folder_id, _ in batch]
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
         return [t.result() for t in tasks]
@@ -427,11 +455,22 @@ class _Pending:
     skips: int = 0
 
 
-def _decoded(cursor: str) -> tuple[str, int]:
-    found = _CURSOR.fullmatch(cursor)
-    if found is None:
+def _cursor_of(queue: list[tuple[int, datetime]]) -> str:
+    """The folders still to read, as the next page's cursor."""
+    packed = msgspec.msgpack.encode([(i, int(last.timestamp())) for i, last in queue])
+    return base64.urlsafe_b64encode(packed).decode()
+
+
+def _queue_of(cursor: str) -> list[tuple[int, datetime]]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode())
+        pairs = msgspec.msgpack.decode(raw, type=list[tuple[int, int]])
+        queue = [(i, datetime.fromtimestamp(t, UTC)) for i, t in pairs]
+    except (binascii.Error, ValueError, OverflowError, OSError, msgspec.DecodeError):
+        raise ValueError("not a cursor this connector handed out") from None
+    if not queue or any(i <= 0 for i, _ in queue):
         raise ValueError("not a cursor this connector handed out")
-    return found.group(1), int(found.group(2))
+    return queue
 
 
 def _summaries(body: Any) -> tuple[list[FolderSummary], list[str], bool]:

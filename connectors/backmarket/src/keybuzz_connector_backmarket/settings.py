@@ -16,10 +16,14 @@ from keybuzz_connector_backmarket.names import BACKMARKET
 EU_URL = "https://www.backmarket.fr"
 US_URL = "https://www.backmarket.com"
 AP_URL = "https://www.backmarket.co.jp"
-# GET /ws/sav: 4,000 calls a day per account [official], one every 21.6 s around the
-# clock: a shop polled every 22 s stays within it (docs/BACKMARKET.md, "Allowance").
+# GET /ws/sav: 4,000 calls a day per account [official], one every 21.6 s on average: the
+# poller spends them where buyers write (docs/BACKMARKET.md, "Allowance"), its busiest
+# hours' polls ~19 s apart, never closer than the interval.
 FOLDER_LIST_CALLS_PER_DAY = 4_000
-POLL_INTERVAL_SECONDS = 22
+POLL_INTERVAL_SECONDS = 10
+# A poll reads its folders again from a minute before its cursor (Back Market's filter is
+# to the minute): each poll lists the folders written to in that minute again, not ten.
+LISTING_OVERLAP_SECONDS = 60
 # The User-Agent's parts: letters, digits, "_" and "." (the form has "-" and ";" between).
 _NAME = re.compile(r"[A-Za-z0-9_.]{1,40}")
 _CONTACT = re.compile(r"[^@\s;]+@[^@\s;]+\.[^@\s;]+")
@@ -32,9 +36,6 @@ class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     us_url: str
     ap_url: str
     user_agent: str
-    # The folder list's daily allowance per account [official], which a poller that plans
-    # a shop's day (the seam's ``calls_per_day``) spends where buyers write.
-    calls_per_day: int | None = FOLDER_LIST_CALLS_PER_DAY
 
     def platform_url(self, platform: str) -> str:
         return {"US": self.us_url, "AP": self.ap_url}.get(platform, self.api_url)
@@ -61,8 +62,8 @@ class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
     backmarket_user_agent_contact: str = "integrations@keybuzz.io"
     backmarket_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     backmarket_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
-    # Each shop's folder list is read once per interval: 22 s spends at most 3,928 of the
-    # 4,000 calls a day Back Market allows (docs/BACKMARKET.md, "Allowance").
+    # The shortest interval between a shop's polls; how often it is polled is the day's
+    # plan of its 4,000 folder-list calls (docs/BACKMARKET.md, "Allowance").
     backmarket_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = POLL_INTERVAL_SECONDS
     # How far back a shop's first poll reads its folders' messages.
     backmarket_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
@@ -94,6 +95,8 @@ class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
             first_poll_days=self.backmarket_first_poll_days,
             max_attachment_bytes=self.backmarket_max_attachment_bytes,
             attachment_origins=self.file_origins,
+            calls_per_day=FOLDER_LIST_CALLS_PER_DAY,
+            listing_overlap_seconds=LISTING_OVERLAP_SECONDS,
         )
 
     @property
