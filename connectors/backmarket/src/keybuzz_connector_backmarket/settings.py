@@ -65,6 +65,9 @@ class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
     # The shortest interval between a shop's polls; how often it is polled is the day's
     # plan of its 4,000 folder-list calls (docs/BACKMARKET.md, "Allowance").
     backmarket_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = POLL_INTERVAL_SECONDS
+    # The folder list's calls a day per account: Back Market's 4,000 [official], or what
+    # it granted an account beyond them (a test's double, whose days pass faster).
+    backmarket_calls_per_day: Annotated[int, msgspec.Meta(ge=1)] = FOLDER_LIST_CALLS_PER_DAY
     # How far back a shop's first poll reads its folders' messages.
     backmarket_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
     # Each file a buyer's message carries is downloaded up to this size (larger: named only).
@@ -95,7 +98,7 @@ class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
             first_poll_days=self.backmarket_first_poll_days,
             max_attachment_bytes=self.backmarket_max_attachment_bytes,
             attachment_origins=self.file_origins,
-            calls_per_day=FOLDER_LIST_CALLS_PER_DAY,
+            calls_per_day=self.backmarket_calls_per_day,
             listing_overlap_seconds=LISTING_OVERLAP_SECONDS,
         )
 
