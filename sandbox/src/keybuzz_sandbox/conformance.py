@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from keybuzz_sandbox import cdiscount, mirakl
+from keybuzz_sandbox import backmarket, cdiscount, mirakl
 
 # What the suite asks a double to do wrong. STALL: no answer for long past the poll's
 # deadline; TRICKLE: the answer a byte at a time; UNAVAILABLE: 5xx; then the hostile
@@ -454,6 +454,75 @@ class MiraklDriver(_AdminDriver):
         ]
 
 
+# Back Market's double: operations of its seller API (docs/SANDBOX.md, "Back Market double").
+_BACKMARKET_FAULTS: dict[str, dict[str, Any]] = {
+    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
+    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "invalid_json"},
+    "WRONG_CONTENT_TYPE": {"malformedNext": 1_000, "malformedKind": "html"},
+}
+
+
+@dataclass(frozen=True)
+class BackMarketDriver(_AdminDriver):
+    """Back Market's double (sandbox/src/keybuzz_sandbox/backmarket/): a shop is its number
+    there; its credentials the connector's fields (token, seller id, country). A static
+    token: nothing expires or is renewed. A message of the shop goes to the buyer and
+    Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's."""
+
+    recipients: tuple[RecipientKind, ...] = ("BUYER",)
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {
+            **backmarket.service_env(sandbox_url),
+            "BACKMARKET_POLL_INTERVAL_SECONDS": "2",
+            "BACKMARKET_TIMEOUT_SECONDS": "2",
+            "BACKMARKET_CALL_DEADLINE_SECONDS": "2",
+            "BACKMARKET_FIRST_POLL_DAYS": "1",
+            # Polled every two seconds as the suite's other shops: the day's plan of 4,000
+            # calls would space them ~20 s apart.
+            "BACKMARKET_CALLS_PER_DAY": "1000000",
+        }
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {"SANDBOX_BACKMARKET_EXTRA_SHOPS": "2"}
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = _ok(await http.get(f"{self.admin}/shops"))
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=str(s["number"]),
+                credentials={
+                    "token": s["token"],
+                    "merchant_id": str(s["merchantId"]),
+                    "country": s["country"],
+                },
+            )
+            for s in listed
+        ]
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        path = f"{self.admin}/shops/{shop.account}/folders"
+        opened = _ok(await http.post(path, json={"message": text}), 201)
+        return Written(str(opened["messageId"]), str(opened["orderId"]))
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        self.unoffered(recipient)
+        return await self.buyer_writes(http, shop, text)
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return ["BUYER" for s in sent if s["message"] == text]
+
+    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        raise Unsupported("Back Market's tokens do not expire: there is none to renew")
+
+    async def token_requests(self, http: httpx.AsyncClient, shop: DoubleShop) -> int:
+        raise Unsupported("Back Market's tokens are not requested: the seller makes one")
+
+
 DRIVERS: dict[str, ShopDriver] = {
     "FNAC": _fnac("FNAC", "Fnac"),
     "DARTY": _fnac("DARTY", "Darty"),
@@ -476,6 +545,16 @@ DRIVERS: dict[str, ShopDriver] = {
         replying="M12",
         bodies=_MIRAKL_FAULTS,
         revoking="rotate-key",
+    ),
+    "BACKMARKET": BackMarketDriver(
+        marketplace="BACKMARKET",
+        api_family="backmarket",
+        customer_care="le service client Back Market",
+        admin="/_sandbox/backmarket",
+        reading=("getCareFolderList", "getCareFolderDetails"),
+        replying="postMessage",
+        bodies=_BACKMARKET_FAULTS,
+        revoking="rotate-token",
     ),
 }
 

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:
-    """The Back Market connector's settings for a sandbox at ``sandbox_url``: none yet (the
-    shops, their tokens and the base URL are listed at GET /_sandbox/backmarket/shops)."""
-    return {}
+    """The Back Market connector's settings for a sandbox at ``sandbox_url``: its EU
+    platform (the shops and their tokens are listed at GET /_sandbox/backmarket/shops)."""
+    return {"BACKMARKET_EU_URL": f"{sandbox_url}/backmarket"}

@@ -186,6 +186,12 @@ def check_api_reply(
             else f"{marketplace} replies take at most {limits.max_attachments} attachments"
         )
     files = tuple(_api_file(a, limits, marketplace) for a in request.attachments)
+    for file in files:
+        if limits.max_file_bytes is not None and len(file.data) > limits.max_file_bytes:
+            raise AttachmentsTooLarge(
+                f"attachment {file.name!r} is {len(file.data)} bytes, over {marketplace}'s "
+                f"limit of {limits.max_file_bytes} bytes a file"
+            )
     total = sum(len(f.data) for f in files)
     if total > limits.max_attachment_bytes:
         raise AttachmentsTooLarge(

@@ -14,3 +14,5 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     page_size: int  # items a listing page asks for
     # The attachments' media types a reply may carry; empty: the marketplace lists none.
     attachment_formats: tuple[str, ...] = ()
+    # Each attachment of a reply on its own; None: only ``max_attachment_bytes`` bounds it.
+    max_file_bytes: int | None = None

@@ -1,0 +1,14 @@
+"""The Back Market connector: Back Market's seller API (care folders, replies, orders)
+behind KeyBuzz's connector seam (docs/BACKMARKET.md); ``connectors()`` is the entry point
+the registry loads (group ``keybuzz.connectors``)."""
+
+from keybuzz_shared.connectors.seam import Connector
+
+from keybuzz_connector_backmarket.connector import BackMarketConnector
+from keybuzz_connector_backmarket.names import BACKMARKET
+
+__all__ = ["BACKMARKET", "connectors"]
+
+
+def connectors() -> tuple[Connector, ...]:
+    return (BackMarketConnector(),)

@@ -1,0 +1,490 @@
+"""A Back Market shop's care folders as the poller reads them: the seam's ``InboxSource``
+and ``MessageSource`` on ``GET /ws/sav`` and ``GET /ws/sav/{id}`` (docs/BACKMARKET.md,
+"Care folders").
+
+A listing asks for the folders having messages more recent than ``since`` (Back Market's
+``last_message_date``, to the minute: a minute earlier, so that none at ``since``'s minute
+is missed), 10 a page. A folder's messages come only with its details, one call each
+(40,000 a day against the list's 4,000): a folder is read again only when its
+``date_last_message`` moved since this session last read it, once that reading is known
+stored: a later listing starts later (the poller's cursor moved past the poll that read
+it). Until then a listing from the same ``since`` may follow a poll that failed to store
+what it read (cut at its deadline, the database lost), or one that found nothing new in
+it (a session just started): the folder is read again at the next listing, then at
+listings ever further apart (1, 2, 4 … at most ``MAX_REREAD_GAP`` skipped), so that a
+failed poll is made good at once and a quiet shop's folders cost a few calls an hour.
+One ticket per folder (a DISCUSSION thread, its order
+beside it), each message once by Back Market's id; the folder's claims, order line,
+order and buyer's country and language are the thread's details."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
+    MarketplaceMessage,
+    Page,
+    SenderType,
+    ThreadDetail,
+    ThreadKey,
+    marketplace_messages,
+)
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_backmarket.client import BackMarketClient
+from keybuzz_connector_backmarket.errors import (
+    BackMarketAnswerUnreadable,
+    BackMarketRequestRefused,
+)
+from keybuzz_connector_backmarket.order_states import line_state_name, order_state_name
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10  # GET /ws/sav's page [official]
+FOLDER_LIST = "GET ws/sav"  # the call Back Market allows 4,000 a day [official]
+FOLDERS_KEPT = 20_000  # folders whose last message date a session remembers
+# A page's folders read at once: a poll of 10 changed folders takes about 3 calls' time,
+# far within the details' 600 calls a minute [official].
+DETAILS_AT_ONCE = 4
+MAX_REREAD_GAP = 64  # listings skipped at most between two readings of an unconfirmed folder
+OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
+BACK_MARKET_STAFF = "Service client Back Market"
+# A message's initiator [official: Merchant; the others as the double writes them].
+SENDERS: dict[str, SenderType] = {
+    "Customer": "BUYER",
+    "Merchant": "SELLER",
+    "BackMarket": "MARKETPLACE_SUPPORT",
+}
+COUNTRIES = {
+    "fr-fr": ("France", "français"),
+    "fr-be": ("Belgique", "français"),
+    "es-es": ("Espagne", "espagnol"),
+    "de-de": ("Allemagne", "allemand"),
+    "de-at": ("Autriche", "allemand"),
+    "it-it": ("Italie", "italien"),
+    "en-gb": ("Royaume-Uni", "anglais"),
+    "nl-nl": ("Pays-Bas", "néerlandais"),
+    "pt-pt": ("Portugal", "portugais"),
+    "en-ie": ("Irlande", "anglais"),
+    "el-gr": ("Grèce", "grec"),
+    "sk-sk": ("Slovaquie", "slovaque"),
+    "sv-se": ("Suède", "suédois"),
+    "en-us": ("États-Unis", "anglais"),
+    "ja-jp": ("Japon", "japonais"),
+    "en-au": ("Australie", "anglais"),
+}
+RESOLUTIONS = {
+    "REMOTE_ASSISTANCE": "assistance à distance",
+    "REPAIR": "réparation",
+    "REPLACE": "remplacement",
+    "REPAIR_REPLACE": "réparation ou remplacement",
+    "REFUND": "remboursement",
+}
+WARRANTY_STATES = {
+    "IN_WARRANTY": "sous garantie",
+    "WATER_OR_DROPPED": "tombé ou mouillé",
+    "THIRD_PARTY_REPAIR": "réparé par un tiers",
+}
+
+
+# --- Back Market's JSON -------------------------------------------------------------------
+
+
+class FolderSummary(msgspec.Struct, frozen=True):
+    id: int
+    date_last_message: datetime
+    state: int = OPEN
+    merchant: int | None = None
+
+
+class FileRef(msgspec.Struct, frozen=True):
+    id: int
+    attachment: str
+
+
+class Message(msgspec.Struct, frozen=True):
+    id: int
+    date_creation: datetime
+    message: str = ""
+    initiator: str = ""
+    kind: str = ""
+    is_informative: bool = False
+    attachments: list[FileRef] = []
+
+
+class Issue(msgspec.Struct, frozen=True, rename={"customer_issue": "customerIssue"}):
+    customer_issue: str = ""
+    tag: str = ""
+
+
+class Claim(msgspec.Struct, frozen=True):
+    id: int
+    state: int | None = None
+    issues: list[Issue] = []
+    resolution_choice: str | None = None
+    declared_warranty_state: str | None = None
+
+
+class Client(msgspec.Struct, frozen=True):
+    first_name: str = ""
+    last_name: str = ""
+
+
+class FolderOrder(msgspec.Struct, frozen=True):
+    order_id: int
+    state: int | None = None
+    country_code: str | None = None
+
+
+class FolderLine(msgspec.Struct, frozen=True):
+    id: int
+    order: FolderOrder | None = None
+    state: int | None = None
+    quantity: int | None = None
+    snapshot: dict[str, Any] | None = None
+
+
+class Folder(msgspec.Struct, frozen=True):
+    id: int
+    state: int = OPEN
+    country_code: str | None = None
+    client: Client | None = None
+    messages: list[Message] = []
+    lines: list[Claim] = []
+    orderline: FolderLine | None = None
+
+    @property
+    def order_id(self) -> str | None:
+        line = self.orderline
+        return str(line.order.order_id) if line and line.order else None
+
+    @property
+    def thread(self) -> ThreadKey:
+        return ThreadKey(kind="DISCUSSION", id=str(self.id), order_id=self.order_id)
+
+    @property
+    def claim(self) -> bool:
+        return any(c.state == OPEN for c in self.lines)
+
+
+def read_folder(body: Any) -> Folder:
+    try:
+        return msgspec.convert(body, Folder)
+    except msgspec.ValidationError as exc:
+        raise BackMarketAnswerUnreadable("GET ws/sav/{id}", f"off its shape: {exc}") from None
+
+
+# --- the mapping to the seam --------------------------------------------------------------
+
+
+def details(folder: Folder) -> tuple[ThreadDetail, ...]:
+    """What the ticket shows beside the folder's messages, in French."""
+    shown: list[tuple[str, str, str | None]] = []
+    country = folder.country_code or (
+        folder.orderline.order.country_code if folder.orderline and folder.orderline.order else None
+    )
+    if country:
+        name, language = COUNTRIES.get(country, (country, country))
+        shown += [("country", "Pays de l'acheteur", name), ("language", "Langue", language)]
+    shown.append(("folder_state", "Dossier SAV", "ouvert" if folder.state == OPEN else "fermé"))
+    line = folder.orderline
+    if line is not None:
+        product = _product(line.snapshot)
+        quantity = f" × {line.quantity}" if line.quantity else ""
+        shown.append(("order_line", "Ligne de commande", f"{line.id}{product}{quantity}"))
+        if line.state is not None:
+            shown.append(("order_line_state", "État de la ligne", line_state_name(line.state)))
+        if line.order is not None:
+            shown.append(("order", "Commande", str(line.order.order_id)))
+            if line.order.state is not None:
+                shown.append(
+                    ("order_state", "État de la commande", order_state_name(line.order.state))
+                )
+    for n, claim in enumerate(folder.lines, start=1):
+        suffix = "" if len(folder.lines) == 1 else f" {n}"
+        issues = ", ".join(
+            f"{i.customer_issue} ({i.tag})" if i.tag else i.customer_issue
+            for i in claim.issues
+            if i.customer_issue
+        )
+        state = "ouverte" if claim.state == OPEN else "fermée"
+        shown.append((f"claim{suffix.strip()}", f"Réclamation{suffix}", f"{claim.id}, {state}"))
+        shown.append((f"claim_issues{suffix.strip()}", f"Problèmes déclarés{suffix}", issues))
+        if claim.resolution_choice:
+            choice = RESOLUTIONS.get(claim.resolution_choice, claim.resolution_choice)
+            shown.append(
+                (f"resolution_choice{suffix.strip()}", f"Résolution choisie{suffix}", choice)
+            )
+        if claim.declared_warranty_state:
+            warranty = WARRANTY_STATES.get(
+                claim.declared_warranty_state, claim.declared_warranty_state
+            )
+            shown.append(
+                (f"warranty_state{suffix.strip()}", f"Garantie déclarée{suffix}", warranty)
+            )
+    return tuple(ThreadDetail(name=n, label=label, value=v) for n, label, v in shown if v)
+
+
+def _product(snapshot: dict[str, Any] | None) -> str:
+    if not snapshot:
+        return ""
+    for key in ("title", "sku", "listing"):
+        value = snapshot.get(key)
+        if isinstance(value, str | int) and str(value).strip():
+            return f" — {value}"
+    return ""
+
+
+def sender_of(folder: Folder, message: Message) -> tuple[SenderType, str | None]:
+    """Who wrote the message as the ticket shows it: an informative message (Back
+    Market's notices, which open no response deadline, at Back Market or here) is the
+    marketplace's notification; Back Market's staff its customer service."""
+    sender = SENDERS.get(message.initiator, "SYSTEM")
+    if message.is_informative and sender != "SELLER":
+        return "SYSTEM", f"Back Market (message informatif, {message.initiator or 'inconnu'})"
+    if sender == "MARKETPLACE_SUPPORT":
+        return sender, BACK_MARKET_STAFF
+    if sender == "BUYER" and folder.client is not None:
+        name = f"{folder.client.first_name} {folder.client.last_name}".strip()
+        return sender, name or None
+    return sender, None
+
+
+def file_of(ref: FileRef) -> InboxFile:
+    name = unquote(urlsplit(ref.attachment).path.rsplit("/", 1)[-1]) or str(ref.id)
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return InboxFile(name=name, url=ref.attachment, content_type=kind)
+
+
+def subject_of(folder: Folder) -> str:
+    return f"SAV Back Market n° {folder.id}"
+
+
+def inbox_messages_of(folder: Folder) -> list[InboxMessage]:
+    """The folder's messages, oldest first."""
+    shown = details(folder)
+    found = []
+    for message in sorted(folder.messages, key=lambda m: as_utc(m.date_creation)):
+        sender_type, sender_name = sender_of(folder, message)
+        found.append(
+            InboxMessage(
+                message_id=str(message.id),
+                thread=folder.thread,
+                thread_details=shown,
+                claim=folder.claim,
+                sender_type=sender_type,
+                sender_name=sender_name,
+                subject=subject_of(folder),
+                body=message.message,
+                created_at=as_utc(message.date_creation),
+                unread=sender_type != "SELLER",
+                files=tuple(file_of(f) for f in message.attachments),
+            )
+        )
+    return found
+
+
+def minute_filter(since: datetime) -> str:
+    """Back Market's ``YYYY-MM-DD-hh-mm``, a minute before ``since``'s minute."""
+    return (as_utc(since) - timedelta(minutes=1)).strftime("%Y-%m-%d-%H-%M")
+
+
+# --- the inbox ----------------------------------------------------------------------------
+
+
+class CareInbox:
+    """A shop's care folders through its BackMarketClient."""
+
+    def __init__(self, client: BackMarketClient) -> None:
+        self.client = client
+        # folder id -> the date_last_message of the details read and known stored
+        self._read: dict[int, datetime] = {}
+        # folder id -> its reading not yet known stored
+        self._pending: dict[int, _Pending] = {}
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        """The first page lists every folder changed since ``since`` (each list page one
+        call of the allowance), then each page reads the details of the next 10 of them in
+        order of their last message: a poll cut between pages has moved the poller's
+        cursor past no message of a folder still to read."""
+        unreadable: list[str] = []
+        if cursor is None:
+            self._confirm(as_utc(since))
+            summaries, unreadable = await self._changed(minute_filter(since))
+            queue = [
+                (s.id, as_utc(s.date_last_message))
+                for s in sorted(summaries, key=lambda s: (as_utc(s.date_last_message), s.id))
+                if self._worth_reading(s, as_utc(since))
+            ]
+        else:
+            queue = _queue_of(cursor)
+        batch, rest = queue[:PAGE_SIZE], queue[PAGE_SIZE:]
+        found: list[InboxMessage] = []
+        for (folder_id, last), folder in zip(batch, await self._folders(batch), strict=True):
+            if isinstance(folder, Folder):
+                # A message posted since the list was read waits for the next listing (its
+                # folder's date moved): the page ends at the dates the list gave.
+                found += [m for m in inbox_messages_of(folder) if m.created_at <= last]
+            else:  # e.g. a folder Back Market lost
+                unreadable.append(f"care folder {folder_id}: {folder}")
+        return Page(
+            items=tuple(sorted(found, key=lambda m: m.created_at)),
+            next_cursor=_cursor_of(rest) if rest else None,
+            unreadable=tuple(unreadable),
+        )
+
+    async def _changed(self, after: str) -> tuple[list[FolderSummary], list[str]]:
+        """Every folder having messages from ``after`` on, page after page."""
+        summaries: list[FolderSummary] = []
+        unreadable: list[str] = []
+        page = 1
+        while True:
+            try:
+                listed = await self.client.get_json(
+                    "/ws/sav", {"last_message_date": after, "page": str(page)}
+                )
+            except BackMarketRequestRefused as exc:
+                if exc.status != 404 or page == 1:
+                    raise
+                break  # a page past the last one (fewer folders than when ``next`` was given)
+            read, left_out, more = _summaries(listed)
+            summaries += read
+            unreadable += left_out
+            if not more or not read:
+                break
+            page += 1
+        return summaries, unreadable
+
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
+
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        """Back Market's claims belong to care folders: on their tickets, no incident."""
+        return Page(items=(), next_cursor=None)
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return 0  # Back Market's API has no read mark
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        return await self.client.get_bytes(file.url, max_bytes)
+
+    async def _folders(
+        self, batch: list[tuple[int, datetime]]
+    ) -> list[Folder | BackMarketRequestRefused]:
+        """The folders' details, ``DETAILS_AT_ONCE`` calls at a time, in order; one Back
+        Market refuses is its refusal. Any other failure ends the page."""
+        gate = asyncio.Semaphore(DETAILS_AT_ONCE)
+
+        async def read(folder_id: int) -> Folder | BackMarketRequestRefused:
+            async with gate:
+                try:
+                    return await self.folder(folder_id)
+                except BackMarketRequestRefused as refused:
+                    return refused
+
+        try:
+            async with asyncio.TaskGroup() as reads:
+                tasks = [reads.create_task(read(folder_id)) for folder_id, _ in batch]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return [t.result() for t in tasks]
+
+    async def folder(self, folder_id: str | int) -> Folder:
+        """One folder with its messages, claims and order line."""
+        key = str(folder_id)
+        if not key.isdigit():
+            raise BackMarketRequestRefused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
+        return read_folder(await self.client.get_json(f"/ws/sav/{key}"))
+
+    def _worth_reading(self, summary: FolderSummary, since: datetime) -> bool:
+        """Whether the folder's details are read in this listing (module docstring); a
+        folder to be read is noted pending."""
+        last = as_utc(summary.date_last_message)
+        if self._read.get(summary.id) == last:
+            return False  # read, stored, and no message since
+        pending = self._pending.get(summary.id)
+        if pending is None or pending.last != last or pending.since != since:
+            self._pending[summary.id] = _Pending(last, since)
+            while len(self._pending) > FOLDERS_KEPT:
+                del self._pending[next(iter(self._pending))]
+            return True
+        if pending.skips > 0:
+            pending.skips -= 1
+            return False
+        pending.gap = min(max(1, pending.gap * 2), MAX_REREAD_GAP)
+        pending.skips = pending.gap
+        return True
+
+    def _confirm(self, since: datetime) -> None:
+        """The folders read by listings that started before ``since``: the poller moved
+        its cursor on since, past what they gave."""
+        for folder_id, pending in list(self._pending.items()):
+            if pending.since < since:
+                del self._pending[folder_id]
+                self._read.pop(folder_id, None)
+                self._read[folder_id] = pending.last
+        while len(self._read) > FOLDERS_KEPT:
+            del self._read[next(iter(self._read))]
+
+
+@dataclass
+class _Pending:
+    """A folder read from ``since`` at its ``last`` message date, not yet known stored;
+    ``skips``: listings to let pass before reading it again, ``gap`` the last such wait."""
+
+    last: datetime
+    since: datetime
+    gap: int = 0
+    skips: int = 0
+
+
+def _cursor_of(queue: list[tuple[int, datetime]]) -> str:
+    """The folders still to read, as the next page's cursor."""
+    packed = msgspec.msgpack.encode([(i, int(last.timestamp())) for i, last in queue])
+    return base64.urlsafe_b64encode(packed).decode()
+
+
+def _queue_of(cursor: str) -> list[tuple[int, datetime]]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode())
+        pairs = msgspec.msgpack.decode(raw, type=list[tuple[int, int]])
+        queue = [(i, datetime.fromtimestamp(t, UTC)) for i, t in pairs]
+    except (binascii.Error, ValueError, OverflowError, OSError, msgspec.DecodeError):
+        raise ValueError("not a cursor this connector handed out") from None
+    if not queue or any(i <= 0 for i, _ in queue):
+        raise ValueError("not a cursor this connector handed out")
+    return queue
+
+
+def _summaries(body: Any) -> tuple[list[FolderSummary], list[str], bool]:
+    """A list page's folders, why some were left out, and whether a next page follows."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise BackMarketAnswerUnreadable("GET ws/sav", "no list of results in the page")
+    if len(body["results"]) > PAGE_SIZE:
+        raise BackMarketAnswerUnreadable(
+            "GET ws/sav", f"{len(body['results'])} folders on a page of {PAGE_SIZE}"
+        )
+    read, unreadable = [], []
+    for item in body["results"]:
+        try:
+            read.append(msgspec.convert(item, FolderSummary))
+        except msgspec.ValidationError as exc:
+            unreadable.append(f"care folder off its shape: {exc}")
+    return read, unreadable, bool(body.get("next"))

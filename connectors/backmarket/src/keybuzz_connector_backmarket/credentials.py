@@ -1,0 +1,123 @@
+"""How a seller connects a Back Market shop: the token it creates in its back office, its
+seller (merchant) id and its country, and their check (one call with the token).
+
+The country code is the shop's ``Accept-Language`` and names its platform [official]:
+EU (fr-fr … sv-se), US (en-us), AP (ja-jp, en-au)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
+
+from keybuzz_connector_backmarket.client import BackMarketClient, ShopAccess
+from keybuzz_connector_backmarket.errors import BackMarketCredentialsRefused
+from keybuzz_connector_backmarket.settings import backmarket_api
+
+PLATFORMS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "fr-fr",
+            "fr-be",
+            "es-es",
+            "de-de",
+            "de-at",
+            "it-it",
+            "en-gb",
+            "nl-nl",
+            "pt-pt",
+            "en-ie",
+            "el-gr",
+            "sk-sk",
+            "sv-se",
+        ),
+        "EU",
+    ),
+    "en-us": "US",
+    "ja-jp": "AP",
+    "en-au": "AP",
+}
+CREDENTIAL_FIELDS = (
+    # Back Market's tokens are base64 [observed]; any printable ASCII without spaces is
+    # taken, so a refusal never needs to quote one.
+    CredentialField(
+        name="token",
+        json_name="token",
+        label="API token",
+        secret=True,
+        pattern="[!-~]+",
+        format="printable ASCII text without spaces",
+        max_length=512,
+    ),
+    CredentialField(
+        name="merchant_id",
+        json_name="merchantId",
+        label="Seller ID",
+        pattern="[0-9]{1,12}",
+        format="digits",
+        max_length=12,
+        account=True,
+    ),
+    CredentialField(
+        name="country",
+        json_name="country",
+        label="Country (fr-fr, de-de, en-us …)",
+        pattern="|".join(PLATFORMS),
+        format="Back Market country code (fr-fr, de-de, es-es, it-it, en-us …)",
+        max_length=5,
+        case="lower",
+    ),
+)
+CHECK_DEADLINE_SECONDS = 15.0
+
+
+def access_of(fields: Mapping[str, str], user_agent: str) -> ShopAccess:
+    """The shop's access from its credential fields; ValueError when one is missing."""
+    missing = [f.name for f in CREDENTIAL_FIELDS if not fields.get(f.name)]
+    if missing:
+        raise ValueError(f"Back Market credentials lack {', '.join(missing)}")
+    return ShopAccess(token=fields["token"], country=fields["country"], user_agent=user_agent)
+
+
+def platform_of(fields: Mapping[str, str]) -> str:
+    return PLATFORMS.get(fields.get("country", ""), "EU")
+
+
+def shop_identity(platform: str, merchant_id: str) -> str:
+    """The account a merchant id names on one of Back Market's platforms."""
+    return f"backmarket-{platform.lower()}:{merchant_id.strip()}"
+
+
+class BackMarketCredentialCheck:
+    """The seam's ``CredentialCheck``: one GET /ws/sav with the token. Back Market names
+    the seller of each care folder it lists (``merchant``): a token answering for another
+    seller than the one typed is refused. A shop with no folder yet is taken on the id
+    typed (Back Market's API has no call that names the token's seller otherwise)."""
+
+    async def verify(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
+    ) -> str:
+        api = backmarket_api(settings)
+        access = access_of(credentials, api.user_agent)
+        platform = platform_of(credentials)
+        client = BackMarketClient(
+            access,
+            http,
+            api.platform_url(platform),
+            call_deadline=min(CHECK_DEADLINE_SECONDS, api.call_deadline_seconds),
+            attempts=2,
+            max_backoff=2.0,
+            max_retry_after=5.0,
+        )
+        page = await client.get_json("/ws/sav", {"page": "1"})
+        typed = credentials["merchant_id"].strip()
+        results = page.get("results") if isinstance(page, dict) else None
+        named = {
+            str(f["merchant"])
+            for f in results or ()
+            if isinstance(f, dict) and isinstance(f.get("merchant"), int)
+        }
+        if named - {typed}:
+            raise BackMarketCredentialsRefused(f"the token is not seller {typed}'s")
+        return shop_identity(platform, typed)

@@ -1,0 +1,21 @@
+"""Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight
+digits in the seller back office [observed])."""
+
+from __future__ import annotations
+
+import re
+
+_ORDER_ID = re.compile(r"[1-9][0-9]{0,11}")
+# In free text, a number of 7 to 12 digits standing alone: shorter ones are quantities,
+# prices and postcodes more often than orders.
+_ORDER_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z.,])[1-9][0-9]{6,11}(?![0-9A-Za-z])")
+
+
+class BackMarketOrderIds:
+    described = "a Back Market one (a whole number)"
+
+    def is_order_id(self, value: str) -> bool:
+        return _ORDER_ID.fullmatch(value) is not None
+
+    def order_ids_in(self, text: str) -> list[str]:
+        return _ORDER_ID_IN_TEXT.findall(text)

@@ -1,0 +1,142 @@
+"""Settings of Back Market's shops (docs/BACKMARKET.md, "Settings"): each read from its
+BACKMARKET_ variable by every service that talks to the shops."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import msgspec
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
+from keybuzz_shared.file_links import origin_of, production_problem, shown
+
+from keybuzz_connector_backmarket.names import BACKMARKET
+
+# Each platform's production host [official].
+EU_URL = "https://www.backmarket.fr"
+US_URL = "https://www.backmarket.com"
+AP_URL = "https://www.backmarket.co.jp"
+# GET /ws/sav: 4,000 calls a day per account [official], one every 21.6 s on average: the
+# poller spends them where buyers write (docs/BACKMARKET.md, "Allowance"), its busiest
+# hours' polls ~19 s apart, never closer than the interval.
+FOLDER_LIST_CALLS_PER_DAY = 4_000
+POLL_INTERVAL_SECONDS = 10
+# A poll reads its folders again from a minute before its cursor (Back Market's filter is
+# to the minute): each poll lists the folders written to in that minute again, not ten.
+LISTING_OVERLAP_SECONDS = 60
+# The User-Agent's parts: letters, digits, "_" and "." (the form has "-" and ";" between).
+_NAME = re.compile(r"[A-Za-z0-9_.]{1,40}")
+_CONTACT = re.compile(r"[^@\s;]+@[^@\s;]+\.[^@\s;]+")
+
+
+class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
+    """Back Market's API as a session and the credential check are given it: each
+    platform's host (``api_url``: EU) and the ``User-Agent`` every call carries."""
+
+    us_url: str
+    ap_url: str
+    user_agent: str
+
+    def platform_url(self, platform: str) -> str:
+        return {"US": self.us_url, "AP": self.ap_url}.get(platform, self.api_url)
+
+
+def backmarket_api(settings: ShopApiSettings) -> BackMarketApiSettings:
+    """``settings`` as this package's ``shop_api`` made them; TypeError for another view."""
+    if not isinstance(settings, BackMarketApiSettings):
+        raise TypeError(
+            "a Back Market session needs BackMarketSettings' shop API view, "
+            f"not {type(settings).__name__}"
+        )
+    return settings
+
+
+class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
+    # Production's platforms by default; ``make run`` points them at the sandbox's double.
+    backmarket_eu_url: str = EU_URL
+    backmarket_us_url: str = US_URL
+    backmarket_ap_url: str = AP_URL
+    # The User-Agent Back Market requires: BM-{company}-{integration};{contact}.
+    backmarket_user_agent_company: str = "KeyBuzz"
+    backmarket_user_agent_integration: str = "Care"
+    backmarket_user_agent_contact: str = "integrations@keybuzz.io"
+    backmarket_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    backmarket_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    # The shortest interval between a shop's polls; how often it is polled is the day's
+    # plan of its 4,000 folder-list calls (docs/BACKMARKET.md, "Allowance").
+    backmarket_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = POLL_INTERVAL_SECONDS
+    # The folder list's calls a day per account: Back Market's 4,000 [official], or what
+    # it granted an account beyond them (a test's double, whose days pass faster).
+    backmarket_calls_per_day: Annotated[int, msgspec.Meta(ge=1)] = FOLDER_LIST_CALLS_PER_DAY
+    # How far back a shop's first poll reads its folders' messages.
+    backmarket_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
+    # Each file a buyer's message carries is downloaded up to this size (larger: named only).
+    backmarket_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    # The only origins (comma-separated) a message's files are fetched from; empty: the
+    # platforms' own.
+    backmarket_attachment_origins: str = ""
+
+    @property
+    def user_agent(self) -> str:
+        return (
+            f"BM-{self.backmarket_user_agent_company}-{self.backmarket_user_agent_integration};"
+            f"{self.backmarket_user_agent_contact}"
+        )
+
+    def shop_api(self, marketplace: str) -> BackMarketApiSettings | None:
+        if marketplace != BACKMARKET:
+            return None
+        return BackMarketApiSettings(
+            api_url=self.backmarket_eu_url,
+            us_url=self.backmarket_us_url,
+            ap_url=self.backmarket_ap_url,
+            user_agent=self.user_agent,
+            timeout_seconds=self.backmarket_timeout_seconds,
+            call_deadline_seconds=self.backmarket_call_deadline_seconds,
+            poll_interval_seconds=self.backmarket_poll_interval_seconds,
+            mark_as_read=False,  # Back Market has no read mark
+            first_poll_days=self.backmarket_first_poll_days,
+            max_attachment_bytes=self.backmarket_max_attachment_bytes,
+            attachment_origins=self.file_origins,
+            calls_per_day=self.backmarket_calls_per_day,
+            listing_overlap_seconds=LISTING_OVERLAP_SECONDS,
+        )
+
+    @property
+    def platform_urls(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("BACKMARKET_EU_URL", self.backmarket_eu_url),
+            ("BACKMARKET_US_URL", self.backmarket_us_url),
+            ("BACKMARKET_AP_URL", self.backmarket_ap_url),
+        )
+
+    @property
+    def file_origins(self) -> tuple[str, ...]:
+        given = [o.strip() for o in self.backmarket_attachment_origins.split(",") if o.strip()]
+        if given:
+            return tuple(given)
+        return tuple(dict.fromkeys(shown(origin_of(url)) for _, url in self.platform_urls))
+
+    def __post_init__(self) -> None:
+        # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
+        named = [
+            *self.platform_urls,
+            *(("BACKMARKET_ATTACHMENT_ORIGINS", o) for o in self.file_origins),
+        ]
+        for name, url in named:
+            try:
+                origin_of(url)
+            except ValueError:
+                raise ValueError(f"{name}: {url!r} is not an http(s) address") from None
+            if self.is_production and (problem := production_problem(url)):
+                raise ValueError(
+                    f"{name} ({url}) {problem}: refused when KEYBUZZ_ENV={self.keybuzz_env}"
+                )
+        for name, value in (
+            ("BACKMARKET_USER_AGENT_COMPANY", self.backmarket_user_agent_company),
+            ("BACKMARKET_USER_AGENT_INTEGRATION", self.backmarket_user_agent_integration),
+        ):
+            if not _NAME.fullmatch(value):
+                raise ValueError(f"{name}: letters, digits, '_' or '.' only (1-40)")
+        if not _CONTACT.fullmatch(self.backmarket_user_agent_contact):
+            raise ValueError("BACKMARKET_USER_AGENT_CONTACT: an e-mail address")

@@ -1,0 +1,159 @@
+"""Back Market shops polled into tickets, on the real servers: the poller against the
+sandbox's Back Market double over HTTP, the shop's token in OpenBao, NATS and PostgreSQL.
+A shop is connected as oauth does it (its fields in Vault, then ``connection.connected``);
+the test polls when it chooses. A care folder is one ticket with its order, the buyer's
+country and language, its claim, Back Market's staff and informative notices told apart;
+the firewall's 403 holds the shop, never asks the seller to connect again."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES
+from keybuzz_devstack.testing import Infra, MailServer, RunningService
+from keybuzz_poller.polling.shops import ShopScheduler
+from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.domain import Shop
+from keybuzz_sandbox.backmarket import service_env
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.settings import DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
+
+StartService = Callable[..., Awaitable[RunningService]]
+MARKETPLACE = "BACKMARKET"
+MILANO = 4
+
+
+@pytest.fixture
+async def poller(
+    start_service: StartService, dovecot: MailServer, sandbox_url: str
+) -> RunningService:
+    return await start_service(
+        DEFINITION,
+        POLL_ENABLED="false",  # polls when the test says
+        REPLY_SENDER_ENABLED="false",
+        BACKMARKET_CALL_DEADLINE_SECONDS="5",
+        **service_env(sandbox_url),
+        **dovecot.settings,
+    )
+
+
+@pytest.fixture
+async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
+    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/backmarket", timeout=30) as http:
+        yield http
+        await http.delete("/faults")
+
+
+async def get_json(poller: RunningService, tenant_id: str, path: str, **params: Any) -> Any:
+    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[tenant_id])
+    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant_id}
+    async with poller.client() as http:
+        response = await http.get(path, headers=headers, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def connected(poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient) -> Shop:
+    spec = next(s for s in (await admin.get("/shops")).json() if s["number"] == MILANO)
+    fields = {"token": spec["token"], "merchant_id": str(spec["merchantId"]), "country": "it-it"}
+    tenant_id = await poller.shop_connected(vault, MARKETPLACE, fields, fields["merchant_id"])
+    return Shop(tenant_id, MARKETPLACE)
+
+
+async def poll(poller: RunningService, shop: Shop) -> Any:
+    return await poller.runtime.component(ShopScheduler).poll_now(shop.key)
+
+
+async def ticket_of(poller: RunningService, shop: Shop, order_id: str) -> dict[str, Any]:
+    page = await get_json(
+        poller, shop.tenant_id, "/api/v1/tickets/", marketplace=MARKETPLACE, orderId=order_id
+    )
+    [listed] = page["items"]
+    return await get_json(poller, shop.tenant_id, f"/api/v1/tickets/{listed['id']}")  # type: ignore[no-any-return]
+
+
+async def test_a_care_folder_is_one_ticket_as_back_market_shows_it(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    shop = await connected(poller, vault, admin)
+    await poll(poller, shop)
+    opened = (
+        await admin.post(f"/shops/{MILANO}/folders", json={"message": "Écran cassé", "claim": True})
+    ).json()
+    path = f"/shops/{MILANO}/folders/{opened['folderId']}/messages"
+    staff = (await admin.post(path, json={"initiator": "BackMarket", "message": "Bonjour"})).json()
+    notice = (await admin.post(path, json={"initiator": "BackMarket", "informative": True})).json()
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, str(opened["orderId"]))
+    senders = {m["externalId"]: m["senderType"] for m in ticket["messages"]}
+    assert senders == {
+        str(opened["messageId"]): "BUYER",
+        str(staff["messageId"]): "MARKETPLACE_SUPPORT",
+        str(notice["messageId"]): "SYSTEM",
+    }
+    details = {d["name"]: d["value"] for d in ticket["threadDetails"]}
+    assert (details["country"], details["language"]) == ("Italie", "italien")
+    assert details["claim_issues"] and details["order"] == str(opened["orderId"])
+    assert ticket["claim"] is True
+    await poll(poller, shop)  # again: nothing stored twice
+    again = await ticket_of(poller, shop, str(opened["orderId"]))
+    assert len(again["messages"]) == 3
+
+
+@pytest.mark.parametrize("kind", ["html", "json"])
+async def test_the_firewalls_403_holds_the_shop_and_never_asks_to_connect_again(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient, kind: str
+) -> None:
+    shop = await connected(poller, vault, admin)
+    await poll(poller, shop)
+    faults = {"wafNext": 1, "wafKind": kind, "operations": ["getCareFolderList"]}
+    assert (await admin.put("/faults", json=faults)).status_code == 200
+    opened = (await admin.post(f"/shops/{MILANO}/folders", json={"message": "Allô ?"})).json()
+    with contextlib.suppress(Exception):  # the poll fails: Back Market did not answer
+        await poll(poller, shop)
+    [status] = await get_json(poller, shop.tenant_id, "/api/v1/poller/shops")
+    assert status["connection"] == "CONNECTED", status
+    assert "firewall" in (status["lastError"] or ""), status
+    await poll(poller, shop)  # held, then retried: the folder comes in
+    ticket = await ticket_of(poller, shop, str(opened["orderId"]))
+    assert str(opened["messageId"]) in {m["externalId"] for m in ticket["messages"]}
+
+
+async def test_a_reply_with_a_file_over_3_mb_is_refused_before_it_is_queued(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    shop = await connected(poller, vault, admin)
+    opened = (await admin.post(f"/shops/{MILANO}/folders", json={"message": "Facture ?"})).json()
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, str(opened["orderId"]))
+    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[shop.tenant_id])
+    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": shop.tenant_id}
+    for size, status in ((MAX_FILE_BYTES + 1, 413), (MAX_FILE_BYTES, 202)):
+        file = {
+            "filename": "facture.pdf",
+            "contentType": "application/pdf",
+            "contentBase64": base64.b64encode(b"%" * size).decode(),
+        }
+        body = {"text": f"Voici la facture ({size}).", "attachments": [file]}
+        async with poller.client() as http:
+            answer = await http.post(
+                f"/api/v1/tickets/{ticket['id']}/replies", json=body, headers=headers
+            )
+        assert answer.status_code == status, answer.text
+    queued = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_replies WHERE ticket_id = $1", ticket["id"]
+    )
+    assert queued == 1  # the 3 MB one only
