@@ -35,7 +35,7 @@ from keybuzz_shared import outbox
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations
 from keybuzz_shared.uow import UnitOfWork
 
-from bench.bench_mail_store import _batches
+from bench.bench_mail_store import _batches, _relay_all
 from bench.harness import BenchContext, Figure
 
 VARIANTS = os.environ.get("BENCH_MAIL_STORE_BACKEND_VARIANTS", "as-is,no-fk,collate-c").split(",")
@@ -119,14 +119,6 @@ async def _store(
             await backend.timed("outbox rows", outbox.enqueue_many(conn, "poller", unit.events))
             await backend.timed("commit", transaction.commit())
     return backend.spent
-
-
-async def _relay_all(relay: outbox.OutboxRelay) -> int:
-    published = 0
-    while (done := await relay.relay_pending()).published:
-        assert done.error is None, done.error
-        published += done.published
-    return published
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
