@@ -1,4 +1,4 @@
-"""The composite types a poll's batch is written as (migration 013, ``tickets/store.py``)
+"""The composite types a poll's batch is written as (migration 014, ``tickets/store.py``)
 hold their row struct's fields, by name and in order: asyncpg fills a record by position,
 so a field moved in one and not the other would store each value in the wrong column."""
 

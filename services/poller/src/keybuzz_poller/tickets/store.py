@@ -23,7 +23,7 @@ from keybuzz_poller.tickets.ports import (
 
 
 def _records(rows: Sequence[msgspec.Struct]) -> list[tuple[object, ...]]:
-    """Rows → the one array of records a ``poller_*_row`` type takes (migration 013), its
+    """Rows → the one array of records a ``poller_*_row`` type takes (migration 014), its
     fields in the struct's order. asyncpg encodes a record's fields directly; an array
     a column costs it two ``isinstance`` checks against ``collections.abc`` an element
     (~0.3 µs each, ~20 µs a mail over the batch's writes)."""
