@@ -1,0 +1,162 @@
+"""Where PostgreSQL's CPU a mail goes when the poller stores a batch: the CPU of the one
+backend that runs ``store_mails`` (a unit of work a tenant's batch of parsed relay mails)
+and then the outbox relay, read from ``/proc`` around each statement. A one-connection
+pool, so every statement runs on that backend (autovacuum's workers are not counted).
+
+Each schema variant is a database of its own, stored into in turn, round after round:
+
+- ``as-is``: the migrations as they are;
+- ``no-fk``: without the two foreign keys of ``poller_ticket_messages`` (its ticket, its
+  external message): what their per-row checks cost;
+- ``collate-c``: a database whose default collation is ``C`` (the dev stack's is
+  ``C.UTF-8``, compared with ``strcoll``): what the text keys' comparisons cost.
+
+``BENCH_MAIL_STORE_BACKEND_VARIANTS`` (all three), ``_ROUNDS`` (3); 100 batches of 100
+mails a round (``bench_mail_store``'s).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import nats
+from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.tickets import store
+from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
+from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketMessageRow, TicketRow
+from keybuzz_shared import outbox
+from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations
+from keybuzz_shared.uow import UnitOfWork
+
+from bench.bench_mail_store import _batches, _relay_all
+from bench.harness import BenchContext, Figure
+
+VARIANTS = os.environ.get("BENCH_MAIL_STORE_BACKEND_VARIANTS", "as-is,no-fk,collate-c").split(",")
+ROUNDS = int(os.environ.get("BENCH_MAIL_STORE_BACKEND_ROUNDS", "3"))
+_TICK = os.sysconf("SC_CLK_TCK")
+_NO_FK = [
+    "ALTER TABLE poller_ticket_messages DROP CONSTRAINT poller_ticket_messages_ticket_id_fkey",
+    "ALTER TABLE poller_ticket_messages "
+    "DROP CONSTRAINT poller_ticket_messages_external_message_id_fkey",
+]
+T = TypeVar("T")
+STEPS = ("external messages", "tickets", "ticket messages", "outbox rows", "commit", "relay")
+
+
+def _cpu(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    values = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(values[11]) + int(values[12])) / _TICK
+
+
+class _Backend:
+    """The backend's CPU spent by each step, summed."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.spent = dict.fromkeys(STEPS, 0.0)
+
+    async def timed(self, step: str, call: Awaitable[T]) -> T:
+        before = _cpu(self.pid)
+        result = await call
+        self.spent[step] += _cpu(self.pid) - before
+        return result
+
+
+class _Measured(store.PostgresTickets):
+    """The store, each write's backend CPU counted."""
+
+    def __init__(self, db: asyncpg.Connection, backend: _Backend) -> None:
+        super().__init__(db)
+        self.backend = backend
+
+    async def insert_external_messages(self, rows: Sequence[ExternalMessageRow]) -> set[str]:
+        return await self.backend.timed("external messages", super().insert_external_messages(rows))
+
+    async def upsert_tickets(self, tickets: Sequence[TicketRow]) -> dict[tuple[str, str], str]:
+        return await self.backend.timed("tickets", super().upsert_tickets(tickets))
+
+    async def insert_ticket_messages(self, messages: Sequence[TicketMessageRow]) -> None:
+        await self.backend.timed("ticket messages", super().insert_ticket_messages(messages))
+
+
+async def _database(ctx: BenchContext, variant: str) -> tuple[asyncpg.Pool, int]:
+    name = f"backend_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(f"{ctx.postgres_url}/postgres")
+    try:
+        collation = "TEMPLATE template0 LC_COLLATE 'C'" if variant == "collate-c" else ""
+        await conn.execute(f'CREATE DATABASE "{name}" {collation}')
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(f"{ctx.postgres_url}/{name}", min_size=1, max_size=1)
+    assert pool is not None and DEFINITION.migrations is not None
+    await apply_migrations(pool, "keybuzz_shared", SHARED_MIGRATIONS)
+    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    for statement in _NO_FK if variant == "no-fk" else []:
+        await pool.execute(statement)
+    return pool, await pool.fetchval("SELECT pg_backend_pid()")
+
+
+async def _store(
+    pool: asyncpg.Pool, pid: int, batches: list[tuple[str, list[RelayMail]]]
+) -> dict[str, float]:
+    """The batches stored as a poll stores them (``uow.unit_of_work``), step by step."""
+    backend = _Backend(pid)
+    for tenant_id, mails in batches:
+        async with pool.acquire() as conn:
+            unit = UnitOfWork(conn)
+            transaction = conn.transaction()
+            await transaction.start()
+            tickets = _Measured(conn, backend)
+            await store_mails(tickets, unit, tenant_id, mails, StoreCounts(), datetime.now(UTC))
+            await backend.timed("outbox rows", outbox.enqueue_many(conn, "poller", unit.events))
+            await backend.timed("commit", transaction.commit())
+    return backend.spent
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    databases = {variant: await _database(ctx, variant) for variant in VARIANTS}
+    nc = await nats.connect(ctx.nats_url)
+    relays = {
+        v: outbox.OutboxRelay(pool, "poller", lambda: nc) for v, (pool, _) in databases.items()
+    }
+    spent: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+    try:
+        for variant, (pool, pid) in databases.items():  # warm: plans cached, tables not empty
+            await _store(pool, pid, _batches(f"warm-{variant}"))
+            await _relay_all(relays[variant])
+        for n in range(ROUNDS):
+            for variant, (pool, pid) in databases.items():
+                batches = _batches(f"{variant}{n}-{uuid.uuid4().hex[:6]}")
+                steps = await _store(pool, pid, batches)
+                before = _cpu(pid)
+                assert await _relay_all(relays[variant]) == sum(len(m) for _, m in batches)
+                steps["relay"] = _cpu(pid) - before
+                mails = sum(len(m) for _, m in batches)
+                spent[variant].append({k: v * 1e6 / mails for k, v in steps.items()})
+    finally:
+        await nc.close()
+        for pool, _ in databases.values():
+            await pool.close()
+    return [figure for variant in VARIANTS for figure in _figures(variant, spent[variant])]
+
+
+def _figures(variant: str, rounds: list[dict[str, float]]) -> list[Figure]:
+    totals = [sum(r.values()) for r in rounds]
+    best = rounds[totals.index(min(totals))]
+    return [
+        {
+            "name": f"{variant}: PostgreSQL backend CPU a mail, store + relay",
+            "value": min(totals),
+            "unit": "µs",
+            "note": f"least of {len(rounds)}: {', '.join(f'{t:.0f}' for t in totals)}; "
+            f"that round: {', '.join(f'{k} {v:.0f}' for k, v in best.items())}",
+        }
+    ]
