@@ -182,6 +182,20 @@ async def polled(poller: RunningService, shop: Shop) -> Any:
     return await poller.runtime.component(ShopScheduler).poll_now(shop.key)
 
 
+async def shop_polled(
+    poller: RunningService,
+    vault: VaultClient,
+    market: ClockMarket,
+    written: datetime,
+    reply_needed_since: datetime | None,
+) -> Shop:
+    """A new tenant's shop connected and polled, its inbox one buyer message."""
+    market.inbox.listed = [buyer_message("m-1", written, reply_needed_since)]
+    shop = await connected(poller, vault)
+    assert (await polled(poller, shop)).stored == 1
+    return shop
+
+
 async def ticket_of(poller: RunningService, shop: Shop) -> dict[str, Any]:
     page = await get_json(poller, shop.tenant_id, "/api/v1/tickets", marketplace=MARKETPLACE)
     [listed] = page["items"]
@@ -219,9 +233,7 @@ async def test_the_deadline_starts_and_ends_on_the_marketplaces_clock_alerts_onc
 ) -> None:
     written = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     needed_since = written - timedelta(hours=5)  # an earlier message it counts, not listed
-    market.inbox.listed = [buyer_message("m-1", written, needed_since)]
-    shop = await connected(poller, vault)
-    assert (await polled(poller, shop)).stored == 1
+    shop = await shop_polled(poller, vault, market, written, needed_since)
     ticket = await ticket_of(poller, shop)
     assert ticket["responseState"] == "AWAITING_REPLY"
     respond_by = needed_since + RULE.window  # not 24 h after the message reached us
@@ -264,9 +276,7 @@ async def test_a_tenant_may_shorten_the_marketplaces_window_never_lengthen_it(
     poller: RunningService, market: ClockMarket, vault: VaultClient
 ) -> None:
     written = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
-    market.inbox.listed = [buyer_message("m-1", written, written)]
-    shop = await connected(poller, vault)
-    await polled(poller, shop)
+    shop = await shop_polled(poller, vault, market, written, written)
     assert at((await ticket_of(poller, shop))["respondBy"]) == written + timedelta(hours=24)
 
     shorter = await put_window(poller, shop.tenant_id, 6)
@@ -291,9 +301,7 @@ async def test_the_report_shows_the_marketplaces_figure_beside_ours_cached(
     poller: RunningService, market: ClockMarket, vault: VaultClient
 ) -> None:
     written = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    market.inbox.listed = [buyer_message("m-1", written, written)]
-    shop = await connected(poller, vault)
-    await polled(poller, shop)
+    shop = await shop_polled(poller, vault, market, written, written)
 
     async def report(days: int) -> dict[str, Any]:
         return await get_json(  # type: ignore[no-any-return]
@@ -333,9 +341,7 @@ async def test_a_marketplace_without_figures_reports_none_and_no_clock_keeps_our
     market.response_figures = None
     market.response_window = OwnWindowNoClock()
     written = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    market.inbox.listed = [buyer_message("m-1", written, written - timedelta(hours=5))]
-    shop = await connected(poller, vault)
-    await polled(poller, shop)
+    shop = await shop_polled(poller, vault, market, written, written - timedelta(hours=5))
     assert at((await ticket_of(poller, shop))["respondBy"]) == written + timedelta(hours=24)
     month = await get_json(
         poller, shop.tenant_id, "/api/v1/response-times", marketplace=MARKETPLACE, days=30
