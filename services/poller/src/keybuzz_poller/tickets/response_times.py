@@ -38,7 +38,8 @@ class MarketplaceFigure(msgspec.Struct, frozen=True, kw_only=True, rename="camel
     available: bool
     name: str | None = None  # the marketplace's name for it
     average_response_seconds: float | None = None
-    since: datetime | None = None  # the window the marketplace measured: [since, until)
+    # The window the marketplace measured, [since, until); since null: from the shop's start.
+    since: datetime | None = None
     until: datetime | None = None
     computed_at: datetime | None = None  # when the marketplace computed it, if it says
     fetched_at: datetime  # when KeyBuzz asked the marketplace (figures are cached)

@@ -17,7 +17,7 @@ class ResponseFigure(msgspec.Struct, frozen=True, kw_only=True):
 
     name: str  # the marketplace's own name for the figure (what a person looks up there)
     average_response_seconds: float
-    since: datetime  # aware; the window measured: [since, until)
+    since: datetime | None  # aware; the window measured, [since, until); None: from the start
     until: datetime
     computed_at: datetime | None = None  # when the marketplace last computed it, if it says
 
