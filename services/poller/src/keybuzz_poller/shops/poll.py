@@ -103,11 +103,14 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         clocks = thread_clocks(messages) if clocked else []
         if not fresh and not _moves(cursor.messages_since, messages):
             # The cursor's overlap read again, or threads whose state changed listed again:
-            # nothing to store or mark, only the states that differ to write.
-            poll.thread_states += await ports.store.save_thread_states(shop, states)
-            if clocks:
-                async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as t:
-                    t.add(await _clocks_saved(unit, shop, clocks, poll))
+            # nothing to store or mark, only the states that differ to write (with the
+            # deadlines of the tickets whose clock changed, in one unit of work).
+            if not clocks:
+                poll.thread_states += await ports.store.save_thread_states(shop, states)
+                continue
+            async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
+                poll.thread_states += await unit.store.save_thread_states(shop, states)
+                touched.add(await _clocks_saved(unit, shop, clocks, poll))
             continue
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
