@@ -17,9 +17,7 @@ Run by hand: ``.venv/bin/python -m bench bench_cdiscount_backfill`` (~4 minutes)
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,13 +25,13 @@ import httpx
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.settings import CdiscountApiSettings, CdiscountSettings
 from keybuzz_orders.connector_source import ConnectorOrderSource
-from keybuzz_orders.order_source import OrderWindow
 from keybuzz_sandbox.testing import running_sandbox
 
+from bench.backfill_rate import CallLimit, Statuses, listed, measured, note
 from bench.harness import BenchContext, Figure
 
 PAGES = int(os.environ.get("BENCH_CDISCOUNT_PAGES", "100000"))
-RATE, BURST, PER_PAGE = 5.0, 25, 100
+LIMIT = CallLimit(rate=5.0, burst=25, per_page=100)
 BENCH_SHOP = "KeyBuzz Bench Cdiscount"
 DAYS = 90
 
@@ -63,7 +61,7 @@ async def _raw(
     query = {
         "createdAtMin": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sort": "createdAt:asc",
-        "pageSize": str(PER_PAGE),
+        "pageSize": str(LIMIT.per_page),
     }
     orders, cursor = 0, None
     for _ in range(PAGES):
@@ -85,48 +83,11 @@ async def _source(
         window_days=15,
         clock=lambda: datetime.now(UTC),
     )
-    window = OrderWindow("", created_after=since)
-    orders = 0
-    for _ in range(PAGES):
-        page = await source.orders_in_window("t-bench", window)
-        orders += len(page.orders)
-        if page.next_token is None:
-            break
-        window = OrderWindow("", created_after=since, page_token=page.next_token)
-    return orders
-
-
-async def _measure(statuses: Counter[Any], read: Callable[[], Awaitable[int]]) -> dict[str, float]:
-    statuses.clear()
-    cpu, start = time.process_time(), time.perf_counter()
-    orders = await read()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    calls = statuses["api", 200]
-    allowed = orders / max((calls - BURST) / RATE, 1e-9)
-    return {
-        "orders": orders,
-        "seconds": seconds,
-        "rate": orders / seconds,
-        "requests": calls,
-        "tokens": statuses["token", 200],
-        "refused": statuses["api", 429],
-        "allowed": allowed,
-        "cpu": cpu,
-    }
-
-
-def _note(m: dict[str, float]) -> str:
-    return (
-        f"{m['orders']:.0f} orders in {m['seconds']:.1f} s; {m['requests']:.0f} calls answered "
-        f"(+{m['tokens']:.0f} token), {m['refused']:.0f} 429s; {m['rate'] / m['allowed']:.2f}× "
-        f"the {m['allowed']:.0f}/s the limit allows for them, "
-        f"{m['rate'] / (RATE * PER_PAGE):.2f}× its sustained {RATE * PER_PAGE:.0f}/s; "
-        f"process CPU {m['cpu']:.1f} s (double included)"
-    )
+    return await listed(source, since, PAGES)
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    statuses: Counter[Any] = Counter()
+    statuses: Statuses = Counter()
 
     async def count(response: httpx.Response) -> None:
         kind = "token" if response.request.url.path.endswith("/token") else "api"
@@ -149,12 +110,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
         since = datetime.now(UTC) - timedelta(days=DAYS)
         reset = f"{url}/_sandbox/cdiscount/ratelimits/reset"
         await http.post(reset)
-        raw = await _measure(statuses, lambda: _raw(http, ends, shop, since))
+        raw = await measured(statuses, lambda: _raw(http, ends, shop, since))
         await http.post(reset)
-        src = await _measure(statuses, lambda: _source(http, ends, shop, since))
+        src = await measured(statuses, lambda: _source(http, ends, shop, since))
     return [
-        {"name": "Octopia GET orders pages (baseline)", "value": round(raw["rate"], 1),
-         "unit": "orders/s", "note": _note(raw)},
-        {"name": "ConnectorOrderSource Cdiscount backfill listing", "value": round(src["rate"], 1),
-         "unit": "orders/s", "baseline": round(raw["rate"], 1), "note": _note(src)},
+        {"name": "Octopia GET orders pages (baseline)", "value": round(raw.rate, 1),
+         "unit": "orders/s", "note": note(raw, LIMIT, other="token")},
+        {"name": "ConnectorOrderSource Cdiscount backfill listing", "value": round(src.rate, 1),
+         "unit": "orders/s", "baseline": round(raw.rate, 1), "note": note(src, LIMIT, other="token")},
     ]  # fmt: skip

@@ -18,9 +18,7 @@ Run by hand: ``.venv/bin/python -m bench bench_fnac_backfill`` (~9 minutes).
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,14 +27,14 @@ import msgspec
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.models import DateRange, OrdersQuery
 from keybuzz_orders.connector_source import ConnectorOrderSource
-from keybuzz_orders.order_source import OrderWindow
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 
+from bench.backfill_rate import CallLimit, Statuses, listed, measured, note
 from bench.harness import BenchContext, Figure
 
 PAGES = int(os.environ.get("BENCH_FNAC_PAGES", "100000"))
-RATE, BURST, PER_PAGE = 2.0, 20, 100
+LIMIT = CallLimit(rate=2.0, burst=20, per_page=100)
 BENCH_SHOP = "KeyBuzz Bench Fnac"
 DAYS = 90
 
@@ -59,7 +57,7 @@ async def _raw(http: httpx.AsyncClient, base: str, shop: dict[str, Any], since: 
     while page <= PAGES:
         query = OrdersQuery(
             page=page,
-            results_count=PER_PAGE,
+            results_count=LIMIT.per_page,
             date=DateRange(type="CreatedAt", min=since),
             sort="ASC",
         )
@@ -80,51 +78,14 @@ async def _source(http: httpx.AsyncClient, base: str, shop: dict[str, Any], sinc
         window_days=15,  # type: ignore[arg-type]
         clock=lambda: datetime.now(UTC),
     )
-    window = OrderWindow("", created_after=since)
-    orders = 0
-    for _ in range(PAGES):
-        page = await source.orders_in_window("t-bench", window)
-        orders += len(page.orders)
-        if page.next_token is None:
-            break
-        window = OrderWindow("", created_after=since, page_token=page.next_token)
-    return orders
-
-
-async def _measure(
-    http: httpx.AsyncClient, statuses: Counter[int], read: Callable[[], Awaitable[int]]
-) -> dict[str, float]:
-    statuses.clear()
-    cpu, start = time.process_time(), time.perf_counter()
-    orders = await read()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    requests = statuses[200]
-    allowed = orders / max((requests - BURST) / RATE, 1e-9)
-    return {
-        "orders": orders,
-        "seconds": seconds,
-        "rate": orders / seconds,
-        "requests": requests,
-        "refused": statuses[429],
-        "allowed": allowed,
-        "cpu": cpu,
-    }
-
-
-def _note(m: dict[str, float]) -> str:
-    return (
-        f"{m['orders']:.0f} orders in {m['seconds']:.1f} s; {m['requests']:.0f} requests "
-        f"answered, {m['refused']:.0f} 429s; {m['rate'] / m['allowed']:.2f}× the "
-        f"{m['allowed']:.0f}/s the limit allows for them, {m['rate'] / (RATE * PER_PAGE):.2f}× "
-        f"its sustained {RATE * PER_PAGE:.0f}/s; process CPU {m['cpu']:.1f} s (double included)"
-    )
+    return await listed(source, since, PAGES)
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    statuses: Counter[int] = Counter()
+    statuses: Statuses = Counter()
 
     async def count(response: httpx.Response) -> None:
-        statuses[response.status_code] += 1
+        statuses["api", response.status_code] += 1
 
     async with (
         running_sandbox() as url,
@@ -139,12 +100,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
         )
         await warm.orders_query(OrdersQuery(page=1, results_count=1))  # the shop's history made
         await http.post(f"{url}/_sandbox/fnac/ratelimits/reset")
-        raw = await _measure(http, statuses, lambda: _raw(http, base, shop, since))
+        raw = await measured(statuses, lambda: _raw(http, base, shop, since))
         await http.post(f"{url}/_sandbox/fnac/ratelimits/reset")
-        src = await _measure(http, statuses, lambda: _source(http, base, shop, since))
+        src = await measured(statuses, lambda: _source(http, base, shop, since))
     return [
-        {"name": "orders_query round trips (baseline)", "value": round(raw["rate"], 1),
-         "unit": "orders/s", "note": _note(raw)},
-        {"name": "ConnectorOrderSource backfill listing", "value": round(src["rate"], 1),
-         "unit": "orders/s", "baseline": round(raw["rate"], 1), "note": _note(src)},
+        {"name": "orders_query round trips (baseline)", "value": round(raw.rate, 1),
+         "unit": "orders/s", "note": note(raw, LIMIT)},
+        {"name": "ConnectorOrderSource backfill listing", "value": round(src.rate, 1),
+         "unit": "orders/s", "baseline": round(raw.rate, 1), "note": note(src, LIMIT)},
     ]  # fmt: skip

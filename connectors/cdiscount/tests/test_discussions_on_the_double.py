@@ -167,6 +167,22 @@ async def test_paging_reads_every_discussion_once_even_when_one_changes_meanwhil
     assert len(by_id) >= len(ids)
 
 
+async def test_where_octopia_refuses_include_all_each_discussion_is_read_whole(
+    admin: httpx.AsyncClient, shop: dict[str, Any], inbox: DiscussionInbox
+) -> None:
+    """``includeMessages=All`` is the double's: when Octopia answers it with a 400, the
+    session lists without it and reads each discussion, so no message is missed."""
+    since = just_before()
+    new = await opened(admin, shop, body="Où est mon colis ?")
+    later = await written(admin, shop, new["discussionId"], body="Toujours rien.")
+    refusing = await admin.put("/faults", json={"observedListingOnly": True})
+    assert refusing.status_code == 200, refusing.text
+    for _ in range(2):  # the refusal once, then the session lists without asking for All
+        found = [m for m in await listing(inbox, since) if m.thread.id == new["discussionId"]]
+        assert [m.message_id for m in found] == [new["messageId"], later["messageId"]]
+        assert [m.body for m in found] == ["Où est mon colis ?", "Toujours rien."]
+
+
 async def test_a_discussion_that_becomes_a_claim_is_listed_again_flagged(
     admin: httpx.AsyncClient, shop: dict[str, Any], inbox: DiscussionInbox
 ) -> None:

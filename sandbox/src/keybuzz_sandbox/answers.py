@@ -1,12 +1,17 @@
-"""Small HTTP pieces the doubles share: a JSON answer, a gateway's HTML error page, and a
-request's query with repeated parameters joined by commas."""
+"""Small HTTP pieces the doubles share: a JSON answer, a gateway's HTML error page, a
+request's query with repeated parameters joined by commas, and a slow shop's answer."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.response import Stream
+
+from .faults import SlowAnswer, trickled
 
 JSON = "application/json"
 
@@ -28,3 +33,20 @@ def gateway_page(status: int) -> Response[bytes]:
 def joined_query(request: Request[Any, Any, Any]) -> dict[str, str]:
     params = request.query_params
     return {name: ",".join(params.getall(name)) for name in params}
+
+
+async def held_back(
+    slow: SlowAnswer, answering: Awaitable[Response[bytes]]
+) -> Response[bytes] | Stream:
+    """The answer, stalled before it is made, held after, or trickled, as ``slow`` says."""
+    await asyncio.sleep(slow.stall)
+    answered = await answering
+    await asyncio.sleep(slow.hold)
+    if not slow.trickle:
+        return answered
+    return Stream(
+        trickled(answered.content, slow.trickle),
+        status_code=answered.status_code,
+        media_type=answered.media_type,
+        headers=dict(answered.headers),
+    )

@@ -10,6 +10,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from . import messaging, notifications, orders_2026, orders_v0, reports, sellers, tokens
 from .admin import admin_router
+from .backmarket.routes import backmarket_routes
 from .cdiscount.routes import cdiscount_routes
 from .config import SandboxConfig
 from .consent import consent_routes
@@ -61,6 +62,7 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
             *fnac_routes(sb),
             *cdiscount_routes(sb),
             *mirakl_routes(sb),
+            *backmarket_routes(sb),
         ],
         exception_handlers={
             NotFoundException: _unknown_path,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from keybuzz_sandbox import amazon, cdiscount, fnac, mirakl
+from keybuzz_sandbox import amazon, backmarket, cdiscount, fnac, mirakl
 
 ServiceEnv = Callable[[str], dict[str, str]]
 
@@ -15,6 +15,7 @@ DOUBLES: dict[str, ServiceEnv] = {
     "fnac": fnac.service_env,
     "cdiscount": cdiscount.service_env,
     "mirakl": mirakl.service_env,
+    "backmarket": backmarket.service_env,
 }
 
 

@@ -34,3 +34,18 @@ def fault_handlers(injector: FaultInjector, settings: type[FaultConfig]) -> list
         injector.config = settings()
 
     return [read_faults, put("/faults", sync_to_thread=False)(write_faults), clear_faults]
+
+
+def retry_after_handlers(calls: list[dict[str, object]]) -> list[Any]:
+    """GET and DELETE ``/retry-after-violations``: the calls a double saw made before the
+    Retry-After it had given for them ended (``calls``, kept by the double)."""
+
+    @get("/retry-after-violations", sync_to_thread=False)
+    def violations() -> Response[bytes]:
+        return json_answer({"count": len(calls), "calls": calls})
+
+    @delete("/retry-after-violations", sync_to_thread=False, status_code=204)
+    def clear_violations() -> None:
+        calls.clear()
+
+    return [violations, clear_violations]

@@ -290,19 +290,13 @@ class DiscussionInbox:
         self.now = now
         self._labels: dict[str, str] | None = None
         self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
+        self._lists_messages = True  # until Octopia refuses includeMessages=All
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
         listing = decode(cursor) if cursor is not None else self._start(since)
-        params = {
-            "updatedAtMin": iso(listing.seek),
-            "updatedAtMax": iso(listing.until),
-            "includeMessages": "All",
-            "pageIndex": str(listing.page),
-            "pageSize": str(self.page_size),
-        }
-        items, more = await self.client.get_page("/discussions", params)
+        items, more = await self._listed_page(listing)
         read, unreadable = [], []
         for item in items:
             try:
@@ -324,6 +318,31 @@ class DiscussionInbox:
             complete_until=None if following_page else listing.until,
             unreadable=tuple(unreadable),
         )
+
+    async def _listed_page(self, listing: Listing) -> tuple[list[Any], str | None]:
+        """One page of the listing, with every message when Octopia lists them
+        (``includeMessages=All``, which the reference notes do not observe): when it
+        refuses that, this session lists without messages and reads each discussion whole."""
+        params = {
+            "updatedAtMin": iso(listing.seek),
+            "updatedAtMax": iso(listing.until),
+            "pageIndex": str(listing.page),
+            "pageSize": str(self.page_size),
+        }
+        if self._lists_messages:
+            try:
+                return await self.client.get_page(
+                    "/discussions", {**params, "includeMessages": "All"}
+                )
+            except OctopiaRequestRefused as refused:
+                if refused.status != 400:
+                    raise
+                log.warning(
+                    "Octopia refused includeMessages=All (%s): reading discussions whole",
+                    refused.detail,
+                )
+                self._lists_messages = False
+        return await self.client.get_page("/discussions", params)
 
     async def messages(
         self, *, since: datetime, cursor: str | None = None

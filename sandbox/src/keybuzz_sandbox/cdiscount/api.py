@@ -25,7 +25,8 @@ MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB in all" (official), taken as 4 M
 FILE_FORMATS = ("png", "gif", "bmp", "jpg", "tif", "pdf", "jpeg", "doc", "docx", "xls")
 BODY_LENGTH = (13, 5_000)  # observed: one integration keeps replies within these
 COUNT_FILTERS = frozenset({"salesChannel", "graduationCode", "processStatus", "isOpen"})
-INCLUDE_MESSAGES = ("FirstMessage", "LastMessage", "All")
+OBSERVED_INCLUDE_MESSAGES = ("FirstMessage", "LastMessage")
+INCLUDE_MESSAGES = (*OBSERVED_INCLUDE_MESSAGES, "All")  # "All": the double's only
 ORDER_SORTS = ("createdAt:desc", "createdAt:asc", "updatedAt:desc", "updatedAt:asc")
 
 
@@ -55,6 +56,8 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
     url: str  # without the query: where the next page's link points
     real: float  # real epoch seconds now
     now: float  # the shop's virtual time now
+    # Only the observed includeMessages values (FirstMessage, LastMessage) accepted.
+    observed_only: bool = False
 
 
 # --- query parameters ------------------------------------------------------------------
@@ -145,9 +148,12 @@ def _matches(record: DiscussionRecord, query: Query, now: float, graduation_key:
     return is_open is None or record.is_open(now) == is_open
 
 
-def discussions(book: ShopBook, query: Query, now: float, url: str) -> Answer:
+def discussions(
+    book: ShopBook, query: Query, now: float, url: str, *, observed_only: bool = False
+) -> Answer:
     low, high = _window(query, book, now)
-    include = _choice(query, "includeMessages", INCLUDE_MESSAGES)
+    choices = OBSERVED_INCLUDE_MESSAGES if observed_only else INCLUDE_MESSAGES
+    include = _choice(query, "includeMessages", choices)
     _choice(query, "processStatus", ("ToTreat", "Treated"))
     found = [
         d
@@ -437,7 +443,12 @@ def order(book: ShopBook, order_id: str, now: float) -> Answer:
 Operation = Callable[[ShopBook, Call], Answer]
 # (method, path under /seller/v2, operation name for the fault settings, what it answers)
 OPERATIONS: tuple[tuple[str, str, str, Operation], ...] = (
-    ("GET", "/discussions", "getDiscussions", lambda b, c: discussions(b, c.query, c.now, c.url)),
+    (
+        "GET",
+        "/discussions",
+        "getDiscussions",
+        lambda b, c: discussions(b, c.query, c.now, c.url, observed_only=c.observed_only),
+    ),
     ("GET", "/discussions/count", "countDiscussions", lambda b, c: count(b, c.query, c.now)),
     (
         "GET",

@@ -37,6 +37,8 @@ class CdiscountFaultConfig(
     ``retryAfterSeconds`` is above 0 (Octopia's 429s are documented without it)."""
 
     retry_after_seconds: int = 0
+    # Listings accept only the observed includeMessages values (no "All", the double's).
+    observed_listing_only: bool = False
 
     def problems(self) -> list[str]:
         issues = super().problems() + self.slow_problems()

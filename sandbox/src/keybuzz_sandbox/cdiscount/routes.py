@@ -189,6 +189,10 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             )
         return answered
 
+    def observed_listing_only() -> bool:
+        settings = double.faults.config
+        return isinstance(settings, CdiscountFaultConfig) and settings.observed_listing_only
+
     async def answer_call(
         request: Request[Any, Any, Any], book: ShopBook, run: api.Operation, decision: FaultDecision
     ) -> Response[bytes]:
@@ -203,6 +207,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             url=str(request.url).split("?", 1)[0],
             real=real,
             now=book.virtual(real),
+            observed_only=observed_listing_only(),
         )
         try:
             answer = run(book, parts)

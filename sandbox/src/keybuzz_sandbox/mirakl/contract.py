@@ -17,12 +17,13 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ..described import close_objects, find_operation, reference
+
 SPEC_URI = "urn:mirakl:mmp-seller"
 # Query parameters Mirakl's guide documents outside the description: seek paging (M11),
 # offset paging and sort (OR11), and the locale of localized answers.
 GUIDE_PARAMETERS = {"M11": ("limit", "page_token"), "OR11": ("max", "offset", "sort", "order")}
 COMMON_PARAMETERS = ("locale",)
-COMPOSITIONS = ("allOf", "anyOf", "oneOf", "$ref")
 NULL_WHEN_REPLIED = "Null when the shop has replied."
 # (schema, property, the type allowed besides the declared one, Mirakl's words for it)
 CORRECTIONS = (
@@ -38,17 +39,6 @@ def raw_spec() -> dict[str, Any]:
     return spec
 
 
-def _closed(schema: Any) -> None:
-    if isinstance(schema, dict):
-        if "properties" in schema and not any(k in schema for k in COMPOSITIONS):
-            schema.setdefault("additionalProperties", False)
-        for value in schema.values():
-            _closed(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _closed(value)
-
-
 @cache
 def strict_spec() -> dict[str, Any]:
     spec = copy.deepcopy(raw_spec())
@@ -58,7 +48,7 @@ def strict_spec() -> dict[str, Any]:
         if words not in declared["description"]:
             raise ValueError(f"{name}.{field}: Mirakl's words changed, check the correction")
         declared["type"] = [declared["type"], extra]
-    _closed(schemas)
+    close_objects(schemas)
     return spec
 
 
@@ -71,19 +61,13 @@ def registry() -> Registry[Any]:
 
 def operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
     """(path, method, operation object) of one of Mirakl's operation codes."""
-    for path, item in strict_spec()["paths"].items():
-        for method, op in item.items():
-            if isinstance(op, dict) and op.get("operationId") == operation_id:
-                return path, method, op
-    raise KeyError(operation_id)
+    return find_operation(strict_spec(), operation_id)
 
 
 def schema_at(operation_id: str, *where: str) -> dict[str, Any]:
     """A schema pointing at ``where`` inside the operation's object."""
     path, method, _ = operation(operation_id)
-    parts = ("paths", path, method, *where)
-    pointer = "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-    return {"$ref": f"{SPEC_URI}#/{pointer}"}
+    return reference(SPEC_URI, path, method, *where)
 
 
 @cache

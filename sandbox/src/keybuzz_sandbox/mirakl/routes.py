@@ -3,18 +3,17 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, post, put, route
+from litestar import Request, Response, Router, get, post, put, route
 from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from ..answers import JSON, gateway_page, joined_query, json_answer
-from ..fault_admin import fault_handlers
-from ..faults import FaultDecision, malform, trickled
+from ..answers import JSON, gateway_page, held_back, joined_query, json_answer
+from ..fault_admin import fault_handlers, retry_after_handlers
+from ..faults import FaultDecision, malform
 from . import api
 from .api import Refused
 from .book import CUSTOMER, OPERATOR, SHOP, ShopBook, Thread
@@ -91,17 +90,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         if decision.error_status:
             return injected(code, book.shop_id, operation, decision.error_status)
         slow = double.faults.slow_answer(f"{code}.{operation}", str(book.shop_id))
-        await asyncio.sleep(slow.stall)
-        answered = await answer(request, book, operation, run, decision)
-        await asyncio.sleep(slow.hold)
-        if slow.trickle:
-            return Stream(
-                trickled(answered.content, slow.trickle),
-                status_code=answered.status_code,
-                media_type=answered.media_type,
-                headers=dict(answered.headers),
-            )
-        return answered
+        return await held_back(slow, answer(request, book, operation, run, decision))
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
         if status != 429:
@@ -370,15 +359,6 @@ def _admin(double: MiraklDouble) -> Router:
     def reset_limits() -> None:
         double.reset_limits()
 
-    @get("/retry-after-violations", sync_to_thread=False)
-    def violations() -> Response[bytes]:
-        calls = double.inside_retry_after
-        return json_answer({"count": len(calls), "calls": calls})
-
-    @delete("/retry-after-violations", sync_to_thread=False, status_code=204)
-    def clear_violations() -> None:
-        double.inside_retry_after.clear()
-
     return Router(
         "/_sandbox/mirakl",
         route_handlers=[
@@ -393,8 +373,7 @@ def _admin(double: MiraklDouble) -> Router:
             *fault_handlers(double.faults, MiraklFaultConfig),
             set_limits,
             reset_limits,
-            violations,
-            clear_violations,
+            *retry_after_handlers(double.inside_retry_after),
         ],
         include_in_schema=False,
     )

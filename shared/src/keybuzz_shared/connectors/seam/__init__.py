@@ -100,6 +100,7 @@ from keybuzz_shared.connectors.seam.response_window import (
     ResponseWindow,
 )
 from keybuzz_shared.connectors.seam.shop_api import (
+    CountsAllowanceCalls,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -118,6 +119,7 @@ __all__ = [
     "Attachment",
     "CodeExchange",
     "ConnectionKind",
+    "CountsAllowanceCalls",
     "Connector",
     "ConnectorError",
     "ConsentSite",
