@@ -5,6 +5,7 @@ inside a Retry-After counted), keys and faults."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -56,7 +57,11 @@ async def test_operators_are_listed_with_their_base_url_and_shops(serve) -> None
         assert operator["shops"] and all(s["apiKey"] and s["shopId"] for s in operator["shops"])
     leroy = listed["LEROY_MERLIN"]["shops"]
     assert len(leroy) == 2 and leroy[0]["apiKey"] == leroy[1]["apiKey"]  # one user, two shops
-    assert DOUBLES["mirakl"]("http://sandbox") == {}
+    # The connector's catalogue from service_env points each seeded operator at the double.
+    catalogue = json.loads(DOUBLES["mirakl"](str(http.base_url))["MIRAKL_CATALOGUE"])
+    assert {e["code"]: e["baseUrl"] for e in catalogue} == {
+        code: operator["baseUrl"] for code, operator in listed.items()
+    }
 
 
 async def test_every_endpoint_answers_as_mirakls_openapi_description_says(serve) -> None:
@@ -156,6 +161,9 @@ async def test_m11_seek_paging_and_filters(serve) -> None:
     check_error(await seller.get(THREADS, limit=101), 400)
     misspelt = check_error(await seller.get(THREADS, update_since=since), 400)
     assert "update_since" in misspelt["message"]
+    # A value off the description's type: a date-time without its offset.
+    naive = check_error(await seller.get(THREADS, updated_since="2026-01-01T00:00:00"), 400)
+    assert "is not a 'date-time'" in naive["message"]
     orders = check_response("OR11", await seller.get(ORDERS, max=100))["orders"]
     channel_of = {o["order_id"]: o["channel"]["code"] for o in orders}
     spanish = check_response("M11", await seller.get(THREADS, channel_codes="ES", limit=100))
