@@ -10,18 +10,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_devstack.testing import Infra, RunningService, eventually
+from keybuzz_devstack.shop_orders_testing import connect_shop, finished_backfill, orders_api
+from keybuzz_devstack.testing import Infra, RunningService
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
 from keybuzz_sandbox.cdiscount import service_env
-from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.events import ConnectionConnected
-from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
-from keybuzz_shared.vault import VaultClient
 
 StartService = Callable[..., Awaitable[RunningService]]
 SHOP = "KeyBuzz Démo Cdiscount"
@@ -49,52 +44,13 @@ async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def api(orders: RunningService, tenant: str, path: str, **params: str) -> dict[str, Any]:
-    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
-    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
-    async with orders.client() as http:
-        answer = await http.get(f"/api/v1/orders{path}", headers=headers, params=params)
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
-
-
 async def connect(orders: RunningService, stack: Infra, shop: dict[str, Any], tenant: str) -> None:
-    """As oauth does it: the shop's credentials in Vault, then connection.connected."""
     fields = {
         "client_id": shop["clientId"],
         "client_secret": shop["clientSecret"],
         "seller_id": shop["sellerId"],
     }
-    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    try:
-        await vault.write(connector_for("CDISCOUNT").credentials_path(tenant), fields)
-    finally:
-        await vault.aclose()
-    event = ConnectionConnected(
-        tenant_id=tenant,
-        marketplace="CDISCOUNT",
-        connection_id=str(uuid.uuid4()),
-        seller_id=shop["sellerId"],
-        marketplace_ids=[],
-        region="eu",
-    )
-    js = (await orders.operator()).jetstream()
-    await js.publish(event.SUBJECT, msgspec.json.encode(event))
-
-
-async def finished_job(orders: RunningService, tenant: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        job_id = await orders.runtime.pool.fetchval(
-            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1", tenant
-        )
-        if job_id is None:
-            return None
-        job = await api(orders, tenant, f"/backfill/{job_id}")
-        return job if job["status"] != "RUNNING" else None
-
-    job: dict[str, Any] = await eventually(probe, 90)
-    return job
+    await connect_shop(orders, stack.vault_addr, "CDISCOUNT", tenant, fields, shop["sellerId"])
 
 
 async def test_a_cdiscount_shop_is_backfilled_served_and_kept_fresh(
@@ -103,7 +59,7 @@ async def test_a_cdiscount_shop_is_backfilled_served_and_kept_fresh(
     shop = next(s for s in (await admin.get("/shops")).json() if s["name"] == SHOP)
     tenant = f"cd-{uuid.uuid4().hex[:10]}"
     await connect(orders, stack, shop, tenant)
-    job = await finished_job(orders, tenant)
+    job = await finished_backfill(orders, tenant)
     assert job["status"] == "COMPLETED" and job["errors"] == 0, job
     assert job["marketplace"] == "CDISCOUNT"
     rows = await orders.runtime.pool.fetch(
@@ -123,10 +79,10 @@ async def test_a_cdiscount_shop_is_backfilled_served_and_kept_fresh(
 
     # Served over HTTP, as the view beside a Cdiscount ticket asks for one.
     some = rows[0]["external_order_id"]
-    one = await api(orders, tenant, f"/{some}", marketplace="CDISCOUNT")
+    one = await orders_api(orders, tenant, f"/{some}", marketplace="CDISCOUNT")
     assert one["externalOrderId"] == some and one["marketplace"] == "CDISCOUNT"
     assert one["items"], one
-    listed = await api(orders, tenant, "", limit="5")
+    listed = await orders_api(orders, tenant, "", limit="5")
     assert {o["marketplace"] for o in listed["orders"]} == {"CDISCOUNT"}
 
     # The updatedAt sync picks up what changed at Octopia: new orders, and statuses moved on.

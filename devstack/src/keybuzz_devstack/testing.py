@@ -310,7 +310,7 @@ class RunningService:
             self._operator = await nats.connect(self.operator_url or self.runtime.settings.nats_url)
         return self._operator
 
-    async def shop_connected(
+    async def connect_shop(
         self,
         vault: Any,
         marketplace: str,
@@ -318,9 +318,9 @@ class RunningService:
         seller_id: str,
         tenant_id: str | None = None,
     ) -> str:
-        """oauth's connect of a shop as a poller sees it: ``fields`` in Vault where the
-        marketplace's connector keeps them, then ``connection.connected``; the tenant's id
-        (a new one unless ``tenant_id`` is given) once the poller has scheduled the shop."""
+        """oauth's connect of a shop: ``fields`` in Vault where the marketplace's connector
+        keeps them, then ``connection.connected`` (for ``tenant_id``, else a new tenant's,
+        whose id is returned)."""
         from keybuzz_shared.connectors.registry import connector_for
         from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 
@@ -336,6 +336,19 @@ class RunningService:
         )
         js = (await self.operator()).jetstream()
         await js.publish(event.type, encode_event(event), headers=event_headers(event))
+        return tenant_id
+
+    async def shop_connected(
+        self,
+        vault: Any,
+        marketplace: str,
+        fields: dict[str, str],
+        seller_id: str,
+        tenant_id: str | None = None,
+    ) -> str:
+        """oauth's connect of a shop as a poller sees it (``connect_shop``); the tenant's
+        id (a new one unless ``tenant_id`` is given) once the poller has scheduled the shop."""
+        tenant_id = await self.connect_shop(vault, marketplace, fields, seller_id, tenant_id)
 
         async def scheduled() -> bool | None:
             return await self.runtime.pool.fetchval(  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from keybuzz_connector_amazon.names import AMAZON
@@ -34,6 +35,7 @@ class Contract:
     jobs: JobStore
     status_of: Callable[[str], Awaitable[OrderStatus | None]]
     line_states_of: Callable[[str, str], Awaitable[dict[str, str | None]]]  # marketplace, id
+    refunds_of: Callable[[str, str], Awaitable[dict[str, Decimal | None]]]  # marketplace, id
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -51,7 +53,11 @@ async def contract(
             held = fake.orders[(TENANT, marketplace, order_id)].row
             return {i.external_item_id: i.marketplace_state for i in held.items}
 
-        yield Contract(fake, fake, status_of, line_states_of)
+        async def refunds_of(marketplace: str, order_id: str) -> dict[str, Decimal | None]:
+            held = fake.orders[(TENANT, marketplace, order_id)].row
+            return {i.external_item_id: i.refunded_amount for i in held.items}
+
+        yield Contract(fake, fake, status_of, line_states_of, refunds_of)
         return
     pool = await create_pool(await make_database("contract"))
     assert DEFINITION.migrations is not None
@@ -76,8 +82,23 @@ async def contract(
         )
         return {r["external_item_id"]: r["marketplace_state"] for r in rows}
 
+    async def pg_refunds_of(marketplace: str, order_id: str) -> dict[str, Decimal | None]:
+        rows = await pool.fetch(
+            "SELECT i.external_item_id, i.refunded_amount FROM order_items i"
+            " JOIN orders o ON o.id = i.order_id WHERE o.tenant_id = $1 AND o.marketplace = $2"
+            " AND o.external_order_id = $3",
+            TENANT,
+            marketplace,
+            order_id,
+        )
+        return {r["external_item_id"]: r["refunded_amount"] for r in rows}
+
     yield Contract(
-        PostgresOrderStore(pool), PostgresJobStore(pool), pg_status_of, pg_line_states_of
+        PostgresOrderStore(pool),
+        PostgresJobStore(pool),
+        pg_status_of,
+        pg_line_states_of,
+        pg_refunds_of,
     )
     await pool.close()
 
@@ -177,6 +198,36 @@ async def test_a_line_s_marketplace_state_is_stored_and_follows_the_marketplace(
     assert await contract.line_states_of(FNAC, "1A2B3C4D5E6F7") == {"1": "Shipped"}
     await contract.store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.SHIPPED, T0)])
     assert await contract.line_states_of(AMAZON, ORDER) == {"item-1": None}  # Amazon: none
+
+
+async def test_a_line_s_refund_is_stored_and_follows_the_marketplace(contract: Contract) -> None:
+    def refunded(amount: Decimal | None) -> OrderRow:
+        line = ItemRow(
+            external_item_id="SHOP-1-A-1",
+            sku="SKU-1",
+            asin=None,
+            title="Tente",
+            quantity=1,
+            unit_price=Decimal("79.00"),
+            currency="EUR",
+            marketplace_state="RECEIVED",  # a partial refund leaves the line's state
+            refunded_amount=amount,
+        )
+        return new_order_row(
+            "SHOP-1-A",
+            OrderStatus.DELIVERED,
+            "RECEIVED",
+            marketplace_id="2001",
+            order_date=T0,
+            marketplace_updated_at=T0,
+            items=[line],
+        )
+
+    await contract.store.upsert_orders(TENANT, FNAC, [refunded(None)])
+    assert await contract.refunds_of(FNAC, "SHOP-1-A") == {"SHOP-1-A-1": None}
+    # The order unchanged, a refund on its line: the line's refund follows.
+    await contract.store.upsert_orders(TENANT, FNAC, [refunded(Decimal("20.50"))])
+    assert await contract.refunds_of(FNAC, "SHOP-1-A") == {"SHOP-1-A-1": Decimal("20.50")}
 
 
 async def test_a_partial_row_never_erases_a_full_read(contract: Contract) -> None:

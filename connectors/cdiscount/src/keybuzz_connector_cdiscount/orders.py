@@ -12,8 +12,6 @@ out and said (``Page.unreadable``), never guessed."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,7 +20,14 @@ from typing import Any
 from urllib.parse import quote
 
 import msgspec
-from keybuzz_shared.connectors.seam import OrderLine, OrderSummary, Page
+from keybuzz_shared.connectors.seam import (
+    OrderLine,
+    OrderSummary,
+    Page,
+    cursor_of,
+    read_each,
+    state_of,
+)
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.client import OctopiaClient
@@ -164,17 +169,6 @@ class _Listing(msgspec.Struct, array_like=True, frozen=True):
     link: str | None = None
 
 
-def _encode(listing: _Listing) -> str:
-    return base64.urlsafe_b64encode(msgspec.msgpack.encode(listing)).decode()
-
-
-def _decode(cursor: str) -> _Listing:
-    try:
-        return msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Listing)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise ValueError("not a cursor this connector handed out") from None
-
-
 # --- the source ---------------------------------------------------------------------------
 
 
@@ -196,7 +190,7 @@ class ShopOrders:
         if cursor is None:
             listing = _Listing(low=as_utc(since) - LISTING_OVERLAP, until=self.now())
         else:
-            listing = _decode(cursor)
+            listing = state_of(cursor, _Listing)
         query = {
             "updatedAtMin": iso(listing.low),
             "updatedAtMax": iso_up(listing.until),
@@ -214,7 +208,7 @@ class ShopOrders:
             following = _Listing(low=latest, until=listing.until)
         else:  # a whole page changed at one second: Octopia's next page
             following = _Listing(low=listing.low, until=listing.until, link=link)
-        return Page(items=items, next_cursor=_encode(following), unreadable=unreadable)
+        return Page(items=items, next_cursor=cursor_of(following), unreadable=unreadable)
 
     async def orders_created(
         self, *, start: datetime, end: datetime, cursor: str | None = None
@@ -228,14 +222,14 @@ class ShopOrders:
             "sort": "createdAt:asc",
             "pageSize": str(self.page_size),
         }
-        link = _decode(cursor).link if cursor is not None else None
+        link = state_of(cursor, _Listing).link if cursor is not None else None
         raw, following = await self.client.get_page("/orders", query, link)
         items, unreadable = self._read(raw)
         kept = tuple(o for o in items if o.created_at < end)
         if following is None:
             return Page(items=kept, next_cursor=None, complete_until=end, unreadable=unreadable)
         listing = _Listing(low=as_utc(start), until=end, link=following)
-        return Page(items=kept, next_cursor=_encode(listing), unreadable=unreadable)
+        return Page(items=kept, next_cursor=cursor_of(listing), unreadable=unreadable)
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         """One call per order; an id Octopia does not know (404) names no order, and one
@@ -255,16 +249,10 @@ class ShopOrders:
         return found
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
-        items: list[OrderSummary] = []
-        unreadable: list[str] = []
-        for item in raw:
-            try:
-                items.append(read_order(item))
-            except ValueError as exc:
-                unreadable.append(str(exc))
+        items, unreadable = read_each(raw, read_order)
         for reason in unreadable:
             log.warning(
                 "Cdiscount order left out: unreadable",
                 extra={"seller_id": self.client.seller_id, "reason": reason},
             )
-        return tuple(items), tuple(unreadable)
+        return items, unreadable

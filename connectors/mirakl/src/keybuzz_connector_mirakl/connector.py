@@ -19,6 +19,7 @@ from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.credentials import CREDENTIAL_FIELDS, MiraklCredentialCheck
+from keybuzz_connector_mirakl.order_ids import MiraklOrderIds
 from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_connector_mirakl.shop_api import MiraklShopApi
 
@@ -50,7 +51,7 @@ class MiraklConnector:
         self.redirect_flow: RedirectFlow | None = None  # the seller types its API key
         self.inbound_addresses: InboundAddresses | None = None  # messages come by the API
         self.credential_check: CredentialCheck | None = MiraklCredentialCheck()
-        self.order_ids: OrderIds | None = None
+        self.order_ids: OrderIds | None = MiraklOrderIds()
         self.order_feed: OrderFeed | None = None  # orders come from the shop API (OR11)
         self.mail_relay: MailRelay | None = None  # customers write through the API
         self.response_window: ResponseWindow | None = None

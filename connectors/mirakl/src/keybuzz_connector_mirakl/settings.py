@@ -29,6 +29,9 @@ class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 
     operator: str  # the operator's code, the marketplace value
     response_hours: float  # how long the operator gives a shop to answer
+    # Seconds between two order listings' first pages (OR11): the operator's frequency,
+    # else Mirakl's "once per minute" at most [official].
+    orders_interval_seconds: float = 60.0
 
 
 def mirakl_api(settings: ShopApiSettings) -> MiraklApiSettings:
@@ -79,6 +82,7 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
             first_poll_days=self.mirakl_first_poll_days,
             max_attachment_bytes=self.mirakl_max_attachment_bytes,
             attachment_origins=(shown(origin_of(found.base_url)),),
+            orders_interval_seconds=found.frequency("OR11") or 60.0,
         )
 
     def check_base_url(self, found: Operator) -> None:

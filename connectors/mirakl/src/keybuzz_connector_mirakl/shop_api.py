@@ -48,7 +48,12 @@ class MiraklShopApi:
             operator=api.operator,
             call_deadline=api.call_deadline_seconds,
         )
-        return MiraklSession(client, self.limits, operator_name=self.operator_name)
+        return MiraklSession(
+            client,
+            self.limits,
+            operator_name=self.operator_name,
+            orders_interval=api.orders_interval_seconds,
+        )
 
     def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
         """A thread's reply goes to the customer, the operator or both; whether the thread

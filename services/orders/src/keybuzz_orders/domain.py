@@ -115,6 +115,7 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     unit_price: str | None
     currency: str | None
     marketplace_state: str | None = None
+    refunded_amount: str | None = None
 
 
 class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -184,6 +185,7 @@ def connector_order_row(order: ConnectorOrder, marketplace_id: str | None) -> Or
                 unit_price=line.unit_price,
                 currency=line.currency if line.unit_price is not None else None,
                 marketplace_state=line.state,
+                refunded_amount=line.refunded_amount,
             )
             for line in lines
         ],

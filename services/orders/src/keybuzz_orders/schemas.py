@@ -139,6 +139,7 @@ class OrderItemView(_Body):
     unit_price: str | None  # decimal as text: no float rounding of money
     currency: str | None
     marketplace_state: str | None = None  # the line's own state; null where none is given
+    refunded_amount: str | None = None  # refunded on the line (decimal as text); null: none said
 
 
 class OrderView(_Body):

@@ -112,13 +112,13 @@ WHERE i.order_id = o.id AND o.tenant_id = $1 AND o.marketplace = $2
 
 UPSERT_ITEMS = """
 INSERT INTO order_items (order_id, external_item_id, sku, asin, title, quantity,
-                         unit_price, currency, marketplace_state)
+                         unit_price, currency, marketplace_state, refunded_amount)
 SELECT o.id, t.external_item_id, t.sku, t.asin, t.title, t.quantity, t.unit_price, t.currency,
-       t.marketplace_state
+       t.marketplace_state, t.refunded_amount
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-            $9::numeric[], $10::text[], $12::text[])
+            $9::numeric[], $10::text[], $12::text[], $13::numeric[])
      AS t(external_order_id, external_item_id, sku, asin, title, quantity, unit_price, currency,
-          marketplace_state)
+          marketplace_state, refunded_amount)
 JOIN orders o ON o.tenant_id = $1 AND o.marketplace = $2
              AND o.external_order_id = t.external_order_id
   AND ($11::boolean OR o.source = 'REPORT')  -- report items only for report rows
@@ -126,11 +126,13 @@ ON CONFLICT (order_id, external_item_id) DO UPDATE SET
     sku = EXCLUDED.sku, asin = EXCLUDED.asin, title = EXCLUDED.title,
     quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
     currency = EXCLUDED.currency, marketplace_state = EXCLUDED.marketplace_state,
-    updated_at = now()
+    refunded_amount = EXCLUDED.refunded_amount, updated_at = now()
 WHERE (order_items.sku, order_items.asin, order_items.title, order_items.quantity,
-       order_items.unit_price, order_items.currency, order_items.marketplace_state)
+       order_items.unit_price, order_items.currency, order_items.marketplace_state,
+       order_items.refunded_amount)
       IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.asin, EXCLUDED.title, EXCLUDED.quantity,
-                        EXCLUDED.unit_price, EXCLUDED.currency, EXCLUDED.marketplace_state)
+                        EXCLUDED.unit_price, EXCLUDED.currency, EXCLUDED.marketplace_state,
+                        EXCLUDED.refunded_amount)
 """
 
 
@@ -189,6 +191,7 @@ async def _upsert_items(
         [i.currency for _, i in items],
         from_api,
         [i.marketplace_state for _, i in items],
+        [i.refunded_amount for _, i in items],
     )
     return JobCounts(
         orders=len(rows),
@@ -397,7 +400,8 @@ async def get_order(
         return None
     items = await conn.fetch(
         "SELECT external_item_id, sku, asin, title, quantity, unit_price::text, currency,"
-        " marketplace_state FROM order_items WHERE order_id = $1::uuid ORDER BY external_item_id",
+        " marketplace_state, refunded_amount::text FROM order_items WHERE order_id = $1::uuid"
+        " ORDER BY external_item_id",
         order["id"],
     )
     return order, items

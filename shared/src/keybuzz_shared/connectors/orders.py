@@ -57,6 +57,7 @@ class ItemRow(msgspec.Struct, frozen=True, kw_only=True):
     unit_price: Decimal | None
     currency: str | None
     marketplace_state: str | None = None  # the line's own state, where a marketplace has one
+    refunded_amount: Decimal | None = None  # refunded on the line, where a marketplace says
 
 
 class OrderRow(msgspec.Struct, frozen=True, kw_only=True):

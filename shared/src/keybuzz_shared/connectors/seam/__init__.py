@@ -73,6 +73,9 @@ from keybuzz_shared.connectors.seam.orders import (
 )
 from keybuzz_shared.connectors.seam.page import (
     Page,
+    cursor_of,
+    read_each,
+    state_of,
 )
 from keybuzz_shared.connectors.seam.redirect_flow import (
     AccountCredentials,
@@ -176,8 +179,11 @@ __all__ = [
     "ThreadKind",
     "TokenEndpointUnavailable",
     "TokenGrant",
+    "cursor_of",
     "mail_relay_of",
     "marketplace_message",
     "marketplace_messages",
+    "read_each",
     "shop_api_of",
+    "state_of",
 ]

@@ -34,6 +34,9 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     status: str = "PENDING"  # ``state`` in ORDER_STATUSES
     unit_price: Decimal | None = None
     currency: str | None = None
+    # What the marketplace refunded on the line (in ``currency``), its state aside: a
+    # partial refund leaves a line's state as it was. None: it names no refund.
+    refunded_amount: Decimal | None = None
 
 
 class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,13 +1,18 @@
-"""One page of a listing, whatever it lists."""
+"""One page of a listing, whatever it lists, and what connectors make pages of: a
+listing's state as an opaque cursor, the items of a marketplace's answer read one by one."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
@@ -21,3 +26,31 @@ class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
     next_cursor: str | None
     complete_until: datetime | None = None
     unreadable: tuple[str, ...] = ()
+
+
+def cursor_of(state: Any) -> str:
+    """A listing's state (a msgspec Struct, a tuple…) as a ``next_cursor``: opaque text."""
+    return base64.urlsafe_b64encode(msgspec.msgpack.encode(state)).decode()
+
+
+def state_of(cursor: str, kind: type[S]) -> S:
+    """The state ``cursor_of`` made of ``cursor``; ValueError for one it did not make."""
+    try:
+        return msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=kind)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ValueError("not a cursor this connector handed out") from None
+
+
+def read_each(
+    raw: Iterable[Any], read: Callable[[Any], T]
+) -> tuple[tuple[T, ...], tuple[str, ...]]:
+    """Each item of a marketplace's answer by ``read``, or why not (its ValueError): a
+    page's ``items`` and ``unreadable``."""
+    items: list[T] = []
+    unreadable: list[str] = []
+    for item in raw:
+        try:
+            items.append(read(item))
+        except ValueError as exc:
+            unreadable.append(str(exc))
+    return tuple(items), tuple(unreadable)

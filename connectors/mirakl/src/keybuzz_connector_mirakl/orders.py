@@ -1,0 +1,308 @@
+"""A Mirakl shop's orders (OR11 ``GET /api/orders``) as the seam's OrderSource
+(docs/MIRAKL-orders.md, "Orders").
+
+OR11 pages by offset (``max`` at most 100, ``offset``) in creation order (creation date,
+then order id [official]). ``orders(since)`` lists the orders updated in a window fixed at
+its first page, [since, now]; ``orders_created`` a window of creation dates. An offset
+counts positions, and an order updated meanwhile leaves an update window, moving every
+later order one place back: each next page is asked ``OVERLAP`` places early, what was
+read already (by creation date and id) is dropped, and a page that starts past the last
+order read steps back until it reaches it. So each order is listed once and none is
+skipped. OR11's frequency (at most once a minute [official], the operator's where its
+catalogue entry sets one) paces the listings' first pages (``interval``): a backfill's
+date windows follow each other no faster; a following page (an offset) is the same call,
+and orders by id are the synchronous use Mirakl allows "at each order page display". A
+429 is the client's to obey. An order whose fields we cannot read is left out and said
+(``Page.unreadable``), never guessed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+import msgspec
+from keybuzz_shared.connectors.seam import (
+    AnswerUnreadable,
+    OrderLine,
+    OrderSummary,
+    Page,
+    cursor_of,
+    read_each,
+    state_of,
+)
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_mirakl.order_states import line_status, order_status
+
+log = logging.getLogger(__name__)
+
+OR11 = "/api/orders"
+MAX_PAGE_SIZE = 100  # OR11's ``max`` at most [official, Mirakl's paging guide]
+# Places a next page starts before where the last one ended: orders leaving the window
+# up to this many between two pages cost no step back.
+OVERLAP = 10
+
+
+class OrderCalls(Protocol):
+    """The client's call of one of Mirakl's operations (its code names the frequency the
+    client obeys) answering JSON."""
+
+    async def get_json(self, operation: str, path: str, params: Mapping[str, str]) -> Any: ...
+
+
+# --- the wire (OR11's answer, fields as Mirakl's OpenAPI description names them) ---------
+
+
+class Refund(msgspec.Struct, frozen=True):
+    id: str
+    amount: float | None = None
+    shipping_amount: float | None = None
+
+
+class Line(msgspec.Struct, frozen=True):
+    order_line_id: str
+    order_line_state: str
+    quantity: int = 1
+    offer_sku: str | None = None
+    product_title: str | None = None
+    price_unit: float | None = None
+    shipped_date: datetime | None = None
+    received_date: datetime | None = None
+    refunds: list[Refund] = []
+
+
+class Customer(msgspec.Struct, frozen=True):
+    firstname: str | None = None
+    lastname: str | None = None
+
+
+class Order(msgspec.Struct, frozen=True):
+    order_id: str
+    order_state: str
+    created_date: datetime
+    last_updated_date: datetime | None = None
+    currency_iso_code: str | None = None
+    customer: Customer | None = None
+    order_lines: list[Line] = []
+    shipping_tracking: str | None = None
+    fully_refunded: bool = False
+    has_incident: bool = False
+
+
+class Listed(msgspec.Struct, frozen=True):
+    orders: list[Any]
+    total_count: int
+
+
+def read_order(item: Any) -> OrderSummary:
+    """One listed order in the seam's terms; ValueError saying why it cannot be."""
+    try:
+        order = msgspec.convert(item, Order)
+    except msgspec.ValidationError as exc:
+        raise ValueError(str(exc)) from None
+    if not order.order_id:
+        raise ValueError("an order without order_id")
+    status, delivery = order_status(order.order_state)
+    if order.fully_refunded and status != "CANCELLED":
+        status = "RETURNED"
+    customer = order.customer or Customer()
+    names = (customer.firstname, customer.lastname)
+    shipped = [line.shipped_date for line in order.order_lines if line.shipped_date]
+    received = [line.received_date for line in order.order_lines if line.received_date]
+    return OrderSummary(
+        external_id=order.order_id,
+        state=order.order_state,
+        status=status,
+        delivery_status=delivery,
+        created_at=as_utc(order.created_date),
+        updated_at=as_utc(order.last_updated_date or order.created_date),
+        buyer_name=" ".join(n for n in names if n) or None,
+        shipped_at=as_utc(min(shipped)) if shipped else None,
+        delivered_at=as_utc(max(received)) if received else None,
+        tracking_code=order.shipping_tracking or None,
+        lines=tuple(_line(line, order) for line in order.order_lines),
+    )
+
+
+def _line(line: Line, order: Order) -> OrderLine:
+    price = _price(line.price_unit)
+    return OrderLine(
+        line_id=line.order_line_id,
+        state=line.order_line_state,
+        status=line_status(line.order_line_state, order.order_state),
+        product_name=line.product_title or line.offer_sku or "",
+        quantity=line.quantity,
+        seller_sku=line.offer_sku,
+        unit_price=price,
+        currency=order.currency_iso_code if price is not None else None,
+        refunded_amount=_refunded(line.refunds),
+    )
+
+
+def _refunded(refunds: list[Refund]) -> Decimal | None:
+    """What the line's refunds give back (its price and shipping), asked or paid: a
+    partial one leaves the line's state as it was; None for a line without any."""
+    amounts = [_price(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None]
+    return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
+
+
+def _price(value: float | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def mirakl_time(moment: datetime) -> str:
+    """Mirakl's date-times: UTC to the millisecond, a trailing Z."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _to_millisecond(moment: datetime) -> datetime:
+    moment = as_utc(moment)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+# --- the cursor ----------------------------------------------------------------------------
+
+
+class _Listing(msgspec.Struct, array_like=True, frozen=True):
+    """Where a listing is: by update (``updated``) or creation, its window, the offset of
+    its next page and the last order read (creation date, order id)."""
+
+    updated: bool
+    low: datetime
+    high: datetime
+    offset: int = 0
+    last: tuple[datetime, str] | None = None
+
+    def query(self, size: int, offset: int) -> dict[str, str]:
+        bounds = (
+            ("start_update_date", "end_update_date") if self.updated else ("start_date", "end_date")
+        )
+        return {
+            bounds[0]: mirakl_time(self.low),
+            bounds[1]: mirakl_time(self.high),
+            "sort": "dateCreated",
+            "order": "asc",
+            "max": str(size),
+            "offset": str(offset),
+        }
+
+
+def _key(order: OrderSummary) -> tuple[datetime, str]:
+    return (order.created_at, order.external_id)
+
+
+# --- the source ----------------------------------------------------------------------------
+
+
+class ShopOrders:
+    """A shop's orders through its client (``now``: where an update listing's window ends;
+    ``label``: the shop as logs name it)."""
+
+    def __init__(
+        self,
+        calls: OrderCalls,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        label: str = "",
+        interval: float = 0.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.calls = calls
+        self.page_size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
+        self.label = label
+        self.interval = interval  # seconds between two listings' first pages
+        self.now = now
+        self._first_page = asyncio.Lock()
+        self._last_first_page: float | None = None  # time.monotonic()
+
+    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
+        if cursor is None:
+            listing = _Listing(True, _to_millisecond(since), _to_millisecond(self.now()))
+        else:
+            listing = state_of(cursor, _Listing)
+        return await self._page(listing)
+
+    async def orders_created(
+        self, *, start: datetime, end: datetime, cursor: str | None = None
+    ) -> Page[OrderSummary]:
+        if cursor is None:
+            listing = _Listing(False, _to_millisecond(start), _to_millisecond(end))
+        else:
+            listing = state_of(cursor, _Listing)
+        return await self._page(listing)
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
+        """OR11 by ``order_ids``, 100 a call; an id Mirakl does not know names no order,
+        and one holding the list's separator (a comma) is not asked."""
+        wanted = [o for o in dict.fromkeys(order_ids) if o.strip() and "," not in o]
+        found: list[OrderSummary] = []
+        for at in range(0, len(wanted), MAX_PAGE_SIZE):
+            chunk = wanted[at : at + MAX_PAGE_SIZE]
+            query = {"order_ids": ",".join(chunk), "max": str(MAX_PAGE_SIZE)}
+            listed = _listed(await self.calls.get_json("OR11", OR11, query))
+            orders, _ = self._read(listed.orders)
+            found += [o for o in orders if o.external_id in chunk]
+        return found
+
+    async def _page(self, listing: _Listing) -> Page[OrderSummary]:
+        offset = listing.offset
+        while True:
+            query = listing.query(self.page_size, offset)
+            listed = _listed(await self._listing_call(query))
+            items, unreadable = self._read(listed.orders)
+            last = listing.last
+            if last is not None and offset > 0 and items and _key(items[0]) > last:
+                # Orders before the last one read left the window: step back to it.
+                offset = max(0, offset - self.page_size + OVERLAP)
+                continue
+            break
+        fresh = tuple(o for o in items if last is None or _key(o) > last)
+        kept = fresh if listing.updated else tuple(o for o in fresh if o.created_at < listing.high)
+        read_to = offset + len(listed.orders)
+        if not listed.orders or read_to >= listed.total_count:
+            until = listing.high
+            return Page(items=kept, next_cursor=None, complete_until=until, unreadable=unreadable)
+        newest = max((_key(o) for o in items), default=last)
+        following = _Listing(
+            listing.updated, listing.low, listing.high, max(offset + 1, read_to - OVERLAP), newest
+        )
+        return Page(items=kept, next_cursor=cursor_of(following), unreadable=unreadable)
+
+    async def _listing_call(self, query: dict[str, str]) -> Any:
+        """OR11 for a listing: a first page waits until ``interval`` has passed since the
+        last one of this shop."""
+        if query["offset"] != "0":
+            return await self.calls.get_json("OR11", OR11, query)
+        async with self._first_page:
+            if self._last_first_page is not None:
+                left = self.interval - (time.monotonic() - self._last_first_page)
+                if left > 0:
+                    await asyncio.sleep(left)
+            self._last_first_page = time.monotonic()
+            return await self.calls.get_json("OR11", OR11, query)
+
+    def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
+        items, unreadable = read_each(raw, read_order)
+        for reason in unreadable:
+            log.warning(
+                "Mirakl order left out: unreadable", extra={"shop": self.label, "reason": reason}
+            )
+        return items, unreadable
+
+
+def _listed(body: Any) -> Listed:
+    """OR11's answer; AnswerUnreadable when it is not one."""
+    try:
+        return msgspec.convert(body, Listed)
+    except msgspec.ValidationError as exc:
+        raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None

@@ -1,0 +1,90 @@
+"""The shop's own response figure at Mirakl: A21 ``GET /api/account/statistics``'s
+``order_messages_response_delay``, the average seconds the shop takes to answer a
+customer's order message [official] (docs/MIRAKL-orders.md, "The shop's response figure (A21)").
+
+A21 gives its figures for periods that end when Mirakl last computed them
+(``last_updated_date``): the last month, three months, six months, year, or since the
+beginning; no other window. The figure for a window is the one of the shortest period
+that holds the window's start, said with its period, so that a reader sees which
+window Mirakl's number covers. A21 may be called once a day [official]: a caller keeps
+the figure (the client obeys the frequency, refusing a second call inside the day)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from keybuzz_shared.connectors.seam import AnswerUnreadable
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_mirakl.orders import OrderCalls
+
+A21 = "/api/account/statistics"
+# A21's periods, shortest first, with how far back each goes (None: since the beginning).
+# Mirakl names them by calendar words; the spans are ours (a month as 30 days).
+PERIODS: tuple[tuple[str, timedelta | None], ...] = (
+    ("LAST_MONTH", timedelta(days=30)),
+    ("LAST_THREE_MONTHS", timedelta(days=91)),
+    ("LAST_SIX_MONTHS", timedelta(days=182)),
+    ("LAST_YEAR", timedelta(days=365)),
+    ("ALL_SINCE_BEGINNING", None),
+)
+
+
+class ResponseDelay(msgspec.Struct, frozen=True, kw_only=True):
+    """Mirakl's figure: average seconds to answer, for ``period`` (A21's word), which
+    starts at ``start`` (None: the shop's beginning) and ends at ``computed_at``."""
+
+    seconds: int
+    period: str
+    start: datetime | None
+    computed_at: datetime
+
+
+class _Figure(msgspec.Struct, frozen=True):
+    period: str
+    value: int
+
+
+class _Statistics(msgspec.Struct, frozen=True):
+    order_messages_response_delay: list[_Figure] = []
+    last_updated_date: datetime | None = None
+
+
+def period_for(start: datetime, now: datetime) -> str:
+    """The shortest of A21's periods ending ``now`` that holds ``start``."""
+    for name, span in PERIODS:
+        if span is None or as_utc(now) - span <= as_utc(start):
+            return name
+    return PERIODS[-1][0]
+
+
+async def order_messages_response_delay(
+    calls: OrderCalls,
+    start: datetime,
+    end: datetime,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ResponseDelay | None:
+    """Mirakl's response delay for the window [start, end] (its period's, see above);
+    None when Mirakl gives no figure for it. The client's failures are raised (a caller
+    shows "not available"); AnswerUnreadable for an answer that is not A21's."""
+    moment = now()
+    period = period_for(min(start, end), moment)
+    body = await calls.get_json("A21", A21, {"periods": period})
+    try:
+        statistics = msgspec.convert(body, _Statistics)
+    except msgspec.ValidationError as exc:
+        raise AnswerUnreadable(f"A21 answered no statistics: {exc}") from None
+    figure = next((f for f in statistics.order_messages_response_delay if f.period == period), None)
+    if figure is None:
+        return None
+    computed = as_utc(statistics.last_updated_date or moment)
+    span = dict(PERIODS)[period]
+    return ResponseDelay(
+        seconds=figure.value,
+        period=period,
+        start=None if span is None else computed - span,
+        computed_at=computed,
+    )

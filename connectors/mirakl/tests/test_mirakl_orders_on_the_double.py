@@ -1,0 +1,221 @@
+"""A Mirakl shop's orders and response figure through the connector's client, on the
+sandbox's Mirakl double over HTTP: creation windows adding up to the shop's 90 days, each
+order once; the update listing showing an incident and a refund on the lines; orders by
+id; OR11's frequency obeyed (no call inside a Retry-After); A21's figure for a window.
+Every request the client sends is checked against Mirakl's OpenAPI description."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.errors import MiraklUnavailable
+from keybuzz_connector_mirakl.orders import ShopOrders
+from keybuzz_connector_mirakl.session import MiraklSession
+from keybuzz_connector_mirakl.settings import MiraklSettings
+from keybuzz_connector_mirakl.statistics import order_messages_response_delay
+from keybuzz_sandbox.mirakl import service_env
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import OrderSummary
+from mirakl_connector_helpers import ADMIN, TIME_SCALE, CheckedRequests, serve_double
+
+
+class Sent(CheckedRequests):
+    """The checked requests, each one's (operation, query), and the statuses answered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.statuses: list[int] = []
+
+    async def __call__(self, request: httpx.Request) -> None:
+        await super().__call__(request)
+        self.requests.append((self.seen[-1], dict(request.url.params)))
+
+    async def answered(self, response: httpx.Response) -> None:
+        self.statuses.append(response.status_code)
+
+
+@pytest.fixture(scope="module")
+async def sandbox() -> AsyncIterator[str]:
+    async for url in serve_double():
+        yield url
+
+
+@pytest.fixture
+async def admin(sandbox: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{sandbox}{ADMIN}", timeout=30) as http:
+        await http.post("/limits/reset")
+        await http.delete("/retry-after-violations")
+        yield http
+        await http.put("/limits", json={"enforced": True})
+
+
+@pytest.fixture
+async def shop(sandbox: str, admin: httpx.AsyncClient) -> AsyncIterator[tuple[MiraklClient, Sent]]:
+    operator = next(o for o in (await admin.get("/operators")).json() if o["code"] == "BOULANGER")
+    first = operator["shops"][0]
+    sent = Sent()
+    async with httpx.AsyncClient(
+        timeout=30, event_hooks={"request": [sent], "response": [sent.answered]}
+    ) as http:
+        key = MiraklKey(api_key=first["apiKey"], shop_id=str(first["shopId"]))
+        client = MiraklClient(
+            key, http, operator["baseUrl"], operator="BOULANGER", call_deadline=20
+        )
+        yield client, sent
+    assert sent.seen and sent.problems == []
+
+
+async def every_order(sandbox: str, client: MiraklClient) -> dict[str, Any]:
+    """The shop's orders by OR11 itself, 100 a page."""
+    found: dict[str, Any] = {}
+    while True:
+        page = await client.get_json(
+            "OR11", "api/orders", {"max": "100", "offset": str(len(found))}
+        )
+        found |= {o["order_id"]: o for o in page["orders"]}
+        if len(found) >= page["total_count"]:
+            return found
+
+
+async def test_creation_windows_add_up_to_the_shops_90_days_each_order_once(
+    sandbox: str, admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+) -> None:
+    client, sent = shop
+    await admin.put("/limits", json={"enforced": False})  # the windows' pacing: the next test
+    expected = await every_order(sandbox, client)
+    source = ShopOrders(client, page_size=7)
+    end = datetime.now(UTC)
+    start = end - timedelta(days=90)
+    found: list[OrderSummary] = []
+    while start < end:
+        until = min(start + timedelta(days=15), end)
+        page = await source.orders_created(start=start, end=until)
+        found += page.items
+        while page.next_cursor is not None:
+            page = await source.orders_created(start=start, end=until, cursor=page.next_cursor)
+            found += page.items
+        start = until
+    ids = [o.external_id for o in found]
+    assert len(ids) == len(set(ids)) == len(expected) >= 30 and set(ids) == set(expected)
+    by_state = {o.state: (o.status, o.delivery_status) for o in found}
+    assert by_state["CLOSED"] == ("DELIVERED", "DELIVERED")
+    assert by_state["SHIPPED"] == ("SHIPPED", "SHIPPED")
+    assert all(o.lines and o.lines[0].currency == "EUR" for o in found)
+    assert max(int(q.get("max", "0")) for _, q in sent.requests) <= 100
+    some = sorted(expected)[:3]
+    assert sorted(o.external_id for o in await source.orders_by_id([*some, "NOPE-A"])) == some
+
+
+async def test_or11s_frequency_paces_a_listings_first_pages_never_a_429(
+    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+) -> None:
+    client, sent = shop
+    minute = 60 / TIME_SCALE  # Mirakl's minute on the double, in real seconds
+    source = ShopOrders(client, page_size=20, interval=minute * 1.1)
+    end = datetime.now(UTC)
+    began = time.monotonic()
+    for days in (90, 30, 15):  # three windows: three first pages of OR11
+        page = await source.orders_created(start=end - timedelta(days=days), end=end)
+        while page.next_cursor is not None:  # its following pages: the same call
+            page = await source.orders_created(
+                start=end - timedelta(days=days), end=end, cursor=page.next_cursor
+            )
+    assert time.monotonic() - began >= 2 * minute
+    offsets = [q["offset"] for _, q in sent.requests]
+    assert offsets.count("0") == 3 and len(offsets) > 3
+    assert 429 not in sent.statuses and set(sent.statuses) == {200}
+    assert (await admin.get("/retry-after-violations")).json()["count"] == 0
+
+
+async def test_the_update_listing_shows_an_incident_and_a_refund_on_the_lines(
+    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent], sandbox: str
+) -> None:
+    client, _ = shop
+    await admin.put("/limits", json={"enforced": False})
+    orders = await every_order(sandbox, client)
+    delivered = next(o for o in orders.values() if o["order_state"] == "CLOSED")
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    where = f"/operators/BOULANGER/shops/{client.shop_id}/orders/{delivered['order_id']}"
+    incident = (await admin.post(f"{where}/incident")).json()
+    refund = (await admin.post(f"{where}/refund")).json()
+    await asyncio.sleep(0.01)  # a listing's window ends at its start, to the millisecond
+    page = await ShopOrders(client).orders(since=since)
+    assert page.next_cursor is None and page.complete_until is not None
+    changed = {o.external_id: o for o in page.items}
+    assert delivered["order_id"] in changed
+    lines = {line.line_id: line for line in changed[delivered["order_id"]].lines}
+    assert lines[incident["orderLineId"]].state in ("INCIDENT_OPEN", "REFUNDED")
+    assert lines[refund["orderLineId"]].state == "REFUNDED"
+    assert lines[refund["orderLineId"]].status == "RETURNED"
+    assert lines[refund["orderLineId"]].refunded_amount is not None
+    if incident["orderLineId"] != refund["orderLineId"]:
+        assert (lines[incident["orderLineId"]].status) == "DELIVERED"  # the order's
+    # The next listing starts where this one was complete: the order is not listed again.
+    later = await ShopOrders(client).orders(since=page.complete_until)
+    assert delivered["order_id"] not in {o.external_id for o in later.items}
+
+
+async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_window(
+    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+) -> None:
+    client, sent = shop
+    answered: list[Any] = []
+
+    class Seen:
+        async def get_json(self, operation: str, path: str, params: Any) -> Any:
+            answered.append(await client.get_json(operation, path, params))
+            return answered[-1]
+
+    now = datetime.now(UTC)
+    figure = await order_messages_response_delay(Seen(), now - timedelta(days=7), now)
+    assert figure is not None and figure.period == "LAST_MONTH"
+    mirakls = answered[0]["order_messages_response_delay"]
+    assert mirakls == [{"period": "LAST_MONTH", "value": figure.seconds}] and figure.seconds > 0
+    assert figure.start is not None and figure.computed_at - figure.start == timedelta(days=30)
+    assert sent.requests[-1] == ("A21", {"periods": "LAST_MONTH", "shop_id": client.shop_id})
+    # A21 once a day: a second call today is refused (429), and the client holds every
+    # later A21 call back, unsent, for the Retry-After (a day: 1,440 s at 60 times).
+    with pytest.raises(MiraklUnavailable, match="HTTP 429"):
+        await order_messages_response_delay(client, now - timedelta(days=60), now)
+    with pytest.raises(MiraklUnavailable, match="held back") as held:
+        await order_messages_response_delay(client, now - timedelta(days=60), now)
+    assert held.value.retry_after is not None and held.value.retry_after > 1_000
+    assert [q.get("periods") for op, q in sent.requests if op == "A21"] == [
+        "LAST_MONTH",
+        "LAST_THREE_MONTHS",  # the window's start 60 days back
+    ]
+    assert (await admin.get("/retry-after-violations")).json()["count"] == 0
+
+
+async def test_the_sessions_response_delay_is_a21s_for_the_window(
+    sandbox: str, admin: httpx.AsyncClient
+) -> None:
+    code = "DECATHLON"  # a shop of its own: A21 is once a day per shop
+    operator = next(o for o in (await admin.get("/operators")).json() if o["code"] == code)
+    first = operator["shops"][0]
+    settings = MiraklSettings(mirakl_catalogue=service_env(sandbox)["MIRAKL_CATALOGUE"])
+    api = settings.shop_api(code)
+    shop_api = connector_for(code).shop_api
+    assert api is not None and shop_api is not None
+    credentials = {"api_key": first["apiKey"], "shop_id": str(first["shopId"])}
+    sent = Sent()
+    async with httpx.AsyncClient(
+        timeout=30, event_hooks={"request": [sent], "response": [sent.answered]}
+    ) as http:
+        session = shop_api.session(credentials, http=http, settings=api)
+        assert isinstance(session, MiraklSession)
+        now = datetime.now(UTC)
+        figure = await session.response_delay(now - timedelta(days=80), now)
+    assert figure is not None and figure.period == "LAST_THREE_MONTHS" and figure.seconds > 0
+    assert sent.requests == [
+        ("A21", {"periods": "LAST_THREE_MONTHS", "shop_id": str(first["shopId"])})
+    ]
+    assert sent.problems == []
