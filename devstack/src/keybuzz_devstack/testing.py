@@ -42,6 +42,7 @@ from keybuzz_shared.connectors.seam import (
     OrderFeed,
     OrderIds,
     RedirectFlow,
+    ResponseFigures,
     ResponseWindow,
     ShopApi,
 )
@@ -635,6 +636,7 @@ class ThrowawayConnector:
     order_feed: OrderFeed | None = None
     mail_relay: MailRelay | None = None
     response_window: ResponseWindow | None = None
+    response_figures: ResponseFigures | None = None
 
     def credentials_path(self, tenant_id: str) -> str:
         return f"secret/keybuzz/tenants/{tenant_id}/throwaway_api"

@@ -29,6 +29,7 @@ from keybuzz_poller.shops.domain import (
     ShopCursor,
     ShopIncident,
     ShopMessage,
+    ThreadClock,
     ThreadState,
     order_id_of,
 )
@@ -77,6 +78,8 @@ class _Ticket:
     incident_types: list[str] | None = None
     thread_details: tuple[ThreadDetail, ...] = ()
     claim: bool = False
+    marketplace_clock: bool = False
+    reply_needed_since: datetime | None = None
 
 
 @dataclass
@@ -224,6 +227,19 @@ class InMemoryShopStore:
             ticket.thread_details, ticket.claim = state.details, state.claim
             written += 1
         self.tables.thread_state_writes += written
+        return written
+
+    async def save_thread_clocks(self, shop: Shop, clocks: Sequence[ThreadClock]) -> list[str]:
+        written = []
+        for clock in clocks:
+            ticket = self.tables.tickets.get((shop.tenant_id, shop.marketplace, clock.thread_key))
+            if ticket is None or (ticket.marketplace_clock, ticket.reply_needed_since) == (
+                True,
+                clock.reply_needed_since,
+            ):
+                continue
+            ticket.marketplace_clock, ticket.reply_needed_since = True, clock.reply_needed_since
+            written.append(ticket.id)
         return written
 
     def _own(self, reply: ShopReply) -> bool:

@@ -14,6 +14,7 @@ from keybuzz_shared.connectors.seam import (
     OrderFeed,
     OrderIds,
     RedirectFlow,
+    ResponseFigures,
     ResponseWindow,
     ShopApi,
 )
@@ -52,6 +53,7 @@ class AmazonConnector:
     order_feed: OrderFeed | None = AmazonOrderFeed()
     mail_relay: MailRelay | None = AmazonRelayMail(LIMITS)
     response_window: ResponseWindow | None = AmazonResponseWindow()
+    response_figures: ResponseFigures | None = None  # none published through an API
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)

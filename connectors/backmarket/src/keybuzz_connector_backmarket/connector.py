@@ -11,6 +11,7 @@ from keybuzz_shared.connectors.seam import (
     OrderFeed,
     OrderIds,
     RedirectFlow,
+    ResponseFigures,
     ResponseWindow,
     ShopApi,
 )
@@ -55,6 +56,7 @@ class BackMarketConnector:
         # Back Market measures a late-response rate (LRR) but publishes no window to
         # sellers' APIs: the poller's default, or the tenant's.
         self.response_window: ResponseWindow | None = None
+        self.response_figures: ResponseFigures | None = None  # its LRR is not read
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's API token, seller id and country."""

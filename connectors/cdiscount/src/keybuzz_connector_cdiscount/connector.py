@@ -11,6 +11,7 @@ from keybuzz_shared.connectors.seam import (
     OrderFeed,
     OrderIds,
     RedirectFlow,
+    ResponseFigures,
     ResponseWindow,
     ShopApi,
 )
@@ -54,6 +55,7 @@ class CdiscountConnector:
         self.mail_relay: MailRelay | None = None  # buyers write through the API
         # Octopia publishes no response rule to sellers: the poller's default, or the tenant's.
         self.response_window: ResponseWindow | None = None
+        self.response_figures: ResponseFigures | None = None  # none published to sellers
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's client id, client secret and seller id."""

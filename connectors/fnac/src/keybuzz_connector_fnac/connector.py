@@ -36,6 +36,7 @@ from keybuzz_shared.connectors.seam import (
     RedirectFlow,
     Reply,
     ReplyOutcome,
+    ResponseFigures,
     ResponseWindow,
     SenderType,
     ShopApi,
@@ -199,6 +200,7 @@ class FnacConnector:
         self.mail_relay: MailRelay | None = None  # buyers write through the API
         # No rule of Fnac's own: the poller's default window, or the tenant's.
         self.response_window: ResponseWindow | None = None
+        self.response_figures: ResponseFigures | None = None  # none published to sellers
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""

@@ -12,6 +12,7 @@ from keybuzz_shared.connectors.seam import (
     OrderFeed,
     OrderIds,
     RedirectFlow,
+    ResponseFigures,
     ResponseWindow,
     ShopApi,
 )
@@ -20,6 +21,7 @@ from keybuzz_shared.settings import PartSettings
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.credentials import CREDENTIAL_FIELDS, MiraklCredentialCheck
 from keybuzz_connector_mirakl.order_ids import MiraklOrderIds
+from keybuzz_connector_mirakl.response_window import MiraklResponseFigures, MiraklResponseWindow
 from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_connector_mirakl.shop_api import MiraklShopApi
 
@@ -54,7 +56,9 @@ class MiraklConnector:
         self.order_ids: OrderIds | None = MiraklOrderIds()
         self.order_feed: OrderFeed | None = None  # orders come from the shop API (OR11)
         self.mail_relay: MailRelay | None = None  # customers write through the API
-        self.response_window: ResponseWindow | None = None
+        # The operator's hours on Mirakl's own clock of each thread, and its own figure (A21).
+        self.response_window: ResponseWindow | None = MiraklResponseWindow(operator)
+        self.response_figures: ResponseFigures | None = MiraklResponseFigures()
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's API key and shop id, one secret per operator."""

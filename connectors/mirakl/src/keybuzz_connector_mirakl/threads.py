@@ -155,6 +155,12 @@ def download_path(attachment_id: str) -> str:
     return f"{THREADS}/{quote(attachment_id, safe='')}/download"
 
 
+def reply_needed_since(thread: Thread) -> datetime | None:
+    """Since when Mirakl counts the thread as waiting for the shop (None: no reply needed)."""
+    since = thread.metadata.shop_reply_needed_since if thread.metadata else None
+    return None if since is None else as_utc(since)
+
+
 def inbox_message(thread: Thread, message: Message, operator_name: str) -> InboxMessage:
     sender_type = SENDERS.get(message.sender.type if message.sender else "", "SYSTEM")
     name = message.sender.display_name if message.sender else None
@@ -171,6 +177,7 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
         created_at=as_utc(message.date_created),
         # No read state at Mirakl: what the shop did not write is new to it.
         unread=sender_type != "SELLER",
+        reply_needed_since=reply_needed_since(thread),
         files=tuple(
             InboxFile(
                 name=f.name or f.id,

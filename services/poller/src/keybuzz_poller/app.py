@@ -56,7 +56,7 @@ REPLY_RETRY_AFTER_SECONDS = 2
 
 # The response-time report's marketplace when none is asked for: the first one that
 # measures the seller by a rule of its own.
-REPORT_MARKETPLACE = next(iter(deadlines.RULES))
+REPORT_MARKETPLACE = next(iter(deadlines.rules()))
 
 
 def hold_reply_memory(app: ASGIApp) -> ASGIApp:
@@ -178,7 +178,12 @@ class ResponseTimesController(Controller):
         days: Annotated[int, Parameter(description="7, 30 or 90")] = 30,
     ) -> ResponseTimes:
         return await responses.response_times_report(
-            ports.tickets.tickets, tenant.tenant_id, marketplace, days, ports.clock()
+            ports.tickets.tickets,
+            tenant.tenant_id,
+            marketplace,
+            days,
+            ports.clock(),
+            ports.tickets.figures,
         )
 
 
@@ -228,8 +233,9 @@ class ResponseDeadlinesController(Controller):
     @put(
         "/",
         operation_id="setResponseWindow",
-        summary="Set the tenant's response window for a marketplace without a rule of its own "
-        "(not one with its own rule: 409); its waiting tickets' deadlines follow",
+        summary="Set the tenant's response window for a marketplace without a rule of its own, "
+        "or shorter than a rule that lets a tenant shorten it (longer: 400; a rule that "
+        "does not: 409); its waiting tickets' deadlines follow",
     )
     async def save_window(
         self, tenant: TenantContext, ports: PollerPorts, data: ResponseWindow

@@ -47,6 +47,7 @@ from keybuzz_poller.shops.connections import key_refused, shop_marketplace
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 from keybuzz_poller.shops.replies import ShopReplies
+from keybuzz_poller.shops.response_figures import ShopResponseFigures
 from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
 from keybuzz_poller.tickets.alerts_store import PostgresAlerts
 from keybuzz_poller.tickets.ports import TicketsPorts, system_clock
@@ -120,6 +121,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresTickets),
                 alerts=PostgresAlerts(runtime.pool),
                 alert_unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresAlerts),
+                figures=ShopResponseFigures(source),
             ),
             replies=RepliesPorts(
                 replies=PostgresReplies(runtime.pool),

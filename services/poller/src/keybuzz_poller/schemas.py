@@ -162,13 +162,15 @@ def reply_queued_body(queued: queueing.ReplyQueued) -> ReplyQueued:
 
 
 class ResponseWindow(Body, forbid_unknown_fields=True):
-    # A tenant's response window for a marketplace without a rule of its own (1 to 720 h).
+    # A tenant's response window for a marketplace without a rule of its own (1 to 720 h),
+    # or shorter than the rule of one whose rule lets a tenant shorten it.
     marketplace: str
     hours: int
 
 
 class ResponseWindows(msgspec.Struct, kw_only=True, rename="camel"):
-    # The marketplaces with a rule of their own (not overridable) and the default window.
+    # The marketplaces with a rule of their own (not overridable, or where the rule lets a
+    # tenant shorten it, the longest window) and the default window.
     fixed: dict[str, int]
     default_hours: int
     windows: list[ResponseWindow]
@@ -176,7 +178,7 @@ class ResponseWindows(msgspec.Struct, kw_only=True, rename="camel"):
 
 def response_windows_body(windows: dict[str, int]) -> ResponseWindows:
     return ResponseWindows(
-        fixed={m: int(r.window.total_seconds() // 3600) for m, r in deadlines.RULES.items()},
+        fixed={m: int(r.window.total_seconds() // 3600) for m, r in deadlines.rules().items()},
         default_hours=int(deadlines.DEFAULT_RULE.window.total_seconds() // 3600),
         windows=[ResponseWindow(marketplace=m, hours=h) for m, h in windows.items()],
     )

@@ -143,6 +143,14 @@ class ApiMessageSource:
                 },
             )
 
+    async def response_delay(
+        self, shop: Shop, figures: seam.ResponseFigures, since: datetime, until: datetime
+    ) -> seam.ResponseFigure | None:
+        """The marketplace's own response figure of the shop, through its session."""
+        session = await self._session(shop)
+        async with _translated(shop, self.call_deadline(shop)):
+            return await figures.response_delay(session, since=since, until=until)
+
     async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
         """The file through the shop's session (its auth, its marketplace's origins)."""
         session = await self._session(shop)
@@ -215,6 +223,7 @@ def _message(message: InboxMessage) -> ShopMessage:
         ],
         thread_details=message.thread_details,
         claim=message.claim,
+        reply_needed_since=message.reply_needed_since,
     )
 
 

@@ -84,6 +84,9 @@ class ShopMessage(msgspec.Struct, frozen=True, kw_only=True):
     # The thread's state as this listing gives it, and whether it is a claim there.
     thread_details: tuple[ThreadDetail, ...] = ()
     claim: bool = False
+    # Since when the marketplace counts the thread as waiting for the seller (None: no
+    # reply needed there); read where its response rule keeps that clock.
+    reply_needed_since: datetime | None = None
 
 
 class ThreadState(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +95,13 @@ class ThreadState(msgspec.Struct, frozen=True, kw_only=True):
     thread_key: str
     details: tuple[ThreadDetail, ...] = ()
     claim: bool = False
+
+
+class ThreadClock(msgspec.Struct, frozen=True, kw_only=True):
+    """The marketplace's clock on a thread as a listing gave it: the latest listing wins."""
+
+    thread_key: str
+    reply_needed_since: datetime | None  # None: no reply needed there
 
 
 class ShopIncident(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,6 +163,7 @@ class ShopPoll(msgspec.Struct, kw_only=True):
     incidents: int = 0  # incidents new or changed
     marked_read: int = 0
     thread_states: int = 0  # tickets whose thread's details or claim flag changed
+    thread_clocks: int = 0  # tickets whose thread's clock at the marketplace changed
 
 
 def thread_key(message: ShopMessage) -> str:
@@ -181,6 +192,17 @@ def thread_states(messages: list[ShopMessage]) -> list[ThreadState]:
     latest = {
         thread_key(m): ThreadState(
             thread_key=thread_key(m), details=m.thread_details, claim=m.claim
+        )
+        for m in messages
+    }
+    return list(latest.values())
+
+
+def thread_clocks(messages: list[ShopMessage]) -> list[ThreadClock]:
+    """Each thread's clock at the marketplace as a page lists it: its last message's."""
+    latest = {
+        thread_key(m): ThreadClock(
+            thread_key=thread_key(m), reply_needed_since=m.reply_needed_since
         )
         for m in messages
     }

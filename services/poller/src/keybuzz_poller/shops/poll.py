@@ -18,7 +18,10 @@ flags the ticket of its order; its notice message (under the subject its connect
 ``claim_subject``) is shown once, whichever of the two is read first. Every message a
 page lists, stored before or not, gives its thread's ticket the thread's state (details,
 claim flag): a connector lists a thread's newest message again when only its state
-changed; a ticket is written only when its state differs.
+changed; a ticket is written only when its state differs. Where the marketplace keeps its
+own clock on threads (its response rule's ``marketplace_clock``), the thread's clock is
+taken so too, and a ticket whose clock changed gets its deadline recomputed in the same
+unit of work.
 """
 
 from __future__ import annotations
@@ -42,11 +45,13 @@ from keybuzz_poller.shops.domain import (
     ShopIncident,
     ShopMessage,
     ShopPoll,
+    ThreadClock,
     incident_message,
     is_notice,
     is_own_reply,
     order_id_of,
     read_from,
+    thread_clocks,
     thread_key,
     thread_states,
 )
@@ -58,6 +63,7 @@ from keybuzz_poller.shops.ports import (
     ShopPorts,
     ShopUnit,
 )
+from keybuzz_poller.tickets import deadlines
 from keybuzz_poller.tickets.responses import deadlines_kept
 
 log = logging.getLogger(__name__)
@@ -86,6 +92,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
                 touched.add([await _take_incident(unit, shop, incident, now, poll)])
             cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
     since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
+    clocked = _marketplace_clock(shop)
     async for messages in within_allowance(ports, shop, ports.source.messages(shop, since)):
         poll.fetched += len(messages)
         if not messages:
@@ -94,10 +101,17 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         fresh = [m for m in messages if m.message_id not in known]
         poll.duplicates += len(messages) - len(fresh)
         states = thread_states(messages)  # from every message listed, stored or not
+        clocks = thread_clocks(messages) if clocked else []
         if not fresh and not _moves(cursor.messages_since, messages):
             # The cursor's overlap read again, or threads whose state changed listed again:
-            # nothing to store or mark, only the states that differ to write.
-            poll.thread_states += await ports.store.save_thread_states(shop, states)
+            # nothing to store or mark, only the states that differ to write (with the
+            # deadlines of the tickets whose clock changed, in one unit of work).
+            if not clocks:
+                poll.thread_states += await ports.store.save_thread_states(shop, states)
+                continue
+            async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
+                poll.thread_states += await unit.store.save_thread_states(shop, states)
+                touched.add(await _clocks_saved(unit, shop, clocks, poll))
             continue
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
@@ -110,11 +124,27 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
                 if ticket_id is not None:
                     touched.add([ticket_id])
             poll.thread_states += await unit.store.save_thread_states(shop, states)
+            touched.add(await _clocks_saved(unit, shop, clocks, poll))
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
         ports.replies_sent(poll.replies_confirmed - confirmed)
         if reading.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
     return poll
+
+
+def _marketplace_clock(shop: Shop) -> bool:
+    """Whether the shop's marketplace keeps its own clock on threads (its response rule)."""
+    rule = deadlines.own_rule(shop.marketplace)
+    return rule is not None and rule.marketplace_clock
+
+
+async def _clocks_saved(
+    unit: ShopUnit, shop: Shop, clocks: list[ThreadClock], poll: ShopPoll
+) -> list[str]:
+    """The threads' clocks on their tickets; the tickets whose clock changed."""
+    changed = await unit.store.save_thread_clocks(shop, clocks) if clocks else []
+    poll.thread_clocks += len(changed)
+    return changed
 
 
 async def _moved(

@@ -41,6 +41,7 @@ from keybuzz_poller.shops.domain import (
     ShopCursor,
     ShopIncident,
     ShopMessage,
+    ThreadClock,
     ThreadState,
 )
 from keybuzz_poller.tickets.ports import DeadlineStore
@@ -185,6 +186,12 @@ class ShopStore(Protocol):
         """Gives each thread's ticket the state listed (its details and claim flag), writing
         only the tickets whose state differs; how many it wrote. A thread without a ticket
         is left alone."""
+        ...
+
+    async def save_thread_clocks(self, shop: Shop, clocks: Sequence[ThreadClock]) -> list[str]:
+        """Gives each thread's ticket the marketplace's clock listed, writing only the
+        tickets whose clock differs; their ids, whose deadlines the caller recomputes in the
+        same unit of work (``deadlines_kept``). A thread without a ticket is left alone."""
         ...
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:

@@ -26,6 +26,7 @@ from keybuzz_poller.shops.domain import (
     ShopCursor,
     ShopIncident,
     ShopMessage,
+    ThreadClock,
     ThreadState,
     order_id_of,
 )
@@ -211,6 +212,25 @@ class PostgresShopStore:
             [s.claim for s in states],
         )
         return len(written)
+
+    async def save_thread_clocks(self, shop: Shop, clocks: Sequence[ThreadClock]) -> list[str]:
+        if not clocks:
+            return []
+        written = await self.db.fetch(
+            """
+            UPDATE poller_tickets t SET marketplace_clock = true,
+                                        reply_needed_since = s.since, updated_at = now()
+            FROM unnest($3::text[], $4::timestamptz[]) AS s (thread_key, since)
+            WHERE t.tenant_id = $1 AND t.marketplace = $2 AND t.thread_key = s.thread_key
+              AND (t.marketplace_clock, t.reply_needed_since) IS DISTINCT FROM (true, s.since)
+            RETURNING t.id
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            [storable(c.thread_key) for c in clocks],
+            [c.reply_needed_since for c in clocks],
+        )
+        return [r["id"] for r in written]
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
         rows = await self.db.fetch(

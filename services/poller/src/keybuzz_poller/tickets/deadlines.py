@@ -1,10 +1,15 @@
 """Response deadlines (pure): when a ticket must be answered, and how each buyer message fared.
 
 A marketplace that measures the seller by a rule of its own brings it in its connector
-(the ``response_window`` part): ``RULES`` is every such rule, and no tenant can override
-one, since the marketplace measures the seller by it whatever the tenant prefers. A
-marketplace without one gets ``DEFAULT_RULE`` (24 hours on the calendar clock), or the
-window its tenant set for it (``OVERRIDE_HOURS``).
+(the ``response_window`` part): ``rules()`` is every such rule, read from the registry at
+each call. No tenant can lengthen one, since the marketplace measures the seller by it
+whatever the tenant prefers; a rule that says so (``tenant_may_shorten``) takes a tenant's
+shorter window. A marketplace without one gets ``DEFAULT_RULE`` (24 hours on the calendar
+clock), or the window its tenant set for it (``OVERRIDE_HOURS``).
+
+A marketplace that keeps its own clock on each thread (``marketplace_clock``: since when the
+thread waits for the seller, or that it does not) gives a ticket's deadline its start and
+end: ``ThreadClock``, as its last listing of the thread said.
 
 What counts (docs/POLLER.md, "Response deadlines"): a buyer message opens a deadline
 (``awaits_reply``: not an auto-reply, a report or a notification); a reply answers it once
@@ -36,9 +41,19 @@ OUTBOUND = "OUTBOUND"
 SENT = "SENT"
 
 
-RULES: dict[str, ResponseRule] = {
-    c.marketplace: c.response_window.rule for c in connectors() if c.response_window is not None
-}
+def rules() -> dict[str, ResponseRule]:
+    """Every marketplace's own rule, by marketplace, as the registry serves them now."""
+    return {
+        c.marketplace: c.response_window.rule for c in connectors() if c.response_window is not None
+    }
+
+
+def own_rule(marketplace_name: str) -> ResponseRule | None:
+    """The marketplace's own rule, if it has one."""
+    window = _response_window(marketplace_name)
+    return None if window is None else window.rule
+
+
 DEFAULT_RULE = ResponseRule(window=timedelta(hours=24))
 
 
@@ -60,16 +75,22 @@ def overridable() -> tuple[str, ...]:
 
 
 def check_override(marketplace_name: str, hours: int) -> None:
-    if marketplace_name not in overridable() and marketplace_name not in RULES:
+    own = rules()
+    if marketplace_name not in overridable() and marketplace_name not in own:
         raise InvalidResponseWindow(
             f"marketplace must be one of {', '.join(overridable())} (a marketplace KeyBuzz "
-            f"knows, as tickets carry it); {', '.join(RULES)} measure by a rule of their own"
+            f"knows, as tickets carry it); {', '.join(own)} measure by a rule of their own"
         )
-    if marketplace_name in RULES:
+    rule = own.get(marketplace_name)
+    if rule is not None and not rule.tenant_may_shorten:
         raise RuleNotOverridable(
             f"{marketplace_name} measures response times by its own rule "
-            f"({RULES[marketplace_name].window.total_seconds() / 3600:g} h on the calendar "
-            "clock); a tenant cannot change it"
+            f"({_hours(rule):g} h on the calendar clock); a tenant cannot change it"
+        )
+    if rule is not None and not 1 <= hours <= _hours(rule):
+        raise InvalidResponseWindow(
+            f"{marketplace_name} gives {_hours(rule):g} h to answer by its own rule: a "
+            f"tenant's window there may be shorter, from 1 to {int(_hours(rule))} h, never longer"
         )
     if hours not in OVERRIDE_HOURS:
         raise InvalidResponseWindow(
@@ -77,10 +98,18 @@ def check_override(marketplace_name: str, hours: int) -> None:
         )
 
 
+def _hours(rule: ResponseRule) -> float:
+    return rule.window.total_seconds() / 3600
+
+
 def rule_for(marketplace_name: str, override_hours: int | None = None) -> ResponseRule:
-    """The marketplace's own rule; else the tenant's window for it if set; else the default."""
-    own = RULES.get(marketplace_name)
+    """The marketplace's own rule (the tenant's window instead where the rule lets a tenant
+    shorten it and it is shorter); else the tenant's window for it if set; else the default."""
+    own = own_rule(marketplace_name)
     if own is not None:
+        shorter = None if override_hours is None else timedelta(hours=override_hours)
+        if own.tenant_may_shorten and shorter is not None and shorter < own.window:
+            return msgspec.structs.replace(own, window=shorter)
         return own
     if override_hours is not None:
         return ResponseRule(window=timedelta(hours=override_hours))
@@ -169,10 +198,42 @@ def _responses(messages: Iterable[MessageFacts]) -> list[datetime]:
     return sorted(at for m in messages if (at := answered_at(m)) is not None)
 
 
+class ThreadClock(msgspec.Struct, frozen=True, kw_only=True):
+    """The marketplace's own clock on a ticket's thread, as its last listing gave it."""
+
+    reply_needed_since: datetime | None  # None: the marketplace counts no reply as needed
+
+
 def deadline(
+    messages: Sequence[MessageFacts],
+    rule: ResponseRule,
+    no_response_needed_at: datetime | None,
+    clock: ThreadClock | None = None,
+) -> Deadline:
+    """From the oldest buyer message no counting reply came after (and not closed by a
+    mark); on the marketplace's ``clock`` when it keeps one on the thread."""
+    ours = _our_deadline(messages, rule, no_response_needed_at)
+    if clock is None:
+        return ours
+    since = clock.reply_needed_since
+    if since is None:
+        # Cleared there (a reply it saw, or its staff's "no reply needed"): nothing is due,
+        # answered if we know of an answer.
+        if ours.state == AWAITING_REPLY:
+            return Deadline(state=NO_RESPONSE_NEEDED, respond_by=None)
+        return ours
+    # Waiting there since ``since``: a counting reply or an agent's mark from then on ends
+    # it here before the marketplace's next listing says so.
+    if any(at >= since for at in _responses(messages)):
+        return Deadline(state=ANSWERED, respond_by=None)
+    if no_response_needed_at is not None and no_response_needed_at >= since:
+        return Deadline(state=NO_RESPONSE_NEEDED, respond_by=None)
+    return Deadline(state=AWAITING_REPLY, respond_by=since + rule.window)
+
+
+def _our_deadline(
     messages: Sequence[MessageFacts], rule: ResponseRule, no_response_needed_at: datetime | None
 ) -> Deadline:
-    """From the oldest buyer message no counting reply came after (and not closed by a mark)."""
     buyer = _buyer_messages(messages)
     responses = _responses(messages)
     last_response = responses[-1] if responses else None

@@ -124,8 +124,9 @@ async def _response_windows(
     tickets: TicketStore, tenant_id: str, marketplaces: set[str]
 ) -> dict[str, int]:
     """The tenant's windows, read only if a marketplace of the batch has no rule of its own
-    (a marketplace's rule cannot be overridden)."""
-    if marketplaces <= deadlines.RULES.keys():
+    or one a tenant may shorten (any other rule cannot be overridden)."""
+    fixed = {m for m, r in deadlines.rules().items() if not r.tenant_may_shorten}
+    if marketplaces <= fixed:
         return {}
     return await tickets.response_windows(tenant_id)
 

@@ -20,6 +20,7 @@ from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.tickets.deadlines import NO_RESPONSE_NEEDED
+from keybuzz_poller.tickets.response_times import MarketplaceFigure
 
 # Who wrote a ticket's message (``sender_type``), in every marketplace's terms.
 BUYER = "BUYER"
@@ -120,6 +121,10 @@ class DeadlineFact(msgspec.Struct, frozen=True, kw_only=True):
     automatic: bool
     sender_type: str | None = None  # a marketplace's message: who wrote it (mail: none)
     written_at: datetime | None = None  # when the sender says it was written
+    # The ticket's thread as its marketplace's clock last gave it (``marketplace_clock``:
+    # a listing gave one): since when it waits for the seller, None: no reply needed there.
+    marketplace_clock: bool = False
+    reply_needed_since: datetime | None = None
 
 
 class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -299,6 +304,18 @@ class AlertStore(Protocol):
     async def save_lead_seconds(self, tenant_id: str, seconds: int) -> None: ...
 
 
+class ResponseFigureSource(Protocol):
+    """The marketplaces' own response figures of a tenant's shop (``shops/response_figures.py``)."""
+
+    async def figure(
+        self, tenant_id: str, marketplace: str, since: datetime, until: datetime
+    ) -> MarketplaceFigure | None:
+        """The figure of the tenant's shop on ``marketplace`` over ``[since, until)``, or why
+        it is not available; None when the marketplace publishes none. Never raises for the
+        marketplace's failures."""
+        ...
+
+
 TicketUnit = StoreUnit[TicketStore]
 AlertUnit = StoreUnit[AlertStore]
 
@@ -311,3 +328,4 @@ class TicketsPorts:
     unit_of_work: Callable[[], AbstractAsyncContextManager[TicketUnit]]
     alerts: AlertStore
     alert_unit_of_work: Callable[[], AbstractAsyncContextManager[AlertUnit]]
+    figures: ResponseFigureSource | None = None  # the marketplaces' own, for the report

@@ -31,6 +31,21 @@ class LateMessage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     answered_at: datetime | None  # null: not answered yet
 
 
+class MarketplaceFigure(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The marketplace's own figure for the shop beside ours: its average response time
+    over the window it measured, or why it is not available."""
+
+    available: bool
+    name: str | None = None  # the marketplace's name for it
+    average_response_seconds: float | None = None
+    # The window the marketplace measured, [since, until); since null: from the shop's start.
+    since: datetime | None = None
+    until: datetime | None = None
+    computed_at: datetime | None = None  # when the marketplace computed it, if it says
+    fetched_at: datetime  # when KeyBuzz asked the marketplace (figures are cached)
+    reason: str | None = None  # not available: why
+
+
 class ResponseTimes(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     marketplace: str
     days: int
@@ -44,6 +59,8 @@ class ResponseTimes(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     late_rate: float | None  # late / (answered in time + late); null when neither
     average_response_seconds: float | None  # over the messages answered; null when none
     late_messages: list[LateMessage]
+    # The marketplace's own figure for the same window (null: it publishes none).
+    marketplace_figure: MarketplaceFigure | None = None
 
 
 def window(now: datetime, days: int) -> tuple[datetime, datetime]:

@@ -17,12 +17,15 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from itertools import groupby
 
+import msgspec
+
 from keybuzz_poller.tickets import deadlines, response_times
 from keybuzz_poller.tickets.ports import (
     SELLER,
     DeadlineFact,
     DeadlineRow,
     DeadlineStore,
+    ResponseFigureSource,
     TicketsPorts,
     TicketStore,
 )
@@ -56,14 +59,23 @@ def _rule(first: DeadlineFact) -> deadlines.ResponseRule:
     return deadlines.rule_for(first.marketplace, first.override_hours)
 
 
+def _clock(first: DeadlineFact, rule: deadlines.ResponseRule) -> deadlines.ThreadClock | None:
+    """The marketplace's clock on the ticket's thread, where it keeps one and listed it."""
+    if not (rule.marketplace_clock and first.marketplace_clock):
+        return None
+    return deadlines.ThreadClock(reply_needed_since=first.reply_needed_since)
+
+
 def _deadlines(facts: Iterable[DeadlineFact]) -> list[DeadlineRow]:
     result = []
     for ticket_id, group in groupby(facts, key=lambda f: f.ticket_id):
         messages = list(group)
+        rule = _rule(messages[0])
         stored = deadlines.deadline(
             [message_facts(m) for m in messages],
-            _rule(messages[0]),
+            rule,
             messages[0].no_response_needed_at,
+            _clock(messages[0], rule),
         )
         result.append(
             DeadlineRow(
@@ -126,13 +138,18 @@ async def mark_no_response_needed(
 
 
 async def response_times_report(
-    tickets: TicketStore, tenant_id: str, marketplace: str, days: int, now: datetime
+    tickets: TicketStore,
+    tenant_id: str,
+    marketplace: str,
+    days: int,
+    now: datetime,
+    figures: ResponseFigureSource | None = None,
 ) -> response_times.ResponseTimes:
-    """The tenant's buyer messages of the last ``days`` on ``marketplace``, the marketplace's way."""
-    if marketplace not in deadlines.RULES and marketplace not in await tickets.response_windows(
-        tenant_id
-    ):
-        known = sorted(deadlines.RULES)
+    """The tenant's buyer messages of the last ``days`` on ``marketplace``, the marketplace's
+    way, with the marketplace's own figure for the same window where it publishes one."""
+    own = deadlines.rules()
+    if marketplace not in own and marketplace not in await tickets.response_windows(tenant_id):
+        known = sorted(own)
         raise response_times.InvalidReportQuery(
             f"marketplace must be one of {known} or one the tenant set a response window for"
         )
@@ -148,7 +165,11 @@ async def response_times_report(
             now,
         )
         found.extend((ticket_id, o) for o in outcomes)
-    return response_times.report(marketplace, days, now, found)
+    report = response_times.report(marketplace, days, now, found)
+    if figures is None:
+        return report
+    figure = await figures.figure(tenant_id, marketplace, report.since, report.until)
+    return msgspec.structs.replace(report, marketplace_figure=figure)
 
 
 async def save_response_window(

@@ -207,10 +207,13 @@ async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[Deadli
     rows = await db.fetch(
         """
         WITH locked AS (
-            SELECT id, tenant_id, marketplace, no_response_needed_at FROM poller_tickets
+            SELECT id, tenant_id, marketplace, no_response_needed_at, marketplace_clock,
+                   reply_needed_since
+            FROM poller_tickets
             WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
         )
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
+               t.marketplace_clock, t.reply_needed_since,
                w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
                e.sender_type, e.sent_at AS written_at,
@@ -276,6 +279,7 @@ async def report_facts(
               AND m.received_at >= $3
         )
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
+               t.marketplace_clock, t.reply_needed_since,
                w.hours AS override_hours,
                m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
                e.sender_type, e.sent_at AS written_at,

@@ -11,7 +11,7 @@ One module per part: ``errors`` (what a connector raises), ``credentials`` (how 
 connects), ``limits``, ``page`` (a listing's page), ``messages`` (threads, messages,
 replies), ``orders`` (a shop's orders), ``shop_api`` (the shop's session and inbox),
 ``redirect_flow``, ``inbound_addresses``, ``order_ids``, ``order_feed``, ``mail_relay``,
-``response_window``, and ``connector`` (``Connector`` and the ``*_of`` helpers); each name
+``response_window``, ``response_figures``, and ``connector`` (``Connector`` and the ``*_of`` helpers); each name
 is imported from here."""
 
 from keybuzz_shared.connectors.seam.connector import (
@@ -93,6 +93,10 @@ from keybuzz_shared.connectors.seam.redirect_flow import (
     TokenEndpointUnavailable,
     TokenGrant,
 )
+from keybuzz_shared.connectors.seam.response_figures import (
+    ResponseFigure,
+    ResponseFigures,
+)
 from keybuzz_shared.connectors.seam.response_window import (
     MarketplaceMark,
     ResponseRule,
@@ -163,6 +167,8 @@ __all__ = [
     "ReplyOutcome",
     "ReplyStatus",
     "RequestRefused",
+    "ResponseFigure",
+    "ResponseFigures",
     "ResponseRule",
     "ResponseWindow",
     "SenderType",

@@ -15,6 +15,7 @@ from keybuzz_shared.connectors.seam.mail_relay import MailRelay
 from keybuzz_shared.connectors.seam.order_feed import OrderFeed
 from keybuzz_shared.connectors.seam.order_ids import OrderIds
 from keybuzz_shared.connectors.seam.redirect_flow import RedirectFlow
+from keybuzz_shared.connectors.seam.response_figures import ResponseFigures
 from keybuzz_shared.connectors.seam.response_window import ResponseWindow
 from keybuzz_shared.connectors.seam.shop_api import ShopApi
 from keybuzz_shared.settings import PartSettings
@@ -92,6 +93,11 @@ class Connector(Protocol):
     @property
     def response_window(self) -> ResponseWindow | None:
         """The marketplace measures the seller's response time by a rule of its own."""
+        ...
+
+    @property
+    def response_figures(self) -> ResponseFigures | None:
+        """The marketplace publishes its own figure for a shop's response time."""
         ...
 
 

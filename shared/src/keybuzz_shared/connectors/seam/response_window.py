@@ -16,6 +16,12 @@ class ResponseRule(msgspec.Struct, frozen=True, kw_only=True):
     clock: str = "calendar"
     # Whether the marketplace offers an API to mark a message "no response needed" on its side.
     mark_api: bool = False
+    # The marketplace says since when each thread waits for the seller's reply
+    # (``InboxMessage.reply_needed_since``): a ticket's deadline starts there, not when the
+    # buyer's message reached us, and ends when the marketplace clears it.
+    marketplace_clock: bool = False
+    # A tenant may set a shorter window for its tickets there, never a longer one.
+    tenant_may_shorten: bool = False
 
 
 class MarketplaceMark(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

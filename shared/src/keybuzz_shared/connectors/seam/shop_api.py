@@ -81,6 +81,11 @@ class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     thread_details: tuple[ThreadDetail, ...] = ()
     # The thread is a claim at the marketplace: the ticket's claim flag, as last listed.
     claim: bool = False
+    # Since when the marketplace counts the thread as waiting for the seller's reply, as of
+    # this listing; None when it counts no reply as needed (the shop answered, or its staff
+    # said none is needed). Read only from a connector whose response rule says its
+    # marketplace reports it (``ResponseRule.marketplace_clock``).
+    reply_needed_since: datetime | None = None
 
 
 def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
