@@ -5,6 +5,7 @@ inside a Retry-After counted), keys and faults."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -56,7 +57,11 @@ async def test_operators_are_listed_with_their_base_url_and_shops(serve) -> None
         assert operator["shops"] and all(s["apiKey"] and s["shopId"] for s in operator["shops"])
     leroy = listed["LEROY_MERLIN"]["shops"]
     assert len(leroy) == 2 and leroy[0]["apiKey"] == leroy[1]["apiKey"]  # one user, two shops
-    assert DOUBLES["mirakl"]("http://sandbox") == {}
+    # The connector's catalogue from service_env points each seeded operator at the double.
+    catalogue = json.loads(DOUBLES["mirakl"](str(http.base_url))["MIRAKL_CATALOGUE"])
+    assert {e["code"]: e["baseUrl"] for e in catalogue} == {
+        code: operator["baseUrl"] for code, operator in listed.items()
+    }
 
 
 async def test_every_endpoint_answers_as_mirakls_openapi_description_says(serve) -> None:

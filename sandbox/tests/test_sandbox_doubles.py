@@ -3,6 +3,8 @@ dev stack takes them from there (fast, no servers)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from keybuzz_sandbox import doubles
 
@@ -14,7 +16,9 @@ def test_the_dev_stack_points_services_at_every_double() -> None:
     for name, settings_of in doubles.DOUBLES.items():
         settings = settings_of(stack.SANDBOX_URL)
         assert settings.items() <= shared.items(), name
-        assert all(v.startswith(stack.SANDBOX_URL) for v in settings.values()), settings
+        # An address, or a document of addresses (Mirakl's catalogue): all the sandbox's.
+        addresses = [a for v in settings.values() for a in re.findall(r"https?://[^\"\s,]+", v)]
+        assert addresses and all(a.startswith(stack.SANDBOX_URL) for a in addresses), settings
     assert shared["FNAC_API_URL"] == f"{stack.SANDBOX_URL}/fnac/api.php/"
 
 

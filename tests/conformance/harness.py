@@ -61,8 +61,13 @@ POLLER_SETTINGS = {
 
 
 def shop_api_connectors() -> list[Connector]:
-    """Every registered connector whose shops are polled over the marketplace's API."""
-    return [c for c in connectors() if c.shop_api is not None]
+    """Every registered connector whose shops are polled over the marketplace's API. A
+    connector class serving many marketplaces from data (one per catalogue entry) passes
+    the suite through those of them its double's drivers name; a class none of whose
+    marketplaces has a driver is listed whole, and fails for want of one."""
+    polled = [c for c in connectors() if c.shop_api is not None]
+    driven = {type(c) for c in polled if driver_for(c.marketplace) is not None}
+    return [c for c in polled if driver_for(c.marketplace) is not None or type(c) not in driven]
 
 
 def driver_of(connector: Connector) -> ShopDriver:

@@ -197,7 +197,10 @@ async def test_an_expired_token_is_renewed_once_within_the_poll(
 ) -> None:
     shop, mine, first = polled.shop, polled.mine, polled.first
     # Counted before the expiry: the poll that meets it may start at once.
-    asked = await driver.token_requests(conformance.admin, shop)
+    try:
+        asked = await driver.token_requests(conformance.admin, shop)
+    except Unsupported as exc:  # a marketplace whose key is used as it is, no token
+        pytest.skip(str(exc))
     await driver.expire_tokens(conformance.admin, shop)
     written = await driver.buyer_writes(conformance.admin, shop, "after the token expired")
     await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])

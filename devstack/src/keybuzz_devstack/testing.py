@@ -310,15 +310,20 @@ class RunningService:
         return self._operator
 
     async def shop_connected(
-        self, vault: Any, marketplace: str, fields: dict[str, str], seller_id: str
+        self,
+        vault: Any,
+        marketplace: str,
+        fields: dict[str, str],
+        seller_id: str,
+        tenant_id: str | None = None,
     ) -> str:
         """oauth's connect of a shop as a poller sees it: ``fields`` in Vault where the
-        marketplace's connector keeps them, then ``connection.connected``; the new tenant's
-        id once the poller has scheduled the shop."""
+        marketplace's connector keeps them, then ``connection.connected``; the tenant's id
+        (a new one unless ``tenant_id`` is given) once the poller has scheduled the shop."""
         from keybuzz_shared.connectors.registry import connector_for
         from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
 
-        tenant_id = f"t{uuid.uuid4().hex[:10]}"
+        tenant_id = tenant_id or f"t{uuid.uuid4().hex[:10]}"
         await vault.write(connector_for(marketplace).credentials_path(tenant_id), fields)
         event = ConnectionConnected(
             tenant_id=tenant_id,

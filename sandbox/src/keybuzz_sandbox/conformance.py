@@ -12,13 +12,14 @@ as a test does; nothing here runs inside the sandbox.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import httpx
 
-from keybuzz_sandbox import cdiscount
+from keybuzz_sandbox import cdiscount, mirakl
 
 # What the suite asks a double to do wrong. STALL: no answer for long past the poll's
 # deadline; TRICKLE: the answer a byte at a time; UNAVAILABLE: 5xx; then the hostile
@@ -350,6 +351,106 @@ class CdiscountDriver(_AdminDriver):
         ]
 
 
+# Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
+# operator runs the same connector, so one of them stands for all in the suite.
+_MIRAKL_FAULTS: dict[str, dict[str, Any]] = {
+    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
+    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "invalid_json"},
+    "HUGE": {"malformedNext": 1_000, "malformedKind": "huge", "hugeBytes": 40 * 2**20},
+    "WRONG_CONTENT_TYPE": {"malformedNext": 1_000, "malformedKind": "html"},
+}
+_MIRAKL_RECIPIENTS = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
+# M11's frequency on the double is 60 of its seconds, 3 s at the suite's clock scale of 20:
+# the catalogue the suite gives the services polls each shop a little less often, so that
+# a poll never meets the 429 a poll a few milliseconds early would (the suite's polls
+# have 2 s in all).
+MIRAKL_SUITE_M11_SECONDS = 4
+
+
+@dataclass(frozen=True)
+class MiraklDriver(_AdminDriver):
+    """One operator of Mirakl's double (sandbox/src/keybuzz_sandbox/mirakl/): its shops'
+    keys and ids named as the Mirakl connector's fields (api key, shop id). Threads are
+    opened on an order by the customer; the operator's staff write in some; a reply goes
+    to the customer or the operator. A Mirakl key has no token: nothing expires."""
+
+    faults_at: str = "/_sandbox/mirakl"
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        catalogue = json.loads(mirakl.service_env(sandbox_url)["MIRAKL_CATALOGUE"])
+        for entry in catalogue:
+            entry["frequencies"] = {"M11": MIRAKL_SUITE_M11_SECONDS}
+        return {
+            "MIRAKL_CATALOGUE": json.dumps(catalogue),
+            "MIRAKL_TIMEOUT_SECONDS": "2",
+            "MIRAKL_CALL_DEADLINE_SECONDS": "2",
+            "MIRAKL_FIRST_POLL_DAYS": "1",
+        }
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {"SANDBOX_MIRAKL_EXTRA_SHOPS": "2"}
+
+    def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
+        settings = super().fault_settings(fault, ids)
+        code = self.marketplace
+        settings["operations"] = [f"{code}.{o}" for o in settings.get("operations", [])]
+        return settings
+
+    async def set_fault(
+        self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
+    ) -> None:
+        faults = self.fault_settings(fault, [s.account for s in shops or []])
+        _ok(await http.put(f"{self.faults_at}/faults", json=faults))
+
+    async def clear_faults(self, http: httpx.AsyncClient) -> None:
+        _ok(await http.delete(f"{self.faults_at}/faults"), 204)
+
+    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        raise Unsupported("a Mirakl API key has no token to expire")
+
+    async def token_requests(self, http: httpx.AsyncClient, shop: DoubleShop) -> int:
+        raise Unsupported("a Mirakl API key has no token to request")
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = _ok(await http.get(f"{self.faults_at}/operators"))
+        [operator] = [o for o in listed if o["code"] == self.marketplace]
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=str(s["shopId"]),
+                credentials={"api_key": s["apiKey"], "shop_id": str(s["shopId"])},
+            )
+            for s in operator["shops"]
+        ]
+
+    async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
+        path = f"{self.admin}/shops/{shop.account}/threads"
+        return _ok(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        opened = await self._open(http, shop, text)
+        return Written(opened["messageId"], opened["orderId"])
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        self.unoffered(recipient)
+        opened = await self._open(http, shop, text)
+        if recipient == "MARKETPLACE_SUPPORT":
+            path = f"{self.admin}/shops/{shop.account}/threads/{opened['threadId']}/messages"
+            staff = {"sender": "OPERATOR", "body": text, "to": ["CUSTOMER", "SHOP"]}
+            _ok(await http.post(path, json=staff), 201)
+        return Written(opened["messageId"], opened["orderId"])
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return [
+            "+".join(sorted(_MIRAKL_RECIPIENTS.get(kind, "?") for kind in s["to"]))
+            for s in sent
+            if s["body"] == text
+        ]
+
+
 DRIVERS: dict[str, ShopDriver] = {
     "FNAC": _fnac("FNAC", "Fnac"),
     "DARTY": _fnac("DARTY", "Darty"),
@@ -362,6 +463,16 @@ DRIVERS: dict[str, ShopDriver] = {
         replying="postMessage",
         bodies=_OCTOPIA_FAULTS,
         revoking="rotate-secret",
+    ),
+    "BOULANGER": MiraklDriver(
+        marketplace="BOULANGER",
+        api_family="mirakl:BOULANGER",
+        customer_care="le service client de Boulanger (l'opérateur Mirakl)",
+        admin="/_sandbox/mirakl/operators/BOULANGER",
+        reading=("M11", "M10"),
+        replying="M12",
+        bodies=_MIRAKL_FAULTS,
+        revoking="rotate-key",
     ),
 }
 

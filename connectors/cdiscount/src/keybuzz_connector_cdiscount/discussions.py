@@ -28,7 +28,6 @@ from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
-    Attachment,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -37,6 +36,7 @@ from keybuzz_shared.connectors.seam import (
     SenderType,
     ThreadDetail,
     ThreadKey,
+    marketplace_messages,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.times import as_utc
@@ -196,21 +196,6 @@ def inbox_message(
     )
 
 
-def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
-    return MarketplaceMessage(
-        external_id=message.message_id,
-        thread=message.thread,
-        sender_type=message.sender_type,
-        sender_name=message.sender_name,
-        subject=message.subject,
-        body=message.body,
-        sent_at=message.created_at,
-        attachments=tuple(
-            Attachment(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
-        ),
-    )
-
-
 def content_type(name: str, file_format: str) -> str:
     """The MIME type of Octopia's ``fileFormat`` (png, pdf, docx…), else of the name."""
     for guess in (f"file.{file_format.strip().lower()}", name):
@@ -347,13 +332,7 @@ class DiscussionInbox:
     async def messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[MarketplaceMessage]:
-        page = await self.inbox_messages(since=since, cursor=cursor)
-        return Page(
-            items=tuple(marketplace_message(m) for m in page.items),
-            next_cursor=page.next_cursor,
-            complete_until=page.complete_until,
-            unreadable=page.unreadable,
-        )
+        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
 
     async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
         """Octopia's claims are discussions (``claim`` on their messages): no incident."""

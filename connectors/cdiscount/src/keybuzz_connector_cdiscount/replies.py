@@ -21,6 +21,7 @@ from keybuzz_shared.connectors.seam import (
     ReplyFile,
     ReplyOutcome,
     ThreadKey,
+    marketplace_message,
 )
 from keybuzz_shared.times import as_utc
 
@@ -28,7 +29,6 @@ from keybuzz_connector_cdiscount.discussions import (
     Discussion,
     DiscussionInbox,
     User,
-    marketplace_message,
 )
 from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
 

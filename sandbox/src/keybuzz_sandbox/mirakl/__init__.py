@@ -3,8 +3,25 @@ messages, orders, shop statistics), each under /mirakl/<operator>."""
 
 from __future__ import annotations
 
+import json
+
 
 def service_env(sandbox_url: str) -> dict[str, str]:
-    """The Mirakl connector's settings for a sandbox at ``sandbox_url``: none yet (the
-    operators' base URLs are listed at GET /_sandbox/mirakl/operators)."""
-    return {}
+    """The Mirakl connector's catalogue for a sandbox at ``sandbox_url``: each seeded
+    operator at its instance on the double, with the double's frequencies (the packaged
+    catalogue's production entries of these codes are replaced; the others stay)."""
+    from .double import FREQUENCIES
+    from .operators import OPERATORS
+
+    catalogue = [
+        {
+            "code": spec.code,
+            "name": spec.name,
+            "baseUrl": f"{sandbox_url.rstrip('/')}/mirakl/{spec.code}",
+            "responseHours": 24,
+            "frequencies": FREQUENCIES,
+            "source": "sandbox",
+        }
+        for spec in OPERATORS
+    ]
+    return {"MIRAKL_CATALOGUE": json.dumps(catalogue)}

@@ -96,3 +96,57 @@ def query_parameters(operation_id: str) -> frozenset[str]:
 def unknown_parameters(operation_id: str, names: Iterable[str]) -> list[str]:
     known = query_parameters(operation_id)
     return sorted(name for name in names if name not in known)
+
+
+# --- a request as Mirakl's description has it (the tests' check of what clients send) -----
+
+
+def _matches(template: str, path: str) -> bool:
+    want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    return len(want) == len(got) and all(
+        w == g or (w.startswith("{") and w.endswith("}") and g)
+        for w, g in zip(want, got, strict=True)
+    )
+
+
+def operation_at(method: str, path: str) -> str | None:
+    """The operation code of ``method`` on ``path`` (under an operator's base URL, e.g.
+    ``/api/inbox/threads``), or None when the description has none. A literal segment is
+    preferred to a template (``/api/orders`` is OR11 whatever a template matches)."""
+    found = [
+        (template.count("{"), op["operationId"])
+        for template, item in strict_spec()["paths"].items()
+        for verb, op in item.items()
+        if verb == method.lower() and isinstance(op, dict) and _matches(template, path)
+    ]
+    return min(found)[1] if found else None
+
+
+def _typed(value: str, schema: dict[str, Any]) -> Any:
+    """A query value as the JSON value its schema describes (form style, comma lists)."""
+    kind = schema.get("type")
+    if kind == "array":
+        return [_typed(v, schema.get("items", {})) for v in value.split(",")]
+    if kind == "integer" and value.lstrip("-").isdigit():
+        return int(value)
+    if kind == "boolean" and value in ("true", "false"):
+        return value == "true"
+    return value
+
+
+def query_problems(operation_id: str, query: dict[str, str]) -> list[str]:
+    """Unknown query parameters, and documented ones whose value is off their schema."""
+    from jsonschema import FormatChecker
+
+    problems = [f"unknown query parameter {n}" for n in unknown_parameters(operation_id, query)]
+    _, _, op = operation(operation_id)
+    for parameter in op.get("parameters", ()):
+        name = parameter.get("name")
+        if parameter.get("in") != "query" or name not in query:
+            continue
+        schema = parameter.get("schema", {})
+        validator = Draft202012Validator(schema, format_checker=FormatChecker())
+        problems += [
+            f"{name}: {e.message}" for e in validator.iter_errors(_typed(query[name], schema))
+        ]
+    return problems

@@ -103,6 +103,8 @@ from keybuzz_shared.connectors.seam.shop_api import (
     MarketplaceSession,
     ShopApi,
     ShopApiSettings,
+    marketplace_message,
+    marketplace_messages,
 )
 
 __all__ = [
@@ -167,5 +169,7 @@ __all__ = [
     "TokenEndpointUnavailable",
     "TokenGrant",
     "mail_relay_of",
+    "marketplace_message",
+    "marketplace_messages",
     "shop_api_of",
 ]

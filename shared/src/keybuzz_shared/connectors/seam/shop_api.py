@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 from keybuzz_shared.connectors.seam.messages import (
+    Attachment,
+    MarketplaceMessage,
     MessageSource,
     Recipient,
     ReplyChannel,
@@ -67,6 +69,32 @@ class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     thread_details: tuple[ThreadDetail, ...] = ()
     # The thread is a claim at the marketplace: the ticket's claim flag, as last listed.
     claim: bool = False
+
+
+def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
+    """An inbox message as a ``MessageSource`` lists it (its files as attachments)."""
+    return MarketplaceMessage(
+        external_id=message.message_id,
+        thread=message.thread,
+        sender_type=message.sender_type,
+        sender_name=message.sender_name,
+        subject=message.subject,
+        body=message.body,
+        sent_at=message.created_at,
+        attachments=tuple(
+            Attachment(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
+        ),
+    )
+
+
+def marketplace_messages(page: Page[InboxMessage]) -> Page[MarketplaceMessage]:
+    """A page of an inbox listing as a ``MessageSource``'s page (same cursor and end)."""
+    return Page(
+        items=tuple(marketplace_message(m) for m in page.items),
+        next_cursor=page.next_cursor,
+        complete_until=page.complete_until,
+        unreadable=page.unreadable,
+    )
 
 
 class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):

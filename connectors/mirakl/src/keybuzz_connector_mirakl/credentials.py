@@ -1,0 +1,98 @@
+"""How a seller connects one shop of a Mirakl operator: the shop user's API key and the
+shop's id, checked by one call as that shop before anything is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
+
+from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklRequestRefused
+from keybuzz_connector_mirakl.settings import mirakl_api
+
+CREDENTIAL_FIELDS = (
+    # The shop's back office, "API key": UUIDs on the instances we know [observed], taken
+    # as printable ASCII without spaces (a refusal about a value never needs to quote it).
+    CredentialField(
+        name="api_key",
+        json_name="apiKey",
+        label="Clé API",
+        secret=True,
+        pattern="[!-~]+",
+        format="printable ASCII text without spaces",
+        max_length=128,
+    ),
+    # The shop's id (a number, the back office's "Shop ID"): one key may serve several
+    # shops, and the connection is one shop of one operator.
+    CredentialField(
+        name="shop_id",
+        json_name="shopId",
+        label="Shop ID",
+        pattern="[0-9]{1,12}",
+        format="digits",
+        max_length=12,
+        account=True,
+    ),
+)
+THREADS = "api/inbox/threads"
+NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UUIDs
+# A person waits for the check: one retry, short back-offs; a longer Retry-After from the
+# operator is passed on rather than waited for.
+CHECK_DEADLINE_SECONDS = 15.0
+
+
+def key_of(fields: Mapping[str, str]) -> MiraklKey:
+    """The key and shop named by ``fields`` (those of CREDENTIAL_FIELDS); ValueError when
+    one is missing."""
+    missing = [f.name for f in CREDENTIAL_FIELDS if not fields.get(f.name)]
+    if missing:
+        raise ValueError(f"Mirakl credentials lack {', '.join(missing)}")
+    return MiraklKey(api_key=fields["api_key"].strip(), shop_id=fields["shop_id"].strip())
+
+
+def shop_identity(operator: str, shop_id: str) -> str:
+    """One shop of one operator: two operators' shops of one id are two shops."""
+    return f"mirakl:{operator}:{shop_id.strip()}"
+
+
+class MiraklCredentialCheck:
+    """The seam's ``CredentialCheck``: one call as the shop that spends none of its
+    frequency-limited allowance (``probe``)."""
+
+    async def verify(
+        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
+    ) -> str:
+        key = key_of(credentials)
+        api = mirakl_api(settings)
+        client = MiraklClient(
+            key,
+            http,
+            api.api_url,
+            operator=api.operator,
+            call_deadline=min(CHECK_DEADLINE_SECONDS, api.call_deadline_seconds),
+            attempts=2,
+            max_backoff=2.0,
+            max_retry_after=5.0,
+        )
+        await probe(client)
+        return shop_identity(api.operator, key.shop_id)
+
+
+async def probe(client: MiraklClient) -> None:
+    """M10 on a thread no shop has: Mirakl answers 401 for a key it does not know, 403 for
+    a shop the key's user cannot reach, and its own 404 (``{"message", "status"}``) when
+    both are good. M10 is synchronous (no frequency of its own), where M11 or OR11 would
+    spend the shop's one call a minute, which its next poll needs. A 404 without Mirakl's
+    message is another server's: the base URL is not the operator's API."""
+    try:
+        await client.get_json("M10", f"{THREADS}/{NO_THREAD}")
+    except MiraklRequestRefused as exc:
+        if exc.status == 404 and exc.detail != "HTTP 404":
+            return
+        if exc.status == 404:
+            raise MiraklAnswerUnreadable(
+                client.operator, exc.call, "a 404 that is not Mirakl's: check the base URL"
+            ) from None
+        raise

@@ -1,0 +1,125 @@
+"""Replies on a Mirakl thread: the seam's ``ReplyChannel`` on M12
+(``POST /api/inbox/threads/{thread_id}/message``, docs/MIRAKL.md, "Replies").
+
+A reply goes to the customer, the operator or both, as the thread allows: its
+``authorized_participants``, read (M10) just before it is sent. Files go as M12 takes them,
+``files`` parts of the multipart body beside the JSON ``message_input``, within Mirakl's
+rules (``unsendable``). A reply whose answer was lost is never sent again here: the
+poller reads the thread back (``sent_messages``) before it would retry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from keybuzz_shared.connectors.seam import (
+    MarketplaceMessage,
+    Recipient,
+    Reply,
+    ReplyFile,
+    ReplyOutcome,
+    ThreadKey,
+    marketplace_message,
+)
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_mirakl.client import FilePart
+from keybuzz_connector_mirakl.errors import MiraklRequestRefused
+from keybuzz_connector_mirakl.threads import THREADS, Thread, ThreadInbox
+
+if TYPE_CHECKING:
+    from keybuzz_connector_mirakl.client import MiraklClient
+
+# How much earlier than a reply's queueing its read-back looks: Mirakl's clock is not ours.
+SENT_SKEW = timedelta(minutes=2)
+# Mirakl's participant type of each recipient a reply may name.
+PARTICIPANTS: dict[Recipient, tuple[str, ...]] = {
+    "BUYER": ("CUSTOMER",),
+    "MARKETPLACE_SUPPORT": ("OPERATOR",),
+    "ALL": ("CUSTOMER", "OPERATOR"),
+}
+BODY_LENGTH = (3, 50_000)  # M12's body, characters [official]
+MESSAGE_BYTES = 30 * 1024 * 1024  # a message with its files [official, OR43: "30 Megabyte"]
+MAX_FILES = 10  # a reply's files: ours (Mirakl counts 50 over all threads of one order)
+
+
+def failed(reason: str) -> ReplyOutcome:
+    return ReplyOutcome(status="FAILED", reason=reason)
+
+
+def unsendable(reply: Reply) -> str | None:
+    """Why Mirakl would refuse this reply before reading its thread, if it would."""
+    if not BODY_LENGTH[0] <= len(reply.body) <= BODY_LENGTH[1]:
+        return f"Mirakl takes a reply of {BODY_LENGTH[0]} to {BODY_LENGTH[1]} characters"
+    files: tuple[ReplyFile, ...] = reply.attachments
+    if len(files) > MAX_FILES:
+        return f"at most {MAX_FILES} files a reply"
+    if (total := len(reply.body.encode()) + sum(len(f.data) for f in files)) > MESSAGE_BYTES:
+        return f"Mirakl takes a message of 30 MB with its files ({total} bytes given)"
+    return None
+
+
+def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | str:
+    """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
+    wanted = PARTICIPANTS.get(recipient, ())
+    refused = [kind for kind in wanted if not thread.allows(kind)]
+    if not wanted or refused:
+        allowed = ", ".join(p.type for p in thread.authorized_participants) or "none"
+        return (
+            f"Mirakl's thread {thread.id} does not allow a reply to {recipient} "
+            f"(participants: {allowed})"
+        )
+    return [{"type": kind} for kind in wanted]
+
+
+class ThreadReplies:
+    """The seller's replies on a shop's threads, through its MiraklClient."""
+
+    def __init__(self, client: MiraklClient, inbox: ThreadInbox) -> None:
+        self.client = client
+        self.inbox = inbox
+
+    async def reply(self, reply: Reply) -> ReplyOutcome:
+        """MiraklUnavailable (nothing was sent), MiraklOutcomeUnknown (the answer was lost
+        after the request left: read ``sent_messages`` back before sending it again) and
+        MiraklCredentialsRefused are raised; Mirakl's refusals, and replies it would
+        refuse, are a FAILED outcome with the reason."""
+        if reply.thread.kind != "DISCUSSION":
+            return failed(f"Mirakl's replies go to a thread, not to an {reply.thread.kind}")
+        if problem := unsendable(reply):
+            return failed(problem)
+        try:
+            thread = await self.inbox.thread(reply.thread.id)
+        except MiraklRequestRefused as exc:
+            return failed(str(exc))
+        to = recipients(thread, reply.recipient)
+        if isinstance(to, str):
+            return failed(to)
+        message: dict[str, Any] = {"body": reply.body, "to": to}
+        files = [
+            FilePart(name=f.name, content_type=f.content_type, data=f.data)
+            for f in reply.attachments
+        ]
+        path = f"{THREADS}/{quote(thread.id, safe='')}/message"
+        try:
+            await self.client.post_multipart("M12", path, {"message_input": message}, files)
+        except MiraklRequestRefused as exc:
+            return failed(str(exc))
+        return ReplyOutcome(status="SENT")
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        """The shop's messages on the thread from a little before ``since`` on (M10)."""
+        if thread.kind != "DISCUSSION":
+            return []
+        try:
+            found = await self.inbox.thread(thread.id)
+        except MiraklRequestRefused as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return [
+            marketplace_message(m)
+            for m in self.inbox.listed(found)
+            if m.sender_type == "SELLER" and m.created_at >= as_utc(since) - SENT_SKEW
+        ]

@@ -1,0 +1,91 @@
+"""Settings of every Mirakl operator's shops (docs/MIRAKL.md, "Settings"): one type for all
+the operators of the catalogue (each operator's connector names it), read from the MIRAKL_
+variables by every service that talks to the shops. Where an operator's API is and how
+often it may be polled are the catalogue's (catalogue.py), read when a view is asked for:
+an operator added after a service started gets its view from the settings it holds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
+from keybuzz_shared.file_links import origin_of, production_problem, shown
+
+from keybuzz_connector_mirakl.catalogue import (
+    CATALOGUE_ENV,
+    CATALOGUE_FILE_ENV,
+    Operator,
+    operator,
+)
+
+# How far back a shop's first poll reads its threads by default, in days.
+FIRST_POLL_DAYS = 30
+
+
+class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
+    """One operator's API as its sessions and credential check are given it: ``api_url``
+    is the operator's base URL (calls at ``<api_url>/api/...``)."""
+
+    operator: str  # the operator's code, the marketplace value
+    response_hours: float  # how long the operator gives a shop to answer
+
+
+def mirakl_api(settings: ShopApiSettings) -> MiraklApiSettings:
+    """``settings`` as MiraklSettings.shop_api made them; TypeError for another view."""
+    if not isinstance(settings, MiraklApiSettings):
+        raise TypeError(
+            f"a Mirakl session needs MiraklSettings' shop API view, not {type(settings).__name__}"
+        )
+    return settings
+
+
+class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
+    # Each connect or read; a shop's call as a whole (its retries, a Retry-After waited
+    # within it) is cut after MIRAKL_CALL_DEADLINE_SECONDS.
+    mirakl_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    mirakl_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    # Each shop is polled once per interval, unless its operator's catalogue entry sets
+    # M11's frequency (then that).
+    mirakl_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
+    mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
+    # Each file of a message is downloaded (M13) up to this size (larger: named only).
+    mirakl_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    # The catalogue's overrides (catalogue.py): the variables connectors() reads from the
+    # process environment, read here too so that a view follows the settings it is asked of.
+    mirakl_catalogue: str = ""
+    mirakl_catalogue_file: str = ""
+
+    def shop_api(self, marketplace: str) -> MiraklApiSettings | None:
+        environ = {
+            CATALOGUE_ENV: self.mirakl_catalogue,
+            CATALOGUE_FILE_ENV: self.mirakl_catalogue_file,
+        }
+        found = operator(marketplace, environ)
+        if found is None:
+            return None
+        self.check_base_url(found)
+        frequency = found.frequency("M11")
+        return MiraklApiSettings(
+            api_url=found.base_url,
+            operator=found.code,
+            response_hours=found.response_hours,
+            timeout_seconds=self.mirakl_timeout_seconds,
+            call_deadline_seconds=self.mirakl_call_deadline_seconds,
+            poll_interval_seconds=(
+                self.mirakl_poll_interval_seconds if frequency is None else max(1, round(frequency))
+            ),
+            mark_as_read=False,  # Mirakl's seller API has no read mark
+            first_poll_days=self.mirakl_first_poll_days,
+            max_attachment_bytes=self.mirakl_max_attachment_bytes,
+            attachment_origins=(shown(origin_of(found.base_url)),),
+        )
+
+    def check_base_url(self, found: Operator) -> None:
+        """ValueError when production-like settings meet a base URL inside our network or
+        not https (a catalogue entry meant for the dev stack)."""
+        if self.is_production and (problem := production_problem(found.base_url)):
+            raise ValueError(
+                f"Mirakl operator {found.code}: baseUrl {found.base_url} {problem}: refused "
+                f"when KEYBUZZ_ENV={self.keybuzz_env}"
+            )

@@ -1,0 +1,309 @@
+"""A Mirakl shop's threads as the poller reads them: the seam's ``InboxSource`` and
+``MessageSource`` on M11 (``GET /api/inbox/threads``), M10 and M13 (docs/MIRAKL.md,
+"Threads").
+
+A listing is M11 with ``updated_since`` and ``with_messages=true`` (each thread with its
+last 100 messages; a thread holding more is read whole with M10), followed by its
+``next_page_token`` (seek paging: a thread updated while a listing is read moves ahead of
+the first page, and is read by the next listing). Mirakl lists the latest updated first:
+the next listing starts at the newest ``date_updated`` the first page showed, by Mirakl's
+own clock (threads updated at that instant come again; the poller drops messages it has).
+
+One ``InboxMessage`` per message, ids Mirakl's own, one ticket per thread
+(``ThreadKey`` DISCUSSION, its id the thread's, its order beside it); the operator's staff
+write as MARKETPLACE_SUPPORT, named as the operator. Mirakl has no read mark for sellers:
+``mark_read`` marks nothing and says so."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import mimetypes
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import msgspec
+from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
+    MarketplaceMessage,
+    Page,
+    SenderType,
+    ThreadDetail,
+    ThreadKey,
+    marketplace_messages,
+)
+from keybuzz_shared.file_links import LinkRefused
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklRequestRefused
+
+if TYPE_CHECKING:
+    from keybuzz_connector_mirakl.client import MiraklClient
+
+log = logging.getLogger(__name__)
+
+THREADS = "api/inbox/threads"
+LISTED_MESSAGES = 100  # M11 with with_messages=true lists a thread's last 100 [official]
+# Mirakl's sender types: a kind it may add later is kept as a notification, never lost.
+SENDERS: dict[str, SenderType] = {
+    "CUSTOMER_USER": "BUYER",
+    "OPERATOR_USER": "MARKETPLACE_SUPPORT",
+    "SHOP_USER": "SELLER",
+}
+
+
+# --- Mirakl's JSON (M10, M11), as its OpenAPI description names it -----------------------
+
+
+class Party(msgspec.Struct, frozen=True):
+    type: str = ""
+    id: str | None = None
+    display_name: str | None = None
+
+
+class Sender(msgspec.Struct, frozen=True):
+    type: str = ""
+    display_name: str | None = None
+
+
+class FileRef(msgspec.Struct, frozen=True):
+    id: str
+    name: str = ""
+    size: int | None = None
+
+
+class Message(msgspec.Struct, frozen=True, rename={"sender": "from"}):
+    id: str
+    date_created: datetime
+    body: str = ""
+    sender: Sender | None = None
+    to: list[Party] = []
+    attachments: list[FileRef] = []
+
+
+class Entity(msgspec.Struct, frozen=True):
+    id: str
+    type: str = ""
+    label: str | None = None
+
+
+class Topic(msgspec.Struct, frozen=True):
+    type: str = ""
+    value: str = ""
+
+
+class Metadata(msgspec.Struct, frozen=True):
+    total_count: int | None = None
+    shop_reply_needed_since: datetime | None = None
+
+
+class Thread(msgspec.Struct, frozen=True):
+    id: str
+    date_updated: datetime
+    topic: Topic | None = None
+    entities: list[Entity] = []
+    authorized_participants: list[Party] = []
+    current_participants: list[Party] = []
+    metadata: Metadata | None = None
+    messages: list[Message] | None = None
+
+    @property
+    def order(self) -> Entity | None:
+        return next((e for e in self.entities if e.type == "MMP_ORDER"), None)
+
+    @property
+    def key(self) -> ThreadKey:
+        order = self.order
+        return ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
+
+    def allows(self, kind: str) -> bool:
+        """Whether a participant of this kind (CUSTOMER, OPERATOR) may be written to."""
+        return any(p.type == kind for p in self.authorized_participants)
+
+
+def read_thread(item: Any) -> Thread:
+    """One thread of Mirakl's answer; ValueError naming why it is not one."""
+    try:
+        return msgspec.convert(item, Thread)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"thread off its shape: {exc}") from None
+
+
+# --- the mapping to the seam ----------------------------------------------------------
+
+
+def details(thread: Thread) -> tuple[ThreadDetail, ...]:
+    """The thread's topic and order as its ticket shows them (in French)."""
+    shown: list[ThreadDetail] = []
+    if thread.topic and thread.topic.value:
+        shown.append(ThreadDetail(name="topic", label="Motif", value=thread.topic.value))
+    order = thread.order
+    if order is not None:
+        shown.append(ThreadDetail(name="order", label="Commande", value=order.label or order.id))
+    return tuple(shown)
+
+
+def download_path(attachment_id: str) -> str:
+    """M13's path of an attachment; ValueError for an id that would name another path."""
+    if attachment_id in ("", ".", ".."):
+        raise ValueError(f"{attachment_id!r} is not an attachment id")
+    return f"{THREADS}/{quote(attachment_id, safe='')}/download"
+
+
+def inbox_message(thread: Thread, message: Message, operator_name: str) -> InboxMessage:
+    sender_type = SENDERS.get(message.sender.type if message.sender else "", "SYSTEM")
+    name = message.sender.display_name if message.sender else None
+    if sender_type == "MARKETPLACE_SUPPORT":
+        name = f"{operator_name} ({name})" if name else operator_name
+    return InboxMessage(
+        message_id=message.id,
+        thread=thread.key,
+        thread_details=details(thread),
+        sender_type=sender_type,
+        sender_name=name,
+        subject=thread.topic.value if thread.topic else "",
+        body=message.body,
+        created_at=as_utc(message.date_created),
+        # No read state at Mirakl: what the shop did not write is new to it.
+        unread=sender_type != "SELLER",
+        files=tuple(
+            InboxFile(
+                name=f.name or f.id,
+                url=download_path(f.id),
+                content_type=mimetypes.guess_type(f.name)[0] or "application/octet-stream",
+            )
+            for f in message.attachments
+        ),
+    )
+
+
+# --- the listing's cursor ---------------------------------------------------------------
+
+
+class Listing(msgspec.Struct, array_like=True, frozen=True):
+    """Where a listing is: Mirakl's token of the next page and the newest ``date_updated``
+    its first page showed (where the next listing starts)."""
+
+    token: str
+    newest: datetime | None
+
+
+def encode(listing: Listing) -> str:
+    return base64.urlsafe_b64encode(msgspec.msgpack.encode(listing)).decode()
+
+
+def decode(cursor: str) -> Listing:
+    try:
+        listing = msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=Listing)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ValueError("not a cursor this connector handed out") from None
+    if not listing.token:
+        raise ValueError("not a cursor this connector handed out")
+    return listing
+
+
+def iso(moment: datetime) -> str:
+    return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- the inbox ---------------------------------------------------------------------------
+
+
+class ThreadInbox:
+    """A shop's threads through its MiraklClient: the session's inbox and message source."""
+
+    def __init__(self, client: MiraklClient, *, operator_name: str, page_size: int) -> None:
+        self.client = client
+        self.operator_name = operator_name
+        self.page_size = page_size
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        listing = decode(cursor) if cursor is not None else None
+        if listing is None:
+            params = {
+                "updated_since": iso(since),
+                "with_messages": "true",
+                "limit": str(self.page_size),
+            }
+        else:
+            params = {"page_token": listing.token}
+        answer = await self.client.get_json("M11", THREADS, params)
+        items, token = self._page(answer)
+        read, unreadable = [], []
+        for item in items:
+            try:
+                read.append(read_thread(item))
+            except ValueError as exc:
+                unreadable.append(str(exc))
+        found: list[InboxMessage] = []
+        for thread in read:
+            whole = thread if self._complete(thread) else await self.thread(thread.id)
+            try:
+                found += self.listed(whole)
+            except ValueError as exc:  # an attachment id naming another path
+                unreadable.append(f"thread {thread.id}: {exc}")
+        newest = listing.newest if listing is not None else _newest(read)
+        return Page(
+            items=tuple(found),
+            next_cursor=encode(Listing(token, newest)) if token else None,
+            complete_until=None if token else (newest or as_utc(since)),
+            unreadable=tuple(unreadable),
+        )
+
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
+
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        """Mirakl's incidents are on order lines (the orders' part): none listed here."""
+        return Page(items=(), next_cursor=None)
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        """Mirakl's seller API has no read mark: nothing is marked, nothing refused."""
+        return 0
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        """M13 on the operator's API, the only place a thread's files are fetched from."""
+        if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
+            raise LinkRefused("not an attachment of the operator's Mirakl API")
+        return await self.client.get_bytes("M13", file.url, max_bytes)
+
+    async def thread(self, thread_id: str) -> Thread:
+        """M10: one thread with all its messages."""
+        if not thread_id or thread_id in (".", ".."):
+            raise MiraklRequestRefused(self.client.operator, "M10", 404, "not a thread id")
+        answer = await self.client.get_json("M10", f"{THREADS}/{quote(thread_id, safe='')}")
+        try:
+            return read_thread(answer)
+        except ValueError as exc:
+            raise MiraklAnswerUnreadable(self.client.operator, "M10", str(exc)) from None
+
+    def listed(self, thread: Thread) -> list[InboxMessage]:
+        """The thread's messages, oldest first."""
+        messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
+        return [inbox_message(thread, m, self.operator_name) for m in messages]
+
+    def _page(self, answer: Any) -> tuple[list[Any], str | None]:
+        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+            raise MiraklAnswerUnreadable(self.client.operator, "M11", "no list of threads")
+        token = answer.get("next_page_token")
+        return answer["data"], token if isinstance(token, str) and token else None
+
+    @staticmethod
+    def _complete(thread: Thread) -> bool:
+        """Whether M11 listed every message of the thread (its last 100 only)."""
+        listed = len(thread.messages or ())
+        total = thread.metadata.total_count if thread.metadata else None
+        return thread.messages is not None and (total is None or total <= listed)
+
+
+def _newest(threads: Sequence[Thread]) -> datetime | None:
+    return max((as_utc(t.date_updated) for t in threads), default=None)

@@ -1,0 +1,76 @@
+"""The Mirakl connector's tests against the sandbox's Mirakl double, served in-process on a
+free port (its own clock and call frequencies: one test's calls never throttle another's),
+with every request our client sends checked against Mirakl's OpenAPI description."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.mirakl import api
+from keybuzz_sandbox.mirakl.contract import operation_at, part_problems, query_problems
+from keybuzz_sandbox.testing import running_sandbox
+
+ADMIN = "/_sandbox/mirakl"
+# Mirakl's minute (M11's and OR11's frequency) lasts a second of the tests.
+TIME_SCALE = 60.0
+MULTIPART_PARTS = {"M12": "message_input", "OR43": "thread_input"}
+
+
+class CheckedRequests:
+    """An httpx request hook: each request to an operator's API checked against Mirakl's
+    description (its operation, query parameters and their values, its JSON parts), what
+    is wrong kept in ``problems``, each request's operation in ``seen``."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.seen: list[str] = []
+
+    async def __call__(self, request: httpx.Request) -> None:
+        path = request.url.path
+        if "/api/" not in path:
+            return
+        relative = path[path.index("/api/") :]
+        operation = operation_at(request.method, relative)
+        if operation is None:
+            self.problems.append(f"{request.method} {relative}: no such operation")
+            return
+        self.seen.append(operation)
+        query = dict(request.url.params)
+        self.problems += [f"{operation}: {p}" for p in query_problems(operation, query)]
+        if "authorization" not in request.headers:
+            self.problems.append(f"{operation}: no Authorization")
+        if part := MULTIPART_PARTS.get(operation):
+            body = await request.aread()
+            call = api.Call(
+                path={},
+                query={},
+                content_type=request.headers.get("content-type", ""),
+                body=body,
+                now=0.0,
+            )
+            for found in api.multipart(call):
+                if found.name == part:
+                    value = httpx.Response(200, content=found.content).json()
+                    self.problems += [
+                        f"{operation}: {p}" for p in part_problems(operation, part, value)
+                    ]
+
+
+async def operators(sandbox: str) -> dict[str, dict[str, Any]]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        return {o["code"]: o for o in (await http.get(f"{sandbox}{ADMIN}/operators")).json()}
+
+
+async def admin(sandbox: str, method: str, path: str, **kwargs: Any) -> Any:
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.request(method, f"{sandbox}{ADMIN}{path}", **kwargs)
+    assert answer.status_code < 300, answer.text
+    return answer.json() if answer.content else None
+
+
+async def serve_double(**config: Any) -> AsyncIterator[str]:
+    async with running_sandbox(SandboxConfig(time_scale=TIME_SCALE, **config)) as url:
+        yield url

@@ -1,0 +1,140 @@
+"""The operators as data: the packaged catalogue, its overrides by MIRAKL_CATALOGUE and
+MIRAKL_CATALOGUE_FILE (read at each call; a broken file keeps its last good reading), one
+connector per operator memoised by its entry, and each operator's shop API view from
+MiraklSettings (its base URL and M11 frequency)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from keybuzz_connector_mirakl import connectors
+from keybuzz_connector_mirakl.catalogue import (
+    CATALOGUE_ENV,
+    CATALOGUE_FILE_ENV,
+    operator,
+    operators,
+    packaged,
+)
+from keybuzz_connector_mirakl.settings import MiraklApiSettings, MiraklSettings
+from keybuzz_poller.settings import PollerSettings
+from keybuzz_sandbox.mirakl import service_env
+from keybuzz_sandbox.mirakl.operators import OPERATORS
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.settings import load_settings
+
+NEW = {
+    "code": "METRO",
+    "name": "Metro",
+    "baseUrl": "https://metro-prod.mirakl.net",
+    "responseHours": 24,
+    "frequencies": {"M11": 120},
+}
+
+
+def test_the_packaged_catalogue_lists_the_doubles_operators_in_production() -> None:
+    listed = {o.code: o for o in packaged()}
+    assert {spec.code for spec in OPERATORS} <= listed.keys()
+    for code in ("BOULANGER", "LEROY_MERLIN", "DECATHLON", "LA_REDOUTE"):
+        assert listed[code].base_url.startswith("https://")
+    assert connector_for("LEROY_MERLIN").display_name == "Leroy Merlin"
+
+
+def test_the_inline_catalogue_replaces_entries_by_code_and_adds_new_ones() -> None:
+    moved = {**NEW, "code": "BOULANGER", "name": "Boulanger", "baseUrl": "http://127.0.0.1:1/b"}
+    served = operators({CATALOGUE_ENV: json.dumps([moved, NEW])})
+    codes = [o.code for o in served]
+    assert codes[: len(packaged())] == [o.code for o in packaged()]  # replaced in place
+    assert codes[-1] == "METRO"
+    assert next(o for o in served if o.code == "BOULANGER").base_url == "http://127.0.0.1:1/b"
+
+
+def test_the_doubles_service_env_points_the_seeded_operators_at_it() -> None:
+    env = service_env("http://127.0.0.1:8900")
+    for spec in OPERATORS:
+        found = operator(spec.code, env)
+        assert found is not None
+        assert found.base_url == f"http://127.0.0.1:8900/mirakl/{spec.code}"
+    carrefour = operator("CARREFOUR", env)
+    assert carrefour is not None and carrefour.base_url.startswith("https://")
+
+
+def test_a_catalogue_file_is_read_at_each_call_and_a_broken_one_keeps_the_last_good(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "operators.json"
+    env = {CATALOGUE_FILE_ENV: str(path)}
+    assert operator("METRO", env) is None  # missing from the start: the packaged ones
+    path.write_text(json.dumps([NEW]))
+    assert operator("METRO", env) == operator("METRO", env) is not None
+    for broken in ("[{", json.dumps([{**NEW, "baseUrl": "ftp://metro"}])):
+        path.write_text(broken)
+        with caplog.at_level(logging.ERROR):
+            assert operator("METRO", env) is not None
+        assert "last good reading (1 operators) kept" in caplog.text
+    path.unlink()
+    assert operator("METRO", env) is not None
+    path.write_text("[]")
+    assert operator("METRO", env) is None  # removed by the file: gone
+
+
+def test_an_invalid_inline_catalogue_is_logged_and_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    twice = json.dumps([NEW, NEW])
+    with caplog.at_level(logging.ERROR):
+        assert [o.code for o in operators({CATALOGUE_ENV: twice})] == [o.code for o in packaged()]
+    assert "METRO listed twice" in caplog.text
+
+
+def test_connectors_are_the_same_objects_while_their_entry_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "operators.json"
+    monkeypatch.setenv(CATALOGUE_FILE_ENV, str(path))
+    path.write_text(json.dumps([NEW]))
+    first = {c.marketplace: c for c in connectors()}
+    again = {c.marketplace: c for c in connectors()}
+    assert first["METRO"] is again["METRO"] and first["BOULANGER"] is again["BOULANGER"]
+    path.write_text(json.dumps([{**NEW, "name": "Metro France"}]))
+    changed = {c.marketplace: c for c in connectors()}
+    assert changed["METRO"] is not first["METRO"]
+    assert changed["METRO"].display_name == "Metro France"
+    assert changed["BOULANGER"] is first["BOULANGER"]
+
+
+def test_each_operators_view_has_its_base_url_and_m11_frequency(tmp_path: Path) -> None:
+    path = tmp_path / "operators.json"
+    path.write_text(json.dumps([NEW]))
+    settings = load_settings(
+        PollerSettings,
+        {
+            "MIRAKL_CATALOGUE_FILE": str(path),
+            "MIRAKL_POLL_INTERVAL_SECONDS": "600",
+            **service_env("http://127.0.0.1:8900"),
+        },
+    )
+    metro = settings.of(MiraklSettings).shop_api("METRO")
+    assert isinstance(metro, MiraklApiSettings)
+    assert (metro.api_url, metro.poll_interval_seconds, metro.operator) == (
+        NEW["baseUrl"],
+        120,
+        "METRO",
+    )
+    boulanger = settings.of(MiraklSettings).shop_api("BOULANGER")
+    assert boulanger is not None and boulanger.api_url.endswith("/mirakl/BOULANGER")
+    assert boulanger.poll_interval_seconds == 60  # the double's M11 frequency
+    assert boulanger.attachment_origins == ("http://127.0.0.1:8900",)
+    assert settings.of(MiraklSettings).shop_api("NOT_AN_OPERATOR") is None
+
+
+def test_production_refuses_an_operator_inside_our_network() -> None:
+    settings = MiraklSettings(
+        keybuzz_env="production",
+        mirakl_catalogue=service_env("http://127.0.0.1:8900")[CATALOGUE_ENV],
+    )
+    with pytest.raises(ValueError, match="BOULANGER.*must be https"):
+        settings.shop_api("BOULANGER")
+    assert settings.shop_api("CARREFOUR") is not None

@@ -1,0 +1,164 @@
+"""The Mirakl client over HTTP against the sandbox's double: the key and shop id on every
+call, requests as Mirakl's OpenAPI description has them, Retry-After obeyed (no call
+inside one, counted by the double), 5xx retried, a deadline on every call, and an operator
+base URL that answers HTML or redirects refused clearly — the key never in an error or a
+log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.errors import (
+    MiraklAnswerUnreadable,
+    MiraklCredentialsRefused,
+    MiraklRequestRefused,
+    MiraklUnavailable,
+)
+from mirakl_connector_helpers import CheckedRequests, admin, operators, serve_double
+
+THREADS = "api/inbox/threads"
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[str]:
+    async for url in serve_double():
+        yield url
+
+
+@pytest.fixture
+def checked() -> CheckedRequests:
+    return CheckedRequests()
+
+
+@pytest.fixture
+async def http(checked: CheckedRequests) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10, event_hooks={"request": [checked]}) as client:
+        yield client
+
+
+async def boulanger(double: str) -> tuple[str, dict[str, Any]]:
+    operator = (await operators(double))["BOULANGER"]
+    return operator["baseUrl"], operator["shops"][0]
+
+
+def client_of(
+    http: httpx.AsyncClient, base: str, shop: dict[str, Any], **options: Any
+) -> MiraklClient:
+    key = MiraklKey(api_key=shop["apiKey"], shop_id=str(shop["shopId"]))
+    return MiraklClient(key, http, base, operator="BOULANGER", **options)
+
+
+async def faults(double: str, **config: Any) -> None:
+    await admin(double, "PUT", "/faults", json=config)
+
+
+async def test_calls_carry_the_key_and_shop_id_as_mirakls_description_has_them(
+    double: str, http: httpx.AsyncClient, checked: CheckedRequests
+) -> None:
+    base, shop = await boulanger(double)
+    client = client_of(http, base, shop)
+    answer = await client.get_json(
+        "M11", THREADS, {"with_messages": "true", "updated_since": "2020-01-01T00:00:00.000Z"}
+    )
+    thread = answer["data"][0]
+    assert str(shop["shopId"]) in {p.get("id") for p in thread["authorized_participants"]}
+    whole = await client.get_json("M10", f"{THREADS}/{thread['id']}")
+    assert whole["id"] == thread["id"]
+    # A made-up parameter is not Mirakl's: the check sees it (so it checks something).
+    with pytest.raises(Exception, match="Unknown query parameters"):
+        await client.get_json("M10", f"{THREADS}/{thread['id']}", {"colour": "red"})
+    assert checked.seen == ["M11", "M10", "M10"]
+    assert checked.problems == ["M10: unknown query parameter colour"]
+
+
+async def test_a_wrong_key_is_refused_and_never_quoted(
+    double: str, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    base, shop = await boulanger(double)
+    wrong = {**shop, "apiKey": "0" * 8 + shop["apiKey"][8:]}
+    with pytest.raises(MiraklCredentialsRefused) as refused:
+        await client_of(http, base, wrong).get_json("M11", THREADS)
+    assert "401" in str(refused.value)
+    assert all(k not in str(refused.value) for k in (wrong["apiKey"], shop["apiKey"]))
+    assert all(wrong["apiKey"] not in f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+
+
+async def test_a_429_is_waited_out_within_the_call(double: str, http: httpx.AsyncClient) -> None:
+    """M11 twice within Mirakl's minute (a second here): the second call waits the
+    Retry-After the double gives, then is answered; no call came inside it."""
+    base, shop = await boulanger(double)
+    client = client_of(http, base, shop)
+    await client.get_json("M11", THREADS)
+    started = time.monotonic()
+    await client.get_json("M11", THREADS)
+    assert time.monotonic() - started >= 0.9
+    assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
+
+
+async def test_no_call_leaves_inside_a_retry_after_longer_than_the_call_waits(
+    double: str, http: httpx.AsyncClient
+) -> None:
+    base, shop = await boulanger(double)
+    await faults(
+        double, errorRate=1.0, errorStatuses=[429], retryAfterSeconds=30, operations=["M11"]
+    )
+    client = client_of(http, base, shop, max_retry_after=5.0)
+    with pytest.raises(MiraklUnavailable) as first:
+        await client.get_json("M11", THREADS)
+    assert first.value.retry_after == 30
+    # Another poll, at once: held back, unsent, with the time left.
+    with pytest.raises(MiraklUnavailable) as held:
+        await client.get_json("M11", THREADS, {"with_messages": "true"})
+    assert "held back" in str(held.value) and 25 < (held.value.retry_after or 0) <= 30
+    # Another operation is not held by M11's Retry-After: it is sent, and answered.
+    await faults(double)
+    with pytest.raises(MiraklRequestRefused, match="HTTP 404"):
+        await client.get_json("M10", f"{THREADS}/no-such-thread")
+    assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
+
+
+async def test_5xx_are_retried_then_reported_unavailable(
+    double: str, http: httpx.AsyncClient
+) -> None:
+    base, shop = await boulanger(double)
+    client = client_of(http, base, shop, initial_backoff=0.01, max_backoff=0.05)
+    await faults(double, failNext=2, failStatus=503, operations=["M11"])
+    assert "data" in await client.get_json("M11", THREADS)
+    await faults(double, errorRate=1.0, errorStatuses=[500], operations=["M10"])
+    with pytest.raises(MiraklUnavailable, match="failed 4 times; last: HTTP 500"):
+        await client.get_json("M10", f"{THREADS}/any")
+
+
+async def test_every_call_ends_within_its_deadline(double: str, http: httpx.AsyncClient) -> None:
+    base, shop = await boulanger(double)
+    await faults(double, stallSeconds=5.0, stallShops=[str(shop["shopId"])])
+    client = client_of(http, base, shop, call_deadline=0.5)
+    started = time.monotonic()
+    with pytest.raises(MiraklUnavailable, match="no answer within 0.5 s"):
+        await client.get_json("M11", THREADS)
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("html", "an HTML page where JSON was expected"),
+        ("redirect", "HTTP 302 redirect to another host (login.invalid)"),
+    ],
+)
+async def test_a_base_url_answering_html_or_redirecting_is_refused_clearly(
+    double: str, http: httpx.AsyncClient, kind: str, said: str
+) -> None:
+    base, shop = await boulanger(double)
+    await faults(double, malformedRate=1.0, malformedKind=kind, operations=["M11"])
+    with pytest.raises(MiraklAnswerUnreadable) as refused:
+        await client_of(http, base, shop).get_json("M11", THREADS)
+    assert said in str(refused.value) and "BOULANGER" in str(refused.value)
+    assert shop["apiKey"] not in str(refused.value)

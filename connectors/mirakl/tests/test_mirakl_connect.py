@@ -1,0 +1,223 @@
+"""Connecting a shop of a Mirakl operator over HTTP through oauth's generic connection
+endpoints (POST /api/v1/marketplaces/<operator>/connection), on real OpenBao, PostgreSQL
+and NATS, the API key checked against the sandbox's Mirakl double before anything is
+stored: the key in Vault only, connection.connected with the operator as marketplace, one
+tenant connecting several operators, one shop of one operator for one tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_devstack.testing import RunningService
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_sandbox.mirakl import service_env
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
+from mirakl_connector_helpers import admin, operators, serve_double
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+
+def path_of(tenant: str, code: str) -> str:
+    return f"secret/keybuzz/tenants/{tenant}/mirakl_{code.lower()}_api"
+
+
+def new_tenant() -> str:
+    return f"mk-{uuid.uuid4().hex[:10]}"
+
+
+def form(shop: dict[str, Any], **changed: str) -> dict[str, str]:
+    return {"apiKey": shop["apiKey"], "shopId": str(shop["shopId"])} | changed
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[str]:
+    async for url in serve_double():
+        yield url
+
+
+@pytest.fixture
+async def oauth(start_service: StartService, double: str) -> RunningService:
+    await admin(double, "PUT", "/limits", json={"enforced": False})
+    return await start_service(OAUTH, **service_env(double))
+
+
+@pytest.fixture
+async def vault(oauth: RunningService) -> AsyncIterator[VaultClient]:
+    client = VaultClient(oauth.runtime.settings.vault_addr, token=DEV_VAULT_TOKEN)
+    yield client
+    await client.aclose()
+
+
+async def call(
+    oauth: RunningService, method: str, path: str, tenant: str, **kwargs: Any
+) -> httpx.Response:
+    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
+    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+    async with oauth.client() as http:
+        answer: httpx.Response = await http.request(
+            method, f"/api/v1/marketplaces/{path}", headers=headers, **kwargs
+        )
+    return answer
+
+
+async def connected_events(oauth: RunningService, tenant: str, count: int) -> list[Any]:
+    """The first ``count`` connection.connected events of ``tenant``, in order."""
+    js = (await oauth.operator()).jetstream()
+    sub = await js.pull_subscribe(
+        "connection.connected",
+        stream="CONNECTIONS",
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )
+    found: list[Any] = []
+    try:
+        async with asyncio.timeout(10):
+            while len(found) < count:
+                with contextlib.suppress(TimeoutError):
+                    for msg in await sub.fetch(256, timeout=0.5):
+                        body = msgspec.json.decode(msg.data)
+                        if body.get("tenantId") == tenant:
+                            found.append(body)
+    finally:
+        await sub.unsubscribe()
+    return found
+
+
+async def rows_of(oauth: RunningService, tenant: str) -> list[Any]:
+    return list(
+        await oauth.runtime.pool.fetch(
+            "SELECT * FROM marketplace_connections WHERE tenant_id = $1 ORDER BY marketplace_type",
+            tenant,
+        )
+    )
+
+
+async def test_one_tenant_connects_two_operators_keys_in_vault_only(
+    oauth: RunningService,
+    vault: VaultClient,
+    double: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    listed, tenant = await operators(double), new_tenant()
+    shops = {code: listed[code]["shops"][0] for code in ("BOULANGER", "DECATHLON")}
+    answers = []
+    for code, shop in shops.items():
+        answer = await call(oauth, "POST", f"{code.lower()}/connection", tenant, json=form(shop))
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["marketplaceType"], answer.json()["shopId"]) == (
+            code,
+            str(shop["shopId"]),
+        )
+        stored = await vault.read(path_of(tenant, code)) or {}
+        assert (stored.get("api_key"), stored.get("shop_id")) == (
+            shop["apiKey"],
+            str(shop["shopId"]),
+        )
+        answers.append(answer.text)
+    events = await connected_events(oauth, tenant, 2)
+    assert [(e["marketplace"], e["sellerId"]) for e in events] == [
+        (code, str(shop["shopId"])) for code, shop in shops.items()
+    ]
+    answers += [str(e) for e in events]
+    assert [(r["marketplace_type"], r["status"]) for r in await rows_of(oauth, tenant)] == [
+        ("BOULANGER", "CONNECTED"),
+        ("DECATHLON", "CONNECTED"),
+    ]
+    pool = oauth.runtime.pool
+    everything = repr([dict(r) for r in await pool.fetch("SELECT * FROM marketplace_connections")])
+    for shop in shops.values():
+        key = shop["apiKey"]
+        assert key not in everything and all(key not in a for a in answers)
+        assert all(key not in f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+
+
+async def test_a_wrong_key_or_another_users_shop_is_refused_and_nothing_stored(
+    oauth: RunningService, vault: VaultClient, double: str
+) -> None:
+    listed, tenant = await operators(double), new_tenant()
+    boulanger, leroy = listed["BOULANGER"]["shops"][0], listed["LEROY_MERLIN"]["shops"][0]
+    wrong = str(uuid.uuid4())
+    for code, typed in (
+        ("boulanger", form(boulanger, apiKey=wrong)),
+        # Leroy Merlin's key does not open Boulanger's shop (another instance, 401), and
+        # Boulanger's key does not open a Leroy Merlin shop id (403).
+        ("boulanger", form(boulanger, apiKey=leroy["apiKey"])),
+        ("leroy_merlin", form(leroy, apiKey=boulanger["apiKey"])),
+    ):
+        answer = await call(oauth, "POST", f"{code}/connection", tenant, json=typed)
+        assert answer.status_code == 422, answer.text
+        assert wrong not in answer.text and boulanger["apiKey"] not in answer.text
+    assert await vault.read(path_of(tenant, "BOULANGER")) is None
+    assert await rows_of(oauth, tenant) == []
+
+
+async def test_a_key_of_several_shops_connects_the_shop_named(
+    oauth: RunningService, double: str
+) -> None:
+    """Leroy Merlin's two seeded shops share one user's key: each shop id is its own
+    connection; one tenant's shop cannot be connected by another tenant."""
+    leroy = (await operators(double))["LEROY_MERLIN"]["shops"]
+    assert leroy[0]["apiKey"] == leroy[1]["apiKey"]
+    first, second = new_tenant(), new_tenant()
+    for tenant, shop in ((first, leroy[0]), (second, leroy[1])):
+        answer = await call(oauth, "POST", "leroy_merlin/connection", tenant, json=form(shop))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["shopId"] == str(shop["shopId"])
+    taken = await call(oauth, "POST", "leroy_merlin/connection", second, json=form(leroy[0]))
+    assert taken.status_code == 409, taken.text
+
+
+async def test_a_key_off_its_format_is_refused_before_any_call(
+    oauth: RunningService, double: str
+) -> None:
+    shop = (await operators(double))["BOULANGER"]["shops"][0]
+    answer = await call(
+        oauth, "POST", "boulanger/connection", new_tenant(), json=form(shop, apiKey="not a key")
+    )
+    assert answer.status_code == 400, answer.text
+    assert "apiKey" in answer.text and "printable ASCII" in answer.text
+
+
+async def test_the_catalogue_lists_each_operator_as_a_marketplace(oauth: RunningService) -> None:
+    answer = await call(oauth, "GET", "", new_tenant())
+    assert answer.status_code == 200, answer.text
+    listed = {m["marketplace"]: m for m in answer.json()["marketplaces"]}
+    for code, name in (("boulanger", "Boulanger"), ("leroy_merlin", "Leroy Merlin")):
+        assert (listed[code]["displayName"], listed[code]["connectionKind"]) == (
+            name,
+            "credentials",
+        )
+        assert [(f["name"], f["secret"]) for f in listed[code]["fields"]] == [
+            ("apiKey", True),
+            ("shopId", False),
+        ]
+
+
+async def test_the_check_spends_none_of_the_shops_polling_allowance(
+    oauth: RunningService, double: str
+) -> None:
+    """M11 is allowed once a minute: a check spending it would throttle the shop's first
+    poll, and a reconnection while the shop is polled would be refused."""
+    await admin(double, "PUT", "/limits", json={"enforced": True})
+    operator = (await operators(double))["DECATHLON"]
+    shop = operator["shops"][0]
+    answer = await call(oauth, "POST", "decathlon/connection", new_tenant(), json=form(shop))
+    assert answer.status_code == 200, answer.text
+    key = MiraklKey(api_key=shop["apiKey"], shop_id=str(shop["shopId"]))
+    async with httpx.AsyncClient(timeout=10) as http:
+        client = MiraklClient(
+            key, http, operator["baseUrl"], operator="DECATHLON", max_retry_after=0.1
+        )
+        assert "data" in await client.get_json("M11", "api/inbox/threads")  # no 429

@@ -1,0 +1,247 @@
+"""Mirakl operators' shops polled into tickets and answered, on the real servers: the poller
+against the sandbox's Mirakl double over HTTP, the shops' keys in OpenBao, NATS and
+PostgreSQL. Shops are connected as oauth does it (the key in Vault, then
+``connection.connected`` with the operator's code); the test polls and sends when it
+chooses. One tenant's two operators show their tickets side by side, each under its own
+marketplace."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+import pytest
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_poller.polling.shops import ShopScheduler
+from keybuzz_poller.ports import PollerPorts
+from keybuzz_poller.replies.sender import send_due
+from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.domain import Shop
+from keybuzz_sandbox.mirakl import service_env
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.settings import DEV_VAULT_TOKEN
+from keybuzz_shared.vault import VaultClient
+from mirakl_connector_helpers import admin, operators, serve_double
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[str]:
+    async for url in serve_double():
+        await admin(url, "PUT", "/limits", json={"enforced": False})
+        yield url
+
+
+@pytest.fixture
+async def poller(start_service: StartService, dovecot: MailServer, double: str) -> RunningService:
+    return await start_service(
+        DEFINITION,
+        POLL_ENABLED="false",  # polls when the test says
+        REPLY_SENDER_ENABLED="false",  # sends when the test says
+        **service_env(double),
+        **dovecot.settings,
+    )
+
+
+@pytest.fixture
+async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
+    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    yield client
+    await client.aclose()
+
+
+def headers(poller: RunningService, tenant_id: str) -> dict[str, str]:
+    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[tenant_id])
+    return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant_id}
+
+
+async def get_json(poller: RunningService, tenant_id: str, path: str, **params: Any) -> Any:
+    async with poller.client() as http:
+        response = await http.get(path, headers=headers(poller, tenant_id), params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def connect(
+    poller: RunningService, vault: VaultClient, tenant_id: str, code: str, shop: dict[str, Any]
+) -> Shop:
+    """oauth's connect of one operator's shop for ``tenant_id``: the key in Vault, then
+    connection.connected with the operator's code."""
+    fields = {"api_key": shop["apiKey"], "shop_id": str(shop["shopId"])}
+    await poller.shop_connected(vault, code, fields, str(shop["shopId"]), tenant_id)
+    return Shop(tenant_id, code)
+
+
+async def poll(poller: RunningService, shop: Shop) -> Any:
+    return await poller.runtime.component(ShopScheduler).poll_now(shop.key)
+
+
+def shop_path(code: str, shop: dict[str, Any]) -> str:
+    return f"/operators/{code}/shops/{shop['shopId']}"
+
+
+async def ticket_holding(poller: RunningService, shop: Shop, message_id: str) -> dict[str, Any]:
+    page = await get_json(
+        poller, shop.tenant_id, "/api/v1/tickets/", marketplace=shop.marketplace, limit=100
+    )
+    for listed in page["items"]:
+        ticket = await get_json(poller, shop.tenant_id, f"/api/v1/tickets/{listed['id']}")
+        if any(m["externalId"] == message_id for m in ticket["messages"]):
+            return ticket  # type: ignore[no-any-return]
+    raise AssertionError(f"no {shop.marketplace} ticket holds message {message_id}")
+
+
+async def events_of(poller: RunningService, subject: str, tenant_id: str) -> list[dict[str, Any]]:
+    rows = await poller.runtime.pool.fetch(
+        "SELECT payload FROM event_outbox WHERE subject = $1", subject
+    )
+    events = [msgspec.json.decode(r["payload"]) for r in rows]
+    return [e for e in events if e["tenantId"] == tenant_id]
+
+
+async def test_two_operators_of_one_tenant_show_their_threads_side_by_side(
+    poller: RunningService, vault: VaultClient, double: str
+) -> None:
+    listed, tenant = await operators(double), f"t{uuid.uuid4().hex[:10]}"
+    specs = {code: listed[code]["shops"][0] for code in ("BOULANGER", "DECATHLON")}
+    shops = {code: await connect(poller, vault, tenant, code, s) for code, s in specs.items()}
+    for shop in shops.values():
+        await poll(poller, shop)  # the shop's history
+    opened = {
+        code: await admin(
+            double,
+            "POST",
+            f"{shop_path(code, spec)}/threads",
+            json={
+                "body": f"Où en est ma commande {code} ?",
+                "topic": "Suivi de commande",
+                "attachments": [{"name": "photo.jpg", "size": 2_000}],
+            },
+        )
+        for code, spec in specs.items()
+    }
+    staff = await admin(
+        double,
+        "POST",
+        f"{shop_path('BOULANGER', specs['BOULANGER'])}/threads/{opened['BOULANGER']['threadId']}/messages",
+        json={
+            "sender": "OPERATOR",
+            "body": "Le vendeur va vous répondre.",
+            "to": ["CUSTOMER", "SHOP"],
+        },
+    )
+    for shop in shops.values():
+        assert (await poll(poller, shop)).stored >= 1
+        assert (await poll(poller, shop)).stored == 0  # each message once
+
+    tickets = {
+        code: await ticket_holding(poller, shops[code], opened[code]["messageId"]) for code in shops
+    }
+    for code, ticket in tickets.items():
+        assert (ticket["marketplace"], ticket["orderId"]) == (code, opened[code]["orderId"])
+        details = {d["name"]: d["value"] for d in ticket["threadDetails"]}
+        assert details["topic"] == "Suivi de commande"
+        [buyer] = [m for m in ticket["messages"] if m["externalId"] == opened[code]["messageId"]]
+        assert buyer["senderType"] == "BUYER"
+        assert [(a["filename"], a["size"]) for a in buyer["attachments"]] == [("photo.jpg", 2_000)]
+    # Each operator's listing holds its own thread only.
+    decathlon = await get_json(poller, tenant, "/api/v1/tickets/", marketplace="DECATHLON")
+    assert tickets["BOULANGER"]["id"] not in {t["id"] for t in decathlon["items"]}
+    by_id = {m["externalId"]: m for m in tickets["BOULANGER"]["messages"]}
+    assert by_id[staff["messageId"]]["senderType"] == "MARKETPLACE_SUPPORT"
+    received = await events_of(poller, "message.received", tenant)
+    assert {e["marketplace"] for e in received} == {"BOULANGER", "DECATHLON"}
+
+
+async def test_replies_to_the_customer_and_the_operator_land_once_and_are_told_sent(
+    poller: RunningService, vault: VaultClient, double: str
+) -> None:
+    spec = (await operators(double))["LA_REDOUTE"]["shops"][0]
+    shop = await connect(poller, vault, f"t{uuid.uuid4().hex[:10]}", "LA_REDOUTE", spec)
+    await poll(poller, shop)
+    new = await admin(double, "POST", f"{shop_path('LA_REDOUTE', spec)}/threads", json={})
+    await poll(poller, shop)
+    ticket = await ticket_holding(poller, shop, new["messageId"])
+    texts = {
+        "BUYER": f"Bonjour, votre colis part demain. {ticket['id'][:8]}",
+        "MARKETPLACE_SUPPORT": f"Bonjour, le client a reçu sa réponse. {ticket['id'][:8]}",
+        "ALL": f"Bonjour à tous. {ticket['id'][:8]}",
+    }
+    queued = []
+    for recipient, text in texts.items():
+        async with poller.client() as http:
+            response = await http.post(
+                f"/api/v1/tickets/{ticket['id']}/replies",
+                json={"text": text, "recipient": recipient},
+                headers=headers(poller, shop.tenant_id),
+            )
+        assert response.status_code == 202, response.text
+        queued.append(response.json()["ticketMessageId"])
+    replies = poller.runtime.component(PollerPorts).replies
+    await send_due(replies)
+    await send_due(replies)  # nothing left to send
+
+    sent = (await admin(double, "GET", f"{shop_path('LA_REDOUTE', spec)}/sent"))["sent"]
+    wanted = {
+        "BUYER": ["CUSTOMER"],
+        "MARKETPLACE_SUPPORT": ["OPERATOR"],
+        "ALL": ["CUSTOMER", "OPERATOR"],
+    }
+    for recipient, text in texts.items():
+        [landed] = [s for s in sent if s["body"] == text]
+        assert (landed["operation"], landed["to"]) == ("M12", wanted[recipient])
+    told = await events_of(poller, "message.sent", shop.tenant_id)
+    assert sorted(e["ticketMessageId"] for e in told) == sorted(queued)
+
+
+async def test_shops_are_polled_on_their_own_at_their_operators_frequency_never_throttled(
+    start_service: StartService,
+    dovecot: MailServer,
+    vault: VaultClient,
+    double: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The double allows M11 once a (Mirakl) minute, a second here; the catalogue sets it
+    every 2 s: a thread opened after the connection is stored by the poller on its own,
+    and no call met a 429 (none waited, none failed, none inside a Retry-After)."""
+    caplog.set_level(logging.INFO, logger="keybuzz_connector_mirakl")
+    await admin(double, "PUT", "/limits", json={"enforced": True})
+    catalogue = json.loads(service_env(double)["MIRAKL_CATALOGUE"])
+    for entry in catalogue:
+        entry["frequencies"] = {"M11": 2}
+    poller = await start_service(
+        DEFINITION,
+        POLL_ENABLED="true",
+        REPLY_SENDER_ENABLED="false",
+        SHOP_POLL_DEADLINE_SECONDS="2",
+        MIRAKL_CATALOGUE=json.dumps(catalogue),
+        **dovecot.settings,
+    )
+    spec = (await operators(double))["DECATHLON"]["shops"][0]
+    shop = await connect(poller, vault, f"t{uuid.uuid4().hex[:10]}", "DECATHLON", spec)
+    new = await admin(double, "POST", f"{shop_path('DECATHLON', spec)}/threads", json={})
+
+    async def stored() -> bool | None:
+        return await holds(poller, shop, new["messageId"]) or None
+
+    await eventually(stored, within=15)
+    await asyncio.sleep(5)  # a few more polls
+    [status] = await get_json(poller, shop.tenant_id, "/api/v1/poller/shops")
+    assert (status["consecutiveFailures"], status["lastError"]) == (0, None), status
+    throttled = [r.getMessage() for r in caplog.records if "throttled" in r.getMessage()]
+    assert throttled == []
+    assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
+
+
+async def holds(poller: RunningService, shop: Shop, message_id: str) -> bool:
+    try:
+        await ticket_holding(poller, shop, message_id)
+    except AssertionError:
+        return False
+    return True

@@ -1,0 +1,98 @@
+"""Mirakl's threads as the seam's messages (unit tier, no server): one ticket per thread
+with its order beside it, who wrote each message, the thread's participants deciding whom
+a reply may go to, what M12 would refuse, and cursors this connector did not hand out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from keybuzz_connector_mirakl.replies import recipients, unsendable
+from keybuzz_connector_mirakl.threads import ThreadInbox, decode, read_thread
+from keybuzz_shared.connectors.seam import Reply, ThreadKey
+
+THREAD: dict[str, Any] = {
+    "id": "6c1f0d3e-7d0b-4a0e-9d5b-1f7e1c1a2b3c",
+    "date_updated": "2026-11-20T10:00:00.000Z",
+    "topic": {"type": "FREE_TEXT", "value": "Colis abîmé"},
+    "entities": [{"id": "O-123-A", "label": "O-123", "type": "MMP_ORDER"}],
+    "authorized_participants": [
+        {"type": "SHOP", "id": "2318", "display_name": "Ma boutique"},
+        {"type": "CUSTOMER", "id": "c1", "display_name": "Jeanne D."},
+    ],
+    "metadata": {"total_count": 3, "shop_reply_needed_since": None},
+    "messages": [
+        {
+            "id": "m2",
+            "body": "Nous regardons.",
+            "date_created": "2026-11-20T09:00:00.000Z",
+            "from": {"type": "OPERATOR_USER", "display_name": "Service client"},
+            "to": [],
+        },
+        {
+            "id": "m1",
+            "body": "Mon colis est abîmé.",
+            "date_created": "2026-11-20T08:00:00.000Z",
+            "from": {"type": "CUSTOMER_USER", "display_name": "Jeanne D."},
+            "attachments": [{"id": "a1", "name": "photo.jpg", "size": 10}],
+        },
+        {
+            "id": "m3",
+            "body": "Nouveau type",
+            "date_created": "2026-11-20T09:30:00.000Z",
+            "from": {"type": "ROBOT_USER"},
+        },
+    ],
+}
+
+
+def inbox() -> ThreadInbox:
+    return ThreadInbox(None, operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+
+
+def test_a_thread_is_one_ticket_its_messages_oldest_first_with_who_wrote_them() -> None:
+    listed = inbox().listed(read_thread(THREAD))
+    assert [m.message_id for m in listed] == ["m1", "m2", "m3"]
+    assert {m.thread for m in listed} == {ThreadKey("DISCUSSION", THREAD["id"], "O-123-A")}
+    assert [m.sender_type for m in listed] == ["BUYER", "MARKETPLACE_SUPPORT", "SYSTEM"]
+    assert listed[1].sender_name == "Boulanger (Service client)"
+    assert [(f.name, f.url, f.content_type) for f in listed[0].files] == [
+        ("photo.jpg", "api/inbox/threads/a1/download", "image/jpeg")
+    ]
+    details = {d.name: d.value for d in listed[0].thread_details}
+    assert details == {"topic": "Colis abîmé", "order": "O-123"}
+    assert listed[0].subject == "Colis abîmé" and listed[0].unread
+
+
+def test_a_thread_listed_without_all_its_messages_is_read_whole() -> None:
+    assert inbox()._complete(read_thread(THREAD))
+    assert not inbox()._complete(read_thread(THREAD | {"metadata": {"total_count": 120}}))
+    assert not inbox()._complete(read_thread({k: v for k, v in THREAD.items() if k != "messages"}))
+
+
+def test_a_reply_goes_only_to_whom_the_thread_allows() -> None:
+    thread = read_thread(THREAD)
+    assert recipients(thread, "BUYER") == [{"type": "CUSTOMER"}]
+    for refused in ("MARKETPLACE_SUPPORT", "ALL", "OPERATOR"):
+        said = recipients(thread, refused)  # type: ignore[arg-type]
+        assert isinstance(said, str) and "participants: SHOP, CUSTOMER" in said
+    both = read_thread(
+        THREAD
+        | {"authorized_participants": [*THREAD["authorized_participants"], {"type": "OPERATOR"}]}
+    )
+    assert recipients(both, "ALL") == [{"type": "CUSTOMER"}, {"type": "OPERATOR"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"), [("ok", "3 to 50000 characters"), ("x" * 50_001, "3 to 50000 characters")]
+)
+def test_a_reply_mirakl_would_refuse_is_failed_before_any_call(body: str, said: str) -> None:
+    reply = Reply(thread=ThreadKey("DISCUSSION", "t"), in_reply_to="m1", body=body)
+    assert said in (unsendable(reply) or "")
+    assert unsendable(Reply(thread=reply.thread, in_reply_to="m1", body="Bonjour")) is None
+
+
+@pytest.mark.parametrize("cursor", ["", "not base64 !", "kA=="])
+def test_a_cursor_this_connector_did_not_give_is_refused(cursor: str) -> None:
+    with pytest.raises(ValueError, match="not a cursor"):
+        decode(cursor)
