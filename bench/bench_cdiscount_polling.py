@@ -111,7 +111,9 @@ class Seller:
 
     shop: Shop
     secret: dict[str, str]  # client_id, client_secret, seller_id: what oauth keeps
-    # The double's answer to a new thread names the thread by this field.
+    # The double's admin: a buyer opens a thread at the shop's THREADS, its answer names
+    # the thread by THREAD_FIELD.
+    THREADS: ClassVar[str] = "discussions"
     THREAD_FIELD: ClassVar[str] = "discussionId"
 
     @property
@@ -119,14 +121,17 @@ class Seller:
         return self.secret["seller_id"]
 
     @property
+    def shop_path(self) -> str:
+        """The shop on the double's admin (under /_sandbox)."""
+        return f"/cdiscount/shops/{self.seller_id}"
+
+    @property
     def threads_path(self) -> str:
-        """Where on the sandbox (under /_sandbox) a buyer opens a thread of this shop."""
-        return f"/cdiscount/shops/{self.seller_id}/discussions"
+        return f"{self.shop_path}/{self.THREADS}"
 
     @property
     def sent_path(self) -> str:
-        """Where on the sandbox (under /_sandbox) the shop's sent messages are listed."""
-        return f"/cdiscount/shops/{self.seller_id}/sent"
+        return f"{self.shop_path}/sent"
 
 
 def shop_api_view(api: Mapping[str, str], marketplace: str) -> ShopApiSettings:

@@ -129,6 +129,7 @@ class MiraklSeller(Seller):
     """A Mirakl operator's shop of the double connected to a tenant of its own
     (``shop.marketplace`` the operator's code; ``secret`` its api_key and shop_id)."""
 
+    THREADS: ClassVar[str] = "threads"
     THREAD_FIELD: ClassVar[str] = "threadId"
 
     @property
@@ -136,12 +137,8 @@ class MiraklSeller(Seller):
         return self.secret["shop_id"]
 
     @property
-    def threads_path(self) -> str:
-        return f"/mirakl/operators/{self.shop.marketplace}/shops/{self.seller_id}/threads"
-
-    @property
-    def sent_path(self) -> str:
-        return f"/mirakl/operators/{self.shop.marketplace}/shops/{self.seller_id}/sent"
+    def shop_path(self) -> str:
+        return f"/mirakl/operators/{self.shop.marketplace}/shops/{self.seller_id}"
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
