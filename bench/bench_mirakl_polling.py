@@ -21,9 +21,10 @@ counted from zero just before). Both times, each marketplace's poll lag from
 ``poller_shops`` (start: claimed − scheduled; end: completed − scheduled) p50/p99/max,
 polls/s against asked, failed polls, and every process's CPU (``/proc``) per poll: Fnac's
 and Cdiscount's alone, then Mirakl's as what the second phase cost over their polls at
-that cost, and the connections per core it implies. The double's 429s while all three
-poll: its answers with status 429 in its access log, by operation, and the calls it saw
-made inside a Retry-After it had given (``GET /_sandbox/mirakl/retry-after-violations``).
+that cost, and the connections per core it implies. The double's 429s over those
+``ROUNDS`` intervals: its answers with status 429 in its access log, by operation, and the
+calls it saw made inside a Retry-After it had given
+(``GET /_sandbox/mirakl/retry-after-violations``).
 
 While all three poll, buyers open ``WRITE_RATE`` new threads a second on Mirakl shops drawn
 at random (``POST /_sandbox/mirakl/operators/{code}/shops/{id}/threads``), each timed from
@@ -40,7 +41,9 @@ session (M10 then M12) on the same threads, timed the same way.
 
 ``BENCH_MIRAKL_POLLING_CONNECTIONS`` (10,000) / ``BENCH_MIRAKL_POLLING_FNAC_SHOPS`` (1,000)
 / ``BENCH_MIRAKL_POLLING_CDISCOUNT_SHOPS`` (1,000) / ``BENCH_MIRAKL_POLLING_ROUNDS`` (2) /
-``BENCH_MIRAKL_POLLING_MESSAGES_PER_SECOND`` (1) / ``BENCH_MIRAKL_POLLING_CONCURRENCY`` (32).
+``BENCH_MIRAKL_POLLING_MESSAGES_PER_SECOND`` (1) / ``BENCH_MIRAKL_POLLING_CONCURRENCY`` (32)
+/ ``BENCH_MIRAKL_POLLING_INTERVAL`` (the double's M11 frequency, 60 s: every marketplace's
+poll interval, the catalogue's M11 frequency set to it).
 """
 
 from __future__ import annotations
@@ -259,11 +262,17 @@ async def _measure(
             WRITE_RATE,
             INTERVAL,
         )
-        together = await traffic.during(
-            ctx, _phase(database, conn, (*OTHERS, MIRAKL_ROWS), INTERVAL, ROUNDS)
-        )
-        violations = (await double.get("/retry-after-violations")).json()["count"]
-        throttling = Throttling(_answers(sandbox_log, offset), violations)
+        seen: list[Throttling] = []
+
+        async def polled() -> Phase:
+            """The phase, then what the double saw during it (not the buyers' wait after)."""
+            phase = await _phase(database, conn, (*OTHERS, MIRAKL_ROWS), INTERVAL, ROUNDS)
+            inside = (await double.get("/retry-after-violations")).json()["count"]
+            seen.append(Throttling(_answers(sandbox_log, offset), inside))
+            return phase
+
+        together = await traffic.during(ctx, polled())
+        [throttling] = seen
         raw = await traffic.raw_replies(api)
     finally:
         poller.stop()
