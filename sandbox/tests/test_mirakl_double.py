@@ -161,6 +161,9 @@ async def test_m11_seek_paging_and_filters(serve) -> None:
     check_error(await seller.get(THREADS, limit=101), 400)
     misspelt = check_error(await seller.get(THREADS, update_since=since), 400)
     assert "update_since" in misspelt["message"]
+    # A value off the description's type: a date-time without its offset.
+    naive = check_error(await seller.get(THREADS, updated_since="2026-01-01T00:00:00"), 400)
+    assert "is not a 'date-time'" in naive["message"]
     orders = check_response("OR11", await seller.get(ORDERS, max=100))["orders"]
     channel_of = {o["order_id"]: o["channel"]["code"] for o in orders}
     spanish = check_response("M11", await seller.get(THREADS, channel_codes="ES", limit=100))

@@ -12,14 +12,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.credentials import MiraklCredentialCheck
 from keybuzz_connector_mirakl.errors import (
     MiraklAnswerUnreadable,
     MiraklCredentialsRefused,
     MiraklRequestRefused,
     MiraklUnavailable,
 )
+from keybuzz_connector_mirakl.settings import MiraklSettings
+from keybuzz_sandbox.mirakl import service_env
 from mirakl_connector_helpers import CheckedRequests, admin, operators, serve_double
 
 THREADS = "api/inbox/threads"
@@ -162,3 +166,51 @@ async def test_a_base_url_answering_html_or_redirecting_is_refused_clearly(
         await client_of(http, base, shop).get_json("M11", THREADS)
     assert said in str(refused.value) and "BOULANGER" in str(refused.value)
     assert shop["apiKey"] not in str(refused.value)
+
+
+async def test_the_credential_check_takes_only_mirakls_own_404_as_good(
+    double: str, http: httpx.AsyncClient
+) -> None:
+    """The check's M10 on a thread no shop has: Mirakl's 404 (its message) means key and
+    shop are good; the sandbox's own 404 off the operator's API is another server's."""
+    base, shop = await boulanger(double)
+    fields = {"api_key": shop["apiKey"], "shop_id": str(shop["shopId"])}
+    settings = MiraklSettings(mirakl_catalogue=service_env(double)["MIRAKL_CATALOGUE"])
+    api = settings.shop_api("BOULANGER")
+    assert api is not None and api.api_url == base
+    check = MiraklCredentialCheck()
+    assert await check.verify(fields, http=http, settings=api) == (
+        f"mirakl:BOULANGER:{shop['shopId']}"
+    )
+    elsewhere = msgspec.structs.replace(api, api_url=f"{double}/not-mirakl")
+    with pytest.raises(MiraklAnswerUnreadable, match="a 404 that is not Mirakl's"):
+        await check.verify(fields, http=http, settings=elsewhere)
+    with pytest.raises(MiraklCredentialsRefused, match="403"):
+        await check.verify({**fields, "shop_id": "1"}, http=http, settings=api)
+
+
+async def test_a_retry_after_past_the_calls_deadline_ends_the_call_at_once(
+    double: str, http: httpx.AsyncClient
+) -> None:
+    """Waiting would only be cut at the deadline: the call ends at the 429, its caller told
+    when to come back."""
+    base, shop = await boulanger(double)
+    client = client_of(http, base, shop, call_deadline=0.8)
+    await client.get_json("M11", THREADS)
+    started = time.monotonic()
+    with pytest.raises(MiraklUnavailable, match="retry after 1 s") as refused:
+        await client.get_json("M11", THREADS)
+    assert time.monotonic() - started < 0.5 and refused.value.retry_after == 1
+
+
+async def test_a_garbled_first_page_is_not_asked_again_within_the_call(
+    double: str, http: httpx.AsyncClient, checked: CheckedRequests
+) -> None:
+    """The garbled answer was counted against M11's frequency: asking again at once would
+    only meet a 429 (and a poll retried so would never recover before the next minute)."""
+    base, shop = await boulanger(double)
+    client = client_of(http, base, shop, initial_backoff=0.01)
+    await faults(double, malformedNext=1, malformedKind="invalid_json", operations=["M11"])
+    with pytest.raises(MiraklAnswerUnreadable, match="not JSON"):
+        await client.get_json("M11", THREADS, paced=True)
+    assert checked.seen == ["M11"]

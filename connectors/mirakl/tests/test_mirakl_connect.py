@@ -221,3 +221,32 @@ async def test_the_check_spends_none_of_the_shops_polling_allowance(
             key, http, operator["baseUrl"], operator="DECATHLON", max_retry_after=0.1
         )
         assert "data" in await client.get_json("M11", "api/inbox/threads")  # no 429
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("redirect", "HTTP 302 redirect to another host (login.invalid)"),
+        ("html", "an HTML page where JSON was expected"),
+    ],
+)
+async def test_a_base_url_that_is_not_the_operators_api_connects_nothing_and_says_why(
+    oauth: RunningService,
+    vault: VaultClient,
+    double: str,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+    said: str,
+) -> None:
+    """A catalogue entry whose base URL redirects (a moved instance, a login page) or
+    answers a web page: the seller is told the check failed, the log says why."""
+    await admin(double, "PUT", "/faults", json={"malformedRate": 1.0, "malformedKind": kind})
+    shop, tenant = (await operators(double))["BOULANGER"]["shops"][0], new_tenant()
+    with caplog.at_level(logging.ERROR):
+        answer = await call(oauth, "POST", "boulanger/connection", tenant, json=form(shop))
+    assert answer.status_code == 502, answer.text
+    assert "nothing was connected" in answer.json()["message"]
+    reasons = [getattr(r, "reason", "") for r in caplog.records]
+    assert any(said in reason and "BOULANGER" in reason for reason in reasons), reasons
+    assert all(shop["apiKey"] not in reason for reason in reasons)
+    assert await vault.read(path_of(tenant, "BOULANGER")) is None

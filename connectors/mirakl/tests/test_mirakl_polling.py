@@ -200,43 +200,85 @@ async def test_replies_to_the_customer_and_the_operator_land_once_and_are_told_s
     assert sorted(e["ticketMessageId"] for e in told) == sorted(queued)
 
 
-async def test_shops_are_polled_on_their_own_at_their_operators_frequency_never_throttled(
-    start_service: StartService,
-    dovecot: MailServer,
-    vault: VaultClient,
-    double: str,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The double allows M11 once a (Mirakl) minute, a second here; the catalogue sets it
-    every 2 s: a thread opened after the connection is stored by the poller on its own,
-    and no call met a 429 (none waited, none failed, none inside a Retry-After)."""
-    caplog.set_level(logging.INFO, logger="keybuzz_connector_mirakl")
+@pytest.fixture
+async def polling(start_service: StartService, dovecot: MailServer, double: str) -> RunningService:
+    """A poller polling on its own, every seeded operator's M11 every 2 s in its catalogue
+    (the double allows one a Mirakl minute: a second here), frequencies enforced."""
     await admin(double, "PUT", "/limits", json={"enforced": True})
     catalogue = json.loads(service_env(double)["MIRAKL_CATALOGUE"])
     for entry in catalogue:
         entry["frequencies"] = {"M11": 2}
-    poller = await start_service(
+    return await start_service(
         DEFINITION,
         POLL_ENABLED="true",
         REPLY_SENDER_ENABLED="false",
         SHOP_POLL_DEADLINE_SECONDS="2",
+        POLL_RETRY_BASE_SECONDS="1",
+        POLL_RETRY_MAX_SECONDS="2",
         MIRAKL_CATALOGUE=json.dumps(catalogue),
         **dovecot.settings,
     )
-    spec = (await operators(double))["DECATHLON"]["shops"][0]
-    shop = await connect(poller, vault, f"t{uuid.uuid4().hex[:10]}", "DECATHLON", spec)
-    new = await admin(double, "POST", f"{shop_path('DECATHLON', spec)}/threads", json={})
 
+
+async def stored_within(poller: RunningService, shop: Shop, message_id: str, within: float) -> None:
     async def stored() -> bool | None:
-        return await holds(poller, shop, new["messageId"]) or None
+        return await holds(poller, shop, message_id) or None
 
-    await eventually(stored, within=15)
+    await eventually(stored, within=within)
+
+
+async def status_of(poller: RunningService, shop: Shop) -> dict[str, Any]:
+    listed = await get_json(poller, shop.tenant_id, "/api/v1/poller/shops")
+    return next(s for s in listed if s["marketplace"] == shop.marketplace)  # type: ignore[no-any-return]
+
+
+async def test_shops_are_polled_on_their_own_at_their_operators_frequency_never_throttled(
+    polling: RunningService, vault: VaultClient, double: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A thread opened after the connection is stored by the poller on its own, and no
+    call met a 429 (none waited, none failed, none inside a Retry-After)."""
+    caplog.set_level(logging.INFO, logger="keybuzz_connector_mirakl")
+    spec = (await operators(double))["DECATHLON"]["shops"][0]
+    shop = await connect(polling, vault, f"t{uuid.uuid4().hex[:10]}", "DECATHLON", spec)
+    new = await admin(double, "POST", f"{shop_path('DECATHLON', spec)}/threads", json={})
+    await stored_within(polling, shop, new["messageId"], 15)
     await asyncio.sleep(5)  # a few more polls
-    [status] = await get_json(poller, shop.tenant_id, "/api/v1/poller/shops")
+    status = await status_of(polling, shop)
     assert (status["consecutiveFailures"], status["lastError"]) == (0, None), status
     throttled = [r.getMessage() for r in caplog.records if "throttled" in r.getMessage()]
     assert throttled == []
     assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
+
+
+async def test_one_operator_down_while_the_other_polls_on_time(
+    polling: RunningService, vault: VaultClient, double: str
+) -> None:
+    listed, tenant = await operators(double), f"t{uuid.uuid4().hex[:10]}"
+    specs = {code: listed[code]["shops"][0] for code in ("BOULANGER", "LA_REDOUTE")}
+    shops = {code: await connect(polling, vault, tenant, code, s) for code, s in specs.items()}
+    for shop in shops.values():
+        await eventually(lambda shop=shop: status_of(polling, shop), within=10)
+    await admin(
+        double,
+        "PUT",
+        "/faults",
+        json={"errorRate": 1.0, "errorStatuses": [503], "operations": ["BOULANGER"]},
+    )
+    new = {
+        code: await admin(double, "POST", f"{shop_path(code, spec)}/threads", json={})
+        for code, spec in specs.items()
+    }
+
+    async def failing() -> dict[str, Any] | None:
+        status = await status_of(polling, shops["BOULANGER"])
+        return status if status["consecutiveFailures"] >= 1 else None
+
+    down = await eventually(failing, within=8)
+    assert down["connection"] == "CONNECTED", down  # down, not refused
+    await stored_within(polling, shops["LA_REDOUTE"], new["LA_REDOUTE"]["messageId"], 8)
+    assert not await holds(polling, shops["BOULANGER"], new["BOULANGER"]["messageId"])
+    await admin(double, "DELETE", "/faults")
+    await stored_within(polling, shops["BOULANGER"], new["BOULANGER"]["messageId"], 10)
 
 
 async def holds(poller: RunningService, shop: Shop, message_id: str) -> bool:

@@ -91,9 +91,13 @@ class _Call:
     # retried, and a lost answer is MiraklOutcomeUnknown.
     idempotent: bool = True
     json_answer: bool = True  # False: the answer's bytes (M13), whatever their type
+    # A call the operator allows once per its frequency (M11's, OR11's first page): an
+    # answer that came garbled was counted, so sending it again at once only meets a 429.
+    paced: bool = False
     max_bytes: int = MAX_RESPONSE_BYTES
     in_doubt: bool = False  # sent, and no answer back yet
     retry_after: float | None = None
+    ends_at: float | None = None  # time.monotonic() of the call's deadline
 
     @property
     def name(self) -> str:
@@ -142,10 +146,17 @@ class MiraklClient:
     # --- the calls ------------------------------------------------------------------------
 
     async def get_json(
-        self, operation: str, path: str, params: Mapping[str, str] | None = None
+        self,
+        operation: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        paced: bool = False,
     ) -> Any:
-        """The JSON answer of ``GET <base>/<path>`` (``path`` like "api/inbox/threads")."""
-        call = _Call(operation, "GET", self._url(path), params=dict(params or {}))
+        """The JSON answer of ``GET <base>/<path>`` (``path`` like "api/inbox/threads").
+        ``paced``: a call the operator allows once per its frequency (a listing's first
+        page): a garbled answer is not asked again within the call."""
+        call = _Call(operation, "GET", self._url(path), params=dict(params or {}), paced=paced)
         return await self._run(call)
 
     async def post_multipart(
@@ -203,6 +214,7 @@ class MiraklClient:
     async def _bounded(self, call: _Call, work: Awaitable[T]) -> T:
         if self._deadline is None:
             return await work
+        call.ends_at = time.monotonic() + self._deadline
         try:
             async with asyncio.timeout(self._deadline) as deadline:
                 return await work
@@ -305,7 +317,14 @@ class MiraklClient:
                 self._held_until[call.operation] = max(
                     held, self._held_until.get(call.operation, 0.0)
                 )
-            if throttled.too_long:
+            # A wait the call's deadline would cut is not begun: the call ends now, its
+            # caller told when to come back.
+            past_deadline = (
+                throttled.retry_after is not None
+                and call.ends_at is not None
+                and time.monotonic() + throttled.retry_after >= call.ends_at
+            )
+            if throttled.too_long or past_deadline:
                 raise MiraklUnavailable(
                     self.operator,
                     call.name,
@@ -355,6 +374,8 @@ class MiraklClient:
             if response.status_code == 204 or not call.idempotent:
                 return None
             self._lost(call, "empty answer")
+            if call.paced:
+                raise MiraklAnswerUnreadable(self.operator, call.name, "empty answer")
             raise _Transient("empty answer", unreadable=True)
         if not media.endswith(_JSON_TYPES):
             self._lost(call, f"{media or 'no content type'} answer")
@@ -368,6 +389,8 @@ class MiraklClient:
             return msgspec.json.decode(content)
         except msgspec.DecodeError:
             self._lost(call, "not JSON")
+            if call.paced:
+                raise MiraklAnswerUnreadable(self.operator, call.name, "not JSON") from None
             log.warning("Mirakl answer not JSON; retrying", extra=self._where(call))
             raise _Transient("not JSON (truncated?)", unreadable=True) from None
 

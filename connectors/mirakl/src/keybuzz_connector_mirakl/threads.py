@@ -234,7 +234,7 @@ class ThreadInbox:
             }
         else:
             params = {"page_token": listing.token}
-        answer = await self.client.get_json("M11", THREADS, params)
+        answer = await self.client.get_json("M11", THREADS, params, paced=listing is None)
         items, token = self._page(answer)
         read, unreadable = [], []
         for item in items:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -134,11 +134,18 @@ def _typed(value: str, schema: dict[str, Any]) -> Any:
     return value
 
 
-def query_problems(operation_id: str, query: dict[str, str]) -> list[str]:
+def query_problems(operation_id: str, query: Mapping[str, str]) -> list[str]:
     """Unknown query parameters, and documented ones whose value is off their schema."""
+    unknown = [f"unknown query parameter {n}" for n in unknown_parameters(operation_id, query)]
+    return unknown + value_problems(operation_id, query)
+
+
+def value_problems(operation_id: str, query: Mapping[str, str]) -> list[str]:
+    """Documented query parameters whose value is off their schema (a date that is not
+    RFC 3339, a boolean that is not true/false, a shop id that is not an integer)."""
     from jsonschema import FormatChecker
 
-    problems = [f"unknown query parameter {n}" for n in unknown_parameters(operation_id, query)]
+    problems: list[str] = []
     _, _, op = operation(operation_id)
     for parameter in op.get("parameters", ()):
         name = parameter.get("name")

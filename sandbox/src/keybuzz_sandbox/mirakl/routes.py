@@ -17,7 +17,7 @@ from ..faults import FaultDecision, malform
 from . import api
 from .api import Refused
 from .book import CUSTOMER, OPERATOR, SHOP, ShopBook, Thread
-from .contract import unknown_parameters
+from .contract import unknown_parameters, value_problems
 from .double import MiraklDouble, MiraklFaultConfig
 from .operators import OPERATORS
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ..sandbox import Sandbox
 
 BASE = "/mirakl/{operator:str}"
+# Faults of a base URL that is not the API (a proxy's page, a login elsewhere): they stand
+# for refusals (a 404) too, not only for the API's answers.
+PAGES = ("html", "redirect")
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -110,6 +113,8 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         if unknown := unknown_parameters(operation, query):
             # Mirakl may ignore them; the double says so, so that a misspelt filter shows.
             return error(400, f"Unknown query parameters: {', '.join(unknown)}")
+        if wrong := value_problems(operation, query):  # as Mirakl's description types them
+            return error(400, "; ".join(wrong))
         wait = double.admit(
             book.operator.code, book.shop_id, operation, first_page(operation, query)
         )
@@ -125,6 +130,8 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         try:
             done = run(book, parts)
         except Refused as refused:
+            if decision.malformed_kind in PAGES:  # not the API at all: every answer is the page
+                return _malformed(b"", decision.malformed_kind, faults())
             return error(refused.status, refused.message)
         if isinstance(done.payload, bytes):
             return Response(done.payload, media_type=done.media_type, headers=done.headers)
