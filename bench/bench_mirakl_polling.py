@@ -73,12 +73,14 @@ from bench.bench_cdiscount_polling import (
     Seller,
     Straight,
     Traffic,
+    _bring_back,
     _cpu_figures,
     _cpu_per_poll,
     _lag_figures,
     _listed,
     _phase,
     _polls,
+    _set_aside,
     _spread,
     _straight_polls,
     _traffic_figures,
@@ -238,9 +240,7 @@ async def _measure(
     try:
         await _wait_ready(poller)
         setup["first polls"] = await timed(lambda: _first_polls(conn))
-        await conn.execute(
-            f"UPDATE poller_shops SET connection = 'DISCONNECTED' WHERE {MIRAKL_ROWS}"
-        )
+        await _set_aside(conn, MIRAKL_ROWS)
         # The straight listing is not a poll: the double's frequencies set aside for it.
         await double.put("/limits", json={"enforced": False})
         straight = await _straight_polls(api, mirakl[:BASELINE_SHOPS])
@@ -251,8 +251,7 @@ async def _measure(
         await double.post("/limits/reset")
         await double.delete("/retry-after-violations")
         offset = _log_end(sandbox_log)
-        await conn.execute(f"UPDATE poller_shops SET connection = 'CONNECTED' WHERE {MIRAKL_ROWS}")
-        await _spread(conn, MIRAKL_ROWS, INTERVAL)
+        await _bring_back(conn, MIRAKL_ROWS, INTERVAL)
         traffic = Traffic(
             sandbox_url,
             database,
