@@ -1,6 +1,7 @@
 """docs/ARCHITECTURE.md, "Adding a marketplace", held: an entry point of group
-``keybuzz.connectors`` is what the registry serves (loaded once, in a stable order, two
-connectors of one value refused), every ``connectors/<name>/`` folder declares its own and
+``keybuzz.connectors`` is what the registry serves (the same objects at each reading, in a
+stable order, two connectors of one value refused; read again at run time:
+``test_marketplaces_at_run_time.py``), every ``connectors/<name>/`` folder declares its own and
 is installed; and a connector of no package (``ThrowawayConnector`` with a credential check
 of its own), registered before the services start, with its own credential form, check and
 settings, is served by every marketplace-aware endpoint with no other edit."""
@@ -213,7 +214,7 @@ def test_every_connector_folder_declares_its_entry_point_and_is_installed() -> N
         assert declared == {folder.name: f"{package}:connectors"}, folder.name
         assert installed.get(folder.name) == declared[folder.name], f"{folder.name}: make install"
         assert (folder / "src" / package / "py.typed").exists(), folder.name
-    # The registry serves the installed entry points' connectors, loaded once.
+    # The registry serves the installed entry points' connectors, the same objects each time.
     assert registry.marketplaces() == tuple(registry.load(entry_points(group=registry.GROUP)))
     assert [registry.connector_for(m) for m in registry.marketplaces()] == registry.connectors()
     assert all(a is b for a, b in zip(registry.connectors(), registry.connectors(), strict=True))

@@ -85,29 +85,34 @@ def test_a_bad_connector_variable_stops_the_service_naming_it() -> None:
 
 
 async def test_the_poller_reads_and_calls_each_marketplaces_shops_with_its_own_settings() -> None:
+    # Served while asked: what the poller keeps per marketplace is made on first use.
     with registered(ThrowawayShops()):
         settings = load_settings(PollerSettings, ENVIRON)
         apis = {m: settings.shop_api(m) for m in (THROWAWAY, FNAC, DARTY)}
-    reading = shop_reading(apis)
-    assert reading[THROWAWAY].mark_as_read is False and reading[FNAC].mark_as_read is True
-    assert reading[THROWAWAY].first_poll == timedelta(days=7)
-    assert reading[DARTY] == reading[FNAC]
-    vault = VaultClient("http://127.0.0.1:9")
-    source = ApiMessageSource(vault, apis, inside_allowed=True)
-    try:
-        assert source.http(THROWAWAY).timeout.read == 3 and source.http(DARTY).timeout.read == 11
-        assert source.call_deadline(Shop("t1", THROWAWAY)) == 5
-        assert source.call_deadline(Shop("t1", FNAC)) == 13
-    finally:
-        await source.aclose()
-        await vault.aclose()
+        reading = shop_reading(apis)
+        assert reading[THROWAWAY].mark_as_read is False and reading[FNAC].mark_as_read is True
+        assert reading[THROWAWAY].first_poll == timedelta(days=7)
+        assert reading[DARTY] == reading[FNAC]
+        vault = VaultClient("http://127.0.0.1:9")
+        source = ApiMessageSource(vault, apis, inside_allowed=True)
+        try:
+            assert (
+                source.http(THROWAWAY).timeout.read == 3 and source.http(DARTY).timeout.read == 11
+            )
+            assert source.call_deadline(Shop("t1", THROWAWAY)) == 5
+            assert source.call_deadline(Shop("t1", FNAC)) == 13
+        finally:
+            await source.aclose()
+            await vault.aclose()
 
 
 async def test_orders_call_each_marketplaces_shop_api_with_its_own_timeout() -> None:
     with registered(ThrowawayShops()):
         clients = HttpClients.of(load_settings(OrdersSettings, ENVIRON))
-    try:
-        assert clients.shop_apis[THROWAWAY].timeout.read == 3
-        assert clients.shop_apis[FNAC].timeout.read == clients.shop_apis[DARTY].timeout.read == 11
-    finally:
-        await clients.aclose()
+        try:
+            assert clients.shop_apis[THROWAWAY].timeout.read == 3
+            assert (
+                clients.shop_apis[FNAC].timeout.read == clients.shop_apis[DARTY].timeout.read == 11
+            )
+        finally:
+            await clients.aclose()

@@ -16,9 +16,10 @@ def test_the_dev_stack_points_services_at_every_double() -> None:
     for name, settings_of in doubles.DOUBLES.items():
         settings = settings_of(stack.SANDBOX_URL)
         assert settings.items() <= shared.items(), name
-        # An address, or a document of addresses (Mirakl's catalogue): all the sandbox's.
-        addresses = [a for v in settings.values() for a in re.findall(r"https?://[^\"\s,]+", v)]
-        assert addresses and all(a.startswith(stack.SANDBOX_URL) for a in addresses), settings
+        # Each value an address, or a document of addresses (Mirakl's catalogue): the sandbox's.
+        for value in settings.values():
+            addresses = re.findall(r"https?://[^\"\s,]+", value)
+            assert addresses and all(a.startswith(stack.SANDBOX_URL) for a in addresses), value
     assert shared["FNAC_API_URL"] == f"{stack.SANDBOX_URL}/fnac/api.php/"
 
 

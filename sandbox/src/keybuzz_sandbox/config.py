@@ -71,6 +71,10 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     cdiscount_extra_shops: int = 0
     # Small shops of each Mirakl operator beyond the seeded ones (mirakl/operators.py).
     mirakl_extra_shops: int = 0
+    # Each documented call frequency of the Mirakl double times this (mirakl/double.py):
+    # below 1, a shop may be polled more often than Mirakl allows, for suites whose polls
+    # come every few seconds.
+    mirakl_frequency_factor: float = 1.0
     # Small Back Market shops beyond the seeded ones (backmarket/shops.py).
     backmarket_extra_shops: int = 0
     faults: FaultSettings = FaultSettings()
@@ -216,6 +220,7 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         cdiscount_bench_orders=_read(env, "SANDBOX_CDISCOUNT_BENCH_ORDERS", _positive_int, 50_000),
         cdiscount_extra_shops=_read(env, "SANDBOX_CDISCOUNT_EXTRA_SHOPS", _non_negative_int, 0),
         mirakl_extra_shops=_read(env, "SANDBOX_MIRAKL_EXTRA_SHOPS", _non_negative_int, 0),
+        mirakl_frequency_factor=_read(env, "SANDBOX_MIRAKL_FREQUENCY_FACTOR", _positive_float, 1.0),
         backmarket_extra_shops=_read(env, "SANDBOX_BACKMARKET_EXTRA_SHOPS", _non_negative_int, 0),
         faults=_faults_from_env(env),
         app_roles=_read(env, "SANDBOX_APP_ROLES", parse_roles, DEFAULT_ROLES),

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from keybuzz_oauth.connections import SHOP_MARKETPLACES
+from keybuzz_oauth.connections import shop_marketplaces
 from keybuzz_oauth.service import DEFINITION
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_shared.db import apply_migrations
@@ -37,8 +37,8 @@ def _api_url(marketplace: str) -> str:
 
 SHARED_API_PAIRS = [
     (held, sent)
-    for held in SHOP_MARKETPLACES
-    for sent in SHOP_MARKETPLACES
+    for held in shop_marketplaces()
+    for sent in shop_marketplaces()
     if held != sent and _api_url(held) == _api_url(sent)
 ]
 

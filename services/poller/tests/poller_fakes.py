@@ -356,6 +356,13 @@ class InMemoryPollSchedule:
         row.consecutive_failures = 0
         row.messages_fetched += fetched
 
+    async def poll_skipped(self, tenant_id: str, owner: str, interval: float) -> None:
+        row = self.tables.schedule.get(tenant_id)
+        if row is None or row.lease_owner != owner:
+            return
+        row.next_poll_at = self.clock() + timedelta(seconds=interval)
+        row.lease_owner = row.lease_expires_at = None
+
     async def poll_failed(
         self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
     ) -> None:

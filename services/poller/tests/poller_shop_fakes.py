@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from keybuzz_connector_fnac.client import carried_text
 from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
@@ -592,3 +592,28 @@ class InMemoryShopReplies:
 
     def sent_bodies(self, tenant_id: str) -> list[str]:
         return [m.body for m in self.messages.get(tenant_id, []) if m.sender_type == "SELLER"]
+
+
+class InMemoryCallCounts:
+    """``ports.CallCounts`` in memory: (shop key, UTC day) → calls, held to
+    ``PostgresShopCalls`` by ``tests/test_call_counts_contract.py``."""
+
+    def __init__(self) -> None:
+        self.days: dict[tuple[str, date], int] = {}
+        self.hours: dict[str, tuple[int, ...]] = {}  # shop key → its buyers' messages by hour
+
+    async def reserve_call(self, shop: Shop, day: date, limit: int) -> bool:
+        spent = self.days.get((shop.key, day), 0)
+        if spent >= limit:
+            return False
+        self.days[shop.key, day] = spent + 1
+        return True
+
+    async def adjust_calls(self, shop: Shop, day: date, delta: int) -> None:
+        self.days[shop.key, day] = max(0, self.days.get((shop.key, day), 0) + delta)
+
+    async def calls_spent(self, shop: Shop, day: date) -> int:
+        return self.days.get((shop.key, day), 0)
+
+    async def buyer_hours(self, shop: Shop, since: datetime) -> tuple[int, ...]:
+        return self.hours.get(shop.key, (0,) * 24)

@@ -1,6 +1,8 @@
 """Amazon access for every service: marketplaces, Vault credentials, LWA, access tokens;
 ``connectors()`` is the entry point the registry loads (group ``keybuzz.connectors``)."""
 
+from functools import cache
+
 from keybuzz_shared.connectors.seam import Connector
 
 from keybuzz_connector_amazon.connector import AmazonConnector
@@ -62,6 +64,8 @@ from keybuzz_connector_amazon.tokens import (
 )
 
 
+# The registry calls this again while services run: the same objects each time.
+@cache
 def connectors() -> tuple[Connector, ...]:
     return (AmazonConnector(),)
 

@@ -2,11 +2,15 @@
 (docs/FNAC.md); ``connectors()`` is the entry point the registry loads (group
 ``keybuzz.connectors``)."""
 
+from functools import cache
+
 from keybuzz_shared.connectors.seam import Connector
 
 from keybuzz_connector_fnac.connector import FnacConnector
 from keybuzz_connector_fnac.names import DARTY, FNAC
 
 
+# The registry calls this again while services run: the same objects each time.
+@cache
 def connectors() -> tuple[Connector, ...]:
     return (FnacConnector(FNAC, "Fnac"), FnacConnector(DARTY, "Darty"))

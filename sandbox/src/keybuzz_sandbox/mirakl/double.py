@@ -95,9 +95,15 @@ class Operator:
 
 class MiraklDouble:
     def __init__(
-        self, seed: str, specs: Iterable[OperatorSpec], clock: Clock, extra_shops: int = 0
+        self,
+        seed: str,
+        specs: Iterable[OperatorSpec],
+        clock: Clock,
+        extra_shops: int = 0,
+        frequency_factor: float = 1.0,
     ) -> None:
         self.clock = clock
+        self.frequency_factor = frequency_factor  # SANDBOX_MIRAKL_FREQUENCY_FACTOR
         self.operators = {
             spec.code: Operator(seed, spec, clock.anchor, extra_shops) for spec in specs
         }
@@ -139,7 +145,8 @@ class MiraklDouble:
         (whole real seconds) it is refused with."""
         if not self.enforced:
             return None
-        period = FREQUENCIES.get(operation) if first_page else None
+        documented = FREQUENCIES.get(operation) if first_page else None
+        period = None if documented is None else documented * self.frequency_factor
         if period is None:
             if self.limiter.allow(("mirakl", code, str(number), operation), SYNCHRONOUS):
                 return None

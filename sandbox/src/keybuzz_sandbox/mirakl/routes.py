@@ -49,7 +49,13 @@ def _malformed(body: bytes, kind: str, config: MiraklFaultConfig) -> Response[by
 
 
 def mirakl_routes(sb: Sandbox) -> list[Any]:
-    double = MiraklDouble(sb.config.seed, OPERATORS, sb.clock, sb.config.mirakl_extra_shops)
+    double = MiraklDouble(
+        sb.config.seed,
+        OPERATORS,
+        sb.clock,
+        sb.config.mirakl_extra_shops,
+        sb.config.mirakl_frequency_factor,
+    )
 
     def faults() -> MiraklFaultConfig:
         config = double.faults.config

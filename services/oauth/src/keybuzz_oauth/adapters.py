@@ -72,7 +72,7 @@ class ShopVerifier:
     def __init__(
         self, apis: Mapping[str, ShopApiSettings], http: httpx.AsyncClient | None = None
     ) -> None:
-        self.apis = dict(apis)
+        self.apis = apis  # asked at each check: a marketplace added meanwhile included
         self.http = http or httpx.AsyncClient(timeout=SHOP_API_TIMEOUT)
 
     async def verify(self, credentials: ShopCredentials) -> str:

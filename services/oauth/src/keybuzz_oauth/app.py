@@ -22,6 +22,7 @@ from keybuzz_shared.connectors.credential_form import (
     read_credentials,
 )
 from keybuzz_shared.connectors.registry import connector_for, connectors
+from keybuzz_shared.connectors.registry import served as served_now
 from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.http import ErrorBody, domain_error_handlers, error_response
 from keybuzz_shared.tenancy import TenantContext
@@ -236,6 +237,7 @@ def _status_body(marketplace: str, report: ConnectionReport) -> StatusResponse:
         connected_at=report.connected_at,
         last_error=report.last_error,
         credentials_verified=report.credentials_verified,
+        not_served=report.not_served,
     )
 
 
@@ -369,6 +371,7 @@ def _shop_body(marketplace: str, report: ConnectionReport) -> ShopStatusResponse
         connected_at=report.connected_at,
         last_error=report.last_error,
         credentials_verified=report.credentials_verified,
+        not_served=report.not_served,
     )
 
 
@@ -380,6 +383,79 @@ STATUS_BODIES: dict[ConnectionKind, tuple[type[Any], Callable[[str, ConnectionRe
     "redirect": (StatusResponse, _status_body),
     "credentials": (ShopStatusResponse, _shop_body),
 }
+
+
+# --- any credential marketplace, served when asked ----------------------------------------
+
+
+class ShopConnectionController(Controller):
+    """The connection endpoints of every marketplace connected with a credential form, by
+    its value in the path, read from the registry at each request: a marketplace served
+    after the service started (a catalogue entry of a connector family) is connected here.
+    A marketplace served at start-up also has its own paths (``shop_controller``, with its
+    form's body in OpenAPI); those take precedence and answer alike."""
+
+    path = "/api/v1/marketplaces/{marketplace:str}"
+    tags = ["marketplaces"]
+    exception_handlers = SHOP_ERROR_HANDLERS
+
+    @post(
+        "/connection",
+        operation_id="connectShop",
+        status_code=200,
+        summary="Connect the tenant's shop of a marketplace with its credential form",
+        description="`marketplace`: a `credentials` entry of the catalogue "
+        "(`GET /api/v1/marketplaces`), whose `fields` make the body. A marketplace no "
+        "connector serves now, or one connected by a redirect → 404. Otherwise as each "
+        "marketplace's own path: the credentials checked with the marketplace first "
+        "(refused → 422, unreachable → 503 with Retry-After, nothing stored either way), a "
+        "field missing, unknown or breaking its format → 400 naming it, the secret fields in "
+        "Vault only, a shop connected to another tenant → 409.",
+    )
+    async def connect(
+        self, marketplace: str, ports: OauthPorts, tenant: TenantContext, data: dict[str, Any]
+    ) -> ShopStatusResponse:
+        # The connector's form reads ``data`` (its fields, their rules: 400 naming one).
+        connection = await credential_connect.connect(ports, tenant, marketplace, data)
+        return _shop_body(connection.marketplace_type, ConnectionReport.of(connection))
+
+    @get(
+        "/status",
+        operation_id="getShopConnection",
+        summary="The tenant's connection of a credential marketplace, checked against Vault",
+        description="A marketplace no connector serves now → 404, unless the tenant has a "
+        "connection of it: that connection as it is kept, `notServed` saying why it is "
+        "unused.",
+    )
+    async def status(
+        self, marketplace: str, ports: OauthPorts, tenant: TenantContext
+    ) -> ShopStatusResponse:
+        value = _credential_or_unserved(marketplace)
+        report = await status_and_disconnect.status(ports, tenant.tenant_id, value)
+        return _shop_body(value, report)
+
+    @delete(
+        "/connection",
+        operation_id="disconnectShop",
+        status_code=200,
+        summary="Disconnect: delete the shop's key from Vault, emit connection.disconnected",
+        description="A marketplace no connector serves now → 404, or 409 when the tenant has "
+        "a connection of it: kept as it is (key and row) until the marketplace is served again.",
+    )
+    async def disconnect(
+        self, marketplace: str, ports: OauthPorts, tenant: TenantContext
+    ) -> ShopStatusResponse:
+        value = _credential_or_unserved(marketplace)
+        return _shop_body(value, await status_and_disconnect.disconnect(ports, tenant, value))
+
+
+def _credential_or_unserved(name: str) -> str:
+    """A credential marketplace's value, or one no connector serves now (the use cases
+    answer for a kept connection of it); MarketplaceNotServed for a redirect's."""
+    marketplace = name.upper()
+    if served_now(marketplace):
+        return credential_connect.shop_marketplace(name)
+    return marketplace
 
 
 # --- the catalogue: what a tenant can connect ----------------------------------------------
@@ -440,6 +516,7 @@ def routes() -> list[type[Controller]]:
         CatalogueController,
         *(redirect_controller(m) for m in redirect_marketplaces()),
         *(shop_controller(m) for m in shop_marketplaces()),
+        ShopConnectionController,
     ]
 
 

@@ -5,15 +5,16 @@ secrets and token endpoint, and the shops' API."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from keybuzz_shared.connectors.registry import UnknownMarketplace
+from keybuzz_shared.connectors.registry import PerMarketplace
 from keybuzz_shared.connectors.seam import CodeExchange, ShopApiSettings
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_oauth.adapters import ShopVerifier, VaultCredentials
-from keybuzz_oauth.connections import redirect_marketplaces, shop_marketplaces
+from keybuzz_oauth.connections import redirect_marketplaces
 from keybuzz_oauth.flow import redirect_flow
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.settings import OauthSettings
@@ -57,19 +58,11 @@ async def assemble(runtime: OauthRuntime) -> None:
     )
 
 
-def _shop_apis(settings: OauthSettings) -> dict[str, ShopApiSettings]:
-    """Each shop marketplace's API settings, its connector's; one without settings of its
-    own has its shops refused as not checked here (``ShopVerifier``)."""
-    apis = {}
-    for marketplace in shop_marketplaces():
-        try:
-            apis[marketplace] = settings.shop_api(marketplace)
-        except UnknownMarketplace:
-            log.error(
-                "no shop API settings: its shops cannot be connected",
-                extra={"marketplace": marketplace},
-            )
-    return apis
+def _shop_apis(settings: OauthSettings) -> Mapping[str, ShopApiSettings]:
+    """Each shop marketplace's API settings, its connector's, made when first asked (a
+    marketplace served after start-up included); one without settings of its own has its
+    shops refused as not checked here (``ShopVerifier``)."""
+    return PerMarketplace(lambda c: settings.shop_api(c.marketplace))
 
 
 async def disassemble(runtime: OauthRuntime) -> None:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Literal
 
 from keybuzz_shared.connectors.credential_form import account_of
-from keybuzz_shared.connectors.registry import connector_for, connectors
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
 from keybuzz_shared.connectors.seam import Connector
 
 # How a seller connects: by consenting on the marketplace's site, or by typing the
@@ -38,8 +38,15 @@ def redirect_marketplaces() -> tuple[str, ...]:
 
 
 # As the registry was at import: the redirect flow's paths and cookie names are fixed then.
-SHOP_MARKETPLACES = shop_marketplaces()
 REDIRECT_MARKETPLACES = redirect_marketplaces()
+
+
+def oauth_connects(marketplace: str) -> bool:
+    """oauth makes connections of ``marketplace`` (served now, by a redirect or a form)."""
+    try:
+        return connection_kind(connector_for(marketplace)) is not None
+    except UnknownMarketplace:
+        return False
 
 
 class Status(StrEnum):
@@ -84,7 +91,7 @@ class ShopCredentials:
     the connector normalised them (Vault is their only place)."""
 
     tenant_id: str
-    marketplace: str  # one of SHOP_MARKETPLACES
+    marketplace: str  # one of shop_marketplaces()
     fields: Mapping[str, str] = field(repr=False)
     created_at: str = ""
 
@@ -119,6 +126,9 @@ class ConnectionReport:
     # Whether the refresh token behind a CONNECTED connection is really in Vault
     # (None: not applicable, or Vault could not be asked).
     credentials_verified: bool | None = None
+    # Why the connection is neither used nor changed now: its marketplace is not served
+    # (removed from its connector family's catalogue); None: it is served.
+    not_served: str | None = None
 
     @classmethod
     def of(cls, connection: Connection) -> ConnectionReport:

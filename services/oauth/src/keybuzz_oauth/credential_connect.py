@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from keybuzz_shared.connectors.credential_form import CredentialFieldInvalid, read_credentials
-from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.vault import VaultError
@@ -35,13 +35,14 @@ from keybuzz_oauth.connections import (
     Connection,
     ShopConnected,
     ShopCredentials,
+    connection_kind,
     shop_marketplaces,
 )
 from keybuzz_oauth.errors import (
     CredentialsUnavailable,
     InvalidCredentials,
-    InvalidMarketplace,
     MarketplaceError,
+    MarketplaceNotServed,
     MarketplaceUnavailable,
     ShopAlreadyConnected,
     ShopCredentialsRefused,
@@ -60,12 +61,18 @@ log = logging.getLogger(__name__)
 
 
 def shop_marketplace(name: str) -> str:
-    """A marketplace value, any case (the route's lower case); anything else is not a shop
-    marketplace."""
-    marketplace, served = name.upper(), shop_marketplaces()
-    if marketplace not in served:
-        known = ", ".join(m.lower() for m in served)
-        raise InvalidMarketplace(f"unknown shop marketplace {name!r}; known: {known}")
+    """A marketplace value, any case (the route's lower case), served now by a connector
+    whose shops connect with a credential form; MarketplaceNotServed for anything else."""
+    marketplace = name.upper()
+    try:
+        kind = connection_kind(connector_for(marketplace))
+    except UnknownMarketplace:
+        kind = None
+    if kind != "credentials":
+        known = ", ".join(m.lower() for m in shop_marketplaces())
+        raise MarketplaceNotServed(
+            f"no shop of marketplace {name!r} is connected with credentials here; known: {known}"
+        )
     return marketplace
 
 

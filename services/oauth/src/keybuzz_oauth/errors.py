@@ -36,6 +36,16 @@ class InvalidMarketplace(OauthError):
     """The request names a marketplace (or a site of one) that is not there."""
 
 
+class MarketplaceNotServed(InvalidMarketplace):
+    """No connector serves the marketplace now, or oauth makes no connection of it the way
+    the request asks (a redirect marketplace at a credential form's path)."""
+
+
+class ConnectionKept(OauthError):
+    """The connection's marketplace is not served now: the connection and its credentials
+    are kept as they are until it is served again."""
+
+
 class InvalidCredentials(OauthError):
     """What the seller typed breaks a rule of the marketplace's form (its connector's
     ``credential_fields``); the message names the field and the rule, never the value."""
@@ -88,6 +98,8 @@ ERROR_STATUSES: ErrorStatuses = {
     InvalidMarketplace: 400,
     InvalidCredentials: 400,
     NotConnected: 404,
+    MarketplaceNotServed: 404,
+    ConnectionKept: 409,
     ShopAlreadyConnected: 409,
     ShopCredentialsRefused: 422,
     MarketplaceError: 502,

@@ -12,15 +12,13 @@ from keybuzz_shared.messaging import Delivery, EventSubscription
 
 from keybuzz_oauth import flow
 from keybuzz_oauth.bootstrap import OauthRuntime, ports_of
-from keybuzz_oauth.connections import redirect_marketplaces, shop_marketplaces
+from keybuzz_oauth.connections import oauth_connects
 
 
 def register(runtime: OauthRuntime) -> None:
-    # What oauth connects, and so marks: others' connections are not its rows.
-    marked = frozenset({*redirect_marketplaces(), *shop_marketplaces()})
-
     async def on_reauth_required(event: ConnectionReauthRequired, delivery: Delivery) -> None:
-        if event.marketplace not in marked:
+        # What oauth connects, and so marks: others' connections are not its rows.
+        if not oauth_connects(event.marketplace):
             return
         await flow.reauth_required(
             ports_of(runtime),

@@ -46,6 +46,8 @@ class StatusResponse(Body):
     # Whether the refresh token behind a CONNECTED connection is really in Vault
     # (None: not applicable, or Vault could not be asked).
     credentials_verified: bool | None = None
+    # Why the connection is not used now: its marketplace is not served (kept as it is).
+    not_served: str | None = None
 
 
 class CallbackResult(Body, omit_defaults=True):
@@ -90,6 +92,8 @@ class ShopStatusResponse(Body):
     # Whether the key behind a CONNECTED connection is really in Vault (None: not
     # applicable, or Vault could not be asked).
     credentials_verified: bool | None = None
+    # Why the connection is not used now: its marketplace is not served (kept as it is).
+    not_served: str | None = None
 
 
 # --- the catalogue: what a tenant can connect (GET /api/v1/marketplaces) ------------------

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.registry import connector_for, served
 from keybuzz_shared.connectors.seam import AccountCredentialsMissing
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.tenancy import TenantContext
@@ -27,7 +27,12 @@ from keybuzz_oauth.connections import (
     Status,
     connection_kind,
 )
-from keybuzz_oauth.errors import CredentialsUnavailable, NotConnected
+from keybuzz_oauth.errors import (
+    ConnectionKept,
+    CredentialsUnavailable,
+    MarketplaceNotServed,
+    NotConnected,
+)
 from keybuzz_oauth.ports import OauthPorts, OauthUnit
 
 log = logging.getLogger(__name__)
@@ -102,6 +107,19 @@ def _title(marketplace: str) -> str:
     return connector_for(marketplace).display_name
 
 
+def not_served(marketplace: str) -> str:
+    return f"marketplace {marketplace.lower()!r} is not served (no connector serves it now)"
+
+
+def kept_unserved(marketplace: str) -> str:
+    """What a connection of a marketplace no connector serves now says: nothing of it is
+    deleted, nor used, until the marketplace is served again."""
+    return (
+        f"{not_served(marketplace)}: the connection and its credentials are kept, unused, "
+        "until it is served again"
+    )
+
+
 # --- status ------------------------------------------------------------------------------
 
 
@@ -110,6 +128,10 @@ async def status(ports: OauthPorts, tenant_id: str, marketplace: str) -> Connect
     when it is CONNECTED. A read: no row changes."""
     marketplace = marketplace.upper()
     connection = await ports.connections.get_connection(tenant_id, marketplace)
+    if not served(marketplace):
+        if connection is None:
+            raise MarketplaceNotServed(not_served(marketplace))
+        return replace(ConnectionReport.of(connection), not_served=kept_unserved(marketplace))
     if connection is None:
         return ConnectionReport(status=Status.NOT_CONNECTED)
     report = ConnectionReport.of(connection)
@@ -148,6 +170,10 @@ async def disconnect(
     """Credentials out of Vault, row DISCONNECTED, ``connection.disconnected`` queued, under
     the tenant's lock. Idempotent: a DISCONNECTED connection is answered as it is."""
     tenant_id, marketplace = tenant.tenant_id, marketplace.upper()
+    if not served(marketplace):
+        if await ports.connections.get_connection(tenant_id, marketplace) is None:
+            raise MarketplaceNotServed(not_served(marketplace))
+        raise ConnectionKept(kept_unserved(marketplace))
     async with ports.unit_of_work() as uow:
         await uow.store.lock_tenants([tenant_id], marketplace)
         connection = await uow.store.get_connection(tenant_id, marketplace)

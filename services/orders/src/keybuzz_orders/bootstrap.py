@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from keybuzz_shared.connectors.registry import connectors
-from keybuzz_shared.connectors.seam import OpenedFeed
+from keybuzz_shared.connectors.registry import PerMarketplace
+from keybuzz_shared.connectors.seam import Connector, OpenedFeed
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
@@ -48,20 +48,20 @@ def assemble(
                 )
             )
 
-    sources: dict[str, ConnectorOrderSource] = {}
-    for connector in connectors():
-        if connector.shop_api is None:
-            continue  # its orders come from the order feed
+    def shop_source(connector: Connector) -> ConnectorOrderSource:
         marketplace = connector.marketplace
-        sources[marketplace] = ConnectorOrderSource(
+        return ConnectorOrderSource(
             marketplace,
             runtime.vault,
-            http[marketplace],
+            http[marketplace],  # KeyError: its orders come from the order feed
             settings.shop_api(marketplace),
             window_days=settings.connector_backfill_window_days,
             clock=clock,
             on_key_refused=key_refused,
         )
+
+    # Each shop API marketplace's, made when first asked (one served after start-up too).
+    sources = PerMarketplace(shop_source)
 
     orders = PostgresOrderStore(runtime.pool)
     order_units: OrderUnits = store_unit_of_work(runtime.unit_of_work, PostgresOrderStore)

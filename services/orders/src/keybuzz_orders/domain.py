@@ -67,26 +67,31 @@ def _order_ids(parts: list[OrderIds | None]) -> list[OrderIds]:
     return [p for p in parts if p is not None]
 
 
-# Each connector's order ids; a format shared by connectors (one class) is said once.
-ORDER_IDS = _order_ids([c.order_ids for c in connectors()])
-# Those of the marketplaces with buyer messaging (an order feed).
-MESSAGING_ORDER_IDS = _order_ids([c.order_ids for c in connectors() if c.order_feed])
+def order_ids() -> list[OrderIds]:
+    """Each connector's order ids, as the registry serves them now."""
+    return _order_ids([c.order_ids for c in connectors()])
+
+
+def messaging_order_ids() -> list[OrderIds]:
+    """Those of the marketplaces with buyer messaging (an order feed)."""
+    return _order_ids([c.order_ids for c in connectors() if c.order_feed])
 
 
 def _formats(ids: list[OrderIds]) -> str:
+    # A format shared by connectors (one class) is said once.
     return " or ".join(dict.fromkeys(i.described for i in ids))
 
 
 class InvalidOrderId(ValueError):
     def __init__(self, *, messaging: bool = False) -> None:
         super().__init__(
-            f"orderId must be {_formats(MESSAGING_ORDER_IDS if messaging else ORDER_IDS)}"
+            f"orderId must be {_formats(messaging_order_ids() if messaging else order_ids())}"
         )
 
 
-def is_order_id(value: str, ids: list[OrderIds] = ORDER_IDS) -> bool:
+def is_order_id(value: str, ids: list[OrderIds] | None = None) -> bool:
     """An order id of one of our marketplaces (of ``ids``: each connector's by default)."""
-    return any(i.is_order_id(value) for i in ids)
+    return any(i.is_order_id(value) for i in (order_ids() if ids is None else ids))
 
 
 class OrderNotFound(LookupError):

@@ -16,11 +16,11 @@ from datetime import datetime
 from keybuzz_shared.connectors.orders import MessageBody, MessagingAction
 
 from keybuzz_orders.domain import (
-    MESSAGING_ORDER_IDS,
     InvalidOrderId,
     OrderNotFound,
     as_utc,
     is_order_id,
+    messaging_order_ids,
 )
 from keybuzz_orders.order_source import feed_connector, order_feed
 from keybuzz_orders.ports import BuyerMessaging, OrderStore
@@ -67,7 +67,7 @@ class OrderMessaging:
     async def _marketplace_of(self, tenant_id: str, order_id: str) -> str:
         """The order's marketplace id; ``InvalidOrderId``/``OrderNotFound`` before the
         marketplace is asked."""
-        if not is_order_id(order_id, MESSAGING_ORDER_IDS):
+        if not is_order_id(order_id, messaging_order_ids()):
             raise InvalidOrderId(messaging=True)
         found = await self.orders.marketplace_of(tenant_id, order_id)
         if found is None:  # not the tenant's, or no marketplace id to ask in

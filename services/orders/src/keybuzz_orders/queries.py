@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from keybuzz_shared.connectors.registry import marketplaces
+from keybuzz_shared.connectors.registry import marketplaces, served
 from keybuzz_shared.pages import decode_cursor, encode_cursor, split_page
 from keybuzz_shared.text import is_storable
 
@@ -44,7 +44,7 @@ class InvalidMarketplace(ValueError):
 
 def _served(marketplace: str | None) -> str | None:
     """A ``marketplace`` filter: a value the registry serves (read now), or none."""
-    if marketplace is not None and marketplace not in marketplaces():
+    if marketplace is not None and not served(marketplace):
         raise InvalidMarketplace()
     return marketplace
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from keybuzz_shared.connectors.registry import connectors
-from keybuzz_shared.connectors.seam import OpenedFeed
+from keybuzz_shared.connectors.registry import PerMarketplace, connectors
+from keybuzz_shared.connectors.seam import Connector, OpenedFeed, shop_api_of
 from keybuzz_shared.service import Runtime, ServiceDefinition
 
 from keybuzz_orders import bootstrap, events
@@ -40,23 +40,22 @@ class HttpClients:
     TLS verified against the system's CAs, always (closed at shutdown)."""
 
     feed: httpx.AsyncClient
-    shop_apis: dict[str, httpx.AsyncClient]
+    shop_apis: PerMarketplace[httpx.AsyncClient]  # made when a marketplace is first asked
 
     @classmethod
     def of(cls, settings: OrdersSettings) -> HttpClients:
+        def client(connector: Connector) -> httpx.AsyncClient:
+            shop_api_of(connector)  # LookupError: its orders come from the order feed
+            api = settings.shop_api(connector.marketplace)
+            return httpx.AsyncClient(timeout=api.timeout_seconds)
+
         return cls(
             feed=httpx.AsyncClient(timeout=FEED_TIMEOUT_SECONDS),
-            shop_apis={
-                c.marketplace: httpx.AsyncClient(
-                    timeout=settings.shop_api(c.marketplace).timeout_seconds
-                )
-                for c in connectors()
-                if c.shop_api is not None
-            },
+            shop_apis=PerMarketplace(client),
         )
 
     async def aclose(self) -> None:
-        for http in (self.feed, *self.shop_apis.values()):
+        for http in (self.feed, *self.shop_apis.made()):
             await http.aclose()
 
 

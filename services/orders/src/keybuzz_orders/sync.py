@@ -18,6 +18,7 @@ from datetime import datetime
 
 import msgspec
 from keybuzz_shared.background import BackgroundLoop
+from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.errors import is_outage
 
 from keybuzz_orders.backfill import metrics
@@ -50,6 +51,7 @@ class OrderSync(BackgroundLoop):
 
     def __init__(self, ports: SyncPorts) -> None:
         self.ports = ports
+        self.not_served: set[str] = set()  # marketplaces whose rounds are skipped
 
     @property
     def interval(self) -> float:
@@ -95,6 +97,8 @@ class OrderSync(BackgroundLoop):
 
     async def _round(self, cursor: SyncCursor) -> SyncResult:
         tenant_id = cursor.tenant_id
+        if not self._served(cursor.marketplace):
+            return SyncResult(tenant_id=tenant_id)
         try:
             return await self._read(cursor)
         except SourceError as exc:
@@ -110,6 +114,25 @@ class OrderSync(BackgroundLoop):
                 await exc.report()
             log.warning("order sync failed", extra={"tenant_id": tenant_id, "stopped": stop})
             return SyncResult(tenant_id=tenant_id, errors=1)
+
+    def _served(self, marketplace: str) -> bool:
+        """A marketplace no connector serves now (removed from its family's catalogue) is
+        skipped, its cursor kept ACTIVE where it was, said once in the log: its rounds go on
+        from there when it is served again."""
+        if served(marketplace):
+            if marketplace in self.not_served:
+                self.not_served.discard(marketplace)
+                log.info(
+                    "marketplace served again: its orders sync", extra={"marketplace": marketplace}
+                )
+            return True
+        if marketplace not in self.not_served:
+            self.not_served.add(marketplace)
+            log.warning(
+                "marketplace not served: its order syncs are kept and skipped",
+                extra={"marketplace": marketplace},
+            )
+        return False
 
     async def _read(self, cursor: SyncCursor) -> SyncResult:
         tenant_id, marketplace = cursor.tenant_id, cursor.marketplace

@@ -45,7 +45,7 @@ from keybuzz_poller.schemas import (
     shop_poll_status_body,
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
-from keybuzz_poller.shops.connections import shop_statuses
+from keybuzz_poller.shops.connections import calls_per_day, shop_statuses
 from keybuzz_poller.ticket_view import TicketView, ticket_view
 from keybuzz_poller.tickets import alerts, deadlines, queries, responses
 from keybuzz_poller.tickets.response_times import ResponseTimes
@@ -133,7 +133,9 @@ class PollerController(Controller):
     )
     async def shops(self, tenant: TenantContext, ports: PollerPorts) -> list[ShopPollStatus]:
         statuses = await shop_statuses(ports.shop_polling, tenant.tenant_id)
-        return [shop_poll_status_body(s) for s in statuses]
+        return [
+            shop_poll_status_body(s, calls_per_day(ports.shops, s.marketplace)) for s in statuses
+        ]
 
     @get(
         "/settings",

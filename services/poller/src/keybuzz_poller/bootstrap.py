@@ -13,7 +13,8 @@ from datetime import timedelta
 
 import asyncpg
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
-from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.registry import PerMarketplace
+from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.uow import store_unit_of_work
 
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
@@ -38,14 +39,15 @@ from keybuzz_poller.replies.smtp_relay import SmtpRelay
 from keybuzz_poller.replies.store import PostgresReplies
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_poller.shops.allowance import allowance_of
 from keybuzz_poller.shops.api_replies import send_through_api
 from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
-from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
+from keybuzz_poller.shops.connections import key_refused, shop_marketplace
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 from keybuzz_poller.shops.replies import ShopReplies
-from keybuzz_poller.shops.store import PostgresShopStore
+from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
 from keybuzz_poller.tickets.alerts_store import PostgresAlerts
 from keybuzz_poller.tickets.ports import TicketsPorts, system_clock
 from keybuzz_poller.tickets.store import PostgresTickets
@@ -72,8 +74,8 @@ async def assemble(runtime: PollerRuntime) -> None:
 
         return wake
 
-    # Each shop marketplace's own settings, its connector's.
-    shop_apis = {m: settings.shop_api(m) for m in shop_marketplaces()}
+    # Each shop marketplace's own settings, its connector's, made when first asked.
+    shop_apis = PerMarketplace(lambda c: settings.shop_api(shop_marketplace(c)))
     source = ApiMessageSource(runtime.vault, shop_apis, inside_allowed=not settings.is_production)
     runtime.provide(source)
     shop_polling = ShopPollingPorts(
@@ -140,38 +142,44 @@ async def assemble(runtime: PollerRuntime) -> None:
                 clock=system_clock,
                 reading=shop_reading(shop_apis).__getitem__,
                 replies_sent=functools.partial(count_reply, runtime.name, "SENT"),
+                calls=PostgresShopCalls(runtime.pool),
             ),
             shop_polling=shop_polling,
         )
     )
 
 
-def shop_reading(shop_apis: Mapping[str, ShopApiSettings]) -> dict[str, ShopReading]:
+def shop_reading(shop_apis: Mapping[str, ShopApiSettings]) -> Mapping[str, ShopReading]:
     """How each marketplace's shops are read, from its own shop API settings."""
-    return {
-        m: ShopReading(
+
+    def reading(connector: Connector) -> ShopReading:
+        api = shop_apis[connector.marketplace]
+        return ShopReading(
             mark_as_read=api.mark_as_read,
             first_poll=timedelta(days=api.first_poll_days),
             max_attachment_bytes=api.max_attachment_bytes,
+            allowance=allowance_of(api),
+            overlap=timedelta(seconds=api.listing_overlap_seconds),
         )
-        for m, api in shop_apis.items()
-    }
+
+    return PerMarketplace(reading)
 
 
-def api_replies(runtime: PollerRuntime, source: ApiMessageSource) -> dict[str, ShopReplies]:
+def api_replies(runtime: PollerRuntime, source: ApiMessageSource) -> Mapping[str, ShopReplies]:
     """The marketplaces whose connector has a ``shop_api`` reply through it (on the shops'
     HTTP client); the others by mail through their relay."""
-    return {
-        c.marketplace: ShopReplies(
-            c,
+
+    def replies(connector: Connector) -> ShopReplies:
+        marketplace = shop_marketplace(connector)
+        return ShopReplies(
+            connector,
             runtime.vault,
-            source.http(c.marketplace),
-            runtime.settings.shop_api(c.marketplace),
+            source.http(marketplace),
+            runtime.settings.shop_api(marketplace),
             source.sessions,  # one session per shop for its polls and its replies
         )
-        for c in connectors()
-        if c.shop_api is not None
-    }
+
+    return PerMarketplace(replies)
 
 
 def reply_config(settings: PollerSettings) -> ReplyConfig:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -29,9 +30,9 @@ from keybuzz_poller.inbound import projection
 from keybuzz_poller.polling.connected import poll_at_once
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.shops.connections import (
+    polled_by_api,
     shop_connected,
     shop_disconnected,
-    shop_marketplaces,
 )
 
 
@@ -46,13 +47,14 @@ def register_subscribers(runtime: PollerRuntime) -> None:
         await projection.apply_archived(ports_of(runtime).inbound, event)
 
     async def on_connected(event: ConnectionConnected, delivery: Delivery) -> None:
-        if event.marketplace in shop_marketplaces():
+        if polled_by_api(event.marketplace):
             await shop_connected(ports_of(runtime).shop_polling, event)
         else:
             await poll_at_once(ports_of(runtime).polling, event.tenant_id)
 
     async def on_disconnected(event: ConnectionDisconnected, delivery: Delivery) -> None:
-        if event.marketplace in shop_marketplaces():
+        # A marketplace served no more: its shops' polls end too (nothing else is its).
+        if polled_by_api(event.marketplace) or not served(event.marketplace):
             await shop_disconnected(ports_of(runtime).shop_polling, event)
 
     EventSubscription(

@@ -13,7 +13,8 @@ from keybuzz_poller.errors import ERROR_STATUSES
 from keybuzz_poller.polling.quarantine import quarantined_folders
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.schemas import poll_result_body
+from keybuzz_poller.schemas import poll_result_body, shop_poll_status_body
+from keybuzz_poller.shops.connections import calls_per_day, shop_statuses
 
 
 class PollRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -33,9 +34,22 @@ def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
     async def quarantine(_: bytes) -> object:
         return await quarantined_folders(ports_of(runtime).polling.quarantine)
 
+    async def shops(data: bytes) -> object:
+        request = msgspec.json.decode(data, type=PollRequest)
+        ports = ports_of(runtime)
+        statuses = await shop_statuses(ports.shop_polling, request.tenant_id)
+        return [
+            shop_poll_status_body(s, calls_per_day(ports.shops, s.marketplace)) for s in statuses
+        ]
+
     return [
         MicroEndpoint("poll", poll, 'poll one tenant now: {"tenantId": "…"}'),
         MicroEndpoint(
             "quarantine", quarantine, "folders holding mail of no known tenant (kept): {}"
+        ),
+        MicroEndpoint(
+            "shops",
+            shops,
+            'a tenant\'s shops polled over an API, their polls and daily allowance: {"tenantId": "…"}',
         ),
     ]

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
+from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.connectors.seam import Recipient
 
 from keybuzz_poller.polling import domain
@@ -59,10 +60,42 @@ class ShopPollStatus(Body):
     last_error_at: datetime | None
     consecutive_failures: int
     messages_fetched: int
+    # False: no connector serves the marketplace now (removed from its catalogue); the shop
+    # stays connected and is not polled until it is served again (``notServed`` says so).
+    marketplace_served: bool = True
+    not_served: str | None = None
+    # Its daily allowance of listing calls, when its marketplace has one; null otherwise.
+    allowance: ShopAllowance | None = None
 
 
-def shop_poll_status_body(status: ShopStatus) -> ShopPollStatus:
-    return ShopPollStatus(**msgspec.structs.asdict(status))
+class ShopAllowance(Body):
+    """A shop's daily allowance of listing calls (per UTC day) and what is left of it."""
+
+    calls_per_day: int
+    calls_today: int  # spent since 00:00 UTC
+    calls_left: int
+
+
+def shop_poll_status_body(status: ShopStatus, calls_per_day: int | None) -> ShopPollStatus:
+    fields = msgspec.structs.asdict(status)
+    today = fields.pop("calls_today")
+    allowance = (
+        None
+        if calls_per_day is None
+        else ShopAllowance(
+            calls_per_day=calls_per_day,
+            calls_today=today,
+            calls_left=max(0, calls_per_day - today),
+        )
+    )
+    body = ShopPollStatus(**fields, allowance=allowance)
+    if served(status.marketplace):
+        return body
+    reason = (
+        f"marketplace {status.marketplace} is not served now: the shop stays connected, "
+        "its tickets kept, and is polled again when the marketplace is served again"
+    )
+    return msgspec.structs.replace(body, marketplace_served=False, not_served=reason)
 
 
 class ReplySettings(Body, forbid_unknown_fields=True):

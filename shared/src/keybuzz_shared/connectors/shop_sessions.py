@@ -70,7 +70,7 @@ class ShopSessions:
         # marketplace -> its API's settings as its connector made them, handed to its sessions
         self.apis = apis
         # marketplace -> where its messages' files may come from (none when absent)
-        self.file_links = file_links or {}
+        self.file_links = file_links if file_links is not None else {}
         self._kept = KeptSessions[MarketplaceSession]()
 
     async def open(self, connector: Connector, tenant_id: str) -> MarketplaceSession:
@@ -88,6 +88,11 @@ class ShopSessions:
             credentials,
             lambda: api.session(credentials, http=http, settings=settings, files=files),
         )
+
+    def kept(self, marketplace: str, tenant_id: str) -> MarketplaceSession | None:
+        """The session the shop was last given, if it has one."""
+        kept = self._kept.last(f"{marketplace}:{tenant_id}")
+        return kept[1] if kept is not None else None
 
     async def last(self, connector: Connector, tenant_id: str) -> MarketplaceSession:
         """The session the shop was last given (opened now if it has none)."""

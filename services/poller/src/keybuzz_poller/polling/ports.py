@@ -69,6 +69,11 @@ class PollSchedule(Protocol):
         when a mail was delivered during the poll); nothing if ``owner`` lost the lease."""
         ...
 
+    async def poll_skipped(self, tenant_id: str, owner: str, interval: float) -> None:
+        """Releases ``owner``'s lease, due again an interval from now, no poll recorded
+        (its marketplace is not served now); nothing if ``owner`` lost the lease."""
+        ...
+
     async def poll_failed(
         self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
     ) -> None:

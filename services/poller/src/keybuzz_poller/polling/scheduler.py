@@ -65,6 +65,11 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class PollSkipped(Exception):
+    """``poll_one`` polled nothing, and nothing failed: the key is due again an interval
+    on, with no poll, success or failure recorded (a shop of a marketplace not served now)."""
+
+
 class LeasedPolls:
     """The claiming loop on one schedule: leases due keys, polls each (``poll_one``), records
     success or failure with back-off. One per schedule and process."""
@@ -95,6 +100,10 @@ class LeasedPolls:
     def interval_of(self, tenant_id: str) -> float:
         """How long after a poll of ``tenant_id`` (a lease's key) the next one is due."""
         return self.interval
+
+    async def next_interval(self, tenant_id: str) -> float:
+        """How long after the poll of ``tenant_id`` that just succeeded the next one is due."""
+        return self.interval_of(tenant_id)
 
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
@@ -220,6 +229,13 @@ class LeasedPolls:
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
             result = await self._poll_within_deadline(tenant_id)
+        except PollSkipped:
+            interval = self.interval_of(tenant_id)
+            with contextlib.suppress(Exception):
+                await self.schedule.poll_skipped(tenant_id, self.owner, interval)
+            if reraise:
+                raise
+            return None
         except Exception as exc:
             await self._record_failure(tenant_id, exc)
             if reraise:
@@ -233,7 +249,7 @@ class LeasedPolls:
         # tenant the moment it is, before this line's log record is written.
         seconds = round(asyncio.get_running_loop().time() - started, 3)
         await self.schedule.poll_succeeded(
-            tenant_id, self.owner, result.fetched, self.interval_of(tenant_id)
+            tenant_id, self.owner, result.fetched, await self.next_interval(tenant_id)
         )
         # Every poll of every tenant at INFO would be most of the log: only those that stored mail.
         log.log(

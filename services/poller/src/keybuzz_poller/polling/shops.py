@@ -15,17 +15,24 @@ connects again) and fails like an outage, so the shop's status says why.
 
 from __future__ import annotations
 
+import logging
+
 from keybuzz_shared.background import BackgroundLoop
+from keybuzz_shared.connectors.registry import served
 
 from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
-from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
+from keybuzz_poller.polling.scheduler import LeasedPolls, PollSkipped, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.shops.allowance import seconds_into_day
+from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
 from keybuzz_poller.shops.domain import shop_of
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopKeyRefused, ShopPorts
+
+log = logging.getLogger(__name__)
 
 
 class ShopScheduler(LeasedPolls):
@@ -38,21 +45,42 @@ class ShopScheduler(LeasedPolls):
         shops: ShopPorts,
         connections: ShopPollingPorts,
     ) -> None:
-        settings = runtime.settings
-        self.intervals = {
-            m: float(settings.shop_api(m).poll_interval_seconds) for m in shop_marketplaces()
-        }
-        timings = shop_poll_timings(settings, min(self.intervals.values()))
+        self.settings = settings = runtime.settings
+        # The claiming tick, lease and deadline: by the marketplaces served at start-up.
+        intervals = [settings.shop_api(m).poll_interval_seconds for m in shop_marketplaces()]
+        timings = shop_poll_timings(settings, float(min(intervals)))
         super().__init__(runtime, schedule, timings)
         self.shops = shops
         self.connections = connections
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)
+        self.not_served: set[str] = set()  # marketplaces whose shops' polls are skipped
 
     def interval_of(self, tenant_id: str) -> float:
-        return self.intervals.get(shop_of(tenant_id).marketplace, self.interval)
+        try:
+            api = self.settings.shop_api(shop_of(tenant_id).marketplace)
+        except LookupError:
+            return self.interval
+        return float(api.poll_interval_seconds)
+
+    async def next_interval(self, tenant_id: str) -> float:
+        """A shop with a daily allowance: the calls left today spread over the rest of its
+        day's plan (``shops/allowance.py``); the others: their marketplace's interval."""
+        shop = shop_of(tenant_id)
+        if self.shops.calls is None:
+            return self.interval_of(tenant_id)
+        day, at = seconds_into_day(self.shops.clock())
+        try:
+            plan = await plan_of(self.shops, shop, day)
+        except LookupError:  # its marketplace is not served now
+            return self.interval_of(tenant_id)
+        if plan is None:
+            return self.interval_of(tenant_id)
+        spent = await self.shops.calls.calls_spent(shop, day)
+        return plan.interval(at, spent, calls_per_poll(self.shops, shop, day, spent))
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         shop = shop_of(tenant_id)
+        self._served_or_skip(shop.marketplace)
         try:
             done = await poll_shop(self.shops, shop)
         except ShopKeyRefused as exc:
@@ -65,6 +93,26 @@ class ShopScheduler(LeasedPolls):
             duplicates=done.duplicates,
             unparsed=0,
         )
+
+    def _served_or_skip(self, marketplace: str) -> None:
+        """PollSkipped when no connector serves ``marketplace`` now (removed from its
+        family's catalogue): its shops stay CONNECTED, unpolled and not failing, said once
+        in the log, and are polled again when it is served again."""
+        if served(marketplace):
+            if marketplace in self.not_served:
+                self.not_served.discard(marketplace)
+                log.info(
+                    "marketplace served again: its shops are polled",
+                    extra={"marketplace": marketplace},
+                )
+            return
+        if marketplace not in self.not_served:
+            self.not_served.add(marketplace)
+            log.warning(
+                "marketplace not served: its shops are kept connected and not polled",
+                extra={"marketplace": marketplace},
+            )
+        raise PollSkipped(f"marketplace {marketplace} is not served now")
 
 
 async def start_shop_polling(

@@ -123,8 +123,11 @@ class PostgresShops:
             SELECT marketplace, seller_id, connection,
                    lease_owner IS NOT NULL AND lease_expires_at > now() AS polling,
                    next_poll_at, last_poll_at, last_success_at, last_error, last_error_at,
-                   consecutive_failures, messages_fetched
-            FROM poller_shops WHERE tenant_id = $1 ORDER BY marketplace
+                   consecutive_failures, messages_fetched, coalesce(c.calls, 0) AS calls_today
+            FROM poller_shops s
+            LEFT JOIN poller_shop_calls c
+                   ON c.poll_key = s.poll_key AND c.day = (now() AT TIME ZONE 'UTC')::date
+            WHERE tenant_id = $1 ORDER BY marketplace
             """,
             tenant_id,
         )

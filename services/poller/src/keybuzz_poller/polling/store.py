@@ -240,6 +240,20 @@ class PostgresPollSchedule:
             interval,
         )
 
+    async def poll_skipped(self, tenant_id: str, owner: str, interval: float) -> None:
+        t = self.table
+        await self.db.execute(
+            f"""
+            UPDATE {t.name} SET
+                next_poll_at = now() + make_interval(secs => $3),
+                lease_owner = NULL, lease_expires_at = NULL
+            WHERE {t.key} = $1 AND lease_owner = $2
+            """,
+            tenant_id,
+            owner,
+            interval,
+        )
+
     async def poll_failed(
         self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
     ) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
+from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.connectors.seam import Recipient, Reply, ReplyFile
 from keybuzz_shared.text import storable
 
@@ -67,6 +68,9 @@ async def queue_reply(
 ) -> ReplyQueued:
     """Check the reply, then store its mail, ticket message and sending work in one transaction."""
     marketplace = await ports.replies.ticket_marketplace(tenant_id, ticket_id)
+    if marketplace is not None and not served(marketplace):
+        # Neither its API nor a mail relay: the reply waits for the marketplace to be back.
+        raise CannotReply(f"marketplace {marketplace} is not served now: reply when it is again")
     api = ports.apis.get(marketplace) if marketplace is not None else None
     if marketplace is not None and api is not None:
         return await _queue_api_reply(ports, api, tenant_id, ticket_id, request, marketplace)

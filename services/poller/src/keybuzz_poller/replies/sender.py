@@ -30,6 +30,7 @@ import logging
 import msgspec
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
+from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.events import MessageSent
 
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
@@ -62,7 +63,10 @@ async def send_due(ports: RepliesPorts) -> int:
 
 async def _send_one(ports: RepliesPorts, reply: ClaimedReply) -> None:
     api = ports.apis.get(reply.marketplace)
-    if api is not None:
+    if reply.marketplace is not None and not served(reply.marketplace):
+        # Queued through its API before it was removed: never sent another way; retried.
+        outcome = Outcome("temporary", f"marketplace {reply.marketplace} is not served now")
+    elif api is not None:
         # Raising (a bug, the process stopping) leaves the reply unconfirmed: read back.
         outcome = await _through_api(ports, api, reply)
     else:

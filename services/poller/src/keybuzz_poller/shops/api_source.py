@@ -28,7 +28,7 @@ from typing import TypeVar
 import httpx
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
-from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.registry import PerMarketplace, connector_for
 from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, Page
 from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
@@ -63,25 +63,28 @@ class ApiMessageSource:
     def __init__(
         self, vault: VaultClient, apis: Mapping[str, ShopApiSettings], *, inside_allowed: bool
     ) -> None:
-        self.apis = dict(apis)  # marketplace -> how its API is reached, its own settings
-        # marketplace -> where its messages' files may come from
-        file_links = {
-            m: FileLinks(api.attachment_origins, inside_allowed=inside_allowed)
-            for m, api in apis.items()
-        }
-        # TLS verified against the system's CAs, always; each marketplace's read timeout. No
-        # cap on connections: the scheduler bounds the polls running at once, and a pool of
-        # httpx's default 100 would let stalled shops' calls hold every connection, the
-        # healthy shops' calls waiting. Several small pools to a client: one pool's upkeep
-        # grows with the calls and connections it holds.
-        self._http = {
-            m: httpx.AsyncClient(
-                timeout=api.timeout_seconds,
+        # marketplace -> how its API is reached, its own settings (made on first use: a
+        # marketplace served after start-up is polled like the others)
+        self.apis = apis
+
+        def file_links(connector: seam.Connector) -> FileLinks:
+            """Where its messages' files may come from."""
+            allowed = apis[connector.marketplace].attachment_origins
+            return FileLinks(allowed, inside_allowed=inside_allowed)
+
+        def client(connector: seam.Connector) -> httpx.AsyncClient:
+            # TLS verified against the system's CAs, always; the marketplace's read timeout.
+            # No cap on connections: the scheduler bounds the polls running at once, and a
+            # pool of httpx's default 100 would let stalled shops' calls hold every
+            # connection, the healthy shops' calls waiting. Several small pools to a client:
+            # one pool's upkeep grows with the calls and connections it holds.
+            return httpx.AsyncClient(
+                timeout=apis[connector.marketplace].timeout_seconds,
                 transport=SpreadTransport(limits=httpx.Limits(max_connections=None)),
             )
-            for m, api in apis.items()
-        }
-        self.sessions = ShopSessions(vault, self._http, self.apis, file_links)
+
+        self._http = PerMarketplace(client)
+        self.sessions = ShopSessions(vault, self._http, self.apis, PerMarketplace(file_links))
 
     def http(self, marketplace: str) -> httpx.AsyncClient:
         """The client calls to ``marketplace``'s API are made on."""
@@ -91,8 +94,16 @@ class ApiMessageSource:
         return self.apis[shop.marketplace].call_deadline_seconds
 
     async def aclose(self) -> None:
-        for http in self._http.values():
+        for http in self._http.made():
             await http.aclose()
+
+    def allowance_calls(self, shop: Shop) -> int | None:
+        """``ports.CountsCalls``: the calls of the daily allowance the shop's session made,
+        when its connector's session counts them."""
+        session = self.sessions.kept(shop.marketplace, shop.tenant_id)
+        if isinstance(session, seam.CountsAllowanceCalls):
+            return session.allowance_calls()
+        return None
 
     async def open(self, shop: Shop) -> None:
         try:

@@ -37,6 +37,9 @@ class ShopStatus(msgspec.Struct, kw_only=True):
     last_error_at: datetime | None
     consecutive_failures: int
     messages_fetched: int
+    # Listing calls spent this UTC day (``poller_shop_calls``): for a marketplace with a
+    # daily allowance.
+    calls_today: int = 0
 
 
 class ShopConnections(Protocol):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
+from keybuzz_shared.connectors.seam import Connector, shop_api_of
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -21,6 +22,7 @@ from keybuzz_poller.shops.connection_ports import (
     ShopStatus,
 )
 from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.ports import ShopPorts
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,22 @@ def shop_marketplaces() -> frozenset[str]:
     """The marketplaces whose shops the poller polls over their API: the connectors with a
     ``shop_api`` part, as registered now (a connector registered after import included)."""
     return frozenset(c.marketplace for c in connectors() if c.shop_api is not None)
+
+
+def shop_marketplace(connector: Connector) -> str:
+    """The connector's marketplace, when its shops are polled over its API; LookupError
+    when they are not."""
+    shop_api_of(connector)
+    return connector.marketplace
+
+
+def polled_by_api(marketplace: str) -> bool:
+    """``marketplace``'s shops are polled over its API: served by a connector with a
+    ``shop_api`` (asked now: a marketplace added since start-up included)."""
+    try:
+        return connector_for(marketplace).shop_api is not None
+    except UnknownMarketplace:
+        return False
 
 
 async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) -> None:
@@ -95,3 +113,12 @@ async def key_refused(ports: ShopPollingPorts, shop: Shop, reason: str) -> None:
 
 async def shop_statuses(ports: ShopPollingPorts, tenant_id: str) -> list[ShopStatus]:
     return await ports.connections.statuses(tenant_id)
+
+
+def calls_per_day(shops: ShopPorts, marketplace: str) -> int | None:
+    """The daily allowance of ``marketplace``'s shops, when it has one (and is still polled)."""
+    try:
+        allowance = shops.reading(marketplace).allowance
+    except LookupError:  # a marketplace no registered connector polls any more
+        return None
+    return None if allowance is None else allowance.calls_per_day

@@ -232,6 +232,11 @@ def _comparable(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_from(cursor: datetime | None, now: datetime, first_poll: timedelta) -> datetime:
-    """Where a poll starts reading: a little before the cursor, or ``first_poll`` back."""
-    return now - first_poll if cursor is None else cursor - CURSOR_OVERLAP
+def read_from(
+    cursor: datetime | None,
+    now: datetime,
+    first_poll: timedelta,
+    overlap: timedelta = CURSOR_OVERLAP,
+) -> datetime:
+    """Where a poll starts reading: ``overlap`` before the cursor, or ``first_poll`` back."""
+    return now - first_poll if cursor is None else cursor - overlap

@@ -30,6 +30,7 @@ from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import ShopApi, shop_api_of
 from keybuzz_shared.events import MessageReceived, MessageSent
 
+from keybuzz_poller.shops.calls import within_allowance
 from keybuzz_poller.shops.domain import (
     MARKED_READ,
     OPENS_TICKET,
@@ -75,8 +76,8 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         await _mark_pending(ports, shop, poll)  # left by an earlier poll's failed mark
     cursor = await ports.store.cursor(shop)
     now = ports.clock()
-    since = read_from(cursor.incidents_since, now, reading.first_poll)
-    async for incidents in ports.source.incidents(shop, since):
+    since = read_from(cursor.incidents_since, now, reading.first_poll, reading.overlap)
+    async for incidents in within_allowance(ports, shop, ports.source.incidents(shop, since)):
         poll.fetched += len(incidents)
         if not incidents:  # most polls: nothing to store, the cursor stays
             continue
@@ -84,8 +85,8 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
             for incident in incidents:
                 touched.add([await _take_incident(unit, shop, incident, now, poll)])
             cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
-    since = read_from(cursor.messages_since, now, reading.first_poll)
-    async for messages in ports.source.messages(shop, since):
+    since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
+    async for messages in within_allowance(ports, shop, ports.source.messages(shop, since)):
         poll.fetched += len(messages)
         if not messages:
             continue

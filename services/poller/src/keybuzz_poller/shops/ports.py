@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
@@ -30,7 +30,9 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.uow import StoreUnit
 
+from keybuzz_poller.shops.allowance import Allowance, DayPlan
 from keybuzz_poller.shops.domain import (
+    CURSOR_OVERLAP,
     Attachment,
     FileLink,
     MatchedReply,
@@ -97,6 +99,37 @@ class MarketplaceMessageSource(Protocol):
         ``AttachmentRefused`` when the link is not followed (docs/SECURITY.md, "Files a
         message links"), ``AttachmentUnavailable`` when the marketplace will not serve it
         (4xx), ``MarketplaceUnavailable`` when its server fails (5xx, unreachable)."""
+        ...
+
+
+@runtime_checkable
+class CountsCalls(Protocol):
+    """A ``MarketplaceMessageSource`` that knows how many calls of the daily allowance
+    each shop's session made (the seam's ``CountsAllowanceCalls``); without it, each page
+    listed is one call."""
+
+    def allowance_calls(self, shop: Shop) -> int | None:
+        """The calls of the allowance the shop's session made so far; None when its session
+        does not count them."""
+        ...
+
+
+class CallCounts(Protocol):
+    """The listing calls each shop spent per UTC day (``poller_shop_calls``), counted before
+    each call is made: the count survives restarts and is shared by every instance."""
+
+    async def reserve_call(self, shop: Shop, day: date, limit: int) -> bool:
+        """Counts one more call of ``day`` unless its count reached ``limit``; whether it did."""
+        ...
+
+    async def adjust_calls(self, shop: Shop, day: date, delta: int) -> None:
+        """Corrects ``day``'s count by what the calls made really spent (never below 0)."""
+        ...
+
+    async def calls_spent(self, shop: Shop, day: date) -> int: ...
+
+    async def buyer_hours(self, shop: Shop, since: datetime) -> tuple[int, ...]:
+        """The shop's buyer messages written since ``since``, by UTC hour (24 counts)."""
         ...
 
 
@@ -201,6 +234,8 @@ class ShopReading:
     mark_as_read: bool  # the shop API's mark_as_read
     first_poll: timedelta  # how far back a shop's first poll reads
     max_attachment_bytes: int
+    allowance: Allowance | None = None  # its daily allowance of listing calls, if it has one
+    overlap: timedelta = CURSOR_OVERLAP  # how far before its cursor a poll reads again
 
 
 @dataclass(frozen=True)
@@ -215,6 +250,13 @@ class ShopPorts:
     # Told how many replies in doubt a poll's unit of work made SENT, once it committed
     # (the replies' SENT count).
     replies_sent: Callable[[int], None]
+    calls: CallCounts | None = None  # needed when a marketplace has a daily allowance
+    # Each shop's plan of its UTC day, learned once a day from its buyers' hours (shop key →
+    # its day and plan): ``calls.plan_of``'s.
+    plans: dict[str, tuple[date, DayPlan]] = field(default_factory=dict)
+    # Each shop's day's count after its last poll and its calls per poll (shop key → day,
+    # count, mean): ``calls.calls_per_poll``'s.
+    poll_costs: dict[str, tuple[date, int, float]] = field(default_factory=dict)
 
 
 # What an API reply's outcome ``code`` holds when the marketplace refused the shop's key.

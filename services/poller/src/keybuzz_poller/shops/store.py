@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import msgspec
 from keybuzz_shared.db import Executor
@@ -371,3 +371,65 @@ def _buyer_name(message: ShopMessage) -> str | None:
 
 def _optional(text: str | None) -> str | None:
     return storable(text) if text else None
+
+
+CALL_DAYS_KEPT = 7  # a shop's daily call counts kept for operators, then deleted
+
+
+class PostgresShopCalls:
+    """``ports.CallCounts`` on ``poller_shop_calls``: one row per shop and UTC day."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def reserve_call(self, shop: Shop, day: date, limit: int) -> bool:
+        # One statement: two instances (or a poll and a restart's) cannot both take the last.
+        counted = await self.db.fetchval(
+            """
+            WITH gone AS (DELETE FROM poller_shop_calls WHERE poll_key = $1 AND day < $4)
+            INSERT INTO poller_shop_calls AS c (poll_key, day, calls)
+            SELECT $1, $2, 1 WHERE $3 > 0
+            ON CONFLICT (poll_key, day) DO UPDATE SET calls = c.calls + 1 WHERE c.calls < $3
+            RETURNING true
+            """,
+            shop.key,
+            day,
+            limit,
+            day - timedelta(days=CALL_DAYS_KEPT),
+        )
+        return bool(counted)
+
+    async def adjust_calls(self, shop: Shop, day: date, delta: int) -> None:
+        await self.db.execute(
+            """
+            INSERT INTO poller_shop_calls AS c (poll_key, day, calls) VALUES ($1, $2, greatest($3, 0))
+            ON CONFLICT (poll_key, day) DO UPDATE SET calls = greatest(c.calls + $3, 0)
+            """,
+            shop.key,
+            day,
+            delta,
+        )
+
+    async def calls_spent(self, shop: Shop, day: date) -> int:
+        spent = await self.db.fetchval(
+            "SELECT calls FROM poller_shop_calls WHERE poll_key = $1 AND day = $2", shop.key, day
+        )
+        return int(spent or 0)
+
+    async def buyer_hours(self, shop: Shop, since: datetime) -> tuple[int, ...]:
+        rows = await self.db.fetch(
+            """
+            SELECT extract(hour FROM sent_at AT TIME ZONE 'UTC')::int AS hour, count(*) AS n
+            FROM poller_external_messages
+            WHERE tenant_id = $1 AND marketplace = $2 AND sender_type = $3 AND sent_at >= $4
+            GROUP BY 1
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            BUYER,
+            since,
+        )
+        counts = [0] * 24
+        for row in rows:
+            counts[row["hour"]] = row["n"]
+        return tuple(counts)

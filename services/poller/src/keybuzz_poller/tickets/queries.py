@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors.registry import marketplaces
+from keybuzz_shared.connectors.registry import marketplaces, served
 from keybuzz_shared.pages import (
     InvalidCursor,
     Position,
@@ -138,8 +138,8 @@ def ticket_query(
         raise InvalidQuery(f"status must be one of {sorted(TICKET_STATUSES)}")
     if response_state is not None and response_state not in deadlines.RESPONSE_STATES:
         raise InvalidQuery(f"responseState must be one of {sorted(deadlines.RESPONSE_STATES)}")
-    if marketplace is not None and marketplace not in (served := marketplaces()):
-        raise InvalidQuery(f"marketplace must be one of {', '.join(served)}")
+    if marketplace is not None and not served(marketplace):
+        raise InvalidQuery(f"marketplace must be one of {', '.join(marketplaces())}")
     if sort not in SORTS:
         raise InvalidQuery(f"sort must be one of {sorted(SORTS)}")
     if not 1 <= limit <= MAX_PAGE:

@@ -96,6 +96,7 @@ from keybuzz_shared.connectors.seam.response_window import (
     ResponseWindow,
 )
 from keybuzz_shared.connectors.seam.shop_api import (
+    CountsAllowanceCalls,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -116,6 +117,7 @@ __all__ = [
     "Attachment",
     "CodeExchange",
     "ConnectionKind",
+    "CountsAllowanceCalls",
     "Connector",
     "ConnectorError",
     "ConsentSite",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import msgspec
 
@@ -42,6 +42,18 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     first_poll_days: int
     max_attachment_bytes: int
     attachment_origins: tuple[str, ...]  # the only origins a message's files come from
+    # The marketplace's daily allowance of listing calls per shop account (a UTC day); None:
+    # no such limit, each shop polled every ``poll_interval_seconds``. With one, the poller
+    # spends it across the day where buyers write (``buyer_hours``), never more, and never
+    # polls more often than ``poll_interval_seconds`` (docs/POLLER.md, "Daily allowance").
+    calls_per_day: int | None = None
+    # How much the marketplace's buyers write at each hour of their day (24 relative
+    # weights, hour 0 first, in ``buyer_zone``'s local time); empty: the poller's default.
+    buyer_hours: tuple[float, ...] = ()
+    buyer_zone: str = "Europe/Paris"
+    # How far before its cursor a poll reads again (a listing may show a message late): more
+    # overlap, more folders listed again by every poll, and more pages of the allowance.
+    listing_overlap_seconds: int = 600
 
 
 class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
@@ -140,6 +152,18 @@ class InboxSource(Protocol):
         addresses only): ``file_links.LinkRefused`` for a link off them (or when none were
         given), ``FileTooLarge`` over ``max_bytes``, ``FileUnavailable`` for an answer
         without the file, MarketplaceUnavailable when the file server is unreachable."""
+        ...
+
+
+@runtime_checkable
+class CountsAllowanceCalls(Protocol):
+    """A session whose listing pages may spend other than one call of the daily allowance
+    each (``ShopApiSettings.calls_per_day``): several list calls behind one page, or none
+    (a listing it serves from another call). Without it, every page of ``inbox_messages``
+    and ``incidents`` counts as one call."""
+
+    def allowance_calls(self) -> int:
+        """The calls of the allowance this session has made so far (it only grows)."""
         ...
 
 

@@ -1,0 +1,82 @@
+"""A shop's daily call counts: the unit tier's ``InMemoryCallCounts`` and
+``shops/store.py``'s ``PostgresShopCalls`` give the same answers (each scenario on both);
+on PostgreSQL, two reservations at once never both take the last call, and the buyers'
+hours are counted from the shop's stored messages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import msgspec
+import pytest
+from keybuzz_poller.service import DEFINITION
+from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.ports import CallCounts
+from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
+from keybuzz_shared.db import apply_migrations, create_pool
+from poller_shop_fakes import InMemoryCallCounts
+from poller_shop_fakes import shop_message as message
+
+SHOP, OTHER = Shop("t1", "FNAC"), Shop("t2", "FNAC")
+DAY = date(2026, 11, 24)
+
+
+@pytest.fixture
+async def pool(make_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(await make_database("calls"))
+    assert DEFINITION.migrations is not None
+    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def counts(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> CallCounts:
+    return InMemoryCallCounts() if request.param == "memory" else PostgresShopCalls(pool)
+
+
+async def test_calls_are_counted_up_to_the_limit_per_shop_and_day(counts: CallCounts) -> None:
+    assert [await counts.reserve_call(SHOP, DAY, 3) for _ in range(4)] == [True] * 3 + [False]
+    assert await counts.calls_spent(SHOP, DAY) == 3
+    # A higher limit later in the day lets more through; a limit of 0 none.
+    assert await counts.reserve_call(SHOP, DAY, 4)
+    assert not await counts.reserve_call(SHOP, DAY + timedelta(days=1), 0)
+    assert await counts.reserve_call(SHOP, DAY + timedelta(days=1), 1)
+    assert await counts.reserve_call(OTHER, DAY, 1)
+    assert await counts.calls_spent(SHOP, DAY) == 4
+    assert await counts.calls_spent(OTHER, DAY) == 1
+    assert await counts.calls_spent(OTHER, DAY - timedelta(days=1)) == 0
+
+
+async def test_corrections_move_the_count_never_below_zero(counts: CallCounts) -> None:
+    await counts.reserve_call(SHOP, DAY, 10)
+    await counts.adjust_calls(SHOP, DAY, 2)  # one page that was three calls
+    assert await counts.calls_spent(SHOP, DAY) == 3
+    await counts.adjust_calls(SHOP, DAY, -5)
+    assert await counts.calls_spent(SHOP, DAY) == 0
+    await counts.adjust_calls(OTHER, DAY, 2)  # no row yet
+    assert await counts.calls_spent(OTHER, DAY) == 2
+
+
+async def test_concurrent_reservations_never_pass_the_limit(pool: asyncpg.Pool) -> None:
+    counts = PostgresShopCalls(pool)
+    taken = await asyncio.gather(*(counts.reserve_call(SHOP, DAY, 5) for _ in range(20)))
+    assert sum(taken) == 5 and await counts.calls_spent(SHOP, DAY) == 5
+
+
+async def test_buyer_hours_are_the_shops_buyer_messages_by_utc_hour(pool: asyncpg.Pool) -> None:
+    store = PostgresShopStore(pool)
+    now = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
+    for n, (hour, sender) in enumerate([(3, "BUYER"), (3, "BUYER"), (19, "BUYER"), (19, "SELLER")]):
+        written = msgspec.structs.replace(
+            message(f"m{n}"), created_at=now.replace(hour=hour), sender_type=sender
+        )
+        await store.add_message(SHOP, written, [], now, False)
+    old = msgspec.structs.replace(message("old"), created_at=now - timedelta(days=40))
+    await store.add_message(SHOP, old, [], now, False)
+    hours = await PostgresShopCalls(pool).buyer_hours(SHOP, now - timedelta(days=28))
+    assert hours[3] == 2 and hours[19] == 1 and sum(hours) == 3
+    assert sum(await PostgresShopCalls(pool).buyer_hours(OTHER, now - timedelta(days=28))) == 0
