@@ -45,22 +45,28 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 import httpx
 import nats
-from keybuzz_connector_cdiscount.endpoints import Endpoints
 from keybuzz_connector_fnac.client import FnacCredentials
 from keybuzz_devstack import bootstrap
+from keybuzz_poller.settings import PollerSettings
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.doubles import service_env
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import MarketplaceSession, Reply, ThreadKey
-from keybuzz_shared.settings import DEV_JWT_SECRET
+from keybuzz_shared.connectors.seam import (
+    MarketplaceSession,
+    Reply,
+    ShopApiSettings,
+    ThreadKey,
+)
+from keybuzz_shared.settings import DEV_JWT_SECRET, load_settings
 
 from bench.bench_poll_scale import _start_poller, _wait_ready
 from bench.bench_shop_polling import (
@@ -93,7 +99,6 @@ WRITE_RATE = float(os.environ.get("BENCH_CDISCOUNT_POLLING_MESSAGES_PER_SECOND",
 CONCURRENCY = os.environ.get("BENCH_CDISCOUNT_POLLING_CONCURRENCY", "32")
 MARKETPLACE = "CDISCOUNT"
 BASELINE_SHOPS = min(SHOPS, 1_000)  # shops the straight listing baseline polls
-CALL_DEADLINE = 20.0  # the connector's default CDISCOUNT_CALL_DEADLINE_SECONDS
 WATCH_EVERY = 0.1
 CDISCOUNT_ROWS = f"poll_key LIKE '{MARKETPLACE}:%'"
 FNAC_ROWS = f"poll_key NOT LIKE '{MARKETPLACE}:%'"
@@ -106,10 +111,35 @@ class Seller:
 
     shop: Shop
     secret: dict[str, str]  # client_id, client_secret, seller_id: what oauth keeps
+    # The double's admin: a buyer opens a thread at the shop's THREADS, its answer names
+    # the thread by THREAD_FIELD.
+    THREADS: ClassVar[str] = "discussions"
+    THREAD_FIELD: ClassVar[str] = "discussionId"
 
     @property
     def seller_id(self) -> str:
         return self.secret["seller_id"]
+
+    @property
+    def shop_path(self) -> str:
+        """The shop on the double's admin (under /_sandbox)."""
+        return f"/cdiscount/shops/{self.seller_id}"
+
+    @property
+    def threads_path(self) -> str:
+        return f"{self.shop_path}/{self.THREADS}"
+
+    @property
+    def sent_path(self) -> str:
+        return f"{self.shop_path}/sent"
+
+
+def shop_api_view(api: Mapping[str, str], marketplace: str) -> ShopApiSettings:
+    """The settings view a service started with ``api`` gives ``marketplace``'s sessions."""
+    settings = load_settings(PollerSettings, api)
+    view = settings.of(connector_for(marketplace).settings_type).shop_api(marketplace)
+    assert view is not None, marketplace
+    return view
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
@@ -118,7 +148,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
         return await _measure(ctx, sandbox, pg)
 
 
-async def _listed(sandbox_url: str) -> tuple[list[Connected], list[Seller]]:
+async def _listed(
+    sandbox_url: str, fnac_shops: int = FNAC, cdiscount_shops: int = SHOPS
+) -> tuple[list[Connected], list[Seller]]:
     """The double's extra shops, each for a tenant of its own: Fnac's, then Cdiscount's."""
     async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox", timeout=300) as admin:
         fnac = [s for s in (await admin.get("/fnac/shops")).json() if "Boutique" in s["name"]]
@@ -126,7 +158,9 @@ async def _listed(sandbox_url: str) -> tuple[list[Connected], list[Seller]]:
     sellers = [s for s in cdiscount if "Boutique" in s["name"]]
     # The double's seller ids are 6 digits, drawn: two extra shops may draw one (a few in
     # a thousand at 10,000), and it lists that seller once.
-    assert len(fnac) == FNAC and len(sellers) >= 0.99 * SHOPS, f"{len(fnac)}, {len(sellers)}"
+    assert len(fnac) == fnac_shops and len(sellers) >= 0.99 * cdiscount_shops, (
+        f"{len(fnac)}, {len(sellers)}"
+    )
     return [
         Connected(
             Shop(f"fnac{n:05d}{uuid.uuid4().hex[:6]}", s["marketplace"]),
@@ -151,12 +185,7 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
     database = await bootstrap.create_scratch_database(postgres_url, "cdiscountpoll")
     api = service_env(sandbox_url)
     setup = await connect_shops(ctx, database, api, [*fnac, *sellers])
-    address = Endpoints(
-        api_url=api["CDISCOUNT_API_URL"],
-        auth_url=api["CDISCOUNT_AUTH_URL"],
-        call_deadline=CALL_DEADLINE,
-    ).address
-    straight = await _straight_polls(address, sellers[:BASELINE_SHOPS])
+    straight = await _straight_polls(api, sellers[:BASELINE_SHOPS])
     intervals = {
         f"{name}_POLL_INTERVAL_SECONDS": str(INTERVAL) for name in ("FNAC", "DARTY", MARKETPLACE)
     }
@@ -166,29 +195,40 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
     try:
         await _wait_ready(poller)
         setup["first polls"] = await timed(lambda: _first_polls(conn))
-        await conn.execute(
-            f"UPDATE poller_shops SET connection = 'DISCONNECTED' WHERE {CDISCOUNT_ROWS}"
-        )
+        await _set_aside(conn, CDISCOUNT_ROWS)
         await _spread(conn, FNAC_ROWS)
         alone = await _phase(database, conn, (FNAC_ROWS,))
-        await conn.execute(
-            f"UPDATE poller_shops SET connection = 'CONNECTED' WHERE {CDISCOUNT_ROWS}"
-        )
-        await _spread(conn, CDISCOUNT_ROWS)
+        await _bring_back(conn, CDISCOUNT_ROWS)
         traffic = Traffic(sandbox_url, database, poller.port, sellers)
         together = await traffic.during(ctx, _phase(database, conn, (FNAC_ROWS, CDISCOUNT_ROWS)))
-        raw = await traffic.raw_replies(address)
+        raw = await traffic.raw_replies(api)
     finally:
         poller.stop()
         await conn.close()
     return _figures(setup, straight, alone, together, traffic, raw)
 
 
-async def _spread(conn: asyncpg.Connection, rows: str) -> None:
+async def _set_aside(conn: asyncpg.Connection, rows: str) -> None:
+    """The ``rows`` not polled (disconnected) and not due: due, the claims would park them
+    in their window ahead of the measured shops, a lag of the set-up's making."""
+    await conn.execute(
+        f"""UPDATE poller_shops SET connection = 'DISCONNECTED',
+                next_poll_at = now() + interval '1 hour'
+            WHERE {rows}"""
+    )
+
+
+async def _bring_back(conn: asyncpg.Connection, rows: str, interval: float = INTERVAL) -> None:
+    """The ``rows`` set aside connected again, each due at a random point of ``interval``."""
+    await conn.execute(f"UPDATE poller_shops SET connection = 'CONNECTED' WHERE {rows}")
+    await _spread(conn, rows, interval)
+
+
+async def _spread(conn: asyncpg.Connection, rows: str, interval: float = INTERVAL) -> None:
     await conn.execute(
         f"""UPDATE poller_shops SET next_poll_at = now() + random() * make_interval(secs => $1)
             WHERE {rows}""",
-        float(INTERVAL),
+        float(interval),
     )
 
 
@@ -199,25 +239,22 @@ class Straight:
     messages: int
 
 
-async def _straight_polls(address: str, sellers: list[Seller]) -> Straight:
-    """Baseline: a poll's listing (the last 10 minutes' discussions) sent straight to the
-    double by the connector's session, each shop's token first, 8 shops at a time."""
-    shop_api = connector_for(MARKETPLACE).shop_api
-    assert shop_api is not None
+async def _straight_polls(api: Mapping[str, str], sellers: list[Seller]) -> Straight:
+    """Baseline: a poll's listing (the last 10 minutes' threads) sent straight to the
+    double by the connector's session, each shop's credentials checked first, 8 shops at
+    a time."""
     async with httpx.AsyncClient(timeout=60) as http:
-        sessions = {
-            s.seller_id: shop_api.session(s.secret, http=http, base_url=address) for s in sellers
-        }
+        sessions = _sessions(api, sellers, http)
 
         async def authenticate(s: Seller) -> None:
-            await sessions[s.seller_id].verify()
+            await sessions[s.shop.key].verify()
 
         await _gathered(sellers, authenticate, 8)
         since = datetime.now(UTC) - timedelta(minutes=10)
         listed = [0]
 
         async def poll(s: Seller) -> None:
-            page = await sessions[s.seller_id].inbox_messages(since=since)
+            page = await sessions[s.shop.key].inbox_messages(since=since)
             listed[0] += len(page.items)
 
         before = cpu_seconds_by_process()
@@ -225,6 +262,20 @@ async def _straight_polls(address: str, sellers: list[Seller]) -> Straight:
         cpu = cpu_spent_by_process(before, cpu_seconds_by_process())
     double_ms = 1000 * cpu.get("keybuzz_sandbox", 0.0) / len(sellers)
     return Straight(len(sellers) / seconds, double_ms, listed[0])
+
+
+def _sessions(
+    api: Mapping[str, str], sellers: list[Seller], http: httpx.AsyncClient
+) -> dict[str, MarketplaceSession]:
+    """Each seller's session by its shop's key, as a service started with ``api`` makes it."""
+    views = {m: shop_api_view(api, m) for m in {s.shop.marketplace for s in sellers}}
+    sessions: dict[str, MarketplaceSession] = {}
+    for s in sellers:
+        shop_api = connector_for(s.shop.marketplace).shop_api
+        assert shop_api is not None
+        view = views[s.shop.marketplace]
+        sessions[s.shop.key] = shop_api.session(s.secret, http=http, settings=view)
+    return sessions
 
 
 @dataclass
@@ -235,8 +286,14 @@ class Phase:
     load: str
 
 
-async def _phase(database: str, conn: asyncpg.Connection, rows: tuple[str, ...]) -> Phase:
-    """``ROUNDS`` intervals: the lags of each set of ``rows`` and every process's CPU."""
+async def _phase(
+    database: str,
+    conn: asyncpg.Connection,
+    rows: tuple[str, ...],
+    interval: int = INTERVAL,
+    rounds: int = ROUNDS,
+) -> Phase:
+    """``rounds`` intervals: the lags of each set of ``rows`` and every process's CPU."""
     started = await conn.fetchval("SELECT now()")
     before = cpu_seconds_by_process()
 
@@ -246,8 +303,8 @@ async def _phase(database: str, conn: asyncpg.Connection, rows: tuple[str, ...])
         try:
             end_lags, late = await sample_poll_lags(
                 sampler,
-                INTERVAL,
-                INTERVAL * ROUNDS,
+                interval,
+                interval * rounds,
                 started,
                 every=1.0,
                 table=TABLE,
@@ -295,6 +352,9 @@ class Traffic:
     database: str
     poller_port: int
     sellers: list[Seller]
+    seconds: float = INTERVAL * ROUNDS  # how long buyers write
+    rate: float = WRITE_RATE  # new threads a second
+    interval: float = INTERVAL  # the shops' poll interval
     written: list[Written] = field(default_factory=list)
     replies: list[Answered] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # replies not accepted (not 202)
@@ -309,7 +369,7 @@ class Traffic:
         events = await nats.connect(ctx.nats_url)
         await events.subscribe("message.received", cb=on_event)
         checker, finder = await asyncpg.connect(self.database), await asyncpg.connect(self.database)
-        admin = httpx.AsyncClient(base_url=f"{self.sandbox_url}/_sandbox/cdiscount", timeout=30)
+        admin = httpx.AsyncClient(base_url=f"{self.sandbox_url}/_sandbox", timeout=30)
         api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.poller_port}", timeout=30)
         tasks = [
             asyncio.create_task(_watch_tickets(checker, pending)),
@@ -321,7 +381,7 @@ class Traffic:
             await self._write(admin, pending, opened)
             result: Phase = await phase
             # The last messages may still be on their way: up to an interval and a half.
-            give_up = time.perf_counter() + 1.5 * INTERVAL
+            give_up = time.perf_counter() + 1.5 * self.interval
             while time.perf_counter() < give_up and (  # noqa: ASYNC110
                 any(w.ticket is None or w.event is None for w in self.written)
                 or any(r.seen is None for r in self.replies)
@@ -342,14 +402,14 @@ class Traffic:
     async def _write(
         self, admin: httpx.AsyncClient, pending: dict[str, Written], opened: dict[str, Answered]
     ) -> None:
-        """``WRITE_RATE`` new discussions a second for the phase, each on a random shop."""
+        """``rate`` new threads a second for ``seconds``, each on a random shop."""
         rng = random.Random(33)
         start, n = time.perf_counter(), 0
-        while (due := start + n / WRITE_RATE) < start + INTERVAL * ROUNDS:
+        while (due := start + n / self.rate) < start + self.seconds:
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             seller = rng.choice(self.sellers)
             text = f"bench {n} {uuid.uuid4().hex[:8]}: où en est ma commande ?"
-            answer = await admin.post(f"/shops/{seller.seller_id}/discussions", json={"body": text})
+            answer = await admin.post(seller.threads_path, json={"body": text})
             at = time.perf_counter()
             assert answer.status_code == 201, answer.text
             made = answer.json()
@@ -357,7 +417,7 @@ class Traffic:
             pending[one.message_id] = one
             self.written.append(one)
             opened[one.message_id] = Answered(
-                seller, made["discussionId"], made["orderId"], made["messageId"], ""
+                seller, made[seller.THREAD_FIELD], made["orderId"], made["messageId"], ""
             )
             n += 1
 
@@ -398,40 +458,35 @@ class Traffic:
         else:
             self.refused.append(f"{response.status_code} {response.text[:200]}")
 
-    async def raw_replies(self, address: str) -> list[Answered]:
+    async def raw_replies(self, api: Mapping[str, str]) -> list[Answered]:
         """Baseline: as many replies sent straight by the connector's session, on the same
-        discussions at ``WRITE_RATE`` a second, each shop's token taken first."""
-        shop_api = connector_for(MARKETPLACE).shop_api
-        assert shop_api is not None
+        discussions at ``rate`` a second, each shop's credentials checked first."""
         raw = [
             Answered(r.seller, r.discussion_id, r.order_id, r.message_id, "") for r in self.replies
         ]
         async with (
             httpx.AsyncClient(timeout=60) as http,
-            httpx.AsyncClient(
-                base_url=f"{self.sandbox_url}/_sandbox/cdiscount", timeout=30
-            ) as admin,
+            httpx.AsyncClient(base_url=f"{self.sandbox_url}/_sandbox", timeout=30) as admin,
         ):
-            sessions: dict[str, MarketplaceSession] = {}
-            for r in raw:
-                if r.seller.seller_id not in sessions:
-                    session = shop_api.session(r.seller.secret, http=http, base_url=address)
-                    await session.verify()
-                    sessions[r.seller.seller_id] = session
+            sessions = _sessions(
+                api, list({r.seller.shop.key: r.seller for r in raw}.values()), http
+            )
+            for session in sessions.values():
+                await session.verify()
             watching = asyncio.create_task(_watch_sent(admin, raw))
 
             async def send(r: Answered) -> None:
                 r.text = f"raw {uuid.uuid4().hex[:8]} : votre colis est parti ce matin."
                 r.at = time.perf_counter()
                 thread = ThreadKey(kind="DISCUSSION", id=r.discussion_id, order_id=r.order_id)
-                outcome = await sessions[r.seller.seller_id].reply(
+                outcome = await sessions[r.seller.shop.key].reply(
                     Reply(thread=thread, in_reply_to=r.message_id, body=r.text)
                 )
                 assert outcome.status == "SENT", outcome
 
             start, sending = time.perf_counter(), []
             for n, r in enumerate(raw):
-                await asyncio.sleep(max(0.0, start + n / WRITE_RATE - time.perf_counter()))
+                await asyncio.sleep(max(0.0, start + n / self.rate - time.perf_counter()))
                 sending.append(asyncio.create_task(send(r)))
             await asyncio.gather(*sending)
             give_up = time.perf_counter() + 30
@@ -445,13 +500,11 @@ async def _watch_sent(admin: httpx.AsyncClient, replies: list[Answered]) -> None
     """Every 0.1 s: each reply still unseen looked for among its shop's sent messages."""
     while True:
         waiting = [r for r in replies if r.seen is None and r.text]
-        for seller_id in {r.seller.seller_id for r in waiting}:
-            bodies = {
-                m["body"] for m in (await admin.get(f"/shops/{seller_id}/sent")).json()["sent"]
-            }
+        for path in {r.seller.sent_path for r in waiting}:
+            bodies = {m["body"] for m in (await admin.get(path)).json()["sent"]}
             now = time.perf_counter()
             for r in waiting:
-                if r.seller.seller_id == seller_id and r.text in bodies:
+                if r.seller.sent_path == path and r.text in bodies:
                     r.seen = now - r.at
         await asyncio.sleep(WATCH_EVERY)
 
@@ -464,11 +517,18 @@ def _polls(phase: Phase, rows: str) -> int:
     return len(end_lags) + late
 
 
-def _cpu_per_poll(alone: Phase, together: Phase) -> dict[str, tuple[float, float]]:
-    """Per process (``_PROCESSES``, then all): ms per Fnac poll alone, and ms per Cdiscount
-    poll — what the second phase spent over its Fnac polls at the first's cost per poll."""
-    fnac_alone, fnac_both = _polls(alone, FNAC_ROWS), _polls(together, FNAC_ROWS)
-    cdiscount = max(_polls(together, CDISCOUNT_ROWS), 1)
+def _cpu_per_poll(
+    alone: Phase,
+    together: Phase,
+    before: tuple[str, ...] = (FNAC_ROWS,),
+    added: str = CDISCOUNT_ROWS,
+) -> dict[str, tuple[float, float]]:
+    """Per process (``_PROCESSES``, then all): ms per poll of the ``before`` rows alone, and
+    ms per poll of the ``added`` rows — what the second phase spent over its ``before``
+    polls at the first's cost per poll."""
+    before_alone = sum(_polls(alone, rows) for rows in before)
+    before_both = sum(_polls(together, rows) for rows in before)
+    added_polls = max(_polls(together, added), 1)
     per_process: dict[str, tuple[float, float]] = {}
     # The bench's own work (the buyers, the replies, the watching) is not the polls'.
     everything = (EVERY_PROCESS, None)
@@ -480,15 +540,22 @@ def _cpu_per_poll(alone: Phase, together: Phase) -> dict[str, tuple[float, float
                 return sum(s for n, s in cpu.items() if n not in _PROCESSES["the bench"])
             return sum(cpu.get(n, 0.0) for n in names)
 
-        fnac_ms = 1000 * spent(alone) / max(fnac_alone, 1)
-        cdiscount_ms = (1000 * spent(together) - fnac_ms * fnac_both) / cdiscount
-        per_process[which] = (fnac_ms, cdiscount_ms)
+        before_ms = 1000 * spent(alone) / max(before_alone, 1)
+        added_ms = (1000 * spent(together) - before_ms * before_both) / added_polls
+        per_process[which] = (before_ms, added_ms)
     return per_process
 
 
-def _lag_figures(name: str, rows: str, together: Phase, alone: Phase) -> list[Figure]:
+def _lag_figures(
+    name: str,
+    rows: str,
+    together: Phase,
+    alone: Phase,
+    baseline_rows: str = FNAC_ROWS,
+    baseline_name: str = "Fnac's shops alone just before",
+) -> list[Figure]:
     end, start, late = together.lags[rows]
-    b_end, b_start, _ = alone.lags[FNAC_ROWS]
+    b_end, b_start, _ = alone.lags[baseline_rows]
     figures: list[Figure] = []
     for which, lags, baseline in (
         ("start (claimed − scheduled)", start, b_start),
@@ -498,11 +565,11 @@ def _lag_figures(name: str, rows: str, together: Phase, alone: Phase) -> list[Fi
         b50, b99, _ = _quantiles(baseline)
         figures.append(
             {
-                "name": f"{name}' poll lag, {which}, p99, both marketplaces polled",
+                "name": f"{name}' poll lag, {which}, p99, every marketplace polled",
                 "value": p99,
                 "unit": "s",
                 "baseline": b99,
-                "note": f"baseline: Fnac's shops alone just before (p50 {b50:.2f} s); p50 "
+                "note": f"baseline: {baseline_name} (p50 {b50:.2f} s); p50 "
                 f"{p50:.2f} s, max {most:.2f} s; {late} polls more than an interval late; "
                 "aim p99 ≤ 2 s",
             }
@@ -550,26 +617,45 @@ def _figures(
             f"{together.failed[FNAC_ROWS]} (alone {alone.failed[FNAC_ROWS]}); load average "
             f"{together.load} (alone {alone.load})",
         },
+        *_cpu_figures(_cpu_per_poll(alone, together), INTERVAL, "Cdiscount", "Fnac"),
+        *_traffic_figures(traffic, raw, "Cdiscount", "discussion"),
     ]
-    for which, (fnac_ms, cdiscount_ms) in _cpu_per_poll(alone, together).items():
+    return figures
+
+
+def _cpu_figures(
+    per_process: dict[str, tuple[float, float]], interval: float, added: str, before: str
+) -> list[Figure]:
+    """CPU per poll of the ``added`` marketplace's shops (``_cpu_per_poll``), each process,
+    and the shops at ``interval`` it implies on a poller core and on the machine's 2."""
+    figures: list[Figure] = []
+    for which, (before_ms, added_ms) in per_process.items():
         cores = 1 if which == "poller" else 2 if which == EVERY_PROCESS else 0
         implied = (
-            f"; {cores} core{'s' * (cores > 1)}: {INTERVAL * 1000 * cores / cdiscount_ms:,.0f} "
-            f"Cdiscount shops at {INTERVAL} s (Fnac's: "
-            f"{INTERVAL * 1000 * cores / fnac_ms:,.0f})"
-            if cores and cdiscount_ms > 0
+            f"; {cores} core{'s' * (cores > 1)}: {interval * 1000 * cores / added_ms:,.0f} "
+            f"{added} shops at {interval:g} s ({before}'s: "
+            f"{interval * 1000 * cores / before_ms:,.0f})"
+            if cores and added_ms > 0
             else ""
         )
         figures.append(
             {
-                "name": f"CPU per Cdiscount poll, {which}",
-                "value": cdiscount_ms,
+                "name": f"CPU per {added} poll, {which}",
+                "value": added_ms,
                 "unit": "ms",
-                "baseline": fnac_ms,
-                "note": "baseline: per Fnac poll, Fnac's shops alone; Cdiscount's: the phase "
-                "with both less its Fnac polls at that cost" + implied,
+                "baseline": before_ms,
+                "note": f"baseline: per {before} poll, {before}'s shops alone; {added}'s: the "
+                f"phase with both less its {before} polls at that cost" + implied,
             }
         )
+    return figures
+
+
+def _traffic_figures(
+    traffic: Traffic, raw: list[Answered], marketplace: str, thread: str
+) -> list[Figure]:
+    """A buyer's new ``thread`` → its ticket, and a reply → on the double's, against the
+    connector's session alone (``raw``)."""
     tickets = [w.ticket if w.ticket is not None else float("inf") for w in traffic.written]
     events = [w.event if w.event is not None else float("inf") for w in traffic.written]
     t50, t99, t_max = _quantiles(tickets)
@@ -579,19 +665,19 @@ def _figures(
     straight_replies = [r.seen if r.seen is not None else float("inf") for r in raw]
     r50, r99, r_max = _quantiles(ours)
     b50, b99, b_max = _quantiles(straight_replies)
-    figures += [
+    return [
         {
-            "name": f"a buyer's new Cdiscount discussion → its ticket ({seen} of "
+            "name": f"a buyer's new {marketplace} {thread} → its ticket ({seen} of "
             f"{len(tickets)} seen)",
             "value": t99,
             "unit": "s p99",
             "note": f"p50 {t50:.2f} s, max {t_max:.2f} s; → message.received p50 {e50:.2f} s, "
-            f"p99 {e99:.2f} s; aim p99 ≤ {INTERVAL + 1} s (interval + 1 s); "
-            f"{WRITE_RATE:g} a second to random shops",
+            f"p99 {e99:.2f} s; aim p99 ≤ {traffic.interval + 1:g} s (interval + 1 s); "
+            f"{traffic.rate:g} a second to random shops",
         },
         {
-            "name": f"a reply on its ticket → on the double's discussion ({len(traffic.replies)} "
-            "replies, POST /replies → GET /sent)",
+            "name": f"a reply on its ticket → on the double's {thread} "
+            f"({len(traffic.replies)} replies, POST /replies → GET /sent)",
             "value": r99,
             "unit": "s p99",
             "baseline": b99,
@@ -600,4 +686,3 @@ def _figures(
             f"accepted {traffic.refused[:3]}; aim p99 ≤ 2 s",
         },
     ]
-    return figures
