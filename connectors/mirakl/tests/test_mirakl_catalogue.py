@@ -120,12 +120,12 @@ def test_each_operators_view_has_its_base_url_and_m11_frequency(tmp_path: Path) 
     assert isinstance(metro, MiraklApiSettings)
     assert (metro.api_url, metro.poll_interval_seconds, metro.operator) == (
         NEW["baseUrl"],
-        120,
+        122,  # its M11 frequency, 120 s, and the 2 s margin
         "METRO",
     )
     boulanger = settings.of(MiraklSettings).shop_api("BOULANGER")
     assert boulanger is not None and boulanger.api_url.endswith("/mirakl/BOULANGER")
-    assert boulanger.poll_interval_seconds == 60  # the double's M11 frequency
+    assert boulanger.poll_interval_seconds == 62  # the double's M11 frequency and the margin
     assert boulanger.attachment_origins == ("http://127.0.0.1:8900",)
     assert settings.of(MiraklSettings).shop_api("NOT_AN_OPERATOR") is None
 

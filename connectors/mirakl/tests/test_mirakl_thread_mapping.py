@@ -4,6 +4,7 @@ a reply may go to, what M12 would refuse, and cursors this connector did not han
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -96,3 +97,24 @@ def test_a_reply_mirakl_would_refuse_is_failed_before_any_call(body: str, said: 
 def test_a_cursor_this_connector_did_not_give_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="not a cursor"):
         decode(cursor)
+
+
+class NoThreads:
+    """M11 answering that no thread changed."""
+
+    operator = "BOULANGER"
+
+    async def get_json(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {"data": [], "next_page_token": None}
+
+
+async def test_a_listing_that_finds_nothing_moves_the_next_one_on() -> None:
+    """An idle shop's next poll starts near the last one, not at the first poll's date."""
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    idle = ThreadInbox(NoThreads(), operator_name="Boulanger", page_size=50, now=lambda: now)  # type: ignore[arg-type]
+    page = await idle.inbox_messages(since=now - timedelta(days=30))
+    assert page.items == () and page.next_cursor is None
+    assert page.complete_until == now - timedelta(minutes=1)
+    # Never before where it started: a clock behind the cursor leaves it where it was.
+    later = await idle.inbox_messages(since=now + timedelta(hours=1))
+    assert later.complete_until == now + timedelta(hours=1)

@@ -6,6 +6,7 @@ an operator added after a service started gets its view from the settings it hol
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import msgspec
@@ -51,6 +52,10 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
     # Each shop is polled once per interval, unless its operator's catalogue entry sets
     # M11's frequency (then that).
     mirakl_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
+    # Added to an operator's M11 frequency: a poll's start moves by the scheduler's lag, and
+    # one that starts sooner after the last than the frequency meets a 429 (measured: 8–35 %
+    # of polls at the frequency itself, none 2 s later; docs/BENCHMARKS.md, Mirakl).
+    mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 2
     mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
     # Each file of a message is downloaded (M13) up to this size (larger: named only).
     mirakl_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
@@ -76,7 +81,9 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
             timeout_seconds=self.mirakl_timeout_seconds,
             call_deadline_seconds=self.mirakl_call_deadline_seconds,
             poll_interval_seconds=(
-                self.mirakl_poll_interval_seconds if frequency is None else max(1, round(frequency))
+                self.mirakl_poll_interval_seconds
+                if frequency is None
+                else max(1, math.ceil(frequency) + self.mirakl_poll_margin_seconds)
             ),
             mark_as_read=False,  # Mirakl's seller API has no read mark
             first_poll_days=self.mirakl_first_poll_days,

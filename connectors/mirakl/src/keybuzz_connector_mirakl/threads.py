@@ -20,8 +20,8 @@ import base64
 import binascii
 import logging
 import mimetypes
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 THREADS = "api/inbox/threads"
 LISTED_MESSAGES = 100  # M11 with with_messages=true lists a thread's last 100 [official]
+# A listing that found nothing is complete until it was asked, on our clock: this much
+# before, for Mirakl's clock being behind ours (the poller reads its overlap again anyway).
+EMPTY_LISTING_MARGIN = timedelta(minutes=1)
 # Mirakl's sender types: a kind it may add later is kept as a notification, never lost.
 SENDERS: dict[str, SenderType] = {
     "CUSTOMER_USER": "BUYER",
@@ -224,15 +227,24 @@ def iso(moment: datetime) -> str:
 class ThreadInbox:
     """A shop's threads through its MiraklClient: the session's inbox and message source."""
 
-    def __init__(self, client: MiraklClient, *, operator_name: str, page_size: int) -> None:
+    def __init__(
+        self,
+        client: MiraklClient,
+        *,
+        operator_name: str,
+        page_size: int,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.client = client
         self.operator_name = operator_name
         self.page_size = page_size
+        self.now = now
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
         listing = decode(cursor) if cursor is not None else None
+        asked = self.now()
         if listing is None:
             params = {
                 "updated_since": iso(since),
@@ -260,7 +272,7 @@ class ThreadInbox:
         return Page(
             items=tuple(found),
             next_cursor=encode(Listing(token, newest)) if token else None,
-            complete_until=None if token else (newest or as_utc(since)),
+            complete_until=None if token else (newest or self._nothing_until(since, asked)),
             unreadable=tuple(unreadable),
         )
 
@@ -297,6 +309,12 @@ class ThreadInbox:
         """The thread's messages, oldest first."""
         messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
         return [inbox_message(thread, m, self.operator_name) for m in messages]
+
+    @staticmethod
+    def _nothing_until(since: datetime, asked: datetime) -> datetime:
+        """Where a listing that found no thread leaves the next one: from ``since`` every
+        poll of an idle shop would ask Mirakl for the same span again, for ever."""
+        return max(as_utc(since), as_utc(asked) - EMPTY_LISTING_MARGIN)
 
     def _page(self, answer: Any) -> tuple[list[Any], str | None]:
         if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
