@@ -64,7 +64,7 @@ async def test_a_cdiscount_shop_is_backfilled_served_and_kept_fresh(
     assert job["marketplace"] == "CDISCOUNT"
     rows = await orders.runtime.pool.fetch(
         "SELECT external_order_id, marketplace_id, order_status::text AS status,"
-        " marketplace_status, created_at FROM orders WHERE tenant_id = $1",
+        " marketplace_status, sales_channel, created_at FROM orders WHERE tenant_id = $1",
         tenant,
     )
     # The demo shop places about 60 orders in 90 days (docs/SANDBOX.md), all read once.
@@ -82,6 +82,12 @@ async def test_a_cdiscount_shop_is_backfilled_served_and_kept_fresh(
     one = await orders_api(orders, tenant, f"/{some}", marketplace="CDISCOUNT")
     assert one["externalOrderId"] == some and one["marketplace"] == "CDISCOUNT"
     assert one["items"], one
+    # Its sales channel, as a ticket's "Canal de vente" shows it (the double draws mostly
+    # CDISFR: some of 40 orders are).
+    assert one["salesChannel"] == rows[0]["sales_channel"]
+    channels = {r["sales_channel"] for r in rows}
+    assert "Cdiscount France" in channels
+    assert channels <= {"Cdiscount France", "CDISBE", "CDISES"}
     listed = await orders_api(orders, tenant, "", limit="5")
     assert {o["marketplace"] for o in listed["orders"]} == {"CDISCOUNT"}
 

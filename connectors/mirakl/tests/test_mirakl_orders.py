@@ -93,6 +93,18 @@ def test_an_order_with_an_incident_and_a_refund_shows_both_on_its_lines() -> Non
         read_order({"order_id": "X-A", "order_state": "SHIPPED"})  # no creation date
 
 
+def test_an_orders_sales_channel_is_its_label_else_its_code_else_none() -> None:
+    def channel_of(**extra: Any) -> str | None:
+        return read_order(order_json(1, T0, T0, **extra)).sales_channel
+
+    assert channel_of(channel={"code": "ES", "label": "Leroy Merlin España"}) == (
+        "Leroy Merlin España"
+    )
+    assert channel_of(channel={"code": "ES"}) == "ES"
+    assert channel_of(channel={"code": "ES", "label": ""}) == "ES"
+    assert channel_of() is None  # an operator selling on one channel names none
+
+
 def test_order_ids_are_the_commercial_id_a_hyphen_and_the_shop_letter() -> None:
     ids = MiraklOrderIds()
     assert ids.is_order_id("Order_00010-A") and ids.is_order_id("BOU2345000012-A")

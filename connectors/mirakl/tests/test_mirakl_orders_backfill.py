@@ -126,6 +126,9 @@ async def test_a_mirakl_shop_is_backfilled_served_and_kept_fresh(
     one = await orders_api(orders, tenant, f"/{delivered}", marketplace=OPERATOR)
     assert one["externalOrderId"] == delivered and one["marketplace"] == OPERATOR
     assert one["items"] and {i["marketplaceState"] for i in one["items"]} == {"CLOSED"}
+    # Its channel, as the operator names it (OR11's channel label).
+    sold_on = next(o["channel"]["label"] for o in every if o["order_id"] == delivered)
+    assert one["salesChannel"] == sold_on == "Boulanger.com"
 
     # The update-date sync: the shop's next days (new orders, states moved on), an
     # incident and a refund on the delivered order's lines.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import msgspec
 import pytest
 from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_connector_fnac.names import FNAC
@@ -36,6 +37,7 @@ class Contract:
     status_of: Callable[[str], Awaitable[OrderStatus | None]]
     line_states_of: Callable[[str, str], Awaitable[dict[str, str | None]]]  # marketplace, id
     refunds_of: Callable[[str, str], Awaitable[dict[str, Decimal | None]]]  # marketplace, id
+    channel_of: Callable[[str, str], Awaitable[str | None]]  # marketplace, id
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -57,7 +59,10 @@ async def contract(
             held = fake.orders[(TENANT, marketplace, order_id)].row
             return {i.external_item_id: i.refunded_amount for i in held.items}
 
-        yield Contract(fake, fake, status_of, line_states_of, refunds_of)
+        async def channel_of(marketplace: str, order_id: str) -> str | None:
+            return fake.orders[(TENANT, marketplace, order_id)].row.sales_channel
+
+        yield Contract(fake, fake, status_of, line_states_of, refunds_of, channel_of)
         return
     pool = await create_pool(await make_database("contract"))
     assert DEFINITION.migrations is not None
@@ -93,12 +98,23 @@ async def contract(
         )
         return {r["external_item_id"]: r["refunded_amount"] for r in rows}
 
+    async def pg_channel_of(marketplace: str, order_id: str) -> str | None:
+        found: str | None = await pool.fetchval(
+            "SELECT sales_channel FROM orders WHERE tenant_id = $1 AND marketplace = $2"
+            " AND external_order_id = $3",
+            TENANT,
+            marketplace,
+            order_id,
+        )
+        return found
+
     yield Contract(
         PostgresOrderStore(pool),
         PostgresJobStore(pool),
         pg_status_of,
         pg_line_states_of,
         pg_refunds_of,
+        pg_channel_of,
     )
     await pool.close()
 
@@ -228,6 +244,22 @@ async def test_a_line_s_refund_is_stored_and_follows_the_marketplace(contract: C
     # The order unchanged, a refund on its line: the line's refund follows.
     await contract.store.upsert_orders(TENANT, FNAC, [refunded(Decimal("20.50"))])
     assert await contract.refunds_of(FNAC, "SHOP-1-A") == {"SHOP-1-A-1": Decimal("20.50")}
+
+
+async def test_an_orders_sales_channel_is_stored_and_follows_the_marketplace(
+    contract: Contract,
+) -> None:
+    def sold_on(channel: str | None) -> OrderRow:
+        return msgspec.structs.replace(order(OrderStatus.SHIPPED, T0), sales_channel=channel)
+
+    await contract.store.upsert_orders(TENANT, FNAC, [sold_on("Leroy Merlin France")])
+    assert await contract.channel_of(FNAC, ORDER) == "Leroy Merlin France"
+    # The order unchanged but for its channel: the channel follows.
+    moved = await contract.store.upsert_orders(TENANT, FNAC, [sold_on("Leroy Merlin España")])
+    assert moved.updated == 1
+    assert await contract.channel_of(FNAC, ORDER) == "Leroy Merlin España"
+    await contract.store.upsert_orders(TENANT, AMAZON, [order(OrderStatus.SHIPPED, T0)])
+    assert await contract.channel_of(AMAZON, ORDER) is None  # a marketplace naming none
 
 
 async def test_a_partial_row_never_erases_a_full_read(contract: Contract) -> None:

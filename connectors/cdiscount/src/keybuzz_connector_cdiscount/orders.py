@@ -31,6 +31,7 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.client import OctopiaClient
+from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
 from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
 from keybuzz_connector_cdiscount.order_states import order_status
 
@@ -117,8 +118,15 @@ def read_order(item: Any) -> OrderSummary:
         updated_at=as_utc(order.updated_at or placed),
         buyer_name=" ".join(n for n in names if n) or None,
         tracking_code=tracking[-1] if tracking else None,
+        sales_channel=_channel(order.sales_channel_id),
         lines=tuple(_line(n, line, order) for n, line in enumerate(order.lines, 1)),
     )
+
+
+def _channel(code: str | None) -> str | None:
+    """The sales channel as a ticket's details name it: its label where Octopia documents
+    one, else its code."""
+    return SALES_CHANNELS.get(code, code) if code else None
 
 
 def _line(number: int, line: Line, order: Order) -> OrderLine:

@@ -81,6 +81,11 @@ class Customer(msgspec.Struct, frozen=True):
     lastname: str | None = None
 
 
+class Channel(msgspec.Struct, frozen=True):
+    code: str | None = None
+    label: str | None = None
+
+
 class Order(msgspec.Struct, frozen=True):
     order_id: str
     order_state: str
@@ -92,6 +97,7 @@ class Order(msgspec.Struct, frozen=True):
     shipping_tracking: str | None = None
     fully_refunded: bool = False
     has_incident: bool = False
+    channel: Channel | None = None  # the operator's sales channel; absent: it sells on one
 
 
 class Listed(msgspec.Struct, frozen=True):
@@ -125,8 +131,16 @@ def read_order(item: Any) -> OrderSummary:
         shipped_at=as_utc(min(shipped)) if shipped else None,
         delivered_at=as_utc(max(received)) if received else None,
         tracking_code=order.shipping_tracking or None,
+        sales_channel=_channel(order.channel),
         lines=tuple(_line(line, order) for line in order.order_lines),
     )
+
+
+def _channel(channel: Channel | None) -> str | None:
+    """The channel as the operator names it to people (its label), else its code."""
+    if channel is None:
+        return None
+    return channel.label or channel.code or None
 
 
 def _line(line: Line, order: Order) -> OrderLine:

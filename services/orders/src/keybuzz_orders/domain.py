@@ -142,6 +142,7 @@ class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
     shipped_at: datetime | None
     delivered_at: datetime | None
     fulfillment_channel: str | None
+    sales_channel: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -196,4 +197,5 @@ def connector_order_row(order: ConnectorOrder, marketplace_id: str | None) -> Or
         tracking_code=order.tracking_code,
         shipped_at=order.shipped_at,
         delivered_at=order.delivered_at,
+        sales_channel=order.sales_channel,
     )

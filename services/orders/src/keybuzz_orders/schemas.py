@@ -163,6 +163,9 @@ class OrderView(_Body):
     tracking_code: str | None
     shipping_address: dict[str, Any] | None
     fulfillment_channel: str | None
+    # Where the marketplace sold it, in its own words (a marketplace operator's channel);
+    # null when it names none.
+    sales_channel: str | None
     shipped_at: datetime | None
     delivered_at: datetime | None
     created_at: datetime
@@ -193,6 +196,7 @@ def order_view(row: OrderSummary, items: list[OrderLine] | None = None) -> Order
         tracking_code=row.tracking_code,
         shipping_address=json.loads(address) if address else None,
         fulfillment_channel=row.fulfillment_channel,
+        sales_channel=row.sales_channel,
         shipped_at=row.shipped_at,
         delivered_at=row.delivered_at,
         created_at=row.created_at,

@@ -39,6 +39,7 @@ _ORDER_COLUMNS = (
     "shipping_address",
     "shipped_at",
     "delivered_at",
+    "sales_channel",
 )
 
 # One statement per page. The update only happens when something the source says changed
@@ -52,11 +53,11 @@ SELECT $1, $2, 'API', t.external_order_id, t.order_ref, t.marketplace_id, t.cust
        t.customer_email, t.order_date, t.marketplace_updated_at, t.currency, t.total_amount,
        t.order_status::order_status, t.marketplace_status, t.fulfillment_channel,
        t.delivery_status::order_delivery_status, t.ship_by, t.carrier, t.tracking_code,
-       t.shipping_address::jsonb, t.shipped_at, t.delivered_at
+       t.shipping_address::jsonb, t.shipped_at, t.delivered_at, t.sales_channel
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
             $9::timestamptz[], $10::text[], $11::numeric[], $12::text[], $13::text[],
             $14::text[], $15::text[], $16::timestamptz[], $17::text[], $18::text[],
-            $19::text[], $20::timestamptz[], $21::timestamptz[])
+            $19::text[], $20::timestamptz[], $21::timestamptz[], $22::text[])
      AS t(external_order_id, order_ref, {", ".join(_ORDER_COLUMNS)})
 ON CONFLICT (tenant_id, marketplace, external_order_id) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _ORDER_COLUMNS)}, source = 'API', updated_at = now()
@@ -240,7 +241,7 @@ SELECT o.id::text, o.external_order_id, o.order_ref, o.marketplace, o.marketplac
        o.customer_name, o.customer_email, o.order_date, o.currency, o.total_amount::text,
        o.order_status::text, o.marketplace_status, o.delivery_status::text, o.sav_status::text,
        o.ship_by, o.carrier, o.tracking_code, o.shipping_address::text, o.shipped_at,
-       o.delivered_at, o.fulfillment_channel, o.created_at, o.updated_at
+       o.delivered_at, o.fulfillment_channel, o.sales_channel, o.created_at, o.updated_at
 """
 _SUMMARY = _SUMMARY_COLUMNS + " FROM orders o"
 

@@ -85,6 +85,7 @@ class OrderRow(msgspec.Struct, frozen=True, kw_only=True):
     shipping_address: dict[str, Any] | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
+    sales_channel: str | None = None  # the marketplace's own word for where it was sold
 
     @property
     def cancelled(self) -> bool:

@@ -51,6 +51,9 @@ class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
     tracking_code: str | None = None
+    # Where the marketplace sold it, in its own words (an operator's channel label or
+    # code); None when it names none.
+    sales_channel: str | None = None
 
 
 class OrderSource(Protocol):
