@@ -1,87 +1,75 @@
-"""The harness of issue 35 §4's bench: Back Market shops polled within their daily
-allowance (4,000 care-folder listings a shop and day) over a simulated day of the Back
-Market double's clock, buyers writing at its hourly pattern: 429s (aim: none), each shop's
-listings that day (aim: ≤ 4,000) and the p99 message → ticket delay against 1.2 × the best
-that allowance permits for that pattern (``keybuzz_poller.shops.allowance.best_p99``,
-docs/BENCHMARKS.md, "The best p99 a daily allowance permits").
+"""Issue 35 §4's bench: Back Market shops polled within their daily allowance (4,000
+care-folder listings a shop and day) over a simulated day of the Back Market double's
+clock, buyers writing at its hourly pattern: 429s (aim: none), each shop's listings that
+day (aim: ≤ 4,000) and the p99 message → ticket delay against 1.2 × the best that
+allowance permits for that pattern (``keybuzz_poller.shops.allowance.best_p99``,
+docs/BENCHMARKS.md, "The best p99 a daily allowance permits"); and the poller process's
+CPU per poll, with the shops one core keeps polled at the pace the plan sets.
 
 What is real: the double (its own process; its care folders, limits and counters, its
-clock), the poller's plan and pace (``DayPlan.interval``, ``within_allowance``), its poll
-(``poll_shop``) storing tickets in PostgreSQL with its call counts (``poller_shop_calls``).
-What is the harness's own, until the Back Market connector exists: the session on the
-double (``CareFolders``: the folder list by ``last_message_date``, a folder's detail only
-when its ``date_last_message`` moved, each list call counted), and the scheduling loop,
-which plays the ``ShopScheduler`` on the double's clock: the double's day runs on its own
-clock, advanced to each poll's time (``_sandbox/backmarket/clock/advance``), while the
-running scheduler's times are PostgreSQL's wall clock. Each poll's next one is the plan's
-interval on from the day's count, as ``ShopScheduler.next_interval`` gives it; the poller's
-clock (``ShopPorts.clock``) is the double's, so a message's delay is its ticket message's
-``received_at`` − its ``date_creation``, both on the double's clock (the poll's real time
-counts at 1:1: the double runs at scale 1 between advances).
+clock); the Back Market connector's session, reached as the poller reaches it
+(``ApiMessageSource``: the shop's credentials at the connector's ``credentials_path``, its
+session kept, its list calls counted by the session, ``CountsAllowanceCalls``), on the
+connector's own settings (``BackMarketSettings``: 4,000 listings a day, its poll interval,
+its 60 s listing overlap and buyer hours, read as the poller reads them, ``shop_reading``)
+but for ``first_poll`` (the warm-up); the poller's plan and pace (``DayPlan.interval``,
+``within_allowance``), its poll (``poll_shop``) storing tickets in PostgreSQL with its call
+counts (``poller_shop_calls``). What is the harness's own: Vault (a dict of the shops'
+fields, ``ShopKeys``) and the scheduling loop, which plays the ``ShopScheduler`` one poll
+at a time on the double's clock: the double's day runs on its own clock, advanced to each
+poll's time (``_sandbox/backmarket/clock/advance``). Each poll's next one is the plan's
+interval on from the day's count, as ``ShopScheduler.next_interval`` gives it; the
+poller's clock (``ShopPorts.clock``) is the double's, so a message's delay is its ticket
+message's ``received_at`` − its ``date_creation``, both on the double's clock (the poll's
+real time counts at 1:1: the double runs at scale 1 between advances).
 
-The plan's profile is the double's pattern (``buyer_hours`` in UTC, what the connector
-will declare for its buyers), leaning on the shop's learned hours as the poller does. The
-first ``WARM_UP_HOURS`` (up to the double's next midnight) read the seeded backlog and are
-not measured; the measured day is a whole UTC day of the double.
+The first ``WARM_UP_HOURS`` (up to the double's next midnight) read the seeded backlog and
+are not measured; the measured day is a whole UTC day of the double. CPU is
+``time.process_time`` of this process across each measured poll and its planning (not the
+clock's advance): the poller's side of a poll, PostgreSQL's and the double's not counted.
 
 Run by hand: ``.venv/bin/python -m bench bench_backmarket_allowance``
-(``BENCH_BM_SHOPS``, 2 seeded shops, the largest first; ``BENCH_BM_MULTIPLIER``, 10 × the
-double's buyer rates; ``BENCH_BM_HOURS``, 24 simulated hours measured;
-``BENCH_BM_OVERLAP``, 60 s read again before the cursor; ``BENCH_BM_DEBUG`` set: each
-measured hour's messages, slowest and p90 delays, and the double's counters printed).
+(``BENCH_BM_SHOPS``, 2 shops of the double, the largest first: its four seeded ones, then
+its extra small ones; ``BENCH_BM_MULTIPLIER``, 10 × the
+double's buyer rates; ``BENCH_BM_HOURS``, 24 simulated hours measured; ``BENCH_BM_DEBUG``
+set: each measured hour's messages, slowest and p90 delays, and the double's counters
+printed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from keybuzz_devstack.testing import ThrowawayConnector
+from keybuzz_connector_backmarket.settings import BackMarketSettings
+from keybuzz_poller.bootstrap import shop_reading
 from keybuzz_poller.polling.shops_store import PostgresShops
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.allowance import Allowance, best_p99, seconds_into_day
+from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.calls import calls_per_poll, plan_of
-from keybuzz_poller.shops.domain import FileLink, Shop, ShopIncident, ShopMessage
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.poll import poll_shop
-from keybuzz_poller.shops.ports import (
-    AttachmentUnavailable,
-    MarketplaceUnavailable,
-    ShopPorts,
-    ShopReading,
-)
+from keybuzz_poller.shops.ports import MarketplaceUnavailable, ShopPorts
 from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
-from keybuzz_shared.connectors.registry import registered
-from keybuzz_shared.connectors.seam import ThreadKey
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.uow import store_unit_of_work, unit_of_work
+from keybuzz_shared.vault import VaultClient
 
 from bench.bench_shop_polling import double_and_postgres
 from bench.harness import BenchContext, Figure
 
 MARKETPLACE = "BACKMARKET"
-CALLS_PER_DAY = 4000  # the double's (Back Market's) day limit of the care-folder list
-MIN_INTERVAL = 10.0  # never polled more often (520 a minute is Back Market's own limit)
 SHOPS = int(os.environ.get("BENCH_BM_SHOPS", "2"))
 MULTIPLIER = float(os.environ.get("BENCH_BM_MULTIPLIER", "10"))
 HOURS_MEASURED = float(os.environ.get("BENCH_BM_HOURS", "24"))
 WARM_UP_HOURS = 1.0
-# The connector's listing_overlap_seconds: Back Market's filter is by the minute, and its
-# list shows a message at once, so a poll reads again from one minute before its cursor.
-OVERLAP_SECONDS = int(os.environ.get("BENCH_BM_OVERLAP", "60"))
-USER_AGENT = "BM-KeyBuzz-Bench;tech@keybuzz.io"
-SENDERS = {"Customer": "BUYER", "Merchant": "SELLER", "BackMarket": "MARKETPLACE_SUPPORT"}
-
-
-class BackMarketShops(ThrowawayConnector):
-    """The registry's entry for the harness's shops (their tickets' marketplace)."""
-
-    marketplace = MARKETPLACE
-    display_name = "Back Market (bench)"
 
 
 class DoubleClock:
@@ -109,95 +97,21 @@ class DoubleClock:
             self.offset = float(answer.json()["epoch"]) - time.time()
 
 
-class CareFolders:
-    """The harness's session on the double (``ports.MarketplaceMessageSource``, and
-    ``CountsCalls``): each shop's folders listed by ``last_message_date`` from ``since``, a
-    folder's messages read only when its last message moved since it was last read."""
+class ShopKeys:
+    """The shops' credentials as Vault hands them to the poller (``VaultClient.read``):
+    the connector's fields at its ``credentials_path``."""
 
-    def __init__(self, http: httpx.AsyncClient, shops: dict[str, dict[str, Any]]) -> None:
-        self.http = http
-        self.shops = shops  # tenant id → the double's shop (token, country)
-        self.list_calls: dict[str, int] = {}
-        self.detail_calls = 0
-        self.read: dict[tuple[str, int], str] = {}  # (tenant, folder) → its date_last_message
+    def __init__(self, fields: dict[str, dict[str, str]]) -> None:
+        self.fields = fields  # credentials path → the connector's credential fields
 
-    def allowance_calls(self, shop: Shop) -> int | None:
-        return self.list_calls.get(shop.tenant_id, 0)
-
-    def _headers(self, shop: Shop) -> dict[str, str]:
-        double_shop = self.shops[shop.tenant_id]
-        return {
-            "Authorization": f"Basic {double_shop['token']}",
-            "Accept-Language": double_shop["country"],
-            "User-Agent": USER_AGENT,
-        }
-
-    async def _get(self, shop: Shop, path: str, **params: Any) -> httpx.Response:
-        answer = await self.http.get(path, params=params, headers=self._headers(shop))
-        if answer.status_code in (429, 403) or answer.status_code >= 500:
-            raise MarketplaceUnavailable(f"Back Market double: HTTP {answer.status_code}")
-        return answer
-
-    async def open(self, shop: Shop) -> None:
-        return None
-
-    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
-        page = 1
-        while True:
-            self.list_calls[shop.tenant_id] = self.list_calls.get(shop.tenant_id, 0) + 1
-            listed = await self._get(
-                shop, "/ws/sav", last_message_date=since.strftime("%Y-%m-%d-%H-%M"), page=page
-            )
-            if listed.status_code == 404:  # past the last page: none at all
-                yield []
-                return
-            body = listed.json()
-            found: list[ShopMessage] = []
-            for folder in body["results"]:
-                key = (shop.tenant_id, folder["id"])
-                if self.read.get(key) == folder["date_last_message"]:
-                    continue
-                found += await self._folder(shop, folder["id"], since)
-                self.read[key] = folder["date_last_message"]
-            yield found
-            if not body["next"]:
-                return
-            page += 1
-
-    async def _folder(self, shop: Shop, folder_id: int, since: datetime) -> list[ShopMessage]:
-        self.detail_calls += 1
-        detail = (await self._get(shop, f"/ws/sav/{folder_id}")).json()
-        return [
-            ShopMessage(
-                message_id=str(m["id"]),
-                thread=ThreadKey("DISCUSSION", str(folder_id)),
-                sender_type="SYSTEM" if m["is_informative"] else SENDERS[m["initiator"]],
-                subject=f"Care folder {folder_id}",
-                body=m["message"],
-                created_at=created,
-                unread=False,
-            )
-            for m in detail["messages"]
-            if (created := datetime.fromisoformat(m["date_creation"])) >= since
-        ]
-
-    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
-        return
-        yield  # claims come in the folders: no listing of their own
-
-    async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
-        return None
-
-    async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
-        raise AttachmentUnavailable(f"{link.name}: not fetched by the bench")
+    async def read(self, path: str) -> dict[str, Any] | None:
+        return self.fields.get(path)
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    env = {"SANDBOX_TIME_SCALE": "1"}
-    with (
-        double_and_postgres(ctx, 0, "backmarket-allowance", env=env) as (sandbox_url, pg_url),
-        registered(BackMarketShops()),
-    ):
+    # The double's four seeded shops, then small ones of its own (4 buyer events a day).
+    env = {"SANDBOX_TIME_SCALE": "1", "SANDBOX_BACKMARKET_EXTRA_SHOPS": str(max(0, SHOPS - 4))}
+    with double_and_postgres(ctx, 0, "backmarket-allowance", env=env) as (sandbox_url, pg_url):
         return await _measure(ctx, sandbox_url, pg_url)
 
 
@@ -211,7 +125,15 @@ async def _measure(ctx: BenchContext, sandbox_url: str, pg_url: str) -> list[Fig
     assert DEFINITION.migrations is not None
     await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
     admin = httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/backmarket", timeout=120)
-    api = httpx.AsyncClient(base_url=f"{sandbox_url}/backmarket", timeout=60)
+    # The connector's own settings (4,000 listings a day, its 60 s listing overlap, its
+    # poll interval and buyer hours), its EU platform the double.
+    api = BackMarketSettings(backmarket_eu_url=f"{sandbox_url}/backmarket").shop_api(MARKETPLACE)
+    assert api is not None
+    reading = dataclasses.replace(
+        shop_reading({MARKETPLACE: api})[MARKETPLACE], first_poll=timedelta(hours=WARM_UP_HOURS)
+    )
+    keys = ShopKeys({})
+    source = ApiMessageSource(cast(VaultClient, keys), {MARKETPLACE: api}, inside_allowed=True)
     try:
         activity = (await admin.get("/activity")).json()
         activity["multiplier"] = MULTIPLIER
@@ -224,10 +146,13 @@ async def _measure(ctx: BenchContext, sandbox_url: str, pg_url: str) -> list[Fig
         # The measured day is a whole UTC day of the double, after an hour of warm-up.
         midnight = (clock.now() // 86400 + 1) * 86400
         await clock.advance_to(midnight - WARM_UP_HOURS * 3600)
-        source = CareFolders(api, chosen)
-        allowance = Allowance(
-            calls_per_day=CALLS_PER_DAY, min_interval=MIN_INTERVAL, buyer_hours=weights, zone="UTC"
-        )
+        connector = connector_for(MARKETPLACE)
+        for tenant, spec in chosen.items():
+            keys.fields[connector.credentials_path(tenant)] = {
+                "token": spec["token"],
+                "merchant_id": str(spec["merchantId"]),
+                "country": spec["country"],
+            }
         calls = PostgresShopCalls(pool)
         ports = ShopPorts(
             source=source,
@@ -236,13 +161,7 @@ async def _measure(ctx: BenchContext, sandbox_url: str, pg_url: str) -> list[Fig
                 lambda: unit_of_work(pool, "bench", lambda: None), PostgresShopStore
             ),
             clock=clock,
-            reading=lambda _: ShopReading(
-                mark_as_read=False,
-                first_poll=timedelta(hours=WARM_UP_HOURS),
-                max_attachment_bytes=0,
-                allowance=allowance,
-                overlap=timedelta(seconds=OVERLAP_SECONDS),
-            ),
+            reading=lambda _: reading,
             replies_sent=lambda _: None,
             calls=calls,
         )
@@ -254,12 +173,14 @@ async def _measure(ctx: BenchContext, sandbox_url: str, pg_url: str) -> list[Fig
         measured_from = started + WARM_UP_HOURS * 3600
         ends = measured_from + HOURS_MEASURED * 3600
         due = [(started, shop.tenant_id) for shop in shops]
-        polls = failures = 0
+        polls = failures = measured_polls = 0
+        cpu = 0.0
         real_start = time.perf_counter()
         while due and due[0][0] < ends:
             at, tenant = heapq.heappop(due)
             await clock.advance_to(at)
             shop = Shop(tenant, MARKETPLACE)
+            cpu_from = time.process_time()
             try:
                 await poll_shop(ports, shop)
             except MarketplaceUnavailable:
@@ -272,6 +193,9 @@ async def _measure(ctx: BenchContext, sandbox_url: str, pg_url: str) -> list[Fig
             cost = calls_per_poll(ports, shop, day, spent)
             next_at = max(at, clock.now()) + plan.interval(into, spent, cost)
             heapq.heappush(due, (next_at, tenant))
+            if at >= measured_from:
+                measured_polls += 1
+                cpu += time.process_time() - cpu_from
         real_seconds = time.perf_counter() - real_start
         delays = await pool.fetch(
             """
@@ -300,20 +224,32 @@ async def _measure(ctx: BenchContext, sandbox_url: str, pg_url: str) -> list[Fig
             print(counters)
     finally:
         await admin.aclose()
-        await api.aclose()
+        await source.aclose()
         await pool.close()
-    return _figures(weights, [r["delay"] for r in delays], counters, polls, failures, real_seconds)
+    return _figures(
+        reading.allowance,
+        weights,
+        [r["delay"] for r in delays],
+        counters,
+        (polls, failures, measured_polls),
+        cpu,
+        real_seconds,
+    )
 
 
 def _figures(
+    allowance: Allowance | None,
     weights: tuple[float, ...],
     delays: list[float],
     counters: list[dict[str, Any]],
-    polls: int,
-    failures: int,
+    polled: tuple[int, int, int],
+    cpu: float,
     real_seconds: float,
 ) -> list[Figure]:
-    best = best_p99(weights, CALLS_PER_DAY)
+    assert allowance is not None
+    polls, failures, measured_polls = polled
+    per_day = allowance.calls_per_day
+    best = best_p99(weights, per_day)
     ordered = sorted(delays)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
     lists = [c for c in counters if c["operation"] == "getCareFolderList"]
@@ -324,6 +260,11 @@ def _figures(
         f"measured after {WARM_UP_HOURS:g} h; {polls} polls ({failures} failed) in "
         f"{real_seconds:.0f} s real; {len(delays)} buyer messages"
     )
+    # One instance's polls a shop-day, and the poller process's CPU each: the shops one
+    # core keeps polled at that pace (PostgreSQL's and the marketplace's CPU not counted).
+    polls_a_day = measured_polls / max(1, SHOPS) * 24 / HOURS_MEASURED
+    cpu_per_poll = cpu / max(1, measured_polls)
+    shops_per_core = 86400 / (cpu_per_poll * polls_a_day) if cpu_per_poll and polls_a_day else 0
     return [
         {
             "name": "p99 message → ticket (double's clock)",
@@ -338,7 +279,19 @@ def _figures(
             "name": "most care-folder listings of a shop in a day of the double",
             "value": most,
             "unit": "calls",
-            "baseline": CALLS_PER_DAY,
+            "baseline": per_day,
             "note": "the double's counters (answered), per shop and day",
+        },
+        {
+            "name": "poller CPU per poll (poll_shop + its plan, this process)",
+            "value": round(cpu_per_poll * 1000, 2),
+            "unit": "ms",
+            "note": f"{measured_polls} measured polls, {polls_a_day:.0f} a shop-day",
+        },
+        {
+            "name": "shops one core polls at that pace",
+            "value": round(shops_per_core),
+            "unit": "shops",
+            "note": f"10,000 shops: {10000 / shops_per_core:.1f} cores" if shops_per_core else "",
         },
     ]

@@ -17,10 +17,11 @@ from keybuzz_connector_backmarket.client import BackMarketClient
 from keybuzz_connector_backmarket.connector import LIMITS
 from keybuzz_connector_backmarket.credentials import BackMarketCredentialCheck
 from keybuzz_connector_backmarket.errors import BackMarketCredentialsRefused
+from keybuzz_connector_backmarket.names import BACKMARKET
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES, FolderReplies
 from keybuzz_connector_backmarket.session import BackMarketSession
-from keybuzz_connector_backmarket.settings import BackMarketSettings
+from keybuzz_connector_backmarket.settings import BUYER_HOURS, BackMarketSettings
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ReplyFile, ThreadKey
 
 MADRID, MILANO = 3, 4
@@ -243,6 +244,17 @@ async def test_a_session_counts_the_folder_list_calls_it_spent_of_the_allowance(
     await session.incidents(since=datetime(2000, 1, 1, tzinfo=UTC))  # Back Market has none
     listed = sum(1 for r in checked.sent if r.method == "GET" and r.url.path.endswith("/ws/sav"))
     assert session.allowance_calls() == listed == 2
+
+
+def test_the_shop_api_declares_back_markets_buyer_hours_for_the_days_plan() -> None:
+    # The poller's default profile (French buyers) polls the night at a quarter rate where
+    # Back Market's buyers still write: the allowance bench's p99 1.5x the best, not 1.1x.
+    api = BackMarketSettings().shop_api(BACKMARKET)
+    assert api is not None
+    assert api.buyer_hours == BUYER_HOURS and len(BUYER_HOURS) == 24
+    assert api.buyer_zone == "Europe/Paris"
+    night, day = sum(BUYER_HOURS[1:6]), sum(BUYER_HOURS[9:22])
+    assert 0 < night < day / 20  # few at night, never none
 
 
 async def test_a_buyers_file_is_downloaded_without_the_shops_token(

@@ -21,6 +21,15 @@ AP_URL = "https://www.backmarket.co.jp"
 # hours' polls ~19 s apart, never closer than the interval.
 FOLDER_LIST_CALLS_PER_DAY = 4_000
 POLL_INTERVAL_SECONDS = 10
+# Where Back Market's buyers write, by local hour in Paris (its European countries, all on
+# Central European time): few at night, most through the day into the evening. The
+# poller's French default is quieter at night, polling 1-5 h at a quarter of the rate
+# while a refurbished device's buyers still write (docs/BENCHMARKS.md, the allowance bench).
+BUYER_HOURS: tuple[float, ...] = (
+    0.7, 0.3, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.6, 1.9, 2.0,
+    2.0, 1.9, 1.8, 1.8, 1.9, 1.9, 2.0, 2.3, 2.6, 2.7, 2.3, 1.4,
+)  # fmt: skip
+BUYER_ZONE = "Europe/Paris"
 # A poll reads its folders again from a minute before its cursor (Back Market's filter is
 # to the minute): each poll lists the folders written to in that minute again, not ten.
 LISTING_OVERLAP_SECONDS = 60
@@ -100,6 +109,8 @@ class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
             attachment_origins=self.file_origins,
             calls_per_day=self.backmarket_calls_per_day,
             listing_overlap_seconds=LISTING_OVERLAP_SECONDS,
+            buyer_hours=BUYER_HOURS,
+            buyer_zone=BUYER_ZONE,
         )
 
     @property
