@@ -69,7 +69,9 @@ async def test_shops_are_listed_with_their_tokens_countries_and_sizes(serve) -> 
     assert all(s["baseUrl"] == f"{http.base_url}".rstrip("/") + "/backmarket" for s in listed)
     extra = Seller(http, listed[-1])
     assert check_response("getCareFolderList", await extra.get(FOLDERS))["results"]
-    assert DOUBLES["backmarket"]("http://sandbox") == {}
+    assert DOUBLES["backmarket"]("http://sandbox") == {
+        "BACKMARKET_EU_URL": "http://sandbox/backmarket"
+    }
     read = SandboxConfig.from_env({"SANDBOX_BACKMARKET_EXTRA_SHOPS": "3"})
     assert read.backmarket_extra_shops == 3
 
