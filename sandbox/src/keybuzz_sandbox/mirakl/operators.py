@@ -62,6 +62,26 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         channels=(Channel("LAREDOUTE_FR", "La Redoute France"),),
         shops=(ShopSpec(name="KeyBuzz Démo La Redoute", order_count=30),),
     ),
+    # The packaged catalogue's other operators, one small shop each: in the dev stack every
+    # operator the product offers connects to the double.
+    *(
+        OperatorSpec(
+            code=code,
+            name=name,
+            channels=(Channel("FR", f"{name} France"),),
+            shops=(ShopSpec(name=f"KeyBuzz Démo {name}", order_count=8),),
+        )
+        for code, name in (
+            ("CARREFOUR", "Carrefour"),
+            ("CASTORAMA", "Castorama"),
+            ("MAISONS_DU_MONDE", "Maisons du Monde"),
+            ("CONFORAMA", "Conforama"),
+            ("SHOWROOMPRIVE", "Showroomprivé"),
+            ("RUE_DU_COMMERCE", "Rue du Commerce"),
+            ("UBALDI", "Ubaldi"),
+            ("BUT", "But"),
+        )
+    ),
 )
 
 
