@@ -77,6 +77,7 @@ from keybuzz_shared.connectors.seam.page import (
     read_each,
     state_of,
 )
+from keybuzz_shared.connectors.seam.parts_session import PartsSession, SessionInbox
 from keybuzz_shared.connectors.seam.redirect_flow import (
     AccountCredentials,
     AccountCredentialsMissing,
@@ -116,6 +117,8 @@ from keybuzz_shared.connectors.seam.shop_api import (
 )
 
 __all__ = [
+    "PartsSession",
+    "SessionInbox",
     "AccountCredentials",
     "AccountCredentialsMissing",
     "AccountVault",
