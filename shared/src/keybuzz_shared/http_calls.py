@@ -7,26 +7,34 @@ logs, whether a call may be sent again)."""
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import httpx
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
+    RetryError,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential_jitter,
 )
 
+T = TypeVar("T")
+
 
 class TransientFailure(Exception):
-    """An attempt worth another, after ``retry_after`` seconds when the server said so."""
+    """An attempt worth another, after ``retry_after`` seconds when the server said so;
+    ``unreadable``: an answer came but could not be read (truncated, empty)."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, unreadable: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.unreadable = unreadable
 
 
 def call_attempts(count: int, *, initial_backoff: float, max_backoff: float) -> AsyncRetrying:
@@ -47,6 +55,24 @@ def call_attempts(count: int, *, initial_backoff: float, max_backoff: float) -> 
         wait=wait,
         reraise=False,
     )
+
+
+async def attempted(
+    send: Callable[[], Awaitable[T]], count: int, *, initial_backoff: float, max_backoff: float
+) -> T:
+    """``send`` tried as ``call_attempts`` says; when no try is left, its last
+    TransientFailure raised as it is, for the client to word in its marketplace's terms."""
+    try:
+        async for attempt in call_attempts(
+            count, initial_backoff=initial_backoff, max_backoff=max_backoff
+        ):
+            with attempt:
+                return await send()
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        assert isinstance(last, TransientFailure)  # the only failure retried
+        raise last from None
+    raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
 
 class Throttled(NamedTuple):

@@ -27,11 +27,10 @@ from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
     TransientFailure,
-    call_attempts,
+    attempted,
     read_bounded,
     throttling,
 )
-from tenacity import RetryError
 
 from keybuzz_connector_backmarket.errors import (
     BackMarketAnswerUnreadable,
@@ -70,11 +69,7 @@ class ShopAccess:
 
 
 class _Transient(TransientFailure):
-    def __init__(
-        self, reason: str, *, retry_after: float | None = None, unreadable: bool = False
-    ) -> None:
-        super().__init__(reason, retry_after=retry_after)
-        self.unreadable = unreadable
+    """Worth another try (``TransientFailure``), raised by this client."""
 
 
 @dataclass
@@ -204,17 +199,14 @@ class BackMarketClient:
     # --- one call, with retries -----------------------------------------------------------
 
     async def _send(self, call: _Call) -> Any:
-        retrying = call_attempts(
-            self._attempts, initial_backoff=self._initial_backoff, max_backoff=self._max_backoff
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._once(call)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            if not isinstance(last, _Transient):
-                raise
+            return await attempted(
+                lambda: self._once(call),
+                self._attempts,
+                initial_backoff=self._initial_backoff,
+                max_backoff=self._max_backoff,
+            )
+        except TransientFailure as last:
             if last.unreadable:
                 raise BackMarketAnswerUnreadable(call.name, last.reason) from None
             raise BackMarketUnavailable(
@@ -222,7 +214,6 @@ class BackMarketClient:
                 f"failed {self._attempts} times; last: {last.reason}",
                 retry_after=last.retry_after,
             ) from None
-        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
     async def _once(self, call: _Call) -> Any:
         self.sent[call.name] += 1

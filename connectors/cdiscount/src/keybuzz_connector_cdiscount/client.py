@@ -28,11 +28,10 @@ from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
     TransientFailure,
-    call_attempts,
+    attempted,
     read_bounded,
     throttling,
 )
-from tenacity import RetryError
 
 from keybuzz_connector_cdiscount.errors import (
     OctopiaAnswerUnreadable,
@@ -81,14 +80,7 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
 
 
 class _Transient(TransientFailure):
-    """Worth another try; ``unreadable``: the answer came but could not be read
-    (truncated, empty)."""
-
-    def __init__(
-        self, reason: str, *, retry_after: float | None = None, unreadable: bool = False
-    ) -> None:
-        super().__init__(reason, retry_after=retry_after)
-        self.unreadable = unreadable
+    """Worth another try (``TransientFailure``), raised by this client."""
 
 
 class _TokenRefused(Exception):
@@ -309,17 +301,14 @@ class OctopiaClient:
     # --- one call, with retries -----------------------------------------------------------
 
     async def _send(self, call: _Call, token: str | None) -> _Answer:
-        retrying = call_attempts(
-            self._attempts, initial_backoff=self._initial_backoff, max_backoff=self._max_backoff
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._once(call, token)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            if not isinstance(last, _Transient):
-                raise
+            return await attempted(
+                lambda: self._once(call, token),
+                self._attempts,
+                initial_backoff=self._initial_backoff,
+                max_backoff=self._max_backoff,
+            )
+        except TransientFailure as last:
             if last.unreadable:
                 raise OctopiaAnswerUnreadable(call.name, last.reason) from None
             raise OctopiaUnavailable(
@@ -327,7 +316,6 @@ class OctopiaClient:
                 f"failed {self._attempts} times; last: {last.reason}",
                 retry_after=last.retry_after,
             ) from None
-        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
     async def _once(self, call: _Call, token: str | None) -> _Answer:
         headers = {"Accept": "application/json"}

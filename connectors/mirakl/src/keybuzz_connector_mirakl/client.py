@@ -27,11 +27,10 @@ from keybuzz_shared.file_links import FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
     TransientFailure,
-    call_attempts,
+    attempted,
     read_bounded,
     throttling,
 )
-from tenacity import RetryError
 
 from keybuzz_connector_mirakl.errors import (
     MiraklAnswerUnreadable,
@@ -71,11 +70,7 @@ class FilePart(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Transient(TransientFailure):
-    def __init__(
-        self, reason: str, *, retry_after: float | None = None, unreadable: bool = False
-    ) -> None:
-        super().__init__(reason, retry_after=retry_after)
-        self.unreadable = unreadable
+    """Worth another try (``TransientFailure``), raised by this client."""
 
 
 @dataclass
@@ -234,17 +229,14 @@ class MiraklClient:
         )
 
     async def _send(self, call: _Call) -> Any:
-        retrying = call_attempts(
-            self._attempts, initial_backoff=self._initial_backoff, max_backoff=self._max_backoff
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._once(call)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            if not isinstance(last, _Transient):
-                raise
+            return await attempted(
+                lambda: self._once(call),
+                self._attempts,
+                initial_backoff=self._initial_backoff,
+                max_backoff=self._max_backoff,
+            )
+        except TransientFailure as last:
             if last.unreadable:
                 raise MiraklAnswerUnreadable(self.operator, call.name, last.reason) from None
             raise MiraklUnavailable(
@@ -253,7 +245,6 @@ class MiraklClient:
                 f"failed {self._attempts} times; last: {last.reason}",
                 retry_after=last.retry_after,
             ) from None
-        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
     async def _hold_check(self, call: _Call) -> None:
         """No call leaves inside the Retry-After its operation was given: a call that was
