@@ -178,6 +178,9 @@ class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_
     body: str = "Bonjour, pouvez-vous me répondre rapidement s'il vous plaît ?"
     to: list[str] = msgspec.field(default_factory=lambda: [SHOP])
     attachments: list[FileRequest] = []
+    # The writer's display name as M11 gives it (default: the double's own for its sender):
+    # an operator's staff member as their back office names them, an e-mail at some.
+    sender_name: str | None = None
 
 
 class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -310,6 +313,7 @@ def _admin(double: MiraklDouble) -> Router:
             double.clock.now(),
             tuple(data.to),
             files(data.attachments),
+            data.sender_name,
         )
         return json_answer(
             {
