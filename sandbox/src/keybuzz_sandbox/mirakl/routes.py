@@ -358,6 +358,11 @@ def _admin(double: MiraklDouble) -> Router:
         book = book_of(code, shop_id)
         return book if isinstance(book, Response) else json_answer({"sent": book.sent})
 
+    @get(f"{base}/calls", sync_to_thread=False)
+    def calls(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
+        counted = {op: n for (c, s, op), n in double.calls.items() if (c, s) == (code, shop_id)}
+        return json_answer({"calls": counted})
+
     @post(f"{base}/rotate-key", sync_to_thread=False)
     def rotate_key(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
         book = book_of(code, shop_id)
@@ -386,6 +391,7 @@ def _admin(double: MiraklDouble) -> Router:
             no_reply_needed,
             order_event,
             sent,
+            calls,
             rotate_key,
             *fault_handlers(double.faults, MiraklFaultConfig),
             set_limits,
