@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
+    AllowanceSpent,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -314,6 +315,8 @@ class CareInbox:
         self._read: dict[int, datetime] = {}
         # folder id -> its reading not yet known stored
         self._pending: dict[int, _Pending] = {}
+        # The client's FOLDER_LIST count a listing may reach (None: no limit).
+        self.list_calls_limit: int | None = None
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -354,6 +357,9 @@ class CareInbox:
         unreadable: list[str] = []
         page = 1
         while True:
+            limit = self.list_calls_limit
+            if limit is not None and self.client.sent[FOLDER_LIST] >= limit:
+                raise AllowanceSpent(f"folder list cut at its page {page}: the calls allowed spent")
             try:
                 listed = await self.client.get_json(
                     "/ws/sav", {"last_message_date": after, "page": str(page)}

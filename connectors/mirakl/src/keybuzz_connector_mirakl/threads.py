@@ -38,6 +38,7 @@ from keybuzz_shared.connectors.seam import (
     marketplace_messages,
 )
 from keybuzz_shared.file_links import LinkRefused
+from keybuzz_shared.text import display_name
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklRequestRefused
@@ -167,8 +168,9 @@ def reply_needed_since(thread: Thread) -> datetime | None:
 def inbox_message(thread: Thread, message: Message, operator_name: str) -> InboxMessage:
     sender_type = SENDERS.get(message.sender.type if message.sender else "", "SYSTEM")
     name = message.sender.display_name if message.sender else None
-    if sender_type == "MARKETPLACE_SUPPORT":
-        name = f"{operator_name} ({name})" if name else operator_name
+    if sender_type == "MARKETPLACE_SUPPORT":  # its staff member, named as the operator's
+        staff = display_name(name)
+        name = f"{operator_name} ({staff})" if staff else operator_name
     return InboxMessage(
         message_id=message.id,
         thread=thread.key,

@@ -104,11 +104,13 @@ from keybuzz_shared.connectors.seam.response_window import (
     ResponseWindow,
 )
 from keybuzz_shared.connectors.seam.shop_api import (
+    AllowanceSpent,
     CountsAllowanceCalls,
     InboxFile,
     InboxIncident,
     InboxMessage,
     InboxSource,
+    LimitsAllowanceCalls,
     MarketplaceSession,
     ShopApi,
     ShopApiSettings,
@@ -127,7 +129,9 @@ __all__ = [
     "Attachment",
     "CodeExchange",
     "ConnectionKind",
+    "AllowanceSpent",
     "CountsAllowanceCalls",
+    "LimitsAllowanceCalls",
     "Connector",
     "ConnectorError",
     "ConsentSite",

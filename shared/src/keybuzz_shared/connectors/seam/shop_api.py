@@ -172,6 +172,24 @@ class CountsAllowanceCalls(Protocol):
         ...
 
 
+class AllowanceSpent(Exception):
+    """A listing page stopped before a call of the daily allowance its limit left no room
+    for (``LimitsAllowanceCalls``): nothing of the page is given, and the calls it made are
+    counted; the caller's next listing from the same point reads it again."""
+
+
+@runtime_checkable
+class LimitsAllowanceCalls(Protocol):
+    """A session counting its calls of the daily allowance (``CountsAllowanceCalls``) whose
+    one listing page may make several of them: told how far its count may go, a page stops
+    before passing it instead of after."""
+
+    def limit_allowance_calls(self, total: int | None) -> None:
+        """From now on, make no call of the allowance that would take ``allowance_calls()``
+        past ``total`` (None: no limit): a page needing one raises AllowanceSpent unsent."""
+        ...
+
+
 class MarketplaceSession(MessageSource, InboxSource, ReplyChannel, OrderSource, Protocol):
     """One shop's connection, and the only one: the poller's polls (``InboxSource``) and
     replies (``ReplyChannel``) and orders' listings (``OrderSource``) call the same kind of
