@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Generic, NoReturn, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypedDict, TypeVar
 
 import httpx
 import msgspec
@@ -67,24 +67,34 @@ class CallTerms:
     outcome_unknown: Callable[[str, str], Exception]
 
 
+class CallOptions(TypedDict, total=False):
+    """How long a client's calls may take and how often they are tried (each defaulted in
+    ``JsonCalls``): a client takes them as keyword arguments and passes them on."""
+
+    call_deadline: float | None  # seconds a call may take in all (None: no cut)
+    attempts: int
+    initial_backoff: float
+    max_backoff: float
+    max_retry_after: float  # a longer Retry-After ends the call at once
+
+
 C = TypeVar("C", bound=Call)
 
 
 class JsonCalls(Generic[C]):
-    """The shared steps of one shop's calls; ``call_deadline``: seconds a call may take in
-    all (None: no cut)."""
+    """The shared steps of one shop's calls; ``max_response_bytes``: the cap of an answer."""
 
     def __init__(
         self,
         http: httpx.AsyncClient,
         terms: CallTerms,
         *,
-        call_deadline: float | None,
-        attempts: int,
-        initial_backoff: float,
-        max_backoff: float,
-        max_retry_after: float,
         max_response_bytes: int,
+        call_deadline: float | None = None,
+        attempts: int = 4,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        max_retry_after: float = 60.0,
     ) -> None:
         self._http = http
         self._terms = terms

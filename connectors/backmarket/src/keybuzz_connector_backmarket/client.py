@@ -18,11 +18,11 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
-from keybuzz_shared.json_calls import CallTerms, JsonCalls
+from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls
 
 from keybuzz_connector_backmarket.errors import (
     BackMarketAnswerUnreadable,
@@ -31,6 +31,9 @@ from keybuzz_connector_backmarket.errors import (
     BackMarketRequestRefused,
     BackMarketUnavailable,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
 
@@ -88,23 +91,15 @@ class BackMarketClient(JsonCalls[_Call]):
         http: httpx.AsyncClient,
         base_url: str,
         *,
-        call_deadline: float | None = None,
         files: FileLinks = NO_FILES,
-        attempts: int = 4,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_retry_after: float = 60.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        **options: Unpack[CallOptions],
     ) -> None:
         super().__init__(
             http,
             _TERMS,
-            call_deadline=call_deadline,
-            attempts=attempts,
-            initial_backoff=initial_backoff,
-            max_backoff=max_backoff,
-            max_retry_after=max_retry_after,
             max_response_bytes=max_response_bytes,
+            **options,
         )
         self.access = access
         self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")

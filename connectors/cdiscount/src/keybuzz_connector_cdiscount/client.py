@@ -19,13 +19,13 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
-from keybuzz_shared.json_calls import CallTerms, JsonCalls
+from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls
 
 from keybuzz_connector_cdiscount.errors import (
     OctopiaAnswerUnreadable,
@@ -34,6 +34,9 @@ from keybuzz_connector_cdiscount.errors import (
     OctopiaRequestRefused,
     OctopiaUnavailable,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
 
@@ -114,24 +117,16 @@ class OctopiaClient(JsonCalls[_Call]):
         api_url: str = API_URL,
         auth_url: str = AUTH_URL,
         *,
-        call_deadline: float | None = None,
         files: FileLinks = NO_FILES,
-        attempts: int = 4,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_retry_after: float = 60.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         token_margin: float = TOKEN_MARGIN_SECONDS,
+        **options: Unpack[CallOptions],
     ) -> None:
         super().__init__(
             http,
             _TERMS,
-            call_deadline=call_deadline,
-            attempts=attempts,
-            initial_backoff=initial_backoff,
-            max_backoff=max_backoff,
-            max_retry_after=max_retry_after,
             max_response_bytes=max_response_bytes,
+            **options,
         )
         self.credentials = credentials
         self._api = httpx.URL(api_url if api_url.endswith("/") else api_url + "/")

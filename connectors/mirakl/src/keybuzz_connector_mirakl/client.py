@@ -20,13 +20,13 @@ import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import httpx
 import msgspec
 from keybuzz_shared.file_links import FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, read_bounded
-from keybuzz_shared.json_calls import CallTerms, JsonCalls
+from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls
 
 from keybuzz_connector_mirakl.errors import (
     MiraklAnswerUnreadable,
@@ -35,6 +35,9 @@ from keybuzz_connector_mirakl.errors import (
     MiraklRequestRefused,
     MiraklUnavailable,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,12 +103,8 @@ class MiraklClient(JsonCalls[_Call]):
         base_url: str,
         *,
         operator: str,
-        call_deadline: float | None = None,
-        attempts: int = 4,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_retry_after: float = 60.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        **options: Unpack[CallOptions],
     ) -> None:
         terms = CallTerms(
             "Mirakl",
@@ -117,12 +116,8 @@ class MiraklClient(JsonCalls[_Call]):
         super().__init__(
             http,
             terms,
-            call_deadline=call_deadline,
-            attempts=attempts,
-            initial_backoff=initial_backoff,
-            max_backoff=max_backoff,
-            max_retry_after=max_retry_after,
             max_response_bytes=max_response_bytes,
+            **options,
         )
         self.key = key
         self.operator = operator
