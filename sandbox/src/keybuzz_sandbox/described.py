@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any, TypeVar
 
+import httpx
 from jsonschema import ValidationError
 from referencing import Registry, Resource, Specification
 
@@ -76,10 +77,23 @@ class Described:
         path, method, _ = self.operation(operation_id)
         return reference(self.uri, path, method, *where)
 
+    def documented(self, operation_id: str, response: httpx.Response) -> tuple[str, str]:
+        """The status and media type of an answer to the operation, as its description
+        keys them; AssertionError when it documents either not."""
+        _, _, op = self.operation(operation_id)
+        status = str(response.status_code)
+        if status not in op["responses"]:
+            raise AssertionError(f"{operation_id}: {status} not documented: {response.text}")
+        media = response.headers["content-type"].split(";")[0]
+        if media not in op["responses"][status]["content"]:
+            raise AssertionError(f"{operation_id}: {media}")
+        return status, media
+
     def validator(
         self, kind: Callable[..., V], operation_id: str, *where: str, **options: Any
     ) -> V:
-        """A ``kind`` validator (a jsonschema validator class) of the schema at ``where`` inside the operation's object."""
+        """A ``kind`` validator (a jsonschema validator class) of the schema at ``where``
+        inside the operation's object."""
         return kind(self.schema_at(operation_id, *where), registry=self.registry(), **options)
 
 

@@ -105,6 +105,7 @@ from keybuzz_shared.connectors.seam.response_window import (
 )
 from keybuzz_shared.connectors.seam.shop_api import (
     CountsAllowanceCalls,
+    DiscussionShopApi,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -112,11 +113,18 @@ from keybuzz_shared.connectors.seam.shop_api import (
     MarketplaceSession,
     ShopApi,
     ShopApiSettings,
+    ThreadsInbox,
+    failed_reply,
     marketplace_message,
     marketplace_messages,
+    sent_since,
 )
 
 __all__ = [
+    "ThreadsInbox",
+    "failed_reply",
+    "sent_since",
+    "DiscussionShopApi",
     "PartsSession",
     "SessionInbox",
     "AccountCredentials",
