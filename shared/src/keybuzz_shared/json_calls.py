@@ -78,6 +78,22 @@ class CallOptions(TypedDict, total=False):
     max_retry_after: float  # a longer Retry-After ends the call at once
 
 
+# A person waits for a credential check: its calls end within this (or the shop's call
+# deadline when shorter), with one retry, short back-offs, and a longer Retry-After passed
+# on rather than waited for.
+CHECK_DEADLINE_SECONDS = 15.0
+
+
+def check_options(call_deadline: float) -> CallOptions:
+    """A credential check's CallOptions, ``call_deadline`` the shop's calls' own."""
+    return CallOptions(
+        call_deadline=min(CHECK_DEADLINE_SECONDS, call_deadline),
+        attempts=2,
+        max_backoff=2.0,
+        max_retry_after=5.0,
+    )
+
+
 C = TypeVar("C", bound=Call)
 
 
