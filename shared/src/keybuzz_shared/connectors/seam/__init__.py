@@ -26,6 +26,10 @@ from keybuzz_shared.connectors.seam.credentials import (
 )
 from keybuzz_shared.connectors.seam.errors import (
     AnswerUnreadable,
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
     ConnectorError,
     CredentialsRefused,
     MarketplaceUnavailable,
@@ -121,6 +125,10 @@ from keybuzz_shared.connectors.seam.shop_api import (
 )
 
 __all__ = [
+    "CallAnswerUnreadable",
+    "CallOutcomeUnknown",
+    "CallRefused",
+    "CallUnavailable",
     "ThreadsInbox",
     "failed_reply",
     "sent_since",
