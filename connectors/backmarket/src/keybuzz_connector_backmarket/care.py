@@ -34,14 +34,12 @@ import msgspec
 from keybuzz_shared.connectors.seam import (
     AllowanceSpent,
     InboxFile,
-    InboxIncident,
     InboxMessage,
-    MarketplaceMessage,
     Page,
     SenderType,
     ThreadDetail,
     ThreadKey,
-    marketplace_messages,
+    ThreadsInbox,
 )
 from keybuzz_shared.times import as_utc
 
@@ -306,8 +304,9 @@ def minute_filter(since: datetime) -> str:
 # --- the inbox ----------------------------------------------------------------------------
 
 
-class CareInbox:
-    """A shop's care folders through its BackMarketClient."""
+class CareInbox(ThreadsInbox):
+    """A shop's care folders through its BackMarketClient. Back Market's claims belong to
+    care folders: on their tickets, no incident."""
 
     def __init__(self, client: BackMarketClient) -> None:
         self.client = client
@@ -375,15 +374,6 @@ class CareInbox:
                 break
             page += 1
         return summaries, unreadable
-
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
-        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
-
-    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
-        """Back Market's claims belong to care folders: on their tickets, no incident."""
-        return Page(items=(), next_cursor=None)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         return 0  # Back Market's API has no read mark

@@ -28,14 +28,12 @@ from urllib.parse import quote
 import msgspec
 from keybuzz_shared.connectors.seam import (
     InboxFile,
-    InboxIncident,
     InboxMessage,
-    MarketplaceMessage,
     Page,
     SenderType,
     ThreadDetail,
     ThreadKey,
-    marketplace_messages,
+    ThreadsInbox,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.text import display_name
@@ -226,8 +224,9 @@ def iso(moment: datetime) -> str:
 # --- the inbox ---------------------------------------------------------------------------
 
 
-class ThreadInbox:
-    """A shop's threads through its MiraklClient: the session's inbox and message source."""
+class ThreadInbox(ThreadsInbox):
+    """A shop's threads through its MiraklClient: the session's inbox and message source.
+    Mirakl's incidents are on order lines (the orders' part): none listed here."""
 
     def __init__(
         self,
@@ -277,15 +276,6 @@ class ThreadInbox:
             complete_until=None if token else (newest or self._nothing_until(since, asked)),
             unreadable=tuple(unreadable),
         )
-
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
-        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
-
-    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
-        """Mirakl's incidents are on order lines (the orders' part): none listed here."""
-        return Page(items=(), next_cursor=None)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         """Mirakl's seller API has no read mark: nothing is marked, nothing refused."""

@@ -26,6 +26,10 @@ from keybuzz_shared.connectors.seam.credentials import (
 )
 from keybuzz_shared.connectors.seam.errors import (
     AnswerUnreadable,
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
     ConnectorError,
     CredentialsRefused,
     MarketplaceUnavailable,
@@ -106,6 +110,7 @@ from keybuzz_shared.connectors.seam.response_window import (
 from keybuzz_shared.connectors.seam.shop_api import (
     AllowanceSpent,
     CountsAllowanceCalls,
+    DiscussionShopApi,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -114,11 +119,22 @@ from keybuzz_shared.connectors.seam.shop_api import (
     MarketplaceSession,
     ShopApi,
     ShopApiSettings,
+    ThreadsInbox,
+    failed_reply,
     marketplace_message,
     marketplace_messages,
+    sent_since,
 )
 
 __all__ = [
+    "CallAnswerUnreadable",
+    "CallOutcomeUnknown",
+    "CallRefused",
+    "CallUnavailable",
+    "ThreadsInbox",
+    "failed_reply",
+    "sent_since",
+    "DiscussionShopApi",
     "PartsSession",
     "SessionInbox",
     "AccountCredentials",
