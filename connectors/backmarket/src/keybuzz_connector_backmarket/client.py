@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Unpack
 
 import httpx
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
@@ -31,9 +31,6 @@ from keybuzz_connector_backmarket.errors import (
     BackMarketRequestRefused,
     BackMarketUnavailable,
 )
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Unpack
 from urllib.parse import urlencode
 
 import httpx
@@ -34,9 +34,6 @@ from keybuzz_connector_cdiscount.errors import (
     OctopiaRequestRefused,
     OctopiaUnavailable,
 )
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
 

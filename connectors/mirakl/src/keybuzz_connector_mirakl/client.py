@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, Unpack
 
 import httpx
 import msgspec
@@ -35,9 +35,6 @@ from keybuzz_connector_mirakl.errors import (
     MiraklRequestRefused,
     MiraklUnavailable,
 )
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
