@@ -50,7 +50,8 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
-from keybuzz_shared.settings import PartSettings
+from keybuzz_shared.settings import DEV_VAULT_TOKEN, PartSettings
+from keybuzz_shared.vault import VaultClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -238,6 +239,15 @@ def _container_url(
 @pytest.fixture(scope="session")
 def stack(nats_url: str, postgres_url: str, vault_addr: str, infra_root: Path) -> Infra:
     return Infra(nats_url, postgres_url, vault_addr, infra_root)
+
+
+@pytest.fixture
+async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
+    """The session's OpenBao as the dev stack's root, for a test that writes or reads a
+    shop's credentials where a connector keeps them."""
+    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")
