@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -506,7 +507,12 @@ async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningSer
     from keybuzz_shared.service import create_app
     from keybuzz_shared.settings import load_settings
 
-    port = infra.free_port()
+    # Bound here and handed to uvicorn, which binds only after the service's start-up
+    # (migrations, NATS): a port merely found free could be taken meanwhile by another
+    # process of a parallel run, and the service would exit (uvicorn's exit code 3).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
     settings = load_settings(definition.settings_type, environ)
     settings = msgspec.structs.replace(settings, http_port=port)
     app = create_app(definition, settings)
@@ -514,9 +520,10 @@ async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningSer
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )
     app.state.uvicorn_server = server
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():
+            listener.close()
             task.result()  # start-up failed: raise its error
             raise RuntimeError(f"{definition.name} exited during start-up")
         await asyncio.sleep(0.05)
