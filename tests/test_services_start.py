@@ -11,15 +11,9 @@ from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
 
 @pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
-async def test_service_starts_and_is_ready(
-    start_service, make_database, dovecot, stack, definition
-):
+async def test_service_starts_and_is_ready(start_service, dovecot, stack, definition):
     own = {"imap": True} if definition is POLLER else {}  # the poller's ready_checks
-    # An empty database (not start_service's migrated copy): the service migrates it.
-    empty = await make_database("svc")
-    service = await start_service(
-        definition, DATABASE_URL=empty, **(dovecot.settings if own else {})
-    )
+    service = await start_service(definition, **(dovecot.settings if own else {}))
     async with service.client() as http:
         health = await http.get("/health")
         ready = await http.get("/ready")

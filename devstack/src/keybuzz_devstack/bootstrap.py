@@ -51,14 +51,12 @@ async def create_databases(server_url: str) -> None:
         await conn.close()
 
 
-async def create_scratch_database(server_url: str, label: str, template: str | None = None) -> str:
-    """A brand-new database with a unique name (tests, benchmarks), empty or a copy of the
-    database ``template`` (its name, on the same server); returns its URL."""
+async def create_scratch_database(server_url: str, label: str) -> str:
+    """A brand-new empty database with a unique name (tests, benchmarks); returns its URL."""
     name = f"{label}_{uuid.uuid4().hex[:10]}".lower().replace("-", "_")
-    copy = f' TEMPLATE "{template}"' if template else ""
     conn = await asyncpg.connect(f"{server_url}/postgres")
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
+        await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     return f"{server_url}/{name}"

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import asyncpg
 import httpx
 import msgspec
 import nats
@@ -49,7 +48,6 @@ from keybuzz_shared.connectors.seam import (
     ShopApi,
 )
 from keybuzz_shared.connectors.settings import MarketplaceSettings
-from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 from keybuzz_shared.settings import DEV_VAULT_TOKEN, PartSettings
 from keybuzz_shared.vault import VaultClient
@@ -440,8 +438,7 @@ async def start_on_stack(
     """What ``start_service`` does, for a fixture of a wider scope that stops it itself."""
     environ = {
         "NATS_URL": stack.nats_url,
-        "DATABASE_URL": overrides.pop("DATABASE_URL", None)
-        or await migrated_database(stack.postgres_url, definition),
+        "DATABASE_URL": overrides.pop("DATABASE_URL", None) or await make_database("svc"),
         "PRODUCT_DATABASE_URL": overrides.pop("PRODUCT_DATABASE_URL", None)
         or await make_database("product"),
         "VAULT_ADDR": stack.vault_addr,
@@ -458,32 +455,6 @@ async def start_on_stack(
     service = await run_in_process(definition, environ)
     service.operator_url = operator_url
     return service
-
-
-# Per test process: (server, service, its migrations) -> the name of a database holding
-# exactly what the service's migrations make of an empty one.
-_MIGRATED_TEMPLATES: dict[tuple[str, str, str], str] = {}
-
-
-async def migrated_database(postgres_url: str, definition: Any) -> str:
-    """A brand-new database of ``definition``'s service, its migrations (the shared ones and
-    its own) applied: a copy of a template migrated once per test process, as the service
-    migrates at start. The service still runs its migrations at start and finds them all
-    applied, checksums checked, as on any restart; a test of the start on an empty
-    database gives ``DATABASE_URL`` itself (``make_database``)."""
-    key = (postgres_url, definition.name, str(definition.migrations))
-    template = _MIGRATED_TEMPLATES.get(key)
-    if template is None:
-        url = await bootstrap.create_scratch_database(postgres_url, f"template_{definition.name}")
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
-        try:
-            await apply_migrations(pool, "keybuzz_shared", SHARED_MIGRATIONS)
-            if definition.migrations:
-                await apply_migrations(pool, definition.name, definition.migrations)
-        finally:
-            await pool.close()
-        template = _MIGRATED_TEMPLATES.setdefault(key, url.rsplit("/", 1)[1])
-    return await bootstrap.create_scratch_database(postgres_url, "svc", template=template)
 
 
 def service_nats_access(name: str, url: str, users: dict[str, str]) -> dict[str, str]:
