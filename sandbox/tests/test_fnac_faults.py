@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import pytest
 from fnac_helpers import Fnac, element, errors_of, find, shops, text
 from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.config import SHUTDOWN_GRACE_SECONDS
 from keybuzz_sandbox.fnac.schema import XmlRefused, parse, schema_errors
+from keybuzz_sandbox.testing import running_sandbox
 from lxml import etree
 from sandbox_helpers import byte_gaps
 
@@ -246,3 +249,20 @@ async def test_an_html_page_answers_with_200(fnac_http) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     with pytest.raises(XmlRefused):
         parse(page.content)
+
+
+async def test_a_stalled_answer_never_holds_the_doubles_stop() -> None:
+    """A fault that holds a request for a minute: the double asked to stop cuts it within
+    its grace, as the test session's sandbox process is stopped at the end of a run."""
+    async with httpx.AsyncClient(timeout=70) as http:
+        async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS + 5):
+            async with running_sandbox() as url:
+                armed = await http.put(f"{url}{FAULTS}", json={"latencyMs": 60_000})
+                assert armed.status_code == 200
+                held = asyncio.create_task(
+                    http.post(f"{url}/fnac/api.php/messages_query", content=b"<x/>")
+                )
+                await asyncio.sleep(0.5)  # the request is in, held by the fault
+                assert not held.done()
+        # Cut while in flight: uvicorn's 500, never the answer the fault held.
+        assert (await held).status_code == 500

@@ -10,17 +10,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_devstack.testing import Infra, RunningService, eventually
+from keybuzz_devstack.shop_orders_testing import (
+    connect_shop,
+    finished_backfill,
+    orders_api,
+    start_orders_alone,
+)
+from keybuzz_devstack.testing import Infra, RunningService
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_sandbox.backmarket import service_env
-from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.events import ConnectionConnected
-from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
-from keybuzz_shared.vault import VaultClient
 
 StartService = Callable[..., Awaitable[RunningService]]
 MILANO = 4
@@ -30,14 +30,7 @@ MILANO = 4
 async def orders(
     start_service: StartService, sandbox_url: str, private_nats: infra.RunningServer
 ) -> RunningService:
-    # NATS of its own: the session's carries other tests' connections, which orders would
-    # backfill too.
-    return await start_service(
-        ORDERS,
-        NATS_URL=private_nats.spec.url,
-        ORDERS_SYNC_INTERVAL_SECONDS="3600",
-        **service_env(sandbox_url),
-    )
+    return await start_orders_alone(start_service, ORDERS, private_nats, **service_env(sandbox_url))
 
 
 @pytest.fixture
@@ -47,48 +40,11 @@ async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def api(orders: RunningService, tenant: str, path: str, **params: str) -> dict[str, Any]:
-    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
-    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
-    async with orders.client() as http:
-        answer = await http.get(f"/api/v1/orders{path}", headers=headers, params=params)
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
-
-
 async def connect(orders: RunningService, stack: Infra, shop: dict[str, Any], tenant: str) -> None:
-    """As oauth does it: the shop's fields in Vault, then connection.connected."""
     fields = {"token": shop["token"], "merchant_id": str(shop["merchantId"]), "country": "it-it"}
-    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    try:
-        await vault.write(connector_for("BACKMARKET").credentials_path(tenant), fields)
-    finally:
-        await vault.aclose()
-    event = ConnectionConnected(
-        tenant_id=tenant,
-        marketplace="BACKMARKET",
-        connection_id=str(uuid.uuid4()),
-        seller_id=fields["merchant_id"],
-        marketplace_ids=[],
-        region="eu",
+    await connect_shop(
+        orders, stack.vault_addr, "BACKMARKET", tenant, fields, fields["merchant_id"]
     )
-    js = (await orders.operator()).jetstream()
-    await js.publish(event.SUBJECT, msgspec.json.encode(event))
-
-
-async def finished_job(orders: RunningService, tenant: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        job_id = await orders.runtime.pool.fetchval(
-            "SELECT id::text FROM order_backfill_jobs WHERE tenant_id = $1", tenant
-        )
-        if job_id is None:
-            return None
-        job = await api(orders, tenant, f"/backfill/{job_id}")
-        return job if job["status"] != "RUNNING" else None
-
-    job: dict[str, Any] = await eventually(probe, 90)
-    return job
 
 
 async def test_a_back_market_shop_is_backfilled_and_its_orders_served(
@@ -97,7 +53,7 @@ async def test_a_back_market_shop_is_backfilled_and_its_orders_served(
     shop = next(s for s in (await admin.get("/shops")).json() if s["number"] == MILANO)
     tenant = f"bm-{uuid.uuid4().hex[:10]}"
     await connect(orders, stack, shop, tenant)
-    job = await finished_job(orders, tenant)
+    job = await finished_backfill(orders, tenant)
     assert job["status"] == "COMPLETED" and job["errors"] == 0, job
     assert job["marketplace"] == "BACKMARKET"
     rows = await orders.runtime.pool.fetch(
@@ -115,6 +71,6 @@ async def test_a_back_market_shop_is_backfilled_and_its_orders_served(
     assert all(mapped[r["marketplace_status"]] == r["status"] for r in rows), rows
     assert "SHIPPED" in {r["status"] for r in rows}
     some = rows[0]["external_order_id"]
-    one = await api(orders, tenant, f"/{some}", marketplace="BACKMARKET")
+    one = await orders_api(orders, tenant, f"/{some}", marketplace="BACKMARKET")
     assert one["externalOrderId"] == some and one["marketplace"] == "BACKMARKET"
     assert one["items"], one

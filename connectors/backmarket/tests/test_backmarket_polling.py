@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES
-from keybuzz_devstack.testing import Infra, MailServer, RunningService
+from keybuzz_devstack.shop_api_testing import agent_headers, start_quiet_poller
+from keybuzz_devstack.shop_api_testing import agent_json as get_json
+from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.backmarket import service_env
-from keybuzz_shared.auth import issue_token
-from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 
 StartService = Callable[..., Awaitable[RunningService]]
@@ -33,37 +33,13 @@ MILANO = 4
 async def poller(
     start_service: StartService, dovecot: MailServer, sandbox_url: str
 ) -> RunningService:
-    return await start_service(
+    return await start_quiet_poller(
+        start_service,
         DEFINITION,
-        POLL_ENABLED="false",  # polls when the test says
-        REPLY_SENDER_ENABLED="false",
+        dovecot,
+        service_env(sandbox_url),
         BACKMARKET_CALL_DEADLINE_SECONDS="5",
-        **service_env(sandbox_url),
-        **dovecot.settings,
     )
-
-
-@pytest.fixture
-async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
-    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/backmarket", timeout=30) as http:
-        yield http
-        await http.delete("/faults")
-
-
-async def get_json(poller: RunningService, tenant_id: str, path: str, **params: Any) -> Any:
-    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[tenant_id])
-    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant_id}
-    async with poller.client() as http:
-        response = await http.get(path, headers=headers, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def connected(poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient) -> Shop:
@@ -139,8 +115,7 @@ async def test_a_reply_with_a_file_over_3_mb_is_refused_before_it_is_queued(
     opened = (await admin.post(f"/shops/{MILANO}/folders", json={"message": "Facture ?"})).json()
     await poll(poller, shop)
     ticket = await ticket_of(poller, shop, str(opened["orderId"]))
-    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[shop.tenant_id])
-    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": shop.tenant_id}
+    headers = agent_headers(poller, shop.tenant_id)
     for size, status in ((MAX_FILE_BYTES + 1, 413), (MAX_FILE_BYTES, 202)):
         file = {
             "filename": "facture.pdf",

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from keybuzz_devstack.shop_api_testing import connection_row
+from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import RunningService, find_event
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.cdiscount import service_env
-from keybuzz_shared.auth import issue_token
-from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 
 StartService = Callable[..., Awaitable[RunningService]]
@@ -44,37 +44,14 @@ async def oauth(start_service: StartService, sandbox_url: str) -> RunningService
 
 
 @pytest.fixture
-async def vault(oauth: RunningService) -> AsyncIterator[VaultClient]:
-    client = VaultClient(oauth.runtime.settings.vault_addr, token=DEV_VAULT_TOKEN)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def shops(sandbox_url: str) -> dict[str, dict[str, Any]]:
     async with httpx.AsyncClient(timeout=30) as http:
         listed = (await http.get(f"{sandbox_url}/_sandbox/cdiscount/shops")).json()
     return {s["name"].split()[1]: s for s in listed}
 
 
-async def call(
-    oauth: RunningService, method: str, path: str, tenant: str, **kwargs: Any
-) -> httpx.Response:
-    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
-    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
-    async with oauth.client() as http:
-        answer: httpx.Response = await http.request(
-            method, f"/api/v1/marketplaces/{path}", headers=headers, **kwargs
-        )
-    return answer
-
-
 async def row_of(oauth: RunningService, tenant: str) -> Any:
-    return await oauth.runtime.pool.fetchrow(
-        "SELECT * FROM marketplace_connections WHERE tenant_id = $1 AND marketplace_type = $2",
-        tenant,
-        "CDISCOUNT",
-    )
+    return await connection_row(oauth, tenant, "CDISCOUNT")
 
 
 async def everything_stored(oauth: RunningService) -> str:

@@ -12,7 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_devstack.shop_orders_testing import connect_shop, finished_backfill, orders_api
+from keybuzz_devstack.shop_orders_testing import (
+    connect_shop,
+    finished_backfill,
+    orders_api,
+    start_orders_alone,
+)
 from keybuzz_devstack.testing import Infra, RunningService
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
@@ -26,14 +31,7 @@ SHOP = "KeyBuzz Démo Cdiscount"
 async def orders(
     start_service: StartService, sandbox_url: str, private_nats: infra.RunningServer
 ) -> RunningService:
-    # NATS of its own: the session's carries other tests' connections, which orders would
-    # backfill too.
-    return await start_service(
-        ORDERS,
-        NATS_URL=private_nats.spec.url,
-        ORDERS_SYNC_INTERVAL_SECONDS="3600",  # syncs when the test says
-        **service_env(sandbox_url),
-    )
+    return await start_orders_alone(start_service, ORDERS, private_nats, **service_env(sandbox_url))
 
 
 @pytest.fixture

@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer, RunningService
+from keybuzz_devstack.shop_api_testing import agent_json as get_json
+from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
+from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.cdiscount import service_env
-from keybuzz_shared.auth import issue_token
-from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from test_discussions_on_the_double import admin, opened, written
 
@@ -35,20 +35,7 @@ MARKETPLACE = "CDISCOUNT"
 async def poller(
     start_service: StartService, dovecot: MailServer, sandbox_url: str
 ) -> RunningService:
-    return await start_service(
-        DEFINITION,
-        POLL_ENABLED="false",  # polls when the test says
-        REPLY_SENDER_ENABLED="false",  # sends when the test says
-        **service_env(sandbox_url),
-        **dovecot.settings,
-    )
-
-
-@pytest.fixture
-async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
-    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    yield client
-    await client.aclose()
+    return await start_quiet_poller(start_service, DEFINITION, dovecot, service_env(sandbox_url))
 
 
 @pytest.fixture
@@ -56,18 +43,6 @@ async def octopia(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """Octopia's API as the shop sees it, to check what the poller did there."""
     async with httpx.AsyncClient(base_url=f"{sandbox_url}/octopia", timeout=30) as http:
         yield http
-
-
-def headers(poller: RunningService, tenant_id: str) -> dict[str, str]:
-    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[tenant_id])
-    return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant_id}
-
-
-async def get_json(poller: RunningService, tenant_id: str, path: str, **params: Any) -> Any:
-    async with poller.client() as http:
-        response = await http.get(path, headers=headers(poller, tenant_id), params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def connect(poller: RunningService, vault: VaultClient, shop: dict[str, Any]) -> Shop:
@@ -176,12 +151,8 @@ async def test_a_buyers_discussion_becomes_one_ticket_with_its_order_details_and
 
 
 async def post_reply(poller: RunningService, shop: Shop, ticket_id: str, body: Any) -> Any:
-    async with poller.client() as http:
-        return await http.post(
-            f"/api/v1/tickets/{ticket_id}/replies",
-            json=body,
-            headers=headers(poller, shop.tenant_id),
-        )
+    path = f"/api/v1/tickets/{ticket_id}/replies"
+    return await as_agent(poller, "POST", path, shop.tenant_id, json=body)
 
 
 async def test_replies_to_the_buyer_and_to_customer_care_land_once_and_are_told_sent(

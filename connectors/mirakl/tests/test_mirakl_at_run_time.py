@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_FILE_ENV
+from keybuzz_devstack.shop_api_testing import as_agent as call
+from keybuzz_devstack.shop_api_testing import start_quiet_poller
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_poller.polling.scheduler import PollSkipped
@@ -22,10 +24,8 @@ from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_sandbox.mirakl import service_env
-from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.registry import UnknownMarketplace
-from keybuzz_shared.settings import DEV_JWT_SECRET
 from mirakl_connector_helpers import admin, operators, serve_double
 
 StartService = Callable[..., Awaitable[RunningService]]
@@ -66,13 +66,6 @@ def metro(double: str) -> dict[str, Any]:
     }
 
 
-async def call(service: RunningService, method: str, path: str, tenant: str, **kw: Any) -> Any:
-    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
-    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
-    async with service.client() as http:
-        return await http.request(method, path, headers=headers, **kw)
-
-
 async def test_an_operator_added_at_run_time_connects_polls_and_replies_then_pauses_when_removed(
     start_service: StartService,
     dovecot: MailServer,
@@ -84,9 +77,7 @@ async def test_an_operator_added_at_run_time_connects_polls_and_replies_then_pau
     monkeypatch.setattr(registry, "REREAD_SECONDS", 0.5)  # the operators' reading ages fast
     env = {**service_env(double), "MIRAKL_CATALOGUE_FILE": str(catalogue_file)}
     oauth = await start_service(OAUTH, **env)
-    poller = await start_service(
-        POLLER, POLL_ENABLED="false", REPLY_SENDER_ENABLED="false", **env, **dovecot.settings
-    )
+    poller = await start_quiet_poller(start_service, POLLER, dovecot, env)
     tenant, base = f"t{uuid.uuid4().hex[:10]}", "/api/v1/marketplaces/metro"
     spec = (await operators(double))["DECATHLON"]["shops"][0]
     form = {"apiKey": spec["apiKey"], "shopId": str(spec["shopId"])}

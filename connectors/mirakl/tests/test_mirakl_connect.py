@@ -17,11 +17,10 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import RunningService
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.mirakl import service_env
-from keybuzz_shared.auth import issue_token
-from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -51,25 +50,6 @@ async def double() -> AsyncIterator[str]:
 async def oauth(start_service: StartService, double: str) -> RunningService:
     await admin(double, "PUT", "/limits", json={"enforced": False})
     return await start_service(OAUTH, **service_env(double))
-
-
-@pytest.fixture
-async def vault(oauth: RunningService) -> AsyncIterator[VaultClient]:
-    client = VaultClient(oauth.runtime.settings.vault_addr, token=DEV_VAULT_TOKEN)
-    yield client
-    await client.aclose()
-
-
-async def call(
-    oauth: RunningService, method: str, path: str, tenant: str, **kwargs: Any
-) -> httpx.Response:
-    token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
-    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
-    async with oauth.client() as http:
-        answer: httpx.Response = await http.request(
-            method, f"/api/v1/marketplaces/{path}", headers=headers, **kwargs
-        )
-    return answer
 
 
 async def connected_events(oauth: RunningService, tenant: str, count: int) -> list[Any]:

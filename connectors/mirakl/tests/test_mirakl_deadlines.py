@@ -9,22 +9,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from keybuzz_devstack.shop_api_testing import agent_json as get_json
 from keybuzz_devstack.testing import RunningService
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators
-from test_mirakl_polling import (
-    connect,
-    double,
-    get_json,
-    poll,
-    poller,
-    shop_path,
-    ticket_holding,
-    vault,
-)
+from test_mirakl_polling import connect, double, poll, poller, shop_path, ticket_holding
 
-__all__ = ["double", "poller", "vault"]  # fixtures of test_mirakl_polling.py used here
+__all__ = ["double", "poller"]  # fixtures of test_mirakl_polling.py used here
 
 CODE = "BOULANGER"
 

@@ -17,7 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_devstack import infra
-from keybuzz_devstack.shop_orders_testing import connect_shop, finished_backfill, orders_api
+from keybuzz_devstack.shop_orders_testing import (
+    connect_shop,
+    finished_backfill,
+    orders_api,
+    start_orders_alone,
+)
 from keybuzz_devstack.testing import Infra, RunningService
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
@@ -46,18 +51,13 @@ async def admin(double: str) -> AsyncIterator[httpx.AsyncClient]:
 async def orders(
     start_service: StartService, double: str, private_nats: infra.RunningServer
 ) -> RunningService:
-    # NATS of its own: the session's carries other tests' connections, which orders would
-    # backfill too.
     # The double's operators, OR11 paced at its minute (a real second) and a half: on a
     # loaded machine one request may reach the double late and the next on time.
     catalogue = json.loads(service_env(double)["MIRAKL_CATALOGUE"])
     for entry in catalogue:
         entry["frequencies"] = {**entry["frequencies"], "OR11": 60 / TIME_SCALE * 1.5}
-    return await start_service(
-        ORDERS,
-        NATS_URL=private_nats.spec.url,
-        ORDERS_SYNC_INTERVAL_SECONDS="3600",  # syncs when the test says
-        MIRAKL_CATALOGUE=json.dumps(catalogue),
+    return await start_orders_alone(
+        start_service, ORDERS, private_nats, MIRAKL_CATALOGUE=json.dumps(catalogue)
     )
 
 

@@ -16,16 +16,16 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_devstack.shop_api_testing import agent_json as get_json
+from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.mirakl import service_env
-from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double
 
@@ -41,32 +41,7 @@ async def double() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def poller(start_service: StartService, dovecot: MailServer, double: str) -> RunningService:
-    return await start_service(
-        DEFINITION,
-        POLL_ENABLED="false",  # polls when the test says
-        REPLY_SENDER_ENABLED="false",  # sends when the test says
-        **service_env(double),
-        **dovecot.settings,
-    )
-
-
-@pytest.fixture
-async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
-    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    yield client
-    await client.aclose()
-
-
-def headers(poller: RunningService, tenant_id: str) -> dict[str, str]:
-    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[tenant_id])
-    return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant_id}
-
-
-async def get_json(poller: RunningService, tenant_id: str, path: str, **params: Any) -> Any:
-    async with poller.client() as http:
-        response = await http.get(path, headers=headers(poller, tenant_id), params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
+    return await start_quiet_poller(start_service, DEFINITION, dovecot, service_env(double))
 
 
 async def connect(
@@ -209,12 +184,9 @@ async def test_replies_to_the_customer_and_the_operator_land_once_and_are_told_s
     }
     queued = []
     for recipient, text in texts.items():
-        async with poller.client() as http:
-            response = await http.post(
-                f"/api/v1/tickets/{ticket['id']}/replies",
-                json={"text": text, "recipient": recipient},
-                headers=headers(poller, shop.tenant_id),
-            )
+        body = {"text": text, "recipient": recipient}
+        path = f"/api/v1/tickets/{ticket['id']}/replies"
+        response = await as_agent(poller, "POST", path, shop.tenant_id, json=body)
         assert response.status_code == 202, response.text
         queued.append(response.json()["ticketMessageId"])
     replies = poller.runtime.component(PollerPorts).replies

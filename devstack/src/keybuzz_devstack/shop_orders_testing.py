@@ -4,14 +4,32 @@ awaited, its orders read over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 
+from keybuzz_devstack import infra
 from keybuzz_devstack.testing import RunningService, eventually
+
+
+async def start_orders_alone(
+    start_service: Callable[..., Awaitable[RunningService]],
+    orders: Any,
+    own_nats: infra.RunningServer,
+    **settings: str,
+) -> RunningService:
+    """The orders service (``orders``: its definition) on a NATS of the test's own
+    (``private_nats``): the session's carries other tests' connections, which it would
+    backfill too. Its sync runs when the test says."""
+    return await start_service(
+        orders,
+        NATS_URL=own_nats.spec.url,
+        ORDERS_SYNC_INTERVAL_SECONDS="3600",
+        **settings,
+    )
 
 
 async def orders_api(

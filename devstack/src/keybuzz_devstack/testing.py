@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -48,7 +49,8 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
-from keybuzz_shared.settings import PartSettings
+from keybuzz_shared.settings import DEV_VAULT_TOKEN, PartSettings
+from keybuzz_shared.vault import VaultClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -236,6 +238,15 @@ def _container_url(
 @pytest.fixture(scope="session")
 def stack(nats_url: str, postgres_url: str, vault_addr: str, infra_root: Path) -> Infra:
     return Infra(nats_url, postgres_url, vault_addr, infra_root)
+
+
+@pytest.fixture
+async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
+    """The session's OpenBao as the dev stack's root, for a test that writes or reads a
+    shop's credentials where a connector keeps them."""
+    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")
@@ -467,7 +478,12 @@ async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningSer
     from keybuzz_shared.service import create_app
     from keybuzz_shared.settings import load_settings
 
-    port = infra.free_port()
+    # Bound here and handed to uvicorn, which binds only after the service's start-up
+    # (migrations, NATS): a port merely found free could be taken meanwhile by another
+    # process of a parallel run, and the service would exit (uvicorn's exit code 3).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
     settings = load_settings(definition.settings_type, environ)
     settings = msgspec.structs.replace(settings, http_port=port)
     app = create_app(definition, settings)
@@ -475,9 +491,10 @@ async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningSer
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )
     app.state.uvicorn_server = server
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():
+            listener.close()
             task.result()  # start-up failed: raise its error
             raise RuntimeError(f"{definition.name} exited during start-up")
         await asyncio.sleep(0.05)

@@ -7,7 +7,12 @@ import sys
 import uvicorn
 
 from .app import create_app
-from .config import AMAZON_IDLE_TIMEOUT_SECONDS, ConfigError, SandboxConfig
+from .config import (
+    AMAZON_IDLE_TIMEOUT_SECONDS,
+    SHUTDOWN_GRACE_SECONDS,
+    ConfigError,
+    SandboxConfig,
+)
 
 
 def main() -> None:
@@ -21,6 +26,7 @@ def main() -> None:
         port=config.port,
         log_level="info",
         timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 

@@ -41,6 +41,11 @@ class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
 # connection at that moment met a closed socket (RemoteProtocolError, then a retry).
 AMAZON_IDLE_TIMEOUT_SECONDS = 60
 
+# A double asked to stop cuts what it still answers after this long: a stalled answer (a
+# fault that holds a request for a minute) never holds its stop, which uvicorn otherwise
+# awaits to the end.
+SHUTDOWN_GRACE_SECONDS = 1
+
 
 class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     host: str = "127.0.0.1"

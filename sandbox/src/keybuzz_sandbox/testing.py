@@ -13,7 +13,7 @@ import msgspec
 import uvicorn
 
 from .app import create_app
-from .config import AMAZON_IDLE_TIMEOUT_SECONDS, SandboxConfig
+from .config import AMAZON_IDLE_TIMEOUT_SECONDS, SHUTDOWN_GRACE_SECONDS, SandboxConfig
 from .sandbox import Sandbox
 
 
@@ -52,6 +52,7 @@ async def running_sandbox(
             access_log=False,
             lifespan="off",
             timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer, RunningService
+from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.service import DEFINITION
-from keybuzz_shared.settings import DEV_VAULT_TOKEN
-from keybuzz_shared.vault import VaultClient
 from mailkit import MAX_MESSAGE_BYTES
 
 
@@ -24,14 +22,6 @@ async def poller(
         POLL_ENABLED="false",
         **dovecot.settings,
     )
-
-
-@pytest.fixture
-async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
-    """OpenBao as the dev stack's root, for tests that store or read a shop's key."""
-    client = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
