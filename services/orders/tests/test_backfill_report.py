@@ -168,17 +168,23 @@ async def test_a_crash_mid_report_resumes_without_duplicates_or_gaps(
     start_service: Callable[..., Awaitable[Any]],
     sandbox: Sandbox,
 ) -> None:
-    orders = await make_orders(**LARGE)
-    tenant = new_tenant()
-    await orders.connect(tenant)
-    job_id = (await orders.job_of(tenant))["jobId"]
+    # The first window's report stays IN_PROGRESS until its deadline: the stop below falls
+    # while the job runs, however fast the other windows' reports are done.
+    await _report_failures(sandbox, stallNext=1)
+    try:
+        orders = await make_orders(**LARGE, BACKFILL_REPORT_DEADLINE_SECONDS="20")
+        tenant = new_tenant()
+        await orders.connect(tenant)
+        job_id = (await orders.job_of(tenant))["jobId"]
 
-    async def one_window_done() -> bool:
-        windows = (await orders.job(tenant, job_id))["reportWindows"] or []
-        return any(w["state"] == "DONE" for w in windows)
+        async def one_window_done() -> bool:
+            windows = (await orders.job(tenant, job_id))["reportWindows"] or []
+            return any(w["state"] == "DONE" for w in windows)
 
-    await eventually(one_window_done, within=60)
-    await orders.service.stop()  # a deploy while the other reports are pending
+        await eventually(one_window_done, within=60)
+        await orders.service.stop()  # a deploy while the other reports are pending
+    finally:
+        await _report_failures(sandbox)
     db = await asyncpg.connect(orders.env["DATABASE_URL"])
     try:
         stopped = await db.fetchrow(
