@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from keybuzz_connector_fnac.connector import FnacConnector
 from keybuzz_devstack import infra
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually, find_event
 from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.backfill import backfill
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
 from keybuzz_poller.polling.scheduler import PollSkipped
@@ -322,14 +323,11 @@ async def test_the_poller_polls_and_replies_through_a_marketplace_added_after_it
 # --- orders -------------------------------------------------------------------------------
 
 
-async def test_orders_backfills_a_marketplace_added_after_it_started_and_pauses_its_sync(
-    family: Family, start_service: StartService, sandbox_url: str, stack: Infra
-) -> None:
-    orders = await start_service(
-        ORDERS,
-        FAMILY_API_URL=f"{sandbox_url}/fnac/api.php/",
-        ORDERS_SYNC_INTERVAL_SECONDS="3600",  # rounds when the test says
-    )
+async def beta_connected_in_orders(
+    family: Family, orders: RunningService, sandbox_url: str, stack: Infra
+) -> str:
+    """BETA added to the family, a new tenant's BETA shop (the Fnac double's) connected:
+    its ``connection.connected`` starts orders' backfill. The tenant."""
     registry.refresh()  # a fresh reading: BETA comes in as a value asked, not a stale one
     family.serve("ALPHA", "BETA")
     await asyncio.sleep(registry.UNKNOWN_REREAD_SECONDS)
@@ -349,6 +347,18 @@ async def test_orders_backfills_a_marketplace_added_after_it_started_and_pauses_
     )
     js = await operator_js(orders)
     await js.publish(connected.type, encode_event(connected), headers=event_headers(connected))
+    return tenant
+
+
+async def test_orders_backfills_a_marketplace_added_after_it_started_and_pauses_its_sync(
+    family: Family, start_service: StartService, sandbox_url: str, stack: Infra
+) -> None:
+    orders = await start_service(
+        ORDERS,
+        FAMILY_API_URL=f"{sandbox_url}/fnac/api.php/",
+        ORDERS_SYNC_INTERVAL_SECONDS="3600",  # rounds when the test says
+    )
+    tenant = await beta_connected_in_orders(family, orders, sandbox_url, stack)
 
     async def backfilled() -> Any:
         return await orders.runtime.pool.fetchrow(
@@ -383,3 +393,73 @@ async def test_orders_backfills_a_marketplace_added_after_it_started_and_pauses_
     registry.refresh()
     again = await sync.sync_now(tenant)
     assert (again.errors, again.pages) == (0, 1)
+
+
+@pytest.fixture
+async def slow_fnac_listing(sandbox_url: str) -> AsyncIterator[None]:
+    """The Fnac double answers its order listing 150 ms late: a backfill of many date
+    windows runs long enough to have its marketplace removed halfway."""
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac", timeout=10) as admin:
+        await admin.post("/ratelimits/reset")
+        faults = {"latencyMs": 150, "operations": ["orders_query"]}
+        assert (await admin.put("/faults", json=faults)).status_code == 200
+        yield
+        await admin.delete("/faults")
+
+
+async def test_an_orders_backfill_whose_marketplace_is_removed_pauses_and_resumes_there(
+    family: Family,
+    start_service: StartService,
+    sandbox_url: str,
+    stack: Infra,
+    slow_fnac_listing: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(backfill, "SERVED_CHECK_SECONDS", 0.2)
+    orders = await start_service(
+        ORDERS,
+        FAMILY_API_URL=f"{sandbox_url}/fnac/api.php/",
+        BACKFILL_DAYS="24",
+        CONNECTOR_BACKFILL_WINDOW_DAYS="2",  # 12 date windows: a page each
+        ORDERS_SYNC_INTERVAL_SECONDS="3600",
+    )
+    tenant = await beta_connected_in_orders(family, orders, sandbox_url, stack)
+    pool = orders.runtime.pool
+
+    async def job_after(pages: int) -> Any:
+        job = await pool.fetchrow(
+            "SELECT id::text AS job_id, pages FROM order_backfill_jobs WHERE tenant_id = $1", tenant
+        )
+        return job if job is not None and job["pages"] >= pages else None
+
+    started = await eventually(lambda: job_after(2), 30)
+    family.serve("ALPHA")
+    registry.refresh()
+    path = f"/api/v1/orders/backfill/{started['job_id']}"
+
+    async def paused() -> Any:
+        job = (await call(orders, "GET", path, tenant)).json()
+        return job if job["notServed"] is not None else None
+
+    job = await eventually(paused, 10)
+    await asyncio.sleep(0.6)  # the page in flight, and more if it went on
+    stood = (await call(orders, "GET", path, tenant)).json()
+    assert stood["status"] == "RUNNING" and stood["lastError"] is None, stood
+    assert "not served" in job["notServed"] and stood["pages"] < 12, stood
+    await asyncio.sleep(0.6)
+    assert (await call(orders, "GET", path, tenant)).json()["pages"] == stood["pages"]
+    stored = await pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant)
+
+    family.serve("ALPHA", "BETA")
+    registry.refresh()
+
+    async def completed() -> Any:
+        job = (await call(orders, "GET", path, tenant)).json()
+        return job if job["status"] != "RUNNING" else None
+
+    ended = await eventually(completed, 30)
+    assert (ended["status"], ended["notServed"], ended["lastError"]) == ("COMPLETED", None, None)
+    # 12 windows (a 13th of the milliseconds between the job's start and its first page's
+    # clock): from its checkpoint, none read twice; read again from its start, 2 more at least.
+    assert ended["pages"] <= 13, ended
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant) >= stored

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.backmarket.contract import SPEC_URI, operation, registry, schema_at
+from keybuzz_sandbox.backmarket.contract import DESCRIBED, SPEC_URI, registry
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 ADMIN = "/_sandbox/backmarket"
@@ -21,8 +21,8 @@ FOLDERS, ORDERS = "/ws/sav", "/ws/orders"
 
 def validator_for(operation_id: str, *where: str) -> OAS30Validator:
     """A validator of the schema at ``where`` inside the operation's object."""
-    return OAS30Validator(
-        schema_at(operation_id, *where), registry=registry(), format_checker=oas30_format_checker
+    return DESCRIBED.validator(
+        OAS30Validator, operation_id, *where, format_checker=oas30_format_checker
     )
 
 
@@ -38,11 +38,7 @@ def error_validator() -> OAS30Validator:
 def check_response(operation_id: str, response: httpx.Response) -> Any:
     """The response's JSON, after checking it against the operation's documented response
     (status and content type documented, body valid); raises if not."""
-    _, _, op = operation(operation_id)
-    status = str(response.status_code)
-    assert status in op["responses"], f"{operation_id}: {status} not documented: {response.text}"
-    media = response.headers["content-type"].split(";")[0]
-    assert media in op["responses"][status]["content"], f"{operation_id}: {media}"
+    status, media = DESCRIBED.documented(operation_id, response)
     body = response.json()
     validator_for(operation_id, "responses", status, "content", media, "schema").validate(body)
     return body

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.mirakl.contract import operation, registry, schema_at
+from keybuzz_sandbox.mirakl.contract import DESCRIBED
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 ADMIN = "/_sandbox/mirakl"
@@ -20,19 +20,15 @@ ADMIN = "/_sandbox/mirakl"
 
 def validator_for(operation_id: str, *where: str) -> OAS31Validator:
     """A validator of the schema at ``where`` inside the operation's object."""
-    return OAS31Validator(
-        schema_at(operation_id, *where), registry=registry(), format_checker=oas31_format_checker
+    return DESCRIBED.validator(
+        OAS31Validator, operation_id, *where, format_checker=oas31_format_checker
     )
 
 
 def check_response(operation_id: str, response: httpx.Response) -> Any:
     """The response's JSON, after checking it against the operation's documented response
     (status and content type documented, body valid); raises if not."""
-    _, _, op = operation(operation_id)
-    status = str(response.status_code)
-    assert status in op["responses"], f"{operation_id}: {status} not documented: {response.text}"
-    media = response.headers["content-type"].split(";")[0]
-    assert media in op["responses"][status]["content"], f"{operation_id}: {media}"
+    status, media = DESCRIBED.documented(operation_id, response)
     if media != "application/json":
         return response.content
     body = response.json()

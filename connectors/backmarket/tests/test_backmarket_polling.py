@@ -157,3 +157,52 @@ async def test_a_reply_with_a_file_over_3_mb_is_refused_before_it_is_queued(
         "SELECT count(*) FROM poller_replies WHERE ticket_id = $1", ticket["id"]
     )
     assert queued == 1  # the 3 MB one only
+
+
+async def folder_lists(admin: httpx.AsyncClient) -> int:
+    """The folder-list calls MILANO made today, on the double's count."""
+    counted = (await admin.get("/counters", params={"shop": MILANO})).json()["counters"]
+    return sum(
+        c["answered"] + c["refused"] for c in counted if c["operation"] == "getCareFolderList"
+    )
+
+
+async def test_a_listing_needing_more_calls_than_the_day_allows_stops_at_its_cap(
+    start_service: StartService,
+    dovecot: MailServer,
+    sandbox_url: str,
+    vault: VaultClient,
+    admin: httpx.AsyncClient,
+) -> None:
+    settings = {
+        "POLL_ENABLED": "false",
+        "REPLY_SENDER_ENABLED": "false",
+        **service_env(sandbox_url),
+        **dovecot.settings,
+    }
+    capped = await start_service(DEFINITION, BACKMARKET_CALLS_PER_DAY="3", **settings)
+    # More folders with messages than three list pages hold (10 a page).
+    opened = [
+        (await admin.post(f"/shops/{MILANO}/folders", json={"message": f"Colis {n}"})).json()
+        for n in range(31)
+    ]
+    shop = await connected(capped, vault, admin)
+    lists = await folder_lists(admin)
+    polled = await poll(capped, shop)
+    assert polled.stored == 0
+    assert await folder_lists(admin) - lists == 3  # the cap, not the listing's pages
+    [status] = await get_json(capped, shop.tenant_id, "/api/v1/poller/shops")
+    assert status["allowance"]["callsToday"] == 3 and status["allowance"]["callsLeft"] == 0
+    kept = "SELECT messages_since FROM poller_shops WHERE poll_key = $1"
+    assert await capped.runtime.pool.fetchval(kept, shop.key) is None  # where it was
+    tickets = await get_json(capped, shop.tenant_id, "/api/v1/tickets/", limit=100)
+    assert tickets["items"] == []
+
+    # Nothing lost: a poller whose day allows the listing reads it from that cursor.
+    await capped.stop()
+    again = await start_service(
+        DEFINITION, DATABASE_URL=capped.runtime.settings.database_url, **settings
+    )
+    assert (await poll(again, shop)).stored >= len(opened)
+    for folder in opened[:: len(opened) - 1]:  # the first and the last
+        assert (await ticket_of(again, shop, str(folder["orderId"])))["messages"]

@@ -69,3 +69,38 @@ async def test_a_threads_deadline_runs_on_mirakls_clock_and_the_report_shows_a21
     assert figure["name"] == "order_messages_response_delay (LAST_MONTH)"
     assert figure["averageResponseSeconds"] >= 0
     assert at(figure["until"]) - at(figure["since"]) == timedelta(days=30)
+
+
+async def test_every_report_window_of_a_day_gets_a21s_figure_from_one_call(
+    poller: RunningService, vault: VaultClient, double: str
+) -> None:
+    await admin(double, "PUT", "/limits", json={"enforced": True})  # A21: once a day
+    listed = await operators(double)
+    spec, failing = listed[CODE]["shops"][0], listed["DECATHLON"]["shops"][0]
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    shop = await connect(poller, vault, tenant, CODE, spec)
+    figures = {
+        days: (
+            await get_json(poller, tenant, "/api/v1/response-times", marketplace=CODE, days=days)
+        )["marketplaceFigure"]
+        for days in (30, 90, 7)
+    }
+    assert {days: (f["available"], f["name"]) for days, f in figures.items()} == {
+        30: (True, "order_messages_response_delay (LAST_MONTH)"),
+        90: (True, "order_messages_response_delay (LAST_THREE_MONTHS)"),
+        7: (True, "order_messages_response_delay (LAST_MONTH)"),
+    }
+    assert at(figures[90]["until"]) - at(figures[90]["since"]) == timedelta(days=91)
+    calls = await admin(double, "GET", f"{shop_path(CODE, spec)}/calls")
+    assert calls["calls"]["A21"] == 1
+    assert shop.marketplace == CODE
+
+    # A call that fails (Mirakl down through the client's every attempt): not available.
+    faults = {"failNext": 20, "failStatus": 503, "operations": ["DECATHLON.A21"]}
+    await admin(double, "PUT", "/faults", json=faults)
+    await connect(poller, vault, tenant, "DECATHLON", failing)
+    down = (
+        await get_json(poller, tenant, "/api/v1/response-times", marketplace="DECATHLON", days=30)
+    )["marketplaceFigure"]
+    assert down["available"] is False and down["reason"], down
+    await admin(double, "DELETE", "/faults")

@@ -19,7 +19,7 @@ from keybuzz_connector_mirakl.errors import MiraklUnavailable
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.session import MiraklSession
 from keybuzz_connector_mirakl.settings import MiraklSettings
-from keybuzz_connector_mirakl.statistics import order_messages_response_delay
+from keybuzz_connector_mirakl.statistics import EVERY_PERIOD, order_messages_response_delay
 from keybuzz_sandbox.mirakl import service_env
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import OrderSummary
@@ -178,9 +178,10 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
     figure = await order_messages_response_delay(Seen(), now - timedelta(days=7), now)
     assert figure is not None and figure.period == "LAST_MONTH"
     mirakls = answered[0]["order_messages_response_delay"]
-    assert mirakls == [{"period": "LAST_MONTH", "value": figure.seconds}] and figure.seconds > 0
+    assert {"period": "LAST_MONTH", "value": figure.seconds} in mirakls and figure.seconds > 0
+    assert len(mirakls) == 5  # every period, in the one call
     assert figure.start is not None and figure.computed_at - figure.start == timedelta(days=30)
-    assert sent.requests[-1] == ("A21", {"periods": "LAST_MONTH", "shop_id": client.shop_id})
+    assert sent.requests[-1] == ("A21", {"periods": EVERY_PERIOD, "shop_id": client.shop_id})
     # A21 once a day: a second call today is refused (429), and the client holds every
     # later A21 call back, unsent, for the Retry-After (a day: 1,440 s at 60 times).
     with pytest.raises(MiraklUnavailable, match="HTTP 429"):
@@ -188,10 +189,7 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
     with pytest.raises(MiraklUnavailable, match="held back") as held:
         await order_messages_response_delay(client, now - timedelta(days=60), now)
     assert held.value.retry_after is not None and held.value.retry_after > 1_000
-    assert [q.get("periods") for op, q in sent.requests if op == "A21"] == [
-        "LAST_MONTH",
-        "LAST_THREE_MONTHS",  # the window's start 60 days back
-    ]
+    assert [q.get("periods") for op, q in sent.requests if op == "A21"] == [EVERY_PERIOD] * 2
     assert (await admin.get("/retry-after-violations")).json()["count"] == 0
 
 
@@ -214,8 +212,9 @@ async def test_the_sessions_response_delay_is_a21s_for_the_window(
         assert isinstance(session, MiraklSession)
         now = datetime.now(UTC)
         figure = await session.response_delay(now - timedelta(days=80), now)
+        # Another window the same day: its period, from the session's one call.
+        week = await session.response_delay(now - timedelta(days=7), now)
     assert figure is not None and figure.period == "LAST_THREE_MONTHS" and figure.seconds > 0
-    assert sent.requests == [
-        ("A21", {"periods": "LAST_THREE_MONTHS", "shop_id": str(first["shopId"])})
-    ]
+    assert week is not None and week.period == "LAST_MONTH" and week.seconds > 0
+    assert sent.requests == [("A21", {"periods": EVERY_PERIOD, "shop_id": str(first["shopId"])})]
     assert sent.problems == []

@@ -24,6 +24,7 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.mirakl import service_env
 from keybuzz_shared.auth import issue_token
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double
@@ -157,6 +158,39 @@ async def test_two_operators_of_one_tenant_show_their_threads_side_by_side(
     assert by_id[staff["messageId"]]["senderType"] == "MARKETPLACE_SUPPORT"
     received = await events_of(poller, "message.received", tenant)
     assert {e["marketplace"] for e in received} == {"BOULANGER", "DECATHLON"}
+
+
+async def test_the_operators_staff_show_by_name_in_the_tickets_messages_never_by_e_mail(
+    poller: RunningService, vault: VaultClient, double: str
+) -> None:
+    spec, tenant = (await operators(double))["BOULANGER"]["shops"][0], f"t{uuid.uuid4().hex[:10]}"
+    shop = await connect(poller, vault, tenant, "BOULANGER", spec)
+    await poll(poller, shop)  # the shop's history
+    opened = await admin(double, "POST", f"{shop_path('BOULANGER', spec)}/threads", json={})
+    staff = {
+        name: await admin(
+            double,
+            "POST",
+            f"{shop_path('BOULANGER', spec)}/threads/{opened['threadId']}/messages",
+            json={"sender": "OPERATOR", "senderName": name, "to": ["CUSTOMER", "SHOP"]},
+        )
+        for name in ("Julie\tM.", "julie.martin@boulanger.example")
+    }
+    assert (await poll(poller, shop)).stored == 3
+    ticket = await ticket_holding(poller, shop, opened["messageId"])
+    shown = {m["externalId"]: (m["senderType"], m["senderName"]) for m in ticket["messages"]}
+    operator = connector_for("BOULANGER").display_name
+    assert shown == {
+        opened["messageId"]: ("BUYER", None),  # the buyer's name is the ticket's buyerName
+        staff["Julie\tM."]["messageId"]: ("MARKETPLACE_SUPPORT", f"{operator} (Julie M.)"),
+        staff["julie.martin@boulanger.example"]["messageId"]: ("MARKETPLACE_SUPPORT", operator),
+    }
+    kept = await poller.runtime.pool.fetchval(
+        "SELECT count(*) FROM poller_external_messages"
+        " WHERE position(convert_to('julie.martin@', 'UTF8') IN raw) > 0"
+        " OR sender_name LIKE '%@%'"
+    )
+    assert kept == 0  # the address is kept nowhere
 
 
 async def test_replies_to_the_customer_and_the_operator_land_once_and_are_told_sent(

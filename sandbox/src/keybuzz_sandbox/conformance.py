@@ -13,7 +13,7 @@ as a test does; nothing here runs inside the sandbox.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -137,10 +137,24 @@ def _ok(response: httpx.Response, *statuses: int) -> Any:
     return response.json() if response.content else None
 
 
+def double_faults(
+    malformed: Mapping[Fault, str], *, huge_bytes: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """A double's faults that are a status or a body of its own: 5xx, and each hostile
+    body it can make by its ``malformedKind`` (``huge_bytes``: the size of its HUGE one)."""
+    faults: dict[str, dict[str, Any]] = {"UNAVAILABLE": {"failNext": 1_000, "failStatus": 503}}
+    for fault, kind in malformed.items():
+        faults[fault] = {"malformedNext": 1_000, "malformedKind": kind}
+    if huge_bytes is not None and "HUGE" in faults:
+        faults["HUGE"]["hugeBytes"] = huge_bytes
+    return faults
+
+
 @dataclass(frozen=True)
 class _AdminDriver:
     """What the shop-API doubles' admin endpoints have in common: their fault settings
-    (``faults.SlowFaultConfig``), tokens expired and credentials rotated by shop."""
+    (``faults.SlowFaultConfig``), tokens expired and credentials rotated by shop, and
+    threads a buyer opens with a text (``threads``: their admin path under a shop)."""
 
     marketplace: str
     api_family: str
@@ -151,6 +165,10 @@ class _AdminDriver:
     bodies: Mapping[str, dict[str, Any]]  # faults that are a body or a status of the double's
     revoking: str  # the admin action that rotates a shop's secret
     recipients: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT")
+    faults_at: str = ""  # where its faults are armed when not at ``admin``
+    tokenless: str = ""  # why its shops have no token (none expires, none is requested)
+    threads: str = "threads"  # a shop's threads under its admin path
+    thread_id: str = "threadId"  # the id of a thread opened, in the double's answer
 
     def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
         reading = list(self.reading)
@@ -174,15 +192,19 @@ class _AdminDriver:
         self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
     ) -> None:
         faults = self.fault_settings(fault, [s.account for s in shops or []])
-        _ok(await http.put(f"{self.admin}/faults", json=faults))
+        _ok(await http.put(f"{self.faults_at or self.admin}/faults", json=faults))
 
     async def clear_faults(self, http: httpx.AsyncClient) -> None:
-        _ok(await http.delete(f"{self.admin}/faults"), 204)
+        _ok(await http.delete(f"{self.faults_at or self.admin}/faults"), 204)
 
     async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
+        if self.tokenless:
+            raise Unsupported(f"{self.tokenless}: none to expire")
         _ok(await http.post(f"{self.admin}/shops/{shop.account}/expire-tokens"))
 
     async def token_requests(self, http: httpx.AsyncClient, shop: DoubleShop) -> int:
+        if self.tokenless:
+            raise Unsupported(f"{self.tokenless}: none is requested")
         counted = _ok(await http.get(f"{self.admin}/shops/{shop.account}/token-requests"))
         return int(counted["tokenRequests"])
 
@@ -193,15 +215,54 @@ class _AdminDriver:
         if recipient not in self.recipients:
             raise Unsupported(f"{self.marketplace}'s threads offer no reply to {recipient}")
 
+    async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
+        path = f"{self.admin}/shops/{shop.account}/{self.threads}"
+        return _ok(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        opened = await self._open(http, shop, text)
+        return Written(opened["messageId"], opened["orderId"])
+
+    def staff_message(self, text: str) -> dict[str, Any]:
+        """The admin body of a message of the marketplace's staff in a thread."""
+        raise Unsupported(f"the {self.marketplace} double's staff write in no thread")
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        self.unoffered(recipient)
+        opened = await self._open(http, shop, text)
+        if recipient == "MARKETPLACE_SUPPORT":
+            thread = opened[self.thread_id]
+            path = f"{self.admin}/shops/{shop.account}/{self.threads}/{thread}/messages"
+            _ok(await http.post(path, json=self.staff_message(text)), 201)
+        return Written(opened["messageId"], opened["orderId"])
+
+
+def _sent_to(
+    sent: list[dict[str, Any]],
+    text: str,
+    kinds: Callable[[dict[str, Any]], list[str]],
+    named: Mapping[str, str],
+) -> list[str]:
+    """To whom (``RecipientKind``s joined by "+") each message the seller sent saying
+    ``text`` went, by the double's ``kinds`` of it (``named``: each as the seam's)."""
+    return [
+        "+".join(sorted(named.get(kind, "?") for kind in kinds(s)))
+        for s in sent
+        if s["body"] == text
+    ]
+
 
 # Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
-_FNAC_FAULTS: dict[str, dict[str, Any]] = {
-    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
-    "ENTITY_EXPANSION": {"malformedNext": 1_000, "malformedKind": "entities"},
-    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "truncated"},
-    "HUGE": {"malformedNext": 1_000, "malformedKind": "huge"},
-    "WRONG_CONTENT_TYPE": {"malformedNext": 1_000, "malformedKind": "html"},
-}
+_FNAC_FAULTS = double_faults(
+    {
+        "ENTITY_EXPANSION": "entities",
+        "TRUNCATED": "truncated",
+        "HUGE": "huge",
+        "WRONG_CONTENT_TYPE": "html",
+    }
+)
 # Fnac's message_to for each recipient (the double's sent log).
 _FNAC_RECIPIENTS = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}
 SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
@@ -282,10 +343,7 @@ def _fnac(marketplace: str, display: str) -> FnacDriver:
 
 
 # Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
-_OCTOPIA_FAULTS: dict[str, dict[str, Any]] = {
-    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
-    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "invalid_json"},
-}
+_OCTOPIA_FAULTS = double_faults({"TRUNCATED": "invalid_json"})
 _OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
 
 
@@ -323,42 +381,22 @@ class CdiscountDriver(_AdminDriver):
             if s["orders"] > 0
         ]
 
-    async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
-        path = f"{self.admin}/shops/{shop.account}/discussions"
-        return _ok(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
-
-    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        opened = await self._open(http, shop, text)
-        return Written(opened["messageId"], opened["orderId"])
-
-    async def thread_for(
-        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
-    ) -> Written:
-        self.unoffered(recipient)
-        opened = await self._open(http, shop, text)
-        if recipient == "MARKETPLACE_SUPPORT":
-            discussion = opened["discussionId"]
-            path = f"{self.admin}/shops/{shop.account}/discussions/{discussion}/messages"
-            _ok(await http.post(path, json={"userType": "GrcOperator", "body": text}), 201)
-        return Written(opened["messageId"], opened["orderId"])
+    def staff_message(self, text: str) -> dict[str, Any]:
+        return {"userType": "GrcOperator", "body": text}
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
-        return [
-            "+".join(sorted(_OCTOPIA_RECIPIENTS.get(r["userType"], "?") for r in s["receivers"]))
-            for s in sent
-            if s["body"] == text
-        ]
+        return _sent_to(
+            sent, text, lambda s: [r["userType"] for r in s["receivers"]], _OCTOPIA_RECIPIENTS
+        )
 
 
 # Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
 # operator runs the same connector, so one of them stands for all in the suite.
-_MIRAKL_FAULTS: dict[str, dict[str, Any]] = {
-    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
-    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "invalid_json"},
-    "HUGE": {"malformedNext": 1_000, "malformedKind": "huge", "hugeBytes": 40 * 2**20},
-    "WRONG_CONTENT_TYPE": {"malformedNext": 1_000, "malformedKind": "html"},
-}
+_MIRAKL_FAULTS = double_faults(
+    {"TRUNCATED": "invalid_json", "HUGE": "huge", "WRONG_CONTENT_TYPE": "html"},
+    huge_bytes=40 * 2**20,
+)
 _MIRAKL_RECIPIENTS = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
 # The suite polls every 2 s: the double allows M11 every 1.5 s (60 of its seconds at the
 # suite's clock scale of 20, times SANDBOX_MIRAKL_FREQUENCY_FACTOR), so that a poll never
@@ -373,8 +411,6 @@ class MiraklDriver(_AdminDriver):
     keys and ids named as the Mirakl connector's fields (api key, shop id). Threads are
     opened on an order by the customer; the operator's staff write in some; a reply goes
     to the customer or the operator. A Mirakl key has no token: nothing expires."""
-
-    faults_at: str = "/_sandbox/mirakl"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         catalogue = json.loads(mirakl.service_env(sandbox_url)["MIRAKL_CATALOGUE"])
@@ -400,21 +436,6 @@ class MiraklDriver(_AdminDriver):
         settings["operations"] = [f"{code}.{o}" for o in settings.get("operations", [])]
         return settings
 
-    async def set_fault(
-        self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
-    ) -> None:
-        faults = self.fault_settings(fault, [s.account for s in shops or []])
-        _ok(await http.put(f"{self.faults_at}/faults", json=faults))
-
-    async def clear_faults(self, http: httpx.AsyncClient) -> None:
-        _ok(await http.delete(f"{self.faults_at}/faults"), 204)
-
-    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
-        raise Unsupported("a Mirakl API key has no token to expire")
-
-    async def token_requests(self, http: httpx.AsyncClient, shop: DoubleShop) -> int:
-        raise Unsupported("a Mirakl API key has no token to request")
-
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         listed = _ok(await http.get(f"{self.faults_at}/operators"))
         [operator] = [o for o in listed if o["code"] == self.marketplace]
@@ -427,40 +448,16 @@ class MiraklDriver(_AdminDriver):
             for s in operator["shops"]
         ]
 
-    async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
-        path = f"{self.admin}/shops/{shop.account}/threads"
-        return _ok(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
-
-    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        opened = await self._open(http, shop, text)
-        return Written(opened["messageId"], opened["orderId"])
-
-    async def thread_for(
-        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
-    ) -> Written:
-        self.unoffered(recipient)
-        opened = await self._open(http, shop, text)
-        if recipient == "MARKETPLACE_SUPPORT":
-            path = f"{self.admin}/shops/{shop.account}/threads/{opened['threadId']}/messages"
-            staff = {"sender": "OPERATOR", "body": text, "to": ["CUSTOMER", "SHOP"]}
-            _ok(await http.post(path, json=staff), 201)
-        return Written(opened["messageId"], opened["orderId"])
+    def staff_message(self, text: str) -> dict[str, Any]:
+        return {"sender": "OPERATOR", "body": text, "to": ["CUSTOMER", "SHOP"]}
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
-        return [
-            "+".join(sorted(_MIRAKL_RECIPIENTS.get(kind, "?") for kind in s["to"]))
-            for s in sent
-            if s["body"] == text
-        ]
+        return _sent_to(sent, text, lambda s: list(s["to"]), _MIRAKL_RECIPIENTS)
 
 
 # Back Market's double: operations of its seller API (docs/SANDBOX.md, "Back Market double").
-_BACKMARKET_FAULTS: dict[str, dict[str, Any]] = {
-    "UNAVAILABLE": {"failNext": 1_000, "failStatus": 503},
-    "TRUNCATED": {"malformedNext": 1_000, "malformedKind": "invalid_json"},
-    "WRONG_CONTENT_TYPE": {"malformedNext": 1_000, "malformedKind": "html"},
-}
+_BACKMARKET_FAULTS = double_faults({"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html"})
 
 
 @dataclass(frozen=True)
@@ -517,12 +514,6 @@ class BackMarketDriver(_AdminDriver):
         sent = _ok(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
         return ["BUYER" for s in sent if s["message"] == text]
 
-    async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
-        raise Unsupported("Back Market's tokens do not expire: there is none to renew")
-
-    async def token_requests(self, http: httpx.AsyncClient, shop: DoubleShop) -> int:
-        raise Unsupported("Back Market's tokens are not requested: the seller makes one")
-
 
 DRIVERS: dict[str, ShopDriver] = {
     "FNAC": _fnac("FNAC", "Fnac"),
@@ -536,6 +527,8 @@ DRIVERS: dict[str, ShopDriver] = {
         replying="postMessage",
         bodies=_OCTOPIA_FAULTS,
         revoking="rotate-secret",
+        threads="discussions",
+        thread_id="discussionId",
     ),
     "BOULANGER": MiraklDriver(
         marketplace="BOULANGER",
@@ -546,6 +539,8 @@ DRIVERS: dict[str, ShopDriver] = {
         replying="M12",
         bodies=_MIRAKL_FAULTS,
         revoking="rotate-key",
+        faults_at="/_sandbox/mirakl",
+        tokenless="a Mirakl API key has no token",
     ),
     "BACKMARKET": BackMarketDriver(
         marketplace="BACKMARKET",
@@ -556,6 +551,7 @@ DRIVERS: dict[str, ShopDriver] = {
         replying="postMessage",
         bodies=_BACKMARKET_FAULTS,
         revoking="rotate-token",
+        tokenless="Back Market's token is the seller's own, made in its back office",
     ),
 }
 

@@ -28,3 +28,16 @@ def storable(text: str) -> str:
 def one_line(text: str) -> str:
     """Storable and showable on one line: every non-printable character becomes a space."""
     return "".join(c if c.isprintable() else " " for c in text)
+
+
+NAME_LENGTH = 200  # a display name longer than this is cut
+
+
+def display_name(text: str | None) -> str | None:
+    """A person's name from outside as we keep and show it: on one line, trimmed, at most
+    ``NAME_LENGTH`` characters; None when nothing is left or when it holds an ``@``: an
+    e-mail address (or a login made of one) is never shown as a name."""
+    if not text or "@" in text:
+        return None
+    shown = " ".join(one_line(storable(text)).split())[:NAME_LENGTH].rstrip()
+    return shown or None

@@ -32,15 +32,14 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
+    AllowanceSpent,
     InboxFile,
-    InboxIncident,
     InboxMessage,
-    MarketplaceMessage,
     Page,
     SenderType,
     ThreadDetail,
     ThreadKey,
-    marketplace_messages,
+    ThreadsInbox,
 )
 from keybuzz_shared.times import as_utc
 
@@ -305,8 +304,9 @@ def minute_filter(since: datetime) -> str:
 # --- the inbox ----------------------------------------------------------------------------
 
 
-class CareInbox:
-    """A shop's care folders through its BackMarketClient."""
+class CareInbox(ThreadsInbox):
+    """A shop's care folders through its BackMarketClient. Back Market's claims belong to
+    care folders: on their tickets, no incident."""
 
     def __init__(self, client: BackMarketClient) -> None:
         self.client = client
@@ -314,6 +314,8 @@ class CareInbox:
         self._read: dict[int, datetime] = {}
         # folder id -> its reading not yet known stored
         self._pending: dict[int, _Pending] = {}
+        # The client's FOLDER_LIST count a listing may reach (None: no limit).
+        self.list_calls_limit: int | None = None
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -354,6 +356,9 @@ class CareInbox:
         unreadable: list[str] = []
         page = 1
         while True:
+            limit = self.list_calls_limit
+            if limit is not None and self.client.sent[FOLDER_LIST] >= limit:
+                raise AllowanceSpent(f"folder list cut at its page {page}: the calls allowed spent")
             try:
                 listed = await self.client.get_json(
                     "/ws/sav", {"last_message_date": after, "page": str(page)}
@@ -369,15 +374,6 @@ class CareInbox:
                 break
             page += 1
         return summaries, unreadable
-
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
-        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
-
-    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
-        """Back Market's claims belong to care folders: on their tickets, no incident."""
-        return Page(items=(), next_cursor=None)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         return 0  # Back Market's API has no read mark

@@ -14,23 +14,15 @@ one of the seam's errors (errors.py); none quotes the token. Details: docs/BACKM
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, Unpack
 
 import httpx
-import msgspec
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
-from keybuzz_shared.http_calls import (
-    AnswerTooLarge,
-    TransientFailure,
-    attempted,
-    read_bounded,
-    throttling,
-)
+from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls
 
 from keybuzz_connector_backmarket.errors import (
     BackMarketAnswerUnreadable,
@@ -41,18 +33,21 @@ from keybuzz_connector_backmarket.errors import (
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Any answer is refused past this size, unread: a care folder with its messages is some
 # tens of kB, a page of 50 orders some hundreds.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-ERROR_BODY_BYTES = 64 * 1024  # of a refusal, only this much is read
-DETAIL_CHARS = 300
 # The firewall says neither why nor for how long [official]: its page's own cache life is
 # 15 s; the shop is polled again after this.
 WAF_HOLD_SECONDS = 60.0
 WAF_CODE = "bot-need-challenge"
-_JSON_TYPES = ("application/json", "+json")
+_TERMS = CallTerms(
+    "Back Market",
+    log,
+    unavailable=BackMarketUnavailable,
+    unreadable=BackMarketAnswerUnreadable,
+    outcome_unknown=BackMarketOutcomeUnknown,
+)
 
 
 @dataclass(frozen=True)
@@ -66,10 +61,6 @@ class ShopAccess:
 
     def __repr__(self) -> str:
         return f"ShopAccess(token=[REDACTED], country={self.country!r})"
-
-
-class _Transient(TransientFailure):
-    """Worth another try (``TransientFailure``), raised by this client."""
 
 
 @dataclass
@@ -87,7 +78,7 @@ class _Call:
     retry_after: float | None = None
 
 
-class BackMarketClient:
+class BackMarketClient(JsonCalls[_Call]):
     """One shop's calls on the platform at ``base_url`` (``https://www.backmarket.fr``).
     ``call_deadline``: seconds a call may take in all (None: no cut)."""
 
@@ -97,23 +88,19 @@ class BackMarketClient:
         http: httpx.AsyncClient,
         base_url: str,
         *,
-        call_deadline: float | None = None,
         files: FileLinks = NO_FILES,
-        attempts: int = 4,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_retry_after: float = 60.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        **options: Unpack[CallOptions],
     ) -> None:
+        super().__init__(
+            http,
+            _TERMS,
+            max_response_bytes=max_response_bytes,
+            **options,
+        )
         self.access = access
-        self._http = http
         self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
-        self._deadline = call_deadline
         self._files = files
-        self._attempts = attempts
-        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
-        self._max_retry_after = max_retry_after
-        self._max_bytes = max_response_bytes
         # Requests sent, by call ("GET ws/sav"), answered or not: what a daily allowance
         # of calls is spent on.
         self.sent: Counter[str] = Counter()
@@ -178,87 +165,32 @@ class BackMarketClient:
             raise ValueError(f"{path!r} is not a path under Back Market's API")
         return str(self._base.join(relative))
 
-    # --- the deadline ---------------------------------------------------------------------
-
-    async def _bounded(self, call: _Call, work: Awaitable[T]) -> T:
-        if self._deadline is None:
-            return await work
-        try:
-            async with asyncio.timeout(self._deadline) as deadline:
-                return await work
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-        if call.in_doubt and not call.idempotent:
-            raise BackMarketOutcomeUnknown(call.name, f"no answer within {self._deadline:g} s")
-        log.warning("Back Market call cut at its deadline", extra=self._where(call))
-        raise BackMarketUnavailable(
-            call.name, f"no answer within {self._deadline:g} s", retry_after=call.retry_after
-        )
-
     # --- one call, with retries -----------------------------------------------------------
 
     async def _send(self, call: _Call) -> Any:
-        try:
-            return await attempted(
-                lambda: self._once(call),
-                self._attempts,
-                initial_backoff=self._initial_backoff,
-                max_backoff=self._max_backoff,
-            )
-        except TransientFailure as last:
-            if last.unreadable:
-                raise BackMarketAnswerUnreadable(call.name, last.reason) from None
-            raise BackMarketUnavailable(
-                call.name,
-                f"failed {self._attempts} times; last: {last.reason}",
-                retry_after=last.retry_after,
-            ) from None
+        return await self._attempted(call, lambda: self._once(call))
 
     async def _once(self, call: _Call) -> Any:
         self.sent[call.name] += 1
-        call.in_doubt = True
-        try:
-            async with self._http.stream(
+        response, content = await self._exchange(
+            call,
+            lambda: self._http.stream(
                 call.method,
                 call.url,
                 params=call.params,
                 files=_multipart(call),
                 headers=self.headers(),
-            ) as response:
-                await self._check_status(call, response)
-                content = await self._read_bounded(call, response, self._max_bytes)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            call.in_doubt = False  # nothing reached Back Market: safe to retry
-            log.warning("Back Market unreachable; retrying", extra=self._where(call, exc))
-            raise _Transient(type(exc).__name__) from None
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            self._lost(call, type(exc).__name__)
-            log.warning("Back Market call failed; retrying", extra=self._where(call, exc))
-            raise _Transient(type(exc).__name__) from None
-        call.in_doubt = False
+            ),
+            self._max_bytes,
+        )
         return self._decoded(call, response, content)
 
-    async def _check_status(self, call: _Call, response: httpx.Response) -> None:
+    # --- what Back Market says ------------------------------------------------------------
+
+    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
+        document = await self._refusal(response)
+        detail = self._detail(response, _reason(document))
         status = response.status_code
-        if 200 <= status < 300:
-            return
-        call.in_doubt = False  # an answer came: what it says decides
-        if throttled := throttling(response, max_retry_after=self._max_retry_after):
-            call.retry_after = throttled.retry_after
-            if throttled.too_long:
-                raise BackMarketUnavailable(
-                    call.name,
-                    f"HTTP {status}, retry after {throttled.retry_after:g} s",
-                    retry_after=throttled.retry_after,
-                )
-            log.info("Back Market throttled; backing off", extra=self._where(call))
-            raise _Transient(f"HTTP {status}", retry_after=throttled.retry_after)
-        if status >= 500:
-            self._lost(call, f"HTTP {status}")
-            log.warning("Back Market answered %s; retrying", status, extra=self._where(call))
-            raise _Transient(f"HTTP {status}")
-        document, detail = await self._error_of(call, response)
         if status == 403 and _is_firewall(response, document):
             log.warning("Back Market's firewall challenged the call", extra=self._where(call))
             raise BackMarketUnavailable(
@@ -270,61 +202,11 @@ class BackMarketClient:
             raise BackMarketCredentialsRefused(f"{call.name}: {detail}")
         raise BackMarketRequestRefused(call.name, status, detail)
 
-    async def _read_bounded(
-        self, call: _Call, response: httpx.Response, max_bytes: int, *, refusal: bool = False
-    ) -> bytes:
-        try:
-            return await read_bounded(response, max_bytes)
-        except AnswerTooLarge as exc:
-            if not refusal:
-                self._lost(call, f"answer {exc.size}")
-            raise BackMarketAnswerUnreadable(
-                call.name, f"answer larger than allowed ({exc.size})"
-            ) from None
+    def _shop(self) -> dict[str, str]:
+        return {"country": self.access.country}
 
-    def _decoded(self, call: _Call, response: httpx.Response, content: bytes) -> Any:
-        if not content.strip():
-            if response.status_code == 204 or not call.idempotent:
-                return None
-            raise _Transient("empty answer", unreadable=True)
-        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not media.endswith(_JSON_TYPES):
-            self._lost(call, f"{media or 'no content type'} answer")
-            raise BackMarketAnswerUnreadable(
-                call.name, f"{media or 'no content type'} where JSON was expected"
-            )
-        try:
-            return msgspec.json.decode(content)
-        except msgspec.DecodeError:
-            self._lost(call, "not JSON")
-            log.warning("Back Market answer not JSON; retrying", extra=self._where(call))
-            raise _Transient("not JSON (truncated?)", unreadable=True) from None
-
-    async def _error_of(self, call: _Call, response: httpx.Response) -> tuple[Any, str]:
-        """The refusal's JSON document (None when it is not one) and its reason, without
-        the token, shortened."""
-        try:
-            content = await self._read_bounded(call, response, ERROR_BODY_BYTES, refusal=True)
-            document: Any = msgspec.json.decode(content) if content.strip() else None
-        except (BackMarketAnswerUnreadable, msgspec.DecodeError, httpx.TransportError):
-            document = None
-        detail = f"HTTP {response.status_code}"
-        reason = _reason(document)
-        if reason:
-            detail += f" {reason}"
-        return document, detail.replace(self.access.token, "[REDACTED]")[:DETAIL_CHARS]
-
-    def _lost(self, call: _Call, reason: str) -> None:
-        """The request may have reached Back Market: a call that sends something stops."""
-        if not call.idempotent:
-            call.in_doubt = False
-            raise BackMarketOutcomeUnknown(call.name, reason)
-
-    def _where(self, call: _Call, exc: BaseException | None = None) -> dict[str, str]:
-        where = {"call": call.name, "country": self.access.country}
-        if exc is not None:
-            where["error"] = type(exc).__name__
-        return where
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.access.token,)
 
 
 def _multipart(call: _Call) -> list[tuple[str, tuple[str | None, bytes, str | None]]] | None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
+from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_backmarket.client import BackMarketClient, ShopAccess
 from keybuzz_connector_backmarket.errors import BackMarketCredentialsRefused
@@ -69,7 +70,6 @@ CREDENTIAL_FIELDS = (
         case="lower",
     ),
 )
-CHECK_DEADLINE_SECONDS = 15.0
 
 
 def access_of(fields: Mapping[str, str], user_agent: str) -> ShopAccess:
@@ -105,10 +105,7 @@ class BackMarketCredentialCheck:
             access,
             http,
             api.platform_url(platform),
-            call_deadline=min(CHECK_DEADLINE_SECONDS, api.call_deadline_seconds),
-            attempts=2,
-            max_backoff=2.0,
-            max_retry_after=5.0,
+            **check_options(api.call_deadline_seconds),
         )
         page = await client.get_json("/ws/sav", {"page": "1"})
         typed = credentials["merchant_id"].strip()

@@ -5,12 +5,12 @@ modes")."""
 from __future__ import annotations
 
 from keybuzz_shared.connectors.seam import (
-    AnswerUnreadable,
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
     ConnectorError,
     CredentialsRefused,
-    MarketplaceUnavailable,
-    OutcomeUnknown,
-    RequestRefused,
 )
 
 
@@ -26,45 +26,28 @@ class BackMarketCredentialsRefused(BackMarketError, CredentialsRefused):
         self.detail = detail
 
 
-class BackMarketUnavailable(BackMarketError, MarketplaceUnavailable):
+class BackMarketUnavailable(BackMarketError, CallUnavailable):
     """Unreachable, timeouts, 5xx, 429, or the web application firewall's 403 challenge:
     the same call will work later (after ``retry_after`` seconds when known)."""
 
-    def __init__(self, call: str, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(f"Back Market {call} unavailable: {reason}")
-        self.call = call
-        self.reason = reason
-        self.retry_after = retry_after
+    label = "Back Market"
 
 
-class BackMarketRequestRefused(BackMarketError, RequestRefused):
+class BackMarketRequestRefused(BackMarketError, CallRefused):
     """Back Market refused this call (``status``: 400, 403 outside the firewall, 404):
     the same call would be refused again."""
 
-    def __init__(self, call: str, status: int, detail: str) -> None:
-        super().__init__(f"Back Market {call} answered HTTP {status}: {detail}")
-        self.call = call
-        self.status = status
-        self.detail = detail
+    label = "Back Market"
 
 
-class BackMarketAnswerUnreadable(BackMarketError, AnswerUnreadable):
+class BackMarketAnswerUnreadable(BackMarketError, CallAnswerUnreadable):
     """Not JSON, truncated, too large or off its shape."""
 
-    def __init__(self, call: str, reason: str) -> None:
-        super().__init__(f"unreadable Back Market answer to {call}: {reason}")
-        self.call = call
-        self.reason = reason
+    label = "Back Market"
 
 
-class BackMarketOutcomeUnknown(BackMarketError, OutcomeUnknown):
+class BackMarketOutcomeUnknown(BackMarketError, CallOutcomeUnknown):
     """A message posted lost its answer after it left: Back Market may have stored it
     (its POSTs take no idempotency key), so it was not sent again."""
 
-    def __init__(self, call: str, reason: str) -> None:
-        super().__init__(
-            f"Back Market {call}: the answer was lost ({reason}); Back Market may have "
-            "processed it, so it was not sent again"
-        )
-        self.call = call
-        self.reason = reason
+    label = "Back Market"

@@ -9,7 +9,7 @@ outcome, and the poller reads the folder back (``sent_messages``) before any ret
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from keybuzz_shared.connectors.seam import (
@@ -19,9 +19,9 @@ from keybuzz_shared.connectors.seam import (
     ReplyFile,
     ReplyOutcome,
     ThreadKey,
-    marketplace_message,
+    failed_reply,
+    sent_since,
 )
-from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_backmarket.care import CareInbox, inbox_messages_of
 from keybuzz_connector_backmarket.errors import BackMarketRequestRefused
@@ -33,13 +33,6 @@ MAX_ATTACHMENTS = 10  # files a message [official]
 MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
 # A message's kind says it goes to the buyer and Back Market alike (MERCHANT_TO_ALL).
 RECIPIENTS: tuple[Recipient, ...] = ("BUYER", "ALL")
-# How much earlier than a reply's queueing its read-back looks: Back Market dates a
-# message to the second, by a clock that is not ours.
-SENT_SKEW = timedelta(minutes=2)
-
-
-def failed(reason: str) -> ReplyOutcome:
-    return ReplyOutcome(status="FAILED", reason=reason)
 
 
 def unsendable_files(files: tuple[ReplyFile, ...]) -> str | None:
@@ -64,25 +57,25 @@ class FolderReplies:
         ``sent_messages`` back before sending it again) and BackMarketCredentialsRefused
         are raised; Back Market's refusals, and replies it would refuse, are FAILED."""
         if reply.thread.kind != "DISCUSSION":
-            return failed(
+            return failed_reply(
                 f"Back Market's replies go to a care folder, not to an {reply.thread.kind}"
             )
         if reply.recipient not in RECIPIENTS:
-            return failed(
+            return failed_reply(
                 f"Back Market's messages go to the buyer and Back Market, not {reply.recipient}"
             )
         problem = unsendable_files(reply.attachments)
         if problem:
-            return failed(problem)
+            return failed_reply(problem)
         if not reply.thread.id.isdigit():
-            return failed(f"{reply.thread.id!r} is not a Back Market care folder")
+            return failed_reply(f"{reply.thread.id!r} is not a Back Market care folder")
         files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
         try:
             await self.client.post_form(
                 f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files
             )
         except BackMarketRequestRefused as exc:
-            return failed(str(exc))
+            return failed_reply(str(exc))
         return ReplyOutcome(status="SENT")
 
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
@@ -95,8 +88,4 @@ class FolderReplies:
             if exc.status == 404:
                 return []
             raise
-        return [
-            marketplace_message(m)
-            for m in inbox_messages_of(folder)
-            if m.sender_type == "SELLER" and m.created_at >= as_utc(since) - SENT_SKEW
-        ]
+        return sent_since(inbox_messages_of(folder), since)

@@ -23,11 +23,17 @@ class BackMarketSession(PartsSession):
         super().__init__(inbox, FolderReplies(client, inbox), ShopOrders(client))
         self.client = client
         self.limits = limits
+        self.care = inbox
 
     def allowance_calls(self) -> int:
         """The folder-list calls this session sent: what Back Market's 4,000 a day count
         (a poll lists no incident: no call for them)."""
         return self.client.sent[FOLDER_LIST]
+
+    def limit_allowance_calls(self, total: int | None) -> None:
+        """The seam's ``LimitsAllowanceCalls``: a listing's folder-list calls stop at
+        ``total`` (a poll's first page lists every folder changed, one call a 10)."""
+        self.care.list_calls_limit = total
 
     async def verify(self) -> None:
         await self.client.get_json("/ws/sav", {"page": "1"})

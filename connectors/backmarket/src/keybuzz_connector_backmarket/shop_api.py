@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-from keybuzz_shared.connectors.seam import (
-    Limits,
-    Recipient,
-    ReplyOutcome,
-    SenderType,
-    ShopApiSettings,
-    ThreadKey,
-)
+from keybuzz_shared.connectors.seam import DiscussionShopApi, Limits, ShopApiSettings
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 
 from keybuzz_connector_backmarket.client import BackMarketClient
@@ -25,9 +18,18 @@ from keybuzz_connector_backmarket.settings import backmarket_api
 CLAIM_SUBJECT = "Réclamation Back Market"
 
 
-class BackMarketShopApi:
+class BackMarketShopApi(DiscussionShopApi):
+    """A folder's message goes to the buyer and Back Market alike (MERCHANT_TO_ALL);
+    multipart carries any text; Back Market's refusals (400) give no code of their own
+    [official]."""
+
     def __init__(self, limits: Limits) -> None:
-        self.limits = limits
+        super().__init__(
+            limits,
+            discussion_recipients=RECIPIENTS,
+            support_sender="BackMarket",
+            claim_subject=CLAIM_SUBJECT,
+        )
 
     def session(
         self,
@@ -46,20 +48,3 @@ class BackMarketShopApi:
             files=files or NO_FILES,
         )
         return BackMarketSession(client, self.limits)
-
-    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
-        """A folder's message goes to the buyer and Back Market alike (MERCHANT_TO_ALL)."""
-        return RECIPIENTS if thread.kind == "DISCUSSION" else ()
-
-    def reply_text(self, text: str) -> str:
-        return text  # multipart carries any text
-
-    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
-        return ()  # Back Market's refusals (400) give no code of their own [official]
-
-    @property
-    def claim_subject(self) -> str:
-        return CLAIM_SUBJECT
-
-    def claim_opener(self, opened_by: str | None) -> SenderType:
-        return "MARKETPLACE_SUPPORT" if opened_by == "BackMarket" else "BUYER"

@@ -17,21 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, Unpack
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
-from keybuzz_shared.http_calls import (
-    AnswerTooLarge,
-    TransientFailure,
-    attempted,
-    read_bounded,
-    throttling,
-)
+from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls
 
 from keybuzz_connector_cdiscount.errors import (
     OctopiaAnswerUnreadable,
@@ -42,7 +36,6 @@ from keybuzz_connector_cdiscount.errors import (
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 API_URL = "https://api.octopia-io.net/seller/v2/"
 AUTH_URL = "https://auth.octopia-io.net/auth/realms/maas/protocol/openid-connect/token"
@@ -50,15 +43,18 @@ AUTH_URL = "https://auth.octopia-io.net/auth/realms/maas/protocol/openid-connect
 # Any answer is refused past this size, unread. The largest we ask for is a page of 100
 # discussions with their messages (bodies of up to 5,000 characters): some MB.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-# Of an error's answer, only this much is read (its problem document's reason).
-ERROR_BODY_BYTES = 64 * 1024
-DETAIL_CHARS = 300  # of Octopia's reason kept in an error
 # A token is renewed this long before Octopia's ``expires_in`` runs out (at most half of
 # its life), so that no call leaves with a token about to lapse.
 TOKEN_MARGIN_SECONDS = 120.0
 # The token endpoint's OAuth errors that mean "not these credentials" (RFC 6749 5.2).
 CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant"})
-_JSON_TYPES = ("application/json", "+json")
+_TERMS = CallTerms(
+    "Octopia",
+    log,
+    unavailable=OctopiaUnavailable,
+    unreadable=OctopiaAnswerUnreadable,
+    outcome_unknown=OctopiaOutcomeUnknown,
+)
 
 
 class OctopiaCredentials(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,10 +73,6 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
     access_token: str
     expires_in: float = 300.0  # not given: a short life, renewed on a 401 anyway
     token_type: str = "Bearer"
-
-
-class _Transient(TransientFailure):
-    """Worth another try (``TransientFailure``), raised by this client."""
 
 
 class _TokenRefused(Exception):
@@ -111,7 +103,7 @@ class _Answer:
     next_link: str | None  # the Link header's rel="next" target, as given
 
 
-class OctopiaClient:
+class OctopiaClient(JsonCalls[_Call]):
     """One shop's calls. ``call_deadline``: seconds a call may take in all (None: no cut);
     ``files``: where its messages' files may be fetched from (``get_bytes``)."""
 
@@ -122,25 +114,21 @@ class OctopiaClient:
         api_url: str = API_URL,
         auth_url: str = AUTH_URL,
         *,
-        call_deadline: float | None = None,
         files: FileLinks = NO_FILES,
-        attempts: int = 4,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_retry_after: float = 60.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         token_margin: float = TOKEN_MARGIN_SECONDS,
+        **options: Unpack[CallOptions],
     ) -> None:
+        super().__init__(
+            http,
+            _TERMS,
+            max_response_bytes=max_response_bytes,
+            **options,
+        )
         self.credentials = credentials
-        self._http = http
         self._api = httpx.URL(api_url if api_url.endswith("/") else api_url + "/")
         self._auth_url = auth_url
-        self._deadline = call_deadline
         self._files = files
-        self._attempts = attempts
-        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
-        self._max_retry_after = max_retry_after
-        self._max_bytes = max_response_bytes
         self._token_margin = token_margin
         self._token: str | None = None
         self._token_expires = 0.0  # time.monotonic() after which the token is renewed first
@@ -278,44 +266,10 @@ class OctopiaClient:
     def _auth_headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}", "SellerId": self.credentials.seller_id}
 
-    # --- the deadline ---------------------------------------------------------------------
-
-    async def _bounded(self, call: _Call, work: Awaitable[T]) -> T:
-        """``work`` cut at the call's deadline: unavailable, or an unknown outcome when a
-        call sending something had left without its answer back."""
-        if self._deadline is None:
-            return await work
-        try:
-            async with asyncio.timeout(self._deadline) as deadline:
-                return await work
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-        if call.in_doubt and not call.idempotent:
-            raise OctopiaOutcomeUnknown(call.name, f"no answer within {self._deadline:g} s")
-        log.warning("Octopia call cut at its deadline", extra=self._where(call))
-        raise OctopiaUnavailable(
-            call.name, f"no answer within {self._deadline:g} s", retry_after=call.retry_after
-        )
-
     # --- one call, with retries -----------------------------------------------------------
 
     async def _send(self, call: _Call, token: str | None) -> _Answer:
-        try:
-            return await attempted(
-                lambda: self._once(call, token),
-                self._attempts,
-                initial_backoff=self._initial_backoff,
-                max_backoff=self._max_backoff,
-            )
-        except TransientFailure as last:
-            if last.unreadable:
-                raise OctopiaAnswerUnreadable(call.name, last.reason) from None
-            raise OctopiaUnavailable(
-                call.name,
-                f"failed {self._attempts} times; last: {last.reason}",
-                retry_after=last.retry_after,
-            ) from None
+        return await self._attempted(call, lambda: self._once(call, token))
 
     async def _once(self, call: _Call, token: str | None) -> _Answer:
         headers = {"Accept": "application/json"}
@@ -323,46 +277,22 @@ class OctopiaClient:
             headers["Content-Type"] = call.content_type
         if token is not None:
             headers.update(self._auth_headers(token))
-        call.in_doubt = True
-        try:
-            async with self._http.stream(
+        response, content = await self._exchange(
+            call,
+            lambda: self._http.stream(
                 call.method, call.url, params=call.params, content=call.body, headers=headers
-            ) as response:
-                await self._check_status(call, response)
-                content = await self._read_bounded(call, response, self._max_bytes)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            call.in_doubt = False  # nothing reached Octopia: safe to retry, whatever the call
-            log.warning("Octopia unreachable; retrying", extra=self._where(call, exc))
-            raise _Transient(type(exc).__name__) from None
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            self._lost(call, type(exc).__name__)
-            log.warning("Octopia call failed; retrying", extra=self._where(call, exc))
-            raise _Transient(type(exc).__name__) from None
-        call.in_doubt = False
+            ),
+            self._max_bytes,
+        )
         return _Answer(
             self._decoded(call, response, content), response.links.get("next", {}).get("url")
         )
 
-    async def _check_status(self, call: _Call, response: httpx.Response) -> None:
+    # --- what Octopia says ----------------------------------------------------------------
+
+    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
         status = response.status_code
-        if 200 <= status < 300:
-            return
-        call.in_doubt = False  # an answer came: what it says decides
-        if throttled := throttling(response, max_retry_after=self._max_retry_after):
-            call.retry_after = throttled.retry_after
-            if throttled.too_long:
-                raise OctopiaUnavailable(
-                    call.name,
-                    f"HTTP {status}, retry after {throttled.retry_after:g} s",
-                    retry_after=throttled.retry_after,
-                )
-            log.info("Octopia throttled; backing off", extra=self._where(call))
-            raise _Transient(f"HTTP {status}", retry_after=throttled.retry_after)
-        if status >= 500:
-            self._lost(call, f"HTTP {status}")
-            log.warning("Octopia answered %s; retrying", status, extra=self._where(call))
-            raise _Transient(f"HTTP {status}")
-        error, detail = await self._error_of(call, response)
+        error, detail = await self._error_of(response)
         if call.token_request:
             if status == 401 or error in CREDENTIAL_ERRORS:
                 raise OctopiaCredentialsRefused(detail)
@@ -373,47 +303,10 @@ class OctopiaClient:
             raise OctopiaCredentialsRefused(f"{call.name}: {detail}")
         raise OctopiaRequestRefused(call.name, status, detail)
 
-    async def _read_bounded(
-        self, call: _Call, response: httpx.Response, max_bytes: int, *, refusal: bool = False
-    ) -> bytes:
-        """The body, dropped unread past ``max_bytes``. An accepted call's answer too large
-        is lost (the call was done); a refusal's (``refusal``) is only unreadable."""
-        try:
-            return await read_bounded(response, max_bytes)
-        except AnswerTooLarge as exc:
-            if not refusal:
-                self._lost(call, f"answer {exc.size}")
-            raise OctopiaAnswerUnreadable(
-                call.name, f"answer larger than allowed ({exc.size})"
-            ) from None
-
-    def _decoded(self, call: _Call, response: httpx.Response, content: bytes) -> Any:
-        if not content.strip():
-            if response.status_code == 204 or not call.idempotent:
-                return None
-            self._lost(call, "empty answer")
-            raise _Transient("empty answer", unreadable=True)
-        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not media.endswith(_JSON_TYPES):
-            self._lost(call, f"{media or 'no content type'} answer")
-            raise OctopiaAnswerUnreadable(
-                call.name, f"{media or 'no content type'} where JSON was expected"
-            )
-        try:
-            return msgspec.json.decode(content)
-        except msgspec.DecodeError:
-            self._lost(call, "not JSON")
-            log.warning("Octopia answer not JSON; retrying", extra=self._where(call))
-            raise _Transient("not JSON (truncated?)", unreadable=True) from None
-
-    async def _error_of(self, call: _Call, response: httpx.Response) -> tuple[str, str]:
+    async def _error_of(self, response: httpx.Response) -> tuple[str, str]:
         """The OAuth error code (token endpoint) and the reason Octopia gives for a 4xx,
         without a secret, shortened; a body that is not a JSON document gives no reason."""
-        try:
-            content = await self._read_bounded(call, response, ERROR_BODY_BYTES, refusal=True)
-            document = msgspec.json.decode(content) if content.strip() else {}
-        except (OctopiaAnswerUnreadable, msgspec.DecodeError, httpx.TransportError):
-            document = {}
+        document = await self._refusal(response)
         if not isinstance(document, dict):
             document = {}
         error = document.get("error")
@@ -422,20 +315,13 @@ class OctopiaClient:
             document.get(key) for key in ("detail", "error_description", "title", "message")
         ] + [error]
         reason = next((r for r in reasons if isinstance(r, str) and r.strip()), "")
-        detail = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")
-        return error, self._scrubbed(detail)[:DETAIL_CHARS]
+        return error, self._detail(response, reason)
 
-    def _scrubbed(self, text: str) -> str:
-        for secret in (self.credentials.client_secret, self._token):
-            if secret:
-                text = text.replace(secret, "[REDACTED]")
-        return text
+    def _shop(self) -> dict[str, str]:
+        return {"seller_id": self.credentials.seller_id}
 
-    def _lost(self, call: _Call, reason: str) -> None:
-        """The request may have reached Octopia: a call that sends something stops here."""
-        if not call.idempotent:
-            call.in_doubt = False
-            raise OctopiaOutcomeUnknown(call.name, reason)
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.credentials.client_secret, self._token or "")
 
     # --- files ----------------------------------------------------------------------------
 
@@ -485,12 +371,6 @@ class OctopiaClient:
         if not cursor or cursor.startswith("/") or "://" in cursor or ".." in cursor:
             raise ValueError("not a cursor this client handed out")
         return str(self._api.join(cursor))
-
-    def _where(self, call: _Call, exc: BaseException | None = None) -> dict[str, str]:
-        where = {"call": call.name, "seller_id": self.credentials.seller_id}
-        if exc is not None:
-            where["error"] = type(exc).__name__
-        return where
 
 
 def _shown(path: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
+from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.errors import OctopiaAnswerUnreadable
@@ -45,9 +46,6 @@ CREDENTIAL_FIELDS = (
     ),
 )
 SELLER_API = "octopia-seller-api"
-# A person waits for the check: one retry, short back-offs; a longer Retry-After from
-# Octopia is passed on rather than waited for.
-CHECK_DEADLINE_SECONDS = 15.0
 
 
 def credentials_of(fields: Mapping[str, str]) -> OctopiaCredentials:
@@ -82,10 +80,7 @@ class CdiscountCredentialCheck:
             http,
             api.api_url,
             api.auth_url,
-            call_deadline=min(CHECK_DEADLINE_SECONDS, api.call_deadline_seconds),
-            attempts=2,
-            max_backoff=2.0,
-            max_retry_after=5.0,
+            **check_options(api.call_deadline_seconds),
         )
         await client.authenticate()
         items, _ = await client.get_page("/discussions", {"pageSize": "1"})

@@ -29,14 +29,12 @@ from urllib.parse import quote
 import msgspec
 from keybuzz_shared.connectors.seam import (
     InboxFile,
-    InboxIncident,
     InboxMessage,
-    MarketplaceMessage,
     Page,
     SenderType,
     ThreadDetail,
     ThreadKey,
-    marketplace_messages,
+    ThreadsInbox,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.times import as_utc
@@ -256,10 +254,10 @@ def iso(moment: datetime) -> str:
 # --- the inbox ---------------------------------------------------------------------------
 
 
-class DiscussionInbox:
+class DiscussionInbox(ThreadsInbox):
     """A shop's discussions through its OctopiaClient: the session's inbox and message
     source (``mark_budget``: see ``mark_read``; ``now``: the clock a listing's window ends
-    at)."""
+    at). Octopia's claims are discussions (``claim`` on their messages): no incident."""
 
     def __init__(
         self,
@@ -328,15 +326,6 @@ class DiscussionInbox:
                 )
                 self._lists_messages = False
         return await self.client.get_page("/discussions", params)
-
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
-        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
-
-    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
-        """Octopia's claims are discussions (``claim`` on their messages): no incident."""
-        return Page(items=(), next_cursor=None)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         """One call a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time,

@@ -5,12 +5,12 @@ call and Octopia's status and reason, never the client secret or the token
 from __future__ import annotations
 
 from keybuzz_shared.connectors.seam import (
-    AnswerUnreadable,
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
     ConnectorError,
     CredentialsRefused,
-    MarketplaceUnavailable,
-    OutcomeUnknown,
-    RequestRefused,
 )
 
 
@@ -27,46 +27,29 @@ class OctopiaCredentialsRefused(OctopiaError, CredentialsRefused):
         self.detail = detail
 
 
-class OctopiaUnavailable(OctopiaError, MarketplaceUnavailable):
+class OctopiaUnavailable(OctopiaError, CallUnavailable):
     """Unreachable, timeouts, 5xx, 429, until the retries or the call's deadline ran out:
     the same call will work later (after ``retry_after`` seconds when Octopia said so)."""
 
-    def __init__(self, call: str, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(f"Octopia {call} unavailable: {reason}")
-        self.call = call
-        self.reason = reason
-        self.retry_after = retry_after
+    label = "Octopia"
 
 
-class OctopiaRequestRefused(OctopiaError, RequestRefused):
+class OctopiaRequestRefused(OctopiaError, CallRefused):
     """Octopia answered this call with a 4xx of its own (``status``) and why (``detail``,
     from its problem document): the same call would be refused again."""
 
-    def __init__(self, call: str, status: int, detail: str) -> None:
-        super().__init__(f"Octopia {call} answered HTTP {status}: {detail}")
-        self.call = call
-        self.status = status
-        self.detail = detail
+    label = "Octopia"
 
 
-class OctopiaAnswerUnreadable(OctopiaError, AnswerUnreadable):
+class OctopiaAnswerUnreadable(OctopiaError, CallAnswerUnreadable):
     """The answer is not one we read: not JSON, truncated, too large, off its shape, or a
     next page elsewhere than Octopia's API."""
 
-    def __init__(self, call: str, reason: str) -> None:
-        super().__init__(f"unreadable Octopia answer to {call}: {reason}")
-        self.call = call
-        self.reason = reason
+    label = "Octopia"
 
 
-class OctopiaOutcomeUnknown(OctopiaError, OutcomeUnknown):
+class OctopiaOutcomeUnknown(OctopiaError, CallOutcomeUnknown):
     """A call that sends something lost its answer after it left: Octopia may have acted
     on it, so it was not sent again."""
 
-    def __init__(self, call: str, reason: str) -> None:
-        super().__init__(
-            f"Octopia {call}: the answer was lost ({reason}); Octopia may have processed it, "
-            "so it was not sent again"
-        )
-        self.call = call
-        self.reason = reason
+    label = "Octopia"

@@ -10,7 +10,7 @@ Files go as Octopia takes them, base64 in the request, within its rules (``ATTAC
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +21,9 @@ from keybuzz_shared.connectors.seam import (
     ReplyFile,
     ReplyOutcome,
     ThreadKey,
-    marketplace_message,
+    failed_reply,
+    sent_since,
 )
-from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.discussions import (
     Discussion,
@@ -35,9 +35,6 @@ from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
 if TYPE_CHECKING:
     from keybuzz_connector_cdiscount.client import OctopiaClient
 
-# How much earlier than a reply's queueing its read-back looks: Octopia dates a message to
-# the second below, by a clock that is not ours (the caller compares texts anyway).
-SENT_SKEW = timedelta(minutes=2)
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
 USER_TYPES: dict[Recipient, tuple[str, ...]] = {
     "BUYER": ("Customer",),
@@ -61,10 +58,6 @@ FILE_FORMATS: dict[str, str] = {
 }
 # Extensions Octopia names as formats of their own (jpeg beside jpg).
 EXTENSIONS = frozenset({*FILE_FORMATS.values(), "jpeg"})
-
-
-def failed(reason: str) -> ReplyOutcome:
-    return ReplyOutcome(status="FAILED", reason=reason)
 
 
 def file_format(file: ReplyFile) -> str | None:
@@ -140,23 +133,25 @@ class DiscussionReplies:
         OctopiaCredentialsRefused are raised; Octopia's refusals, and replies it would
         refuse, are a FAILED outcome with the reason."""
         if reply.thread.kind != "DISCUSSION":
-            return failed(f"Cdiscount's replies go to a discussion, not to an {reply.thread.kind}")
+            return failed_reply(
+                f"Cdiscount's replies go to a discussion, not to an {reply.thread.kind}"
+            )
         problem = unsendable_files(reply.attachments)
         if problem:
-            return failed(problem)
+            return failed_reply(problem)
         try:
             discussion = await self.inbox.discussion(reply.thread.id)
         except OctopiaRequestRefused as exc:
-            return failed(str(exc))
+            return failed_reply(str(exc))
         if not discussion.is_open:
-            return failed(f"discussion {discussion.id} is closed at Cdiscount")
+            return failed_reply(f"discussion {discussion.id} is closed at Cdiscount")
         to = receivers(discussion, reply.recipient)
         if isinstance(to, str):
-            return failed(to)
+            return failed_reply(to)
         try:
             await self.client.send_json("POST", "/messages", request(discussion, reply, to))
         except OctopiaRequestRefused as exc:
-            return failed(str(exc))
+            return failed_reply(str(exc))
         return ReplyOutcome(status="SENT")
 
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
@@ -171,8 +166,4 @@ class DiscussionReplies:
                 return []
             raise
         labels = await self.inbox.labels()
-        return [
-            marketplace_message(m)
-            for m in self.inbox.listed(discussion, labels)
-            if m.sender_type == "SELLER" and m.created_at >= as_utc(since) - SENT_SKEW
-        ]
+        return sent_since(self.inbox.listed(discussion, labels), since)

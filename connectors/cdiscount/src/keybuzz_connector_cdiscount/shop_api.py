@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-from keybuzz_shared.connectors.seam import (
-    Limits,
-    Recipient,
-    ReplyOutcome,
-    SenderType,
-    ShopApiSettings,
-    ThreadKey,
-)
+from keybuzz_shared.connectors.seam import DiscussionShopApi, Limits, ShopApiSettings
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 
 from keybuzz_connector_cdiscount.client import OctopiaClient
@@ -26,9 +19,19 @@ from keybuzz_connector_cdiscount.settings import octopia_api
 CLAIM_SUBJECT = "Litige Cdiscount"
 
 
-class CdiscountShopApi:
+class CdiscountShopApi(DiscussionShopApi):
+    """A discussion's reply goes to the buyer, Octopia's customer care or both; whether
+    customer care is among the discussion's eligible recipients is Octopia's to say at
+    the reply (refused with the eligible ones named otherwise). Octopia lists a reply's
+    text back as sent; its refusals give a reason, no code of their own."""
+
     def __init__(self, limits: Limits) -> None:
-        self.limits = limits
+        super().__init__(
+            limits,
+            discussion_recipients=tuple(USER_TYPES),
+            support_sender="GrcOperator",
+            claim_subject=CLAIM_SUBJECT,
+        )
 
     def session(
         self,
@@ -51,22 +54,3 @@ class CdiscountShopApi:
         # the rest left to the next poll (DiscussionInbox.mark_read).
         budget = api.call_deadline_seconds / 4
         return CdiscountSession(client, self.limits, mark_budget=budget)
-
-    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
-        """A discussion's reply goes to the buyer, Octopia's customer care or both; whether
-        customer care is among the discussion's eligible recipients is Octopia's to say
-        at the reply (refused with the eligible ones named otherwise)."""
-        return tuple(USER_TYPES) if thread.kind == "DISCUSSION" else ()
-
-    def reply_text(self, text: str) -> str:
-        return text  # JSON carries any text; Octopia lists it back as sent
-
-    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
-        return ()  # Octopia's refusals give a reason, no code of their own
-
-    @property
-    def claim_subject(self) -> str:
-        return CLAIM_SUBJECT
-
-    def claim_opener(self, opened_by: str | None) -> SenderType:
-        return "MARKETPLACE_SUPPORT" if opened_by == "GrcOperator" else "BUYER"

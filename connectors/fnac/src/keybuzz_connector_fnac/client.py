@@ -21,11 +21,10 @@ import msgspec
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
     TransientFailure,
-    call_attempts,
+    attempted,
     read_bounded,
     throttling,
 )
-from tenacity import RetryError
 
 from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.errors import (
@@ -258,25 +257,21 @@ class FnacClient:
     # --- one request, with retries ----------------------------------------------------------
 
     async def _send(self, call: _Call) -> xml.Element:
-        retrying = call_attempts(
-            self._attempts, initial_backoff=self._initial_backoff, max_backoff=self._max_backoff
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._once(call)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            if isinstance(last, _Transient) and last.protocol is not None:
+            return await attempted(
+                lambda: self._once(call),
+                self._attempts,
+                initial_backoff=self._initial_backoff,
+                max_backoff=self._max_backoff,
+            )
+        except _Transient as last:
+            if last.protocol is not None:
                 raise last.protocol from None
-            reason = last.reason if isinstance(last, _Transient) else str(last)
-            retry_after = last.retry_after if isinstance(last, _Transient) else None
             raise FnacUnavailable(
                 call.service,
-                f"failed {self._attempts} times; last: {reason}",
-                retry_after=retry_after,
+                f"failed {self._attempts} times; last: {last.reason}",
+                retry_after=last.retry_after,
             ) from None
-        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
     async def _once(self, call: _Call) -> xml.Element:
         body = call.body(self._header() if call.authenticated else {})

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import msgspec
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
+    CallOutcomeUnknown,
+    CallUnavailable,
     ConnectorError,
     CredentialsRefused,
-    MarketplaceUnavailable,
-    OutcomeUnknown,
     RequestRefused,
 )
 
@@ -37,27 +37,25 @@ class FnacCredentialsRefused(FnacError, CredentialsRefused):
         self.codes = tuple(error.code for error in self.errors)
 
 
-class FnacUnavailable(FnacError, MarketplaceUnavailable):
+class FnacUnavailable(FnacError, CallUnavailable):
     """Unreachable, timeouts, 5xx, 429, until the retries ran out: try again later."""
 
+    label = "Fnac"
+
     def __init__(self, service: str, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(f"Fnac {service} unavailable: {reason}")
+        super().__init__(service, reason, retry_after=retry_after)
         self.service = service
-        self.reason = reason
-        self.retry_after = retry_after
 
 
-class FnacOutcomeUnknown(FnacError, OutcomeUnknown):
+class FnacOutcomeUnknown(FnacError, CallOutcomeUnknown):
     """A call that changes something (a reply) lost its answer after it left: Fnac may have
     acted on it, so it was not sent again (a buyer would get the reply twice)."""
 
+    label = "Fnac"
+
     def __init__(self, service: str, reason: str) -> None:
-        super().__init__(
-            f"Fnac {service}: the answer was lost ({reason}); Fnac may have processed it, "
-            "so it was not sent again"
-        )
+        super().__init__(service, reason)
         self.service = service
-        self.reason = reason
 
 
 class FnacProtocolError(FnacError, AnswerUnreadable):

@@ -15,22 +15,18 @@ Details: docs/MIRAKL.md."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar, Unpack
 
 import httpx
 import msgspec
 from keybuzz_shared.file_links import FileTooLarge, FileUnavailable
-from keybuzz_shared.http_calls import (
-    AnswerTooLarge,
-    TransientFailure,
-    attempted,
-    read_bounded,
-    throttling,
-)
+from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, read_bounded
+from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls
 
 from keybuzz_connector_mirakl.errors import (
     MiraklAnswerUnreadable,
@@ -46,9 +42,6 @@ T = TypeVar("T")
 # Any answer is refused past this size, unread: the largest we ask for is a page of 100
 # threads with their last 100 messages each (bodies up to 50,000 characters).
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-ERROR_BODY_BYTES = 64 * 1024  # of an error's answer, only this much is read
-DETAIL_CHARS = 300  # of Mirakl's message kept in an error
-_JSON_TYPES = ("application/json", "+json")
 
 
 class MiraklKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,10 +60,6 @@ class FilePart(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     content_type: str
     data: bytes
-
-
-class _Transient(TransientFailure):
-    """Worth another try (``TransientFailure``), raised by this client."""
 
 
 @dataclass
@@ -100,7 +89,7 @@ class _Call:
         return f"{self.operation} {self.method} {path}"
 
 
-class MiraklClient:
+class MiraklClient(JsonCalls[_Call]):
     """One shop's calls on one operator's API. ``base_url``: the operator's (calls go to
     ``<base_url>/api/...``); ``call_deadline``: seconds a call may take in all."""
 
@@ -111,22 +100,25 @@ class MiraklClient:
         base_url: str,
         *,
         operator: str,
-        call_deadline: float | None = None,
-        attempts: int = 4,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_retry_after: float = 60.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        **options: Unpack[CallOptions],
     ) -> None:
+        terms = CallTerms(
+            "Mirakl",
+            log,
+            unavailable=functools.partial(MiraklUnavailable, operator),
+            unreadable=functools.partial(MiraklAnswerUnreadable, operator),
+            outcome_unknown=functools.partial(MiraklOutcomeUnknown, operator),
+        )
+        super().__init__(
+            http,
+            terms,
+            max_response_bytes=max_response_bytes,
+            **options,
+        )
         self.key = key
         self.operator = operator
-        self._http = http
         self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
-        self._deadline = call_deadline
-        self._attempts = attempts
-        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
-        self._max_retry_after = max_retry_after
-        self._max_bytes = max_response_bytes
         # time.monotonic() before which no call of an operation leaves (its Retry-After).
         self._held_until: dict[str, float] = {}
 
@@ -204,47 +196,12 @@ class MiraklClient:
 
     async def _run(self, call: _Call) -> Any:
         call.params["shop_id"] = self.key.shop_id
-        return await self._bounded(call, self._send(call))
+        return await self._bounded(call, self._attempted(call, lambda: self._once(call)))
 
     async def _bounded(self, call: _Call, work: Awaitable[T]) -> T:
-        if self._deadline is None:
-            return await work
-        call.ends_at = time.monotonic() + self._deadline
-        try:
-            async with asyncio.timeout(self._deadline) as deadline:
-                return await work
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-        if call.in_doubt and not call.idempotent:
-            raise MiraklOutcomeUnknown(
-                self.operator, call.name, f"no answer within {self._deadline:g} s"
-            )
-        log.warning("Mirakl call cut at its deadline", extra=self._where(call))
-        raise MiraklUnavailable(
-            self.operator,
-            call.name,
-            f"no answer within {self._deadline:g} s",
-            retry_after=call.retry_after,
-        )
-
-    async def _send(self, call: _Call) -> Any:
-        try:
-            return await attempted(
-                lambda: self._once(call),
-                self._attempts,
-                initial_backoff=self._initial_backoff,
-                max_backoff=self._max_backoff,
-            )
-        except TransientFailure as last:
-            if last.unreadable:
-                raise MiraklAnswerUnreadable(self.operator, call.name, last.reason) from None
-            raise MiraklUnavailable(
-                self.operator,
-                call.name,
-                f"failed {self._attempts} times; last: {last.reason}",
-                retry_after=last.retry_after,
-            ) from None
+        if self._deadline is not None:
+            call.ends_at = time.monotonic() + self._deadline
+        return await super()._bounded(call, work)
 
     async def _hold_check(self, call: _Call) -> None:
         """No call leaves inside the Retry-After its operation was given: a call that was
@@ -264,9 +221,9 @@ class MiraklClient:
     async def _once(self, call: _Call) -> Any:
         await self._hold_check(call)
         headers = {"Authorization": self.key.api_key, "Accept": "application/json"}
-        call.in_doubt = True
-        try:
-            async with self._http.stream(
+        response, content = await self._exchange(
+            call,
+            lambda: self._http.stream(
                 call.method,
                 call.url,
                 params=call.params,
@@ -274,61 +231,37 @@ class MiraklClient:
                 files=call.files,
                 headers=headers,
                 follow_redirects=False,
-            ) as response:
-                await self._check_status(call, response)
-                content = await self._read(call, response, call.max_bytes)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            call.in_doubt = False  # nothing reached Mirakl: safe to retry, whatever the call
-            log.warning("Mirakl unreachable; retrying", extra=self._where(call, exc))
-            raise _Transient(type(exc).__name__) from None
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            self._lost(call, type(exc).__name__)
-            log.warning("Mirakl call failed; retrying", extra=self._where(call, exc))
-            raise _Transient(type(exc).__name__) from None
-        call.in_doubt = False
+            ),
+            call.max_bytes,
+        )
         if not call.json_answer:
             return content
         return self._decoded(call, response, content)
 
-    # --- what came back ---------------------------------------------------------------------
+    # --- what Mirakl says -------------------------------------------------------------------
 
-    async def _check_status(self, call: _Call, response: httpx.Response) -> None:
+    def _ends_now(self, call: _Call, throttled: Throttled) -> bool:
+        """The operation is held for the Retry-After; a wait the call's deadline would cut
+        is not begun: the call ends now, its caller told when to come back."""
+        if throttled.retry_after is None:
+            return throttled.too_long
+        held = time.monotonic() + throttled.retry_after
+        self._held_until[call.operation] = max(held, self._held_until.get(call.operation, 0.0))
+        past_deadline = call.ends_at is not None and held >= call.ends_at
+        return throttled.too_long or past_deadline
+
+    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
         status = response.status_code
-        if 200 <= status < 300:
-            return
-        call.in_doubt = False  # an answer came: what it says decides
         if 300 <= status < 400:
             raise MiraklAnswerUnreadable(
                 self.operator, call.name, f"HTTP {status} redirect{self._elsewhere(response)}"
             )
-        if throttled := throttling(response, max_retry_after=self._max_retry_after):
-            call.retry_after = throttled.retry_after
-            if throttled.retry_after is not None:
-                held = time.monotonic() + throttled.retry_after
-                self._held_until[call.operation] = max(
-                    held, self._held_until.get(call.operation, 0.0)
-                )
-            # A wait the call's deadline would cut is not begun: the call ends now, its
-            # caller told when to come back.
-            past_deadline = (
-                throttled.retry_after is not None
-                and call.ends_at is not None
-                and time.monotonic() + throttled.retry_after >= call.ends_at
-            )
-            if throttled.too_long or past_deadline:
-                raise MiraklUnavailable(
-                    self.operator,
-                    call.name,
-                    f"HTTP {status}, retry after {throttled.retry_after:g} s",
-                    retry_after=throttled.retry_after,
-                )
-            log.info("Mirakl throttled; waiting its Retry-After", extra=self._where(call))
-            raise _Transient(f"HTTP {status}", retry_after=throttled.retry_after)
-        if status >= 500:
-            self._lost(call, f"HTTP {status}")
-            log.warning("Mirakl answered %s; retrying", status, extra=self._where(call))
-            raise _Transient(f"HTTP {status}")
-        detail = await self._error_of(call, response)
+        # Mirakl's message for a 4xx: ``{"message", "status"}``.
+        document = await self._refusal(response)
+        message = document.get("message") if isinstance(document, dict) else None
+        detail = self._detail(
+            response, message if isinstance(message, str) and message.strip() else ""
+        )
         if status in (401, 403):
             raise MiraklCredentialsRefused(self.operator, f"{call.name}: {detail}")
         raise MiraklRequestRefused(self.operator, call.name, status, detail)
@@ -348,62 +281,27 @@ class MiraklClient:
             "check the catalogue"
         )
 
-    async def _read(self, call: _Call, response: httpx.Response, max_bytes: int) -> bytes:
+    async def _read_bounded(self, call: _Call, response: httpx.Response, max_bytes: int) -> bytes:
+        if call.json_answer:
+            return await super()._read_bounded(call, response, max_bytes)
         try:
             return await read_bounded(response, max_bytes)
-        except AnswerTooLarge as exc:
-            if not call.json_answer:  # a file over the size it may have
-                raise FileTooLarge(f"{call.name}: {exc.size}") from None
-            self._lost(call, f"answer {exc.size}")
-            raise MiraklAnswerUnreadable(
-                self.operator, call.name, f"answer larger than allowed ({exc.size})"
-            ) from None
+        except AnswerTooLarge as exc:  # a file over the size it may have
+            raise FileTooLarge(f"{call.name}: {exc.size}") from None
 
-    def _decoded(self, call: _Call, response: httpx.Response, content: bytes) -> Any:
-        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not content.strip():
-            if response.status_code == 204 or not call.idempotent:
-                return None
-            self._lost(call, "empty answer")
-            if call.paced:
-                raise MiraklAnswerUnreadable(self.operator, call.name, "empty answer")
-            raise _Transient("empty answer", unreadable=True)
-        if not media.endswith(_JSON_TYPES):
-            self._lost(call, f"{media or 'no content type'} answer")
-            shown = "an HTML page" if media == "text/html" else (media or "no content type")
-            raise MiraklAnswerUnreadable(
-                self.operator,
-                call.name,
-                f"{shown} where JSON was expected: the operator's base URL may not be its API",
-            )
-        try:
-            return msgspec.json.decode(content)
-        except msgspec.DecodeError:
-            self._lost(call, "not JSON")
-            if call.paced:
-                raise MiraklAnswerUnreadable(self.operator, call.name, "not JSON") from None
-            log.warning("Mirakl answer not JSON; retrying", extra=self._where(call))
-            raise _Transient("not JSON (truncated?)", unreadable=True) from None
+    def _resends_garbled(self, call: _Call) -> bool:
+        # A paced call's garbled answer was counted: sent again at once, it meets a 429.
+        return not call.paced
 
-    async def _error_of(self, call: _Call, response: httpx.Response) -> str:
-        """Mirakl's message for a 4xx (``{"message", "status"}``), shortened, without the
-        key; a body that is not a JSON document gives none."""
-        try:
-            content = await read_bounded(response, ERROR_BODY_BYTES)
-            document = msgspec.json.decode(content) if content.strip() else {}
-        except (AnswerTooLarge, msgspec.DecodeError, httpx.TransportError):
-            document = {}
-        message = document.get("message") if isinstance(document, dict) else None
-        detail = f"HTTP {response.status_code}" + (
-            f" {message}" if isinstance(message, str) and message.strip() else ""
-        )
-        return detail.replace(self.key.api_key, "[REDACTED]")[:DETAIL_CHARS]
+    def _not_json(self, media: str) -> str:
+        shown = "an HTML page" if media == "text/html" else (media or "no content type")
+        return f"{shown} where JSON was expected: the operator's base URL may not be its API"
 
-    def _lost(self, call: _Call, reason: str) -> None:
-        """The request may have reached Mirakl: a call that sends something stops here."""
-        if not call.idempotent:
-            call.in_doubt = False
-            raise MiraklOutcomeUnknown(self.operator, call.name, reason)
+    def _shop(self) -> dict[str, str]:
+        return {"operator": self.operator, "shop_id": self.key.shop_id}
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.key.api_key,)
 
     # --- addresses ----------------------------------------------------------------------------
 
@@ -412,9 +310,3 @@ class MiraklClient:
         if "://" in relative or ".." in relative:
             raise ValueError(f"{path!r} is not a path under the operator's API")
         return str(self._base.join(relative))
-
-    def _where(self, call: _Call, exc: BaseException | None = None) -> dict[str, str]:
-        where = {"operator": self.operator, "call": call.name, "shop_id": self.key.shop_id}
-        if exc is not None:
-            where["error"] = type(exc).__name__
-        return where

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
+from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
 from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklRequestRefused
@@ -38,9 +39,6 @@ CREDENTIAL_FIELDS = (
 )
 THREADS = "api/inbox/threads"
 NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UUIDs
-# A person waits for the check: one retry, short back-offs; a longer Retry-After from the
-# operator is passed on rather than waited for.
-CHECK_DEADLINE_SECONDS = 15.0
 
 
 def key_of(fields: Mapping[str, str]) -> MiraklKey:
@@ -71,10 +69,7 @@ class MiraklCredentialCheck:
             http,
             api.api_url,
             operator=api.operator,
-            call_deadline=min(CHECK_DEADLINE_SECONDS, api.call_deadline_seconds),
-            attempts=2,
-            max_backoff=2.0,
-            max_retry_after=5.0,
+            **check_options(api.call_deadline_seconds),
         )
         await probe(client)
         return shop_identity(api.operator, key.shop_id)

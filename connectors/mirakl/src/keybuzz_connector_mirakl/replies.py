@@ -9,7 +9,7 @@ poller reads the thread back (``sent_messages``) before it would retry."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -20,9 +20,9 @@ from keybuzz_shared.connectors.seam import (
     ReplyFile,
     ReplyOutcome,
     ThreadKey,
-    marketplace_message,
+    failed_reply,
+    sent_since,
 )
-from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.client import FilePart
 from keybuzz_connector_mirakl.errors import MiraklRequestRefused
@@ -31,8 +31,6 @@ from keybuzz_connector_mirakl.threads import THREADS, Thread, ThreadInbox
 if TYPE_CHECKING:
     from keybuzz_connector_mirakl.client import MiraklClient
 
-# How much earlier than a reply's queueing its read-back looks: Mirakl's clock is not ours.
-SENT_SKEW = timedelta(minutes=2)
 # Mirakl's participant type of each recipient a reply may name.
 PARTICIPANTS: dict[Recipient, tuple[str, ...]] = {
     "BUYER": ("CUSTOMER",),
@@ -42,10 +40,6 @@ PARTICIPANTS: dict[Recipient, tuple[str, ...]] = {
 BODY_LENGTH = (3, 50_000)  # M12's body, characters [official]
 MESSAGE_BYTES = 30 * 1024 * 1024  # a message with its files [official, OR43: "30 Megabyte"]
 MAX_FILES = 10  # a reply's files: ours (Mirakl counts 50 over all threads of one order)
-
-
-def failed(reason: str) -> ReplyOutcome:
-    return ReplyOutcome(status="FAILED", reason=reason)
 
 
 def unsendable(reply: Reply) -> str | None:
@@ -86,16 +80,16 @@ class ThreadReplies:
         MiraklCredentialsRefused are raised; Mirakl's refusals, and replies it would
         refuse, are a FAILED outcome with the reason."""
         if reply.thread.kind != "DISCUSSION":
-            return failed(f"Mirakl's replies go to a thread, not to an {reply.thread.kind}")
+            return failed_reply(f"Mirakl's replies go to a thread, not to an {reply.thread.kind}")
         if problem := unsendable(reply):
-            return failed(problem)
+            return failed_reply(problem)
         try:
             thread = await self.inbox.thread(reply.thread.id)
         except MiraklRequestRefused as exc:
-            return failed(str(exc))
+            return failed_reply(str(exc))
         to = recipients(thread, reply.recipient)
         if isinstance(to, str):
-            return failed(to)
+            return failed_reply(to)
         message: dict[str, Any] = {"body": reply.body, "to": to}
         files = [
             FilePart(name=f.name, content_type=f.content_type, data=f.data)
@@ -105,7 +99,7 @@ class ThreadReplies:
         try:
             await self.client.post_multipart("M12", path, {"message_input": message}, files)
         except MiraklRequestRefused as exc:
-            return failed(str(exc))
+            return failed_reply(str(exc))
         return ReplyOutcome(status="SENT")
 
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
@@ -118,8 +112,4 @@ class ThreadReplies:
             if exc.status == 404:
                 return []
             raise
-        return [
-            marketplace_message(m)
-            for m in self.inbox.listed(found)
-            if m.sender_type == "SELLER" and m.created_at >= as_utc(since) - SENT_SKEW
-        ]
+        return sent_since(self.inbox.listed(found), since)

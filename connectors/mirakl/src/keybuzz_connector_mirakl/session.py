@@ -15,7 +15,7 @@ from keybuzz_connector_mirakl.client import MiraklClient
 from keybuzz_connector_mirakl.credentials import probe
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.replies import ThreadReplies
-from keybuzz_connector_mirakl.statistics import ResponseDelay, order_messages_response_delay
+from keybuzz_connector_mirakl.statistics import ResponseDelay, ResponseDelays
 from keybuzz_connector_mirakl.threads import ThreadInbox
 
 
@@ -37,6 +37,7 @@ class MiraklSession(PartsSession):
         super().__init__(inbox, ThreadReplies(client, inbox), orders)
         self.client = client
         self.limits = limits
+        self.response_delays = ResponseDelays(client)
 
     async def verify(self) -> None:
         """The credential check's call (credentials.probe): 401/403 for a key or shop
@@ -46,5 +47,6 @@ class MiraklSession(PartsSession):
     # --- the shop's own figures at Mirakl -----------------------------------------------------
 
     async def response_delay(self, start: datetime, end: datetime) -> ResponseDelay | None:
-        """A21's ``order_messages_response_delay`` for the window (statistics.py)."""
-        return await order_messages_response_delay(self.client, start, end)
+        """A21's ``order_messages_response_delay`` for the window (statistics.py): the
+        session's one A21 call a day."""
+        return await self.response_delays.for_window(start, end)

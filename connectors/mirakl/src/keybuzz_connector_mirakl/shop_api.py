@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-from keybuzz_shared.connectors.seam import (
-    Limits,
-    Recipient,
-    ReplyOutcome,
-    SenderType,
-    ShopApiSettings,
-    ThreadKey,
-)
+from keybuzz_shared.connectors.seam import DiscussionShopApi, Limits, ShopApiSettings
 from keybuzz_shared.file_links import FileLinks
 
 from keybuzz_connector_mirakl.client import MiraklClient
@@ -25,9 +18,19 @@ from keybuzz_connector_mirakl.settings import mirakl_api
 CLAIM_SUBJECT = "Incident Mirakl"
 
 
-class MiraklShopApi:
+class MiraklShopApi(DiscussionShopApi):
+    """A thread's reply goes to the customer, the operator or both; whether the thread
+    allows the one asked is read from it at the reply (a FAILED outcome naming its
+    participants otherwise). Mirakl lists a reply's text back as sent; its refusals give
+    a message, no code of their own."""
+
     def __init__(self, limits: Limits, operator_name: str) -> None:
-        self.limits = limits
+        super().__init__(
+            limits,
+            discussion_recipients=tuple(PARTICIPANTS),
+            support_sender="OPERATOR",
+            claim_subject=CLAIM_SUBJECT,
+        )
         self.operator_name = operator_name
 
     def session(
@@ -54,22 +57,3 @@ class MiraklShopApi:
             operator_name=self.operator_name,
             orders_interval=api.orders_interval_seconds,
         )
-
-    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
-        """A thread's reply goes to the customer, the operator or both; whether the thread
-        allows the one asked is read from it at the reply (a FAILED outcome naming its
-        participants otherwise)."""
-        return tuple(PARTICIPANTS) if thread.kind == "DISCUSSION" else ()
-
-    def reply_text(self, text: str) -> str:
-        return text  # a JSON part carries any text; Mirakl lists it back as sent
-
-    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
-        return ()  # Mirakl's refusals give a message, no code of their own
-
-    @property
-    def claim_subject(self) -> str:
-        return CLAIM_SUBJECT
-
-    def claim_opener(self, opened_by: str | None) -> SenderType:
-        return "MARKETPLACE_SUPPORT" if opened_by == "OPERATOR" else "BUYER"

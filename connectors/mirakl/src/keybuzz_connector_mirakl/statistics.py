@@ -6,11 +6,14 @@ A21 gives its figures for periods that end when Mirakl last computed them
 (``last_updated_date``): the last month, three months, six months, year, or since the
 beginning; no other window. The figure for a window is the one of the shortest period
 that holds the window's start, said with its period, so that a reader sees which
-window Mirakl's number covers. A21 may be called once a day [official]: a caller keeps
-the figure (the client obeys the frequency, refusing a second call inside the day)."""
+window Mirakl's number covers. A21 may be called once a day [official] (the client obeys
+its Retry-After): ``ResponseDelays`` asks for every period in that one call and keeps
+them a day, so that every window asked that day gets its period's figure."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +33,8 @@ PERIODS: tuple[tuple[str, timedelta | None], ...] = (
     ("LAST_YEAR", timedelta(days=365)),
     ("ALL_SINCE_BEGINNING", None),
 )
+EVERY_PERIOD = ",".join(name for name, _ in PERIODS)  # A21's ``periods``: comma-separated
+KEPT_SECONDS = 86_400.0  # A21 may be called once a day [official]
 
 
 class ResponseDelay(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +65,63 @@ def period_for(start: datetime, now: datetime) -> str:
     return PERIODS[-1][0]
 
 
+class ResponseDelays:
+    """A shop's ``order_messages_response_delay`` from A21: every period in one call, kept
+    ``KEPT_SECONDS`` (one call at a time); each window gets the period holding its start,
+    ended when the call was made. A failed call keeps nothing: it is raised to the caller."""
+
+    def __init__(
+        self,
+        calls: OrderCalls,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.calls = calls
+        self.now = now
+        self.monotonic = monotonic
+        self._kept: _Kept | None = None
+        self._asking = asyncio.Lock()
+
+    async def for_window(self, start: datetime, end: datetime) -> ResponseDelay | None:
+        """Mirakl's figure for the window [start, end] (its period's, see above); None when
+        Mirakl gives none for that period. The client's failures are raised (a caller
+        shows "not available"); AnswerUnreadable for an answer that is not A21's."""
+        kept = await self._statistics()
+        period = period_for(min(start, end), kept.asked_at)
+        delays = kept.statistics.order_messages_response_delay
+        figure = next((f for f in delays if f.period == period), None)
+        if figure is None:
+            return None
+        computed = as_utc(kept.statistics.last_updated_date or kept.asked_at)
+        span = dict(PERIODS)[period]
+        return ResponseDelay(
+            seconds=figure.value,
+            period=period,
+            start=None if span is None else computed - span,
+            computed_at=computed,
+        )
+
+    async def _statistics(self) -> _Kept:
+        async with self._asking:
+            if self._kept is not None and self._kept.expires > self.monotonic():
+                return self._kept
+            asked_at = self.now()
+            body = await self.calls.get_json("A21", A21, {"periods": EVERY_PERIOD})
+            try:
+                statistics = msgspec.convert(body, _Statistics)
+            except msgspec.ValidationError as exc:
+                raise AnswerUnreadable(f"A21 answered no statistics: {exc}") from None
+            self._kept = _Kept(statistics, asked_at, self.monotonic() + KEPT_SECONDS)
+            return self._kept
+
+
+class _Kept(msgspec.Struct, frozen=True):
+    statistics: _Statistics
+    asked_at: datetime  # our clock when A21 was called: its periods end about then
+    expires: float  # monotonic
+
+
 async def order_messages_response_delay(
     calls: OrderCalls,
     start: datetime,
@@ -67,24 +129,5 @@ async def order_messages_response_delay(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ResponseDelay | None:
-    """Mirakl's response delay for the window [start, end] (its period's, see above);
-    None when Mirakl gives no figure for it. The client's failures are raised (a caller
-    shows "not available"); AnswerUnreadable for an answer that is not A21's."""
-    moment = now()
-    period = period_for(min(start, end), moment)
-    body = await calls.get_json("A21", A21, {"periods": period})
-    try:
-        statistics = msgspec.convert(body, _Statistics)
-    except msgspec.ValidationError as exc:
-        raise AnswerUnreadable(f"A21 answered no statistics: {exc}") from None
-    figure = next((f for f in statistics.order_messages_response_delay if f.period == period), None)
-    if figure is None:
-        return None
-    computed = as_utc(statistics.last_updated_date or moment)
-    span = dict(PERIODS)[period]
-    return ResponseDelay(
-        seconds=figure.value,
-        period=period,
-        start=None if span is None else computed - span,
-        computed_at=computed,
-    )
+    """One A21 call's figure for the window [start, end] (``ResponseDelays.for_window``)."""
+    return await ResponseDelays(calls, now=now).for_window(start, end)

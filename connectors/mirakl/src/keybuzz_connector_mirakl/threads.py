@@ -28,16 +28,15 @@ from urllib.parse import quote
 import msgspec
 from keybuzz_shared.connectors.seam import (
     InboxFile,
-    InboxIncident,
     InboxMessage,
-    MarketplaceMessage,
     Page,
     SenderType,
     ThreadDetail,
     ThreadKey,
-    marketplace_messages,
+    ThreadsInbox,
 )
 from keybuzz_shared.file_links import LinkRefused
+from keybuzz_shared.text import display_name
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklRequestRefused
@@ -167,8 +166,9 @@ def reply_needed_since(thread: Thread) -> datetime | None:
 def inbox_message(thread: Thread, message: Message, operator_name: str) -> InboxMessage:
     sender_type = SENDERS.get(message.sender.type if message.sender else "", "SYSTEM")
     name = message.sender.display_name if message.sender else None
-    if sender_type == "MARKETPLACE_SUPPORT":
-        name = f"{operator_name} ({name})" if name else operator_name
+    if sender_type == "MARKETPLACE_SUPPORT":  # its staff member, named as the operator's
+        staff = display_name(name)
+        name = f"{operator_name} ({staff})" if staff else operator_name
     return InboxMessage(
         message_id=message.id,
         thread=thread.key,
@@ -224,8 +224,9 @@ def iso(moment: datetime) -> str:
 # --- the inbox ---------------------------------------------------------------------------
 
 
-class ThreadInbox:
-    """A shop's threads through its MiraklClient: the session's inbox and message source."""
+class ThreadInbox(ThreadsInbox):
+    """A shop's threads through its MiraklClient: the session's inbox and message source.
+    Mirakl's incidents are on order lines (the orders' part): none listed here."""
 
     def __init__(
         self,
@@ -275,15 +276,6 @@ class ThreadInbox:
             complete_until=None if token else (newest or self._nothing_until(since, asked)),
             unreadable=tuple(unreadable),
         )
-
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
-        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
-
-    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
-        """Mirakl's incidents are on order lines (the orders' part): none listed here."""
-        return Page(items=(), next_cursor=None)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         """Mirakl's seller API has no read mark: nothing is marked, nothing refused."""

@@ -14,10 +14,9 @@ from importlib.resources import files
 from typing import Any
 
 from jsonschema import Draft4Validator
-from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from ..described import close_objects, find_operation, reference
+from ..described import Described, close_objects, problems, reference
 
 SPEC_URI = "urn:backmarket:seller"
 # (schema, property, Back Market's words for it, why it is made nullable): the care
@@ -49,38 +48,22 @@ def strict_spec() -> dict[str, Any]:
     return spec
 
 
-@cache
-def registry() -> Registry[Any]:
-    return Registry().with_resource(
-        SPEC_URI, Resource.from_contents(strict_spec(), default_specification=DRAFT4)
-    )
-
-
-def operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
-    """(path, method, operation object) of one of Back Market's operation ids."""
-    return find_operation(strict_spec(), operation_id)
-
-
-def schema_at(operation_id: str, *where: str) -> dict[str, Any]:
-    """A schema pointing at ``where`` inside the operation's object."""
-    path, method, _ = operation(operation_id)
-    return reference(SPEC_URI, path, method, *where)
+DESCRIBED = Described(SPEC_URI, strict_spec, DRAFT4)
+registry = DESCRIBED.registry
+operation = DESCRIBED.operation
+schema_at = DESCRIBED.schema_at
 
 
 @cache
 def _form_validator(operation_id: str) -> Draft4Validator:
     where = ("requestBody", "content", "multipart/form-data", "schema")
-    return Draft4Validator(schema_at(operation_id, *where), registry=registry())
+    return DESCRIBED.validator(Draft4Validator, operation_id, *where)
 
 
 def form_problems(operation_id: str, form: dict[str, Any]) -> list[str]:
     """What is wrong with a multipart request's fields (files as their names), by the
     description."""
-    errors = _form_validator(operation_id).iter_errors(form)
-    return [
-        f"{'.'.join(map(str, e.absolute_path)) or 'form'}: {e.message}"
-        for e in sorted(errors, key=str)
-    ]
+    return problems(_form_validator(operation_id).iter_errors(form), "form")
 
 
 @cache

@@ -280,6 +280,7 @@ class ShopBook:
         when: float,
         to: tuple[str, ...] | None = None,
         files: tuple[tuple[str, bytes], ...] = (),
+        sender_name: str | None = None,
     ) -> Message:
         if to is None:
             to = (SHOP,) if sender != SHOP else (CUSTOMER,)
@@ -293,7 +294,7 @@ class ShopBook:
         message = Message(
             message_id=message_id,
             sender=sender,
-            sender_name=self.sender_name(sender, thread.order),
+            sender_name=sender_name or self.sender_name(sender, thread.order),
             to=to,
             body=body,
             created=when,

@@ -14,10 +14,9 @@ from importlib.resources import files
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ..described import close_objects, find_operation, reference
+from ..described import Described, close_objects, problems
 
 SPEC_URI = "urn:mirakl:mmp-seller"
 # Query parameters Mirakl's guide documents outside the description: seek paging (M11),
@@ -52,37 +51,21 @@ def strict_spec() -> dict[str, Any]:
     return spec
 
 
-@cache
-def registry() -> Registry[Any]:
-    return Registry().with_resource(
-        SPEC_URI, Resource.from_contents(strict_spec(), default_specification=DRAFT202012)
-    )
-
-
-def operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
-    """(path, method, operation object) of one of Mirakl's operation codes."""
-    return find_operation(strict_spec(), operation_id)
-
-
-def schema_at(operation_id: str, *where: str) -> dict[str, Any]:
-    """A schema pointing at ``where`` inside the operation's object."""
-    path, method, _ = operation(operation_id)
-    return reference(SPEC_URI, path, method, *where)
+DESCRIBED = Described(SPEC_URI, strict_spec, DRAFT202012)
+registry = DESCRIBED.registry
+operation = DESCRIBED.operation
+schema_at = DESCRIBED.schema_at
 
 
 @cache
 def _part_validator(operation_id: str, part: str) -> Draft202012Validator:
     where = ("requestBody", "content", "multipart/form-data", "schema", "properties", part)
-    return Draft202012Validator(schema_at(operation_id, *where), registry=registry())
+    return DESCRIBED.validator(Draft202012Validator, operation_id, *where)
 
 
 def part_problems(operation_id: str, part: str, value: Any) -> list[str]:
     """What is wrong with a multipart request's JSON part, by the description."""
-    errors = _part_validator(operation_id, part).iter_errors(value)
-    return [
-        f"{'.'.join(map(str, e.absolute_path)) or part}: {e.message}"
-        for e in sorted(errors, key=str)
-    ]
+    return problems(_part_validator(operation_id, part).iter_errors(value), part)
 
 
 @cache

@@ -4,6 +4,7 @@ call frequency, the calls made inside a Retry-After, and faults."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 
 from ..clock import Clock
@@ -113,6 +114,7 @@ class MiraklDouble:
         self._last: dict[tuple[str, int, str], float] = {}  # clock.monotonic() of last call
         self._waits: dict[tuple[str, int, str], float] = {}  # real time a Retry-After ends
         self.inside_retry_after: list[dict[str, object]] = []
+        self.calls: Counter[tuple[str, int, str]] = Counter()  # every call a shop made
 
     def book(self, code: str, number: int) -> ShopBook | None:
         operator = self.operators.get(code)
@@ -121,8 +123,10 @@ class MiraklDouble:
     # --- frequencies -----------------------------------------------------------------------
 
     def note_call(self, code: str, number: int, operation: str) -> None:
-        """Counts a call made before the Retry-After the shop was given for it ended."""
+        """Counts the call, and apart a call made before the Retry-After the shop was
+        given for it ended."""
         key = (code, number, operation)
+        self.calls[key] += 1
         until = self._waits.get(key)
         now = self.clock.now()
         if until is not None and now < until:

@@ -178,6 +178,9 @@ class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_
     body: str = "Bonjour, pouvez-vous me répondre rapidement s'il vous plaît ?"
     to: list[str] = msgspec.field(default_factory=lambda: [SHOP])
     attachments: list[FileRequest] = []
+    # The writer's display name as M11 gives it (default: the double's own for its sender):
+    # an operator's staff member as their back office names them, an e-mail at some.
+    sender_name: str | None = None
 
 
 class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -310,6 +313,7 @@ def _admin(double: MiraklDouble) -> Router:
             double.clock.now(),
             tuple(data.to),
             files(data.attachments),
+            data.sender_name,
         )
         return json_answer(
             {
@@ -354,6 +358,11 @@ def _admin(double: MiraklDouble) -> Router:
         book = book_of(code, shop_id)
         return book if isinstance(book, Response) else json_answer({"sent": book.sent})
 
+    @get(f"{base}/calls", sync_to_thread=False)
+    def calls(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
+        counted = {op: n for (c, s, op), n in double.calls.items() if (c, s) == (code, shop_id)}
+        return json_answer({"calls": counted})
+
     @post(f"{base}/rotate-key", sync_to_thread=False)
     def rotate_key(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
         book = book_of(code, shop_id)
@@ -382,6 +391,7 @@ def _admin(double: MiraklDouble) -> Router:
             no_reply_needed,
             order_event,
             sent,
+            calls,
             rotate_key,
             *fault_handlers(double.faults, MiraklFaultConfig),
             set_limits,

@@ -12,6 +12,7 @@ from keybuzz_shared.connectors.names import (
     UNLABELLED_EVENT_MARKETPLACE,
 )
 from keybuzz_shared.connectors.orders import MessagingAction
+from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.ids import TenantId
 
 from keybuzz_orders.backfill.jobs import JobCounts, JobView, job_progress
@@ -81,6 +82,8 @@ class BackfillJob(JobCounts, kw_only=True, rename="camel"):
     phase: str | None = None  # REPORT jobs: REPORTS, then TAIL (searchOrders)
     report_windows: list[ReportWindow] | None = None
     already_running: bool = False
+    # A RUNNING job whose marketplace is not served now: paused where it stands, why.
+    not_served: str | None = None
 
 
 class BackfillJobList(_Body):
@@ -111,6 +114,16 @@ def backfill_job(job: JobView, *, already_running: bool = False) -> BackfillJob:
         phase=job.phase,
         report_windows=_windows(job.report_windows),
         already_running=already_running,
+        not_served=_paused(job),
+    )
+
+
+def _paused(job: JobView) -> str | None:
+    if job.status != "RUNNING" or served(job.marketplace):
+        return None
+    return (
+        f"marketplace {job.marketplace} is not served now: the job is paused where it "
+        "stands and goes on from there when it is served again"
     )
 
 

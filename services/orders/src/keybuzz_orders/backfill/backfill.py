@@ -22,6 +22,7 @@ from typing import Any
 from keybuzz_shared.background import BackgroundLoop, keep_lease
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
+from keybuzz_shared.connectors.registry import REREAD_SECONDS, served
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
 
@@ -56,6 +57,9 @@ from keybuzz_orders.settings import OrdersSettings
 log = logging.getLogger(__name__)
 
 OUTAGE_BACKOFF_MAX = 30.0
+# How often a paused job asks whether its marketplace is served again: the registry's
+# reading is not fresher than this.
+SERVED_CHECK_SECONDS = REREAD_SECONDS
 
 
 class Backfills:
@@ -178,6 +182,9 @@ class Backfills:
             job = await self.ports.jobs.get_job(job_id)
             if job is None or job.status != "RUNNING" or job.owner != self.owner:
                 return
+            if not served(job.marketplace):
+                await self._paused(job)
+                continue
             try:
                 if await self._page(job):
                     return
@@ -202,6 +209,18 @@ class Backfills:
                     if isinstance(exc, NotConnected):
                         await exc.report()
                     return
+
+    async def _paused(self, job: JobView) -> None:
+        """Its marketplace is not served now (removed from its family's catalogue): the job
+        stays RUNNING with its checkpoint and its lease, fails nothing, and goes on from
+        that checkpoint once the registry serves the marketplace again."""
+        where = {"job_id": job.job_id, "marketplace": job.marketplace}
+        log.warning("backfill paused: its marketplace is not served", extra=where)
+        while True:  # the registry says when it is re-read, not when it changes
+            await asyncio.sleep(SERVED_CHECK_SECONDS)
+            if served(job.marketplace):
+                break
+        log.info("backfill resumed: its marketplace is served again", extra=where)
 
     async def _wait_out(self, job_id: str, exc: Exception, attempt: int) -> None:
         """The source, Vault or the database is down: keep the job, try again later."""

@@ -105,6 +105,15 @@ class ApiMessageSource:
             return session.allowance_calls()
         return None
 
+    def limit_allowance_calls(self, shop: Shop, total: int | None) -> bool:
+        """``ports.LimitsCalls``: the shop's session makes no call of the allowance that
+        would take its count past ``total`` (None: no limit); False when it cannot be told."""
+        session = self.sessions.kept(shop.marketplace, shop.tenant_id)
+        if not isinstance(session, seam.LimitsAllowanceCalls):
+            return False
+        session.limit_allowance_calls(total)
+        return True
+
     async def open(self, shop: Shop) -> None:
         try:
             await self.sessions.open(connector_for(shop.marketplace), shop.tenant_id)

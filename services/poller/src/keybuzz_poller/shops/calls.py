@@ -5,7 +5,10 @@ restart nor another instance nor a burst of pages lets a day spend more; a listi
 ends there (its pages read so far stored, the cursor past them) and the next poll goes on.
 
 A session that counts its calls (``ports.CountsCalls``) corrects the count by what each
-page really spent (none, or several); otherwise each page is one call.
+page really spent (none, or several); otherwise each page is one call. A page that makes
+several (a listing of many list pages) is told how far the count may go
+(``ports.LimitsCalls``): it stops before the call that would pass the day's pace, nothing of
+it stored, the cursor where it was; the next poll lists from there again.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
+from keybuzz_shared.connectors.seam import AllowanceSpent
+
 from keybuzz_poller.shops.allowance import DayPlan, seconds_into_day
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_poller.shops.ports import CountsCalls, ShopPorts
+from keybuzz_poller.shops.ports import CountsCalls, LimitsCalls, ShopPorts
 
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
@@ -37,28 +42,53 @@ async def within_allowance(
     if ports.calls is None:
         raise RuntimeError(f"{shop.marketplace} has a daily allowance and no call counts")
     calls = ports.calls
-    while True:
-        day, at = seconds_into_day(ports.clock())
-        plan = await plan_of(ports, shop, day)
-        assert plan is not None
-        if not await calls.reserve_call(shop, day, plan.calls_allowed(at)):
-            log.info(
-                "listing left for a later poll: the day's calls spent so far",
-                extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace},
-            )
-            await _close(pages)
-            return
-        before = _counted(ports, shop)
-        try:
-            page = await anext(pages)
-        except StopAsyncIteration:  # the last page was read: this call was not made
-            await _correct(ports, shop, day, before, made_by_default=0)
-            return
-        except Exception:  # a failed call counts at the marketplace all the same
+    try:
+        while True:
+            day, at = seconds_into_day(ports.clock())
+            plan = await plan_of(ports, shop, day)
+            assert plan is not None
+            allowed = plan.calls_allowed(at)
+            if not await calls.reserve_call(shop, day, allowed):
+                _left_for_later(shop)
+                await _close(pages)
+                return
+            before = _counted(ports, shop)
+            await _limit(ports, shop, day, allowed, before)
+            try:
+                page = await anext(pages)
+            except StopAsyncIteration:  # the last page was read: this call was not made
+                await _correct(ports, shop, day, before, made_by_default=0)
+                return
+            except AllowanceSpent:  # its calls up to the pace made, none past it
+                await _correct(ports, shop, day, before, made_by_default=1)
+                _left_for_later(shop)
+                await _close(pages)
+                return
+            except Exception:  # a failed call counts at the marketplace all the same
+                await _correct(ports, shop, day, before, made_by_default=1)
+                raise
             await _correct(ports, shop, day, before, made_by_default=1)
-            raise
-        await _correct(ports, shop, day, before, made_by_default=1)
-        yield page
+            yield page
+    finally:
+        if isinstance(ports.source, LimitsCalls):
+            ports.source.limit_allowance_calls(shop, None)
+
+
+def _left_for_later(shop: Shop) -> None:
+    log.info(
+        "listing left for a later poll: the day's calls spent so far",
+        extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace},
+    )
+
+
+async def _limit(ports: ShopPorts, shop: Shop, day: date, allowed: int, before: int | None) -> None:
+    """Tells a session whose page may make several calls how far its count may go: the
+    page's reserved call, and those the day's pace leaves beyond it."""
+    if before is None or not isinstance(ports.source, LimitsCalls):
+        return
+    assert ports.calls is not None
+    spent = await ports.calls.calls_spent(shop, day)  # the page's reserved call included
+    ports.source.limit_allowance_calls(shop, before + 1 + max(0, allowed - spent))
 
 
 async def plan_of(ports: ShopPorts, shop: Shop, day: date) -> DayPlan | None:

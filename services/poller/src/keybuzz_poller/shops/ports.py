@@ -115,6 +115,17 @@ class CountsCalls(Protocol):
         ...
 
 
+@runtime_checkable
+class LimitsCalls(Protocol):
+    """A ``CountsCalls`` source whose shops' sessions can be told how far their count of
+    the allowance may go within a page (the seam's ``LimitsAllowanceCalls``)."""
+
+    def limit_allowance_calls(self, shop: Shop, total: int | None) -> bool:
+        """Whether the shop's session was told: it stops a page (``AllowanceSpent``) before
+        a call that would take its count past ``total`` (None: no limit)."""
+        ...
+
+
 class CallCounts(Protocol):
     """The listing calls each shop spent per UTC day (``poller_shop_calls``), counted before
     each call is made: the count survives restarts and is shared by every instance."""

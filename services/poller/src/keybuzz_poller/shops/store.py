@@ -14,10 +14,11 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 from keybuzz_shared.db import Executor
-from keybuzz_shared.text import storable
+from keybuzz_shared.text import display_name, storable
 
 from keybuzz_poller.shops.domain import (
     BUYER,
+    MARKETPLACE_SUPPORT,
     NOTICE_WINDOW,
     Attachment,
     MatchedReply,
@@ -89,8 +90,9 @@ class PostgresShopStore:
             """
             INSERT INTO poller_external_messages (
                 id, tenant_id, marketplace, external_id, order_id, buyer_name, subject, body,
-                quoted, attachments, sent_at, received_at, raw, sender_type, mark_read_pending)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9::jsonb, $10, $11, $12, $13, $14)
+                quoted, attachments, sent_at, received_at, raw, sender_type, mark_read_pending,
+                sender_name)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9::jsonb, $10, $11, $12, $13, $14, $15)
             ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
             RETURNING id
             """,
@@ -108,6 +110,7 @@ class PostgresShopStore:
             raw,
             message.sender_type,
             mark_read,
+            _staff_name(message),
         )
         if stored is not None and attachments:
             await self.db.executemany(
@@ -387,6 +390,12 @@ def _details_json(state: ThreadState) -> str:
 
 def _buyer_name(message: ShopMessage) -> str | None:
     return _optional(message.sender_name if message.sender_type == BUYER else None)
+
+
+def _staff_name(message: ShopMessage) -> str | None:
+    """Who of the marketplace's support wrote it, as the connector names them (a buyer's
+    name is the ticket's ``buyer_name``)."""
+    return display_name(message.sender_name) if message.sender_type == MARKETPLACE_SUPPORT else None
 
 
 def _optional(text: str | None) -> str | None:

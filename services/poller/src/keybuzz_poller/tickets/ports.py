@@ -185,6 +185,7 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     attachments: str  # JSON text
     accepted_at: datetime | None
     sender_type: str  # BUYER, MARKETPLACE_SUPPORT, SELLER or SYSTEM
+    sender_name: str | None = None  # a MARKETPLACE_SUPPORT writer's display name
 
 
 class StoredAttachment(msgspec.Struct, frozen=True, kw_only=True):

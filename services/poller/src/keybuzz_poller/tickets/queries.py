@@ -114,6 +114,9 @@ class TicketMessage(msgspec.Struct, kw_only=True, rename="camel"):
     # Who wrote it: BUYER, MARKETPLACE_SUPPORT (the marketplace's customer service), SELLER
     # (a reply, or the seller in the marketplace's back office) or SYSTEM.
     sender_type: str = "BUYER"
+    # MARKETPLACE_SUPPORT read from a shop's API: the staff member's display name as the
+    # marketplace gives it (never an e-mail address), else null.
+    sender_name: str | None = None
 
 
 class TicketDetail(Ticket, kw_only=True, rename="camel"):
@@ -232,6 +235,7 @@ def _message(row: StoredMessage) -> TicketMessage:
         accepted_at=row.accepted_at,
         arrival_lag_seconds=_lag(row.accepted_at, row.received_at),
         sender_type=row.sender_type,
+        sender_name=row.sender_name,
     )
 
 

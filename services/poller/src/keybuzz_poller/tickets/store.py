@@ -186,7 +186,7 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[StoredMessage]:
         """
         SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
                e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments,
-               e.accepted_at,
+               e.accepted_at, e.sender_name,
                -- Mail: the buyer's (INBOUND) or an agent's reply (OUTBOUND).
                coalesce(e.sender_type,
                         CASE m.direction WHEN 'INBOUND' THEN 'BUYER' ELSE 'SELLER' END)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from keybuzz_shared.errors import DependencyUnavailable
 
 # A connector translates its marketplace's failures into these outcomes: retry later
@@ -41,3 +43,56 @@ class OutcomeUnknown(ConnectorError):
     """Outcome unknown: a call that sends something (a reply) lost its answer after it left: the marketplace
     may have acted on it. Read the thread back (``ReplyChannel.sent_messages``) before
     sending it again, or the buyer may get it twice."""
+
+
+# The outcomes of one call of a shop API client, worded with the marketplace's ``label``
+# ("Back Market"): a connector subclasses each with its label and its own base error.
+
+
+class CallUnavailable(MarketplaceUnavailable):
+    """``call`` (as its client names it) unavailable: the same call works later."""
+
+    label: ClassVar[str] = "the marketplace"
+
+    def __init__(self, call: str, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(f"{self.label} {call} unavailable: {reason}")
+        self.call = call
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class CallRefused(RequestRefused):
+    """``call`` answered with a 4xx of the marketplace's own (``status``) and why."""
+
+    label: ClassVar[str] = "the marketplace"
+
+    def __init__(self, call: str, status: int, detail: str) -> None:
+        super().__init__(f"{self.label} {call} answered HTTP {status}: {detail}")
+        self.call = call
+        self.status = status
+        self.detail = detail
+
+
+class CallAnswerUnreadable(AnswerUnreadable):
+    """``call``'s answer is not one its client reads (``reason`` says what came)."""
+
+    label: ClassVar[str] = "the marketplace"
+
+    def __init__(self, call: str, reason: str) -> None:
+        super().__init__(f"unreadable {self.label} answer to {call}: {reason}")
+        self.call = call
+        self.reason = reason
+
+
+class CallOutcomeUnknown(OutcomeUnknown):
+    """``call``, which sends something, lost its answer after it left: not sent again."""
+
+    label: ClassVar[str] = "the marketplace"
+
+    def __init__(self, call: str, reason: str) -> None:
+        super().__init__(
+            f"{self.label} {call}: the answer was lost ({reason}); {self.label} may have "
+            "processed it, so it was not sent again"
+        )
+        self.call = call
+        self.reason = reason

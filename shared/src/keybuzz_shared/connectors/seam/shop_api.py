@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import msgspec
 
+from keybuzz_shared.connectors.seam.limits import Limits
 from keybuzz_shared.connectors.seam.messages import (
     Attachment,
     MarketplaceMessage,
@@ -21,6 +22,7 @@ from keybuzz_shared.connectors.seam.messages import (
 )
 from keybuzz_shared.connectors.seam.orders import OrderSource
 from keybuzz_shared.connectors.seam.page import Page
+from keybuzz_shared.times import as_utc
 
 if TYPE_CHECKING:
     import httpx
@@ -104,6 +106,27 @@ def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
     )
 
 
+# How much earlier than a reply's queueing its read-back looks: a marketplace dates a
+# message by a clock that is not ours, some to the second only.
+SENT_SKEW = timedelta(minutes=2)
+
+
+def sent_since(listed: Iterable[InboxMessage], since: datetime) -> list[MarketplaceMessage]:
+    """The seller's messages among ``listed`` from a little before ``since`` on
+    (``SENT_SKEW``): what a reply channel's ``sent_messages`` gives back."""
+    start = as_utc(since) - SENT_SKEW
+    return [
+        marketplace_message(m)
+        for m in listed
+        if m.sender_type == "SELLER" and m.created_at >= start
+    ]
+
+
+def failed_reply(reason: str) -> ReplyOutcome:
+    """A reply the marketplace refused, or would: FAILED, with why."""
+    return ReplyOutcome(status="FAILED", reason=reason)
+
+
 def marketplace_messages(page: Page[InboxMessage]) -> Page[MarketplaceMessage]:
     """A page of an inbox listing as a ``MessageSource``'s page (same cursor and end)."""
     return Page(
@@ -160,6 +183,25 @@ class InboxSource(Protocol):
         ...
 
 
+class ThreadsInbox:
+    """An inbox whose marketplace keeps its claims in its threads: its ``messages`` are its
+    ``inbox_messages``, it lists no incident. A connector's inbox subclasses it with its
+    listing, read marks and files."""
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        raise NotImplementedError
+
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
+
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        return Page(items=(), next_cursor=None)
+
+
 @runtime_checkable
 class CountsAllowanceCalls(Protocol):
     """A session whose listing pages may spend other than one call of the daily allowance
@@ -169,6 +211,24 @@ class CountsAllowanceCalls(Protocol):
 
     def allowance_calls(self) -> int:
         """The calls of the allowance this session has made so far (it only grows)."""
+        ...
+
+
+class AllowanceSpent(Exception):
+    """A listing page stopped before a call of the daily allowance its limit left no room
+    for (``LimitsAllowanceCalls``): nothing of the page is given, and the calls it made are
+    counted; the caller's next listing from the same point reads it again."""
+
+
+@runtime_checkable
+class LimitsAllowanceCalls(Protocol):
+    """A session counting its calls of the daily allowance (``CountsAllowanceCalls``) whose
+    one listing page may make several of them: told how far its count may go, a page stops
+    before passing it instead of after."""
+
+    def limit_allowance_calls(self, total: int | None) -> None:
+        """From now on, make no call of the allowance that would take ``allowance_calls()``
+        past ``total`` (None: no limit): a page needing one raises AllowanceSpent unsent."""
         ...
 
 
@@ -228,3 +288,41 @@ class ShopApi(Protocol):
         """Who opened a claim (its ``opened_by`` as the marketplace gave it): the buyer, or
         the marketplace's customer service."""
         ...
+
+
+class DiscussionShopApi:
+    """What the shop APIs whose replies go in a discussion share; each connector subclasses
+    it with its ``session``. A reply goes to ``discussion_recipients`` in a discussion and
+    to no one elsewhere (whether the discussion allows the one asked is the marketplace's
+    to say at the reply); its text is carried as it is (JSON, multipart) and listed back
+    so; a refusal names no code of its own; a claim opened by ``support_sender`` is the
+    marketplace's customer care's, any other the buyer's."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        discussion_recipients: tuple[Recipient, ...],
+        support_sender: str,
+        claim_subject: str,
+    ) -> None:
+        self.limits = limits
+        self._recipients = discussion_recipients
+        self._support_sender = support_sender
+        self._claim_subject = claim_subject
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        return self._recipients if thread.kind == "DISCUSSION" else ()
+
+    def reply_text(self, text: str) -> str:
+        return text
+
+    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def claim_subject(self) -> str:
+        return self._claim_subject
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        return "MARKETPLACE_SUPPORT" if opened_by == self._support_sender else "BUYER"
