@@ -1,5 +1,12 @@
 """`make bench`: start the embedded stack, run every bench/bench_*.py, print a table.
 
+The benches run on asyncio's own loop (as every result in docs/BENCHMARKS.md without a
+loop named did); ``BENCH_LOOP=uvloop`` runs them on the loop the services run on
+in production (uvicorn's, ``keybuzz_shared.service.EVENT_LOOP``). A service a bench starts
+in-process and the same-run baselines share the loop, so the loop moves both: nats-py's
+raw JetStream baseline is ~20 % faster on uvloop, the poller's backlog rate the same within
+a few % (docs/BENCHMARKS.md, 2026-11-24, ninth session).
+
 Copy the table into docs/BENCHMARKS.md with the date and machine.
 """
 
@@ -12,9 +19,11 @@ import platform
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import uvloop
 from keybuzz_shared.logs import configure_logging
 
 from bench.harness import Figure, start_stack
@@ -42,10 +51,18 @@ async def _run_all(ctx, modules: list[str]) -> list[tuple[str, Figure]]:
     return results
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    return uvloop.new_event_loop if _loop_name() == "uvloop" else None
+
+
+def _loop_name() -> str:
+    return "uvloop" if os.environ.get("BENCH_LOOP") == "uvloop" else "asyncio"
+
+
 def _table(results: list[tuple[str, Figure]]) -> str:
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({os.cpu_count()} cores, Python {platform.python_version()})",
+        f"({os.cpu_count()} cores, Python {platform.python_version()}, {_loop_name()})",
         "",
         "| benchmark | figure | value | unit | baseline (same run) | ratio | note |",
         "| --- | --- | ---: | --- | ---: | ---: | --- |",
@@ -65,7 +82,8 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="keybuzz-bench-"))
     ctx, servers = start_stack(root)
     try:
-        results = asyncio.run(_run_all(ctx, _modules(sys.argv[1:])))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            results = runner.run(_run_all(ctx, _modules(sys.argv[1:])))
     finally:
         for server in servers:
             server.stop()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 from collections.abc import Awaitable, Callable
 
-from keybuzz_devstack.testing import MailServer, RunningService
-from keybuzz_poller.reading.parse_workers import parse_mails
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_poller.reading import parse_workers
+from keybuzz_poller.reading.parse_workers import INLINE_PARSE_BYTES, parse_mails
 from keybuzz_poller.reading.relay_mail import ParseBudget, parse
 from keybuzz_poller.service import DEFINITION
+from mail_golden import mail_files
 from mailkit import ORDER, new_tenant, poll_now, relay_mail, send, synced
 
 HOSTILE_PARTS = 60_000  # 2.3 MB; the stdlib parses it in ~47 s without a budget
@@ -115,3 +118,31 @@ async def test_a_small_batch_is_parsed_in_the_loop_and_a_large_one_by_the_worker
         assert "worker pool was asked" in str(exc)
     else:
         raise AssertionError("a large batch was parsed in the event loop")
+
+
+async def test_a_batch_parsed_by_the_workers_comes_back_as_parsed_here() -> None:
+    """The workers send their results back as MessagePack: every field of every test mail
+    (texts, attachments, bounces, dates as instants) as this process's parse makes it."""
+    raws = [path.read_bytes() for path in mail_files()]
+    assert sum(map(len, raws)) > INLINE_PARSE_BYTES  # the workers parse it, not the loop
+    budget = ParseBudget()
+    from_workers = await asyncio.wait_for(parse_mails(raws, budget), 60)
+    assert from_workers == [parse(raw, budget) for raw in raws]
+    assert sum(len(m.attachments) for m in from_workers) > 0
+    assert sum(m.bounce is not None for m in from_workers) > 0
+
+
+async def test_a_polling_poller_starts_its_parse_worker_before_any_mail_comes(
+    start_service: Callable[..., Awaitable[RunningService]], dovecot: MailServer
+) -> None:
+    """A backlog's first batch does not wait for a worker to spawn and import the parser."""
+    if parse_workers._parse_pool is not None:  # another test of this process made one
+        parse_workers._parse_pool.shutdown()
+        parse_workers._parse_pool = None
+    assert multiprocessing.active_children() == []
+    await start_service(DEFINITION, POLL_ENABLED="true", **dovecot.settings)
+
+    async def workers() -> bool:
+        return len(multiprocessing.active_children()) == parse_workers.PARSE_WORKERS
+
+    await eventually(workers)

@@ -112,6 +112,8 @@ class CommonSettings(EnvSettings, kw_only=True, frozen=True):
     nats_ca: str | None = None
     database_url: str = "postgresql://postgres@127.0.0.1:5432/keybuzz_backend"
     product_database_url: str = "postgresql://postgres@127.0.0.1:5432/keybuzz"
+    # Connections of the service's pool at most (each service has one pool).
+    database_pool_size: Annotated[int, msgspec.Meta(ge=2)] = 10
 
     vault_addr: str = "http://127.0.0.1:8200"
     vault_token: str | None = DEV_VAULT_TOKEN

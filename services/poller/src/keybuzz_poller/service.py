@@ -25,6 +25,7 @@ from keybuzz_poller.polling.scheduler import Scheduler, start_polling, stop_poll
 from keybuzz_poller.polling.shops import ShopScheduler, stop_shop_polling
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.reading.mailbox_hooks import close_mailbox, imap_ready, provide_mailbox
+from keybuzz_poller.reading.parse_workers import start_workers
 from keybuzz_poller.replies.sender import ReplySender
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
@@ -44,6 +45,8 @@ async def start_polling_on_ports(runtime: PollerRuntime) -> None:
     """``on_startup``: this instance's scheduler, on the schedule's port."""
     ports = ports_of(runtime)
     await start_polling(runtime, ports.polling, ports.polls)
+    if runtime.settings.poll_enabled:
+        start_workers()
 
 
 async def start_reply_sender(runtime: PollerRuntime) -> None:

@@ -12,8 +12,11 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from keybuzz_poller.reading.mime import (
     IndexedMessage,
+    _plain_params,
     decode_text,
     first_headers,
     header_addresses,
@@ -289,3 +292,41 @@ def test_a_long_header_line_without_a_colon_reads_in_one_pass(raw: bytes) -> Non
     read = read_message(raw)
     assert time.perf_counter() - started < 1.0
     assert _tree(read) == _tree(BytesParser(IndexedMessage, policy=policy.compat32).parsebytes(raw))
+
+
+# A header value as a part's Content-Type or Content-Disposition holds one: a type, then
+# parameters; with the shapes that must leave the fast split to the stdlib (a quoted
+# ";", escapes, RFC 2231 names) and those it must split as the stdlib does (upper-case
+# names, "<…>", quotes inside a value, blanks, empty parameters).
+_PARAMETER = st.tuples(
+    st.sampled_from([";", "; ", " ;\t", ";;"]),
+    st.sampled_from(["charset", "Name", "FILENAME", "a", "", "x*", "x*0*"]),
+    st.sampled_from(["=", " = ", ""]),
+    st.sampled_from(["utf-8", '"utf-8"', '"a;b"', "<x>", '"x\\"y"', 'a"b"', "", '"', "é", '" a "']),
+).map("".join)
+_PARAMETERS = st.tuples(
+    st.sampled_from(["text/plain", " Text/HTML ", "attachment", "a=b", ""]),
+    st.lists(_PARAMETER, max_size=4).map("".join),
+).map("".join)
+
+
+@settings(max_examples=400)
+@given(_PARAMETERS)
+def test_a_headers_parameters_split_fast_are_the_stdlibs(value: str) -> None:
+    stdlib = Message(policy=policy.compat32)
+    stdlib["Content-Type"] = value
+    fast = _plain_params(value)
+    assert fast is None or fast == stdlib._get_params_preserve(None, "content-type")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        'text/plain; charset="utf-8"',
+        "text/html; charset=UTF-8",
+        "attachment; filename=a.pdf",
+        'multipart/alternative; boundary="=_abc"',
+    ],
+)
+def test_common_parameters_take_the_fast_split(value: str) -> None:
+    assert _plain_params(value) is not None

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from email import policy
 from email.message import Message
 from email.parser import Parser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime, quote, unquote
 from typing import Any
 
 # Labels that in practice mean windows-1252 (WHATWG Encoding): mail clients mislabel it.
@@ -82,9 +82,13 @@ class IndexedMessage(Message):
             self._params = {}
         key = header.lower()
         if key not in self._params:
-            missing = object()
-            found = super()._get_params_preserve(missing, header)  # type: ignore[misc]
-            self._params[key] = None if found is missing else found
+            value = self.get(header)
+            found = _plain_params(value) if isinstance(value, str) else None
+            if found is None:
+                missing = object()
+                found = super()._get_params_preserve(missing, header)  # type: ignore[misc]
+                found = None if found is missing else found
+            self._params[key] = found
         params = self._params[key]
         return failobj if params is None else params
 
@@ -118,6 +122,28 @@ class IndexedMessage(Message):
     def set_default_type(self, ctype: str) -> None:
         super().set_default_type(ctype)
         self._forget()
+
+
+def _plain_params(value: str) -> list[tuple[str, str]] | None:
+    """A header's parameters as ``Message._get_params_preserve`` gives them (its
+    ``_parseparam`` then ``utils.decode_params``), for the common value without RFC 2231
+    names, escapes, or a quoted ``;``: split at each ``;``, each name lower-cased, each
+    later value unquoted and quoted again. None for any other value (the stdlib's own
+    parse then; it costs ~6 µs a part, this ~1). Same lists: test_mime.py."""
+    if "\\" in value or "*" in value:
+        return None
+    pieces = value.split(";")
+    if '"' in value and any(piece.count('"') % 2 for piece in pieces):
+        return None
+    params = []
+    for position, piece in enumerate(pieces):
+        name, equals, given = piece.partition("=")
+        if position == 0:
+            params.append((name.strip().lower(), given.strip()) if equals else (piece.strip(), ""))
+        else:
+            name = name.strip().lower() if equals else piece.strip()
+            params.append((name, f'"{quote(unquote(given.strip()))}"'))
+    return params
 
 
 # A text parser: read_message decodes the bytes as BytesParser would (ASCII, surrogateescape).

@@ -24,6 +24,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+import msgspec
+
 from keybuzz_poller.reading import relay_mail
 from keybuzz_poller.reading.relay_mail import OverBudget, ParseBudget, RelayMail
 
@@ -33,11 +35,14 @@ log = logging.getLogger(__name__)
 PARSE_WORKERS = max(1, min(4, (os.cpu_count() or 2) - 1))
 INLINE_PARSE_BYTES = 32 * 1024
 _parse_pool: ProcessPoolExecutor | None = None
+_results = msgspec.msgpack.Encoder()
+_read_results = msgspec.msgpack.Decoder(list[RelayMail])
 
 
-def _parse_batch(raws: list[bytes], budget: ParseBudget) -> list[RelayMail]:
-    """In a worker process: msgspec Structs pickle, so the results travel back as they are."""
-    return [_parse_timed(raw, budget) for raw in raws]
+def _parse_batch(raws: list[bytes], budget: ParseBudget) -> bytes:
+    """In a worker process. The results travel back as one MessagePack blob: pickling
+    the Structs (each field, each datetime, by reduce) costs ~5 µs a mail, this ~1."""
+    return _results.encode([_parse_timed(raw, budget) for raw in raws])
 
 
 def _parse_timed(raw: bytes, budget: ParseBudget) -> RelayMail:
@@ -90,6 +95,17 @@ def _pool() -> ProcessPoolExecutor:
     return _parse_pool
 
 
+def start_workers() -> None:
+    """Start the pool's workers now, without waiting for them: the first large batch after
+    start-up would otherwise wait for a worker to spawn and import the parser (~0.5 s of
+    CPU here), every poll of a backlog's first round behind it (bench_poller)."""
+    _pool().submit(_ready)
+
+
+def _ready() -> None:
+    """In a worker process: nothing; submitting it makes the pool spawn its worker."""
+
+
 async def parse_mails(raws: list[bytes], budget: ParseBudget) -> list[RelayMail]:
     """``relay_mail.parse`` of each within ``budget``, off the event loop; order kept.
 
@@ -106,8 +122,9 @@ async def parse_mails(raws: list[bytes], budget: ParseBudget) -> list[RelayMail]
     global _parse_pool
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_pool(), _parse_batch, raws, budget)
+        parsed = await loop.run_in_executor(_pool(), _parse_batch, raws, budget)
     except BrokenProcessPool:  # a worker died (OOM killer …): a new pool, this batch again
         log.warning("mail parsing workers died: starting new ones")
         _parse_pool = None
-        return await loop.run_in_executor(_pool(), _parse_batch, raws, budget)
+        parsed = await loop.run_in_executor(_pool(), _parse_batch, raws, budget)
+    return _read_results.decode(parsed)
