@@ -416,7 +416,9 @@ async def test_existing_streams_are_scaled_to_the_replica_setting_in_place(
     nats_cluster: list[infra.RunningServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     nc = await nats.connect(servers=[node.spec.url for node in nats_cluster])
-    js = nc.jetstream()
+    # A new cluster's first stream creations go through its meta group's consensus: past
+    # nats-py's 5 s on a loaded 2-core machine (seen once in a full run at load 5).
+    js = nc.jetstream(timeout=20)
     try:
         await ensure_streams(js)  # as a single-server deployment left them: R1
         stored = await js.publish("tenant.created", b"{}", headers={"Nats-Msg-Id": "before"})
