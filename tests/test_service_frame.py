@@ -136,6 +136,13 @@ async def test_micro_service_answers_operator_requests(start_service, private_na
     assert [e["subject"] for e in endpoints] == ["keybuzz.probe.count", "keybuzz.probe.redrive"]
 
 
+async def test_the_pool_holds_database_pool_size_connections_at_most(start_service, private_nats):
+    service = await start_service(
+        DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN, DATABASE_POOL_SIZE="3"
+    )
+    assert service.runtime.pool.get_max_size() == 3
+
+
 async def test_bad_http_body_gets_a_json_400(start_service, private_nats):
     service = await start_service(
         DEFINITION, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN

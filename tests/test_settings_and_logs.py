@@ -32,6 +32,12 @@ def test_wrong_type_names_the_variable():
         load_settings(Needs, {"POLL_INTERVAL_SECONDS": "often"})
 
 
+def test_a_pool_of_fewer_than_two_connections_is_refused():
+    with pytest.raises(SettingsError, match="DATABASE_POOL_SIZE"):
+        load_settings(TenantSyncSettings, {"DATABASE_POOL_SIZE": "1"})
+    assert load_settings(TenantSyncSettings, {}).database_pool_size == 10
+
+
 def test_service_port_variable_and_defaults():
     settings = load_settings(
         TenantSyncSettings, {"TENANT_SYNC_PORT": "9104", "NATS_URL": "nats://x:1"}
