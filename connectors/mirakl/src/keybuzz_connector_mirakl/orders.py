@@ -234,7 +234,7 @@ class ShopOrders:
         self.calls = calls
         self.page_size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
         self.label = label
-        self.interval = interval  # seconds between two listings' first pages
+        self.interval = interval  # seconds from one listing's first page ending to the next
         self.now = now
         self._first_page = asyncio.Lock()
         self._last_first_page: float | None = None  # time.monotonic()
@@ -294,7 +294,9 @@ class ShopOrders:
 
     async def _listing_call(self, query: dict[str, str]) -> Any:
         """OR11 for a listing: a first page waits until ``interval`` has passed since the
-        last one of this shop."""
+        last one of this shop ended. Counted from its end, not its start: a call that left
+        late, or was sent again after a 429's Retry-After, reached Mirakl then, and the next
+        one counted from its start met a 429 in turn."""
         if query["offset"] != "0":
             return await self.calls.get_json("OR11", OR11, query)
         async with self._first_page:
@@ -302,8 +304,10 @@ class ShopOrders:
                 left = self.interval - (time.monotonic() - self._last_first_page)
                 if left > 0:
                     await asyncio.sleep(left)
-            self._last_first_page = time.monotonic()
-            return await self.calls.get_json("OR11", OR11, query)
+            try:
+                return await self.calls.get_json("OR11", OR11, query)
+            finally:
+                self._last_first_page = time.monotonic()
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
         items, unreadable = read_each(raw, read_order)
