@@ -9,7 +9,7 @@ import httpx
 import pytest
 from cdiscount_helpers import ADMIN, DEMO, MAISON, Octopia, seller, shops
 from keybuzz_sandbox import SandboxConfig
-from sandbox_helpers import byte_gaps
+from sandbox_helpers import byte_arrivals, trickled_at_pace
 
 pytestmark = pytest.mark.asyncio
 
@@ -136,11 +136,12 @@ async def test_a_trickling_seller_gets_its_answer_one_byte_at_a_time(serve) -> N
     faults = {"trickleSeconds": 0.2, "trickleShops": [octopia.shop["sellerId"]]}
     assert (await http.put(FAULTS, json=faults)).status_code == 200
     path = "/octopia/seller/v2/discussions"
+    sent_at = time.perf_counter()
     async with http.stream("GET", path, headers=octopia.headers) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/json")
-        gaps = await byte_gaps(response)
-    assert min(gaps[1:]) >= 0.15  # each byte a pause after the one before
+        arrivals = await byte_arrivals(response, sent_at)
+    assert trickled_at_pace(arrivals, 0.2)  # each byte a pause after the one before
 
 
 async def test_a_held_seller_is_answered_late_though_its_request_is_done(serve) -> None:

@@ -13,7 +13,7 @@ from keybuzz_sandbox.config import SHUTDOWN_GRACE_SECONDS
 from keybuzz_sandbox.fnac.schema import XmlRefused, parse, schema_errors
 from keybuzz_sandbox.testing import running_sandbox
 from lxml import etree
-from sandbox_helpers import byte_gaps
+from sandbox_helpers import byte_arrivals, trickled_at_pace
 
 pytestmark = pytest.mark.asyncio
 
@@ -172,10 +172,11 @@ async def test_a_trickling_shop_sends_its_answer_one_byte_at_a_time(fnac_http) -
     faults = {"trickleSeconds": 0.2, "trickleShops": [fnac.shop["shop_id"]]}
     assert (await fnac_http.put(FAULTS, json=faults)).status_code == 200
     body = etree.tostring(fnac.request("orders_query"))
+    sent_at = time.perf_counter()
     async with fnac_http.stream("POST", "/fnac/api.php/orders_query", content=body) as response:
         assert response.status_code == 200
-        gaps = await byte_gaps(response)
-    assert min(gaps[1:]) >= 0.15  # each byte a pause after the one before
+        arrivals = await byte_arrivals(response, sent_at)
+    assert trickled_at_pace(arrivals, 0.2)  # each byte a pause after the one before
 
 
 @pytest.mark.parametrize(

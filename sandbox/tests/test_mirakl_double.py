@@ -25,7 +25,7 @@ from mirakl_helpers import (
     shop,
     validator_for,
 )
-from sandbox_helpers import byte_gaps
+from sandbox_helpers import byte_arrivals, trickled_at_pace
 
 pytestmark = pytest.mark.asyncio
 
@@ -430,10 +430,10 @@ async def test_slow_shops_stall_and_trickle(serve) -> None:
     trickle = {"trickleSeconds": 0.05, "operations": ["M11"]}
     await http.put(f"{ADMIN}/faults", json=trickle)
     url = f"{seller.base}{THREADS}"
+    sent_at = time.perf_counter()
     async with http.stream("GET", url, headers={"Authorization": seller.key}) as response:
-        gaps = await byte_gaps(response, 3)
-    # On average: one byte held back by a busy machine comes just before the next.
-    assert sum(gaps[1:]) / len(gaps[1:]) >= 0.04
+        arrivals = await byte_arrivals(response, sent_at, 3)
+    assert trickled_at_pace(arrivals, 0.05)
 
 
 async def test_extra_shops_for_polling_at_scale(serve) -> None:
