@@ -193,6 +193,7 @@ class VaultClient:
 
     async def _renew(self, lease: _Lease) -> _Lease | None:
         """``renew-self``; None when refused or when the max TTL leaves too little time."""
+        sent_at = self._clock()
         response = await self._http.post(
             "/v1/auth/token/renew-self", headers={"X-Vault-Token": lease.token}
         )
@@ -206,7 +207,7 @@ class VaultClient:
         ttl = float(auth.get("lease_duration") or 0)
         if ttl < lease.login_ttl / 2:  # capped by the max TTL: a new login lasts longer
             return None
-        self._lease = self._new_lease(lease.token, ttl, lease.login_ttl)
+        self._lease = self._new_lease(lease.token, ttl, lease.login_ttl, sent_at)
         return self._lease
 
     async def _login_replacing(self, refused_token: str | None) -> None:
@@ -217,6 +218,7 @@ class VaultClient:
     async def _login_locked(self) -> _Lease:
         assert self._approle is not None
         role_id, secret_id = self._approle
+        sent_at = self._clock()
         response = await self._http.post(
             "/v1/auth/approle/login", json={"role_id": role_id, "secret_id": secret_id}
         )
@@ -225,15 +227,16 @@ class VaultClient:
         if not auth.get("client_token"):
             raise VaultError("Vault login auth/approle/login: no token in the answer")
         ttl = float(auth.get("lease_duration") or 0)
-        self._lease = self._new_lease(auth["client_token"], ttl, ttl)
+        self._lease = self._new_lease(auth["client_token"], ttl, ttl, sent_at)
         log.info("Vault AppRole login", extra={"ttl_seconds": self._lease.ttl})
         return self._lease
 
-    def _new_lease(self, token: str, ttl: float, login_ttl: float) -> _Lease:
-        now = self._clock()
+    def _new_lease(self, token: str, ttl: float, login_ttl: float, sent_at: float) -> _Lease:
+        """Counted from when the request was sent: Vault's TTL starts when it answers, never
+        sooner, so a slow answer cannot make us think the token lives longer than it does."""
         if ttl <= 0:  # a token without expiry (e.g. a role with no TTL): never renew
             return _Lease(token, ttl, login_ttl, float("inf"), float("inf"))
-        return _Lease(token, ttl, login_ttl, now + ttl * RENEW_AT_FRACTION, now + ttl)
+        return _Lease(token, ttl, login_ttl, sent_at + ttl * RENEW_AT_FRACTION, sent_at + ttl)
 
 
 def _body_or_error(action: str, path: str, response: httpx.Response) -> dict[str, Any] | None:
