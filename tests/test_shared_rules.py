@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -12,7 +13,8 @@ from keybuzz_connector_amazon.times import amazon_time, parse_amazon_time
 from keybuzz_shared.background import keep_lease
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.connectors.shop_sessions import KeptSessions
-from keybuzz_shared.ids import uuid4_strings
+from keybuzz_shared.events import new_event_id
+from keybuzz_shared.ids import uuid7_string, uuid7_strings
 from keybuzz_shared.pages import InvalidCursor, decode_cursor, encode_cursor, split_page
 from keybuzz_shared.redaction import is_secret_name
 from keybuzz_shared.text import is_storable, one_line, storable
@@ -160,19 +162,23 @@ def test_storable_gives_what_utf_8_replacement_gives_on_ascii_and_not(text: str)
     assert storable(text) == text.encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
 
 
-def test_batched_uuids_are_distinct_random_version_4_rfc_4122_in_canonical_form() -> None:
-    ids = uuid4_strings(10_000)
+def test_batched_uuids_are_distinct_ascending_version_7_rfc_9562_in_canonical_form() -> None:
+    before = time.time_ns() // 1_000_000
+    ids = uuid7_strings(10_000)  # past the 4,096 the counter holds
+    after = time.time_ns() // 1_000_000
     assert len(ids) == 10_000 and len(set(ids)) == 10_000
+    assert ids == sorted(ids)  # what puts their rows at the end of an index
     for text in ids:
         parsed = uuid.UUID(text)
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
-        assert str(parsed) == text  # lower-case, hyphenated: what str(uuid.uuid4()) writes
-    # The random bits are random: each of the 122 is set in some ids and clear in others.
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text  # lower-case, hyphenated: what str(uuid.UUID) writes
+        assert before <= parsed.int >> 80 <= after + 2  # Unix milliseconds (+1 a 4,096)
+    # The 62 random bits (rand_b) are random: each is set in some ids and clear in others.
     ints = [uuid.UUID(text).int for text in ids[:1000]]
-    fixed = (0xF000 << 64) | (0xC000 << 48)
-    assert all(any(i >> bit & 1 for i in ints) for bit in range(128) if not fixed >> bit & 1)
-    assert all(not all(i >> bit & 1 for i in ints) for bit in range(128) if not fixed >> bit & 1)
-    assert uuid4_strings(0) == [] and uuid4_strings(1) != uuid4_strings(1)
+    assert all(any(i >> bit & 1 for i in ints) for bit in range(62))
+    assert all(not all(i >> bit & 1 for i in ints) for bit in range(62))
+    assert uuid7_strings(0) == [] and uuid7_string() != uuid7_string()
+    assert uuid.UUID(new_event_id()).version == 7
 
 
 def test_a_shops_session_is_kept_until_its_credentials_change() -> None:

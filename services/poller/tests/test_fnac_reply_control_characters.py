@@ -89,7 +89,7 @@ async def test_a_reply_with_a_control_character_is_sent_shown_and_counted_once(
 ) -> None:
     spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Et ma commande ?")
     shop = Shop(tenant_id, "FNAC")
-    marker = ticket["id"][:8]
+    marker = ticket["id"][-12:]  # the random end of a time-ordered id
     text = f"Bonjour,{character}votre colis part demain. {marker}"
     sent_before = await poller.metric(SENT)
     response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
@@ -133,7 +133,7 @@ async def test_a_reply_failed_in_doubt_that_reached_fnac_is_sent_shown_and_count
 ) -> None:
     spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Alors ?")
     shop = Shop(tenant_id, "FNAC")
-    marker = ticket["id"][:8]
+    marker = ticket["id"][-12:]  # the random end of a time-ordered id
     response = await post_reply(poller, tenant_id, ticket["id"], {"text": f"Parti.\x0b{marker}"})
     reply_id = response.json()["ticketMessageId"]
     ports = replies(poller)

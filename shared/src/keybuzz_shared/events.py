@@ -10,14 +10,13 @@ producers). Events never carry secrets.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, TypeVar
 
 import msgspec
 
 from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
-from keybuzz_shared.ids import CountryCode, TenantId
+from keybuzz_shared.ids import CountryCode, TenantId, uuid7_string
 
 SCHEMA_VERSION = 1
 
@@ -30,7 +29,8 @@ def utcnow() -> datetime:
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    """Time-ordered (``ids.uuid7_strings``): the outbox's ``event_id`` index grows at its end."""
+    return uuid7_string()
 
 
 class Event(msgspec.Struct, kw_only=True, rename="camel"):

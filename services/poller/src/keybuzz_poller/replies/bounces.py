@@ -12,9 +12,9 @@ ticket). The same bounce twice is stored once (docs/POLLER.md, "Replies").
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
 
+from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply, authenticate, envelope_of
@@ -109,7 +109,7 @@ def _bounce_row(
 ) -> ExternalMessageRow:
     """Kept as an external message like any mail, with no buyer, order or ticket."""
     return ExternalMessageRow(
-        id=str(uuid.uuid4()),
+        id=uuid7_string(),
         tenant_id=tenant_id,
         marketplace=mail.marketplace or RELAY_MARKETPLACE,
         external_id=storable(mail.external_id),

@@ -10,13 +10,13 @@ sender (``sender.py``) sends either in the background.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.connectors.seam import Recipient, Reply, ReplyFile
+from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
@@ -77,7 +77,7 @@ async def queue_reply(
     # Before anything else is read or stored. Decoding (and below, encoding) up to 10 MB of
     # attachments takes a while: off the event loop.
     reply = await _off_loop(request.attachments, check_reply, request, marketplace)
-    ticket_message_id = str(uuid.uuid4())
+    ticket_message_id = uuid7_string()
     message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
     async with ports.unit_of_work() as unit:
         replies = unit.store.replies
@@ -126,7 +126,7 @@ async def _queue_api_reply(
 ) -> ReplyQueued:
     """The reply as the marketplace's API takes it, queued with the request to send."""
     text, files = check_api_reply(request, api, marketplace)
-    ticket_message_id = str(uuid.uuid4())
+    ticket_message_id = uuid7_string()
     message_id = reply_message_id(ticket_message_id, ports.config.inbound_domain)
     async with ports.unit_of_work() as unit:
         context = await unit.store.replies.reply_context(tenant_id, ticket_id)
@@ -138,7 +138,7 @@ async def _queue_api_reply(
         await unit.store.replies.insert_reply(
             NewReply(
                 ticket_message_id=ticket_message_id,
-                external_message_id=str(uuid.uuid4()),
+                external_message_id=uuid7_string(),
                 tenant_id=tenant_id,
                 ticket_id=context.ticket_id,
                 marketplace=context.marketplace,
@@ -245,7 +245,7 @@ def _new_reply(
     attachments = [(a.filename, a.content_type, a.content) for a in mail.reply.attachments]
     return NewReply(
         ticket_message_id=ticket_message_id,
-        external_message_id=str(uuid.uuid4()),
+        external_message_id=uuid7_string(),
         tenant_id=tenant_id,
         ticket_id=context.ticket_id,
         marketplace=context.marketplace,

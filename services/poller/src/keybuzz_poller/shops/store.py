@@ -8,12 +8,12 @@ our replies read back from the marketplace is recorded on its ``poller_replies``
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 import msgspec
 from keybuzz_shared.db import Executor
+from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import display_name, storable
 
 from keybuzz_poller.shops.domain import (
@@ -96,7 +96,7 @@ class PostgresShopStore:
             ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
             RETURNING id
             """,
-            str(uuid.uuid4()),
+            uuid7_string(),
             shop.tenant_id,
             shop.marketplace,
             storable(message.message_id),
@@ -150,7 +150,7 @@ class PostgresShopStore:
         self, shop: Shop, thread_key: str, message: ShopMessage, at: datetime
     ) -> str:
         row = TicketRow(
-            id=str(uuid.uuid4()),
+            id=uuid7_string(),
             tenant_id=shop.tenant_id,
             marketplace=shop.marketplace,
             thread_key=storable(thread_key),
@@ -172,7 +172,7 @@ class PostgresShopStore:
         awaits_reply: bool,
         at: datetime,
     ) -> str:
-        message_id = str(uuid.uuid4())
+        message_id = uuid7_string()
         await self.db.execute(
             """
             WITH added AS (

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import msgspec
 from keybuzz_shared.events import MessageReceived
-from keybuzz_shared.ids import uuid4_strings
+from keybuzz_shared.ids import uuid7_strings
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
@@ -75,14 +75,14 @@ async def store_mails(
     async with deadlines_kept(tickets, touched) as touched:
         externals = [
             _external_row(row_id, tenant_id, mail, received_at)
-            for row_id, mail in zip(uuid4_strings(len(mails)), mails, strict=True)
+            for row_id, mail in zip(uuid7_strings(len(mails)), mails, strict=True)
         ]
         automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
         counts.fetched += len(mails)
         new_ids = await tickets.insert_external_messages(externals)
         fresh = [e for e in externals if e.id in new_ids]
         counts.duplicates += len(externals) - len(fresh)
-        ids = uuid4_strings(2 * len(fresh))  # each fresh mail's ticket message and event
+        ids = uuid7_strings(2 * len(fresh))  # each fresh mail's ticket message and event
         messages_of = dict(zip((e.id for e in fresh), ids, strict=False))  # external → message
         threads = _threads(fresh)
         windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
@@ -91,7 +91,7 @@ async def store_mails(
                 ticket_id, marketplace, key, group, messages_of, automatic, windows.get(marketplace)
             )
             for ticket_id, ((marketplace, key), group) in zip(
-                uuid4_strings(len(threads)), threads.items(), strict=True
+                uuid7_strings(len(threads)), threads.items(), strict=True
             )
         ]
         ticket_ids = await tickets.upsert_tickets(rows)
