@@ -347,7 +347,7 @@ async def test_a_reply_to_each_recipient_is_sent_at_most_once(
         replies = {}
         for fault in ("LOST_REPLY_ANSWER", "HELD_REPLY"):
             await driver.set_fault(conformance.admin, fault, [shop])
-            text = f"Réponse {fault} {ticket['id'][:8]}"
+            text = f"Réponse {fault} {ticket['id'][-12:]}"
             replies[text] = await reply(conformance, mine, ticket["id"], text, recipient)
             if fault == "HELD_REPLY":
                 await asyncio.sleep(CALL_DEADLINE / 2)  # sent, its answer held by the double

@@ -169,8 +169,8 @@ async def test_replies_to_the_buyer_and_to_customer_care_land_once_and_are_told_
         "contentBase64": base64.b64encode(b"%PDF-1.4 facture").decode(),
     }
     texts = {
-        "BUYER": f"Bonjour, votre colis part demain. {ticket['id'][:8]}",
-        "MARKETPLACE_SUPPORT": f"Bonjour, le client a reçu sa réponse. {ticket['id'][:8]}",
+        "BUYER": f"Bonjour, votre colis part demain. {ticket['id'][-12:]}",
+        "MARKETPLACE_SUPPORT": f"Bonjour, le client a reçu sa réponse. {ticket['id'][-12:]}",
     }
     queued = []
     for recipient, text in texts.items():

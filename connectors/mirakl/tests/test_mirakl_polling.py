@@ -178,9 +178,9 @@ async def test_replies_to_the_customer_and_the_operator_land_once_and_are_told_s
     await poll(poller, shop)
     ticket = await ticket_holding(poller, shop, new["messageId"])
     texts = {
-        "BUYER": f"Bonjour, votre colis part demain. {ticket['id'][:8]}",
-        "MARKETPLACE_SUPPORT": f"Bonjour, le client a reçu sa réponse. {ticket['id'][:8]}",
-        "ALL": f"Bonjour à tous. {ticket['id'][:8]}",
+        "BUYER": f"Bonjour, votre colis part demain. {ticket['id'][-12:]}",
+        "MARKETPLACE_SUPPORT": f"Bonjour, le client a reçu sa réponse. {ticket['id'][-12:]}",
+        "ALL": f"Bonjour à tous. {ticket['id'][-12:]}",
     }
     queued = []
     for recipient, text in texts.items():

@@ -115,7 +115,7 @@ async def replied(
     """(the shop's spec, the shop, the ticket of the buyer's ``question``, the reply's
     text: ``answer`` and the ticket's id, the reply's ticket message id), queued."""
     spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, question)
-    text = f"{answer} {ticket['id'][:8]}"
+    text = f"{answer} {ticket['id'][-12:]}"
     response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
     assert response.status_code == 202, response.text
     return spec, Shop(tenant_id, "FNAC"), ticket, text, response.json()["ticketMessageId"]
@@ -135,7 +135,7 @@ async def test_a_reply_reaches_the_buyers_fnac_thread_and_is_told_sent(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
     spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Où est mon colis ?")
-    text = f"Parti ce matin, ticket {ticket['id'][:8]}."
+    text = f"Parti ce matin, ticket {ticket['id'][-12:]}."
     response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
     assert response.status_code == 202, response.text
     reply_id = response.json()["ticketMessageId"]
@@ -209,7 +209,7 @@ async def test_an_incident_closed_after_it_was_opened_clears_the_flag_and_replie
     await poll(poller, shop)
     ticket = await ticket_of(poller, shop, older)
     assert ticket["incidentStatus"] == "CLOSED"
-    text = f"Votre réclamation est close {ticket['id'][:8]}."
+    text = f"Votre réclamation est close {ticket['id'][-12:]}."
     sent, row = await reply_sent(poller, admin, spec, shop.tenant_id, ticket["id"], text)
     assert sent["messageTo"] == "CLIENT"
     assert (row["status"], row["recipient"]) == ("SENT", "BUYER")
@@ -228,7 +228,7 @@ async def test_a_ticket_answered_and_written_to_again_is_alerted_for_its_new_dea
         await alert_round(tickets, lambda: deadline + timedelta(minutes=1))
 
     await alerts_around(at(first["respondBy"]))
-    text = f"Il part aujourd'hui {first['id'][:8]}."
+    text = f"Il part aujourd'hui {first['id'][-12:]}."
     await reply_sent(poller, admin, spec, tenant_id, first["id"], text)
     answered = await ticket_of(poller, shop, order_id)
     assert (answered["responseState"], answered["respondBy"]) == ("ANSWERED", None)
@@ -264,7 +264,7 @@ async def test_a_reply_fnac_refuses_fails_with_fnacs_reason(
         written["messageId"],
         "00000000-0000-0000-0000-000000000000",
     )
-    text = f"Réponse refusée {ticket['id'][:8]}"
+    text = f"Réponse refusée {ticket['id'][-12:]}"
     response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
     reply_id = response.json()["ticketMessageId"]
     await send_due(replies(poller))
@@ -302,7 +302,7 @@ async def test_an_answer_lost_after_fnac_applied_the_reply_leaves_one_copy(
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
     spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Toujours rien")
-    text = f"Réponse dont la réponse se perd {ticket['id'][:8]}"
+    text = f"Réponse dont la réponse se perd {ticket['id'][-12:]}"
     response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
     faults = {"operations": ["messages_update"], "malformedNext": 1}
     assert (await admin.put("/faults", json=faults)).status_code == 200
@@ -329,7 +329,7 @@ async def test_a_sender_killed_between_fnacs_answer_and_the_commit_never_sends_t
     poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
 ) -> None:
     spec, tenant_id, ticket = await fnac_ticket(poller, vault, admin, "Des nouvelles ?")
-    text = f"Envoyée une seule fois {ticket['id'][:8]}"
+    text = f"Envoyée une seule fois {ticket['id'][-12:]}"
     response = await post_reply(poller, tenant_id, ticket["id"], {"text": text})
     reply_id = response.json()["ticketMessageId"]
     ports = replies(poller)

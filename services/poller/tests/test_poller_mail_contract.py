@@ -177,7 +177,7 @@ def new_reply(
         marketplace="AMAZON",
         message_id=f"<reply-{ticket_message_id}@{DOMAIN}>",
         order_id="171-1234567-1234567",
-        envelope_sender=f"amazon.{tenant_id}.fr.tok+{ticket_message_id[:8]}@{DOMAIN}",
+        envelope_sender=f"amazon.{tenant_id}.fr.tok+{ticket_message_id[-8:]}@{DOMAIN}",
         recipient="b7q2x9w4k1@marketplace.amazon.fr",
         subject="Re: Inquiry",
         text="Sent today.",
