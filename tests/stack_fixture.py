@@ -37,7 +37,7 @@ from keybuzz_devstack.stack import DEFAULT_PORTS
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import TenantCreated, encode_event, event_headers
-from keybuzz_shared.settings import DEV_JWT_SECRET
+from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_POSTGRES_PASSWORD
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 # No two of them (nor 0, the developer's stack) differ by the distance between two of the
@@ -109,11 +109,11 @@ class MadeUpStack:
 
     @property
     def backend_db(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port(5432)}/keybuzz_backend"
+        return f"postgresql://postgres:{DEV_POSTGRES_PASSWORD}@127.0.0.1:{self.port(5432)}/keybuzz_backend"
 
     @property
     def product_db(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port(5432)}/keybuzz"
+        return f"postgresql://postgres:{DEV_POSTGRES_PASSWORD}@127.0.0.1:{self.port(5432)}/keybuzz"
 
     @property
     def sandbox_url(self) -> str:

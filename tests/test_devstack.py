@@ -20,6 +20,7 @@ import hvac
 import pytest
 from keybuzz_devstack.infra import port_open
 from keybuzz_devstack.stack import DEFAULT_PORTS, SERVICES
+from keybuzz_shared.settings import CommonSettings
 
 PORTS = DEFAULT_PORTS
 pytestmark = pytest.mark.skipif(
@@ -56,7 +57,7 @@ def our_processes(root: Path) -> list[str]:
 
 
 async def product_tenant_ids() -> set[str]:
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/keybuzz")
+    conn = await asyncpg.connect(CommonSettings().product_database_url)
     try:
         return {r["id"] for r in await conn.fetch("SELECT id FROM tenants")}
     finally:

@@ -7,6 +7,7 @@ test fixtures, so the tests exercise the servers developers run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from keybuzz_shared.nats_access import (
     server_authorization,
 )
 from keybuzz_shared.nats_connection import inbox_prefix
+from keybuzz_shared.settings import DEV_POSTGRES_PASSWORD
 from keybuzz_shared.streams import provision
 
 DEV_VAULT_ROOT_TOKEN = "keybuzz-dev-root"
@@ -301,36 +303,84 @@ def _make_traversable(path: Path) -> None:
 
 
 def init_postgres(data_dir: Path) -> str | None:
-    """initdb once; returns the system user PostgreSQL must run as (None: ourselves)."""
+    """initdb once, with password authentication (never ``trust``: nothing is anonymous, the
+    development stack included); returns the system user PostgreSQL must run as (None:
+    ourselves). A data directory an older devstack made with ``trust`` is moved over."""
     user = postgres_user()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     if user:
         _make_traversable(data_dir.parent)
         _make_traversable(Path(postgres_bin("postgres")).parent)
     if (data_dir / "PG_VERSION").exists():
+        _require_passwords(data_dir, user)
         return user
     data_dir.mkdir(parents=True, exist_ok=True)
     if user:
         shutil.chown(data_dir, user)
+    with _password_file(data_dir.parent, user) as password_file:
+        result = subprocess.run(
+            [
+                postgres_bin("initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                f"--pwfile={password_file}",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            **as_user(user),
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"initdb failed: {result.stderr.strip()}")
+    return user
+
+
+@contextlib.contextmanager
+def _password_file(folder: Path, user: str | None) -> Iterator[Path]:
+    """The development password in a file only PostgreSQL's user can read, while initdb runs."""
+    path = folder / f".pwfile-{os.getpid()}"
+    path.write_text(DEV_POSTGRES_PASSWORD + "\n")
+    path.chmod(0o600)
+    if user:
+        shutil.chown(path, user)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _require_passwords(data_dir: Path, user: str | None) -> None:
+    """A ``trust`` data directory: the password set in single-user mode (no server, no
+    connection), then every ``trust`` line of pg_hba.conf made ``scram-sha-256``."""
+    hba = data_dir / "pg_hba.conf"
+    lines = hba.read_text().splitlines(keepends=True)
+    if not any(_is_trust(line) for line in lines):
+        return
     result = subprocess.run(
-        [
-            postgres_bin("initdb"),
-            "-D",
-            str(data_dir),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-instructions",
-        ],
+        [postgres_bin("postgres"), "--single", "-D", str(data_dir), "postgres"],
+        input=f"ALTER ROLE postgres PASSWORD '{DEV_POSTGRES_PASSWORD}';\n",
         check=False,
         capture_output=True,
         text=True,
         **as_user(user),
     )
     if result.returncode != 0:
-        raise RuntimeError(f"initdb failed: {result.stderr.strip()}")
-    return user
+        raise RuntimeError(f"setting PostgreSQL's password failed: {result.stderr.strip()}")
+    hba.write_text(
+        "".join(
+            line.replace("trust", "scram-sha-256") if _is_trust(line) else line for line in lines
+        )
+    )
+
+
+def _is_trust(line: str) -> bool:
+    fields = line.split("#", 1)[0].split()
+    return bool(fields) and fields[-1] == "trust"
 
 
 def postgres_spec(data_dir: Path, port: int = 5432) -> ServerSpec:
@@ -354,7 +404,7 @@ def postgres_spec(data_dir: Path, port: int = 5432) -> ServerSpec:
         name="postgres",
         command=command,
         port=port,
-        url=f"postgresql://postgres@127.0.0.1:{port}",
+        url=f"postgresql://postgres:{DEV_POSTGRES_PASSWORD}@127.0.0.1:{port}",
         user=user,
         stop_signal="INT",  # PostgreSQL's "fast" shutdown
         ready=lambda: _pg_ready(port),

@@ -27,6 +27,8 @@ from keybuzz_shared.redaction import REDACTED, is_secret_name, redact_text
 DEV_VAULT_TOKEN = "keybuzz-dev-root"
 DEV_JWT_SECRET = "keybuzz-dev-secret-change-me-in-production"
 DEV_INTERNAL_API_KEY = "keybuzz-dev-internal"
+# The development PostgreSQL's (devstack): password authentication there too, never trust.
+DEV_POSTGRES_PASSWORD = "keybuzz-dev-postgres"
 # Every development value (root and per-service Vault tokens, keys) starts so.
 DEV_VALUE_PREFIX = "keybuzz-dev-"
 
@@ -110,8 +112,12 @@ class CommonSettings(EnvSettings, kw_only=True, frozen=True):
     nats_password: str | None = None
     nats_creds: str | None = None
     nats_ca: str | None = None
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/keybuzz_backend"
-    product_database_url: str = "postgresql://postgres@127.0.0.1:5432/keybuzz"
+    database_url: str = (
+        f"postgresql://postgres:{DEV_POSTGRES_PASSWORD}@127.0.0.1:5432/keybuzz_backend"
+    )
+    product_database_url: str = (
+        f"postgresql://postgres:{DEV_POSTGRES_PASSWORD}@127.0.0.1:5432/keybuzz"
+    )
     # Connections of the service's pool at most (each service has one pool).
     database_pool_size: Annotated[int, msgspec.Meta(ge=2)] = 10
 
