@@ -218,3 +218,24 @@ async def test_the_sessions_response_delay_is_a21s_for_the_window(
     assert week is not None and week.period == "LAST_MONTH" and week.seconds > 0
     assert sent.requests == [("A21", {"periods": EVERY_PERIOD, "shop_id": str(first["shopId"])})]
     assert sent.problems == []
+
+
+async def test_a_first_page_answered_after_a_429_paces_the_next_from_that_answer(
+    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+) -> None:
+    """A listing's first page meets a 429 (an OR11 sent just before it, as by another
+    process), waits the Retry-After and is answered then: the next listing's first page
+    counts OR11's frequency from that answer, not from the first try, and meets no 429."""
+    client, sent = shop
+    minute = 60 / TIME_SCALE  # Mirakl's minute on the double, in real seconds
+    end = datetime.now(UTC)
+    await client.get_json("OR11", "api/orders", {"max": "1", "offset": "0"})  # its minute starts
+    source = ShopOrders(client, page_size=100, interval=minute * 1.1)
+    for days in (15, 10):  # two first pages, the first one held back by a 429
+        start = end - timedelta(days=days)
+        page = await source.orders_created(start=start, end=end)
+        while page.next_cursor is not None:
+            page = await source.orders_created(start=start, end=end, cursor=page.next_cursor)
+    assert sent.statuses.count(429) == 1, sent.statuses  # the first try only
+    assert sent.statuses[-1] == 200
+    assert (await admin.get("/retry-after-violations")).json()["count"] == 0
