@@ -166,3 +166,45 @@ async def test_a_refused_login_is_a_clear_error_without_the_secret(approle_vault
     await vault.aclose()
     tokens = {r.get("client_token") for r in _requests(approle_vault.audit_since(mark))}
     assert approle_vault.root_token_hash not in tokens
+
+
+class AnswersTakeTime:
+    """A monotonic clock that moves only when told, and by ``next_answer`` when the next
+    answer arrives: a login answered late, without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.next_answer = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def answered(self, response: httpx.Response) -> None:
+        self.now += self.next_answer
+        self.next_answer = 0.0
+
+
+async def test_a_lease_counts_from_when_the_login_left_not_from_its_late_answer(approle_vault):
+    """Vault's TTL starts when it answers, at the soonest when the login left: counted from a
+    late answer, the token would be renewed after Vault let it expire."""
+    clock = AnswersTakeTime()
+    vault = VaultClient(
+        approle_vault.url,
+        role_id=approle_vault.role_id,
+        secret_id=approle_vault.secret_id,
+        clock=clock,
+    )
+    vault._http.event_hooks["response"].append(clock.answered)  # the client's own pool
+    mark = approle_vault.audit_mark()
+    clock.next_answer = TOKEN_TTL / 2  # the login is answered half a TTL after it left
+    assert await vault.read(APP_CREDENTIALS_PATH) is not None
+    clock.now += TOKEN_TTL / 3  # 5/6 of the TTL since the login left, 1/3 since its answer
+    assert await vault.read(APP_CREDENTIALS_PATH) is not None
+    await vault.aclose()
+    paths = [r["path"] for r in _requests(approle_vault.audit_since(mark))]
+    assert paths == [
+        "auth/approle/login",
+        "secret/data/keybuzz/amazon_spapi/app",
+        RENEW_SELF,
+        "secret/data/keybuzz/amazon_spapi/app",
+    ]
