@@ -58,7 +58,58 @@ def postgres_bin(name: str) -> str:
     return str(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name)
 
 
+# Ports for the servers the tests and benches start, handed out below the kernel's
+# ephemeral range. A port picked by bind(0) is in that range, and between picking it and
+# the server binding it, any of the suite's thousands of outgoing connections could take it
+# as its own (a fresh clone's run failed so: the poller's MX, "address already in use").
+# Each pytest-xdist worker has its own slice; a process starts at a point of its slice
+# its pid decides, so a worker and the servers it starts do not pick alike either.
+_FIRST_PORT = 10_000
+_SLICES = 16
+_next_port: int | None = None
+
+
 def free_port() -> int:
+    """A loopback port nothing listens on or is connected from, for a server to bind."""
+    low, high = _slice()
+    global _next_port
+    if _next_port is None or not low <= _next_port < high:
+        _next_port = low + (os.getpid() * 7919) % (high - low)
+    for _ in range(high - low):
+        port, _next_port = _next_port, low + (_next_port + 1 - low) % (high - low)
+        if _bindable(port):
+            return port
+    return _kernel_port()  # a slice all taken: as before, a port of the kernel's choice
+
+
+def _slice() -> tuple[int, int]:
+    start = _ephemeral_start()
+    if start - _FIRST_PORT < _SLICES * 100:  # an unusual range: no room below it
+        port = _kernel_port()
+        return port, port + 1
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) % (_SLICES - 1) if worker[2:].isdigit() else _SLICES - 1
+    size = (start - _FIRST_PORT) // _SLICES
+    return _FIRST_PORT + index * size, _FIRST_PORT + (index + 1) * size
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _kernel_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
