@@ -23,9 +23,9 @@ def test_ports_are_below_the_ephemeral_range_distinct_and_bindable() -> None:
         sock.bind(("127.0.0.1", ports[-1]))  # free indeed
 
 
-def test_a_port_in_use_is_skipped() -> None:
+def test_a_port_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     port = infra.free_port()
-    infra._next_port = port  # the next pick would be the same port
+    monkeypatch.setattr(infra, "_next_port", port)  # the next pick would be the same port
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", port))
         holder.listen()

@@ -77,3 +77,15 @@ async def test_a_data_directory_made_with_trust_is_moved_to_passwords(tmp_path: 
         assert urlsplit(spec.url).password == DEV_POSTGRES_PASSWORD
     finally:
         await asyncio.to_thread(server.stop)
+
+
+def test_only_a_lines_method_is_changed_never_a_name_or_a_comment() -> None:
+    line = "host trust trust 127.0.0.1/32 trust # trust me\n"
+    assert (
+        infra._with_password_method(line)
+        == "host trust trust 127.0.0.1/32 scram-sha-256 # trust me\n"
+    )
+    assert (
+        infra._with_password_method("host all trust ::1/128 md5\n")
+        == "host all trust ::1/128 md5\n"
+    )

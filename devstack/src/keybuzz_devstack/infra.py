@@ -422,16 +422,22 @@ def _require_passwords(data_dir: Path, user: str | None) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"setting PostgreSQL's password failed: {result.stderr.strip()}")
-    hba.write_text(
-        "".join(
-            line.replace("trust", "scram-sha-256") if _is_trust(line) else line for line in lines
-        )
-    )
+    hba.write_text("".join(_with_password_method(line) for line in lines))
 
 
 def _is_trust(line: str) -> bool:
     fields = line.split("#", 1)[0].split()
     return bool(fields) and fields[-1] == "trust"
+
+
+def _with_password_method(line: str) -> str:
+    """The line with its method (the last field) made ``scram-sha-256`` if it was ``trust``;
+    a database or user named so, or a comment saying it, stays as written."""
+    if not _is_trust(line):
+        return line
+    rule, hash_sign, comment = line.partition("#")
+    at = rule.rindex("trust")
+    return f"{rule[:at]}scram-sha-256{rule[at + len('trust') :]}{hash_sign}{comment}"
 
 
 def postgres_spec(data_dir: Path, port: int = 5432) -> ServerSpec:
