@@ -203,8 +203,10 @@ def main() -> None:
 
 
 def install_system_packages() -> int:
-    """``make install``: Debian's Dovecot (required) and Chromium (optional) when missing."""
+    """``make install``: Debian's Dovecot (required) and Chromium (optional) when missing,
+    and, as root, the system user PostgreSQL runs as (README, "What the project creates")."""
     system_packages.ensure([dovecot.REQUIREMENT, system_packages.CHROMIUM])
+    infra.postgres_user()
     return 0
 
 

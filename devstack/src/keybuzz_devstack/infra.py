@@ -35,8 +35,9 @@ from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.settings import DEV_POSTGRES_PASSWORD
 from keybuzz_shared.streams import provision
 
+from keybuzz_devstack import system_user
+
 DEV_VAULT_ROOT_TOKEN = "keybuzz-dev-root"
-POSTGRES_SYSTEM_USER = "keybuzz-pg"
 
 
 def venv_bin(name: str) -> str:
@@ -316,25 +317,11 @@ def _cluster_node_spec(
 
 
 def postgres_user() -> str | None:
-    """PostgreSQL refuses to run as root; when we are root, use a dedicated system user."""
+    """PostgreSQL refuses to run as root; when we are root, a dedicated system user, made
+    once per machine however many processes ask at once (``system_user``)."""
     if os.geteuid() != 0:
         return None
-    try:
-        pwd.getpwnam(POSTGRES_SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                POSTGRES_SYSTEM_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
-    return POSTGRES_SYSTEM_USER
+    return system_user.ensure(system_user.postgres_user_name()).pw_name
 
 
 def as_user(user: str | None) -> dict[str, Any]:

@@ -1,0 +1,112 @@
+"""The system user PostgreSQL runs as (when we are root) is made once per machine, however
+many processes ask at once: on a fresh machine the five test workers all start PostgreSQL
+together. Tried with a throwaway name that does not exist yet, removed afterwards; the
+real user is never touched."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+from keybuzz_devstack import infra, system_user
+
+RACERS = 10
+# Each racer imports the devstack, says it is ready, then waits for one file to appear:
+# all ask for the user within a millisecond of each other.
+RACER = """
+import pathlib, pwd, sys, time
+from keybuzz_devstack import infra
+folder = pathlib.Path(sys.argv[1])
+(folder / f"ready-{sys.argv[2]}").touch()
+while not (folder / "go").exists():
+    time.sleep(0.0005)
+name = infra.postgres_user()
+entry = pwd.getpwnam(name)
+print(name, entry.pw_uid, entry.pw_gid)
+"""
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="only root makes system users; elsewhere PostgreSQL runs as us"
+)
+
+
+def _exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _race(folder: Path, name: str) -> list[str]:
+    env = {**os.environ, system_user.NAME_VARIABLE: name}
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(folder), str(n)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(RACERS)
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(folder.glob("ready-*"))) < RACERS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (folder / "go").touch()
+    answers = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0, err
+        answers.append(out.strip())
+    return answers
+
+
+def _postmaster_uids(data: Path) -> set[int]:
+    """The real, effective, saved and filesystem uids of the server's main process."""
+    postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    status = Path(f"/proc/{postmaster}/status").read_text().splitlines()
+    [uids] = [line.split()[1:] for line in status if line.startswith("Uid:")]
+    return {int(u) for u in uids}
+
+
+async def _postgres_runs_as(tmp_path: Path, uid: int) -> None:
+    spec = await asyncio.to_thread(infra.postgres_spec, tmp_path / "pg" / "data", infra.free_port())
+    server = infra.RunningServer(spec, tmp_path / "pg.log")
+    await asyncio.to_thread(server.start, 60)
+    try:
+        conn = await asyncpg.connect(f"{spec.url}/postgres", timeout=10)
+        try:
+            assert await conn.fetchval("SELECT 1") == 1
+        finally:
+            await conn.close()
+        assert _postmaster_uids(tmp_path / "pg" / "data") == {uid}
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def test_processes_asking_at_once_share_one_new_user_and_postgres_starts_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"kbtest-{secrets.token_hex(4)}"
+    assert not _exists(name)
+    try:
+        answers = await asyncio.to_thread(_race, tmp_path, name)
+        assert len(set(answers)) == 1, answers
+        said_name, uid, gid = answers[0].split()
+        entry = pwd.getpwnam(name)
+        assert (said_name, int(uid), int(gid)) == (name, entry.pw_uid, entry.pw_gid)
+        assert entry.pw_uid != 0 and entry.pw_gid != 0
+        monkeypatch.setenv(system_user.NAME_VARIABLE, name)
+        await _postgres_runs_as(tmp_path, entry.pw_uid)
+    finally:
+        system_user.remove(name)
+    assert not _exists(name)
