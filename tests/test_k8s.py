@@ -22,6 +22,7 @@ import pytest
 import yaml
 from keybuzz_devstack.infra import venv_bin
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_shared.connectors.registry import connectors
 from keybuzz_shared.nats_access import USERS, helm_authorization, password_variable
 from keybuzz_shared.redaction import is_secret_name
 from keybuzz_shared.settings import load_settings
@@ -42,7 +43,24 @@ PLACEHOLDER_URLS = {
 POSTGRES_PORT = 5432
 DNS_PORT = 53
 HTTPS_PORT = 443
-CALLS_AMAZON = {"oauth", "orders"}  # LWA and SP-API; the others never leave the cluster
+PRIVATE_RANGES = {
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+}
+# What a service's code uses to leave the cluster, read from its source: the connector
+# registry's parts that call a marketplace (credential checks, consent flows, order feeds,
+# shop APIs) and the file-link fetcher go to the marketplaces over HTTPS; the mail
+# libraries reach Dovecot and the outgoing relay. The frame's NATS, PostgreSQL and Vault
+# are every service's. A service that starts using one of these needs its policy.
+CALLS_MARKETPLACES = re.compile(
+    r"\b(credential_check|redirect_flow|order_feed|shop_api|shop_api_of|FileLinks|httpx\.AsyncClient)\b"
+)
+SENDS_MAIL = re.compile(r"^(?:import|from) aiosmtplib\b", re.MULTILINE)
+READS_IMAP = re.compile(r"^import imaplib\b|^(?:import|from) aioimaplib\b", re.MULTILINE)
+DELIVERS_LMTP = re.compile(r"^from keybuzz_\w+(?:\.\w+)*\.lmtp import\b", re.MULTILINE)
 
 
 @cache
@@ -338,6 +356,28 @@ def _allowed_ports(
     return allowed
 
 
+@cache
+def service_source(name: str) -> str:
+    package = ROOT / "services" / name / "src"
+    return "\n".join(p.read_text() for p in sorted(package.rglob("*.py")))
+
+
+def ways_out(name: str, settings: Any) -> dict[int, str]:
+    """The ports ``name`` must reach, by what its code uses, each with why."""
+    source = service_source(name)
+    needed = {DNS_PORT: "DNS", POSTGRES_PORT: "PostgreSQL", _port(settings.vault_addr): "Vault"}
+    needed |= {_port(url): "NATS" for url in settings.nats_servers}
+    if CALLS_MARKETPLACES.search(source):
+        needed[HTTPS_PORT] = "the marketplaces' APIs and file hosts"
+    if SENDS_MAIL.search(source):
+        needed[settings.smtp_relay_port] = "the outgoing mail relay"
+    if READS_IMAP.search(source):
+        needed[settings.imap_port] = "Dovecot over IMAP"
+    if DELIVERS_LMTP.search(source):
+        needed[settings.lmtp_port] = "Dovecot over LMTP"
+    return needed
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_network_policies_deny_by_default_and_allow_what_each_service_needs(overlay: str) -> None:
     policies = list(objects(overlay, "NetworkPolicy").values())
@@ -352,17 +392,51 @@ def test_network_policies_deny_by_default_and_allow_what_each_service_needs(over
         labels = pod_labels(workload)
         [container] = pod_spec(workload)["containers"]
         ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
-        settings = settings_of(overlay, name, workload)
+        needed = ways_out(name, settings_of(overlay, name, workload))
         egress = _allowed_ports(policies, labels, "egress", ports)
-        needed = {DNS_PORT, POSTGRES_PORT, _port(settings.vault_addr)}
-        needed |= {_port(url) for url in settings.nats_servers}
-        if name == "poller":
-            needed |= {settings.imap_port, settings.lmtp_port, settings.smtp_relay_port}
-        assert needed <= egress, f"{name} cannot reach {needed - egress}"
-        assert (HTTPS_PORT in egress) == (name in CALLS_AMAZON), name
+        missing = {port: why for port, why in needed.items() if port not in egress}
+        assert not missing, f"{name} cannot reach {missing}"
+        assert egress == set(needed), f"{name} may also reach {egress - set(needed)}"
         if workload["kind"] == "Deployment":
             ingress = _allowed_ports(policies, labels, "ingress", ports)
             assert set(ports.values()) <= ingress, f"{name}: {set(ports.values()) - ingress}"
+
+
+def test_every_service_is_judged_by_its_code() -> None:
+    """The reading of the code finds each way out where it is, and nowhere else."""
+    found = {
+        name: {
+            "https": bool(CALLS_MARKETPLACES.search(service_source(name))),
+            "smtp": bool(SENDS_MAIL.search(service_source(name))),
+            "imap": bool(READS_IMAP.search(service_source(name))),
+            "lmtp": bool(DELIVERS_LMTP.search(service_source(name))),
+        }
+        for name in DEFINITIONS
+    }
+    assert found == {
+        "oauth": {"https": True, "smtp": False, "imap": False, "lmtp": False},
+        "orders": {"https": True, "smtp": False, "imap": False, "lmtp": False},
+        "poller": {"https": True, "smtp": True, "imap": True, "lmtp": True},
+        "tenant-sync": {"https": False, "smtp": False, "imap": False, "lmtp": False},
+    }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_way_to_the_marketplaces_is_public_https_only(overlay: str) -> None:
+    """443 leads to public addresses only: never the cluster's, a private network's or the
+    cloud's metadata service; and no policy is named for one marketplace."""
+    names = {c.marketplace.lower() for c in connectors()} | {
+        c.display_name.lower() for c in connectors()
+    }
+    for policy in objects(overlay, "NetworkPolicy").values():
+        assert not any(n in policy["metadata"]["name"] for n in names), policy["metadata"]
+        for rule in policy["spec"].get("egress", []):
+            if not any(p["port"] == HTTPS_PORT for p in rule.get("ports", [])):
+                continue
+            [peer] = rule["to"]
+            block = peer["ipBlock"]
+            assert block["cidr"] == "0.0.0.0/0"
+            assert set(block["except"]) >= PRIVATE_RANGES, block
 
 
 def _port(url: str) -> int:
@@ -481,3 +555,73 @@ def test_openbao_values_run_ha_raft_behind_tls() -> None:
     assert values["global"]["tlsDisable"] is False
     assert 'storage "raft"' in server["ha"]["raft"]["config"]
     assert settings["VAULT_ADDR"] == "https://openbao-active.openbao.svc.cluster.local:8200"
+
+
+# --- The image and the files the settings name --------------------------------------------
+
+
+def _pip_installed_paths() -> set[Path]:
+    """The folders the Dockerfile's ``pip install`` installs, its globs expanded."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    [command] = [line for line in text.splitlines() if "pip install" in line]
+    words = command.split("pip install", 1)[1].split("&&", 1)[0].split()
+    return {p.resolve() for w in words if w.startswith("./") for p in ROOT.glob(w[2:])}
+
+
+def test_the_image_installs_every_connector_and_service() -> None:
+    installed = _pip_installed_paths()
+    packages = {p.parent.resolve() for p in ROOT.glob("connectors/*/pyproject.toml")}
+    packages |= {(ROOT / "services" / name).resolve() for name in DEFINITIONS}
+    packages.add((ROOT / "shared").resolve())
+    assert packages - installed == set()
+    served = {c.marketplace for c in connectors()}
+    assert served, "the registry serves the connectors the image installs"
+
+
+def mounted_files(overlay: str, workload: dict[str, Any]) -> dict[str, str]:
+    """path → content of each file a ConfigMap of the manifests puts in the container."""
+    configmaps = objects(overlay, "ConfigMap")
+    spec = pod_spec(workload)
+    [container] = spec["containers"]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    files: dict[str, str] = {}
+    for mount in container.get("volumeMounts", []):
+        source = volumes[mount["name"]].get("configMap")
+        if source and source["name"] in configmaps:
+            for key, content in configmaps[source["name"]]["data"].items():
+                files[f"{mount['mountPath']}/{key}"] = content
+    return files
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_file_a_setting_names_is_mounted_and_the_catalogue_is_valid(overlay: str) -> None:
+    from keybuzz_connector_mirakl.catalogue import CATALOGUE_FILE_ENV, parse
+
+    for name, workload in workloads(overlay):
+        env = container_environment(overlay, workload)
+        files = mounted_files(overlay, workload)
+        for variable in (v for v in env if v.endswith("_FILE")):
+            assert env[variable] in files, f"{name}: {variable}={env[variable]} is not mounted"
+        if name in ("oauth", "poller", "orders"):  # they ask the registry for Mirakl's parts
+            assert CATALOGUE_FILE_ENV in env, name
+            parse(files[env[CATALOGUE_FILE_ENV]], env[CATALOGUE_FILE_ENV])
+
+
+def _documented_settings() -> str:
+    """The settings tables of the README and the docs (a row names a variable); the
+    benchmarks' tables name settings they were measured with, not their defaults."""
+    docs = [p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "BENCHMARKS.md"]
+    pages = [ROOT / "README.md", *docs]
+    return "\n".join(
+        line for page in pages for line in page.read_text().splitlines() if line.startswith("|")
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_setting_a_service_reads_has_a_value_or_a_documented_default(overlay: str) -> None:
+    tables = _documented_settings()
+    for name, workload in workloads(overlay):
+        env = container_environment(overlay, workload)
+        unset = settings_variables(DEFINITIONS[name]) - set(env)
+        undocumented = sorted(v for v in unset if f"`{v}`" not in tables)
+        assert not undocumented, f"{name} reads {undocumented}: no value, no documented default"
