@@ -6,6 +6,7 @@ edits across the services. Each area is its own case, so a failure says where to
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,56 @@ SHARED_CONNECTORS = ROOT / "shared/src/keybuzz_shared/connectors"
 # The wire names that predate connectors (``UNLABELLED_EVENT_MARKETPLACE``): the one file of
 # the shared library that names a marketplace; the registry finds the rest.
 REGISTRY = (SHARED_CONNECTORS / "names.py",)
-MARKETPLACE_NAME = re.compile(r"amazon|fnac|darty|cdiscount|octopia|mirakl", re.IGNORECASE)
+# The firm behind a marketplace's API, where it is not the marketplace's own name (Cdiscount's
+# seller API is Octopia's): the registry knows marketplaces, not their vendors.
+API_VENDORS = ("octopia",)
+# A display name this short is an ordinary word too ("But"): its marketplace value
+# (``BUT``), matched as written, stands for it.
+SHORTEST_NAME_ANYWHERE = 4
+
+
+def marketplace_names() -> tuple[set[str], set[str]]:
+    """Every name a marketplace goes by, from the registry: each family's entry-point name,
+    each served connector's display name (matched in any case) and marketplace value
+    (matched as written)."""
+    from importlib.metadata import entry_points
+
+    from keybuzz_shared.connectors.registry import GROUP, connectors
+
+    anycase = {point.name for point in entry_points(group=GROUP)} | set(API_VENDORS)
+    exact: set[str] = set()
+    for connector in connectors():
+        letters = re.sub(r"[^a-z]", "", connector.display_name.lower())
+        (anycase if len(letters) >= SHORTEST_NAME_ANYWHERE else exact).add(connector.display_name)
+        exact.add(connector.marketplace)
+    return anycase, exact
+
+
+def _unaccented(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def _spelled_any_way(name: str) -> str:
+    """``Back Market``, ``back_market``, ``backmarket``; accents are left out of both the
+    names and the lines searched (``Showroomprivé``, ``showroomprive``)."""
+    words = re.findall(r"[A-Za-z0-9]+", _unaccented(name))
+    return r"[\s_\-]?".join(re.escape(word) for word in words)
+
+
+def name_pattern() -> re.Pattern[str]:
+    anycase, exact = marketplace_names()
+    loose = "|".join(sorted({_spelled_any_way(n) for n in anycase}, key=len, reverse=True))
+    strict = "|".join(sorted({_spelled_any_way(n) for n in exact}, key=len, reverse=True))
+    return re.compile(rf"(?i:{loose})|\b(?:{strict})\b")
+
+
+MARKETPLACE_NAME = name_pattern()
+
+
+def names_a_marketplace(line: str) -> bool:
+    return MARKETPLACE_NAME.search(_unaccented(line)) is not None
+
+
 TEXT_SUFFIXES = {".py", ".sql", ".html", ".js", ".css", ".json", ".txt", ".md", ".toml"}
 AREAS = {
     "shared": ROOT / "shared/src",
@@ -50,7 +100,7 @@ def places_naming_a_marketplace(root: Path, shown_from: Path = ROOT) -> list[str
         if path.suffix not in TEXT_SUFFIXES or may_name_marketplaces(path) or built(path):
             continue
         for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if MARKETPLACE_NAME.search(line):
+            if names_a_marketplace(line):
                 places.append(f"{path.relative_to(shown_from)}:{number}: {line.strip()}")
     return places
 
@@ -95,3 +145,11 @@ def test_no_marketplace_rule_is_written_in_a_service(area: str) -> None:
         if MARKETPLACE_RULES.search(line)
     ]
     assert found == []
+
+
+def test_every_served_marketplace_is_caught_by_its_value_and_its_name() -> None:
+    from keybuzz_shared.connectors.registry import connectors
+
+    for connector in connectors():
+        assert names_a_marketplace(f'WHERE marketplace = "{connector.marketplace}"')
+        assert names_a_marketplace(f"<p>Connect {connector.display_name}</p>")

@@ -7,6 +7,7 @@ servers answer, waits until every part is ready, and prints where each listens.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keybuzz_sandbox import doubles
+import httpx
+from keybuzz_sandbox import doubles, seeded
+from keybuzz_shared.connectors import registry
 
 from keybuzz_devstack import bootstrap, dovecot, infra, sqs
 
@@ -447,6 +450,35 @@ def stop(timeout: float = 60.0) -> bool:
     return True
 
 
+def connectable_shops(sandbox_url: str) -> list[str]:
+    """Each marketplace the registry serves by a credential form, with a seeded shop of its
+    double and the credentials that connect it (development values of the doubles)."""
+    forms = [c for c in registry.connectors() if c.credential_fields]
+    found = asyncio.run(_seeded(sandbox_url, [c.marketplace for c in forms]))
+    width = max((len(c.display_name) for c in forms), default=0)
+    lines = ["Shops to connect against the doubles (the console's forms, or POST the fields):"]
+    listed_at: set[str] = set()
+    for connector in forms:
+        seeded_shop = found.get(connector.marketplace)
+        if seeded_shop is None:
+            lines.append(f"  {connector.display_name.ljust(width)}  no seeded shop in the sandbox")
+            continue
+        listed_at.add(seeded_shop.listed_at)
+        fields = "  ".join(
+            f"{f.json_name}={seeded_shop.shop.credentials[f.name]}"
+            for f in connector.credential_fields
+        )
+        lines.append(f"  {connector.display_name.ljust(width)}  {fields}")
+    lines += [f"  all seeded shops: curl {sandbox_url}{path}" for path in sorted(listed_at)]
+    lines.append("  more: docs/SANDBOX.md (each double's seeded shops and admin endpoints)")
+    return lines
+
+
+async def _seeded(sandbox_url: str, marketplaces: list[str]) -> dict[str, seeded.SeededShop]:
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as http:
+        return await seeded.seeded_shops(http, marketplaces)
+
+
 def banner(parts: list[Part], shared: dict[str, str]) -> str:
     width = max(len(p.name) for p in parts)
     shifted = f" (ports shifted by KEYBUZZ_PORT_OFFSET={PORT_OFFSET})" if PORT_OFFSET else ""
@@ -458,6 +490,8 @@ def banner(parts: list[Part], shared: dict[str, str]) -> str:
         lines.append(
             f"  {'MX'.ljust(width)}  {MX_URL} (in the poller; mail for {shared['INBOUND_DOMAIN']})"
         )
+    if any(p.name == "sandbox" for p in parts):
+        lines += ["", *connectable_shops(SANDBOX_URL)]
     lines += [
         "",
         "Amazon sandbox (fixed development credentials):",
@@ -469,7 +503,7 @@ def banner(parts: list[Part], shared: dict[str, str]) -> str:
         "  more: docs/SANDBOX.md (admin endpoints: faults, revocation, buyer messages)",
         "",
         "Try it:",
-        f"  open {CONSOLE_URL}  (the console: pick a tenant, Connect Amazon, orders, tickets)",
+        f"  open {CONSOLE_URL}  (the console: pick a tenant, Connect Amazon or a shop above, orders, tickets)",
         f"  curl http://127.0.0.1:{SERVICES['tenant-sync']}/ready",
         f"  curl -X POST http://127.0.0.1:{SERVICES['tenant-sync']}/api/v1/tenants/sync-all -H 'X-Internal-Key: {shared['INTERNAL_API_KEY']}'",
         f"  open http://127.0.0.1:{SERVICES['oauth']}/schema/swagger  (each service serves its OpenAPI at /schema)",

@@ -91,6 +91,11 @@ class ShopDriver(Protocol):
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]: ...
 
+    @property
+    def shops_listed_at(self) -> str:
+        """The admin path listing the double's seeded shops and their credentials."""
+        ...
+
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         """A new message of the buyer about the shop's latest order."""
         ...
@@ -169,6 +174,11 @@ class _AdminDriver:
     tokenless: str = ""  # why its shops have no token (none expires, none is requested)
     threads: str = "threads"  # a shop's threads under its admin path
     thread_id: str = "threadId"  # the id of a thread opened, in the double's answer
+
+    @property
+    def shops_listed_at(self) -> str:
+        """The admin path that lists the double's seeded shops with their credentials."""
+        return f"{self.admin}/shops"
 
     def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
         reading = list(self.reading)
@@ -290,7 +300,7 @@ class FnacDriver(_AdminDriver):
         }
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = _ok(await http.get(f"{self.admin}/shops"))
+        listed = _ok(await http.get(self.shops_listed_at))
         return [
             DoubleShop(
                 name=s["name"],
@@ -366,7 +376,7 @@ class CdiscountDriver(_AdminDriver):
         return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = _ok(await http.get(f"{self.admin}/shops"))
+        listed = _ok(await http.get(self.shops_listed_at))
         return [
             DoubleShop(
                 name=s["name"],
@@ -436,8 +446,12 @@ class MiraklDriver(_AdminDriver):
         settings["operations"] = [f"{code}.{o}" for o in settings.get("operations", [])]
         return settings
 
+    @property
+    def shops_listed_at(self) -> str:
+        return f"{self.faults_at}/operators"
+
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = _ok(await http.get(f"{self.faults_at}/operators"))
+        listed = _ok(await http.get(self.shops_listed_at))
         [operator] = [o for o in listed if o["code"] == self.marketplace]
         return [
             DoubleShop(
@@ -485,7 +499,7 @@ class BackMarketDriver(_AdminDriver):
         return {"SANDBOX_BACKMARKET_EXTRA_SHOPS": "2"}
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = _ok(await http.get(f"{self.admin}/shops"))
+        listed = _ok(await http.get(self.shops_listed_at))
         return [
             DoubleShop(
                 name=s["name"],

@@ -60,7 +60,7 @@ class CallTerms:
     """How a client words a call's failures: its marketplace as its logs name it, its
     logger, and its seam errors, each given the call's name and the reason."""
 
-    label: str  # "Back Market": the start of each log line
+    label: str  # the marketplace's display name: the start of each log line
     log: logging.Logger
     unavailable: _Unavailable
     unreadable: Callable[[str, str], Exception]

@@ -346,8 +346,8 @@ def shop_controller(marketplace: str) -> type[Controller]:
 
 def _form_check(connector: Connector) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
     """The connector's check of the body, before the body's type is applied: a refusal names
-    the field and the connector's rule ("partnerId: must be a UUID") rather than the type's
-    regular expression. A body that is not a JSON object is left to the type."""
+    the field and the rule its connector declares (``CredentialField``: "<field>: <rule>")
+    rather than the type's regular expression. A body that is not a JSON object is left to the type."""
 
     async def check(request: Request[Any, Any, Any]) -> None:
         try:

@@ -46,7 +46,7 @@ class OutcomeUnknown(ConnectorError):
 
 
 # The outcomes of one call of a shop API client, worded with the marketplace's ``label``
-# ("Back Market"): a connector subclasses each with its label and its own base error.
+# (its display name): a connector subclasses each with its label and its own base error.
 
 
 class CallUnavailable(MarketplaceUnavailable):
