@@ -4,12 +4,15 @@ use, and on a running service whose NATS_URL carries a password."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import html
 import json
 import logging
 import sys
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
@@ -18,7 +21,14 @@ from keybuzz_shared import tracing
 from keybuzz_shared.events import TenantArchived
 from keybuzz_shared.logs import JsonFormatter
 from keybuzz_shared.messaging import REASON_HEADER, Delivery, EventSubscription
-from keybuzz_shared.redaction import REDACTED, redact_text, redact_value
+from keybuzz_shared.redaction import (
+    REDACTED,
+    KnownSecrets,
+    redact_text,
+    redact_value,
+    remember_secrets,
+    secret_scope,
+)
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.settings import load_settings
 from keybuzz_tenant_sync.settings import TenantSyncSettings
@@ -212,3 +222,67 @@ def _async(check: Any) -> Any:  # eventually() polls coroutines
         return check()
 
     return probe
+
+
+# --- secrets known by value, in any form a remote echoes them -----------------------------
+
+ECHOED_KEY = "36D71268-9ae3-9CC0/46dc+C6BD2E81FB60="
+
+
+def _echoes(secret: str) -> dict[str, str]:
+    raw = secret.encode()
+    return {
+        "as sent": secret,
+        "upper": secret.upper(),
+        "lower": secret.lower(),
+        "base64": base64.b64encode(raw).decode(),
+        "base64 unpadded": base64.b64encode(raw).decode().rstrip("="),
+        "base64url": base64.urlsafe_b64encode(raw).decode(),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "percent": quote(secret, safe=""),
+        "percent lower": quote(secret, safe="").lower(),
+        "form-encoded": quote_plus(secret),
+        "json": json.dumps(secret)[1:-1].replace("/", "\\/"),
+        "html": html.escape(secret),
+    }
+
+
+@pytest.mark.parametrize("form", sorted(_echoes(ECHOED_KEY)))
+def test_a_known_secret_is_masked_in_every_form_a_remote_echoes(form: str) -> None:
+    echoed = _echoes(ECHOED_KEY)[form]
+    masked = KnownSecrets([ECHOED_KEY]).redact(f'{{"error": "bad key {echoed} for shop 42"}}')
+    assert echoed not in masked and "[REDACTED]" in masked
+    assert masked.startswith('{"error": "bad key ') and masked.endswith(' for shop 42"}')
+
+
+@pytest.mark.parametrize("user", ["", "a", "ab", "abc", "shop-1", "partner-id-4242"])
+def test_a_secret_inside_a_longer_base64_is_masked_at_every_alignment(user: str) -> None:
+    basic = base64.b64encode(f"{user}:{ECHOED_KEY}".encode()).decode()
+    for alphabet in (basic, basic.translate(str.maketrans("+/", "-_"))):
+        left = KnownSecrets([ECHOED_KEY]).redact(alphabet).replace("[REDACTED]", "")
+        # What is left: the user's part and at most the two characters on each side that
+        # mix its bits with the secret's, never enough of the secret to read it.
+        assert len(left) <= len(base64.b64encode(f"{user}:".encode())) + 4, (alphabet, left)
+
+
+def test_text_without_the_secret_and_short_values_are_left_alone() -> None:
+    text = "HTTP 400 invalid shop 43115 (request 9f2c1a)"
+    assert KnownSecrets([ECHOED_KEY, "43115", "short"]).redact(text) == text
+
+
+def test_a_scope_masks_in_redact_text_what_was_remembered_in_it_and_nothing_after() -> None:
+    echoed = _echoes(ECHOED_KEY)["base64"]
+    remember_secrets([ECHOED_KEY])  # no scope: nothing to remember in
+    assert echoed in redact_text(f"reason {echoed}")
+    with secret_scope():
+        remember_secrets([ECHOED_KEY])
+        assert echoed not in redact_text(f"reason {echoed}")
+    assert echoed in redact_text(f"reason {echoed}")
+
+
+async def test_a_scope_reaches_the_tasks_started_in_it() -> None:
+    echoed = _echoes(ECHOED_KEY)["hex"]
+    with secret_scope(ECHOED_KEY):
+        inside = await asyncio.create_task(asyncio.to_thread(redact_text, echoed))
+    assert "[REDACTED]" in inside

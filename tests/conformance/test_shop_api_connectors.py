@@ -36,7 +36,6 @@ from tests.conformance.harness import (
     Stack,
     connect_body,
     connected,
-    driver_of,
     events,
     failed_since,
     family,
@@ -45,7 +44,6 @@ from tests.conformance.harness import (
     new_tenant,
     oauth_call,
     polled_since,
-    shop_api_connectors,
     shop_status,
     stored_ids,
     tickets,
@@ -55,18 +53,6 @@ from tests.stack_fixture import wait_for
 FIRST_POLL = 30.0  # a shop's first poll reads its recent history: set-up, not the guarantee
 NEXT_POLL = INTERVAL + POLL_DEADLINE + 3.0  # an interval, a poll, a loaded machine's delay
 HOSTILE: list[Fault] = ["ENTITY_EXPANSION", "HUGE", "TRUNCATED", "WRONG_CONTENT_TYPE"]
-
-
-@pytest.fixture(params=shop_api_connectors(), ids=lambda c: c.marketplace)
-def connector(request: pytest.FixtureRequest) -> Connector:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def driver(connector: Connector, conformance: Stack) -> Any:
-    found = driver_of(connector)
-    yield found
-    await found.clear_faults(conformance.admin)
 
 
 async def shops(conformance: Stack, driver: ShopDriver, count: int = 1) -> list[DoubleShop]:

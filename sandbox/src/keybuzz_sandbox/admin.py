@@ -11,6 +11,8 @@ import msgspec
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
+from keybuzz_sandbox.echo import echo_routes
+
 from .auth import RefreshClaims
 from .clock import iso
 from .faults import FaultConfig
@@ -248,6 +250,7 @@ def admin_router(sb: Sandbox) -> Router:
         messages,
         *messaging_admin_routes(sb),
         *reply_admin_routes(sb),
+        *echo_routes(sb.echo),
     ]
     return Router("/_sandbox", route_handlers=handlers, include_in_schema=False)
 

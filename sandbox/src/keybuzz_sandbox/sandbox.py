@@ -6,6 +6,8 @@ import secrets
 
 import msgspec
 
+from keybuzz_sandbox.echo import EchoSecret
+
 from .clock import Clock, SellerTimeline
 from .config import SandboxConfig
 from .faults import FaultConfig, FaultInjector
@@ -48,6 +50,8 @@ class Sandbox:
             spec.seller_id: self._book(spec) for spec in default_sellers(config.bench_orders)
         }
         self.auth_codes: dict[str, AuthCode] = {}
+        # The shop-API doubles' refusals repeat the credential sent, transformed (echo.py).
+        self.echo = EchoSecret()
         self.reports = ReportStore()
         self.messages_sent = 0
         self.relay_log = RelayLog()

@@ -26,6 +26,7 @@ from keybuzz_shared.http_calls import (
     read_bounded,
     throttling,
 )
+from keybuzz_shared.redaction import KnownSecrets
 
 T = TypeVar("T")
 
@@ -285,10 +286,7 @@ class JsonCalls(Generic[C]):
     def _detail(self, response: httpx.Response, reason: str) -> str:
         """ "HTTP <status> <reason>", without a secret, shortened."""
         detail = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")
-        for secret in self._secrets():
-            if secret:
-                detail = detail.replace(secret, "[REDACTED]")
-        return detail[:DETAIL_CHARS]
+        return KnownSecrets(self._secrets()).redact(detail)[:DETAIL_CHARS]
 
     def _lost(self, call: C, reason: str) -> None:
         """The request may have reached the marketplace: a call that sends something stops."""

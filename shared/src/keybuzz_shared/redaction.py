@@ -7,10 +7,16 @@ all use it without importing each other.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import html
+import json
 import re
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import is_dataclass
 from typing import Any
-from urllib.parse import ParseResult, SplitResult
+from urllib.parse import ParseResult, SplitResult, quote, quote_plus
 
 import msgspec
 
@@ -73,7 +79,9 @@ def _mask_named_value(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """Mask secret-looking values in free text: URL passwords, tokens, bearer credentials,
-    values named like secrets (``password=…``, ``"client_secret": "…"``)."""
+    values named like secrets (``password=…``, ``"client_secret": "…"``), and the secrets
+    of the current ``secret_scope`` in any form."""
+    text = _known_in_scope(text)
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return _NAMED_VALUE.sub(_mask_named_value, text)
@@ -95,3 +103,109 @@ def redact_value(value: Any, key: str | None = None) -> Any:
     if isinstance(value, list | tuple | set):
         return [redact_value(v) for v in value]
     return value
+
+
+# --- Secrets known by value: every form a remote may send one back in ---------------------
+
+# A value this short is no credential worth the name, and masking it everywhere would mask
+# ordinary words and numbers: the credentials we hold are 16 characters and more.
+MIN_SECRET_CHARS = 8
+_BASE64_ALPHABETS = (b"+/", b"-_")  # standard, URL-safe
+
+
+def _embedded_base64(raw: bytes) -> set[str]:
+    """What base64 of ``raw`` looks like inside any longer base64 (``Basic id:secret``): at
+    each of the three alignments, the characters that depend on ``raw``'s bits only."""
+    forms = set()
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw)
+        first = -(-8 * offset // 6)  # the first character whose 6 bits are all raw's
+        last = 8 * (offset + len(raw)) // 6  # one past the last such character
+        for alphabet in _BASE64_ALPHABETS:
+            forms.add(encoded.translate(bytes.maketrans(b"+/", alphabet))[first:last].decode())
+    return forms
+
+
+def secret_forms(secret: str) -> tuple[set[str], set[str]]:
+    """The forms of ``secret`` to mask: those matched in any case (as sent, upper- or
+    lower-cased, percent-, hex-, JSON- or HTML-escaped) and those matched exactly (base64,
+    standard or URL-safe, padded or not, alone or inside a longer base64)."""
+    raw = secret.encode()
+    anycase = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        raw.hex(),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        html.escape(secret),
+    }
+    exact = _embedded_base64(raw)
+    return {f for f in anycase if f}, {f for f in exact if f}
+
+
+class KnownSecrets:
+    """Masks given secret values in text, in every form of ``secret_forms``: what a remote's
+    error may echo of the key we sent it (case changed, encoded, inside a Basic pair)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        fresh = {s for s in secrets if len(s) >= MIN_SECRET_CHARS} - self._secrets
+        if fresh:
+            self._secrets |= fresh
+            self._pattern = None
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def redact(self, text: str) -> str:
+        if not self._secrets:
+            return text
+        if self._pattern is None:
+            self._pattern = self._compiled()
+        return self._pattern.sub(REDACTED, text)
+
+    def _compiled(self) -> re.Pattern[str]:
+        anycase: set[str] = set()
+        exact: set[str] = set()
+        for secret in self._secrets:
+            loose, strict = secret_forms(secret)
+            anycase |= loose
+            exact |= strict
+
+        def alternation(forms: set[str]) -> str:
+            return "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+
+        return re.compile(f"(?i:{alternation(anycase)})|{alternation(exact)}")
+
+
+_scope: ContextVar[KnownSecrets | None] = ContextVar("keybuzz_known_secrets", default=None)
+
+
+@contextlib.contextmanager
+def secret_scope(*secrets: str) -> Iterator[KnownSecrets]:
+    """While it lasts (in this task and the tasks it starts), ``redact_text`` — so every log
+    line, and every error text recorded through it — masks the secrets given here and those
+    ``remember_secrets`` adds (a credential read from Vault), in any form a remote echoes."""
+    known = KnownSecrets(secrets)
+    token = _scope.set(known)
+    try:
+        yield known
+    finally:
+        _scope.reset(token)
+
+
+def remember_secrets(secrets: Iterable[str]) -> None:
+    """Secrets just read or typed, masked from now on in the current ``secret_scope``."""
+    known = _scope.get()
+    if known is not None:
+        known.add(secrets)
+
+
+def _known_in_scope(text: str) -> str:
+    known = _scope.get()
+    return known.redact(text) if known else text

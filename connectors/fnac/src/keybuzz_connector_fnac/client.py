@@ -25,6 +25,7 @@ from keybuzz_shared.http_calls import (
     read_bounded,
     throttling,
 )
+from keybuzz_shared.redaction import KnownSecrets
 
 from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.errors import (
@@ -352,10 +353,9 @@ class FnacClient:
     def _scrubbed(self, errors: tuple[FnacErrorDetail, ...]) -> tuple[FnacErrorDetail, ...]:
         """Fnac's error texts, shortened, without the shop's key or token should Fnac echo
         them (removed before shortening, so no part of one is left)."""
-        secrets = [s for s in (self.credentials.key, self._token.token if self._token else "") if s]
+        known = KnownSecrets((self.credentials.key, self._token.token if self._token else ""))
         return tuple(
-            msgspec.structs.replace(e, text=_without(e.text, secrets)[:ERROR_TEXT_CHARS])
-            for e in errors
+            msgspec.structs.replace(e, text=known.redact(e.text)[:ERROR_TEXT_CHARS]) for e in errors
         )
 
     def _lost(self, call: _Call, reason: str) -> None:
@@ -378,12 +378,6 @@ def _garbled(exc: FnacProtocolError) -> bool:
 
 def _is_xml(response: httpx.Response) -> bool:
     return "xml" in response.headers.get("content-type", "")
-
-
-def _without(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "[REDACTED]")
-    return text
 
 
 def _listed(errors: Sequence[FnacErrorDetail]) -> str:

@@ -99,7 +99,11 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         shop = double.tokens.get(token.strip()) if scheme.lower() == "basic" else None
         if shop is None:
-            return error(401, "unauthenticated", "Guest user not allowed")
+            return error(
+                401, "unauthenticated", "Guest user not allowed" + sb.echo.of(token.strip())
+            )
+        if (refused := sb.echo.refusal(token.strip())) is not None:
+            return error(400, "bad-request", refused)
         language = request.headers.get("accept-language", "").strip().lower()
         if language not in EU_COUNTRIES:
             return error(400, "invalid-language", "Accept-Language must be a country code")

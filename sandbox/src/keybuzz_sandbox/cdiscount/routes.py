@@ -129,7 +129,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         granted = double.grant(grant.client_id, grant.client_secret)
         if granted is None:
             return _oidc_error(
-                401, "invalid_client", "Invalid client or Invalid client credentials"
+                401,
+                "invalid_client",
+                "Invalid client or Invalid client credentials" + sb.echo.of(grant.client_secret),
             )
         body = {
             "access_token": granted[0],
@@ -155,6 +157,10 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         if granted is None:
             challenge = 'Bearer realm="maas", error="invalid_token", error_description="Token is invalid or expired"'
             return problem(401, "Token is invalid or expired", {"WWW-Authenticate": challenge})
+        book = double.by_client.get(granted.client_id)
+        secret = book.credentials.client_secret if book is not None else ""
+        if (refused := sb.echo.refusal(secret)) is not None:
+            return problem(400, refused)
         seller_id = request.headers.get("sellerid", "").strip()
         if not seller_id:
             return problem(403, "SellerId header required")

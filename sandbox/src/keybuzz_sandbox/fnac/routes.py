@@ -14,6 +14,8 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from lxml import etree
 
+from keybuzz_sandbox.echo import EchoSecret
+
 from ..faults import SlowAnswer, trickled
 from . import errors
 from .double import FnacDouble, FnacFaultConfig
@@ -99,7 +101,9 @@ def _utf7_char(char: str) -> str:
     return base64.b64encode(char.encode("utf-16-be")).decode().rstrip("=")
 
 
-async def handle(double: FnacDouble, service: str, body: bytes) -> Response[bytes] | Stream:
+async def handle(
+    double: FnacDouble, service: str, body: bytes, echo: EchoSecret | None = None
+) -> Response[bytes] | Stream:
     if service not in SERVICES:
         return Response(b"Not Found", status_code=404, media_type="text/plain")
     operation = f"fnac.{service}"
@@ -128,7 +132,7 @@ async def handle(double: FnacDouble, service: str, body: bytes) -> Response[byte
             for code in codes:
                 add_error(answer, code, "refused on demand (the double's fault settings)")
         else:
-            answer = _answer(double, service, root)
+            answer = _answer(double, service, root, echo or EchoSecret())
             await asyncio.sleep(slow.hold)
     if decision.malformed_kind:
         return _malformed(answer, decision.malformed_kind)
@@ -156,13 +160,16 @@ async def _huge(root: str) -> AsyncIterator[bytes]:
         yield _HUGE_CHUNK
 
 
-def _answer(double: FnacDouble, service: str, root: etree._Element) -> etree._Element:
+def _answer(
+    double: FnacDouble, service: str, root: etree._Element, echo: EchoSecret
+) -> etree._Element:
     if service == "auth":
         granted = double.authenticate(
             child_text(root, "partner_id"), child_text(root, "shop_id"), child_text(root, "key")
         )
         if granted is None:
-            return refusal(service, errors.AUTH_REFUSED, "Authentication failed")
+            sent = child_text(root, "key")
+            return refusal(service, errors.AUTH_REFUSED, "Authentication failed" + echo.of(sent))
         token, grant = granted
         return auth_response(token, grant.expires_at)
     book = double.book_for(
@@ -172,6 +179,8 @@ def _answer(double: FnacDouble, service: str, root: etree._Element) -> etree._El
         return refusal(
             service, errors.TOKEN_INVALID, "Invalid or expired token: authenticate again"
         )
+    if (refused := echo.refusal(book.credentials.key)) is not None:
+        return refusal(service, errors.INVALID_REQUEST, refused)
     return QUERIES[service](book, root, double.clock.now())
 
 
@@ -242,7 +251,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     async def api(
         service: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes] | Stream:
-        return await handle(double, service, await request.body())
+        return await handle(double, service, await request.body(), sb.echo)
 
     @get("/fnac/files/{shop_id:str}/{file_id:str}", include_in_schema=False)
     async def download(shop_id: FromPath[str], file_id: FromPath[str]) -> Response[bytes]:

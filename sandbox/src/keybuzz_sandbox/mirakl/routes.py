@@ -71,7 +71,9 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         key = request.headers.get("authorization", "").strip()
         shops = operator.keys.get(key) if key else None
         if not shops:
-            return error(401, "Unauthorized")
+            return error(401, "Unauthorized" + sb.echo.of(key))
+        if (refused := sb.echo.refusal(key)) is not None:
+            return error(400, refused)
         wanted = request.query_params.get("shop_id")
         if wanted is None:
             return operator.book(shops[0]) or error(401, "Unauthorized")

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from keybuzz_shared.connectors.credential_form import CredentialFieldInvalid, read_credentials
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 from keybuzz_shared.events import ConnectionConnected
+from keybuzz_shared.redaction import secret_scope
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.vault import VaultError
 
@@ -98,7 +99,8 @@ async def connect(
         fields=fields,
         created_at=ports.clock().isoformat(),
     )
-    identity = await _verify(ports, credentials)
+    with secret_scope(*_secrets(credentials)):
+        identity = await _verify(ports, credentials)
     user_id = tenant.principal.user_id
     async with ports.unit_of_work() as uow:
         before = await _claim(uow, credentials, identity, user_id)
@@ -143,6 +145,13 @@ async def _verify(ports: OauthPorts, credentials: ShopCredentials) -> str:
         raise MarketplaceError(
             f"{name} answered the check with an error; nothing was connected"
         ) from None
+
+
+def _secrets(credentials: ShopCredentials) -> list[str]:
+    """The typed secret values: masked, in any form the marketplace may echo them, in what
+    the check logs."""
+    fields = connector_for(credentials.marketplace).credential_fields
+    return [credentials.fields[f.name] for f in fields if f.secret and f.name in credentials.fields]
 
 
 def _typed(marketplace: str) -> str:

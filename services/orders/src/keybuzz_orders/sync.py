@@ -20,6 +20,7 @@ import msgspec
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.errors import is_outage
+from keybuzz_shared.redaction import redact_text, secret_scope
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import JobCounts
@@ -96,6 +97,12 @@ class OrderSync(BackgroundLoop):
         return deleted
 
     async def _round(self, cursor: SyncCursor) -> SyncResult:
+        # The shop's credentials, read for the round, are masked in any form in its logs
+        # and in the error it records.
+        with secret_scope():
+            return await self._round_in_scope(cursor)
+
+    async def _round_in_scope(self, cursor: SyncCursor) -> SyncResult:
         tenant_id = cursor.tenant_id
         if not self._served(cursor.marketplace):
             return SyncResult(tenant_id=tenant_id)
@@ -106,7 +113,7 @@ class OrderSync(BackgroundLoop):
             # an outage only waits for the next round.
             stop = not is_outage(exc)
             await self.ports.orders.note_sync_error(
-                tenant_id, cursor.marketplace, str(exc)[:500], stop=stop
+                tenant_id, cursor.marketplace, redact_text(str(exc))[:500], stop=stop
             )
             if stop:
                 metrics.sync_stopped(tenant_id)

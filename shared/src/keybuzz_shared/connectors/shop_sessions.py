@@ -16,6 +16,7 @@ from keybuzz_shared.connectors.seam import (
     shop_api_of,
 )
 from keybuzz_shared.file_links import FileLinks
+from keybuzz_shared.redaction import remember_secrets
 from keybuzz_shared.vault import VaultClient
 
 S = TypeVar("S")
@@ -25,12 +26,15 @@ async def stored_credentials(
     vault: VaultClient, connector: Connector, tenant_id: str
 ) -> dict[str, str] | None:
     """Every field of the connector's ``credential_fields`` as stored for the tenant's
-    shop, or None when one is missing or empty."""
+    shop, or None when one is missing or empty. Its secret fields are masked from then on
+    in the caller's ``secret_scope`` (logs, recorded errors), in any form."""
     stored = await vault.read(connector.credentials_path(tenant_id)) or {}
     fields = [f.name for f in connector.credential_fields]
     if not all(isinstance(stored.get(f), str) and stored[f] for f in fields):
         return None
-    return {f: str(stored[f]) for f in fields}
+    credentials = {f: str(stored[f]) for f in fields}
+    remember_secrets(credentials[f.name] for f in connector.credential_fields if f.secret)
+    return credentials
 
 
 class KeptSessions(Generic[S]):

@@ -25,6 +25,7 @@ from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
 from keybuzz_shared.connectors.registry import REREAD_SECONDS, served
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
+from keybuzz_shared.redaction import redact_text, secret_scope
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import (
@@ -171,7 +172,10 @@ class Backfills:
     async def _run_counted(self, job_id: str) -> None:
         metrics.job_started()
         try:
-            await self.run(job_id)
+            # The shop's credentials, read for the job, are masked in any form in its logs
+            # and in the errors it records.
+            with secret_scope():
+                await self.run(job_id)
         finally:
             metrics.job_stopped()
 
@@ -228,7 +232,7 @@ class Backfills:
             "backfill waiting for a dependency", extra={"job_id": job_id, "error": str(exc)[:200]}
         )
         with contextlib.suppress(Exception):
-            await self.ports.jobs.note_error(job_id, self.owner, str(exc)[:500], 0)
+            await self.ports.jobs.note_error(job_id, self.owner, redact_text(str(exc))[:500], 0)
         await asyncio.sleep(backoff_delay(attempt, base=1.0, cap=OUTAGE_BACKOFF_MAX))
 
     async def _page(self, job: JobView) -> bool:
@@ -324,6 +328,7 @@ class Backfills:
         await self.ports.jobs.switch_to_orders_v0(job.job_id, self.owner, reason)
 
     async def _fail(self, job: JobView, reason: str) -> None:
+        reason = redact_text(reason)
         async with self.ports.units() as unit:
             ended = await unit.store.end_job(job.job_id, "FAILED", reason, self.owner)
             if ended is not None:

@@ -28,6 +28,7 @@ import uuid
 
 from keybuzz_shared import errors
 from keybuzz_shared.background import BackgroundLoop, keep_lease
+from keybuzz_shared.redaction import redact_text, secret_scope
 
 from keybuzz_poller.polling.domain import (
     MAX_RECORDED_ERROR,
@@ -224,6 +225,12 @@ class LeasedPolls:
             self.wake.set()
 
     async def _poll_leased(self, tenant_id: str, reraise: bool) -> PollResult | None:
+        # Credentials the poll reads (a shop's key) are masked, in any form a remote may
+        # echo them, in its log lines and in the error it records.
+        with secret_scope():
+            return await self._poll_leased_in_scope(tenant_id, reraise)
+
+    async def _poll_leased_in_scope(self, tenant_id: str, reraise: bool) -> PollResult | None:
         started = asyncio.get_running_loop().time()
         started_at = time.time()  # wall clock, for the log: comparable across instances
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
@@ -293,7 +300,7 @@ class LeasedPolls:
         )
 
     async def _record_failure(self, tenant_id: str, exc: Exception) -> None:
-        reason = failure_reason(exc)
+        reason = redact_text(failure_reason(exc))
         log.warning(
             "tenant poll failed",
             extra={"tenant_id": tenant_id, "instance": self.owner, "error": reason},

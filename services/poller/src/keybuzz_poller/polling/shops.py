@@ -19,6 +19,7 @@ import logging
 
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
+from keybuzz_shared.redaction import redact_text
 
 from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
@@ -84,7 +85,7 @@ class ShopScheduler(LeasedPolls):
         try:
             done = await poll_shop(self.shops, shop)
         except ShopKeyRefused as exc:
-            await key_refused(self.connections, shop, str(exc))
+            await key_refused(self.connections, shop, redact_text(str(exc)))
             raise
         return PollResult(
             tenant_id=tenant_id,

@@ -32,6 +32,7 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.events import MessageSent
+from keybuzz_shared.redaction import redact_text, secret_scope
 
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import (
@@ -62,6 +63,12 @@ async def send_due(ports: RepliesPorts) -> int:
 
 
 async def _send_one(ports: RepliesPorts, reply: ClaimedReply) -> None:
+    # The shop's key, read for the attempt, is masked in any form in what it logs and records.
+    with secret_scope():
+        await _send_one_in_scope(ports, reply)
+
+
+async def _send_one_in_scope(ports: RepliesPorts, reply: ClaimedReply) -> None:
     api = ports.apis.get(reply.marketplace)
     if reply.marketplace is not None and not served(reply.marketplace):
         # Queued through its API before it was removed: never sent another way; retried.
@@ -96,8 +103,8 @@ async def _through_api(
     )
     done = await ports.send_through_api(api, attempt)
     if done.key_refused is not None:
-        await ports.key_refused(reply.tenant_id, reply.marketplace, done.key_refused)
-    return Outcome(done.kind, done.detail, done.code)
+        await ports.key_refused(reply.tenant_id, reply.marketplace, redact_text(done.key_refused))
+    return Outcome(done.kind, redact_text(done.detail), done.code)
 
 
 async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> None:

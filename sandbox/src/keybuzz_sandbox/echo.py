@@ -1,0 +1,66 @@
+"""A marketplace that repeats in its refusal the shop's credential, transformed: some APIs
+quote the key back ("invalid key ABC…"), upper-cased, base64-encoded, as the Basic pair,
+percent- or hex-encoded. Armed for every shop-API double at once by
+``PUT /_sandbox/echo-secret {"form": …, "refuse": false}`` (cleared by ``DELETE``): each
+double appends ``EchoSecret.of(the credential sent)`` to its authentication refusals, and
+with ``refuse`` it also refuses every authenticated call (400) with a reason quoting the
+shop's secret. The conformance suite checks that no form of a shop's secret then reaches
+an answer, a row or a log line."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+from litestar import Response, delete, put
+from litestar.params import JSONBody
+
+FORMS: dict[str, Callable[[str], str]] = {
+    "as-sent": lambda s: s,
+    "upper": str.upper,
+    "lower": str.lower,
+    "base64": lambda s: base64.b64encode(s.encode()).decode(),
+    "base64url": lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("="),
+    "hex": lambda s: s.encode().hex(),
+    "percent": lambda s: quote(s, safe=""),
+    "basic": lambda s: "Basic " + base64.b64encode(f"shop:{s}".encode()).decode(),
+}
+
+
+class EchoRequest(msgspec.Struct, forbid_unknown_fields=True):
+    form: str
+    refuse: bool = False
+
+
+class EchoSecret:
+    def __init__(self) -> None:
+        self.form: str | None = None
+        self.refusing = False  # every authenticated call refused, quoting the shop's secret
+
+    def refusal(self, secret: str) -> str | None:
+        """The reason an authenticated call is refused with, when ``refusing``."""
+        return f"invalid request for this shop{self.of(secret)}" if self.refusing else None
+
+    def of(self, sent: str) -> str:
+        """What the refusal adds: nothing, or the credential sent, in the armed form."""
+        if self.form is None or not sent:
+            return ""
+        return f" (received: {FORMS[self.form](sent)})"
+
+
+def echo_routes(echo: EchoSecret) -> list[Any]:
+    @put("/echo-secret", sync_to_thread=False)
+    def arm(data: JSONBody[EchoRequest]) -> Response[dict[str, str]]:
+        if data.form not in FORMS:
+            return Response({"error": f"form must be one of {', '.join(FORMS)}"}, status_code=400)
+        echo.form, echo.refusing = data.form, data.refuse
+        return Response({"form": data.form})
+
+    @delete("/echo-secret", sync_to_thread=False, status_code=204)
+    def clear() -> None:
+        echo.form, echo.refusing = None, False
+
+    return [arm, clear]

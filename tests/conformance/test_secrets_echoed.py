@@ -1,0 +1,166 @@
+"""The conformance suite: a marketplace that repeats the key it was sent in its refusal —
+as sent, upper- or lower-cased, base64 (standard or URL-safe), hex, percent-encoded, or as
+the Basic pair — never gets a form of it into an answer, a row or a log line, at connect
+(oauth's check) and when a poll meets the refusal (the poller; the connection's
+``lastError`` in oauth). The doubles echo on demand (``keybuzz_sandbox.echo``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from keybuzz_sandbox.conformance import ShopDriver
+from keybuzz_sandbox.echo import FORMS
+from keybuzz_shared.connectors.seam import Connector
+from keybuzz_shared.logs import JsonFormatter
+
+from tests.conformance.harness import (
+    Stack,
+    connect_body,
+    connected,
+    failed_since,
+    new_tenant,
+    oauth_call,
+)
+from tests.conformance.test_shop_api_connectors import NEXT_POLL, first_polled, shops
+
+
+def forms_of(secret: str) -> list[str]:
+    """Every way the doubles echo ``secret``, and the secret lower-cased (what a
+    case-insensitive reader would also find)."""
+    return [echo(secret) for echo in FORMS.values()] + [secret.lower()]
+
+
+def found_in(text: str, secret: str) -> list[str]:
+    return [form for form in forms_of(secret) if form in text or form in text.lower()]
+
+
+def mutated(secret: str) -> str:
+    """Another value of the same shape (the field's pattern still holds): each digit and
+    letter moved on by one in its own class."""
+
+    def moved(char: str) -> str:
+        if char.isdigit():
+            return str((int(char) + 1) % 10)
+        if "a" <= char <= "z":
+            return chr((ord(char) - ord("a") + 1) % 26 + ord("a"))
+        if "A" <= char <= "Z":
+            return chr((ord(char) - ord("A") + 1) % 26 + ord("A"))
+        return char
+
+    return "".join(moved(c) for c in secret)
+
+
+class EmittedLines(logging.Handler):
+    """Every log line as the services' formatter writes it, formatted when it is emitted
+    (in the task that logs it, as a process's log handler does)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter("conformance"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def emitted() -> Iterator[EmittedLines]:
+    handler = EmittedLines()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+@pytest.fixture
+async def echoing(conformance: Stack) -> AsyncIterator[Any]:
+    async def arm(form: str, refuse: bool = False) -> None:
+        body = {"form": form, "refuse": refuse}
+        answer = await conformance.admin.put("/_sandbox/echo-secret", json=body)
+        assert answer.status_code == 200, answer.text
+
+    yield arm
+    await conformance.admin.delete("/_sandbox/echo-secret")
+
+
+async def database_text(pool: Any) -> str:
+    """Every row of every table of a service's database, as text."""
+    tables = await pool.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+    )
+    rows = [await pool.fetch(f'SELECT * FROM "{t["table_name"]}"') for t in tables]
+    return "\n".join(repr(dict(row)) for table in rows for row in table)
+
+
+def secret_fields(connector: Connector) -> list[str]:
+    return [f.name for f in connector.credential_fields if f.secret]
+
+
+async def test_a_key_echoed_in_any_form_at_connect_reaches_no_answer_or_log(
+    conformance: Stack,
+    connector: Connector,
+    driver: ShopDriver,
+    echoing: Any,
+    emitted: EmittedLines,
+) -> None:
+    [shop] = await shops(conformance, driver)
+    wrong = {f: mutated(shop.credentials[f]) for f in secret_fields(connector)}
+    typed = dict(shop.credentials) | wrong
+    answers = []
+    for form in FORMS:
+        await echoing(form)
+        answer = await oauth_call(
+            conformance,
+            "POST",
+            connector.marketplace,
+            "connection",
+            new_tenant(),
+            json=connect_body(connector, typed),
+        )
+        assert answer.status_code == 422, (form, answer.text)
+        answers.append(answer.text)
+    seen = "\n".join(answers + emitted.lines)
+    leaks = {name: found_in(seen, value) for name, value in wrong.items()}
+    assert leaks == {name: [] for name in wrong}
+    assert any("refused" in line for line in emitted.lines)  # the refusals were logged
+
+
+@pytest.mark.parametrize("form", ["base64", "basic", "upper"])
+async def test_a_key_echoed_when_a_poll_is_refused_reaches_no_status_row_or_log(
+    conformance: Stack,
+    connector: Connector,
+    driver: ShopDriver,
+    echoing: Any,
+    emitted: EmittedLines,
+    form: str,
+) -> None:
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        first = await first_polled(conformance, mine)
+        await echoing(form, refuse=True)  # every call refused, the shop's key quoted
+        status = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL)
+        oauth_status = await oauth_call(
+            conformance, "GET", connector.marketplace, "status", mine.tenant
+        )
+        seen = "\n".join(
+            [
+                repr(status),
+                oauth_status.text,
+                await database_text(conformance.poller.runtime.pool),
+                await database_text(conformance.oauth.runtime.pool),
+                *emitted.lines,
+            ]
+        )
+    sent = {f: shop.credentials[f] for f in secret_fields(connector)}
+    assert {name: found_in(seen, value) for name, value in sent.items()} == {
+        name: [] for name in sent
+    }
+    assert any("invalid request for this shop" in line for line in emitted.lines)
