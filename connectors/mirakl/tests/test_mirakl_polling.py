@@ -293,3 +293,36 @@ async def holds(poller: RunningService, shop: Shop, message_id: str) -> bool:
     except AssertionError:
         return False
     return True
+
+
+@pytest.mark.parametrize("attachment_id", ["../../account", "a/../../b", "..%2F..%2Fsecret"])
+async def test_a_hostile_attachment_id_costs_that_attachment_only(
+    poller: RunningService, vault: VaultClient, double: str, attachment_id: str
+) -> None:
+    """An id naming another path is refused as a link is, its message stored without it and
+    flagged; the shop's next thread arrives and its polls do not fail."""
+    listed, tenant = await operators(double), f"t{uuid.uuid4().hex[:10]}"
+    spec = listed["BOULANGER"]["shops"][0]
+    shop = await connect(poller, vault, tenant, "BOULANGER", spec)
+    await poll(poller, shop)  # the shop's history
+    hostile = await admin(
+        double,
+        "POST",
+        f"{shop_path('BOULANGER', spec)}/threads",
+        json={
+            "body": "Voici la photo du colis abîmé.",
+            "attachments": [{"name": "photo.jpg", "size": 500, "id": attachment_id}],
+        },
+    )
+    healthy = await admin(
+        double, "POST", f"{shop_path('BOULANGER', spec)}/threads", json={"body": "Et alors ?"}
+    )
+    assert (await poll(poller, shop)).stored >= 2
+    kept = await ticket_holding(poller, shop, hostile["messageId"])
+    [message] = [m for m in kept["messages"] if m["externalId"] == hostile["messageId"]]
+    [attachment] = message["attachments"]
+    assert attachment["filename"] == "photo.jpg" and not attachment["size"]
+    assert "refused" in attachment["skipped"]
+    await ticket_holding(poller, shop, healthy["messageId"])
+    [status] = await get_json(poller, tenant, "/api/v1/poller/shops")
+    assert status["consecutiveFailures"] == 0 and status["lastError"] is None

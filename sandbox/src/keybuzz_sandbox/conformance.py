@@ -312,6 +312,8 @@ class FnacDriver(_AdminDriver):
         ]
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
+            raise Unsupported("XML 1.0 carries no control character: Fnac's API cannot send one")
         written = await http.post(
             f"{self.admin}/shops/{shop.account}/messages", json={"description": text}
         )

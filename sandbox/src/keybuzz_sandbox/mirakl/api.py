@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from ..clock import parse_iso
-from .book import CUSTOMER, DAY, OPERATOR, SHOP, Message, ShopBook, Thread
+from .book import CUSTOMER, DAY, OPERATOR, SHOP, Message, NewFile, ShopBook, Thread
 from .contract import part_problems
 from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
 
@@ -240,11 +240,11 @@ def _body(value: dict[str, Any]) -> str:
     return body
 
 
-def _files(book: ShopBook, parts: list[Part], thread_order: Any) -> tuple[tuple[str, bytes], ...]:
-    files = tuple((p.filename or "file", p.content) for p in parts if p.name == "files")
+def _files(book: ShopBook, parts: list[Part], thread_order: Any) -> tuple[NewFile, ...]:
+    files = tuple(NewFile(p.filename or "file", p.content) for p in parts if p.name == "files")
     if book.attachments_of(thread_order) + len(files) > ATTACHMENTS_PER_ORDER:
         raise Refused(400, f"At most {ATTACHMENTS_PER_ORDER} attachments on one order")
-    if sum(len(content) for _, content in files) > MESSAGE_BYTES:
+    if sum(len(f.content) for f in files) > MESSAGE_BYTES:
         raise Refused(400, "A message and its files are limited to 30 MB")
     return files
 

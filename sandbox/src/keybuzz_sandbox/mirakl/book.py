@@ -5,6 +5,7 @@ real epoch seconds; the shop's own age (``offset``) only moves orders through th
 from __future__ import annotations
 
 import random
+from typing import NamedTuple
 
 import msgspec
 
@@ -78,6 +79,15 @@ class Order(msgspec.Struct, kw_only=True):
     @property
     def has_incident(self) -> bool:
         return any(line.state == "INCIDENT_OPEN" for line in self.lines)
+
+
+class NewFile(NamedTuple):
+    """A file a message is written with; its id the double's own unless one is asked for
+    (a hostile id, for the tests of what a client does with it)."""
+
+    name: str
+    content: bytes
+    attachment_id: str | None = None
 
 
 class Attachment(msgspec.Struct, frozen=True):
@@ -257,7 +267,7 @@ class ShopBook:
         sender: str = CUSTOMER,
         to: tuple[str, ...] = (SHOP,),
         topic: tuple[str, str] = ("FREE_TEXT", "Question sur la commande"),
-        files: tuple[tuple[str, bytes], ...] = (),
+        files: tuple[NewFile, ...] = (),
     ) -> Thread:
         thread_id = uid(self.seed, self.shop_id, "thread", len(self.threads), order.order_id, when)
         thread = Thread(
@@ -279,15 +289,15 @@ class ShopBook:
         body: str,
         when: float,
         to: tuple[str, ...] | None = None,
-        files: tuple[tuple[str, bytes], ...] = (),
+        files: tuple[NewFile, ...] = (),
         sender_name: str | None = None,
     ) -> Message:
         if to is None:
             to = (SHOP,) if sender != SHOP else (CUSTOMER,)
         message_id = uid(self.seed, thread.thread_id, "message", len(thread.messages), when)
         attachments = tuple(
-            Attachment(uid(message_id, "file", n), name, content)
-            for n, (name, content) in enumerate(files)
+            Attachment(f.attachment_id or uid(message_id, "file", n), f.name, f.content)
+            for n, f in enumerate(files)
         )
         for attachment in attachments:
             self.attachments[attachment.attachment_id] = (thread.order, attachment)

@@ -16,7 +16,7 @@ from ..fault_admin import fault_handlers, retry_after_handlers
 from ..faults import FaultDecision, malform
 from . import api
 from .api import Refused
-from .book import CUSTOMER, OPERATOR, SHOP, ShopBook, Thread
+from .book import CUSTOMER, OPERATOR, SHOP, NewFile, ShopBook, Thread
 from .contract import unknown_parameters, value_problems
 from .double import MiraklDouble, MiraklFaultConfig
 from .operators import OPERATORS
@@ -173,6 +173,7 @@ class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str = "photo.jpg"
     size: int = 1_000
+    id: str | None = None  # the attachment's id, the double's own when not given
 
 
 class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -217,8 +218,10 @@ def _admin(double: MiraklDouble) -> Router:
             return json_answer({"error": f"unknown thread {thread_id}"}, 404)
         return book, thread
 
-    def files(requested: list[FileRequest]) -> tuple[tuple[str, bytes], ...]:
-        return tuple((f.name, bytes(n % 251 for n in range(max(0, f.size)))) for f in requested)
+    def files(requested: list[FileRequest]) -> tuple[NewFile, ...]:
+        return tuple(
+            NewFile(f.name, bytes(n % 251 for n in range(max(0, f.size))), f.id) for f in requested
+        )
 
     def bad_sender(sender: str, to: list[str], body: str) -> Response[bytes] | None:
         if sender not in (CUSTOMER, OPERATOR) or not body or not to:

@@ -176,6 +176,15 @@ class ApiMessageSource:
             raise ShopKeyRefused(f"{shop.marketplace} refused the shop's key") from None
         except seam.MarketplaceUnavailable as exc:
             raise MarketplaceUnavailable(f"{shop.marketplace} file server: {exc}") from None
+        except Exception as exc:
+            # A link the connector cannot fetch (an id naming another path, a field it cannot
+            # read) costs this file only: never the message, nor the rest of the inbox.
+            log.warning(
+                "file link refused by its connector",
+                extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace},
+                exc_info=True,
+            )
+            raise AttachmentRefused(f"{link.name}: not a file of the marketplace") from None
 
     async def _session(self, shop: Shop) -> seam.MarketplaceSession:
         """The session the shop's poll opened (opened now if none was)."""
