@@ -176,7 +176,7 @@ class ApiMessageSource:
             raise ShopKeyRefused(f"{shop.marketplace} refused the shop's key") from None
         except seam.MarketplaceUnavailable as exc:
             raise MarketplaceUnavailable(f"{shop.marketplace} file server: {exc}") from None
-        except Exception as exc:
+        except Exception:
             # A link the connector cannot fetch (an id naming another path, a field it cannot
             # read) costs this file only: never the message, nor the rest of the inbox.
             log.warning(
