@@ -604,7 +604,7 @@ def test_every_file_a_setting_names_is_mounted_and_the_catalogue_is_valid(overla
             assert env[variable] in files, f"{name}: {variable}={env[variable]} is not mounted"
         if name in ("oauth", "poller", "orders"):  # they ask the registry for Mirakl's parts
             assert CATALOGUE_FILE_ENV in env, name
-            parse(files[env[CATALOGUE_FILE_ENV]], env[CATALOGUE_FILE_ENV])
+            parse(files[env[CATALOGUE_FILE_ENV]], env[CATALOGUE_FILE_ENV], production=True)
 
 
 def _documented_settings() -> str:

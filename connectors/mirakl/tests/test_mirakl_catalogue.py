@@ -14,6 +14,7 @@ from keybuzz_connector_mirakl import connectors
 from keybuzz_connector_mirakl.catalogue import (
     CATALOGUE_ENV,
     CATALOGUE_FILE_ENV,
+    MAX_CATALOGUE_BYTES,
     operator,
     operators,
     packaged,
@@ -140,3 +141,51 @@ def test_production_refuses_an_operator_inside_our_network() -> None:
     with pytest.raises(ValueError, match="BOULANGER.*must be https"):
         settings.shop_api("BOULANGER")
     assert settings.shop_api("CARREFOUR") is not None
+
+
+# A file an operator edits, each way it can be hostile, and whether only production refuses
+# it (the dev stack and the tests point operators at the sandbox on the loopback address).
+HOSTILE_FILES = {
+    "http, not https": ([{**NEW, "baseUrl": "http://metro-prod.mirakl.net"}], True),
+    "the loopback address": ([{**NEW, "baseUrl": "https://127.0.0.1:8443"}], True),
+    "localhost": ([{**NEW, "baseUrl": "https://localhost"}], True),
+    "link-local (cloud metadata)": ([{**NEW, "baseUrl": "https://169.254.169.254"}], True),
+    "a private address": ([{**NEW, "baseUrl": "https://10.0.0.7"}], True),
+    "credentials in the URL": ([{**NEW, "baseUrl": "https://u:key@metro.mirakl.net"}], False),
+    "a code twice": ([NEW, {**NEW, "name": "Metro 2"}], False),
+    "not http(s)": ([{**NEW, "baseUrl": "file:///etc/passwd"}], False),
+}
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE_FILES))
+def test_a_hostile_catalogue_file_is_refused_at_load_and_the_last_good_one_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, hostile: str
+) -> None:
+    entries, production_only = HOSTILE_FILES[hostile]
+    path = tmp_path / "operators.json"
+    env = {CATALOGUE_FILE_ENV: str(path), "KEYBUZZ_ENV": "production"}
+    path.write_text(json.dumps([NEW]))
+    good = operator("METRO", env)
+    assert good is not None and good.base_url == NEW["baseUrl"]
+    path.write_text(json.dumps(entries))
+    with caplog.at_level(logging.ERROR):
+        assert operator("METRO", env) == good  # the last good reading, whole
+    assert "last good reading (1 operators) kept" in caplog.text
+    assert "u:key" not in caplog.text and ":key@" not in caplog.text  # never quoted
+    development = {**env, "KEYBUZZ_ENV": "development"}
+    read_in_development = operator("METRO", development)
+    assert (read_in_development is not None and read_in_development != good) == production_only
+
+
+def test_an_oversized_catalogue_file_is_refused_without_being_read_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "operators.json"
+    env = {CATALOGUE_FILE_ENV: str(path)}
+    path.write_text(json.dumps([NEW]))
+    assert operator("METRO", env) is not None
+    padding = " " * (MAX_CATALOGUE_BYTES + 1)
+    path.write_text(json.dumps([{**NEW, "name": "Metro grand"}]) + padding)
+    with caplog.at_level(logging.ERROR):
+        assert operator("METRO", env).name == "Metro"  # type: ignore[union-attr]
+    assert f"larger than {MAX_CATALOGUE_BYTES} bytes" in caplog.text

@@ -20,8 +20,10 @@ from functools import cache
 from importlib.resources import files
 from typing import Annotated
 
+import httpx
 import msgspec
-from keybuzz_shared.file_links import origin_of
+from keybuzz_shared.file_links import origin_of, production_problem
+from keybuzz_shared.settings import PRODUCTION_LIKE
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,9 @@ CATALOGUE_ENV = "MIRAKL_CATALOGUE"
 CATALOGUE_FILE_ENV = "MIRAKL_CATALOGUE_FILE"
 # A marketplace value: upper case, digits and underscores, as the seeded codes are.
 CODE_PATTERN = "^[A-Z][A-Z0-9_]{1,39}$"
+# A catalogue lists a few dozen operators in a few kilobytes: a file larger than this is a
+# mistake or an attack, refused without being read whole.
+MAX_CATALOGUE_BYTES = 1024 * 1024
 # Mirakl's operation codes a frequency may be given for (seconds between two calls).
 OPERATIONS = ("M11", "OR11", "A21")
 
@@ -57,6 +62,9 @@ class Operator(
             raise ValueError(
                 f"{self.code}: baseUrl {self.base_url!r} is not an http(s) address"
             ) from None
+        if httpx.URL(self.base_url).userinfo:
+            # Shown without them: the entry is refused for holding credentials.
+            raise ValueError(f"{self.code}: baseUrl holds credentials: keys go in Vault only")
         if unknown := sorted(set(self.frequencies) - set(OPERATIONS)):
             raise ValueError(f"{self.code}: frequencies of {', '.join(unknown)} are not read")
 
@@ -74,8 +82,13 @@ class CatalogueError(ValueError):
     """A catalogue that cannot be read (not JSON, an entry off its shape, a code twice)."""
 
 
-def parse(raw: bytes | str, where: str) -> tuple[Operator, ...]:
-    """The operators a catalogue document lists; CatalogueError saying what and where."""
+def parse(raw: bytes | str, where: str, *, production: bool = False) -> tuple[Operator, ...]:
+    """The operators a catalogue document lists; CatalogueError saying what and where: not
+    JSON, larger than MAX_CATALOGUE_BYTES, an entry off its shape or with credentials in
+    its URL, a code twice, and, ``production``, a base URL not https or inside our
+    network (loopback, link-local, private)."""
+    if len(raw) > MAX_CATALOGUE_BYTES:
+        raise CatalogueError(f"{where}: larger than {MAX_CATALOGUE_BYTES} bytes")
     try:
         found = msgspec.json.decode(raw, type=list[Operator])
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -83,7 +96,16 @@ def parse(raw: bytes | str, where: str) -> tuple[Operator, ...]:
     codes = [o.code for o in found]
     if twice := sorted({c for c in codes if codes.count(c) > 1}):
         raise CatalogueError(f"{where}: {', '.join(twice)} listed twice")
+    if production:
+        for entry in found:
+            if problem := production_problem(entry.base_url):
+                raise CatalogueError(f"{where}: {entry.code}: baseUrl {problem}")
     return tuple(found)
+
+
+def _production(env: Mapping[str, str]) -> bool:
+    """The process runs production-like (``KEYBUZZ_ENV``, as every service's settings)."""
+    return env.get("KEYBUZZ_ENV", "development") in PRODUCTION_LIKE
 
 
 @cache
@@ -98,28 +120,29 @@ class _FileReading(msgspec.Struct):
 
 
 _files: dict[str, _FileReading] = {}
-_inline: dict[str, tuple[Operator, ...]] = {}
+_inline: dict[tuple[str, bool], tuple[Operator, ...]] = {}
 
 
-def _from_inline(raw: str) -> tuple[Operator, ...]:
+def _from_inline(raw: str, production: bool) -> tuple[Operator, ...]:
     """The inline list; an invalid one is logged and left out (the environment does not
     change under a running process: once per value)."""
-    if raw not in _inline:
+    known = (raw, production)
+    if known not in _inline:
         try:
-            _inline[raw] = parse(raw, CATALOGUE_ENV)
+            _inline[known] = parse(raw, CATALOGUE_ENV, production=production)
         except CatalogueError as exc:
             log.error("Mirakl catalogue ignored: %s", exc)
-            _inline[raw] = ()
-    return _inline[raw]
+            _inline[known] = ()
+    return _inline[known]
 
 
-def _from_file(path: str) -> tuple[Operator, ...]:
+def _from_file(path: str, production: bool) -> tuple[Operator, ...]:
     """The file's operators, or its last good reading when it is missing or invalid."""
     reading = _files.setdefault(path, _FileReading())
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
-        reading.operators = parse(raw, f"{CATALOGUE_FILE_ENV} {path}")
+            raw = handle.read(MAX_CATALOGUE_BYTES + 1)  # an oversized file is not read whole
+        reading.operators = parse(raw, f"{CATALOGUE_FILE_ENV} {path}", production=production)
         reading.problem = None
     except (OSError, CatalogueError) as exc:
         problem = str(exc) if isinstance(exc, CatalogueError) else f"{path}: {exc.strerror}"
@@ -139,10 +162,11 @@ def operators(environ: Mapping[str, str] | None = None) -> tuple[Operator, ...]:
     the first one's place), a new code appended."""
     env = os.environ if environ is None else environ
     served = {o.code: o for o in packaged()}
+    production = _production(env)
     if raw := env.get(CATALOGUE_ENV, "").strip():
-        served.update((o.code, o) for o in _from_inline(raw))
+        served.update((o.code, o) for o in _from_inline(raw, production))
     if path := env.get(CATALOGUE_FILE_ENV, "").strip():
-        served.update((o.code, o) for o in _from_file(path))
+        served.update((o.code, o) for o in _from_file(path, production))
     return tuple(served.values())
 
 
