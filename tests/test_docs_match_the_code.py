@@ -168,8 +168,15 @@ def _is_path(ref: str) -> bool:
 
 def _path_exists(ref: str) -> bool:
     path = ref.rstrip("/").removeprefix("./")
-    # ../shared beside the project: the specs, models and notes the docs cite.
-    return path in citable_paths() or (ROOT.parent / path).exists()
+    if path in citable_paths():
+        return True
+    # ../shared beside the project (the specs, models and notes the docs cite) is not in
+    # every clone: checked where it is, taken on trust where it is not.
+    first, _, rest = path.partition("/")
+    if first == "shared" and rest and not (ROOT / first / rest.split("/")[0]).exists():
+        sibling = ROOT.parent / "shared"
+        return (ROOT.parent / path).exists() if sibling.is_dir() else True
+    return False
 
 
 def _dotted_exists(ref: str) -> bool:

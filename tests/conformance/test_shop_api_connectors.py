@@ -241,6 +241,15 @@ async def test_a_slow_answer_is_cut_at_the_deadline_without_delaying_another_sho
 async def test_a_hostile_body_is_refused_without_harm(
     conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled, fault: Fault
 ) -> None:
+    await refused_without_harm(conformance, connector, driver, polled, fault)
+
+
+async def refused_without_harm(
+    conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled, fault: Fault
+) -> dict[str, Any]:
+    """While the double answers ``fault``, the shop's polls fail, connected, storing and
+    announcing nothing; once it stops, the message written meanwhile is stored once. The
+    shop's status while it failed is returned."""
     shop, mine, first = polled.shop, polled.mine, polled.first
     try:
         await driver.set_fault(conformance.admin, fault)
@@ -260,6 +269,7 @@ async def test_a_hostile_body_is_refused_without_harm(
     ticket = await ticket_of(conformance, mine, written)
     [message] = [m for m in ticket["messages"] if m["externalId"] == written.message_id]
     assert message["body"] == f"refused when {fault}"
+    return failed  # type: ignore[no-any-return]
 
 
 async def test_a_revoked_credential_requires_reauthorization(

@@ -35,6 +35,10 @@ Fault = Literal[
     "WRONG_CONTENT_TYPE",
     "LOST_REPLY_ANSWER",
     "HELD_REPLY",
+    "DEEP_NESTING",
+    "HUGE_NUMBER",
+    "MISTYPED",
+    "DUPLICATE_KEYS",
 ]
 # Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
 # an operator of the marketplace.
@@ -355,7 +359,14 @@ def _fnac(marketplace: str, display: str) -> FnacDriver:
 
 
 # Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
-_OCTOPIA_FAULTS = double_faults({"TRUNCATED": "invalid_json"})
+# Hostile JSON every JSON double answers alike (faults.malform).
+_JSON_FAULTS: dict[Fault, str] = {
+    "DEEP_NESTING": "deep",
+    "HUGE_NUMBER": "bignum",
+    "MISTYPED": "schema",
+    "DUPLICATE_KEYS": "duplicate",
+}
+_OCTOPIA_FAULTS = double_faults({"TRUNCATED": "invalid_json", **_JSON_FAULTS})
 _OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
 
 
@@ -406,7 +417,7 @@ class CdiscountDriver(_AdminDriver):
 # Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
 # operator runs the same connector, so one of them stands for all in the suite.
 _MIRAKL_FAULTS = double_faults(
-    {"TRUNCATED": "invalid_json", "HUGE": "huge", "WRONG_CONTENT_TYPE": "html"},
+    {"TRUNCATED": "invalid_json", "HUGE": "huge", "WRONG_CONTENT_TYPE": "html", **_JSON_FAULTS},
     huge_bytes=40 * 2**20,
 )
 _MIRAKL_RECIPIENTS = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
@@ -473,7 +484,9 @@ class MiraklDriver(_AdminDriver):
 
 
 # Back Market's double: operations of its seller API (docs/SANDBOX.md, "Back Market double").
-_BACKMARKET_FAULTS = double_faults({"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html"})
+_BACKMARKET_FAULTS = double_faults(
+    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **_JSON_FAULTS}
+)
 
 
 @dataclass(frozen=True)

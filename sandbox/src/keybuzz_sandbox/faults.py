@@ -46,8 +46,8 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
             issues.append(f"errorStatuses must be among {sorted(ALLOWED_STATUSES)}")
         if self.fail_status not in FAIL_NEXT_STATUSES:
             issues.append(f"failStatus must be among {sorted(FAIL_NEXT_STATUSES)}")
-        if self.malformed_kind not in ("invalid_json", "schema"):
-            issues.append("malformedKind must be invalid_json or schema")
+        if self.malformed_kind not in JSON_KINDS:
+            issues.append(f"malformedKind must be one of {', '.join(JSON_KINDS)}")
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
             issues.append("latencyMs, failNext and malformedNext must be >= 0")
         return issues
@@ -188,8 +188,32 @@ def _stringless(value: object) -> object:
     return 0 if isinstance(value, str) else value
 
 
+# Hostile JSON of its own: still JSON (but for "deep", which no parser may follow), not
+# what a client can take as it comes.
+DEEP_NESTING = 100_000  # arrays in arrays: past any parser's recursion limit
+HUGE_NUMBER = b"9" * 5_000  # an integer no 64-bit type holds, past Python's 4,300 digits
+JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate")
+
+
 def malform(body: bytes, kind: str) -> bytes:
     if kind == "schema":
         return msgspec.json.encode(_stringless(msgspec.json.decode(body)))
+    if kind == "deep":
+        return b"[" * DEEP_NESTING + b"]" * DEEP_NESTING
+    if kind == "bignum":  # a number too large for any type, first in the answer
+        decoded = msgspec.json.decode(body)
+        enc = msgspec.json.encode
+        if isinstance(decoded, dict):
+            rest = b"".join(b", " + enc(k) + b": " + enc(v) for k, v in decoded.items())
+            return b'{"n": ' + HUGE_NUMBER + rest + b"}"
+        items = decoded if isinstance(decoded, list) else [decoded]
+        return b"[" + HUGE_NUMBER + b"".join(b", " + enc(v) for v in items) + b"]"
+    if kind == "duplicate":  # each key of the top object given twice, a bogus value first
+        decoded = msgspec.json.decode(body)
+        if isinstance(decoded, dict):
+            enc = msgspec.json.encode
+            pairs = [enc(k) + b": null, " + enc(k) + b": " + enc(v) for k, v in decoded.items()]
+            return b"{" + b", ".join(pairs) + b"}"
+        return body
     # A strict prefix of a JSON object or array is never valid JSON.
     return body[: max(1, len(body) // 2)]

@@ -262,9 +262,15 @@ class JsonCalls(Generic[C]):
             raise self._terms.unreadable(call.name, self._not_json(media))
         try:
             return msgspec.json.decode(content)
+        except msgspec.ValidationError:  # JSON, but a number no type holds: asking again
+            self._lost(call, "a number out of range")  # gets the same answer
+            raise self._terms.unreadable(call.name, "a number out of range") from None
         except msgspec.DecodeError:
             self._lost(call, "not JSON")
             self._garbled(call, "not JSON", "not JSON (truncated?)", logged=True)
+        except RecursionError:  # nested past the decoder's depth: the same answer again
+            self._lost(call, "nested too deeply")
+            raise self._terms.unreadable(call.name, "JSON nested too deeply") from None
 
     def _garbled(self, call: C, reason: str, retried_as: str, *, logged: bool = False) -> NoReturn:
         if not self._resends_garbled(call):
@@ -280,7 +286,7 @@ class JsonCalls(Generic[C]):
         try:
             content = await read_bounded(response, ERROR_BODY_BYTES)
             return msgspec.json.decode(content) if content.strip() else None
-        except (AnswerTooLarge, msgspec.DecodeError, httpx.TransportError):
+        except (AnswerTooLarge, msgspec.DecodeError, RecursionError, httpx.TransportError):
             return None
 
     def _detail(self, response: httpx.Response, reason: str) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from ..clock import Clock
-from ..faults import FaultInjector, SlowFaultConfig
+from ..faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from .book import DAY, Activity, ShopBook
 from .shops import ShopSpec, api_token
 
@@ -26,7 +26,7 @@ LIMITS: dict[str, tuple[int, int]] = {
 # seconds" (per shop: assumed).
 BURST_CALLS, BURST_SECONDS = 200, 10.0
 MINUTE = 60.0
-MALFORMED_KINDS = ("invalid_json", "schema", "html")
+MALFORMED_KINDS = (*JSON_KINDS, "html")
 WAF_KINDS = ("html", "json")
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ..clock import Clock
-from ..faults import FaultInjector, SlowFaultConfig
+from ..faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from ..models import RateLimit
 from ..ratelimit import RateLimiter
 from .book import ShopBook
@@ -23,7 +23,7 @@ FREQUENCIES: dict[str, float] = {"OR11": 60.0, "A21": 86_400.0, "M11": 60.0}
 # The synchronous-only endpoints (M10, M12, M13, OR43, and M11's further pages) have no
 # figure: 5 calls a second per shop and endpoint, bursts of 20 (assumed).
 SYNCHRONOUS = RateLimit(rate_text="5", burst=20)
-MALFORMED_KINDS = ("invalid_json", "schema", "html", "huge", "redirect")
+MALFORMED_KINDS = (*JSON_KINDS, "html", "huge", "redirect")
 HUGE_BYTES = 32 * 1024 * 1024
 
 

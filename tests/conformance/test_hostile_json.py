@@ -1,0 +1,75 @@
+"""The conformance suite: hostile JSON from a marketplace — nested past any decoder's
+depth, a number no type holds, strings where the API has numbers, every key given twice —
+never stores a wrong message, never crashes a poll: an answer no decoder takes fails the
+shop's polls while it lasts (connected, nothing stored or announced); mistyped items are
+set aside; and the message written meanwhile is stored once after. Duplicate keys are read
+as their last value, as msgspec and most decoders do.
+Fnac's XML has its own guard ("Fnac's XML" in docs/SECURITY.md): skipped there."""
+
+from __future__ import annotations
+
+import pytest
+from keybuzz_sandbox.conformance import Fault, ShopDriver, Unsupported
+from keybuzz_shared.connectors.seam import Connector
+
+from tests.conformance.harness import Stack, connected, polled_since, stored_ids
+from tests.conformance.test_shop_api_connectors import (
+    NEXT_POLL,
+    Polled,
+    first_polled,
+    refused_without_harm,
+    shops,
+    stored_after,
+    ticket_of,
+)
+
+HOSTILE_JSON: list[Fault] = ["DEEP_NESTING", "HUGE_NUMBER"]
+
+
+@pytest.mark.parametrize("fault", HOSTILE_JSON)
+async def test_hostile_json_fails_the_poll_cleanly_and_nothing_is_lost(
+    conformance: Stack, connector: Connector, driver: ShopDriver, fault: Fault
+) -> None:
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        polled = Polled(shop, mine, await first_polled(conformance, mine))
+        failed = await refused_without_harm(conformance, connector, driver, polled, fault)
+    # The marketplace's answer judged unreadable, not an error of ours escaping the client.
+    assert failed["lastError"].startswith(f"{connector.marketplace}: "), failed["lastError"]
+
+
+async def test_mistyped_items_are_set_aside_and_read_once_the_marketplace_answers_right(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    """Strings where the API has them, numbers in the answer: each item is left out as
+    unreadable (the poll goes on), and the listing is not taken as read past them."""
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        first = await first_polled(conformance, mine)
+        try:
+            await driver.set_fault(conformance.admin, "MISTYPED")
+        except Unsupported as exc:
+            pytest.skip(str(exc))
+        written = await driver.buyer_writes(conformance.admin, shop, "mal typé")
+        during = await polled_since(conformance, mine, first["lastSuccessAt"], NEXT_POLL)
+        assert written.message_id not in await stored_ids(conformance, mine)
+        await driver.clear_faults(conformance.admin)
+        await stored_after(conformance, mine, written.message_id, during["lastSuccessAt"])
+        assert (await stored_ids(conformance, mine)).count(written.message_id) == 1
+
+
+async def test_duplicate_keys_are_read_as_their_last_value(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        first = await first_polled(conformance, mine)
+        try:
+            await driver.set_fault(conformance.admin, "DUPLICATE_KEYS")
+        except Unsupported as exc:
+            pytest.skip(str(exc))
+        written = await driver.buyer_writes(conformance.admin, shop, "clés en double")
+        await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+        ticket = await ticket_of(conformance, mine, written)
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written.message_id]
+    assert message["body"] == "clés en double"
