@@ -356,3 +356,42 @@ async def test_a_reply_to_each_recipient_is_sent_at_most_once(
             assert await driver.sent(conformance.admin, shop, text) == [recipient]
         sent = await events(conformance, "message.sent", mine.tenant)
         assert sorted(e["ticketMessageId"] for e in sent) == sorted(replies.values())
+
+
+async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    """Its answer lost, the reply is looked for on the thread, where the marketplace shows
+    it rewritten (HTML entities, ``<br />`` and CRLF for line breaks, decomposed accents,
+    trimmed): found there, it is SENT without a second copy, and the polls that read it
+    back take it for the reply, not for a new message of the seller."""
+    [shop] = await shops(conformance, driver)
+    recipient = driver.recipients[0]
+    async with connected(conformance, connector, shop) as mine:
+        first = await first_polled(conformance, mine)
+        asked = await driver.thread_for(conformance.admin, shop, recipient, "Et mon colis ?")
+        await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
+        ticket = await ticket_of(conformance, mine, asked)
+        text = (
+            f"Bonjour Mme Dupré,\n\nVotre colis « {ticket['id'][-12:]} » part demain"
+            " & arrive <vite>,  promis.\nCordialement"
+        )
+        await driver.set_fault(conformance.admin, "REWRITTEN_REPLY", [shop])
+        try:
+            reply_id = await reply(conformance, mine, ticket["id"], text, recipient)
+            said = await delivered(conformance, mine, ticket["id"], reply_id)
+        finally:
+            await driver.clear_faults(conformance.admin)
+        assert await driver.sent(conformance.admin, shop, text) == [recipient]
+        assert said["body"] == text
+        for _ in range(2):  # a poll that may have begun before the reply was on the thread
+            since = (await shop_status(conformance, mine))["lastSuccessAt"]
+            await polled_since(conformance, mine, since, NEXT_POLL)
+        [again] = [t for t in await tickets(conformance, mine) if t["id"] == ticket["id"]]
+        seller = [
+            m for m in again["messages"] if m["id"] != reply_id and m["senderType"] == "SELLER"
+        ]
+        assert seller == [], "the reply read back was taken for a new message of the seller"
+        assert await driver.sent(conformance.admin, shop, text) == [recipient]
+        sent = await events(conformance, "message.sent", mine.tenant)
+        assert [e["ticketMessageId"] for e in sent] == [reply_id]

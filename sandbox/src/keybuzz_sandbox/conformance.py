@@ -24,7 +24,9 @@ from keybuzz_sandbox import backmarket, cdiscount, mirakl
 # What the suite asks a double to do wrong. STALL: no answer for long past the poll's
 # deadline; TRICKLE: the answer a byte at a time; UNAVAILABLE: 5xx; then the hostile
 # bodies; LOST_REPLY_ANSWER: a reply applied, its answer garbled; HELD_REPLY: a reply
-# applied at once, its answer given HELD_REPLY_SECONDS later (the caller has given up).
+# applied at once, its answer given HELD_REPLY_SECONDS later (the caller has given up);
+# REWRITTEN_REPLY: as LOST_REPLY_ANSWER, the reply shown on its thread rewritten as some
+# marketplaces do (``faults.rewritten``: HTML entities, <br /> and CRLF, NFD, trimmed).
 Fault = Literal[
     "STALL",
     "TRICKLE",
@@ -35,6 +37,7 @@ Fault = Literal[
     "WRONG_CONTENT_TYPE",
     "LOST_REPLY_ANSWER",
     "HELD_REPLY",
+    "REWRITTEN_REPLY",
 ]
 # Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
 # an operator of the marketplace.
@@ -194,6 +197,8 @@ class _AdminDriver:
             }
         if fault == "LOST_REPLY_ANSWER":
             return {"malformedNext": 1, "operations": [self.replying]}
+        if fault == "REWRITTEN_REPLY":
+            return {"malformedNext": 1, "operations": [self.replying], "rewriteReplies": True}
         if fault in self.bodies:
             return self.bodies[fault] | {"operations": reading}
         raise Unsupported(f"the {self.marketplace} double cannot answer {fault} yet")

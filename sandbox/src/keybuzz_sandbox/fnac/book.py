@@ -10,11 +10,12 @@ at start-up, and its first query pays for its history once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 
 from ..clock import SellerTimeline
+from ..faults import as_written
 from .generator import (
     DATE_STATES,
     INCIDENT_TYPES,
@@ -99,6 +100,9 @@ class ShopBook:
         credentials: Credentials,
         public_url: str = "",
     ) -> None:
+        # How the shop's threads show a seller's reply (a fault may rewrite it): set by
+        # the double's routes from its fault settings before each call.
+        self.show_reply: Callable[[str], str] = as_written
         self.gen = gen
         self.timeline = timeline
         self.credentials = credentials
@@ -257,7 +261,7 @@ class ShopBook:
             from_type="SELLER",
             from_name=self.gen.spec.name,
             subject=subject,
-            description=description,
+            description=self.show_reply(description),
             created=virtual_now,
             offer_title=original.facts.offer_title if original else None,
             product_fnac_id=original.facts.product_fnac_id if original else None,

@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from lxml import etree
 
-from ..faults import SlowAnswer, trickled
+from ..faults import SlowAnswer, reply_shown, trickled
 from . import errors
 from .double import FnacDouble, FnacFaultConfig
 from .generator import file_content
@@ -172,6 +172,7 @@ def _answer(double: FnacDouble, service: str, root: etree._Element) -> etree._El
         return refusal(
             service, errors.TOKEN_INVALID, "Invalid or expired token: authenticate again"
         )
+    book.show_reply = reply_shown(double.faults.config)
     return QUERIES[service](book, root, double.clock.now())
 
 
