@@ -9,7 +9,15 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from keybuzz_shared.connectors.seam import SENT_SKEW, is_same_text, is_sent_reply
+from keybuzz_shared.connectors.seam import (
+    SENT_SKEW,
+    InboxMessage,
+    SenderType,
+    ThreadKey,
+    is_same_text,
+    is_sent_reply,
+    sent_since,
+)
 
 LONGEST = 60  # a marketplace's longest reply, in the cases below
 OURS = "Bonjour Mme Dupré,\n\nVotre colis part demain & arrive <vite>.\nCordialement"
@@ -86,3 +94,32 @@ def test_the_read_back_looks_a_little_before_the_replys_queueing() -> None:
     assert is_sent_reply(OURS, queued, OURS, queued - SENT_SKEW, 5_000)
     earlier = queued - SENT_SKEW - timedelta(seconds=1)
     assert not is_sent_reply(OURS, queued, OURS, earlier, 5_000)
+
+
+def test_a_reply_channels_read_back_lists_from_a_little_before_the_queueing() -> None:
+    """``sent_since`` (what a reply channel's ``sent_messages`` gives back) takes the same
+    margin: the seller's message dated a minute before the queueing by a marketplace whose
+    clock is behind ours is listed; one dated before the margin, or the buyer's, is not."""
+    queued = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+    def listed(message_id: str, sender: SenderType, at: datetime) -> InboxMessage:
+        return InboxMessage(
+            message_id=message_id,
+            thread=ThreadKey(kind="ORDER", id="O1"),
+            sender_type=sender,
+            sender_name=None,
+            subject="",
+            body=OURS,
+            created_at=at,
+            unread=False,
+        )
+
+    found = sent_since(
+        [
+            listed("behind", "SELLER", queued - timedelta(minutes=1)),
+            listed("earlier", "SELLER", queued - SENT_SKEW - timedelta(seconds=1)),
+            listed("buyer", "BUYER", queued),
+        ],
+        queued,
+    )
+    assert [m.external_id for m in found] == ["behind"]
