@@ -395,3 +395,28 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
         assert await driver.sent(conformance.admin, shop, text) == [recipient]
         sent = await events(conformance, "message.sent", mine.tenant)
         assert [e["ticketMessageId"] for e in sent] == [reply_id]
+
+
+async def test_a_reply_dated_behind_our_clock_is_found_and_sent_once(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    """Its answer lost, the reply is on the thread dated a minute before we queued it (the
+    marketplace's clock is behind ours): the read-back, which looks a little before the
+    queueing, finds it; SENT without a second copy."""
+    [shop] = await shops(conformance, driver)
+    recipient = driver.recipients[0]
+    async with connected(conformance, connector, shop) as mine:
+        first = await first_polled(conformance, mine)
+        asked = await driver.thread_for(conformance.admin, shop, recipient, "Et ma facture ?")
+        await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
+        ticket = await ticket_of(conformance, mine, asked)
+        text = f"Votre facture {ticket['id'][-12:]} est jointe à la commande."
+        await driver.set_fault(conformance.admin, "REPLY_BEHIND", [shop])
+        try:
+            reply_id = await reply(conformance, mine, ticket["id"], text, recipient)
+            await delivered(conformance, mine, ticket["id"], reply_id)
+        finally:
+            await driver.clear_faults(conformance.admin)
+        assert await driver.sent(conformance.admin, shop, text) == [recipient]
+        sent = await events(conformance, "message.sent", mine.tenant)
+        assert [e["ticketMessageId"] for e in sent] == [reply_id]

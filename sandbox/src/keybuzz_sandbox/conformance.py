@@ -26,7 +26,9 @@ from keybuzz_sandbox import backmarket, cdiscount, mirakl
 # bodies; LOST_REPLY_ANSWER: a reply applied, its answer garbled; HELD_REPLY: a reply
 # applied at once, its answer given HELD_REPLY_SECONDS later (the caller has given up);
 # REWRITTEN_REPLY: as LOST_REPLY_ANSWER, the reply shown on its thread rewritten as some
-# marketplaces do (``faults.rewritten``: HTML entities, <br /> and CRLF, NFD, trimmed).
+# marketplaces do (``faults.rewritten``: HTML entities, <br /> and CRLF, NFD, trimmed);
+# REPLY_BEHIND: as LOST_REPLY_ANSWER, the reply dated REPLY_BEHIND_SECONDS before our time
+# (a marketplace whose clock is behind ours).
 Fault = Literal[
     "STALL",
     "TRICKLE",
@@ -38,11 +40,13 @@ Fault = Literal[
     "LOST_REPLY_ANSWER",
     "HELD_REPLY",
     "REWRITTEN_REPLY",
+    "REPLY_BEHIND",
 ]
 # Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
 # an operator of the marketplace.
 RecipientKind = Literal["BUYER", "MARKETPLACE_SUPPORT", "OPERATOR"]
 HELD_REPLY_SECONDS = 3.0
+REPLY_BEHIND_SECONDS = 60.0
 RECIPIENT_KINDS: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT", "OPERATOR")
 
 
@@ -199,6 +203,9 @@ class _AdminDriver:
             return {"malformedNext": 1, "operations": [self.replying]}
         if fault == "REWRITTEN_REPLY":
             return {"malformedNext": 1, "operations": [self.replying], "rewriteReplies": True}
+        if fault == "REPLY_BEHIND":
+            behind = {"repliesBehindSeconds": REPLY_BEHIND_SECONDS}
+            return {"malformedNext": 1, "operations": [self.replying]} | behind
         if fault in self.bodies:
             return self.bodies[fault] | {"operations": reading}
         raise Unsupported(f"the {self.marketplace} double cannot answer {fault} yet")

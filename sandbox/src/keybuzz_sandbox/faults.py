@@ -104,6 +104,9 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     # The seller's replies shown on their threads rewritten (``rewritten``), as sent in the
     # double's log of what the seller sent.
     rewrite_replies: bool = False
+    # The seller's replies dated this many real seconds before the real time, as by a
+    # marketplace whose clock is behind ours (0: dated by the double's clock).
+    replies_behind_seconds: float = 0.0
 
     def shown_reply(self, text: str) -> str:
         """A seller's reply as its thread shows it."""
@@ -138,6 +141,20 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
 def reply_shown(config: FaultConfig) -> Callable[[str], str]:
     """How a double's threads show a seller's reply under its fault settings ``config``."""
     return config.shown_reply if isinstance(config, SlowFaultConfig) else as_written
+
+
+def as_dated(own_now: float) -> float:
+    """A seller's reply dated by the double's own clock."""
+    return own_now
+
+
+def reply_dating(config: FaultConfig, real_now: float) -> Callable[[float], float]:
+    """How a double dates a seller's reply written at ``real_now`` (real epoch seconds)
+    under its fault settings ``config``, from its own clock's time then."""
+    behind = config.replies_behind_seconds if isinstance(config, SlowFaultConfig) else 0.0
+    if not behind:
+        return as_dated
+    return lambda own_now: min(own_now, real_now - behind)
 
 
 async def trickled(content: bytes, pause: float) -> AsyncIterator[bytes]:

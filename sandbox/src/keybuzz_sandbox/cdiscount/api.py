@@ -302,7 +302,13 @@ def reply(book: ShopBook, raw: bytes, real_now: float, now: float) -> Answer:
     )
     contents = tuple(content for _, content in files)
     message = book.add_message(
-        record, SELLER, book.show_reply(data.body), now, receivers, attachments, contents
+        record,
+        SELLER,
+        book.show_reply(data.body),
+        book.date_reply(now),
+        receivers,
+        attachments,
+        contents,
     )
     book.sent.append(
         SentMessage(

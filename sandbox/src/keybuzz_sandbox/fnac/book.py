@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from ..clock import SellerTimeline
-from ..faults import as_written
+from ..faults import as_dated, as_written
 from .generator import (
     DATE_STATES,
     INCIDENT_TYPES,
@@ -100,9 +100,11 @@ class ShopBook:
         credentials: Credentials,
         public_url: str = "",
     ) -> None:
-        # How the shop's threads show a seller's reply (a fault may rewrite it): set by
-        # the double's routes from its fault settings before each call.
+        # How the shop's threads show and date a seller's reply (a fault may rewrite it,
+        # or date it behind our clock): set by the double's routes from its fault
+        # settings before each call.
         self.show_reply: Callable[[str], str] = as_written
+        self.date_reply: Callable[[float], float] = as_dated
         self.gen = gen
         self.timeline = timeline
         self.credentials = credentials
@@ -262,7 +264,7 @@ class ShopBook:
             from_name=self.gen.spec.name,
             subject=subject,
             description=self.show_reply(description),
-            created=virtual_now,
+            created=self.date_reply(virtual_now),
             offer_title=original.facts.offer_title if original else None,
             product_fnac_id=original.facts.product_fnac_id if original else None,
             offer_seller_id=original.facts.offer_seller_id if original else None,

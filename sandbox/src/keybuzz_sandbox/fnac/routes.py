@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from lxml import etree
 
-from ..faults import SlowAnswer, reply_shown, trickled
+from ..faults import SlowAnswer, reply_dating, reply_shown, trickled
 from . import errors
 from .double import FnacDouble, FnacFaultConfig
 from .generator import file_content
@@ -173,6 +173,7 @@ def _answer(double: FnacDouble, service: str, root: etree._Element) -> etree._El
             service, errors.TOKEN_INVALID, "Invalid or expired token: authenticate again"
         )
     book.show_reply = reply_shown(double.faults.config)
+    book.date_reply = reply_dating(double.faults.config, double.clock.now())
     return QUERIES[service](book, root, double.clock.now())
 
 

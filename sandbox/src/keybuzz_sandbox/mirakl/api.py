@@ -265,7 +265,9 @@ def reply(book: ShopBook, call: Call) -> Answer:
         raise Refused(400, f"A thread holds at most {MESSAGES_PER_THREAD} messages")
     files = _files(book, parts, thread.order)
     recipients = tuple(dict.fromkeys(str(kind) for kind in kinds))
-    message = book.write(thread, SHOP, book.show_reply(body), call.now, recipients, files)
+    message = book.write(
+        thread, SHOP, book.show_reply(body), book.date_reply(call.now), recipients, files
+    )
     return _sent(book, "M12", thread, message, call.now, body)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from ..faults import as_written
+from ..faults import as_dated, as_written
 from .operators import Channel, OperatorSpec, ShopSpec, rng, uid
 
 DAY = 86_400.0
@@ -145,9 +145,11 @@ class ShopBook:
     def __init__(
         self, seed: str, operator: OperatorSpec, spec: ShopSpec, shop_id: int, anchor: float
     ) -> None:
-        # How the shop's threads show a seller's reply (a fault may rewrite it): set by
-        # the double's routes from its fault settings before each call.
+        # How the shop's threads show and date a seller's reply (a fault may rewrite it,
+        # or date it behind our clock): set by the double's routes from its fault
+        # settings before each call.
         self.show_reply: Callable[[str], str] = as_written
+        self.date_reply: Callable[[float], float] = as_dated
         self.seed, self.operator, self.spec, self.shop_id = seed, operator, spec, shop_id
         self.offset = 0.0  # seconds of the shop's life played by the clock advance
         self.orders: dict[str, Order] = {}
