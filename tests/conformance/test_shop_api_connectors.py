@@ -9,7 +9,7 @@ and shop statuses over HTTP, its events on JetStream, and the double's thread.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -352,3 +352,85 @@ async def test_a_reply_to_each_recipient_is_sent_at_most_once(
             assert await driver.sent(conformance.admin, shop, text) == [recipient]
         sent = await events(conformance, "message.sent", mine.tenant)
         assert sorted(e["ticketMessageId"] for e in sent) == sorted(replies.values())
+
+
+async def sent_under(
+    conformance: Stack,
+    driver: ShopDriver,
+    shop: DoubleShop,
+    mine: Connected,
+    fault: Fault,
+    text: Callable[[str], str],
+) -> tuple[dict[str, Any], str, str]:
+    """A buyer's thread polled into a ticket, then a reply to its first recipient sent with
+    ``fault`` armed on the double (the reply's ``text`` of the ticket's id) until it is
+    SENT: the ticket, the reply's text and its ticket message id."""
+    recipient = driver.recipients[0]
+    first = await first_polled(conformance, mine)
+    asked = await driver.thread_for(conformance.admin, shop, recipient, f"Et {fault} ?")
+    await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
+    ticket = await ticket_of(conformance, mine, asked)
+    said = text(ticket["id"][-12:])
+    await driver.set_fault(conformance.admin, fault, [shop])
+    try:
+        reply_id = await reply(conformance, mine, ticket["id"], said, recipient)
+        await delivered(conformance, mine, ticket["id"], reply_id)
+    finally:
+        await driver.clear_faults(conformance.admin)
+    assert await driver.sent(conformance.admin, shop, said) == [recipient]
+    return ticket, said, reply_id
+
+
+async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    """Its answer lost, the reply is looked for on the thread, where the marketplace shows
+    it rewritten (HTML entities, ``<br />`` and CRLF for line breaks, decomposed accents,
+    trimmed): found there, it is SENT without a second copy, and the polls that read it
+    back take it for the reply, not for a new message of the seller."""
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        ticket, text, reply_id = await sent_under(
+            conformance,
+            driver,
+            shop,
+            mine,
+            "REWRITTEN_REPLY",
+            lambda ref: (
+                f"Bonjour Mme Dupré,\n\nVotre colis « {ref} » part demain"
+                " & arrive <vite>,  promis.\nCordialement"
+            ),
+        )
+        for _ in range(2):  # a poll that may have begun before the reply was on the thread
+            since = (await shop_status(conformance, mine))["lastSuccessAt"]
+            await polled_since(conformance, mine, since, NEXT_POLL)
+        [again] = [t for t in await tickets(conformance, mine) if t["id"] == ticket["id"]]
+        seller = [
+            m for m in again["messages"] if m["id"] != reply_id and m["senderType"] == "SELLER"
+        ]
+        assert seller == [], "the reply read back was taken for a new message of the seller"
+        assert await driver.sent(conformance.admin, shop, text) == [driver.recipients[0]]
+        [mine_said] = [m for m in again["messages"] if m["id"] == reply_id]
+        assert mine_said["body"] == text
+        sent = await events(conformance, "message.sent", mine.tenant)
+        assert [e["ticketMessageId"] for e in sent] == [reply_id]
+
+
+async def test_a_reply_dated_behind_our_clock_is_found_and_sent_once(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    """Its answer lost, the reply is on the thread dated a minute before we queued it (the
+    marketplace's clock is behind ours): the read-back, which looks a little before the
+    queueing, finds it; SENT without a second copy."""
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        _, _, reply_id = await sent_under(
+            conformance,
+            driver,
+            shop,
+            mine,
+            "REPLY_BEHIND",
+            lambda ref: f"Votre facture {ref} est jointe à la commande.",
+        )
+        sent = await events(conformance, "message.sent", mine.tenant)
+        assert [e["ticketMessageId"] for e in sent] == [reply_id]

@@ -24,7 +24,11 @@ from keybuzz_sandbox import backmarket, cdiscount, mirakl
 # What the suite asks a double to do wrong. STALL: no answer for long past the poll's
 # deadline; TRICKLE: the answer a byte at a time; UNAVAILABLE: 5xx; then the hostile
 # bodies; LOST_REPLY_ANSWER: a reply applied, its answer garbled; HELD_REPLY: a reply
-# applied at once, its answer given HELD_REPLY_SECONDS later (the caller has given up).
+# applied at once, its answer given HELD_REPLY_SECONDS later (the caller has given up);
+# REWRITTEN_REPLY: as LOST_REPLY_ANSWER, the reply shown on its thread rewritten as some
+# marketplaces do (``faults.rewritten``: HTML entities, <br /> and CRLF, NFD, trimmed);
+# REPLY_BEHIND: as LOST_REPLY_ANSWER, the reply dated REPLY_BEHIND_SECONDS before our time
+# (a marketplace whose clock is behind ours).
 Fault = Literal[
     "STALL",
     "TRICKLE",
@@ -39,11 +43,14 @@ Fault = Literal[
     "HUGE_NUMBER",
     "MISTYPED",
     "DUPLICATE_KEYS",
+    "REWRITTEN_REPLY",
+    "REPLY_BEHIND",
 ]
 # Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
 # an operator of the marketplace.
 RecipientKind = Literal["BUYER", "MARKETPLACE_SUPPORT", "OPERATOR"]
 HELD_REPLY_SECONDS = 3.0
+REPLY_BEHIND_SECONDS = 60.0
 RECIPIENT_KINDS: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT", "OPERATOR")
 
 
@@ -198,6 +205,11 @@ class _AdminDriver:
             }
         if fault == "LOST_REPLY_ANSWER":
             return {"malformedNext": 1, "operations": [self.replying]}
+        if fault == "REWRITTEN_REPLY":
+            return {"malformedNext": 1, "operations": [self.replying], "rewriteReplies": True}
+        if fault == "REPLY_BEHIND":
+            behind = {"repliesBehindSeconds": REPLY_BEHIND_SECONDS}
+            return {"malformedNext": 1, "operations": [self.replying]} | behind
         if fault in self.bodies:
             return self.bodies[fault] | {"operations": reading}
         raise Unsupported(f"the {self.marketplace} double cannot answer {fault} yet")

@@ -7,8 +7,10 @@ given call sequence); `failNext` / `malformedNext` give exact, non-flaky counts.
 from __future__ import annotations
 
 import asyncio
+import html
 import random
-from collections.abc import AsyncIterator
+import unicodedata
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
@@ -67,6 +69,19 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
 MAX_SLOW_SECONDS = 3_600.0  # a stall, a trickle's pause or a hold, at most
 
 
+def as_written(text: str) -> str:
+    """A seller's reply shown on its thread as it was sent."""
+    return text
+
+
+def rewritten(text: str) -> str:
+    """A seller's reply shown on its thread as some marketplaces rewrite it: trimmed, its
+    characters escaped as HTML entities, a run of spaces kept with ``&nbsp;``, its line
+    breaks as ``<br />`` and CRLF, its accents decomposed (Unicode NFD)."""
+    escaped = html.escape(text.strip(), quote=True).replace("  ", "&nbsp; ")
+    return unicodedata.normalize("NFD", escaped.replace("\n", "<br />\r\n"))
+
+
 class SlowAnswer(msgspec.Struct, frozen=True):
     stall: float = 0.0  # seconds before the request is handled
     trickle: float = 0.0  # seconds between each byte of the answer
@@ -86,6 +101,16 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     trickle_shops: list[str] = msgspec.field(default_factory=list)
     hold_seconds: float = 0.0
     hold_shops: list[str] = msgspec.field(default_factory=list)
+    # The seller's replies shown on their threads rewritten (``rewritten``), as sent in the
+    # double's log of what the seller sent.
+    rewrite_replies: bool = False
+    # The seller's replies dated this many real seconds before the real time, as by a
+    # marketplace whose clock is behind ours (0: dated by the double's clock).
+    replies_behind_seconds: float = 0.0
+
+    def shown_reply(self, text: str) -> str:
+        """A seller's reply as its thread shows it."""
+        return rewritten(text) if self.rewrite_replies else text
 
     def slow_problems(self) -> list[str]:
         limits = {
@@ -111,6 +136,25 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
             trickle=hits(self.trickle_seconds, self.trickle_shops),
             hold=hits(self.hold_seconds, self.hold_shops),
         )
+
+
+def reply_shown(config: FaultConfig) -> Callable[[str], str]:
+    """How a double's threads show a seller's reply under its fault settings ``config``."""
+    return config.shown_reply if isinstance(config, SlowFaultConfig) else as_written
+
+
+def as_dated(own_now: float) -> float:
+    """A seller's reply dated by the double's own clock."""
+    return own_now
+
+
+def reply_dating(config: FaultConfig, real_now: float) -> Callable[[float], float]:
+    """How a double dates a seller's reply written at ``real_now`` (real epoch seconds)
+    under its fault settings ``config``, from its own clock's time then."""
+    behind = config.replies_behind_seconds if isinstance(config, SlowFaultConfig) else 0.0
+    if not behind:
+        return as_dated
+    return lambda own_now: min(own_now, real_now - behind)
 
 
 async def trickled(content: bytes, pause: float) -> AsyncIterator[bytes]:

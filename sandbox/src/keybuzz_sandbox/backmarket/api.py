@@ -159,7 +159,9 @@ def post_message(book: ShopBook, call: Call) -> Answer:
         raise Refused(400, "invalid-payload", f"At most {MAX_FILES} files")
     if any(len(content) > MAX_FILE_BYTES for _, content in call.files):
         raise Refused(400, "invalid-payload", "A file is limited to 3 MB")
-    message = book.write(folder, MERCHANT, text, call.now, files=call.files)
+    message = book.write(
+        folder, MERCHANT, book.show_reply(text), book.date_reply(call.now), files=call.files
+    )
     book.sent.append(
         {
             "folderId": folder.folder_id,

@@ -301,7 +301,15 @@ def reply(book: ShopBook, raw: bytes, real_now: float, now: float) -> Answer:
         for n, (a, content) in enumerate(files)
     )
     contents = tuple(content for _, content in files)
-    message = book.add_message(record, SELLER, data.body, now, receivers, attachments, contents)
+    message = book.add_message(
+        record,
+        SELLER,
+        book.show_reply(data.body),
+        book.date_reply(now),
+        receivers,
+        attachments,
+        contents,
+    )
     book.sent.append(
         SentMessage(
             message_id=message.facts.message_id,

@@ -265,8 +265,10 @@ def reply(book: ShopBook, call: Call) -> Answer:
         raise Refused(400, f"A thread holds at most {MESSAGES_PER_THREAD} messages")
     files = _files(book, parts, thread.order)
     recipients = tuple(dict.fromkeys(str(kind) for kind in kinds))
-    message = book.write(thread, SHOP, body, call.now, recipients, files)
-    return _sent(book, "M12", thread, message, call.now)
+    message = book.write(
+        thread, SHOP, book.show_reply(body), book.date_reply(call.now), recipients, files
+    )
+    return _sent(book, "M12", thread, message, call.now, body)
 
 
 def open_thread(book: ShopBook, call: Call) -> Answer:
@@ -301,8 +303,16 @@ def open_thread(book: ShopBook, call: Call) -> Answer:
     return _sent(book, "OR43", thread, thread.messages[0], call.now)
 
 
-def _sent(book: ShopBook, operation: str, thread: Thread, message: Message, now: float) -> Answer:
-    """Records what the shop sent (the admin's ``sent``) and answers M12's and OR43's 201."""
+def _sent(
+    book: ShopBook,
+    operation: str,
+    thread: Thread,
+    message: Message,
+    now: float,
+    body: str | None = None,
+) -> Answer:
+    """Records what the shop sent (the admin's ``sent``: ``body`` as sent, when the thread
+    shows it rewritten) and answers M12's and OR43's 201."""
     book.sent.append(
         {
             "operation": operation,
@@ -310,7 +320,7 @@ def _sent(book: ShopBook, operation: str, thread: Thread, message: Message, now:
             "orderId": thread.order.order_id,
             "messageId": message.message_id,
             "to": list(message.to),
-            "body": message.body,
+            "body": message.body if body is None else body,
             "files": [attachment.name for attachment in message.attachments],
             "at": mirakl_time(now),
         }

@@ -61,4 +61,5 @@ async def _on_thread(api: MarketplaceReplies, attempt: ApiAttempt) -> bool:
     found = await api.sent_messages(attempt.tenant_id, reply.thread, queued_at)
     # As the marketplace carries it: what it lists back, whatever the queued text held.
     text = api.reply_text(reply.body)
-    return any(is_own_reply(text, queued_at, m.body, m.sent_at) for m in found)
+    longest = api.limits.max_text_length
+    return any(is_own_reply(text, queued_at, m.body, m.sent_at, longest) for m in found)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.seam import ThreadDetail, ThreadKey, ThreadKind
+from keybuzz_shared.connectors.seam import ThreadDetail, ThreadKey, ThreadKind, is_sent_reply
 
 # Who wrote a message: a ticket's sender types (the tickets' deadlines read them too).
 from keybuzz_poller.tickets.ports import BUYER as BUYER
@@ -37,9 +37,6 @@ NOTICE_WINDOW = timedelta(minutes=5)
 # A new poll reads again from this long before its cursor: a message the marketplace lists
 # late under an earlier time is still read (the ones already stored are skipped).
 CURSOR_OVERLAP = timedelta(minutes=10)
-# A seller's message the marketplace lists is one of our replies when it holds the reply's
-# text and is dated at most this long before we queued the reply (the clocks differ a little).
-REPLY_CLOCK_SKEW = timedelta(minutes=2)
 
 
 class Shop(msgspec.Struct, frozen=True):
@@ -242,16 +239,15 @@ def incident_message(incident: ShopIncident, opener: str, claim_subject: str) ->
     )
 
 
-def is_own_reply(text: str, queued_at: datetime, body: str, written_at: datetime) -> bool:
+def is_own_reply(
+    text: str, queued_at: datetime, body: str, written_at: datetime, max_length: int
+) -> bool:
     """Whether a seller's message the marketplace lists (``body``, written at
-    ``written_at``) is our reply ``text`` queued at ``queued_at``: the same text, whitespace
-    and line ends aside (the marketplace may give them back changed), written no earlier
-    than a little before the reply was queued."""
-    return written_at >= queued_at - REPLY_CLOCK_SKEW and _comparable(body) == _comparable(text)
-
-
-def _comparable(text: str) -> str:
-    return " ".join(text.split())
+    ``written_at``) is our reply ``text`` queued at ``queued_at``: the same text as the
+    marketplace may give it back rewritten (HTML line breaks and entities, line ends,
+    whitespace, Unicode form, cut at its longest reply ``max_length``), written no earlier
+    than ``SENT_SKEW`` before the reply was queued (``seam.read_back``)."""
+    return is_sent_reply(text, queued_at, body, written_at, max_length)
 
 
 def read_from(

@@ -223,8 +223,10 @@ async def _own_reply(
     it is recorded on the reply, and a reply still in doubt (QUEUED, or FAILED after
     attempts whose answers were lost) is SENT with its ``message.sent`` (the sender,
     finding it SENT, neither sends nor announces it again)."""
+    longest = connector_for(shop.marketplace).limits.max_text_length
     for reply in await unit.store.own_replies(ticket_id):
-        if not is_own_reply(reply.text, reply.queued_at, message.body, message.created_at):
+        body, written_at = message.body, message.created_at
+        if not is_own_reply(reply.text, reply.queued_at, body, written_at, longest):
             continue
         matched = await unit.store.match_reply(reply.ticket_message_id, message.message_id)
         if matched is None:

@@ -82,6 +82,11 @@ from keybuzz_shared.connectors.seam.page import (
     state_of,
 )
 from keybuzz_shared.connectors.seam.parts_session import PartsSession, SessionInbox
+from keybuzz_shared.connectors.seam.read_back import (
+    SENT_SKEW,
+    is_same_text,
+    is_sent_reply,
+)
 from keybuzz_shared.connectors.seam.redirect_flow import (
     AccountCredentials,
     AccountCredentialsMissing,
@@ -134,6 +139,9 @@ __all__ = [
     "ThreadsInbox",
     "failed_reply",
     "sent_since",
+    "SENT_SKEW",
+    "is_same_text",
+    "is_sent_reply",
     "DiscussionShopApi",
     "PartsSession",
     "SessionInbox",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import msgspec
@@ -22,6 +22,7 @@ from keybuzz_shared.connectors.seam.messages import (
 )
 from keybuzz_shared.connectors.seam.orders import OrderSource
 from keybuzz_shared.connectors.seam.page import Page
+from keybuzz_shared.connectors.seam.read_back import SENT_SKEW
 from keybuzz_shared.times import as_utc
 
 if TYPE_CHECKING:
@@ -104,11 +105,6 @@ def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
             Attachment(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
         ),
     )
-
-
-# How much earlier than a reply's queueing its read-back looks: a marketplace dates a
-# message by a clock that is not ours, some to the second only.
-SENT_SKEW = timedelta(minutes=2)
 
 
 def sent_since(listed: Iterable[InboxMessage], since: datetime) -> list[MarketplaceMessage]:
