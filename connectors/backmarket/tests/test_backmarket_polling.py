@@ -181,3 +181,38 @@ async def test_a_listing_needing_more_calls_than_the_day_allows_stops_at_its_cap
     assert (await poll(again, shop)).stored >= len(opened)
     for folder in opened[:: len(opened) - 1]:  # the first and the last
         assert (await ticket_of(again, shop, str(folder["orderId"])))["messages"]
+
+
+async def test_the_days_allowance_is_not_exceeded_across_a_poller_restart(
+    start_service: StartService,
+    dovecot: MailServer,
+    sandbox_url: str,
+    vault: VaultClient,
+    admin: httpx.AsyncClient,
+) -> None:
+    """The day's folder-list calls are counted in the poller's database, not its memory: a
+    poller started again mid-day, with the same allowance, makes none beyond it."""
+    settings = {
+        "POLL_ENABLED": "false",
+        "REPLY_SENDER_ENABLED": "false",
+        "BACKMARKET_CALLS_PER_DAY": "3",
+        **service_env(sandbox_url),
+        **dovecot.settings,
+    }
+    first = await start_service(DEFINITION, **settings)
+    for n in range(31):  # more folders than three list pages hold
+        await admin.post(f"/shops/{MILANO}/folders", json={"message": f"Colis {n}"})
+    shop = await connected(first, vault, admin)
+    lists = await folder_lists(admin)
+    await poll(first, shop)
+    assert await folder_lists(admin) - lists == 3
+
+    await first.stop()  # mid-day, the allowance spent
+    again = await start_service(
+        DEFINITION, DATABASE_URL=first.runtime.settings.database_url, **settings
+    )
+    for _ in range(2):
+        await poll(again, shop)
+    assert await folder_lists(admin) - lists == 3  # not one call more today
+    [status] = await get_json(again, shop.tenant_id, "/api/v1/poller/shops")
+    assert status["allowance"] == {"callsPerDay": 3, "callsToday": 3, "callsLeft": 0}
