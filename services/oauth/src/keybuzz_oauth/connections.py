@@ -114,6 +114,33 @@ class ShopConnected:
 
 
 @dataclass(frozen=True)
+class StoredShop:
+    """A live (CONNECTED, REAUTH_REQUIRED) shop connection's id as it is stored."""
+
+    connection_id: str
+    tenant_id: str
+    marketplace: str
+    seller_id: str
+    identity: str | None  # the account it holds (its connector's credential check)
+
+
+@dataclass(frozen=True)
+class ShopIdCollision:
+    """A connection whose shop id, made canonical, is a shop ``held_by`` holds: both kept,
+    for an operator to settle."""
+
+    connection_id: str
+    tenant_id: str
+    marketplace: str
+    seller_id: str  # as the connection holds it
+    canonical_id: str
+    held_by: str  # the other connection's id
+    held_by_tenant: str
+    held_by_marketplace: str
+    found_at: datetime
+
+
+@dataclass(frozen=True)
 class ConnectionReport:
     """What the status and disconnect use cases answer, free of any wire format."""
 
