@@ -173,7 +173,8 @@ def spellings(shop_id: str) -> list[str]:
     characters, in another case."""
     wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in shop_id)
     tried = ["0" + shop_id, "00" + shop_id, f" {shop_id} ", f"{shop_id}\t", wide]
-    tried += [shop_id.lower(), shop_id.upper(), shop_id.swapcase()]
+    mixed = "".join(c.lower() if i % 2 else c.upper() for i, c in enumerate(shop_id))
+    tried += [shop_id.lower(), shop_id.upper(), shop_id.swapcase(), mixed]
     return list(dict.fromkeys(t for t in tried if t != shop_id))
 
 

@@ -105,8 +105,9 @@ def account_name(fields: Sequence[CredentialField]) -> str:
 
 
 def account_of(fields: Sequence[CredentialField], credentials: Mapping[str, str]) -> str:
-    """The shop's id on the marketplace: the value of the field declared ``account``."""
-    return credentials[account_name(fields)]
+    """The shop's id on the marketplace: the value of the field declared ``account``, in its
+    canonical form (whatever spelling the credentials were stored in)."""
+    return canonical_account(fields, credentials[account_name(fields)])
 
 
 def stored(fields: Sequence[CredentialField], secret: Mapping[str, object]) -> dict[str, str]:
