@@ -328,15 +328,15 @@ class InMemoryOauthStore:
         rows = {r.id: r for r in self._all_rows()}
         return [
             ShopIdCollision(
-                shop.connection_id,
-                shop.tenant_id,
-                shop.marketplace,
-                shop.seller_id,
-                canonical,
-                held_by,
-                rows[held_by].tenant_id,
-                rows[held_by].marketplace,
-                found_at,
+                connection_id=shop.connection_id,
+                tenant_id=shop.tenant_id,
+                marketplace=shop.marketplace,
+                shop_id=shop.seller_id,
+                canonical_shop_id=canonical,
+                held_by=held_by,
+                held_by_tenant_id=rows[held_by].tenant_id,
+                held_by_marketplace=rows[held_by].marketplace,
+                found_at=found_at,
             )
             for shop, canonical, held_by, found_at in self.collisions.values()
             if rows[shop.connection_id].status in _LINKED

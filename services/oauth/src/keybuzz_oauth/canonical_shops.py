@@ -77,10 +77,10 @@ async def canonicalise_shop_ids(ports: OauthPorts) -> CanonicalPass:
                 "connection_id": collision.connection_id,
                 "tenant_id": collision.tenant_id,
                 "marketplace": collision.marketplace,
-                "shop_id": collision.seller_id,
-                "canonical_shop_id": collision.canonical_id,
+                "shop_id": collision.shop_id,
+                "canonical_shop_id": collision.canonical_shop_id,
                 "held_by": collision.held_by,
-                "held_by_tenant_id": collision.held_by_tenant,
+                "held_by_tenant_id": collision.held_by_tenant_id,
                 "held_by_marketplace": collision.held_by_marketplace,
             },
         )

@@ -131,18 +131,3 @@ class CatalogueEntry(Body):
 
 class CatalogueResponse(Body):
     marketplaces: list[CatalogueEntry]
-
-
-class ShopIdCollisionBody(Body):
-    """A connection whose shop id, made canonical, is a shop another connection holds
-    (``keybuzz.oauth.shop-id-collisions``): both kept, for an operator to settle."""
-
-    connection_id: str
-    tenant_id: str
-    marketplace: str
-    shop_id: str  # as the connection holds it
-    canonical_shop_id: str
-    held_by: str  # the other connection's id
-    held_by_tenant_id: str
-    held_by_marketplace: str
-    found_at: datetime

@@ -188,9 +188,9 @@ ON CONFLICT (connection_id) DO UPDATE SET
 
 # Collisions still standing: both connections live, the first still in its old spelling.
 _COLLISIONS = """
-SELECT c.connection_id::text, m.tenant_id, m.marketplace_type, c.seller_id, c.canonical_id,
-       c.held_by::text, h.tenant_id AS held_by_tenant, h.marketplace_type AS held_by_marketplace,
-       c.found_at
+SELECT c.connection_id::text AS connection_id, m.tenant_id, m.marketplace_type AS marketplace,
+       c.seller_id AS shop_id, c.canonical_id AS canonical_shop_id, c.held_by::text AS held_by,
+       h.tenant_id AS held_by_tenant_id, h.marketplace_type AS held_by_marketplace, c.found_at
   FROM shop_id_collisions c
   JOIN marketplace_connections m ON m.id = c.connection_id
   JOIN marketplace_connections h ON h.id = c.held_by
@@ -364,7 +364,7 @@ class PostgresOauthStore:
         )
 
     async def shop_id_collisions(self) -> list[ShopIdCollision]:
-        return [ShopIdCollision(*row) for row in await self.db.fetch(_COLLISIONS)]
+        return [ShopIdCollision(**dict(row)) for row in await self.db.fetch(_COLLISIONS)]
 
     async def mark_reauth_required(
         self,
