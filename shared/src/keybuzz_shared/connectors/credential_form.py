@@ -63,7 +63,7 @@ def read_credentials(
         anchored = full_match(field)
         if anchored is not None and re.search(anchored, value) is None:
             raise CredentialFieldInvalid(field.json_name, rule_of(field))
-        read[field.name] = value if field.secret else canonical(field, value)
+        read[field.name] = canonical(field, value)
     return read
 
 
