@@ -8,7 +8,10 @@ import pytest
 from keybuzz_shared.connectors.credential_form import (
     CredentialFieldInvalid,
     account_of,
+    canonical,
+    canonical_account,
     read_credentials,
+    reidentified,
     stored,
 )
 from keybuzz_shared.connectors.seam import CredentialField
@@ -93,3 +96,41 @@ def test_what_vault_holds_is_read_only_when_every_field_is_there() -> None:
     assert stored(FORM, secret) == {"seller_id": "123456", "client": "c", "client_secret": SECRET}
     assert stored(FORM, secret | {"client": " "}) == {}
     assert stored(FORM, {"seller_id": "123456"}) == {}
+
+
+NUMBER = CredentialField(
+    name="shop_id", json_name="shopId", label="Shop", number=True, account=True
+)
+UPPER = CredentialField(name="uuid", json_name="uuid", label="UUID", case="upper")
+
+
+@pytest.mark.parametrize(
+    ("field", "spelled", "one"),
+    [
+        (NUMBER, "043115", "43115"),
+        (NUMBER, "0043115", "43115"),
+        (NUMBER, " 43115\t", "43115"),
+        (NUMBER, "\uff14\uff13\uff11\uff11\uff15", "43115"),  # full-width digits
+        (NUMBER, "000", "0"),
+        (NUMBER, "43115", "43115"),
+        (UPPER, " abcdef01-2345 ", "ABCDEF01-2345"),
+        (UPPER, "\uff41bc", "ABC"),  # a full-width letter
+    ],
+)
+def test_a_value_has_one_canonical_spelling(field: CredentialField, spelled: str, one: str) -> None:
+    assert canonical(field, spelled) == one
+    assert canonical(field, one) == one  # canonical already: unchanged
+
+
+def test_a_secret_is_never_made_canonical_and_stored_ids_are_read_canonical() -> None:
+    secret = CredentialField(name="key", json_name="key", label="Key", secret=True)
+    assert canonical(secret, " Ｋey0 ") == " Ｋey0 "
+    assert canonical_account((NUMBER, secret), "007") == "7"
+    assert account_of((NUMBER, secret), {"shop_id": "0043115", "key": "k"}) == "43115"
+    typed = read_credentials((NUMBER, secret), {"shopId": "0043115", "key": " k "})
+    assert typed == {"shop_id": "43115", "key": " k "}
+
+
+def test_an_identity_takes_a_canonical_shop_id_in_its_last_part() -> None:
+    assert reidentified("mirakl:BOULANGER:043115", "43115") == "mirakl:BOULANGER:43115"
+    assert reidentified("octopia-seller-api:0090", "90") == "octopia-seller-api:90"

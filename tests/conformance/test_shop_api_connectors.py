@@ -24,6 +24,7 @@ from keybuzz_sandbox.conformance import (
     Unsupported,
     Written,
 )
+from keybuzz_shared.connectors.credential_form import CredentialFieldInvalid, read_credentials
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import Connector
 
@@ -151,6 +152,70 @@ async def test_a_shop_is_refused_to_a_second_tenant_under_every_marketplace_of_i
             assert taken.status_code == 409, (marketplace, taken.text)
             assert owner.tenant not in taken.text
             assert shop.credentials[secret_of(connector)] not in taken.text
+
+
+def spellings(shop_id: str) -> list[str]:
+    """Other spellings of one shop id: padded with zeros, in whitespace, in full-width
+    characters, in another case."""
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in shop_id)
+    tried = ["0" + shop_id, "00" + shop_id, f" {shop_id} ", f"{shop_id}\t", wide]
+    mixed = "".join(c.lower() if i % 2 else c.upper() for i, c in enumerate(shop_id))
+    tried += [shop_id.lower(), shop_id.upper(), shop_id.swapcase(), mixed]
+    return list(dict.fromkeys(t for t in tried if t != shop_id))
+
+
+def form_takes(connector: Connector, credentials: dict[str, str]) -> bool:
+    """Whether the connector's form accepts ``credentials`` (else oauth answers 400)."""
+    try:
+        read_credentials(connector.credential_fields, connect_body(connector, credentials))
+    except CredentialFieldInvalid:
+        return False
+    return True
+
+
+async def test_a_shop_is_one_shop_whatever_spelling_of_its_id_is_typed(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    """The stored id is the canonical one, and another tenant typing the shop's id in
+    another spelling (padding, whitespace, width, case) is refused: 409 when the form takes
+    that spelling, 400 when it does not; never connected."""
+    [shop] = await shops(conformance, driver)
+    account = next(f.name for f in connector.credential_fields if f.account)
+    canonical = read_credentials(
+        connector.credential_fields, connect_body(connector, dict(shop.credentials))
+    )[account]
+    variants = spellings(canonical)
+    # The owner types a spelling the form takes but is not the canonical one.
+    typed = next(v for v in variants if form_takes(connector, {**shop.credentials, account: v}))
+    owner = new_tenant()
+    body = connect_body(connector, {**shop.credentials, account: typed})
+    answer = await oauth_call(
+        conformance, "POST", connector.marketplace, "connection", owner, json=body
+    )
+    assert answer.status_code == 200, (typed, answer.text)
+    try:
+        assert answer.json()["shopId"] == canonical, typed
+        kept = await conformance.vault.read(connector.credentials_path(owner))
+        assert kept is not None and kept[account] == canonical
+
+        async def polled_as() -> str | None:
+            found = await shop_status(conformance, Connected(owner, connector.marketplace, shop))
+            return None if found is None else str(found["sellerId"])
+
+        assert await wait_for(polled_as, 10, "the poller's shop") == canonical
+        for spelled in [canonical, *variants]:
+            credentials = {**shop.credentials, account: spelled}
+            intruder = new_tenant()
+            body = connect_body(connector, credentials)
+            refused = await oauth_call(
+                conformance, "POST", connector.marketplace, "connection", intruder, json=body
+            )
+            expected = 409 if form_takes(connector, credentials) else 400
+            assert refused.status_code == expected, (repr(spelled), refused.text)
+            assert owner not in refused.text
+            assert await conformance.vault.read(connector.credentials_path(intruder)) is None
+    finally:
+        await oauth_call(conformance, "DELETE", connector.marketplace, "connection", owner)
 
 
 # --- reading ----------------------------------------------------------------------------------

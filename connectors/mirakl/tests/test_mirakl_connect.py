@@ -42,7 +42,8 @@ def form(shop: dict[str, Any], **changed: str) -> dict[str, str]:
 
 @pytest.fixture
 async def double() -> AsyncIterator[str]:
-    async for url in serve_double():
+    """The double, with one extra shop at each operator: the same shop id at every one."""
+    async for url in serve_double(mirakl_extra_shops=1):
         yield url
 
 
@@ -157,6 +158,33 @@ async def test_a_key_of_several_shops_connects_the_shop_named(
         assert answer.json()["shopId"] == str(shop["shopId"])
     taken = await call(oauth, "POST", "leroy_merlin/connection", second, json=form(leroy[0]))
     assert taken.status_code == 409, taken.text
+
+
+async def test_one_shop_id_at_two_operators_is_two_shops(
+    oauth: RunningService, double: str
+) -> None:
+    """A shop's identity includes its operator: shop N at Boulanger and shop N at Leroy
+    Merlin are two shops of two instances, each connected by its own tenant."""
+    listed = await operators(double)
+    boulanger, leroy = (
+        {shop["shopId"]: shop for shop in listed[code]["shops"]}
+        for code in ("BOULANGER", "LEROY_MERLIN")
+    )
+    [number] = sorted(set(boulanger) & set(leroy))
+    first, second = new_tenant(), new_tenant()
+    for tenant, code, shop in (
+        (first, "boulanger", boulanger[number]),
+        (second, "leroy_merlin", leroy[number]),
+    ):
+        answer = await call(oauth, "POST", f"{code}/connection", tenant, json=form(shop))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["shopId"] == str(number)
+    rows = [*await rows_of(oauth, first), *await rows_of(oauth, second)]
+    assert [(r["marketplace_type"], r["seller_id"], r["status"]) for r in rows] == [
+        ("BOULANGER", str(number), "CONNECTED"),
+        ("LEROY_MERLIN", str(number), "CONNECTED"),
+    ]
+    assert rows[0]["account_identity"] != rows[1]["account_identity"]
 
 
 async def test_a_key_off_its_format_is_refused_before_any_call(

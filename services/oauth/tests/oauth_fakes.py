@@ -32,7 +32,9 @@ from keybuzz_oauth.connections import (
     Connection,
     ShopConnected,
     ShopCredentials,
+    ShopIdCollision,
     Status,
+    StoredShop,
 )
 from keybuzz_oauth.ports import (
     OauthPorts,
@@ -128,6 +130,7 @@ class InMemoryOauthStore:
         self.connections: dict[str, dict[str, _Row]] = {AMAZON: {}}
         self.rows = self.connections[AMAZON]
         self.locks: list[str] = []  # what was locked, in order (a lock is taken at once)
+        self.collisions: dict[str, tuple[StoredShop, str, str, datetime]] = {}
 
     def rows_of(self, marketplace: str) -> dict[str, _Row]:
         return self.connections.setdefault(marketplace, {})
@@ -285,6 +288,61 @@ class InMemoryOauthStore:
             return None
         row.ended_as_duplicate, row.vault_path = False, None
         return row.connection()
+
+    # --- shop ids in their canonical form
+
+    def _all_rows(self) -> list[_Row]:
+        return [r for rows in self.connections.values() for r in rows.values()]
+
+    async def live_shops(self, marketplaces: Sequence[str]) -> list[StoredShop]:
+        return [
+            StoredShop(r.id, r.tenant_id, r.marketplace, r.seller_id, r.identity)
+            for r in self._all_rows()
+            if r.marketplace in marketplaces and r.status in _LINKED and r.seller_id is not None
+        ]
+
+    async def holder_of(
+        self, shop: StoredShop, seller_id: str, identity: str | None
+    ) -> tuple[str, str, str] | None:
+        for r in self._all_rows():
+            if r.id == shop.connection_id or r.status not in _LINKED:
+                continue
+            if r.identity == identity or (r.marketplace, r.seller_id) == (
+                shop.marketplace,
+                seller_id,
+            ):
+                return (r.id, r.tenant_id, r.marketplace)
+        return None
+
+    async def rewrite_shop_id(self, shop: StoredShop, seller_id: str, identity: str | None) -> bool:
+        row = self.rows_of(shop.marketplace).get(shop.tenant_id)
+        if row is None or row.status not in _LINKED or row.seller_id != shop.seller_id:
+            return False
+        row.seller_id, row.identity = seller_id, identity
+        return True
+
+    async def record_collision(self, shop: StoredShop, canonical_id: str, held_by: str) -> None:
+        self.collisions[shop.connection_id] = (shop, canonical_id, held_by, self.clock())
+
+    async def shop_id_collisions(self) -> list[ShopIdCollision]:
+        rows = {r.id: r for r in self._all_rows()}
+        return [
+            ShopIdCollision(
+                connection_id=shop.connection_id,
+                tenant_id=shop.tenant_id,
+                marketplace=shop.marketplace,
+                shop_id=shop.seller_id,
+                canonical_shop_id=canonical,
+                held_by=held_by,
+                held_by_tenant_id=rows[held_by].tenant_id,
+                held_by_marketplace=rows[held_by].marketplace,
+                found_at=found_at,
+            )
+            for shop, canonical, held_by, found_at in self.collisions.values()
+            if rows[shop.connection_id].status in _LINKED
+            and rows[shop.connection_id].seller_id == shop.seller_id
+            and rows[held_by].status in _LINKED
+        ]
 
     async def mark_reauth_required(
         self,

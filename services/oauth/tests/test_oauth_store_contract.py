@@ -272,6 +272,42 @@ async def test_an_account_is_held_once_whatever_its_marketplace_value(store: Oau
     assert await store.ended_as_duplicates() == []
 
 
+async def test_shop_ids_are_rewritten_where_free_and_collisions_recorded(
+    store: OauthStore,
+) -> None:
+    held = await store.upsert_shop_connected(shop("t1", "SHOP-1"))
+    await store.upsert_shop_connected(shop("t2", "shop-1", "DARTY"))  # an older spelling
+    await store.upsert_shop_connected(shop("t3", "shop-3"))
+    live = {s.tenant_id: s for s in await store.live_shops(["FNAC", "DARTY"])}
+    assert set(live) == {"t1", "t2", "t3"}
+    assert await store.live_shops(["CDISCOUNT"]) == []
+    assert (live["t2"].seller_id, live["t2"].identity) == ("shop-1", "one-api:shop-1")
+    # Free: rewritten once (a second writer, still reading the old spelling, changes nothing).
+    assert await store.holder_of(live["t3"], "SHOP-3", "one-api:SHOP-3") is None
+    assert await store.rewrite_shop_id(live["t3"], "SHOP-3", "one-api:SHOP-3")
+    assert not await store.rewrite_shop_id(live["t3"], "SHOP-3", "one-api:SHOP-3")
+    assert (await store.get_connection("t3", "FNAC")).seller_id == "SHOP-3"  # type: ignore[union-attr]
+    assert await store.account_holders("one-api:SHOP-3") == [("t3", "FNAC")]
+    # Held by another connection (its identity): recorded, both kept.
+    holder = await store.holder_of(live["t2"], "SHOP-1", "one-api:SHOP-1")
+    assert holder == (held.id, "t1", "FNAC")
+    await store.record_collision(live["t2"], "SHOP-1", held.id)
+    await store.record_collision(live["t2"], "SHOP-1", held.id)  # again at the next start
+    [collision] = await store.shop_id_collisions()
+    assert (
+        collision.tenant_id,
+        collision.marketplace,
+        collision.shop_id,
+        collision.canonical_shop_id,
+        collision.held_by_tenant_id,
+        collision.held_by_marketplace,
+    ) == ("t2", "DARTY", "shop-1", "SHOP-1", "t1", "FNAC")
+    assert (await store.get_connection("t2", "DARTY")).status is Status.CONNECTED  # type: ignore[union-attr]
+    # Settled once either is disconnected.
+    assert await store.mark_disconnected("t1", "FNAC") is not None
+    assert await store.shop_id_collisions() == []
+
+
 async def test_a_tenant_changing_its_shop_frees_the_first(store: OauthStore) -> None:
     await store.upsert_shop_connected(shop("t1", "SHOP-1"))
     moved = await store.upsert_shop_connected(shop("t1", "SHOP-2"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
@@ -58,6 +59,7 @@ CREDENTIAL_FIELDS = (
         pattern="[0-9]{1,12}",
         format="digits",
         max_length=12,
+        number=True,  # an integer to the marketplace: "043115" is shop 43115
         account=True,
     ),
     CredentialField(
@@ -86,7 +88,7 @@ def platform_of(fields: Mapping[str, str]) -> str:
 
 def shop_identity(platform: str, merchant_id: str) -> str:
     """The account a merchant id names on one of Back Market's platforms."""
-    return f"backmarket-{platform.lower()}:{merchant_id.strip()}"
+    return f"backmarket-{platform.lower()}:{canonical_account(CREDENTIAL_FIELDS, merchant_id)}"
 
 
 class BackMarketCredentialCheck:
@@ -108,10 +110,10 @@ class BackMarketCredentialCheck:
             **check_options(api.call_deadline_seconds),
         )
         page = await client.get_json("/ws/sav", {"page": "1"})
-        typed = credentials["merchant_id"].strip()
+        typed = canonical_account(CREDENTIAL_FIELDS, credentials["merchant_id"])
         results = page.get("results") if isinstance(page, dict) else None
         named = {
-            str(f["merchant"])
+            canonical_account(CREDENTIAL_FIELDS, str(f["merchant"]))
             for f in results or ()
             if isinstance(f, dict) and isinstance(f.get("merchant"), int)
         }

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.errors import OctopiaAnswerUnreadable
+from keybuzz_connector_cdiscount.errors import OctopiaCredentialsRefused
 from keybuzz_connector_cdiscount.settings import octopia_api
 
 # Printable ASCII without spaces: what Octopia's portal generates, and a refusal about a
@@ -42,6 +43,7 @@ CREDENTIAL_FIELDS = (
         pattern="[0-9]{1,12}",
         format="digits",
         max_length=12,
+        number=True,  # an integer to the marketplace: "043115" is shop 43115
         account=True,
     ),
 )
@@ -57,13 +59,13 @@ def credentials_of(fields: Mapping[str, str]) -> OctopiaCredentials:
     return OctopiaCredentials(
         client_id=fields["client_id"],
         client_secret=fields["client_secret"],
-        seller_id=fields["seller_id"].strip(),
+        seller_id=canonical_account(CREDENTIAL_FIELDS, fields["seller_id"]),
     )
 
 
 def shop_identity(seller_id: str) -> str:
     """The account a seller id names on Octopia's seller API."""
-    return f"{SELLER_API}:{seller_id.strip()}"
+    return f"{SELLER_API}:{canonical_account(CREDENTIAL_FIELDS, seller_id)}"
 
 
 class CdiscountCredentialCheck:
@@ -84,10 +86,14 @@ class CdiscountCredentialCheck:
         )
         await client.authenticate()
         items, _ = await client.get_page("/discussions", {"pageSize": "1"})
-        # The API answers for the seller the call named; a discussion it lists says so too.
-        named = {str(i["sellerId"]) for i in items if isinstance(i, dict) and "sellerId" in i}
+        # The API answers for the seller the call named; a discussion it lists names its
+        # seller, and that answer decides: compared in the canonical form, it must be the
+        # seller typed.
+        named = {
+            canonical_account(CREDENTIAL_FIELDS, str(i["sellerId"]))
+            for i in items
+            if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
+        }
         if named - {shop.seller_id}:
-            raise OctopiaAnswerUnreadable(
-                "GET discussions", f"seller {shop.seller_id} asked, another one answered"
-            )
+            raise OctopiaCredentialsRefused(f"these credentials are not seller {shop.seller_id}'s")
         return shop_identity(shop.seller_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
@@ -34,6 +35,7 @@ CREDENTIAL_FIELDS = (
         pattern="[0-9]{1,12}",
         format="digits",
         max_length=12,
+        number=True,  # an integer to the marketplace: "043115" is shop 43115
         account=True,
     ),
 )
@@ -47,12 +49,15 @@ def key_of(fields: Mapping[str, str]) -> MiraklKey:
     missing = [f.name for f in CREDENTIAL_FIELDS if not fields.get(f.name)]
     if missing:
         raise ValueError(f"Mirakl credentials lack {', '.join(missing)}")
-    return MiraklKey(api_key=fields["api_key"].strip(), shop_id=fields["shop_id"].strip())
+    return MiraklKey(
+        api_key=fields["api_key"].strip(),
+        shop_id=canonical_account(CREDENTIAL_FIELDS, fields["shop_id"]),
+    )
 
 
 def shop_identity(operator: str, shop_id: str) -> str:
     """One shop of one operator: two operators' shops of one id are two shops."""
-    return f"mirakl:{operator}:{shop_id.strip()}"
+    return f"mirakl:{operator}:{canonical_account(CREDENTIAL_FIELDS, shop_id)}"
 
 
 class MiraklCredentialCheck:

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+import msgspec
 from keybuzz_shared.connectors.credential_form import account_of
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
 from keybuzz_shared.connectors.seam import Connector
@@ -111,6 +112,32 @@ class ShopConnected:
     shop_id: str
     vault_path: str
     identity: str  # the account the API answered for (the connector's credential check)
+
+
+@dataclass(frozen=True)
+class StoredShop:
+    """A live (CONNECTED, REAUTH_REQUIRED) shop connection's id as it is stored."""
+
+    connection_id: str
+    tenant_id: str
+    marketplace: str
+    seller_id: str
+    identity: str | None  # the account it holds (its connector's credential check)
+
+
+class ShopIdCollision(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A connection whose shop id, made canonical, is a shop ``held_by`` holds: both kept,
+    for an operator to settle (as ``keybuzz.oauth.shop-id-collisions`` lists it)."""
+
+    connection_id: str
+    tenant_id: str
+    marketplace: str
+    shop_id: str  # as the connection holds it
+    canonical_shop_id: str
+    held_by: str  # the other connection's id
+    held_by_tenant_id: str
+    held_by_marketplace: str
+    found_at: datetime
 
 
 @dataclass(frozen=True)

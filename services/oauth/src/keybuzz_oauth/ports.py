@@ -20,7 +20,14 @@ from typing import Protocol
 from keybuzz_shared.connectors.seam import AccountVault, CodeExchange
 from keybuzz_shared.uow import StoreUnit
 
-from keybuzz_oauth.connections import Connected, Connection, ShopConnected, ShopCredentials
+from keybuzz_oauth.connections import (
+    Connected,
+    Connection,
+    ShopConnected,
+    ShopCredentials,
+    ShopIdCollision,
+    StoredShop,
+)
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.states import ConsumedState, NewStateRow
 
@@ -107,6 +114,33 @@ class OauthStore(Protocol):
 
     async def finish_duplicate(self, tenant_id: str, marketplace: str) -> Connection | None:
         """Said: the flag and the Vault path cleared; None when there was nothing to say."""
+        ...
+
+    async def live_shops(self, marketplaces: Sequence[str]) -> list[StoredShop]:
+        """The live (CONNECTED, REAUTH_REQUIRED) connections of ``marketplaces`` with a shop
+        id, the oldest connected first."""
+        ...
+
+    async def holder_of(
+        self, shop: StoredShop, seller_id: str, identity: str | None
+    ) -> tuple[str, str, str] | None:
+        """(connection id, tenant, marketplace) of the oldest other live connection holding
+        ``identity``, or ``seller_id`` under the shop's marketplace; None when none does."""
+        ...
+
+    async def rewrite_shop_id(self, shop: StoredShop, seller_id: str, identity: str | None) -> bool:
+        """The connection's shop id and identity rewritten, if it is still live and still
+        holds ``shop.seller_id``; False when it changed since it was read."""
+        ...
+
+    async def record_collision(self, shop: StoredShop, canonical_id: str, held_by: str) -> None:
+        """Recorded (replacing an earlier record of that connection): the shop's canonical
+        id is a shop the connection ``held_by`` holds."""
+        ...
+
+    async def shop_id_collisions(self) -> list[ShopIdCollision]:
+        """The collisions still standing (both connections live, the first still in its
+        old spelling), the oldest found first."""
         ...
 
     async def mark_reauth_required(

@@ -10,10 +10,11 @@ from keybuzz_shared.connectors.seam import AppNotConfigured
 from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.vault import VaultError
 
-from keybuzz_oauth import credential_connect, events, flow
+from keybuzz_oauth import canonical_shops, credential_connect, events, flow
 from keybuzz_oauth.app import CALLBACK_PATHS, ROUTES
 from keybuzz_oauth.bootstrap import assemble, disassemble, ports_of, redirect_marketplace
 from keybuzz_oauth.errors import CredentialsUnavailable
+from keybuzz_oauth.micro import micro_endpoints
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.settings import OauthSettings
 
@@ -61,6 +62,12 @@ async def _check_app_credentials(runtime: Runtime[OauthSettings]) -> None:
     )
 
 
+async def _canonical_shop_ids(runtime: Runtime[OauthSettings]) -> None:
+    """Shop ids stored in another spelling than their connector's canonical one are brought
+    to it; those that collide with another connection's shop are reported, both kept."""
+    await canonical_shops.canonicalise_shop_ids(ports_of(runtime))
+
+
 async def _end_duplicate_connections(runtime: Runtime[OauthSettings]) -> None:
     """Connections a migration ended (their shop was held elsewhere first) are said at
     start-up: their key leaves Vault and their consumers delete what came through them."""
@@ -81,8 +88,10 @@ DEFINITION = ServiceDefinition(
         _hide_callback_query_in_access_log,
         assemble,
         _check_app_credentials,
+        _canonical_shop_ids,
         _end_duplicate_connections,
     ],
     on_shutdown=[disassemble],
+    micro_endpoints=micro_endpoints,
     dependencies={"ports": OauthPorts},
 )

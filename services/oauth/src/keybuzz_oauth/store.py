@@ -9,7 +9,14 @@ from datetime import datetime
 import asyncpg
 from keybuzz_shared.db import Executor
 
-from keybuzz_oauth.connections import Connected, Connection, ShopConnected, Status
+from keybuzz_oauth.connections import (
+    Connected,
+    Connection,
+    ShopConnected,
+    ShopIdCollision,
+    Status,
+    StoredShop,
+)
 from keybuzz_oauth.ports import ShopTaken
 from keybuzz_oauth.states import ConsumedState, NewStateRow
 
@@ -146,6 +153,53 @@ def _written(row: asyncpg.Record | None) -> Connection:
     return connection
 
 
+# Shop connections as stored, for bringing their ids to the canonical form.
+_LIVE_SHOPS = """
+SELECT id::text, tenant_id, marketplace_type, seller_id, account_identity
+  FROM marketplace_connections
+ WHERE seller_id IS NOT NULL AND status IN ('CONNECTED', 'REAUTH_REQUIRED')
+   AND marketplace_type = ANY($1::text[])
+ ORDER BY connected_at NULLS LAST, created_at, id
+"""
+
+# Another live connection holding the account, or the marketplace's shop id (migrations 003
+# and 004's indexes): the oldest first.
+_HOLDER = """
+SELECT id::text, tenant_id, marketplace_type FROM marketplace_connections
+ WHERE id <> $1::uuid AND status IN ('CONNECTED', 'REAUTH_REQUIRED')
+   AND (account_identity = $2 OR (marketplace_type = $3 AND seller_id = $4))
+ ORDER BY connected_at NULLS LAST, created_at, id
+ LIMIT 1
+"""
+
+_REWRITE_SHOP_ID = """
+UPDATE marketplace_connections SET seller_id = $3, account_identity = $4, updated_at = now()
+ WHERE id = $1::uuid AND seller_id = $2 AND status IN ('CONNECTED', 'REAUTH_REQUIRED')
+RETURNING id
+"""
+
+_RECORD_COLLISION = """
+INSERT INTO shop_id_collisions (connection_id, seller_id, canonical_id, held_by)
+VALUES ($1::uuid, $2, $3, $4::uuid)
+ON CONFLICT (connection_id) DO UPDATE SET
+    seller_id = EXCLUDED.seller_id, canonical_id = EXCLUDED.canonical_id,
+    held_by = EXCLUDED.held_by
+"""
+
+# Collisions still standing: both connections live, the first still in its old spelling.
+_COLLISIONS = """
+SELECT c.connection_id::text AS connection_id, m.tenant_id, m.marketplace_type AS marketplace,
+       c.seller_id AS shop_id, c.canonical_id AS canonical_shop_id, c.held_by::text AS held_by,
+       h.tenant_id AS held_by_tenant_id, h.marketplace_type AS held_by_marketplace, c.found_at
+  FROM shop_id_collisions c
+  JOIN marketplace_connections m ON m.id = c.connection_id
+  JOIN marketplace_connections h ON h.id = c.held_by
+ WHERE m.status IN ('CONNECTED', 'REAUTH_REQUIRED') AND m.seller_id = c.seller_id
+   AND h.status IN ('CONNECTED', 'REAUTH_REQUIRED')
+ ORDER BY c.found_at, c.connection_id
+"""
+
+
 class PostgresOauthStore:
     """``ports.OauthStore`` on the pool (reads, one-statement writes) or a transaction."""
 
@@ -274,6 +328,43 @@ class PostgresOauthStore:
 
     async def finish_duplicate(self, tenant_id: str, marketplace: str) -> Connection | None:
         return _connection(await self.db.fetchrow(_FINISH_DUPLICATE, tenant_id, marketplace))
+
+    # --- shop ids in their canonical form -------------------------------------------------
+
+    async def live_shops(self, marketplaces: Sequence[str]) -> list[StoredShop]:
+        rows = await self.db.fetch(_LIVE_SHOPS, list(marketplaces))
+        return [
+            StoredShop(
+                row["id"],
+                row["tenant_id"],
+                row["marketplace_type"],
+                row["seller_id"],
+                row["account_identity"],
+            )
+            for row in rows
+        ]
+
+    async def holder_of(
+        self, shop: StoredShop, seller_id: str, identity: str | None
+    ) -> tuple[str, str, str] | None:
+        row = await self.db.fetchrow(
+            _HOLDER, shop.connection_id, identity, shop.marketplace, seller_id
+        )
+        return None if row is None else (row["id"], row["tenant_id"], row["marketplace_type"])
+
+    async def rewrite_shop_id(self, shop: StoredShop, seller_id: str, identity: str | None) -> bool:
+        row = await self.db.fetchrow(
+            _REWRITE_SHOP_ID, shop.connection_id, shop.seller_id, seller_id, identity
+        )
+        return row is not None
+
+    async def record_collision(self, shop: StoredShop, canonical_id: str, held_by: str) -> None:
+        await self.db.execute(
+            _RECORD_COLLISION, shop.connection_id, shop.seller_id, canonical_id, held_by
+        )
+
+    async def shop_id_collisions(self) -> list[ShopIdCollision]:
+        return [ShopIdCollision(**dict(row)) for row in await self.db.fetch(_COLLISIONS)]
 
     async def mark_reauth_required(
         self,

@@ -25,7 +25,7 @@ from keybuzz_shared.vault import VaultClient
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 START = NOW - timedelta(days=40)
 DAY = timedelta(days=1)
-KEY = {"partner_id": "p-1", "shop_id": "shop-1", "key": "k-1"}
+KEY = {"partner_id": "p-1", "shop_id": "SHOP-1", "key": "k-1"}
 
 
 def _order(n: int, at: datetime) -> OrderSummary:
@@ -116,7 +116,7 @@ async def _read(source: ConnectorOrderSource, window: OrderWindow) -> list[Sourc
 async def test_a_window_is_read_in_date_windows_to_the_clock_s_now(
     source: ConnectorOrderSource, session: RecordingSession
 ) -> None:
-    pages = await _read(source, OrderWindow("shop-1", created_after=START))
+    pages = await _read(source, OrderWindow("SHOP-1", created_after=START))
     windows = [
         (START, START + 15 * DAY),
         (START + 15 * DAY, START + 30 * DAY),
@@ -128,20 +128,20 @@ async def test_a_window_is_read_in_date_windows_to_the_clock_s_now(
     assert len(pages) == 6 and all(len(p.orders) == 1 for p in pages)
     assert [p.created_before for p in pages] == [None] * 5 + [NOW]  # only the last says
     assert pages[-1].next_token is None
-    assert {o.marketplace_id for p in pages for o in p.orders} == {"shop-1"}
+    assert {o.marketplace_id for p in pages for o in p.orders} == {"SHOP-1"}
 
 
 async def test_a_window_s_given_end_is_kept_and_a_resumed_read_goes_on_where_it_stood(
     source: ConnectorOrderSource, session: RecordingSession
 ) -> None:
     end = START + 20 * DAY
-    window = OrderWindow("shop-1", created_after=START, created_before=end)
+    window = OrderWindow("SHOP-1", created_after=START, created_before=end)
     first = await source.orders_in_window("t-1", window)
     second = await source.orders_in_window(
         "t-1", dataclasses.replace(window, page_token=first.next_token)
     )
     # Resumed with the token alone (as a job's checkpoint): the end is the token's.
-    resumed = OrderWindow("shop-1", created_after=START, page_token=second.next_token)
+    resumed = OrderWindow("SHOP-1", created_after=START, page_token=second.next_token)
     rest = await _read(source, resumed)
     assert session.created == [
         (START, START + 15 * DAY, None),
@@ -156,7 +156,7 @@ async def test_a_sync_lists_by_update_from_the_cursor_to_the_session_s_own(
     source: ConnectorOrderSource, session: RecordingSession
 ) -> None:
     since = NOW - 2 * DAY
-    page = await source.orders_in_window("t-1", OrderWindow("shop-1", updated_after=since))
+    page = await source.orders_in_window("t-1", OrderWindow("SHOP-1", updated_after=since))
     assert session.updated == [(since, None)] and session.created == []
     assert page.updated_before == NOW and page.next_token is None
 
@@ -165,10 +165,10 @@ async def test_a_window_without_a_start_or_with_a_forged_token_is_refused(
     source: ConnectorOrderSource, session: RecordingSession
 ) -> None:
     with pytest.raises(QueryRefused):
-        await source.orders_in_window("t-1", OrderWindow("shop-1"))
+        await source.orders_in_window("t-1", OrderWindow("SHOP-1"))
     with pytest.raises(QueryRefused):
         await source.orders_in_window(
-            "t-1", OrderWindow("shop-1", created_after=START, page_token="bm90LWEtdG9rZW4=")
+            "t-1", OrderWindow("SHOP-1", created_after=START, page_token="bm90LWEtdG9rZW4=")
         )
     assert session.created == []
 
@@ -177,7 +177,7 @@ async def test_the_session_is_made_again_only_when_the_key_changes(
     source: ConnectorOrderSource,
 ) -> None:
     connector = cast(FakeConnector, source.connector)
-    window = OrderWindow("shop-1", updated_after=NOW - DAY)
+    window = OrderWindow("SHOP-1", updated_after=NOW - DAY)
     await source.orders_in_window("t-1", window)
     await source.orders_in_window("t-1", window)
     assert connector.made == 1

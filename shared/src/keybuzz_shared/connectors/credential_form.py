@@ -1,6 +1,8 @@
 """What a seller typed to connect a CREDENTIALS marketplace, held to its connector's
 declared ``credential_fields`` (seam.CredentialField): each field there, a string, within
-its length and format, nothing else; normalised to the marketplace's spelling.
+its length and format, nothing else; made canonical (``canonical``): one value of the
+marketplace is one string here, whatever spelling, padding, width or case it was typed in,
+so that "one shop, one tenant" compares shops, not spellings.
 
 A refusal names the field (its JSON name) and the rule, never the value: a secret typed
 in the wrong field must not come back in an answer or a log.
@@ -9,6 +11,7 @@ in the wrong field must not come back in an answer or a log.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 from keybuzz_shared.connectors.seam import CredentialField
@@ -60,12 +63,39 @@ def read_credentials(
         anchored = full_match(field)
         if anchored is not None and re.search(anchored, value) is None:
             raise CredentialFieldInvalid(field.json_name, rule_of(field))
-        if field.case == "upper":
-            value = value.upper()
-        elif field.case == "lower":
-            value = value.lower()
-        read[field.name] = value
+        read[field.name] = canonical(field, value)
     return read
+
+
+def canonical(field: CredentialField, value: str) -> str:
+    """The one spelling of ``value`` for ``field``, by the rule its connector declares:
+    Unicode compatibility forms folded (NFKC: full-width digits are digits), surrounding
+    whitespace dropped, the marketplace's case (``case``), a number's leading zeros dropped
+    (``number``). What is stored, compared and sent is this form. A secret is never
+    touched: it is what the marketplace issued, byte for byte."""
+    if field.secret:
+        return value
+    value = unicodedata.normalize("NFKC", value).strip()
+    if field.case == "upper":
+        value = value.upper()
+    elif field.case == "lower":
+        value = value.lower()
+    if field.number and value.isascii() and value.isdigit():
+        value = value.lstrip("0") or "0"
+    return value
+
+
+def canonical_account(fields: Sequence[CredentialField], value: str) -> str:
+    """A shop id (typed, stored or named by the marketplace) in its canonical form."""
+    [account] = [f for f in fields if f.account]
+    return canonical(account, value)
+
+
+def reidentified(identity: str, account: str) -> str:
+    """An account's identity (``<api>:<shop id>``, the seam's ``CredentialCheck``) with its
+    shop id replaced by ``account``."""
+    api, _, _ = identity.rpartition(":")
+    return f"{api}:{account}"
 
 
 def account_name(fields: Sequence[CredentialField]) -> str:
@@ -75,8 +105,9 @@ def account_name(fields: Sequence[CredentialField]) -> str:
 
 
 def account_of(fields: Sequence[CredentialField], credentials: Mapping[str, str]) -> str:
-    """The shop's id on the marketplace: the value of the field declared ``account``."""
-    return credentials[account_name(fields)]
+    """The shop's id on the marketplace: the value of the field declared ``account``, in its
+    canonical form (whatever spelling the credentials were stored in)."""
+    return canonical_account(fields, credentials[account_name(fields)])
 
 
 def stored(fields: Sequence[CredentialField], secret: Mapping[str, object]) -> dict[str, str]:

@@ -33,6 +33,9 @@ class CredentialField(msgspec.Struct, frozen=True, kw_only=True):
     # The spelling the marketplace writes the value in: what is typed is stored so, which
     # keeps a comparison of two spellings of one value exact.
     case: Literal["upper", "lower"] | None = None
+    # The value is a number to the marketplace (its ids are integers): leading zeros are
+    # padding, and "043115" is shop 43115 (``credential_form.canonical``).
+    number: bool = False
     # The value names the shop on the marketplace: the connection's shop id (one field).
     account: bool = False
 
@@ -50,7 +53,13 @@ class CredentialCheck(Protocol):
         marketplace said one), or another ConnectorError for an answer that is not its
         API's; messages never hold a credential.
 
-        The identity names the API and the account it answered for, normalised (e.g.
-        ``<api>:<SHOP ID>``): two marketplace values served by one API give one shop one
-        identity, whichever value it was connected under. Callers compare identities only."""
+        ``credentials`` are canonical (``credential_form.read_credentials``). Where the
+        marketplace's answer names the account the credentials belong to, that answer
+        decides: a typed account id it contradicts is refused (CredentialsRefused).
+
+        The identity names the API and the account it answered for, ``<api>:<shop id>``
+        with the canonical shop id last (oauth rewrites that last part when it brings a
+        connection stored in another spelling to the canonical one): two marketplace
+        values served by one API give one shop one identity, whichever value it was
+        connected under. Callers compare identities only."""
         ...
