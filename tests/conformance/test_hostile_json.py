@@ -8,11 +8,15 @@ Fnac's XML has its own guard ("Fnac's XML" in docs/SECURITY.md): skipped there."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import pytest
-from keybuzz_sandbox.conformance import Fault, ShopDriver, Unsupported
+from keybuzz_sandbox.conformance import Fault, ShopDriver, Unsupported, Written
 from keybuzz_shared.connectors.seam import Connector
 
-from tests.conformance.harness import Stack, connected, polled_since, stored_ids
+from tests.conformance.harness import Connected, Stack, connected, polled_since, stored_ids
 from tests.conformance.test_shop_api_connectors import (
     NEXT_POLL,
     Polled,
@@ -38,19 +42,35 @@ async def test_hostile_json_fails_the_poll_cleanly_and_nothing_is_lost(
     assert failed["lastError"].startswith(f"{connector.marketplace}: "), failed["lastError"]
 
 
+@asynccontextmanager
+async def written_while(
+    conformance: Stack, connector: Connector, driver: ShopDriver, fault: Fault | None, text: str
+) -> AsyncIterator[tuple[Connected, dict[str, Any], Written]]:
+    """A shop of the double connected and polled once; then its double answering ``fault``
+    (None: as it should) and its buyer writing ``text``. Skipped where the double can do
+    neither."""
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, connector, shop) as mine:
+        first = await first_polled(conformance, mine)
+        try:
+            if fault is not None:
+                await driver.set_fault(conformance.admin, fault)
+            written = await driver.buyer_writes(conformance.admin, shop, text)
+        except Unsupported as exc:
+            pytest.skip(str(exc))
+        yield mine, first, written
+
+
 async def test_mistyped_items_are_set_aside_and_read_once_the_marketplace_answers_right(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
     """Strings where the API has them, numbers in the answer: each item is left out as
     unreadable (the poll goes on), and the listing is not taken as read past them."""
-    [shop] = await shops(conformance, driver)
-    async with connected(conformance, connector, shop) as mine:
-        first = await first_polled(conformance, mine)
-        try:
-            await driver.set_fault(conformance.admin, "MISTYPED")
-        except Unsupported as exc:
-            pytest.skip(str(exc))
-        written = await driver.buyer_writes(conformance.admin, shop, "mal typé")
+    async with written_while(conformance, connector, driver, "MISTYPED", "mal typé") as (
+        mine,
+        first,
+        written,
+    ):
         during = await polled_since(conformance, mine, first["lastSuccessAt"], NEXT_POLL)
         assert written.message_id not in await stored_ids(conformance, mine)
         await driver.clear_faults(conformance.admin)
@@ -61,15 +81,13 @@ async def test_mistyped_items_are_set_aside_and_read_once_the_marketplace_answer
 async def test_duplicate_keys_are_read_as_their_last_value(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
-    [shop] = await shops(conformance, driver)
-    async with connected(conformance, connector, shop) as mine:
-        first = await first_polled(conformance, mine)
-        try:
-            await driver.set_fault(conformance.admin, "DUPLICATE_KEYS")
-        except Unsupported as exc:
-            pytest.skip(str(exc))
-        written = await driver.buyer_writes(conformance.admin, shop, "clés en double")
+    text = "clés en double"
+    async with written_while(conformance, connector, driver, "DUPLICATE_KEYS", text) as (
+        mine,
+        first,
+        written,
+    ):
         await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
         ticket = await ticket_of(conformance, mine, written)
     [message] = [m for m in ticket["messages"] if m["externalId"] == written.message_id]
-    assert message["body"] == "clés en double"
+    assert message["body"] == text

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from keybuzz_sandbox.conformance import ShopDriver, Unsupported
+from keybuzz_sandbox.conformance import ShopDriver
 from keybuzz_shared.connectors.seam import Connector
 
-from tests.conformance.harness import Stack, connected, shop_status, tickets
-from tests.conformance.test_shop_api_connectors import first_polled, shops, stored_after
+from tests.conformance.harness import Stack, shop_status, tickets
+from tests.conformance.test_hostile_json import written_while
+from tests.conformance.test_shop_api_connectors import stored_after
 
 HOSTILE_TEXT = "Bonjour\x00 colis\x01 abîmé \u202eenu\u202c \x7f fin"
 
@@ -27,14 +27,12 @@ def _bodies(found: list[dict[str, Any]]) -> list[str]:
 async def test_a_message_with_control_characters_costs_that_message_only(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
-    [shop] = await shops(conformance, driver)
-    async with connected(conformance, connector, shop) as mine:
-        first = await first_polled(conformance, mine)
-        try:
-            await driver.buyer_writes(conformance.admin, shop, HOSTILE_TEXT)
-        except Unsupported as exc:
-            pytest.skip(str(exc))
-        healthy = await driver.buyer_writes(conformance.admin, shop, "Un message sain")
+    async with written_while(conformance, connector, driver, None, HOSTILE_TEXT) as (
+        mine,
+        first,
+        _,
+    ):
+        healthy = await driver.buyer_writes(conformance.admin, mine.shop, "Un message sain")
         await stored_after(conformance, mine, healthy.message_id, first["lastSuccessAt"])
         status = await shop_status(conformance, mine)
         assert status is not None and status["consecutiveFailures"] == 0, status

@@ -467,8 +467,9 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
             ),
         )
         for _ in range(2):  # a poll that may have begun before the reply was on the thread
-            since = (await shop_status(conformance, mine))["lastSuccessAt"]
-            await polled_since(conformance, mine, since, NEXT_POLL)
+            status = await shop_status(conformance, mine)
+            assert status is not None
+            await polled_since(conformance, mine, status["lastSuccessAt"], NEXT_POLL)
         [again] = [t for t in await tickets(conformance, mine) if t["id"] == ticket["id"]]
         seller = [
             m for m in again["messages"] if m["id"] != reply_id and m["senderType"] == "SELLER"

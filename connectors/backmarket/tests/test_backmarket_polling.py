@@ -134,6 +134,16 @@ async def test_a_reply_with_a_file_over_3_mb_is_refused_before_it_is_queued(
     assert queued == 1  # the 3 MB one only
 
 
+def polled_by_hand(sandbox_url: str, dovecot: MailServer) -> dict[str, str]:
+    """A poller on the double that polls when the test says, and sends no reply."""
+    return {
+        "POLL_ENABLED": "false",
+        "REPLY_SENDER_ENABLED": "false",
+        **service_env(sandbox_url),
+        **dovecot.settings,
+    }
+
+
 async def folder_lists(admin: httpx.AsyncClient) -> int:
     """The folder-list calls MILANO made today, on the double's count."""
     counted = (await admin.get("/counters", params={"shop": MILANO})).json()["counters"]
@@ -149,12 +159,7 @@ async def test_a_listing_needing_more_calls_than_the_day_allows_stops_at_its_cap
     vault: VaultClient,
     admin: httpx.AsyncClient,
 ) -> None:
-    settings = {
-        "POLL_ENABLED": "false",
-        "REPLY_SENDER_ENABLED": "false",
-        **service_env(sandbox_url),
-        **dovecot.settings,
-    }
+    settings = polled_by_hand(sandbox_url, dovecot)
     capped = await start_service(DEFINITION, BACKMARKET_CALLS_PER_DAY="3", **settings)
     # More folders with messages than three list pages hold (10 a page).
     opened = [
@@ -192,13 +197,7 @@ async def test_the_days_allowance_is_not_exceeded_across_a_poller_restart(
 ) -> None:
     """The day's folder-list calls are counted in the poller's database, not its memory: a
     poller started again mid-day, with the same allowance, makes none beyond it."""
-    settings = {
-        "POLL_ENABLED": "false",
-        "REPLY_SENDER_ENABLED": "false",
-        "BACKMARKET_CALLS_PER_DAY": "3",
-        **service_env(sandbox_url),
-        **dovecot.settings,
-    }
+    settings = polled_by_hand(sandbox_url, dovecot) | {"BACKMARKET_CALLS_PER_DAY": "3"}
     first = await start_service(DEFINITION, **settings)
     for n in range(31):  # more folders than three list pages hold
         await admin.post(f"/shops/{MILANO}/folders", json={"message": f"Colis {n}"})
