@@ -560,3 +560,29 @@ async def test_a_token_refused_even_when_new_is_credentials_refused_after_one_re
         with pytest.raises(OctopiaCredentialsRefused, match="a token just granted was refused"):
             await fake_client(url, http).get_json("/orders")
     assert seen == {"token": 2, "api": 2}
+
+
+async def test_a_token_is_renewed_a_margin_before_octopias_expires_in(
+    http: httpx.AsyncClient,
+) -> None:
+    """A token Octopia says lives 4 s is renewed from 2 s on (at most half its life
+    before), not at the last second: a call at 2.5 s asks for a new one first."""
+    tokens = [0]
+
+    async def handle(request: bytes, writer: asyncio.StreamWriter) -> None:
+        if request.startswith(b"POST /token"):
+            tokens[0] += 1
+            body = b'{"access_token": "tok-%d", "expires_in": 4, "token_type": "Bearer"}'
+            writer.write(answer(200, "application/json", body % tokens[0]))
+        else:
+            writer.write(answer(200, "application/json", b'{"items": []}'))
+        await writer.drain()
+
+    async with raw_server(handle) as url:
+        client = fake_client(url, http)
+        await client.get_json("/typologies")
+        await client.get_json("/typologies")
+        assert tokens[0] == 1  # kept while well inside its life
+        await asyncio.sleep(2.5)  # past life - margin (4 - 2), before Octopia's 4 s
+        await client.get_json("/typologies")
+    assert tokens[0] == 2
