@@ -19,6 +19,7 @@ from keybuzz_connector_mirakl.credentials import MiraklCredentialCheck
 from keybuzz_connector_mirakl.errors import (
     MiraklAnswerUnreadable,
     MiraklCredentialsRefused,
+    MiraklOutcomeUnknown,
     MiraklRequestRefused,
     MiraklUnavailable,
 )
@@ -214,3 +215,19 @@ async def test_a_garbled_first_page_is_not_asked_again_within_the_call(
     with pytest.raises(MiraklAnswerUnreadable, match="not JSON"):
         await client.get_json("M11", THREADS, paced=True)
     assert checked.seen == ["M11"]
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_an_m12_reply_whose_answer_is_lost_is_never_sent_again_by_the_client(
+    double: str, http: httpx.AsyncClient, checked: CheckedRequests, status: int
+) -> None:
+    """M12 (a multipart POST) may have been applied when its answer is a 5xx: the client
+    says the outcome is unknown (the poller reads the thread back) and never repeats it."""
+    base, shop = await boulanger(double)
+    client = client_of(http, base, shop, initial_backoff=0.01, max_backoff=0.05)
+    await faults(double, failNext=3, failStatus=status, operations=["M12"])
+    with pytest.raises(MiraklOutcomeUnknown):
+        await client.post_multipart(
+            "M12", f"{THREADS}/any-thread/message", {"message_input": {"body": "Bonjour"}}
+        )
+    assert checked.seen.count("M12") == 1
