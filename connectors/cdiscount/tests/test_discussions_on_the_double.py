@@ -376,3 +376,25 @@ async def test_a_since_older_than_six_months_is_clamped_not_refused(
 ) -> None:
     # Octopia refuses a search over 6 months (400): the listing starts 182 days back.
     await listing(inbox, datetime.now(UTC) - timedelta(days=400))
+
+
+async def test_once_octopia_refuses_include_all_the_session_stops_asking_for_it(
+    admin: httpx.AsyncClient, shop: dict[str, Any], sandbox_url: str
+) -> None:
+    """The refusal is Octopia's for the shop: the session keeps the fallback for its life,
+    asking ``includeMessages=All`` once, not on every listing."""
+    asked: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        if request.url.path.endswith("/discussions"):
+            asked.append(request.url.params.get("includeMessages", ""))
+
+    since = just_before()
+    await opened(admin, shop, body="Encore une question")
+    refusing = await admin.put("/faults", json={"observedListingOnly": True})
+    assert refusing.status_code == 200, refusing.text
+    async with httpx.AsyncClient(timeout=30, event_hooks={"request": [record]}) as http:
+        inbox = DiscussionInbox(octopia(sandbox_url, http, shop), page_size=100)
+        for _ in range(3):
+            assert await listing(inbox, since)
+    assert asked.count("All") == 1 and len(asked) >= 4  # the refused one, then three without
