@@ -398,3 +398,33 @@ async def test_once_octopia_refuses_include_all_the_session_stops_asking_for_it(
         for _ in range(3):
             assert await listing(inbox, since)
     assert asked.count("All") == 1 and len(asked) >= 4  # the refused one, then three without
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "orders",
+        "discussions/1/messages",
+        "attachments/../orders",
+        "attachments/%2e%2e/orders",
+        "attachments/a%2F..%2F..%2Forders",
+    ],
+)
+async def test_the_shops_token_goes_to_the_attachment_path_only(
+    shop: dict[str, Any], sandbox_url: str, path: str
+) -> None:
+    """A file link anywhere else under Octopia's API is refused before any request: the
+    shop's token never goes with it."""
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
+    async with httpx.AsyncClient(timeout=30, event_hooks={"request": [record]}) as http:
+        client = octopia(sandbox_url, http, shop)
+        inbox = DiscussionInbox(client, page_size=100)
+        url = client.api_url.rstrip("/") + "/" + path
+        link = InboxFile(name="x.pdf", url=url, content_type="application/pdf")
+        with pytest.raises(LinkRefused):
+            await inbox.file(link, 1_000)
+    assert not [r for r in sent if "authorization" in r.headers]

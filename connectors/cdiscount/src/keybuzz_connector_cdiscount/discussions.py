@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import httpx
 import msgspec
 from keybuzz_shared.connectors.seam import (
     InboxFile,
@@ -369,7 +370,7 @@ class DiscussionInbox(ThreadsInbox):
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         """Octopia serves a message's files with the shop's token: only at its own API's
         ``/attachments/`` address, the one the listing gave, is it sent."""
-        if not file.url.startswith(self.attachments_url()):
+        if not _an_attachment(file.url, self.attachments_url()):
             raise LinkRefused("not an attachment of Octopia's API")
         return await self.client.get_bytes(file.url, max_bytes)
 
@@ -423,3 +424,14 @@ class DiscussionInbox(ThreadsInbox):
         """The discussion's messages, oldest first."""
         messages = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
         return [inbox_message(discussion, m, labels, self.attachments_url()) for m in messages]
+
+
+def _an_attachment(url: str, attachments: str) -> bool:
+    """``url`` names a file under ``attachments`` once resolved as the HTTP client resolves
+    it: ``attachments/../orders`` is ``/orders``, and no dot segment, plain or encoded, may
+    lead out of it (the shop's token goes with the request)."""
+    try:
+        resolved = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return str(resolved).startswith(attachments) and ".." not in resolved.path.split("/")
