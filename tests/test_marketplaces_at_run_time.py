@@ -10,6 +10,7 @@ resume."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -98,6 +99,23 @@ def test_a_stale_reading_is_read_again_and_unchanged_entries_keep_their_objects(
     time.sleep(0.3)
     assert "ALPHA" not in registry.marketplaces() and registry.served("BETA")
     assert not registry.served("ALPHA")
+
+
+def test_what_was_made_for_a_marketplace_is_made_again_when_its_entry_is_edited(
+    family: Family,
+) -> None:
+    """An HTTP client or a reply sender made for ALPHA's entry is not kept once the entry
+    changes (its name here; its base URL in a catalogue): the next use makes it again from
+    the new connector, and the old one is handed over to be closed."""
+    registry.refresh()
+    made = registry.PerMarketplace(lambda c: (c.display_name, object()))
+    first = made["ALPHA"]
+    assert made["ALPHA"] is first  # kept while the entry is unchanged
+    family.path.write_text(json.dumps([{"code": "ALPHA", "name": "Alpha Renamed"}]))
+    registry.refresh()
+    again = made["ALPHA"]
+    assert again is not first and again[0] == "Alpha Renamed"
+    assert made.replaced == [first] and made["ALPHA"] is again
 
 
 def test_a_family_that_fails_keeps_its_last_good_list_logged_once(
