@@ -8,9 +8,14 @@ import dataclasses
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, cast
 
 import msgspec
 import pytest
+from keybuzz_poller.polling.shops import ShopScheduler
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.settings import PollerSettings
 from keybuzz_poller.shops.allowance import (
     DAY,
     FRENCH_BUYER_HOURS,
@@ -26,7 +31,8 @@ from keybuzz_poller.shops.allowance import (
 from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.domain import Shop, ShopMessage
 from keybuzz_poller.shops.poll import poll_shop
-from keybuzz_poller.shops.ports import ShopPorts, ShopReading
+from keybuzz_poller.shops.ports import MarketplaceUnavailable, ShopPorts, ShopReading
+from keybuzz_shared.settings import load_settings
 from poller_shop_fakes import FakeShops, InMemoryCallCounts, fake_shops
 from poller_shop_fakes import shop_message as message
 
@@ -285,3 +291,35 @@ async def test_a_poll_reads_again_from_its_marketplaces_overlap_before_the_curso
     assert fake.marketplace.listed_since[-1] == newest - timedelta(minutes=1)
     await poll_shop(fake.ports, SHOP)  # the poller's default: 10 minutes
     assert fake.marketplace.listed_since[-1] == newest - timedelta(minutes=10)
+
+
+async def test_a_page_whose_call_failed_still_counts_against_the_allowance() -> None:
+    """The marketplace counted the call whatever became of its answer: a page that failed
+    (an outage, an unreadable answer) is one call of the day spent."""
+    clock = Clock(datetime(2026, 11, 24, 19, 0, tzinfo=UTC))
+    fake, counts = await with_allowance(4000, clock)
+    backlog(fake, 10, clock.at)  # 5 pages of 2
+    fake.marketplace.fail["page"] = MarketplaceUnavailable("Fnac messages_query: HTTP 503")
+    with pytest.raises(MarketplaceUnavailable):
+        await poll_shop(fake.ports, SHOP)
+    assert counts.days[SHOP.key, WINTER] == 1
+    done = await poll_shop(fake.ports, SHOP)
+    assert done.stored == 10 and counts.days[SHOP.key, WINTER] == 1 + 5
+
+
+async def test_with_no_call_left_today_the_next_poll_is_tomorrow() -> None:
+    """The shops' scheduler puts a shop whose day is spent past midnight UTC, not at its
+    marketplace's interval; a poll asked all the same makes no call."""
+    clock = Clock(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))
+    fake, counts = await with_allowance(30, clock)
+    counts.days[SHOP.key, WINTER] = 30
+    settings = load_settings(PollerSettings, {})
+    runtime = cast(PollerRuntime, SimpleNamespace(settings=settings, stopping=False))
+    scheduler = ShopScheduler(runtime, cast(Any, None), fake.ports, cast(Any, None))
+    at = seconds_into_day(clock.at)[1]
+    assert at + await scheduler.next_interval(SHOP.key) > DAY
+    backlog(fake, 4, clock.at)
+    done = await poll_shop(fake.ports, SHOP)  # polled anyway (an operator's poll now)
+    assert done.stored == 0 and counts.days[SHOP.key, WINTER] == 30
+    counts.days[SHOP.key, WINTER] = 10
+    assert at + await scheduler.next_interval(SHOP.key) < DAY

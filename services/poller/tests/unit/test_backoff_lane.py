@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
+import msgspec
 from keybuzz_poller.inbound.addresses import ProjectedAddress
 from keybuzz_poller.polling.domain import PollResult, PollTimings
 from keybuzz_poller.polling.scheduler import LeasedPolls
@@ -76,3 +77,42 @@ async def test_keys_in_backoff_are_looked_for_once_a_tick_and_still_polled() -> 
     assert "failing" in polls.polled
     assert schedule.claims[False] >= HEALTHY  # a claim after each poll's end
     assert schedule.claims[True] == 1
+
+
+class StuckWhileFailing(LeasedPolls):
+    """Polls of keys named ``failing…`` hang (a shop in back-off, its API silent); the
+    others end at once."""
+
+    polled: list[str]
+    healthy_polled: asyncio.Event
+    release: asyncio.Event
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        self.polled.append(tenant_id)
+        if tenant_id.startswith("failing"):
+            await self.release.wait()
+        else:
+            self.healthy_polled.set()
+        return PollResult(tenant_id=tenant_id, fetched=0, stored=0, duplicates=0, unparsed=0)
+
+
+async def test_shops_in_backoff_never_take_the_slots_meant_for_healthy_ones() -> None:
+    """One slot of POLL_CONCURRENCY, one back-off slot, three shops in back-off hanging:
+    the healthy shop is polled at once all the same."""
+    fake = fake_poller(ManualClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC)))
+    for n in range(3):
+        await due(fake, f"failing{n}", failures=2)
+    await due(fake, "healthy")
+    timings = msgspec.structs.replace(TIMINGS, slow_after=60.0, deadline=60.0)
+    runtime = SimpleNamespace(
+        settings=SimpleNamespace(poll_concurrency=1, poll_enabled=True), stopping=False
+    )
+    polls = StuckWhileFailing(cast(PollerRuntime, runtime), Counted(fake), timings)
+    polls.polled, polls.healthy_polled, polls.release = [], asyncio.Event(), asyncio.Event()
+    polls.start()
+    try:
+        await asyncio.wait_for(polls.healthy_polled.wait(), TICK / 2)
+        assert sum(k.startswith("failing") for k in polls.polled) == 1  # its one slot
+    finally:
+        polls.release.set()
+        await polls.stop()
