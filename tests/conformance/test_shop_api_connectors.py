@@ -480,23 +480,3 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
         assert mine_said["body"] == text
         sent = await events(conformance, "message.sent", mine.tenant)
         assert [e["ticketMessageId"] for e in sent] == [reply_id]
-
-
-async def test_a_reply_dated_behind_our_clock_is_found_and_sent_once(
-    conformance: Stack, connector: Connector, driver: ShopDriver
-) -> None:
-    """Its answer lost, the reply is on the thread dated a minute before we queued it (the
-    marketplace's clock is behind ours): the read-back, which looks a little before the
-    queueing, finds it; SENT without a second copy."""
-    [shop] = await shops(conformance, driver)
-    async with connected(conformance, connector, shop) as mine:
-        _, _, reply_id = await sent_under(
-            conformance,
-            driver,
-            shop,
-            mine,
-            "REPLY_BEHIND",
-            lambda ref: f"Votre facture {ref} est jointe à la commande.",
-        )
-        sent = await events(conformance, "message.sent", mine.tenant)
-        assert [e["ticketMessageId"] for e in sent] == [reply_id]
