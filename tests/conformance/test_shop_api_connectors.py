@@ -9,17 +9,14 @@ and shop statuses over HTTP, its events on JetStream, and the double's thread.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from keybuzz_sandbox.conformance import (
-    HELD_REPLY_SECONDS,
-    RECIPIENT_KINDS,
     DoubleShop,
     Fault,
-    RecipientKind,
     ShopDriver,
     Unsupported,
     Written,
@@ -29,10 +26,8 @@ from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import Connector
 
 from tests.conformance.harness import (
-    CALL_DEADLINE,
     INTERVAL,
     POLL_DEADLINE,
-    REPLY_LEASE,
     Connected,
     Stack,
     connect_body,
@@ -40,7 +35,6 @@ from tests.conformance.harness import (
     events,
     failed_since,
     family,
-    headers,
     holds,
     new_tenant,
     oauth_call,
@@ -351,9 +345,6 @@ async def test_a_revoked_credential_requires_reauthorization(
     assert [e["marketplace"] for e in said] == [connector.marketplace]
 
 
-# --- replying ---------------------------------------------------------------------------------
-
-
 async def ticket_of(conformance: Stack, shop: Connected, written: Written) -> dict[str, Any]:
     """The ticket of the message's order holding it: an order may have several threads (a
     marketplace's discussions), each its own ticket."""
@@ -364,119 +355,3 @@ async def ticket_of(conformance: Stack, shop: Connected, written: Written) -> di
         and any(m["externalId"] == written.message_id for m in t["messages"])
     ]
     return ticket
-
-
-async def delivered(conformance: Stack, shop: Connected, ticket_id: str, reply_id: str) -> Any:
-    async def sent() -> dict[str, Any] | None:
-        async with conformance.poller.client() as http:
-            view = (
-                await http.get(f"/api/v1/tickets/{ticket_id}", headers=headers(shop.tenant))
-            ).json()
-        [mine] = [m for m in view["messages"] if m["id"] == reply_id]
-        return mine if mine.get("deliveryStatus") == "SENT" else None
-
-    return await wait_for(sent, REPLY_LEASE + HELD_REPLY_SECONDS + 5, "the reply SENT")
-
-
-async def reply(
-    conformance: Stack, shop: Connected, ticket_id: str, text: str, recipient: RecipientKind
-) -> str:
-    async with conformance.poller.client() as http:
-        queued = await http.post(
-            f"/api/v1/tickets/{ticket_id}/replies",
-            json={"text": text, "recipient": recipient},
-            headers=headers(shop.tenant),
-        )
-    assert queued.status_code == 202, queued.text
-    return queued.json()["ticketMessageId"]  # type: ignore[no-any-return]
-
-
-@pytest.mark.parametrize("recipient", RECIPIENT_KINDS)
-async def test_a_reply_to_each_recipient_is_sent_at_most_once(
-    conformance: Stack, connector: Connector, driver: ShopDriver, recipient: RecipientKind
-) -> None:
-    """Once with its answer lost, once with the poller stopped while the marketplace holds
-    its answer, and started again: each reply on the double's thread once, announced once."""
-    if recipient not in driver.recipients:
-        pytest.skip(f"{connector.marketplace}'s threads offer no reply to {recipient}")
-    [shop] = await shops(conformance, driver)
-    async with connected(conformance, connector, shop) as mine:
-        first = await first_polled(conformance, mine)
-        asked = await driver.thread_for(conformance.admin, shop, recipient, "Une réponse ?")
-        await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
-        ticket = await ticket_of(conformance, mine, asked)
-        replies = {}
-        for fault in ("LOST_REPLY_ANSWER", "HELD_REPLY"):
-            await driver.set_fault(conformance.admin, fault, [shop])
-            text = f"Réponse {fault} {ticket['id'][-12:]}"
-            replies[text] = await reply(conformance, mine, ticket["id"], text, recipient)
-            if fault == "HELD_REPLY":
-                await asyncio.sleep(CALL_DEADLINE / 2)  # sent, its answer held by the double
-                await conformance.restart_poller(lambda: driver.clear_faults(conformance.admin))
-            await delivered(conformance, mine, ticket["id"], replies[text])
-            assert await driver.sent(conformance.admin, shop, text) == [recipient]
-        sent = await events(conformance, "message.sent", mine.tenant)
-        assert sorted(e["ticketMessageId"] for e in sent) == sorted(replies.values())
-
-
-async def sent_under(
-    conformance: Stack,
-    driver: ShopDriver,
-    shop: DoubleShop,
-    mine: Connected,
-    fault: Fault,
-    text: Callable[[str], str],
-) -> tuple[dict[str, Any], str, str]:
-    """A buyer's thread polled into a ticket, then a reply to its first recipient sent with
-    ``fault`` armed on the double (the reply's ``text`` of the ticket's id) until it is
-    SENT: the ticket, the reply's text and its ticket message id."""
-    recipient = driver.recipients[0]
-    first = await first_polled(conformance, mine)
-    asked = await driver.thread_for(conformance.admin, shop, recipient, f"Et {fault} ?")
-    await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
-    ticket = await ticket_of(conformance, mine, asked)
-    said = text(ticket["id"][-12:])
-    await driver.set_fault(conformance.admin, fault, [shop])
-    try:
-        reply_id = await reply(conformance, mine, ticket["id"], said, recipient)
-        await delivered(conformance, mine, ticket["id"], reply_id)
-    finally:
-        await driver.clear_faults(conformance.admin)
-    assert await driver.sent(conformance.admin, shop, said) == [recipient]
-    return ticket, said, reply_id
-
-
-async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
-    conformance: Stack, connector: Connector, driver: ShopDriver
-) -> None:
-    """Its answer lost, the reply is looked for on the thread, where the marketplace shows
-    it rewritten (HTML entities, ``<br />`` and CRLF for line breaks, decomposed accents,
-    trimmed): found there, it is SENT without a second copy, and the polls that read it
-    back take it for the reply, not for a new message of the seller."""
-    [shop] = await shops(conformance, driver)
-    async with connected(conformance, connector, shop) as mine:
-        ticket, text, reply_id = await sent_under(
-            conformance,
-            driver,
-            shop,
-            mine,
-            "REWRITTEN_REPLY",
-            lambda ref: (
-                f"Bonjour Mme Dupré,\n\nVotre colis « {ref} » part demain"
-                " & arrive <vite>,  promis.\nCordialement"
-            ),
-        )
-        for _ in range(2):  # a poll that may have begun before the reply was on the thread
-            status = await shop_status(conformance, mine)
-            assert status is not None
-            await polled_since(conformance, mine, status["lastSuccessAt"], NEXT_POLL)
-        [again] = [t for t in await tickets(conformance, mine) if t["id"] == ticket["id"]]
-        seller = [
-            m for m in again["messages"] if m["id"] != reply_id and m["senderType"] == "SELLER"
-        ]
-        assert seller == [], "the reply read back was taken for a new message of the seller"
-        assert await driver.sent(conformance.admin, shop, text) == [driver.recipients[0]]
-        [mine_said] = [m for m in again["messages"] if m["id"] == reply_id]
-        assert mine_said["body"] == text
-        sent = await events(conformance, "message.sent", mine.tenant)
-        assert [e["ticketMessageId"] for e in sent] == [reply_id]
