@@ -12,7 +12,7 @@ from keybuzz_sandbox.conformance import ShopDriver
 from keybuzz_shared.connectors.seam import Connector
 
 from tests.conformance.harness import Stack, connected, events
-from tests.conformance.test_replies import sent_under
+from tests.conformance.test_shop_replies import sent_under
 from tests.conformance.test_shop_api_connectors import shops
 
 
