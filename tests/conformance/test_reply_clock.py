@@ -12,8 +12,8 @@ from keybuzz_sandbox.conformance import ShopDriver
 from keybuzz_shared.connectors.seam import Connector
 
 from tests.conformance.harness import Stack, connected, events
-from tests.conformance.test_shop_replies import sent_under
 from tests.conformance.test_shop_api_connectors import shops
+from tests.conformance.test_shop_replies import sent_under
 
 
 async def test_a_reply_dated_behind_our_clock_is_found_and_sent_once(
