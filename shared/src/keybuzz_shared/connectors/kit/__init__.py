@@ -1,0 +1,26 @@
+"""The connector kit: what a shop-API connector declares (its API, its authentication,
+its refusals) and the shared requester that runs its calls from that declaration."""
+
+from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth
+from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
+from keybuzz_shared.connectors.kit.requester import (
+    ApiSpec,
+    Call,
+    CallErrors,
+    Part,
+    Requester,
+)
+
+__all__ = [
+    "COMMON_REASON_KEYS",
+    "ApiSpec",
+    "Auth",
+    "Call",
+    "CallErrors",
+    "ClientCredentials",
+    "HeaderAuth",
+    "Held",
+    "Part",
+    "Refusals",
+    "Requester",
+]

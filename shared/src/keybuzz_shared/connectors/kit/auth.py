@@ -1,0 +1,189 @@
+"""How a shop's calls prove who they are, one strategy per kind of marketplace API: fixed
+headers (an API key, a basic token) and OAuth2 client credentials (a token traded for the
+client's id and secret, cached, renewed once for every caller at once).
+
+A strategy gives the requester the headers and query parameters of a call, what no error
+may quote, and a renewal when the marketplace refused what it gave (None: nothing to
+renew, the credentials themselves were refused)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import msgspec
+
+
+class Requester(Protocol):
+    """What a strategy asks of the requester: a token endpoint's answer, and its
+    marketplace's words for an answer it cannot read."""
+
+    async def token(self, token_url: str, form: bytes) -> Any:
+        """The decoded answer of ``token_url`` to ``form``."""
+        ...
+
+    def unreadable(self, call: str, reason: str) -> Exception:
+        """The marketplace's AnswerUnreadable."""
+        ...
+
+
+class Auth(Protocol):
+    """What a requester asks of a strategy."""
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """Query parameters every call carries (a shop id)."""
+        ...
+
+    def secrets(self) -> Iterable[str]:
+        """What no error, log or event may quote."""
+        ...
+
+    def public_headers(self) -> dict[str, str]:
+        """The headers that may go to a file host (no secret among them)."""
+        ...
+
+    async def headers(self, requester: Requester) -> dict[str, str]:
+        """The headers of a call now."""
+        ...
+
+    async def renewed(
+        self, requester: Requester, stale: Mapping[str, str]
+    ) -> dict[str, str] | None:
+        """New headers in place of ``stale``, refused by the marketplace; None when there
+        is nothing to renew."""
+        ...
+
+
+class HeaderAuth:
+    """Fixed headers (and query parameters): an API key or a token the seller created.
+    ``secret_headers``: those that never go to a file host."""
+
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        *,
+        secret_headers: Iterable[str] = ("Authorization",),
+        params: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self._headers = dict(headers)
+        self._secret_headers = {name.lower() for name in secret_headers}
+        self._params = dict(params or {})
+        self._secrets = tuple(secrets)
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth(headers={sorted(self._headers)}, params={sorted(self._params)})"
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        return self._params
+
+    def secrets(self) -> Iterable[str]:
+        return self._secrets
+
+    def public_headers(self) -> dict[str, str]:
+        return {k: v for k, v in self._headers.items() if k.lower() not in self._secret_headers}
+
+    async def headers(self, requester: Requester) -> dict[str, str]:
+        return dict(self._headers)
+
+    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> None:
+        return None
+
+
+class _TokenAnswer(msgspec.Struct, frozen=True):
+    access_token: str
+    expires_in: float = 300.0  # not given: a short life, renewed on a 401 anyway
+    token_type: str = "Bearer"
+
+
+class ClientCredentials:
+    """OAuth2 client credentials (RFC 6749 4.4) at ``token_url``: the token is kept until
+    ``margin`` seconds before it expires (at most half its life) and sent as
+    ``Authorization: Bearer`` with ``headers`` (a seller id). Callers that find
+    it refused at once share one renewal."""
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        margin: float = 120.0,
+    ) -> None:
+        self.token_url = token_url
+        self._form = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+        self._secret = client_secret
+        self._extra = dict(headers or {})
+        self._margin = margin
+        self._token: str | None = None
+        self._expires = 0.0  # time.monotonic() after which the token is renewed first
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"ClientCredentials(token_url={self.token_url!r}, client_secret=[REDACTED])"
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        return {}
+
+    @property
+    def has_token(self) -> bool:
+        return self._token is not None
+
+    def secrets(self) -> Iterable[str]:
+        return (self._secret, self._token or "")
+
+    def public_headers(self) -> dict[str, str]:
+        return {}
+
+    async def headers(self, requester: Requester) -> dict[str, str]:
+        token = self._token
+        if token is None or time.monotonic() >= self._expires:
+            token = await self._renew(requester, stale=token)
+        return self._bearing(token)
+
+    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> dict[str, str]:
+        token = stale.get("Authorization", "").removeprefix("Bearer ")
+        return self._bearing(await self._renew(requester, stale=token or None))
+
+    async def authenticate(self, requester: Requester) -> None:
+        """A new token now, whatever the one kept."""
+        await self._renew(requester, stale=self._token)
+
+    def _bearing(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", **self._extra}
+
+    async def _renew(self, requester: Requester, *, stale: str | None) -> str:
+        """A new token in place of ``stale``; a caller that finds it already renewed by
+        another takes that one (one token request)."""
+        async with self._lock:
+            if self._token is not None and self._token != stale:
+                if time.monotonic() < self._expires:
+                    return self._token
+            self._token = None
+            answer = await requester.token(self.token_url, urlencode(self._form).encode())
+            granted = _granted(requester, answer)
+            life = max(0.0, granted.expires_in)
+            self._expires = time.monotonic() + life - min(self._margin, life / 2)
+            self._token = granted.access_token
+            return granted.access_token
+
+
+def _granted(requester: Requester, answer: Any) -> _TokenAnswer:
+    try:
+        granted = msgspec.convert(answer, _TokenAnswer)
+    except msgspec.ValidationError as exc:
+        raise requester.unreadable("token", f"not a token: {exc}") from None
+    if not granted.access_token or granted.token_type.lower() != "bearer":
+        raise requester.unreadable("token", "not a bearer token")
+    return granted

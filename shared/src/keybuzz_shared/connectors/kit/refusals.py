@@ -1,0 +1,58 @@
+"""A marketplace's refusals as a table: which statuses mean the shop's credentials are
+refused, which answers mean "held, come back later" although they are 4xx (a firewall's
+challenge), and where its error document says why. The requester reads a refusal with it;
+whatever the table does not name is the call refused, the same call refused again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import httpx
+
+# Where a marketplace's error document says why, most often: RFC 9457's ``detail`` and
+# ``title``, OAuth's ``error_description`` and ``error``, a plain ``message``, and a list
+# of ``errors`` (its first one's ``code`` or ``message``).
+COMMON_REASON_KEYS = ("detail", "message", "error_description", "title", "error", "errors")
+
+
+class Held(NamedTuple):
+    """A refusal that says nothing of the call or the credentials: the shop is held for
+    ``seconds`` and the same call tried again then."""
+
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Refusals:
+    """How a marketplace refuses: ``credentials``, the statuses that mean the shop's
+    credentials (after a token renewed once, where the authentication has one);
+    ``held``, the answers that only hold the shop (given the response and its error
+    document, None for any other); ``reason_keys``, where its document says why."""
+
+    credentials: frozenset[int] = frozenset({401})
+    held: Callable[[httpx.Response, Any], Held | None] | None = None
+    reason_keys: tuple[str, ...] = COMMON_REASON_KEYS
+
+    def reason(self, document: Any) -> str:
+        """The first reason the document gives under ``reason_keys`` ("" for none): a
+        text, an object's ``message``, or a list's first entry's ``code`` or ``message``."""
+        if not isinstance(document, dict):
+            return ""
+        for key in self.reason_keys:
+            if said := _said(document.get(key)):
+                return said
+        return ""
+
+
+def _said(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return str(value["message"]).strip()
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        first = value[0]
+        return str(first.get("code") or first.get("message") or "").strip()
+    return ""

@@ -1,0 +1,490 @@
+"""One shop's calls to a marketplace's JSON API, run from its declaration.
+
+A connector declares its API once (``ApiSpec``: its name, its seam errors, its refusals,
+its size cap) and picks an authentication strategy (auth.py); the requester does the rest
+alike for every marketplace: the URL kept under the API (no scheme, no ``..``), the call
+deadline, reads retried and sends never repeated once they may have arrived
+(``JsonCalls``), a ``Retry-After`` obeyed — and, where the marketplace says so, holding
+back every later call of the same operation until it ends — a refused token renewed once,
+redirects and answers of another type refused with what came, listings by next link with
+the page size checked, and files fetched from the declared hosts only (``FileLinks``).
+Every call sent is counted by name (``sent``): what a daily allowance is spent on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, Protocol, TypeVar, Unpack
+
+import httpx
+import msgspec
+
+from keybuzz_shared.connectors.kit.auth import Auth
+from keybuzz_shared.connectors.kit.refusals import Refusals
+from keybuzz_shared.connectors.seam import CallRefused
+from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
+from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, read_bounded
+from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls
+
+T = TypeVar("T")
+
+# The token endpoint's OAuth errors that mean "not these credentials" (RFC 6749 5.2).
+CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant"})
+# A multipart part: (field, (file name or None, bytes, content type or None)).
+Part = tuple[str, tuple[str | None, bytes, str | None]]
+
+
+class _Unavailable(Protocol):
+    def __call__(self, call: str, reason: str, *, retry_after: float | None = None) -> Exception:
+        """The marketplace's CallUnavailable for ``call``."""
+        ...
+
+
+@dataclass(frozen=True)
+class CallErrors:
+    """A marketplace's seam errors, each given the call's name and what happened."""
+
+    unavailable: _Unavailable
+    unreadable: Callable[[str, str], Exception]
+    outcome_unknown: Callable[[str, str], Exception]
+    refused: Callable[[str, int, str], Exception]  # call, status, detail
+    credentials_refused: Callable[[str], Exception]  # detail
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """What a requester must know of a marketplace's API. ``misaddressed``: what a
+    redirect or a page of another type most likely means (a base URL that is not the
+    API's); ``holds_throttled``: a ``Retry-After`` holds back every later call of the same
+    operation until it ends; ``authorized_files``: a file link is fetched with the call's
+    authentication (else with its public headers only)."""
+
+    label: str  # the marketplace as its logs name it
+    log: logging.Logger
+    errors: CallErrors
+    refusals: Refusals = Refusals()
+    max_response_bytes: int = 8 * 1024 * 1024
+    misaddressed: str = ""
+    holds_throttled: bool = False
+    authorized_files: bool = False
+
+    @property
+    def terms(self) -> CallTerms:
+        errors = self.errors
+        return CallTerms(
+            self.label,
+            self.log,
+            unavailable=errors.unavailable,
+            unreadable=errors.unreadable,
+            outcome_unknown=errors.outcome_unknown,
+        )
+
+
+@dataclass
+class Call:
+    name: str  # "GET ws/sav", "M11 GET /api/inbox/threads": for errors and logs
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    content_type: str | None = None
+    parts: list[Part] | None = None
+    hold: str = ""  # what a Retry-After holds back (the operation, else the call's name)
+    # False for calls that send something: only answers proving the marketplace did
+    # nothing are retried, and a lost answer is an unknown outcome.
+    idempotent: bool = True
+    token_request: bool = False
+    json_answer: bool = True  # False: the answer's bytes, whatever their type
+    # A call the marketplace allows once per its frequency: an answer that came garbled
+    # was counted, so sending it again at once only meets a 429.
+    paced: bool = False
+    max_bytes: int = 0
+    in_doubt: bool = False
+    retry_after: float | None = None
+    ends_at: float | None = None  # time.monotonic() of the call's deadline
+
+
+@dataclass(frozen=True)
+class _Answer:
+    body: Any
+    next_link: str | None  # the Link header's rel="next" target, as given
+
+
+class _AuthRefused(Exception):
+    """The call's authentication was refused: renew it, then send the call once more."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Requester(JsonCalls[Call]):
+    """One shop's calls on the API at ``base_url``; ``shop``: what its logs name it by."""
+
+    def __init__(
+        self,
+        spec: ApiSpec,
+        auth: Auth,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        shop: Mapping[str, str] | None = None,
+        files: FileLinks = NO_FILES,
+        max_response_bytes: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> None:
+        cap = max_response_bytes or spec.max_response_bytes
+        super().__init__(http, spec.terms, max_response_bytes=cap, **options)
+        self.spec = spec
+        self.auth = auth
+        self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
+        self._shop_fields = dict(shop or {})
+        self._files = files
+        self._held_until: dict[str, float] = {}  # time.monotonic() before which none leaves
+        self.sent: Counter[str] = Counter()  # requests sent by call name, answered or not
+
+    @property
+    def base_url(self) -> str:
+        """The API's address, ending with "/": paths and cursors are under it."""
+        return str(self._base)
+
+    def url(self, path: str) -> str:
+        """``path`` under the API; ValueError for one that would leave it."""
+        relative = path.lstrip("/")
+        if "://" in relative or ".." in relative:
+            raise ValueError(f"{path!r} is not a path under {self.spec.label}'s API")
+        return str(self._base.join(relative))
+
+    # --- the calls ------------------------------------------------------------------------
+
+    async def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        operation: str = "",
+        paced: bool = False,
+    ) -> Any:
+        """The JSON answer of ``GET <api>/<path>``. ``paced``: a call the marketplace
+        allows once per its frequency, a garbled answer not asked again within the call."""
+        call = self._call("GET", path, params, operation=operation, paced=paced)
+        return (await self._run(call)).body
+
+    async def get_page(
+        self, path: str, params: Mapping[str, str] | None = None, cursor: str | None = None
+    ) -> tuple[list[Any], str | None]:
+        """One page of a listing and the cursor of the next (None after the last), from
+        the answer's ``Link`` header. With a ``cursor``, ``path`` and ``params`` are those
+        of the first page and only name the call; ValueError for a cursor this requester
+        did not hand out. A page listing more items than ``pageSize`` asked is refused
+        (the next pages would skip or repeat some)."""
+        call = self._call("GET", path, None if cursor is not None else params)
+        if cursor is not None:
+            call.url = self._from_cursor(cursor)
+        answer = await self._run(call)
+        items = self._items(call, answer.body)
+        asked = httpx.URL(call.url, params=call.params).params.get("pageSize")
+        if asked is not None and asked.isdigit() and len(items) > int(asked):
+            raise self.spec.errors.unreadable(
+                call.name, f"{len(items)} items listed, {asked} asked"
+            )
+        return items, self._next_cursor(call, answer.next_link)
+
+    async def send_json(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        idempotent: bool = False,
+        content_type: str = "application/json",
+    ) -> Any:
+        """``method`` with ``body`` as JSON; the JSON answer (None when empty). Unless
+        ``idempotent``, sent again only after an answer proving nothing was done."""
+        call = self._call(method, path, idempotent=idempotent)
+        call.content, call.content_type = msgspec.json.encode(body), content_type
+        return (await self._run(call)).body
+
+    async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
+        """``POST`` a multipart/form-data body, never repeated once it may have arrived."""
+        call = self._call("POST", path, operation=operation, idempotent=False)
+        call.parts = list(parts)
+        return (await self._run(call)).body
+
+    async def post_form(
+        self,
+        path: str,
+        form: Mapping[str, str],
+        files: Sequence[tuple[str, tuple[str, bytes, str]]] = (),
+    ) -> Any:
+        """``form`` (fields as parts without a file name) and ``files`` as
+        multipart/form-data, a form without files sent as multipart too."""
+        fields: list[Part] = [(k, (None, v.encode(), None)) for k, v in form.items()]
+        return await self.post_multipart(path, fields + [(k, f) for k, f in files])
+
+    async def download(
+        self,
+        path: str,
+        max_bytes: int,
+        params: Mapping[str, str] | None = None,
+        *,
+        operation: str = "",
+    ) -> bytes:
+        """The bytes of ``GET <api>/<path>`` (a download through the API itself):
+        FileTooLarge over ``max_bytes``, FileUnavailable for a 404."""
+        call = self._call("GET", path, params, operation=operation)
+        call.json_answer, call.max_bytes = False, max_bytes
+        try:
+            answer: bytes = (await self._run(call)).body
+        except CallRefused as exc:
+            if exc.status == 404:
+                raise FileUnavailable(404) from None
+            raise
+        return answer
+
+    async def get_bytes(self, url: str, max_bytes: int) -> bytes:
+        """A file a message links (or its path under the API), from the declared file
+        hosts only: ``LinkRefused`` off them, ``FileTooLarge`` over ``max_bytes``,
+        ``FileUnavailable`` without the file; unavailable for 429, 5xx or no answer."""
+        target = str(self._base.join(url))
+        call = Call(f"GET {httpx.URL(target).path}", "GET", target)
+        return await self._bounded(call, self._download(call, target, max_bytes))
+
+    async def token(self, token_url: str, form: bytes) -> Any:
+        """The answer of an OAuth token endpoint to ``form``: its refusals of the client
+        are the credentials refused."""
+        call = Call("token", "POST", token_url, token_request=True)
+        call.content, call.content_type = form, "application/x-www-form-urlencoded"
+        return (await self._bounded(call, self._send(call, {}))).body
+
+    def unreadable(self, call: str, reason: str) -> Exception:
+        return self.spec.errors.unreadable(call, reason)
+
+    def held_for(self, operation: str) -> float:
+        """Seconds left of the Retry-After the marketplace gave ``operation`` (0: none)."""
+        return max(0.0, self._held_until.get(operation, 0.0) - time.monotonic())
+
+    # --- one call: the deadline, the authentication, the attempts -------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        operation: str = "",
+        paced: bool = False,
+        idempotent: bool = True,
+    ) -> Call:
+        url = self.url(path)
+        if operation:
+            name = f"{operation} {method} {httpx.URL(url).path}"
+        else:
+            name = f"{method} {path.split('?', 1)[0].lstrip('/') or '/'}"
+        return Call(
+            name,
+            method,
+            url,
+            params={**(params or {}), **self.auth.params},
+            hold=operation or name,
+            idempotent=idempotent,
+            paced=paced,
+            max_bytes=self._max_bytes,
+        )
+
+    async def _run(self, call: Call) -> _Answer:
+        return await self._bounded(call, self._authorized(call))
+
+    async def _bounded(self, call: Call, work: Awaitable[T]) -> T:
+        if self._deadline is not None:
+            call.ends_at = time.monotonic() + self._deadline
+        return await super()._bounded(call, work)
+
+    async def _authorized(self, call: Call) -> _Answer:
+        headers = await self.auth.headers(self)
+        try:
+            return await self._send(call, headers)
+        except _AuthRefused as refused:
+            renewed = await self.auth.renewed(self, headers)
+            if renewed is None:
+                raise self.spec.errors.credentials_refused(
+                    f"{call.name}: {refused.detail}"
+                ) from None
+            self.spec.log.info(
+                "%s refused the token; asking for a new one",
+                self.spec.label,
+                extra=self._where(call),
+            )
+        try:
+            return await self._send(call, renewed)
+        except _AuthRefused as again:
+            raise self.spec.errors.credentials_refused(
+                f"a token just granted was refused: {again.detail}"
+            ) from None
+
+    async def _send(self, call: Call, headers: Mapping[str, str]) -> _Answer:
+        return await self._attempted(call, lambda: self._once(call, headers))
+
+    async def _once(self, call: Call, auth_headers: Mapping[str, str]) -> _Answer:
+        await self._hold_check(call)
+        self.sent[call.name] += 1
+        headers = {"Accept": "application/json", **auth_headers}
+        if call.content_type is not None:
+            headers["Content-Type"] = call.content_type
+        response, content = await self._exchange(
+            call,
+            lambda: self._http.stream(
+                call.method,
+                call.url,
+                params=call.params or None,
+                content=call.content,
+                files=call.parts,
+                headers=headers,
+                follow_redirects=False,
+            ),
+            call.max_bytes or self._max_bytes,
+        )
+        body = self._decoded(call, response, content) if call.json_answer else content
+        return _Answer(body, response.links.get("next", {}).get("url"))
+
+    # --- holds: a Retry-After kept for the calls after ------------------------------------
+
+    async def _hold_check(self, call: Call) -> None:
+        """No call leaves inside the Retry-After its operation was given: a call that was
+        itself throttled waits out what is left of it, any other fails at once, unsent."""
+        left = self.held_for(call.hold)
+        if left > 0 and call.retry_after is not None:
+            await asyncio.sleep(left)
+        elif left > 0:
+            raise self.spec.errors.unavailable(
+                call.name,
+                f"held back inside {self.spec.label}'s Retry-After ({left:.1f} s left)",
+                retry_after=left,
+            )
+
+    def _ends_now(self, call: Call, throttled: Throttled) -> bool:
+        """Where the marketplace holds throttled operations, the operation is held for
+        the Retry-After, and a wait the call's deadline would cut is not begun."""
+        if not self.spec.holds_throttled or throttled.retry_after is None:
+            return throttled.too_long
+        held = time.monotonic() + throttled.retry_after
+        self._held_until[call.hold] = max(held, self._held_until.get(call.hold, 0.0))
+        return throttled.too_long or (call.ends_at is not None and held >= call.ends_at)
+
+    # --- what the marketplace says --------------------------------------------------------
+
+    async def _refused(self, call: Call, response: httpx.Response) -> NoReturn:
+        status, errors = response.status_code, self.spec.errors
+        if 300 <= status < 400:
+            raise errors.unreadable(call.name, f"HTTP {status} redirect{self._elsewhere(response)}")
+        document = await self._refusal(response)
+        refusals: Refusals = self.spec.refusals
+        if refusals.held is not None and (held := refusals.held(response, document)):
+            self.spec.log.warning(
+                "%s held the call: %s", self.spec.label, held.reason, extra=self._where(call)
+            )
+            raise errors.unavailable(call.name, held.reason, retry_after=held.seconds)
+        detail = self._detail(response, refusals.reason(document))
+        if call.token_request:
+            error = document.get("error") if isinstance(document, dict) else None
+            if status == 401 or error in CREDENTIAL_ERRORS:
+                raise errors.credentials_refused(detail)
+            raise errors.refused(call.name, status, detail)
+        if status == 401 and 401 in refusals.credentials:
+            raise _AuthRefused(detail)
+        if status in refusals.credentials:
+            raise errors.credentials_refused(f"{call.name}: {detail}")
+        raise errors.refused(call.name, status, detail)
+
+    def _elsewhere(self, response: httpx.Response) -> str:
+        """Where a redirect points, by host only (a query may hold anything)."""
+        hint = f": {self.spec.misaddressed}" if self.spec.misaddressed else ""
+        location = response.headers.get("location", "")
+        try:
+            target = self._base.join(location) if location else None
+        except httpx.InvalidURL:
+            target = None
+        if target is None or not target.host:
+            return f" ({self.spec.misaddressed})" if self.spec.misaddressed else ""
+        where = "another host" if target.host != self._base.host else "the same host"
+        return f" to {where} ({target.host}){hint}"
+
+    async def _read_bounded(self, call: Call, response: httpx.Response, max_bytes: int) -> bytes:
+        if call.json_answer:
+            return await super()._read_bounded(call, response, max_bytes)
+        try:
+            return await read_bounded(response, max_bytes)
+        except AnswerTooLarge as exc:  # a file over the size it may have
+            raise FileTooLarge(f"{call.name}: {exc.size}") from None
+
+    def _resends_garbled(self, call: Call) -> bool:
+        return not call.paced
+
+    def _not_json(self, media: str) -> str:
+        hint = f": {self.spec.misaddressed}" if self.spec.misaddressed else ""
+        if media == "text/html":
+            return f"an HTML page where JSON was expected ({media}){hint}"
+        return f"{media or 'no content type'} where JSON was expected{hint}"
+
+    def _shop(self) -> dict[str, str]:
+        return self._shop_fields
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(self.auth.secrets())
+
+    # --- files ----------------------------------------------------------------------------
+
+    async def _download(self, call: Call, url: str, max_bytes: int) -> bytes:
+        authorized = self.spec.authorized_files
+        headers = await self.auth.headers(self) if authorized else self.auth.public_headers()
+        for renewed in (False, True):
+            try:
+                return await self._files.fetch(self._http, url, max_bytes, headers=headers)
+            except FileUnavailable as exc:
+                if exc.status == 401 and authorized and not renewed:
+                    headers = await self.auth.renewed(self, headers) or headers
+                    continue
+                if exc.status == 401 and authorized:
+                    raise self.spec.errors.credentials_refused(
+                        f"{call.name}: a new token was refused"
+                    ) from None
+                if exc.status == 429 or exc.status >= 500:
+                    raise self.spec.errors.unavailable(call.name, f"HTTP {exc.status}") from None
+                raise
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                raise self.spec.errors.unavailable(call.name, type(exc).__name__) from None
+        raise AssertionError("unreachable")  # the second turn returns or raises
+
+    # --- listings by next link ------------------------------------------------------------
+
+    def _items(self, call: Call, body: Any) -> list[Any]:
+        """A page's items: ``{"items": [...]}``, or the list itself."""
+        if isinstance(body, list):
+            return body
+        if isinstance(body, dict) and isinstance(body.get("items"), list):
+            items: list[Any] = body["items"]
+            return items
+        raise self.spec.errors.unreadable(call.name, "no list of items in the page")
+
+    def _next_cursor(self, call: Call, link: str | None) -> str | None:
+        """The next page's path and query under the API: the link's host is not followed
+        (the credentials go to the API only), its path must be the API's."""
+        if link is None:
+            return None
+        target = httpx.URL(call.url).join(link)
+        base = self._base.raw_path.decode("ascii")
+        where = target.raw_path.decode("ascii")
+        if not where.startswith(base) or ".." in where:
+            raise self.spec.errors.unreadable(
+                call.name, "the next page's link is not under the API"
+            )
+        return where[len(base) :]
+
+    def _from_cursor(self, cursor: str) -> str:
+        if not cursor or cursor.startswith("/") or "://" in cursor or ".." in cursor:
+            raise ValueError("not a cursor this client handed out")
+        return str(self._base.join(cursor))

@@ -1,0 +1,333 @@
+"""The connector kit's requester against a real HTTP server scripted per test: what every
+connector built on it holds without writing it — a token shared by concurrent callers and
+renewed once, the token endpoint's refusals read as credentials, a refusal the marketplace
+declares as a hold, a Retry-After holding back later calls of the operation, a send never
+repeated, redirects and next links that would leave the API refused, secrets never quoted.
+The connectors' own tests hold the same against their doubles."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+from keybuzz_shared.connectors.kit import (
+    ApiSpec,
+    CallErrors,
+    ClientCredentials,
+    HeaderAuth,
+    Held,
+    Refusals,
+    Requester,
+)
+from keybuzz_shared.connectors.seam import (
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
+    CredentialsRefused,
+)
+
+SECRET = "s3cr3t-client-secret"
+KEY = "k3y-of-the-shop"
+
+
+class KitCredentialsRefused(CredentialsRefused):
+    pass
+
+
+class KitUnavailable(CallUnavailable):
+    label = "Kit"
+
+
+class KitRefused(CallRefused):
+    label = "Kit"
+
+
+class KitUnreadable(CallAnswerUnreadable):
+    label = "Kit"
+
+
+class KitOutcomeUnknown(CallOutcomeUnknown):
+    label = "Kit"
+
+
+def held_when_challenged(response: httpx.Response, document: Any) -> Held | None:
+    if response.status_code == 403 and response.headers.get("server") == "firewall":
+        return Held(42.0, "the firewall challenged the call")
+    return None
+
+
+def spec(**changes: Any) -> ApiSpec:
+    errors = CallErrors(
+        unavailable=KitUnavailable,
+        unreadable=KitUnreadable,
+        outcome_unknown=KitOutcomeUnknown,
+        refused=KitRefused,
+        credentials_refused=KitCredentialsRefused,
+    )
+    return ApiSpec(
+        "Kit",
+        logging.getLogger("kit-test"),
+        errors,
+        Refusals(held=held_when_challenged),
+        **changes,
+    )
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # JSON, or bytes as they are
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Script:
+    """What the server answers, by path: the next reply of a path's list (its last one
+    repeated), and every request it saw."""
+
+    replies: dict[str, list[Reply]] = field(default_factory=dict)
+    seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+    def hits(self, path: str) -> int:
+        return sum(1 for _, seen_path, _ in self.seen if seen_path == path)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        path = scope["path"]
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        self.seen.append((scope["method"], path, headers))
+        queue = self.replies.get(path) or [Reply(404, {"message": "no such path"})]
+        reply = queue.pop(0) if len(queue) > 1 else queue[0]
+        await asyncio.sleep(reply.delay)
+        raw = reply.body if isinstance(reply.body, bytes) else msgspec.json.encode(reply.body)
+        kind = "application/json" if not isinstance(reply.body, bytes) else "text/html"
+        sent = {"content-type": kind, **reply.headers}
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(k.encode(), v.encode()) for k, v in sent.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": raw})
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, Script]]:
+    script = Script()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(script, log_config=None, lifespan="off", server_header=False)
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve(sockets=[sock]))
+    while not instance.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the scripted server exited during start-up")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api/", script
+    finally:
+        instance.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+FAST: Any = {"initial_backoff": 0.01, "max_backoff": 0.02, "call_deadline": 1.0}
+
+
+def keyed(base: str, http: httpx.AsyncClient, **changes: Any) -> Requester:
+    auth = HeaderAuth({"Authorization": KEY}, params={"shop_id": "7"}, secrets=(KEY,))
+    return Requester(spec(**changes), auth, http, base, shop={"shop_id": "7"}, **FAST)
+
+
+def oauth(base: str, http: httpx.AsyncClient) -> tuple[Requester, ClientCredentials]:
+    tokens = ClientCredentials(base + "token", "client", SECRET, headers={"SellerId": "9"})
+    return Requester(spec(), tokens, http, base, **FAST), tokens
+
+
+def token(value: str, life: float = 3600) -> Reply:
+    return Reply(body={"access_token": value, "expires_in": life, "token_type": "Bearer"})
+
+
+async def test_concurrent_callers_share_one_token_and_a_refused_one_is_renewed_once(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/token"] = [token("first"), token("second")]
+    script.replies["/api/orders"] = [Reply(body={"ok": 1})]
+    requester, tokens = oauth(base, http)
+    answers = await asyncio.gather(*(requester.get_json("orders") for _ in range(5)))
+    assert answers == [{"ok": 1}] * 5 and script.hits("/api/token") == 1
+    calls = [h for m, p, h in script.seen if p == "/api/orders"]
+    assert {h["authorization"] for h in calls} == {"Bearer first"}
+    assert {h["sellerid"] for h in calls} == {"9"}
+
+    script.replies["/api/orders"] = [Reply(401, {"detail": "expired"}), Reply(body={"ok": 2})]
+    assert await requester.get_json("orders") == {"ok": 2}
+    assert script.hits("/api/token") == 2 and tokens.has_token
+    assert script.seen[-1][2]["authorization"] == "Bearer second"
+
+
+async def test_a_token_refused_again_once_renewed_is_the_credentials_refused(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/token"] = [token("one"), token("two")]
+    script.replies["/api/orders"] = [Reply(401, {"detail": f"bad token for {SECRET}"})]
+    requester, _ = oauth(base, http)
+    with pytest.raises(KitCredentialsRefused) as refused:
+        await requester.get_json("orders")
+    assert "a token just granted was refused" in str(refused.value)
+    assert SECRET not in str(refused.value) and script.hits("/api/token") == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (Reply(400, {"error": "invalid_client"}), KitCredentialsRefused),
+        (Reply(401, {"error": "who?"}), KitCredentialsRefused),
+        (Reply(400, {"error": "invalid_scope"}), KitRefused),
+        (Reply(body={"access_token": "x", "token_type": "mac"}), KitUnreadable),
+        (Reply(body={"token": "x"}), KitUnreadable),
+    ],
+)
+async def test_the_token_endpoints_answers(
+    server: tuple[str, Script], http: httpx.AsyncClient, reply: Reply, expected: type
+) -> None:
+    base, script = server
+    script.replies["/api/token"] = [reply]
+    requester, tokens = oauth(base, http)
+    with pytest.raises(expected):
+        await requester.get_json("orders")
+    assert script.hits("/api/orders") == 0 and not tokens.has_token
+
+
+async def test_a_fixed_key_refused_is_the_credentials_refused_at_once_never_quoted(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/threads"] = [Reply(401, {"message": f"key {KEY} revoked"})]
+    with pytest.raises(KitCredentialsRefused) as refused:
+        await keyed(base, http).get_json("threads")
+    assert "GET threads: HTTP 401 key [REDACTED] revoked" in str(refused.value)
+    assert script.hits("/api/threads") == 1
+
+
+async def test_a_declared_hold_is_unavailable_for_its_time_not_refused(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/threads"] = [Reply(403, b"<html>", {"server": "firewall"})]
+    with pytest.raises(KitUnavailable) as held:
+        await keyed(base, http).get_json("threads")
+    assert held.value.retry_after == 42.0 and "firewall" in str(held.value)
+    script.replies["/api/threads"] = [Reply(403, {"message": "not yours"})]
+    with pytest.raises(KitRefused) as refused:
+        await keyed(base, http).get_json("threads")
+    assert refused.value.status == 403 and "not yours" in str(refused.value)
+
+
+async def test_a_retry_after_holds_later_calls_of_the_operation_unsent(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/threads"] = [Reply(429, {}, {"retry-after": "30"})]
+    script.replies["/api/orders"] = [Reply(body=[])]
+    requester = keyed(base, http, holds_throttled=True)
+    with pytest.raises(KitUnavailable):
+        await requester.get_json("threads", operation="M11")
+    assert 29 < requester.held_for("M11") <= 30
+    with pytest.raises(KitUnavailable, match="held back"):
+        await requester.get_json("threads", operation="M11")
+    assert script.hits("/api/threads") == 1  # the second never left
+    assert await requester.get_json("orders", operation="OR11") == []
+    assert requester.sent == {"M11 GET /api/threads": 1, "OR11 GET /api/orders": 1}
+    # Without holds declared, the next call goes.
+    plain = keyed(base, http)
+    with pytest.raises(KitUnavailable):
+        await plain.get_json("threads", operation="M11")
+    assert script.hits("/api/threads") == 2 and plain.held_for("M11") == 0
+
+
+async def test_reads_are_retried_and_a_send_in_doubt_is_never_repeated(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/threads"] = [Reply(503), Reply(body={"ok": True})]
+    requester = keyed(base, http)
+    assert await requester.get_json("threads") == {"ok": True}
+    assert script.hits("/api/threads") == 2
+    assert script.seen[-1][2]["authorization"] == KEY
+
+    script.replies["/api/messages"] = [Reply(body={"id": 1}, delay=1.5)]
+    with pytest.raises(KitOutcomeUnknown):
+        await requester.send_json("POST", "messages", {"body": "hello"})
+    script.replies["/api/messages"] = [Reply(502)]
+    with pytest.raises(KitOutcomeUnknown):
+        await requester.post_form("messages", {"body": "hello"})
+    assert script.hits("/api/messages") == 2  # each sent once
+
+
+async def test_answers_that_are_not_the_apis_are_refused_with_what_came(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    login = "https://login.invalid/sso?session=abc"
+    script.replies["/api/threads"] = [Reply(302, {}, {"location": login})]
+    requester = keyed(base, http, misaddressed="check the base URL")
+    with pytest.raises(KitUnreadable) as moved:
+        await requester.get_json("threads")
+    assert "HTTP 302 redirect to another host (login.invalid): check the base URL" in str(
+        moved.value
+    )
+    assert "session" not in str(moved.value)
+    script.replies["/api/threads"] = [Reply(body=b"<html>Login</html>")]
+    with pytest.raises(KitUnreadable, match="an HTML page where JSON was expected"):
+        await requester.get_json("threads")
+    for outside in ("../admin", "https://elsewhere.invalid/x", "a/../../b"):
+        with pytest.raises(ValueError):
+            await requester.get_json(outside)
+
+
+async def test_a_listing_follows_next_links_under_the_api_only(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    elsewhere = '<https://evil.invalid/api/orders?page=2>; rel="next"'
+    script.replies["/api/orders"] = [
+        Reply(body={"items": [1, 2]}, headers={"link": elsewhere}),
+        Reply(body={"items": [3]}),
+        Reply(body={"items": [1]}, headers={"link": '</admin/dump>; rel="next"'}),
+        Reply(body=[1, 2, 3]),
+    ]
+    requester = keyed(base, http)
+    items, cursor = await requester.get_page("orders", {"pageSize": "2"})
+    assert items == [1, 2] and cursor == "orders?page=2"  # the path only: the host dropped
+    items, cursor = await requester.get_page("orders", cursor=cursor)
+    assert items == [3] and cursor is None
+    assert script.seen[-1][2]["host"].startswith("127.0.0.1")
+    with pytest.raises(KitUnreadable, match="not under the API"):
+        await requester.get_page("orders")
+    with pytest.raises(KitUnreadable, match="3 items listed, 2 asked"):
+        await requester.get_page("orders", {"pageSize": "2"})
+    with pytest.raises(ValueError):
+        await requester.get_page("orders", cursor="https://evil.invalid/x")
