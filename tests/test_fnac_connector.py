@@ -27,6 +27,7 @@ from keybuzz_shared.connectors.seam import (
     ReplyOutcome,
     ThreadKey,
     shop_api_of,
+    state_of,
 )
 
 from tests.test_fnac_client import shop
@@ -250,12 +251,12 @@ def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
     cursor, _ = fnac_connector._next(
         window, Paging(page=2, total_paging=3, nb_total_result=247), 100
     )
-    assert cursor is not None and fnac_connector._decode(cursor).page == 1
+    assert cursor is not None and state_of(cursor, fnac_connector._Window).page == 1
     # Nothing left: page 3 as usual; then the last page ends the listing at ``until``.
     cursor, _ = fnac_connector._next(
         window, Paging(page=2, total_paging=3, nb_total_result=250), 100
     )
-    assert cursor is not None and fnac_connector._decode(cursor).page == 3
+    assert cursor is not None and state_of(cursor, fnac_connector._Window).page == 3
     last = fnac_connector._Window(window.since, window.until, 3, 250)
     assert fnac_connector._next(last, Paging(page=3, total_paging=3, nb_total_result=251), 100) == (
         None,

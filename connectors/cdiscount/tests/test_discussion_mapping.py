@@ -12,13 +12,12 @@ from keybuzz_connector_cdiscount.discussions import (
     CUSTOMER_CARE,
     Listing,
     decode,
-    encode,
     following,
     inbox_message,
     read_discussion,
 )
 from keybuzz_connector_cdiscount.replies import file_format, receivers, unsendable_files
-from keybuzz_shared.connectors.seam import ReplyFile, ThreadDetail, ThreadKey
+from keybuzz_shared.connectors.seam import ReplyFile, ThreadDetail, ThreadKey, cursor_of
 
 LABELS = {"productIsDamaged": "Produit endommagé"}
 FILES = "https://api.example/seller/v2/attachments/"
@@ -181,7 +180,7 @@ def test_the_next_page_seeks_past_the_last_update_read() -> None:
     listing = Listing(T0 + timedelta(days=1), T0)
     nxt = following(listing, [at(1), at(5)], more=True)
     assert nxt == Listing(listing.until, T0 + timedelta(seconds=5))
-    assert decode(encode(nxt)) == nxt
+    assert decode(cursor_of(nxt)) == nxt
 
 
 def test_a_page_all_at_one_instant_is_followed_by_number() -> None:
@@ -197,7 +196,7 @@ def test_the_last_page_has_no_next() -> None:
     assert following(listing, [], more=True) is None
 
 
-@pytest.mark.parametrize("cursor", ["", "%%%", encode(Listing(T0, T0 + timedelta(1))), "AAAA"])
+@pytest.mark.parametrize("cursor", ["", "%%%", cursor_of(Listing(T0, T0 + timedelta(1))), "AAAA"])
 def test_a_cursor_it_did_not_give_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="not a cursor"):
         decode(cursor)

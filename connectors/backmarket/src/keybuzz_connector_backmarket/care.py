@@ -20,8 +20,6 @@ order and buyer's country and language are the thread's details."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import mimetypes
 from collections.abc import Sequence
@@ -40,6 +38,8 @@ from keybuzz_shared.connectors.seam import (
     ThreadDetail,
     ThreadKey,
     ThreadsInbox,
+    cursor_of,
+    state_of,
 )
 from keybuzz_shared.times import as_utc
 
@@ -453,20 +453,15 @@ class _Pending:
 
 def _cursor_of(queue: list[tuple[int, datetime]]) -> str:
     """The folders still to read, as the next page's cursor."""
-    packed = msgspec.msgpack.encode([(i, int(last.timestamp())) for i, last in queue])
-    return base64.urlsafe_b64encode(packed).decode()
+    return cursor_of([(i, int(last.timestamp())) for i, last in queue])
 
 
 def _queue_of(cursor: str) -> list[tuple[int, datetime]]:
+    pairs = state_of(cursor, list[tuple[int, int]], lambda p: bool(p) and all(i > 0 for i, _ in p))
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode())
-        pairs = msgspec.msgpack.decode(raw, type=list[tuple[int, int]])
-        queue = [(i, datetime.fromtimestamp(t, UTC)) for i, t in pairs]
-    except (binascii.Error, ValueError, OverflowError, OSError, msgspec.DecodeError):
+        return [(i, datetime.fromtimestamp(t, UTC)) for i, t in pairs]
+    except (ValueError, OverflowError, OSError):
         raise ValueError("not a cursor this connector handed out") from None
-    if not queue or any(i <= 0 for i, _ in queue):
-        raise ValueError("not a cursor this connector handed out")
-    return queue
 
 
 def _summaries(body: Any) -> tuple[list[FolderSummary], list[str], bool]:

@@ -17,8 +17,6 @@ dropped by id), and only a page whose items all share one instant is followed by
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import mimetypes
 from collections.abc import Callable, Sequence
@@ -36,6 +34,8 @@ from keybuzz_shared.connectors.seam import (
     ThreadDetail,
     ThreadKey,
     ThreadsInbox,
+    cursor_of,
+    state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.times import as_utc
@@ -216,18 +216,10 @@ class Listing(msgspec.Struct, array_like=True, frozen=True):
     page: int = 1
 
 
-def encode(listing: Listing) -> str:
-    return base64.urlsafe_b64encode(msgspec.msgpack.encode(listing)).decode()
-
-
 def decode(cursor: str) -> Listing:
-    try:
-        listing = msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=Listing)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise ValueError("not a cursor this connector handed out") from None
-    if listing.page < 1 or listing.seek > listing.until:
-        raise ValueError("not a cursor this connector handed out")
-    return listing
+    return state_of(
+        cursor, Listing, lambda listing: 1 <= listing.page and listing.seek <= listing.until
+    )
 
 
 def following(listing: Listing, read: Sequence[Discussion], more: bool) -> Listing | None:
@@ -298,7 +290,7 @@ class DiscussionInbox(ThreadsInbox):
         following_page = following(listing, read, more is not None)
         return Page(
             items=tuple(found),
-            next_cursor=encode(following_page) if following_page else None,
+            next_cursor=cursor_of(following_page) if following_page else None,
             complete_until=None if following_page else listing.until,
             unreadable=tuple(unreadable),
         )

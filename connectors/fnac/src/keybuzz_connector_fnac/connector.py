@@ -9,8 +9,6 @@ drop by external id.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -42,6 +40,8 @@ from keybuzz_shared.connectors.seam import (
     ShopApi,
     ShopApiSettings,
     ThreadKey,
+    cursor_of,
+    state_of,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.settings import PartSettings
@@ -146,20 +146,9 @@ class _Window(msgspec.Struct, array_like=True, frozen=True):
     total: int = -1
 
 
-def _encode(window: _Window) -> str:
-    return base64.urlsafe_b64encode(msgspec.msgpack.encode(window)).decode()
-
-
-def _decode(cursor: str) -> _Window:
-    try:
-        return msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Window)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise ValueError("not a cursor this connector handed out") from None
-
-
 def _window(since: datetime, cursor: str | None) -> _Window:
     if cursor is not None:
-        return _decode(cursor)
+        return state_of(cursor, _Window)
     return _Window(since=as_utc(since) - LISTING_OVERLAP, until=datetime.now(UTC), page=1)
 
 
@@ -173,9 +162,9 @@ def _next(window: _Window, paging: Paging, page_size: int) -> tuple[str | None, 
     left = window.total - total if total >= 0 and window.total > total else 0
     if left:
         page = max(1, ((window.page - 1) * page_size - left) // page_size + 1)
-        return _encode(_Window(window.since, window.until, page, total)), None
+        return cursor_of(_Window(window.since, window.until, page, total)), None
     if paging.has_next:
-        return _encode(_Window(window.since, window.until, window.page + 1, total)), None
+        return cursor_of(_Window(window.since, window.until, window.page + 1, total)), None
     return None, window.until
 
 
@@ -356,7 +345,11 @@ class FnacSession(FnacInbox):
     async def orders_created(
         self, *, start: datetime, end: datetime, cursor: str | None = None
     ) -> Page[OrderSummary]:
-        window = _decode(cursor) if cursor is not None else _Window(as_utc(start), as_utc(end), 1)
+        window = (
+            state_of(cursor, _Window)
+            if cursor is not None
+            else _Window(as_utc(start), as_utc(end), 1)
+        )
         page = await self.client.orders_query(
             OrdersQuery(
                 page=window.page,

@@ -7,8 +7,6 @@ to read next, so each page of one listing asks the same query."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import mimetypes
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,6 +22,8 @@ from keybuzz_shared.connectors.seam import (
     SenderType,
     ThreadKey,
     ThreadKind,
+    cursor_of,
+    state_of,
 )
 from keybuzz_shared.file_links import FileLinks, FileUnavailable
 
@@ -68,20 +68,13 @@ class _Listing(msgspec.Struct, array_like=True, frozen=True):
 def _listing(since: datetime, cursor: str | None) -> _Listing:
     if cursor is None:
         return _Listing(since, 1)
-    try:
-        listing = msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Listing)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise ValueError("not a cursor this connector handed out") from None
-    if listing.page < 2:
-        raise ValueError("not a cursor this connector handed out")
-    return listing
+    return state_of(cursor, _Listing, lambda listing: listing.page >= 2)
 
 
 def _next_cursor(listing: _Listing, paging: Paging) -> str | None:
     if not paging.has_next:
         return None
-    following = _Listing(listing.since, listing.page + 1)
-    return base64.urlsafe_b64encode(msgspec.msgpack.encode(following)).decode()
+    return cursor_of(_Listing(listing.since, listing.page + 1))
 
 
 class FnacInbox:

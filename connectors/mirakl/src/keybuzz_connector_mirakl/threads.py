@@ -16,8 +16,6 @@ write as MARKETPLACE_SUPPORT, named as the operator. Mirakl has no read mark for
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import mimetypes
 from collections.abc import Callable, Sequence
@@ -34,6 +32,8 @@ from keybuzz_shared.connectors.seam import (
     ThreadDetail,
     ThreadKey,
     ThreadsInbox,
+    cursor_of,
+    state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.text import display_name
@@ -203,18 +203,8 @@ class Listing(msgspec.Struct, array_like=True, frozen=True):
     newest: datetime | None
 
 
-def encode(listing: Listing) -> str:
-    return base64.urlsafe_b64encode(msgspec.msgpack.encode(listing)).decode()
-
-
 def decode(cursor: str) -> Listing:
-    try:
-        listing = msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=Listing)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise ValueError("not a cursor this connector handed out") from None
-    if not listing.token:
-        raise ValueError("not a cursor this connector handed out")
-    return listing
+    return state_of(cursor, Listing, lambda listing: bool(listing.token))
 
 
 def iso(moment: datetime) -> str:
@@ -272,7 +262,7 @@ class ThreadInbox(ThreadsInbox):
         newest = listing.newest if listing is not None else _newest(read)
         return Page(
             items=tuple(found),
-            next_cursor=encode(Listing(token, newest)) if token else None,
+            next_cursor=cursor_of(Listing(token, newest)) if token else None,
             complete_until=None if token else (newest or self._nothing_until(since, asked)),
             unreadable=tuple(unreadable),
         )

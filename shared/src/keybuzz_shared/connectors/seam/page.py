@@ -33,12 +33,17 @@ def cursor_of(state: Any) -> str:
     return base64.urlsafe_b64encode(msgspec.msgpack.encode(state)).decode()
 
 
-def state_of(cursor: str, kind: type[S]) -> S:
-    """The state ``cursor_of`` made of ``cursor``; ValueError for one it did not make."""
+def state_of(cursor: str, kind: type[S], valid: Callable[[S], bool] | None = None) -> S:
+    """The state ``cursor_of`` made of ``cursor``; ValueError for one it did not make, or
+    whose state is not ``valid`` (a page number below one, a window ending before it
+    starts: a cursor edited by hand)."""
     try:
-        return msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=kind)
+        state = msgspec.msgpack.decode(base64.urlsafe_b64decode(cursor.encode()), type=kind)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise ValueError("not a cursor this connector handed out") from None
+    if valid is not None and not valid(state):
+        raise ValueError("not a cursor this connector handed out")
+    return state
 
 
 def read_each(
