@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.polling.scheduler import Scheduler
+from keybuzz_poller.polling.shops_store import SHOPS
 from keybuzz_poller.polling.store import PostgresPollSchedule
 from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import ConnectionConnected
@@ -349,3 +350,46 @@ async def test_a_failing_tenant_backs_off_exponentially_up_to_the_cap(
         )
         == 5
     )
+
+
+async def test_a_shops_next_poll_counts_from_the_end_of_its_last_poll_a_mailboxs_from_its_place(
+    poller: RunningService,
+) -> None:
+    """A shop's marketplace counts one listing per interval from the calls it saw: a poll
+    claimed late must not bring the next one closer than an interval after it (Mirakl's
+    M11 would answer 429). A mailbox keeps its place in the interval instead."""
+    pool = poller.runtime.pool
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    key = f"mirakl:{tenant}"
+    await pool.execute(
+        """
+        INSERT INTO poller_shops (poll_key, tenant_id, marketplace, seller_id, connection,
+                                  connection_as_of, next_poll_at)
+        VALUES ($1, $2, 'mirakl', '2001', 'CONNECTED', now(), now() - interval '20 seconds')
+        """,
+        key,
+        tenant,
+    )
+    await pool.execute(
+        "UPDATE poller_poll_status SET next_poll_at = now() - interval '20 seconds'"
+        " WHERE tenant_id = $1",
+        tenant,
+    )
+    shops, folders = PostgresPollSchedule(pool, SHOPS), PostgresPollSchedule(pool)
+    assert await shops.claim_tenant(key, "instance-a", 30)
+    assert await folders.claim_tenant(tenant, "instance-a", 30)
+    await shops.poll_succeeded(key, "instance-a", 0, 60)
+    await folders.poll_succeeded(tenant, "instance-a", 0, 60)
+    shop_next = await pool.fetchval(
+        "SELECT extract(epoch FROM next_poll_at - last_success_at)::float8"
+        " FROM poller_shops WHERE poll_key = $1",
+        key,
+    )
+    folder_next = await pool.fetchval(
+        "SELECT extract(epoch FROM next_poll_at - last_success_at)::float8"
+        " FROM poller_poll_status WHERE tenant_id = $1",
+        tenant,
+    )
+    assert shop_next == pytest.approx(60, abs=0.01)  # an interval after the poll ended
+    assert folder_next == pytest.approx(40, abs=1.0)  # its place: due 20 s ago, + 60 s

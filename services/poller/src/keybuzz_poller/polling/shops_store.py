@@ -12,12 +12,15 @@ from keybuzz_poller.shops.connection_ports import CONNECTED, ShopStatus
 from keybuzz_poller.shops.domain import Shop
 
 # A shop is polled while connected and its tenant not archived (a tenant the projection
-# has not heard of yet is polled: its connection says it exists).
+# has not heard of yet is polled: its connection says it exists). Paced: a marketplace
+# counts a shop's listings per interval from the calls it saw (Mirakl's M11 frequency), so
+# a poll claimed sooner after its time than the last one would land inside it (a 429).
 SHOPS = PollTable(
     "poller_shops",
     "poll_key",
     f"""s.connection = '{CONNECTED}' AND NOT EXISTS (
         SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND t.archived)""",
+    paced=True,
 )
 
 

@@ -30,11 +30,25 @@ _POLLABLE_TENANT = """
 @dataclass(frozen=True)
 class PollTable:
     """A table of things to poll with the schedule's columns (``poller_poll_status``'s):
-    its name, its key column, and when one of its rows ``s`` may be polled."""
+    its name, its key column, and when one of its rows ``s`` may be polled. ``paced``:
+    a row's polls call an API that allows one listing per interval, so its next poll is
+    due an interval after this one ended (after the last call the API saw), never sooner;
+    else an interval after this one was due, keeping its place in the interval."""
 
     name: str
     key: str
     pollable: str
+    paced: bool = False
+
+    @property
+    def after_success(self) -> str:
+        """When a row polled without a delivery during its poll is next due (``$4``: the
+        interval)."""
+        if self.paced:
+            return "now() + make_interval(secs => $4)"
+        return """CASE WHEN s.next_poll_at + make_interval(secs => $4) > now()
+                        THEN s.next_poll_at + make_interval(secs => $4)
+                    ELSE now() + random() * make_interval(secs => $4) END"""
 
 
 TENANT_FOLDERS = PollTable("poller_poll_status", "tenant_id", _POLLABLE_TENANT)
@@ -211,7 +225,8 @@ class PostgresPollSchedule:
         """Record the poll, release the lease, schedule the next one an interval later.
 
         Keeping the tenant's place in the interval keeps polls spread; a tenant overdue
-        by more than an interval (every instance was down) gets a random place again.
+        by more than an interval (every instance was down) gets a random place again. A
+        paced table's row is due an interval after now (``PollTable.paced``).
         A mail delivered after the poll was claimed may have been missed: due again at once.
         ``pushed_at`` (the oldest delivery not yet served, for operators) is cleared.
         """
@@ -225,9 +240,7 @@ class PostgresPollSchedule:
             UPDATE {t.name} s SET
                 next_poll_at = CASE
                     WHEN old.pushed_during_poll THEN now()
-                    WHEN s.next_poll_at + make_interval(secs => $4) > now()
-                        THEN s.next_poll_at + make_interval(secs => $4)
-                    ELSE now() + random() * make_interval(secs => $4) END,
+                    ELSE {t.after_success} END,
                 pushed_at = CASE WHEN old.pushed_during_poll THEN s.last_pushed_at END,
                 lease_owner = NULL, lease_expires_at = NULL,
                 last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
