@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from keybuzz_shared.connectors.seam import (
     AccountCredentials,
+    CallbackNames,
     ConsentSite,
     RedirectApp,
     RedirectFlowSettings,
@@ -33,6 +34,8 @@ _SELLER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 class AmazonRedirectFlow:
+    callback_names = CallbackNames(account_id="selling_partner_id", code="spapi_oauth_code")
+
     def site(self, code: str) -> Marketplace:
         """UnknownMarketplace (a ValueError) for a code Amazon does not have."""
         return marketplace(code)

@@ -134,6 +134,7 @@ def redirect_controller(marketplace: str) -> type[Controller]:
     """The connection endpoints of one marketplace connected by a redirect."""
     name, title = marketplace.lower(), connector_for(marketplace).display_name
     cookie = browser_cookie(marketplace)
+    names = flow.redirect_flow(marketplace).callback_names
 
     class RedirectController(Controller):
         path = base_path(marketplace)
@@ -183,15 +184,16 @@ def redirect_controller(marketplace: str) -> type[Controller]:
             ports: OauthPorts,
             # "state" is a reserved Litestar parameter name, hence the alias.
             oauth_state: str | None = Parameter(query="state", default=None),
-            selling_partner_id: str | None = None,
-            spapi_oauth_code: str | None = None,
+            # The marketplace names these (its redirect flow's ``callback_names``).
+            account_id: str | None = Parameter(query=names.account_id, default=None),
+            code: str | None = Parameter(query=names.code, default=None),
             error: str | None = None,
             error_description: str | None = None,
         ) -> Response[Any]:
             params = CallbackParams(
                 oauth_state,
-                selling_partner_id,
-                spapi_oauth_code,
+                account_id,
+                code,
                 error,
                 error_description,
                 browser_nonce=request.cookies.get(cookie),

@@ -93,8 +93,9 @@ class Started:
 @dataclass(frozen=True)
 class CallbackParams:
     state: str | None
-    selling_partner_id: str | None  # the seller's account id at the marketplace
-    spapi_oauth_code: str | None  # the authorization code
+    # Named by the marketplace (its RedirectFlow's ``callback_names``):
+    account_id: str | None  # the seller's account id at the marketplace
+    code: str | None  # the authorization code
     error: str | None
     error_description: str | None
     # The nonce cookie the browser presented (None: no cookie).
@@ -233,17 +234,17 @@ async def _connect(
         raise CallbackFailure(rejected.reason, rejected.message)
     if params.error:
         raise _refusal(connector, params.error, params.error_description)
-    seller_id = params.selling_partner_id or ""
-    if not params.spapi_oauth_code or not flow.is_account_id(seller_id):
+    seller_id = params.account_id or ""
+    if not params.code or not flow.is_account_id(seller_id):
+        names = flow.callback_names
         raise CallbackFailure(
             "missing_parameters",
-            f"{connector.display_name}'s redirect lacks spapi_oauth_code or a valid "
-            "selling_partner_id",
+            f"{connector.display_name}'s redirect lacks {names.code} or a valid {names.account_id}",
         )
     # Checked again under the locks; asked now so a refused seller's code is not redeemed.
     await _refuse_seller_held_elsewhere(ports.connections, bound, seller_id)
     site = flow.site(bound.marketplace_code)
-    refresh_token = await _exchange(ports, connector, params.spapi_oauth_code, bound.redirect_uri)
+    refresh_token = await _exchange(ports, connector, params.code, bound.redirect_uri)
     credentials = flow.credentials(
         tenant_id=bound.tenant_id,
         refresh_token=refresh_token,

@@ -49,8 +49,8 @@ def params(
 ) -> CallbackParams:
     values: dict[str, str | None] = {
         "state": started.state,
-        "selling_partner_id": seller,
-        "spapi_oauth_code": code,
+        "account_id": seller,
+        "code": code,
         "error": None,
         "error_description": None,
         "browser_nonce": started.browser_nonce,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import msgspec
 
@@ -152,9 +152,23 @@ class CodeExchange(Protocol):
     async def aclose(self) -> None: ...
 
 
+class CallbackNames(NamedTuple):
+    """The query parameters of the marketplace's redirect back to us that carry the
+    seller's account id and the authorization code."""
+
+    account_id: str
+    code: str
+
+
 class RedirectFlow(Protocol):
     """The marketplace's side of the redirect: its sites, its consent URL, its callback's
-    account ids, its token endpoint and where Vault keeps what a consent gave."""
+    parameters and account ids, its token endpoint and where Vault keeps what a consent
+    gave."""
+
+    @property
+    def callback_names(self) -> CallbackNames:
+        """What its callback's parameters are called."""
+        ...
 
     def site(self, code: str) -> ConsentSite:
         """The site of a country code (any case) or of a site id; ValueError when unknown."""
