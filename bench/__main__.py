@@ -68,10 +68,12 @@ def _table(results: list[tuple[str, Figure]]) -> str:
         "| --- | --- | ---: | --- | ---: | ---: | --- |",
     ]
     for module, f in results:
-        baseline = f.get("baseline")
-        ratio = f"{f['value'] / baseline:.2f}" if baseline else ""
+        # A figure read from PostgreSQL may come as a Decimal: the table mixes none.
+        value = float(f["value"])
+        baseline = None if f.get("baseline") is None else float(f["baseline"])
+        ratio = f"{value / baseline:.2f}" if baseline else ""
         lines.append(
-            f"| {module} | {f['name']} | {f['value']:.2f} | {f['unit']} | "
+            f"| {module} | {f['name']} | {value:.2f} | {f['unit']} | "
             f"{'' if baseline is None else f'{baseline:.2f}'} | {ratio} | {f.get('note', '')} |"
         )
     return "\n".join(lines)

@@ -135,9 +135,8 @@ async def sample_poll_lags(
     ``start_lags``, if given, gets the same polls' start lags (claimed − scheduled);
     ``where``: an SQL condition on the rows sampled (all by default).
 
-    A successful poll sets ``last_poll_at`` (completion) and moves ``next_poll_at`` one
-    interval on from where it was scheduled, so scheduled = next_poll_at − interval; a
-    poll later than a whole interval gets a random place instead (counted apart). Read
+    A successful poll sets ``last_poll_at`` (completion) and ``last_due_at`` (when it was
+    scheduled); a poll later than a whole interval is counted apart. Read
     every ``every`` s, incrementally (so a read stays small at 20,000 tenants);
     ``on_sample`` runs after each read.
     """
@@ -152,13 +151,10 @@ async def sample_poll_lags(
         rows = await db.fetch(
             f"""
             SELECT {key_column} AS key, last_poll_at,
-                   extract(epoch FROM last_poll_at - (next_poll_at - make_interval(secs => $1)))
-                       AS lag,
-                   extract(epoch FROM claimed_at - (next_poll_at - make_interval(secs => $1)))
-                       AS start_lag
-            FROM {name} WHERE last_poll_at > $2 AND ({where})
+                   extract(epoch FROM last_poll_at - last_due_at)::float8 AS lag,
+                   extract(epoch FROM claimed_at - last_due_at)::float8 AS start_lag
+            FROM {name} WHERE last_poll_at > $1 AND last_due_at IS NOT NULL AND ({where})
             """,
-            float(interval),
             max(started, since - _POLLS_MARGIN),
         )
         for row in rows:

@@ -114,6 +114,7 @@ def test_each_operators_view_has_its_base_url_and_m11_frequency(tmp_path: Path) 
         {
             "MIRAKL_CATALOGUE_FILE": str(path),
             "MIRAKL_POLL_INTERVAL_SECONDS": "600",
+            "MIRAKL_POLL_MARGIN_SECONDS": "2",
             **service_env("http://127.0.0.1:8900"),
         },
     )
@@ -129,6 +130,10 @@ def test_each_operators_view_has_its_base_url_and_m11_frequency(tmp_path: Path) 
     assert boulanger.poll_interval_seconds == 62  # the double's M11 frequency and the margin
     assert boulanger.attachment_origins == ("http://127.0.0.1:8900",)
     assert settings.of(MiraklSettings).shop_api("NOT_AN_OPERATOR") is None
+    # No margin by default: a shop's next poll counts from its last poll's end.
+    unmargined = load_settings(PollerSettings, {"MIRAKL_CATALOGUE_FILE": str(path)})
+    default = unmargined.of(MiraklSettings).shop_api("METRO")
+    assert default is not None and default.poll_interval_seconds == 120
 
 
 def test_production_refuses_an_operator_inside_our_network() -> None:

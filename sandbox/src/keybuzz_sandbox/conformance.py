@@ -456,7 +456,6 @@ class MiraklDriver(_AdminDriver):
             "MIRAKL_TIMEOUT_SECONDS": "2",
             "MIRAKL_CALL_DEADLINE_SECONDS": "2",
             "MIRAKL_FIRST_POLL_DAYS": "1",
-            "MIRAKL_POLL_MARGIN_SECONDS": "0",  # the double allows M11 every 1.5 s (below)
         }
 
     def sandbox_settings(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 from keybuzz_shared.connectors.orders import (
@@ -72,7 +72,7 @@ from keybuzz_connector_amazon.times import amazon_time
 from keybuzz_connector_amazon.tokens import amazon_settings, token_service_for
 
 if TYPE_CHECKING:
-    from keybuzz_shared.service import Runtime
+    from keybuzz_shared.connectors.seam import FeedContext
 
 
 class AmazonOrderIds:
@@ -269,15 +269,15 @@ class SpApiOrderChanges:
 
     def __init__(
         self,
-        runtime: Runtime[Any],
+        context: FeedContext,
         spapi: SpApiClient,
         queue_arn: Callable[[], Awaitable[str]],
     ) -> None:
-        self.settings = runtime.settings
-        amazon = amazon_settings(runtime)
+        self.settings = context.settings
+        amazon = amazon_settings(context)
         self._arn = queue_arn
         tokens = GrantlessTokens(
-            runtime.vault,
+            context.vault,
             LwaClient(amazon.lwa_endpoint, cacert=amazon.lwa_cacert),
             app_source=amazon.amazon_app_source,
         )
@@ -338,23 +338,23 @@ REFUSAL_STATUSES: dict[type[Exception], int] = {
 class OpenedAmazonFeed:
     """The adapters of one process, on one SP-API client (closed at shutdown)."""
 
-    def __init__(self, runtime: Runtime[Any]) -> None:
-        settings = runtime.settings
-        self.runtime = runtime
+    def __init__(self, context: FeedContext) -> None:
+        settings = context.settings
+        self.context = context
         self.spapi = SpApiClient(
-            token_service_for(runtime),
-            endpoint=amazon_settings(runtime).spapi_endpoint,
+            token_service_for(context),
+            endpoint=amazon_settings(context).spapi_endpoint,
             initial_backoff=settings.spapi_backoff_seconds,
         )
         self.source = SpApiOrderSource(self.spapi)
         self.fallback = OrdersV0Listing(self.spapi)
         self.reports = SpApiOrderReports(self.spapi)
-        self.marketplaces = VaultMarketplaces(runtime.vault)
+        self.marketplaces = VaultMarketplaces(context.vault)
         self.messaging = MessagingClient(self.spapi)
         self._changes: SpApiOrderChanges | None = None
 
     def change_notifications(self, queue_arn: Callable[[], Awaitable[str]]) -> SpApiOrderChanges:
-        self._changes = SpApiOrderChanges(self.runtime, self.spapi, queue_arn)
+        self._changes = SpApiOrderChanges(self.context, self.spapi, queue_arn)
         return self._changes
 
     @property
@@ -392,5 +392,5 @@ class AmazonOrderFeed:
     def read_change(self, body: str | bytes) -> OrderChange:
         return order_change(body)
 
-    def open(self, runtime: Runtime[Any], http: httpx.AsyncClient) -> OpenedAmazonFeed:
-        return OpenedAmazonFeed(runtime)
+    def open(self, context: FeedContext, http: httpx.AsyncClient) -> OpenedAmazonFeed:
+        return OpenedAmazonFeed(context)

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from keybuzz_shared.connectors.connector_settings import HoldsConnectorSettings
 from keybuzz_shared.events import ConnectionReauthRequired
@@ -33,7 +33,7 @@ from keybuzz_connector_amazon.lwa import LwaClient
 from keybuzz_connector_amazon.settings import AmazonSettings
 
 if TYPE_CHECKING:
-    from keybuzz_shared.service import Runtime
+    from keybuzz_shared.connectors.seam import FeedContext
 
 log = logging.getLogger(__name__)
 
@@ -151,31 +151,31 @@ class TokenService:
         return True
 
 
-def outbox_reauth_reporter(runtime: Runtime[Any]) -> ReauthReporter:
+def outbox_reauth_reporter(context: FeedContext) -> ReauthReporter:
     """Report through the calling service's outbox, so the event survives a NATS outage."""
 
     async def report(error: ReauthRequired) -> None:
         event = ConnectionReauthRequired(
             tenant_id=error.tenant_id, seller_id=error.seller_id, reason=error.detail
         )
-        async with runtime.unit_of_work() as uow:
+        async with context.unit_of_work() as uow:
             uow.emit(event)
 
     return report
 
 
-def amazon_settings(runtime: Runtime[Any]) -> AmazonSettings:
-    """Amazon's settings, among those of the service ``runtime`` runs."""
-    held: HoldsConnectorSettings = runtime.settings
+def amazon_settings(context: FeedContext) -> AmazonSettings:
+    """Amazon's settings, among those of the service ``context`` is."""
+    held: HoldsConnectorSettings = context.settings
     return held.of(AmazonSettings)
 
 
-def token_service_for(runtime: Runtime[Any]) -> TokenService:
+def token_service_for(context: FeedContext) -> TokenService:
     """The token service a service on the shared frame uses (its settings hold Amazon's)."""
-    settings = amazon_settings(runtime)
+    settings = amazon_settings(context)
     return TokenService(
-        runtime.vault,
+        context.vault,
         LwaClient(settings.lwa_endpoint, cacert=settings.lwa_cacert),
         app_source=settings.amazon_app_source,
-        on_reauth_required=outbox_reauth_reporter(runtime),
+        on_reauth_required=outbox_reauth_reporter(context),
     )

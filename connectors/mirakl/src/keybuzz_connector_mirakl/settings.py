@@ -52,10 +52,10 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
     # Each shop is polled once per interval, unless its operator's catalogue entry sets
     # M11's frequency (then that).
     mirakl_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
-    # Added to an operator's M11 frequency: a poll's start moves by the scheduler's lag, and
-    # one that starts sooner after the last than the frequency meets a 429 (measured: 8–35 %
-    # of polls at the frequency itself, none 2 s later; docs/BENCHMARKS.md, Mirakl).
-    mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 2
+    # Added to an operator's M11 frequency. None is needed: a shop's next poll is due an
+    # interval after its last one ended (docs/POLLER.md, "Scheduling"), so no M11 call
+    # follows the last sooner than the frequency (docs/BENCHMARKS.md, Mirakl).
+    mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
     # Each file of a message is downloaded (M13) up to this size (larger: named only).
     mirakl_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024

@@ -242,7 +242,7 @@ class PostgresPollSchedule:
                     WHEN old.pushed_during_poll THEN now()
                     ELSE {t.after_success} END,
                 pushed_at = CASE WHEN old.pushed_during_poll THEN s.last_pushed_at END,
-                lease_owner = NULL, lease_expires_at = NULL,
+                lease_owner = NULL, lease_expires_at = NULL, last_due_at = s.next_poll_at,
                 last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
                 messages_fetched = s.messages_fetched + $3
             FROM old WHERE s.{t.key} = old.{t.key}

@@ -62,6 +62,7 @@ from keybuzz_shared.connectors.seam.messages import (
     ThreadKind,
 )
 from keybuzz_shared.connectors.seam.order_feed import (
+    FeedContext,
     OpenedFeed,
     OrderFeed,
 )
@@ -180,6 +181,7 @@ __all__ = [
     "MarketplaceUnavailable",
     "MessageSource",
     "ORDER_STATUSES",
+    "FeedContext",
     "OpenedFeed",
     "OrderFeed",
     "OrderIds",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -20,7 +21,22 @@ if TYPE_CHECKING:
     from keybuzz_shared.connectors.orders import (
         OrderSource as FeedOrderSource,
     )
-    from keybuzz_shared.service import Runtime
+    from keybuzz_shared.uow import UnitOfWork
+    from keybuzz_shared.vault import VaultClient
+
+
+class FeedContext(Protocol):
+    """What a feed takes from the service that opens it: its settings (the connector's
+    among them, ``of(...)``), its Vault, and its units of work (an event emitted through
+    its outbox). A service's runtime is one; the seam names no service."""
+
+    @property
+    def settings(self) -> Any: ...
+
+    @property
+    def vault(self) -> VaultClient: ...
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
 
 
 class OrderFeed(Protocol):
@@ -66,8 +82,8 @@ class OrderFeed(Protocol):
         """A queued change notification's body; ``MalformedNotification`` when unreadable."""
         ...
 
-    def open(self, runtime: Runtime[Any], http: httpx.AsyncClient) -> OpenedFeed:
-        """The adapters on the service's runtime (its Vault, settings, outbox)."""
+    def open(self, context: FeedContext, http: httpx.AsyncClient) -> OpenedFeed:
+        """The adapters of the service that opens it (its Vault, settings, outbox)."""
         ...
 
 
