@@ -22,7 +22,7 @@ from typing import NamedTuple, Protocol
 import msgspec
 from keybuzz_shared.ids import is_tenant_id
 
-from keybuzz_poller.inbound.relays import ADDRESS_LABELS
+from keybuzz_poller.inbound.relays import address_labels
 
 # Dovecot files ``keybuzz+<folder>@…`` into <folder>: the prefix keeps a tenant
 # called "INBOX" (a valid tenant id) out of the real INBOX.
@@ -120,11 +120,12 @@ def parse_address(address: str) -> AddressParts | None:
     is not one."""
     local, _, domain = split_bounce_tag(address)[0].rpartition("@")
     parts = local.split(".")
-    if not domain or len(parts) != 4 or parts[0] not in ADDRESS_LABELS:
+    labels = address_labels()
+    if not domain or len(parts) != 4 or parts[0] not in labels:
         return None
     marketplace, tenant_id, country, token = parts
     if not (is_tenant_id(tenant_id) and len(country) == 2 and country.isalpha() and token):
         return None
     return AddressParts(
-        marketplace=ADDRESS_LABELS[marketplace], tenant_id=tenant_id, country=country.upper()
+        marketplace=labels[marketplace], tenant_id=tenant_id, country=country.upper()
     )

@@ -12,13 +12,13 @@ seller, docs/SANDBOX.md), and they go through the very same path as real mail:
 from __future__ import annotations
 
 from keybuzz_poller.inbound.addresses import FOLDER_PREFIX, INBOUND_HEADER
-from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE, relay_for
+from keybuzz_poller.inbound.relays import relay_for
 from keybuzz_poller.reading.mailbox import Mailbox
 from keybuzz_poller.reading.ports import Cursor, FetchedMail, NewMail
 
 # Any constant: the mock folder is never re-created, so UIDs never start over.
 UID_VALIDITY = 1
-DEMO_RELAY = relay_for(RELAY_MARKETPLACE)
+DEMO_RELAY = relay_for(None)  # the first relay's demo mails
 MAIL_COUNT = DEMO_RELAY.demo_mail_count
 
 

@@ -18,7 +18,7 @@ from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply, authenticate, envelope_of
-from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
+from keybuzz_poller.inbound.relays import default_marketplace
 from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import ReplyWrites
@@ -111,7 +111,7 @@ def _bounce_row(
     return ExternalMessageRow(
         id=uuid7_string(),
         tenant_id=tenant_id,
-        marketplace=mail.marketplace or RELAY_MARKETPLACE,
+        marketplace=mail.marketplace or default_marketplace(),
         external_id=storable(mail.external_id),
         order_id=None,
         buyer_email=None,

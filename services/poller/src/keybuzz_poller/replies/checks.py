@@ -17,22 +17,18 @@ import msgspec
 from keybuzz_shared.connectors.seam import Limits, Recipient, RelayReplyRules, ReplyFile
 from keybuzz_shared.text import storable
 
-from keybuzz_poller.inbound.relays import (
-    RELAY_MARKETPLACE,
-    RELAY_NAMES,
-    RELAYS,
-    relay_for,
-    relay_marketplace,
-)
+from keybuzz_poller.inbound.relays import relay_for, relay_marketplace, relay_names, relays
 
-# The first relay's, which a reply of no known marketplace is checked against.
-RULES = relay_for(RELAY_MARKETPLACE).reply_rules
+# The first relay's at start, which a reply of no known marketplace is checked against.
+RULES = relay_for(None).reply_rules
 MAX_ATTACHMENT_BYTES = RULES.max_attachment_bytes  # all attachments of a message together
 MAX_TEXT_CHARS = RULES.max_text_chars
 # Each attachment costs a MIME part when the mail is built; without a cap, 20,000 one-byte
 # ones cost 25 s and ~600 MB (docs/SECURITY.md). Refused while decoding the body, before
-# any attachment is read, whichever the ticket's marketplace: the largest relay's count.
-MAX_ATTACHMENTS = max(r.reply_rules.max_attachments for r in RELAYS.values())
+# any attachment is read, whichever the ticket's marketplace: the largest count of the
+# relays installed at start (a body's type is fixed then; each relay's own count is checked
+# in ``check_reply``, a relay added later included).
+MAX_ATTACHMENTS = max(r.reply_rules.max_attachments for r in relays().values())
 # One address, no display name, no header injection: what a Seller Central sender looks like.
 EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _UNSAFE_FILENAME = re.compile(r"[/\\]")
@@ -104,7 +100,7 @@ def check_reply(request: ReplyRequest, marketplace: str | None = None) -> Reply:
     """The reply as ``marketplace``'s relay (None: the first relay) will take it, or the
     first problem, named."""
     marketplace = relay_marketplace(marketplace)
-    rules, name = relay_for(marketplace).reply_rules, RELAY_NAMES[marketplace]
+    rules, name = relay_for(marketplace).reply_rules, relay_names()[marketplace]
     if request.recipient not in (None, "BUYER"):
         raise InvalidReply(f"{name} carries a reply to the buyer only, not to {request.recipient}")
     text = request.text.replace("\r\n", "\n").strip()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from keybuzz_shared.events import MessageBounced
 from prometheus_client import Counter
 
-from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
+from keybuzz_poller.inbound.relays import default_marketplace
 from keybuzz_poller.replies.ports import BouncedReply, ClaimedReply
 
 REPLIES = Counter(
@@ -33,12 +33,12 @@ def not_delivered(
     status: str,
     reason: str,
     status_code: str | None,
-    marketplace: str = RELAY_MARKETPLACE,
+    marketplace: str | None = None,
 ) -> MessageBounced:
     """``message.bounced`` for a reply that did not reach the buyer: FAILED or BOUNCED."""
     return MessageBounced(
         tenant_id=tenant_id,
-        marketplace=marketplace,
+        marketplace=marketplace or default_marketplace(),
         ticket_id=reply.ticket_id,
         ticket_message_id=reply.ticket_message_id,
         message_id=reply.message_id,

@@ -20,7 +20,7 @@ from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import storable
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
-from keybuzz_poller.inbound.relays import RELAY_NAMES, relay_for, relay_marketplace
+from keybuzz_poller.inbound.relays import relay_for, relay_marketplace, relay_names
 from keybuzz_poller.replies.checks import (
     InvalidReply,
     InvalidSettings,
@@ -229,7 +229,7 @@ def _addresses(sender: str | None, context: ReplyContext) -> tuple[tuple[str, st
         form = relay_for(marketplace).buyer_address_form
         raise CannotReply(f"this ticket has no buyer address ({form}) to reply to")
     if not context.inbound_address:
-        name = RELAY_NAMES[marketplace]
+        name = relay_names()[marketplace]
         raise CannotReply(f"the tenant has no inbound address for {name}'s bounces to come back to")
     return (sender, context.buyer_email), context.inbound_address
 

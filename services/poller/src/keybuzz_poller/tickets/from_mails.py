@@ -18,7 +18,7 @@ from keybuzz_shared.events import MessageReceived
 from keybuzz_shared.ids import uuid7_strings
 from keybuzz_shared.text import storable
 
-from keybuzz_poller.inbound.relays import RELAY_MARKETPLACE
+from keybuzz_poller.inbound.relays import default_marketplace
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.tickets import deadlines
 from keybuzz_poller.tickets.ports import (
@@ -158,7 +158,7 @@ def _external_row(
     return ExternalMessageRow(
         id=row_id,
         tenant_id=tenant_id,
-        marketplace=mail.marketplace or RELAY_MARKETPLACE,
+        marketplace=mail.marketplace or default_marketplace(),
         external_id=storable(mail.external_id),
         order_id=mail.order_id,
         buyer_email=_optional(mail.buyer_email and mail.buyer_email.lower()),
