@@ -27,3 +27,28 @@ def test_two_doubles_setting_one_variable_are_refused(monkeypatch: pytest.Monkey
     monkeypatch.setitem(doubles.DOUBLES, "copy", lambda url: {"FNAC_API_URL": f"{url}/copy/"})
     with pytest.raises(ValueError, match="'copy' sets FNAC_API_URL"):
         doubles.service_env("http://127.0.0.1:1")
+
+
+def test_each_double_registers_itself_by_its_entry_point() -> None:
+    """The sandbox's app, the dev stack and the conformance suite find every double through
+    its entry point: its routes mounted, its drivers gathered, none of them named there."""
+    from importlib.metadata import entry_points
+
+    from keybuzz_sandbox.app import create_app
+    from keybuzz_sandbox.conformance import DRIVERS
+
+    points = {p.name: p.value for p in entry_points(group=doubles.GROUP)}
+    assert points == {name: f"keybuzz_sandbox.{name}:DOUBLE" for name in doubles.doubles()}
+    assert {"amazon", "fnac", "cdiscount", "mirakl", "backmarket"} <= set(points)
+    paths = {route.path for route in create_app().routes}
+    for name, mounted in (
+        ("fnac", "/fnac/api.php/{service:str}"),
+        ("cdiscount", "/octopia/seller/v2/discussions"),
+        ("mirakl", "/mirakl/{operator:str}/api/inbox/threads"),
+        ("backmarket", "/backmarket/ws/sav"),
+    ):
+        assert mounted in paths, name
+        double = doubles.doubles()[name]
+        for marketplace, driver in double.drivers().items():
+            assert DRIVERS[marketplace] == driver and driver.marketplace == marketplace
+    assert set(DRIVERS) == {"FNAC", "DARTY", "CDISCOUNT", "BOULANGER", "BACKMARKET"}

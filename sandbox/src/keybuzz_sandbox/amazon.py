@@ -3,6 +3,8 @@ modules are the sandbox's own top-level ones."""
 
 from __future__ import annotations
 
+from keybuzz_sandbox.double_entry import Double
+
 
 def service_env(sandbox_url: str) -> dict[str, str]:
     """The Amazon connector's settings for a sandbox at ``sandbox_url``."""
@@ -11,3 +13,8 @@ def service_env(sandbox_url: str) -> dict[str, str]:
         "SPAPI_ENDPOINT": sandbox_url,
         "SELLER_CENTRAL_URL": sandbox_url,
     }
+
+
+# Amazon's routes are the sandbox's own (app.py): the first double, before doubles were
+# packages; it has no shop-API conformance driver (its mail relay has its own tests).
+DOUBLE = Double("amazon", service_env)

@@ -10,13 +10,10 @@ from litestar.handlers import HTTPRouteHandler
 
 from . import messaging, notifications, orders_2026, orders_v0, reports, sellers, tokens
 from .admin import admin_router
-from .backmarket.routes import backmarket_routes
-from .cdiscount.routes import cdiscount_routes
 from .config import SandboxConfig
 from .consent import consent_routes
-from .fnac.routes import fnac_routes
+from .doubles import doubles
 from .lwa import token_route
-from .mirakl.routes import mirakl_routes
 from .reply_relay import reply_relay_lifespan
 from .reports import document_route
 from .sandbox import Sandbox
@@ -59,10 +56,7 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
             admin_router(sb),
             notifications.notifications_admin_router(sb),
             *spapi_routes(sb),
-            *fnac_routes(sb),
-            *cdiscount_routes(sb),
-            *mirakl_routes(sb),
-            *backmarket_routes(sb),
+            *(route for double in doubles().values() for route in double.routes(sb)),
         ],
         exception_handlers={
             NotFoundException: _unknown_path,

@@ -1,22 +1,33 @@
-"""The marketplace doubles of the sandbox, each listed once with ``service_env``: the
-settings that point a service at it. The dev stack asks here, so it names no marketplace's
-variable; a new double is a package with its ``service_env`` and a line below."""
+"""The marketplace doubles of the sandbox, each found by its entry point (group
+``keybuzz.doubles``, as connectors are found by theirs): a ``Double`` says the settings that
+point a service at it (``service_env``), the routes it adds to the sandbox's app and its
+conformance drivers. The dev stack, the sandbox's app and the conformance suite ask here,
+so none of them names a double; a new double is a package with its ``DOUBLE`` and a line
+in the sandbox's ``pyproject.toml``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from importlib.metadata import entry_points
 
-from keybuzz_sandbox import amazon, backmarket, cdiscount, fnac, mirakl
+from keybuzz_sandbox.double_entry import Double, ServiceEnv
 
-ServiceEnv = Callable[[str], dict[str, str]]
+GROUP = "keybuzz.doubles"
 
-DOUBLES: dict[str, ServiceEnv] = {
-    "amazon": amazon.service_env,
-    "fnac": fnac.service_env,
-    "cdiscount": cdiscount.service_env,
-    "mirakl": mirakl.service_env,
-    "backmarket": backmarket.service_env,
-}
+
+@functools.cache
+def doubles() -> dict[str, Double]:
+    """Every installed double by name, in its entry points' order."""
+    found: dict[str, Double] = {}
+    for point in entry_points(group=GROUP):
+        double = point.load()
+        if not isinstance(double, Double) or double.name != point.name:
+            raise TypeError(f"entry point {point.name!r} of {GROUP} is not its Double")
+        found[point.name] = double
+    return found
+
+
+DOUBLES: dict[str, ServiceEnv] = {name: d.service_env for name, d in doubles().items()}
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:

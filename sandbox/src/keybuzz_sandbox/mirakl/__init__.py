@@ -3,6 +3,15 @@ messages, orders, shop statistics), each under /mirakl/<operator>."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from keybuzz_sandbox.double_entry import Double
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.conformance import ShopDriver
+    from keybuzz_sandbox.sandbox import Sandbox
+
 import json
 
 
@@ -25,3 +34,18 @@ def service_env(sandbox_url: str) -> dict[str, str]:
         for spec in OPERATORS
     ]
     return {"MIRAKL_CATALOGUE": json.dumps(catalogue)}
+
+
+def _routes(sandbox: Sandbox) -> Sequence[Any]:
+    from .routes import mirakl_routes
+
+    return mirakl_routes(sandbox)
+
+
+def _drivers() -> Mapping[str, ShopDriver]:
+    from .driver import drivers
+
+    return drivers()
+
+
+DOUBLE = Double("mirakl", service_env, routes=_routes, drivers=_drivers)
