@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from keybuzz_sandbox.conformance import ShopDriver
     from keybuzz_sandbox.sandbox import Sandbox
 
 ServiceEnv = Callable[[str], dict[str, str]]
@@ -27,4 +26,5 @@ class Double:
     name: str
     service_env: ServiceEnv
     routes: Callable[[Sandbox], Sequence[Any]] = lambda _: ()
-    drivers: Callable[[], Mapping[str, ShopDriver]] = _none
+    # Its ``conformance.ShopDriver``s (typed loosely: the conformance module reads the doubles).
+    drivers: Callable[[], Mapping[str, Any]] = _none

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 from keybuzz_shared.connectors.seam import (
     ConnectionKind,
-    CredentialCheck,
-    CredentialField,
+    ConnectorDefaults,
     InboundAddresses,
     Limits,
     MailRelay,
     OrderFeed,
     OrderIds,
     RedirectFlow,
-    ResponseFigures,
     ResponseWindow,
-    ShopApi,
 )
-from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_amazon.credentials import tenant_credentials_path
 from keybuzz_connector_amazon.inbound import AmazonInboundAddresses
@@ -37,26 +33,23 @@ LIMITS = Limits(
 )
 
 
-class AmazonConnector:
+class AmazonConnector(ConnectorDefaults):
+    """Its parts: the consent redirect (the seller's credentials come with it: no
+    credential fields or check), inbound addresses and the mail relay (buyers write
+    through Amazon's relay, not an API we poll: no shop API), SP-API's order feed, and
+    Amazon's response rule. No response figure is published through an API."""
+
     marketplace = AMAZON
     display_name = "Amazon"
     connection_kind: ConnectionKind = "OAUTH_REDIRECT"
-    credential_fields: tuple[CredentialField, ...] = ()  # the redirect brings them
     limits = LIMITS
-    settings_type: type[PartSettings] | None = AmazonSettings
-    # Its parts (seam.Connector), in the seam's order; None: Amazon does not work so.
-    shop_api: ShopApi | None = None  # buyers write through the relay, not an API we poll
+    settings_type = AmazonSettings
     redirect_flow: RedirectFlow | None = AmazonRedirectFlow()
     inbound_addresses: InboundAddresses | None = AmazonInboundAddresses()
-    credential_check: CredentialCheck | None = None  # the redirect brings the credentials
     order_ids: OrderIds | None = AmazonOrderIds()
     order_feed: OrderFeed | None = AmazonOrderFeed()
     mail_relay: MailRelay | None = AmazonRelayMail(LIMITS)
     response_window: ResponseWindow | None = AmazonResponseWindow()
-    response_figures: ResponseFigures | None = None  # none published through an API
 
     def credentials_path(self, tenant_id: str) -> str:
         return tenant_credentials_path(tenant_id)
-
-    def __repr__(self) -> str:
-        return "AmazonConnector()"

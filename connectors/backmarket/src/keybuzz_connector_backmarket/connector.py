@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from keybuzz_shared.connectors.seam import (
-    ConnectionKind,
-    CredentialCheck,
-    InboundAddresses,
+    ConnectorDefaults,
     Limits,
-    MailRelay,
-    OrderFeed,
-    OrderIds,
-    RedirectFlow,
-    ResponseFigures,
-    ResponseWindow,
-    ShopApi,
 )
-from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_backmarket.care import PAGE_SIZE
 from keybuzz_connector_backmarket.credentials import CREDENTIAL_FIELDS, BackMarketCredentialCheck
@@ -36,31 +26,24 @@ LIMITS = Limits(
 )
 
 
-class BackMarketConnector:
+class BackMarketConnector(ConnectorDefaults):
+    """Its parts: a shop API (care folders and orders) and a credential check. The seller
+    types its token (no redirect flow); buyers write through care folders (no inbound
+    address, no mail relay); orders come from the shop API (no order feed). Back Market
+    measures a late-response rate (LRR) but publishes neither a window nor the figure to
+    sellers' APIs: the poller's default window, or the tenant's."""
+
     marketplace = BACKMARKET
     display_name = "Back Market"
-    connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
-    settings_type: type[PartSettings] | None = BackMarketSettings
+    settings_type = BackMarketSettings
 
     def __init__(self) -> None:
-        # Its parts (seam.Connector), in the seam's order; None: Back Market does not work so.
-        self.shop_api: ShopApi | None = BackMarketShopApi(LIMITS)
-        self.redirect_flow: RedirectFlow | None = None  # the seller types its token
-        self.inbound_addresses: InboundAddresses | None = None  # messages come by the API
-        self.credential_check: CredentialCheck | None = BackMarketCredentialCheck()
-        self.order_ids: OrderIds | None = BackMarketOrderIds()
-        self.order_feed: OrderFeed | None = None  # orders come from the shop API
-        self.mail_relay: MailRelay | None = None  # buyers write through care folders
-        # Back Market measures a late-response rate (LRR) but publishes no window to
-        # sellers' APIs: the poller's default, or the tenant's.
-        self.response_window: ResponseWindow | None = None
-        self.response_figures: ResponseFigures | None = None  # its LRR is not read
+        self.shop_api = BackMarketShopApi(LIMITS)
+        self.credential_check = BackMarketCredentialCheck()
+        self.order_ids = BackMarketOrderIds()
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's API token, seller id and country."""
         return f"secret/keybuzz/tenants/{tenant_id}/backmarket_api"
-
-    def __repr__(self) -> str:
-        return "BackMarketConnector()"

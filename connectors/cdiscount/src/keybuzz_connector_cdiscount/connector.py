@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from keybuzz_shared.connectors.seam import (
-    ConnectionKind,
-    CredentialCheck,
-    InboundAddresses,
+    ConnectorDefaults,
     Limits,
-    MailRelay,
-    OrderFeed,
-    OrderIds,
-    RedirectFlow,
-    ResponseFigures,
-    ResponseWindow,
-    ShopApi,
 )
-from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_cdiscount.credentials import CREDENTIAL_FIELDS, CdiscountCredentialCheck
 from keybuzz_connector_cdiscount.names import CDISCOUNT
@@ -36,30 +26,23 @@ LIMITS = Limits(
 )
 
 
-class CdiscountConnector:
+class CdiscountConnector(ConnectorDefaults):
+    """Its parts: a shop API (discussions and orders) and a credential check. The seller
+    types its API client (no redirect flow); buyers write and orders come through the API
+    (no inbound address, mail relay or order feed); Octopia publishes no response rule or
+    figure to sellers: the poller's default window, or the tenant's."""
+
     marketplace = CDISCOUNT
     display_name = "Cdiscount"
-    connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
-    settings_type: type[PartSettings] | None = CdiscountSettings
+    settings_type = CdiscountSettings
 
     def __init__(self) -> None:
-        # Its parts (seam.Connector), in the seam's order; None: Cdiscount does not work so.
-        self.shop_api: ShopApi | None = CdiscountShopApi(LIMITS)
-        self.redirect_flow: RedirectFlow | None = None  # the seller types its API client
-        self.inbound_addresses: InboundAddresses | None = None  # messages come by the API
-        self.credential_check: CredentialCheck | None = CdiscountCredentialCheck()
-        self.order_ids: OrderIds | None = CdiscountOrderIds()
-        self.order_feed: OrderFeed | None = None  # orders come from the shop API
-        self.mail_relay: MailRelay | None = None  # buyers write through the API
-        # Octopia publishes no response rule to sellers: the poller's default, or the tenant's.
-        self.response_window: ResponseWindow | None = None
-        self.response_figures: ResponseFigures | None = None  # none published to sellers
+        self.shop_api = CdiscountShopApi(LIMITS)
+        self.credential_check = CdiscountCredentialCheck()
+        self.order_ids = CdiscountOrderIds()
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's client id, client secret and seller id."""
         return f"secret/keybuzz/tenants/{tenant_id}/cdiscount_api"
-
-    def __repr__(self) -> str:
-        return "CdiscountConnector()"

@@ -18,24 +18,16 @@ import httpx
 import msgspec
 from keybuzz_shared.connectors.seam import (
     Attachment,
-    ConnectionKind,
-    CredentialCheck,
+    ConnectorDefaults,
     CredentialField,
-    InboundAddresses,
     Limits,
-    MailRelay,
     MarketplaceMessage,
-    OrderFeed,
-    OrderIds,
     OrderLine,
     OrderSummary,
     Page,
     Recipient,
-    RedirectFlow,
     Reply,
     ReplyOutcome,
-    ResponseFigures,
-    ResponseWindow,
     SenderType,
     ShopApi,
     ShopApiSettings,
@@ -44,7 +36,6 @@ from keybuzz_shared.connectors.seam import (
     state_of,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
-from keybuzz_shared.settings import PartSettings
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import order_states, shop_inbox
@@ -168,28 +159,23 @@ def _next(window: _Window, paging: Paging, page_size: int) -> tuple[str | None, 
     return None, window.until
 
 
-class FnacConnector:
-    """Serves one of FNAC or DARTY: one API, a Darty shop being a shop_id of its own."""
+class FnacConnector(ConnectorDefaults):
+    """Serves one of FNAC or DARTY: one API, a Darty shop being a shop_id of its own. Its
+    parts: its own shop API, a credential check. The seller types the shop's key (no
+    redirect flow); buyers write and orders come through the API (no inbound address, mail
+    relay or order feed); no response rule or figure of Fnac's own: the poller's default
+    window, or the tenant's."""
 
-    connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
-    settings_type: type[PartSettings] | None = FnacApiSettings  # both marketplaces'
+    settings_type = FnacApiSettings  # both marketplaces'
 
     def __init__(self, marketplace: str, display_name: str) -> None:
         self.marketplace = marketplace
         self.display_name = display_name
-        # Its parts (seam.Connector), in the seam's order; None: Fnac does not work so.
         self.shop_api: ShopApi | None = self
-        self.redirect_flow: RedirectFlow | None = None  # the seller types the shop's key
-        self.inbound_addresses: InboundAddresses | None = None  # messages come by the API
-        self.credential_check: CredentialCheck | None = FnacCredentialCheck()
-        self.order_ids: OrderIds | None = FnacOrderIds()
-        self.order_feed: OrderFeed | None = None  # orders come from the shop API
-        self.mail_relay: MailRelay | None = None  # buyers write through the API
-        # No rule of Fnac's own: the poller's default window, or the tenant's.
-        self.response_window: ResponseWindow | None = None
-        self.response_figures: ResponseFigures | None = None  # none published to sellers
+        self.credential_check = FnacCredentialCheck()
+        self.order_ids = FnacOrderIds()
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""

@@ -4,19 +4,9 @@
 from __future__ import annotations
 
 from keybuzz_shared.connectors.seam import (
-    ConnectionKind,
-    CredentialCheck,
-    InboundAddresses,
+    ConnectorDefaults,
     Limits,
-    MailRelay,
-    OrderFeed,
-    OrderIds,
-    RedirectFlow,
-    ResponseFigures,
-    ResponseWindow,
-    ShopApi,
 )
-from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.credentials import CREDENTIAL_FIELDS, MiraklCredentialCheck
@@ -35,30 +25,27 @@ LIMITS = Limits(
 )
 
 
-class MiraklConnector:
-    """The seam's Connector of one operator (``operator``, a catalogue entry)."""
+class MiraklConnector(ConnectorDefaults):
+    """The seam's Connector of one operator (``operator``, a catalogue entry). Its parts: a
+    shop API (threads, and orders by OR11), a credential check, the operator's hours on
+    Mirakl's own clock of each thread and its own figure (A21). The seller types its API
+    key (no redirect flow); customers write through the API (no inbound address or mail
+    relay, no order feed)."""
 
-    connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = CREDENTIAL_FIELDS
     limits = LIMITS
     # One type for every operator: a service started before an operator was added holds it.
-    settings_type: type[PartSettings] | None = MiraklSettings
+    settings_type = MiraklSettings
 
     def __init__(self, operator: Operator) -> None:
         self.operator = operator
         self.marketplace = operator.code
         self.display_name = operator.name
-        # Its parts (seam.Connector), in the seam's order; None: Mirakl does not work so.
-        self.shop_api: ShopApi | None = MiraklShopApi(LIMITS, operator.name)
-        self.redirect_flow: RedirectFlow | None = None  # the seller types its API key
-        self.inbound_addresses: InboundAddresses | None = None  # messages come by the API
-        self.credential_check: CredentialCheck | None = MiraklCredentialCheck()
-        self.order_ids: OrderIds | None = MiraklOrderIds()
-        self.order_feed: OrderFeed | None = None  # orders come from the shop API (OR11)
-        self.mail_relay: MailRelay | None = None  # customers write through the API
-        # The operator's hours on Mirakl's own clock of each thread, and its own figure (A21).
-        self.response_window: ResponseWindow | None = MiraklResponseWindow(operator)
-        self.response_figures: ResponseFigures | None = MiraklResponseFigures()
+        self.shop_api = MiraklShopApi(LIMITS, operator.name)
+        self.credential_check = MiraklCredentialCheck()
+        self.order_ids = MiraklOrderIds()
+        self.response_window = MiraklResponseWindow(operator)
+        self.response_figures = MiraklResponseFigures()
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's API key and shop id, one secret per operator."""

@@ -8,15 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from keybuzz_sandbox.double_entry import Double
 
+from .env import service_env
+
 if TYPE_CHECKING:
-    from keybuzz_sandbox.conformance import ShopDriver
     from keybuzz_sandbox.sandbox import Sandbox
-
-
-def service_env(sandbox_url: str) -> dict[str, str]:
-    """The Back Market connector's settings for a sandbox at ``sandbox_url``: its EU
-    platform (the shops and their tokens are listed at GET /_sandbox/backmarket/shops)."""
-    return {"BACKMARKET_EU_URL": f"{sandbox_url}/backmarket"}
 
 
 def _routes(sandbox: Sandbox) -> Sequence[Any]:
@@ -25,7 +20,7 @@ def _routes(sandbox: Sandbox) -> Sequence[Any]:
     return backmarket_routes(sandbox)
 
 
-def _drivers() -> Mapping[str, ShopDriver]:
+def _drivers() -> Mapping[str, Any]:
     from .driver import drivers
 
     return drivers()

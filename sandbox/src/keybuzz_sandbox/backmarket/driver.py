@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from keybuzz_sandbox import backmarket
+from keybuzz_sandbox.backmarket.env import service_env
 from keybuzz_sandbox.conformance import (
     JSON_FAULTS,
     AdminDriver,
@@ -35,7 +35,7 @@ class BackMarketDriver(AdminDriver):
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
-            **backmarket.service_env(sandbox_url),
+            **service_env(sandbox_url),
             "BACKMARKET_POLL_INTERVAL_SECONDS": "2",
             "BACKMARKET_TIMEOUT_SECONDS": "2",
             "BACKMARKET_CALL_DEADLINE_SECONDS": "2",

@@ -7,18 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from keybuzz_sandbox.double_entry import Double
 
+from .env import service_env
+
 if TYPE_CHECKING:
-    from keybuzz_sandbox.conformance import ShopDriver
     from keybuzz_sandbox.sandbox import Sandbox
-
-
-def service_env(sandbox_url: str) -> dict[str, str]:
-    """The Cdiscount connector's settings for a sandbox at ``sandbox_url``: Octopia's API
-    and its token endpoint, both on the sandbox's port under /octopia."""
-    return {
-        "CDISCOUNT_API_URL": f"{sandbox_url}/octopia/seller/v2/",
-        "CDISCOUNT_AUTH_URL": f"{sandbox_url}/octopia/auth/realms/maas/protocol/openid-connect/token",
-    }
 
 
 def _routes(sandbox: Sandbox) -> Sequence[Any]:
@@ -27,7 +19,7 @@ def _routes(sandbox: Sandbox) -> Sequence[Any]:
     return cdiscount_routes(sandbox)
 
 
-def _drivers() -> Mapping[str, ShopDriver]:
+def _drivers() -> Mapping[str, Any]:
     from .driver import drivers
 
     return drivers()

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from keybuzz_sandbox import cdiscount
+from keybuzz_sandbox.cdiscount.env import service_env
 from keybuzz_sandbox.conformance import (
     JSON_FAULTS,
     AdminDriver,
@@ -31,7 +31,7 @@ class CdiscountDriver(AdminDriver):
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
-            **cdiscount.service_env(sandbox_url),
+            **service_env(sandbox_url),
             "CDISCOUNT_POLL_INTERVAL_SECONDS": "2",
             "CDISCOUNT_TIMEOUT_SECONDS": "2",
             "CDISCOUNT_CALL_DEADLINE_SECONDS": "2",

@@ -7,14 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from keybuzz_sandbox.double_entry import Double
 
+from .env import service_env
+
 if TYPE_CHECKING:
-    from keybuzz_sandbox.conformance import ShopDriver
     from keybuzz_sandbox.sandbox import Sandbox
-
-
-def service_env(sandbox_url: str) -> dict[str, str]:
-    """The Fnac connector's settings for a sandbox at ``sandbox_url`` (Darty's shops too)."""
-    return {"FNAC_API_URL": f"{sandbox_url}/fnac/api.php/"}
 
 
 def _routes(sandbox: Sandbox) -> Sequence[Any]:
@@ -23,7 +19,7 @@ def _routes(sandbox: Sandbox) -> Sequence[Any]:
     return fnac_routes(sandbox)
 
 
-def _drivers() -> Mapping[str, ShopDriver]:
+def _drivers() -> Mapping[str, Any]:
     from .driver import drivers
 
     return drivers()

@@ -8,32 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from keybuzz_sandbox.double_entry import Double
 
+from .env import service_env
+
 if TYPE_CHECKING:
-    from keybuzz_sandbox.conformance import ShopDriver
     from keybuzz_sandbox.sandbox import Sandbox
-
-import json
-
-
-def service_env(sandbox_url: str) -> dict[str, str]:
-    """The Mirakl connector's catalogue for a sandbox at ``sandbox_url``: each seeded
-    operator at its instance on the double, with the double's frequencies (the packaged
-    catalogue's production entries of these codes are replaced; the others stay)."""
-    from .double import FREQUENCIES
-    from .operators import OPERATORS
-
-    catalogue = [
-        {
-            "code": spec.code,
-            "name": spec.name,
-            "baseUrl": f"{sandbox_url.rstrip('/')}/mirakl/{spec.code}",
-            "responseHours": 24,
-            "frequencies": FREQUENCIES,
-            "source": "sandbox",
-        }
-        for spec in OPERATORS
-    ]
-    return {"MIRAKL_CATALOGUE": json.dumps(catalogue)}
 
 
 def _routes(sandbox: Sandbox) -> Sequence[Any]:
@@ -42,7 +20,7 @@ def _routes(sandbox: Sandbox) -> Sequence[Any]:
     return mirakl_routes(sandbox)
 
 
-def _drivers() -> Mapping[str, ShopDriver]:
+def _drivers() -> Mapping[str, Any]:
     from .driver import drivers
 
     return drivers()

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 
-from keybuzz_sandbox import mirakl
 from keybuzz_sandbox.conformance import (
     JSON_FAULTS,
     AdminDriver,
@@ -20,6 +19,7 @@ from keybuzz_sandbox.conformance import (
     double_faults,
     sent_to,
 )
+from keybuzz_sandbox.mirakl.env import service_env
 
 # Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
 # operator runs the same connector, so one of them stands for all in the suite.
@@ -43,7 +43,7 @@ class MiraklDriver(AdminDriver):
     to the customer or the operator. A Mirakl key has no token: nothing expires."""
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        catalogue = json.loads(mirakl.service_env(sandbox_url)["MIRAKL_CATALOGUE"])
+        catalogue = json.loads(service_env(sandbox_url)["MIRAKL_CATALOGUE"])
         for entry in catalogue:
             entry["frequencies"] = {"M11": MIRAKL_SUITE_M11_SECONDS}
         return {

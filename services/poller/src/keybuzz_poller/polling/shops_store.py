@@ -13,7 +13,7 @@ from keybuzz_poller.shops.domain import Shop
 
 # A shop is polled while connected and its tenant not archived (a tenant the projection
 # has not heard of yet is polled: its connection says it exists). Paced: a marketplace
-# counts a shop's listings per interval from the calls it saw (Mirakl's M11 frequency), so
+# counts a shop's listings per interval from the calls it saw (an operator's frequency), so
 # a poll claimed sooner after its time than the last one would land inside it (a 429).
 SHOPS = PollTable(
     "poller_shops",

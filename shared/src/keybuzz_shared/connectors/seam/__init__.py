@@ -16,6 +16,7 @@ is imported from here."""
 
 from keybuzz_shared.connectors.seam.connector import (
     Connector,
+    ConnectorDefaults,
     mail_relay_of,
     shop_api_of,
 )
@@ -160,6 +161,7 @@ __all__ = [
     "CountsAllowanceCalls",
     "LimitsAllowanceCalls",
     "Connector",
+    "ConnectorDefaults",
     "ConnectorError",
     "ConsentSite",
     "CredentialCheck",

@@ -101,6 +101,29 @@ class Connector(Protocol):
         ...
 
 
+class ConnectorDefaults:
+    """What a connector need not write: a connector subclasses it and declares what its
+    marketplace has (its value and name, limits, credentials path, the parts it has);
+    every part it does not declare is absent (None), its credentials are typed by the
+    seller (CREDENTIALS) and it has no settings of its own."""
+
+    connection_kind: ConnectionKind = "CREDENTIALS"
+    credential_fields: tuple[CredentialField, ...] = ()
+    settings_type: type[PartSettings] | None = None
+    shop_api: ShopApi | None = None
+    redirect_flow: RedirectFlow | None = None
+    inbound_addresses: InboundAddresses | None = None
+    credential_check: CredentialCheck | None = None
+    order_ids: OrderIds | None = None
+    order_feed: OrderFeed | None = None
+    mail_relay: MailRelay | None = None
+    response_window: ResponseWindow | None = None
+    response_figures: ResponseFigures | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
 def shop_api_of(connector: Connector) -> ShopApi:
     """The connector's ShopApi; LookupError for a marketplace that is not polled by API."""
     api = connector.shop_api
