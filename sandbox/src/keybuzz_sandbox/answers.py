@@ -4,7 +4,7 @@ request's query with repeated parameters joined by commas, and a slow shop's ans
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -36,11 +36,13 @@ def joined_query(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 async def held_back(
-    slow: SlowAnswer, answering: Awaitable[Response[bytes]]
+    slow: SlowAnswer, answering: Callable[[], Awaitable[Response[bytes]]]
 ) -> Response[bytes] | Stream:
-    """The answer, stalled before it is made, held after, or trickled, as ``slow`` says."""
+    """The answer, stalled before it is made, held after, or trickled, as ``slow`` says;
+    ``answering`` makes it, only once the stall is over (a caller gone by then leaves no
+    answer begun)."""
     await asyncio.sleep(slow.stall)
-    answered = await answering
+    answered = await answering()
     await asyncio.sleep(slow.hold)
     if not slow.trickle:
         return answered

@@ -121,7 +121,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         if decision.error_status:
             return injected(number, operation, decision.error_status)
         slow = double.faults.slow_answer(f"backmarket.{operation}", str(number))
-        return await held_back(slow, answer(request, shop, operation, run, decision))
+        return await held_back(slow, lambda: answer(request, shop, operation, run, decision))
 
     def injected(number: int, operation: str, status: int) -> Response[bytes]:
         if status == 403:

@@ -101,7 +101,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         if decision.error_status:
             return injected(code, book.shop_id, operation, decision.error_status)
         slow = double.faults.slow_answer(f"{code}.{operation}", str(book.shop_id))
-        return await held_back(slow, answer(request, book, operation, run, decision))
+        return await held_back(slow, lambda: answer(request, book, operation, run, decision))
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
         if status != 429:
