@@ -36,22 +36,13 @@ import uvicorn
 import uvloop
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.seam import (
-    ConnectionKind,
-    CredentialCheck,
+    ConnectorDefaults,
     CredentialField,
-    InboundAddresses,
     Limits,
-    MailRelay,
-    OrderFeed,
-    OrderIds,
-    RedirectFlow,
-    ResponseFigures,
-    ResponseWindow,
-    ShopApi,
 )
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
-from keybuzz_shared.settings import DEV_VAULT_TOKEN, PartSettings
+from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
@@ -626,14 +617,13 @@ class ThrowawayApiSettings(ConnectorSettings, kw_only=True, frozen=True):
         )
 
 
-class ThrowawayConnector:
+class ThrowawayConnector(ConnectorDefaults):
     """A marketplace no package serves, for ``registry.registered``: a credential form of two
-    fields and limits of its own, every part ``None``. What reads the registry at request
+    fields and limits of its own, no part (``ConnectorDefaults``). What reads the registry at request
     time (oauth's catalogue, the console built from it) serves it with no code of its own."""
 
     marketplace = "THROWAWAY"
     display_name = "Throwaway Market"
-    connection_kind: ConnectionKind = "CREDENTIALS"
     credential_fields = (
         CredentialField(
             name="seller_id",
@@ -655,16 +645,6 @@ class ThrowawayConnector:
         page_size=50,
         attachment_formats=("application/pdf", "image/png"),
     )
-    settings_type: type[PartSettings] | None = None
-    shop_api: ShopApi | None = None
-    redirect_flow: RedirectFlow | None = None
-    inbound_addresses: InboundAddresses | None = None
-    credential_check: CredentialCheck | None = None
-    order_ids: OrderIds | None = None
-    order_feed: OrderFeed | None = None
-    mail_relay: MailRelay | None = None
-    response_window: ResponseWindow | None = None
-    response_figures: ResponseFigures | None = None
 
     def credentials_path(self, tenant_id: str) -> str:
         return f"secret/keybuzz/tenants/{tenant_id}/throwaway_api"
