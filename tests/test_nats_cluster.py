@@ -142,6 +142,20 @@ async def publish_created(js: Any, tenant_id: str) -> float:
             await asyncio.sleep(0.1)
 
 
+async def _stored_once(js: Any, subject: str, msg_id: str) -> Any:
+    """A publish to a stream a new cluster has just created: until its leader is elected
+    it has no responder (seen once in a full run), so it is asked again, the same
+    ``Nats-Msg-Id`` keeping it stored once."""
+    started = time.monotonic()
+    while True:
+        try:
+            return await js.publish(subject, b"{}", headers={"Nats-Msg-Id": msg_id}, timeout=2)
+        except (TimeoutError, NoRespondersError, NoStreamResponseError) as exc:
+            if time.monotonic() - started > PUBLISH_PATIENCE_SECONDS:
+                raise AssertionError(f"{subject} not stored: {exc!r}") from exc
+            await asyncio.sleep(0.1)
+
+
 async def publish_rate(js: Any, count: int = 300) -> float:
     """Acknowledged publishes per second to an R3 stream, all in flight together."""
     started = time.monotonic()
@@ -421,7 +435,7 @@ async def test_existing_streams_are_scaled_to_the_replica_setting_in_place(
     js = nc.jetstream(timeout=20)
     try:
         await ensure_streams(js)  # as a single-server deployment left them: R1
-        stored = await js.publish("tenant.created", b"{}", headers={"Nats-Msg-Id": "before"})
+        stored = await _stored_once(js, "tenant.created", "before")
         await ensure_streams(js, replicas=3)
         for name in STREAMS:
             assert (await js.stream_info(name)).config.num_replicas == 3
