@@ -34,6 +34,7 @@ from keybuzz_shared.connectors.seam import (
     CallUnavailable,
     CredentialsRefused,
 )
+from keybuzz_shared.file_links import FileLinks, LinkRefused
 
 SECRET = "s3cr3t-client-secret"
 KEY = "k3y-of-the-shop"
@@ -331,3 +332,23 @@ async def test_a_listing_follows_next_links_under_the_api_only(
         await requester.get_page("orders", {"pageSize": "2"})
     with pytest.raises(ValueError):
         await requester.get_page("orders", cursor="https://evil.invalid/x")
+
+
+async def test_a_file_needing_the_token_is_fetched_with_it_renewed_once_from_declared_hosts(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/token"] = [token("stale"), token("fresh"), token("third")]
+    script.replies["/api/files/7"] = [Reply(401, {}), Reply(body=b"%PDF-1.7")]
+    files = FileLinks([base], inside_allowed=True)
+    tokens = ClientCredentials(base + "token", "client", SECRET)
+    requester = Requester(spec(authorized_files=True), tokens, http, base, files=files, **FAST)
+    assert await requester.get_bytes("files/7", 1_000) == b"%PDF-1.7"
+    asked = [h["authorization"] for _, p, h in script.seen if p == "/api/files/7"]
+    assert asked == ["Bearer stale", "Bearer fresh"]
+    script.replies["/api/files/8"] = [Reply(401, {})]
+    with pytest.raises(KitCredentialsRefused, match="a token just granted was refused"):
+        await requester.get_bytes("files/8", 1_000)
+    assert script.hits("/api/files/8") == 2
+    with pytest.raises(LinkRefused):
+        await requester.get_bytes("https://elsewhere.invalid/files/9", 1_000)

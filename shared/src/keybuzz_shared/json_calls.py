@@ -50,7 +50,7 @@ class Call(Protocol):
     retry_after: float | None  # what the last throttling answer said
 
 
-class _Unavailable(Protocol):
+class Unavailable(Protocol):
     def __call__(self, call: str, reason: str, *, retry_after: float | None = None) -> Exception:
         """The marketplace's MarketplaceUnavailable for ``call``."""
         ...
@@ -63,7 +63,7 @@ class CallTerms:
 
     label: str  # the marketplace's display name: the start of each log line
     log: logging.Logger
-    unavailable: _Unavailable
+    unavailable: Unavailable
     unreadable: Callable[[str, str], Exception]
     outcome_unknown: Callable[[str, str], Exception]
 

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol, TypeVar, Unpack
+from typing import Any, NoReturn, TypeVar, Unpack
 
 import httpx
 import msgspec
@@ -28,7 +28,7 @@ from keybuzz_shared.connectors.kit.refusals import Refusals
 from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, read_bounded
-from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls
+from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls, Unavailable
 
 T = TypeVar("T")
 
@@ -38,17 +38,11 @@ CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid
 Part = tuple[str, tuple[str | None, bytes, str | None]]
 
 
-class _Unavailable(Protocol):
-    def __call__(self, call: str, reason: str, *, retry_after: float | None = None) -> Exception:
-        """The marketplace's CallUnavailable for ``call``."""
-        ...
-
-
 @dataclass(frozen=True)
 class CallErrors:
     """A marketplace's seam errors, each given the call's name and what happened."""
 
-    unavailable: _Unavailable
+    unavailable: Unavailable
     unreadable: Callable[[str, str], Exception]
     outcome_unknown: Callable[[str, str], Exception]
     refused: Callable[[str, int, str], Exception]  # call, status, detail
@@ -102,7 +96,7 @@ class Call:
     # A call the marketplace allows once per its frequency: an answer that came garbled
     # was counted, so sending it again at once only meets a 429.
     paced: bool = False
-    max_bytes: int = 0
+    max_bytes: int = 0  # 0: the requester's cap
     in_doubt: bool = False
     retry_after: float | None = None
     ends_at: float | None = None  # time.monotonic() of the call's deadline
@@ -293,21 +287,22 @@ class Requester(JsonCalls[Call]):
             hold=operation or name,
             idempotent=idempotent,
             paced=paced,
-            max_bytes=self._max_bytes,
         )
 
     async def _run(self, call: Call) -> _Answer:
-        return await self._bounded(call, self._authorized(call))
+        return await self._bounded(call, self._authorized(call, lambda h: self._send(call, h)))
 
     async def _bounded(self, call: Call, work: Awaitable[T]) -> T:
         if self._deadline is not None:
             call.ends_at = time.monotonic() + self._deadline
         return await super()._bounded(call, work)
 
-    async def _authorized(self, call: Call) -> _Answer:
+    async def _authorized(self, call: Call, send: Callable[[Mapping[str, str]], Awaitable[T]]) -> T:
+        """``send`` with the authentication's headers; once more with renewed ones when
+        they were refused (``_AuthRefused``), the credentials refused after that."""
         headers = await self.auth.headers(self)
         try:
-            return await self._send(call, headers)
+            return await send(headers)
         except _AuthRefused as refused:
             renewed = await self.auth.renewed(self, headers)
             if renewed is None:
@@ -320,7 +315,7 @@ class Requester(JsonCalls[Call]):
                 extra=self._where(call),
             )
         try:
-            return await self._send(call, renewed)
+            return await send(renewed)
         except _AuthRefused as again:
             raise self.spec.errors.credentials_refused(
                 f"a token just granted was refused: {again.detail}"
@@ -439,25 +434,25 @@ class Requester(JsonCalls[Call]):
     # --- files ----------------------------------------------------------------------------
 
     async def _download(self, call: Call, url: str, max_bytes: int) -> bytes:
+        """The file, with the call's authentication (renewed once like a call's) where the
+        marketplace's files need it, else with its public headers only."""
         authorized = self.spec.authorized_files
-        headers = await self.auth.headers(self) if authorized else self.auth.public_headers()
-        for renewed in (False, True):
+
+        async def fetch(headers: Mapping[str, str]) -> bytes:
             try:
                 return await self._files.fetch(self._http, url, max_bytes, headers=headers)
             except FileUnavailable as exc:
-                if exc.status == 401 and authorized and not renewed:
-                    headers = await self.auth.renewed(self, headers) or headers
-                    continue
                 if exc.status == 401 and authorized:
-                    raise self.spec.errors.credentials_refused(
-                        f"{call.name}: a new token was refused"
-                    ) from None
+                    raise _AuthRefused("HTTP 401") from None
                 if exc.status == 429 or exc.status >= 500:
                     raise self.spec.errors.unavailable(call.name, f"HTTP {exc.status}") from None
                 raise
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 raise self.spec.errors.unavailable(call.name, type(exc).__name__) from None
-        raise AssertionError("unreachable")  # the second turn returns or raises
+
+        if authorized:
+            return await self._authorized(call, fetch)
+        return await fetch(self.auth.public_headers())
 
     # --- listings by next link ------------------------------------------------------------
 
