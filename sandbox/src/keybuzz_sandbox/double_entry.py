@@ -3,7 +3,7 @@ apart, so that a double's package imports it without loading the others."""
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,15 +28,15 @@ class Double:
 
     def routes(self, sandbox: Sandbox) -> Sequence[Any]:
         """Its route handlers on ``sandbox``."""
-        return _loaded(self.routes_at)(sandbox) if self.routes_at else ()
+        if not self.routes_at:
+            return ()
+        routes: Sequence[Any] = pkgutil.resolve_name(self.routes_at)(sandbox)
+        return routes
 
     def drivers(self) -> Mapping[str, Any]:
         """Its ``conformance.ShopDriver``s by marketplace value (typed loosely: the
         conformance module reads the doubles)."""
-        return _loaded(self.drivers_at)() if self.drivers_at else {}
-
-
-def _loaded(where: str) -> Callable[..., Any]:
-    module, _, name = where.partition(":")
-    found: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return found
+        if not self.drivers_at:
+            return {}
+        drivers: Mapping[str, Any] = pkgutil.resolve_name(self.drivers_at)()
+        return drivers
