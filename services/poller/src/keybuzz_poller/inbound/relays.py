@@ -28,7 +28,11 @@ def relay_names() -> dict[str, str]:
 def default_marketplace() -> str:
     """The first relay's marketplace: what a mail whose inbound address names none came
     through (its ticket, external message and events carry it)."""
-    for marketplace in relays():
+    return _first(relays())
+
+
+def _first(found: dict[str, MailRelay]) -> str:
+    for marketplace in found:
         return marketplace
     raise NoRelay("no connector has a mail relay")
 
@@ -40,9 +44,14 @@ def address_labels() -> dict[str, str]:
 
 def relay_marketplace(marketplace: str | None) -> str:
     """``marketplace`` when it has a relay, else the first relay's marketplace."""
-    return marketplace if marketplace in relays() else default_marketplace()
+    return _chosen(relays(), marketplace)
 
 
 def relay_for(marketplace: str | None) -> MailRelay:
     """The relay of ``marketplace``; the first relay for a mail of no known marketplace."""
-    return relays()[relay_marketplace(marketplace)]
+    found = relays()  # asked of the registry once
+    return found[_chosen(found, marketplace)]
+
+
+def _chosen(found: dict[str, MailRelay], marketplace: str | None) -> str:
+    return marketplace if marketplace in found else _first(found)
