@@ -87,8 +87,7 @@ def canonical(field: CredentialField, value: str) -> str:
 
 def canonical_account(fields: Sequence[CredentialField], value: str) -> str:
     """A shop id (typed, stored or named by the marketplace) in its canonical form."""
-    [account] = [f for f in fields if f.account]
-    return canonical(account, value)
+    return canonical(_account_field(fields), value)
 
 
 def reidentified(identity: str, account: str) -> str:
@@ -100,14 +99,19 @@ def reidentified(identity: str, account: str) -> str:
 
 def account_name(fields: Sequence[CredentialField]) -> str:
     """The name of the one field declared ``account``: the shop's id on the marketplace."""
-    [account] = [f.name for f in fields if f.account]
-    return account
+    return _account_field(fields).name
 
 
 def account_of(fields: Sequence[CredentialField], credentials: Mapping[str, str]) -> str:
     """The shop's id on the marketplace: the value of the field declared ``account``, in its
     canonical form (whatever spelling the credentials were stored in)."""
-    return canonical_account(fields, credentials[account_name(fields)])
+    account = _account_field(fields)
+    return canonical(account, credentials[account.name])
+
+
+def _account_field(fields: Sequence[CredentialField]) -> CredentialField:
+    [account] = [f for f in fields if f.account]
+    return account
 
 
 def stored(fields: Sequence[CredentialField], secret: Mapping[str, object]) -> dict[str, str]:
