@@ -7,7 +7,13 @@ import time
 import msgspec
 import pytest
 from keybuzz_sandbox.config import config_from_env
-from keybuzz_sandbox.faults import LWA_OPERATION, SlowFaultConfig, reply_dating, rewritten
+from keybuzz_sandbox.faults import (
+    LWA_OPERATION,
+    SlowFaultConfig,
+    reply_dating,
+    reply_shown,
+    rewritten,
+)
 from sandbox_helpers import CALLBACK, CONTRACT, FR, authorize, connect, headers, iso_ago, lwa
 
 pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets
@@ -190,8 +196,8 @@ def test_a_rewritten_reply_is_shown_as_some_marketplaces_rewrite_it() -> None:
             "ô", "o\u0302"
         )
     )
-    assert SlowFaultConfig(rewrite_replies=True).shown_reply(sent) == shown
-    assert SlowFaultConfig().shown_reply(sent) == sent
+    assert reply_shown(SlowFaultConfig(rewrite_replies=True))(sent) == shown
+    assert reply_shown(SlowFaultConfig())(sent) == sent
 
 
 def test_a_reply_behind_is_dated_before_the_real_time_never_after_the_doubles_clock() -> None:

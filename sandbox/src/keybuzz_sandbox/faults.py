@@ -11,6 +11,7 @@ import html
 import random
 import unicodedata
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import msgspec
 
@@ -108,10 +109,6 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     # marketplace whose clock is behind ours (0: dated by the double's clock).
     replies_behind_seconds: float = 0.0
 
-    def shown_reply(self, text: str) -> str:
-        """A seller's reply as its thread shows it."""
-        return rewritten(text) if self.rewrite_replies else text
-
     def slow_problems(self) -> list[str]:
         limits = {
             "stallSeconds": self.stall_seconds,
@@ -140,7 +137,9 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
 
 def reply_shown(config: FaultConfig) -> Callable[[str], str]:
     """How a double's threads show a seller's reply under its fault settings ``config``."""
-    return config.shown_reply if isinstance(config, SlowFaultConfig) else as_written
+    if isinstance(config, SlowFaultConfig) and config.rewrite_replies:
+        return rewritten
+    return as_written
 
 
 def as_dated(own_now: float) -> float:
@@ -155,6 +154,21 @@ def reply_dating(config: FaultConfig, real_now: float) -> Callable[[float], floa
     if not behind:
         return as_dated
     return lambda own_now: min(own_now, real_now - behind)
+
+
+@dataclass(frozen=True)
+class ReplyFaults:
+    """How a shop's threads show and date a seller's reply: a fault may rewrite it, or date
+    it behind our clock. A shop's book holds one, set by the double's routes from its fault
+    settings before each call (``reply_faults``)."""
+
+    show: Callable[[str], str] = as_written
+    date: Callable[[float], float] = as_dated
+
+
+def reply_faults(config: FaultConfig, real_now: float) -> ReplyFaults:
+    """The reply faults of ``config`` for a call at ``real_now`` (real epoch seconds)."""
+    return ReplyFaults(reply_shown(config), reply_dating(config, real_now))
 
 
 async def trickled(content: bytes, pause: float) -> AsyncIterator[bytes]:

@@ -160,7 +160,11 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     if any(len(content) > MAX_FILE_BYTES for _, content in call.files):
         raise Refused(400, "invalid-payload", "A file is limited to 3 MB")
     message = book.write(
-        folder, MERCHANT, book.show_reply(text), book.date_reply(call.now), files=call.files
+        folder,
+        MERCHANT,
+        book.reply_faults.show(text),
+        book.reply_faults.date(call.now),
+        files=call.files,
     )
     book.sent.append(
         {

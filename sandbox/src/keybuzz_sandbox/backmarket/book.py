@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 
 import msgspec
 
-from ..faults import as_dated, as_written
+from ..faults import ReplyFaults
 from .shops import (
     ATTACHMENT_IDS,
     CLAIM_IDS,
@@ -208,11 +207,7 @@ class ShopBook:
     """A shop's orders and care folders; ``play`` brings them to the double's ``now``."""
 
     def __init__(self, seed: str, spec: ShopSpec, anchor: float) -> None:
-        # How the shop's threads show and date a seller's reply (a fault may rewrite it,
-        # or date it behind our clock): set by the double's routes from its fault
-        # settings before each call.
-        self.show_reply: Callable[[str], str] = as_written
-        self.date_reply: Callable[[float], float] = as_dated
+        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
         self.seed, self.spec = seed, spec
         self.orders: dict[int, Order] = {}
         self.folders: dict[int, Folder] = {}

@@ -18,7 +18,7 @@ from litestar.response import Stream
 
 from ..answers import JSON, gateway_page, held_back, joined_query, json_answer
 from ..fault_admin import fault_handlers, retry_after_handlers
-from ..faults import FaultDecision, malform, reply_dating, reply_shown
+from ..faults import FaultDecision, malform, reply_faults
 from . import api
 from .api import Refused
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
@@ -162,8 +162,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
             now=double.now(),
         )
         book = double.book(shop)
-        book.show_reply = reply_shown(faults())
-        book.date_reply = reply_dating(faults(), double.clock.now())
+        book.reply_faults = reply_faults(faults(), double.clock.now())
         try:
             done = run(book, parts)
         except Refused as refused:

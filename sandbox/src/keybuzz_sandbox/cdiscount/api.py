@@ -304,8 +304,8 @@ def reply(book: ShopBook, raw: bytes, real_now: float, now: float) -> Answer:
     message = book.add_message(
         record,
         SELLER,
-        book.show_reply(data.body),
-        book.date_reply(now),
+        book.reply_faults.show(data.body),
+        book.reply_faults.date(now),
         receivers,
         attachments,
         contents,

@@ -8,12 +8,10 @@ time comes), and extended as time passes: a shop costs nothing at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import msgspec
 
 from ..clock import SellerTimeline
-from ..faults import as_dated, as_written
+from ..faults import ReplyFaults
 from .generator import (
     CLAIMS,
     CUSTOMER,
@@ -117,11 +115,7 @@ class ShopBook:
     def __init__(
         self, gen: ShopGenerator, timeline: SellerTimeline, credentials: Credentials
     ) -> None:
-        # How the shop's threads show and date a seller's reply (a fault may rewrite it,
-        # or date it behind our clock): set by the double's routes from its fault
-        # settings before each call.
-        self.show_reply: Callable[[str], str] = as_written
-        self.date_reply: Callable[[float], float] = as_dated
+        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
         self.gen = gen
         self.timeline = timeline
         self.credentials = credentials

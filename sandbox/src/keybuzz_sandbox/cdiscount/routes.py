@@ -15,7 +15,7 @@ from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from ..faults import FaultDecision, malform, reply_dating, reply_shown, trickled
+from ..faults import FaultDecision, malform, reply_faults, trickled
 from . import api
 from .api import Refused
 from .book import DiscussionRecord, ShopBook
@@ -215,8 +215,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             now=book.virtual(real),
             observed_only=observed_listing_only(),
         )
-        book.show_reply = reply_shown(double.faults.config)
-        book.date_reply = reply_dating(double.faults.config, real)
+        book.reply_faults = reply_faults(double.faults.config, real)
         try:
             answer = run(book, parts)
         except Refused as refused:

@@ -10,12 +10,12 @@ at start-up, and its first query pays for its history once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import msgspec
 
 from ..clock import SellerTimeline
-from ..faults import as_dated, as_written
+from ..faults import ReplyFaults
 from .generator import (
     DATE_STATES,
     INCIDENT_TYPES,
@@ -100,11 +100,7 @@ class ShopBook:
         credentials: Credentials,
         public_url: str = "",
     ) -> None:
-        # How the shop's threads show and date a seller's reply (a fault may rewrite it,
-        # or date it behind our clock): set by the double's routes from its fault
-        # settings before each call.
-        self.show_reply: Callable[[str], str] = as_written
-        self.date_reply: Callable[[float], float] = as_dated
+        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
         self.gen = gen
         self.timeline = timeline
         self.credentials = credentials
@@ -263,8 +259,8 @@ class ShopBook:
             from_type="SELLER",
             from_name=self.gen.spec.name,
             subject=subject,
-            description=self.show_reply(description),
-            created=self.date_reply(virtual_now),
+            description=self.reply_faults.show(description),
+            created=self.reply_faults.date(virtual_now),
             offer_title=original.facts.offer_title if original else None,
             product_fnac_id=original.facts.product_fnac_id if original else None,
             offer_seller_id=original.facts.offer_seller_id if original else None,

@@ -16,7 +16,7 @@ from lxml import etree
 
 from keybuzz_sandbox.echo import EchoSecret
 
-from ..faults import SlowAnswer, reply_dating, reply_shown, trickled
+from ..faults import SlowAnswer, reply_faults, trickled
 from . import errors
 from .double import FnacDouble, FnacFaultConfig
 from .generator import file_content
@@ -181,8 +181,7 @@ def _answer(
         )
     if (refused := echo.refusal(book.credentials.key)) is not None:
         return refusal(service, errors.INVALID_REQUEST, refused)
-    book.show_reply = reply_shown(double.faults.config)
-    book.date_reply = reply_dating(double.faults.config, double.clock.now())
+    book.reply_faults = reply_faults(double.faults.config, double.clock.now())
     return QUERIES[service](book, root, double.clock.now())
 
 

@@ -266,7 +266,12 @@ def reply(book: ShopBook, call: Call) -> Answer:
     files = _files(book, parts, thread.order)
     recipients = tuple(dict.fromkeys(str(kind) for kind in kinds))
     message = book.write(
-        thread, SHOP, book.show_reply(body), book.date_reply(call.now), recipients, files
+        thread,
+        SHOP,
+        book.reply_faults.show(body),
+        book.reply_faults.date(call.now),
+        recipients,
+        files,
     )
     return _sent(book, "M12", thread, message, call.now, body)
 

@@ -5,12 +5,11 @@ real epoch seconds; the shop's own age (``offset``) only moves orders through th
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import NamedTuple
 
 import msgspec
 
-from ..faults import as_dated, as_written
+from ..faults import ReplyFaults
 from .operators import Channel, OperatorSpec, ShopSpec, rng, uid
 
 DAY = 86_400.0
@@ -155,11 +154,7 @@ class ShopBook:
     def __init__(
         self, seed: str, operator: OperatorSpec, spec: ShopSpec, shop_id: int, anchor: float
     ) -> None:
-        # How the shop's threads show and date a seller's reply (a fault may rewrite it,
-        # or date it behind our clock): set by the double's routes from its fault
-        # settings before each call.
-        self.show_reply: Callable[[str], str] = as_written
-        self.date_reply: Callable[[float], float] = as_dated
+        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
         self.seed, self.operator, self.spec, self.shop_id = seed, operator, spec, shop_id
         self.offset = 0.0  # seconds of the shop's life played by the clock advance
         self.orders: dict[str, Order] = {}
