@@ -92,30 +92,31 @@ async def test_a_refused_search_orders_falls_back_to_orders_v0(
     )
     assert event["counts"]["fetched"] == job["orders"] and event["counts"]["errors"] == 0
 
-    # Rerun through v0: every order read again, nothing created, nothing rewritten.
-    before = await pool.fetch(
-        "SELECT id, updated_at FROM orders WHERE tenant_id = $1 ORDER BY id", tenant
+    # Rerun through v0: every order read again; only what Amazon changed meanwhile is
+    # rewritten (the sped-up sandbox moves an order along its lifecycle now and then).
+    rows = (
+        "SELECT o.id, o.updated_at, o.marketplace_updated_at, o.external_order_id,"
+        " array_agg(i.updated_at ORDER BY i.id) AS items"
+        " FROM orders o LEFT JOIN order_items i ON i.order_id = o.id"
+        " WHERE o.tenant_id = $1 GROUP BY o.id"
     )
-    items_before = await pool.fetch(
-        "SELECT i.id, i.updated_at FROM order_items i JOIN orders o ON o.id = i.order_id"
-        " WHERE o.tenant_id = $1 ORDER BY i.id",
-        tenant,
-    )
+    before = {r["id"]: r for r in await pool.fetch(rows, tenant)}
     response = await orders.api("POST", "/backfill", tenant, json={"days": 90})
     assert response.status_code == 202, response.text
     rerun = await orders.finished(tenant, response.json()["jobId"], within=90)
     assert rerun["status"] == "COMPLETED" and rerun["strategy"] == "ORDERS_V0", rerun
-    assert rerun["created"] == 0 and rerun["updated"] == 0
-    assert rerun["unchanged"] == rerun["orders"] >= job["orders"] - 1
-    after = await pool.fetch(
-        "SELECT id, updated_at FROM orders WHERE tenant_id = $1 ORDER BY id", tenant
-    )
-    items_after = await pool.fetch(
-        "SELECT i.id, i.updated_at FROM order_items i JOIN orders o ON o.id = i.order_id"
-        " WHERE o.tenant_id = $1 ORDER BY i.id",
-        tenant,
-    )
-    assert after == before and items_after == items_before
+    after = {r["id"]: r for r in await pool.fetch(rows, tenant)}
+    created = after.keys() - before.keys()
+    moved = {
+        id_
+        for id_ in before.keys() & after.keys()
+        if after[id_]["marketplace_updated_at"] != before[id_]["marketplace_updated_at"]
+    }
+    assert rerun["created"] == len(created) and rerun["updated"] == len(moved), (rerun, moved)
+    assert len(created) + len(moved) <= 5, (created, moved)  # a minute of sandbox life
+    assert rerun["unchanged"] == rerun["orders"] - len(created) - len(moved) >= 89
+    for id_ in before.keys() - moved:
+        assert after[id_] == before[id_], after[id_]["external_order_id"]
 
 
 async def test_orders_v0_refused_too_fails_the_job_with_the_reason(
