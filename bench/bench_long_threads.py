@@ -32,16 +32,13 @@ from keybuzz_poller.shops.domain import (
     BUYER,
     ORDER,
     SELLER,
-    FileLink,
     Shop,
-    ShopIncident,
-    ShopMessage,
 )
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_poller.tickets.responses import refresh_deadlines
-from keybuzz_shared.connectors.seam import ThreadKey
+from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, ThreadKey
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.uow import store_unit_of_work, unit_of_work
 
@@ -61,24 +58,24 @@ def _counts() -> list[int]:
 class _Listing:
     """A marketplace listing the given messages in pages of ``PAGE``, oldest first."""
 
-    def __init__(self, messages: list[ShopMessage]) -> None:
+    def __init__(self, messages: list[InboxMessage]) -> None:
         self.listed = messages
 
     async def open(self, shop: Shop) -> None:
         return None
 
-    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
+    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxMessage]]:
         for start in range(0, len(self.listed), PAGE):
             yield self.listed[start : start + PAGE]
 
-    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
+    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxIncident]]:
         return
         yield
 
     async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
         return None
 
-    async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
+    async def download(self, shop: Shop, link: InboxFile, max_bytes: int) -> bytes:
         raise NotImplementedError
 
 
@@ -91,9 +88,9 @@ class _PerMessageRefresh(PostgresShopStore):
         return added
 
 
-def _messages(count: int, threads: int, label: str) -> list[ShopMessage]:
+def _messages(count: int, threads: int, label: str) -> list[InboxMessage]:
     return [
-        ShopMessage(
+        InboxMessage(
             message_id=f"{label}-{i}",
             thread=ThreadKey(ORDER, f"{label}-ORD{i % threads}"),
             sender_type=SELLER if i % 2 and threads == 1 else BUYER,
@@ -101,13 +98,14 @@ def _messages(count: int, threads: int, label: str) -> list[ShopMessage]:
             subject="Question",
             body=f"Bonjour, message {i} : où en est ma commande ?",
             created_at=START + timedelta(seconds=i),
+            unread=True,
         )
         for i in range(count)
     ]
 
 
 async def _poll(
-    pool: asyncpg.Pool, messages: list[ShopMessage], store: Callable[..., PostgresShopStore]
+    pool: asyncpg.Pool, messages: list[InboxMessage], store: Callable[..., PostgresShopStore]
 ) -> float:
     shop = Shop(f"bench-{uuid.uuid4().hex[:8]}", "FNAC")
     ports = ShopPorts(
@@ -131,12 +129,12 @@ async def _poll(
     return seconds
 
 
-async def _raw_insert(pool: asyncpg.Pool, messages: list[ShopMessage]) -> float:
+async def _raw_insert(pool: asyncpg.Pool, messages: list[InboxMessage]) -> float:
     await pool.execute(
         "CREATE TABLE IF NOT EXISTS bench_thread_rows ("
         "id text PRIMARY KEY, thread text, message_id text, body text, at timestamptz)"
     )
-    rows = [(str(uuid.uuid4()), m.thread_id, m.message_id, m.body, m.created_at) for m in messages]
+    rows = [(str(uuid.uuid4()), m.thread.id, m.message_id, m.body, m.created_at) for m in messages]
     start = time.perf_counter()
     async with pool.acquire() as conn:
         for first in range(0, len(rows), PAGE):

@@ -22,13 +22,10 @@ from keybuzz_poller.shops.domain import (
     NOTICE_WINDOW,
     ORDER,
     Attachment,
-    FileLink,
     MatchedReply,
     OwnReply,
     Shop,
     ShopCursor,
-    ShopIncident,
-    ShopMessage,
     ThreadClock,
     ThreadState,
     order_id_of,
@@ -37,12 +34,16 @@ from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReadin
 from keybuzz_poller.tickets.ports import DeadlineFact, DeadlineRow
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
     MarketplaceMessage,
     MarketplaceUnavailable,
     OutcomeUnknown,
     Recipient,
     Reply,
     ReplyOutcome,
+    SenderType,
     ThreadDetail,
     ThreadKey,
     ThreadKind,
@@ -60,7 +61,7 @@ class _Shop:
 @dataclass
 class _Message:
     id: str
-    message: ShopMessage
+    message: InboxMessage
     attachments: list[Attachment]
     mark_pending: bool
 
@@ -117,7 +118,7 @@ class ShopTables:
     messages: dict[tuple[str, str, str], _Message] = field(default_factory=dict)
     tickets: dict[tuple[str, str, str], _Ticket] = field(default_factory=dict)
     ticket_messages: list[_TicketMessage] = field(default_factory=list)
-    incidents: dict[tuple[str, str, str], tuple[ShopIncident, str]] = field(default_factory=dict)
+    incidents: dict[tuple[str, str, str], tuple[InboxIncident, str]] = field(default_factory=dict)
     replies: dict[str, ShopReply] = field(default_factory=dict)
     # Each refresh's ticket ids (the fake keeps no deadline: the real ones are tested on
     # PostgreSQL, test_long_threads.py and the response deadline tests).
@@ -168,7 +169,7 @@ class InMemoryShopStore:
     async def add_message(
         self,
         shop: Shop,
-        message: ShopMessage,
+        message: InboxMessage,
         attachments: Sequence[Attachment],
         received_at: datetime,
         mark_read: bool,
@@ -185,7 +186,7 @@ class InMemoryShopStore:
         return found.id if found else None
 
     async def open_ticket(
-        self, shop: Shop, thread_key: str, message: ShopMessage, at: datetime
+        self, shop: Shop, thread_key: str, message: InboxMessage, at: datetime
     ) -> str:
         key = (shop.tenant_id, shop.marketplace, thread_key)
         name = message.sender_name if message.sender_type == BUYER else None
@@ -295,7 +296,7 @@ class InMemoryShopStore:
             for m in self.tables.ticket_messages
         )
 
-    async def save_incident(self, shop: Shop, incident: ShopIncident, ticket_id: str) -> bool:
+    async def save_incident(self, shop: Shop, incident: InboxIncident, ticket_id: str) -> bool:
         key = (shop.tenant_id, shop.marketplace, incident.incident_id)
         before = self.tables.incidents.get(key)
         seen = (incident.status, incident.types, incident.waiting_for_seller, incident.updated_at)
@@ -390,8 +391,8 @@ class ScriptedMarketplace:
 
     def __init__(self, page_size: int = 2) -> None:
         self.page_size = page_size
-        self.messages_listed: list[ShopMessage] = []
-        self.incidents_listed: list[ShopIncident] = []
+        self.messages_listed: list[InboxMessage] = []
+        self.incidents_listed: list[InboxIncident] = []
         self.files: dict[str, bytes | Exception] = {}  # url → content, or raised
         self.marked: list[str] = []
         self.listed_since: list[datetime] = []
@@ -406,7 +407,7 @@ class ScriptedMarketplace:
         self._failing("open")
         self.opened.append(shop)
 
-    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
+    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxMessage]]:
         self.listed_since.append(since)
         self._failing("messages")
         listed = sorted(
@@ -416,7 +417,7 @@ class ScriptedMarketplace:
             self._failing("page")
             yield listed[start : start + self.page_size]
 
-    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
+    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxIncident]]:
         self._failing("incidents")
         listed = sorted(
             (i for i in self.incidents_listed if i.updated_at >= since),
@@ -429,7 +430,7 @@ class ScriptedMarketplace:
         self._failing("mark_read")
         self.marked.extend(message_ids)
 
-    async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
+    async def download(self, shop: Shop, link: InboxFile, max_bytes: int) -> bytes:
         content = self.files[link.url]
         if isinstance(content, Exception):
             raise content
@@ -497,15 +498,15 @@ def fake_shops(
 def shop_message(
     message_id: str,
     minutes: int = 0,
-    sender: str = BUYER,
+    sender: SenderType = BUYER,
     order: str = "ORD1",
     subject: str = "Question",
     kind: ThreadKind = ORDER,
     body: str | None = None,
     **more: object,
-) -> ShopMessage:
+) -> InboxMessage:
     """A message of the ORD1 thread (by default) from a buyer, ``minutes`` past T0 - 1 h."""
-    return ShopMessage(
+    return InboxMessage(
         message_id=message_id,
         thread=ThreadKey(kind, order),
         sender_type=sender,
@@ -513,7 +514,7 @@ def shop_message(
         subject=subject,
         body=f"body of {message_id}" if body is None else body,
         created_at=T0 - timedelta(hours=1) + timedelta(minutes=minutes),
-        **more,  # type: ignore[arg-type]
+        **{"unread": True, **more},  # type: ignore[arg-type]
     )
 
 

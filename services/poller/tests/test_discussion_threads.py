@@ -11,11 +11,10 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_poller.shops.domain import ShopIncident, ShopMessage
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.tickets.queries import list_tickets, ticket_detail, ticket_query
 from keybuzz_poller.tickets.store import PostgresTickets
-from keybuzz_shared.connectors.seam import ThreadDetail, ThreadKey
+from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, ThreadDetail, ThreadKey
 from poller_shop_fakes import shop_message
 from test_long_threads import NOW, SHOP, Polling, polling  # noqa: F401 - fixture
 
@@ -37,7 +36,7 @@ def said(
     minutes: int,
     *details: ThreadDetail,
     claim: bool = False,
-) -> ShopMessage:
+) -> InboxMessage:
     """The buyer's message in ``discussion`` (about ``order``), with the thread's state."""
     message = shop_message(message_id, minutes, thread_details=details, claim=claim)
     return msgspec.structs.replace(message, thread=ThreadKey("DISCUSSION", discussion, order))
@@ -136,11 +135,11 @@ async def test_a_new_message_carries_its_threads_state_in_the_same_unit_of_work(
 async def test_an_incident_on_its_order_makes_a_ticket_a_claim(shop: Polling) -> None:
     at = NOW - timedelta(hours=1)
     shop.marketplace.incidents_listed.append(
-        ShopIncident(
+        InboxIncident(
             incident_id="INC1",
             order_id="ORD1",
             status="CLOSED",
-            types=["8"],
+            types=("8",),
             waiting_for_seller=False,
             opened_by="client",
             message="Une réclamation a été ouverte",

@@ -17,8 +17,6 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import (
     SELLER,
     Shop,
-    ShopIncident,
-    ShopMessage,
     thread_key,
 )
 from keybuzz_poller.shops.poll import poll_shop
@@ -27,6 +25,7 @@ from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_poller.tickets import deadlines
 from keybuzz_poller.tickets.ports import DeadlineFact
 from keybuzz_poller.tickets.store import PostgresTickets
+from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage
 from keybuzz_shared.db import SHARED_MIGRATIONS, Executor, apply_migrations, create_pool
 from keybuzz_shared.uow import store_unit_of_work, unit_of_work
 from poller_shop_fakes import T0, ScriptedMarketplace
@@ -92,7 +91,7 @@ async def polling(make_database: Callable[[str], Awaitable[str]]) -> AsyncIterat
 
 def conversation(
     count: int, order: str = "ORD1", every: int = 1, start: int = 0
-) -> list[ShopMessage]:
+) -> list[InboxMessage]:
     """``count`` messages of the order's thread, the buyer and the seller in turn, the
     last four the buyer's (so the thread waits for the seller since the first of them)."""
     return [
@@ -156,11 +155,11 @@ async def test_a_page_of_incidents_gives_each_new_ticket_its_deadline_once(
     polling: Polling,
 ) -> None:
     opened = [
-        ShopIncident(
+        InboxIncident(
             incident_id=f"INC{i}",
             order_id=f"ORD{i}",
             status="OPENED",
-            types=["8"],
+            types=("8",),
             waiting_for_seller=True,
             opened_by="client",
             message="Une réclamation a été ouverte",

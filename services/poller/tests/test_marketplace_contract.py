@@ -29,14 +29,12 @@ from keybuzz_poller.shops.domain import (
     OwnReply,
     Shop,
     ShopCursor,
-    ShopIncident,
-    ShopMessage,
     ThreadState,
     thread_key,
 )
 from keybuzz_poller.shops.ports import ShopStore
 from keybuzz_poller.shops.store import PostgresShopStore
-from keybuzz_shared.connectors.seam import ThreadDetail
+from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, ThreadDetail
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables
 from poller_shop_fakes import shop_message as message
@@ -119,12 +117,12 @@ def api_reply(ticket_id: str, text: str, at: datetime) -> NewReply:
     )
 
 
-def incident(status: str = "OPENED", updated: int = 0, minutes: int = 0) -> ShopIncident:
-    return ShopIncident(
+def incident(status: str = "OPENED", updated: int = 0, minutes: int = 0) -> InboxIncident:
+    return InboxIncident(
         incident_id="INC1",
         order_id="ORD1",
         status=status,
-        types=["8"],
+        types=("8",),
         waiting_for_seller=True,
         opened_by="client",
         message="Une réclamation a été ouverte",
@@ -138,7 +136,7 @@ async def connected(adapters: Adapters, *shops: Shop) -> None:
         assert await adapters.shops.connect(shop, f"seller-{shop.key}", T0)
 
 
-async def stored(adapters: Adapters, shop: Shop, found: ShopMessage, mark: bool = False) -> str:
+async def stored(adapters: Adapters, shop: Shop, found: InboxMessage, mark: bool = False) -> str:
     added = await adapters.store.add_message(shop, found, [], T0, mark)
     assert added is not None
     return added

@@ -29,9 +29,10 @@ from keybuzz_poller.shops.allowance import (
     utc_weights,
 )
 from keybuzz_poller.shops.calls import calls_per_poll, plan_of
-from keybuzz_poller.shops.domain import Shop, ShopMessage
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import MarketplaceUnavailable, ShopPorts, ShopReading
+from keybuzz_shared.connectors.seam import InboxMessage
 from keybuzz_shared.settings import load_settings
 from poller_shop_fakes import FakeShops, InMemoryCallCounts, fake_shops
 from poller_shop_fakes import shop_message as message
@@ -220,7 +221,7 @@ class CountingSource:
     def allowance_calls(self, shop: Shop) -> int | None:
         return self.calls
 
-    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
+    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxMessage]]:
         async for page in self.inner.messages(shop, since):
             self.calls += 2
             yield page

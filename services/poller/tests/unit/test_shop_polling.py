@@ -19,10 +19,7 @@ from keybuzz_poller.shops.domain import (
     ORDER,
     SELLER,
     SYSTEM,
-    FileLink,
     Shop,
-    ShopIncident,
-    ShopMessage,
     shop_of,
     thread_key,
 )
@@ -33,6 +30,7 @@ from keybuzz_poller.shops.ports import (
     ShopKeyRefused,
     ShopReading,
 )
+from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -48,13 +46,13 @@ SHOP = Shop("t1", "FNAC")
 
 def incident(
     incident_id: str = "INC1", order: str = "ORD1", minutes: int = 0, status: str = "OPENED"
-) -> ShopIncident:
+) -> InboxIncident:
     at = T0 - timedelta(hours=1) + timedelta(minutes=minutes)
-    return ShopIncident(
+    return InboxIncident(
         incident_id=incident_id,
         order_id=order,
         status=status,
-        types=["8"],
+        types=("8",),
         waiting_for_seller=True,
         opened_by="client",
         message="Une réclamation a été ouverte sur cette commande",
@@ -84,7 +82,7 @@ def received(fake: FakeShops) -> list[MessageReceived]:
     return [e for e in fake.unit_of_work.published if isinstance(e, MessageReceived)]
 
 
-async def polled(fake: FakeShops, *messages: ShopMessage) -> None:
+async def polled(fake: FakeShops, *messages: InboxMessage) -> None:
     fake.marketplace.messages_listed.extend(messages)
     await poll_shop(fake.ports, SHOP)
 
@@ -416,7 +414,12 @@ async def test_a_shop_is_read_with_its_own_marketplaces_settings_not_anothers() 
     fake.ports = replace(fake.ports, reading={"FNAC": own, "ANOTHER": other}.__getitem__)
     await connected(fake)
     fake.marketplace.files = {"https://f/b": b"x" * 11}
-    await polled(fake, message("m1", 1, files=[FileLink(name="b.jpg", url="https://f/b")]))
+    await polled(
+        fake,
+        message(
+            "m1", 1, files=[InboxFile(name="b.jpg", url="https://f/b", content_type="image/jpeg")]
+        ),
+    )
     assert fake.marketplace.listed_since == [T0 - timedelta(days=2)]  # its first poll's reach
     assert fake.marketplace.marked == [] and await fake.store.pending_marks(SHOP, 10) == []
     [stored] = fake.store.tables.messages.values()
@@ -428,8 +431,8 @@ async def test_linked_files_are_downloaded_up_to_the_cap() -> None:
     await connected(fake)
     fake.marketplace.files = {"https://f/a": b"small", "https://f/b": b"x" * 11}
     files = [
-        FileLink(name="a.pdf", url="https://f/a", content_type="application/pdf"),
-        FileLink(name="b.jpg", url="https://f/b"),
+        InboxFile(name="a.pdf", url="https://f/a", content_type="application/pdf"),
+        InboxFile(name="b.jpg", url="https://f/b", content_type="image/jpeg"),
     ]
     await polled(fake, message("m1", 1, files=files))
     stored = fake.store.tables.messages[("t1", "FNAC", "m1")].attachments
@@ -447,8 +450,8 @@ async def test_a_file_not_served_or_failing_is_named_and_its_message_stored() ->
         "https://f/down": MarketplaceUnavailable("FNAC file server answered 503"),
     }
     files = [
-        FileLink(name="gone.pdf", url="https://f/gone"),
-        FileLink(name="d", url="https://f/down"),
+        InboxFile(name="gone.pdf", url="https://f/gone", content_type="application/pdf"),
+        InboxFile(name="d", url="https://f/down", content_type=""),
     ]
     await polled(fake, message("m1", 1, files=files))
     stored = fake.store.tables.messages[("t1", "FNAC", "m1")].attachments

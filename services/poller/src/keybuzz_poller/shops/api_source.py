@@ -36,10 +36,7 @@ from keybuzz_shared.http_pools import SpreadTransport
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_poller.shops.domain import (
-    FileLink,
     Shop,
-    ShopIncident,
-    ShopMessage,
 )
 from keybuzz_poller.shops.ports import (
     AttachmentRefused,
@@ -120,23 +117,23 @@ class ApiMessageSource:
         except seam.CredentialsRefused as exc:
             raise ShopKeyRefused(str(exc)) from None
 
-    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
+    async def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxMessage]]:
         session = await self._session(shop)
 
         async def page_of(cursor: str | None) -> Page[InboxMessage]:
             return await session.inbox_messages(since=since, cursor=cursor)
 
         async for items in _pages(shop, "message", page_of, self.call_deadline(shop)):
-            yield [_message(m) for m in items]
+            yield list(items)
 
-    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
+    async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxIncident]]:
         session = await self._session(shop)
 
         async def page_of(cursor: str | None) -> Page[InboxIncident]:
             return await session.incidents(since=since, cursor=cursor)
 
         async for items in _pages(shop, "incident", page_of, self.call_deadline(shop)):
-            yield [_incident(i) for i in items]
+            yield list(items)
 
     async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
         session = await self._session(shop)
@@ -160,12 +157,11 @@ class ApiMessageSource:
         async with _translated(shop, self.call_deadline(shop)):
             return await figures.response_delay(session, since=since, until=until)
 
-    async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
+    async def download(self, shop: Shop, link: InboxFile, max_bytes: int) -> bytes:
         """The file through the shop's session (its auth, its marketplace's origins)."""
         session = await self._session(shop)
-        file = InboxFile(name=link.name, url=link.url, content_type=link.content_type or "")
         try:
-            return await session.file(file, max_bytes)
+            return await session.file(link, max_bytes)
         except LinkRefused as exc:
             raise AttachmentRefused(f"{link.name}: {exc}") from None
         except FileTooLarge:
@@ -224,39 +220,6 @@ def _unreadable(shop: Shop, kind: str, reasons: Sequence[str]) -> None:
                 "reasons": list(reasons)[:5],
             },
         )
-
-
-def _message(message: InboxMessage) -> ShopMessage:
-    return ShopMessage(
-        message_id=message.message_id,
-        thread=message.thread,
-        sender_type=message.sender_type,
-        sender_name=message.sender_name,
-        subject=message.subject,
-        body=message.body,
-        created_at=message.created_at,
-        unread=message.unread,
-        files=[
-            FileLink(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
-        ],
-        thread_details=message.thread_details,
-        claim=message.claim,
-        reply_needed_since=message.reply_needed_since,
-    )
-
-
-def _incident(incident: InboxIncident) -> ShopIncident:
-    return ShopIncident(
-        incident_id=incident.incident_id,
-        order_id=incident.order_id,
-        status=incident.status,
-        types=list(incident.types),
-        waiting_for_seller=incident.waiting_for_seller,
-        opened_by=incident.opened_by,
-        message=incident.message,
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-    )
 
 
 async def _pages(

@@ -7,7 +7,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.seam import ThreadDetail, ThreadKey, ThreadKind, is_sent_reply
+from keybuzz_shared.connectors.seam import (
+    InboxIncident,
+    InboxMessage,
+    SenderType,
+    ThreadDetail,
+    ThreadKey,
+    ThreadKind,
+    is_sent_reply,
+)
 
 # Who wrote a message: a ticket's sender types (the tickets' deadlines read them too).
 from keybuzz_poller.tickets.ports import BUYER as BUYER
@@ -60,32 +68,6 @@ def shop_of(key: str) -> Shop:
     return Shop(tenant_id, marketplace)
 
 
-class FileLink(msgspec.Struct, frozen=True, kw_only=True):
-    """A file a message links; the URL is the marketplace's, fetched once, never stored."""
-
-    name: str
-    url: str
-    content_type: str | None = None
-
-
-class ShopMessage(msgspec.Struct, frozen=True, kw_only=True):
-    message_id: str  # the marketplace's: the external id, unique per shop
-    thread: ThreadKey  # its order's, offer's or discussion's; an empty id: none
-    sender_type: str  # BUYER, MARKETPLACE_SUPPORT, SELLER, SYSTEM
-    sender_name: str | None = None
-    subject: str
-    body: str
-    created_at: datetime
-    unread: bool = True
-    files: list[FileLink] = []
-    # The thread's state as this listing gives it, and whether it is a claim there.
-    thread_details: tuple[ThreadDetail, ...] = ()
-    claim: bool = False
-    # Since when the marketplace counts the thread as waiting for the seller (None: no
-    # reply needed there); read where its response rule keeps that clock.
-    reply_needed_since: datetime | None = None
-
-
 class ThreadState(msgspec.Struct, frozen=True, kw_only=True):
     """A thread's state as a listing gave it, for its ticket: the latest listing wins."""
 
@@ -99,18 +81,6 @@ class ThreadClock(msgspec.Struct, frozen=True, kw_only=True):
 
     thread_key: str
     reply_needed_since: datetime | None  # None: no reply needed there
-
-
-class ShopIncident(msgspec.Struct, frozen=True, kw_only=True):
-    incident_id: str
-    order_id: str
-    status: str  # OPENED, CLOSED
-    types: list[str]  # the marketplace's codes, one per order line concerned
-    waiting_for_seller: bool
-    opened_by: str | None
-    message: str
-    created_at: datetime
-    updated_at: datetime
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
@@ -163,7 +133,7 @@ class ShopPoll(msgspec.Struct, kw_only=True):
     thread_clocks: int = 0  # tickets whose thread's clock at the marketplace changed
 
 
-def thread_key(message: ShopMessage) -> str:
+def thread_key(message: InboxMessage) -> str:
     """A shop's thread: its order's, offer's or discussion's messages
     (``order:<id>``, ``offer:<id>``, ``discussion:<id>``); a message that names none is a
     thread of its own."""
@@ -183,7 +153,7 @@ def thread_of(key: str | None, order_id: str | None = None) -> ThreadKey | None:
     return None
 
 
-def thread_states(messages: list[ShopMessage]) -> list[ThreadState]:
+def thread_states(messages: list[InboxMessage]) -> list[ThreadState]:
     """Each thread's state as a page lists it: its last message's (a page is oldest first),
     whether that message is new or stored already."""
     latest = {
@@ -195,7 +165,7 @@ def thread_states(messages: list[ShopMessage]) -> list[ThreadState]:
     return list(latest.values())
 
 
-def thread_clocks(messages: list[ShopMessage]) -> list[ThreadClock]:
+def thread_clocks(messages: list[InboxMessage]) -> list[ThreadClock]:
     """Each thread's clock at the marketplace as a page lists it: its last message's."""
     latest = {
         thread_key(m): ThreadClock(
@@ -206,12 +176,12 @@ def thread_clocks(messages: list[ShopMessage]) -> list[ThreadClock]:
     return list(latest.values())
 
 
-def order_id_of(message: ShopMessage) -> str | None:
+def order_id_of(message: InboxMessage) -> str | None:
     """The order the message's thread is about, if any."""
     return message.thread.order or None
 
 
-def is_notice(message: ShopMessage, incident_created_at: datetime, claim_subject: str) -> bool:
+def is_notice(message: InboxMessage, incident_created_at: datetime, claim_subject: str) -> bool:
     """The incident's own message: its order's message under the marketplace's claim
     subject (``claim_subject``, any case), at the same time."""
     return (
@@ -225,15 +195,18 @@ def is_claim_subject(subject: str, claim_subject: str) -> bool:
     return subject.strip().lower().startswith(claim_subject.strip().lower())
 
 
-def incident_message(incident: ShopIncident, opener: str, claim_subject: str) -> ShopMessage:
+def incident_message(
+    incident: InboxIncident, opener: SenderType, claim_subject: str
+) -> InboxMessage:
     """The incident as a message of its order's ticket (when its notice is not there),
     written by ``opener`` (BUYER or MARKETPLACE_SUPPORT, as the connector says)."""
-    return ShopMessage(
+    return InboxMessage(
         message_id=f"{INCIDENT_MESSAGE_PREFIX}{incident.incident_id}",
         thread=ThreadKey(ORDER, incident.order_id),
         sender_type=opener,
         subject=claim_subject,
         body=incident.message,
+        sender_name=None,
         created_at=incident.created_at,
         unread=False,
     )

@@ -30,7 +30,13 @@ import logging
 from datetime import datetime
 
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import ShopApi, shop_api_of
+from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
+    ShopApi,
+    shop_api_of,
+)
 from keybuzz_shared.events import MessageReceived, MessageSent
 
 from keybuzz_poller.shops.calls import within_allowance
@@ -39,11 +45,8 @@ from keybuzz_poller.shops.domain import (
     OPENS_TICKET,
     SELLER,
     Attachment,
-    FileLink,
     Shop,
     ShopCursor,
-    ShopIncident,
-    ShopMessage,
     ShopPoll,
     ThreadClock,
     incident_message,
@@ -163,7 +166,7 @@ async def _moved(
     return moved
 
 
-def _moves(current: datetime | None, messages: list[ShopMessage]) -> bool:
+def _moves(current: datetime | None, messages: list[InboxMessage]) -> bool:
     """Whether the page takes the cursor past where it is (its own unit of work: a poll
     holds its shop's lease, so nothing else moves the cursor meanwhile)."""
     return _latest(current, [m.created_at for m in messages]) != current
@@ -176,7 +179,7 @@ def _latest(current: datetime | None, seen: list[datetime]) -> datetime | None:
 async def _take_message(
     unit: ShopUnit,
     shop: Shop,
-    message: ShopMessage,
+    message: InboxMessage,
     attachments: list[Attachment],
     now: datetime,
     poll: ShopPoll,
@@ -217,7 +220,7 @@ async def _take_message(
 
 
 async def _own_reply(
-    unit: ShopUnit, shop: Shop, ticket_id: str, message: ShopMessage, poll: ShopPoll
+    unit: ShopUnit, shop: Shop, ticket_id: str, message: InboxMessage, poll: ShopPoll
 ) -> bool:
     """Whether the seller's message is one of our replies on the ticket, read back: then
     it is recorded on the reply, and a reply still in doubt (QUEUED, or FAILED after
@@ -253,7 +256,7 @@ async def _own_reply(
 
 
 async def _buyer_message(
-    unit: ShopUnit, shop: Shop, message: ShopMessage, stored: str, ticket_id: str, now: datetime
+    unit: ShopUnit, shop: Shop, message: InboxMessage, stored: str, ticket_id: str, now: datetime
 ) -> None:
     ticket_message_id = await unit.store.thread_message(ticket_id, stored, "INBOUND", True, now)
     unit.emit(
@@ -271,7 +274,7 @@ async def _buyer_message(
 
 
 async def _take_incident(
-    unit: ShopUnit, shop: Shop, incident: ShopIncident, now: datetime, poll: ShopPoll
+    unit: ShopUnit, shop: Shop, incident: InboxIncident, now: datetime, poll: ShopPoll
 ) -> str:
     """A new incident: its ticket gets its message unless the notice is there already; a
     changed one: its ticket's flag follows. Its ticket's id."""
@@ -301,7 +304,7 @@ def _inbox(shop: Shop) -> ShopApi:
     return shop_api_of(connector_for(shop.marketplace))
 
 
-async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> list[Attachment]:
+async def _attachments(ports: ShopPorts, shop: Shop, message: InboxMessage) -> list[Attachment]:
     found: list[Attachment] = []
     max_bytes = ports.reading(shop.marketplace).max_attachment_bytes
     for link in message.files:
@@ -320,7 +323,7 @@ async def _attachments(ports: ShopPorts, shop: Shop, message: ShopMessage) -> li
     return found
 
 
-def _file(link: FileLink, content: bytes | None = None, skipped: str | None = None) -> Attachment:
+def _file(link: InboxFile, content: bytes | None = None, skipped: str | None = None) -> Attachment:
     return Attachment(
         filename=link.name,
         content_type=link.content_type or OCTET_STREAM,

@@ -20,6 +20,9 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
     Limits,
     MarketplaceMessage,
     Recipient,
@@ -34,13 +37,10 @@ from keybuzz_poller.shops.allowance import Allowance, DayPlan
 from keybuzz_poller.shops.domain import (
     CURSOR_OVERLAP,
     Attachment,
-    FileLink,
     MatchedReply,
     OwnReply,
     Shop,
     ShopCursor,
-    ShopIncident,
-    ShopMessage,
     ThreadClock,
     ThreadState,
 )
@@ -85,17 +85,17 @@ class MarketplaceMessageSource(Protocol):
         them, so a reconnected shop's new key is taken at its next poll."""
         ...
 
-    def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopMessage]]:
+    def messages(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxMessage]]:
         """Pages of the shop's messages created at or after ``since``, oldest first."""
         ...
 
-    def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[ShopIncident]]:
+    def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxIncident]]:
         """Pages of the shop's incidents updated at or after ``since``, oldest first."""
         ...
 
     async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None: ...
 
-    async def download(self, shop: Shop, link: FileLink, max_bytes: int) -> bytes:
+    async def download(self, shop: Shop, link: InboxFile, max_bytes: int) -> bytes:
         """The file's bytes; ``AttachmentTooLarge`` past ``max_bytes``,
         ``AttachmentRefused`` when the link is not followed (docs/SECURITY.md, "Files a
         message links"), ``AttachmentUnavailable`` when the marketplace will not serve it
@@ -164,7 +164,7 @@ class ShopStore(Protocol):
     async def add_message(
         self,
         shop: Shop,
-        message: ShopMessage,
+        message: InboxMessage,
         attachments: Sequence[Attachment],
         received_at: datetime,
         mark_read: bool,
@@ -176,7 +176,7 @@ class ShopStore(Protocol):
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None: ...
 
     async def open_ticket(
-        self, shop: Shop, thread_key: str, message: ShopMessage, at: datetime
+        self, shop: Shop, thread_key: str, message: InboxMessage, at: datetime
     ) -> str:
         """The thread's ticket, created or re-opened (OPEN), its id."""
         ...
@@ -230,7 +230,7 @@ class ShopStore(Protocol):
         """Whether the ticket holds the incident's notice message."""
         ...
 
-    async def save_incident(self, shop: Shop, incident: ShopIncident, ticket_id: str) -> bool:
+    async def save_incident(self, shop: Shop, incident: InboxIncident, ticket_id: str) -> bool:
         """Records the incident as seen and flags its ticket with its types and status;
         False when it was stored before (new or changed: True)."""
         ...

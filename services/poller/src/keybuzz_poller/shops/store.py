@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 import msgspec
+from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage
 from keybuzz_shared.db import Executor
 from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import display_name, storable
@@ -25,8 +26,6 @@ from keybuzz_poller.shops.domain import (
     OwnReply,
     Shop,
     ShopCursor,
-    ShopIncident,
-    ShopMessage,
     ThreadClock,
     ThreadState,
     order_id_of,
@@ -70,7 +69,7 @@ class PostgresShopStore:
     async def add_message(
         self,
         shop: Shop,
-        message: ShopMessage,
+        message: InboxMessage,
         attachments: Sequence[Attachment],
         received_at: datetime,
         mark_read: bool,
@@ -147,7 +146,7 @@ class PostgresShopStore:
         return found
 
     async def open_ticket(
-        self, shop: Shop, thread_key: str, message: ShopMessage, at: datetime
+        self, shop: Shop, thread_key: str, message: InboxMessage, at: datetime
     ) -> str:
         row = TicketRow(
             id=uuid7_string(),
@@ -318,7 +317,7 @@ class PostgresShopStore:
             )
         )
 
-    async def save_incident(self, shop: Shop, incident: ShopIncident, ticket_id: str) -> bool:
+    async def save_incident(self, shop: Shop, incident: InboxIncident, ticket_id: str) -> bool:
         changed = await self.db.fetchval(
             """
             WITH saved AS (
@@ -388,11 +387,11 @@ def _details_json(state: ThreadState) -> str:
     return msgspec.json.encode(details).decode()
 
 
-def _buyer_name(message: ShopMessage) -> str | None:
+def _buyer_name(message: InboxMessage) -> str | None:
     return _optional(message.sender_name if message.sender_type == BUYER else None)
 
 
-def _staff_name(message: ShopMessage) -> str | None:
+def _staff_name(message: InboxMessage) -> str | None:
     """Who of the marketplace's support wrote it, as the connector names them (a buyer's
     name is the ticket's ``buyer_name``)."""
     return display_name(message.sender_name) if message.sender_type == MARKETPLACE_SUPPORT else None
