@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 from keybuzz_poller.service import DEFINITION
@@ -37,6 +36,7 @@ from keybuzz_poller.shops.domain import (
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 from keybuzz_poller.shops.store import PostgresShopStore
+from keybuzz_poller.tickets.ports import TicketMessageRow
 from keybuzz_poller.tickets.responses import refresh_deadlines
 from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, ThreadKey
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
@@ -82,10 +82,9 @@ class _Listing:
 class _PerMessageRefresh(PostgresShopStore):
     """The store refreshing its ticket's deadline at every message, for comparison."""
 
-    async def thread_message(self, ticket_id: str, *message: Any) -> str:
-        added = await super().thread_message(ticket_id, *message)
-        await refresh_deadlines(self.tickets, [ticket_id])
-        return added
+    async def thread_message(self, message: TicketMessageRow) -> None:
+        await super().thread_message(message)
+        await refresh_deadlines(self.tickets, [message.ticket_id])
 
 
 def _messages(count: int, threads: int, label: str) -> list[InboxMessage]:

@@ -21,17 +21,21 @@ from keybuzz_poller.shops.domain import (
     BUYER,
     NOTICE_WINDOW,
     ORDER,
-    Attachment,
     MatchedReply,
     OwnReply,
     Shop,
     ShopCursor,
     ThreadClock,
     ThreadState,
-    order_id_of,
 )
 from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading
-from keybuzz_poller.tickets.ports import DeadlineFact, DeadlineRow
+from keybuzz_poller.tickets.ports import (
+    Attachment,
+    DeadlineFact,
+    DeadlineRow,
+    ExternalMessageRow,
+    TicketMessageRow,
+)
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     InboxFile,
@@ -60,8 +64,7 @@ class _Shop:
 
 @dataclass
 class _Message:
-    id: str
-    message: InboxMessage
+    row: ExternalMessageRow
     attachments: list[Attachment]
     mark_pending: bool
 
@@ -167,54 +170,43 @@ class InMemoryShopStore:
         return self.tables.messages
 
     async def add_message(
-        self,
-        shop: Shop,
-        message: InboxMessage,
-        attachments: Sequence[Attachment],
-        received_at: datetime,
-        mark_read: bool,
-    ) -> str | None:
-        key = (shop.tenant_id, shop.marketplace, message.message_id)
+        self, message: ExternalMessageRow, attachments: Sequence[Attachment]
+    ) -> bool:
+        key = (message.tenant_id, message.marketplace, message.external_id)
         if key in self._msgs:
-            return None
-        stored = _Message(str(uuid.uuid4()), message, list(attachments), mark_read)
-        self._msgs[key] = stored
-        return stored.id
+            return False
+        self._msgs[key] = _Message(message, list(attachments), message.mark_read_pending)
+        return True
 
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
         found = self.tables.tickets.get((shop.tenant_id, shop.marketplace, thread_key))
         return found.id if found else None
 
-    async def open_ticket(
-        self, shop: Shop, thread_key: str, message: InboxMessage, at: datetime
-    ) -> str:
-        key = (shop.tenant_id, shop.marketplace, thread_key)
-        name = message.sender_name if message.sender_type == BUYER else None
+    async def open_ticket(self, thread_key: str, message: ExternalMessageRow) -> str:
+        key = (message.tenant_id, message.marketplace, thread_key)
+        at, name = message.received_at, message.buyer_name
         found = self.tables.tickets.get(key)
         if found is None:
-            found = _Ticket(str(uuid.uuid4()), order_id_of(message), name, message.subject, at)
+            found = _Ticket(str(uuid.uuid4()), message.order_id, name, message.subject, at)
             self.tables.tickets[key] = found
         found.status = "OPEN"
         found.buyer_name = found.buyer_name or name
         found.last_message_at = max(found.last_message_at, at)
         return found.id
 
-    async def thread_message(
-        self,
-        ticket_id: str,
-        external_message_id: str,
-        direction: str,
-        awaits_reply: bool,
-        at: datetime,
-    ) -> str:
-        ticket = next(t for t in self.tables.tickets.values() if t.id == ticket_id)
+    async def thread_message(self, message: TicketMessageRow) -> None:
+        ticket = next(t for t in self.tables.tickets.values() if t.id == message.ticket_id)
         ticket.message_count += 1
-        ticket.last_message_at = max(ticket.last_message_at, at)
-        added = _TicketMessage(
-            str(uuid.uuid4()), ticket_id, external_message_id, direction, awaits_reply
+        ticket.last_message_at = max(ticket.last_message_at, message.received_at)
+        self.tables.ticket_messages.append(
+            _TicketMessage(
+                message.id,
+                message.ticket_id,
+                message.external_message_id,
+                message.direction,
+                message.awaits_reply,
+            )
         )
-        self.tables.ticket_messages.append(added)
-        return added.id
 
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
         written = 0
@@ -285,14 +277,14 @@ class InMemoryShopStore:
     async def has_notice(
         self, ticket_id: str, incident_created_at: datetime, claim_subject: str
     ) -> bool:
-        by_id = {m.id: m.message for m in self._msgs.values()}
+        by_id = {m.row.id: m.row for m in self._msgs.values()}
         return any(
             m.ticket_id == ticket_id
             and by_id[m.external_message_id]
             .subject.strip()
             .lower()
             .startswith(claim_subject.strip().lower())
-            and abs(by_id[m.external_message_id].created_at - incident_created_at) <= NOTICE_WINDOW
+            and abs(by_id[m.external_message_id].sent_at - incident_created_at) <= NOTICE_WINDOW
             for m in self.tables.ticket_messages
         )
 
@@ -312,7 +304,7 @@ class InMemoryShopStore:
 
     async def pending_marks(self, shop: Shop, limit: int) -> list[str]:
         pending = sorted(
-            (m.message.created_at, external_id)
+            (m.row.sent_at, external_id)
             for (tenant, marketplace, external_id), m in self._msgs.items()
             if (tenant, marketplace) == (shop.tenant_id, shop.marketplace) and m.mark_pending
         )

@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 import pytest
 from keybuzz_poller.service import DEFINITION
-from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.domain import Shop, external_row
 from keybuzz_poller.shops.ports import CallCounts
 from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
 from keybuzz_shared.db import apply_migrations, create_pool
@@ -74,9 +74,9 @@ async def test_buyer_hours_are_the_shops_buyer_messages_by_utc_hour(pool: asyncp
         written = msgspec.structs.replace(
             message(f"m{n}"), created_at=now.replace(hour=hour), sender_type=sender
         )
-        await store.add_message(SHOP, written, [], now, False)
+        await store.add_message(external_row(SHOP, written, [], now, False), [])
     old = msgspec.structs.replace(message("old"), created_at=now - timedelta(days=40))
-    await store.add_message(SHOP, old, [], now, False)
+    await store.add_message(external_row(SHOP, old, [], now, False), [])
     hours = await PostgresShopCalls(pool).buyer_hours(SHOP, now - timedelta(days=28))
     assert hours[3] == 2 and hours[19] == 1 and sum(hours) == 3
     assert sum(await PostgresShopCalls(pool).buyer_hours(OTHER, now - timedelta(days=28))) == 0

@@ -25,15 +25,17 @@ from keybuzz_poller.shops.connection_ports import (
 )
 from keybuzz_poller.shops.domain import (
     SELLER,
-    Attachment,
     OwnReply,
     Shop,
     ShopCursor,
     ThreadState,
+    external_row,
     thread_key,
 )
 from keybuzz_poller.shops.ports import ShopStore
 from keybuzz_poller.shops.store import PostgresShopStore
+from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
+from keybuzz_poller.tickets.received import ticket_message
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, ThreadDetail
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables
@@ -136,9 +138,17 @@ async def connected(adapters: Adapters, *shops: Shop) -> None:
         assert await adapters.shops.connect(shop, f"seller-{shop.key}", T0)
 
 
-async def stored(adapters: Adapters, shop: Shop, found: InboxMessage, mark: bool = False) -> str:
-    added = await adapters.store.add_message(shop, found, [], T0, mark)
-    assert added is not None
+def row(
+    shop: Shop, found: InboxMessage, mark: bool = False, at: datetime = T0
+) -> ExternalMessageRow:
+    return external_row(shop, found, [], at, mark)
+
+
+async def stored(
+    adapters: Adapters, shop: Shop, found: InboxMessage, mark: bool = False
+) -> ExternalMessageRow:
+    added = row(shop, found, mark)
+    assert await adapters.store.add_message(added, [])
     return added
 
 
@@ -199,17 +209,16 @@ async def test_a_message_is_stored_once_per_shop_by_its_marketplace_id(
 ) -> None:
     await connected(adapters, SHOP, DARTY)
     store = adapters.store
-    first = await store.add_message(SHOP, message("m1"), [], T0, False)
-    assert first is not None
-    assert await store.add_message(SHOP, message("m1", 5), [], T0, True) is None
+    assert await store.add_message(row(SHOP, message("m1")), [])
+    assert not await store.add_message(row(SHOP, message("m1", 5), mark=True), [])
     assert await store.known_messages(SHOP, ["m1", "m2"]) == {"m1"}
     assert await store.known_messages(DARTY, ["m1"]) == set()  # another shop's id space
-    assert await store.add_message(DARTY, message("m1"), [], T0, False) not in (None, first)
+    assert await store.add_message(row(DARTY, message("m1")), [])
     files = [
         Attachment(filename="a.pdf", content_type="application/pdf", size=3, content=b"abc"),
         Attachment(filename="b.mp4", content_type="video/mp4", size=None, skipped="too large"),
     ]
-    assert await store.add_message(SHOP, message("m2"), files, T0, False) is not None
+    assert await store.add_message(external_row(SHOP, message("m2"), files, T0, False), files)
 
 
 async def test_a_thread_has_one_ticket_reopened_and_its_messages_join_it(
@@ -220,17 +229,16 @@ async def test_a_thread_has_one_ticket_reopened_and_its_messages_join_it(
     first = message("m1")
     key = thread_key(first)
     assert await store.ticket_of(SHOP, key) is None
-    ticket = await store.open_ticket(SHOP, key, first, T0)
-    assert await store.open_ticket(SHOP, key, message("m2", 1), T0 + MINUTE) == ticket
+    ticket = await store.open_ticket(key, row(SHOP, first))
+    assert await store.open_ticket(key, row(SHOP, message("m2", 1), at=T0 + MINUTE)) == ticket
     assert await store.ticket_of(SHOP, key) == ticket
     assert await store.ticket_of(OTHER, key) is None  # another tenant's order of that id
     assert await store.ticket_of(SHOP, thread_key(message("m3", order="ORD2"))) is None
-    one = await store.thread_message(
-        ticket, await stored(adapters, SHOP, first), "INBOUND", True, T0
-    )
+    await store.thread_message(ticket_message(await stored(adapters, SHOP, first), ticket))
     seller = await stored(adapters, SHOP, message("s1", 2, sender=SELLER))
-    two = await store.thread_message(ticket, seller, "OUTBOUND", False, T0 + MINUTE)
-    assert one != two
+    await store.thread_message(
+        ticket_message(seller, ticket, direction="OUTBOUND", awaits_reply=False)
+    )
 
 
 async def test_an_incident_is_near_its_notice_and_saved_when_new_or_changed(
@@ -239,9 +247,9 @@ async def test_an_incident_is_near_its_notice_and_saved_when_new_or_changed(
     await connected(adapters)
     store = adapters.store
     notice = message("n1", 2, subject=f"{NOTICE_SUBJECT.capitalize()} : colis")
-    ticket = await store.open_ticket(SHOP, thread_key(notice), notice, T0)
+    ticket = await store.open_ticket(thread_key(notice), row(SHOP, notice))
     assert not await store.has_notice(ticket, AT, NOTICE_SUBJECT)
-    await store.thread_message(ticket, await stored(adapters, SHOP, notice), "INBOUND", True, T0)
+    await store.thread_message(ticket_message(await stored(adapters, SHOP, notice), ticket))
     assert await store.has_notice(ticket, AT, NOTICE_SUBJECT)  # 2 minutes apart: its notice
     assert not await store.has_notice(ticket, AT, "Votre colis")  # another subject
     assert not await store.has_notice(ticket, AT + 10 * MINUTE, NOTICE_SUBJECT)
@@ -277,8 +285,8 @@ async def test_our_replies_the_marketplace_may_list_back_are_matched_once(
     await connected(adapters)
     store = adapters.store
     first = message("m1")
-    ticket = await store.open_ticket(SHOP, thread_key(first), first, T0)
-    other = await store.open_ticket(SHOP, "order:ORD2", message("m2", order="ORD2"), T0)
+    ticket = await store.open_ticket(thread_key(first), row(SHOP, first))
+    other = await store.open_ticket("order:ORD2", row(SHOP, message("m2", order="ORD2")))
     in_doubt = await adapters.reply(ticket, "Parti ce matin.", T0 + MINUTE, "IN_DOUBT")
     sent = await adapters.reply(ticket, "Parti hier.", T0, "SENT")
     await adapters.reply(ticket, "Pas encore parti.", T0, "QUEUED")  # never tried: not out
@@ -309,7 +317,7 @@ async def test_a_threads_state_is_written_to_its_ticket_only_when_it_changes(
     topic = (ThreadDetail("topic", "Typologie", "Produit non reçu"),)
     state = ThreadState(thread_key=thread_key(first), details=topic, claim=True)
     assert await store.save_thread_states(SHOP, [state]) == 0  # no ticket: left alone
-    await store.open_ticket(SHOP, thread_key(first), first, T0)
+    await store.open_ticket(thread_key(first), row(SHOP, first))
     assert await store.save_thread_states(SHOP, [state]) == 1
     assert await store.save_thread_states(SHOP, [state]) == 0  # unchanged: not written
     assert await store.save_thread_states(OTHER, [state]) == 0  # another tenant's thread

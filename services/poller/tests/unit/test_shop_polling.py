@@ -258,7 +258,7 @@ async def test_customer_service_opens_a_ticket_and_its_sender_type_is_kept() -> 
     await connected(fake)
     await polled(fake, message("c1", 1, sender=MARKETPLACE_SUPPORT))
     stored = fake.store.tables.messages[("t1", "FNAC", "c1")]
-    assert stored.message.sender_type == MARKETPLACE_SUPPORT
+    assert stored.row.sender_type == MARKETPLACE_SUPPORT
     assert fake.store.tables.ticket_messages[0].awaits_reply
     assert tickets(fake)["order:ORD1"].buyer_name is None  # type: ignore[attr-defined]
 

@@ -18,6 +18,9 @@ from keybuzz_poller.replies.ports import (
     ReplyContext,
 )
 from keybuzz_poller.shops.domain import INCIDENT_MESSAGE_PREFIX
+from keybuzz_poller.tickets import store as tickets
+from keybuzz_poller.tickets.ports import ExternalMessageRow
+from keybuzz_poller.tickets.received import ticket_message
 
 # --- settings ------------------------------------------------------------------------
 
@@ -113,39 +116,39 @@ async def _enabled_address(db: Executor, tenant_id: str, marketplace: str) -> st
 
 async def insert_reply(db: Executor, reply: NewReply) -> None:
     """The reply's mail, its OUTBOUND ticket message and the work to send it (one transaction)."""
-    await db.execute(
-        """
-        INSERT INTO poller_external_messages (
-            id, tenant_id, marketplace, external_id, order_id, buyer_email, subject, body,
-            quoted, attachments, inbound_address, country, received_at, raw)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9::jsonb, $10, $11, $12, $13)
-        """,
-        reply.external_message_id,
-        reply.tenant_id,
-        reply.marketplace,
-        reply.message_id,
-        reply.order_id,
-        reply.recipient,
-        reply.subject,
-        reply.text,
-        reply.attachments,
-        reply.envelope_sender,
-        reply.country,
-        reply.created_at,
-        reply.mail,
+    external = ExternalMessageRow(
+        id=reply.external_message_id,
+        tenant_id=reply.tenant_id,
+        marketplace=reply.marketplace,
+        external_id=reply.message_id,
+        order_id=reply.order_id,
+        buyer_email=reply.recipient,
+        buyer_name=None,
+        subject=reply.subject,
+        body=reply.text,
+        quoted="",
+        attachments=reply.attachments,
+        inbound_address=reply.envelope_sender,
+        country=reply.country,
+        sent_at=None,
+        received_at=reply.created_at,
+        raw=reply.mail,
+        parse_error=None,
+        accepted_at=None,
     )
-    await db.execute(
-        """
-        INSERT INTO poller_ticket_messages (
-            id, ticket_id, tenant_id, external_message_id, direction, body, received_at)
-        VALUES ($1, $2, $3, $4, 'OUTBOUND', $5, $6)
-        """,
-        reply.ticket_message_id,
-        reply.ticket_id,
-        reply.tenant_id,
-        reply.external_message_id,
-        reply.text,
-        reply.created_at,
+    if not await tickets.insert_external_messages(db, [external]):
+        raise ValueError(f"a message {reply.message_id!r} is stored already")  # ids are new
+    await tickets.add_ticket_messages(
+        db,
+        [
+            ticket_message(
+                external,
+                reply.ticket_id,
+                message_id=reply.ticket_message_id,
+                direction="OUTBOUND",
+                awaits_reply=False,
+            )
+        ],
     )
     await db.execute(
         """
@@ -164,15 +167,6 @@ async def insert_reply(db: Executor, reply: NewReply) -> None:
         reply.recipient,
         reply.created_at,
         reply.automatic,
-    )
-    await db.execute(
-        """
-        UPDATE poller_tickets SET message_count = message_count + 1,
-            last_message_at = greatest(last_message_at, $2), updated_at = now()
-        WHERE id = $1
-        """,
-        reply.ticket_id,
-        reply.created_at,
     )
 
 

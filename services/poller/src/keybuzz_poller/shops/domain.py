@@ -4,6 +4,7 @@ is an incident's own notice."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -16,6 +17,8 @@ from keybuzz_shared.connectors.seam import (
     ThreadKind,
     is_sent_reply,
 )
+from keybuzz_shared.ids import uuid7_string
+from keybuzz_shared.text import display_name, storable
 
 # Who wrote a message: a ticket's sender types (the tickets' deadlines read them too).
 from keybuzz_poller.tickets.ports import BUYER as BUYER
@@ -23,6 +26,7 @@ from keybuzz_poller.tickets.ports import MARKETPLACE_SUPPORT as MARKETPLACE_SUPP
 from keybuzz_poller.tickets.ports import SELLER as SELLER
 from keybuzz_poller.tickets.ports import SENDER_TYPES as SENDER_TYPES
 from keybuzz_poller.tickets.ports import SYSTEM as SYSTEM
+from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
 
 # Messages that open (or re-open) their ticket and wait for an answer; the others only
 # join the ticket their thread already has.
@@ -81,16 +85,6 @@ class ThreadClock(msgspec.Struct, frozen=True, kw_only=True):
 
     thread_key: str
     reply_needed_since: datetime | None  # None: no reply needed there
-
-
-class Attachment(msgspec.Struct, frozen=True, kw_only=True):
-    """A linked file as stored: its content, or why it was not downloaded."""
-
-    filename: str
-    content_type: str
-    size: int | None
-    content: bytes | None = None
-    skipped: str | None = None
 
 
 class OwnReply(msgspec.Struct, frozen=True, kw_only=True):
@@ -231,3 +225,57 @@ def read_from(
 ) -> datetime:
     """Where a poll starts reading: ``overlap`` before the cursor, or ``first_poll`` back."""
     return now - first_poll if cursor is None else cursor - overlap
+
+
+def external_row(
+    shop: Shop,
+    message: InboxMessage,
+    attachments: Sequence[Attachment],
+    received_at: datetime,
+    mark_read: bool,
+) -> ExternalMessageRow:
+    """The message as its ticket stores it, like a relayed mail: its files listed (their
+    contents are stored beside it), the message as received without its files' URLs (they
+    may carry access tokens); ``mark_read``: pending until marked read at the marketplace."""
+    listed = [
+        {
+            "filename": storable(a.filename),
+            "contentType": storable(a.content_type),
+            "size": a.size or 0,
+            "skipped": a.skipped and storable(a.skipped),
+        }
+        for a in attachments
+    ]
+    return ExternalMessageRow(
+        id=uuid7_string(),
+        tenant_id=shop.tenant_id,
+        marketplace=shop.marketplace,
+        external_id=storable(message.message_id),
+        order_id=_optional(order_id_of(message)),
+        buyer_email=None,
+        buyer_name=_optional(message.sender_name if message.sender_type == BUYER else None),
+        subject=storable(message.subject),
+        body=storable(message.body),
+        quoted="",
+        attachments=msgspec.json.encode(listed).decode(),
+        inbound_address=None,
+        country=None,
+        sent_at=message.created_at,
+        received_at=received_at,
+        raw=msgspec.json.encode(msgspec.structs.replace(message, files=())),
+        parse_error=None,
+        accepted_at=None,
+        sender_type=message.sender_type,
+        sender_name=_staff_name(message),
+        mark_read_pending=mark_read,
+    )
+
+
+def _staff_name(message: InboxMessage) -> str | None:
+    """Who of the marketplace's support wrote it, as the connector names them (a buyer's
+    name is the ticket's ``buyer_name``)."""
+    return display_name(message.sender_name) if message.sender_type == MARKETPLACE_SUPPORT else None
+
+
+def _optional(text: str | None) -> str | None:
+    return storable(text) if text else None

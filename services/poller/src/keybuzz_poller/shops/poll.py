@@ -37,22 +37,21 @@ from keybuzz_shared.connectors.seam import (
     ShopApi,
     shop_api_of,
 )
-from keybuzz_shared.events import MessageReceived, MessageSent
+from keybuzz_shared.events import MessageSent
 
 from keybuzz_poller.shops.calls import within_allowance
 from keybuzz_poller.shops.domain import (
     MARKED_READ,
     OPENS_TICKET,
     SELLER,
-    Attachment,
     Shop,
     ShopCursor,
     ShopPoll,
     ThreadClock,
+    external_row,
     incident_message,
     is_notice,
     is_own_reply,
-    order_id_of,
     read_from,
     thread_clocks,
     thread_key,
@@ -67,11 +66,12 @@ from keybuzz_poller.shops.ports import (
     ShopUnit,
 )
 from keybuzz_poller.tickets import deadlines
+from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
+from keybuzz_poller.tickets.received import message_received, ticket_message
 from keybuzz_poller.tickets.responses import deadlines_kept
 
 log = logging.getLogger(__name__)
 
-PREVIEW_CHARS = 200
 OCTET_STREAM = "application/octet-stream"
 MARK_BATCH = 100  # messages marked read per request
 
@@ -192,9 +192,9 @@ async def _take_message(
         and message.unread
         and message.sender_type in MARKED_READ
     )
-    stored = await store.add_message(shop, message, attachments, now, mark)
-    if stored is None:  # stored by a concurrent poll since ``known_messages``
-        poll.duplicates += 1
+    external = external_row(shop, message, attachments, now, mark)
+    if not await store.add_message(external, attachments):
+        poll.duplicates += 1  # stored by a concurrent poll since ``known_messages``
         return None
     poll.stored += 1
     key = thread_key(message)
@@ -207,14 +207,16 @@ async def _take_message(
             poll.own_replies += 1  # stored for dedupe; the ticket shows the reply once
             return ticket_id  # a reply in doubt confirmed SENT answers from now on
         direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
-        await store.thread_message(ticket_id, stored, direction, False, now)
+        await store.thread_message(
+            ticket_message(external, ticket_id, direction=direction, awaits_reply=False)
+        )
         return ticket_id
     incident_at = await store.incident_near(shop, message.thread.id, message.created_at)
     if incident_at is not None and is_notice(message, incident_at, _inbox(shop).claim_subject):
         poll.notices += 1  # the incident put its own message in the ticket
         return None
-    ticket_id = await store.open_ticket(shop, key, message, now)
-    await _buyer_message(unit, shop, message, stored, ticket_id, now)
+    ticket_id = await store.open_ticket(key, external)
+    await _buyer_message(unit, external, ticket_id)
     poll.tickets_opened_or_joined += 1
     return ticket_id
 
@@ -255,22 +257,10 @@ async def _own_reply(
     return False
 
 
-async def _buyer_message(
-    unit: ShopUnit, shop: Shop, message: InboxMessage, stored: str, ticket_id: str, now: datetime
-) -> None:
-    ticket_message_id = await unit.store.thread_message(ticket_id, stored, "INBOUND", True, now)
-    unit.emit(
-        MessageReceived(
-            tenant_id=shop.tenant_id,
-            marketplace=shop.marketplace,
-            external_message_id=stored,
-            ticket_id=ticket_id,
-            ticket_message_id=ticket_message_id,
-            order_id=order_id_of(message),
-            received_at=now,
-            preview=" ".join(message.body.split())[:PREVIEW_CHARS],
-        )
-    )
+async def _buyer_message(unit: ShopUnit, external: ExternalMessageRow, ticket_id: str) -> None:
+    message = ticket_message(external, ticket_id)
+    await unit.store.thread_message(message)
+    unit.emit(message_received(external, message))
 
 
 async def _take_incident(
@@ -288,10 +278,10 @@ async def _take_incident(
     if ticket_id is None or not await store.has_notice(
         ticket_id, incident.created_at, inbox.claim_subject
     ):
-        stored = await store.add_message(shop, message, [], now, False)
-        if stored is not None:  # a new incident
-            ticket_id = await store.open_ticket(shop, key, message, now)
-            await _buyer_message(unit, shop, message, stored, ticket_id, now)
+        external = external_row(shop, message, [], now, False)
+        if await store.add_message(external, []):  # a new incident
+            ticket_id = await store.open_ticket(key, external)
+            await _buyer_message(unit, external, ticket_id)
     if ticket_id is None:  # its message is stored but its ticket is not: cannot happen
         raise RuntimeError(f"incident {incident.incident_id} has no ticket")
     if await store.save_incident(shop, incident, ticket_id):

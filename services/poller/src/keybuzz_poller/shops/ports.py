@@ -36,7 +36,6 @@ from keybuzz_shared.uow import StoreUnit
 from keybuzz_poller.shops.allowance import Allowance, DayPlan
 from keybuzz_poller.shops.domain import (
     CURSOR_OVERLAP,
-    Attachment,
     MatchedReply,
     OwnReply,
     Shop,
@@ -44,7 +43,12 @@ from keybuzz_poller.shops.domain import (
     ThreadClock,
     ThreadState,
 )
-from keybuzz_poller.tickets.ports import DeadlineStore
+from keybuzz_poller.tickets.ports import (
+    Attachment,
+    DeadlineStore,
+    ExternalMessageRow,
+    TicketMessageRow,
+)
 
 
 class AttachmentTooLarge(Exception):
@@ -162,35 +166,21 @@ class ShopStore(Protocol):
         ...
 
     async def add_message(
-        self,
-        shop: Shop,
-        message: InboxMessage,
-        attachments: Sequence[Attachment],
-        received_at: datetime,
-        mark_read: bool,
-    ) -> str | None:
-        """The stored message's id (``external_message_id``), or None when it was stored
-        before. ``mark_read``: pending until ``marked_read``."""
+        self, message: ExternalMessageRow, attachments: Sequence[Attachment]
+    ) -> bool:
+        """Stores the message and its files; False when it was stored before (same shop,
+        same external id)."""
         ...
 
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None: ...
 
-    async def open_ticket(
-        self, shop: Shop, thread_key: str, message: InboxMessage, at: datetime
-    ) -> str:
-        """The thread's ticket, created or re-opened (OPEN), its id."""
+    async def open_ticket(self, thread_key: str, message: ExternalMessageRow) -> str:
+        """The thread's ticket, created or re-opened (OPEN) by the stored ``message``; its id."""
         ...
 
-    async def thread_message(
-        self,
-        ticket_id: str,
-        external_message_id: str,
-        direction: str,
-        awaits_reply: bool,
-        at: datetime,
-    ) -> str:
-        """Adds the stored message to the ticket (counted); the ticket message's id. Its
-        deadline is the caller's, once per page (``deadlines_kept``)."""
+    async def thread_message(self, message: TicketMessageRow) -> None:
+        """Adds the stored message to its ticket (counted). Its deadline is the caller's,
+        once per page (``deadlines_kept``)."""
         ...
 
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:

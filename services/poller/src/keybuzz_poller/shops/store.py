@@ -12,26 +12,29 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage
+from keybuzz_shared.connectors.seam import InboxIncident
 from keybuzz_shared.db import Executor
 from keybuzz_shared.ids import uuid7_string
-from keybuzz_shared.text import display_name, storable
+from keybuzz_shared.text import storable
 
 from keybuzz_poller.shops.domain import (
     BUYER,
-    MARKETPLACE_SUPPORT,
     NOTICE_WINDOW,
-    Attachment,
     MatchedReply,
     OwnReply,
     Shop,
     ShopCursor,
     ThreadClock,
     ThreadState,
-    order_id_of,
 )
 from keybuzz_poller.tickets import store
-from keybuzz_poller.tickets.ports import TicketRow, TicketStore
+from keybuzz_poller.tickets.ports import (
+    Attachment,
+    ExternalMessageRow,
+    TicketMessageRow,
+    TicketRow,
+    TicketStore,
+)
 
 
 class PostgresShopStore:
@@ -67,71 +70,12 @@ class PostgresShopStore:
         return {r["external_id"] for r in rows}
 
     async def add_message(
-        self,
-        shop: Shop,
-        message: InboxMessage,
-        attachments: Sequence[Attachment],
-        received_at: datetime,
-        mark_read: bool,
-    ) -> str | None:
-        listed = [
-            {
-                "filename": storable(a.filename),
-                "contentType": storable(a.content_type),
-                "size": a.size or 0,
-                "skipped": a.skipped and storable(a.skipped),
-            }
-            for a in attachments
-        ]
-        # The message as received, without its files' URLs (they may carry access tokens).
-        raw = msgspec.json.encode(msgspec.structs.replace(message, files=[]))
-        stored: str | None = await self.db.fetchval(
-            """
-            INSERT INTO poller_external_messages (
-                id, tenant_id, marketplace, external_id, order_id, buyer_name, subject, body,
-                quoted, attachments, sent_at, received_at, raw, sender_type, mark_read_pending,
-                sender_name)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9::jsonb, $10, $11, $12, $13, $14, $15)
-            ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
-            RETURNING id
-            """,
-            uuid7_string(),
-            shop.tenant_id,
-            shop.marketplace,
-            storable(message.message_id),
-            _optional(order_id_of(message)),
-            _buyer_name(message),
-            storable(message.subject),
-            storable(message.body),
-            msgspec.json.encode(listed).decode(),
-            message.created_at,
-            received_at,
-            raw,
-            message.sender_type,
-            mark_read,
-            _staff_name(message),
-        )
-        if stored is not None and attachments:
-            await self.db.executemany(
-                """
-                INSERT INTO poller_message_attachments (external_message_id, position, filename,
-                                                        content_type, size, content, skipped)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
-                """,
-                [
-                    (
-                        stored,
-                        i,
-                        storable(a.filename),
-                        storable(a.content_type),
-                        a.size,
-                        a.content,
-                        a.skipped,
-                    )
-                    for i, a in enumerate(attachments)
-                ],
-            )
-        return stored
+        self, message: ExternalMessageRow, attachments: Sequence[Attachment]
+    ) -> bool:
+        if not await store.insert_external_messages(self.db, [message]):
+            return False
+        await store.insert_attachments(self.db, message.id, attachments)
+        return True
 
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
         found: str | None = await self.db.fetchval(
@@ -145,54 +89,24 @@ class PostgresShopStore:
         )
         return found
 
-    async def open_ticket(
-        self, shop: Shop, thread_key: str, message: InboxMessage, at: datetime
-    ) -> str:
+    async def open_ticket(self, thread_key: str, message: ExternalMessageRow) -> str:
         row = TicketRow(
             id=uuid7_string(),
-            tenant_id=shop.tenant_id,
-            marketplace=shop.marketplace,
+            tenant_id=message.tenant_id,
+            marketplace=message.marketplace,
             thread_key=storable(thread_key),
-            order_id=_optional(order_id_of(message)),
+            order_id=message.order_id,
             buyer_email=None,
-            buyer_name=_buyer_name(message),
-            subject=storable(message.subject),
-            last_message_at=at,
+            buyer_name=message.buyer_name,
+            subject=message.subject,
+            last_message_at=message.received_at,
             message_count=0,  # counted by thread_message
         )
         ids = await store.upsert_tickets(self.db, [row])
-        return ids[(shop.marketplace, row.thread_key)]
+        return ids[(row.marketplace, row.thread_key)]
 
-    async def thread_message(
-        self,
-        ticket_id: str,
-        external_message_id: str,
-        direction: str,
-        awaits_reply: bool,
-        at: datetime,
-    ) -> str:
-        message_id = uuid7_string()
-        await self.db.execute(
-            """
-            WITH added AS (
-                INSERT INTO poller_ticket_messages (id, ticket_id, tenant_id,
-                    external_message_id, direction, body, received_at, awaits_reply)
-                SELECT $1, $2, e.tenant_id, e.id, $4, e.body, $5, $6
-                FROM poller_external_messages e WHERE e.id = $3
-                RETURNING ticket_id
-            )
-            UPDATE poller_tickets t SET message_count = message_count + 1,
-                last_message_at = greatest(last_message_at, $5), updated_at = now()
-            FROM added WHERE t.id = added.ticket_id
-            """,
-            message_id,
-            ticket_id,
-            external_message_id,
-            direction,
-            at,
-            awaits_reply,
-        )
-        return message_id
+    async def thread_message(self, message: TicketMessageRow) -> None:
+        await store.add_ticket_messages(self.db, [message])
 
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
         if not states:
@@ -385,20 +299,6 @@ def _details_json(state: ThreadState) -> str:
         for d in state.details
     ]
     return msgspec.json.encode(details).decode()
-
-
-def _buyer_name(message: InboxMessage) -> str | None:
-    return _optional(message.sender_name if message.sender_type == BUYER else None)
-
-
-def _staff_name(message: InboxMessage) -> str | None:
-    """Who of the marketplace's support wrote it, as the connector names them (a buyer's
-    name is the ticket's ``buyer_name``)."""
-    return display_name(message.sender_name) if message.sender_type == MARKETPLACE_SUPPORT else None
-
-
-def _optional(text: str | None) -> str | None:
-    return storable(text) if text else None
 
 
 CALL_DAYS_KEPT = 7  # a shop's daily call counts kept for operators, then deleted

@@ -9,12 +9,10 @@ re-read — a crash before commit, a redelivery, a re-created folder — adds no
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
-from keybuzz_shared.events import MessageReceived
 from keybuzz_shared.ids import uuid7_strings
 from keybuzz_shared.text import storable
 
@@ -25,14 +23,11 @@ from keybuzz_poller.tickets.ports import (
     DeadlineFact,
     ExternalMessageRow,
     Outbox,
-    TicketMessageRow,
     TicketRow,
     TicketStore,
 )
+from keybuzz_poller.tickets.received import message_received, ticket_message
 from keybuzz_poller.tickets.responses import TouchedTickets, deadlines_kept, opening_deadline
-
-PREVIEW_CHARS = 200
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass
@@ -45,11 +40,6 @@ class StoreCounts:
     unparsed: int = 0
     ticket_ids: list[str] = field(default_factory=list)
     accepted_at: list[datetime] = field(default_factory=list)  # the MX's, of those stored
-
-
-def preview(text: str) -> str:
-    """At most PREVIEW_CHARS characters of the buyer's words, on one line."""
-    return _SPACES.sub(" ", text).strip()[:PREVIEW_CHARS]
 
 
 def _optional(text: str | None) -> str | None:
@@ -96,13 +86,10 @@ async def store_mails(
         ]
         ticket_ids = await tickets.upsert_tickets(rows)
         messages = [
-            TicketMessageRow(
-                id=messages_of[e.id],
-                ticket_id=ticket_ids[(e.marketplace, thread_key_of(e))],
-                tenant_id=tenant_id,
-                external_message_id=e.id,
-                body=e.body,
-                received_at=received_at,
+            ticket_message(
+                e,
+                ticket_ids[(e.marketplace, thread_key_of(e))],
+                message_id=messages_of[e.id],
                 awaits_reply=e.id not in automatic,
             )
             for e in fresh
@@ -111,7 +98,7 @@ async def store_mails(
         created = {row.id for row in rows}  # a re-opened ticket answers with its own id
         touched.add(m.ticket_id for m in messages if m.ticket_id not in created)
         outbox.emit_many(
-            _received(event_id, e, m)
+            message_received(e, m, event_id)
             for event_id, e, m in zip(ids[len(fresh) :], fresh, messages, strict=True)
         )
         counts.stored += len(fresh)
@@ -129,23 +116,6 @@ async def _response_windows(
     if marketplaces <= fixed:
         return {}
     return await tickets.response_windows(tenant_id)
-
-
-def _received(
-    event_id: str, external: ExternalMessageRow, message: TicketMessageRow
-) -> MessageReceived:
-    return MessageReceived(
-        event_id=event_id,
-        tenant_id=external.tenant_id,
-        marketplace=external.marketplace,
-        external_message_id=external.id,
-        ticket_id=message.ticket_id,
-        ticket_message_id=message.id,
-        inbound_address=external.inbound_address,
-        order_id=external.order_id,
-        received_at=message.received_at,
-        preview=preview(external.body),
-    )
 
 
 def _external_row(

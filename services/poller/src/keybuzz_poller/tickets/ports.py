@@ -68,6 +68,9 @@ class ExternalMessageRow(msgspec.Struct, frozen=True, kw_only=True):
     raw: bytes
     parse_error: str | None
     accepted_at: datetime | None  # the MX's acceptance (null: mail from another path)
+    sender_type: str | None = None  # a shop's message: who wrote it (mail: null)
+    sender_name: str | None = None  # a shop's message: its marketplace staff's name
+    mark_read_pending: bool = False  # to be marked read at the marketplace
 
 
 class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,6 +98,7 @@ class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     received_at: datetime
     awaits_reply: bool = True  # a buyer message: it opens a response deadline
+    direction: str = "INBOUND"  # OUTBOUND: the seller's (an agent's reply, or read back)
 
 
 class DeadlineRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -186,6 +190,16 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     accepted_at: datetime | None
     sender_type: str  # BUYER, MARKETPLACE_SUPPORT, SELLER or SYSTEM
     sender_name: str | None = None  # a MARKETPLACE_SUPPORT writer's display name
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    """A linked file as stored: its content, or why it was not downloaded."""
+
+    filename: str
+    content_type: str
+    size: int | None
+    content: bytes | None = None
+    skipped: str | None = None
 
 
 class StoredAttachment(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,8 +8,10 @@ from datetime import datetime
 
 import msgspec
 from keybuzz_shared.db import Executor
+from keybuzz_shared.text import storable
 
 from keybuzz_poller.tickets.ports import (
+    Attachment,
     DeadlineFact,
     DeadlineRow,
     ExternalMessageRow,
@@ -51,10 +53,12 @@ async def insert_external_messages(db: Executor, rows: Sequence[ExternalMessageR
         INSERT INTO poller_external_messages (
             id, tenant_id, marketplace, external_id, order_id, buyer_email, buyer_name,
             subject, body, quoted, attachments, inbound_address, country, sent_at,
-            received_at, raw, parse_error, accepted_at)
+            received_at, raw, parse_error, accepted_at, sender_type, sender_name,
+            mark_read_pending)
         SELECT id, tenant_id, marketplace, external_id, order_id, buyer_email, buyer_name,
                subject, body, quoted, attachments::jsonb, inbound_address, country, sent_at,
-               received_at, raw, parse_error, accepted_at
+               received_at, raw, parse_error, accepted_at, sender_type, sender_name,
+               mark_read_pending
         FROM unnest($1::poller_external_message_row[]) WITH ORDINALITY AS m
         ORDER BY m.ordinality
         ON CONFLICT (tenant_id, marketplace, external_id) DO NOTHING
@@ -97,19 +101,69 @@ async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tup
     return {(r["marketplace"], r["thread_key"]): r["id"] for r in rows}
 
 
+_INSERT_TICKET_MESSAGES = """
+    INSERT INTO poller_ticket_messages (
+        id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply,
+        direction)
+    SELECT id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply,
+           coalesce(direction, 'INBOUND')
+    FROM unnest($1::poller_ticket_message_row[]) WITH ORDINALITY AS m
+    ORDER BY m.ordinality
+"""
+
+
 async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]) -> None:
-    """One statement per batch; ``seq`` follows the order given (the mailbox's)."""
+    """One statement per batch; ``seq`` follows the order given (the mailbox's). Their
+    tickets were counted by ``upsert_tickets``."""
+    if not messages:
+        return
+    await db.execute(_INSERT_TICKET_MESSAGES, _records(messages))
+
+
+async def add_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]) -> None:
+    """Messages joining tickets that exist already (a shop's, an agent's reply): stored, and
+    each ticket's count and last activity moved in the same statement."""
     if not messages:
         return
     await db.execute(
-        """
-        INSERT INTO poller_ticket_messages (
-            id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply)
-        SELECT id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply
-        FROM unnest($1::poller_ticket_message_row[]) WITH ORDINALITY AS m
-        ORDER BY m.ordinality
+        f"""
+        WITH added AS ({_INSERT_TICKET_MESSAGES} RETURNING ticket_id, received_at),
+        counted AS (
+            SELECT ticket_id, count(*) AS added, max(received_at) AS last FROM added
+            GROUP BY ticket_id
+        )
+        UPDATE poller_tickets t SET message_count = message_count + c.added,
+            last_message_at = greatest(last_message_at, c.last), updated_at = now()
+        FROM counted c WHERE t.id = c.ticket_id
         """,
         _records(messages),
+    )
+
+
+async def insert_attachments(
+    db: Executor, external_message_id: str, attachments: Sequence[Attachment]
+) -> None:
+    """A shop's message's linked files, in the order it lists them (none: no statement)."""
+    if not attachments:
+        return
+    await db.executemany(
+        """
+        INSERT INTO poller_message_attachments (external_message_id, position, filename,
+                                                content_type, size, content, skipped)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """,
+        [
+            (
+                external_message_id,
+                position,
+                storable(a.filename),
+                storable(a.content_type),
+                a.size,
+                a.content,
+                a.skipped,
+            )
+            for position, a in enumerate(attachments)
+        ],
     )
 
 
