@@ -1,30 +1,27 @@
-"""Fnac/Darty seller API client: one shop, its token, retries, typed errors.
+"""Fnac/Darty seller API client: one shop, its token, typed errors.
 
 Every call is ``POST <base_url><service>`` with one XML document (xml.py). ``authenticate``
 trades partner_id/shop_id/key for a token that every later request carries as a root
 attribute; Fnac publishes no token lifetime, so a call refused for its token
-re-authenticates once and is sent again. Unreachable, timeouts, 5xx, 429 and garbled
-answers are retried with jittered back-off (tenacity), a ``Retry-After`` is obeyed, then
-FnacUnavailable. A reply is never sent twice: once it left, a lost answer is
-FnacOutcomeUnknown. Details and assumptions: docs/FNAC.md.
+re-authenticates once and is sent again. What every shop API client does alike — retries
+of unreachable, timeouts, 5xx, 429 and garbled answers with jittered back-off, a
+``Retry-After`` obeyed, then FnacUnavailable; a reply never sent twice, a lost answer once
+it left being FnacOutcomeUnknown — is the shared ``JsonCalls``'s; this client says how
+Fnac is called and what its XML answers mean. Details and assumptions: docs/FNAC.md.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 import httpx
 import msgspec
-from keybuzz_shared.http_calls import (
-    AnswerTooLarge,
-    TransientFailure,
-    attempted,
-    read_bounded,
-    throttling,
-)
+from keybuzz_shared.http_calls import AnswerTooLarge, TransientFailure, read_bounded
+from keybuzz_shared.json_calls import CallTerms, JsonCalls
 from keybuzz_shared.redaction import KnownSecrets
 
 from keybuzz_connector_fnac import xml
@@ -92,20 +89,6 @@ class FnacCredentials(msgspec.Struct, frozen=True):
         return f"FnacCredentials(partner_id={self.partner_id!r}, shop_id={self.shop_id!r}, key=[REDACTED])"
 
 
-class _Transient(TransientFailure):
-    """Worth another try; ``protocol``: the answer's fault, raised when no try is left."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        retry_after: float | None = None,
-        protocol: FnacProtocolError | None = None,
-    ) -> None:
-        super().__init__(reason, retry_after=retry_after)
-        self.protocol = protocol
-
-
 class _TokenRefused(Exception):
     """The call was refused for its token: authenticate again, then repeat it once."""
 
@@ -117,7 +100,7 @@ class _TokenRefused(Exception):
 
 @dataclass
 class _Call:
-    service: str
+    name: str  # the service: "messages_query"
     body: Callable[[dict[str, str]], bytes]  # the request, given the header attributes
     # False for calls that send something: only answers proving Fnac did nothing are retried.
     idempotent: bool = True
@@ -126,9 +109,20 @@ class _Call:
     # with its own status and errors: the caller reads them.
     per_item: bool = False
     max_bytes: int | None = None  # the answer's size cap when smaller than the client's
+    in_doubt: bool = False
+    retry_after: float | None = None
 
 
-class FnacClient:
+TERMS = CallTerms(
+    "Fnac",
+    log,
+    unavailable=FnacUnavailable,
+    unreadable=lambda _service, reason: FnacProtocolError(reason),
+    outcome_unknown=FnacOutcomeUnknown,
+)
+
+
+class FnacClient(JsonCalls[_Call]):
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -143,13 +137,17 @@ class FnacClient:
         token_refused_codes: frozenset[str] = TOKEN_REFUSED_CODES,
         transient_codes: frozenset[str] = TRANSIENT_CODES,
     ) -> None:
-        self._http = http
+        super().__init__(
+            http,
+            TERMS,
+            max_response_bytes=max_response_bytes,
+            attempts=attempts,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+            max_retry_after=max_retry_after,
+        )
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.credentials = credentials
-        self._attempts = attempts
-        self._initial_backoff, self._max_backoff = initial_backoff, max_backoff
-        self._max_retry_after = max_retry_after
-        self._max_bytes = max_response_bytes
         self._token_codes = token_refused_codes
         self._transient_codes = transient_codes
         self._token: AuthToken | None = None
@@ -244,7 +242,7 @@ class FnacClient:
         except _TokenRefused as again:
             # A token just granted is refused: not the shop's credentials, Fnac's refusal.
             self._token = None
-            raise FnacRequestRefused(call.service, again.status, again.errors) from None
+            raise FnacRequestRefused(call.name, again.status, again.errors) from None
 
     def _header(self) -> dict[str, str]:
         if self._token is None:  # _call authenticates first
@@ -258,46 +256,27 @@ class FnacClient:
     # --- one request, with retries ----------------------------------------------------------
 
     async def _send(self, call: _Call) -> xml.Element:
-        try:
-            return await attempted(
-                lambda: self._once(call),
-                self._attempts,
-                initial_backoff=self._initial_backoff,
-                max_backoff=self._max_backoff,
-            )
-        except _Transient as last:
-            if last.protocol is not None:
-                raise last.protocol from None
-            raise FnacUnavailable(
-                call.service,
-                f"failed {self._attempts} times; last: {last.reason}",
-                retry_after=last.retry_after,
-            ) from None
+        return await self._attempted(call, lambda: self._once(call))
 
     async def _once(self, call: _Call) -> xml.Element:
         body = call.body(self._header() if call.authenticated else {})
-        url = self._base_url + call.service
         headers = {"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"}
+        cap = self._max_bytes if call.max_bytes is None else call.max_bytes
+        _, content = await self._exchange(
+            call,
+            lambda: self._http.stream(
+                "POST", self._base_url + call.name, content=body, headers=headers
+            ),
+            cap,
+        )
         try:
-            async with self._http.stream("POST", url, content=body, headers=headers) as response:
-                self._check_status(call, response)
-                content = await self._read_bounded(response, self._cap(call))
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing reached Fnac: safe to retry, whatever the call does.
-            log.warning("Fnac unreachable; retrying", extra=self._where(call, exc))
-            raise _Transient(type(exc).__name__) from None
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            self._lost(call, type(exc).__name__)
-            log.warning("Fnac request failed; retrying", extra=self._where(call, exc))
-            raise _Transient(type(exc).__name__) from None
-        try:
-            root = xml.parse(content, max_bytes=self._cap(call))
+            root = xml.parse(content, max_bytes=cap)
         except FnacProtocolError as exc:
             if not _garbled(exc):
                 raise
             self._lost(call, exc.reason)
             log.warning("Fnac answer unreadable; retrying", extra=self._where(call))
-            raise _Transient(exc.reason, protocol=exc) from None
+            raise TransientFailure(exc.reason, unreadable=True) from None
         return self._accepted(call, root)
 
     def _accepted(self, call: _Call, root: xml.Element) -> xml.Element:
@@ -307,42 +286,35 @@ class FnacClient:
         if status in xml.REFUSED_STATUSES:
             codes = {error.code for error in errors}
             if codes & self._transient_codes:
-                raise _Transient(f"{status} {', '.join(sorted(codes))}")
+                raise TransientFailure(f"{status} {', '.join(sorted(codes))}")
             if not call.authenticated:
                 raise FnacCredentialsRefused(_listed(errors), errors)
             if codes & self._token_codes or any("token" in e.text.lower() for e in errors):
                 raise _TokenRefused(status, errors)
             if not (call.per_item and not errors):
-                raise FnacRequestRefused(call.service, status, errors)
-        xml.expect_root(root, call.service)
+                raise FnacRequestRefused(call.name, status, errors)
+        xml.expect_root(root, call.name)
         return root
 
-    def _check_status(self, call: _Call, response: httpx.Response) -> None:
+    # --- what JsonCalls asks of a client ----------------------------------------------------
+
+    async def _check_status(self, call: _Call, response: httpx.Response) -> None:
+        """An error status with an XML answer is read like any answer: its envelope says
+        what was refused."""
         status = response.status_code
-        if throttled := throttling(response, max_retry_after=self._max_retry_after):
-            if throttled.too_long:
-                raise FnacUnavailable(
-                    call.service,
-                    f"HTTP {status}, retry after {throttled.retry_after:g} s",
-                    retry_after=throttled.retry_after,
-                )
-            log.info("Fnac throttled; backing off", extra=self._where(call))
-            raise _Transient(f"HTTP {status}", retry_after=throttled.retry_after)
-        if status >= 500:
-            self._lost(call, f"HTTP {status}")
-            log.warning("Fnac answered %s; retrying", status, extra=self._where(call))
-            raise _Transient(f"HTTP {status}")
+        if 400 <= status < 500 and status not in (401, 403, 429) and _is_xml(response):
+            return
+        await super()._check_status(call, response)
+
+    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
+        status = response.status_code
         if status in (401, 403):
             if not call.authenticated:
                 raise FnacCredentialsRefused(f"HTTP {status}")
             raise _TokenRefused(f"HTTP {status}")
-        if not 200 <= status < 300 and not _is_xml(response):
-            raise FnacRequestRefused(call.service, f"HTTP {status}", ())
+        raise FnacRequestRefused(call.name, f"HTTP {status}", ())
 
-    def _cap(self, call: _Call) -> int:
-        return self._max_bytes if call.max_bytes is None else call.max_bytes
-
-    async def _read_bounded(self, response: httpx.Response, max_bytes: int) -> bytes:
+    async def _read_bounded(self, call: _Call, response: httpx.Response, max_bytes: int) -> bytes:
         """The body, refused without reading it all when it is larger than allowed."""
         try:
             return await read_bounded(response, max_bytes)
@@ -350,24 +322,19 @@ class FnacClient:
             declared = f" ({exc.declared})" if exc.declared is not None else ""
             raise FnacProtocolError(f"response larger than {max_bytes} bytes{declared}") from None
 
+    def _shop(self) -> dict[str, str]:
+        return {"shop_id": self.credentials.shop_id}
+
+    def _secrets(self) -> Iterable[str]:
+        return (self.credentials.key, self._token.token if self._token else "")
+
     def _scrubbed(self, errors: tuple[FnacErrorDetail, ...]) -> tuple[FnacErrorDetail, ...]:
         """Fnac's error texts, shortened, without the shop's key or token should Fnac echo
         them (removed before shortening, so no part of one is left)."""
-        known = KnownSecrets((self.credentials.key, self._token.token if self._token else ""))
+        known = KnownSecrets(self._secrets())
         return tuple(
             msgspec.structs.replace(e, text=known.redact(e.text)[:ERROR_TEXT_CHARS]) for e in errors
         )
-
-    def _lost(self, call: _Call, reason: str) -> None:
-        """The request may have reached Fnac: a call that sends something stops here."""
-        if not call.idempotent:
-            raise FnacOutcomeUnknown(call.service, reason)
-
-    def _where(self, call: _Call, exc: BaseException | None = None) -> dict[str, str]:
-        where = {"service": call.service, "shop_id": self.credentials.shop_id}
-        if exc is not None:
-            where["error"] = type(exc).__name__
-        return where
 
 
 def _garbled(exc: FnacProtocolError) -> bool:

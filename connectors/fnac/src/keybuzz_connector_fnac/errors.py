@@ -42,9 +42,9 @@ class FnacUnavailable(FnacError, CallUnavailable):
 
     label = "Fnac"
 
-    def __init__(self, service: str, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(service, reason, retry_after=retry_after)
-        self.service = service
+    def __init__(self, call: str, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(call, reason, retry_after=retry_after)
+        self.service = call
 
 
 class FnacOutcomeUnknown(FnacError, CallOutcomeUnknown):
