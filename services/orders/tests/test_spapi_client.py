@@ -192,3 +192,17 @@ async def test_a_broken_answer_is_asked_again(seller: Seller, kind: str) -> None
     assert order.order_id == order_id
     assert (await _faults(seller)).json()["malformedNext"] == 0
     await spapi.aclose()
+
+
+async def test_an_answer_over_the_cap_is_refused_without_being_kept(seller: Seller) -> None:
+    spapi = client(seller, attempts=2)
+    query = SearchOrdersQuery(
+        marketplace_ids=[FR], created_after="2020-01-01T00:00:00Z", max_results_per_page=20
+    )
+    page = await spapi.search_orders(seller.tenant, query)
+    assert len(page.raw_orders) == 20
+    spapi._max_bytes = 2_000  # a 20-order page is far larger
+
+    with pytest.raises(SpApiUnavailable, match="larger than allowed"):
+        await spapi.search_orders(seller.tenant, query)
+    await spapi.aclose()

@@ -898,26 +898,7 @@ class InMemoryReplies:
         return ticket.row.marketplace if ticket and ticket.row.tenant_id == tenant_id else None
 
     async def insert_reply(self, reply: NewReply) -> None:
-        self.mail.externals[reply.external_message_id] = ExternalMessageRow(
-            id=reply.external_message_id,
-            tenant_id=reply.tenant_id,
-            marketplace=reply.marketplace,
-            external_id=reply.message_id,
-            order_id=reply.order_id,
-            buyer_email=reply.recipient,
-            buyer_name=None,
-            subject=reply.subject,
-            body=reply.text,
-            quoted="",
-            attachments=reply.attachments,
-            inbound_address=reply.envelope_sender,
-            country=reply.country,
-            sent_at=None,
-            received_at=reply.created_at,
-            raw=reply.mail,
-            parse_error=None,
-            accepted_at=None,
-        )
+        self.mail.externals[reply.external_message_id] = reply.external_row()
         self.mail.messages.append(
             _Message(
                 reply.ticket_message_id,

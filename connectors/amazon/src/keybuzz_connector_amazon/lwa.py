@@ -1,26 +1,24 @@
 """Login with Amazon token endpoint: authorization-code exchange and refresh (docs/ARCHITECTURE.md, "Amazon facts").
 
 httpx with TLS always verified (a private CA may be given, never ``verify=False``).
-Transient failures — 5xx, 429, timeouts, connection errors — are retried with
-exponential back-off and jitter (tenacity); LWA's own refusals are not.
+Transient failures — 5xx, 429, timeouts, connection errors, a garbled answer — are
+retried with exponential back-off and jitter, an answer is read up to a cap (the shared
+call steps, ``keybuzz_shared.json_calls``); LWA's own refusals are not retried.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 import httpx
 import msgspec
+from keybuzz_shared.http_calls import TransientFailure
+from keybuzz_shared.json_calls import CallTerms, JsonCalls
 from keybuzz_shared.redaction import redact_text
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from keybuzz_connector_amazon.credentials import AppCredentials
 from keybuzz_connector_amazon.errors import InvalidGrant, LwaError, LwaUnavailable
@@ -52,15 +50,22 @@ class _ErrorResponse(msgspec.Struct):
     error_description: str = ""
 
 
-class _Transient(Exception):
-    """Worth another try."""
+MAX_RESPONSE_BYTES = 64 * 1024  # a token answer is a few hundred bytes
+
+
+@dataclass
+class _Call:
+    name: str  # the grant type
+    idempotent: bool = True  # a code refused once used is refused again, never doubled
+    in_doubt: bool = False
+    retry_after: float | None = None
 
 
 def tls_verification(cacert: str | None) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=cacert) if cacert else True
 
 
-class LwaClient:
+class LwaClient(JsonCalls[_Call]):
     def __init__(
         self,
         endpoint: str = LWA_TOKEN_ENDPOINT,
@@ -71,10 +76,26 @@ class LwaClient:
         attempts: int = 4,
         max_backoff: float = 4.0,
     ) -> None:
+        def unavailable(call: str, reason: str, *, retry_after: float | None = None) -> Exception:
+            return LwaUnavailable(f"LWA at {endpoint} ({call}) {reason}")
+
+        terms = CallTerms(
+            "LWA",
+            log,
+            unavailable=unavailable,
+            unreadable=unavailable,
+            outcome_unknown=unavailable,
+        )
+        super().__init__(
+            http or httpx.AsyncClient(timeout=timeout, verify=tls_verification(cacert)),
+            terms,
+            max_response_bytes=MAX_RESPONSE_BYTES,
+            attempts=attempts,
+            initial_backoff=0.2,
+            max_backoff=max_backoff,
+            max_retry_after=max_backoff,  # a token is waited for by a poll or a person
+        )
         self.endpoint = endpoint
-        self._http = http or httpx.AsyncClient(timeout=timeout, verify=tls_verification(cacert))
-        self._attempts = attempts
-        self._max_backoff = max_backoff
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -96,47 +117,38 @@ class LwaClient:
 
     async def _request(self, app: AppCredentials, form: dict[str, str]) -> TokenGrant:
         form = {**form, "client_id": app.client_id, "client_secret": app.client_secret}
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=self._max_backoff),
+        call = _Call(form["grant_type"])
+        return await self._attempted(call, lambda: self._post_once(call, form))
+
+    async def _post_once(self, call: _Call, form: dict[str, str]) -> TokenGrant:
+        _, content = await self._exchange(
+            call,
+            lambda: self._http.stream(
+                "POST", self.endpoint, data=form, headers={"Accept": "application/json"}
+            ),
+            self._max_bytes,
         )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._post_once(form)
-        except RetryError as exc:
-            reason = exc.last_attempt.exception()
-            raise LwaUnavailable(
-                f"LWA at {self.endpoint} failed {self._attempts} times; last: {reason}"
-            ) from None
-        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
-
-    async def _post_once(self, form: dict[str, str]) -> TokenGrant:
-        try:
-            response = await self._http.post(
-                self.endpoint, data=form, headers={"Accept": "application/json"}
-            )
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            log.warning("LWA request failed; retrying", extra={"error": type(exc).__name__})
-            raise _Transient(f"{type(exc).__name__} {exc}") from None
-        if response.status_code == 429 or response.status_code >= 500:
-            log.warning("LWA answered %s; retrying", response.status_code)
-            raise _Transient(f"HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise _refusal(response)
-        try:
-            body = msgspec.json.decode(response.content, type=_TokenResponse)
+            body = msgspec.json.decode(content, type=_TokenResponse)
         except msgspec.DecodeError as exc:
-            raise _Transient(f"unreadable token response: {exc}") from None
+            raise TransientFailure(f"unreadable token response: {exc}") from None
         return TokenGrant(body.access_token, body.expires_in, body.refresh_token)
 
+    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
+        raise _refusal(response.status_code, await self._refusal(response))
 
-def _refusal(response: httpx.Response) -> LwaError:
+    def _shop(self) -> dict[str, str]:
+        return {}
+
+    def _secrets(self) -> Iterable[str]:
+        return ()
+
+
+def _refusal(status: int, document: Any) -> LwaError:
     try:
-        body = msgspec.json.decode(response.content, type=_ErrorResponse)
-    except msgspec.DecodeError:
-        body = _ErrorResponse(error=f"http_{response.status_code}")
+        body = msgspec.convert(document, _ErrorResponse)
+    except msgspec.ValidationError:
+        body = _ErrorResponse(error=f"http_{status}")
     description = redact_text(body.error_description)[:300]
     kind = InvalidGrant if body.error == INVALID_GRANT else LwaError
-    return kind(body.error, description, response.status_code)
+    return kind(body.error, description, status)

@@ -3,9 +3,10 @@
 Every call carries ``x-amz-access-token`` from the :class:`TokenService` (no SigV4).
 One token bucket per (tenant, operation) at the model's documented rate and burst
 (``shared/spapi-models/``), adopting ``x-amzn-RateLimit-Limit`` when Amazon sends it.
-429, 5xx, timeouts and unreadable bodies are retried with jittered back-off (tenacity),
-then :class:`SpApiUnavailable` says Amazon is down for now; a 403 "access token … has
-expired" drops the cached token and retries once. TLS is always verified (``cacert``
+429, 5xx, timeouts and unreadable bodies are retried with jittered back-off, then
+:class:`SpApiUnavailable` says Amazon is down for now, and an answer is read up to
+``MAX_RESPONSE_BYTES`` (the shared call steps, ``keybuzz_shared.json_calls``); a 403
+"access token … has expired" drops the cached token and retries once. TLS is always verified (``cacert``
 adds a private CA). Orders 2026-01-01 is typed below with msgspec, and orders are
 decoded one by one so one order in an unexpected shape is one error, not a lost page
 (docs/ORDERS.md, "SP-API client").
@@ -17,27 +18,22 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import httpx
 import msgspec
 from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.http_calls import TransientFailure
+from keybuzz_shared.json_calls import CallTerms, JsonCalls
 from keybuzz_shared.redaction import redact_text
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from keybuzz_connector_amazon.marketplaces import region
-from keybuzz_connector_amazon.tokens import AccessToken, AccessTokens, TokenService
+from keybuzz_connector_amazon.tokens import AccessTokens, TokenService
 
 log = logging.getLogger(__name__)
 
@@ -122,17 +118,6 @@ class SpApiOutcomeUnknown(SpApiError):
     A 5xx, a timeout or a dropped connection after the request left: Amazon may
     have acted on it, so it is not retried (a buyer would get the message twice).
     """
-
-
-class _Transient(Exception):
-    """Worth another try."""
-
-    def __init__(self, reason: str, *, throttled: bool = False) -> None:
-        super().__init__(reason)
-        self.throttled = throttled
-
-
-# --- rate limiting --------------------------------------------------------------------------
 
 
 class TokenBucket:
@@ -393,20 +378,56 @@ class _Call:
 
     operation: str
     tenant_id: str
+    bucket: TokenBucket
     waits: int = 0
     refreshed: bool = False
-    last_status: int = 0
     method: str = "GET"
     json_body: Any = None
     # False for calls that send something (a buyer message): only answers proving
     # Amazon did nothing (429, no connection made, an expired token) are retried.
     idempotent: bool = True
+    in_doubt: bool = False
+    retry_after: float | None = None
+    last_status: int = 0  # of the last answer, for the error that ends the call
+
+    @property
+    def name(self) -> str:
+        return self.operation
+
+
+def _outcome_unknown(operation: str, reason: str) -> SpApiOutcomeUnknown:
+    return SpApiOutcomeUnknown(
+        operation,
+        0,
+        "OutcomeUnknown",
+        f"the answer to {operation} was lost ({reason}); Amazon may have processed it, "
+        "so it was not sent again",
+    )
+
+
+def _unavailable(call: str, reason: str, *, retry_after: float | None = None) -> SpApiUnavailable:
+    return SpApiUnavailable(call, 0, "Unavailable", reason)
+
+
+TERMS = CallTerms(
+    "SP-API",
+    log,
+    unavailable=_unavailable,
+    unreadable=lambda operation, reason: _unavailable(operation, reason),
+    outcome_unknown=_outcome_unknown,
+)
+# Of an answer, only this much is read (an Orders page of 100 orders with every dataset
+# is well under 1 MiB; report documents are fetched from their own URLs).
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
 # --- the client ----------------------------------------------------------------------------
 
 
-class SpApiClient:
+class SpApiClient(JsonCalls[_Call]):
+    """Every tenant's SP-API calls: the shared call steps (``JsonCalls``: attempts,
+    back-off, 5xx, lost answers, the size cap) with Amazon's tokens and buckets."""
+
     def __init__(
         self,
         tokens: AccessTokens,
@@ -420,18 +441,22 @@ class SpApiClient:
         max_backoff: float = 30.0,
         timeout: float = 30.0,
     ) -> None:
-        self.tokens = tokens
-        self.endpoint = endpoint.rstrip("/") if endpoint else None
         if http is None:
             verify: ssl.SSLContext | bool = True
             if cacert:  # a private CA in addition to the system's; verification stays on
                 verify = ssl.create_default_context(cafile=cacert)
             http = httpx.AsyncClient(timeout=timeout, verify=verify)
-        self._http = http
+        super().__init__(
+            http,
+            TERMS,
+            max_response_bytes=MAX_RESPONSE_BYTES,
+            attempts=attempts,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+        )
+        self.tokens = tokens
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
         self.limiter = RateLimiter(limits)
-        self._attempts = attempts
-        self._initial_backoff = initial_backoff
-        self._max_backoff = max_backoff
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -442,7 +467,7 @@ class SpApiClient:
         await self._http.aclose()
 
     async def search_orders(self, tenant_id: str, query: SearchOrdersQuery) -> SearchOrdersPage:
-        call = _Call(SEARCH_ORDERS, tenant_id)
+        call = self._new_call(tenant_id, SEARCH_ORDERS)
         body = await self._call(call, ORDERS_PATH, query.params(), _SearchOrdersBody)
         return SearchOrdersPage(
             raw_orders=body.orders,
@@ -455,7 +480,7 @@ class SpApiClient:
     async def get_order(
         self, tenant_id: str, order_id: str, included_data: Sequence[str] = ORDER_DATASETS
     ) -> Order:
-        call = _Call(GET_ORDER, tenant_id)
+        call = self._new_call(tenant_id, GET_ORDER)
         params = {"includedData": ",".join(included_data)} if included_data else {}
         path = f"{ORDERS_PATH}/{quote(order_id, safe='')}"
         body: _GetOrderBody = await self._call(call, path, params, _GetOrderBody)
@@ -480,101 +505,73 @@ class SpApiClient:
         ``idempotent=False``: a lost answer raises :class:`SpApiOutcomeUnknown` instead
         of being retried.
         """
-        call = _Call(
-            operation, tenant_id, method=method, json_body=json_body, idempotent=idempotent
-        )
+        call = self._new_call(tenant_id, operation)
+        call.method, call.json_body, call.idempotent = method, json_body, idempotent
         return await self._call(call, path, params or {}, kind), call.waits
+
+    def _new_call(self, tenant_id: str, operation: str) -> _Call:
+        return _Call(operation, tenant_id, self.limiter.bucket(tenant_id, operation))
 
     async def _call(
         self, call: _Call, path: str, params: dict[str, str], kind: type[Any] | None
     ) -> Any:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential_jitter(initial=self._initial_backoff, max=self._max_backoff),
-            reraise=False,
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._once(call, path, params, kind)
-        except RetryError as exc:
-            reason = exc.last_attempt.exception()
-            raise SpApiUnavailable(
-                call.operation,
-                call.last_status,
-                "Unavailable",
-                f"failed {self._attempts} times; last: {reason}",
-            ) from None
-        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
+            return await self._attempted(call, lambda: self._once(call, path, params, kind))
+        except (SpApiUnavailable, SpApiOutcomeUnknown) as exc:
+            if exc.status or not call.last_status:
+                raise
+            # Worded by the shared steps, which know the call by its name only.
+            raise type(exc)(exc.operation, call.last_status, exc.code, exc.message) from None
 
     async def _once(
         self, call: _Call, path: str, params: dict[str, str], kind: type[Any] | None
     ) -> Any:
         token = await self.tokens.access_token(call.tenant_id)
-        bucket = self.limiter.bucket(call.tenant_id, call.operation)
-        if await bucket.take():
+        if await call.bucket.take():
             call.waits += 1
-        response = await self._send(call, token, path, params)
-        call.last_status = response.status_code
-        if (rate := _header_rate(response)) is not None:
-            bucket.adopt_rate(rate)
-        if 200 <= response.status_code < 300:  # createReport answers 202
-            return None if kind is None else _decoded(response.content, kind)
-        if response.status_code == 429:
-            call.waits += 1
-            log.info("SP-API throttled; backing off", extra=self._where(call))
-            raise _Transient("HTTP 429 QuotaExceeded", throttled=True)
-        if response.status_code >= 500 and not call.idempotent:
-            raise SpApiOutcomeUnknown(
-                call.operation, response.status_code, "OutcomeUnknown", _unknown_outcome(call)
-            )
-        if response.status_code >= 500:
-            log.warning(
-                "SP-API answered %s; retrying", response.status_code, extra=self._where(call)
-            )
-            raise _Transient(f"HTTP {response.status_code}")
-        error = _error_of(call.operation, response)
-        if isinstance(error, SpApiAccessDenied) and _expired(error) and not call.refreshed:
-            # Our cached token outlived Amazon's view of it: one fresh token, once.
-            call.refreshed = True
-            self.tokens.invalidate(call.tenant_id)
-            raise _Transient("access token expired")
-        raise error
-
-    async def _send(
-        self, call: _Call, token: AccessToken, path: str, params: dict[str, str]
-    ) -> httpx.Response:
         base = self.endpoint or region(token.region).spapi_endpoint
-        try:
-            return await self._http.request(
+        headers = {"x-amz-access-token": token.value, "Accept": "application/json"}
+        _, content = await self._exchange(
+            call,
+            lambda: self._http.stream(
                 call.method,
                 base + path,
                 params=params,  # httpx percent-encodes + / = in pagination tokens
                 json=call.json_body,
-                headers={"x-amz-access-token": token.value, "Accept": "application/json"},
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing reached Amazon: safe to retry, whatever the call does.
-            log.warning(
-                "SP-API unreachable; retrying",
-                extra={**self._where(call), "error": type(exc).__name__},
-            )
-            raise _Transient(f"{type(exc).__name__}") from None
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            if not call.idempotent:
-                raise SpApiOutcomeUnknown(
-                    call.operation, 0, type(exc).__name__, _unknown_outcome(call)
-                ) from None
-            log.warning(
-                "SP-API request failed; retrying",
-                extra={**self._where(call), "error": type(exc).__name__},
-            )
-            raise _Transient(f"{type(exc).__name__}") from None
+                headers=headers,
+            ),
+            self._max_bytes,
+        )
+        return None if kind is None else _decoded(content, kind)  # createReport answers 202
 
-    @staticmethod
-    def _where(call: _Call) -> dict[str, Any]:
-        return {"tenant_id": call.tenant_id, "operation": call.operation}
+    # --- what JsonCalls asks of a client ----------------------------------------------------
+
+    async def _check_status(self, call: _Call, response: httpx.Response) -> None:
+        """Amazon's rate in its answer is the bucket's from now on; a 429 is one wait."""
+        call.last_status = response.status_code
+        if (rate := _header_rate(response)) is not None:
+            call.bucket.adopt_rate(rate)
+        if response.status_code == 429:
+            call.waits += 1
+        await super()._check_status(call, response)
+
+    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
+        error = _error_of(call.operation, response.status_code, await self._refusal(response))
+        if isinstance(error, SpApiAccessDenied) and _expired(error) and not call.refreshed:
+            # Our cached token outlived Amazon's view of it: one fresh token, once.
+            call.refreshed = True
+            self.tokens.invalidate(call.tenant_id)
+            raise TransientFailure("access token expired")
+        raise error
+
+    def _shop(self) -> dict[str, str]:
+        return {}
+
+    def _secrets(self) -> Iterable[str]:
+        return ()
+
+    def _where(self, call: _Call, exc: BaseException | None = None) -> dict[str, str]:
+        return {**super()._where(call, exc), "tenant_id": call.tenant_id}
 
 
 def _decoded(content: bytes, kind: type[Any]) -> Any:
@@ -585,31 +582,24 @@ def _decoded(content: bytes, kind: type[Any]) -> Any:
     try:
         return msgspec.json.decode(content, type=kind)
     except msgspec.DecodeError as exc:
-        raise _Transient(f"unreadable response body: {str(exc)[:120]}") from None
-
-
-def _unknown_outcome(call: _Call) -> str:
-    return (
-        f"the answer to {call.operation} was lost; Amazon may have processed it, "
-        "so it was not sent again"
-    )
+        raise TransientFailure(f"unreadable response body: {str(exc)[:120]}") from None
 
 
 def _expired(error: SpApiError) -> bool:
     return EXPIRED_TOKEN in error.message.lower()
 
 
-def _error_of(operation: str, response: httpx.Response) -> SpApiError:
+def _error_of(operation: str, status: int, document: Any) -> SpApiError:
     try:
-        errors = msgspec.json.decode(response.content, type=_ErrorList).errors
-    except msgspec.DecodeError:
+        errors = msgspec.convert(document, _ErrorList).errors
+    except msgspec.ValidationError:
         errors = []
-    first = errors[0] if errors else _Error(code=f"HTTP{response.status_code}")
+    first = errors[0] if errors else _Error(code=f"HTTP{status}")
     message = redact_text(" ".join(filter(None, [first.message, first.details])))[:300]
     kind = {400: SpApiInvalidInput, 403: SpApiAccessDenied, 404: SpApiNotFound}.get(
-        response.status_code, SpApiError
+        status, SpApiError
     )
-    return kind(operation, response.status_code, first.code, message)
+    return kind(operation, status, first.code, message)
 
 
 def spapi_client_for(tokens: TokenService, endpoint: str | None) -> SpApiClient:

@@ -28,7 +28,7 @@ from keybuzz_poller.inbound.bounce_auth import NamedReply
 from keybuzz_poller.replies.memory import ReplyMemory
 from keybuzz_poller.shops.ports import ApiAttempt, ApiOutcome
 from keybuzz_poller.shops.ports import MarketplaceReplies as MarketplaceReplies
-from keybuzz_poller.tickets.ports import Clock, TicketStore, system_clock
+from keybuzz_poller.tickets.ports import Clock, ExternalMessageRow, TicketStore, system_clock
 
 
 class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,6 +69,29 @@ class NewReply(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     mail: bytes
     automatic: bool = False  # a rule's template: it does not stop the response clock
+
+    def external_row(self) -> ExternalMessageRow:
+        """The reply's mail as its ticket stores it, beside the buyer's messages."""
+        return ExternalMessageRow(
+            id=self.external_message_id,
+            tenant_id=self.tenant_id,
+            marketplace=self.marketplace,
+            external_id=self.message_id,
+            order_id=self.order_id,
+            buyer_email=self.recipient,
+            buyer_name=None,
+            subject=self.subject,
+            body=self.text,
+            quoted="",
+            attachments=self.attachments,
+            inbound_address=self.envelope_sender,
+            country=self.country,
+            sent_at=None,
+            received_at=self.created_at,
+            raw=self.mail,
+            parse_error=None,
+            accepted_at=None,
+        )
 
 
 class ClaimedReply(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,7 +19,6 @@ from keybuzz_poller.replies.ports import (
 )
 from keybuzz_poller.shops.domain import INCIDENT_MESSAGE_PREFIX
 from keybuzz_poller.tickets import store as tickets
-from keybuzz_poller.tickets.ports import ExternalMessageRow
 from keybuzz_poller.tickets.received import ticket_message
 
 # --- settings ------------------------------------------------------------------------
@@ -116,26 +115,7 @@ async def _enabled_address(db: Executor, tenant_id: str, marketplace: str) -> st
 
 async def insert_reply(db: Executor, reply: NewReply) -> None:
     """The reply's mail, its OUTBOUND ticket message and the work to send it (one transaction)."""
-    external = ExternalMessageRow(
-        id=reply.external_message_id,
-        tenant_id=reply.tenant_id,
-        marketplace=reply.marketplace,
-        external_id=reply.message_id,
-        order_id=reply.order_id,
-        buyer_email=reply.recipient,
-        buyer_name=None,
-        subject=reply.subject,
-        body=reply.text,
-        quoted="",
-        attachments=reply.attachments,
-        inbound_address=reply.envelope_sender,
-        country=reply.country,
-        sent_at=None,
-        received_at=reply.created_at,
-        raw=reply.mail,
-        parse_error=None,
-        accepted_at=None,
-    )
+    external = reply.external_row()
     if not await tickets.insert_external_messages(db, [external]):
         raise ValueError(f"a message {reply.message_id!r} is stored already")  # ids are new
     await tickets.add_ticket_messages(
