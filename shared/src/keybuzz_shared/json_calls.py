@@ -1,8 +1,8 @@
 """What the shop API clients do alike with one call over HTTP: its attempts and deadline,
 its status read (throttled, failing, refused), its answer read up to a cap and decoded, and
 a call that sends something never repeated once it may have arrived. Answers are decoded as
-JSON (``_decoded``); a client of another format reads its own from ``_exchange``'s bytes
-(Fnac's XML, ``keybuzz_connector_fnac.client``).
+JSON (``_decoded``); a client of another format (XML) reads its own from ``_exchange``'s
+bytes.
 
 A client subclasses ``JsonCalls`` and keeps what its marketplace alone decides: how a call
 is sent (headers, body), what a refusal means (``_refused``: a 401, a 403, a firewall), how

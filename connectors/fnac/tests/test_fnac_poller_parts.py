@@ -1,5 +1,6 @@
-"""The connector parts the poller asks (keybuzz_shared.connectors.seam): Amazon's mail relay
-and response window, Fnac's and Darty's shop session (its inbox) on the sandbox's double."""
+"""The parts of the Fnac connector the poller asks (keybuzz_shared.connectors.seam): Fnac's
+and Darty's shop session (its inbox) on the sandbox's double, through the poller's source;
+which connector has which part."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from fnac_connector_helpers import credentials_of, shop
 from keybuzz_connector_fnac.client import FnacClient
 from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
 from keybuzz_connector_fnac.models import MessagesQuery
 from keybuzz_devstack.testing import Infra, shop_api_at
 from keybuzz_poller.bootstrap import api_replies
-from keybuzz_poller.inbound.addresses import INBOUND_HEADER
-from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopKeyRefused
@@ -38,10 +38,7 @@ from keybuzz_shared.file_links import FileLinks, FileTooLarge, LinkRefused
 from keybuzz_shared.settings import DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 
-from tests.test_fnac_client import credentials_of, shop
-
 LONG_AGO = datetime.now(UTC) - timedelta(days=400)
-AMAZON = registry.connector_for("AMAZON")
 
 
 def test_the_parts_are_where_the_marketplace_works_that_way() -> None:
@@ -55,55 +52,6 @@ def test_the_parts_are_where_the_marketplace_works_that_way() -> None:
         assert parts[marketplace][2] is not None
     with pytest.raises(LookupError, match="FNAC has no e-mail relay"):
         mail_relay_of(registry.connector_for("FNAC"))
-
-
-def test_amazons_relay_knows_its_buyers_orders_and_subjects() -> None:
-    relay = mail_relay_of(AMAZON)
-    assert relay.address_label == "amazon"
-    assert relay.is_buyer_address("16dqebw7zz5vki28@marketplace.amazon.fr")
-    assert relay.is_buyer_address("X@MARKETPLACE.AMAZON.CO.UK")
-    assert not relay.is_buyer_address("someone@amazon.fr")
-    assert relay.buyer_name("Jules Roux - Amazon Marketplace") == "Jules Roux"
-    assert relay.buyer_name(" - Marketplace") is None
-    assert relay.order_ids_in("Commande : 403-1027206-4659269, 1403-1027206-4659269") == [
-        "403-1027206-4659269"
-    ]
-    # The order id stays in a reply's subject (Amazon files the reply by it), never twice.
-    assert relay.reply_subject("Question", "403-1027206-4659269") == (
-        "Re: Question (Order: 403-1027206-4659269)"
-    )
-    assert relay.reply_subject("RE:  Question (403-1027206-4659269)", "403-1027206-4659269") == (
-        "RE: Question (403-1027206-4659269)"
-    )
-    assert relay.reply_subject("", None) == "Re:"
-    rules = relay.reply_rules
-    assert (rules.max_attachment_bytes, rules.max_attachments) == (10 * 1024 * 1024, 20)
-    assert rules.max_text_chars == AMAZON.limits.max_text_length
-    assert rules.attachment_types[".pdf"] == frozenset({"application/pdf"})
-
-
-def test_amazons_demo_mails_read_as_relay_mails() -> None:
-    relay = mail_relay_of(AMAZON)
-    mails = [
-        parse(relay.demo_mail("t1", i, "inbound.test", INBOUND_HEADER))
-        for i in range(relay.demo_mail_count)
-    ]
-    assert len(mails) == 5 and all(m.parse_error is None for m in mails)
-    assert {(m.marketplace, m.country) for m in mails} == {("AMAZON", "FR")}
-    assert all(m.order_id and m.buyer_name and m.text for m in mails)
-    assert relay.demo_mail("t1", 0, "inbound.test", INBOUND_HEADER) == relay.demo_mail(
-        "t1", 0, "inbound.test", INBOUND_HEADER
-    )
-
-
-def test_amazons_response_window_is_24_hours_with_a_seller_central_link() -> None:
-    window = AMAZON.response_window
-    assert window is not None and window.rule.window == timedelta(hours=24)
-    mark = window.mark("403-1027206-4659269", "FR")
-    assert mark.url == "https://sellercentral.amazon.fr/orders-v3/order/403-1027206-4659269"
-    assert not mark.synced
-    assert window.mark(None, "FR").url is None
-    assert "unknown marketplace ZZ" in window.mark("403-1027206-4659269", "ZZ").note
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from fnac_connector_helpers import shop
 from keybuzz_connector_fnac import connector as fnac_connector
 from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
 from keybuzz_connector_fnac.errors import FnacCredentialsRefused
@@ -29,8 +30,6 @@ from keybuzz_shared.connectors.seam import (
     shop_api_of,
     state_of,
 )
-
-from tests.test_fnac_client import shop
 
 LONG_AGO = datetime.now(UTC) - timedelta(days=400)
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from fnac_connector_helpers import credentials_of, set_faults, shop
+from keybuzz_connector_fnac.client import FnacClient
 from keybuzz_connector_fnac.errors import (
     FnacCredentialsRefused,
     FnacOutcomeUnknown,
@@ -26,24 +27,6 @@ from keybuzz_shared.connectors.seam import CredentialsRefused, MarketplaceUnavai
 from keybuzz_shared.errors import DependencyUnavailable
 
 FAST = {"initial_backoff": 0.01, "max_backoff": 0.05}
-
-
-def shop(sandbox_url: str, marketplace: str = "FNAC", name: str | None = None) -> dict[str, Any]:
-    shops = httpx.get(f"{sandbox_url}/_sandbox/fnac/shops", timeout=30).json()
-    return next(
-        s for s in shops if s["marketplace"] == marketplace and (name is None or name in s["name"])
-    )
-
-
-def credentials_of(entry: dict[str, Any]) -> FnacCredentials:
-    return FnacCredentials(
-        partner_id=entry["partner_id"], shop_id=entry["shop_id"], key=entry["key"]
-    )
-
-
-async def set_faults(admin: httpx.AsyncClient, **faults: Any) -> None:
-    response = await admin.put("/_sandbox/fnac/faults", json=faults)
-    assert response.status_code == 200, response.text
 
 
 @pytest.fixture

@@ -1,0 +1,27 @@
+"""What the Fnac connector's tests share: the double's shops and their credentials, its
+fault switches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from keybuzz_connector_fnac.client import FnacCredentials
+
+
+def shop(sandbox_url: str, marketplace: str = "FNAC", name: str | None = None) -> dict[str, Any]:
+    shops = httpx.get(f"{sandbox_url}/_sandbox/fnac/shops", timeout=30).json()
+    return next(
+        s for s in shops if s["marketplace"] == marketplace and (name is None or name in s["name"])
+    )
+
+
+def credentials_of(entry: dict[str, Any]) -> FnacCredentials:
+    return FnacCredentials(
+        partner_id=entry["partner_id"], shop_id=entry["shop_id"], key=entry["key"]
+    )
+
+
+async def set_faults(admin: httpx.AsyncClient, **faults: Any) -> None:
+    response = await admin.put("/_sandbox/fnac/faults", json=faults)
+    assert response.status_code == 200, response.text
