@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
+from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number_field
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
@@ -41,27 +42,9 @@ PLATFORMS: dict[str, str] = {
     "en-au": "AP",
 }
 CREDENTIAL_FIELDS = (
-    # Back Market's tokens are base64 [observed]; any printable ASCII without spaces is
-    # taken, so a refusal never needs to quote one.
-    CredentialField(
-        name="token",
-        json_name="token",
-        label="API token",
-        secret=True,
-        pattern="[!-~]+",
-        format="printable ASCII text without spaces",
-        max_length=512,
-    ),
-    CredentialField(
-        name="merchant_id",
-        json_name="merchantId",
-        label="Seller ID",
-        pattern="[0-9]{1,12}",
-        format="digits",
-        max_length=12,
-        number=True,  # an integer to the marketplace: "043115" is shop 43115
-        account=True,
-    ),
+    # Back Market's tokens are base64 [observed].
+    key_field("token", "API token", max_length=512),
+    shop_number_field("merchant_id", "Seller ID"),
     CredentialField(
         name="country",
         json_name="country",
@@ -76,9 +59,7 @@ CREDENTIAL_FIELDS = (
 
 def access_of(fields: Mapping[str, str], user_agent: str) -> ShopAccess:
     """The shop's access from its credential fields; ValueError when one is missing."""
-    missing = [f.name for f in CREDENTIAL_FIELDS if not fields.get(f.name)]
-    if missing:
-        raise ValueError(f"Back Market credentials lack {', '.join(missing)}")
+    require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
     return ShopAccess(token=fields["token"], country=fields["country"], user_agent=user_agent)
 
 

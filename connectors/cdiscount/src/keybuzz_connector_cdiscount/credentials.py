@@ -7,45 +7,19 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
+from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number_field
+from keybuzz_shared.connectors.seam import ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.errors import OctopiaCredentialsRefused
 from keybuzz_connector_cdiscount.settings import octopia_api
 
-# Printable ASCII without spaces: what Octopia's portal generates, and a refusal about a
-# value never needs to quote it.
-_PRINTABLE = "[!-~]+"
 CREDENTIAL_FIELDS = (
-    CredentialField(
-        name="client_id",
-        json_name="clientId",
-        label="Client ID",
-        pattern=_PRINTABLE,
-        format="printable ASCII text without spaces",
-        max_length=128,
-    ),
-    CredentialField(
-        name="client_secret",
-        json_name="clientSecret",
-        label="Client secret",
-        secret=True,
-        pattern=_PRINTABLE,
-        format="printable ASCII text without spaces",
-        max_length=256,
-    ),
+    key_field("client_id", "Client ID", max_length=128, secret=False),
+    key_field("client_secret", "Client secret", max_length=256),
     # Octopia's seller ids are numbers (the SellerId header of every call).
-    CredentialField(
-        name="seller_id",
-        json_name="sellerId",
-        label="Seller ID",
-        pattern="[0-9]{1,12}",
-        format="digits",
-        max_length=12,
-        number=True,  # an integer to the marketplace: "043115" is shop 43115
-        account=True,
-    ),
+    shop_number_field("seller_id", "Seller ID"),
 )
 SELLER_API = "octopia-seller-api"
 
@@ -53,9 +27,7 @@ SELLER_API = "octopia-seller-api"
 def credentials_of(fields: Mapping[str, str]) -> OctopiaCredentials:
     """The API client named by ``fields`` (those of CREDENTIAL_FIELDS); ValueError when one
     is missing."""
-    missing = [f.name for f in CREDENTIAL_FIELDS if not fields.get(f.name)]
-    if missing:
-        raise ValueError(f"Cdiscount credentials lack {', '.join(missing)}")
+    require_fields(CREDENTIAL_FIELDS, fields, "Cdiscount")
     return OctopiaCredentials(
         client_id=fields["client_id"],
         client_secret=fields["client_secret"],

@@ -16,6 +16,7 @@ from typing import TypeVar, get_args
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors.kit import key_field, require_fields
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectorDefaults,
@@ -88,16 +89,7 @@ def _uuid_field(name: str, json_name: str, label: str, *, account: bool = False)
 CREDENTIAL_FIELDS = (
     _uuid_field("partner_id", "partnerId", "Partner ID"),
     _uuid_field("shop_id", "shopId", "Shop ID", account=True),
-    # Printable ASCII without spaces, so that a refusal about it never needs to quote it.
-    CredentialField(
-        name="key",
-        json_name="key",
-        label="API key",
-        secret=True,
-        pattern="[!-~]+",
-        format="printable ASCII text without spaces",
-        max_length=256,
-    ),
+    key_field("key", "API key", max_length=256),
 )
 LIMITS = Limits(
     # The 2018 XSD has no attachment in a reply, and the newer format is not published.
@@ -189,9 +181,7 @@ class FnacConnector(ConnectorDefaults):
         settings: ShopApiSettings,
         files: FileLinks | None = None,
     ) -> FnacSession:
-        missing = [f.name for f in self.credential_fields if not credentials.get(f.name)]
-        if missing:
-            raise ValueError(f"{self.marketplace} credentials lack {', '.join(missing)}")
+        require_fields(self.credential_fields, credentials, self.marketplace)
         client = FnacClient(
             http,
             settings.api_url,

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
+from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number_field
+from keybuzz_shared.connectors.seam import ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
@@ -15,29 +16,11 @@ from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklReques
 from keybuzz_connector_mirakl.settings import mirakl_api
 
 CREDENTIAL_FIELDS = (
-    # The shop's back office, "API key": UUIDs on the instances we know [observed], taken
-    # as printable ASCII without spaces (a refusal about a value never needs to quote it).
-    CredentialField(
-        name="api_key",
-        json_name="apiKey",
-        label="Clé API",
-        secret=True,
-        pattern="[!-~]+",
-        format="printable ASCII text without spaces",
-        max_length=128,
-    ),
-    # The shop's id (a number, the back office's "Shop ID"): one key may serve several
-    # shops, and the connection is one shop of one operator.
-    CredentialField(
-        name="shop_id",
-        json_name="shopId",
-        label="Shop ID",
-        pattern="[0-9]{1,12}",
-        format="digits",
-        max_length=12,
-        number=True,  # an integer to the marketplace: "043115" is shop 43115
-        account=True,
-    ),
+    # The shop's back office, "API key": UUIDs on the instances we know [observed].
+    key_field("api_key", "Clé API", max_length=128),
+    # The shop's id (the back office's "Shop ID"): one key may serve several shops, and
+    # the connection is one shop of one operator.
+    shop_number_field("shop_id", "Shop ID"),
 )
 THREADS = "api/inbox/threads"
 NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UUIDs
@@ -46,9 +29,7 @@ NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UU
 def key_of(fields: Mapping[str, str]) -> MiraklKey:
     """The key and shop named by ``fields`` (those of CREDENTIAL_FIELDS); ValueError when
     one is missing."""
-    missing = [f.name for f in CREDENTIAL_FIELDS if not fields.get(f.name)]
-    if missing:
-        raise ValueError(f"Mirakl credentials lack {', '.join(missing)}")
+    require_fields(CREDENTIAL_FIELDS, fields, "Mirakl")
     return MiraklKey(
         api_key=fields["api_key"].strip(),
         shop_id=canonical_account(CREDENTIAL_FIELDS, fields["shop_id"]),

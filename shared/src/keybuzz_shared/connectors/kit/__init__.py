@@ -1,7 +1,14 @@
 """The connector kit: what a shop-API connector declares (its API, its authentication,
-its refusals) and the shared requester that runs its calls from that declaration."""
+its refusals, its credential fields) and the shared requester that runs its calls from
+that declaration."""
 
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth
+from keybuzz_shared.connectors.kit.fields import (
+    PRINTABLE,
+    key_field,
+    require_fields,
+    shop_number_field,
+)
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
@@ -13,6 +20,7 @@ from keybuzz_shared.connectors.kit.requester import (
 
 __all__ = [
     "COMMON_REASON_KEYS",
+    "PRINTABLE",
     "ApiSpec",
     "Auth",
     "Call",
@@ -23,4 +31,7 @@ __all__ = [
     "Part",
     "Refusals",
     "Requester",
+    "key_field",
+    "require_fields",
+    "shop_number_field",
 ]
