@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 from keybuzz_connector_backmarket.care import minute_filter
-from keybuzz_connector_backmarket.order_ids import BackMarketOrderIds
+from keybuzz_connector_backmarket.connector import ORDER_IDS
 from keybuzz_connector_backmarket.orders import Line, Order, summary_of
 from keybuzz_connector_backmarket.replies import FolderReplies
 from keybuzz_shared.connectors.seam import Reply, ThreadKey
@@ -36,13 +36,13 @@ def test_a_lines_unit_price_is_its_total_divided_by_its_quantity() -> None:
     ],
 )
 def test_an_order_id_is_never_taken_from_a_six_digit_reference_or_a_postcode(text: str) -> None:
-    ids = BackMarketOrderIds()
+    ids = ORDER_IDS
     assert ids.order_ids_in(text) == []
     assert not ids.is_order_id("123456") and not ids.is_order_id("75011")
 
 
 def test_an_order_id_of_seven_digits_or_more_is_found_in_a_message() -> None:
-    ids = BackMarketOrderIds()
+    ids = ORDER_IDS
     assert ids.order_ids_in("Commande 40012345, livrée au 75011") == ["40012345"]
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from keybuzz_connector_mirakl.order_ids import MiraklOrderIds
+from keybuzz_connector_mirakl.connector import ORDER_IDS
 from keybuzz_connector_mirakl.order_states import LINE_STATES, ORDER_STATES, order_status
 from keybuzz_connector_mirakl.orders import OVERLAP, ShopOrders, mirakl_time, read_order
 from keybuzz_connector_mirakl.settings import MiraklSettings
@@ -106,7 +106,7 @@ def test_an_orders_sales_channel_is_its_label_else_its_code_else_none() -> None:
 
 
 def test_order_ids_are_the_commercial_id_a_hyphen_and_the_shop_letter() -> None:
-    ids = MiraklOrderIds()
+    ids = ORDER_IDS
     assert ids.is_order_id("Order_00010-A") and ids.is_order_id("BOU2345000012-A")
     for other in ("407-8949262-6149120", "2611230948AAACH", "Saint-D", "1234567-AB", "-A"):
         assert not ids.is_order_id(other), other

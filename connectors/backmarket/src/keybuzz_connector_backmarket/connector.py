@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keybuzz_shared.connectors.kit import OrderIdPattern
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
     Limits,
@@ -10,10 +11,16 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_connector_backmarket.care import PAGE_SIZE
 from keybuzz_connector_backmarket.credentials import CREDENTIAL_FIELDS, BackMarketCredentialCheck
 from keybuzz_connector_backmarket.names import BACKMARKET
-from keybuzz_connector_backmarket.order_ids import BackMarketOrderIds
 from keybuzz_connector_backmarket.replies import MAX_ATTACHMENTS, MAX_FILE_BYTES
 from keybuzz_connector_backmarket.settings import BackMarketSettings
 from keybuzz_connector_backmarket.shop_api import BackMarketShopApi
+
+# Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight digits
+# in the seller back office [observed]). Taken for one from 7 to 12 digits, as in free
+# text: a shorter number is a quantity, a price, a postcode or another marketplace's
+# reference (an order's six-digit ``#ref``) far more often, and would turn those searches
+# into order-id lookups. A number right after a "." or "," is a price's decimals.
+ORDER_IDS = OrderIdPattern("[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,")
 
 LIMITS = Limits(
     # A message's files [official]: at most 10 of 3 MB each.
@@ -42,7 +49,7 @@ class BackMarketConnector(ConnectorDefaults):
     def __init__(self) -> None:
         self.shop_api = BackMarketShopApi(LIMITS)
         self.credential_check = BackMarketCredentialCheck()
-        self.order_ids = BackMarketOrderIds()
+        self.order_ids = ORDER_IDS
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's API token, seller id and country."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keybuzz_shared.connectors.kit import OrderIdPattern
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
     Limits,
@@ -9,10 +10,13 @@ from keybuzz_shared.connectors.seam import (
 
 from keybuzz_connector_cdiscount.credentials import CREDENTIAL_FIELDS, CdiscountCredentialCheck
 from keybuzz_connector_cdiscount.names import CDISCOUNT
-from keybuzz_connector_cdiscount.order_ids import CdiscountOrderIds
 from keybuzz_connector_cdiscount.replies import FILE_FORMATS, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 from keybuzz_connector_cdiscount.settings import CdiscountSettings
 from keybuzz_connector_cdiscount.shop_api import CdiscountShopApi
+
+# Cdiscount's order numbers: the minute the order was placed (yymmddHHMM) and five
+# letters, e.g. ``2611230948AAACH`` (the form sellers see; Octopia publishes no format).
+ORDER_IDS = OrderIdPattern("[0-9]{10}[A-Z]{5}", "a Cdiscount one (10 digits and 5 capital letters)")
 
 LIMITS = Limits(
     # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats.
@@ -41,7 +45,7 @@ class CdiscountConnector(ConnectorDefaults):
     def __init__(self) -> None:
         self.shop_api = CdiscountShopApi(LIMITS)
         self.credential_check = CdiscountCredentialCheck()
-        self.order_ids = CdiscountOrderIds()
+        self.order_ids = ORDER_IDS
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's client id, client secret and seller id."""

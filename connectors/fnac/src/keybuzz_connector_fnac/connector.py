@@ -16,7 +16,7 @@ from typing import TypeVar, get_args
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors.kit import key_field, require_fields
+from keybuzz_shared.connectors.kit import OrderIdPattern, key_field, require_fields
 from keybuzz_shared.connectors.seam import (
     Attachment,
     ConnectorDefaults,
@@ -61,7 +61,6 @@ from keybuzz_connector_fnac.models import (
     OrdersQuery,
     Paging,
 )
-from keybuzz_connector_fnac.order_ids import FnacOrderIds
 from keybuzz_connector_fnac.settings import FnacApiSettings
 from keybuzz_connector_fnac.shop_inbox import FnacInbox
 
@@ -91,6 +90,14 @@ CREDENTIAL_FIELDS = (
     _uuid_field("shop_id", "shopId", "Shop ID", account=True),
     key_field("key", "API key", max_length=256),
 )
+# Fnac's order ids (Darty's too): common.xsd's order_id_restriction, 13 letters and
+# digits; in free text a 13-character word holding a digit (else it is a word).
+ORDER_IDS = OrderIdPattern(
+    "[0-9A-Za-z]{13}",
+    "a Fnac/Darty one (13 letters and digits)",
+    keep=lambda word: any(c.isdigit() for c in word),
+)
+
 LIMITS = Limits(
     # The 2018 XSD has no attachment in a reply, and the newer format is not published.
     max_attachments=0,
@@ -167,7 +174,7 @@ class FnacConnector(ConnectorDefaults):
         self.display_name = display_name
         self.shop_api: ShopApi | None = self
         self.credential_check = FnacCredentialCheck()
-        self.order_ids = FnacOrderIds()
+        self.order_ids = ORDER_IDS
 
     def credentials_path(self, tenant_id: str) -> str:
         """The shop's ``partner_id``, ``shop_id`` and ``key`` (``FNAC`` → ``…/fnac_api``)."""
@@ -343,7 +350,7 @@ class FnacSession(FnacInbox):
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         """An id outside Fnac's format names no order: not asked (Fnac would refuse the
         whole query as off its schema, ERR_003), so it is answered as not found."""
-        wanted = [o for o in dict.fromkeys(order_ids) if _ORDER_IDS.is_order_id(o)]
+        wanted = [o for o in dict.fromkeys(order_ids) if ORDER_IDS.is_order_id(o)]
         found: list[OrderSummary] = []
         for start in range(0, len(wanted), MAX_ORDER_IDS):
             chunk = tuple(wanted[start : start + MAX_ORDER_IDS])
@@ -365,9 +372,6 @@ class FnacSession(FnacInbox):
                 kind,
                 extra={"shop_id": self.client.credentials.shop_id, "reason": reason},
             )
-
-
-_ORDER_IDS = FnacOrderIds()
 
 
 def _message(message: Message) -> MarketplaceMessage:

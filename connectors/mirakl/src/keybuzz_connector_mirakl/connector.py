@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from keybuzz_shared.connectors.kit import OrderIdPattern
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
     Limits,
@@ -10,10 +11,19 @@ from keybuzz_shared.connectors.seam import (
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.credentials import CREDENTIAL_FIELDS, MiraklCredentialCheck
-from keybuzz_connector_mirakl.order_ids import MiraklOrderIds
 from keybuzz_connector_mirakl.response_window import MiraklResponseFigures, MiraklResponseWindow
 from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_connector_mirakl.shop_api import MiraklShopApi
+
+# Mirakl's order ids: the operator's commercial id and a capital letter per shop of the
+# cart, e.g. ``Order_00010-A`` [official, OR11's example] or ``BOU2345000012-A``. The
+# commercial id's form is each operator's: letters, digits and underscores, with a digit
+# (so that a hyphenated word of a message, "Saint-Denis", is no order id).
+ORDER_IDS = OrderIdPattern(
+    "[0-9A-Za-z_]*[0-9][0-9A-Za-z_]*-[A-Z]",
+    "a Mirakl one (the commercial id, a hyphen and a capital letter: 1234567-A)",
+    joined="0-9A-Za-z_-",
+)
 
 LIMITS = Limits(
     # M12 [official]: the body 3-50,000 characters; at most 50 attachments over all the
@@ -43,7 +53,7 @@ class MiraklConnector(ConnectorDefaults):
         self.display_name = operator.name
         self.shop_api = MiraklShopApi(LIMITS, operator.name)
         self.credential_check = MiraklCredentialCheck()
-        self.order_ids = MiraklOrderIds()
+        self.order_ids = ORDER_IDS
         self.response_window = MiraklResponseWindow(operator)
         self.response_figures = MiraklResponseFigures()
 

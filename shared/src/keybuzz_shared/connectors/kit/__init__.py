@@ -9,6 +9,7 @@ from keybuzz_shared.connectors.kit.fields import (
     require_fields,
     shop_number_field,
 )
+from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
@@ -28,6 +29,7 @@ __all__ = [
     "ClientCredentials",
     "HeaderAuth",
     "Held",
+    "OrderIdPattern",
     "Part",
     "Refusals",
     "Requester",
