@@ -1,0 +1,79 @@
+"""What a connector declares with the kit rather than writes (no servers): its credential
+fields, read by the credential form as the seller types them, and its order ids, whole
+and in a buyer's text."""
+
+from __future__ import annotations
+
+import pytest
+from keybuzz_shared.connectors.credential_form import (
+    CredentialFieldInvalid,
+    account_of,
+    read_credentials,
+)
+from keybuzz_shared.connectors.kit import (
+    OrderIdPattern,
+    key_field,
+    require_fields,
+    shop_number_field,
+)
+
+FIELDS = (
+    key_field("api_key", "API key", max_length=16),
+    key_field("client_id", "Client ID", max_length=16, secret=False),
+    shop_number_field("shop_id", "Shop ID"),
+)
+
+
+def test_declared_fields_are_a_form_with_camel_case_names_and_one_account() -> None:
+    assert [(f.json_name, f.secret, f.account) for f in FIELDS] == [
+        ("apiKey", True, False),
+        ("clientId", False, False),
+        ("shopId", False, True),
+    ]
+    read = read_credentials(FIELDS, {"apiKey": "k!y~1", "clientId": "c", "shopId": "043115"})
+    assert read == {"api_key": "k!y~1", "client_id": "c", "shop_id": "43115"}
+    assert account_of(FIELDS, read) == "43115"  # one shop, however its number is typed
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "rule"),
+    [
+        ({"apiKey": "has space", "clientId": "c", "shopId": "1"}, "apiKey", "printable ASCII"),
+        ({"apiKey": "k" * 17, "clientId": "c", "shopId": "1"}, "apiKey", "at most 16"),
+        ({"apiKey": "k", "clientId": "c", "shopId": "12a"}, "shopId", "digits"),
+        ({"apiKey": "k", "clientId": "c", "shopId": "1" * 13}, "shopId", "at most 12"),
+    ],
+)
+def test_a_value_off_its_declared_rule_is_refused_by_the_form(
+    typed: dict[str, str], field: str, rule: str
+) -> None:
+    with pytest.raises(CredentialFieldInvalid) as refused:
+        read_credentials(FIELDS, typed)
+    assert refused.value.field == field and rule in str(refused.value)
+
+
+def test_stored_credentials_missing_a_field_name_it_never_a_value() -> None:
+    require_fields(FIELDS, {"api_key": "secret-1", "client_id": "c", "shop_id": "1"}, "X")
+    with pytest.raises(ValueError, match="X credentials lack client_id, shop_id") as missing:
+        require_fields(FIELDS, {"api_key": "secret-1", "client_id": ""}, "X")
+    assert "secret-1" not in str(missing.value)
+
+
+def test_an_order_id_pattern_finds_ids_standing_alone() -> None:
+    ids = OrderIdPattern("[0-9]{10}[A-Z]{5}", "ten digits, five letters")
+    assert ids.is_order_id("2611230948AAACH")
+    assert not ids.is_order_id("2611230948AAACH ") and not ids.is_order_id("x2611230948AAACH")
+    text = "Commande 2611230948AAACH, pas x2611230948AAACH ni 2611230948AAACHZ (2611230948BBBCC)"
+    assert ids.order_ids_in(text) == ["2611230948AAACH", "2611230948BBBCC"]
+
+
+def test_what_may_touch_an_id_and_which_matches_are_kept_are_declared() -> None:
+    hyphenated = OrderIdPattern("[0-9A-Z]*[0-9][0-9A-Z]*-[A-Z]", "id-A", joined="0-9A-Za-z_-")
+    assert hyphenated.order_ids_in("BOU12-A et X-BOU12-A et BOU12-AB, BOU34-B.") == [
+        "BOU12-A",
+        "BOU34-B",
+    ]
+    no_decimals = OrderIdPattern("[1-9][0-9]{6,11}", "a number", before=".,")
+    assert no_decimals.order_ids_in("12345678 coûte 9,12345678 €") == ["12345678"]
+    with_a_digit = OrderIdPattern("[0-9A-Za-z]{13}", "13", keep=lambda w: any(map(str.isdigit, w)))
+    assert with_a_digit.order_ids_in("Remboursement 1A2B3C4D5E6F7") == ["1A2B3C4D5E6F7"]
