@@ -37,13 +37,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
-import msgspec
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.cdiscount import service_env
+from keybuzz_sandbox.cdiscount.env import CdiscountDoubleSettings
 from keybuzz_sandbox.config import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.connectors.registry import connector_for
@@ -199,9 +199,7 @@ async def _replies(
 
 async def run(ctx: BenchContext) -> list[Figure]:
     database = await ctx.make_database("cdiscountmessages")
-    config = msgspec.structs.replace(
-        SandboxConfig(), cdiscount_extra_shops=SHOPS, cdiscount_bench_orders=50
-    )
+    config = SandboxConfig(doubles=(CdiscountDoubleSettings(extra_shops=SHOPS, bench_orders=50),))
     async with running_sandbox(config) as url, httpx.AsyncClient(timeout=30) as http:
         admin = httpx.AsyncClient(base_url=f"{url}/_sandbox/cdiscount", timeout=30)
         settings = {**service_env(url), "CDISCOUNT_POLL_INTERVAL_SECONDS": f"{INTERVAL:g}"}

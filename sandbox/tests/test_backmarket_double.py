@@ -28,6 +28,7 @@ from backmarket_helpers import (
 )
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.backmarket.contract import raw_spec
+from keybuzz_sandbox.backmarket.env import BackMarketDoubleSettings
 from keybuzz_sandbox.doubles import DOUBLES
 
 pytestmark = pytest.mark.asyncio
@@ -60,7 +61,7 @@ async def advance(http: httpx.AsyncClient, seconds: float) -> dict[str, Any]:
 
 
 async def test_shops_are_listed_with_their_tokens_countries_and_sizes(serve) -> None:
-    http = await served(serve, backmarket_extra_shops=3)
+    http = await served(serve, doubles=(BackMarketDoubleSettings(extra_shops=3),))
     listed = await shops(http)
     assert {s["country"] for s in listed} == {"fr-fr", "de-de", "es-es", "it-it"}
     assert len({s["token"] for s in listed}) == len(listed) == 7
@@ -73,7 +74,7 @@ async def test_shops_are_listed_with_their_tokens_countries_and_sizes(serve) -> 
         "BACKMARKET_EU_URL": "http://sandbox/backmarket"
     }
     read = SandboxConfig.from_env({"SANDBOX_BACKMARKET_EXTRA_SHOPS": "3"})
-    assert read.backmarket_extra_shops == 3
+    assert read.of(BackMarketDoubleSettings).extra_shops == 3
 
 
 async def test_every_endpoint_answers_as_back_markets_description_says(serve) -> None:

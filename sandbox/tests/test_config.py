@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.config import ConfigError, config_from_env
+from keybuzz_sandbox.fnac.env import FnacDoubleSettings
 
 
 @pytest.mark.asyncio
@@ -36,7 +37,8 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
             "SANDBOX_FNAC_EXTRA_SHOPS": "10000",
         }
     )
-    assert config.fnac_extra_shops == 10_000 and config_from_env({}).fnac_extra_shops == 0
+    assert config.of(FnacDoubleSettings).extra_shops == 10_000
+    assert config_from_env({}).of(FnacDoubleSettings).extra_shops == 0
     assert (config.port, config.public_url, config.time_scale, config.app_draft, config.seed) == (
         9911,
         "http://127.0.0.1:9911",
@@ -49,6 +51,8 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
         ("SANDBOX_PORT", "x"),
         ("SANDBOX_APP_DRAFT", "maybe"),
         ("SANDBOX_FNAC_EXTRA_SHOPS", "-1"),
+        ("SANDBOX_FNAC_BENCH_ORDERS", "0"),
+        ("SANDBOX_MIRAKL_FREQUENCY_FACTOR", "fast"),
     ):
         with pytest.raises(ConfigError, match=name):
             config_from_env({name: value})

@@ -10,6 +10,7 @@ import pytest
 from fnac_helpers import Fnac, element, errors_of, shops, text
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fnac.double import TOKEN_LIFETIME
+from keybuzz_sandbox.fnac.env import FnacDoubleSettings
 from keybuzz_sandbox.fnac.shops import EXTRA_SHOP_ORDERS
 
 pytestmark = pytest.mark.asyncio
@@ -34,7 +35,7 @@ async def test_shops_are_listed_with_their_credentials(fnac_http) -> None:
 
 
 async def test_extra_shops_are_fnac_and_darty_shops_of_their_own_partners(serve) -> None:
-    http = await serve(SandboxConfig(time_scale=60, fnac_extra_shops=3))
+    http = await serve(SandboxConfig(time_scale=60, doubles=(FnacDoubleSettings(extra_shops=3),)))
     listed = (await http.get("/_sandbox/fnac/shops")).json()
     assert len(listed) == 4 + 3
     extra = [s for s in listed if s["name"].startswith("KeyBuzz Boutique")]

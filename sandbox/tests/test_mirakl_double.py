@@ -15,6 +15,7 @@ import pytest
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.doubles import DOUBLES
 from keybuzz_sandbox.mirakl.contract import raw_spec
+from keybuzz_sandbox.mirakl.env import MiraklDoubleSettings
 from mirakl_helpers import (
     ADMIN,
     Shop,
@@ -321,7 +322,7 @@ async def test_the_clock_advance_makes_orders_threads_and_messages(serve) -> Non
 
 
 async def test_keys_in_authorization_and_shop_id(serve) -> None:
-    http = await served(serve, mirakl_extra_shops=1)
+    http = await served(serve, doubles=(MiraklDoubleSettings(extra_shops=1),))
     await relaxed(http)
     listed = await operators(http)
     leroy = listed["LEROY_MERLIN"]
@@ -437,7 +438,7 @@ async def test_slow_shops_stall_and_trickle(serve) -> None:
 
 
 async def test_extra_shops_for_polling_at_scale(serve) -> None:
-    http = await served(serve, mirakl_extra_shops=3)
+    http = await served(serve, doubles=(MiraklDoubleSettings(extra_shops=3),))
     listed = await operators(http)
     for operator in listed.values():
         extras = [s for s in operator["shops"] if s["name"].startswith("KeyBuzz Boutique")]

@@ -21,6 +21,7 @@ from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import RunningService
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.mirakl import service_env
+from keybuzz_sandbox.mirakl.env import MiraklDoubleSettings
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -43,7 +44,7 @@ def form(shop: dict[str, Any], **changed: str) -> dict[str, str]:
 @pytest.fixture
 async def double() -> AsyncIterator[str]:
     """The double, with one extra shop at each operator: the same shop id at every one."""
-    async for url in serve_double(mirakl_extra_shops=1):
+    async for url in serve_double(doubles=(MiraklDoubleSettings(extra_shops=1),)):
         yield url
 
 

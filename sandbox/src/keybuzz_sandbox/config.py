@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from .roles import DEFAULT_ROLES, parse_roles
+
+T = TypeVar("T")
 
 DEV_CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
 DEV_CLIENT_SECRET = "keybuzz-sandbox-secret"
@@ -66,22 +68,9 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     reply_smtp_host: str = "127.0.0.1"
     reply_smtp_port: int = 2526
     bench_orders: int = 10_000
-    # Orders in 90 days of the Fnac double's largest shop (fnac/shops.py).
-    fnac_bench_orders: int = 50_000
-    # Small Fnac and Darty shops beyond the seeded ones, for polling at scale (fnac/shops.py).
-    fnac_extra_shops: int = 0
-    # Orders in 90 days of the Cdiscount double's largest shop, and its small extra shops
-    # (cdiscount/shops.py).
-    cdiscount_bench_orders: int = 50_000
-    cdiscount_extra_shops: int = 0
-    # Small shops of each Mirakl operator beyond the seeded ones (mirakl/operators.py).
-    mirakl_extra_shops: int = 0
-    # Each documented call frequency of the Mirakl double times this (mirakl/double.py):
-    # below 1, a shop may be polled more often than Mirakl allows, for suites whose polls
-    # come every few seconds.
-    mirakl_frequency_factor: float = 1.0
-    # Small Back Market shops beyond the seeded ones (backmarket/shops.py).
-    backmarket_extra_shops: int = 0
+    # Each double's own settings (its package's ``env.py``), one value per double that has
+    # some; ``of`` gives a double its own, its defaults when none was given.
+    doubles: tuple[Any, ...] = ()
     faults: FaultSettings = FaultSettings()
     # SP-API roles of the application (roles.py): what restricted data it may see.
     app_roles: tuple[str, ...] = DEFAULT_ROLES
@@ -101,6 +90,10 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     def from_env(cls, env: Mapping[str, str] | None = None) -> SandboxConfig:
         return config_from_env(os.environ if env is None else env)
 
+    def of(self, kind: type[T]) -> T:
+        """The settings of type ``kind`` (a double's), its defaults when not given."""
+        return next((s for s in self.doubles if isinstance(s, kind)), None) or kind()
+
 
 def _read(env: Mapping[str, str], name: str, parse: Callable[[str], Any], default: Any) -> Any:
     raw = env.get(name, "").strip()
@@ -110,6 +103,30 @@ def _read(env: Mapping[str, str], name: str, parse: Callable[[str], Any], defaul
         return parse(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from exc
+
+
+def _doubles_settings(env: Mapping[str, str]) -> tuple[Any, ...]:
+    from keybuzz_sandbox.doubles import doubles  # the doubles' packages import this module
+
+    return tuple(
+        double_settings(double.settings, f"SANDBOX_{double.name.upper()}_", env)
+        for double in doubles().values()
+        if double.settings is not None
+    )
+
+
+def double_settings(kind: type[T], prefix: str, env: Mapping[str, str]) -> T:
+    """A double's settings: each field from ``<prefix><FIELD>`` when set, its default
+    otherwise; ConfigError naming the variable of a value its type refuses."""
+    fields: tuple[str, ...] = getattr(kind, "__struct_fields__", ())
+    names = {field: f"{prefix}{field.upper()}" for field in fields}
+    given = {field: env[name].strip() for field, name in names.items() if env.get(name, "").strip()}
+    try:
+        return msgspec.convert(given, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        field = str(exc).rpartition("$.")[2].split("`")[0]
+        name = names.get(field, prefix + "*")
+        raise ConfigError(f"{name}={given.get(field)!r} is not valid: {exc}") from None
 
 
 def _bool(raw: str) -> bool:
@@ -220,13 +237,7 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         reply_smtp_host=_read(env, "SANDBOX_REPLY_SMTP_HOST", str, "127.0.0.1"),
         reply_smtp_port=_read(env, "SANDBOX_REPLY_SMTP_PORT", _port, 2526),
         bench_orders=_read(env, "SANDBOX_BENCH_ORDERS", int, 10_000),
-        fnac_bench_orders=_read(env, "SANDBOX_FNAC_BENCH_ORDERS", _positive_int, 50_000),
-        fnac_extra_shops=_read(env, "SANDBOX_FNAC_EXTRA_SHOPS", _non_negative_int, 0),
-        cdiscount_bench_orders=_read(env, "SANDBOX_CDISCOUNT_BENCH_ORDERS", _positive_int, 50_000),
-        cdiscount_extra_shops=_read(env, "SANDBOX_CDISCOUNT_EXTRA_SHOPS", _non_negative_int, 0),
-        mirakl_extra_shops=_read(env, "SANDBOX_MIRAKL_EXTRA_SHOPS", _non_negative_int, 0),
-        mirakl_frequency_factor=_read(env, "SANDBOX_MIRAKL_FREQUENCY_FACTOR", _positive_float, 1.0),
-        backmarket_extra_shops=_read(env, "SANDBOX_BACKMARKET_EXTRA_SHOPS", _non_negative_int, 0),
+        doubles=_doubles_settings(env),
         faults=_faults_from_env(env),
         app_roles=_read(env, "SANDBOX_APP_ROLES", parse_roles, DEFAULT_ROLES),
         listing_lag_seconds=_read(env, "SANDBOX_LISTING_LAG_SECONDS", _non_negative, 120.0),

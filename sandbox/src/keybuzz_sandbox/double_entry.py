@@ -16,7 +16,8 @@ ServiceEnv = Callable[[str], dict[str, str]]
 
 @dataclass(frozen=True)
 class Double:
-    """One double: its name, the settings pointing a service at it, and where its routes
+    """One double: its name, the settings pointing a service at it, its own settings, and
+    where its routes
     (``module:function`` of the sandbox, mounted in its app) and its conformance drivers
     (``module:function`` returning them by marketplace value) are: imported when asked, so
     that reading a double's settings loads nothing else of it."""
@@ -25,6 +26,9 @@ class Double:
     service_env: ServiceEnv
     routes_at: str = ""
     drivers_at: str = ""
+    # Its own settings (a msgspec Struct whose every field has a default), read from
+    # ``SANDBOX_<NAME>_<FIELD>`` (``config.double_settings``); None: it has none.
+    settings: type[Any] | None = None
 
     def routes(self, sandbox: Sandbox) -> Sequence[Any]:
         """Its route handlers on ``sandbox``."""

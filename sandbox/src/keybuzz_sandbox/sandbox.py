@@ -12,6 +12,7 @@ from .clock import Clock, SellerTimeline
 from .config import SandboxConfig
 from .faults import FaultConfig, FaultInjector
 from .fnac.double import FnacDouble
+from .fnac.env import FnacDoubleSettings
 from .fnac.shops import default_shops
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
@@ -63,9 +64,10 @@ class Sandbox:
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config, self.clock, self.sellers)
         # The Fnac/Darty double (fnac/): its shops cost nothing until asked for.
+        fnac = config.of(FnacDoubleSettings)
         self.fnac = FnacDouble(
             config.seed,
-            default_shops(config.fnac_bench_orders, config.fnac_extra_shops),
+            default_shops(fnac.bench_orders, fnac.extra_shops),
             self.clock,
             self.state,
             config.public_url,

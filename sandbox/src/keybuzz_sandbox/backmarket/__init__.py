@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from keybuzz_sandbox.double_entry import Double
 
-from .env import service_env
+from .env import BackMarketDoubleSettings, service_env
 
 DOUBLE = Double(
     "backmarket",
     service_env,
+    settings=BackMarketDoubleSettings,
     routes_at="keybuzz_sandbox.backmarket.routes:backmarket_routes",
     drivers_at="keybuzz_sandbox.backmarket.driver:drivers",
 )

@@ -24,6 +24,7 @@ from .api import Refused
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
 from .contract import query_problems
 from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
+from .env import BackMarketDoubleSettings
 from .shops import (
     ATTACHMENT_IDS,
     EU_COUNTRIES,
@@ -78,7 +79,7 @@ def waf(kind: str) -> Response[bytes]:
 
 
 def backmarket_routes(sb: Sandbox) -> list[Any]:
-    specs = (*SHOPS, *extra_specs(sb.config.backmarket_extra_shops))
+    specs = (*SHOPS, *extra_specs(sb.config.of(BackMarketDoubleSettings).extra_shops))
     double = BackMarketDouble(sb.config.seed, specs, sb.clock)
 
     def faults() -> BackMarketFaultConfig:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from keybuzz_sandbox.double_entry import Double
 
-from .env import service_env
+from .env import CdiscountDoubleSettings, service_env
 
 DOUBLE = Double(
     "cdiscount",
     service_env,
+    settings=CdiscountDoubleSettings,
     routes_at="keybuzz_sandbox.cdiscount.routes:cdiscount_routes",
     drivers_at="keybuzz_sandbox.cdiscount.driver:drivers",
 )

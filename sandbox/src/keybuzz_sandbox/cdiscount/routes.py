@@ -27,6 +27,7 @@ from .double import (
     CdiscountDouble,
     CdiscountFaultConfig,
 )
+from .env import CdiscountDoubleSettings
 from .generator import CUSTOMER, GRADUATIONS, GRC, TYPOLOGIES, AttachmentFacts
 from .shops import default_shops, numeric_id
 
@@ -96,11 +97,9 @@ def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def cdiscount_routes(sb: Sandbox) -> list[Any]:
     """The double's routes; its shops cost nothing until asked for."""
-    config = sb.config
+    own = sb.config.of(CdiscountDoubleSettings)
     double = CdiscountDouble(
-        config.seed,
-        default_shops(config.cdiscount_bench_orders, config.cdiscount_extra_shops),
-        sb.clock,
+        sb.config.seed, default_shops(own.bench_orders, own.extra_shops), sb.clock
     )
 
     def fault(status: int) -> Response[bytes]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from keybuzz_sandbox.double_entry import Double
 
-from .env import service_env
+from .env import FnacDoubleSettings, service_env
 
 DOUBLE = Double(
     "fnac",
     service_env,
+    settings=FnacDoubleSettings,
     routes_at="keybuzz_sandbox.fnac.routes:fnac_routes",
     drivers_at="keybuzz_sandbox.fnac.driver:drivers",
 )

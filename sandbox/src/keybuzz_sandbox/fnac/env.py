@@ -1,6 +1,20 @@
-"""What points a service at the double (its package's ``service_env``)."""
+"""What points a service at the double (its package's ``service_env``), and the double's
+own settings (``SANDBOX_{NAME}_<FIELD>``, read by ``config.double_settings``)."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+
+class FnacDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """``SANDBOX_FNAC_BENCH_ORDERS``: orders in 90 days of its largest shop;
+    ``SANDBOX_FNAC_EXTRA_SHOPS``: small Fnac and Darty shops beyond the seeded ones, for
+    polling at scale (shops.py)."""
+
+    bench_orders: Annotated[int, msgspec.Meta(gt=0)] = 50_000
+    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from keybuzz_sandbox.double_entry import Double
 
-from .env import service_env
+from .env import MiraklDoubleSettings, service_env
 
 DOUBLE = Double(
     "mirakl",
     service_env,
+    settings=MiraklDoubleSettings,
     routes_at="keybuzz_sandbox.mirakl.routes:mirakl_routes",
     drivers_at="keybuzz_sandbox.mirakl.driver:drivers",
 )

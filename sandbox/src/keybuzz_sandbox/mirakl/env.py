@@ -1,8 +1,22 @@
-"""What points a service at the double (its package's ``service_env``)."""
+"""What points a service at the double (its package's ``service_env``), and the double's
+own settings (``SANDBOX_{NAME}_<FIELD>``, read by ``config.double_settings``)."""
 
 from __future__ import annotations
 
 import json
+from typing import Annotated
+
+import msgspec
+
+
+class MiraklDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """``SANDBOX_MIRAKL_EXTRA_SHOPS``: small shops of each operator beyond the seeded ones
+    (operators.py); ``SANDBOX_MIRAKL_FREQUENCY_FACTOR``: each documented call frequency
+    times this (double.py): below 1, a shop may be polled more often than Mirakl allows,
+    for suites whose polls come every few seconds."""
+
+    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
+    frequency_factor: Annotated[float, msgspec.Meta(gt=0)] = 1.0
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:

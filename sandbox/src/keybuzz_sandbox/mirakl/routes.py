@@ -19,6 +19,7 @@ from .api import Refused
 from .book import CUSTOMER, OPERATOR, SHOP, NewFile, ShopBook, Thread
 from .contract import unknown_parameters, value_problems
 from .double import MiraklDouble, MiraklFaultConfig
+from .env import MiraklDoubleSettings
 from .operators import OPERATORS
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         sb.config.seed,
         OPERATORS,
         sb.clock,
-        sb.config.mirakl_extra_shops,
-        sb.config.mirakl_frequency_factor,
+        sb.config.of(MiraklDoubleSettings).extra_shops,
+        sb.config.of(MiraklDoubleSettings).frequency_factor,
     )
 
     def faults() -> MiraklFaultConfig:
