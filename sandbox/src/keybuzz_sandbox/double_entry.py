@@ -6,10 +6,7 @@ from __future__ import annotations
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from keybuzz_sandbox.sandbox import Sandbox
+from typing import Any
 
 ServiceEnv = Callable[[str], dict[str, str]]
 
@@ -30,8 +27,9 @@ class Double:
     # ``SANDBOX_<NAME>_<FIELD>`` (``config.double_settings``); None: it has none.
     settings: type[Any] | None = None
 
-    def routes(self, sandbox: Sandbox) -> Sequence[Any]:
-        """Its route handlers on ``sandbox``."""
+    def routes(self, sandbox: Any) -> Sequence[Any]:
+        """Its route handlers on ``sandbox`` (the ``Sandbox``, typed loosely: the sandbox's
+        config reads the doubles' settings through this module)."""
         if not self.routes_at:
             return ()
         routes: Sequence[Any] = pkgutil.resolve_name(self.routes_at)(sandbox)
