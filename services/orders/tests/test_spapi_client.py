@@ -7,6 +7,7 @@ so an expired token is a matter of waiting, and buckets refill quickly.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -205,4 +206,24 @@ async def test_an_answer_over_the_cap_is_refused_without_being_kept(seller: Sell
 
     with pytest.raises(SpApiUnavailable, match="larger than allowed"):
         await spapi.search_orders(seller.tenant, query)
+    await spapi.aclose()
+
+
+async def test_a_token_amazon_calls_expired_again_is_refreshed_once_not_more(
+    seller: Seller,
+) -> None:
+    lwa = LwaCounter()
+    spapi = client(seller, clock=lambda: 0.0, lwa=lwa)
+    clock = seller.state.clock
+    real = clock._now
+    later = itertools.count()
+    # Each reading of Amazon's clock 10 s after the last: every token it granted has
+    # expired (it lives 2 s at this time scale) by the time a call shows it.
+    clock._now = lambda: real() + 10 * next(later)
+    try:
+        with pytest.raises(SpApiAccessDenied, match="expired"):
+            await spapi.get_order(seller.tenant, "402-0000000-0000000")
+    finally:
+        clock._now = real
+    assert lwa.calls == 2  # the first token and one refresh, never one an attempt
     await spapi.aclose()
