@@ -28,6 +28,7 @@ from keybuzz_shared.connectors.kit import (
     Requester,
 )
 from keybuzz_shared.connectors.seam import (
+    AllowanceSpent,
     CallAnswerUnreadable,
     CallOutcomeUnknown,
     CallRefused,
@@ -352,3 +353,25 @@ async def test_a_file_needing_the_token_is_fetched_with_it_renewed_once_from_dec
     assert script.hits("/api/files/8") == 2
     with pytest.raises(LinkRefused):
         await requester.get_bytes("https://elsewhere.invalid/files/9", 1_000)
+
+
+async def test_the_daily_allowance_is_counted_and_a_call_past_its_limit_is_never_sent(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/folders"] = [Reply(body={"items": []})]
+    script.replies["/api/orders"] = [Reply(body={"ok": 1})]
+    requester = keyed(base, http, allowance_call="GET folders")
+    await requester.get_json("folders")
+    await requester.get_json("orders")  # not a call of the allowance
+    assert requester.allowance_calls() == 1
+
+    requester.limit_allowance_calls(2)
+    await requester.get_json("folders")
+    with pytest.raises(AllowanceSpent, match="2 calls allowed"):
+        await requester.get_json("folders")
+    assert script.hits("/api/folders") == 2 and requester.allowance_calls() == 2
+    assert await requester.get_json("orders") == {"ok": 1}  # other calls still go
+    requester.limit_allowance_calls(None)
+    await requester.get_json("folders")
+    assert script.hits("/api/folders") == 3

@@ -30,7 +30,6 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
-    AllowanceSpent,
     InboxFile,
     InboxMessage,
     Page,
@@ -53,7 +52,6 @@ from keybuzz_connector_backmarket.order_states import line_state_name, order_sta
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
-FOLDER_LIST = "GET ws/sav"  # the call Back Market allows 4,000 a day [official]
 FOLDERS_KEPT = 20_000  # folders whose last message date a session remembers
 # A page's folders read at once: a poll of 10 changed folders takes about 3 calls' time,
 # far within the details' 600 calls a minute [official].
@@ -314,8 +312,6 @@ class CareInbox(ThreadsInbox):
         self._read: dict[int, datetime] = {}
         # folder id -> its reading not yet known stored
         self._pending: dict[int, _Pending] = {}
-        # The client's FOLDER_LIST count a listing may reach (None: no limit).
-        self.list_calls_limit: int | None = None
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -356,9 +352,6 @@ class CareInbox(ThreadsInbox):
         unreadable: list[str] = []
         page = 1
         while True:
-            limit = self.list_calls_limit
-            if limit is not None and self.client.sent[FOLDER_LIST] >= limit:
-                raise AllowanceSpent(f"folder list cut at its page {page}: the calls allowed spent")
             try:
                 listed = await self.client.get_json(
                     "/ws/sav", {"last_message_date": after, "page": str(page)}

@@ -9,7 +9,7 @@ from keybuzz_shared.connectors.seam import (
     PartsSession,
 )
 
-from keybuzz_connector_backmarket.care import FOLDER_LIST, CareInbox
+from keybuzz_connector_backmarket.care import CareInbox
 from keybuzz_connector_backmarket.client import BackMarketClient
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.replies import FolderReplies
@@ -28,12 +28,12 @@ class BackMarketSession(PartsSession):
     def allowance_calls(self) -> int:
         """The folder-list calls this session sent: what Back Market's 4,000 a day count
         (a poll lists no incident: no call for them)."""
-        return self.client.sent[FOLDER_LIST]
+        return self.client.allowance_calls()
 
     def limit_allowance_calls(self, total: int | None) -> None:
         """The seam's ``LimitsAllowanceCalls``: a listing's folder-list calls stop at
         ``total`` (a poll's first page lists every folder changed, one call a 10)."""
-        self.care.list_calls_limit = total
+        self.client.limit_allowance_calls(total)
 
     async def verify(self) -> None:
         await self.client.get_json("/ws/sav", {"page": "1"})

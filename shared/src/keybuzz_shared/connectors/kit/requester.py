@@ -8,7 +8,10 @@ deadline, reads retried and sends never repeated once they may have arrived
 back every later call of the same operation until it ends — a refused token renewed once,
 redirects and answers of another type refused with what came, listings by next link with
 the page size checked, and files fetched from the declared hosts only (``FileLinks``).
-Every call sent is counted by name (``sent``): what a daily allowance is spent on."""
+Every call sent is counted by name (``sent``); the call a marketplace's daily allowance
+counts (``ApiSpec.allowance_call``) is the seam's ``CountsAllowanceCalls`` and
+``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
+unsent (``AllowanceSpent``)."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.auth import Auth
 from keybuzz_shared.connectors.kit.refusals import Refusals
-from keybuzz_shared.connectors.seam import CallRefused
+from keybuzz_shared.connectors.seam import AllowanceSpent, CallRefused
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, read_bounded
 from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls, Unavailable
@@ -55,7 +58,8 @@ class ApiSpec:
     redirect or a page of another type most likely means (a base URL that is not the
     API's); ``holds_throttled``: a ``Retry-After`` holds back every later call of the same
     operation until it ends; ``authorized_files``: a file link is fetched with the call's
-    authentication (else with its public headers only)."""
+    authentication (else with its public headers only); ``allowance_call``: the name of
+    the call the marketplace allows a number of a day ("GET ws/sav"), empty when none."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger
@@ -65,6 +69,7 @@ class ApiSpec:
     misaddressed: str = ""
     holds_throttled: bool = False
     authorized_files: bool = False
+    allowance_call: str = ""
 
     @property
     def terms(self) -> CallTerms:
@@ -140,6 +145,7 @@ class Requester(JsonCalls[Call]):
         self._files = files
         self._held_until: dict[str, float] = {}  # time.monotonic() before which none leaves
         self.sent: Counter[str] = Counter()  # requests sent by call name, answered or not
+        self._allowance_limit: int | None = None  # the allowance's calls it may reach
 
     @property
     def base_url(self) -> str:
@@ -258,6 +264,15 @@ class Requester(JsonCalls[Call]):
     def unreadable(self, call: str, reason: str) -> Exception:
         return self.spec.errors.unreadable(call, reason)
 
+    def allowance_calls(self) -> int:
+        """The calls of the daily allowance sent (0 where the marketplace counts none)."""
+        return self.sent[self.spec.allowance_call] if self.spec.allowance_call else 0
+
+    def limit_allowance_calls(self, total: int | None) -> None:
+        """No call of the allowance is sent once ``allowance_calls`` reached ``total``
+        (None: no limit): it raises AllowanceSpent instead."""
+        self._allowance_limit = total
+
     def held_for(self, operation: str) -> float:
         """Seconds left of the Retry-After the marketplace gave ``operation`` (0: none)."""
         return max(0.0, self._held_until.get(operation, 0.0) - time.monotonic())
@@ -326,6 +341,7 @@ class Requester(JsonCalls[Call]):
 
     async def _once(self, call: Call, auth_headers: Mapping[str, str]) -> _Answer:
         await self._hold_check(call)
+        self._allowance_check(call)
         self.sent[call.name] += 1
         headers = {"Accept": "application/json", **auth_headers}
         if call.content_type is not None:
@@ -345,6 +361,12 @@ class Requester(JsonCalls[Call]):
         )
         body = self._decoded(call, response, content) if call.json_answer else content
         return _Answer(body, response.links.get("next", {}).get("url"))
+
+    def _allowance_check(self, call: Call) -> None:
+        limit = self._allowance_limit
+        if call.name == self.spec.allowance_call and limit is not None:
+            if self.sent[call.name] >= limit:
+                raise AllowanceSpent(f"{call.name}: the {limit} calls allowed are spent")
 
     # --- holds: a Retry-After kept for the calls after ------------------------------------
 
