@@ -1,17 +1,26 @@
 """For tests of a shop API connector through oauth and the poller run in-process
 (``testing.start_service``): their HTTP API as an agent of the tenant calls it, a
-connection's row, and the poller against a marketplace double, polling and sending only
-when the test says."""
+connection's row, the poller against a marketplace double, polling and sending only when
+the test says, events published as their producer would and read back from JetStream, and
+the poller run once as a process (``--once``)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from keybuzz_shared.auth import issue_token
+from keybuzz_shared.events import Event, TenantArchived, encode_event, event_headers
+from nats.js.api import DeliverPolicy
 
-from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_devstack import bootstrap
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 
 
 def agent_headers(service: RunningService, tenant: str) -> dict[str, str]:
@@ -71,3 +80,94 @@ async def start_quiet_poller(
         **dovecot.settings,
         **overrides,
     )
+
+
+async def publish(service: RunningService, event: Event) -> None:
+    """``event`` on JetStream, as its producer would publish it."""
+    js = (await service.operator()).jetstream()
+    await js.publish(event.type, encode_event(event), headers=event_headers(event))
+
+
+async def tenant_archived(
+    poller: RunningService, tenant_id: str, at: datetime | None = None
+) -> None:
+    """The product app's ``tenant.archived``, once the poller applied it."""
+    await publish(poller, TenantArchived(tenant_id=tenant_id, occurred_at=at or datetime.now(UTC)))
+
+    async def applied() -> bool:
+        return bool(
+            await poller.runtime.pool.fetchval(
+                "SELECT archived FROM poller_tenants WHERE tenant_id = $1", tenant_id
+            )
+        )
+
+    await eventually(applied)
+
+
+async def outbox_drained(service: RunningService) -> None:
+    """Every event the service committed has been acknowledged by JetStream."""
+
+    async def drained() -> bool:
+        pending = await service.runtime.pool.fetchval(
+            "SELECT count(*) FROM event_outbox WHERE published_at IS NULL"
+        )
+        return pending == 0
+
+    await eventually(drained)
+
+
+async def tenant_events(
+    service: RunningService, subject: str, tenant_id: str
+) -> list[dict[str, Any]]:
+    """Every event of ``subject`` for the tenant on JetStream, once the service's outbox
+    is drained."""
+    await outbox_drained(service)
+    sub = (
+        await (await service.operator())
+        .jetstream()
+        .subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+    )
+    found: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                return found
+            body = json.loads(msg.data)
+            if body.get("tenantId") == tenant_id:
+                found.append(body)
+    finally:
+        await sub.unsubscribe()
+
+
+def poller_process_env(
+    stack: Infra, database: str, dovecot: MailServer, **more: str
+) -> dict[str, str]:
+    """The environment of ``python -m keybuzz_poller`` as a process, on the test stack."""
+    return {
+        **os.environ,
+        "NATS_URL": stack.nats_url,
+        "DATABASE_URL": database,
+        "PRODUCT_DATABASE_URL": database,
+        "VAULT_ADDR": stack.vault_addr,
+        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
+        **dovecot.settings,
+        **more,
+    }
+
+
+async def run_poller_once(env: dict[str, str]) -> bytes:
+    """``python -m keybuzz_poller --once``: what it printed, once it exited 0."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "keybuzz_poller",
+        "--once",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()[-2000:]
+    return out

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import smtplib
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -15,23 +12,29 @@ from typing import Any
 
 import aiosmtplib
 import asyncpg
-from keybuzz_devstack import bootstrap
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+
+# What the poller's tests share with the connectors' (keybuzz_devstack.shop_api_testing),
+# under the names these tests use.
+from keybuzz_devstack import shop_api_testing
+from keybuzz_devstack.shop_api_testing import agent_headers as headers
+from keybuzz_devstack.shop_api_testing import agent_json as get_json
+from keybuzz_devstack.shop_api_testing import outbox_drained as outbox_drained
+from keybuzz_devstack.shop_api_testing import publish as publish
+from keybuzz_devstack.shop_api_testing import tenant_events as tenant_events
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
 from keybuzz_poller.service import DEFINITION
-from keybuzz_shared.auth import issue_token
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.events import (
-    Event,
     InboundAddressInfo,
-    TenantArchived,
     TenantSynced,
-    encode_event,
-    event_headers,
 )
-from nats.js.api import DeliverPolicy
+
+archived = shop_api_testing.tenant_archived
+process_env = shop_api_testing.poller_process_env
+run_once = shop_api_testing.run_poller_once
 
 DOMAIN = "inbound.keybuzz.test"
 # The test poller's MX_MAX_MESSAGE_BYTES (conftest.py): small enough to test the 552 cheaply.
@@ -43,11 +46,6 @@ def new_tenant() -> tuple[str, str]:
     """A fresh tenant id and its FR inbound address."""
     tenant_id = f"t{uuid.uuid4().hex[:10]}"
     return tenant_id, f"amazon.{tenant_id}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}"
-
-
-async def publish(poller: RunningService, event: Event) -> None:
-    js = (await poller.operator()).jetstream()  # as the event's producer would
-    await js.publish(event.type, encode_event(event), headers=event_headers(event))
 
 
 def synced_event(
@@ -105,20 +103,6 @@ async def synced_and_ignored(
     await eventually(consumed)
 
 
-async def archived(poller: RunningService, tenant_id: str, at: datetime | None = None) -> None:
-    event = TenantArchived(tenant_id=tenant_id, occurred_at=at or datetime.now(UTC))
-    await publish(poller, event)
-
-    async def applied() -> bool:
-        return bool(
-            await poller.runtime.pool.fetchval(
-                "SELECT archived FROM poller_tenants WHERE tenant_id = $1", tenant_id
-            )
-        )
-
-    await eventually(applied)
-
-
 def relay_mail(
     to: str, text: str = "Where is my parcel?", subject: str | None = None
 ) -> EmailMessage:
@@ -162,12 +146,6 @@ async def recipient_known(poller: RunningService, address: str) -> bool:
     return await PostgresProjection(poller.runtime.pool).find_recipient(address) is not None
 
 
-def headers(poller: RunningService, tenant_id: str) -> dict[str, str]:
-    """A user of ``tenant_id`` only, as the product app would sign it."""
-    token = issue_token(poller.runtime.settings.jwt_secret, "agent-1", tenants=[tenant_id])
-    return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant_id}
-
-
 async def poll_now(poller: RunningService, tenant_id: str) -> dict[str, Any]:
     async with poller.client() as http:
         response = await http.post("/api/v1/poller/poll", headers=headers(poller, tenant_id))
@@ -176,52 +154,9 @@ async def poll_now(poller: RunningService, tenant_id: str) -> dict[str, Any]:
     return body
 
 
-async def get_json(poller: RunningService, tenant_id: str, path: str, **params: Any) -> Any:
-    async with poller.client() as http:
-        response = await http.get(path, headers=headers(poller, tenant_id), params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def outbox_drained(poller: RunningService) -> None:
-    """Every event the poller committed has been acknowledged by JetStream."""
-
-    async def drained() -> bool:
-        pending = await poller.runtime.pool.fetchval(
-            "SELECT count(*) FROM event_outbox WHERE published_at IS NULL"
-        )
-        return pending == 0
-
-    await eventually(drained)
-
-
 async def received_events(poller: RunningService, tenant_id: str) -> list[dict[str, Any]]:
     """Every ``message.received`` of the tenant stored in the MESSAGES stream."""
     return await tenant_events(poller, "message.received", tenant_id)
-
-
-async def tenant_events(
-    poller: RunningService, subject: str, tenant_id: str
-) -> list[dict[str, Any]]:
-    """Every event of ``subject`` for the tenant in the MESSAGES stream."""
-    await outbox_drained(poller)
-    sub = (
-        await (await poller.operator())
-        .jetstream()
-        .subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
-    )
-    found: list[dict[str, Any]] = []
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=0.5)
-            except TimeoutError:
-                return found
-            body = json.loads(msg.data)
-            if body.get("tenantId") == tenant_id:
-                found.append(body)
-    finally:
-        await sub.unsubscribe()
 
 
 async def deliver_behind_the_mx(dovecot: MailServer, tenant_id: str, message: EmailMessage) -> None:
@@ -253,33 +188,3 @@ async def migrated_pool(make_database: Callable[[str], Awaitable[str]]) -> async
     assert DEFINITION.migrations is not None
     await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
     return pool
-
-
-def process_env(stack: Infra, database: str, dovecot: MailServer, **more: str) -> dict[str, str]:
-    """The environment of ``python -m keybuzz_poller`` as a process, on the test stack."""
-    return {
-        **os.environ,
-        "NATS_URL": stack.nats_url,
-        "DATABASE_URL": database,
-        "PRODUCT_DATABASE_URL": database,
-        "VAULT_ADDR": stack.vault_addr,
-        "VAULT_TOKEN": bootstrap.service_token_id("poller"),
-        **dovecot.settings,
-        **more,
-    }
-
-
-async def run_once(env: dict[str, str]) -> bytes:
-    """``python -m keybuzz_poller --once``: what it printed, once it exited 0."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "keybuzz_poller",
-        "--once",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()[-2000:]
-    return out

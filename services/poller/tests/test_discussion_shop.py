@@ -22,6 +22,8 @@ from keybuzz_devstack.testing import (
     eventually,
 )
 from keybuzz_poller.polling.shops import ShopScheduler
+from keybuzz_poller.ports import PollerPorts
+from keybuzz_poller.replies.ports import RepliesPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.connections import shop_marketplaces
@@ -39,11 +41,14 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.vault import VaultClient
 from mailkit import get_json, headers, publish
-from test_fnac_replies import replies
 
 MARKETPLACE = ThrowawayConnector.marketplace
 ON_ORDER = ThreadKey("DISCUSSION", "D-1", "ORD-77")
 TOPIC = ThreadDetail("topic", "Typologie", "Produit non reçu")
+
+
+def replies(poller: RunningService) -> RepliesPorts:
+    return poller.runtime.component(PollerPorts).replies
 
 
 class Marketplace:

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from keybuzz_devstack.shop_api_testing import agent_headers as headers
+from keybuzz_devstack.shop_api_testing import tenant_events
 from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.ports import PollerPorts
@@ -22,7 +24,6 @@ from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.tickets.alerts import alert_round
 from keybuzz_shared.connectors.seam import Reply, ReplyOutcome
 from keybuzz_shared.vault import VaultClient
-from mailkit import headers, tenant_events
 from test_fnac_polling import (
     admin,
     buyer_writes,

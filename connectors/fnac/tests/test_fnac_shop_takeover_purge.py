@@ -8,11 +8,11 @@ PostgreSQL."""
 from __future__ import annotations
 
 import httpx
+from keybuzz_devstack.shop_api_testing import publish
 from keybuzz_devstack.testing import RunningService, eventually
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.vault import VaultClient
-from mailkit import publish
 from test_fnac_polling import admin, connect, demo_shop, poll, poller, status
 
 __all__ = ["admin", "poller"]  # fixtures

@@ -11,6 +11,12 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from keybuzz_devstack.shop_api_testing import agent_headers as headers
+from keybuzz_devstack.shop_api_testing import agent_json as get_json
+from keybuzz_devstack.shop_api_testing import poller_process_env as process_env
+from keybuzz_devstack.shop_api_testing import publish
+from keybuzz_devstack.shop_api_testing import run_poller_once as run_once
+from keybuzz_devstack.shop_api_testing import tenant_archived as archived
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
 from keybuzz_poller.polling.scheduler import TenantNotPollable
 from keybuzz_poller.polling.shops import ShopScheduler
@@ -19,7 +25,6 @@ from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import ShopPollFailed
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.vault import VaultClient
-from mailkit import archived, get_json, headers, process_env, publish, run_once
 
 StartService = Callable[..., Awaitable[RunningService]]
 CAP = 100_000  # FNAC_MAX_ATTACHMENT_BYTES here

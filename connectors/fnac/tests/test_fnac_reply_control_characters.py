@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from keybuzz_devstack.shop_api_testing import tenant_events
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.replies.ports import MarketplaceReplies
 from keybuzz_poller.replies.sender import send_due
@@ -24,7 +25,6 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
 )
 from keybuzz_shared.vault import VaultClient
-from mailkit import tenant_events
 from test_fnac_polling import admin, poll, ticket_of
 from test_fnac_replies import (
     LEASE,
