@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 from keybuzz_devstack import infra
+from keybuzz_devstack.shop_api_testing import tenant_events
 from keybuzz_devstack.testing import (
     SANDBOX_TIME_SCALE,
     Infra,
@@ -35,7 +35,6 @@ from keybuzz_shared.connectors.registry import connectors
 from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
-from nats.js.api import DeliverPolicy
 
 from tests.stack_fixture import wait_for
 
@@ -305,26 +304,4 @@ async def stored_ids(stack: Stack, shop: Connected) -> list[str]:
 
 async def events(stack: Stack, subject: str, tenant: str) -> list[dict[str, Any]]:
     """Every ``subject`` event of ``tenant`` on JetStream, once the poller's outbox is sent."""
-
-    async def drained() -> bool:
-        pending = await stack.poller.runtime.pool.fetchval(
-            "SELECT count(*) FROM event_outbox WHERE published_at IS NULL"
-        )
-        return pending == 0
-
-    await wait_for(drained, 10, "the poller's outbox sent")
-    js = (await stack.poller.operator()).jetstream()
-    sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
-    found: list[dict[str, Any]] = []
-    try:
-        while True:
-            try:
-                message = await sub.next_msg(timeout=0.5)
-            except TimeoutError:
-                break
-            event = msgspec.json.decode(message.data)
-            if event.get("tenantId") == tenant:
-                found.append(event)
-    finally:
-        await sub.unsubscribe()
-    return found
+    return await tenant_events(stack.poller, subject, tenant)
