@@ -25,6 +25,11 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
+def storable_json(items: list[dict[str, object]]) -> list[dict[str, object]]:
+    """A listing of records (a message's files) with each of their strings storable."""
+    return [{k: storable(v) if isinstance(v, str) else v for k, v in i.items()} for i in items]
+
+
 def one_line(text: str) -> str:
     """Storable and showable on one line: every non-printable character becomes a space."""
     return "".join(c if c.isprintable() else " " for c in text)

@@ -17,7 +17,7 @@ import msgspec
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.connectors.seam import Recipient, Reply, ReplyFile
 from keybuzz_shared.ids import uuid7_string
-from keybuzz_shared.text import storable
+from keybuzz_shared.text import storable, storable_json
 
 from keybuzz_poller.inbound.bounce_auth import bounce_address
 from keybuzz_poller.inbound.relays import relay_for, relay_marketplace, relay_names
@@ -39,7 +39,6 @@ from keybuzz_poller.replies.ports import (
     ReplyContext,
 )
 from keybuzz_poller.shops.domain import INCIDENT_OPEN, thread_of
-from keybuzz_poller.tickets.from_mails import storable_json
 
 Out = TypeVar("Out")
 

@@ -18,7 +18,7 @@ from keybuzz_shared.connectors.seam import (
     is_sent_reply,
 )
 from keybuzz_shared.ids import uuid7_string
-from keybuzz_shared.text import display_name, storable
+from keybuzz_shared.text import display_name, storable, storable_json
 
 # Who wrote a message: a ticket's sender types (the tickets' deadlines read them too).
 from keybuzz_poller.tickets.ports import BUYER as BUYER
@@ -237,15 +237,17 @@ def external_row(
     """The message as its ticket stores it, like a relayed mail: its files listed (their
     contents are stored beside it), the message as received without its files' URLs (they
     may carry access tokens); ``mark_read``: pending until marked read at the marketplace."""
-    listed = [
-        {
-            "filename": storable(a.filename),
-            "contentType": storable(a.content_type),
-            "size": a.size or 0,
-            "skipped": a.skipped and storable(a.skipped),
-        }
-        for a in attachments
-    ]
+    listed = storable_json(
+        [
+            {
+                "filename": a.filename,
+                "contentType": a.content_type,
+                "size": a.size or 0,
+                "skipped": a.skipped,
+            }
+            for a in attachments
+        ]
+    )
     return ExternalMessageRow(
         id=uuid7_string(),
         tenant_id=shop.tenant_id,

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import msgspec
 from keybuzz_shared.ids import uuid7_strings
-from keybuzz_shared.text import storable
+from keybuzz_shared.text import storable, storable_json
 
 from keybuzz_poller.inbound.relays import default_marketplace
 from keybuzz_poller.reading.relay_mail import RelayMail
@@ -146,10 +146,6 @@ def _external_row(
         parse_error=_optional(mail.parse_error),
         accepted_at=mail.accepted_at,
     )
-
-
-def storable_json(items: list[dict[str, object]]) -> list[dict[str, object]]:
-    return [{k: storable(v) if isinstance(v, str) else v for k, v in i.items()} for i in items]
 
 
 def _threads(fresh: list[ExternalMessageRow]) -> dict[tuple[str, str], list[ExternalMessageRow]]:
