@@ -106,7 +106,7 @@ _INSERT_TICKET_MESSAGES = """
         id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply,
         direction)
     SELECT id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply,
-           coalesce(direction, 'INBOUND')
+           direction
     FROM unnest($1::poller_ticket_message_row[]) WITH ORDINALITY AS m
     ORDER BY m.ordinality
 """
