@@ -70,11 +70,18 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 10.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail the test after ``within`` s."""
+    """Poll ``probe`` until it returns something truthy; fail the test after ``within`` s.
+
+    A probe that never returns (a pool acquire, a request to a stalled server) fails too:
+    each call gets what is left of ``within``.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
-        value = await probe()
+        try:
+            value = await asyncio.wait_for(probe(), max(deadline - loop.time(), 0.5))
+        except TimeoutError:
+            raise AssertionError(f"condition not met within {within}s (the probe hung)") from None
         if value:
             return value
         if loop.time() > deadline:
