@@ -16,13 +16,18 @@ from keybuzz_connector_backmarket.care import BACK_MARKET_STAFF, CareInbox
 from keybuzz_connector_backmarket.client import BackMarketClient
 from keybuzz_connector_backmarket.connector import LIMITS
 from keybuzz_connector_backmarket.credentials import BackMarketCredentialCheck
-from keybuzz_connector_backmarket.errors import BackMarketCredentialsRefused
 from keybuzz_connector_backmarket.names import BACKMARKET
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES, FolderReplies
 from keybuzz_connector_backmarket.session import BackMarketSession
 from keybuzz_connector_backmarket.settings import BUYER_HOURS, BackMarketSettings
-from keybuzz_shared.connectors.seam import InboxMessage, Reply, ReplyFile, ThreadKey
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    InboxMessage,
+    Reply,
+    ReplyFile,
+    ThreadKey,
+)
 
 MADRID, MILANO = 3, 4
 
@@ -229,7 +234,7 @@ async def test_the_credential_check_names_the_seller_back_market_answers_for(
     identity = await check.verify(fields, http=http, settings=settings)
     assert identity == f"backmarket-eu:{shop['merchantId']}"
     other = fields | {"merchant_id": str(shop["merchantId"] + 1)}
-    with pytest.raises(BackMarketCredentialsRefused) as refused:
+    with pytest.raises(CredentialsRefused) as refused:
         await check.verify(other, http=http, settings=settings)
     assert shop["token"] not in str(refused.value)
 

@@ -12,11 +12,7 @@ import httpx
 import pytest
 from backmarket_connector_helpers import client_for
 from keybuzz_connector_backmarket.client import WAF_HOLD_SECONDS
-from keybuzz_connector_backmarket.errors import (
-    BackMarketCredentialsRefused,
-    BackMarketOutcomeUnknown,
-    BackMarketUnavailable,
-)
+from keybuzz_shared.connectors.seam import CallOutcomeUnknown, CallUnavailable, CredentialsRefused
 
 MILANO = 4  # the double's smallest seeded shop
 
@@ -33,9 +29,9 @@ async def test_the_firewalls_403_is_held_and_retried_not_read_as_a_revoked_token
     faults = {"wafNext": 1, "wafKind": kind, "operations": ["getCareFolderList"]}
     assert (await admin.put("/faults", json=faults)).status_code == 200
     client = client_for(sandbox_url, http, shop)
-    with pytest.raises(BackMarketUnavailable) as held:
+    with pytest.raises(CallUnavailable) as held:
         await client.get_json("/ws/sav", {"page": "1"})
-    assert not isinstance(held.value, BackMarketCredentialsRefused)
+    assert not isinstance(held.value, CredentialsRefused)
     assert held.value.retry_after == WAF_HOLD_SECONDS and "firewall" in str(held.value)
     listed = await client.get_json("/ws/sav", {"page": "1"})  # later: the same call works
     assert listed["results"]
@@ -45,7 +41,7 @@ async def test_a_refused_token_is_credentials_refused_and_never_quoted(
     sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, Any]
 ) -> None:
     wrong = shop | {"token": shop["token"][::-1] + "x"}
-    with pytest.raises(BackMarketCredentialsRefused) as refused:
+    with pytest.raises(CredentialsRefused) as refused:
         await client_for(sandbox_url, http, wrong).get_json("/ws/sav", {"page": "1"})
     assert wrong["token"] not in str(refused.value) and "401" in str(refused.value)
 
@@ -77,7 +73,7 @@ async def test_a_message_whose_answer_is_lost_is_not_sent_again(
     assert (await admin.put("/faults", json=faults)).status_code == 200
     text = f"Réponse perdue {opened['folderId']}"
     client = client_for(sandbox_url, http, shop)
-    with pytest.raises(BackMarketOutcomeUnknown):
+    with pytest.raises(CallOutcomeUnknown):
         await client.post_form(f"/ws/sav/{opened['folderId']}/msg", {"message": text})
     sent = (await admin.get(f"/shops/{MILANO}/sent")).json()["sent"]
     assert [s["message"] for s in sent].count(text) == 1

@@ -15,15 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.errors import (
-    OctopiaAnswerUnreadable,
-    OctopiaCredentialsRefused,
-    OctopiaOutcomeUnknown,
-    OctopiaRequestRefused,
-    OctopiaUnavailable,
-)
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
     CredentialsRefused,
     MarketplaceUnavailable,
     OutcomeUnknown,
@@ -137,7 +134,7 @@ async def test_a_wrong_secret_is_credentials_refused_and_never_shown(
 ) -> None:
     wrong = credentials_of(demo, client_secret="not-the-secret-0123456789abcdef")
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(OctopiaCredentialsRefused) as refused:
+    with pytest.raises(CredentialsRefused) as refused:
         await client_for(demo, credentials=wrong).get_json("/typologies")
     assert isinstance(refused.value, CredentialsRefused)
     assert "invalid_client" in str(refused.value) or "Invalid client" in str(refused.value)
@@ -151,7 +148,7 @@ async def test_a_seller_id_not_the_clients_is_credentials_refused(
 ) -> None:
     other = shop(sandbox_url, "Maison")["sellerId"]
     client = client_for(demo, credentials=credentials_of(demo, seller_id=other))
-    with pytest.raises(OctopiaCredentialsRefused, match="no access to seller"):
+    with pytest.raises(CredentialsRefused, match="no access to seller"):
         await client.get_json("/typologies")
 
 
@@ -166,7 +163,7 @@ async def test_a_revoked_secret_is_credentials_refused_at_renewal(
     before = await token_requests(admin, entry["sellerId"])
     rotated = await admin.post(f"{ADMIN}/shops/{entry['sellerId']}/rotate-secret")
     assert rotated.status_code == 200
-    with pytest.raises(OctopiaCredentialsRefused, match="invalid_client|Invalid client"):
+    with pytest.raises(CredentialsRefused, match="invalid_client|Invalid client"):
         await client.get_json("/typologies")
     # One renewal tried, not a loop of them.
     assert await token_requests(admin, entry["sellerId"]) == before + 1
@@ -209,10 +206,10 @@ async def test_a_cursor_not_handed_out_is_refused_before_any_call(
 async def test_a_refused_call_says_octopias_reason(
     admin: httpx.AsyncClient, demo: dict[str, Any], client_for: Callable[..., OctopiaClient]
 ) -> None:
-    with pytest.raises(OctopiaRequestRefused) as refused:
+    with pytest.raises(CallRefused) as refused:
         await client_for(demo).get_page("/orders", {"pageSize": "101"})
     assert refused.value.status == 400 and "pageSize between 1 and 100" in refused.value.detail
-    with pytest.raises(OctopiaRequestRefused) as missing:
+    with pytest.raises(CallRefused) as missing:
         await client_for(demo).get_json("/orders/000000000000")
     assert missing.value.status == 404
 
@@ -243,7 +240,7 @@ async def test_429_without_retry_after_backs_off_and_retries(
     items, _ = await client.get_page(*ORDERS)
     assert items and await faults_left(admin) == 0
     await set_faults(admin, failNext=5, failStatus=429, operations=["getOrders"])
-    with pytest.raises(OctopiaUnavailable, match="failed 3 times; last: HTTP 429") as throttled:
+    with pytest.raises(CallUnavailable, match="failed 3 times; last: HTTP 429") as throttled:
         await client.get_page(*ORDERS)
     assert throttled.value.retry_after is None and await faults_left(admin) == 2
 
@@ -256,7 +253,7 @@ async def test_a_retry_after_longer_than_we_wait_is_unavailable_at_once(
     await set_faults(
         admin, failNext=3, failStatus=429, retryAfterSeconds=30, operations=["getOrders"]
     )
-    with pytest.raises(OctopiaUnavailable) as throttled:
+    with pytest.raises(CallUnavailable) as throttled:
         await client.get_page(*ORDERS)
     assert isinstance(throttled.value, MarketplaceUnavailable)
     assert throttled.value.retry_after == 30 and await faults_left(admin) == 2
@@ -274,7 +271,7 @@ async def test_5xx_is_retried_then_unavailable(
     await set_faults(admin, failNext=2, failStatus=status, operations=["getOrders"])
     assert (await client.get_page(*ORDERS))[0]
     await set_faults(admin, failNext=10, failStatus=status, operations=["getOrders"])
-    with pytest.raises(OctopiaUnavailable, match=f"failed 3 times; last: HTTP {status}"):
+    with pytest.raises(CallUnavailable, match=f"failed 3 times; last: HTTP {status}"):
         await client.get_page(*ORDERS)
     assert await faults_left(admin) == 7
 
@@ -283,7 +280,7 @@ async def test_a_token_endpoint_down_is_unavailable_not_refused(
     admin: httpx.AsyncClient, demo: dict[str, Any], client_for: Callable[..., OctopiaClient]
 ) -> None:
     await set_faults(admin, failNext=10, failStatus=503, operations=["token"])
-    with pytest.raises(OctopiaUnavailable, match="token unavailable"):
+    with pytest.raises(CallUnavailable, match="token unavailable"):
         await client_for(demo, attempts=2).get_json("/typologies")
 
 
@@ -294,7 +291,7 @@ async def test_timeouts_are_retried_then_unavailable(
         client = OctopiaClient(credentials_of(demo), http, *urls(sandbox_url), attempts=2, **FAST)
         await client.authenticate()
         await set_faults(admin, latencyMs=1500, operations=["getOrders"])
-        with pytest.raises(OctopiaUnavailable, match="ReadTimeout"):
+        with pytest.raises(CallUnavailable, match="ReadTimeout"):
             await client.get_page(*ORDERS)
 
 
@@ -314,7 +311,7 @@ async def test_a_stalled_or_trickling_answer_is_cut_at_the_call_deadline(
         **{f"{slow}Seconds": seconds, f"{slow}Shops": [demo["sellerId"]]},
     )
     started = asyncio.get_running_loop().time()
-    with pytest.raises(OctopiaUnavailable, match="no answer within 1 s"):
+    with pytest.raises(CallUnavailable, match="no answer within 1 s"):
         await client.get_page(*ORDERS)
     assert asyncio.get_running_loop().time() - started < 2.5
 
@@ -325,7 +322,7 @@ async def test_an_unreachable_api_is_unavailable(demo: dict[str, Any]) -> None:
             credentials_of(demo), http, "http://127.0.0.1:9/api/", "http://127.0.0.1:9/token",
             attempts=2, **FAST,
         )  # fmt: skip
-        with pytest.raises(OctopiaUnavailable, match="ConnectError"):
+        with pytest.raises(CallUnavailable, match="ConnectError"):
             await client.get_json("/typologies")
 
 
@@ -339,12 +336,12 @@ async def test_a_send_whose_answer_is_lost_is_never_sent_again(
     await client.authenticate()
     await set_faults(admin, failNext=3, failStatus=503, operations=["patchDiscussion"])
     patch = [{"op": "replace", "path": "/isOpen", "value": True}]
-    with pytest.raises(OctopiaOutcomeUnknown) as lost:
+    with pytest.raises(CallOutcomeUnknown) as lost:
         await client.send_json("PATCH", "/discussions/1", patch)
     assert isinstance(lost.value, OutcomeUnknown)
     assert await faults_left(admin) == 2  # one request, not retried
     # Declared safe to repeat: retried through the same fault.
-    with pytest.raises(OctopiaRequestRefused, match="HTTP 404"):
+    with pytest.raises(CallRefused, match="HTTP 404"):
         await client.send_json("PATCH", "/discussions/1", patch, idempotent=True)
     assert await faults_left(admin) == 0
 
@@ -356,7 +353,7 @@ async def test_a_throttled_send_is_sent_again(
     await client.authenticate()
     await set_faults(admin, failNext=1, failStatus=429, operations=["patchDiscussion"])
     patch = [{"op": "replace", "path": "/isOpen", "value": True}]
-    with pytest.raises(OctopiaRequestRefused, match="HTTP 404"):  # the answer to the 2nd try
+    with pytest.raises(CallRefused, match="HTTP 404"):  # the answer to the 2nd try
         await client.send_json("PATCH", "/discussions/1", patch)
     assert await faults_left(admin) == 0
 
@@ -370,7 +367,7 @@ async def test_a_send_held_past_the_deadline_has_an_unknown_outcome(
         admin, operations=["patchDiscussion"], holdSeconds=5, holdShops=[demo["sellerId"]]
     )
     patch = [{"op": "replace", "path": "/isOpen", "value": True}]
-    with pytest.raises(OctopiaOutcomeUnknown, match="no answer within 1 s"):
+    with pytest.raises(CallOutcomeUnknown, match="no answer within 1 s"):
         await client.send_json("PATCH", "/discussions/1", patch)
 
 
@@ -385,7 +382,7 @@ async def test_a_truncated_answer_is_retried_then_unreadable(
     await set_faults(admin, malformedNext=1, malformedKind="invalid_json", operations=["getOrders"])
     assert (await client.get_page(*ORDERS))[0]
     await set_faults(admin, malformedNext=5, malformedKind="invalid_json", operations=["getOrders"])
-    with pytest.raises(OctopiaAnswerUnreadable, match="not JSON") as unreadable:
+    with pytest.raises(CallAnswerUnreadable, match="not JSON") as unreadable:
         await client.get_page(*ORDERS)
     assert isinstance(unreadable.value, AnswerUnreadable)
     assert await faults_left(admin, "malformedNext") == 3
@@ -469,7 +466,7 @@ async def test_an_answer_off_its_shape_is_refused_at_once(
         await fake_octopia(api_answer)(request, writer)
 
     async with raw_server(counted) as url:
-        with pytest.raises(OctopiaAnswerUnreadable, match=reason):
+        with pytest.raises(CallAnswerUnreadable, match=reason):
             await fake_client(url, http).get_page("/orders", {"pageSize": "2"})
     assert calls[0] == 1
 
@@ -498,7 +495,7 @@ async def test_an_error_text_echoing_the_secret_is_scrubbed(http: httpx.AsyncCli
         await writer.drain()
 
     async with raw_server(echo) as url:
-        with pytest.raises(OctopiaCredentialsRefused) as refused:
+        with pytest.raises(CredentialsRefused) as refused:
             await fake_client(url, http).authenticate()
     assert "client_id=c" in str(refused.value) and "[REDACTED]" in str(refused.value)
     assert "s3cr3t-value-0123" not in str(refused.value)
@@ -540,7 +537,7 @@ async def test_a_100_mb_answer_is_refused_without_reading_it_all(
 ) -> None:
     async with endless_server(declare_length) as (url, sent):
         client = fake_client(url, http, max_response_bytes=1_000_000)
-        with pytest.raises(OctopiaAnswerUnreadable, match="larger than allowed"):
+        with pytest.raises(CallAnswerUnreadable, match="larger than allowed"):
             await client.get_json("/orders")
         await asyncio.sleep(0.1)
     assert sent[0] < 20_000_000
@@ -557,7 +554,7 @@ async def test_a_token_refused_even_when_new_is_credentials_refused_after_one_re
         await fake_octopia(refused)(request, writer)
 
     async with raw_server(refusing) as url:
-        with pytest.raises(OctopiaCredentialsRefused, match="a token just granted was refused"):
+        with pytest.raises(CredentialsRefused, match="a token just granted was refused"):
             await fake_client(url, http).get_json("/orders")
     assert seen == {"token": 2, "api": 2}
 

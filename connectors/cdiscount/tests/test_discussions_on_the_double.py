@@ -13,12 +13,13 @@ import httpx
 import pytest
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import DiscussionInbox
-from keybuzz_connector_cdiscount.errors import OctopiaOutcomeUnknown, OctopiaUnavailable
 from keybuzz_connector_cdiscount.names import CDISCOUNT
 from keybuzz_connector_cdiscount.replies import DiscussionReplies
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
+    CallOutcomeUnknown,
+    CallUnavailable,
     InboxFile,
     InboxMessage,
     Reply,
@@ -231,7 +232,7 @@ async def test_a_burst_of_marks_stops_at_its_budget_and_the_next_call_goes_on(
         started = loop.time()
         try:
             refused = await inbox.mark_read(ids)
-        except OctopiaUnavailable as exc:
+        except CallUnavailable as exc:
             assert "left to mark read" in str(exc)
             refused = None
         assert loop.time() - started < 1.5, "marking held past its budget"
@@ -275,7 +276,7 @@ async def test_a_shops_session_marks_within_a_quarter_of_its_calls_deadline(
     assert (await admin.put("/faults", json=throttling)).status_code == 200
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with pytest.raises(OctopiaUnavailable, match="left to mark read after 0.5 s"):
+    with pytest.raises(CallUnavailable, match="left to mark read after 0.5 s"):
         await session.mark_read(ids)  # a 1 s Retry-After: more than half a second
     assert loop.time() - started < 1.5
 
@@ -363,7 +364,7 @@ async def test_a_reply_whose_answer_is_lost_is_found_by_reading_the_discussion_b
     since = datetime.now(UTC)  # Octopia dates the reply to the second below
     faults = {"holdSeconds": 5, "holdShops": [shop["sellerId"]], "operations": ["postMessage"]}
     assert (await admin.put("/faults", json=faults)).status_code == 200
-    with pytest.raises(OctopiaOutcomeUnknown):
+    with pytest.raises(CallOutcomeUnknown):
         await replies.reply(reply(new["discussionId"]))
     await admin.delete("/faults")
     thread = ThreadKey("DISCUSSION", new["discussionId"])

@@ -16,15 +16,15 @@ import msgspec
 import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
 from keybuzz_connector_mirakl.credentials import MiraklCredentialCheck
-from keybuzz_connector_mirakl.errors import (
-    MiraklAnswerUnreadable,
-    MiraklCredentialsRefused,
-    MiraklOutcomeUnknown,
-    MiraklRequestRefused,
-    MiraklUnavailable,
-)
 from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_sandbox.mirakl import service_env
+from keybuzz_shared.connectors.seam import (
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
+    CredentialsRefused,
+)
 from mirakl_connector_helpers import CheckedRequests, admin, operators, serve_double
 
 THREADS = "api/inbox/threads"
@@ -88,7 +88,7 @@ async def test_a_wrong_key_is_refused_and_never_quoted(
     caplog.set_level(logging.DEBUG)
     base, shop = await boulanger(double)
     wrong = {**shop, "apiKey": "0" * 8 + shop["apiKey"][8:]}
-    with pytest.raises(MiraklCredentialsRefused) as refused:
+    with pytest.raises(CredentialsRefused) as refused:
         await client_of(http, base, wrong).get_json("M11", THREADS)
     assert "401" in str(refused.value)
     assert all(k not in str(refused.value) for k in (wrong["apiKey"], shop["apiKey"]))
@@ -115,16 +115,16 @@ async def test_no_call_leaves_inside_a_retry_after_longer_than_the_call_waits(
         double, errorRate=1.0, errorStatuses=[429], retryAfterSeconds=30, operations=["M11"]
     )
     client = client_of(http, base, shop, max_retry_after=5.0)
-    with pytest.raises(MiraklUnavailable) as first:
+    with pytest.raises(CallUnavailable) as first:
         await client.get_json("M11", THREADS)
     assert first.value.retry_after == 30
     # Another poll, at once: held back, unsent, with the time left.
-    with pytest.raises(MiraklUnavailable) as held:
+    with pytest.raises(CallUnavailable) as held:
         await client.get_json("M11", THREADS, {"with_messages": "true"})
     assert "held back" in str(held.value) and 25 < (held.value.retry_after or 0) <= 30
     # Another operation is not held by M11's Retry-After: it is sent, and answered.
     await faults(double)
-    with pytest.raises(MiraklRequestRefused, match="HTTP 404"):
+    with pytest.raises(CallRefused, match="HTTP 404"):
         await client.get_json("M10", f"{THREADS}/no-such-thread")
     assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
 
@@ -137,7 +137,7 @@ async def test_5xx_are_retried_then_reported_unavailable(
     await faults(double, failNext=2, failStatus=503, operations=["M11"])
     assert "data" in await client.get_json("M11", THREADS)
     await faults(double, errorRate=1.0, errorStatuses=[500], operations=["M10"])
-    with pytest.raises(MiraklUnavailable, match="failed 4 times; last: HTTP 500"):
+    with pytest.raises(CallUnavailable, match="failed 4 times; last: HTTP 500"):
         await client.get_json("M10", f"{THREADS}/any")
 
 
@@ -146,7 +146,7 @@ async def test_every_call_ends_within_its_deadline(double: str, http: httpx.Asyn
     await faults(double, stallSeconds=5.0, stallShops=[str(shop["shopId"])])
     client = client_of(http, base, shop, call_deadline=0.5)
     started = time.monotonic()
-    with pytest.raises(MiraklUnavailable, match="no answer within 0.5 s"):
+    with pytest.raises(CallUnavailable, match="no answer within 0.5 s"):
         await client.get_json("M11", THREADS)
     assert time.monotonic() - started < 2.0
 
@@ -163,7 +163,7 @@ async def test_a_base_url_answering_html_or_redirecting_is_refused_clearly(
 ) -> None:
     base, shop = await boulanger(double)
     await faults(double, malformedRate=1.0, malformedKind=kind, operations=["M11"])
-    with pytest.raises(MiraklAnswerUnreadable) as refused:
+    with pytest.raises(CallAnswerUnreadable) as refused:
         await client_of(http, base, shop).get_json("M11", THREADS)
     assert said in str(refused.value) and "BOULANGER" in str(refused.value)
     assert shop["apiKey"] not in str(refused.value)
@@ -184,9 +184,9 @@ async def test_the_credential_check_takes_only_mirakls_own_404_as_good(
         f"mirakl:BOULANGER:{shop['shopId']}"
     )
     elsewhere = msgspec.structs.replace(api, api_url=f"{double}/not-mirakl")
-    with pytest.raises(MiraklAnswerUnreadable, match="a 404 that is not Mirakl's"):
+    with pytest.raises(CallAnswerUnreadable, match="a 404 that is not Mirakl's"):
         await check.verify(fields, http=http, settings=elsewhere)
-    with pytest.raises(MiraklCredentialsRefused, match="403"):
+    with pytest.raises(CredentialsRefused, match="403"):
         await check.verify({**fields, "shop_id": "1"}, http=http, settings=api)
 
 
@@ -199,7 +199,7 @@ async def test_a_retry_after_past_the_calls_deadline_ends_the_call_at_once(
     client = client_of(http, base, shop, call_deadline=0.8)
     await client.get_json("M11", THREADS)
     started = time.monotonic()
-    with pytest.raises(MiraklUnavailable, match="retry after 1 s") as refused:
+    with pytest.raises(CallUnavailable, match="retry after 1 s") as refused:
         await client.get_json("M11", THREADS)
     assert time.monotonic() - started < 0.5 and refused.value.retry_after == 1
 
@@ -212,7 +212,7 @@ async def test_a_garbled_first_page_is_not_asked_again_within_the_call(
     base, shop = await boulanger(double)
     client = client_of(http, base, shop, initial_backoff=0.01)
     await faults(double, malformedNext=1, malformedKind="invalid_json", operations=["M11"])
-    with pytest.raises(MiraklAnswerUnreadable, match="not JSON"):
+    with pytest.raises(CallAnswerUnreadable, match="not JSON"):
         await client.get_json("M11", THREADS, paced=True)
     assert checked.seen == ["M11"]
 
@@ -226,7 +226,7 @@ async def test_an_m12_reply_whose_answer_is_lost_is_never_sent_again_by_the_clie
     base, shop = await boulanger(double)
     client = client_of(http, base, shop, initial_backoff=0.01, max_backoff=0.05)
     await faults(double, failNext=3, failStatus=status, operations=["M12"])
-    with pytest.raises(MiraklOutcomeUnknown):
+    with pytest.raises(CallOutcomeUnknown):
         await client.post_multipart(
             "M12", f"{THREADS}/any-thread/message", {"message_input": {"body": "Bonjour"}}
         )

@@ -15,14 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
-from keybuzz_connector_mirakl.errors import MiraklUnavailable
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.session import MiraklSession
 from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_connector_mirakl.statistics import EVERY_PERIOD, order_messages_response_delay
 from keybuzz_sandbox.mirakl import service_env
 from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.connectors.seam import OrderSummary
+from keybuzz_shared.connectors.seam import CallUnavailable, OrderSummary
 from mirakl_connector_helpers import ADMIN, TIME_SCALE, CheckedRequests, serve_double
 
 
@@ -184,9 +183,9 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
     assert sent.requests[-1] == ("A21", {"periods": EVERY_PERIOD, "shop_id": client.shop_id})
     # A21 once a day: a second call today is refused (429), and the client holds every
     # later A21 call back, unsent, for the Retry-After (a day: 1,440 s at 60 times).
-    with pytest.raises(MiraklUnavailable, match="HTTP 429"):
+    with pytest.raises(CallUnavailable, match="HTTP 429"):
         await order_messages_response_delay(client, now - timedelta(days=60), now)
-    with pytest.raises(MiraklUnavailable, match="held back") as held:
+    with pytest.raises(CallUnavailable, match="held back") as held:
         await order_messages_response_delay(client, now - timedelta(days=60), now)
     assert held.value.retry_after is not None and held.value.retry_after > 1_000
     assert [q.get("periods") for op, q in sent.requests if op == "A21"] == [EVERY_PERIOD] * 2

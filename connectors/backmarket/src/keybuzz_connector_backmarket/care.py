@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
+    CallRefused,
     InboxFile,
     InboxMessage,
     Page,
@@ -42,11 +43,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import BackMarketClient
-from keybuzz_connector_backmarket.errors import (
-    BackMarketAnswerUnreadable,
-    BackMarketRequestRefused,
-)
+from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient
 from keybuzz_connector_backmarket.order_states import line_state_name, order_state_name
 
 log = logging.getLogger(__name__)
@@ -181,7 +178,7 @@ def read_folder(body: Any) -> Folder:
     try:
         return msgspec.convert(body, Folder)
     except msgspec.ValidationError as exc:
-        raise BackMarketAnswerUnreadable("GET ws/sav/{id}", f"off its shape: {exc}") from None
+        raise ERRORS.unreadable("GET ws/sav/{id}", f"off its shape: {exc}") from None
 
 
 # --- the mapping to the seam --------------------------------------------------------------
@@ -356,7 +353,7 @@ class CareInbox(ThreadsInbox):
                 listed = await self.client.get_json(
                     "/ws/sav", {"last_message_date": after, "page": str(page)}
                 )
-            except BackMarketRequestRefused as exc:
+            except CallRefused as exc:
                 if exc.status != 404 or page == 1:
                     raise
                 break  # a page past the last one (fewer folders than when ``next`` was given)
@@ -374,18 +371,16 @@ class CareInbox(ThreadsInbox):
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.client.get_bytes(file.url, max_bytes)
 
-    async def _folders(
-        self, batch: list[tuple[int, datetime]]
-    ) -> list[Folder | BackMarketRequestRefused]:
+    async def _folders(self, batch: list[tuple[int, datetime]]) -> list[Folder | CallRefused]:
         """The folders' details, ``DETAILS_AT_ONCE`` calls at a time, in order; one Back
         Market refuses is its refusal. Any other failure ends the page."""
         gate = asyncio.Semaphore(DETAILS_AT_ONCE)
 
-        async def read(folder_id: int) -> Folder | BackMarketRequestRefused:
+        async def read(folder_id: int) -> Folder | CallRefused:
             async with gate:
                 try:
                     return await self.folder(folder_id)
-                except BackMarketRequestRefused as refused:
+                except CallRefused as refused:
                     return refused
 
         try:
@@ -399,7 +394,7 @@ class CareInbox(ThreadsInbox):
         """One folder with its messages, claims and order line."""
         key = str(folder_id)
         if not key.isdigit():
-            raise BackMarketRequestRefused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
+            raise ERRORS.refused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
         return read_folder(await self.client.get_json(f"/ws/sav/{key}"))
 
     def _worth_reading(self, summary: FolderSummary, since: datetime) -> bool:
@@ -460,9 +455,9 @@ def _queue_of(cursor: str) -> list[tuple[int, datetime]]:
 def _summaries(body: Any) -> tuple[list[FolderSummary], list[str], bool]:
     """A list page's folders, why some were left out, and whether a next page follows."""
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-        raise BackMarketAnswerUnreadable("GET ws/sav", "no list of results in the page")
+        raise ERRORS.unreadable("GET ws/sav", "no list of results in the page")
     if len(body["results"]) > PAGE_SIZE:
-        raise BackMarketAnswerUnreadable(
+        raise ERRORS.unreadable(
             "GET ws/sav", f"{len(body['results'])} folders on a page of {PAGE_SIZE}"
         )
     read, unreadable = [], []

@@ -21,14 +21,6 @@ from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Held,
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.json_calls import CallOptions
 
-from keybuzz_connector_backmarket.errors import (
-    BackMarketAnswerUnreadable,
-    BackMarketCredentialsRefused,
-    BackMarketOutcomeUnknown,
-    BackMarketRequestRefused,
-    BackMarketUnavailable,
-)
-
 # Any answer is refused past this size, unread: a care folder with its messages is some
 # tens of kB, a page of 50 orders some hundreds.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -53,17 +45,12 @@ def _firewall(response: httpx.Response, document: Any) -> Held | None:
     return Held(WAF_HOLD_SECONDS, reason) if challenged else None
 
 
+ERRORS = CallErrors.labelled("Back Market", credentials="token")
 FOLDER_LIST = "GET ws/sav"  # the call Back Market allows 4,000 a day [official]
 SPEC = ApiSpec(
     "Back Market",
     logging.getLogger(__name__),
-    CallErrors(
-        unavailable=BackMarketUnavailable,
-        unreadable=BackMarketAnswerUnreadable,
-        outcome_unknown=BackMarketOutcomeUnknown,
-        refused=BackMarketRequestRefused,
-        credentials_refused=BackMarketCredentialsRefused,
-    ),
+    ERRORS,
     Refusals(held=_firewall),
     max_response_bytes=MAX_RESPONSE_BYTES,
     allowance_call=FOLDER_LIST,

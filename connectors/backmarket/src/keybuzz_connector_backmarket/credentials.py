@@ -14,8 +14,7 @@ from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
-from keybuzz_connector_backmarket.client import BackMarketClient, ShopAccess
-from keybuzz_connector_backmarket.errors import BackMarketCredentialsRefused
+from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, ShopAccess
 from keybuzz_connector_backmarket.settings import backmarket_api
 
 PLATFORMS: dict[str, str] = {
@@ -99,5 +98,5 @@ class BackMarketCredentialCheck:
             if isinstance(f, dict) and isinstance(f.get("merchant"), int)
         }
         if named - {typed}:
-            raise BackMarketCredentialsRefused(f"the token is not seller {typed}'s")
+            raise ERRORS.credentials_refused(f"the token is not seller {typed}'s")
         return shop_identity(platform, typed)

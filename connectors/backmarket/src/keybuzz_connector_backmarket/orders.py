@@ -17,14 +17,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors.seam import OrderLine, OrderSummary, Page
+from keybuzz_shared.connectors.seam import CallRefused, OrderLine, OrderSummary, Page
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import BackMarketClient
-from keybuzz_connector_backmarket.errors import (
-    BackMarketAnswerUnreadable,
-    BackMarketRequestRefused,
-)
+from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient
 from keybuzz_connector_backmarket.order_states import (
     line_state_name,
     line_status,
@@ -124,14 +120,14 @@ class ShopOrders:
                 continue
             try:
                 body = await self.client.get_json(f"/ws/orders/{order_id}")
-            except BackMarketRequestRefused as exc:
+            except CallRefused as exc:
                 if exc.status == 404:
                     continue
                 raise
             try:
                 found.append(summary_of(msgspec.convert(body, Order)))
             except msgspec.ValidationError as exc:
-                raise BackMarketAnswerUnreadable("GET ws/orders/{id}", str(exc)) from None
+                raise ERRORS.unreadable("GET ws/orders/{id}", str(exc)) from None
         return found
 
     async def _listed(
@@ -164,7 +160,7 @@ class ShopOrders:
 
 def _orders(body: Any) -> tuple[list[OrderSummary], list[str]]:
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-        raise BackMarketAnswerUnreadable("GET ws/orders", "no list of results in the page")
+        raise ERRORS.unreadable("GET ws/orders", "no list of results in the page")
     read, unreadable = [], []
     for item in body["results"]:
         try:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from keybuzz_shared.connectors.seam import (
+    CallRefused,
     MarketplaceMessage,
     Recipient,
     Reply,
@@ -24,7 +25,6 @@ from keybuzz_shared.connectors.seam import (
 )
 
 from keybuzz_connector_backmarket.care import CareInbox, inbox_messages_of
-from keybuzz_connector_backmarket.errors import BackMarketRequestRefused
 
 if TYPE_CHECKING:
     from keybuzz_connector_backmarket.client import BackMarketClient
@@ -53,8 +53,8 @@ class FolderReplies:
         self.inbox = inbox
 
     async def reply(self, reply: Reply) -> ReplyOutcome:
-        """BackMarketUnavailable (nothing was sent), BackMarketOutcomeUnknown (read
-        ``sent_messages`` back before sending it again) and BackMarketCredentialsRefused
+        """CallUnavailable (nothing was sent), CallOutcomeUnknown (read
+        ``sent_messages`` back before sending it again) and CredentialsRefused
         are raised; Back Market's refusals, and replies it would refuse, are FAILED."""
         if reply.thread.kind != "DISCUSSION":
             return failed_reply(
@@ -74,7 +74,7 @@ class FolderReplies:
             await self.client.post_form(
                 f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files
             )
-        except BackMarketRequestRefused as exc:
+        except CallRefused as exc:
             return failed_reply(str(exc))
         return ReplyOutcome(status="SENT")
 
@@ -84,7 +84,7 @@ class FolderReplies:
             return []
         try:
             folder = await self.inbox.folder(thread.id)
-        except BackMarketRequestRefused as exc:
+        except CallRefused as exc:
             if exc.status == 404:
                 return []
             raise

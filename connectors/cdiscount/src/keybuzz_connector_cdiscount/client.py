@@ -27,14 +27,6 @@ from keybuzz_shared.connectors.kit import (
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.json_calls import CallOptions
 
-from keybuzz_connector_cdiscount.errors import (
-    OctopiaAnswerUnreadable,
-    OctopiaCredentialsRefused,
-    OctopiaOutcomeUnknown,
-    OctopiaRequestRefused,
-    OctopiaUnavailable,
-)
-
 API_URL = "https://api.octopia-io.net/seller/v2/"
 AUTH_URL = "https://auth.octopia-io.net/auth/realms/maas/protocol/openid-connect/token"
 
@@ -45,16 +37,11 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # its life), so that no call leaves with a token about to lapse.
 TOKEN_MARGIN_SECONDS = 120.0
 
+ERRORS = CallErrors.labelled("Octopia")
 SPEC = ApiSpec(
     "Octopia",
     logging.getLogger(__name__),
-    CallErrors(
-        unavailable=OctopiaUnavailable,
-        unreadable=OctopiaAnswerUnreadable,
-        outcome_unknown=OctopiaOutcomeUnknown,
-        refused=OctopiaRequestRefused,
-        credentials_refused=OctopiaCredentialsRefused,
-    ),
+    ERRORS,
     # 403: the token's client has no access to this seller id.
     Refusals(
         credentials=frozenset({401, 403}),
@@ -125,6 +112,6 @@ class OctopiaClient(Requester):
         return self.tokens.has_token
 
     async def authenticate(self) -> None:
-        """Asks for a new token now (OctopiaCredentialsRefused when the client id or secret
+        """Asks for a new token now (CredentialsRefused when the client id or secret
         is refused)."""
         await self.tokens.authenticate(self)

@@ -11,8 +11,7 @@ from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number
 from keybuzz_shared.connectors.seam import ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
-from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.errors import OctopiaCredentialsRefused
+from keybuzz_connector_cdiscount.client import ERRORS, OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.settings import octopia_api
 
 CREDENTIAL_FIELDS = (
@@ -67,5 +66,5 @@ class CdiscountCredentialCheck:
             if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
         }
         if named - {shop.seller_id}:
-            raise OctopiaCredentialsRefused(f"these credentials are not seller {shop.seller_id}'s")
+            raise ERRORS.credentials_refused(f"these credentials are not seller {shop.seller_id}'s")
         return shop_identity(shop.seller_id)

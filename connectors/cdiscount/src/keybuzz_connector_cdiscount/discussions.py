@@ -27,6 +27,8 @@ from urllib.parse import quote
 import httpx
 import msgspec
 from keybuzz_shared.connectors.seam import (
+    CallRefused,
+    ConnectorError,
     InboxFile,
     InboxMessage,
     Page,
@@ -39,13 +41,6 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.times import as_utc
-
-from keybuzz_connector_cdiscount.errors import (
-    OctopiaAnswerUnreadable,
-    OctopiaError,
-    OctopiaRequestRefused,
-    OctopiaUnavailable,
-)
 
 if TYPE_CHECKING:
     from keybuzz_connector_cdiscount.client import OctopiaClient
@@ -310,7 +305,7 @@ class DiscussionInbox(ThreadsInbox):
                 return await self.client.get_page(
                     "/discussions", {**params, "includeMessages": "All"}
                 )
-            except OctopiaRequestRefused as refused:
+            except CallRefused as refused:
                 if refused.status != 400:
                     raise
                 log.warning(
@@ -324,7 +319,7 @@ class DiscussionInbox(ThreadsInbox):
         """One call a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time,
         sent again when in doubt (marking read twice does nothing more), those this
         session marked already skipped. Within ``mark_budget`` seconds: past it (Octopia
-        throttling), OctopiaUnavailable, the rest left to the next call, so that marking
+        throttling), CallUnavailable, the rest left to the next call, so that marking
         a burst of messages never holds a poll past its deadline and each poll marks
         more. The first other failure stops the marks and is raised."""
         todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
@@ -335,7 +330,7 @@ class DiscussionInbox(ThreadsInbox):
                 try:
                     path = f"/messages/{segment(message_id)}"
                     await self.client.send_json("PATCH", path, READ, idempotent=True)
-                except (OctopiaRequestRefused, ValueError):  # e.g. a message Octopia lost
+                except (CallRefused, ValueError):  # e.g. a message Octopia lost
                     return True
                 self._remember(message_id)
                 return False
@@ -349,7 +344,7 @@ class DiscussionInbox(ThreadsInbox):
                     raise failed.exceptions[0] from None
         except TimeoutError:
             left = sum(1 for i in todo if i not in self._marked)
-            raise OctopiaUnavailable(
+            raise self.client.errors.unavailable(
                 "PATCH messages", f"{left} messages left to mark read after {self.mark_budget:g} s"
             ) from None
         return sum(d.result() for d in done)
@@ -371,12 +366,12 @@ class DiscussionInbox(ThreadsInbox):
         try:
             path = f"/discussions/{segment(discussion_id)}"
         except ValueError as exc:
-            raise OctopiaRequestRefused("GET discussions", 404, str(exc)) from None
+            raise self.client.errors.refused("GET discussions", 404, str(exc)) from None
         answer = await self.client.get_json(path)
         try:
             return read_discussion(answer)
         except ValueError as exc:
-            raise OctopiaAnswerUnreadable("getDiscussion", str(exc)) from None
+            raise self.client.errors.unreadable("getDiscussion", str(exc)) from None
 
     async def labels(self) -> dict[str, str]:
         """Octopia's label of each sub-typology code, read once a session; the codes
@@ -385,7 +380,7 @@ class DiscussionInbox(ThreadsInbox):
             try:
                 answer = await self.client.get_json("/typologies")
                 typologies = msgspec.convert(answer, list[Typology])
-            except (OctopiaError, msgspec.ValidationError) as exc:
+            except (ConnectorError, msgspec.ValidationError) as exc:
                 log.warning("Octopia's typologies unread: codes shown", extra={"reason": str(exc)})
                 return {}
             self._labels = {

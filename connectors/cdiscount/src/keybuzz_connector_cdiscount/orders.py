@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
+    CallRefused,
     OrderLine,
     OrderSummary,
     Page,
@@ -32,7 +33,6 @@ from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.client import OctopiaClient
 from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
-from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
 from keybuzz_connector_cdiscount.order_states import order_status
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ class ShopOrders:
                 continue
             try:
                 item = await self.client.get_json(f"/orders/{quote(order_id, safe='')}")
-            except OctopiaRequestRefused as refused:
+            except CallRefused as refused:
                 if refused.status == 404:
                     continue
                 raise

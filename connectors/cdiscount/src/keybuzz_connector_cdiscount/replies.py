@@ -15,6 +15,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from keybuzz_shared.connectors.seam import (
+    CallRefused,
     MarketplaceMessage,
     Recipient,
     Reply,
@@ -30,7 +31,6 @@ from keybuzz_connector_cdiscount.discussions import (
     DiscussionInbox,
     User,
 )
-from keybuzz_connector_cdiscount.errors import OctopiaRequestRefused
 
 if TYPE_CHECKING:
     from keybuzz_connector_cdiscount.client import OctopiaClient
@@ -128,9 +128,9 @@ class DiscussionReplies:
         self.inbox = inbox
 
     async def reply(self, reply: Reply) -> ReplyOutcome:
-        """OctopiaUnavailable (nothing was sent), OctopiaOutcomeUnknown (the answer was lost
+        """CallUnavailable (nothing was sent), CallOutcomeUnknown (the answer was lost
         after the request left: read ``sent_messages`` back before sending it again) and
-        OctopiaCredentialsRefused are raised; Octopia's refusals, and replies it would
+        CredentialsRefused are raised; Octopia's refusals, and replies it would
         refuse, are a FAILED outcome with the reason."""
         if reply.thread.kind != "DISCUSSION":
             return failed_reply(
@@ -141,7 +141,7 @@ class DiscussionReplies:
             return failed_reply(problem)
         try:
             discussion = await self.inbox.discussion(reply.thread.id)
-        except OctopiaRequestRefused as exc:
+        except CallRefused as exc:
             return failed_reply(str(exc))
         if not discussion.is_open:
             return failed_reply(f"discussion {discussion.id} is closed at Cdiscount")
@@ -150,7 +150,7 @@ class DiscussionReplies:
             return failed_reply(to)
         try:
             await self.client.send_json("POST", "/messages", request(discussion, reply, to))
-        except OctopiaRequestRefused as exc:
+        except CallRefused as exc:
             return failed_reply(str(exc))
         return ReplyOutcome(status="SENT")
 
@@ -161,7 +161,7 @@ class DiscussionReplies:
             return []
         try:
             discussion = await self.inbox.discussion(thread.id)
-        except OctopiaRequestRefused as exc:
+        except CallRefused as exc:
             if exc.status == 404:
                 return []
             raise

@@ -24,14 +24,6 @@ import msgspec
 from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Part, Refusals, Requester
 from keybuzz_shared.json_calls import CallOptions
 
-from keybuzz_connector_mirakl.errors import (
-    MiraklAnswerUnreadable,
-    MiraklCredentialsRefused,
-    MiraklOutcomeUnknown,
-    MiraklRequestRefused,
-    MiraklUnavailable,
-)
-
 log = logging.getLogger(__name__)
 
 # Any answer is refused past this size, unread: the largest we ask for is a page of 100
@@ -44,17 +36,10 @@ REFUSALS = Refusals(credentials=frozenset({401, 403}), reason_keys=("message",))
 @functools.cache
 def spec_for(operator: str) -> ApiSpec:
     """Mirakl's API as the requester runs it, its errors naming ``operator``."""
-    errors = CallErrors(
-        unavailable=functools.partial(MiraklUnavailable, operator),
-        unreadable=functools.partial(MiraklAnswerUnreadable, operator),
-        outcome_unknown=functools.partial(MiraklOutcomeUnknown, operator),
-        refused=functools.partial(MiraklRequestRefused, operator),
-        credentials_refused=functools.partial(MiraklCredentialsRefused, operator),
-    )
     return ApiSpec(
         "Mirakl",
         log,
-        errors,
+        CallErrors.labelled(f"{operator} (Mirakl)", credentials="API key"),
         REFUSALS,
         max_response_bytes=MAX_RESPONSE_BYTES,
         misaddressed="the operator's base URL is not its API, check the catalogue",
@@ -116,6 +101,11 @@ class MiraklClient:
     @property
     def base_url(self) -> str:
         return self.calls.base_url
+
+    @property
+    def errors(self) -> CallErrors:
+        """The seam's errors, naming this operator."""
+        return self.calls.errors
 
     async def get_json(
         self,

@@ -8,11 +8,10 @@ from collections.abc import Mapping
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number_field
-from keybuzz_shared.connectors.seam import ShopApiSettings
+from keybuzz_shared.connectors.seam import CallRefused, ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
-from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklRequestRefused
 from keybuzz_connector_mirakl.settings import mirakl_api
 
 CREDENTIAL_FIELDS = (
@@ -69,11 +68,11 @@ async def probe(client: MiraklClient) -> None:
     message is another server's: the base URL is not the operator's API."""
     try:
         await client.get_json("M10", f"{THREADS}/{NO_THREAD}")
-    except MiraklRequestRefused as exc:
+    except CallRefused as exc:
         if exc.status == 404 and exc.detail != "HTTP 404":
             return
         if exc.status == 404:
-            raise MiraklAnswerUnreadable(
-                client.operator, exc.call, "a 404 that is not Mirakl's: check the base URL"
+            raise client.errors.unreadable(
+                exc.call, "a 404 that is not Mirakl's: check the base URL"
             ) from None
         raise

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from keybuzz_shared.connectors.seam import (
+    CallRefused,
     MarketplaceMessage,
     Recipient,
     Reply,
@@ -25,7 +26,6 @@ from keybuzz_shared.connectors.seam import (
 )
 
 from keybuzz_connector_mirakl.client import FilePart
-from keybuzz_connector_mirakl.errors import MiraklRequestRefused
 from keybuzz_connector_mirakl.threads import THREADS, Thread, ThreadInbox
 
 if TYPE_CHECKING:
@@ -75,9 +75,9 @@ class ThreadReplies:
         self.inbox = inbox
 
     async def reply(self, reply: Reply) -> ReplyOutcome:
-        """MiraklUnavailable (nothing was sent), MiraklOutcomeUnknown (the answer was lost
+        """CallUnavailable (nothing was sent), CallOutcomeUnknown (the answer was lost
         after the request left: read ``sent_messages`` back before sending it again) and
-        MiraklCredentialsRefused are raised; Mirakl's refusals, and replies it would
+        CredentialsRefused are raised; Mirakl's refusals, and replies it would
         refuse, are a FAILED outcome with the reason."""
         if reply.thread.kind != "DISCUSSION":
             return failed_reply(f"Mirakl's replies go to a thread, not to an {reply.thread.kind}")
@@ -85,7 +85,7 @@ class ThreadReplies:
             return failed_reply(problem)
         try:
             thread = await self.inbox.thread(reply.thread.id)
-        except MiraklRequestRefused as exc:
+        except CallRefused as exc:
             return failed_reply(str(exc))
         to = recipients(thread, reply.recipient)
         if isinstance(to, str):
@@ -98,7 +98,7 @@ class ThreadReplies:
         path = f"{THREADS}/{quote(thread.id, safe='')}/message"
         try:
             await self.client.post_multipart("M12", path, {"message_input": message}, files)
-        except MiraklRequestRefused as exc:
+        except CallRefused as exc:
             return failed_reply(str(exc))
         return ReplyOutcome(status="SENT")
 
@@ -108,7 +108,7 @@ class ThreadReplies:
             return []
         try:
             found = await self.inbox.thread(thread.id)
-        except MiraklRequestRefused as exc:
+        except CallRefused as exc:
             if exc.status == 404:
                 return []
             raise

@@ -39,8 +39,6 @@ from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.text import display_name
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_mirakl.errors import MiraklAnswerUnreadable, MiraklRequestRefused
-
 if TYPE_CHECKING:
     from keybuzz_connector_mirakl.client import MiraklClient
 
@@ -280,12 +278,12 @@ class ThreadInbox(ThreadsInbox):
     async def thread(self, thread_id: str) -> Thread:
         """M10: one thread with all its messages."""
         if not thread_id or thread_id in (".", ".."):
-            raise MiraklRequestRefused(self.client.operator, "M10", 404, "not a thread id")
+            raise self.client.errors.refused("M10", 404, "not a thread id")
         answer = await self.client.get_json("M10", f"{THREADS}/{quote(thread_id, safe='')}")
         try:
             return read_thread(answer)
         except ValueError as exc:
-            raise MiraklAnswerUnreadable(self.client.operator, "M10", str(exc)) from None
+            raise self.client.errors.unreadable("M10", str(exc)) from None
 
     def listed(self, thread: Thread) -> list[InboxMessage]:
         """The thread's messages, oldest first."""
@@ -300,7 +298,7 @@ class ThreadInbox(ThreadsInbox):
 
     def _page(self, answer: Any) -> tuple[list[Any], str | None]:
         if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-            raise MiraklAnswerUnreadable(self.client.operator, "M11", "no list of threads")
+            raise self.client.errors.unreadable("M11", "no list of threads")
         token = answer.get("next_page_token")
         return answer["data"], token if isinstance(token, str) and token else None
 

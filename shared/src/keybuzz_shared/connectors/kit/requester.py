@@ -16,6 +16,7 @@ unsent (``AllowanceSpent``)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -28,7 +29,14 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.auth import Auth
 from keybuzz_shared.connectors.kit.refusals import Refusals
-from keybuzz_shared.connectors.seam import AllowanceSpent, CallRefused
+from keybuzz_shared.connectors.seam import (
+    AllowanceSpent,
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
+    ShopCredentialsRefused,
+)
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, read_bounded
 from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls, Unavailable
@@ -50,6 +58,20 @@ class CallErrors:
     outcome_unknown: Callable[[str, str], Exception]
     refused: Callable[[str, int, str], Exception]  # call, status, detail
     credentials_refused: Callable[[str], Exception]  # detail
+
+    @classmethod
+    def labelled(cls, label: str, *, credentials: str = "credentials") -> CallErrors:
+        """The seam's call errors, each naming the marketplace ``label`` ("Back Market",
+        "Boulanger (Mirakl)"); a refusal of the shop's ``credentials`` ("token") says so."""
+        return cls(
+            unavailable=functools.partial(CallUnavailable, label=label),
+            unreadable=functools.partial(CallAnswerUnreadable, label=label),
+            outcome_unknown=functools.partial(CallOutcomeUnknown, label=label),
+            refused=functools.partial(CallRefused, label=label),
+            credentials_refused=functools.partial(
+                ShopCredentialsRefused, label=label, credentials=credentials
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,6 +173,11 @@ class Requester(JsonCalls[Call]):
     def base_url(self) -> str:
         """The API's address, ending with "/": paths and cursors are under it."""
         return str(self._base)
+
+    @property
+    def errors(self) -> CallErrors:
+        """The marketplace's seam errors, for what its mappings find wrong in an answer."""
+        return self.spec.errors
 
     def url(self, path: str) -> str:
         """``path`` under the API; ValueError for one that would leave it."""

@@ -36,6 +36,7 @@ from keybuzz_shared.connectors.seam.errors import (
     MarketplaceUnavailable,
     OutcomeUnknown,
     RequestRefused,
+    ShopCredentialsRefused,
 )
 from keybuzz_shared.connectors.seam.inbound_addresses import (
     InboundAddresses,
@@ -167,6 +168,7 @@ __all__ = [
     "CredentialCheck",
     "CredentialField",
     "CredentialsRefused",
+    "ShopCredentialsRefused",
     "DELIVERY_STATUSES",
     "GrantInvalid",
     "GrantRefused",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from keybuzz_shared.errors import DependencyUnavailable
 
 # A connector translates its marketplace's failures into these outcomes: retry later
@@ -19,6 +17,14 @@ class ConnectorError(Exception):
 class CredentialsRefused(ConnectorError):
     """Re-authenticate: the marketplace refused the shop's credentials (after the session
     renewed its token once, where it has one): the seller must connect again."""
+
+
+class ShopCredentialsRefused(CredentialsRefused):
+    """``label`` refused the shop's ``credentials`` ("token", "API key"), and why."""
+
+    def __init__(self, detail: str, *, label: str, credentials: str = "credentials") -> None:
+        super().__init__(f"{label} refused the shop's {credentials}: {detail}")
+        self.detail = detail
 
 
 class MarketplaceUnavailable(ConnectorError, DependencyUnavailable):
@@ -46,15 +52,18 @@ class OutcomeUnknown(ConnectorError):
 
 
 # The outcomes of one call of a shop API client, worded with the marketplace's ``label``
-# (its display name): a connector subclasses each with its label and its own base error.
+# (its display name), given to each (the kit's ``CallErrors.labelled``) or set by a subclass.
 
 
 class CallUnavailable(MarketplaceUnavailable):
     """``call`` (as its client names it) unavailable: the same call works later."""
 
-    label: ClassVar[str] = "the marketplace"
+    label: str = "the marketplace"
 
-    def __init__(self, call: str, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, call: str, reason: str, *, retry_after: float | None = None, label: str = ""
+    ) -> None:
+        self.label = label or self.label
         super().__init__(f"{self.label} {call} unavailable: {reason}")
         self.call = call
         self.reason = reason
@@ -64,9 +73,10 @@ class CallUnavailable(MarketplaceUnavailable):
 class CallRefused(RequestRefused):
     """``call`` answered with a 4xx of the marketplace's own (``status``) and why."""
 
-    label: ClassVar[str] = "the marketplace"
+    label: str = "the marketplace"
 
-    def __init__(self, call: str, status: int, detail: str) -> None:
+    def __init__(self, call: str, status: int, detail: str, *, label: str = "") -> None:
+        self.label = label or self.label
         super().__init__(f"{self.label} {call} answered HTTP {status}: {detail}")
         self.call = call
         self.status = status
@@ -76,9 +86,10 @@ class CallRefused(RequestRefused):
 class CallAnswerUnreadable(AnswerUnreadable):
     """``call``'s answer is not one its client reads (``reason`` says what came)."""
 
-    label: ClassVar[str] = "the marketplace"
+    label: str = "the marketplace"
 
-    def __init__(self, call: str, reason: str) -> None:
+    def __init__(self, call: str, reason: str, *, label: str = "") -> None:
+        self.label = label or self.label
         super().__init__(f"unreadable {self.label} answer to {call}: {reason}")
         self.call = call
         self.reason = reason
@@ -87,9 +98,10 @@ class CallAnswerUnreadable(AnswerUnreadable):
 class CallOutcomeUnknown(OutcomeUnknown):
     """``call``, which sends something, lost its answer after it left: not sent again."""
 
-    label: ClassVar[str] = "the marketplace"
+    label: str = "the marketplace"
 
-    def __init__(self, call: str, reason: str) -> None:
+    def __init__(self, call: str, reason: str, *, label: str = "") -> None:
+        self.label = label or self.label
         super().__init__(
             f"{self.label} {call}: the answer was lost ({reason}); {self.label} may have "
             "processed it, so it was not sent again"
