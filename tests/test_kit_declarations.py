@@ -1,16 +1,18 @@
 """What a connector declares with the kit rather than writes (no servers): its credential
-fields, read by the credential form as the seller types them, and its order ids, whole
-and in a buyer's text."""
+fields, read by the credential form as the seller types them, its order ids, whole
+and in a buyer's text, and its errors, named by its label."""
 
 from __future__ import annotations
 
 import pytest
+from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.credential_form import (
     CredentialFieldInvalid,
     account_of,
     read_credentials,
 )
 from keybuzz_shared.connectors.kit import (
+    CallErrors,
     OrderIdPattern,
     key_field,
     require_fields,
@@ -77,3 +79,29 @@ def test_what_may_touch_an_id_and_which_matches_are_kept_are_declared() -> None:
     assert no_decimals.order_ids_in("12345678 coûte 9,12345678 €") == ["12345678"]
     with_a_digit = OrderIdPattern("[0-9A-Za-z]{13}", "13", keep=lambda w: any(map(str.isdigit, w)))
     assert with_a_digit.order_ids_in("Remboursement 1A2B3C4D5E6F7") == ["1A2B3C4D5E6F7"]
+
+
+def test_labelled_errors_are_the_seams_each_naming_the_marketplace() -> None:
+    errors = CallErrors.labelled("Boulanger (Mirakl)", credentials="API key")
+    unavailable = errors.unavailable("M11", "HTTP 503", retry_after=7.0)
+    refused = errors.refused("M12", 400, "body too short")
+    unreadable = errors.unreadable("M11", "not JSON")
+    unknown = errors.outcome_unknown("M12", "timeout")
+    credentials = errors.credentials_refused("HTTP 401")
+    assert isinstance(unavailable, seam.CallUnavailable) and unavailable.retry_after == 7.0
+    assert isinstance(refused, seam.CallRefused) and (refused.status, refused.detail) == (
+        400,
+        "body too short",
+    )
+    assert isinstance(unreadable, seam.CallAnswerUnreadable)
+    assert isinstance(unknown, seam.CallOutcomeUnknown)
+    assert isinstance(credentials, seam.CredentialsRefused)
+    assert [str(e) for e in (unavailable, refused, unreadable, credentials)] == [
+        "Boulanger (Mirakl) M11 unavailable: HTTP 503",
+        "Boulanger (Mirakl) M12 answered HTTP 400: body too short",
+        "unreadable Boulanger (Mirakl) answer to M11: not JSON",
+        "Boulanger (Mirakl) refused the shop's API key: HTTP 401",
+    ]
+    assert str(unknown).startswith("Boulanger (Mirakl) M12: the answer was lost (timeout)")
+    # Another marketplace's errors name it, not the first one's.
+    assert str(CallErrors.labelled("Octopia").refused("GET x", 404, "gone")).startswith("Octopia")
