@@ -14,13 +14,11 @@ import pytest
 from backmarket_connector_helpers import Checked, client_for
 from keybuzz_connector_backmarket.care import BACK_MARKET_STAFF, CareInbox
 from keybuzz_connector_backmarket.client import BackMarketClient
-from keybuzz_connector_backmarket.connector import LIMITS
+from keybuzz_connector_backmarket.connector import session_of
 from keybuzz_connector_backmarket.credentials import BackMarketCredentialCheck
-from keybuzz_connector_backmarket.names import BACKMARKET
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES, FolderReplies
-from keybuzz_connector_backmarket.session import BackMarketSession
-from keybuzz_connector_backmarket.settings import BUYER_HOURS, BackMarketSettings
+from keybuzz_connector_backmarket.settings import BACKMARKET, BUYER_HOURS, BackMarketSettings
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     InboxMessage,
@@ -242,7 +240,7 @@ async def test_the_credential_check_names_the_seller_back_market_answers_for(
 async def test_a_session_counts_the_folder_list_calls_it_spent_of_the_allowance(
     client: BackMarketClient, checked: Checked
 ) -> None:
-    session = BackMarketSession(client, LIMITS)
+    session = session_of(client)
     page = await session.inbox_messages(since=datetime(2000, 1, 1, tzinfo=UTC))
     assert page.next_cursor is not None  # more than one page: one call each
     await session.inbox_messages(since=datetime(2000, 1, 1, tzinfo=UTC), cursor=page.next_cursor)

@@ -8,8 +8,7 @@ from __future__ import annotations
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_cdiscount.names import CDISCOUNT
-from keybuzz_connector_cdiscount.settings import CdiscountApiSettings, CdiscountSettings
+from keybuzz_connector_cdiscount.settings import CDISCOUNT, CdiscountApiSettings, CdiscountSettings
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import ShopApiSettings, shop_api_of
@@ -70,9 +69,9 @@ async def test_a_session_and_a_check_call_the_endpoints_their_view_names(
         identity = await check.verify(shop, http=http, settings=view)
         assert identity.endswith(f":{entry['sellerId']}")
         for other in (settings.shop_api("FNAC"), ShopApiSettings(**fields)):
-            with pytest.raises(TypeError, match="CdiscountSettings"):
+            with pytest.raises(TypeError, match="CdiscountApiSettings"):
                 api.session(shop, http=http, settings=other)
-            with pytest.raises(TypeError, match="CdiscountSettings"):
+            with pytest.raises(TypeError, match="CdiscountApiSettings"):
                 await check.verify(shop, http=http, settings=other)
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
 from keybuzz_connector_mirakl.orders import ShopOrders
-from keybuzz_connector_mirakl.session import MiraklSession
+from keybuzz_connector_mirakl.response_window import MiraklSession
 from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_connector_mirakl.statistics import EVERY_PERIOD, order_messages_response_delay
 from keybuzz_sandbox.mirakl import service_env

@@ -4,11 +4,11 @@ the registry loads (group ``keybuzz.connectors``)."""
 
 from keybuzz_shared.connectors.seam import Connector
 
-from keybuzz_connector_backmarket.connector import BackMarketConnector
-from keybuzz_connector_backmarket.names import BACKMARKET
+from keybuzz_connector_backmarket.connector import CONNECTOR
+from keybuzz_connector_backmarket.settings import BACKMARKET
 
 __all__ = ["BACKMARKET", "connectors"]
 
 
 def connectors() -> tuple[Connector, ...]:
-    return (BackMarketConnector(),)
+    return (CONNECTOR,)

@@ -10,12 +10,17 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number_field
+from keybuzz_shared.connectors.kit import (
+    key_field,
+    require_fields,
+    settings_view,
+    shop_number_field,
+)
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, ShopAccess
-from keybuzz_connector_backmarket.settings import backmarket_api
+from keybuzz_connector_backmarket.settings import BackMarketApiSettings
 
 PLATFORMS: dict[str, str] = {
     **dict.fromkeys(
@@ -80,7 +85,7 @@ class BackMarketCredentialCheck:
     async def verify(
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
-        api = backmarket_api(settings)
+        api = settings_view(settings, BackMarketApiSettings, "Back Market")
         access = access_of(credentials, api.user_agent)
         platform = platform_of(credentials)
         client = BackMarketClient(

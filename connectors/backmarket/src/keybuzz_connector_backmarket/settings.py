@@ -10,8 +10,8 @@ import msgspec
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.file_links import origin_of, production_problem, shown
 
-from keybuzz_connector_backmarket.names import BACKMARKET
-
+# The marketplace value of Back Market's shops, tickets and orders.
+BACKMARKET = "BACKMARKET"
 # Each platform's production host [official].
 EU_URL = "https://www.backmarket.fr"
 US_URL = "https://www.backmarket.com"
@@ -48,16 +48,6 @@ class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 
     def platform_url(self, platform: str) -> str:
         return {"US": self.us_url, "AP": self.ap_url}.get(platform, self.api_url)
-
-
-def backmarket_api(settings: ShopApiSettings) -> BackMarketApiSettings:
-    """``settings`` as this package's ``shop_api`` made them; TypeError for another view."""
-    if not isinstance(settings, BackMarketApiSettings):
-        raise TypeError(
-            "a Back Market session needs BackMarketSettings' shop API view, "
-            f"not {type(settings).__name__}"
-        )
-    return settings
 
 
 class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):

@@ -1,18 +1,46 @@
-"""The Cdiscount connector: the seam on Octopia's seller API v2 (docs/CDISCOUNT.md)."""
+"""The Cdiscount connector: the seam on Octopia's seller API v2 (docs/CDISCOUNT.md),
+declared for the kit.
+
+Its parts: a shop API (discussions and orders) and a credential check. The seller types
+its API client (no redirect flow); buyers write and orders come through the API (no
+inbound address, mail relay or order feed); Octopia publishes no response rule or figure
+to sellers: the poller's default window, or the tenant's."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit import OrderIdPattern
-from keybuzz_shared.connectors.seam import (
-    ConnectorDefaults,
-    Limits,
-)
+from collections.abc import Mapping
 
-from keybuzz_connector_cdiscount.credentials import CREDENTIAL_FIELDS, CdiscountCredentialCheck
-from keybuzz_connector_cdiscount.names import CDISCOUNT
-from keybuzz_connector_cdiscount.replies import FILE_FORMATS, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
-from keybuzz_connector_cdiscount.settings import CdiscountSettings
-from keybuzz_connector_cdiscount.shop_api import CdiscountShopApi
+import httpx
+from keybuzz_shared.connectors.kit import (
+    Discussions,
+    KitSession,
+    KitShopApi,
+    OrderIdPattern,
+    ShopConnector,
+)
+from keybuzz_shared.connectors.seam import Limits
+from keybuzz_shared.file_links import FileLinks
+
+from keybuzz_connector_cdiscount.client import OctopiaClient
+from keybuzz_connector_cdiscount.credentials import (
+    CREDENTIAL_FIELDS,
+    CdiscountCredentialCheck,
+    credentials_of,
+)
+from keybuzz_connector_cdiscount.discussions import DiscussionInbox
+from keybuzz_connector_cdiscount.orders import ShopOrders
+from keybuzz_connector_cdiscount.replies import (
+    FILE_FORMATS,
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    USER_TYPES,
+    DiscussionReplies,
+)
+from keybuzz_connector_cdiscount.settings import (
+    CDISCOUNT,
+    CdiscountApiSettings,
+    CdiscountSettings,
+)
 
 # Cdiscount's order numbers: the minute the order was placed (yymmddHHMM) and five
 # letters, e.g. ``2611230948AAACH`` (the form sellers see; Octopia publishes no format).
@@ -29,24 +57,54 @@ LIMITS = Limits(
     page_size=100,  # Octopia's largest page [official]
 )
 
+# A discussion's reply goes to the buyer, Octopia's customer care or both; whether customer
+# care is among the discussion's eligible recipients is Octopia's to say at the reply
+# (refused with the eligible ones named otherwise). Octopia lists a reply's text back as
+# sent; its refusals give a reason, no code of their own. It opens no claim with a message
+# of its own (a claim is a discussion whose graduation changed); incidents are never listed.
+DISCUSSIONS = Discussions(
+    recipients=tuple(USER_TYPES), support_sender="GrcOperator", claim_subject="Litige Cdiscount"
+)
 
-class CdiscountConnector(ConnectorDefaults):
-    """Its parts: a shop API (discussions and orders) and a credential check. The seller
-    types its API client (no redirect flow); buyers write and orders come through the API
-    (no inbound address, mail relay or order feed); Octopia publishes no response rule or
-    figure to sellers: the poller's default window, or the tenant's."""
 
-    marketplace = CDISCOUNT
-    display_name = "Cdiscount"
-    credential_fields = CREDENTIAL_FIELDS
-    limits = LIMITS
-    settings_type = CdiscountSettings
+def open_session(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: CdiscountApiSettings,
+    files: FileLinks,
+) -> KitSession:
+    """One shop's session: its client holds one token."""
+    client = OctopiaClient(
+        credentials_of(credentials),
+        http,
+        api.api_url,
+        api.auth_url,
+        call_deadline=api.call_deadline_seconds,
+        files=files,
+    )
+    # Marking a burst of messages read stops within a quarter of a call's deadline, the
+    # rest left to the next poll (DiscussionInbox.mark_read).
+    inbox = DiscussionInbox(
+        client, page_size=LIMITS.page_size, mark_budget=api.call_deadline_seconds / 4
+    )
+    return KitSession(
+        inbox,
+        DiscussionReplies(client, inbox),
+        ShopOrders(client, page_size=LIMITS.page_size),
+        verify=client.authenticate,
+    )
 
-    def __init__(self) -> None:
-        self.shop_api = CdiscountShopApi(LIMITS)
-        self.credential_check = CdiscountCredentialCheck()
-        self.order_ids = ORDER_IDS
 
-    def credentials_path(self, tenant_id: str) -> str:
-        """The shop's client id, client secret and seller id."""
-        return f"secret/keybuzz/tenants/{tenant_id}/cdiscount_api"
+CONNECTOR = ShopConnector(
+    marketplace=CDISCOUNT,
+    display_name="Cdiscount",
+    secret="cdiscount_api",  # the shop's client id, client secret and seller id
+    credential_fields=CREDENTIAL_FIELDS,
+    limits=LIMITS,
+    settings_type=CdiscountSettings,
+    shop_api=KitShopApi(
+        LIMITS, DISCUSSIONS, CdiscountApiSettings, open_session, marketplace="Cdiscount"
+    ),
+    credential_check=CdiscountCredentialCheck(),
+    order_ids=ORDER_IDS,
+)

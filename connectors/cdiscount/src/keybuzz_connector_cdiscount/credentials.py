@@ -7,12 +7,17 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number_field
+from keybuzz_shared.connectors.kit import (
+    key_field,
+    require_fields,
+    settings_view,
+    shop_number_field,
+)
 from keybuzz_shared.connectors.seam import ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_cdiscount.client import ERRORS, OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.settings import octopia_api
+from keybuzz_connector_cdiscount.settings import CdiscountApiSettings
 
 CREDENTIAL_FIELDS = (
     key_field("client_id", "Client ID", max_length=128, secret=False),
@@ -47,7 +52,7 @@ class CdiscountCredentialCheck:
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
         shop = credentials_of(credentials)
-        api = octopia_api(settings)
+        api = settings_view(settings, CdiscountApiSettings, "Cdiscount")
         client = OctopiaClient(
             shop,
             http,

@@ -10,8 +10,9 @@ from keybuzz_shared.connectors.connector_settings import ConnectorSettings, Shop
 from keybuzz_shared.file_links import origin_of, production_problem, shown
 
 from keybuzz_connector_cdiscount.client import API_URL, AUTH_URL
-from keybuzz_connector_cdiscount.names import CDISCOUNT
 
+# The marketplace value of Cdiscount's shops, tickets and orders.
+CDISCOUNT = "CDISCOUNT"
 # Octopia answers a discussion search over at most 6 months [official]: a shop's first
 # poll never reads further back.
 SEARCH_WINDOW_DAYS = 183
@@ -22,16 +23,6 @@ class CdiscountApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     API (``api_url``) and the token endpoint its calls are authorised by."""
 
     auth_url: str
-
-
-def octopia_api(settings: ShopApiSettings) -> CdiscountApiSettings:
-    """``settings`` as this package's ``shop_api`` made them; TypeError for another view,
-    which would leave the token endpoint unknown."""
-    if not isinstance(settings, CdiscountApiSettings):
-        raise TypeError(
-            f"a Cdiscount session needs CdiscountSettings' shop API view, not {type(settings).__name__}"
-        )
-    return settings
 
 
 class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):

@@ -1,19 +1,35 @@
 """One Mirakl operator as a marketplace: the seam on its instance of Mirakl's seller API
-(docs/MIRAKL.md). Every operator of the catalogue is one MiraklConnector."""
+(docs/MIRAKL.md), declared for the kit. Every operator of the catalogue is one connector.
+
+Its parts: a shop API (threads, and orders by OR11), a credential check, the operator's
+hours on Mirakl's own clock of each thread and its own figure (A21). The seller types its
+API key (no redirect flow); customers write through the API (no inbound address or mail
+relay, no order feed)."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit import OrderIdPattern
-from keybuzz_shared.connectors.seam import (
-    ConnectorDefaults,
-    Limits,
+from collections.abc import Mapping
+
+import httpx
+from keybuzz_shared.connectors.kit import (
+    Discussions,
+    KitShopApi,
+    OrderIdPattern,
+    ShopConnector,
 )
+from keybuzz_shared.connectors.seam import Limits
+from keybuzz_shared.file_links import FileLinks
 
 from keybuzz_connector_mirakl.catalogue import Operator
-from keybuzz_connector_mirakl.credentials import CREDENTIAL_FIELDS, MiraklCredentialCheck
-from keybuzz_connector_mirakl.response_window import MiraklResponseFigures, MiraklResponseWindow
-from keybuzz_connector_mirakl.settings import MiraklSettings
-from keybuzz_connector_mirakl.shop_api import MiraklShopApi
+from keybuzz_connector_mirakl.client import MiraklClient
+from keybuzz_connector_mirakl.credentials import CREDENTIAL_FIELDS, MiraklCredentialCheck, key_of
+from keybuzz_connector_mirakl.replies import PARTICIPANTS
+from keybuzz_connector_mirakl.response_window import (
+    MiraklResponseFigures,
+    MiraklResponseWindow,
+    MiraklSession,
+)
+from keybuzz_connector_mirakl.settings import MiraklApiSettings, MiraklSettings
 
 # Mirakl's order ids: the operator's commercial id and a capital letter per shop of the
 # cart, e.g. ``Order_00010-A`` [official, OR11's example] or ``BOU2345000012-A``. The
@@ -34,32 +50,54 @@ LIMITS = Limits(
     page_size=50,  # M11's default page [official]
 )
 
+# A thread's reply goes to the customer, the operator or both; whether the thread allows
+# the one asked is read from it at the reply (a FAILED outcome naming its participants
+# otherwise). Mirakl lists a reply's text back as sent; its refusals give a message, no
+# code of their own. It posts no message of its own when an incident is opened.
+DISCUSSIONS = Discussions(
+    recipients=tuple(PARTICIPANTS), support_sender="OPERATOR", claim_subject="Incident Mirakl"
+)
 
-class MiraklConnector(ConnectorDefaults):
-    """The seam's Connector of one operator (``operator``, a catalogue entry). Its parts: a
-    shop API (threads, and orders by OR11), a credential check, the operator's hours on
-    Mirakl's own clock of each thread and its own figure (A21). The seller types its API
-    key (no redirect flow); customers write through the API (no inbound address or mail
-    relay, no order feed)."""
 
-    credential_fields = CREDENTIAL_FIELDS
-    limits = LIMITS
-    # One type for every operator: a service started before an operator was added holds it.
-    settings_type = MiraklSettings
+def open_session(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: MiraklApiSettings,
+    files: FileLinks,
+) -> MiraklSession:
+    """One shop's session on its operator's API. ``files`` is not used: a thread's files
+    come from the operator's API (M13), with the shop's key, at addresses built from
+    Mirakl's ids."""
+    client = MiraklClient(
+        key_of(credentials),
+        http,
+        api.api_url,
+        operator=api.operator,
+        call_deadline=api.call_deadline_seconds,
+    )
+    return MiraklSession(
+        client,
+        page_size=LIMITS.page_size,
+        operator_name=api.operator_name,
+        orders_interval=api.orders_interval_seconds,
+    )
 
-    def __init__(self, operator: Operator) -> None:
-        self.operator = operator
-        self.marketplace = operator.code
-        self.display_name = operator.name
-        self.shop_api = MiraklShopApi(LIMITS, operator.name)
-        self.credential_check = MiraklCredentialCheck()
-        self.order_ids = ORDER_IDS
-        self.response_window = MiraklResponseWindow(operator)
-        self.response_figures = MiraklResponseFigures()
 
-    def credentials_path(self, tenant_id: str) -> str:
-        """The shop's API key and shop id, one secret per operator."""
-        return f"secret/keybuzz/tenants/{tenant_id}/mirakl_{self.operator.code.lower()}_api"
-
-    def __repr__(self) -> str:
-        return f"MiraklConnector({self.operator.code!r})"
+def connector_of(operator: Operator) -> ShopConnector:
+    """The operator's connector; one ``settings_type`` for every operator, so that a
+    service started before an operator was added holds it."""
+    return ShopConnector(
+        marketplace=operator.code,
+        display_name=operator.name,
+        secret=f"mirakl_{operator.code.lower()}_api",  # the shop's API key and shop id
+        credential_fields=CREDENTIAL_FIELDS,
+        limits=LIMITS,
+        settings_type=MiraklSettings,
+        shop_api=KitShopApi(
+            LIMITS, DISCUSSIONS, MiraklApiSettings, open_session, marketplace="Mirakl"
+        ),
+        credential_check=MiraklCredentialCheck(),
+        order_ids=ORDER_IDS,
+        response_window=MiraklResponseWindow(operator),
+        response_figures=MiraklResponseFigures(),
+    )

@@ -7,12 +7,17 @@ from collections.abc import Mapping
 
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit import key_field, require_fields, shop_number_field
+from keybuzz_shared.connectors.kit import (
+    key_field,
+    require_fields,
+    settings_view,
+    shop_number_field,
+)
 from keybuzz_shared.connectors.seam import CallRefused, ShopApiSettings
 from keybuzz_shared.json_calls import check_options
 
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
-from keybuzz_connector_mirakl.settings import mirakl_api
+from keybuzz_connector_mirakl.settings import MiraklApiSettings
 
 CREDENTIAL_FIELDS = (
     # The shop's back office, "API key": UUIDs on the instances we know [observed].
@@ -48,7 +53,7 @@ class MiraklCredentialCheck:
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
         key = key_of(credentials)
-        api = mirakl_api(settings)
+        api = settings_view(settings, MiraklApiSettings, "Mirakl")
         client = MiraklClient(
             key,
             http,

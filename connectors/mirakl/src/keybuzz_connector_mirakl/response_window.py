@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from keybuzz_shared.connectors.kit import KitSession
 from keybuzz_shared.connectors.seam import (
     MarketplaceMark,
     MarketplaceSession,
@@ -20,12 +21,39 @@ from keybuzz_shared.connectors.seam import (
 )
 
 from keybuzz_connector_mirakl.catalogue import Operator
-from keybuzz_connector_mirakl.session import MiraklSession
+from keybuzz_connector_mirakl.client import MiraklClient
+from keybuzz_connector_mirakl.credentials import probe
+from keybuzz_connector_mirakl.orders import ShopOrders
+from keybuzz_connector_mirakl.replies import ThreadReplies
+from keybuzz_connector_mirakl.statistics import ResponseDelay, ResponseDelays
+from keybuzz_connector_mirakl.threads import ThreadInbox
 
 FIGURE = "order_messages_response_delay"
 # A report's window ends when the report is read, A21's periods when the call is made, a
 # moment later: the window is matched to A21's period of its length, not the next longer.
 CALL_SLACK = timedelta(minutes=1)
+
+
+class MiraklSession(KitSession):
+    """One shop's session on one operator, with the shop's own figure at Mirakl."""
+
+    def __init__(
+        self, client: MiraklClient, *, page_size: int, operator_name: str, orders_interval: float
+    ) -> None:
+        inbox = ThreadInbox(client, operator_name=operator_name, page_size=page_size)
+        orders = ShopOrders(
+            client, label=f"{client.operator}/{client.shop_id}", interval=orders_interval
+        )
+        # The credential check's call (credentials.probe): 401/403 for a key or shop
+        # Mirakl refuses.
+        super().__init__(inbox, ThreadReplies(client, inbox), orders, verify=lambda: probe(client))
+        self.client = client
+        self.response_delays = ResponseDelays(client)
+
+    async def response_delay(self, start: datetime, end: datetime) -> ResponseDelay | None:
+        """A21's ``order_messages_response_delay`` for the window (statistics.py): the
+        session's one A21 call a day."""
+        return await self.response_delays.for_window(start, end)
 
 
 class MiraklResponseWindow:

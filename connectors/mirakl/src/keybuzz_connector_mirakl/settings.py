@@ -29,19 +29,11 @@ class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     is the operator's base URL (calls at ``<api_url>/api/...``)."""
 
     operator: str  # the operator's code, the marketplace value
+    operator_name: str  # as sellers know it: "Leroy Merlin"
     response_hours: float  # how long the operator gives a shop to answer
     # Seconds between two order listings' first pages (OR11): the operator's frequency,
     # else Mirakl's "once per minute" at most [official].
     orders_interval_seconds: float = 60.0
-
-
-def mirakl_api(settings: ShopApiSettings) -> MiraklApiSettings:
-    """``settings`` as MiraklSettings.shop_api made them; TypeError for another view."""
-    if not isinstance(settings, MiraklApiSettings):
-        raise TypeError(
-            f"a Mirakl session needs MiraklSettings' shop API view, not {type(settings).__name__}"
-        )
-    return settings
 
 
 class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
@@ -77,6 +69,7 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
         return MiraklApiSettings(
             api_url=found.base_url,
             operator=found.code,
+            operator_name=found.name,
             response_hours=found.response_hours,
             timeout_seconds=self.mirakl_timeout_seconds,
             call_deadline_seconds=self.mirakl_call_deadline_seconds,

@@ -3,6 +3,15 @@ its refusals, its credential fields) and the shared requester that runs its call
 that declaration."""
 
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth
+from keybuzz_shared.connectors.kit.connector import (
+    AllowanceSession,
+    Discussions,
+    KitSession,
+    KitShopApi,
+    OpenSession,
+    ShopConnector,
+    settings_view,
+)
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
     key_field,
@@ -20,6 +29,13 @@ from keybuzz_shared.connectors.kit.requester import (
 )
 
 __all__ = [
+    "AllowanceSession",
+    "Discussions",
+    "KitSession",
+    "KitShopApi",
+    "OpenSession",
+    "ShopConnector",
+    "settings_view",
     "COMMON_REASON_KEYS",
     "PRINTABLE",
     "ApiSpec",

@@ -61,8 +61,8 @@ class CallErrors:
 
     @classmethod
     def labelled(cls, label: str, *, credentials: str = "credentials") -> CallErrors:
-        """The seam's call errors, each naming the marketplace ``label`` ("Back Market",
-        "Boulanger (Mirakl)"); a refusal of the shop's ``credentials`` ("token") says so."""
+        """The seam's call errors, each naming the marketplace by ``label`` (its display
+        name); a refusal of the shop's ``credentials`` ("token", "API key") says which."""
         return cls(
             unavailable=functools.partial(CallUnavailable, label=label),
             unreadable=functools.partial(CallAnswerUnreadable, label=label),

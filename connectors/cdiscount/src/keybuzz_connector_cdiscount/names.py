@@ -1,3 +1,0 @@
-"""The marketplace value of Cdiscount's shops, tickets and orders."""
-
-CDISCOUNT = "CDISCOUNT"

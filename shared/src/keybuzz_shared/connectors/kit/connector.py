@@ -1,0 +1,190 @@
+"""A shop-API connector from its declaration: what its marketplace is, how a reply's
+discussion is addressed, the settings view its sessions take, and the one function that
+opens a shop's session from its credentials. The seam's ``Connector`` and ``ShopApi``
+members are the kit's; a connector writes its client, its mappings and that function.
+
+A session is the shop's three parts on its one client (``KitSession``); where the
+marketplace counts a call against a daily allowance (``ApiSpec.allowance_call``), the
+session says how many it made and stops at the poller's limit (``AllowanceSession``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+import httpx
+
+from keybuzz_shared.connectors.kit.requester import Requester
+from keybuzz_shared.connectors.seam import (
+    ConnectorDefaults,
+    CredentialCheck,
+    CredentialField,
+    DiscussionShopApi,
+    Limits,
+    MarketplaceSession,
+    OrderIds,
+    OrderSource,
+    PartsSession,
+    Recipient,
+    ReplyChannel,
+    ResponseFigures,
+    ResponseWindow,
+    SessionInbox,
+    ShopApi,
+    ShopApiSettings,
+)
+from keybuzz_shared.file_links import NO_FILES, FileLinks
+from keybuzz_shared.settings import PartSettings
+
+S = TypeVar("S", bound=ShopApiSettings)
+S_contra = TypeVar("S_contra", bound=ShopApiSettings, contravariant=True)
+
+
+class OpenSession(Protocol[S_contra]):
+    def __call__(
+        self,
+        credentials: Mapping[str, str],
+        http: httpx.AsyncClient,
+        api: S_contra,
+        files: FileLinks,
+    ) -> MarketplaceSession:
+        """A session on one shop: its client on ``api`` (the connector's settings view),
+        its parts on the client; ValueError when a credential field is missing."""
+        ...
+
+
+@dataclass(frozen=True)
+class Discussions:
+    """Where a reply goes: ``recipients`` in a discussion (no one elsewhere); a claim
+    opened by ``support_sender`` is the marketplace's customer care's; ``claim_subject``:
+    the subject a claim without its notice is shown under."""
+
+    recipients: tuple[Recipient, ...]
+    support_sender: str
+    claim_subject: str
+
+
+def settings_view(settings: ShopApiSettings, view: type[S], marketplace: str) -> S:
+    """``settings`` as the connector's ``shop_api`` made them; TypeError for another view."""
+    if not isinstance(settings, view):
+        raise TypeError(
+            f"a {marketplace} session needs the shop API view {view.__name__}, "
+            f"not {type(settings).__name__}"
+        )
+    return settings
+
+
+class KitShopApi(DiscussionShopApi, Generic[S]):
+    """The seam's ``ShopApi`` of a connector whose replies go in a discussion."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        discussions: Discussions,
+        view: type[S],
+        open_session: OpenSession[S],
+        *,
+        marketplace: str,
+    ) -> None:
+        super().__init__(
+            limits,
+            discussion_recipients=discussions.recipients,
+            support_sender=discussions.support_sender,
+            claim_subject=discussions.claim_subject,
+        )
+        self._view = view
+        self._open = open_session
+        self._marketplace = marketplace
+
+    def session(
+        self,
+        credentials: Mapping[str, str],
+        *,
+        http: httpx.AsyncClient,
+        settings: ShopApiSettings,
+        files: FileLinks | None = None,
+    ) -> MarketplaceSession:
+        api = settings_view(settings, self._view, self._marketplace)
+        return self._open(credentials, http, api, files or NO_FILES)
+
+
+class ShopConnector(ConnectorDefaults):
+    """The seam's ``Connector`` of a marketplace polled shop by shop over its API, whose
+    seller types its credentials (no redirect flow, inbound address, mail relay or order
+    feed). ``secret``: the name of the shop's secret under its tenant in Vault."""
+
+    def __init__(
+        self,
+        *,
+        marketplace: str,
+        display_name: str,
+        secret: str,
+        credential_fields: tuple[CredentialField, ...],
+        limits: Limits,
+        settings_type: type[PartSettings],
+        shop_api: ShopApi,
+        credential_check: CredentialCheck,
+        order_ids: OrderIds,
+        response_window: ResponseWindow | None = None,
+        response_figures: ResponseFigures | None = None,
+    ) -> None:
+        self.marketplace = marketplace
+        self.display_name = display_name
+        self.credential_fields = credential_fields
+        self.limits = limits
+        self.settings_type = settings_type
+        self.shop_api = shop_api
+        self.credential_check = credential_check
+        self.order_ids = order_ids
+        self.response_window = response_window
+        self.response_figures = response_figures
+        self._secret = secret
+
+    def credentials_path(self, tenant_id: str) -> str:
+        return f"secret/keybuzz/tenants/{tenant_id}/{self._secret}"
+
+    def __repr__(self) -> str:
+        return f"ShopConnector({self.marketplace!r})"
+
+
+class KitSession(PartsSession):
+    """One shop's session: its parts on its one client; ``verify`` checks its credentials
+    with one call."""
+
+    def __init__(
+        self,
+        inbox: SessionInbox,
+        replies: ReplyChannel,
+        orders: OrderSource,
+        *,
+        verify: Callable[[], Awaitable[object]],
+    ) -> None:
+        super().__init__(inbox, replies, orders)
+        self._verify = verify
+
+    async def verify(self) -> None:
+        await self._verify()
+
+
+class AllowanceSession(KitSession):
+    """A session on a marketplace that allows a call a number of times a day: the seam's
+    ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, from the requester's count."""
+
+    def __init__(
+        self,
+        inbox: SessionInbox,
+        replies: ReplyChannel,
+        orders: OrderSource,
+        *,
+        verify: Callable[[], Awaitable[object]],
+        calls: Requester,
+    ) -> None:
+        super().__init__(inbox, replies, orders, verify=verify)
+        self.calls = calls
+
+    def allowance_calls(self) -> int:
+        return self.calls.allowance_calls()
+
+    def limit_allowance_calls(self, total: int | None) -> None:
+        self.calls.limit_allowance_calls(total)
