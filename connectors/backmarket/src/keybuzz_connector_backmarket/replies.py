@@ -9,20 +9,10 @@ outcome, and the poller reads the folder back (``sent_messages``) before any ret
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from keybuzz_shared.connectors.seam import (
-    CallRefused,
-    MarketplaceMessage,
-    Recipient,
-    Reply,
-    ReplyFile,
-    ReplyOutcome,
-    ThreadKey,
-    failed_reply,
-    sent_since,
-)
+from keybuzz_shared.connectors.kit import DiscussionReplies
+from keybuzz_shared.connectors.seam import InboxMessage, Recipient, Reply, ReplyFile
 
 from keybuzz_connector_backmarket.care import CareInbox, inbox_messages_of
 
@@ -45,47 +35,30 @@ def unsendable_files(files: tuple[ReplyFile, ...]) -> str | None:
     return None
 
 
-class FolderReplies:
+class FolderReplies(DiscussionReplies):
     """The seller's messages on a shop's care folders, through its BackMarketClient."""
+
+    label = "Back Market"
+    discussion = "care folder"
 
     def __init__(self, client: BackMarketClient, inbox: CareInbox) -> None:
         self.client = client
         self.inbox = inbox
 
-    async def reply(self, reply: Reply) -> ReplyOutcome:
-        """CallUnavailable (nothing was sent), CallOutcomeUnknown (read
-        ``sent_messages`` back before sending it again) and CredentialsRefused
-        are raised; Back Market's refusals, and replies it would refuse, are FAILED."""
-        if reply.thread.kind != "DISCUSSION":
-            return failed_reply(
-                f"Back Market's replies go to a care folder, not to an {reply.thread.kind}"
-            )
+    def unsendable(self, reply: Reply) -> str | None:
         if reply.recipient not in RECIPIENTS:
-            return failed_reply(
-                f"Back Market's messages go to the buyer and Back Market, not {reply.recipient}"
-            )
-        problem = unsendable_files(reply.attachments)
-        if problem:
-            return failed_reply(problem)
+            return f"Back Market's messages go to the buyer and Back Market, not {reply.recipient}"
+        if problem := unsendable_files(reply.attachments):
+            return problem
         if not reply.thread.id.isdigit():
-            return failed_reply(f"{reply.thread.id!r} is not a Back Market care folder")
-        files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
-        try:
-            await self.client.post_form(
-                f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files
-            )
-        except CallRefused as exc:
-            return failed_reply(str(exc))
-        return ReplyOutcome(status="SENT")
+            return f"{reply.thread.id!r} is not a Back Market care folder"
+        return None
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
-        """The seller's messages on the folder from a little before ``since`` on."""
-        if thread.kind != "DISCUSSION":
-            return []
-        try:
-            folder = await self.inbox.folder(thread.id)
-        except CallRefused as exc:
-            if exc.status == 404:
-                return []
-            raise
-        return sent_since(inbox_messages_of(folder), since)
+    async def send(self, reply: Reply) -> None:
+        files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        await self.client.post_form(
+            f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files
+        )
+
+    async def listed(self, discussion_id: str) -> list[InboxMessage]:
+        return inbox_messages_of(await self.inbox.folder(discussion_id))

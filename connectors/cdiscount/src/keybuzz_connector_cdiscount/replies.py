@@ -10,21 +10,11 @@ Files go as Octopia takes them, base64 in the request, within its rules (``ATTAC
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from keybuzz_shared.connectors.seam import (
-    CallRefused,
-    MarketplaceMessage,
-    Recipient,
-    Reply,
-    ReplyFile,
-    ReplyOutcome,
-    ThreadKey,
-    failed_reply,
-    sent_since,
-)
+from keybuzz_shared.connectors.kit import DiscussionReplies as KitDiscussionReplies
+from keybuzz_shared.connectors.seam import InboxMessage, Recipient, Reply, ReplyFile
 
 from keybuzz_connector_cdiscount.discussions import (
     Discussion,
@@ -120,50 +110,30 @@ def request(discussion: Discussion, reply: Reply, to: list[User]) -> dict[str, A
     return body
 
 
-class DiscussionReplies:
+class DiscussionReplies(KitDiscussionReplies):
     """The seller's replies on a shop's discussions, through its OctopiaClient."""
+
+    label = "Cdiscount"
 
     def __init__(self, client: OctopiaClient, inbox: DiscussionInbox) -> None:
         self.client = client
         self.inbox = inbox
 
-    async def reply(self, reply: Reply) -> ReplyOutcome:
-        """CallUnavailable (nothing was sent), CallOutcomeUnknown (the answer was lost
-        after the request left: read ``sent_messages`` back before sending it again) and
-        CredentialsRefused are raised; Octopia's refusals, and replies it would
-        refuse, are a FAILED outcome with the reason."""
-        if reply.thread.kind != "DISCUSSION":
-            return failed_reply(
-                f"Cdiscount's replies go to a discussion, not to an {reply.thread.kind}"
-            )
-        problem = unsendable_files(reply.attachments)
-        if problem:
-            return failed_reply(problem)
-        try:
-            discussion = await self.inbox.discussion(reply.thread.id)
-        except CallRefused as exc:
-            return failed_reply(str(exc))
+    def unsendable(self, reply: Reply) -> str | None:
+        return unsendable_files(reply.attachments)
+
+    async def send(self, reply: Reply) -> str | None:
+        discussion = await self.inbox.discussion(reply.thread.id)
         if not discussion.is_open:
-            return failed_reply(f"discussion {discussion.id} is closed at Cdiscount")
+            return f"discussion {discussion.id} is closed at Cdiscount"
         to = receivers(discussion, reply.recipient)
         if isinstance(to, str):
-            return failed_reply(to)
-        try:
-            await self.client.send_json("POST", "/messages", request(discussion, reply, to))
-        except CallRefused as exc:
-            return failed_reply(str(exc))
-        return ReplyOutcome(status="SENT")
+            return to
+        await self.client.send_json("POST", "/messages", request(discussion, reply, to))
+        return None
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
-        """The seller's messages on the discussion from a little before ``since`` on, read
-        from Octopia (``SENT_SKEW``: its dates are whole seconds, its clock is not ours)."""
-        if thread.kind != "DISCUSSION":
-            return []
-        try:
-            discussion = await self.inbox.discussion(thread.id)
-        except CallRefused as exc:
-            if exc.status == 404:
-                return []
-            raise
-        labels = await self.inbox.labels()
-        return sent_since(self.inbox.listed(discussion, labels), since)
+    async def listed(self, discussion_id: str) -> list[InboxMessage]:
+        """The discussion's messages, read from Octopia (``SENT_SKEW``: its dates are whole
+        seconds, its clock is not ours)."""
+        discussion = await self.inbox.discussion(discussion_id)
+        return self.inbox.listed(discussion, await self.inbox.labels())

@@ -9,21 +9,11 @@ poller reads the thread back (``sent_messages``) before it would retry."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from keybuzz_shared.connectors.seam import (
-    CallRefused,
-    MarketplaceMessage,
-    Recipient,
-    Reply,
-    ReplyFile,
-    ReplyOutcome,
-    ThreadKey,
-    failed_reply,
-    sent_since,
-)
+from keybuzz_shared.connectors.kit import DiscussionReplies
+from keybuzz_shared.connectors.seam import InboxMessage, Recipient, Reply, ReplyFile
 
 from keybuzz_connector_mirakl.client import FilePart
 from keybuzz_connector_mirakl.threads import THREADS, Thread, ThreadInbox
@@ -67,49 +57,33 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
     return [{"type": kind} for kind in wanted]
 
 
-class ThreadReplies:
+class ThreadReplies(DiscussionReplies):
     """The seller's replies on a shop's threads, through its MiraklClient."""
+
+    label = "Mirakl"
+    discussion = "thread"
 
     def __init__(self, client: MiraklClient, inbox: ThreadInbox) -> None:
         self.client = client
         self.inbox = inbox
 
-    async def reply(self, reply: Reply) -> ReplyOutcome:
-        """CallUnavailable (nothing was sent), CallOutcomeUnknown (the answer was lost
-        after the request left: read ``sent_messages`` back before sending it again) and
-        CredentialsRefused are raised; Mirakl's refusals, and replies it would
-        refuse, are a FAILED outcome with the reason."""
-        if reply.thread.kind != "DISCUSSION":
-            return failed_reply(f"Mirakl's replies go to a thread, not to an {reply.thread.kind}")
-        if problem := unsendable(reply):
-            return failed_reply(problem)
-        try:
-            thread = await self.inbox.thread(reply.thread.id)
-        except CallRefused as exc:
-            return failed_reply(str(exc))
+    def unsendable(self, reply: Reply) -> str | None:
+        return unsendable(reply)
+
+    async def send(self, reply: Reply) -> str | None:
+        thread = await self.inbox.thread(reply.thread.id)
         to = recipients(thread, reply.recipient)
         if isinstance(to, str):
-            return failed_reply(to)
+            return to
         message: dict[str, Any] = {"body": reply.body, "to": to}
         files = [
             FilePart(name=f.name, content_type=f.content_type, data=f.data)
             for f in reply.attachments
         ]
         path = f"{THREADS}/{quote(thread.id, safe='')}/message"
-        try:
-            await self.client.post_multipart("M12", path, {"message_input": message}, files)
-        except CallRefused as exc:
-            return failed_reply(str(exc))
-        return ReplyOutcome(status="SENT")
+        await self.client.post_multipart("M12", path, {"message_input": message}, files)
+        return None
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
-        """The shop's messages on the thread from a little before ``since`` on (M10)."""
-        if thread.kind != "DISCUSSION":
-            return []
-        try:
-            found = await self.inbox.thread(thread.id)
-        except CallRefused as exc:
-            if exc.status == 404:
-                return []
-            raise
-        return sent_since(self.inbox.listed(found), since)
+    async def listed(self, discussion_id: str) -> list[InboxMessage]:
+        """The thread's messages (M10)."""
+        return self.inbox.listed(await self.inbox.thread(discussion_id))

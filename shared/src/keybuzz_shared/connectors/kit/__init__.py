@@ -20,6 +20,7 @@ from keybuzz_shared.connectors.kit.fields import (
 )
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
+from keybuzz_shared.connectors.kit.replies import DiscussionReplies
 from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
     Call,
@@ -29,6 +30,7 @@ from keybuzz_shared.connectors.kit.requester import (
 )
 
 __all__ = [
+    "DiscussionReplies",
     "AllowanceSession",
     "Discussions",
     "KitSession",
