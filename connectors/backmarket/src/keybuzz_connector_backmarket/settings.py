@@ -7,8 +7,11 @@ import re
 from typing import Annotated
 
 import msgspec
-from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
-from keybuzz_shared.file_links import origin_of, production_problem, shown
+from keybuzz_shared.connectors.connector_settings import (
+    ConnectorSettings,
+    ShopApiSettings,
+    file_origins,
+)
 
 # The marketplace value of Back Market's shops, tickets and orders.
 BACKMARKET = "BACKMARKET"
@@ -113,26 +116,11 @@ class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
 
     @property
     def file_origins(self) -> tuple[str, ...]:
-        given = [o.strip() for o in self.backmarket_attachment_origins.split(",") if o.strip()]
-        if given:
-            return tuple(given)
-        return tuple(dict.fromkeys(shown(origin_of(url)) for _, url in self.platform_urls))
+        return file_origins(self.backmarket_attachment_origins, (u for _, u in self.platform_urls))
 
     def __post_init__(self) -> None:
-        # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
-        named = [
-            *self.platform_urls,
-            *(("BACKMARKET_ATTACHMENT_ORIGINS", o) for o in self.file_origins),
-        ]
-        for name, url in named:
-            try:
-                origin_of(url)
-            except ValueError:
-                raise ValueError(f"{name}: {url!r} is not an http(s) address") from None
-            if self.is_production and (problem := production_problem(url)):
-                raise ValueError(
-                    f"{name} ({url}) {problem}: refused when KEYBUZZ_ENV={self.keybuzz_env}"
-                )
+        origins = (("BACKMARKET_ATTACHMENT_ORIGINS", o) for o in self.file_origins)
+        self.check_addresses([*self.platform_urls, *origins])
         for name, value in (
             ("BACKMARKET_USER_AGENT_COMPANY", self.backmarket_user_agent_company),
             ("BACKMARKET_USER_AGENT_INTEGRATION", self.backmarket_user_agent_integration),

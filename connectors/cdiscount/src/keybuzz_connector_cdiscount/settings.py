@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
-from keybuzz_shared.file_links import origin_of, production_problem, shown
+from keybuzz_shared.connectors.connector_settings import (
+    ConnectorSettings,
+    ShopApiSettings,
+    file_origins,
+)
 
 from keybuzz_connector_cdiscount.client import API_URL, AUTH_URL
 
@@ -62,22 +65,13 @@ class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):
 
     @property
     def file_origins(self) -> tuple[str, ...]:
-        given = [o.strip() for o in self.cdiscount_attachment_origins.split(",") if o.strip()]
-        return tuple(given) if given else (shown(origin_of(self.cdiscount_api_url)),)
+        return file_origins(self.cdiscount_attachment_origins, [self.cdiscount_api_url])
 
     def __post_init__(self) -> None:
-        # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
-        named = [
-            ("CDISCOUNT_API_URL", self.cdiscount_api_url),
-            ("CDISCOUNT_AUTH_URL", self.cdiscount_auth_url),
-            *(("CDISCOUNT_ATTACHMENT_ORIGINS", o) for o in self.file_origins),
-        ]
-        for name, url in named:
-            try:
-                origin_of(url)
-            except ValueError:
-                raise ValueError(f"{name}: {url!r} is not an http(s) address") from None
-            if self.is_production and (problem := production_problem(url)):
-                raise ValueError(
-                    f"{name} ({url}) {problem}: refused when KEYBUZZ_ENV={self.keybuzz_env}"
-                )
+        self.check_addresses(
+            [
+                ("CDISCOUNT_API_URL", self.cdiscount_api_url),
+                ("CDISCOUNT_AUTH_URL", self.cdiscount_auth_url),
+                *(("CDISCOUNT_ATTACHMENT_ORIGINS", o) for o in self.file_origins),
+            ]
+        )

@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
-from keybuzz_shared.file_links import origin_of, production_problem, shown
+from keybuzz_shared.connectors.connector_settings import (
+    ConnectorSettings,
+    ShopApiSettings,
+    file_origins,
+)
 
 from keybuzz_connector_fnac.names import DARTY, FNAC
 
@@ -57,20 +60,8 @@ class FnacApiSettings(ConnectorSettings, kw_only=True, frozen=True):
 
     @property
     def fnac_file_origins(self) -> tuple[str, ...]:
-        given = [o.strip() for o in self.fnac_attachment_origins.split(",") if o.strip()]
-        return tuple(given) if given else (shown(origin_of(self.fnac_api_url)),)
+        return file_origins(self.fnac_attachment_origins, [self.fnac_api_url])
 
     def __post_init__(self) -> None:
-        # msgspec turns these into a SettingsError naming the variable (settings.load_settings).
-        for origin in self.fnac_file_origins:
-            try:
-                origin_of(origin)
-            except ValueError:
-                raise ValueError(
-                    f"FNAC_ATTACHMENT_ORIGINS: {origin!r} is not an http(s) origin"
-                ) from None
-            if self.is_production and (problem := production_problem(origin)):
-                raise ValueError(
-                    f"the origin {origin} files are fetched from (FNAC_ATTACHMENT_ORIGINS, "
-                    f"else FNAC_API_URL's) {problem}: refused when KEYBUZZ_ENV={self.keybuzz_env}"
-                )
+        origins = (("FNAC_ATTACHMENT_ORIGINS", o) for o in self.fnac_file_origins)
+        self.check_addresses([("FNAC_API_URL", self.fnac_api_url), *origins])
