@@ -37,6 +37,7 @@ from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors import registry
+from keybuzz_shared.connectors.kit import OrderIdPattern, ShopConnector
 from keybuzz_shared.connectors.registry import ConnectorConflict, registered
 from keybuzz_shared.connectors.seam import (
     Connector,
@@ -45,6 +46,7 @@ from keybuzz_shared.connectors.seam import (
     OrderSummary,
     ShopApi,
     ShopApiSettings,
+    shop_api_of,
 )
 from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.settings import DEV_JWT_SECRET
@@ -55,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 SECRET = "the-right-secret"
 SELLER = "424242"
+ORDER_IDS = OrderIdPattern("T[0-9]{6}", "a throwaway one (T and six digits)")
 
 
 class _SecretCheck:
@@ -218,6 +221,32 @@ def test_every_connector_folder_declares_its_entry_point_and_is_installed() -> N
     assert registry.marketplaces() == tuple(registry.load(entry_points(group=registry.GROUP)))
     assert [registry.connector_for(m) for m in registry.marketplaces()] == registry.connectors()
     assert all(a is b for a, b in zip(registry.connectors(), registry.connectors(), strict=True))
+
+
+def test_a_shop_api_connector_with_no_driver_is_held_to_the_conformance_suite() -> None:
+    """Its double's drivers are how the suite drives it; a connector of the kit's one type
+    (``kit.ShopConnector``) is listed like any other, and ``driver_of`` fails it."""
+    from keybuzz_connector_backmarket.connector import CONNECTOR
+
+    from tests.conformance.harness import driver_of, shop_api_connectors
+
+    kit_made = ShopConnector(
+        marketplace="THROWAWAY_SHOP",
+        display_name="Throwaway shop",
+        secret="throwaway_shop_api",
+        credential_fields=CONNECTOR.credential_fields,
+        limits=CONNECTOR.limits,
+        settings_type=ThrowawayApiSettings,
+        shop_api=shop_api_of(CONNECTOR),
+        credential_check=_SecretCheck(),
+        order_ids=ORDER_IDS,
+    )
+    with registered(kit_made):
+        listed = [c.marketplace for c in shop_api_connectors()]
+        assert "THROWAWAY_SHOP" in listed and "BACKMARKET" in listed
+        with pytest.raises(pytest.fail.Exception, match="no driver"):
+            driver_of(kit_made)
+    assert "THROWAWAY_SHOP" not in [c.marketplace for c in shop_api_connectors()]
 
 
 def test_the_list_is_short_and_names_its_test() -> None:

@@ -31,7 +31,7 @@ from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_sandbox.conformance import DRIVERS, DoubleShop, ShopDriver, driver_for
 from keybuzz_shared.auth import issue_token
-from keybuzz_shared.connectors.registry import connectors
+from keybuzz_shared.connectors.registry import connectors, families
 from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
@@ -61,12 +61,16 @@ POLLER_SETTINGS = {
 
 def shop_api_connectors() -> list[Connector]:
     """Every registered connector whose shops are polled over the marketplace's API. A
-    connector class serving many marketplaces from data (one per catalogue entry) passes
-    the suite through those of them its double's drivers name; a class none of whose
-    marketplaces has a driver is listed whole, and fails for want of one."""
-    polled = [c for c in connectors() if c.shop_api is not None]
-    driven = {type(c) for c in polled if driver_for(c.marketplace) is not None}
-    return [c for c in polled if driver_for(c.marketplace) is not None or type(c) not in driven]
+    package serving many marketplaces from data (one per catalogue entry) passes the suite
+    through those of them its double's drivers name; a package none of whose marketplaces
+    has a driver is listed whole, and fails for want of one."""
+    polled = {c.marketplace: c for c in connectors() if c.shop_api is not None}
+    listed: list[Connector] = []
+    for family in families().values():
+        members = [m for m in family if m in polled]
+        driven = [m for m in members if driver_for(m) is not None]
+        listed += [polled[m] for m in driven or members]
+    return listed
 
 
 def driver_of(connector: Connector) -> ShopDriver:
