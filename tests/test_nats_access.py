@@ -257,6 +257,7 @@ PRODUCTION = {
     "INTERNAL_API_KEY": "k" * 40,
     "VAULT_TOKEN": "hvs.production-token-value",
     "VAULT_ADDR": "https://vault:8200",
+    "DATABASE_URL": "postgresql://svc:a-real-database-password@db.internal/keybuzz_backend",
 }
 
 

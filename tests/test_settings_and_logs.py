@@ -54,7 +54,9 @@ def test_production_settings_are_accepted():
     assert settings.is_production and settings.vault_addr == "https://vault.internal:8200"
 
 
-@pytest.mark.parametrize("missing", ["JWT_SECRET", "INTERNAL_API_KEY", "VAULT_TOKEN"])
+@pytest.mark.parametrize(
+    "missing", ["JWT_SECRET", "INTERNAL_API_KEY", "VAULT_TOKEN", "DATABASE_URL"]
+)
 @pytest.mark.parametrize("env_name", ["production", "staging"])
 def test_production_like_requires_the_secrets(missing, env_name):
     env = {**PRODUCTION, "KEYBUZZ_ENV": env_name}
@@ -76,6 +78,40 @@ def test_production_like_requires_the_secrets(missing, env_name):
 def test_production_refuses_development_values_even_when_set(name, value):
     with pytest.raises(SettingsError, match=f"{name} is (the development default|a development)"):
         load_settings(CommonSettings, {**PRODUCTION, name: value})
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "PRODUCT_DATABASE_URL"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres:keybuzz-dev-postgres@db.internal:5432/keybuzz_backend",
+        "postgresql://keybuzz:keybuzz-dev-postgres-copied@10.0.0.7/keybuzz",
+        "postgres://postgres:keybuzz%2Ddev%2Dpostgres@db.internal/keybuzz",  # percent-encoded
+    ],
+)
+def test_production_refuses_a_database_url_with_the_development_password(name, url):
+    """The dev stack's PostgreSQL password in any database URL (another host, another
+    user, encoded) is refused, naming the variable and never showing the URL."""
+    with pytest.raises(SettingsError, match=f"{name} holds a development password") as refused:
+        load_settings(
+            TenantSyncSettings, {**PRODUCTION, "PRODUCT_DATABASE_URL": PRODUCT, name: url}
+        )
+    assert "keybuzz-dev-postgres" not in str(refused.value) and "db.internal" not in str(
+        refused.value
+    )
+
+
+PRODUCT = "postgresql://tenant_sync:a-real-product-password@product.internal:5432/keybuzz"
+
+
+def test_the_product_database_must_be_set_where_it_is_read():
+    """tenant-sync alone reads the product app's database: there its dev default is refused;
+    the other services never connect to it and need not name it."""
+    with pytest.raises(SettingsError, match="PRODUCT_DATABASE_URL must be set"):
+        load_settings(TenantSyncSettings, PRODUCTION)
+    settings = load_settings(TenantSyncSettings, {**PRODUCTION, "PRODUCT_DATABASE_URL": PRODUCT})
+    assert settings.product_database_url == PRODUCT
+    assert load_settings(CommonSettings, PRODUCTION).database_url == PRODUCTION["DATABASE_URL"]
 
 
 @pytest.mark.parametrize("name", ["JWT_SECRET", "INTERNAL_API_KEY"])

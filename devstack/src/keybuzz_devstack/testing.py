@@ -398,6 +398,7 @@ PRODUCTION_SETTINGS = {
     "NATS_URL": "tls://nats.internal:4222",
     "NATS_USER": "a-service",
     "NATS_PASSWORD": "a-real-nats-password-of-32-bytes-xxxx",
+    "DATABASE_URL": "postgresql://poller:a-real-database-password@db.internal:5432/keybuzz_backend",
 }
 
 

@@ -15,6 +15,7 @@ PRODUCTION = {
     "NATS_URL": "tls://nats.internal:4222",
     "NATS_USER": "oauth",
     "NATS_PASSWORD": "a-real-nats-password-of-32-bytes-xxxx",
+    "DATABASE_URL": "postgresql://svc:a-real-database-password@db.internal/keybuzz_backend",
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Self, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -89,8 +90,9 @@ class PartSettings(EnvSettings, kw_only=True, frozen=True):
 class CommonSettings(EnvSettings, kw_only=True, frozen=True):
     """Settings every service reads."""
 
+    # Every service has its database: its default is the dev stack's, password included.
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = frozenset(
-        {"vault_token", "jwt_secret", "internal_api_key"}
+        {"vault_token", "jwt_secret", "internal_api_key", "database_url"}
     )
     # Secrets chosen by us: at least MIN_SECRET_BYTES when production-like.
     STRONG_SECRETS: ClassVar[frozenset[str]] = frozenset({"jwt_secret", "internal_api_key"})
@@ -303,4 +305,14 @@ def _development_value(
         return "is the development default, refused"
     if isinstance(value, str) and value.startswith(DEV_VALUE_PREFIX):
         return f"is a development value ({DEV_VALUE_PREFIX}…), refused"
+    if isinstance(value, str) and _url_password(value).startswith(DEV_VALUE_PREFIX):
+        return f"holds a development password ({DEV_VALUE_PREFIX}…), refused"
     return None
+
+
+def _url_password(value: str) -> str:
+    """The password of a URL (``postgresql://user:password@host/db``), "" for none."""
+    try:
+        return unquote(urlsplit(value).password or "")
+    except ValueError:  # not a URL (a port out of range…): no password to judge
+        return ""
