@@ -2,20 +2,25 @@
 message only — never the rest of the shop's inbox. A buyer writes a message with content
 PostgreSQL's text cannot hold as it is (a NUL), other control characters and a
 bidirectional override, then a healthy one: the healthy one becomes a ticket, the hostile
-one is stored with the NUL replaced, and the shop's polls do not fail. (A hostile attachment
-link or id costs that file only: the poller refuses what its connector cannot fetch, held
-by each connector's tests, e.g. Mirakl's ``test_a_hostile_attachment_id_costs_…``.)"""
+one is stored with the NUL replaced, and the shop's polls do not fail. A file a message
+names by a link or an id pointing anywhere else (here a listener of the test's own on
+loopback) is never fetched from there: the message is stored once, its file listed as
+skipped, and nothing reaches the listener."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from keybuzz_sandbox.conformance import ShopDriver
+import pytest
+from keybuzz_sandbox.conformance import ShopDriver, Unsupported
 from keybuzz_shared.connectors.seam import Connector
 
-from tests.conformance.harness import Stack, shop_status, tickets
+from tests.conformance.harness import Stack, connected, shop_status, stored_ids, tickets
 from tests.conformance.test_hostile_json import written_while
-from tests.conformance.test_shop_api_connectors import stored_after
+from tests.conformance.test_shop_api_connectors import first_polled, shops, stored_after, ticket_of
 
 HOSTILE_TEXT = "Bonjour\x00 colis\x01 abîmé \u202eenu\u202c \x7f fin"
 
@@ -38,3 +43,45 @@ async def test_a_message_with_control_characters_costs_that_message_only(
         assert status is not None and status["consecutiveFailures"] == 0, status
         [kept] = [b for b in _bodies(await tickets(conformance, mine)) if "colis" in b]
     assert "\x00" not in kept and "abîmé" in kept and kept.endswith("fin")
+
+
+@asynccontextmanager
+async def knocked() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A listener on loopback (the test's own, no marketplace's), its address and what each
+    connection to it sent first."""
+    knocks: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        knocks.append(await reader.read(200))
+        writer.close()
+
+    server = await asyncio.start_server(record, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/knock/facture.pdf", knocks
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_file_named_outside_the_marketplace_is_never_fetched(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    [shop] = await shops(conformance, driver)
+    async with knocked() as (reference, knocks), connected(conformance, connector, shop) as mine:
+        first = await first_polled(conformance, mine)
+        try:
+            written = await driver.buyer_names_a_file(
+                conformance.admin, shop, "Voici la facture", reference
+            )
+        except Unsupported as exc:
+            pytest.skip(str(exc))
+        await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+        ticket = await ticket_of(conformance, mine, written)
+        status = await shop_status(conformance, mine)
+        assert (await stored_ids(conformance, mine)).count(written.message_id) == 1
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written.message_id]
+    [file] = message["attachments"]
+    assert file["skipped"] and not file["size"], file
+    assert knocks == [], knocks  # not one connection, let alone a request
+    assert status is not None and status["consecutiveFailures"] == 0, status

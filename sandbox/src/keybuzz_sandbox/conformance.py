@@ -127,6 +127,14 @@ class ShopDriver(Protocol):
         """To whom (``RecipientKind``) each message the seller sent saying ``text`` went."""
         ...
 
+    async def buyer_names_a_file(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
+    ) -> Written:
+        """A new message of the buyer with one file, which the marketplace lists as
+        ``reference``: its link where the marketplace links files, its id where files are
+        fetched by id through its API."""
+        ...
+
     async def set_fault(
         self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
     ) -> None:
@@ -186,6 +194,7 @@ class AdminDriver:
     tokenless: str = ""  # why its shops have no token (none expires, none is requested)
     threads: str = "threads"  # a shop's threads under its admin path
     thread_id: str = "threadId"  # the id of a thread opened, in the double's answer
+    file_reference: str = "id"  # what a file's reference is called in a message's admin body
 
     @property
     def shops_listed_at(self) -> str:
@@ -253,6 +262,22 @@ class AdminDriver:
     def staff_message(self, text: str) -> dict[str, Any]:
         """The admin body of a message of the marketplace's staff in a thread."""
         raise Unsupported(f"the {self.marketplace} double's staff write in no thread")
+
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        """The admin body of a message of the buyer in a thread."""
+        raise Unsupported(f"the {self.marketplace} double's buyers write in no thread")
+
+    async def buyer_names_a_file(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
+    ) -> Written:
+        """A thread opened, then the buyer's message with the file in it."""
+        opened = await self._open(http, shop, "Bonjour")
+        thread = opened[self.thread_id]
+        path = f"{self.admin}/shops/{shop.account}/{self.threads}/{thread}/messages"
+        file = {"name": "facture.pdf", self.file_reference: reference}
+        body = self.buyer_message(text) | {"attachments": [file]}
+        written = answered(await http.post(path, json=body), 201)
+        return Written(str(written["messageId"]), opened["orderId"])
 
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str

@@ -83,6 +83,9 @@ class Attachment(msgspec.Struct, frozen=True):
     name: str
     content: bytes
     created: float
+    # Where the message links its file instead of the double's own address (a test's link
+    # to a host Back Market does not serve files from).
+    link: str | None = None
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):
@@ -308,7 +311,7 @@ class ShopBook:
         order: Order,
         at: float,
         text: str | None = None,
-        files: tuple[tuple[str, bytes], ...] = (),
+        files: tuple[tuple[str, bytes] | tuple[str, bytes, str], ...] = (),
         claim: bool | None = None,
     ) -> Folder:
         folder = Folder(
@@ -342,12 +345,13 @@ class ShopBook:
         text: str,
         at: float,
         informative: bool = False,
-        files: tuple[tuple[str, bytes], ...] = (),
+        files: tuple[tuple[str, bytes] | tuple[str, bytes, str], ...] = (),
     ) -> Message:
         """A message in the folder; the merchant writing in a closed folder reopens it
         (official)."""
         attachments = tuple(
-            Attachment(self.new_id(ATTACHMENT_IDS), name, content, at) for name, content in files
+            Attachment(self.new_id(ATTACHMENT_IDS), name, content, at, *link)
+            for name, content, *link in files
         )
         for attachment in attachments:
             self.attachments[attachment.attachment_id] = attachment

@@ -68,6 +68,14 @@ class BackMarketDriver(AdminDriver):
         opened = answered(await http.post(path, json={"message": text}), 201)
         return Written(str(opened["messageId"]), str(opened["orderId"]))
 
+    async def buyer_names_a_file(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
+    ) -> Written:
+        path = f"{self.admin}/shops/{shop.account}/folders"
+        file = {"name": "facture.pdf", "link": reference}
+        opened = answered(await http.post(path, json={"message": text, "attachments": [file]}), 201)
+        return Written(str(opened["messageId"]), str(opened["orderId"]))
+
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
     ) -> Written:

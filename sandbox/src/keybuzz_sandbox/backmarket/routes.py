@@ -231,6 +231,7 @@ class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str = "photo.jpg"
     size: int = 1_000
+    link: str | None = None  # listed as the file's link instead of the double's own
 
 
 class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -274,8 +275,14 @@ def _admin(double: BackMarketDouble) -> Router:
             return json_answer({"error": f"unknown care folder {folder_id}"}, 404)
         return book, folder
 
-    def files(requested: list[FileRequest]) -> tuple[tuple[str, bytes], ...]:
-        return tuple((f.name, bytes(n % 251 for n in range(max(0, f.size)))) for f in requested)
+    def files(
+        requested: list[FileRequest],
+    ) -> tuple[tuple[str, bytes] | tuple[str, bytes, str], ...]:
+        def made(f: FileRequest) -> tuple[str, bytes] | tuple[str, bytes, str]:
+            content = bytes(n % 251 for n in range(max(0, f.size)))
+            return (f.name, content) if f.link is None else (f.name, content, f.link)
+
+        return tuple(made(f) for f in requested)
 
     @get("/shops", sync_to_thread=False)
     def shops(request: Request[Any, Any, Any]) -> Response[bytes]:

@@ -52,7 +52,7 @@ def message_json(message: Message, files_url: str) -> dict[str, Any]:
         "attachments": [
             {
                 "id": a.attachment_id,
-                "attachment": f"{files_url}/{a.attachment_id}/{a.name}",
+                "attachment": a.link or f"{files_url}/{a.attachment_id}/{a.name}",
                 "date_creation": bm_time(a.created),
             }
             for a in message.attachments

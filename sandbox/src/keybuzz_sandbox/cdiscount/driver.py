@@ -60,6 +60,9 @@ class CdiscountDriver(AdminDriver):
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"userType": "GrcOperator", "body": text}
 
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        return {"userType": "Customer", "body": text}
+
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
         return sent_to(

@@ -261,6 +261,7 @@ class FileRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     name: str = "photo.jpg"
     file_format: str = "jpg"
     size: int = 1_000
+    id: str | None = None  # the attachment's id as listed, the double's own when not given
 
 
 class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -354,7 +355,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         book, record, real, now = found
         files = tuple(
             AttachmentFacts(
-                attachment_id=numeric_id(book.gen.seed, discussion_id, "file", n, real),
+                attachment_id=f.id or numeric_id(book.gen.seed, discussion_id, "file", n, real),
                 name=f.name,
                 file_format=f.file_format,
                 size=max(0, f.size),

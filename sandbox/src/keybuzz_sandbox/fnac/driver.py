@@ -73,6 +73,22 @@ class FnacDriver(AdminDriver):
         body = answered(written, 201)
         return Written(body["messageId"], body["orderId"])
 
+    async def buyer_names_a_file(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
+    ) -> Written:
+        file = {
+            "name": "facture.pdf",
+            "contentType": "application/pdf",
+            "size": 10,
+            "url": reference,
+        }
+        written = await http.post(
+            f"{self.admin}/shops/{shop.account}/messages",
+            json={"description": text, "attachments": [file]},
+        )
+        body = answered(written, 201)
+        return Written(body["messageId"], body["orderId"])
+
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
     ) -> Written:

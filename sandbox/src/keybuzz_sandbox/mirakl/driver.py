@@ -84,6 +84,9 @@ class MiraklDriver(AdminDriver):
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"sender": "OPERATOR", "body": text, "to": ["CUSTOMER", "SHOP"]}
 
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        return {"sender": "CUSTOMER", "body": text}
+
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
         return sent_to(sent, text, lambda s: list(s["to"]), _MIRAKL_RECIPIENTS)
