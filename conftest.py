@@ -1,3 +1,3 @@
 """Fixtures for every test in the repository: real NATS, PostgreSQL and OpenBao."""
 
-pytest_plugins = ["keybuzz_devstack.testing"]
+pytest_plugins = ["keybuzz_devstack.testing", "keybuzz_devstack.time_limit"]

@@ -85,6 +85,8 @@ def assert_all_ready() -> None:
     assert httpx.get("http://127.0.0.1:8900/health", timeout=5).status_code == 200
 
 
+# Each start has its own 240 s bound (the whole stack on a loaded machine).
+@pytest.mark.timeout(480)
 def test_up_then_down_leaves_nothing_behind(tmp_path):
     up = devstack(tmp_path, "up")
     try:
@@ -114,6 +116,8 @@ def test_up_then_down_leaves_nothing_behind(tmp_path):
     assert not (tmp_path / ".data" / "supervisord.pid").exists()
 
 
+# Each start has its own 240 s bound (the whole stack on a loaded machine).
+@pytest.mark.timeout(480)
 def test_run_stops_cleanly_on_ctrl_c_and_starts_again(tmp_path):
     env = {**os.environ, "KEYBUZZ_ROOT": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     run = subprocess.Popen(
