@@ -5,7 +5,7 @@ A reply anywhere but a discussion, one the marketplace would refuse (``unsendabl
 one it refused (a ``CallRefused``, the call's own words) are a FAILED outcome; whatever
 else the call raises goes up (unavailable: nothing sent; outcome unknown: read the
 discussion back before sending again). The read-back lists the seller's messages from a
-little before the reply (``sent_since``); a discussion the marketplace no longer knows
+little before the reply (``sent_since``); a discussion the marketplace has forgotten
 lists none."""
 
 from __future__ import annotations
