@@ -16,12 +16,18 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 import msgspec
-from keybuzz_shared.connectors.kit import EachById, ListedOrders, Listing, NextLink, Seek
+from keybuzz_shared.connectors.kit import (
+    EachById,
+    ListedOrders,
+    Listing,
+    NextLink,
+    Seek,
+    decimal_of,
+)
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -126,7 +132,7 @@ def _channel(code: str | None) -> str | None:
 def _line(number: int, line: Line, order: Order) -> OrderLine:
     offer = line.offer or Offer()
     state = line.status or order.status
-    price = _price(line.unit_price)
+    price = decimal_of(line.unit_price)
     return OrderLine(
         line_id=str(line.line_id) if line.line_id is not None else str(number),
         state=state,
@@ -137,15 +143,6 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
         unit_price=price,
         currency=CURRENCY if price is not None else None,
     )
-
-
-def _price(value: float | str | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 def iso(moment: datetime) -> str:

@@ -22,11 +22,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 
 import msgspec
-from keybuzz_shared.connectors.kit import InLists, ListedOrders, Listing, Offsets, Query
+from keybuzz_shared.connectors.kit import InLists, ListedOrders, Listing, Offsets, Query, decimal_of
 from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -137,7 +137,7 @@ def _channel(channel: Channel | None) -> str | None:
 
 
 def _line(line: Line, order: Order) -> OrderLine:
-    price = _price(line.price_unit)
+    price = decimal_of(line.price_unit)
     return OrderLine(
         line_id=line.order_line_id,
         state=line.order_line_state,
@@ -154,17 +154,10 @@ def _line(line: Line, order: Order) -> OrderLine:
 def _refunded(refunds: list[Refund]) -> Decimal | None:
     """What the line's refunds give back (its price and shipping), asked or paid: a
     partial one leaves the line's state as it was; None for a line without any."""
-    amounts = [_price(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None]
+    amounts = [
+        decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None
+    ]
     return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
-
-
-def _price(value: float | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 def mirakl_time(moment: datetime) -> str:

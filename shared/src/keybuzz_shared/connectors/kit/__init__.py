@@ -33,7 +33,13 @@ from keybuzz_shared.connectors.kit.listing import (
     Step,
 )
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
-from keybuzz_shared.connectors.kit.orders import ById, EachById, InLists, ListedOrders
+from keybuzz_shared.connectors.kit.orders import (
+    ById,
+    EachById,
+    InLists,
+    ListedOrders,
+    decimal_of,
+)
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.replies import DiscussionReplies
 from keybuzz_shared.connectors.kit.requester import (
@@ -46,6 +52,7 @@ from keybuzz_shared.connectors.kit.requester import (
 
 __all__ = [
     "ById",
+    "decimal_of",
     "EachById",
     "Fetch",
     "InLists",

@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from keybuzz_shared.connectors.kit.listing import Listing, Read, Step
@@ -30,6 +31,17 @@ OrderListing = Listing[OrderSummary, Any, Any]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def decimal_of(value: float | str | None) -> Decimal | None:
+    """An amount as the marketplace wrote it (a JSON number or text), exactly; None when
+    it gives none, or something that is not a number."""
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 class ById(ABC):
@@ -89,36 +101,23 @@ class InLists(ById):
         return found
 
 
+@dataclass(kw_only=True)
 class ListedOrders:
     """The seam's ``OrderSource`` of a connector's declaration. ``read``: one listed order
     in the seam's terms (ValueError saying why not); ``label`` and ``shop``: what its log
     lines name the marketplace and the shop by; ``bounds``: a window's bounds as the
     marketplace keeps them (its dates' precision)."""
 
-    def __init__(
-        self,
-        *,
-        updated: OrderListing,
-        created: OrderListing,
-        by_id: ById,
-        read: Callable[[Any], OrderSummary],
-        label: str,
-        log: logging.Logger,
-        shop: Mapping[str, str] | None = None,
-        overlap: timedelta = timedelta(0),
-        bounds: Callable[[datetime], datetime] = as_utc,
-        now: Callable[[], datetime] | None = _utc_now,
-    ) -> None:
-        self.updated = updated
-        self.created = created
-        self.by_id = by_id
-        self.read = read
-        self.label = label
-        self.log = log
-        self.shop = dict(shop or {})
-        self.overlap = overlap
-        self.bounds = bounds
-        self.now = now
+    updated: OrderListing
+    created: OrderListing
+    by_id: ById
+    read: Callable[[Any], OrderSummary]
+    label: str
+    log: logging.Logger
+    shop: Mapping[str, str] = field(default_factory=dict)
+    overlap: timedelta = timedelta(0)
+    bounds: Callable[[datetime], datetime] = as_utc
+    now: Callable[[], datetime] | None = _utc_now
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
         listing = self.updated
