@@ -24,7 +24,9 @@ from keybuzz_shared.connectors.kit import (
     OffsetState,
     PageNumbers,
     Seek,
+    SeekToken,
     Span,
+    Token,
 )
 from keybuzz_shared.connectors.seam import (
     CallRefused,
@@ -235,6 +237,30 @@ async def test_page_numbers_go_on_while_a_next_page_is_said_and_the_page_lists_s
         listing.resume(cursor_of(Numbered(False, T0, None, 0)), updated=False)
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume(cursor_of(first.following), updated=True)
+
+
+# --- a seek token ----------------------------------------------------------------------------
+
+
+async def test_a_seek_token_is_asked_alone_until_none_is_given_the_newest_item_kept() -> None:
+    pages = {None: ([item(1, 9), item(2, 4)], "t2"), "t2": ([item(3, 2)], None)}
+    asked: list[dict[str, str]] = []
+
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+        asked.append(query)
+        return pages[query.get("page_token")]
+
+    listing = Listing(SeekToken[Item](lambda i: i.at), since, fetch)
+    first = await listing.step(listing.start(T0, None, updated=True), read)
+    assert first.following == Token(T0, None, "t2", T0 + timedelta(minutes=9))
+    resumed = round_trip(listing, first.following, updated=True)
+    assert resumed == first.following
+    last = await listing.step(resumed, read)
+    assert [i.id for i in last.items] == ["I003"] and last.following is None
+    assert asked == [{"from": T0.isoformat()}, {"page_token": "t2"}]  # the token alone
+    for edited in (Token(T0, None), Token(T0, None, "")):  # a first page is no cursor
+        with pytest.raises(ValueError, match="not a cursor"):
+            listing.resume(cursor_of(edited), updated=True)
 
 
 def test_a_listing_takes_a_cursor_of_an_earlier_version_its_connector_reads() -> None:

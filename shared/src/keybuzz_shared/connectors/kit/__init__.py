@@ -29,8 +29,10 @@ from keybuzz_shared.connectors.kit.listing import (
     Paging,
     Query,
     Seek,
+    SeekToken,
     Span,
     Step,
+    Token,
 )
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
@@ -66,6 +68,8 @@ __all__ = [
     "Paging",
     "Query",
     "Seek",
+    "SeekToken",
+    "Token",
     "Span",
     "Step",
     "DiscussionReplies",

@@ -16,6 +16,8 @@ The strategies, each what a marketplace's paging is:
   past the last item read steps back until it reaches it: items leaving the window move
   the rest back without one being skipped.
 - ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
+- ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
+  query), the newest item read kept: where a window without an end is complete to.
 
 A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
 in the strategy's terms: the next link, a total count, whether one follows."""
@@ -95,6 +97,10 @@ class Ask(Generic[M]):
         self, window: Windowed, paging: dict[str, str] | None = None, link: str | None = None
     ) -> tuple[Sequence[Any], M]:
         return await self._fetch({**self._query(window.low, window.high), **(paging or {})}, link)
+
+    async def alone(self, paging: dict[str, str]) -> tuple[Sequence[Any], M]:
+        """A page asked by the strategy's parameters only (a token holding the query)."""
+        return await self._fetch(dict(paging), None)
 
 
 @dataclass(frozen=True)
@@ -315,4 +321,45 @@ class PageNumbers(Paging[T, Numbered, bool]):
         raw, more = await ask(state, paging)
         items, unreadable = read(raw)
         following = msgspec.structs.replace(state, page=state.page + 1) if more and raw else None
+        return Step(items, unreadable, following)
+
+
+# --- a seek token --------------------------------------------------------------------------
+
+
+class Token(msgspec.Struct, array_like=True, frozen=True):
+    """A token listing's state: its window, the marketplace's token of the next page and
+    the newest item read so far (by the strategy's ``key``)."""
+
+    low: datetime
+    high: datetime | None
+    token: str | None = None
+    newest: datetime | None = None
+
+
+class SeekToken(Paging[T, Token, str | None]):
+    """The first page by the window's query, each next one by the token the last answer
+    gave (``token_param``, alone) until none is given; ``key``: an item's date."""
+
+    state = Token
+
+    def __init__(self, key: Callable[[T], datetime], *, token_param: str = "page_token") -> None:
+        self.key = key
+        self.token_param = token_param
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Token:
+        return Token(low, high)
+
+    def valid(self, state: Token, *, updated: bool) -> bool:
+        return bool(state.token)  # a cursor is always of a next page
+
+    async def step(self, state: Token, ask: Ask[str | None], read: Read[T]) -> Step[T, Token]:
+        if state.token is None:
+            raw, token = await ask(state)
+        else:
+            raw, token = await ask.alone({self.token_param: state.token})
+        items, unreadable = read(raw)
+        dates = [self.key(item) for item in items]
+        newest = max([d for d in (state.newest, *dates) if d is not None], default=None)
+        following = Token(state.low, state.high, token, newest) if token else None
         return Step(items, unreadable, following)
