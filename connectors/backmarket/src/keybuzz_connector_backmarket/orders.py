@@ -140,8 +140,8 @@ def _order_path(order_id: str) -> str | None:
 
 
 def _old_cursor(cursor: str) -> Numbered | None:
-    """A cursor as this connector wrote it before the kit (``created|<since>|<page>``): a
-    backfill job keeps its cursor across restarts."""
+    """A cursor in the text form this connector handed out earlier
+    (``created|<since>|<page>``): a backfill job keeps its cursor across restarts."""
     found = _CURSOR.fullmatch(cursor)
     if found is None:
         return None

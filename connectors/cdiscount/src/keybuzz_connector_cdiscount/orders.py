@@ -161,7 +161,8 @@ def iso_up(moment: datetime) -> str:
 
 class ShopOrders(ListedOrders):
     """A shop's orders through its OctopiaClient (``now``: where a listing's window ends).
-    A cursor is a ``Span`` (the window, Octopia's next link), as before the kit."""
+    A cursor is a ``Span`` (the window, Octopia's next link): the layout of the cursors
+    backfill jobs keep."""
 
     def __init__(
         self,

@@ -191,7 +191,8 @@ def _window(start: str, end: str) -> Query:
 class ShopOrders(ListedOrders):
     """A shop's orders through its client (``now``: where an update listing's window ends;
     ``label``: the shop as logs name it; ``interval``: seconds from one listing's first
-    page ending to the next). A cursor is an ``OffsetState``, as before the kit."""
+    page ending to the next). A cursor is an ``OffsetState``: the layout of the cursors
+    backfill jobs keep."""
 
     def __init__(
         self,
