@@ -13,21 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_shared.connectors.kit import (
-    EachById,
-    InLists,
-    ListedOrders,
-    Listing,
-    NextLink,
-    Numbered,
-    Offsets,
-    OffsetState,
-    PageNumbers,
-    Seek,
-    SeekToken,
-    Span,
-    Token,
-)
+from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     OrderSummary,
@@ -56,7 +42,7 @@ def since(low: datetime, high: datetime | None) -> dict[str, str]:
     return {"from": low.isoformat()}
 
 
-def round_trip(listing: Listing[Any, Any, Any], state: Any, *, updated: bool) -> Any:
+def round_trip(listing: kit.Listing[Any, Any, Any], state: Any, *, updated: bool) -> Any:
     """``state`` as a cursor and back."""
     return listing.resume(cursor_of(state), updated=updated)
 
@@ -72,10 +58,10 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
         asked.append((query, link))
         return pages[link]
 
-    listing = Listing(NextLink[Item](), since, fetch)
+    listing = kit.Listing(kit.NextLink[Item](), since, fetch)
     first = await listing.step(listing.start(T0, T0 + timedelta(days=1), updated=False), read)
     assert [i.id for i in first.items] == ["I001", "I002"]
-    assert first.following == Span(T0, T0 + timedelta(days=1), "p2")
+    assert first.following == kit.Span(T0, T0 + timedelta(days=1), "p2")
     resumed = round_trip(listing, first.following, updated=False)
     assert resumed == first.following
     last = await listing.step(resumed, read)
@@ -84,9 +70,9 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
 
 
 def test_next_link_refuses_a_cursor_edited_by_hand() -> None:
-    listing = Listing(NextLink[Item](), since, _never)
+    listing = kit.Listing(kit.NextLink[Item](), since, _never)
     with pytest.raises(ValueError, match="not a cursor"):
-        listing.resume(cursor_of(Span(T0, None, "p2", page=3)), updated=True)  # no page numbers
+        listing.resume(cursor_of(kit.Span(T0, None, "p2", page=3)), updated=True)  # no page numbers
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume("bm90LWEtY3Vyc29y", updated=True)
 
@@ -115,10 +101,10 @@ class SeekedShop:
 
 async def test_seek_asks_the_next_page_from_the_last_instant_read() -> None:
     shop = SeekedShop([item(n, n) for n in range(1, 6)], size=2)
-    listing = Listing(Seek[Item](lambda i: i.at), since, shop.fetch)
+    listing = kit.Listing(kit.Seek[Item](lambda i: i.at), since, shop.fetch)
     state = listing.start(T0, None, updated=True)
     first = await listing.step(state, read)
-    assert first.following == Span(T0 + timedelta(minutes=2), None)  # no link: seeking
+    assert first.following == kit.Span(T0 + timedelta(minutes=2), None)  # no link: seeking
     second = await listing.step(round_trip(listing, first.following, updated=True), read)
     # The instant sought from comes again (callers drop it by id), none is skipped.
     assert [i.id for i in second.items] == ["I002", "I003"]
@@ -130,18 +116,18 @@ async def test_seek_asks_the_next_page_from_the_last_instant_read() -> None:
 
 async def test_seek_follows_the_link_of_a_page_wholly_at_one_instant_else_its_number() -> None:
     stuck = [item(n, 0) for n in range(1, 4)] + [item(4, 5)]
-    by_link = Listing(Seek[Item](lambda i: i.at), since, SeekedShop(stuck, 2).fetch)
+    by_link = kit.Listing(kit.Seek[Item](lambda i: i.at), since, SeekedShop(stuck, 2).fetch)
     first = await by_link.step(by_link.start(T0, None, updated=True), read)
-    assert first.following == Span(T0, None, "2")  # seeking from T0 would ask it again
-    by_number = Listing(
-        Seek[Item](lambda i: i.at, page_param="page"), since, SeekedShop(stuck, 2).fetch
+    assert first.following == kit.Span(T0, None, "2")  # seeking from T0 would ask it again
+    by_number = kit.Listing(
+        kit.Seek[Item](lambda i: i.at, page_param="page"), since, SeekedShop(stuck, 2).fetch
     )
     first = await by_number.step(by_number.start(T0, None, updated=True), read)
-    assert first.following == Span(T0, None, page=2)
+    assert first.following == kit.Span(T0, None, page=2)
     second = await by_number.step(round_trip(by_number, first.following, updated=True), read)
     assert [i.id for i in second.items] == ["I003", "I004"]
     with pytest.raises(ValueError, match="not a cursor"):
-        by_number.resume(cursor_of(Span(T0, None, page=0)), updated=True)
+        by_number.resume(cursor_of(kit.Span(T0, None, page=0)), updated=True)
 
 
 # --- offsets ---------------------------------------------------------------------------------
@@ -172,9 +158,9 @@ def window(low: datetime, high: datetime | None) -> dict[str, str]:
     return {"from": low.isoformat(), "to": high.isoformat()}
 
 
-def offsets(shop: OffsetShop) -> Listing[Item, OffsetState, int]:
-    paging = Offsets[Item](lambda i: (i.at, i.id), size=10, overlap=3)
-    return Listing(paging, window, shop.fetch)
+def offsets(shop: OffsetShop) -> kit.Listing[Item, kit.OffsetState, int]:
+    paging = kit.Offsets[Item](lambda i: (i.at, i.id), size=10, overlap=3)
+    return kit.Listing(paging, window, shop.fetch)
 
 
 @pytest.mark.parametrize("leaving", [2, 6])
@@ -226,15 +212,15 @@ async def test_page_numbers_go_on_while_a_next_page_is_said_and_the_page_lists_s
         asked.append(query)
         return pages[query["page"]]
 
-    listing = Listing(PageNumbers[Item](size=50), since, fetch)
+    listing = kit.Listing(kit.PageNumbers[Item](size=50), since, fetch)
     first = await listing.step(listing.start(T0, None, updated=False), read)
-    assert first.following == Numbered(False, T0, None, 2)
+    assert first.following == kit.Numbered(False, T0, None, 2)
     assert round_trip(listing, first.following, updated=False) == first.following
     rest = await listing.every(first.following, read)
     assert [i.id for i in rest.items] == ["I002"]  # page 3 said more but listed none
     assert asked[0] == {"from": T0.isoformat(), "page": "1", "page-size": "50"}
     with pytest.raises(ValueError, match="not a cursor"):
-        listing.resume(cursor_of(Numbered(False, T0, None, 0)), updated=False)
+        listing.resume(cursor_of(kit.Numbered(False, T0, None, 0)), updated=False)
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume(cursor_of(first.following), updated=True)
 
@@ -250,26 +236,26 @@ async def test_a_seek_token_is_asked_alone_until_none_is_given_the_newest_item_k
         asked.append(query)
         return pages[query.get("page_token")]
 
-    listing = Listing(SeekToken[Item](lambda i: i.at), since, fetch)
+    listing = kit.Listing(kit.SeekToken[Item](lambda i: i.at), since, fetch)
     first = await listing.step(listing.start(T0, None, updated=True), read)
-    assert first.following == Token(T0, None, "t2", T0 + timedelta(minutes=9))
+    assert first.following == kit.Token(T0, None, "t2", T0 + timedelta(minutes=9))
     resumed = round_trip(listing, first.following, updated=True)
     assert resumed == first.following
     last = await listing.step(resumed, read)
     assert [i.id for i in last.items] == ["I003"] and last.following is None
     assert asked == [{"from": T0.isoformat()}, {"page_token": "t2"}]  # the token alone
-    for edited in (Token(T0, None), Token(T0, None, "")):  # a first page is no cursor
+    for edited in (kit.Token(T0, None), kit.Token(T0, None, "")):  # a first page is no cursor
         with pytest.raises(ValueError, match="not a cursor"):
             listing.resume(cursor_of(edited), updated=True)
 
 
 def test_a_listing_takes_a_cursor_of_an_earlier_version_its_connector_reads() -> None:
-    def legacy(cursor: str) -> Numbered | None:
+    def legacy(cursor: str) -> kit.Numbered | None:
         number = cursor.removeprefix("page ")
-        return Numbered(False, T0, None, int(number)) if number.isdigit() else None
+        return kit.Numbered(False, T0, None, int(number)) if number.isdigit() else None
 
-    listing = Listing(PageNumbers[Item](), since, _never, legacy)
-    assert listing.resume("page 4", updated=False) == Numbered(False, T0, None, 4)
+    listing = kit.Listing(kit.PageNumbers[Item](), since, _never, legacy)
+    assert listing.resume("page 4", updated=False) == kit.Numbered(False, T0, None, 4)
     for refused in ("page 0", "page four"):  # not valid, not one it reads
         with pytest.raises(ValueError, match="not a cursor"):
             listing.resume(refused, updated=False)
@@ -308,15 +294,15 @@ class OrderShop:
         return self.pages[number - 1], number < len(self.pages)
 
 
-def source(marketplace: OrderShop, **options: Any) -> ListedOrders:
+def source(marketplace: OrderShop, **options: Any) -> kit.ListedOrders:
     def window(low: datetime, high: datetime | None) -> dict[str, str]:
         return {"from": low.isoformat()} | ({"to": high.isoformat()} if high else {})
 
-    listing = Listing(PageNumbers[OrderSummary](), window, marketplace.fetch)
-    return ListedOrders(
+    listing = kit.Listing(kit.PageNumbers[OrderSummary](), window, marketplace.fetch)
+    return kit.ListedOrders(
         updated=listing,
         created=listing,
-        by_id=InLists(_no_ids, 2),
+        by_id=kit.InLists(_no_ids, 2),
         read=read_order,
         label="Test",
         log=logging.getLogger("test.kit.orders"),
@@ -386,10 +372,10 @@ async def test_orders_by_id_one_call_each_a_404_none_an_id_not_a_path_not_asked(
     def path(order_id: str) -> str | None:
         return f"/orders/{order_id}" if order_id.isdigit() else None
 
-    found = await EachById(get, path).orders(["1", "404", "x/..", "1", "2"], _read_orders)
+    found = await kit.EachById(get, path).orders(["1", "404", "x/..", "1", "2"], _read_orders)
     assert [o.external_id for o in found] == ["O1", "O2"]
     assert asked == ["/orders/1", "/orders/404", "/orders/2"]
-    refused = EachById(_refused_500, path)
+    refused = kit.EachById(_refused_500, path)
     with pytest.raises(CallRefused):
         await refused.orders(["1"], _read_orders)
 
@@ -402,7 +388,7 @@ async def test_orders_by_id_in_lists_of_a_size_only_those_asked() -> None:
         return [order(int(i[1:]), T0) for i in ids.split(",")] + [order(99, T0)]
 
     asked = ["O1", "O2", "O3", "O1", "O4,O5", " "]
-    found = await InLists(get, 2).orders(asked, _read_orders)
+    found = await kit.InLists(get, 2).orders(asked, _read_orders)
     assert [o.external_id for o in found] == ["O1", "O2", "O3"]
     assert lists == ["O1,O2", "O3"]
 
@@ -416,5 +402,9 @@ async def _refused_500(path: str) -> Any:
 
 
 def test_every_state_is_the_seams_cursor() -> None:
-    for state in (Span(T0, None, "p"), OffsetState(True, T0, T0, 3), Numbered(False, T0, T0)):
+    for state in (
+        kit.Span(T0, None, "p"),
+        kit.OffsetState(True, T0, T0, 3),
+        kit.Numbered(False, T0, T0),
+    ):
         assert state_of(cursor_of(state), type(state)) == state

@@ -212,23 +212,49 @@ class Seek(Paging[T, Span, str | None]):
         return Step(items, unreadable, following)
 
 
+# --- listings whose state says which one it is of ---------------------------------------------
+
+
+class Dated(msgspec.Struct, array_like=True, frozen=True):
+    """A state that says its listing (by update or by creation) and its window."""
+
+    updated: bool
+    low: datetime
+    high: datetime | None
+
+
+D = TypeVar("D", bound=Dated)
+
+
+class OfOneListing(Paging[T, D, M]):
+    """A strategy whose cursors are refused to the other listing (one by update given to
+    the listing by creation) and out of ``in_range``."""
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> D:
+        return self.state(updated, low, high)
+
+    def valid(self, state: D, *, updated: bool) -> bool:
+        return state.updated == updated and self.in_range(state)
+
+    @abstractmethod
+    def in_range(self, state: D) -> bool:
+        """Whether the state's position is one the strategy gives (no page 0)."""
+
+
 # --- offsets -------------------------------------------------------------------------------
 
 Position = tuple[datetime, str]  # an item's place in an offset listing's sort
 
 
-class OffsetState(msgspec.Struct, array_like=True, frozen=True):
-    """An offset listing's state: by update or creation, its window, the next page's
-    offset and the place of the last item read."""
+class OffsetState(Dated, array_like=True, frozen=True):
+    """An offset listing's state: the next page's offset and the place of the last item
+    read."""
 
-    updated: bool
-    low: datetime
-    high: datetime | None
     offset: int = 0
     last: Position | None = None
 
 
-class Offsets(Paging[T, OffsetState, int]):
+class Offsets(OfOneListing[T, OffsetState, int]):
     """Pages of ``size`` by offset (``size_param``, ``offset_param``) in the listing's sort
     (``key``: an item's place in it), the answer's total count ending it; each next page
     ``overlap`` places early, items read already dropped, a page past the last item read
@@ -252,11 +278,8 @@ class Offsets(Paging[T, OffsetState, int]):
         self.overlap = overlap
         self.params = (size_param, offset_param)
 
-    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> OffsetState:
-        return OffsetState(updated, low, high)
-
-    def valid(self, state: OffsetState, *, updated: bool) -> bool:
-        return state.updated == updated and state.offset >= 0
+    def in_range(self, state: OffsetState) -> bool:
+        return state.offset >= 0
 
     async def step(self, state: OffsetState, ask: Ask[int], read: Read[T]) -> Step[T, OffsetState]:
         last, offset = state.last, state.offset
@@ -286,16 +309,13 @@ class Offsets(Paging[T, OffsetState, int]):
 # --- page numbers --------------------------------------------------------------------------
 
 
-class Numbered(msgspec.Struct, array_like=True, frozen=True):
-    """A page-numbered listing's state: by update or creation, its window, the next page."""
+class Numbered(Dated, array_like=True, frozen=True):
+    """A page-numbered listing's state: the next page."""
 
-    updated: bool
-    low: datetime
-    high: datetime | None
     page: int = 1
 
 
-class PageNumbers(Paging[T, Numbered, bool]):
+class PageNumbers(OfOneListing[T, Numbered, bool]):
     """Page 1, 2 … (``page_param``, and ``size`` by ``size_param`` where the marketplace
     takes one) while the answer says a next page follows and the page listed something."""
 
@@ -307,11 +327,8 @@ class PageNumbers(Paging[T, Numbered, bool]):
         self.size = size
         self.params = (page_param, size_param)
 
-    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Numbered:
-        return Numbered(updated, low, high)
-
-    def valid(self, state: Numbered, *, updated: bool) -> bool:
-        return state.updated == updated and state.page >= 1
+    def in_range(self, state: Numbered) -> bool:
+        return state.page >= 1
 
     async def step(self, state: Numbered, ask: Ask[bool], read: Read[T]) -> Step[T, Numbered]:
         page_param, size_param = self.params
