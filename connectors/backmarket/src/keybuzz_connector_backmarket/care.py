@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
+from keybuzz_shared.connectors.kit import Listing, PageNumbers
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     InboxFile,
@@ -39,6 +40,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     ThreadsInbox,
     cursor_of,
+    read_each,
     state_of,
 )
 from keybuzz_shared.times import as_utc
@@ -320,7 +322,8 @@ class CareInbox(ThreadsInbox):
         unreadable: list[str] = []
         if cursor is None:
             self._confirm(as_utc(since))
-            summaries, unreadable = await self._changed(minute_filter(since))
+            summaries, left_out = await self._changed(since)
+            unreadable = list(left_out)
             queue = [
                 (s.id, as_utc(s.date_last_message))
                 for s in sorted(summaries, key=lambda s: (as_utc(s.date_last_message), s.id))
@@ -343,27 +346,27 @@ class CareInbox(ThreadsInbox):
             unreadable=tuple(unreadable),
         )
 
-    async def _changed(self, after: str) -> tuple[list[FolderSummary], list[str]]:
-        """Every folder having messages from ``after`` on, page after page."""
-        summaries: list[FolderSummary] = []
-        unreadable: list[str] = []
-        page = 1
-        while True:
-            try:
-                listed = await self.client.get_json(
-                    "/ws/sav", {"last_message_date": after, "page": str(page)}
-                )
-            except CallRefused as exc:
-                if exc.status != 404 or page == 1:
-                    raise
-                break  # a page past the last one (fewer folders than when ``next`` was given)
-            read, left_out, more = _summaries(listed)
-            summaries += read
-            unreadable += left_out
-            if not more or not read:
-                break
-            page += 1
-        return summaries, unreadable
+    async def _changed(self, since: datetime) -> tuple[tuple[FolderSummary, ...], tuple[str, ...]]:
+        """Every folder having messages from ``since`` on, page after page."""
+        listing = Listing(PageNumbers[FolderSummary](), _from_minute, self._list_page)
+        every = await listing.every(listing.start(since, None, updated=True), _read_summaries)
+        return every.items, every.unreadable
+
+    async def _list_page(self, query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
+        """A list page's folders, and whether a next page follows."""
+        try:
+            body = await self.client.get_json("/ws/sav", query)
+        except CallRefused as exc:
+            if exc.status != 404 or query["page"] == "1":
+                raise
+            return [], False  # a page past the last one (fewer folders than when ``next`` said)
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise ERRORS.unreadable("GET ws/sav", "no list of results in the page")
+        if len(body["results"]) > PAGE_SIZE:
+            raise ERRORS.unreadable(
+                "GET ws/sav", f"{len(body['results'])} folders on a page of {PAGE_SIZE}"
+            )
+        return body["results"], bool(body.get("next"))
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         return 0  # Back Market's API has no read mark
@@ -452,18 +455,16 @@ def _queue_of(cursor: str) -> list[tuple[int, datetime]]:
         raise ValueError("not a cursor this connector handed out") from None
 
 
-def _summaries(body: Any) -> tuple[list[FolderSummary], list[str], bool]:
-    """A list page's folders, why some were left out, and whether a next page follows."""
-    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-        raise ERRORS.unreadable("GET ws/sav", "no list of results in the page")
-    if len(body["results"]) > PAGE_SIZE:
-        raise ERRORS.unreadable(
-            "GET ws/sav", f"{len(body['results'])} folders on a page of {PAGE_SIZE}"
-        )
-    read, unreadable = [], []
-    for item in body["results"]:
-        try:
-            read.append(msgspec.convert(item, FolderSummary))
-        except msgspec.ValidationError as exc:
-            unreadable.append(f"care folder off its shape: {exc}")
-    return read, unreadable, bool(body.get("next"))
+def _from_minute(low: datetime, high: datetime | None) -> dict[str, str]:
+    return {"last_message_date": minute_filter(low)}
+
+
+def _read_summaries(raw: Sequence[Any]) -> tuple[tuple[FolderSummary, ...], tuple[str, ...]]:
+    return read_each(raw, _summary)
+
+
+def _summary(item: Any) -> FolderSummary:
+    try:
+        return msgspec.convert(item, FolderSummary)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"care folder off its shape: {exc}") from None

@@ -3,21 +3,32 @@ seam's OrderSource (docs/BACKMARKET.md, "Orders").
 
 ``orders(since)`` lists the orders modified from ``since`` on (``date_modification``),
 ``orders_created`` those created from ``start`` on (``date_creation``), the ones created
-at or after ``end`` left out here, the reading ended at a page wholly past ``end``; 50 a page (the largest ``page-size`` [official]), by
-page number. ``orders_by_id`` reads each order named (the orders of the lines the care
+at or after ``end`` left out, the reading ended at a page wholly past ``end`` (Back
+Market lists by order id, which grows with creation [double: assumed]); 50 a page (the
+largest ``page-size`` [official]), by page number: the kit's ``ListedOrders`` on
+``PageNumbers``. ``orders_by_id`` reads each order named (the orders of the lines the care
 folders name). An order whose fields we cannot read is left out and said
 (``Page.unreadable``), never guessed."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors.seam import CallRefused, OrderLine, OrderSummary, Page
+from keybuzz_shared.connectors.kit import (
+    EachById,
+    ListedOrders,
+    Listing,
+    Numbered,
+    PageNumbers,
+    Query,
+)
+from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient
@@ -101,70 +112,60 @@ def _iso(moment: datetime) -> str:
     return as_utc(moment).isoformat().replace("+00:00", "Z")
 
 
-class ShopOrders:
-    def __init__(self, client: BackMarketClient) -> None:
-        self.client = client
-
-    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
-        return await self._listed("modified", since, None, cursor)
-
-    async def orders_created(
-        self, *, start: datetime, end: datetime, cursor: str | None = None
-    ) -> Page[OrderSummary]:
-        return await self._listed("created", start, as_utc(end), cursor)
-
-    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
-        found = []
-        for order_id in dict.fromkeys(order_ids):
-            if not order_id.isdigit():
-                continue
-            try:
-                body = await self.client.get_json(f"/ws/orders/{order_id}")
-            except CallRefused as exc:
-                if exc.status == 404:
-                    continue
-                raise
-            try:
-                found.append(summary_of(msgspec.convert(body, Order)))
-            except msgspec.ValidationError as exc:
-                raise ERRORS.unreadable("GET ws/orders/{id}", str(exc)) from None
-        return found
-
-    async def _listed(
-        self, by: str, start: datetime, end: datetime | None, cursor: str | None
-    ) -> Page[OrderSummary]:
-        since, page = _iso(start), 1
-        if cursor is not None:
-            found = _CURSOR.fullmatch(cursor)
-            if found is None or found.group(1) != by:
-                raise ValueError("not a cursor this connector handed out")
-            since, page = found.group(2), int(found.group(3))
-        field = "date_creation" if by == "created" else "date_modification"
-        body = await self.client.get_json(
-            "/ws/orders", {field: since, "page": str(page), "page-size": str(PAGE_SIZE)}
-        )
-        items, unreadable = _orders(body)
-        more = isinstance(body, dict) and bool(body.get("next"))
-        if end is not None:
-            # Back Market lists by order id, which grows with creation [double: assumed]: a
-            # page created wholly at or after ``end`` ends the window's reading.
-            if items and min(o.created_at for o in items) >= end:
-                more = False
-            items = [o for o in items if o.created_at < end]
-        return Page(
-            items=tuple(sorted(items, key=lambda o: o.created_at)),
-            next_cursor=f"{by}|{since}|{page + 1}" if more else None,
-            unreadable=tuple(unreadable),
-        )
+def read_order(item: Any) -> OrderSummary:
+    """One listed order in the seam's terms; ValueError saying why it cannot be."""
+    try:
+        return summary_of(msgspec.convert(item, Order))
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"order off its shape: {exc}") from None
 
 
-def _orders(body: Any) -> tuple[list[OrderSummary], list[str]]:
+def _since(field: str) -> Query:
+    """A window as ``GET /ws/orders`` takes it: from its start on, none ending it."""
+    return lambda low, high: {field: _iso(low)}
+
+
+async def _page(
+    client: BackMarketClient, query: dict[str, str], link: str | None
+) -> tuple[list[Any], bool]:
+    """A page's orders, and whether Back Market says a next page follows."""
+    body = await client.get_json("/ws/orders", query)
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise ERRORS.unreadable("GET ws/orders", "no list of results in the page")
-    read, unreadable = [], []
-    for item in body["results"]:
-        try:
-            read.append(summary_of(msgspec.convert(item, Order)))
-        except msgspec.ValidationError as exc:
-            unreadable.append(f"order off its shape: {exc}")
-    return read, unreadable
+    return body["results"], bool(body.get("next"))
+
+
+def _order_path(order_id: str) -> str | None:
+    return f"/ws/orders/{order_id}" if order_id.isdigit() else None
+
+
+def _old_cursor(cursor: str) -> Numbered | None:
+    """A cursor in the text form this connector handed out earlier
+    (``created|<since>|<page>``): a backfill job keeps its cursor across restarts."""
+    found = _CURSOR.fullmatch(cursor)
+    if found is None:
+        return None
+    try:
+        since = datetime.fromisoformat(found.group(2))
+    except ValueError:
+        return None
+    return Numbered(found.group(1) == "modified", as_utc(since), None, int(found.group(3)))
+
+
+class ShopOrders(ListedOrders):
+    """A shop's orders through its client: page numbers, the window by update open (Back
+    Market's listing takes no end: no ``complete_until``)."""
+
+    def __init__(self, client: BackMarketClient) -> None:
+        paging = PageNumbers[OrderSummary](size=PAGE_SIZE)
+        page = functools.partial(_page, client)
+        super().__init__(
+            updated=Listing(paging, _since("date_modification"), page, _old_cursor),
+            created=Listing(paging, _since("date_creation"), page, _old_cursor),
+            by_id=EachById(client.get_json, _order_path),
+            read=read_order,
+            label="Back Market",
+            log=logging.getLogger(__name__),
+            now=None,
+        )
+        self.client = client

@@ -12,23 +12,23 @@ out and said (``Page.unreadable``), never guessed."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 import msgspec
-from keybuzz_shared.connectors.seam import (
-    CallRefused,
-    OrderLine,
-    OrderSummary,
-    Page,
-    cursor_of,
-    read_each,
-    state_of,
+from keybuzz_shared.connectors.kit import (
+    EachById,
+    ListedOrders,
+    Listing,
+    NextLink,
+    Seek,
+    decimal_of,
 )
+from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.client import OctopiaClient
@@ -132,7 +132,7 @@ def _channel(code: str | None) -> str | None:
 def _line(number: int, line: Line, order: Order) -> OrderLine:
     offer = line.offer or Offer()
     state = line.status or order.status
-    price = _price(line.unit_price)
+    price = decimal_of(line.unit_price)
     return OrderLine(
         line_id=str(line.line_id) if line.line_id is not None else str(number),
         state=state,
@@ -143,15 +143,6 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
         unit_price=price,
         currency=CURRENCY if price is not None else None,
     )
-
-
-def _price(value: float | str | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 def iso(moment: datetime) -> str:
@@ -165,23 +156,13 @@ def iso_up(moment: datetime) -> str:
     return iso(whole if whole == as_utc(moment) else whole + timedelta(seconds=1))
 
 
-# --- the cursor --------------------------------------------------------------------------
-
-
-class _Listing(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing is: its window, and Octopia's next page when it follows the
-    ``Link`` (else the next page seeks from ``low``)."""
-
-    low: datetime
-    until: datetime
-    link: str | None = None
-
-
 # --- the source ---------------------------------------------------------------------------
 
 
-class ShopOrders:
-    """A shop's orders through its OctopiaClient (``now``: where a listing's window ends)."""
+class ShopOrders(ListedOrders):
+    """A shop's orders through its OctopiaClient (``now``: where a listing's window ends).
+    A cursor is a ``Span`` (the window, Octopia's next link): the layout of the cursors
+    backfill jobs keep."""
 
     def __init__(
         self,
@@ -190,77 +171,36 @@ class ShopOrders:
         page_size: int = MAX_PAGE_SIZE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        size = str(min(page_size, MAX_PAGE_SIZE))
+
+        def changed(low: datetime, high: datetime | None) -> dict[str, str]:
+            assert high is not None  # every window of Octopia's listings ends
+            ends = {"updatedAtMin": iso(low), "updatedAtMax": iso_up(high)}
+            return {**ends, "sort": "updatedAt:asc", "pageSize": size}
+
+        def created(low: datetime, high: datetime | None) -> dict[str, str]:
+            # createdAtMax is inclusive and dates are shown to the second: the orders of
+            # the window's last second shown at its end belong to the next window.
+            assert high is not None
+            ends = {"createdAtMin": iso(low), "createdAtMax": iso(high)}
+            return {**ends, "sort": "createdAt:asc", "pageSize": size}
+
+        page = functools.partial(client.get_page, "/orders")
+
+        super().__init__(
+            updated=Listing(Seek(lambda o: o.updated_at), changed, page),
+            created=Listing(NextLink(), created, page),
+            by_id=EachById(client.get_json, _order_path),
+            read=read_order,
+            label="Cdiscount",
+            log=log,
+            shop={"seller_id": client.seller_id},
+            overlap=LISTING_OVERLAP,
+            now=now,
+        )
         self.client = client
-        self.page_size = min(page_size, MAX_PAGE_SIZE)
-        self.now = now
 
-    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
-        if cursor is None:
-            listing = _Listing(low=as_utc(since) - LISTING_OVERLAP, until=self.now())
-        else:
-            listing = state_of(cursor, _Listing)
-        query = {
-            "updatedAtMin": iso(listing.low),
-            "updatedAtMax": iso_up(listing.until),
-            "sort": "updatedAt:asc",
-            "pageSize": str(self.page_size),
-        }
-        raw, link = await self.client.get_page("/orders", query, listing.link)
-        items, unreadable = self._read(raw)
-        if link is None:
-            return Page(
-                items=items, next_cursor=None, complete_until=listing.until, unreadable=unreadable
-            )
-        latest = max((o.updated_at for o in items), default=listing.low)
-        if latest > listing.low:  # seek from the last change read
-            following = _Listing(low=latest, until=listing.until)
-        else:  # a whole page changed at one second: Octopia's next page
-            following = _Listing(low=listing.low, until=listing.until, link=link)
-        return Page(items=items, next_cursor=cursor_of(following), unreadable=unreadable)
 
-    async def orders_created(
-        self, *, start: datetime, end: datetime, cursor: str | None = None
-    ) -> Page[OrderSummary]:
-        # createdAtMax is inclusive and dates are shown to the second: the orders of the
-        # window's last second shown at ``end`` belong to the next window.
-        end = as_utc(end)
-        query = {
-            "createdAtMin": iso(start),
-            "createdAtMax": iso(end),
-            "sort": "createdAt:asc",
-            "pageSize": str(self.page_size),
-        }
-        link = state_of(cursor, _Listing).link if cursor is not None else None
-        raw, following = await self.client.get_page("/orders", query, link)
-        items, unreadable = self._read(raw)
-        kept = tuple(o for o in items if o.created_at < end)
-        if following is None:
-            return Page(items=kept, next_cursor=None, complete_until=end, unreadable=unreadable)
-        listing = _Listing(low=as_utc(start), until=end, link=following)
-        return Page(items=kept, next_cursor=cursor_of(listing), unreadable=unreadable)
-
-    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
-        """One call per order; an id Octopia does not know (404) names no order, and one
-        that cannot be a path segment is not asked."""
-        found: list[OrderSummary] = []
-        for order_id in dict.fromkeys(order_ids):
-            if order_id.strip() in ("", ".", ".."):
-                continue
-            try:
-                item = await self.client.get_json(f"/orders/{quote(order_id, safe='')}")
-            except CallRefused as refused:
-                if refused.status == 404:
-                    continue
-                raise
-            orders, _ = self._read([item])
-            found += orders
-        return found
-
-    def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
-        items, unreadable = read_each(raw, read_order)
-        for reason in unreadable:
-            log.warning(
-                "Cdiscount order left out: unreadable",
-                extra={"seller_id": self.client.seller_id, "reason": reason},
-            )
-        return items, unreadable
+def _order_path(order_id: str) -> str | None:
+    """An order's path; None for an id that cannot be a path segment."""
+    return None if order_id.strip() in ("", ".", "..") else f"/orders/{quote(order_id, safe='')}"

@@ -20,21 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 
 import msgspec
-from keybuzz_shared.connectors.seam import (
-    AnswerUnreadable,
-    OrderLine,
-    OrderSummary,
-    Page,
-    cursor_of,
-    read_each,
-    state_of,
-)
+from keybuzz_shared.connectors.kit import InLists, ListedOrders, Listing, Offsets, Query, decimal_of
+from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.order_states import line_status, order_status
@@ -144,7 +137,7 @@ def _channel(channel: Channel | None) -> str | None:
 
 
 def _line(line: Line, order: Order) -> OrderLine:
-    price = _price(line.price_unit)
+    price = decimal_of(line.price_unit)
     return OrderLine(
         line_id=line.order_line_id,
         state=line.order_line_state,
@@ -161,17 +154,10 @@ def _line(line: Line, order: Order) -> OrderLine:
 def _refunded(refunds: list[Refund]) -> Decimal | None:
     """What the line's refunds give back (its price and shipping), asked or paid: a
     partial one leaves the line's state as it was; None for a line without any."""
-    amounts = [_price(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None]
+    amounts = [
+        decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None
+    ]
     return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
-
-
-def _price(value: float | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 def mirakl_time(moment: datetime) -> str:
@@ -184,43 +170,29 @@ def _to_millisecond(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-# --- the cursor ----------------------------------------------------------------------------
-
-
-class _Listing(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing is: by update (``updated``) or creation, its window, the offset of
-    its next page and the last order read (creation date, order id)."""
-
-    updated: bool
-    low: datetime
-    high: datetime
-    offset: int = 0
-    last: tuple[datetime, str] | None = None
-
-    def query(self, size: int, offset: int) -> dict[str, str]:
-        bounds = (
-            ("start_update_date", "end_update_date") if self.updated else ("start_date", "end_date")
-        )
-        return {
-            bounds[0]: mirakl_time(self.low),
-            bounds[1]: mirakl_time(self.high),
-            "sort": "dateCreated",
-            "order": "asc",
-            "max": str(size),
-            "offset": str(offset),
-        }
-
-
-def _key(order: OrderSummary) -> tuple[datetime, str]:
-    return (order.created_at, order.external_id)
-
-
 # --- the source ----------------------------------------------------------------------------
 
 
-class ShopOrders:
+def _place(order: OrderSummary) -> tuple[datetime, str]:
+    """An order's place in OR11's sort: its creation date, then its id [official]."""
+    return (order.created_at, order.external_id)
+
+
+def _window(start: str, end: str) -> Query:
+    """A window as OR11's query (by update or by creation), in creation order."""
+
+    def query(low: datetime, high: datetime | None) -> dict[str, str]:
+        ends = {start: mirakl_time(low)} | ({end: mirakl_time(high)} if high else {})
+        return {**ends, "sort": "dateCreated", "order": "asc"}
+
+    return query
+
+
+class ShopOrders(ListedOrders):
     """A shop's orders through its client (``now``: where an update listing's window ends;
-    ``label``: the shop as logs name it)."""
+    ``label``: the shop as logs name it; ``interval``: seconds from one listing's first
+    page ending to the next). A cursor is an ``OffsetState``: the layout of the cursors
+    backfill jobs keep."""
 
     def __init__(
         self,
@@ -231,66 +203,38 @@ class ShopOrders:
         interval: float = 0.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        or11 = _OR11(calls, interval)
+        size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
+        paging = Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
+        super().__init__(
+            updated=Listing(paging, _window("start_update_date", "end_update_date"), or11.page),
+            created=Listing(paging, _window("start_date", "end_date"), or11.page),
+            by_id=InLists(or11.by_id, MAX_PAGE_SIZE),
+            read=read_order,
+            label="Mirakl",
+            log=log,
+            shop={"shop": label},
+            bounds=_to_millisecond,
+            now=now,
+        )
+
+
+class _OR11:
+    """OR11 for one shop: a listing's pages, paced, and orders by id (not paced)."""
+
+    def __init__(self, calls: OrderCalls, interval: float) -> None:
         self.calls = calls
-        self.page_size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
-        self.label = label
-        self.interval = interval  # seconds from one listing's first page ending to the next
-        self.now = now
+        self.interval = interval
         self._first_page = asyncio.Lock()
         self._last_first_page: float | None = None  # time.monotonic()
 
-    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
-        if cursor is None:
-            listing = _Listing(True, _to_millisecond(since), _to_millisecond(self.now()))
-        else:
-            listing = state_of(cursor, _Listing)
-        return await self._page(listing)
+    async def page(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        listed = _listed(await self._listing_call(query))
+        return listed.orders, listed.total_count
 
-    async def orders_created(
-        self, *, start: datetime, end: datetime, cursor: str | None = None
-    ) -> Page[OrderSummary]:
-        if cursor is None:
-            listing = _Listing(False, _to_millisecond(start), _to_millisecond(end))
-        else:
-            listing = state_of(cursor, _Listing)
-        return await self._page(listing)
-
-    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
-        """OR11 by ``order_ids``, 100 a call; an id Mirakl does not know names no order,
-        and one holding the list's separator (a comma) is not asked."""
-        wanted = [o for o in dict.fromkeys(order_ids) if o.strip() and "," not in o]
-        found: list[OrderSummary] = []
-        for at in range(0, len(wanted), MAX_PAGE_SIZE):
-            chunk = wanted[at : at + MAX_PAGE_SIZE]
-            query = {"order_ids": ",".join(chunk), "max": str(MAX_PAGE_SIZE)}
-            listed = _listed(await self.calls.get_json("OR11", OR11, query))
-            orders, _ = self._read(listed.orders)
-            found += [o for o in orders if o.external_id in chunk]
-        return found
-
-    async def _page(self, listing: _Listing) -> Page[OrderSummary]:
-        offset = listing.offset
-        while True:
-            query = listing.query(self.page_size, offset)
-            listed = _listed(await self._listing_call(query))
-            items, unreadable = self._read(listed.orders)
-            last = listing.last
-            if last is not None and offset > 0 and items and _key(items[0]) > last:
-                # Orders before the last one read left the window: step back to it.
-                offset = max(0, offset - self.page_size + OVERLAP)
-                continue
-            break
-        fresh = tuple(o for o in items if last is None or _key(o) > last)
-        kept = fresh if listing.updated else tuple(o for o in fresh if o.created_at < listing.high)
-        read_to = offset + len(listed.orders)
-        if not listed.orders or read_to >= listed.total_count:
-            until = listing.high
-            return Page(items=kept, next_cursor=None, complete_until=until, unreadable=unreadable)
-        newest = max((_key(o) for o in items), default=last)
-        following = _Listing(
-            listing.updated, listing.low, listing.high, max(offset + 1, read_to - OVERLAP), newest
-        )
-        return Page(items=kept, next_cursor=cursor_of(following), unreadable=unreadable)
+    async def by_id(self, order_ids: str) -> list[Any]:
+        query = {"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}
+        return _listed(await self.calls.get_json("OR11", OR11, query)).orders
 
     async def _listing_call(self, query: dict[str, str]) -> Any:
         """OR11 for a listing: a first page waits until ``interval`` has passed since the
@@ -308,14 +252,6 @@ class ShopOrders:
                 return await self.calls.get_json("OR11", OR11, query)
             finally:
                 self._last_first_page = time.monotonic()
-
-    def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
-        items, unreadable = read_each(raw, read_order)
-        for reason in unreadable:
-            log.warning(
-                "Mirakl order left out: unreadable", extra={"shop": self.label, "reason": reason}
-            )
-        return items, unreadable
 
 
 def _listed(body: Any) -> Listed:

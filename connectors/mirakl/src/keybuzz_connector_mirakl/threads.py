@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import msgspec
+from keybuzz_shared.connectors.kit import Listing, SeekToken, Token
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
@@ -33,6 +34,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     ThreadsInbox,
     cursor_of,
+    read_each,
     state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
@@ -190,19 +192,15 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
     )
 
 
-# --- the listing's cursor ---------------------------------------------------------------
+# --- the listing ----------------------------------------------------------------------------
+
+# M11's next_page_token; the newest ``date_updated`` read is where the next listing starts.
+PAGING = SeekToken[Thread](lambda thread: as_utc(thread.date_updated))
 
 
-class Listing(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing is: Mirakl's token of the next page and the newest ``date_updated``
-    its first page showed (where the next listing starts)."""
-
-    token: str
-    newest: datetime | None
-
-
-def decode(cursor: str) -> Listing:
-    return state_of(cursor, Listing, lambda listing: bool(listing.token))
+def decode(cursor: str) -> Token:
+    """A listing's state from its cursor; ValueError for one this connector did not give."""
+    return state_of(cursor, Token, lambda state: PAGING.valid(state, updated=True))
 
 
 def iso(moment: datetime) -> str:
@@ -228,42 +226,40 @@ class ThreadInbox(ThreadsInbox):
         self.operator_name = operator_name
         self.page_size = page_size
         self.now = now
+        self._listing = Listing(PAGING, self._window, self._listed)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
-        listing = decode(cursor) if cursor is not None else None
+        state = decode(cursor) if cursor is not None else PAGING.first(since, None, updated=True)
         asked = self.now()
-        if listing is None:
-            params = {
-                "updated_since": iso(since),
-                "with_messages": "true",
-                "limit": str(self.page_size),
-            }
-        else:
-            params = {"page_token": listing.token}
-        answer = await self.client.get_json("M11", THREADS, params, paced=listing is None)
-        items, token = self._page(answer)
-        read, unreadable = [], []
-        for item in items:
-            try:
-                read.append(read_thread(item))
-            except ValueError as exc:
-                unreadable.append(str(exc))
+        step = await self._listing.step(state, _read_threads)
+        unreadable = list(step.unreadable)
         found: list[InboxMessage] = []
-        for thread in read:
+        for thread in step.items:
             whole = thread if self._complete(thread) else await self.thread(thread.id)
             try:
                 found += self.listed(whole)
             except ValueError as exc:  # an attachment id naming another path
                 unreadable.append(f"thread {thread.id}: {exc}")
-        newest = listing.newest if listing is not None else _newest(read)
+        following = step.following
+        newest = state.newest or _newest(step.items)
         return Page(
             items=tuple(found),
-            next_cursor=cursor_of(Listing(token, newest)) if token else None,
-            complete_until=None if token else (newest or self._nothing_until(since, asked)),
+            next_cursor=cursor_of(following) if following else None,
+            complete_until=None if following else (newest or self._nothing_until(since, asked)),
             unreadable=tuple(unreadable),
         )
+
+    def _window(self, low: datetime, high: datetime | None) -> dict[str, str]:
+        return {"updated_since": iso(low), "with_messages": "true", "limit": str(self.page_size)}
+
+    async def _listed(
+        self, query: dict[str, str], link: str | None
+    ) -> tuple[list[Any], str | None]:
+        """An M11 page and its next page's token; a listing's first page is paced."""
+        first = "page_token" not in query
+        return self._page(await self.client.get_json("M11", THREADS, query, paced=first))
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         """Mirakl's seller API has no read mark: nothing is marked, nothing refused."""
@@ -308,6 +304,10 @@ class ThreadInbox(ThreadsInbox):
         listed = len(thread.messages or ())
         total = thread.metadata.total_count if thread.metadata else None
         return thread.messages is not None and (total is None or total <= listed)
+
+
+def _read_threads(raw: Sequence[Any]) -> tuple[tuple[Thread, ...], tuple[str, ...]]:
+    return read_each(raw, read_thread)
 
 
 def _newest(threads: Sequence[Thread]) -> datetime | None:

@@ -1,6 +1,6 @@
 """The connector kit: what a shop-API connector declares (its API, its authentication,
-its refusals, its credential fields) and the shared requester that runs its calls from
-that declaration."""
+its refusals, its credential fields, its listings and their paging) and the shared
+requester and order source that run it from that declaration."""
 
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth
 from keybuzz_shared.connectors.kit.connector import (
@@ -18,7 +18,30 @@ from keybuzz_shared.connectors.kit.fields import (
     require_fields,
     shop_number_field,
 )
+from keybuzz_shared.connectors.kit.listing import (
+    Fetch,
+    Listing,
+    NextLink,
+    Numbered,
+    Offsets,
+    OffsetState,
+    PageNumbers,
+    Paging,
+    Query,
+    Seek,
+    SeekToken,
+    Span,
+    Step,
+    Token,
+)
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
+from keybuzz_shared.connectors.kit.orders import (
+    ById,
+    EachById,
+    InLists,
+    ListedOrders,
+    decimal_of,
+)
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.replies import DiscussionReplies
 from keybuzz_shared.connectors.kit.requester import (
@@ -30,6 +53,25 @@ from keybuzz_shared.connectors.kit.requester import (
 )
 
 __all__ = [
+    "ById",
+    "decimal_of",
+    "EachById",
+    "Fetch",
+    "InLists",
+    "ListedOrders",
+    "Listing",
+    "NextLink",
+    "Numbered",
+    "OffsetState",
+    "Offsets",
+    "PageNumbers",
+    "Paging",
+    "Query",
+    "Seek",
+    "SeekToken",
+    "Token",
+    "Span",
+    "Step",
     "DiscussionReplies",
     "AllowanceSession",
     "Discussions",

@@ -1,0 +1,382 @@
+"""How a marketplace's listings page, declared: a connector names its listing's call and
+picks a paging strategy; the strategy says which page to ask next and what the cursor
+holds. Every cursor is the seam's codec (``cursor_of``/``state_of``): a strategy's state,
+a msgspec Struct with the listing's window, handed out as opaque text and refused
+(ValueError) when it is not one the strategy made.
+
+The strategies, each what a marketplace's paging is:
+
+- ``NextLink``: the marketplace names the next page (a ``Link`` header) and that is all.
+- ``Seek``: the next page asks from the last instant read, so an item changed meanwhile
+  leaves the window without moving the pages still to read; a page whose items all share
+  the instant sought from (seeking again would ask it again) follows the marketplace's
+  next link, or asks the next page number where ``page_param`` names one.
+- ``Offsets``: positions in the listing's sort (``max``/``offset``); each next page starts
+  ``overlap`` places early and what was read already is dropped, and a page that starts
+  past the last item read steps back until it reaches it: items leaving the window move
+  the rest back without one being skipped.
+- ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
+- ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
+  query), the newest item read kept: where a window without an end is complete to.
+
+A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
+in the strategy's terms: the next link, a total count, whether one follows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+import msgspec
+
+from keybuzz_shared.connectors.seam import state_of
+
+T = TypeVar("T")  # what a page lists, read
+S = TypeVar("S", bound="Windowed")  # a strategy's state: its cursor
+M = TypeVar("M")  # what an answer says of the next page
+
+# One page's call: its query, or the marketplace's link to it (a strategy that follows
+# links); the page's raw items and what the answer says of the next page.
+Fetch = Callable[[dict[str, str], str | None], Awaitable[tuple[Sequence[Any], M]]]
+# A page's raw items read: the items, and why the others could not be.
+Read = Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]
+# A window as the marketplace's query: its start and end (None: a window without an end).
+Query = Callable[[datetime, datetime | None], dict[str, str]]
+
+
+class Windowed(Protocol):
+    """What every state has: the window its listing reads (``high`` None: none ends it)."""
+
+    @property
+    def low(self) -> datetime: ...
+
+    @property
+    def high(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class Step(Generic[T, S]):
+    """A page read: its items (those read before dropped), why others were left out,
+    and the state of the next page (None: the last)."""
+
+    items: tuple[T, ...]
+    unreadable: tuple[str, ...]
+    following: S | None
+
+
+class Paging(ABC, Generic[T, S, M]):
+    """A paging strategy: its state type, its first state, and one page."""
+
+    state: type[S]
+
+    @abstractmethod
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> S:
+        """The state of a listing's first page. ``updated``: the listing is by update."""
+
+    def valid(self, state: S, *, updated: bool) -> bool:
+        """Whether a decoded state is one this strategy hands out for that listing."""
+        return True
+
+    @abstractmethod
+    async def step(self, state: S, ask: Ask[M], read: Read[T]) -> Step[T, S]:
+        """The page of ``state``: asked with ``ask``, its items read with ``read``."""
+
+
+class Ask(Generic[M]):
+    """A page's call of one listing: its window as the query, the strategy's paging
+    parameters beside it."""
+
+    def __init__(self, query: Query, fetch: Fetch[M]) -> None:
+        self._query = query
+        self._fetch = fetch
+
+    async def __call__(
+        self, window: Windowed, paging: dict[str, str] | None = None, link: str | None = None
+    ) -> tuple[Sequence[Any], M]:
+        return await self._fetch({**self._query(window.low, window.high), **(paging or {})}, link)
+
+    async def alone(self, paging: dict[str, str]) -> tuple[Sequence[Any], M]:
+        """A page asked by the strategy's parameters only (a token holding the query)."""
+        return await self._fetch(dict(paging), None)
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T, S, M]):
+    """One listing of an endpoint, declared: its strategy, how its window becomes the query
+    (``query``) and its call (``fetch``). ``legacy``: a cursor an earlier version handed out
+    as its state, None for any other (a cursor a caller keeps across a restart)."""
+
+    paging: Paging[T, S, M]
+    query: Query
+    fetch: Fetch[M]
+    legacy: Callable[[str], S | None] | None = None
+
+    def start(self, low: datetime, high: datetime | None, *, updated: bool) -> S:
+        return self.paging.first(low, high, updated=updated)
+
+    def resume(self, cursor: str, *, updated: bool) -> S:
+        """The state of ``cursor``; ValueError for one this listing did not hand out."""
+        try:
+            return state_of(cursor, self.paging.state, lambda s: self._valid(s, updated))
+        except ValueError:
+            old = self.legacy(cursor) if self.legacy is not None else None
+            if old is None or not self._valid(old, updated):
+                raise
+            return old
+
+    async def step(self, state: S, read: Read[T]) -> Step[T, S]:
+        return await self.paging.step(state, Ask(self.query, self.fetch), read)
+
+    async def every(self, state: S, read: Read[T]) -> Step[T, S]:
+        """Every page from ``state`` on, read at once: their items and why others were
+        left out (a listing read whole before its items are used)."""
+        items: list[T] = []
+        unreadable: list[str] = []
+        following: S | None = state
+        while following is not None:
+            page = await self.step(following, read)
+            items += page.items
+            unreadable += page.unreadable
+            following = page.following
+        return Step(tuple(items), tuple(unreadable), None)
+
+    def _valid(self, state: S, updated: bool) -> bool:
+        return self.paging.valid(state, updated=updated)
+
+
+# --- following the marketplace's links, seeking ----------------------------------------------
+
+
+class Span(msgspec.Struct, array_like=True, frozen=True):
+    """A window read by links or by seeking: ``low`` is where the next page seeks from,
+    ``link`` the marketplace's next page when it is followed instead, ``page`` the page
+    number of the items sharing ``low`` when the marketplace numbers them."""
+
+    low: datetime
+    high: datetime | None
+    link: str | None = None
+    page: int = 1
+
+
+class NextLink(Paging[T, Span, str | None]):
+    """The marketplace's next link, page after page, until it names none."""
+
+    state = Span
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Span:
+        return Span(low, high)
+
+    def valid(self, state: Span, *, updated: bool) -> bool:
+        return state.page == 1
+
+    async def step(self, state: Span, ask: Ask[str | None], read: Read[T]) -> Step[T, Span]:
+        raw, link = await ask(state, link=state.link)
+        items, unreadable = read(raw)
+        following = msgspec.structs.replace(state, link=link) if link is not None else None
+        return Step(items, unreadable, following)
+
+
+class Seek(Paging[T, Span, str | None]):
+    """The next page from the last instant read (``key``: an item's, the listing's sort);
+    a page wholly at the instant sought from follows the next link, or asks the next page
+    number by ``page_param``. The listing ends where the marketplace names no next page."""
+
+    state = Span
+
+    def __init__(self, key: Callable[[T], datetime], *, page_param: str | None = None) -> None:
+        self.key = key
+        self.page_param = page_param
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Span:
+        return Span(low, high)
+
+    def valid(self, state: Span, *, updated: bool) -> bool:
+        return state.page >= 1 and (self.page_param is not None or state.page == 1)
+
+    async def step(self, state: Span, ask: Ask[str | None], read: Read[T]) -> Step[T, Span]:
+        paging = {self.page_param: str(state.page)} if self.page_param else None
+        raw, link = await ask(state, paging, state.link)
+        items, unreadable = read(raw)
+        if link is None:
+            return Step(items, unreadable, None)
+        latest = max((self.key(item) for item in items), default=state.low)
+        if latest > state.low:
+            following = Span(latest, state.high)
+        elif self.page_param is not None:
+            following = Span(state.low, state.high, page=state.page + 1)
+        else:
+            following = Span(state.low, state.high, link)
+        return Step(items, unreadable, following)
+
+
+# --- listings whose state says which one it is of ---------------------------------------------
+
+
+class Dated(msgspec.Struct, array_like=True, frozen=True):
+    """A state that says its listing (by update or by creation) and its window."""
+
+    updated: bool
+    low: datetime
+    high: datetime | None
+
+
+D = TypeVar("D", bound=Dated)
+
+
+class OfOneListing(Paging[T, D, M]):
+    """A strategy whose cursors are refused to the other listing (one by update given to
+    the listing by creation) and out of ``in_range``."""
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> D:
+        return self.state(updated, low, high)
+
+    def valid(self, state: D, *, updated: bool) -> bool:
+        return state.updated == updated and self.in_range(state)
+
+    @abstractmethod
+    def in_range(self, state: D) -> bool:
+        """Whether the state's position is one the strategy gives (no page 0)."""
+
+
+# --- offsets -------------------------------------------------------------------------------
+
+Position = tuple[datetime, str]  # an item's place in an offset listing's sort
+
+
+class OffsetState(Dated, array_like=True, frozen=True):
+    """An offset listing's state: the next page's offset and the place of the last item
+    read."""
+
+    offset: int = 0
+    last: Position | None = None
+
+
+class Offsets(OfOneListing[T, OffsetState, int]):
+    """Pages of ``size`` by offset (``size_param``, ``offset_param``) in the listing's sort
+    (``key``: an item's place in it), the answer's total count ending it; each next page
+    ``overlap`` places early, items read already dropped, a page past the last item read
+    stepping back to it."""
+
+    state = OffsetState
+
+    def __init__(
+        self,
+        key: Callable[[T], Position],
+        *,
+        size: int,
+        overlap: int,
+        size_param: str = "max",
+        offset_param: str = "offset",
+    ) -> None:
+        if size <= overlap:
+            raise ValueError("a page must be larger than the overlap")
+        self.key = key
+        self.size = size
+        self.overlap = overlap
+        self.params = (size_param, offset_param)
+
+    def in_range(self, state: OffsetState) -> bool:
+        return state.offset >= 0
+
+    async def step(self, state: OffsetState, ask: Ask[int], read: Read[T]) -> Step[T, OffsetState]:
+        last, offset = state.last, state.offset
+        while True:
+            raw, total = await ask(state, self._paging(offset))
+            items, unreadable = read(raw)
+            if last is not None and offset > 0 and items and self.key(items[0]) > last:
+                # Items before the last one read left the window: step back to it.
+                offset = max(0, offset - self.size + self.overlap)
+                continue
+            break
+        fresh = tuple(item for item in items if last is None or self.key(item) > last)
+        read_to = offset + len(raw)
+        if not raw or read_to >= total:
+            return Step(fresh, unreadable, None)
+        newest = max((self.key(item) for item in items), default=last)
+        following = OffsetState(
+            state.updated, state.low, state.high, max(offset + 1, read_to - self.overlap), newest
+        )
+        return Step(fresh, unreadable, following)
+
+    def _paging(self, offset: int) -> dict[str, str]:
+        size_param, offset_param = self.params
+        return {size_param: str(self.size), offset_param: str(offset)}
+
+
+# --- page numbers --------------------------------------------------------------------------
+
+
+class Numbered(Dated, array_like=True, frozen=True):
+    """A page-numbered listing's state: the next page."""
+
+    page: int = 1
+
+
+class PageNumbers(OfOneListing[T, Numbered, bool]):
+    """Page 1, 2 … (``page_param``, and ``size`` by ``size_param`` where the marketplace
+    takes one) while the answer says a next page follows and the page listed something."""
+
+    state = Numbered
+
+    def __init__(
+        self, *, size: int | None = None, page_param: str = "page", size_param: str = "page-size"
+    ) -> None:
+        self.size = size
+        self.params = (page_param, size_param)
+
+    def in_range(self, state: Numbered) -> bool:
+        return state.page >= 1
+
+    async def step(self, state: Numbered, ask: Ask[bool], read: Read[T]) -> Step[T, Numbered]:
+        page_param, size_param = self.params
+        paging = {page_param: str(state.page)}
+        if self.size is not None:
+            paging[size_param] = str(self.size)
+        raw, more = await ask(state, paging)
+        items, unreadable = read(raw)
+        following = msgspec.structs.replace(state, page=state.page + 1) if more and raw else None
+        return Step(items, unreadable, following)
+
+
+# --- a seek token --------------------------------------------------------------------------
+
+
+class Token(msgspec.Struct, array_like=True, frozen=True):
+    """A token listing's state: its window, the marketplace's token of the next page and
+    the newest item read so far (by the strategy's ``key``)."""
+
+    low: datetime
+    high: datetime | None
+    token: str | None = None
+    newest: datetime | None = None
+
+
+class SeekToken(Paging[T, Token, str | None]):
+    """The first page by the window's query, each next one by the token the last answer
+    gave (``token_param``, alone) until none is given; ``key``: an item's date."""
+
+    state = Token
+
+    def __init__(self, key: Callable[[T], datetime], *, token_param: str = "page_token") -> None:
+        self.key = key
+        self.token_param = token_param
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Token:
+        return Token(low, high)
+
+    def valid(self, state: Token, *, updated: bool) -> bool:
+        return bool(state.token)  # a cursor is always of a next page
+
+    async def step(self, state: Token, ask: Ask[str | None], read: Read[T]) -> Step[T, Token]:
+        if state.token is None:
+            raw, token = await ask(state)
+        else:
+            raw, token = await ask.alone({self.token_param: state.token})
+        items, unreadable = read(raw)
+        dates = [self.key(item) for item in items]
+        newest = max([d for d in (state.newest, *dates) if d is not None], default=None)
+        following = Token(state.low, state.high, token, newest) if token else None
+        return Step(items, unreadable, following)

@@ -1,0 +1,162 @@
+"""A shop's orders as the seam's ``OrderSource``, declared rather than written: the
+listing by update and the listing by creation (each a ``Listing``: its strategy, its
+query, its call), how orders are fetched by id, and the mapping of one listed order.
+
+What every marketplace's order source does alike is here once: a listing by update reads
+the window [since - ``overlap``, now], fixed at its first page (``now`` None: a window
+the marketplace does not end, and no ``complete_until``); a listing by creation reads
+[start, end), oldest first, the orders created at or after ``end`` left out and the
+reading ended at a page created wholly past it (every such listing is in creation order);
+each order is read by the connector's mapping, one it cannot read logged and said
+(``Page.unreadable``), never guessed; the last page's ``complete_until`` is where the
+window ends."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from keybuzz_shared.connectors.kit.listing import Listing, Read, Step
+from keybuzz_shared.connectors.seam import CallRefused, OrderSummary, Page, cursor_of, read_each
+from keybuzz_shared.times import as_utc
+
+# A listing of orders, whatever its strategy.
+OrderListing = Listing[OrderSummary, Any, Any]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def decimal_of(value: float | str | None) -> Decimal | None:
+    """An amount as the marketplace wrote it (a JSON number or text), exactly; None when
+    it gives none, or something that is not a number."""
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+class ById(ABC):
+    """How the marketplace gives the orders named."""
+
+    @abstractmethod
+    async def orders(
+        self, order_ids: Sequence[str], read: Read[OrderSummary]
+    ) -> list[OrderSummary]:
+        """The orders of ``order_ids`` (each asked once) the marketplace knows."""
+
+
+@dataclass(frozen=True)
+class EachById(ById):
+    """One call an order (``get`` of ``path(id)``; None: an id that cannot be a path, not
+    asked); a 404 names no order."""
+
+    get: Callable[[str], Awaitable[Any]]
+    path: Callable[[str], str | None]
+
+    async def orders(
+        self, order_ids: Sequence[str], read: Read[OrderSummary]
+    ) -> list[OrderSummary]:
+        found: list[OrderSummary] = []
+        for order_id in dict.fromkeys(order_ids):
+            path = self.path(order_id)
+            if path is None:
+                continue
+            try:
+                item = await self.get(path)
+            except CallRefused as refused:
+                if refused.status == 404:
+                    continue
+                raise
+            found += read([item])[0]
+        return found
+
+
+@dataclass(frozen=True)
+class InLists(ById):
+    """``size`` ids a call, as one list (``get`` of the ids joined by ``separator``); an id
+    holding the separator, or blank, is not asked, and an order not asked is dropped."""
+
+    get: Callable[[str], Awaitable[Sequence[Any]]]
+    size: int
+    separator: str = ","
+
+    async def orders(
+        self, order_ids: Sequence[str], read: Read[OrderSummary]
+    ) -> list[OrderSummary]:
+        wanted = [o for o in dict.fromkeys(order_ids) if o.strip() and self.separator not in o]
+        found: list[OrderSummary] = []
+        for at in range(0, len(wanted), self.size):
+            chunk = wanted[at : at + self.size]
+            orders, _ = read(await self.get(self.separator.join(chunk)))
+            found += [o for o in orders if o.external_id in chunk]
+        return found
+
+
+@dataclass(kw_only=True)
+class ListedOrders:
+    """The seam's ``OrderSource`` of a connector's declaration. ``read``: one listed order
+    in the seam's terms (ValueError saying why not); ``label`` and ``shop``: what its log
+    lines name the marketplace and the shop by; ``bounds``: a window's bounds as the
+    marketplace keeps them (its dates' precision)."""
+
+    updated: OrderListing
+    created: OrderListing
+    by_id: ById
+    read: Callable[[Any], OrderSummary]
+    label: str
+    log: logging.Logger
+    shop: Mapping[str, str] = field(default_factory=dict)
+    overlap: timedelta = timedelta(0)
+    bounds: Callable[[datetime], datetime] = as_utc
+    now: Callable[[], datetime] | None = _utc_now
+
+    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
+        listing = self.updated
+        if cursor is None:
+            high = self.bounds(self.now()) if self.now is not None else None
+            state = listing.start(self.bounds(since) - self.overlap, high, updated=True)
+        else:
+            state = listing.resume(cursor, updated=True)
+        return self._page(await listing.step(state, self._read), state.high)
+
+    async def orders_created(
+        self, *, start: datetime, end: datetime, cursor: str | None = None
+    ) -> Page[OrderSummary]:
+        end, listing = self.bounds(end), self.created
+        if cursor is None:
+            state = listing.start(self.bounds(start), end, updated=False)
+        else:
+            state = listing.resume(cursor, updated=False)
+        step = await listing.step(state, self._read)
+        kept = sorted((o for o in step.items if o.created_at < end), key=lambda o: o.created_at)
+        past = bool(step.items) and min(o.created_at for o in step.items) >= end
+        following = None if past else step.following
+        return self._page(Step(tuple(kept), step.unreadable, following), end)
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
+        return await self.by_id.orders(order_ids, self._read)
+
+    def _page(self, step: Step[OrderSummary, Any], until: datetime | None) -> Page[OrderSummary]:
+        if step.following is None:
+            return Page(
+                items=step.items, next_cursor=None, complete_until=until, unreadable=step.unreadable
+            )
+        following = cursor_of(step.following)
+        return Page(items=step.items, next_cursor=following, unreadable=step.unreadable)
+
+    def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
+        items, unreadable = read_each(raw, self.read)
+        for reason in unreadable:
+            self.log.warning(
+                "%s order left out: unreadable", self.label, extra={**self.shop, "reason": reason}
+            )
+        return items, unreadable
