@@ -2,7 +2,9 @@
 
 Everything is real: OpenBao, PostgreSQL, NATS and the Amazon sandbox over HTTP.
 Each test gets its own app source in Vault (so the redirect URI can name the
-random port the service runs on) and its own tenant ids.
+random port the service runs on) and its own tenant ids. The service and its browser
+(``make_kit``, ``OauthKit``) are ``keybuzz_devstack.oauth_testing``, shared with the
+orders service's and the connectors' tests.
 """
 
 from __future__ import annotations
