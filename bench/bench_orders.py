@@ -34,7 +34,6 @@ than Amazon would; at scale 1 it is the ratio a seller would see.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -52,15 +51,7 @@ from keybuzz_connector_amazon.spapi import (
     TokenBucket,
 )
 from keybuzz_devstack import bootstrap, infra
-from keybuzz_devstack.testing import RunningService, run_in_process
-from keybuzz_oauth.app import CALLBACK_PATH
-from keybuzz_oauth.service import DEFINITION as OAUTH
-from keybuzz_orders.service import DEFINITION as ORDERS
-
-from bench.harness import BenchContext, Figure
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "services" / "oauth" / "tests"))
-from oauth_testkit import (  # noqa: E402 - after the path insert above
+from keybuzz_devstack.oauth_testing import (
     SANDBOX_APP,
     OauthKit,
     register_redirect,
@@ -68,6 +59,12 @@ from oauth_testkit import (  # noqa: E402 - after the path insert above
     tenant_path,
     write_app,
 )
+from keybuzz_devstack.testing import RunningService, run_in_process
+from keybuzz_oauth.app import CALLBACK_PATH
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_orders.service import DEFINITION as ORDERS
+
+from bench.harness import BenchContext, Figure
 
 # The oauth round trip must survive a 5-minute authorization code (15 s at 20) on a
 # loaded machine, and the naive loop's ~64 throttled getOrderItems take ~6 s at 20.

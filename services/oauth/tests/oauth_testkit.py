@@ -2,18 +2,19 @@
 
 Everything is real: OpenBao, PostgreSQL, NATS and the Amazon sandbox over HTTP.
 Each test gets its own app source in Vault (so the redirect URI can name the
-random port the service runs on) and its own tenant ids.
+random port the service runs on) and its own tenant ids. The service and its browser
+(``make_kit``, ``OauthKit``) are ``keybuzz_devstack.oauth_testing``, shared with the
+orders service's and the connectors' tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import hvac
@@ -24,30 +25,22 @@ from keybuzz_connector_amazon import (
     TokenService,
     outbox_reauth_reporter,
 )
-from keybuzz_devstack import infra
+
+# What the orders service's and the connectors' tests share with these (an oauth service
+# on the sandbox, its seeded seller, Vault as root), under the names these tests use.
+from keybuzz_devstack.oauth_testing import FR as FR
+from keybuzz_devstack.oauth_testing import FRONTEND
+from keybuzz_devstack.oauth_testing import SELLER as SELLER
+from keybuzz_devstack.oauth_testing import OauthKit as OauthKit
+from keybuzz_devstack.oauth_testing import make_kit as make_kit
+from keybuzz_devstack.oauth_testing import new_tenant as new_tenant
+from keybuzz_devstack.oauth_testing import root_vault as root_vault
+from keybuzz_devstack.oauth_testing import tenant_path as tenant_path
 from keybuzz_devstack.testing import find_event as find_event  # the oauth tests take it here
-from keybuzz_oauth.app import CALLBACK_PATH
-from keybuzz_oauth.service import DEFINITION as OAUTH
-from keybuzz_sandbox.testing import ConsentForm
-from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.service import ServiceDefinition
-from keybuzz_shared.settings import DEV_JWT_SECRET
-from nats.js import JetStreamContext
 
-SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller
 OTHER_SELLER = "A3DESELLERBENCH"  # the sandbox's benchmark seller (DE)
-FR = "A13V1IB3VIYZZH"
-FRONTEND = "http://frontend.test/settings/amazon"
-API = "/api/v1/marketplaces/amazon"
-SANDBOX_APP = {
-    "client_id": "amzn1.application-oa2-client.keybuzz-sandbox",
-    "client_secret": "keybuzz-sandbox-secret",
-    "application_id": "amzn1.sp.solution.keybuzz-sandbox",
-    "region": "eu",
-    "draft": "true",
-}
-
 # Another service calling SP-API, with the orders service's Vault token and policy
 # (read-only on tenant credentials): what orders and poller will run.
 SPAPI_CALLER = ServiceDefinition(
@@ -58,14 +51,6 @@ SPAPI_CALLER = ServiceDefinition(
 )
 
 
-def root_vault(stack: Any) -> hvac.Client:
-    return root_vault_at(stack.vault_addr)
-
-
-def root_vault_at(addr: str) -> hvac.Client:
-    return hvac.Client(url=addr, token=infra.DEV_VAULT_ROOT_TOKEN)
-
-
 def read_secret(stack: Any, path: str) -> dict[str, Any] | None:
     try:
         response = root_vault(stack).secrets.kv.v2.read_secret_version(
@@ -74,121 +59,6 @@ def read_secret(stack: Any, path: str) -> dict[str, Any] | None:
     except hvac.exceptions.InvalidPath:
         return None
     return dict(response["data"]["data"])
-
-
-def tenant_path(tenant: str) -> str:
-    return f"secret/keybuzz/tenants/{tenant}/amazon_spapi"
-
-
-def new_tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
-
-
-@dataclass
-class OauthKit:
-    """One oauth service connected to the sandbox, and what a test needs around it.
-
-    ``browser`` is the user's browser: it calls ``/oauth/start`` (as the
-    frontend's fetch with ``credentials: "include"`` does) and follows Amazon's
-    redirect, keeping the binding cookie in between like a real one.
-    """
-
-    stack: Any
-    sandbox: str
-    service: Any
-    app_source: str
-    log: list[str] = field(default_factory=list)
-    browsers: list[httpx.AsyncClient] = field(default_factory=list)
-
-    def new_browser(self) -> httpx.AsyncClient:
-        """Another browser, with its own cookie jar (closed with the kit)."""
-        browser = httpx.AsyncClient(timeout=15)
-        self.browsers.append(browser)
-        return browser
-
-    @property
-    def browser(self) -> httpx.AsyncClient:
-        return self.browsers[0] if self.browsers else self.new_browser()
-
-    async def aclose(self) -> None:
-        for browser in self.browsers:
-            await browser.aclose()
-
-    @property
-    def runtime(self) -> Any:
-        return self.service.runtime
-
-    async def operator_js(self) -> JetStreamContext:
-        """JetStream as the operator: oauth's own NATS user reads no stream it does not consume."""
-        return (await self.service.operator()).jetstream()
-
-    def headers(
-        self, tenant: str, user: str = "user-1", tenants: list[str] | None = None
-    ) -> dict[str, str]:
-        token = issue_token(DEV_JWT_SECRET, user, tenants=tenants or [tenant])
-        return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
-
-    async def api(self, method: str, path: str, tenant: str, **kwargs: Any) -> httpx.Response:
-        headers = {**self.headers(tenant), **kwargs.pop("headers", {})}
-        async with self.service.client() as http:
-            return await http.request(method, f"{API}{path}", headers=headers, **kwargs)
-
-    async def start(
-        self,
-        tenant: str,
-        marketplace: str | None = None,
-        *,
-        browser: httpx.AsyncClient | None = None,
-        takeover: bool = False,
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"marketplace": marketplace} if marketplace else {}
-        if takeover:
-            body["takeover"] = True
-        response = await (browser or self.browser).post(
-            f"{self.service.url}{API}/oauth/start", headers=self.headers(tenant), json=body or None
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def consent(self, auth_url: str, action: str = "authorize", seller: str = SELLER) -> str:
-        """Act as the seller on the consent page; returns where Amazon sends the browser."""
-        async with httpx.AsyncClient(timeout=10) as browser:
-            page = await browser.get(auth_url)
-            assert page.status_code == 200, page.text
-            form = ConsentForm.parse(page.text)
-            form.fields.update({"selling_partner_id": seller, "action": action})
-            answer = await browser.post(urljoin(auth_url, form.action), data=form.fields)
-        assert answer.status_code == 302, answer.text
-        return answer.headers["location"]
-
-    async def follow(
-        self, callback_url: str, *, browser: httpx.AsyncClient | None = None, **headers: str
-    ) -> httpx.Response:
-        """Amazon's redirect, followed by ``browser`` (by default the one that started)."""
-        assert callback_url.startswith(self.service.url + CALLBACK_PATH), callback_url
-        return await (browser or self.browser).get(callback_url, headers=headers)
-
-    async def connect(
-        self,
-        tenant: str,
-        marketplace: str | None = None,
-        *,
-        seller: str = SELLER,
-        takeover: bool = False,
-    ) -> httpx.Response:
-        """The whole browser round trip; returns the callback's answer."""
-        started = await self.start(tenant, marketplace, takeover=takeover)
-        return await self.follow(await self.consent(started["authUrl"], seller=seller))
-
-    async def status(self, tenant: str) -> dict[str, Any]:
-        response = await self.api("GET", "/status", tenant)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def row(self, tenant: str) -> Any:
-        return await self.runtime.pool.fetchrow(
-            "SELECT * FROM marketplace_connections WHERE tenant_id = $1", tenant
-        )
 
 
 async def database_dump(pool: Any) -> str:
@@ -222,21 +92,6 @@ def frontend_result(response: httpx.Response) -> dict[str, str]:
 
 def callback_query(callback_url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(callback_url).query).items()}
-
-
-async def write_app(vault_addr: str, source: str, redirect_uri: str) -> None:
-    await asyncio.to_thread(
-        root_vault_at(vault_addr).secrets.kv.v2.create_or_update_secret,
-        path=f"keybuzz/amazon_spapi/app/{source}",
-        secret={**SANDBOX_APP, "redirect_uri": redirect_uri},
-        mount_point="secret",
-    )
-
-
-async def register_redirect(sandbox: str, uri: str) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.post(f"{sandbox}/_sandbox/redirect-uris", json={"uri": uri})
-    assert response.status_code == 201, response.text
 
 
 async def revoke_in_sandbox(sandbox: str, refresh_token: str) -> None:
@@ -276,34 +131,6 @@ async def lwa_faults(sandbox_url: str) -> AsyncIterator[LwaFaults]:
     finally:
         await faults.clear()
         await faults.http.aclose()
-
-
-@pytest.fixture
-async def make_kit(
-    stack: Any, sandbox_url: str, start_service: Callable[..., Awaitable[Any]]
-) -> AsyncIterator[Callable[..., Awaitable[OauthKit]]]:
-    kits: list[OauthKit] = []
-
-    async def make(**overrides: str) -> OauthKit:
-        source = overrides.pop("AMAZON_APP_SOURCE", f"test-{uuid.uuid4().hex[:8]}")
-        vault_addr = overrides.get("VAULT_ADDR", stack.vault_addr)
-        env = {
-            "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
-            "SELLER_CENTRAL_URL": sandbox_url,
-            "FRONTEND_URL": FRONTEND,
-            "AMAZON_APP_SOURCE": source,
-            **overrides,
-        }
-        service = await start_service(OAUTH, **env)
-        redirect_uri = service.url + CALLBACK_PATH
-        await write_app(vault_addr, source, redirect_uri)
-        await register_redirect(sandbox_url, redirect_uri)
-        kits.append(OauthKit(stack, sandbox_url, service, source))
-        return kits[-1]
-
-    yield make
-    for kit in kits:
-        await kit.aclose()
 
 
 @pytest.fixture

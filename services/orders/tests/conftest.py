@@ -1,5 +1,5 @@
 """orders test fixtures."""
 
-import orders_testkit  # noqa: F401 - first: puts the oauth test kit on the path
-from oauth_testkit import make_kit  # noqa: F401 - fixture
-from orders_testkit import make_orders, orders, orders_nats, sandbox  # noqa: F401 - fixtures
+from keybuzz_devstack.oauth_testing import make_kit  # noqa: F401 - fixture (make_orders's oauth)
+from keybuzz_devstack.orders_testing import make_orders, orders_nats  # noqa: F401 - fixtures
+from orders_testkit import orders, sandbox  # noqa: F401 - fixtures

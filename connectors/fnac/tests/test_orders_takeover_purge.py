@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from keybuzz_devstack.oauth_testing import new_tenant
+from keybuzz_devstack.orders_testing import OrdersKit
+from keybuzz_devstack.testing import eventually
 from keybuzz_shared.events import ConnectionDisconnected
-from orders_testkit import OrdersKit, eventually, new_tenant
 from test_orders_from_fnac import DEMO_FNAC, FnacAdmin, _connect, _jobs, _publish, fnac, kit
 
 __all__ = ["fnac", "kit"]  # fixtures

@@ -14,11 +14,12 @@ import msgspec
 import nats
 import pytest
 from keybuzz_connector_fnac.order_states import LINE_STATES
+from keybuzz_devstack.oauth_testing import new_tenant, root_vault
+from keybuzz_devstack.orders_testing import OrdersKit, find_events
+from keybuzz_devstack.testing import eventually
 from keybuzz_orders.sync import OrderSync
 from keybuzz_shared.events import ConnectionConnected, Event, MessageReceived
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from oauth_testkit import root_vault
-from orders_testkit import OrdersKit, eventually, find_events, new_tenant
 from prometheus_client import REGISTRY
 
 DEMO_FNAC = "KeyBuzz Démo Fnac"

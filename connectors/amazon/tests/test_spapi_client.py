@@ -26,12 +26,13 @@ from keybuzz_connector_amazon import (
 )
 from keybuzz_connector_amazon.spapi import TokenBucket
 from keybuzz_devstack import infra
+from keybuzz_devstack.oauth_testing import FR
+from keybuzz_devstack.orders_testing import connect_directly
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.sandbox import Sandbox
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.vault import VaultClient
-from orders_testkit import FR, connect_directly
 
 APP_SOURCE = "orders-spapi-tests"
 

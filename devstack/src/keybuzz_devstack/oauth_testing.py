@@ -1,0 +1,208 @@
+"""For tests through the oauth service run in-process (``testing.start_service``) against
+the Amazon sandbox: the service wired to it (``make_kit``), a browser connecting the
+sandbox's seeded seller the way a seller does, Vault read and written as its root.
+
+Shared by oauth's tests, the orders service's (``orders_testing``, which connects tenants
+through oauth) and the connectors' folders that start either service. Unlike the rest of
+the devstack it imports a service, oauth: its fixture starts it, and is written once here
+rather than in each folder whose tests need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+import hvac
+import pytest
+from keybuzz_oauth.app import CALLBACK_PATH
+from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_sandbox.marketplaces import FR as FR
+from keybuzz_sandbox.testing import ConsentForm
+from keybuzz_shared.auth import issue_token
+from keybuzz_shared.settings import DEV_JWT_SECRET
+from nats.js import JetStreamContext
+
+from keybuzz_devstack import bootstrap, infra
+from keybuzz_devstack.testing import Infra, RunningService
+
+SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller
+FRONTEND = "http://frontend.test/settings/amazon"
+API = "/api/v1/marketplaces/amazon"
+# The sandbox's fixed app credentials, as the dev stack seeds them in Vault; each kit
+# writes them again under an app source of its own, with its service's redirect URI.
+SANDBOX_APP = bootstrap.SANDBOX_APP
+
+
+def root_vault(stack: Infra) -> hvac.Client:
+    return root_vault_at(stack.vault_addr)
+
+
+def root_vault_at(addr: str) -> hvac.Client:
+    return hvac.Client(url=addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+
+
+def tenant_path(tenant: str) -> str:
+    return f"secret/keybuzz/tenants/{tenant}/amazon_spapi"
+
+
+def new_tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class OauthKit:
+    """One oauth service connected to the sandbox, and what a test needs around it.
+
+    ``browser`` is the user's browser: it calls ``/oauth/start`` (as the
+    frontend's fetch with ``credentials: "include"`` does) and follows Amazon's
+    redirect, keeping the binding cookie in between like a real one.
+    """
+
+    stack: Any  # the tests' Infra, or the benchmarks' context of the same shape
+    sandbox: str
+    service: RunningService
+    app_source: str
+    log: list[str] = field(default_factory=list)
+    browsers: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def new_browser(self) -> httpx.AsyncClient:
+        """Another browser, with its own cookie jar (closed with the kit)."""
+        browser = httpx.AsyncClient(timeout=15)
+        self.browsers.append(browser)
+        return browser
+
+    @property
+    def browser(self) -> httpx.AsyncClient:
+        return self.browsers[0] if self.browsers else self.new_browser()
+
+    async def aclose(self) -> None:
+        for browser in self.browsers:
+            await browser.aclose()
+
+    @property
+    def runtime(self) -> Any:
+        return self.service.runtime
+
+    async def operator_js(self) -> JetStreamContext:
+        """JetStream as the operator: oauth's own NATS user reads no stream it does not consume."""
+        return (await self.service.operator()).jetstream()
+
+    def headers(
+        self, tenant: str, user: str = "user-1", tenants: list[str] | None = None
+    ) -> dict[str, str]:
+        token = issue_token(DEV_JWT_SECRET, user, tenants=tenants or [tenant])
+        return {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+
+    async def api(self, method: str, path: str, tenant: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers(tenant), **kwargs.pop("headers", {})}
+        async with self.service.client() as http:
+            return await http.request(method, f"{API}{path}", headers=headers, **kwargs)
+
+    async def start(
+        self,
+        tenant: str,
+        marketplace: str | None = None,
+        *,
+        browser: httpx.AsyncClient | None = None,
+        takeover: bool = False,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"marketplace": marketplace} if marketplace else {}
+        if takeover:
+            body["takeover"] = True
+        response = await (browser or self.browser).post(
+            f"{self.service.url}{API}/oauth/start", headers=self.headers(tenant), json=body or None
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def consent(self, auth_url: str, action: str = "authorize", seller: str = SELLER) -> str:
+        """Act as the seller on the consent page; returns where Amazon sends the browser."""
+        async with httpx.AsyncClient(timeout=10) as browser:
+            page = await browser.get(auth_url)
+            assert page.status_code == 200, page.text
+            form = ConsentForm.parse(page.text)
+            form.fields.update({"selling_partner_id": seller, "action": action})
+            answer = await browser.post(urljoin(auth_url, form.action), data=form.fields)
+        assert answer.status_code == 302, answer.text
+        return answer.headers["location"]
+
+    async def follow(
+        self, callback_url: str, *, browser: httpx.AsyncClient | None = None, **headers: str
+    ) -> httpx.Response:
+        """Amazon's redirect, followed by ``browser`` (by default the one that started)."""
+        assert callback_url.startswith(self.service.url + CALLBACK_PATH), callback_url
+        return await (browser or self.browser).get(callback_url, headers=headers)
+
+    async def connect(
+        self,
+        tenant: str,
+        marketplace: str | None = None,
+        *,
+        seller: str = SELLER,
+        takeover: bool = False,
+    ) -> httpx.Response:
+        """The whole browser round trip; returns the callback's answer."""
+        started = await self.start(tenant, marketplace, takeover=takeover)
+        return await self.follow(await self.consent(started["authUrl"], seller=seller))
+
+    async def status(self, tenant: str) -> dict[str, Any]:
+        response = await self.api("GET", "/status", tenant)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def row(self, tenant: str) -> Any:
+        return await self.runtime.pool.fetchrow(
+            "SELECT * FROM marketplace_connections WHERE tenant_id = $1", tenant
+        )
+
+
+async def write_app(vault_addr: str, source: str, redirect_uri: str) -> None:
+    await asyncio.to_thread(
+        root_vault_at(vault_addr).secrets.kv.v2.create_or_update_secret,
+        path=f"keybuzz/amazon_spapi/app/{source}",
+        secret={**SANDBOX_APP, "redirect_uri": redirect_uri},
+        mount_point="secret",
+    )
+
+
+async def register_redirect(sandbox: str, uri: str) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(f"{sandbox}/_sandbox/redirect-uris", json={"uri": uri})
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+async def make_kit(
+    stack: Infra, sandbox_url: str, start_service: Callable[..., Awaitable[RunningService]]
+) -> AsyncIterator[Callable[..., Awaitable[OauthKit]]]:
+    """``await make_kit(SOME_SETTING="x")``: an oauth service of the test's own, its app
+    source in Vault naming its redirect URI (the random port it runs on), which the
+    sandbox accepts."""
+    kits: list[OauthKit] = []
+
+    async def make(**overrides: str) -> OauthKit:
+        source = overrides.pop("AMAZON_APP_SOURCE", f"test-{uuid.uuid4().hex[:8]}")
+        vault_addr = overrides.get("VAULT_ADDR", stack.vault_addr)
+        env = {
+            "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
+            "SELLER_CENTRAL_URL": sandbox_url,
+            "FRONTEND_URL": FRONTEND,
+            "AMAZON_APP_SOURCE": source,
+            **overrides,
+        }
+        service = await start_service(OAUTH, **env)
+        redirect_uri = service.url + CALLBACK_PATH
+        await write_app(vault_addr, source, redirect_uri)
+        await register_redirect(sandbox_url, redirect_uri)
+        kits.append(OauthKit(stack, sandbox_url, service, source))
+        return kits[-1]
+
+    yield make
+    for kit in kits:
+        await kit.aclose()
