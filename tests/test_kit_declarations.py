@@ -1,11 +1,14 @@
 """What a connector declares with the kit rather than writes (no servers): its credential
 fields, read by the credential form as the seller types them, its order ids, whole
-and in a buyer's text, and its errors, named by its label."""
+and in a buyer's text, its errors, named by its label, and its settings' shop API view,
+filled from its prefixed settings."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.credential_form import (
     CredentialFieldInvalid,
     account_of,
@@ -105,3 +108,42 @@ def test_labelled_errors_are_the_seams_each_naming_the_marketplace() -> None:
     assert str(unknown).startswith("Boulanger (Mirakl) M12: the answer was lost (timeout)")
     # Another marketplace's errors name it, not the first one's.
     assert str(CallErrors.labelled("Octopia").refused("GET x", 404, "gone")).startswith("Octopia")
+
+
+class _ThrowawayView(ShopApiSettings, frozen=True, kw_only=True):
+    region: str
+
+
+class _ThrowawaySettings(ConnectorSettings, kw_only=True, frozen=True):
+    throwaway_api_url: str = "https://api.throwaway.example"
+    throwaway_timeout_seconds: float = 7.0
+    throwaway_call_deadline_seconds: float = 9.0
+    throwaway_poll_interval_seconds: int = 45
+    throwaway_mark_as_read: bool = True
+    throwaway_first_poll_days: int = 3
+    throwaway_max_attachment_bytes: int = 1_000
+    throwaway_region: str = "eu"
+    other_timeout_seconds: float = 99.0  # another prefix's: never read
+
+
+def test_a_settings_view_is_filled_from_the_prefixed_settings_and_given_values_win() -> None:
+    settings = msgspec.convert({"throwaway_timeout_seconds": 3.5}, _ThrowawaySettings)
+    view = settings.api_view(_ThrowawayView, "throwaway", attachment_origins=("https://f.x",))
+    assert (view.api_url, view.timeout_seconds, view.call_deadline_seconds) == (
+        "https://api.throwaway.example",
+        3.5,
+        9.0,
+    )
+    assert (view.poll_interval_seconds, view.first_poll_days, view.region) == (45, 3, "eu")
+    assert view.attachment_origins == ("https://f.x",)
+    assert view.listing_overlap_seconds == 600  # neither has it: the view's default
+    given = settings.api_view(
+        _ThrowawayView, "throwaway", attachment_origins=(), mark_as_read=False, region="us"
+    )
+    assert (given.mark_as_read, given.region) == (False, "us")
+
+
+def test_a_settings_view_missing_a_required_field_names_it() -> None:
+    settings = msgspec.convert({}, _ThrowawaySettings)
+    with pytest.raises(TypeError, match="attachment_origins"):
+        settings.api_view(_ThrowawayView, "throwaway")

@@ -88,19 +88,13 @@ class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
     def shop_api(self, marketplace: str) -> BackMarketApiSettings | None:
         if marketplace != BACKMARKET:
             return None
-        return BackMarketApiSettings(
+        return self.api_view(
+            BackMarketApiSettings,
+            "backmarket",
             api_url=self.backmarket_eu_url,
-            us_url=self.backmarket_us_url,
-            ap_url=self.backmarket_ap_url,
             user_agent=self.user_agent,
-            timeout_seconds=self.backmarket_timeout_seconds,
-            call_deadline_seconds=self.backmarket_call_deadline_seconds,
-            poll_interval_seconds=self.backmarket_poll_interval_seconds,
             mark_as_read=False,  # Back Market has no read mark
-            first_poll_days=self.backmarket_first_poll_days,
-            max_attachment_bytes=self.backmarket_max_attachment_bytes,
             attachment_origins=self.file_origins,
-            calls_per_day=self.backmarket_calls_per_day,
             listing_overlap_seconds=LISTING_OVERLAP_SECONDS,
             buyer_hours=BUYER_HOURS,
             buyer_zone=BUYER_ZONE,

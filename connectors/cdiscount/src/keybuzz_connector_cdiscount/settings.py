@@ -51,16 +51,8 @@ class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):
     def shop_api(self, marketplace: str) -> CdiscountApiSettings | None:
         if marketplace != CDISCOUNT:
             return None
-        return CdiscountApiSettings(
-            api_url=self.cdiscount_api_url,
-            auth_url=self.cdiscount_auth_url,
-            timeout_seconds=self.cdiscount_timeout_seconds,
-            call_deadline_seconds=self.cdiscount_call_deadline_seconds,
-            poll_interval_seconds=self.cdiscount_poll_interval_seconds,
-            mark_as_read=self.cdiscount_mark_as_read,
-            first_poll_days=self.cdiscount_first_poll_days,
-            max_attachment_bytes=self.cdiscount_max_attachment_bytes,
-            attachment_origins=self.file_origins,
+        return self.api_view(
+            CdiscountApiSettings, "cdiscount", attachment_origins=self.file_origins
         )
 
     @property

@@ -66,21 +66,19 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
             return None
         self.check_base_url(found)
         frequency = found.frequency("M11")
-        return MiraklApiSettings(
+        return self.api_view(
+            MiraklApiSettings,
+            "mirakl",
             api_url=found.base_url,
             operator=found.code,
             operator_name=found.name,
             response_hours=found.response_hours,
-            timeout_seconds=self.mirakl_timeout_seconds,
-            call_deadline_seconds=self.mirakl_call_deadline_seconds,
             poll_interval_seconds=(
                 self.mirakl_poll_interval_seconds
                 if frequency is None
                 else max(1, math.ceil(frequency) + self.mirakl_poll_margin_seconds)
             ),
             mark_as_read=False,  # Mirakl's seller API has no read mark
-            first_poll_days=self.mirakl_first_poll_days,
-            max_attachment_bytes=self.mirakl_max_attachment_bytes,
             attachment_origins=(shown(origin_of(found.base_url)),),
             orders_interval_seconds=found.frequency("OR11") or 60.0,
         )
