@@ -206,3 +206,21 @@ async def make_kit(
     yield make
     for kit in kits:
         await kit.aclose()
+
+
+def read_secret(stack: Any, path: str) -> dict[str, Any] | None:
+    try:
+        response = root_vault(stack).secrets.kv.v2.read_secret_version(
+            path=path.removeprefix("secret/"), mount_point="secret", raise_on_deleted_version=True
+        )
+    except hvac.exceptions.InvalidPath:
+        return None
+    return dict(response["data"]["data"])
+
+
+async def revoke_in_sandbox(sandbox: str, refresh_token: str) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            f"{sandbox}/_sandbox/revocations", json={"refreshToken": refresh_token}
+        )
+    assert response.status_code == 200, response.text

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import hvac
 import pytest
 import uvicorn
 from keybuzz_connector_amazon import (
@@ -34,6 +33,8 @@ from keybuzz_devstack.oauth_testing import SELLER as SELLER
 from keybuzz_devstack.oauth_testing import OauthKit as OauthKit
 from keybuzz_devstack.oauth_testing import make_kit as make_kit
 from keybuzz_devstack.oauth_testing import new_tenant as new_tenant
+from keybuzz_devstack.oauth_testing import read_secret as read_secret
+from keybuzz_devstack.oauth_testing import revoke_in_sandbox as revoke_in_sandbox
 from keybuzz_devstack.oauth_testing import root_vault as root_vault
 from keybuzz_devstack.oauth_testing import tenant_path as tenant_path
 from keybuzz_devstack.testing import find_event as find_event  # the oauth tests take it here
@@ -49,16 +50,6 @@ SPAPI_CALLER = ServiceDefinition(
     settings_type=MarketplaceSettings,
     migrations=None,
 )
-
-
-def read_secret(stack: Any, path: str) -> dict[str, Any] | None:
-    try:
-        response = root_vault(stack).secrets.kv.v2.read_secret_version(
-            path=path.removeprefix("secret/"), mount_point="secret", raise_on_deleted_version=True
-        )
-    except hvac.exceptions.InvalidPath:
-        return None
-    return dict(response["data"]["data"])
 
 
 async def database_dump(pool: Any) -> str:
@@ -92,14 +83,6 @@ def frontend_result(response: httpx.Response) -> dict[str, str]:
 
 def callback_query(callback_url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(callback_url).query).items()}
-
-
-async def revoke_in_sandbox(sandbox: str, refresh_token: str) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.post(
-            f"{sandbox}/_sandbox/revocations", json={"refreshToken": refresh_token}
-        )
-    assert response.status_code == 200, response.text
 
 
 class LwaFaults:

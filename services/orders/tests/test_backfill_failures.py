@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from keybuzz_devstack.oauth_testing import OauthKit, read_secret, revoke_in_sandbox, tenant_path
 from keybuzz_orders.service import DEFINITION as ORDERS
-from oauth_testkit import OauthKit, read_secret, revoke_in_sandbox, tenant_path
 from orders_testkit import (
     OrdersKit,
     Sandbox,
