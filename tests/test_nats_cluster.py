@@ -87,7 +87,11 @@ class ReadinessWatch:
     probes: int = 0
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=5) as http:
+        # A new connection a probe: a kept-alive one the server closes as a late probe
+        # reuses it (its keep-alive timeout, on a loaded machine) fails as a disconnect,
+        # which says nothing of readiness.
+        no_reuse = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=5, limits=no_reuse) as http:
             while True:
                 for name, service in self.services.items():
                     await self._probe(http, name, service)
