@@ -68,6 +68,14 @@ _BOILERPLATE = re.compile(
     r"|^\s*https?://\S+\s*$)",
     re.IGNORECASE,
 )
+# A boilerplate line holds one of these: the few lines that do are read by ``_BOILERPLATE``
+# (a line without any costs a substring test, not the expression's ~30 µs).
+_BOILERPLATE_HINTS = (
+    "pond", "reply", "antwort", "rispond", "beantwoord", "reageer", "odpowiad", "envoy",
+    "sent", "gesendet", "versandt", "enviad", "inviat", "verzonden", "verstuurd", "wysłan",
+    "wyslan", "subscri", "désabonn", "abmeld", "baja", "cancellati", "afmeld", "confiden",
+    "vertraulich", "http",
+)  # fmt: skip
 MAX_CHARS = 20_000  # read no further: a buyer's words are far shorter, a hostile text is cut
 
 
@@ -105,9 +113,14 @@ def own_words(text: str) -> str:
     for line in own.split("\n"):
         if _SIGNATURE_START.match(line) or (_CLOSING.match(line) and _has_words(kept)):
             break
-        if not _BOILERPLATE.search(line):
+        if not _is_boilerplate(line):
             kept.append(line)
     return tidy("\n".join(kept)) or own
+
+
+def _is_boilerplate(line: str) -> bool:
+    lowered = line.lower()
+    return any(h in lowered for h in _BOILERPLATE_HINTS) and bool(_BOILERPLATE.search(line))
 
 
 def _has_words(lines: list[str]) -> bool:
