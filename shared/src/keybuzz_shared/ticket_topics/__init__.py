@@ -22,6 +22,7 @@ from keybuzz_shared.ticket_topics.taxonomy import (
     language_of_country,
     language_tag,
 )
+from keybuzz_shared.ticket_topics.typology import subject_of_label
 
 __all__ = [
     "COUNTRY_LANGUAGES",
@@ -39,5 +40,6 @@ __all__ = [
     "language_tag",
     "later",
     "subject_of",
+    "subject_of_label",
     "warm_up",
 ]
