@@ -217,7 +217,7 @@ def _reference_scores(words: str) -> dict[str, int]:
     for word in subject_rules._WORD_START.finditer(text):
         if word.start() < spanned:
             continue
-        for phrase in subject_rules._PHRASES:
+        for phrase in subject_rules._compiled()[0]:
             match = phrase.pattern.match(text, word.start())
             if match:
                 spanned = match.end()

@@ -488,14 +488,20 @@ def _top_level(pattern: str) -> list[str]:
     return [*parts, pattern[start:]]
 
 
-_PHRASES, _BY_PREFIX = _phrases()
+@functools.cache
+def _compiled() -> tuple[list[_Phrase], dict[str, list[_Phrase]]]:
+    """The phrases, compiled at first use (~40 ms): importing the taxonomy costs nothing."""
+    return _phrases()
+
+
 _WORD_START: Final = re.compile(r"\b\w")
 
 
 @functools.lru_cache(maxsize=4096)
 def _candidates(start: str) -> tuple[_Phrase, ...]:
     """The phrases that may match where a word starts with ``start``, in the rules' order."""
-    found = {p for size in range(PREFIX + 1) for p in _BY_PREFIX.get(start[:size], ())}
+    by_prefix = _compiled()[1]
+    found = {p for size in range(PREFIX + 1) for p in by_prefix.get(start[:size], ())}
     return tuple(sorted(found, key=lambda phrase: phrase.order))
 
 
