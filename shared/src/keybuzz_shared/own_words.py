@@ -69,13 +69,13 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 # A boilerplate line holds one of these: the few lines that do are read by ``_BOILERPLATE``
-# (a line without any costs a substring test, not the expression's ~30 µs).
-_BOILERPLATE_HINTS = (
-    "pond", "reply", "antwort", "rispond", "beantwoord", "reageer", "odpowiad", "envoy",
-    "sent", "gesendet", "versandt", "enviad", "inviat", "verzonden", "verstuurd", "wysłan",
-    "wyslan", "subscri", "désabonn", "abmeld", "baja", "cancellati", "afmeld", "confiden",
-    "vertraulich", "http",
-)  # fmt: skip
+# (a line without any costs one scan of its lower case, not the expression's ~30 µs).
+_BOILERPLATE_HINTS = re.compile(
+    "pond|reply|antwort|rispond|beantwoord|reageer|odpowiad|envoy|sent|gesendet|versandt"
+    "|enviad|inviat|verzonden|verstuurd|wysłan|wyslan|subscri|désabonn|abmeld|baja"
+    "|cancellati|afmeld|confiden|vertraulich|http"
+)
+_BLANK_LINES = re.compile(r"\n{3,}")
 MAX_CHARS = 20_000  # read no further: a buyer's words are far shorter, a hostile text is cut
 
 
@@ -119,8 +119,8 @@ def own_words(text: str) -> str:
 
 
 def _is_boilerplate(line: str) -> bool:
-    lowered = line.lower()
-    return any(h in lowered for h in _BOILERPLATE_HINTS) and bool(_BOILERPLATE.search(line))
+    hinted = _BOILERPLATE_HINTS.search(line.lower()) is not None
+    return hinted and _BOILERPLATE.search(line) is not None
 
 
 def _has_words(lines: list[str]) -> bool:
@@ -129,5 +129,7 @@ def _has_words(lines: list[str]) -> bool:
 
 def tidy(text: str) -> str:
     """Line ends as ``\\n``, no trailing blanks, at most one empty line in a row, trimmed."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if not text:
+        return text
+    lines = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n"))
+    return (_BLANK_LINES.sub("\n\n", lines) if "\n\n\n" in lines else lines).strip()
