@@ -393,7 +393,9 @@ class _Phrase(NamedTuple):
     negatable: bool
 
 
-PREFIX: Final = 2  # phrases are looked up by the first two characters of a word
+# Phrases are looked up by a word's first four characters (a short word's with the space
+# after it: "ma c" is not "mauv"): ~2 phrases tried a word, not ~15 at two characters.
+PREFIX: Final = 4
 
 
 def _phrases() -> tuple[list[_Phrase], dict[str, list[_Phrase]]]:
@@ -401,7 +403,7 @@ def _phrases() -> tuple[list[_Phrase], dict[str, list[_Phrase]]]:
     continuation) a match of it can start with.
 
     One alternation of every phrase costs ~1.5 ms on a short message (each word's start
-    tries ~160 of them); looked up by a word's first two characters, a word tries a few."""
+    tries ~160 of them); looked up by a word's first characters, a word tries a few."""
     phrases: list[_Phrase] = []
     by_prefix: dict[str, list[_Phrase]] = {}
     # The heavier phrase first: "changer l'adresse" is tried before "changer".
@@ -497,7 +499,7 @@ def _compiled() -> tuple[list[_Phrase], dict[str, list[_Phrase]]]:
 _WORD_START: Final = re.compile(r"\b\w")
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _candidates(start: str) -> tuple[_Phrase, ...]:
     """The phrases that may match where a word starts with ``start``, in the rules' order."""
     by_prefix = _compiled()[1]
