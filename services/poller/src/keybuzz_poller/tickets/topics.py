@@ -6,6 +6,7 @@ ticket row's fields. The store folds a row into a stored ticket by the same rule
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import msgspec
@@ -30,8 +31,14 @@ def of_message(
     if language is None and external.inbound_address is not None:
         language = language_of_country(external.country)
     topics = classify(external.body, language=language, subject=subject)
-    CLASSIFIED.labels(topics.language, topics.subject, topics.subject_source).inc()
+    _counter(topics.language, topics.subject, topics.subject_source).inc()
     return topics
+
+
+@functools.cache
+def _counter(language: str, topic: str, source: str) -> Counter:
+    """One sample's counter, looked up once (``labels`` costs ~1.5 µs a message)."""
+    return CLASSIFIED.labels(language, topic, source)
 
 
 def folded(messages: Iterable[Topics]) -> Topics | None:
