@@ -232,6 +232,7 @@ async def test_a_discussion_about_a_damaged_product_says_so_and_its_language_thr
     assert (ticket["topic"], ticket["topicSource"]) == ("DAMAGED_OR_WRONG_ITEM", "marketplace")
     assert (ticket["language"], ticket["languageSource"]) == ("fr", "detected")
     assert 0.5 < ticket["languageConfidence"] <= 1
+    assert ticket["languageConfidence"] == round(ticket["languageConfidence"], 3)  # as read
     page = await get_json(
         poller, shop.tenant_id, "/api/v1/tickets/", topic="DAMAGED_OR_WRONG_ITEM", language="fr"
     )

@@ -6,14 +6,14 @@
 ALTER TABLE poller_tickets
     ADD COLUMN language text,
     ADD COLUMN language_source text,
-    ADD COLUMN language_confidence real,
+    ADD COLUMN language_confidence double precision,
     ADD COLUMN topic text,
     ADD COLUMN topic_source text;
 
 ALTER TYPE poller_ticket_row
     ADD ATTRIBUTE language text,
     ADD ATTRIBUTE language_source text,
-    ADD ATTRIBUTE language_confidence real,
+    ADD ATTRIBUTE language_confidence double precision,
     ADD ATTRIBUTE topic text,
     ADD ATTRIBUTE topic_source text;
 
