@@ -272,6 +272,17 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
         re.compile(r"arrived \d+(\.\d+)? s after the MX accepted it")
     )
     await expect(page.locator("#ticket-detail")).to_contain_text(re.compile(r"\d{3}-\d{7}-\d{7}"))
+    # What it is about and in which language (the site's, for a relayed mail).
+    await expect(page.locator("#tickets li .badge.topic")).to_have_count(1)
+    await expect(page.locator("#tickets li .badge.language")).to_have_text(
+        re.compile(r"^[a-z]{2,3}$")
+    )
+    await expect(page.locator("#ticket-detail dl")).to_contain_text(
+        re.compile(r"Topic.+\((the marketplace's|read from the buyer's words)\)")
+    )
+    await expect(page.locator("#ticket-detail dl")).to_contain_text(
+        re.compile(r"Language[a-z]{2,3} \(the marketplace's\)")
+    )
     await screenshot(page, "07-ticket")
 
     # 7. The buyer waits for an answer: the deadline shows, and the queue sorts by it.

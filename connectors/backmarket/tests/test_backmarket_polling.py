@@ -215,3 +215,35 @@ async def test_the_days_allowance_is_not_exceeded_across_a_poller_restart(
     assert await folder_lists(admin) - lists == 3  # not one call more today
     [status] = await get_json(again, shop.tenant_id, "/api/v1/poller/shops")
     assert status["allowance"] == {"callsPerDay": 3, "callsToday": 3, "callsLeft": 0}
+
+
+BERLIN = 2  # the double's shop whose home country is de-de
+
+
+async def test_a_folder_in_german_is_a_german_ticket_about_its_claim_through_the_api(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = next(s for s in (await admin.get("/shops")).json() if s["number"] == BERLIN)
+    fields = {"token": spec["token"], "merchant_id": str(spec["merchantId"]), "country": "de-de"}
+    shop = Shop(
+        await poller.shop_connected(vault, MARKETPLACE, fields, fields["merchant_id"]), MARKETPLACE
+    )
+    await poll(poller, shop)
+    text = "Hallo, das Display ist gebrochen und der Akku lädt nicht mehr. Was nun?"
+    for _ in range(8):  # a tenth of the double's orders are from another country than home
+        opened = (
+            await admin.post(f"/shops/{BERLIN}/folders", json={"message": text, "claim": True})
+        ).json()
+        await poll(poller, shop)
+        ticket = await ticket_of(poller, shop, str(opened["orderId"]))
+        if {d["name"]: d["value"] for d in ticket["threadDetails"]}["country"] == "Allemagne":
+            break
+    else:
+        raise AssertionError("no folder from Germany")
+    # The folder's locale is the language; the claim's declared issue the topic.
+    assert (ticket["language"], ticket["languageSource"]) == ("de", "marketplace")
+    assert ticket["languageConfidence"] is None
+    assert (ticket["topic"], ticket["topicSource"]) == ("DAMAGED_OR_WRONG_ITEM", "marketplace")
+    page = await get_json(poller, shop.tenant_id, "/api/v1/tickets/", language="de")
+    assert ticket["id"] in {t["id"] for t in page["items"]}
+    assert all(t["language"] == "de" for t in page["items"])

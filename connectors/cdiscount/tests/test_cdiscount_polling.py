@@ -218,3 +218,32 @@ async def test_an_attachment_over_octopias_limits_is_refused_before_queueing(
         "SELECT count(*) FROM poller_replies WHERE tenant_id = $1", shop.tenant_id
     )
     assert queued == 0
+
+
+async def test_a_discussion_about_a_damaged_product_says_so_and_its_language_through_the_api(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec, shop = await polled_shop(poller, vault, admin)
+    body = "Bonjour, le colis est arrivé écrasé et la lampe est cassée. Que faire ?"
+    new = await opened(admin, spec, subTypologyCode="productIsDamaged", body=body)
+    await poll(poller, shop)
+    ticket = await ticket_with(poller, shop, new["orderId"], new["messageId"])
+    # Octopia's sub-typology is the topic; the language is read from the buyer's words.
+    assert (ticket["topic"], ticket["topicSource"]) == ("DAMAGED_OR_WRONG_ITEM", "marketplace")
+    assert (ticket["language"], ticket["languageSource"]) == ("fr", "detected")
+    assert 0.5 < ticket["languageConfidence"] <= 1
+    assert ticket["languageConfidence"] == round(ticket["languageConfidence"], 3)  # as read
+    page = await get_json(
+        poller, shop.tenant_id, "/api/v1/tickets/", topic="DAMAGED_OR_WRONG_ITEM", language="fr"
+    )
+    assert ticket["id"] in {t["id"] for t in page["items"]}
+    elsewhere = await get_json(poller, shop.tenant_id, "/api/v1/tickets/", topic="INVOICE_REQUEST")
+    assert ticket["id"] not in {t["id"] for t in elsewhere["items"]}
+    received = await events_of(poller, "message.received", shop.tenant_id)
+    stored = next(m for m in ticket["messages"] if m["externalId"] == new["messageId"])
+    told = next(e for e in received if e["externalMessageId"] == stored["externalMessageId"])
+    assert (told["topic"], told["topicSource"], told["language"]) == (
+        "DAMAGED_OR_WRONG_ITEM",
+        "marketplace",
+        "fr",
+    )

@@ -80,6 +80,29 @@ def test_a_buyers_message_is_threaded_by_its_discussion_with_its_order_and_detai
 
 
 @pytest.mark.parametrize(
+    ("typology", "sub_typology", "subject"),
+    [
+        ("Order", "orderNotShipped", "WHERE_IS_MY_ORDER"),
+        ("Order", "productIsDamaged", "DAMAGED_OR_WRONG_ITEM"),
+        ("Order", "wrongProductReceived", "DAMAGED_OR_WRONG_ITEM"),
+        ("Order", "missingItemInProduct", "DAMAGED_OR_WRONG_ITEM"),
+        ("Order", "orderCancellation", "CANCELLATION"),
+        ("Order", "printReceipt", "INVOICE_REQUEST"),
+        ("Offer", "productInformation", "PRODUCT_QUESTION"),
+        ("Offer", "somethingNew", "PRODUCT_QUESTION"),  # before buying, whatever the code
+        ("Order", "somethingNew", None),  # the buyer's words decide
+        ("Order", None, None),
+    ],
+)
+def test_the_typology_is_the_tickets_subject(
+    typology: str, sub_typology: str | None, subject: str | None
+) -> None:
+    found = mapped(discussion(typologyCode=typology, subTypologyCode=sub_typology), message())
+    assert found.ticket_subject == subject
+    assert found.language is None  # Octopia does not say it: the buyer's words do
+
+
+@pytest.mark.parametrize(
     ("graduation", "claim"),
     [("Discussion", False), ("Claim", True), ("Level_1", True), (None, False)],
 )

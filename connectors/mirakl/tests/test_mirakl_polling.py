@@ -326,3 +326,38 @@ async def test_a_hostile_attachment_id_costs_that_attachment_only(
     await ticket_holding(poller, shop, healthy["messageId"])
     [status] = await get_json(poller, tenant, "/api/v1/poller/shops")
     assert status["consecutiveFailures"] == 0 and status["lastError"] is None
+
+
+async def test_a_thread_in_spanish_is_a_spanish_ticket_about_what_the_buyer_asks(
+    poller: RunningService, vault: VaultClient, double: str
+) -> None:
+    spec = (await operators(double))["DECATHLON"]["shops"][0]
+    shop = await connect(poller, vault, f"t{uuid.uuid4().hex[:10]}", "DECATHLON", spec)
+    await poll(poller, shop)
+    body = "Hola, las zapatillas me quedan pequeñas. ¿Cómo hago la devolución del pedido?"
+    # A topic the rules do not read: the buyer's words decide, as they do the language.
+    new = await admin(
+        double,
+        "POST",
+        f"{shop_path('DECATHLON', spec)}/threads",
+        json={"body": body, "topic": "Otro"},
+    )
+    await poll(poller, shop)
+    ticket = await ticket_holding(poller, shop, new["messageId"])
+    assert (ticket["language"], ticket["languageSource"]) == ("es", "detected")
+    assert (ticket["topic"], ticket["topicSource"]) == ("RETURN_OR_REFUND", "detected")
+    # A topic of the operator's list the rules read is the marketplace's word.
+    damaged = await admin(
+        double,
+        "POST",
+        f"{shop_path('DECATHLON', spec)}/threads",
+        json={
+            "body": "Hola, les escribo por el pedido que recibí ayer.",
+            "topic": "Producto dañado",
+        },
+    )
+    await poll(poller, shop)
+    other = await ticket_holding(poller, shop, damaged["messageId"])
+    assert (other["topic"], other["topicSource"]) == ("DAMAGED_OR_WRONG_ITEM", "marketplace")
+    page = await get_json(poller, shop.tenant_id, "/api/v1/tickets/", language="es")
+    assert {ticket["id"], other["id"]} <= {t["id"] for t in page["items"]}

@@ -65,6 +65,27 @@ def test_a_thread_is_one_ticket_its_messages_oldest_first_with_who_wrote_them() 
     assert listed[0].subject == "Colis abîmé" and listed[0].unread
 
 
+@pytest.mark.parametrize(
+    ("topic", "subject"),
+    [
+        ({"type": "FREE_TEXT", "value": "Colis abîmé"}, "DAMAGED_OR_WRONG_ITEM"),
+        ({"type": "FREE_TEXT", "value": "Suivi de commande"}, "WHERE_IS_MY_ORDER"),
+        ({"type": "FREE_TEXT", "value": "Information produit"}, "PRODUCT_QUESTION"),
+        ({"type": "FREE_TEXT", "value": "Demande de facture"}, "INVOICE_REQUEST"),
+        ({"type": "REASON_CODE", "value": "PRODUCT_DAMAGED"}, "DAMAGED_OR_WRONG_ITEM"),
+        ({"type": "REASON_CODE", "value": "ORDER_CANCELLATION"}, "CANCELLATION"),
+        ({"type": "FREE_TEXT", "value": "Question sur la commande"}, None),
+        (None, None),
+    ],
+)
+def test_the_threads_topic_is_the_tickets_subject(
+    topic: dict[str, str] | None, subject: str | None
+) -> None:
+    listed = inbox().listed(read_thread(THREAD | {"topic": topic}))
+    assert {m.ticket_subject for m in listed} == {subject}
+    assert {m.language for m in listed} == {None}  # a thread has no locale: the words say it
+
+
 def test_a_thread_listed_without_all_its_messages_is_read_whole() -> None:
     assert inbox()._complete(read_thread(THREAD))
     assert not inbox()._complete(read_thread(THREAD | {"metadata": {"total_count": 120}}))

@@ -46,6 +46,7 @@ from keybuzz_poller.replies.ports import (
 )
 from keybuzz_poller.shops.api_replies import send_through_api
 from keybuzz_poller.shops.domain import INCIDENT_MESSAGE_PREFIX
+from keybuzz_poller.tickets import topics
 from keybuzz_poller.tickets.alerts_store import DEFAULT_LEAD_SECONDS, OVERDUE_LOOKBACK
 from keybuzz_poller.tickets.ports import (
     AlertStore,
@@ -64,6 +65,7 @@ from keybuzz_poller.tickets.ports import (
 )
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.events import Event
+from keybuzz_shared.ticket_topics import later
 from keybuzz_shared.uow import StoreUnit
 
 W = TypeVar("W")
@@ -581,11 +583,15 @@ class InMemoryTickets:
                 ids[(row.marketplace, row.thread_key)] = row.id
                 continue
             found.status = "OPEN"
-            found.row = msgspec.structs.replace(
-                found.row,
-                message_count=found.row.message_count + row.message_count,
-                last_message_at=max(found.row.last_message_at, row.last_message_at),
-                buyer_name=found.row.buyer_name or row.buyer_name,
+            current, new = topics.stored(found.row), topics.stored(row)
+            found.row = topics.with_topics(
+                msgspec.structs.replace(
+                    found.row,
+                    message_count=found.row.message_count + row.message_count,
+                    last_message_at=max(found.row.last_message_at, row.last_message_at),
+                    buyer_name=found.row.buyer_name or row.buyer_name,
+                ),
+                new if current is None or new is None else later(current, new),
             )
             ids[(row.marketplace, row.thread_key)] = found.row.id
         return ids
@@ -623,6 +629,11 @@ class InMemoryTickets:
             no_response_needed_at=ticket.no_response_needed_at,
             no_response_needed_by=ticket.no_response_needed_by,
             country=country,
+            language=row.language,
+            language_source=row.language_source,
+            language_confidence=row.language_confidence,
+            topic=row.topic,
+            topic_source=row.topic_source,
         )
 
     def _listed(self, ticket: _Ticket, query: TicketQuery) -> bool:
@@ -647,6 +658,8 @@ class InMemoryTickets:
             and query.response_state in (None, ticket.response_state)
             and (query.overdue is None or overdue is query.overdue)
             and (not query.by_deadline or respond_by is not None)
+            and query.language in (None, row.language)
+            and query.topic in (None, row.topic)
         )
 
     async def list_tickets(self, query: TicketQuery) -> list[StoredTicket]:
@@ -728,13 +741,14 @@ class InMemoryTickets:
         return self._facts(ticket_ids)
 
     async def report_facts(
-        self, tenant_id: str, marketplace: str, since: datetime
+        self, tenant_id: str, marketplace: str, since: datetime, topic: str | None = None
     ) -> list[DeadlineFact]:
         recent = {
             m.ticket_id
             for m in self.mail.messages
             if m.tenant_id == tenant_id
             and self.mail.tickets[m.ticket_id].row.marketplace == marketplace
+            and topic in (None, self.mail.tickets[m.ticket_id].row.topic)
             and m.awaits_reply
             and m.received_at >= since
         }

@@ -52,6 +52,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     ThreadKind,
 )
+from keybuzz_shared.ticket_topics import Topics, later
 
 
 @dataclass
@@ -84,6 +85,7 @@ class _Ticket:
     claim: bool = False
     marketplace_clock: bool = False
     reply_needed_since: datetime | None = None
+    topics: Topics | None = None
 
 
 @dataclass
@@ -182,7 +184,9 @@ class InMemoryShopStore:
         found = self.tables.tickets.get((shop.tenant_id, shop.marketplace, thread_key))
         return found.id if found else None
 
-    async def open_ticket(self, thread_key: str, message: ExternalMessageRow) -> str:
+    async def open_ticket(
+        self, thread_key: str, message: ExternalMessageRow, topics: Topics | None = None
+    ) -> str:
         key = (message.tenant_id, message.marketplace, thread_key)
         at, name = message.received_at, message.buyer_name
         found = self.tables.tickets.get(key)
@@ -192,6 +196,8 @@ class InMemoryShopStore:
         found.status = "OPEN"
         found.buyer_name = found.buyer_name or name
         found.last_message_at = max(found.last_message_at, at)
+        if topics is not None:
+            found.topics = topics if found.topics is None else later(found.topics, topics)
         return found.id
 
     async def thread_message(self, message: TicketMessageRow) -> None:

@@ -235,6 +235,56 @@ async def test_a_created_ticket_opens_with_its_rows_deadline_a_reopened_one_keep
     assert (ticket.response_state, ticket.respond_by) == ("AWAITING_REPLY", due)
 
 
+def _topics(
+    topic: str | None, topic_source: str, language: str, language_source: str
+) -> dict[str, object]:
+    confidence = 0.9 if language_source == "detected" else None
+    return {
+        "topic": topic,
+        "topic_source": topic_source,
+        "language": language,
+        "language_source": language_source,
+        "language_confidence": confidence,
+    }
+
+
+async def test_a_reopened_ticket_takes_a_rows_topics_as_a_later_message_would(
+    stores: Stores,
+) -> None:
+    async def upserted(**topics: object) -> tuple[object, ...]:
+        row = TicketRow(**{**_fields(thread(key="order:9")), **topics})
+        [ticket_id] = (await stores.tickets.upsert_tickets([row])).values()
+        ticket = await stores.tickets.get_ticket("t1", ticket_id)
+        assert ticket is not None
+        return (ticket.topic, ticket.topic_source, ticket.language, ticket.language_source)
+
+    assert await upserted(**_topics("PRODUCT_QUESTION", "detected", "und", "detected")) == (
+        "PRODUCT_QUESTION", "detected", "und", "detected",
+    )  # fmt: skip
+    # A detected topic follows the conversation; an "und" language takes the next one.
+    assert await upserted(**_topics("RETURN_OR_REFUND", "detected", "de", "detected")) == (
+        "RETURN_OR_REFUND", "detected", "de", "detected",
+    )  # fmt: skip
+    # OTHER changes nothing, nor does a known language another detected one.
+    assert await upserted(**_topics("OTHER", "detected", "en", "detected")) == (
+        "RETURN_OR_REFUND", "detected", "de", "detected",
+    )  # fmt: skip
+    # A row without topics (no buyer's message) changes nothing.
+    assert await upserted() == ("RETURN_OR_REFUND", "detected", "de", "detected")
+    # The marketplace's word wins, and holds against a detected one.
+    assert await upserted(**_topics("CANCELLATION", "marketplace", "fr", "marketplace")) == (
+        "CANCELLATION", "marketplace", "fr", "marketplace",
+    )  # fmt: skip
+    assert await upserted(**_topics("INVOICE_REQUEST", "detected", "und", "detected")) == (
+        "CANCELLATION", "marketplace", "fr", "marketplace",
+    )  # fmt: skip
+    listed = await stores.tickets.list_tickets(
+        TicketQuery(tenant_id="t1", topic="CANCELLATION", language="fr")
+    )
+    assert [t.topic for t in listed] == ["CANCELLATION"]
+    assert await stores.tickets.list_tickets(TicketQuery(tenant_id="t1", topic="OTHER")) == []
+
+
 async def test_deadline_facts_give_each_message_in_order_with_its_delivery(stores: Stores) -> None:
     accepted = T0 - timedelta(minutes=5)
     ticket_id, (m1, m2) = await a_ticket(

@@ -11,12 +11,13 @@ producers). Events never carry secrets.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 import msgspec
 
 from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
 from keybuzz_shared.ids import CountryCode, TenantId, uuid7_string
+from keybuzz_shared.ticket_topics.taxonomy import Subject
 
 SCHEMA_VERSION = 1
 
@@ -139,6 +140,13 @@ class MessageReceived(Event, kw_only=True):
     received_at: datetime | None = None
     # The start of the buyer's text, for notifications; never the whole body.
     preview: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    # The buyer's message's language (BCP 47 primary tag, "und": too little text) and topic
+    # (docs/CONTRACTS.md, "Ticket topics"), each with where it came from (marketplace,
+    # detected); absent from an event of a producer that does not read them.
+    language: Annotated[str, msgspec.Meta(max_length=8)] | None = None
+    language_source: Literal["marketplace", "detected"] | None = None
+    topic: Subject | None = None
+    topic_source: Literal["marketplace", "detected"] | None = None
 
 
 class MessageSent(Event, kw_only=True):

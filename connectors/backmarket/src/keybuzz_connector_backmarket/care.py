@@ -43,6 +43,7 @@ from keybuzz_shared.connectors.seam import (
     read_each,
     state_of,
 )
+from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient
@@ -81,6 +82,21 @@ COUNTRIES = {
     "en-us": ("États-Unis", "anglais"),
     "ja-jp": ("Japon", "japonais"),
     "en-au": ("Australie", "anglais"),
+}
+# A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
+# "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
+# by its tag: a technical or aesthetic fault is a damaged item.
+ISSUE_SUBJECTS: dict[str, Subject] = {
+    "BATTERY_NOT_CHARGING": "DAMAGED_OR_WRONG_ITEM",
+    "SCREEN_DEFECT": "DAMAGED_OR_WRONG_ITEM",
+    "ACCOUNT_LOCKED": "DAMAGED_OR_WRONG_ITEM",
+    "MISSING_PART": "DAMAGED_OR_WRONG_ITEM",
+    "DAMAGED_PACKAGE": "DAMAGED_OR_WRONG_ITEM",
+    "COSMETIC_SCRATCHES": "DAMAGED_OR_WRONG_ITEM",
+}
+TAG_SUBJECTS: dict[str, Subject] = {
+    "TECHNICAL": "DAMAGED_OR_WRONG_ITEM",
+    "AESTHETIC": "DAMAGED_OR_WRONG_ITEM",
 }
 RESOLUTIONS = {
     "REMOTE_ASSISTANCE": "assistance à distance",
@@ -186,12 +202,31 @@ def read_folder(body: Any) -> Folder:
 # --- the mapping to the seam --------------------------------------------------------------
 
 
+def country_of(folder: Folder) -> str | None:
+    """The folder's locale (``de-de``), else its order's."""
+    line = folder.orderline
+    return folder.country_code or (line.order.country_code if line and line.order else None)
+
+
+def subject_of_claims(folder: Folder) -> Subject | None:
+    """What the folder's claims declare (the first issue that says a subject; open claims
+    first); None without a claim that says one."""
+    for claim in sorted(folder.lines, key=lambda c: c.state != OPEN):
+        for issue in claim.issues:
+            found = (
+                ISSUE_SUBJECTS.get(issue.customer_issue)
+                or subject_of_label(issue.customer_issue)
+                or TAG_SUBJECTS.get(issue.tag)
+            )
+            if found:
+                return found
+    return None
+
+
 def details(folder: Folder) -> tuple[ThreadDetail, ...]:
     """What the ticket shows beside the folder's messages, in French."""
     shown: list[tuple[str, str, str | None]] = []
-    country = folder.country_code or (
-        folder.orderline.order.country_code if folder.orderline and folder.orderline.order else None
-    )
+    country = country_of(folder)
     if country:
         name, language = COUNTRIES.get(country, (country, country))
         shown += [("country", "Pays de l'acheteur", name), ("language", "Langue", language)]
@@ -272,6 +307,8 @@ def subject_of(folder: Folder) -> str:
 def inbox_messages_of(folder: Folder) -> list[InboxMessage]:
     """The folder's messages, oldest first."""
     shown = details(folder)
+    # The buyer's language is the folder's locale's ("de-de": German).
+    language, subject = language_tag(country_of(folder)), subject_of_claims(folder)
     found = []
     for message in sorted(folder.messages, key=lambda m: as_utc(m.date_creation)):
         sender_type, sender_name = sender_of(folder, message)
@@ -288,6 +325,8 @@ def inbox_messages_of(folder: Folder) -> list[InboxMessage]:
                 created_at=as_utc(message.date_creation),
                 unread=sender_type != "SELLER",
                 files=tuple(file_of(f) for f in message.attachments),
+                language=language,
+                ticket_subject=subject,
             )
         )
     return found

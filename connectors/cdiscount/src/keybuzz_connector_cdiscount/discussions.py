@@ -40,6 +40,7 @@ from keybuzz_shared.connectors.seam import (
     state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
+from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 if TYPE_CHECKING:
@@ -60,6 +61,19 @@ SENDERS: dict[str, SenderType] = {
 CUSTOMER_CARE = "Service client Cdiscount (Octopia)"
 SALES_CHANNELS = {"CDISFR": "Cdiscount France"}  # the one code Octopia documents
 TYPOLOGIES = {"Order": "Commande", "Offer": "Produit (avant achat)"}
+# Octopia's sub-typology of a discussion → the ticket's subject (docs/CDISCOUNT.md, "Ticket
+# topics"); a code not here, under an ``Offer`` typology, is a question before buying; else
+# the buyer's words decide.
+SUBJECTS: dict[str, Subject] = {
+    "orderNotShipped": "WHERE_IS_MY_ORDER",
+    "productIsDamaged": "DAMAGED_OR_WRONG_ITEM",
+    "wrongProductReceived": "DAMAGED_OR_WRONG_ITEM",
+    "missingItemInProduct": "DAMAGED_OR_WRONG_ITEM",
+    "orderCancellation": "CANCELLATION",
+    "printReceipt": "INVOICE_REQUEST",
+    "productInformation": "PRODUCT_QUESTION",
+    "deliveryInformation": "PRODUCT_QUESTION",
+}
 READ = [{"op": "replace", "path": "/hasRead", "value": True}]
 # Messages marked read at once: a poll's new messages are marked within its deadline, a
 # few calls in flight rather than a burst against Octopia's (unpublished) rate limit.
@@ -162,6 +176,14 @@ def details(discussion: Discussion, labels: dict[str, str]) -> tuple[ThreadDetai
     )
 
 
+def subject_of(discussion: Discussion) -> Subject | None:
+    """The discussion's subject as its (sub-)typology says it; None when it says none."""
+    found = SUBJECTS.get(discussion.sub_typology_code or "")
+    if found is None and discussion.typology_code == "Offer":
+        return "PRODUCT_QUESTION"
+    return found
+
+
 def inbox_message(
     discussion: Discussion, message: Message, labels: dict[str, str], files_url: str
 ) -> InboxMessage:
@@ -179,6 +201,7 @@ def inbox_message(
         body=message.body,
         created_at=as_utc(message.created_at),
         unread=not message.has_read,
+        ticket_subject=subject_of(discussion),
         files=tuple(
             InboxFile(
                 name=f.name or str(f.attachment_id),

@@ -26,6 +26,7 @@ from keybuzz_shared.connectors.seam import (
     state_of,
 )
 from keybuzz_shared.file_links import FileLinks, FileUnavailable
+from keybuzz_shared.ticket_topics import Subject
 
 from keybuzz_connector_fnac.client import FnacClient
 from keybuzz_connector_fnac.errors import FnacUnavailable
@@ -135,6 +136,24 @@ class FnacInbox:
         return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
 
 
+# Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
+# ``order_information`` and ``other_question`` name none: the buyer's words decide
+# (docs/FNAC.md, "Ticket topics").
+MESSAGE_SUBJECTS: dict[str, Subject] = {
+    "product_information": "PRODUCT_QUESTION",
+    "shipping_information": "WHERE_IS_MY_ORDER",
+    "offer_not_received": "WHERE_IS_MY_ORDER",
+    "offer_problem": "DAMAGED_OR_WRONG_ITEM",
+}
+# An incident line's type (state.xsd ``incident_open_state``) → the ticket's subject.
+INCIDENT_SUBJECTS: dict[str, Subject] = {
+    "1": "WHERE_IS_MY_ORDER",  # article not received
+    "2": "DAMAGED_OR_WRONG_ITEM",  # inconsistent with the item
+    "3": "DAMAGED_OR_WRONG_ITEM",  # defective item
+    "4": "RETURN_OR_REFUND",  # retraction
+}
+
+
 def _thread(message: Message) -> ThreadKey:
     """The message's order or offer thread; a referer of another type names no thread we
     know (an empty id: the message is a thread of its own)."""
@@ -153,6 +172,7 @@ def _message(message: Message) -> InboxMessage:
         body=message.description,
         created_at=message.created_at,
         unread=not message.read,
+        ticket_subject=MESSAGE_SUBJECTS.get(message.subject.strip().lower()),
         files=tuple(
             InboxFile(name=f.name, url=f.url, content_type=_content_type(f.name, f.filetype))
             for f in message.files
@@ -173,6 +193,14 @@ def _incident(incident: Incident) -> InboxIncident:
         order_id=incident.order_id,
         status=incident.status,
         types=tuple(dict.fromkeys(line.type for line in incident.lines)),
+        ticket_subject=next(
+            (
+                INCIDENT_SUBJECTS[line.type]
+                for line in incident.lines
+                if line.type in INCIDENT_SUBJECTS
+            ),
+            None,
+        ),
         waiting_for_seller=incident.waiting_for_seller_answer,
         opened_by=incident.opened_by,
         message=incident.message,

@@ -39,6 +39,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.text import display_name
+from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
 
 if TYPE_CHECKING:
@@ -163,6 +164,31 @@ def reply_needed_since(thread: Thread) -> datetime | None:
     return None if since is None else as_utc(since)
 
 
+# An operator's thread topics (a reason code or the label of its topic list) that the shared
+# rules do not read, → the ticket's subject (docs/MIRAKL.md, "Ticket topics"); any other
+# topic is read by the rules (``subject_of_label``), and where they recognise none the
+# buyer's words decide.
+TOPIC_SUBJECTS: dict[str, Subject] = {
+    "information produit": "PRODUCT_QUESTION",
+    "question produit": "PRODUCT_QUESTION",
+    "question sur le produit": "PRODUCT_QUESTION",
+    "product information": "PRODUCT_QUESTION",
+    "product question": "PRODUCT_QUESTION",
+    "article non reçu": "WHERE_IS_MY_ORDER",
+    "colis non reçu": "WHERE_IS_MY_ORDER",
+    "item not received": "WHERE_IS_MY_ORDER",
+    "modification de commande": "ORDER_CHANGE",
+    "order modification": "ORDER_CHANGE",
+}
+
+
+def subject_of(thread: Thread) -> Subject | None:
+    """The subject the thread's topic names; None when it names none ("Question sur la
+    commande")."""
+    topic = (thread.topic.value if thread.topic else "").strip()
+    return TOPIC_SUBJECTS.get(topic.lower()) or subject_of_label(topic)
+
+
 def inbox_message(thread: Thread, message: Message, operator_name: str) -> InboxMessage:
     sender_type = SENDERS.get(message.sender.type if message.sender else "", "SYSTEM")
     name = message.sender.display_name if message.sender else None
@@ -181,6 +207,7 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
         # No read state at Mirakl: what the shop did not write is new to it.
         unread=sender_type != "SELLER",
         reply_needed_since=reply_needed_since(thread),
+        ticket_subject=subject_of(thread),
         files=tuple(
             InboxFile(
                 name=f.name or f.id,

@@ -176,6 +176,13 @@ class ResponseTimesController(Controller):
         ports: PollerPorts,
         marketplace: str = REPORT_MARKETPLACE,
         days: Annotated[int, Parameter(description="7, 30 or 90")] = 30,
+        topic: Annotated[
+            str | None,
+            Parameter(
+                description="only tickets about this (WHERE_IS_MY_ORDER … OTHER): the report "
+                "split by topic, one call each"
+            ),
+        ] = None,
     ) -> ResponseTimes:
         return await responses.response_times_report(
             ports.tickets.tickets,
@@ -184,6 +191,7 @@ class ResponseTimesController(Controller):
             days,
             ports.clock(),
             ports.tickets.figures,
+            topic,
         )
 
 
@@ -287,6 +295,18 @@ class TicketController(Controller):
                 "first, only tickets that have one)"
             ),
         ] = "lastMessageAt",
+        language: Annotated[
+            str | None,
+            Parameter(description="only tickets in this language (BCP 47: fr, de, es…, und)"),
+        ] = None,
+        topic: Annotated[
+            str | None,
+            Parameter(
+                description="only tickets about this (WHERE_IS_MY_ORDER, RETURN_OR_REFUND, "
+                "DAMAGED_OR_WRONG_ITEM, CANCELLATION, INVOICE_REQUEST, PRODUCT_QUESTION, "
+                "ORDER_CHANGE, OTHER)"
+            ),
+        ] = None,
     ) -> queries.TicketPage:
         query = queries.ticket_query(
             tenant.tenant_id,
@@ -298,6 +318,8 @@ class TicketController(Controller):
             response_state=response_state,
             sort=sort,
             marketplace=marketplace,
+            language=language,
+            topic=topic,
             now=ports.clock(),
         )
         return await queries.list_tickets(ports.tickets.tickets, query)

@@ -1,8 +1,10 @@
 """How the poller service is assembled."""
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
+from keybuzz_shared import ticket_topics
 from keybuzz_shared.service import ServiceDefinition
 
 from keybuzz_poller.app import (
@@ -80,6 +82,12 @@ async def stop_response_alerts(runtime: PollerRuntime) -> None:
         await alerts.loop.aclose()
 
 
+async def load_topic_models(runtime: PollerRuntime) -> None:
+    """``on_startup``: the language model loaded (~1 s) in a thread before the first poll,
+    not by the first buyer's message inside a poll's transaction."""
+    await asyncio.to_thread(ticket_topics.warm_up)
+
+
 DEFINITION = ServiceDefinition(
     name="poller",
     description="Fetch new buyer messages for every connected tenant and store them once as tickets",
@@ -95,6 +103,7 @@ DEFINITION = ServiceDefinition(
     register_subscribers=register_subscribers,
     micro_endpoints=micro_endpoints,
     on_startup=[
+        load_topic_models,
         provide_mailbox,
         assemble,
         start_mx_pushing_polls,
@@ -125,7 +134,7 @@ ONCE_DEFINITION = replace(
     route_handlers=[],
     register_subscribers=None,
     micro_endpoints=None,
-    on_startup=[provide_mailbox, assemble],
+    on_startup=[load_topic_models, provide_mailbox, assemble],
     on_shutdown=[close_sources, close_mailbox],
     dependencies={},
     ready_checks={},

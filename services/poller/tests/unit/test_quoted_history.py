@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from keybuzz_poller.reading.relay_mail import buyer_section, split_quoted
+from keybuzz_poller.reading.relay_mail import buyer_section
+from keybuzz_shared.own_words import split_quoted
 
 
 def test_a_body_without_history_is_all_the_buyers() -> None:
@@ -26,6 +27,11 @@ def test_quoted_lines_go_apart_and_the_buyers_lines_between_them_stay_in_order()
         "Am 20.11.2026 um 09:00 Shop schrieb:",
         "El vie, 20 nov 2026 a las 9:00, Tienda escribió:",
         "Il giorno ven 20 nov 2026 alle 09:00 Negozio ha scritto:",
+        "Op vr 20 nov. 2026 om 09:00 schreef Winkel:",
+        "Em sex., 20 de nov. de 2026 às 09:00, Loja escreveu:",
+        "W dniu 20.11.2026 o 09:00 Sklep napisał:",
+        "-----Original Message-----",
+        "-------- Message d'origine --------",
     ],
 )
 def test_everything_from_the_intro_line_on_is_history_even_unquoted(intro: str) -> None:
@@ -33,6 +39,14 @@ def test_everything_from_the_intro_line_on_is_history_even_unquoted(intro: str) 
     own, quoted = split_quoted(text)
     assert own == "Still nothing."
     assert quoted == f"{intro}\nWe shipped it on Monday.\n> Tracking: 1Z999"
+
+
+def test_an_outlook_header_block_starts_the_history() -> None:
+    text = "Toujours rien.\n\nDe : Boutique <shop@example.com>\nEnvoyé : lundi 20\nColis parti."
+    assert split_quoted(text) == (
+        "Toujours rien.",
+        "De : Boutique <shop@example.com>\nEnvoyé : lundi 20\nColis parti.",
+    )
 
 
 def test_a_sentence_that_mentions_writing_is_not_an_intro() -> None:

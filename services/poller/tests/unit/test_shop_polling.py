@@ -557,3 +557,32 @@ async def test_each_page_recomputes_the_deadlines_of_the_tickets_it_touched_once
         [ids["order:ORD3"]],
         [ids["order:ORD2"]],  # the incident read again
     ]
+
+
+async def test_a_buyers_message_gives_its_ticket_the_marketplaces_topics_else_its_words() -> None:
+    fake = fake_shops()
+    await connected(fake)
+    await polled(
+        fake,
+        message("m1", 1, body="Hallo, das Display ist gebrochen.", language="de",
+                ticket_subject="DAMAGED_OR_WRONG_ITEM"),
+        message("m2", 2, order="ORD2", body="Bonjour, pouvez-vous m'envoyer la facture ?"),
+        message("m3", 3, order="ORD3", sender=MARKETPLACE_SUPPORT, body="Merci de patienter."),
+    )  # fmt: skip
+    given = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")].topics
+    assert given is not None
+    assert (given.language, given.language_source) == ("de", "marketplace")
+    assert (given.subject, given.subject_source) == ("DAMAGED_OR_WRONG_ITEM", "marketplace")
+    read = fake.store.tables.tickets[("t1", "FNAC", "order:ORD2")].topics
+    assert read is not None
+    assert (read.language, read.subject, read.subject_source) == (
+        "fr",
+        "INVOICE_REQUEST",
+        "detected",
+    )
+    # The marketplace staff's words are not the buyer's: no topics read from them.
+    assert fake.store.tables.tickets[("t1", "FNAC", "order:ORD3")].topics is None
+    told = {e.order_id: (e.language, e.topic, e.topic_source) for e in received(fake)}
+    assert told["ORD1"] == ("de", "DAMAGED_OR_WRONG_ITEM", "marketplace")
+    assert told["ORD2"] == ("fr", "INVOICE_REQUEST", "detected")
+    assert told["ORD3"] == (None, None, None)

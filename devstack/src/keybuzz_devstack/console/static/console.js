@@ -397,7 +397,7 @@ async function refreshTickets() {
       el("span", { class: "badge marketplace" }, marketplaceName(t.marketplace)), " ",
       el("button", { type: "button", class: "link", onclick: () => { state.openTicket = t.id; run("tickets-error", refreshOpenTicket); } }, t.subject),
       ` — ${t.orderId ? `order ${t.orderId}, ` : ""}${plural(t.messageCount, "message")}, `,
-      el("span", { class: "badge" }, t.status), ` last ${when(t.lastMessageAt)} `, deadline(t))));
+      el("span", { class: "badge" }, t.status), ` last ${when(t.lastMessageAt)} `, deadline(t), " ", topics(t))));
   });
   await refreshOpenTicket();
 }
@@ -406,6 +406,38 @@ async function refreshTickets() {
 function marketplaceName(value) {
   const option = [...$("ticket-marketplace").options].find((o) => o.value === value);
   return option ? option.textContent : value;
+}
+
+// What the ticket is about and in which language (docs/CONTRACTS.md, "Ticket topics"), each
+// with where it came from: the marketplace's word, or read from the buyer's words.
+const TOPIC_NAMES = {
+  WHERE_IS_MY_ORDER: "where is my order",
+  RETURN_OR_REFUND: "return or refund",
+  DAMAGED_OR_WRONG_ITEM: "damaged or wrong item",
+  CANCELLATION: "cancellation",
+  INVOICE_REQUEST: "invoice request",
+  PRODUCT_QUESTION: "product question",
+  ORDER_CHANGE: "order change",
+  OTHER: "other",
+};
+
+function topicText(ticket) {
+  if (!ticket.topic) return null;
+  return `${TOPIC_NAMES[ticket.topic] || ticket.topic} (${ticket.topicSource === "marketplace" ? "the marketplace's" : "read from the buyer's words"})`;
+}
+
+function languageText(ticket) {
+  if (!ticket.language) return null;
+  const sure = ticket.languageConfidence === null || ticket.languageConfidence === undefined ? "" : `, ${Math.round(ticket.languageConfidence * 100)} % sure`;
+  const name = ticket.language === "und" ? "undetermined" : ticket.language;
+  return `${name} (${ticket.languageSource === "marketplace" ? "the marketplace's" : `detected${sure}`})`;
+}
+
+function topics(ticket) {
+  if (!ticket.topic && !ticket.language) return null;
+  return el("span", { class: "topics" },
+    ticket.topic ? el("span", { class: "badge topic", title: topicText(ticket) }, TOPIC_NAMES[ticket.topic] || ticket.topic) : null, " ",
+    ticket.language ? el("span", { class: "badge language", title: languageText(ticket) }, ticket.language) : null);
 }
 
 // The marketplace's response deadline: the state, and the time while it waits for the seller.
@@ -441,7 +473,7 @@ async function refreshOpenTicket() {
   render("ticket", ticket, () => {
     $("ticket-detail").replaceChildren(
       el("h3", {}, ticket.subject),
-      definitions([["Buyer", [ticket.buyerName, ticket.buyerEmail].filter(Boolean).join(" — ")], ["Order", ticket.orderId], ["Status", ticket.status]]),
+      definitions([["Buyer", [ticket.buyerName, ticket.buyerEmail].filter(Boolean).join(" — ")], ["Order", ticket.orderId], ["Status", ticket.status], ["Topic", topicText(ticket)], ["Language", languageText(ticket)]]),
       el("p", { class: "response" }, "Response: ", deadline(ticket),
         ["AWAITING_REPLY", "OVERDUE"].includes(ticket.responseState)
           ? el("button", { type: "button", id: "no-response-needed", onclick: () => run("tickets-error", () => markNoResponseNeeded(ticket.id)) }, "No response needed")

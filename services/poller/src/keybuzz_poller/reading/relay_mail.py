@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 
 import msgspec
 from keybuzz_shared.connectors.seam import MailRelay
+from keybuzz_shared.own_words import split_quoted, tidy
 
 from keybuzz_poller.inbound.addresses import (
     ACCEPTED_HEADER,
@@ -47,11 +48,6 @@ from keybuzz_poller.reading.mime import (
 
 # "------------- Begin message -------------", in every language the relay writes.
 MARKER = re.compile(r"^[ \t]*-{5,}[ \t]*[^-\s][^\n]*?[ \t]*-{5,}[ \t]*$", re.MULTILINE)
-# The line that introduces a quoted earlier message, in the marketplaces' languages.
-QUOTE_INTRO = re.compile(
-    r"^\s*(On\b.*\bwrote|Le\b.*\ba écrit|Am\b.*\bschrieb|El\b.*\bescribió|Il\b.*\bha scritto)\s*:?\s*$",
-    re.IGNORECASE,
-)
 _BOUNDARY_VALUE = re.compile(rb'\s*=\s*"?([^";\r\n]+)')  # after the word "boundary"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Header fields a delivery puts on top (Dovecot's LMTP, the MX's stamps): they differ
@@ -323,27 +319,9 @@ def buyer_section(body: str) -> str:
     """The text between the relay's first two marker lines (all of it when there are none)."""
     markers = list(MARKER.finditer(body))
     if not markers:
-        return _tidy(body)
+        return tidy(body)
     end = markers[1].start() if len(markers) > 1 else len(body)
-    return _tidy(body[markers[0].end() : end])
-
-
-def split_quoted(text: str) -> tuple[str, str]:
-    """(the buyer's words, the quoted history): ``>`` lines and all after "On … wrote:"."""
-    own: list[str] = []
-    quoted: list[str] = []
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        if QUOTE_INTRO.match(line):
-            quoted.extend(lines[index:])
-            break
-        (quoted if line.lstrip().startswith(">") else own).append(line)
-    return _tidy("\n".join(own)), _tidy("\n".join(quoted))
-
-
-def _tidy(text: str) -> str:
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return tidy(body[markers[0].end() : end])
 
 
 class _HtmlText(HTMLParser):
@@ -393,7 +371,7 @@ def html_to_text(html: str) -> str:
     parser = _HtmlText()
     parser.feed(html)
     parser.close()
-    return _tidy("".join(parser.out))
+    return tidy("".join(parser.out))
 
 
 # --- people and places -------------------------------------------------------------------
@@ -470,7 +448,7 @@ def _bounce(message: Message, headers: Headers, plain: str) -> Bounce | None:
             return None
         return _read_bounce(message, headers, plain)
     except Exception:  # a bounce we cannot take apart still names its refused mail, maybe
-        return Bounce(refused_message_ids=_threading_ids(headers), reason=_tidy(plain))
+        return Bounce(refused_message_ids=_threading_ids(headers), reason=tidy(plain))
 
 
 def _read_bounce(message: Message, headers: Headers, plain: str) -> Bounce:
@@ -483,7 +461,7 @@ def _read_bounce(message: Message, headers: Headers, plain: str) -> Bounce:
         elif kind in {"text/rfc822-headers", "message/rfc822", "message/rfc822-headers"}:
             refused.extend(_refused_ids(part))
     # The first paragraph: the relay's sentence (what follows repeats the refused mail's headers).
-    reason = " ".join(_tidy(plain).split("\n\n")[0].split()) or fields.get("diagnostic-code", "")
+    reason = " ".join(tidy(plain).split("\n\n")[0].split()) or fields.get("diagnostic-code", "")
     ids = list(dict.fromkeys([*refused, *_threading_ids(headers)]))
     final = fields.get("final-recipient", "")
     return Bounce(

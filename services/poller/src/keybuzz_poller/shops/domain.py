@@ -203,6 +203,7 @@ def incident_message(
         sender_name=None,
         created_at=incident.created_at,
         unread=False,
+        ticket_subject=incident.ticket_subject,
     )
 
 

@@ -38,9 +38,11 @@ from keybuzz_shared.connectors.seam import (
     shop_api_of,
 )
 from keybuzz_shared.events import MessageSent
+from keybuzz_shared.ticket_topics import Topics
 
 from keybuzz_poller.shops.calls import within_allowance
 from keybuzz_poller.shops.domain import (
+    BUYER,
     MARKED_READ,
     OPENS_TICKET,
     SELLER,
@@ -65,7 +67,7 @@ from keybuzz_poller.shops.ports import (
     ShopPorts,
     ShopUnit,
 )
-from keybuzz_poller.tickets import deadlines
+from keybuzz_poller.tickets import deadlines, topics
 from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
 from keybuzz_poller.tickets.received import message_received, ticket_message
 from keybuzz_poller.tickets.responses import deadlines_kept
@@ -215,10 +217,19 @@ async def _take_message(
     if incident_at is not None and is_notice(message, incident_at, _inbox(shop).claim_subject):
         poll.notices += 1  # the incident put its own message in the ticket
         return None
-    ticket_id = await store.open_ticket(key, external)
-    await _buyer_message(unit, external, ticket_id)
+    read = _topics(message, external)
+    ticket_id = await store.open_ticket(key, external, read)
+    await _buyer_message(unit, external, ticket_id, read)
     poll.tickets_opened_or_joined += 1
     return ticket_id
+
+
+def _topics(message: InboxMessage, external: ExternalMessageRow) -> Topics | None:
+    """A buyer's message's topics, the marketplace's word first (``InboxMessage.language``,
+    ``ticket_subject``); none for its staff's (their words are not the buyer's)."""
+    if message.sender_type != BUYER:
+        return None
+    return topics.of_message(external, language=message.language, subject=message.ticket_subject)
 
 
 async def _own_reply(
@@ -257,10 +268,12 @@ async def _own_reply(
     return False
 
 
-async def _buyer_message(unit: ShopUnit, external: ExternalMessageRow, ticket_id: str) -> None:
+async def _buyer_message(
+    unit: ShopUnit, external: ExternalMessageRow, ticket_id: str, read: Topics | None
+) -> None:
     message = ticket_message(external, ticket_id)
     await unit.store.thread_message(message)
-    unit.emit(message_received(external, message))
+    unit.emit(message_received(external, message, topics=read))
 
 
 async def _take_incident(
@@ -280,8 +293,9 @@ async def _take_incident(
     ):
         external = external_row(shop, message, [], now, False)
         if await store.add_message(external, []):  # a new incident
-            ticket_id = await store.open_ticket(key, external)
-            await _buyer_message(unit, external, ticket_id)
+            read = _topics(message, external)
+            ticket_id = await store.open_ticket(key, external, read)
+            await _buyer_message(unit, external, ticket_id, read)
     if ticket_id is None:  # its message is stored but its ticket is not: cannot happen
         raise RuntimeError(f"incident {incident.incident_id} has no ticket")
     if await store.save_incident(shop, incident, ticket_id):

@@ -31,6 +31,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
 )
 from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.ticket_topics import Topics
 from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.shops.allowance import Allowance, DayPlan
@@ -174,7 +175,9 @@ class ShopStore(Protocol):
 
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None: ...
 
-    async def open_ticket(self, thread_key: str, message: ExternalMessageRow) -> str:
+    async def open_ticket(
+        self, thread_key: str, message: ExternalMessageRow, topics: Topics | None = None
+    ) -> str:
         """The thread's ticket, created or re-opened (OPEN) by the stored ``message``; its id."""
         ...
 

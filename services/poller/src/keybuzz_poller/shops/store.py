@@ -16,6 +16,7 @@ from keybuzz_shared.connectors.seam import InboxIncident
 from keybuzz_shared.db import Executor
 from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import storable
+from keybuzz_shared.ticket_topics import Topics
 
 from keybuzz_poller.shops.domain import (
     BUYER,
@@ -35,6 +36,7 @@ from keybuzz_poller.tickets.ports import (
     TicketRow,
     TicketStore,
 )
+from keybuzz_poller.tickets.topics import with_topics
 
 
 class PostgresShopStore:
@@ -89,7 +91,9 @@ class PostgresShopStore:
         )
         return found
 
-    async def open_ticket(self, thread_key: str, message: ExternalMessageRow) -> str:
+    async def open_ticket(
+        self, thread_key: str, message: ExternalMessageRow, topics: Topics | None = None
+    ) -> str:
         row = TicketRow(
             id=uuid7_string(),
             tenant_id=message.tenant_id,
@@ -102,7 +106,7 @@ class PostgresShopStore:
             last_message_at=message.received_at,
             message_count=0,  # counted by thread_message
         )
-        ids = await store.upsert_tickets(self.db, [row])
+        ids = await store.upsert_tickets(self.db, [with_topics(row, topics)])
         return ids[(row.marketplace, row.thread_key)]
 
     async def thread_message(self, message: TicketMessageRow) -> None:

@@ -18,7 +18,7 @@ from keybuzz_shared.text import storable, storable_json
 
 from keybuzz_poller.inbound.relays import default_marketplace
 from keybuzz_poller.reading.relay_mail import RelayMail
-from keybuzz_poller.tickets import deadlines
+from keybuzz_poller.tickets import deadlines, topics
 from keybuzz_poller.tickets.ports import (
     DeadlineFact,
     ExternalMessageRow,
@@ -76,9 +76,25 @@ async def store_mails(
         messages_of = dict(zip((e.id for e in fresh), ids, strict=False))  # external → message
         threads = _threads(fresh)
         windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
+        # Each buyer's mail read once for its topics; an automatic one says nothing of them,
+        # nor does one the parser could not read (its body is the raw mail).
+        read = {
+            e.id: topics.of_message(e)
+            for e in fresh
+            if e.id not in automatic and e.parse_error is None
+        }
         rows = [
-            _ticket_row(
-                ticket_id, marketplace, key, group, messages_of, automatic, windows.get(marketplace)
+            topics.with_topics(
+                _ticket_row(
+                    ticket_id,
+                    marketplace,
+                    key,
+                    group,
+                    messages_of,
+                    automatic,
+                    windows.get(marketplace),
+                ),
+                topics.folded(read[e.id] for e in group if e.id in read),
             )
             for ticket_id, ((marketplace, key), group) in zip(
                 uuid7_strings(len(threads)), threads.items(), strict=True
@@ -98,7 +114,7 @@ async def store_mails(
         created = {row.id for row in rows}  # a re-opened ticket answers with its own id
         touched.add(m.ticket_id for m in messages if m.ticket_id not in created)
         outbox.emit_many(
-            message_received(e, m, event_id)
+            message_received(e, m, event_id, read.get(e.id))
             for event_id, e, m in zip(ids[len(fresh) :], fresh, messages, strict=True)
         )
         counts.stored += len(fresh)

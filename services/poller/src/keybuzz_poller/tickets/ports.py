@@ -88,6 +88,14 @@ class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
     # keeps its own: its caller recomputes it from every message).
     response_state: str = NO_RESPONSE_NEEDED
     respond_by: datetime | None = None
+    # What the row's buyer messages are about and in which language (``tickets/topics.py``):
+    # a created ticket starts with them; a stored one takes them as ``later`` says
+    # (``tickets/store.py``'s upsert). None: the row's messages say nothing (no buyer's).
+    language: str | None = None
+    language_source: str | None = None
+    language_confidence: float | None = None
+    topic: str | None = None
+    topic_source: str | None = None
 
 
 class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,6 +154,8 @@ class TicketQuery(msgspec.Struct, frozen=True, kw_only=True):
     overdue: bool | None = None
     by_deadline: bool = False  # soonest deadline first (only tickets that have one)
     now: datetime | None = None
+    language: str | None = None  # a BCP 47 primary tag, or "und"
+    topic: str | None = None  # one of keybuzz_shared.ticket_topics.SUBJECTS
 
 
 class StoredTicket(msgspec.Struct, frozen=True, kw_only=True):
@@ -171,6 +181,12 @@ class StoredTicket(msgspec.Struct, frozen=True, kw_only=True):
     # Its marketplace thread's state as last listed: details (JSON text), claim flag.
     thread_details: str = "[]"
     claim: bool = False
+    # Its language and topic, and where each came from (null: stored before them).
+    language: str | None = None
+    language_source: str | None = None
+    language_confidence: float | None = None
+    topic: str | None = None
+    topic_source: str | None = None
 
 
 class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -261,10 +277,10 @@ class TicketStore(Protocol):
         ...
 
     async def report_facts(
-        self, tenant_id: str, marketplace: str, since: datetime
+        self, tenant_id: str, marketplace: str, since: datetime, topic: str | None = None
     ) -> list[DeadlineFact]:
-        """The facts of the tenant's tickets on ``marketplace`` with a buyer message stored at
-        or after ``since``, by ticket id."""
+        """The facts of the tenant's tickets on ``marketplace`` (about ``topic``, if given)
+        with a buyer message stored at or after ``since``, by ticket id."""
         ...
 
     async def save_deadlines(self, deadlines: Sequence[DeadlineRow]) -> None: ...

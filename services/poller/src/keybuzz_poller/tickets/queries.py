@@ -15,6 +15,7 @@ from keybuzz_shared.pages import (
     encode_cursor,
     split_page,
 )
+from keybuzz_shared.ticket_topics import SUBJECTS, language_tag
 
 from keybuzz_poller.inbound.addresses import seconds_since_accepted
 from keybuzz_poller.tickets import deadlines
@@ -78,6 +79,14 @@ class Ticket(msgspec.Struct, kw_only=True, rename="camel"):
     # (as last listed), or an incident flags it (``incidentStatus`` set, open or closed).
     thread_details: list[ThreadDetail] = []
     claim: bool = False
+    # What the ticket is about and in which language (docs/CONTRACTS.md, "Ticket topics"):
+    # the marketplace's word (``marketplace``) or read from the buyer's words (``detected``,
+    # with the detector's confidence); null for a ticket stored before they were read.
+    language: str | None = None  # BCP 47 primary tag; "und": too little text to tell
+    language_source: str | None = None
+    language_confidence: float | None = None
+    topic: str | None = None  # WHERE_IS_MY_ORDER, RETURN_OR_REFUND … OTHER
+    topic_source: str | None = None
 
 
 class TicketPage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -135,6 +144,8 @@ def ticket_query(
     response_state: str | None = None,
     sort: str = "lastMessageAt",
     marketplace: str | None = None,
+    language: str | None = None,
+    topic: str | None = None,
     now: datetime,
 ) -> TicketQuery:
     if status is not None and status not in TICKET_STATUSES:
@@ -145,6 +156,10 @@ def ticket_query(
         raise InvalidQuery(f"marketplace must be one of {', '.join(marketplaces())}")
     if sort not in SORTS:
         raise InvalidQuery(f"sort must be one of {sorted(SORTS)}")
+    if topic is not None and topic not in SUBJECTS:
+        raise InvalidQuery(f"topic must be one of {', '.join(SUBJECTS)}")
+    if language is not None and language_tag(language) != language:
+        raise InvalidQuery("language must be a BCP 47 primary tag in lower case (fr, de, und…)")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}")
     by_deadline = sort == "respondBy"
@@ -157,6 +172,8 @@ def ticket_query(
         status=status,
         order_id=order_id,
         marketplace=marketplace,
+        language=language,
+        topic=topic,
         since=since,
         after_at=after.at if after else None,
         after_id=after.id if after else None,

@@ -7,6 +7,7 @@ import re
 
 from keybuzz_shared.events import MessageReceived, new_event_id
 from keybuzz_shared.ids import uuid7_string
+from keybuzz_shared.ticket_topics import Topics
 
 from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketMessageRow
 
@@ -41,8 +42,12 @@ def ticket_message(
 
 
 def message_received(
-    external: ExternalMessageRow, message: TicketMessageRow, event_id: str | None = None
+    external: ExternalMessageRow,
+    message: TicketMessageRow,
+    event_id: str | None = None,
+    topics: Topics | None = None,
 ) -> MessageReceived:
+    """``topics``: the buyer's message's language and topic, as read when it was stored."""
     return MessageReceived(
         event_id=event_id or new_event_id(),
         tenant_id=external.tenant_id,
@@ -54,4 +59,8 @@ def message_received(
         order_id=external.order_id,
         received_at=message.received_at,
         preview=preview(external.body),
+        language=topics.language if topics else None,
+        language_source=topics.language_source if topics else None,
+        topic=topics.subject if topics else None,
+        topic_source=topics.subject_source if topics else None,
     )

@@ -59,8 +59,10 @@ class ResponseTimes(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     late_rate: float | None  # late / (answered in time + late); null when neither
     average_response_seconds: float | None  # over the messages answered; null when none
     late_messages: list[LateMessage]
-    # The marketplace's own figure for the same window (null: it publishes none).
+    # The marketplace's own figure for the same window (null: it publishes none, or the
+    # report is of one topic).
     marketplace_figure: MarketplaceFigure | None = None
+    topic: str | None = None  # the tickets' topic the report is of; null: every ticket
 
 
 def window(now: datetime, days: int) -> tuple[datetime, datetime]:

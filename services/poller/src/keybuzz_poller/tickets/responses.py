@@ -18,6 +18,7 @@ from datetime import datetime
 from itertools import groupby
 
 import msgspec
+from keybuzz_shared.ticket_topics import SUBJECTS
 
 from keybuzz_poller.tickets import deadlines, response_times
 from keybuzz_poller.tickets.ports import (
@@ -144,17 +145,22 @@ async def response_times_report(
     days: int,
     now: datetime,
     figures: ResponseFigureSource | None = None,
+    topic: str | None = None,
 ) -> response_times.ResponseTimes:
     """The tenant's buyer messages of the last ``days`` on ``marketplace``, the marketplace's
-    way, with the marketplace's own figure for the same window where it publishes one."""
+    way, with the marketplace's own figure for the same window where it publishes one; only
+    those of tickets about ``topic`` when given (then without the marketplace's figure,
+    which counts every message)."""
     own = deadlines.rules()
     if marketplace not in own and marketplace not in await tickets.response_windows(tenant_id):
         known = sorted(own)
         raise response_times.InvalidReportQuery(
             f"marketplace must be one of {known} or one the tenant set a response window for"
         )
+    if topic is not None and topic not in SUBJECTS:
+        raise response_times.InvalidReportQuery(f"topic must be one of {', '.join(SUBJECTS)}")
     since, _ = response_times.window(now, days)
-    facts = await tickets.report_facts(tenant_id, marketplace, since)
+    facts = await tickets.report_facts(tenant_id, marketplace, since, topic)
     found: list[tuple[str, deadlines.MessageOutcome]] = []
     for ticket_id, group in groupby(facts, key=lambda f: f.ticket_id):
         messages = list(group)
@@ -165,8 +171,10 @@ async def response_times_report(
             now,
         )
         found.extend((ticket_id, o) for o in outcomes)
-    report = response_times.report(marketplace, days, now, found)
-    if figures is None:
+    report = msgspec.structs.replace(
+        response_times.report(marketplace, days, now, found), topic=topic
+    )
+    if figures is None or topic is not None:
         return report
     figure = await figures.figure(tenant_id, marketplace, report.since, report.until)
     return msgspec.structs.replace(report, marketplace_figure=figure)

@@ -69,6 +69,27 @@ async def insert_external_messages(db: Executor, rows: Sequence[ExternalMessageR
     return {r["id"] for r in inserted}
 
 
+# A stored ticket takes a row's topics as ``keybuzz_shared.ticket_topics.later`` says: the
+# marketplace's word until it says another; a detected subject follows the conversation
+# unless the new one is OTHER; a detected language once known stays.
+_TAKES_TOPIC = """(EXCLUDED.topic IS NOT NULL AND (EXCLUDED.topic_source = 'marketplace'
+    OR (t.topic_source IS DISTINCT FROM 'marketplace'
+        AND (EXCLUDED.topic <> 'OTHER' OR t.topic IS NULL))))"""
+_TAKES_LANGUAGE = """(EXCLUDED.language IS NOT NULL AND (EXCLUDED.language_source = 'marketplace'
+    OR (t.language_source IS DISTINCT FROM 'marketplace'
+        AND (t.language IS NULL OR t.language = 'und'))))"""
+
+
+def _taken(column: str, condition: str) -> str:
+    return f"{column} = CASE WHEN {condition} THEN EXCLUDED.{column} ELSE t.{column} END"
+
+
+_TOPICS_TAKEN = ",\n".join(
+    [_taken(c, _TAKES_TOPIC) for c in ("topic", "topic_source")]
+    + [_taken(c, _TAKES_LANGUAGE) for c in ("language", "language_source", "language_confidence")]
+)
+
+
 async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tuple[str, str], str]:
     """Each thread's ticket, created or re-opened by its new messages: (marketplace, thread key) → id.
 
@@ -82,17 +103,18 @@ async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tup
         return {}
     ordered = sorted(tickets, key=lambda t: (t.marketplace, t.thread_key))
     rows = await db.fetch(
-        """
-        INSERT INTO poller_tickets (
+        f"""
+        INSERT INTO poller_tickets AS t (
             id, tenant_id, marketplace, thread_key, order_id, buyer_email, buyer_name,
-            subject, last_message_at, message_count, response_state, respond_by)
+            subject, last_message_at, message_count, response_state, respond_by,
+            language, language_source, language_confidence, topic, topic_source)
         SELECT * FROM unnest($1::poller_ticket_row[])
         ON CONFLICT (tenant_id, marketplace, thread_key) DO UPDATE
             SET status = 'OPEN',
-                message_count = poller_tickets.message_count + EXCLUDED.message_count,
-                last_message_at = greatest(poller_tickets.last_message_at,
-                                           EXCLUDED.last_message_at),
-                buyer_name = coalesce(poller_tickets.buyer_name, EXCLUDED.buyer_name),
+                message_count = t.message_count + EXCLUDED.message_count,
+                last_message_at = greatest(t.last_message_at, EXCLUDED.last_message_at),
+                buyer_name = coalesce(t.buyer_name, EXCLUDED.buyer_name),
+                {_TOPICS_TAKEN},
                 updated_at = now()
         RETURNING id, marketplace, thread_key
         """,
@@ -185,7 +207,8 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
                no_response_needed_at, no_response_needed_by, incident_status, incident_types,
-               thread_details, claim
+               thread_details, claim, language, language_source, language_confidence, topic,
+               topic_source
         FROM poller_tickets
         WHERE tenant_id = $1
           AND ($12::text IS NULL OR marketplace = $12)
@@ -196,6 +219,8 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
           AND ($8::text IS NULL OR response_state = $8)
           AND ($9::boolean IS NULL OR (respond_by <= $10) = $9)
           AND (NOT $11::boolean OR respond_by IS NOT NULL)
+          AND ($13::text IS NULL OR language = $13)
+          AND ($14::text IS NULL OR topic = $14)
         ORDER BY {order}
         LIMIT $7
         """,
@@ -211,6 +236,8 @@ async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
         query.now,
         query.by_deadline,
         query.marketplace,
+        query.language,
+        query.topic,
     )
     return [StoredTicket(**dict(r)) for r in rows]
 
@@ -221,7 +248,8 @@ async def get_ticket(db: Executor, tenant_id: str, ticket_id: str) -> StoredTick
         SELECT id, marketplace, order_id, buyer_email, buyer_name, subject, status,
                message_count, created_at, last_message_at, response_state, respond_by,
                no_response_needed_at, no_response_needed_by, incident_status, incident_types,
-               thread_details, claim,
+               thread_details, claim, language, language_source, language_confidence, topic,
+               topic_source,
                (SELECT e.country FROM poller_ticket_messages m
                 JOIN poller_external_messages e ON e.id = m.external_message_id
                 WHERE m.ticket_id = t.id AND m.direction = 'INBOUND' AND e.country IS NOT NULL
@@ -319,18 +347,18 @@ async def mark_no_response_needed(
 
 
 async def report_facts(
-    db: Executor, tenant_id: str, marketplace: str, since: datetime
+    db: Executor, tenant_id: str, marketplace: str, since: datetime, topic: str | None = None
 ) -> list[DeadlineFact]:
-    """The messages of the tenant's tickets on ``marketplace`` with a buyer message stored
-    at or after ``since`` (a message's clock never starts after it was stored), as
-    :func:`deadline_facts` gives them."""
+    """The messages of the tenant's tickets on ``marketplace`` (about ``topic``, if given)
+    with a buyer message stored at or after ``since`` (a message's clock never starts after
+    it was stored), as :func:`deadline_facts` gives them."""
     rows = await db.fetch(
         """
         WITH recent AS (
             SELECT DISTINCT m.ticket_id FROM poller_ticket_messages m
             JOIN poller_tickets t ON t.id = m.ticket_id
             WHERE m.tenant_id = $1 AND t.marketplace = $2 AND m.awaits_reply
-              AND m.received_at >= $3
+              AND m.received_at >= $3 AND ($4::text IS NULL OR t.topic = $4)
         )
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                t.marketplace_clock, t.reply_needed_since,
@@ -350,6 +378,7 @@ async def report_facts(
         tenant_id,
         marketplace,
         since,
+        topic,
     )
     return [DeadlineFact(**dict(r)) for r in rows]
 
@@ -419,9 +448,9 @@ class PostgresTickets:
         return await deadline_facts(self.db, ticket_ids)
 
     async def report_facts(
-        self, tenant_id: str, marketplace: str, since: datetime
+        self, tenant_id: str, marketplace: str, since: datetime, topic: str | None = None
     ) -> list[DeadlineFact]:
-        return await report_facts(self.db, tenant_id, marketplace, since)
+        return await report_facts(self.db, tenant_id, marketplace, since, topic)
 
     async def save_deadlines(self, deadlines: Sequence[DeadlineRow]) -> None:
         await save_deadlines(self.db, deadlines)

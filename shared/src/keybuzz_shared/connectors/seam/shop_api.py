@@ -23,6 +23,7 @@ from keybuzz_shared.connectors.seam.messages import (
 from keybuzz_shared.connectors.seam.orders import OrderSource
 from keybuzz_shared.connectors.seam.page import Page
 from keybuzz_shared.connectors.seam.read_back import SENT_SKEW
+from keybuzz_shared.ticket_topics.taxonomy import Subject
 from keybuzz_shared.times import as_utc
 
 if TYPE_CHECKING:
@@ -89,6 +90,12 @@ class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     # said none is needed). Read only from a connector whose response rule says its
     # marketplace reports it (``ResponseRule.marketplace_clock``).
     reply_needed_since: datetime | None = None
+    # What the marketplace itself says of the message (docs/CONTRACTS.md, "Ticket topics"):
+    # the buyer's language (BCP 47 primary tag, e.g. from the site or folder's locale) and
+    # its own typology mapped to the shared subjects; None where it says nothing, and the
+    # poller reads them from the buyer's words.
+    language: str | None = None
+    ticket_subject: Subject | None = None
 
 
 def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
@@ -145,6 +152,8 @@ class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     created_at: datetime
     updated_at: datetime
+    # The incident's kind mapped to the shared subjects (None: the buyer's words decide).
+    ticket_subject: Subject | None = None
 
 
 class InboxSource(Protocol):

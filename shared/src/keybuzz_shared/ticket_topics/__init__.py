@@ -1,0 +1,45 @@
+"""What a ticket is about and in which language (docs/CONTRACTS.md, "Ticket topics").
+
+``classify`` reads one buyer message: the language and subject the marketplace gives win
+(source ``marketplace``); else the language is detected on the buyer's own words
+(``own_words``: quoted history, signature and boilerplate left out) and the subject decided
+by rules on them (source ``detected``). ``later`` folds a later message into a ticket's
+topics. Pure, and within ~1 ms a message (docs/BENCHMARKS.md, "Ticket topics").
+"""
+
+from keybuzz_shared.ticket_topics.classify import classify, later
+from keybuzz_shared.ticket_topics.language import LanguageGuess, detect_language, warm_up
+from keybuzz_shared.ticket_topics.subject_rules import subject_of
+from keybuzz_shared.ticket_topics.taxonomy import (
+    COUNTRY_LANGUAGES,
+    RULE_LANGUAGES,
+    SOURCES,
+    SUBJECTS,
+    UNDETERMINED,
+    Source,
+    Subject,
+    Topics,
+    language_of_country,
+    language_tag,
+)
+from keybuzz_shared.ticket_topics.typology import subject_of_label
+
+__all__ = [
+    "COUNTRY_LANGUAGES",
+    "RULE_LANGUAGES",
+    "SOURCES",
+    "SUBJECTS",
+    "UNDETERMINED",
+    "LanguageGuess",
+    "Source",
+    "Subject",
+    "Topics",
+    "classify",
+    "detect_language",
+    "language_of_country",
+    "language_tag",
+    "later",
+    "subject_of",
+    "subject_of_label",
+    "warm_up",
+]

@@ -1,0 +1,69 @@
+"""The labeled set (labeled_messages.jsonl, README.md beside it) and the figures measured on
+it: per-subject precision and recall, language accuracy. Used by the floors test and by
+``python -m bench bench_ticket_topics``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import msgspec
+from keybuzz_shared.ticket_topics import SUBJECTS, Subject, classify
+
+LABELED_SET = Path(__file__).with_name("labeled_messages.jsonl")
+
+
+class Labeled(msgspec.Struct, frozen=True):
+    id: str
+    marketplace: str
+    language: str
+    subject: Subject
+    text: str
+
+
+class ClassFigures(msgspec.Struct, frozen=True):
+    precision: float
+    recall: float
+    support: int  # messages labeled with the class
+
+
+def labeled() -> list[Labeled]:
+    decoder = msgspec.json.Decoder(Labeled)
+    return [decoder.decode(line) for line in LABELED_SET.read_bytes().splitlines() if line.strip()]
+
+
+def subject_figures(pairs: Iterable[tuple[Subject, Subject]]) -> dict[Subject, ClassFigures]:
+    """Per subject, from (label, predicted) pairs: precision (of the messages given the
+    subject, how many carry it) and recall (of those carrying it, how many were given it)."""
+    listed = list(pairs)
+    figures: dict[Subject, ClassFigures] = {}
+    for subject in SUBJECTS:
+        given = sum(1 for _, predicted in listed if predicted == subject)
+        carrying = sum(1 for label, _ in listed if label == subject)
+        right = sum(1 for label, predicted in listed if label == predicted == subject)
+        figures[subject] = ClassFigures(
+            precision=right / given if given else 1.0,
+            recall=right / carrying if carrying else 1.0,
+            support=carrying,
+        )
+    return figures
+
+
+def accuracy(pairs: Iterable[tuple[str, str]]) -> float:
+    listed = list(pairs)
+    return sum(1 for label, guess in listed if label == guess) / len(listed)
+
+
+def classified(messages: list[Labeled]) -> list[tuple[Labeled, str, Subject]]:
+    """Each message with the language and subject the classifier gives its text alone."""
+    out = []
+    for message in messages:
+        topics = classify(message.text)
+        out.append((message, topics.language, topics.subject))
+    return out
+
+
+def language_pairs(
+    rows: list[tuple[Labeled, str, Subject]], keep: Callable[[Labeled], bool] = lambda m: True
+) -> list[tuple[str, str]]:
+    return [(m.language, language) for m, language, _ in rows if keep(m)]

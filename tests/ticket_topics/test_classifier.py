@@ -1,0 +1,257 @@
+"""The ticket-topics classifier on messages written here (the labeled set is the held-out
+measure: test_labeled_floors.py). Pure: no server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from keybuzz_shared.own_words import own_words
+from keybuzz_shared.ticket_topics import (
+    SUBJECTS,
+    Topics,
+    classify,
+    detect_language,
+    language_of_country,
+    language_tag,
+    later,
+    subject_of,
+    subject_rules,
+    warm_up,
+)
+
+# --- the buyer's own words ---------------------------------------------------------------
+
+
+def test_quoted_history_signature_and_boilerplate_are_not_the_buyers_words() -> None:
+    body = (
+        "Bonjour,\nle carton était écrasé et la lampe est cassée.\n\nCordialement,\nJean Dupont\n"
+        "06 12 34 56 78\n\nLe 20/11/2026 à 10:00, Boutique a écrit :\n> Votre colis est parti."
+    )
+    assert own_words(body) == "Bonjour,\nle carton était écrasé et la lampe est cassée."
+
+
+def test_a_mobile_tag_and_a_marketplace_footer_are_left_out() -> None:
+    body = (
+        "Where is my parcel? It was due Monday.\n"
+        "This message was sent through the marketplace's messaging service.\n"
+        "Sent from my iPhone\nJohn"
+    )
+    assert own_words(body) == "Where is my parcel? It was due Monday."
+
+
+def test_an_outlook_reply_block_is_history() -> None:
+    body = "Danke, passt.\n\nVon: Shop <shop@example.com>\nGesendet: Montag\nIhre Rechnung anbei"
+    assert own_words(body) == "Danke, passt."
+
+
+def test_a_message_that_is_only_a_closing_keeps_it() -> None:
+    assert own_words("Merci\n") == "Merci"
+    assert own_words("Cordialement") == "Cordialement"
+
+
+def test_the_topics_are_read_on_the_buyers_words_not_on_the_quoted_history() -> None:
+    # The quoted seller's message speaks of an invoice; the buyer's words of a cancellation.
+    body = "Je veux annuler ma commande.\n\n> Vous trouverez la facture en pièce jointe."
+    assert classify(body).subject == "CANCELLATION"
+    body = "Gracias.\n\nEl lun, 20 nov 2026 a las 9:00, Tienda escribió:\n> ¿Quiere la factura?"
+    assert classify(body).subject == "OTHER"
+
+
+# --- language ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Bonjour, je n'ai toujours pas reçu mon colis.", "fr"),
+        ("Hi, my parcel still hasn't arrived.", "en"),
+        ("Hallo, mein Paket ist noch nicht angekommen.", "de"),
+        ("Hola, mi paquete todavía no ha llegado.", "es"),
+        ("Buongiorno, il mio pacco non è ancora arrivato.", "it"),
+        ("Hallo, mijn pakket is nog steeds niet aangekomen.", "nl"),
+        ("Olá, a minha encomenda ainda não chegou.", "pt"),
+        ("Dzień dobry, moja paczka jeszcze nie dotarła.", "pl"),
+    ],
+)
+def test_the_language_is_detected_with_a_confidence(text: str, language: str) -> None:
+    guess = detect_language(text)
+    assert guess.language == language
+    assert 0.5 < guess.confidence <= 1.0
+
+
+@pytest.mark.parametrize("text", ["", "ok", "?!", "👍👍", "   \n  ", "12345 678"])
+def test_too_little_text_is_und(text: str) -> None:
+    assert detect_language(text).language == "und"
+
+
+def test_the_model_ships_in_the_wheel_nothing_is_downloaded() -> None:
+    # A process where every connection fails, and a cache folder of its own: detection works.
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('no network here')\n"
+        "socket.socket.connect = refuse; socket.create_connection = refuse\n"
+        "from keybuzz_shared.ticket_topics import detect_language\n"
+        "print(detect_language('Bonjour, où en est ma commande ?').language)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip() == "fr", done.stderr[-2000:]
+
+
+def test_a_marketplace_language_value_becomes_a_primary_tag() -> None:
+    assert [language_tag(v) for v in ("de-DE", "fr_fr", "ES", "pt-BR", "", None, "x", "1234")] == [
+        "de", "fr", "es", "pt", None, None, None, None,
+    ]  # fmt: skip
+    assert language_of_country("de") == "de"
+    assert language_of_country("GB") == "en"
+    assert language_of_country("BE") is None  # French and Dutch: the text decides
+    assert language_of_country(None) is None
+
+
+# --- subject -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [
+        ("Bonjour, où en est ma commande ? Je n'ai toujours rien reçu.", "WHERE_IS_MY_ORDER"),
+        ("Hallo, wo bleibt meine Bestellung?", "WHERE_IS_MY_ORDER"),
+        ("paczka nadal nie dotarła", "WHERE_IS_MY_ORDER"),
+        ("I haven't received my refund yet", "RETURN_OR_REFUND"),
+        ("Chcę zwrócić towar i otrzymać zwrot pieniędzy", "RETURN_OR_REFUND"),
+        ("Ik wil het artikel retourneren", "RETURN_OR_REFUND"),
+        ("Le colis est arrivé abîmé, l'écran est cassé.", "DAMAGED_OR_WRONG_ITEM"),
+        ("Ho ricevuto l'articolo sbagliato", "DAMAGED_OR_WRONG_ITEM"),
+        ("The kettle doesn't work at all", "DAMAGED_OR_WRONG_ITEM"),
+        ("Je souhaite annuler ma commande svp", "CANCELLATION"),
+        ("Ik wil mijn bestelling annuleren", "CANCELLATION"),
+        ("Bitte stornieren Sie meine Bestellung", "CANCELLATION"),
+        ("Pouvez-vous m'envoyer la facture ?", "INVOICE_REQUEST"),
+        ("¿Me pueden enviar la factura?", "INVOICE_REQUEST"),
+        ("Podem enviar-me a fatura?", "INVOICE_REQUEST"),
+        ("Est-ce que ce produit est compatible avec un iPhone 12 ?", "PRODUCT_QUESTION"),
+        ("Is this available in stock before I order?", "PRODUCT_QUESTION"),
+        ("Kann ich die Lieferadresse noch ändern?", "ORDER_CHANGE"),
+        ("Vorrei modificare l'indirizzo di consegna", "ORDER_CHANGE"),
+        ("Merci beaucoup, bonne journée", "OTHER"),
+        ("Bonjour, problème avec ma commande.", "OTHER"),
+    ],
+)
+def test_the_rules_read_the_subject_in_each_language(text: str, subject: str) -> None:
+    assert subject_of(text) == subject
+
+
+def test_a_negated_phrase_counts_for_nothing() -> None:
+    assert subject_of("Je souhaite annuler ma commande") == "CANCELLATION"
+    assert subject_of("Je ne veux pas annuler, juste savoir quand elle arrive") == (
+        "WHERE_IS_MY_ORDER"
+    )
+    assert subject_of("The box is dented") == "DAMAGED_OR_WRONG_ITEM"
+    assert subject_of("The box is not dented, thank you") == "OTHER"
+    # A negation in another clause does not reach the phrase.
+    assert subject_of("Il n'est pas arrivé à temps, je veux annuler") == "CANCELLATION"
+
+
+def test_what_the_marketplace_says_wins_over_the_text() -> None:
+    topics = classify("Where is my parcel?", language="de", subject="DAMAGED_OR_WRONG_ITEM")
+    assert topics == Topics(
+        language="de",
+        language_source="marketplace",
+        language_confidence=None,
+        subject="DAMAGED_OR_WRONG_ITEM",
+        subject_source="marketplace",
+    )
+    topics = classify("Where is my parcel?")
+    assert (topics.language, topics.language_source) == ("en", "detected")
+    assert (topics.subject, topics.subject_source) == ("WHERE_IS_MY_ORDER", "detected")
+
+
+def test_a_later_message_can_change_a_detected_subject_not_a_marketplace_one() -> None:
+    question = classify("Est-ce compatible avec un iPhone 12 ?")
+    assert question.subject == "PRODUCT_QUESTION"
+    turned = later(question, classify("Finalement il ne marche pas, je veux le retourner."))
+    assert turned.subject in ("RETURN_OR_REFUND", "DAMAGED_OR_WRONG_ITEM")
+    assert later(turned, classify("Merci")).subject == turned.subject  # OTHER changes nothing
+    given = classify("…", subject="INVOICE_REQUEST", language="fr")
+    assert later(given, classify("Je veux annuler")) == given
+    assert later(given, classify("x", subject="CANCELLATION", language="fr")).subject == (
+        "CANCELLATION"
+    )
+    # A language once known stays; an "und" first message takes the next one's.
+    assert later(classify("ok"), classify("Hallo, wo ist mein Paket?")).language == "de"
+
+
+def test_each_subject_is_one_of_the_taxonomy() -> None:
+    assert set(SUBJECTS) == {
+        "WHERE_IS_MY_ORDER", "RETURN_OR_REFUND", "DAMAGED_OR_WRONG_ITEM", "CANCELLATION",
+        "INVOICE_REQUEST", "PRODUCT_QUESTION", "ORDER_CHANGE", "OTHER",
+    }  # fmt: skip
+    assert {key[0] for key, _ in subject_rules._RULES} == set(SUBJECTS) - {"OTHER"}
+
+
+SAMPLES = [
+    "Bonjour, où en est ma commande ? Je n'ai toujours rien reçu, je veux annuler et être "
+    "remboursé. Le produit est-il compatible ? Envoyez la facture, changer l'adresse svp.",
+    "Where is my order? Still waiting for my parcel, the item arrived broken, wrong size, "
+    "please cancel, send the invoice, change my address, is it compatible, refund me.",
+    "Wo bleibt meine Bestellung? Noch nicht erhalten, defekt, falsche Größe, stornieren, "
+    "Rechnung bitte, Adresse ändern, ist es kompatibel, Geld zurück, Rücksendung.",
+    "¿Dónde está mi pedido? No he recibido nada, llegó roto, quiero cancelar, factura, "
+    "cambiar la dirección, ¿es compatible?, reembolso, devolución. Dov'è il mio ordine? "
+    "Non è arrivato, danneggiato, annullare, fattura, rimborso, reso. Waar is mijn "
+    "bestelling? Kapot, annuleren, factuur, geld terug. Onde está a minha encomenda? "
+    "Danificado, cancelar, fatura, reembolso. Gdzie jest moje zamówienie? Uszkodzony, "
+    "anulować, faktura, zwrot pieniędzy, zmienić adres.",
+]
+
+
+def _reference_scores(words: str) -> dict[str, int]:
+    """Every phrase tried at every word's start, in the rules' order: what the lookup by a
+    word's first characters must give."""
+    text = subject_rules.fold(words)
+    weights: dict[str, int] = {}
+    spanned = 0
+    for word in subject_rules._WORD_START.finditer(text):
+        if word.start() < spanned:
+            continue
+        for phrase in subject_rules._compiled()[0]:
+            match = phrase.pattern.match(text, word.start())
+            if match:
+                spanned = match.end()
+                if not (phrase.negatable and subject_rules._negated(text, word.start())):
+                    weights[phrase.subject] = weights.get(phrase.subject, 0) + phrase.weight
+                break
+    return weights
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_the_lookup_by_first_characters_misses_no_phrase(text: str) -> None:
+    assert subject_rules.scores(text) == _reference_scores(text)
+    assert len(subject_rules.scores(text)) >= 6  # the samples reach most subjects
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 1_000_000,
+        "annuler " * 200_000,
+        "\x00\x01\ud800 \u202e" * 10_000,
+        ("> quoted\n" * 50_000) + "Où est mon colis ?",
+        "🎉" * 100_000,
+        "(((" * 100_000 + "n'" * 100_000,
+    ],
+)
+def test_a_hostile_text_is_classified_within_bounds(text: str) -> None:
+    warm_up()  # the model's loading (once a process) is not the text's cost
+    started = time.perf_counter()
+    topics = classify(text)
+    assert time.perf_counter() - started < 0.5
+    assert topics.subject in SUBJECTS
+    assert topics.language == "und" or topics.language.isalpha()
