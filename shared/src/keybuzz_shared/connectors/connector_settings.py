@@ -42,7 +42,7 @@ class ConnectorSettings(PartSettings, kw_only=True, frozen=True):
 
     def api_view(self, kind: type[V], prefix: str, **given: Any) -> V:
         """A shop API's view ``kind`` filled from these settings: each of its fields from the setting of the
-        same name after ``prefix`` (``cdiscount_timeout_seconds`` → ``timeout_seconds``),
+        same name after ``prefix`` (``acme_timeout_seconds`` → ``timeout_seconds``),
         unless ``given``. A field neither has keeps the view's default; a required one
         missing is a TypeError naming it."""
         mine = set(type(self).__struct_fields__)
