@@ -16,7 +16,7 @@ from prometheus_client import Counter
 from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketRow
 
 CLASSIFIED = Counter(
-    "keybuzz_poller_buyer_messages_classified_total",
+    "keybuzz_poller_buyer_messages_classified",  # exposed with _total, as a counter is
     "Buyer messages stored, by the language and topic read for them and where the topic "
     "came from (marketplace, detected)",
     ["language", "topic", "topic_source"],
