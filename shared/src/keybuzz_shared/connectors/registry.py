@@ -98,7 +98,6 @@ class _Registry:
         self.failing: dict[str, str] = {}  # entry point → the error last logged
         self.added: dict[str, Connector] = {}  # registered()
         self.served: dict[str, Connector] = {}
-        self.families: dict[str, tuple[str, ...]] = {}  # entry point → its values
         self.read_at = -float("inf")
         self.read_once = False  # until a reading succeeds, a failing one raises
         self.conflict = ""  # the conflict last logged
@@ -151,10 +150,6 @@ class _Registry:
                     self.conflict = str(conflict)
             else:
                 self.last_good = dict(readings)
-                self.families = {
-                    **{label: tuple(c.marketplace for c in found) for label, found in readings},
-                    **{m: (m,) for m in self.added},
-                }
                 self.served = served
                 self.read_once, self.conflict = True, ""
             self.read_at = _monotonic()
@@ -213,7 +208,11 @@ def families() -> dict[str, tuple[str, ...]]:
     """The values each entry point serves (one package may serve many, from data), by the
     entry point's name; a connector ``registered`` is a family of its own."""
     _state.current()
-    return dict(_state.families)
+    with _state.lock:
+        read = {
+            label: tuple(c.marketplace for c in found) for label, found in _state.last_good.items()
+        }
+        return read | {marketplace: (marketplace,) for marketplace in _state.added}
 
 
 def refresh() -> None:
@@ -272,16 +271,12 @@ def registered(connector: Connector) -> Iterator[Connector]:
             raise ConnectorConflict(f"{connector.marketplace!r} already has a connector")
         _state.added[connector.marketplace] = connector
         _state.served = {**_state.served, connector.marketplace: connector}
-        _state.families = {**_state.families, connector.marketplace: (connector.marketplace,)}
     try:
         yield connector
     finally:
         with _state.lock:
             del _state.added[connector.marketplace]
             _state.served = {k: v for k, v in _state.served.items() if v is not connector}
-            _state.families = {
-                k: v for k, v in _state.families.items() if k != connector.marketplace
-            }
 
 
 @contextmanager
