@@ -1,6 +1,7 @@
 """What the conformance suite runs on: a sandbox of its own (its faults touch no other test),
-oauth and the poller on the session's NATS, PostgreSQL and OpenBao, started once per module,
-all polling on their own with short deadlines. Everything is reached as a user, the seller
+oauth and the poller on the session's PostgreSQL and OpenBao and a NATS of their own,
+started once per test worker and shared by every case it runs (each case connects a tenant
+of its own and clears the faults it armed), all polling on their own with short deadlines. Everything is reached as a user, the seller
 or the marketplace would: oauth's and the poller's HTTP APIs, their events on JetStream,
 Vault's contents, and the double's admin endpoints through its driver
 (``keybuzz_sandbox.conformance``)."""
@@ -25,6 +26,7 @@ from keybuzz_devstack.testing import (
     Infra,
     MailServer,
     RunningService,
+    nats_running,
     start_on_stack,
 )
 from keybuzz_oauth.service import DEFINITION as OAUTH
@@ -129,15 +131,64 @@ def _sandbox_spec(port: int) -> infra.ServerSpec:
     return dataclasses.replace(spec, env=env)
 
 
-@pytest.fixture(scope="module")
-def conformance_sandbox(infra_root: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def sandbox_running(root: Path) -> Iterator[str]:
+    """A sandbox with every double's settings for the suite, its URL."""
     spec = _sandbox_spec(infra.free_port())
-    server = infra.RunningServer(spec, infra_root / f"sandbox-{spec.port}.log").start(timeout=60)
-    yield spec.url
-    server.stop()
+    server = infra.RunningServer(spec, root / f"sandbox-{spec.port}.log").start(timeout=60)
+    try:
+        yield spec.url
+    finally:
+        server.stop()
 
 
-@pytest.fixture(scope="module")
+@contextlib.asynccontextmanager
+async def stack_on(
+    session: Infra,
+    make_database: Callable[[str], Awaitable[str]],
+    nats_users: dict[str, str],
+    dovecot: MailServer,
+    sandbox: str,
+) -> AsyncIterator[Stack]:
+    """oauth and the poller pointed at ``sandbox``, on a NATS of their own (a service's
+    consumers are durable by its name: on the session's NATS they would take the events of
+    the services another test starts while these run), stopped on leaving."""
+    env: dict[str, str] = {}
+    for driver in DRIVERS.values():
+        env |= driver.service_settings(sandbox)
+    started: list[RunningService] = []
+    with nats_running(session.root, nats_users) as nats:
+        stack = dataclasses.replace(session, nats_url=nats.spec.url)
+
+        async def start(definition: Any, **overrides: str) -> RunningService:
+            service = await start_on_stack(
+                stack, make_database, nats_users, definition, **overrides
+            )
+            started.append(service)
+            return service
+
+        vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
+        admin = httpx.AsyncClient(base_url=sandbox, timeout=15)
+        try:
+            oauth = await start(OAUTH, **env)
+            poller_env = env | POLLER_SETTINGS | dovecot.settings
+            poller = await start(POLLER, **poller_env)
+            yield Stack(stack, sandbox, oauth, poller, start, poller_env, vault, admin)
+        finally:
+            await admin.aclose()
+            await vault.aclose()
+            for service in reversed(started):
+                with contextlib.suppress(Exception):
+                    await service.stop()
+
+
+@pytest.fixture(scope="session")
+def conformance_sandbox(infra_root: Path) -> Iterator[str]:
+    with sandbox_running(infra_root) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 async def conformance(
     stack: Infra,
     make_database: Callable[[str], Awaitable[str]],
@@ -145,27 +196,8 @@ async def conformance(
     dovecot: MailServer,
     conformance_sandbox: str,
 ) -> AsyncIterator[Stack]:
-    env: dict[str, str] = {}
-    for driver in DRIVERS.values():
-        env |= driver.service_settings(conformance_sandbox)
-    started: list[RunningService] = []
-
-    async def start(definition: Any, **overrides: str) -> RunningService:
-        service = await start_on_stack(stack, make_database, nats_users, definition, **overrides)
-        started.append(service)
-        return service
-
-    oauth = await start(OAUTH, **env)
-    poller_env = env | POLLER_SETTINGS | dovecot.settings
-    poller = await start(POLLER, **poller_env)
-    vault = VaultClient(stack.vault_addr, token=DEV_VAULT_TOKEN)
-    admin = httpx.AsyncClient(base_url=conformance_sandbox, timeout=15)
-    yield Stack(stack, conformance_sandbox, oauth, poller, start, poller_env, vault, admin)
-    await admin.aclose()
-    await vault.aclose()
-    for service in reversed(started):
-        with contextlib.suppress(Exception):
-            await service.stop()
+    async with stack_on(stack, make_database, nats_users, dovecot, conformance_sandbox) as found:
+        yield found
 
 
 def headers(tenant: str) -> dict[str, str]:

@@ -54,6 +54,37 @@ from keybuzz_devstack import dovecot as dovecot_conf
 T = TypeVar("T")
 
 
+# Test files whose cases run on servers each worker starts once (session fixtures), sent to
+# the workers (``--dist loadfile``) a marketplace at a time rather than whole: a connector's
+# cases spread over the workers instead of lengthening one file's, and splitting a file costs
+# no server start. The conformance suite's files but the one starting a stack of its own.
+SPLIT_BY_MARKETPLACE = "tests/conformance/test_"
+WHOLE = ("tests/conformance/test_reply_clock.py",)
+
+
+def work_unit(nodeid: str) -> str:
+    """What ``--dist loadfile`` sends a worker at once for the test ``nodeid``: its file, or
+    its file's cases of its first parameter (the marketplace) where ``SPLIT_BY_MARKETPLACE``."""
+    path, _, name = nodeid.partition("::")
+    if not path.startswith(SPLIT_BY_MARKETPLACE) or path in WHOLE or "[" not in name:
+        return path
+    return f"{path}::{name.partition('[')[2].rstrip(']').split('-', 1)[0]}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` by ``work_unit``; any other mode as pytest-xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ByWorkUnit(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
+
+
 @functools.cache
 def verifying_tls() -> ssl.SSLContext:
     """One verifying TLS context for the tests' HTTP clients. httpx builds a new one for each
@@ -283,16 +314,25 @@ def sqs_queues(sqs_endpoint: str, request: pytest.FixtureRequest) -> sqs.Queues:
     return sqs.create_queues(sqs_endpoint, f"keybuzz-orders-test-{uuid.uuid4().hex[:12]}")
 
 
+@contextlib.contextmanager
+def nats_running(root: Path, users: dict[str, str]) -> Iterator[infra.RunningServer]:
+    """A NATS server of its own (the session's users), its streams provisioned; stopped on
+    leaving."""
+    port = infra.free_port()
+    spec = infra.nats_spec(root / f"nats-{port}", port, users=users)
+    server = _start(spec, root)
+    try:
+        infra.provision_streams(spec.url, users)
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def private_nats(infra_root: Path, nats_users: dict[str, str]) -> Iterator[infra.RunningServer]:
-    """A NATS server of the test's own, for tests that stop and restart it (same users),
-    its streams provisioned."""
-    port = infra.free_port()
-    spec = infra.nats_spec(infra_root / f"nats-{port}", port, users=nats_users)
-    server = _start(spec, infra_root)
-    infra.provision_streams(spec.url, nats_users)
-    yield server
-    server.stop()
+    """A NATS server of the test's own, for tests that stop and restart it (same users)."""
+    with nats_running(infra_root, nats_users) as server:
+        yield server
 
 
 @dataclass
