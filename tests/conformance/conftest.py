@@ -1,5 +1,5 @@
-"""The conformance suite's fixtures (harness.py): a sandbox, oauth and a poller per module;
-each case runs once per registered shop-API connector, with its double's driver."""
+"""The conformance suite's fixtures (harness.py): a sandbox, oauth and a poller per test
+worker; each case runs once per registered shop-API connector, with its double's driver."""
 
 from typing import Any
 

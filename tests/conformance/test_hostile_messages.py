@@ -12,21 +12,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 from keybuzz_sandbox.conformance import ShopDriver, Unsupported
 from keybuzz_shared.connectors.seam import Connector
 
-from tests.conformance.harness import Stack, connected, shop_status, stored_ids, tickets
+from tests.conformance.harness import Stack, connected, shop_status, stored_ids
 from tests.conformance.test_hostile_json import written_while
 from tests.conformance.test_shop_api_connectors import first_polled, shops, stored_after, ticket_of
 
 HOSTILE_TEXT = "Bonjour\x00 colis\x01 abîmé \u202eenu\u202c \x7f fin"
-
-
-def _bodies(found: list[dict[str, Any]]) -> list[str]:
-    return [m.get("body") or "" for t in found for m in t["messages"]]
 
 
 async def test_a_message_with_control_characters_costs_that_message_only(
@@ -35,13 +30,16 @@ async def test_a_message_with_control_characters_costs_that_message_only(
     async with written_while(conformance, connector, driver, None, HOSTILE_TEXT) as (
         mine,
         first,
-        _,
+        hostile,
     ):
         healthy = await driver.buyer_writes(conformance.admin, mine.shop, "Un message sain")
         await stored_after(conformance, mine, healthy.message_id, first["lastSuccessAt"])
         status = await shop_status(conformance, mine)
         assert status is not None and status["consecutiveFailures"] == 0, status
-        [kept] = [b for b in _bodies(await tickets(conformance, mine)) if "colis" in b]
+        # By its id: the shop's history, read by the first poll, holds the other cases' texts.
+        assert (await stored_ids(conformance, mine)).count(hostile.message_id) == 1
+        ticket = await ticket_of(conformance, mine, hostile)
+    [kept] = [m["body"] for m in ticket["messages"] if m["externalId"] == hostile.message_id]
     assert "\x00" not in kept and "abîmé" in kept and kept.endswith("fin")
 
 
