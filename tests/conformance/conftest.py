@@ -12,6 +12,7 @@ from tests.conformance.harness import (  # noqa: F401
     conformance_sandbox,
     driver_of,
     shop_api_connectors,
+    stacks,
 )
 
 

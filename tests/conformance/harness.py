@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -188,15 +189,23 @@ def conformance_sandbox(infra_root: Path) -> Iterator[str]:
         yield url
 
 
+StackOn = Callable[[str], contextlib.AbstractAsyncContextManager[Stack]]
+
+
 @pytest.fixture(scope="session")
-async def conformance(
+def stacks(
     stack: Infra,
     make_database: Callable[[str], Awaitable[str]],
     nats_users: dict[str, str],
     dovecot: MailServer,
-    conformance_sandbox: str,
-) -> AsyncIterator[Stack]:
-    async with stack_on(stack, make_database, nats_users, dovecot, conformance_sandbox) as found:
+) -> StackOn:
+    """``stack_on`` a sandbox's URL, on the session's servers."""
+    return functools.partial(stack_on, stack, make_database, nats_users, dovecot)
+
+
+@pytest.fixture(scope="session")
+async def conformance(stacks: StackOn, conformance_sandbox: str) -> AsyncIterator[Stack]:
+    async with stacks(conformance_sandbox) as found:
         yield found
 
 

@@ -9,30 +9,23 @@ marketplace's would, which is the double's artifact, not the case's."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer
 from keybuzz_sandbox.conformance import ShopDriver
 from keybuzz_shared.connectors.seam import Connector
 
-from tests.conformance.harness import Stack, connected, events, sandbox_running, stack_on
+from tests.conformance.harness import Stack, StackOn, connected, events, sandbox_running
 from tests.conformance.test_shop_api_connectors import shops
 from tests.conformance.test_shop_replies import sent_under
 
 
 @pytest.fixture(scope="module")
-async def conformance(
-    infra_root: Path,
-    stack: Infra,
-    make_database: Callable[[str], Awaitable[str]],
-    nats_users: dict[str, str],
-    dovecot: MailServer,
-) -> AsyncIterator[Stack]:
+async def conformance(infra_root: Path, stacks: StackOn) -> AsyncIterator[Stack]:
     """A stack of the module's own, its sandbox's clock started with it."""
     with sandbox_running(infra_root) as sandbox:
-        async with stack_on(stack, make_database, nats_users, dovecot, sandbox) as found:
+        async with stacks(sandbox) as found:
             yield found
 
 
