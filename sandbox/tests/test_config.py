@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from keybuzz_double_fnac.env import FnacDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.config import ConfigError, config_from_env
-from keybuzz_sandbox.fnac.env import FnacDoubleSettings
 
 
 @pytest.mark.asyncio

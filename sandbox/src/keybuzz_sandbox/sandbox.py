@@ -5,15 +5,15 @@ from __future__ import annotations
 import secrets
 
 import msgspec
+from keybuzz_double_fnac.double import FnacDouble
+from keybuzz_double_fnac.env import FnacDoubleSettings
+from keybuzz_double_fnac.shops import default_shops
 
 from keybuzz_sandbox.echo import EchoSecret
 
 from .clock import Clock, SellerTimeline
 from .config import SandboxConfig
 from .faults import FaultConfig, FaultInjector
-from .fnac.double import FnacDouble
-from .fnac.env import FnacDoubleSettings
-from .fnac.shops import default_shops
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook

@@ -9,9 +9,9 @@ import dataclasses
 from collections.abc import Iterable
 
 import httpx
+from keybuzz_double_mirakl.driver import MiraklDriver
 
 from keybuzz_sandbox.conformance import DRIVERS, DoubleShop, ShopDriver
-from keybuzz_sandbox.mirakl.driver import MiraklDriver
 
 # Every Mirakl operator the double seeds is listed as this operator's driver is.
 _MIRAKL_TEMPLATE = "BOULANGER"
