@@ -32,7 +32,10 @@ import defusedxml.ElementTree as DefusedTree
 import xmlschema
 from keybuzz_connector_fnac import xml as connector_xml
 from keybuzz_double_fnac import schema
+from keybuzz_double_fnac.double import FnacDouble
+from keybuzz_double_fnac.env import FnacDoubleSettings
 from keybuzz_double_fnac.services import messages_query
+from keybuzz_double_fnac.shops import default_shops
 from keybuzz_double_fnac.wire import serialize
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.sandbox import Sandbox
@@ -61,8 +64,11 @@ UTF7 = (
 
 
 def _page() -> bytes:
-    sandbox = Sandbox(SandboxConfig())
-    book = next(b for b in sandbox.fnac.books.values() if b.gen.spec.name == SHOP)
+    config = SandboxConfig()
+    sandbox = Sandbox(config)
+    shops = default_shops(config.of(FnacDoubleSettings).bench_orders, 0)
+    fnac = FnacDouble(config.seed, shops, sandbox.clock, sandbox.state)
+    book = next(b for b in fnac.books.values() if b.gen.spec.name == SHOP)
     request = etree.fromstring(
         f'<messages_query xmlns="{schema.NS}" partner_id="{book.credentials.partner_id}" '
         f'shop_id="{book.shop_id}" results_count="100"><paging>1</paging></messages_query>'

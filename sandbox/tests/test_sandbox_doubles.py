@@ -7,14 +7,15 @@ import re
 
 import pytest
 from keybuzz_sandbox import doubles
+from keybuzz_sandbox.double_entry import Double
 
 
 def test_the_dev_stack_points_services_at_every_double() -> None:
     from keybuzz_devstack import stack
 
     _, shared = stack.plan_parts({})
-    for name, settings_of in doubles.DOUBLES.items():
-        settings = settings_of(stack.SANDBOX_URL)
+    for name, double in doubles.doubles().items():
+        settings = double.service_env(stack.SANDBOX_URL)
         assert settings.items() <= shared.items(), name
         # Each value an address, or a document of addresses (Mirakl's catalogue): the sandbox's.
         for value in settings.values():
@@ -24,7 +25,9 @@ def test_the_dev_stack_points_services_at_every_double() -> None:
 
 
 def test_two_doubles_setting_one_variable_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(doubles.DOUBLES, "copy", lambda url: {"FNAC_API_URL": f"{url}/copy/"})
+    copy = Double("copy", lambda url: {"FNAC_API_URL": f"{url}/copy/"})
+    installed = doubles.doubles()
+    monkeypatch.setattr(doubles, "doubles", lambda: {**installed, "copy": copy})
     with pytest.raises(ValueError, match="'copy' sets FNAC_API_URL"):
         doubles.service_env("http://127.0.0.1:1")
 

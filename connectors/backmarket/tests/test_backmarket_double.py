@@ -29,7 +29,7 @@ from backmarket_helpers import (
 from keybuzz_double_backmarket.contract import raw_spec
 from keybuzz_double_backmarket.env import BackMarketDoubleSettings
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.doubles import DOUBLES
+from keybuzz_sandbox.doubles import doubles
 
 pytestmark = pytest.mark.asyncio
 
@@ -70,7 +70,7 @@ async def test_shops_are_listed_with_their_tokens_countries_and_sizes(serve) -> 
     assert all(s["baseUrl"] == f"{http.base_url}".rstrip("/") + "/backmarket" for s in listed)
     extra = Seller(http, listed[-1])
     assert check_response("getCareFolderList", await extra.get(FOLDERS))["results"]
-    assert DOUBLES["backmarket"]("http://sandbox") == {
+    assert doubles()["backmarket"].service_env("http://sandbox") == {
         "BACKMARKET_EU_URL": "http://sandbox/backmarket"
     }
     read = SandboxConfig.from_env({"SANDBOX_BACKMARKET_EXTRA_SHOPS": "3"})

@@ -119,6 +119,21 @@ async def test_a_rotated_key_refuses_the_old_one(fnac_http) -> None:
     assert (await shops(fnac_http))["KeyBuzz Librairie Fnac"]["key"] == rotated["key"]
 
 
+async def test_a_rotated_key_and_an_advance_survive_a_restart(serve, tmp_path) -> None:
+    """What the double keeps in the sandbox's state (SANDBOX_STATE_DIR), read back by the
+    next sandbox on the same directory."""
+    config = SandboxConfig(state_dir=str(tmp_path))
+    first = await serve(config)
+    shop = (await shops(first))["KeyBuzz Librairie Fnac"]
+    rotated = (await first.post(f"/_sandbox/fnac/shops/{shop['shop_id']}/rotate-key")).json()
+    advanced = await first.post(f"/_sandbox/fnac/shops/{shop['shop_id']}/advance", json={})
+    assert advanced.status_code == 200, advanced.text
+    placed = (await shops(first))["KeyBuzz Librairie Fnac"]["orders"]
+    assert placed > shop["orders"]
+    again = (await shops(await serve(config)))["KeyBuzz Librairie Fnac"]
+    assert (again["key"], again["orders"]) == (rotated["key"], placed)
+
+
 async def test_unknown_shops_on_admin_endpoints(fnac_http) -> None:
     unknown = "11111111-2222-3333-4444-555555555555"
     for path in ("expire-tokens", "rotate-key"):

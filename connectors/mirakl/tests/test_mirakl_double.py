@@ -15,7 +15,7 @@ import pytest
 from keybuzz_double_mirakl.contract import raw_spec
 from keybuzz_double_mirakl.env import MiraklDoubleSettings
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.doubles import DOUBLES
+from keybuzz_sandbox.doubles import doubles
 from keybuzz_sandbox.fixtures import byte_arrivals, trickled_at_pace
 from mirakl_helpers import (
     ADMIN,
@@ -59,7 +59,7 @@ async def test_operators_are_listed_with_their_base_url_and_shops(serve) -> None
     leroy = listed["LEROY_MERLIN"]["shops"]
     assert len(leroy) == 2 and leroy[0]["apiKey"] == leroy[1]["apiKey"]  # one user, two shops
     # The connector's catalogue from service_env points each seeded operator at the double.
-    catalogue = json.loads(DOUBLES["mirakl"](str(http.base_url))["MIRAKL_CATALOGUE"])
+    catalogue = json.loads(doubles()["mirakl"].service_env(str(http.base_url))["MIRAKL_CATALOGUE"])
     assert {e["code"]: e["baseUrl"] for e in catalogue} == {
         code: operator["baseUrl"] for code, operator in listed.items()
     }

@@ -10,14 +10,15 @@ from __future__ import annotations
 import functools
 from importlib.metadata import entry_points
 
-from keybuzz_sandbox.double_entry import Double, ServiceEnv
+from keybuzz_sandbox.double_entry import Double
 
 GROUP = "keybuzz.doubles"
 
 
 @functools.cache
 def doubles() -> dict[str, Double]:
-    """Every installed double by name, in its entry points' order."""
+    """Every installed double by name, in its entry points' order: read when first asked,
+    never on import (a double's package imports this package's modules)."""
     found: dict[str, Double] = {}
     for point in entry_points(group=GROUP):
         double = point.load()
@@ -27,15 +28,12 @@ def doubles() -> dict[str, Double]:
     return found
 
 
-DOUBLES: dict[str, ServiceEnv] = {name: d.service_env for name, d in doubles().items()}
-
-
 def service_env(sandbox_url: str) -> dict[str, str]:
     """Every double's settings for services, for a sandbox at ``sandbox_url``; two doubles
     setting one variable is a mistake, refused here."""
     env: dict[str, str] = {}
-    for name, settings_of in DOUBLES.items():
-        settings = settings_of(sandbox_url)
+    for name, double in doubles().items():
+        settings = double.service_env(sandbox_url)
         if clash := sorted(env.keys() & settings.keys()):
             raise ValueError(f"double {name!r} sets {', '.join(clash)}, set by another double")
         env.update(settings)

@@ -98,6 +98,13 @@ class ShopView(msgspec.Struct, kw_only=True):
     orders: int  # placed so far
 
 
+class Kept(msgspec.Struct, kw_only=True):
+    """What the double keeps in the sandbox's state across restarts (under "fnac")."""
+
+    advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
+    keys: dict[str, str] = msgspec.field(default_factory=dict)  # rotated at run time
+
+
 class FnacDouble:
     def __init__(
         self,
@@ -109,11 +116,12 @@ class FnacDouble:
     ) -> None:
         self.clock = clock
         self.state = state
+        self.kept = msgspec.convert(state.doubles.get("fnac", {}), Kept)
         self.books: dict[str, ShopBook] = {}
         for spec in specs:
             creds = credentials(seed, spec)
-            key = state.fnac_keys.get(creds.shop_id, creds.key)
-            jumps = [(at, s) for at, s in state.fnac_advances.get(creds.shop_id, [])]
+            key = self.kept.keys.get(creds.shop_id, creds.key)
+            jumps = list(self.kept.advances.get(creds.shop_id, []))
             self.books[creds.shop_id] = ShopBook(
                 ShopGenerator(seed, spec, creds.shop_id, clock.anchor),
                 SellerTimeline(clock, jumps),
@@ -138,8 +146,10 @@ class FnacDouble:
             for book in self.books.values()
         ]
 
-    def record_advances(self) -> None:
-        self.state.fnac_advances = {sid: list(b.timeline.jumps) for sid, b in self.books.items()}
+    def record(self) -> None:
+        """Writes what it keeps into the sandbox's state (before each save)."""
+        self.kept.advances = {sid: list(b.timeline.jumps) for sid, b in self.books.items()}
+        self.state.doubles["fnac"] = msgspec.to_builtins(self.kept)
 
     # --- authentication -------------------------------------------------------------
 
@@ -183,7 +193,7 @@ class FnacDouble:
     def rotate_key(self, shop_id: str) -> Credentials:
         book = self.books[shop_id]
         book.credentials = msgspec.structs.replace(book.credentials, key=_uuid())
-        self.state.fnac_keys[shop_id] = book.credentials.key
+        self.kept.keys[shop_id] = book.credentials.key
         self.expire_tokens(shop_id)
         return book.credentials
 

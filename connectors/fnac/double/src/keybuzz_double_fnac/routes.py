@@ -18,10 +18,12 @@ from lxml import etree
 
 from . import errors
 from .double import FnacDouble, FnacFaultConfig
+from .env import FnacDoubleSettings
 from .generator import file_content
 from .schema import NS, SERVICES, XmlRefused, local_name, validated
 from .services import SERVICES as QUERIES
 from .services import auth_response
+from .shops import default_shops
 from .wire import add_error, child_text, response, serialize
 
 if TYPE_CHECKING:
@@ -246,7 +248,16 @@ def _problem(status: int, message: str) -> Response[bytes]:
 
 
 def fnac_routes(sb: Sandbox) -> list[Any]:
-    double = sb.fnac
+    """The double's routes; its shops cost nothing until asked for."""
+    own = sb.config.of(FnacDoubleSettings)
+    double = FnacDouble(
+        sb.config.seed,
+        default_shops(own.bench_orders, own.extra_shops),
+        sb.clock,
+        sb.state,
+        sb.config.public_url,
+    )
+    sb.before_save.append(double.record)
 
     @post("/fnac/api.php/{service:str}", include_in_schema=False, status_code=200)
     async def api(

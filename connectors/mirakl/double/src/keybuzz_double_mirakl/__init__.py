@@ -13,4 +13,5 @@ DOUBLE = Double(
     settings=MiraklDoubleSettings,
     routes_at="keybuzz_double_mirakl.routes:mirakl_routes",
     drivers_at="keybuzz_double_mirakl.driver:drivers",
+    listers_at="keybuzz_double_mirakl.driver:lister",
 )

@@ -3,6 +3,7 @@ operator stands for all."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -107,3 +108,21 @@ def drivers() -> dict[str, ShopDriver]:
             tokenless="a Mirakl API key has no token",
         )
     }
+
+
+def lister(marketplace: str) -> MiraklDriver | None:
+    """The driver listing a seeded operator's shops, made as BOULANGER's is (the
+    ``Double``'s ``listers_at``: every operator the double seeds shows a shop in
+    `make run`'s banner); None for a marketplace no seeded operator is."""
+    from .operators import OPERATORS  # its shops' specs: loaded when a banner asks
+
+    if marketplace not in {operator.code for operator in OPERATORS}:
+        return None
+    template = drivers()["BOULANGER"]
+    assert isinstance(template, MiraklDriver)
+    return dataclasses.replace(
+        template,
+        marketplace=marketplace,
+        api_family=f"mirakl:{marketplace}",
+        admin=f"{template.faults_at}/operators/{marketplace}",
+    )
