@@ -1,5 +1,5 @@
 """Talking to the Back Market double over HTTP in tests, and checking what it answers
-against Back Market's own OpenAPI description (keybuzz_sandbox/backmarket/openapi/).
+against Back Market's own OpenAPI description (keybuzz_double_backmarket/openapi/).
 
 The validator is openapi-schema-validator's OAS 3.0 one (``nullable``, OpenAPI's formats)
 over the description as keybuzz_double_backmarket.contract reads it: object schemas

@@ -1,5 +1,5 @@
 """Talking to the Mirakl double over HTTP in tests, and checking what it answers against
-Mirakl's own OpenAPI description of the seller API (keybuzz_sandbox/mirakl/openapi/).
+Mirakl's own OpenAPI description of the seller API (keybuzz_double_mirakl/openapi/).
 
 The validator is openapi-schema-validator's OAS 3.1 dialect (JSON Schema 2020-12 plus
 OpenAPI's formats: int32, int64…) over the description as keybuzz_double_mirakl.contract

@@ -26,7 +26,7 @@ _BACKMARKET_FAULTS = double_faults(
 
 @dataclass(frozen=True)
 class BackMarketDriver(AdminDriver):
-    """Back Market's double (sandbox/src/keybuzz_sandbox/backmarket/): a shop is its number
+    """Back Market's double (connectors/backmarket/double/): a shop is its number
     there; its credentials the connector's fields (token, seller id, country). A static
     token: nothing expires or is renewed. A message of the shop goes to the buyer and
     Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's."""

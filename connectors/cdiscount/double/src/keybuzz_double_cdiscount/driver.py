@@ -25,7 +25,7 @@ _OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"
 
 @dataclass(frozen=True)
 class CdiscountDriver(AdminDriver):
-    """Octopia's double (sandbox/src/keybuzz_sandbox/cdiscount/), its credentials named as
+    """Octopia's double (connectors/cdiscount/double/), its credentials named as
     the Cdiscount connector's fields (client id, client secret, seller id). Octopia's
     customer care (GrcOperator) writes in some discussions; a reply can go to it."""
 

@@ -32,7 +32,7 @@ SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
 
 @dataclass(frozen=True)
 class FnacDriver(AdminDriver):
-    """Fnac's double (sandbox/src/keybuzz_sandbox/fnac/): one API for Fnac and Darty. Its
+    """Fnac's double (connectors/fnac/double/): one API for Fnac and Darty. Its
     threads are the order's: the buyer's, or its customer care's while an incident is open
     (the seller writes to no operator)."""
 

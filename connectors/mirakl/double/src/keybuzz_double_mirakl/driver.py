@@ -38,7 +38,7 @@ MIRAKL_SUITE_FREQUENCY_FACTOR = 0.5
 
 @dataclass(frozen=True)
 class MiraklDriver(AdminDriver):
-    """One operator of Mirakl's double (sandbox/src/keybuzz_sandbox/mirakl/): its shops'
+    """One operator of Mirakl's double (connectors/mirakl/double/): its shops'
     keys and ids named as the Mirakl connector's fields (api key, shop id). Threads are
     opened on an order by the customer; the operator's staff write in some; a reply goes
     to the customer or the operator. A Mirakl key has no token: nothing expires."""
