@@ -7,7 +7,9 @@ in the sandbox's ``pyproject.toml``."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 
 from keybuzz_sandbox.double_entry import Double
@@ -15,10 +17,34 @@ from keybuzz_sandbox.double_entry import Double
 GROUP = "keybuzz.doubles"
 
 
-@functools.cache
+# Doubles registered at run time (``registered``), after the installed ones.
+_added: dict[str, Double] = {}
+
+
 def doubles() -> dict[str, Double]:
-    """Every installed double by name, in its entry points' order: read when first asked,
-    never on import (a double's package imports this package's modules)."""
+    """Every double by name: the installed ones in their entry points' order, then those
+    registered at run time."""
+    return {**_installed(), **_added} if _added else _installed()
+
+
+@contextlib.contextmanager
+def registered(double: Double) -> Iterator[Double]:
+    """``double`` served as an installed one until the block ends, as its entry point
+    would (a test's throwaway double): an app made within mounts its routes, and the
+    conformance drivers include its. A second double of its name is refused."""
+    if double.name in doubles():
+        raise ValueError(f"a double named {double.name!r} is already served")
+    _added[double.name] = double
+    try:
+        yield double
+    finally:
+        del _added[double.name]
+
+
+@functools.cache
+def _installed() -> dict[str, Double]:
+    """The installed doubles: read when first asked, never on import (a double's package
+    imports this package's modules)."""
     found: dict[str, Double] = {}
     for point in entry_points(group=GROUP):
         double = point.load()
