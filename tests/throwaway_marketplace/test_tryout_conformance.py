@@ -18,7 +18,7 @@ from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.seam import Connector
 
-from tests.conformance.harness import Stack, conformance, driver_of  # noqa: F401 - fixture
+from tests.conformance.harness import Stack, StackOn, driver_of, stacks  # noqa: F401 - fixture
 from tests.conformance.test_shop_api_connectors import (  # noqa: F401 - the suite's cases
     polled,
     test_a_hostile_body_is_refused_without_harm,
@@ -53,6 +53,17 @@ async def conformance_sandbox(tryout: None) -> AsyncIterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+async def conformance(
+    conformance_sandbox: str,
+    stacks: StackOn,  # noqa: F811 - the fixture
+) -> AsyncIterator[Stack]:
+    """oauth and the poller of this module's own, on its sandbox (the suite's are a
+    worker's, on a sandbox without the throwaway double)."""
+    async with stacks(conformance_sandbox) as found:
+        yield found
+
+
 @pytest.fixture
 def connector(tryout: None) -> Connector:
     return CONNECTOR
@@ -61,7 +72,7 @@ def connector(tryout: None) -> Connector:
 @pytest.fixture
 async def driver(
     connector: Connector,
-    conformance: Stack,  # noqa: F811 - the fixture
+    conformance: Stack,
 ) -> AsyncIterator[ShopDriver]:
     found = driver_of(connector)
     yield found
