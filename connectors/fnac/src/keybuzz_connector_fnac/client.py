@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors.kit.xml_answers import garbled
 from keybuzz_shared.http_calls import AnswerTooLarge, TransientFailure, read_bounded
 from keybuzz_shared.json_calls import CallTerms, JsonCalls
 from keybuzz_shared.redaction import KnownSecrets
@@ -272,7 +273,7 @@ class FnacClient(JsonCalls[_Call]):
         try:
             root = xml.parse(content, max_bytes=cap)
         except FnacProtocolError as exc:
-            if not _garbled(exc):
+            if not garbled(exc.reason):
                 raise
             self._lost(call, exc.reason)
             log.warning("Fnac answer unreadable; retrying", extra=self._where(call))
@@ -335,12 +336,6 @@ class FnacClient(JsonCalls[_Call]):
         return tuple(
             msgspec.structs.replace(e, text=known.redact(e.text)[:ERROR_TEXT_CHARS]) for e in errors
         )
-
-
-def _garbled(exc: FnacProtocolError) -> bool:
-    """Truncated or not XML at all: a server failing mid-answer, worth another try.
-    A DTD, a foreign document or an oversize body is refused at once."""
-    return exc.reason.startswith(("not well-formed", "not XML", "empty response"))
 
 
 def _is_xml(response: httpx.Response) -> bool:

@@ -1,14 +1,9 @@
 """Fnac's XML, both ways: requests built, responses parsed safely and read into models.
 
-No entity is ever declared, expanded or fetched, by three locks (docs/FNAC.md, "XML
-safety"): a document in another encoding than UTF-8, the only one Fnac answers in, is refused
-unread, and the parser reads every document as UTF-8 whatever its declaration says (a DTD
-written in UTF-7 stays text, and so not well-formed); a DTD in the prolog is refused before
-libxml2 sees it; and the parsed document is checked again: no document type declaration,
-no entity reference left (the parser resolves none). The parser (lxml) also runs with DTD
-loading, network and huge-tree mode off. Sizes are bounded before parsing
-(``MAX_RESPONSE_BYTES``; the client stops reading a longer body). lxml was chosen by
-measurement: docs/FNAC.md, "XML library".
+No entity is ever declared, expanded or fetched: answers are parsed by the kit's XML
+guard (keybuzz_shared.connectors.kit.xml_answers; docs/FNAC.md, "XML safety"), in UTF-8,
+the only encoding Fnac answers in, within ``MAX_RESPONSE_BYTES`` (the client stops reading
+a longer body).
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
 messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
@@ -24,6 +19,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TypeAlias, TypeVar
 
+from keybuzz_shared.connectors.kit.xml_answers import parse_guarded
+from keybuzz_shared.connectors.kit.xml_answers import short as _short
 from keybuzz_shared.redaction import redact_text
 from lxml import etree
 
@@ -61,87 +58,16 @@ N = TypeVar("N", int, Decimal)
 _NSMAP = {None: NS}  # the default namespace, as lxml spells it
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        encoding="utf-8",  # over the document's declaration
-        resolve_entities=False,
-        load_dtd=False,
-        dtd_validation=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
-
-
-_PARSER = _parser()
-
-
 # --- parsing ------------------------------------------------------------------------------
 
 
 def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
-    """The root element of a Fnac response; FnacProtocolError for anything else."""
-    if len(data) > max_bytes:
-        raise FnacProtocolError(f"response larger than {max_bytes} bytes")
-    if not data.strip():
-        raise FnacProtocolError("empty response")
-    _refuse_other_encodings(data)
-    _refuse_dtd(data)
-    try:
-        root = etree.fromstring(data, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise FnacProtocolError(f"not well-formed XML ({_short(str(exc))})") from None
-    except (ValueError, etree.LxmlError) as exc:
-        raise FnacProtocolError(f"not XML ({type(exc).__name__})") from None
-    _refuse_parsed_dtd(root)
+    """The root element of a Fnac response; FnacProtocolError for anything else (the
+    kit's guard: no DTD, no entity, UTF-8 only, ``max_bytes`` at most)."""
+    root = parse_guarded(data, FnacProtocolError, max_bytes=max_bytes)
     if etree.QName(root).namespace != NS:
         raise FnacProtocolError(f"root <{etree.QName(root).localname}> is not in {NS}")
     return root
-
-
-# What may stand before the root element: a UTF-8 byte order mark, white space, the XML
-# declaration, processing instructions and comments. A "<!" after them opens a DTD.
-_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
-
-
-# The encoding the XML declaration names, if it names one.
-_DECLARED_ENCODING = re.compile(
-    rb"(?:\xef\xbb\xbf)?<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']", re.DOTALL
-)
-# Fnac answers in UTF-8: every recorded response declares it (or nothing).
-FNAC_ENCODINGS = frozenset({"utf-8"})
-
-
-def _refuse_other_encodings(data: bytes) -> None:
-    """Another encoding could spell "<!DOCTYPE" without those bytes (UTF-7: "+ADw-+ACE-"),
-    past any check on the raw bytes: refused unread."""
-    if (
-        data.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00", b"\x4c\x6f\xa7\x94", b"\x2b\x2f\x76"))
-        or data[1:2] == b"\x00"
-    ):
-        raise FnacProtocolError("not UTF-8 (Fnac answers in UTF-8)")
-    declared = _DECLARED_ENCODING.match(data[:256])
-    if declared and declared.group(1).decode("ascii", "replace").lower() not in FNAC_ENCODINGS:
-        named = _short(declared.group(1).decode("ascii", "replace"), 40)
-        raise FnacProtocolError(f"declared encoding {named!r} is not UTF-8 (Fnac answers in UTF-8)")
-
-
-def _refuse_parsed_dtd(root: Element) -> None:
-    """The same guarantee on what libxml2 read, not on the bytes: no document type
-    declaration, and no entity reference (unresolved, so never expanded) anywhere."""
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise FnacProtocolError("the response carries a DTD (refused after parsing)")
-    if next(root.iter(etree.Entity), None) is not None:
-        raise FnacProtocolError("the response holds an entity reference (refused unexpanded)")
-
-
-def _refuse_dtd(data: bytes) -> None:
-    prolog = _PROLOG.match(data)
-    if data.startswith(b"<!", prolog.end() if prolog else 0):
-        raise FnacProtocolError("the response carries a DTD (refused unread)")
 
 
 def local_name(element: Element) -> str:
@@ -451,10 +377,6 @@ def _zone(zone: str | None) -> timezone:
     sign = -1 if zone[0] == "-" else 1
     digits = zone[1:].replace(":", "")
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # --- building -----------------------------------------------------------------------------
