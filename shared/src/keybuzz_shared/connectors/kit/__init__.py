@@ -19,6 +19,7 @@ from keybuzz_shared.connectors.kit.fields import (
     shop_number_field,
 )
 from keybuzz_shared.connectors.kit.listing import (
+    Count,
     Fetch,
     Listing,
     NextLink,
@@ -26,8 +27,10 @@ from keybuzz_shared.connectors.kit.listing import (
     Offsets,
     OffsetState,
     PageNumbers,
+    Pages,
     Paging,
     Query,
+    Renumbered,
     Seek,
     SeekToken,
     Span,
@@ -54,6 +57,9 @@ from keybuzz_shared.connectors.kit.requester import (
 
 __all__ = [
     "ById",
+    "Count",
+    "Pages",
+    "Renumbered",
     "decimal_of",
     "EachById",
     "Fetch",
