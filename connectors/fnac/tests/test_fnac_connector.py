@@ -14,7 +14,7 @@ import pytest
 from fnac_connector_helpers import shop
 from keybuzz_connector_fnac import session as fnac_connector
 from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
-from keybuzz_connector_fnac.errors import FnacCredentialsRefused
+from keybuzz_connector_fnac.models import FnacCredentialsRefused
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit import Pages, Renumbered

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from keybuzz_connector_fnac import xml
-from keybuzz_connector_fnac.errors import FnacProtocolError
 from keybuzz_connector_fnac.models import (
     DateRange,
+    FnacProtocolError,
     IncidentsQuery,
     MessagesQuery,
     MessageUpdate,

@@ -26,16 +26,14 @@ from keybuzz_shared.json_calls import CallTerms, JsonCalls
 from keybuzz_shared.redaction import KnownSecrets
 
 from keybuzz_connector_fnac import xml
-from keybuzz_connector_fnac.errors import (
+from keybuzz_connector_fnac.models import (
+    AuthToken,
     FnacCredentialsRefused,
     FnacErrorDetail,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
     FnacUnavailable,
-)
-from keybuzz_connector_fnac.models import (
-    AuthToken,
     IncidentsPage,
     IncidentsQuery,
     MessagesPage,

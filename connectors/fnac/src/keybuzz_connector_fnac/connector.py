@@ -31,7 +31,7 @@ from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, carried_text
-from keybuzz_connector_fnac.errors import refusal_codes
+from keybuzz_connector_fnac.models import refusal_codes
 from keybuzz_connector_fnac.session import (
     CLAIM_SUBJECT,
     ORDER_IDS,

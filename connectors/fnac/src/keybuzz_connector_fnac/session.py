@@ -53,15 +53,13 @@ from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac.client import FnacClient, carried_text
-from keybuzz_connector_fnac.errors import (
+from keybuzz_connector_fnac.models import (
+    MAX_ORDER_IDS,
+    DateRange,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
     FnacUnavailable,
-)
-from keybuzz_connector_fnac.models import (
-    MAX_ORDER_IDS,
-    DateRange,
     Incident,
     IncidentsQuery,
     Message,

@@ -24,11 +24,12 @@ from keybuzz_shared.connectors.kit.xml_answers import short as _short
 from keybuzz_shared.redaction import redact_text
 from lxml import etree
 
-from keybuzz_connector_fnac.errors import FnacErrorDetail, FnacProtocolError
 from keybuzz_connector_fnac.models import (
     MAX_ORDER_IDS,
     AuthToken,
     DateRange,
+    FnacErrorDetail,
+    FnacProtocolError,
     Incident,
     IncidentLine,
     IncidentsPage,
