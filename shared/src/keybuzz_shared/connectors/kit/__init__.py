@@ -37,6 +37,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Step,
     Token,
 )
+from keybuzz_shared.connectors.kit.login import LoginToken
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
     ById,
@@ -95,6 +96,7 @@ __all__ = [
     "ClientCredentials",
     "HeaderAuth",
     "Held",
+    "LoginToken",
     "OrderIdPattern",
     "Part",
     "Refusals",
