@@ -29,7 +29,6 @@ from keybuzz_shared.connectors.kit import (
     Renumbered,
 )
 from keybuzz_shared.connectors.seam import (
-    Attachment,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -45,6 +44,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     ThreadKind,
     cursor_of,
+    marketplace_message,
     read_each,
     state_of,
 )
@@ -448,20 +448,7 @@ def _thread(message: Message) -> ThreadKey:
 
 
 def _message(message: Message) -> MarketplaceMessage:
-    return MarketplaceMessage(
-        external_id=message.message_id,
-        thread=ThreadKey(
-            kind="OFFER" if message.referer_type == "OFFER" else "ORDER", id=message.referer
-        ),
-        sender_type=SENDERS.get(message.from_type, "SYSTEM"),
-        sender_name=message.from_name,
-        subject=message.subject,
-        body=message.description,
-        sent_at=message.created_at,
-        attachments=tuple(
-            Attachment(name=f.name, url=f.url, content_type=f.filetype) for f in message.files
-        ),
-    )
+    return marketplace_message(_inbox_message(message))
 
 
 def _inbox_message(message: Message) -> InboxMessage:
