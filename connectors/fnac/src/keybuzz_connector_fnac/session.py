@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors.kit import (
     Count,
+    Fetch,
     InLists,
     KitSession,
     ListedOrders,
@@ -28,6 +29,7 @@ from keybuzz_shared.connectors.kit import (
     Pages,
     Renumbered,
 )
+from keybuzz_shared.connectors.kit.listing import Read, Step
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxIncident,
@@ -70,9 +72,11 @@ from keybuzz_connector_fnac.models import (
     MessageUpdate,
     Order,
     OrdersQuery,
+    Paging,
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
 # Fnac may list a message or an order a little after its date: each listing by date starts
@@ -179,8 +183,10 @@ def _listed(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
     return [*items, *map(_Unreadable, unreadable)]
 
 
-def _reading(map_one: Any) -> Any:
-    def read(item: Any) -> Any:
+def _reading(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``map_one`` of an item read, ValueError (the reason) for one left out."""
+
+    def read(item: Any) -> T:
         if isinstance(item, _Unreadable):
             raise ValueError(str(item))
         return map_one(item)
@@ -349,7 +355,7 @@ class FnacSession(KitSession):
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
 
-    def _messages_since(self, **query: Any) -> Any:
+    def _messages_since(self, **query: Any) -> Fetch[Count]:
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
@@ -366,7 +372,7 @@ class FnacSession(KitSession):
 
         return fetch
 
-    def _orders_by(self, date: str) -> Any:
+    def _orders_by(self, date: str) -> Fetch[Count]:
         """orders_query of a window by ``date``; by creation, oldest first and the window's
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"
@@ -394,7 +400,7 @@ class FnacSession(KitSession):
         return _listed(found.orders, found.unreadable)
 
     async def _inbox_page(self, listing: Listing[Any, Pages, Count], since: datetime,
-                          cursor: str | None, map_one: Any) -> Page[Any]:  # fmt: skip
+                          cursor: str | None, map_one: Callable[[Any], T]) -> Page[T]:  # fmt: skip
         if cursor is None:
             state = listing.start(since, None, updated=True)
         else:
@@ -403,8 +409,8 @@ class FnacSession(KitSession):
         following = cursor_of(step.following) if step.following is not None else None
         return Page(items=step.items, next_cursor=following, unreadable=step.unreadable)
 
-    def _read(self, map_one: Any) -> Any:
-        def read(raw: Sequence[Any]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    def _read(self, map_one: Callable[[Any], T]) -> Read[T]:
+        def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
             items, unreadable = read_each(raw, _reading(map_one))
             for reason in unreadable:
                 log.warning(
@@ -416,7 +422,7 @@ class FnacSession(KitSession):
         return read
 
     @staticmethod
-    def _page(step: Any, until: datetime | None) -> Page[Any]:
+    def _page(step: Step[T, Pages], until: datetime | None) -> Page[T]:
         if step.following is None:
             return Page(items=step.items, next_cursor=None, complete_until=until)
         return Page(items=step.items, next_cursor=cursor_of(step.following))
@@ -426,7 +432,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _count(paging: Any) -> Count:
+def _count(paging: Paging) -> Count:
     return paging.has_next, paging.nb_total_result
 
 
