@@ -75,14 +75,10 @@ class FnacApiSettings(ConnectorSettings, kw_only=True, frozen=True):
     def shop_api(self, marketplace: str) -> ShopApiSettings | None:
         if marketplace not in (FNAC, DARTY):
             return None
-        return ShopApiSettings(
-            api_url=self.fnac_api_url,
-            timeout_seconds=self.fnac_timeout_seconds,
-            call_deadline_seconds=self.fnac_call_deadline_seconds,
+        return self.api_view(
+            ShopApiSettings,
+            "fnac",
             poll_interval_seconds=self.poll_interval_of(darty=marketplace == DARTY),
-            mark_as_read=self.fnac_mark_as_read,
-            first_poll_days=self.fnac_first_poll_days,
-            max_attachment_bytes=self.fnac_max_attachment_bytes,
             attachment_origins=self.fnac_file_origins,
         )
 
