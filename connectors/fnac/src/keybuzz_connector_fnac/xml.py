@@ -15,12 +15,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeAlias, TypeVar
 
-from keybuzz_shared.connectors.kit.xml_answers import parse_guarded
-from keybuzz_shared.connectors.kit.xml_answers import short as _short
+from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
+from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.redaction import redact_text
 from lxml import etree
 
@@ -102,13 +102,11 @@ def expect_root(root: Element, service: str) -> None:
 
 
 def read_auth(root: Element) -> AuthToken:
-    node = _Node(root)
-    token = _text(node, "token")
+    node = _node(root)
+    token = node.text("token")
     if not token:
         raise FnacProtocolError("auth_response without a token")
-    return AuthToken(
-        token=token, validity=_datetime(node, "validity"), version=_text(node, "version")
-    )
+    return AuthToken(token=token, validity=node.datetime("validity"), version=node.text("version"))
 
 
 def read_messages(root: Element) -> MessagesPage:
@@ -138,130 +136,130 @@ def read_message_updates(root: Element) -> tuple[MessageUpdateResult, ...]:
 
 
 def _each(
-    root: Element, name: str, read: Callable[[_Node], T]
+    root: Element, name: str, read: Callable[[Node], T]
 ) -> tuple[tuple[T, ...], tuple[str, ...]]:
     """One item in an unexpected shape is one reason (with its id), not a lost page."""
     items: list[T] = []
     unreadable: list[str] = []
     for element in root.iterfind(_q(name)):
-        node = _Node(element)
+        node = _node(element)
         try:
             items.append(read(node))
         except FnacProtocolError as exc:
-            ident = element.get("id") or _text(node, f"{name}_id") or "?"
+            ident = element.get("id") or node.text(f"{name}_id") or "?"
             unreadable.append(f"{name} {ident}: {exc.reason}")
     return tuple(items), tuple(unreadable)
 
 
 def _paging(root: Element) -> Paging:
     """A response without paging elements (a plain list) is one page."""
-    node = _Node(root)
-    page = _int(node, "page")
-    total = _int(node, "total_paging")
+    node = _node(root)
+    page = node.int("page")
+    total = node.int("total_paging")
     return Paging(
         page=page if page is not None else 1,
         total_paging=total if total is not None else 1,
-        nb_total_per_page=_int(node, "nb_total_per_page"),
-        nb_total_result=_int(node, "nb_total_result"),
+        nb_total_per_page=node.int("nb_total_per_page"),
+        nb_total_result=node.int("nb_total_result"),
     )
 
 
-def _message(node: _Node) -> Message:
-    referer = _child(node, "message_referer").element
+def _message(node: Node) -> Message:
+    referer = node.child("message_referer").element
     sender = node.get("message_from")
     return Message(
-        message_id=_required(node, "message_id"),
+        message_id=node.required("message_id"),
         referer_type=referer.get("type") or "ORDER",
         referer=(referer.text or "").strip(),
         from_type=(sender.get("type") or "SYSTEM") if sender is not None else "SYSTEM",
         from_name=((sender.text or "").strip() or None) if sender is not None else None,
-        subject=_text(node, "message_subject") or "",
-        description=_text(node, "message_description", strip=False) or "",
-        created_at=_required_datetime(node, "created_at"),
-        updated_at=_required_datetime(node, "updated_at"),
+        subject=node.text("message_subject") or "",
+        description=node.text("message_description", strip=False) or "",
+        created_at=node.required_datetime("created_at"),
+        updated_at=node.required_datetime("updated_at"),
         read=node.element.get("state", "UNREAD") == "READ",
         archived=node.element.get("archived", "FALSE") == "TRUE",
-        offer_title=_text(node, "message_offer_title"),
+        offer_title=node.text("message_offer_title"),
         files=tuple(
             MessageFile(
-                name=_text(file, "name") or "",
-                url=_required(file, "url"),
-                filetype=_text(file, "filetype"),
+                name=file.text("name") or "",
+                url=file.required("url"),
+                filetype=file.text("filetype"),
             )
             for file in node.all("message_file")
         ),
     )
 
 
-def _order(node: _Node) -> Order:
+def _order(node: Node) -> Order:
     return Order(
-        order_id=_required(node, "order_id"),
-        shop_id=_text(node, "shop_id"),
-        state=_required(node, "state"),
-        created_at=_required_datetime(node, "created_at"),
-        client_firstname=_text(node, "client_firstname"),
-        client_lastname=_text(node, "client_lastname"),
-        nb_messages=_int(node, "nb_messages"),
+        order_id=node.required("order_id"),
+        shop_id=node.text("shop_id"),
+        state=node.required("state"),
+        created_at=node.required_datetime("created_at"),
+        client_firstname=node.text("client_firstname"),
+        client_lastname=node.text("client_lastname"),
+        nb_messages=node.int("nb_messages"),
         details=tuple(_order_detail(d) for d in node.all("order_detail")),
     )
 
 
-def _order_detail(node: _Node) -> OrderDetail:
+def _order_detail(node: Node) -> OrderDetail:
     return OrderDetail(
-        order_detail_id=_required(node, "order_detail_id"),
-        state=_required(node, "state"),
-        product_name=_text(node, "product_name") or "",
-        quantity=_int(node, "quantity") or 0,
-        price=_decimal(node, "price"),
-        offer_seller_id=_text(node, "offer_seller_id"),
-        offer_fnac_id=_text(node, "offer_fnac_id"),
-        tracking_number=_text(node, "tracking_number"),
-        created_at=_datetime(node, "created_at"),
-        debited_at=_datetime(node, "debited_at"),
-        received_at=_datetime(node, "received_at"),
-        refused_at=_datetime(node, "refused_at"),
-        shipped_at=_datetime(node, "shipped_at"),
+        order_detail_id=node.required("order_detail_id"),
+        state=node.required("state"),
+        product_name=node.text("product_name") or "",
+        quantity=node.int("quantity") or 0,
+        price=node.decimal("price"),
+        offer_seller_id=node.text("offer_seller_id"),
+        offer_fnac_id=node.text("offer_fnac_id"),
+        tracking_number=node.text("tracking_number"),
+        created_at=node.datetime("created_at"),
+        debited_at=node.datetime("debited_at"),
+        received_at=node.datetime("received_at"),
+        refused_at=node.datetime("refused_at"),
+        shipped_at=node.datetime("shipped_at"),
     )
 
 
-def _incident(node: _Node) -> Incident:
-    header = _child(node, "header")
+def _incident(node: Node) -> Incident:
+    header = node.child("header")
     lines = node.get("order_details_incident")
     return Incident(
-        incident_id=node.element.get("id") or _required(header, "incident_id"),
-        order_id=_required(header, "order_id"),
-        status=_required(header, "status"),
-        waiting_for_seller_answer=_text(header, "waiting_for_seller_answer") == "TRUE",
-        message=_text(header, "message", strip=False) or "",
-        opened_by=_text(header, "opened_by"),
-        closed_by=_text(header, "closed_by"),
-        created_at=_required_datetime(header, "created_at"),
-        updated_at=_required_datetime(header, "updated_at"),
-        closed_at=_datetime(header, "closed_at"),
+        incident_id=node.element.get("id") or header.required("incident_id"),
+        order_id=header.required("order_id"),
+        status=header.required("status"),
+        waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
+        message=header.text("message", strip=False) or "",
+        opened_by=header.text("opened_by"),
+        closed_by=header.text("closed_by"),
+        created_at=header.required_datetime("created_at"),
+        updated_at=header.required_datetime("updated_at"),
+        closed_at=header.datetime("closed_at"),
         lines=()
         if lines is None
-        else tuple(_incident_line(line) for line in _Node(lines).all("order_detail_incident")),
+        else tuple(_incident_line(line) for line in _node(lines).all("order_detail_incident")),
     )
 
 
-def _incident_line(node: _Node) -> IncidentLine:
+def _incident_line(node: Node) -> IncidentLine:
     refunds = node.get("refunds")
     return IncidentLine(
-        order_detail_id=_required(node, "order_detail_id"),
-        type=_text(node, "type") or "",
-        status=_required(node, "status"),
-        created_at=_datetime(node, "created_at"),
-        updated_at=_datetime(node, "updated_at"),
+        order_detail_id=node.required("order_detail_id"),
+        type=node.text("type") or "",
+        status=node.required("status"),
+        created_at=node.datetime("created_at"),
+        updated_at=node.datetime("updated_at"),
         refunds=()
         if refunds is None
         else tuple(
             Refund(
-                product_amount=_decimal(refund, "product_amount") or Decimal(0),
-                shipping_amount=_decimal(refund, "shipping_amount") or Decimal(0),
-                fee_ht_amount=_decimal(refund, "fee_ht_amount"),
-                created_at=_datetime(refund, "created_at"),
+                product_amount=refund.decimal("product_amount") or Decimal(0),
+                shipping_amount=refund.decimal("shipping_amount") or Decimal(0),
+                fee_ht_amount=refund.decimal("fee_ht_amount"),
+                created_at=refund.datetime("created_at"),
             )
-            for refund in _Node(refunds).all("refund")
+            for refund in _node(refunds).all("refund")
         ),
     )
 
@@ -274,110 +272,13 @@ def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
 
-class _Node:
-    """An element with its children indexed by name: one pass over them, however many
-    fields are read (a find() per field costs as much as the whole index)."""
-
-    __slots__ = ("_children", "element")
-
-    def __init__(self, element: Element) -> None:
-        self.element = element
-        self._children: dict[str, list[Element]] = {}
-        for child in element:
-            if isinstance(child.tag, str):  # not a processing instruction
-                self._children.setdefault(child.tag, []).append(child)
-
-    def get(self, name: str) -> Element | None:
-        found = self._children.get(_q(name))
-        return found[0] if found else None
-
-    def all(self, name: str) -> list[_Node]:
-        return [_Node(child) for child in self._children.get(_q(name), ())]
-
-
-def _child(node: _Node, name: str) -> _Node:
-    child = node.get(name)
-    if child is None:
-        raise FnacProtocolError(f"<{local_name(node.element)}> lacks <{name}>")
-    return _Node(child)
-
-
-def _text(node: _Node, name: str, *, strip: bool = True) -> str | None:
-    """The child's text (CDATA included); None when absent or empty."""
-    child = node.get(name)
-    if child is None or child.text is None:
-        return None
-    text = child.text.strip() if strip else child.text
-    return text if text.strip() else None
-
-
-def _required(node: _Node, name: str) -> str:
-    text = _text(node, name)
-    if text is None:
-        raise FnacProtocolError(f"<{local_name(node.element)}> lacks <{name}>")
-    return text
-
-
-def _int(node: _Node, name: str) -> int | None:
-    return _number(node, name, int, "an integer")
-
-
-def _decimal(node: _Node, name: str) -> Decimal | None:
-    return _number(node, name, Decimal, "a number")
-
-
-def _number(node: _Node, name: str, kind: Callable[[str], N], what: str) -> N | None:
-    text = _text(node, name)
-    try:
-        return None if text is None else kind(text)
-    except (ValueError, ArithmeticError):  # decimal's InvalidOperation is an ArithmeticError
-        raise FnacProtocolError(f"<{name}> is not {what}") from None
-
-
-def _datetime(node: _Node, name: str) -> datetime | None:
-    text = _text(node, name)
-    return None if text is None else parse_datetime(text, name)
-
-
-def _required_datetime(node: _Node, name: str) -> datetime:
-    return parse_datetime(_required(node, name), name)
-
-
-# xs:dateTime as Fnac writes it: hours may have one digit; no zone means UTC.
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6})\d*)?)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?"
-)
+def _node(element: Element) -> Node:
+    return Node(element, NS, FnacProtocolError)
 
 
 def parse_datetime(text: str, name: str = "date") -> datetime:
-    match = _DATETIME.fullmatch(text.strip())
-    if match is None:
-        raise FnacProtocolError(f"<{name}> is not a date-time: {_short(text, 40)!r}")
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second or 0),
-            int((fraction or "0").ljust(6, "0")),
-            tzinfo=_zone(zone),
-        )
-    except ValueError:
-        raise FnacProtocolError(f"<{name}> is not a date-time: {_short(text, 40)!r}") from None
-    return moment.astimezone(UTC)
-
-
-@functools.cache
-def _zone(zone: str | None) -> timezone:
-    if zone is None or zone == "Z":
-        return UTC
-    sign = -1 if zone[0] == "-" else 1
-    digits = zone[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    """xs:dateTime as Fnac writes it (hours may have one digit; no zone means UTC)."""
+    return kit_datetime(text, FnacProtocolError, name)
 
 
 # --- building -----------------------------------------------------------------------------
