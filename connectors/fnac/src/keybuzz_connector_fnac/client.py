@@ -14,7 +14,6 @@ Fnac is called and what its XML answers mean. Details and assumptions: docs/FNAC
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
@@ -48,7 +47,6 @@ from keybuzz_connector_fnac.models import (
 
 log = logging.getLogger(__name__)
 
-PRODUCTION_URL = "https://vendeur.fnac.com/api.php/"
 # Actions that send something to a buyer or Fnac: never repeated once the request left.
 SENDING_ACTIONS = frozenset({"reply", "create"})
 # Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
@@ -66,9 +64,8 @@ ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 MESSAGE_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024
 
-# Characters an XML 1.0 document cannot hold (C0 controls but tab and line ends, U+FFFE,
-# U+FFFF, lone surrogates): Fnac's messages travel in one, so a message cannot carry them.
-_NOT_CARRIED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Fnac's messages travel in an XML document, so a message cannot carry what XML 1.0
+# cannot hold (xml.NOT_XML_CHARS).
 # What a pasted soft line break (U+000B) or page break (U+000C) stands for.
 _LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
 
@@ -78,7 +75,7 @@ def carried_text(text: str) -> str:
     end, every other character XML cannot hold is left out. Fnac stores and lists back
     exactly this, so a reply's text is made so before it is queued and compared so when
     it is read back."""
-    return _NOT_CARRIED.sub("", text.translate(_LINE_BREAKS))
+    return xml.NOT_XML_CHARS.sub("", text.translate(_LINE_BREAKS))
 
 
 class FnacCredentials(msgspec.Struct, frozen=True):

@@ -406,13 +406,15 @@ def format_datetime(moment: datetime) -> str:
     return aware.replace(microsecond=0).isoformat()
 
 
-_NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters an XML 1.0 document cannot hold (C0 controls but tab and line ends, U+FFFE,
+# U+FFFF, lone surrogates).
+NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(text: str) -> str:
     """``text`` with each character XML 1.0 cannot hold (control characters, lone
     surrogates) replaced by U+FFFD."""
-    return _NOT_XML_CHARS.sub("\ufffd", text)
+    return NOT_XML_CHARS.sub("\ufffd", text)
 
 
 def _serialize(root: Element) -> bytes:
