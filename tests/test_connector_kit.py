@@ -2,12 +2,15 @@
 connector built on it holds without writing it — a token shared by concurrent callers and
 renewed once, the token endpoint's refusals read as credentials, a refusal the marketplace
 declares as a hold, a Retry-After holding back later calls of the operation, a send never
-repeated, redirects and next links that would leave the API refused, secrets never quoted.
+repeated, redirects and next links that would leave the API refused, secrets never quoted;
+a token kept elsewhere renewed once when the marketplace says it expired, the marketplace's
+own errors, a pace around each request, answers decoded into their shape.
 The connectors' own tests hold the same against their doubles."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -24,6 +27,7 @@ from keybuzz_shared.connectors.kit import (
     ClientCredentials,
     HeaderAuth,
     Held,
+    KeptToken,
     Refusals,
     Requester,
 )
@@ -375,3 +379,88 @@ async def test_the_daily_allowance_is_counted_and_a_call_past_its_limit_is_never
     requester.limit_allowance_calls(None)
     await requester.get_json("folders")
     assert script.hits("/api/folders") == 3
+
+
+class KitOwnError(Exception):
+    """A marketplace's own error for a refusal: its code kept."""
+
+    def __init__(self, call: str, status: int, code: str) -> None:
+        super().__init__(f"{call}: {status} {code}")
+        self.call, self.status, self.code = call, status, code
+
+
+def own_error(call: str, status: int, document: Any) -> Exception:
+    return KitOwnError(call, status, document.get("code", "") if document else "")
+
+
+def said_expired(response: httpx.Response, document: Any) -> bool:
+    return response.status_code == 403 and bool(document) and document.get("code") == "Expired"
+
+
+@dataclass
+class Recorded:
+    """A pace that records what it was asked: the calls waited for, the answers' statuses."""
+
+    asked: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+    async def before(self, call: str) -> None:
+        self.asked.append(call)
+
+    def after(self, call: str, response: httpx.Response) -> None:
+        self.statuses.append(response.status_code)
+
+
+class Item(msgspec.Struct):
+    id: int
+
+
+async def test_a_kept_token_said_expired_is_renewed_once_with_own_errors_pace_and_shape(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    kept, dropped = ["t1", "t2", "t3", "t4"], []
+
+    async def fetch() -> str:
+        return kept[0]
+
+    def drop() -> None:
+        dropped.append(kept.pop(0))
+
+    recorded = Recorded()
+    refusals = Refusals(credentials=frozenset(), expired=said_expired, error=own_error)
+    requester = Requester(
+        dataclasses.replace(spec(), refusals=refusals),
+        KeptToken(fetch, drop, header="X-Token", scheme=""),
+        http,
+        base,
+        pace=recorded,
+        **FAST,
+    )
+    # Said expired: dropped where it is kept, the next one sent; an answer in another
+    # shape is asked again.
+    script.replies["/api/items/1"] = [
+        Reply(403, {"code": "Expired"}),
+        Reply(body={"id": "one"}),
+        Reply(body={"id": 1}),
+    ]
+    assert await requester.request("GET", "items/1", name="getItem", shape=Item) == Item(1)
+    assert dropped == ["t1"]
+    assert [h["x-token"] for _, _, h in script.seen] == ["t1", "t2", "t2"]
+    assert recorded.asked == ["getItem"] * 3 and recorded.statuses == [403, 200, 200]
+
+    # Any other refusal is the marketplace's own error, its code kept, the token kept.
+    script.replies["/api/items/2"] = [Reply(404, {"code": "NotFound"})]
+    with pytest.raises(KitOwnError) as missing:
+        await requester.request("GET", "items/2", name="getItem", shape=Item)
+    assert (missing.value.call, missing.value.status, missing.value.code) == (
+        "getItem",
+        404,
+        "NotFound",
+    )
+    # Said expired again once renewed: the marketplace's error, one renewal only.
+    script.replies["/api/items/3"] = [Reply(403, {"code": "Expired"})]
+    with pytest.raises(KitOwnError) as expired:
+        await requester.request("GET", "items/3", name="getItem")
+    assert expired.value.code == "Expired" and dropped == ["t1", "t2"]
+    assert script.hits("/api/items/3") == 2

@@ -5,7 +5,8 @@ sandbox's seeded seller the way a seller does, Vault read and written as its roo
 Shared by oauth's tests, the orders service's (``orders_testing``, which connects tenants
 through oauth) and the connectors' folders that start either service. Unlike the rest of
 the devstack it imports a service, oauth: its fixture starts it, and is written once here
-rather than in each folder whose tests need it.
+rather than in each folder whose tests need it; and Amazon's token service as another
+service builds it (``token_service``), asked by oauth's tests and Amazon's own.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import hvac
 import pytest
+from keybuzz_connector_amazon import LwaClient, TokenService, outbox_reauth_reporter
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_sandbox.marketplaces import FR as FR
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
+from keybuzz_shared.connectors.settings import MarketplaceSettings
+from keybuzz_shared.service import ServiceDefinition
 from keybuzz_shared.settings import DEV_JWT_SECRET
 from nats.js import JetStreamContext
 
@@ -224,3 +228,82 @@ async def revoke_in_sandbox(sandbox: str, refresh_token: str) -> None:
             f"{sandbox}/_sandbox/revocations", json={"refreshToken": refresh_token}
         )
     assert response.status_code == 200, response.text
+
+
+# Another service calling SP-API, with the orders service's Vault token and policy
+# (read-only on tenant credentials): what orders and poller will run.
+SPAPI_CALLER = ServiceDefinition(
+    name="orders",
+    description="stand-in SP-API caller (orders' Vault policy)",
+    settings_type=MarketplaceSettings,
+    migrations=None,
+)
+
+
+def frontend_result(response: httpx.Response) -> dict[str, str]:
+    """The query the callback sent the browser back to the product with."""
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith(FRONTEND + "?"), location
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+class LwaFaults:
+    """Make the sandbox's LWA token endpoint fail the next calls (its ``failNext`` faults)."""
+
+    def __init__(self, sandbox: str) -> None:
+        self.url = f"{sandbox}/_sandbox/faults"
+        self.http = httpx.AsyncClient(timeout=10)
+
+    async def fail_next(self, count: int, status: int) -> None:
+        faults = {"failNext": count, "failStatus": status, "operations": ["lwaToken"]}
+        response = await self.http.put(self.url, json=faults)
+        assert response.status_code == 200, response.text
+
+    async def left(self) -> int:
+        """How many of the armed failures LWA has not answered yet."""
+        return int((await self.http.get(self.url)).json()["failNext"])
+
+    async def clear(self) -> None:
+        assert (await self.http.delete(self.url)).status_code == 204
+
+
+@pytest.fixture
+async def lwa_faults(sandbox_url: str) -> AsyncIterator[LwaFaults]:
+    """Cleared afterwards, whatever the test did: the sandbox process serves the whole session."""
+    faults = LwaFaults(sandbox_url)
+    try:
+        yield faults
+    finally:
+        await faults.clear()
+        await faults.http.aclose()
+
+
+@pytest.fixture
+async def kit(make_kit: Callable[..., Awaitable[OauthKit]]) -> OauthKit:
+    return await make_kit()
+
+
+def token_service(
+    runtime: Any, kit: OauthKit, http: httpx.AsyncClient | None = None
+) -> TokenService:
+    """The shared token service as another service would build it, on that service's runtime."""
+    lwa = LwaClient(f"{kit.sandbox}/auth/o2/token", http=http)
+    return TokenService(
+        runtime.vault,
+        lwa,
+        app_source=kit.app_source,
+        on_reauth_required=outbox_reauth_reporter(runtime),
+    )
+
+
+class LwaCounter:
+    """Counts the token responses LWA really sent (an httpx response hook, no stand-in)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.client = httpx.AsyncClient(timeout=10, event_hooks={"response": [self._count]})
+
+    async def _count(self, response: httpx.Response) -> None:
+        if response.request.url.path.endswith("/auth/o2/token"):
+            self.calls += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,37 +19,28 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import uvicorn
-from keybuzz_connector_amazon import (
-    LwaClient,
-    TokenService,
-    outbox_reauth_reporter,
-)
 
 # What the orders service's and the connectors' tests share with these (an oauth service
 # on the sandbox, its seeded seller, Vault as root), under the names these tests use.
 from keybuzz_devstack.oauth_testing import FR as FR
-from keybuzz_devstack.oauth_testing import FRONTEND
 from keybuzz_devstack.oauth_testing import SELLER as SELLER
+from keybuzz_devstack.oauth_testing import SPAPI_CALLER as SPAPI_CALLER
+from keybuzz_devstack.oauth_testing import LwaCounter as LwaCounter
+from keybuzz_devstack.oauth_testing import LwaFaults as LwaFaults
 from keybuzz_devstack.oauth_testing import OauthKit as OauthKit
+from keybuzz_devstack.oauth_testing import frontend_result as frontend_result
+from keybuzz_devstack.oauth_testing import kit as kit
+from keybuzz_devstack.oauth_testing import lwa_faults as lwa_faults
 from keybuzz_devstack.oauth_testing import make_kit as make_kit
 from keybuzz_devstack.oauth_testing import new_tenant as new_tenant
 from keybuzz_devstack.oauth_testing import read_secret as read_secret
 from keybuzz_devstack.oauth_testing import revoke_in_sandbox as revoke_in_sandbox
 from keybuzz_devstack.oauth_testing import root_vault as root_vault
 from keybuzz_devstack.oauth_testing import tenant_path as tenant_path
+from keybuzz_devstack.oauth_testing import token_service as token_service
 from keybuzz_devstack.testing import find_event as find_event  # the oauth tests take it here
-from keybuzz_shared.connectors.settings import MarketplaceSettings
-from keybuzz_shared.service import ServiceDefinition
 
 OTHER_SELLER = "A3DESELLERBENCH"  # the sandbox's benchmark seller (DE)
-# Another service calling SP-API, with the orders service's Vault token and policy
-# (read-only on tenant credentials): what orders and poller will run.
-SPAPI_CALLER = ServiceDefinition(
-    name="orders",
-    description="stand-in SP-API caller (orders' Vault policy)",
-    settings_type=MarketplaceSettings,
-    migrations=None,
-)
 
 
 async def database_dump(pool: Any) -> str:
@@ -73,77 +64,8 @@ async def database_dump(pool: Any) -> str:
     return "\n".join(parts)
 
 
-def frontend_result(response: httpx.Response) -> dict[str, str]:
-    """The query the callback sent the browser back to the product with."""
-    assert response.status_code == 303, response.text
-    location = response.headers["location"]
-    assert location.startswith(FRONTEND + "?"), location
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
 def callback_query(callback_url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(callback_url).query).items()}
-
-
-class LwaFaults:
-    """Make the sandbox's LWA token endpoint fail the next calls (its ``failNext`` faults)."""
-
-    def __init__(self, sandbox: str) -> None:
-        self.url = f"{sandbox}/_sandbox/faults"
-        self.http = httpx.AsyncClient(timeout=10)
-
-    async def fail_next(self, count: int, status: int) -> None:
-        faults = {"failNext": count, "failStatus": status, "operations": ["lwaToken"]}
-        response = await self.http.put(self.url, json=faults)
-        assert response.status_code == 200, response.text
-
-    async def left(self) -> int:
-        """How many of the armed failures LWA has not answered yet."""
-        return int((await self.http.get(self.url)).json()["failNext"])
-
-    async def clear(self) -> None:
-        assert (await self.http.delete(self.url)).status_code == 204
-
-
-@pytest.fixture
-async def lwa_faults(sandbox_url: str) -> AsyncIterator[LwaFaults]:
-    """Cleared afterwards, whatever the test did: the sandbox process serves the whole session."""
-    faults = LwaFaults(sandbox_url)
-    try:
-        yield faults
-    finally:
-        await faults.clear()
-        await faults.http.aclose()
-
-
-@pytest.fixture
-async def kit(make_kit: Callable[..., Awaitable[OauthKit]]) -> OauthKit:
-    return await make_kit()
-
-
-def token_service(
-    runtime: Any, kit: OauthKit, http: httpx.AsyncClient | None = None
-) -> TokenService:
-    """The shared token service as another service would build it, on that service's runtime."""
-    lwa = LwaClient(f"{kit.sandbox}/auth/o2/token", http=http)
-    return TokenService(
-        runtime.vault,
-        lwa,
-        app_source=kit.app_source,
-        on_reauth_required=outbox_reauth_reporter(runtime),
-    )
-
-
-class LwaCounter:
-    """Counts the token responses LWA really sent (an httpx response hook, no stand-in)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.client = httpx.AsyncClient(timeout=10, event_hooks={"response": [self._count]})
-
-    async def _count(self, response: httpx.Response) -> None:
-        if response.request.url.path.endswith("/auth/o2/token"):
-            self.calls += 1
 
 
 @dataclass

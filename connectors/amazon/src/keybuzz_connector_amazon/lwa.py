@@ -2,22 +2,22 @@
 
 httpx with TLS always verified (a private CA may be given, never ``verify=False``).
 Transient failures — 5xx, 429, timeouts, connection errors, a garbled answer — are
-retried with exponential back-off and jitter, an answer is read up to a cap (the shared
-call steps, ``keybuzz_shared.json_calls``); LWA's own refusals are not retried.
+retried with exponential back-off and jitter, an answer is read up to a cap (the
+connector kit's requester, ``keybuzz_shared.connectors.kit``); LWA's own refusals are not
+retried.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import msgspec
-from keybuzz_shared.http_calls import TransientFailure
-from keybuzz_shared.json_calls import CallTerms, JsonCalls
+from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
 from keybuzz_shared.redaction import redact_text
 
 from keybuzz_connector_amazon.credentials import AppCredentials
@@ -53,19 +53,15 @@ class _ErrorResponse(msgspec.Struct):
 MAX_RESPONSE_BYTES = 64 * 1024  # a token answer is a few hundred bytes
 
 
-@dataclass
-class _Call:
-    name: str  # the grant type
-    idempotent: bool = True  # a code refused once used is refused again, never doubled
-    in_doubt: bool = False
-    retry_after: float | None = None
-
-
 def tls_verification(cacert: str | None) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=cacert) if cacert else True
 
 
-class LwaClient(JsonCalls[_Call]):
+class LwaClient:
+    """LWA's token calls on the kit's requester; a code refused once used is refused
+    again, never doubled, so every grant is asked again after an answer proving nothing
+    was done, a lost one included."""
+
     def __init__(
         self,
         endpoint: str = LWA_TOKEN_ENDPOINT,
@@ -79,17 +75,25 @@ class LwaClient(JsonCalls[_Call]):
         def unavailable(call: str, reason: str, *, retry_after: float | None = None) -> Exception:
             return LwaUnavailable(f"LWA at {endpoint} ({call}) {reason}")
 
-        terms = CallTerms(
+        api = ApiSpec(
             "LWA",
             log,
-            unavailable=unavailable,
-            unreadable=unavailable,
-            outcome_unknown=unavailable,
-        )
-        super().__init__(
-            http or httpx.AsyncClient(timeout=timeout, verify=tls_verification(cacert)),
-            terms,
+            CallErrors(
+                unavailable=unavailable,
+                unreadable=unavailable,
+                outcome_unknown=unavailable,
+                refused=lambda call, status, detail: LwaError("", detail, status),
+                credentials_refused=lambda detail: LwaError("", detail, 401),
+            ),
+            Refusals(error=lambda call, status, document: _refusal(status, document)),
             max_response_bytes=MAX_RESPONSE_BYTES,
+        )
+        self._http = http or httpx.AsyncClient(timeout=timeout, verify=tls_verification(cacert))
+        self._requester = Requester(
+            api,
+            HeaderAuth({}),
+            self._http,
+            endpoint,
             attempts=attempts,
             initial_backoff=0.2,
             max_backoff=max_backoff,
@@ -117,31 +121,10 @@ class LwaClient(JsonCalls[_Call]):
 
     async def _request(self, app: AppCredentials, form: dict[str, str]) -> TokenGrant:
         form = {**form, "client_id": app.client_id, "client_secret": app.client_secret}
-        call = _Call(form["grant_type"])
-        return await self._attempted(call, lambda: self._post_once(call, form))
-
-    async def _post_once(self, call: _Call, form: dict[str, str]) -> TokenGrant:
-        _, content = await self._exchange(
-            call,
-            lambda: self._http.stream(
-                "POST", self.endpoint, data=form, headers={"Accept": "application/json"}
-            ),
-            self._max_bytes,
+        body: _TokenResponse = await self._requester.token(
+            self.endpoint, urlencode(form).encode(), shape=_TokenResponse
         )
-        try:
-            body = msgspec.json.decode(content, type=_TokenResponse)
-        except msgspec.DecodeError as exc:
-            raise TransientFailure(f"unreadable token response: {exc}") from None
         return TokenGrant(body.access_token, body.expires_in, body.refresh_token)
-
-    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
-        raise _refusal(response.status_code, await self._refusal(response))
-
-    def _shop(self) -> dict[str, str]:
-        return {}
-
-    def _secrets(self) -> Iterable[str]:
-        return ()
 
 
 def _refusal(status: int, document: Any) -> LwaError:

@@ -3,10 +3,11 @@
 Every call carries ``x-amz-access-token`` from the :class:`TokenService` (no SigV4).
 One token bucket per (tenant, operation) at the model's documented rate and burst
 (``shared/spapi-models/``), adopting ``x-amzn-RateLimit-Limit`` when Amazon sends it.
+Each call runs on the connector kit's requester (``keybuzz_shared.connectors.kit``):
 429, 5xx, timeouts and unreadable bodies are retried with jittered back-off, then
 :class:`SpApiUnavailable` says Amazon is down for now, and an answer is read up to
-``MAX_RESPONSE_BYTES`` (the shared call steps, ``keybuzz_shared.json_calls``); a 403
-"access token … has expired" drops the cached token and retries once. TLS is always verified (``cacert``
+``MAX_RESPONSE_BYTES``; a 403 "access token … has expired" drops the cached token and
+sends the call once more with a fresh one. TLS is always verified (``cacert``
 adds a private CA). Orders 2026-01-01 is typed below with msgspec, and orders are
 decoded one by one so one order in an unexpected shape is one error, not a lost page
 (docs/ORDERS.md, "SP-API client").
@@ -18,18 +19,18 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, KeptToken, Refusals, Requester
 from keybuzz_shared.errors import DependencyUnavailable
-from keybuzz_shared.http_calls import TransientFailure
-from keybuzz_shared.json_calls import CallTerms, JsonCalls
+from keybuzz_shared.json_calls import CallOptions
 from keybuzz_shared.redaction import redact_text
 
 from keybuzz_connector_amazon.marketplaces import region
@@ -373,26 +374,24 @@ class SearchOrdersQuery:
 
 
 @dataclass
-class _Call:
-    """One logical call, across its retries."""
+class _Pace:
+    """One call's bucket (the tenant's, for its operation): a token taken before each
+    request, Amazon's rate in an answer the bucket's from then on, a 429 one wait."""
 
-    operation: str
-    tenant_id: str
     bucket: TokenBucket
     waits: int = 0
-    refreshed: bool = False
-    method: str = "GET"
-    json_body: Any = None
-    # False for calls that send something (a buyer message): only answers proving
-    # Amazon did nothing (429, no connection made, an expired token) are retried.
-    idempotent: bool = True
-    in_doubt: bool = False
-    retry_after: float | None = None
     last_status: int = 0  # of the last answer, for the error that ends the call
 
-    @property
-    def name(self) -> str:
-        return self.operation
+    async def before(self, call: str) -> None:
+        if await self.bucket.take():
+            self.waits += 1
+
+    def after(self, call: str, response: httpx.Response) -> None:
+        self.last_status = response.status_code
+        if (rate := _header_rate(response)) is not None:
+            self.bucket.adopt_rate(rate)
+        if response.status_code == 429:
+            self.waits += 1
 
 
 def _outcome_unknown(operation: str, reason: str) -> SpApiOutcomeUnknown:
@@ -409,24 +408,57 @@ def _unavailable(call: str, reason: str, *, retry_after: float | None = None) ->
     return SpApiUnavailable(call, 0, "Unavailable", reason)
 
 
-TERMS = CallTerms(
-    "SP-API",
-    log,
-    unavailable=_unavailable,
-    unreadable=lambda operation, reason: _unavailable(operation, reason),
-    outcome_unknown=_outcome_unknown,
-)
+def _expired(response: httpx.Response, document: Any) -> bool:
+    """A 403 saying the access token expired: our cached token outlived Amazon's view of
+    it, so one fresh token, once."""
+    if response.status_code != 403:
+        return False
+    return EXPIRED_TOKEN in _error_of("", 403, document).message.lower()
+
+
+def _error_of(operation: str, status: int, document: Any) -> SpApiError:
+    try:
+        errors = msgspec.convert(document, _ErrorList).errors
+    except msgspec.ValidationError:
+        errors = []
+    first = errors[0] if errors else _Error(code=f"HTTP{status}")
+    message = redact_text(" ".join(filter(None, [first.message, first.details])))[:300]
+    kind = {400: SpApiInvalidInput, 403: SpApiAccessDenied, 404: SpApiNotFound}.get(
+        status, SpApiError
+    )
+    return kind(operation, status, first.code, message)
+
+
+def _credentials_refused(detail: str) -> SpApiAccessDenied:
+    return SpApiAccessDenied("", 403, "Unauthorized", detail)
+
+
 # Of an answer, only this much is read (an Orders page of 100 orders with every dataset
 # is well under 1 MiB; report documents are fetched from their own URLs).
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+API = ApiSpec(
+    "SP-API",
+    log,
+    CallErrors(
+        unavailable=_unavailable,
+        unreadable=lambda operation, reason: _unavailable(operation, reason),
+        outcome_unknown=_outcome_unknown,
+        refused=lambda operation, status, detail: SpApiError(operation, status, "", detail),
+        credentials_refused=_credentials_refused,
+    ),
+    # Every refusal is Amazon's error (its code, its message); a 401 among them.
+    Refusals(credentials=frozenset(), expired=_expired, error=_error_of),
+    max_response_bytes=MAX_RESPONSE_BYTES,
+)
 
 
 # --- the client ----------------------------------------------------------------------------
 
 
-class SpApiClient(JsonCalls[_Call]):
-    """Every tenant's SP-API calls: the shared call steps (``JsonCalls``: attempts,
-    back-off, 5xx, lost answers, the size cap) with Amazon's tokens and buckets."""
+class SpApiClient:
+    """Every tenant's SP-API calls on the kit's requester (attempts, back-off, 5xx, lost
+    answers, the size cap, an expired token renewed once) with Amazon's tokens, sent as
+    ``x-amz-access-token``, and buckets."""
 
     def __init__(
         self,
@@ -446,14 +478,11 @@ class SpApiClient(JsonCalls[_Call]):
             if cacert:  # a private CA in addition to the system's; verification stays on
                 verify = ssl.create_default_context(cafile=cacert)
             http = httpx.AsyncClient(timeout=timeout, verify=verify)
-        super().__init__(
-            http,
-            TERMS,
-            max_response_bytes=MAX_RESPONSE_BYTES,
-            attempts=attempts,
-            initial_backoff=initial_backoff,
-            max_backoff=max_backoff,
+        self._http = http
+        self._options = CallOptions(
+            attempts=attempts, initial_backoff=initial_backoff, max_backoff=max_backoff
         )
+        self._max_bytes = MAX_RESPONSE_BYTES
         self.tokens = tokens
         self.endpoint = endpoint.rstrip("/") if endpoint else None
         self.limiter = RateLimiter(limits)
@@ -467,24 +496,25 @@ class SpApiClient(JsonCalls[_Call]):
         await self._http.aclose()
 
     async def search_orders(self, tenant_id: str, query: SearchOrdersQuery) -> SearchOrdersPage:
-        call = self._new_call(tenant_id, SEARCH_ORDERS)
-        body = await self._call(call, ORDERS_PATH, query.params(), _SearchOrdersBody)
+        body, waits = await self.request(
+            tenant_id, SEARCH_ORDERS, ORDERS_PATH, _SearchOrdersBody, params=query.params()
+        )
         return SearchOrdersPage(
             raw_orders=body.orders,
             next_token=body.pagination.next_token if body.pagination else None,
             created_before=body.created_before,
             last_updated_before=body.last_updated_before,
-            rate_limit_waits=call.waits,
+            rate_limit_waits=waits,
         )
 
     async def get_order(
         self, tenant_id: str, order_id: str, included_data: Sequence[str] = ORDER_DATASETS
     ) -> Order:
-        call = self._new_call(tenant_id, GET_ORDER)
         params = {"includedData": ",".join(included_data)} if included_data else {}
         path = f"{ORDERS_PATH}/{quote(order_id, safe='')}"
-        body: _GetOrderBody = await self._call(call, path, params, _GetOrderBody)
-        return body.order
+        body, _ = await self.request(tenant_id, GET_ORDER, path, _GetOrderBody, params=params)
+        order: Order = body.order
+        return order
 
     async def request(
         self,
@@ -500,106 +530,48 @@ class SpApiClient(JsonCalls[_Call]):
     ) -> tuple[Any, int]:
         """Any SP-API operation with this client's tokens, buckets and retries.
 
-        Returns the decoded 2xx body and how many rate-limit waits it took.
-        ``kind=None``: the answer has no body (the Messaging API's 201); returns None.
-        ``idempotent=False``: a lost answer raises :class:`SpApiOutcomeUnknown` instead
-        of being retried.
+        Returns the 2xx body decoded into ``kind`` (an answer in another shape is asked
+        again) and how many rate-limit waits it took. ``kind=None``: the answer has no
+        body (the Messaging API's 201); returns None. ``idempotent=False``: a lost answer
+        raises :class:`SpApiOutcomeUnknown` instead of being retried.
         """
-        call = self._new_call(tenant_id, operation)
-        call.method, call.json_body, call.idempotent = method, json_body, idempotent
-        return await self._call(call, path, params or {}, kind), call.waits
-
-    def _new_call(self, tenant_id: str, operation: str) -> _Call:
-        return _Call(operation, tenant_id, self.limiter.bucket(tenant_id, operation))
-
-    async def _call(
-        self, call: _Call, path: str, params: dict[str, str], kind: type[Any] | None
-    ) -> Any:
-        try:
-            return await self._attempted(call, lambda: self._once(call, path, params, kind))
-        except (SpApiUnavailable, SpApiOutcomeUnknown) as exc:
-            if exc.status or not call.last_status:
-                raise
-            # Worded by the shared steps, which know the call by its name only.
-            raise type(exc)(exc.operation, call.last_status, exc.code, exc.message) from None
-
-    async def _once(
-        self, call: _Call, path: str, params: dict[str, str], kind: type[Any] | None
-    ) -> Any:
-        token = await self.tokens.access_token(call.tenant_id)
-        if await call.bucket.take():
-            call.waits += 1
-        base = self.endpoint or region(token.region).spapi_endpoint
-        headers = {"x-amz-access-token": token.value, "Accept": "application/json"}
-        _, content = await self._exchange(
-            call,
-            lambda: self._http.stream(
-                call.method,
-                base + path,
-                params=params,  # httpx percent-encodes + / = in pagination tokens
-                json=call.json_body,
-                headers=headers,
+        token = await self.tokens.access_token(tenant_id)
+        pace = _Pace(self.limiter.bucket(tenant_id, operation))
+        requester = Requester(
+            API,
+            KeptToken(
+                lambda: self._token_value(tenant_id),
+                lambda: self.tokens.invalidate(tenant_id),
+                header="x-amz-access-token",
+                scheme="",
             ),
-            self._max_bytes,
+            self._http,
+            self.endpoint or region(token.region).spapi_endpoint,
+            shop={"tenant_id": tenant_id},
+            max_response_bytes=self._max_bytes,
+            pace=pace,
+            **self._options,
         )
-        return None if kind is None else _decoded(content, kind)  # createReport answers 202
+        try:
+            body = await requester.request(
+                method,
+                path,
+                params,  # httpx percent-encodes + / = in pagination tokens
+                name=operation,
+                body=json_body,
+                idempotent=idempotent,
+                shape=kind,
+                answered=kind is not None,  # createReport answers 202 with a body
+            )
+        except (SpApiUnavailable, SpApiOutcomeUnknown) as exc:
+            if exc.status or not pace.last_status:
+                raise
+            # Worded by the requester, which knows the call by its name only.
+            raise type(exc)(exc.operation, pace.last_status, exc.code, exc.message) from None
+        return body, pace.waits
 
-    # --- what JsonCalls asks of a client ----------------------------------------------------
-
-    async def _check_status(self, call: _Call, response: httpx.Response) -> None:
-        """Amazon's rate in its answer is the bucket's from now on; a 429 is one wait."""
-        call.last_status = response.status_code
-        if (rate := _header_rate(response)) is not None:
-            call.bucket.adopt_rate(rate)
-        if response.status_code == 429:
-            call.waits += 1
-        await super()._check_status(call, response)
-
-    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
-        error = _error_of(call.operation, response.status_code, await self._refusal(response))
-        if isinstance(error, SpApiAccessDenied) and _expired(error) and not call.refreshed:
-            # Our cached token outlived Amazon's view of it: one fresh token, once.
-            call.refreshed = True
-            self.tokens.invalidate(call.tenant_id)
-            raise TransientFailure("access token expired")
-        raise error
-
-    def _shop(self) -> dict[str, str]:
-        return {}
-
-    def _secrets(self) -> Iterable[str]:
-        return ()
-
-    def _where(self, call: _Call, exc: BaseException | None = None) -> dict[str, str]:
-        return {**super()._where(call, exc), "tenant_id": call.tenant_id}
-
-
-def _decoded(content: bytes, kind: type[Any]) -> Any:
-    """A truncated, non-JSON or misshapen 200 is Amazon failing mid-answer: retry it.
-
-    Only the envelope is checked here; orders are decoded one by one later.
-    """
-    try:
-        return msgspec.json.decode(content, type=kind)
-    except msgspec.DecodeError as exc:
-        raise TransientFailure(f"unreadable response body: {str(exc)[:120]}") from None
-
-
-def _expired(error: SpApiError) -> bool:
-    return EXPIRED_TOKEN in error.message.lower()
-
-
-def _error_of(operation: str, status: int, document: Any) -> SpApiError:
-    try:
-        errors = msgspec.convert(document, _ErrorList).errors
-    except msgspec.ValidationError:
-        errors = []
-    first = errors[0] if errors else _Error(code=f"HTTP{status}")
-    message = redact_text(" ".join(filter(None, [first.message, first.details])))[:300]
-    kind = {400: SpApiInvalidInput, 403: SpApiAccessDenied, 404: SpApiNotFound}.get(
-        status, SpApiError
-    )
-    return kind(operation, status, first.code, message)
+    async def _token_value(self, tenant_id: str) -> str:
+        return (await self.tokens.access_token(tenant_id)).value
 
 
 def spapi_client_for(tokens: TokenService, endpoint: str | None) -> SpApiClient:

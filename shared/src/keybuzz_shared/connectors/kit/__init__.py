@@ -2,7 +2,7 @@
 its refusals, its credential fields, its listings and their paging) and the shared
 requester and order source that run it from that declaration."""
 
-from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth
+from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth, KeptToken
 from keybuzz_shared.connectors.kit.connector import (
     AllowanceSession,
     Discussions,
@@ -52,6 +52,7 @@ from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
     Call,
     CallErrors,
+    Pace,
     Part,
     Requester,
 )
@@ -95,9 +96,11 @@ __all__ = [
     "CallErrors",
     "ClientCredentials",
     "HeaderAuth",
+    "KeptToken",
     "Held",
     "LoginToken",
     "OrderIdPattern",
+    "Pace",
     "Part",
     "Refusals",
     "Requester",

@@ -1,6 +1,7 @@
 """How a shop's calls prove who they are, one strategy per kind of marketplace API: fixed
-headers (an API key, a basic token) and OAuth2 client credentials (a token traded for the
-client's id and secret, cached, renewed once for every caller at once).
+headers (an API key, a basic token), OAuth2 client credentials (a token traded for the
+client's id and secret, cached, renewed once for every caller at once) and a token another
+part keeps (an access token traded for a seller's refresh token, cached there).
 
 A strategy gives the requester the headers and query parameters of a call, what no error
 may quote, and a renewal when the marketplace refused what it gave (None: nothing to
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -93,6 +94,49 @@ class HeaderAuth:
 
     async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> None:
         return None
+
+
+class KeptToken:
+    """An access token another part obtains and keeps (one traded for a seller's refresh
+    token, cached there and renewed once for its concurrent callers), sent in ``header``
+    (after ``scheme`` when there is one). Refused, it is dropped there (``drop``) and the
+    one ``fetch`` gives next is sent once more."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[str]],
+        drop: Callable[[], None],
+        *,
+        header: str = "Authorization",
+        scheme: str = "Bearer",
+    ) -> None:
+        self._fetch = fetch
+        self._drop = drop
+        self._header = header
+        self._scheme = scheme
+        self._given: list[str] = []  # the tokens sent: no error may quote them
+
+    def __repr__(self) -> str:
+        return f"KeptToken(header={self._header!r})"
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        return {}
+
+    def secrets(self) -> Iterable[str]:
+        return tuple(self._given)
+
+    def public_headers(self) -> dict[str, str]:
+        return {}
+
+    async def headers(self, requester: Requester) -> dict[str, str]:
+        token = await self._fetch()
+        self._given.append(token)
+        return {self._header: f"{self._scheme} {token}" if self._scheme else token}
+
+    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> dict[str, str]:
+        self._drop()
+        return await self.headers(requester)
 
 
 class _TokenAnswer(msgspec.Struct, frozen=True):

@@ -1,6 +1,7 @@
 """A marketplace's refusals as a table: which statuses mean the shop's credentials are
 refused, which answers mean "held, come back later" although they are 4xx (a firewall's
-challenge), and where its error document says why. The requester reads a refusal with it;
+challenge), which say the call's token expired, where its error document says why, and the
+marketplace's own error for a refusal where it words them itself. The requester reads a refusal with it;
 whatever the table does not name is the call refused, the same call refused again."""
 
 from __future__ import annotations
@@ -30,11 +31,17 @@ class Refusals:
     """How a marketplace refuses: ``credentials``, the statuses that mean the shop's
     credentials (after a token renewed once, where the authentication has one);
     ``held``, the answers that only hold the shop (given the response and its error
-    document, None for any other); ``reason_keys``, where its document says why."""
+    document, None for any other); ``reason_keys``, where its document says why;
+    ``expired``, the answers beside a 401 that say the call's token expired (renewed once,
+    the call sent once more); ``error``, the marketplace's own error for a refusal, given
+    the call's name, the status and the document (its code and message kept), in place
+    of the seam's call refused."""
 
     credentials: frozenset[int] = frozenset({401})
     held: Callable[[httpx.Response, Any], Held | None] | None = None
     reason_keys: tuple[str, ...] = COMMON_REASON_KEYS
+    expired: Callable[[httpx.Response, Any], bool] | None = None
+    error: Callable[[str, int, Any], Exception] | None = None
 
     def reason(self, document: Any) -> str:
         """The first reason the document gives under ``reason_keys`` ("" for none): a

@@ -11,7 +11,8 @@ the page size checked, and files fetched from the declared hosts only (``FileLin
 Every call sent is counted by name (``sent``); the call a marketplace's daily allowance
 counts (``ApiSpec.allowance_call``) is the seam's ``CountsAllowanceCalls`` and
 ``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
-unsent (``AllowanceSpent``)."""
+unsent (``AllowanceSpent``). A marketplace that meters each operation by a rate of its own
+gives a ``Pace``: waited for before every request, told of every answer."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar, Unpack
+from typing import Any, NoReturn, Protocol, TypeVar, Unpack
 
 import httpx
 import msgspec
@@ -39,7 +40,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, read_bounded
-from keybuzz_shared.json_calls import CallOptions, CallTerms, JsonCalls, Unavailable
+from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
 
 T = TypeVar("T")
 
@@ -105,6 +106,18 @@ class ApiSpec:
         )
 
 
+class Pace(Protocol):
+    """When a shop's requests may leave, by the rate its marketplace meters them at."""
+
+    async def before(self, call: str) -> None:
+        """Returns once the request of ``call`` (its name) may leave."""
+        ...
+
+    def after(self, call: str, response: httpx.Response) -> None:
+        """What the answer's status and headers say of the rate (a 429, a rate announced)."""
+        ...
+
+
 @dataclass
 class Call:
     name: str  # "GET ws/sav", "M11 GET /api/inbox/threads": for errors and logs
@@ -124,6 +137,7 @@ class Call:
     # was counted, so sending it again at once only meets a 429.
     paced: bool = False
     max_bytes: int = 0  # 0: the requester's cap
+    shape: Any = None  # the answer decoded into it (a msgspec type); None: JSON as it comes
     in_doubt: bool = False
     retry_after: float | None = None
     ends_at: float | None = None  # time.monotonic() of the call's deadline
@@ -138,9 +152,10 @@ class _Answer:
 class _AuthRefused(Exception):
     """The call's authentication was refused: renew it, then send the call once more."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, error: Exception | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.error = error  # the marketplace's own words for it (Refusals.error), if any
 
 
 class Requester(JsonCalls[Call]):
@@ -156,6 +171,7 @@ class Requester(JsonCalls[Call]):
         shop: Mapping[str, str] | None = None,
         files: FileLinks = NO_FILES,
         max_response_bytes: int | None = None,
+        pace: Pace | None = None,
         **options: Unpack[CallOptions],
     ) -> None:
         cap = max_response_bytes or spec.max_response_bytes
@@ -165,6 +181,7 @@ class Requester(JsonCalls[Call]):
         self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
         self._shop_fields = dict(shop or {})
         self._files = files
+        self._pace = pace
         self._held_until: dict[str, float] = {}  # time.monotonic() before which none leaves
         self.sent: Counter[str] = Counter()  # requests sent by call name, answered or not
         self._allowance_limit: int | None = None  # the allowance's calls it may reach
@@ -236,6 +253,30 @@ class Requester(JsonCalls[Call]):
         call.content, call.content_type = msgspec.json.encode(body), content_type
         return (await self._run(call)).body
 
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        name: str,
+        body: Any = None,
+        idempotent: bool = True,
+        shape: Any = None,
+        answered: bool = True,
+    ) -> Any:
+        """Any call, ``name`` naming it in errors and logs, ``body`` (unless None) sent as
+        JSON. Its answer decoded into ``shape`` (a read answered in another shape is asked
+        again), as JSON without one; ``answered=False``: its answer is not read as anything
+        (None)."""
+        call = self._call(method, path, params, idempotent=idempotent)
+        call.name = call.hold = name
+        call.shape, call.json_answer = shape, answered
+        if body is not None:
+            call.content, call.content_type = msgspec.json.encode(body), "application/json"
+        answer = (await self._run(call)).body
+        return answer if answered else None
+
     async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
         """``POST`` a multipart/form-data body, never repeated once it may have arrived."""
         call = self._call("POST", path, operation=operation, idempotent=False)
@@ -281,10 +322,10 @@ class Requester(JsonCalls[Call]):
         call = Call(f"GET {httpx.URL(target).path}", "GET", target)
         return await self._bounded(call, self._download(call, target, max_bytes))
 
-    async def token(self, token_url: str, form: bytes) -> Any:
-        """The answer of an OAuth token endpoint to ``form``: its refusals of the client
-        are the credentials refused."""
-        call = Call("token", "POST", token_url, token_request=True)
+    async def token(self, token_url: str, form: bytes, *, shape: Any = None) -> Any:
+        """The answer of an OAuth token endpoint to ``form`` (decoded into ``shape`` when
+        given, like ``request``'s): its refusals of the client are the credentials refused."""
+        call = Call("token", "POST", token_url, token_request=True, shape=shape)
         call.content, call.content_type = form, "application/x-www-form-urlencoded"
         return (await self._bounded(call, self._send(call, {}))).body
 
@@ -348,6 +389,8 @@ class Requester(JsonCalls[Call]):
         except _AuthRefused as refused:
             renewed = await self.auth.renewed(self, headers)
             if renewed is None:
+                if refused.error is not None:
+                    raise refused.error from None
                 raise self.spec.errors.credentials_refused(
                     f"{call.name}: {refused.detail}"
                 ) from None
@@ -359,6 +402,8 @@ class Requester(JsonCalls[Call]):
         try:
             return await send(renewed)
         except _AuthRefused as again:
+            if again.error is not None:
+                raise again.error from None
             raise self.spec.errors.credentials_refused(
                 f"a token just granted was refused: {again.detail}"
             ) from None
@@ -369,6 +414,8 @@ class Requester(JsonCalls[Call]):
     async def _once(self, call: Call, auth_headers: Mapping[str, str]) -> _Answer:
         await self._hold_check(call)
         self._allowance_check(call)
+        if self._pace is not None:
+            await self._pace.before(call.name)
         self.sent[call.name] += 1
         headers = {"Accept": "application/json", **auth_headers}
         if call.content_type is not None:
@@ -433,13 +480,17 @@ class Requester(JsonCalls[Call]):
             )
             raise errors.unavailable(call.name, held.reason, retry_after=held.seconds)
         detail = self._detail(response, refusals.reason(document))
+        expired = refusals.expired is not None and refusals.expired(response, document)
+        own = refusals.error(call.name, status, document) if refusals.error else None
+        if own is not None and not (expired and not call.token_request):
+            raise own
         if call.token_request:
             error = document.get("error") if isinstance(document, dict) else None
             if status == 401 or error in CREDENTIAL_ERRORS:
                 raise errors.credentials_refused(detail)
             raise errors.refused(call.name, status, detail)
-        if status == 401 and 401 in refusals.credentials:
-            raise _AuthRefused(detail)
+        if (status == 401 and 401 in refusals.credentials) or expired:
+            raise _AuthRefused(detail, own)
         if status in refusals.credentials:
             raise errors.credentials_refused(f"{call.name}: {detail}")
         raise errors.refused(call.name, status, detail)
@@ -457,8 +508,29 @@ class Requester(JsonCalls[Call]):
         where = "another host" if target.host != self._base.host else "the same host"
         return f" to {where} ({target.host}){hint}"
 
+    async def _check_status(self, call: Call, response: httpx.Response) -> None:
+        if self._pace is not None:
+            self._pace.after(call.name, response)
+        await super()._check_status(call, response)
+
+    def _decoded(self, call: Call, response: httpx.Response, content: bytes) -> Any:
+        """JSON as ``JsonCalls`` reads it; with a ``shape``, decoded into it, an answer in
+        another shape (or past the decoder's depth) garbled: asked again within a read."""
+        if call.shape is None or not content.strip():
+            return super()._decoded(call, response, content)
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not media.endswith(JSON_TYPES):
+            self._lost(call, f"{media or 'no content type'} answer")
+            raise self.spec.errors.unreadable(call.name, self._not_json(media))
+        try:
+            return msgspec.json.decode(content, type=call.shape)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            self._lost(call, "not of its shape")
+            reason = f"not of its shape: {str(exc)[:120]}"
+            self._garbled(call, reason, reason, logged=True)
+
     async def _read_bounded(self, call: Call, response: httpx.Response, max_bytes: int) -> bytes:
-        if call.json_answer:
+        if call.json_answer or not call.max_bytes:  # a file has its own size
             return await super()._read_bounded(call, response, max_bytes)
         try:
             return await read_bounded(response, max_bytes)
