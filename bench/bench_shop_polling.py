@@ -49,7 +49,7 @@ import msgspec
 import nats
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.models import DateRange, IncidentsQuery, MessagesQuery
-from keybuzz_connector_fnac.shop_inbox import PAGE_SIZE
+from keybuzz_connector_fnac.session import PAGE_SIZE
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.polling.shops_store import PostgresShopSchedule

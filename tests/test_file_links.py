@@ -10,7 +10,7 @@ import ipaddress
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_fnac.settings import FnacApiSettings
+from keybuzz_connector_fnac.connector import FnacApiSettings
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.file_links import (
     NO_FILES,

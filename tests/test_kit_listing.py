@@ -201,6 +201,39 @@ async def test_offsets_end_at_the_total_count() -> None:
     assert len(page.items) == 10 and page.following is None
 
 
+# --- page numbers over a total that may shrink ----------------------------------------------
+
+
+@pytest.mark.parametrize("leaving", [0, 4])
+async def test_renumbered_pages_step_back_by_the_items_that_left_none_skipped(
+    leaving: int,
+) -> None:
+    shop = OffsetShop(45)
+
+    def change(calls: int) -> None:
+        if calls == 1:  # items the first page listed change past the window's end
+            for moved in shop.items[3 : 3 + leaving]:
+                moved["updated"] = T0 + timedelta(days=2)
+
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], kit.Count]:
+        number = int(query.pop("page"))
+        page, total = await shop.fetch(
+            {**query, "offset": str((number - 1) * 10), "max": "10"}, link
+        )
+        return page, (number * 10 < total, total)
+
+    shop.between = change
+    listing = kit.Listing(kit.Renumbered[Item](10), window, fetch)
+    first = await listing.step(listing.start(T0, T0 + timedelta(days=1), updated=True), read)
+    rest = await listing.every(round_trip(listing, first.following, updated=True), read)
+    ids = [i.id for i in first.items + rest.items]
+    assert set(ids) == {i["id"] for i in shop.items}  # those that left: on page 1
+    stepped_back = any(b < a for a, b in zip(shop.offsets, shop.offsets[1:], strict=False))
+    assert stepped_back == (leaving > 0)
+    with pytest.raises(ValueError, match="not a cursor"):
+        listing.resume(cursor_of(kit.Pages(T0, None, 0)), updated=True)
+
+
 # --- page numbers ----------------------------------------------------------------------------
 
 

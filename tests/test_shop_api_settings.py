@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from keybuzz_connector_fnac.names import DARTY, FNAC
-from keybuzz_connector_fnac.settings import FNAC_API_URL
+from keybuzz_connector_fnac.connector import DARTY, FNAC, FNAC_API_URL
 from keybuzz_devstack.testing import ThrowawayApiSettings, ThrowawayConnector
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_orders.service import HttpClients

@@ -15,14 +15,16 @@ import httpx
 import pytest
 from fnac_connector_helpers import credentials_of, set_faults, shop
 from keybuzz_connector_fnac.client import FnacClient
-from keybuzz_connector_fnac.errors import (
+from keybuzz_connector_fnac.models import (
     FnacCredentialsRefused,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
     FnacUnavailable,
+    MessagesQuery,
+    MessageUpdate,
+    OrdersQuery,
 )
-from keybuzz_connector_fnac.models import MessagesQuery, MessageUpdate, OrdersQuery
 from keybuzz_shared.connectors.seam import CredentialsRefused, MarketplaceUnavailable
 from keybuzz_shared.errors import DependencyUnavailable
 

@@ -12,12 +12,13 @@ import httpx
 import msgspec
 import pytest
 from fnac_connector_helpers import shop
-from keybuzz_connector_fnac import connector as fnac_connector
+from keybuzz_connector_fnac import session as fnac_connector
 from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
-from keybuzz_connector_fnac.errors import FnacCredentialsRefused
-from keybuzz_connector_fnac.models import Paging
+from keybuzz_connector_fnac.models import FnacCredentialsRefused
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
+from keybuzz_shared.connectors.kit import Pages, Renumbered
+from keybuzz_shared.connectors.kit.listing import Ask
 from keybuzz_shared.connectors.seam import (
     Attachment,
     Connector,
@@ -28,7 +29,6 @@ from keybuzz_shared.connectors.seam import (
     ReplyOutcome,
     ThreadKey,
     shop_api_of,
-    state_of,
 )
 
 LONG_AGO = datetime.now(UTC) - timedelta(days=400)
@@ -244,23 +244,22 @@ async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> No
             await session.messages(since=LONG_AGO, cursor=cursor)
 
 
-def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
-    window = fnac_connector._Window(since=LONG_AGO, until=datetime.now(UTC), page=2, total=250)
+async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
+    """Fnac's listings by date are the kit's Renumbered (its own test: tests/test_kit_listing.py)."""
+    paging = Renumbered[Any](100)
+    window = Pages(LONG_AGO, datetime.now(UTC), 2, 250)
+
+    async def step(state: Pages, more: bool, total: int) -> Pages | None:
+        async def fetch(_params: dict[str, str], _link: str | None) -> Any:
+            return [], (more, total)
+
+        return (await paging.step(state, Ask(lambda *_: {}, fetch), lambda raw: ((), ()))).following
+
     # Read page 2 of 100 while 3 items of page 1 left: the next read starts at page 1 again.
-    cursor, _ = fnac_connector._next(
-        window, Paging(page=2, total_paging=3, nb_total_result=247), 100
-    )
-    assert cursor is not None and state_of(cursor, fnac_connector._Window).page == 1
-    # Nothing left: page 3 as usual; then the last page ends the listing at ``until``.
-    cursor, _ = fnac_connector._next(
-        window, Paging(page=2, total_paging=3, nb_total_result=250), 100
-    )
-    assert cursor is not None and state_of(cursor, fnac_connector._Window).page == 3
-    last = fnac_connector._Window(window.since, window.until, 3, 250)
-    assert fnac_connector._next(last, Paging(page=3, total_paging=3, nb_total_result=251), 100) == (
-        None,
-        window.until,
-    )
+    assert (await step(window, True, 247)) == Pages(window.low, window.high, 1, 247)
+    # Nothing left: page 3 as usual; then the last page ends the listing.
+    assert (await step(window, True, 250)) == Pages(window.low, window.high, 3, 250)
+    assert await step(Pages(window.low, window.high, 3, 250), False, 251) is None
 
 
 def test_fnac_reads_its_refusal_codes_and_names_its_claim_notice():

@@ -10,7 +10,7 @@ from decimal import Decimal
 from importlib import resources
 
 import pytest
-from keybuzz_connector_fnac import order_states
+from keybuzz_connector_fnac import session as order_states
 from keybuzz_orders.domain import DeliveryStatus, OrderStatus, connector_order_row
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 from keybuzz_connector_fnac.models import Incident, IncidentLine, Message
-from keybuzz_connector_fnac.shop_inbox import _incident, _message
+from keybuzz_connector_fnac.session import _inbox_message as _message
+from keybuzz_connector_fnac.session import _incident
 
 AT = datetime(2026, 11, 20, 8, tzinfo=UTC)
 

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 from keybuzz_connector_fnac import xml
-from keybuzz_connector_fnac.errors import FnacProtocolError
 from keybuzz_connector_fnac.models import (
     DateRange,
+    FnacProtocolError,
     IncidentsQuery,
     MessagesQuery,
     MessageUpdate,
     OrdersQuery,
 )
+from keybuzz_shared.connectors.kit import xml_answers
 from lxml import etree
 
 CAPTURED = Path(__file__).parent / "fnac_captured"
@@ -504,13 +505,15 @@ def test_the_parsed_document_is_checked_again_with_its_entities_unresolved() -> 
     """The lock behind the two before parsing: libxml2 leaves an internal entity as a
     reference (never its text), and a parsed document with a DTD or a reference is refused."""
     document = UTF16_DTD.replace(' encoding="UTF-16"', "").encode()
-    parsed = etree.fromstring(document, xml._PARSER)
+    parsed = etree.fromstring(document, xml_answers.PARSER)
     assert "EXPANDED" not in "".join(parsed.itertext())
     assert [e.name for e in parsed.iter(etree.Entity)] == ["e"]
     with pytest.raises(FnacProtocolError, match="refused after parsing"):
-        xml._refuse_parsed_dtd(parsed)
-    without_dtd = etree.fromstring(PLAIN_AUTH.encode(), xml._PARSER)
+        xml_answers.refuse_parsed(parsed, FnacProtocolError)
+    without_dtd = etree.fromstring(PLAIN_AUTH.encode(), xml_answers.PARSER)
     without_dtd[0].append(etree.Entity("e"))
     with pytest.raises(FnacProtocolError, match="entity reference"):
-        xml._refuse_parsed_dtd(without_dtd)
-    xml._refuse_parsed_dtd(etree.fromstring(PLAIN_AUTH.encode(), xml._PARSER))
+        xml_answers.refuse_parsed(without_dtd, FnacProtocolError)
+    xml_answers.refuse_parsed(
+        etree.fromstring(PLAIN_AUTH.encode(), xml_answers.PARSER), FnacProtocolError
+    )

@@ -13,7 +13,7 @@ import httpx
 import msgspec
 import nats
 import pytest
-from keybuzz_connector_fnac.order_states import LINE_STATES
+from keybuzz_connector_fnac.session import LINE_STATES
 from keybuzz_devstack.oauth_testing import new_tenant, root_vault
 from keybuzz_devstack.orders_testing import OrdersKit, find_events
 from keybuzz_devstack.testing import eventually

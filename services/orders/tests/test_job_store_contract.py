@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from keybuzz_connector_amazon.names import AMAZON
-from keybuzz_connector_fnac.names import FNAC
+from keybuzz_connector_fnac.connector import FNAC
 from keybuzz_orders.backfill.jobs import (
     REPORT,
     SEARCH,

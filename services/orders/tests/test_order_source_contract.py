@@ -26,7 +26,7 @@ from keybuzz_connector_amazon.messaging import (
     MessagingClient,
 )
 from keybuzz_connector_amazon.order_feed import SpApiOrderReports, SpApiOrderSource
-from keybuzz_connector_fnac.names import FNAC
+from keybuzz_connector_fnac.connector import FNAC
 from keybuzz_devstack import infra
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_orders.connector_source import ConnectorOrderSource

@@ -15,7 +15,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 from keybuzz_connector_amazon.names import AMAZON
-from keybuzz_connector_fnac.names import FNAC
+from keybuzz_connector_fnac.connector import FNAC
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.notifications.notification_store import PostgresDetailStore

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from keybuzz_connector_fnac.client import carried_text
 from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
-from keybuzz_connector_fnac.connector import LISTING_OVERLAP
+from keybuzz_connector_fnac.session import LISTING_OVERLAP
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopPollingPorts, ShopStatus
 from keybuzz_poller.shops.domain import (

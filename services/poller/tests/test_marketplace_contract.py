@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.shop_inbox import NOTICE_SUBJECT
+from keybuzz_connector_fnac.session import NOTICE_SUBJECT
 from keybuzz_poller.polling.shops_store import PostgresShops
 from keybuzz_poller.replies.ports import NewReply
 from keybuzz_poller.replies.store import PostgresReplies

@@ -6,8 +6,7 @@ from functools import cache
 
 from keybuzz_shared.connectors.seam import Connector
 
-from keybuzz_connector_fnac.connector import FnacConnector
-from keybuzz_connector_fnac.names import DARTY, FNAC
+from keybuzz_connector_fnac.connector import DARTY, FNAC, FnacConnector
 
 
 # The registry calls this again while services run: the same objects each time.

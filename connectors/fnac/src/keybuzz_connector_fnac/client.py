@@ -3,7 +3,8 @@
 Every call is ``POST <base_url><service>`` with one XML document (xml.py). ``authenticate``
 trades partner_id/shop_id/key for a token that every later request carries as a root
 attribute; Fnac publishes no token lifetime, so a call refused for its token
-re-authenticates once and is sent again. What every shop API client does alike — retries
+re-authenticates once and is sent again (the kit's ``LoginToken``: one login for every
+caller that found the token refused at once). What every shop API client does alike — retries
 of unreachable, timeouts, 5xx, 429 and garbled answers with jittered back-off, a
 ``Retry-After`` obeyed, then FnacUnavailable; a reply never sent twice, a lost answer once
 it left being FnacOutcomeUnknown — is the shared ``JsonCalls``'s; this client says how
@@ -13,28 +14,27 @@ Fnac is called and what its XML answers mean. Details and assumptions: docs/FNAC
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors.kit import LoginToken
+from keybuzz_shared.connectors.kit.xml_answers import garbled
 from keybuzz_shared.http_calls import AnswerTooLarge, TransientFailure, read_bounded
 from keybuzz_shared.json_calls import CallTerms, JsonCalls
 from keybuzz_shared.redaction import KnownSecrets
 
 from keybuzz_connector_fnac import xml
-from keybuzz_connector_fnac.errors import (
+from keybuzz_connector_fnac.models import (
+    AuthToken,
     FnacCredentialsRefused,
     FnacErrorDetail,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
     FnacUnavailable,
-)
-from keybuzz_connector_fnac.models import (
-    AuthToken,
     IncidentsPage,
     IncidentsQuery,
     MessagesPage,
@@ -47,7 +47,6 @@ from keybuzz_connector_fnac.models import (
 
 log = logging.getLogger(__name__)
 
-PRODUCTION_URL = "https://vendeur.fnac.com/api.php/"
 # Actions that send something to a buyer or Fnac: never repeated once the request left.
 SENDING_ACTIONS = frozenset({"reply", "create"})
 # Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
@@ -65,9 +64,8 @@ ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 MESSAGE_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024
 
-# Characters an XML 1.0 document cannot hold (C0 controls but tab and line ends, U+FFFE,
-# U+FFFF, lone surrogates): Fnac's messages travel in one, so a message cannot carry them.
-_NOT_CARRIED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Fnac's messages travel in an XML document, so a message cannot carry what XML 1.0
+# cannot hold (xml.NOT_XML_CHARS).
 # What a pasted soft line break (U+000B) or page break (U+000C) stands for.
 _LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
 
@@ -77,7 +75,7 @@ def carried_text(text: str) -> str:
     end, every other character XML cannot hold is left out. Fnac stores and lists back
     exactly this, so a reply's text is made so before it is queued and compared so when
     it is read back."""
-    return _NOT_CARRIED.sub("", text.translate(_LINE_BREAKS))
+    return xml.NOT_XML_CHARS.sub("", text.translate(_LINE_BREAKS))
 
 
 class FnacCredentials(msgspec.Struct, frozen=True):
@@ -150,7 +148,10 @@ class FnacClient(JsonCalls[_Call]):
         self.credentials = credentials
         self._token_codes = token_refused_codes
         self._transient_codes = transient_codes
-        self._token: AuthToken | None = None
+        # The token, kept until Fnac refuses it, renewed once for every caller at once.
+        self.tokens = LoginToken(
+            self._login, lambda grant: grant.token, carry=self._carried, secrets=[credentials.key]
+        )
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -159,18 +160,29 @@ class FnacClient(JsonCalls[_Call]):
 
     @property
     def authenticated(self) -> bool:
-        return self._token is not None
+        return self.tokens.granted is not None
+
+    @property
+    def _token(self) -> AuthToken | None:
+        return self.tokens.granted
 
     async def authenticate(self) -> AuthToken:
         """Gets a token and keeps it; FnacCredentialsRefused when the shop's key is refused."""
+        return await self.tokens.authenticate()
+
+    async def _login(self) -> AuthToken:
         creds = self.credentials
         call = _Call(
             "auth",
             lambda _header: xml.auth_request(creds.partner_id, creds.shop_id, creds.key),
             authenticated=False,
         )
-        self._token = xml.read_auth(await self._send(call))
-        return self._token
+        return xml.read_auth(await self._send(call, {}))
+
+    def _carried(self, token: str) -> dict[str, str]:
+        """What a request carries of the token: its root's attributes."""
+        creds = self.credentials
+        return {"partner_id": creds.partner_id, "shop_id": creds.shop_id, "token": token}
 
     async def messages_query(self, query: MessagesQuery | None = None) -> MessagesPage:
         """One page of at most ``query.results_count`` messages. An answer listing more is
@@ -229,37 +241,26 @@ class FnacClient(JsonCalls[_Call]):
     # --- one call: token, refusal, one re-authentication ----------------------------------
 
     async def _call(self, call: _Call) -> xml.Element:
-        if self._token is None:
-            await self.authenticate()
+        header = await self.tokens.headers()
         try:
-            return await self._send(call)
+            return await self._send(call, header)
         except _TokenRefused:
             log.info("Fnac refused the token; authenticating again", extra=self._where(call))
-            self._token = None
-        await self.authenticate()
+        header = await self.tokens.renewed(self, header)
         try:
-            return await self._send(call)
+            return await self._send(call, header)
         except _TokenRefused as again:
             # A token just granted is refused: not the shop's credentials, Fnac's refusal.
-            self._token = None
+            self.tokens.forget()
             raise FnacRequestRefused(call.name, again.status, again.errors) from None
-
-    def _header(self) -> dict[str, str]:
-        if self._token is None:  # _call authenticates first
-            raise RuntimeError("not authenticated")
-        return {
-            "partner_id": self.credentials.partner_id,
-            "shop_id": self.credentials.shop_id,
-            "token": self._token.token,
-        }
 
     # --- one request, with retries ----------------------------------------------------------
 
-    async def _send(self, call: _Call) -> xml.Element:
-        return await self._attempted(call, lambda: self._once(call))
+    async def _send(self, call: _Call, header: dict[str, str]) -> xml.Element:
+        return await self._attempted(call, lambda: self._once(call, header))
 
-    async def _once(self, call: _Call) -> xml.Element:
-        body = call.body(self._header() if call.authenticated else {})
+    async def _once(self, call: _Call, header: dict[str, str]) -> xml.Element:
+        body = call.body(header)
         headers = {"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"}
         cap = self._max_bytes if call.max_bytes is None else call.max_bytes
         _, content = await self._exchange(
@@ -272,7 +273,7 @@ class FnacClient(JsonCalls[_Call]):
         try:
             root = xml.parse(content, max_bytes=cap)
         except FnacProtocolError as exc:
-            if not _garbled(exc):
+            if not garbled(exc.reason):
                 raise
             self._lost(call, exc.reason)
             log.warning("Fnac answer unreadable; retrying", extra=self._where(call))
@@ -326,7 +327,7 @@ class FnacClient(JsonCalls[_Call]):
         return {"shop_id": self.credentials.shop_id}
 
     def _secrets(self) -> Iterable[str]:
-        return (self.credentials.key, self._token.token if self._token else "")
+        return self.tokens.secrets()
 
     def _scrubbed(self, errors: tuple[FnacErrorDetail, ...]) -> tuple[FnacErrorDetail, ...]:
         """Fnac's error texts, shortened, without the shop's key or token should Fnac echo
@@ -335,12 +336,6 @@ class FnacClient(JsonCalls[_Call]):
         return tuple(
             msgspec.structs.replace(e, text=known.redact(e.text)[:ERROR_TEXT_CHARS]) for e in errors
         )
-
-
-def _garbled(exc: FnacProtocolError) -> bool:
-    """Truncated or not XML at all: a server failing mid-answer, worth another try.
-    A DTD, a foreign document or an oversize body is refused at once."""
-    return exc.reason.startswith(("not well-formed", "not XML", "empty response"))
 
 
 def _is_xml(response: httpx.Response) -> bool:

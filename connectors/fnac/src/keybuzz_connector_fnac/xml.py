@@ -1,14 +1,9 @@
 """Fnac's XML, both ways: requests built, responses parsed safely and read into models.
 
-No entity is ever declared, expanded or fetched, by three locks (docs/FNAC.md, "XML
-safety"): a document in another encoding than UTF-8, the only one Fnac answers in, is refused
-unread, and the parser reads every document as UTF-8 whatever its declaration says (a DTD
-written in UTF-7 stays text, and so not well-formed); a DTD in the prolog is refused before
-libxml2 sees it; and the parsed document is checked again: no document type declaration,
-no entity reference left (the parser resolves none). The parser (lxml) also runs with DTD
-loading, network and huge-tree mode off. Sizes are bounded before parsing
-(``MAX_RESPONSE_BYTES``; the client stops reading a longer body). lxml was chosen by
-measurement: docs/FNAC.md, "XML library".
+No entity is ever declared, expanded or fetched: answers are parsed by the kit's XML
+guard (keybuzz_shared.connectors.kit.xml_answers; docs/FNAC.md, "XML safety"), in UTF-8,
+the only encoding Fnac answers in, within ``MAX_RESPONSE_BYTES`` (the client stops reading
+a longer body).
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
 messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
@@ -20,18 +15,21 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeAlias, TypeVar
 
+from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
+from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.redaction import redact_text
 from lxml import etree
 
-from keybuzz_connector_fnac.errors import FnacErrorDetail, FnacProtocolError
 from keybuzz_connector_fnac.models import (
     MAX_ORDER_IDS,
     AuthToken,
     DateRange,
+    FnacErrorDetail,
+    FnacProtocolError,
     Incident,
     IncidentLine,
     IncidentsPage,
@@ -61,87 +59,16 @@ N = TypeVar("N", int, Decimal)
 _NSMAP = {None: NS}  # the default namespace, as lxml spells it
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        encoding="utf-8",  # over the document's declaration
-        resolve_entities=False,
-        load_dtd=False,
-        dtd_validation=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
-
-
-_PARSER = _parser()
-
-
 # --- parsing ------------------------------------------------------------------------------
 
 
 def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
-    """The root element of a Fnac response; FnacProtocolError for anything else."""
-    if len(data) > max_bytes:
-        raise FnacProtocolError(f"response larger than {max_bytes} bytes")
-    if not data.strip():
-        raise FnacProtocolError("empty response")
-    _refuse_other_encodings(data)
-    _refuse_dtd(data)
-    try:
-        root = etree.fromstring(data, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise FnacProtocolError(f"not well-formed XML ({_short(str(exc))})") from None
-    except (ValueError, etree.LxmlError) as exc:
-        raise FnacProtocolError(f"not XML ({type(exc).__name__})") from None
-    _refuse_parsed_dtd(root)
+    """The root element of a Fnac response; FnacProtocolError for anything else (the
+    kit's guard: no DTD, no entity, UTF-8 only, ``max_bytes`` at most)."""
+    root = parse_guarded(data, FnacProtocolError, max_bytes=max_bytes)
     if etree.QName(root).namespace != NS:
         raise FnacProtocolError(f"root <{etree.QName(root).localname}> is not in {NS}")
     return root
-
-
-# What may stand before the root element: a UTF-8 byte order mark, white space, the XML
-# declaration, processing instructions and comments. A "<!" after them opens a DTD.
-_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
-
-
-# The encoding the XML declaration names, if it names one.
-_DECLARED_ENCODING = re.compile(
-    rb"(?:\xef\xbb\xbf)?<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']", re.DOTALL
-)
-# Fnac answers in UTF-8: every recorded response declares it (or nothing).
-FNAC_ENCODINGS = frozenset({"utf-8"})
-
-
-def _refuse_other_encodings(data: bytes) -> None:
-    """Another encoding could spell "<!DOCTYPE" without those bytes (UTF-7: "+ADw-+ACE-"),
-    past any check on the raw bytes: refused unread."""
-    if (
-        data.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00", b"\x4c\x6f\xa7\x94", b"\x2b\x2f\x76"))
-        or data[1:2] == b"\x00"
-    ):
-        raise FnacProtocolError("not UTF-8 (Fnac answers in UTF-8)")
-    declared = _DECLARED_ENCODING.match(data[:256])
-    if declared and declared.group(1).decode("ascii", "replace").lower() not in FNAC_ENCODINGS:
-        named = _short(declared.group(1).decode("ascii", "replace"), 40)
-        raise FnacProtocolError(f"declared encoding {named!r} is not UTF-8 (Fnac answers in UTF-8)")
-
-
-def _refuse_parsed_dtd(root: Element) -> None:
-    """The same guarantee on what libxml2 read, not on the bytes: no document type
-    declaration, and no entity reference (unresolved, so never expanded) anywhere."""
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise FnacProtocolError("the response carries a DTD (refused after parsing)")
-    if next(root.iter(etree.Entity), None) is not None:
-        raise FnacProtocolError("the response holds an entity reference (refused unexpanded)")
-
-
-def _refuse_dtd(data: bytes) -> None:
-    prolog = _PROLOG.match(data)
-    if data.startswith(b"<!", prolog.end() if prolog else 0):
-        raise FnacProtocolError("the response carries a DTD (refused unread)")
 
 
 def local_name(element: Element) -> str:
@@ -175,13 +102,11 @@ def expect_root(root: Element, service: str) -> None:
 
 
 def read_auth(root: Element) -> AuthToken:
-    node = _Node(root)
-    token = _text(node, "token")
+    node = _node(root)
+    token = node.text("token")
     if not token:
         raise FnacProtocolError("auth_response without a token")
-    return AuthToken(
-        token=token, validity=_datetime(node, "validity"), version=_text(node, "version")
-    )
+    return AuthToken(token=token, validity=node.datetime("validity"), version=node.text("version"))
 
 
 def read_messages(root: Element) -> MessagesPage:
@@ -211,130 +136,130 @@ def read_message_updates(root: Element) -> tuple[MessageUpdateResult, ...]:
 
 
 def _each(
-    root: Element, name: str, read: Callable[[_Node], T]
+    root: Element, name: str, read: Callable[[Node], T]
 ) -> tuple[tuple[T, ...], tuple[str, ...]]:
     """One item in an unexpected shape is one reason (with its id), not a lost page."""
     items: list[T] = []
     unreadable: list[str] = []
     for element in root.iterfind(_q(name)):
-        node = _Node(element)
+        node = _node(element)
         try:
             items.append(read(node))
         except FnacProtocolError as exc:
-            ident = element.get("id") or _text(node, f"{name}_id") or "?"
+            ident = element.get("id") or node.text(f"{name}_id") or "?"
             unreadable.append(f"{name} {ident}: {exc.reason}")
     return tuple(items), tuple(unreadable)
 
 
 def _paging(root: Element) -> Paging:
     """A response without paging elements (a plain list) is one page."""
-    node = _Node(root)
-    page = _int(node, "page")
-    total = _int(node, "total_paging")
+    node = _node(root)
+    page = node.int("page")
+    total = node.int("total_paging")
     return Paging(
         page=page if page is not None else 1,
         total_paging=total if total is not None else 1,
-        nb_total_per_page=_int(node, "nb_total_per_page"),
-        nb_total_result=_int(node, "nb_total_result"),
+        nb_total_per_page=node.int("nb_total_per_page"),
+        nb_total_result=node.int("nb_total_result"),
     )
 
 
-def _message(node: _Node) -> Message:
-    referer = _child(node, "message_referer").element
+def _message(node: Node) -> Message:
+    referer = node.child("message_referer").element
     sender = node.get("message_from")
     return Message(
-        message_id=_required(node, "message_id"),
+        message_id=node.required("message_id"),
         referer_type=referer.get("type") or "ORDER",
         referer=(referer.text or "").strip(),
         from_type=(sender.get("type") or "SYSTEM") if sender is not None else "SYSTEM",
         from_name=((sender.text or "").strip() or None) if sender is not None else None,
-        subject=_text(node, "message_subject") or "",
-        description=_text(node, "message_description", strip=False) or "",
-        created_at=_required_datetime(node, "created_at"),
-        updated_at=_required_datetime(node, "updated_at"),
+        subject=node.text("message_subject") or "",
+        description=node.text("message_description", strip=False) or "",
+        created_at=node.required_datetime("created_at"),
+        updated_at=node.required_datetime("updated_at"),
         read=node.element.get("state", "UNREAD") == "READ",
         archived=node.element.get("archived", "FALSE") == "TRUE",
-        offer_title=_text(node, "message_offer_title"),
+        offer_title=node.text("message_offer_title"),
         files=tuple(
             MessageFile(
-                name=_text(file, "name") or "",
-                url=_required(file, "url"),
-                filetype=_text(file, "filetype"),
+                name=file.text("name") or "",
+                url=file.required("url"),
+                filetype=file.text("filetype"),
             )
             for file in node.all("message_file")
         ),
     )
 
 
-def _order(node: _Node) -> Order:
+def _order(node: Node) -> Order:
     return Order(
-        order_id=_required(node, "order_id"),
-        shop_id=_text(node, "shop_id"),
-        state=_required(node, "state"),
-        created_at=_required_datetime(node, "created_at"),
-        client_firstname=_text(node, "client_firstname"),
-        client_lastname=_text(node, "client_lastname"),
-        nb_messages=_int(node, "nb_messages"),
+        order_id=node.required("order_id"),
+        shop_id=node.text("shop_id"),
+        state=node.required("state"),
+        created_at=node.required_datetime("created_at"),
+        client_firstname=node.text("client_firstname"),
+        client_lastname=node.text("client_lastname"),
+        nb_messages=node.int("nb_messages"),
         details=tuple(_order_detail(d) for d in node.all("order_detail")),
     )
 
 
-def _order_detail(node: _Node) -> OrderDetail:
+def _order_detail(node: Node) -> OrderDetail:
     return OrderDetail(
-        order_detail_id=_required(node, "order_detail_id"),
-        state=_required(node, "state"),
-        product_name=_text(node, "product_name") or "",
-        quantity=_int(node, "quantity") or 0,
-        price=_decimal(node, "price"),
-        offer_seller_id=_text(node, "offer_seller_id"),
-        offer_fnac_id=_text(node, "offer_fnac_id"),
-        tracking_number=_text(node, "tracking_number"),
-        created_at=_datetime(node, "created_at"),
-        debited_at=_datetime(node, "debited_at"),
-        received_at=_datetime(node, "received_at"),
-        refused_at=_datetime(node, "refused_at"),
-        shipped_at=_datetime(node, "shipped_at"),
+        order_detail_id=node.required("order_detail_id"),
+        state=node.required("state"),
+        product_name=node.text("product_name") or "",
+        quantity=node.int("quantity") or 0,
+        price=node.decimal("price"),
+        offer_seller_id=node.text("offer_seller_id"),
+        offer_fnac_id=node.text("offer_fnac_id"),
+        tracking_number=node.text("tracking_number"),
+        created_at=node.datetime("created_at"),
+        debited_at=node.datetime("debited_at"),
+        received_at=node.datetime("received_at"),
+        refused_at=node.datetime("refused_at"),
+        shipped_at=node.datetime("shipped_at"),
     )
 
 
-def _incident(node: _Node) -> Incident:
-    header = _child(node, "header")
+def _incident(node: Node) -> Incident:
+    header = node.child("header")
     lines = node.get("order_details_incident")
     return Incident(
-        incident_id=node.element.get("id") or _required(header, "incident_id"),
-        order_id=_required(header, "order_id"),
-        status=_required(header, "status"),
-        waiting_for_seller_answer=_text(header, "waiting_for_seller_answer") == "TRUE",
-        message=_text(header, "message", strip=False) or "",
-        opened_by=_text(header, "opened_by"),
-        closed_by=_text(header, "closed_by"),
-        created_at=_required_datetime(header, "created_at"),
-        updated_at=_required_datetime(header, "updated_at"),
-        closed_at=_datetime(header, "closed_at"),
+        incident_id=node.element.get("id") or header.required("incident_id"),
+        order_id=header.required("order_id"),
+        status=header.required("status"),
+        waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
+        message=header.text("message", strip=False) or "",
+        opened_by=header.text("opened_by"),
+        closed_by=header.text("closed_by"),
+        created_at=header.required_datetime("created_at"),
+        updated_at=header.required_datetime("updated_at"),
+        closed_at=header.datetime("closed_at"),
         lines=()
         if lines is None
-        else tuple(_incident_line(line) for line in _Node(lines).all("order_detail_incident")),
+        else tuple(_incident_line(line) for line in _node(lines).all("order_detail_incident")),
     )
 
 
-def _incident_line(node: _Node) -> IncidentLine:
+def _incident_line(node: Node) -> IncidentLine:
     refunds = node.get("refunds")
     return IncidentLine(
-        order_detail_id=_required(node, "order_detail_id"),
-        type=_text(node, "type") or "",
-        status=_required(node, "status"),
-        created_at=_datetime(node, "created_at"),
-        updated_at=_datetime(node, "updated_at"),
+        order_detail_id=node.required("order_detail_id"),
+        type=node.text("type") or "",
+        status=node.required("status"),
+        created_at=node.datetime("created_at"),
+        updated_at=node.datetime("updated_at"),
         refunds=()
         if refunds is None
         else tuple(
             Refund(
-                product_amount=_decimal(refund, "product_amount") or Decimal(0),
-                shipping_amount=_decimal(refund, "shipping_amount") or Decimal(0),
-                fee_ht_amount=_decimal(refund, "fee_ht_amount"),
-                created_at=_datetime(refund, "created_at"),
+                product_amount=refund.decimal("product_amount") or Decimal(0),
+                shipping_amount=refund.decimal("shipping_amount") or Decimal(0),
+                fee_ht_amount=refund.decimal("fee_ht_amount"),
+                created_at=refund.datetime("created_at"),
             )
-            for refund in _Node(refunds).all("refund")
+            for refund in _node(refunds).all("refund")
         ),
     )
 
@@ -347,114 +272,13 @@ def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
 
-class _Node:
-    """An element with its children indexed by name: one pass over them, however many
-    fields are read (a find() per field costs as much as the whole index)."""
-
-    __slots__ = ("_children", "element")
-
-    def __init__(self, element: Element) -> None:
-        self.element = element
-        self._children: dict[str, list[Element]] = {}
-        for child in element:
-            if isinstance(child.tag, str):  # not a processing instruction
-                self._children.setdefault(child.tag, []).append(child)
-
-    def get(self, name: str) -> Element | None:
-        found = self._children.get(_q(name))
-        return found[0] if found else None
-
-    def all(self, name: str) -> list[_Node]:
-        return [_Node(child) for child in self._children.get(_q(name), ())]
-
-
-def _child(node: _Node, name: str) -> _Node:
-    child = node.get(name)
-    if child is None:
-        raise FnacProtocolError(f"<{local_name(node.element)}> lacks <{name}>")
-    return _Node(child)
-
-
-def _text(node: _Node, name: str, *, strip: bool = True) -> str | None:
-    """The child's text (CDATA included); None when absent or empty."""
-    child = node.get(name)
-    if child is None or child.text is None:
-        return None
-    text = child.text.strip() if strip else child.text
-    return text if text.strip() else None
-
-
-def _required(node: _Node, name: str) -> str:
-    text = _text(node, name)
-    if text is None:
-        raise FnacProtocolError(f"<{local_name(node.element)}> lacks <{name}>")
-    return text
-
-
-def _int(node: _Node, name: str) -> int | None:
-    return _number(node, name, int, "an integer")
-
-
-def _decimal(node: _Node, name: str) -> Decimal | None:
-    return _number(node, name, Decimal, "a number")
-
-
-def _number(node: _Node, name: str, kind: Callable[[str], N], what: str) -> N | None:
-    text = _text(node, name)
-    try:
-        return None if text is None else kind(text)
-    except (ValueError, ArithmeticError):  # decimal's InvalidOperation is an ArithmeticError
-        raise FnacProtocolError(f"<{name}> is not {what}") from None
-
-
-def _datetime(node: _Node, name: str) -> datetime | None:
-    text = _text(node, name)
-    return None if text is None else parse_datetime(text, name)
-
-
-def _required_datetime(node: _Node, name: str) -> datetime:
-    return parse_datetime(_required(node, name), name)
-
-
-# xs:dateTime as Fnac writes it: hours may have one digit; no zone means UTC.
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6})\d*)?)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?"
-)
+def _node(element: Element) -> Node:
+    return Node(element, NS, FnacProtocolError)
 
 
 def parse_datetime(text: str, name: str = "date") -> datetime:
-    match = _DATETIME.fullmatch(text.strip())
-    if match is None:
-        raise FnacProtocolError(f"<{name}> is not a date-time: {_short(text, 40)!r}")
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second or 0),
-            int((fraction or "0").ljust(6, "0")),
-            tzinfo=_zone(zone),
-        )
-    except ValueError:
-        raise FnacProtocolError(f"<{name}> is not a date-time: {_short(text, 40)!r}") from None
-    return moment.astimezone(UTC)
-
-
-@functools.cache
-def _zone(zone: str | None) -> timezone:
-    if zone is None or zone == "Z":
-        return UTC
-    sign = -1 if zone[0] == "-" else 1
-    digits = zone[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
+    """xs:dateTime as Fnac writes it (hours may have one digit; no zone means UTC)."""
+    return kit_datetime(text, FnacProtocolError, name)
 
 
 # --- building -----------------------------------------------------------------------------
@@ -582,13 +406,15 @@ def format_datetime(moment: datetime) -> str:
     return aware.replace(microsecond=0).isoformat()
 
 
-_NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters an XML 1.0 document cannot hold (C0 controls but tab and line ends, U+FFFE,
+# U+FFFF, lone surrogates).
+NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(text: str) -> str:
     """``text`` with each character XML 1.0 cannot hold (control characters, lone
     surrogates) replaced by U+FFFD."""
-    return _NOT_XML_CHARS.sub("\ufffd", text)
+    return NOT_XML_CHARS.sub("\ufffd", text)
 
 
 def _serialize(root: Element) -> bytes:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from keybuzz_connector_fnac.names import FNAC
+from keybuzz_connector_fnac.connector import FNAC
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.order_source import OrderWindow, QueryRefused, SourcePage
 from keybuzz_shared.connectors.registry import connector_for

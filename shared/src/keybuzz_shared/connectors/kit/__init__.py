@@ -19,6 +19,7 @@ from keybuzz_shared.connectors.kit.fields import (
     shop_number_field,
 )
 from keybuzz_shared.connectors.kit.listing import (
+    Count,
     Fetch,
     Listing,
     NextLink,
@@ -26,14 +27,17 @@ from keybuzz_shared.connectors.kit.listing import (
     Offsets,
     OffsetState,
     PageNumbers,
+    Pages,
     Paging,
     Query,
+    Renumbered,
     Seek,
     SeekToken,
     Span,
     Step,
     Token,
 )
+from keybuzz_shared.connectors.kit.login import LoginToken
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
     ById,
@@ -55,6 +59,9 @@ from keybuzz_shared.connectors.kit.requester import (
 
 __all__ = [
     "ById",
+    "Count",
+    "Pages",
+    "Renumbered",
     "decimal_of",
     "EachById",
     "Fetch",
@@ -91,6 +98,7 @@ __all__ = [
     "HeaderAuth",
     "KeptToken",
     "Held",
+    "LoginToken",
     "OrderIdPattern",
     "Pace",
     "Part",

@@ -18,6 +18,8 @@ The strategies, each what a marketplace's paging is:
 - ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
 - ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
   query), the newest item read kept: where a window without an end is complete to.
+- ``Renumbered``: page numbers over a listing whose total the answer gives; a total that
+  shrank steps the next page back by as many items.
 
 A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
 in the strategy's terms: the next link, a total count, whether one follows."""
@@ -379,4 +381,53 @@ class SeekToken(Paging[T, Token, str | None]):
         dates = [self.key(item) for item in items]
         newest = max([d for d in (state.newest, *dates) if d is not None], default=None)
         following = Token(state.low, state.high, token, newest) if token else None
+        return Step(items, unreadable, following)
+
+
+# --- page numbers over a total that may shrink -----------------------------------------------
+
+
+class Pages(msgspec.Struct, array_like=True, frozen=True):
+    """A renumbered listing's state: its window, the page to read next and how many items
+    the window held at the last page read (-1: not known)."""
+
+    low: datetime
+    high: datetime | None
+    page: int
+    total: int = -1
+
+
+# What a renumbered listing's answer says: whether a page follows, and the listing's total
+# (None: not given).
+Count = tuple[bool, int | None]
+
+
+class Renumbered(Paging[T, Pages, Count]):
+    """Pages numbered 1, 2 … (``page_param``) of ``size`` items while the answer says a
+    next page follows. With ``step_back``, when the total shrank since the last page (items
+    read left the window, the rest moved up), the next page steps back by as many items
+    instead, so that none is skipped (the ones read again are dropped by the caller)."""
+
+    state = Pages
+
+    def __init__(self, size: int, *, step_back: bool = True, page_param: str = "page") -> None:
+        self.size = size
+        self.step_back = step_back
+        self.page_param = page_param
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Pages:
+        return Pages(low, high, 1)
+
+    def valid(self, state: Pages, *, updated: bool) -> bool:
+        return state.page >= 1
+
+    async def step(self, state: Pages, ask: Ask[Count], read: Read[T]) -> Step[T, Pages]:
+        raw, (more, total) = await ask(state, {self.page_param: str(state.page)})
+        items, unreadable = read(raw)
+        count = -1 if total is None else total
+        left = state.total - count if self.step_back and 0 <= count < state.total else 0
+        if left:
+            page = max(1, ((state.page - 1) * self.size - left) // self.size + 1)
+            return Step(items, unreadable, Pages(state.low, state.high, page, count))
+        following = Pages(state.low, state.high, state.page + 1, count) if more else None
         return Step(items, unreadable, following)

@@ -83,16 +83,22 @@ class EachById(ById):
 @dataclass(frozen=True)
 class InLists(ById):
     """``size`` ids a call, as one list (``get`` of the ids joined by ``separator``); an id
-    holding the separator, or blank, is not asked, and an order not asked is dropped."""
+    holding the separator, blank, or not ``askable`` (outside the marketplace's format),
+    is not asked, and an order not asked is dropped."""
 
     get: Callable[[str], Awaitable[Sequence[Any]]]
     size: int
     separator: str = ","
+    askable: Callable[[str], bool] = bool
 
     async def orders(
         self, order_ids: Sequence[str], read: Read[OrderSummary]
     ) -> list[OrderSummary]:
-        wanted = [o for o in dict.fromkeys(order_ids) if o.strip() and self.separator not in o]
+        wanted = [
+            o
+            for o in dict.fromkeys(order_ids)
+            if o.strip() and self.separator not in o and self.askable(o)
+        ]
         found: list[OrderSummary] = []
         for at in range(0, len(wanted), self.size):
             chunk = wanted[at : at + self.size]

@@ -1,0 +1,546 @@
+"""A Fnac/Darty shop's session: its inbox (messages, incidents, read marks, files), its
+replies and its orders, on its one FnacClient, and the mappings from Fnac's shapes to the
+seam's. Listings are the kit's (``Renumbered``: Fnac numbers its pages and gives the
+listing's total; a listing by date steps back when items read left its window); orders are
+the kit's ``ListedOrders``. Cursors keep the layout they were handed out in before the kit
+(a backfill job's, an inbox's page): docs/FNAC.md.
+
+Fnac posts a claim on an order also as a message of the order, "Nouvelle réclamation", at
+the same time."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, get_args
+
+import httpx
+import msgspec
+from keybuzz_shared.connectors.kit import (
+    Count,
+    Fetch,
+    InLists,
+    KitSession,
+    ListedOrders,
+    Listing,
+    OrderIdPattern,
+    Pages,
+    Renumbered,
+)
+from keybuzz_shared.connectors.kit.listing import Read, Step
+from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxIncident,
+    InboxMessage,
+    Limits,
+    MarketplaceMessage,
+    OrderLine,
+    OrderSummary,
+    Page,
+    Recipient,
+    Reply,
+    ReplyOutcome,
+    SenderType,
+    ThreadKey,
+    ThreadKind,
+    cursor_of,
+    marketplace_message,
+    read_each,
+    state_of,
+)
+from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
+from keybuzz_shared.ticket_topics import Subject
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_fnac.client import FnacClient, carried_text
+from keybuzz_connector_fnac.models import (
+    MAX_ORDER_IDS,
+    DateRange,
+    FnacOutcomeUnknown,
+    FnacProtocolError,
+    FnacRequestRefused,
+    FnacUnavailable,
+    Incident,
+    IncidentsQuery,
+    Message,
+    MessagesQuery,
+    MessageSubject,
+    MessageTo,
+    MessageType,
+    MessageUpdate,
+    Order,
+    OrdersQuery,
+    Paging,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
+# Fnac may list a message or an order a little after its date: each listing by date starts
+# this much before ``since``.
+LISTING_OVERLAP = timedelta(minutes=5)
+CURRENCY = "EUR"  # Fnac and Darty sell in France: their prices carry no currency
+CLAIM_SUBJECT = "Nouvelle réclamation"
+NOTICE_SUBJECT = CLAIM_SUBJECT.lower()  # as subjects are compared
+# A kind of sender Fnac may add later is kept as a notification, never lost.
+SENDERS: dict[str, SenderType] = {
+    "CLIENT": "BUYER",
+    "CALLCENTER": "MARKETPLACE_SUPPORT",
+    "SELLER": "SELLER",
+}
+RECIPIENTS: dict[Recipient, MessageTo] = {
+    "BUYER": "CLIENT",
+    "MARKETPLACE_SUPPORT": "CALLCENTER",
+    "ALL": "ALL",
+}
+# Fnac's threads are an order's or an offer's; it has no discussion of its own.
+THREAD_KINDS = frozenset({"ORDER", "OFFER"})
+# Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
+# ``order_information`` and ``other_question`` name none: the buyer's words decide
+# (docs/FNAC.md, "Ticket topics").
+MESSAGE_SUBJECTS: dict[str, Subject] = {
+    "product_information": "PRODUCT_QUESTION",
+    "shipping_information": "WHERE_IS_MY_ORDER",
+    "offer_not_received": "WHERE_IS_MY_ORDER",
+    "offer_problem": "DAMAGED_OR_WRONG_ITEM",
+}
+# An incident line's type (state.xsd ``incident_open_state``) → the ticket's subject.
+INCIDENT_SUBJECTS: dict[str, Subject] = {
+    "1": "WHERE_IS_MY_ORDER",  # article not received
+    "2": "DAMAGED_OR_WRONG_ITEM",  # inconsistent with the item
+    "3": "DAMAGED_OR_WRONG_ITEM",  # defective item
+    "4": "RETURN_OR_REFUND",  # retraction
+}
+
+
+# Fnac's order ids (Darty's too): common.xsd's order_id_restriction, 13 letters and
+# digits; in free text a 13-character word holding a digit (else it is a word).
+ORDER_IDS = OrderIdPattern(
+    "[0-9A-Za-z]{13}",
+    "a Fnac/Darty one (13 letters and digits)",
+    keep=lambda word: any(c.isdigit() for c in word),
+)
+# Fnac's order and line states in KeyBuzz's order vocabulary (docs/FNAC.md, "Order
+# states"; seam.ORDER_STATUSES). Fnac's own word is kept beside ours
+# (``OrderSummary.state``, ``OrderLine.state``); a state Fnac may add later maps to PENDING
+# with no delivery status: shown, never lost.
+# (our order status, our delivery status or None).
+ORDER_STATES: dict[str, tuple[str, str | None]] = {
+    "Created": ("PENDING", None),  # waiting for the seller to accept its lines
+    "Accepted": ("PENDING", None),  # accepted, the buyer not debited yet: not to ship
+    "Refused": ("CANCELLED", None),  # the seller refused every line
+    "ToShip": ("CONFIRMED", "PREPARING"),  # debited: the seller ships it
+    "Shipped": ("SHIPPED", "SHIPPED"),
+    "NotReceived": ("SHIPPED", "DELAYED"),  # the buyer says it has not come
+    "Received": ("DELIVERED", "DELIVERED"),
+    "Cancelled": ("CANCELLED", None),
+    "Refunded": ("RETURNED", None),  # every line refunded
+    "Error": ("PENDING", None),  # Fnac could not process it: nothing to ship yet
+}
+UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
+
+# Fnac line state -> our order status for that line.
+LINE_STATES: dict[str, str] = {
+    "ToAccept": "PENDING",
+    "Accepted": "PENDING",
+    "Refused": "CANCELLED",
+    "ToShip": "CONFIRMED",
+    "Shipped": "SHIPPED",
+    "NotReceived": "SHIPPED",
+    "Received": "DELIVERED",
+    "Cancelled": "CANCELLED",
+    "Refunded": "RETURNED",
+    "Error": "PENDING",
+}
+
+
+def order_status(state: str) -> tuple[str, str | None]:
+    """(our status, our delivery status) of a Fnac order state."""
+    return ORDER_STATES.get(state, UNKNOWN_STATE)
+
+
+def line_status(state: str) -> str:
+    return LINE_STATES.get(state, UNKNOWN_STATE[0])
+
+
+def claim_opener(opened_by: str | None) -> SenderType:
+    """``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did."""
+    return "BUYER" if (opened_by or "").lower() == "client" else "MARKETPLACE_SUPPORT"
+
+
+# --- listings ------------------------------------------------------------------------------
+
+
+class _Unreadable(str):
+    """An item Fnac listed that its XML could not be read into: why, with its id."""
+
+
+def _listed(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
+    """A page's items and, after them, why the others could not be read (``_read``)."""
+    return [*items, *map(_Unreadable, unreadable)]
+
+
+def _reading(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``map_one`` of an item read, ValueError (the reason) for one left out."""
+
+    def read(item: Any) -> T:
+        if isinstance(item, _Unreadable):
+            raise ValueError(str(item))
+        return map_one(item)
+
+    return read
+
+
+def _window(low: datetime, high: datetime | None) -> dict[str, str]:
+    return {"min": low.isoformat(), **({"max": high.isoformat()} if high is not None else {})}
+
+
+def _bounds(params: dict[str, str]) -> tuple[datetime, datetime | None, int]:
+    high = params.get("max")
+    max_ = datetime.fromisoformat(high) if high is not None else None
+    return datetime.fromisoformat(params["min"]), max_, int(params["page"])
+
+
+class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
+    """An inbox cursor as it was handed out before the kit: its since and the next page."""
+
+    since: datetime
+    page: int
+
+
+def _inbox_cursor(cursor: str) -> Pages | None:
+    try:
+        old = state_of(cursor, _InboxListing, lambda listing: listing.page >= 2)
+    except ValueError:
+        return None
+    return Pages(old.since, None, old.page)
+
+
+# --- the session ---------------------------------------------------------------------------
+
+
+class FnacSession(KitSession):
+    """One shop: its inbox, reply channel and order source on its client."""
+
+    def __init__(self, client: FnacClient, limits: Limits, files: FileLinks = NO_FILES) -> None:
+        self.client = client
+        self.limits = limits
+        self.files = files  # where its messages' files may be fetched from
+        size = limits.page_size
+        self._by_date = Renumbered[Any](size)
+        self._by_page = Renumbered[Any](size, step_back=False)
+        orders = ListedOrders(
+            updated=Listing(self._by_date, _window, self._orders_by("UpdatedAt")),
+            created=Listing(self._by_date, _window, self._orders_by("CreatedAt")),
+            by_id=InLists(self._orders_named, MAX_ORDER_IDS, askable=_is_order_id),
+            read=_reading(_order),
+            label="Fnac",
+            log=log,
+            shop={"shop_id": client.credentials.shop_id},
+            overlap=LISTING_OVERLAP,
+        )
+        super().__init__(self, self, orders, verify=client.authenticate)
+
+    # --- the inbox ---------------------------------------------------------------------------
+
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[MarketplaceMessage]:
+        listing = Listing(self._by_date, _window, self._messages_since())
+        if cursor is None:
+            state = listing.start(as_utc(since) - LISTING_OVERLAP, _now(), updated=True)
+        else:
+            state = listing.resume(cursor, updated=True)
+        return self._page(await listing.step(state, self._read(_message)), state.high)
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        listing = Listing(self._by_page, _window, self._messages_since(), _inbox_cursor)
+        return await self._inbox_page(listing, since, cursor, _inbox_message)
+
+    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+            low, _, page = _bounds(params)
+            query = IncidentsQuery(
+                page=page,
+                results_count=self.limits.page_size,
+                date=DateRange(type="UpdatedAt", min=low),
+                sort="ASC",
+            )
+            found = await self.client.incidents_query(query)
+            return _listed(found.incidents, found.unreadable), _count(found.paging)
+
+        listing = Listing(self._by_page, _window, fetch, _inbox_cursor)
+        return await self._inbox_page(listing, since, cursor, _incident)
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        """Fnac's files are served without its token: a plain GET of the link."""
+        try:
+            return await self.files.fetch(self.client.http, file.url, max_bytes)
+        except FileUnavailable as exc:
+            if exc.status >= 500:
+                raise FnacUnavailable("file", f"file server answered {exc.status}") from None
+            raise
+        except httpx.HTTPError as exc:
+            raise FnacUnavailable(
+                "file", f"file server unreachable ({type(exc).__name__})"
+            ) from None
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        updates = [MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]
+        results = await self.client.messages_update(updates)
+        return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
+
+    # --- replies -----------------------------------------------------------------------------
+
+    async def reply(self, reply: Reply) -> ReplyOutcome:
+        """FnacUnavailable (nothing was sent), FnacOutcomeUnknown (the answer was lost or
+        unreadable after the request left: read ``sent_messages`` back before sending it
+        again) and FnacCredentialsRefused are raised; every other failure is a FAILED
+        outcome, never sent again."""
+        body = carried_text(reply.body)
+        problem = self._unsendable(body, reply)
+        if problem:
+            return ReplyOutcome(status="FAILED", reason=problem)
+        update = MessageUpdate(
+            message_id=reply.in_reply_to,
+            action="reply",
+            to=RECIPIENTS[reply.recipient],
+            subject=_subject(reply),
+            text=body,
+            message_type=_message_type(reply.thread),
+        )
+        try:
+            results = await self.client.messages_update([update])
+        except FnacRequestRefused as exc:
+            return ReplyOutcome(status="FAILED", reason=str(exc))
+        except FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
+            raise FnacOutcomeUnknown("messages_update", exc.reason) from None
+        refused = [r for r in results if not r.ok]
+        if refused:
+            codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
+            return ReplyOutcome(status="FAILED", reason=f"Fnac refused the reply: {codes}")
+        return ReplyOutcome(status="SENT")
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+        if thread.kind not in THREAD_KINDS:
+            return []  # a thread Fnac does not have holds nothing
+        listing = Listing(
+            self._by_page,
+            _window,
+            self._messages_since(
+                from_types=("SELLER",),
+                message_type=_message_type(thread),
+                order_ids=(thread.id,) if thread.kind == "ORDER" else (),
+            ),
+        )
+        start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
+        found = await listing.every(start, self._read(_message))
+        return [m for m in found.items if m.thread == thread]
+
+    def _unsendable(self, body: str, reply: Reply) -> str | None:
+        if not body.strip():
+            return "empty reply"
+        if len(body) > self.limits.max_text_length:
+            return f"reply longer than {self.limits.max_text_length} characters"
+        if len(reply.attachments) > self.limits.max_attachments:
+            return f"Fnac takes at most {self.limits.max_attachments} attachments"
+        if reply.recipient not in RECIPIENTS or reply.thread.kind not in THREAD_KINDS:
+            return f"Fnac has no {reply.recipient} to write to on an {reply.thread.kind} thread"
+        return None
+
+    # --- Fnac's calls as the kit's listings ----------------------------------------------------
+
+    def _messages_since(self, **query: Any) -> Fetch[Count]:
+        """messages_query of a window by creation, oldest first (``query``: its filters)."""
+
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+            low, high, page = _bounds(params)
+            asked = MessagesQuery(
+                page=page,
+                results_count=self.limits.page_size,
+                created=(low, high),
+                sort="ASC",
+                **query,
+            )
+            found = await self.client.messages_query(asked)
+            return _listed(found.messages, found.unreadable), _count(found.paging)
+
+        return fetch
+
+    def _orders_by(self, date: str) -> Fetch[Count]:
+        """orders_query of a window by ``date``; by creation, oldest first and the window's
+        end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
+        created = date == "CreatedAt"
+
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+            low, high, page = _bounds(params)
+            if created and high is not None:
+                high -= timedelta(seconds=1)
+            query = OrdersQuery(
+                page=page,
+                results_count=self.limits.page_size,
+                date=DateRange(type=date, min=low, max=high),
+                sort="ASC" if created else None,
+            )
+            found = await self.client.orders_query(query)
+            return _listed(found.orders, found.unreadable), _count(found.paging)
+
+        return fetch
+
+    async def _orders_named(self, joined: str) -> list[Any]:
+        ids = tuple(joined.split(","))
+        found = await self.client.orders_query(
+            OrdersQuery(order_ids=ids, results_count=MAX_ORDER_IDS)
+        )
+        return _listed(found.orders, found.unreadable)
+
+    async def _inbox_page(self, listing: Listing[Any, Pages, Count], since: datetime,
+                          cursor: str | None, map_one: Callable[[Any], T]) -> Page[T]:  # fmt: skip
+        if cursor is None:
+            state = listing.start(since, None, updated=True)
+        else:
+            state = listing.resume(cursor, updated=True)
+        step = await listing.step(state, lambda raw: read_each(raw, _reading(map_one)))
+        following = cursor_of(step.following) if step.following is not None else None
+        return Page(items=step.items, next_cursor=following, unreadable=step.unreadable)
+
+    def _read(self, map_one: Callable[[Any], T]) -> Read[T]:
+        def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
+            items, unreadable = read_each(raw, _reading(map_one))
+            for reason in unreadable:
+                log.warning(
+                    "Fnac message left out: unreadable",
+                    extra={"shop_id": self.client.credentials.shop_id, "reason": reason},
+                )
+            return items, unreadable
+
+        return read
+
+    @staticmethod
+    def _page(step: Step[T, Pages], until: datetime | None) -> Page[T]:
+        if step.following is None:
+            return Page(items=step.items, next_cursor=None, complete_until=until)
+        return Page(items=step.items, next_cursor=cursor_of(step.following))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _count(paging: Paging) -> Count:
+    return paging.has_next, paging.nb_total_result
+
+
+def _is_order_id(order_id: str) -> bool:
+    """An id outside Fnac's format names no order: not asked (Fnac would refuse the whole
+    query as off its schema, ERR_003)."""
+    return ORDER_IDS.is_order_id(order_id)
+
+
+# --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
+
+
+def _thread(message: Message) -> ThreadKey:
+    """The message's order or offer thread; a referer of another type names no thread we
+    know (an empty id: the message is a thread of its own)."""
+    kind: ThreadKind = "OFFER" if message.referer_type == "OFFER" else "ORDER"
+    known = message.referer_type in ("ORDER", "OFFER")
+    return ThreadKey(kind=kind, id=message.referer if known else "")
+
+
+def _message(message: Message) -> MarketplaceMessage:
+    return marketplace_message(_inbox_message(message))
+
+
+def _inbox_message(message: Message) -> InboxMessage:
+    return InboxMessage(
+        message_id=message.message_id,
+        thread=_thread(message),
+        sender_type=SENDERS.get(message.from_type, "SYSTEM"),
+        sender_name=message.from_name,
+        subject=message.subject,
+        body=message.description,
+        created_at=message.created_at,
+        unread=not message.read,
+        ticket_subject=MESSAGE_SUBJECTS.get(message.subject.strip().lower()),
+        files=tuple(
+            InboxFile(name=f.name, url=f.url, content_type=_content_type(f.name, f.filetype))
+            for f in message.files
+        ),
+    )
+
+
+def _content_type(name: str, filetype: str | None) -> str:
+    """Fnac's ``filetype`` when it is a MIME type, else what the file's name says."""
+    if filetype and "/" in filetype:
+        return filetype.strip().lower()
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _incident(incident: Incident) -> InboxIncident:
+    return InboxIncident(
+        incident_id=incident.incident_id,
+        order_id=incident.order_id,
+        status=incident.status,
+        types=tuple(dict.fromkeys(line.type for line in incident.lines)),
+        ticket_subject=next(
+            (INCIDENT_SUBJECTS[ln.type] for ln in incident.lines if ln.type in INCIDENT_SUBJECTS),
+            None,
+        ),
+        waiting_for_seller=incident.waiting_for_seller_answer,
+        opened_by=incident.opened_by,
+        message=incident.message,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+    )
+
+
+def _order(order: Order) -> OrderSummary:
+    status, delivery = order_status(order.state)
+    names = (order.client_firstname, order.client_lastname)
+    shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
+    received = [d.received_at for d in order.details if d.received_at is not None]
+    tracking = [d.tracking_number for d in order.details if d.tracking_number]
+    return OrderSummary(
+        external_id=order.order_id,
+        state=order.state,
+        status=status,
+        delivery_status=delivery,
+        created_at=order.created_at,
+        updated_at=order.last_change,
+        buyer_name=" ".join(n for n in names if n) or None,
+        shipped_at=max(shipped, default=None),
+        delivered_at=max(received, default=None),
+        tracking_code=tracking[-1] if tracking else None,
+        lines=tuple(
+            OrderLine(
+                line_id=d.order_detail_id,
+                state=d.state,
+                status=line_status(d.state),
+                product_name=d.product_name,
+                quantity=d.quantity,
+                seller_sku=d.offer_seller_id,
+                unit_price=d.price,
+                currency=CURRENCY if d.price is not None else None,
+            )
+            for d in order.details
+        ),
+    )
+
+
+def _message_type(thread: ThreadKey) -> MessageType:
+    """Fnac's name of a thread's kind (its own two: ``reply`` refuses any other first)."""
+    return "OFFER" if thread.kind == "OFFER" else "ORDER"
+
+
+def _subject(reply: Reply) -> MessageSubject:
+    """The reply's subject when it is one of Fnac's, else the usual one for the thread."""
+    for subject in get_args(MessageSubject):
+        if subject == reply.subject:
+            return subject  # type: ignore[no-any-return]
+    return "order_information" if reply.thread.kind == "ORDER" else "product_information"

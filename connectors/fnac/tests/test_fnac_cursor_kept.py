@@ -1,0 +1,96 @@
+"""A backfill job keeps its page's cursor in PostgreSQL (``order_backfill_jobs``), and a poll
+its inbox page's, across restarts: cursors Fnac's session handed out before its listings
+were the kit's still continue where they were, and a cursor edited by hand is refused. No
+server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from keybuzz_connector_fnac.connector import LIMITS
+from keybuzz_connector_fnac.models import (
+    IncidentsPage,
+    IncidentsQuery,
+    MessagesPage,
+    MessagesQuery,
+    Order,
+    OrdersPage,
+    OrdersQuery,
+    Paging,
+)
+from keybuzz_connector_fnac.session import FnacSession
+
+START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 16, tzinfo=UTC)
+# Written before the kit: an order listing's window [START, END), its page 3 next, 250
+# orders at the last page read (the layout: since, until, page, total).
+ORDERS_BEFORE_THE_KIT = "lNb_am03ANb_aoD9gAPM-g=="
+# Written before the kit: an inbox listing from START, its page 2 next (since, page).
+INBOX_BEFORE_THE_KIT = "ktb_am03AAI="
+
+
+class FakeFnac:
+    """Fnac's last page of whatever is asked (one order), what was asked kept."""
+
+    credentials = SimpleNamespace(shop_id="S")
+
+    def __init__(self) -> None:
+        self.asked: list[Any] = []
+
+    async def authenticate(self) -> None:
+        raise AssertionError("no call but the listings")
+
+    async def orders_query(self, query: OrdersQuery) -> OrdersPage:
+        self.asked.append(query)
+        order = Order(order_id="57BEAFDA828A8", shop_id="S", state="Shipped", created_at=START)
+        return OrdersPage(
+            paging=Paging(page=3, total_paging=3, nb_total_result=250), orders=(order,)
+        )
+
+    async def messages_query(self, query: MessagesQuery) -> MessagesPage:
+        self.asked.append(query)
+        return MessagesPage(paging=Paging(page=2, total_paging=2), messages=())
+
+    async def incidents_query(self, query: IncidentsQuery) -> IncidentsPage:
+        self.asked.append(query)
+        return IncidentsPage(paging=Paging(page=2, total_paging=2), incidents=())
+
+
+def session(fnac: FakeFnac) -> FnacSession:
+    return FnacSession(fnac, LIMITS)  # type: ignore[arg-type]
+
+
+async def test_an_order_cursor_handed_out_before_the_kit_continues_its_window() -> None:
+    fnac = FakeFnac()
+    page = await session(fnac).orders_created(start=START, end=END, cursor=ORDERS_BEFORE_THE_KIT)
+    (asked,) = fnac.asked
+    assert asked.page == 3 and asked.date is not None
+    assert (asked.date.type, asked.date.min) == ("CreatedAt", START)
+    assert [o.external_id for o in page.items] == ["57BEAFDA828A8"]
+    assert page.next_cursor is None and page.complete_until == END
+    page = await session(fnac).orders(since=START, cursor=ORDERS_BEFORE_THE_KIT)
+    assert fnac.asked[-1].page == 3 and fnac.asked[-1].date.type == "UpdatedAt"
+    assert page.next_cursor is None and page.complete_until == END
+
+
+async def test_an_inbox_cursor_handed_out_before_the_kit_continues_its_listing() -> None:
+    fnac = FakeFnac()
+    page = await session(fnac).inbox_messages(since=END, cursor=INBOX_BEFORE_THE_KIT)
+    incidents = await session(fnac).incidents(since=END, cursor=INBOX_BEFORE_THE_KIT)
+    messages, listed = fnac.asked
+    assert (messages.page, messages.created) == (2, (START, None))
+    assert (listed.page, listed.date.min) == (2, START)
+    assert page.next_cursor is None and incidents.next_cursor is None
+
+
+async def test_a_cursor_edited_by_hand_is_refused() -> None:
+    fnac = FakeFnac()
+    # Cut short; an order listing's page 0; an inbox listing's page 1 (never handed out).
+    for cursor in (ORDERS_BEFORE_THE_KIT[:-6], "lNb_am03ANb_aoD9gADM-g==", "ktb_am03AAE="):
+        with pytest.raises(ValueError, match="not a cursor"):
+            await session(fnac).orders_created(start=START, end=END, cursor=cursor)
+        with pytest.raises(ValueError, match="not a cursor"):
+            await session(fnac).inbox_messages(since=START, cursor=cursor)
+    assert fnac.asked == []
