@@ -307,3 +307,22 @@ async def test_a_written_message_links_the_files_the_test_chose_and_faults_apply
         {"attachments": [{"name": "a.png"}] * 6},
     ):
         assert (await fnac_http.post(path, json=bad)).status_code == 400, bad
+
+
+async def test_an_untouched_write_starts_a_thread_of_its_own(fnac_http) -> None:
+    """Without an order named, a write goes on the shop's latest order; asked ``untouched``,
+    on the latest one nobody has written about yet, so each such write is a thread apart."""
+    fnac = await _shop(fnac_http)
+    path = f"/_sandbox/fnac/shops/{fnac.shop['shop_id']}/messages"
+
+    async def order_written(**asked: object) -> str:
+        answer = await fnac_http.post(path, json={"description": "Bonjour", **asked})
+        assert answer.status_code == 201, answer.text
+        order: str = answer.json()["orderId"]
+        return order
+
+    latest = await order_written()
+    assert await order_written() == latest
+    apart = [await order_written(untouched=True) for _ in range(3)]
+    assert latest not in apart
+    assert len(set(apart)) == 3

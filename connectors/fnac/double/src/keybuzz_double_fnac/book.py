@@ -288,13 +288,17 @@ class ShopBook:
 
     # --- what buyers and Fnac's customer service do on demand (admin endpoints) --------
 
-    def latest_order(self, real_now: float) -> OrderFacts | None:
+    def latest_order(self, real_now: float, *, untouched: bool = False) -> OrderFacts | None:
         """The latest order placed with no incident, so that what is written about it goes
-        to the buyer whichever incidents were opened before (None: no such order)."""
+        to the buyer whichever incidents were opened before; ``untouched``: the latest of
+        those nobody has written about yet if there is one, so that a new conversation
+        starts on a thread of its own (None: no such order)."""
         virtual_now = self.virtual(real_now)
         self.materialize(virtual_now)
         placed = self.gen.placed_before(virtual_now)
-        index = next((i for i in range(placed - 1, -1, -1) if i not in self.incidents), None)
+        free = [i for i in range(placed - 1, -1, -1) if i not in self.incidents]
+        quiet = [i for i in free if i not in self.by_order] if untouched else []
+        index = next(iter(quiet or free), None)
         return None if index is None else self.gen.order(index)
 
     def write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
@@ -66,11 +67,7 @@ class FnacDriver(AdminDriver):
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
             raise Unsupported("XML 1.0 carries no control character: Fnac's API cannot send one")
-        written = await http.post(
-            f"{self.admin}/shops/{shop.account}/messages", json={"description": text}
-        )
-        body = answered(written, 201)
-        return Written(body["messageId"], body["orderId"])
+        return await self._writes(http, shop, {"description": text})
 
     async def buyer_names_a_file(
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
@@ -81,24 +78,28 @@ class FnacDriver(AdminDriver):
             "size": 10,
             "url": reference,
         }
-        written = await http.post(
-            f"{self.admin}/shops/{shop.account}/messages",
-            json={"description": text, "attachments": [file]},
-        )
-        body = answered(written, 201)
-        return Written(body["messageId"], body["orderId"])
+        return await self._writes(http, shop, {"description": text, "attachments": [file]})
 
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
     ) -> Written:
         self.unoffered(recipient)
-        written = await self.buyer_writes(http, shop, text)
+        # A thread of its own: on the latest order, a reply another case sent would be on it.
+        written = await self._writes(http, shop, {"description": text, "untouched": True})
         if recipient == "MARKETPLACE_SUPPORT":
             opened = await http.post(
                 f"{self.admin}/shops/{shop.account}/incidents", json={"orderId": written.order_id}
             )
             answered(opened, 201)
         return written
+
+    async def _writes(
+        self, http: httpx.AsyncClient, shop: DoubleShop, message: dict[str, Any]
+    ) -> Written:
+        """The double's buyer writes ``message`` (its admin endpoint's body)."""
+        written = await http.post(f"{self.admin}/shops/{shop.account}/messages", json=message)
+        body = answered(written, 201)
+        return Written(body["messageId"], body["orderId"])
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]

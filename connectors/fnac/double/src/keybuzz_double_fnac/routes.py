@@ -211,6 +211,8 @@ MAX_ATTACHMENT_SIZE = 64 * 1024 * 1024  # the double makes the bytes up in memor
 
 class BuyerMessageRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     order_id: str | None = None  # default: the shop's latest order
+    # With no order_id: the latest order nobody has written about yet, if any (a new thread).
+    untouched: bool = False
     from_type: str = "CLIENT"  # or CALLCENTER, or SELLER (in Fnac's back office)
     subject: str = "Question"
     description: str = "Bonjour, où en est ma commande ?"
@@ -303,7 +305,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             return _problem(400, "; ".join(issues))
         now = double.clock.now()
         order = (
-            book.latest_order(now)
+            book.latest_order(now, untouched=data.untouched)
             if data.order_id is None
             else book.find_order(data.order_id, book.virtual(now))
         )
