@@ -19,7 +19,6 @@ order and buyer's country and language are the thread's details."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import mimetypes
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-from keybuzz_shared.connectors.kit import Listing, PageNumbers
+from keybuzz_shared.connectors.kit import Listing, PageNumbers, at_once
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     InboxFile,
@@ -416,21 +415,14 @@ class CareInbox(ThreadsInbox):
     async def _folders(self, batch: list[tuple[int, datetime]]) -> list[Folder | CallRefused]:
         """The folders' details, ``DETAILS_AT_ONCE`` calls at a time, in order; one Back
         Market refuses is its refusal. Any other failure ends the page."""
-        gate = asyncio.Semaphore(DETAILS_AT_ONCE)
 
         async def read(folder_id: int) -> Folder | CallRefused:
-            async with gate:
-                try:
-                    return await self.folder(folder_id)
-                except CallRefused as refused:
-                    return refused
+            try:
+                return await self.folder(folder_id)
+            except CallRefused as refused:
+                return refused
 
-        try:
-            async with asyncio.TaskGroup() as reads:
-                tasks = [reads.create_task(read(folder_id)) for folder_id, _ in batch]
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None
-        return [t.result() for t in tasks]
+        return await at_once(DETAILS_AT_ONCE, [folder_id for folder_id, _ in batch], read)
 
     async def folder(self, folder_id: str | int) -> Folder:
         """One folder with its messages, claims and order line."""

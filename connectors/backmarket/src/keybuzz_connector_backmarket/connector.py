@@ -25,8 +25,8 @@ from keybuzz_shared.file_links import FileLinks
 from keybuzz_connector_backmarket.care import PAGE_SIZE, CareInbox
 from keybuzz_connector_backmarket.client import BackMarketClient
 from keybuzz_connector_backmarket.credentials import (
+    CREDENTIAL_CHECK,
     CREDENTIAL_FIELDS,
-    BackMarketCredentialCheck,
     access_of,
     platform_of,
 )
@@ -108,6 +108,6 @@ CONNECTOR = ShopConnector(
     shop_api=KitShopApi(
         LIMITS, DISCUSSIONS, BackMarketApiSettings, open_session, marketplace="Back Market"
     ),
-    credential_check=BackMarketCredentialCheck(),
+    credential_check=CREDENTIAL_CHECK,
     order_ids=ORDER_IDS,
 )

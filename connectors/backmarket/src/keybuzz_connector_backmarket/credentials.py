@@ -11,13 +11,14 @@ from collections.abc import Mapping
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit import (
+    ProbeCheck,
     key_field,
+    own_account,
     require_fields,
-    settings_view,
     shop_number_field,
 )
-from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
-from keybuzz_shared.json_calls import check_options
+from keybuzz_shared.connectors.seam import CredentialField
+from keybuzz_shared.json_calls import CallOptions
 
 from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, ShopAccess
 from keybuzz_connector_backmarket.settings import BackMarketApiSettings
@@ -76,32 +77,31 @@ def shop_identity(platform: str, merchant_id: str) -> str:
     return f"backmarket-{platform.lower()}:{canonical_account(CREDENTIAL_FIELDS, merchant_id)}"
 
 
-class BackMarketCredentialCheck:
-    """The seam's ``CredentialCheck``: one GET /ws/sav with the token. Back Market names
-    the seller of each care folder it lists (``merchant``): a token answering for another
-    seller than the one typed is refused. A shop with no folder yet is taken on the id
-    typed (Back Market's API has no call that names the token's seller otherwise)."""
+async def probe(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: BackMarketApiSettings,
+    options: CallOptions,
+) -> str:
+    """One GET /ws/sav with the token. Back Market names the seller of each care folder it
+    lists (``merchant``): a token answering for another seller than the one typed is
+    refused. A shop with no folder yet is taken on the id typed (Back Market's API has no
+    call that names the token's seller otherwise)."""
+    platform = platform_of(credentials)
+    access = access_of(credentials, api.user_agent)
+    client = BackMarketClient(access, http, api.platform_url(platform), **options)
+    page = await client.get_json("/ws/sav", {"page": "1"})
+    results = page.get("results") if isinstance(page, dict) else None
+    named = (
+        f["merchant"]
+        for f in results or ()
+        if isinstance(f, dict) and isinstance(f.get("merchant"), int)
+    )
+    refusal = "the token is not seller {account}'s"
+    typed = own_account(
+        CREDENTIAL_FIELDS, credentials["merchant_id"], named, ERRORS, refusal=refusal
+    )
+    return shop_identity(platform, typed)
 
-    async def verify(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
-    ) -> str:
-        api = settings_view(settings, BackMarketApiSettings, "Back Market")
-        access = access_of(credentials, api.user_agent)
-        platform = platform_of(credentials)
-        client = BackMarketClient(
-            access,
-            http,
-            api.platform_url(platform),
-            **check_options(api.call_deadline_seconds),
-        )
-        page = await client.get_json("/ws/sav", {"page": "1"})
-        typed = canonical_account(CREDENTIAL_FIELDS, credentials["merchant_id"])
-        results = page.get("results") if isinstance(page, dict) else None
-        named = {
-            canonical_account(CREDENTIAL_FIELDS, str(f["merchant"]))
-            for f in results or ()
-            if isinstance(f, dict) and isinstance(f.get("merchant"), int)
-        }
-        if named - {typed}:
-            raise ERRORS.credentials_refused(f"the token is not seller {typed}'s")
-        return shop_identity(platform, typed)
+
+CREDENTIAL_CHECK = ProbeCheck(BackMarketApiSettings, "Back Market", probe)

@@ -23,8 +23,8 @@ from keybuzz_shared.file_links import FileLinks
 
 from keybuzz_connector_cdiscount.client import OctopiaClient
 from keybuzz_connector_cdiscount.credentials import (
+    CREDENTIAL_CHECK,
     CREDENTIAL_FIELDS,
-    CdiscountCredentialCheck,
     credentials_of,
 )
 from keybuzz_connector_cdiscount.discussions import DiscussionInbox
@@ -105,6 +105,6 @@ CONNECTOR = ShopConnector(
     shop_api=KitShopApi(
         LIMITS, DISCUSSIONS, CdiscountApiSettings, open_session, marketplace="Cdiscount"
     ),
-    credential_check=CdiscountCredentialCheck(),
+    credential_check=CREDENTIAL_CHECK,
     order_ids=ORDER_IDS,
 )

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 import httpx
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit import (
+    ProbeCheck,
     key_field,
+    own_account,
     require_fields,
-    settings_view,
     shop_number_field,
 )
-from keybuzz_shared.connectors.seam import ShopApiSettings
-from keybuzz_shared.json_calls import check_options
+from keybuzz_shared.json_calls import CallOptions
 
 from keybuzz_connector_cdiscount.client import ERRORS, OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.settings import CdiscountApiSettings
@@ -44,32 +44,26 @@ def shop_identity(seller_id: str) -> str:
     return f"{SELLER_API}:{canonical_account(CREDENTIAL_FIELDS, seller_id)}"
 
 
-class CdiscountCredentialCheck:
-    """The seam's ``CredentialCheck``: a token for the client id and secret, then one call
-    as the seller id (Octopia refuses a seller the client has no access to)."""
+async def probe(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: CdiscountApiSettings,
+    options: CallOptions,
+) -> str:
+    """A token for the client id and secret, then one call as the seller id (Octopia
+    refuses a seller the client has no access to). The API answers for the seller the call
+    named; a discussion it lists names its seller, and that answer decides: it must be the
+    seller typed."""
+    shop = credentials_of(credentials)
+    client = OctopiaClient(shop, http, api.api_url, api.auth_url, **options)
+    await client.authenticate()
+    items, _ = await client.get_page("/discussions", {"pageSize": "1"})
+    named = (
+        i["sellerId"]
+        for i in items
+        if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
+    )
+    return shop_identity(own_account(CREDENTIAL_FIELDS, shop.seller_id, named, ERRORS))
 
-    async def verify(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
-    ) -> str:
-        shop = credentials_of(credentials)
-        api = settings_view(settings, CdiscountApiSettings, "Cdiscount")
-        client = OctopiaClient(
-            shop,
-            http,
-            api.api_url,
-            api.auth_url,
-            **check_options(api.call_deadline_seconds),
-        )
-        await client.authenticate()
-        items, _ = await client.get_page("/discussions", {"pageSize": "1"})
-        # The API answers for the seller the call named; a discussion it lists names its
-        # seller, and that answer decides: compared in the canonical form, it must be the
-        # seller typed.
-        named = {
-            canonical_account(CREDENTIAL_FIELDS, str(i["sellerId"]))
-            for i in items
-            if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
-        }
-        if named - {shop.seller_id}:
-            raise ERRORS.credentials_refused(f"these credentials are not seller {shop.seller_id}'s")
-        return shop_identity(shop.seller_id)
+
+CREDENTIAL_CHECK = ProbeCheck(CdiscountApiSettings, "Cdiscount", probe)

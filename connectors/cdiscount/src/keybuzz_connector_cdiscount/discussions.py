@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors.kit import Listing, Seek, Span, at_once
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     ConnectorError,
@@ -37,6 +38,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     ThreadsInbox,
     cursor_of,
+    read_each,
     state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
@@ -150,6 +152,10 @@ class Typology(msgspec.Struct, rename="camel", frozen=True):
     sub_typologies: list[SubTypology] = []
 
 
+def read_discussions(raw: Sequence[Any]) -> tuple[tuple[Discussion, ...], tuple[str, ...]]:
+    return read_each(raw, read_discussion)
+
+
 def read_discussion(item: Any) -> Discussion:
     """One discussion of Octopia's answer; ValueError naming why it is not one."""
     try:
@@ -225,29 +231,22 @@ def content_type(name: str, file_format: str) -> str:
 # --- the listing's cursor ---------------------------------------------------------------
 
 
-class Listing(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing is: its window's end, the ``updatedAt`` to read from, and the page
-    of the discussions updated at that very instant to read next."""
+class OldListing(msgspec.Struct, array_like=True, frozen=True):
+    """A listing's cursor as this connector wrote it before the kit's ``Span``: its
+    window's end, the ``updatedAt`` to read from, the page at that instant (a poller keeps
+    its cursor across a restart)."""
 
     until: datetime
     seek: datetime
     page: int = 1
 
 
-def decode(cursor: str) -> Listing:
-    return state_of(
-        cursor, Listing, lambda listing: 1 <= listing.page and listing.seek <= listing.until
-    )
-
-
-def following(listing: Listing, read: Sequence[Discussion], more: bool) -> Listing | None:
-    """The next page after ``read``: None after the last one."""
-    if not more or not read:
+def old_cursor(cursor: str) -> Span | None:
+    try:
+        old = state_of(cursor, OldListing, lambda o: 1 <= o.page and o.seek <= o.until)
+    except ValueError:
         return None
-    last = as_utc(read[-1].updated_at)
-    if last > listing.seek:
-        return Listing(listing.until, last)
-    return Listing(listing.until, listing.seek, listing.page + 1)
+    return Span(old.seek, old.until, None, old.page)
 
 
 def segment(value: str) -> str:
@@ -285,44 +284,50 @@ class DiscussionInbox(ThreadsInbox):
         self._labels: dict[str, str] | None = None
         self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
         self._lists_messages = True  # until Octopia refuses includeMessages=All
+        # Octopia numbers its pages: the cursor seeks from the last updatedAt read, and
+        # only a page whose discussions all share one instant is followed by number.
+        seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
+        self.listing = Listing(seek, self._query, self._listed_page, old_cursor)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
-        listing = decode(cursor) if cursor is not None else self._start(since)
-        items, more = await self._listed_page(listing)
-        read, unreadable = [], []
-        for item in items:
-            try:
-                read.append(read_discussion(item))
-            except ValueError as exc:
-                unreadable.append(str(exc))
+        state = (
+            self.listing.resume(cursor, updated=True) if cursor is not None else self._start(since)
+        )
+        step = await self.listing.step(state, read_discussions)
+        unreadable = list(step.unreadable)
         labels = await self.labels()
         found: list[InboxMessage] = []
-        for discussion in read:
+        for discussion in step.items:
             whole = discussion if discussion.messages is not None else await self._whole(discussion)
             try:
                 found += self.listed(whole, labels)
             except ValueError as exc:  # an attachment id naming another path
                 unreadable.append(f"discussion {discussion.id}: {exc}")
-        following_page = following(listing, read, more is not None)
+        # A page where no discussion could be read ends the listing: nothing to seek from.
+        following_page = step.following if step.items else None
         return Page(
             items=tuple(found),
             next_cursor=cursor_of(following_page) if following_page else None,
-            complete_until=None if following_page else listing.until,
+            complete_until=None if following_page else state.high,
             unreadable=tuple(unreadable),
         )
 
-    async def _listed_page(self, listing: Listing) -> tuple[list[Any], str | None]:
+    def _query(self, low: datetime, high: datetime | None) -> dict[str, str]:
+        assert high is not None  # a listing's window ends where it started
+        return {
+            "updatedAtMin": iso(low),
+            "updatedAtMax": iso(high),
+            "pageSize": str(self.page_size),
+        }
+
+    async def _listed_page(
+        self, params: dict[str, str], link: str | None
+    ) -> tuple[list[Any], str | None]:
         """One page of the listing, with every message when Octopia lists them
         (``includeMessages=All``, which the reference notes do not observe): when it
         refuses that, this session lists without messages and reads each discussion whole."""
-        params = {
-            "updatedAtMin": iso(listing.seek),
-            "updatedAtMax": iso(listing.until),
-            "pageIndex": str(listing.page),
-            "pageSize": str(self.page_size),
-        }
         if self._lists_messages:
             try:
                 return await self.client.get_page(
@@ -346,31 +351,25 @@ class DiscussionInbox(ThreadsInbox):
         a burst of messages never holds a poll past its deadline and each poll marks
         more. The first other failure stops the marks and is raised."""
         todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
-        gate = asyncio.Semaphore(MARKS_AT_ONCE)
 
         async def refused(message_id: str) -> bool:
-            async with gate:
-                try:
-                    path = f"/messages/{segment(message_id)}"
-                    await self.client.send_json("PATCH", path, READ, idempotent=True)
-                except (CallRefused, ValueError):  # e.g. a message Octopia lost
-                    return True
-                self._remember(message_id)
-                return False
+            try:
+                path = f"/messages/{segment(message_id)}"
+                await self.client.send_json("PATCH", path, READ, idempotent=True)
+            except (CallRefused, ValueError):  # e.g. a message Octopia lost
+                return True
+            self._remember(message_id)
+            return False
 
         try:
             async with asyncio.timeout(self.mark_budget):
-                try:
-                    async with asyncio.TaskGroup() as marks:
-                        done = [marks.create_task(refused(i)) for i in todo]
-                except ExceptionGroup as failed:
-                    raise failed.exceptions[0] from None
+                done = await at_once(MARKS_AT_ONCE, todo, refused)
         except TimeoutError:
             left = sum(1 for i in todo if i not in self._marked)
             raise self.client.errors.unavailable(
                 "PATCH messages", f"{left} messages left to mark read after {self.mark_budget:g} s"
             ) from None
-        return sum(d.result() for d in done)
+        return sum(done)
 
     def _remember(self, message_id: str) -> None:
         self._marked[message_id] = None
@@ -417,7 +416,7 @@ class DiscussionInbox(ThreadsInbox):
     def attachments_url(self) -> str:
         return f"{self.client.api_url.rstrip('/')}/attachments/"
 
-    def _start(self, since: datetime) -> Listing:
+    def _start(self, since: datetime) -> Span:
         until = as_utc(self.now())
         oldest = until - SEARCH_SPAN
         if as_utc(since) < oldest:
@@ -425,7 +424,7 @@ class DiscussionInbox(ThreadsInbox):
                 "Octopia searches 6 months at most: the listing starts later",
                 extra={"since": iso(since), "from": iso(oldest)},
             )
-        return Listing(until, max(as_utc(since), oldest))
+        return Span(max(as_utc(since), oldest), until)
 
     async def _whole(self, discussion: Discussion) -> Discussion:
         return await self.discussion(discussion.id)

@@ -2,6 +2,7 @@
 its refusals, its credential fields, its listings and their paging) and the shared
 requester and order source that run it from that declaration."""
 
+from keybuzz_shared.connectors.kit.at_once import at_once
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth, KeptToken
 from keybuzz_shared.connectors.kit.connector import (
     AllowanceSession,
@@ -12,6 +13,7 @@ from keybuzz_shared.connectors.kit.connector import (
     ShopConnector,
     settings_view,
 )
+from keybuzz_shared.connectors.kit.credential_check import Probe, ProbeCheck, own_account
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
     key_field,
@@ -54,6 +56,10 @@ from keybuzz_shared.connectors.kit.requester import (
 )
 
 __all__ = [
+    "at_once",
+    "own_account",
+    "Probe",
+    "ProbeCheck",
     "ById",
     "decimal_of",
     "EachById",
