@@ -14,11 +14,13 @@ from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import (
     CUSTOMER_CARE,
     DiscussionInbox,
+    file_format,
     inbox_message,
     read_discussion,
     read_discussions,
+    receivers,
+    unsendable_files,
 )
-from keybuzz_connector_cdiscount.replies import file_format, receivers, unsendable_files
 from keybuzz_shared.connectors.kit import Span
 from keybuzz_shared.connectors.seam import ReplyFile, ThreadDetail, ThreadKey, cursor_of
 
