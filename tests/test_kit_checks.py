@@ -17,8 +17,10 @@ from keybuzz_shared.connectors.kit import (
     at_once,
     own_account,
     shop_number_field,
+    shop_options,
 )
 from keybuzz_shared.connectors.seam import CredentialsRefused, ShopApiSettings
+from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.json_calls import CallOptions
 
 FIELDS = (shop_number_field("shop_id", "Shop ID"),)
@@ -29,7 +31,7 @@ class KitApi(ShopApiSettings, frozen=True, kw_only=True):
     auth_url: str
 
 
-def api(view: type[ShopApiSettings] = KitApi, deadline: float = 60.0) -> ShopApiSettings:
+def settings_of(view: type[ShopApiSettings] = KitApi, deadline: float = 60.0) -> ShopApiSettings:
     extra: dict[str, Any] = {"auth_url": "https://auth.example/"} if view is KitApi else {}
     return view(
         api_url="https://api.example/",
@@ -44,24 +46,35 @@ def api(view: type[ShopApiSettings] = KitApi, deadline: float = 60.0) -> ShopApi
     )
 
 
-async def test_a_probe_runs_on_the_connectors_view_with_a_checks_short_deadline() -> None:
-    seen: list[tuple[Mapping[str, str], KitApi, CallOptions]] = []
+async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_short_deadline() -> (
+    None
+):
+    opened: list[tuple[KitApi, FileLinks, CallOptions]] = []
 
-    async def probe(
-        credentials: Mapping[str, str], http: httpx.AsyncClient, view: KitApi, options: CallOptions
+    def client_of(
+        credentials: Mapping[str, str],
+        http: httpx.AsyncClient,
+        api: KitApi,
+        files: FileLinks,
+        options: CallOptions,
     ) -> str:
-        seen.append((credentials, view, options))
+        opened.append((api, files, options))
+        return f"client of {credentials['shop_id']}"
+
+    async def probe(client: str, credentials: Mapping[str, str]) -> str:
+        assert client == "client of 7"
         return f"kit:{credentials['shop_id']}"
 
-    check = ProbeCheck(KitApi, "Kit", probe)
+    check = ProbeCheck(KitApi, "Kit", client_of, probe)
     async with httpx.AsyncClient() as http:
-        assert await check.verify({"shop_id": "7"}, http=http, settings=api()) == "kit:7"
-        [(_, view, options)] = seen
-        assert view.auth_url == "https://auth.example/"
+        assert await check.verify({"shop_id": "7"}, http=http, settings=settings_of()) == "kit:7"
+        [(view, files, options)] = opened
+        assert view.auth_url == "https://auth.example/" and files is NO_FILES
         assert options["call_deadline"] == 15.0 and options["attempts"] == 2  # check_options
         with pytest.raises(TypeError, match="a Kit session needs the shop API view KitApi"):
-            await check.verify({"shop_id": "7"}, http=http, settings=api(ShopApiSettings))
-    assert len(seen) == 1  # another view never reaches the probe
+            await check.verify({"shop_id": "7"}, http=http, settings=settings_of(ShopApiSettings))
+    assert len(opened) == 1  # another view opens no client
+    assert shop_options(settings_of(deadline=9.0)) == {"call_deadline": 9.0}  # a session's own
 
 
 def test_an_answer_naming_only_the_typed_shop_gives_its_canonical_account() -> None:

@@ -26,6 +26,7 @@ from keybuzz_shared.connectors.kit import (
     own_account,
     require_fields,
     shop_number_field,
+    shop_options,
 )
 from keybuzz_shared.connectors.seam import CredentialField, Limits
 from keybuzz_shared.file_links import FileLinks
@@ -101,19 +102,25 @@ def shop_identity(platform: str, merchant_id: str) -> str:
     return f"backmarket-{platform.lower()}:{canonical_account(CREDENTIAL_FIELDS, merchant_id)}"
 
 
-async def probe(
+def client_of(
     credentials: Mapping[str, str],
     http: httpx.AsyncClient,
     api: BackMarketApiSettings,
+    files: FileLinks,
     options: CallOptions,
-) -> str:
+) -> BackMarketClient:
+    """The shop's client on its country's platform."""
+    access = access_of(credentials, api.user_agent)
+    return BackMarketClient(
+        access, http, api.platform_url(platform_of(credentials)), files=files, **options
+    )
+
+
+async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str:
     """One GET /ws/sav with the token. Back Market names the seller of each care folder it
     lists (``merchant``): a token answering for another seller than the one typed is
     refused. A shop with no folder yet is taken on the id typed (Back Market's API has no
     call that names the token's seller otherwise)."""
-    platform = platform_of(credentials)
-    access = access_of(credentials, api.user_agent)
-    client = BackMarketClient(access, http, api.platform_url(platform), **options)
     page = await client.get_json("/ws/sav", {"page": "1"})
     results = page.get("results") if isinstance(page, dict) else None
     named = (
@@ -125,10 +132,10 @@ async def probe(
     typed = own_account(
         CREDENTIAL_FIELDS, credentials["merchant_id"], named, ERRORS, refusal=refusal
     )
-    return shop_identity(platform, typed)
+    return shop_identity(platform_of(credentials), typed)
 
 
-CREDENTIAL_CHECK = ProbeCheck(BackMarketApiSettings, "Back Market", probe)
+CREDENTIAL_CHECK = ProbeCheck(BackMarketApiSettings, "Back Market", client_of, probe)
 
 
 # Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight digits
@@ -163,14 +170,7 @@ def open_session(
     files: FileLinks,
 ) -> AllowanceSession:
     """One shop's session on its platform."""
-    client = BackMarketClient(
-        access_of(credentials, api.user_agent),
-        http,
-        api.platform_url(platform_of(credentials)),
-        call_deadline=api.call_deadline_seconds,
-        files=files,
-    )
-    return session_of(client)
+    return session_of(client_of(credentials, http, api, files, shop_options(api)))
 
 
 def session_of(client: BackMarketClient) -> AllowanceSession:

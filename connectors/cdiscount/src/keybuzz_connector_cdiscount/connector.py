@@ -24,6 +24,7 @@ from keybuzz_shared.connectors.kit import (
     own_account,
     require_fields,
     shop_number_field,
+    shop_options,
 )
 from keybuzz_shared.connectors.seam import Limits
 from keybuzz_shared.file_links import FileLinks
@@ -70,18 +71,23 @@ def shop_identity(seller_id: str) -> str:
     return f"{SELLER_API}:{canonical_account(CREDENTIAL_FIELDS, seller_id)}"
 
 
-async def probe(
+def client_of(
     credentials: Mapping[str, str],
     http: httpx.AsyncClient,
     api: CdiscountApiSettings,
+    files: FileLinks,
     options: CallOptions,
-) -> str:
+) -> OctopiaClient:
+    """The shop's client: it holds one token."""
+    shop = credentials_of(credentials)
+    return OctopiaClient(shop, http, api.api_url, api.auth_url, files=files, **options)
+
+
+async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
     """A token for the client id and secret, then one call as the seller id (Octopia
     refuses a seller the client has no access to). The API answers for the seller the call
     named; a discussion it lists names its seller, and that answer decides: it must be the
     seller typed."""
-    shop = credentials_of(credentials)
-    client = OctopiaClient(shop, http, api.api_url, api.auth_url, **options)
     await client.authenticate()
     items, _ = await client.get_page("/discussions", {"pageSize": "1"})
     named = (
@@ -89,10 +95,10 @@ async def probe(
         for i in items
         if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
     )
-    return shop_identity(own_account(CREDENTIAL_FIELDS, shop.seller_id, named, ERRORS))
+    return shop_identity(own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS))
 
 
-CREDENTIAL_CHECK = ProbeCheck(CdiscountApiSettings, "Cdiscount", probe)
+CREDENTIAL_CHECK = ProbeCheck(CdiscountApiSettings, "Cdiscount", client_of, probe)
 
 
 # Cdiscount's order numbers: the minute the order was placed (yymmddHHMM) and five
@@ -126,15 +132,8 @@ def open_session(
     api: CdiscountApiSettings,
     files: FileLinks,
 ) -> KitSession:
-    """One shop's session: its client holds one token."""
-    client = OctopiaClient(
-        credentials_of(credentials),
-        http,
-        api.api_url,
-        api.auth_url,
-        call_deadline=api.call_deadline_seconds,
-        files=files,
-    )
+    """One shop's session on its one client."""
+    client = client_of(credentials, http, api, files, shop_options(api))
     # Marking a burst of messages read stops within a quarter of a call's deadline, the
     # rest left to the next poll (DiscussionInbox.mark_read).
     inbox = DiscussionInbox(

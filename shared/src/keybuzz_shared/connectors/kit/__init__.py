@@ -13,7 +13,13 @@ from keybuzz_shared.connectors.kit.connector import (
     ShopConnector,
     settings_view,
 )
-from keybuzz_shared.connectors.kit.credential_check import Probe, ProbeCheck, own_account
+from keybuzz_shared.connectors.kit.credential_check import (
+    ClientOf,
+    Probe,
+    ProbeCheck,
+    own_account,
+    shop_options,
+)
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
     key_field,
@@ -57,6 +63,8 @@ from keybuzz_shared.connectors.kit.requester import (
 
 __all__ = [
     "at_once",
+    "ClientOf",
+    "shop_options",
     "own_account",
     "Probe",
     "ProbeCheck",

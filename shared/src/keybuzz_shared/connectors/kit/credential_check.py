@@ -1,12 +1,13 @@
-"""A shop's credential check, declared: the connector names its settings view and one
-probe (a call as the shop, with the check's short deadline and few attempts) that answers
-the shop's identity; the probe compares the accounts the marketplace's answer names with
+"""A shop's credential check, declared: the connector names its settings view, the
+function that opens a shop's client (``ClientOf``, its sessions' too) and one probe (a
+call as the shop, with the check's short deadline and few attempts) that answers the
+shop's identity; the probe compares the accounts the marketplace's answer names with
 the one the seller typed (``own_account``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import httpx
 
@@ -14,29 +15,61 @@ from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit.connector import settings_view
 from keybuzz_shared.connectors.kit.requester import CallErrors
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
+from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.json_calls import CallOptions, check_options
 
 S = TypeVar("S", bound=ShopApiSettings)
+C = TypeVar("C")
+S_contra = TypeVar("S_contra", bound=ShopApiSettings, contravariant=True)
+C_co = TypeVar("C_co", covariant=True)
 
-# The shop's credentials, the HTTP client, the connector's settings view and the check's
-# call options → the shop's identity; CredentialsRefused when the marketplace refuses them.
-Probe = Callable[[Mapping[str, str], httpx.AsyncClient, S, CallOptions], Awaitable[str]]
+
+class ClientOf(Protocol[S_contra, C_co]):
+    def __call__(
+        self,
+        credentials: Mapping[str, str],
+        http: httpx.AsyncClient,
+        api: S_contra,
+        files: FileLinks,
+        options: CallOptions,
+    ) -> C_co:
+        """A shop's client on ``api`` (the connector's settings view), its files from
+        ``files``, its calls on ``options``; ValueError when a credential field is
+        missing. The one a session and the credential check both open."""
+        ...
 
 
-class ProbeCheck(Generic[S]):
+# The shop's client and credentials → the shop's identity, from one call as the shop;
+# CredentialsRefused when the marketplace refuses them.
+Probe = Callable[[C, Mapping[str, str]], Awaitable[str]]
+
+
+def shop_options(api: ShopApiSettings) -> CallOptions:
+    """A session's CallOptions: each call within the shop's call deadline."""
+    return CallOptions(call_deadline=api.call_deadline_seconds)
+
+
+class ProbeCheck(Generic[S, C]):
     """The seam's ``CredentialCheck`` of a connector: its settings view (``view``, a
-    TypeError naming ``marketplace`` for another), then its ``probe``."""
+    TypeError naming ``marketplace`` for another), its ``client`` opened with a check's
+    options (``check_options``: a short deadline, two attempts), then its ``probe``."""
 
-    def __init__(self, view: type[S], marketplace: str, probe: Probe[S]) -> None:
+    def __init__(
+        self, view: type[S], marketplace: str, client: ClientOf[S, C], probe: Probe[C]
+    ) -> None:
         self._view = view
         self._marketplace = marketplace
+        self._client = client
         self._probe = probe
 
     async def verify(
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
         api = settings_view(settings, self._view, self._marketplace)
-        return await self._probe(credentials, http, api, check_options(api.call_deadline_seconds))
+        options = check_options(api.call_deadline_seconds)
+        return await self._probe(
+            self._client(credentials, http, api, NO_FILES, options), credentials
+        )
 
 
 def own_account(
