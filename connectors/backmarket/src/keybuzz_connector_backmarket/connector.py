@@ -14,20 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit import (
-    AllowanceSession,
-    Discussions,
-    KitShopApi,
-    OrderIdPattern,
-    ProbeCheck,
-    ShopConnector,
-    key_field,
-    own_account,
-    require_fields,
-    shop_number_field,
-    shop_options,
-)
 from keybuzz_shared.connectors.seam import CredentialField, Limits
 from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.json_calls import CallOptions
@@ -73,8 +61,8 @@ PLATFORMS: dict[str, str] = {
 }
 CREDENTIAL_FIELDS = (
     # Back Market's tokens are base64 [observed].
-    key_field("token", "API token", max_length=512),
-    shop_number_field("merchant_id", "Seller ID"),
+    kit.key_field("token", "API token", max_length=512),
+    kit.shop_number_field("merchant_id", "Seller ID"),
     CredentialField(
         name="country",
         json_name="country",
@@ -89,7 +77,7 @@ CREDENTIAL_FIELDS = (
 
 def access_of(fields: Mapping[str, str], user_agent: str) -> ShopAccess:
     """The shop's access from its credential fields; ValueError when one is missing."""
-    require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
+    kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
     return ShopAccess(token=fields["token"], country=fields["country"], user_agent=user_agent)
 
 
@@ -129,13 +117,13 @@ async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str
         if isinstance(f, dict) and isinstance(f.get("merchant"), int)
     )
     refusal = "the token is not seller {account}'s"
-    typed = own_account(
+    typed = kit.own_account(
         CREDENTIAL_FIELDS, credentials["merchant_id"], named, ERRORS, refusal=refusal
     )
     return shop_identity(platform_of(credentials), typed)
 
 
-CREDENTIAL_CHECK = ProbeCheck(BackMarketApiSettings, "Back Market", client_of, probe)
+CREDENTIAL_CHECK = kit.ProbeCheck(BackMarketApiSettings, "Back Market", client_of, probe)
 
 
 # Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight digits
@@ -143,7 +131,9 @@ CREDENTIAL_CHECK = ProbeCheck(BackMarketApiSettings, "Back Market", client_of, p
 # text: a shorter number is a quantity, a price, a postcode or another marketplace's
 # reference (an order's six-digit ``#ref``) far more often, and would turn those searches
 # into order-id lookups. A number right after a "." or "," is a price's decimals.
-ORDER_IDS = OrderIdPattern("[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,")
+ORDER_IDS = kit.OrderIdPattern(
+    "[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,"
+)
 
 LIMITS = Limits(
     # A message's files [official]: at most 10 of 3 MB each.
@@ -158,7 +148,7 @@ LIMITS = Limits(
 # A folder's message goes to the buyer and Back Market alike (MERCHANT_TO_ALL); multipart
 # carries any text; Back Market's refusals (400) give no code of their own [official].
 # Its claims are on the care folder itself: no message of its own opens one.
-DISCUSSIONS = Discussions(
+DISCUSSIONS = kit.Discussions(
     recipients=RECIPIENTS, support_sender="BackMarket", claim_subject="Réclamation Back Market"
 )
 
@@ -168,16 +158,16 @@ def open_session(
     http: httpx.AsyncClient,
     api: BackMarketApiSettings,
     files: FileLinks,
-) -> AllowanceSession:
+) -> kit.AllowanceSession:
     """One shop's session on its platform."""
-    return session_of(client_of(credentials, http, api, files, shop_options(api)))
+    return session_of(client_of(credentials, http, api, files, kit.shop_options(api)))
 
 
-def session_of(client: BackMarketClient) -> AllowanceSession:
+def session_of(client: BackMarketClient) -> kit.AllowanceSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
     inbox = CareInbox(client)
-    return AllowanceSession(
+    return kit.AllowanceSession(
         inbox,
         FolderReplies(client, inbox),
         ShopOrders(client),
@@ -186,14 +176,14 @@ def session_of(client: BackMarketClient) -> AllowanceSession:
     )
 
 
-CONNECTOR = ShopConnector(
+CONNECTOR = kit.ShopConnector(
     marketplace=BACKMARKET,
     display_name="Back Market",
     secret="backmarket_api",  # the shop's API token, seller id and country
     credential_fields=CREDENTIAL_FIELDS,
     limits=LIMITS,
     settings_type=BackMarketSettings,
-    shop_api=KitShopApi(
+    shop_api=kit.KitShopApi(
         LIMITS, DISCUSSIONS, BackMarketApiSettings, open_session, marketplace="Back Market"
     ),
     credential_check=CREDENTIAL_CHECK,

@@ -12,20 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit import (
-    Discussions,
-    KitSession,
-    KitShopApi,
-    OrderIdPattern,
-    ProbeCheck,
-    ShopConnector,
-    key_field,
-    own_account,
-    require_fields,
-    shop_number_field,
-    shop_options,
-)
 from keybuzz_shared.connectors.seam import Limits
 from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.json_calls import CallOptions
@@ -47,10 +35,10 @@ from keybuzz_connector_cdiscount.settings import (
 )
 
 CREDENTIAL_FIELDS = (
-    key_field("client_id", "Client ID", max_length=128, secret=False),
-    key_field("client_secret", "Client secret", max_length=256),
+    kit.key_field("client_id", "Client ID", max_length=128, secret=False),
+    kit.key_field("client_secret", "Client secret", max_length=256),
     # Octopia's seller ids are numbers (the SellerId header of every call).
-    shop_number_field("seller_id", "Seller ID"),
+    kit.shop_number_field("seller_id", "Seller ID"),
 )
 SELLER_API = "octopia-seller-api"
 
@@ -58,7 +46,7 @@ SELLER_API = "octopia-seller-api"
 def credentials_of(fields: Mapping[str, str]) -> OctopiaCredentials:
     """The API client named by ``fields`` (those of CREDENTIAL_FIELDS); ValueError when one
     is missing."""
-    require_fields(CREDENTIAL_FIELDS, fields, "Cdiscount")
+    kit.require_fields(CREDENTIAL_FIELDS, fields, "Cdiscount")
     return OctopiaCredentials(
         client_id=fields["client_id"],
         client_secret=fields["client_secret"],
@@ -95,15 +83,17 @@ async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
         for i in items
         if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
     )
-    return shop_identity(own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS))
+    return shop_identity(kit.own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS))
 
 
-CREDENTIAL_CHECK = ProbeCheck(CdiscountApiSettings, "Cdiscount", client_of, probe)
+CREDENTIAL_CHECK = kit.ProbeCheck(CdiscountApiSettings, "Cdiscount", client_of, probe)
 
 
 # Cdiscount's order numbers: the minute the order was placed (yymmddHHMM) and five
 # letters, e.g. ``2611230948AAACH`` (the form sellers see; Octopia publishes no format).
-ORDER_IDS = OrderIdPattern("[0-9]{10}[A-Z]{5}", "a Cdiscount one (10 digits and 5 capital letters)")
+ORDER_IDS = kit.OrderIdPattern(
+    "[0-9]{10}[A-Z]{5}", "a Cdiscount one (10 digits and 5 capital letters)"
+)
 
 LIMITS = Limits(
     # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats.
@@ -121,7 +111,7 @@ LIMITS = Limits(
 # (refused with the eligible ones named otherwise). Octopia lists a reply's text back as
 # sent; its refusals give a reason, no code of their own. It opens no claim with a message
 # of its own (a claim is a discussion whose graduation changed); incidents are never listed.
-DISCUSSIONS = Discussions(
+DISCUSSIONS = kit.Discussions(
     recipients=tuple(USER_TYPES), support_sender="GrcOperator", claim_subject="Litige Cdiscount"
 )
 
@@ -131,15 +121,15 @@ def open_session(
     http: httpx.AsyncClient,
     api: CdiscountApiSettings,
     files: FileLinks,
-) -> KitSession:
+) -> kit.KitSession:
     """One shop's session on its one client."""
-    client = client_of(credentials, http, api, files, shop_options(api))
+    client = client_of(credentials, http, api, files, kit.shop_options(api))
     # Marking a burst of messages read stops within a quarter of a call's deadline, the
     # rest left to the next poll (DiscussionInbox.mark_read).
     inbox = DiscussionInbox(
         client, page_size=LIMITS.page_size, mark_budget=api.call_deadline_seconds / 4
     )
-    return KitSession(
+    return kit.KitSession(
         inbox,
         DiscussionReplies(client, inbox),
         ShopOrders(client, page_size=LIMITS.page_size),
@@ -147,14 +137,14 @@ def open_session(
     )
 
 
-CONNECTOR = ShopConnector(
+CONNECTOR = kit.ShopConnector(
     marketplace=CDISCOUNT,
     display_name="Cdiscount",
     secret="cdiscount_api",  # the shop's client id, client secret and seller id
     credential_fields=CREDENTIAL_FIELDS,
     limits=LIMITS,
     settings_type=CdiscountSettings,
-    shop_api=KitShopApi(
+    shop_api=kit.KitShopApi(
         LIMITS, DISCUSSIONS, CdiscountApiSettings, open_session, marketplace="Cdiscount"
     ),
     credential_check=CREDENTIAL_CHECK,

@@ -42,6 +42,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Step,
     Token,
 )
+from keybuzz_shared.connectors.kit.options import RequesterOptions
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
     ById,
@@ -110,6 +111,7 @@ __all__ = [
     "Part",
     "Refusals",
     "Requester",
+    "RequesterOptions",
     "key_field",
     "require_fields",
     "shop_number_field",
