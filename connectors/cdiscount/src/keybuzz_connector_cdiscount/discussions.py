@@ -29,25 +29,9 @@ from urllib.parse import quote
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit import DiscussionReplies as KitDiscussionReplies
 from keybuzz_shared.connectors.kit import Listing, Seek, Span, at_once
-from keybuzz_shared.connectors.seam import (
-    CallRefused,
-    ConnectorError,
-    InboxFile,
-    InboxMessage,
-    Page,
-    Recipient,
-    Reply,
-    ReplyFile,
-    SenderType,
-    ThreadDetail,
-    ThreadKey,
-    ThreadsInbox,
-    cursor_of,
-    read_each,
-    state_of,
-)
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
@@ -61,7 +45,7 @@ log = logging.getLogger(__name__)
 SEARCH_SPAN = timedelta(days=182)
 CLAIM_GRADUATIONS = frozenset({"Claim", "Level_1"})  # Octopia's claims ("litiges")
 # A kind of sender Octopia may add later is kept as a notification, never lost.
-SENDERS: dict[str, SenderType] = {
+SENDERS: dict[str, seam.SenderType] = {
     "Customer": "BUYER",
     "GrcOperator": "MARKETPLACE_SUPPORT",
     "Seller": "SELLER",
@@ -145,8 +129,8 @@ class Discussion(msgspec.Struct, rename="camel", frozen=True):
         return self.graduation in CLAIM_GRADUATIONS
 
     @property
-    def thread(self) -> ThreadKey:
-        return ThreadKey(kind="DISCUSSION", id=self.id, order_id=self.order_id)
+    def thread(self) -> seam.ThreadKey:
+        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=self.order_id)
 
 
 class SubTypology(msgspec.Struct, rename="camel", frozen=True):
@@ -160,7 +144,7 @@ class Typology(msgspec.Struct, rename="camel", frozen=True):
 
 
 def read_discussions(raw: Sequence[Any]) -> tuple[tuple[Discussion, ...], tuple[str, ...]]:
-    return read_each(raw, read_discussion)
+    return seam.read_each(raw, read_discussion)
 
 
 def read_discussion(item: Any) -> Discussion:
@@ -174,7 +158,7 @@ def read_discussion(item: Any) -> Discussion:
 # --- the mapping to the seam ----------------------------------------------------------
 
 
-def details(discussion: Discussion, labels: dict[str, str]) -> tuple[ThreadDetail, ...]:
+def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.ThreadDetail, ...]:
     """The discussion's sales channel and topics, in French, as its ticket shows them
     (``labels``: Octopia's label of each sub-typology code)."""
     shown = (
@@ -183,7 +167,7 @@ def details(discussion: Discussion, labels: dict[str, str]) -> tuple[ThreadDetai
         ("sub_topic", "Sous-motif", discussion.sub_typology_code, labels),
     )
     return tuple(
-        ThreadDetail(name=name, label=label, value=names.get(code) or code)
+        seam.ThreadDetail(name=name, label=label, value=names.get(code) or code)
         for name, label, code, names in shown
         if code
     )
@@ -199,11 +183,11 @@ def subject_of(discussion: Discussion) -> Subject | None:
 
 def inbox_message(
     discussion: Discussion, message: Message, labels: dict[str, str], files_url: str
-) -> InboxMessage:
+) -> seam.InboxMessage:
     """One message of the discussion (``files_url``: where Octopia serves attachments)."""
     sender = message.sender.user_type if message.sender else ""
     sender_type = SENDERS.get(sender, "SYSTEM")
-    return InboxMessage(
+    return seam.InboxMessage(
         message_id=str(message.message_id),
         thread=discussion.thread,
         thread_details=details(discussion, labels),
@@ -216,7 +200,7 @@ def inbox_message(
         unread=not message.has_read,
         ticket_subject=subject_of(discussion),
         files=tuple(
-            InboxFile(
+            seam.InboxFile(
                 name=f.name or str(f.attachment_id),
                 url=files_url + segment(str(f.attachment_id)),
                 content_type=content_type(f.name, f.file_format),
@@ -250,7 +234,7 @@ class OldListing(msgspec.Struct, array_like=True, frozen=True):
 
 def old_cursor(cursor: str) -> Span | None:
     try:
-        old = state_of(cursor, OldListing, lambda o: 1 <= o.page and o.seek <= o.until)
+        old = seam.state_of(cursor, OldListing, lambda o: 1 <= o.page and o.seek <= o.until)
     except ValueError:
         return None
     return Span(old.seek, old.until, None, old.page)
@@ -271,7 +255,7 @@ def iso(moment: datetime) -> str:
 # --- the inbox ---------------------------------------------------------------------------
 
 
-class DiscussionInbox(ThreadsInbox):
+class DiscussionInbox(seam.ThreadsInbox):
     """A shop's discussions through its OctopiaClient: the session's inbox and message
     source (``mark_budget``: see ``mark_read``; ``now``: the clock a listing's window ends
     at). Octopia's claims are discussions (``claim`` on their messages): no incident."""
@@ -298,14 +282,14 @@ class DiscussionInbox(ThreadsInbox):
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
+    ) -> seam.Page[seam.InboxMessage]:
         state = (
             self.listing.resume(cursor, updated=True) if cursor is not None else self._start(since)
         )
         step = await self.listing.step(state, read_discussions)
         unreadable = list(step.unreadable)
         labels = await self.labels()
-        found: list[InboxMessage] = []
+        found: list[seam.InboxMessage] = []
         for discussion in step.items:
             whole = discussion if discussion.messages is not None else await self._whole(discussion)
             try:
@@ -314,9 +298,9 @@ class DiscussionInbox(ThreadsInbox):
                 unreadable.append(f"discussion {discussion.id}: {exc}")
         # A page where no discussion could be read ends the listing: nothing to seek from.
         following_page = step.following if step.items else None
-        return Page(
+        return seam.Page(
             items=tuple(found),
-            next_cursor=cursor_of(following_page) if following_page else None,
+            next_cursor=seam.cursor_of(following_page) if following_page else None,
             complete_until=None if following_page else state.high,
             unreadable=tuple(unreadable),
         )
@@ -340,7 +324,7 @@ class DiscussionInbox(ThreadsInbox):
                 return await self.client.get_page(
                     "/discussions", {**params, "includeMessages": "All"}
                 )
-            except CallRefused as refused:
+            except seam.CallRefused as refused:
                 if refused.status != 400:
                     raise
                 log.warning(
@@ -363,7 +347,7 @@ class DiscussionInbox(ThreadsInbox):
             try:
                 path = f"/messages/{segment(message_id)}"
                 await self.client.send_json("PATCH", path, READ, idempotent=True)
-            except (CallRefused, ValueError):  # e.g. a message Octopia lost
+            except (seam.CallRefused, ValueError):  # e.g. a message Octopia lost
                 return True
             self._remember(message_id)
             return False
@@ -383,7 +367,7 @@ class DiscussionInbox(ThreadsInbox):
         if len(self._marked) > MARKED_KEPT:
             del self._marked[next(iter(self._marked))]
 
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         """Octopia serves a message's files with the shop's token: only at its own API's
         ``/attachments/`` address, the one the listing gave, is it sent."""
         if not _an_attachment(file.url, self.attachments_url()):
@@ -409,7 +393,7 @@ class DiscussionInbox(ThreadsInbox):
             try:
                 answer = await self.client.get_json("/typologies")
                 typologies = msgspec.convert(answer, list[Typology])
-            except (ConnectorError, msgspec.ValidationError) as exc:
+            except (seam.ConnectorError, msgspec.ValidationError) as exc:
                 log.warning("Octopia's typologies unread: codes shown", extra={"reason": str(exc)})
                 return {}
             self._labels = {
@@ -436,7 +420,7 @@ class DiscussionInbox(ThreadsInbox):
     async def _whole(self, discussion: Discussion) -> Discussion:
         return await self.discussion(discussion.id)
 
-    def listed(self, discussion: Discussion, labels: dict[str, str]) -> list[InboxMessage]:
+    def listed(self, discussion: Discussion, labels: dict[str, str]) -> list[seam.InboxMessage]:
         """The discussion's messages, oldest first."""
         messages = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
         return [inbox_message(discussion, m, labels, self.attachments_url()) for m in messages]
@@ -460,7 +444,7 @@ def _an_attachment(url: str, attachments: str) -> bool:
 # the discussion is a claim. Files go base64 in the request, within Octopia's rules.
 
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
-USER_TYPES: dict[Recipient, tuple[str, ...]] = {
+USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
     "BUYER": ("Customer",),
     "MARKETPLACE_SUPPORT": ("GrcOperator",),
     "ALL": ("Customer", "GrcOperator"),
@@ -484,7 +468,7 @@ FILE_FORMATS: dict[str, str] = {
 EXTENSIONS = frozenset({*FILE_FORMATS.values(), "jpeg"})
 
 
-def file_format(file: ReplyFile) -> str | None:
+def file_format(file: seam.ReplyFile) -> str | None:
     """Octopia's ``fileFormat`` of a file: its name's extension when Octopia names it,
     else its media type's; None when Octopia takes neither."""
     suffix = PurePath(file.name).suffix.lower().lstrip(".")
@@ -493,7 +477,7 @@ def file_format(file: ReplyFile) -> str | None:
     return FILE_FORMATS.get(file.content_type.strip().lower())
 
 
-def unsendable_files(files: tuple[ReplyFile, ...]) -> str | None:
+def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
     """Why Octopia would refuse these files, if it would."""
     if len(files) > MAX_ATTACHMENTS:
         return f"Cdiscount takes at most {MAX_ATTACHMENTS} attachments a reply"
@@ -507,7 +491,7 @@ def unsendable_files(files: tuple[ReplyFile, ...]) -> str | None:
     return None
 
 
-def receivers(discussion: Discussion, recipient: Recipient) -> list[User] | str:
+def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
     """The discussion's eligible recipients a reply to ``recipient`` goes to, or why none."""
     wanted = USER_TYPES.get(recipient, ())
     eligible = discussion.eligible_receivers or []
@@ -521,7 +505,7 @@ def receivers(discussion: Discussion, recipient: Recipient) -> list[User] | str:
     return chosen
 
 
-def request(discussion: Discussion, reply: Reply, to: list[User]) -> dict[str, Any]:
+def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "body": reply.body,
         "discussionId": discussion.id,
@@ -553,10 +537,10 @@ class DiscussionReplies(KitDiscussionReplies):
         self.client = client
         self.inbox = inbox
 
-    def unsendable(self, reply: Reply) -> str | None:
+    def unsendable(self, reply: seam.Reply) -> str | None:
         return unsendable_files(reply.attachments)
 
-    async def send(self, reply: Reply) -> str | None:
+    async def send(self, reply: seam.Reply) -> str | None:
         discussion = await self.inbox.discussion(reply.thread.id)
         if not discussion.is_open:
             return f"discussion {discussion.id} is closed at Cdiscount"
@@ -566,7 +550,7 @@ class DiscussionReplies(KitDiscussionReplies):
         await self.client.send_json("POST", "/messages", request(discussion, reply, to))
         return None
 
-    async def listed(self, discussion_id: str) -> list[InboxMessage]:
+    async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
         """The discussion's messages, read from Octopia (``SENT_SKEW``: its dates are whole
         seconds, its clock is not ours)."""
         discussion = await self.inbox.discussion(discussion_id)
