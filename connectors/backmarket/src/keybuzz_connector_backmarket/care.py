@@ -34,7 +34,7 @@ from keybuzz_shared.connectors.kit import DiscussionReplies, Listing, PageNumber
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient
+from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, results_page
 from keybuzz_connector_backmarket.orders import line_state_name, order_state_name
 
 log = logging.getLogger(__name__)
@@ -387,13 +387,12 @@ class CareInbox(seam.ThreadsInbox):
             if exc.status != 404 or query["page"] == "1":
                 raise
             return [], False  # a page past the last one (fewer folders than when ``next`` said)
-        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise ERRORS.unreadable("GET ws/sav", "no list of results in the page")
-        if len(body["results"]) > PAGE_SIZE:
+        results, more = results_page("GET ws/sav", body)
+        if len(results) > PAGE_SIZE:
             raise ERRORS.unreadable(
-                "GET ws/sav", f"{len(body['results'])} folders on a page of {PAGE_SIZE}"
+                "GET ws/sav", f"{len(results)} folders on a page of {PAGE_SIZE}"
             )
-        return body["results"], bool(body.get("next"))
+        return results, more
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         return 0  # Back Market's API has no read mark

@@ -99,3 +99,11 @@ class BackMarketClient(Requester):
         shop = {"country": access.country}
         super().__init__(SPEC, access.auth(), http, base_url, shop=shop, **options)
         self.access = access
+
+
+def results_page(call: str, body: Any) -> tuple[list[Any], bool]:
+    """A list page's ``results``, and whether Back Market says a next page follows
+    (``next``); CallAnswerUnreadable for an answer without them."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ERRORS.unreadable(call, "no list of results in the page")
+    return body["results"], bool(body.get("next"))

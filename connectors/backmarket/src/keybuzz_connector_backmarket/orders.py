@@ -36,7 +36,7 @@ from keybuzz_shared.connectors.kit import (
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient
+from keybuzz_connector_backmarket.client import BackMarketClient, results_page
 
 # Order state [official] -> (its name, our order status, our delivery status or None).
 ORDER_STATES: dict[int, tuple[str, str, str | None]] = {
@@ -173,9 +173,7 @@ async def _page(
 ) -> tuple[list[Any], bool]:
     """A page's orders, and whether Back Market says a next page follows."""
     body = await client.get_json("/ws/orders", query)
-    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-        raise ERRORS.unreadable("GET ws/orders", "no list of results in the page")
-    return body["results"], bool(body.get("next"))
+    return results_page("GET ws/orders", body)
 
 
 def _order_path(order_id: str) -> str | None:
