@@ -7,7 +7,7 @@ the one the seller typed (``own_account``)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 
@@ -20,23 +20,12 @@ from keybuzz_shared.json_calls import CallOptions, check_options
 
 S = TypeVar("S", bound=ShopApiSettings)
 C = TypeVar("C")
-S_contra = TypeVar("S_contra", bound=ShopApiSettings, contravariant=True)
-C_co = TypeVar("C_co", covariant=True)
 
 
-class ClientOf(Protocol[S_contra, C_co]):
-    def __call__(
-        self,
-        credentials: Mapping[str, str],
-        http: httpx.AsyncClient,
-        api: S_contra,
-        files: FileLinks,
-        options: CallOptions,
-    ) -> C_co:
-        """A shop's client on ``api`` (the connector's settings view), its files from
-        ``files``, its calls on ``options``; ValueError when a credential field is
-        missing. The one a session and the credential check both open."""
-        ...
+# A shop's client on the connector's settings view, its files from the file links, its
+# calls on the call options; ValueError when a credential field is missing. The one a
+# session and the credential check both open.
+ClientOf = Callable[[Mapping[str, str], httpx.AsyncClient, S, FileLinks, CallOptions], C]
 
 
 # The shop's client and credentials → the shop's identity, from one call as the shop;
