@@ -9,7 +9,7 @@ COPY connectors ./connectors
 COPY devstack ./devstack
 COPY sandbox ./sandbox
 COPY services ./services
-RUN pip install --no-cache-dir ./shared ./connectors/* ./devstack ./sandbox \
+RUN pip install --no-cache-dir ./shared ./connectors/* ./devstack ./sandbox ./connectors/*/double \
         ./services/oauth ./services/poller ./services/orders ./services/tenant-sync \
  && useradd --system --uid 10001 keybuzz
 USER keybuzz

@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Every connectors/<name>/ folder is a package: adding one needs no edit here.
-PACKAGES := shared $(wildcard connectors/*) devstack sandbox services/oauth services/poller services/orders services/tenant-sync
+# Every connectors/<name>/ folder is a package, and its double/ (its double, for the sandbox)
+# another: adding one needs no edit here.
+PACKAGES := shared $(wildcard connectors/*) devstack sandbox $(wildcard connectors/*/double) \
+	services/oauth services/poller services/orders services/tenant-sync
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 
 .PHONY: install run up down status test test-unit bench lint clean

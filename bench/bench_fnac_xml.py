@@ -4,7 +4,7 @@ shop, about 90 KB), and check each parser on hostile documents.
 
 Parsers: the stdlib's ``xml.etree.ElementTree`` (the baseline: fast, but it accepts
 DTDs), ``defusedxml.ElementTree`` (the stdlib behind a refusal of DTDs and entities),
-lxml with the sandbox's hardened parser (``keybuzz_sandbox.fnac.schema.parse``:
+lxml with the sandbox's hardened parser (``keybuzz_double_fnac.schema.parse``:
 entities unresolved, no DTD loading, no network, any DOCTYPE refused), and the connector's
 own (``keybuzz_connector_fnac.xml.parse``: UTF-8 only, read as UTF-8, a DTD refused
 before and after parsing). Schema
@@ -31,10 +31,13 @@ from typing import Any
 import defusedxml.ElementTree as DefusedTree
 import xmlschema
 from keybuzz_connector_fnac import xml as connector_xml
+from keybuzz_double_fnac import schema
+from keybuzz_double_fnac.double import FnacDouble
+from keybuzz_double_fnac.env import FnacDoubleSettings
+from keybuzz_double_fnac.services import messages_query
+from keybuzz_double_fnac.shops import default_shops
+from keybuzz_double_fnac.wire import serialize
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.fnac import schema
-from keybuzz_sandbox.fnac.services import messages_query
-from keybuzz_sandbox.fnac.wire import serialize
 from keybuzz_sandbox.sandbox import Sandbox
 from lxml import etree
 
@@ -61,8 +64,11 @@ UTF7 = (
 
 
 def _page() -> bytes:
-    sandbox = Sandbox(SandboxConfig())
-    book = next(b for b in sandbox.fnac.books.values() if b.gen.spec.name == SHOP)
+    config = SandboxConfig()
+    sandbox = Sandbox(config)
+    shops = default_shops(config.of(FnacDoubleSettings).bench_orders, 0)
+    fnac = FnacDouble(config.seed, shops, sandbox.clock, sandbox.state)
+    book = next(b for b in fnac.books.values() if b.gen.spec.name == SHOP)
     request = etree.fromstring(
         f'<messages_query xmlns="{schema.NS}" partner_id="{book.credentials.partner_id}" '
         f'shop_id="{book.shop_id}" results_count="100"><paging>1</paging></messages_query>'

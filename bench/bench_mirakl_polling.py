@@ -61,11 +61,11 @@ from typing import ClassVar
 import asyncpg
 import httpx
 from keybuzz_devstack import bootstrap
+from keybuzz_double_mirakl.api import OPERATIONS
+from keybuzz_double_mirakl.double import FREQUENCIES
+from keybuzz_double_mirakl.operators import OPERATORS
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.doubles import service_env
-from keybuzz_sandbox.mirakl.api import OPERATIONS
-from keybuzz_sandbox.mirakl.double import FREQUENCIES
-from keybuzz_sandbox.mirakl.operators import OPERATORS
 
 from bench.bench_cdiscount_polling import (
     Answered,

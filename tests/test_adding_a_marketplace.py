@@ -223,6 +223,46 @@ def test_every_connector_folder_declares_its_entry_point_and_is_installed() -> N
     assert all(a is b for a, b in zip(registry.connectors(), registry.connectors(), strict=True))
 
 
+def test_every_double_folder_declares_its_entry_point_and_is_installed() -> None:
+    """A connector's double is its folder's ``double/``, a distribution of its own (the
+    connector's, installed alone in production, brings none of it), found by the sandbox by
+    its entry point; Amazon's is the sandbox's own."""
+    from keybuzz_sandbox.doubles import GROUP, doubles
+
+    installed = {p.name: p.value for p in entry_points(group=GROUP)}
+    folders = sorted(p.parent for p in ROOT.glob("connectors/*/double/pyproject.toml"))
+    assert folders, "no double folder"
+    for folder in folders:
+        name, package = folder.parent.name, f"keybuzz_double_{folder.parent.name}"
+        project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+        assert project["name"] == f"keybuzz-double-{name}"
+        assert "keybuzz-sandbox" in project["dependencies"]
+        assert project["entry-points"][GROUP] == {name: f"{package}:DOUBLE"}, name
+        assert installed.get(name) == f"{package}:DOUBLE", f"{name}: make install"
+        assert (folder / "src" / package / "__init__.py").exists(), name
+        connector = tomllib.loads((folder.parent / "pyproject.toml").read_text())["project"]
+        assert not any(d.startswith("keybuzz-sandbox") for d in connector["dependencies"]), name
+    assert set(doubles()) == {f.parent.name for f in folders} | {"amazon"}
+
+
+# Where a double's module may be named: its own folder; the sandbox finds doubles by entry
+# point, the services ask the registry. Benchmarks of one marketplace read its double.
+OUTSIDE_THE_FOLDERS = ("shared", "services", "devstack", "sandbox", "tests")
+DOUBLE_MODULE = re.compile(r"keybuzz_double_[a-z]")
+
+
+def test_no_double_module_is_named_outside_its_connector_folder() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for area in OUTSIDE_THE_FOLDERS
+        for path in sorted((ROOT / area).rglob("*"))
+        if path.suffix in (".py", ".toml", ".md") and ".egg-info" not in str(path)
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if DOUBLE_MODULE.search(line)
+    ]
+    assert found == []
+
+
 def test_a_shop_api_connector_with_no_driver_is_held_to_the_conformance_suite() -> None:
     """Its double's drivers are how the suite drives it; a connector of the kit's one type
     (``kit.ShopConnector``) is listed like any other, and ``driver_of`` fails it."""

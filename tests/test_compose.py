@@ -128,6 +128,8 @@ def test_dockerfile_installs_every_package():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in ["shared", "devstack", "sandbox", *(f"services/{n}" for n in SERVICES)]:
         assert f"./{package}" in dockerfile
+    # The sandbox's doubles, each in its connector's folder: compose's sandbox serves them.
+    assert "./connectors/*/double" in dockerfile
 
 
 # Compose's interpolation: ${NAME:-default} and ${NAME:?error} (what compose.yaml uses).

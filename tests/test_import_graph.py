@@ -21,6 +21,7 @@ SOURCE_ROOTS = [
     "services/orders/src",
     "services/tenant-sync/src",
     *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("connectors/*/src")),
+    *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("connectors/*/double/src")),
 ]
 
 

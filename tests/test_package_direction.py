@@ -6,6 +6,10 @@ for orders also what an order is, its table, its ports and the order source), ne
 above it, nor the modules that assemble the service (``service``, ``app``, ``micro``,
 ``events``, ``errors``…), which stand above every package. Read from the source,
 as ``test_import_graph.py`` does: an import inside a function counts too.
+
+Across packages, the shared library (the seam, the kit) stands below everything: it imports
+no service, no connector, no double and no development tool, not even for a type (a feed is
+opened on ``seam.FeedContext``, what it needs of a service, never on a service's runtime).
 """
 
 from __future__ import annotations
@@ -73,3 +77,36 @@ def test_every_sub_package_has_its_place_in_the_order(service: str) -> None:
     source, layers, _ = LAYERS[service]
     found = {p.name for p in (ROOT / source).iterdir() if (p / "__init__.py").exists()}
     assert found == set(layers)
+
+
+def _top_level_imports(path: Path) -> Iterator[tuple[str, int]]:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from ((alias.name.split(".")[0], node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module.split(".")[0], node.lineno
+
+
+def shared_imports_of_other_packages(root: Path) -> list[str]:
+    return [
+        f"{path.relative_to(root)}:{line} imports {name}"
+        for path in sorted(root.rglob("*.py"))
+        for name, line in _top_level_imports(path)
+        if name.startswith("keybuzz_") and name != "keybuzz_shared"
+    ]
+
+
+def test_the_shared_library_imports_no_service_connector_or_double() -> None:
+    assert shared_imports_of_other_packages(ROOT / "shared/src/keybuzz_shared") == []
+
+
+def test_the_check_finds_a_service_type_in_the_seam(tmp_path: Path) -> None:
+    seam = tmp_path / "seam"
+    seam.mkdir()
+    (seam / "order_feed.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from keybuzz_orders.runtime import Runtime\n"
+    )
+    assert shared_imports_of_other_packages(tmp_path) == [
+        "seam/order_feed.py:3 imports keybuzz_orders"
+    ]

@@ -7,7 +7,6 @@ hook), so each test is also a contract test of the responses it sees.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -21,8 +20,7 @@ import pytest_asyncio
 sys.path.insert(0, str(Path(__file__).parent))
 
 from keybuzz_sandbox import SandboxConfig, create_app
-from keybuzz_sandbox.sandbox import Sandbox
-from keybuzz_sandbox.testing import running_sandbox
+from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
 from sandbox_helpers import CONTRACT, Contract, _validate_response
 
 
@@ -59,33 +57,3 @@ async def make_client() -> AsyncIterator[ClientFactory]:
 @pytest_asyncio.fixture
 async def client(make_client: ClientFactory) -> httpx.AsyncClient:
     return await make_client()
-
-
-ServedFactory = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-@pytest_asyncio.fixture
-async def serve() -> AsyncIterator[ServedFactory]:
-    """serve(config=None) -> an httpx client on a sandbox served over HTTP on a free port;
-    ``client.sandbox`` is the running Sandbox (for tests that move its clock)."""
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def factory(config: SandboxConfig | None = None) -> httpx.AsyncClient:
-            seen: list[Sandbox] = []
-            url = await stack.enter_async_context(
-                running_sandbox(config or SandboxConfig(), seen=seen)
-            )
-            http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
-            http.sandbox = seen[0]  # type: ignore[attr-defined]
-            return http
-
-        yield factory
-
-
-# Fnac seconds run 60 times faster: a token lives a minute, the rate limit allows 120/s.
-FNAC_TIME_SCALE = 60.0
-
-
-@pytest_asyncio.fixture
-async def fnac_http(serve: ServedFactory) -> httpx.AsyncClient:
-    return await serve(SandboxConfig(time_scale=FNAC_TIME_SCALE))

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -191,24 +190,3 @@ async def all_orders_v0(
         if "NextToken" not in payload:
             return orders
         query = {"MarketplaceIds": query["MarketplaceIds"], "NextToken": payload["NextToken"]}
-
-
-async def byte_arrivals(response: httpx.Response, sent_at: float, count: int = 4) -> list[float]:
-    """Seconds from ``sent_at`` (taken before the request was sent) to each of the first
-    ``count`` chunks of a streamed answer, each asserted one byte long (a trickled answer).
-
-    A trickled byte ``k`` cannot arrive before ``sent_at + k * pause``, however late the
-    client reads; gaps between reads can shrink on a busy machine, so they are not used."""
-    arrivals = []
-    async for chunk in response.aiter_raw():
-        assert len(chunk) == 1
-        arrivals.append(time.perf_counter() - sent_at)
-        if len(arrivals) == count:
-            break
-    return arrivals
-
-
-def trickled_at_pace(arrivals: list[float], pause: float) -> bool:
-    """Whether byte ``k`` came no sooner than ``k`` pauses after the request (10 % slack
-    for the sleep's rounding)."""
-    return all(at >= k * pause * 0.9 for k, at in enumerate(arrivals))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.config import ConfigError, config_from_env
-from keybuzz_sandbox.fnac.env import FnacDoubleSettings
+from keybuzz_sandbox.doubles import doubles
 
 
 @pytest.mark.asyncio
@@ -28,6 +28,8 @@ def test_defaults_are_the_development_values() -> None:
 
 
 def test_environment_overrides_and_errors_name_the_variable() -> None:
+    fnac_settings = doubles()["fnac"].settings  # a double's own, read as the sandbox's
+    assert fnac_settings is not None
     config = config_from_env(
         {
             "SANDBOX_PORT": "9911",
@@ -37,8 +39,8 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
             "SANDBOX_FNAC_EXTRA_SHOPS": "10000",
         }
     )
-    assert config.of(FnacDoubleSettings).extra_shops == 10_000
-    assert config_from_env({}).of(FnacDoubleSettings).extra_shops == 0
+    assert config.of(fnac_settings).extra_shops == 10_000
+    assert config_from_env({}).of(fnac_settings).extra_shops == 0
     assert (config.port, config.public_url, config.time_scale, config.app_draft, config.seed) == (
         9911,
         "http://127.0.0.1:9911",

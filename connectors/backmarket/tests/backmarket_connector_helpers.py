@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from keybuzz_connector_backmarket.client import BackMarketClient, ShopAccess
 from keybuzz_connector_backmarket.connector import PLATFORMS
-from keybuzz_sandbox.backmarket.contract import form_problems, query_problems, strict_spec
+from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
 from keybuzz_shared.file_links import FileLinks
 
 USER_AGENT = "BM-KeyBuzz-Care;integrations@keybuzz.io"

@@ -1,6 +1,7 @@
 """The Back Market connector's tests: its client on the session's sandbox (the Back Market
 double over HTTP), every request it sends checked against Back Market's OpenAPI
-description (the double's reading of it, keybuzz_sandbox.backmarket.contract)."""
+description (the double's reading of it, keybuzz_double_backmarket.contract); the double's own
+tests on a sandbox of their own (``serve``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from backmarket_connector_helpers import Checked
+from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture (the double's tests)
 
 
 @pytest.fixture

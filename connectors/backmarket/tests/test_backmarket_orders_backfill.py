@@ -19,8 +19,8 @@ from keybuzz_devstack.shop_orders_testing import (
     start_orders_alone,
 )
 from keybuzz_devstack.testing import Infra, RunningService
+from keybuzz_double_backmarket import service_env
 from keybuzz_orders.service import DEFINITION as ORDERS
-from keybuzz_sandbox.backmarket import service_env
 
 StartService = Callable[..., Awaitable[RunningService]]
 MILANO = 4

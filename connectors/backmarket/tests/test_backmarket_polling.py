@@ -18,10 +18,10 @@ from keybuzz_connector_backmarket.care import MAX_FILE_BYTES
 from keybuzz_devstack.shop_api_testing import agent_headers, start_quiet_poller
 from keybuzz_devstack.shop_api_testing import agent_json as get_json
 from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_double_backmarket import service_env
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_sandbox.backmarket import service_env
 from keybuzz_shared.vault import VaultClient
 
 StartService = Callable[..., Awaitable[RunningService]]

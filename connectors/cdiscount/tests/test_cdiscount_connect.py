@@ -14,8 +14,8 @@ import pytest
 from keybuzz_devstack.shop_api_testing import connection_row
 from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import RunningService, find_event
+from keybuzz_double_cdiscount import service_env
 from keybuzz_oauth.service import DEFINITION as OAUTH
-from keybuzz_sandbox.cdiscount import service_env
 from keybuzz_shared.vault import VaultClient
 
 StartService = Callable[..., Awaitable[RunningService]]

@@ -19,9 +19,9 @@ from keybuzz_devstack.shop_orders_testing import (
     start_orders_alone,
 )
 from keybuzz_devstack.testing import Infra, RunningService
+from keybuzz_double_cdiscount import service_env
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
-from keybuzz_sandbox.cdiscount import service_env
 
 StartService = Callable[..., Awaitable[RunningService]]
 SHOP = "KeyBuzz Démo Cdiscount"

@@ -15,12 +15,12 @@ import pytest
 from keybuzz_devstack.shop_api_testing import agent_json as get_json
 from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
 from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_double_cdiscount import service_env
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_sandbox.cdiscount import service_env
 from keybuzz_shared.vault import VaultClient
 from test_discussions_on_the_double import admin, opened, written
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+from keybuzz_double_mirakl import api
+from keybuzz_double_mirakl.contract import operation_at, part_problems, query_problems
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.mirakl import api
-from keybuzz_sandbox.mirakl.contract import operation_at, part_problems, query_problems
 from keybuzz_sandbox.testing import running_sandbox
 
 ADMIN = "/_sandbox/mirakl"

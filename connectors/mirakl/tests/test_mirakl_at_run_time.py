@@ -17,13 +17,13 @@ from keybuzz_connector_mirakl.catalogue import CATALOGUE_FILE_ENV
 from keybuzz_devstack.shop_api_testing import as_agent as call
 from keybuzz_devstack.shop_api_testing import start_quiet_poller
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_double_mirakl import service_env
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_poller.polling.scheduler import PollSkipped
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION as POLLER
-from keybuzz_sandbox.mirakl import service_env
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.registry import UnknownMarketplace
 from mirakl_connector_helpers import admin, operators, serve_double

@@ -20,9 +20,9 @@ from keybuzz_connector_mirakl.catalogue import (
     packaged,
 )
 from keybuzz_connector_mirakl.settings import MiraklApiSettings, MiraklSettings
+from keybuzz_double_mirakl import service_env
+from keybuzz_double_mirakl.operators import OPERATORS
 from keybuzz_poller.settings import PollerSettings
-from keybuzz_sandbox.mirakl import service_env
-from keybuzz_sandbox.mirakl.operators import OPERATORS
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.settings import load_settings
 

@@ -17,7 +17,7 @@ import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
 from keybuzz_connector_mirakl.credentials import MiraklCredentialCheck
 from keybuzz_connector_mirakl.settings import MiraklSettings
-from keybuzz_sandbox.mirakl import service_env
+from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     CallOutcomeUnknown,

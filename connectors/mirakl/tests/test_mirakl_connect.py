@@ -19,9 +19,9 @@ import pytest
 from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
 from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import RunningService
+from keybuzz_double_mirakl import service_env
+from keybuzz_double_mirakl.env import MiraklDoubleSettings
 from keybuzz_oauth.service import DEFINITION as OAUTH
-from keybuzz_sandbox.mirakl import service_env
-from keybuzz_sandbox.mirakl.env import MiraklDoubleSettings
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double
 from nats.js.api import ConsumerConfig, DeliverPolicy

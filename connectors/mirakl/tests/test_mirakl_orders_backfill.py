@@ -24,9 +24,9 @@ from keybuzz_devstack.shop_orders_testing import (
     start_orders_alone,
 )
 from keybuzz_devstack.testing import Infra, RunningService
+from keybuzz_double_mirakl import service_env
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
-from keybuzz_sandbox.mirakl import service_env
 from mirakl_connector_helpers import ADMIN, TIME_SCALE, serve_double
 
 StartService = Callable[..., Awaitable[RunningService]]

@@ -19,7 +19,7 @@ from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.response_window import MiraklSession
 from keybuzz_connector_mirakl.settings import MiraklSettings
 from keybuzz_connector_mirakl.statistics import EVERY_PERIOD, order_messages_response_delay
-from keybuzz_sandbox.mirakl import service_env
+from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import CallUnavailable, OrderSummary
 from mirakl_connector_helpers import ADMIN, TIME_SCALE, CheckedRequests, serve_double

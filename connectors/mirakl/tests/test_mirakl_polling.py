@@ -19,12 +19,12 @@ import pytest
 from keybuzz_devstack.shop_api_testing import agent_json as get_json
 from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_double_mirakl import service_env
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.ports import PollerPorts
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_sandbox.mirakl import service_env
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double

@@ -317,18 +317,21 @@ JSON_FAULTS: dict[Fault, str] = {
 
 class _Drivers(Mapping[str, ShopDriver]):
     """Every double's drivers by marketplace, gathered from the doubles when first asked
-    (a double's driver module imports this one)."""
+    and again when they change (a double's driver module imports this one)."""
 
     def __init__(self) -> None:
-        self._found: dict[str, ShopDriver] | None = None
+        self._found: dict[str, ShopDriver] = {}
+        self._of: list[Any] = []  # the doubles they were gathered from
 
     def _all(self) -> dict[str, ShopDriver]:
-        if self._found is None:
+        serving = list(doubles().values())
+        if serving != self._of:  # a double registered or gone since
             self._found = {
                 marketplace: driver
-                for double in doubles().values()
+                for double in serving
                 for marketplace, driver in double.drivers().items()
             }
+            self._of = serving
         return self._found
 
     def __getitem__(self, marketplace: str) -> ShopDriver:

@@ -23,6 +23,10 @@ class Double:
     service_env: ServiceEnv
     routes_at: str = ""
     drivers_at: str = ""
+    # ``module:function`` returning, for a marketplace value, a driver listing the shops the
+    # double seeds for it when it has no conformance driver of its own (every operator of a
+    # many-operator API), or None: not one of its marketplaces. Empty: its drivers are all.
+    listers_at: str = ""
     # Its own settings (a msgspec Struct whose every field has a default), read from
     # ``SANDBOX_<NAME>_<FIELD>`` (``config.double_settings``); None: it has none.
     settings: type[Any] | None = None
@@ -42,3 +46,10 @@ class Double:
             return {}
         drivers: Mapping[str, Any] = pkgutil.resolve_name(self.drivers_at)()
         return drivers
+
+    def lister(self, marketplace: str) -> Any:
+        """A driver listing its seeded shops of ``marketplace`` (a ``conformance.ShopDriver``,
+        typed loosely as ``drivers``), or None."""
+        if not self.listers_at:
+            return None
+        return pkgutil.resolve_name(self.listers_at)(marketplace)

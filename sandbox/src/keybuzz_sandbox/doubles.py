@@ -7,17 +7,44 @@ in the sandbox's ``pyproject.toml``."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 
-from keybuzz_sandbox.double_entry import Double, ServiceEnv
+from keybuzz_sandbox.double_entry import Double
 
 GROUP = "keybuzz.doubles"
 
 
-@functools.cache
+# Doubles registered at run time (``registered``), after the installed ones.
+_added: dict[str, Double] = {}
+
+
 def doubles() -> dict[str, Double]:
-    """Every installed double by name, in its entry points' order."""
+    """Every double by name: the installed ones in their entry points' order, then those
+    registered at run time."""
+    return {**_installed(), **_added} if _added else _installed()
+
+
+@contextlib.contextmanager
+def registered(double: Double) -> Iterator[Double]:
+    """``double`` served as an installed one until the block ends, as its entry point
+    would (a test's throwaway double): an app made within mounts its routes, and the
+    conformance drivers include its. A second double of its name is refused."""
+    if double.name in doubles():
+        raise ValueError(f"a double named {double.name!r} is already served")
+    _added[double.name] = double
+    try:
+        yield double
+    finally:
+        del _added[double.name]
+
+
+@functools.cache
+def _installed() -> dict[str, Double]:
+    """The installed doubles: read when first asked, never on import (a double's package
+    imports this package's modules)."""
     found: dict[str, Double] = {}
     for point in entry_points(group=GROUP):
         double = point.load()
@@ -27,15 +54,12 @@ def doubles() -> dict[str, Double]:
     return found
 
 
-DOUBLES: dict[str, ServiceEnv] = {name: d.service_env for name, d in doubles().items()}
-
-
 def service_env(sandbox_url: str) -> dict[str, str]:
     """Every double's settings for services, for a sandbox at ``sandbox_url``; two doubles
     setting one variable is a mistake, refused here."""
     env: dict[str, str] = {}
-    for name, settings_of in DOUBLES.items():
-        settings = settings_of(sandbox_url)
+    for name, double in doubles().items():
+        settings = double.service_env(sandbox_url)
         if clash := sorted(env.keys() & settings.keys()):
             raise ValueError(f"double {name!r} sets {', '.join(clash)}, set by another double")
         env.update(settings)

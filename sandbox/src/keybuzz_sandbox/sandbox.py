@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import msgspec
 
@@ -11,9 +12,6 @@ from keybuzz_sandbox.echo import EchoSecret
 from .clock import Clock, SellerTimeline
 from .config import SandboxConfig
 from .faults import FaultConfig, FaultInjector
-from .fnac.double import FnacDouble
-from .fnac.env import FnacDoubleSettings
-from .fnac.shops import default_shops
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
@@ -63,15 +61,9 @@ class Sandbox:
         self.bounce_target: tuple[str, int] = (config.smtp_host, config.smtp_port)
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config, self.clock, self.sellers)
-        # The Fnac/Darty double (fnac/): its shops cost nothing until asked for.
-        fnac = config.of(FnacDoubleSettings)
-        self.fnac = FnacDouble(
-            config.seed,
-            default_shops(fnac.bench_orders, fnac.extra_shops),
-            self.clock,
-            self.state,
-            config.public_url,
-        )
+        # What a double keeps in ``state`` beyond what it writes there at once, written
+        # before each save (a double's routes add theirs when the app is made).
+        self.before_save: list[Callable[[], None]] = []
         self.save()
 
     def _book(self, spec: SellerSpec) -> OrderBook:
@@ -81,7 +73,8 @@ class Sandbox:
 
     def save(self) -> None:
         self.state.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
-        self.fnac.record_advances()
+        for record in self.before_save:
+            record()
         self.store.save(self.state)
 
     # --- redirect URIs -------------------------------------------------------

@@ -11,10 +11,7 @@ from collections.abc import Iterable
 import httpx
 
 from keybuzz_sandbox.conformance import DRIVERS, DoubleShop, ShopDriver
-from keybuzz_sandbox.mirakl.driver import MiraklDriver
-
-# Every Mirakl operator the double seeds is listed as this operator's driver is.
-_MIRAKL_TEMPLATE = "BOULANGER"
+from keybuzz_sandbox.doubles import doubles
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,17 +20,12 @@ class SeededShop:
     listed_at: str  # the sandbox's admin path listing every seeded shop of the double
 
 
-def _lister(marketplace: str) -> ShopDriver:
+def _lister(marketplace: str) -> ShopDriver | None:
+    """Its conformance driver, or the driver of the double seeding shops of it."""
     if (driver := DRIVERS.get(marketplace)) is not None:
         return driver
-    template = DRIVERS[_MIRAKL_TEMPLATE]
-    assert isinstance(template, MiraklDriver)
-    return dataclasses.replace(
-        template,
-        marketplace=marketplace,
-        api_family=f"mirakl:{marketplace}",
-        admin=f"{template.faults_at}/operators/{marketplace}",
-    )
+    listers = (double.lister(marketplace) for double in doubles().values())
+    return next((lister for lister in listers if lister is not None), None)
 
 
 async def seeded_shops(
@@ -43,6 +35,8 @@ async def seeded_shops(
     found: dict[str, SeededShop] = {}
     for marketplace in marketplaces:
         lister = _lister(marketplace)
+        if lister is None:
+            continue  # no double of this value: the banner says so
         try:
             shops = await lister.shops(http)
         except (httpx.HTTPError, ValueError, KeyError, AssertionError):

@@ -1,10 +1,9 @@
 """Mutable sandbox state that must survive restarts when SANDBOX_STATE_DIR is set.
 
 Tokens are self-contained, so only what cannot be derived is kept: revocations,
-redirect URIs registered at run time, the timeline anchor and sellers' (and Fnac
-shops') advances, Fnac shop keys rotated at run time,
-and what sellers and buyers set for the reply relay (approved and blocked senders,
-opt-outs).
+redirect URIs registered at run time, the timeline anchor and sellers' advances, what
+sellers and buyers set for the reply relay (approved and blocked senders, opt-outs), and
+each double's own (``doubles``: by its name, a JSON document it reads and writes itself).
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -27,9 +27,8 @@ class PersistentState(msgspec.Struct, kw_only=True):
     approved_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
     blocked_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
     opted_out_buyers: list[str] = msgspec.field(default_factory=list)
-    # The Fnac/Darty double (fnac/): shop id -> its advances, and keys rotated at run time.
-    fnac_advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
-    fnac_keys: dict[str, str] = msgspec.field(default_factory=dict)
+    # A double's name -> what it keeps (e.g. its shops' advances, keys rotated at run time).
+    doubles: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class StateStore:

@@ -1,0 +1,244 @@
+"""Back Market's seller API operations over one shop's book: what each answers, or the
+error it refuses with (``Refused``). HTTP, tokens, headers, limits and faults are
+routes.py's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+from keybuzz_sandbox.clock import parse_iso
+
+from .book import CLOSED, MERCHANT, OPEN, Folder, ShopBook
+from .contract import form_problems
+from .double import bm_time
+from .shops import merchant_id
+from .wire import folder_details, folder_summary, order_json
+
+FOLDER_PAGE = 10  # official
+ORDER_PAGE = (10, 50)  # page-size: default, at most (official)
+MAX_FILES, MAX_FILE_BYTES = 10, 3 * 1024 * 1024  # official: 10 files of 3 MB
+# Official: GET /ws/orders leaves out new orders (0) and orders not paid (8).
+HIDDEN_ORDER_STATES = (0, 8)
+ORDER_STATES = (0, 10, 1, 3, 8, 9)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class Answer(msgspec.Struct, frozen=True):
+    status: int
+    payload: Any
+
+
+class Call(msgspec.Struct, frozen=True, kw_only=True):
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    url: str  # the request's URL without its query: next/previous pages
+    form: Mapping[str, str] = {}  # a multipart request's text fields
+    files: tuple[tuple[str, bytes], ...] = ()  # and its files
+    files_url: str = ""  # where attachments are downloaded
+    now: float = 0.0  # the double's clock
+
+
+Operation = Callable[[ShopBook, Call], Answer]
+
+
+# --- parameters -----------------------------------------------------------------------
+
+
+def _int(query: Mapping[str, str], name: str, allowed: Any = None) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or (allowed is not None and int(raw) not in allowed):
+        raise Refused(400, "invalid-parameter", f"{name}: {raw!r} is not valid")
+    return int(raw)
+
+
+def _minute(query: Mapping[str, str], name: str) -> float | None:
+    """A care folder filter's date, ``YYYY-MM-DD-hh-mm`` (official), UTC (assumed)."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d-%H-%M").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise Refused(400, "invalid-parameter", f"{name} must be YYYY-MM-DD-hh-mm") from None
+
+
+def _date(query: Mapping[str, str], name: str) -> float | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return parse_iso(raw)
+    except ValueError:
+        raise Refused(400, "invalid-parameter", f"{name} must be an RFC 3339 date") from None
+
+
+def _page(call: Call, total: int, size: int) -> tuple[int, dict[str, str | None]]:
+    """The page asked (from 1) and its ``next``/``previous`` URLs; a page past the last
+    is 404 (assumed, as Django REST framework's paging answers)."""
+    page = _int(call.query, "page")
+    page = 1 if page is None else page
+    last = max(1, -(-total // size))
+    if not 1 <= page <= last:
+        raise Refused(404, "not-found", "Invalid page.")
+
+    def url(number: int) -> str:
+        return f"{call.url}?{urlencode({**call.query, 'page': str(number)})}"
+
+    links = {
+        "next": url(page + 1) if page < last else None,
+        "previous": url(page - 1) if page > 1 else None,
+    }
+    return page, links
+
+
+def _folder(book: ShopBook, call: Call) -> Folder:
+    raw = call.path["folder_id"]
+    folder = book.folders.get(int(raw)) if raw.isdigit() else None
+    if folder is None:
+        raise Refused(404, "not-found", "Care Folder does not exist")
+    return folder
+
+
+# --- care folders -----------------------------------------------------------------------
+
+
+def list_folders(book: ShopBook, call: Call) -> Answer:
+    """GET /ws/sav: the shop's care folders by id, 10 a page, with the filters."""
+    query = call.query
+    last_id = _int(query, "last_id")
+    state = _int(query, "state", (OPEN, CLOSED))
+    orderline = _int(query, "orderline")
+    modified = _minute(query, "last_modification_date")
+    written = _minute(query, "last_message_date")
+    matching = [
+        f
+        for f in sorted(book.folders.values(), key=lambda f: f.folder_id)
+        if (last_id is None or f.folder_id > last_id)
+        and (state is None or f.state == state)
+        and (orderline is None or f.line.line_id == orderline)
+        and (modified is None or f.modified >= modified)
+        and (written is None or f.last_message >= written)
+    ]
+    page, links = _page(call, len(matching), FOLDER_PAGE)
+    results = matching[(page - 1) * FOLDER_PAGE : page * FOLDER_PAGE]
+    body = {
+        "count": len(results),  # official: "Number of Care Folders on the current page"
+        **links,
+        "results": [folder_summary(book, f) for f in results],
+    }
+    return Answer(200, body)
+
+
+def get_folder(book: ShopBook, call: Call) -> Answer:
+    """GET /ws/sav/{careFolderId}: the folder with its messages, claims and order line."""
+    return Answer(200, folder_details(book, _folder(book, call), call.files_url))
+
+
+def post_message(book: ShopBook, call: Call) -> Answer:
+    """POST /ws/sav/{careFolderId}/msg: the shop writes (multipart); a closed folder
+    reopens (official)."""
+    folder = _folder(book, call)
+    form: dict[str, Any] = {**call.form, "attachment": [name for name, _ in call.files]}
+    if problems := form_problems("postMessage", form):
+        raise Refused(400, "invalid-payload", "; ".join(problems))
+    text = str(form["message"]).strip()
+    if not text:
+        raise Refused(400, "invalid-payload", "message must not be empty")
+    if len(call.files) > MAX_FILES:
+        raise Refused(400, "invalid-payload", f"At most {MAX_FILES} files")
+    if any(len(content) > MAX_FILE_BYTES for _, content in call.files):
+        raise Refused(400, "invalid-payload", "A file is limited to 3 MB")
+    message = book.write(
+        folder,
+        MERCHANT,
+        book.reply_faults.show(text),
+        book.reply_faults.date(call.now),
+        files=call.files,
+    )
+    book.sent.append(
+        {
+            "folderId": folder.folder_id,
+            "messageId": message.message_id,
+            "message": text,
+            "files": [name for name, _ in call.files],
+            "at": bm_time(call.now),
+        }
+    )
+    sender = merchant_id(book.spec.number)
+    attachments = [
+        {
+            "msg": message.message_id,
+            "group": folder.folder_id,
+            "sender": sender,
+            "attachment": f"/care/{folder.folder_id}/{a.attachment_id}/{a.name}",
+        }
+        for a in message.attachments
+    ]
+    body: dict[str, Any] = {
+        "id": message.message_id,
+        "message": text,
+        "date_creation": bm_time(message.created),
+        "group": folder.folder_id,
+        "sender": sender,
+        "attachments": attachments,
+    }
+    if attachments:
+        body["attachment"] = attachments[0]
+    return Answer(201, body)
+
+
+# --- orders -----------------------------------------------------------------------------
+
+
+def list_orders(book: ShopBook, call: Call) -> Answer:
+    """GET /ws/orders: the shop's orders by id, created (``date_creation``) or modified
+    (``date_modification``) at or after a date (assumed), ``page-size`` a page."""
+    query = call.query
+    created, modified = _date(query, "date_creation"), _date(query, "date_modification")
+    state = _int(query, "state", ORDER_STATES)
+    country = query.get("country_code")
+    size = _int(query, "page-size") or ORDER_PAGE[0]
+    if not 1 <= size <= ORDER_PAGE[1]:
+        raise Refused(400, "invalid-parameter", f"page-size must be 1 to {ORDER_PAGE[1]}")
+    matching = [
+        o
+        for o in sorted(book.orders.values(), key=lambda o: o.order_id)
+        if (o.state == state if state is not None else o.state not in HIDDEN_ORDER_STATES)
+        and (created is None or o.created >= created)
+        and (modified is None or o.modified >= modified)
+        and (country is None or o.country == country)
+    ]
+    page, links = _page(call, len(matching), size)
+    results = matching[(page - 1) * size : page * size]
+    return Answer(
+        200, {"count": len(matching), **links, "results": [order_json(o) for o in results]}
+    )
+
+
+def get_order(book: ShopBook, call: Call) -> Answer:
+    raw = call.path["order_id"]
+    order = book.orders.get(int(raw)) if raw.isdigit() else None
+    if order is None:
+        raise Refused(404, "not-found", f"Order {raw} does not exist")
+    return Answer(200, order_json(order))
+
+
+# Back Market's operation id → (method, path, implementation).
+OPERATIONS: dict[str, tuple[str, str, Operation]] = {
+    "getCareFolderList": ("GET", "/ws/sav", list_folders),
+    "getCareFolderDetails": ("GET", "/ws/sav/{folder_id:str}", get_folder),
+    "postMessage": ("POST", "/ws/sav/{folder_id:str}/msg", post_message),
+    "get-ws-list-order": ("GET", "/ws/orders", list_orders),
+    "get-ws-specific-order": ("GET", "/ws/orders/{order_id:str}", get_order),
+}

@@ -1,0 +1,221 @@
+"""The running Back Market double: its clock, its shops and their tokens, each endpoint's
+per-minute and per-day limits with what every shop called, the calls made inside a
+Retry-After, and faults."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import msgspec
+from keybuzz_sandbox.clock import Clock
+from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
+
+from .book import DAY, Activity, ShopBook
+from .shops import ShopSpec, api_token
+
+# Each endpoint's limits, per shop (official: calls a minute, calls a day). The orders
+# endpoints have no figure of their own: only the general one below applies to them.
+LIMITS: dict[str, tuple[int, int]] = {
+    "getCareFolderList": (520, 4_000),
+    "getCareFolderDetails": (600, 40_000),
+    "postMessage": (560, 40_000),
+}
+# Official, for every endpoint: "above 200 requests in 10 seconds being blocked for 10
+# seconds" (per shop: assumed).
+BURST_CALLS, BURST_SECONDS = 200, 10.0
+MINUTE = 60.0
+MALFORMED_KINDS = (*JSON_KINDS, "html")
+WAF_KINDS = ("html", "json")
+
+
+def bm_time(ts: float) -> str:
+    """Back Market's timestamps: ISO 8601, whole seconds, ``+00:00`` (its examples)."""
+    return datetime.fromtimestamp(int(ts), UTC).isoformat()
+
+
+class BackMarketFaultConfig(
+    SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True
+):
+    """Body of PUT /_sandbox/backmarket/faults: the other doubles' settings and slow shops
+    (``SlowFaultConfig``, shops named by number), operations by Back Market's operation
+    ids. ``wafNext`` calls are answered by the web application firewall's 403, ``wafKind``
+    ``html`` (Cloudflare's page) or ``json`` (bot management's ``bot-need-challenge``).
+    `malformedKind` adds ``html`` (a proxy's page with status 200). An injected 429 carries
+    ``Retry-After: retryAfterSeconds``."""
+
+    retry_after_seconds: int = 1
+    waf_next: int = 0
+    waf_kind: str = "html"
+
+    def problems(self) -> list[str]:
+        issues = [i for i in super().problems() if not i.startswith("malformedKind")]
+        if self.malformed_kind not in MALFORMED_KINDS:
+            issues.append(f"malformedKind must be among {', '.join(MALFORMED_KINDS)}")
+        if self.waf_kind not in WAF_KINDS or self.waf_next < 0:
+            issues.append("wafKind must be html or json, wafNext >= 0")
+        if self.retry_after_seconds < 1:
+            issues.append("retryAfterSeconds must be >= 1")
+        return issues + self.slow_problems()
+
+
+class Count(msgspec.Struct, kw_only=True, rename="camel"):
+    """One shop's calls of one endpoint on one day of the double's clock."""
+
+    answered: int = 0  # within the limits (what the allowance counts)
+    refused: int = 0  # answered 429
+    inside_retry_after: int = 0  # made before a Retry-After the shop was given ended
+
+
+class Shop:
+    def __init__(self, seed: str, spec: ShopSpec, anchor: float) -> None:
+        self.seed, self.spec, self.anchor = seed, spec, anchor
+        self.generation = 0
+        self._book: ShopBook | None = None
+
+    @property
+    def token(self) -> str:
+        return api_token(self.seed, self.spec.number, self.generation)
+
+    @property
+    def loaded(self) -> bool:
+        return self._book is not None
+
+    @property
+    def book(self) -> ShopBook:
+        if self._book is None:
+            self._book = ShopBook(self.seed, self.spec, self.anchor)
+        return self._book
+
+
+class BackMarketDouble:
+    def __init__(self, seed: str, specs: Iterable[ShopSpec], clock: Clock) -> None:
+        self.clock = clock
+        self.advanced = 0.0  # seconds the admin moved the double's clock forward
+        self.shops = {spec.number: Shop(seed, spec, clock.anchor) for spec in specs}
+        self.tokens = {shop.token: shop for shop in self.shops.values()}
+        self.activity = Activity()
+        self.faults = FaultInjector(f"{seed}|backmarket", BackMarketFaultConfig())
+        self.enforced = True  # False: limits not enforced (tests of other things)
+        self.limits, self.burst_calls = dict(LIMITS), BURST_CALLS  # the admin may lower them
+        self.counts: dict[tuple[int, str, int], Count] = {}
+        self.inside_retry_after: list[dict[str, object]] = []
+        # (shop, operation, window size) → (the current window, calls in it)
+        self._windows: dict[tuple[int, str, float], tuple[int, int]] = {}
+        self._blocked: dict[int, float] = {}  # shop → end of its burst block
+        self._waits: dict[tuple[int, str], float] = {}  # end of a Retry-After given
+
+    # --- the double's clock ----------------------------------------------------------------
+
+    def now(self) -> float:
+        """Back Market's time: the sandbox's scaled clock plus the admin's advances."""
+        return self.clock.to_virtual(self.clock.now()) + self.advanced
+
+    def advance(self, seconds: float) -> None:
+        self.advanced += seconds
+
+    def clock_state(self) -> dict[str, object]:
+        now = self.now()
+        left = DAY - now % DAY
+        return {
+            "now": bm_time(now),
+            "epoch": now,
+            "scale": self.clock.scale,
+            "advancedSeconds": self.advanced,
+            "day": int(now // DAY),
+            "dayEndsInSeconds": left,
+            "dayEndsInRealSeconds": self.clock.real_duration(left),
+        }
+
+    def book(self, shop: Shop) -> ShopBook:
+        """The shop's book, brought to the double's now."""
+        book = shop.book
+        book.play(self.now(), self.activity)
+        return book
+
+    def rotate(self, shop: Shop) -> str:
+        """A new token for the shop: the old one stops working."""
+        self.tokens.pop(shop.token, None)
+        shop.generation += 1
+        self.tokens[shop.token] = shop
+        return shop.token
+
+    # --- limits ----------------------------------------------------------------------------
+
+    def count(self, number: int, operation: str) -> Count:
+        key = (number, operation, int(self.now() // DAY))
+        return self.counts.setdefault(key, Count())
+
+    def note_call(self, number: int, operation: str) -> None:
+        """Counts a call made before the Retry-After the shop was given for it ended."""
+        now = self.now()
+        until = max(self._waits.get((number, operation), 0.0), self._blocked.get(number, 0.0))
+        if now < until:
+            self.count(number, operation).inside_retry_after += 1
+            self.inside_retry_after.append(
+                {
+                    "shop": number,
+                    "operation": operation,
+                    "at": bm_time(now),
+                    "retryAfterEnds": bm_time(until),
+                }
+            )
+
+    def admit(self, number: int, operation: str) -> int | None:
+        """None when the call is within the limits (and counted); else the Retry-After,
+        whole real seconds, it is refused with."""
+        count = self.count(number, operation)
+        if not self.enforced:
+            count.answered += 1
+            return None
+        now = self.now()
+        blocked = self._blocked.get(number, 0.0)
+        if now < blocked:
+            return self._refuse(number, operation, blocked - now)
+        if self._calls(number, "*", BURST_SECONDS, now) >= self.burst_calls:
+            self._blocked[number] = now + BURST_SECONDS
+            return self._refuse(number, operation, BURST_SECONDS)
+        self._add(number, "*", BURST_SECONDS, now)
+        limits: tuple[int, ...] = self.limits.get(operation, ())
+        for size, allowed in zip((MINUTE, DAY), limits, strict=False):
+            if self._calls(number, operation, size, now) >= allowed:
+                return self._refuse(number, operation, (now // size + 1) * size - now)
+        for size in (MINUTE, DAY) if limits else ():
+            self._add(number, operation, size, now)
+        count.answered += 1
+        return None
+
+    def _calls(self, number: int, operation: str, size: float, now: float) -> int:
+        """Calls in the fixed window of ``size`` seconds of the double's clock now in."""
+        window, calls = self._windows.get((number, operation, size), (-1, 0))
+        return calls if window == int(now // size) else 0
+
+    def _add(self, number: int, operation: str, size: float, now: float) -> None:
+        calls = self._calls(number, operation, size, now)
+        self._windows[(number, operation, size)] = (int(now // size), calls + 1)
+
+    def _refuse(self, number: int, operation: str, bm_seconds: float) -> int:
+        self.count(number, operation).refused += 1
+        seconds = max(1, math.ceil(self.clock.real_duration(bm_seconds)))
+        self.told_to_wait(number, operation, seconds)
+        return seconds
+
+    def told_to_wait(self, number: int, operation: str, seconds: int) -> None:
+        key = (number, operation)
+        until = self.now() + seconds * self.clock.scale
+        self._waits[key] = max(self._waits.get(key, 0.0), until)
+
+    def counters(self, shop: int | None = None, day: int | None = None) -> list[dict[str, object]]:
+        """Every count, or one shop's, or one day's."""
+        return [
+            {"shop": number, "operation": operation, "day": on, **msgspec.to_builtins(count)}
+            for (number, operation, on), count in sorted(self.counts.items())
+            if shop in (None, number) and day in (None, on)
+        ]
+
+    def reset_limits(self) -> None:
+        self.counts.clear()
+        self._windows.clear()
+        self._blocked.clear()
+        self._waits.clear()

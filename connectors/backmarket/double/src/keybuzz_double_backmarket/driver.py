@@ -1,0 +1,103 @@
+"""The Back Market double's conformance driver (``keybuzz_sandbox.conformance``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from keybuzz_sandbox.conformance import (
+    JSON_FAULTS,
+    AdminDriver,
+    DoubleShop,
+    RecipientKind,
+    ShopDriver,
+    Written,
+    answered,
+    double_faults,
+)
+
+from keybuzz_double_backmarket.env import service_env
+
+# Back Market's double: operations of its seller API (docs/SANDBOX.md, "Back Market double").
+_BACKMARKET_FAULTS = double_faults(
+    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS}
+)
+
+
+@dataclass(frozen=True)
+class BackMarketDriver(AdminDriver):
+    """Back Market's double (connectors/backmarket/double/): a shop is its number
+    there; its credentials the connector's fields (token, seller id, country). A static
+    token: nothing expires or is renewed. A message of the shop goes to the buyer and
+    Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's."""
+
+    recipients: tuple[RecipientKind, ...] = ("BUYER",)
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {
+            **service_env(sandbox_url),
+            "BACKMARKET_POLL_INTERVAL_SECONDS": "2",
+            "BACKMARKET_TIMEOUT_SECONDS": "2",
+            "BACKMARKET_CALL_DEADLINE_SECONDS": "2",
+            "BACKMARKET_FIRST_POLL_DAYS": "1",
+            # Polled every two seconds as the suite's other shops: the day's plan of 4,000
+            # calls would space them ~20 s apart.
+            "BACKMARKET_CALLS_PER_DAY": "1000000",
+        }
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {"SANDBOX_BACKMARKET_EXTRA_SHOPS": "2"}
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = answered(await http.get(self.shops_listed_at))
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=str(s["number"]),
+                credentials={
+                    "token": s["token"],
+                    "merchant_id": str(s["merchantId"]),
+                    "country": s["country"],
+                },
+            )
+            for s in listed
+        ]
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        path = f"{self.admin}/shops/{shop.account}/folders"
+        opened = answered(await http.post(path, json={"message": text}), 201)
+        return Written(str(opened["messageId"]), str(opened["orderId"]))
+
+    async def buyer_names_a_file(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
+    ) -> Written:
+        path = f"{self.admin}/shops/{shop.account}/folders"
+        file = {"name": "facture.pdf", "link": reference}
+        opened = answered(await http.post(path, json={"message": text, "attachments": [file]}), 201)
+        return Written(str(opened["messageId"]), str(opened["orderId"]))
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        self.unoffered(recipient)
+        return await self.buyer_writes(http, shop, text)
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return ["BUYER" for s in sent if s["message"] == text]
+
+
+def drivers() -> dict[str, ShopDriver]:
+    return {
+        "BACKMARKET": BackMarketDriver(
+            marketplace="BACKMARKET",
+            api_family="backmarket",
+            customer_care="le service client Back Market",
+            admin="/_sandbox/backmarket",
+            reading=("getCareFolderList", "getCareFolderDetails"),
+            replying="postMessage",
+            bodies=_BACKMARKET_FAULTS,
+            revoking="rotate-token",
+            tokenless="Back Market's token is the seller's own, made in its back office",
+        )
+    }

@@ -1,0 +1,452 @@
+"""HTTP: Back Market's seller API (EU platform) under /backmarket, attachments' files
+under /backmarket/files, and the double's admin endpoints under /_sandbox/backmarket
+(development use, no authentication)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from keybuzz_sandbox.answers import JSON, gateway_page, held_back, joined_query, json_answer
+from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
+from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
+from litestar import Request, Response, Router, get, post, put, route
+from litestar.datastructures import UploadFile
+from litestar.enums import HttpMethod
+from litestar.exceptions import ClientException
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Stream
+
+from . import api
+from .api import Refused
+from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
+from .contract import query_problems
+from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
+from .env import BackMarketDoubleSettings
+from .shops import (
+    ATTACHMENT_IDS,
+    EU_COUNTRIES,
+    IDS_PER_SHOP,
+    SHOPS,
+    extra_specs,
+    merchant_id,
+    rng,
+)
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+BASE = "/backmarket"
+FILES = f"{BASE}/files"
+# Official form: BM-{Company}-{Integration};contact@domain
+USER_AGENT = re.compile(r"^BM-[^-;\s]+-[^;\s]+;[^@;\s]+@[^@;\s]+\.[^@;\s]+$")
+# 10 files of 3 MB and the message: what POST …/msg must be able to receive (GETs have
+# no body).
+MESSAGE_BODY_BYTES = 40 * 1024 * 1024
+BOT_CHALLENGE = {
+    "errors": [
+        {
+            "code": "bot-need-challenge",
+            "message": "Forbidden",
+            "challengePath": "/testchallengepage",
+        }
+    ]
+}
+WAF_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"
+    b"<body><h1>Sorry, you have been blocked</h1></body></html>"
+)
+
+
+def error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    """The error body Back Market's description documents (``ErrorResponseV1``); its care
+    and orders operations document none of their own (assumed)."""
+    body = {"error": {"code": code, "message": message}, "requestId": str(uuid.uuid4())}
+    return json_answer(body, status, headers)
+
+
+def waf(kind: str) -> Response[bytes]:
+    """The web application firewall's 403 (official examples: Cloudflare's HTML page, or
+    bot management's JSON)."""
+    headers = {"server": "cloudflare", "cf-ray": f"{uuid.uuid4().hex[:16]}-CDG"}
+    if kind == "json":
+        return json_answer(BOT_CHALLENGE, 403, headers)
+    return Response(WAF_PAGE, status_code=403, media_type="text/html", headers=headers)
+
+
+def backmarket_routes(sb: Sandbox) -> list[Any]:
+    specs = (*SHOPS, *extra_specs(sb.config.of(BackMarketDoubleSettings).extra_shops))
+    double = BackMarketDouble(sb.config.seed, specs, sb.clock)
+
+    def faults() -> BackMarketFaultConfig:
+        config = double.faults.config
+        assert isinstance(config, BackMarketFaultConfig)
+        return config
+
+    def refused_headers(request: Request[Any, Any, Any]) -> Response[bytes] | Shop:
+        """What Back Market asks of every call: the User-Agent form (without it, bot
+        management's 403: assumed), ``Authorization: Basic <token>`` (401, official) and
+        ``Accept-Language``, a country code of the platform (400: assumed)."""
+        config = faults()
+        if config.waf_next > 0:
+            config.waf_next -= 1
+            return waf(config.waf_kind)
+        if not USER_AGENT.match(request.headers.get("user-agent", "")):
+            return waf("json")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        shop = double.tokens.get(token.strip()) if scheme.lower() == "basic" else None
+        if shop is None:
+            return error(
+                401, "unauthenticated", "Guest user not allowed" + sb.echo.of(token.strip())
+            )
+        if (refused := sb.echo.refusal(token.strip())) is not None:
+            return error(400, "bad-request", refused)
+        language = request.headers.get("accept-language", "").strip().lower()
+        if language not in EU_COUNTRIES:
+            return error(400, "invalid-language", "Accept-Language must be a country code")
+        return shop
+
+    async def call(
+        request: Request[Any, Any, Any], operation: str, run: api.Operation
+    ) -> Response[bytes] | Stream:
+        shop = refused_headers(request)
+        if isinstance(shop, Response):
+            return shop
+        number = shop.spec.number
+        double.note_call(number, operation)
+        decision = await double.faults.delayed(f"backmarket.{operation}")
+        if decision.error_status:
+            return injected(number, operation, decision.error_status)
+        slow = double.faults.slow_answer(f"backmarket.{operation}", str(number))
+        return await held_back(slow, lambda: answer(request, shop, operation, run, decision))
+
+    def injected(number: int, operation: str, status: int) -> Response[bytes]:
+        if status == 403:
+            return waf(faults().waf_kind)
+        if status != 429:
+            return gateway_page(status)
+        seconds = faults().retry_after_seconds
+        double.told_to_wait(number, operation, seconds)
+        return error(429, "too-many-requests", "Too many requests", {"Retry-After": str(seconds)})
+
+    async def answer(
+        request: Request[Any, Any, Any],
+        shop: Shop,
+        operation: str,
+        run: api.Operation,
+        decision: FaultDecision,
+    ) -> Response[bytes]:
+        query = joined_query(request)
+        if problems := query_problems(operation, query):
+            # Back Market may ignore unknown ones; the double says so, so that a misspelt
+            # filter shows.
+            return error(400, "invalid-parameter", "; ".join(problems))
+        wait = double.admit(shop.spec.number, operation)
+        if wait is not None:
+            return error(429, "too-many-requests", "Too many requests", {"Retry-After": str(wait)})
+        try:
+            form, files = await _form(request) if request.method == "POST" else ({}, ())
+        except ClientException as bad:  # a malformed multipart body
+            return error(400, "invalid-payload", bad.detail)
+        root = str(request.base_url).rstrip("/")
+        parts = api.Call(
+            path=dict(request.path_params),
+            query=query,
+            url=f"{root}{request.url.path}",
+            form=form,
+            files=files,
+            files_url=f"{root}{FILES}",
+            now=double.now(),
+        )
+        book = double.book(shop)
+        book.reply_faults = reply_faults(faults(), double.clock.now())
+        try:
+            done = run(book, parts)
+        except Refused as refused:
+            return error(refused.status, refused.code, refused.message)
+        body = msgspec.json.encode(done.payload)
+        if decision.malformed_kind == "html":
+            page = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
+            return Response(page, media_type="text/html")
+        if decision.malformed_kind:
+            body = malform(body, decision.malformed_kind)
+        return Response(body, status_code=done.status, media_type=JSON)
+
+    def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
+        async def handler(request: Request[Any, Any, Any]) -> Any:
+            return await call(request, operation, run)
+
+        return route(
+            f"{BASE}{path}",
+            http_method=[HttpMethod(method)],
+            include_in_schema=False,
+            name=f"backmarket.{operation}",
+            request_max_body_size=MESSAGE_BODY_BYTES,
+        )(handler)
+
+    @get(f"{FILES}/{{attachment_id:int}}/{{name:str}}", include_in_schema=False)
+    async def attachment_file(attachment_id: FromPath[int], name: FromPath[str]) -> Response[bytes]:
+        """An attachment's bytes, as Back Market's file host serves them (no token)."""
+        shop = double.shops.get((attachment_id - ATTACHMENT_IDS) // IDS_PER_SHOP)
+        found = shop.book.attachments.get(attachment_id) if shop and shop.loaded else None
+        if found is None or found.name != name:
+            return Response(b"", status_code=404)
+        return Response(found.content, media_type="application/octet-stream")
+
+    routes = [endpoint(op, *spec) for op, spec in api.OPERATIONS.items()]
+    return [*routes, attachment_file, _admin(double)]
+
+
+async def _form(
+    request: Request[Any, Any, Any],
+) -> tuple[dict[str, str], tuple[tuple[str, bytes], ...]]:
+    """A multipart request's text fields and its ``attachment`` files (other parts with a
+    file are kept as text fields named as sent, for the description to refuse)."""
+    form = await request.form()
+    fields: dict[str, str] = {}
+    files: list[tuple[str, bytes]] = []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            content = await value.read()
+            if name == "attachment":
+                files.append((value.filename or "file", content))
+            else:
+                fields[name] = value.filename or ""
+        else:
+            fields[name] = value
+    return fields, tuple(files)
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    seconds: float = 3_600.0  # seconds of Back Market's clock to play at once
+
+
+class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str = "photo.jpg"
+    size: int = 1_000
+    link: str | None = None  # listed as the file's link instead of the double's own
+
+
+class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    initiator: str = CUSTOMER  # or BACKMARKET (Back Market's staff)
+    message: str = "Bonjour, avez-vous du nouveau ?"
+    informative: bool = False
+    attachments: list[FileRequest] = []
+
+
+class OpenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    message: str = "Bonjour, mon téléphone ne s'allume plus."
+    claim: bool = True
+    attachments: list[FileRequest] = []
+
+
+class LimitsRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of PUT /_sandbox/backmarket/limits: whether limits are enforced, and figures
+    replacing Back Market's (per operation ``[per minute, per day]``; the burst's calls in
+    10 s), for tests that reach a limit in a few calls. Omitted: Back Market's figures."""
+
+    enforced: bool = True
+    per_operation: dict[str, tuple[int, int]] = msgspec.field(default_factory=lambda: dict(LIMITS))
+    burst_calls: int = BURST_CALLS
+
+
+def _admin(double: BackMarketDouble) -> Router:
+    base = "/shops/{number:int}"
+
+    def book_of(number: int) -> ShopBook | Response[bytes]:
+        shop = double.shops.get(number)
+        if shop is None:
+            return json_answer({"error": f"unknown shop {number}"}, 404)
+        return double.book(shop)
+
+    def folder_of(number: int, folder_id: int) -> tuple[ShopBook, Folder] | Response[bytes]:
+        book = book_of(number)
+        if isinstance(book, Response):
+            return book
+        folder = book.folders.get(folder_id)
+        if folder is None:
+            return json_answer({"error": f"unknown care folder {folder_id}"}, 404)
+        return book, folder
+
+    def files(
+        requested: list[FileRequest],
+    ) -> tuple[tuple[str, bytes] | tuple[str, bytes, str], ...]:
+        def made(f: FileRequest) -> tuple[str, bytes] | tuple[str, bytes, str]:
+            content = bytes(n % 251 for n in range(max(0, f.size)))
+            return (f.name, content) if f.link is None else (f.name, content, f.link)
+
+        return tuple(made(f) for f in requested)
+
+    @get("/shops", sync_to_thread=False)
+    def shops(request: Request[Any, Any, Any]) -> Response[bytes]:
+        root = str(request.base_url).rstrip("/")
+        return json_answer(
+            [
+                {
+                    "number": number,
+                    "merchantId": merchant_id(number),
+                    "name": shop.spec.name,
+                    "country": shop.spec.country,
+                    "buyerEventsPerDay": shop.spec.buyer_events_per_day,
+                    "token": shop.token,
+                    "baseUrl": f"{root}{BASE}",
+                }
+                for number, shop in double.shops.items()
+            ]
+        )
+
+    @get("/clock", sync_to_thread=False)
+    def clock() -> Response[bytes]:
+        return json_answer(double.clock_state())
+
+    @post("/clock/advance", sync_to_thread=False)
+    def advance(data: JSONBody[AdvanceRequest]) -> Response[bytes]:
+        if data.seconds <= 0:
+            return json_answer({"error": "seconds must be > 0"}, 400)
+        double.advance(data.seconds)
+        played = {
+            str(number): shop.book.play(double.now(), double.activity)
+            for number, shop in double.shops.items()
+            if shop.loaded
+        }
+        return json_answer({**double.clock_state(), "played": played})
+
+    @get("/activity", sync_to_thread=False)
+    def read_activity() -> Response[bytes]:
+        return json_answer(double.activity)
+
+    @put("/activity", sync_to_thread=False)
+    def write_activity(data: JSONBody[Activity]) -> Response[bytes]:
+        if issues := data.problems():
+            return json_answer({"error": "; ".join(issues)}, 400)
+        for shop in double.shops.values():  # what happened so far, at the former rate
+            if shop.loaded:
+                double.book(shop)
+        double.activity = data
+        return json_answer(data)
+
+    @post(f"{base}/folders", sync_to_thread=False)
+    def open_folder(number: FromPath[int], data: JSONBody[OpenRequest]) -> Response[bytes]:
+        book = book_of(number)
+        if isinstance(book, Response):
+            return book
+        now = double.now()
+        draw = rng(book.seed, "backmarket-admin", number, len(book.folders))
+        order = book.new_order(draw, now - 5 * 86_400, now)
+        folder = book.open_folder(
+            draw, order, now, data.message, files(data.attachments), data.claim
+        )
+        return json_answer(
+            {
+                "folderId": folder.folder_id,
+                "messageId": folder.messages[0].message_id,
+                "orderId": order.order_id,
+                "orderlineId": folder.line.line_id,
+            },
+            201,
+        )
+
+    @post(f"{base}/folders/{{folder_id:int}}/messages", sync_to_thread=False)
+    def write(
+        number: FromPath[int], folder_id: FromPath[int], data: JSONBody[WriteRequest]
+    ) -> Response[bytes]:
+        if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
+            return json_answer({"error": "initiator Customer or BackMarket, a message"}, 400)
+        found = folder_of(number, folder_id)
+        if isinstance(found, Response):
+            return found
+        book, folder = found
+        message = book.write(
+            folder,
+            data.initiator,
+            data.message,
+            double.now(),
+            data.informative,
+            files(data.attachments),
+        )
+        return json_answer({"folderId": folder_id, "messageId": message.message_id}, 201)
+
+    @post(f"{base}/folders/{{folder_id:int}}/close", sync_to_thread=False)
+    def close(number: FromPath[int], folder_id: FromPath[int]) -> Response[bytes]:
+        found = folder_of(number, folder_id)
+        if isinstance(found, Response):
+            return found
+        book, folder = found
+        book.close(folder, double.now())
+        return json_answer({"folderId": folder_id, "state": folder.state})
+
+    @get(f"{base}/sent", sync_to_thread=False)
+    def sent(number: FromPath[int]) -> Response[bytes]:
+        book = book_of(number)
+        return book if isinstance(book, Response) else json_answer({"sent": book.sent})
+
+    @post(f"{base}/rotate-token", sync_to_thread=False)
+    def rotate_token(number: FromPath[int]) -> Response[bytes]:
+        shop = double.shops.get(number)
+        if shop is None:
+            return json_answer({"error": f"unknown shop {number}"}, 404)
+        return json_answer({"token": double.rotate(shop)})
+
+    @get("/counters", sync_to_thread=False)
+    def counters(
+        shop: FromQuery[int | None] = None, day: FromQuery[int | None] = None
+    ) -> Response[bytes]:
+        """Calls counted per shop, endpoint and day of the double's clock (``shop``,
+        ``day``: only those)."""
+        today = int(double.now() // 86_400)
+        return json_answer({"day": today, "counters": double.counters(shop, day)})
+
+    def limits() -> LimitsRequest:
+        return LimitsRequest(
+            enforced=double.enforced, per_operation=double.limits, burst_calls=double.burst_calls
+        )
+
+    @get("/limits", sync_to_thread=False)
+    def read_limits() -> Response[bytes]:
+        return json_answer(limits())
+
+    @put("/limits", sync_to_thread=False)
+    def set_limits(data: JSONBody[LimitsRequest]) -> Response[bytes]:
+        figures = [n for pair in data.per_operation.values() for n in pair]
+        if not set(data.per_operation) <= set(LIMITS) or min(figures, default=1) < 1:
+            return json_answer({"error": f"perOperation among {', '.join(LIMITS)}, >= 1"}, 400)
+        if data.burst_calls < 1:
+            return json_answer({"error": "burstCalls must be >= 1"}, 400)
+        double.enforced = data.enforced
+        double.limits = {**LIMITS, **data.per_operation}
+        double.burst_calls = data.burst_calls
+        return json_answer(limits())
+
+    @post("/limits/reset", sync_to_thread=False, status_code=204)
+    def reset_limits() -> None:
+        double.reset_limits()
+
+    return Router(
+        "/_sandbox/backmarket",
+        route_handlers=[
+            shops,
+            clock,
+            advance,
+            read_activity,
+            write_activity,
+            open_folder,
+            write,
+            close,
+            sent,
+            rotate_token,
+            counters,
+            *fault_handlers(double.faults, BackMarketFaultConfig),
+            read_limits,
+            set_limits,
+            reset_limits,
+            *retry_after_handlers(double.inside_retry_after),
+        ],
+        include_in_schema=False,
+    )

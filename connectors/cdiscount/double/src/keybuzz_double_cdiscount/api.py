@@ -1,0 +1,489 @@
+"""Octopia's seller API v2 operations, over one shop's book: what each answers, or the
+400/404 it refuses with (``Refused``). HTTP, authentication and limits are routes.py's."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+from keybuzz_sandbox.clock import parse_iso
+
+from .book import DiscussionRecord, SentMessage, ShopBook
+from .generator import GRADUATIONS, SELLER, TYPOLOGIES, AttachmentFacts
+from .shops import numeric_id
+from .wire import discussion_json, order_json
+
+SEARCH_SPAN = 183 * 86_400.0  # "at most 6 months" (official), taken as 183 days
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+MAX_ATTACHMENTS = 3
+MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB in all" (official), taken as 4 MiB
+FILE_FORMATS = ("png", "gif", "bmp", "jpg", "tif", "pdf", "jpeg", "doc", "docx", "xls")
+BODY_LENGTH = (13, 5_000)  # observed: one integration keeps replies within these
+COUNT_FILTERS = frozenset({"salesChannel", "graduationCode", "processStatus", "isOpen"})
+OBSERVED_INCLUDE_MESSAGES = ("FirstMessage", "LastMessage")
+INCLUDE_MESSAGES = (*OBSERVED_INCLUDE_MESSAGES, "All")  # "All": the double's only
+ORDER_SORTS = ("createdAt:desc", "createdAt:asc", "updatedAt:desc", "updatedAt:asc")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class Answer(msgspec.Struct, frozen=True):
+    status: int
+    payload: Any = None  # JSON, or bytes served as ``media_type``
+    headers: dict[str, str] = {}
+    media_type: str = "application/json"
+
+
+Query = Mapping[str, str]
+
+
+class Call(msgspec.Struct, frozen=True, kw_only=True):
+    """One authorized API call, as the operations read it."""
+
+    path: Mapping[str, str]  # the path's parameters
+    query: Query
+    body: bytes
+    url: str  # without the query: where the next page's link points
+    real: float  # real epoch seconds now
+    now: float  # the shop's virtual time now
+    # Only the observed includeMessages values (FirstMessage, LastMessage) accepted.
+    observed_only: bool = False
+
+
+# --- query parameters ------------------------------------------------------------------
+
+
+def _bool(query: Query, name: str) -> bool | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if raw.lower() not in ("true", "false"):
+        raise Refused(400, f"{name} must be true or false")
+    return raw.lower() == "true"
+
+
+def _time(query: Query, name: str, book: ShopBook) -> float | None:
+    """A date parameter as the shop's virtual time."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return book.virtual(parse_iso(raw))
+    except ValueError:
+        raise Refused(
+            400, f"{name} must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z"
+        ) from None
+
+
+def _choice(query: Query, name: str, allowed: Sequence[str]) -> str | None:
+    raw = query.get(name)
+    if raw is not None and raw not in allowed:
+        raise Refused(400, f"{name} must be one of {', '.join(allowed)}")
+    return raw
+
+
+def _paging(query: Query) -> tuple[int, int]:
+    try:
+        index = int(query.get("pageIndex", "1"))
+        size = int(query.get("pageSize", str(DEFAULT_PAGE_SIZE)))
+    except ValueError:
+        raise Refused(400, "pageIndex and pageSize must be integers") from None
+    if index < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise Refused(400, f"pageIndex must be >= 1 and pageSize between 1 and {MAX_PAGE_SIZE}")
+    return index, size
+
+
+def page(items: Sequence[Any], query: Query, url: str, render: Callable[[Any], Any]) -> Answer:
+    """One page of ``items``; a ``Link`` header names the next one if there is one."""
+    index, size = _paging(query)
+    start = (index - 1) * size
+    body = {
+        "items": [render(i) for i in items[start : start + size]],
+        "pageIndex": index,
+        "pageSize": size,
+    }
+    headers = {}
+    if start + size < len(items):
+        following = urlencode({**query, "pageIndex": str(index + 1), "pageSize": str(size)})
+        headers["Link"] = f'<{url}?{following}>; rel="next"'
+    return Answer(200, body, headers)
+
+
+# --- discussions -----------------------------------------------------------------------
+
+
+def _window(query: Query, book: ShopBook, now: float) -> tuple[float, float]:
+    low, high = _time(query, "updatedAtMin", book), _time(query, "updatedAtMax", book)
+    high = now if high is None else high
+    low = high - SEARCH_SPAN if low is None else low
+    if high - low > SEARCH_SPAN:
+        raise Refused(400, "updatedAtMin to updatedAtMax spans more than 6 months")
+    return low, high
+
+
+def _matches(record: DiscussionRecord, query: Query, now: float, graduation_key: str) -> bool:
+    facts = record.facts
+    wanted = {
+        "discussionId": facts.discussion_id,
+        "orderSellerId": facts.order_id,
+        "salesChannel": facts.sales_channel,
+        "typologyCode": facts.typology,
+        "subTypologyCode": facts.sub_typology,
+        "processStatus": record.process_status(now),
+        graduation_key: record.graduation(now),
+    }
+    if any(name in query and query[name] != value for name, value in wanted.items()):
+        return False
+    is_open = _bool(query, "isOpen")
+    return is_open is None or record.is_open(now) == is_open
+
+
+def discussions(
+    book: ShopBook, query: Query, now: float, url: str, *, observed_only: bool = False
+) -> Answer:
+    low, high = _window(query, book, now)
+    choices = OBSERVED_INCLUDE_MESSAGES if observed_only else INCLUDE_MESSAGES
+    include = _choice(query, "includeMessages", choices)
+    _choice(query, "processStatus", ("ToTreat", "Treated"))
+    found = [
+        d
+        for d in book.shown(now)
+        if low <= d.updated(now) <= high and _matches(d, query, now, "graduationCode")
+    ]
+    found.sort(key=lambda d: (d.updated(now), d.discussion_id))
+    return page(found, query, url, lambda d: discussion_json(book, d, now, include))
+
+
+def count(book: ShopBook, query: Query, now: float) -> Answer:
+    if unknown := sorted(set(query) - COUNT_FILTERS):
+        raise Refused(
+            400,
+            f"counting supports only {', '.join(sorted(COUNT_FILTERS))}, not {', '.join(unknown)}",
+        )
+    _choice(query, "graduationCode", GRADUATIONS)
+    total = sum(_matches(d, query, now, "graduationCode") for d in book.shown(now))
+    return Answer(200, {"count": total})
+
+
+def discussion(book: ShopBook, discussion_id: str, now: float) -> Answer:
+    record = _discussion(book, discussion_id, now)
+    body = discussion_json(book, record, now, "All")
+    body["eligibleReceivers"] = [
+        {"userId": u, "userType": t} for u, t in book.eligible(record, now)
+    ]
+    return Answer(200, body)
+
+
+def _discussion(book: ShopBook, discussion_id: str, now: float) -> DiscussionRecord:
+    record = book.discussion(discussion_id, now)
+    if record is None:
+        raise Refused(404, f"discussion {discussion_id} not found")
+    return record
+
+
+def typologies() -> Answer:
+    return Answer(
+        200,
+        [
+            {
+                "typologyCode": code,
+                "subTypologies": [
+                    {"subTypologyCode": s, "label": label} for s, label in subs.items()
+                ],
+            }
+            for code, subs in TYPOLOGIES.items()
+        ],
+    )
+
+
+# --- JSON Patch ------------------------------------------------------------------------
+
+
+class PatchOperation(msgspec.Struct, forbid_unknown_fields=True):
+    op: str
+    path: str
+    value: Any = None
+
+
+def patched_flag(body: bytes, path: str) -> bool:
+    """The boolean a JSON Patch document sets at ``path`` (its only operation)."""
+    try:
+        operations = msgspec.json.decode(body, type=list[PatchOperation])
+    except msgspec.ValidationError as exc:
+        raise Refused(400, f"not a JSON Patch document: {exc}") from None
+    except msgspec.DecodeError:
+        raise Refused(400, "not a JSON Patch document: invalid JSON") from None
+    if len(operations) != 1:
+        raise Refused(400, f"one operation expected, on {path}")
+    operation = operations[0]
+    if operation.op not in ("replace", "add") or operation.path != path:
+        raise Refused(400, f'only "replace" on {path} is supported')
+    if not isinstance(operation.value, bool):
+        raise Refused(400, f"{path} takes true or false")
+    return operation.value
+
+
+def mark_read(book: ShopBook, message_id: str, body: bytes, now: float) -> Answer:
+    message = book.message(message_id, now)
+    if message is None:
+        raise Refused(404, f"message {message_id} not found")
+    message.read = patched_flag(body, "/hasRead")
+    return Answer(204)
+
+
+def set_open(book: ShopBook, discussion_id: str, body: bytes, now: float) -> Answer:
+    record = _discussion(book, discussion_id, now)
+    is_open = patched_flag(body, "/isOpen")
+    if record.is_open(now) != is_open:
+        record.openings.append((now, is_open))
+    return Answer(204)
+
+
+# --- replies ----------------------------------------------------------------------------
+
+
+class Receiver(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    user_type: str
+    user_id: str | None = None
+
+
+class AttachmentIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    content: str  # base64
+    name: str
+    file_format: str
+
+
+class ReplyIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    body: str
+    discussion_id: str
+    sales_channel: str | None = None
+    receivers: list[Receiver] | None = None
+    receiver: Receiver | None = None  # a single recipient, as one integration sends
+    attachments: list[AttachmentIn] = []
+
+
+def reply(book: ShopBook, raw: bytes, real_now: float, now: float) -> Answer:
+    try:
+        data = msgspec.json.decode(raw, type=ReplyIn)
+    except msgspec.ValidationError as exc:
+        raise Refused(400, f"invalid reply: {exc}") from None
+    except msgspec.DecodeError:
+        raise Refused(400, "invalid reply: the body is not JSON") from None
+    record = _discussion(book, data.discussion_id, now)
+    low, high = BODY_LENGTH
+    if not low <= len(data.body) <= high:
+        raise Refused(400, f"body must hold {low} to {high} characters")
+    if data.sales_channel is not None and data.sales_channel != record.facts.sales_channel:
+        raise Refused(400, f"salesChannel is {record.facts.sales_channel} for this discussion")
+    if not record.is_open(now):
+        raise Refused(400, "the discussion is closed: reopen it (PATCH /isOpen) to reply")
+    receivers = _receivers(book, record, data, now)
+    files = _attachments(data.attachments)
+    attachments = tuple(
+        AttachmentFacts(
+            attachment_id=numeric_id(
+                book.gen.seed, book.seller_id, "sent-file", len(book.sent), n, real_now
+            ),
+            name=a.name,
+            file_format=a.file_format.lower(),
+            size=len(content),
+        )
+        for n, (a, content) in enumerate(files)
+    )
+    contents = tuple(content for _, content in files)
+    message = book.add_message(
+        record,
+        SELLER,
+        book.reply_faults.show(data.body),
+        book.reply_faults.date(now),
+        receivers,
+        attachments,
+        contents,
+    )
+    book.sent.append(
+        SentMessage(
+            message_id=message.facts.message_id,
+            discussion_id=record.discussion_id,
+            sales_channel=record.facts.sales_channel,
+            receivers=[{"userId": u, "userType": t} for u, t in receivers],
+            body=data.body,
+            attachments=[
+                {"name": a.name, "fileFormat": a.file_format, "size": a.size} for a in attachments
+            ],
+            created_at=real_now,
+        )
+    )
+    return Answer(201, {"messageId": message.facts.message_id})
+
+
+def _receivers(
+    book: ShopBook, record: DiscussionRecord, data: ReplyIn, now: float
+) -> tuple[tuple[str, str], ...]:
+    if (data.receivers is None) == (data.receiver is None):
+        raise Refused(400, "name the recipients in receivers (or one in receiver), not both")
+    asked = (
+        data.receivers if data.receivers is not None else [data.receiver] if data.receiver else []
+    )
+    eligible = dict((t, u) for u, t in book.eligible(record, now))
+    if not asked:
+        raise Refused(400, "receivers must name at least one recipient")
+    chosen = []
+    for receiver in asked:
+        user_id = eligible.get(receiver.user_type)
+        if user_id is None or receiver.user_id not in (None, user_id):
+            allowed = ", ".join(f"{t} {u}" for t, u in eligible.items())
+            raise Refused(
+                400,
+                f"{receiver.user_type} {receiver.user_id or ''} is not a recipient of this discussion (eligible: {allowed})".replace(
+                    "  ", " "
+                ),
+            )
+        if (user_id, receiver.user_type) not in chosen:
+            chosen.append((user_id, receiver.user_type))
+    return tuple(chosen)
+
+
+def _attachments(given: list[AttachmentIn]) -> list[tuple[AttachmentIn, bytes]]:
+    if len(given) > MAX_ATTACHMENTS:
+        raise Refused(400, f"at most {MAX_ATTACHMENTS} attachments a reply")
+    files = []
+    for attachment in given:
+        if attachment.file_format.lower() not in FILE_FORMATS:
+            raise Refused(
+                400,
+                f"fileFormat {attachment.file_format!r} refused: one of {', '.join(FILE_FORMATS)}",
+            )
+        if not attachment.name.strip():
+            raise Refused(400, "an attachment needs a name")
+        try:
+            content = base64.b64decode(attachment.content, validate=True)
+        except (binascii.Error, ValueError):
+            raise Refused(400, f"attachment {attachment.name!r}: content is not base64") from None
+        if not content:
+            raise Refused(400, f"attachment {attachment.name!r} is empty")
+        files.append((attachment, content))
+    total = sum(len(c) for _, c in files)
+    if total > MAX_ATTACHMENT_BYTES:
+        raise Refused(
+            400, f"attachments hold {total} bytes: at most {MAX_ATTACHMENT_BYTES} (4 MB) in all"
+        )
+    return files
+
+
+MEDIA_TYPES = {
+    "png": "image/png",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "tif": "image/tiff",
+    "pdf": "application/pdf",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+}
+
+
+def attachment(book: ShopBook, attachment_id: str, now: float) -> Answer:
+    found = book.attachment(attachment_id, now)
+    if found is None:
+        raise Refused(404, f"attachment {attachment_id} not found")
+    facts, content = found
+    media_type = MEDIA_TYPES.get(facts.file_format.lower(), "application/octet-stream")
+    disposition = {"Content-Disposition": f'attachment; filename="{facts.name}"'}
+    return Answer(200, content, disposition, media_type)
+
+
+# --- orders -----------------------------------------------------------------------------
+
+
+def orders(book: ShopBook, query: Query, now: float, url: str) -> Answer:
+    sort = _choice(query, "sort", ORDER_SORTS) or "createdAt:desc"
+    created = (_time(query, "createdAtMin", book), _time(query, "createdAtMax", book))
+    updated = (_time(query, "updatedAtMin", book), _time(query, "updatedAtMax", book))
+    statuses = {s for s in query.get("status", "").split(",") if s}
+    low = max((t for t in (created[0], updated[0]) if t is not None), default=None)
+    high = min((t for t in (created[1], updated[1]) if t is not None), default=None)
+    found = []
+    for index in book.order_range(now, low, high, updated[0] is not None):
+        order = book.gen.order(index)
+        status, changed = order.status_at(now)
+        if (
+            (statuses and status not in statuses)
+            or query.get("salesChannelId", order.sales_channel) != order.sales_channel
+            or query.get("reference", order.order_id) != order.order_id
+            or query.get("supplyMode", "Seller") != "Seller"
+            or not _within(order.placed, created)
+            or not _within(changed, updated)
+        ):
+            continue
+        found.append((order, changed))
+    field, direction = sort.split(":")
+    found.sort(
+        key=lambda o: (o[1] if field == "updatedAt" else o[0].placed, o[0].index),
+        reverse=direction == "desc",
+    )
+    return page(found, query, url, lambda o: order_json(book, o[0], now))
+
+
+def _within(value: float, bounds: tuple[float | None, float | None]) -> bool:
+    low, high = bounds
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def order(book: ShopBook, order_id: str, now: float) -> Answer:
+    found = book.find_order(order_id, now)
+    if found is None:
+        raise Refused(404, f"order {order_id} not found")
+    return Answer(200, order_json(book, found, now))
+
+
+Operation = Callable[[ShopBook, Call], Answer]
+# (method, path under /seller/v2, operation name for the fault settings, what it answers)
+OPERATIONS: tuple[tuple[str, str, str, Operation], ...] = (
+    (
+        "GET",
+        "/discussions",
+        "getDiscussions",
+        lambda b, c: discussions(b, c.query, c.now, c.url, observed_only=c.observed_only),
+    ),
+    ("GET", "/discussions/count", "countDiscussions", lambda b, c: count(b, c.query, c.now)),
+    (
+        "GET",
+        "/discussions/{discussion_id:str}",
+        "getDiscussion",
+        lambda b, c: discussion(b, c.path["discussion_id"], c.now),
+    ),
+    (
+        "PATCH",
+        "/discussions/{discussion_id:str}",
+        "patchDiscussion",
+        lambda b, c: set_open(b, c.path["discussion_id"], c.body, c.now),
+    ),
+    ("GET", "/typologies", "getTypologies", lambda b, c: typologies()),
+    ("POST", "/messages", "postMessage", lambda b, c: reply(b, c.body, c.real, c.now)),
+    (
+        "PATCH",
+        "/messages/{message_id:str}",
+        "patchMessage",
+        lambda b, c: mark_read(b, c.path["message_id"], c.body, c.now),
+    ),
+    (
+        "GET",
+        "/attachments/{attachment_id:str}",
+        "getAttachment",
+        lambda b, c: attachment(b, c.path["attachment_id"], c.now),
+    ),
+    ("GET", "/orders", "getOrders", lambda b, c: orders(b, c.query, c.now, c.url)),
+    ("GET", "/orders/{order_id:str}", "getOrder", lambda b, c: order(b, c.path["order_id"], c.now)),
+)

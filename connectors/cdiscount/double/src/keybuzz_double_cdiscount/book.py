@@ -1,0 +1,301 @@
+"""One shop's state: its discussions as buyers, Octopia's customer care and the seller left
+them (read, answered, closed, become claims), its orders, and the queries over them.
+
+Orders are computed on demand (generator.py). Discussions are made concrete on the shop's
+first query, for every order placed so far (their future messages too, shown once their
+time comes), and extended as time passes: a shop costs nothing at start-up.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.faults import ReplyFaults
+
+from .generator import (
+    CLAIMS,
+    CUSTOMER,
+    GRC,
+    MAX_LIFECYCLE,
+    SELLER,
+    AttachmentFacts,
+    DiscussionFacts,
+    MessageFacts,
+    OrderFacts,
+    ShopGenerator,
+    index_of,
+)
+from .shops import Credentials, numeric_id
+
+
+class MessageRecord:
+    __slots__ = ("facts", "read")
+
+    def __init__(self, facts: MessageFacts, read: bool) -> None:
+        self.facts = facts
+        self.read = read
+
+
+class DiscussionRecord:
+    """A discussion as it stands; times virtual."""
+
+    def __init__(self, facts: DiscussionFacts) -> None:
+        self.facts = facts
+        answered = [m.created for m in facts.messages if m.sender_type == SELLER]
+        self.messages = [
+            MessageRecord(m, m.sender_type == SELLER or any(a > m.created for a in answered))
+            for m in facts.messages
+        ]
+        self.graduations = list(facts.graduations)
+        # (virtual time, open or not) of each close/reopen, the seeded closing first.
+        self.openings: list[tuple[float, bool]] = []
+        if facts.closed_at is not None:
+            self.openings.append((facts.closed_at, False))
+
+    @property
+    def discussion_id(self) -> str:
+        return self.facts.discussion_id
+
+    def visible(self, now: float) -> list[MessageRecord]:
+        return [m for m in self.messages if m.facts.created <= now]
+
+    def graduation(self, now: float) -> str:
+        return max((g for g in self.graduations if g[0] <= now), default=self.graduations[0])[1]
+
+    def is_open(self, now: float) -> bool:
+        past = [o for o in self.openings if o[0] <= now]
+        return past[-1][1] if past else True
+
+    def updated(self, now: float) -> float:
+        times = [m.facts.created for m in self.visible(now)]
+        times += [t for t, _ in self.graduations if t <= now]
+        times += [t for t, _ in self.openings if t <= now]
+        return max(times)
+
+    def process_status(self, now: float) -> str:
+        shown = self.visible(now)
+        waiting = self.is_open(now) and shown[-1].facts.sender_type != SELLER
+        return "ToTreat" if waiting else "Treated"
+
+    def eligible(self, now: float) -> list[tuple[str, str]]:
+        """Whom the seller's next reply may go to: the buyer; Octopia's customer care too
+        once the discussion is a claim or customer care has written in it."""
+        receivers = [(self.facts.customer_id, CUSTOMER)]
+        grc = next((m for m in self.visible(now) if m.facts.sender_type == GRC), None)
+        if grc is not None:
+            receivers.append((grc.facts.sender_id, GRC))
+        elif self.graduation(now) in CLAIMS:
+            receivers.append((_GRC_PLACEHOLDER, GRC))
+        return receivers
+
+
+_GRC_PLACEHOLDER = ""  # replaced by the shop's customer-care user id (ShopBook.eligible)
+
+
+class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
+    """What the seller sent (GET /_sandbox/cdiscount/shops/{sellerId}/sent)."""
+
+    message_id: str
+    discussion_id: str
+    sales_channel: str
+    receivers: list[dict[str, str]]
+    body: str
+    attachments: list[dict[str, str | int]]  # name, fileFormat, size
+    created_at: float  # real epoch seconds
+
+
+class AdvanceSummary(msgspec.Struct, kw_only=True, rename="camel"):
+    seller_id: str
+    advanced_seconds: float
+    new_order_ids: list[str]
+    new_discussion_ids: list[str]
+
+
+class ShopBook:
+    def __init__(
+        self, gen: ShopGenerator, timeline: SellerTimeline, credentials: Credentials
+    ) -> None:
+        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
+        self.gen = gen
+        self.timeline = timeline
+        self.credentials = credentials
+        self.discussions: dict[str, DiscussionRecord] = {}
+        self.messages: dict[str, tuple[DiscussionRecord, MessageRecord]] = {}
+        # attachment id -> its facts, its message's time (virtual) and the bytes a seller sent
+        self.attachments: dict[str, tuple[AttachmentFacts, float, bytes | None]] = {}
+        self.sent: list[SentMessage] = []
+        # token requests for the shop's client id the double answered, granted or refused
+        # (a client keeping its token asks once per expiry, not once per call)
+        self.token_requests = 0
+        self._orders_done = 0
+        self._offers_done = 0
+
+    @property
+    def seller_id(self) -> str:
+        return self.credentials.seller_id
+
+    def virtual(self, real_now: float) -> float:
+        return self.timeline.virtual(real_now)
+
+    def real(self, virtual: float) -> float:
+        return self.timeline.real(virtual)
+
+    # --- discussions ------------------------------------------------------------------
+
+    def materialize(self, now: float) -> None:
+        orders = self.gen.placed_before(now)
+        for index in range(self._orders_done, orders):
+            if any(self.gen.has_discussion(index)):
+                for facts in self.gen.order_discussions(index):
+                    self._add(facts)
+        self._orders_done = max(self._orders_done, orders)
+        offers = self.gen.offer_questions_before(now)
+        for index in range(self._offers_done, offers):
+            self._add(self.gen.offer_discussion(index))
+        self._offers_done = max(self._offers_done, offers)
+
+    def _add(self, facts: DiscussionFacts) -> DiscussionRecord:
+        record = self.discussions[facts.discussion_id] = DiscussionRecord(facts)
+        for message in record.messages:
+            self._index(record, message)
+        return record
+
+    def _index(
+        self, record: DiscussionRecord, message: MessageRecord, contents: tuple[bytes, ...] = ()
+    ) -> None:
+        self.messages[message.facts.message_id] = (record, message)
+        for n, attachment in enumerate(message.facts.attachments):
+            content = contents[n] if n < len(contents) else None
+            self.attachments[attachment.attachment_id] = (
+                attachment,
+                message.facts.created,
+                content,
+            )
+
+    def attachment(self, attachment_id: str, now: float) -> tuple[AttachmentFacts, bytes] | None:
+        """An attachment of a message written by ``now``, with its bytes (made up from its id
+        unless the seller sent them)."""
+        self.materialize(now)
+        found = self.attachments.get(attachment_id)
+        if found is None or found[1] > now:
+            return None
+        facts, _, content = found
+        if content is None:
+            pattern = f"{facts.attachment_id}:{facts.name}\n".encode()
+            content = (pattern * (facts.size // len(pattern) + 1))[: facts.size]
+        return facts, content
+
+    def shown(self, now: float) -> list[DiscussionRecord]:
+        """The discussions opened by ``now``."""
+        self.materialize(now)
+        return [d for d in self.discussions.values() if d.facts.opened <= now]
+
+    def discussion(self, discussion_id: str, now: float) -> DiscussionRecord | None:
+        self.materialize(now)
+        record = self.discussions.get(discussion_id)
+        return record if record is not None and record.facts.opened <= now else None
+
+    def message(self, message_id: str, now: float) -> MessageRecord | None:
+        self.materialize(now)
+        found = self.messages.get(message_id)
+        return found[1] if found is not None and found[1].facts.created <= now else None
+
+    def eligible(self, record: DiscussionRecord, now: float) -> list[tuple[str, str]]:
+        return [(uid or self.gen.grc_id, kind) for uid, kind in record.eligible(now)]
+
+    def add_message(
+        self,
+        record: DiscussionRecord,
+        sender_type: str,
+        body: str,
+        now: float,
+        receivers: tuple[tuple[str, str], ...],
+        attachments: tuple[AttachmentFacts, ...] = (),
+        contents: tuple[bytes, ...] = (),
+    ) -> MessageRecord:
+        """A message written now in ``record`` by the seller, the buyer or customer care
+        (``contents``: the bytes of its attachments, if known)."""
+        sender_id = {SELLER: self.seller_id, GRC: self.gen.grc_id}.get(
+            sender_type, record.facts.customer_id
+        )
+        serial = len(self.messages)
+        facts = MessageFacts(
+            message_id=numeric_id(self.gen.seed, self.seller_id, "written", serial, now),
+            sender_type=sender_type,
+            sender_id=sender_id,
+            receivers=receivers,
+            body=body,
+            created=now,
+            attachments=attachments,
+        )
+        message = MessageRecord(facts, read=sender_type == SELLER)
+        record.messages.append(message)
+        self._index(record, message, contents)
+        if sender_type == SELLER:  # answering reads what came before
+            for earlier in record.messages:
+                earlier.read = earlier.read or earlier.facts.created <= now
+        return message
+
+    def open_discussion(
+        self, order: OrderFacts, sub_typology: str, body: str, graduation: str, now: float
+    ) -> DiscussionRecord:
+        """A buyer opens a discussion about ``order`` now."""
+        customer_id = self.gen.customer(order.index)[0]
+        serial = len(self.discussions)
+        first = self.gen.message(
+            order.index, f"opened-{serial}-{now}", 0, CUSTOMER, customer_id, body, now
+        )
+        discussion_id = numeric_id(self.gen.seed, self.seller_id, "opened", serial, now, digits=9)
+        facts = self.gen.about_order(
+            discussion_id, order, sub_typology, [first], [(now, graduation)]
+        )
+        return self._add(facts)
+
+    # --- orders -----------------------------------------------------------------------
+
+    def order(self, index: int, now: float) -> OrderFacts | None:
+        if index < 0 or self.gen.purchase_time(index) > now:
+            return None
+        return self.gen.order(index)
+
+    def find_order(self, value: str, now: float) -> OrderFacts | None:
+        index = index_of(value)
+        if index is None:
+            return None
+        order = self.order(index, now)
+        return order if order is not None and order.order_id == value else None
+
+    def latest_order(self, now: float) -> OrderFacts | None:
+        placed = self.gen.placed_before(now)
+        return self.gen.order(placed - 1) if placed else None
+
+    def order_range(
+        self, now: float, low: float | None, high: float | None, updated: bool
+    ) -> range:
+        """Indices of the orders a date filter may select (orders are in time order; no order
+        changes later than MAX_LIFECYCLE after it is placed)."""
+        last = self.gen.placed_before(now)
+        reach = MAX_LIFECYCLE if updated else 0.0
+        first = 0 if low is None else self.gen.placed_before(low - reach - 1e-6)
+        if high is not None:
+            last = min(last, self.gen.placed_before(high))
+        return range(first, max(first, last))
+
+    # --- time -------------------------------------------------------------------------
+
+    def advance(self, seconds: float, real_now: float) -> AdvanceSummary:
+        before = self.virtual(real_now)
+        orders_before = self.gen.placed_before(before)
+        known = {d.discussion_id for d in self.shown(before)}
+        self.timeline.add_jump(real_now, seconds)
+        after = self.virtual(real_now)
+        new_orders = [
+            self.gen.order(i).order_id for i in range(orders_before, self.gen.placed_before(after))
+        ]
+        opened = [d.discussion_id for d in self.shown(after) if d.discussion_id not in known]
+        return AdvanceSummary(
+            seller_id=self.seller_id,
+            advanced_seconds=seconds,
+            new_order_ids=new_orders,
+            new_discussion_ids=opened,
+        )

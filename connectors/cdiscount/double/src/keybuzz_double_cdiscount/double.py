@@ -1,0 +1,157 @@
+"""The running Cdiscount double: its shops, tokens, rate limits and faults."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Iterable
+
+import msgspec
+from keybuzz_sandbox.clock import Clock, SellerTimeline
+from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.models import RateLimit
+from keybuzz_sandbox.ratelimit import RateLimiter
+
+from .book import ShopBook
+from .generator import ShopGenerator
+from .shops import Credentials, ShopSpec, credentials
+
+# Octopia's tokens live 7,200 s (observed: expires_in); in Octopia seconds, scaled.
+TOKEN_LIFETIME = 7_200.0
+# The token endpoint allows about 500 requests an hour per client (observed).
+TOKEN_LIMIT = RateLimit(rate_text=str(500 / 3_600), burst=500)
+# Octopia publishes no numbers for the API. The double's assumption: per seller, over
+# all calls, 5 requests a second with bursts of 25 (Octopia seconds); beyond, 429 with
+# Retry-After. Clients must obey whatever a 429 says, not this figure.
+API_LIMIT = RateLimit(rate_text="5", burst=25)
+TOKEN_OPERATION = "cdiscount.token"
+
+
+class CdiscountFaultConfig(
+    SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True
+):
+    """Body of PUT /_sandbox/cdiscount/faults: the Amazon double's settings and slow shops
+    (``SlowFaultConfig``, shops named by seller id); `operations` names the double's
+    operations (getDiscussions, postMessage, getOrders…), the token endpoint (`token`)
+    only when named. An injected 429 carries ``Retry-After`` only when
+    ``retryAfterSeconds`` is above 0 (Octopia's 429s are documented without it)."""
+
+    retry_after_seconds: int = 0
+    # Listings accept only the observed includeMessages values (no "All", the double's).
+    observed_listing_only: bool = False
+
+    def problems(self) -> list[str]:
+        issues = super().problems() + self.slow_problems()
+        if self.retry_after_seconds < 0:
+            issues.append("retryAfterSeconds must be >= 0")
+        return issues
+
+
+class CdiscountFaults(FaultInjector):
+    def applies_to(self, op_key: str) -> bool:
+        names = self.config.operations
+        operation = op_key.split(".", 1)[1]
+        if op_key == TOKEN_OPERATION:
+            return op_key in names or operation in names
+        return not names or op_key in names or operation in names
+
+
+class Token(msgspec.Struct, frozen=True):
+    client_id: str
+    seller_id: str
+    expires_at: float  # real epoch seconds
+
+
+class ShopView(msgspec.Struct, kw_only=True, rename="camel"):
+    """One entry of GET /_sandbox/cdiscount/shops."""
+
+    name: str
+    client_id: str
+    client_secret: str
+    seller_id: str
+    orders: int  # placed so far
+
+
+class CdiscountDouble:
+    def __init__(self, seed: str, specs: Iterable[ShopSpec], clock: Clock) -> None:
+        self.clock = clock
+        self.books: dict[str, ShopBook] = {}
+        for spec in specs:
+            creds = credentials(seed, spec)
+            self.books[creds.seller_id] = ShopBook(
+                ShopGenerator(seed, spec, creds.seller_id, clock.anchor),
+                SellerTimeline(clock),
+                creds,
+            )
+        self.by_client = {b.credentials.client_id: b for b in self.books.values()}
+        self.tokens: dict[str, Token] = {}
+        self.faults = CdiscountFaults(f"{seed}|cdiscount", CdiscountFaultConfig())
+        self.limiter = RateLimiter(clock)
+
+    def shops(self) -> list[ShopView]:
+        now = self.clock.now()
+        return [
+            ShopView(
+                name=book.gen.spec.name,
+                client_id=book.credentials.client_id,
+                client_secret=book.credentials.client_secret,
+                seller_id=book.seller_id,
+                orders=book.gen.placed_before(book.virtual(now)),
+            )
+            for book in self.books.values()
+        ]
+
+    # --- tokens -----------------------------------------------------------------------
+
+    def grant(self, client_id: str, client_secret: str) -> tuple[str, Token] | None:
+        book = self.by_client.get(client_id)
+        if book is not None:
+            book.token_requests += 1
+        if book is None or not secrets.compare_digest(
+            client_secret.encode(), book.credentials.client_secret.encode()
+        ):
+            return None
+        self._drop_expired()
+        token = Token(client_id, book.seller_id, self.clock.deadline(TOKEN_LIFETIME))
+        value = secrets.token_urlsafe(48)
+        self.tokens[value] = token
+        return value, token
+
+    def token(self, value: str) -> Token | None:
+        granted = self.tokens.get(value)
+        if granted is None or granted.expires_at <= self.clock.now():
+            return None
+        return granted
+
+    def expire_tokens(self, seller_id: str) -> int:
+        mine = [t for t, g in self.tokens.items() if g.seller_id == seller_id]
+        for value in mine:
+            del self.tokens[value]
+        return len(mine)
+
+    def rotate_secret(self, seller_id: str) -> Credentials:
+        """A new client secret (the seller regenerated it in its portal): the old secret and
+        its tokens stop working."""
+        book = self.books[seller_id]
+        book.credentials = msgspec.structs.replace(
+            book.credentials, client_secret=secrets.token_hex(24)
+        )
+        self.expire_tokens(seller_id)
+        return book.credentials
+
+    def _drop_expired(self) -> None:
+        now = self.clock.now()
+        for value in [t for t, g in self.tokens.items() if g.expires_at <= now]:
+            del self.tokens[value]
+
+    # --- rate limits --------------------------------------------------------------------
+
+    def allow_token(self, client_id: str) -> bool:
+        return self.limiter.allow(("cdiscount-token", client_id), TOKEN_LIMIT)
+
+    def allow_call(self, seller_id: str) -> bool:
+        return self.limiter.allow(("cdiscount", seller_id), API_LIMIT)
+
+    def retry_after(self, limit: RateLimit) -> int:
+        """Whole real seconds until a bucket of ``limit`` holds a request again."""
+        return max(1, math.ceil(self.clock.real_duration(1 / limit.rate)))

@@ -1,0 +1,87 @@
+"""The Cdiscount double's conformance driver (``keybuzz_sandbox.conformance``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from keybuzz_sandbox.conformance import (
+    JSON_FAULTS,
+    AdminDriver,
+    DoubleShop,
+    ShopDriver,
+    answered,
+    double_faults,
+    sent_to,
+)
+
+from keybuzz_double_cdiscount.env import service_env
+
+# Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
+_OCTOPIA_FAULTS = double_faults({"TRUNCATED": "invalid_json", **JSON_FAULTS})
+_OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
+
+
+@dataclass(frozen=True)
+class CdiscountDriver(AdminDriver):
+    """Octopia's double (connectors/cdiscount/double/), its credentials named as
+    the Cdiscount connector's fields (client id, client secret, seller id). Octopia's
+    customer care (GrcOperator) writes in some discussions; a reply can go to it."""
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {
+            **service_env(sandbox_url),
+            "CDISCOUNT_POLL_INTERVAL_SECONDS": "2",
+            "CDISCOUNT_TIMEOUT_SECONDS": "2",
+            "CDISCOUNT_CALL_DEADLINE_SECONDS": "2",
+            "CDISCOUNT_FIRST_POLL_DAYS": "1",
+        }
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = answered(await http.get(self.shops_listed_at))
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=s["sellerId"],
+                credentials={
+                    "client_id": s["clientId"],
+                    "client_secret": s["clientSecret"],
+                    "seller_id": s["sellerId"],
+                },
+            )
+            for s in listed
+            if s["orders"] > 0
+        ]
+
+    def staff_message(self, text: str) -> dict[str, Any]:
+        return {"userType": "GrcOperator", "body": text}
+
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        return {"userType": "Customer", "body": text}
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return sent_to(
+            sent, text, lambda s: [r["userType"] for r in s["receivers"]], _OCTOPIA_RECIPIENTS
+        )
+
+
+def drivers() -> dict[str, ShopDriver]:
+    return {
+        "CDISCOUNT": CdiscountDriver(
+            marketplace="CDISCOUNT",
+            api_family="octopia",
+            customer_care="le service client Cdiscount (GrcOperator)",
+            admin="/_sandbox/cdiscount",
+            reading=("getDiscussions", "getDiscussion", "countDiscussions"),
+            replying="postMessage",
+            bodies=_OCTOPIA_FAULTS,
+            revoking="rotate-secret",
+            threads="discussions",
+            thread_id="discussionId",
+        )
+    }

@@ -1,0 +1,455 @@
+"""HTTP: Octopia's token endpoint and seller API v2 under /octopia, and the double's admin
+endpoints under /_sandbox/cdiscount (development use, no authentication)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import msgspec
+from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults, trickled
+from litestar import Request, Response, Router, delete, get, post, put, route
+from litestar.enums import HttpMethod
+from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
+
+from . import api
+from .api import Refused
+from .book import DiscussionRecord, ShopBook
+from .double import (
+    API_LIMIT,
+    TOKEN_LIFETIME,
+    TOKEN_LIMIT,
+    TOKEN_OPERATION,
+    CdiscountDouble,
+    CdiscountFaultConfig,
+)
+from .env import CdiscountDoubleSettings
+from .generator import CUSTOMER, GRADUATIONS, GRC, TYPOLOGIES, AttachmentFacts
+from .shops import default_shops, numeric_id
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+TOKEN_PATH = "/octopia/auth/realms/maas/protocol/openid-connect/token"
+API = "/octopia/seller/v2"
+JSON = "application/json"
+
+
+def _json(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    return Response(
+        msgspec.json.encode(payload), status_code=status, media_type=JSON, headers=headers
+    )
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[bytes]:
+    """The double's error body (RFC 7807: Octopia's own is not public)."""
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    return Response(
+        msgspec.json.encode(body),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def _oidc_error(
+    status: int, error: str, description: str, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    return _json({"error": error, "error_description": description}, status, headers)
+
+
+def _gateway_error(status: int) -> Response[bytes]:
+    page = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
+    return Response(page.encode(), status_code=status, media_type="text/html")
+
+
+class Grant(msgspec.Struct, frozen=True):
+    grant_type: str
+    client_id: str
+    client_secret: str
+
+
+def _grant(request: Request[Any, Any, Any], body: bytes) -> Grant:
+    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic" and not client_id:  # client_secret_basic, as Keycloak allows
+        decoded = base64.b64decode(credentials + "==", validate=False).decode("utf-8", "replace")
+        client_id, _, client_secret = decoded.partition(":")
+    return Grant(form.get("grant_type", ""), client_id, client_secret)
+
+
+def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
+    params = request.query_params
+    return {name: ",".join(params.getall(name)) for name in params}
+
+
+def cdiscount_routes(sb: Sandbox) -> list[Any]:
+    """The double's routes; its shops cost nothing until asked for."""
+    own = sb.config.of(CdiscountDoubleSettings)
+    double = CdiscountDouble(
+        sb.config.seed, default_shops(own.bench_orders, own.extra_shops), sb.clock
+    )
+
+    def fault(status: int) -> Response[bytes]:
+        if status != 429:
+            return _gateway_error(status)
+        wait = double.faults.config
+        seconds = wait.retry_after_seconds if isinstance(wait, CdiscountFaultConfig) else 0
+        headers = {"Retry-After": str(seconds)} if seconds else None
+        return problem(429, "Too many requests", headers)
+
+    @post(TOKEN_PATH, include_in_schema=False, status_code=200)
+    async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
+        decision = await double.faults.delayed(TOKEN_OPERATION)
+        if decision.error_status:
+            return fault(decision.error_status)
+        if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            return _oidc_error(400, "invalid_request", "Form-encoded body expected")
+        grant = _grant(request, await request.body())
+        if grant.grant_type != "client_credentials":
+            return _oidc_error(400, "unsupported_grant_type", "Unsupported grant_type")
+        if not double.allow_token(grant.client_id):
+            wait = {"Retry-After": str(double.retry_after(TOKEN_LIMIT))}
+            return _oidc_error(429, "too_many_requests", "Too many token requests", wait)
+        granted = double.grant(grant.client_id, grant.client_secret)
+        if granted is None:
+            return _oidc_error(
+                401,
+                "invalid_client",
+                "Invalid client or Invalid client credentials" + sb.echo.of(grant.client_secret),
+            )
+        body = {
+            "access_token": granted[0],
+            "expires_in": int(TOKEN_LIFETIME),
+            "refresh_expires_in": 0,
+            "token_type": "Bearer",
+            "not-before-policy": 0,
+            "scope": "profile email",
+        }
+        if decision.malformed_kind:
+            return Response(
+                malform(msgspec.json.encode(body), decision.malformed_kind), media_type=JSON
+            )
+        return _json(body)
+
+    def authorized(request: Request[Any, Any, Any]) -> ShopBook | Response[bytes]:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return problem(
+                401, "Bearer token required", {"WWW-Authenticate": 'Bearer realm="maas"'}
+            )
+        granted = double.token(value.strip())
+        if granted is None:
+            challenge = 'Bearer realm="maas", error="invalid_token", error_description="Token is invalid or expired"'
+            return problem(401, "Token is invalid or expired", {"WWW-Authenticate": challenge})
+        book = double.by_client.get(granted.client_id)
+        secret = book.credentials.client_secret if book is not None else ""
+        if (refused := sb.echo.refusal(secret)) is not None:
+            return problem(400, refused)
+        seller_id = request.headers.get("sellerid", "").strip()
+        if not seller_id:
+            return problem(403, "SellerId header required")
+        if seller_id != granted.seller_id:
+            challenge = 'Bearer realm="maas", error="insufficient_scope"'
+            return problem(
+                403,
+                f"this token gives no access to seller {seller_id}",
+                {"WWW-Authenticate": challenge},
+            )
+        return double.books[granted.seller_id]
+
+    async def call(
+        request: Request[Any, Any, Any], operation: str, run: api.Operation
+    ) -> Response[bytes] | Stream:
+        decision = await double.faults.delayed(f"cdiscount.{operation}")
+        if decision.error_status:
+            return fault(decision.error_status)
+        book = authorized(request)
+        if isinstance(book, Response):
+            return book
+        slow = double.faults.slow_answer(f"cdiscount.{operation}", book.seller_id)
+        await asyncio.sleep(slow.stall)
+        answered = await answer_call(request, book, run, decision)
+        await asyncio.sleep(slow.hold)
+        if slow.trickle and isinstance(answered, Response):
+            return Stream(
+                trickled(answered.content, slow.trickle),
+                status_code=answered.status_code,
+                media_type=answered.media_type,
+                headers=dict(answered.headers),
+            )
+        return answered
+
+    def observed_listing_only() -> bool:
+        settings = double.faults.config
+        return isinstance(settings, CdiscountFaultConfig) and settings.observed_listing_only
+
+    async def answer_call(
+        request: Request[Any, Any, Any], book: ShopBook, run: api.Operation, decision: FaultDecision
+    ) -> Response[bytes]:
+        if not double.allow_call(book.seller_id):
+            wait = {"Retry-After": str(double.retry_after(API_LIMIT))}
+            return problem(429, "Too many requests", wait)
+        real = double.clock.now()
+        parts = api.Call(
+            path=request.path_params,
+            query=_query(request),
+            body=await request.body(),
+            url=str(request.url).split("?", 1)[0],
+            real=real,
+            now=book.virtual(real),
+            observed_only=observed_listing_only(),
+        )
+        book.reply_faults = reply_faults(double.faults.config, real)
+        try:
+            answer = run(book, parts)
+        except Refused as refused:
+            return problem(refused.status, refused.detail)
+        if answer.status == 204:
+            return Response(b"", status_code=204, headers=answer.headers)
+        if isinstance(answer.payload, bytes):
+            return Response(answer.payload, media_type=answer.media_type, headers=answer.headers)
+        body = msgspec.json.encode(answer.payload)
+        if decision.malformed_kind:
+            body = malform(body, decision.malformed_kind)
+        return Response(body, status_code=answer.status, media_type=JSON, headers=answer.headers)
+
+    def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:
+        async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+            return await call(request, operation, run)
+
+        return route(
+            f"{API}{path}",
+            http_method=[HttpMethod(method)],
+            include_in_schema=False,
+            name=f"cdiscount.{operation}",
+        )(handler)
+
+    api_routes = [endpoint(*spec) for spec in api.OPERATIONS]
+    return [token, *api_routes, _admin(sb, double)]
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    seconds: float = 86_400.0  # Octopia seconds of the shop's life to play instantly
+
+
+class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    order_id: str | None = None  # default: the shop's latest order
+    sub_typology_code: str = "orderNotShipped"
+    body: str = "Bonjour, où en est ma commande ? Je n'ai reçu aucune nouvelle."
+    graduation: str = "Discussion"
+
+
+class FileRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    name: str = "photo.jpg"
+    file_format: str = "jpg"
+    size: int = 1_000
+    id: str | None = None  # the attachment's id as listed, the double's own when not given
+
+
+class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    user_type: str = CUSTOMER  # or GrcOperator
+    body: str = "Bonjour, pouvez-vous me répondre rapidement s'il vous plaît ?"
+    attachments: list[FileRequest] = []
+
+
+class GraduationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    graduation: str = "Claim"
+
+
+def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
+    def book_of(seller_id: str) -> ShopBook | Response[bytes]:
+        book = double.books.get(seller_id)
+        return _json({"error": f"unknown seller {seller_id}"}, 404) if book is None else book
+
+    def now_of(book: ShopBook) -> tuple[float, float]:
+        real = double.clock.now()
+        return real, book.virtual(real)
+
+    def discussion_of(
+        seller_id: str, discussion_id: str
+    ) -> tuple[ShopBook, DiscussionRecord, float, float] | Response[bytes]:
+        """The seller's book, its discussion, the real and the shop's time now; or the 404."""
+        book = book_of(seller_id)
+        if isinstance(book, Response):
+            return book
+        real, now = now_of(book)
+        record = book.discussion(discussion_id, now)
+        if record is None:
+            return _json({"error": f"unknown discussion {discussion_id}"}, 404)
+        return book, record, real, now
+
+    @get("/shops", sync_to_thread=False)
+    def shops() -> Response[bytes]:
+        return _json(double.shops())
+
+    @post("/shops/{seller_id:str}/advance", sync_to_thread=False)
+    def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
+        book = book_of(seller_id)
+        if isinstance(book, Response):
+            return book
+        if data.seconds <= 0:
+            return _json({"error": "seconds must be > 0"}, 400)
+        return _json(book.advance(data.seconds, double.clock.now()))
+
+    @post("/shops/{seller_id:str}/discussions", sync_to_thread=False)
+    def open_discussion(seller_id: FromPath[str], data: JSONBody[OpenRequest]) -> Response[bytes]:
+        book = book_of(seller_id)
+        if isinstance(book, Response):
+            return book
+        if (
+            data.sub_typology_code not in TYPOLOGIES["Order"]
+            or data.graduation not in GRADUATIONS
+            or not data.body
+        ):
+            subs = ", ".join(TYPOLOGIES["Order"])
+            return _json(
+                {
+                    "error": f"subTypologyCode among {subs}; graduation among {', '.join(GRADUATIONS)}; body not empty"
+                },
+                400,
+            )
+        _, now = now_of(book)
+        order = (
+            book.latest_order(now) if data.order_id is None else book.find_order(data.order_id, now)
+        )
+        if order is None:
+            return _json({"error": f"unknown order {data.order_id}"}, 404)
+        book.materialize(now)
+        record = book.open_discussion(
+            order, data.sub_typology_code, data.body, data.graduation, now
+        )
+        first = record.messages[0].facts.message_id
+        return _json(
+            {"discussionId": record.discussion_id, "messageId": first, "orderId": order.order_id},
+            201,
+        )
+
+    @post("/shops/{seller_id:str}/discussions/{discussion_id:str}/messages", sync_to_thread=False)
+    def write(
+        seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[WriteRequest]
+    ) -> Response[bytes]:
+        if data.user_type not in (CUSTOMER, GRC) or not data.body or len(data.attachments) > 5:
+            problems = "userType Customer or GrcOperator, body not empty, at most 5 attachments"
+            return _json({"error": problems}, 400)
+        found = discussion_of(seller_id, discussion_id)
+        if isinstance(found, Response):
+            return found
+        book, record, real, now = found
+        files = tuple(
+            AttachmentFacts(
+                attachment_id=f.id or numeric_id(book.gen.seed, discussion_id, "file", n, real),
+                name=f.name,
+                file_format=f.file_format,
+                size=max(0, f.size),
+            )
+            for n, f in enumerate(data.attachments)
+        )
+        message = book.add_message(
+            record, data.user_type, data.body, now, ((book.seller_id, "Seller"),), files
+        )
+        if not record.is_open(now):  # a buyer writing reopens the discussion
+            record.openings.append((now, True))
+        return _json({"messageId": message.facts.message_id, "discussionId": discussion_id}, 201)
+
+    @post("/shops/{seller_id:str}/discussions/{discussion_id:str}/graduation", sync_to_thread=False)
+    def graduate(
+        seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[GraduationRequest]
+    ) -> Response[bytes]:
+        if data.graduation not in GRADUATIONS:
+            return _json({"error": f"graduation among {', '.join(GRADUATIONS)}"}, 400)
+        found = discussion_of(seller_id, discussion_id)
+        if isinstance(found, Response):
+            return found
+        _, record, _, now = found
+        record.graduations.append((now, data.graduation))
+        return _json({"discussionId": discussion_id, "graduation": data.graduation})
+
+    @get("/shops/{seller_id:str}/sent", sync_to_thread=False)
+    def sent(seller_id: FromPath[str]) -> Response[bytes]:
+        book = book_of(seller_id)
+        return book if isinstance(book, Response) else _json({"sent": book.sent})
+
+    @post("/shops/{seller_id:str}/expire-tokens", sync_to_thread=False)
+    def expire_tokens(seller_id: FromPath[str]) -> Response[bytes]:
+        book = book_of(seller_id)
+        return (
+            book
+            if isinstance(book, Response)
+            else _json({"expired": double.expire_tokens(seller_id)})
+        )
+
+    @get("/shops/{seller_id:str}/token-requests", sync_to_thread=False)
+    def token_requests(seller_id: FromPath[str]) -> Response[bytes]:
+        book = book_of(seller_id)
+        return book if isinstance(book, Response) else _json({"tokenRequests": book.token_requests})
+
+    @post("/shops/{seller_id:str}/rotate-secret", sync_to_thread=False)
+    def rotate_secret(seller_id: FromPath[str]) -> Response[bytes]:
+        book = book_of(seller_id)
+        if isinstance(book, Response):
+            return book
+        creds = double.rotate_secret(seller_id)
+        return _json(
+            {
+                "sellerId": creds.seller_id,
+                "clientId": creds.client_id,
+                "clientSecret": creds.client_secret,
+            }
+        )
+
+    @get("/faults", sync_to_thread=False)
+    def faults() -> Response[bytes]:
+        return _json(double.faults.config)
+
+    @put("/faults", sync_to_thread=False)
+    def set_faults(data: JSONBody[CdiscountFaultConfig]) -> Response[bytes]:
+        if issues := data.problems():
+            return _json({"error": "; ".join(issues)}, 400)
+        double.faults.config = data
+        return _json(data)
+
+    @delete("/faults", sync_to_thread=False, status_code=204)
+    def clear_faults() -> None:
+        double.faults.config = CdiscountFaultConfig()
+
+    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
+    def reset_buckets() -> None:
+        double.limiter.reset()
+
+    return Router(
+        "/_sandbox/cdiscount",
+        route_handlers=[
+            shops,
+            advance,
+            open_discussion,
+            write,
+            graduate,
+            sent,
+            expire_tokens,
+            token_requests,
+            rotate_secret,
+            faults,
+            set_faults,
+            clear_faults,
+            reset_buckets,
+        ],
+        include_in_schema=False,
+    )

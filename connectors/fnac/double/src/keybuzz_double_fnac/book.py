@@ -1,0 +1,407 @@
+"""One shop's state: its orders as they stand, its messages and incidents with what the
+seller did to them (read, archived, answered, refunded), and the queries over them.
+
+Orders are computed on demand (generator.py). Messages and incidents are made
+concrete on first use, for every order placed so far (their future messages too,
+shown once their time comes), and extended as time passes: a shop costs nothing
+at start-up, and its first query pays for its history once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import msgspec
+from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.faults import ReplyFaults
+
+from .generator import (
+    DATE_STATES,
+    INCIDENT_TYPES,
+    LINE_STATE,
+    MAX_LIFECYCLE,
+    NEW_CLAIM_SUBJECT,
+    FileFacts,
+    IncidentFacts,
+    MessageFacts,
+    OrderFacts,
+    ShopGenerator,
+    incident_text,
+)
+from .shops import Credentials, uuid_from
+
+
+class MessageRecord:
+    """A message as the seller's actions left it (times virtual)."""
+
+    __slots__ = ("facts", "read", "archived", "answer", "answered", "updated")
+
+    def __init__(self, facts: MessageFacts) -> None:
+        self.facts = facts
+        self.read = facts.answered is not None or facts.from_type == "SELLER"
+        self.archived = facts.archived
+        self.answer = facts.answer
+        self.answered = facts.answered
+        self.updated = facts.answered if facts.answered is not None else facts.created + 120
+
+
+class Refund(msgspec.Struct, frozen=True, kw_only=True):
+    product_amount: float
+    shipping_amount: float
+    fee_amount: float
+    at: float  # virtual
+
+
+class IncidentRecord:
+    __slots__ = ("facts", "refunds", "closed", "closed_status", "closed_by")
+
+    def __init__(self, facts: IncidentFacts) -> None:
+        self.facts = facts
+        self.refunds: dict[int, Refund] = {}
+        self.closed = facts.closed
+        self.closed_status = facts.closed_status
+        self.closed_by = "call-center"
+
+    def is_open(self, virtual_now: float) -> bool:
+        return self.closed is None or self.closed > virtual_now
+
+    def detail_open(self, detail_id: int, virtual_now: float) -> bool:
+        return detail_id not in self.refunds and self.is_open(virtual_now)
+
+
+class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
+    """What the seller sent through messages_update (GET /_sandbox/fnac/shops/{id}/sent)."""
+
+    message_id: str
+    action: str  # reply or create
+    in_reply_to: str | None
+    referer_type: str
+    referer: str
+    message_to: str
+    subject: str
+    description: str
+    created_at: float  # real epoch seconds
+
+
+class AdvanceSummary(msgspec.Struct, kw_only=True, rename="camel"):
+    shop_id: str
+    advanced_seconds: float
+    new_order_ids: list[str]
+    new_message_ids: list[str]
+    new_incident_ids: list[str]
+
+
+class ShopBook:
+    def __init__(
+        self,
+        gen: ShopGenerator,
+        timeline: SellerTimeline,
+        credentials: Credentials,
+        public_url: str = "",
+    ) -> None:
+        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
+        self.gen = gen
+        self.timeline = timeline
+        self.credentials = credentials
+        # Where the shop's message files are downloaded: <files_url><file_id>.
+        self.files_url = f"{public_url}/fnac/files/{credentials.shop_id}/"
+        self.messages: dict[str, MessageRecord] = {}
+        # The linked files of the messages made concrete, with their message's creation.
+        self.files: dict[str, tuple[FileFacts, float]] = {}
+        self.incidents: dict[int, IncidentRecord] = {}  # by order index
+        self.sent: list[SentMessage] = []
+        # auth requests naming the shop the double answered, granted or refused (a client
+        # keeping its token asks once per expiry, not once per call)
+        self.token_requests = 0
+        self.by_order: dict[int, list[MessageRecord]] = {}  # order index -> its messages
+        self._orders_done = 0
+        self._offers_done = 0
+        self._sorted: list[MessageRecord] | None = None
+
+    @property
+    def shop_id(self) -> str:
+        return self.credentials.shop_id
+
+    def virtual(self, real_now: float) -> float:
+        return self.timeline.virtual(real_now)
+
+    def real(self, virtual: float) -> float:
+        return self.timeline.real(virtual)
+
+    # --- making the history concrete ----------------------------------------------
+
+    def materialize(self, virtual_now: float) -> None:
+        orders = self.gen.placed_before(virtual_now)
+        for index in range(self._orders_done, orders):
+            asks, claims = self.gen.has_thread(index)
+            if asks or claims:
+                messages, incident = self.gen.thread(self.gen.order(index))
+                self._add_messages(messages)
+                if incident is not None:
+                    self.incidents[index] = IncidentRecord(incident)
+        self._orders_done = max(self._orders_done, orders)
+        offers = self.gen.offer_questions_before(virtual_now)
+        for index in range(self._offers_done, offers):
+            self._add_messages(self.gen.offer_question(index))
+        self._offers_done = max(self._offers_done, offers)
+
+    def _add_messages(self, messages: Iterable[MessageFacts]) -> None:
+        for facts in messages:
+            record = self.messages[facts.message_id] = MessageRecord(facts)
+            self.files.update((f.file_id, (f, facts.created)) for f in facts.files)
+            if facts.order_index is not None:
+                self.by_order.setdefault(facts.order_index, []).append(record)
+        self._sorted = None
+
+    def by_creation(self) -> list[MessageRecord]:
+        if self._sorted is None:
+            self._sorted = sorted(self.messages.values(), key=lambda m: m.facts.created)
+        return self._sorted
+
+    # --- orders -----------------------------------------------------------------------
+
+    def order(self, index: int, virtual_now: float) -> OrderFacts | None:
+        if index < 0 or self.gen.purchase_time(index) > virtual_now:
+            return None
+        return self.gen.order(index)
+
+    def find_order(self, order_id: str, virtual_now: float) -> OrderFacts | None:
+        index = self.gen.index_of(order_id)
+        return None if index is None else self.order(index, virtual_now)
+
+    def order_state(self, order: OrderFacts, virtual_now: float) -> tuple[str, float]:
+        """(order state, virtual time of its last change) at `virtual_now`."""
+        state, at = order.state_at(virtual_now) or ("Created", order.placed)
+        incident = self.incidents.get(order.index)
+        if incident is not None and incident.refunds:
+            last = max(r.at for r in incident.refunds.values())
+            if len(incident.refunds) == len(order.lines):
+                return "Refunded", last
+            return state, max(at, last)
+        return state, at
+
+    def line_state(self, order: OrderFacts, detail_id: int, virtual_now: float) -> str:
+        incident = self.incidents.get(order.index)
+        if incident is not None and detail_id in incident.refunds:
+            return "Refunded"
+        state, _ = order.state_at(virtual_now) or ("Created", order.placed)
+        return LINE_STATE[state]
+
+    def order_candidates(
+        self, virtual_now: float, date_type: str | None, low: float | None, high: float | None
+    ) -> range:
+        """Indices of the orders a date filter may select (orders are in time order; no
+        order changes more than MAX_LIFECYCLE after it is placed)."""
+        last = self.gen.placed_before(virtual_now)
+        if date_type is None:
+            return range(last)
+        reach = 0.0 if date_type == "CreatedAt" else MAX_LIFECYCLE
+        first = 0 if low is None else self.gen.placed_before(low - reach - 1e-6)
+        if high is not None:
+            last = min(last, self.gen.placed_before(high))
+        return range(first, max(first, last))
+
+    def order_date(self, order: OrderFacts, date_type: str, virtual_now: float) -> float | None:
+        if date_type == "CreatedAt":
+            return order.placed
+        if date_type == "UpdatedAt":
+            return self.order_state(order, virtual_now)[1]
+        at = order.reached(DATE_STATES[date_type])
+        return at if at is not None and at <= virtual_now else None
+
+    # --- incidents ----------------------------------------------------------------------
+
+    def incident_for(self, order_index: int, virtual_now: float) -> IncidentRecord | None:
+        incident = self.incidents.get(order_index)
+        if incident is None or incident.facts.opened > virtual_now:
+            return None
+        return incident
+
+    def waiting_for_seller(self, incident: IncidentRecord, virtual_now: float) -> bool:
+        if not incident.is_open(virtual_now):
+            return False
+        return not any(
+            m.facts.from_type == "SELLER"
+            and incident.facts.opened <= m.facts.created <= virtual_now
+            for m in self.by_order.get(incident.facts.order_index, [])
+        )
+
+    def incident_updated(self, incident: IncidentRecord, virtual_now: float) -> float:
+        times = [incident.facts.opened, *(r.at for r in incident.refunds.values())]
+        if not incident.is_open(virtual_now) and incident.closed is not None:
+            times.append(incident.closed)
+        return max(t for t in times if t <= virtual_now)
+
+    # --- the seller's messages -------------------------------------------------------------
+
+    def send(
+        self,
+        *,
+        action: str,
+        original: MessageRecord | None,
+        order: OrderFacts | None,
+        message_to: str,
+        subject: str,
+        description: str,
+        real_now: float,
+    ) -> MessageRecord:
+        virtual_now = self.virtual(real_now)
+        referer_type = original.facts.referer_type if original else "ORDER"
+        referer = original.facts.referer if original else order.order_id if order else ""
+        order_index = original.facts.order_index if original else order.index if order else None
+        message_id = uuid_from(self.gen.seed, self.shop_id, "sent", len(self.sent), real_now)
+        facts = MessageFacts(
+            message_id=message_id,
+            referer_type=referer_type,
+            referer=referer,
+            order_index=order_index,
+            from_type="SELLER",
+            from_name=self.gen.spec.name,
+            subject=subject,
+            description=self.reply_faults.show(description),
+            created=self.reply_faults.date(virtual_now),
+            offer_title=original.facts.offer_title if original else None,
+            product_fnac_id=original.facts.product_fnac_id if original else None,
+            offer_seller_id=original.facts.offer_seller_id if original else None,
+        )
+        self._add_messages([facts])
+        if original is not None:
+            original.read = True
+            original.answer = description
+            original.answered = virtual_now
+            original.updated = virtual_now
+        self.sent.append(
+            SentMessage(
+                message_id=message_id,
+                action=action,
+                in_reply_to=original.facts.message_id if original else None,
+                referer_type=referer_type,
+                referer=referer,
+                message_to=message_to,
+                subject=subject,
+                description=description,
+                created_at=real_now,
+            )
+        )
+        return self.messages[message_id]
+
+    # --- what buyers and Fnac's customer service do on demand (admin endpoints) --------
+
+    def latest_order(self, real_now: float) -> OrderFacts | None:
+        """The latest order placed with no incident, so that what is written about it goes
+        to the buyer whichever incidents were opened before (None: no such order)."""
+        virtual_now = self.virtual(real_now)
+        self.materialize(virtual_now)
+        placed = self.gen.placed_before(virtual_now)
+        index = next((i for i in range(placed - 1, -1, -1) if i not in self.incidents), None)
+        return None if index is None else self.gen.order(index)
+
+    def write(
+        self,
+        order: OrderFacts,
+        from_type: str,
+        subject: str,
+        description: str,
+        real_now: float,
+        files: tuple[tuple[str, str, int, str | None], ...] = (),
+    ) -> MessageRecord:
+        """A buyer (CLIENT), Fnac's customer service (CALLCENTER) or the seller in Fnac's
+        back office (SELLER) writes about an order now, linking ``files`` (name, MIME
+        type, size, a url listed instead of the double's own or None) if any."""
+        message_id = uuid_from(self.gen.seed, self.shop_id, "written", len(self.messages), real_now)
+        facts = MessageFacts(
+            message_id=message_id,
+            referer_type="ORDER",
+            referer=order.order_id,
+            order_index=order.index,
+            from_type=from_type,
+            from_name={"CLIENT": order.buyer_name, "SELLER": self.gen.spec.name}.get(
+                from_type, self.gen.callcenter
+            ),
+            subject=subject,
+            description=description,
+            created=self.virtual(real_now),
+            files=tuple(
+                FileFacts(
+                    file_id=uuid_from(self.gen.seed, message_id, "file", i),
+                    name=name,
+                    filetype=filetype,
+                    size=size,
+                    url=url,
+                )
+                for i, (name, filetype, size, url) in enumerate(files)
+            ),
+        )
+        self._add_messages([facts])
+        return self.messages[facts.message_id]
+
+    def file(self, file_id: str, real_now: float) -> FileFacts | None:
+        """A linked file of a message written by now, or None."""
+        virtual_now = self.virtual(real_now)
+        self.materialize(virtual_now)
+        file, created = self.files.get(file_id.upper(), (None, math.inf))
+        return file if created <= virtual_now else None
+
+    def open_incident(
+        self, order: OrderFacts, type_code: str, real_now: float
+    ) -> tuple[str, str] | None:
+        """The buyer opens an incident on every line now; (incident id, message id), or None
+        if the order has one already. Like every incident, it also appears as a message."""
+        now = self.virtual(real_now)
+        self.materialize(now)
+        if order.index in self.incidents:
+            return None
+        facts = IncidentFacts(
+            incident_id=uuid_from(self.gen.seed, self.shop_id, "incident", order.index),
+            order_index=order.index,
+            order_id=order.order_id,
+            opened=now,
+            type_code=type_code,
+            detail_ids=tuple(line.detail_id for line in order.lines),
+            message=incident_text(
+                INCIDENT_TYPES[type_code], [line.product.name for line in order.lines], ""
+            ),
+            closed=None,
+            closed_status=None,
+        )
+        self.incidents[order.index] = IncidentRecord(facts)
+        message = self.write(order, "CLIENT", NEW_CLAIM_SUBJECT, facts.message, real_now)
+        return facts.incident_id, message.facts.message_id
+
+    def close_incident(self, order: OrderFacts, real_now: float) -> str | None:
+        """Fnac's customer service closes the order's open incident now; its id, or None if
+        the order has no open incident."""
+        now = self.virtual(real_now)
+        self.materialize(now)
+        incident = self.incidents.get(order.index)
+        if incident is None or not incident.is_open(now):
+            return None
+        incident.closed, incident.closed_status, incident.closed_by = now, "3", "call-center"
+        return incident.facts.incident_id
+
+    # --- the clock ---------------------------------------------------------------------------
+
+    def advance(self, seconds: float, real_now: float) -> AdvanceSummary:
+        before = self.virtual(real_now)
+        self.materialize(before)
+        self.timeline.add_jump(real_now, seconds)
+        after = self.virtual(real_now)
+        self.materialize(after)
+        first, last = self.gen.placed_before(before), self.gen.placed_before(after)
+        return AdvanceSummary(
+            shop_id=self.shop_id,
+            advanced_seconds=seconds,
+            new_order_ids=[self.gen.order_id(i) for i in range(first, last)],
+            new_message_ids=[
+                m.facts.message_id for m in self.by_creation() if before < m.facts.created <= after
+            ],
+            new_incident_ids=[
+                i.facts.incident_id
+                for i in self.incidents.values()
+                if before < i.facts.opened <= after
+            ],
+        )
+
+    def whole_seconds(self, virtual: float) -> int:
+        return math.floor(self.real(virtual))

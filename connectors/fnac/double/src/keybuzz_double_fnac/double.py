@@ -1,0 +1,217 @@
+"""The running Fnac/Darty double: its shops, tokens, faults and rate limit."""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from collections.abc import Iterable
+
+import msgspec
+from keybuzz_sandbox.clock import Clock, SellerTimeline
+from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.models import RateLimit
+from keybuzz_sandbox.ratelimit import RateLimiter
+from keybuzz_sandbox.state import PersistentState
+
+from .book import ShopBook
+from .generator import ShopGenerator
+from .shops import Credentials, ShopSpec, credentials
+
+# Fnac publishes no token lifetime; the double's tokens live an hour (Fnac seconds,
+# divided by the time scale), and the auth response's `validity` says until when.
+TOKEN_LIFETIME = 3_600.0
+# Fnac publishes no rate limit. The double's assumption: per shop, over all services,
+# 2 requests per second with bursts of 20 (Fnac seconds); beyond it, HTTP 429 with
+# Retry-After. Clients must obey whatever a 429 or an ERR_ code says.
+RATE_LIMIT = RateLimit(rate_text="2", burst=20)
+FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
+MALFORMED_KINDS = ("truncated", "schema", "entities", "utf7-entities", "empty", "huge", "html")
+REFUSAL_CODE = re.compile(r"ERR_\d{3}")
+
+
+class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of PUT /_sandbox/fnac/faults: the Amazon double's settings and slow shops
+    (``SlowFaultConfig``), with Fnac's statuses and malformed bodies. `operations` names
+    services ("messages_query"); auth only when named."""
+
+    malformed_kind: str = "truncated"
+    # The next ``refuse_next`` requests of the named services are refused as a whole
+    # (status ERROR, nothing done), with one error per code of ``refuse_codes``.
+    refuse_next: int = 0
+    refuse_codes: list[str] = msgspec.field(default_factory=lambda: ["ERR_201"])
+
+    def problems(self) -> list[str]:
+        issues = []
+        if not (0 <= self.error_rate <= 1 and 0 <= self.malformed_rate <= 1):
+            issues.append("errorRate and malformedRate must be between 0 and 1")
+        if not set(self.error_statuses) <= FAULT_STATUSES or self.fail_status not in FAULT_STATUSES:
+            issues.append(f"errorStatuses and failStatus must be among {sorted(FAULT_STATUSES)}")
+        if self.malformed_kind not in MALFORMED_KINDS:
+            issues.append(f"malformedKind must be one of {', '.join(MALFORMED_KINDS)}")
+        if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
+            issues.append("latencyMs, failNext and malformedNext must be >= 0")
+        issues += self.slow_problems()
+        if self.refuse_next < 0 or not all(REFUSAL_CODE.fullmatch(c) for c in self.refuse_codes):
+            issues.append("refuseNext must be >= 0 and refuseCodes ERR_ followed by 3 digits")
+        if self.refuse_next and not self.refuse_codes:
+            issues.append("refuseCodes must name at least one code")
+        return issues
+
+
+AUTH_OPERATION = "fnac.auth"
+
+
+class FnacFaults(FaultInjector):
+    def applies_to(self, op_key: str) -> bool:
+        names = self.config.operations
+        service = op_key.split(".", 1)[1]
+        if op_key == AUTH_OPERATION:
+            return op_key in names or service in names
+        return not names or op_key in names or service in names
+
+    def refusal(self, op_key: str) -> tuple[str, ...]:
+        """The codes to refuse this request with, if it is one of the next ones refused."""
+        config = self.config
+        if not isinstance(config, FnacFaultConfig) or config.refuse_next <= 0:
+            return ()
+        if not self.applies_to(op_key):
+            return ()
+        config.refuse_next -= 1
+        return tuple(config.refuse_codes)
+
+
+class Token(msgspec.Struct, frozen=True):
+    shop_id: str
+    partner_id: str
+    expires_at: float  # real epoch seconds
+
+
+class ShopView(msgspec.Struct, kw_only=True):
+    """One entry of GET /_sandbox/fnac/shops."""
+
+    marketplace: str
+    partner_id: str
+    shop_id: str
+    key: str
+    name: str
+    orders: int  # placed so far
+
+
+class Kept(msgspec.Struct, kw_only=True):
+    """What the double keeps in the sandbox's state across restarts (under "fnac")."""
+
+    advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
+    keys: dict[str, str] = msgspec.field(default_factory=dict)  # rotated at run time
+
+
+class FnacDouble:
+    def __init__(
+        self,
+        seed: str,
+        specs: Iterable[ShopSpec],
+        clock: Clock,
+        state: PersistentState,
+        public_url: str = "",
+    ) -> None:
+        self.clock = clock
+        self.state = state
+        self.kept = msgspec.convert(state.doubles.get("fnac", {}), Kept)
+        self.books: dict[str, ShopBook] = {}
+        for spec in specs:
+            creds = credentials(seed, spec)
+            key = self.kept.keys.get(creds.shop_id, creds.key)
+            jumps = list(self.kept.advances.get(creds.shop_id, []))
+            self.books[creds.shop_id] = ShopBook(
+                ShopGenerator(seed, spec, creds.shop_id, clock.anchor),
+                SellerTimeline(clock, jumps),
+                msgspec.structs.replace(creds, key=key),
+                public_url,
+            )
+        self.tokens: dict[str, Token] = {}
+        self.faults = FnacFaults(f"{seed}|fnac", FnacFaultConfig())
+        self.limiter = RateLimiter(clock)
+
+    def shops(self) -> list[ShopView]:
+        now = self.clock.now()
+        return [
+            ShopView(
+                marketplace=book.gen.spec.marketplace,
+                partner_id=book.credentials.partner_id,
+                shop_id=book.shop_id,
+                key=book.credentials.key,
+                name=book.gen.spec.name,
+                orders=book.gen.placed_before(book.virtual(now)),
+            )
+            for book in self.books.values()
+        ]
+
+    def record(self) -> None:
+        """Writes what it keeps into the sandbox's state (before each save)."""
+        self.kept.advances = {sid: list(b.timeline.jumps) for sid, b in self.books.items()}
+        self.state.doubles["fnac"] = msgspec.to_builtins(self.kept)
+
+    # --- authentication -------------------------------------------------------------
+
+    def authenticate(self, partner_id: str, shop_id: str, key: str) -> tuple[str, Token] | None:
+        """A token for a shop's right ids (any case) and key. Whatever the shop's marketplace:
+        Fnac's ``auth`` names none, and a request cannot say which one the caller means."""
+        book = self.books.get(shop_id.upper())
+        if book is None:
+            return None
+        book.token_requests += 1
+        creds = book.credentials
+        if not (
+            secrets.compare_digest(partner_id.upper(), creds.partner_id)
+            and secrets.compare_digest(key, creds.key)
+        ):
+            return None
+        self._drop_expired()
+        token = Token(creds.shop_id, creds.partner_id, self.clock.deadline(TOKEN_LIFETIME))
+        value = _uuid()
+        self.tokens[value] = token
+        return value, token
+
+    def book_for(self, partner_id: str, shop_id: str, token: str) -> ShopBook | None:
+        """The shop a request's token opens, or None (re-authentication needed)."""
+        granted = self.tokens.get(token.upper())
+        if (
+            granted is None
+            or granted.expires_at <= self.clock.now()
+            or granted.shop_id != shop_id.upper()
+            or granted.partner_id != partner_id.upper()
+        ):
+            return None
+        return self.books[granted.shop_id]
+
+    def expire_tokens(self, shop_id: str) -> int:
+        mine = [t for t, g in self.tokens.items() if g.shop_id == shop_id]
+        for token in mine:
+            del self.tokens[token]
+        return len(mine)
+
+    def rotate_key(self, shop_id: str) -> Credentials:
+        book = self.books[shop_id]
+        book.credentials = msgspec.structs.replace(book.credentials, key=_uuid())
+        self.kept.keys[shop_id] = book.credentials.key
+        self.expire_tokens(shop_id)
+        return book.credentials
+
+    def _drop_expired(self) -> None:
+        now = self.clock.now()
+        for token in [t for t, g in self.tokens.items() if g.expires_at <= now]:
+            del self.tokens[token]
+
+    # --- rate limit -------------------------------------------------------------------
+
+    def allow(self, shop_id: str) -> bool:
+        return self.limiter.allow(("fnac", shop_id.upper()), RATE_LIMIT)
+
+    def retry_after(self) -> int:
+        """Whole real seconds until the shop's bucket holds a request again."""
+        return max(1, math.ceil(self.clock.real_duration(1 / RATE_LIMIT.rate)))
+
+
+def _uuid() -> str:
+    text = secrets.token_hex(16).upper()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -1,0 +1,126 @@
+"""The Fnac/Darty double's conformance driver (``keybuzz_sandbox.conformance``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from keybuzz_sandbox.conformance import (
+    AdminDriver,
+    DoubleShop,
+    RecipientKind,
+    ShopDriver,
+    Unsupported,
+    Written,
+    answered,
+    double_faults,
+)
+
+# Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
+_FNAC_FAULTS = double_faults(
+    {
+        "ENTITY_EXPANSION": "entities",
+        "TRUNCATED": "truncated",
+        "HUGE": "huge",
+        "WRONG_CONTENT_TYPE": "html",
+    }
+)
+# Fnac's message_to for each recipient (the double's sent log).
+_FNAC_RECIPIENTS = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}
+SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
+
+
+@dataclass(frozen=True)
+class FnacDriver(AdminDriver):
+    """Fnac's double (connectors/fnac/double/): one API for Fnac and Darty. Its
+    threads are the order's: the buyer's, or its customer care's while an incident is open
+    (the seller writes to no operator)."""
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {
+            "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
+            "FNAC_POLL_INTERVAL_SECONDS": "2",
+            "FNAC_TIMEOUT_SECONDS": "2",
+            "FNAC_CALL_DEADLINE_SECONDS": "2",
+            "FNAC_FIRST_POLL_DAYS": "1",
+        }
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {
+            "SANDBOX_FNAC_EXTRA_SHOPS": str(SPARE_FNAC_SHOPS),
+            "SANDBOX_FNAC_BENCH_ORDERS": "50",
+        }
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = answered(await http.get(self.shops_listed_at))
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=s["shop_id"],
+                credentials={f: s[f] for f in ("partner_id", "shop_id", "key")},
+            )
+            for s in listed
+            if s["marketplace"] == self.marketplace and s["orders"] > 0
+        ]
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
+            raise Unsupported("XML 1.0 carries no control character: Fnac's API cannot send one")
+        written = await http.post(
+            f"{self.admin}/shops/{shop.account}/messages", json={"description": text}
+        )
+        body = answered(written, 201)
+        return Written(body["messageId"], body["orderId"])
+
+    async def buyer_names_a_file(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
+    ) -> Written:
+        file = {
+            "name": "facture.pdf",
+            "contentType": "application/pdf",
+            "size": 10,
+            "url": reference,
+        }
+        written = await http.post(
+            f"{self.admin}/shops/{shop.account}/messages",
+            json={"description": text, "attachments": [file]},
+        )
+        body = answered(written, 201)
+        return Written(body["messageId"], body["orderId"])
+
+    async def thread_for(
+        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
+    ) -> Written:
+        self.unoffered(recipient)
+        written = await self.buyer_writes(http, shop, text)
+        if recipient == "MARKETPLACE_SUPPORT":
+            opened = await http.post(
+                f"{self.admin}/shops/{shop.account}/incidents", json={"orderId": written.order_id}
+            )
+            answered(opened, 201)
+        return written
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return [
+            _FNAC_RECIPIENTS.get(s["messageTo"], s["messageTo"])
+            for s in sent
+            if s["description"] == text
+        ]
+
+
+def _fnac(marketplace: str, display: str) -> FnacDriver:
+    return FnacDriver(
+        marketplace=marketplace,
+        api_family="fnac",
+        customer_care=f"le service client {display}",
+        admin="/_sandbox/fnac",
+        reading=("messages_query", "incidents_query"),
+        replying="messages_update",
+        bodies=_FNAC_FAULTS,
+        revoking="rotate-key",
+    )
+
+
+def drivers() -> dict[str, ShopDriver]:
+    return {"FNAC": _fnac("FNAC", "Fnac"), "DARTY": _fnac("DARTY", "Darty")}

@@ -1,0 +1,423 @@
+"""HTTP: Fnac's API at POST /fnac/api.php/{service}, and the double's admin endpoints
+under /_sandbox/fnac (development use, no authentication)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from keybuzz_sandbox.echo import EchoSecret
+from keybuzz_sandbox.faults import SlowAnswer, reply_faults, trickled
+from litestar import Request, Response, Router, delete, get, post, put
+from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
+from lxml import etree
+
+from . import errors
+from .double import FnacDouble, FnacFaultConfig
+from .env import FnacDoubleSettings
+from .generator import file_content
+from .schema import NS, SERVICES, XmlRefused, local_name, validated
+from .services import SERVICES as QUERIES
+from .services import auth_response
+from .shops import default_shops
+from .wire import add_error, child_text, response, serialize
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+    from .book import ShopBook
+    from .generator import OrderFacts
+
+XML = "text/xml; charset=utf-8"
+FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
+
+
+def refusal(service: str, code: str, message: str) -> etree._Element:
+    answer = response(service, "FATAL")
+    add_error(answer, code, message, "FATAL")
+    return answer
+
+
+def _xml(
+    root: etree._Element, status: int = 200, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    return Response(serialize(root), status_code=status, media_type=XML, headers=headers)
+
+
+def _too_many(double: FnacDouble, service: str) -> Response[bytes]:
+    wait = double.retry_after()
+    body = refusal(service, errors.TOO_MANY_REQUESTS, f"Too many requests: retry after {wait} s")
+    return _xml(body, 429, {"Retry-After": str(wait)})
+
+
+def _server_error(status: int) -> Response[bytes]:
+    # What a load balancer or PHP answers: an HTML page, not the API's XML.
+    page = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
+    return Response(page.encode(), status_code=status, media_type="text/html")
+
+
+def malform(answer: etree._Element, kind: str) -> bytes:
+    if kind == "empty":  # as Fnac answered once (captured/empty_response.xml)
+        return b""
+    if kind == "schema":  # well-formed, off the schema: unknown status, unknown element
+        answer.set("status", "UNKNOWN")
+        answer.insert(0, etree.Element(f"{{{NS}}}surprise_element"))
+        return serialize(answer)
+    if kind == "entities":  # "billion laughs": a client must refuse it, never expand it
+        name = local_name(answer)
+        levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
+        doctype = f'<!DOCTYPE {name} [<!ENTITY l0 "lol">{levels}]>'
+        return f'<?xml version="1.0"?>{doctype}<{name} status="OK">&l9;</{name}>'.encode()
+    if kind == "utf7-entities":
+        return utf7_entities(answer)
+    body = serialize(answer)
+    return body[: max(1, len(body) // 2)]  # truncated
+
+
+# What the "utf7-entities" answer puts in the token and the messages' texts: a client that
+# stores or uses it has expanded an entity.
+INJECTED_TEXT = "INJECTED-BY-A-UTF7-ENTITY"
+_INJECTED_INTO = ("token", "message_subject", "message_description")
+
+
+def utf7_entities(answer: etree._Element) -> bytes:
+    """The answer declared UTF-7, its DTD written in UTF-7 (no "<!" among the bytes) with an
+    internal entity that stands for the token and the messages' texts: a client must refuse
+    it unexpanded, whatever check it makes on the raw bytes."""
+    name = local_name(answer)
+    for element in answer.iter(*(f"{{{NS}}}{n}" for n in _INJECTED_INTO)):
+        element.text = "ENTITY-HERE"
+    dtd = f'<!DOCTYPE {name} [<!ENTITY injected "{INJECTED_TEXT}">]>'
+    utf7_dtd = "".join(f"+{_utf7_char(c)}-" if c in '<!>[]"' else c for c in dtd)
+    # ASCII (others as character references), "+" escaped as UTF-7 wants it.
+    body = etree.tostring(answer, encoding="us-ascii").replace(b"+", b"+-")
+    body = body.replace(b"ENTITY-HERE", b"&injected;")
+    return b'<?xml version="1.0" encoding="UTF-7"?>' + utf7_dtd.encode() + body
+
+
+def _utf7_char(char: str) -> str:
+    return base64.b64encode(char.encode("utf-16-be")).decode().rstrip("=")
+
+
+async def handle(
+    double: FnacDouble, service: str, body: bytes, echo: EchoSecret | None = None
+) -> Response[bytes] | Stream:
+    if service not in SERVICES:
+        return Response(b"Not Found", status_code=404, media_type="text/plain")
+    operation = f"fnac.{service}"
+    decision = await double.faults.delayed(operation)
+    if decision.error_status == 429:
+        return _too_many(double, service)
+    if decision.error_status:
+        return _server_error(decision.error_status)
+    slow = SlowAnswer()  # a request that is not a shop's is answered at once
+    try:
+        root = validated(body)
+    except XmlRefused as exc:
+        answer = refusal(service, errors.INVALID_REQUEST, str(exc))
+    else:
+        shop_id = root.get("shop_id") or child_text(root, "shop_id")
+        slow = double.faults.slow_answer(operation, shop_id)
+        await asyncio.sleep(slow.stall)
+        if local_name(root) != service:
+            answer = refusal(
+                service, errors.INVALID_REQUEST, f"{local_name(root)} posted to {service}"
+            )
+        elif not double.allow(shop_id):
+            return _too_many(double, service)
+        elif codes := double.faults.refusal(operation):
+            answer = response(service, "ERROR")
+            for code in codes:
+                add_error(answer, code, "refused on demand (the double's fault settings)")
+        else:
+            answer = _answer(double, service, root, echo or EchoSecret())
+            await asyncio.sleep(slow.hold)
+    if decision.malformed_kind:
+        return _malformed(answer, decision.malformed_kind)
+    if slow.trickle:
+        return Stream(trickled(serialize(answer), slow.trickle), media_type=XML)
+    return _xml(answer)
+
+
+HUGE_BYTES = 100 * 1024 * 1024
+_WEB_PAGE = b"<!DOCTYPE html><html><head><meta charset=utf-8><title>OK</title></head><body><p>OK<br></body></html>"
+_HUGE_CHUNK = b"<a/>" * (256 * 1024)  # 1 MiB
+
+
+def _malformed(answer: etree._Element, kind: str) -> Response[bytes] | Stream:
+    if kind == "huge":  # 100 MiB that never closes its root: a client must stop reading
+        return Stream(_huge(local_name(answer)), media_type=XML)
+    if kind == "html":  # a 200 with a web page, as a misrouted proxy answers
+        return Response(_WEB_PAGE, status_code=200, media_type="text/html")
+    return Response(malform(answer, kind), status_code=200, media_type=XML)
+
+
+async def _huge(root: str) -> AsyncIterator[bytes]:
+    yield f'<?xml version="1.0" encoding="utf-8"?><{root} status="OK">'.encode()
+    for _ in range(HUGE_BYTES // len(_HUGE_CHUNK)):
+        yield _HUGE_CHUNK
+
+
+def _answer(
+    double: FnacDouble, service: str, root: etree._Element, echo: EchoSecret
+) -> etree._Element:
+    if service == "auth":
+        granted = double.authenticate(
+            child_text(root, "partner_id"), child_text(root, "shop_id"), child_text(root, "key")
+        )
+        if granted is None:
+            sent = child_text(root, "key")
+            return refusal(service, errors.AUTH_REFUSED, "Authentication failed" + echo.of(sent))
+        token, grant = granted
+        return auth_response(token, grant.expires_at)
+    book = double.book_for(
+        root.get("partner_id", ""), root.get("shop_id", ""), root.get("token", "")
+    )
+    if book is None:
+        return refusal(
+            service, errors.TOKEN_INVALID, "Invalid or expired token: authenticate again"
+        )
+    if (refused := echo.refusal(book.credentials.key)) is not None:
+        return refusal(service, errors.INVALID_REQUEST, refused)
+    book.reply_faults = reply_faults(double.faults.config, double.clock.now())
+    return QUERIES[service](book, root, double.clock.now())
+
+
+# --- admin --------------------------------------------------------------------------------
+
+
+class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    seconds: float = 86_400.0  # Fnac seconds of the shop's life to play instantly
+
+
+class AttachmentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """A file the message links, its bytes made up by the double (``size`` of them)."""
+
+    name: str = "photo.jpg"
+    content_type: str = "image/jpeg"
+    size: int = 1_000
+    # Listed as the file's url instead of the double's own: a link to anywhere, as a
+    # hostile or broken answer could hold (the double serves nothing there).
+    url: str | None = None
+
+
+MAX_ATTACHMENTS = 5
+MAX_ATTACHMENT_SIZE = 64 * 1024 * 1024  # the double makes the bytes up in memory
+
+
+class BuyerMessageRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    order_id: str | None = None  # default: the shop's latest order
+    from_type: str = "CLIENT"  # or CALLCENTER, or SELLER (in Fnac's back office)
+    subject: str = "Question"
+    description: str = "Bonjour, où en est ma commande ?"
+    attachments: list[AttachmentRequest] = []
+
+    def problems(self) -> list[str]:
+        issues = []
+        if self.from_type not in ("CLIENT", "CALLCENTER", "SELLER") or not self.description:
+            issues.append("fromType must be CLIENT, CALLCENTER or SELLER, description not empty")
+        if len(self.attachments) > MAX_ATTACHMENTS:
+            issues.append(f"at most {MAX_ATTACHMENTS} attachments")
+        for a in self.attachments:
+            if not a.name or "/" in a.name or "/" not in a.content_type:
+                issues.append("an attachment needs a file name and a MIME type")
+            if not 0 <= a.size <= MAX_ATTACHMENT_SIZE:
+                issues.append(f"an attachment's size is 0 to {MAX_ATTACHMENT_SIZE} bytes")
+        return issues
+
+
+class IncidentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    order_id: str
+    type_code: str = "1"  # state.xsd incident_open_state: 1 not received, 2 unlike, 3 defective
+
+
+class IncidentClosing(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    order_id: str
+
+
+def _json(payload: Any, status: int = 200) -> Response[bytes]:
+    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
+
+
+def _problem(status: int, message: str) -> Response[bytes]:
+    return _json({"error": message}, status)
+
+
+def fnac_routes(sb: Sandbox) -> list[Any]:
+    """The double's routes; its shops cost nothing until asked for."""
+    own = sb.config.of(FnacDoubleSettings)
+    double = FnacDouble(
+        sb.config.seed,
+        default_shops(own.bench_orders, own.extra_shops),
+        sb.clock,
+        sb.state,
+        sb.config.public_url,
+    )
+    sb.before_save.append(double.record)
+
+    @post("/fnac/api.php/{service:str}", include_in_schema=False, status_code=200)
+    async def api(
+        service: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes] | Stream:
+        return await handle(double, service, await request.body(), sb.echo)
+
+    @get("/fnac/files/{shop_id:str}/{file_id:str}", include_in_schema=False)
+    async def download(shop_id: FromPath[str], file_id: FromPath[str]) -> Response[bytes]:
+        """A message's linked file (``message_file``'s url); faults name it ``files``."""
+        decision = await double.faults.delayed(FILES_OPERATION)
+        if decision.error_status:
+            return _server_error(decision.error_status)
+        book = double.books.get(shop_id.upper())
+        file = None if book is None else book.file(file_id, double.clock.now())
+        if file is None:
+            return Response(b"Not Found", status_code=404, media_type="text/plain")
+        return Response(file_content(file), media_type=file.filetype)
+
+    @get("/shops", sync_to_thread=False)
+    def shops() -> Response[bytes]:
+        return _json(double.shops())
+
+    @post("/shops/{shop_id:str}/advance", sync_to_thread=False)
+    def advance(shop_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
+        book = double.books.get(shop_id.upper())
+        if book is None:
+            return _problem(404, f"unknown shop {shop_id}")
+        if data.seconds <= 0:
+            return _problem(400, "seconds must be > 0")
+        summary = book.advance(data.seconds, double.clock.now())
+        sb.save()
+        return _json(summary)
+
+    @post("/shops/{shop_id:str}/messages", sync_to_thread=False)
+    def buyer_writes(
+        shop_id: FromPath[str], data: JSONBody[BuyerMessageRequest]
+    ) -> Response[bytes]:
+        book = double.books.get(shop_id.upper())
+        if book is None:
+            return _problem(404, f"unknown shop {shop_id}")
+        if issues := data.problems():
+            return _problem(400, "; ".join(issues))
+        now = double.clock.now()
+        order = (
+            book.latest_order(now)
+            if data.order_id is None
+            else book.find_order(data.order_id, book.virtual(now))
+        )
+        if order is None:
+            return _problem(404, f"unknown order {data.order_id}")
+        files = tuple((a.name, a.content_type, a.size, a.url) for a in data.attachments)
+        record = book.write(order, data.from_type, data.subject, data.description, now, files)
+        body = {
+            "messageId": record.facts.message_id,
+            "orderId": order.order_id,
+            "fileUrls": [f.url or f"{book.files_url}{f.file_id}" for f in record.facts.files],
+        }
+        return _json(body, 201)
+
+    def order_of(
+        shop_id: str, order_id: str
+    ) -> tuple[ShopBook, OrderFacts, float] | Response[bytes]:
+        """The shop's book, its order ``order_id`` and the time now; or the 404."""
+        book = double.books.get(shop_id.upper())
+        if book is None:
+            return _problem(404, f"unknown shop {shop_id}")
+        now = double.clock.now()
+        order = book.find_order(order_id, book.virtual(now))
+        if order is None:
+            return _problem(404, f"unknown order {order_id}")
+        return book, order, now
+
+    @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
+    def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
+        found = order_of(shop_id, data.order_id)
+        if isinstance(found, Response):
+            return found
+        book, order, now = found
+        if data.type_code not in ("1", "2", "3"):
+            return _problem(400, "typeCode must be 1, 2 or 3")
+        opened = book.open_incident(order, data.type_code, now)
+        if opened is None:
+            return _problem(409, f"order {data.order_id} already has an incident")
+        incident, message = opened
+        return _json({"incidentId": incident, "messageId": message, "orderId": order.order_id}, 201)
+
+    @post("/shops/{shop_id:str}/incidents/close", sync_to_thread=False)
+    def close_incident(shop_id: FromPath[str], data: JSONBody[IncidentClosing]) -> Response[bytes]:
+        found = order_of(shop_id, data.order_id)
+        if isinstance(found, Response):
+            return found
+        book, order, now = found
+        incident = book.close_incident(order, now)
+        if incident is None:
+            return _problem(409, f"order {data.order_id} has no open incident")
+        return _json({"incidentId": incident, "orderId": order.order_id})
+
+    def shop_read(shop_id: str, read: Callable[[ShopBook], dict[str, Any]]) -> Response[bytes]:
+        book = double.books.get(shop_id.upper())
+        return _problem(404, f"unknown shop {shop_id}") if book is None else _json(read(book))
+
+    @get("/shops/{shop_id:str}/sent", sync_to_thread=False)
+    def sent(shop_id: FromPath[str]) -> Response[bytes]:
+        return shop_read(shop_id, lambda book: {"sent": book.sent})
+
+    @post("/shops/{shop_id:str}/expire-tokens", sync_to_thread=False)
+    def expire_tokens(shop_id: FromPath[str]) -> Response[bytes]:
+        if shop_id.upper() not in double.books:
+            return _problem(404, f"unknown shop {shop_id}")
+        return _json({"expired": double.expire_tokens(shop_id.upper())})
+
+    @get("/shops/{shop_id:str}/token-requests", sync_to_thread=False)
+    def token_requests(shop_id: FromPath[str]) -> Response[bytes]:
+        return shop_read(shop_id, lambda book: {"tokenRequests": book.token_requests})
+
+    @post("/shops/{shop_id:str}/rotate-key", sync_to_thread=False)
+    def rotate_key(shop_id: FromPath[str]) -> Response[bytes]:
+        if shop_id.upper() not in double.books:
+            return _problem(404, f"unknown shop {shop_id}")
+        creds = double.rotate_key(shop_id.upper())
+        sb.save()
+        return _json({"shopId": creds.shop_id, "key": creds.key})
+
+    @get("/faults", sync_to_thread=False)
+    def faults() -> Response[bytes]:
+        return _json(double.faults.config)
+
+    @put("/faults", sync_to_thread=False)
+    def set_faults(data: JSONBody[FnacFaultConfig]) -> Response[bytes]:
+        if issues := data.problems():
+            return _problem(400, "; ".join(issues))
+        double.faults.config = data
+        return _json(data)
+
+    @delete("/faults", sync_to_thread=False, status_code=204)
+    def clear_faults() -> None:
+        double.faults.config = FnacFaultConfig()
+
+    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
+    def reset_buckets() -> None:
+        double.limiter.reset()
+
+    admin = Router(
+        "/_sandbox/fnac",
+        route_handlers=[
+            shops,
+            advance,
+            buyer_writes,
+            open_incident,
+            close_incident,
+            sent,
+            expire_tokens,
+            token_requests,
+            rotate_key,
+            faults,
+            set_faults,
+            clear_faults,
+            reset_buckets,
+        ],
+        include_in_schema=False,
+    )
+    return [api, download, admin]

@@ -1,0 +1,453 @@
+"""Mirakl's seller API operations over one shop's book: what each answers, or the 400/404
+it refuses with (``Refused``). HTTP, keys, frequencies and faults are routes.py's."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+import msgspec
+from keybuzz_sandbox.clock import parse_iso
+
+from .book import CUSTOMER, DAY, OPERATOR, SHOP, Message, NewFile, ShopBook, Thread
+from .contract import part_problems
+from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
+
+ENTITY_TYPES = ("MMP_ORDER", "MMP_OFFER", "MPS_ORDER", "MPS_SERVICE", "SELLER_OPERATOR")
+ORDER_STATES = (
+    "STAGING",
+    "WAITING_ACCEPTANCE",
+    "WAITING_DEBIT",
+    "WAITING_DEBIT_PAYMENT",
+    "SHIPPING",
+    "SHIPPED",
+    "TO_COLLECT",
+    "RECEIVED",
+    "CLOSED",
+    "REFUSED",
+    "CANCELED",
+)
+THREAD_PAGE = (50, 100)  # M11's limit: default (official), at most (Mirakl's paging guide)
+ORDER_PAGE = (10, 100)  # OR11's max: default and at most (Mirakl's paging guide)
+BODY_LENGTH = (3, 50_000)  # M12's body, characters (official)
+MESSAGES_PER_THREAD = 1_000  # official
+ATTACHMENTS_PER_ORDER = 50  # over all threads of one order (official)
+MESSAGE_BYTES = 30 * 1024 * 1024  # one message with its files (official, OR43: "30 Megabyte")
+A21_PERIODS = {
+    "ALL_SINCE_BEGINNING": None,
+    "LAST_MONTH": 30 * DAY,
+    "LAST_THREE_MONTHS": 91 * DAY,
+    "LAST_SIX_MONTHS": 182 * DAY,
+    "LAST_YEAR": 365 * DAY,
+}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Answer(msgspec.Struct, frozen=True):
+    status: int
+    payload: Any = None  # JSON, or bytes served as ``media_type``
+    headers: dict[str, str] = {}
+    media_type: str = "application/json"
+
+
+class Call(msgspec.Struct, frozen=True, kw_only=True):
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    content_type: str
+    body: bytes
+    now: float  # real epoch seconds
+
+
+Operation = Callable[[ShopBook, Call], Answer]
+
+
+# --- parameters -----------------------------------------------------------------------
+
+
+def _int(query: Mapping[str, str], name: str, default: int, bounds: tuple[int, int]) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not bounds[0] <= int(raw) <= bounds[1]:
+        raise Refused(400, f"{name} must be an integer between {bounds[0]} and {bounds[1]}")
+    return int(raw)
+
+
+def _date(query: Mapping[str, str], name: str) -> float | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return parse_iso(raw)
+    except ValueError:
+        raise Refused(400, f"{name} must be an ISO 8601 date-time") from None
+
+
+def _bool(query: Mapping[str, str], name: str) -> bool | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if raw.lower() not in ("true", "false"):
+        raise Refused(400, f"{name} must be true or false")
+    return raw.lower() == "true"
+
+
+def _list(query: Mapping[str, str], name: str) -> set[str]:
+    return {v for v in query.get(name, "").split(",") if v}
+
+
+def _thread(book: ShopBook, thread_id: str) -> Thread:
+    thread = book.threads.get(thread_id)
+    if thread is None:
+        raise Refused(404, f"Thread {thread_id} not found")
+    return thread
+
+
+# --- M11, M10: threads ------------------------------------------------------------------
+
+THREAD_FILTERS = ("entity_type", "entity_id", "updated_since", "with_messages", "channel_codes")
+
+
+def _token(filters: dict[str, str], limit: int, key: tuple[float, str], way: str) -> str:
+    state = {"f": filters, "l": limit, "k": list(key), "w": way}
+    return base64.urlsafe_b64encode(msgspec.json.encode(state)).decode()
+
+
+def _from_token(raw: str) -> tuple[dict[str, str], int, tuple[float, str], str]:
+    try:
+        state = msgspec.json.decode(base64.urlsafe_b64decode(raw.encode()))
+        key = (float(state["k"][0]), str(state["k"][1]))
+        return dict(state["f"]), int(state["l"]), key, str(state["w"])
+    except (binascii.Error, msgspec.DecodeError, KeyError, TypeError, ValueError, IndexError):
+        raise Refused(400, "Invalid page_token") from None
+
+
+def list_threads(book: ShopBook, call: Call) -> Answer:
+    """M11: threads, latest updated first, seek paging (``page_token`` carries the filters)."""
+    if token := call.query.get("page_token"):
+        filters, limit, key, way = _from_token(token)
+    else:
+        filters = {n: call.query[n] for n in THREAD_FILTERS if n in call.query}
+        limit, key, way = _int(call.query, "limit", THREAD_PAGE[0], (1, THREAD_PAGE[1])), None, ""
+    ordered = sorted(_matching(book, filters), key=_sort_key, reverse=True)
+    if key is None:
+        start = 0
+    elif way == "next":
+        start = next((i for i, t in enumerate(ordered) if _sort_key(t) < key), len(ordered))
+    else:
+        end = next((i for i, t in enumerate(ordered) if _sort_key(t) <= key), len(ordered))
+        start = max(0, end - limit)
+    page = ordered[start : start + limit]
+    with_messages = _bool(filters, "with_messages")
+    body: dict[str, Any] = {
+        "data": [thread_json(book, t, LISTED_MESSAGES if with_messages else None) for t in page]
+    }
+    if start + limit < len(ordered) and page:
+        body["next_page_token"] = _token(filters, limit, _sort_key(page[-1]), "next")
+    if start > 0 and page:
+        body["previous_page_token"] = _token(filters, limit, _sort_key(page[0]), "previous")
+    return Answer(200, body)
+
+
+def _sort_key(thread: Thread) -> tuple[float, str]:
+    return (thread.updated, thread.thread_id)
+
+
+def _matching(book: ShopBook, filters: dict[str, str]) -> list[Thread]:
+    entity_type = filters.get("entity_type")
+    if entity_type is not None and entity_type not in ENTITY_TYPES:
+        raise Refused(400, f"entity_type must be one of {', '.join(ENTITY_TYPES)}")
+    entity_ids = _list(filters, "entity_id")
+    if entity_ids and entity_type is None:
+        raise Refused(400, "entity_type is required with entity_id")  # official
+    since = _date(filters, "updated_since")
+    channels = _list(filters, "channel_codes")
+    _bool(filters, "with_messages")
+    threads = list(book.threads.values())
+    if entity_type not in (None, "MMP_ORDER"):
+        return []  # the double's threads are all on product orders
+    return [
+        t
+        for t in threads
+        if (not entity_ids or t.order.order_id in entity_ids)
+        and (since is None or t.updated >= since)
+        and (not channels or t.order.channel.code in channels)
+    ]
+
+
+def get_thread(book: ShopBook, call: Call) -> Answer:
+    """M10: one thread with all its messages."""
+    thread = _thread(book, call.path["thread_id"])
+    return Answer(200, thread_json(book, thread, len(thread.messages)))
+
+
+# --- M12, OR43: writing -----------------------------------------------------------------
+
+
+class Part(msgspec.Struct, frozen=True):
+    name: str
+    filename: str | None
+    content: bytes
+
+
+def multipart(call: Call) -> list[Part]:
+    if not call.content_type.startswith("multipart/form-data"):
+        raise Refused(400, "Content-Type must be multipart/form-data")
+    head = f"Content-Type: {call.content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + call.body)
+    if not message.is_multipart():
+        raise Refused(400, "Malformed multipart body")
+    parts = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            raise Refused(400, "Malformed multipart part")
+        parts.append(Part(name, part.get_filename(), payload))
+    return parts
+
+
+def _json_part(parts: list[Part], name: str, operation_id: str) -> dict[str, Any]:
+    """The JSON part ``name``, as Mirakl's description of the operation has it."""
+    found = [p for p in parts if p.name == name]
+    if len(found) != 1:
+        raise Refused(400, f"Exactly one {name} part is required")
+    try:
+        value = msgspec.json.decode(found[0].content)
+    except msgspec.DecodeError:
+        raise Refused(400, f"{name} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise Refused(400, f"{name} must be a JSON object")
+    if problems := part_problems(operation_id, name, value):
+        raise Refused(400, "; ".join(problems))
+    return value
+
+
+def _body(value: dict[str, Any]) -> str:
+    body = value.get("body")
+    if not isinstance(body, str) or not BODY_LENGTH[0] <= len(body) <= BODY_LENGTH[1]:
+        raise Refused(400, f"body must have {BODY_LENGTH[0]} to {BODY_LENGTH[1]} characters")
+    return body
+
+
+def _files(book: ShopBook, parts: list[Part], thread_order: Any) -> tuple[NewFile, ...]:
+    files = tuple(NewFile(p.filename or "file", p.content) for p in parts if p.name == "files")
+    if book.attachments_of(thread_order) + len(files) > ATTACHMENTS_PER_ORDER:
+        raise Refused(400, f"At most {ATTACHMENTS_PER_ORDER} attachments on one order")
+    if sum(len(f.content) for f in files) > MESSAGE_BYTES:
+        raise Refused(400, "A message and its files are limited to 30 MB")
+    return files
+
+
+def reply(book: ShopBook, call: Call) -> Answer:
+    """M12: the shop writes in a thread, to the customer and/or the operator."""
+    thread = _thread(book, call.path["thread_id"])
+    parts = multipart(call)
+    value = _json_part(parts, "message_input", "M12")
+    body = _body(value)
+    to = value.get("to")
+    if not isinstance(to, list) or not to:
+        raise Refused(400, "to must list at least one recipient")
+    kinds = tuple(r.get("type") if isinstance(r, dict) else None for r in to)
+    if not set(kinds) <= {CUSTOMER, OPERATOR}:
+        raise Refused(400, "to[].type must be CUSTOMER or OPERATOR")  # the shop itself: no
+    if len(thread.messages) >= MESSAGES_PER_THREAD:
+        raise Refused(400, f"A thread holds at most {MESSAGES_PER_THREAD} messages")
+    files = _files(book, parts, thread.order)
+    recipients = tuple(dict.fromkeys(str(kind) for kind in kinds))
+    message = book.write(
+        thread,
+        SHOP,
+        book.reply_faults.show(body),
+        book.reply_faults.date(call.now),
+        recipients,
+        files,
+    )
+    return _sent(book, "M12", thread, message, call.now, body)
+
+
+def open_thread(book: ShopBook, call: Call) -> Answer:
+    """OR43: the shop opens a thread on one of its orders."""
+    order = book.orders.get(call.path["order_id"])
+    if order is None:
+        raise Refused(404, f"Order {call.path['order_id']} not found")
+    parts = multipart(call)
+    value = _json_part(parts, "thread_input", "OR43")
+    body = _body(value)
+    to = value.get("to")
+    if not isinstance(to, list) or not to or not set(to) <= {CUSTOMER, OPERATOR}:
+        raise Refused(400, "to must list CUSTOMER and/or OPERATOR")
+    topic = value.get("topic")
+    if (
+        not isinstance(topic, dict)
+        or topic.get("type") not in ("FREE_TEXT", "REASON_CODE")
+        or not isinstance(topic.get("value"), str)
+        or not topic["value"]
+    ):
+        raise Refused(400, "topic must have a type FREE_TEXT or REASON_CODE and a value")
+    files = _files(book, parts, order)
+    thread = book.open_thread(
+        order,
+        body,
+        call.now,
+        SHOP,
+        tuple(dict.fromkeys(to)),
+        (topic["type"], topic["value"]),
+        files,
+    )
+    return _sent(book, "OR43", thread, thread.messages[0], call.now)
+
+
+def _sent(
+    book: ShopBook,
+    operation: str,
+    thread: Thread,
+    message: Message,
+    now: float,
+    body: str | None = None,
+) -> Answer:
+    """Records what the shop sent (the admin's ``sent``: ``body`` as sent, when the thread
+    shows it rewritten) and answers M12's and OR43's 201."""
+    book.sent.append(
+        {
+            "operation": operation,
+            "threadId": thread.thread_id,
+            "orderId": thread.order.order_id,
+            "messageId": message.message_id,
+            "to": list(message.to),
+            "body": message.body if body is None else body,
+            "files": [attachment.name for attachment in message.attachments],
+            "at": mirakl_time(now),
+        }
+    )
+    return Answer(201, {"message_id": message.message_id, "thread_id": thread.thread_id})
+
+
+def download(book: ShopBook, call: Call) -> Answer:
+    """M13: an attachment's bytes."""
+    attachment_id = call.path["thread_id"]  # M13's attachment_id, where M10 has thread_id
+    found = book.attachments.get(attachment_id)
+    if found is None:
+        raise Refused(404, f"Attachment {attachment_id} not found")
+    attachment = found[1]
+    disposition = {"Content-Disposition": f'attachment; filename="{attachment.name}"'}
+    return Answer(200, attachment.content, disposition, "application/octet-stream")
+
+
+# --- OR11: orders -----------------------------------------------------------------------
+
+
+def list_orders(book: ShopBook, call: Call) -> Answer:
+    """OR11: the shop's orders by creation date, offset paging (``max``, ``offset``)."""
+    query = call.query
+    states = _list(query, "order_state_codes")
+    if not states <= set(ORDER_STATES):
+        raise Refused(400, f"order_state_codes among {', '.join(ORDER_STATES)}")
+    ids, channels = _list(query, "order_ids"), _list(query, "channel_codes")
+    created = (_date(query, "start_date"), _date(query, "end_date"))
+    updated = (_date(query, "start_update_date"), _date(query, "end_update_date"))
+    incident = _bool(query, "has_incident")
+    size = _int(query, "max", ORDER_PAGE[0], (1, ORDER_PAGE[1]))
+    offset = _int(query, "offset", 0, (0, 10**9))
+    descending = query.get("order", "asc")
+    if descending not in ("asc", "desc"):
+        raise Refused(400, "order must be asc or desc")
+
+    def within(value: float, span: tuple[float | None, float | None]) -> bool:
+        return (span[0] is None or value >= span[0]) and (span[1] is None or value <= span[1])
+
+    matching = [
+        o
+        for o in book.orders.values()
+        if (not ids or o.order_id in ids)
+        and (not states or o.state in states)
+        and (not channels or o.channel.code in channels)
+        and within(o.created, created)
+        and within(o.updated, updated)
+        and (incident is None or o.has_incident == incident)
+    ]
+    matching.sort(key=lambda o: (o.created, o.order_id), reverse=descending == "desc")
+    page = matching[offset : offset + size]
+    return Answer(
+        200, {"orders": [order_json(book, o) for o in page], "total_count": len(matching)}
+    )
+
+
+# --- A21: statistics --------------------------------------------------------------------
+
+
+def statistics(book: ShopBook, call: Call) -> Answer:
+    """A21 with what the double computes: ``order_messages_response_delay`` (average
+    seconds from a customer's message to the shop's next reply) and ``orders_count``."""
+    asked = _list(call.query, "periods") or set(A21_PERIODS)
+    if not asked <= set(A21_PERIODS):
+        raise Refused(400, f"periods among {', '.join(A21_PERIODS)}")
+    channel = call.query.get("channel_code")
+    periods = [p for p in A21_PERIODS if p in asked]
+    body: dict[str, Any] = {
+        "shop_id": book.shop_id,
+        "last_updated_date": mirakl_time(call.now),
+        "order_messages_response_delay": [
+            {"period": p, "value": response_delay(book, _since(call.now, p), channel)}
+            for p in periods
+        ],
+        "orders_count": [
+            {
+                "period": p,
+                "value": sum(
+                    1
+                    for o in book.orders.values()
+                    if o.created >= _since(call.now, p) and channel in (None, o.channel.code)
+                ),
+            }
+            for p in periods
+        ],
+    }
+    if channel is not None:
+        body["channel"] = channel
+    return Answer(200, body)
+
+
+def _since(now: float, period: str) -> float:
+    span = A21_PERIODS[period]
+    return 0.0 if span is None else now - span
+
+
+def response_delay(book: ShopBook, since: float, channel: str | None) -> int:
+    """Average whole seconds between a customer's message and the shop's next message in
+    its thread, over the customer messages since ``since`` that were answered."""
+    delays: list[float] = []
+    for thread in book.threads.values():
+        if channel not in (None, thread.order.channel.code):
+            continue
+        asked: float | None = None
+        for message in thread.messages:
+            if message.sender == CUSTOMER and asked is None and message.created >= since:
+                asked = message.created
+            elif message.sender == SHOP and asked is not None:
+                delays.append(message.created - asked)
+                asked = None
+    return round(sum(delays) / len(delays)) if delays else 0
+
+
+# Mirakl's operation code → (method, path under the operator's base URL, implementation).
+OPERATIONS: dict[str, tuple[str, str, Operation]] = {
+    "M11": ("GET", "/api/inbox/threads", list_threads),
+    "M10": ("GET", "/api/inbox/threads/{thread_id:str}", get_thread),
+    "M12": ("POST", "/api/inbox/threads/{thread_id:str}/message", reply),
+    # The router needs one name for a path segment: M13's attachment_id is read as thread_id.
+    "M13": ("GET", "/api/inbox/threads/{thread_id:str}/download", download),
+    "OR43": ("POST", "/api/orders/{order_id:str}/threads", open_thread),
+    "OR11": ("GET", "/api/orders", list_orders),
+    "A21": ("GET", "/api/account/statistics", statistics),
+}

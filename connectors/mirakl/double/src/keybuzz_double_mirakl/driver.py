@@ -1,0 +1,128 @@
+"""The Mirakl double's conformance driver (``keybuzz_sandbox.conformance``): one
+operator stands for all."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from keybuzz_sandbox.conformance import (
+    JSON_FAULTS,
+    AdminDriver,
+    DoubleShop,
+    Fault,
+    ShopDriver,
+    answered,
+    double_faults,
+    sent_to,
+)
+
+from keybuzz_double_mirakl.env import service_env
+
+# Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
+# operator runs the same connector, so one of them stands for all in the suite.
+_MIRAKL_FAULTS = double_faults(
+    {"TRUNCATED": "invalid_json", "HUGE": "huge", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
+    huge_bytes=40 * 2**20,
+)
+_MIRAKL_RECIPIENTS = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
+# The suite polls every 2 s: the double allows M11 every 1.5 s (60 of its seconds at the
+# suite's clock scale of 20, times SANDBOX_MIRAKL_FREQUENCY_FACTOR), so that a poll never
+# meets the 429 a poll a few milliseconds early would.
+MIRAKL_SUITE_M11_SECONDS = 2
+MIRAKL_SUITE_FREQUENCY_FACTOR = 0.5
+
+
+@dataclass(frozen=True)
+class MiraklDriver(AdminDriver):
+    """One operator of Mirakl's double (connectors/mirakl/double/): its shops'
+    keys and ids named as the Mirakl connector's fields (api key, shop id). Threads are
+    opened on an order by the customer; the operator's staff write in some; a reply goes
+    to the customer or the operator. A Mirakl key has no token: nothing expires."""
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        catalogue = json.loads(service_env(sandbox_url)["MIRAKL_CATALOGUE"])
+        for entry in catalogue:
+            entry["frequencies"] = {"M11": MIRAKL_SUITE_M11_SECONDS}
+        return {
+            "MIRAKL_CATALOGUE": json.dumps(catalogue),
+            "MIRAKL_TIMEOUT_SECONDS": "2",
+            "MIRAKL_CALL_DEADLINE_SECONDS": "2",
+            "MIRAKL_FIRST_POLL_DAYS": "1",
+        }
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {
+            "SANDBOX_MIRAKL_EXTRA_SHOPS": "2",
+            "SANDBOX_MIRAKL_FREQUENCY_FACTOR": str(MIRAKL_SUITE_FREQUENCY_FACTOR),
+        }
+
+    def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
+        settings = super().fault_settings(fault, ids)
+        code = self.marketplace
+        settings["operations"] = [f"{code}.{o}" for o in settings.get("operations", [])]
+        return settings
+
+    @property
+    def shops_listed_at(self) -> str:
+        return f"{self.faults_at}/operators"
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = answered(await http.get(self.shops_listed_at))
+        [operator] = [o for o in listed if o["code"] == self.marketplace]
+        return [
+            DoubleShop(
+                name=s["name"],
+                account=str(s["shopId"]),
+                credentials={"api_key": s["apiKey"], "shop_id": str(s["shopId"])},
+            )
+            for s in operator["shops"]
+        ]
+
+    def staff_message(self, text: str) -> dict[str, Any]:
+        return {"sender": "OPERATOR", "body": text, "to": ["CUSTOMER", "SHOP"]}
+
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        return {"sender": "CUSTOMER", "body": text}
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return sent_to(sent, text, lambda s: list(s["to"]), _MIRAKL_RECIPIENTS)
+
+
+def drivers() -> dict[str, ShopDriver]:
+    return {
+        "BOULANGER": MiraklDriver(
+            marketplace="BOULANGER",
+            api_family="mirakl:BOULANGER",
+            customer_care="le service client de Boulanger (l'opérateur Mirakl)",
+            admin="/_sandbox/mirakl/operators/BOULANGER",
+            reading=("M11", "M10"),
+            replying="M12",
+            bodies=_MIRAKL_FAULTS,
+            revoking="rotate-key",
+            faults_at="/_sandbox/mirakl",
+            tokenless="a Mirakl API key has no token",
+        )
+    }
+
+
+def lister(marketplace: str) -> MiraklDriver | None:
+    """The driver listing a seeded operator's shops, made as BOULANGER's is (the
+    ``Double``'s ``listers_at``: every operator the double seeds shows a shop in
+    `make run`'s banner); None for a marketplace no seeded operator is."""
+    from .operators import OPERATORS  # its shops' specs: loaded when a banner asks
+
+    if marketplace not in {operator.code for operator in OPERATORS}:
+        return None
+    template = drivers()["BOULANGER"]
+    assert isinstance(template, MiraklDriver)
+    return dataclasses.replace(
+        template,
+        marketplace=marketplace,
+        api_family=f"mirakl:{marketplace}",
+        admin=f"{template.faults_at}/operators/{marketplace}",
+    )

@@ -1,0 +1,409 @@
+"""HTTP: every operator's instance of Mirakl's seller API under /mirakl/<operator>/api, and
+the double's admin endpoints under /_sandbox/mirakl (development use, no authentication)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from keybuzz_sandbox.answers import JSON, gateway_page, held_back, joined_query, json_answer
+from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
+from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
+from litestar import Request, Response, Router, get, post, put, route
+from litestar.enums import HttpMethod
+from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
+
+from . import api
+from .api import Refused
+from .book import CUSTOMER, OPERATOR, SHOP, NewFile, ShopBook, Thread
+from .contract import unknown_parameters, value_problems
+from .double import MiraklDouble, MiraklFaultConfig
+from .env import MiraklDoubleSettings
+from .operators import OPERATORS
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+BASE = "/mirakl/{operator:str}"
+# Faults of a base URL that is not the API (a proxy's page, a login elsewhere): they stand
+# for refusals (a 404) too, not only for the API's answers.
+PAGES = ("html", "redirect")
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
+    """Mirakl's error body (its guide: ``{"message", "status"}``)."""
+    return json_answer({"message": message, "status": status}, status, headers)
+
+
+def _malformed(body: bytes, kind: str, config: MiraklFaultConfig) -> Response[bytes]:
+    if kind == "html":
+        page = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
+        return Response(page, media_type="text/html")
+    if kind == "redirect":  # as a misconfigured or moved instance answers
+        login = "https://login.invalid/auth?redirect=%2Fapi"
+        return Response(b"", status_code=302, headers={"Location": login})
+    if kind == "huge":
+        padding = b" " * max(0, config.huge_bytes - len(body))
+        return Response(body + padding, media_type=JSON)
+    return Response(malform(body, kind), media_type=JSON)
+
+
+def mirakl_routes(sb: Sandbox) -> list[Any]:
+    double = MiraklDouble(
+        sb.config.seed,
+        OPERATORS,
+        sb.clock,
+        sb.config.of(MiraklDoubleSettings).extra_shops,
+        sb.config.of(MiraklDoubleSettings).frequency_factor,
+    )
+
+    def faults() -> MiraklFaultConfig:
+        config = double.faults.config
+        assert isinstance(config, MiraklFaultConfig)
+        return config
+
+    def shop_of(request: Request[Any, Any, Any], code: str) -> ShopBook | Response[bytes]:
+        """The shop a call is for: the key in ``Authorization`` (no scheme), and ``shop_id``
+        when the key's user has several shops (else its first, Mirakl's default shop)."""
+        operator = double.operators.get(code)
+        if operator is None:
+            return error(404, f"No Mirakl instance {code}")
+        key = request.headers.get("authorization", "").strip()
+        shops = operator.keys.get(key) if key else None
+        if not shops:
+            return error(401, "Unauthorized" + sb.echo.of(key))
+        if (refused := sb.echo.refusal(key)) is not None:
+            return error(400, refused)
+        wanted = request.query_params.get("shop_id")
+        if wanted is None:
+            return operator.book(shops[0]) or error(401, "Unauthorized")
+        if not wanted.isdigit():
+            return error(400, "shop_id must be an integer")
+        if int(wanted) not in shops:
+            return error(403, f"Access denied to shop {wanted}")
+        return operator.book(int(wanted)) or error(403, f"Access denied to shop {wanted}")
+
+    def first_page(operation: str, query: dict[str, str]) -> bool:
+        if operation == "M11":
+            return "page_token" not in query
+        if operation == "OR11":
+            return query.get("offset", "0") in ("", "0")
+        return True
+
+    async def call(
+        request: Request[Any, Any, Any], code: str, operation: str, run: api.Operation
+    ) -> Response[bytes] | Stream:
+        book = shop_of(request, code)
+        if isinstance(book, Response):
+            return book
+        double.note_call(code, book.shop_id, operation)
+        decision = await double.faults.delayed(f"{code}.{operation}")
+        if decision.error_status:
+            return injected(code, book.shop_id, operation, decision.error_status)
+        slow = double.faults.slow_answer(f"{code}.{operation}", str(book.shop_id))
+        return await held_back(slow, lambda: answer(request, book, operation, run, decision))
+
+    def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
+        if status != 429:
+            return gateway_page(status)
+        seconds = faults().retry_after_seconds
+        double.told_to_wait(code, number, operation, seconds)
+        return error(429, "Too many requests", {"Retry-After": str(seconds)})
+
+    async def answer(
+        request: Request[Any, Any, Any],
+        book: ShopBook,
+        operation: str,
+        run: api.Operation,
+        decision: FaultDecision,
+    ) -> Response[bytes]:
+        query = joined_query(request)
+        if unknown := unknown_parameters(operation, query):
+            # Mirakl may ignore them; the double says so, so that a misspelt filter shows.
+            return error(400, f"Unknown query parameters: {', '.join(unknown)}")
+        if wrong := value_problems(operation, query):  # as Mirakl's description types them
+            return error(400, "; ".join(wrong))
+        wait = double.admit(
+            book.operator.code, book.shop_id, operation, first_page(operation, query)
+        )
+        if wait is not None:
+            return error(429, "Too many requests", {"Retry-After": str(wait)})
+        parts = api.Call(
+            path={k: v for k, v in request.path_params.items() if k != "operator"},
+            query=query,
+            content_type=request.headers.get("content-type", ""),
+            body=await request.body(),
+            now=double.clock.now(),
+        )
+        book.reply_faults = reply_faults(faults(), double.clock.now())
+        try:
+            done = run(book, parts)
+        except Refused as refused:
+            if decision.malformed_kind in PAGES:  # not the API at all: every answer is the page
+                return _malformed(b"", decision.malformed_kind, faults())
+            return error(refused.status, refused.message)
+        if isinstance(done.payload, bytes):
+            return Response(done.payload, media_type=done.media_type, headers=done.headers)
+        body = msgspec.json.encode(done.payload)
+        if decision.malformed_kind:
+            return _malformed(body, decision.malformed_kind, faults())
+        return Response(body, status_code=done.status, media_type=JSON, headers=done.headers)
+
+    def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
+        async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:
+            return await call(request, operator, operation, run)
+
+        return route(
+            f"{BASE}{path}",
+            http_method=[HttpMethod(method)],
+            include_in_schema=False,
+            name=f"mirakl.{operation}",
+        )(handler)
+
+    routes = [endpoint(op, *spec) for op, spec in api.OPERATIONS.items()]
+    return [*routes, _admin(double)]
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    seconds: float = 86_400.0  # seconds of the shop's life to play instantly
+
+
+class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str = "photo.jpg"
+    size: int = 1_000
+    id: str | None = None  # the attachment's id, the double's own when not given
+
+
+class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    sender: str = CUSTOMER  # or OPERATOR (the operator's staff)
+    body: str = "Bonjour, pouvez-vous me répondre rapidement s'il vous plaît ?"
+    to: list[str] = msgspec.field(default_factory=lambda: [SHOP])
+    attachments: list[FileRequest] = []
+    # The writer's display name as M11 gives it (default: the double's own for its sender):
+    # an operator's staff member as their back office names them, an e-mail at some.
+    sender_name: str | None = None
+
+
+class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    order_id: str | None = None  # default: the shop's latest order
+    sender: str = CUSTOMER
+    body: str = "Bonjour, où en est ma commande ? Je n'ai reçu aucune nouvelle."
+    topic: str = "Suivi de commande"
+    attachments: list[FileRequest] = []
+
+
+class LimitsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    enforced: bool = True
+
+
+def _admin(double: MiraklDouble) -> Router:
+    base = "/operators/{code:str}/shops/{shop_id:int}"
+
+    def book_of(code: str, shop_id: int) -> ShopBook | Response[bytes]:
+        book = double.book(code, shop_id)
+        return (
+            json_answer({"error": f"unknown shop {code}/{shop_id}"}, 404) if book is None else book
+        )
+
+    def thread_of(
+        code: str, shop_id: int, thread_id: str
+    ) -> tuple[ShopBook, Thread] | Response[bytes]:
+        book = book_of(code, shop_id)
+        if isinstance(book, Response):
+            return book
+        thread = book.threads.get(thread_id)
+        if thread is None:
+            return json_answer({"error": f"unknown thread {thread_id}"}, 404)
+        return book, thread
+
+    def files(requested: list[FileRequest]) -> tuple[NewFile, ...]:
+        return tuple(
+            NewFile(f.name, bytes(n % 251 for n in range(max(0, f.size))), f.id) for f in requested
+        )
+
+    def bad_sender(sender: str, to: list[str], body: str) -> Response[bytes] | None:
+        if sender not in (CUSTOMER, OPERATOR) or not body or not to:
+            return json_answer({"error": "sender CUSTOMER or OPERATOR, body and to not empty"}, 400)
+        if not set(to) <= {CUSTOMER, OPERATOR, SHOP} or sender in to:
+            return json_answer({"error": "to among CUSTOMER, OPERATOR, SHOP, not the sender"}, 400)
+        return None
+
+    @get("/operators", sync_to_thread=False)
+    def operators(request: Request[Any, Any, Any]) -> Response[bytes]:
+        root = str(request.base_url).rstrip("/")
+        return json_answer(
+            [
+                {
+                    "code": code,
+                    "name": operator.spec.name,
+                    "baseUrl": f"{root}/mirakl/{code}",
+                    "channels": [
+                        {"code": c.code, "label": c.label} for c in operator.spec.channels
+                    ],
+                    "shops": [
+                        {"shopId": number, "name": spec.name, "apiKey": operator.shop_key(number)}
+                        for number, spec in operator.specs.items()
+                    ],
+                }
+                for code, operator in double.operators.items()
+            ]
+        )
+
+    @post(f"{base}/advance", sync_to_thread=False)
+    def advance(
+        code: FromPath[str], shop_id: FromPath[int], data: JSONBody[AdvanceRequest]
+    ) -> Response[bytes]:
+        book = book_of(code, shop_id)
+        if isinstance(book, Response):
+            return book
+        if data.seconds <= 0:
+            return json_answer({"error": "seconds must be > 0"}, 400)
+        return json_answer(book.advance(data.seconds, double.clock.now()))
+
+    @post(f"{base}/threads", sync_to_thread=False)
+    def open_thread(
+        code: FromPath[str], shop_id: FromPath[int], data: JSONBody[OpenRequest]
+    ) -> Response[bytes]:
+        if refused := bad_sender(data.sender, [SHOP], data.body):
+            return refused
+        book = book_of(code, shop_id)
+        if isinstance(book, Response):
+            return book
+        orders = list(book.orders.values())
+        order = (
+            max(orders, key=lambda o: o.created)
+            if data.order_id is None
+            else book.orders.get(data.order_id)
+        )
+        if order is None:
+            return json_answer({"error": f"unknown order {data.order_id}"}, 404)
+        thread = book.open_thread(
+            order,
+            data.body,
+            double.clock.now(),
+            data.sender,
+            (SHOP,),
+            ("FREE_TEXT", data.topic),
+            files(data.attachments),
+        )
+        first = thread.messages[0]
+        return json_answer(
+            {
+                "threadId": thread.thread_id,
+                "messageId": first.message_id,
+                "orderId": order.order_id,
+            },
+            201,
+        )
+
+    @post(f"{base}/threads/{{thread_id:str}}/messages", sync_to_thread=False)
+    def write(
+        code: FromPath[str],
+        shop_id: FromPath[int],
+        thread_id: FromPath[str],
+        data: JSONBody[WriteRequest],
+    ) -> Response[bytes]:
+        if refused := bad_sender(data.sender, data.to, data.body):
+            return refused
+        found = thread_of(code, shop_id, thread_id)
+        if isinstance(found, Response):
+            return found
+        book, thread = found
+        message = book.write(
+            thread,
+            data.sender,
+            data.body,
+            double.clock.now(),
+            tuple(data.to),
+            files(data.attachments),
+            data.sender_name,
+        )
+        return json_answer(
+            {
+                "threadId": thread_id,
+                "messageId": message.message_id,
+                "attachmentIds": [a.attachment_id for a in message.attachments],
+            },
+            201,
+        )
+
+    @post(f"{base}/threads/{{thread_id:str}}/no-reply-needed", sync_to_thread=False)
+    def no_reply_needed(
+        code: FromPath[str], shop_id: FromPath[int], thread_id: FromPath[str]
+    ) -> Response[bytes]:
+        found = thread_of(code, shop_id, thread_id)
+        if isinstance(found, Response):
+            return found
+        book, thread = found
+        book.no_reply_needed(thread, double.clock.now())
+        return json_answer({"threadId": thread_id})
+
+    @post(f"{base}/orders/{{order_id:str}}/{{event:str}}", sync_to_thread=False)
+    def order_event(
+        code: FromPath[str], shop_id: FromPath[int], order_id: FromPath[str], event: FromPath[str]
+    ) -> Response[bytes]:
+        book = book_of(code, shop_id)
+        if isinstance(book, Response):
+            return book
+        order = book.orders.get(order_id)
+        if order is None or event not in ("incident", "refund"):
+            return json_answer(
+                {"error": f"unknown order {order_id}, or event not incident|refund"}, 404
+            )
+        now = double.clock.now()
+        line = book.open_incident(order, now) if event == "incident" else book.refund(order, now)
+        return json_answer(
+            {"orderId": order_id, "orderLineId": line.line_id, "orderLineState": line.state}
+        )
+
+    @get(f"{base}/sent", sync_to_thread=False)
+    def sent(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
+        book = book_of(code, shop_id)
+        return book if isinstance(book, Response) else json_answer({"sent": book.sent})
+
+    @get(f"{base}/calls", sync_to_thread=False)
+    def calls(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
+        counted = {op: n for (c, s, op), n in double.calls.items() if (c, s) == (code, shop_id)}
+        return json_answer({"calls": counted})
+
+    @post(f"{base}/rotate-key", sync_to_thread=False)
+    def rotate_key(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
+        book = book_of(code, shop_id)
+        if isinstance(book, Response):
+            return book
+        operator = double.operators[code]
+        key = operator.rotate(shop_id)
+        return json_answer({"apiKey": key, "shopIds": operator.keys[key]})
+
+    @put("/limits", sync_to_thread=False)
+    def set_limits(data: JSONBody[LimitsRequest]) -> Response[bytes]:
+        double.enforced = data.enforced
+        return json_answer({"enforced": double.enforced})
+
+    @post("/limits/reset", sync_to_thread=False, status_code=204)
+    def reset_limits() -> None:
+        double.reset_limits()
+
+    return Router(
+        "/_sandbox/mirakl",
+        route_handlers=[
+            operators,
+            advance,
+            open_thread,
+            write,
+            no_reply_needed,
+            order_event,
+            sent,
+            calls,
+            rotate_key,
+            *fault_handlers(double.faults, MiraklFaultConfig),
+            set_limits,
+            reset_limits,
+            *retry_after_handlers(double.inside_retry_after),
+        ],
+        include_in_schema=False,
+    )

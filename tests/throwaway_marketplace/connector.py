@@ -1,0 +1,178 @@
+"""A throwaway marketplace's connector, made from the kit as a new one is: its declaration
+(marketplace, credential form, limits, settings, error labels, listing) and its mappings
+(the marketplace's JSON → the seam's types). Its double: ``double.py``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+import msgspec
+from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings
+from keybuzz_shared.file_links import NO_FILES, FileLinks
+from keybuzz_shared.json_calls import check_options
+
+MARKETPLACE, NAME = "TRYOUT", "Tryout Market"
+FIELDS = (
+    kit.shop_number_field("shop_id", "Shop number"),
+    kit.key_field("api_key", "API key", max_length=64),
+)
+LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=2000, page_size=10)
+ERRORS = kit.CallErrors.labelled(NAME, credentials="API key")
+SPEC = kit.ApiSpec(NAME, logging.getLogger(__name__), ERRORS)
+View = seam.ShopApiSettings
+
+
+class TryoutSettings(ConnectorSettings, kw_only=True, frozen=True):
+    tryout_api_url: str = "http://127.0.0.1:9/tryout/api/"
+    tryout_timeout_seconds: float = 10.0
+    tryout_call_deadline_seconds: float = 10.0
+    tryout_poll_interval_seconds: int = 60
+    tryout_first_poll_days: int = 7
+
+    def shop_api(self, marketplace: str) -> View | None:
+        if marketplace != MARKETPLACE:
+            return None
+        no_files = {"max_attachment_bytes": 1, "attachment_origins": ()}
+        return self.api_view(View, "tryout", mark_as_read=False, **no_files)
+
+
+def client_of(
+    fields: Mapping[str, str], http: httpx.AsyncClient, api: View, files: FileLinks, **kw: Any
+) -> kit.Requester:
+    kit.require_fields(FIELDS, fields, NAME)
+    key = fields["api_key"]
+    auth = kit.HeaderAuth({"X-Api-Key": key}, secret_headers=("X-Api-Key",), secrets=(key,))
+    shop = f"shops/{int(fields['shop_id'])}/"
+    kw.setdefault("call_deadline", api.call_deadline_seconds)
+    base = api.api_url.rstrip("/") + "/" + shop
+    return kit.Requester(SPEC, auth, http, base, shop={"shop": shop}, files=files, **kw)
+
+
+class Said(msgspec.Struct, rename="camel", frozen=True):
+    """One message as the marketplace lists it."""
+
+    id: str
+    thread_id: str
+    order_id: str
+    sender: str  # BUYER or SELLER
+    body: str
+    created_at: datetime
+
+
+def message_of(said: Said) -> seam.InboxMessage:
+    return seam.InboxMessage(
+        message_id=said.id,
+        thread=seam.ThreadKey("DISCUSSION", said.thread_id, said.order_id),
+        sender_type="SELLER" if said.sender == "SELLER" else "BUYER",
+        sender_name=None,
+        subject=f"Order {said.order_id}",
+        body=said.body,
+        created_at=said.created_at,
+        unread=said.sender != "SELLER",
+    )
+
+
+def read(raw: Sequence[Any]) -> tuple[tuple[seam.InboxMessage, ...], tuple[str, ...]]:
+    found, unreadable = [], []
+    for item in raw:
+        try:
+            found.append(message_of(msgspec.convert(item, Said)))
+        except msgspec.ValidationError as exc:
+            unreadable.append(f"a message: {exc}")
+    return tuple(found), tuple(unreadable)
+
+
+def messages_in(body: Any) -> list[Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        raise ERRORS.unreadable("GET messages", "no list of messages")
+    listed: list[Any] = body["messages"]
+    return listed
+
+
+class Inbox(seam.ThreadsInbox):
+    def __init__(self, client: kit.Requester) -> None:
+        self.client = client
+        since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
+        self.listing = kit.Listing(kit.PageNumbers[seam.InboxMessage](), since, self._page)
+
+    async def _page(self, query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
+        body = await self.client.get_json("messages", query, operation="list_messages")
+        return messages_in(body), bool(body.get("more"))
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> seam.Page[seam.InboxMessage]:
+        listing = self.listing
+        state = listing.resume(cursor, updated=False) if cursor else listing.start(since, None, updated=False)  # fmt: skip
+        step = await listing.step(state, read)
+        following = seam.cursor_of(step.following) if step.following else None
+        return seam.Page(items=step.items, next_cursor=following, unreadable=step.unreadable)
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return 0  # the marketplace keeps no read mark
+
+    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
+        return await self.client.get_bytes(file.url, max_bytes)
+
+
+class Replies(kit.DiscussionReplies):
+    label, discussion = NAME, "thread"
+
+    def __init__(self, client: kit.Requester) -> None:
+        self.client = client
+
+    async def send(self, reply: seam.Reply) -> None:
+        await self.client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
+
+    async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
+        body = await self.client.get_json(f"threads/{discussion_id}", operation="list_messages")
+        return list(read(messages_in(body))[0])
+
+
+class NoOrders:
+    """The marketplace gives no orders: every listing is empty."""
+
+    async def orders(self, **window: Any) -> seam.Page[seam.OrderSummary]:
+        return seam.Page(items=(), next_cursor=None)
+
+    orders_created = orders
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[seam.OrderSummary]:
+        return []
+
+
+def open_session(
+    credentials: Mapping[str, str], http: httpx.AsyncClient, api: View, files: FileLinks
+) -> kit.KitSession:
+    client = client_of(credentials, http, api, files)
+    verify = lambda: client.get_json("", operation="shop")  # noqa: E731
+    return kit.KitSession(Inbox(client), Replies(client), NoOrders(), verify=verify)
+
+
+class KeyCheck:
+    """The shop's key asked once; the shop is the number the marketplace answers for."""
+
+    async def verify(self, fields: Mapping[str, str], *, http: httpx.AsyncClient, settings: View) -> str:  # fmt: skip
+        api = kit.settings_view(settings, View, NAME)
+        options = check_options(api.call_deadline_seconds)
+        client = client_of(fields, http, api, NO_FILES, **options)
+        return str((await client.get_json("", operation="shop"))["shopId"])
+
+
+DISCUSSIONS = kit.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout")
+CONNECTOR = kit.ShopConnector(
+    marketplace=MARKETPLACE,
+    display_name=NAME,
+    secret="tryout_api",
+    credential_fields=FIELDS,
+    limits=LIMITS,
+    settings_type=TryoutSettings,
+    shop_api=kit.KitShopApi(LIMITS, DISCUSSIONS, View, open_session, marketplace=NAME),
+    credential_check=KeyCheck(),
+    order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
+)
