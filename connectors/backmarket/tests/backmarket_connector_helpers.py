@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 from keybuzz_connector_backmarket.client import BackMarketClient, ShopAccess
-from keybuzz_connector_backmarket.credentials import PLATFORMS
+from keybuzz_connector_backmarket.connector import PLATFORMS
 from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
 from keybuzz_shared.file_links import FileLinks
 

@@ -12,12 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from backmarket_connector_helpers import Checked, client_for
-from keybuzz_connector_backmarket.care import BACK_MARKET_STAFF, CareInbox
+from keybuzz_connector_backmarket.care import (
+    BACK_MARKET_STAFF,
+    MAX_FILE_BYTES,
+    CareInbox,
+    FolderReplies,
+)
 from keybuzz_connector_backmarket.client import BackMarketClient
-from keybuzz_connector_backmarket.connector import session_of
-from keybuzz_connector_backmarket.credentials import BackMarketCredentialCheck
+from keybuzz_connector_backmarket.connector import CREDENTIAL_CHECK, session_of
 from keybuzz_connector_backmarket.orders import ShopOrders
-from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES, FolderReplies
 from keybuzz_connector_backmarket.settings import BACKMARKET, BUYER_HOURS, BackMarketSettings
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
@@ -228,7 +231,7 @@ async def test_the_credential_check_names_the_seller_back_market_answers_for(
     )
     assert settings is not None
     fields = {"token": shop["token"], "merchant_id": str(shop["merchantId"]), "country": "it-it"}
-    check = BackMarketCredentialCheck()
+    check = CREDENTIAL_CHECK
     identity = await check.verify(fields, http=http, settings=settings)
     assert identity == f"backmarket-eu:{shop['merchantId']}"
     other = fields | {"merchant_id": str(shop["merchantId"] + 1)}

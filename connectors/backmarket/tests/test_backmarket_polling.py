@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_backmarket.replies import MAX_FILE_BYTES
+from keybuzz_connector_backmarket.care import MAX_FILE_BYTES
 from keybuzz_devstack.shop_api_testing import agent_headers, start_quiet_poller
 from keybuzz_devstack.shop_api_testing import agent_json as get_json
 from keybuzz_devstack.testing import MailServer, RunningService

@@ -9,10 +9,9 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
-from keybuzz_connector_backmarket.care import minute_filter
+from keybuzz_connector_backmarket.care import FolderReplies, minute_filter
 from keybuzz_connector_backmarket.connector import ORDER_IDS
 from keybuzz_connector_backmarket.orders import Line, Order, summary_of
-from keybuzz_connector_backmarket.replies import FolderReplies
 from keybuzz_shared.connectors.seam import Reply, ThreadKey
 
 

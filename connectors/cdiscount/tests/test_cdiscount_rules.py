@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_connector_cdiscount.discussions import Discussion, User
-from keybuzz_connector_cdiscount.replies import receivers
+from keybuzz_connector_cdiscount.discussions import Discussion, User, receivers
 
 
 def discussion(*eligible: str) -> Discussion:

@@ -4,19 +4,24 @@ notes' variants show them."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import (
     CUSTOMER_CARE,
-    Listing,
-    decode,
-    following,
+    DiscussionInbox,
+    file_format,
     inbox_message,
     read_discussion,
+    read_discussions,
+    receivers,
+    unsendable_files,
 )
-from keybuzz_connector_cdiscount.replies import file_format, receivers, unsendable_files
+from keybuzz_shared.connectors.kit import Span
 from keybuzz_shared.connectors.seam import ReplyFile, ThreadDetail, ThreadKey, cursor_of
 
 LABELS = {"productIsDamaged": "Produit endommagé"}
@@ -193,36 +198,75 @@ def test_files_are_fetched_from_octopias_attachments_address_with_their_type() -
 # --- the cursor -------------------------------------------------------------------------
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+UNTIL = T0 + timedelta(days=1)
 
 
-def at(seconds: int) -> Any:
-    return read_discussion(discussion(updatedAt=(T0 + timedelta(seconds=seconds)).isoformat()))
+def at(seconds: int) -> dict[str, Any]:
+    return discussion(updatedAt=(T0 + timedelta(seconds=seconds)).isoformat())
 
 
-def test_the_next_page_seeks_past_the_last_update_read() -> None:
-    listing = Listing(T0 + timedelta(days=1), T0)
-    nxt = following(listing, [at(1), at(5)], more=True)
-    assert nxt == Listing(listing.until, T0 + timedelta(seconds=5))
-    assert decode(cursor_of(nxt)) == nxt
-
-
-def test_a_page_all_at_one_instant_is_followed_by_number() -> None:
-    listing = Listing(T0 + timedelta(days=1), T0 + timedelta(seconds=5), page=2)
-    assert following(listing, [at(5), at(5)], more=True) == Listing(
-        listing.until, listing.seek, page=3
+def listing(
+    pages: list[tuple[list[dict[str, Any]], str | None]], asked: list[dict[str, str]]
+) -> Any:
+    """The inbox's declared listing (the kit's Seek by pageIndex, its query, its old
+    cursors) on pages answered in turn, each page's query kept in ``asked``."""
+    inbox = DiscussionInbox(
+        OctopiaClient(
+            OctopiaCredentials(client_id="c", client_secret="s", seller_id="55"),
+            httpx.AsyncClient(),
+        ),
+        page_size=100,
     )
 
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+        asked.append(query)
+        return pages.pop(0)
 
-def test_the_last_page_has_no_next() -> None:
-    listing = Listing(T0 + timedelta(days=1), T0)
-    assert following(listing, [at(1)], more=False) is None
-    assert following(listing, [], more=True) is None
+    return dataclasses.replace(inbox.listing, fetch=fetch)
 
 
-@pytest.mark.parametrize("cursor", ["", "%%%", cursor_of(Listing(T0, T0 + timedelta(1))), "AAAA"])
+async def test_the_next_page_seeks_past_the_last_update_read() -> None:
+    asked: list[dict[str, str]] = []
+    seek = listing([([at(1), at(5)], "next")], asked)
+    step = await seek.step(Span(T0, UNTIL), read_discussions)
+    assert step.following == Span(T0 + timedelta(seconds=5), UNTIL)
+    assert seek.resume(cursor_of(step.following), updated=True) == step.following
+    assert asked == [
+        {
+            "updatedAtMin": "2026-11-01T00:00:00Z",
+            "updatedAtMax": "2026-11-02T00:00:00Z",
+            "pageSize": "100",
+            "pageIndex": "1",
+        }
+    ]
+
+
+async def test_a_page_all_at_one_instant_is_followed_by_number() -> None:
+    asked: list[dict[str, str]] = []
+    seek = listing([([at(5), at(5)], "next")], asked)
+    five = T0 + timedelta(seconds=5)
+    step = await seek.step(Span(five, UNTIL, page=2), read_discussions)
+    assert step.following == Span(five, UNTIL, page=3)
+    assert asked[0]["pageIndex"] == "2"
+
+
+async def test_the_last_page_has_no_next() -> None:
+    step = await listing([([at(1)], None)], []).step(Span(T0, UNTIL), read_discussions)
+    assert step.following is None and len(step.items) == 1
+
+
+def test_a_cursor_kept_from_the_connectors_own_listing_is_taken_up() -> None:
+    kept = cursor_of([UNTIL, T0 + timedelta(seconds=5), 3])  # (until, seek, page)
+    state = listing([], []).resume(kept, updated=True)
+    assert state == Span(T0 + timedelta(seconds=5), UNTIL, page=3)
+
+
+@pytest.mark.parametrize(
+    "cursor", ["", "%%%", cursor_of([T0, T0 + timedelta(1), 1]), cursor_of([UNTIL, T0, 0]), "AAAA"]
+)
 def test_a_cursor_it_did_not_give_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="not a cursor"):
-        decode(cursor)
+        listing([], []).resume(cursor, updated=True)
 
 
 # --- replies ----------------------------------------------------------------------------

@@ -14,8 +14,7 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.order_states import order_status
-from keybuzz_connector_cdiscount.orders import ShopOrders, read_order
+from keybuzz_connector_cdiscount.orders import ShopOrders, order_status, read_order
 from keybuzz_shared.connectors.seam import OrderSummary
 
 

@@ -1,6 +1,7 @@
 """A Back Market shop's care folders as the poller reads them: the seam's ``InboxSource``
 and ``MessageSource`` on ``GET /ws/sav`` and ``GET /ws/sav/{id}`` (docs/BACKMARKET.md,
-"Care folders").
+"Care folders"), and the seller's messages on them, the seam's ``ReplyChannel`` (below,
+"replies").
 
 A listing asks for the folders having messages more recent than ``since`` (Back Market's
 ``last_message_date``, to the minute: a minute earlier, so that none at ``since``'s minute
@@ -19,7 +20,6 @@ order and buyer's country and language are the thread's details."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import mimetypes
 from collections.abc import Sequence
@@ -29,25 +29,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-from keybuzz_shared.connectors.kit import Listing, PageNumbers
-from keybuzz_shared.connectors.seam import (
-    CallRefused,
-    InboxFile,
-    InboxMessage,
-    Page,
-    SenderType,
-    ThreadDetail,
-    ThreadKey,
-    ThreadsInbox,
-    cursor_of,
-    read_each,
-    state_of,
-)
+from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.kit import DiscussionReplies, Listing, PageNumbers, at_once
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient
-from keybuzz_connector_backmarket.order_states import line_state_name, order_state_name
+from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, results_page
+from keybuzz_connector_backmarket.orders import line_state_name, order_state_name
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +48,7 @@ MAX_REREAD_GAP = 64  # listings skipped at most between two readings of an uncon
 OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"
 # A message's initiator [official: Merchant; the others as the double writes them].
-SENDERS: dict[str, SenderType] = {
+SENDERS: dict[str, seam.SenderType] = {
     "Customer": "BUYER",
     "Merchant": "SELLER",
     "BackMarket": "MARKETPLACE_SUPPORT",
@@ -184,8 +172,8 @@ class Folder(msgspec.Struct, frozen=True):
         return str(line.order.order_id) if line and line.order else None
 
     @property
-    def thread(self) -> ThreadKey:
-        return ThreadKey(kind="DISCUSSION", id=str(self.id), order_id=self.order_id)
+    def thread(self) -> seam.ThreadKey:
+        return seam.ThreadKey(kind="DISCUSSION", id=str(self.id), order_id=self.order_id)
 
     @property
     def claim(self) -> bool:
@@ -223,7 +211,7 @@ def subject_of_claims(folder: Folder) -> Subject | None:
     return None
 
 
-def details(folder: Folder) -> tuple[ThreadDetail, ...]:
+def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
     """What the ticket shows beside the folder's messages, in French."""
     shown: list[tuple[str, str, str | None]] = []
     country = country_of(folder)
@@ -266,7 +254,7 @@ def details(folder: Folder) -> tuple[ThreadDetail, ...]:
             shown.append(
                 (f"warranty_state{suffix.strip()}", f"Garantie déclarée{suffix}", warranty)
             )
-    return tuple(ThreadDetail(name=n, label=label, value=v) for n, label, v in shown if v)
+    return tuple(seam.ThreadDetail(name=n, label=label, value=v) for n, label, v in shown if v)
 
 
 def _product(snapshot: dict[str, Any] | None) -> str:
@@ -279,7 +267,7 @@ def _product(snapshot: dict[str, Any] | None) -> str:
     return ""
 
 
-def sender_of(folder: Folder, message: Message) -> tuple[SenderType, str | None]:
+def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | None]:
     """Who wrote the message as the ticket shows it: an informative message (Back
     Market's notices, which open no response deadline, at Back Market or here) is the
     marketplace's notification; Back Market's staff its customer service."""
@@ -294,17 +282,17 @@ def sender_of(folder: Folder, message: Message) -> tuple[SenderType, str | None]
     return sender, None
 
 
-def file_of(ref: FileRef) -> InboxFile:
+def file_of(ref: FileRef) -> seam.InboxFile:
     name = unquote(urlsplit(ref.attachment).path.rsplit("/", 1)[-1]) or str(ref.id)
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return InboxFile(name=name, url=ref.attachment, content_type=kind)
+    return seam.InboxFile(name=name, url=ref.attachment, content_type=kind)
 
 
 def subject_of(folder: Folder) -> str:
     return f"SAV Back Market n° {folder.id}"
 
 
-def inbox_messages_of(folder: Folder) -> list[InboxMessage]:
+def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
     """The folder's messages, oldest first."""
     shown = details(folder)
     # The buyer's language is the folder's locale's ("de-de": German).
@@ -313,7 +301,7 @@ def inbox_messages_of(folder: Folder) -> list[InboxMessage]:
     for message in sorted(folder.messages, key=lambda m: as_utc(m.date_creation)):
         sender_type, sender_name = sender_of(folder, message)
         found.append(
-            InboxMessage(
+            seam.InboxMessage(
                 message_id=str(message.id),
                 thread=folder.thread,
                 thread_details=shown,
@@ -340,7 +328,7 @@ def minute_filter(since: datetime) -> str:
 # --- the inbox ----------------------------------------------------------------------------
 
 
-class CareInbox(ThreadsInbox):
+class CareInbox(seam.ThreadsInbox):
     """A shop's care folders through its BackMarketClient. Back Market's claims belong to
     care folders: on their tickets, no incident."""
 
@@ -353,7 +341,7 @@ class CareInbox(ThreadsInbox):
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
+    ) -> seam.Page[seam.InboxMessage]:
         """The first page lists every folder changed since ``since`` (each list page one
         call of the allowance), then each page reads the details of the next 10 of them in
         order of their last message: a poll cut between pages has moved the poller's
@@ -371,7 +359,7 @@ class CareInbox(ThreadsInbox):
         else:
             queue = _queue_of(cursor)
         batch, rest = queue[:PAGE_SIZE], queue[PAGE_SIZE:]
-        found: list[InboxMessage] = []
+        found: list[seam.InboxMessage] = []
         for (folder_id, last), folder in zip(batch, await self._folders(batch), strict=True):
             if isinstance(folder, Folder):
                 # A message posted since the list was read waits for the next listing (its
@@ -379,7 +367,7 @@ class CareInbox(ThreadsInbox):
                 found += [m for m in inbox_messages_of(folder) if m.created_at <= last]
             else:  # e.g. a folder Back Market lost
                 unreadable.append(f"care folder {folder_id}: {folder}")
-        return Page(
+        return seam.Page(
             items=tuple(sorted(found, key=lambda m: m.created_at)),
             next_cursor=_cursor_of(rest) if rest else None,
             unreadable=tuple(unreadable),
@@ -395,42 +383,34 @@ class CareInbox(ThreadsInbox):
         """A list page's folders, and whether a next page follows."""
         try:
             body = await self.client.get_json("/ws/sav", query)
-        except CallRefused as exc:
+        except seam.CallRefused as exc:
             if exc.status != 404 or query["page"] == "1":
                 raise
             return [], False  # a page past the last one (fewer folders than when ``next`` said)
-        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise ERRORS.unreadable("GET ws/sav", "no list of results in the page")
-        if len(body["results"]) > PAGE_SIZE:
+        results, more = results_page("GET ws/sav", body)
+        if len(results) > PAGE_SIZE:
             raise ERRORS.unreadable(
-                "GET ws/sav", f"{len(body['results'])} folders on a page of {PAGE_SIZE}"
+                "GET ws/sav", f"{len(results)} folders on a page of {PAGE_SIZE}"
             )
-        return body["results"], bool(body.get("next"))
+        return results, more
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         return 0  # Back Market's API has no read mark
 
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         return await self.client.get_bytes(file.url, max_bytes)
 
-    async def _folders(self, batch: list[tuple[int, datetime]]) -> list[Folder | CallRefused]:
+    async def _folders(self, batch: list[tuple[int, datetime]]) -> list[Folder | seam.CallRefused]:
         """The folders' details, ``DETAILS_AT_ONCE`` calls at a time, in order; one Back
         Market refuses is its refusal. Any other failure ends the page."""
-        gate = asyncio.Semaphore(DETAILS_AT_ONCE)
 
-        async def read(folder_id: int) -> Folder | CallRefused:
-            async with gate:
-                try:
-                    return await self.folder(folder_id)
-                except CallRefused as refused:
-                    return refused
+        async def read(folder_id: int) -> Folder | seam.CallRefused:
+            try:
+                return await self.folder(folder_id)
+            except seam.CallRefused as refused:
+                return refused
 
-        try:
-            async with asyncio.TaskGroup() as reads:
-                tasks = [reads.create_task(read(folder_id)) for folder_id, _ in batch]
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None
-        return [t.result() for t in tasks]
+        return await at_once(DETAILS_AT_ONCE, [folder_id for folder_id, _ in batch], read)
 
     async def folder(self, folder_id: str | int) -> Folder:
         """One folder with its messages, claims and order line."""
@@ -483,11 +463,13 @@ class _Pending:
 
 def _cursor_of(queue: list[tuple[int, datetime]]) -> str:
     """The folders still to read, as the next page's cursor."""
-    return cursor_of([(i, int(last.timestamp())) for i, last in queue])
+    return seam.cursor_of([(i, int(last.timestamp())) for i, last in queue])
 
 
 def _queue_of(cursor: str) -> list[tuple[int, datetime]]:
-    pairs = state_of(cursor, list[tuple[int, int]], lambda p: bool(p) and all(i > 0 for i, _ in p))
+    pairs = seam.state_of(
+        cursor, list[tuple[int, int]], lambda p: bool(p) and all(i > 0 for i, _ in p)
+    )
     try:
         return [(i, datetime.fromtimestamp(t, UTC)) for i, t in pairs]
     except (ValueError, OverflowError, OSError):
@@ -499,7 +481,7 @@ def _from_minute(low: datetime, high: datetime | None) -> dict[str, str]:
 
 
 def _read_summaries(raw: Sequence[Any]) -> tuple[tuple[FolderSummary, ...], tuple[str, ...]]:
-    return read_each(raw, _summary)
+    return seam.read_each(raw, _summary)
 
 
 def _summary(item: Any) -> FolderSummary:
@@ -507,3 +489,56 @@ def _summary(item: Any) -> FolderSummary:
         return msgspec.convert(item, FolderSummary)
     except msgspec.ValidationError as exc:
         raise ValueError(f"care folder off its shape: {exc}") from None
+
+
+# --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------
+# A message (``POST /ws/sav/{id}/msg``) goes as multipart/form-data: its text (``message``)
+# and up to 10 files of 3 MB each (``attachment``) [official]; a reply breaking those is
+# refused before it is queued (the connector's ``Limits``) and again here. Posting to a
+# closed folder reopens it [official]. Back Market's POST takes no idempotency key: a lost
+# answer is an unknown outcome, and the poller reads the folder back (``sent_messages``)
+# before any retry.
+
+MAX_ATTACHMENTS = 10  # files a message [official]
+MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
+# A message's kind says it goes to the buyer and Back Market alike (MERCHANT_TO_ALL).
+RECIPIENTS: tuple[seam.Recipient, ...] = ("BUYER", "ALL")
+
+
+def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
+    """Why Back Market would refuse these files, if it would."""
+    if len(files) > MAX_ATTACHMENTS:
+        return f"Back Market takes at most {MAX_ATTACHMENTS} files a message"
+    for file in files:
+        if len(file.data) > MAX_FILE_BYTES:
+            return f"{file.name}: Back Market takes files of at most 3 MB ({len(file.data)} bytes)"
+    return None
+
+
+class FolderReplies(DiscussionReplies):
+    """The seller's messages on a shop's care folders, through its BackMarketClient."""
+
+    label = "Back Market"
+    discussion = "care folder"
+
+    def __init__(self, client: BackMarketClient, inbox: CareInbox) -> None:
+        self.client = client
+        self.inbox = inbox
+
+    def unsendable(self, reply: seam.Reply) -> str | None:
+        if reply.recipient not in RECIPIENTS:
+            return f"Back Market's messages go to the buyer and Back Market, not {reply.recipient}"
+        if problem := unsendable_files(reply.attachments):
+            return problem
+        if not reply.thread.id.isdigit():
+            return f"{reply.thread.id!r} is not a Back Market care folder"
+        return None
+
+    async def send(self, reply: seam.Reply) -> None:
+        files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        await self.client.post_form(
+            f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files
+        )
+
+    async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
+        return inbox_messages_of(await self.inbox.folder(discussion_id))

@@ -17,9 +17,15 @@ from dataclasses import dataclass
 from typing import Any, Unpack
 
 import httpx
-from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Held, Refusals, Requester
-from keybuzz_shared.file_links import NO_FILES, FileLinks
-from keybuzz_shared.json_calls import CallOptions
+from keybuzz_shared.connectors.kit import (
+    ApiSpec,
+    CallErrors,
+    HeaderAuth,
+    Held,
+    Refusals,
+    Requester,
+    RequesterOptions,
+)
 
 # Any answer is refused past this size, unread: a care folder with its messages is some
 # tens of kB, a page of 50 orders some hundreds.
@@ -88,19 +94,16 @@ class BackMarketClient(Requester):
         access: ShopAccess,
         http: httpx.AsyncClient,
         base_url: str,
-        *,
-        files: FileLinks = NO_FILES,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-        **options: Unpack[CallOptions],
+        **options: Unpack[RequesterOptions],
     ) -> None:
-        super().__init__(
-            SPEC,
-            access.auth(),
-            http,
-            base_url,
-            shop={"country": access.country},
-            files=files,
-            max_response_bytes=max_response_bytes,
-            **options,
-        )
+        shop = {"country": access.country}
+        super().__init__(SPEC, access.auth(), http, base_url, shop=shop, **options)
         self.access = access
+
+
+def results_page(call: str, body: Any) -> tuple[list[Any], bool]:
+    """A list page's ``results``, and whether Back Market says a next page follows
+    (``next``); CallAnswerUnreadable for an answer without them."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ERRORS.unreadable(call, "no list of results in the page")
+    return body["results"], bool(body.get("next"))

@@ -2,7 +2,9 @@
 declared for the kit.
 
 Its parts: a shop API (care folders and orders) and a credential check. The seller types
-its token (no redirect flow); buyers write through care folders (no inbound address, no
+its token, seller (merchant) id and country (no redirect flow; the country code is the
+shop's ``Accept-Language`` and names its platform [official]: EU (fr-fr … sv-se), US
+(en-us), AP (ja-jp, en-au)); buyers write through care folders (no inbound address, no
 mail relay); orders come from the shop API (no order feed). Back Market measures a
 late-response rate (LRR) but publishes neither a window nor the figure to sellers' APIs:
 the poller's default window, or the tenant's."""
@@ -12,43 +14,126 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-from keybuzz_shared.connectors.kit import (
-    AllowanceSession,
-    Discussions,
-    KitShopApi,
-    OrderIdPattern,
-    ShopConnector,
-)
-from keybuzz_shared.connectors.seam import Limits
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.credential_form import canonical_account
+from keybuzz_shared.connectors.seam import CredentialField, Limits
 from keybuzz_shared.file_links import FileLinks
+from keybuzz_shared.json_calls import CallOptions
 
-from keybuzz_connector_backmarket.care import PAGE_SIZE, CareInbox
-from keybuzz_connector_backmarket.client import BackMarketClient
-from keybuzz_connector_backmarket.credentials import (
-    CREDENTIAL_FIELDS,
-    BackMarketCredentialCheck,
-    access_of,
-    platform_of,
-)
-from keybuzz_connector_backmarket.orders import ShopOrders
-from keybuzz_connector_backmarket.replies import (
+from keybuzz_connector_backmarket.care import (
     MAX_ATTACHMENTS,
     MAX_FILE_BYTES,
+    PAGE_SIZE,
     RECIPIENTS,
+    CareInbox,
     FolderReplies,
 )
+from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, ShopAccess
+from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
     BackMarketApiSettings,
     BackMarketSettings,
 )
 
+PLATFORMS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "fr-fr",
+            "fr-be",
+            "es-es",
+            "de-de",
+            "de-at",
+            "it-it",
+            "en-gb",
+            "nl-nl",
+            "pt-pt",
+            "en-ie",
+            "el-gr",
+            "sk-sk",
+            "sv-se",
+        ),
+        "EU",
+    ),
+    "en-us": "US",
+    "ja-jp": "AP",
+    "en-au": "AP",
+}
+CREDENTIAL_FIELDS = (
+    # Back Market's tokens are base64 [observed].
+    kit.key_field("token", "API token", max_length=512),
+    kit.shop_number_field("merchant_id", "Seller ID"),
+    CredentialField(
+        name="country",
+        json_name="country",
+        label="Country (fr-fr, de-de, en-us …)",
+        pattern="|".join(PLATFORMS),
+        format="Back Market country code (fr-fr, de-de, es-es, it-it, en-us …)",
+        max_length=5,
+        case="lower",
+    ),
+)
+
+
+def access_of(fields: Mapping[str, str], user_agent: str) -> ShopAccess:
+    """The shop's access from its credential fields; ValueError when one is missing."""
+    kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
+    return ShopAccess(token=fields["token"], country=fields["country"], user_agent=user_agent)
+
+
+def platform_of(fields: Mapping[str, str]) -> str:
+    return PLATFORMS.get(fields.get("country", ""), "EU")
+
+
+def shop_identity(platform: str, merchant_id: str) -> str:
+    """The account a merchant id names on one of Back Market's platforms."""
+    return f"backmarket-{platform.lower()}:{canonical_account(CREDENTIAL_FIELDS, merchant_id)}"
+
+
+def client_of(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: BackMarketApiSettings,
+    files: FileLinks,
+    options: CallOptions,
+) -> BackMarketClient:
+    """The shop's client on its country's platform."""
+    access = access_of(credentials, api.user_agent)
+    return BackMarketClient(
+        access, http, api.platform_url(platform_of(credentials)), files=files, **options
+    )
+
+
+async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str:
+    """One GET /ws/sav with the token. Back Market names the seller of each care folder it
+    lists (``merchant``): a token answering for another seller than the one typed is
+    refused. A shop with no folder yet is taken on the id typed (Back Market's API has no
+    call that names the token's seller otherwise)."""
+    page = await client.get_json("/ws/sav", {"page": "1"})
+    results = page.get("results") if isinstance(page, dict) else None
+    named = (
+        f["merchant"]
+        for f in results or ()
+        if isinstance(f, dict) and isinstance(f.get("merchant"), int)
+    )
+    refusal = "the token is not seller {account}'s"
+    typed = kit.own_account(
+        CREDENTIAL_FIELDS, credentials["merchant_id"], named, ERRORS, refusal=refusal
+    )
+    return shop_identity(platform_of(credentials), typed)
+
+
+CREDENTIAL_CHECK = kit.ProbeCheck(BackMarketApiSettings, "Back Market", client_of, probe)
+
+
 # Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight digits
 # in the seller back office [observed]). Taken for one from 7 to 12 digits, as in free
 # text: a shorter number is a quantity, a price, a postcode or another marketplace's
 # reference (an order's six-digit ``#ref``) far more often, and would turn those searches
 # into order-id lookups. A number right after a "." or "," is a price's decimals.
-ORDER_IDS = OrderIdPattern("[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,")
+ORDER_IDS = kit.OrderIdPattern(
+    "[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,"
+)
 
 LIMITS = Limits(
     # A message's files [official]: at most 10 of 3 MB each.
@@ -63,7 +148,7 @@ LIMITS = Limits(
 # A folder's message goes to the buyer and Back Market alike (MERCHANT_TO_ALL); multipart
 # carries any text; Back Market's refusals (400) give no code of their own [official].
 # Its claims are on the care folder itself: no message of its own opens one.
-DISCUSSIONS = Discussions(
+DISCUSSIONS = kit.Discussions(
     recipients=RECIPIENTS, support_sender="BackMarket", claim_subject="Réclamation Back Market"
 )
 
@@ -73,23 +158,16 @@ def open_session(
     http: httpx.AsyncClient,
     api: BackMarketApiSettings,
     files: FileLinks,
-) -> AllowanceSession:
+) -> kit.AllowanceSession:
     """One shop's session on its platform."""
-    client = BackMarketClient(
-        access_of(credentials, api.user_agent),
-        http,
-        api.platform_url(platform_of(credentials)),
-        call_deadline=api.call_deadline_seconds,
-        files=files,
-    )
-    return session_of(client)
+    return session_of(client_of(credentials, http, api, files, kit.shop_options(api)))
 
 
-def session_of(client: BackMarketClient) -> AllowanceSession:
+def session_of(client: BackMarketClient) -> kit.AllowanceSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
     inbox = CareInbox(client)
-    return AllowanceSession(
+    return kit.AllowanceSession(
         inbox,
         FolderReplies(client, inbox),
         ShopOrders(client),
@@ -98,16 +176,16 @@ def session_of(client: BackMarketClient) -> AllowanceSession:
     )
 
 
-CONNECTOR = ShopConnector(
+CONNECTOR = kit.ShopConnector(
     marketplace=BACKMARKET,
     display_name="Back Market",
     secret="backmarket_api",  # the shop's API token, seller id and country
     credential_fields=CREDENTIAL_FIELDS,
     limits=LIMITS,
     settings_type=BackMarketSettings,
-    shop_api=KitShopApi(
+    shop_api=kit.KitShopApi(
         LIMITS, DISCUSSIONS, BackMarketApiSettings, open_session, marketplace="Back Market"
     ),
-    credential_check=BackMarketCredentialCheck(),
+    credential_check=CREDENTIAL_CHECK,
     order_ids=ORDER_IDS,
 )

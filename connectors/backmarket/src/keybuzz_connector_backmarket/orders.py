@@ -8,7 +8,12 @@ Market lists by order id, which grows with creation [double: assumed]); 50 a pag
 largest ``page-size`` [official]), by page number: the kit's ``ListedOrders`` on
 ``PageNumbers``. ``orders_by_id`` reads each order named (the orders of the lines the care
 folders name). An order whose fields we cannot read is left out and said
-(``Page.unreadable``), never guessed."""
+(``Page.unreadable``), never guessed.
+
+Back Market's order and order-line states are KeyBuzz's order vocabulary
+(docs/BACKMARKET.md, "Order states"; seam.ORDER_STATUSES / DELIVERY_STATUSES), Back
+Market's own word kept beside ours; a state it may add later maps to PENDING with no
+delivery status: shown, never lost."""
 
 from __future__ import annotations
 
@@ -31,13 +36,51 @@ from keybuzz_shared.connectors.kit import (
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient
-from keybuzz_connector_backmarket.order_states import (
-    line_state_name,
-    line_status,
-    order_state_name,
-    order_status,
-)
+from keybuzz_connector_backmarket.client import BackMarketClient, results_page
+
+# Order state [official] -> (its name, our order status, our delivery status or None).
+ORDER_STATES: dict[int, tuple[str, str, str | None]] = {
+    0: ("NEW", "PENDING", None),  # payment being verified: not to be shipped
+    10: ("PENDING_PAYMENT", "PENDING", None),  # the buyer may still pay
+    1: ("VALIDATED", "PENDING", None),  # paid: the seller accepts or cancels its lines
+    3: ("TO_SHIP", "CONFIRMED", "PREPARING"),  # every line accepted: the seller ships
+    8: ("NOT_PAID", "CANCELLED", None),  # payment failed: to be ignored
+    9: ("SENT", "SHIPPED", "SHIPPED"),  # the seller shipped the package
+}
+# Order-line state [official] -> (its name, our order status).
+LINE_STATES: dict[int, tuple[str, str]] = {
+    0: ("NEW", "PENDING"),
+    9: ("ON_HOLD", "PENDING"),
+    8: ("PENDING_PAYMENT", "PENDING"),
+    1: ("PAID", "PENDING"),
+    2: ("VALIDATED", "CONFIRMED"),
+    3: ("SHIPPED", "SHIPPED"),
+    4: ("CANCELLED", "CANCELLED"),
+    5: ("REFUNDED_PRE_DELIVERY", "CANCELLED"),
+    6: ("REFUNDED_POST_DELIVERY", "RETURNED"),
+    7: ("NOT_PAID", "CANCELLED"),
+}
+
+
+def order_state_name(state: int) -> str:
+    return ORDER_STATES[state][0] if state in ORDER_STATES else f"STATE_{state}"
+
+
+def line_state_name(state: int) -> str:
+    return LINE_STATES[state][0] if state in LINE_STATES else f"STATE_{state}"
+
+
+def order_status(state: int) -> tuple[str, str | None]:
+    """(our status, our delivery status) of a Back Market order state."""
+    if state not in ORDER_STATES:
+        return "PENDING", None
+    _, status, delivery = ORDER_STATES[state]
+    return status, delivery
+
+
+def line_status(state: int) -> str:
+    return LINE_STATES[state][1] if state in LINE_STATES else "PENDING"
+
 
 PAGE_SIZE = 50  # page-size's maximum [official]
 _CURSOR = re.compile(r"(created|modified)\|([0-9T:+.Z-]{20,32})\|([1-9][0-9]{0,5})")
@@ -130,9 +173,7 @@ async def _page(
 ) -> tuple[list[Any], bool]:
     """A page's orders, and whether Back Market says a next page follows."""
     body = await client.get_json("/ws/orders", query)
-    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-        raise ERRORS.unreadable("GET ws/orders", "no list of results in the page")
-    return body["results"], bool(body.get("next"))
+    return results_page("GET ws/orders", body)
 
 
 def _order_path(order_id: str) -> str | None:

@@ -23,9 +23,8 @@ from keybuzz_shared.connectors.kit import (
     ClientCredentials,
     Refusals,
     Requester,
+    RequesterOptions,
 )
-from keybuzz_shared.file_links import NO_FILES, FileLinks
-from keybuzz_shared.json_calls import CallOptions
 
 API_URL = "https://api.octopia-io.net/seller/v2/"
 AUTH_URL = "https://auth.octopia-io.net/auth/realms/maas/protocol/openid-connect/token"
@@ -65,7 +64,8 @@ class OctopiaCredentials(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OctopiaClient(Requester):
-    """One shop's calls. ``files``: where its messages' files may be fetched from."""
+    """One shop's calls (``options``: the requester's; ``files``, where its messages' files
+    may be fetched from)."""
 
     def __init__(
         self,
@@ -74,10 +74,8 @@ class OctopiaClient(Requester):
         api_url: str = API_URL,
         auth_url: str = AUTH_URL,
         *,
-        files: FileLinks = NO_FILES,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
         token_margin: float = TOKEN_MARGIN_SECONDS,
-        **options: Unpack[CallOptions],
+        **options: Unpack[RequesterOptions],
     ) -> None:
         self.tokens = ClientCredentials(
             auth_url,
@@ -86,16 +84,8 @@ class OctopiaClient(Requester):
             headers={"SellerId": credentials.seller_id},
             margin=token_margin,
         )
-        super().__init__(
-            SPEC,
-            self.tokens,
-            http,
-            api_url,
-            shop={"seller_id": credentials.seller_id},
-            files=files,
-            max_response_bytes=max_response_bytes,
-            **options,
-        )
+        shop = {"seller_id": credentials.seller_id}
+        super().__init__(SPEC, self.tokens, http, api_url, shop=shop, **options)
         self.credentials = credentials
 
     @property

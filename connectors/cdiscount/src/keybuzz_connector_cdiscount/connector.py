@@ -2,7 +2,8 @@
 declared for the kit.
 
 Its parts: a shop API (discussions and orders) and a credential check. The seller types
-its API client (no redirect flow); buyers write and orders come through the API (no
+its API client (no redirect flow: the fields of Octopia's API client, checked with a token
+then one call as the seller, which gives the shop's identity); buyers write and orders come through the API (no
 inbound address, mail relay or order feed); Octopia publishes no response rule or figure
 to sellers: the poller's default window, or the tenant's."""
 
@@ -11,40 +12,88 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-from keybuzz_shared.connectors.kit import (
-    Discussions,
-    KitSession,
-    KitShopApi,
-    OrderIdPattern,
-    ShopConnector,
-)
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.seam import Limits
 from keybuzz_shared.file_links import FileLinks
+from keybuzz_shared.json_calls import CallOptions
 
-from keybuzz_connector_cdiscount.client import OctopiaClient
-from keybuzz_connector_cdiscount.credentials import (
-    CREDENTIAL_FIELDS,
-    CdiscountCredentialCheck,
-    credentials_of,
-)
-from keybuzz_connector_cdiscount.discussions import DiscussionInbox
-from keybuzz_connector_cdiscount.orders import ShopOrders
-from keybuzz_connector_cdiscount.replies import (
+from keybuzz_connector_cdiscount.client import ERRORS, OctopiaClient, OctopiaCredentials
+from keybuzz_connector_cdiscount.discussions import (
     FILE_FORMATS,
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
     USER_TYPES,
+    DiscussionInbox,
     DiscussionReplies,
 )
+from keybuzz_connector_cdiscount.orders import ShopOrders
 from keybuzz_connector_cdiscount.settings import (
     CDISCOUNT,
     CdiscountApiSettings,
     CdiscountSettings,
 )
 
+CREDENTIAL_FIELDS = (
+    kit.key_field("client_id", "Client ID", max_length=128, secret=False),
+    kit.key_field("client_secret", "Client secret", max_length=256),
+    # Octopia's seller ids are numbers (the SellerId header of every call).
+    kit.shop_number_field("seller_id", "Seller ID"),
+)
+SELLER_API = "octopia-seller-api"
+
+
+def credentials_of(fields: Mapping[str, str]) -> OctopiaCredentials:
+    """The API client named by ``fields`` (those of CREDENTIAL_FIELDS); ValueError when one
+    is missing."""
+    kit.require_fields(CREDENTIAL_FIELDS, fields, "Cdiscount")
+    return OctopiaCredentials(
+        client_id=fields["client_id"],
+        client_secret=fields["client_secret"],
+        seller_id=canonical_account(CREDENTIAL_FIELDS, fields["seller_id"]),
+    )
+
+
+def shop_identity(seller_id: str) -> str:
+    """The account a seller id names on Octopia's seller API."""
+    return f"{SELLER_API}:{canonical_account(CREDENTIAL_FIELDS, seller_id)}"
+
+
+def client_of(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: CdiscountApiSettings,
+    files: FileLinks,
+    options: CallOptions,
+) -> OctopiaClient:
+    """The shop's client: it holds one token."""
+    shop = credentials_of(credentials)
+    return OctopiaClient(shop, http, api.api_url, api.auth_url, files=files, **options)
+
+
+async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
+    """A token for the client id and secret, then one call as the seller id (Octopia
+    refuses a seller the client has no access to). The API answers for the seller the call
+    named; a discussion it lists names its seller, and that answer decides: it must be the
+    seller typed."""
+    await client.authenticate()
+    items, _ = await client.get_page("/discussions", {"pageSize": "1"})
+    named = (
+        i["sellerId"]
+        for i in items
+        if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
+    )
+    return shop_identity(kit.own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS))
+
+
+CREDENTIAL_CHECK = kit.ProbeCheck(CdiscountApiSettings, "Cdiscount", client_of, probe)
+
+
 # Cdiscount's order numbers: the minute the order was placed (yymmddHHMM) and five
 # letters, e.g. ``2611230948AAACH`` (the form sellers see; Octopia publishes no format).
-ORDER_IDS = OrderIdPattern("[0-9]{10}[A-Z]{5}", "a Cdiscount one (10 digits and 5 capital letters)")
+ORDER_IDS = kit.OrderIdPattern(
+    "[0-9]{10}[A-Z]{5}", "a Cdiscount one (10 digits and 5 capital letters)"
+)
 
 LIMITS = Limits(
     # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats.
@@ -62,7 +111,7 @@ LIMITS = Limits(
 # (refused with the eligible ones named otherwise). Octopia lists a reply's text back as
 # sent; its refusals give a reason, no code of their own. It opens no claim with a message
 # of its own (a claim is a discussion whose graduation changed); incidents are never listed.
-DISCUSSIONS = Discussions(
+DISCUSSIONS = kit.Discussions(
     recipients=tuple(USER_TYPES), support_sender="GrcOperator", claim_subject="Litige Cdiscount"
 )
 
@@ -72,22 +121,15 @@ def open_session(
     http: httpx.AsyncClient,
     api: CdiscountApiSettings,
     files: FileLinks,
-) -> KitSession:
-    """One shop's session: its client holds one token."""
-    client = OctopiaClient(
-        credentials_of(credentials),
-        http,
-        api.api_url,
-        api.auth_url,
-        call_deadline=api.call_deadline_seconds,
-        files=files,
-    )
+) -> kit.KitSession:
+    """One shop's session on its one client."""
+    client = client_of(credentials, http, api, files, kit.shop_options(api))
     # Marking a burst of messages read stops within a quarter of a call's deadline, the
     # rest left to the next poll (DiscussionInbox.mark_read).
     inbox = DiscussionInbox(
         client, page_size=LIMITS.page_size, mark_budget=api.call_deadline_seconds / 4
     )
-    return KitSession(
+    return kit.KitSession(
         inbox,
         DiscussionReplies(client, inbox),
         ShopOrders(client, page_size=LIMITS.page_size),
@@ -95,16 +137,16 @@ def open_session(
     )
 
 
-CONNECTOR = ShopConnector(
+CONNECTOR = kit.ShopConnector(
     marketplace=CDISCOUNT,
     display_name="Cdiscount",
     secret="cdiscount_api",  # the shop's client id, client secret and seller id
     credential_fields=CREDENTIAL_FIELDS,
     limits=LIMITS,
     settings_type=CdiscountSettings,
-    shop_api=KitShopApi(
+    shop_api=kit.KitShopApi(
         LIMITS, DISCUSSIONS, CdiscountApiSettings, open_session, marketplace="Cdiscount"
     ),
-    credential_check=CdiscountCredentialCheck(),
+    credential_check=CREDENTIAL_CHECK,
     order_ids=ORDER_IDS,
 )

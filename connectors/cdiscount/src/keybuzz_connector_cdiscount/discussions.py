@@ -1,5 +1,6 @@
 """A Cdiscount shop's discussions as the poller reads them: the seam's ``InboxSource`` and
-``MessageSource`` on Octopia's ``/discussions`` (docs/CDISCOUNT.md, "Discussions").
+``MessageSource`` on Octopia's ``/discussions`` (docs/CDISCOUNT.md, "Discussions"), and
+the seller's replies on them, the seam's ``ReplyChannel`` (below, "replies").
 
 A listing is the discussions updated in a fixed window [since, the listing's start],
 oldest ``updatedAt`` first, each with every message it holds (``includeMessages=All``; a
@@ -17,28 +18,20 @@ dropped by id), and only a page whose items all share one instant is followed by
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import mimetypes
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors.seam import (
-    CallRefused,
-    ConnectorError,
-    InboxFile,
-    InboxMessage,
-    Page,
-    SenderType,
-    ThreadDetail,
-    ThreadKey,
-    ThreadsInbox,
-    cursor_of,
-    state_of,
-)
+from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.kit import DiscussionReplies as KitDiscussionReplies
+from keybuzz_shared.connectors.kit import Listing, Seek, Span, at_once
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
@@ -52,7 +45,7 @@ log = logging.getLogger(__name__)
 SEARCH_SPAN = timedelta(days=182)
 CLAIM_GRADUATIONS = frozenset({"Claim", "Level_1"})  # Octopia's claims ("litiges")
 # A kind of sender Octopia may add later is kept as a notification, never lost.
-SENDERS: dict[str, SenderType] = {
+SENDERS: dict[str, seam.SenderType] = {
     "Customer": "BUYER",
     "GrcOperator": "MARKETPLACE_SUPPORT",
     "Seller": "SELLER",
@@ -136,8 +129,8 @@ class Discussion(msgspec.Struct, rename="camel", frozen=True):
         return self.graduation in CLAIM_GRADUATIONS
 
     @property
-    def thread(self) -> ThreadKey:
-        return ThreadKey(kind="DISCUSSION", id=self.id, order_id=self.order_id)
+    def thread(self) -> seam.ThreadKey:
+        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=self.order_id)
 
 
 class SubTypology(msgspec.Struct, rename="camel", frozen=True):
@@ -148,6 +141,10 @@ class SubTypology(msgspec.Struct, rename="camel", frozen=True):
 class Typology(msgspec.Struct, rename="camel", frozen=True):
     typology_code: str
     sub_typologies: list[SubTypology] = []
+
+
+def read_discussions(raw: Sequence[Any]) -> tuple[tuple[Discussion, ...], tuple[str, ...]]:
+    return seam.read_each(raw, read_discussion)
 
 
 def read_discussion(item: Any) -> Discussion:
@@ -161,7 +158,7 @@ def read_discussion(item: Any) -> Discussion:
 # --- the mapping to the seam ----------------------------------------------------------
 
 
-def details(discussion: Discussion, labels: dict[str, str]) -> tuple[ThreadDetail, ...]:
+def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.ThreadDetail, ...]:
     """The discussion's sales channel and topics, in French, as its ticket shows them
     (``labels``: Octopia's label of each sub-typology code)."""
     shown = (
@@ -170,7 +167,7 @@ def details(discussion: Discussion, labels: dict[str, str]) -> tuple[ThreadDetai
         ("sub_topic", "Sous-motif", discussion.sub_typology_code, labels),
     )
     return tuple(
-        ThreadDetail(name=name, label=label, value=names.get(code) or code)
+        seam.ThreadDetail(name=name, label=label, value=names.get(code) or code)
         for name, label, code, names in shown
         if code
     )
@@ -186,11 +183,11 @@ def subject_of(discussion: Discussion) -> Subject | None:
 
 def inbox_message(
     discussion: Discussion, message: Message, labels: dict[str, str], files_url: str
-) -> InboxMessage:
+) -> seam.InboxMessage:
     """One message of the discussion (``files_url``: where Octopia serves attachments)."""
     sender = message.sender.user_type if message.sender else ""
     sender_type = SENDERS.get(sender, "SYSTEM")
-    return InboxMessage(
+    return seam.InboxMessage(
         message_id=str(message.message_id),
         thread=discussion.thread,
         thread_details=details(discussion, labels),
@@ -203,7 +200,7 @@ def inbox_message(
         unread=not message.has_read,
         ticket_subject=subject_of(discussion),
         files=tuple(
-            InboxFile(
+            seam.InboxFile(
                 name=f.name or str(f.attachment_id),
                 url=files_url + segment(str(f.attachment_id)),
                 content_type=content_type(f.name, f.file_format),
@@ -225,29 +222,22 @@ def content_type(name: str, file_format: str) -> str:
 # --- the listing's cursor ---------------------------------------------------------------
 
 
-class Listing(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing is: its window's end, the ``updatedAt`` to read from, and the page
-    of the discussions updated at that very instant to read next."""
+class OldListing(msgspec.Struct, array_like=True, frozen=True):
+    """A listing's cursor as this connector wrote it before the kit's ``Span``: its
+    window's end, the ``updatedAt`` to read from, the page at that instant (a poller keeps
+    its cursor across a restart)."""
 
     until: datetime
     seek: datetime
     page: int = 1
 
 
-def decode(cursor: str) -> Listing:
-    return state_of(
-        cursor, Listing, lambda listing: 1 <= listing.page and listing.seek <= listing.until
-    )
-
-
-def following(listing: Listing, read: Sequence[Discussion], more: bool) -> Listing | None:
-    """The next page after ``read``: None after the last one."""
-    if not more or not read:
+def old_cursor(cursor: str) -> Span | None:
+    try:
+        old = seam.state_of(cursor, OldListing, lambda o: 1 <= o.page and o.seek <= o.until)
+    except ValueError:
         return None
-    last = as_utc(read[-1].updated_at)
-    if last > listing.seek:
-        return Listing(listing.until, last)
-    return Listing(listing.until, listing.seek, listing.page + 1)
+    return Span(old.seek, old.until, None, old.page)
 
 
 def segment(value: str) -> str:
@@ -265,7 +255,7 @@ def iso(moment: datetime) -> str:
 # --- the inbox ---------------------------------------------------------------------------
 
 
-class DiscussionInbox(ThreadsInbox):
+class DiscussionInbox(seam.ThreadsInbox):
     """A shop's discussions through its OctopiaClient: the session's inbox and message
     source (``mark_budget``: see ``mark_read``; ``now``: the clock a listing's window ends
     at). Octopia's claims are discussions (``claim`` on their messages): no incident."""
@@ -285,50 +275,56 @@ class DiscussionInbox(ThreadsInbox):
         self._labels: dict[str, str] | None = None
         self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
         self._lists_messages = True  # until Octopia refuses includeMessages=All
+        # Octopia numbers its pages: the cursor seeks from the last updatedAt read, and
+        # only a page whose discussions all share one instant is followed by number.
+        seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
+        self.listing = Listing(seek, self._query, self._listed_page, old_cursor)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
-        listing = decode(cursor) if cursor is not None else self._start(since)
-        items, more = await self._listed_page(listing)
-        read, unreadable = [], []
-        for item in items:
-            try:
-                read.append(read_discussion(item))
-            except ValueError as exc:
-                unreadable.append(str(exc))
+    ) -> seam.Page[seam.InboxMessage]:
+        state = (
+            self.listing.resume(cursor, updated=True) if cursor is not None else self._start(since)
+        )
+        step = await self.listing.step(state, read_discussions)
+        unreadable = list(step.unreadable)
         labels = await self.labels()
-        found: list[InboxMessage] = []
-        for discussion in read:
+        found: list[seam.InboxMessage] = []
+        for discussion in step.items:
             whole = discussion if discussion.messages is not None else await self._whole(discussion)
             try:
                 found += self.listed(whole, labels)
             except ValueError as exc:  # an attachment id naming another path
                 unreadable.append(f"discussion {discussion.id}: {exc}")
-        following_page = following(listing, read, more is not None)
-        return Page(
+        # A page where no discussion could be read ends the listing: nothing to seek from.
+        following_page = step.following if step.items else None
+        return seam.Page(
             items=tuple(found),
-            next_cursor=cursor_of(following_page) if following_page else None,
-            complete_until=None if following_page else listing.until,
+            next_cursor=seam.cursor_of(following_page) if following_page else None,
+            complete_until=None if following_page else state.high,
             unreadable=tuple(unreadable),
         )
 
-    async def _listed_page(self, listing: Listing) -> tuple[list[Any], str | None]:
+    def _query(self, low: datetime, high: datetime | None) -> dict[str, str]:
+        assert high is not None  # a listing's window ends where it started
+        return {
+            "updatedAtMin": iso(low),
+            "updatedAtMax": iso(high),
+            "pageSize": str(self.page_size),
+        }
+
+    async def _listed_page(
+        self, params: dict[str, str], link: str | None
+    ) -> tuple[list[Any], str | None]:
         """One page of the listing, with every message when Octopia lists them
         (``includeMessages=All``, which the reference notes do not observe): when it
         refuses that, this session lists without messages and reads each discussion whole."""
-        params = {
-            "updatedAtMin": iso(listing.seek),
-            "updatedAtMax": iso(listing.until),
-            "pageIndex": str(listing.page),
-            "pageSize": str(self.page_size),
-        }
         if self._lists_messages:
             try:
                 return await self.client.get_page(
                     "/discussions", {**params, "includeMessages": "All"}
                 )
-            except CallRefused as refused:
+            except seam.CallRefused as refused:
                 if refused.status != 400:
                     raise
                 log.warning(
@@ -346,38 +342,32 @@ class DiscussionInbox(ThreadsInbox):
         a burst of messages never holds a poll past its deadline and each poll marks
         more. The first other failure stops the marks and is raised."""
         todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
-        gate = asyncio.Semaphore(MARKS_AT_ONCE)
 
         async def refused(message_id: str) -> bool:
-            async with gate:
-                try:
-                    path = f"/messages/{segment(message_id)}"
-                    await self.client.send_json("PATCH", path, READ, idempotent=True)
-                except (CallRefused, ValueError):  # e.g. a message Octopia lost
-                    return True
-                self._remember(message_id)
-                return False
+            try:
+                path = f"/messages/{segment(message_id)}"
+                await self.client.send_json("PATCH", path, READ, idempotent=True)
+            except (seam.CallRefused, ValueError):  # e.g. a message Octopia lost
+                return True
+            self._remember(message_id)
+            return False
 
         try:
             async with asyncio.timeout(self.mark_budget):
-                try:
-                    async with asyncio.TaskGroup() as marks:
-                        done = [marks.create_task(refused(i)) for i in todo]
-                except ExceptionGroup as failed:
-                    raise failed.exceptions[0] from None
+                done = await at_once(MARKS_AT_ONCE, todo, refused)
         except TimeoutError:
             left = sum(1 for i in todo if i not in self._marked)
             raise self.client.errors.unavailable(
                 "PATCH messages", f"{left} messages left to mark read after {self.mark_budget:g} s"
             ) from None
-        return sum(d.result() for d in done)
+        return sum(done)
 
     def _remember(self, message_id: str) -> None:
         self._marked[message_id] = None
         if len(self._marked) > MARKED_KEPT:
             del self._marked[next(iter(self._marked))]
 
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         """Octopia serves a message's files with the shop's token: only at its own API's
         ``/attachments/`` address, the one the listing gave, is it sent."""
         if not _an_attachment(file.url, self.attachments_url()):
@@ -403,7 +393,7 @@ class DiscussionInbox(ThreadsInbox):
             try:
                 answer = await self.client.get_json("/typologies")
                 typologies = msgspec.convert(answer, list[Typology])
-            except (ConnectorError, msgspec.ValidationError) as exc:
+            except (seam.ConnectorError, msgspec.ValidationError) as exc:
                 log.warning("Octopia's typologies unread: codes shown", extra={"reason": str(exc)})
                 return {}
             self._labels = {
@@ -417,7 +407,7 @@ class DiscussionInbox(ThreadsInbox):
     def attachments_url(self) -> str:
         return f"{self.client.api_url.rstrip('/')}/attachments/"
 
-    def _start(self, since: datetime) -> Listing:
+    def _start(self, since: datetime) -> Span:
         until = as_utc(self.now())
         oldest = until - SEARCH_SPAN
         if as_utc(since) < oldest:
@@ -425,12 +415,12 @@ class DiscussionInbox(ThreadsInbox):
                 "Octopia searches 6 months at most: the listing starts later",
                 extra={"since": iso(since), "from": iso(oldest)},
             )
-        return Listing(until, max(as_utc(since), oldest))
+        return Span(max(as_utc(since), oldest), until)
 
     async def _whole(self, discussion: Discussion) -> Discussion:
         return await self.discussion(discussion.id)
 
-    def listed(self, discussion: Discussion, labels: dict[str, str]) -> list[InboxMessage]:
+    def listed(self, discussion: Discussion, labels: dict[str, str]) -> list[seam.InboxMessage]:
         """The discussion's messages, oldest first."""
         messages = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
         return [inbox_message(discussion, m, labels, self.attachments_url()) for m in messages]
@@ -445,3 +435,123 @@ def _an_attachment(url: str, attachments: str) -> bool:
     except httpx.InvalidURL:
         return False
     return str(resolved).startswith(attachments) and ".." not in resolved.path.split("/")
+
+
+# --- replies (docs/CDISCOUNT.md, "Replies") -----------------------------------------------
+# A reply (``POST /messages``) goes to the recipients Octopia offers for the discussion's
+# next message, read from the discussion just before it is sent: the buyer (``Customer``),
+# and Octopia's customer care (``GrcOperator``) once it has written in the discussion or
+# the discussion is a claim. Files go base64 in the request, within Octopia's rules.
+
+# Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
+USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
+    "BUYER": ("Customer",),
+    "MARKETPLACE_SUPPORT": ("GrcOperator",),
+    "ALL": ("Customer", "GrcOperator"),
+}
+# A reply's files (official): at most 3, 4 MB in all, of Octopia's formats, here by the
+# media type a reply's file is given with (the connector's ``Limits.attachment_formats``).
+MAX_ATTACHMENTS = 3
+MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB", read as MiB as the double does
+FILE_FORMATS: dict[str, str] = {
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "image/jpeg": "jpg",
+    "image/tiff": "tif",
+    "application/pdf": "pdf",
+    "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+}
+# Extensions Octopia names as formats of their own (jpeg beside jpg).
+EXTENSIONS = frozenset({*FILE_FORMATS.values(), "jpeg"})
+
+
+def file_format(file: seam.ReplyFile) -> str | None:
+    """Octopia's ``fileFormat`` of a file: its name's extension when Octopia names it,
+    else its media type's; None when Octopia takes neither."""
+    suffix = PurePath(file.name).suffix.lower().lstrip(".")
+    if suffix in EXTENSIONS:
+        return suffix
+    return FILE_FORMATS.get(file.content_type.strip().lower())
+
+
+def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
+    """Why Octopia would refuse these files, if it would."""
+    if len(files) > MAX_ATTACHMENTS:
+        return f"Cdiscount takes at most {MAX_ATTACHMENTS} attachments a reply"
+    total = sum(len(f.data) for f in files)
+    if total > MAX_ATTACHMENT_BYTES:
+        return f"Cdiscount takes at most 4 MB of attachments a reply ({total} bytes given)"
+    for file in files:
+        if file_format(file) is None:
+            formats = ", ".join(sorted(EXTENSIONS))
+            return f"{file.name}: Cdiscount takes only {formats} files"
+    return None
+
+
+def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
+    """The discussion's eligible recipients a reply to ``recipient`` goes to, or why none."""
+    wanted = USER_TYPES.get(recipient, ())
+    eligible = discussion.eligible_receivers or []
+    chosen = [u for u in eligible if u.user_type in wanted]
+    if not chosen or (recipient == "ALL" and len(chosen) < len(wanted)):
+        offered = ", ".join(u.user_type for u in eligible) or "none"
+        return (
+            f"Cdiscount does not offer {recipient} as a recipient on discussion "
+            f"{discussion.id} (eligible: {offered})"
+        )
+    return chosen
+
+
+def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "body": reply.body,
+        "discussionId": discussion.id,
+        "receivers": [
+            {"userType": u.user_type, **({"userId": str(u.user_id)} if u.user_id else {})}
+            for u in to
+        ],
+    }
+    if discussion.sales_channel:
+        body["salesChannel"] = discussion.sales_channel
+    if reply.attachments:
+        body["attachments"] = [
+            {
+                "content": base64.b64encode(f.data).decode(),
+                "name": f.name,
+                "fileFormat": file_format(f),
+            }
+            for f in reply.attachments
+        ]
+    return body
+
+
+class DiscussionReplies(KitDiscussionReplies):
+    """The seller's replies on a shop's discussions, through its OctopiaClient."""
+
+    label = "Cdiscount"
+
+    def __init__(self, client: OctopiaClient, inbox: DiscussionInbox) -> None:
+        self.client = client
+        self.inbox = inbox
+
+    def unsendable(self, reply: seam.Reply) -> str | None:
+        return unsendable_files(reply.attachments)
+
+    async def send(self, reply: seam.Reply) -> str | None:
+        discussion = await self.inbox.discussion(reply.thread.id)
+        if not discussion.is_open:
+            return f"discussion {discussion.id} is closed at Cdiscount"
+        to = receivers(discussion, reply.recipient)
+        if isinstance(to, str):
+            return to
+        await self.client.send_json("POST", "/messages", request(discussion, reply, to))
+        return None
+
+    async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
+        """The discussion's messages, read from Octopia (``SENT_SKEW``: its dates are whole
+        seconds, its clock is not ours)."""
+        discussion = await self.inbox.discussion(discussion_id)
+        return self.inbox.listed(discussion, await self.inbox.labels())

@@ -2,6 +2,7 @@
 its refusals, its credential fields, its listings and their paging) and the shared
 requester and order source that run it from that declaration."""
 
+from keybuzz_shared.connectors.kit.at_once import at_once
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth, KeptToken
 from keybuzz_shared.connectors.kit.connector import (
     AllowanceSession,
@@ -11,6 +12,13 @@ from keybuzz_shared.connectors.kit.connector import (
     OpenSession,
     ShopConnector,
     settings_view,
+)
+from keybuzz_shared.connectors.kit.credential_check import (
+    ClientOf,
+    Probe,
+    ProbeCheck,
+    own_account,
+    shop_options,
 )
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
@@ -38,6 +46,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Token,
 )
 from keybuzz_shared.connectors.kit.login import LoginToken
+from keybuzz_shared.connectors.kit.options import RequesterOptions
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
     ById,
@@ -58,6 +67,12 @@ from keybuzz_shared.connectors.kit.requester import (
 )
 
 __all__ = [
+    "at_once",
+    "ClientOf",
+    "shop_options",
+    "own_account",
+    "Probe",
+    "ProbeCheck",
     "ById",
     "Count",
     "Pages",
@@ -104,6 +119,7 @@ __all__ = [
     "Part",
     "Refusals",
     "Requester",
+    "RequesterOptions",
     "key_field",
     "require_fields",
     "shop_number_field",

@@ -1,0 +1,117 @@
+"""What a connector declares for its credential check and its bursts of calls rather than
+writes: a probe run on the connector's own settings view with a check's short deadline,
+the accounts an answer names held to the one the seller typed, and calls made a few at a
+time, in order, the first failure raised."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_shared.connectors.kit import (
+    CallErrors,
+    ProbeCheck,
+    at_once,
+    own_account,
+    shop_number_field,
+    shop_options,
+)
+from keybuzz_shared.connectors.seam import CredentialsRefused, ShopApiSettings
+from keybuzz_shared.file_links import NO_FILES, FileLinks
+from keybuzz_shared.json_calls import CallOptions
+
+FIELDS = (shop_number_field("shop_id", "Shop ID"),)
+ERRORS = CallErrors.labelled("Kit", credentials="token")
+
+
+class KitApi(ShopApiSettings, frozen=True, kw_only=True):
+    auth_url: str
+
+
+def settings_of(view: type[ShopApiSettings] = KitApi, deadline: float = 60.0) -> ShopApiSettings:
+    extra: dict[str, Any] = {"auth_url": "https://auth.example/"} if view is KitApi else {}
+    return view(
+        api_url="https://api.example/",
+        timeout_seconds=5.0,
+        call_deadline_seconds=deadline,
+        poll_interval_seconds=60,
+        mark_as_read=True,
+        first_poll_days=7,
+        max_attachment_bytes=1,
+        attachment_origins=(),
+        **extra,
+    )
+
+
+async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_short_deadline() -> (
+    None
+):
+    opened: list[tuple[KitApi, FileLinks, CallOptions]] = []
+
+    def client_of(
+        credentials: Mapping[str, str],
+        http: httpx.AsyncClient,
+        api: KitApi,
+        files: FileLinks,
+        options: CallOptions,
+    ) -> str:
+        opened.append((api, files, options))
+        return f"client of {credentials['shop_id']}"
+
+    async def probe(client: str, credentials: Mapping[str, str]) -> str:
+        assert client == "client of 7"
+        return f"kit:{credentials['shop_id']}"
+
+    check = ProbeCheck(KitApi, "Kit", client_of, probe)
+    async with httpx.AsyncClient() as http:
+        assert await check.verify({"shop_id": "7"}, http=http, settings=settings_of()) == "kit:7"
+        [(view, files, options)] = opened
+        assert view.auth_url == "https://auth.example/" and files is NO_FILES
+        assert options["call_deadline"] == 15.0 and options["attempts"] == 2  # check_options
+        with pytest.raises(TypeError, match="a Kit session needs the shop API view KitApi"):
+            await check.verify({"shop_id": "7"}, http=http, settings=settings_of(ShopApiSettings))
+    assert len(opened) == 1  # another view opens no client
+    assert shop_options(settings_of(deadline=9.0)) == {"call_deadline": 9.0}  # a session's own
+
+
+def test_an_answer_naming_only_the_typed_shop_gives_its_canonical_account() -> None:
+    assert own_account(FIELDS, "043115", [43115, "43115"], ERRORS) == "43115"
+    assert own_account(FIELDS, "043115", [], ERRORS) == "43115"  # no shop named: the typed one
+
+
+def test_an_answer_naming_another_shop_refuses_the_credentials() -> None:
+    with pytest.raises(CredentialsRefused, match="the token is not seller 43115's"):
+        own_account(
+            FIELDS, "43115", [43115, 7], ERRORS, refusal="the token is not seller {account}'s"
+        )
+
+
+async def test_calls_run_a_few_at_a_time_in_order_and_the_first_failure_is_raised() -> None:
+    running, most = 0, 0
+
+    async def call(n: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01 * (5 - n % 5))
+        running -= 1
+        return n * 10
+
+    assert await at_once(3, range(10), call) == [n * 10 for n in range(10)]
+    assert most == 3
+
+    finished: list[int] = []
+
+    async def failing(n: int) -> int:
+        if n == 1:
+            raise ValueError("refused")
+        await asyncio.sleep(0.05)
+        finished.append(n)
+        return n
+
+    with pytest.raises(ValueError, match="refused"):
+        await at_once(2, range(6), failing)
+    assert finished == []  # the calls left were cancelled
