@@ -18,11 +18,10 @@ import httpx
 import msgspec
 from keybuzz_shared.connectors.kit import OrderIdPattern, key_field, require_fields
 from keybuzz_shared.connectors.seam import (
-    Attachment,
     ConnectorDefaults,
     CredentialField,
+    InboxMessage,
     Limits,
-    MarketplaceMessage,
     OrderLine,
     OrderSummary,
     Page,
@@ -235,9 +234,7 @@ class FnacSession(FnacInbox):
     async def verify(self) -> None:
         await self.client.authenticate()
 
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
+    async def messages(self, *, since: datetime, cursor: str | None = None) -> Page[InboxMessage]:
         window = _window(since, cursor)
         page = await self.client.messages_query(
             MessagesQuery(
@@ -279,10 +276,10 @@ class FnacSession(FnacInbox):
             return ReplyOutcome(status="FAILED", reason=f"Fnac refused the reply: {codes}")
         return ReplyOutcome(status="SENT")
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
         if thread.kind not in THREAD_KINDS:
             return []  # a thread Fnac does not have holds nothing
-        found: list[MarketplaceMessage] = []
+        found: list[InboxMessage] = []
         page = 1
         while True:
             listed = await self.client.messages_query(
@@ -374,19 +371,12 @@ class FnacSession(FnacInbox):
             )
 
 
-def _message(message: Message) -> MarketplaceMessage:
-    return MarketplaceMessage(
-        external_id=message.message_id,
+def _message(message: Message) -> InboxMessage:
+    """The message as its inbox lists it, in the thread its referer names."""
+    return msgspec.structs.replace(
+        shop_inbox.inbox_message(message),
         thread=ThreadKey(
             kind="OFFER" if message.referer_type == "OFFER" else "ORDER", id=message.referer
-        ),
-        sender_type=SENDERS.get(message.from_type, "SYSTEM"),
-        sender_name=message.from_name,
-        subject=message.subject,
-        body=message.description,
-        sent_at=message.created_at,
-        attachments=tuple(
-            Attachment(name=f.name, url=f.url, content_type=f.filetype) for f in message.files
         ),
     )
 

@@ -24,7 +24,6 @@ from keybuzz_shared.connectors.seam import (
     InboxIncident,
     InboxMessage,
     Limits,
-    MarketplaceMessage,
     Recipient,
     Reply,
     ReplyOutcome,
@@ -295,7 +294,7 @@ class MarketplaceReplies(Protocol):
 
     async def sent_messages(
         self, tenant_id: str, thread: ThreadKey, since: datetime
-    ) -> list[MarketplaceMessage]:
+    ) -> list[InboxMessage]:
         """The seller's messages on ``thread`` created from ``since`` on."""
         ...
 
