@@ -78,7 +78,7 @@ _PASSED_SETTINGS = {"POLL_CONCURRENCY", "DATABASE_POOL_SIZE"}
 # The baseline reads with aioimaplib, 50 mails a command, as the poller did before it had its
 # own client (aioimaplib overflows its recursion on a large response read at once).
 FETCH_CHUNK = 50
-STATEMENT_ROWS = 14  # the costliest statements shown with BENCH_STATEMENTS=1
+STATEMENT_ROWS = 18  # the costliest statements shown with BENCH_STATEMENTS=1
 STATEMENT_CHARS = 110
 
 

@@ -59,7 +59,13 @@ STATEMENTS = os.environ.get("BENCH_STATEMENTS", "") == "1"
 def _postgres_spec(root: Path) -> infra.ServerSpec:
     spec = infra.postgres_spec(root / "pg" / "data", infra.free_port())
     if STATEMENTS:
-        spec.command += ["-c", "shared_preload_libraries=pg_stat_statements"]
+        spec.command += [
+            "-c",
+            "shared_preload_libraries=pg_stat_statements",
+            # Nested statements too: the foreign keys' checks a row, a function's queries.
+            "-c",
+            "pg_stat_statements.track=all",
+        ]
     return spec
 
 
