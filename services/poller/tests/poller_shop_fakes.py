@@ -547,6 +547,7 @@ class InMemoryShopReplies:
             subject="order_information",
             body=body,
             created_at=self.clock(),
+            unread=True,
         )
         self.messages.setdefault(tenant_id, []).append(message)
         return message.message_id
@@ -586,6 +587,7 @@ class InMemoryShopReplies:
                 subject=reply.subject or "order_information",
                 body=carried_text(reply.body),  # what the client sends
                 created_at=self.clock(),
+                unread=False,
             )
         )
         if self.lose_next_answer:

@@ -66,7 +66,7 @@ class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     body: str
     created_at: datetime  # aware: when the marketplace says it was written
-    unread: bool = False
+    unread: bool
     files: tuple[InboxFile, ...] = ()
     # The thread's state as of this listing (its sales channel, topic …), shown beside its
     # ticket: the latest listing wins.
