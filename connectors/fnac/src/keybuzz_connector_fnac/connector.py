@@ -374,7 +374,7 @@ class FnacSession(FnacInbox):
 def _message(message: Message) -> InboxMessage:
     """The message as its inbox lists it, in the thread its referer names."""
     return msgspec.structs.replace(
-        shop_inbox.inbox_message(message),
+        shop_inbox._message(message),
         thread=ThreadKey(
             kind="OFFER" if message.referer_type == "OFFER" else "ORDER", id=message.referer
         ),

@@ -97,7 +97,7 @@ class FnacInbox:
         )
         found = await self.client.messages_query(query)
         return Page(
-            items=tuple(inbox_message(m) for m in found.messages),
+            items=tuple(_message(m) for m in found.messages),
             next_cursor=_next_cursor(listing, found.paging),
             unreadable=tuple(found.unreadable),
         )
@@ -162,7 +162,7 @@ def _thread(message: Message) -> ThreadKey:
     return ThreadKey(kind=kind, id=message.referer if known else "")
 
 
-def inbox_message(message: Message) -> InboxMessage:
+def _message(message: Message) -> InboxMessage:
     return InboxMessage(
         message_id=message.message_id,
         thread=_thread(message),
