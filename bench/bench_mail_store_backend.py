@@ -33,7 +33,7 @@ from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
 from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketMessageRow, TicketRow
 from keybuzz_shared import outbox
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations
-from keybuzz_shared.uow import UnitOfWork
+from keybuzz_shared.uow import StoreUnit, UnitOfWork
 
 from bench.bench_mail_store import _batches, _relay_all
 from bench.harness import BenchContext, Figure
@@ -115,7 +115,9 @@ async def _store(
             transaction = conn.transaction()
             await transaction.start()
             tickets = _Measured(conn, backend)
-            await store_mails(tickets, unit, tenant_id, mails, StoreCounts(), datetime.now(UTC))
+            writes = StoreUnit(tickets, unit.events)
+            await store_mails(tickets, writes, tenant_id, mails, StoreCounts(), datetime.now(UTC))
+            await writes.settle()
             await backend.timed("outbox rows", outbox.enqueue_many(conn, "poller", unit.events))
             await backend.timed("commit", transaction.commit())
     return backend.spent

@@ -49,6 +49,7 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_shared.events import encode_event, event_headers
 
 from bench.harness import (
+    STATEMENTS,
     BenchContext,
     Figure,
     cpu_figures,
@@ -77,6 +78,8 @@ _PASSED_SETTINGS = {"POLL_CONCURRENCY", "DATABASE_POOL_SIZE"}
 # The baseline reads with aioimaplib, 50 mails a command, as the poller did before it had its
 # own client (aioimaplib overflows its recursion on a large response read at once).
 FETCH_CHUNK = 50
+STATEMENT_ROWS = 18  # the costliest statements shown with BENCH_STATEMENTS=1
+STATEMENT_CHARS = 110
 
 
 def _postgres_by_role() -> dict[int, tuple[str, float]]:
@@ -293,11 +296,16 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
     finally:
         await setup.stop()
     poller = await _poller(ctx, database, mail, poll=True)
+    statements: list[Figure] = []
     try:
+        if STATEMENTS:
+            await _statements_reset(poller)
         cpu_before, postgres_before = cpu_seconds_by_program(), _postgres_by_role()
         seconds = await _poll_everything(poller, total)
         cpu = cpu_spent(cpu_before, cpu_seconds_by_program())
         postgres = cpu_spent_by_process(postgres_before, _postgres_by_role())
+        if STATEMENTS:
+            statements = await _statements(poller, total)
     finally:
         await poller.stop()
     steady = [await _steady_state(ctx, database, mail, interval) for interval in STEADY_INTERVALS]
@@ -341,8 +349,47 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
             "included), PostgreSQL, Dovecot, NATS and any other child of the bench",
         },
         *cpu_figures("poller", postgres, total),
+        *statements,
         *steady,
     ]
+
+
+async def _statements_reset(service: RunningService) -> None:
+    pool = service.runtime.pool
+    await pool.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    await pool.execute("SELECT pg_stat_statements_reset()")
+
+
+async def _statements(service: RunningService, total: int) -> list[Figure]:
+    """The statements of the throughput phase (``BENCH_STATEMENTS=1``), costliest first:
+    each one's calls and execution time a mail. Its own queries and the bench's are left
+    out (they name ``pg_stat`` or ``count(*)``)."""
+    rows = await service.runtime.pool.fetch(
+        """
+        SELECT calls, total_exec_time, rows, query FROM pg_stat_statements
+        WHERE query NOT ILIKE '%pg_stat%' AND query NOT ILIKE '%count(*)%'
+        ORDER BY total_exec_time DESC
+        """
+    )
+    figures: list[Figure] = [
+        {
+            "name": "statements: every one, execution time a mail",
+            "value": sum(r["total_exec_time"] for r in rows) * 1e3 / total,
+            "unit": "µs",
+            "note": f"{sum(r['calls'] for r in rows) / total:.3f} statements a mail",
+        }
+    ]
+    for r in rows[:STATEMENT_ROWS]:
+        query = " ".join(r["query"].split())
+        figures.append(
+            {
+                "name": f"statement: {query[:STATEMENT_CHARS]}",
+                "value": r["total_exec_time"] * 1e3 / total,
+                "unit": "µs a mail",
+                "note": f"{r['calls'] / total:.3f} calls a mail, {r['rows'] / total:.2f} rows",
+            }
+        )
+    return figures
 
 
 async def _steady_state(

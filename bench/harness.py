@@ -40,9 +40,7 @@ Figure = dict[str, Any]  # name, value, unit, and optionally baseline, note
 def start_stack(root: Path) -> tuple[BenchContext, list[infra.RunningServer]]:
     servers = [
         infra.RunningServer(infra.nats_spec(root / "nats", infra.free_port()), root / "nats.log"),
-        infra.RunningServer(
-            infra.postgres_spec(root / "pg" / "data", infra.free_port()), root / "pg.log"
-        ),
+        infra.RunningServer(_postgres_spec(root), root / "pg.log"),
         infra.RunningServer(infra.openbao_spec(infra.free_port()), root / "bao.log"),
     ]
     for server in servers:
@@ -51,6 +49,24 @@ def start_stack(root: Path) -> tuple[BenchContext, list[infra.RunningServer]]:
     infra.provision_streams(nats_server.spec.url)  # the services only wait for their streams
     bootstrap.seed_vault(vault.spec.url, infra.DEV_VAULT_ROOT_TOKEN)
     return BenchContext(nats_server.spec.url, pg.spec.url, vault.spec.url, root), servers
+
+
+# BENCH_STATEMENTS=1: PostgreSQL counts each statement (``pg_stat_statements``), for a
+# bench that breaks its figures down by statement; off by default, as it costs a little.
+STATEMENTS = os.environ.get("BENCH_STATEMENTS", "") == "1"
+
+
+def _postgres_spec(root: Path) -> infra.ServerSpec:
+    spec = infra.postgres_spec(root / "pg" / "data", infra.free_port())
+    if STATEMENTS:
+        spec.command += [
+            "-c",
+            "shared_preload_libraries=pg_stat_statements",
+            # Nested statements too: the foreign keys' checks a row, a function's queries.
+            "-c",
+            "pg_stat_statements.track=all",
+        ]
+    return spec
 
 
 async def timed(action: Callable[[], Awaitable[Any]]) -> float:

@@ -102,7 +102,7 @@ async def test_a_reply_not_sent_or_in_doubt_raises_for_the_caller_to_retry_or_re
 
 async def test_the_read_back_gives_the_sellers_messages_from_the_reply_on() -> None:
     found = await Scripted().sent_messages(DISCUSSION, NOW)
-    assert [m.external_id for m in found] == ["ours"]
+    assert [m.message_id for m in found] == ["ours"]
     assert await Scripted().sent_messages(ThreadKey("ORDER", "order-1"), NOW) == []
 
 

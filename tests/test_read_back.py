@@ -122,4 +122,4 @@ def test_a_reply_channels_read_back_lists_from_a_little_before_the_queueing() ->
         ],
         queued,
     )
-    assert [m.external_id for m in found] == ["behind"]
+    assert [m.message_id for m in found] == ["behind"]

@@ -332,7 +332,7 @@ async def test_replies_reach_the_buyer_and_customer_care_with_their_files(
     ]
     assert mine[0]["attachments"] == [{"name": "facture.pdf", "fileFormat": "pdf", "size": 10}]
     read_back = await replies.sent_messages(ThreadKey("DISCUSSION", new["discussionId"]), since)
-    assert [m.external_id for m in read_back] == [s["messageId"] for s in mine]
+    assert [m.message_id for m in read_back] == [s["messageId"] for s in mine]
     assert {m.body for m in read_back} == {ANSWER} and {m.sender_type for m in read_back} == {
         "SELLER"
     }

@@ -20,12 +20,12 @@ from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit import Pages, Renumbered
 from keybuzz_shared.connectors.kit.listing import Ask
 from keybuzz_shared.connectors.seam import (
-    Attachment,
     Connector,
     CredentialsRefused,
     MarketplaceSession,
     OutcomeUnknown,
     Reply,
+    ReplyFile,
     ReplyOutcome,
     ThreadKey,
     shop_api_of,
@@ -112,16 +112,16 @@ async def test_messages_are_listed_page_by_page_oldest_first(
         pages.append(page)
     messages = [m for p in pages for m in p.items]
     assert len(pages) >= 2 and all(len(p.items) <= 3 for p in pages)
-    assert len({m.external_id for m in messages}) == len(messages)
-    assert [m.sent_at for m in messages] == sorted(m.sent_at for m in messages)
+    assert len({m.message_id for m in messages}) == len(messages)
+    assert [m.created_at for m in messages] == sorted(m.created_at for m in messages)
     assert page.complete_until is not None
     assert abs(page.complete_until - datetime.now(UTC)) < timedelta(minutes=1)
     first = await session.messages(since=LONG_AGO)  # 100 a page
-    assert [m.external_id for m in first.items] == [m.external_id for m in messages[:100]]
+    assert [m.message_id for m in first.items] == [m.message_id for m in messages[:100]]
     assert (first.next_cursor is None) == (len(messages) <= 100)
     assert {m.thread.kind for m in messages} <= {"ORDER", "OFFER"}
     buyer = next(m for m in messages if m.sender_type == "BUYER" and m.thread.kind == "ORDER")
-    assert buyer.thread.id and buyer.body and buyer.sent_at.tzinfo is not None
+    assert buyer.thread.id and buyer.body and buyer.created_at.tzinfo is not None
     assert {m.sender_type for m in messages} <= {"BUYER", "MARKETPLACE_SUPPORT", "SELLER", "SYSTEM"}
 
 
@@ -130,10 +130,10 @@ async def test_since_leaves_out_older_messages(
 ) -> None:
     session = session_for(sandbox_url, http, shop(sandbox_url, "FNAC", "Démo"))
     everything = (await session.messages(since=LONG_AGO)).items
-    middle = everything[len(everything) // 2].sent_at
+    middle = everything[len(everything) // 2].created_at
     recent = (await session.messages(since=middle + fnac_connector.LISTING_OVERLAP)).items
     assert recent and len(recent) < len(everything)
-    assert all(m.sent_at >= middle for m in recent)
+    assert all(m.created_at >= middle for m in recent)
 
 
 async def test_a_reply_is_sent_and_a_refused_one_failed(
@@ -145,7 +145,7 @@ async def test_a_reply_is_sent_and_a_refused_one_failed(
     buyer = next(m for m in messages if m.sender_type == "BUYER" and m.thread.kind == "ORDER")
     text = "Bonjour, votre commande est partie ce matin."
     outcome = await session.reply(
-        Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body=text)
+        Reply(thread=buyer.thread, in_reply_to=buyer.message_id, body=text)
     )
     assert (outcome.status, outcome.reason) == ("SENT", None)
     async with httpx.AsyncClient(base_url=sandbox_url) as admin:
@@ -157,13 +157,13 @@ async def test_a_reply_is_sent_and_a_refused_one_failed(
     )
     assert unknown.status == "FAILED" and "ERR_201" in (unknown.reason or "")
     for too_much in (
-        Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body="x" * 2001),
-        Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body="  "),
+        Reply(thread=buyer.thread, in_reply_to=buyer.message_id, body="x" * 2001),
+        Reply(thread=buyer.thread, in_reply_to=buyer.message_id, body="  "),
         Reply(
             thread=buyer.thread,
-            in_reply_to=buyer.external_id,
+            in_reply_to=buyer.message_id,
             body="voir pièce jointe",
-            attachments=(Attachment(name="a.pdf", url="https://example.test/a.pdf"),),
+            attachments=(ReplyFile(name="a.pdf", content_type="application/pdf", data=b"%PDF"),),
         ),
     ):
         refused = await session.reply(too_much)
@@ -184,9 +184,7 @@ async def test_a_reply_whose_answer_was_lost_is_found_on_its_thread(
         faults = {"operations": ["messages_update"], "malformedNext": 1}
         assert (await admin.put("/_sandbox/fnac/faults", json=faults)).status_code == 200
         with pytest.raises(OutcomeUnknown):
-            await session.reply(
-                Reply(thread=buyer.thread, in_reply_to=buyer.external_id, body=text)
-            )
+            await session.reply(Reply(thread=buyer.thread, in_reply_to=buyer.message_id, body=text))
         sent = (await admin.get(f"/_sandbox/fnac/shops/{entry['shop_id']}/sent")).json()["sent"]
     assert [s["description"] for s in sent].count(text) == 1  # never sent again
     found = await session.sent_messages(buyer.thread, since=before)

@@ -18,7 +18,7 @@ from keybuzz_poller.replies.ports import MarketplaceReplies
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.connectors.seam import (
-    MarketplaceMessage,
+    InboxMessage,
     OutcomeUnknown,
     Reply,
     ReplyOutcome,
@@ -124,7 +124,7 @@ class ListsItLate(DiesAfterSending):
 
     async def nothing_yet(
         self, tenant_id: str, thread: ThreadKey, since: datetime
-    ) -> list[MarketplaceMessage]:
+    ) -> list[InboxMessage]:
         return []
 
 

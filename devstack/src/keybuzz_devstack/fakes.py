@@ -35,9 +35,11 @@ class InMemoryUnitOfWork(Generic[R]):
         unit = StoreUnit(self.store)
         try:
             yield unit
+            await unit.settle()
         except BaseException:
             vars(self.store).clear()
             vars(self.store).update(saved)  # rolled back: as if the block never ran
             raise
         self.commits += 1
         self.published.extend(unit.events)
+        unit.committed()

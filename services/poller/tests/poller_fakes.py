@@ -449,7 +449,7 @@ class InMemoryUnits(Generic[W]):
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[StoreUnit[W]]:
         async with self.units() as unit:
-            yield StoreUnit(self.writes, unit.events)
+            yield StoreUnit(self.writes, unit.events, unit.pending)
 
 
 @dataclass

@@ -41,7 +41,6 @@ from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxIncident,
     InboxMessage,
-    MarketplaceMessage,
     MarketplaceUnavailable,
     OutcomeUnknown,
     Recipient,
@@ -528,7 +527,7 @@ class InMemoryShopReplies:
         self.limits = FNAC_LIMITS
         self.clock = clock
         self.keys: set[str] = set()  # tenants whose shop key is stored and accepted
-        self.messages: dict[str, list[MarketplaceMessage]] = {}
+        self.messages: dict[str, list[InboxMessage]] = {}
         self.open_incidents: set[tuple[str, str]] = set()  # (tenant, order id)
         self.down = False
         self.lose_next_answer = False
@@ -540,17 +539,18 @@ class InMemoryShopReplies:
 
     def buyer_writes(self, tenant_id: str, order_id: str, body: str = "Où est mon colis ?") -> str:
         self.keys.add(tenant_id)
-        message = MarketplaceMessage(
-            external_id=str(uuid.uuid4()),
+        message = InboxMessage(
+            message_id=str(uuid.uuid4()),
             thread=ThreadKey(kind="ORDER", id=order_id),
             sender_type="BUYER",
             sender_name="Jane D.",
             subject="order_information",
             body=body,
-            sent_at=self.clock(),
+            created_at=self.clock(),
+            unread=True,
         )
         self.messages.setdefault(tenant_id, []).append(message)
-        return message.external_id
+        return message.message_id
 
     def reply_text(self, text: str) -> str:
         return carried_text(text)
@@ -558,7 +558,7 @@ class InMemoryShopReplies:
     def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
         return self.offered
 
-    def _shop(self, tenant_id: str) -> list[MarketplaceMessage]:
+    def _shop(self, tenant_id: str) -> list[InboxMessage]:
         if tenant_id not in self.keys:
             raise CredentialsRefused("Fnac refused the shop's credentials: ERR_001")
         if self.down:
@@ -567,7 +567,7 @@ class InMemoryShopReplies:
 
     async def reply(self, tenant_id: str, reply: Reply) -> ReplyOutcome:
         thread = self._shop(tenant_id)
-        if not any(m.external_id == reply.in_reply_to for m in thread):
+        if not any(m.message_id == reply.in_reply_to for m in thread):
             return ReplyOutcome(status="FAILED", reason="Fnac refused the reply: ERR_201")
         if reply.recipient == "MARKETPLACE_SUPPORT" and (
             (tenant_id, reply.thread.id) not in self.open_incidents
@@ -579,14 +579,15 @@ class InMemoryShopReplies:
         self.sends += 1
         self.sent_files += [(f.name, f.content_type, f.data) for f in reply.attachments]
         thread.append(
-            MarketplaceMessage(
-                external_id=str(uuid.uuid4()),
+            InboxMessage(
+                message_id=str(uuid.uuid4()),
                 thread=reply.thread,
                 sender_type="SELLER",
                 sender_name="Ma boutique",
                 subject=reply.subject or "order_information",
                 body=carried_text(reply.body),  # what the client sends
-                sent_at=self.clock(),
+                created_at=self.clock(),
+                unread=False,
             )
         )
         if self.lose_next_answer:
@@ -596,13 +597,13 @@ class InMemoryShopReplies:
 
     async def sent_messages(
         self, tenant_id: str, thread: ThreadKey, since: datetime
-    ) -> list[MarketplaceMessage]:
+    ) -> list[InboxMessage]:
         return [
             m
             for m in self._shop(tenant_id)
             if m.sender_type == "SELLER"
             and m.thread == thread
-            and m.sent_at >= since - LISTING_OVERLAP
+            and m.created_at >= since - LISTING_OVERLAP
         ]
 
     def sent_bodies(self, tenant_id: str) -> list[str]:

@@ -6,6 +6,10 @@
 
 Use cases on ports see a :class:`StoreUnit`: the service's store bound to that
 transaction, and the same ``emit`` (``store_unit_of_work`` makes one from a store class).
+What a unit's writes entail beyond their rows (a service's derived figures, its counters)
+hangs off the unit once (``StoreUnit.pending_of``): each part collects as the block runs,
+``settle`` writes what it collected in the transaction when the block ends, before the
+events, and ``committed`` runs once the transaction has committed (neither if it raises).
 
 The events go into ``event_outbox`` inside the same transaction as the rows
 (docs/CONTRACTS.md, "Events": state and event never drift apart); the relay publishes them
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 
@@ -26,6 +30,19 @@ from keybuzz_shared.events import Event
 from keybuzz_shared.outbox import enqueue_many
 
 R = TypeVar("R")
+P = TypeVar("P", bound="Pending")
+
+
+class Pending(Protocol):
+    """A part of a unit of work's writes that settles once, whatever the block wrote."""
+
+    async def settle(self) -> None:
+        """In the transaction, when the block ends (before the events are written)."""
+        ...
+
+    def committed(self) -> None:
+        """Once the transaction has committed."""
+        ...
 
 
 class UnitOfWork:
@@ -63,12 +80,33 @@ class StoreUnit(Generic[R]):
 
     store: R
     events: list[Event] = field(default_factory=list)
+    # Its parts by their type, in the order first asked (``pending_of``).
+    pending: dict[type[Any], Pending] = field(default_factory=dict)
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
 
     def emit_many(self, events: Iterable[Event]) -> None:
         self.events.extend(events)
+
+    def pending_of(self, kind: type[P], make: Callable[[], P]) -> P:
+        """The unit's one ``kind``, made by ``make`` when first asked: every writer of the
+        unit adds to the same one, which settles once."""
+        found = self.pending.get(kind)
+        if found is None:
+            found = self.pending[kind] = make()
+        if not isinstance(found, kind):
+            raise TypeError(f"{kind.__name__} pending as {type(found).__name__}")
+        return found
+
+    async def settle(self) -> None:
+        """Each part's ``settle``, in the order they were first asked (the block's end)."""
+        for part in list(self.pending.values()):
+            await part.settle()
+
+    def committed(self) -> None:
+        for part in self.pending.values():
+            part.committed()
 
 
 def store_unit_of_work(
@@ -82,5 +120,7 @@ def store_unit_of_work(
         async with open_unit() as uow:
             unit = StoreUnit(make_store(uow.conn), uow.events)
             yield unit
+            await unit.settle()
+        unit.committed()
 
     return open_store_unit

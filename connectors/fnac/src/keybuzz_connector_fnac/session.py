@@ -35,7 +35,6 @@ from keybuzz_shared.connectors.seam import (
     InboxIncident,
     InboxMessage,
     Limits,
-    MarketplaceMessage,
     OrderLine,
     OrderSummary,
     Page,
@@ -46,7 +45,6 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     ThreadKind,
     cursor_of,
-    marketplace_message,
     read_each,
     state_of,
 )
@@ -248,13 +246,13 @@ class FnacSession(KitSession):
 
     async def messages(
         self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
+    ) -> Page[InboxMessage]:
         listing = Listing(self._by_date, _window, self._messages_since())
         if cursor is None:
             state = listing.start(as_utc(since) - LISTING_OVERLAP, _now(), updated=True)
         else:
             state = listing.resume(cursor, updated=True)
-        return self._page(await listing.step(state, self._read(_message)), state.high)
+        return self._page(await listing.step(state, self._read(_inbox_message)), state.high)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -326,7 +324,7 @@ class FnacSession(KitSession):
             return ReplyOutcome(status="FAILED", reason=f"Fnac refused the reply: {codes}")
         return ReplyOutcome(status="SENT")
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
         if thread.kind not in THREAD_KINDS:
             return []  # a thread Fnac does not have holds nothing
         listing = Listing(
@@ -339,7 +337,7 @@ class FnacSession(KitSession):
             ),
         )
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
-        found = await listing.every(start, self._read(_message))
+        found = await listing.every(start, self._read(_inbox_message))
         return [m for m in found.items if m.thread == thread]
 
     def _unsendable(self, body: str, reply: Reply) -> str | None:
@@ -451,10 +449,6 @@ def _thread(message: Message) -> ThreadKey:
     kind: ThreadKind = "OFFER" if message.referer_type == "OFFER" else "ORDER"
     known = message.referer_type in ("ORDER", "OFFER")
     return ThreadKey(kind=kind, id=message.referer if known else "")
-
-
-def _message(message: Message) -> MarketplaceMessage:
-    return marketplace_message(_inbox_message(message))
 
 
 def _inbox_message(message: Message) -> InboxMessage:

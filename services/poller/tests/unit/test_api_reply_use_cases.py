@@ -121,7 +121,7 @@ async def queued(fake: FakeMail, ticket_id: str, text: str = "Parti ce matin.") 
 async def test_a_reply_goes_to_the_buyer_through_the_api_once_and_is_told_sent() -> None:
     fake, api, _, _ = fnac_side()
     ticket_id = fnac_ticket(fake, api)
-    [answered] = [m.external_id for m in api.messages[TENANT]]
+    [answered] = [m.message_id for m in api.messages[TENANT]]
     reply_id = await queued(fake, ticket_id, "  Parti ce matin.\r\n")
     request = msgspec.json.decode(fake.replies.mail.replies[reply_id].new.mail, type=ApiRequest)
     assert request.reply.in_reply_to == answered

@@ -1,5 +1,5 @@
 """One unit of work, one deadline recompute per ticket it touched: a batch's bounces and
-mails name their tickets in one ``TouchedTickets``, and so does a reply's outcome; the
+mails name their tickets on the unit of work's one ``Intake``, and so does a reply's outcome; the
 stores only store. A ticket both bounced and written to in the same batch is read once,
 after both, and gets the deadline both make."""
 

@@ -18,7 +18,7 @@ from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.replies.bounces import take_bounces
 from keybuzz_poller.replies.ports import ReplyWrites
 from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
-from keybuzz_poller.tickets.responses import deadlines_kept
+from keybuzz_poller.tickets.intake import intake_of
 
 BATCH = 200  # mails per unit of work; a poll goes on while the folder holds more
 
@@ -39,18 +39,17 @@ async def poll_tenant(ports: PollPorts, tenant_id: str) -> PollResult:
     async def handle(unit: StoreUnit[PollWrites], mails: list[RelayMail]) -> None:
         writes, received_at = unit.store, ports.clock()
         # The batch's bounces and mails touch tickets in one unit of work: one recompute.
-        async with deadlines_kept(writes.tickets) as touched:
-            mails = await take_bounces(
-                ReplyWrites(replies=writes.replies, tickets=writes.tickets),
-                unit,
-                tenant_id,
-                mails,
-                received_at=received_at,
-                service=ports.service,
-                keys=ports.bounce_keys,
-                touched=touched,
-            )
-            await store_mails(writes.tickets, unit, tenant_id, mails, counts, received_at, touched)
+        mails = await take_bounces(
+            ReplyWrites(replies=writes.replies, tickets=writes.tickets),
+            unit,
+            tenant_id,
+            mails,
+            received_at=received_at,
+            service=ports.service,
+            keys=ports.bounce_keys,
+            touched=intake_of(unit, writes.tickets),
+        )
+        await store_mails(writes.tickets, unit, tenant_id, mails, counts, received_at)
 
     while (await read_batch(ports.reading, tenant_id, handle, limit=BATCH)).more:
         pass

@@ -22,8 +22,8 @@ from keybuzz_poller.inbound.relays import default_marketplace
 from keybuzz_poller.reading.relay_mail import Bounce, RelayMail
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import ReplyWrites
+from keybuzz_poller.tickets.intake import Intake
 from keybuzz_poller.tickets.ports import ExternalMessageRow, Outbox
-from keybuzz_poller.tickets.responses import TouchedTickets
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,12 @@ async def take_bounces(
     received_at: datetime,
     service: str,
     keys: tuple[bytes, ...],
-    touched: TouchedTickets,
+    touched: Intake,
 ) -> list[RelayMail]:
     """Handle the bounces of ``mails`` in the unit of work of ``writes`` and ``outbox``; the
-    other mails, in order, for tickets. A bounced reply's ticket is named in ``touched``:
-    its deadline is the unit of work's, recomputed once with the batch's other tickets.
+    other mails, in order, for tickets. A bounced reply's ticket is touched on ``touched``,
+    the unit of work's ``Intake``: its deadline is recomputed once with the batch's other
+    tickets.
 
     ``service``: the bounces' label on ``keybuzz_replies_total``; ``keys``: the bounce
     signing secrets (``PollerSettings.bounce_signing_keys``).
@@ -49,7 +50,7 @@ async def take_bounces(
     bounces = [m for m in mails if m.bounce is not None]
     for mail in bounces:
         if bounced := await _take(writes, outbox, tenant_id, mail, received_at, service, keys):
-            touched.add([bounced])
+            touched.touch([bounced])
     return [m for m in mails if m.bounce is None] if bounces else mails
 
 

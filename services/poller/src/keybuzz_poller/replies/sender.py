@@ -43,7 +43,7 @@ from keybuzz_poller.replies.ports import (
     RepliesPorts,
 )
 from keybuzz_poller.shops.ports import ApiAttempt
-from keybuzz_poller.tickets.responses import deadlines_kept
+from keybuzz_poller.tickets.intake import intake_of
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +140,11 @@ async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> 
 
 
 async def _sent(ports: RepliesPorts, reply: ClaimedReply) -> None:
-    async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
+    async with ports.unit_of_work() as unit:
+        touched = intake_of(unit, unit.store.tickets)
         sent_at = await unit.store.replies.mark_sent(reply.ticket_message_id)
         if sent_at is not None:
-            touched.add([reply.ticket_id])
+            touched.touch([reply.ticket_id])
             unit.emit(
                 MessageSent(
                     tenant_id=reply.tenant_id,
@@ -164,12 +165,13 @@ async def _failed(
     ports: RepliesPorts, reply: ClaimedReply, reason: str, code: str | None, in_doubt: bool = False
 ) -> None:
     reason = reason[:1000]
-    async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
+    async with ports.unit_of_work() as unit:
+        touched = intake_of(unit, unit.store.tickets)
         replies = unit.store.replies
         changed = await replies.mark_failed(reply.ticket_message_id, reason, code, in_doubt)
         if changed:
             # Every delivery outcome recomputes: a FAILED reply leaves the deadline running.
-            touched.add([reply.ticket_id])
+            touched.touch([reply.ticket_id])
             unit.emit(
                 not_delivered(
                     reply.tenant_id,

@@ -62,4 +62,4 @@ async def _on_thread(api: MarketplaceReplies, attempt: ApiAttempt) -> bool:
     # As the marketplace carries it: what it lists back, whatever the queued text held.
     text = api.reply_text(reply.body)
     longest = api.limits.max_text_length
-    return any(is_own_reply(text, queued_at, m.body, m.sent_at, longest) for m in found)
+    return any(is_own_reply(text, queued_at, m.body, m.created_at, longest) for m in found)

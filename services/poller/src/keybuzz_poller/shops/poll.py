@@ -3,9 +3,9 @@
 Each page the marketplace returns is stored in one unit of work with the cursor moved past
 it, so the cursor only moves past what is stored, and a page read again (a crash before the
 commit, the cursor's overlap) adds nothing: a message is stored once per shop by its
-marketplace id. A page's tickets get their deadlines recomputed once each, when the page
-is stored (``deadlines_kept``), not at each message: a thread of thousands of messages costs what a short one
-does per message. Messages are marked read at the marketplace only after their commit; a
+marketplace id. A page's tickets get their deadlines recomputed once each, when the page's
+unit of work ends (its ``Intake``, ``tickets/intake.py``), not at each message: a thread of
+thousands of messages costs what a short one does per message. Messages are marked read at the marketplace only after their commit; a
 mark that fails stays pending and the next poll tries it again.
 
 What joins which ticket (``domain.py``): a buyer's or customer service's message opens or
@@ -68,9 +68,9 @@ from keybuzz_poller.shops.ports import (
     ShopUnit,
 )
 from keybuzz_poller.tickets import deadlines, topics
+from keybuzz_poller.tickets.intake import intake_of
 from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
-from keybuzz_poller.tickets.received import message_received, ticket_message
-from keybuzz_poller.tickets.responses import deadlines_kept
+from keybuzz_poller.tickets.received import ticket_message
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,10 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         poll.fetched += len(incidents)
         if not incidents:  # most polls: nothing to store, the cursor stays
             continue
-        async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
+        async with ports.unit_of_work() as unit:
+            touched = intake_of(unit, unit.store.tickets)
             for incident in incidents:
-                touched.add([await _take_incident(unit, shop, incident, now, poll)])
+                touched.touch([await _take_incident(unit, shop, incident, now, poll)])
             cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
     since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
     clocked = _marketplace_clock(shop)
@@ -114,22 +115,25 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
             if not clocks:
                 poll.thread_states += await ports.store.save_thread_states(shop, states)
                 continue
-            async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
+            async with ports.unit_of_work() as unit:
                 poll.thread_states += await unit.store.save_thread_states(shop, states)
-                touched.add(await _clocks_saved(unit, shop, clocks, poll))
+                intake_of(unit, unit.store.tickets).touch(
+                    await _clocks_saved(unit, shop, clocks, poll)
+                )
             continue
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
         confirmed = poll.replies_confirmed
-        async with ports.unit_of_work() as unit, deadlines_kept(unit.store.tickets) as touched:
+        async with ports.unit_of_work() as unit:
+            touched = intake_of(unit, unit.store.tickets)
             for message in fresh:
                 ticket_id = await _take_message(
                     unit, shop, message, files[message.message_id], ports.clock(), poll, ports
                 )
                 if ticket_id is not None:
-                    touched.add([ticket_id])
+                    touched.touch([ticket_id])
             poll.thread_states += await unit.store.save_thread_states(shop, states)
-            touched.add(await _clocks_saved(unit, shop, clocks, poll))
+            touched.touch(await _clocks_saved(unit, shop, clocks, poll))
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
         ports.replies_sent(poll.replies_confirmed - confirmed)
         if reading.mark_as_read and fresh:
@@ -273,7 +277,7 @@ async def _buyer_message(
 ) -> None:
     message = ticket_message(external, ticket_id)
     await unit.store.thread_message(message)
-    unit.emit(message_received(external, message, topics=read))
+    intake_of(unit, unit.store.tickets).received(external, message, read=read)
 
 
 async def _take_incident(

@@ -24,7 +24,6 @@ from keybuzz_shared.connectors.seam import (
     InboxIncident,
     InboxMessage,
     Limits,
-    MarketplaceMessage,
     Recipient,
     Reply,
     ReplyOutcome,
@@ -155,7 +154,7 @@ class ShopStore(Protocol):
 
     @property
     def tickets(self) -> DeadlineStore:
-        """The same transaction's tickets, for their deadlines (``deadlines_kept``)."""
+        """The same transaction's tickets, for their deadlines (the unit of work's ``Intake``)."""
         ...
 
     async def cursor(self, shop: Shop) -> ShopCursor: ...
@@ -183,7 +182,7 @@ class ShopStore(Protocol):
 
     async def thread_message(self, message: TicketMessageRow) -> None:
         """Adds the stored message to its ticket (counted). Its deadline is the caller's,
-        once per page (``deadlines_kept``)."""
+        once per page (the unit of work's ``Intake``)."""
         ...
 
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
@@ -195,7 +194,7 @@ class ShopStore(Protocol):
     async def save_thread_clocks(self, shop: Shop, clocks: Sequence[ThreadClock]) -> list[str]:
         """Gives each thread's ticket the marketplace's clock listed, writing only the
         tickets whose clock differs; their ids, whose deadlines the caller recomputes in the
-        same unit of work (``deadlines_kept``). A thread without a ticket is left alone."""
+        same unit of work (the unit of work's ``Intake``). A thread without a ticket is left alone."""
         ...
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
@@ -209,7 +208,7 @@ class ShopStore(Protocol):
     ) -> MatchedReply | None:
         """Records the marketplace's message as the reply's own; a reply still in doubt
         (QUEUED or FAILED) is SENT from then on (its ticket's deadline the caller's,
-        ``deadlines_kept``). None when the reply is not one of ``own_replies`` now
+        its ``Intake``). None when the reply is not one of ``own_replies`` now
         (matched already, FAILED for sure)."""
         ...
 
@@ -295,7 +294,7 @@ class MarketplaceReplies(Protocol):
 
     async def sent_messages(
         self, tenant_id: str, thread: ThreadKey, since: datetime
-    ) -> list[MarketplaceMessage]:
+    ) -> list[InboxMessage]:
         """The seller's messages on ``thread`` created from ``since`` on."""
         ...
 

@@ -11,8 +11,8 @@ from datetime import datetime
 import httpx
 from keybuzz_shared.connectors.seam import (
     Connector,
+    InboxMessage,
     Limits,
-    MarketplaceMessage,
     MarketplaceSession,
     Recipient,
     Reply,
@@ -55,7 +55,7 @@ class ShopReplies:
 
     async def sent_messages(
         self, tenant_id: str, thread: ThreadKey, since: datetime
-    ) -> list[MarketplaceMessage]:
+    ) -> list[InboxMessage]:
         return await (await self._session(tenant_id)).sent_messages(thread, since)
 
     async def _session(self, tenant_id: str) -> MarketplaceSession:

@@ -11,23 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from keybuzz_shared.ids import uuid7_strings
 from keybuzz_shared.text import storable, storable_json
+from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.inbound.relays import default_marketplace
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.tickets import deadlines, topics
+from keybuzz_poller.tickets.intake import intake_of
 from keybuzz_poller.tickets.ports import (
     DeadlineFact,
     ExternalMessageRow,
-    Outbox,
     TicketRow,
     TicketStore,
 )
-from keybuzz_poller.tickets.received import message_received, ticket_message
-from keybuzz_poller.tickets.responses import TouchedTickets, deadlines_kept, opening_deadline
+from keybuzz_poller.tickets.received import ticket_message
+from keybuzz_poller.tickets.responses import opening_deadline
 
 
 @dataclass
@@ -48,79 +50,73 @@ def _optional(text: str | None) -> str | None:
 
 async def store_mails(
     tickets: TicketStore,
-    outbox: Outbox,
+    unit: StoreUnit[Any],
     tenant_id: str,
     mails: list[RelayMail],
     counts: StoreCounts,
     received_at: datetime,
-    touched: TouchedTickets | None = None,
 ) -> None:
-    """A batch of the tenant's mails, stored at ``received_at``: three set-based writes, the
-    deadlines, and the events.
+    """A batch of the tenant's mails, stored at ``received_at`` in ``unit`` (``tickets`` on
+    its transaction): three set-based writes, and the events.
 
     A ticket the batch creates holds only the batch's messages, so its deadline is known
     before it is written and goes into its INSERT; only the tickets it re-opened are
-    recomputed from what is stored, once each when the writes end (``deadlines_kept``; an
-    enclosing unit of work's when ``touched`` is given)."""
-    async with deadlines_kept(tickets, touched) as touched:
-        externals = [
-            _external_row(row_id, tenant_id, mail, received_at)
-            for row_id, mail in zip(uuid7_strings(len(mails)), mails, strict=True)
-        ]
-        automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
-        counts.fetched += len(mails)
-        new_ids = await tickets.insert_external_messages(externals)
-        fresh = [e for e in externals if e.id in new_ids]
-        counts.duplicates += len(externals) - len(fresh)
-        ids = uuid7_strings(2 * len(fresh))  # each fresh mail's ticket message and event
-        messages_of = dict(zip((e.id for e in fresh), ids, strict=False))  # external → message
-        threads = _threads(fresh)
-        windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
-        # Each buyer's mail read once for its topics; an automatic one says nothing of them,
-        # nor does one the parser could not read (its body is the raw mail).
-        read = {
-            e.id: topics.of_message(e)
-            for e in fresh
-            if e.id not in automatic and e.parse_error is None
-        }
-        rows = [
-            topics.with_topics(
-                _ticket_row(
-                    ticket_id,
-                    marketplace,
-                    key,
-                    group,
-                    messages_of,
-                    automatic,
-                    windows.get(marketplace),
-                ),
-                topics.folded(read[e.id] for e in group if e.id in read),
-            )
-            for ticket_id, ((marketplace, key), group) in zip(
-                uuid7_strings(len(threads)), threads.items(), strict=True
-            )
-        ]
-        ticket_ids = await tickets.upsert_tickets(rows)
-        messages = [
-            ticket_message(
-                e,
-                ticket_ids[(e.marketplace, thread_key_of(e))],
-                message_id=messages_of[e.id],
-                awaits_reply=e.id not in automatic,
-            )
-            for e in fresh
-        ]
-        await tickets.insert_ticket_messages(messages)
-        created = {row.id for row in rows}  # a re-opened ticket answers with its own id
-        touched.add(m.ticket_id for m in messages if m.ticket_id not in created)
-        outbox.emit_many(
-            message_received(e, m, event_id, read.get(e.id))
-            for event_id, e, m in zip(ids[len(fresh) :], fresh, messages, strict=True)
+    touched on the unit's ``Intake``, recomputed once each when the unit's block ends."""
+    intake = intake_of(unit, tickets)
+    externals = [
+        _external_row(row_id, tenant_id, mail, received_at)
+        for row_id, mail in zip(uuid7_strings(len(mails)), mails, strict=True)
+    ]
+    automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
+    counts.fetched += len(mails)
+    new_ids = await tickets.insert_external_messages(externals)
+    fresh = [e for e in externals if e.id in new_ids]
+    counts.duplicates += len(externals) - len(fresh)
+    ids = uuid7_strings(2 * len(fresh))  # each fresh mail's ticket message and event
+    messages_of = dict(zip((e.id for e in fresh), ids, strict=False))  # external → message
+    threads = _threads(fresh)
+    windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
+    # Each buyer's mail read once for its topics; an automatic one says nothing of them,
+    # nor does one the parser could not read (its body is the raw mail).
+    read = {
+        e.id: topics.of_message(e) for e in fresh if e.id not in automatic and e.parse_error is None
+    }
+    rows = [
+        topics.with_topics(
+            _ticket_row(
+                ticket_id,
+                marketplace,
+                key,
+                group,
+                messages_of,
+                automatic,
+                windows.get(marketplace),
+            ),
+            topics.folded(read[e.id] for e in group if e.id in read),
         )
-        counts.stored += len(fresh)
-        counts.unparsed += sum(e.parse_error is not None for e in fresh)
-        counts.ticket_ids.extend(m.ticket_id for m in messages)
-        counts.accepted_at.extend(e.accepted_at for e in fresh if e.accepted_at is not None)
+        for ticket_id, ((marketplace, key), group) in zip(
+            uuid7_strings(len(threads)), threads.items(), strict=True
+        )
+    ]
+    ticket_ids = await tickets.upsert_tickets(rows)
+    messages = [
+        ticket_message(
+            e,
+            ticket_ids[(e.marketplace, thread_key_of(e))],
+            message_id=messages_of[e.id],
+            awaits_reply=e.id not in automatic,
+        )
+        for e in fresh
+    ]
+    await tickets.insert_ticket_messages(messages)
+    created = {row.id for row in rows}  # a re-opened ticket answers with its own id
+    intake.touch(m.ticket_id for m in messages if m.ticket_id not in created)
+    for event_id, e, m in zip(ids[len(fresh) :], fresh, messages, strict=True):
+        intake.received(e, m, event_id, read.get(e.id))
+    counts.stored += len(fresh)
+    counts.unparsed += sum(e.parse_error is not None for e in fresh)
+    counts.ticket_ids.extend(m.ticket_id for m in messages)
+    counts.accepted_at.extend(e.accepted_at for e in fresh if e.accepted_at is not None)
 
 
 async def _response_windows(

@@ -4,16 +4,15 @@ A ticket's deadline depends on its buyer messages, its replies' delivery and the
 "no response needed"; whatever changes one of them has it recomputed in the same
 transaction, so the stored ``respond_by`` the agent's queue sorts on is never stale.
 Whatever stores messages (mail, a shop's API) or a reply's outcome (sent, failed, bounced)
-names the tickets it changed in :func:`deadlines_kept`'s ``TouchedTickets``; their
-deadlines are recomputed once each when the writes end, in their unit of work: the stores
+names the tickets it changed on its unit of work's ``Intake`` (``intake.py``); their
+deadlines are recomputed once each when the writes end, in that unit of work: the stores
 only store.
 The rule itself is pure (``deadlines.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import groupby
 
@@ -99,33 +98,6 @@ async def refresh_deadlines(tickets: DeadlineStore, ticket_ids: Sequence[str]) -
     unique = sorted(set(ticket_ids))
     if unique:
         await tickets.save_deadlines(_deadlines(await tickets.deadline_facts(unique)))
-
-
-class TouchedTickets:
-    """The tickets a unit of work added messages to, each named as often as it is touched."""
-
-    def __init__(self) -> None:
-        self.ids: set[str] = set()
-
-    def add(self, ticket_ids: Iterable[str]) -> None:
-        self.ids.update(ticket_ids)
-
-
-@asynccontextmanager
-async def deadlines_kept(
-    tickets: DeadlineStore, within: TouchedTickets | None = None
-) -> AsyncIterator[TouchedTickets]:
-    """The writes of a unit of work on ``tickets``' transaction; the tickets they touched get
-    their deadlines recomputed once each when the block ends (none if it raises). A thread of
-    thousands of messages costs one read of its facts per block, not one per message.
-    ``within``: an enclosing block's, which recomputes them when it ends (one unit of work's
-    parts, a batch's bounces and mails, share one recompute)."""
-    if within is not None:
-        yield within
-        return
-    touched = TouchedTickets()
-    yield touched
-    await refresh_deadlines(tickets, sorted(touched.ids))
 
 
 async def mark_no_response_needed(

@@ -30,9 +30,12 @@ def of_message(
     it gives them; a relayed mail's language is its site's (the inbound address's country)."""
     if language is None and external.inbound_address is not None:
         language = language_of_country(external.country)
-    topics = classify(external.body, language=language, subject=subject)
+    return classify(external.body, language=language, subject=subject)
+
+
+def count(topics: Topics) -> None:
+    """A stored buyer message's topics on ``CLASSIFIED`` (once its unit of work commits)."""
     _counter(topics.language, topics.subject, topics.subject_source).inc()
-    return topics
 
 
 @functools.cache

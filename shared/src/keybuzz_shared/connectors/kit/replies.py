@@ -16,7 +16,6 @@ from datetime import datetime
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     InboxMessage,
-    MarketplaceMessage,
     Reply,
     ReplyOutcome,
     ThreadKey,
@@ -59,7 +58,7 @@ class DiscussionReplies(ABC):
             return failed_reply(str(exc))
         return failed_reply(refused) if refused else ReplyOutcome(status="SENT")
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
         if thread.kind != "DISCUSSION":
             return []
         try:

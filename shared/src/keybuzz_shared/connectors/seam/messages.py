@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 import msgspec
 
 from keybuzz_shared.connectors.seam.page import Page
+from keybuzz_shared.ticket_topics.taxonomy import Subject
 
 SenderType = Literal["BUYER", "MARKETPLACE_SUPPORT", "SELLER", "SYSTEM"]
 # An order's thread, an offer's (a question before buying), or a discussion: a thread the
@@ -43,21 +44,46 @@ class ThreadDetail(msgspec.Struct, frozen=True):
     value: str
 
 
-class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a message carries, by its link at the marketplace (fetched through the
+    session's ``file``, never straight)."""
+
     name: str
     url: str
-    content_type: str | None = None
+    content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
 
 
-class MarketplaceMessage(msgspec.Struct, frozen=True, kw_only=True):
-    external_id: str
+class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A marketplace's message as its connector reads it: the one type from the listing to
+    the stored ticket (the poller's listings, the replies' read-back, a source's pages)."""
+
+    message_id: str  # the marketplace's own id: a message is stored once per shop by it
+    # Its thread: an order's, an offer's or a discussion's (whose ``order_id`` is its order
+    # when it has one). An empty ``id``: a message of no thread, a thread of its own.
     thread: ThreadKey
     sender_type: SenderType
     sender_name: str | None
     subject: str
     body: str
-    sent_at: datetime  # aware
-    attachments: tuple[Attachment, ...] = ()
+    created_at: datetime  # aware: when the marketplace says it was written
+    unread: bool
+    files: tuple[InboxFile, ...] = ()
+    # The thread's state as of this listing (its sales channel, topic …), shown beside its
+    # ticket: the latest listing wins.
+    thread_details: tuple[ThreadDetail, ...] = ()
+    # The thread is a claim at the marketplace: the ticket's claim flag, as last listed.
+    claim: bool = False
+    # Since when the marketplace counts the thread as waiting for the seller's reply, as of
+    # this listing; None when it counts no reply as needed (the shop answered, or its staff
+    # said none is needed). Read only from a connector whose response rule says its
+    # marketplace reports it (``ResponseRule.marketplace_clock``).
+    reply_needed_since: datetime | None = None
+    # What the marketplace itself says of the message (docs/CONTRACTS.md, "Ticket topics"):
+    # the buyer's language (BCP 47 primary tag, e.g. from the site or folder's locale) and
+    # its own typology mapped to the shared subjects; None where it says nothing, and the
+    # poller reads them from the buyer's words.
+    language: str | None = None
+    ticket_subject: Subject | None = None
 
 
 class ReplyFile(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,9 +114,7 @@ class ReplyOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessageSource(Protocol):
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
+    async def messages(self, *, since: datetime, cursor: str | None = None) -> Page[InboxMessage]:
         """Messages created from ``since`` on, oldest first; ``cursor`` continues a listing."""
         ...
 
@@ -98,7 +122,7 @@ class MessageSource(Protocol):
 class ReplyChannel(Protocol):
     async def reply(self, reply: Reply) -> ReplyOutcome: ...
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
         """The seller's messages on ``thread`` created from ``since`` on, oldest first: where
         a reply whose outcome was unknown is found, if it went."""
         ...

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Protocol
 
 from keybuzz_shared.connectors.seam.messages import (
-    MarketplaceMessage,
+    InboxFile,
+    InboxMessage,
     MessageSource,
     Reply,
     ReplyChannel,
@@ -19,12 +20,7 @@ from keybuzz_shared.connectors.seam.messages import (
 )
 from keybuzz_shared.connectors.seam.orders import OrderSource, OrderSummary
 from keybuzz_shared.connectors.seam.page import Page
-from keybuzz_shared.connectors.seam.shop_api import (
-    InboxFile,
-    InboxIncident,
-    InboxMessage,
-    InboxSource,
-)
+from keybuzz_shared.connectors.seam.shop_api import InboxIncident, InboxSource
 
 
 class SessionInbox(MessageSource, InboxSource, Protocol):
@@ -41,9 +37,7 @@ class PartsSession:
 
     # --- messages and the inbox -------------------------------------------------------------
 
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
+    async def messages(self, *, since: datetime, cursor: str | None = None) -> Page[InboxMessage]:
         return await self.inbox.messages(since=since, cursor=cursor)
 
     async def inbox_messages(
@@ -65,7 +59,7 @@ class PartsSession:
     async def reply(self, reply: Reply) -> ReplyOutcome:
         return await self.replies.reply(reply)
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[MarketplaceMessage]:
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
         return await self.replies.sent_messages(thread, since)
 
     # --- orders -----------------------------------------------------------------------------

@@ -10,14 +10,13 @@ import msgspec
 
 from keybuzz_shared.connectors.seam.limits import Limits
 from keybuzz_shared.connectors.seam.messages import (
-    Attachment,
-    MarketplaceMessage,
+    InboxFile,
+    InboxMessage,
     MessageSource,
     Recipient,
     ReplyChannel,
     ReplyOutcome,
     SenderType,
-    ThreadDetail,
     ThreadKey,
 )
 from keybuzz_shared.connectors.seam.orders import OrderSource
@@ -60,84 +59,16 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     listing_overlap_seconds: int = 600
 
 
-class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    url: str
-    content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
-
-
-class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
-    """A shop's message, with what polling needs besides the seam's MarketplaceMessage."""
-
-    message_id: str
-    # Its thread: an order's, an offer's or a discussion's (whose ``order_id`` is its order
-    # when it has one). An empty ``id``: a message of no thread, a thread of its own.
-    thread: ThreadKey
-    sender_type: SenderType
-    sender_name: str | None
-    subject: str
-    body: str
-    created_at: datetime
-    unread: bool
-    files: tuple[InboxFile, ...] = ()
-    # The thread's state as of this listing (its sales channel, topic …), shown beside its
-    # ticket: the latest listing wins.
-    thread_details: tuple[ThreadDetail, ...] = ()
-    # The thread is a claim at the marketplace: the ticket's claim flag, as last listed.
-    claim: bool = False
-    # Since when the marketplace counts the thread as waiting for the seller's reply, as of
-    # this listing; None when it counts no reply as needed (the shop answered, or its staff
-    # said none is needed). Read only from a connector whose response rule says its
-    # marketplace reports it (``ResponseRule.marketplace_clock``).
-    reply_needed_since: datetime | None = None
-    # What the marketplace itself says of the message (docs/CONTRACTS.md, "Ticket topics"):
-    # the buyer's language (BCP 47 primary tag, e.g. from the site or folder's locale) and
-    # its own typology mapped to the shared subjects; None where it says nothing, and the
-    # poller reads them from the buyer's words.
-    language: str | None = None
-    ticket_subject: Subject | None = None
-
-
-def marketplace_message(message: InboxMessage) -> MarketplaceMessage:
-    """An inbox message as a ``MessageSource`` lists it (its files as attachments)."""
-    return MarketplaceMessage(
-        external_id=message.message_id,
-        thread=message.thread,
-        sender_type=message.sender_type,
-        sender_name=message.sender_name,
-        subject=message.subject,
-        body=message.body,
-        sent_at=message.created_at,
-        attachments=tuple(
-            Attachment(name=f.name, url=f.url, content_type=f.content_type) for f in message.files
-        ),
-    )
-
-
-def sent_since(listed: Iterable[InboxMessage], since: datetime) -> list[MarketplaceMessage]:
+def sent_since(listed: Iterable[InboxMessage], since: datetime) -> list[InboxMessage]:
     """The seller's messages among ``listed`` from a little before ``since`` on
     (``SENT_SKEW``): what a reply channel's ``sent_messages`` gives back."""
     start = as_utc(since) - SENT_SKEW
-    return [
-        marketplace_message(m)
-        for m in listed
-        if m.sender_type == "SELLER" and m.created_at >= start
-    ]
+    return [m for m in listed if m.sender_type == "SELLER" and m.created_at >= start]
 
 
 def failed_reply(reason: str) -> ReplyOutcome:
     """A reply the marketplace refused, or would: FAILED, with why."""
     return ReplyOutcome(status="FAILED", reason=reason)
-
-
-def marketplace_messages(page: Page[InboxMessage]) -> Page[MarketplaceMessage]:
-    """A page of an inbox listing as a ``MessageSource``'s page (same cursor and end)."""
-    return Page(
-        items=tuple(marketplace_message(m) for m in page.items),
-        next_cursor=page.next_cursor,
-        complete_until=page.complete_until,
-        unreadable=page.unreadable,
-    )
 
 
 class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
@@ -198,10 +129,8 @@ class ThreadsInbox:
     ) -> Page[InboxMessage]:
         raise NotImplementedError
 
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[MarketplaceMessage]:
-        return marketplace_messages(await self.inbox_messages(since=since, cursor=cursor))
+    async def messages(self, *, since: datetime, cursor: str | None = None) -> Page[InboxMessage]:
+        return await self.inbox_messages(since=since, cursor=cursor)
 
     async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
         return Page(items=(), next_cursor=None)
