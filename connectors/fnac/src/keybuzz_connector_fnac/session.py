@@ -244,9 +244,7 @@ class FnacSession(KitSession):
 
     # --- the inbox ---------------------------------------------------------------------------
 
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
+    async def messages(self, *, since: datetime, cursor: str | None = None) -> Page[InboxMessage]:
         listing = Listing(self._by_date, _window, self._messages_since())
         if cursor is None:
             state = listing.start(as_utc(since) - LISTING_OVERLAP, _now(), updated=True)
