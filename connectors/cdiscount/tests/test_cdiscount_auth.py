@@ -10,8 +10,6 @@ import pytest
 from cdiscount_helpers import ADMIN, API, DEMO, MAISON, TOKEN, Octopia, seller, shops
 from keybuzz_sandbox import SandboxConfig
 
-pytestmark = pytest.mark.asyncio
-
 
 async def test_right_credentials_get_a_bearer_token_of_7200_seconds(serve) -> None:
     http = await serve(SandboxConfig(time_scale=60))

@@ -9,8 +9,6 @@ from cdiscount_helpers import Octopia
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.conformance import DRIVERS, Unsupported, driver_for
 
-pytestmark = pytest.mark.asyncio
-
 
 def test_drivers_are_found_by_marketplace_and_fnacs_api_serves_two() -> None:
     assert driver_for("FNAC") is DRIVERS["FNAC"] and driver_for("AMAZON") is None
