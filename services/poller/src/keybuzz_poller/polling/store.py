@@ -267,6 +267,17 @@ class PostgresPollSchedule:
             interval,
         )
 
+    async def seconds_since_poll(self, tenant_id: str) -> float | None:
+        t = self.table
+        since: float | None = await self.db.fetchval(
+            f"""
+            SELECT extract(epoch FROM clock_timestamp() - last_poll_at)::float8
+            FROM {t.name} WHERE {t.key} = $1
+            """,
+            tenant_id,
+        )
+        return since
+
     async def poll_failed(
         self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
     ) -> None:
