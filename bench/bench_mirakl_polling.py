@@ -39,21 +39,30 @@ shops 8 at a time, the double's frequencies set aside for it, with the double's 
 listing; and after the polls the same number of replies sent straight by the connector's
 session (M10 then M12) on the same threads, timed the same way.
 
+Early polls: ``NUDGED`` times a second while all three poll, a Mirakl shop drawn at random
+among those whose last poll ended less than ``INTERVAL`` ago is made due at once (as a
+reconnection, a retry after a failure or an operator's "poll now" makes it): polled at once,
+its M11 would land inside the operator's frequency.
+
 ``BENCH_MIRAKL_POLLING_CONNECTIONS`` (10,000) / ``BENCH_MIRAKL_POLLING_FNAC_SHOPS`` (1,000)
 / ``BENCH_MIRAKL_POLLING_CDISCOUNT_SHOPS`` (1,000) / ``BENCH_MIRAKL_POLLING_ROUNDS`` (2) /
 ``BENCH_MIRAKL_POLLING_MESSAGES_PER_SECOND`` (1) / ``BENCH_MIRAKL_POLLING_CONCURRENCY`` (32)
 / ``BENCH_MIRAKL_POLLING_INTERVAL`` (the double's M11 frequency, 60 s: every marketplace's
-poll interval, the catalogue's M11 frequency set to it).
+poll interval, the catalogue's M11 frequency set to it) / ``BENCH_MIRAKL_POLLING_NUDGED``
+(0 a second).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import os
 import re
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -100,6 +109,7 @@ CDISCOUNT = int(os.environ.get("BENCH_MIRAKL_POLLING_CDISCOUNT_SHOPS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_MIRAKL_POLLING_ROUNDS", "2"))
 WRITE_RATE = float(os.environ.get("BENCH_MIRAKL_POLLING_MESSAGES_PER_SECOND", "1"))
 CONCURRENCY = os.environ.get("BENCH_MIRAKL_POLLING_CONCURRENCY", "32")
+NUDGED = float(os.environ.get("BENCH_MIRAKL_POLLING_NUDGED", "0"))
 # The double allows M11 once a minute a shop (its FREQUENCIES, the dev stack catalogue's
 # frequency): every marketplace's poll interval, and the catalogue's M11 frequency for the
 # operators when set apart from it.
@@ -182,10 +192,54 @@ class Throttling:
 
     answers: Counter[tuple[str, str]]  # (operation, status) → the double's answers
     inside_retry_after: int  # calls made before a Retry-After it gave ended
+    nudged: int = 0  # Mirakl shops made due at once inside their frequency
 
     @property
     def too_many(self) -> int:
         return sum(n for (_, status), n in self.answers.items() if status == "429")
+
+
+async def _nudging(database: str, phase: Awaitable[Phase]) -> tuple[Phase, int]:
+    """``phase``, and meanwhile ``NUDGED`` Mirakl shops a second polled less than an interval
+    ago made due at once; how many were."""
+    if NUDGED <= 0:
+        return await phase, 0
+    conn = await asyncpg.connect(database)
+    nudged = 0
+
+    async def nudge() -> None:
+        nonlocal nudged
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            due = int((loop.time() - start) * NUDGED) + 1 - nudged
+            if due > 0:
+                nudged += await conn.fetchval(
+                    f"""
+                    WITH picked AS (
+                        SELECT poll_key FROM poller_shops
+                        WHERE {MIRAKL_ROWS} AND lease_owner IS NULL
+                          AND last_poll_at > now() - make_interval(secs => $2)
+                        ORDER BY random() LIMIT $1
+                    ), made AS (
+                        UPDATE poller_shops s SET next_poll_at = now()
+                        FROM picked WHERE s.poll_key = picked.poll_key RETURNING 1
+                    )
+                    SELECT count(*) FROM made
+                    """,
+                    due,
+                    float(INTERVAL),
+                )
+            await asyncio.sleep(min(1.0, 1 / NUDGED))
+
+    nudger = asyncio.create_task(nudge())
+    try:
+        return await phase, nudged
+    finally:
+        nudger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await nudger
+        await conn.close()
 
 
 def _with_m11_frequency(api: dict[str, str], seconds: int) -> dict[str, str]:
@@ -262,16 +316,21 @@ async def _measure(
             INTERVAL,
         )
         seen: list[Throttling] = []
+        nudges: list[int] = []
 
         async def polled() -> Phase:
             """The phase, then what the double saw during it (not the buyers' wait after)."""
-            phase = await _phase(database, conn, (*OTHERS, MIRAKL_ROWS), INTERVAL, ROUNDS)
+            phase, nudged = await _nudging(
+                database, _phase(database, conn, (*OTHERS, MIRAKL_ROWS), INTERVAL, ROUNDS)
+            )
+            nudges.append(nudged)
             inside = (await double.get("/retry-after-violations")).json()["count"]
             seen.append(Throttling(_answers(sandbox_log, offset), inside))
             return phase
 
         together = await traffic.during(ctx, polled())
         [throttling] = seen
+        throttling.nudged = nudges[0]
         raw = await traffic.raw_replies(api)
     finally:
         poller.stop()
@@ -350,7 +409,8 @@ def _figures(
             "value": throttling.too_many,
             "unit": "answers",
             "note": f"its answers by operation and status: {answers}; M11 allowed once a "
-            f"shop every {FREQUENCIES['M11']:g} s, polled every {INTERVAL} s",
+            f"shop every {FREQUENCIES['M11']:g} s, polled every {INTERVAL} s; "
+            f"{throttling.nudged} shops made due at once inside it",
         },
         {
             "name": "calls the double saw made inside a Retry-After it gave",

@@ -4,6 +4,7 @@ with every request our client sends checked against Mirakl's OpenAPI description
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -69,6 +70,16 @@ async def admin(sandbox: str, method: str, path: str, **kwargs: Any) -> Any:
         answer = await http.request(method, f"{sandbox}{ADMIN}{path}", **kwargs)
     assert answer.status_code < 300, answer.text
     return answer.json() if answer.content else None
+
+
+def unpaced(env: dict[str, str]) -> dict[str, str]:
+    """The double's service settings with no frequency in the catalogue, for tests that set
+    the double's frequencies aside: a poll may follow the last one at once (the poller
+    otherwise waits for the operator's M11 frequency, kit/pacing.py)."""
+    catalogue = json.loads(env["MIRAKL_CATALOGUE"])
+    for entry in catalogue:
+        entry["frequencies"] = {}
+    return {**env, "MIRAKL_CATALOGUE": json.dumps(catalogue)}
 
 
 async def serve_double(**config: Any) -> AsyncIterator[str]:

@@ -27,7 +27,7 @@ from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.vault import VaultClient
-from mirakl_connector_helpers import admin, operators, serve_double
+from mirakl_connector_helpers import admin, operators, serve_double, unpaced
 
 StartService = Callable[..., Awaitable[RunningService]]
 
@@ -41,7 +41,9 @@ async def double() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def poller(start_service: StartService, dovecot: MailServer, double: str) -> RunningService:
-    return await start_quiet_poller(start_service, DEFINITION, dovecot, service_env(double))
+    return await start_quiet_poller(
+        start_service, DEFINITION, dovecot, unpaced(service_env(double))
+    )
 
 
 async def connect(

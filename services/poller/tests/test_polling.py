@@ -352,6 +352,25 @@ async def test_a_failing_tenant_backs_off_exponentially_up_to_the_cap(
     )
 
 
+async def connected_shop(poller: RunningService, due_since: float) -> tuple[str, str]:
+    """A synced tenant's connected shop, due ``due_since`` seconds ago: its tenant and key."""
+    tenant, address = new_tenant()
+    await synced(poller, tenant, address)
+    key = f"mirakl:{tenant}"
+    await poller.runtime.pool.execute(
+        """
+        INSERT INTO poller_shops (poll_key, tenant_id, marketplace, seller_id, connection,
+                                  connection_as_of, next_poll_at)
+        VALUES ($1, $2, 'mirakl', '2001', 'CONNECTED', now(),
+                now() - make_interval(secs => $3))
+        """,
+        key,
+        tenant,
+        due_since,
+    )
+    return tenant, key
+
+
 async def test_a_shops_next_poll_counts_from_the_end_of_its_last_poll_a_mailboxs_from_its_place(
     poller: RunningService,
 ) -> None:
@@ -359,18 +378,7 @@ async def test_a_shops_next_poll_counts_from_the_end_of_its_last_poll_a_mailboxs
     claimed late must not bring the next one closer than an interval after it (Mirakl's
     M11 would answer 429). A mailbox keeps its place in the interval instead."""
     pool = poller.runtime.pool
-    tenant, address = new_tenant()
-    await synced(poller, tenant, address)
-    key = f"mirakl:{tenant}"
-    await pool.execute(
-        """
-        INSERT INTO poller_shops (poll_key, tenant_id, marketplace, seller_id, connection,
-                                  connection_as_of, next_poll_at)
-        VALUES ($1, $2, 'mirakl', '2001', 'CONNECTED', now(), now() - interval '20 seconds')
-        """,
-        key,
-        tenant,
-    )
+    tenant, key = await connected_shop(poller, due_since=20)
     await pool.execute(
         "UPDATE poller_poll_status SET next_poll_at = now() - interval '20 seconds'"
         " WHERE tenant_id = $1",
@@ -393,3 +401,25 @@ async def test_a_shops_next_poll_counts_from_the_end_of_its_last_poll_a_mailboxs
     )
     assert shop_next == pytest.approx(60, abs=0.01)  # an interval after the poll ended
     assert folder_next == pytest.approx(40, abs=1.0)  # its place: due 20 s ago, + 60 s
+
+
+async def test_a_shop_poll_that_never_ended_counts_as_ended_by_its_lease_or_its_release(
+    poller: RunningService,
+) -> None:
+    """A shop's pace counts from its last poll's end (``last_poll_at``, docs/POLLER.md,
+    "Pacing"): a poll whose instance died made its calls by its lease's expiry at the
+    latest, and one running when its instance stopped, by the stop; the instance taking the
+    shop over reads so, and waits for the marketplace's frequency from then."""
+    pool = poller.runtime.pool
+    _, key = await connected_shop(poller, due_since=0)
+    shops = PostgresPollSchedule(pool, SHOPS)
+    assert await shops.seconds_since_poll(key) is None  # never polled: no pace yet
+    assert await shops.claim_tenant(key, "instance-a", 0.5)  # and instance-a dies
+    await asyncio.sleep(1.0)
+    assert key in await shops.claim_due("instance-b", 10, 30, 60)
+    since = await shops.seconds_since_poll(key)
+    assert since is not None and 0.3 <= since <= 0.9  # instance-a's lease ended 0.5 s ago
+    await asyncio.sleep(1.0)
+    await shops.release_leases("instance-b")  # instance-b stops while polling it
+    since = await shops.seconds_since_poll(key)
+    assert since is not None and since < 0.3

@@ -78,6 +78,9 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
                 if frequency is None
                 else max(1, math.ceil(frequency) + self.mirakl_poll_margin_seconds)
             ),
+            # M11 answered once per the operator's frequency: no poll of a shop starts
+            # sooner after its last one ended, whatever made it due (kit/pacing.py).
+            call_frequency_seconds=frequency,
             mark_as_read=False,  # Mirakl's seller API has no read mark
             attachment_origins=(shown(origin_of(found.base_url)),),
             orders_interval_seconds=found.frequency("OR11") or 60.0,

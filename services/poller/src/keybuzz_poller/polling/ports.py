@@ -71,7 +71,13 @@ class PollSchedule(Protocol):
 
     async def poll_skipped(self, tenant_id: str, owner: str, interval: float) -> None:
         """Releases ``owner``'s lease, due again an interval from now, no poll recorded
-        (its marketplace is not served now); nothing if ``owner`` lost the lease."""
+        (its marketplace is not served now, or its pace allows no call yet); nothing if
+        ``owner`` lost the lease."""
+        ...
+
+    async def seconds_since_poll(self, tenant_id: str) -> float | None:
+        """Seconds since the tenant's last poll ended, by the database's clock (every
+        instance's); None when it was never polled."""
         ...
 
     async def poll_failed(

@@ -71,6 +71,15 @@ class PollSkipped(Exception):
     on, with no poll, success or failure recorded (a shop of a marketplace not served now)."""
 
 
+class PollPutOff(PollSkipped):
+    """``poll_one`` polled nothing because its party allows no call for ``seconds`` more
+    (a shop's marketplace frequency, ``kit/pacing.py``): due again then, no poll recorded."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no call allowed for {seconds:.1f} s")
+        self.seconds = seconds
+
+
 class LeasedPolls:
     """The claiming loop on one schedule: leases due keys, polls each (``poll_one``), records
     success or failure with back-off. One per schedule and process."""
@@ -97,6 +106,10 @@ class LeasedPolls:
     async def poll_one(self, tenant_id: str) -> PollResult:
         """One poll of what the lease is for."""
         raise NotImplementedError
+
+    async def ready(self, tenant_id: str) -> None:
+        """Returns when the leased poll of ``tenant_id`` may begin, before its deadline runs
+        (PollPutOff: not within the lease's time)."""
 
     def interval_of(self, tenant_id: str) -> float:
         """How long after a poll of ``tenant_id`` (a lease's key) the next one is due."""
@@ -235,9 +248,12 @@ class LeasedPolls:
         started_at = time.time()  # wall clock, for the log: comparable across instances
         keeper = asyncio.create_task(self._keep_lease(tenant_id))
         try:
+            await self.ready(tenant_id)
             result = await self._poll_within_deadline(tenant_id)
-        except PollSkipped:
-            interval = self.interval_of(tenant_id)
+        except PollSkipped as skipped:
+            interval = (
+                skipped.seconds if isinstance(skipped, PollPutOff) else self.interval_of(tenant_id)
+            )
             with contextlib.suppress(Exception):
                 await self.schedule.poll_skipped(tenant_id, self.owner, interval)
             if reraise:

@@ -15,6 +15,7 @@ connects again) and fails like an outage, so the shop's status says why.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from keybuzz_shared.background import BackgroundLoop
@@ -23,7 +24,7 @@ from keybuzz_shared.redaction import redact_text
 
 from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
-from keybuzz_poller.polling.scheduler import LeasedPolls, PollSkipped, poll_all_due
+from keybuzz_poller.polling.scheduler import LeasedPolls, PollPutOff, PollSkipped, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.shops.allowance import seconds_into_day
 from keybuzz_poller.shops.calls import calls_per_poll, plan_of
@@ -94,6 +95,26 @@ class ShopScheduler(LeasedPolls):
             duplicates=done.duplicates,
             unparsed=0,
         )
+
+    async def ready(self, tenant_id: str) -> None:
+        """Returns once the shop's marketplace allows its next call (``kit/pacing.py``): its
+        documented frequency after the end of its last poll (a restart or another instance
+        reads it too), whatever made this poll due. A poll claimed a little early waits in
+        its slot, before its deadline runs; one claimed earlier is put off to the time
+        allowed (``PollPutOff``)."""
+        shop = shop_of(tenant_id)
+        try:
+            pace = self.shops.reading(shop.marketplace).pace
+        except LookupError:  # not served now: poll_one skips it
+            return
+        if pace is None:
+            return
+        wait = pace.wait(await self.schedule.seconds_since_poll(shop.key))
+        if wait <= 0:
+            return
+        if not pace.waits_in_slot(wait):
+            raise PollPutOff(wait)
+        await asyncio.sleep(wait)
 
     def _served_or_skip(self, marketplace: str) -> None:
         """PollSkipped when no connector serves ``marketplace`` now (removed from its

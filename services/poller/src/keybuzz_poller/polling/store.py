@@ -50,6 +50,22 @@ class PollTable:
                         THEN s.next_poll_at + make_interval(secs => $4)
                     ELSE now() + random() * make_interval(secs => $4) END"""
 
+    @property
+    def taken_over(self) -> str:
+        """What a claim sets of a paced row besides its lease: a poll that never ended (its
+        instance died, its lease expired) made its calls by its lease's end at the latest,
+        which stands for its end (``last_poll_at``, the pace's reference)."""
+        if not self.paced:
+            return ""
+        return """last_poll_at = CASE WHEN s.lease_owner IS NULL THEN s.last_poll_at
+                       ELSE greatest(s.last_poll_at, s.lease_expires_at) END,"""
+
+    @property
+    def released(self) -> str:
+        """What releasing an instance's leases at shutdown sets of a paced row: its poll was
+        running, its calls may have gone, now stands for its end."""
+        return ", last_poll_at = now()" if self.paced else ""
+
 
 TENANT_FOLDERS = PollTable("poller_poll_status", "tenant_id", _POLLABLE_TENANT)
 
@@ -73,8 +89,8 @@ _CLAIM_DUE = """
         SELECT {t.key} FROM pollable ORDER BY next_poll_at LIMIT $2
     ), leased AS (
         UPDATE {t.name} s
-        SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
-            claimed_at = now()
+        SET {t.taken_over} lease_owner = $1,
+            lease_expires_at = now() + make_interval(secs => $3), claimed_at = now()
         FROM due WHERE s.{t.key} = due.{t.key}
         RETURNING s.{t.key}
     ), parked AS (
@@ -180,8 +196,8 @@ class PostgresPollSchedule:
                 FOR UPDATE OF s SKIP LOCKED
             )
             UPDATE {t.name} s
-            SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-                claimed_at = now()
+            SET {t.taken_over} lease_owner = $2,
+                lease_expires_at = now() + make_interval(secs => $3), claimed_at = now()
             FROM one WHERE s.{t.key} = one.{t.key}
             RETURNING true
             """,
@@ -267,6 +283,17 @@ class PostgresPollSchedule:
             interval,
         )
 
+    async def seconds_since_poll(self, tenant_id: str) -> float | None:
+        t = self.table
+        since: float | None = await self.db.fetchval(
+            f"""
+            SELECT extract(epoch FROM clock_timestamp() - last_poll_at)::float8
+            FROM {t.name} WHERE {t.key} = $1
+            """,
+            tenant_id,
+        )
+        return since
+
     async def poll_failed(
         self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
     ) -> None:
@@ -296,6 +323,7 @@ class PostgresPollSchedule:
         await self.db.execute(
             f"""
             UPDATE {self.table.name} SET lease_owner = NULL, lease_expires_at = NULL
+                {self.table.released}
             WHERE lease_owner = $1
             """,
             owner,

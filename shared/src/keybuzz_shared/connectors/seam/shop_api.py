@@ -57,6 +57,11 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     # How far before its cursor a poll reads again (a listing may show a message late): more
     # overlap, more folders listed again by every poll, and more pages of the allowance.
     listing_overlap_seconds: int = 600
+    # The marketplace's documented frequency: it answers a shop's listing at most once per
+    # this many seconds, counted from the calls it saw (a 429 inside them). The poller
+    # starts no poll of a shop sooner than this after its last poll's calls ended, whatever
+    # made it due (kit/pacing.py, docs/POLLER.md, "Pacing"). None: it documents none.
+    call_frequency_seconds: float | None = None
 
 
 def sent_since(listed: Iterable[InboxMessage], since: datetime) -> list[InboxMessage]:
