@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from keybuzz_devstack.shop_api_testing import start_quiet_poller
 from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_double_mirakl import service_env
 from keybuzz_poller.polling.scheduler import PollPutOff
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.mirakl import service_env
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators
