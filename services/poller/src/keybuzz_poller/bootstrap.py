@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import asyncpg
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
-from keybuzz_shared.connectors.kit.pacing import pace_of
+from keybuzz_shared.connectors.kit.pacing import call_frequency_of
 from keybuzz_shared.connectors.registry import PerMarketplace
 from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.uow import store_unit_of_work
@@ -163,7 +163,7 @@ def shop_reading(shop_apis: Mapping[str, ShopApiSettings]) -> Mapping[str, ShopR
             max_attachment_bytes=api.max_attachment_bytes,
             allowance=allowance_of(api),
             overlap=timedelta(seconds=api.listing_overlap_seconds),
-            pace=pace_of(api),
+            pace=call_frequency_of(api),
         )
 
     return PerMarketplace(reading)

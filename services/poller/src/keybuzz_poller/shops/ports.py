@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import msgspec
-from keybuzz_shared.connectors.kit.pacing import Pace
+from keybuzz_shared.connectors.kit.pacing import CallFrequency
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxIncident,
@@ -247,7 +247,7 @@ class ShopReading:
     max_attachment_bytes: int
     allowance: Allowance | None = None  # its daily allowance of listing calls, if it has one
     overlap: timedelta = CURSOR_OVERLAP  # how far before its cursor a poll reads again
-    pace: Pace | None = None  # its documented frequency, if it declares one
+    pace: CallFrequency | None = None  # its documented frequency, if it declares one
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ SPREAD_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
-class Pace:
+class CallFrequency:
     """One marketplace's documented frequency: a shop's calls at most once per
     ``frequency`` seconds, counted from the end of the last ones."""
 
@@ -46,8 +46,8 @@ class Pace:
         return wait <= self.spread
 
 
-def pace_of(api: ShopApiSettings) -> Pace | None:
-    """The pace a connector's shop API settings declare; None when they declare none."""
+def call_frequency_of(api: ShopApiSettings) -> CallFrequency | None:
+    """The call frequency a connector's shop API settings declare; None: none declared."""
     if api.call_frequency_seconds is None:
         return None
-    return Pace(frequency=float(api.call_frequency_seconds))
+    return CallFrequency(frequency=float(api.call_frequency_seconds))
