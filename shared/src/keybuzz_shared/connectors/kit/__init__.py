@@ -65,6 +65,7 @@ from keybuzz_shared.connectors.kit.requester import (
     Part,
     Requester,
 )
+from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 
 __all__ = [
     "at_once",
@@ -123,4 +124,6 @@ __all__ = [
     "key_field",
     "require_fields",
     "shop_number_field",
+    "decode_each",
+    "decoded",
 ]
