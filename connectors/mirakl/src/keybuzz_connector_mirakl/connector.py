@@ -29,7 +29,7 @@ from keybuzz_shared.connectors.connector_settings import ConnectorSettings, Shop
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.seam import CallRefused, Limits, ReplyFile
 from keybuzz_shared.file_links import FileLinks, origin_of, production_problem, shown
-from keybuzz_shared.json_calls import CallOptions, check_options
+from keybuzz_shared.json_calls import CallOptions
 
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
 from keybuzz_connector_mirakl.orders import ShopOrders
@@ -236,41 +236,44 @@ def key_of(fields: Mapping[str, str]) -> MiraklKey:
     return MiraklKey(api_key=fields["api_key"].strip(), shop_id=shop_id)
 
 
-def shop_identity(operator: str, shop_id: str) -> str:
-    """One shop of one operator: two operators' shops of one id are two shops."""
-    return f"mirakl:{operator}:{canonical_account(CREDENTIAL_FIELDS, shop_id)}"
+def client_of(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: MiraklApiSettings,
+    files: FileLinks,
+    options: CallOptions,
+) -> MiraklClient:
+    """The shop's client on its operator's API. ``files`` is not used: a thread's files
+    come from the operator's API (M13), with the shop's key, at addresses built from
+    Mirakl's ids."""
+    return MiraklClient(key_of(credentials), http, api.api_url, operator=api.operator, **options)
 
 
-class MiraklCredentialCheck:
-    """The seam's ``CredentialCheck``: one call as the shop that spends none of its
-    frequency-limited allowance (``probe``)."""
-
-    async def verify(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
-    ) -> str:
-        key = key_of(credentials)
-        api = kit.settings_view(settings, MiraklApiSettings, "Mirakl")
-        options = check_options(api.call_deadline_seconds)
-        await probe(MiraklClient(key, http, api.api_url, operator=api.operator, **options))
-        return shop_identity(api.operator, key.shop_id)
-
-
-async def probe(client: MiraklClient) -> None:
-    """M10 on a thread no shop has: Mirakl answers 401 for a key it does not know, 403 for
-    a shop the key's user cannot reach, and its own 404 (``{"message", "status"}``) when
-    both are good. M10 is synchronous (no frequency of its own), where M11 or OR11 would
-    spend the shop's one call a minute, which its next poll needs. A 404 without Mirakl's
-    message is another server's: the base URL is not the operator's API."""
+async def probe(client: MiraklClient, credentials: Mapping[str, str]) -> str:
+    """The shop's identity (one shop of one operator: two operators' shops of one id are
+    two shops), from M10 on a thread no shop has: Mirakl answers 401 for a key it does not
+    know, 403 for a shop the key's user cannot reach, and its own 404 (``{"message",
+    "status"}``) when both are good. M10 is synchronous (no frequency of its own), where
+    M11 or OR11 would spend the shop's one call a minute, which its next poll needs. A 404
+    without Mirakl's message is another server's: the base URL is not the operator's API."""
     try:
         await client.get_json("M10", f"{THREADS}/{NO_THREAD}")
     except CallRefused as exc:
-        if exc.status == 404 and exc.detail != "HTTP 404":
-            return
-        if exc.status == 404:
+        if exc.status != 404:
+            raise
+        if exc.detail == "HTTP 404":
             raise client.errors.unreadable(
                 exc.call, "a 404 that is not Mirakl's: check the base URL"
             ) from None
-        raise
+    return f"mirakl:{client.operator}:{client.shop_id}"
+
+
+class MiraklCredentialCheck(kit.ProbeCheck[MiraklApiSettings, MiraklClient]):
+    """The seam's ``CredentialCheck``: one call as the shop that spends none of its
+    frequency-limited allowance (``probe``)."""
+
+    def __init__(self) -> None:
+        super().__init__(MiraklApiSettings, "Mirakl", client_of, probe)
 
 
 # --- the connector ----------------------------------------------------------------------
@@ -309,25 +312,15 @@ def open_session(
     api: MiraklApiSettings,
     files: FileLinks,
 ) -> MiraklSession:
-    """One shop's session on its operator's API. ``files`` is not used: a thread's files
-    come from the operator's API (M13), with the shop's key, at addresses built from
-    Mirakl's ids."""
-    client = MiraklClient(
-        key_of(credentials),
-        http,
-        api.api_url,
-        operator=api.operator,
-        call_deadline=api.call_deadline_seconds,
-    )
+    """One shop's session on its operator's API, its credentials checked by ``probe``."""
+    client = client_of(credentials, http, api, files, kit.shop_options(api))
     inbox = ThreadInbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
     label = f"{client.operator}/{client.shop_id}"
-    orders = ShopOrders(client, label=label, interval=api.orders_interval_seconds)
-    # The credential check's call (probe): 401/403 for a key or shop Mirakl refuses.
     return MiraklSession(
         inbox,
         ThreadReplies(client, inbox),
-        orders,
-        verify=lambda: probe(client),
+        ShopOrders(client, label=label, interval=api.orders_interval_seconds),
+        verify=lambda: probe(client, credentials),
         response_delays=ResponseDelays(client),
     )
 

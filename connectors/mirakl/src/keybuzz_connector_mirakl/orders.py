@@ -17,16 +17,22 @@ and orders by id are the synchronous use Mirakl allows "at each order page displ
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 import msgspec
-from keybuzz_shared.connectors.kit import InLists, ListedOrders, Listing, Offsets, Query, decimal_of
+from keybuzz_shared.connectors.kit import (
+    InLists,
+    ListedOrders,
+    Listing,
+    Offsets,
+    Query,
+    Spaced,
+    decimal_of,
+)
 from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -230,8 +236,8 @@ def _window(start: str, end: str) -> Query:
 class ShopOrders(ListedOrders):
     """A shop's orders through its client (``now``: where an update listing's window ends;
     ``label``: the shop as logs name it; ``interval``: seconds from one listing's first
-    page ending to the next). A cursor is an ``OffsetState``: the layout of the cursors
-    backfill jobs keep."""
+    page ending to the next, ``kit.Spaced``; orders by id and following pages are not
+    spaced). A cursor is an ``OffsetState``: the layout of the cursors backfill jobs keep."""
 
     def __init__(
         self,
@@ -242,13 +248,29 @@ class ShopOrders(ListedOrders):
         interval: float = 0.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        or11 = _OR11(calls, interval)
+        first_pages = Spaced(interval)
+
+        async def or11(query: dict[str, str]) -> Listed:
+            body = await calls.get_json("OR11", OR11, query)
+            try:
+                return msgspec.convert(body, Listed)
+            except msgspec.ValidationError as exc:
+                raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None
+
+        async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+            first = query["offset"] == "0"
+            listed = await (first_pages(lambda: or11(query)) if first else or11(query))
+            return listed.orders, listed.total_count
+
+        async def by_id(order_ids: str) -> list[Any]:
+            return (await or11({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)})).orders
+
         size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
         paging = Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
         super().__init__(
-            updated=Listing(paging, _window("start_update_date", "end_update_date"), or11.page),
-            created=Listing(paging, _window("start_date", "end_date"), or11.page),
-            by_id=InLists(or11.by_id, MAX_PAGE_SIZE),
+            updated=Listing(paging, _window("start_update_date", "end_update_date"), page),
+            created=Listing(paging, _window("start_date", "end_date"), page),
+            by_id=InLists(by_id, MAX_PAGE_SIZE),
             read=read_order,
             label="Mirakl",
             log=log,
@@ -256,46 +278,3 @@ class ShopOrders(ListedOrders):
             bounds=_to_millisecond,
             now=now,
         )
-
-
-class _OR11:
-    """OR11 for one shop: a listing's pages, paced, and orders by id (not paced)."""
-
-    def __init__(self, calls: OrderCalls, interval: float) -> None:
-        self.calls = calls
-        self.interval = interval
-        self._first_page = asyncio.Lock()
-        self._last_first_page: float | None = None  # time.monotonic()
-
-    async def page(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        listed = _listed(await self._listing_call(query))
-        return listed.orders, listed.total_count
-
-    async def by_id(self, order_ids: str) -> list[Any]:
-        query = {"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}
-        return _listed(await self.calls.get_json("OR11", OR11, query)).orders
-
-    async def _listing_call(self, query: dict[str, str]) -> Any:
-        """OR11 for a listing: a first page waits until ``interval`` has passed since the
-        last one of this shop ended. Counted from its end, not its start: a call that left
-        late, or was sent again after a 429's Retry-After, reached Mirakl then, and the next
-        one counted from its start met a 429 in turn."""
-        if query["offset"] != "0":
-            return await self.calls.get_json("OR11", OR11, query)
-        async with self._first_page:
-            if self._last_first_page is not None:
-                left = self.interval - (time.monotonic() - self._last_first_page)
-                if left > 0:
-                    await asyncio.sleep(left)
-            try:
-                return await self.calls.get_json("OR11", OR11, query)
-            finally:
-                self._last_first_page = time.monotonic()
-
-
-def _listed(body: Any) -> Listed:
-    """OR11's answer; AnswerUnreadable when it is not one."""
-    try:
-        return msgspec.convert(body, Listed)
-    except msgspec.ValidationError as exc:
-        raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None

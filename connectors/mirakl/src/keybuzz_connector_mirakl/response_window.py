@@ -19,13 +19,11 @@ period. A21 may be called once a day [official] (the client obeys its Retry-Afte
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.kit import KitSession
+from keybuzz_shared.connectors.kit import KeptFor, KitSession
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
     MarketplaceMark,
@@ -79,12 +77,6 @@ class _Statistics(msgspec.Struct, frozen=True):
     last_updated_date: datetime | None = None
 
 
-class _Kept(msgspec.Struct, frozen=True):
-    statistics: _Statistics
-    asked_at: datetime  # our clock when A21 was called: its periods end about then
-    expires: float  # monotonic
-
-
 def period_for(start: datetime, now: datetime) -> str:
     """The shortest of A21's periods ending ``now`` that holds ``start``."""
     for name, span in PERIODS:
@@ -95,33 +87,27 @@ def period_for(start: datetime, now: datetime) -> str:
 
 class ResponseDelays:
     """A shop's ``order_messages_response_delay`` from A21: every period in one call, kept
-    ``KEPT_SECONDS`` (one call at a time); each window gets the period holding its start,
-    ended when the call was made. A failed call keeps nothing: it is raised to the caller."""
+    ``KEPT_SECONDS`` (``kit.KeptFor``: one call at a time, a failed one keeps nothing);
+    each window gets the period holding its start, ended when the call was made."""
 
     def __init__(
-        self,
-        calls: OrderCalls,
-        *,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        monotonic: Callable[[], float] = time.monotonic,
+        self, calls: OrderCalls, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
         self.calls = calls
         self.now = now
-        self.monotonic = monotonic
-        self._kept: _Kept | None = None
-        self._asking = asyncio.Lock()
+        self._kept = KeptFor(KEPT_SECONDS, self._statistics)
 
     async def for_window(self, start: datetime, end: datetime) -> ResponseDelay | None:
         """Mirakl's figure for the window [start, end]; None when Mirakl gives none for
         its period. The client's failures are raised (a caller shows "not available");
         AnswerUnreadable for an answer that is not A21's."""
-        kept = await self._statistics()
-        period = period_for(min(start, end), kept.asked_at)
-        delays = kept.statistics.order_messages_response_delay
+        statistics, asked_at = await self._kept.get()
+        period = period_for(min(start, end), asked_at)
+        delays = statistics.order_messages_response_delay
         figure = next((f for f in delays if f.period == period), None)
         if figure is None:
             return None
-        computed = as_utc(kept.statistics.last_updated_date or kept.asked_at)
+        computed = as_utc(statistics.last_updated_date or asked_at)
         span = dict(PERIODS)[period]
         return ResponseDelay(
             seconds=figure.value,
@@ -130,18 +116,14 @@ class ResponseDelays:
             computed_at=computed,
         )
 
-    async def _statistics(self) -> _Kept:
-        async with self._asking:
-            if self._kept is not None and self._kept.expires > self.monotonic():
-                return self._kept
-            asked_at = self.now()
-            body = await self.calls.get_json("A21", A21, {"periods": EVERY_PERIOD})
-            try:
-                statistics = msgspec.convert(body, _Statistics)
-            except msgspec.ValidationError as exc:
-                raise AnswerUnreadable(f"A21 answered no statistics: {exc}") from None
-            self._kept = _Kept(statistics, asked_at, self.monotonic() + KEPT_SECONDS)
-            return self._kept
+    async def _statistics(self) -> tuple[_Statistics, datetime]:
+        """A21's every period, and our clock when it was called: its periods end then."""
+        asked_at = self.now()
+        body = await self.calls.get_json("A21", A21, {"periods": EVERY_PERIOD})
+        try:
+            return msgspec.convert(body, _Statistics), asked_at
+        except msgspec.ValidationError as exc:
+            raise AnswerUnreadable(f"A21 answered no statistics: {exc}") from None
 
 
 async def order_messages_response_delay(

@@ -49,6 +49,8 @@ from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_mirakl.orders import mirakl_time
+
 if TYPE_CHECKING:
     from keybuzz_connector_mirakl.connector import MiraklClient
 
@@ -243,10 +245,6 @@ def decode(cursor: str) -> kit.Token:
     return state_of(cursor, kit.Token, lambda state: PAGING.valid(state, updated=True))
 
 
-def iso(moment: datetime) -> str:
-    return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class ThreadInbox(ThreadsInbox):
     """A shop's threads through its MiraklClient: the session's inbox and message source.
     Mirakl's incidents are on order lines (the orders' part): none listed here."""
@@ -292,7 +290,11 @@ class ThreadInbox(ThreadsInbox):
         )
 
     def _window(self, low: datetime, high: datetime | None) -> dict[str, str]:
-        return {"updated_since": iso(low), "with_messages": "true", "limit": str(self.page_size)}
+        return {
+            "updated_since": mirakl_time(low),
+            "with_messages": "true",
+            "limit": str(self.page_size),
+        }
 
     async def _listed(
         self, query: dict[str, str], link: str | None

@@ -46,6 +46,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Token,
 )
 from keybuzz_shared.connectors.kit.login import LoginToken
+from keybuzz_shared.connectors.kit.once_per import KeptFor, Spaced
 from keybuzz_shared.connectors.kit.options import RequesterOptions
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
@@ -126,4 +127,6 @@ __all__ = [
     "shop_number_field",
     "decode_each",
     "decoded",
+    "KeptFor",
+    "Spaced",
 ]
