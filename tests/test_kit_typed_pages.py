@@ -83,3 +83,14 @@ async def test_a_page_is_read_from_its_bytes_an_item_off_its_shape_costs_only_it
     with pytest.raises(KitUnreadable, match="not of its shape"):
         await requester.get_json("paced", operation="M11", paced=True, shape=ItemPage)
     assert script.hits("/api/paced") == 1
+
+
+def test_a_key_given_twice_is_read_as_its_last_value() -> None:
+    """A bogus first value (null where a text is) does not cost the item: the typed decoder
+    refuses it, the bytes are read again as a JSON value, whose last value of a key wins."""
+    twice = b'{"id": null, "id": "a", "at": null, "at": "2026-11-01T00:00:00Z"}'
+    assert kit.decoded(twice, Item, "item") == Item("a", datetime(2026, 11, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="item off its shape"):
+        kit.decoded(b'{"id": "a", "at": "2026-11-01T00:00:00Z", "id": null}', Item, "item")
+    with pytest.raises(ValueError, match="item off its shape"):
+        kit.decoded(b'{"id": "a", "at": ' + b"9" * 5000 + b"}", Item, "item")

@@ -145,10 +145,12 @@ class Thread(msgspec.Struct, frozen=True):
 
 
 class ThreadPage(msgspec.Struct, frozen=True):
-    """An M11 page: each thread's bytes, read one at a time, and the next page's token."""
+    """An M11 page: each thread's bytes, read one at a time, and the next page's token
+    (anything but text: none). Each may be null: a key given twice with a bogus null first
+    is read as its last value; a page without its list is refused when read."""
 
-    data: list[msgspec.Raw]
-    next_page_token: str | None = None
+    data: list[msgspec.Raw] | None = None
+    next_page_token: Any = None
 
 
 def read_thread(raw: msgspec.Raw | bytes) -> Thread:
@@ -304,7 +306,10 @@ class ThreadInbox(ThreadsInbox):
         page: ThreadPage = await self.client.get_json(
             "M11", THREADS, query, paced=first, shape=ThreadPage
         )
-        return page.data, page.next_page_token or None
+        if page.data is None:
+            raise self.client.errors.unreadable("M11", "no list of threads")
+        token = page.next_page_token
+        return page.data, token if isinstance(token, str) and token else None
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         """Mirakl's seller API has no read mark: nothing is marked, nothing refused."""
