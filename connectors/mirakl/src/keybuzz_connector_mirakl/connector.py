@@ -77,7 +77,7 @@ class MiraklKey(msgspec.Struct, frozen=True, kw_only=True):
 
 class MiraklClient:
     """One shop's calls on one operator's API (``base_url``: calls go to
-    ``<base_url>/api/...``; ``call_deadline``: seconds a call may take in all)."""
+    ``<base_url>/api/...``; ``options``: the requester's, ``call_deadline`` among them)."""
 
     def __init__(
         self,
@@ -86,22 +86,13 @@ class MiraklClient:
         base_url: str,
         *,
         operator: str,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-        **options: Unpack[CallOptions],
+        **options: Unpack[kit.RequesterOptions],
     ) -> None:
         auth = kit.HeaderAuth(
             {"Authorization": key.api_key}, params={"shop_id": key.shop_id}, secrets=(key.api_key,)
         )
         shop = {"operator": operator, "shop_id": key.shop_id}
-        self.calls = kit.Requester(
-            spec_for(operator),
-            auth,
-            http,
-            base_url,
-            shop=shop,
-            max_response_bytes=max_response_bytes,
-            **options,
-        )
+        self.calls = kit.Requester(spec_for(operator), auth, http, base_url, shop=shop, **options)
         self.key = key
         self.operator = operator
         self.errors = self.calls.errors  # the seam's errors, naming this operator
