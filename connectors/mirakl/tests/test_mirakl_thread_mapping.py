@@ -156,7 +156,8 @@ async def test_a_listing_that_finds_nothing_moves_the_next_one_on() -> None:
 
 class OneThreadOffItsShape:
     """M11 answering a page's bytes, decoded into the shape asked as the requester does:
-    three threads, the second's ``date_updated`` not a date."""
+    three threads, the second's ``date_updated`` not a date, the third's
+    ``current_participants`` (a field the connector does not read) not a list."""
 
     operator = "BOULANGER"
 
@@ -165,7 +166,12 @@ class OneThreadOffItsShape:
             THREAD,
             THREAD | {"id": "t-bad", "date_updated": "yesterday"},
             THREAD
-            | {"id": "t-3", "messages": THREAD["messages"][:1], "metadata": {"total_count": 1}},
+            | {
+                "id": "t-3",
+                "messages": THREAD["messages"][:1],
+                "metadata": {"total_count": 1},
+                "current_participants": 7,
+            },
         ]
         page = msgspec.json.encode({"data": threads, "next_page_token": None})
         return msgspec.json.decode(page, type=shape)

@@ -75,16 +75,12 @@ MESSAGE_BYTES = 30 * 1024 * 1024  # a message with its files [official, OR43: "3
 MAX_FILES = 10  # a reply's files: ours (Mirakl counts 50 over all threads of one order)
 
 
-# --- Mirakl's JSON (M10, M11), as its OpenAPI description names it -----------------------
+# --- Mirakl's JSON (M10, M11), as its OpenAPI description names it: the fields we read ---
 
 
 class Party(msgspec.Struct, frozen=True):
-    type: str = ""
-    id: str | None = None
-    display_name: str | None = None
+    """A message's sender, or a participant a reply may go to."""
 
-
-class Sender(msgspec.Struct, frozen=True):
     type: str = ""
     display_name: str | None = None
 
@@ -92,15 +88,13 @@ class Sender(msgspec.Struct, frozen=True):
 class FileRef(msgspec.Struct, frozen=True):
     id: str
     name: str = ""
-    size: int | None = None
 
 
 class Message(msgspec.Struct, frozen=True, rename={"sender": "from"}):
     id: str
     date_created: datetime
     body: str = ""
-    sender: Sender | None = None
-    to: list[Party] = []
+    sender: Party | None = None
     attachments: list[FileRef] = []
 
 
@@ -126,7 +120,6 @@ class Thread(msgspec.Struct, frozen=True):
     topic: Topic | None = None
     entities: list[Entity] = []
     authorized_participants: list[Party] = []
-    current_participants: list[Party] = []
     metadata: Metadata | None = None
     messages: list[Message] | None = None
 
