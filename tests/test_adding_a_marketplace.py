@@ -242,7 +242,7 @@ def test_every_double_folder_declares_its_entry_point_and_is_installed() -> None
         assert (folder / "src" / package / "__init__.py").exists(), name
         connector = tomllib.loads((folder.parent / "pyproject.toml").read_text())["project"]
         assert not any(d.startswith("keybuzz-sandbox") for d in connector["dependencies"]), name
-    assert set(doubles()) == {f.parent.name for f in folders} | {"amazon"}
+    assert set(doubles()) == {f.parent.name for f in folders}
 
 
 # Where a double's module may be named: its own folder; the sandbox finds doubles by entry

@@ -1,5 +1,6 @@
-"""What points a service at the Amazon double (LWA, Seller Central consent, SP-API), whose
-modules are the sandbox's own top-level ones."""
+"""The Amazon double: Login with Amazon, Seller Central's consent, the SP-API operations
+(Orders v0 and 2026-01-01, Reports, Tokens, Messaging, Sellers, Notifications over SQS),
+its mail relay to the seller and its reply relay from them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,5 @@ def service_env(sandbox_url: str) -> dict[str, str]:
     }
 
 
-# Amazon's routes are the sandbox's own (app.py): the first double, before doubles were
-# packages; it has no shop-API conformance driver (its mail relay has its own tests).
-DOUBLE = Double("amazon", service_env)
+# It has no shop-API conformance driver (its mail relay has its own tests).
+DOUBLE = Double("amazon", service_env, routes_at="keybuzz_double_amazon.routes:amazon_routes")

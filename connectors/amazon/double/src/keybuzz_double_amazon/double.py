@@ -1,28 +1,26 @@
-"""The running sandbox: everything the request handlers share."""
+"""Amazon's double while the sandbox runs: its sellers' order books, what LWA and Seller
+Central issued, the relays' and reports' records, the notifications; the sandbox's shared
+parts (settings, clock, persistent state, echo) are its ``Sandbox``'s."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 
 import msgspec
+from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.faults import FaultConfig, FaultInjector
+from keybuzz_sandbox.ratelimit import RateLimiter
+from keybuzz_sandbox.roles import Roles
+from keybuzz_sandbox.sandbox import Sandbox
 
-from keybuzz_sandbox.echo import EchoSecret
-
-from .clock import Clock, SellerTimeline
-from .config import SandboxConfig
-from .faults import FaultConfig, FaultInjector
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
-from .ratelimit import RateLimiter
 from .relay import RelayLog
 from .reply_state import ReplyBook, SeededBuyers
 from .report_store import ReportStore
-from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
 from .signing import Signer
-from .state import PersistentState, StateStore
 
 AUTH_CODE_LIFETIME = 300.0  # Amazon seconds: spapi_oauth_code is valid for 5 minutes
 
@@ -34,13 +32,14 @@ class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: float  # real epoch seconds
 
 
-class Sandbox:
-    def __init__(self, config: SandboxConfig, models: ModelRegistry | None = None) -> None:
-        self.config = config
+class AmazonDouble:
+    def __init__(self, sandbox: Sandbox, models: ModelRegistry | None = None) -> None:
+        self.sandbox = sandbox
+        self.config = config = sandbox.config
+        self.clock = sandbox.clock
+        self.state = sandbox.state
+        self.echo = sandbox.echo
         self.models = models or ModelRegistry()
-        self.store = StateStore(config.state_dir)
-        self.state: PersistentState = self.store.load(default_anchor=float(int(Clock(1.0).now())))
-        self.clock = Clock(config.time_scale, anchor=self.state.anchor)
         self.signer = Signer(config.signing_secret)
         self.roles = Roles(frozenset(config.app_roles))
         self.limiter = RateLimiter(self.clock)
@@ -49,8 +48,6 @@ class Sandbox:
             spec.seller_id: self._book(spec) for spec in default_sellers(config.bench_orders)
         }
         self.auth_codes: dict[str, AuthCode] = {}
-        # The shop-API doubles' refusals repeat the credential sent, transformed (echo.py).
-        self.echo = EchoSecret()
         self.reports = ReportStore()
         self.messages_sent = 0
         self.relay_log = RelayLog()
@@ -61,9 +58,7 @@ class Sandbox:
         self.bounce_target: tuple[str, int] = (config.smtp_host, config.smtp_port)
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config, self.clock, self.sellers)
-        # What a double keeps in ``state`` beyond what it writes there at once, written
-        # before each save (a double's routes add theirs when the app is made).
-        self.before_save: list[Callable[[], None]] = []
+        sandbox.before_save.append(self._record_advances)
         self.save()
 
     def _book(self, spec: SellerSpec) -> OrderBook:
@@ -71,11 +66,11 @@ class Sandbox:
         timeline = SellerTimeline(self.clock, jumps)  # type: ignore[arg-type]
         return OrderBook(SellerGenerator(self.config.seed, spec, self.clock.anchor), timeline)
 
-    def save(self) -> None:
+    def _record_advances(self) -> None:
         self.state.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
-        for record in self.before_save:
-            record()
-        self.store.save(self.state)
+
+    def save(self) -> None:
+        self.sandbox.save()
 
     # --- redirect URIs -------------------------------------------------------
 
