@@ -226,7 +226,7 @@ def test_every_connector_folder_declares_its_entry_point_and_is_installed() -> N
 def test_every_double_folder_declares_its_entry_point_and_is_installed() -> None:
     """A connector's double is its folder's ``double/``, a distribution of its own (the
     connector's, installed alone in production, brings none of it), found by the sandbox by
-    its entry point; Amazon's is the sandbox's own."""
+    its entry point: Amazon's as every other."""
     from keybuzz_sandbox.doubles import GROUP, doubles
 
     installed = {p.name: p.value for p in entry_points(group=GROUP)}
