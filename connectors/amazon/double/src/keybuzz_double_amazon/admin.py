@@ -1,4 +1,4 @@
-"""Sandbox-only control endpoints under /_sandbox (never Amazon paths)."""
+"""The Amazon double's control endpoints under /_sandbox (never Amazon paths)."""
 
 from __future__ import annotations
 

@@ -33,6 +33,9 @@ class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AmazonDouble:
+    """What Amazon's routes share, on the sandbox's ``Sandbox`` (its settings, clock, state
+    and echo, under the same names)."""
+
     def __init__(self, sandbox: Sandbox, models: ModelRegistry | None = None) -> None:
         self.sandbox = sandbox
         self.config = config = sandbox.config
