@@ -189,8 +189,9 @@ class FnacConnector(ShopConnector):
         settings: ShopApiSettings,
         files: FileLinks | None = None,
     ) -> FnacSession:
-        client = FnacClient(http, settings.api_url, credentials_of(credentials, self.marketplace))
-        return FnacSession(client, self.limits, files or NO_FILES)
+        shop = credentials_of(credentials, self.marketplace)
+        client = FnacClient(http, settings.api_url, shop, files=files or NO_FILES)
+        return FnacSession(client, self.limits)
 
     def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
         return tuple(RECIPIENTS) if thread.kind in THREAD_KINDS else ()

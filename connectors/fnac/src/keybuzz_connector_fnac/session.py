@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, get_args
 
-import httpx
 import msgspec
 from keybuzz_shared.connectors.kit import (
     Count,
@@ -48,7 +47,6 @@ from keybuzz_shared.connectors.seam import (
     read_each,
     state_of,
 )
-from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
@@ -59,7 +57,6 @@ from keybuzz_connector_fnac.models import (
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
-    FnacUnavailable,
     Incident,
     IncidentsQuery,
     Message,
@@ -223,10 +220,9 @@ def _inbox_cursor(cursor: str) -> Pages | None:
 class FnacSession(KitSession):
     """One shop: its inbox, reply channel and order source on its client."""
 
-    def __init__(self, client: FnacClient, limits: Limits, files: FileLinks = NO_FILES) -> None:
+    def __init__(self, client: FnacClient, limits: Limits) -> None:
         self.client = client
         self.limits = limits
-        self.files = files  # where its messages' files may be fetched from
         size = limits.page_size
         self._by_date = Renumbered[Any](size)
         self._by_page = Renumbered[Any](size, step_back=False)
@@ -274,17 +270,8 @@ class FnacSession(KitSession):
         return await self._inbox_page(listing, since, cursor, _incident)
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
-        """Fnac's files are served without its token: a plain GET of the link."""
-        try:
-            return await self.files.fetch(self.client.http, file.url, max_bytes)
-        except FileUnavailable as exc:
-            if exc.status >= 500:
-                raise FnacUnavailable("file", f"file server answered {exc.status}") from None
-            raise
-        except httpx.HTTPError as exc:
-            raise FnacUnavailable(
-                "file", f"file server unreachable ({type(exc).__name__})"
-            ) from None
+        """Fnac's files are served without its token, from the declared hosts only."""
+        return await self.client.get_bytes(file.url, max_bytes)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         updates = [MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]

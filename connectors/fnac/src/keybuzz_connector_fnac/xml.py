@@ -3,7 +3,8 @@
 No entity is ever declared, expanded or fetched: answers are parsed by the kit's XML
 guard (keybuzz_shared.connectors.kit.xml_answers; docs/FNAC.md, "XML safety"), in UTF-8,
 the only encoding Fnac answers in, within ``MAX_RESPONSE_BYTES`` (the client stops reading
-a longer body).
+a longer body). ``ANSWERS`` is how the kit's requester reads them: the document and what
+its envelope (its root's ``status`` and ``<error>``s) says of the call.
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
 messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TypeAlias, TypeVar
+from typing import NamedTuple, TypeAlias, TypeVar
 
-from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
+from keybuzz_shared.connectors.kit.answers import Garbled, Refusal
+from keybuzz_shared.connectors.kit.xml_answers import Node, garbled, parse_guarded
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.redaction import redact_text
 from lxml import etree
@@ -52,6 +54,10 @@ NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
 OK_STATUSES = frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"})
 REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
+# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
+# "Later": the call is retried like a 429 (which the double sends with it).
+TRANSIENT_CODES = frozenset({"ERR_004"})
+ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 
 Element: TypeAlias = etree._Element
 T = TypeVar("T")
@@ -75,25 +81,72 @@ def local_name(element: Element) -> str:
     return str(etree.QName(element).localname)
 
 
-def read_envelope(root: Element) -> tuple[str, tuple[FnacErrorDetail, ...]]:
-    """The response's status and its ``<error>``s."""
+def _kept(text: str) -> str:
+    return text
+
+
+def read_envelope(
+    root: Element, redact: Callable[[str], str] = _kept
+) -> tuple[str, tuple[FnacErrorDetail, ...]]:
+    """The response's status and its ``<error>``s (their texts through ``redact``)."""
     status = root.get("status")
     if status is None:
         raise FnacProtocolError(f"<{local_name(root)}> has no status")
     if status not in OK_STATUSES and status not in REFUSED_STATUSES:
         raise FnacProtocolError(f"unknown status {status!r}")
-    return status, _errors(root)
+    return status, _errors(root, redact)
 
 
-def _errors(element: Element) -> tuple[FnacErrorDetail, ...]:
+def _errors(element: Element, redact: Callable[[str], str]) -> tuple[FnacErrorDetail, ...]:
+    """Fnac's error texts without a secret it may echo (removed before shortening, so no
+    part of one is left)."""
     return tuple(
         FnacErrorDetail(
             code=error.get("code") or "",
             severity=error.get("severity") or "",
-            text=redact_text((error.text or "").strip()),  # shortened by the client
+            text=redact(redact_text((error.text or "").strip()))[:ERROR_TEXT_CHARS],
         )
         for error in element.iterfind(_q("error"))
     )
+
+
+class Answer(NamedTuple):
+    """A Fnac answer as the requester read it: its root, status and errors, and the
+    ``redact`` its texts go through."""
+
+    root: Element
+    status: str
+    errors: tuple[FnacErrorDetail, ...]
+    redact: Callable[[str], str]
+
+
+class FnacAnswers:
+    """Fnac's answers for the kit's requester (kit/answers.py)."""
+
+    content_type = "text/xml; charset=utf-8"
+
+    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
+        try:
+            root = parse(content, max_bytes=max_bytes)
+        except FnacProtocolError as exc:
+            if garbled(exc.reason):
+                raise Garbled(exc.reason) from None
+            raise
+        return Answer(root, *read_envelope(root, redact), redact)
+
+    def refusal(self, answer: Answer) -> Refusal | None:
+        """ERROR or FATAL; but messages_update answers ERROR when one of its messages was
+        refused, each message with its own errors: then the caller reads them."""
+        if answer.status not in REFUSED_STATUSES:
+            return None
+        if local_name(answer.root) == "messages_update_response" and not answer.errors:
+            return None
+        codes = {error.code for error in answer.errors}
+        reason = f"{answer.status} {', '.join(sorted(codes))}".strip()
+        return Refusal(reason, later=bool(codes & TRANSIENT_CODES))
+
+
+ANSWERS = FnacAnswers()
 
 
 def expect_root(root: Element, service: str) -> None:
@@ -124,12 +177,14 @@ def read_incidents(root: Element) -> IncidentsPage:
     return IncidentsPage(paging=_paging(root), incidents=incidents, unreadable=unreadable)
 
 
-def read_message_updates(root: Element) -> tuple[MessageUpdateResult, ...]:
+def read_message_updates(
+    root: Element, redact: Callable[[str], str] = _kept
+) -> tuple[MessageUpdateResult, ...]:
     return tuple(
         MessageUpdateResult(
             message_id=element.get("id"),
             status=element.get("status") or "",
-            errors=_errors(element),
+            errors=_errors(element, redact),
         )
         for element in root.iterfind(_q("message"))
     )
@@ -291,7 +346,7 @@ def auth_request(partner_id: str, shop_id: str, key: str) -> bytes:
     return _serialize(root)
 
 
-def _request(service: str, header: dict[str, str], results_count: int | None) -> Element:
+def _request(service: str, header: Mapping[str, str], results_count: int | None) -> Element:
     attributes = dict(header)
     if results_count is not None:
         attributes["results_count"] = str(results_count)
@@ -317,7 +372,7 @@ def _flag(value: bool) -> str:
     return "TRUE" if value else "FALSE"
 
 
-def messages_query_request(header: dict[str, str], query: MessagesQuery) -> bytes:
+def messages_query_request(header: Mapping[str, str], query: MessagesQuery) -> bytes:
     root = _request("messages_query", header, query.results_count)
     _add(root, "paging", str(query.page))
     for kind, window in (("CreatedAt", query.created), ("UpdatedAt", query.updated)):
@@ -340,7 +395,7 @@ def messages_query_request(header: dict[str, str], query: MessagesQuery) -> byte
     return _serialize(root)
 
 
-def messages_update_request(header: dict[str, str], updates: Sequence[MessageUpdate]) -> bytes:
+def messages_update_request(header: Mapping[str, str], updates: Sequence[MessageUpdate]) -> bytes:
     if not updates:
         raise ValueError("messages_update needs at least one message")
     root = _request("messages_update", header, None)
@@ -357,7 +412,7 @@ def messages_update_request(header: dict[str, str], updates: Sequence[MessageUpd
     return _serialize(root)
 
 
-def orders_query_request(header: dict[str, str], query: OrdersQuery) -> bytes:
+def orders_query_request(header: Mapping[str, str], query: OrdersQuery) -> bytes:
     _check_order_ids(query.order_ids)
     root = _request("orders_query", header, query.results_count)
     _add(root, "paging", str(query.page))
@@ -376,7 +431,7 @@ def orders_query_request(header: dict[str, str], query: OrdersQuery) -> bytes:
     return _serialize(root)
 
 
-def incidents_query_request(header: dict[str, str], query: IncidentsQuery) -> bytes:
+def incidents_query_request(header: Mapping[str, str], query: IncidentsQuery) -> bytes:
     _check_order_ids(query.order_ids)
     root = _request("incidents_query", header, query.results_count)
     _add(root, "paging", str(query.page))
