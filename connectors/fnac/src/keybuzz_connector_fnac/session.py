@@ -161,11 +161,6 @@ def line_status(state: str) -> str:
     return LINE_STATES.get(state, UNKNOWN_STATE[0])
 
 
-def claim_opener(opened_by: str | None) -> SenderType:
-    """``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did."""
-    return "BUYER" if (opened_by or "").lower() == "client" else "MARKETPLACE_SUPPORT"
-
-
 # --- listings ------------------------------------------------------------------------------
 
 
@@ -466,10 +461,9 @@ def _incident(incident: Incident) -> InboxIncident:
         incident_id=incident.incident_id,
         order_id=incident.order_id,
         status=incident.status,
-        types=tuple(dict.fromkeys(line.type for line in incident.lines)),
+        types=tuple(dict.fromkeys(incident.line_types)),
         ticket_subject=next(
-            (INCIDENT_SUBJECTS[ln.type] for ln in incident.lines if ln.type in INCIDENT_SUBJECTS),
-            None,
+            (INCIDENT_SUBJECTS[t] for t in incident.line_types if t in INCIDENT_SUBJECTS), None
         ),
         waiting_for_seller=incident.waiting_for_seller_answer,
         opened_by=incident.opened_by,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple, TypeAlias, TypeVar
@@ -33,7 +33,6 @@ from keybuzz_connector_fnac.models import (
     FnacErrorDetail,
     FnacProtocolError,
     Incident,
-    IncidentLine,
     IncidentsPage,
     IncidentsQuery,
     Message,
@@ -47,7 +46,6 @@ from keybuzz_connector_fnac.models import (
     OrdersPage,
     OrdersQuery,
     Paging,
-    Refund,
 )
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
@@ -159,7 +157,7 @@ def read_auth(root: Element) -> AuthToken:
     token = node.text("token")
     if not token:
         raise FnacProtocolError("auth_response without a token")
-    return AuthToken(token=token, validity=node.datetime("validity"), version=node.text("version"))
+    return AuthToken(token=token, validity=node.datetime("validity"))
 
 
 def read_messages(root: Element) -> MessagesPage:
@@ -214,7 +212,6 @@ def _paging(root: Element) -> Paging:
     return Paging(
         page=page if page is not None else 1,
         total_paging=total if total is not None else 1,
-        nb_total_per_page=node.int("nb_total_per_page"),
         nb_total_result=node.int("nb_total_result"),
     )
 
@@ -231,10 +228,7 @@ def _message(node: Node) -> Message:
         subject=node.text("message_subject") or "",
         description=node.text("message_description", strip=False) or "",
         created_at=node.required_datetime("created_at"),
-        updated_at=node.required_datetime("updated_at"),
         read=node.element.get("state", "UNREAD") == "READ",
-        archived=node.element.get("archived", "FALSE") == "TRUE",
-        offer_title=node.text("message_offer_title"),
         files=tuple(
             MessageFile(
                 name=file.text("name") or "",
@@ -254,7 +248,6 @@ def _order(node: Node) -> Order:
         created_at=node.required_datetime("created_at"),
         client_firstname=node.text("client_firstname"),
         client_lastname=node.text("client_lastname"),
-        nb_messages=node.int("nb_messages"),
         details=tuple(_order_detail(d) for d in node.all("order_detail")),
     )
 
@@ -267,7 +260,6 @@ def _order_detail(node: Node) -> OrderDetail:
         quantity=node.int("quantity") or 0,
         price=node.decimal("price"),
         offer_seller_id=node.text("offer_seller_id"),
-        offer_fnac_id=node.text("offer_fnac_id"),
         tracking_number=node.text("tracking_number"),
         created_at=node.datetime("created_at"),
         debited_at=node.datetime("debited_at"),
@@ -287,35 +279,11 @@ def _incident(node: Node) -> Incident:
         waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
         message=header.text("message", strip=False) or "",
         opened_by=header.text("opened_by"),
-        closed_by=header.text("closed_by"),
         created_at=header.required_datetime("created_at"),
         updated_at=header.required_datetime("updated_at"),
-        closed_at=header.datetime("closed_at"),
-        lines=()
+        line_types=()
         if lines is None
-        else tuple(_incident_line(line) for line in _node(lines).all("order_detail_incident")),
-    )
-
-
-def _incident_line(node: Node) -> IncidentLine:
-    refunds = node.get("refunds")
-    return IncidentLine(
-        order_detail_id=node.required("order_detail_id"),
-        type=node.text("type") or "",
-        status=node.required("status"),
-        created_at=node.datetime("created_at"),
-        updated_at=node.datetime("updated_at"),
-        refunds=()
-        if refunds is None
-        else tuple(
-            Refund(
-                product_amount=refund.decimal("product_amount") or Decimal(0),
-                shipping_amount=refund.decimal("shipping_amount") or Decimal(0),
-                fee_ht_amount=refund.decimal("fee_ht_amount"),
-                created_at=refund.datetime("created_at"),
-            )
-            for refund in _node(refunds).all("refund")
-        ),
+        else tuple(line.text("type") or "" for line in _node(lines).all("order_detail_incident")),
     )
 
 
@@ -368,22 +336,13 @@ def _add_date(parent: Element, date: DateRange) -> None:
         _add(element, "max", format_datetime(date.max))
 
 
-def _flag(value: bool) -> str:
-    return "TRUE" if value else "FALSE"
-
-
 def messages_query_request(header: Mapping[str, str], query: MessagesQuery) -> bytes:
     root = _request("messages_query", header, query.results_count)
     _add(root, "paging", str(query.page))
-    for kind, window in (("CreatedAt", query.created), ("UpdatedAt", query.updated)):
-        if window is not None:
-            _add_date(root, DateRange(type=kind, min=window[0], max=window[1]))
+    if query.created is not None:
+        _add_date(root, DateRange(type="CreatedAt", min=query.created[0], max=query.created[1]))
     if query.message_type is not None:
         _add(root, "message_type", query.message_type)
-    if query.archived is not None:
-        _add(root, "message_archived", _flag(query.archived))
-    if query.read is not None:
-        _add(root, "message_state", "READ" if query.read else "UNREAD")
     for order_id in query.order_ids:
         _add(root, "order_fnac_id", order_id)
     if query.sort is not None:
@@ -413,15 +372,12 @@ def messages_update_request(header: Mapping[str, str], updates: Sequence[Message
 
 
 def orders_query_request(header: Mapping[str, str], query: OrdersQuery) -> bytes:
-    _check_order_ids(query.order_ids)
+    if len(query.order_ids) > MAX_ORDER_IDS:
+        raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
     root = _request("orders_query", header, query.results_count)
     _add(root, "paging", str(query.page))
     if query.date is not None:
         _add_date(root, query.date)
-    if query.states:
-        states = _add(root, "states")
-        for state in query.states:
-            _add(states, "state", state)
     if query.sort is not None:
         _add(root, "sort_by", query.sort)
     if query.order_ids:
@@ -432,27 +388,13 @@ def orders_query_request(header: Mapping[str, str], query: OrdersQuery) -> bytes
 
 
 def incidents_query_request(header: Mapping[str, str], query: IncidentsQuery) -> bytes:
-    _check_order_ids(query.order_ids)
     root = _request("incidents_query", header, query.results_count)
     _add(root, "paging", str(query.page))
     if query.date is not None:
         _add_date(root, query.date)
-    if query.status is not None:
-        _add(root, "status", query.status)
-    if query.waiting_for_seller_answer is not None:
-        _add(root, "waiting_for_seller_answer", _flag(query.waiting_for_seller_answer))
     if query.sort is not None:
         _add(root, "sort_by", query.sort)
-    if query.order_ids:
-        orders = _add(root, "orders")
-        for order_id in query.order_ids:
-            _add(orders, "order", order_id)
     return _serialize(root)
-
-
-def _check_order_ids(order_ids: Iterable[str]) -> None:
-    if len(list(order_ids)) > MAX_ORDER_IDS:
-        raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
 
 
 def format_datetime(moment: datetime) -> str:
