@@ -12,7 +12,10 @@ Every call sent is counted by name (``sent``); the call a marketplace's daily al
 counts (``ApiSpec.allowance_call``) is the seam's ``CountsAllowanceCalls`` and
 ``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
 unsent (``AllowanceSpent``). A marketplace that meters each operation by a rate of its own
-gives a ``Pace``: waited for before every request, told of every answer."""
+gives a ``Pace``: waited for before every request, told of every answer. An API that
+answers in documents (XML) declares how they are read (``ApiSpec.answers``, answers.py):
+its calls carry the token in their body (``post_document``), their envelope's refusals are
+read by the same ``Refusals``."""
 
 from __future__ import annotations
 
@@ -570,11 +573,11 @@ class Requester(JsonCalls[Call]):
         own = answers.content_type.split(";")[0].strip().lower()
         return status not in self.spec.refusals.credentials and media == own
 
-    def _document(self, call: Call, response: httpx.Response, content: bytes) -> Any:
+    def _document(
+        self, call: Call, response: httpx.Response, content: bytes, answers: Answers
+    ) -> Any:
         """An answer of the spec's ``answers``: garbled, asked again within a read; its
         envelope's refusal read by the table, or asked again when it says "later"."""
-        answers = self.spec.answers
-        assert answers is not None
         redact = KnownSecrets(self._secrets()).redact
         try:
             document = answers.read(content, call.max_bytes or self._max_bytes, redact)
@@ -600,7 +603,7 @@ class Requester(JsonCalls[Call]):
         """JSON as ``JsonCalls`` reads it; with a ``shape``, decoded into it, an answer in
         another shape (or past the decoder's depth) garbled: asked again within a read."""
         if self.spec.answers is not None and call.body is not None:
-            return self._document(call, response, content)
+            return self._document(call, response, content, self.spec.answers)
         if call.shape is None or not content.strip():
             return super()._decoded(call, response, content)
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
