@@ -19,7 +19,7 @@ from keybuzz_connector_mirakl.catalogue import (
     operators,
     packaged,
 )
-from keybuzz_connector_mirakl.settings import MiraklApiSettings, MiraklSettings
+from keybuzz_connector_mirakl.connector import MiraklApiSettings, MiraklSettings
 from keybuzz_double_mirakl import service_env
 from keybuzz_double_mirakl.operators import OPERATORS
 from keybuzz_poller.settings import PollerSettings

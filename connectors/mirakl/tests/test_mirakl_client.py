@@ -14,9 +14,12 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
-from keybuzz_connector_mirakl.credentials import MiraklCredentialCheck
-from keybuzz_connector_mirakl.settings import MiraklSettings
+from keybuzz_connector_mirakl.connector import (
+    MiraklClient,
+    MiraklCredentialCheck,
+    MiraklKey,
+    MiraklSettings,
+)
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.connector import MiraklClient, MiraklKey
 from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import RunningService
 from keybuzz_double_mirakl import service_env

@@ -13,10 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from keybuzz_connector_mirakl.connector import ORDER_IDS
-from keybuzz_connector_mirakl.order_states import LINE_STATES, ORDER_STATES, order_status
-from keybuzz_connector_mirakl.orders import OVERLAP, ShopOrders, mirakl_time, read_order
-from keybuzz_connector_mirakl.settings import MiraklSettings
+from keybuzz_connector_mirakl.connector import ORDER_IDS, MiraklSettings
+from keybuzz_connector_mirakl.orders import (
+    LINE_STATES,
+    ORDER_STATES,
+    OVERLAP,
+    ShopOrders,
+    mirakl_time,
+    order_status,
+    read_order,
+)
 from keybuzz_double_mirakl.contract import query_problems, raw_spec
 from keybuzz_shared.connectors.seam import (
     DELIVERY_STATUSES,

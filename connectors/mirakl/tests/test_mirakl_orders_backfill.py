@@ -90,7 +90,7 @@ async def test_a_mirakl_shop_is_backfilled_served_and_kept_fresh(
     stack: Infra,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="keybuzz_connector_mirakl.client")
+    caplog.set_level(logging.INFO, logger="keybuzz_connector_mirakl.connector")
     operator = next(o for o in (await admin.get("/operators")).json() if o["code"] == OPERATOR)
     shop = operator["shops"][0]
     every = await listed(double, shop)

@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_mirakl.client import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.connector import MiraklClient, MiraklKey, MiraklSettings
 from keybuzz_connector_mirakl.orders import ShopOrders
-from keybuzz_connector_mirakl.response_window import MiraklSession
-from keybuzz_connector_mirakl.settings import MiraklSettings
-from keybuzz_connector_mirakl.statistics import EVERY_PERIOD, order_messages_response_delay
+from keybuzz_connector_mirakl.response_window import (
+    EVERY_PERIOD,
+    MiraklSession,
+    order_messages_response_delay,
+)
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import CallUnavailable, OrderSummary

@@ -7,9 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
-from keybuzz_connector_mirakl.replies import recipients, unsendable
-from keybuzz_connector_mirakl.threads import ThreadInbox, decode, read_thread
+from keybuzz_connector_mirakl.threads import (
+    Thread,
+    ThreadInbox,
+    ThreadPage,
+    decode,
+    recipients,
+    unsendable,
+)
+from keybuzz_connector_mirakl.threads import read_thread as thread_of_bytes
 from keybuzz_shared.connectors.seam import Reply, ThreadKey
 
 THREAD: dict[str, Any] = {
@@ -45,6 +53,11 @@ THREAD: dict[str, Any] = {
         },
     ],
 }
+
+
+def read_thread(value: dict[str, Any]) -> Thread:
+    """The thread as M11 and M10 send it: its bytes."""
+    return thread_of_bytes(msgspec.json.encode(value))
 
 
 def inbox() -> ThreadInbox:
@@ -125,8 +138,8 @@ class NoThreads:
 
     operator = "BOULANGER"
 
-    async def get_json(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return {"data": [], "next_page_token": None}
+    async def get_json(self, *args: Any, **kwargs: Any) -> ThreadPage:
+        return ThreadPage(data=[], next_page_token=None)
 
 
 async def test_a_listing_that_finds_nothing_moves_the_next_one_on() -> None:
@@ -139,3 +152,35 @@ async def test_a_listing_that_finds_nothing_moves_the_next_one_on() -> None:
     # Never before where it started: a clock behind the cursor leaves it where it was.
     later = await idle.inbox_messages(since=now + timedelta(hours=1))
     assert later.complete_until == now + timedelta(hours=1)
+
+
+class OneThreadOffItsShape:
+    """M11 answering a page's bytes, decoded into the shape asked as the requester does:
+    three threads, the second's ``date_updated`` not a date, the third's
+    ``current_participants`` (a field the connector does not read) not a list."""
+
+    operator = "BOULANGER"
+
+    async def get_json(self, *args: Any, shape: Any = None, **kwargs: Any) -> Any:
+        threads = [
+            THREAD,
+            THREAD | {"id": "t-bad", "date_updated": "yesterday"},
+            THREAD
+            | {
+                "id": "t-3",
+                "messages": THREAD["messages"][:1],
+                "metadata": {"total_count": 1},
+                "current_participants": 7,
+            },
+        ]
+        page = msgspec.json.encode({"data": threads, "next_page_token": None})
+        return msgspec.json.decode(page, type=shape)
+
+
+async def test_a_thread_off_its_shape_costs_that_thread_never_the_page() -> None:
+    listing = ThreadInbox(OneThreadOffItsShape(), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+    page = await listing.inbox_messages(since=datetime(2026, 11, 1, tzinfo=UTC))
+    assert {m.thread.id for m in page.items} == {THREAD["id"], "t-3"}
+    assert len(page.items) == 4 and page.next_cursor is None
+    [said] = page.unreadable
+    assert said.startswith("thread off its shape") and "date_updated" in said

@@ -3,39 +3,277 @@
 
 Its parts: a shop API (threads, and orders by OR11), a credential check, the operator's
 hours on Mirakl's own clock of each thread and its own figure (A21). The seller types its
-API key (no redirect flow); customers write through the API (no inbound address or mail
-relay, no order feed)."""
+API key and shop id (no redirect flow); customers write through the API (no inbound
+address or mail relay, no order feed).
+
+A shop's client carries the key in ``Authorization`` (Mirakl's way: no scheme) and the
+``shop_id`` (a key may serve several shops) on the kit's requester. A call is named by
+Mirakl's operation code (M11, OR11 …): a 429's ``Retry-After`` holds back every later call
+of that operation from this client until it ends, and a retry within the call waits it out
+when it fits the call's deadline. An answer that is a redirect, an HTML page or another
+type is refused with what came, never followed; 401 and 403 are the key refused. Errors
+and logs never hold the key."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Unpack
 
 import httpx
-from keybuzz_shared.connectors.kit import (
-    Discussions,
-    KitShopApi,
-    OrderIdPattern,
-    ShopConnector,
-)
-from keybuzz_shared.connectors.seam import Limits
-from keybuzz_shared.file_links import FileLinks
+import msgspec
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
+from keybuzz_shared.connectors.credential_form import canonical_account
+from keybuzz_shared.connectors.seam import CallRefused, Limits, ReplyFile
+from keybuzz_shared.file_links import FileLinks, origin_of, production_problem, shown
+from keybuzz_shared.json_calls import CallOptions
 
-from keybuzz_connector_mirakl.catalogue import Operator
-from keybuzz_connector_mirakl.client import MiraklClient
-from keybuzz_connector_mirakl.credentials import CREDENTIAL_FIELDS, MiraklCredentialCheck, key_of
-from keybuzz_connector_mirakl.replies import PARTICIPANTS
+from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
+from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.response_window import (
     MiraklResponseFigures,
     MiraklResponseWindow,
     MiraklSession,
+    ResponseDelays,
 )
-from keybuzz_connector_mirakl.settings import MiraklApiSettings, MiraklSettings
+from keybuzz_connector_mirakl.threads import PARTICIPANTS, THREADS, ThreadInbox, ThreadReplies
+
+log = logging.getLogger(__name__)
+
+# Any answer is refused past this size, unread: the largest we ask for is a page of 100
+# threads with their last 100 messages each (bodies up to 50,000 characters).
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UUIDs
+FIRST_POLL_DAYS = 30  # how far back a shop's first poll reads its threads by default
+
+
+@functools.cache
+def spec_for(operator: str) -> kit.ApiSpec:
+    """Mirakl's API as the requester runs it, its errors naming ``operator``; Mirakl's
+    message for a 4xx is ``{"message", "status"}``."""
+    return kit.ApiSpec(
+        "Mirakl",
+        log,
+        kit.CallErrors.labelled(f"{operator} (Mirakl)", credentials="API key"),
+        kit.Refusals(credentials=frozenset({401, 403}), reason_keys=("message",)),
+        max_response_bytes=MAX_RESPONSE_BYTES,
+        misaddressed="the operator's base URL is not its API, check the catalogue",
+        holds_throttled=True,
+    )
+
+
+class MiraklKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A shop user's API key and the shop it calls for."""
+
+    api_key: str
+    shop_id: str
+
+    def __repr__(self) -> str:
+        return f"MiraklKey(api_key=[REDACTED], shop_id={self.shop_id!r})"
+
+
+class MiraklClient:
+    """One shop's calls on one operator's API (``base_url``: calls go to
+    ``<base_url>/api/...``; ``options``: the requester's, ``call_deadline`` among them)."""
+
+    def __init__(
+        self,
+        key: MiraklKey,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        operator: str,
+        **options: Unpack[kit.RequesterOptions],
+    ) -> None:
+        auth = kit.HeaderAuth(
+            {"Authorization": key.api_key}, params={"shop_id": key.shop_id}, secrets=(key.api_key,)
+        )
+        shop = {"operator": operator, "shop_id": key.shop_id}
+        self.calls = kit.Requester(spec_for(operator), auth, http, base_url, shop=shop, **options)
+        self.key = key
+        self.operator = operator
+        self.errors = self.calls.errors  # the seam's errors, naming this operator
+
+    @property
+    def shop_id(self) -> str:
+        return self.key.shop_id
+
+    async def get_json(
+        self,
+        operation: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        paced: bool = False,
+        shape: Any = None,
+    ) -> Any:
+        """The answer of ``GET <base>/<path>`` (``path`` like "api/inbox/threads"), decoded
+        into ``shape`` when given. ``paced``: a call the operator allows once per its
+        frequency (a listing's first page): a garbled answer is not asked again within it."""
+        return await self.calls.get_json(
+            path, params, operation=operation, paced=paced, shape=shape
+        )
+
+    async def post_multipart(
+        self, operation: str, path: str, fields: Mapping[str, Any], files: Sequence[ReplyFile] = ()
+    ) -> Any:
+        """``POST`` multipart/form-data: each of ``fields`` a JSON part (M12's
+        ``message_input``), each file a ``files`` part."""
+        parts: list[kit.Part] = [
+            (name, (None, msgspec.json.encode(value), "application/json"))
+            for name, value in fields.items()
+        ]
+        parts += [("files", (f.name, f.data, f.content_type)) for f in files]
+        return await self.calls.post_multipart(path, parts, operation=operation)
+
+
+# --- settings (docs/MIRAKL.md, "Settings") ------------------------------------------------
+
+
+class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
+    """One operator's API as its sessions and credential check are given it: ``api_url``
+    is the operator's base URL (calls at ``<api_url>/api/...``)."""
+
+    operator: str  # the operator's code, the marketplace value
+    operator_name: str  # as sellers know it: "Leroy Merlin"
+    response_hours: float  # how long the operator gives a shop to answer
+    # Seconds between two order listings' first pages (OR11): the operator's frequency,
+    # else Mirakl's "once per minute" at most [official].
+    orders_interval_seconds: float = 60.0
+
+
+class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
+    """Every operator's shops, read from the MIRAKL_ variables; where an operator's API is
+    and how often it may be polled are the catalogue's, read when a view is asked for: an
+    operator added after a service started gets its view from the settings it holds."""
+
+    # Each connect or read; a shop's call as a whole (its retries, a Retry-After waited
+    # within it) is cut after MIRAKL_CALL_DEADLINE_SECONDS.
+    mirakl_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    mirakl_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    # Each shop is polled once per interval, unless its operator's catalogue entry sets
+    # M11's frequency (then that).
+    mirakl_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
+    # Added to an operator's M11 frequency. None is needed: a shop's next poll is due an
+    # interval after its last one ended (docs/POLLER.md, "Scheduling"), so no M11 call
+    # follows the last sooner than the frequency (docs/BENCHMARKS.md, Mirakl).
+    mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
+    mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
+    # Each file of a message is downloaded (M13) up to this size (larger: named only).
+    mirakl_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    # The catalogue's overrides (catalogue.py): the variables connectors() reads from the
+    # process environment, read here too so that a view follows the settings it is asked of.
+    mirakl_catalogue: str = ""
+    mirakl_catalogue_file: str = ""
+
+    def shop_api(self, marketplace: str) -> MiraklApiSettings | None:
+        environ = {
+            CATALOGUE_ENV: self.mirakl_catalogue,
+            CATALOGUE_FILE_ENV: self.mirakl_catalogue_file,
+        }
+        found = operator(marketplace, environ)
+        if found is None:
+            return None
+        self.check_base_url(found)
+        frequency = found.frequency("M11")
+        return self.api_view(
+            MiraklApiSettings,
+            "mirakl",
+            api_url=found.base_url,
+            operator=found.code,
+            operator_name=found.name,
+            response_hours=found.response_hours,
+            poll_interval_seconds=(
+                self.mirakl_poll_interval_seconds
+                if frequency is None
+                else max(1, math.ceil(frequency) + self.mirakl_poll_margin_seconds)
+            ),
+            # M11 answered once per the operator's frequency: no poll of a shop starts
+            # sooner after its last one ended, whatever made it due (kit/pacing.py).
+            call_frequency_seconds=frequency,
+            mark_as_read=False,  # Mirakl's seller API has no read mark
+            attachment_origins=(shown(origin_of(found.base_url)),),
+            orders_interval_seconds=found.frequency("OR11") or 60.0,
+        )
+
+    def check_base_url(self, found: Operator) -> None:
+        """ValueError when production-like settings meet a base URL inside our network or
+        not https (a catalogue entry meant for the dev stack)."""
+        if self.is_production and (problem := production_problem(found.base_url)):
+            raise ValueError(
+                f"Mirakl operator {found.code}: baseUrl {found.base_url} {problem}: refused "
+                f"when KEYBUZZ_ENV={self.keybuzz_env}"
+            )
+
+
+# --- credentials: the shop's key and id, checked by one call as that shop ------------------
+
+CREDENTIAL_FIELDS = (
+    # The shop's back office, "API key": UUIDs on the instances we know [observed].
+    kit.key_field("api_key", "Clé API", max_length=128),
+    # The shop's id (the back office's "Shop ID"): one key may serve several shops, and
+    # the connection is one shop of one operator.
+    kit.shop_number_field("shop_id", "Shop ID"),
+)
+
+
+def key_of(fields: Mapping[str, str]) -> MiraklKey:
+    """The key and shop named by ``fields``; ValueError when one is missing."""
+    kit.require_fields(CREDENTIAL_FIELDS, fields, "Mirakl")
+    shop_id = canonical_account(CREDENTIAL_FIELDS, fields["shop_id"])
+    return MiraklKey(api_key=fields["api_key"].strip(), shop_id=shop_id)
+
+
+def client_of(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: MiraklApiSettings,
+    files: FileLinks,
+    options: CallOptions,
+) -> MiraklClient:
+    """The shop's client on its operator's API. ``files`` is not used: a thread's files
+    come from the operator's API (M13), with the shop's key, at addresses built from
+    Mirakl's ids."""
+    return MiraklClient(key_of(credentials), http, api.api_url, operator=api.operator, **options)
+
+
+async def probe(client: MiraklClient, credentials: Mapping[str, str]) -> str:
+    """The shop's identity (one shop of one operator: two operators' shops of one id are
+    two shops), from M10 on a thread no shop has: Mirakl answers 401 for a key it does not
+    know, 403 for a shop the key's user cannot reach, and its own 404 (``{"message",
+    "status"}``) when both are good. M10 is synchronous (no frequency of its own), where
+    M11 or OR11 would spend the shop's one call a minute, which its next poll needs. A 404
+    without Mirakl's message is another server's: the base URL is not the operator's API."""
+    try:
+        await client.get_json("M10", f"{THREADS}/{NO_THREAD}")
+    except CallRefused as exc:
+        if exc.status != 404:
+            raise
+        if exc.detail == "HTTP 404":
+            raise client.errors.unreadable(
+                exc.call, "a 404 that is not Mirakl's: check the base URL"
+            ) from None
+    return f"mirakl:{client.operator}:{client.shop_id}"
+
+
+class MiraklCredentialCheck(kit.ProbeCheck[MiraklApiSettings, MiraklClient]):
+    """The seam's ``CredentialCheck``: one call as the shop that spends none of its
+    frequency-limited allowance (``probe``)."""
+
+    def __init__(self) -> None:
+        super().__init__(MiraklApiSettings, "Mirakl", client_of, probe)
+
+
+# --- the connector ----------------------------------------------------------------------
 
 # Mirakl's order ids: the operator's commercial id and a capital letter per shop of the
 # cart, e.g. ``Order_00010-A`` [official, OR11's example] or ``BOU2345000012-A``. The
 # commercial id's form is each operator's: letters, digits and underscores, with a digit
 # (so that a hyphenated word of a message, "Saint-Denis", is no order id).
-ORDER_IDS = OrderIdPattern(
+ORDER_IDS = kit.OrderIdPattern(
     "[0-9A-Za-z_]*[0-9][0-9A-Za-z_]*-[A-Z]",
     "a Mirakl one (the commercial id, a hyphen and a capital letter: 1234567-A)",
     joined="0-9A-Za-z_-",
@@ -54,7 +292,7 @@ LIMITS = Limits(
 # the one asked is read from it at the reply (a FAILED outcome naming its participants
 # otherwise). Mirakl lists a reply's text back as sent; its refusals give a message, no
 # code of their own. It posts no message of its own when an incident is opened.
-DISCUSSIONS = Discussions(
+DISCUSSIONS = kit.Discussions(
     recipients=tuple(PARTICIPANTS), support_sender="OPERATOR", claim_subject="Incident Mirakl"
 )
 
@@ -65,35 +303,30 @@ def open_session(
     api: MiraklApiSettings,
     files: FileLinks,
 ) -> MiraklSession:
-    """One shop's session on its operator's API. ``files`` is not used: a thread's files
-    come from the operator's API (M13), with the shop's key, at addresses built from
-    Mirakl's ids."""
-    client = MiraklClient(
-        key_of(credentials),
-        http,
-        api.api_url,
-        operator=api.operator,
-        call_deadline=api.call_deadline_seconds,
-    )
+    """One shop's session on its operator's API, its credentials checked by ``probe``."""
+    client = client_of(credentials, http, api, files, kit.shop_options(api))
+    inbox = ThreadInbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
+    label = f"{client.operator}/{client.shop_id}"
     return MiraklSession(
-        client,
-        page_size=LIMITS.page_size,
-        operator_name=api.operator_name,
-        orders_interval=api.orders_interval_seconds,
+        inbox,
+        ThreadReplies(client, inbox),
+        ShopOrders(client, label=label, interval=api.orders_interval_seconds),
+        verify=lambda: probe(client, credentials),
+        response_delays=ResponseDelays(client),
     )
 
 
-def connector_of(operator: Operator) -> ShopConnector:
+def connector_of(operator: Operator) -> kit.ShopConnector:
     """The operator's connector; one ``settings_type`` for every operator, so that a
     service started before an operator was added holds it."""
-    return ShopConnector(
+    return kit.ShopConnector(
         marketplace=operator.code,
         display_name=operator.name,
         secret=f"mirakl_{operator.code.lower()}_api",  # the shop's API key and shop id
         credential_fields=CREDENTIAL_FIELDS,
         limits=LIMITS,
         settings_type=MiraklSettings,
-        shop_api=KitShopApi(
+        shop_api=kit.KitShopApi(
             LIMITS, DISCUSSIONS, MiraklApiSettings, open_session, marketplace="Mirakl"
         ),
         credential_check=MiraklCredentialCheck(),

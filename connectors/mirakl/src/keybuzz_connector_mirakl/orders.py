@@ -17,20 +17,24 @@ and orders by id are the synchronous use Mirakl allows "at each order page displ
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 import msgspec
-from keybuzz_shared.connectors.kit import InLists, ListedOrders, Listing, Offsets, Query, decimal_of
+from keybuzz_shared.connectors.kit import (
+    InLists,
+    ListedOrders,
+    Listing,
+    Offsets,
+    Query,
+    Spaced,
+    decimal_of,
+)
 from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
-
-from keybuzz_connector_mirakl.order_states import line_status, order_status
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,47 @@ class OrderCalls(Protocol):
     client obeys) answering JSON."""
 
     async def get_json(self, operation: str, path: str, params: Mapping[str, str]) -> Any: ...
+
+
+# --- Mirakl's order and line states in our vocabulary (docs/MIRAKL-orders.md, "Order
+# states"; orders' ``OrderStatus``/``DeliveryStatus``, seam.ORDER_STATUSES). Mirakl's own
+# word is kept beside ours (``OrderSummary.state``, each line's ``state``). The states are
+# the enum of OR11's ``order_state`` and ``order_line_state`` in Mirakl's OpenAPI
+# description [official], its deprecated ones included; a line adds INCIDENT_OPEN (the
+# customer reported a problem: the line keeps its order's status) and REFUNDED. A state
+# Mirakl may add later maps to PENDING with no delivery status: shown, never lost.
+
+# Mirakl order state -> (our order status, our delivery status or None).
+ORDER_STATES: dict[str, tuple[str, str | None]] = {
+    "STAGING": ("PENDING", None),  # placed, the operator's fraud check not done
+    "WAITING_ACCEPTANCE": ("PENDING", None),  # the shop has to accept it
+    "WAITING_DEBIT": ("PENDING", None),  # accepted, the customer not yet debited
+    "WAITING_DEBIT_PAYMENT": ("PENDING", None),  # debit asked, payment not confirmed
+    "SHIPPING": ("CONFIRMED", "PREPARING"),  # paid: the shop ships it
+    "SHIPPED": ("SHIPPED", "SHIPPED"),
+    "TO_COLLECT": ("SHIPPED", "OUT_FOR_DELIVERY"),  # at the pick-up point, to be collected
+    "RECEIVED": ("DELIVERED", "DELIVERED"),
+    "CLOSED": ("DELIVERED", "DELIVERED"),  # received, and past the operator's return time
+    "REFUSED": ("CANCELLED", None),  # the shop refused it (or did not accept it in time)
+    "CANCELED": ("CANCELLED", None),
+    "WAITING_REFUND": ("RETURNED", None),  # deprecated by Mirakl, still listed
+    "WAITING_REFUND_PAYMENT": ("RETURNED", None),  # deprecated by Mirakl, still listed
+}
+# A line's states besides the order's: None keeps the order's status for the line.
+LINE_STATES: dict[str, str | None] = {"INCIDENT_OPEN": None, "REFUNDED": "RETURNED"}
+UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
+
+
+def order_status(state: str) -> tuple[str, str | None]:
+    """(our status, our delivery status) of a Mirakl order state."""
+    return ORDER_STATES.get(state, UNKNOWN_STATE)
+
+
+def line_status(state: str, order_state: str) -> str:
+    """Our status of an order line in Mirakl's ``state``, on an order in ``order_state``."""
+    if state in LINE_STATES:
+        return LINE_STATES[state] or order_status(order_state)[0]
+    return order_status(state)[0]
 
 
 # --- the wire (OR11's answer, fields as Mirakl's OpenAPI description names them) ---------
@@ -191,8 +236,8 @@ def _window(start: str, end: str) -> Query:
 class ShopOrders(ListedOrders):
     """A shop's orders through its client (``now``: where an update listing's window ends;
     ``label``: the shop as logs name it; ``interval``: seconds from one listing's first
-    page ending to the next). A cursor is an ``OffsetState``: the layout of the cursors
-    backfill jobs keep."""
+    page ending to the next, ``kit.Spaced``; orders by id and following pages are not
+    spaced). A cursor is an ``OffsetState``: the layout of the cursors backfill jobs keep."""
 
     def __init__(
         self,
@@ -203,13 +248,29 @@ class ShopOrders(ListedOrders):
         interval: float = 0.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        or11 = _OR11(calls, interval)
+        first_pages = Spaced(interval)
+
+        async def or11(query: dict[str, str]) -> Listed:
+            body = await calls.get_json("OR11", OR11, query)
+            try:
+                return msgspec.convert(body, Listed)
+            except msgspec.ValidationError as exc:
+                raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None
+
+        async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+            first = query["offset"] == "0"
+            listed = await (first_pages(lambda: or11(query)) if first else or11(query))
+            return listed.orders, listed.total_count
+
+        async def by_id(order_ids: str) -> list[Any]:
+            return (await or11({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)})).orders
+
         size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
         paging = Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
         super().__init__(
-            updated=Listing(paging, _window("start_update_date", "end_update_date"), or11.page),
-            created=Listing(paging, _window("start_date", "end_date"), or11.page),
-            by_id=InLists(or11.by_id, MAX_PAGE_SIZE),
+            updated=Listing(paging, _window("start_update_date", "end_update_date"), page),
+            created=Listing(paging, _window("start_date", "end_date"), page),
+            by_id=InLists(by_id, MAX_PAGE_SIZE),
             read=read_order,
             label="Mirakl",
             log=log,
@@ -217,46 +278,3 @@ class ShopOrders(ListedOrders):
             bounds=_to_millisecond,
             now=now,
         )
-
-
-class _OR11:
-    """OR11 for one shop: a listing's pages, paced, and orders by id (not paced)."""
-
-    def __init__(self, calls: OrderCalls, interval: float) -> None:
-        self.calls = calls
-        self.interval = interval
-        self._first_page = asyncio.Lock()
-        self._last_first_page: float | None = None  # time.monotonic()
-
-    async def page(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        listed = _listed(await self._listing_call(query))
-        return listed.orders, listed.total_count
-
-    async def by_id(self, order_ids: str) -> list[Any]:
-        query = {"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}
-        return _listed(await self.calls.get_json("OR11", OR11, query)).orders
-
-    async def _listing_call(self, query: dict[str, str]) -> Any:
-        """OR11 for a listing: a first page waits until ``interval`` has passed since the
-        last one of this shop ended. Counted from its end, not its start: a call that left
-        late, or was sent again after a 429's Retry-After, reached Mirakl then, and the next
-        one counted from its start met a 429 in turn."""
-        if query["offset"] != "0":
-            return await self.calls.get_json("OR11", OR11, query)
-        async with self._first_page:
-            if self._last_first_page is not None:
-                left = self.interval - (time.monotonic() - self._last_first_page)
-                if left > 0:
-                    await asyncio.sleep(left)
-            try:
-                return await self.calls.get_json("OR11", OR11, query)
-            finally:
-                self._last_first_page = time.monotonic()
-
-
-def _listed(body: Any) -> Listed:
-    """OR11's answer; AnswerUnreadable when it is not one."""
-    try:
-        return msgspec.convert(body, Listed)
-    except msgspec.ValidationError as exc:
-        raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None

@@ -1,58 +1,159 @@
-"""The operator's response rule and its own response figure: the ``response_window`` and
-``response_figures`` parts of a Mirakl connector (docs/MIRAKL.md).
+"""The operator's response rule and the shop's own response figure: the
+``response_window`` and ``response_figures`` parts of a Mirakl connector (docs/MIRAKL.md),
+and the session that carries the figure.
 
 Mirakl keeps its own clock on each thread (M11's ``shop_reply_needed_since``: since when the
 thread waits for the shop, cleared by the shop's reply or the operator's "no reply
 needed"), and the operator gives the shop its hours to answer (the catalogue's
 ``responseHours``): the ticket's deadline runs on that clock for that long, a tenant may set
-a shorter goal. The operator's own figure is A21's ``order_messages_response_delay``
-(statistics.py), which Mirakl allows once a day."""
+a shorter goal.
+
+The shop's own figure is A21 ``GET /api/account/statistics``'s
+``order_messages_response_delay``, the average seconds the shop takes to answer a
+customer's order message [official] (docs/MIRAKL-orders.md, "The shop's response figure
+(A21)"), for periods that end when Mirakl last computed them (``last_updated_date``): the
+last month, three months, six months, year, or since the beginning. The figure for a
+window is the one of the shortest period that holds the window's start, said with its
+period. A21 may be called once a day [official] (the client obeys its Retry-After):
+``ResponseDelays`` asks for every period in that one call and keeps them a day."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
-from keybuzz_shared.connectors.kit import KitSession
+import msgspec
+from keybuzz_shared.connectors.kit import KeptFor, KitSession
 from keybuzz_shared.connectors.seam import (
+    AnswerUnreadable,
     MarketplaceMark,
     MarketplaceSession,
+    OrderSource,
+    ReplyChannel,
     ResponseFigure,
     ResponseRule,
+    SessionInbox,
 )
+from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.catalogue import Operator
-from keybuzz_connector_mirakl.client import MiraklClient
-from keybuzz_connector_mirakl.credentials import probe
-from keybuzz_connector_mirakl.orders import ShopOrders
-from keybuzz_connector_mirakl.replies import ThreadReplies
-from keybuzz_connector_mirakl.statistics import ResponseDelay, ResponseDelays
-from keybuzz_connector_mirakl.threads import ThreadInbox
+from keybuzz_connector_mirakl.orders import OrderCalls
 
 FIGURE = "order_messages_response_delay"
+A21 = "/api/account/statistics"
+# A21's periods, shortest first, with how far back each goes (None: since the beginning).
+# Mirakl names them by calendar words; the spans are ours (a month as 30 days).
+PERIODS: tuple[tuple[str, timedelta | None], ...] = (
+    ("LAST_MONTH", timedelta(days=30)),
+    ("LAST_THREE_MONTHS", timedelta(days=91)),
+    ("LAST_SIX_MONTHS", timedelta(days=182)),
+    ("LAST_YEAR", timedelta(days=365)),
+    ("ALL_SINCE_BEGINNING", None),
+)
+EVERY_PERIOD = ",".join(name for name, _ in PERIODS)  # A21's ``periods``: comma-separated
+KEPT_SECONDS = 86_400.0  # A21 may be called once a day [official]
 # A report's window ends when the report is read, A21's periods when the call is made, a
 # moment later: the window is matched to A21's period of its length, not the next longer.
 CALL_SLACK = timedelta(minutes=1)
 
 
-class MiraklSession(KitSession):
-    """One shop's session on one operator, with the shop's own figure at Mirakl."""
+class ResponseDelay(msgspec.Struct, frozen=True, kw_only=True):
+    """Mirakl's figure: average seconds to answer, for ``period`` (A21's word), which
+    starts at ``start`` (None: the shop's beginning) and ends at ``computed_at``."""
+
+    seconds: int
+    period: str
+    start: datetime | None
+    computed_at: datetime
+
+
+class _Figure(msgspec.Struct, frozen=True):
+    period: str
+    value: int
+
+
+class _Statistics(msgspec.Struct, frozen=True):
+    order_messages_response_delay: list[_Figure] = []
+    last_updated_date: datetime | None = None
+
+
+def period_for(start: datetime, now: datetime) -> str:
+    """The shortest of A21's periods ending ``now`` that holds ``start``."""
+    for name, span in PERIODS:
+        if span is None or as_utc(now) - span <= as_utc(start):
+            return name
+    return PERIODS[-1][0]
+
+
+class ResponseDelays:
+    """A shop's ``order_messages_response_delay`` from A21: every period in one call, kept
+    ``KEPT_SECONDS`` (``kit.KeptFor``: one call at a time, a failed one keeps nothing);
+    each window gets the period holding its start, ended when the call was made."""
 
     def __init__(
-        self, client: MiraklClient, *, page_size: int, operator_name: str, orders_interval: float
+        self, calls: OrderCalls, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
-        inbox = ThreadInbox(client, operator_name=operator_name, page_size=page_size)
-        orders = ShopOrders(
-            client, label=f"{client.operator}/{client.shop_id}", interval=orders_interval
+        self.calls = calls
+        self.now = now
+        self._kept = KeptFor(KEPT_SECONDS, self._statistics)
+
+    async def for_window(self, start: datetime, end: datetime) -> ResponseDelay | None:
+        """Mirakl's figure for the window [start, end]; None when Mirakl gives none for
+        its period. The client's failures are raised (a caller shows "not available");
+        AnswerUnreadable for an answer that is not A21's."""
+        statistics, asked_at = await self._kept.get()
+        period = period_for(min(start, end), asked_at)
+        delays = statistics.order_messages_response_delay
+        figure = next((f for f in delays if f.period == period), None)
+        if figure is None:
+            return None
+        computed = as_utc(statistics.last_updated_date or asked_at)
+        span = dict(PERIODS)[period]
+        return ResponseDelay(
+            seconds=figure.value,
+            period=period,
+            start=None if span is None else computed - span,
+            computed_at=computed,
         )
-        # The credential check's call (credentials.probe): 401/403 for a key or shop
-        # Mirakl refuses.
-        super().__init__(inbox, ThreadReplies(client, inbox), orders, verify=lambda: probe(client))
-        self.client = client
-        self.response_delays = ResponseDelays(client)
+
+    async def _statistics(self) -> tuple[_Statistics, datetime]:
+        """A21's every period, and our clock when it was called: its periods end then."""
+        asked_at = self.now()
+        body = await self.calls.get_json("A21", A21, {"periods": EVERY_PERIOD})
+        try:
+            return msgspec.convert(body, _Statistics), asked_at
+        except msgspec.ValidationError as exc:
+            raise AnswerUnreadable(f"A21 answered no statistics: {exc}") from None
+
+
+async def order_messages_response_delay(
+    calls: OrderCalls,
+    start: datetime,
+    end: datetime,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ResponseDelay | None:
+    """One A21 call's figure for the window [start, end] (``ResponseDelays.for_window``)."""
+    return await ResponseDelays(calls, now=now).for_window(start, end)
+
+
+class MiraklSession(KitSession):
+    """One shop's session on one operator: the kit's, with the shop's own figure at Mirakl."""
+
+    def __init__(
+        self,
+        inbox: SessionInbox,
+        replies: ReplyChannel,
+        orders: OrderSource,
+        *,
+        verify: Callable[[], Awaitable[object]],
+        response_delays: ResponseDelays,
+    ) -> None:
+        super().__init__(inbox, replies, orders, verify=verify)
+        self.response_delays = response_delays
 
     async def response_delay(self, start: datetime, end: datetime) -> ResponseDelay | None:
-        """A21's ``order_messages_response_delay`` for the window (statistics.py): the
-        session's one A21 call a day."""
+        """A21's figure for the window: the session's one A21 call a day."""
         return await self.response_delays.for_window(start, end)
 
 
@@ -74,8 +175,7 @@ class MiraklResponseWindow:
 
 
 class MiraklResponseFigures:
-    # A21 may be called once a day [official]: a figure holds that long.
-    cache_seconds = 86_400.0
+    cache_seconds = KEPT_SECONDS  # a figure holds as long as A21's answer is kept
 
     async def response_delay(
         self, session: MarketplaceSession, *, since: datetime, until: datetime

@@ -1,22 +1,28 @@
-"""A Mirakl shop's threads as the poller reads them: the seam's ``InboxSource`` and
-``MessageSource`` on M11 (``GET /api/inbox/threads``), M10 and M13 (docs/MIRAKL.md,
-"Threads").
+"""A Mirakl shop's threads: the seam's ``InboxSource`` and ``MessageSource`` on M11
+(``GET /api/inbox/threads``), M10 and M13, and the seller's replies on them, its
+``ReplyChannel`` on M12 (docs/MIRAKL.md, "Threads" and "Replies").
 
 A listing is M11 with ``updated_since`` and ``with_messages=true`` (each thread with its
 last 100 messages; a thread holding more is read whole with M10), followed by its
-``next_page_token`` (seek paging: a thread updated while a listing is read moves ahead of
-the first page, and is read by the next listing). Mirakl lists the latest updated first:
-the next listing starts at the newest ``date_updated`` the first page showed, by Mirakl's
+``next_page_token`` (the kit's ``SeekToken``: a thread updated while a listing is read
+moves ahead of the first page, and is read by the next listing). Mirakl lists the latest
+updated first: the next listing starts at the newest ``date_updated`` read, by Mirakl's
 own clock (threads updated at that instant come again; the poller drops messages it has).
+A page goes from the operator's bytes to ``Thread`` with no JSON value between: its
+``data`` kept as each thread's bytes, each thread decoded alone, so that one off its shape
+is left out and said, never the page.
 
-One ``InboxMessage`` per message, ids Mirakl's own, one ticket per thread
-(``ThreadKey`` DISCUSSION, its id the thread's, its order beside it); the operator's staff
-write as MARKETPLACE_SUPPORT, named as the operator. Mirakl has no read mark for sellers:
-``mark_read`` marks nothing and says so."""
+One ``InboxMessage`` per message, ids Mirakl's own, one ticket per thread (``ThreadKey``
+DISCUSSION, its order beside it); the operator's staff write as MARKETPLACE_SUPPORT, named
+as the operator. Mirakl has no read mark for sellers: ``mark_read`` marks nothing.
+
+A reply goes to the customer, the operator or both, as the thread allows (its
+``authorized_participants``, read with M10 just before it is sent), its files as M12's
+``files`` parts beside the JSON ``message_input``. A reply whose answer was lost is never
+sent again here: the poller reads the thread back (``sent_messages``) first."""
 
 from __future__ import annotations
 
-import logging
 import mimetypes
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,17 +30,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import msgspec
-from keybuzz_shared.connectors.kit import Listing, SeekToken, Token
+from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
     Page,
+    Recipient,
+    Reply,
     SenderType,
     ThreadDetail,
     ThreadKey,
     ThreadsInbox,
     cursor_of,
-    read_each,
     state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
@@ -42,13 +49,12 @@ from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
 
-if TYPE_CHECKING:
-    from keybuzz_connector_mirakl.client import MiraklClient
+from keybuzz_connector_mirakl.orders import mirakl_time
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from keybuzz_connector_mirakl.connector import MiraklClient
 
 THREADS = "api/inbox/threads"
-LISTED_MESSAGES = 100  # M11 with with_messages=true lists a thread's last 100 [official]
 # A listing that found nothing is complete until it was asked, on our clock: this much
 # before, for Mirakl's clock being behind ours (the poller reads its overlap again anyway).
 EMPTY_LISTING_MARGIN = timedelta(minutes=1)
@@ -58,18 +64,23 @@ SENDERS: dict[str, SenderType] = {
     "OPERATOR_USER": "MARKETPLACE_SUPPORT",
     "SHOP_USER": "SELLER",
 }
+# Mirakl's participant type of each recipient a reply may name.
+PARTICIPANTS: dict[Recipient, tuple[str, ...]] = {
+    "BUYER": ("CUSTOMER",),
+    "MARKETPLACE_SUPPORT": ("OPERATOR",),
+    "ALL": ("CUSTOMER", "OPERATOR"),
+}
+BODY_LENGTH = (3, 50_000)  # M12's body, characters [official]
+MESSAGE_BYTES = 30 * 1024 * 1024  # a message with its files [official, OR43: "30 Megabyte"]
+MAX_FILES = 10  # a reply's files: ours (Mirakl counts 50 over all threads of one order)
 
 
-# --- Mirakl's JSON (M10, M11), as its OpenAPI description names it -----------------------
+# --- Mirakl's JSON (M10, M11), as its OpenAPI description names it: the fields we read ---
 
 
 class Party(msgspec.Struct, frozen=True):
-    type: str = ""
-    id: str | None = None
-    display_name: str | None = None
+    """A message's sender, or a participant a reply may go to."""
 
-
-class Sender(msgspec.Struct, frozen=True):
     type: str = ""
     display_name: str | None = None
 
@@ -77,15 +88,13 @@ class Sender(msgspec.Struct, frozen=True):
 class FileRef(msgspec.Struct, frozen=True):
     id: str
     name: str = ""
-    size: int | None = None
 
 
 class Message(msgspec.Struct, frozen=True, rename={"sender": "from"}):
     id: str
     date_created: datetime
     body: str = ""
-    sender: Sender | None = None
-    to: list[Party] = []
+    sender: Party | None = None
     attachments: list[FileRef] = []
 
 
@@ -111,7 +120,6 @@ class Thread(msgspec.Struct, frozen=True):
     topic: Topic | None = None
     entities: list[Entity] = []
     authorized_participants: list[Party] = []
-    current_participants: list[Party] = []
     metadata: Metadata | None = None
     messages: list[Message] | None = None
 
@@ -129,12 +137,18 @@ class Thread(msgspec.Struct, frozen=True):
         return any(p.type == kind for p in self.authorized_participants)
 
 
-def read_thread(item: Any) -> Thread:
-    """One thread of Mirakl's answer; ValueError naming why it is not one."""
-    try:
-        return msgspec.convert(item, Thread)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"thread off its shape: {exc}") from None
+class ThreadPage(msgspec.Struct, frozen=True):
+    """An M11 page: each thread's bytes, read one at a time, and the next page's token
+    (anything but text: none). Each may be null: a key given twice with a bogus null first
+    is read as its last value; a page without its list is refused when read."""
+
+    data: list[msgspec.Raw] | None = None
+    next_page_token: Any = None
+
+
+def read_thread(raw: msgspec.Raw | bytes) -> Thread:
+    """One thread's bytes as Mirakl's thread; ValueError naming why they are not one."""
+    return kit.decoded(raw, Thread, "thread")
 
 
 # --- the mapping to the seam ----------------------------------------------------------
@@ -145,8 +159,7 @@ def details(thread: Thread) -> tuple[ThreadDetail, ...]:
     shown: list[ThreadDetail] = []
     if thread.topic and thread.topic.value:
         shown.append(ThreadDetail(name="topic", label="Motif", value=thread.topic.value))
-    order = thread.order
-    if order is not None:
+    if (order := thread.order) is not None:
         shown.append(ThreadDetail(name="order", label="Commande", value=order.label or order.id))
     return tuple(shown)
 
@@ -156,12 +169,6 @@ def download_path(attachment_id: str) -> str:
     if attachment_id in ("", ".", ".."):
         raise ValueError(f"{attachment_id!r} is not an attachment id")
     return f"{THREADS}/{quote(attachment_id, safe='')}/download"
-
-
-def reply_needed_since(thread: Thread) -> datetime | None:
-    """Since when Mirakl counts the thread as waiting for the shop (None: no reply needed)."""
-    since = thread.metadata.shop_reply_needed_since if thread.metadata else None
-    return None if since is None else as_utc(since)
 
 
 # An operator's thread topics (a reason code or the label of its topic list) that the shared
@@ -195,6 +202,7 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
     if sender_type == "MARKETPLACE_SUPPORT":  # its staff member, named as the operator's
         staff = display_name(name)
         name = f"{operator_name} ({staff})" if staff else operator_name
+    since = thread.metadata.shop_reply_needed_since if thread.metadata else None
     return InboxMessage(
         message_id=message.id,
         thread=thread.key,
@@ -206,7 +214,8 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
         created_at=as_utc(message.date_created),
         # No read state at Mirakl: what the shop did not write is new to it.
         unread=sender_type != "SELLER",
-        reply_needed_since=reply_needed_since(thread),
+        # Since when Mirakl counts the thread as waiting for the shop (None: no reply needed).
+        reply_needed_since=None if since is None else as_utc(since),
         ticket_subject=subject_of(thread),
         files=tuple(
             InboxFile(
@@ -219,22 +228,16 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
     )
 
 
-# --- the listing ----------------------------------------------------------------------------
+# --- the inbox ---------------------------------------------------------------------------
 
 # M11's next_page_token; the newest ``date_updated`` read is where the next listing starts.
-PAGING = SeekToken[Thread](lambda thread: as_utc(thread.date_updated))
+PAGING = kit.SeekToken[Thread](lambda thread: as_utc(thread.date_updated))
+READ_THREADS = kit.decode_each(Thread, "thread")
 
 
-def decode(cursor: str) -> Token:
+def decode(cursor: str) -> kit.Token:
     """A listing's state from its cursor; ValueError for one this connector did not give."""
-    return state_of(cursor, Token, lambda state: PAGING.valid(state, updated=True))
-
-
-def iso(moment: datetime) -> str:
-    return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# --- the inbox ---------------------------------------------------------------------------
+    return state_of(cursor, kit.Token, lambda state: PAGING.valid(state, updated=True))
 
 
 class ThreadInbox(ThreadsInbox):
@@ -253,14 +256,14 @@ class ThreadInbox(ThreadsInbox):
         self.operator_name = operator_name
         self.page_size = page_size
         self.now = now
-        self._listing = Listing(PAGING, self._window, self._listed)
+        self._listing = kit.Listing(PAGING, self._window, self._listed)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
         state = decode(cursor) if cursor is not None else PAGING.first(since, None, updated=True)
         asked = self.now()
-        step = await self._listing.step(state, _read_threads)
+        step = await self._listing.step(state, READ_THREADS)
         unreadable = list(step.unreadable)
         found: list[InboxMessage] = []
         for thread in step.items:
@@ -270,23 +273,36 @@ class ThreadInbox(ThreadsInbox):
             except ValueError as exc:  # an attachment id naming another path
                 unreadable.append(f"thread {thread.id}: {exc}")
         following = step.following
-        newest = state.newest or _newest(step.items)
+        newest = state.newest or max((as_utc(t.date_updated) for t in step.items), default=None)
+        # A listing that found no thread leaves the next one near when it was asked: from
+        # ``since`` every poll of an idle shop would ask Mirakl for the same span, for ever.
+        idle = max(as_utc(since), as_utc(asked) - EMPTY_LISTING_MARGIN)
         return Page(
             items=tuple(found),
             next_cursor=cursor_of(following) if following else None,
-            complete_until=None if following else (newest or self._nothing_until(since, asked)),
+            complete_until=None if following else (newest or idle),
             unreadable=tuple(unreadable),
         )
 
     def _window(self, low: datetime, high: datetime | None) -> dict[str, str]:
-        return {"updated_since": iso(low), "with_messages": "true", "limit": str(self.page_size)}
+        return {
+            "updated_since": mirakl_time(low),
+            "with_messages": "true",
+            "limit": str(self.page_size),
+        }
 
     async def _listed(
         self, query: dict[str, str], link: str | None
-    ) -> tuple[list[Any], str | None]:
+    ) -> tuple[list[msgspec.Raw], str | None]:
         """An M11 page and its next page's token; a listing's first page is paced."""
         first = "page_token" not in query
-        return self._page(await self.client.get_json("M11", THREADS, query, paced=first))
+        page: ThreadPage = await self.client.get_json(
+            "M11", THREADS, query, paced=first, shape=ThreadPage
+        )
+        if page.data is None:
+            raise self.client.errors.unreadable("M11", "no list of threads")
+        token = page.next_page_token
+        return page.data, token if isinstance(token, str) and token else None
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         """Mirakl's seller API has no read mark: nothing is marked, nothing refused."""
@@ -296,15 +312,16 @@ class ThreadInbox(ThreadsInbox):
         """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
             raise LinkRefused("not an attachment of the operator's Mirakl API")
-        return await self.client.get_bytes("M13", file.url, max_bytes)
+        return await self.client.calls.download(file.url, max_bytes, operation="M13")
 
     async def thread(self, thread_id: str) -> Thread:
         """M10: one thread with all its messages."""
         if not thread_id or thread_id in (".", ".."):
             raise self.client.errors.refused("M10", 404, "not a thread id")
-        answer = await self.client.get_json("M10", f"{THREADS}/{quote(thread_id, safe='')}")
+        path = f"{THREADS}/{quote(thread_id, safe='')}"
+        raw = await self.client.get_json("M10", path, shape=msgspec.Raw)
         try:
-            return read_thread(answer)
+            return read_thread(raw)
         except ValueError as exc:
             raise self.client.errors.unreadable("M10", str(exc)) from None
 
@@ -314,28 +331,62 @@ class ThreadInbox(ThreadsInbox):
         return [inbox_message(thread, m, self.operator_name) for m in messages]
 
     @staticmethod
-    def _nothing_until(since: datetime, asked: datetime) -> datetime:
-        """Where a listing that found no thread leaves the next one: from ``since`` every
-        poll of an idle shop would ask Mirakl for the same span again, for ever."""
-        return max(as_utc(since), as_utc(asked) - EMPTY_LISTING_MARGIN)
-
-    def _page(self, answer: Any) -> tuple[list[Any], str | None]:
-        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-            raise self.client.errors.unreadable("M11", "no list of threads")
-        token = answer.get("next_page_token")
-        return answer["data"], token if isinstance(token, str) and token else None
-
-    @staticmethod
     def _complete(thread: Thread) -> bool:
         """Whether M11 listed every message of the thread (its last 100 only)."""
-        listed = len(thread.messages or ())
         total = thread.metadata.total_count if thread.metadata else None
-        return thread.messages is not None and (total is None or total <= listed)
+        return thread.messages is not None and (total is None or total <= len(thread.messages))
 
 
-def _read_threads(raw: Sequence[Any]) -> tuple[tuple[Thread, ...], tuple[str, ...]]:
-    return read_each(raw, read_thread)
+# --- replies (M12) -------------------------------------------------------------------------
 
 
-def _newest(threads: Sequence[Thread]) -> datetime | None:
-    return max((as_utc(t.date_updated) for t in threads), default=None)
+def unsendable(reply: Reply) -> str | None:
+    """Why Mirakl would refuse this reply before reading its thread, if it would."""
+    if not BODY_LENGTH[0] <= len(reply.body) <= BODY_LENGTH[1]:
+        return f"Mirakl takes a reply of {BODY_LENGTH[0]} to {BODY_LENGTH[1]} characters"
+    files = reply.attachments
+    if len(files) > MAX_FILES:
+        return f"at most {MAX_FILES} files a reply"
+    if (total := len(reply.body.encode()) + sum(len(f.data) for f in files)) > MESSAGE_BYTES:
+        return f"Mirakl takes a message of 30 MB with its files ({total} bytes given)"
+    return None
+
+
+def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | str:
+    """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
+    wanted = PARTICIPANTS.get(recipient, ())
+    if not wanted or not all(thread.allows(kind) for kind in wanted):
+        allowed = ", ".join(p.type for p in thread.authorized_participants) or "none"
+        return (
+            f"Mirakl's thread {thread.id} does not allow a reply to {recipient} "
+            f"(participants: {allowed})"
+        )
+    return [{"type": kind} for kind in wanted]
+
+
+class ThreadReplies(kit.DiscussionReplies):
+    """The seller's replies on a shop's threads, through its MiraklClient."""
+
+    label = "Mirakl"
+    discussion = "thread"
+
+    def __init__(self, client: MiraklClient, inbox: ThreadInbox) -> None:
+        self.client = client
+        self.inbox = inbox
+
+    def unsendable(self, reply: Reply) -> str | None:
+        return unsendable(reply)
+
+    async def send(self, reply: Reply) -> str | None:
+        thread = await self.inbox.thread(reply.thread.id)
+        to = recipients(thread, reply.recipient)
+        if isinstance(to, str):
+            return to
+        path = f"{THREADS}/{quote(thread.id, safe='')}/message"
+        message = {"message_input": {"body": reply.body, "to": to}}
+        await self.client.post_multipart("M12", path, message, reply.attachments)
+        return None
+
+    async def listed(self, discussion_id: str) -> list[InboxMessage]:
+        """The thread's messages (M10)."""
+        return self.inbox.listed(await self.inbox.thread(discussion_id))

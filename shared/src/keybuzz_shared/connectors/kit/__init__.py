@@ -47,6 +47,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Token,
 )
 from keybuzz_shared.connectors.kit.login import LoginToken
+from keybuzz_shared.connectors.kit.once_per import KeptFor, Spaced
 from keybuzz_shared.connectors.kit.options import RequesterOptions
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
@@ -66,6 +67,7 @@ from keybuzz_shared.connectors.kit.requester import (
     Part,
     Requester,
 )
+from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 
 __all__ = [
     "at_once",
@@ -127,4 +129,8 @@ __all__ = [
     "Answers",
     "Garbled",
     "Refusal",
+    "decode_each",
+    "decoded",
+    "KeptFor",
+    "Spaced",
 ]

@@ -222,10 +222,14 @@ class Requester(JsonCalls[Call]):
         *,
         operation: str = "",
         paced: bool = False,
+        shape: Any = None,
     ) -> Any:
-        """The JSON answer of ``GET <api>/<path>``. ``paced``: a call the marketplace
-        allows once per its frequency, a garbled answer not asked again within the call."""
+        """The JSON answer of ``GET <api>/<path>``, decoded into ``shape`` when given (as
+        ``request``'s: an answer in another shape is garbled). ``paced``: a call the
+        marketplace allows once per its frequency, a garbled answer not asked again within
+        the call."""
         call = self._call("GET", path, params, operation=operation, paced=paced)
+        call.shape = shape
         return (await self._run(call)).body
 
     async def get_page(
