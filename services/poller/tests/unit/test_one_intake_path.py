@@ -15,6 +15,7 @@ from pathlib import Path
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_poller.shops.domain import Shop, external_row
 from keybuzz_poller.tickets.received import external_row as stored_row
+from keybuzz_poller.tickets.received import preview
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.seam import mail_relay_of
 from mailkit import relay_mail
@@ -101,3 +102,19 @@ def test_a_mail_and_the_same_message_from_an_api_are_stored_alike() -> None:
         None,
     )
     assert by_api.sender_type == "BUYER" and by_api.buyer_email is None
+
+
+def test_a_preview_is_the_buyers_words_on_one_line_whatever_their_length() -> None:
+    """Blanks of every kind (``\\s``: Unicode's too) as single spaces, at most 200
+    characters, the same from a head of a long text as from the whole of it."""
+    blanks = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+    texts = [
+        "",
+        f"{blanks}Bonjour,{blanks}où{blanks}",
+        "mot " * 300,
+        " " * 799 + "x" * 300,  # the head holds no word: the whole text is read
+        "a\u00a0\n" * 150 + "fin",  # the head's last blank run cut at its edge
+        "ab " * 266 + "cdefgh" * 50,  # a word cut at the head's edge
+    ]
+    for text in texts:
+        assert preview(text) == re.sub(r"\s+", " ", text).strip()[:200]

@@ -112,7 +112,9 @@ def relayed_message(
         files=tuple(
             InboxFile(name=part.filename, url="", content_type=part.content_type)
             for part in mail.attachments
-        ),
+        )
+        if mail.attachments
+        else (),
     )
 
 
