@@ -34,6 +34,8 @@ _PREVIEW_READ = 4 * PREVIEW_CHARS
 
 
 class MailFile(Protocol):
+    """A file of a relayed mail as the parser read it (its content stays in the mail)."""
+
     @property
     def filename(self) -> str: ...
 
@@ -157,7 +159,7 @@ def _optional(text: str | None) -> str | None:
 def preview(text: str) -> str:
     """At most PREVIEW_CHARS characters of the buyer's words, on one line: each run of
     blanks one space (``str.split`` splits on the characters a regex's ``\\s`` matches, in
-    C: ~0.4 µs on a short message where the substitution took ~2.5). Read from a head of
+    C: ~0.4 µs on a short message, a regex's substitution ~2.5). Read from a head of
     the text when that head gives PREVIEW_CHARS already: what follows cannot change them."""
     head = " ".join(text[:_PREVIEW_READ].split())
     if len(head) >= PREVIEW_CHARS or len(text) <= _PREVIEW_READ:
