@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
-from keybuzz_shared.connectors.seam import Limits, RelayReplyRules
+from keybuzz_shared.connectors.seam import (
+    InboxMessage,
+    Limits,
+    ParsedMail,
+    RelayReplyRules,
+    SenderType,
+    ThreadKey,
+    relayed_message,
+)
 
 from keybuzz_connector_amazon.ids import amazon_order_ids_in
 
@@ -106,6 +114,17 @@ class AmazonRelayMail:
     def order_ids_in(self, text: str) -> list[str]:
         return amazon_order_ids_in(text)
 
+    def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
+        """An order's thread when the mail names one (Amazon files a conversation by its
+        order); otherwise a thread of its own."""
+        return relayed_message(
+            mail,
+            received_at,
+            thread=ThreadKey("ORDER", mail.order_id or ""),
+            sender_type=sender_type(mail),
+            sender_name=mail.buyer_name,
+        )
+
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
         """``Re: <buyer subject>``; the order id stays in it (Amazon files the reply by it)."""
         subject = " ".join(buyer_subject.split())
@@ -139,3 +158,17 @@ class AmazonRelayMail:
 
     def __repr__(self) -> str:
         return "AmazonRelayMail()"
+
+
+def sender_type(mail: ParsedMail) -> SenderType:
+    """BUYER when it comes from a buyer's alias (even an automatic answer of theirs: its
+    name is the buyer's); SYSTEM for other automatic mail (notifications from addresses
+    nobody answers, reports); BUYER for a mail the parser could not read (its sender
+    unknown, it is answered as a buyer's); MARKETPLACE_SUPPORT for anyone else: the relay
+    forwards buyers only through aliases, so a person writing to the seller's Amazon
+    address from another address is Amazon's (seller support, the A-to-z team)."""
+    if mail.buyer_email is not None:
+        return "BUYER"
+    if mail.automatic:
+        return "SYSTEM"
+    return "BUYER" if mail.parse_error is not None else "MARKETPLACE_SUPPORT"

@@ -17,8 +17,6 @@ from keybuzz_shared.connectors.seam import (
     ThreadKind,
     is_sent_reply,
 )
-from keybuzz_shared.ids import uuid7_string
-from keybuzz_shared.text import display_name, storable, storable_json
 
 # Who wrote a message: a ticket's sender types (the tickets' deadlines read them too).
 from keybuzz_poller.tickets.ports import BUYER as BUYER
@@ -27,6 +25,7 @@ from keybuzz_poller.tickets.ports import SELLER as SELLER
 from keybuzz_poller.tickets.ports import SENDER_TYPES as SENDER_TYPES
 from keybuzz_poller.tickets.ports import SYSTEM as SYSTEM
 from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
+from keybuzz_poller.tickets.received import external_row as stored_row
 
 # Messages that open (or re-open) their ticket and wait for an answer; the others only
 # join the ticket their thread already has.
@@ -235,50 +234,14 @@ def external_row(
     received_at: datetime,
     mark_read: bool,
 ) -> ExternalMessageRow:
-    """The message as its ticket stores it, like a relayed mail: its files listed (their
-    contents are stored beside it), the message as received without its files' URLs (they
-    may carry access tokens); ``mark_read``: pending until marked read at the marketplace."""
-    listed = storable_json(
-        [
-            {
-                "filename": a.filename,
-                "contentType": a.content_type,
-                "size": a.size or 0,
-                "skipped": a.skipped,
-            }
-            for a in attachments
-        ]
-    )
-    return ExternalMessageRow(
-        id=uuid7_string(),
+    """The message as its ticket stores it, the row a relayed mail is stored as too
+    (``tickets/received.external_row``): its files listed (their contents are stored
+    beside it); ``mark_read``: pending until marked read at the marketplace."""
+    return stored_row(
+        message,
         tenant_id=shop.tenant_id,
         marketplace=shop.marketplace,
-        external_id=storable(message.message_id),
-        order_id=_optional(order_id_of(message)),
-        buyer_email=None,
-        buyer_name=_optional(message.sender_name if message.sender_type == BUYER else None),
-        subject=storable(message.subject),
-        body=storable(message.body),
-        quoted="",
-        attachments=msgspec.json.encode(listed).decode(),
-        inbound_address=None,
-        country=None,
-        sent_at=message.created_at,
         received_at=received_at,
-        raw=msgspec.json.encode(msgspec.structs.replace(message, files=())),
-        parse_error=None,
-        accepted_at=None,
-        sender_type=message.sender_type,
-        sender_name=_staff_name(message),
-        mark_read_pending=mark_read,
+        attachments=attachments,
+        mark_read=mark_read,
     )
-
-
-def _staff_name(message: InboxMessage) -> str | None:
-    """Who of the marketplace's support wrote it, as the connector names them (a buyer's
-    name is the ticket's ``buyer_name``)."""
-    return display_name(message.sender_name) if message.sender_type == MARKETPLACE_SUPPORT else None
-
-
-def _optional(text: str | None) -> str | None:
-    return storable(text) if text else None

@@ -1,5 +1,9 @@
 """Parsed relay mails → ExternalMessage + Ticket + TicketMessage + ``message.received``.
 
+Each mail is stored as the seam's ``InboxMessage`` its relay makes of it
+(``MailRelay.message``: its order's thread, who wrote it), with the mail's envelope beside
+it (``received.external_row``, the one row a shop's message is stored as too).
+
 Everything a poll stores happens in the caller's unit of work (its ``TicketStore`` and
 ``Outbox``), together with the cursor move (``reading/new_mail.py``, ``read_batch``): the rows, the events and the cursor commit
 or vanish together. A mail already stored (same tenant, marketplace and external
@@ -13,12 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from keybuzz_shared.ids import uuid7_strings
-from keybuzz_shared.text import storable, storable_json
 from keybuzz_shared.uow import StoreUnit
 
-from keybuzz_poller.inbound.relays import default_marketplace
+from keybuzz_poller.inbound.relays import default_marketplace, relay_for
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.tickets import deadlines, topics
 from keybuzz_poller.tickets.intake import intake_of
@@ -28,7 +30,7 @@ from keybuzz_poller.tickets.ports import (
     TicketRow,
     TicketStore,
 )
-from keybuzz_poller.tickets.received import ticket_message
+from keybuzz_poller.tickets.received import external_row, ticket_message
 from keybuzz_poller.tickets.responses import opening_deadline
 
 
@@ -42,10 +44,6 @@ class StoreCounts:
     unparsed: int = 0
     ticket_ids: list[str] = field(default_factory=list)
     accepted_at: list[datetime] = field(default_factory=list)  # the MX's, of those stored
-
-
-def _optional(text: str | None) -> str | None:
-    return None if text is None else storable(text)
 
 
 async def store_mails(
@@ -63,8 +61,18 @@ async def store_mails(
     before it is written and goes into its INSERT; only the tickets it re-opened are
     touched on the unit's ``Intake``, recomputed once each when the unit's block ends."""
     intake = intake_of(unit, tickets)
+    # Each marketplace's relay asked of the registry once a batch, not once a mail.
+    relays = {marketplace: relay_for(marketplace) for marketplace in {m.marketplace for m in mails}}
     externals = [
-        _external_row(row_id, tenant_id, mail, received_at)
+        external_row(
+            relays[mail.marketplace].message(mail, received_at),
+            tenant_id=tenant_id,
+            # A mail of no known marketplace is the first relay's (``relay_for`` too).
+            marketplace=mail.marketplace or default_marketplace(),
+            received_at=received_at,
+            row_id=row_id,
+            mail=mail,
+        )
         for row_id, mail in zip(uuid7_strings(len(mails)), mails, strict=True)
     ]
     automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
@@ -128,36 +136,6 @@ async def _response_windows(
     if marketplaces <= fixed:
         return {}
     return await tickets.response_windows(tenant_id)
-
-
-def _external_row(
-    row_id: str, tenant_id: str, mail: RelayMail, received_at: datetime
-) -> ExternalMessageRow:
-    attachments = [
-        {"filename": a.filename, "contentType": a.content_type, "size": a.size}
-        for a in mail.attachments
-    ]
-    return ExternalMessageRow(
-        id=row_id,
-        tenant_id=tenant_id,
-        marketplace=mail.marketplace or default_marketplace(),
-        external_id=storable(mail.external_id),
-        order_id=mail.order_id,
-        buyer_email=_optional(mail.buyer_email and mail.buyer_email.lower()),
-        buyer_name=_optional(mail.buyer_name),
-        subject=storable(mail.subject),
-        # An unparseable mail still becomes a message an agent can read: its raw text.
-        body=storable(mail.text if mail.parse_error is None else mail.raw_text),
-        quoted=storable(mail.quoted),
-        attachments=msgspec.json.encode(storable_json(attachments)).decode(),
-        inbound_address=_optional(mail.inbound_address),
-        country=mail.country,
-        sent_at=mail.sent_at,
-        received_at=received_at,
-        raw=mail.raw,
-        parse_error=_optional(mail.parse_error),
-        accepted_at=mail.accepted_at,
-    )
 
 
 def _threads(fresh: list[ExternalMessageRow]) -> dict[tuple[str, str], list[ExternalMessageRow]]:

@@ -45,8 +45,11 @@ from keybuzz_shared.connectors.seam.limits import (
     Limits,
 )
 from keybuzz_shared.connectors.seam.mail_relay import (
+    MailPart,
     MailRelay,
+    ParsedMail,
     RelayReplyRules,
+    relayed_message,
 )
 from keybuzz_shared.connectors.seam.messages import (
     InboxFile,
@@ -173,7 +176,9 @@ __all__ = [
     "InboxMessage",
     "InboxSource",
     "Limits",
+    "MailPart",
     "MailRelay",
+    "ParsedMail",
     "MarketplaceMark",
     "MarketplaceSession",
     "MarketplaceUnavailable",
@@ -215,6 +220,7 @@ __all__ = [
     "cursor_of",
     "mail_relay_of",
     "read_each",
+    "relayed_message",
     "shop_api_of",
     "state_of",
 ]

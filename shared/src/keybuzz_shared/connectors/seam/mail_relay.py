@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 import msgspec
+
+from keybuzz_shared.connectors.seam.messages import (
+    InboxFile,
+    InboxMessage,
+    SenderType,
+    ThreadKey,
+)
 
 
 class RelayReplyRules(msgspec.Struct, frozen=True, kw_only=True):
@@ -16,6 +24,98 @@ class RelayReplyRules(msgspec.Struct, frozen=True, kw_only=True):
     max_attachment_bytes: int  # all attachments of a message together
     # File name extension (lower case, with its dot) -> the content types it may carry.
     attachment_types: Mapping[str, frozenset[str]]
+
+
+class MailPart(Protocol):
+    """A file a relay mail carries, as the poller's parser read it."""
+
+    @property
+    def filename(self) -> str: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+
+class ParsedMail(Protocol):
+    """A relay mail as the poller's parser read it (its MIME, headers and the buyer's words
+    between the relay's marker lines), for its relay to map (``MailRelay.message``)."""
+
+    @property
+    def external_id(self) -> str:
+        """Its Message-ID, else a digest of the mail: the same mail, the same id."""
+        ...
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def order_id(self) -> str | None:
+        """The first order id the relay's ``order_ids_in`` found (subject, else body)."""
+        ...
+
+    @property
+    def buyer_email(self) -> str | None:
+        """The sender (From, else Reply-To) when it is one of the relay's buyer aliases."""
+        ...
+
+    @property
+    def buyer_name(self) -> str | None: ...
+
+    @property
+    def text(self) -> str:
+        """The buyer's own words."""
+        ...
+
+    @property
+    def raw_text(self) -> str:
+        """The whole mail as text: what an agent reads of a mail the parser could not."""
+        ...
+
+    @property
+    def parse_error(self) -> str | None: ...
+
+    @property
+    def sent_at(self) -> datetime | None:
+        """Its Date header: only its sender's word."""
+        ...
+
+    @property
+    def automatic(self) -> bool:
+        """An auto-reply, a report or a notification from an address nobody answers."""
+        ...
+
+    @property
+    def attachments(self) -> Sequence[MailPart]: ...
+
+
+def relayed_message(
+    mail: ParsedMail,
+    received_at: datetime,
+    *,
+    thread: ThreadKey,
+    sender_type: SenderType,
+    sender_name: str | None,
+) -> InboxMessage:
+    """What every relay's ``message`` makes alike of a parsed mail, given the thread and
+    sender it decided: the buyer's words (the whole mail when the parser could not read
+    it: nothing is dropped), its files (no link: their content is in the mail), written
+    when its Date says, else when it was received."""
+    return InboxMessage(
+        message_id=mail.external_id,
+        thread=thread,
+        sender_type=sender_type,
+        sender_name=sender_name,
+        subject=mail.subject,
+        body=mail.text if mail.parse_error is None else mail.raw_text,
+        created_at=mail.sent_at or received_at,
+        unread=True,
+        files=tuple(
+            InboxFile(name=part.filename, url="", content_type=part.content_type)
+            for part in mail.attachments
+        )
+        if mail.attachments
+        else (),
+    )
 
 
 class MailRelay(Protocol):
@@ -46,6 +146,13 @@ class MailRelay(Protocol):
 
     def order_ids_in(self, text: str) -> list[str]:
         """The marketplace's order ids written in a mail's text, in order of appearance."""
+        ...
+
+    def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
+        """The mail as the seam's message: its thread (its order's, from the order id the
+        relay found; an empty id when it names none) and who wrote it (BUYER,
+        MARKETPLACE_SUPPORT or SYSTEM, as the relay tells them apart), through
+        :func:`relayed_message`."""
         ...
 
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:

@@ -49,15 +49,18 @@ class InboxFile(msgspec.Struct, frozen=True, kw_only=True):
     session's ``file``, never straight)."""
 
     name: str
-    url: str
+    url: str  # empty for a relayed mail's file: its content is in the mail
     content_type: str  # a MIME type (guessed from the name when the marketplace gives none)
 
 
 class InboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     """A marketplace's message as its connector reads it: the one type from the listing to
-    the stored ticket (the poller's listings, the replies' read-back, a source's pages)."""
+    the stored ticket (the poller's listings, the replies' read-back, a source's pages, a
+    relayed mail as its relay maps it: ``MailRelay.message``)."""
 
-    message_id: str  # the marketplace's own id: a message is stored once per shop by it
+    # The marketplace's own id (a relayed mail's: its Message-ID, else a digest of the
+    # mail): a message is stored once per shop, or tenant's relay, by it.
+    message_id: str
     # Its thread: an order's, an offer's or a discussion's (whose ``order_id`` is its order
     # when it has one). An empty ``id``: a message of no thread, a thread of its own.
     thread: ThreadKey

@@ -1,0 +1,115 @@
+"""Amazon's relay maps a parsed relay mail to the seam's ``InboxMessage`` (``message``):
+its order's thread, who wrote it, the buyer's words and files, when it was written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from keybuzz_poller.inbound.addresses import INBOUND_HEADER
+from keybuzz_poller.reading.relay_mail import parse
+from keybuzz_shared.connectors import registry
+from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, ThreadKey, mail_relay_of
+
+RELAY = mail_relay_of(registry.connector_for("AMAZON"))
+INBOUND = "amazon.t1.fr.token@inbound.test"
+ORDER = "403-1027206-4659269"
+WRITTEN = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+RECEIVED = datetime(2026, 3, 2, 10, 31, tzinfo=UTC)
+
+
+def _mail(sender: str, subject: str, text: str, **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg[INBOUND_HEADER] = INBOUND
+    msg["From"] = sender
+    msg["To"] = INBOUND
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<m1@relay.amazon.fr>"
+    msg["Date"] = format_datetime(WRITTEN)
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(text)
+    return msg
+
+
+def _buyer_mail() -> EmailMessage:
+    return _mail(
+        "Jules Roux - Amazon Marketplace <16dqebw7zz5vki28@marketplace.amazon.fr>",
+        f"Demande de renseignements (Commande : {ORDER})",
+        "------------- Début du message -------------\n\n"
+        "Où est mon colis ?\n\n"
+        "------------- Fin du message -------------\n\n"
+        f"Numéro de commande : {ORDER}\n",
+    )
+
+
+def _message(msg: EmailMessage | bytes) -> InboxMessage:
+    return RELAY.message(parse(msg if isinstance(msg, bytes) else msg.as_bytes()), RECEIVED)
+
+
+def test_a_buyers_mail_is_a_buyer_message_on_its_orders_thread() -> None:
+    assert _message(_buyer_mail()) == InboxMessage(
+        message_id="<m1@relay.amazon.fr>",
+        thread=ThreadKey("ORDER", ORDER),
+        sender_type="BUYER",
+        sender_name="Jules Roux",
+        subject=f"Demande de renseignements (Commande : {ORDER})",
+        body="Où est mon colis ?",
+        created_at=WRITTEN,
+        unread=True,
+    )
+
+
+def test_a_buyers_files_are_the_messages_files_without_a_link() -> None:
+    msg = _buyer_mail()
+    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="photo.pdf")
+    msg.add_attachment(b"\x89PNG", maintype="image", subtype="png", filename="colis.png")
+    assert _message(msg).files == (
+        InboxFile(name="photo.pdf", url="", content_type="application/pdf"),
+        InboxFile(name="colis.png", url="", content_type="image/png"),
+    )
+
+
+def test_an_automatic_answer_from_a_buyers_alias_is_still_the_buyers() -> None:
+    msg = _buyer_mail()
+    msg["Auto-Submitted"] = "auto-replied"
+    message = _message(msg)
+    assert (message.sender_type, message.sender_name) == ("BUYER", "Jules Roux")
+
+
+def test_amazons_notification_is_a_system_message_of_no_thread() -> None:
+    message = _message(
+        _mail("Amazon <no-reply@amazon.fr>", "Votre rapport est prêt", "Rapport disponible.")
+    )
+    assert (message.sender_type, message.sender_name) == ("SYSTEM", None)
+    assert message.thread == ThreadKey("ORDER", "") and message.thread.order == ""
+
+
+def test_a_person_writing_from_another_address_is_amazons_support() -> None:
+    message = _message(
+        _mail(
+            "Service vendeurs <seller-support@amazon.fr>",
+            f"Au sujet de la commande {ORDER}",
+            "Merci de répondre à l'acheteur.",
+        )
+    )
+    assert (message.sender_type, message.sender_name) == ("MARKETPLACE_SUPPORT", None)
+    assert message.thread == ThreadKey("ORDER", ORDER)
+
+
+def test_a_mail_the_parser_cannot_read_is_kept_whole_as_a_buyers() -> None:
+    raw = b"not a mail at all\x00\xff"
+    parsed = parse(raw)
+    assert parsed.parse_error is not None
+    message = RELAY.message(parsed, RECEIVED)
+    assert message.sender_type == "BUYER"
+    assert message.body == parsed.raw_text  # nothing dropped: an agent reads the mail
+    assert message.message_id == parsed.external_id  # the digest: the same mail, the same id
+    assert message.created_at == RECEIVED  # no Date to go by
+
+
+def test_a_mail_without_a_date_was_written_when_received() -> None:
+    msg = _buyer_mail()
+    del msg["Date"]
+    assert _message(msg).created_at == RECEIVED
