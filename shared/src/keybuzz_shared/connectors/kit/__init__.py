@@ -26,6 +26,7 @@ from keybuzz_shared.connectors.kit.fields import (
     require_fields,
     shop_number_field,
 )
+from keybuzz_shared.connectors.kit.inbox_replies import InboxReplies
 from keybuzz_shared.connectors.kit.listing import (
     Count,
     Fetch,
@@ -55,8 +56,10 @@ from keybuzz_shared.connectors.kit.orders import (
     ListedOrders,
     decimal_of,
 )
+from keybuzz_shared.connectors.kit.read_marks import ReadMarks
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.replies import DiscussionReplies
+from keybuzz_shared.connectors.kit.reply_files import refused_files
 from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
     Call,
@@ -64,6 +67,16 @@ from keybuzz_shared.connectors.kit.requester import (
     Pace,
     Part,
     Requester,
+)
+from keybuzz_shared.connectors.kit.sessions import Parts, opener
+from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
+from keybuzz_shared.connectors.kit.wire import (
+    iso_seconds,
+    iso_z,
+    read_as,
+    reader,
+    segment,
+    url_under,
 )
 
 __all__ = [
@@ -123,4 +136,16 @@ __all__ = [
     "key_field",
     "require_fields",
     "shop_number_field",
+    "refused_files",
+    "ReadMarks",
+    "InboxReplies",
+    "Parts",
+    "opener",
+    "ShopSettings",
+    "iso_seconds",
+    "iso_z",
+    "read_as",
+    "reader",
+    "segment",
+    "url_under",
 ]
