@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit import DiscussionReplies, Listing, PageNumbers, at_once
+from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit import Listing, PageNumbers, at_once
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
@@ -106,8 +106,6 @@ WARRANTY_STATES = {
 class FolderSummary(msgspec.Struct, frozen=True):
     id: int
     date_last_message: datetime
-    state: int = OPEN
-    merchant: int | None = None
 
 
 class FileRef(msgspec.Struct, frozen=True):
@@ -120,7 +118,6 @@ class Message(msgspec.Struct, frozen=True):
     date_creation: datetime
     message: str = ""
     initiator: str = ""
-    kind: str = ""
     is_informative: bool = False
     attachments: list[FileRef] = []
 
@@ -480,15 +477,7 @@ def _from_minute(low: datetime, high: datetime | None) -> dict[str, str]:
     return {"last_message_date": minute_filter(low)}
 
 
-def _read_summaries(raw: Sequence[Any]) -> tuple[tuple[FolderSummary, ...], tuple[str, ...]]:
-    return seam.read_each(raw, _summary)
-
-
-def _summary(item: Any) -> FolderSummary:
-    try:
-        return msgspec.convert(item, FolderSummary)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"care folder off its shape: {exc}") from None
+_read_summaries = kit.reader(FolderSummary, "care folder")
 
 
 # --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------
@@ -505,30 +494,26 @@ MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
 RECIPIENTS: tuple[seam.Recipient, ...] = ("BUYER", "ALL")
 
 
-def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
-    """Why Back Market would refuse these files, if it would."""
-    if len(files) > MAX_ATTACHMENTS:
-        return f"Back Market takes at most {MAX_ATTACHMENTS} files a message"
-    for file in files:
-        if len(file.data) > MAX_FILE_BYTES:
-            return f"{file.name}: Back Market takes files of at most 3 MB ({len(file.data)} bytes)"
-    return None
+LIMITS = seam.Limits(
+    max_attachments=MAX_ATTACHMENTS,
+    max_attachment_bytes=MAX_ATTACHMENTS * MAX_FILE_BYTES,
+    max_file_bytes=MAX_FILE_BYTES,
+    # Back Market states no text limit [official]; the double takes 5,000 characters.
+    max_text_length=5_000,
+    page_size=PAGE_SIZE,  # GET /ws/sav's 10 folders a page [official]
+)
 
 
-class FolderReplies(DiscussionReplies):
+class FolderReplies(kit.InboxReplies[BackMarketClient, CareInbox]):
     """The seller's messages on a shop's care folders, through its BackMarketClient."""
 
     label = "Back Market"
     discussion = "care folder"
 
-    def __init__(self, client: BackMarketClient, inbox: CareInbox) -> None:
-        self.client = client
-        self.inbox = inbox
-
     def unsendable(self, reply: seam.Reply) -> str | None:
         if reply.recipient not in RECIPIENTS:
             return f"Back Market's messages go to the buyer and Back Market, not {reply.recipient}"
-        if problem := unsendable_files(reply.attachments):
+        if problem := kit.refused_files(LIMITS, reply.attachments, "Back Market"):
             return problem
         if not reply.thread.id.isdigit():
             return f"{reply.thread.id!r} is not a Back Market care folder"

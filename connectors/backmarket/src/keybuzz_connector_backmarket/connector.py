@@ -16,18 +16,11 @@ from collections.abc import Mapping
 import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.seam import CredentialField, Limits
+from keybuzz_shared.connectors.seam import CredentialField
 from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.json_calls import CallOptions
 
-from keybuzz_connector_backmarket.care import (
-    MAX_ATTACHMENTS,
-    MAX_FILE_BYTES,
-    PAGE_SIZE,
-    RECIPIENTS,
-    CareInbox,
-    FolderReplies,
-)
+from keybuzz_connector_backmarket.care import LIMITS, RECIPIENTS, CareInbox, FolderReplies
 from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, ShopAccess
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
@@ -135,16 +128,6 @@ ORDER_IDS = kit.OrderIdPattern(
     "[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,"
 )
 
-LIMITS = Limits(
-    # A message's files [official]: at most 10 of 3 MB each.
-    max_attachments=MAX_ATTACHMENTS,
-    max_attachment_bytes=MAX_ATTACHMENTS * MAX_FILE_BYTES,
-    max_file_bytes=MAX_FILE_BYTES,
-    # Back Market states no text limit [official]; the double takes 5,000 characters.
-    max_text_length=5_000,
-    page_size=PAGE_SIZE,  # GET /ws/sav's 10 folders a page [official]
-)
-
 # A folder's message goes to the buyer and Back Market alike (MERCHANT_TO_ALL); multipart
 # carries any text; Back Market's refusals (400) give no code of their own [official].
 # Its claims are on the care folder itself: no message of its own opens one.
@@ -153,17 +136,9 @@ DISCUSSIONS = kit.Discussions(
 )
 
 
-def open_session(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: BackMarketApiSettings,
-    files: FileLinks,
+def session_of(
+    client: BackMarketClient, api: BackMarketApiSettings | None = None
 ) -> kit.AllowanceSession:
-    """One shop's session on its platform."""
-    return session_of(client_of(credentials, http, api, files, kit.shop_options(api)))
-
-
-def session_of(client: BackMarketClient) -> kit.AllowanceSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
     inbox = CareInbox(client)
@@ -184,7 +159,11 @@ CONNECTOR = kit.ShopConnector(
     limits=LIMITS,
     settings_type=BackMarketSettings,
     shop_api=kit.KitShopApi(
-        LIMITS, DISCUSSIONS, BackMarketApiSettings, open_session, marketplace="Back Market"
+        LIMITS,
+        DISCUSSIONS,
+        BackMarketApiSettings,
+        kit.opener(client_of, session_of),
+        marketplace="Back Market",
     ),
     credential_check=CREDENTIAL_CHECK,
     order_ids=ORDER_IDS,
