@@ -1,9 +1,9 @@
 """The kit's shop parts a connector declares rather than writes: its wire models read
 (``reader``, ``read_as``), ids as path segments, instants as its queries write them,
 addresses under another, a reply's files checked against its ``Limits``, read marks a few
-at a time within a budget, its sessions opened from its client and parts (``opener``), and
-its settings' view, file origins and address checks (``ShopSettings``). No servers: each
-part on data or calls of the test's own."""
+at a time within a budget, its sessions opened from its client and parts (``opener``), its
+settings' view, file origins and address checks (``ShopSettings``), its words
+(``Vocabulary``) and which items to read again (``Rereads``). No servers: each part on data or calls of the test's own."""
 
 from __future__ import annotations
 
@@ -20,9 +20,12 @@ from keybuzz_shared.connectors.kit import (
     InboxReplies,
     KitSession,
     ReadMarks,
+    Rereads,
     ShopSettings,
+    Vocabulary,
     iso_seconds,
     iso_z,
+    named_in,
     opener,
     read_as,
     reader,
@@ -216,3 +219,44 @@ async def test_inbox_replies_send_through_the_client_and_inbox_they_hold() -> No
     )
     assert (await replies.reply(reply)).status == "SENT"
     assert inbox == ["shop-1: Bonjour"]
+
+
+def test_a_vocabulary_matches_a_word_whatever_its_spelling_and_keeps_an_unknown_one() -> None:
+    words = Vocabulary(
+        {"WaitingAcceptance": "PENDING", "Cancelled": "CANCELLED"},
+        "UNKNOWN",
+        variants={"Canceled": "Cancelled"},
+    )
+    spellings = ("WaitingAcceptance", "WAITING_ACCEPTANCE", "waiting-acceptance")
+    assert [words.of(s) for s in spellings] == ["PENDING"] * 3
+    assert (words.of("CANCELED"), words.canonical("canceled")) == ("CANCELLED", "Cancelled")
+    assert (words.of("Lost"), words.canonical("Lost")) == ("UNKNOWN", None)
+
+
+def test_the_accounts_an_answer_names_are_its_items_values_of_the_kinds_asked() -> None:
+    items = [{"seller": 12}, {"seller": "13"}, {"seller": None}, {"other": 1}, "x"]
+    assert named_in(items, "seller") == [12, "13"]
+    assert named_in(items, "seller", (int,)) == [12]
+    assert named_in({"seller": 12}, "seller") == []
+
+
+def test_an_item_is_read_again_until_its_reading_is_stored_then_only_when_it_changes() -> None:
+    rereads = Rereads[int](max_gap=4)
+    t0, t1 = datetime(2026, 11, 25, 9, tzinfo=UTC), datetime(2026, 11, 25, 10, tzinfo=UTC)
+    since = t0
+    # Not known stored: read at every listing from the same since, then ever further apart.
+    readings = [rereads.worth_reading(7, t0, since) for _ in range(12)]
+    assert readings == [True, True, False, True, False, False, True] + [False] * 4 + [True]
+    rereads.confirm(t1)  # a later listing: the poller stored what was read
+    assert not rereads.worth_reading(7, t0, t1)
+    assert rereads.worth_reading(7, t1, t1)  # a new change
+
+
+def test_a_ledger_forgets_its_oldest_items_past_what_it_keeps() -> None:
+    rereads = Rereads[int](kept=2)
+    t0, t1 = datetime(2026, 11, 25, 9, tzinfo=UTC), datetime(2026, 11, 25, 10, tzinfo=UTC)
+    for key in (1, 2, 3):
+        assert rereads.worth_reading(key, t0, t0)
+    rereads.confirm(t1)
+    assert rereads.worth_reading(1, t0, t1)  # forgotten: read again
+    assert not rereads.worth_reading(3, t0, t1)

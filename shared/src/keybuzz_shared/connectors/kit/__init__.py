@@ -68,11 +68,14 @@ from keybuzz_shared.connectors.kit.requester import (
     Part,
     Requester,
 )
+from keybuzz_shared.connectors.kit.rereads import Rereads
 from keybuzz_shared.connectors.kit.sessions import Parts, opener
 from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
+from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
 from keybuzz_shared.connectors.kit.wire import (
     iso_seconds,
     iso_z,
+    named_in,
     read_as,
     reader,
     segment,
@@ -148,4 +151,7 @@ __all__ = [
     "reader",
     "segment",
     "url_under",
+    "Vocabulary",
+    "named_in",
+    "Rereads",
 ]

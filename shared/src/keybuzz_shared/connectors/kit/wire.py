@@ -2,7 +2,7 @@
 Struct holding only the fields the connector maps) and what the item is called; the kit
 reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
 a ValueError naming it. Beside them, the small forms every JSON API's calls share: an id as
-one path segment, an address under another, an instant as ISO 8601 in UTC."""
+one path segment, an address under another, the accounts an answer names, an instant as ISO 8601 in UTC."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def reader(
     """A page's items read as ``kind`` (a listing's ``Read``): those read, and why each
     other one could not be."""
     return lambda raw: read_each(raw, lambda item: read_as(kind, item, what))
+
+
+def named_in(items: Any, key: str, kinds: tuple[type, ...] = (int, str)) -> list[Any]:
+    """The ``key`` of each item of an answer's list that has one of ``kinds`` (an account a
+    credential check's answer names); none for an answer that is no list."""
+    listed = items if isinstance(items, list) else []
+    return [i[key] for i in listed if isinstance(i, dict) and isinstance(i.get(key), kinds)]
 
 
 def segment(value: str) -> str | None:
