@@ -7,14 +7,9 @@ A listing asks for the folders having messages more recent than ``since`` (Back 
 ``last_message_date``, to the minute: a minute earlier, so that none at ``since``'s minute
 is missed), 10 a page. A folder's messages come only with its details, one call each
 (40,000 a day against the list's 4,000): a folder is read again only when its
-``date_last_message`` moved since this session last read it, once that reading is known
-stored: a later listing starts later (the poller's cursor moved past the poll that read
-it). Until then a listing from the same ``since`` may follow a poll that failed to store
-what it read (cut at its deadline, the database lost), or one that found nothing new in
-it (a session just started): the folder is read again at the next listing, then at
-listings ever further apart (1, 2, 4 … at most ``MAX_REREAD_GAP`` skipped), so that a
-failed poll is made good at once and a quiet shop's folders cost a few calls an hour.
-One ticket per folder (a DISCUSSION thread, its order
+``date_last_message`` moved since this session last read it and stored that reading,
+else at listings ever further apart (``kit.Rereads``, at most ``MAX_REREAD_GAP``
+skipped). One ticket per folder (a DISCUSSION thread, its order
 beside it), each message once by Back Market's id; the folder's claims, order line,
 order and buyer's country and language are the thread's details."""
 
@@ -23,7 +18,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -53,23 +47,25 @@ SENDERS: dict[str, seam.SenderType] = {
     "Merchant": "SELLER",
     "BackMarket": "MARKETPLACE_SUPPORT",
 }
+# Each country code a shop may have [official]: its name and language in French, and the
+# platform serving it (EU, US, AP).
 COUNTRIES = {
-    "fr-fr": ("France", "français"),
-    "fr-be": ("Belgique", "français"),
-    "es-es": ("Espagne", "espagnol"),
-    "de-de": ("Allemagne", "allemand"),
-    "de-at": ("Autriche", "allemand"),
-    "it-it": ("Italie", "italien"),
-    "en-gb": ("Royaume-Uni", "anglais"),
-    "nl-nl": ("Pays-Bas", "néerlandais"),
-    "pt-pt": ("Portugal", "portugais"),
-    "en-ie": ("Irlande", "anglais"),
-    "el-gr": ("Grèce", "grec"),
-    "sk-sk": ("Slovaquie", "slovaque"),
-    "sv-se": ("Suède", "suédois"),
-    "en-us": ("États-Unis", "anglais"),
-    "ja-jp": ("Japon", "japonais"),
-    "en-au": ("Australie", "anglais"),
+    "fr-fr": ("France", "français", "EU"),
+    "fr-be": ("Belgique", "français", "EU"),
+    "es-es": ("Espagne", "espagnol", "EU"),
+    "de-de": ("Allemagne", "allemand", "EU"),
+    "de-at": ("Autriche", "allemand", "EU"),
+    "it-it": ("Italie", "italien", "EU"),
+    "en-gb": ("Royaume-Uni", "anglais", "EU"),
+    "nl-nl": ("Pays-Bas", "néerlandais", "EU"),
+    "pt-pt": ("Portugal", "portugais", "EU"),
+    "en-ie": ("Irlande", "anglais", "EU"),
+    "el-gr": ("Grèce", "grec", "EU"),
+    "sk-sk": ("Slovaquie", "slovaque", "EU"),
+    "sv-se": ("Suède", "suédois", "EU"),
+    "en-us": ("États-Unis", "anglais", "US"),
+    "ja-jp": ("Japon", "japonais", "AP"),
+    "en-au": ("Australie", "anglais", "AP"),
 }
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
 # "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
@@ -213,7 +209,7 @@ def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
     shown: list[tuple[str, str, str | None]] = []
     country = country_of(folder)
     if country:
-        name, language = COUNTRIES.get(country, (country, country))
+        name, language, _ = COUNTRIES.get(country, (country, country, ""))
         shown += [("country", "Pays de l'acheteur", name), ("language", "Langue", language)]
     shown.append(("folder_state", "Dossier SAV", "ouvert" if folder.state == OPEN else "fermé"))
     line = folder.orderline
@@ -331,10 +327,7 @@ class CareInbox(seam.ThreadsInbox):
 
     def __init__(self, client: BackMarketClient) -> None:
         self.client = client
-        # folder id -> the date_last_message of the details read and known stored
-        self._read: dict[int, datetime] = {}
-        # folder id -> its reading not yet known stored
-        self._pending: dict[int, _Pending] = {}
+        self.rereads = kit.Rereads[int](kept=FOLDERS_KEPT, max_gap=MAX_REREAD_GAP)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -345,13 +338,13 @@ class CareInbox(seam.ThreadsInbox):
         cursor past no message of a folder still to read."""
         unreadable: list[str] = []
         if cursor is None:
-            self._confirm(as_utc(since))
+            self.rereads.confirm(as_utc(since))
             summaries, left_out = await self._changed(since)
             unreadable = list(left_out)
             queue = [
                 (s.id, as_utc(s.date_last_message))
                 for s in sorted(summaries, key=lambda s: (as_utc(s.date_last_message), s.id))
-                if self._worth_reading(s, as_utc(since))
+                if self.rereads.worth_reading(s.id, as_utc(s.date_last_message), as_utc(since))
             ]
         else:
             queue = _queue_of(cursor)
@@ -415,47 +408,6 @@ class CareInbox(seam.ThreadsInbox):
         if not key.isdigit():
             raise ERRORS.refused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
         return read_folder(await self.client.get_json(f"/ws/sav/{key}"))
-
-    def _worth_reading(self, summary: FolderSummary, since: datetime) -> bool:
-        """Whether the folder's details are read in this listing (module docstring); a
-        folder to be read is noted pending."""
-        last = as_utc(summary.date_last_message)
-        if self._read.get(summary.id) == last:
-            return False  # read, stored, and no message since
-        pending = self._pending.get(summary.id)
-        if pending is None or pending.last != last or pending.since != since:
-            self._pending[summary.id] = _Pending(last, since)
-            while len(self._pending) > FOLDERS_KEPT:
-                del self._pending[next(iter(self._pending))]
-            return True
-        if pending.skips > 0:
-            pending.skips -= 1
-            return False
-        pending.gap = min(max(1, pending.gap * 2), MAX_REREAD_GAP)
-        pending.skips = pending.gap
-        return True
-
-    def _confirm(self, since: datetime) -> None:
-        """The folders read by listings that started before ``since``: the poller moved
-        its cursor on since, past what they gave."""
-        for folder_id, pending in list(self._pending.items()):
-            if pending.since < since:
-                del self._pending[folder_id]
-                self._read.pop(folder_id, None)
-                self._read[folder_id] = pending.last
-        while len(self._read) > FOLDERS_KEPT:
-            del self._read[next(iter(self._read))]
-
-
-@dataclass
-class _Pending:
-    """A folder read from ``since`` at its ``last`` message date, not yet known stored;
-    ``skips``: listings to let pass before reading it again, ``gap`` the last such wait."""
-
-    last: datetime
-    since: datetime
-    gap: int = 0
-    skips: int = 0
 
 
 def _cursor_of(queue: list[tuple[int, datetime]]) -> str:

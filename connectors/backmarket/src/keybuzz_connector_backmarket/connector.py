@@ -20,7 +20,13 @@ from keybuzz_shared.connectors.seam import CredentialField
 from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.json_calls import CallOptions
 
-from keybuzz_connector_backmarket.care import LIMITS, RECIPIENTS, CareInbox, FolderReplies
+from keybuzz_connector_backmarket.care import (
+    COUNTRIES,
+    LIMITS,
+    RECIPIENTS,
+    CareInbox,
+    FolderReplies,
+)
 from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, ShopAccess
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
@@ -29,29 +35,7 @@ from keybuzz_connector_backmarket.settings import (
     BackMarketSettings,
 )
 
-PLATFORMS: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "fr-fr",
-            "fr-be",
-            "es-es",
-            "de-de",
-            "de-at",
-            "it-it",
-            "en-gb",
-            "nl-nl",
-            "pt-pt",
-            "en-ie",
-            "el-gr",
-            "sk-sk",
-            "sv-se",
-        ),
-        "EU",
-    ),
-    "en-us": "US",
-    "ja-jp": "AP",
-    "en-au": "AP",
-}
+PLATFORMS = {code: platform for code, (_, _, platform) in COUNTRIES.items()}
 CREDENTIAL_FIELDS = (
     # Back Market's tokens are base64 [observed].
     kit.key_field("token", "API token", max_length=512),
@@ -104,11 +88,7 @@ async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str
     call that names the token's seller otherwise)."""
     page = await client.get_json("/ws/sav", {"page": "1"})
     results = page.get("results") if isinstance(page, dict) else None
-    named = (
-        f["merchant"]
-        for f in results or ()
-        if isinstance(f, dict) and isinstance(f.get("merchant"), int)
-    )
+    named = kit.named_in(results, "merchant", (int,))
     refusal = "the token is not seller {account}'s"
     typed = kit.own_account(
         CREDENTIAL_FIELDS, credentials["merchant_id"], named, ERRORS, refusal=refusal

@@ -75,11 +75,7 @@ async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
     seller typed."""
     await client.authenticate()
     items, _ = await client.get_page("/discussions", {"pageSize": "1"})
-    named = (
-        i["sellerId"]
-        for i in items
-        if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
-    )
+    named = kit.named_in(items, "sellerId")
     return shop_identity(kit.own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS))
 
 

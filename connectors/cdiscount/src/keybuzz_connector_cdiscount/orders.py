@@ -32,6 +32,7 @@ from keybuzz_shared.connectors.kit import (
     Listing,
     NextLink,
     Seek,
+    Vocabulary,
     decimal_of,
     iso_seconds,
     read_as,
@@ -56,27 +57,9 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "Refunded": ("RETURNED", None),
     "Returned": ("RETURNED", None),
 }
-UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
-# Spellings seen of one status, by their key (lower case, letters and digits only).
-_VARIANTS = {"canceled": "Cancelled"}
-
-
-def _key(status: str) -> str:
-    return "".join(c for c in status.lower() if c.isalnum())
-
-
-_BY_KEY = {_key(s): s for s in ORDER_STATES} | _VARIANTS
-
-
-def canonical(status: str) -> str | None:
-    """Octopia's spelling of ``status`` in the table above; None for one it lacks."""
-    return _BY_KEY.get(_key(status))
-
-
-def order_status(status: str) -> tuple[str, str | None]:
-    """(our status, our delivery status) of an Octopia order status."""
-    known = canonical(status)
-    return ORDER_STATES[known] if known is not None else UNKNOWN_STATE
+# Matched whatever the case or separators, "Canceled" as "Cancelled"; another: PENDING.
+STATUSES = Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
+order_status = STATUSES.of
 
 
 log = logging.getLogger(__name__)
