@@ -26,6 +26,8 @@ from keybuzz_shared.settings import (
 )
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
+from tests.dockerfile import installed_paths, stages
+
 ROOT = Path(__file__).resolve().parents[1]
 MX_PORT = PollerSettings().mx_port
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -125,11 +127,23 @@ def test_dovecot_account_is_the_pollers_with_the_development_password():
 
 
 def test_dockerfile_installs_every_package():
-    dockerfile = (ROOT / "Dockerfile").read_text()
+    development = installed_paths("development")
     for package in ["shared", "devstack", "sandbox", *(f"services/{n}" for n in SERVICES)]:
-        assert f"./{package}" in dockerfile
+        assert (ROOT / package).resolve() in development
     # The sandbox's doubles, each in its connector's folder: compose's sandbox serves them.
-    assert "./connectors/*/double" in dockerfile
+    doubles = {p.parent.resolve() for p in ROOT.glob("connectors/*/double/pyproject.toml")}
+    assert doubles and doubles <= development
+
+
+def test_compose_runs_the_services_image_and_the_development_parts_from_theirs():
+    """The services run the released image's stage; the sandbox and the bootstrap job (the
+    dev stack's) the development stage, the only one that installs them."""
+    services = COMPOSE["services"]
+    for name in SERVICES:
+        assert services[name]["build"] == {"context": ".", "target": "services"}, name
+    for name in ("sandbox", "bootstrap"):
+        assert services[name]["build"] == {"context": ".", "target": "development"}, name
+    assert set(stages()) >= {"services", "development"}
 
 
 # Compose's interpolation: ${NAME:-default} and ${NAME:?error} (what compose.yaml uses).

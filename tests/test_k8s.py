@@ -27,11 +27,13 @@ from keybuzz_shared.nats_access import USERS, helm_authorization, password_varia
 from keybuzz_shared.redaction import is_secret_name
 from keybuzz_shared.settings import load_settings
 
+from tests.dockerfile import installed_paths, stages
 from tests.test_compose import ALL_SETTINGS_VARIABLES, DEFINITIONS, settings_variables
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ["base", "overlays/production", "overlays/production-poller-cronjob"]
+RELEASED_STAGE = "services"  # the Dockerfile stage deploy/k8s runs (`keybuzz-marketplace`)
 KUBERNETES_VERSION = "1.33.0"  # schemas shipped in kubernetes-validate; no download
 OPERATIONS = ROOT / "docs" / "OPERATIONS.md"
 # Stand-ins for secret values: strong enough for the production checks, never real.
@@ -560,22 +562,24 @@ def test_openbao_values_run_ha_raft_behind_tls() -> None:
 # --- The image and the files the settings name --------------------------------------------
 
 
-def _pip_installed_paths() -> set[Path]:
-    """The folders the Dockerfile's ``pip install`` installs, its globs expanded."""
-    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    [command] = [line for line in text.splitlines() if "pip install" in line]
-    words = command.split("pip install", 1)[1].split("&&", 1)[0].split()
-    return {p.resolve() for w in words if w.startswith("./") for p in ROOT.glob(w[2:])}
-
-
 def test_the_image_installs_every_connector_and_service() -> None:
-    installed = _pip_installed_paths()
+    installed = installed_paths(RELEASED_STAGE)
     packages = {p.parent.resolve() for p in ROOT.glob("connectors/*/pyproject.toml")}
     packages |= {(ROOT / "services" / name).resolve() for name in DEFINITIONS}
     packages.add((ROOT / "shared").resolve())
     assert packages - installed == set()
     served = {c.marketplace for c in connectors()}
     assert served, "the registry serves the connectors the image installs"
+
+
+def test_the_released_image_is_the_default_build_and_ships_no_development_part() -> None:
+    """The manifests' image is the Dockerfile's last stage (what ``docker build .`` makes):
+    no double, no sandbox, no dev stack installed in it."""
+    assert list(stages())[-1] == RELEASED_STAGE
+    development = {(ROOT / "sandbox").resolve(), (ROOT / "devstack").resolve()}
+    development |= {p.parent.resolve() for p in ROOT.glob("connectors/*/double/pyproject.toml")}
+    assert development, "the development parts are found where the Makefile installs them"
+    assert installed_paths(RELEASED_STAGE) & development == set()
 
 
 def mounted_files(overlay: str, workload: dict[str, Any]) -> dict[str, str]:

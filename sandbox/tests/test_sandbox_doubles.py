@@ -41,13 +41,8 @@ def test_each_double_registers_itself_by_its_entry_point() -> None:
     from keybuzz_sandbox.conformance import DRIVERS
 
     points = {p.name: p.value for p in entry_points(group=doubles.GROUP)}
-    # Amazon's in the sandbox's package, every other one in its connector's folder.
-    assert points == {
-        name: "keybuzz_sandbox.amazon:DOUBLE"
-        if name == "amazon"
-        else f"keybuzz_double_{name}:DOUBLE"
-        for name in doubles.doubles()
-    }
+    # Each one in its connector's folder.
+    assert points == {name: f"keybuzz_double_{name}:DOUBLE" for name in doubles.doubles()}
     assert {"amazon", "fnac", "cdiscount", "mirakl", "backmarket"} <= set(points)
     paths = {route.path for route in create_app().routes}
     for name, mounted in (
@@ -55,6 +50,7 @@ def test_each_double_registers_itself_by_its_entry_point() -> None:
         ("cdiscount", "/octopia/seller/v2/discussions"),
         ("mirakl", "/mirakl/{operator:str}/api/inbox/threads"),
         ("backmarket", "/backmarket/ws/sav"),
+        ("amazon", "/orders/v0/orders"),
     ):
         assert mounted in paths, name
         double = doubles.doubles()[name]

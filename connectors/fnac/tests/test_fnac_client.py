@@ -102,8 +102,8 @@ async def test_an_expired_token_is_renewed_once_and_the_call_repeated(
     assert expired.json()["expired"] >= 1
     page = await client.orders_query(OrdersQuery(results_count=1))
     assert page.orders
-    assert client.authenticated and client._token is not None
-    assert client._token.token != first.token
+    assert client.authenticated and client.tokens.granted is not None
+    assert client.tokens.granted.token != first.token
 
 
 async def test_a_revoked_key_is_credentials_refused_at_renewal(

@@ -7,7 +7,7 @@ import pytest
 from keybuzz_connector_fnac.connector import FnacConnector
 from keybuzz_connector_fnac.xml import xml_text
 
-RULE = FnacConnector("FNAC", "Fnac").reply_text
+RULE = FnacConnector("FNAC", "Fnac").shop_api.reply_text
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_connector_fnac.models import Incident, IncidentLine, Message
+from keybuzz_connector_fnac.models import Incident, Message
 from keybuzz_connector_fnac.session import _inbox_message as _message
 from keybuzz_connector_fnac.session import _incident
 
@@ -23,9 +23,7 @@ def message(subject: str) -> Message:
         subject=subject,
         description="Bonjour",
         created_at=AT,
-        updated_at=AT,
         read=False,
-        archived=False,
     )
 
 
@@ -68,14 +66,8 @@ def test_an_incidents_kind_is_the_tickets_subject(
         waiting_for_seller_answer=True,
         message="Article non reçu",
         opened_by="CLIENT",
-        closed_by=None,
         created_at=AT,
         updated_at=AT,
-        lines=tuple(
-            IncidentLine(
-                order_detail_id=str(n), type=t, status="OPENED", created_at=AT, updated_at=AT
-            )
-            for n, t in enumerate(types)
-        ),
+        line_types=types,
     )
     assert _incident(incident).ticket_subject == ticket_subject

@@ -24,7 +24,6 @@ import pytest
 from keybuzz_connector_amazon import LwaClient, TokenService, outbox_reauth_reporter
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
-from keybuzz_sandbox.marketplaces import FR as FR
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.settings import MarketplaceSettings
@@ -36,6 +35,7 @@ from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.testing import Infra, RunningService
 
 SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller
+FR = "A13V1IB3VIYZZH"  # Amazon's marketplace id of France, that seller's
 FRONTEND = "http://frontend.test/settings/amazon"
 API = "/api/v1/marketplaces/amazon"
 # The sandbox's fixed app credentials, as the dev stack seeds them in Vault; each kit

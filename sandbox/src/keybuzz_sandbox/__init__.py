@@ -1,6 +1,5 @@
-"""KeyBuzz sandbox: one app serving every installed double (each found by its entry point,
-``doubles.py``) and Amazon's own (LWA, Seller Central consent and SP-API, faithful to
-Amazon's models)."""
+"""KeyBuzz sandbox: one app serving every installed double, each found by its entry point
+(``doubles.py``) in its connector's folder (``connectors/<name>/double/``)."""
 
 from .app import create_app
 from .config import SandboxConfig

@@ -1,8 +1,12 @@
-"""SP-API error bodies: {"errors": [{"code", "message", "details"}]}."""
+"""SP-API error bodies: {"errors": [{"code", "message", "details"}]}; the sandbox answers an
+unknown path with one, as SP-API does."""
 
 from __future__ import annotations
 
+import uuid
+
 import msgspec
+from litestar import Response
 
 
 class ErrorItem(msgspec.Struct, omit_defaults=True):
@@ -61,3 +65,14 @@ def server_fault(status: int) -> SpApiError:
             503, "ServiceUnavailable", "Service is temporarily unavailable. Please try again later."
         )
     return SpApiError(500, "InternalFailure", "We encountered an internal error. Please try again.")
+
+
+def not_found_response() -> Response[bytes]:
+    """Unknown paths answer like SP-API does, with its error body."""
+    body = not_found("The requested resource was not found.").body()
+    return Response(
+        content=body,
+        status_code=404,
+        media_type="application/json",
+        headers={"x-amzn-RequestId": str(uuid.uuid4())},
+    )

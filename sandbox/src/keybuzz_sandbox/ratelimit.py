@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from .clock import Clock
-from .models import RateLimit
+
+
+class RateLimit(msgspec.Struct, frozen=True):
+    """A documented rate (its text, as written: "0.0167") and burst."""
+
+    rate_text: str
+    burst: int
+
+    @property
+    def rate(self) -> float:
+        return float(self.rate_text)
 
 
 class TokenBucket:

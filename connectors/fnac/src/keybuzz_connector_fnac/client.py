@@ -1,30 +1,31 @@
-"""Fnac/Darty seller API client: one shop, its token, typed errors.
+"""Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester.
 
 Every call is ``POST <base_url><service>`` with one XML document (xml.py). ``authenticate``
 trades partner_id/shop_id/key for a token that every later request carries as a root
 attribute; Fnac publishes no token lifetime, so a call refused for its token
 re-authenticates once and is sent again (the kit's ``LoginToken``: one login for every
-caller that found the token refused at once). What every shop API client does alike — retries
-of unreachable, timeouts, 5xx, 429 and garbled answers with jittered back-off, a
-``Retry-After`` obeyed, then FnacUnavailable; a reply never sent twice, a lost answer once
-it left being FnacOutcomeUnknown — is the shared ``JsonCalls``'s; this client says how
-Fnac is called and what its XML answers mean. Details and assumptions: docs/FNAC.md.
+caller that found the token refused at once). Retries, a ``Retry-After`` obeyed, a reply
+never sent twice, the XML guard and the size cap are the kit's ``Requester``'s; an answer's
+envelope (its status and ``ERR_…`` codes) is read by ``REFUSALS``, the table below, into
+Fnac's typed errors. Details and assumptions: docs/FNAC.md.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import NoReturn
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Unpack
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors.kit import LoginToken
-from keybuzz_shared.connectors.kit.xml_answers import garbled
-from keybuzz_shared.http_calls import AnswerTooLarge, TransientFailure, read_bounded
-from keybuzz_shared.json_calls import CallTerms, JsonCalls
-from keybuzz_shared.redaction import KnownSecrets
+from keybuzz_shared.connectors.kit import (
+    ApiSpec,
+    CallErrors,
+    LoginToken,
+    Refusals,
+    Requester,
+    RequesterOptions,
+)
 
 from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.models import (
@@ -52,11 +53,7 @@ SENDING_ACTIONS = frozenset({"reply", "create"})
 # Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
 # "Authenticate again": this code, or an error whose text speaks of the token.
 TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
-# "Later": the call is retried like a 429 (which the double sends with it).
-TRANSIENT_CODES = frozenset({"ERR_004"})
-
-
-ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
+LOGIN = "auth"  # the service that trades the shop's key for a token
 
 # A messages_query answer is capped in proportion to the page asked: a message is some
 # KB of text (an assumption: Fnac publishes no limit) and a few file links, so 64 KiB
@@ -87,84 +84,66 @@ class FnacCredentials(msgspec.Struct, frozen=True):
         return f"FnacCredentials(partner_id={self.partner_id!r}, shop_id={self.shop_id!r}, key=[REDACTED])"
 
 
-class _TokenRefused(Exception):
-    """The call was refused for its token: authenticate again, then repeat it once."""
-
-    def __init__(self, status: str, errors: tuple[FnacErrorDetail, ...] = ()) -> None:
-        super().__init__(status)
-        self.status = status
-        self.errors = errors
-
-
-@dataclass
-class _Call:
-    name: str  # the service: "messages_query"
-    body: Callable[[dict[str, str]], bytes]  # the request, given the header attributes
-    # False for calls that send something: only answers proving Fnac did nothing are retried.
-    idempotent: bool = True
-    authenticated: bool = True
-    # messages_update answers ERROR when one of its messages was refused, each message
-    # with its own status and errors: the caller reads them.
-    per_item: bool = False
-    max_bytes: int | None = None  # the answer's size cap when smaller than the client's
-    in_doubt: bool = False
-    retry_after: float | None = None
+def _token_refused(response: httpx.Response, document: Any) -> bool:
+    """A 401 or 403, or an envelope whose code or text says the token."""
+    if not isinstance(document, xml.Answer):
+        return response.status_code in (401, 403)
+    codes = {error.code for error in document.errors}
+    return bool(codes & TOKEN_REFUSED_CODES) or any(
+        "token" in error.text.lower() for error in document.errors
+    )
 
 
-TERMS = CallTerms(
+def _refused(call: str, status: int, document: Any) -> Exception:
+    """Fnac's error for a refusal: its envelope's status and codes kept; a refused login
+    is the shop's credentials refused."""
+    if isinstance(document, xml.Answer):
+        if call == LOGIN:
+            return FnacCredentialsRefused(_listed(document.errors), document.errors)
+        return FnacRequestRefused(call, document.status, document.errors)
+    if call == LOGIN and status in (401, 403):
+        return FnacCredentialsRefused(f"HTTP {status}")
+    return FnacRequestRefused(call, f"HTTP {status}", ())
+
+
+SPEC = ApiSpec(
     "Fnac",
     log,
-    unavailable=FnacUnavailable,
-    unreadable=lambda _service, reason: FnacProtocolError(reason),
-    outcome_unknown=FnacOutcomeUnknown,
+    CallErrors(
+        unavailable=FnacUnavailable,
+        unreadable=lambda _service, reason: FnacProtocolError(reason),
+        outcome_unknown=FnacOutcomeUnknown,
+        refused=lambda service, status, _detail: FnacRequestRefused(service, f"HTTP {status}", ()),
+        credentials_refused=FnacCredentialsRefused,
+    ),
+    Refusals(credentials=frozenset({401, 403}), expired=_token_refused, error=_refused),
+    max_response_bytes=xml.MAX_RESPONSE_BYTES,
+    answers=xml.ANSWERS,
 )
 
 
-class FnacClient(JsonCalls[_Call]):
+class FnacClient(Requester):
+    """One shop's calls (``options``: the requester's; ``files``, where its messages'
+    files may be fetched from)."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
         base_url: str,
         credentials: FnacCredentials,
-        *,
-        attempts: int = 4,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_retry_after: float = 60.0,
-        max_response_bytes: int = xml.MAX_RESPONSE_BYTES,
-        token_refused_codes: frozenset[str] = TOKEN_REFUSED_CODES,
-        transient_codes: frozenset[str] = TRANSIENT_CODES,
+        **options: Unpack[RequesterOptions],
     ) -> None:
-        super().__init__(
-            http,
-            TERMS,
-            max_response_bytes=max_response_bytes,
-            attempts=attempts,
-            initial_backoff=initial_backoff,
-            max_backoff=max_backoff,
-            max_retry_after=max_retry_after,
-        )
-        self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.credentials = credentials
-        self._token_codes = token_refused_codes
-        self._transient_codes = transient_codes
         # The token, kept until Fnac refuses it, renewed once for every caller at once.
         self.tokens = LoginToken(
             self._login, lambda grant: grant.token, carry=self._carried, secrets=[credentials.key]
         )
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The HTTP client the session's calls go through (its files' downloads too)."""
-        return self._http
+        shop = {"shop_id": credentials.shop_id}
+        super().__init__(SPEC, self.tokens, http, base_url, shop=shop, **options)
 
     @property
     def authenticated(self) -> bool:
         return self.tokens.granted is not None
-
-    @property
-    def _token(self) -> AuthToken | None:
-        return self.tokens.granted
 
     async def authenticate(self) -> AuthToken:
         """Gets a token and keeps it; FnacCredentialsRefused when the shop's key is refused."""
@@ -172,12 +151,8 @@ class FnacClient(JsonCalls[_Call]):
 
     async def _login(self) -> AuthToken:
         creds = self.credentials
-        call = _Call(
-            "auth",
-            lambda _header: xml.auth_request(creds.partner_id, creds.shop_id, creds.key),
-            authenticated=False,
-        )
-        return xml.read_auth(await self._send(call, {}))
+        request = xml.auth_request(creds.partner_id, creds.shop_id, creds.key)
+        return xml.read_auth(await self._service(LOGIN, lambda _carried: request, login=True))
 
     def _carried(self, token: str) -> dict[str, str]:
         """What a request carries of the token: its root's attributes."""
@@ -188,22 +163,20 @@ class FnacClient(JsonCalls[_Call]):
         """One page of at most ``query.results_count`` messages. An answer listing more is
         refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
         the next pages would skip or repeat messages, so nothing of it is taken."""
-        query = query or MessagesQuery()
-        cap = ENVELOPE_BYTES + query.results_count * MESSAGE_BYTES
-        call = _Call(
-            "messages_query",
-            lambda h: xml.messages_query_request(h, query),
-            max_bytes=min(cap, self._max_bytes),
+        asked = query or MessagesQuery()
+        cap = min(ENVELOPE_BYTES + asked.results_count * MESSAGE_BYTES, self._max_bytes)
+        root = await self._service(
+            "messages_query", lambda h: xml.messages_query_request(h, asked), max_bytes=cap
         )
-        page = xml.read_messages(await self._call(call))
+        page = xml.read_messages(root)
         listed = len(page.messages) + len(page.unreadable)
-        if listed > query.results_count:
+        if listed > asked.results_count:
             log.warning(
                 "Fnac listed more messages than asked; page refused",
-                extra={**self._where(call), "listed": listed, "asked": query.results_count},
+                extra={**self._shop(), "listed": listed, "asked": asked.results_count},
             )
             raise FnacProtocolError(
-                f"{listed} messages listed, {query.results_count} asked for the page"
+                f"{listed} messages listed, {asked.results_count} asked for the page"
             )
         return page
 
@@ -213,133 +186,33 @@ class FnacClient(JsonCalls[_Call]):
         """One result per message (each may be refused on its own, with its codes)."""
         updates = tuple(updates)
         sends = any(update.action in SENDING_ACTIONS for update in updates)
-        root = await self._call(
-            _Call(
-                "messages_update",
-                lambda h: xml.messages_update_request(h, updates),
-                idempotent=not sends,
-                per_item=True,
-            )
+        answer: xml.Answer = await self.post_document(
+            "messages_update",
+            lambda h: xml.messages_update_request(h, updates),
+            idempotent=not sends,
         )
-        return tuple(
-            msgspec.structs.replace(result, errors=self._scrubbed(result.errors))
-            for result in xml.read_message_updates(root)
-        )
+        xml.expect_root(answer.root, "messages_update")
+        return xml.read_message_updates(answer.root, answer.redact)
 
     async def orders_query(self, query: OrdersQuery | None = None) -> OrdersPage:
-        query = query or OrdersQuery()
-        root = await self._call(_Call("orders_query", lambda h: xml.orders_query_request(h, query)))
-        return xml.read_orders(root)
+        asked = query or OrdersQuery()
+        return xml.read_orders(
+            await self._service("orders_query", lambda h: xml.orders_query_request(h, asked))
+        )
 
     async def incidents_query(self, query: IncidentsQuery | None = None) -> IncidentsPage:
-        query = query or IncidentsQuery()
-        root = await self._call(
-            _Call("incidents_query", lambda h: xml.incidents_query_request(h, query))
-        )
-        return xml.read_incidents(root)
-
-    # --- one call: token, refusal, one re-authentication ----------------------------------
-
-    async def _call(self, call: _Call) -> xml.Element:
-        header = await self.tokens.headers()
-        try:
-            return await self._send(call, header)
-        except _TokenRefused:
-            log.info("Fnac refused the token; authenticating again", extra=self._where(call))
-        header = await self.tokens.renewed(self, header)
-        try:
-            return await self._send(call, header)
-        except _TokenRefused as again:
-            # A token just granted is refused: not the shop's credentials, Fnac's refusal.
-            self.tokens.forget()
-            raise FnacRequestRefused(call.name, again.status, again.errors) from None
-
-    # --- one request, with retries ----------------------------------------------------------
-
-    async def _send(self, call: _Call, header: dict[str, str]) -> xml.Element:
-        return await self._attempted(call, lambda: self._once(call, header))
-
-    async def _once(self, call: _Call, header: dict[str, str]) -> xml.Element:
-        body = call.body(header)
-        headers = {"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"}
-        cap = self._max_bytes if call.max_bytes is None else call.max_bytes
-        _, content = await self._exchange(
-            call,
-            lambda: self._http.stream(
-                "POST", self._base_url + call.name, content=body, headers=headers
-            ),
-            cap,
-        )
-        try:
-            root = xml.parse(content, max_bytes=cap)
-        except FnacProtocolError as exc:
-            if not garbled(exc.reason):
-                raise
-            self._lost(call, exc.reason)
-            log.warning("Fnac answer unreadable; retrying", extra=self._where(call))
-            raise TransientFailure(exc.reason, unreadable=True) from None
-        return self._accepted(call, root)
-
-    def _accepted(self, call: _Call, root: xml.Element) -> xml.Element:
-        """The root of an answer whose status is OK; otherwise what its errors say."""
-        status, read = xml.read_envelope(root)
-        errors = self._scrubbed(read)
-        if status in xml.REFUSED_STATUSES:
-            codes = {error.code for error in errors}
-            if codes & self._transient_codes:
-                raise TransientFailure(f"{status} {', '.join(sorted(codes))}")
-            if not call.authenticated:
-                raise FnacCredentialsRefused(_listed(errors), errors)
-            if codes & self._token_codes or any("token" in e.text.lower() for e in errors):
-                raise _TokenRefused(status, errors)
-            if not (call.per_item and not errors):
-                raise FnacRequestRefused(call.name, status, errors)
-        xml.expect_root(root, call.name)
-        return root
-
-    # --- what JsonCalls asks of a client ----------------------------------------------------
-
-    async def _check_status(self, call: _Call, response: httpx.Response) -> None:
-        """An error status with an XML answer is read like any answer: its envelope says
-        what was refused."""
-        status = response.status_code
-        if 400 <= status < 500 and status not in (401, 403, 429) and _is_xml(response):
-            return
-        await super()._check_status(call, response)
-
-    async def _refused(self, call: _Call, response: httpx.Response) -> NoReturn:
-        status = response.status_code
-        if status in (401, 403):
-            if not call.authenticated:
-                raise FnacCredentialsRefused(f"HTTP {status}")
-            raise _TokenRefused(f"HTTP {status}")
-        raise FnacRequestRefused(call.name, f"HTTP {status}", ())
-
-    async def _read_bounded(self, call: _Call, response: httpx.Response, max_bytes: int) -> bytes:
-        """The body, refused without reading it all when it is larger than allowed."""
-        try:
-            return await read_bounded(response, max_bytes)
-        except AnswerTooLarge as exc:
-            declared = f" ({exc.declared})" if exc.declared is not None else ""
-            raise FnacProtocolError(f"response larger than {max_bytes} bytes{declared}") from None
-
-    def _shop(self) -> dict[str, str]:
-        return {"shop_id": self.credentials.shop_id}
-
-    def _secrets(self) -> Iterable[str]:
-        return self.tokens.secrets()
-
-    def _scrubbed(self, errors: tuple[FnacErrorDetail, ...]) -> tuple[FnacErrorDetail, ...]:
-        """Fnac's error texts, shortened, without the shop's key or token should Fnac echo
-        them (removed before shortening, so no part of one is left)."""
-        known = KnownSecrets(self._secrets())
-        return tuple(
-            msgspec.structs.replace(e, text=known.redact(e.text)[:ERROR_TEXT_CHARS]) for e in errors
+        asked = query or IncidentsQuery()
+        return xml.read_incidents(
+            await self._service("incidents_query", lambda h: xml.incidents_query_request(h, asked))
         )
 
-
-def _is_xml(response: httpx.Response) -> bool:
-    return "xml" in response.headers.get("content-type", "")
+    async def _service(
+        self, service: str, body: Callable[[Mapping[str, str]], bytes], **how: Any
+    ) -> xml.Element:
+        """The root of ``service``'s answer, accepted by its envelope."""
+        answer: xml.Answer = await self.post_document(service, body, **how)
+        xml.expect_root(answer.root, service)
+        return answer.root
 
 
 def _listed(errors: Sequence[FnacErrorDetail]) -> str:

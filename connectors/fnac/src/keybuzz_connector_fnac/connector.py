@@ -13,21 +13,16 @@ from typing import Annotated
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import (
     ConnectorSettings,
     ShopApiSettings,
     file_origins,
 )
-from keybuzz_shared.connectors.kit import ShopConnector, key_field, require_fields
-from keybuzz_shared.connectors.seam import (
-    CredentialField,
-    Limits,
-    Recipient,
-    ReplyOutcome,
-    SenderType,
-    ThreadKey,
-)
-from keybuzz_shared.file_links import NO_FILES, FileLinks
+from keybuzz_shared.connectors.kit import key_field, require_fields
+from keybuzz_shared.connectors.seam import CredentialField, Limits
+from keybuzz_shared.file_links import FileLinks
+from keybuzz_shared.json_calls import CallOptions
 from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, carried_text
@@ -38,7 +33,6 @@ from keybuzz_connector_fnac.session import (
     RECIPIENTS,
     THREAD_KINDS,
     FnacSession,
-    claim_opener,
 )
 
 # The ``marketplace`` values this connector serves (events, tables, routes).
@@ -140,35 +134,58 @@ def shop_identity(shop_id: str) -> str:
     return f"{SELLER_API}:{shop_id.strip().upper()}"
 
 
-class FnacCredentialCheck:
-    """The seam's ``CredentialCheck``: one ``auth`` call; Fnac's seller API serves Darty's
-    shops too."""
-
-    async def verify(
-        self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
-    ) -> str:
-        shop = credentials_of(credentials)
-        # A person waits for the answer: one retry, a short back-off; a longer
-        # Retry-After from Fnac is passed on to the caller rather than waited for here.
-        client = FnacClient(
-            http, settings.api_url, shop, attempts=2, max_backoff=2.0, max_retry_after=5.0
-        )
-        await client.authenticate()
-        # The auth answer names no shop nor marketplace: the shop is the one whose id and
-        # key the API accepted.
-        return shop_identity(shop.shop_id)
+def client_of(
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    api: ShopApiSettings,
+    files: FileLinks,
+    options: CallOptions,
+) -> FnacClient:
+    """The shop's client: it holds one token."""
+    return FnacClient(http, api.api_url, credentials_of(credentials), files=files, **options)
 
 
-class FnacConnector(ShopConnector):
-    """Serves one of FNAC or DARTY, and is its own shop API: every thread of Fnac's (an
-    order's, an offer's) takes messages to the buyer, its customer service, or both; a
-    reply's text is what XML carries; a refusal names Fnac's ``ERR_…`` codes. Buyers write
-    and orders come through the API; no response rule or figure of Fnac's own."""
+async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
+    """One ``auth`` call (Fnac's seller API serves Darty's shops too). Its answer names no
+    shop nor marketplace: the shop is the one whose id and key the API accepted."""
+    await client.authenticate()
+    return shop_identity(client.credentials.shop_id)
+
+
+CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, "Fnac", client_of, probe)
+
+# Every thread of Fnac's (an order's, an offer's) takes messages to the buyer, its
+# customer service, or both; a reply's text is what XML carries; a refusal names Fnac's
+# ``ERR_…`` codes; a claim's ``opened_by`` is ``client`` when the buyer opened it, else
+# Fnac's staff did.
+DISCUSSIONS = kit.Discussions(
+    recipients=tuple(RECIPIENTS),
+    support_sender="",
+    claim_subject=CLAIM_SUBJECT,
+    threads=THREAD_KINDS,
+    carried=carried_text,
+    codes=refusal_codes,
+    buyer_opener="client",
+)
+
+
+class FnacConnector(kit.ShopConnector):
+    """Serves one of FNAC or DARTY. Buyers write and orders come through the API; no
+    response rule or figure of Fnac's own."""
 
     settings_type: type[PartSettings] | None = FnacApiSettings  # both marketplaces'
-    claim_subject = CLAIM_SUBJECT
 
     def __init__(self, marketplace: str, display_name: str) -> None:
+        def open_session(
+            credentials: Mapping[str, str],
+            http: httpx.AsyncClient,
+            api: ShopApiSettings,
+            files: FileLinks,
+        ) -> FnacSession:
+            shop = credentials_of(credentials, marketplace)
+            client = FnacClient(http, api.api_url, shop, files=files, **kit.shop_options(api))
+            return FnacSession(client, self.limits)  # as the connector's limits are then
+
         super().__init__(
             marketplace=marketplace,
             display_name=display_name,
@@ -176,33 +193,9 @@ class FnacConnector(ShopConnector):
             credential_fields=CREDENTIAL_FIELDS,
             limits=LIMITS,
             settings_type=self.settings_type or FnacApiSettings,
-            shop_api=self,
-            credential_check=FnacCredentialCheck(),
+            shop_api=kit.KitShopApi(
+                LIMITS, DISCUSSIONS, ShopApiSettings, open_session, marketplace=display_name
+            ),
+            credential_check=CREDENTIAL_CHECK,
             order_ids=ORDER_IDS,
         )
-
-    def session(
-        self,
-        credentials: Mapping[str, str],
-        *,
-        http: httpx.AsyncClient,
-        settings: ShopApiSettings,
-        files: FileLinks | None = None,
-    ) -> FnacSession:
-        client = FnacClient(http, settings.api_url, credentials_of(credentials, self.marketplace))
-        return FnacSession(client, self.limits, files or NO_FILES)
-
-    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
-        return tuple(RECIPIENTS) if thread.kind in THREAD_KINDS else ()
-
-    def reply_text(self, text: str) -> str:
-        return carried_text(text)
-
-    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
-        return refusal_codes(outcome.reason or "")
-
-    def claim_opener(self, opened_by: str | None) -> SenderType:
-        return claim_opener(opened_by)
-
-    def __repr__(self) -> str:
-        return f"FnacConnector({self.marketplace!r})"

@@ -1,6 +1,7 @@
 """What the Fnac/Darty client sends (queries, updates) and reads (pages of messages, orders,
-incidents), in Fnac's own terms, and what a call can fail with. Only the fields we use are
-read; an unknown element is ignored. Fnac's enumerations are spelled as in its XSDs. Every
+incidents), in Fnac's own terms, and what a call can fail with. Only the fields the
+connector maps are read, and only the filters it sends are built; an unknown element is
+ignored. Fnac's enumerations are spelled as in its XSDs. Every
 error names the service and Fnac's codes, never the shop key or the token (docs/FNAC.md,
 "Failure modes")."""
 
@@ -41,17 +42,6 @@ MessageAction = Literal[
     "reply",
     "create",
 ]
-OrderDateType = Literal[
-    "CreatedAt",
-    "UpdatedAt",
-    "AcceptedAt",
-    "ReceivedAt",
-    "DebitedAt",
-    "ShippedAt",
-    "RefusedAt",
-    "CancelledAt",
-]
-IncidentDateType = Literal["CreatedAt", "UpdatedAt", "ClosedAt"]
 Sort = Literal["ASC", "DESC"]
 
 MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (OrdersQueryService.xsd)
@@ -133,7 +123,8 @@ def refusal_codes(reason: str) -> tuple[str, ...]:
 
 
 class DateRange(msgspec.Struct, frozen=True, kw_only=True):
-    """``<date type="…"><min/><max/></date>``; bounds are aware date-times."""
+    """``<date type="…"><min/><max/></date>``; bounds are aware date-times; ``type`` as
+    OrdersQueryService.xsd and IncidentsQueryService.xsd spell it ("UpdatedAt")."""
 
     type: str
     min: datetime | None = None
@@ -144,11 +135,8 @@ class MessagesQuery(msgspec.Struct, frozen=True, kw_only=True):
     page: int = 1
     results_count: int = 100
     created: tuple[datetime | None, datetime | None] | None = None  # CreatedAt min/max
-    updated: tuple[datetime | None, datetime | None] | None = None  # UpdatedAt min/max
     from_types: tuple[FromType, ...] = ()
     message_type: MessageType | None = None
-    read: bool | None = None  # message_state READ / UNREAD
-    archived: bool | None = None
     order_ids: tuple[str, ...] = ()
     sort: Sort | None = None  # by created_at
 
@@ -168,8 +156,7 @@ class MessageUpdate(msgspec.Struct, frozen=True, kw_only=True):
 class OrdersQuery(msgspec.Struct, frozen=True, kw_only=True):
     page: int = 1
     results_count: int = 100
-    date: DateRange | None = None  # type: an OrderDateType
-    states: tuple[str, ...] = ()
+    date: DateRange | None = None
     order_ids: tuple[str, ...] = ()  # at most MAX_ORDER_IDS
     sort: Sort | None = None
 
@@ -177,10 +164,7 @@ class OrdersQuery(msgspec.Struct, frozen=True, kw_only=True):
 class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
     page: int = 1
     results_count: int = 100
-    date: DateRange | None = None  # type: an IncidentDateType
-    status: Literal["OPENED", "CLOSED"] | None = None
-    waiting_for_seller_answer: bool | None = None
-    order_ids: tuple[str, ...] = ()  # at most MAX_ORDER_IDS
+    date: DateRange | None = None
     sort: Sort | None = None
 
 
@@ -190,7 +174,6 @@ class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
 class AuthToken(msgspec.Struct, frozen=True, kw_only=True):
     token: str
     validity: datetime | None = None
-    version: str | None = None
 
     def __repr__(self) -> str:
         return f"AuthToken(token=[REDACTED], validity={self.validity!r})"
@@ -199,7 +182,6 @@ class AuthToken(msgspec.Struct, frozen=True, kw_only=True):
 class Paging(msgspec.Struct, frozen=True, kw_only=True):
     page: int
     total_paging: int
-    nb_total_per_page: int | None = None
     nb_total_result: int | None = None
 
     @property
@@ -222,10 +204,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     description: str
     created_at: datetime
-    updated_at: datetime
     read: bool
-    archived: bool
-    offer_title: str | None = None
     files: tuple[MessageFile, ...] = ()
 
 
@@ -252,7 +231,6 @@ class OrderDetail(msgspec.Struct, frozen=True, kw_only=True):
     quantity: int
     price: Decimal | None = None
     offer_seller_id: str | None = None
-    offer_fnac_id: str | None = None
     tracking_number: str | None = None
     created_at: datetime | None = None
     debited_at: datetime | None = None
@@ -268,7 +246,6 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     client_firstname: str | None = None
     client_lastname: str | None = None
-    nb_messages: int | None = None
     details: tuple[OrderDetail, ...] = ()
 
     @property
@@ -296,22 +273,6 @@ class OrdersPage(msgspec.Struct, frozen=True, kw_only=True):
     unreadable: tuple[str, ...] = ()  # why each item left out could not be read
 
 
-class Refund(msgspec.Struct, frozen=True, kw_only=True):
-    product_amount: Decimal
-    shipping_amount: Decimal
-    fee_ht_amount: Decimal | None
-    created_at: datetime | None
-
-
-class IncidentLine(msgspec.Struct, frozen=True, kw_only=True):
-    order_detail_id: str
-    type: str
-    status: str
-    created_at: datetime | None
-    updated_at: datetime | None
-    refunds: tuple[Refund, ...] = ()
-
-
 class Incident(msgspec.Struct, frozen=True, kw_only=True):
     incident_id: str
     order_id: str
@@ -319,11 +280,9 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     waiting_for_seller_answer: bool
     message: str
     opened_by: str | None
-    closed_by: str | None
     created_at: datetime
     updated_at: datetime
-    closed_at: datetime | None = None
-    lines: tuple[IncidentLine, ...] = ()
+    line_types: tuple[str, ...] = ()  # each line's type (state.xsd incident_open_state)
 
 
 class IncidentsPage(msgspec.Struct, frozen=True, kw_only=True):

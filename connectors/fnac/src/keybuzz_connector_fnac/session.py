@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, get_args
 
-import httpx
 import msgspec
 from keybuzz_shared.connectors.kit import (
     Count,
@@ -48,7 +47,6 @@ from keybuzz_shared.connectors.seam import (
     read_each,
     state_of,
 )
-from keybuzz_shared.file_links import NO_FILES, FileLinks, FileUnavailable
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
@@ -59,7 +57,6 @@ from keybuzz_connector_fnac.models import (
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
-    FnacUnavailable,
     Incident,
     IncidentsQuery,
     Message,
@@ -164,11 +161,6 @@ def line_status(state: str) -> str:
     return LINE_STATES.get(state, UNKNOWN_STATE[0])
 
 
-def claim_opener(opened_by: str | None) -> SenderType:
-    """``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did."""
-    return "BUYER" if (opened_by or "").lower() == "client" else "MARKETPLACE_SUPPORT"
-
-
 # --- listings ------------------------------------------------------------------------------
 
 
@@ -223,10 +215,9 @@ def _inbox_cursor(cursor: str) -> Pages | None:
 class FnacSession(KitSession):
     """One shop: its inbox, reply channel and order source on its client."""
 
-    def __init__(self, client: FnacClient, limits: Limits, files: FileLinks = NO_FILES) -> None:
+    def __init__(self, client: FnacClient, limits: Limits) -> None:
         self.client = client
         self.limits = limits
-        self.files = files  # where its messages' files may be fetched from
         size = limits.page_size
         self._by_date = Renumbered[Any](size)
         self._by_page = Renumbered[Any](size, step_back=False)
@@ -274,17 +265,8 @@ class FnacSession(KitSession):
         return await self._inbox_page(listing, since, cursor, _incident)
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
-        """Fnac's files are served without its token: a plain GET of the link."""
-        try:
-            return await self.files.fetch(self.client.http, file.url, max_bytes)
-        except FileUnavailable as exc:
-            if exc.status >= 500:
-                raise FnacUnavailable("file", f"file server answered {exc.status}") from None
-            raise
-        except httpx.HTTPError as exc:
-            raise FnacUnavailable(
-                "file", f"file server unreachable ({type(exc).__name__})"
-            ) from None
+        """Fnac's files are served without its token, from the declared hosts only."""
+        return await self.client.get_bytes(file.url, max_bytes)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         updates = [MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]
@@ -479,10 +461,9 @@ def _incident(incident: Incident) -> InboxIncident:
         incident_id=incident.incident_id,
         order_id=incident.order_id,
         status=incident.status,
-        types=tuple(dict.fromkeys(line.type for line in incident.lines)),
+        types=tuple(dict.fromkeys(incident.line_types)),
         ticket_subject=next(
-            (INCIDENT_SUBJECTS[ln.type] for ln in incident.lines if ln.type in INCIDENT_SUBJECTS),
-            None,
+            (INCIDENT_SUBJECTS[t] for t in incident.line_types if t in INCIDENT_SUBJECTS), None
         ),
         waiting_for_seller=incident.waiting_for_seller_answer,
         opened_by=incident.opened_by,

@@ -3,7 +3,8 @@
 No entity is ever declared, expanded or fetched: answers are parsed by the kit's XML
 guard (keybuzz_shared.connectors.kit.xml_answers; docs/FNAC.md, "XML safety"), in UTF-8,
 the only encoding Fnac answers in, within ``MAX_RESPONSE_BYTES`` (the client stops reading
-a longer body).
+a longer body). ``ANSWERS`` is how the kit's requester reads them: the document and what
+its envelope (its root's ``status`` and ``<error>``s) says of the call.
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
 messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TypeAlias, TypeVar
+from typing import NamedTuple, TypeAlias, TypeVar
 
-from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
+from keybuzz_shared.connectors.kit.answers import Garbled, Refusal
+from keybuzz_shared.connectors.kit.xml_answers import Node, garbled, parse_guarded
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.redaction import redact_text
 from lxml import etree
@@ -31,7 +33,6 @@ from keybuzz_connector_fnac.models import (
     FnacErrorDetail,
     FnacProtocolError,
     Incident,
-    IncidentLine,
     IncidentsPage,
     IncidentsQuery,
     Message,
@@ -45,13 +46,16 @@ from keybuzz_connector_fnac.models import (
     OrdersPage,
     OrdersQuery,
     Paging,
-    Refund,
 )
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
 OK_STATUSES = frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"})
 REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
+# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
+# "Later": the call is retried like a 429 (which the double sends with it).
+TRANSIENT_CODES = frozenset({"ERR_004"})
+ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 
 Element: TypeAlias = etree._Element
 T = TypeVar("T")
@@ -75,25 +79,72 @@ def local_name(element: Element) -> str:
     return str(etree.QName(element).localname)
 
 
-def read_envelope(root: Element) -> tuple[str, tuple[FnacErrorDetail, ...]]:
-    """The response's status and its ``<error>``s."""
+def _kept(text: str) -> str:
+    return text
+
+
+def read_envelope(
+    root: Element, redact: Callable[[str], str] = _kept
+) -> tuple[str, tuple[FnacErrorDetail, ...]]:
+    """The response's status and its ``<error>``s (their texts through ``redact``)."""
     status = root.get("status")
     if status is None:
         raise FnacProtocolError(f"<{local_name(root)}> has no status")
     if status not in OK_STATUSES and status not in REFUSED_STATUSES:
         raise FnacProtocolError(f"unknown status {status!r}")
-    return status, _errors(root)
+    return status, _errors(root, redact)
 
 
-def _errors(element: Element) -> tuple[FnacErrorDetail, ...]:
+def _errors(element: Element, redact: Callable[[str], str]) -> tuple[FnacErrorDetail, ...]:
+    """Fnac's error texts without a secret it may echo (removed before shortening, so no
+    part of one is left)."""
     return tuple(
         FnacErrorDetail(
             code=error.get("code") or "",
             severity=error.get("severity") or "",
-            text=redact_text((error.text or "").strip()),  # shortened by the client
+            text=redact(redact_text((error.text or "").strip()))[:ERROR_TEXT_CHARS],
         )
         for error in element.iterfind(_q("error"))
     )
+
+
+class Answer(NamedTuple):
+    """A Fnac answer as the requester read it: its root, status and errors, and the
+    ``redact`` its texts go through."""
+
+    root: Element
+    status: str
+    errors: tuple[FnacErrorDetail, ...]
+    redact: Callable[[str], str]
+
+
+class FnacAnswers:
+    """Fnac's answers for the kit's requester (kit/answers.py)."""
+
+    content_type = "text/xml; charset=utf-8"
+
+    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
+        try:
+            root = parse(content, max_bytes=max_bytes)
+        except FnacProtocolError as exc:
+            if garbled(exc.reason):
+                raise Garbled(exc.reason) from None
+            raise
+        return Answer(root, *read_envelope(root, redact), redact)
+
+    def refusal(self, answer: Answer) -> Refusal | None:
+        """ERROR or FATAL; but messages_update answers ERROR when one of its messages was
+        refused, each message with its own errors: then the caller reads them."""
+        if answer.status not in REFUSED_STATUSES:
+            return None
+        if local_name(answer.root) == "messages_update_response" and not answer.errors:
+            return None
+        codes = {error.code for error in answer.errors}
+        reason = f"{answer.status} {', '.join(sorted(codes))}".strip()
+        return Refusal(reason, later=bool(codes & TRANSIENT_CODES))
+
+
+ANSWERS = FnacAnswers()
 
 
 def expect_root(root: Element, service: str) -> None:
@@ -106,7 +157,7 @@ def read_auth(root: Element) -> AuthToken:
     token = node.text("token")
     if not token:
         raise FnacProtocolError("auth_response without a token")
-    return AuthToken(token=token, validity=node.datetime("validity"), version=node.text("version"))
+    return AuthToken(token=token, validity=node.datetime("validity"))
 
 
 def read_messages(root: Element) -> MessagesPage:
@@ -124,12 +175,14 @@ def read_incidents(root: Element) -> IncidentsPage:
     return IncidentsPage(paging=_paging(root), incidents=incidents, unreadable=unreadable)
 
 
-def read_message_updates(root: Element) -> tuple[MessageUpdateResult, ...]:
+def read_message_updates(
+    root: Element, redact: Callable[[str], str] = _kept
+) -> tuple[MessageUpdateResult, ...]:
     return tuple(
         MessageUpdateResult(
             message_id=element.get("id"),
             status=element.get("status") or "",
-            errors=_errors(element),
+            errors=_errors(element, redact),
         )
         for element in root.iterfind(_q("message"))
     )
@@ -159,7 +212,6 @@ def _paging(root: Element) -> Paging:
     return Paging(
         page=page if page is not None else 1,
         total_paging=total if total is not None else 1,
-        nb_total_per_page=node.int("nb_total_per_page"),
         nb_total_result=node.int("nb_total_result"),
     )
 
@@ -176,10 +228,7 @@ def _message(node: Node) -> Message:
         subject=node.text("message_subject") or "",
         description=node.text("message_description", strip=False) or "",
         created_at=node.required_datetime("created_at"),
-        updated_at=node.required_datetime("updated_at"),
         read=node.element.get("state", "UNREAD") == "READ",
-        archived=node.element.get("archived", "FALSE") == "TRUE",
-        offer_title=node.text("message_offer_title"),
         files=tuple(
             MessageFile(
                 name=file.text("name") or "",
@@ -199,7 +248,6 @@ def _order(node: Node) -> Order:
         created_at=node.required_datetime("created_at"),
         client_firstname=node.text("client_firstname"),
         client_lastname=node.text("client_lastname"),
-        nb_messages=node.int("nb_messages"),
         details=tuple(_order_detail(d) for d in node.all("order_detail")),
     )
 
@@ -212,7 +260,6 @@ def _order_detail(node: Node) -> OrderDetail:
         quantity=node.int("quantity") or 0,
         price=node.decimal("price"),
         offer_seller_id=node.text("offer_seller_id"),
-        offer_fnac_id=node.text("offer_fnac_id"),
         tracking_number=node.text("tracking_number"),
         created_at=node.datetime("created_at"),
         debited_at=node.datetime("debited_at"),
@@ -232,35 +279,11 @@ def _incident(node: Node) -> Incident:
         waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
         message=header.text("message", strip=False) or "",
         opened_by=header.text("opened_by"),
-        closed_by=header.text("closed_by"),
         created_at=header.required_datetime("created_at"),
         updated_at=header.required_datetime("updated_at"),
-        closed_at=header.datetime("closed_at"),
-        lines=()
+        line_types=()
         if lines is None
-        else tuple(_incident_line(line) for line in _node(lines).all("order_detail_incident")),
-    )
-
-
-def _incident_line(node: Node) -> IncidentLine:
-    refunds = node.get("refunds")
-    return IncidentLine(
-        order_detail_id=node.required("order_detail_id"),
-        type=node.text("type") or "",
-        status=node.required("status"),
-        created_at=node.datetime("created_at"),
-        updated_at=node.datetime("updated_at"),
-        refunds=()
-        if refunds is None
-        else tuple(
-            Refund(
-                product_amount=refund.decimal("product_amount") or Decimal(0),
-                shipping_amount=refund.decimal("shipping_amount") or Decimal(0),
-                fee_ht_amount=refund.decimal("fee_ht_amount"),
-                created_at=refund.datetime("created_at"),
-            )
-            for refund in _node(refunds).all("refund")
-        ),
+        else tuple(line.text("type") or "" for line in _node(lines).all("order_detail_incident")),
     )
 
 
@@ -291,7 +314,7 @@ def auth_request(partner_id: str, shop_id: str, key: str) -> bytes:
     return _serialize(root)
 
 
-def _request(service: str, header: dict[str, str], results_count: int | None) -> Element:
+def _request(service: str, header: Mapping[str, str], results_count: int | None) -> Element:
     attributes = dict(header)
     if results_count is not None:
         attributes["results_count"] = str(results_count)
@@ -313,22 +336,13 @@ def _add_date(parent: Element, date: DateRange) -> None:
         _add(element, "max", format_datetime(date.max))
 
 
-def _flag(value: bool) -> str:
-    return "TRUE" if value else "FALSE"
-
-
-def messages_query_request(header: dict[str, str], query: MessagesQuery) -> bytes:
+def messages_query_request(header: Mapping[str, str], query: MessagesQuery) -> bytes:
     root = _request("messages_query", header, query.results_count)
     _add(root, "paging", str(query.page))
-    for kind, window in (("CreatedAt", query.created), ("UpdatedAt", query.updated)):
-        if window is not None:
-            _add_date(root, DateRange(type=kind, min=window[0], max=window[1]))
+    if query.created is not None:
+        _add_date(root, DateRange(type="CreatedAt", min=query.created[0], max=query.created[1]))
     if query.message_type is not None:
         _add(root, "message_type", query.message_type)
-    if query.archived is not None:
-        _add(root, "message_archived", _flag(query.archived))
-    if query.read is not None:
-        _add(root, "message_state", "READ" if query.read else "UNREAD")
     for order_id in query.order_ids:
         _add(root, "order_fnac_id", order_id)
     if query.sort is not None:
@@ -340,7 +354,7 @@ def messages_query_request(header: dict[str, str], query: MessagesQuery) -> byte
     return _serialize(root)
 
 
-def messages_update_request(header: dict[str, str], updates: Sequence[MessageUpdate]) -> bytes:
+def messages_update_request(header: Mapping[str, str], updates: Sequence[MessageUpdate]) -> bytes:
     if not updates:
         raise ValueError("messages_update needs at least one message")
     root = _request("messages_update", header, None)
@@ -357,16 +371,13 @@ def messages_update_request(header: dict[str, str], updates: Sequence[MessageUpd
     return _serialize(root)
 
 
-def orders_query_request(header: dict[str, str], query: OrdersQuery) -> bytes:
-    _check_order_ids(query.order_ids)
+def orders_query_request(header: Mapping[str, str], query: OrdersQuery) -> bytes:
+    if len(query.order_ids) > MAX_ORDER_IDS:
+        raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
     root = _request("orders_query", header, query.results_count)
     _add(root, "paging", str(query.page))
     if query.date is not None:
         _add_date(root, query.date)
-    if query.states:
-        states = _add(root, "states")
-        for state in query.states:
-            _add(states, "state", state)
     if query.sort is not None:
         _add(root, "sort_by", query.sort)
     if query.order_ids:
@@ -376,28 +387,14 @@ def orders_query_request(header: dict[str, str], query: OrdersQuery) -> bytes:
     return _serialize(root)
 
 
-def incidents_query_request(header: dict[str, str], query: IncidentsQuery) -> bytes:
-    _check_order_ids(query.order_ids)
+def incidents_query_request(header: Mapping[str, str], query: IncidentsQuery) -> bytes:
     root = _request("incidents_query", header, query.results_count)
     _add(root, "paging", str(query.page))
     if query.date is not None:
         _add_date(root, query.date)
-    if query.status is not None:
-        _add(root, "status", query.status)
-    if query.waiting_for_seller_answer is not None:
-        _add(root, "waiting_for_seller_answer", _flag(query.waiting_for_seller_answer))
     if query.sort is not None:
         _add(root, "sort_by", query.sort)
-    if query.order_ids:
-        orders = _add(root, "orders")
-        for order_id in query.order_ids:
-            _add(orders, "order", order_id)
     return _serialize(root)
-
-
-def _check_order_ids(order_ids: Iterable[str]) -> None:
-    if len(list(order_ids)) > MAX_ORDER_IDS:
-        raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
 
 
 def format_datetime(moment: datetime) -> str:

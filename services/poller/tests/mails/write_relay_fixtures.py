@@ -10,12 +10,13 @@ and dates were drawn when written):
 
 from __future__ import annotations
 
-import random
+import asyncio
 import sys
 import tempfile
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))  # the tests' own modules (mailkit, test_*)
@@ -193,19 +194,43 @@ def _from_mailkit_bench_and_sandbox() -> dict[str, bytes]:
 
 
 def _from_sandbox() -> dict[str, bytes]:
-    from keybuzz_sandbox.config import SandboxConfig
-    from keybuzz_sandbox.relay import compose, pick_orders
-    from keybuzz_sandbox.sandbox import Sandbox
+    return asyncio.run(_relayed_by_the_sandbox())
 
-    with tempfile.TemporaryDirectory() as state:
-        sb = Sandbox(SandboxConfig(state_dir=state, bench_orders=100))
-        mails: dict[str, bytes] = {}
-        for seller_id, book in sb.sellers.items():
-            rng = random.Random(f"fixtures|{seller_id}")
-            for state_ in pick_orders(book, rng, 1, sb.clock.now()):
-                message = compose(book, state_, rng, INBOUND)
-                mails[f"sandbox-{seller_id}"] = MX_STAMPS + message.as_bytes()
-        return mails
+
+async def _relayed_by_the_sandbox() -> dict[str, bytes]:
+    """One relay mail of each seeded seller, as the sandbox's admin endpoint sends it to an
+    SMTP server of this script's."""
+    import httpx
+    from aiosmtpd.controller import Controller
+    from keybuzz_sandbox.config import SandboxConfig
+    from keybuzz_sandbox.testing import free_port, running_sandbox
+
+    received: list[bytes] = []
+
+    class Keep:
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            received.append(envelope.original_content)
+            return "250 OK"
+
+    mx = Controller(Keep(), hostname="127.0.0.1", port=free_port())
+    mx.start()
+    try:
+        with tempfile.TemporaryDirectory() as state:
+            config = SandboxConfig(state_dir=state, bench_orders=100, reply_smtp_port=0)
+            async with (
+                running_sandbox(config) as url,
+                httpx.AsyncClient(base_url=url) as http,
+            ):
+                mails: dict[str, bytes] = {}
+                for seller in (await http.get("/_sandbox/sellers")).json():
+                    seller_id = seller["sellingPartnerId"]
+                    relay = {"sellingPartnerId": seller_id, "to": INBOUND}
+                    relay |= {"smtpHost": mx.hostname, "smtpPort": mx.port}
+                    (await http.post("/_sandbox/messages", json=relay)).raise_for_status()
+                    mails[f"sandbox-{seller_id}"] = MX_STAMPS + received.pop()
+                return mails
+    finally:
+        mx.stop()
 
 
 BUILDERS: list[Callable[[], dict[str, bytes]]] = [

@@ -9,8 +9,7 @@ from collections.abc import Iterable
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
 from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig
-from keybuzz_sandbox.models import RateLimit
-from keybuzz_sandbox.ratelimit import RateLimiter
+from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
 from .book import ShopBook
 from .generator import ShopGenerator

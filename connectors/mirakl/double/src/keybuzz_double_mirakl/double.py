@@ -9,8 +9,7 @@ from collections.abc import Iterable
 
 from keybuzz_sandbox.clock import Clock
 from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
-from keybuzz_sandbox.models import RateLimit
-from keybuzz_sandbox.ratelimit import RateLimiter
+from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
 from .book import ShopBook
 from .operators import OperatorSpec, ShopSpec, api_key, extra_specs, shop_id

@@ -2,6 +2,7 @@
 its refusals, its credential fields, its listings and their paging) and the shared
 requester and order source that run it from that declaration."""
 
+from keybuzz_shared.connectors.kit.answers import Answers, Garbled, Refusal
 from keybuzz_shared.connectors.kit.at_once import at_once
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth, KeptToken
 from keybuzz_shared.connectors.kit.connector import (
@@ -139,6 +140,9 @@ __all__ = [
     "key_field",
     "require_fields",
     "shop_number_field",
+    "Answers",
+    "Garbled",
+    "Refusal",
     "refused_files",
     "ReadMarks",
     "InboxReplies",

@@ -28,11 +28,14 @@ from keybuzz_shared.connectors.seam import (
     PartsSession,
     Recipient,
     ReplyChannel,
+    ReplyOutcome,
     ResponseFigures,
     ResponseWindow,
+    SenderType,
     SessionInbox,
     ShopApi,
     ShopApiSettings,
+    ThreadKey,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.settings import PartSettings
@@ -58,11 +61,21 @@ class OpenSession(Protocol[S_contra]):
 class Discussions:
     """Where a reply goes: ``recipients`` in a discussion (no one elsewhere); a claim
     opened by ``support_sender`` is the marketplace's customer care's; ``claim_subject``:
-    the subject a claim without its notice is shown under."""
+    the subject a claim without its notice is shown under.
+
+    Where the marketplace's threads are others than discussions (an order's, an offer's):
+    ``threads``, their kinds; ``carried``, what its messages carry of a reply's text (an
+    XML API holds no control character); ``codes``, its own codes in a refused reply's
+    reason; ``buyer_opener``, the opener a claim is the buyer's by, any other (or none)
+    its staff's, where the marketplace names the buyer rather than its staff."""
 
     recipients: tuple[Recipient, ...]
     support_sender: str
     claim_subject: str
+    threads: frozenset[str] = frozenset({"DISCUSSION"})
+    carried: Callable[[str], str] | None = None
+    codes: Callable[[str], tuple[str, ...]] | None = None
+    buyer_opener: str = ""
 
 
 def settings_view(settings: ShopApiSettings, view: type[S], marketplace: str) -> S:
@@ -96,6 +109,25 @@ class KitShopApi(DiscussionShopApi, Generic[S]):
         self._view = view
         self._open = open_session
         self._marketplace = marketplace
+        self._discussions = discussions
+
+    def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
+        declared = self._discussions
+        return declared.recipients if thread.kind in declared.threads else ()
+
+    def reply_text(self, text: str) -> str:
+        carried = self._discussions.carried
+        return carried(text) if carried is not None else text
+
+    def refusal_codes(self, outcome: ReplyOutcome) -> tuple[str, ...]:
+        codes = self._discussions.codes
+        return codes(outcome.reason or "") if codes is not None else ()
+
+    def claim_opener(self, opened_by: str | None) -> SenderType:
+        buyer = self._discussions.buyer_opener
+        if not buyer:
+            return super().claim_opener(opened_by)
+        return "BUYER" if (opened_by or "").lower() == buyer.lower() else "MARKETPLACE_SUPPORT"
 
     def session(
         self,

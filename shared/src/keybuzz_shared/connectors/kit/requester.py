@@ -12,7 +12,10 @@ Every call sent is counted by name (``sent``); the call a marketplace's daily al
 counts (``ApiSpec.allowance_call``) is the seam's ``CountsAllowanceCalls`` and
 ``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
 unsent (``AllowanceSpent``). A marketplace that meters each operation by a rate of its own
-gives a ``Pace``: waited for before every request, told of every answer."""
+gives a ``Pace``: waited for before every request, told of every answer. An API that
+answers in documents (XML) declares how they are read (``ApiSpec.answers``, answers.py):
+its calls carry the token in their body (``post_document``), their envelope's refusals are
+read by the same ``Refusals``."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from typing import Any, NoReturn, Protocol, TypeVar, Unpack
 import httpx
 import msgspec
 
+from keybuzz_shared.connectors.kit.answers import Answers, Garbled
 from keybuzz_shared.connectors.kit.auth import Auth
 from keybuzz_shared.connectors.kit.refusals import Refusals
 from keybuzz_shared.connectors.seam import (
@@ -39,8 +43,9 @@ from keybuzz_shared.connectors.seam import (
     ShopCredentialsRefused,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
-from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, read_bounded
+from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, TransientFailure, read_bounded
 from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
+from keybuzz_shared.redaction import KnownSecrets
 
 T = TypeVar("T")
 
@@ -82,7 +87,8 @@ class ApiSpec:
     API's); ``holds_throttled``: a ``Retry-After`` holds back every later call of the same
     operation until it ends; ``authorized_files``: a file link is fetched with the call's
     authentication (else with its public headers only); ``allowance_call``: the name of
-    the call the marketplace allows a number of a day ("GET ws/sav"), empty when none."""
+    the call the marketplace allows a number of a day ("GET ws/sav"), empty when none;
+    ``answers``: how its answers are read where they are not JSON (answers.py)."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger
@@ -93,6 +99,7 @@ class ApiSpec:
     holds_throttled: bool = False
     authorized_files: bool = False
     allowance_call: str = ""
+    answers: Answers | None = None
 
     @property
     def terms(self) -> CallTerms:
@@ -141,6 +148,9 @@ class Call:
     in_doubt: bool = False
     retry_after: float | None = None
     ends_at: float | None = None  # time.monotonic() of the call's deadline
+    # The body made from what the authentication carries (an XML API's token), in place
+    # of headers: made again for a renewed token.
+    body: Callable[[Mapping[str, str]], bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -277,6 +287,30 @@ class Requester(JsonCalls[Call]):
         answer = (await self._run(call)).body
         return answer if answered else None
 
+    async def post_document(
+        self,
+        path: str,
+        body: Callable[[Mapping[str, str]], bytes],
+        *,
+        idempotent: bool = True,
+        max_bytes: int = 0,
+        login: bool = False,
+    ) -> Any:
+        """``POST <api>/<path>`` of a document of the spec's ``answers``, its body made
+        by ``body`` from what the authentication carries; the answer's document, its
+        envelope read. ``max_bytes``: a cap below the requester's; ``login``: the call
+        that trades the shop's credentials for its token (sent with none; a refusal is
+        the credentials')."""
+        if self.spec.answers is None:
+            raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
+        call = self._call("POST", path, idempotent=idempotent)
+        call.name = call.hold = path
+        call.body, call.max_bytes = body, max_bytes
+        call.content_type, call.token_request = self.spec.answers.content_type, login
+        if login:
+            return (await self._bounded(call, self._send(call, {}))).body
+        return (await self._run(call)).body
+
     async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
         """``POST`` a multipart/form-data body, never repeated once it may have arrived."""
         call = self._call("POST", path, operation=operation, idempotent=False)
@@ -317,9 +351,10 @@ class Requester(JsonCalls[Call]):
     async def get_bytes(self, url: str, max_bytes: int) -> bytes:
         """A file a message links (or its path under the API), from the declared file
         hosts only: ``LinkRefused`` off them, ``FileTooLarge`` over ``max_bytes``,
-        ``FileUnavailable`` without the file; unavailable for 429, 5xx or no answer."""
+        ``FileUnavailable`` without the file; unavailable for 429, 5xx or no answer (an
+        error names the call "GET file", never the link)."""
         target = str(self._base.join(url))
-        call = Call(f"GET {httpx.URL(target).path}", "GET", target)
+        call = Call("GET file", "GET", target)  # a link is not quoted: its path names the file
         return await self._bounded(call, self._download(call, target, max_bytes))
 
     async def token(self, token_url: str, form: bytes, *, shape: Any = None) -> Any:
@@ -417,7 +452,11 @@ class Requester(JsonCalls[Call]):
         if self._pace is not None:
             await self._pace.before(call.name)
         self.sent[call.name] += 1
-        headers = {"Accept": "application/json", **auth_headers}
+        answers, content = self.spec.answers, call.content
+        accept = answers.content_type.split(";")[0] if answers else "application/json"
+        headers = {"Accept": accept, **auth_headers}
+        if call.body is not None:  # the authentication travels in the body
+            headers, content = {"Accept": accept}, call.body(auth_headers)
         if call.content_type is not None:
             headers["Content-Type"] = call.content_type
         response, content = await self._exchange(
@@ -426,7 +465,7 @@ class Requester(JsonCalls[Call]):
                 call.method,
                 call.url,
                 params=call.params or None,
-                content=call.content,
+                content=content,
                 files=call.parts,
                 headers=headers,
                 follow_redirects=False,
@@ -469,10 +508,19 @@ class Requester(JsonCalls[Call]):
     # --- what the marketplace says --------------------------------------------------------
 
     async def _refused(self, call: Call, response: httpx.Response) -> NoReturn:
-        status, errors = response.status_code, self.spec.errors
+        status = response.status_code
         if 300 <= status < 400:
-            raise errors.unreadable(call.name, f"HTTP {status} redirect{self._elsewhere(response)}")
-        document = await self._refusal(response)
+            raise self.spec.errors.unreadable(
+                call.name, f"HTTP {status} redirect{self._elsewhere(response)}"
+            )
+        self._judged(call, response, await self._refusal(response))
+
+    def _judged(
+        self, call: Call, response: httpx.Response, document: Any, *, enveloped: bool = False
+    ) -> NoReturn:
+        """A refusal read by the marketplace's table (``document``: what the answer says;
+        ``enveloped``: said by its envelope, whatever its HTTP status)."""
+        status, errors = response.status_code, self.spec.errors
         refusals: Refusals = self.spec.refusals
         if refusals.held is not None and (held := refusals.held(response, document)):
             self.spec.log.warning(
@@ -486,7 +534,7 @@ class Requester(JsonCalls[Call]):
             raise own
         if call.token_request:
             error = document.get("error") if isinstance(document, dict) else None
-            if status == 401 or error in CREDENTIAL_ERRORS:
+            if status == 401 or error in CREDENTIAL_ERRORS or enveloped:
                 raise errors.credentials_refused(detail)
             raise errors.refused(call.name, status, detail)
         if (status == 401 and 401 in refusals.credentials) or expired:
@@ -511,11 +559,51 @@ class Requester(JsonCalls[Call]):
     async def _check_status(self, call: Call, response: httpx.Response) -> None:
         if self._pace is not None:
             self._pace.after(call.name, response)
+        if self._enveloped(response):
+            return
         await super()._check_status(call, response)
+
+    def _enveloped(self, response: httpx.Response) -> bool:
+        """An error status whose answer is a document of the spec's ``answers`` (but a
+        429 or the credentials' statuses): read like any answer, its envelope says why."""
+        answers, status = self.spec.answers, response.status_code
+        if answers is None or not 400 <= status < 500 or status == 429:
+            return False
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        own = answers.content_type.split(";")[0].strip().lower()
+        return status not in self.spec.refusals.credentials and media == own
+
+    def _document(
+        self, call: Call, response: httpx.Response, content: bytes, answers: Answers
+    ) -> Any:
+        """An answer of the spec's ``answers``: garbled, asked again within a read; its
+        envelope's refusal read by the table, or asked again when it says "later"."""
+        redact = KnownSecrets(self._secrets()).redact
+        try:
+            document = answers.read(content, call.max_bytes or self._max_bytes, redact)
+        except Garbled as garbled:
+            self._lost(call, garbled.reason)
+            self.spec.log.warning(
+                "%s answer unreadable; retrying", self.spec.label, extra=self._where(call)
+            )
+            self._garbled(call, garbled.reason, garbled.reason)
+        refusal = answers.refusal(document)
+        if refusal is None:
+            return document
+        if refusal.later:
+            self.spec.log.info(
+                "%s asked to come back later; backing off",
+                self.spec.label,
+                extra=self._where(call),
+            )
+            raise TransientFailure(refusal.reason)
+        self._judged(call, response, document, enveloped=True)
 
     def _decoded(self, call: Call, response: httpx.Response, content: bytes) -> Any:
         """JSON as ``JsonCalls`` reads it; with a ``shape``, decoded into it, an answer in
         another shape (or past the decoder's depth) garbled: asked again within a read."""
+        if self.spec.answers is not None and call.body is not None:
+            return self._document(call, response, content, self.spec.answers)
         if call.shape is None or not content.strip():
             return super()._decoded(call, response, content)
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -530,6 +618,14 @@ class Requester(JsonCalls[Call]):
             self._garbled(call, reason, reason, logged=True)
 
     async def _read_bounded(self, call: Call, response: httpx.Response, max_bytes: int) -> bytes:
+        if call.body is not None:  # a document: worded as the XML guard words its size
+            try:
+                return await read_bounded(response, max_bytes)
+            except AnswerTooLarge as exc:
+                self._lost(call, f"answer {exc.size}")
+                declared = f" ({exc.declared} declared)" if exc.declared is not None else ""
+                reason = f"response larger than {max_bytes} bytes{declared}"
+                raise self.spec.errors.unreadable(call.name, reason) from None
         if call.json_answer or not call.max_bytes:  # a file has its own size
             return await super()._read_bounded(call, response, max_bytes)
         try:

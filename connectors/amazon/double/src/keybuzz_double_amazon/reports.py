@@ -17,16 +17,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
+from keybuzz_sandbox.clock import iso, parse_iso
+from keybuzz_sandbox.errors import invalid_input, not_found
 from litestar import Request, Response, Router, get, put
 from litestar.params import FromPath, JSONBody
 
-from .clock import iso, parse_iso
-from .errors import invalid_input, not_found
+from .double import AmazonDouble
 from .listing import amount, line_cents, vat_part
 from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderQuery, OrderState
 from .report_store import ReportFailures, ReportRecord
-from .sandbox import Sandbox
 from .seed import ItemFacts
 from .spapi import CallContext, Reply
 
@@ -155,7 +155,7 @@ async def create_report(ctx: CallContext) -> Reply:
 _writing: set[asyncio.Task[None]] = set()  # keeps the background tasks referenced
 
 
-def _write_while_processing(sb: Sandbox, record: ReportRecord) -> None:
+def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
     """Amazon writes a report's document while it processes it, and getReportDocument
     serves it at once: the sandbox renders it in a worker thread during IN_PROGRESS, as
     soon as its data is fixed (the snapshot, ``finished - lag``), not on first download
@@ -208,7 +208,7 @@ async def get_report(ctx: CallContext) -> Reply:
     return Reply(body)  # FATAL: no document (Amazon's is optional and explains the error)
 
 
-def _presigned_query(sb: Sandbox, document_id: str, now: float) -> str:
+def _presigned_query(sb: AmazonDouble, document_id: str, now: float) -> str:
     """Query of an S3 SigV4 pre-signed URL: X-Amz-Date + X-Amz-Expires give the expiry."""
     amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     expires = max(round(sb.clock.real_duration(URL_LIFETIME)), int(MIN_URL_LIFETIME_REAL))
@@ -224,7 +224,7 @@ def _presigned_query(sb: Sandbox, document_id: str, now: float) -> str:
     )
 
 
-def _signature(sb: Sandbox, document_id: str, amz_date: str, expires: str) -> str:
+def _signature(sb: AmazonDouble, document_id: str, amz_date: str, expires: str) -> str:
     mac = sb.signer.mac(f"{document_id}|{amz_date}|{expires}")
     return hashlib.sha256(mac.encode()).hexdigest()
 
@@ -356,7 +356,7 @@ def charset(book: OrderBook) -> str:
     return "Cp1252" if book.gen.marketplace.region == "eu" else "UTF-8"
 
 
-def ensure_document(sb: Sandbox, record: ReportRecord) -> bytes:
+def ensure_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
     """Render once: the compression stated by getReportDocument must match the bytes."""
     if record.document is None:
         book = sb.sellers[record.seller_id]
@@ -380,7 +380,9 @@ def _s3_error(status: int, code: str, message: str, **extra: str) -> Response[by
 _SIGNED = ("X-Amz-Algorithm", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature")
 
 
-def _url_problem(sb: Sandbox, document_id: str, query: dict[str, str]) -> Response[bytes] | None:
+def _url_problem(
+    sb: AmazonDouble, document_id: str, query: dict[str, str]
+) -> Response[bytes] | None:
     if any(not query.get(name) for name in _SIGNED):
         return _s3_error(
             403,
@@ -414,7 +416,7 @@ def _url_problem(sb: Sandbox, document_id: str, query: dict[str, str]) -> Respon
     return None
 
 
-def document_route(sb: Sandbox) -> Router:
+def document_route(sb: AmazonDouble) -> Router:
     """The pre-signed document download, and the admin switch for failing reports."""
 
     @put("/_sandbox/reports/failures", include_in_schema=False, sync_to_thread=False)

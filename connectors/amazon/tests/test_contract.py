@@ -44,7 +44,7 @@ SERVED = {
 def _model_rate_limits() -> dict[str, tuple[str, int]]:
     """Independent reading of the 'Usage Plan' tables."""
     limits = {}
-    for entry in (resources.files("keybuzz_sandbox") / "spapi_models").iterdir():
+    for entry in (resources.files("keybuzz_double_amazon") / "spapi_models").iterdir():
         if entry.name.endswith(".json"):
             for item in json.loads(entry.read_text(encoding="utf-8"))["paths"].values():
                 for op in item.values():

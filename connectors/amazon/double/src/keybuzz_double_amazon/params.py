@@ -10,9 +10,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
+from keybuzz_sandbox.clock import parse_iso
+from keybuzz_sandbox.errors import invalid_input
 
-from .clock import parse_iso
-from .errors import invalid_input
 from .models import ApiModel, Operation, Param
 
 

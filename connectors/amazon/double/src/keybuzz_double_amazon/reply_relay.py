@@ -40,11 +40,9 @@ from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
 
 if TYPE_CHECKING:
-    from litestar import Litestar
+    from .double import AmazonDouble
 
-    from .sandbox import Sandbox
-
-log = logging.getLogger("keybuzz_sandbox.reply_relay")
+log = logging.getLogger(__name__)
 
 SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
@@ -132,7 +130,7 @@ def _ascii(text: str) -> str:
 # --- who the buyers are --------------------------------------------------------------
 
 
-async def find_buyer(sb: Sandbox, alias: str) -> Buyer | None:
+async def find_buyer(sb: AmazonDouble, alias: str) -> Buyer | None:
     """A buyer the sandbox wrote from (relay mails) or a seeded order's buyer."""
     sent = sb.relay_log.latest_for(alias)
     if sent is not None:
@@ -265,7 +263,7 @@ def refusal_for(
     return None
 
 
-def seller_rules(sb: Sandbox, seller_id: str) -> SellerRules:
+def seller_rules(sb: AmazonDouble, seller_id: str) -> SellerRules:
     return SellerRules(
         registered=registered_email(sb.sellers[seller_id].gen.spec).lower(),
         approved=frozenset(sb.approved_senders(seller_id)),
@@ -273,7 +271,7 @@ def seller_rules(sb: Sandbox, seller_id: str) -> SellerRules:
     )
 
 
-def thread_order(sb: Sandbox, reply: Reply, buyer: Buyer) -> str | None:
+def thread_order(sb: AmazonDouble, reply: Reply, buyer: Buyer) -> str | None:
     """The order of the buyer's relay mail this reply answers, if it answers one."""
     for message_id in reply.thread_ids:
         sent = sb.relay_log.by_message_id(message_id)
@@ -338,7 +336,7 @@ def _charset(text: str) -> str:
     return "us-ascii" if text.isascii() else "utf-8"
 
 
-async def send_bounce(sb: Sandbox, bounce: MIMEMultipart, record: RefusedReply) -> None:
+async def send_bounce(sb: AmazonDouble, bounce: MIMEMultipart, record: RefusedReply) -> None:
     """Deliver with a null envelope sender (a bounce is never bounced), retrying a while."""
     assert record.bounced_to is not None
     delay = BOUNCE_FIRST_DELAY
@@ -371,7 +369,7 @@ async def send_bounce(sb: Sandbox, bounce: MIMEMultipart, record: RefusedReply) 
 class ReplyHandler:
     """aiosmtpd hooks: RCPT checks the alias, DATA applies Amazon's rules."""
 
-    def __init__(self, sb: Sandbox) -> None:
+    def __init__(self, sb: AmazonDouble) -> None:
         self._sb = sb
         self._bounces: set[asyncio.Task[None]] = set()
 
@@ -478,9 +476,8 @@ def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> I
 
 
 @contextlib.asynccontextmanager
-async def reply_relay_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Serve the reply relay while the web application runs (Litestar lifespan)."""
-    sb: Sandbox = app.state.sandbox
+async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
+    """Serve the reply relay while the web application runs (in its lifespan)."""
     handler = ReplyHandler(sb)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

@@ -56,7 +56,7 @@ async def _sent(client: httpx.AsyncClient, order_id: str) -> list[dict[str, Any]
 
 async def test_every_send_operation_of_the_model_is_served() -> None:
     model = json.loads(
-        (resources.files("keybuzz_sandbox") / "spapi_models" / "messaging.json").read_text()
+        (resources.files("keybuzz_double_amazon") / "spapi_models" / "messaging.json").read_text()
     )
     paths = {path.rsplit("/", 1)[1] for path in model["paths"] if "/messages/" in path}
     # sendInvoice only carries attachments (Uploads API, not served) and documents no rate.

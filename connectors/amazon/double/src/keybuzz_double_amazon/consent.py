@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 
-from .sandbox import Sandbox
+from .double import AmazonDouble
 
 CONSENT_PATH = "/apps/authorize/consent"
 APP_NAME = "KeyBuzz (sandbox)"
@@ -56,7 +56,7 @@ def _error_page(error: ConsentError) -> Response[str]:
     )
 
 
-def validate(sb: Sandbox, req: ConsentRequest) -> str:
+def validate(sb: AmazonDouble, req: ConsentRequest) -> str:
     """The redirect URI to use, or ConsentError as Seller Central would show it."""
     if req.application_id != sb.config.application_id:
         raise ConsentError(None, "The application you are trying to authorize could not be found.")
@@ -79,7 +79,7 @@ def _hidden(req: ConsentRequest) -> str:
     )
 
 
-def consent_page(sb: Sandbox, req: ConsentRequest) -> Response[str]:
+def consent_page(sb: AmazonDouble, req: ConsentRequest) -> Response[str]:
     options = "".join(
         f'<option value="{escape(sid)}">{escape(book.gen.spec.store_name)} — '
         f"{escape(book.gen.marketplace.name)} ({escape(sid)})</option>"
@@ -103,7 +103,7 @@ def _redirect(uri: str, params: dict[str, str]) -> Response[str]:
     return Response("", status_code=302, headers={"Location": location}, media_type="text/plain")
 
 
-def decide(sb: Sandbox, req: ConsentRequest, form: dict[str, str]) -> Response[str]:
+def decide(sb: AmazonDouble, req: ConsentRequest, form: dict[str, str]) -> Response[str]:
     redirect_uri = validate(sb, req)
     if form.get("action") == "cancel":
         return _redirect(
@@ -130,7 +130,7 @@ def _request_from(values: dict[str, str]) -> ConsentRequest:
     return ConsentRequest(**{k: values.get(k, "") for k in ConsentRequest.__struct_fields__})
 
 
-def consent_routes(sb: Sandbox) -> list[HTTPRouteHandler]:
+def consent_routes(sb: AmazonDouble) -> list[HTTPRouteHandler]:
     @get(CONSENT_PATH, include_in_schema=False)
     async def show(request: Request[Any, Any, Any]) -> Response[str]:
         req = _request_from(dict(request.query_params))

@@ -305,7 +305,7 @@ async def test_the_document_is_written_while_the_report_is_processed() -> None:
     ):
         token = (await connect(client))["access_token"]
         report_id = (await _create(client, token, iso_ago(days=90))).json()["reportId"]
-        record = seen[0].reports.reports[report_id]
+        record = seen[0].parts["amazon"].reports.reports[report_id]
         assert record.document is None  # not before processing starts
         written_in_progress = False
         for _ in range(80):

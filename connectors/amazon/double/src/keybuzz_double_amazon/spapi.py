@@ -12,17 +12,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from keybuzz_sandbox.errors import SpApiError, quota_exceeded, server_fault, unauthorized
+from keybuzz_sandbox.faults import FaultDecision, malform
 from litestar import Request, Response, route
 from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 
 from .auth import Principal, RdtResource, authenticate
-from .errors import SpApiError, not_found, quota_exceeded, server_fault, unauthorized
-from .faults import FaultDecision, malform
+from .double import AmazonDouble
 from .models import Operation
 from .order_book import OrderBook
 from .params import parse_body, parse_query
-from .sandbox import Sandbox
 
 
 class Reply(msgspec.Struct):
@@ -31,7 +31,7 @@ class Reply(msgspec.Struct):
 
 
 class CallContext(msgspec.Struct, kw_only=True):
-    sandbox: Sandbox
+    sandbox: AmazonDouble
     op: Operation
     principal: Principal
     method: str
@@ -64,7 +64,7 @@ def _request_path(request: Request[Any, Any, Any]) -> str:
 
 
 async def _context(
-    sb: Sandbox, op: Operation, request: Request[Any, Any, Any], principal: Principal
+    sb: AmazonDouble, op: Operation, request: Request[Any, Any, Any], principal: Principal
 ) -> CallContext:
     return CallContext(
         sandbox=sb,
@@ -80,7 +80,7 @@ async def _context(
 
 
 async def _admit(
-    sb: Sandbox, op: Operation, request: Request[Any, Any, Any]
+    sb: AmazonDouble, op: Operation, request: Request[Any, Any, Any]
 ) -> tuple[Principal, FaultDecision]:
     principal = authenticate(
         sb.signer,
@@ -112,7 +112,7 @@ def rate_limit_header(op: Operation, status: int) -> str | None:
 
 
 async def run_operation(
-    sb: Sandbox, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
+    sb: AmazonDouble, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
 ) -> Response[bytes]:
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
     decision = FaultDecision()
@@ -132,7 +132,7 @@ async def run_operation(
     return Response(content=body, status_code=status, media_type=op.produces, headers=headers)
 
 
-def operation_route(sb: Sandbox, op: Operation, impl: Implementation) -> HTTPRouteHandler:
+def operation_route(sb: AmazonDouble, op: Operation, impl: Implementation) -> HTTPRouteHandler:
     async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
         return await run_operation(sb, op, impl, request)
 
@@ -145,14 +145,3 @@ def operation_route(sb: Sandbox, op: Operation, impl: Implementation) -> HTTPRou
         include_in_schema=False,
         status_code=200,
     )(handler)
-
-
-def not_found_response() -> Response[bytes]:
-    """Unknown paths answer like SP-API does, with its error body."""
-    body = not_found("The requested resource was not found.").body()
-    return Response(
-        content=body,
-        status_code=404,
-        media_type="application/json",
-        headers={"x-amzn-RequestId": str(uuid.uuid4())},
-    )

@@ -30,7 +30,7 @@ class Contract:
     """Response schemas of the vendored Swagger files, looked up by request path."""
 
     def __init__(self) -> None:
-        folder = resources.files("keybuzz_sandbox") / "spapi_models"
+        folder = resources.files("keybuzz_double_amazon") / "spapi_models"
         self.operations: list[tuple[str, re.Pattern[str], str, dict[str, Any], dict[str, Any]]] = []
         for entry in folder.iterdir():
             if not entry.name.endswith(".json"):

@@ -349,7 +349,9 @@ async def test_seeded_buyers_are_known_without_a_relay_mail(relay: Relay) -> Non
     )
     alias = parseaddr(token_free_orders.json()["sent"][0]["sender"])[1]
     app = relay.admin._transport.app  # type: ignore[attr-defined]
-    app.state.sandbox.relay_log.__init__()  # forget the relay mail, as after a restart
+    app.state.sandbox.parts[
+        "amazon"
+    ].relay_log.__init__()  # forget the relay mail, as after a restart
     await relay.reply(alias, sender="keybuzz-bench-de@example.com")
     [received] = await relay.inbox(alias)
     assert received["sellerId"] == DE_SELLER and received["inReplyTo"] is None

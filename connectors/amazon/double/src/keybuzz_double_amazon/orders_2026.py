@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import msgspec
+from keybuzz_sandbox.clock import iso
+from keybuzz_sandbox.errors import invalid_input
+from keybuzz_sandbox.roles import Roles
 
-from .clock import iso
-from .errors import invalid_input
 from .listing import (
     FRESHNESS_LAG,
     V2026_NAMES,
@@ -22,7 +23,6 @@ from .listing import (
     windows,
 )
 from .order_book import OrderBook, OrderQuery, OrderState
-from .roles import Roles
 from .seed import ItemFacts
 from .spapi import CallContext, Reply
 

@@ -1,6 +1,6 @@
 """What the reply relay knows and keeps: buyers, inboxes, refused replies.
 
-State shared by the running sandbox (sandbox.py holds one of each) and the relay
+State shared by the running double (double.py holds one of each) and the relay
 that fills it (reply_relay.py), kept apart from both so neither imports the other
 back. In memory and bounded, like the rest of the relay's bookkeeping.
 """

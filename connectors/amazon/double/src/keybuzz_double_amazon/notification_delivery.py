@@ -28,10 +28,10 @@ from typing import Any
 import msgspec
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from keybuzz_sandbox.clock import Clock, iso
+from keybuzz_sandbox.config import SandboxConfig
+from keybuzz_sandbox.errors import SpApiError, invalid_input
 
-from .clock import Clock, iso
-from .config import SandboxConfig
-from .errors import SpApiError, invalid_input
 from .listing import windows
 from .order_book import OrderBook, OrderState
 from .seed import MAX_LIFECYCLE

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from jsonschema import Draft4Validator
+from keybuzz_sandbox.ratelimit import RateLimit
 
 # File stem -> short API name used in operation keys ("ordersV0.getOrders").
 MODEL_FILES: dict[str, str] = {
@@ -65,15 +66,6 @@ class Param(msgspec.Struct, frozen=True, kw_only=True):
             maximum=raw.get("maximum"),
             is_datetime=raw.get("format") == "date-time" or "ISO 8601" in description,
         )
-
-
-class RateLimit(msgspec.Struct, frozen=True):
-    rate_text: str
-    burst: int
-
-    @property
-    def rate(self) -> float:
-        return float(self.rate_text)
 
 
 class Operation(msgspec.Struct, frozen=True, kw_only=True):
@@ -151,7 +143,7 @@ class ApiModel:
 
 class ModelRegistry:
     def __init__(self) -> None:
-        folder = resources.files("keybuzz_sandbox") / "spapi_models"
+        folder = resources.files("keybuzz_double_amazon") / "spapi_models"
         self.apis: dict[str, ApiModel] = {
             api: ApiModel(api, json.loads((folder / filename).read_text(encoding="utf-8")))
             for api, filename in MODEL_FILES.items()

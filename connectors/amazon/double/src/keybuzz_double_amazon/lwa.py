@@ -10,12 +10,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
+from keybuzz_sandbox.faults import LWA_OPERATION, malform
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
 from .auth import AccessClaims, RefreshClaims
-from .faults import LWA_OPERATION, malform
-from .sandbox import Sandbox
+from .double import AmazonDouble
 from .signing import ACCESS_PREFIX, REFRESH_PREFIX
 
 ACCESS_TOKEN_LIFETIME = 3600.0  # Amazon seconds
@@ -94,7 +94,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 
 class TokenEndpoint:
-    def __init__(self, sb: Sandbox) -> None:
+    def __init__(self, sb: AmazonDouble) -> None:
         self.sb = sb
 
     def authenticate_client(self, form: dict[str, str], authorization: str | None) -> str:
@@ -231,7 +231,7 @@ async def _answer(endpoint: TokenEndpoint, request: Request[Any, Any, Any]) -> t
 CONSUMING_FAULTS = frozenset({500})
 
 
-def token_route(sb: Sandbox) -> HTTPRouteHandler:
+def token_route(sb: AmazonDouble) -> HTTPRouteHandler:
     endpoint = TokenEndpoint(sb)
 
     @post("/auth/o2/token", include_in_schema=False)

@@ -1,4 +1,4 @@
-"""Sandbox-only control endpoints under /_sandbox (never Amazon paths)."""
+"""The Amazon double's control endpoints under /_sandbox (never Amazon paths)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from typing import Any
 
 import aiosmtplib
 import msgspec
+from keybuzz_sandbox.clock import iso
+from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from keybuzz_sandbox.echo import echo_routes
-
 from .auth import RefreshClaims
-from .clock import iso
-from .faults import FaultConfig
+from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME
 from .messaging import messaging_admin_routes
 from .order_book import AdvanceSummary
@@ -23,7 +22,6 @@ from .relay import RelayRequest, RelayResult, SentMessage, compose, deliver, pic
 from .reply_relay import find_buyer, registered_email
 from .reply_state import RelayFaults
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
-from .sandbox import AUTH_CODE_LIFETIME, Sandbox
 from .signing import REFRESH_PREFIX
 from .tokens import RDT_LIFETIME
 
@@ -72,7 +70,7 @@ class RevocationRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unk
     selling_partner_id: str | None = None
 
 
-def describe(sb: Sandbox) -> dict[str, Any]:
+def describe(sb: AmazonDouble) -> dict[str, Any]:
     now = sb.clock.now()
     return {
         "timeScale": sb.config.time_scale,
@@ -120,7 +118,7 @@ def describe(sb: Sandbox) -> dict[str, Any]:
     }
 
 
-def _revoke(sb: Sandbox, req: RevocationRequest) -> Response[bytes]:
+def _revoke(sb: AmazonDouble, req: RevocationRequest) -> Response[bytes]:
     if req.refresh_token:
         claims = sb.signer.open(REFRESH_PREFIX, req.refresh_token, RefreshClaims)
         if claims is None:
@@ -133,7 +131,7 @@ def _revoke(sb: Sandbox, req: RevocationRequest) -> Response[bytes]:
     return _problem(400, "give refreshToken or a known sellingPartnerId")
 
 
-async def _relay(sb: Sandbox, req: RelayRequest) -> Response[bytes]:
+async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
     book = sb.sellers.get(req.selling_partner_id)
     if book is None:
         return _problem(404, f"unknown seller {req.selling_partner_id}")
@@ -174,7 +172,7 @@ async def _relay(sb: Sandbox, req: RelayRequest) -> Response[bytes]:
     return _json(RelayResult(sent=sent))
 
 
-def admin_router(sb: Sandbox) -> Router:
+def admin_router(sb: AmazonDouble) -> Router:
     @get("/config", sync_to_thread=False)
     def config() -> Response[bytes]:
         return _json(describe(sb))
@@ -250,12 +248,11 @@ def admin_router(sb: Sandbox) -> Router:
         messages,
         *messaging_admin_routes(sb),
         *reply_admin_routes(sb),
-        *echo_routes(sb.echo),
     ]
     return Router("/_sandbox", route_handlers=handlers, include_in_schema=False)
 
 
-def _sender_list(sb: Sandbox, seller_id: str, blocked: bool) -> Response[bytes]:
+def _sender_list(sb: AmazonDouble, seller_id: str, blocked: bool) -> Response[bytes]:
     if seller_id not in sb.sellers:
         return _problem(404, f"unknown seller {seller_id}")
     if blocked:
@@ -264,7 +261,7 @@ def _sender_list(sb: Sandbox, seller_id: str, blocked: bool) -> Response[bytes]:
 
 
 def _set_sender(
-    sb: Sandbox, seller_id: str, address: str, blocked: bool, listed: bool
+    sb: AmazonDouble, seller_id: str, address: str, blocked: bool, listed: bool
 ) -> Response[bytes]:
     if seller_id not in sb.sellers:
         return _problem(404, f"unknown seller {seller_id}")
@@ -276,7 +273,7 @@ def _set_sender(
     return Response(b"", status_code=204)
 
 
-def reply_admin_routes(sb: Sandbox) -> list[Any]:
+def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
     """Messaging permissions, buyers' opt-out and inboxes, refused replies (reply_relay.py)."""
 
     @get("/sellers/{seller_id:str}/approved-senders", sync_to_thread=False)

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Response, Router, delete, get, put
+from keybuzz_sandbox.errors import invalid_input, not_found, unauthorized
+from litestar import Response, Router, delete, get, put
 from litestar.params import JSONBody
 
-from .errors import invalid_input, not_found, unauthorized
+from .double import AmazonDouble
 from .notification_delivery import (
     NOTIFICATIONS_SCOPE,
     ORDER_CHANGE,
@@ -30,7 +31,6 @@ from .notification_delivery import (
     conflict,
     parse_sqs_arn,
 )
-from .sandbox import Sandbox
 from .spapi import CallContext, Reply
 
 # --- operations -------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def _json(payload: Any, status: int = 200) -> Response[bytes]:
     return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
 
-def notifications_admin_router(sb: Sandbox) -> Router:
+def notifications_admin_router(sb: AmazonDouble) -> Router:
     @get("/", sync_to_thread=False)
     def overview() -> Response[bytes]:
         notes = sb.notifications
@@ -207,9 +207,9 @@ def notifications_admin_router(sb: Sandbox) -> Router:
 
 
 @contextlib.asynccontextmanager
-async def notifications_lifespan(app: Litestar) -> AsyncIterator[None]:
+async def delivering_notifications(sb: AmazonDouble) -> AsyncIterator[None]:
     """Stop delivering with the application (delivery starts with the first subscription)."""
     try:
         yield
     finally:
-        await app.state.sandbox.notifications.aclose()
+        await sb.notifications.aclose()

@@ -2,7 +2,7 @@
 
 Access, refresh and restricted-data tokens carry their own claims, so a sandbox
 restart does not invalidate developers' existing connections (only revocations
-need storage, see state.py).
+need storage, the sandbox's state.py).
 """
 
 from __future__ import annotations

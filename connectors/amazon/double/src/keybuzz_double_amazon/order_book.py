@@ -10,8 +10,8 @@ import math
 from collections.abc import Iterator
 
 import msgspec
+from keybuzz_sandbox.clock import SellerTimeline
 
-from .clock import SellerTimeline
 from .seed import MAX_LIFECYCLE, OrderFacts, SellerGenerator
 
 

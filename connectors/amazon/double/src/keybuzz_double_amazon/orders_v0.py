@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import msgspec
+from keybuzz_sandbox.clock import iso
+from keybuzz_sandbox.errors import invalid_input, unauthorized
 
-from .clock import iso
-from .errors import invalid_input, unauthorized
 from .listing import (
     FRESHNESS_LAG,
     V0_NAMES,

@@ -1,0 +1,20 @@
+"""The Amazon double: Login with Amazon, Seller Central's consent, the SP-API operations
+(Orders v0 and 2026-01-01, Reports, Tokens, Messaging, Sellers, Notifications over SQS),
+its mail relay to the seller and its reply relay from them."""
+
+from __future__ import annotations
+
+from keybuzz_sandbox.double_entry import Double
+
+
+def service_env(sandbox_url: str) -> dict[str, str]:
+    """The Amazon connector's settings for a sandbox at ``sandbox_url``."""
+    return {
+        "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
+        "SPAPI_ENDPOINT": sandbox_url,
+        "SELLER_CENTRAL_URL": sandbox_url,
+    }
+
+
+# It has no shop-API conformance driver (its mail relay has its own tests).
+DOUBLE = Double("amazon", service_env, routes_at="keybuzz_double_amazon.routes:amazon_routes")

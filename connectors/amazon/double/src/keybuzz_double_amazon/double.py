@@ -1,0 +1,166 @@
+"""Amazon's double while the sandbox runs: its sellers' order books, what LWA and Seller
+Central issued, the relays' and reports' records, the notifications; the sandbox's shared
+parts (settings, clock, persistent state, echo) are its ``Sandbox``'s."""
+
+from __future__ import annotations
+
+import secrets
+
+import msgspec
+from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.faults import FaultConfig, FaultInjector
+from keybuzz_sandbox.ratelimit import RateLimiter
+from keybuzz_sandbox.roles import Roles
+from keybuzz_sandbox.sandbox import Sandbox
+
+from .models import ModelRegistry
+from .notification_delivery import NotificationBook
+from .order_book import OrderBook
+from .relay import RelayLog
+from .reply_state import ReplyBook, SeededBuyers
+from .report_store import ReportStore
+from .seed import SellerGenerator, SellerSpec, default_sellers
+from .signing import Signer
+
+AUTH_CODE_LIFETIME = 300.0  # Amazon seconds: spapi_oauth_code is valid for 5 minutes
+
+
+class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
+    seller_id: str
+    client_id: str
+    redirect_uri: str
+    expires_at: float  # real epoch seconds
+
+
+class AmazonDouble:
+    """What Amazon's routes share, on the sandbox's ``Sandbox`` (its settings, clock, state
+    and echo, under the same names)."""
+
+    def __init__(self, sandbox: Sandbox, models: ModelRegistry | None = None) -> None:
+        self.sandbox = sandbox
+        self.config = config = sandbox.config
+        self.clock = sandbox.clock
+        self.state = sandbox.state
+        self.echo = sandbox.echo
+        self.models = models or ModelRegistry()
+        self.signer = Signer(config.signing_secret)
+        self.roles = Roles(frozenset(config.app_roles))
+        self.limiter = RateLimiter(self.clock)
+        self.faults = FaultInjector(config.seed, FaultConfig.from_settings(config.faults))
+        self.sellers: dict[str, OrderBook] = {
+            spec.seller_id: self._book(spec) for spec in default_sellers(config.bench_orders)
+        }
+        self.auth_codes: dict[str, AuthCode] = {}
+        self.reports = ReportStore()
+        self.messages_sent = 0
+        self.relay_log = RelayLog()
+        self.buyers = SeededBuyers(self.sellers)
+        self.replies = ReplyBook()
+        self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
+        # Where bounces go; tests move it to their own MX at run time (admin endpoint).
+        self.bounce_target: tuple[str, int] = (config.smtp_host, config.smtp_port)
+        # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
+        self.notifications = NotificationBook(config, self.clock, self.sellers)
+        sandbox.before_save.append(self._record_advances)
+        self.save()
+
+    def _book(self, spec: SellerSpec) -> OrderBook:
+        jumps = [tuple(j) for j in self.state.advances.get(spec.seller_id, [])]
+        timeline = SellerTimeline(self.clock, jumps)  # type: ignore[arg-type]
+        return OrderBook(SellerGenerator(self.config.seed, spec, self.clock.anchor), timeline)
+
+    def _record_advances(self) -> None:
+        self.state.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
+
+    def save(self) -> None:
+        self.sandbox.save()
+
+    # --- redirect URIs -------------------------------------------------------
+
+    @property
+    def redirect_uris(self) -> list[str]:
+        extra = [u for u in self.state.redirect_uris if u not in self.config.redirect_uris]
+        return [*self.config.redirect_uris, *extra]
+
+    def register_redirect_uri(self, uri: str) -> None:
+        if uri not in self.redirect_uris:
+            self.state.redirect_uris.append(uri)
+            self.save()
+
+    # --- authorization codes (single use, in memory: they live 5 minutes) -----
+
+    def issue_code(self, seller_id: str, redirect_uri: str) -> str:
+        self._drop_expired_codes()
+        code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
+        self.auth_codes[code] = AuthCode(
+            seller_id=seller_id,
+            client_id=self.config.client_id,
+            redirect_uri=redirect_uri,
+            expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
+        )
+        return code
+
+    def redeem_code(self, code: str) -> AuthCode | None:
+        grant = self.auth_codes.pop(code, None)
+        if grant is None or grant.expires_at <= self.clock.now():
+            return None
+        return grant
+
+    def _drop_expired_codes(self) -> None:
+        now = self.clock.now()
+        for code in [c for c, g in self.auth_codes.items() if g.expires_at <= now]:
+            del self.auth_codes[code]
+
+    # --- revocation ----------------------------------------------------------
+
+    def revoke_refresh_token(self, jti: str) -> None:
+        if jti not in self.state.revoked_refresh_tokens:
+            self.state.revoked_refresh_tokens.append(jti)
+            self.save()
+
+    def revoke_seller(self, seller_id: str) -> None:
+        self.state.revoked_sellers[seller_id] = self.clock.now()
+        self.save()
+
+    def is_revoked(self, jti: str, seller_id: str, issued_at: float) -> bool:
+        cutoff = self.state.revoked_sellers.get(seller_id)
+        return jti in self.state.revoked_refresh_tokens or (
+            cutoff is not None and issued_at <= cutoff
+        )
+
+    # --- reply relay: who may write to buyers, which buyers refuse unsolicited mail ---
+
+    def approved_senders(self, seller_id: str) -> list[str]:
+        return list(self.state.approved_senders.get(seller_id, []))
+
+    def blocked_senders(self, seller_id: str) -> list[str]:
+        return list(self.state.blocked_senders.get(seller_id, []))
+
+    def set_approved(self, seller_id: str, address: str, approved: bool) -> None:
+        self._set_listed(self.state.approved_senders, seller_id, address, approved)
+
+    def set_blocked(self, seller_id: str, address: str, blocked: bool) -> None:
+        self._set_listed(self.state.blocked_senders, seller_id, address, blocked)
+
+    def _set_listed(
+        self, table: dict[str, list[str]], seller_id: str, address: str, listed: bool
+    ) -> None:
+        current = table.setdefault(seller_id, [])
+        address = address.lower()  # addresses compare case-insensitively, as Amazon's
+        if listed and address not in current:
+            current.append(address)
+        elif not listed and address in current:
+            current.remove(address)
+        self.save()
+
+    def is_opted_out(self, alias: str) -> bool:
+        return alias.lower() in self.state.opted_out_buyers
+
+    def set_opted_out(self, alias: str, opted_out: bool) -> None:
+        alias = alias.lower()
+        listed = alias in self.state.opted_out_buyers
+        if opted_out and not listed:
+            self.state.opted_out_buyers.append(alias)
+        elif not opted_out and listed:
+            self.state.opted_out_buyers.remove(alias)
+        self.save()

@@ -1,0 +1,53 @@
+"""HTTP: LWA's token endpoint, Seller Central's consent pages, the SP-API operations (their
+paths, methods and media types from the vendored models), report documents, and the
+double's admin endpoints under /_sandbox (development use, no authentication); with them,
+the reply relay and notification delivery for the app's run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keybuzz_sandbox.sandbox import Sandbox
+from litestar.handlers import HTTPRouteHandler
+
+from . import messaging, notifications, orders_2026, orders_v0, reports, sellers, tokens
+from .admin import admin_router
+from .consent import consent_routes
+from .double import AmazonDouble
+from .lwa import token_route
+from .reply_relay import serving_reply_relay
+from .reports import document_route
+from .spapi import Implementation, operation_route
+
+IMPLEMENTATIONS: dict[str, Implementation] = {
+    **orders_v0.IMPLEMENTATIONS,
+    **orders_2026.IMPLEMENTATIONS,
+    **reports.IMPLEMENTATIONS,
+    **tokens.IMPLEMENTATIONS,
+    **messaging.IMPLEMENTATIONS,
+    **sellers.IMPLEMENTATIONS,
+    **notifications.IMPLEMENTATIONS,
+}
+
+
+def spapi_routes(sb: AmazonDouble) -> list[HTTPRouteHandler]:
+    # Paths, methods and media types come from the models, not from this code.
+    operations = {op.key: op for op in sb.models.all_operations()}
+    return [operation_route(sb, operations[key], impl) for key, impl in IMPLEMENTATIONS.items()]
+
+
+def amazon_routes(sandbox: Sandbox) -> list[Any]:
+    """Amazon's routes on ``sandbox``; the double's own parts kept as its ``amazon``."""
+    sb = AmazonDouble(sandbox)
+    sandbox.parts["amazon"] = sb
+    # the SMTP relay for sellers' replies; notification delivery stops with the app
+    sandbox.lifespans.append(lambda _app: serving_reply_relay(sb))
+    sandbox.lifespans.append(lambda _app: notifications.delivering_notifications(sb))
+    return [
+        token_route(sb),
+        *consent_routes(sb),
+        document_route(sb),
+        admin_router(sb),
+        notifications.notifications_admin_router(sb),
+        *spapi_routes(sb),
+    ]

@@ -1,0 +1,55 @@
+"""The Amazon double's self-description, its seeded data and its state across restarts."""
+
+from __future__ import annotations
+
+import pytest
+from keybuzz_sandbox import SandboxConfig
+
+
+@pytest.mark.asyncio
+async def test_config_endpoint_exposes_time_scale_and_sellers(make_client) -> None:
+    client = await make_client(SandboxConfig(time_scale=25))
+    config = (await client.get("/_sandbox/config")).json()
+    assert config["timeScale"] == 25 and config["durations"]["accessToken"] == 3600
+    sellers = {s["sellingPartnerId"]: s for s in config["sellers"]}
+    assert (
+        sellers["A12BCIS2R7HD4D"]["ordersInWindow"] == 94
+        and sellers["A12BCIS2R7HD4D"]["cancelledInWindow"] == 6
+    )
+    assert sellers["A12BCIS2R7HD4D"]["marketplaceId"] == "A13V1IB3VIYZZH"
+    assert sellers["A3DESELLERBENCH"]["ordersInWindow"] >= 10_000
+    assert (await client.get("/_sandbox/sellers")).json() == config["sellers"]
+
+
+@pytest.mark.asyncio
+async def test_seed_makes_data_deterministic(make_client) -> None:
+    async def first_orders(seed: str) -> list[str]:
+        client = await make_client(SandboxConfig(seed=seed, time_scale=60))
+        from sandbox_helpers import all_orders_v0, connect
+
+        token = (await connect(client))["access_token"]
+        return [
+            o["AmazonOrderId"]
+            for o in await all_orders_v0(client, token, CreatedAfter="2020-01-01T00:00:00Z")
+        ]
+
+    assert await first_orders("a") == await first_orders("a")
+    assert await first_orders("a") != await first_orders("b")
+
+
+@pytest.mark.asyncio
+async def test_state_dir_keeps_timeline_and_redirect_uris_across_restarts(
+    make_client, tmp_path
+) -> None:
+    config = SandboxConfig(time_scale=1, state_dir=str(tmp_path))
+    first = await make_client(config)
+    await first.post("/_sandbox/redirect-uris", json={"uri": "http://127.0.0.1:40001/cb"})
+    advanced = (
+        await first.post("/_sandbox/sellers/A12BCIS2R7HD4D/advance", json={"seconds": 86400 * 4})
+    ).json()
+    before = (await first.get("/_sandbox/config")).json()
+    restarted = (await (await make_client(config)).get("/_sandbox/config")).json()
+    assert restarted["anchor"] == before["anchor"]
+    assert "http://127.0.0.1:40001/cb" in restarted["redirectUris"]
+    fr = next(s for s in restarted["sellers"] if s["sellingPartnerId"] == "A12BCIS2R7HD4D")
+    assert fr["ordersToDate"] == 94 + len(advanced["newOrderIds"])
