@@ -1,9 +1,10 @@
 """The kit's shop parts a connector declares rather than writes: its wire models read
 (``reader``, ``read_as``), ids as path segments, instants as its queries write them,
 addresses under another, a reply's files checked against its ``Limits``, read marks a few
-at a time within a budget, its sessions opened from its client and parts (``opener``), its
-settings' view, file origins and address checks (``ShopSettings``), its words
-(``Vocabulary``) and which items to read again (``Rereads``). No servers: each part on data or calls of the test's own."""
+at a time within a budget, its client opened on one ``Opening`` (``client_from``), its
+sessions opened from its client and parts (``opener``), its settings' view, file origins
+and address checks (``ShopSettings``), its words (``Vocabulary``) and which items to read
+again (``Rereads``). No servers: each part on data or calls of the test's own."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from keybuzz_shared.connectors.kit import (
     CallErrors,
     InboxReplies,
     KitSession,
+    Opening,
     ReadMarks,
     Rereads,
     ShopSettings,
     Vocabulary,
+    client_from,
     iso_seconds,
     iso_z,
     named_in,
@@ -260,3 +263,20 @@ def test_a_ledger_forgets_its_oldest_items_past_what_it_keeps() -> None:
     rereads.confirm(t1)
     assert rereads.worth_reading(1, t0, t1)  # forgotten: read again
     assert not rereads.worth_reading(3, t0, t1)
+
+
+async def test_a_client_built_on_one_opening_gets_the_file_links_among_its_options() -> None:
+    built: list[Opening[View]] = []
+
+    def build(shop: Opening[View]) -> str:
+        built.append(shop)
+        return shop.credentials["key"]
+
+    view = Acme().shop_api("ACME")
+    assert isinstance(view, View)
+    client_of = client_from(build)
+    async with httpx.AsyncClient() as http:
+        assert client_of({"key": "k"}, http, view, NO_FILES, CallOptions(attempts=2)) == "k"
+        (shop,) = built
+        assert (shop.http, shop.api) == (http, view)
+    assert shop.options == {"files": NO_FILES, "attempts": 2}

@@ -70,7 +70,7 @@ from keybuzz_shared.connectors.kit.requester import (
     Requester,
 )
 from keybuzz_shared.connectors.kit.rereads import Rereads
-from keybuzz_shared.connectors.kit.sessions import Parts, opener
+from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
 from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
 from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
 from keybuzz_shared.connectors.kit.wire import (
@@ -158,4 +158,6 @@ __all__ = [
     "Vocabulary",
     "named_in",
     "Rereads",
+    "Opening",
+    "client_from",
 ]
