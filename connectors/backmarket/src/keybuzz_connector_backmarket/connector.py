@@ -13,12 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.seam import CredentialField
-from keybuzz_shared.file_links import FileLinks
-from keybuzz_shared.json_calls import CallOptions
 
 from keybuzz_connector_backmarket.care import (
     COUNTRIES,
@@ -67,18 +64,12 @@ def shop_identity(platform: str, merchant_id: str) -> str:
     return f"backmarket-{platform.lower()}:{canonical_account(CREDENTIAL_FIELDS, merchant_id)}"
 
 
-def client_of(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: BackMarketApiSettings,
-    files: FileLinks,
-    options: CallOptions,
-) -> BackMarketClient:
+@kit.client_from
+def client_of(shop: kit.Opening[BackMarketApiSettings]) -> BackMarketClient:
     """The shop's client on its country's platform."""
-    access = access_of(credentials, api.user_agent)
-    return BackMarketClient(
-        access, http, api.platform_url(platform_of(credentials)), files=files, **options
-    )
+    access = access_of(shop.credentials, shop.api.user_agent)
+    url = shop.api.platform_url(platform_of(shop.credentials))
+    return BackMarketClient(access, shop.http, url, **shop.options)
 
 
 async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str:

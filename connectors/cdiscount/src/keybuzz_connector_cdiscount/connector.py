@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.file_links import FileLinks
-from keybuzz_shared.json_calls import CallOptions
 
 from keybuzz_connector_cdiscount.client import ERRORS, OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import (
@@ -56,16 +53,12 @@ def shop_identity(seller_id: str) -> str:
     return f"{SELLER_API}:{canonical_account(CREDENTIAL_FIELDS, seller_id)}"
 
 
-def client_of(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: CdiscountApiSettings,
-    files: FileLinks,
-    options: CallOptions,
-) -> OctopiaClient:
+@kit.client_from
+def client_of(shop: kit.Opening[CdiscountApiSettings]) -> OctopiaClient:
     """The shop's client: it holds one token."""
-    shop = credentials_of(credentials)
-    return OctopiaClient(shop, http, api.api_url, api.auth_url, files=files, **options)
+    api = shop.api
+    credentials = credentials_of(shop.credentials)
+    return OctopiaClient(credentials, shop.http, api.api_url, api.auth_url, **shop.options)
 
 
 async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
