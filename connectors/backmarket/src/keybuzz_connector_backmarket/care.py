@@ -7,14 +7,9 @@ A listing asks for the folders having messages more recent than ``since`` (Back 
 ``last_message_date``, to the minute: a minute earlier, so that none at ``since``'s minute
 is missed), 10 a page. A folder's messages come only with its details, one call each
 (40,000 a day against the list's 4,000): a folder is read again only when its
-``date_last_message`` moved since this session last read it, once that reading is known
-stored: a later listing starts later (the poller's cursor moved past the poll that read
-it). Until then a listing from the same ``since`` may follow a poll that failed to store
-what it read (cut at its deadline, the database lost), or one that found nothing new in
-it (a session just started): the folder is read again at the next listing, then at
-listings ever further apart (1, 2, 4 … at most ``MAX_REREAD_GAP`` skipped), so that a
-failed poll is made good at once and a quiet shop's folders cost a few calls an hour.
-One ticket per folder (a DISCUSSION thread, its order
+``date_last_message`` moved since this session last read it and stored that reading,
+else at listings ever further apart (``kit.Rereads``, at most ``MAX_REREAD_GAP``
+skipped). One ticket per folder (a DISCUSSION thread, its order
 beside it), each message once by Back Market's id; the folder's claims, order line,
 order and buyer's country and language are the thread's details."""
 
@@ -23,14 +18,13 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit import DiscussionReplies, Listing, PageNumbers, at_once
+from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit import Listing, PageNumbers, at_once
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
@@ -53,23 +47,25 @@ SENDERS: dict[str, seam.SenderType] = {
     "Merchant": "SELLER",
     "BackMarket": "MARKETPLACE_SUPPORT",
 }
+# Each country code a shop may have [official]: its name and language in French, and the
+# platform serving it (EU, US, AP).
 COUNTRIES = {
-    "fr-fr": ("France", "français"),
-    "fr-be": ("Belgique", "français"),
-    "es-es": ("Espagne", "espagnol"),
-    "de-de": ("Allemagne", "allemand"),
-    "de-at": ("Autriche", "allemand"),
-    "it-it": ("Italie", "italien"),
-    "en-gb": ("Royaume-Uni", "anglais"),
-    "nl-nl": ("Pays-Bas", "néerlandais"),
-    "pt-pt": ("Portugal", "portugais"),
-    "en-ie": ("Irlande", "anglais"),
-    "el-gr": ("Grèce", "grec"),
-    "sk-sk": ("Slovaquie", "slovaque"),
-    "sv-se": ("Suède", "suédois"),
-    "en-us": ("États-Unis", "anglais"),
-    "ja-jp": ("Japon", "japonais"),
-    "en-au": ("Australie", "anglais"),
+    "fr-fr": ("France", "français", "EU"),
+    "fr-be": ("Belgique", "français", "EU"),
+    "es-es": ("Espagne", "espagnol", "EU"),
+    "de-de": ("Allemagne", "allemand", "EU"),
+    "de-at": ("Autriche", "allemand", "EU"),
+    "it-it": ("Italie", "italien", "EU"),
+    "en-gb": ("Royaume-Uni", "anglais", "EU"),
+    "nl-nl": ("Pays-Bas", "néerlandais", "EU"),
+    "pt-pt": ("Portugal", "portugais", "EU"),
+    "en-ie": ("Irlande", "anglais", "EU"),
+    "el-gr": ("Grèce", "grec", "EU"),
+    "sk-sk": ("Slovaquie", "slovaque", "EU"),
+    "sv-se": ("Suède", "suédois", "EU"),
+    "en-us": ("États-Unis", "anglais", "US"),
+    "ja-jp": ("Japon", "japonais", "AP"),
+    "en-au": ("Australie", "anglais", "AP"),
 }
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
 # "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
@@ -106,8 +102,6 @@ WARRANTY_STATES = {
 class FolderSummary(msgspec.Struct, frozen=True):
     id: int
     date_last_message: datetime
-    state: int = OPEN
-    merchant: int | None = None
 
 
 class FileRef(msgspec.Struct, frozen=True):
@@ -120,7 +114,6 @@ class Message(msgspec.Struct, frozen=True):
     date_creation: datetime
     message: str = ""
     initiator: str = ""
-    kind: str = ""
     is_informative: bool = False
     attachments: list[FileRef] = []
 
@@ -216,7 +209,7 @@ def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
     shown: list[tuple[str, str, str | None]] = []
     country = country_of(folder)
     if country:
-        name, language = COUNTRIES.get(country, (country, country))
+        name, language, _ = COUNTRIES.get(country, (country, country, ""))
         shown += [("country", "Pays de l'acheteur", name), ("language", "Langue", language)]
     shown.append(("folder_state", "Dossier SAV", "ouvert" if folder.state == OPEN else "fermé"))
     line = folder.orderline
@@ -334,10 +327,7 @@ class CareInbox(seam.ThreadsInbox):
 
     def __init__(self, client: BackMarketClient) -> None:
         self.client = client
-        # folder id -> the date_last_message of the details read and known stored
-        self._read: dict[int, datetime] = {}
-        # folder id -> its reading not yet known stored
-        self._pending: dict[int, _Pending] = {}
+        self.rereads = kit.Rereads[int](kept=FOLDERS_KEPT, max_gap=MAX_REREAD_GAP)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -348,13 +338,13 @@ class CareInbox(seam.ThreadsInbox):
         cursor past no message of a folder still to read."""
         unreadable: list[str] = []
         if cursor is None:
-            self._confirm(as_utc(since))
+            self.rereads.confirm(as_utc(since))
             summaries, left_out = await self._changed(since)
             unreadable = list(left_out)
             queue = [
                 (s.id, as_utc(s.date_last_message))
                 for s in sorted(summaries, key=lambda s: (as_utc(s.date_last_message), s.id))
-                if self._worth_reading(s, as_utc(since))
+                if self.rereads.worth_reading(s.id, as_utc(s.date_last_message), as_utc(since))
             ]
         else:
             queue = _queue_of(cursor)
@@ -419,47 +409,6 @@ class CareInbox(seam.ThreadsInbox):
             raise ERRORS.refused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
         return read_folder(await self.client.get_json(f"/ws/sav/{key}"))
 
-    def _worth_reading(self, summary: FolderSummary, since: datetime) -> bool:
-        """Whether the folder's details are read in this listing (module docstring); a
-        folder to be read is noted pending."""
-        last = as_utc(summary.date_last_message)
-        if self._read.get(summary.id) == last:
-            return False  # read, stored, and no message since
-        pending = self._pending.get(summary.id)
-        if pending is None or pending.last != last or pending.since != since:
-            self._pending[summary.id] = _Pending(last, since)
-            while len(self._pending) > FOLDERS_KEPT:
-                del self._pending[next(iter(self._pending))]
-            return True
-        if pending.skips > 0:
-            pending.skips -= 1
-            return False
-        pending.gap = min(max(1, pending.gap * 2), MAX_REREAD_GAP)
-        pending.skips = pending.gap
-        return True
-
-    def _confirm(self, since: datetime) -> None:
-        """The folders read by listings that started before ``since``: the poller moved
-        its cursor on since, past what they gave."""
-        for folder_id, pending in list(self._pending.items()):
-            if pending.since < since:
-                del self._pending[folder_id]
-                self._read.pop(folder_id, None)
-                self._read[folder_id] = pending.last
-        while len(self._read) > FOLDERS_KEPT:
-            del self._read[next(iter(self._read))]
-
-
-@dataclass
-class _Pending:
-    """A folder read from ``since`` at its ``last`` message date, not yet known stored;
-    ``skips``: listings to let pass before reading it again, ``gap`` the last such wait."""
-
-    last: datetime
-    since: datetime
-    gap: int = 0
-    skips: int = 0
-
 
 def _cursor_of(queue: list[tuple[int, datetime]]) -> str:
     """The folders still to read, as the next page's cursor."""
@@ -480,15 +429,7 @@ def _from_minute(low: datetime, high: datetime | None) -> dict[str, str]:
     return {"last_message_date": minute_filter(low)}
 
 
-def _read_summaries(raw: Sequence[Any]) -> tuple[tuple[FolderSummary, ...], tuple[str, ...]]:
-    return seam.read_each(raw, _summary)
-
-
-def _summary(item: Any) -> FolderSummary:
-    try:
-        return msgspec.convert(item, FolderSummary)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"care folder off its shape: {exc}") from None
+_read_summaries = kit.reader(FolderSummary, "care folder")
 
 
 # --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------
@@ -505,30 +446,26 @@ MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
 RECIPIENTS: tuple[seam.Recipient, ...] = ("BUYER", "ALL")
 
 
-def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
-    """Why Back Market would refuse these files, if it would."""
-    if len(files) > MAX_ATTACHMENTS:
-        return f"Back Market takes at most {MAX_ATTACHMENTS} files a message"
-    for file in files:
-        if len(file.data) > MAX_FILE_BYTES:
-            return f"{file.name}: Back Market takes files of at most 3 MB ({len(file.data)} bytes)"
-    return None
+LIMITS = seam.Limits(
+    max_attachments=MAX_ATTACHMENTS,
+    max_attachment_bytes=MAX_ATTACHMENTS * MAX_FILE_BYTES,
+    max_file_bytes=MAX_FILE_BYTES,
+    # Back Market states no text limit [official]; the double takes 5,000 characters.
+    max_text_length=5_000,
+    page_size=PAGE_SIZE,  # GET /ws/sav's 10 folders a page [official]
+)
 
 
-class FolderReplies(DiscussionReplies):
+class FolderReplies(kit.InboxReplies[BackMarketClient, CareInbox]):
     """The seller's messages on a shop's care folders, through its BackMarketClient."""
 
     label = "Back Market"
     discussion = "care folder"
 
-    def __init__(self, client: BackMarketClient, inbox: CareInbox) -> None:
-        self.client = client
-        self.inbox = inbox
-
     def unsendable(self, reply: seam.Reply) -> str | None:
         if reply.recipient not in RECIPIENTS:
             return f"Back Market's messages go to the buyer and Back Market, not {reply.recipient}"
-        if problem := unsendable_files(reply.attachments):
+        if problem := kit.refused_files(LIMITS, reply.attachments, "Back Market"):
             return problem
         if not reply.thread.id.isdigit():
             return f"{reply.thread.id!r} is not a Back Market care folder"

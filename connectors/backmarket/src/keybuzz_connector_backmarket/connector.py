@@ -13,17 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.seam import CredentialField, Limits
-from keybuzz_shared.file_links import FileLinks
-from keybuzz_shared.json_calls import CallOptions
+from keybuzz_shared.connectors.seam import CredentialField
 
 from keybuzz_connector_backmarket.care import (
-    MAX_ATTACHMENTS,
-    MAX_FILE_BYTES,
-    PAGE_SIZE,
+    COUNTRIES,
+    LIMITS,
     RECIPIENTS,
     CareInbox,
     FolderReplies,
@@ -36,29 +32,7 @@ from keybuzz_connector_backmarket.settings import (
     BackMarketSettings,
 )
 
-PLATFORMS: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "fr-fr",
-            "fr-be",
-            "es-es",
-            "de-de",
-            "de-at",
-            "it-it",
-            "en-gb",
-            "nl-nl",
-            "pt-pt",
-            "en-ie",
-            "el-gr",
-            "sk-sk",
-            "sv-se",
-        ),
-        "EU",
-    ),
-    "en-us": "US",
-    "ja-jp": "AP",
-    "en-au": "AP",
-}
+PLATFORMS = {code: platform for code, (_, _, platform) in COUNTRIES.items()}
 CREDENTIAL_FIELDS = (
     # Back Market's tokens are base64 [observed].
     kit.key_field("token", "API token", max_length=512),
@@ -90,18 +64,12 @@ def shop_identity(platform: str, merchant_id: str) -> str:
     return f"backmarket-{platform.lower()}:{canonical_account(CREDENTIAL_FIELDS, merchant_id)}"
 
 
-def client_of(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: BackMarketApiSettings,
-    files: FileLinks,
-    options: CallOptions,
-) -> BackMarketClient:
+@kit.client_from
+def client_of(shop: kit.Opening[BackMarketApiSettings]) -> BackMarketClient:
     """The shop's client on its country's platform."""
-    access = access_of(credentials, api.user_agent)
-    return BackMarketClient(
-        access, http, api.platform_url(platform_of(credentials)), files=files, **options
-    )
+    access = access_of(shop.credentials, shop.api.user_agent)
+    url = shop.api.platform_url(platform_of(shop.credentials))
+    return BackMarketClient(access, shop.http, url, **shop.options)
 
 
 async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str:
@@ -111,11 +79,7 @@ async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str
     call that names the token's seller otherwise)."""
     page = await client.get_json("/ws/sav", {"page": "1"})
     results = page.get("results") if isinstance(page, dict) else None
-    named = (
-        f["merchant"]
-        for f in results or ()
-        if isinstance(f, dict) and isinstance(f.get("merchant"), int)
-    )
+    named = kit.named_in(results, "merchant", (int,))
     refusal = "the token is not seller {account}'s"
     typed = kit.own_account(
         CREDENTIAL_FIELDS, credentials["merchant_id"], named, ERRORS, refusal=refusal
@@ -135,16 +99,6 @@ ORDER_IDS = kit.OrderIdPattern(
     "[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,"
 )
 
-LIMITS = Limits(
-    # A message's files [official]: at most 10 of 3 MB each.
-    max_attachments=MAX_ATTACHMENTS,
-    max_attachment_bytes=MAX_ATTACHMENTS * MAX_FILE_BYTES,
-    max_file_bytes=MAX_FILE_BYTES,
-    # Back Market states no text limit [official]; the double takes 5,000 characters.
-    max_text_length=5_000,
-    page_size=PAGE_SIZE,  # GET /ws/sav's 10 folders a page [official]
-)
-
 # A folder's message goes to the buyer and Back Market alike (MERCHANT_TO_ALL); multipart
 # carries any text; Back Market's refusals (400) give no code of their own [official].
 # Its claims are on the care folder itself: no message of its own opens one.
@@ -153,17 +107,9 @@ DISCUSSIONS = kit.Discussions(
 )
 
 
-def open_session(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: BackMarketApiSettings,
-    files: FileLinks,
+def session_of(
+    client: BackMarketClient, api: BackMarketApiSettings | None = None
 ) -> kit.AllowanceSession:
-    """One shop's session on its platform."""
-    return session_of(client_of(credentials, http, api, files, kit.shop_options(api)))
-
-
-def session_of(client: BackMarketClient) -> kit.AllowanceSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
     inbox = CareInbox(client)
@@ -184,7 +130,11 @@ CONNECTOR = kit.ShopConnector(
     limits=LIMITS,
     settings_type=BackMarketSettings,
     shop_api=kit.KitShopApi(
-        LIMITS, DISCUSSIONS, BackMarketApiSettings, open_session, marketplace="Back Market"
+        LIMITS,
+        DISCUSSIONS,
+        BackMarketApiSettings,
+        kit.opener(client_of, session_of),
+        marketplace="Back Market",
     ),
     credential_check=CREDENTIAL_CHECK,
     order_ids=ORDER_IDS,

@@ -32,6 +32,8 @@ from keybuzz_shared.connectors.kit import (
     Numbered,
     PageNumbers,
     Query,
+    iso_z,
+    read_as,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -151,21 +153,14 @@ def _price(total: str | None, quantity: int) -> Decimal | None:
         return None
 
 
-def _iso(moment: datetime) -> str:
-    return as_utc(moment).isoformat().replace("+00:00", "Z")
-
-
 def read_order(item: Any) -> OrderSummary:
     """One listed order in the seam's terms; ValueError saying why it cannot be."""
-    try:
-        return summary_of(msgspec.convert(item, Order))
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"order off its shape: {exc}") from None
+    return summary_of(read_as(Order, item, "order"))
 
 
 def _since(field: str) -> Query:
     """A window as ``GET /ws/orders`` takes it: from its start on, none ending it."""
-    return lambda low, high: {field: _iso(low)}
+    return lambda low, high: {field: iso_z(low)}
 
 
 async def _page(

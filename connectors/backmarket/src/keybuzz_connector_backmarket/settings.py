@@ -4,14 +4,11 @@ BACKMARKET_ variable by every service that talks to the shops."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import msgspec
-from keybuzz_shared.connectors.connector_settings import (
-    ConnectorSettings,
-    ShopApiSettings,
-    file_origins,
-)
+from keybuzz_shared.connectors.kit import ShopSettings
+from keybuzz_shared.connectors.seam import ShopApiSettings
 
 # The marketplace value of Back Market's shops, tickets and orders.
 BACKMARKET = "BACKMARKET"
@@ -53,7 +50,16 @@ class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
         return {"US": self.us_url, "AP": self.ap_url}.get(platform, self.api_url)
 
 
-class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
+class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE: ClassVar[str] = BACKMARKET
+    PREFIX: ClassVar[str] = "backmarket"
+    VIEW: ClassVar[type[ShopApiSettings]] = BackMarketApiSettings
+    FILE_HOSTS: ClassVar[tuple[str, ...]] = (
+        "backmarket_eu_url",
+        "backmarket_us_url",
+        "backmarket_ap_url",
+    )
+
     # Production's platforms by default; ``make run`` points them at the sandbox's double.
     backmarket_eu_url: str = EU_URL
     backmarket_us_url: str = US_URL
@@ -85,36 +91,18 @@ class BackMarketSettings(ConnectorSettings, kw_only=True, frozen=True):
             f"{self.backmarket_user_agent_contact}"
         )
 
-    def shop_api(self, marketplace: str) -> BackMarketApiSettings | None:
-        if marketplace != BACKMARKET:
-            return None
-        return self.api_view(
-            BackMarketApiSettings,
-            "backmarket",
-            api_url=self.backmarket_eu_url,
-            user_agent=self.user_agent,
-            mark_as_read=False,  # Back Market has no read mark
-            attachment_origins=self.file_origins,
-            listing_overlap_seconds=LISTING_OVERLAP_SECONDS,
-            buyer_hours=BUYER_HOURS,
-            buyer_zone=BUYER_ZONE,
-        )
-
-    @property
-    def platform_urls(self) -> tuple[tuple[str, str], ...]:
-        return (
-            ("BACKMARKET_EU_URL", self.backmarket_eu_url),
-            ("BACKMARKET_US_URL", self.backmarket_us_url),
-            ("BACKMARKET_AP_URL", self.backmarket_ap_url),
-        )
-
-    @property
-    def file_origins(self) -> tuple[str, ...]:
-        return file_origins(self.backmarket_attachment_origins, (u for _, u in self.platform_urls))
+    def view_fields(self) -> dict[str, Any]:
+        return {
+            "api_url": self.backmarket_eu_url,
+            "user_agent": self.user_agent,
+            "mark_as_read": False,  # Back Market has no read mark
+            "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
+            "buyer_hours": BUYER_HOURS,
+            "buyer_zone": BUYER_ZONE,
+        }
 
     def __post_init__(self) -> None:
-        origins = (("BACKMARKET_ATTACHMENT_ORIGINS", o) for o in self.file_origins)
-        self.check_addresses([*self.platform_urls, *origins])
+        super().__post_init__()
         for name, value in (
             ("BACKMARKET_USER_AGENT_COMPANY", self.backmarket_user_agent_company),
             ("BACKMARKET_USER_AGENT_INTEGRATION", self.backmarket_user_agent_integration),

@@ -11,18 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.seam import Limits
-from keybuzz_shared.file_links import FileLinks
-from keybuzz_shared.json_calls import CallOptions
 
 from keybuzz_connector_cdiscount.client import ERRORS, OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import (
-    FILE_FORMATS,
-    MAX_ATTACHMENT_BYTES,
-    MAX_ATTACHMENTS,
+    LIMITS,
     USER_TYPES,
     DiscussionInbox,
     DiscussionReplies,
@@ -59,16 +53,12 @@ def shop_identity(seller_id: str) -> str:
     return f"{SELLER_API}:{canonical_account(CREDENTIAL_FIELDS, seller_id)}"
 
 
-def client_of(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: CdiscountApiSettings,
-    files: FileLinks,
-    options: CallOptions,
-) -> OctopiaClient:
+@kit.client_from
+def client_of(shop: kit.Opening[CdiscountApiSettings]) -> OctopiaClient:
     """The shop's client: it holds one token."""
-    shop = credentials_of(credentials)
-    return OctopiaClient(shop, http, api.api_url, api.auth_url, files=files, **options)
+    api = shop.api
+    credentials = credentials_of(shop.credentials)
+    return OctopiaClient(credentials, shop.http, api.api_url, api.auth_url, **shop.options)
 
 
 async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
@@ -78,11 +68,7 @@ async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
     seller typed."""
     await client.authenticate()
     items, _ = await client.get_page("/discussions", {"pageSize": "1"})
-    named = (
-        i["sellerId"]
-        for i in items
-        if isinstance(i, dict) and isinstance(i.get("sellerId"), (int, str))
-    )
+    named = kit.named_in(items, "sellerId")
     return shop_identity(kit.own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS))
 
 
@@ -95,17 +81,6 @@ ORDER_IDS = kit.OrderIdPattern(
     "[0-9]{10}[A-Z]{5}", "a Cdiscount one (10 digits and 5 capital letters)"
 )
 
-LIMITS = Limits(
-    # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats.
-    max_attachments=MAX_ATTACHMENTS,
-    max_attachment_bytes=MAX_ATTACHMENT_BYTES,
-    attachment_formats=tuple(FILE_FORMATS),
-    # One integration keeps bodies within 13-5,000 characters [observed]; the double
-    # refuses longer ones.
-    max_text_length=5_000,
-    page_size=100,  # Octopia's largest page [official]
-)
-
 # A discussion's reply goes to the buyer, Octopia's customer care or both; whether customer
 # care is among the discussion's eligible recipients is Octopia's to say at the reply
 # (refused with the eligible ones named otherwise). Octopia lists a reply's text back as
@@ -116,24 +91,14 @@ DISCUSSIONS = kit.Discussions(
 )
 
 
-def open_session(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: CdiscountApiSettings,
-    files: FileLinks,
-) -> kit.KitSession:
-    """One shop's session on its one client."""
-    client = client_of(credentials, http, api, files, kit.shop_options(api))
-    # Marking a burst of messages read stops within a quarter of a call's deadline, the
-    # rest left to the next poll (DiscussionInbox.mark_read).
-    inbox = DiscussionInbox(
-        client, page_size=LIMITS.page_size, mark_budget=api.call_deadline_seconds / 4
-    )
+def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
+    """The shop's parts on its one client. Marking a burst of messages read stops within a
+    quarter of a call's deadline, the rest left to the next poll (DiscussionInbox.mark_read)."""
+    budget = api.call_deadline_seconds / 4
+    inbox = DiscussionInbox(client, page_size=LIMITS.page_size, mark_budget=budget)
+    orders = ShopOrders(client, page_size=LIMITS.page_size)
     return kit.KitSession(
-        inbox,
-        DiscussionReplies(client, inbox),
-        ShopOrders(client, page_size=LIMITS.page_size),
-        verify=client.authenticate,
+        inbox, DiscussionReplies(client, inbox), orders, verify=client.authenticate
     )
 
 
@@ -145,7 +110,11 @@ CONNECTOR = kit.ShopConnector(
     limits=LIMITS,
     settings_type=CdiscountSettings,
     shop_api=kit.KitShopApi(
-        LIMITS, DISCUSSIONS, CdiscountApiSettings, open_session, marketplace="Cdiscount"
+        LIMITS,
+        DISCUSSIONS,
+        CdiscountApiSettings,
+        kit.opener(client_of, parts),
+        marketplace="Cdiscount",
     ),
     credential_check=CREDENTIAL_CHECK,
     order_ids=ORDER_IDS,

@@ -17,21 +17,18 @@ dropped by id), and only a page whose items all share one instant is followed by
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import functools
 import logging
 import mimetypes
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-import httpx
 import msgspec
-from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit import DiscussionReplies as KitDiscussionReplies
-from keybuzz_shared.connectors.kit import Listing, Seek, Span, at_once
+from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit import Listing, Seek, Span
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
@@ -71,7 +68,6 @@ READ = [{"op": "replace", "path": "/hasRead", "value": True}]
 # Messages marked read at once: a poll's new messages are marked within its deadline, a
 # few calls in flight rather than a burst against Octopia's (unpublished) rate limit.
 MARKS_AT_ONCE = 4
-MARKED_KEPT = 10_000  # ids a session remembers having marked read
 
 
 # --- Octopia's JSON, as tolerant as the variants integrations meet ------------------------
@@ -95,8 +91,6 @@ class Message(msgspec.Struct, rename="camel", frozen=True):
     created_at: datetime
     body: str = ""
     sender: User | None = None
-    receiver: User | None = None  # the first recipient (official)
-    receivers: list[User] | None = None  # all of them (observed in one integration)
     has_read: bool = False
     attachments: list[FileRef] = []
 
@@ -111,7 +105,6 @@ class Discussion(msgspec.Struct, rename="camel", frozen=True):
     graduation: str | None = None
     typology_code: str | None = None
     sub_typology_code: str | None = None
-    status: str | None = None
     sales_channel: str | None = None
     messages: list[Message] | None = None
     eligible_receivers: list[User] | None = None
@@ -143,16 +136,8 @@ class Typology(msgspec.Struct, rename="camel", frozen=True):
     sub_typologies: list[SubTypology] = []
 
 
-def read_discussions(raw: Sequence[Any]) -> tuple[tuple[Discussion, ...], tuple[str, ...]]:
-    return seam.read_each(raw, read_discussion)
-
-
-def read_discussion(item: Any) -> Discussion:
-    """One discussion of Octopia's answer; ValueError naming why it is not one."""
-    try:
-        return msgspec.convert(item, Discussion)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"discussion off its shape: {exc}") from None
+read_discussions = kit.reader(Discussion, "discussion")
+read_discussion = functools.partial(kit.read_as, Discussion, what="discussion")
 
 
 # --- the mapping to the seam ----------------------------------------------------------
@@ -243,13 +228,10 @@ def old_cursor(cursor: str) -> Span | None:
 def segment(value: str) -> str:
     """An id of Octopia's as one segment of a path under its API; ValueError for one that
     would name another path."""
-    if value in ("", ".", ".."):
+    found = kit.segment(value)
+    if found is None:
         raise ValueError(f"{value!r} is not an id")
-    return quote(value, safe="")
-
-
-def iso(moment: datetime) -> str:
-    return as_utc(moment).isoformat().replace("+00:00", "Z")
+    return found
 
 
 # --- the inbox ---------------------------------------------------------------------------
@@ -270,10 +252,11 @@ class DiscussionInbox(seam.ThreadsInbox):
     ) -> None:
         self.client = client
         self.page_size = page_size
-        self.mark_budget = mark_budget  # seconds a mark_read may take (None: no limit)
         self.now = now
         self._labels: dict[str, str] | None = None
-        self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
+        self.marks = kit.ReadMarks(
+            self._mark, client.errors, "PATCH messages", at_once=MARKS_AT_ONCE, budget=mark_budget
+        )
         self._lists_messages = True  # until Octopia refuses includeMessages=All
         # Octopia numbers its pages: the cursor seeks from the last updatedAt read, and
         # only a page whose discussions all share one instant is followed by number.
@@ -308,8 +291,8 @@ class DiscussionInbox(seam.ThreadsInbox):
     def _query(self, low: datetime, high: datetime | None) -> dict[str, str]:
         assert high is not None  # a listing's window ends where it started
         return {
-            "updatedAtMin": iso(low),
-            "updatedAtMax": iso(high),
+            "updatedAtMin": kit.iso_z(low),
+            "updatedAtMax": kit.iso_z(high),
             "pageSize": str(self.page_size),
         }
 
@@ -335,42 +318,18 @@ class DiscussionInbox(seam.ThreadsInbox):
         return await self.client.get_page("/discussions", params)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """One call a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time,
-        sent again when in doubt (marking read twice does nothing more), those this
-        session marked already skipped. Within ``mark_budget`` seconds: past it (Octopia
-        throttling), CallUnavailable, the rest left to the next call, so that marking
-        a burst of messages never holds a poll past its deadline and each poll marks
-        more. The first other failure stops the marks and is raised."""
-        todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
+        """One PATCH a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a
+        time, within ``mark_budget`` seconds (kit.ReadMarks)."""
+        return await self.marks.mark_read(message_ids)
 
-        async def refused(message_id: str) -> bool:
-            try:
-                path = f"/messages/{segment(message_id)}"
-                await self.client.send_json("PATCH", path, READ, idempotent=True)
-            except (seam.CallRefused, ValueError):  # e.g. a message Octopia lost
-                return True
-            self._remember(message_id)
-            return False
-
-        try:
-            async with asyncio.timeout(self.mark_budget):
-                done = await at_once(MARKS_AT_ONCE, todo, refused)
-        except TimeoutError:
-            left = sum(1 for i in todo if i not in self._marked)
-            raise self.client.errors.unavailable(
-                "PATCH messages", f"{left} messages left to mark read after {self.mark_budget:g} s"
-            ) from None
-        return sum(done)
-
-    def _remember(self, message_id: str) -> None:
-        self._marked[message_id] = None
-        if len(self._marked) > MARKED_KEPT:
-            del self._marked[next(iter(self._marked))]
+    async def _mark(self, message_id: str) -> None:
+        path = f"/messages/{segment(message_id)}"
+        await self.client.send_json("PATCH", path, READ, idempotent=True)
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         """Octopia serves a message's files with the shop's token: only at its own API's
         ``/attachments/`` address, the one the listing gave, is it sent."""
-        if not _an_attachment(file.url, self.attachments_url()):
+        if not kit.url_under(file.url, self.attachments_url()):
             raise LinkRefused("not an attachment of Octopia's API")
         return await self.client.get_bytes(file.url, max_bytes)
 
@@ -413,7 +372,7 @@ class DiscussionInbox(seam.ThreadsInbox):
         if as_utc(since) < oldest:
             log.info(
                 "Octopia searches 6 months at most: the listing starts later",
-                extra={"since": iso(since), "from": iso(oldest)},
+                extra={"since": kit.iso_z(since), "from": kit.iso_z(oldest)},
             )
         return Span(max(as_utc(since), oldest), until)
 
@@ -424,17 +383,6 @@ class DiscussionInbox(seam.ThreadsInbox):
         """The discussion's messages, oldest first."""
         messages = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
         return [inbox_message(discussion, m, labels, self.attachments_url()) for m in messages]
-
-
-def _an_attachment(url: str, attachments: str) -> bool:
-    """``url`` names a file under ``attachments`` once resolved as the HTTP client resolves
-    it: ``attachments/../orders`` is ``/orders``, and no dot segment, plain or encoded, may
-    lead out of it (the shop's token goes with the request)."""
-    try:
-        resolved = httpx.URL(url)
-    except httpx.InvalidURL:
-        return False
-    return str(resolved).startswith(attachments) and ".." not in resolved.path.split("/")
 
 
 # --- replies (docs/CDISCOUNT.md, "Replies") -----------------------------------------------
@@ -477,18 +425,23 @@ def file_format(file: seam.ReplyFile) -> str | None:
     return FILE_FORMATS.get(file.content_type.strip().lower())
 
 
+LIMITS = seam.Limits(
+    max_attachments=MAX_ATTACHMENTS,
+    max_attachment_bytes=MAX_ATTACHMENT_BYTES,
+    attachment_formats=tuple(FILE_FORMATS),
+    # One integration keeps bodies within 13-5,000 characters [observed]; the double
+    # refuses longer ones.
+    max_text_length=5_000,
+    page_size=100,  # Octopia's largest page [official]
+)
+
+
 def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
     """Why Octopia would refuse these files, if it would."""
-    if len(files) > MAX_ATTACHMENTS:
-        return f"Cdiscount takes at most {MAX_ATTACHMENTS} attachments a reply"
-    total = sum(len(f.data) for f in files)
-    if total > MAX_ATTACHMENT_BYTES:
-        return f"Cdiscount takes at most 4 MB of attachments a reply ({total} bytes given)"
-    for file in files:
-        if file_format(file) is None:
-            formats = ", ".join(sorted(EXTENSIONS))
-            return f"{file.name}: Cdiscount takes only {formats} files"
-    return None
+    formats = ", ".join(sorted(EXTENSIONS))
+    return kit.refused_files(
+        LIMITS, files, "Cdiscount", accepted=lambda f: file_format(f) is not None, formats=formats
+    )
 
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
@@ -528,14 +481,10 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
     return body
 
 
-class DiscussionReplies(KitDiscussionReplies):
+class DiscussionReplies(kit.InboxReplies["OctopiaClient", DiscussionInbox]):
     """The seller's replies on a shop's discussions, through its OctopiaClient."""
 
     label = "Cdiscount"
-
-    def __init__(self, client: OctopiaClient, inbox: DiscussionInbox) -> None:
-        self.client = client
-        self.inbox = inbox
 
     def unsendable(self, reply: seam.Reply) -> str | None:
         return unsendable_files(reply.attachments)

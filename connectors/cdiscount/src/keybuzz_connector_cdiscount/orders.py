@@ -24,7 +24,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors.kit import (
@@ -33,7 +32,11 @@ from keybuzz_shared.connectors.kit import (
     Listing,
     NextLink,
     Seek,
+    Vocabulary,
     decimal_of,
+    iso_seconds,
+    read_as,
+    segment,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -54,27 +57,9 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "Refunded": ("RETURNED", None),
     "Returned": ("RETURNED", None),
 }
-UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
-# Spellings seen of one status, by their key (lower case, letters and digits only).
-_VARIANTS = {"canceled": "Cancelled"}
-
-
-def _key(status: str) -> str:
-    return "".join(c for c in status.lower() if c.isalnum())
-
-
-_BY_KEY = {_key(s): s for s in ORDER_STATES} | _VARIANTS
-
-
-def canonical(status: str) -> str | None:
-    """Octopia's spelling of ``status`` in the table above; None for one it lacks."""
-    return _BY_KEY.get(_key(status))
-
-
-def order_status(status: str) -> tuple[str, str | None]:
-    """(our status, our delivery status) of an Octopia order status."""
-    known = canonical(status)
-    return ORDER_STATES[known] if known is not None else UNKNOWN_STATE
+# Matched whatever the case or separators, "Canceled" as "Cancelled"; another: PENDING.
+STATUSES = Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
+order_status = STATUSES.of
 
 
 log = logging.getLogger(__name__)
@@ -105,11 +90,9 @@ class Line(msgspec.Struct, rename="camel", frozen=True):
 
 class Parcel(msgspec.Struct, rename="camel", frozen=True):
     parcel_number: str | None = None
-    carrier_name: str | None = None
 
 
 class Customer(msgspec.Struct, rename="camel", frozen=True):
-    customer_id: str | None = None
     first_name: str | None = None
     last_name: str | None = None
 
@@ -140,10 +123,7 @@ class Order(msgspec.Struct, rename="camel", frozen=True):
 
 def read_order(item: Any) -> OrderSummary:
     """One listed order in the seam's terms; ValueError saying why it cannot be."""
-    try:
-        order = msgspec.convert(item, Order)
-    except msgspec.ValidationError as exc:
-        raise ValueError(str(exc)) from None
+    order = read_as(Order, item, "order")
     placed = order.placed
     if not order.id or placed is None:
         raise ValueError("an order without orderId/reference or createdAt/purchasedAt")
@@ -187,17 +167,6 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
     )
 
 
-def iso(moment: datetime) -> str:
-    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_up(moment: datetime) -> str:
-    """``moment`` to the second above, when it is within one: Octopia's dates are whole
-    seconds, and what changed earlier in the window's last second belongs in it."""
-    whole = as_utc(moment).replace(microsecond=0)
-    return iso(whole if whole == as_utc(moment) else whole + timedelta(seconds=1))
-
-
 # --- the source ---------------------------------------------------------------------------
 
 
@@ -217,14 +186,16 @@ class ShopOrders(ListedOrders):
 
         def changed(low: datetime, high: datetime | None) -> dict[str, str]:
             assert high is not None  # every window of Octopia's listings ends
-            ends = {"updatedAtMin": iso(low), "updatedAtMax": iso_up(high)}
+            # Octopia's dates are whole seconds: what changed earlier in the window's last
+            # second belongs in it.
+            ends = {"updatedAtMin": iso_seconds(low), "updatedAtMax": iso_seconds(high, up=True)}
             return {**ends, "sort": "updatedAt:asc", "pageSize": size}
 
         def created(low: datetime, high: datetime | None) -> dict[str, str]:
             # createdAtMax is inclusive and dates are shown to the second: the orders of
             # the window's last second shown at its end belong to the next window.
             assert high is not None
-            ends = {"createdAtMin": iso(low), "createdAtMax": iso(high)}
+            ends = {"createdAtMin": iso_seconds(low), "createdAtMax": iso_seconds(high)}
             return {**ends, "sort": "createdAt:asc", "pageSize": size}
 
         page = functools.partial(client.get_page, "/orders")
@@ -245,4 +216,5 @@ class ShopOrders(ListedOrders):
 
 def _order_path(order_id: str) -> str | None:
     """An order's path; None for an id that cannot be a path segment."""
-    return None if order_id.strip() in ("", ".", "..") else f"/orders/{quote(order_id, safe='')}"
+    found = segment(order_id)
+    return f"/orders/{found}" if found is not None else None

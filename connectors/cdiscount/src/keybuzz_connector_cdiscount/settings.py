@@ -3,14 +3,11 @@ each read from its CDISCOUNT_ variable by every service that talks to the shops.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import msgspec
-from keybuzz_shared.connectors.connector_settings import (
-    ConnectorSettings,
-    ShopApiSettings,
-    file_origins,
-)
+from keybuzz_shared.connectors.kit import ShopSettings
+from keybuzz_shared.connectors.seam import ShopApiSettings
 
 from keybuzz_connector_cdiscount.client import API_URL, AUTH_URL
 
@@ -28,7 +25,12 @@ class CdiscountApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     auth_url: str
 
 
-class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):
+class CdiscountSettings(ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE: ClassVar[str] = CDISCOUNT
+    PREFIX: ClassVar[str] = "cdiscount"
+    VIEW: ClassVar[type[ShopApiSettings]] = CdiscountApiSettings
+    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("cdiscount_api_url",)
+
     # Production's endpoints by default; ``make run`` points them at the sandbox's double.
     cdiscount_api_url: str = API_URL
     cdiscount_auth_url: str = AUTH_URL  # the token endpoint (client credentials)
@@ -47,23 +49,3 @@ class CdiscountSettings(ConnectorSettings, kw_only=True, frozen=True):
     # The only origins (scheme://host[:port], separated by commas) a message's files are
     # fetched from, with the shop's token; empty: CDISCOUNT_API_URL's.
     cdiscount_attachment_origins: str = ""
-
-    def shop_api(self, marketplace: str) -> CdiscountApiSettings | None:
-        if marketplace != CDISCOUNT:
-            return None
-        return self.api_view(
-            CdiscountApiSettings, "cdiscount", attachment_origins=self.file_origins
-        )
-
-    @property
-    def file_origins(self) -> tuple[str, ...]:
-        return file_origins(self.cdiscount_attachment_origins, [self.cdiscount_api_url])
-
-    def __post_init__(self) -> None:
-        self.check_addresses(
-            [
-                ("CDISCOUNT_API_URL", self.cdiscount_api_url),
-                ("CDISCOUNT_AUTH_URL", self.cdiscount_auth_url),
-                *(("CDISCOUNT_ATTACHMENT_ORIGINS", o) for o in self.file_origins),
-            ]
-        )

@@ -27,6 +27,7 @@ from keybuzz_shared.connectors.kit.fields import (
     require_fields,
     shop_number_field,
 )
+from keybuzz_shared.connectors.kit.inbox_replies import InboxReplies
 from keybuzz_shared.connectors.kit.listing import (
     Count,
     Fetch,
@@ -57,8 +58,10 @@ from keybuzz_shared.connectors.kit.orders import (
     ListedOrders,
     decimal_of,
 )
+from keybuzz_shared.connectors.kit.read_marks import ReadMarks
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.replies import DiscussionReplies
+from keybuzz_shared.connectors.kit.reply_files import refused_files
 from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
     Call,
@@ -67,7 +70,20 @@ from keybuzz_shared.connectors.kit.requester import (
     Part,
     Requester,
 )
+from keybuzz_shared.connectors.kit.rereads import Rereads
+from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
+from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
 from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
+from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
+from keybuzz_shared.connectors.kit.wire import (
+    iso_seconds,
+    iso_z,
+    named_in,
+    read_as,
+    reader,
+    segment,
+    url_under,
+)
 
 __all__ = [
     "at_once",
@@ -133,4 +149,21 @@ __all__ = [
     "decoded",
     "KeptFor",
     "Spaced",
+    "refused_files",
+    "ReadMarks",
+    "InboxReplies",
+    "Parts",
+    "opener",
+    "ShopSettings",
+    "iso_seconds",
+    "iso_z",
+    "read_as",
+    "reader",
+    "segment",
+    "url_under",
+    "Vocabulary",
+    "named_in",
+    "Rereads",
+    "Opening",
+    "client_from",
 ]

@@ -1,0 +1,76 @@
+"""A marketplace's JSON read into the connector's wire models, declared: a model (a msgspec
+Struct holding only the fields the connector maps) and what the item is called; the kit
+reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
+a ValueError naming it. Beside them, the small forms every JSON API's calls share: an id as
+one path segment, an address under another, the accounts an answer names, an instant as ISO 8601 in UTC."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from keybuzz_shared.connectors.seam import read_each
+from keybuzz_shared.times import as_utc
+
+T = TypeVar("T")
+
+
+def read_as(kind: type[T], item: Any, what: str) -> T:
+    """``item`` as a ``kind``; ValueError "<what> off its shape: …" when it is not one."""
+    try:
+        return msgspec.convert(item, kind)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"{what} off its shape: {exc}") from None
+
+
+def reader(
+    kind: type[T], what: str
+) -> Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]:
+    """A page's items read as ``kind`` (a listing's ``Read``): those read, and why each
+    other one could not be."""
+    return lambda raw: read_each(raw, lambda item: read_as(kind, item, what))
+
+
+def named_in(items: Any, key: str, kinds: tuple[type, ...] = (int, str)) -> list[Any]:
+    """The ``key`` of each item of an answer's list that has one of ``kinds`` (an account a
+    credential check's answer names); none for an answer that is no list."""
+    listed = items if isinstance(items, list) else []
+    return [i[key] for i in listed if isinstance(i, dict) and isinstance(i.get(key), kinds)]
+
+
+def segment(value: str) -> str | None:
+    """``value`` as one segment of a path (quoted); None for one that would name another
+    path (empty, ``.``, ``..``)."""
+    return None if value.strip() in ("", ".", "..") else quote(value, safe="")
+
+
+def url_under(url: str, prefix: str) -> bool:
+    """``url`` names something under ``prefix`` once resolved as the HTTP client resolves
+    it: ``files/../orders`` is ``/orders``, and no dot segment, plain or encoded, may lead
+    out of it (where a shop's token goes with the request)."""
+    try:
+        resolved = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return str(resolved).startswith(prefix) and ".." not in resolved.path.split("/")
+
+
+def iso_z(moment: datetime) -> str:
+    """``moment`` in UTC as ISO 8601, "Z" for its zone (its fraction of a second kept)."""
+    return as_utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def iso_seconds(moment: datetime, *, up: bool = False) -> str:
+    """``moment`` in UTC to the second (``2026-11-23T09:48:00Z``); ``up``: to the second
+    above when it falls within one, so that a window ending there keeps what changed
+    earlier in its last second."""
+    utc = as_utc(moment)
+    whole = utc.replace(microsecond=0)
+    if up and whole != utc:
+        whole += timedelta(seconds=1)
+    return whole.strftime("%Y-%m-%dT%H:%M:%SZ")

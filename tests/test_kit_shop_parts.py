@@ -1,0 +1,282 @@
+"""The kit's shop parts a connector declares rather than writes: its wire models read
+(``reader``, ``read_as``), ids as path segments, instants as its queries write them,
+addresses under another, a reply's files checked against its ``Limits``, read marks a few
+at a time within a budget, its client opened on one ``Opening`` (``client_from``), its
+sessions opened from its client and parts (``opener``), its settings' view, file origins
+and address checks (``ShopSettings``), its words (``Vocabulary``) and which items to read
+again (``Rereads``). No servers: each part on data or calls of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+import msgspec
+import pytest
+from keybuzz_shared.connectors.kit import (
+    CallErrors,
+    InboxReplies,
+    KitSession,
+    Opening,
+    ReadMarks,
+    Rereads,
+    ShopSettings,
+    Vocabulary,
+    client_from,
+    iso_seconds,
+    iso_z,
+    named_in,
+    opener,
+    read_as,
+    reader,
+    refused_files,
+    segment,
+    url_under,
+)
+from keybuzz_shared.connectors.seam import (
+    CallUnavailable,
+    InboxMessage,
+    Limits,
+    Reply,
+    ReplyFile,
+    ShopApiSettings,
+    ThreadKey,
+)
+from keybuzz_shared.file_links import NO_FILES, FileLinks
+from keybuzz_shared.json_calls import CallOptions
+
+ERRORS = CallErrors.labelled("Shop")
+MB = 1024 * 1024
+
+
+class Item(msgspec.Struct, frozen=True):
+    id: int
+    name: str = ""
+
+
+def test_a_page_is_read_into_the_model_and_an_item_off_it_is_said_by_name() -> None:
+    items, unreadable = reader(Item, "item")([{"id": 1, "extra": True}, {"name": "x"}, 3])
+    assert items == (Item(1),)  # a field the model does not hold is ignored
+    assert len(unreadable) == 2 and all(r.startswith("item off its shape:") for r in unreadable)
+    with pytest.raises(ValueError, match="item off its shape"):
+        read_as(Item, {"id": "one"}, "item")
+
+
+def test_an_id_is_one_path_segment_or_none() -> None:
+    assert segment("a/b c") == "a%2Fb%20c"
+    assert [segment(v) for v in ("", " ", ".", "..")] == [None] * 4
+
+
+def test_instants_are_written_in_utc_to_the_second_or_exactly() -> None:
+    moment = datetime(2026, 11, 23, 9, 48, 0, 250_000, tzinfo=UTC)
+    assert iso_seconds(moment) == "2026-11-23T09:48:00Z"
+    assert iso_seconds(moment, up=True) == "2026-11-23T09:48:01Z"
+    assert iso_seconds(moment.replace(microsecond=0), up=True) == "2026-11-23T09:48:00Z"
+    assert iso_z(moment) == "2026-11-23T09:48:00.250000Z"
+
+
+def test_an_address_is_under_another_only_once_resolved() -> None:
+    files = "https://api.example/v2/attachments/"
+    assert url_under(f"{files}12", files)
+    assert not url_under(f"{files}../orders", files)
+    assert not url_under(f"{files}%2E%2E/orders", files)
+    assert not url_under("https://api.example/v2/orders", files)
+
+
+def file(name: str, size: int, content_type: str = "application/pdf") -> ReplyFile:
+    return ReplyFile(name=name, content_type=content_type, data=b"x" * size)
+
+
+def test_a_replys_files_are_refused_by_the_first_limit_they_break() -> None:
+    limits = Limits(
+        max_attachments=2,
+        max_attachment_bytes=3 * MB,
+        max_file_bytes=2 * MB,
+        attachment_formats=("application/pdf",),
+        max_text_length=10,
+        page_size=10,
+    )
+    assert refused_files(limits, (file("a.pdf", MB), file("b.pdf", MB)), "Shop") is None
+    assert "at most 2 files" in (refused_files(limits, (file("a.pdf", 1),) * 3, "Shop") or "")
+    assert "b.pdf: Shop takes files of at most 2 MB" in (
+        refused_files(limits, (file("b.pdf", 2 * MB + 1),), "Shop") or ""
+    )
+    both = (file("a.pdf", 2 * MB), file("b.pdf", 2 * MB))
+    assert "at most 3 MB of files" in (refused_files(limits, both, "Shop") or "")
+    text = (file("a.txt", 1, "text/plain"),)
+    assert refused_files(limits, text, "Shop") == "a.txt: Shop takes only application/pdf files"
+    assert refused_files(limits, text, "Shop", accepted=lambda f: True) is None
+
+
+async def test_read_marks_skip_those_marked_count_refusals_and_stop_at_their_budget() -> None:
+    marked: list[str] = []
+
+    async def mark(message_id: str) -> None:
+        if message_id == "lost":
+            raise ERRORS.refused("PATCH", 404, "no such message")
+        if message_id == "slow":
+            await asyncio.sleep(5)
+        marked.append(message_id)
+
+    marks = ReadMarks(mark, ERRORS, "PATCH messages", at_once=2, budget=0.2)
+    assert await marks.mark_read(["a", "lost", "b", "a"]) == 1
+    assert await marks.mark_read(["a", "b", "c"]) == 0
+    assert marked == ["a", "b", "c"]  # each once
+    with pytest.raises(CallUnavailable, match="1 messages left to mark read"):
+        await marks.mark_read(["slow", "d"])
+    assert "d" in marked
+
+
+class View(ShopApiSettings, frozen=True, kw_only=True):
+    auth_url: str
+
+
+class Acme(ShopSettings, frozen=True, kw_only=True):
+    MARKETPLACE: ClassVar[str] = "ACME"
+    PREFIX: ClassVar[str] = "acme"
+    VIEW: ClassVar[type[ShopApiSettings]] = View
+    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("acme_api_url",)
+
+    acme_api_url: str = "https://api.acme.example/v1/"
+    acme_auth_url: str = "https://auth.acme.example/token"
+    acme_timeout_seconds: float = 30.0
+    acme_call_deadline_seconds: float = 20.0
+    acme_poll_interval_seconds: int = 60
+    acme_mark_as_read: bool = True
+    acme_first_poll_days: int = 30
+    acme_max_attachment_bytes: int = MB
+    acme_attachment_origins: str = ""
+
+    def view_fields(self) -> dict[str, Any]:
+        return {"listing_overlap_seconds": 60}
+
+
+def test_shop_settings_give_their_view_with_file_origins_and_check_every_address() -> None:
+    settings = Acme()
+    view = settings.shop_api("ACME")
+    assert isinstance(view, View) and settings.shop_api("OTHER") is None
+    assert (view.auth_url, view.call_deadline_seconds) == ("https://auth.acme.example/token", 20.0)
+    assert view.attachment_origins == ("https://api.acme.example:443",)
+    assert view.listing_overlap_seconds == 60
+    given = Acme(acme_attachment_origins="https://files.acme.example")
+    assert given.file_origins == ("https://files.acme.example",)
+    with pytest.raises(ValueError, match="ACME_AUTH_URL"):
+        Acme(acme_auth_url="ftp://auth.acme.example/")
+    with pytest.raises(ValueError, match="ACME_ATTACHMENT_ORIGINS"):
+        Acme(acme_attachment_origins="files.acme.example")
+
+
+class Client:
+    def __init__(self, credentials: Mapping[str, str], options: CallOptions) -> None:
+        self.key = credentials["key"]
+        self.options = options
+
+
+async def test_a_session_is_the_parts_on_the_client_opened_with_a_sessions_options() -> None:
+    opened: list[tuple[Client, View]] = []
+
+    def client_of(
+        credentials: Mapping[str, str],
+        http: httpx.AsyncClient,
+        api: View,
+        files: FileLinks,
+        options: CallOptions,
+    ) -> Client:
+        return Client(credentials, options)
+
+    def parts(client: Client, api: View) -> KitSession:
+        opened.append((client, api))
+        verify = asyncio.sleep
+        return KitSession(None, None, None, verify=lambda: verify(0))  # type: ignore[arg-type]
+
+    view = Acme().shop_api("ACME")
+    assert isinstance(view, View)
+    async with httpx.AsyncClient() as http:
+        session = opener(client_of, parts)({"key": "k"}, http, view, NO_FILES)
+    assert isinstance(session, KitSession)
+    ((client, api),) = opened
+    assert (client.key, api) == ("k", view)
+    assert client.options == CallOptions(call_deadline=20.0)
+
+
+class Replies(InboxReplies[str, list[str]]):
+    async def send(self, reply: Reply) -> str | None:
+        self.inbox.append(f"{self.client}: {reply.body}")
+        return None
+
+    async def listed(self, discussion_id: str) -> list[InboxMessage]:
+        return []
+
+
+async def test_inbox_replies_send_through_the_client_and_inbox_they_hold() -> None:
+    inbox: list[str] = []
+    replies = Replies("shop-1", inbox)
+    reply = Reply(
+        thread=ThreadKey("DISCUSSION", "7", None),
+        in_reply_to="m1",
+        body="Bonjour",
+        recipient="BUYER",
+    )
+    assert (await replies.reply(reply)).status == "SENT"
+    assert inbox == ["shop-1: Bonjour"]
+
+
+def test_a_vocabulary_matches_a_word_whatever_its_spelling_and_keeps_an_unknown_one() -> None:
+    words = Vocabulary(
+        {"WaitingAcceptance": "PENDING", "Cancelled": "CANCELLED"},
+        "UNKNOWN",
+        variants={"Canceled": "Cancelled"},
+    )
+    spellings = ("WaitingAcceptance", "WAITING_ACCEPTANCE", "waiting-acceptance")
+    assert [words.of(s) for s in spellings] == ["PENDING"] * 3
+    assert (words.of("CANCELED"), words.canonical("canceled")) == ("CANCELLED", "Cancelled")
+    assert (words.of("Lost"), words.canonical("Lost")) == ("UNKNOWN", None)
+
+
+def test_the_accounts_an_answer_names_are_its_items_values_of_the_kinds_asked() -> None:
+    items = [{"seller": 12}, {"seller": "13"}, {"seller": None}, {"other": 1}, "x"]
+    assert named_in(items, "seller") == [12, "13"]
+    assert named_in(items, "seller", (int,)) == [12]
+    assert named_in({"seller": 12}, "seller") == []
+
+
+def test_an_item_is_read_again_until_its_reading_is_stored_then_only_when_it_changes() -> None:
+    rereads = Rereads[int](max_gap=4)
+    t0, t1 = datetime(2026, 11, 25, 9, tzinfo=UTC), datetime(2026, 11, 25, 10, tzinfo=UTC)
+    since = t0
+    # Not known stored: read at every listing from the same since, then ever further apart.
+    readings = [rereads.worth_reading(7, t0, since) for _ in range(12)]
+    assert readings == [True, True, False, True, False, False, True] + [False] * 4 + [True]
+    rereads.confirm(t1)  # a later listing: the poller stored what was read
+    assert not rereads.worth_reading(7, t0, t1)
+    assert rereads.worth_reading(7, t1, t1)  # a new change
+
+
+def test_a_ledger_forgets_its_oldest_items_past_what_it_keeps() -> None:
+    rereads = Rereads[int](kept=2)
+    t0, t1 = datetime(2026, 11, 25, 9, tzinfo=UTC), datetime(2026, 11, 25, 10, tzinfo=UTC)
+    for key in (1, 2, 3):
+        assert rereads.worth_reading(key, t0, t0)
+    rereads.confirm(t1)
+    assert rereads.worth_reading(1, t0, t1)  # forgotten: read again
+    assert not rereads.worth_reading(3, t0, t1)
+
+
+async def test_a_client_built_on_one_opening_gets_the_file_links_among_its_options() -> None:
+    built: list[Opening[View]] = []
+
+    def build(shop: Opening[View]) -> str:
+        built.append(shop)
+        return shop.credentials["key"]
+
+    view = Acme().shop_api("ACME")
+    assert isinstance(view, View)
+    client_of = client_from(build)
+    async with httpx.AsyncClient() as http:
+        assert client_of({"key": "k"}, http, view, NO_FILES, CallOptions(attempts=2)) == "k"
+        (shop,) = built
+        assert (shop.http, shop.api) == (http, view)
+    assert shop.options == {"files": NO_FILES, "attempts": 2}
