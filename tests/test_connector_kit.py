@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import uvicorn
+from keybuzz_devstack.testing import serving
 from keybuzz_shared.connectors.kit import (
     ApiSpec,
     CallErrors,
@@ -134,21 +133,8 @@ class Script:
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[str, Script]]:
     script = Script()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(script, log_config=None, lifespan="off", server_header=False)
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve(sockets=[sock]))
-    while not instance.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("the scripted server exited during start-up")
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api/", script
-    finally:
-        instance.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with serving(script) as url:
+        yield f"{url}/api/", script
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from keybuzz_devstack.testing import serving
 from keybuzz_shared.connectors.kit import (
     Answers,
     ApiSpec,
@@ -28,37 +27,18 @@ from keybuzz_shared.connectors.kit import (
     Requester,
 )
 from keybuzz_shared.connectors.kit.xml_answers import garbled, parse_guarded
-from keybuzz_shared.connectors.seam import (
-    CallAnswerUnreadable,
-    CallOutcomeUnknown,
-    CallRefused,
-    CallUnavailable,
-    CredentialsRefused,
-)
 from keybuzz_shared.file_links import FileLinks, LinkRefused
 from lxml import etree
 
+from tests.test_connector_kit import (
+    KitCredentialsRefused,
+    KitOutcomeUnknown,
+    KitRefused,
+    KitUnavailable,
+    KitUnreadable,
+)
+
 KEY = "k3y-of-the-shop-0123"
-
-
-class DocCredentialsRefused(CredentialsRefused):
-    pass
-
-
-class DocUnavailable(CallUnavailable):
-    label = "Doc"
-
-
-class DocRefused(CallRefused):
-    label = "Doc"
-
-
-class DocUnreadable(CallAnswerUnreadable):
-    label = "Doc"
-
-
-class DocOutcomeUnknown(CallOutcomeUnknown):
-    label = "Doc"
 
 
 @dataclass(frozen=True)
@@ -75,7 +55,7 @@ class Documents:
 
     def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Envelope:
         def refused(reason: str) -> Exception:
-            return Garbled(reason) if garbled(reason) else DocUnreadable("doc", reason)
+            return Garbled(reason) if garbled(reason) else KitUnreadable("doc", reason)
 
         root = parse_guarded(content, refused, max_bytes=max_bytes)
         return Envelope(root.get("status") or "", redact(root.text or ""), root)
@@ -107,11 +87,11 @@ SPEC = ApiSpec(
     "Doc",
     logging.getLogger("kit-answers-test"),
     CallErrors(
-        unavailable=DocUnavailable,
-        unreadable=DocUnreadable,
-        outcome_unknown=DocOutcomeUnknown,
-        refused=DocRefused,
-        credentials_refused=DocCredentialsRefused,
+        unavailable=KitUnavailable,
+        unreadable=KitUnreadable,
+        outcome_unknown=KitOutcomeUnknown,
+        refused=KitRefused,
+        credentials_refused=KitCredentialsRefused,
     ),
     Refusals(expired=expired, error=own_error),
     answers=DOCUMENTS,
@@ -169,20 +149,8 @@ class Script:
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[str, Script]]:
     script = Script()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(script, log_config=None, lifespan="off", server_header=False)
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve(sockets=[sock]))
-    while not instance.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api/", script
-    finally:
-        instance.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with serving(script) as url:
+        yield f"{url}/api/", script
 
 
 @pytest.fixture
@@ -245,7 +213,7 @@ async def test_a_login_refused_in_its_envelope_is_the_credentials_refused_never_
     base, script = server
     script.replies["/api/login"] = [Reply(answer("REFUSED", f"wrong key {KEY}"))]
     script.replies["/api/orders"] = [Reply(answer("OK"))]
-    with pytest.raises(DocCredentialsRefused):
+    with pytest.raises(KitCredentialsRefused):
         await requester(base, http).post_document("orders", request)
     assert script.bodies("/api/orders") == []
     # An envelope's texts reach the marketplace's reader without the key.
@@ -269,7 +237,7 @@ async def test_later_is_asked_again_and_an_error_status_with_a_document_is_read_
     with pytest.raises(OwnError, match="no such order"):
         await doc.post_document("orders", request)
     script.replies["/api/orders"] = [Reply(b"<html>gone</html>", status=404, kind="text/html")]
-    with pytest.raises(DocRefused):
+    with pytest.raises(KitRefused):
         await doc.post_document("orders", request)
 
 
@@ -285,13 +253,13 @@ async def test_a_garbled_document_is_asked_again_by_a_read_never_by_a_send_and_c
     doc = requester(base, http)
     assert (await doc.post_document("orders", request)).said == "whole"
     script.replies["/api/reply"] = [Reply(b'<answer status="OK">cut')]
-    with pytest.raises(DocOutcomeUnknown):
+    with pytest.raises(KitOutcomeUnknown):
         await doc.post_document("reply", request, idempotent=False)
     assert len(script.bodies("/api/reply")) == 1
     script.replies["/api/orders"] = [Reply(answer("OK", "x" * 5_000))]
-    with pytest.raises(DocUnreadable, match="response larger than 1000 bytes"):
+    with pytest.raises(KitUnreadable, match="response larger than 1000 bytes"):
         await doc.post_document("orders", request, max_bytes=1_000)
-    with pytest.raises(DocUnreadable, match="DTD"):
+    with pytest.raises(KitUnreadable, match="DTD"):
         script.replies["/api/orders"] = [Reply(b'<!DOCTYPE a [<!ENTITY b "c">]><answer/>')]
         await doc.post_document("orders", request)
 
@@ -305,7 +273,7 @@ async def test_a_file_fetched_without_the_token_from_declared_hosts_never_quotes
         Reply(b"\xff\xd8jpeg", kind="image/jpeg"),
     ]
     doc = requester(base, http, files=FileLinks([base], inside_allowed=True), attempts=1)
-    with pytest.raises(DocUnavailable) as down:
+    with pytest.raises(KitUnavailable) as down:
         await doc.get_bytes(f"{base}files/buyer-42/photo.jpg", 1_000)
     assert "503" in str(down.value) and "buyer-42" not in str(down.value)
     assert await doc.get_bytes("files/buyer-42/photo.jpg", 1_000) == b"\xff\xd8jpeg"

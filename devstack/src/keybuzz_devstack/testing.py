@@ -551,6 +551,28 @@ async def run_in_process(definition: Any, environ: dict[str, str]) -> RunningSer
     return RunningService(f"http://127.0.0.1:{port}", app, server, task)
 
 
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """An ASGI app under uvicorn in this event loop, on a port bound first (see
+    ``run_in_process``): its base URL while the block runs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_config=None, lifespan="off", server_header=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        if task.done():
+            listener.close()
+            task.result()
+            raise RuntimeError("the server exited during start-up")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
 # Fast enough for report generation and expiries, slow enough that a 5-minute
 # authorization code (15 s here) survives LWA retries on a loaded machine.
 SANDBOX_TIME_SCALE = "20"
