@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
+import nats
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_devstack.shop_api_testing import tenant_events
@@ -46,6 +48,9 @@ INTERVAL = 2.0  # each driver's poll interval
 # SHOP_POLL_DEADLINE_SECONDS: a poll as a whole, at most the shortest interval (POLLER.md)
 POLL_DEADLINE = 2.0
 REPLY_LEASE = 3.0
+# An asked poll's answer: a running poll of the shop waited for (up to 10 s), then its own.
+POLL_NOW_TIMEOUT = 15.0
+UNHEARD_SHOP_SECONDS = 3.0  # connection.connected on its way to the poller
 # The poller's settings for every driver: polls on their own, short deadlines and back-off.
 POLLER_SETTINGS = {
     "POLL_ENABLED": "true",
@@ -269,12 +274,42 @@ async def shop_status(stack: Stack, shop: Connected) -> dict[str, Any] | None:
     return next((s for s in found if s["marketplace"] == shop.marketplace), None)
 
 
+async def poll_now(stack: Stack, shop: Connected) -> None:
+    """Asks the poller to poll the shop now, as an operator would (``nats req
+    keybuzz.poller.poll-shop``), where what a case asserts is what a poll does, not when the
+    poller polls on its own. The answer is not read: the shop's status says what came of the
+    poll. A shop the poller has not heard connected yet (404) is asked again a moment later;
+    a poll refused otherwise (the marketplace's pace) leaves the case waiting for the
+    poller's own, as it would without asking."""
+    operator = await stack.poller.operator()
+    body = msgspec.json.encode({"tenantId": shop.tenant, "marketplace": shop.marketplace})
+    loop = asyncio.get_running_loop()
+    unheard_until = loop.time() + UNHEARD_SHOP_SECONDS
+    while True:
+        try:
+            reply = await operator.request("keybuzz.poller.poll-shop", body, POLL_NOW_TIMEOUT)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            return
+        code = (reply.headers or {}).get("Nats-Service-Error-Code")
+        if code != "404" or loop.time() > unheard_until:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def status_after(
-    stack: Stack, shop: Connected, field: str, since: str | None, within: float
+    stack: Stack,
+    shop: Connected,
+    field: str,
+    since: str | None,
+    within: float,
+    asked: bool = False,
 ) -> Any:
     """The shop's status once its ``field`` (``lastSuccessAt``, ``lastErrorAt``) is set
-    later than ``since`` (None: set at all)."""
+    later than ``since`` (None: set at all); ``asked``: once a poll is asked for now
+    (``poll_now``), else once the poller polls on its own."""
 
+    if asked:
+        await poll_now(stack, shop)
     seen: list[dict[str, Any] | None] = [None]
 
     async def probe() -> dict[str, Any] | None:
@@ -289,14 +324,18 @@ async def status_after(
         raise AssertionError(f"{exc}; its status: {seen[0]}") from None
 
 
-async def polled_since(stack: Stack, shop: Connected, since: str | None, within: float) -> Any:
-    """The shop's status once a poll succeeded after ``since``."""
-    return await status_after(stack, shop, "lastSuccessAt", since, within)
+async def polled_since(
+    stack: Stack, shop: Connected, since: str | None, within: float, asked: bool = False
+) -> Any:
+    """The shop's status once a poll succeeded after ``since`` (``asked``: see status_after)."""
+    return await status_after(stack, shop, "lastSuccessAt", since, within, asked)
 
 
-async def failed_since(stack: Stack, shop: Connected, since: str | None, within: float) -> Any:
-    """The shop's status once a poll failed after ``since``."""
-    return await status_after(stack, shop, "lastErrorAt", since, within)
+async def failed_since(
+    stack: Stack, shop: Connected, since: str | None, within: float, asked: bool = False
+) -> Any:
+    """The shop's status once a poll failed after ``since`` (``asked``: see status_after)."""
+    return await status_after(stack, shop, "lastErrorAt", since, within, asked)
 
 
 async def tickets(stack: Stack, shop: Connected) -> list[dict[str, Any]]:

@@ -11,7 +11,12 @@ from keybuzz_shared.micro import MicroEndpoint, OperatorError
 from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.errors import ERROR_STATUSES
 from keybuzz_poller.polling.quarantine import quarantined_folders
-from keybuzz_poller.polling.scheduler import PollSkipped, Scheduler, TenantNotPollable
+from keybuzz_poller.polling.scheduler import (
+    PollPutOff,
+    PollSkipped,
+    Scheduler,
+    TenantNotPollable,
+)
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.schemas import poll_result_body, shop_poll_status_body
@@ -36,6 +41,12 @@ class ShopPolled(msgspec.Struct, kw_only=True, rename="camel"):
     duplicates: int
 
 
+async def recorded_error(runtime: PollerRuntime, shop: Shop) -> str:
+    statuses = await shop_statuses(ports_of(runtime).shop_polling, shop.tenant_id)
+    found = next((s for s in statuses if s.marketplace == shop.marketplace), None)
+    return f"the poll failed: {found.last_error if found else 'reason not recorded'}"
+
+
 async def poll_shop_now(runtime: PollerRuntime, request: ShopPollRequest) -> ShopPolled:
     """One shop polled now, as its scheduled polls are (its lease, deadline and pace; a
     failure recorded and retried with back-off): what an operator asks after fixing what
@@ -49,12 +60,17 @@ async def poll_shop_now(runtime: PollerRuntime, request: ShopPollRequest) -> Sho
     except TenantNotPollable as exc:
         message = f"tenant {shop.tenant_id} has no connected {marketplace} shop"
         raise OperatorError(message, "404") from exc
-    except PollSkipped as exc:  # put off by the marketplace's pace, or not served now
-        raise OperatorError(f"poll put off: {exc}", "409") from exc
+    except PollPutOff as exc:
+        message = f"put off: {marketplace} allows its next call in {exc.seconds:.1f} s"
+        raise OperatorError(message, "409") from exc
+    except PollSkipped as exc:  # its marketplace not served now
+        raise OperatorError(str(exc), "409") from exc
     except tuple(ERROR_STATUSES) as exc:
         raise OperatorError(str(exc), str(status_for(exc, ERROR_STATUSES))) from exc
-    except DependencyUnavailable as exc:  # the poll failed: recorded as the shop's last error
-        raise OperatorError(str(exc), "503") from exc
+    except Exception:
+        # The poll failed: answered with the reason it recorded, masked of the shop's
+        # credentials (the exception's own text may quote what the marketplace echoed).
+        raise OperatorError(await recorded_error(runtime, shop), "503") from None
     return ShopPolled(
         tenant_id=shop.tenant_id,
         marketplace=marketplace,
