@@ -1,10 +1,10 @@
 """What the conformance suite runs on: a sandbox of its own (its faults touch no other test),
 oauth and the poller on the session's PostgreSQL and OpenBao and a NATS of their own,
 started once per test worker and shared by every case it runs (each case connects a tenant
-of its own and clears the faults it armed), all polling on their own with short deadlines. Everything is reached as a user, the seller
-or the marketplace would: oauth's and the poller's HTTP APIs, their events on JetStream,
-Vault's contents, and the double's admin endpoints through its driver
-(``keybuzz_sandbox.conformance``)."""
+of its own and clears the faults it armed), all polling on their own with short deadlines. Everything is reached as a user, the seller,
+the marketplace or an operator would: oauth's and the poller's HTTP APIs, their events on
+JetStream, the poller's operator actions (a shop's poll asked for now, ``poll_now``), Vault's
+contents, and the double's admin endpoints through its driver (``keybuzz_sandbox.conformance``)."""
 
 from __future__ import annotations
 
