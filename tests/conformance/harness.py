@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ REPLY_LEASE = 3.0
 # An asked poll's answer: a running poll of the shop waited for (up to 10 s), then its own.
 POLL_NOW_TIMEOUT = 15.0
 UNHEARD_SHOP_SECONDS = 3.0  # connection.connected on its way to the poller
+PUT_OFF_ASKS = 3  # asked again once the marketplace's pace allows, at most so often
 # The poller's settings for every driver: polls on their own, short deadlines and back-off.
 POLLER_SETTINGS = {
     "POLL_ENABLED": "true",
@@ -274,26 +276,45 @@ async def shop_status(stack: Stack, shop: Connected) -> dict[str, Any] | None:
     return next((s for s in found if s["marketplace"] == shop.marketplace), None)
 
 
+async def being_polled(stack: Stack, shop: Connected) -> bool:
+    """Whether the poller holds the shop's lease now (a poll of it running)."""
+    status = await shop_status(stack, shop)
+    return status is not None and bool(status["polling"])
+
+
 async def poll_now(stack: Stack, shop: Connected) -> None:
     """Asks the poller to poll the shop now, as an operator would (``nats req
     keybuzz.poller.poll-shop``), where what a case asserts is what a poll does, not when the
     poller polls on its own. The answer is not read: the shop's status says what came of the
-    poll. A shop the poller has not heard connected yet (404) is asked again a moment later;
-    a poll refused otherwise (the marketplace's pace) leaves the case waiting for the
-    poller's own, as it would without asking."""
+    poll. A shop the poller is polling already is not asked (the asked poll would follow it,
+    and a marketplace's pace would make it wait); one the poller has not heard connected yet
+    (404) is asked again a moment later, unless the poller has taken it meanwhile; one the
+    marketplace's pace puts off (409) once its next call is allowed. A poll refused otherwise
+    leaves the case waiting for the poller's own, as it would without asking."""
+    if await being_polled(stack, shop):
+        return
     operator = await stack.poller.operator()
     body = msgspec.json.encode({"tenantId": shop.tenant, "marketplace": shop.marketplace})
     loop = asyncio.get_running_loop()
     unheard_until = loop.time() + UNHEARD_SHOP_SECONDS
+    put_offs = 0
     while True:
         try:
             reply = await operator.request("keybuzz.poller.poll-shop", body, POLL_NOW_TIMEOUT)
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
             return
-        code = (reply.headers or {}).get("Nats-Service-Error-Code")
-        if code != "404" or loop.time() > unheard_until:
+        headers = reply.headers or {}
+        code, why = headers.get("Nats-Service-Error-Code"), headers.get("Nats-Service-Error", "")
+        put_off = re.search(r"allows its next call in ([0-9.]+) s", why) if code == "409" else None
+        if put_off and put_offs < PUT_OFF_ASKS:
+            put_offs += 1
+            await asyncio.sleep(float(put_off[1]))
+        elif code == "404" and loop.time() < unheard_until:
+            await asyncio.sleep(0.05)
+            if await being_polled(stack, shop):
+                return
+        else:
             return
-        await asyncio.sleep(0.05)
 
 
 async def status_after(
