@@ -1,10 +1,10 @@
 """What the conformance suite runs on: a sandbox of its own (its faults touch no other test),
 oauth and the poller on the session's PostgreSQL and OpenBao and a NATS of their own,
 started once per test worker and shared by every case it runs (each case connects a tenant
-of its own and clears the faults it armed), all polling on their own with short deadlines. Everything is reached as a user, the seller
-or the marketplace would: oauth's and the poller's HTTP APIs, their events on JetStream,
-Vault's contents, and the double's admin endpoints through its driver
-(``keybuzz_sandbox.conformance``)."""
+of its own and clears the faults it armed), all polling on their own with short deadlines. Everything is reached as a user, the seller,
+the marketplace or an operator would: oauth's and the poller's HTTP APIs, their events on
+JetStream, the poller's operator actions (a shop's poll asked for now, ``poll_now``), Vault's
+contents, and the double's admin endpoints through its driver (``keybuzz_sandbox.conformance``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
+import nats
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_devstack.shop_api_testing import tenant_events
@@ -46,6 +49,10 @@ INTERVAL = 2.0  # each driver's poll interval
 # SHOP_POLL_DEADLINE_SECONDS: a poll as a whole, at most the shortest interval (POLLER.md)
 POLL_DEADLINE = 2.0
 REPLY_LEASE = 3.0
+# An asked poll's answer: a running poll of the shop waited for (up to 10 s), then its own.
+POLL_NOW_TIMEOUT = 15.0
+UNHEARD_SHOP_SECONDS = 3.0  # connection.connected on its way to the poller
+PUT_OFF_ASKS = 3  # asked again once the marketplace's pace allows, at most so often
 # The poller's settings for every driver: polls on their own, short deadlines and back-off.
 POLLER_SETTINGS = {
     "POLL_ENABLED": "true",
@@ -269,12 +276,61 @@ async def shop_status(stack: Stack, shop: Connected) -> dict[str, Any] | None:
     return next((s for s in found if s["marketplace"] == shop.marketplace), None)
 
 
+async def being_polled(stack: Stack, shop: Connected) -> bool:
+    """Whether the poller holds the shop's lease now (a poll of it running)."""
+    status = await shop_status(stack, shop)
+    return status is not None and bool(status["polling"])
+
+
+async def poll_now(stack: Stack, shop: Connected) -> None:
+    """Asks the poller to poll the shop now, as an operator would (``nats req
+    keybuzz.poller.poll-shop``), where what a case asserts is what a poll does, not when the
+    poller polls on its own. The answer is not read: the shop's status says what came of the
+    poll. A shop the poller is polling already is not asked (the asked poll would follow it,
+    and a marketplace's pace would make it wait); one the poller has not heard connected yet
+    (404) is asked again a moment later, unless the poller has taken it meanwhile; one the
+    marketplace's pace puts off (409) once its next call is allowed. A poll refused otherwise
+    leaves the case waiting for the poller's own, as it would without asking."""
+    if await being_polled(stack, shop):
+        return
+    operator = await stack.poller.operator()
+    body = msgspec.json.encode({"tenantId": shop.tenant, "marketplace": shop.marketplace})
+    loop = asyncio.get_running_loop()
+    unheard_until = loop.time() + UNHEARD_SHOP_SECONDS
+    put_offs = 0
+    while True:
+        try:
+            reply = await operator.request("keybuzz.poller.poll-shop", body, POLL_NOW_TIMEOUT)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            return
+        headers = reply.headers or {}
+        code, why = headers.get("Nats-Service-Error-Code"), headers.get("Nats-Service-Error", "")
+        put_off = re.search(r"allows its next call in ([0-9.]+) s", why) if code == "409" else None
+        if put_off and put_offs < PUT_OFF_ASKS:
+            put_offs += 1
+            await asyncio.sleep(float(put_off[1]))
+        elif code == "404" and loop.time() < unheard_until:
+            await asyncio.sleep(0.05)
+            if await being_polled(stack, shop):
+                return
+        else:
+            return
+
+
 async def status_after(
-    stack: Stack, shop: Connected, field: str, since: str | None, within: float
+    stack: Stack,
+    shop: Connected,
+    field: str,
+    since: str | None,
+    within: float,
+    asked: bool = False,
 ) -> Any:
     """The shop's status once its ``field`` (``lastSuccessAt``, ``lastErrorAt``) is set
-    later than ``since`` (None: set at all)."""
+    later than ``since`` (None: set at all); ``asked``: once a poll is asked for now
+    (``poll_now``), else once the poller polls on its own."""
 
+    if asked:
+        await poll_now(stack, shop)
     seen: list[dict[str, Any] | None] = [None]
 
     async def probe() -> dict[str, Any] | None:
@@ -289,14 +345,18 @@ async def status_after(
         raise AssertionError(f"{exc}; its status: {seen[0]}") from None
 
 
-async def polled_since(stack: Stack, shop: Connected, since: str | None, within: float) -> Any:
-    """The shop's status once a poll succeeded after ``since``."""
-    return await status_after(stack, shop, "lastSuccessAt", since, within)
+async def polled_since(
+    stack: Stack, shop: Connected, since: str | None, within: float, asked: bool = False
+) -> Any:
+    """The shop's status once a poll succeeded after ``since`` (``asked``: see status_after)."""
+    return await status_after(stack, shop, "lastSuccessAt", since, within, asked)
 
 
-async def failed_since(stack: Stack, shop: Connected, since: str | None, within: float) -> Any:
-    """The shop's status once a poll failed after ``since``."""
-    return await status_after(stack, shop, "lastErrorAt", since, within)
+async def failed_since(
+    stack: Stack, shop: Connected, since: str | None, within: float, asked: bool = False
+) -> Any:
+    """The shop's status once a poll failed after ``since`` (``asked``: see status_after)."""
+    return await status_after(stack, shop, "lastErrorAt", since, within, asked)
 
 
 async def tickets(stack: Stack, shop: Connected) -> list[dict[str, Any]]:

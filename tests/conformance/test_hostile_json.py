@@ -115,10 +115,10 @@ async def test_mistyped_items_are_set_aside_and_read_once_the_marketplace_answer
         first,
         written,
     ):
-        during = await polled_since(conformance, mine, first["lastSuccessAt"], NEXT_POLL)
+        during = await polled_since(conformance, mine, first["lastSuccessAt"], NEXT_POLL, True)
         assert written.message_id not in await stored_ids(conformance, mine)
         await driver.clear_faults(conformance.admin)
-        await stored_after(conformance, mine, written.message_id, during["lastSuccessAt"])
+        await stored_after(conformance, mine, written.message_id, during["lastSuccessAt"], True)
         assert (await stored_ids(conformance, mine)).count(written.message_id) == 1
 
 
@@ -131,7 +131,7 @@ async def test_duplicate_keys_are_read_as_their_last_value(
         first,
         written,
     ):
-        await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+        await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"], True)
         ticket = await ticket_of(conformance, mine, written)
     [message] = [m for m in ticket["messages"] if m["externalId"] == written.message_id]
     assert message["body"] == text

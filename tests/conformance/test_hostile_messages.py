@@ -33,7 +33,7 @@ async def test_a_message_with_control_characters_costs_that_message_only(
         hostile,
     ):
         healthy = await driver.buyer_writes(conformance.admin, mine.shop, "Un message sain")
-        await stored_after(conformance, mine, healthy.message_id, first["lastSuccessAt"])
+        await stored_after(conformance, mine, healthy.message_id, first["lastSuccessAt"], True)
         status = await shop_status(conformance, mine)
         assert status is not None and status["consecutiveFailures"] == 0, status
         # By its id: the shop's history, read by the first poll, holds the other cases' texts.
@@ -74,7 +74,7 @@ async def test_a_file_named_outside_the_marketplace_is_never_fetched(
             )
         except Unsupported as exc:
             pytest.skip(str(exc))
-        await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+        await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"], True)
         ticket = await ticket_of(conformance, mine, written)
         status = await shop_status(conformance, mine)
         assert (await stored_ids(conformance, mine)).count(written.message_id) == 1

@@ -146,7 +146,7 @@ async def test_a_key_echoed_when_a_poll_is_refused_reaches_no_status_row_or_log(
     async with connected(conformance, connector, shop) as mine:
         first = await first_polled(conformance, mine)
         await echoing(form, refuse=True)  # every call refused, the shop's key quoted
-        status = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL)
+        status = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL, asked=True)
         oauth_status = await oauth_call(
             conformance, "GET", connector.marketplace, "status", mine.tenant
         )

@@ -2,8 +2,9 @@
 (``registry.connectors()`` with a ``shop_api``) and its double, driven by the double's
 driver (``keybuzz_sandbox.conformance``). A connector is done when it passes.
 
-Black-box: the seller connects through oauth's HTTP API; the poller polls on its own; what
-is asserted is what anyone could observe: answers, Vault's contents, the poller's tickets
+Black-box: the seller connects through oauth's HTTP API; the poller polls on its own, and
+where a case asserts what a poll does rather than when one comes, the suite asks for it now
+as an operator would (``harness.poll_now``); what is asserted is what anyone could observe: answers, Vault's contents, the poller's tickets
 and shop statuses over HTTP, its events on JetStream, and the double's thread."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tests.conformance.harness import (
     holds,
     new_tenant,
     oauth_call,
+    poll_now,
     polled_since,
     shop_status,
     stored_ids,
@@ -63,7 +65,7 @@ def secret_of(connector: Connector) -> str:
 
 
 async def first_polled(conformance: Stack, shop: Connected) -> dict[str, Any]:
-    return await polled_since(conformance, shop, None, FIRST_POLL)  # type: ignore[no-any-return]
+    return await polled_since(conformance, shop, None, FIRST_POLL, asked=True)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -85,14 +87,15 @@ async def polled(
 
 
 async def stored_after(
-    conformance: Stack, shop: Connected, message_id: str, since: str | None
+    conformance: Stack, shop: Connected, message_id: str, since: str | None, asked: bool = False
 ) -> None:
-    """Once a poll after ``since`` found ``message_id`` and stored it."""
+    """Once a poll after ``since`` found ``message_id`` and stored it (``asked``: a poll
+    asked for now, else the poller's own)."""
 
     async def found() -> bool | None:
         return await holds(conformance, shop, message_id) or None
 
-    await polled_since(conformance, shop, since, NEXT_POLL)
+    await polled_since(conformance, shop, since, NEXT_POLL, asked)
     await wait_for(found, NEXT_POLL, f"message {message_id} stored")
 
 
@@ -223,12 +226,12 @@ async def test_more_messages_than_a_page_are_each_stored_once_across_a_restart(
         await driver.buyer_writes(conformance.admin, shop, f"message {n} of a long listing")
         for n in range(connector.limits.page_size + 1)
     ]
-    await stored_after(conformance, mine, written[-1].message_id, first["lastSuccessAt"])
+    await stored_after(conformance, mine, written[-1].message_id, first["lastSuccessAt"], True)
     await conformance.restart_poller()
     restarted = await shop_status(conformance, mine)
     assert restarted is not None
     later = await driver.buyer_writes(conformance.admin, shop, "after the restart")
-    await stored_after(conformance, mine, later.message_id, restarted["lastSuccessAt"])
+    await stored_after(conformance, mine, later.message_id, restarted["lastSuccessAt"], True)
     ids = await stored_ids(conformance, mine)
     ours = {w.message_id for w in written} | {later.message_id}
     assert ours <= set(ids)
@@ -248,7 +251,7 @@ async def test_an_expired_token_is_renewed_once_within_the_poll(
     except Unsupported as exc:  # a marketplace whose shops hold no token that expires
         pytest.skip(str(exc))
     written = await driver.buyer_writes(conformance.admin, shop, "after the token expired")
-    await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+    await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"], True)
     renewals = await driver.token_requests(conformance.admin, shop) - asked
     assert renewals == 1, f"{renewals} token requests after the expiry, not one: a token per call?"
     status = await shop_status(conformance, mine)
@@ -263,7 +266,7 @@ async def test_an_unavailable_api_is_held_and_retried(
     shop, mine, first = polled.shop, polled.mine, polled.first
     await driver.set_fault(conformance.admin, fault, [shop])
     written = await driver.buyer_writes(conformance.admin, shop, "during the outage")
-    failed = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL)
+    failed = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL, asked=True)
     assert failed["connection"] == "CONNECTED" and failed["consecutiveFailures"] >= 1
     assert written.message_id not in await stored_ids(conformance, mine), failed
     await driver.clear_faults(conformance.admin)
@@ -316,13 +319,13 @@ async def refused_without_harm(
         pytest.skip(str(exc))
     before = len(await events(conformance, "message.received", mine.tenant))
     written = await driver.buyer_writes(conformance.admin, shop, f"refused when {fault}")
-    failed = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL)
+    failed = await failed_since(conformance, mine, first["lastErrorAt"], NEXT_POLL, asked=True)
     assert failed["connection"] == "CONNECTED", failed
     assert shop.credentials[secret_of(connector)] not in failed["lastError"]
     assert written.message_id not in await stored_ids(conformance, mine)
     assert len(await events(conformance, "message.received", mine.tenant)) == before
     await driver.clear_faults(conformance.admin)
-    await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"])
+    await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"], True)
     ids = await stored_ids(conformance, mine)
     assert ids.count(written.message_id) == 1
     ticket = await ticket_of(conformance, mine, written)
@@ -335,6 +338,7 @@ async def test_a_revoked_credential_requires_reauthorization(
     conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled
 ) -> None:
     await driver.revoke(conformance.admin, polled.shop)
+    await poll_now(conformance, polled.mine)
 
     async def reauth() -> dict[str, Any] | None:
         status = await shop_status(conformance, polled.mine)

@@ -82,7 +82,7 @@ async def test_a_reply_to_each_recipient_is_sent_at_most_once(
     async with connected(conformance, connector, shop) as mine:
         first = await first_polled(conformance, mine)
         asked = await driver.thread_for(conformance.admin, shop, recipient, "Une réponse ?")
-        await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
+        await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"], True)
         ticket = await ticket_of(conformance, mine, asked)
         replies = {}
         for fault in ("LOST_REPLY_ANSWER", "HELD_REPLY"):
@@ -112,7 +112,7 @@ async def sent_under(
     recipient = driver.recipients[0]
     first = await first_polled(conformance, mine)
     asked = await driver.thread_for(conformance.admin, shop, recipient, f"Et {fault} ?")
-    await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"])
+    await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"], True)
     ticket = await ticket_of(conformance, mine, asked)
     said = text(ticket["id"][-12:])
     await driver.set_fault(conformance.admin, fault, [shop])
@@ -148,7 +148,7 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
         for _ in range(2):  # a poll that may have begun before the reply was on the thread
             status = await shop_status(conformance, mine)
             assert status is not None
-            await polled_since(conformance, mine, status["lastSuccessAt"], NEXT_POLL)
+            await polled_since(conformance, mine, status["lastSuccessAt"], NEXT_POLL, asked=True)
         [again] = [t for t in await tickets(conformance, mine) if t["id"] == ticket["id"]]
         seller = [
             m for m in again["messages"] if m["id"] != reply_id and m["senderType"] == "SELLER"

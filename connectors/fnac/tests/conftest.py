@@ -3,11 +3,26 @@ their own, as the orders service's own tests start them (keybuzz_devstack.orders
 the double's own tests on a sandbox of their own (``serve``, ``fnac_http``)."""
 
 import httpx
+import pytest
 import pytest_asyncio
-from keybuzz_devstack.oauth_testing import make_kit  # noqa: F401 - fixture (make_orders's oauth)
-from keybuzz_devstack.orders_testing import make_orders, orders_nats  # noqa: F401 - fixtures
+from keybuzz_devstack.oauth_testing import (  # noqa: F401 - fixtures (the orders kits' oauth)
+    make_kit,
+    make_module_kit,
+)
+from keybuzz_devstack.orders_testing import (  # noqa: F401 - fixtures
+    make_module_orders,
+    make_orders,
+    orders_nats,
+)
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fixtures import ServedFactory, serve  # noqa: F401 - fixture
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "own_poller: the test runs on a poller of its own, not its module's"
+    )
+
 
 # Fnac seconds run 60 times faster: a token lives a minute, the rate limit allows 120/s.
 FNAC_TIME_SCALE = 60.0

@@ -30,17 +30,40 @@ StartService = Callable[..., Awaitable[RunningService]]
 CAP = 100_000  # FNAC_MAX_ATTACHMENT_BYTES here
 
 
+def poller_settings(dovecot: MailServer, sandbox_url: str) -> dict[str, str]:
+    return {
+        "POLL_ENABLED": "false",  # polls when the test says
+        "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
+        "FNAC_MAX_ATTACHMENT_BYTES": str(CAP),
+        **dovecot.settings,
+    }
+
+
+@pytest.fixture(scope="module")
+async def module_poller(
+    start_module_service: StartService, dovecot: MailServer, sandbox_url: str
+) -> RunningService:
+    """The module's tests' poller: each connects shops for tenants of its own."""
+    return await start_module_service(DEFINITION, **poller_settings(dovecot, sandbox_url))
+
+
 @pytest.fixture
 async def poller(
-    start_service: StartService, dovecot: MailServer, sandbox_url: str
+    request: pytest.FixtureRequest,
+    module_poller: RunningService,
+    start_service: StartService,
+    dovecot: MailServer,
+    sandbox_url: str,
 ) -> RunningService:
-    return await start_service(
-        DEFINITION,
-        POLL_ENABLED="false",  # polls when the test says
-        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
-        FNAC_MAX_ATTACHMENT_BYTES=str(CAP),
-        **dovecot.settings,
-    )
+    """The module's poller, or one of the test's own where it is marked ``own_poller``
+    (what it asserts spans every shop of the poller's database), on a NATS of its own: the
+    module's poller, on the session's, would take its ``connection.connected`` (one durable
+    consumer for both)."""
+    if request.node.get_closest_marker("own_poller") is None:
+        return module_poller
+    nats = request.getfixturevalue("private_nats")
+    settings = poller_settings(dovecot, sandbox_url) | {"NATS_URL": nats.spec.url}
+    return await start_service(DEFINITION, **settings)
 
 
 @pytest.fixture
@@ -247,6 +270,7 @@ async def test_disconnect_and_archiving_stop_the_polls(
         await poll(poller, kept)
 
 
+@pytest.mark.own_poller  # counts the shops due in its database
 async def test_once_polls_the_due_shops_too(
     poller: RunningService,
     vault: VaultClient,
@@ -410,3 +434,51 @@ async def test_a_utf7_dtd_in_fnacs_answer_stores_nothing_of_it(
     ticket = await ticket_of(poller, shop, written["orderId"])
     by_id = {m["externalId"]: m for m in ticket["messages"]}
     assert by_id[written["messageId"]]["body"] == "Où est mon colis ?"
+
+
+async def poll_shop_request(poller: RunningService, **body: str) -> Any:
+    """``nats req keybuzz.poller.poll-shop``, as the operator."""
+    operator = await poller.operator()
+    return await operator.request("keybuzz.poller.poll-shop", msgspec.json.encode(body), 15)
+
+
+def error_code(reply: Any) -> str | None:
+    return (reply.headers or {}).get("Nats-Service-Error-Code")
+
+
+async def test_an_operator_polls_a_shop_now_and_is_told_why_it_failed(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    spec = await demo_shop(admin)
+    shop = await connect(poller, vault, spec)
+    written = await buyer_writes(admin, spec, description="Demandé par l'opérateur")
+    polled = await poll_shop_request(poller, tenantId=shop.tenant_id, marketplace="fnac")
+    assert error_code(polled) is None, polled.data
+    answer = msgspec.json.decode(polled.data)
+    assert (answer["tenantId"], answer["marketplace"]) == (shop.tenant_id, "FNAC")
+    assert answer["stored"] >= 1 and answer["fetched"] >= answer["stored"]
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    assert written["messageId"] in {m["externalId"] for m in ticket["messages"]}
+
+    faults = {"failNext": 20, "failStatus": 503, "operations": ["messages_query"]}
+    assert (await admin.put("/faults", json=faults)).status_code == 200
+    failed = await poll_shop_request(poller, tenantId=shop.tenant_id, marketplace="FNAC")
+    why = (failed.headers or {}).get("Nats-Service-Error", "")
+    assert error_code(failed) == "503" and "unavailable" in why, failed.headers
+    assert spec["key"] not in why
+    recorded = await status(poller, shop)
+    assert recorded["consecutiveFailures"] == 1 and "unavailable" in recorded["lastError"]
+    await admin.delete("/faults")
+
+    for body, code in [
+        ({"tenantId": shop.tenant_id, "marketplace": "DARTY"}, "404"),  # no Darty shop
+        ({"tenantId": "t-nobody", "marketplace": "FNAC"}, "404"),
+        ({"tenantId": shop.tenant_id, "marketplace": "EBAY"}, "400"),
+        ({"tenantId": "../etc", "marketplace": "FNAC"}, "400"),
+        ({"tenantId": shop.tenant_id}, "400"),
+    ]:
+        refused = await poll_shop_request(poller, **body)
+        assert error_code(refused) == code, (body, refused.data)
+    recovered = await poll_shop_request(poller, tenantId=shop.tenant_id, marketplace="FNAC")
+    assert error_code(recovered) is None, recovered.data
+    assert (await status(poller, shop))["consecutiveFailures"] == 0

@@ -42,9 +42,13 @@ def at(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-@pytest.fixture
-async def poller(start_service: Any, dovecot: MailServer, sandbox_url: str) -> RunningService:
-    return await start_service(  # type: ignore[no-any-return]
+@pytest.fixture(scope="module")
+async def poller(
+    start_module_service: Any, dovecot: MailServer, sandbox_url: str
+) -> RunningService:
+    """The module's tests' poller: each connects shops for tenants of its own and sends
+    the replies it queued (every reply of the database due then: none of another test is)."""
+    return await start_module_service(  # type: ignore[no-any-return]
         DEFINITION,
         POLL_ENABLED="false",
         REPLY_SENDER_ENABLED="false",

@@ -54,9 +54,12 @@ async def fnac(sandbox_url: str) -> AsyncIterator[FnacAdmin]:
     await admin.http.aclose()
 
 
-@pytest.fixture
-async def kit(make_orders: Callable[..., Awaitable[OrdersKit]], sandbox_url: str) -> OrdersKit:
-    return await make_orders(
+@pytest.fixture(scope="module")
+async def kit(
+    make_module_orders: Callable[..., Awaitable[OrdersKit]], sandbox_url: str
+) -> OrdersKit:
+    """oauth and orders the module's tests share, each connecting tenants of its own."""
+    return await make_module_orders(
         FNAC_API_URL=f"{sandbox_url}/fnac/api.php/", ORDERS_SYNC_INTERVAL_SECONDS="3600"
     )
 

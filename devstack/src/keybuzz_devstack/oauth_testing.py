@@ -12,6 +12,7 @@ service builds it (``token_service``), asked by oauth's tests and Amazon's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -181,13 +182,12 @@ async def register_redirect(sandbox: str, uri: str) -> None:
     assert response.status_code == 201, response.text
 
 
-@pytest.fixture
-async def make_kit(
+@contextlib.asynccontextmanager
+async def kits_made(
     stack: Infra, sandbox_url: str, start_service: Callable[..., Awaitable[RunningService]]
 ) -> AsyncIterator[Callable[..., Awaitable[OauthKit]]]:
-    """``await make_kit(SOME_SETTING="x")``: an oauth service of the test's own, its app
-    source in Vault naming its redirect URI (the random port it runs on), which the
-    sandbox accepts."""
+    """``make``: an oauth service started with ``start_service``, its app source in Vault
+    naming its redirect URI (the random port it runs on), which the sandbox accepts."""
     kits: list[OauthKit] = []
 
     async def make(**overrides: str) -> OauthKit:
@@ -207,9 +207,32 @@ async def make_kit(
         kits.append(OauthKit(stack, sandbox_url, service, source))
         return kits[-1]
 
-    yield make
-    for kit in kits:
-        await kit.aclose()
+    try:
+        yield make
+    finally:
+        for kit in kits:
+            await kit.aclose()
+
+
+@pytest.fixture
+async def make_kit(
+    stack: Infra, sandbox_url: str, start_service: Callable[..., Awaitable[RunningService]]
+) -> AsyncIterator[Callable[..., Awaitable[OauthKit]]]:
+    """``await make_kit(SOME_SETTING="x")``: an oauth service of the test's own
+    (``kits_made``)."""
+    async with kits_made(stack, sandbox_url, start_service) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+async def make_module_kit(
+    stack: Infra,
+    sandbox_url: str,
+    start_module_service: Callable[..., Awaitable[RunningService]],
+) -> AsyncIterator[Callable[..., Awaitable[OauthKit]]]:
+    """``make_kit`` for an oauth service a module's tests share (``start_module_service``)."""
+    async with kits_made(stack, sandbox_url, start_module_service) as make:
+        yield make
 
 
 def read_secret(stack: Any, path: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ tenants against the one seeded seller's rate limits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,15 +116,15 @@ class OrdersKit:
         assert "status=connected" in answer.headers["location"], answer.headers["location"]
 
 
-@pytest.fixture
-async def make_orders(
+@contextlib.asynccontextmanager
+async def orders_made(
     orders_nats: str,
     sandbox_url: str,
     start_service: Callable[..., Awaitable[RunningService]],
     make_kit: Callable[..., Awaitable[OauthKit]],
 ) -> AsyncIterator[Callable[..., Awaitable[OrdersKit]]]:
-    """``await make_orders(SOME_SETTING="x")``: oauth and orders on ``orders_nats``, orders
-    calling the session's sandbox as Amazon."""
+    """``make``: oauth and orders on ``orders_nats``, started with ``start_service`` and
+    ``make_kit``, orders calling the session's sandbox as Amazon."""
 
     async def make(**overrides: str) -> OrdersKit:
         oauth = await make_kit(NATS_URL=orders_nats)
@@ -140,6 +141,32 @@ async def make_orders(
         return OrdersKit(oauth, service, orders_nats, env)
 
     yield make
+
+
+@pytest.fixture
+async def make_orders(
+    orders_nats: str,
+    sandbox_url: str,
+    start_service: Callable[..., Awaitable[RunningService]],
+    make_kit: Callable[..., Awaitable[OauthKit]],
+) -> AsyncIterator[Callable[..., Awaitable[OrdersKit]]]:
+    """``await make_orders(SOME_SETTING="x")``: oauth and orders of the test's own
+    (``orders_made``)."""
+    async with orders_made(orders_nats, sandbox_url, start_service, make_kit) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+async def make_module_orders(
+    orders_nats: str,
+    sandbox_url: str,
+    start_module_service: Callable[..., Awaitable[RunningService]],
+    make_module_kit: Callable[..., Awaitable[OauthKit]],
+) -> AsyncIterator[Callable[..., Awaitable[OrdersKit]]]:
+    """``make_orders`` for oauth and orders a module's tests share, each test with tenants
+    of its own."""
+    async with orders_made(orders_nats, sandbox_url, start_module_service, make_module_kit) as make:
+        yield make
 
 
 async def find_events(

@@ -456,15 +456,14 @@ def collected_nats_task(logger: str, message: str) -> bool:
 NOWHERE = "http://127.0.0.1:9"  # the discard port: connection refused at once
 
 
-@pytest.fixture
-async def start_service(
-    stack: Infra, make_database: Callable[[str], Awaitable[str]], nats_users: dict[str, str]
-) -> AsyncIterator[Callable[..., Awaitable[RunningService]]]:
-    """``await start_service(DEFINITION, SOME_SETTING="x")`` runs a service in-process.
+StartService = Callable[..., Awaitable[RunningService]]
 
-    Each call gets a fresh ``keybuzz_backend``-like database unless
-    ``DATABASE_URL`` is given; every other setting defaults to the test stack.
-    """
+
+@contextlib.asynccontextmanager
+async def services_started(
+    stack: Infra, make_database: Callable[[str], Awaitable[str]], nats_users: dict[str, str]
+) -> AsyncIterator[StartService]:
+    """``start``: runs a service in-process (``start_on_stack``); each stopped on leaving."""
     started: list[RunningService] = []
 
     async def start(definition: Any, **overrides: str) -> RunningService:
@@ -472,10 +471,36 @@ async def start_service(
         started.append(service)
         return service
 
-    yield start
-    for service in reversed(started):
-        with contextlib.suppress(Exception):
-            await service.stop()
+    try:
+        yield start
+    finally:
+        for service in reversed(started):
+            with contextlib.suppress(Exception):
+                await service.stop()
+
+
+@pytest.fixture
+async def start_service(
+    stack: Infra, make_database: Callable[[str], Awaitable[str]], nats_users: dict[str, str]
+) -> AsyncIterator[StartService]:
+    """``await start_service(DEFINITION, SOME_SETTING="x")`` runs a service in-process.
+
+    Each call gets a fresh ``keybuzz_backend``-like database unless
+    ``DATABASE_URL`` is given; every other setting defaults to the test stack.
+    """
+    async with services_started(stack, make_database, nats_users) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+async def start_module_service(
+    stack: Infra, make_database: Callable[[str], Awaitable[str]], nats_users: dict[str, str]
+) -> AsyncIterator[StartService]:
+    """``start_service`` for the services a module's tests share, each test working with
+    tenants of its own: a service's start (its databases migrated, its NATS consumers, its
+    background loops) is most of a short test's time."""
+    async with services_started(stack, make_database, nats_users) as start:
+        yield start
 
 
 async def start_on_stack(

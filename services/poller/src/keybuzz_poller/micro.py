@@ -11,14 +11,73 @@ from keybuzz_shared.micro import MicroEndpoint, OperatorError
 from keybuzz_poller.bootstrap import ports_of
 from keybuzz_poller.errors import ERROR_STATUSES
 from keybuzz_poller.polling.quarantine import quarantined_folders
-from keybuzz_poller.polling.scheduler import Scheduler
+from keybuzz_poller.polling.scheduler import (
+    PollPutOff,
+    PollSkipped,
+    Scheduler,
+    TenantNotPollable,
+)
+from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.schemas import poll_result_body, shop_poll_status_body
-from keybuzz_poller.shops.connections import calls_per_day, shop_statuses
+from keybuzz_poller.shops.connections import calls_per_day, shop_marketplaces, shop_statuses
+from keybuzz_poller.shops.domain import Shop
 
 
 class PollRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     tenant_id: TenantId
+
+
+class ShopPollRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    tenant_id: TenantId
+    marketplace: str
+
+
+class ShopPolled(msgspec.Struct, kw_only=True, rename="camel"):
+    tenant_id: str
+    marketplace: str
+    fetched: int
+    stored: int
+    duplicates: int
+
+
+async def recorded_error(runtime: PollerRuntime, shop: Shop) -> str:
+    statuses = await shop_statuses(ports_of(runtime).shop_polling, shop.tenant_id)
+    found = next((s for s in statuses if s.marketplace == shop.marketplace), None)
+    return f"the poll failed: {found.last_error if found else 'reason not recorded'}"
+
+
+async def poll_shop_now(runtime: PollerRuntime, request: ShopPollRequest) -> ShopPolled:
+    """One shop polled now, as its scheduled polls are (its lease, deadline and pace; a
+    failure recorded and retried with back-off): what an operator asks after fixing what
+    made it fail, rather than waiting for its next poll."""
+    marketplace = request.marketplace.upper()
+    if marketplace not in shop_marketplaces():
+        raise OperatorError(f"{request.marketplace!r} is no marketplace whose shops are polled")
+    shop = Shop(request.tenant_id, marketplace)
+    try:
+        result = await runtime.component(ShopScheduler).poll_now(shop.key)
+    except TenantNotPollable as exc:
+        message = f"tenant {shop.tenant_id} has no connected {marketplace} shop"
+        raise OperatorError(message, "404") from exc
+    except PollPutOff as exc:
+        message = f"put off: {marketplace} allows its next call in {exc.seconds:.1f} s"
+        raise OperatorError(message, "409") from exc
+    except PollSkipped as exc:  # its marketplace not served now
+        raise OperatorError(str(exc), "409") from exc
+    except tuple(ERROR_STATUSES) as exc:
+        raise OperatorError(str(exc), str(status_for(exc, ERROR_STATUSES))) from exc
+    except Exception:
+        # The poll failed: answered with the reason it recorded, masked of the shop's
+        # credentials (the exception's own text may quote what the marketplace echoed).
+        raise OperatorError(await recorded_error(runtime, shop), "503") from None
+    return ShopPolled(
+        tenant_id=shop.tenant_id,
+        marketplace=marketplace,
+        fetched=result.fetched,
+        stored=result.stored,
+        duplicates=result.duplicates,
+    )
 
 
 def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
@@ -42,8 +101,16 @@ def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
             shop_poll_status_body(s, calls_per_day(ports.shops, s.marketplace)) for s in statuses
         ]
 
+    async def poll_shop(data: bytes) -> object:
+        return await poll_shop_now(runtime, msgspec.json.decode(data, type=ShopPollRequest))
+
     return [
         MicroEndpoint("poll", poll, 'poll one tenant now: {"tenantId": "…"}'),
+        MicroEndpoint(
+            "poll-shop",
+            poll_shop,
+            'poll one tenant\'s shop of a marketplace now: {"tenantId": "…", "marketplace": "…"}',
+        ),
         MicroEndpoint(
             "quarantine", quarantine, "folders holding mail of no known tenant (kept): {}"
         ),
