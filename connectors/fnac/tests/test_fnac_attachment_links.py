@@ -12,13 +12,14 @@ from test_fnac_polling import (
     admin,
     attachment,
     buyer_writes,
+    module_poller,
     poll,
     polled_shop,
     poller,
     ticket_of,
 )
 
-__all__ = ["admin", "poller"]  # fixtures of test_fnac_polling.py used here
+__all__ = ["admin", "module_poller", "poller"]  # fixtures of test_fnac_polling.py used here
 
 
 async def test_a_link_to_openbao_is_refused_and_the_message_stored_once(

@@ -13,9 +13,9 @@ from keybuzz_devstack.testing import RunningService, eventually
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.vault import VaultClient
-from test_fnac_polling import admin, connect, demo_shop, poll, poller, status
+from test_fnac_polling import admin, connect, demo_shop, module_poller, poll, poller, status
 
-__all__ = ["admin", "poller"]  # fixtures
+__all__ = ["admin", "module_poller", "poller"]  # fixtures
 
 
 HELD = {
