@@ -24,9 +24,9 @@ sent again here: the poller reads the thread back (``sent_messages``) first."""
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import msgspec
@@ -37,6 +37,7 @@ from keybuzz_shared.connectors.seam import (
     Page,
     Recipient,
     Reply,
+    ReplyFile,
     SenderType,
     ThreadDetail,
     ThreadKey,
@@ -51,8 +52,28 @@ from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.orders import mirakl_time
 
-if TYPE_CHECKING:
-    from keybuzz_connector_mirakl.connector import MiraklClient
+
+class ShopCalls(Protocol):
+    """What the threads ask of a shop's client (``connector.MiraklClient``), named here so
+    that this module, which the connector imports, imports nothing of it back."""
+
+    calls: kit.Requester
+    errors: kit.CallErrors
+
+    async def get_json(
+        self,
+        operation: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        paced: bool = False,
+        shape: Any = None,
+    ) -> Any: ...
+
+    async def post_multipart(
+        self, operation: str, path: str, fields: Mapping[str, Any], files: Sequence[ReplyFile] = ()
+    ) -> Any: ...
+
 
 THREADS = "api/inbox/threads"
 # A listing that found nothing is complete until it was asked, on our clock: this much
@@ -246,7 +267,7 @@ class ThreadInbox(ThreadsInbox):
 
     def __init__(
         self,
-        client: MiraklClient,
+        client: ShopCalls,
         *,
         operator_name: str,
         page_size: int,
@@ -370,7 +391,7 @@ class ThreadReplies(kit.DiscussionReplies):
     label = "Mirakl"
     discussion = "thread"
 
-    def __init__(self, client: MiraklClient, inbox: ThreadInbox) -> None:
+    def __init__(self, client: ShopCalls, inbox: ThreadInbox) -> None:
         self.client = client
         self.inbox = inbox
 
