@@ -17,7 +17,8 @@ aside). Then ``ROUNDS`` intervals with both, the Cdiscount shops each due at a r
 of the first. Both times, each marketplace's poll lag from ``poller_shops`` (start: claimed
 − scheduled; end: completed − scheduled) p50/p99/max, polls/s held against asked, failed
 polls, and the CPU each process spent (``/proc``) per poll: Fnac's alone, then Cdiscount's
-as what the second phase cost over the first's Fnac polls, and the shop count that implies.
+as what the second phase cost over the first's Fnac polls, and the shop count that implies;
+and the double's 429s to Fnac's and Octopia's calls (its access log).
 
 While both poll, buyers open ``WRITE_RATE`` new discussions a second on Cdiscount shops
 drawn at random (``POST /_sandbox/cdiscount/shops/{sellerId}/discussions``): each is timed
@@ -43,11 +44,14 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import asyncpg
@@ -68,7 +72,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.settings import DEV_JWT_SECRET, load_settings
 
-from bench.bench_poll_scale import _start_poller, _wait_ready
+from bench.bench_poll_scale import PollerProcess, _start_poller, _wait_ready
 from bench.bench_shop_polling import (
     TABLE,
     Connected,
@@ -97,12 +101,16 @@ INTERVAL = int(os.environ.get("BENCH_CDISCOUNT_POLLING_INTERVAL", "60"))
 ROUNDS = int(os.environ.get("BENCH_CDISCOUNT_POLLING_ROUNDS", "1"))
 WRITE_RATE = float(os.environ.get("BENCH_CDISCOUNT_POLLING_MESSAGES_PER_SECOND", "1"))
 CONCURRENCY = os.environ.get("BENCH_CDISCOUNT_POLLING_CONCURRENCY", "32")
+POLLERS = int(os.environ.get("BENCH_CDISCOUNT_POLLING_POLLERS", "1"))
 MARKETPLACE = "CDISCOUNT"
 BASELINE_SHOPS = min(SHOPS, 1_000)  # shops the straight listing baseline polls
 WATCH_EVERY = 0.1
 CDISCOUNT_ROWS = f"poll_key LIKE '{MARKETPLACE}:%'"
 FNAC_ROWS = f"poll_key NOT LIKE '{MARKETPLACE}:%'"
 EVERY_PROCESS = "every process but the bench"
+LABEL = "cdiscount-polling"
+# An answer in the double's access log (uvicorn's): the marketplace's prefix and the status.
+ACCESS = re.compile(r'"[A-Z]+ /(?P<double>fnac|octopia)/\S* HTTP/[\d.]+" (?P<status>\d{3})')
 
 
 @dataclass
@@ -144,8 +152,8 @@ def shop_api_view(api: Mapping[str, str], marketplace: str) -> ShopApiSettings:
 
 async def run(ctx: BenchContext) -> list[Figure]:
     extra = {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": str(SHOPS)}
-    with double_and_postgres(ctx, FNAC, "cdiscount-polling", env=extra) as (sandbox, pg):
-        return await _measure(ctx, sandbox, pg)
+    with double_and_postgres(ctx, FNAC, LABEL, env=extra) as (sandbox, pg):
+        return await _measure(ctx, sandbox, pg, ctx.root / f"{LABEL}-sandbox.log")
 
 
 async def _listed(
@@ -180,7 +188,21 @@ async def _listed(
     ]
 
 
-async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> list[Figure]:
+def _log_end(log: Path) -> int:
+    return log.stat().st_size
+
+
+def _answers(log: Path, offset: int) -> Counter[tuple[str, str]]:
+    """The double's Fnac and Octopia answers by (prefix, status) in its log after ``offset``."""
+    with log.open("rb") as read:
+        read.seek(offset)
+        text = read.read().decode(errors="replace")
+    return Counter((m["double"], m["status"]) for m in ACCESS.finditer(text))
+
+
+async def _measure(
+    ctx: BenchContext, sandbox_url: str, postgres_url: str, sandbox_log: Path
+) -> list[Figure]:
     fnac, sellers = await _listed(sandbox_url)
     database = await bootstrap.create_scratch_database(postgres_url, "cdiscountpoll")
     api = service_env(sandbox_url)
@@ -190,20 +212,29 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
         f"{name}_POLL_INTERVAL_SECONDS": str(INTERVAL) for name in ("FNAC", "DARTY", MARKETPLACE)
     }
     settings = {**api, **intervals, "POLL_CONCURRENCY": CONCURRENCY}
-    poller = _start_poller(ctx, database, settings, INTERVAL)
+    # POLLERS instances share the shops through the schedule's leases, as in production.
+    pollers: list[PollerProcess] = []
     conn = await asyncpg.connect(database)
     try:
-        await _wait_ready(poller)
+        for _ in range(POLLERS):
+            pollers.append(_start_poller(ctx, database, settings, INTERVAL))
+        for poller in pollers:
+            await _wait_ready(poller)
         setup["first polls"] = await timed(lambda: _first_polls(conn))
         await _set_aside(conn, CDISCOUNT_ROWS)
         await _spread(conn, FNAC_ROWS)
+        offset = _log_end(sandbox_log)
         alone = await _phase(database, conn, (FNAC_ROWS,))
+        alone.answers = _answers(sandbox_log, offset)
         await _bring_back(conn, CDISCOUNT_ROWS)
-        traffic = Traffic(sandbox_url, database, poller.port, sellers)
+        traffic = Traffic(sandbox_url, database, pollers[0].port, sellers)
+        offset = _log_end(sandbox_log)
         together = await traffic.during(ctx, _phase(database, conn, (FNAC_ROWS, CDISCOUNT_ROWS)))
+        together.answers = _answers(sandbox_log, offset)
         raw = await traffic.raw_replies(api)
     finally:
-        poller.stop()
+        for poller in pollers:
+            poller.stop()
         await conn.close()
     return _figures(setup, straight, alone, together, traffic, raw)
 
@@ -284,6 +315,9 @@ class Phase:
     failed: dict[str, int]
     cpu: dict[str, float]
     load: str
+    # The double's Fnac and Octopia answers by (prefix, status) over the phase and what
+    # followed it (the last messages' and replies' wait).
+    answers: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 async def _phase(
@@ -617,10 +651,31 @@ def _figures(
             f"{together.failed[FNAC_ROWS]} (alone {alone.failed[FNAC_ROWS]}); load average "
             f"{together.load} (alone {alone.load})",
         },
+        _throttled(alone, together),
         *_cpu_figures(_cpu_per_poll(alone, together), INTERVAL, "Cdiscount", "Fnac"),
         *_traffic_figures(traffic, raw, "Cdiscount", "discussion"),
     ]
     return figures
+
+
+def _throttled(alone: Phase, together: Phase) -> Figure:
+    """The double's 429s to the polled shops' calls, each marketplace at its limit per shop
+    (Fnac 2 requests a second, bursts of 20; Octopia 5, bursts of 25)."""
+
+    def counted(phase: Phase, double: str) -> str:
+        calls = sum(n for (d, _), n in phase.answers.items() if d == double)
+        return f"{phase.answers[(double, '429')]} of {calls}"
+
+    return {
+        "name": f"the double's 429s while polled ({POLLERS} poller instance"
+        f"{'s' * (POLLERS > 1)}), Fnac's and Cdiscount's shops both",
+        "value": together.answers[("fnac", "429")] + together.answers[("octopia", "429")],
+        "unit": "answers",
+        "baseline": alone.answers[("fnac", "429")],
+        "note": f"baseline: Fnac's shops alone; Fnac {counted(together, 'fnac')} calls, "
+        f"Octopia {counted(together, 'octopia')} (alone: Fnac {counted(alone, 'fnac')}); "
+        "from the double's access log, the phase and the wait for the last replies",
+    }
 
 
 def _cpu_figures(
