@@ -24,9 +24,9 @@ sent again here: the poller reads the thread back (``sent_messages``) first."""
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
@@ -37,7 +37,6 @@ from keybuzz_shared.connectors.seam import (
     Page,
     Recipient,
     Reply,
-    ReplyFile,
     SenderType,
     ThreadDetail,
     ThreadKey,
@@ -51,29 +50,6 @@ from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.orders import mirakl_time
-
-
-class ShopCalls(Protocol):
-    """What the threads ask of a shop's client (``connector.MiraklClient``), named here so
-    that this module, which the connector imports, imports nothing of it back."""
-
-    calls: kit.Requester
-    errors: kit.CallErrors
-
-    async def get_json(
-        self,
-        operation: str,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        paced: bool = False,
-        shape: Any = None,
-    ) -> Any: ...
-
-    async def post_multipart(
-        self, operation: str, path: str, fields: Mapping[str, Any], files: Sequence[ReplyFile] = ()
-    ) -> Any: ...
-
 
 THREADS = "api/inbox/threads"
 # A listing that found nothing is complete until it was asked, on our clock: this much
@@ -262,12 +238,12 @@ def decode(cursor: str) -> kit.Token:
 
 
 class ThreadInbox(ThreadsInbox):
-    """A shop's threads through its MiraklClient: the session's inbox and message source.
+    """A shop's threads through its client: the session's inbox and message source.
     Mirakl's incidents are on order lines (the orders' part): none listed here."""
 
     def __init__(
         self,
-        client: ShopCalls,
+        client: kit.Requester,
         *,
         operator_name: str,
         page_size: int,
@@ -318,7 +294,7 @@ class ThreadInbox(ThreadsInbox):
         """An M11 page and its next page's token; a listing's first page is paced."""
         first = "page_token" not in query
         page: ThreadPage = await self.client.get_json(
-            "M11", THREADS, query, paced=first, shape=ThreadPage
+            THREADS, query, operation="M11", paced=first, shape=ThreadPage
         )
         if page.data is None:
             raise self.client.errors.unreadable("M11", "no list of threads")
@@ -333,14 +309,14 @@ class ThreadInbox(ThreadsInbox):
         """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
             raise LinkRefused("not an attachment of the operator's Mirakl API")
-        return await self.client.calls.download(file.url, max_bytes, operation="M13")
+        return await self.client.download(file.url, max_bytes, operation="M13")
 
     async def thread(self, thread_id: str) -> Thread:
         """M10: one thread with all its messages."""
         if not thread_id or thread_id in (".", ".."):
             raise self.client.errors.refused("M10", 404, "not a thread id")
         path = f"{THREADS}/{quote(thread_id, safe='')}"
-        raw = await self.client.get_json("M10", path, shape=msgspec.Raw)
+        raw = await self.client.get_json(path, operation="M10", shape=msgspec.Raw)
         try:
             return read_thread(raw)
         except ValueError as exc:
@@ -386,12 +362,13 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
 
 
 class ThreadReplies(kit.DiscussionReplies):
-    """The seller's replies on a shop's threads, through its MiraklClient."""
+    """The seller's replies on a shop's threads, through its client: M12's
+    ``message_input`` a JSON part, each file a ``files`` part."""
 
     label = "Mirakl"
     discussion = "thread"
 
-    def __init__(self, client: ShopCalls, inbox: ThreadInbox) -> None:
+    def __init__(self, client: kit.Requester, inbox: ThreadInbox) -> None:
         self.client = client
         self.inbox = inbox
 
@@ -404,8 +381,10 @@ class ThreadReplies(kit.DiscussionReplies):
         if isinstance(to, str):
             return to
         path = f"{THREADS}/{quote(thread.id, safe='')}/message"
-        message = {"message_input": {"body": reply.body, "to": to}}
-        await self.client.post_multipart("M12", path, message, reply.attachments)
+        message = msgspec.json.encode({"body": reply.body, "to": to})
+        parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
+        parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        await self.client.post_multipart(path, parts, operation="M12")
         return None
 
     async def listed(self, discussion_id: str) -> list[InboxMessage]:

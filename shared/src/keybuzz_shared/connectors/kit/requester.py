@@ -202,6 +202,11 @@ class Requester(JsonCalls[Call]):
         return str(self._base)
 
     @property
+    def shop(self) -> Mapping[str, str]:
+        """The shop as its logs and identity name it (``shop``: its operator, its id)."""
+        return self._shop_fields
+
+    @property
     def errors(self) -> CallErrors:
         """The marketplace's seam errors, for what its mappings find wrong in an answer."""
         return self.spec.errors
