@@ -21,6 +21,11 @@ from keybuzz_shared.connectors.kit.credential_check import (
     own_account,
     shop_options,
 )
+from keybuzz_shared.connectors.kit.declaration import (
+    Marketplace,
+    ShopApiCalls,
+    shop_api_connector,
+)
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
     key_field,
@@ -86,6 +91,9 @@ from keybuzz_shared.connectors.kit.wire import (
 )
 
 __all__ = [
+    "Marketplace",
+    "ShopApiCalls",
+    "shop_api_connector",
     "at_once",
     "ClientOf",
     "shop_options",
