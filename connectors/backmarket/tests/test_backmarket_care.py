@@ -19,7 +19,7 @@ from keybuzz_connector_backmarket.care import (
     FolderReplies,
 )
 from keybuzz_connector_backmarket.client import BackMarketClient
-from keybuzz_connector_backmarket.connector import CREDENTIAL_CHECK, session_of
+from keybuzz_connector_backmarket.connector import CONNECTOR, session_of
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import BACKMARKET, BUYER_HOURS, BackMarketSettings
 from keybuzz_shared.connectors.seam import (
@@ -231,7 +231,7 @@ async def test_the_credential_check_names_the_seller_back_market_answers_for(
     )
     assert settings is not None
     fields = {"token": shop["token"], "merchant_id": str(shop["merchantId"]), "country": "it-it"}
-    check = CREDENTIAL_CHECK
+    check = CONNECTOR.credential_check
     identity = await check.verify(fields, http=http, settings=settings)
     assert identity == f"backmarket-eu:{shop['merchantId']}"
     other = fields | {"merchant_id": str(shop["merchantId"] + 1)}

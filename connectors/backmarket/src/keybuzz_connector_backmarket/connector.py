@@ -87,9 +87,6 @@ async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str
     return shop_identity(platform_of(credentials), typed)
 
 
-CREDENTIAL_CHECK = kit.ProbeCheck(BackMarketApiSettings, "Back Market", client_of, probe)
-
-
 # Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight digits
 # in the seller back office [observed]). Taken for one from 7 to 12 digits, as in free
 # text: a shorter number is a quantity, a price, a postcode or another marketplace's
@@ -122,20 +119,9 @@ def session_of(
     )
 
 
-CONNECTOR = kit.ShopConnector(
-    marketplace=BACKMARKET,
-    display_name="Back Market",
-    secret="backmarket_api",  # the shop's API token, seller id and country
-    credential_fields=CREDENTIAL_FIELDS,
-    limits=LIMITS,
-    settings_type=BackMarketSettings,
-    shop_api=kit.KitShopApi(
-        LIMITS,
-        DISCUSSIONS,
-        BackMarketApiSettings,
-        kit.opener(client_of, session_of),
-        marketplace="Back Market",
-    ),
-    credential_check=CREDENTIAL_CHECK,
-    order_ids=ORDER_IDS,
+# The shop's secret in Vault holds its API token, seller id and country.
+MARKETPLACE = kit.Marketplace(
+    BACKMARKET, "Back Market", "backmarket_api", CREDENTIAL_FIELDS, LIMITS
 )
+CALLS = kit.ShopApiCalls(BackMarketApiSettings, client_of, session_of, probe, "Back Market")
+CONNECTOR = kit.shop_api_connector(MARKETPLACE, CALLS, BackMarketSettings, DISCUSSIONS, ORDER_IDS)
