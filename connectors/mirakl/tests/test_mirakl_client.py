@@ -15,13 +15,13 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_mirakl.connector import (
-    CREDENTIAL_CHECK,
     MiraklKey,
     MiraklSettings,
     shop_client,
 )
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.kit import Requester
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     CallOutcomeUnknown,
@@ -185,7 +185,8 @@ async def test_the_credential_check_takes_only_mirakls_own_404_as_good(
     settings = MiraklSettings(mirakl_catalogue=service_env(double)["MIRAKL_CATALOGUE"])
     api = settings.shop_api("BOULANGER")
     assert api is not None and api.api_url == base
-    check = CREDENTIAL_CHECK
+    check = connector_for("BOULANGER").credential_check
+    assert check is not None
     assert await check.verify(fields, http=http, settings=api) == (
         f"mirakl:BOULANGER:{shop['shopId']}"
     )

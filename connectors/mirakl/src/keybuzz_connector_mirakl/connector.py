@@ -220,11 +220,6 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     return f"mirakl:{client.shop['operator']}:{client.shop['shop_id']}"
 
 
-# The seam's ``CredentialCheck``: one call as the shop that spends none of its
-# frequency-limited allowance (``check_key``).
-CREDENTIAL_CHECK = kit.ProbeCheck(MiraklApiSettings, "Mirakl", client_of, probe)
-
-
 # --- the connector ----------------------------------------------------------------------
 
 # Mirakl's order ids: the operator's commercial id and a capital letter per shop of the
@@ -268,25 +263,21 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> MiraklSession:
     )
 
 
+# A shop's client, its parts, and its credential check: one call as the shop that spends
+# none of its frequency-limited allowance (``check_key``).
+CALLS = kit.ShopApiCalls(MiraklApiSettings, client_of, parts, probe, "Mirakl")
+
+
 def connector_of(operator: Operator) -> kit.ShopConnector:
     """The operator's connector; one ``settings_type`` for every operator, so that a
     service started before an operator was added holds it."""
-    return kit.ShopConnector(
-        marketplace=operator.code,
-        display_name=operator.name,
-        secret=f"mirakl_{operator.code.lower()}_api",  # the shop's API key and shop id
-        credential_fields=CREDENTIAL_FIELDS,
-        limits=LIMITS,
-        settings_type=MiraklSettings,
-        shop_api=kit.KitShopApi(
-            LIMITS,
-            DISCUSSIONS,
-            MiraklApiSettings,
-            kit.opener(client_of, parts),
-            marketplace="Mirakl",
-        ),
-        credential_check=CREDENTIAL_CHECK,
-        order_ids=ORDER_IDS,
+    secret = f"mirakl_{operator.code.lower()}_api"  # the shop's API key and shop id
+    return kit.shop_api_connector(
+        kit.Marketplace(operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS),
+        CALLS,
+        MiraklSettings,
+        DISCUSSIONS,
+        ORDER_IDS,
         response_window=MiraklResponseWindow(operator),
         response_figures=MiraklResponseFigures(),
     )
