@@ -24,7 +24,7 @@ sent again here: the poller reads the thread back (``sent_messages``) first."""
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -41,7 +41,6 @@ from keybuzz_shared.connectors.seam import (
     ThreadDetail,
     ThreadKey,
     ThreadsInbox,
-    cursor_of,
     state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
@@ -237,7 +236,7 @@ def decode(cursor: str) -> kit.Token:
     return state_of(cursor, kit.Token, lambda state: PAGING.valid(state, updated=True))
 
 
-class ThreadInbox(ThreadsInbox):
+class ThreadInbox(kit.Unmarked, ThreadsInbox):
     """A shop's threads through its client: the session's inbox and message source.
     Mirakl's incidents are on order lines (the orders' part): none listed here."""
 
@@ -261,24 +260,16 @@ class ThreadInbox(ThreadsInbox):
         state = decode(cursor) if cursor is not None else PAGING.first(since, None, updated=True)
         asked = self.now()
         step = await self._listing.step(state, READ_THREADS)
-        unreadable = list(step.unreadable)
-        found: list[InboxMessage] = []
-        for thread in step.items:
-            whole = thread if self._complete(thread) else await self.thread(thread.id)
-            try:
-                found += self.listed(whole)
-            except ValueError as exc:  # an attachment id naming another path
-                unreadable.append(f"thread {thread.id}: {exc}")
-        following = step.following
         newest = state.newest or max((as_utc(t.date_updated) for t in step.items), default=None)
         # A listing that found no thread leaves the next one near when it was asked: from
         # ``since`` every poll of an idle shop would ask Mirakl for the same span, for ever.
         idle = max(as_utc(since), as_utc(asked) - EMPTY_LISTING_MARGIN)
-        return Page(
-            items=tuple(found),
-            next_cursor=cursor_of(following) if following else None,
-            complete_until=None if following else (newest or idle),
-            unreadable=tuple(unreadable),
+        return await kit.thread_page(
+            step,
+            self._whole,
+            self.listed,
+            lambda t: f"thread {t.id}",
+            complete_until=newest or idle,
         )
 
     def _window(self, low: datetime, high: datetime | None) -> dict[str, str]:
@@ -301,10 +292,6 @@ class ThreadInbox(ThreadsInbox):
         token = page.next_page_token
         return page.data, token if isinstance(token, str) and token else None
 
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """Mirakl's seller API has no read mark: nothing is marked, nothing refused."""
-        return 0
-
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
@@ -326,6 +313,10 @@ class ThreadInbox(ThreadsInbox):
         """The thread's messages, oldest first."""
         messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
         return [inbox_message(thread, m, self.operator_name) for m in messages]
+
+    async def _whole(self, thread: Thread) -> Thread:
+        """The thread with all its messages: as listed, else read again (M10)."""
+        return thread if self._complete(thread) else await self.thread(thread.id)
 
     @staticmethod
     def _complete(thread: Thread) -> bool:
@@ -361,16 +352,12 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
     return [{"type": kind} for kind in wanted]
 
 
-class ThreadReplies(kit.DiscussionReplies):
+class ThreadReplies(kit.InboxReplies[kit.Requester, ThreadInbox]):
     """The seller's replies on a shop's threads, through its client: M12's
     ``message_input`` a JSON part, each file a ``files`` part."""
 
     label = "Mirakl"
     discussion = "thread"
-
-    def __init__(self, client: kit.Requester, inbox: ThreadInbox) -> None:
-        self.client = client
-        self.inbox = inbox
 
     def unsendable(self, reply: Reply) -> str | None:
         return unsendable(reply)
