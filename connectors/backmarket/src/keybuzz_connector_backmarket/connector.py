@@ -24,7 +24,7 @@ from keybuzz_connector_backmarket.care import (
     CareInbox,
     FolderReplies,
 )
-from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, ShopAccess
+from keybuzz_connector_backmarket.client import ERRORS, ShopAccess, shop_client
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
@@ -65,14 +65,14 @@ def shop_identity(platform: str, merchant_id: str) -> str:
 
 
 @kit.client_from
-def client_of(shop: kit.Opening[BackMarketApiSettings]) -> BackMarketClient:
+def client_of(shop: kit.Opening[BackMarketApiSettings]) -> kit.Requester:
     """The shop's client on its country's platform."""
     access = access_of(shop.credentials, shop.api.user_agent)
     url = shop.api.platform_url(platform_of(shop.credentials))
-    return BackMarketClient(access, shop.http, url, **shop.options)
+    return shop_client(access, shop.http, url, **shop.options)
 
 
-async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str:
+async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     """One GET /ws/sav with the token. Back Market names the seller of each care folder it
     lists (``merchant``): a token answering for another seller than the one typed is
     refused. A shop with no folder yet is taken on the id typed (Back Market's API has no
@@ -105,7 +105,7 @@ DISCUSSIONS = kit.Discussions(
 
 
 def session_of(
-    client: BackMarketClient, api: BackMarketApiSettings | None = None
+    client: kit.Requester, api: BackMarketApiSettings | None = None
 ) -> kit.AllowanceSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
