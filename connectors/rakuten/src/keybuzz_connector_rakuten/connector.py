@@ -24,6 +24,7 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.listing import Read
 from keybuzz_shared.connectors.seam import (
+    CallRefused,
     CredentialField,
     InboxFile,
     InboxMessage,
@@ -53,8 +54,7 @@ VERSIONS = {
     "getcurrentsales": "2018-06-29",
 }
 # The seller's login (its pseudonym, a letter first [assumed]: the account the connection
-# is, in any case) and the token
-# Rakuten issues in its account, both typed as the seller's back office shows them.
+# is, in any case) and the token Rakuten issues in its account, typed as shown there.
 CREDENTIAL_FIELDS = (
     CredentialField(
         name="login",
@@ -123,7 +123,7 @@ class Inbox(ThreadsInbox):
         todo = sorted(wire.todo_items(await self.client.action("getitemtodolist")), key=_by_id)
         pending = [i for i in todo if not state.after or _by_id(i) > _by_id(state.after)]
         page = pending[: LIMITS.page_size]
-        items = await kit.at_once(AT_ONCE, page, self.client.item)
+        items = await kit.at_once(AT_ONCE, page, self._item)
         low = state.low - timedelta(minutes=1)  # Rakuten dates to the minute
         found: list[InboxMessage] = []
         for item in items:
@@ -133,6 +133,14 @@ class Inbox(ThreadsInbox):
         unreadable = tuple(u for item in items for u in item.unreadable)
         found.sort(key=lambda m: m.created_at)
         return Page(items=tuple(found), next_cursor=following, unreadable=unreadable)
+
+    async def _item(self, item_id: str) -> wire.Item:
+        """The item's thread; an item Rakuten refuses to show (gone from the seller's
+        sales) said unreadable, the page's other items read."""
+        try:
+            return await self.client.item(item_id)
+        except CallRefused as refused:
+            return wire.Item((), (f"item {item_id}: {refused}",), None)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         return 0  # Rakuten's web services mark nothing read [assumed: none documented]
