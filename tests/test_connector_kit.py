@@ -10,6 +10,7 @@ The connectors' own tests hold the same against their doubles."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -450,3 +451,31 @@ async def test_a_kept_token_said_expired_is_renewed_once_with_own_errors_pace_an
         await requester.request("GET", "items/3", name="getItem")
     assert expired.value.code == "Expired" and dropped == ["t1", "t2"]
     assert script.hits("/api/items/3") == 2
+
+
+async def test_a_refresh_token_grant_with_basic_client_authentication(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    """A seller's refresh token traded for a token of the endpoint's own type, the app as
+    HTTP Basic; refused, it is the credentials refused, quoted nowhere."""
+    base, script = server
+    refresh = "v^1.1#r^refresh-of-the-seller"
+    grant = {"grant_type": "refresh_token", "refresh_token": refresh, "scope": "s"}
+    tokens = ClientCredentials(
+        base + "token", "app", SECRET, grant=grant, basic=True, token_type="User Access Token"
+    )
+    requester = Requester(spec(), tokens, http, base, **FAST)
+    user = {"access_token": "user-token", "expires_in": 7200, "token_type": "User Access Token"}
+    script.replies["/api/token"] = [Reply(body=user)]
+    script.replies["/api/orders"] = [Reply(body={"ok": 1})]
+    assert await requester.get_json("orders") == {"ok": 1}
+    [asked] = [h for m, p, h in script.seen if p == "/api/token"]
+    assert asked["authorization"] == "Basic " + base64.b64encode(f"app:{SECRET}".encode()).decode()
+    assert script.seen[-1][2]["authorization"] == "Bearer user-token"
+
+    revoked = {"error": "invalid_grant", "error_description": f"{refresh} is revoked"}
+    script.replies["/api/token"] = [Reply(400, revoked)]
+    script.replies["/api/orders"] = [Reply(401, {"detail": "expired"})]
+    with pytest.raises(KitCredentialsRefused) as refused:
+        await requester.get_json("orders")
+    assert refresh not in str(refused.value) and SECRET not in str(refused.value)

@@ -10,6 +10,7 @@ renew, the credentials themselves were refused)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
@@ -22,8 +23,11 @@ class Requester(Protocol):
     """What a strategy asks of the requester: a token endpoint's answer, and its
     marketplace's words for an answer it cannot read."""
 
-    async def token(self, token_url: str, form: bytes) -> Any:
-        """The decoded answer of ``token_url`` to ``form``."""
+    async def token(
+        self, token_url: str, form: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        """The decoded answer of ``token_url`` to ``form`` (``headers``: the client's
+        authentication where it is not in the form)."""
         ...
 
     def unreadable(self, call: str, reason: str) -> Exception:
@@ -149,7 +153,11 @@ class ClientCredentials:
     """OAuth2 client credentials (RFC 6749 4.4) at ``token_url``: the token is kept until
     ``margin`` seconds before it expires (at most half its life) and sent as
     ``Authorization: Bearer`` with ``headers`` (a seller id). Callers that find
-    it refused at once share one renewal."""
+    it refused at once share one renewal. ``grant``: the token request's fields in place
+    of the client credentials grant (a seller's refresh token, RFC 6749 6, a secret too);
+    ``basic``: the client's id and secret sent as HTTP Basic (RFC 6749 2.3.1) rather than
+    in the form, as some token endpoints take them only; ``token_type``: what the endpoint
+    calls the bearer tokens it gives."""
 
     def __init__(
         self,
@@ -159,14 +167,21 @@ class ClientCredentials:
         *,
         headers: Mapping[str, str] | None = None,
         margin: float = 120.0,
+        grant: Mapping[str, str] | None = None,
+        basic: bool = False,
+        token_type: str = "Bearer",
     ) -> None:
         self.token_url = token_url
-        self._form = {
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": client_secret,
-        }
+        client = {"client_id": client_id, "client_secret": client_secret}
+        granted = dict(grant or {"grant_type": "client_credentials"})
+        self._form = granted if basic else {**granted, **client}
+        pair = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        self._token_headers = {"Authorization": f"Basic {pair}"} if basic else {}
+        self._grant_secrets = tuple(
+            v for k, v in granted.items() if k not in ("grant_type", "scope")
+        )
         self._secret = client_secret
+        self._token_type = token_type.lower()
         self._extra = dict(headers or {})
         self._margin = margin
         self._token: str | None = None
@@ -185,7 +200,8 @@ class ClientCredentials:
         return self._token is not None
 
     def secrets(self) -> Iterable[str]:
-        return (self._secret, self._token or "")
+        basic = tuple(h.removeprefix("Basic ") for h in self._token_headers.values())
+        return (self._secret, self._token or "", *basic, *self._grant_secrets)
 
     def public_headers(self) -> dict[str, str]:
         return {}
@@ -215,19 +231,20 @@ class ClientCredentials:
                 if time.monotonic() < self._expires:
                     return self._token
             self._token = None
-            answer = await requester.token(self.token_url, urlencode(self._form).encode())
-            granted = _granted(requester, answer)
+            form = urlencode(self._form).encode()
+            answer = await requester.token(self.token_url, form, headers=self._token_headers)
+            granted = _granted(requester, answer, self._token_type)
             life = max(0.0, granted.expires_in)
             self._expires = time.monotonic() + life - min(self._margin, life / 2)
             self._token = granted.access_token
             return granted.access_token
 
 
-def _granted(requester: Requester, answer: Any) -> _TokenAnswer:
+def _granted(requester: Requester, answer: Any, token_type: str = "bearer") -> _TokenAnswer:
     try:
         granted = msgspec.convert(answer, _TokenAnswer)
     except msgspec.ValidationError as exc:
         raise requester.unreadable("token", f"not a token: {exc}") from None
-    if not granted.access_token or granted.token_type.lower() != "bearer":
+    if not granted.access_token or granted.token_type.lower() != token_type:
         raise requester.unreadable("token", "not a bearer token")
     return granted

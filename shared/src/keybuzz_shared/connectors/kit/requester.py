@@ -388,12 +388,20 @@ class Requester(JsonCalls[Call]):
         call = Call("GET file", "GET", target)  # a link is not quoted: its path names the file
         return await self._bounded(call, self._download(call, target, max_bytes))
 
-    async def token(self, token_url: str, form: bytes, *, shape: Any = None) -> Any:
+    async def token(
+        self,
+        token_url: str,
+        form: bytes,
+        *,
+        shape: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         """The answer of an OAuth token endpoint to ``form`` (decoded into ``shape`` when
-        given, like ``request``'s): its refusals of the client are the credentials refused."""
+        given, like ``request``'s; ``headers``: the client's authentication where it is not
+        in the form): its refusals of the client are the credentials refused."""
         call = Call("token", "POST", token_url, token_request=True, shape=shape)
         call.content, call.content_type = form, "application/x-www-form-urlencoded"
-        return (await self._bounded(call, self._send(call, {}))).body
+        return (await self._bounded(call, self._send(call, headers or {}))).body
 
     def unreadable(self, call: str, reason: str) -> Exception:
         return self.spec.errors.unreadable(call, reason)
