@@ -87,9 +87,10 @@ def browser_cookie(marketplace: str) -> str:
 
 
 CALLBACK_PATHS = tuple(callback_path(m) for m in REDIRECT_MARKETPLACES)
-# The one redirect flow's (bootstrap.redirect_marketplace).
-[CALLBACK_PATH] = CALLBACK_PATHS
-[BROWSER_COOKIE] = (browser_cookie(m) for m in REDIRECT_MARKETPLACES)
+# The first redirect flow's (bootstrap.redirect_marketplace), as clients name them; every
+# redirect marketplace has its own (``callback_path``, ``browser_cookie``).
+CALLBACK_PATH = CALLBACK_PATHS[0]
+BROWSER_COOKIE = browser_cookie(REDIRECT_MARKETPLACES[0])
 
 
 def connection_endpoints(marketplace: str) -> tuple[HTTPRouteHandler, HTTPRouteHandler]:
@@ -184,8 +185,9 @@ def redirect_controller(marketplace: str) -> type[Controller]:
             ports: OauthPorts,
             # "state" is a reserved Litestar parameter name, hence the alias.
             oauth_state: str | None = Parameter(query="state", default=None),
-            # The marketplace names these (its redirect flow's ``callback_names``).
-            account_id: str | None = Parameter(query=names.account_id, default=None),
+            # The marketplace names these (its redirect flow's ``callback_names``; a
+            # redirect naming no account has the grant name it, this one left unread).
+            account_id: str | None = Parameter(query=names.account_id or "account", default=None),
             code: str | None = Parameter(query=names.code, default=None),
             error: str | None = None,
             error_description: str | None = None,

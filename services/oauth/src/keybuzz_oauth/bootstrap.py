@@ -16,7 +16,7 @@ from keybuzz_shared.uow import store_unit_of_work
 from keybuzz_oauth.adapters import ShopVerifier, VaultCredentials
 from keybuzz_oauth.connections import redirect_marketplaces
 from keybuzz_oauth.flow import redirect_flow
-from keybuzz_oauth.ports import OauthPorts
+from keybuzz_oauth.ports import OauthPorts, RedirectPorts
 from keybuzz_oauth.settings import OauthSettings
 from keybuzz_oauth.store import PostgresOauthStore
 
@@ -30,30 +30,36 @@ def utc_now() -> datetime:
 
 
 def redirect_marketplace() -> str:
-    """The one marketplace connected by a redirect: the ports hold one code exchange and
-    one app's secrets (a second would need them by marketplace)."""
+    """The first marketplace connected by a redirect (the ports' ``vault`` and
+    ``code_exchange``; every one has its own in ``flows``)."""
     served = redirect_marketplaces()
-    if len(served) != 1:
-        raise RuntimeError(f"oauth serves one redirect flow, not {served}")
+    if not served:
+        raise RuntimeError("oauth serves no redirect flow")
     return served[0]
+
+
+def _flow_ports(runtime: OauthRuntime, marketplace: str) -> RedirectPorts:
+    flow, flow_settings = redirect_flow(marketplace), runtime.settings.redirect_flow(marketplace)
+    return RedirectPorts(
+        flow.vault(runtime.vault, flow_settings.app_source), flow.code_exchange(flow_settings)
+    )
 
 
 async def assemble(runtime: OauthRuntime) -> None:
     """``on_startup``: before the consumers subscribe, so the first event delivered finds the ports."""
     settings = runtime.settings
-    marketplace = redirect_marketplace()
-    flow, flow_settings = redirect_flow(marketplace), settings.redirect_flow(marketplace)
+    flows = {m: _flow_ports(runtime, m) for m in redirect_marketplaces()}
+    first = flows[redirect_marketplace()]
     runtime.provide(
         OauthPorts(
             connections=PostgresOauthStore(runtime.pool),
             unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresOauthStore),
-            vault=VaultCredentials(
-                runtime.vault, flow.vault(runtime.vault, flow_settings.app_source)
-            ),
-            code_exchange=flow.code_exchange(flow_settings),
+            vault=VaultCredentials(runtime.vault, first.accounts),
+            code_exchange=first.code_exchange,
             shops=ShopVerifier(_shop_apis(settings)),
             clock=utc_now,
             settings=settings,
+            flows=flows,
         )
     )
 
@@ -71,8 +77,9 @@ async def disassemble(runtime: OauthRuntime) -> None:
     ports = runtime.components.get(OauthPorts)
     if not isinstance(ports, OauthPorts):
         return
-    exchange: CodeExchange = ports.code_exchange
-    await exchange.aclose()
+    exchanges: list[CodeExchange] = [f.code_exchange for f in ports.flows.values()]
+    for exchange in exchanges or [ports.code_exchange]:
+        await exchange.aclose()
     if isinstance(ports.shops, ShopVerifier):
         await ports.shops.aclose()
 

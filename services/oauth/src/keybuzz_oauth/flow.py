@@ -25,6 +25,7 @@ from datetime import datetime
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     AccountCredentials,
+    AccountGrant,
     AppNotConfigured,
     Connector,
     ConsentSite,
@@ -33,6 +34,7 @@ from keybuzz_shared.connectors.seam import (
     RedirectApp,
     RedirectFlow,
     TokenEndpointUnavailable,
+    TokenGrant,
 )
 from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.tenancy import TenantContext
@@ -171,7 +173,7 @@ def _site(flow: RedirectFlow, code: str) -> ConsentSite:
 async def app_credentials(ports: OauthPorts, marketplace: str) -> RedirectApp:
     """Raises AppNotConfigured or VaultError, logged with the path and the reason."""
     try:
-        return await ports.vault.app_credentials()
+        return await ports.accounts(marketplace).app_credentials()
     except (AppNotConfigured, VaultError) as exc:
         log.error(
             "cannot read the app credentials",
@@ -234,17 +236,22 @@ async def _connect(
         raise CallbackFailure(rejected.reason, rejected.message)
     if params.error:
         raise _refusal(connector, params.error, params.error_description)
-    seller_id = params.account_id or ""
-    if not params.code or not flow.is_account_id(seller_id):
-        names = flow.callback_names
-        raise CallbackFailure(
-            "missing_parameters",
-            f"{connector.display_name}'s redirect lacks {names.code} or a valid {names.account_id}",
-        )
-    # Checked again under the locks; asked now so a refused seller's code is not redeemed.
-    await _refuse_seller_held_elsewhere(ports.connections, bound, seller_id)
+    names = flow.callback_names
+    if names.account_id is None:
+        seller_id, refresh_token = await _granted_account(ports, connector, params, bound)
+    else:
+        seller_id = params.account_id or ""
+        if not params.code or not flow.is_account_id(seller_id):
+            raise CallbackFailure(
+                "missing_parameters",
+                f"{connector.display_name}'s redirect lacks {names.code} "
+                f"or a valid {names.account_id}",
+            )
+        # Checked again under the locks; asked now so a refused seller's code is not redeemed.
+        await _refuse_seller_held_elsewhere(ports.connections, bound, seller_id)
+        grant = await _exchange(ports, connector, params.code, bound.redirect_uri)
+        refresh_token = _refresh_token(connector, grant)
     site = flow.site(bound.marketplace_code)
-    refresh_token = await _exchange(ports, connector, params.code, bound.redirect_uri)
     credentials = flow.credentials(
         tenant_id=bound.tenant_id,
         refresh_token=refresh_token,
@@ -275,7 +282,41 @@ async def _refuse_seller_held_elsewhere(
     return others
 
 
-async def _exchange(ports: OauthPorts, connector: Connector, code: str, redirect_uri: str) -> str:
+async def _granted_account(
+    ports: OauthPorts, connector: Connector, params: CallbackParams, bound: states.ConsumedState
+) -> tuple[str, str]:
+    """(account id, refresh token) of a redirect that names no account: the code is
+    redeemed first (a seller held elsewhere is refused under the locks, ``_link``)."""
+    if not params.code:
+        names = redirect_flow(connector.marketplace).callback_names
+        raise CallbackFailure(
+            "missing_parameters", f"{connector.display_name}'s redirect lacks {names.code}"
+        )
+    grant = await _exchange(ports, connector, params.code, bound.redirect_uri)
+    account = grant.account_id if isinstance(grant, AccountGrant) else ""
+    if not redirect_flow(connector.marketplace).is_account_id(account):
+        raise CallbackFailure(
+            f"{connector.marketplace.lower()}_error",
+            f"{connector.display_name} named no valid account for the consent",
+            Failure.UPSTREAM,
+        )
+    return account, _refresh_token(connector, grant)
+
+
+def _refresh_token(connector: Connector, grant: TokenGrant) -> str:
+    if not grant.refresh_token:
+        prefix = connector.marketplace.lower()
+        raise CallbackFailure(
+            f"{prefix}_error",
+            f"{connector.display_name} returned no refresh token",
+            Failure.UPSTREAM,
+        )
+    return grant.refresh_token
+
+
+async def _exchange(
+    ports: OauthPorts, connector: Connector, code: str, redirect_uri: str
+) -> TokenGrant:
     name, prefix = connector.display_name, connector.marketplace.lower()
     try:
         app = await app_credentials(ports, connector.marketplace)
@@ -290,7 +331,7 @@ async def _exchange(ports: OauthPorts, connector: Connector, code: str, redirect
             "vault_unavailable", _vault_retry(name), Failure.UNAVAILABLE
         ) from None
     try:
-        grant = await ports.code_exchange.exchange_code(app, code, redirect_uri)
+        grant = await ports.exchange(connector.marketplace).exchange_code(app, code, redirect_uri)
     except GrantInvalid:
         raise CallbackFailure(
             "authorization_code_rejected",
@@ -304,11 +345,7 @@ async def _exchange(ports: OauthPorts, connector: Connector, code: str, redirect
         raise CallbackFailure(
             f"{prefix}_error", f"{name} refused the exchange: {exc.code}", Failure.UPSTREAM
         ) from None
-    if not grant.refresh_token:
-        raise CallbackFailure(
-            f"{prefix}_error", f"{name} returned no refresh token", Failure.UPSTREAM
-        )
-    return grant.refresh_token
+    return grant
 
 
 async def _link(
@@ -337,7 +374,7 @@ async def _link(
 
 async def _store(ports: OauthPorts, marketplace: str, credentials: AccountCredentials) -> str:
     try:
-        return await ports.vault.store(credentials)
+        return await ports.accounts(marketplace).store(credentials)
     except VaultError as exc:
         log.error(
             "could not write the credentials to Vault",

@@ -11,9 +11,9 @@ marketplace."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -208,6 +208,14 @@ OauthUnit = StoreUnit[OauthStore]
 
 
 @dataclass(frozen=True)
+class RedirectPorts:
+    """One redirect marketplace's Vault secrets and token endpoint."""
+
+    accounts: AccountVault
+    code_exchange: CodeExchange
+
+
+@dataclass(frozen=True)
 class OauthPorts:
     """Everything a use case touches; made once per process (``bootstrap.py``)."""
 
@@ -218,3 +226,16 @@ class OauthPorts:
     shops: ShopCredentialsVerifier
     clock: Callable[[], datetime]  # timezone-aware: when credentials were created
     settings: OauthSettings
+    # Each redirect marketplace's own secrets and token endpoint; one absent from it has
+    # ``vault``'s and ``code_exchange`` (a process serving a single redirect flow).
+    flows: Mapping[str, RedirectPorts] = field(default_factory=dict)
+
+    def accounts(self, marketplace: str) -> AccountVault:
+        """Where Vault keeps the marketplace's app credentials and refresh tokens."""
+        flow = self.flows.get(marketplace)
+        return self.vault if flow is None else flow.accounts
+
+    def exchange(self, marketplace: str) -> CodeExchange:
+        """The marketplace's token endpoint."""
+        flow = self.flows.get(marketplace)
+        return self.code_exchange if flow is None else flow.code_exchange

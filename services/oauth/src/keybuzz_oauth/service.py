@@ -12,7 +12,8 @@ from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth import canonical_shops, credential_connect, events, flow
 from keybuzz_oauth.app import CALLBACK_PATHS, ROUTES
-from keybuzz_oauth.bootstrap import assemble, disassemble, ports_of, redirect_marketplace
+from keybuzz_oauth.bootstrap import assemble, disassemble, ports_of
+from keybuzz_oauth.connections import redirect_marketplaces
 from keybuzz_oauth.errors import CredentialsUnavailable
 from keybuzz_oauth.micro import micro_endpoints
 from keybuzz_oauth.ports import OauthPorts
@@ -45,21 +46,21 @@ async def _hide_callback_query_in_access_log(runtime: Runtime[Any]) -> None:
 
 
 async def _check_app_credentials(runtime: Runtime[OauthSettings]) -> None:
-    """Say at start-up, not at the first seller's click, that the app is not configured."""
-    marketplace = redirect_marketplace()
-    try:
-        app = await flow.app_credentials(ports_of(runtime), marketplace)
-    except (AppNotConfigured, VaultError):
-        return  # already logged with the Vault path and the reason
-    log.info(
-        "app credentials loaded",
-        extra={
-            "marketplace": marketplace,
-            "app_source": app.source,
-            "application_id": app.application_id,
-            "draft": app.draft,
-        },
-    )
+    """Say at start-up, not at the first seller's click, that an app is not configured."""
+    for marketplace in redirect_marketplaces():
+        try:
+            app = await flow.app_credentials(ports_of(runtime), marketplace)
+        except (AppNotConfigured, VaultError):
+            continue  # already logged with the Vault path and the reason
+        log.info(
+            "app credentials loaded",
+            extra={
+                "marketplace": marketplace,
+                "app_source": app.source,
+                "application_id": app.application_id,
+                "draft": app.draft,
+            },
+        )
 
 
 async def _canonical_shop_ids(runtime: Runtime[OauthSettings]) -> None:

@@ -60,7 +60,7 @@ async def _check_token(ports: OauthPorts, connection: Connection) -> None:
     deleted): a Vault read per status request would bound the status endpoint's rate
     (docs/BENCHMARKS.md, "HTTP under load")."""
     try:
-        stored = await ports.vault.check(connection.tenant_id)
+        stored = await ports.accounts(connection.marketplace_type).check(connection.tenant_id)
     except AccountCredentialsMissing as exc:
         log.error("connected tenant has no credentials in Vault", extra={"reason": str(exc)})
         raise CredentialsGone(str(exc)) from None
@@ -72,7 +72,7 @@ async def _check_token(ports: OauthPorts, connection: Connection) -> None:
 
 
 async def _delete_token(ports: OauthPorts, tenant_id: str, marketplace: str) -> None:
-    await ports.vault.delete(tenant_id)
+    await ports.accounts(marketplace).delete(tenant_id)
 
 
 async def _check_key(ports: OauthPorts, connection: Connection) -> None:

@@ -97,6 +97,7 @@ from keybuzz_shared.connectors.seam.read_back import (
 from keybuzz_shared.connectors.seam.redirect_flow import (
     AccountCredentials,
     AccountCredentialsMissing,
+    AccountGrant,
     AccountVault,
     AppNotConfigured,
     CallbackNames,
@@ -144,6 +145,7 @@ __all__ = [
     "CallOutcomeUnknown",
     "CallRefused",
     "CallUnavailable",
+    "AccountGrant",
     "CallbackNames",
     "ThreadsInbox",
     "failed_reply",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
@@ -11,8 +11,10 @@ if TYPE_CHECKING:
 
 
 # The seller is sent to the marketplace's consent page; it sends the browser back with an
-# authorization code and the seller's account id; the code is exchanged for a refresh
-# token, kept in Vault. oauth owns the generic part (state, browser binding, rows, events).
+# authorization code and, where the marketplace says it there, the seller's account id; the
+# code is exchanged for a refresh token (and, where the callback named no account, the
+# account it was granted for), kept in Vault. oauth owns the generic part (state, browser
+# binding, rows, events).
 
 
 class RedirectFlowError(Exception):
@@ -110,6 +112,15 @@ class TokenGrant(Protocol):
     def refresh_token(self) -> str | None: ...
 
 
+@runtime_checkable
+class AccountGrant(TokenGrant, Protocol):
+    """A grant that names the account it was given for: what the code exchange of a flow
+    whose callback names no account returns (``CallbackNames.account_id`` None)."""
+
+    @property
+    def account_id(self) -> str: ...
+
+
 class RedirectFlowSettings(msgspec.Struct, frozen=True, kw_only=True):
     """A redirect flow's settings, as a service reads them (``MarketplaceSettings.redirect_flow``)."""
 
@@ -154,9 +165,10 @@ class CodeExchange(Protocol):
 
 class CallbackNames(NamedTuple):
     """The query parameters of the marketplace's redirect back to us that carry the
-    seller's account id and the authorization code."""
+    seller's account id and the authorization code. ``account_id`` None: the redirect
+    carries no account id; the code exchange's grant names it (``AccountGrant``)."""
 
-    account_id: str
+    account_id: str | None
     code: str
 
 
@@ -188,7 +200,7 @@ class RedirectFlow(Protocol):
         ...
 
     def is_account_id(self, value: str) -> bool:
-        """Whether the callback's account id has the marketplace's shape."""
+        """Whether the callback's (or the grant's) account id has the marketplace's shape."""
         ...
 
     def credentials(
