@@ -371,7 +371,9 @@ async def test_the_poller_takes_it_as_a_marketplace_and_refuses_an_unknown_one(
         poller, "GET", "/api/v1/tickets", tenant, params={"marketplace": "THROWAWAY"}
     )
     assert tickets.status_code == 200 and tickets.json()["items"] == [], tickets.text
-    unknown = await call(poller, "GET", "/api/v1/tickets", tenant, params={"marketplace": "EBAY"})
+    unknown = await call(
+        poller, "GET", "/api/v1/tickets", tenant, params={"marketplace": "NOT_SERVED"}
+    )
     assert unknown.status_code == 400, unknown.text
     assert "THROWAWAY" in unknown.json()["message"] and "AMAZON" in unknown.json()["message"]
 
@@ -394,7 +396,7 @@ async def test_orders_filter_by_it_and_refuse_an_unknown_one(
     )
     assert one.status_code == 404, one.text  # looked for there, not refused
     for path in ("/api/v1/orders", "/api/v1/orders/123-4567890-1234567"):
-        unknown = await call(orders, "GET", path, tenant, params={"marketplace": "EBAY"})
+        unknown = await call(orders, "GET", path, tenant, params={"marketplace": "NOT_SERVED"})
         assert unknown.status_code == 400, unknown.text
         assert "THROWAWAY" in unknown.json()["message"], unknown.text
 
