@@ -35,7 +35,13 @@ from keybuzz_devstack.testing import (
 )
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_poller.service import DEFINITION as POLLER
-from keybuzz_sandbox.conformance import DRIVERS, DoubleShop, ShopDriver, driver_for
+from keybuzz_sandbox.conformance import (
+    DRIVERS,
+    ConsentDriver,
+    DoubleShop,
+    ShopDriver,
+    driver_for,
+)
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import connectors, families
 from keybuzz_shared.connectors.seam import Connector
@@ -179,6 +185,7 @@ async def stack_on(
         admin = httpx.AsyncClient(base_url=sandbox, timeout=15)
         try:
             oauth = await start(OAUTH, **env)
+            await register_consent_apps(oauth, vault, admin)
             poller_env = env | POLLER_SETTINGS | dovecot.settings
             poller = await start(POLLER, **poller_env)
             yield Stack(stack, sandbox, oauth, poller, start, poller_env, vault, admin)
@@ -188,6 +195,20 @@ async def stack_on(
             for service in reversed(started):
                 with contextlib.suppress(Exception):
                     await service.stop()
+
+
+async def register_consent_apps(
+    oauth: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    """Each double whose sellers consent registers oauth's callback with its app, and the
+    app is stored where its connector reads it."""
+    for driver in DRIVERS.values():
+        if isinstance(driver, ConsentDriver):
+            callback = (
+                f"{oauth.url}/api/v1/marketplaces/{driver.marketplace.lower()}/oauth/callback"
+            )
+            app = await driver.consent_app(admin, callback)
+            await vault.write(app.path, dict(app.fields))
 
 
 @pytest.fixture(scope="session")
@@ -256,15 +277,38 @@ class Connected:
     shop: DoubleShop
 
 
+async def consented(
+    stack: Stack, connector: Connector, shop: DoubleShop, tenant: str, *, decline: bool = False
+) -> httpx.Response:
+    """The tenant's seller goes through the marketplace's consent as the shop's seller, in
+    one browser (oauth's cookie kept from the start to the callback): the callback's JSON
+    answer."""
+    driver = driver_for(connector.marketplace)
+    assert isinstance(driver, ConsentDriver), f"{connector.marketplace}'s driver has no consent"
+    base = f"/api/v1/marketplaces/{connector.marketplace.lower()}/oauth"
+    async with stack.oauth.client() as browser:
+        started = await browser.post(f"{base}/start", headers=headers(tenant), json={})
+        assert started.status_code == 200, started.text
+        back = await driver.consent(stack.admin, started.json()["authUrl"], shop, decline=decline)
+        return await browser.get(back, headers={"Accept": "application/json"})
+
+
 @contextlib.asynccontextmanager
 async def connected(
     stack: Stack, connector: Connector, shop: DoubleShop
 ) -> AsyncIterator[Connected]:
-    """The shop connected through oauth for a new tenant, disconnected afterwards."""
+    """The shop connected through oauth for a new tenant (its typed credentials, or its
+    seller's consent), disconnected afterwards."""
     tenant = new_tenant()
-    body = connect_body(connector, dict(shop.credentials))
-    answer = await oauth_call(stack, "POST", connector.marketplace, "connection", tenant, json=body)
-    assert answer.status_code == 200, answer.text
+    if connector.redirect_flow is not None:
+        answer = await consented(stack, connector, shop, tenant)
+        assert answer.status_code == 200 and answer.json()["status"] == "connected", answer.text
+    else:
+        body = connect_body(connector, dict(shop.credentials))
+        answer = await oauth_call(
+            stack, "POST", connector.marketplace, "connection", tenant, json=body
+        )
+        assert answer.status_code == 200, answer.text
     try:
         yield Connected(tenant, connector.marketplace, shop)
     finally:

@@ -24,7 +24,12 @@ from tests.conformance.harness import (
     new_tenant,
     oauth_call,
 )
-from tests.conformance.test_shop_api_connectors import NEXT_POLL, first_polled, shops
+from tests.conformance.test_shop_api_connectors import (
+    NEXT_POLL,
+    first_polled,
+    shops,
+    skip_if_consented,
+)
 
 
 def forms_of(secret: str) -> list[str]:
@@ -111,6 +116,7 @@ async def test_a_key_echoed_in_any_form_at_connect_reaches_no_answer_or_log(
     echoing: Any,
     emitted: EmittedLines,
 ) -> None:
+    skip_if_consented(connector)
     [shop] = await shops(conformance, driver)
     wrong = {f: mutated(shop.credentials[f]) for f in secret_fields(connector)}
     typed = dict(shop.credentials) | wrong

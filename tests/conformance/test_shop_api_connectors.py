@@ -33,6 +33,7 @@ from tests.conformance.harness import (
     Stack,
     connect_body,
     connected,
+    consented,
     events,
     failed_since,
     family,
@@ -102,9 +103,45 @@ async def stored_after(
 # --- connecting -------------------------------------------------------------------------------
 
 
+def skip_if_consented(connector: Connector) -> None:
+    """Skips a case of typed credentials for a connector whose sellers consent instead."""
+    if connector.redirect_flow is not None:
+        pytest.skip(f"{connector.marketplace}'s sellers consent: they type no credentials")
+
+
+async def test_connects_by_consent_and_not_when_declined(
+    conformance: Stack, connector: Connector, driver: ShopDriver
+) -> None:
+    """A consent declined connects nothing; given, the seller's refresh token is in Vault
+    and the shop polled; the same seller's consent for another tenant is refused."""
+    if connector.redirect_flow is None:
+        pytest.skip(f"{connector.marketplace}'s sellers type their credentials")
+    [shop] = await shops(conformance, driver)
+    tenant = new_tenant()
+    declined = await consented(conformance, connector, shop, tenant, decline=True)
+    assert declined.json()["status"] == "error", declined.text
+    assert await conformance.vault.read(connector.credentials_path(tenant)) is None
+    status = await oauth_call(conformance, "GET", connector.marketplace, "status", tenant)
+    assert status.json()["status"] != "CONNECTED"
+    async with connected(conformance, connector, shop) as mine:
+        secret = secret_of(connector)
+        kept = await conformance.vault.read(connector.credentials_path(mine.tenant))
+        assert kept is not None and kept[secret] == shop.credentials[secret]
+        status = await oauth_call(conformance, "GET", connector.marketplace, "status", mine.tenant)
+        assert status.json()["status"] == "CONNECTED"
+        polled = await first_polled(conformance, mine)
+        assert polled["connection"] == "CONNECTED" and polled["consecutiveFailures"] == 0
+        intruder = new_tenant()
+        taken = await consented(conformance, connector, shop, intruder)
+        assert taken.json()["reason"] == "seller_already_connected", taken.text
+        assert mine.tenant not in taken.text and shop.credentials[secret] not in taken.text
+        assert await conformance.vault.read(connector.credentials_path(intruder)) is None
+
+
 async def test_connects_with_its_credentials_and_refuses_wrong_ones(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
+    skip_if_consented(connector)
     [shop] = await shops(conformance, driver)
     secret = next(f for f in connector.credential_fields if f.secret)
     wrong = dict(shop.credentials) | {secret.name: shop.credentials[secret.name][::-1] + "x"}
@@ -135,6 +172,7 @@ async def test_connects_with_its_credentials_and_refuses_wrong_ones(
 async def test_a_shop_is_refused_to_a_second_tenant_under_every_marketplace_of_its_api(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
+    skip_if_consented(connector)
     [shop] = await shops(conformance, driver)
     siblings = family(driver)
     assert connector.marketplace in siblings
@@ -176,6 +214,7 @@ async def test_a_shop_is_one_shop_whatever_spelling_of_its_id_is_typed(
     """The stored id is the canonical one, and another tenant typing the shop's id in
     another spelling (padding, whitespace, width, case) is refused: 409 when the form takes
     that spelling, 400 when it does not; never connected."""
+    skip_if_consented(connector)
     [shop] = await shops(conformance, driver)
     account = next(f.name for f in connector.credential_fields if f.account)
     canonical = read_credentials(
@@ -355,7 +394,7 @@ async def ticket_of(conformance: Stack, shop: Connected, written: Written) -> di
     [ticket] = [
         t
         for t in await tickets(conformance, shop)
-        if t["orderId"] == written.order_id
+        if (written.order_id is None or t["orderId"] == written.order_id)
         and any(m["externalId"] == written.message_id for m in t["messages"])
     ]
     return ticket

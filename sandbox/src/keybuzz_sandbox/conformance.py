@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 
@@ -67,10 +67,11 @@ class DoubleShop:
 
 @dataclass(frozen=True)
 class Written:
-    """A message the double's buyer (or customer care) wrote: its id and its order."""
+    """A message the double's buyer (or customer care) wrote: its id and its order (None:
+    a message about no order, as a question on a listing)."""
 
     message_id: str
-    order_id: str
+    order_id: str | None
 
 
 class Unsupported(Exception):
@@ -153,6 +154,33 @@ class ShopDriver(Protocol):
 
     async def revoke(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
         """The seller revokes the credentials (a new key or secret): the old ones fail."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConsentApp:
+    """Our app as the double registered it: where Vault keeps it (under the ``secret``
+    mount) and its fields."""
+
+    path: str
+    fields: Mapping[str, str]
+
+
+@runtime_checkable
+class ConsentDriver(Protocol):
+    """A double whose sellers connect by consenting on the marketplace's site (a connector
+    with a ``redirect_flow``): the suite stores the app it registers and goes through its
+    consent page as the shop's seller would."""
+
+    async def consent_app(self, http: httpx.AsyncClient, callback_url: str) -> ConsentApp:
+        """Registers our callback with the double's app; the app's credentials."""
+        ...
+
+    async def consent(
+        self, http: httpx.AsyncClient, consent_url: str, shop: DoubleShop, *, decline: bool = False
+    ) -> str:
+        """The shop's seller consents (or declines) on the page at ``consent_url``: where
+        the marketplace sends the browser back (our callback with its parameters)."""
         ...
 
 

@@ -18,3 +18,10 @@ path "secret/data/keybuzz/amazon_spapi/app" {
 path "secret/data/keybuzz/amazon_spapi/app/*" {
   capabilities = ["read"]
 }
+# eBay's app (EBAY_APP_SOURCE): its id, secret and RuName, read when a seller consents.
+path "secret/data/keybuzz/ebay/app" {
+  capabilities = ["read"]
+}
+path "secret/data/keybuzz/ebay/app/*" {
+  capabilities = ["read"]
+}
