@@ -1,0 +1,353 @@
+"""The eBay connector (docs/EBAY.md): a seller consents on eBay's site (``consent.py``),
+its buyers' conversations come from the Message API (``commerce/message/v1``), replies go
+back through ``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its
+calls are the kit's requester with the seller's refresh token traded for a user access
+token, cached and renewed once for every concurrent caller (``kit.ClientCredentials``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit.orders import OrderListing
+from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
+
+from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow
+from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
+
+log = logging.getLogger(__name__)
+NAME = "eBay"
+MESSAGES, ORDERS = "commerce/message/v1/", "sell/fulfillment/v1/"
+# sendMessage: 2,000 characters; its media are links to files hosted by the sender, which
+# we do not host: a reply carries none [official]. 25 conversations a page (eBay's
+# default, at most 50 [official]).
+LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=2000, page_size=25)
+MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/msword",
+         "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
+ORDERS_PAGE = 200  # getOrders' largest limit [official]
+ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
+SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(), max_response_bytes=8 << 20)
+# What Vault keeps for a consent (consent.EbayVault.store), as the poller reads it.
+FIELDS = (
+    CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
+    kit.key_field("refresh_token", "Refresh token", max_length=4096),
+    kit.key_field("client_id", "App id", max_length=256, secret=False),
+    kit.key_field("client_secret", "App secret", max_length=256),
+)
+# Order fulfilment state [official: OrderFulfillmentStatus] → (our status, delivery status).
+FULFILMENT = {"NOT_STARTED": ("CONFIRMED", "PREPARING"), "IN_PROGRESS": ("CONFIRMED", "PREPARING"),
+              "FULFILLED": ("SHIPPED", "SHIPPED")}  # fmt: skip
+# A payment state that is no sale [official: OrderPaymentStatusEnum].
+UNPAID = {"PENDING": "PENDING", "FAILED": "CANCELLED"}
+REFUNDED = {"FULLY_REFUNDED": "RETURNED"}
+CANCELLED = {"CANCELED", "IN_PROGRESS"}  # cancelState: cancelled, or being cancelled
+
+
+class EbayClient(kit.Requester):
+    """One seller's calls; ``username`` its eBay name, asked once of the Identity API
+    (the Message API names senders by username only)."""
+
+    def __init__(self, fields: Mapping[str, str], api: EbayApiSettings, **kw: Any) -> None:
+        kit.require_fields(FIELDS, fields, NAME)
+        grant = {"grant_type": "refresh_token", "refresh_token": fields["refresh_token"],
+                 "scope": " ".join(api.scopes)}  # fmt: skip
+        auth = kit.ClientCredentials(api.token_url, fields["client_id"], fields["client_secret"],
+                                     grant=grant, basic=True, token_type="User Access Token")  # fmt: skip
+        super().__init__(
+            SPEC, auth, kw.pop("http"), api.api_url, shop={"user": fields["user_id"]}, **kw
+        )
+        self.user_id, self._username = fields["user_id"], ""
+        self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
+
+    async def username(self) -> str:
+        if not self._username:
+            user = await self.identity.get_json("commerce/identity/v1/user/", operation="getUser")
+            self._username = str(user.get("username") or "") if isinstance(user, dict) else ""
+        return self._username
+
+
+@kit.client_from
+def client_of(shop: kit.Opening[EbayApiSettings]) -> EbayClient:
+    return EbayClient(shop.credentials, shop.api, http=shop.http, **shop.options)
+
+
+class Media(msgspec.Struct, rename="camel", frozen=True):
+    media_name: str = ""
+    media_type: str = ""
+    media_url: str = ""
+
+
+class Message(msgspec.Struct, rename="camel", frozen=True):
+    message_id: str
+    created_date: datetime
+    message_body: str = ""
+    sender_username: str = ""
+    subject: str = ""
+    read_status: bool = False
+    message_media: list[Media] = []
+
+
+class Conversation(msgspec.Struct, rename="camel", frozen=True):
+    conversation_id: str
+    conversation_type: str = "FROM_MEMBERS"
+    conversation_title: str = ""
+    reference_id: str | None = None
+    reference_type: str | None = None
+    latest_message: Message | None = None
+
+
+class At(msgspec.Struct, array_like=True, frozen=True):
+    """An inbox listing's place: which conversations (members', then eBay's), the next
+    page's offset, and the window's start."""
+
+    kind: str
+    offset: int
+    low: datetime
+
+
+def message_of(conversation: Conversation, said: Message, me: str) -> InboxMessage:
+    """FROM_EBAY is eBay's own (its customer care's); else the seller's or the buyer's."""
+    ebay = conversation.conversation_type == "FROM_EBAY"
+    mine = not ebay and said.sender_username.lower() == me.lower() != ""
+    item = conversation.reference_id if conversation.reference_type == "LISTING" else None
+    return InboxMessage(
+        message_id=said.message_id,
+        thread=seam.ThreadKey("DISCUSSION", conversation.conversation_id),
+        sender_type="MARKETPLACE_SUPPORT" if ebay else "SELLER" if mine else "BUYER",
+        sender_name="eBay" if ebay else said.sender_username or None,
+        subject=said.subject or conversation.conversation_title or "eBay",
+        body=said.message_body,
+        created_at=said.created_date,
+        unread=not mine and not said.read_status,
+        files=tuple(
+            seam.InboxFile(
+                name=m.media_name,
+                url=m.media_url,
+                content_type=MEDIA.get(m.media_type, "application/octet-stream"),
+            )
+            for m in said.message_media
+            if m.media_url
+        ),  # fmt: skip
+        thread_details=(seam.ThreadDetail("item", "Objet eBay", item),) if item else (),
+    )
+
+
+def listed(call: str, body: Any, key: str) -> tuple[list[Any], bool]:
+    if not isinstance(body, dict) or not isinstance(body.get(key, []), list):
+        raise ERRORS.unreadable(call, f"no list of {key}")
+    return list(body.get(key, [])), bool(body.get("next"))
+
+
+class Inbox(seam.ThreadsInbox):
+    """Members' conversations with a message since the window's start (``start_time``),
+    then eBay's (which take no time filter [official]: their latest message says), each
+    read whole (``getConversation``), its messages from the window's start on."""
+
+    def __init__(self, client: EbayClient) -> None:
+        self.client = client
+        # The conversation and its type of each message the current listing gave (eBay
+        # marks conversations read): made anew at each listing's first page, so it holds
+        # one poll's messages, not every message the session ever read.
+        self.conversations: dict[str, tuple[str, str]] = {}
+
+    async def inbox_messages(self, *, since: datetime, cursor: str | None = None) -> seam.Page[InboxMessage]:  # fmt: skip
+        at = (
+            seam.state_of(cursor, At, lambda a: a.offset >= 0)
+            if cursor
+            else At("FROM_MEMBERS", 0, since)
+        )
+        if cursor is None:
+            self.conversations = {}
+        query = {
+            "conversation_type": at.kind,
+            "limit": str(LIMITS.page_size),
+            "offset": str(at.offset),
+        }
+        if at.kind == "FROM_MEMBERS":
+            query["start_time"] = kit.iso_z(at.low)
+        body = await self.client.get_json(
+            f"{MESSAGES}conversation", query, operation="getConversations"
+        )
+        raw, more = listed("getConversations", body, "conversations")
+        found, unreadable = kit.reader(Conversation, "a conversation")(raw)
+        items: list[InboxMessage] = []
+        me = await self.client.username()
+        for conversation in found:
+            latest = conversation.latest_message
+            if latest is not None and latest.created_date < at.low:
+                continue
+            for said in await self.thread(conversation.conversation_id, at.kind):
+                if said.created_date >= at.low:
+                    items.append(message_of(conversation, said, me))
+                    self.conversations[said.message_id] = (conversation.conversation_id, at.kind)
+        following = At(at.kind, at.offset + LIMITS.page_size, at.low) if more else None
+        if following is None and at.kind == "FROM_MEMBERS":
+            following = At("FROM_EBAY", 0, at.low)
+        next_cursor = seam.cursor_of(following) if following else None
+        return seam.Page(items=tuple(items), next_cursor=next_cursor, unreadable=unreadable)
+
+    async def thread(self, conversation_id: str, kind: str) -> list[Message]:
+        path = kit.segment(conversation_id)
+        messages: list[Message] = []
+        offset, more = 0, path is not None
+        while more:
+            query = {"conversation_type": kind, "limit": "50", "offset": str(offset)}
+            body = await self.client.get_json(
+                f"{MESSAGES}conversation/{path}", query, operation="getConversation"
+            )
+            raw, more = listed("getConversation", body, "messages")
+            messages += kit.reader(Message, "a message")(raw)[0]
+            offset += 50
+        return messages
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        """eBay marks a conversation read, not a message (``updateConversation``)."""
+        marked = {self.conversations[m] for m in message_ids if m in self.conversations}
+        for conversation_id, kind in marked:
+            body = {"conversationId": conversation_id, "conversationType": kind, "read": True}
+            await self.client.request("POST", f"{MESSAGES}update_conversation", name="updateConversation",
+                                      body=body, answered=False)  # fmt: skip
+        return len([m for m in message_ids if m in self.conversations])
+
+    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
+        return await self.client.get_bytes(file.url, max_bytes)
+
+
+class Replies(kit.DiscussionReplies):
+    label, discussion = NAME, "conversation"
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+
+    async def send(self, reply: seam.Reply) -> None:
+        body = {"conversationId": reply.thread.id, "messageText": reply.body}
+        await self.inbox.client.send_json("POST", f"{MESSAGES}send_message", body)
+
+    async def listed(self, discussion_id: str) -> list[InboxMessage]:
+        me, conversation = await self.inbox.client.username(), Conversation(discussion_id)
+        return [
+            message_of(conversation, m, me)
+            for m in await self.inbox.thread(discussion_id, "FROM_MEMBERS")
+        ]
+
+
+class Amount(msgspec.Struct, frozen=True):
+    value: str | None = None
+    currency: str | None = None
+
+
+class Line(msgspec.Struct, rename="camel", frozen=True):
+    line_item_id: str
+    title: str = ""
+    quantity: int = 1
+    sku: str | None = None
+    line_item_cost: Amount | None = None
+    line_item_fulfillment_status: str = ""
+    listing_marketplace_id: str | None = None
+
+
+class Order(msgspec.Struct, rename="camel", frozen=True):
+    order_id: str
+    creation_date: datetime
+    last_modified_date: datetime
+    order_fulfillment_status: str = ""
+    order_payment_status: str = ""
+    cancel_status: dict[str, Any] = {}
+    buyer: dict[str, Any] = {}
+    line_items: list[Line] = []
+
+
+def order_status(order: Order) -> tuple[str, str | None]:
+    """Our status and delivery status (docs/EBAY.md, "Order states")."""
+    if str(order.cancel_status.get("cancelState", "")) in CANCELLED:
+        return "CANCELLED", None
+    if order.order_payment_status in REFUNDED:
+        return REFUNDED[order.order_payment_status], None
+    if order.order_payment_status in UNPAID:
+        return UNPAID[order.order_payment_status], None
+    return FULFILMENT.get(order.order_fulfillment_status, ("PENDING", None))
+
+
+def order_of(raw: Any) -> OrderSummary:
+    order = kit.read_as(Order, raw, "an order")
+    status, delivery = order_status(order)
+    sites = {
+        line.listing_marketplace_id for line in order.line_items if line.listing_marketplace_id
+    }
+    return OrderSummary(
+        external_id=order.order_id, state=order.order_fulfillment_status or "UNKNOWN",
+        created_at=order.creation_date, updated_at=order.last_modified_date, status=status,
+        delivery_status=delivery, buyer_name=str(order.buyer.get("username") or "") or None,
+        sales_channel=",".join(sorted(sites)) or None,
+        lines=tuple(OrderLine(
+            line_id=line.line_item_id, state=line.line_item_fulfillment_status or "UNKNOWN",
+            product_name=line.title, quantity=line.quantity, seller_sku=line.sku, status=status,
+            unit_price=_unit(line), currency=line.line_item_cost.currency if line.line_item_cost else None,
+        ) for line in order.line_items),
+    )  # fmt: skip
+
+
+def _unit(line: Line) -> Decimal | None:
+    """eBay's ``lineItemCost`` is the line's total [official]: divided by its quantity."""
+    total = kit.decimal_of(line.line_item_cost.value if line.line_item_cost else None)
+    return None if total is None or line.quantity < 1 else total / line.quantity
+
+
+def _orders(client: EbayClient, field: str) -> OrderListing:
+    def query(low: datetime, high: datetime | None) -> dict[str, str]:
+        end = kit.iso_z(high) if high else ""
+        return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]", "limit": str(ORDERS_PAGE)}
+
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+        body = await client.get_json(
+            f"{ORDERS}order", {**query, "offset": link or "0"}, operation="getOrders"
+        )
+        raw, more = listed("getOrders", body, "orders")
+        return raw, str(int(link or "0") + ORDERS_PAGE) if more else None
+
+    return kit.Listing(kit.NextLink[OrderSummary](), query, fetch)
+
+
+def orders_of(client: EbayClient) -> kit.ListedOrders:
+    async def named(ids: str) -> list[Any]:
+        body = await client.get_json(f"{ORDERS}order", {"orderIds": ids}, operation="getOrders")
+        return listed("getOrders", body, "orders")[0]
+
+    return kit.ListedOrders(
+        updated=_orders(client, "lastmodifieddate"), created=_orders(client, "creationdate"),
+        by_id=kit.InLists(named, 50, askable=ORDER_IDS.is_order_id), read=order_of, label=NAME,
+        log=log, shop={"user": client.user_id},
+    )  # fmt: skip
+
+
+def session_of(client: EbayClient, api: EbayApiSettings) -> kit.KitSession:
+    inbox = Inbox(client)
+    return kit.KitSession(inbox, Replies(inbox), orders_of(client), verify=client.username)
+
+
+# eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.
+ORDER_IDS = kit.OrderIdPattern("[0-9]{2}-[0-9]{5}-[0-9]{5}", "an eBay one (12-34567-89012)")
+DISCUSSIONS = kit.Discussions(("BUYER",), support_sender="eBay", claim_subject="Litige eBay")
+
+
+class EbayConnector(seam.ConnectorDefaults):
+    """eBay: a seller connected by consent, polled over eBay's REST APIs."""
+
+    marketplace, display_name, connection_kind = EBAY, NAME, "OAUTH_REDIRECT"
+    credential_fields, limits, settings_type = FIELDS, LIMITS, EbaySettings
+    redirect_flow = EbayRedirectFlow()
+    order_ids = ORDER_IDS
+    shop_api = kit.KitShopApi(
+        LIMITS, DISCUSSIONS, EbayApiSettings, kit.opener(client_of, session_of), marketplace=NAME
+    )
+
+    def credentials_path(self, tenant_id: str) -> str:
+        return f"secret/keybuzz/tenants/{tenant_id}/{TENANT_SECRET}"
+
+
+CONNECTOR = EbayConnector()

@@ -1,0 +1,78 @@
+"""eBay's settings (docs/EBAY.md, "Settings"), each read from its EBAY_ variable by every
+service: its hosts, its calls' deadlines and the consent's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+import msgspec
+from keybuzz_shared.connectors.kit import ShopSettings
+from keybuzz_shared.connectors.seam import RedirectFlowSettings, ShopApiSettings
+
+EBAY = "EBAY"  # the marketplace value of eBay's sellers, tickets and orders
+# What a consent grants [official: each method's scope in eBay's descriptions]: the
+# seller's conversations, its orders (read only) and its user id and name.
+SCOPES = (
+    "https://api.ebay.com/oauth/api_scope/commerce.message",
+    "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly",
+    "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly",
+)
+
+
+class EbayApiSettings(ShopApiSettings, frozen=True, kw_only=True):
+    """eBay's APIs as a session is given them: ``api_url`` (Message and Fulfillment APIs),
+    the token endpoint and the scopes a refreshed token asks for."""
+
+    token_url: str
+    identity_url: str
+    scopes: tuple[str, ...] = SCOPES
+
+
+class EbayFlowSettings(RedirectFlowSettings, frozen=True, kw_only=True):
+    """The consent's settings, and the Identity API's host its code exchange asks."""
+
+    identity_url: str
+
+
+class EbaySettings(ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE: ClassVar[str] = EBAY
+    PREFIX: ClassVar[str] = "ebay"
+    VIEW: ClassVar[type[ShopApiSettings]] = EbayApiSettings
+    FILE_HOSTS: ClassVar[tuple[str, ...]] = ()
+
+    # Production's hosts [official]; ``make run`` points them at the sandbox's double.
+    ebay_api_url: str = "https://api.ebay.com"
+    ebay_identity_url: str = "https://apiz.ebay.com"  # the Identity API's own host
+    ebay_token_url: str = "https://api.ebay.com/identity/v1/oauth2/token"
+    ebay_consent_url: str = "https://auth.ebay.com"
+    ebay_token_cacert: str | None = None  # an extra CA bundle for the token endpoint
+    ebay_app_source: str = "default"  # which app's credentials in Vault
+    ebay_default_site: str = "FR"
+    # Where the browser lands after the consent: the product's page, Amazon's too
+    # (FRONTEND_URL, which production-like settings require set).
+    frontend_url: str = "http://localhost:3000/settings/channels/ebay"
+    ebay_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    ebay_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    ebay_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 120
+    ebay_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
+    ebay_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    ebay_attachment_origins: str = ""  # a message's media are links: no host serves files
+    ebay_mark_as_read: bool = True
+
+    def view_fields(self) -> dict[str, Any]:
+        return {"api_url": self.ebay_api_url, "token_url": self.ebay_token_url,
+                "identity_url": self.ebay_identity_url}  # fmt: skip
+
+    def redirect_flow(self, marketplace: str) -> EbayFlowSettings | None:
+        if marketplace != EBAY:
+            return None
+        return EbayFlowSettings(
+            default_site=self.ebay_default_site,
+            consent_origin=self.ebay_consent_url,
+            draft=None,
+            frontend_url=self.frontend_url,
+            app_source=self.ebay_app_source,
+            token_endpoint=self.ebay_token_url,
+            token_cacert=self.ebay_token_cacert,
+            identity_url=self.ebay_identity_url,
+        )

@@ -1,0 +1,146 @@
+"""The eBay connector against its double over HTTP: a consent's code traded for the
+seller's refresh token and account, a buyer's message read once with its item beside it,
+a reply sent and read back, orders mapped with their eBay site, a revoked consent refused,
+and every answer the double gives of the Message API checked against eBay's description."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from keybuzz_connector_ebay.connector import CONNECTOR, order_of
+from keybuzz_connector_ebay.consent import EbayApp
+from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
+from keybuzz_double_ebay.contract import answer_problems
+from keybuzz_double_ebay.double import RU_NAME, service_env
+from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.seam import CredentialsRefused, Reply, ThreadKey
+
+ACCEPT = "https://keybuzz.test/api/v1/marketplaces/ebay/oauth/callback"
+
+
+def settings(sandbox_url: str) -> EbaySettings:
+    env = {k.lower(): v for k, v in service_env(sandbox_url).items()}
+    return EbaySettings(**env)
+
+
+async def shop(admin: httpx.AsyncClient, number: str = "1") -> dict[str, Any]:
+    listed = (await admin.get("/shops")).json()
+    return next(s for s in listed if s["number"] == number)
+
+
+def credentials(found: dict[str, Any]) -> dict[str, str]:
+    return {"user_id": found["userId"], "refresh_token": found["refreshToken"],
+            "client_id": found["clientId"], "client_secret": found["clientSecret"]}  # fmt: skip
+
+
+async def test_a_consent_gives_the_refresh_token_and_the_account(
+    sandbox_url: str, admin: httpx.AsyncClient
+) -> None:
+    app_keys = (await admin.put(f"/apps/{RU_NAME}", json={"acceptUrl": ACCEPT})).json()
+    app = EbayApp(app_keys["clientId"], app_keys["clientSecret"], RU_NAME, ACCEPT, "default")
+    flow, config = CONNECTOR.redirect_flow, settings(sandbox_url)
+    assert flow is not None and flow.callback_names.account_id is None
+    url = flow.consent_url(app, flow.site("fr"), state="s1", redirect_uri=ACCEPT,
+                           origin=config.ebay_consent_url)  # fmt: skip
+    async with httpx.AsyncClient() as http:
+        back = await http.get(url + "&user=2")
+    assert back.status_code in (302, 303, 307) and back.headers["location"].startswith(ACCEPT)
+    query = parse_qs(urlparse(back.headers["location"]).query)
+    assert query["state"] == ["s1"] and "selling_partner_id" not in query
+    flow_settings = config.redirect_flow("EBAY")
+    assert flow_settings is not None
+    exchange = flow.code_exchange(flow_settings)
+    try:
+        grant = await exchange.exchange_code(app, query["code"][0], ACCEPT)
+        assert isinstance(grant, seam.AccountGrant)
+        assert grant.account_id == (await shop(admin, "2"))["userId"]
+        assert grant.refresh_token == (await shop(admin, "2"))["refreshToken"]
+        with pytest.raises(seam.GrantInvalid):  # a code is used once
+            await exchange.exchange_code(app, query["code"][0], ACCEPT)
+    finally:
+        await exchange.aclose()
+
+
+async def test_messages_replies_and_orders(sandbox_url: str, admin: httpx.AsyncClient) -> None:
+    found = await shop(admin)
+    written = (await admin.post("/shops/1/threads", json={"body": "Où est mon colis ?"})).json()
+    await admin.post("/shops/1/threads", json={"body": "Votre compte", "from": "EBAY"})
+    api = settings(sandbox_url).shop_api("EBAY")
+    assert isinstance(api, EbayApiSettings)
+    async with httpx.AsyncClient(timeout=10) as http:
+        session = CONNECTOR.shop_api.session(credentials(found), http=http, settings=api)  # type: ignore[union-attr]
+        since = datetime.now(UTC) - timedelta(minutes=5)
+        listed: list[seam.InboxMessage] = []
+        cursor: str | None = None
+        while True:
+            page = await session.messages(since=since, cursor=cursor)
+            listed += page.items
+            if (cursor := page.next_cursor) is None:
+                break
+        [buyer] = [m for m in listed if m.message_id == written["messageId"]]
+        assert buyer.sender_type == "BUYER" and buyer.unread and buyer.body == "Où est mon colis ?"
+        assert buyer.thread_details[0].name == "item"
+        assert any(m.sender_type == "MARKETPLACE_SUPPORT" for m in listed)
+        assert len({m.message_id for m in listed}) == len(listed)
+        assert await session.mark_read([buyer.message_id]) == 1
+        thread = ThreadKey("DISCUSSION", written["threadId"])
+        sent_at = datetime.now(UTC)
+        outcome = await session.reply(
+            Reply(thread=thread, in_reply_to=buyer.message_id, body="Parti hier.")
+        )
+        assert outcome.status == "SENT"
+        [back] = await session.sent_messages(thread, sent_at)
+        assert back.sender_type == "SELLER" and back.body == "Parti hier."
+        orders = await session.orders(since=datetime.now(UTC) - timedelta(days=90))
+        assert len(orders.items) == 6 and {o.sales_channel for o in orders.items} == {
+            "EBAY_FR",
+            "EBAY_DE",
+        }
+        assert {o.status for o in orders.items} == {"CONFIRMED", "SHIPPED"}
+        first = orders.items[0]
+        [again] = await session.orders_by_id([first.external_id])
+        assert again == first and first.lines[0].unit_price is not None
+        await admin.post("/shops/1/revoke")
+        revoked = CONNECTOR.shop_api.session(credentials(found), http=http, settings=api)  # type: ignore[union-attr]
+        with pytest.raises(CredentialsRefused):
+            await revoked.messages(since=since)
+
+
+async def test_the_doubles_answers_are_ebays_shapes(
+    sandbox_url: str, admin: httpx.AsyncClient
+) -> None:
+    found = await shop(admin, "3")
+    await admin.post("/shops/3/threads", json={"body": "Bonjour"})
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/ebay", timeout=10) as http:
+        form = {"grant_type": "refresh_token", "refresh_token": found["refreshToken"]}
+        token = (await http.post("/identity/v1/oauth2/token", data=form,
+                                 auth=(found["clientId"], found["clientSecret"]))).json()  # fmt: skip
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        listed = await http.get("/commerce/message/v1/conversation", headers=headers,
+                                params={"conversation_type": "FROM_MEMBERS"})  # fmt: skip
+        assert answer_problems("message", "getConversations", "200", listed.json()) == []
+        conversation = listed.json()["conversations"][0]["conversationId"]
+        one = await http.get(f"/commerce/message/v1/conversation/{conversation}", headers=headers,
+                             params={"conversation_type": "FROM_MEMBERS"})  # fmt: skip
+        assert answer_problems("message", "getConversation", "200", one.json()) == []
+        orders = await http.get("/sell/fulfillment/v1/order", headers=headers)
+        assert answer_problems("fulfillment", "getOrders", "200", orders.json()) == []
+        wrong = await http.get("/commerce/message/v1/conversation", headers=headers)
+        assert wrong.status_code == 400 and "conversation_type is required" in wrong.text
+
+
+def test_order_states_are_mapped() -> None:
+    base = {"orderId": "12-34567-89012", "creationDate": "2026-11-01T10:00:00.000Z",
+            "lastModifiedDate": "2026-11-02T10:00:00.000Z", "orderPaymentStatus": "PAID"}  # fmt: skip
+    assert order_of(base | {"orderFulfillmentStatus": "FULFILLED"}).status == "SHIPPED"
+    assert order_of(base | {"orderFulfillmentStatus": "NOT_STARTED"}).status == "CONFIRMED"
+    cancelled = {
+        "orderFulfillmentStatus": "NOT_STARTED",
+        "cancelStatus": {"cancelState": "CANCELED"},
+    }
+    assert order_of(base | cancelled).status == "CANCELLED"
+    assert order_of(base | {"orderPaymentStatus": "FULLY_REFUNDED"}).status == "RETURNED"
