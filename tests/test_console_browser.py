@@ -39,6 +39,8 @@ from keybuzz_devstack.testing import (
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_sandbox.conformance import ConsentDriver, driver_for
+from keybuzz_sandbox.doubles import doubles
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import registered
 from keybuzz_shared.settings import DEV_JWT_SECRET
@@ -65,6 +67,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts" / "console"
 SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller: 94 orders over 90 days
 CALLBACK_PATH = "/api/v1/marketplaces/amazon/oauth/callback"
+EBAY_CALLBACK_PATH = "/api/v1/marketplaces/ebay/oauth/callback"
 # Generous: two cores shared by several test runs (a step usually takes well under 5 s).
 STEP_MS = 60_000
 
@@ -518,3 +521,104 @@ def test_the_dev_stack_runs_the_console_where_the_oauth_callback_lands() -> None
     # It mints tokens for any tenant: not part of a production-like stack.
     parts, _ = stack.plan_parts({"KEYBUZZ_ENV": "staging"})
     assert "console" not in [p.name for p in parts]
+
+
+async def register_ebay_app(stack: Infra, sandbox: str, source: str, callback: str) -> None:
+    """eBay's app as oauth reads it (its own source), our callback registered with it at
+    the double (its conformance driver's consent app)."""
+    driver = driver_for("EBAY")
+    assert isinstance(driver, ConsentDriver)
+    async with httpx.AsyncClient(base_url=sandbox, timeout=10) as http:
+        app = await driver.consent_app(http, callback)
+    vault = hvac.Client(url=stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    await asyncio.to_thread(
+        vault.secrets.kv.v2.create_or_update_secret,
+        path=f"{app.path.removeprefix('secret/')}/{source}",
+        secret=dict(app.fields),
+        mount_point="secret",
+    )
+
+
+@needs_chromium
+@pytest.mark.timeout(240)
+async def test_a_seller_connects_ebay_by_consent_in_the_console_and_a_buyer_is_answered(
+    stack: Infra,
+    private_nats: infra.RunningServer,
+    sandbox_url: str,
+    dovecot: MailServer,
+    start_service: StartService,
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    """oauth and the poller on the eBay double: the seller connects eBay in Chromium through
+    the double's consent page, a buyer's message becomes a ticket the console shows, and
+    the agent's reply is on the conversation in the double."""
+    tenant = f"demo-{uuid.uuid4().hex[:8]}"
+    product = await seed_product(make_database, tenant)
+    backend = await make_database("console")
+    console_port, source = infra.free_port(), f"console-{tenant}"
+    console_url = f"http://127.0.0.1:{console_port}"
+    common = {
+        "NATS_URL": private_nats.spec.url,
+        "DATABASE_URL": backend,
+        "PRODUCT_DATABASE_URL": product,
+        **doubles()["ebay"].service_env(sandbox_url),
+        "EBAY_APP_SOURCE": source,
+        "EBAY_POLL_INTERVAL_SECONDS": "2",
+        "EBAY_FIRST_POLL_DAYS": "1",
+    }
+    oauth = await start_service(OAUTH, FRONTEND_URL=console_url + CALLBACK_LANDING, **common)
+    await register_ebay_app(stack, sandbox_url, source, f"{oauth.url}{EBAY_CALLBACK_PATH}")
+    poller = await start_service(
+        POLLER, MX_PORT=str(infra.free_port()), **dovecot.settings, **common
+    )
+    environ = {
+        "CONSOLE_PORT": str(console_port),
+        "DATABASE_URL": backend,
+        "PRODUCT_DATABASE_URL": product,
+        "CONSOLE_OAUTH_URL": oauth.url,
+        "CONSOLE_POLLER_URL": poller.url,
+        **{f"CONSOLE_{n}_URL": NOWHERE for n in ("ORDERS", "TENANT_SYNC")},
+    }
+    async with running_console(environ) as console, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        expect.set_options(timeout=STEP_MS)
+        await page.goto(console.url)
+        await page.get_by_role("combobox", name="Tenant").select_option(tenant)
+        await expect(page.locator("#ebay-status")).to_have_text("NOT_CONNECTED")
+        await page.get_by_role("button", name="Connect eBay", exact=True).click()
+        await page.wait_for_url(f"{sandbox_url}/ebay/oauth2/authorize?**", timeout=STEP_MS)
+        await screenshot(page, "30-ebay-consent")
+        await page.get_by_role("link", name="Se connecter : vendeur_2").click()
+        await page.wait_for_url(
+            f"{console.url}{CALLBACK_LANDING}?status=connected", timeout=STEP_MS
+        )
+        await expect(page.locator("#ebay-status")).to_have_text("CONNECTED")
+        await expect(page.locator("#ebay-details")).to_contain_text("eBayUser2x")
+        await screenshot(page, "31-ebay-connected")
+
+        async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/ebay", timeout=10) as http:
+            written = await http.post("/shops/2/threads", json={"body": "Le colis est-il parti ?"})
+            await page.locator("#ticket-marketplace").select_option("EBAY")
+            await expect(page.locator("#tickets li")).to_have_count(1)
+            await page.locator("#tickets li button").click()
+            message = page.locator("#ticket-detail article.message.inbound")
+            await expect(message).to_contain_text("Le colis est-il parti ?")
+            await screenshot(page, "32-ebay-ticket")
+            token = issue_token(DEV_JWT_SECRET, "agent-1", tenants=[tenant])
+            headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+            async with poller.client() as agent:
+                listed = await agent.get(
+                    "/api/v1/tickets/", params={"marketplace": "EBAY"}, headers=headers
+                )
+                [ticket] = listed.json()["items"]
+                queued = await agent.post(f"/api/v1/tickets/{ticket['id']}/replies", headers=headers,
+                                          json={"text": "Parti ce matin.", "recipient": "BUYER"})  # fmt: skip
+            assert queued.status_code == 202, queued.text
+            for _ in range(200):
+                sent = (await http.get("/shops/2/sent")).json()["sent"]
+                if {"body": "Parti ce matin."} in sent:
+                    break
+                await asyncio.sleep(0.1)
+            assert sent.count({"body": "Parti ce matin."}) == 1
+            assert written.status_code == 201
+        await page.close()
