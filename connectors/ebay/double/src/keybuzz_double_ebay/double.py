@@ -361,6 +361,21 @@ def routes(sb: Sandbox) -> list[Any]:
             {"messageId": message["messageId"], "threadId": f"c{n}", "orderId": None}, 201
         )
 
+    @post(
+        "/shops/{number:str}/threads/{thread:str}/messages", sync_to_thread=False, status_code=201
+    )
+    def written(number: str, thread: str, data: dict[str, Any]) -> Response[bytes]:
+        """The buyer writes again in a conversation, its files as links (``mediaUrl``)."""
+        c = next(c for c in sellers[number].conversations if c["conversationId"] == thread)
+        media = [{"mediaName": f["name"], "mediaType": "PDF", "mediaUrl": f["url"]}
+                 for f in data.get("attachments", [])]  # fmt: skip
+        message = {"messageId": f"m{next(ids)}", "createdDate": _t(time.time()),
+                   "messageBody": data["body"], "senderUsername": c["buyer"],
+                   "recipientUsername": sellers[number].username, "subject": c["conversationTitle"],
+                   "readStatus": False, **({"messageMedia": media} if media else {})}  # fmt: skip
+        c["messages"].append(message)
+        return json_answer({"messageId": message["messageId"]}, 201)
+
     @get("/shops/{number:str}/sent", sync_to_thread=False)
     def sent(number: str) -> Response[bytes]:
         return json_answer({"sent": [{"body": b} for b in sellers[number].sent]})
@@ -389,7 +404,7 @@ def routes(sb: Sandbox) -> list[Any]:
     def token_requests(number: str) -> Response[bytes]:
         return json_answer({"tokenRequests": sellers[number].token_requests})
 
-    admin = [listed_shops, register, opened, sent, read_marks, revoke, expire, token_requests,
+    admin = [listed_shops, register, opened, written, sent, read_marks, revoke, expire, token_requests,
              *fault_handlers(faults, EbayFaults)]  # fmt: skip
     api = [authorize, token, user, conversations, conversation, send, update, orders]
     return [*api, Router(ADMIN, route_handlers=admin)]
@@ -404,6 +419,10 @@ def service_env(url: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class EbayDriver(AdminDriver):
     recipients: tuple[Any, ...] = ("BUYER",)
+    file_reference: str = "url"  # a message's files are links the sender hosts
+
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        return {"body": text}
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return service_env(sandbox_url) | {"EBAY_POLL_INTERVAL_SECONDS": "2", "EBAY_TIMEOUT_SECONDS": "2",
