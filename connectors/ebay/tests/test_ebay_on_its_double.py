@@ -11,7 +11,13 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from keybuzz_connector_ebay.connector import CONNECTOR, order_of
+from keybuzz_connector_ebay.connector import (
+    CONNECTOR,
+    Conversation,
+    Message,
+    order_of,
+    waiting_since,
+)
 from keybuzz_connector_ebay.consent import EbayApp
 from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_double_ebay.contract import answer_problems
@@ -84,7 +90,9 @@ async def test_messages_replies_and_orders(sandbox_url: str, admin: httpx.AsyncC
         [buyer] = [m for m in listed if m.message_id == written["messageId"]]
         assert buyer.sender_type == "BUYER" and buyer.unread and buyer.body == "Où est mon colis ?"
         assert buyer.thread_details[0].name == "item"
-        assert any(m.sender_type == "MARKETPLACE_SUPPORT" for m in listed)
+        assert buyer.reply_needed_since == buyer.created_at  # waits for the seller from then
+        ebay = [m for m in listed if m.sender_type == "MARKETPLACE_SUPPORT"]
+        assert ebay and all(m.reply_needed_since is None for m in ebay)  # eBay's: no deadline
         assert len({m.message_id for m in listed}) == len(listed)
         assert await session.mark_read([buyer.message_id]) == 1
         thread = ThreadKey("DISCUSSION", written["threadId"])
@@ -144,3 +152,17 @@ def test_order_states_are_mapped() -> None:
     }
     assert order_of(base | cancelled).status == "CANCELLED"
     assert order_of(base | {"orderPaymentStatus": "FULLY_REFUNDED"}).status == "RETURNED"
+
+
+def test_a_conversation_waits_from_the_buyers_first_message_after_the_sellers_last() -> None:
+    def said(n: int, who: str) -> Message:
+        return Message(f"m{n}", datetime(2026, 11, 1, n, tzinfo=UTC), sender_username=who)
+
+    members = Conversation("c1")
+    thread = [said(3, "acheteur"), said(1, "acheteur"), said(2, "vendeur")]
+    assert waiting_since(members, thread, "Vendeur") == said(3, "acheteur").created_date
+    assert waiting_since(members, [said(1, "acheteur"), said(2, "vendeur")], "vendeur") is None
+    assert (
+        waiting_since(members, [said(1, "a"), said(2, "a")], "vendeur") == said(1, "a").created_date
+    )
+    assert waiting_since(Conversation("c2", "FROM_EBAY"), [said(1, "eBay")], "vendeur") is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -110,7 +110,24 @@ class At(msgspec.Struct, array_like=True, frozen=True):
     low: datetime
 
 
-def message_of(conversation: Conversation, said: Message, me: str) -> InboxMessage:
+def waiting_since(
+    conversation: Conversation, thread: Sequence[Message], me: str
+) -> datetime | None:
+    """Since when the conversation waits for the seller: its first message after the
+    seller's last one; eBay's own (FROM_EBAY) wait for no reply (eBay gives no "answer
+    needed" we could read)."""
+    if conversation.conversation_type == "FROM_EBAY":
+        return None
+    waiting: datetime | None = None
+    for said in sorted(thread, key=lambda m: m.created_date):
+        mine = said.sender_username.lower() == me.lower() != ""
+        waiting = None if mine else waiting or said.created_date
+    return waiting
+
+
+def message_of(
+    conversation: Conversation, said: Message, me: str, waiting: datetime | None = None
+) -> InboxMessage:
     """FROM_EBAY is eBay's own (its customer care's); else the seller's or the buyer's."""
     ebay = conversation.conversation_type == "FROM_EBAY"
     mine = not ebay and said.sender_username.lower() == me.lower() != ""
@@ -134,6 +151,7 @@ def message_of(conversation: Conversation, said: Message, me: str) -> InboxMessa
             if m.media_url
         ),  # fmt: skip
         thread_details=(seam.ThreadDetail("item", "Objet eBay", item),) if item else (),
+        reply_needed_since=waiting,
     )
 
 
@@ -181,9 +199,11 @@ class Inbox(seam.ThreadsInbox):
             latest = conversation.latest_message
             if latest is not None and latest.created_date < at.low:
                 continue
-            for said in await self.thread(conversation.conversation_id, at.kind):
+            thread = await self.thread(conversation.conversation_id, at.kind)
+            waiting = waiting_since(conversation, thread, me)
+            for said in thread:
                 if said.created_date >= at.low:
-                    items.append(message_of(conversation, said, me))
+                    items.append(message_of(conversation, said, me, waiting))
                     self.conversations[said.message_id] = (conversation.conversation_id, at.kind)
         following = At(at.kind, at.offset + LIMITS.page_size, at.low) if more else None
         if following is None and at.kind == "FROM_MEMBERS":
@@ -335,13 +355,27 @@ ORDER_IDS = kit.OrderIdPattern("[0-9]{2}-[0-9]{5}-[0-9]{5}", "an eBay one (12-34
 DISCUSSIONS = kit.Discussions(("BUYER",), support_sender="eBay", claim_subject="Litige eBay")
 
 
+class EbayResponseWindow:
+    """eBay publishes no response time for sellers' messages [official: its standards
+    count defects and late shipment]: the window is ours, the poller's default 24 hours (a
+    tenant may shorten it), run on eBay's threads (``waiting_since``), so that eBay's own
+    messages open no deadline."""
+
+    rule = seam.ResponseRule(
+        window=timedelta(hours=24), marketplace_clock=True, tenant_may_shorten=True
+    )
+
+    def mark(self, order_id: str | None, country: str | None) -> seam.MarketplaceMark:
+        return seam.MarketplaceMark(synced=False, note="eBay keeps no such mark", url=None)
+
+
 class EbayConnector(seam.ConnectorDefaults):
     """eBay: a seller connected by consent, polled over eBay's REST APIs."""
 
     marketplace, display_name, connection_kind = EBAY, NAME, "OAUTH_REDIRECT"
     credential_fields, limits, settings_type = FIELDS, LIMITS, EbaySettings
     redirect_flow = EbayRedirectFlow()
-    order_ids = ORDER_IDS
+    order_ids, response_window = ORDER_IDS, EbayResponseWindow()
     shop_api = kit.KitShopApi(
         LIMITS, DISCUSSIONS, EbayApiSettings, kit.opener(client_of, session_of), marketplace=NAME
     )
