@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import msgspec
 import pytest
 from keybuzz_connector_ebay.connector import (
     CONNECTOR,
@@ -166,3 +167,24 @@ def test_a_conversation_waits_from_the_buyers_first_message_after_the_sellers_la
         waiting_since(members, [said(1, "a"), said(2, "a")], "vendeur") == said(1, "a").created_date
     )
     assert waiting_since(Conversation("c2", "FROM_EBAY"), [said(1, "eBay")], "vendeur") is None
+
+
+async def test_a_spent_day_of_calls_holds_the_seller(
+    sandbox_url: str, admin: httpx.AsyncClient
+) -> None:
+    """eBay's daily call limit reached: the double answers 429, the poll is held (retried
+    later), never read as a refusal of the seller's consent."""
+    found = await shop(admin, "3")
+    used = (await admin.get("/shops/3/calls")).json()["calls"]
+    await admin.put("/limits", json={"user": used + 1})
+    api = settings(sandbox_url).shop_api("EBAY")
+    assert isinstance(api, EbayApiSettings)
+    api = msgspec.structs.replace(api, call_deadline_seconds=1.0)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            session = CONNECTOR.shop_api.session(credentials(found), http=http, settings=api)  # type: ignore[union-attr]
+            with pytest.raises(seam.MarketplaceUnavailable):
+                await session.messages(since=datetime.now(UTC) - timedelta(minutes=5))
+        assert (await admin.get("/shops/3/calls")).json()["calls"] == used + 1
+    finally:
+        await admin.put("/limits", json={"user": 20_000})

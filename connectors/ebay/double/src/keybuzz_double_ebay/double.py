@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import httpx
 import msgspec
@@ -39,6 +40,12 @@ if TYPE_CHECKING:
 ROOT, ADMIN = "/ebay", "/_sandbox/ebay"
 CLIENT_ID, RU_NAME = "KeyBuzz-KeyBuzz-SBX-0a1b2c3d", "KeyBuzz-KeyBuzz-KeyBuz-abcdef"
 ACCESS_SECONDS, REFRESH_SECONDS = 7200, 47_304_000  # eBay's user tokens' lives [official]
+# eBay's call limits once an app passed its check [official, developer.ebay.com's FAQ]: an
+# application-based app up to 1,500,000 calls a day, a user-based one 20,000 per eBay user a
+# day, days starting at midnight Pacific time; which applies is eBay's choice: the double
+# counts both. Its refusal's body is assumed (eBay's error 2001, "Too many requests").
+APP_CALLS_PER_DAY, USER_CALLS_PER_DAY = 1_500_000, 20_000
+PACIFIC = ZoneInfo("America/Los_Angeles")
 SELLERS = ("1", "2", "3")
 
 
@@ -106,6 +113,18 @@ def routes(sb: Sandbox) -> list[Any]:
     codes: dict[str, tuple[str, float]] = {}  # code → seller, expiry
     access: dict[str, tuple[Seller, float]] = {}  # access token → seller, expiry
     faults = FaultInjector(seed, EbayFaults())
+    limits = {"app": APP_CALLS_PER_DAY, "user": USER_CALLS_PER_DAY}  # the admin may lower them
+    calls: dict[tuple[str, str], int] = {}  # (day, "app" or a seller) → calls answered
+
+    def spent(seller: Seller) -> bool:
+        """Counts the call; True when the app's or the seller's day is spent."""
+        day = datetime.now(PACIFIC).date().isoformat()
+        app, user = calls.get((day, "app"), 0), calls.get((day, seller.number), 0)
+        if app >= limits["app"] or user >= limits["user"]:
+            return True
+        calls[(day, "app")], calls[(day, seller.number)] = app + 1, user + 1
+        return False
+
     ids = itertools.count(1)
 
     def by_refresh(token: str) -> Seller | None:
@@ -191,6 +210,10 @@ def routes(sb: Sandbox) -> list[Any]:
             )
         if (refused := sb.echo.refusal(seller.refresh_token)) is not None:
             return error(400, refused)
+        if spent(seller):
+            return error(
+                429, "Too many requests. The request limit has been reached for the resource.", 2001
+            )
         wrong = query_problems(api, operation, dict(request.query_params))
         wrong += body_problems(api, operation, body) if body is not None else []
         if wrong:
@@ -404,7 +427,19 @@ def routes(sb: Sandbox) -> list[Any]:
     def token_requests(number: str) -> Response[bytes]:
         return json_answer({"tokenRequests": sellers[number].token_requests})
 
-    admin = [listed_shops, register, opened, written, sent, read_marks, revoke, expire, token_requests,
+    @put("/limits", sync_to_thread=False)
+    def set_limits(data: dict[str, int]) -> Response[bytes]:
+        limits.update({k: int(v) for k, v in data.items() if k in limits})
+        return json_answer(limits)
+
+    @get("/shops/{number:str}/calls", sync_to_thread=False)
+    def calls_of(number: str) -> Response[bytes]:
+        day = datetime.now(PACIFIC).date().isoformat()
+        return json_answer(
+            {"calls": calls.get((day, number), 0), "app": calls.get((day, "app"), 0)}
+        )
+
+    admin = [listed_shops, register, set_limits, calls_of, opened, written, sent, read_marks, revoke, expire, token_requests,
              *fault_handlers(faults, EbayFaults)]  # fmt: skip
     api = [authorize, token, user, conversations, conversation, send, update, orders]
     return [*api, Router(ADMIN, route_handlers=admin)]
