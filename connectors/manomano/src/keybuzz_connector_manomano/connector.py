@@ -40,7 +40,14 @@ CREDENTIAL_FIELDS = (
     kit.shop_number_field("seller_contract_id", "Seller contract ID"),
 )
 ERRORS = kit.CallErrors.labelled(NAME, credentials="partner API key")
-SPEC = kit.ApiSpec(NAME, logging.getLogger(__name__), ERRORS)
+# A key ManoMano does not know (401), or one that is not the contract's seller's (403)
+# [assumed: the SDKs show no error answer]: the credentials refused.
+SPEC = kit.ApiSpec(
+    NAME,
+    logging.getLogger(__name__),
+    ERRORS,
+    kit.Refusals(credentials=frozenset({401, 403}), reason_keys=("message",)),
+)
 
 
 @kit.client_from
