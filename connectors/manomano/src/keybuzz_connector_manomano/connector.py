@@ -131,6 +131,11 @@ class ManoManoInboundAddresses:
     other addresses."""
 
     on_connection = True
+    setup = (
+        "In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
+        "writes to about your orders (buyers' messages, invoice requests, customer "
+        "service), or forward ManoMano's e-mails to it."
+    )
 
     def address(self, tenant_id: str, country: str, token: str, domain: str) -> str:
         return f"manomano.{tenant_id}.{country}.{token}@{domain}".lower()

@@ -18,6 +18,7 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 class OnConnection:
     on_connection = True
+    setup = "Give it in Later Market's back office."
 
     def address(self, tenant_id: str, country: str, token: str, domain: str) -> str:
         return f"later.{tenant_id}.{country}.{token}@{domain}".lower()

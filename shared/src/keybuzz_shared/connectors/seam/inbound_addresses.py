@@ -17,4 +17,10 @@ class InboundAddresses(Protocol):
         asks for."""
         ...
 
+    @property
+    def setup(self) -> str:
+        """Where the seller gives the marketplace its address, in the seller's words (the
+        catalogue shows it beside the connection)."""
+        ...
+
     def address(self, tenant_id: str, country: str, token: str, domain: str) -> str: ...
