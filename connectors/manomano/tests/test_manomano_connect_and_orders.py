@@ -176,3 +176,16 @@ async def test_a_sellers_orders_are_backfilled_kept_fresh_and_fetched_when_a_mai
         )
 
     await eventually(fetched, within=30)
+
+    # The partner API answering garbage: the sync stops, said in its error (orders' rule for
+    # an answer it cannot read), nothing held is lost.
+    count = "SELECT count(*) FROM orders WHERE tenant_id = $1"
+    held_now = await orders.runtime.pool.fetchval(count, tenant)
+    for fault in ({"garbageNext": 6},):
+        assert (await admin.put("/faults", json=fault)).is_success
+        try:
+            failed = await orders.runtime.component(OrderSync).sync_now(tenant)
+        finally:
+            await admin.put("/faults", json={})
+        assert failed.errors == 1, (fault, failed)
+        assert await orders.runtime.pool.fetchval(count, tenant) == held_now
