@@ -13,6 +13,7 @@ DOUBLE = Double(
     service_env,
     settings=ManoManoDoubleSettings,
     routes_at="keybuzz_double_manomano.routes:manomano_routes",
+    relay_drivers_at="keybuzz_double_manomano.driver:relay_drivers",
 )
 
 __all__ = ["DOUBLE", "service_env"]

@@ -1,0 +1,45 @@
+"""The conformance suite's driver of ManoMano's relay (keybuzz_sandbox.relay_conformance)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from keybuzz_sandbox.relay_conformance import RelaySent
+
+ADMIN = "/_sandbox/manomano"
+
+
+def _ok(response: httpx.Response) -> Any:
+    assert response.is_success, response.text
+    return response.json()
+
+
+class ManoManoRelayDriver:
+    async def reply_port(self, sandbox: httpx.AsyncClient) -> int:
+        return int(_ok(await sandbox.get(f"{ADMIN}/relay"))["port"])
+
+    async def bounce_to(self, sandbox: httpx.AsyncClient, host: str, port: int) -> None:
+        _ok(await sandbox.put(f"{ADMIN}/bounce-target", json={"host": host, "port": port}))
+
+    async def send(self, sandbox: httpx.AsyncClient, to: str, mx_port: int) -> RelaySent:
+        # A new order each time: its buyer's alias is one no other test made unreachable.
+        order = _ok(await sandbox.post(f"{ADMIN}/orders", json={"contract": 1001}))
+        body = {"kind": "buyer", "to": to, "mxPort": mx_port, "orderId": order["order_reference"]}
+        sent = _ok(await sandbox.post(f"{ADMIN}/mails", json=body))["sent"]
+        return RelaySent(sent["messageId"], sent["sender"], sent["orderId"])
+
+    async def reply_sender(self, sandbox: httpx.AsyncClient) -> str:
+        return "service-client@vendeur.example"
+
+    async def refusing(self, sandbox: httpx.AsyncClient, alias: str) -> str:
+        _ok(await sandbox.post(f"{ADMIN}/unreachable", json={"alias": alias}))
+        return "service-client@vendeur.example"
+
+    async def replies(self, sandbox: httpx.AsyncClient, alias: str) -> list[str]:
+        listed = _ok(await sandbox.get(f"{ADMIN}/threads/{alias}"))["replies"]
+        return [str(r["text"]).strip() for r in listed]
+
+
+def relay_drivers() -> dict[str, ManoManoRelayDriver]:
+    return {"MANOMANO": ManoManoRelayDriver()}
