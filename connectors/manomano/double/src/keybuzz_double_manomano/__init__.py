@@ -14,6 +14,7 @@ DOUBLE = Double(
     settings=ManoManoDoubleSettings,
     routes_at="keybuzz_double_manomano.routes:manomano_routes",
     relay_drivers_at="keybuzz_double_manomano.driver:relay_drivers",
+    listers_at="keybuzz_double_manomano.driver:lister",
 )
 
 __all__ = ["DOUBLE", "service_env"]

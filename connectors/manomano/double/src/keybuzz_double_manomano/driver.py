@@ -1,10 +1,13 @@
-"""The conformance suite's driver of ManoMano's relay (keybuzz_sandbox.relay_conformance)."""
+"""The conformance suite's driver of ManoMano's relay (keybuzz_sandbox.relay_conformance),
+and the lister of its seeded sellers for `make run`'s banner (the ``Double``'s
+``listers_at``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+from keybuzz_sandbox.conformance import DoubleShop
 from keybuzz_sandbox.relay_conformance import RelaySent
 
 ADMIN = "/_sandbox/manomano"
@@ -43,3 +46,26 @@ class ManoManoRelayDriver:
 
 def relay_drivers() -> dict[str, ManoManoRelayDriver]:
     return {"MANOMANO": ManoManoRelayDriver()}
+
+
+class ManoManoSellers:
+    """The double's sellers as shops a newcomer connects (their key and contract id)."""
+
+    shops_listed_at = f"{ADMIN}/sellers"
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        return [
+            DoubleShop(
+                name=seller["name"],
+                account=str(seller["contract"]),
+                credentials={
+                    "api_key": seller["apiKey"],
+                    "seller_contract_id": str(seller["contract"]),
+                },
+            )
+            for seller in _ok(await http.get(self.shops_listed_at))
+        ]
+
+
+def lister(marketplace: str) -> ManoManoSellers | None:
+    return ManoManoSellers() if marketplace == "MANOMANO" else None
