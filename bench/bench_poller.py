@@ -234,7 +234,9 @@ async def _poller(
 async def _make_known(service: RunningService, tenants: list[tuple[str, str]]) -> None:
     js = service.runtime.js
     for tenant_id, address in tenants:
-        event = tenant_synced(tenant_id, address)
+        # The address's first label names its relay (ManoMano's, in a mixed run).
+        marketplace = "MANOMANO" if address.startswith("manomano.") else "AMAZON"
+        event = tenant_synced(tenant_id, address, marketplace)
         await js.publish(event.type, encode_event(event), headers=event_headers(event))
     query = "SELECT count(*) FROM poller_poll_status"
     while await service.runtime.pool.fetchval(query) < len(tenants):  # noqa: ASYNC110

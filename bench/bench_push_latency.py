@@ -18,6 +18,9 @@ polled every 10 ms for a sample of the mails (all of them at 1 mail/s; about fiv
 second at higher rates, so that the checking does not load the poller it measures).
 
     .venv/bin/python -m bench bench_push_latency        # ~80 s: 60 mails, 1/s, 10 tenants
+    BENCH_PUSH_MANOMANO_EVERY=2 .venv/bin/python -m bench bench_push_latency
+        # every second tenant ManoMano's (its relay's mails, one in four its support's,
+        # DKIM-signed with a key of the bench's own the poller is given)
     BENCH_PUSH_RATE=200 BENCH_PUSH_TENANTS=1000 BENCH_PUSH_MAILS=12000 \
         .venv/bin/python -m bench bench_push_latency    # the issue's 200 mails/s case
     make up && BENCH_PUSH_TARGET=up .venv/bin/python -m bench bench_push_latency
@@ -26,6 +29,7 @@ second at higher rates, so that the checking does not load the poller it measure
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
 import json
@@ -41,9 +45,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import dkim
 import httpx
 import msgspec
 import nats
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from keybuzz_devstack import dovecot, infra, stack
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService, run_in_process
@@ -64,6 +71,9 @@ MAILS = int(os.environ.get("BENCH_PUSH_MAILS", "60"))
 RATE = float(os.environ.get("BENCH_PUSH_RATE", "1"))  # mails a second
 TENANTS = int(os.environ.get("BENCH_PUSH_TENANTS", "10"))
 SMTP_CONNECTIONS = int(os.environ.get("BENCH_PUSH_SMTP_CONNECTIONS", "16"))
+# Every k-th tenant is ManoMano's (0: none): Amazon's and ManoMano's relays mixed.
+MANOMANO_EVERY = int(os.environ.get("BENCH_PUSH_MANOMANO_EVERY", "0"))
+DKIM_SELECTOR = "bench"
 HTTP_SAMPLES_PER_SECOND = 5.0
 DOMAIN = "inbound.keybuzz.test"
 SENDER = "bounces@amazonses.com"
@@ -82,18 +92,25 @@ class Target:
     tenants: list[tuple[str, str]]  # (tenant id, inbound address)
     # Same run: Dovecot's LMTP alone, mails/s over as many sessions as the MX is sent on.
     lmtp_baseline: float | None = None
+    dkim_key: bytes = b""  # the bench's own, signing ManoMano's support mails
 
 
 RUN = f"{uuid.uuid4().int % 9000000 + 1000000}"  # this run's orders are new ones
 
 
-def _order(n: int) -> str:
-    return f"171-{1000000 + n}-{RUN}"
+def _manomano(address: str) -> bool:
+    return address.startswith("manomano.")
 
 
-def _mail(address: str, n: int) -> bytes:
+def _order(n: int, address: str = "") -> str:
+    return f"M{RUN}{n:05d}" if _manomano(address) else f"171-{1000000 + n}-{RUN}"
+
+
+def _mail(address: str, n: int, dkim_key: bytes = b"") -> bytes:
     """A relay mail about one new order (so one new ticket). Rendered from a template: the
     load generator shares the machine's two cores, and ``EmailMessage`` cost it ~1 ms a mail."""
+    if _manomano(address):
+        return _manomano_mail(address, n, dkim_key)
     order = _order(n)
     return (
         "From: Jean - Amazon Marketplace <b7q2x9w4k1@marketplace.amazon.fr>\r\n"
@@ -107,6 +124,49 @@ def _mail(address: str, n: int) -> bytes:
     ).encode()
 
 
+def _manomano_mail(address: str, n: int, dkim_key: bytes) -> bytes:
+    """ManoMano's relay mail: a buyer's, or (one in four) its support's, DKIM-signed for
+    its Zendesk domain (the poller verifies it)."""
+    order = _order(n, address)
+    support = n % 4 == 3
+    sender = (
+        "Service Client ManoMano <support@monechelle.zendesk.com>"
+        if support
+        else f"Camille P. via ManoMano <b{n:07d}@contact.manomano.com>"
+    )
+    raw = (
+        f"From: {sender}\r\nTo: {address}\r\n"
+        f"Subject: Nouveau message concernant la commande {order}\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@manomano.bench>\r\n"
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: 8bit\r\nMIME-Version: 1.0\r\n\r\n"
+        f"Bonjour, où en est ma commande {order} ? Merci.\r\n"
+    ).encode()
+    if not support:
+        return raw
+    signed: bytes = dkim.sign(
+        raw, DKIM_SELECTOR.encode(), b"monechelle.zendesk.com", dkim_key,
+        include_headers=[b"from", b"to", b"subject", b"message-id"],
+    )  # fmt: skip
+    return signed + raw
+
+
+def _dkim_key() -> tuple[bytes, str]:
+    """(private key PEM, the MANOMANO_DKIM_KEYS value of its public record)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    record = f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+    name = f"{DKIM_SELECTOR}._domainkey.monechelle.zendesk.com"
+    return pem, json.dumps({name: record})
+
+
 # --- the embedded target ---------------------------------------------------------------------
 
 
@@ -116,10 +176,14 @@ async def _embedded(ctx: BenchContext) -> AsyncIterator[Target]:
     spec = dovecot.dovecot_spec(ctx.root / "push-dovecot", imap_port, lmtp_port, fsync=False)
     server = infra.RunningServer(spec, ctx.root / "push-dovecot.log").start(timeout=60)
     try:
-        service = await _poller(ctx, imap_port, lmtp_port)
+        dkim_key, dkim_keys = _dkim_key()
+        service = await _poller(ctx, imap_port, lmtp_port, dkim_keys)
         try:
             ids = [f"tpush{i:05d}{uuid.uuid4().hex[:4]}" for i in range(TENANTS)]
-            tenants = [(t, f"amazon.{t}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}") for t in ids]
+            tenants = [
+                (t, f"{_label(i)}.{t}.fr.{uuid.uuid4().hex[:16]}@{DOMAIN}")
+                for i, t in enumerate(ids)
+            ]
             await _make_known(service, tenants)
             # Only the MX's mark and its NOTIFY make a poll happen (the sweep is a day away).
             await service.runtime.pool.execute(
@@ -128,7 +192,13 @@ async def _embedded(ctx: BenchContext) -> AsyncIterator[Target]:
             settings = service.runtime.settings
             baseline = await asyncio.to_thread(_lmtp_alone, lmtp_port, min(MAILS, 3000))
             yield Target(
-                settings.mx_port, service.url, settings.jwt_secret, ctx.nats_url, tenants, baseline
+                settings.mx_port,
+                service.url,
+                settings.jwt_secret,
+                ctx.nats_url,
+                tenants,
+                baseline,
+                dkim_key,
             )
         finally:
             await service.stop()
@@ -136,7 +206,13 @@ async def _embedded(ctx: BenchContext) -> AsyncIterator[Target]:
         server.stop()
 
 
-async def _poller(ctx: BenchContext, imap_port: int, lmtp_port: int) -> RunningService:
+def _label(index: int) -> str:
+    return "manomano" if MANOMANO_EVERY and index % MANOMANO_EVERY == 0 else "amazon"
+
+
+async def _poller(
+    ctx: BenchContext, imap_port: int, lmtp_port: int, dkim_keys: str = ""
+) -> RunningService:
     return await run_in_process(
         DEFINITION,
         {
@@ -151,6 +227,7 @@ async def _poller(ctx: BenchContext, imap_port: int, lmtp_port: int) -> RunningS
             "IMAP_PORT": str(imap_port),
             "LMTP_PORT": str(lmtp_port),
             "IMAP_PASSWORD": dovecot.DEV_IMAP_PASSWORD,
+            "MANOMANO_DKIM_KEYS": dkim_keys,
         },
     )
 
@@ -326,13 +403,20 @@ class Timing:
 
 
 async def _one_mail(
-    mailer: Mailer, events: Events, tickets: Tickets, tenant: tuple[str, str], n: int, sampled: bool
+    mailer: Mailer,
+    events: Events,
+    tickets: Tickets,
+    tenant: tuple[str, str],
+    n: int,
+    sampled: bool,
+    key: bytes = b"",
 ) -> Timing:
     tenant_id, address = tenant
-    await mailer.send(_mail(address, n), address)
+    await mailer.send(_mail(address, n, key), address)
     accepted = time.perf_counter()
-    ticket = await tickets.seconds_after(tenant_id, _order(n), accepted) if sampled else None
-    return Timing(accepted, await events.seconds_after(_order(n), accepted), ticket, sampled)
+    order = _order(n, address)
+    ticket = await tickets.seconds_after(tenant_id, order, accepted) if sampled else None
+    return Timing(accepted, await events.seconds_after(order, accepted), ticket, sampled)
 
 
 async def _measure(target: Target) -> list[Timing]:
@@ -351,7 +435,8 @@ async def _measure(target: Target) -> list[Timing]:
             for n in range(MAILS):
                 await asyncio.sleep(max(0.0, start + n / RATE - time.perf_counter()))
                 tenant = target.tenants[n % len(target.tenants)]
-                one = _one_mail(mailer, events, tickets, tenant, n, n % sample_every == 0)
+                sampled = n % sample_every == 0
+                one = _one_mail(mailer, events, tickets, tenant, n, sampled, target.dkim_key)
                 runs.append(asyncio.create_task(one))
             return list(await asyncio.gather(*runs))
     finally:
@@ -367,7 +452,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
         cpu = cpu_spent(cpu_before, cpu_seconds_by_program())
         cpu["load generator (SMTP sender, checks)"] = load_cpu
     tenants = len(where.tenants)
-    note = f"{TARGET}: {MAILS} mails at {RATE:g}/s over {tenants} tenants"
+    mixed = f", every {MANOMANO_EVERY} a ManoMano tenant" if MANOMANO_EVERY else ""
+    note = f"{TARGET}: {MAILS} mails at {RATE:g}/s over {tenants} tenants{mixed}"
     sampled = [m.ticket for m in measured if m.sampled]
     sending = max(m.accepted for m in measured) - min(m.accepted for m in measured)
     return [

@@ -115,7 +115,7 @@ async def postgres_batched_insert_rate(database_url: str, count: int) -> float:
     return count / seconds
 
 
-def tenant_synced(tenant_id: str, address: str) -> TenantSynced:
+def tenant_synced(tenant_id: str, address: str, marketplace: str = "AMAZON") -> TenantSynced:
     """tenant-sync's event for an active tenant with one active FR inbound address."""
     return TenantSynced(
         tenant_id=tenant_id,
@@ -124,7 +124,9 @@ def tenant_synced(tenant_id: str, address: str) -> TenantSynced:
         status="ACTIVE",
         occurred_at=datetime.now(UTC),
         inbound_addresses=[
-            InboundAddressInfo(marketplace="AMAZON", country="FR", email=address, status="ACTIVE")
+            InboundAddressInfo(
+                marketplace=marketplace, country="FR", email=address, status="ACTIVE"
+            )
         ],
     )
 

@@ -44,7 +44,7 @@ from keybuzz_sandbox.conformance import (
 )
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import connectors, families
-from keybuzz_shared.connectors.seam import Connector
+from keybuzz_shared.connectors.seam import Connector, messages_by_api
 from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
 from keybuzz_shared.vault import VaultClient
 
@@ -80,7 +80,7 @@ def shop_api_connectors() -> list[Connector]:
     package serving many marketplaces from data (one per catalogue entry) passes the suite
     through those of them its double's drivers name; a package none of whose marketplaces
     has a driver is listed whole, and fails for want of one."""
-    polled = {c.marketplace: c for c in connectors() if c.shop_api is not None}
+    polled = {c.marketplace: c for c in connectors() if messages_by_api(c)}
     listed: list[Connector] = []
     for family in families().values():
         members = [m for m in family if m in polled]

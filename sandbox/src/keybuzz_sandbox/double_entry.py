@@ -27,6 +27,9 @@ class Double:
     # double seeds for it when it has no conformance driver of its own (every operator of a
     # many-operator API), or None: not one of its marketplaces. Empty: its drivers are all.
     listers_at: str = ""
+    # ``module:function`` returning its mail relay's conformance drivers by marketplace
+    # value (``relay_conformance.RelayDriver``); empty: it is no mail relay's double.
+    relay_drivers_at: str = ""
     # Its own settings (a msgspec Struct whose every field has a default), read from
     # ``SANDBOX_<NAME>_<FIELD>`` (``config.double_settings``); None: it has none.
     settings: type[Any] | None = None
@@ -45,6 +48,14 @@ class Double:
         if not self.drivers_at:
             return {}
         drivers: Mapping[str, Any] = pkgutil.resolve_name(self.drivers_at)()
+        return drivers
+
+    def relay_drivers(self) -> Mapping[str, Any]:
+        """Its ``relay_conformance.RelayDriver``s by marketplace value (typed loosely, as
+        ``drivers``)."""
+        if not self.relay_drivers_at:
+            return {}
+        drivers: Mapping[str, Any] = pkgutil.resolve_name(self.relay_drivers_at)()
         return drivers
 
     def lister(self, marketplace: str) -> Any:

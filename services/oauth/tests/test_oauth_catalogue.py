@@ -158,3 +158,17 @@ async def test_a_field_breaking_its_rule_is_a_400_naming_it_and_the_rule(
     for record in caplog.records:
         assert SECRET not in f"{record.getMessage()} {record.__dict__}", record.name
         assert SECRET not in formatter.format(record), record.name
+
+
+async def test_a_marketplace_whose_buyers_write_by_mail_says_where_its_address_is_set(
+    kit: OauthKit,
+) -> None:
+    listed = by_code(await get(kit, new_tenant()))
+    for code, entry in listed.items():
+        connector = connector_for(code.upper())
+        addresses = connector.inbound_addresses
+        if addresses is None:
+            assert "inboundAddressSetup" not in entry, code
+        else:
+            assert entry["inboundAddressSetup"] == addresses.setup, code
+    assert "inboundAddressSetup" in listed["amazon"]

@@ -486,6 +486,7 @@ class CatalogueController(Controller):
 
 def _entry(connector: Connector) -> CatalogueEntry:
     limits = connector.limits
+    addresses = connector.inbound_addresses
     kind = connection_kind(connector)
     assert kind is not None
     return CatalogueEntry(
@@ -511,6 +512,7 @@ def _entry(connector: Connector) -> CatalogueEntry:
                 formats=list(limits.attachment_formats),
             ),
         ),
+        inbound_address_setup=addresses.setup if addresses is not None else None,
     )
 
 

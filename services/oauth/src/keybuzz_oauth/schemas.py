@@ -121,12 +121,15 @@ class CatalogueLimits(Body):
     attachments: CatalogueAttachments
 
 
-class CatalogueEntry(Body):
+class CatalogueEntry(Body, omit_defaults=True):
     marketplace: str  # the value in paths (lower case) and rows (upper case)
     display_name: str  # "Connect <displayName>"
     connection_kind: Literal["redirect", "credentials"]
     fields: list[CatalogueField]  # the credential form's; empty for a redirect
     limits: CatalogueLimits
+    # Where the seller gives the marketplace its inbound address (tenant-sync's status
+    # endpoint shows the address); absent for a marketplace whose buyers do not write by mail.
+    inbound_address_setup: str | None = None
 
 
 class CatalogueResponse(Body):

@@ -18,6 +18,7 @@ from keybuzz_shared.events import (
 
 from keybuzz_tenant_sync.domain import connection_change, credentials_refused
 from keybuzz_tenant_sync.ports import TenantSyncPorts
+from keybuzz_tenant_sync.sync import addresses_on_connection
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,14 @@ log = logging.getLogger(__name__)
 async def apply_change(
     ports: TenantSyncPorts, event: ConnectionConnected | ConnectionDisconnected
 ) -> None:
-    """``connection.connected`` / ``connection.disconnected``."""
+    """``connection.connected`` / ``connection.disconnected``; a connection that brings
+    inbound addresses gets them (``sync.addresses_on_connection``)."""
     if not await ports.tenants.apply_connection_change(connection_change(event)):
         log.info("older connection event ignored", extra=_event_log(event))
+    if isinstance(event, ConnectionConnected):
+        # Even when the change was applied before: a redelivery after a crash between
+        # the two still makes them (making an address twice keeps the first).
+        await addresses_on_connection(ports, event)
 
 
 async def record_refusal(ports: TenantSyncPorts, event: ConnectionReauthRequired) -> None:

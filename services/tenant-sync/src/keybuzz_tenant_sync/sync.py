@@ -16,8 +16,13 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors.registry import connectors
-from keybuzz_shared.events import InboundAddressInfo, TenantArchived, TenantCreated
+from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
+from keybuzz_shared.events import (
+    ConnectionConnected,
+    InboundAddressInfo,
+    TenantArchived,
+    TenantCreated,
+)
 
 from keybuzz_tenant_sync.domain import (
     ARCHIVED,
@@ -49,21 +54,48 @@ async def _complete(
     tenants: Sequence[MarketplaceTenant],
     countries: Sequence[str] = (),
     caused_by: str | None = None,
+    connected: str | None = None,
 ) -> dict[str, list[InboundAddressInfo]]:
-    """After the tenant rows: addresses, archive state, and one ``tenant.synced`` each."""
+    """After the tenant rows: addresses, archive state, and one ``tenant.synced`` each.
+    The addresses are those of every marketplace whose buyers write by e-mail and whose
+    addresses come with the tenant, or (``connected``) that marketplace's alone."""
     for tenant in tenants if countries else ():
         for connector in connectors():  # each marketplace whose buyers write by e-mail
-            if connector.inbound_addresses is None:
+            made = connector.inbound_addresses
+            if made is None:
                 continue
-            candidates = new_addresses(
-                connector.inbound_addresses, tenant.id, countries, ports.inbound_domain
-            )
+            if not (connector.marketplace == connected if connected else not made.on_connection):
+                continue
+            candidates = new_addresses(made, tenant.id, countries, ports.inbound_domain)
             await uow.store.ensure_addresses(tenant.id, connector.marketplace, candidates)
     ids = [t.id for t in tenants]
     await uow.store.apply_archive_state(ids)
     addresses = await uow.store.addresses_by_tenant(ids)
     uow.emit_many(synced_event(t, addresses.get(t.id, []), caused_by) for t in tenants)
     return addresses
+
+
+async def addresses_on_connection(ports: TenantSyncPorts, event: ConnectionConnected) -> None:
+    """``connection.connected`` of a marketplace whose addresses come with its connection
+    (``InboundAddresses.on_connection``): its addresses, in the countries of the tenant's
+    others (the default country when it has none), and ``tenant.synced``. Idempotent: an
+    address already made is kept."""
+    try:
+        made = connector_for(event.marketplace).inbound_addresses
+    except UnknownMarketplace:
+        return
+    if made is None or not made.on_connection:
+        return
+    async with ports.unit_of_work() as uow:
+        tenant = await uow.store.get_tenant(event.tenant_id)
+        if tenant is None:  # not mirrored yet: its addresses are made at its next sync
+            log.info("connected tenant unknown: no address yet", extra=_event_log(event))
+            return
+        held = (await uow.store.addresses_by_tenant([tenant.id])).get(tenant.id, [])
+        countries = address_countries(a.country for a in held)
+        await _complete(
+            ports, uow, [tenant], countries, caused_by=event.event_id, connected=event.marketplace
+        )
 
 
 def _requested_countries(event: TenantCreated) -> list[str]:
@@ -109,7 +141,7 @@ async def archive_tenant(ports: TenantSyncPorts, event: TenantArchived) -> None:
         await _complete(ports, uow, [archived], caused_by=event.event_id)
 
 
-def _event_log(event: TenantCreated | TenantArchived) -> dict[str, Any]:
+def _event_log(event: TenantCreated | TenantArchived | ConnectionConnected) -> dict[str, Any]:
     return {"tenant_id": event.tenant_id, "event_id": event.event_id, "event_type": event.type}
 
 

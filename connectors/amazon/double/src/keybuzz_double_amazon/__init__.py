@@ -16,5 +16,10 @@ def service_env(sandbox_url: str) -> dict[str, str]:
     }
 
 
-# It has no shop-API conformance driver (its mail relay has its own tests).
-DOUBLE = Double("amazon", service_env, routes_at="keybuzz_double_amazon.routes:amazon_routes")
+# It has no shop-API conformance driver: its mail relay has the relay side of the suite.
+DOUBLE = Double(
+    "amazon",
+    service_env,
+    routes_at="keybuzz_double_amazon.routes:amazon_routes",
+    relay_drivers_at="keybuzz_double_amazon.relay_driver:relay_drivers",
+)

@@ -203,6 +203,9 @@ function drawConnections(marketplaces) {
       el("h3", { id: `${code}-title` }, `${m.displayName} connection`),
       el("p", {}, "Status: ", el("strong", { id: `${code}-status` }, "—")),
       el("div", { id: `${code}-details` }),
+      ...(m.inboundAddressSetup
+        ? [el("p", { class: "inbound", id: `${code}-inbound` }, "Buyers' e-mails: ", m.inboundAddressSetup)]
+        : []),
       actions,
       el("p", { class: "error", id: `${code}-error`, role: "alert", hidden: "" }));
   }));

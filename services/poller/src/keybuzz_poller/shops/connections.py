@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
-from keybuzz_shared.connectors.seam import Connector, shop_api_of
+from keybuzz_shared.connectors.seam import Connector, messages_by_api
 from keybuzz_shared.events import (
     ConnectionConnected,
     ConnectionDisconnected,
@@ -29,22 +29,24 @@ log = logging.getLogger(__name__)
 
 def shop_marketplaces() -> frozenset[str]:
     """The marketplaces whose shops the poller polls over their API: the connectors with a
-    ``shop_api`` part, as registered now (a connector registered after import included)."""
-    return frozenset(c.marketplace for c in connectors() if c.shop_api is not None)
+    ``shop_api`` part and no mail relay (``messages_by_api``), as registered now (a
+    connector registered after import included)."""
+    return frozenset(c.marketplace for c in connectors() if messages_by_api(c))
 
 
 def shop_marketplace(connector: Connector) -> str:
     """The connector's marketplace, when its shops are polled over its API; LookupError
-    when they are not."""
-    shop_api_of(connector)
+    when they are not (no ``shop_api``, or its buyers write through its mail relay)."""
+    if not messages_by_api(connector):
+        raise LookupError(f"{connector.marketplace} shops are not polled over an API")
     return connector.marketplace
 
 
 def polled_by_api(marketplace: str) -> bool:
     """``marketplace``'s shops are polled over its API: served by a connector with a
-    ``shop_api`` (asked now: a marketplace added since start-up included)."""
+    ``shop_api`` and no mail relay (asked now: a marketplace added since start-up included)."""
     try:
-        return connector_for(marketplace).shop_api is not None
+        return messages_by_api(connector_for(marketplace))
     except UnknownMarketplace:
         return False
 

@@ -25,6 +25,7 @@ from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_poller.tickets import deadlines, topics
 from keybuzz_poller.tickets.intake import intake_of
 from keybuzz_poller.tickets.ports import (
+    SYSTEM,
     DeadlineFact,
     ExternalMessageRow,
     TicketRow,
@@ -63,9 +64,10 @@ async def store_mails(
     intake = intake_of(unit, tickets)
     # Each marketplace's relay asked of the registry once a batch, not once a mail.
     relays = {marketplace: relay_for(marketplace) for marketplace in {m.marketplace for m in mails}}
+    inbox = [relays[mail.marketplace].message(mail, received_at) for mail in mails]
     externals = [
         external_row(
-            relays[mail.marketplace].message(mail, received_at),
+            message,
             tenant_id=tenant_id,
             # A mail of no known marketplace is the first relay's (``relay_for`` too).
             marketplace=mail.marketplace or default_marketplace(),
@@ -73,9 +75,18 @@ async def store_mails(
             row_id=row_id,
             mail=mail,
         )
-        for row_id, mail in zip(uuid7_strings(len(mails)), mails, strict=True)
+        for row_id, mail, message in zip(uuid7_strings(len(mails)), mails, inbox, strict=True)
     ]
-    automatic = {e.id for e, mail in zip(externals, mails, strict=True) if mail.automatic}
+    # What the relay says a mail is about (its own typology: an invoice request) stands
+    # before what the buyer's words say.
+    said = {e.id: m.ticket_subject for e, m in zip(externals, inbox, strict=True)}
+    # Automatic mail, and what its relay tells is the marketplace's own notice, open no
+    # response deadline.
+    automatic = {
+        e.id
+        for e, mail in zip(externals, mails, strict=True)
+        if mail.automatic or e.sender_type == SYSTEM
+    }
     counts.fetched += len(mails)
     new_ids = await tickets.insert_external_messages(externals)
     fresh = [e for e in externals if e.id in new_ids]
@@ -87,7 +98,9 @@ async def store_mails(
     # Each buyer's mail read once for its topics; an automatic one says nothing of them,
     # nor does one the parser could not read (its body is the raw mail).
     read = {
-        e.id: topics.of_message(e) for e in fresh if e.id not in automatic and e.parse_error is None
+        e.id: topics.of_message(e, subject=said[e.id])
+        for e in fresh
+        if e.id not in automatic and e.parse_error is None
     }
     rows = [
         topics.with_topics(

@@ -146,7 +146,9 @@ def external_row(
         raw=raw,
         parse_error=_optional(mail.parse_error) if mail else None,
         accepted_at=mail.accepted_at if mail else None,
-        sender_type=None if mail else message.sender_type,
+        # A mail's sender type is kept where its relay tells it from the buyer's (NULL
+        # reads as the buyer's): its support, its notices.
+        sender_type=message.sender_type if mail is None or message.sender_type != BUYER else None,
         sender_name=display_name(staff_name),
         mark_read_pending=mark_read,
     )

@@ -19,6 +19,7 @@ from keybuzz_shared.connectors.seam.connector import (
     Connector,
     ConnectorDefaults,
     mail_relay_of,
+    messages_by_api,
     shop_api_of,
 )
 from keybuzz_shared.connectors.seam.credentials import (
@@ -228,6 +229,7 @@ __all__ = [
     "TokenGrant",
     "cursor_of",
     "mail_relay_of",
+    "messages_by_api",
     "read_each",
     "relayed_message",
     "shop_api_of",

@@ -132,6 +132,13 @@ def shop_api_of(connector: Connector) -> ShopApi:
     return api
 
 
+def messages_by_api(connector: Connector) -> bool:
+    """Its buyers' messages are polled, and replies sent, over its ``shop_api``: it has one
+    and no ``mail_relay``. A connector with both gets its messages by mail and replies by
+    mail; its shop API serves orders and the credential check only."""
+    return connector.shop_api is not None and connector.mail_relay is None
+
+
 def mail_relay_of(connector: Connector) -> MailRelay:
     """The connector's MailRelay; LookupError for a marketplace without an e-mail relay."""
     relay = connector.mail_relay

@@ -67,6 +67,11 @@ class ParsedMail(Protocol):
         ...
 
     @property
+    def raw(self) -> bytes:
+        """The mail as delivered: what a relay verifies a signature of (DKIM)."""
+        ...
+
+    @property
     def raw_text(self) -> str:
         """The whole mail as text: what an agent reads of a mail the parser could not."""
         ...

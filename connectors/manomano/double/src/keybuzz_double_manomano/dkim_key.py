@@ -1,0 +1,36 @@
+"""The double's own DKIM key: it signs the sandbox's ManoMano mails and nothing else. It
+is public in this repository on purpose (a test's key, never a real sender's): the
+connector verifies with its public record (``RECORD``), handed to it as
+``MANOMANO_DKIM_KEYS`` by the double's ``service_env``, never asked of DNS."""
+
+PRIVATE_KEY = b"""-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEAyr+H+8UCax6z1u22moBFEw3ib+FYh3BwLWt4ejdXG1bxAAhM
+Ao88B+iOZ5sU8Q/GTpP6ldTMa6DUQNQMfkAZwmlZVEr8cvvYdbQfV9RM7SjhWOLK
+o2C0CHMMuzD9YSarST4p8UGoxa7MZ5LE32P9hsYmP0tlDui4fP09P2aqhMnI1/lk
+VWtfVhtnxVky41U+fGl/KbaCocbvWGxZHro8keaUYV2qbrGWKer/n/s6x6wuSID6
+kCHllxuYI92DofWSHAd31e4eDs2ihozyEeUQma8+gix1v1qCloJ96p0GAr7X+VBp
+H9qe8EcwKxRffkU/5c9i0lKMdJXcdQw4ZuYVzQIDAQABAoIBACfSeUrT/f7cu62A
+KMDNZ2PP8xUPAZSumrXtGS+GHZuO1syvFIDfMccK4CeM4A7eDpECAzK5JoKQRwhJ
+rf+BJx4Wk5dZGB8chL5Pp+VYG1jskeBjwTHYTVwofsxomafikLuU1Gegwh270MWa
+IAWRjesSEdKWRC3qu0u/cK96go0MfCeUWjf3M0/soGYuw5wBNNjx3Apl+ltiB3d8
+qxbjxCuBAQTsJ7y0noQTVtjQhCYlADbMpWDgUG16WBnhK3qd6TXGp2p2taGuysdG
+aQvc7wW37+HNrooWLpsxLen3VQtnBd5fODYlzQbKqlAUbbCIJL4ETz9knW9Rbb/t
+7wp/peECgYEA/Jcw01PyQs404feNeojayaGNx8ZjOmrZ+pZPu6N6fAJ/LEkhjxue
+qKwDLVq2CtoBDQKv+P746Fn0qTUo9jkzXmf2J3KvhFFt0nRWm6I9TYmOt3JAotr0
+WR8fmsgoh1WGJjPGJMEpJtOW2wXMrRosUX7qRbqjUAp3+DLmk3stzaECgYEAzXwd
+CeWjB39BaH+E9CfO26bSpdjKuk7usHailmFfe12G6IlA3JirQij2gUoj+G70qalv
+2diGAMxGF0PrO0g0XbPcjErMzQ1hE5BXbzS0FvTXhcysqx3H3yDjiLJ448qMsJw8
+igT4LTVAVnGCjJwsmEPSaK/QReCgJSKRDvp+IK0CgYADdQpNCiwZr/rXUO0VzUO5
+WMW5A0UeapH7NQ14Uv99LQeSkpmr/MPKKTiN6VzufxdelzfTX6IGhByuKDUcUaIb
+W67p0U8Hr5miNMdur+TI5+YVKrIpyHdptNxY4P51A72nTjQbEq2+g0zgSI8Jm38Z
+ynPoamqL0Ojdc8zmHdx9oQKBgQCEa6ljCWOony+NojASD91U3Ar/6derfNaBTdK1
+Sob3v2wDSwBLqO8ksbU52IeZwBdXhuOX5dtlhD7fG1vqVju47wIAPuwAcNDQhMJz
+3ej4qkyB40aa95QojM9U9n7FfXBxGB5Da7RrndeaXYgeCT8L2Rktca+seHd7tuz4
+VCEX+QKBgA6VseXDUmcUjZiabjZvImA7cFcSg3rYAoVrYXAr/wOkdAk7FdT9eEHj
+D8+XKmWcMheVk4UYPAcBezcWDenXl358jNUMzcVwf/6CO7kuQqZpkB9oZ3NBhENf
+K8HNScX5aEU9ZMQ1MIxxdeicf6lboBecrr96X1qE3AnMe2BIGRWq
+-----END RSA PRIVATE KEY-----
+"""
+
+# The TXT record a domain publishes at ``<selector>._domainkey.<domain>``.
+RECORD = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAyr+H+8UCax6z1u22moBFEw3ib+FYh3BwLWt4ejdXG1bxAAhMAo88B+iOZ5sU8Q/GTpP6ldTMa6DUQNQMfkAZwmlZVEr8cvvYdbQfV9RM7SjhWOLKo2C0CHMMuzD9YSarST4p8UGoxa7MZ5LE32P9hsYmP0tlDui4fP09P2aqhMnI1/lkVWtfVhtnxVky41U+fGl/KbaCocbvWGxZHro8keaUYV2qbrGWKer/n/s6x6wuSID6kCHllxuYI92DofWSHAd31e4eDs2ihozyEeUQma8+gix1v1qCloJ96p0GAr7X+VBpH9qe8EcwKxRffkU/5c9i0lKMdJXcdQw4ZuYVzQIDAQAB"

@@ -1,0 +1,37 @@
+"""What points a service at the double (its package's ``service_env``), and the double's
+own settings (``SANDBOX_MANOMANO_<FIELD>``, read by ``config.double_settings``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from .dkim_key import RECORD
+
+SELECTOR = "sandbox"
+# The domains the double signs for (d=): ManoMano's notices', its support's, its relay's.
+SIGNING_DOMAINS = ("manomano.fr", "monechelle.zendesk.com", "contact.manomano.com")
+
+
+class ManoManoDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """``SANDBOX_MANOMANO_REPLY_SMTP_PORT``: where its relay takes replies (0: a free port,
+    said at ``GET /_sandbox/manomano/relay``); ``SANDBOX_MANOMANO_MX_HOST`` and ``_PORT``:
+    the MX its mails and bounces go to unless a request names another."""
+
+    reply_smtp_host: str = "127.0.0.1"
+    reply_smtp_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    mx_host: str = "127.0.0.1"
+    mx_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2525
+
+
+def dkim_keys() -> str:
+    """``MANOMANO_DKIM_KEYS``: the double's public record under each domain it signs for."""
+    records = {f"{SELECTOR}._domainkey.{domain}": RECORD for domain in SIGNING_DOMAINS}
+    return msgspec.json.encode(records).decode()
+
+
+def service_env(sandbox_url: str) -> dict[str, str]:
+    """The ManoMano connector's settings for a sandbox at ``sandbox_url``: its partner API
+    there, and the double's DKIM key instead of DNS."""
+    return {"MANOMANO_API_URL": f"{sandbox_url}/manomano", "MANOMANO_DKIM_KEYS": dkim_keys()}

@@ -1,0 +1,156 @@
+"""ManoMano's mails as the double sends them, shaped as observed (docs/MANOMANO.md,
+"The double"): the order id ``M`` + 12 digits in the subject [observed], a buyer's
+message from the buyer's alias at the relay [assumed form], ManoMano's customer service
+from its Zendesk [observed], notices from ``ne-pas-repondre@manomano.fr`` [observed], an
+invoice request's subject "Demande de facture" [observed]; French text, a plain and an
+HTML part, files attached [assumed: real-looking, not copied]. Each is DKIM-signed
+(relaxed/relaxed, rsa-sha256) with the double's key for its sender's domain, unless a
+test asks for a forged one (no signature) or a tampered one (its body changed after
+signing)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+import dkim
+import msgspec
+
+from .dkim_key import PRIVATE_KEY
+from .env import SELECTOR
+
+KINDS = ("buyer", "invoice", "support", "notice")
+BUYER_DOMAIN = "contact.manomano.com"
+SUPPORT_ADDRESS = "support@monechelle.zendesk.com"
+NOTICE_ADDRESS = "ne-pas-repondre@manomano.fr"
+SIGNED_HEADERS = [
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"mime-version",
+    b"content-type",
+]
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% KeyBuzz sandbox\n%%EOF\n"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+
+BUYERS = ("Camille Petit", "Hugo Martin", "Léa Bernard", "Louis Moreau", "Chloé Dubois")
+WORDS = {
+    "buyer": (
+        "Bonjour,\n\nJ'ai commandé une perceuse-visseuse il y a une semaine et le colis "
+        "n'est toujours pas arrivé. Pouvez-vous me donner le numéro de suivi ?\n\n"
+        "Merci d'avance,\n{name}"
+    ),
+    "invoice": (
+        "Bonjour,\n\nPourriez-vous m'envoyer la facture de ma commande {order} ? "
+        "J'en ai besoin pour ma comptabilité.\n\nCordialement,\n{name}"
+    ),
+    "support": (
+        "Bonjour,\n\nLe client nous signale ne pas avoir reçu la commande {order}. "
+        "Merci de nous indiquer sous 48 heures le suivi du colis ou de procéder au "
+        "remboursement.\n\nL'équipe Service Client ManoMano"
+    ),
+    "notice": (
+        "Bonjour,\n\nLa commande {order} a été passée sur ManoMano. Vous avez 48 heures "
+        "pour l'accepter depuis votre Toolbox.\n\nCeci est un message automatique, merci "
+        "de ne pas y répondre."
+    ),
+}
+SUBJECTS = {
+    "buyer": "Nouveau message concernant la commande {order}",
+    "invoice": "Demande de facture - commande {order}",
+    "support": "[ManoMano] Réclamation sur la commande {order}",
+    "notice": "Nouvelle commande {order} à accepter",
+}
+
+
+class Sent(msgspec.Struct, kw_only=True, rename="camel"):
+    """What the double sent: its Message-ID, sender, the order, the raw mail's digest."""
+
+    message_id: str
+    sender: str
+    order_id: str
+    kind: str
+    to: str
+
+
+def buyer_alias(order_id: str, name: str) -> str:
+    """A buyer's alias at the relay: the same for one buyer and order."""
+    token = hashlib.sha256(f"{order_id}|{name}".encode()).hexdigest()[:12]
+    return f"{token}@{BUYER_DOMAIN}"
+
+
+def sender_of(kind: str, order_id: str, name: str) -> tuple[str, str]:
+    """(display name, address) of a kind's sender."""
+    if kind == "support":
+        return "Service Client ManoMano", SUPPORT_ADDRESS
+    if kind == "notice":
+        return "ManoMano", NOTICE_ADDRESS
+    return f"{name} via ManoMano", buyer_alias(order_id, name)
+
+
+def compose(
+    kind: str,
+    to: str,
+    order_id: str,
+    *,
+    index: int = 0,
+    attach: bool = False,
+    forged: bool = False,
+    tampered: bool = False,
+    now: datetime | None = None,
+) -> tuple[bytes, Sent]:
+    """The mail's bytes, signed as ManoMano would (unless ``forged``), and what was sent."""
+    name = BUYERS[index % len(BUYERS)]
+    display, address = sender_of(kind, order_id, name)
+    words = WORDS[kind].format(order=order_id, name=name)
+    domain = address.rpartition("@")[2]
+    msg = EmailMessage()
+    msg["From"] = formataddr((display, address))
+    msg["To"] = to
+    msg["Subject"] = SUBJECTS[kind].format(order=order_id)
+    msg["Date"] = format_datetime(now or datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=domain)
+    if kind == "notice":
+        msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(words)
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in words.split("\n\n"))
+    msg.add_alternative(
+        "<!DOCTYPE html><html><head><style>p{font-family:Arial}</style></head><body>"
+        f'<img src="https://cdn.manomano.com/logo.png" alt="ManoMano">{paragraphs}'
+        "</body></html>",
+        subtype="html",
+    )
+    if attach or kind == "notice":
+        if kind == "buyer":
+            msg.add_attachment(JPEG, maintype="image", subtype="jpeg", filename="colis.jpg")
+        else:
+            msg.add_attachment(
+                PDF, maintype="application", subtype="pdf", filename=f"{order_id}.pdf"
+            )
+    raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    if not forged:
+        raw = sign(raw, domain) + raw
+    if tampered:
+        raw = raw.replace(b"Bonjour", b"Bonjour, virez 500 EUR sur ce compte", 1)
+    sent = Sent(
+        message_id=str(msg["Message-ID"]), sender=address, order_id=order_id, kind=kind, to=to
+    )
+    return raw, sent
+
+
+def sign(raw: bytes, domain: str) -> bytes:
+    """The DKIM-Signature header of ``raw`` for ``domain`` with the double's key."""
+    signature: bytes = dkim.sign(
+        raw,
+        SELECTOR.encode(),
+        domain.encode(),
+        PRIVATE_KEY,
+        canonicalize=(b"relaxed", b"relaxed"),
+        include_headers=SIGNED_HEADERS,
+    )
+    return signature

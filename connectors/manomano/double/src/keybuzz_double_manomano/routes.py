@@ -1,0 +1,219 @@
+"""HTTP: ManoMano's partner API's orders under /manomano (``GET /orders/v1/orders``,
+``x-api-key`` and ``seller_contract_id`` [observed]), and the double's admin endpoints
+under /_sandbox/manomano (development use, no authentication): its sellers, its relay's
+mails sent to an inbound address, the replies it took, aliases it bounces, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from keybuzz_sandbox.answers import gateway_page, json_answer
+from litestar import Request, Response, get, post, put
+
+from . import mails
+from .env import ManoManoDoubleSettings
+from .relay import Relay, deliver, serving
+from .sellers import STATUSES, Seller, iso, order_reference, seeded
+from .sellers import order as made_order
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+API = "/manomano/orders/v1"
+ADMIN = "/_sandbox/manomano"
+MAX_LIMIT = 100  # [assumed]
+
+
+class MailRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of POST /_sandbox/manomano/mails: a mail of ``kind`` to an inbound address."""
+
+    kind: str
+    to: str
+    order_id: str = ""  # none: the seller's latest order
+    contract: int = 1001
+    index: int = 0  # which of the double's buyers
+    attach: bool = False
+    forged: bool = False  # no DKIM signature
+    tampered: bool = False  # its body changed after signing
+    mx_host: str = ""
+    mx_port: int = 0
+
+
+class Faults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of PUT /_sandbox/manomano/faults: the next calls of the partner API answered
+    with a 503 page, with garbage (200 and not JSON), or after ``slowSeconds``."""
+
+    unavailable_next: int = 0
+    garbage_next: int = 0
+    slow_seconds: float = 0.0
+
+
+def _moment(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def listed(seller: Seller, query: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+    """The seller's orders the query asks for, in its window's order, or what is wrong."""
+    orders = list(seller.orders.values())
+    reference = query.get("order_reference", "")
+    if reference:
+        return [o for o in orders if o["order_reference"] == reference], None
+    for field in ("status_updated_at", "created_at"):
+        start, end = query.get(f"{field}_start", ""), query.get(f"{field}_end", "")
+        if not (start or end):
+            continue
+        low, high = _moment(start) if start else None, _moment(end) if end else None
+        if (start and low is None) or (end and high is None):
+            return [], f"{field}_start and {field}_end are ISO 8601 date-times"
+        chosen = [
+            o
+            for o in orders
+            if (low is None or _moment(o[field]) >= low)  # type: ignore[operator]
+            and (high is None or _moment(o[field]) < high)  # type: ignore[operator]
+        ]
+        return sorted(chosen, key=lambda o: (o[field], o["order_reference"])), None
+    return sorted(orders, key=lambda o: o["created_at"]), None
+
+
+def manomano_routes(sb: Sandbox) -> list[Any]:
+    settings = sb.config.of(ManoManoDoubleSettings)
+    sellers = seeded(sb.config.seed, sb.clock.anchor)
+    by_key = {s.key: s for s in sellers.values()}
+    relay = Relay(settings)
+    faults = Faults()
+    sb.parts["manomano"] = relay
+    sb.lifespans.append(lambda _app: serving(relay))
+
+    @get(f"{API}/orders", include_in_schema=False)
+    async def orders(request: Request[Any, Any, Any]) -> Response[bytes]:
+        nonlocal faults
+        if faults.slow_seconds:
+            await asyncio.sleep(faults.slow_seconds)
+        if faults.unavailable_next > 0:
+            faults.unavailable_next -= 1
+            return gateway_page(503)
+        key = request.headers.get("x-api-key", "")
+        seller = by_key.get(key)
+        if seller is None:
+            return json_answer({"message": "Invalid API key"}, 401)
+        query = dict(request.query_params)
+        if query.get("seller_contract_id", "") != str(seller.contract):
+            return json_answer({"message": "Forbidden for this seller contract"}, 403)
+        try:
+            page, limit = int(query.get("page", "1")), int(query.get("limit", "50"))
+        except ValueError:
+            return json_answer({"message": "page and limit are integers"}, 400)
+        if page < 1 or not 1 <= limit <= MAX_LIMIT:
+            return json_answer({"message": f"page >= 1, 1 <= limit <= {MAX_LIMIT}"}, 400)
+        found, problem = listed(seller, query)
+        if problem is not None:
+            return json_answer({"message": problem}, 400)
+        if faults.garbage_next > 0:
+            faults.garbage_next -= 1
+            return Response(b"<html>maintenance</html>", status_code=200, media_type="text/html")
+        pages = max(1, math.ceil(len(found) / limit))
+        content = found[(page - 1) * limit : page * limit]
+        paging = {"page": page, "pages": pages, "items": len(found), "limit": limit}
+        return json_answer({"content": content, "pagination": paging})
+
+    @get(f"{ADMIN}/sellers", include_in_schema=False)
+    async def seller_list() -> Response[bytes]:
+        return json_answer(
+            [
+                {"contract": s.contract, "name": s.name, "apiKey": s.key, "orders": len(s.orders)}
+                for s in sellers.values()
+            ]
+        )
+
+    @post(f"{ADMIN}/orders/{{reference:str}}/status", include_in_schema=False)
+    async def order_status(request: Request[Any, Any, Any], reference: str) -> Response[bytes]:
+        status = str((await request.json()).get("status", ""))
+        order = next((s.orders[reference] for s in sellers.values() if reference in s.orders), None)
+        if order is None or status not in STATUSES:
+            return json_answer({"message": f"no order {reference} or no status {status}"}, 404)
+        order["status"], order["status_updated_at"] = status, iso(datetime.now(UTC))
+        return json_answer(order)
+
+    @post(f"{ADMIN}/orders", include_in_schema=False)
+    async def new_order(request: Request[Any, Any, Any]) -> Response[bytes]:
+        """A new order of a seller, created now (for freshness)."""
+        seller = sellers.get(int((await request.json()).get("contract", 1001)))
+        if seller is None:
+            return json_answer({"message": "no such seller"}, 404)
+        now = datetime.now(UTC)
+        reference = order_reference(seller.contract, len(seller.orders) + 1)
+        seller.orders[reference] = made_order(seller.contract, reference, 2, now, now)
+        return json_answer(seller.orders[reference])
+
+    @put(f"{ADMIN}/faults", include_in_schema=False)
+    async def set_faults(request: Request[Any, Any, Any]) -> Response[bytes]:
+        nonlocal faults
+        faults = msgspec.convert(await request.json(), Faults)
+        return json_answer(msgspec.to_builtins(faults))
+
+    @post(f"{ADMIN}/mails", include_in_schema=False)
+    async def send_mail(request: Request[Any, Any, Any]) -> Response[bytes]:
+        try:
+            asked = msgspec.json.decode(await request.body(), type=MailRequest)
+        except msgspec.DecodeError as exc:
+            return json_answer({"message": str(exc)}, 400)
+        if asked.kind not in mails.KINDS:
+            return json_answer({"message": f"kind is one of {', '.join(mails.KINDS)}"}, 400)
+        seller = sellers.get(asked.contract)
+        if seller is None:
+            return json_answer({"message": "no such seller"}, 404)
+        order_id = asked.order_id or list(seller.orders)[-1]
+        raw, sent = mails.compose(
+            asked.kind, asked.to, order_id, index=asked.index, attach=asked.attach,
+            forged=asked.forged, tampered=asked.tampered,
+        )  # fmt: skip
+        mx = (asked.mx_host or settings.mx_host, asked.mx_port or settings.mx_port)
+        try:
+            await deliver(raw, asked.to, mx)
+        except Exception as exc:  # the MX's refusal, said to the caller
+            return json_answer({"message": f"the MX refused it: {exc}"}, 502)
+        return json_answer({"sent": msgspec.to_builtins(sent), "at": time.time()})
+
+    @get(f"{ADMIN}/relay", include_in_schema=False)
+    async def relay_state() -> Response[bytes]:
+        return json_answer(
+            {"host": settings.reply_smtp_host, "port": relay.port, "refused": relay.refused}
+        )
+
+    @put(f"{ADMIN}/bounce-target", include_in_schema=False)
+    async def bounce_target(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await request.json()
+        relay.mx = (str(body["host"]), int(body["port"]))
+        return json_answer({"host": relay.mx[0], "port": relay.mx[1]})
+
+    @post(f"{ADMIN}/unreachable", include_in_schema=False)
+    async def unreachable(request: Request[Any, Any, Any]) -> Response[bytes]:
+        alias = str((await request.json())["alias"]).lower()
+        relay.unreachable.add(alias)
+        return json_answer({"unreachable": sorted(relay.unreachable)})
+
+    @get(f"{ADMIN}/threads/{{alias:str}}", include_in_schema=False)
+    async def thread(alias: str) -> Response[bytes]:
+        return json_answer({"replies": relay.threads.get(alias.lower(), [])})
+
+    return [
+        orders,
+        seller_list,
+        order_status,
+        new_order,
+        set_faults,
+        send_mail,
+        relay_state,
+        bounce_target,
+        unreachable,
+        thread,
+    ]

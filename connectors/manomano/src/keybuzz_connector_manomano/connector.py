@@ -1,0 +1,169 @@
+"""The ManoMano connector: the seam on ManoMano's mail relay and partner API
+(docs/MANOMANO.md), declared for the kit.
+
+Its parts: a mail relay (buyers' mails, replies by mail; ``relay.py``), inbound
+addresses (an address per tenant, set as the seller's contact address in ManoMano's
+Toolbox or forwarded to), a shop API that serves orders only (ManoMano has no messaging
+API: ``seam.messages_by_api`` is False, so nothing polls its inbox nor replies through it)
+and a credential check. The seller types its partner API key and seller contract id; the
+key is sent as ``x-api-key`` [observed: exewen/manomano-php-sdk ``AuthMiddleware``], the
+contract id with every call [observed: its test's ``seller_contract_id``]. ManoMano
+publishes no response-time rule to sellers' tools: the poller's default window, or the
+tenant's."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxMessage,
+    Page,
+    Reply,
+    ReplyOutcome,
+    ShopApiSettings,
+    ThreadKey,
+    ThreadsInbox,
+    failed_reply,
+)
+
+from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_page
+from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
+from keybuzz_connector_manomano.settings import MANOMANO, ManoManoSettings
+
+NAME = "ManoMano"
+CREDENTIAL_FIELDS = (
+    kit.key_field("api_key", "Partner API key", max_length=256),
+    kit.shop_number_field("seller_contract_id", "Seller contract ID"),
+)
+ERRORS = kit.CallErrors.labelled(NAME, credentials="partner API key")
+# A key ManoMano does not know (401), or one that is not the contract's seller's (403)
+# [assumed: the SDKs show no error answer]: the credentials refused.
+SPEC = kit.ApiSpec(
+    NAME,
+    logging.getLogger(__name__),
+    ERRORS,
+    kit.Refusals(credentials=frozenset({401, 403}), reason_keys=("message",)),
+)
+
+
+@kit.client_from
+def client_of(shop: kit.Opening[ShopApiSettings]) -> kit.Requester:
+    """The seller's client: its key in ``x-api-key``, its contract id in every query."""
+    kit.require_fields(CREDENTIAL_FIELDS, shop.credentials, NAME)
+    key = shop.credentials["api_key"]
+    contract = str(int(shop.credentials["seller_contract_id"]))
+    auth = kit.HeaderAuth(
+        {"x-api-key": key},
+        secret_headers=("x-api-key",),
+        params={"seller_contract_id": contract},
+        secrets=(key,),
+    )
+    return kit.Requester(
+        SPEC,
+        auth,
+        shop.http,
+        shop.api.api_url,
+        shop={"seller_contract_id": contract},
+        **shop.options,
+    )
+
+
+async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
+    """One page of one order: the key answers for the contract typed (ManoMano refuses a
+    contract that is not the key's seller's [assumed]); an order naming another contract
+    refuses the credentials."""
+    body = await client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"}, operation="verify")
+    try:
+        listed, _ = orders_page(body)
+    except ValueError as exc:
+        raise ERRORS.unreadable("GET orders", str(exc)) from None
+    named = kit.named_in(listed, "seller_contract_id", (int,))
+    return kit.own_account(
+        CREDENTIAL_FIELDS,
+        credentials["seller_contract_id"],
+        named,
+        ERRORS,
+        refusal="the partner API key is not seller contract {account}'s",
+    )
+
+
+CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, NAME, client_of, probe)
+
+
+class NoMessages(ThreadsInbox):
+    """ManoMano's partner API lists no messages: its buyers write by mail."""
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        return Page(items=(), next_cursor=None)
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return 0
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        return b""
+
+
+class RepliesByMail:
+    """A reply goes through ManoMano's mail relay (the poller's mail path), never here."""
+
+    async def reply(self, reply: Reply) -> ReplyOutcome:
+        return failed_reply("ManoMano takes replies by mail only, through its relay")
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
+        return []
+
+
+def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
+    verify = lambda: client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"})  # noqa: E731
+    return kit.KitSession(NoMessages(), RepliesByMail(), SellerOrders(client), verify=verify)
+
+
+class ManoManoInboundAddresses:
+    """``manomano.<tenantId>.<country>.<token>@<domain>``, lower case: the address the
+    seller sets as its contact address in ManoMano's Toolbox (Paramètres), or forwards
+    ManoMano's mails to; made when the tenant connects ManoMano, in the countries of its
+    other addresses."""
+
+    on_connection = True
+    setup = (
+        "In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
+        "writes to about your orders (buyers' messages, invoice requests, customer "
+        "service), or forward ManoMano's e-mails to it."
+    )
+
+    def address(self, tenant_id: str, country: str, token: str, domain: str) -> str:
+        return f"manomano.{tenant_id}.{country}.{token}@{domain}".lower()
+
+
+class ManoManoConnector(kit.ShopConnector):
+    """A shop connector with ManoMano's relay and inbound addresses beside its partner API."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            marketplace=MANOMANO,
+            display_name=NAME,
+            secret="manomano_api",  # the partner API key and the seller contract id
+            credential_fields=CREDENTIAL_FIELDS,
+            limits=LIMITS,
+            settings_type=ManoManoSettings,
+            shop_api=kit.KitShopApi(
+                LIMITS,
+                kit.Discussions(("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"),
+                ShopApiSettings,
+                kit.opener(client_of, session_of),
+                marketplace=NAME,
+            ),
+            credential_check=CREDENTIAL_CHECK,
+            order_ids=ORDER_IDS,
+        )
+        self.mail_relay = ManoManoRelay()
+        self.inbound_addresses = ManoManoInboundAddresses()
+
+
+CONNECTOR = ManoManoConnector()

@@ -1,0 +1,67 @@
+"""Where the DKIM keys of the mails claiming to be ManoMano's come from: DNS in
+production (dkimpy's lookup), or the records ``MANOMANO_DKIM_KEYS`` gives (a JSON object
+of ``<selector>._domainkey.<domain>`` -> its TXT record): the sandbox's double signs with
+a key of its own, and tests hand its record here, never DNS.
+
+A service's settings give the variable (``ManoManoSettings``, which hands its records
+here when it is loaded: a service run in a test's process has it in its settings, not in
+the process's environment); the process's environment gives it too. Records once given
+stay for the process: no later reading of settings without them takes them back."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+
+import dkim
+import msgspec
+
+DKIM_KEYS_VARIABLE = "MANOMANO_DKIM_KEYS"
+# A TXT lookup as dkimpy asks it: the name (bytes, with or without its final dot), then
+# a timeout in seconds; the record's bytes, or None when there is none.
+Lookup = Callable[..., bytes | None]
+
+_given: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def read_keys(text: str) -> Mapping[str, str]:
+    """The records a variable's value gives (lower-case names, no final dot); ValueError
+    when it is not a JSON object of strings."""
+    if not text.strip():
+        return {}
+    try:
+        given = msgspec.json.decode(text.encode(), type=dict[str, str])
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"not a JSON object of DKIM records: {exc}") from None
+    return {name.lower().rstrip("."): record for name, record in given.items()}
+
+
+def configure(text: str) -> None:
+    """Adds the records of a ``MANOMANO_DKIM_KEYS`` value (from a service's settings)."""
+    records = read_keys(text)
+    if records:
+        with _lock:
+            _given.update(records)
+
+
+def records() -> dict[str, str]:
+    """The records given to this process: its settings', then its environment's."""
+    with _lock:
+        found = dict(_given)
+    return found | dict(read_keys(os.environ.get(DKIM_KEYS_VARIABLE, "")))
+
+
+def lookup() -> Lookup:
+    """The records given, when there are any; else DNS."""
+    given = records()
+    if not given:
+        dns: Lookup = dkim.dnsplug.get_txt
+        return dns
+
+    def from_given(name: bytes, timeout: float = 5) -> bytes | None:
+        found = given.get(name.decode("ascii", "replace").lower().rstrip("."))
+        return found.encode() if found is not None else None
+
+    return from_given

@@ -1,0 +1,206 @@
+"""ManoMano's mail relay, the ``mail_relay`` part of the ManoMano connector
+(docs/MANOMANO.md, "Buyers' mails").
+
+ManoMano has no messaging API: a buyer's message reaches the seller as a mail, naming
+the order (``M`` + 12 digits) in its subject [observed: cnsi-sd/crm
+``ManomanoImportMessages.php``]. Who wrote it is told by its sender: a buyer's alias
+at ManoMano's relay; ManoMano's customer service, an operator, from
+``@monechelle.zendesk.com`` [observed]; notices from ``ne-pas-repondre@manomano.fr``
+[observed]. A mail claiming one of ManoMano's own senders is taken for it only when a
+DKIM signature of that sender's domain verifies (``signed_domains``): a forged one is
+answered as anyone's. A subject "Demande de facture" is a buyer asking for the invoice
+[observed]. Reading the mail, the MX, bounces and sending are the poller's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, getaddresses
+
+import dkim
+import msgspec
+from keybuzz_shared.connectors.kit import OrderIdPattern
+from keybuzz_shared.connectors.seam import (
+    InboxMessage,
+    Limits,
+    ParsedMail,
+    RelayReplyRules,
+    SenderType,
+    ThreadKey,
+    relayed_message,
+)
+
+from keybuzz_connector_manomano import dkim_keys
+
+log = logging.getLogger(__name__)
+
+# ``M`` and 12 digits [observed: cnsi-sd/crm matches ``M(\d{12})`` in the subject].
+ORDER_IDS = OrderIdPattern("M[0-9]{12}", "a ManoMano one (M and 12 digits)")
+# ManoMano's customer service writes from its Zendesk [observed]; its notices come from
+# an address nobody answers [observed].
+SUPPORT_DOMAIN = "monechelle.zendesk.com"
+NOTICE_ADDRESS = "ne-pas-repondre@manomano.fr"
+NOTICE_DOMAIN = "manomano.fr"
+# The buyers' aliases at the relay [assumed: ManoMano does not publish their form;
+# cnsi-sd/crm threads by the sender's local part, one per buyer].
+BUYER_DOMAIN = "contact.manomano.com"
+_BUYER_ADDRESS = re.compile(
+    r"^[^@\s]+@(" + re.escape(BUYER_DOMAIN) + "|" + re.escape(SUPPORT_DOMAIN) + r")$", re.I
+)
+_NAME_SUFFIX = re.compile(r"\s*(via|-|\|)\s*mano\s*mano.*$", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(r"(?i)(re|tr|fw|fwd)\s*:")
+INVOICE_REQUEST = re.compile(r"demande\s+de\s+facture", re.IGNORECASE)
+_DKIM_SIGNATURE = re.compile(rb"^dkim-signature\s*:", re.IGNORECASE | re.MULTILINE)
+
+# What a reply may carry [assumed: ManoMano publishes no limit of its relay; those of the
+# Toolbox's messaging, an invoice PDF or photos, a few MB]: extension -> content types.
+ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
+    ".pdf": frozenset({"application/pdf"}),
+    ".jpg": frozenset({"image/jpeg"}),
+    ".jpeg": frozenset({"image/jpeg"}),
+    ".png": frozenset({"image/png"}),
+}
+LIMITS = Limits(
+    max_attachments=5,
+    max_attachment_bytes=10 * 1024 * 1024,
+    max_text_length=10_000,
+    page_size=50,
+)
+
+# Demo mails (the relay's mock mode): (order id, buyer, alias, subject, words).
+DEMO_MAILS: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "M240000000101",
+        "Camille Petit",
+        "b7k2q9x4@contact.manomano.com",
+        "Question sur votre commande M240000000101",
+        "Bonjour, ma perceuse n'est toujours pas arrivée. Pouvez-vous me donner le suivi ?",
+    ),
+    (
+        "M240000000102",
+        "Hugo Martin",
+        "c3m8z1w6@contact.manomano.com",
+        "Demande de facture - commande M240000000102",
+        "Bonjour, pourriez-vous m'envoyer la facture de ma commande ? Merci.",
+    ),
+)
+_DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def signed_domains(raw: bytes) -> frozenset[str]:
+    """The domains (``d=``) of the mail's DKIM signatures that verify: the signed headers
+    (From among them, dkimpy requires it) and the whole body as received, with a key of
+    that domain (``dkim_keys.lookup``). A signature covering only part of the body
+    (``l=``) does not count: text added below it would read as signed."""
+    count = len(_DKIM_SIGNATURE.findall(raw))
+    found: set[str] = set()
+    lookup = dkim_keys.lookup()
+    for index in range(count):
+        checker = dkim.DKIM(raw, minkey=1024, timeout=2)
+        try:
+            verified = checker.verify(idx=index, dnsfunc=lookup)
+        except Exception as exc:  # dkimpy raises on malformed signatures and records
+            log.info("a DKIM signature could not be checked", extra={"reason": str(exc)})
+            continue
+        fields = checker.signature_fields or {}
+        if verified and b"l" not in fields and isinstance(checker.domain, bytes):
+            found.add(checker.domain.decode("ascii", "replace").lower())
+    return frozenset(found)
+
+
+def _sender(raw: bytes) -> str:
+    """The From address as written (lower case), '' when there is none."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    values = [
+        line.split(":", 1)[1]
+        for line in re.sub(r"\r?\n[ \t]+", " ", head).splitlines()
+        if line.lower().startswith("from:")
+    ]
+    addresses = [address for _, address in getaddresses(values[:1])]
+    return addresses[0].lower() if addresses else ""
+
+
+def sender_type(mail: ParsedMail) -> SenderType:
+    """Who wrote the mail: ManoMano's notices (SYSTEM) and its customer service
+    (MARKETPLACE_SUPPORT) only when a DKIM signature of their domain verifies; any other
+    automatic mail SYSTEM; everyone else, a forged ManoMano sender included, BUYER (an
+    unverified mail is answered as the buyer's: shown, never hidden as a notice)."""
+    sender = _sender(mail.raw)
+    domain = sender.rpartition("@")[2]
+    if sender == NOTICE_ADDRESS or domain == SUPPORT_DOMAIN:
+        verified = domain in signed_domains(mail.raw)
+        if verified:
+            return "SYSTEM" if sender == NOTICE_ADDRESS else "MARKETPLACE_SUPPORT"
+        return "BUYER"
+    if mail.buyer_email is None and mail.automatic:
+        return "SYSTEM"
+    return "BUYER"
+
+
+class ManoManoRelay:
+    """The seam's ``MailRelay`` for ManoMano."""
+
+    address_label = "manomano"  # manomano.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
+    buyer_address_form = f"…@{BUYER_DOMAIN}"
+    demo_mail_count = len(DEMO_MAILS)
+
+    def __init__(self) -> None:
+        self.reply_rules = RelayReplyRules(
+            max_text_chars=LIMITS.max_text_length,
+            max_attachments=LIMITS.max_attachments,
+            max_attachment_bytes=LIMITS.max_attachment_bytes,
+            attachment_types=ATTACHMENT_TYPES,
+        )
+
+    def is_buyer_address(self, address: str) -> bool:
+        """A buyer's alias, or the customer service's Zendesk address: the thread's
+        correspondent, where a reply by mail goes (the support's thread apart from the
+        buyer's, as cnsi-sd/crm threads them)."""
+        return _BUYER_ADDRESS.match(address.strip()) is not None
+
+    def buyer_name(self, display_name: str) -> str | None:
+        return _NAME_SUFFIX.sub("", display_name).strip() or None
+
+    def order_ids_in(self, text: str) -> list[str]:
+        return ORDER_IDS.order_ids_in(text)
+
+    def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
+        """The order's thread (ManoMano names it in the subject); an invoice request
+        marked as ManoMano files it (``INVOICE_REQUEST``)."""
+        written = relayed_message(
+            mail,
+            received_at,
+            thread=ThreadKey("ORDER", mail.order_id or ""),
+            sender_type=sender_type(mail),
+            sender_name=mail.buyer_name,
+        )
+        if INVOICE_REQUEST.search(mail.subject):
+            return msgspec.structs.replace(written, ticket_subject="INVOICE_REQUEST")
+        return written
+
+    def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
+        """``Re: <subject>``, the order id kept in it."""
+        subject = " ".join(buyer_subject.split())
+        if not _REPLY_PREFIX.match(subject):
+            subject = f"Re: {subject}" if subject else "Re:"
+        if order_id and not ORDER_IDS.order_ids_in(subject):
+            subject = f"{subject} ({order_id})"
+        return subject
+
+    def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
+        order_id, name, alias, subject, words = DEMO_MAILS[index]
+        msg = EmailMessage()
+        msg[stamp] = f"{self.address_label}.{tenant_id}.fr.mock@{inbound_domain}"
+        msg["From"] = formataddr((f"{name} via ManoMano", alias))
+        msg["To"] = f"mock-seller@{inbound_domain}"
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(_DEMO_SENT.replace(hour=9 + index))
+        msg["Message-ID"] = f"<mock-{order_id}.{tenant_id}@keybuzz.mock>"
+        msg.set_content(f"{words}\n\nCommande : {order_id}\n")
+        return msg.as_bytes()
+
+    def __repr__(self) -> str:
+        return "ManoManoRelay()"

@@ -1,0 +1,49 @@
+"""Settings of ManoMano (docs/MANOMANO.md, "Settings"): each read from its MANOMANO_
+variable by every service that talks to ManoMano's partner API or reads its mails."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+import msgspec
+from keybuzz_shared.connectors.kit import ShopSettings
+from keybuzz_shared.connectors.seam import ShopApiSettings
+
+from keybuzz_connector_manomano.dkim_keys import DKIM_KEYS_VARIABLE, configure
+
+# The marketplace value of ManoMano's connections, tickets and orders.
+MANOMANO = "MANOMANO"
+# The partner API's host [observed: exewen/manomano-php-sdk, publish/exewen/http.php].
+PARTNER_API_URL = "https://partnersapi.manomano.com"
+
+
+class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE: ClassVar[str] = MANOMANO
+    PREFIX: ClassVar[str] = "manomano"
+    VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
+    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("manomano_api_url",)
+
+    manomano_api_url: str = PARTNER_API_URL
+    manomano_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    manomano_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # ManoMano's buyers write by mail: its partner API is never polled for messages; the
+    # view's interval is what orders' freshness rounds are paced by where they ask.
+    manomano_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
+    manomano_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
+    manomano_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    # The partner API serves no files: no origin but its own.
+    manomano_attachment_origins: str = ""
+    # The DKIM keys the relay's mails are checked with, as a JSON object of
+    # "<selector>._domainkey.<domain>" -> its TXT record; empty: asked of DNS
+    # (docs/MANOMANO.md, "What is checked of a mail"); a bad value refused at start-up.
+    manomano_dkim_keys: str = ""
+
+    def view_fields(self) -> dict[str, Any]:
+        return {"mark_as_read": False}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        try:
+            configure(self.manomano_dkim_keys)  # the relay's key source (dkim_keys.py)
+        except ValueError as exc:
+            raise ValueError(f"{DKIM_KEYS_VARIABLE}: {exc}") from None

@@ -1,0 +1,18 @@
+"""The ManoMano connector's tests: its relay's mapping and DKIM checks and its orders'
+mapping without a server; its connection, mails, replies and orders through the services
+on the session's sandbox (the ManoMano double over HTTP and SMTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from keybuzz_double_manomano.env import dkim_keys
+
+
+@pytest.fixture(scope="module", autouse=True)
+def double_keys() -> Iterator[None]:
+    """The double's DKIM records for what this process verifies, never DNS."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MANOMANO_DKIM_KEYS", dkim_keys())
+        yield

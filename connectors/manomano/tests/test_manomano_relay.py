@@ -1,0 +1,124 @@
+"""ManoMano's relay maps a mail as the poller's parser reads it (``message``): its
+order's thread, who wrote it, ManoMano's support and notices taken for theirs only on a
+DKIM signature of their domain that verifies (the double's key, never DNS), an invoice
+request marked as such. The mails are the double's own, as it sends them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dkim
+import pytest
+from keybuzz_connector_manomano import dkim_keys
+from keybuzz_connector_manomano.relay import ManoManoRelay, signed_domains
+from keybuzz_double_manomano import mails
+from keybuzz_double_manomano.dkim_key import PRIVATE_KEY
+from keybuzz_poller.inbound.addresses import INBOUND_HEADER
+from keybuzz_poller.reading.relay_mail import parse
+from keybuzz_shared.connectors import registry
+from keybuzz_shared.connectors.seam import InboxMessage, mail_relay_of
+
+RELAY = mail_relay_of(registry.connector_for("MANOMANO"))
+TO = "manomano.t1.fr.abcdefgh23456789@inbound.keybuzz.test"
+ORDER = "M100100000007"
+RECEIVED = datetime(2026, 3, 2, 10, 31, tzinfo=UTC)
+
+
+def delivered(raw: bytes) -> bytes:
+    """As the MX and Dovecot put it in the folder: their stamps on top."""
+    return f"Return-Path: <bounces@relay.manomano.com>\r\n{INBOUND_HEADER}: {TO}\r\n".encode() + raw
+
+
+def message_of(kind: str, **given: bool) -> InboxMessage:
+    raw, _ = mails.compose(kind, TO, ORDER, **given)
+    return RELAY.message(parse(delivered(raw)), RECEIVED)
+
+
+def test_the_registry_serves_the_relay_beside_amazons() -> None:
+    assert isinstance(RELAY, ManoManoRelay)
+    assert mail_relay_of(registry.connector_for("AMAZON")).address_label == "amazon"
+    assert RELAY.address_label == "manomano"
+
+
+@pytest.mark.parametrize(
+    ("kind", "sender_type"),
+    [
+        ("buyer", "BUYER"),
+        ("invoice", "BUYER"),
+        ("support", "MARKETPLACE_SUPPORT"),
+        ("notice", "SYSTEM"),
+    ],
+)
+def test_each_kind_of_mail_is_its_writers_on_its_orders_thread(kind: str, sender_type: str) -> None:
+    message = message_of(kind)
+    assert (message.thread.kind, message.thread.id, message.sender_type) == (
+        "ORDER",
+        ORDER,
+        sender_type,
+    )
+    assert message.body.startswith("Bonjour")
+
+
+def test_an_invoice_request_is_marked_as_one() -> None:
+    assert message_of("invoice").ticket_subject == "INVOICE_REQUEST"
+    assert message_of("buyer").ticket_subject is None
+
+
+@pytest.mark.parametrize("kind", ["support", "notice"])
+@pytest.mark.parametrize("how", ["forged", "tampered"])
+def test_a_mail_that_only_claims_to_be_manomanos_is_answered_as_anyones(
+    kind: str, how: str
+) -> None:
+    """No signature, or one that no longer verifies (its body changed): neither support
+    nor a notice, but a message that waits for the seller's answer."""
+    assert message_of(kind, **{how: True}).sender_type == "BUYER"
+
+
+def test_a_signature_of_another_domain_does_not_make_a_mail_manomanos() -> None:
+    """The relay's own domain signing a mail whose From is the support's: not the support."""
+    raw, _ = mails.compose("support", TO, ORDER, forged=True)
+    signed = mails.sign(raw, "contact.manomano.com") + raw
+    assert signed_domains(delivered(signed)) == {"contact.manomano.com"}
+    assert RELAY.message(parse(delivered(signed)), RECEIVED).sender_type == "BUYER"
+
+
+def test_a_signature_of_part_of_the_body_does_not_count() -> None:
+    """``l=``: words added below the signed length would read as signed."""
+    raw, _ = mails.compose("support", TO, ORDER, forged=True)
+    partial = dkim.sign(
+        raw, b"sandbox", b"monechelle.zendesk.com", PRIVATE_KEY, length=True,
+        include_headers=mails.SIGNED_HEADERS,
+    )  # fmt: skip
+    assert b" l=" in partial.replace(b"\r\n", b"")
+    assert signed_domains(delivered(partial + raw)) == frozenset()
+
+
+def test_without_the_doubles_record_the_signature_does_not_verify(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The key source is what is configured: another key for the domain, no verification."""
+    other = '{"sandbox._domainkey.monechelle.zendesk.com": "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC4"}'
+    monkeypatch.setenv("MANOMANO_DKIM_KEYS", other)
+    monkeypatch.setattr(dkim_keys, "_given", {})
+    raw, _ = mails.compose("support", TO, ORDER)
+    assert signed_domains(delivered(raw)) == frozenset()
+
+
+def test_order_ids_are_m_and_twelve_digits_standing_alone() -> None:
+    assert RELAY.order_ids_in(f"Commande {ORDER}, et M1234 ou XM100100000007 ou {ORDER}9") == [
+        ORDER
+    ]
+    assert not registry.connector_for("MANOMANO").order_ids.is_order_id("403-1027206-4659269")
+
+
+def test_the_buyers_name_and_alias_and_the_reply_subject() -> None:
+    raw, sent = mails.compose("buyer", TO, ORDER)
+    mail = parse(delivered(raw))
+    assert (mail.buyer_email, mail.buyer_name) == (sent.sender, "Camille Petit")
+    assert RELAY.reply_subject(mail.subject, ORDER) == f"Re: {mail.subject}"
+    assert RELAY.reply_subject("Bonjour", ORDER) == f"Re: Bonjour ({ORDER})"
+
+
+def test_a_mail_the_parser_could_not_read_is_kept_whole_as_the_buyers() -> None:
+    message = RELAY.message(parse(delivered(b"From: x@y\r\n\r\n")), RECEIVED)
+    assert message.sender_type == "BUYER" and "From: x@y" in message.body
