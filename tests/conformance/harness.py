@@ -24,6 +24,7 @@ import msgspec
 import nats
 import pytest
 from keybuzz_devstack import infra
+from keybuzz_devstack.consent_apps import register_consent_apps
 from keybuzz_devstack.shop_api_testing import tenant_events
 from keybuzz_devstack.testing import (
     SANDBOX_TIME_SCALE,
@@ -185,7 +186,7 @@ async def stack_on(
         admin = httpx.AsyncClient(base_url=sandbox, timeout=15)
         try:
             oauth = await start(OAUTH, **env)
-            await register_consent_apps(oauth, vault, admin)
+            await register_consent_apps(admin, oauth.url, vault)
             poller_env = env | POLLER_SETTINGS | dovecot.settings
             poller = await start(POLLER, **poller_env)
             yield Stack(stack, sandbox, oauth, poller, start, poller_env, vault, admin)
@@ -195,20 +196,6 @@ async def stack_on(
             for service in reversed(started):
                 with contextlib.suppress(Exception):
                     await service.stop()
-
-
-async def register_consent_apps(
-    oauth: RunningService, vault: VaultClient, admin: httpx.AsyncClient
-) -> None:
-    """Each double whose sellers consent registers oauth's callback with its app, and the
-    app is stored where its connector reads it."""
-    for driver in DRIVERS.values():
-        if isinstance(driver, ConsentDriver):
-            callback = (
-                f"{oauth.url}/api/v1/marketplaces/{driver.marketplace.lower()}/oauth/callback"
-            )
-            app = await driver.consent_app(admin, callback)
-            await vault.write(app.path, dict(app.fields))
 
 
 @pytest.fixture(scope="session")

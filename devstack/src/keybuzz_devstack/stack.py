@@ -19,8 +19,10 @@ from pathlib import Path
 import httpx
 from keybuzz_sandbox import doubles, seeded
 from keybuzz_shared.connectors import registry
+from keybuzz_shared.vault import VaultClient
 
 from keybuzz_devstack import bootstrap, dovecot, infra, sqs
+from keybuzz_devstack.consent_apps import register_consent_apps
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
 DATA = ROOT / ".data"
@@ -107,9 +109,8 @@ PORT_VARIABLES = {
     "orders": "ORDERS_PORT",
     "tenant-sync": "TENANT_SYNC_PORT",
 }
-OAUTH_CALLBACK_URL = (
-    f"http://127.0.0.1:{SERVICES['oauth']}/api/v1/marketplaces/amazon/oauth/callback"
-)
+OAUTH_URL = f"http://127.0.0.1:{SERVICES['oauth']}"
+OAUTH_CALLBACK_URL = f"{OAUTH_URL}/api/v1/marketplaces/amazon/oauth/callback"
 # The poller's MX (SMTP for INBOUND_DOMAIN) runs inside the poller process (docs/POLLER.md).
 MX_PORT = port(2525)
 MX_URL = f"smtp://127.0.0.1:{MX_PORT}"
@@ -398,6 +399,17 @@ def wait_ready(parts: list[Part], shared: dict[str, str]) -> None:
         app = {**bootstrap.SANDBOX_APP, "redirect_uri": OAUTH_CALLBACK_URL}
         bootstrap.seed_vault(shared["VAULT_ADDR"], infra.DEV_VAULT_ROOT_TOKEN, app)
     _wait_parts([p for p in parts if not p.spec])
+    if started_vault and any(p.name == "sandbox" for p in parts):
+        asyncio.run(_consent_apps(shared["VAULT_ADDR"]))
+
+
+async def _consent_apps(vault_addr: str) -> None:
+    vault = VaultClient(vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
+    try:
+        async with httpx.AsyncClient(base_url=SANDBOX_URL, timeout=10) as admin:
+            await register_consent_apps(admin, OAUTH_URL, vault)
+    finally:
+        await vault.aclose()
 
 
 def _wait_parts(parts: list[Part]) -> None:
