@@ -7,11 +7,13 @@ high-accuracy mode (99.1 against 99.3 %) at a quarter of its time (docs/BENCHMAR
 "Ticket topics"). All 97 languages, not only the eight the subject rules read: a Swedish buyer of a
 marketplace of 14 countries is told as Swedish, not as the nearest of eight.
 
-The model's tables (~70 MiB unpacked) are unpacked once into a folder of this user's own
-under the temporary directory and memory-mapped from there: the pages a process reads are
-the file's, shared by every process of the machine and given back under memory pressure,
-where loading them from the packed file made them each process's own (a poller's resident
-memory ~doubled). Where no such folder can be written, the model is loaded into memory.
+The model's tables (~65 MiB unpacked) are unpacked once into a folder beside the packed
+model (the image does it when it is built: ``unpack``; a development environment at the
+first load) and memory-mapped from there: the pages a process reads are the files', shared
+by every process mapping them and given back under memory pressure, where loading them
+from the packed file made them each process's own (~80 MiB: a poller's resident memory
+~doubled). Where that folder is absent and cannot be written, the model is loaded into
+memory.
 """
 
 from __future__ import annotations
@@ -71,13 +73,13 @@ def _identifier_in_memory() -> Any:
 
 
 def _mapped_identifier() -> Any:
-    """The identifier on the unpacked model's memory-mapped tables; None when they cannot
-    be unpacked (no writable temporary directory)."""
+    """The identifier on the unpacked model's memory-mapped tables; None when they are not
+    unpacked and cannot be (a read-only file system)."""
     import numpy as np  # here: importing the taxonomy (every service does) costs nothing
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import LanguageIdentifier
 
     try:
-        folder = unpacked_model(Path(MODEL_DIR) / MODEL_FILE)
+        folder = unpacked_model(_packed_model())
     except OSError as exc:
         log.warning("language model not unpacked (%s): loaded into memory", exc)
         return None
@@ -97,27 +99,39 @@ def _mapped_identifier() -> Any:
 _TABLES: Final = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
 
 
+def _packed_model() -> Path:
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    return Path(str(MODEL_DIR)) / str(MODEL_FILE)
+
+
+def unpack() -> Path:
+    """The model's tables unpacked beside it (where an image is built: read-only after)."""
+    return unpacked_model(_packed_model())
+
+
 def unpacked_model(packed: Path) -> Path:
-    """The folder holding ``packed``'s tables as ``.npy`` files (unpacked now if they are
-    not yet): named by the packed file's digest, so an upgraded model gets its own; owned by
-    this user and written by no one else (else OSError), so no other user's tables are read."""
+    """The folder beside ``packed`` holding its tables as ``.npy`` files, unpacked now if
+    they are not yet: named by the packed file's digest, so an upgraded model gets its own.
+    OSError when it is absent and cannot be written, or when anyone but its owner (this
+    user, or root who built the image) may write it: no one else's tables are read."""
     digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:24]
-    folder = Path(tempfile.gettempdir()) / f"keybuzz-langid-{os.getuid()}-{digest}"
+    folder = packed.parent / f"unpacked-{digest}"
     if not folder.exists():
         _unpack(packed, folder)
     seen = folder.lstat()
     if (
         not stat.S_ISDIR(seen.st_mode)
-        or seen.st_uid != os.getuid()
+        or seen.st_uid not in (os.getuid(), 0)
         or seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
     ):
-        raise OSError(f"{folder} is not this user's own folder")
+        raise OSError(f"{folder} may be written by others than its owner")
     return folder
 
 
 def _unpack(packed: Path, folder: Path) -> None:
-    """The tables written into a fresh folder (mode 0700), then renamed ``folder``: a
-    process that finds ``folder`` finds every table in it."""
+    """The tables written into a fresh folder, then renamed ``folder`` (readable by all,
+    written by its owner only): a process that finds ``folder`` finds every table in it."""
     import numpy as np
 
     writing = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=folder.parent))
@@ -129,6 +143,8 @@ def _unpack(packed: Path, folder: Path) -> None:
             with np.load(spool, allow_pickle=False) as data:
                 for name in _TABLES:
                     np.save(writing / f"{name}.npy", data[name], allow_pickle=False)
+                    (writing / f"{name}.npy").chmod(0o644)
+        writing.chmod(0o755)
         try:
             writing.rename(folder)
         except OSError:
