@@ -25,5 +25,9 @@ FROM base AS services
 RUN --mount=type=bind,source=.,target=/src,rw cd /src && pip install --no-cache-dir \
         ./shared ./connectors/* \
         ./services/oauth ./services/poller ./services/orders ./services/tenant-sync
+# The language model's tables unpacked beside it while the file system may be written:
+# each process then maps them (pages shared, reclaimable) rather than holding ~80 MiB of its
+# own (keybuzz_shared.ticket_topics.language).
+RUN python -c "from keybuzz_shared.ticket_topics import language; language.unpack()"
 USER keybuzz
 CMD ["python", "-m", "keybuzz_tenant_sync"]

