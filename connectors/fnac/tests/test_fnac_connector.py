@@ -48,7 +48,7 @@ def test_every_marketplace_has_a_connector_fnac_and_darty_one_for_both() -> None
     assert [f.name for f in fnac.credential_fields] == ["partner_id", "shop_id", "key"]
     assert [f.name for f in fnac.credential_fields if f.secret] == ["key"]
     assert fnac.limits.max_attachments == 0 and fnac.limits.page_size == 100
-    for unknown in ("amazon", "fnac", "EBAY", ""):
+    for unknown in ("amazon", "fnac", "NOT_SERVED", ""):
         with pytest.raises(registry.UnknownMarketplace, match=repr(unknown)):
             registry.connector_for(unknown)
 

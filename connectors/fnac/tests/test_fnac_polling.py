@@ -473,7 +473,7 @@ async def test_an_operator_polls_a_shop_now_and_is_told_why_it_failed(
     for body, code in [
         ({"tenantId": shop.tenant_id, "marketplace": "DARTY"}, "404"),  # no Darty shop
         ({"tenantId": "t-nobody", "marketplace": "FNAC"}, "404"),
-        ({"tenantId": shop.tenant_id, "marketplace": "EBAY"}, "400"),
+        ({"tenantId": shop.tenant_id, "marketplace": "NOT_SERVED"}, "400"),
         ({"tenantId": "../etc", "marketplace": "FNAC"}, "400"),
         ({"tenantId": shop.tenant_id}, "400"),
     ]:

@@ -296,7 +296,7 @@ async def test_a_tenant_s_amazon_and_fnac_backfills_run_side_by_side_and_list_ap
     again = await kit.api("POST", "/backfill", tenant, json={"marketplace": "FNAC"})
     assert again.status_code == 202, again.text
     assert again.json()["alreadyRunning"] is True and again.json()["jobId"] == fnac_job
-    unknown = await kit.api("POST", "/backfill", tenant, json={"marketplace": "EBAY"})
+    unknown = await kit.api("POST", "/backfill", tenant, json={"marketplace": "NOT_SERVED"})
     assert unknown.status_code == 400, unknown.text
     no_shop = await kit.api("POST", "/backfill", tenant, json={"marketplace": "DARTY"})
     assert no_shop.status_code == 409, no_shop.text  # no Darty shop connected
@@ -327,7 +327,7 @@ async def test_a_tenant_s_amazon_and_fnac_backfills_run_side_by_side_and_list_ap
     status = by_marketplace["FNAC"][0]["orderStatus"]  # with the other filters
     both = await listed(marketplace="FNAC", status=status)
     assert both and {(o["marketplace"], o["orderStatus"]) for o in both} == {("FNAC", status)}
-    refused = await kit.api("GET", "", tenant, params={"marketplace": "EBAY"})
+    refused = await kit.api("GET", "", tenant, params={"marketplace": "NOT_SERVED"})
     assert refused.status_code == 400, refused.text
 
 
