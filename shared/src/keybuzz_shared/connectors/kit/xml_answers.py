@@ -20,6 +20,8 @@ from typing import TypeVar
 
 from lxml import etree
 
+from keybuzz_shared.connectors.seam import read_each
+
 Element = etree._Element
 
 # What may stand before the root element: a UTF-8 byte order mark, white space, the XML
@@ -110,6 +112,7 @@ def garbled(reason: str) -> bool:
 # --- reading an answer's fields -------------------------------------------------------------
 
 N = TypeVar("N", int, Decimal)
+T = TypeVar("T")
 Moment = datetime  # the type, where Node's method of that name hides it
 
 
@@ -141,6 +144,12 @@ class Node:
     def all(self, name: str) -> list[Node]:
         children = self._children.get(_qualified(self.ns, name), ())
         return [Node(child, self.ns, self.refused) for child in children]
+
+    def each(self, name: str, read: Callable[[Node], T]) -> tuple[tuple[T, ...], tuple[str, ...]]:
+        """Each ``name`` child read by ``read``, and why each one off its shape could not
+        be (its id first: its ``id`` attribute or its ``<name>_id``): one item costs only
+        itself, never the page."""
+        return read_each(self.all(name), lambda node: _item(node, name, read))
 
     def child(self, name: str) -> Node:
         found = self.get(name)
@@ -181,6 +190,19 @@ class Node:
             return None if text is None else kind(text)
         except (ValueError, ArithmeticError):  # decimal's InvalidOperation is one
             raise self.refused(f"<{name}> is not {what}") from None
+
+
+class _OffShape(ValueError):
+    """An item's field missing or misshapen, within ``Node.each``."""
+
+
+def _item(node: Node, name: str, read: Callable[[Node], T]) -> T:
+    """``read`` of one item, its fields refused as ``_OffShape`` (the item, not the page)."""
+    try:
+        return read(Node(node.element, node.ns, _OffShape))
+    except _OffShape as exc:
+        ident = node.element.get("id") or node.text(f"{name}_id") or "?"
+        raise ValueError(f"{name} {ident}: {exc}") from None
 
 
 @functools.cache
