@@ -76,20 +76,12 @@ class FnacUnavailable(FnacError, CallUnavailable):
 
     label = "Fnac"
 
-    def __init__(self, call: str, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(call, reason, retry_after=retry_after)
-        self.service = call
-
 
 class FnacOutcomeUnknown(FnacError, CallOutcomeUnknown):
     """A call that changes something (a reply) lost its answer after it left: Fnac may have
     acted on it, so it was not sent again (a buyer would get the reply twice)."""
 
     label = "Fnac"
-
-    def __init__(self, service: str, reason: str) -> None:
-        super().__init__(service, reason)
-        self.service = service
 
 
 class FnacProtocolError(FnacError, AnswerUnreadable):
@@ -251,20 +243,9 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def last_change(self) -> datetime:
         """Fnac gives an order no updated_at: the latest date it shows stands for it."""
-        moments = [self.created_at]
-        for detail in self.details:
-            moments += [
-                moment
-                for moment in (
-                    detail.created_at,
-                    detail.debited_at,
-                    detail.received_at,
-                    detail.refused_at,
-                    detail.shipped_at,
-                )
-                if moment is not None
-            ]
-        return max(moments)
+        dates = ("created_at", "debited_at", "received_at", "refused_at", "shipped_at")
+        shown: list[datetime | None] = [getattr(d, n) for d in self.details for n in dates]
+        return max([self.created_at, *(moment for moment in shown if moment is not None)])
 
 
 class OrdersPage(msgspec.Struct, frozen=True, kw_only=True):
