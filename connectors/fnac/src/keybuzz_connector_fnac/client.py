@@ -32,7 +32,6 @@ from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.models import (
     AuthToken,
     FnacCredentialsRefused,
-    FnacErrorDetail,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
@@ -91,7 +90,7 @@ def _refused(call: str, status: int, document: Any) -> Exception:
     is the shop's credentials refused."""
     if isinstance(document, xml.Answer):
         if call == LOGIN:
-            return FnacCredentialsRefused(_listed(document.errors), document.errors)
+            return FnacCredentialsRefused("", document.errors)
         return FnacRequestRefused(call, document.status, document.errors)
     if call == LOGIN and status in (401, 403):
         return FnacCredentialsRefused(f"HTTP {status}")
@@ -205,7 +204,3 @@ class FnacClient(Requester):
         answer: xml.Answer = await self.post_document(service, body, **how)
         xml.expect_root(answer.root, service)
         return answer.root
-
-
-def _listed(errors: Sequence[FnacErrorDetail]) -> str:
-    return "; ".join(f"{e.code}: {e.text}" for e in errors) or "no error given"

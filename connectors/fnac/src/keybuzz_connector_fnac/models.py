@@ -26,22 +26,13 @@ MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
 MessageTo = Literal["CLIENT", "CALLCENTER", "ALL"]
 MessageSubject = Literal[
-    "product_information",
-    "shipping_information",
-    "order_information",
-    "offer_problem",
-    "offer_not_received",
-    "other_question",
-]
+    "product_information", "shipping_information", "order_information", "offer_problem",
+    "offer_not_received", "other_question"
+]  # fmt: skip
 MessageAction = Literal[
-    "mark_as_read",
-    "mark_as_unread",
-    "archive",
-    "mark_as_read_and_archive",
-    "unarchive",
-    "reply",
-    "create",
-]
+    "mark_as_read", "mark_as_unread", "archive", "mark_as_read_and_archive", "unarchive",
+    "reply", "create"
+]  # fmt: skip
 Sort = Literal["ASC", "DESC"]
 
 MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (OrdersQueryService.xsd)
@@ -66,7 +57,7 @@ class FnacCredentialsRefused(FnacError, CredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
     def __init__(self, detail: str, errors: Sequence[FnacErrorDetail] = ()) -> None:
-        super().__init__(f"Fnac refused the shop's credentials: {detail}")
+        super().__init__(f"Fnac refused the shop's credentials: {detail or listed(errors)}")
         self.errors = tuple(errors)
         self.codes = tuple(error.code for error in self.errors)
 
@@ -101,8 +92,12 @@ class FnacRequestRefused(FnacError, RequestRefused):
         self.status = status
         self.errors = tuple(errors)
         self.codes = tuple(error.code for error in self.errors)
-        listed = "; ".join(f"{e.code}: {e.text}"[:200] for e in self.errors) or "no error given"
-        super().__init__(f"Fnac {service} answered {status}: {listed}")
+        super().__init__(f"Fnac {service} answered {status}: {listed(self.errors, 200)}")
+
+
+def listed(errors: Sequence[FnacErrorDetail], chars: int | None = None) -> str:
+    """Fnac's errors as a refusal says them: each code and text (``chars`` at most)."""
+    return "; ".join(f"{e.code}: {e.text}"[:chars] for e in errors) or "no error given"
 
 
 def refusal_codes(reason: str) -> tuple[str, ...]:
