@@ -71,6 +71,10 @@ class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
             None if view is None else msgspec.structs.replace(view, poll_interval_seconds=interval)
         )
 
+    @property
+    def fnac_file_origins(self) -> tuple[str, ...]:
+        return self.file_origins
+
     def poll_interval_of(self, darty: bool) -> int:
         """The poll interval of Fnac's shops, or of Darty's (``darty``)."""
         if darty and self.darty_poll_interval_seconds is not None:

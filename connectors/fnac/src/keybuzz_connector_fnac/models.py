@@ -1,8 +1,9 @@
 """What the Fnac/Darty client sends (queries, updates) and reads (pages of messages, orders,
 incidents), in Fnac's own terms, and what a call can fail with. Only the fields the
-connector maps are read, and only the filters it sends are built; an unknown element is
-ignored. Fnac's enumerations are spelled as in its XSDs. Every
-error names the service and Fnac's codes, never the shop key or the token (docs/FNAC.md,
+connector maps are read (a Struct whose fields are named as Fnac's elements is decoded from
+its element by the kit: ``xml_answers.decode``), and only the filters it sends are built;
+an unknown element is ignored. Fnac's enumerations are spelled as in its XSDs. Every error
+names the service and Fnac's codes, never the shop key or the token (docs/FNAC.md,
 "Failure modes")."""
 
 from __future__ import annotations
@@ -167,8 +168,10 @@ class AuthToken(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Paging(msgspec.Struct, frozen=True, kw_only=True):
-    page: int
-    total_paging: int
+    """A response without paging elements (a plain list) is one page."""
+
+    page: int = 1
+    total_paging: int = 1
     nb_total_result: int | None = None
 
     @property
@@ -177,7 +180,7 @@ class Paging(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
+    name: str = ""
     url: str
     filetype: str | None = None
 
@@ -188,11 +191,11 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     referer: str  # the order id (ORDER) or offer id (OFFER)
     from_type: str  # a FromType; kept as sent, so a new kind of sender loses no message
     from_name: str | None
-    subject: str
+    subject: str = msgspec.field(default="", name="message_subject")
     description: str
     created_at: datetime
     read: bool
-    files: tuple[MessageFile, ...] = ()
+    files: tuple[MessageFile, ...] = msgspec.field(default=(), name="message_file")
 
 
 class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -214,8 +217,8 @@ class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
 class OrderDetail(msgspec.Struct, frozen=True, kw_only=True):
     order_detail_id: str
     state: str
-    product_name: str
-    quantity: int
+    product_name: str = ""
+    quantity: int = 0
     price: Decimal | None = None
     offer_seller_id: str | None = None
     tracking_number: str | None = None
@@ -228,12 +231,12 @@ class OrderDetail(msgspec.Struct, frozen=True, kw_only=True):
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
     order_id: str
-    shop_id: str | None
+    shop_id: str | None = None
     state: str
     created_at: datetime
     client_firstname: str | None = None
     client_lastname: str | None = None
-    details: tuple[OrderDetail, ...] = ()
+    details: tuple[OrderDetail, ...] = msgspec.field(default=(), name="order_detail")
 
     @property
     def last_change(self) -> datetime:
@@ -255,7 +258,7 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     waiting_for_seller_answer: bool
     message: str
-    opened_by: str | None
+    opened_by: str | None = None
     created_at: datetime
     updated_at: datetime
     line_types: tuple[str, ...] = ()  # each line's type (state.xsd incident_open_state)

@@ -15,8 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple, TypeAlias
 
-from keybuzz_shared.connectors.kit.answers import Garbled, Refusal
-from keybuzz_shared.connectors.kit.xml_answers import Node, garbled, parse_guarded
+from keybuzz_shared.connectors.kit.answers import Refusal
+from keybuzz_shared.connectors.kit.xml_answers import (
+    Node,
+    answer_root,
+    decode,
+    decoding,
+    parse_guarded,
+)
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.connectors.kit.xml_requests import Child, document, xml_instant
 from keybuzz_shared.redaction import redact_text
@@ -32,13 +38,11 @@ from keybuzz_connector_fnac.models import (
     IncidentsPage,
     IncidentsQuery,
     Message,
-    MessageFile,
     MessagesPage,
     MessagesQuery,
     MessageUpdate,
     MessageUpdateResult,
     Order,
-    OrderDetail,
     OrdersPage,
     OrdersQuery,
     Paging,
@@ -58,11 +62,8 @@ Element: TypeAlias = etree._Element
 
 def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
     """The root element of a Fnac response; FnacProtocolError for anything else (the
-    kit's guard: no DTD, no entity, UTF-8 only, ``max_bytes`` at most)."""
-    root = parse_guarded(data, FnacProtocolError, max_bytes=max_bytes)
-    if etree.QName(root).namespace != NS:
-        raise FnacProtocolError(f"root <{local_name(root)}> is not in {NS}")
-    return root
+    kit's guard: no DTD, no entity, UTF-8 only, ``max_bytes`` at most, Fnac's namespace)."""
+    return parse_guarded(data, FnacProtocolError, max_bytes=max_bytes, ns=NS)
 
 
 def local_name(element: Element) -> str:
@@ -110,12 +111,7 @@ class FnacAnswers:
     content_type = "text/xml; charset=utf-8"
 
     def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
-        try:
-            root = parse(content, max_bytes=max_bytes)
-        except FnacProtocolError as exc:
-            if garbled(exc.reason):
-                raise Garbled(exc.reason) from None
-            raise
+        root = answer_root(content, FnacProtocolError, max_bytes=max_bytes, ns=NS)
         return Answer(root, *read_envelope(root, redact), redact)
 
     def refusal(self, answer: Answer) -> Refusal | None:
@@ -142,29 +138,25 @@ def expect_root(root: Element, service: str) -> None:
 
 
 def read_auth(root: Element) -> AuthToken:
-    node = _node(root)
-    token = node.text("token")
-    if not token:
-        raise FnacProtocolError("auth_response without a token")
-    return AuthToken(token=token, validity=node.datetime("validity"))
+    return decode(_node(root), AuthToken)
 
 
 def read_messages(root: Element) -> MessagesPage:
     node = _node(root)
     messages, unreadable = node.each("message", _message)
-    return MessagesPage(paging=_paging(node), messages=messages, unreadable=unreadable)
+    return MessagesPage(paging=decode(node, Paging), messages=messages, unreadable=unreadable)
 
 
 def read_orders(root: Element) -> OrdersPage:
     node = _node(root)
-    orders, unreadable = node.each("order", _order)
-    return OrdersPage(paging=_paging(node), orders=orders, unreadable=unreadable)
+    orders, unreadable = node.each("order", decoding(Order))
+    return OrdersPage(paging=decode(node, Paging), orders=orders, unreadable=unreadable)
 
 
 def read_incidents(root: Element) -> IncidentsPage:
     node = _node(root)
     incidents, unreadable = node.each("incident", _incident)
-    return IncidentsPage(paging=_paging(node), incidents=incidents, unreadable=unreadable)
+    return IncidentsPage(paging=decode(node, Paging), incidents=incidents, unreadable=unreadable)
 
 
 def read_message_updates(
@@ -180,81 +172,33 @@ def read_message_updates(
     )
 
 
-def _paging(node: Node) -> Paging:
-    """A response without paging elements (a plain list) is one page."""
-    page, total = node.int("page"), node.int("total_paging")
-    return Paging(
-        page=page if page is not None else 1,
-        total_paging=total if total is not None else 1,
-        nb_total_result=node.int("nb_total_result"),
-    )
-
-
 def _message(node: Node) -> Message:
     referer = node.child("message_referer").element
     sender = node.get("message_from")
-    return Message(
-        message_id=node.required("message_id"),
+    return decode(
+        node,
+        Message,
         referer_type=referer.get("type") or "ORDER",
         referer=(referer.text or "").strip(),
         from_type=(sender.get("type") or "SYSTEM") if sender is not None else "SYSTEM",
         from_name=((sender.text or "").strip() or None) if sender is not None else None,
-        subject=node.text("message_subject") or "",
         description=node.text("message_description", strip=False) or "",
-        created_at=node.required_datetime("created_at"),
         read=node.element.get("state", "UNREAD") == "READ",
-        files=tuple(
-            MessageFile(
-                name=f.text("name") or "", url=f.required("url"), filetype=f.text("filetype")
-            )
-            for f in node.all("message_file")
-        ),
-    )
-
-
-def _order(node: Node) -> Order:
-    return Order(
-        order_id=node.required("order_id"),
-        shop_id=node.text("shop_id"),
-        state=node.required("state"),
-        created_at=node.required_datetime("created_at"),
-        client_firstname=node.text("client_firstname"),
-        client_lastname=node.text("client_lastname"),
-        details=tuple(_order_detail(d) for d in node.all("order_detail")),
-    )
-
-
-def _order_detail(node: Node) -> OrderDetail:
-    return OrderDetail(
-        order_detail_id=node.required("order_detail_id"),
-        state=node.required("state"),
-        product_name=node.text("product_name") or "",
-        quantity=node.int("quantity") or 0,
-        price=node.decimal("price"),
-        offer_seller_id=node.text("offer_seller_id"),
-        tracking_number=node.text("tracking_number"),
-        created_at=node.datetime("created_at"),
-        debited_at=node.datetime("debited_at"),
-        received_at=node.datetime("received_at"),
-        refused_at=node.datetime("refused_at"),
-        shipped_at=node.datetime("shipped_at"),
     )
 
 
 def _incident(node: Node) -> Incident:
     header = node.child("header")
-    lines = node.all("order_details_incident")[:1]
-    return Incident(
+    return decode(
+        header,
+        Incident,
         incident_id=node.element.get("id") or header.required("incident_id"),
-        order_id=header.required("order_id"),
-        status=header.required("status"),
         waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
         message=header.text("message", strip=False) or "",
-        opened_by=header.text("opened_by"),
-        created_at=header.required_datetime("created_at"),
-        updated_at=header.required_datetime("updated_at"),
         line_types=tuple(
-            line.text("type") or "" for d in lines for line in d.all("order_detail_incident")
+            line.text("type") or ""
+            for lines in node.all("order_details_incident")[:1]
+            for line in lines.all("order_detail_incident")
         ),
     )
 

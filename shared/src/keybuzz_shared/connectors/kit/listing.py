@@ -68,7 +68,7 @@ def logged_each(
     read_one: Callable[[Any], T], log: logging.Logger, what: str, shop: Mapping[str, str]
 ) -> Read[T]:
     """A listing's ``Read`` of ``read_one`` (ValueError: why an item is left out), each item
-    left out logged as ``what`` ("Fnac message") with the ``shop`` it was listed for."""
+    left out logged as ``what`` (its marketplace's "… message") with the ``shop`` it was listed for."""
 
     def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
         items, unreadable = read_each(raw, read_one)
