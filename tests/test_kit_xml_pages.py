@@ -14,9 +14,16 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered, Step
+from keybuzz_shared.connectors.kit.answers import Garbled
 from keybuzz_shared.connectors.kit.listing import iso_window, logged_each, window_of
 from keybuzz_shared.connectors.kit.typed_items import Unread, map_each, mapped, with_unread
-from keybuzz_shared.connectors.kit.xml_answers import Node, decode, decoding, parse_guarded
+from keybuzz_shared.connectors.kit.xml_answers import (
+    Node,
+    answer_root,
+    decode,
+    decoding,
+    parse_guarded,
+)
 from keybuzz_shared.connectors.kit.xml_requests import carried, document, xml_instant, xml_text
 from keybuzz_shared.connectors.seam import state_of
 from lxml import etree
@@ -69,6 +76,20 @@ PAGE = f"""<page xmlns="{NS}">
 <item><at>2026-11-02T9:00:00+01:00</at></item>
 <item id="C"></item>
 </page>""".encode()
+
+
+def test_an_answer_cut_short_is_garbled_any_other_unread_is_refused() -> None:
+    whole = f'<answer xmlns="{NS}"><token>t</token></answer>'.encode()
+    assert answer_root(whole, Off, max_bytes=1000, ns=NS).tag == f"{{{NS}}}answer"
+    assert answer_root(b"<answer/>", Off, max_bytes=1000) is not None  # no namespace asked
+    with pytest.raises(Garbled, match="not well-formed"):
+        answer_root(whole[:30], Off, max_bytes=1000, ns=NS)
+    with pytest.raises(Off, match="is not in urn:test"):
+        answer_root(b"<html><body>502</body></html>", Off, max_bytes=1000, ns=NS)
+    with pytest.raises(Off, match="carries a DTD"):
+        answer_root(b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', Off, max_bytes=1000)
+    with pytest.raises(Off, match="larger than 10 bytes"):
+        answer_root(whole, Off, max_bytes=10, ns=NS)
 
 
 def test_each_item_of_a_page_is_read_alone_one_off_its_shape_said_with_its_id() -> None:

@@ -100,7 +100,7 @@ def parse_guarded(
 
 
 def answer_root(
-    data: bytes, refused: Callable[[str], Exception], *, max_bytes: int, ns: str
+    data: bytes, refused: Callable[[str], Exception], *, max_bytes: int, ns: str | None = None
 ) -> Element:
     """``parse_guarded`` of an answer the requester reads (``Answers.read``): one cut short
     or not XML is ``Garbled`` (asked again within a read), anything else refused."""
