@@ -45,7 +45,8 @@ def test_a_request_is_its_children_in_order_none_left_out() -> None:
             ("paging", "1"),
             None,
             ("date", [("min", "a"), ("max", "b")], {"type": "CreatedAt"}),
-            ("empty", None),
+            ("absent", None),
+            ("empty", ""),
             ("note", "x\x07y <b>&"),
         ],
     )

@@ -229,8 +229,8 @@ def _query(
 def _date(date: DateRange | None) -> Child | None:
     if date is None:
         return None
-    bounds = (("min", date.min), ("max", date.max))
-    return ("date", [(n, xml_instant(m)) for n, m in bounds if m is not None], {"type": date.type})
+    bounds = [("min", date.min), ("max", date.max)]
+    return ("date", [(n, xml_instant(m) if m else None) for n, m in bounds], {"type": date.type})
 
 
 def messages_query_request(header: Mapping[str, str], query: MessagesQuery) -> bytes:
@@ -241,52 +241,44 @@ def messages_query_request(header: Mapping[str, str], query: MessagesQuery) -> b
         query.results_count,
         ("paging", str(query.page)),
         _date(DateRange(type="CreatedAt", min=created[0], max=created[1]) if created else None),
-        ("message_type", query.message_type) if query.message_type is not None else None,
+        ("message_type", query.message_type),
         *(("order_fnac_id", order_id) for order_id in query.order_ids),
         ("sort_by", "CREATED_AT", {"type": query.sort}) if query.sort is not None else None,
-        ("message_from_types", [("from_type", t) for t in query.from_types])
-        if query.from_types
-        else None,
+        ("message_from_types", [("from_type", t) for t in query.from_types] or None),
     )
 
 
 def messages_update_request(header: Mapping[str, str], updates: Sequence[MessageUpdate]) -> bytes:
     if not updates:
         raise ValueError("messages_update needs at least one message")
-    fields = ("message_to", "message_subject", "message_description", "message_type")
-    return document(
-        NS,
-        "messages_update",
-        header,
-        [
-            (
-                "message",
-                [
-                    (name, text)
-                    for name, text in zip(
-                        fields, (u.to, u.subject, u.text, u.message_type), strict=True
-                    )
-                    if text is not None
-                ],
-                {"id": u.message_id, "action": u.action},
-            )  # fmt: skip
-            for u in updates
-        ],
-    )
+    messages: list[Child | None] = [
+        (
+            "message",
+            [
+                ("message_to", u.to),
+                ("message_subject", u.subject),
+                ("message_description", u.text),
+                ("message_type", u.message_type),
+            ],
+            {"id": u.message_id, "action": u.action},
+        )
+        for u in updates
+    ]
+    return document(NS, "messages_update", header, messages)
 
 
 def orders_query_request(header: Mapping[str, str], query: OrdersQuery) -> bytes:
     if len(query.order_ids) > MAX_ORDER_IDS:
         raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
-    ids = [("order_fnac_id", order_id) for order_id in query.order_ids]
+    ids: list[Child | None] = [("order_fnac_id", order_id) for order_id in query.order_ids]
     return _query(
         "orders_query",
         header,
         query.results_count,
         ("paging", str(query.page)),
         _date(query.date),
-        ("sort_by", query.sort) if query.sort is not None else None,
-        ("orders_fnac_id", ids) if ids else None,
+        ("sort_by", query.sort),
+        ("orders_fnac_id", ids or None),
     )
 
 
@@ -297,5 +289,5 @@ def incidents_query_request(header: Mapping[str, str], query: IncidentsQuery) ->
         query.results_count,
         ("paging", str(query.page)),
         _date(query.date),
-        ("sort_by", query.sort) if query.sort is not None else None,
+        ("sort_by", query.sort),
     )

@@ -1,7 +1,7 @@
 """An XML API's requests, declared: a document is its root's name, its attributes and its
 children, each child a ``Child`` (its name, its text or its own children, its attributes),
-all in the API's namespace; a child that is None is left out, so that a request's
-optional filters are written where the schema puts them. Every text is one XML 1.0 can
+all in the API's namespace; a child that is None, or whose content is None, is left out,
+so that a request's optional fields are written where the schema puts them. Every text is one XML 1.0 can
 hold (``xml_text``); an instant is written in UTC with its offset (``xml_instant``).
 ``carried`` is what an API that keeps its messages in XML stores of a text."""
 
@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 from lxml import etree
 
-# A child: its name and its text (None: empty) or its children, and its attributes.
+# A child: its name and its text or its children (None: no such child), and its attributes.
 Child: TypeAlias = (
     "tuple[str, str | Sequence[Child | None] | None]"
     " | tuple[str, str | Sequence[Child | None] | None, Mapping[str, str]]"
@@ -67,8 +67,10 @@ def _add(parent: etree._Element, ns: str, children: Sequence[Child | None]) -> N
         if child is None:
             continue
         name, content, *attributes = child
+        if content is None:
+            continue
         element = etree.SubElement(parent, _qualified(ns, name), attrib=dict(*attributes))
         if isinstance(content, str):
             element.text = xml_text(content)
-        elif content is not None:
+        else:
             _add(element, ns, content)
