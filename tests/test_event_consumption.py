@@ -32,6 +32,7 @@ from keybuzz_shared.messaging import (
 )
 from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.settings import CommonSettings
+from keybuzz_shared.streams import ensure_streams
 from keybuzz_shared.uow import UnitOfWork
 
 SEEN_TABLE = (
@@ -423,6 +424,26 @@ async def test_redrive_replays_dead_letters_once(start_service, private_nats):
     await consumer_drained(js, "TENANTS", "probe-redrive")  # all it was given is handled
     assert handled == ["later-ok"], "replayed more than once"
     assert await service.runtime.pool.fetchval("SELECT count(*) FROM seen") == 1
+
+
+async def test_a_batch_that_fails_outside_its_handlers_does_not_stop_the_consumer(
+    start_service, private_nats
+):
+    """The dead-letter stream is gone (an operator deleted it): parking the undecodable
+    event fails, which fails its batch outside any handler. The consumer keeps pulling:
+    the good event is handled and, once the stream is back, the bad one parked."""
+    service = await start(start_service, private_nats, recording("no-dlq"))
+    operator = (await service.operator()).jetstream()
+    await operator.delete_stream("DEADLETTER")
+    await operator.publish("tenant.archived", b"{not json")
+    await publish_all(operator, [archived("after-bad", 1)])
+    await asyncio.sleep(3)  # a few failed batches
+
+    await ensure_streams(operator)
+    [row] = await rows(service.runtime.pool, 1)
+    assert row["tenant_id"] == "after-bad"
+    [letter] = await dead_letters(operator, 1)
+    assert letter.data == b"{not json"
 
 
 def _async(check: Callable[[], Any]) -> Callable[[], Any]:  # eventually() polls coroutines

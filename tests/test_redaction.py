@@ -93,6 +93,13 @@ def test_values_named_like_secrets_are_masked_by_the_one_list_of_names() -> None
     assert "Authorization: Bearer [REDACTED]" in masked and "next_token=page-2" in masked
 
 
+def test_a_token_named_pwd_in_a_query_string_is_masked() -> None:
+    url = "https://ws.example/sales_ws?action=getitemtodolist&login=shop&pwd=plain-tok3n&version=1"
+    masked = redact_text(f"GET {url} failed")
+    assert "plain-tok3n" not in masked
+    assert "login=shop&pwd=[REDACTED]&version=1" in masked
+
+
 def test_settings_show_no_url_password_of_any_kind() -> None:
     password = PASSWORDS["holding @ and :"]
     settings = load_settings(

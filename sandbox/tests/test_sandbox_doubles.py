@@ -56,4 +56,4 @@ def test_each_double_registers_itself_by_its_entry_point() -> None:
         double = doubles.doubles()[name]
         for marketplace, driver in double.drivers().items():
             assert DRIVERS[marketplace] == driver and driver.marketplace == marketplace
-    assert set(DRIVERS) == {"FNAC", "DARTY", "CDISCOUNT", "BOULANGER", "BACKMARKET"}
+    assert set(DRIVERS) == {"FNAC", "DARTY", "CDISCOUNT", "BOULANGER", "BACKMARKET", "RAKUTEN"}

@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 import httpx
-from keybuzz_connector_backmarket.client import BackMarketClient, ShopAccess
+from keybuzz_connector_backmarket.client import ShopAccess, shop_client
 from keybuzz_connector_backmarket.connector import PLATFORMS
 from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
+from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.file_links import FileLinks
 
 USER_AGENT = "BM-KeyBuzz-Care;integrations@keybuzz.io"
@@ -87,8 +88,8 @@ class Checked:
 
 def client_for(
     sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, Any], **settings: Any
-) -> BackMarketClient:
-    return BackMarketClient(
+) -> Requester:
+    return shop_client(
         ShopAccess(token=shop["token"], country=shop["country"], user_agent=USER_AGENT),
         http,
         f"{sandbox_url}/backmarket",

@@ -18,10 +18,10 @@ from keybuzz_connector_backmarket.care import (
     CareInbox,
     FolderReplies,
 )
-from keybuzz_connector_backmarket.client import BackMarketClient
-from keybuzz_connector_backmarket.connector import CREDENTIAL_CHECK, session_of
+from keybuzz_connector_backmarket.connector import CONNECTOR, session_of
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import BACKMARKET, BUYER_HOURS, BackMarketSettings
+from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     InboxMessage,
@@ -43,12 +43,12 @@ async def shop(admin: httpx.AsyncClient) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, Any]) -> BackMarketClient:
+def client(sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, Any]) -> Requester:
     return client_for(sandbox_url, http, shop)
 
 
 @pytest.fixture
-def inbox(client: BackMarketClient) -> CareInbox:
+def inbox(client: Requester) -> CareInbox:
     return CareInbox(client)
 
 
@@ -77,13 +77,13 @@ async def listed(inbox: CareInbox, since: datetime) -> list[InboxMessage]:
         cursor = page.next_cursor
 
 
-async def last_message_date(client: BackMarketClient, folder: int) -> datetime:
+async def last_message_date(client: Requester, folder: int) -> datetime:
     raw = await client.get_json(f"/ws/sav/{folder}")
     return max(datetime.fromisoformat(m["date_creation"]) for m in raw["messages"])
 
 
 async def test_each_folder_is_one_thread_each_message_once_as_back_market_shows_it(
-    admin: httpx.AsyncClient, inbox: CareInbox, client: BackMarketClient
+    admin: httpx.AsyncClient, inbox: CareInbox, client: Requester
 ) -> None:
     folder = await opened(admin, MADRID, claim=True)
     staff = await writes(admin, MADRID, folder["folderId"], initiator="BackMarket", message="Hallo")
@@ -118,7 +118,7 @@ async def test_each_folder_is_one_thread_each_message_once_as_back_market_shows_
 
 
 async def test_a_folders_details_are_read_again_only_once_its_last_message_moved(
-    admin: httpx.AsyncClient, inbox: CareInbox, client: BackMarketClient, checked: Checked
+    admin: httpx.AsyncClient, inbox: CareInbox, client: Requester, checked: Checked
 ) -> None:
     folder = await opened(admin, MADRID)
     path = f"/ws/sav/{folder['folderId']}"
@@ -159,7 +159,7 @@ def file(name: str, size: int) -> ReplyFile:
 
 
 async def test_a_reply_is_sent_once_reopens_a_closed_folder_and_is_read_back(
-    admin: httpx.AsyncClient, inbox: CareInbox, client: BackMarketClient
+    admin: httpx.AsyncClient, inbox: CareInbox, client: Requester
 ) -> None:
     folder = await opened(admin, MADRID)
     closing = await admin.post(f"/shops/{MADRID}/folders/{folder['folderId']}/close")
@@ -191,7 +191,7 @@ async def test_a_reply_is_sent_once_reopens_a_closed_folder_and_is_read_back(
 async def test_files_back_market_would_refuse_fail_the_reply_before_any_call(
     admin: httpx.AsyncClient,
     inbox: CareInbox,
-    client: BackMarketClient,
+    client: Requester,
     checked: Checked,
     files: tuple[ReplyFile, ...],
 ) -> None:
@@ -211,7 +211,7 @@ async def test_files_back_market_would_refuse_fail_the_reply_before_any_call(
 
 
 async def test_the_order_a_folder_names_is_read_with_its_states_mapped(
-    admin: httpx.AsyncClient, client: BackMarketClient
+    admin: httpx.AsyncClient, client: Requester
 ) -> None:
     folder = await opened(admin, MADRID)
     raw = await client.get_json(f"/ws/orders/{folder['orderId']}")
@@ -231,7 +231,7 @@ async def test_the_credential_check_names_the_seller_back_market_answers_for(
     )
     assert settings is not None
     fields = {"token": shop["token"], "merchant_id": str(shop["merchantId"]), "country": "it-it"}
-    check = CREDENTIAL_CHECK
+    check = CONNECTOR.credential_check
     identity = await check.verify(fields, http=http, settings=settings)
     assert identity == f"backmarket-eu:{shop['merchantId']}"
     other = fields | {"merchant_id": str(shop["merchantId"] + 1)}
@@ -241,7 +241,7 @@ async def test_the_credential_check_names_the_seller_back_market_answers_for(
 
 
 async def test_a_session_counts_the_folder_list_calls_it_spent_of_the_allowance(
-    client: BackMarketClient, checked: Checked
+    client: Requester, checked: Checked
 ) -> None:
     session = session_of(client)
     page = await session.inbox_messages(since=datetime(2000, 1, 1, tzinfo=UTC))
@@ -264,7 +264,7 @@ def test_the_shop_api_declares_back_markets_buyer_hours_for_the_days_plan() -> N
 
 
 async def test_a_buyers_file_is_downloaded_without_the_shops_token(
-    admin: httpx.AsyncClient, inbox: CareInbox, client: BackMarketClient, checked: Checked
+    admin: httpx.AsyncClient, inbox: CareInbox, client: Requester, checked: Checked
 ) -> None:
     folder = await opened(admin, MADRID, attachments=[{"name": "photo.jpg", "size": 2_000}])
     since = await last_message_date(client, folder["folderId"])
@@ -274,7 +274,8 @@ async def test_a_buyers_file_is_downloaded_without_the_shops_token(
     assert len(await inbox.file(photo, 10_000)) == 2_000
     [download] = [r for r in checked.sent if "/files/" in r.url.path]
     assert "authorization" not in download.headers
-    assert client.access.token not in str(download.headers)
+    [token] = client.auth.secrets()  # the shop's token
+    assert token not in str(download.headers)
 
 
 async def test_pages_come_in_order_of_their_folders_last_message_so_a_cut_loses_none(

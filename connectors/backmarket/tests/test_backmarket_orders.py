@@ -12,17 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from backmarket_connector_helpers import Checked, client_for
-from keybuzz_connector_backmarket.client import BackMarketClient
 from keybuzz_connector_backmarket.orders import ShopOrders
+from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.seam import OrderSummary
 
 PARIS = 1  # the double's largest seeded shop: 240 orders, five pages of 50
 
 
 @pytest.fixture
-async def client(
-    sandbox_url: str, http: httpx.AsyncClient, admin: httpx.AsyncClient
-) -> BackMarketClient:
+async def client(sandbox_url: str, http: httpx.AsyncClient, admin: httpx.AsyncClient) -> Requester:
     shop: dict[str, Any] = next(
         s for s in (await admin.get("/shops")).json() if s["number"] == PARIS
     )
@@ -45,7 +43,7 @@ async def every(orders: ShopOrders, start: datetime, end: datetime | None) -> li
 
 
 async def test_a_creation_window_holds_its_orders_and_stops_past_its_end(
-    client: BackMarketClient, checked: Checked
+    client: Requester, checked: Checked
 ) -> None:
     orders = ShopOrders(client)
     whole = await every(orders, datetime(2000, 1, 1, tzinfo=UTC), None)

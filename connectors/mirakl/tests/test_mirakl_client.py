@@ -15,12 +15,13 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_mirakl.connector import (
-    MiraklClient,
-    MiraklCredentialCheck,
     MiraklKey,
     MiraklSettings,
+    shop_client,
 )
 from keybuzz_double_mirakl import service_env
+from keybuzz_shared.connectors.kit import Requester
+from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     CallOutcomeUnknown,
@@ -57,9 +58,9 @@ async def boulanger(double: str) -> tuple[str, dict[str, Any]]:
 
 def client_of(
     http: httpx.AsyncClient, base: str, shop: dict[str, Any], **options: Any
-) -> MiraklClient:
+) -> Requester:
     key = MiraklKey(api_key=shop["apiKey"], shop_id=str(shop["shopId"]))
-    return MiraklClient(key, http, base, operator="BOULANGER", **options)
+    return shop_client(key, http, base, operator="BOULANGER", **options)
 
 
 async def faults(double: str, **config: Any) -> None:
@@ -72,15 +73,17 @@ async def test_calls_carry_the_key_and_shop_id_as_mirakls_description_has_them(
     base, shop = await boulanger(double)
     client = client_of(http, base, shop)
     answer = await client.get_json(
-        "M11", THREADS, {"with_messages": "true", "updated_since": "2020-01-01T00:00:00.000Z"}
+        THREADS,
+        {"with_messages": "true", "updated_since": "2020-01-01T00:00:00.000Z"},
+        operation="M11",
     )
     thread = answer["data"][0]
     assert str(shop["shopId"]) in {p.get("id") for p in thread["authorized_participants"]}
-    whole = await client.get_json("M10", f"{THREADS}/{thread['id']}")
+    whole = await client.get_json(f"{THREADS}/{thread['id']}", operation="M10")
     assert whole["id"] == thread["id"]
     # A made-up parameter is not Mirakl's: the check sees it (so it checks something).
     with pytest.raises(Exception, match="Unknown query parameters"):
-        await client.get_json("M10", f"{THREADS}/{thread['id']}", {"colour": "red"})
+        await client.get_json(f"{THREADS}/{thread['id']}", {"colour": "red"}, operation="M10")
     assert checked.seen == ["M11", "M10", "M10"]
     assert checked.problems == ["M10: unknown query parameter colour"]
 
@@ -92,7 +95,7 @@ async def test_a_wrong_key_is_refused_and_never_quoted(
     base, shop = await boulanger(double)
     wrong = {**shop, "apiKey": "0" * 8 + shop["apiKey"][8:]}
     with pytest.raises(CredentialsRefused) as refused:
-        await client_of(http, base, wrong).get_json("M11", THREADS)
+        await client_of(http, base, wrong).get_json(THREADS, operation="M11")
     assert "401" in str(refused.value)
     assert all(k not in str(refused.value) for k in (wrong["apiKey"], shop["apiKey"]))
     assert all(wrong["apiKey"] not in f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
@@ -103,9 +106,9 @@ async def test_a_429_is_waited_out_within_the_call(double: str, http: httpx.Asyn
     Retry-After the double gives, then is answered; no call came inside it."""
     base, shop = await boulanger(double)
     client = client_of(http, base, shop)
-    await client.get_json("M11", THREADS)
+    await client.get_json(THREADS, operation="M11")
     started = time.monotonic()
-    await client.get_json("M11", THREADS)
+    await client.get_json(THREADS, operation="M11")
     assert time.monotonic() - started >= 0.9
     assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
 
@@ -119,16 +122,16 @@ async def test_no_call_leaves_inside_a_retry_after_longer_than_the_call_waits(
     )
     client = client_of(http, base, shop, max_retry_after=5.0)
     with pytest.raises(CallUnavailable) as first:
-        await client.get_json("M11", THREADS)
+        await client.get_json(THREADS, operation="M11")
     assert first.value.retry_after == 30
     # Another poll, at once: held back, unsent, with the time left.
     with pytest.raises(CallUnavailable) as held:
-        await client.get_json("M11", THREADS, {"with_messages": "true"})
+        await client.get_json(THREADS, {"with_messages": "true"}, operation="M11")
     assert "held back" in str(held.value) and 25 < (held.value.retry_after or 0) <= 30
     # Another operation is not held by M11's Retry-After: it is sent, and answered.
     await faults(double)
     with pytest.raises(CallRefused, match="HTTP 404"):
-        await client.get_json("M10", f"{THREADS}/no-such-thread")
+        await client.get_json(f"{THREADS}/no-such-thread", operation="M10")
     assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
 
 
@@ -138,10 +141,10 @@ async def test_5xx_are_retried_then_reported_unavailable(
     base, shop = await boulanger(double)
     client = client_of(http, base, shop, initial_backoff=0.01, max_backoff=0.05)
     await faults(double, failNext=2, failStatus=503, operations=["M11"])
-    assert "data" in await client.get_json("M11", THREADS)
+    assert "data" in await client.get_json(THREADS, operation="M11")
     await faults(double, errorRate=1.0, errorStatuses=[500], operations=["M10"])
     with pytest.raises(CallUnavailable, match="failed 4 times; last: HTTP 500"):
-        await client.get_json("M10", f"{THREADS}/any")
+        await client.get_json(f"{THREADS}/any", operation="M10")
 
 
 async def test_every_call_ends_within_its_deadline(double: str, http: httpx.AsyncClient) -> None:
@@ -150,7 +153,7 @@ async def test_every_call_ends_within_its_deadline(double: str, http: httpx.Asyn
     client = client_of(http, base, shop, call_deadline=0.5)
     started = time.monotonic()
     with pytest.raises(CallUnavailable, match="no answer within 0.5 s"):
-        await client.get_json("M11", THREADS)
+        await client.get_json(THREADS, operation="M11")
     assert time.monotonic() - started < 2.0
 
 
@@ -167,7 +170,7 @@ async def test_a_base_url_answering_html_or_redirecting_is_refused_clearly(
     base, shop = await boulanger(double)
     await faults(double, malformedRate=1.0, malformedKind=kind, operations=["M11"])
     with pytest.raises(CallAnswerUnreadable) as refused:
-        await client_of(http, base, shop).get_json("M11", THREADS)
+        await client_of(http, base, shop).get_json(THREADS, operation="M11")
     assert said in str(refused.value) and "BOULANGER" in str(refused.value)
     assert shop["apiKey"] not in str(refused.value)
 
@@ -182,7 +185,8 @@ async def test_the_credential_check_takes_only_mirakls_own_404_as_good(
     settings = MiraklSettings(mirakl_catalogue=service_env(double)["MIRAKL_CATALOGUE"])
     api = settings.shop_api("BOULANGER")
     assert api is not None and api.api_url == base
-    check = MiraklCredentialCheck()
+    check = connector_for("BOULANGER").credential_check
+    assert check is not None
     assert await check.verify(fields, http=http, settings=api) == (
         f"mirakl:BOULANGER:{shop['shopId']}"
     )
@@ -200,10 +204,10 @@ async def test_a_retry_after_past_the_calls_deadline_ends_the_call_at_once(
     when to come back."""
     base, shop = await boulanger(double)
     client = client_of(http, base, shop, call_deadline=0.8)
-    await client.get_json("M11", THREADS)
+    await client.get_json(THREADS, operation="M11")
     started = time.monotonic()
     with pytest.raises(CallUnavailable, match="retry after 1 s") as refused:
-        await client.get_json("M11", THREADS)
+        await client.get_json(THREADS, operation="M11")
     assert time.monotonic() - started < 0.5 and refused.value.retry_after == 1
 
 
@@ -216,7 +220,7 @@ async def test_a_garbled_first_page_is_not_asked_again_within_the_call(
     client = client_of(http, base, shop, initial_backoff=0.01)
     await faults(double, malformedNext=1, malformedKind="invalid_json", operations=["M11"])
     with pytest.raises(CallAnswerUnreadable, match="not JSON"):
-        await client.get_json("M11", THREADS, paced=True)
+        await client.get_json(THREADS, paced=True, operation="M11")
     assert checked.seen == ["M11"]
 
 
@@ -231,6 +235,8 @@ async def test_an_m12_reply_whose_answer_is_lost_is_never_sent_again_by_the_clie
     await faults(double, failNext=3, failStatus=status, operations=["M12"])
     with pytest.raises(CallOutcomeUnknown):
         await client.post_multipart(
-            "M12", f"{THREADS}/any-thread/message", {"message_input": {"body": "Bonjour"}}
+            f"{THREADS}/any-thread/message",
+            [("message_input", (None, b'{"body":"Bonjour"}', "application/json"))],
+            operation="M12",
         )
     assert checked.seen.count("M12") == 1

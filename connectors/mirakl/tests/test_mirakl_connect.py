@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_mirakl.connector import MiraklClient, MiraklKey
+from keybuzz_connector_mirakl.connector import MiraklKey, shop_client
 from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import RunningService
 from keybuzz_double_mirakl import service_env
@@ -226,10 +226,10 @@ async def test_the_check_spends_none_of_the_shops_polling_allowance(
     assert answer.status_code == 200, answer.text
     key = MiraklKey(api_key=shop["apiKey"], shop_id=str(shop["shopId"]))
     async with httpx.AsyncClient(timeout=10) as http:
-        client = MiraklClient(
+        client = shop_client(
             key, http, operator["baseUrl"], operator="DECATHLON", max_retry_after=0.1
         )
-        assert "data" in await client.get_json("M11", "api/inbox/threads")  # no 429
+        assert "data" in await client.get_json("api/inbox/threads", operation="M11")  # no 429
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,9 @@ class FakeOR11:
         self.queries: list[dict[str, str]] = []
         self.between: Callable[[int], None] = lambda calls: None
 
-    async def get_json(self, operation: str, path: str, params: Mapping[str, str]) -> Any:
+    async def get_json(
+        self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
+    ) -> Any:
         assert (operation, path) == ("OR11", "/api/orders")
         assert query_problems("OR11", params) == []
         self.queries.append(dict(params))
@@ -247,7 +249,9 @@ async def test_an_order_it_cannot_read_is_left_out_and_said_an_answer_off_or11_r
     assert any("created_date" in reason for reason in page.unreadable)
 
     class NotOR11:
-        async def get_json(self, operation: str, path: str, params: Mapping[str, str]) -> Any:
+        async def get_json(
+            self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
+        ) -> Any:
             return {"data": []}  # an M11 answer, say
 
     with pytest.raises(AnswerUnreadable, match="OR11"):

@@ -31,7 +31,9 @@ class FakeOR11:
     def __init__(self) -> None:
         self.queries: list[dict[str, str]] = []
 
-    async def get_json(self, operation: str, path: str, params: Mapping[str, str]) -> Any:
+    async def get_json(
+        self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
+    ) -> Any:
         self.queries.append(dict(params))
         listed = [order(42, LAST), order(43, datetime(2026, 8, 4, tzinfo=UTC))]
         return {"orders": listed, "total_count": 92}

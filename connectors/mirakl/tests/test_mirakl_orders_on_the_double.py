@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_mirakl.connector import MiraklClient, MiraklKey, MiraklSettings
+from keybuzz_connector_mirakl.connector import MiraklKey, MiraklSettings, shop_client
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.response_window import (
     EVERY_PERIOD,
@@ -22,6 +22,7 @@ from keybuzz_connector_mirakl.response_window import (
     order_messages_response_delay,
 )
 from keybuzz_double_mirakl import service_env
+from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import CallUnavailable, OrderSummary
 from mirakl_connector_helpers import ADMIN, TIME_SCALE, CheckedRequests, serve_double
@@ -59,7 +60,7 @@ async def admin(sandbox: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def shop(sandbox: str, admin: httpx.AsyncClient) -> AsyncIterator[tuple[MiraklClient, Sent]]:
+async def shop(sandbox: str, admin: httpx.AsyncClient) -> AsyncIterator[tuple[Requester, Sent]]:
     operator = next(o for o in (await admin.get("/operators")).json() if o["code"] == "BOULANGER")
     first = operator["shops"][0]
     sent = Sent()
@@ -67,19 +68,17 @@ async def shop(sandbox: str, admin: httpx.AsyncClient) -> AsyncIterator[tuple[Mi
         timeout=30, event_hooks={"request": [sent], "response": [sent.answered]}
     ) as http:
         key = MiraklKey(api_key=first["apiKey"], shop_id=str(first["shopId"]))
-        client = MiraklClient(
-            key, http, operator["baseUrl"], operator="BOULANGER", call_deadline=20
-        )
+        client = shop_client(key, http, operator["baseUrl"], operator="BOULANGER", call_deadline=20)
         yield client, sent
     assert sent.seen and sent.problems == []
 
 
-async def every_order(sandbox: str, client: MiraklClient) -> dict[str, Any]:
+async def every_order(sandbox: str, client: Requester) -> dict[str, Any]:
     """The shop's orders by OR11 itself, 100 a page."""
     found: dict[str, Any] = {}
     while True:
         page = await client.get_json(
-            "OR11", "api/orders", {"max": "100", "offset": str(len(found))}
+            "api/orders", {"max": "100", "offset": str(len(found))}, operation="OR11"
         )
         found |= {o["order_id"]: o for o in page["orders"]}
         if len(found) >= page["total_count"]:
@@ -87,7 +86,7 @@ async def every_order(sandbox: str, client: MiraklClient) -> dict[str, Any]:
 
 
 async def test_creation_windows_add_up_to_the_shops_90_days_each_order_once(
-    sandbox: str, admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+    sandbox: str, admin: httpx.AsyncClient, shop: tuple[Requester, Sent]
 ) -> None:
     client, sent = shop
     await admin.put("/limits", json={"enforced": False})  # the windows' pacing: the next test
@@ -116,7 +115,7 @@ async def test_creation_windows_add_up_to_the_shops_90_days_each_order_once(
 
 
 async def test_or11s_frequency_paces_a_listings_first_pages_never_a_429(
-    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+    admin: httpx.AsyncClient, shop: tuple[Requester, Sent]
 ) -> None:
     client, sent = shop
     minute = 60 / TIME_SCALE  # Mirakl's minute on the double, in real seconds
@@ -137,14 +136,14 @@ async def test_or11s_frequency_paces_a_listings_first_pages_never_a_429(
 
 
 async def test_the_update_listing_shows_an_incident_and_a_refund_on_the_lines(
-    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent], sandbox: str
+    admin: httpx.AsyncClient, shop: tuple[Requester, Sent], sandbox: str
 ) -> None:
     client, _ = shop
     await admin.put("/limits", json={"enforced": False})
     orders = await every_order(sandbox, client)
     delivered = next(o for o in orders.values() if o["order_state"] == "CLOSED")
     since = datetime.now(UTC) - timedelta(seconds=1)
-    where = f"/operators/BOULANGER/shops/{client.shop_id}/orders/{delivered['order_id']}"
+    where = f"/operators/BOULANGER/shops/{client.shop['shop_id']}/orders/{delivered['order_id']}"
     incident = (await admin.post(f"{where}/incident")).json()
     refund = (await admin.post(f"{where}/refund")).json()
     await asyncio.sleep(0.01)  # a listing's window ends at its start, to the millisecond
@@ -165,14 +164,14 @@ async def test_the_update_listing_shows_an_incident_and_a_refund_on_the_lines(
 
 
 async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_window(
-    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+    admin: httpx.AsyncClient, shop: tuple[Requester, Sent]
 ) -> None:
     client, sent = shop
     answered: list[Any] = []
 
     class Seen:
-        async def get_json(self, operation: str, path: str, params: Any) -> Any:
-            answered.append(await client.get_json(operation, path, params))
+        async def get_json(self, path: str, params: Any = None, *, operation: str = "") -> Any:
+            answered.append(await client.get_json(path, params, operation=operation))
             return answered[-1]
 
     now = datetime.now(UTC)
@@ -182,7 +181,10 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
     assert {"period": "LAST_MONTH", "value": figure.seconds} in mirakls and figure.seconds > 0
     assert len(mirakls) == 5  # every period, in the one call
     assert figure.start is not None and figure.computed_at - figure.start == timedelta(days=30)
-    assert sent.requests[-1] == ("A21", {"periods": EVERY_PERIOD, "shop_id": client.shop_id})
+    assert sent.requests[-1] == (
+        "A21",
+        {"periods": EVERY_PERIOD, "shop_id": client.shop["shop_id"]},
+    )
     # A21 once a day: a second call today is refused (429), and the client holds every
     # later A21 call back, unsent, for the Retry-After (a day: 1,440 s at 60 times).
     with pytest.raises(CallUnavailable, match="HTTP 429"):
@@ -222,7 +224,7 @@ async def test_the_sessions_response_delay_is_a21s_for_the_window(
 
 
 async def test_a_first_page_answered_after_a_429_paces_the_next_from_that_answer(
-    admin: httpx.AsyncClient, shop: tuple[MiraklClient, Sent]
+    admin: httpx.AsyncClient, shop: tuple[Requester, Sent]
 ) -> None:
     """A listing's first page meets a 429 (an OR11 sent just before it, as by another
     process), waits the Retry-After and is answered then: the next listing's first page
@@ -230,7 +232,9 @@ async def test_a_first_page_answered_after_a_429_paces_the_next_from_that_answer
     client, sent = shop
     minute = 60 / TIME_SCALE  # Mirakl's minute on the double, in real seconds
     end = datetime.now(UTC)
-    await client.get_json("OR11", "api/orders", {"max": "1", "offset": "0"})  # its minute starts
+    await client.get_json(
+        "api/orders", {"max": "1", "offset": "0"}, operation="OR11"
+    )  # its minute starts
     source = ShopOrders(client, page_size=100, interval=minute * 1.1)
     for days in (15, 10):  # two first pages, the first one held back by a 429
         start = end - timedelta(days=days)

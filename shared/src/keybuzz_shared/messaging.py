@@ -14,6 +14,7 @@ full: docs/SERVICE_FRAME.md, "Consuming events".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -54,6 +55,7 @@ HOLD_BACKOFF_MAX_SECONDS = 30.0
 RETRY_BACKOFF_MAX_SECONDS = 60.0
 _TRACE_HEADERS = ("traceparent", "tracestate")
 IDLE_FETCH_SECONDS = 5.0  # a long poll: returns as soon as anything arrives
+GIVE_BACK_DELAY_SECONDS = 1.0  # a batch that failed as a whole is tried again after this
 # JetStream's own limit, a backstop should dead-lettering itself keep failing.
 EXTRA_DELIVERIES_BEFORE_GIVING_UP = 5
 
@@ -305,8 +307,23 @@ class EventSubscription(Generic[E]):
             self._busy = True
             try:
                 await self._consume_batch(raws)
+            except Exception as exc:  # the loop outlives a batch it could not finish
+                await self._give_back(raws, exc)
             finally:
                 self._busy = False
+
+    async def _give_back(self, raws: list[Msg], exc: Exception) -> None:
+        """A batch failed outside its handlers (a dead letter refused, an ack lost): what
+        it left unacknowledged is offered again after a pause instead of after ``ack_wait``."""
+        log.error(
+            "a batch failed outside its handlers; its events will be delivered again",
+            extra={"consumer": self.durable, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        for raw in raws:
+            if not raw._ackd:
+                with contextlib.suppress(Exception):  # the connection may be the failure
+                    await raw.nak(delay=GIVE_BACK_DELAY_SECONDS)
+        await asyncio.sleep(GIVE_BACK_DELAY_SECONDS)
 
     # --- one fetched batch -----------------------------------------------------------------
 

@@ -25,12 +25,14 @@ REDACTED = "[REDACTED]"
 # A name is a secret's when, lower-cased and without separators (refresh_token,
 # refreshToken, Refresh-Token → refreshtoken), it ends with one of these words:
 # lwa_refresh_token, X-Amz-Access-Token, VAULT_TOKEN, client_secret, vault_secret_id,
-# internal_api_key, X-Internal-Key, spapi_oauth_code, smtp_password, Authorization.
+# internal_api_key, X-Internal-Key, spapi_oauth_code, smtp_password, Authorization, and
+# pwd: a query string's password or token (a seller web service may carry its token so).
 _SECRET_ENDINGS = (
     "token",
     "secret",
     "secretid",
     "password",
+    "pwd",
     "apikey",
     "internalkey",
     "authorization",

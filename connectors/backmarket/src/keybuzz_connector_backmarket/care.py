@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,7 +27,7 @@ from keybuzz_shared.connectors.kit import Listing, PageNumbers, at_once
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, results_page
+from keybuzz_connector_backmarket.client import ERRORS, results_page
 from keybuzz_connector_backmarket.orders import line_state_name, order_state_name
 
 log = logging.getLogger(__name__)
@@ -321,11 +320,11 @@ def minute_filter(since: datetime) -> str:
 # --- the inbox ----------------------------------------------------------------------------
 
 
-class CareInbox(seam.ThreadsInbox):
-    """A shop's care folders through its BackMarketClient. Back Market's claims belong to
-    care folders: on their tickets, no incident."""
+class CareInbox(kit.Unmarked, seam.ThreadsInbox):
+    """A shop's care folders through its client. Back Market's claims belong to
+    care folders: on their tickets, no incident; it has no read mark."""
 
-    def __init__(self, client: BackMarketClient) -> None:
+    def __init__(self, client: kit.Requester) -> None:
         self.client = client
         self.rereads = kit.Rereads[int](kept=FOLDERS_KEPT, max_gap=MAX_REREAD_GAP)
 
@@ -383,9 +382,6 @@ class CareInbox(seam.ThreadsInbox):
                 "GET ws/sav", f"{len(results)} folders on a page of {PAGE_SIZE}"
             )
         return results, more
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        return 0  # Back Market's API has no read mark
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         return await self.client.get_bytes(file.url, max_bytes)
@@ -456,8 +452,8 @@ LIMITS = seam.Limits(
 )
 
 
-class FolderReplies(kit.InboxReplies[BackMarketClient, CareInbox]):
-    """The seller's messages on a shop's care folders, through its BackMarketClient."""
+class FolderReplies(kit.InboxReplies[kit.Requester, CareInbox]):
+    """The seller's messages on a shop's care folders, through its client."""
 
     label = "Back Market"
     discussion = "care folder"

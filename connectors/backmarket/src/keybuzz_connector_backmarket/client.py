@@ -75,30 +75,20 @@ class ShopAccess:
     def __repr__(self) -> str:
         return f"ShopAccess(token=[REDACTED], country={self.country!r})"
 
-    def auth(self) -> HeaderAuth:
-        headers = {
-            "Authorization": f"Basic {self.token}",
-            "Accept-Language": self.country,
-            "User-Agent": self.user_agent,
-        }
-        return HeaderAuth(headers, secrets=(self.token,))
 
-
-class BackMarketClient(Requester):
+def shop_client(
+    access: ShopAccess, http: httpx.AsyncClient, base_url: str, **options: Unpack[RequesterOptions]
+) -> Requester:
     """One shop's calls on the platform at ``base_url`` (``https://www.backmarket.fr``);
     ``files``: the hosts its messages' files may be fetched from (``get_bytes``), links to
     Back Market's file host [official: "URL of the attachment"] asked without the token."""
-
-    def __init__(
-        self,
-        access: ShopAccess,
-        http: httpx.AsyncClient,
-        base_url: str,
-        **options: Unpack[RequesterOptions],
-    ) -> None:
-        shop = {"country": access.country}
-        super().__init__(SPEC, access.auth(), http, base_url, shop=shop, **options)
-        self.access = access
+    headers = {
+        "Authorization": f"Basic {access.token}",
+        "Accept-Language": access.country,
+        "User-Agent": access.user_agent,
+    }
+    auth = HeaderAuth(headers, secrets=(access.token,))
+    return Requester(SPEC, auth, http, base_url, shop={"country": access.country}, **options)
 
 
 def results_page(call: str, body: Any) -> tuple[list[Any], bool]:

@@ -24,7 +24,7 @@ from keybuzz_connector_backmarket.care import (
     CareInbox,
     FolderReplies,
 )
-from keybuzz_connector_backmarket.client import ERRORS, BackMarketClient, ShopAccess
+from keybuzz_connector_backmarket.client import ERRORS, ShopAccess, shop_client
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
@@ -65,14 +65,14 @@ def shop_identity(platform: str, merchant_id: str) -> str:
 
 
 @kit.client_from
-def client_of(shop: kit.Opening[BackMarketApiSettings]) -> BackMarketClient:
+def client_of(shop: kit.Opening[BackMarketApiSettings]) -> kit.Requester:
     """The shop's client on its country's platform."""
     access = access_of(shop.credentials, shop.api.user_agent)
     url = shop.api.platform_url(platform_of(shop.credentials))
-    return BackMarketClient(access, shop.http, url, **shop.options)
+    return shop_client(access, shop.http, url, **shop.options)
 
 
-async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str:
+async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     """One GET /ws/sav with the token. Back Market names the seller of each care folder it
     lists (``merchant``): a token answering for another seller than the one typed is
     refused. A shop with no folder yet is taken on the id typed (Back Market's API has no
@@ -85,9 +85,6 @@ async def probe(client: BackMarketClient, credentials: Mapping[str, str]) -> str
         CREDENTIAL_FIELDS, credentials["merchant_id"], named, ERRORS, refusal=refusal
     )
     return shop_identity(platform_of(credentials), typed)
-
-
-CREDENTIAL_CHECK = kit.ProbeCheck(BackMarketApiSettings, "Back Market", client_of, probe)
 
 
 # Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight digits
@@ -108,7 +105,7 @@ DISCUSSIONS = kit.Discussions(
 
 
 def session_of(
-    client: BackMarketClient, api: BackMarketApiSettings | None = None
+    client: kit.Requester, api: BackMarketApiSettings | None = None
 ) -> kit.AllowanceSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
@@ -122,20 +119,9 @@ def session_of(
     )
 
 
-CONNECTOR = kit.ShopConnector(
-    marketplace=BACKMARKET,
-    display_name="Back Market",
-    secret="backmarket_api",  # the shop's API token, seller id and country
-    credential_fields=CREDENTIAL_FIELDS,
-    limits=LIMITS,
-    settings_type=BackMarketSettings,
-    shop_api=kit.KitShopApi(
-        LIMITS,
-        DISCUSSIONS,
-        BackMarketApiSettings,
-        kit.opener(client_of, session_of),
-        marketplace="Back Market",
-    ),
-    credential_check=CREDENTIAL_CHECK,
-    order_ids=ORDER_IDS,
+# The shop's secret in Vault holds its API token, seller id and country.
+MARKETPLACE = kit.Marketplace(
+    BACKMARKET, "Back Market", "backmarket_api", CREDENTIAL_FIELDS, LIMITS
 )
+CALLS = kit.ShopApiCalls(BackMarketApiSettings, client_of, session_of, probe, "Back Market")
+CONNECTOR = kit.shop_api_connector(MARKETPLACE, CALLS, BackMarketSettings, DISCUSSIONS, ORDER_IDS)

@@ -32,13 +32,14 @@ from keybuzz_shared.connectors.kit import (
     Numbered,
     PageNumbers,
     Query,
+    Requester,
     iso_z,
     read_as,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import BackMarketClient, results_page
+from keybuzz_connector_backmarket.client import results_page
 
 # Order state [official] -> (its name, our order status, our delivery status or None).
 ORDER_STATES: dict[int, tuple[str, str, str | None]] = {
@@ -164,7 +165,7 @@ def _since(field: str) -> Query:
 
 
 async def _page(
-    client: BackMarketClient, query: dict[str, str], link: str | None
+    client: Requester, query: dict[str, str], link: str | None
 ) -> tuple[list[Any], bool]:
     """A page's orders, and whether Back Market says a next page follows."""
     body = await client.get_json("/ws/orders", query)
@@ -192,7 +193,7 @@ class ShopOrders(ListedOrders):
     """A shop's orders through its client: page numbers, the window by update open (Back
     Market's listing takes no end: no ``complete_until``)."""
 
-    def __init__(self, client: BackMarketClient) -> None:
+    def __init__(self, client: Requester) -> None:
         paging = PageNumbers[OrderSummary](size=PAGE_SIZE)
         page = functools.partial(_page, client)
         super().__init__(

@@ -72,9 +72,6 @@ async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
     return shop_identity(kit.own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS))
 
 
-CREDENTIAL_CHECK = kit.ProbeCheck(CdiscountApiSettings, "Cdiscount", client_of, probe)
-
-
 # Cdiscount's order numbers: the minute the order was placed (yymmddHHMM) and five
 # letters, e.g. ``2611230948AAACH`` (the form sellers see; Octopia publishes no format).
 ORDER_IDS = kit.OrderIdPattern(
@@ -102,20 +99,7 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
     )
 
 
-CONNECTOR = kit.ShopConnector(
-    marketplace=CDISCOUNT,
-    display_name="Cdiscount",
-    secret="cdiscount_api",  # the shop's client id, client secret and seller id
-    credential_fields=CREDENTIAL_FIELDS,
-    limits=LIMITS,
-    settings_type=CdiscountSettings,
-    shop_api=kit.KitShopApi(
-        LIMITS,
-        DISCUSSIONS,
-        CdiscountApiSettings,
-        kit.opener(client_of, parts),
-        marketplace="Cdiscount",
-    ),
-    credential_check=CREDENTIAL_CHECK,
-    order_ids=ORDER_IDS,
-)
+# The shop's secret in Vault holds its client id, client secret and seller id.
+MARKETPLACE = kit.Marketplace(CDISCOUNT, "Cdiscount", "cdiscount_api", CREDENTIAL_FIELDS, LIMITS)
+CALLS = kit.ShopApiCalls(CdiscountApiSettings, client_of, parts, probe, "Cdiscount")
+CONNECTOR = kit.shop_api_connector(MARKETPLACE, CALLS, CdiscountSettings, DISCUSSIONS, ORDER_IDS)

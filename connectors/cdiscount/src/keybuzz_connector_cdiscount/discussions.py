@@ -270,22 +270,15 @@ class DiscussionInbox(seam.ThreadsInbox):
             self.listing.resume(cursor, updated=True) if cursor is not None else self._start(since)
         )
         step = await self.listing.step(state, read_discussions)
-        unreadable = list(step.unreadable)
         labels = await self.labels()
-        found: list[seam.InboxMessage] = []
-        for discussion in step.items:
-            whole = discussion if discussion.messages is not None else await self._whole(discussion)
-            try:
-                found += self.listed(whole, labels)
-            except ValueError as exc:  # an attachment id naming another path
-                unreadable.append(f"discussion {discussion.id}: {exc}")
-        # A page where no discussion could be read ends the listing: nothing to seek from.
-        following_page = step.following if step.items else None
-        return seam.Page(
-            items=tuple(found),
-            next_cursor=seam.cursor_of(following_page) if following_page else None,
-            complete_until=None if following_page else state.high,
-            unreadable=tuple(unreadable),
+        if not step.items:  # no discussion read: nothing to seek from, the listing ends
+            step = kit.Step((), step.unreadable, None)
+        return await kit.thread_page(
+            step,
+            self._whole,
+            lambda discussion: self.listed(discussion, labels),
+            lambda discussion: f"discussion {discussion.id}",
+            complete_until=state.high,
         )
 
     def _query(self, low: datetime, high: datetime | None) -> dict[str, str]:
@@ -377,6 +370,9 @@ class DiscussionInbox(seam.ThreadsInbox):
         return Span(max(as_utc(since), oldest), until)
 
     async def _whole(self, discussion: Discussion) -> Discussion:
+        """The discussion as listed when it came with its messages, else read whole."""
+        if discussion.messages is not None:
+            return discussion
         return await self.discussion(discussion.id)
 
     def listed(self, discussion: Discussion, labels: dict[str, str]) -> list[seam.InboxMessage]:

@@ -19,17 +19,16 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Unpack
+from collections.abc import Mapping
+from typing import Annotated, Unpack
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.seam import CallRefused, Limits, ReplyFile
-from keybuzz_shared.file_links import FileLinks, origin_of, production_problem, shown
-from keybuzz_shared.json_calls import CallOptions
+from keybuzz_shared.connectors.seam import CallRefused, Limits
+from keybuzz_shared.file_links import origin_of, production_problem, shown
 
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
 from keybuzz_connector_mirakl.orders import ShopOrders
@@ -75,59 +74,21 @@ class MiraklKey(msgspec.Struct, frozen=True, kw_only=True):
         return f"MiraklKey(api_key=[REDACTED], shop_id={self.shop_id!r})"
 
 
-class MiraklClient:
-    """One shop's calls on one operator's API (``base_url``: calls go to
-    ``<base_url>/api/...``; ``options``: the requester's, ``call_deadline`` among them)."""
-
-    def __init__(
-        self,
-        key: MiraklKey,
-        http: httpx.AsyncClient,
-        base_url: str,
-        *,
-        operator: str,
-        **options: Unpack[kit.RequesterOptions],
-    ) -> None:
-        auth = kit.HeaderAuth(
-            {"Authorization": key.api_key}, params={"shop_id": key.shop_id}, secrets=(key.api_key,)
-        )
-        shop = {"operator": operator, "shop_id": key.shop_id}
-        self.calls = kit.Requester(spec_for(operator), auth, http, base_url, shop=shop, **options)
-        self.key = key
-        self.operator = operator
-        self.errors = self.calls.errors  # the seam's errors, naming this operator
-
-    @property
-    def shop_id(self) -> str:
-        return self.key.shop_id
-
-    async def get_json(
-        self,
-        operation: str,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        paced: bool = False,
-        shape: Any = None,
-    ) -> Any:
-        """The answer of ``GET <base>/<path>`` (``path`` like "api/inbox/threads"), decoded
-        into ``shape`` when given. ``paced``: a call the operator allows once per its
-        frequency (a listing's first page): a garbled answer is not asked again within it."""
-        return await self.calls.get_json(
-            path, params, operation=operation, paced=paced, shape=shape
-        )
-
-    async def post_multipart(
-        self, operation: str, path: str, fields: Mapping[str, Any], files: Sequence[ReplyFile] = ()
-    ) -> Any:
-        """``POST`` multipart/form-data: each of ``fields`` a JSON part (M12's
-        ``message_input``), each file a ``files`` part."""
-        parts: list[kit.Part] = [
-            (name, (None, msgspec.json.encode(value), "application/json"))
-            for name, value in fields.items()
-        ]
-        parts += [("files", (f.name, f.data, f.content_type)) for f in files]
-        return await self.calls.post_multipart(path, parts, operation=operation)
+def shop_client(
+    key: MiraklKey,
+    http: httpx.AsyncClient,
+    base_url: str,
+    *,
+    operator: str,
+    **options: Unpack[kit.RequesterOptions],
+) -> kit.Requester:
+    """One shop's requester on one operator's API (calls at ``<base_url>/api/...``; a
+    call named by its operation code, ``operation="M11"``)."""
+    auth = kit.HeaderAuth(
+        {"Authorization": key.api_key}, params={"shop_id": key.shop_id}, secrets=(key.api_key,)
+    )
+    shop = {"operator": operator, "shop_id": key.shop_id}
+    return kit.Requester(spec_for(operator), auth, http, base_url, shop=shop, **options)
 
 
 # --- settings (docs/MIRAKL.md, "Settings") ------------------------------------------------
@@ -227,28 +188,22 @@ def key_of(fields: Mapping[str, str]) -> MiraklKey:
     return MiraklKey(api_key=fields["api_key"].strip(), shop_id=shop_id)
 
 
-def client_of(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: MiraklApiSettings,
-    files: FileLinks,
-    options: CallOptions,
-) -> MiraklClient:
-    """The shop's client on its operator's API. ``files`` is not used: a thread's files
-    come from the operator's API (M13), with the shop's key, at addresses built from
-    Mirakl's ids."""
-    return MiraklClient(key_of(credentials), http, api.api_url, operator=api.operator, **options)
+@kit.client_from
+def client_of(shop: kit.Opening[MiraklApiSettings]) -> kit.Requester:
+    """The shop's client on its operator's API. A thread's files come from the operator's
+    API (M13), with the shop's key, at addresses built from Mirakl's ids: no file link."""
+    key, api = key_of(shop.credentials), shop.api
+    return shop_client(key, shop.http, api.api_url, operator=api.operator, **shop.options)
 
 
-async def probe(client: MiraklClient, credentials: Mapping[str, str]) -> str:
-    """The shop's identity (one shop of one operator: two operators' shops of one id are
-    two shops), from M10 on a thread no shop has: Mirakl answers 401 for a key it does not
-    know, 403 for a shop the key's user cannot reach, and its own 404 (``{"message",
-    "status"}``) when both are good. M10 is synchronous (no frequency of its own), where
-    M11 or OR11 would spend the shop's one call a minute, which its next poll needs. A 404
-    without Mirakl's message is another server's: the base URL is not the operator's API."""
+async def check_key(client: kit.Requester) -> None:
+    """M10 on a thread no shop has: Mirakl answers 401 for a key it does not know, 403 for
+    a shop the key's user cannot reach, and its own 404 (``{"message", "status"}``) when
+    both are good. M10 is synchronous (no frequency of its own), where M11 or OR11 would
+    spend the shop's one call a minute, which its next poll needs. A 404 without Mirakl's
+    message is another server's: the base URL is not the operator's API."""
     try:
-        await client.get_json("M10", f"{THREADS}/{NO_THREAD}")
+        await client.get_json(f"{THREADS}/{NO_THREAD}", operation="M10")
     except CallRefused as exc:
         if exc.status != 404:
             raise
@@ -256,15 +211,13 @@ async def probe(client: MiraklClient, credentials: Mapping[str, str]) -> str:
             raise client.errors.unreadable(
                 exc.call, "a 404 that is not Mirakl's: check the base URL"
             ) from None
-    return f"mirakl:{client.operator}:{client.shop_id}"
 
 
-class MiraklCredentialCheck(kit.ProbeCheck[MiraklApiSettings, MiraklClient]):
-    """The seam's ``CredentialCheck``: one call as the shop that spends none of its
-    frequency-limited allowance (``probe``)."""
-
-    def __init__(self) -> None:
-        super().__init__(MiraklApiSettings, "Mirakl", client_of, probe)
+async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
+    """The shop's identity, one shop of one operator (two operators' shops of one id are
+    two shops), once ``check_key`` found key and shop good."""
+    await check_key(client)
+    return f"mirakl:{client.shop['operator']}:{client.shop['shop_id']}"
 
 
 # --- the connector ----------------------------------------------------------------------
@@ -297,40 +250,34 @@ DISCUSSIONS = kit.Discussions(
 )
 
 
-def open_session(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: MiraklApiSettings,
-    files: FileLinks,
-) -> MiraklSession:
-    """One shop's session on its operator's API, its credentials checked by ``probe``."""
-    client = client_of(credentials, http, api, files, kit.shop_options(api))
+def parts(client: kit.Requester, api: MiraklApiSettings) -> MiraklSession:
+    """One shop's parts on its operator's API, its key checked by ``check_key``."""
     inbox = ThreadInbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
-    label = f"{client.operator}/{client.shop_id}"
+    label = f"{api.operator}/{client.shop['shop_id']}"
     return MiraklSession(
         inbox,
         ThreadReplies(client, inbox),
         ShopOrders(client, label=label, interval=api.orders_interval_seconds),
-        verify=lambda: probe(client, credentials),
+        verify=lambda: check_key(client),
         response_delays=ResponseDelays(client),
     )
+
+
+# A shop's client, its parts, and its credential check: one call as the shop that spends
+# none of its frequency-limited allowance (``check_key``).
+CALLS = kit.ShopApiCalls(MiraklApiSettings, client_of, parts, probe, "Mirakl")
 
 
 def connector_of(operator: Operator) -> kit.ShopConnector:
     """The operator's connector; one ``settings_type`` for every operator, so that a
     service started before an operator was added holds it."""
-    return kit.ShopConnector(
-        marketplace=operator.code,
-        display_name=operator.name,
-        secret=f"mirakl_{operator.code.lower()}_api",  # the shop's API key and shop id
-        credential_fields=CREDENTIAL_FIELDS,
-        limits=LIMITS,
-        settings_type=MiraklSettings,
-        shop_api=kit.KitShopApi(
-            LIMITS, DISCUSSIONS, MiraklApiSettings, open_session, marketplace="Mirakl"
-        ),
-        credential_check=MiraklCredentialCheck(),
-        order_ids=ORDER_IDS,
+    secret = f"mirakl_{operator.code.lower()}_api"  # the shop's API key and shop id
+    return kit.shop_api_connector(
+        kit.Marketplace(operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS),
+        CALLS,
+        MiraklSettings,
+        DISCUSSIONS,
+        ORDER_IDS,
         response_window=MiraklResponseWindow(operator),
         response_figures=MiraklResponseFigures(),
     )

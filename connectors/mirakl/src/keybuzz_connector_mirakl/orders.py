@@ -32,6 +32,7 @@ from keybuzz_shared.connectors.kit import (
     Query,
     Spaced,
     decimal_of,
+    read_as,
 )
 from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -46,10 +47,12 @@ OVERLAP = 10
 
 
 class OrderCalls(Protocol):
-    """The client's call of one of Mirakl's operations (its code names the frequency the
-    client obeys) answering JSON."""
+    """A call of one of Mirakl's operations answering JSON, as the shop's requester makes
+    it (``operation``: its code, which names the frequency the requester obeys)."""
 
-    async def get_json(self, operation: str, path: str, params: Mapping[str, str]) -> Any: ...
+    async def get_json(
+        self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
+    ) -> Any: ...
 
 
 # --- Mirakl's order and line states in our vocabulary (docs/MIRAKL-orders.md, "Order
@@ -145,10 +148,7 @@ class Listed(msgspec.Struct, frozen=True):
 
 def read_order(item: Any) -> OrderSummary:
     """One listed order in the seam's terms; ValueError saying why it cannot be."""
-    try:
-        order = msgspec.convert(item, Order)
-    except msgspec.ValidationError as exc:
-        raise ValueError(str(exc)) from None
+    order = read_as(Order, item, "order")
     if not order.order_id:
         raise ValueError("an order without order_id")
     status, delivery = order_status(order.order_state)
@@ -251,7 +251,7 @@ class ShopOrders(ListedOrders):
         first_pages = Spaced(interval)
 
         async def or11(query: dict[str, str]) -> Listed:
-            body = await calls.get_json("OR11", OR11, query)
+            body = await calls.get_json(OR11, query, operation="OR11")
             try:
                 return msgspec.convert(body, Listed)
             except msgspec.ValidationError as exc:

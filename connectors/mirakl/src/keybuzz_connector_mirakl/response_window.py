@@ -119,7 +119,7 @@ class ResponseDelays:
     async def _statistics(self) -> tuple[_Statistics, datetime]:
         """A21's every period, and our clock when it was called: its periods end then."""
         asked_at = self.now()
-        body = await self.calls.get_json("A21", A21, {"periods": EVERY_PERIOD})
+        body = await self.calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
         try:
             return msgspec.convert(body, _Statistics), asked_at
         except msgspec.ValidationError as exc:

@@ -24,9 +24,9 @@ sent again here: the poller reads the thread back (``sent_messages``) first."""
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
@@ -37,12 +37,10 @@ from keybuzz_shared.connectors.seam import (
     Page,
     Recipient,
     Reply,
-    ReplyFile,
     SenderType,
     ThreadDetail,
     ThreadKey,
     ThreadsInbox,
-    cursor_of,
     state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
@@ -51,29 +49,6 @@ from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.orders import mirakl_time
-
-
-class ShopCalls(Protocol):
-    """What the threads ask of a shop's client (``connector.MiraklClient``), named here so
-    that this module, which the connector imports, imports nothing of it back."""
-
-    calls: kit.Requester
-    errors: kit.CallErrors
-
-    async def get_json(
-        self,
-        operation: str,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        paced: bool = False,
-        shape: Any = None,
-    ) -> Any: ...
-
-    async def post_multipart(
-        self, operation: str, path: str, fields: Mapping[str, Any], files: Sequence[ReplyFile] = ()
-    ) -> Any: ...
-
 
 THREADS = "api/inbox/threads"
 # A listing that found nothing is complete until it was asked, on our clock: this much
@@ -261,13 +236,13 @@ def decode(cursor: str) -> kit.Token:
     return state_of(cursor, kit.Token, lambda state: PAGING.valid(state, updated=True))
 
 
-class ThreadInbox(ThreadsInbox):
-    """A shop's threads through its MiraklClient: the session's inbox and message source.
+class ThreadInbox(kit.Unmarked, ThreadsInbox):
+    """A shop's threads through its client: the session's inbox and message source.
     Mirakl's incidents are on order lines (the orders' part): none listed here."""
 
     def __init__(
         self,
-        client: ShopCalls,
+        client: kit.Requester,
         *,
         operator_name: str,
         page_size: int,
@@ -285,24 +260,16 @@ class ThreadInbox(ThreadsInbox):
         state = decode(cursor) if cursor is not None else PAGING.first(since, None, updated=True)
         asked = self.now()
         step = await self._listing.step(state, READ_THREADS)
-        unreadable = list(step.unreadable)
-        found: list[InboxMessage] = []
-        for thread in step.items:
-            whole = thread if self._complete(thread) else await self.thread(thread.id)
-            try:
-                found += self.listed(whole)
-            except ValueError as exc:  # an attachment id naming another path
-                unreadable.append(f"thread {thread.id}: {exc}")
-        following = step.following
         newest = state.newest or max((as_utc(t.date_updated) for t in step.items), default=None)
         # A listing that found no thread leaves the next one near when it was asked: from
         # ``since`` every poll of an idle shop would ask Mirakl for the same span, for ever.
         idle = max(as_utc(since), as_utc(asked) - EMPTY_LISTING_MARGIN)
-        return Page(
-            items=tuple(found),
-            next_cursor=cursor_of(following) if following else None,
-            complete_until=None if following else (newest or idle),
-            unreadable=tuple(unreadable),
+        return await kit.thread_page(
+            step,
+            self._whole,
+            self.listed,
+            lambda t: f"thread {t.id}",
+            complete_until=newest or idle,
         )
 
     def _window(self, low: datetime, high: datetime | None) -> dict[str, str]:
@@ -318,29 +285,25 @@ class ThreadInbox(ThreadsInbox):
         """An M11 page and its next page's token; a listing's first page is paced."""
         first = "page_token" not in query
         page: ThreadPage = await self.client.get_json(
-            "M11", THREADS, query, paced=first, shape=ThreadPage
+            THREADS, query, operation="M11", paced=first, shape=ThreadPage
         )
         if page.data is None:
             raise self.client.errors.unreadable("M11", "no list of threads")
         token = page.next_page_token
         return page.data, token if isinstance(token, str) and token else None
 
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """Mirakl's seller API has no read mark: nothing is marked, nothing refused."""
-        return 0
-
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
             raise LinkRefused("not an attachment of the operator's Mirakl API")
-        return await self.client.calls.download(file.url, max_bytes, operation="M13")
+        return await self.client.download(file.url, max_bytes, operation="M13")
 
     async def thread(self, thread_id: str) -> Thread:
         """M10: one thread with all its messages."""
         if not thread_id or thread_id in (".", ".."):
             raise self.client.errors.refused("M10", 404, "not a thread id")
         path = f"{THREADS}/{quote(thread_id, safe='')}"
-        raw = await self.client.get_json("M10", path, shape=msgspec.Raw)
+        raw = await self.client.get_json(path, operation="M10", shape=msgspec.Raw)
         try:
             return read_thread(raw)
         except ValueError as exc:
@@ -350,6 +313,10 @@ class ThreadInbox(ThreadsInbox):
         """The thread's messages, oldest first."""
         messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
         return [inbox_message(thread, m, self.operator_name) for m in messages]
+
+    async def _whole(self, thread: Thread) -> Thread:
+        """The thread with all its messages: as listed, else read again (M10)."""
+        return thread if self._complete(thread) else await self.thread(thread.id)
 
     @staticmethod
     def _complete(thread: Thread) -> bool:
@@ -385,15 +352,12 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
     return [{"type": kind} for kind in wanted]
 
 
-class ThreadReplies(kit.DiscussionReplies):
-    """The seller's replies on a shop's threads, through its MiraklClient."""
+class ThreadReplies(kit.InboxReplies[kit.Requester, ThreadInbox]):
+    """The seller's replies on a shop's threads, through its client: M12's
+    ``message_input`` a JSON part, each file a ``files`` part."""
 
     label = "Mirakl"
     discussion = "thread"
-
-    def __init__(self, client: ShopCalls, inbox: ThreadInbox) -> None:
-        self.client = client
-        self.inbox = inbox
 
     def unsendable(self, reply: Reply) -> str | None:
         return unsendable(reply)
@@ -404,8 +368,10 @@ class ThreadReplies(kit.DiscussionReplies):
         if isinstance(to, str):
             return to
         path = f"{THREADS}/{quote(thread.id, safe='')}/message"
-        message = {"message_input": {"body": reply.body, "to": to}}
-        await self.client.post_multipart("M12", path, message, reply.attachments)
+        message = msgspec.json.encode({"body": reply.body, "to": to})
+        parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
+        parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        await self.client.post_multipart(path, parts, operation="M12")
         return None
 
     async def listed(self, discussion_id: str) -> list[InboxMessage]:

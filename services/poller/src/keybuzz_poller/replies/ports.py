@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 import msgspec
-from keybuzz_shared.connectors.seam import Reply
+from keybuzz_shared.connectors.seam import Reply, ThreadStanding
 from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
@@ -50,6 +50,9 @@ class ReplyContext(msgspec.Struct, frozen=True, kw_only=True):
     thread_key: str | None = None
     buyer_subject: str | None = None
     incident_status: str | None = None
+    # The thread as its marketplace last listed it (its details, its claim flag): what a
+    # connector's ``ReplyGate`` reads before the reply is queued.
+    standing: ThreadStanding = ThreadStanding()
 
 
 class NewReply(msgspec.Struct, frozen=True, kw_only=True):

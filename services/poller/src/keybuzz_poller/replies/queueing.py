@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.registry import served
-from keybuzz_shared.connectors.seam import Recipient, Reply, ReplyFile
+from keybuzz_shared.connectors.registry import connector_for, served
+from keybuzz_shared.connectors.seam import (
+    Recipient,
+    Reply,
+    ReplyFile,
+    ReplyGate,
+    shop_api_of,
+)
 from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import storable, storable_json
 
@@ -134,6 +141,7 @@ async def _queue_api_reply(
         reply = api_reply(context, text, marketplace, files, request.recipient)
         _check_recipient(api, reply, marketplace, asked=request.recipient is not None)
         created_at = ports.clock()
+        _check_allowed(marketplace, reply, context, created_at)
         await unit.store.replies.insert_reply(
             NewReply(
                 ticket_message_id=ticket_message_id,
@@ -200,6 +208,17 @@ def _check_recipient(api: MarketplaceReplies, reply: Reply, marketplace: str, as
             f"{marketplace} takes no reply to {reply.recipient} on this thread "
             f"(its {reply.thread.kind} threads take replies to: {named})"
         )
+
+
+def _check_allowed(marketplace: str, reply: Reply, context: ReplyContext, now: datetime) -> None:
+    """A marketplace that takes a reply only in some states of its thread (the connector's
+    ``ReplyGate``) is asked before the reply is queued: refused, it cannot go (409), with
+    the marketplace's reason."""
+    gate = shop_api_of(connector_for(marketplace))
+    if isinstance(gate, ReplyGate):
+        reason = gate.reply_refusal(reply, context.standing, now)
+        if reason is not None:
+            raise CannotReply(reason)
 
 
 def _described(files: Sequence[tuple[str, str, bytes]]) -> str:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+import msgspec
+from keybuzz_shared.connectors.seam import ThreadDetail, ThreadStanding
 from keybuzz_shared.db import Executor
 
 from keybuzz_poller.inbound.bounce_auth import NamedReply
@@ -51,7 +53,7 @@ async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyCo
     row = await db.fetchrow(
         """
         SELECT t.id, t.marketplace, t.order_id, t.buyer_email, t.subject, t.thread_key,
-               t.incident_status, last.external_id, last.inbound_address, last.country,
+               t.incident_status, t.thread_details, t.claim, last.external_id, last.inbound_address, last.country,
                last.subject AS buyer_subject
         FROM poller_tickets t
         LEFT JOIN LATERAL (
@@ -89,6 +91,10 @@ async def reply_context(db: Executor, tenant_id: str, ticket_id: str) -> ReplyCo
         thread_key=row["thread_key"],
         buyer_subject=row["buyer_subject"],
         incident_status=row["incident_status"],
+        standing=ThreadStanding(
+            details=msgspec.json.decode(row["thread_details"], type=tuple[ThreadDetail, ...]),
+            claim=row["claim"],
+        ),
     )
 
 

@@ -21,6 +21,11 @@ from keybuzz_shared.connectors.kit.credential_check import (
     own_account,
     shop_options,
 )
+from keybuzz_shared.connectors.kit.declaration import (
+    Marketplace,
+    ShopApiCalls,
+    shop_api_connector,
+)
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
     key_field,
@@ -58,7 +63,7 @@ from keybuzz_shared.connectors.kit.orders import (
     ListedOrders,
     decimal_of,
 )
-from keybuzz_shared.connectors.kit.read_marks import ReadMarks
+from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.replies import DiscussionReplies
 from keybuzz_shared.connectors.kit.reply_files import refused_files
@@ -73,6 +78,7 @@ from keybuzz_shared.connectors.kit.requester import (
 from keybuzz_shared.connectors.kit.rereads import Rereads
 from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
 from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
+from keybuzz_shared.connectors.kit.thread_pages import thread_page
 from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
 from keybuzz_shared.connectors.kit.wire import (
@@ -86,6 +92,9 @@ from keybuzz_shared.connectors.kit.wire import (
 )
 
 __all__ = [
+    "Marketplace",
+    "ShopApiCalls",
+    "shop_api_connector",
     "at_once",
     "ClientOf",
     "shop_options",
@@ -145,12 +154,14 @@ __all__ = [
     "Answers",
     "Garbled",
     "Refusal",
+    "thread_page",
     "decode_each",
     "decoded",
     "KeptFor",
     "Spaced",
     "refused_files",
     "ReadMarks",
+    "Unmarked",
     "InboxReplies",
     "Parts",
     "opener",

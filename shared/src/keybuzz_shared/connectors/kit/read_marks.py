@@ -2,7 +2,9 @@
 (never a burst against its rate limit), sent again when in doubt (marking read twice does
 nothing more), those a session marked already skipped, and within a budget of seconds:
 past it, ``CallUnavailable`` and the rest left to the next call, so that marking a burst
-of messages never holds a poll past its deadline and each poll marks more."""
+of messages never holds a poll past its deadline and each poll marks more. Where the
+marketplace has no read mark for sellers, an inbox is ``Unmarked``: nothing marked,
+nothing refused."""
 
 from __future__ import annotations
 
@@ -12,6 +14,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from keybuzz_shared.connectors.kit.at_once import at_once
 from keybuzz_shared.connectors.kit.requester import CallErrors
 from keybuzz_shared.connectors.seam import CallRefused
+
+
+class Unmarked:
+    """The read marks of an inbox whose marketplace has none for sellers."""
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return 0
 
 
 class ReadMarks:

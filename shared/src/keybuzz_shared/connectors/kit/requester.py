@@ -151,6 +151,7 @@ class Call:
     # The body made from what the authentication carries (an XML API's token), in place
     # of headers: made again for a renewed token.
     body: Callable[[Mapping[str, str]], bytes] | None = None
+    document: bool = False  # its answer a document of the spec's ``answers``, not JSON
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,11 @@ class Requester(JsonCalls[Call]):
     def base_url(self) -> str:
         """The API's address, ending with "/": paths and cursors are under it."""
         return str(self._base)
+
+    @property
+    def shop(self) -> Mapping[str, str]:
+        """The shop as its logs and identity name it (``shop``: its operator, its id)."""
+        return self._shop_fields
 
     @property
     def errors(self) -> CallErrors:
@@ -309,10 +315,31 @@ class Requester(JsonCalls[Call]):
             raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
         call = self._call("POST", path, idempotent=idempotent)
         call.name = call.hold = path
-        call.body, call.max_bytes = body, max_bytes
+        call.body, call.max_bytes, call.document = body, max_bytes, True
         call.content_type, call.token_request = self.spec.answers.content_type, login
         if login:
             return (await self._bounded(call, self._send(call, {}))).body
+        return (await self._run(call)).body
+
+    async def get_document(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        name: str,
+        idempotent: bool = True,
+        max_bytes: int = 0,
+    ) -> Any:
+        """``GET <api>/<path>`` whose answer is a document of the spec's ``answers``, its
+        envelope read (an API whose calls are all GETs, the authentication's ``params`` in
+        the query string). ``name`` names the call in errors, logs and counts
+        (never its URL); ``idempotent=False``: a GET that sends something (a message), never
+        repeated once it may have arrived."""
+        if self.spec.answers is None:
+            raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
+        call = self._call("GET", path, params, idempotent=idempotent)
+        call.name = call.hold = name
+        call.max_bytes, call.document = max_bytes, True
         return (await self._run(call)).body
 
     async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
@@ -606,7 +633,7 @@ class Requester(JsonCalls[Call]):
     def _decoded(self, call: Call, response: httpx.Response, content: bytes) -> Any:
         """JSON as ``JsonCalls`` reads it; with a ``shape``, decoded into it, an answer in
         another shape (or past the decoder's depth) garbled: asked again within a read."""
-        if self.spec.answers is not None and call.body is not None:
+        if self.spec.answers is not None and call.document:
             return self._document(call, response, content, self.spec.answers)
         if call.shape is None or not content.strip():
             return super()._decoded(call, response, content)
@@ -622,7 +649,7 @@ class Requester(JsonCalls[Call]):
             self._garbled(call, reason, reason, logged=True)
 
     async def _read_bounded(self, call: Call, response: httpx.Response, max_bytes: int) -> bytes:
-        if call.body is not None:  # a document: worded as the XML guard words its size
+        if call.document:  # worded as the XML guard words its size
             try:
                 return await read_bounded(response, max_bytes)
             except AnswerTooLarge as exc:

@@ -11,7 +11,8 @@ One module per part: ``errors`` (what a connector raises), ``credentials`` (how 
 connects), ``limits``, ``page`` (a listing's page), ``messages`` (threads, messages,
 replies), ``orders`` (a shop's orders), ``shop_api`` (the shop's session and inbox),
 ``redirect_flow``, ``inbound_addresses``, ``order_ids``, ``order_feed``, ``mail_relay``,
-``response_window``, ``response_figures``, and ``connector`` (``Connector`` and the ``*_of`` helpers); each name
+``response_window``, ``response_figures``, ``reply_gate`` (a reply refused before it is
+queued by its thread's state), and ``connector`` (``Connector`` and the ``*_of`` helpers); each name
 is imported from here."""
 
 from keybuzz_shared.connectors.seam.connector import (
@@ -110,6 +111,10 @@ from keybuzz_shared.connectors.seam.redirect_flow import (
     TokenEndpointUnavailable,
     TokenGrant,
 )
+from keybuzz_shared.connectors.seam.reply_gate import (
+    ReplyGate,
+    ThreadStanding,
+)
 from keybuzz_shared.connectors.seam.response_figures import (
     ResponseFigure,
     ResponseFigures,
@@ -199,6 +204,8 @@ __all__ = [
     "RedirectFlowError",
     "RedirectFlowSettings",
     "RelayReplyRules",
+    "ReplyGate",
+    "ThreadStanding",
     "Reply",
     "ReplyChannel",
     "ReplyFile",

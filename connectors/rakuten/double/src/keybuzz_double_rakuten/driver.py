@@ -1,0 +1,97 @@
+"""The Rakuten double's conformance driver (``keybuzz_sandbox.conformance``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from keybuzz_sandbox.conformance import (
+    AdminDriver,
+    DoubleShop,
+    Fault,
+    ShopDriver,
+    Unsupported,
+    Written,
+    answered,
+    double_faults,
+)
+
+from keybuzz_double_rakuten.routes import ADMIN
+
+API = "/rakuten/"
+REPLYING = ("contactuseraboutitem", "contactusaboutitem")
+
+
+@dataclass(frozen=True)
+class RakutenDriver(AdminDriver):
+    """Rakuten's double: one thread per sold item, a reply to its buyer or to Rakuten's
+    customer service (which writes in it by mail)."""
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {
+            "RAKUTEN_API_URL": f"{sandbox_url}{API}",
+            "RAKUTEN_POLL_INTERVAL_SECONDS": "2",
+            "RAKUTEN_TIMEOUT_SECONDS": "2",
+            "RAKUTEN_CALL_DEADLINE_SECONDS": "2",
+            "RAKUTEN_FIRST_POLL_DAYS": "1",
+        }
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {}
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = answered(await http.get(self.shops_listed_at))
+        return [
+            DoubleShop(s["name"], s["login"], {"login": s["login"], "token": s["token"]})
+            for s in listed
+        ]
+
+    def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
+        settings = super().fault_settings(fault, ids)
+        if settings.get("operations") == [self.replying]:  # either reply action
+            settings["operations"] = list(REPLYING)
+        return settings
+
+    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
+            raise Unsupported("XML 1.0 carries no control character: Rakuten's answers cannot")
+        return await super().buyer_writes(http, shop, text)
+
+    def staff_message(self, text: str) -> dict[str, Any]:
+        return {"body": text, "staff": True}
+
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        return {"body": text}
+
+    async def buyer_names_a_file(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
+    ) -> Written:
+        raise Unsupported("Rakuten's messages carry no file")
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        return [s["recipient"] for s in sent if s["body"] == text]
+
+
+def drivers() -> dict[str, ShopDriver]:
+    return {
+        "RAKUTEN": RakutenDriver(
+            marketplace="RAKUTEN",
+            api_family="rakuten",
+            customer_care="Rakuten",
+            admin=ADMIN,
+            reading=("getitemtodolist", "getiteminfos"),
+            replying="contactuseraboutitem",
+            bodies=double_faults(
+                {
+                    "ENTITY_EXPANSION": "entities",
+                    "TRUNCATED": "truncated",
+                    "HUGE": "huge",
+                    "WRONG_CONTENT_TYPE": "html",
+                }
+            ),
+            revoking="rotate-token",
+            tokenless="a Rakuten token is the seller's own, issued in its account",
+        )
+    }

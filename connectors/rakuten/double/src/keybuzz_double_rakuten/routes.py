@@ -1,0 +1,429 @@
+"""Rakuten's seller web services as the double serves them: ``GET /rakuten/sales_ws``
+with ``action``, ``login``, ``pwd`` (the seller's token) and ``version`` [official], its
+answers XML as docs/RAKUTEN.md describes them (official, observed, assumed), its refusals
+an ``errorresponse``; its admin under ``/_sandbox/rakuten``, its faults the sandbox's own.
+
+An item is on the seller's list to do (getitemtodolist) while its claim is open or a
+message of the buyer or of Rakuten is unread; the seller's message on an item marks what
+it answered read [assumed]. A message to the buyer is refused under a claim (unless
+amicable), 15 days after the item was received or 42 after it was ordered; one to
+Rakuten's customer service 30 days after it was received [official]."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig, reply_faults
+from litestar import Request, Response, Router, get, post
+from litestar.response import Stream
+from lxml import etree
+
+from keybuzz_double_rakuten import API
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+ADMIN = "/_sandbox/rakuten"
+SELLERS = ("boutique-7001", "boutique-7002", "boutique-7003")
+SUPPORT = "Rakuten"
+XML = "text/xml; charset=utf-8"
+PARIS = ZoneInfo("Europe/Paris")
+DAY = 86_400.0
+SALES_PAGE = 10  # sales a getcurrentsales page lists [assumed]
+HUGE_BYTES = 100 * 1024 * 1024
+_HUGE_CHUNK = b"<a/>" * (256 * 1024)  # 1 MiB
+_WEB_PAGE = b"<!DOCTYPE html><html><head><title>OK</title></head><body><p>OK</p></body></html>"
+MALFORMED_KINDS = ("truncated", "entities", "huge", "html")
+
+
+class RakutenFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The sandbox's faults of a shop API, its hostile bodies Rakuten's (XML): truncated,
+    an entity expansion, 100 MiB, a web page. ``operations`` names actions."""
+
+    malformed_kind: str = "truncated"
+
+    def problems(self) -> list[str]:
+        kinds = [p for p in super().problems() if not p.startswith("malformedKind")]
+        if self.malformed_kind not in MALFORMED_KINDS:
+            kinds.append(f"malformedKind must be one of {', '.join(MALFORMED_KINDS)}")
+        return kinds + self.slow_problems()
+
+
+@dataclass
+class Said:
+    kind: str  # "message" (the buyer's or the seller's) or "mail" (with Rakuten)
+    sender: str
+    recipient: str
+    at: float  # epoch seconds
+    content: str
+    unread: bool
+    mail_id: str = ""
+
+
+@dataclass
+class Item:
+    item_id: str
+    purchase_id: str
+    buyer: str
+    ordered_at: float
+    received_at: float | None = None
+    status: str = "ACCEPTED"
+    claim: str = ""  # "", "OPEN" or "CLOSED"
+    amicable: bool = False
+    said: list[Said] = field(default_factory=list)
+
+    def to_do(self, login: str) -> list[str]:
+        causes = ["claim"] if self.claim == "OPEN" else []
+        unread = {s.sender for s in self.said if s.unread and s.sender != login}
+        causes += ["message_from_buyer"] if unread - {SUPPORT} else []
+        return causes + (["message_from_rakuten"] if SUPPORT in unread else [])
+
+
+@dataclass
+class Seller:
+    login: str
+    token: str
+    items: dict[str, Item] = field(default_factory=dict)
+    sent: list[dict[str, str]] = field(default_factory=list)
+
+
+def dated(at: float) -> str:
+    return datetime.fromtimestamp(at, PARIS).strftime("%d/%m/%Y-%H:%M")
+
+
+def message_id(item: Item, said: Said) -> str:
+    """The id Rakuten's connector gives a message (Rakuten gives none): its mail id, else
+    a digest of what the answer says of it (docs/RAKUTEN.md)."""
+    if said.mail_id:
+        return f"{item.item_id}:mail:{said.mail_id}"
+    at = datetime.strptime(dated(said.at), "%d/%m/%Y-%H:%M").replace(tzinfo=PARIS)
+    parts = (item.item_id, said.kind, said.sender, at.astimezone(UTC).isoformat(), said.content)
+    return f"{item.item_id}:{said.kind}:{hashlib.sha256(chr(31).join(parts).encode()).hexdigest()[:24]}"
+
+
+def _el(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    child = etree.SubElement(parent, tag)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def _result(action: str, login: str, version: str) -> tuple[etree._Element, etree._Element]:
+    root = etree.Element(f"{action}result")
+    request = _el(root, "request")
+    _el(request, "version", version)
+    _el(request, "user", login)
+    return root, _el(root, "response")
+
+
+def error_document(code: str, message: str, detail: str, kind: str = "Sender") -> bytes:
+    root = etree.Element(
+        "errorresponse", nsmap={None: "https://static.fr.shopping.rakuten.com/res/schema/error"}
+    )
+    error = _el(root, "error")
+    for tag, value in (("type", kind), ("code", code), ("message", message)):
+        _el(error, tag, value)
+    _el(_el(error, "details"), "detail", detail)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _entities(root: str) -> bytes:
+    levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
+    return f'<?xml version="1.0"?><!DOCTYPE {root} [<!ENTITY l0 "lol">{levels}]><{root}>&l9;</{root}>'.encode()
+
+
+async def _huge(root: str) -> AsyncIterator[bytes]:
+    yield f'<?xml version="1.0" encoding="UTF-8"?><{root}>'.encode()
+    for _ in range(HUGE_BYTES // len(_HUGE_CHUNK)):
+        yield _HUGE_CHUNK
+
+
+def routes(sb: Sandbox) -> list[Any]:
+    sellers = {
+        login: Seller(login, hashlib.sha256(f"{login}|{sb.config.seed}".encode()).hexdigest()[:32])
+        for login in SELLERS
+    }
+    faults = FaultInjector(sb.config.seed, RakutenFaults())
+    numbers = itertools.count(1)
+
+    def item_infos(seller: Seller, item: Item, version: str) -> etree._Element:
+        root, response = _result("getiteminfos", seller.login, version)
+        _el(response, "purchaseid", item.purchase_id)
+        _el(response, "purchasedate", dated(item.ordered_at))
+        node = _el(response, "item")
+        _el(node, "itemid", item.item_id)
+        _el(node, "itemstatus", item.status)
+        if item.received_at is not None:
+            _el(node, "receiveddate", dated(item.received_at))
+        if item.claim:
+            claim = _el(node, "claim")
+            _el(claim, "status", item.claim)
+            _el(claim, "amicable", "true" if item.amicable else "false")
+        for said in item.said:
+            element = _el(node, said.kind)
+            if said.mail_id:
+                _el(element, "mailid", said.mail_id)
+            _el(element, "sender", said.sender)
+            _el(element, "recipient", said.recipient)
+            _el(element, "senddate", dated(said.at))
+            if said.kind == "mail":
+                _el(element, "object", f"Article {item.item_id} - Service Clients Rakuten")
+            _el(element, "content").text = etree.CDATA(said.content)
+            _el(element, "status", "UNREAD" if said.unread else "READ")
+        return root
+
+    def todo(seller: Seller, version: str) -> etree._Element:
+        root, response = _result("getitemtodolist", seller.login, version)
+        items = _el(response, "items")
+        for item in seller.items.values():
+            if causes := item.to_do(seller.login):
+                node = _el(items, "item")
+                _el(node, "itemid", item.item_id)
+                listed = _el(node, "causes")
+                for cause in causes:
+                    _el(listed, "cause", cause)
+        return root
+
+    def sales(seller: Seller, params: dict[str, str], version: str) -> etree._Element:
+        root, response = _result("getcurrentsales", seller.login, version)
+        start = 0.0
+        if since := params.get("purchasedate"):
+            start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=PARIS).timestamp()
+        listed = sorted(
+            (i for i in seller.items.values() if i.ordered_at >= start),
+            key=lambda i: (i.ordered_at, i.item_id),
+        )
+        offset = int(params.get("nexttoken") or 0)
+        node = _el(response, "sales")
+        for item in listed[offset : offset + SALES_PAGE]:
+            sale = _el(node, "sale")
+            _el(sale, "purchaseid", item.purchase_id)
+            _el(sale, "purchasedate", dated(item.ordered_at))
+            line = _el(_el(sale, "items"), "item")
+            for tag, value in (
+                ("itemid", item.item_id),
+                ("sku", f"SKU-{item.item_id}"),
+                ("headline", "Livre d'occasion"),
+                ("itemstatus", item.status),
+            ):
+                _el(line, tag, value)
+            price = _el(line, "price")
+            _el(price, "amount", "12.50")
+            _el(price, "currency", "EUR")
+        if offset + SALES_PAGE < len(listed):
+            _el(response, "nexttoken", str(offset + SALES_PAGE))
+        return root
+
+    def write(seller: Seller, item: Item, recipient: str, text: str) -> str | None:
+        """The seller's message, or why Rakuten refuses it."""
+        now = time.time()
+        received = item.received_at
+        if recipient == SUPPORT:
+            if received is not None and now - received > 30 * DAY:
+                return "Rakuten's customer service cannot be contacted about this item anymore"
+        elif item.claim == "OPEN" and not item.amicable:
+            return "The buyer cannot be contacted while a claim is in progress"
+        elif (
+            received is not None and now - received > 15 * DAY
+        ) or now - item.ordered_at > 42 * DAY:
+            return "The buyer cannot be contacted about this item anymore"
+        shown = reply_faults(faults.config, now)
+        seller.sent.append(
+            {"recipient": "MARKETPLACE_SUPPORT" if recipient == SUPPORT else "BUYER", "body": text}
+        )
+        kind = "mail" if recipient == SUPPORT else "message"
+        mail_id = str(next(numbers) + 900_000) if kind == "mail" else ""
+        item.said.append(
+            Said(kind, seller.login, recipient, shown.date(now), shown.show(text), False, mail_id)
+        )
+        for said in item.said:
+            if said.sender == (SUPPORT if recipient == SUPPORT else item.buyer):
+                said.unread = False
+        return None
+
+    def act(seller: Seller, params: dict[str, str]) -> tuple[bytes, int]:
+        action, version = params.get("action", ""), params["version"]
+        if action == "getitemtodolist":
+            return etree.tostring(
+                todo(seller, version), xml_declaration=True, encoding="UTF-8"
+            ), 200
+        if action == "getcurrentsales":
+            return etree.tostring(
+                sales(seller, params, version), xml_declaration=True, encoding="UTF-8"
+            ), 200
+        item = seller.items.get(params.get("itemid", ""))
+        if item is None:
+            return error_document(
+                "ParameterError", "Problem with parameters", "The parameter itemid is invalid"
+            ), 400
+        if action == "getiteminfos":
+            return etree.tostring(
+                item_infos(seller, item, version), xml_declaration=True, encoding="UTF-8"
+            ), 200
+        recipient = SUPPORT if action == "contactusaboutitem" else item.buyer
+        text = params.get("message" if recipient == SUPPORT else "content", "")
+        if not text.strip():
+            return error_document(
+                "ParameterError", "Problem with parameters", "The message is mandatory"
+            ), 400
+        if refusal := write(seller, item, recipient, text):
+            return error_document("InvalidItemState", "The item does not allow it", refusal), 400
+        root, response = _result(action, seller.login, version)
+        _el(response, "status", "OK")
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), 200
+
+    @get(f"{API}/sales_ws", include_in_schema=False)
+    async def sales_ws(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+        params = {k: v for k, v in request.query_params.items()}
+        action = params.get("action", "")
+        if action not in (
+            "getitemtodolist",
+            "getiteminfos",
+            "getcurrentsales",
+            "contactuseraboutitem",
+            "contactusaboutitem",
+        ):
+            return Response(
+                error_document(
+                    "ParameterError", "Problem with parameters", f"Unknown action {action}"
+                ),
+                status_code=400,
+                media_type=XML,
+            )
+        missing = [p for p in ("login", "pwd", "version") if not params.get(p)]
+        if missing:
+            detail = f"The parameter {missing[0]} is mandatory"
+            return Response(
+                error_document("ParameterError", "Problem with parameters", detail),
+                status_code=400,
+                media_type=XML,
+            )
+        decision = await faults.delayed(f"rakuten.{action}")
+        if decision.error_status:
+            return gateway_page(decision.error_status)
+        seller = sellers.get(params["login"].lower())
+        sent_token = params["pwd"]
+        if seller is None or sent_token != seller.token:
+            said = "Invalid login or token" + sb.echo.of(sent_token)
+            return Response(
+                error_document("InvalidCredentials", "Authentication failed", said),
+                status_code=401,
+                media_type=XML,
+            )
+        if (refused := sb.echo.refusal(sent_token)) is not None:
+            return Response(
+                error_document("ParameterError", "Problem with parameters", refused),
+                status_code=400,
+                media_type=XML,
+            )
+
+        async def made() -> Response[bytes]:
+            body, status = act(seller, params)
+            kind = decision.malformed_kind
+            if kind == "html":
+                return Response(_WEB_PAGE, status_code=200, media_type="text/html")
+            if kind == "entities":
+                return Response(_entities(f"{action}result"), status_code=200, media_type=XML)
+            if kind == "huge":
+                return Stream(_huge(f"{action}result"), media_type=XML)  # type: ignore[return-value]
+            if kind:
+                body = body[: max(1, len(body) // 2)]
+            return Response(body, status_code=status, media_type=XML)
+
+        return await held_back(faults.slow_answer(f"rakuten.{action}", seller.login), made)
+
+    # --- admin ------------------------------------------------------------------------------
+
+    def opened(seller: Seller, data: dict[str, Any]) -> Item:
+        n = next(numbers)
+        now = time.time()
+        item = Item(
+            item_id=str(600_000_000 + n),
+            purchase_id=str(500_000_000 + n),
+            buyer=f"acheteur-{n}",
+            ordered_at=now - float(data.get("orderedDaysAgo", 1)) * DAY,
+            received_at=(now - float(data["receivedDaysAgo"]) * DAY)
+            if "receivedDaysAgo" in data
+            else None,
+            status=str(data.get("status", "ACCEPTED")),
+            claim=str(data.get("claim", "")),
+            amicable=bool(data.get("amicable", False)),
+        )
+        seller.items[item.item_id] = item
+        return item
+
+    def said_by(seller: Seller, item: Item, data: dict[str, Any]) -> Said:
+        staff = bool(data.get("staff"))
+        kind = "mail" if staff else "message"
+        said = Said(
+            kind,
+            SUPPORT if staff else item.buyer,
+            seller.login,
+            time.time(),
+            str(data["body"]),
+            True,
+            str(next(numbers) + 900_000) if staff else "",
+        )
+        item.said.append(said)
+        return said
+
+    @get("/shops", sync_to_thread=False)
+    def listed_shops() -> Response[bytes]:
+        return json_answer(
+            [
+                {"name": f"Rakuten {s.login}", "login": s.login, "token": s.token}
+                for s in sellers.values()
+            ]
+        )
+
+    @post("/shops/{login:str}/threads", sync_to_thread=False, status_code=201)
+    def open_thread(login: str, data: dict[str, Any]) -> Response[bytes]:
+        seller = sellers[login]
+        item = opened(seller, data)
+        said = said_by(seller, item, data)
+        return json_answer(
+            {
+                "messageId": message_id(item, said),
+                "orderId": item.purchase_id,
+                "threadId": item.item_id,
+            },
+            201,
+        )
+
+    @post(
+        "/shops/{login:str}/threads/{item_id:str}/messages", sync_to_thread=False, status_code=201
+    )
+    def add_message(login: str, item_id: str, data: dict[str, Any]) -> Response[bytes]:
+        seller = sellers[login]
+        item = seller.items[item_id]
+        said = said_by(seller, item, data)
+        return json_answer({"messageId": message_id(item, said)}, 201)
+
+    @get("/shops/{login:str}/sent", sync_to_thread=False)
+    def sent(login: str) -> Response[bytes]:
+        return json_answer({"sent": sellers[login].sent})
+
+    @post("/shops/{login:str}/rotate-token", sync_to_thread=False)
+    def rotate(login: str) -> Response[bytes]:
+        seller = sellers[login]
+        seller.token = hashlib.sha256(f"{seller.token}|{next(numbers)}".encode()).hexdigest()[:32]
+        return json_answer({"token": seller.token})
+
+    admin = [
+        listed_shops,
+        open_thread,
+        add_message,
+        sent,
+        rotate,
+        *fault_handlers(faults, RakutenFaults),
+    ]
+    return [sales_ws, Router(ADMIN, route_handlers=admin)]

@@ -1,0 +1,67 @@
+"""The kit's inbox page of a listing by thread (kit/thread_pages.py), without a server:
+each thread made whole before its messages are mapped, a thread whose messages cannot be
+mapped costing that thread only (said), and the listing's next state the page's cursor,
+the listing complete only on its last page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+from keybuzz_shared.connectors import kit, seam
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class Thread(msgspec.Struct, frozen=True):
+    id: str
+    messages: tuple[str, ...] | None  # None: listed without them
+
+
+def message(thread: Thread, body: str) -> seam.InboxMessage:
+    if body.startswith(".."):
+        raise ValueError(f"{body!r} names another path")
+    return seam.InboxMessage(
+        message_id=f"{thread.id}-{body}",
+        thread=seam.ThreadKey(kind="DISCUSSION", id=thread.id),
+        sender_type="BUYER",
+        sender_name=None,
+        subject="",
+        body=body,
+        created_at=NOW,
+        unread=True,
+    )
+
+
+async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() -> None:
+    read_again: list[str] = []
+
+    async def whole(thread: Thread) -> Thread:
+        if thread.messages is not None:
+            return thread
+        read_again.append(thread.id)
+        return Thread(thread.id, ("read whole",))
+
+    listed = (Thread("a", ("hello",)), Thread("b", None), Thread("c", ("../orders", "ok")))
+    following = kit.Span(NOW, NOW, None, 2)
+    step = kit.Step(listed, ("thread d off its shape",), following)
+    page = await kit.thread_page(
+        step,
+        whole,
+        lambda t: [message(t, body) for body in t.messages or ()],
+        lambda t: f"thread {t.id}",
+        complete_until=NOW,
+    )
+    assert [m.message_id for m in page.items] == ["a-hello", "b-read whole"]
+    assert read_again == ["b"]
+    assert page.unreadable == (
+        "thread d off its shape",
+        "thread c: '../orders' names another path",
+    )
+    assert page.next_cursor is not None and page.complete_until is None
+    assert seam.state_of(page.next_cursor, kit.Span, lambda s: True) == following
+
+    last = await kit.thread_page(
+        kit.Step((), (), None), whole, lambda t: [], str, complete_until=NOW
+    )
+    assert last.next_cursor is None and last.complete_until == NOW and last.items == ()
