@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from keybuzz_connector_fnac.connector import FnacConnector
-from keybuzz_connector_fnac.xml import xml_text
+from keybuzz_shared.connectors.kit.xml_requests import xml_text
 
 RULE = FnacConnector("FNAC", "Fnac").shop_api.reply_text
 

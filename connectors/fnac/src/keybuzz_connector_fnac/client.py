@@ -26,12 +26,12 @@ from keybuzz_shared.connectors.kit import (
     Requester,
     RequesterOptions,
 )
+from keybuzz_shared.connectors.kit.xml_requests import carried
 
 from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.models import (
     AuthToken,
     FnacCredentialsRefused,
-    FnacErrorDetail,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
@@ -61,18 +61,9 @@ LOGIN = "auth"  # the service that trades the shop's key for a token
 MESSAGE_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024
 
-# Fnac's messages travel in an XML document, so a message cannot carry what XML 1.0
-# cannot hold (xml.NOT_XML_CHARS).
-# What a pasted soft line break (U+000B) or page break (U+000C) stands for.
-_LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
-
-
-def carried_text(text: str) -> str:
-    """``text`` as a Fnac message carries it: a vertical tab or form feed becomes a line
-    end, every other character XML cannot hold is left out. Fnac stores and lists back
-    exactly this, so a reply's text is made so before it is queued and compared so when
-    it is read back."""
-    return xml.NOT_XML_CHARS.sub("", text.translate(_LINE_BREAKS))
+# What a Fnac message carries of a text (XML's characters only): a reply's text is made so
+# before it is queued and compared so when it is read back.
+carried_text = carried
 
 
 class FnacCredentials(msgspec.Struct, frozen=True):
@@ -99,7 +90,7 @@ def _refused(call: str, status: int, document: Any) -> Exception:
     is the shop's credentials refused."""
     if isinstance(document, xml.Answer):
         if call == LOGIN:
-            return FnacCredentialsRefused(_listed(document.errors), document.errors)
+            return FnacCredentialsRefused("", document.errors)
         return FnacRequestRefused(call, document.status, document.errors)
     if call == LOGIN and status in (401, 403):
         return FnacCredentialsRefused(f"HTTP {status}")
@@ -213,7 +204,3 @@ class FnacClient(Requester):
         answer: xml.Answer = await self.post_document(service, body, **how)
         xml.expect_root(answer.root, service)
         return answer.root
-
-
-def _listed(errors: Sequence[FnacErrorDetail]) -> str:
-    return "; ".join(f"{e.code}: {e.text}" for e in errors) or "no error given"

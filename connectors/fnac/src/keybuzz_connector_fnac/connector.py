@@ -9,20 +9,12 @@ Fnac publishes no limits; the ones below are assumptions, each stated in docs/FN
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.connector_settings import (
-    ConnectorSettings,
-    ShopApiSettings,
-    file_origins,
-)
-from keybuzz_shared.connectors.kit import key_field, require_fields
-from keybuzz_shared.connectors.seam import CredentialField, Limits
-from keybuzz_shared.file_links import FileLinks
-from keybuzz_shared.json_calls import CallOptions
+from keybuzz_shared.connectors.kit import ShopSettings, key_field, require_fields
+from keybuzz_shared.connectors.seam import CredentialField, Limits, ShopApiSettings
 from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, carried_text
@@ -45,7 +37,12 @@ FNAC_API_URL = "https://vendeur.fnac.com/api.php/"
 SELLER_API = "fnac-seller-api"
 
 
-class FnacApiSettings(ConnectorSettings, kw_only=True, frozen=True):
+class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE: ClassVar[str] = FNAC
+    PREFIX: ClassVar[str] = "fnac"
+    VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
+    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("fnac_api_url",)
+
     # Production's endpoint by default; ``make run`` points it at the sandbox's double.
     fnac_api_url: str = FNAC_API_URL
     # Each read or connect; a shop's call as a whole (its retries, a re-authentication) is
@@ -67,28 +64,22 @@ class FnacApiSettings(ConnectorSettings, kw_only=True, frozen=True):
     fnac_attachment_origins: str = ""
 
     def shop_api(self, marketplace: str) -> ShopApiSettings | None:
-        if marketplace not in (FNAC, DARTY):
-            return None
-        return self.api_view(
-            ShopApiSettings,
-            "fnac",
-            poll_interval_seconds=self.poll_interval_of(darty=marketplace == DARTY),
-            attachment_origins=self.fnac_file_origins,
+        """Fnac's view, for Darty's shops too but for their interval."""
+        view = super().shop_api(FNAC if marketplace == DARTY else marketplace)
+        interval = self.poll_interval_of(darty=marketplace == DARTY)
+        return (
+            None if view is None else msgspec.structs.replace(view, poll_interval_seconds=interval)
         )
+
+    @property
+    def fnac_file_origins(self) -> tuple[str, ...]:
+        return self.file_origins
 
     def poll_interval_of(self, darty: bool) -> int:
         """The poll interval of Fnac's shops, or of Darty's (``darty``)."""
         if darty and self.darty_poll_interval_seconds is not None:
             return self.darty_poll_interval_seconds
         return self.fnac_poll_interval_seconds
-
-    @property
-    def fnac_file_origins(self) -> tuple[str, ...]:
-        return file_origins(self.fnac_attachment_origins, [self.fnac_api_url])
-
-    def __post_init__(self) -> None:
-        origins = (("FNAC_ATTACHMENT_ORIGINS", o) for o in self.fnac_file_origins)
-        self.check_addresses([("FNAC_API_URL", self.fnac_api_url), *origins])
 
 
 def _uuid_field(name: str, json_name: str, label: str, *, account: bool = False) -> CredentialField:
@@ -134,15 +125,17 @@ def shop_identity(shop_id: str) -> str:
     return f"{SELLER_API}:{shop_id.strip().upper()}"
 
 
-def client_of(
-    credentials: Mapping[str, str],
-    http: httpx.AsyncClient,
-    api: ShopApiSettings,
-    files: FileLinks,
-    options: CallOptions,
-) -> FnacClient:
-    """The shop's client: it holds one token."""
-    return FnacClient(http, api.api_url, credentials_of(credentials), files=files, **options)
+def _client_of(marketplace: str) -> kit.ClientOf[ShopApiSettings, FnacClient]:
+    @kit.client_from
+    def client_of(shop: kit.Opening[ShopApiSettings]) -> FnacClient:
+        """The shop's client: it holds one token."""
+        credentials = credentials_of(shop.credentials, marketplace)
+        return FnacClient(shop.http, shop.api.api_url, credentials, **shop.options)
+
+    return client_of
+
+
+client_of = _client_of(FNAC)
 
 
 async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
@@ -176,16 +169,10 @@ class FnacConnector(kit.ShopConnector):
     settings_type: type[PartSettings] | None = FnacApiSettings  # both marketplaces'
 
     def __init__(self, marketplace: str, display_name: str) -> None:
-        def open_session(
-            credentials: Mapping[str, str],
-            http: httpx.AsyncClient,
-            api: ShopApiSettings,
-            files: FileLinks,
-        ) -> FnacSession:
-            shop = credentials_of(credentials, marketplace)
-            client = FnacClient(http, api.api_url, shop, files=files, **kit.shop_options(api))
+        def parts(client: FnacClient, _api: ShopApiSettings) -> FnacSession:
             return FnacSession(client, self.limits)  # as the connector's limits are then
 
+        opened = kit.opener(_client_of(marketplace), parts)
         super().__init__(
             marketplace=marketplace,
             display_name=display_name,
@@ -194,7 +181,7 @@ class FnacConnector(kit.ShopConnector):
             limits=LIMITS,
             settings_type=self.settings_type or FnacApiSettings,
             shop_api=kit.KitShopApi(
-                LIMITS, DISCUSSIONS, ShopApiSettings, open_session, marketplace=display_name
+                LIMITS, DISCUSSIONS, ShopApiSettings, opened, marketplace=display_name
             ),
             credential_check=CREDENTIAL_CHECK,
             order_ids=ORDER_IDS,

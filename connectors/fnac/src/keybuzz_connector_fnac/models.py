@@ -1,8 +1,9 @@
 """What the Fnac/Darty client sends (queries, updates) and reads (pages of messages, orders,
 incidents), in Fnac's own terms, and what a call can fail with. Only the fields the
-connector maps are read, and only the filters it sends are built; an unknown element is
-ignored. Fnac's enumerations are spelled as in its XSDs. Every
-error names the service and Fnac's codes, never the shop key or the token (docs/FNAC.md,
+connector maps are read (a Struct whose fields are named as Fnac's elements is decoded from
+its element by the kit: ``xml_answers.decode``), and only the filters it sends are built;
+an unknown element is ignored. Fnac's enumerations are spelled as in its XSDs. Every error
+names the service and Fnac's codes, never the shop key or the token (docs/FNAC.md,
 "Failure modes")."""
 
 from __future__ import annotations
@@ -26,22 +27,13 @@ MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
 MessageTo = Literal["CLIENT", "CALLCENTER", "ALL"]
 MessageSubject = Literal[
-    "product_information",
-    "shipping_information",
-    "order_information",
-    "offer_problem",
-    "offer_not_received",
-    "other_question",
-]
+    "product_information", "shipping_information", "order_information", "offer_problem",
+    "offer_not_received", "other_question"
+]  # fmt: skip
 MessageAction = Literal[
-    "mark_as_read",
-    "mark_as_unread",
-    "archive",
-    "mark_as_read_and_archive",
-    "unarchive",
-    "reply",
-    "create",
-]
+    "mark_as_read", "mark_as_unread", "archive", "mark_as_read_and_archive", "unarchive",
+    "reply", "create"
+]  # fmt: skip
 Sort = Literal["ASC", "DESC"]
 
 MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (OrdersQueryService.xsd)
@@ -66,7 +58,7 @@ class FnacCredentialsRefused(FnacError, CredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
     def __init__(self, detail: str, errors: Sequence[FnacErrorDetail] = ()) -> None:
-        super().__init__(f"Fnac refused the shop's credentials: {detail}")
+        super().__init__(f"Fnac refused the shop's credentials: {detail or listed(errors)}")
         self.errors = tuple(errors)
         self.codes = tuple(error.code for error in self.errors)
 
@@ -76,20 +68,12 @@ class FnacUnavailable(FnacError, CallUnavailable):
 
     label = "Fnac"
 
-    def __init__(self, call: str, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(call, reason, retry_after=retry_after)
-        self.service = call
-
 
 class FnacOutcomeUnknown(FnacError, CallOutcomeUnknown):
     """A call that changes something (a reply) lost its answer after it left: Fnac may have
     acted on it, so it was not sent again (a buyer would get the reply twice)."""
 
     label = "Fnac"
-
-    def __init__(self, service: str, reason: str) -> None:
-        super().__init__(service, reason)
-        self.service = service
 
 
 class FnacProtocolError(FnacError, AnswerUnreadable):
@@ -109,8 +93,12 @@ class FnacRequestRefused(FnacError, RequestRefused):
         self.status = status
         self.errors = tuple(errors)
         self.codes = tuple(error.code for error in self.errors)
-        listed = "; ".join(f"{e.code}: {e.text}"[:200] for e in self.errors) or "no error given"
-        super().__init__(f"Fnac {service} answered {status}: {listed}")
+        super().__init__(f"Fnac {service} answered {status}: {listed(self.errors, 200)}")
+
+
+def listed(errors: Sequence[FnacErrorDetail], chars: int | None = None) -> str:
+    """Fnac's errors as a refusal says them: each code and text (``chars`` at most)."""
+    return "; ".join(f"{e.code}: {e.text}"[:chars] for e in errors) or "no error given"
 
 
 def refusal_codes(reason: str) -> tuple[str, ...]:
@@ -180,8 +168,10 @@ class AuthToken(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Paging(msgspec.Struct, frozen=True, kw_only=True):
-    page: int
-    total_paging: int
+    """A response without paging elements (a plain list) is one page."""
+
+    page: int = 1
+    total_paging: int = 1
     nb_total_result: int | None = None
 
     @property
@@ -190,7 +180,7 @@ class Paging(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
+    name: str = ""
     url: str
     filetype: str | None = None
 
@@ -201,11 +191,11 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     referer: str  # the order id (ORDER) or offer id (OFFER)
     from_type: str  # a FromType; kept as sent, so a new kind of sender loses no message
     from_name: str | None
-    subject: str
+    subject: str = msgspec.field(default="", name="message_subject")
     description: str
     created_at: datetime
     read: bool
-    files: tuple[MessageFile, ...] = ()
+    files: tuple[MessageFile, ...] = msgspec.field(default=(), name="message_file")
 
 
 class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -227,8 +217,8 @@ class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
 class OrderDetail(msgspec.Struct, frozen=True, kw_only=True):
     order_detail_id: str
     state: str
-    product_name: str
-    quantity: int
+    product_name: str = ""
+    quantity: int = 0
     price: Decimal | None = None
     offer_seller_id: str | None = None
     tracking_number: str | None = None
@@ -241,30 +231,19 @@ class OrderDetail(msgspec.Struct, frozen=True, kw_only=True):
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
     order_id: str
-    shop_id: str | None
+    shop_id: str | None = None
     state: str
     created_at: datetime
     client_firstname: str | None = None
     client_lastname: str | None = None
-    details: tuple[OrderDetail, ...] = ()
+    details: tuple[OrderDetail, ...] = msgspec.field(default=(), name="order_detail")
 
     @property
     def last_change(self) -> datetime:
         """Fnac gives an order no updated_at: the latest date it shows stands for it."""
-        moments = [self.created_at]
-        for detail in self.details:
-            moments += [
-                moment
-                for moment in (
-                    detail.created_at,
-                    detail.debited_at,
-                    detail.received_at,
-                    detail.refused_at,
-                    detail.shipped_at,
-                )
-                if moment is not None
-            ]
-        return max(moments)
+        dates = ("created_at", "debited_at", "received_at", "refused_at", "shipped_at")
+        shown: list[datetime | None] = [getattr(d, n) for d in self.details for n in dates]
+        return max([self.created_at, *(moment for moment in shown if moment is not None)])
 
 
 class OrdersPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -279,7 +258,7 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     waiting_for_seller_answer: bool
     message: str
-    opened_by: str | None
+    opened_by: str | None = None
     created_at: datetime
     updated_at: datetime
     line_types: tuple[str, ...] = ()  # each line's type (state.xsd incident_open_state)

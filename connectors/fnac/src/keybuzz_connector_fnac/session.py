@@ -14,7 +14,7 @@ import logging
 import mimetypes
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors.kit import (
@@ -28,7 +28,8 @@ from keybuzz_shared.connectors.kit import (
     Pages,
     Renumbered,
 )
-from keybuzz_shared.connectors.kit.listing import Read, Step
+from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each, window_of
+from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxIncident,
@@ -43,8 +44,7 @@ from keybuzz_shared.connectors.seam import (
     SenderType,
     ThreadKey,
     ThreadKind,
-    cursor_of,
-    read_each,
+    failed_reply,
     state_of,
 )
 from keybuzz_shared.ticket_topics import Subject
@@ -164,36 +164,6 @@ def line_status(state: str) -> str:
 # --- listings ------------------------------------------------------------------------------
 
 
-class _Unreadable(str):
-    """An item Fnac listed that its XML could not be read into: why, with its id."""
-
-
-def _listed(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
-    """A page's items and, after them, why the others could not be read (``_read``)."""
-    return [*items, *map(_Unreadable, unreadable)]
-
-
-def _reading(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
-    """``map_one`` of an item read, ValueError (the reason) for one left out."""
-
-    def read(item: Any) -> T:
-        if isinstance(item, _Unreadable):
-            raise ValueError(str(item))
-        return map_one(item)
-
-    return read
-
-
-def _window(low: datetime, high: datetime | None) -> dict[str, str]:
-    return {"min": low.isoformat(), **({"max": high.isoformat()} if high is not None else {})}
-
-
-def _bounds(params: dict[str, str]) -> tuple[datetime, datetime | None, int]:
-    high = params.get("max")
-    max_ = datetime.fromisoformat(high) if high is not None else None
-    return datetime.fromisoformat(params["min"]), max_, int(params["page"])
-
-
 class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
     """An inbox cursor as it was handed out before the kit: its since and the next page."""
 
@@ -218,17 +188,17 @@ class FnacSession(KitSession):
     def __init__(self, client: FnacClient, limits: Limits) -> None:
         self.client = client
         self.limits = limits
-        size = limits.page_size
-        self._by_date = Renumbered[Any](size)
-        self._by_page = Renumbered[Any](size, step_back=False)
+        self._shop = {"shop_id": client.credentials.shop_id}
+        self._by_date = Renumbered[Any](limits.page_size)
+        self._by_page = Renumbered[Any](limits.page_size, step_back=False)
         orders = ListedOrders(
-            updated=Listing(self._by_date, _window, self._orders_by("UpdatedAt")),
-            created=Listing(self._by_date, _window, self._orders_by("CreatedAt")),
-            by_id=InLists(self._orders_named, MAX_ORDER_IDS, askable=_is_order_id),
-            read=_reading(_order),
+            updated=Listing(self._by_date, iso_window, self._orders_by("UpdatedAt")),
+            created=Listing(self._by_date, iso_window, self._orders_by("CreatedAt")),
+            by_id=InLists(self._orders_named, MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id),
+            read=mapped(_order),
             label="Fnac",
             log=log,
-            shop={"shop_id": client.credentials.shop_id},
+            shop=self._shop,
             overlap=LISTING_OVERLAP,
         )
         super().__init__(self, self, orders, verify=client.authenticate)
@@ -236,33 +206,26 @@ class FnacSession(KitSession):
     # --- the inbox ---------------------------------------------------------------------------
 
     async def messages(self, *, since: datetime, cursor: str | None = None) -> Page[InboxMessage]:
-        listing = Listing(self._by_date, _window, self._messages_since())
-        if cursor is None:
-            state = listing.start(as_utc(since) - LISTING_OVERLAP, _now(), updated=True)
-        else:
-            state = listing.resume(cursor, updated=True)
-        return self._page(await listing.step(state, self._read(_inbox_message)), state.high)
+        listing = Listing(self._by_date, iso_window, self._messages_since())
+        low, read = as_utc(since) - LISTING_OVERLAP, self._logged(_inbox_message)
+        return await listing.page(cursor, low, datetime.now(UTC), read, said=False)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
-        listing = Listing(self._by_page, _window, self._messages_since(), _inbox_cursor)
-        return await self._inbox_page(listing, since, cursor, _inbox_message)
+        listing = Listing(self._by_page, iso_window, self._messages_since(), _inbox_cursor)
+        return await listing.page(cursor, since, None, map_each(_inbox_message))
 
     async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
-            low, _, page = _bounds(params)
-            query = IncidentsQuery(
-                page=page,
-                results_count=self.limits.page_size,
-                date=DateRange(type="UpdatedAt", min=low),
-                sort="ASC",
-            )
+            low, _ = window_of(params)
+            date = DateRange(type="UpdatedAt", min=low)
+            query = IncidentsQuery(page=int(params["page"]), results_count=self.limits.page_size, date=date, sort="ASC")  # fmt: skip
             found = await self.client.incidents_query(query)
-            return _listed(found.incidents, found.unreadable), _count(found.paging)
+            return with_unread(found.incidents, found.unreadable), _count(found.paging)
 
-        listing = Listing(self._by_page, _window, fetch, _inbox_cursor)
-        return await self._inbox_page(listing, since, cursor, _incident)
+        listing = Listing(self._by_page, iso_window, fetch, _inbox_cursor)
+        return await listing.page(cursor, since, None, map_each(_incident))
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         """Fnac's files are served without its token, from the declared hosts only."""
@@ -281,9 +244,8 @@ class FnacSession(KitSession):
         again) and FnacCredentialsRefused are raised; every other failure is a FAILED
         outcome, never sent again."""
         body = carried_text(reply.body)
-        problem = self._unsendable(body, reply)
-        if problem:
-            return ReplyOutcome(status="FAILED", reason=problem)
+        if problem := self._unsendable(body, reply):
+            return failed_reply(problem)
         update = MessageUpdate(
             message_id=reply.in_reply_to,
             action="reply",
@@ -295,29 +257,22 @@ class FnacSession(KitSession):
         try:
             results = await self.client.messages_update([update])
         except FnacRequestRefused as exc:
-            return ReplyOutcome(status="FAILED", reason=str(exc))
+            return failed_reply(str(exc))
         except FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
             raise FnacOutcomeUnknown("messages_update", exc.reason) from None
-        refused = [r for r in results if not r.ok]
-        if refused:
+        if refused := [r for r in results if not r.ok]:
             codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
-            return ReplyOutcome(status="FAILED", reason=f"Fnac refused the reply: {codes}")
+            return failed_reply(f"Fnac refused the reply: {codes}")
         return ReplyOutcome(status="SENT")
 
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
         if thread.kind not in THREAD_KINDS:
             return []  # a thread Fnac does not have holds nothing
-        listing = Listing(
-            self._by_page,
-            _window,
-            self._messages_since(
-                from_types=("SELLER",),
-                message_type=_message_type(thread),
-                order_ids=(thread.id,) if thread.kind == "ORDER" else (),
-            ),
-        )
+        order_ids = (thread.id,) if thread.kind == "ORDER" else ()
+        fetch = self._messages_since(from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids)  # fmt: skip
+        listing = Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
-        found = await listing.every(start, self._read(_inbox_message))
+        found = await listing.every(start, self._logged(_inbox_message))
         return [m for m in found.items if m.thread == thread]
 
     def _unsendable(self, body: str, reply: Reply) -> str | None:
@@ -337,16 +292,10 @@ class FnacSession(KitSession):
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
-            low, high, page = _bounds(params)
-            asked = MessagesQuery(
-                page=page,
-                results_count=self.limits.page_size,
-                created=(low, high),
-                sort="ASC",
-                **query,
-            )
+            page, size = int(params["page"]), self.limits.page_size
+            asked = MessagesQuery(page=page, results_count=size, created=window_of(params), sort="ASC", **query)  # fmt: skip
             found = await self.client.messages_query(asked)
-            return _listed(found.messages, found.unreadable), _count(found.paging)
+            return with_unread(found.messages, found.unreadable), _count(found.paging)
 
         return fetch
 
@@ -356,17 +305,13 @@ class FnacSession(KitSession):
         created = date == "CreatedAt"
 
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
-            low, high, page = _bounds(params)
+            low, high = window_of(params)
             if created and high is not None:
                 high -= timedelta(seconds=1)
-            query = OrdersQuery(
-                page=page,
-                results_count=self.limits.page_size,
-                date=DateRange(type=date, min=low, max=high),
-                sort="ASC" if created else None,
-            )
+            window = DateRange(type=date, min=low, max=high)
+            query = OrdersQuery(page=int(params["page"]), results_count=self.limits.page_size, date=window, sort="ASC" if created else None)  # fmt: skip
             found = await self.client.orders_query(query)
-            return _listed(found.orders, found.unreadable), _count(found.paging)
+            return with_unread(found.orders, found.unreadable), _count(found.paging)
 
         return fetch
 
@@ -375,49 +320,14 @@ class FnacSession(KitSession):
         found = await self.client.orders_query(
             OrdersQuery(order_ids=ids, results_count=MAX_ORDER_IDS)
         )
-        return _listed(found.orders, found.unreadable)
+        return with_unread(found.orders, found.unreadable)
 
-    async def _inbox_page(self, listing: Listing[Any, Pages, Count], since: datetime,
-                          cursor: str | None, map_one: Callable[[Any], T]) -> Page[T]:  # fmt: skip
-        if cursor is None:
-            state = listing.start(since, None, updated=True)
-        else:
-            state = listing.resume(cursor, updated=True)
-        step = await listing.step(state, lambda raw: read_each(raw, _reading(map_one)))
-        following = cursor_of(step.following) if step.following is not None else None
-        return Page(items=step.items, next_cursor=following, unreadable=step.unreadable)
-
-    def _read(self, map_one: Callable[[Any], T]) -> Read[T]:
-        def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
-            items, unreadable = read_each(raw, _reading(map_one))
-            for reason in unreadable:
-                log.warning(
-                    "Fnac message left out: unreadable",
-                    extra={"shop_id": self.client.credentials.shop_id, "reason": reason},
-                )
-            return items, unreadable
-
-        return read
-
-    @staticmethod
-    def _page(step: Step[T, Pages], until: datetime | None) -> Page[T]:
-        if step.following is None:
-            return Page(items=step.items, next_cursor=None, complete_until=until)
-        return Page(items=step.items, next_cursor=cursor_of(step.following))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+    def _logged(self, map_one: Callable[[Any], T]) -> Read[T]:
+        return logged_each(mapped(map_one), log, "Fnac message", self._shop)
 
 
 def _count(paging: Paging) -> Count:
     return paging.has_next, paging.nb_total_result
-
-
-def _is_order_id(order_id: str) -> bool:
-    """An id outside Fnac's format names no order: not asked (Fnac would refuse the whole
-    query as off its schema, ERR_003)."""
-    return ORDER_IDS.is_order_id(order_id)
 
 
 # --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
@@ -513,7 +423,6 @@ def _message_type(thread: ThreadKey) -> MessageType:
 
 def _subject(reply: Reply) -> MessageSubject:
     """The reply's subject when it is one of Fnac's, else the usual one for the thread."""
-    for subject in get_args(MessageSubject):
-        if subject == reply.subject:
-            return subject  # type: ignore[no-any-return]
+    if reply.subject in get_args(MessageSubject):
+        return cast(MessageSubject, reply.subject)
     return "order_information" if reply.thread.kind == "ORDER" else "product_information"

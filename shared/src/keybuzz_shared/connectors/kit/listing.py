@@ -26,15 +26,16 @@ in the strategy's terms: the next link, a total count, whether one follows."""
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from keybuzz_shared.connectors.seam import state_of
+from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
 
 T = TypeVar("T")  # what a page lists, read
 S = TypeVar("S", bound="Windowed")  # a strategy's state: its cursor
@@ -47,6 +48,35 @@ Fetch = Callable[[dict[str, str], str | None], Awaitable[tuple[Sequence[Any], M]
 Read = Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]
 # A window as the marketplace's query: its start and end (None: a window without an end).
 Query = Callable[[datetime, datetime | None], dict[str, str]]
+
+
+def iso_window(low: datetime, high: datetime | None) -> dict[str, str]:
+    """A window as a listing's query (a ``Query``): ``min`` and, where it ends, ``max``,
+    ISO 8601; ``window_of`` reads it back, for a call that builds its own request."""
+    return {"min": low.isoformat(), **({"max": high.isoformat()} if high is not None else {})}
+
+
+def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
+    """The window ``iso_window`` wrote into a page's parameters."""
+    high = params.get("max")
+    return datetime.fromisoformat(params["min"]), (
+        datetime.fromisoformat(high) if high is not None else None
+    )
+
+
+def logged_each(
+    read_one: Callable[[Any], T], log: logging.Logger, what: str, shop: Mapping[str, str]
+) -> Read[T]:
+    """A listing's ``Read`` of ``read_one`` (ValueError: why an item is left out), each item
+    left out logged as ``what`` (its marketplace's "… message") with the ``shop`` it was listed for."""
+
+    def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
+        items, unreadable = read_each(raw, read_one)
+        for reason in unreadable:
+            log.warning("%s left out: unreadable", what, extra={**shop, "reason": reason})
+        return items, unreadable
+
+    return read
 
 
 class Windowed(Protocol):
@@ -67,6 +97,15 @@ class Step(Generic[T, S]):
     items: tuple[T, ...]
     unreadable: tuple[str, ...]
     following: S | None
+
+    def page(self, complete_until: datetime | None = None, *, said: bool = True) -> Page[T]:
+        """The seam's page of this step: the next page's cursor, or ``complete_until``
+        where it is the last; ``said``: why items were left out goes with it."""
+        unreadable = self.unreadable if said else ()
+        if self.following is None:
+            return Page(items=self.items, next_cursor=None, complete_until=complete_until,
+                        unreadable=unreadable)  # fmt: skip
+        return Page(items=self.items, next_cursor=cursor_of(self.following), unreadable=unreadable)
 
 
 class Paging(ABC, Generic[T, S, M]):
@@ -131,6 +170,25 @@ class Listing(Generic[T, S, M]):
 
     async def step(self, state: S, read: Read[T]) -> Step[T, S]:
         return await self.paging.step(state, Ask(self.query, self.fetch), read)
+
+    async def page(
+        self,
+        cursor: str | None,
+        low: datetime,
+        high: datetime | None,
+        read: Read[T],
+        *,
+        said: bool = True,
+    ) -> Page[T]:
+        """The seam's page of this listing by update: the first of the window from ``low``
+        to ``high`` (None: without end), or the one ``cursor`` names; the last page is
+        complete until its window's end (``said``: as ``Step.page``)."""
+        state = (
+            self.start(low, high, updated=True)
+            if cursor is None
+            else self.resume(cursor, updated=True)
+        )
+        return (await self.step(state, read)).page(state.high, said=said)
 
     async def every(self, state: S, read: Read[T]) -> Step[T, S]:
         """Every page from ``state`` on, read at once: their items and why others were

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from keybuzz_shared.connectors.kit.listing import Listing, Read, Step
-from keybuzz_shared.connectors.seam import CallRefused, OrderSummary, Page, cursor_of, read_each
+from keybuzz_shared.connectors.kit.listing import Listing, Read, Step, logged_each
+from keybuzz_shared.connectors.seam import CallRefused, OrderSummary, Page
 from keybuzz_shared.times import as_utc
 
 # A listing of orders, whatever its strategy.
@@ -126,13 +126,9 @@ class ListedOrders:
     now: Callable[[], datetime] | None = _utc_now
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
-        listing = self.updated
-        if cursor is None:
-            high = self.bounds(self.now()) if self.now is not None else None
-            state = listing.start(self.bounds(since) - self.overlap, high, updated=True)
-        else:
-            state = listing.resume(cursor, updated=True)
-        return self._page(await listing.step(state, self._read), state.high)
+        high = self.bounds(self.now()) if self.now is not None else None
+        low = self.bounds(since) - self.overlap
+        return await self.updated.page(cursor, low, high, self._read)
 
     async def orders_created(
         self, *, start: datetime, end: datetime, cursor: str | None = None
@@ -146,23 +142,10 @@ class ListedOrders:
         kept = sorted((o for o in step.items if o.created_at < end), key=lambda o: o.created_at)
         past = bool(step.items) and min(o.created_at for o in step.items) >= end
         following = None if past else step.following
-        return self._page(Step(tuple(kept), step.unreadable, following), end)
+        return Step(tuple(kept), step.unreadable, following).page(end)
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         return await self.by_id.orders(order_ids, self._read)
 
-    def _page(self, step: Step[OrderSummary, Any], until: datetime | None) -> Page[OrderSummary]:
-        if step.following is None:
-            return Page(
-                items=step.items, next_cursor=None, complete_until=until, unreadable=step.unreadable
-            )
-        following = cursor_of(step.following)
-        return Page(items=step.items, next_cursor=following, unreadable=step.unreadable)
-
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
-        items, unreadable = read_each(raw, self.read)
-        for reason in unreadable:
-            self.log.warning(
-                "%s order left out: unreadable", self.label, extra={**self.shop, "reason": reason}
-            )
-        return items, unreadable
+        return logged_each(self.read, self.log, f"{self.label} order", self.shop)(raw)

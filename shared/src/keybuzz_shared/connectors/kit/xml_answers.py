@@ -16,9 +16,13 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
+import msgspec
 from lxml import etree
+
+from keybuzz_shared.connectors.kit.answers import Garbled
+from keybuzz_shared.connectors.seam import read_each
 
 Element = etree._Element
 
@@ -62,10 +66,12 @@ def parse_guarded(
     *,
     max_bytes: int,
     answers_in: str = "UTF-8",
+    ns: str | None = None,
 ) -> Element:
     """The root element of ``data``; ``refused(reason)`` raised for anything else: larger
     than ``max_bytes``, empty, in an encoding other than ``answers_in`` (the one the
-    marketplace answers in), a DTD or an entity reference, not well-formed."""
+    marketplace answers in), a DTD or an entity reference, not well-formed, its root in
+    another namespace than ``ns`` (where one is given)."""
     if len(data) > max_bytes:
         raise refused(f"response larger than {max_bytes} bytes")
     if not data.strip():
@@ -88,7 +94,28 @@ def parse_guarded(
     except (ValueError, etree.LxmlError) as exc:
         raise refused(f"not XML ({type(exc).__name__})") from None
     refuse_parsed(root, refused)
+    if ns is not None and etree.QName(root).namespace != ns:
+        raise refused(f"root <{etree.QName(root).localname}> is not in {ns}")
     return root
+
+
+def answer_root(
+    data: bytes, refused: Callable[[str], Exception], *, max_bytes: int, ns: str | None = None
+) -> Element:
+    """``parse_guarded`` of an answer the requester reads (``Answers.read``): one cut short
+    or not XML is ``Garbled`` (asked again within a read), anything else refused."""
+    try:
+        return parse_guarded(data, _Refused, max_bytes=max_bytes, ns=ns)
+    except _Refused as exc:
+        if garbled(exc.reason):
+            raise Garbled(exc.reason) from None
+        raise refused(exc.reason) from None
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
@@ -110,6 +137,8 @@ def garbled(reason: str) -> bool:
 # --- reading an answer's fields -------------------------------------------------------------
 
 N = TypeVar("N", int, Decimal)
+T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
 Moment = datetime  # the type, where Node's method of that name hides it
 
 
@@ -141,6 +170,12 @@ class Node:
     def all(self, name: str) -> list[Node]:
         children = self._children.get(_qualified(self.ns, name), ())
         return [Node(child, self.ns, self.refused) for child in children]
+
+    def each(self, name: str, read: Callable[[Node], T]) -> tuple[tuple[T, ...], tuple[str, ...]]:
+        """Each ``name`` child read by ``read``, and why each one off its shape could not
+        be (its id first: its ``id`` attribute or its ``<name>_id``): one item costs only
+        itself, never the page."""
+        return read_each(self.all(name), lambda node: _item(node, name, read))
 
     def child(self, name: str) -> Node:
         found = self.get(name)
@@ -181,6 +216,80 @@ class Node:
             return None if text is None else kind(text)
         except (ValueError, ArithmeticError):  # decimal's InvalidOperation is one
             raise self.refused(f"<{name}> is not {what}") from None
+
+
+# --- an item's fields declared: a Struct decoded from its element ----------------------------
+
+
+def decode(node: Node, shape: type[S], **given: Any) -> S:
+    """``node`` read into ``shape`` (a msgspec Struct), each field from the child of its
+    name (its ``msgspec.field(name=…)`` where the connector's name is another) by its
+    type: text (``str``), ``int``, ``Decimal`` or ``datetime`` (``Node``'s readings), a
+    tuple of Structs from every child of that name. A child absent or empty is the field's
+    default; a field without one is required (missing: refused, as ``Node.required``).
+    ``given``: the fields the connector read itself (an attribute, a text kept unstripped)."""
+    read = {name: read(node) for name, read in _fields(shape) if name not in given}
+    return shape(**read, **given)
+
+
+def decoding(shape: type[S]) -> Callable[[Node], S]:
+    """``decode`` into ``shape``, as ``Node.each`` takes it."""
+    return lambda node: decode(node, shape)
+
+
+_READINGS: dict[type, Callable[[Node, str], Any]] = {
+    msgspec.inspect.StrType: Node.text,
+    msgspec.inspect.IntType: Node.int,
+    msgspec.inspect.DecimalType: Node.decimal,
+    msgspec.inspect.DateTimeType: Node.datetime,
+}
+
+
+@functools.cache
+def _fields(shape: type[msgspec.Struct]) -> tuple[tuple[str, Callable[[Node], Any]], ...]:
+    info = cast(msgspec.inspect.StructType, msgspec.inspect.type_info(shape))
+    return tuple((field.name, _reading(field)) for field in info.fields)
+
+
+def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
+    kind, name, default = field.type, field.encode_name, field.default
+    if isinstance(kind, msgspec.inspect.UnionType):  # X | None
+        kind = next(k for k in kind.types if not isinstance(k, msgspec.inspect.NoneType))
+    if isinstance(kind, msgspec.inspect.VarTupleType) and isinstance(
+        kind.item_type, msgspec.inspect.StructType
+    ):
+        item = kind.item_type.cls
+        return lambda node: tuple(decode(child, item) for child in node.all(name))
+    read = _READINGS.get(type(kind))
+    if read is None:  # a field the connector reads itself (``given``)
+
+        def unread(_node: Node) -> Any:
+            raise TypeError(f"{field.name}: {kind} is not read from XML; give it")
+
+        return unread
+    if not field.required:
+        return lambda node: default if (value := read(node, name)) is None else value
+
+    def required(node: Node) -> Any:
+        value = read(node, name)
+        if value is None:
+            raise node.refused(f"<{node.name}> lacks <{name}>")
+        return value
+
+    return required
+
+
+class _OffShape(ValueError):
+    """An item's field missing or misshapen, within ``Node.each``."""
+
+
+def _item(node: Node, name: str, read: Callable[[Node], T]) -> T:
+    """``read`` of one item, its fields refused as ``_OffShape`` (the item, not the page)."""
+    try:
+        return read(Node(node.element, node.ns, _OffShape))
+    except _OffShape as exc:
+        ident = node.element.get("id") or node.text(f"{name}_id") or "?"
+        raise ValueError(f"{name} {ident}: {exc}") from None
 
 
 @functools.cache

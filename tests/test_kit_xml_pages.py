@@ -1,0 +1,220 @@
+"""An XML API's requests declared and its pages read item by item (kit/xml_requests.py,
+``Node.each`` in kit/xml_answers.py), such a page carried to its mapping with why items were
+left out (kit/typed_items.py: ``with_unread``, ``mapped``, ``map_each``), and a listing's
+step as the seam's page (kit/listing.py: ``Step.page``, ``Listing.page``, ``iso_window``,
+``window_of``, ``logged_each``). No server."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered, Step
+from keybuzz_shared.connectors.kit.answers import Garbled
+from keybuzz_shared.connectors.kit.listing import iso_window, logged_each, window_of
+from keybuzz_shared.connectors.kit.typed_items import Unread, map_each, mapped, with_unread
+from keybuzz_shared.connectors.kit.xml_answers import (
+    Node,
+    answer_root,
+    decode,
+    decoding,
+    parse_guarded,
+)
+from keybuzz_shared.connectors.kit.xml_requests import carried, document, xml_instant, xml_text
+from keybuzz_shared.connectors.seam import state_of
+from lxml import etree
+
+NS = "urn:test"
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Off(Exception):
+    pass
+
+
+def test_a_request_is_its_children_in_order_none_left_out() -> None:
+    built = document(
+        NS,
+        "query",
+        {"token": "t", "results_count": "2"},
+        [
+            ("paging", "1"),
+            None,
+            ("date", [("min", "a"), ("max", "b")], {"type": "CreatedAt"}),
+            ("absent", None),
+            ("empty", ""),
+            ("note", "x\x07y <b>&"),
+        ],
+    )
+    assert built.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    root = etree.fromstring(built)
+    assert root.tag == f"{{{NS}}}query" and root.nsmap == {None: NS}
+    assert root.attrib == {"token": "t", "results_count": "2"}
+    assert [etree.QName(c).localname for c in root] == ["paging", "date", "empty", "note"]
+    date = root[1]
+    assert date.get("type") == "CreatedAt" and [c.text for c in date] == ["a", "b"]
+    assert root[2].text is None and len(root[2]) == 0
+    assert root[3].text == "x\ufffdy <b>&"  # markup stays text; what XML cannot hold, U+FFFD
+    assert b"xmlns:" not in built  # one default namespace, no prefix
+
+
+def test_texts_as_xml_holds_and_carries_them() -> None:
+    assert xml_text("a\x00b\ud800c\tdone\n") == "a\ufffdb\ufffdc\tdone\n"
+    assert carried("one\x0btwo\x0cthree\x07\x1f.") == "one\ntwo\nthree."
+    assert xml_instant(
+        datetime(2026, 1, 2, 12, 0, 0, 999, tzinfo=timezone(timedelta(hours=2)))
+    ) == ("2026-01-02T10:00:00+00:00")
+    assert xml_instant(datetime(2026, 1, 2)) == "2026-01-02T00:00:00+00:00"  # naive: UTC
+
+
+PAGE = f"""<page xmlns="{NS}">
+<item id="A"><at>2026-11-01T09:00:00Z</at></item>
+<item><item_id>B</item_id><at>soon</at></item>
+<item><at>2026-11-02T9:00:00+01:00</at></item>
+<item id="C"></item>
+</page>""".encode()
+
+
+def test_an_answer_cut_short_is_garbled_any_other_unread_is_refused() -> None:
+    whole = f'<answer xmlns="{NS}"><token>t</token></answer>'.encode()
+    assert answer_root(whole, Off, max_bytes=1000, ns=NS).tag == f"{{{NS}}}answer"
+    assert answer_root(b"<answer/>", Off, max_bytes=1000) is not None  # no namespace asked
+    with pytest.raises(Garbled, match="not well-formed"):
+        answer_root(whole[:30], Off, max_bytes=1000, ns=NS)
+    with pytest.raises(Off, match="is not in urn:test"):
+        answer_root(b"<html><body>502</body></html>", Off, max_bytes=1000, ns=NS)
+    with pytest.raises(Off, match="carries a DTD"):
+        answer_root(b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', Off, max_bytes=1000)
+    with pytest.raises(Off, match="larger than 10 bytes"):
+        answer_root(whole, Off, max_bytes=10, ns=NS)
+
+
+def test_each_item_of_a_page_is_read_alone_one_off_its_shape_said_with_its_id() -> None:
+    root = Node(parse_guarded(PAGE, Off, max_bytes=10_000), NS, Off)
+    items, unreadable = root.each("item", lambda item: item.required_datetime("at"))
+    assert items == (datetime(2026, 11, 1, 9, tzinfo=UTC), datetime(2026, 11, 2, 8, tzinfo=UTC))
+    assert unreadable == (
+        "item B: <at> is not a date-time: 'soon'",
+        "item C: <item> lacks <at>",
+    )
+
+
+class Line(msgspec.Struct, frozen=True, kw_only=True):
+    sku: str
+    price: Decimal | None = None
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    order_id: str
+    note: str = "none"
+    quantity: int = 0
+    placed: datetime
+    shipped: datetime | None = None
+    lines: tuple[Line, ...] = msgspec.field(default=(), name="line")
+
+
+ORDERS = f"""<page xmlns="{NS}">
+<order><order_id> 1 </order_id><placed>2026-11-01T09:00:00Z</placed><unknown>x</unknown>
+  <line><sku>A</sku><price>9.90</price></line><line><sku>B</sku><price></price></line></order>
+<order><order_id>2</order_id><placed>2026-11-01T09:00:00Z</placed><quantity>two</quantity></order>
+<order><placed>2026-11-01T09:00:00Z</placed></order>
+<order><order_id>4</order_id><placed>2026-11-01T09:00:00Z</placed><line><price>1</price></line></order>
+</page>""".encode()
+
+
+def test_an_item_is_decoded_into_its_struct_field_by_field() -> None:
+    root = Node(parse_guarded(ORDERS, Off, max_bytes=10_000), NS, Off)
+    orders, unreadable = root.each("order", decoding(Order))
+    assert orders == (
+        Order(
+            order_id="1",
+            placed=datetime(2026, 11, 1, 9, tzinfo=UTC),
+            lines=(Line(sku="A", price=Decimal("9.90")), Line(sku="B")),
+        ),
+    )
+    assert unreadable == (
+        "order 2: <quantity> is not an integer",
+        "order ?: <order> lacks <order_id>",
+        "order 4: <line> lacks <sku>",
+    )
+    with pytest.raises(Off, match="lacks <placed>"):
+        decode(
+            Node(etree.fromstring(f'<o xmlns="{NS}"><order_id>5</order_id></o>'), NS, Off), Order
+        )
+
+
+class Flagged(msgspec.Struct, frozen=True, kw_only=True):
+    order_id: str
+    urgent: bool
+
+
+def test_a_field_the_connector_reads_itself_is_given() -> None:
+    node = Node(
+        etree.fromstring(f'<o xmlns="{NS}" urgent="yes"><order_id>5</order_id></o>'), NS, Off
+    )
+    given = decode(node, Flagged, urgent=node.element.get("urgent") == "yes")
+    assert given == Flagged(order_id="5", urgent=True)
+    with pytest.raises(TypeError, match="urgent"):
+        decode(node, Flagged)
+
+
+def test_items_read_already_reach_their_mapping_with_why_the_others_could_not_be() -> None:
+    raw = with_unread([1, 2], ["item 3: off its shape"])
+    assert isinstance(raw[2], Unread)
+    assert map_each(lambda n: n * 10)(raw) == ((10, 20), ("item 3: off its shape",))
+    with pytest.raises(ValueError, match="item 3"):
+        mapped(str)(raw[2])
+
+
+def test_a_window_is_a_query_and_back() -> None:
+    end = START + timedelta(days=1)
+    assert window_of(iso_window(START, end)) == (START, end)
+    assert window_of({**iso_window(START, None), "page": "2"}) == (START, None)
+
+
+def test_a_step_is_the_seams_page() -> None:
+    last = Step((1,), ("why",), None).page(START)
+    assert (last.next_cursor, last.complete_until, last.unreadable) == (None, START, ("why",))
+    state = Pages(START, None, 2)
+    following = Step((1,), ("why",), state).page(START, said=False)
+    assert following.complete_until is None and following.unreadable == ()
+    assert following.next_cursor is not None
+    assert state_of(following.next_cursor, Pages) == state
+
+
+async def test_a_listing_page_starts_its_window_or_resumes_its_cursor() -> None:
+    asked: list[dict[str, str]] = []
+
+    async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+        asked.append(params)
+        return [int(params["page"])], (params["page"] == "1", 2)
+
+    listing = Listing(Renumbered[Any](1), iso_window, fetch)
+    read = map_each(lambda n: n)
+    end = START + timedelta(hours=1)
+    first = await listing.page(None, START, end, read)
+    assert first.items == (1,) and first.complete_until is None
+    assert first.next_cursor is not None
+    second = await listing.page(first.next_cursor, START + timedelta(days=9), None, read)
+    assert second.items == (2,) and second.next_cursor is None and second.complete_until == end
+    assert [window_of(a) for a in asked] == [(START, end), (START, end)]  # the cursor's window
+
+
+def test_items_left_out_are_logged_with_the_shop(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test.kit.xml")
+
+    def read_one(item: Any) -> int:
+        if not isinstance(item, int):
+            raise ValueError(f"item {item!r}: not a number")
+        return item
+
+    with caplog.at_level(logging.WARNING, logger="test.kit.xml"):
+        found = logged_each(read_one, log, "Test message", {"shop_id": "S"})([1, "x"])
+    assert found == ((1,), ("item 'x': not a number",))
+    (line,) = caplog.records
+    assert line.getMessage() == "Test message left out: unreadable"
+    assert (line.shop_id, line.reason) == ("S", "item 'x': not a number")  # type: ignore[attr-defined]
