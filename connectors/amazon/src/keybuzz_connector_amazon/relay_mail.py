@@ -23,6 +23,7 @@ from keybuzz_shared.connectors.seam import (
     RelayReplyRules,
     SenderType,
     ThreadKey,
+    relay_reply_subject,
     relayed_message,
 )
 
@@ -30,7 +31,6 @@ from keybuzz_connector_amazon.ids import amazon_order_ids_in
 
 BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
 _BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
-_REPLY_PREFIX = re.compile(r"(?i)re\s*:")
 
 # What the relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
 ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
@@ -127,12 +127,9 @@ class AmazonRelayMail:
 
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
         """``Re: <buyer subject>``; the order id stays in it (Amazon files the reply by it)."""
-        subject = " ".join(buyer_subject.split())
-        if not _REPLY_PREFIX.match(subject):
-            subject = f"Re: {subject}" if subject else "Re:"
-        if order_id and not amazon_order_ids_in(subject):
-            subject = f"{subject} (Order: {order_id})"
-        return subject
+        return relay_reply_subject(
+            buyer_subject, order_id, order_ids_in=amazon_order_ids_in, order_note="(Order: {})"
+        )
 
     def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
         order_id, name, buyer, item, text = DEMO_ORDERS[index]

@@ -30,6 +30,7 @@ from keybuzz_shared.connectors.seam import (
     RelayReplyRules,
     SenderType,
     ThreadKey,
+    relay_reply_subject,
     relayed_message,
 )
 
@@ -183,12 +184,12 @@ class ManoManoRelay:
 
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
         """``Re: <subject>``, the order id kept in it."""
-        subject = " ".join(buyer_subject.split())
-        if not _REPLY_PREFIX.match(subject):
-            subject = f"Re: {subject}" if subject else "Re:"
-        if order_id and not ORDER_IDS.order_ids_in(subject):
-            subject = f"{subject} ({order_id})"
-        return subject
+        return relay_reply_subject(
+            buyer_subject,
+            order_id,
+            order_ids_in=ORDER_IDS.order_ids_in,
+            already_a_reply=_REPLY_PREFIX,
+        )
 
     def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
         order_id, name, alias, subject, words = DEMO_MAILS[index]

@@ -51,6 +51,7 @@ from keybuzz_shared.connectors.seam.mail_relay import (
     MailRelay,
     ParsedMail,
     RelayReplyRules,
+    relay_reply_subject,
     relayed_message,
 )
 from keybuzz_shared.connectors.seam.messages import (
@@ -231,6 +232,7 @@ __all__ = [
     "mail_relay_of",
     "messages_by_api",
     "read_each",
+    "relay_reply_subject",
     "relayed_message",
     "shop_api_of",
     "state_of",

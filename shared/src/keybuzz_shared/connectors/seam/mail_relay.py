@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -91,6 +92,28 @@ class ParsedMail(Protocol):
 
     @property
     def attachments(self) -> Sequence[MailPart]: ...
+
+
+_REPLY_PREFIX = re.compile(r"(?i)re\s*:")
+
+
+def relay_reply_subject(
+    buyer_subject: str,
+    order_id: str | None,
+    *,
+    order_ids_in: Callable[[str], Sequence[str]],
+    order_note: str = "({})",
+    already_a_reply: re.Pattern[str] = _REPLY_PREFIX,
+) -> str:
+    """A reply's subject as a relay files it: the buyer's on one line, ``Re:`` before it
+    unless it is ``already_a_reply``, and the order id (``order_note``) after it when the
+    subject does not name it, since the relay files the reply by it."""
+    subject = " ".join(buyer_subject.split())
+    if not already_a_reply.match(subject):
+        subject = f"Re: {subject}" if subject else "Re:"
+    if order_id and not order_ids_in(subject):
+        subject = f"{subject} {order_note.format(order_id)}"
+    return subject
 
 
 def relayed_message(
