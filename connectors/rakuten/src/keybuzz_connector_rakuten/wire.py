@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.answers import Garbled, Refusal
-from keybuzz_shared.connectors.kit.xml_answers import Element, garbled, parse_guarded
+from keybuzz_shared.connectors.kit.answers import Refusal
+from keybuzz_shared.connectors.kit.xml_answers import Element, answer_root
 from keybuzz_shared.connectors.seam import (
     InboxMessage,
     OrderLine,
@@ -103,12 +103,6 @@ def _local(element: Element) -> str:
     return str(element.tag).rsplit("}", 1)[-1]
 
 
-class _Unparsable(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class RakutenAnswers:
     """Rakuten's answers for the kit's requester (kit/answers.py): XML in UTF-8, its
     refusals an ``errorresponse`` of ``<error>``s (type, code, message, details) [official]."""
@@ -116,12 +110,9 @@ class RakutenAnswers:
     content_type = "text/xml; charset=utf-8"
 
     def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
-        try:
-            root = parse_guarded(content, _Unparsable, max_bytes=max_bytes)
-        except _Unparsable as exc:
-            if garbled(exc.reason):
-                raise Garbled(exc.reason) from None
-            raise ERRORS.unreadable("sales_ws", exc.reason) from None
+        root = answer_root(
+            content, lambda reason: ERRORS.unreadable("sales_ws", reason), max_bytes=max_bytes
+        )
         if _local(root) != "errorresponse":
             return Answer(root, None)
         errors = _all(root, "error")
