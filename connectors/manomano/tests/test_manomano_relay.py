@@ -122,3 +122,32 @@ def test_the_buyers_name_and_alias_and_the_reply_subject() -> None:
 def test_a_mail_the_parser_could_not_read_is_kept_whole_as_the_buyers() -> None:
     message = RELAY.message(parse(delivered(b"From: x@y\r\n\r\n")), RECEIVED)
     assert message.sender_type == "BUYER" and "From: x@y" in message.body
+
+
+def test_dns_is_asked_once_a_key_and_a_forgers_selectors_cost_a_bounded_lookup_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[bytes] = []
+
+    def counting_txt(name: bytes, timeout: float = 5) -> bytes | None:
+        asked.append(name)
+        return None
+
+    monkeypatch.setattr(dkim.dnsplug, "get_txt", counting_txt)  # DNS, not ours
+    monkeypatch.setattr(dkim_keys, "_given", {})
+    monkeypatch.delenv(dkim_keys.DKIM_KEYS_VARIABLE, raising=False)
+    monkeypatch.setattr(dkim_keys, "_answers", type(dkim_keys._answers)())
+    signatures = "".join(
+        f"DKIM-Signature: v=1; a=rsa-sha256; d=monechelle.zendesk.com; s=forged{n}; "
+        "h=from; bh=AAAA; b=AAAA\r\n"
+        for n in range(10)
+    )
+    raw = (f"{signatures}From: support@monechelle.zendesk.com\r\n\r\nBonjour.\r\n").encode()
+
+    assert signed_domains(raw) == frozenset()
+    assert signed_domains(raw) == frozenset()
+    # four signatures checked of ten, each key asked once for the two reads
+    assert len(asked) == len(set(asked)) == 4
+    for n in range(dkim_keys.MOST_ANSWERS + 10):
+        dkim_keys.from_dns(f"s{n}._domainkey.example.".encode())
+    assert len(dkim_keys._answers) == dkim_keys.MOST_ANSWERS

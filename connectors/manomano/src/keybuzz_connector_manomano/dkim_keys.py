@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 import dkim
@@ -53,12 +55,36 @@ def records() -> dict[str, str]:
     return found | dict(read_keys(os.environ.get(DKIM_KEYS_VARIABLE, "")))
 
 
+# DNS answers kept a while: a key is asked once an hour, not once a mail, and a mail
+# naming selectors of its own (a forger's) costs at most one lookup each, the oldest
+# answers dropped past the bound.
+ANSWER_SECONDS = 3600.0
+MISSING_SECONDS = 300.0
+MOST_ANSWERS = 1024
+_answers: OrderedDict[bytes, tuple[float, bytes | None]] = OrderedDict()
+
+
+def from_dns(name: bytes, timeout: float = 5) -> bytes | None:
+    """dkimpy's TXT lookup, its answers (a missing record too) kept for a while."""
+    now = time.monotonic()
+    with _lock:
+        kept = _answers.get(name)
+    if kept is not None and now < kept[0]:
+        return kept[1]
+    found: bytes | None = dkim.dnsplug.get_txt(name, timeout)
+    with _lock:
+        _answers[name] = (now + (ANSWER_SECONDS if found else MISSING_SECONDS), found)
+        _answers.move_to_end(name)
+        while len(_answers) > MOST_ANSWERS:
+            _answers.popitem(last=False)
+    return found
+
+
 def lookup() -> Lookup:
-    """The records given, when there are any; else DNS."""
+    """The records given, when there are any; else DNS (``from_dns``)."""
     given = records()
     if not given:
-        dns: Lookup = dkim.dnsplug.get_txt
-        return dns
+        return from_dns
 
     def from_given(name: bytes, timeout: float = 5) -> bytes | None:
         found = given.get(name.decode("ascii", "replace").lower().rstrip("."))

@@ -55,6 +55,8 @@ _NAME_SUFFIX = re.compile(r"\s*(via|-|\|)\s*mano\s*mano.*$", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"(?i)(re|tr|fw|fwd)\s*:")
 INVOICE_REQUEST = re.compile(r"demande\s+de\s+facture", re.IGNORECASE)
 _DKIM_SIGNATURE = re.compile(rb"^dkim-signature\s*:", re.IGNORECASE | re.MULTILINE)
+# ManoMano signs once; a mail carrying many signatures costs no more than this many checks.
+MOST_SIGNATURES = 4
 
 # What a reply may carry [assumed: ManoMano publishes no limit of its relay; those of the
 # Toolbox's messaging, an invoice PDF or photos, a few MB]: extension -> content types.
@@ -96,7 +98,7 @@ def signed_domains(raw: bytes) -> frozenset[str]:
     (From among them, dkimpy requires it) and the whole body as received, with a key of
     that domain (``dkim_keys.lookup``). A signature covering only part of the body
     (``l=``) does not count: text added below it would read as signed."""
-    count = len(_DKIM_SIGNATURE.findall(raw))
+    count = min(len(_DKIM_SIGNATURE.findall(raw)), MOST_SIGNATURES)
     found: set[str] = set()
     lookup = dkim_keys.lookup()
     for index in range(count):

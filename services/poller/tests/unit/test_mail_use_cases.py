@@ -10,6 +10,9 @@ NATS and PostgreSQL stay in ``test_mailbox.py``, ``test_replies.py``, ``test_bou
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -436,3 +439,49 @@ def _other_order(n: int) -> bytes:
     body = mail.get_content().replace(ORDER, f"171-0000000-000000{n}")
     mail.set_content(body)
     return mail.as_bytes()
+
+
+async def test_a_relay_checking_a_mail_against_dns_does_not_stall_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ManoMano's relay asks DNS for a signature's key (dkimpy's lookup, a blocking
+    call): the poll maps its mails off the loop, so other tenants' work goes on."""
+    import dkim
+    from keybuzz_connector_manomano import dkim_keys
+
+    asked_on: list[int] = []
+
+    def slow_txt(name: bytes, timeout: float = 5) -> bytes | None:
+        asked_on.append(threading.get_ident())
+        time.sleep(0.6)  # a slow resolver
+        return None
+
+    monkeypatch.setattr(dkim.dnsplug, "get_txt", slow_txt)  # DNS, not ours
+    monkeypatch.setattr(dkim_keys, "_given", {})
+    monkeypatch.delenv(dkim_keys.DKIM_KEYS_VARIABLE, raising=False)
+    address = "manomano.t1.fr.abcdefgh23456789@inbound.keybuzz.test"
+    signature = "v=1; a=rsa-sha256; d=monechelle.zendesk.com; s=slow; h=from; bh=AAAA; b=AAAA"
+    raw = (
+        f"DKIM-Signature: {signature}\r\nFrom: support@monechelle.zendesk.com\r\n"
+        f"To: {address}\r\nSubject: Commande M240000000101\r\n"
+        "Message-ID: <slow@zendesk.test>\r\n\r\nBonjour.\r\n"
+    ).encode()
+    fake, _ = mail_side()
+    fake.mailbox.deliver(folder_for(TENANT), stamped(raw, recipient=address))
+    gaps: list[float] = []
+
+    async def ticking() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        assert (await poll_tenant(fake.polls, TENANT)).stored == 1
+    finally:
+        ticker.cancel()
+    assert asked_on and threading.get_ident() not in asked_on
+    assert max(gaps) < 0.3, max(gaps)

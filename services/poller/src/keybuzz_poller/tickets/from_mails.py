@@ -13,6 +13,7 @@ re-read — a crash before commit, a redelivery, a re-created folder — adds no
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,7 +65,11 @@ async def store_mails(
     intake = intake_of(unit, tickets)
     # Each marketplace's relay asked of the registry once a batch, not once a mail.
     relays = {marketplace: relay_for(marketplace) for marketplace in {m.marketplace for m in mails}}
-    inbox = [relays[mail.marketplace].message(mail, received_at) for mail in mails]
+    # Off the event loop: a relay may check a mail against DNS (ManoMano's DKIM keys), a
+    # wait that must not stall the other tenants' polls.
+    inbox = await asyncio.to_thread(
+        lambda: [relays[mail.marketplace].message(mail, received_at) for mail in mails]
+    )
     externals = [
         external_row(
             message,
