@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from keybuzz_double_manomano.env import dkim_keys
+from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture (the double's tests)
 
 
 @pytest.fixture(scope="module", autouse=True)

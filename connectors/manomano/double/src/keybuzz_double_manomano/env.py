@@ -17,12 +17,14 @@ SIGNING_DOMAINS = ("manomano.fr", "monechelle.zendesk.com", "contact.manomano.co
 class ManoManoDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
     """``SANDBOX_MANOMANO_REPLY_SMTP_PORT``: where its relay takes replies (0: a free port,
     said at ``GET /_sandbox/manomano/relay``); ``SANDBOX_MANOMANO_MX_HOST`` and ``_PORT``:
-    the MX its mails and bounces go to unless a request names another."""
+    the MX its mails and bounces go to unless a request names another;
+    ``SANDBOX_MANOMANO_EXTRA_SHOPS``: small sellers beside the seeded ones (sellers.py)."""
 
     reply_smtp_host: str = "127.0.0.1"
     reply_smtp_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     mx_host: str = "127.0.0.1"
     mx_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2525
+    extra_shops: Annotated[int, msgspec.Meta(ge=0, le=49_999)] = 0
 
 
 def dkim_keys() -> str:

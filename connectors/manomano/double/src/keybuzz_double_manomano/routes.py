@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, json_answer
+from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from litestar import Request, Response, get, post, put
 
 from . import mails
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 API = "/manomano/orders/v1"
 ADMIN = "/_sandbox/manomano"
 MAX_LIMIT = 100  # [assumed]
+# Calls a second per API key, and its burst [assumed: ManoMano publishes no limit that we
+# could read, nor do its SDKs pace or retry; docs/MANOMANO.md]. Beyond: a 429 with
+# Retry-After in whole seconds.
+API_LIMIT = RateLimit(rate_text="2", burst=10)
 
 
 class MailRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -86,7 +91,9 @@ def listed(seller: Seller, query: dict[str, str]) -> tuple[list[dict[str, Any]],
 
 def manomano_routes(sb: Sandbox) -> list[Any]:
     settings = sb.config.of(ManoManoDoubleSettings)
-    sellers = seeded(sb.config.seed, sb.clock.anchor)
+    sellers = seeded(sb.config.seed, sb.clock.anchor, settings.extra_shops)
+    limiter = RateLimiter(sb.clock)
+    retry_after = str(max(1, math.ceil(sb.clock.real_duration(1 / API_LIMIT.rate))))
     by_key = {s.key: s for s in sellers.values()}
     relay = Relay(settings)
     faults = Faults()
@@ -105,6 +112,9 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         seller = by_key.get(key)
         if seller is None:
             return json_answer({"message": "Invalid API key"}, 401)
+        if not limiter.allow(("manomano", key), API_LIMIT):
+            wait = {"Retry-After": retry_after}
+            return json_answer({"message": "Too Many Requests"}, 429, wait)
         query = dict(request.query_params)
         if query.get("seller_contract_id", "") != str(seller.contract):
             return json_answer({"message": "Forbidden for this seller contract"}, 403)
@@ -153,6 +163,10 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         reference = order_reference(seller.contract, len(seller.orders) + 1)
         seller.orders[reference] = made_order(seller.contract, reference, 2, now, now)
         return json_answer(seller.orders[reference])
+
+    @post(f"{ADMIN}/ratelimits/reset", include_in_schema=False, status_code=204)
+    async def reset_buckets() -> None:
+        limiter.reset()
 
     @put(f"{ADMIN}/faults", include_in_schema=False)
     async def set_faults(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -210,6 +224,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         seller_list,
         order_status,
         new_order,
+        reset_buckets,
         set_faults,
         send_mail,
         relay_state,

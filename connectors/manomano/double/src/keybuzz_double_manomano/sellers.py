@@ -12,6 +12,10 @@ from typing import Any
 CONTRACTS = {1001: "Brico Sud", 1002: "Jardin Plus", 1003: "Outils Pro"}
 ORDERS_PER_SELLER = 40
 DAYS = 120
+# SANDBOX_MANOMANO_EXTRA_SHOPS: seller n's contract is EXTRA_CONTRACTS + n (five digits,
+# never a seeded one), its orders 16 over the 120 days (12 or so in a 90-day backfill).
+EXTRA_CONTRACTS = 50_000
+EXTRA_ORDERS = 16
 # ManoMano's statuses [third-party: Lengow's and zynk's guides], cycled through.
 STATUSES = (
     "SHIPPED",
@@ -40,8 +44,10 @@ def api_key(seed: str, contract: int, generation: int = 0) -> str:
 
 
 def order_reference(contract: int, index: int) -> str:
-    """``M`` and 12 digits, unique per seller and order."""
-    return f"M{contract:04d}{index:08d}"
+    """``M`` and 12 digits, unique per seller and order: the contract's digits, then the
+    index's (a seeded contract has four, an extra one five)."""
+    width = 12 - len(str(contract))
+    return f"M{contract}{index:0{width}d}"
 
 
 def iso(moment: datetime) -> str:
@@ -56,13 +62,19 @@ class Seller:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def seeded(seed: str, anchor: float) -> dict[int, Seller]:
+def seeded(seed: str, anchor: float, extra: int = 0) -> dict[int, Seller]:
+    """The seeded sellers (40 orders each), then ``extra`` small ones (16 each)."""
     at = datetime.fromtimestamp(anchor, UTC)
+    names = [(contract, name, ORDERS_PER_SELLER) for contract, name in CONTRACTS.items()]
+    names += [
+        (EXTRA_CONTRACTS + n, f"Boutique ManoMano {n:05d}", EXTRA_ORDERS)
+        for n in range(1, extra + 1)
+    ]
     sellers = {}
-    for contract, name in CONTRACTS.items():
+    for contract, name, count in names:
         seller = Seller(contract, name, api_key(seed, contract))
-        for index in range(ORDERS_PER_SELLER):
-            created = at - timedelta(days=DAYS * (ORDERS_PER_SELLER - index) / ORDERS_PER_SELLER)
+        for index in range(count):
+            created = at - timedelta(days=DAYS * (count - index) / count)
             reference = order_reference(contract, index + 1)
             seller.orders[reference] = order(contract, reference, index, created, at)
         sellers[contract] = seller
