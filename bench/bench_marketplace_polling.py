@@ -1,5 +1,5 @@
 """A marketplace's sellers polled beside Fnac's shops by one poller instance at its
-production interval (60 s): ``BENCH_MARKETPLACE_POLLING_MARKETPLACE`` names it (``RAKUTEN``).
+interval: ``BENCH_MARKETPLACE_POLLING_MARKETPLACE`` names it (``RAKUTEN`` or ``EBAY``).
 
 Set-up (timed, not measured against the aims): the sandbox in a process of its own hosting
 ``FNAC`` small Fnac/Darty shops (``SANDBOX_FNAC_EXTRA_SHOPS``) and ``SHOPS`` small sellers
@@ -86,6 +86,25 @@ POLLED = {
         ),
         "Rakuten publishes none (docs/RAKUTEN.md: assumed once a minute a seller, "
         "a getitemtodolist and a getiteminfos per item to do)",
+    ),
+    "EBAY": Polled(
+        "EBAY",
+        "ebay",
+        lambda s: "Boutique" in s["name"],
+        lambda s: (
+            s["userId"],
+            {
+                "user_id": s["userId"],
+                "refresh_token": s["refreshToken"],
+                "client_id": s["clientId"],
+                "client_secret": s["clientSecret"],
+            },
+        ),
+        re.compile(
+            r'"(?:GET|POST) /ebay/(?P<action>[\w/]+?)/?(?:\?\S*)? HTTP/[\d.]+" (?P<status>\d{3})'
+        ),
+        "eBay's (docs/EBAY.md): 1,500,000 calls a day an application (17.4/s), 20,000 a "
+        "user; the double answers 429 past either",
     ),
 }
 
