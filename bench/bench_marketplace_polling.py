@@ -68,6 +68,7 @@ class Polled:
     (or the assumption docs/<MARKETPLACE>.md states)."""
 
     marketplace: str
+    name: str  # in the figures
     double: str
     extra: Callable[[Mapping[str, Any]], bool]
     seller: Callable[[Mapping[str, Any]], tuple[str, dict[str, str]]]
@@ -78,6 +79,7 @@ class Polled:
 POLLED = {
     "RAKUTEN": Polled(
         "RAKUTEN",
+        "Rakuten",
         "rakuten",
         lambda s: "Boutique" in s["name"],
         lambda s: (s["login"], {"login": s["login"], "token": s["token"]}),
@@ -89,6 +91,7 @@ POLLED = {
     ),
     "EBAY": Polled(
         "EBAY",
+        "eBay",
         "ebay",
         lambda s: "Boutique" in s["name"],
         lambda s: (
@@ -190,7 +193,7 @@ async def _measure(
 def _figures(
     setup: dict[str, float], alone: Phase, together: Phase, calls: Counter[tuple[str, str]]
 ) -> list[Figure]:
-    name = MARKETPLACE.marketplace.capitalize()
+    name = MARKETPLACE.name
     seconds = INTERVAL * ROUNDS
     polls = _polls(together, ROWS)
     by_action = Counter[str]()
