@@ -10,7 +10,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,14 @@ ACCESS_SECONDS, REFRESH_SECONDS = 7200, 47_304_000  # eBay's user tokens' lives 
 APP_CALLS_PER_DAY, USER_CALLS_PER_DAY = 1_500_000, 20_000
 PACIFIC = ZoneInfo("America/Los_Angeles")
 SELLERS = ("1", "2", "3")
+EXTRA_NUMBERS = 1_000  # the extra sellers' numbers: 1001, 1002, …
+
+
+class EbayDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """``SANDBOX_EBAY_EXTRA_SHOPS``: small sellers beyond the seeded ones, each with its
+    orders and no conversation."""
+
+    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 def _t(at: float) -> str:
@@ -65,6 +73,7 @@ class EbayFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_f
 class Seller:
     number: str
     seed: str
+    name: str = ""
     generation: int = 0
     token_requests: int = 0
     conversations: list[dict[str, Any]] = field(default_factory=list)
@@ -107,6 +116,9 @@ def routes(sb: Sandbox) -> list[Any]:
     seed = sb.config.seed
     secret = f"SBX-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
     sellers = {n: Seller(n, seed) for n in SELLERS}
+    for n in range(1, sb.config.of(EbayDoubleSettings).extra_shops + 1):
+        number = str(EXTRA_NUMBERS + n)
+        sellers[number] = Seller(number, seed, f"eBay Boutique {n:05d}")
     for seller in sellers.values():
         seller.orders = _orders(seller, time.time())
     accept: dict[str, str] = {}  # RuName → the accept URL registered with it
@@ -126,9 +138,13 @@ def routes(sb: Sandbox) -> list[Any]:
         return False
 
     ids = itertools.count(1)
+    # Each seller by the refresh tokens it was given: a token is its seller's while it is
+    # the current one (a revocation gives a new one).
+    refreshing = {s.refresh_token: s for s in sellers.values()}
 
     def by_refresh(token: str) -> Seller | None:
-        return next((s for s in sellers.values() if s.refresh_token == token), None)
+        found = refreshing.get(token)
+        return found if found is not None and found.refresh_token == token else None
 
     def error(status: int, message: str, error_id: int = 2004) -> Response[bytes]:
         return json_answer({"errors": [{"errorId": error_id, "domain": "API_MESSAGE",
@@ -358,7 +374,7 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @get("/shops", sync_to_thread=False)
     def listed_shops() -> Response[bytes]:
-        return json_answer([{"name": f"eBay {s.username}", "number": s.number, "userId": s.user_id,
+        return json_answer([{"name": s.name or f"eBay {s.username}", "number": s.number, "userId": s.user_id,
                              "username": s.username, "refreshToken": s.refresh_token,
                              "clientId": CLIENT_ID, "clientSecret": secret} for s in sellers.values()])  # fmt: skip
 
@@ -411,6 +427,7 @@ def routes(sb: Sandbox) -> list[Any]:
     def revoke(number: str) -> Response[bytes]:
         """The seller withdraws its consent: its refresh and access tokens stop working."""
         sellers[number].generation += 1
+        refreshing[sellers[number].refresh_token] = sellers[number]
         for token, (s, _) in list(access.items()):
             if s.number == number:
                 del access[token]
@@ -507,5 +524,9 @@ def drivers() -> dict[str, ShopDriver]:
 
 
 DOUBLE = Double(
-    "ebay", service_env, routes_at=f"{__name__}:routes", drivers_at=f"{__name__}:drivers"
+    "ebay",
+    service_env,
+    settings=EbayDoubleSettings,
+    routes_at=f"{__name__}:routes",
+    drivers_at=f"{__name__}:drivers",
 )

@@ -3,9 +3,19 @@ their sales, on Rakuten's seller web services (``GET /rakuten/sales_ws?action=â€
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from keybuzz_sandbox.double_entry import Double
 
 API = "/rakuten"
+
+
+class RakutenDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """``SANDBOX_RAKUTEN_EXTRA_SHOPS``: small sellers beyond the seeded ones, each with one
+    sold item whose buyer's message is read (nothing to do): a poll of one lists nothing."""
+
+    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:
@@ -15,6 +25,7 @@ def service_env(sandbox_url: str) -> dict[str, str]:
 DOUBLE = Double(
     "rakuten",
     service_env,
+    settings=RakutenDoubleSettings,
     routes_at="keybuzz_double_rakuten.routes:routes",
     drivers_at="keybuzz_double_rakuten.driver:drivers",
 )

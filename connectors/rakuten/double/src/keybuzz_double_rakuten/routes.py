@@ -27,13 +27,14 @@ from litestar import Request, Response, Router, get, post
 from litestar.response import Stream
 from lxml import etree
 
-from keybuzz_double_rakuten import API
+from keybuzz_double_rakuten import API, RakutenDoubleSettings
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
 ADMIN = "/_sandbox/rakuten"
 SELLERS = ("boutique-7001", "boutique-7002", "boutique-7003")
+EXTRA_ITEMS = 700_000_000  # ids of the extra sellers' items: above those the admin opens
 SUPPORT = "Rakuten"
 XML = "text/xml; charset=utf-8"
 PARIS = ZoneInfo("Europe/Paris")
@@ -92,6 +93,7 @@ class Item:
 class Seller:
     login: str
     token: str
+    name: str = ""
     items: dict[str, Item] = field(default_factory=dict)
     sent: list[dict[str, str]] = field(default_factory=list)
 
@@ -147,11 +149,25 @@ async def _huge(root: str) -> AsyncIterator[bytes]:
         yield _HUGE_CHUNK
 
 
+def _token(login: str, seed: object) -> str:
+    return hashlib.sha256(f"{login}|{seed}".encode()).hexdigest()[:32]
+
+
+def _extra_seller(n: int, seed: object) -> Seller:
+    """Extra seller ``n`` (from 1): one item sold 3 days ago, its buyer's message read."""
+    login = f"petite-boutique-{n:05d}"
+    seller = Seller(login, _token(login, seed), f"Rakuten Boutique {n:05d}")
+    ordered = time.time() - 3 * DAY
+    item = Item(str(EXTRA_ITEMS + n), str(EXTRA_ITEMS + n), f"acheteur-p{n}", ordered)
+    item.said.append(Said("message", item.buyer, login, ordered + 600, "Merci !", False))
+    seller.items[item.item_id] = item
+    return seller
+
+
 def routes(sb: Sandbox) -> list[Any]:
-    sellers = {
-        login: Seller(login, hashlib.sha256(f"{login}|{sb.config.seed}".encode()).hexdigest()[:32])
-        for login in SELLERS
-    }
+    sellers = {login: Seller(login, _token(login, sb.config.seed)) for login in SELLERS}
+    extra = sb.config.of(RakutenDoubleSettings).extra_shops
+    sellers |= {s.login: s for s in (_extra_seller(n, sb.config.seed) for n in range(1, extra + 1))}
     faults = FaultInjector(sb.config.seed, RakutenFaults())
     numbers = itertools.count(1)
 
@@ -380,7 +396,7 @@ def routes(sb: Sandbox) -> list[Any]:
     def listed_shops() -> Response[bytes]:
         return json_answer(
             [
-                {"name": f"Rakuten {s.login}", "login": s.login, "token": s.token}
+                {"name": s.name or f"Rakuten {s.login}", "login": s.login, "token": s.token}
                 for s in sellers.values()
             ]
         )

@@ -1,0 +1,47 @@
+"""The eBay double's extra sellers (``SANDBOX_EBAY_EXTRA_SHOPS``): listed beside the seeded
+ones, each refresh token traded for an access token that is its own seller's, a revoked
+one refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from keybuzz_double_ebay.double import EbayDoubleSettings
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
+
+TOKEN = "/ebay/identity/v1/oauth2/token"
+
+
+async def refreshed(http: httpx.AsyncClient, seller: dict[str, Any]) -> httpx.Response:
+    return await http.post(
+        TOKEN,
+        data={"grant_type": "refresh_token", "refresh_token": seller["refreshToken"]},
+        auth=(seller["clientId"], seller["clientSecret"]),
+    )
+
+
+async def test_extra_sellers_are_listed_each_token_its_own(serve: Any) -> None:  # noqa: F811
+    http = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=3),)))
+    listed = (await http.get("/_sandbox/ebay/shops")).json()
+    extra = [s for s in listed if "Boutique" in s["name"]]
+    assert len(listed) == 6 and len(extra) == 3
+    assert len({s["refreshToken"] for s in listed}) == len({s["number"] for s in listed}) == 6
+    for seller in extra:
+        answer = await refreshed(http, seller)
+        assert answer.status_code == 200, answer.text
+        bearer = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        user = await http.get("/ebay/commerce/identity/v1/user/", headers=bearer)
+        assert user.json()["userId"] == seller["userId"]
+    revoked = extra[0]
+    await http.post(f"/_sandbox/ebay/shops/{revoked['number']}/revoke")
+    assert (await refreshed(http, revoked)).status_code == 400
+    [renewed] = [
+        s
+        for s in (await http.get("/_sandbox/ebay/shops")).json()
+        if s["number"] == revoked["number"]
+    ]
+    assert (await refreshed(http, renewed)).status_code == 200
+    read = SandboxConfig.from_env({"SANDBOX_EBAY_EXTRA_SHOPS": "3"})
+    assert read.of(EbayDoubleSettings).extra_shops == 3

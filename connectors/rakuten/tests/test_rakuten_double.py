@@ -1,0 +1,40 @@
+"""The Rakuten double's extra sellers (``SANDBOX_RAKUTEN_EXTRA_SHOPS``): listed beside the
+seeded ones with tokens of their own, each answering for itself with nothing to do and one
+sale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keybuzz_double_rakuten import RakutenDoubleSettings
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
+from lxml import etree
+
+
+async def test_extra_sellers_are_listed_and_answer_with_nothing_to_do(serve: Any) -> None:  # noqa: F811
+    http = await serve(SandboxConfig(doubles=(RakutenDoubleSettings(extra_shops=3),)))
+    listed = (await http.get("/_sandbox/rakuten/shops")).json()
+    extra = [s for s in listed if "Boutique" in s["name"]]
+    assert len(listed) == 6 and len(extra) == 3
+    assert len({s["login"] for s in listed}) == len({s["token"] for s in listed}) == 6
+
+    def called(action: str, seller: dict[str, str], version: str) -> dict[str, Any]:
+        params = {"login": seller["login"], "pwd": seller["token"], "version": version}
+        return {"action": action, **params}
+
+    for seller in extra:
+        todo = await http.get(
+            "/rakuten/sales_ws", params=called("getitemtodolist", seller, "2011-09-01")
+        )
+        assert todo.status_code == 200, todo.text
+        assert etree.fromstring(todo.content).findall(".//item") == []
+        sales = await http.get(
+            "/rakuten/sales_ws", params=called("getcurrentsales", seller, "2018-06-29")
+        )
+        assert len(etree.fromstring(sales.content).findall(".//sale")) == 1
+    wrong = {**extra[0], "token": extra[1]["token"]}
+    refused = await http.get("/rakuten/sales_ws", params=called("getitemtodolist", wrong, "x"))
+    assert refused.status_code == 401
+    read = SandboxConfig.from_env({"SANDBOX_RAKUTEN_EXTRA_SHOPS": "3"})
+    assert read.of(RakutenDoubleSettings).extra_shops == 3
