@@ -65,7 +65,7 @@ async def store_mails(
     intake = intake_of(unit, tickets)
     # Each marketplace's relay asked of the registry once a batch, not once a mail.
     relays = {marketplace: relay_for(marketplace) for marketplace in {m.marketplace for m in mails}}
-    # Off the event loop: a relay may check a mail against DNS (ManoMano's DKIM keys), a
+    # Off the event loop: a relay may check a mail against DNS (a signature's key), a
     # wait that must not stall the other tenants' polls.
     inbox = await asyncio.to_thread(
         lambda: [relays[mail.marketplace].message(mail, received_at) for mail in mails]
