@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 import dkim
 import msgspec
+from cachetools import TLRUCache
 
 DKIM_KEYS_VARIABLE = "MANOMANO_DKIM_KEYS"
 # A TXT lookup as dkimpy asks it: the name (bytes, with or without its final dot), then
@@ -56,27 +56,33 @@ def records() -> dict[str, str]:
 
 
 # DNS answers kept a while: a key is asked once an hour, not once a mail, and a mail
-# naming selectors of its own (a forger's) costs at most one lookup each, the oldest
-# answers dropped past the bound.
+# naming selectors of its own (a forger's) costs at most one lookup each, the least
+# recently used answers dropped past the bound.
 ANSWER_SECONDS = 3600.0
 MISSING_SECONDS = 300.0
 MOST_ANSWERS = 1024
-_answers: OrderedDict[bytes, tuple[float, bytes | None]] = OrderedDict()
+
+
+def new_answers() -> TLRUCache[bytes, bytes | None]:
+    """An empty store of DNS answers, each kept as long as its kind says."""
+
+    def until(_name: bytes, found: bytes | None, now: float) -> float:
+        return now + (ANSWER_SECONDS if found else MISSING_SECONDS)
+
+    return TLRUCache(maxsize=MOST_ANSWERS, ttu=until, timer=time.monotonic)
+
+
+_answers = new_answers()
 
 
 def from_dns(name: bytes, timeout: float = 5) -> bytes | None:
     """dkimpy's TXT lookup, its answers (a missing record too) kept for a while."""
-    now = time.monotonic()
     with _lock:
-        kept = _answers.get(name)
-    if kept is not None and now < kept[0]:
-        return kept[1]
+        if name in _answers:
+            return _answers[name]
     found: bytes | None = dkim.dnsplug.get_txt(name, timeout)
     with _lock:
-        _answers[name] = (now + (ANSWER_SECONDS if found else MISSING_SECONDS), found)
-        _answers.move_to_end(name)
-        while len(_answers) > MOST_ANSWERS:
-            _answers.popitem(last=False)
+        _answers[name] = found
     return found
 
 
