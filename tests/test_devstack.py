@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -20,12 +21,27 @@ import hvac
 import pytest
 from keybuzz_devstack.infra import port_open
 from keybuzz_devstack.stack import DEFAULT_PORTS, SERVICES
+from keybuzz_devstack.testing import stack_ports_claimed
 from keybuzz_shared.settings import CommonSettings
 
 PORTS = DEFAULT_PORTS
-pytestmark = pytest.mark.skipif(
-    any(port_open(p) for p in PORTS), reason="a stack already runs on the default ports"
-)
+# Another session's test on the default ports (another checkout's, another worker's) is
+# waited for: it holds them through a start (up to 240 s) and a stop.
+PORTS_WAIT_SECONDS = 300
+
+
+@pytest.fixture
+def default_ports() -> Iterator[None]:
+    """The default ports claimed for the test (``stack_ports_claimed``); skipped when a
+    stack no test claimed runs there (a developer's)."""
+    with stack_ports_claimed(0, within=PORTS_WAIT_SECONDS) as claimed:
+        if not claimed:
+            pytest.fail(
+                f"the default ports stayed claimed by another test for {PORTS_WAIT_SECONDS} s"
+            )
+        if any(port_open(p) for p in PORTS):
+            pytest.skip("a stack already runs on the default ports")
+        yield
 
 
 def devstack(
@@ -85,9 +101,10 @@ def assert_all_ready() -> None:
     assert httpx.get("http://127.0.0.1:8900/health", timeout=5).status_code == 200
 
 
-# Each start has its own 240 s bound (the whole stack on a loaded machine).
-@pytest.mark.timeout(480)
-def test_up_then_down_leaves_nothing_behind(tmp_path):
+# Each start has its own 240 s bound (the whole stack on a loaded machine), after a wait
+# for the default ports.
+@pytest.mark.timeout(480 + PORTS_WAIT_SECONDS)
+def test_up_then_down_leaves_nothing_behind(tmp_path, default_ports):
     up = devstack(tmp_path, "up")
     try:
         assert up.returncode == 0, up.stderr[-3000:]
@@ -116,9 +133,10 @@ def test_up_then_down_leaves_nothing_behind(tmp_path):
     assert not (tmp_path / ".data" / "supervisord.pid").exists()
 
 
-# Each start has its own 240 s bound (the whole stack on a loaded machine).
-@pytest.mark.timeout(480)
-def test_run_stops_cleanly_on_ctrl_c_and_starts_again(tmp_path):
+# Each start has its own 240 s bound (the whole stack on a loaded machine), after a wait
+# for the default ports.
+@pytest.mark.timeout(480 + PORTS_WAIT_SECONDS)
+def test_run_stops_cleanly_on_ctrl_c_and_starts_again(tmp_path, default_ports):
     env = {**os.environ, "KEYBUZZ_ROOT": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     run = subprocess.Popen(
         [sys.executable, "-m", "keybuzz_devstack", "run"],

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import os
 import shutil
 import socket
 import ssl
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -312,6 +314,37 @@ def sqs_queues(sqs_endpoint: str, request: pytest.FixtureRequest) -> sqs.Queues:
     import uuid
 
     return sqs.create_queues(sqs_endpoint, f"keybuzz-orders-test-{uuid.uuid4().hex[:12]}")
+
+
+# The development stack's ports are fixed (stack.DEFAULT_PORTS, shifted by
+# KEYBUZZ_PORT_OFFSET): a test that starts a stack claims its offset here first, for as
+# long as the stack may run. The claim is an flock, machine-wide, so that the tests of two
+# workers or of two checkouts' sessions never start stacks on the same ports, and the
+# kernel lets it go with the process that held it, however that process ended.
+STACK_PORT_CLAIMS = Path(tempfile.gettempdir()) / "keybuzz-stack-ports"
+CLAIM_RETRY_SECONDS = 0.5
+
+
+@contextlib.contextmanager
+def stack_ports_claimed(offset: int, within: float = 0.0) -> Iterator[bool]:
+    """Whether the claim on the stack's ports at ``offset`` was had, waiting up to
+    ``within`` seconds for another test to let it go; held until leaving."""
+    STACK_PORT_CLAIMS.mkdir(exist_ok=True)
+    with open(STACK_PORT_CLAIMS / f"offset-{offset}.lock", "a") as claim:
+        ends_at = time.monotonic() + within
+        while True:
+            try:
+                fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= ends_at:
+                    yield False
+                    return
+                time.sleep(CLAIM_RETRY_SECONDS)
+        try:
+            yield True
+        finally:
+            fcntl.flock(claim, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
