@@ -209,7 +209,8 @@ def infra_root() -> Iterator[Path]:
 def removed_unwaited(folder: Path) -> None:
     """Removes ``folder`` in a process of its own that the caller does not wait for. A
     session's folder holds its PostgreSQL's scratch databases, a few hundred files each:
-    unlinked in the session, they took 35 s of a worker's last test (150 databases, load 10)."""
+    unlinking them costs tens of seconds (35 s for 150 databases at load 10), which the
+    session would add to its worker's last test."""
     # sh puts rm in the background and ends at once: rm is left to init, no child of ours.
     subprocess.run(
         ["sh", "-c", 'rm -rf -- "$0" >/dev/null 2>&1 &', str(folder)],
