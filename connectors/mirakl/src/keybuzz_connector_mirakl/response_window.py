@@ -1,6 +1,6 @@
 """The operator's response rule and the shop's own response figure: the
 ``response_window`` and ``response_figures`` parts of a Mirakl connector (docs/MIRAKL.md),
-and the session that carries the figure.
+the figure read on the shop's session (``kit.FigureSession``).
 
 Mirakl keeps its own clock on each thread (M11's ``shop_reply_needed_since``: since when the
 thread waits for the shop, cleared by the shop's reply or the operator's "no reply
@@ -19,21 +19,13 @@ period. A21 may be called once a day [official] (the client obeys its Retry-Afte
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.kit import KeptFor, KitSession
-from keybuzz_shared.connectors.seam import (
-    AnswerUnreadable,
-    MarketplaceMark,
-    MarketplaceSession,
-    OrderSource,
-    ReplyChannel,
-    ResponseFigure,
-    ResponseRule,
-    SessionInbox,
-)
+from keybuzz_shared.connectors.kit import KeptFor
+from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
+from keybuzz_shared.connectors.seam import AnswerUnreadable, ResponseFigure, ResponseRule
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.catalogue import Operator
@@ -116,6 +108,20 @@ class ResponseDelays:
             computed_at=computed,
         )
 
+    async def figure(self, since: datetime, until: datetime) -> ResponseFigure | None:
+        """The session's figure (``kit.FigureSession``): A21's for the window, named with
+        its period."""
+        found = await self.for_window(min(since + CALL_SLACK, until), until)
+        if found is None:
+            return None
+        return ResponseFigure(
+            name=f"{FIGURE} ({found.period})",
+            average_response_seconds=float(found.seconds),
+            since=found.start,
+            until=found.computed_at,
+            computed_at=found.computed_at,
+        )
+
     async def _statistics(self) -> tuple[_Statistics, datetime]:
         """A21's every period, and our clock when it was called: its periods end then."""
         asked_at = self.now()
@@ -137,58 +143,16 @@ async def order_messages_response_delay(
     return await ResponseDelays(calls, now=now).for_window(start, end)
 
 
-class MiraklSession(KitSession):
-    """One shop's session on one operator: the kit's, with the shop's own figure at Mirakl."""
-
-    def __init__(
-        self,
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        response_delays: ResponseDelays,
-    ) -> None:
-        super().__init__(inbox, replies, orders, verify=verify)
-        self.response_delays = response_delays
-
-    async def response_delay(self, start: datetime, end: datetime) -> ResponseDelay | None:
-        """A21's figure for the window: the session's one A21 call a day."""
-        return await self.response_delays.for_window(start, end)
+def response_window(operator: Operator) -> OwnRule:
+    """The operator's rule: its hours, on Mirakl's clock of each thread; a tenant may set a
+    shorter goal."""
+    rule = ResponseRule(
+        window=timedelta(hours=operator.response_hours),
+        marketplace_clock=True,
+        tenant_may_shorten=True,
+    )
+    return OwnRule(rule, f'only {operator.name}\'s staff mark a thread "no reply needed" at Mirakl')
 
 
-class MiraklResponseWindow:
-    def __init__(self, operator: Operator) -> None:
-        self.operator = operator
-        self.rule = ResponseRule(
-            window=timedelta(hours=operator.response_hours),
-            marketplace_clock=True,
-            tenant_may_shorten=True,
-        )
-
-    def mark(self, order_id: str | None, country: str | None) -> MarketplaceMark:
-        return MarketplaceMark(
-            synced=False,
-            note=f'only {self.operator.name}\'s staff mark a thread "no reply needed" at Mirakl',
-            url=None,
-        )
-
-
-class MiraklResponseFigures:
-    cache_seconds = KEPT_SECONDS  # a figure holds as long as A21's answer is kept
-
-    async def response_delay(
-        self, session: MarketplaceSession, *, since: datetime, until: datetime
-    ) -> ResponseFigure | None:
-        if not isinstance(session, MiraklSession):
-            raise TypeError("not a Mirakl shop's session")
-        found = await session.response_delay(min(since + CALL_SLACK, until), until)
-        if found is None:
-            return None
-        return ResponseFigure(
-            name=f"{FIGURE} ({found.period})",
-            average_response_seconds=float(found.seconds),
-            since=found.start,
-            until=found.computed_at,
-            computed_at=found.computed_at,
-        )
+# A figure holds as long as A21's answer is kept.
+RESPONSE_FIGURES = SessionFigures(KEPT_SECONDS, "Mirakl")

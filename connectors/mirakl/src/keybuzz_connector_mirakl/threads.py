@@ -162,9 +162,9 @@ def details(thread: Thread) -> tuple[ThreadDetail, ...]:
 
 def download_path(attachment_id: str) -> str:
     """M13's path of an attachment; ValueError for an id that would name another path."""
-    if attachment_id in ("", ".", ".."):
+    if (segment := kit.segment(attachment_id)) is None:
         raise ValueError(f"{attachment_id!r} is not an attachment id")
-    return f"{THREADS}/{quote(attachment_id, safe='')}/download"
+    return f"{THREADS}/{segment}/download"
 
 
 # An operator's thread topics (a reason code or the label of its topic list) that the shared
@@ -300,10 +300,9 @@ class ThreadInbox(kit.Unmarked, ThreadsInbox):
 
     async def thread(self, thread_id: str) -> Thread:
         """M10: one thread with all its messages."""
-        if not thread_id or thread_id in (".", ".."):
+        if (segment := kit.segment(thread_id)) is None:
             raise self.client.errors.refused("M10", 404, "not a thread id")
-        path = f"{THREADS}/{quote(thread_id, safe='')}"
-        raw = await self.client.get_json(path, operation="M10", shape=msgspec.Raw)
+        raw = await self.client.get_json(f"{THREADS}/{segment}", operation="M10", shape=msgspec.Raw)
         try:
             return read_thread(raw)
         except ValueError as exc:
