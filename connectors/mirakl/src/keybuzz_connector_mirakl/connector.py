@@ -27,7 +27,6 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit.response_parts import FigureSession
 from keybuzz_shared.connectors.seam import CallRefused, Limits
 from keybuzz_shared.file_links import origin_of, shown
 
@@ -240,12 +239,12 @@ DISCUSSIONS = kit.Discussions(
 )
 
 
-def parts(client: kit.Requester, api: MiraklApiSettings) -> FigureSession:
+def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     """One shop's parts on its operator's API, its key checked by ``check_key``, its own
     response figure A21's."""
     inbox = ThreadInbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
     label = f"{api.operator}/{client.shop['shop_id']}"
-    return FigureSession(
+    return kit.KitSession(
         inbox,
         ThreadReplies(client, inbox),
         ShopOrders(client, label=label, interval=api.orders_interval_seconds),

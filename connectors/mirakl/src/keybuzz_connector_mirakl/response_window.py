@@ -1,6 +1,6 @@
 """The operator's response rule and the shop's own response figure: the
 ``response_window`` and ``response_figures`` parts of a Mirakl connector (docs/MIRAKL.md),
-the figure read on the shop's session (``kit.FigureSession``).
+the figure read on the shop's session (the ``KitSession``'s ``figure``).
 
 Mirakl keeps its own clock on each thread (M11's ``shop_reply_needed_since``: since when the
 thread waits for the shop, cleared by the shop's reply or the operator's "no reply
@@ -109,8 +109,7 @@ class ResponseDelays:
         )
 
     async def figure(self, since: datetime, until: datetime) -> ResponseFigure | None:
-        """The session's figure (``kit.FigureSession``): A21's for the window, named with
-        its period."""
+        """The session's ``figure``: A21's for the window, named with its period."""
         found = await self.for_window(min(since + CALL_SLACK, until), until)
         if found is None:
             return None

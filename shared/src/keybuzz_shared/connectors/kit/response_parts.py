@@ -1,11 +1,10 @@
 """A shop-API connector's response parts, declared: its response rule (``OwnRule``) and
-the marketplace's own figure for a shop's response time, read on the shop's session (a
-``FigureSession`` carries it, ``SessionFigures`` asks it there), so that the figure's calls
+the marketplace's own figure for a shop's response time, read on the shop's session (the
+``KitSession``'s ``figure``, asked there by ``SessionFigures``), so that the figure's calls
 go through the shop's one client and count against its limits with every other call."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,16 +12,9 @@ from keybuzz_shared.connectors.kit.connector import KitSession
 from keybuzz_shared.connectors.seam import (
     MarketplaceMark,
     MarketplaceSession,
-    OrderSource,
-    ReplyChannel,
     ResponseFigure,
     ResponseRule,
-    SessionInbox,
 )
-
-# The shop's figure over a window [since, until), or over the nearest one the marketplace
-# measures; None when it measures none close to it.
-Figure = Callable[[datetime, datetime], Awaitable[ResponseFigure | None]]
 
 
 @dataclass(frozen=True)
@@ -37,27 +29,11 @@ class OwnRule:
         return MarketplaceMark(synced=False, note=self.note, url=None)
 
 
-class FigureSession(KitSession):
-    """The kit's session with the shop's own response ``figure``."""
-
-    def __init__(
-        self,
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        figure: Figure,
-    ) -> None:
-        super().__init__(inbox, replies, orders, verify=verify)
-        self.figure = figure
-
-
 @dataclass(frozen=True)
 class SessionFigures:
-    """The seam's ``ResponseFigures`` of a connector whose sessions are ``FigureSession``s;
-    ``cache_seconds``: how long a figure holds; ``label``: the marketplace, as a wrong
-    session's TypeError names it."""
+    """The seam's ``ResponseFigures`` of a connector whose sessions carry the shop's
+    ``figure``; ``cache_seconds``: how long a figure holds; ``label``: the marketplace, as
+    a session without one is refused (TypeError)."""
 
     cache_seconds: float
     label: str
@@ -65,6 +41,6 @@ class SessionFigures:
     async def response_delay(
         self, session: MarketplaceSession, *, since: datetime, until: datetime
     ) -> ResponseFigure | None:
-        if not isinstance(session, FigureSession):
+        if not isinstance(session, KitSession) or session.figure is None:
             raise TypeError(f"not a {self.label} shop's session")
         return await session.figure(since, until)
