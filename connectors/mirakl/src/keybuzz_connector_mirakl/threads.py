@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
@@ -250,9 +251,12 @@ class ThreadInbox(kit.Unmarked, ThreadsInbox):
     ) -> None:
         self.client = client
         self.operator_name = operator_name
-        self.page_size = page_size
         self.now = now
-        self._listing = kit.Listing(PAGING, self._window, self._listed)
+        # Threads updated since the window's start (M11 takes no end), with their messages.
+        window = window_query(
+            "updated_since", None, mirakl_time, with_messages="true", limit=str(page_size)
+        )
+        self._listing = kit.Listing(PAGING, window, self._listed)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -271,13 +275,6 @@ class ThreadInbox(kit.Unmarked, ThreadsInbox):
             lambda t: f"thread {t.id}",
             complete_until=newest or idle,
         )
-
-    def _window(self, low: datetime, high: datetime | None) -> dict[str, str]:
-        return {
-            "updated_since": mirakl_time(low),
-            "with_messages": "true",
-            "limit": str(self.page_size),
-        }
 
     async def _listed(
         self, query: dict[str, str], link: str | None
