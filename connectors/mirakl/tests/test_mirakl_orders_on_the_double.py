@@ -175,11 +175,11 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
 
     now = datetime.now(UTC)
     figure = await order_messages_response_delay(Seen(), now - timedelta(days=7), now)
-    assert figure is not None and figure.period == "LAST_MONTH"
-    mirakls = answered[0]["order_messages_response_delay"]
-    assert {"period": "LAST_MONTH", "value": figure.seconds} in mirakls and figure.seconds > 0
+    assert figure is not None and figure.name == "order_messages_response_delay (LAST_MONTH)"
+    mirakls, seconds = answered[0]["order_messages_response_delay"], figure.average_response_seconds
+    assert {"period": "LAST_MONTH", "value": int(seconds)} in mirakls and seconds > 0
     assert len(mirakls) == 5  # every period, in the one call
-    assert figure.start is not None and figure.computed_at - figure.start == timedelta(days=30)
+    assert figure.since is not None and figure.until - figure.since == timedelta(days=30)
     assert sent.requests[-1] == (
         "A21",
         {"periods": EVERY_PERIOD, "shop_id": client.shop["shop_id"]},

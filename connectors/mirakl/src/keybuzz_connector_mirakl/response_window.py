@@ -49,16 +49,6 @@ KEPT_SECONDS = 86_400.0  # A21 may be called once a day [official]
 CALL_SLACK = timedelta(minutes=1)
 
 
-class ResponseDelay(msgspec.Struct, frozen=True, kw_only=True):
-    """Mirakl's figure: average seconds to answer, for ``period`` (A21's word), which
-    starts at ``start`` (None: the shop's beginning) and ends at ``computed_at``."""
-
-    seconds: int
-    period: str
-    start: datetime | None
-    computed_at: datetime
-
-
 class _Figure(msgspec.Struct, frozen=True):
     period: str
     value: int
@@ -89,10 +79,12 @@ class ResponseDelays:
         self.now = now
         self._kept = KeptFor(KEPT_SECONDS, self._statistics)
 
-    async def for_window(self, start: datetime, end: datetime) -> ResponseDelay | None:
-        """Mirakl's figure for the window [start, end]; None when Mirakl gives none for
-        its period. The client's failures are raised (a caller shows "not available");
-        AnswerUnreadable for an answer that is not A21's."""
+    async def for_window(self, start: datetime, end: datetime) -> ResponseFigure | None:
+        """Mirakl's figure for the window [start, end], named with its period (A21's
+        word), over that period: from its start (None: the shop's beginning) to when
+        Mirakl computed it; None when Mirakl gives none for the period. The client's
+        failures are raised (a caller shows "not available"); AnswerUnreadable for an
+        answer that is not A21's."""
         statistics, asked_at = await self._kept.get()
         period = period_for(min(start, end), asked_at)
         delays = statistics.order_messages_response_delay
@@ -101,25 +93,18 @@ class ResponseDelays:
             return None
         computed = as_utc(statistics.last_updated_date or asked_at)
         span = dict(PERIODS)[period]
-        return ResponseDelay(
-            seconds=figure.value,
-            period=period,
-            start=None if span is None else computed - span,
+        return ResponseFigure(
+            name=f"{FIGURE} ({period})",
+            average_response_seconds=float(figure.value),
+            since=None if span is None else computed - span,
+            until=computed,
             computed_at=computed,
         )
 
     async def figure(self, since: datetime, until: datetime) -> ResponseFigure | None:
-        """The session's ``figure``: A21's for the window, named with its period."""
-        found = await self.for_window(min(since + CALL_SLACK, until), until)
-        if found is None:
-            return None
-        return ResponseFigure(
-            name=f"{FIGURE} ({found.period})",
-            average_response_seconds=float(found.seconds),
-            since=found.start,
-            until=found.computed_at,
-            computed_at=found.computed_at,
-        )
+        """The session's ``figure``: A21's for the report's window, its start moved
+        ``CALL_SLACK`` on."""
+        return await self.for_window(min(since + CALL_SLACK, until), until)
 
     async def _statistics(self) -> tuple[_Statistics, datetime]:
         """A21's every period, and our clock when it was called: its periods end then."""
@@ -137,7 +122,7 @@ async def order_messages_response_delay(
     end: datetime,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> ResponseDelay | None:
+) -> ResponseFigure | None:
     """One A21 call's figure for the window [start, end] (``ResponseDelays.for_window``)."""
     return await ResponseDelays(calls, now=now).for_window(start, end)
 
