@@ -51,5 +51,6 @@ CATALOGUE = Catalogue(
     label="Mirakl",
     noun="operators",
 )
+# The catalogue's readings by the names the settings, the k8s check and the tests call.
 parse, packaged = CATALOGUE.parse, CATALOGUE.packaged
 operators, operator = CATALOGUE.entries, CATALOGUE.entry
