@@ -64,3 +64,18 @@ def service_env(sandbox_url: str) -> dict[str, str]:
             raise ValueError(f"double {name!r} sets {', '.join(clash)}, set by another double")
         env.update(settings)
     return env
+
+
+def reply_relays() -> dict[str, Double]:
+    """The double whose relay takes sellers' replies for each recipient domain (its
+    ``reply_domains``, matched in lower case); two doubles claiming one domain is a
+    mistake, refused here."""
+    relays: dict[str, Double] = {}
+    for name, double in doubles().items():
+        for domain in (d.lower() for d in double.reply_domains):
+            if domain in relays:
+                raise ValueError(
+                    f"double {name!r} takes replies for {domain}, as {relays[domain].name!r} does"
+                )
+            relays[domain] = double
+    return relays
