@@ -1,6 +1,7 @@
 """Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester.
 
-Every call is ``POST <base_url><service>`` with one XML document (xml.py). ``authenticate``
+Every call is ``POST <base_url><service>`` with one XML document, its query declared in
+models.py and written by the kit (``xml_structs.request``). ``authenticate``
 trades partner_id/shop_id/key for a token that every later request carries as a root
 attribute; Fnac publishes no token lifetime, so a call refused for its token
 re-authenticates once and is sent again (the kit's ``LoginToken``: one login for every
@@ -12,8 +13,9 @@ Fnac's typed errors. Details and assumptions: docs/FNAC.md.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Unpack
 
 import httpx
@@ -27,6 +29,7 @@ from keybuzz_shared.connectors.kit import (
     RequesterOptions,
 )
 from keybuzz_shared.connectors.kit.xml_requests import carried
+from keybuzz_shared.connectors.kit.xml_structs import request
 
 from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.models import (
@@ -40,6 +43,7 @@ from keybuzz_connector_fnac.models import (
     IncidentsQuery,
     MessagesPage,
     MessagesQuery,
+    MessagesUpdate,
     MessageUpdate,
     MessageUpdateResult,
     OrdersPage,
@@ -67,6 +71,8 @@ carried_text = carried
 
 
 class FnacCredentials(msgspec.Struct, frozen=True):
+    """A shop's credentials, as auth's request holds them."""
+
     partner_id: str
     shop_id: str
     key: str
@@ -141,9 +147,7 @@ class FnacClient(Requester):
         return await self.tokens.authenticate()
 
     async def _login(self) -> AuthToken:
-        creds = self.credentials
-        request = xml.auth_request(creds.partner_id, creds.shop_id, creds.key)
-        return xml.read_auth(await self._service(LOGIN, lambda _carried: request, login=True))
+        return xml.read_auth((await self._service(LOGIN, self.credentials, login=True)).root)
 
     def _carried(self, token: str) -> dict[str, str]:
         """What a request carries of the token: its root's attributes."""
@@ -156,10 +160,7 @@ class FnacClient(Requester):
         the next pages would skip or repeat messages, so nothing of it is taken."""
         asked = query or MessagesQuery()
         cap = min(ENVELOPE_BYTES + asked.results_count * MESSAGE_BYTES, self._max_bytes)
-        root = await self._service(
-            "messages_query", lambda h: xml.messages_query_request(h, asked), max_bytes=cap
-        )
-        page = xml.read_messages(root)
+        page = xml.read_messages((await self._service("messages_query", asked, max_bytes=cap)).root)
         listed = len(page.messages) + len(page.unreadable)
         if listed > asked.results_count:
             log.warning(
@@ -175,32 +176,21 @@ class FnacClient(Requester):
         self, updates: Sequence[MessageUpdate]
     ) -> tuple[MessageUpdateResult, ...]:
         """One result per message (each may be refused on its own, with its codes)."""
-        updates = tuple(updates)
         sends = any(update.action in SENDING_ACTIONS for update in updates)
-        answer: xml.Answer = await self.post_document(
-            "messages_update",
-            lambda h: xml.messages_update_request(h, updates),
-            idempotent=not sends,
-        )
-        xml.expect_root(answer.root, "messages_update")
+        asked = MessagesUpdate(tuple(updates))
+        answer = await self._service("messages_update", asked, idempotent=not sends)
         return xml.read_message_updates(answer.root, answer.redact)
 
     async def orders_query(self, query: OrdersQuery | None = None) -> OrdersPage:
-        asked = query or OrdersQuery()
-        return xml.read_orders(
-            await self._service("orders_query", lambda h: xml.orders_query_request(h, asked))
-        )
+        return xml.read_orders((await self._service("orders_query", query or OrdersQuery())).root)
 
     async def incidents_query(self, query: IncidentsQuery | None = None) -> IncidentsPage:
         asked = query or IncidentsQuery()
-        return xml.read_incidents(
-            await self._service("incidents_query", lambda h: xml.incidents_query_request(h, asked))
-        )
+        return xml.read_incidents((await self._service("incidents_query", asked)).root)
 
-    async def _service(
-        self, service: str, body: Callable[[Mapping[str, str]], bytes], **how: Any
-    ) -> xml.Element:
-        """The root of ``service``'s answer, accepted by its envelope."""
+    async def _service(self, service: str, asked: msgspec.Struct, **how: Any) -> xml.Answer:
+        """``service``'s answer to ``asked``, accepted by its envelope."""
+        body = functools.partial(request, xml.NS, service, declared=asked)
         answer: xml.Answer = await self.post_document(service, body, **how)
         xml.expect_root(answer.root, service)
-        return answer.root
+        return answer

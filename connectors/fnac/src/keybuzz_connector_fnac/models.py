@@ -107,53 +107,75 @@ def refusal_codes(reason: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(codes))
 
 
-# --- queries and updates ------------------------------------------------------------------
+# --- queries and updates: each field named as its element (``@``: an attribute), in the
+# order the service's XSD puts them, written by the kit (``xml_structs.request``) ---------
 
 
 class DateRange(msgspec.Struct, frozen=True, kw_only=True):
     """``<date type="…"><min/><max/></date>``; bounds are aware date-times; ``type`` as
-    OrdersQueryService.xsd and IncidentsQueryService.xsd spell it ("UpdatedAt")."""
+    the XSDs spell it ("CreatedAt", "UpdatedAt")."""
 
-    type: str
+    type: str = msgspec.field(name="@type")
     min: datetime | None = None
     max: datetime | None = None
 
 
+class ByCreation(msgspec.Struct, frozen=True):
+    """messages_query's ``<sort_by type="ASC">CREATED_AT</sort_by>``."""
+
+    type: Sort = msgspec.field(name="@type")
+    by: str = msgspec.field(default="CREATED_AT", name=".")
+
+
 class MessagesQuery(msgspec.Struct, frozen=True, kw_only=True):
-    page: int = 1
-    results_count: int = 100
-    created: tuple[datetime | None, datetime | None] | None = None  # CreatedAt min/max
-    from_types: tuple[FromType, ...] = ()
+    results_count: int = msgspec.field(default=100, name="@results_count")
+    page: int = msgspec.field(default=1, name="paging")
+    created: DateRange | None = msgspec.field(default=None, name="date")  # type CreatedAt
     message_type: MessageType | None = None
-    order_ids: tuple[str, ...] = ()
-    sort: Sort | None = None  # by created_at
+    order_ids: tuple[str, ...] = msgspec.field(default=(), name="order_fnac_id")
+    sort: ByCreation | None = msgspec.field(default=None, name="sort_by")
+    from_types: tuple[FromType, ...] = msgspec.field(
+        default=(), name="message_from_types/from_type"
+    )
 
 
 class MessageUpdate(msgspec.Struct, frozen=True, kw_only=True):
     """One ``<message id action>`` of messages_update. A reply needs ``to``, ``subject``,
     ``text`` and ``message_type``; mark_as_read/archive need only the id."""
 
-    message_id: str
-    action: MessageAction
-    to: MessageTo | None = None
-    subject: MessageSubject | None = None
-    text: str | None = None
+    message_id: str = msgspec.field(name="@id")
+    action: MessageAction = msgspec.field(name="@action")
+    to: MessageTo | None = msgspec.field(default=None, name="message_to")
+    subject: MessageSubject | None = msgspec.field(default=None, name="message_subject")
+    text: str | None = msgspec.field(default=None, name="message_description")
     message_type: MessageType | None = None
 
 
+class MessagesUpdate(msgspec.Struct, frozen=True):
+    messages: tuple[MessageUpdate, ...] = msgspec.field(name="message")
+
+    def __post_init__(self) -> None:
+        if not self.messages:
+            raise ValueError("messages_update needs at least one message")
+
+
 class OrdersQuery(msgspec.Struct, frozen=True, kw_only=True):
-    page: int = 1
-    results_count: int = 100
+    results_count: int = msgspec.field(default=100, name="@results_count")
+    page: int = msgspec.field(default=1, name="paging")
     date: DateRange | None = None
-    order_ids: tuple[str, ...] = ()  # at most MAX_ORDER_IDS
-    sort: Sort | None = None
+    sort: Sort | None = msgspec.field(default=None, name="sort_by")
+    order_ids: tuple[str, ...] = msgspec.field(default=(), name="orders_fnac_id/order_fnac_id")
+
+    def __post_init__(self) -> None:
+        if len(self.order_ids) > MAX_ORDER_IDS:
+            raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
 
 
 class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
-    page: int = 1
-    results_count: int = 100
+    results_count: int = msgspec.field(default=100, name="@results_count")
+    page: int = msgspec.field(default=1, name="paging")
     date: DateRange | None = None
-    sort: Sort | None = None
+    sort: Sort | None = msgspec.field(default=None, name="sort_by")
 
 
 # --- what we read -------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from keybuzz_shared.times import as_utc
 from keybuzz_connector_fnac.client import FnacClient, carried_text
 from keybuzz_connector_fnac.models import (
     MAX_ORDER_IDS,
+    ByCreation,
     DateRange,
     FnacOutcomeUnknown,
     FnacProtocolError,
@@ -292,8 +293,9 @@ class FnacSession(KitSession):
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
-            page, size = int(params["page"]), self.limits.page_size
-            asked = MessagesQuery(page=page, results_count=size, created=window_of(params), sort="ASC", **query)  # fmt: skip
+            page, size, (low, high) = int(params["page"]), self.limits.page_size, window_of(params)
+            created = DateRange(type="CreatedAt", min=low, max=high)
+            asked = MessagesQuery(page=page, results_count=size, created=created, sort=ByCreation("ASC"), **query)  # fmt: skip
             found = await self.client.messages_query(asked)
             return with_unread(found.messages, found.unreadable), _count(found.paging)
 

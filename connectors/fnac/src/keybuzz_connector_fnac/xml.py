@@ -1,5 +1,4 @@
-"""Fnac's XML, both ways: requests built by the kit (kit.xml_requests), answers parsed by
-its XML guard (kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only encoding
+"""Fnac's XML answers: parsed by the kit's XML guard (kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only encoding
 Fnac answers in, within ``MAX_RESPONSE_BYTES``, and read into models, one item off its
 shape costing only itself. ``ANSWERS`` is how the kit's requester reads them: the document
 and what its envelope (its root's ``status`` and ``<error>``s) says of the call.
@@ -11,7 +10,7 @@ Fnac writes hours with one digit ("T9:50:04+01:00").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple, TypeAlias
 
@@ -24,27 +23,20 @@ from keybuzz_shared.connectors.kit.xml_answers import (
     parse_guarded,
 )
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
-from keybuzz_shared.connectors.kit.xml_requests import Child, document, xml_instant
 from keybuzz_shared.redaction import redact_text
 from lxml import etree
 
 from keybuzz_connector_fnac.models import (
-    MAX_ORDER_IDS,
     AuthToken,
-    DateRange,
     FnacErrorDetail,
     FnacProtocolError,
     Incident,
     IncidentsPage,
-    IncidentsQuery,
     Message,
     MessagesPage,
-    MessagesQuery,
-    MessageUpdate,
     MessageUpdateResult,
     Order,
     OrdersPage,
-    OrdersQuery,
     Paging,
 )
 
@@ -210,84 +202,3 @@ def _node(element: Element) -> Node:
 def parse_datetime(text: str, name: str = "date") -> datetime:
     """xs:dateTime as Fnac writes it (hours may have one digit; no zone means UTC)."""
     return kit_datetime(text, FnacProtocolError, name)
-
-
-# --- building -----------------------------------------------------------------------------
-
-
-def auth_request(partner_id: str, shop_id: str, key: str) -> bytes:
-    fields = (("partner_id", partner_id), ("shop_id", shop_id), ("key", key))
-    return document(NS, "auth", {}, fields)
-
-
-def _query(
-    service: str, header: Mapping[str, str], results_count: int, *children: Child | None
-) -> bytes:
-    return document(NS, service, {**header, "results_count": str(results_count)}, children)
-
-
-def _date(date: DateRange | None) -> Child | None:
-    if date is None:
-        return None
-    bounds = [("min", date.min), ("max", date.max)]
-    return ("date", [(n, xml_instant(m) if m else None) for n, m in bounds], {"type": date.type})
-
-
-def messages_query_request(header: Mapping[str, str], query: MessagesQuery) -> bytes:
-    created = query.created
-    return _query(
-        "messages_query",
-        header,
-        query.results_count,
-        ("paging", str(query.page)),
-        _date(DateRange(type="CreatedAt", min=created[0], max=created[1]) if created else None),
-        ("message_type", query.message_type),
-        *(("order_fnac_id", order_id) for order_id in query.order_ids),
-        ("sort_by", "CREATED_AT", {"type": query.sort}) if query.sort is not None else None,
-        ("message_from_types", [("from_type", t) for t in query.from_types] or None),
-    )
-
-
-def messages_update_request(header: Mapping[str, str], updates: Sequence[MessageUpdate]) -> bytes:
-    if not updates:
-        raise ValueError("messages_update needs at least one message")
-    messages: list[Child | None] = [
-        (
-            "message",
-            [
-                ("message_to", u.to),
-                ("message_subject", u.subject),
-                ("message_description", u.text),
-                ("message_type", u.message_type),
-            ],
-            {"id": u.message_id, "action": u.action},
-        )
-        for u in updates
-    ]
-    return document(NS, "messages_update", header, messages)
-
-
-def orders_query_request(header: Mapping[str, str], query: OrdersQuery) -> bytes:
-    if len(query.order_ids) > MAX_ORDER_IDS:
-        raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
-    ids: list[Child | None] = [("order_fnac_id", order_id) for order_id in query.order_ids]
-    return _query(
-        "orders_query",
-        header,
-        query.results_count,
-        ("paging", str(query.page)),
-        _date(query.date),
-        ("sort_by", query.sort),
-        ("orders_fnac_id", ids or None),
-    )
-
-
-def incidents_query_request(header: Mapping[str, str], query: IncidentsQuery) -> bytes:
-    return _query(
-        "incidents_query",
-        header,
-        query.results_count,
-        ("paging", str(query.page)),
-        _date(query.date),
-        ("sort_by", query.sort),
-    )
