@@ -1,4 +1,4 @@
-"""Fnac's XML codec (keybuzz_connector_fnac.xml): the responses recorded from Fnac's
+"""Fnac's XML codec (keybuzz_connector_fnac.client): the responses recorded from Fnac's
 test platform read into models, every request we build valid against Fnac's XSDs and shaped
 like the recorded ones, and hostile documents refused without being expanded."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac import xml
+from keybuzz_connector_fnac import client as xml
 from keybuzz_connector_fnac.client import FnacCredentials
 from keybuzz_connector_fnac.models import (
     ByCreation,

@@ -209,10 +209,11 @@ class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str
-    referer_type: str  # ORDER or OFFER
-    referer: str  # the order id (ORDER) or offer id (OFFER)
-    from_type: str  # a FromType; kept as sent, so a new kind of sender loses no message
-    from_name: str | None
+    referer_type: str = msgspec.field(default="ORDER", name="message_referer@type")
+    referer: str  # the order id (ORDER) or offer id (OFFER), as referer_type says
+    # A FromType; kept as sent, so a new kind of sender loses no message.
+    from_type: str = msgspec.field(default="SYSTEM", name="message_from@type")
+    from_name: str | None = msgspec.field(default=None, name="message_from")
     subject: str = msgspec.field(default="", name="message_subject")
     description: str
     created_at: datetime
@@ -227,8 +228,8 @@ class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
-    message_id: str | None
-    status: str
+    message_id: str | None = msgspec.field(default=None, name="@id")
+    status: str = msgspec.field(default="", name="@status")
     errors: tuple[FnacErrorDetail, ...] = ()
 
     @property
