@@ -29,14 +29,7 @@ from typing import Any, NamedTuple, TypeAlias, Unpack
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors.kit import (
-    ApiSpec,
-    CallErrors,
-    LoginToken,
-    Refusals,
-    Requester,
-    RequesterOptions,
-)
+from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.answers import Refusal
 from keybuzz_shared.connectors.kit.xml_answers import (
     Node,
@@ -281,23 +274,23 @@ def _refused(call: str, status: int, document: Any) -> Exception:
     return FnacRequestRefused(call, f"HTTP {status}", ())
 
 
-SPEC = ApiSpec(
+SPEC = kit.ApiSpec(
     "Fnac",
     log,
-    CallErrors(
+    kit.CallErrors(
         unavailable=FnacUnavailable,
         unreadable=lambda _service, reason: FnacProtocolError(reason),
         outcome_unknown=FnacOutcomeUnknown,
         refused=lambda service, status, _detail: FnacRequestRefused(service, f"HTTP {status}", ()),
         credentials_refused=FnacCredentialsRefused,
     ),
-    Refusals(credentials=frozenset({401, 403}), expired=_token_refused, error=_refused),
+    kit.Refusals(credentials=frozenset({401, 403}), expired=_token_refused, error=_refused),
     max_response_bytes=MAX_RESPONSE_BYTES,
     answers=ANSWERS,
 )
 
 
-class FnacClient(Requester):
+class FnacClient(kit.Requester):
     """One shop's calls (``options``: the requester's; ``files``, where its messages'
     files may be fetched from)."""
 
@@ -306,11 +299,11 @@ class FnacClient(Requester):
         http: httpx.AsyncClient,
         base_url: str,
         credentials: FnacCredentials,
-        **options: Unpack[RequesterOptions],
+        **options: Unpack[kit.RequesterOptions],
     ) -> None:
         self.credentials = credentials
         # The token, kept until Fnac refuses it, renewed once for every caller at once.
-        self.tokens = LoginToken(
+        self.tokens = kit.LoginToken(
             self._login, lambda grant: grant.token, carry=self._carried, secrets=[credentials.key]
         )
         shop = {"shop_id": credentials.shop_id}

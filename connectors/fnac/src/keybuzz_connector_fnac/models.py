@@ -14,14 +14,7 @@ from decimal import Decimal
 from typing import Literal
 
 import msgspec
-from keybuzz_shared.connectors.seam import (
-    AnswerUnreadable,
-    CallOutcomeUnknown,
-    CallUnavailable,
-    ConnectorError,
-    CredentialsRefused,
-    RequestRefused,
-)
+from keybuzz_shared.connectors import seam
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -50,11 +43,11 @@ class FnacErrorDetail(msgspec.Struct, frozen=True):
     text: str
 
 
-class FnacError(ConnectorError):
+class FnacError(seam.ConnectorError):
     """Base of every Fnac/Darty failure."""
 
 
-class FnacCredentialsRefused(FnacError, CredentialsRefused):
+class FnacCredentialsRefused(FnacError, seam.CredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
     def __init__(self, detail: str, errors: Sequence[FnacErrorDetail] = ()) -> None:
@@ -63,20 +56,20 @@ class FnacCredentialsRefused(FnacError, CredentialsRefused):
         self.codes = tuple(error.code for error in self.errors)
 
 
-class FnacUnavailable(FnacError, CallUnavailable):
+class FnacUnavailable(FnacError, seam.CallUnavailable):
     """Unreachable, timeouts, 5xx, 429, until the retries ran out: try again later."""
 
     label = "Fnac"
 
 
-class FnacOutcomeUnknown(FnacError, CallOutcomeUnknown):
+class FnacOutcomeUnknown(FnacError, seam.CallOutcomeUnknown):
     """A call that changes something (a reply) lost its answer after it left: Fnac may have
     acted on it, so it was not sent again (a buyer would get the reply twice)."""
 
     label = "Fnac"
 
 
-class FnacProtocolError(FnacError, AnswerUnreadable):
+class FnacProtocolError(FnacError, seam.AnswerUnreadable):
     """The answer is not one we read: not XML, truncated, a DTD or entities, too large,
     or not the shape of the service's response."""
 
@@ -85,7 +78,7 @@ class FnacProtocolError(FnacError, AnswerUnreadable):
         self.reason = reason
 
 
-class FnacRequestRefused(FnacError, RequestRefused):
+class FnacRequestRefused(FnacError, seam.RequestRefused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
 
     def __init__(self, service: str, status: str, errors: Sequence[FnacErrorDetail]) -> None:
