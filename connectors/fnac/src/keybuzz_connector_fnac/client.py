@@ -68,12 +68,20 @@ from keybuzz_connector_fnac.models import (
 )
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
+LOGIN = "auth"  # the service that trades the shop's key for a token
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
+# A messages_query answer is capped in proportion to the page asked: a message is some
+# KB of text (an assumption: Fnac publishes no limit) and a few file links, so 64 KiB
+# each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
+MESSAGE_BYTES = 64 * 1024
+ENVELOPE_BYTES = 64 * 1024
 OK_STATUSES = frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"})
 REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
 # Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
-# "Later": the call is retried like a 429 (which the double sends with it).
+# "Later": the call is retried like a 429 (which the double sends with it). "Authenticate
+# again": this code, or an error whose text speaks of the token.
 TRANSIENT_CODES = frozenset({"ERR_004"})
+TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
 ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 
 Element: TypeAlias = etree._Element
@@ -225,17 +233,6 @@ log = logging.getLogger(__name__)
 
 # Actions that send something to a buyer or Fnac: never repeated once the request left.
 SENDING_ACTIONS = frozenset({"reply", "create"})
-# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
-# "Authenticate again": this code, or an error whose text speaks of the token.
-TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
-LOGIN = "auth"  # the service that trades the shop's key for a token
-
-# A messages_query answer is capped in proportion to the page asked: a message is some
-# KB of text (an assumption: Fnac publishes no limit) and a few file links, so 64 KiB
-# each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
-MESSAGE_BYTES = 64 * 1024
-ENVELOPE_BYTES = 64 * 1024
-
 # What a Fnac message carries of a text (XML's characters only): a reply's text is made so
 # before it is queued and compared so when it is read back.
 carried_text = carried
