@@ -11,7 +11,7 @@ its text (``xml_requests.document`` keeps only what XML can hold)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,24 +34,24 @@ def content(declared: msgspec.Struct) -> tuple[dict[str, str], str | list[Child]
     named ``.``) or its children."""
     attributes: dict[str, str] = {}
     children: list[Child] = []
-    for field, name in _names(type(declared)):
+    for field, place, name in _places(type(declared)):
         value = getattr(declared, field)
         if value is None or value == ():
             continue
-        if name == ".":
+        if place == _ATTRIBUTE:
+            attributes[name] = _text(value)
+        elif place == _TEXT:
             return attributes, _text(value)
-        if name.startswith("@"):
-            attributes[name[1:]] = _text(value)
         else:
             children += _children(name, value)
     return attributes, children
 
 
-def _children(name: str, value: Any) -> Sequence[Child]:
+def _children(name: str, value: Any) -> list[Child]:
     outer, _, inner = name.partition("/")
     if inner:
         return [(outer, _children(inner, value))]
-    if isinstance(value, tuple):
+    if type(value) is tuple:
         return [child for item in value for child in _children(name, item)]
     if isinstance(value, msgspec.Struct):
         attributes, inside = content(value)
@@ -63,13 +63,21 @@ def _text(value: Any) -> str:
     return xml_instant(value) if isinstance(value, datetime) else str(value)
 
 
+_ATTRIBUTE, _TEXT, _CHILD = 0, 1, 2
+
+
 @functools.cache
-def _names(shape: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
-    """Each field's name on the Struct and in the document: attributes first, then the
-    text, then the children in their order (an element's attributes are its own wherever
-    they are declared)."""
-    fields = [(f.name, f.encode_name) for f in msgspec.structs.fields(shape)]
-    return tuple(sorted(fields, key=lambda field: _PLACES.get(field[1][:1], 2)))
-
-
-_PLACES = {"@": 0, ".": 1}
+def _places(shape: type[msgspec.Struct]) -> tuple[tuple[str, int, str], ...]:
+    """Each field's name on the Struct, its place and its name there: attributes first,
+    then the text, then the children in their order (an element's attributes are its own
+    wherever they are declared)."""
+    places = []
+    for field in msgspec.structs.fields(shape):
+        name = field.encode_name
+        if name.startswith("@"):
+            places.append((field.name, _ATTRIBUTE, name[1:]))
+        elif name == ".":
+            places.append((field.name, _TEXT, name))
+        else:
+            places.append((field.name, _CHILD, name))
+    return tuple(sorted(places, key=lambda place: place[1]))
