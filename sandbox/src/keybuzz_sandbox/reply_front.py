@@ -172,7 +172,8 @@ class FrontLogin:
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
         given = auth_data if isinstance(auth_data, LoginPassword) else LoginPassword(b"", b"")
-        # Both compared in constant time, always: how long a refusal takes tells nothing.
+        # Both compared, in constant time, whichever is wrong: a refusal's timing does not
+        # tell which one was.
         same_user = hmac.compare_digest(given.login, self._username)
         same_password = hmac.compare_digest(given.password, self._password)
         if same_user and same_password:
