@@ -13,12 +13,14 @@ supervisord runs (tests/stack_fixture.py), reached over HTTP, NATS, SQL and Vaul
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+import aiosmtplib
 import httpx
 import hvac
 import pytest
@@ -468,3 +470,32 @@ async def test_a_manomano_reply_from_the_stack_reaches_the_manomano_double(
             return [r["text"] for r in thread.json()["replies"] if text in r["text"]]
 
         await wait_for(on_the_thread, 60, "the reply never reached the ManoMano double", every=1)
+
+
+async def test_the_stacks_reply_front_takes_only_its_login_and_never_shows_it(
+    made_up_stack: MadeUpStack,
+) -> None:
+    """Nothing is anonymous, the dev stack included: the front refuses mail before AUTH (530)
+    and a wrong password (535); the stack's password, kept 0600, is in neither the banner,
+    the sandbox's nor the poller's log, nor the front's admin answer."""
+    stack = made_up_stack
+    kept = stack.root / ".data" / "reply-front-login.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    login = json.loads(kept.read_text())
+    front = {"hostname": "127.0.0.1", "port": stack.port(2527), "timeout": 30}
+    mail = b"From: service-client@vendeur.example\r\nSubject: x\r\n\r\nBonjour.\r\n"
+    to = {"sender": "a@inbound.keybuzz.test", "recipients": ["x@contact.manomano.com"]}
+    with pytest.raises(aiosmtplib.SMTPSenderRefused) as anonymous:
+        await aiosmtplib.send(mail, **to, **front)
+    assert anonymous.value.code == 530
+    with pytest.raises(aiosmtplib.SMTPAuthenticationError) as wrong:
+        await aiosmtplib.send(
+            mail, **to, **front, username=login["username"], password=login["password"] + "x"
+        )
+    assert wrong.value.code == 535
+    async with httpx.AsyncClient(timeout=30) as http:
+        described = (await http.get(f"{stack.sandbox_url}/_sandbox/reply-front")).json()
+    assert described["auth"]["username"] == login["username"]
+    shown = {"banner": stack.banner, "admin answer": json.dumps(described)}
+    shown |= {part: stack.log_tail(part, 100_000) for part in ("sandbox", "poller", "supervisord")}
+    assert [where for where, text in shown.items() if login["password"] in text] == []

@@ -1,14 +1,18 @@
 """The sandbox's reply front, real SMTP over sockets: a reply sent to the front reaches the
 relay double that declares its recipient's domain (seen on that double's admin endpoints,
 over HTTP); the double's own answers reach the sender; an undeclared domain is refused for
-good (5xx), a double not serving or stopped gives a temporary refusal (4xx). One sandbox for
-the module, with a spare relay double registered beside the installed ones: its relay is an
-SMTP server of the test's own, started and stopped at will."""
+good (5xx), a double not serving or stopped gives a temporary refusal (4xx); nothing goes
+through without the front's login (530 before AUTH, 535 for a wrong one), and its password
+shows in neither the sandbox's log nor its admin answer. One sandbox for the module, with a
+spare relay double registered beside the installed ones: its relay is an SMTP server of the
+test's own, started and stopped at will."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from keybuzz_sandbox import SandboxConfig, doubles
+from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.sandbox import Sandbox
 from keybuzz_sandbox.testing import free_port, running_sandbox
@@ -76,6 +81,9 @@ def started(receiver: Receiver) -> Controller:
     return controller
 
 
+LOGIN = SmtpLogin.generated()
+
+
 @dataclass
 class Front:
     admin: httpx.AsyncClient
@@ -84,9 +92,15 @@ class Front:
     mx: Receiver
 
     async def send(
-        self, to: list[str], *, sender: str = "service-client@vendeur.example", text: str = ""
+        self,
+        to: list[str],
+        *,
+        sender: str = "service-client@vendeur.example",
+        text: str = "",
+        login: SmtpLogin | None = LOGIN,
     ) -> tuple[dict[str, Any], EmailMessage]:
-        """A reply through the front: (the refused recipients' answers, the mail)."""
+        """A reply through the front as ``login`` (None: without AUTH): (the refused
+        recipients' answers, the mail)."""
         message = EmailMessage()
         message["From"] = sender
         message["To"] = ", ".join(to)
@@ -101,6 +115,8 @@ class Front:
             port=self.port,
             start_tls=False,
             timeout=TIMEOUT,
+            username=login.username if login else None,
+            password=login.password if login else None,
         )
         return dict(refused), message
 
@@ -133,6 +149,7 @@ async def front(mx: Receiver) -> AsyncIterator[Front]:
         reply_front_port=0,
         smtp_port=mx.port,
         bench_orders=300,
+        reply_front_login=LOGIN,
     )
     seen: list[Sandbox] = []
     with doubles.registered(SPARE):
@@ -207,3 +224,77 @@ async def test_the_front_says_where_each_domain_goes(front: Front) -> None:
     assert MANOMANO_BUYER_DOMAIN in by_double["manomano"]["domains"]
     assert "marketplace.amazon.fr" in by_double["amazon"]["domains"]
     assert by_double["manomano"]["port"] == (await front.json("/_sandbox/manomano/relay"))["port"]
+
+
+# --- nothing goes through it anonymously ------------------------------------------------------
+
+
+async def test_a_mail_without_auth_is_refused_530_and_not_delivered(front: Front) -> None:
+    alias = f"{uuid.uuid4().hex[:12]}@{MANOMANO_BUYER_DOMAIN}"
+    with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:
+        await front.send([alias], login=None)
+    assert refused.value.code == 530
+    thread = await front.admin.get(f"/_sandbox/manomano/threads/{alias}")
+    assert thread.status_code == 404 or thread.json()["replies"] == []
+
+
+async def test_a_wrong_login_is_refused_535_and_nothing_is_delivered(front: Front) -> None:
+    alias = f"{uuid.uuid4().hex[:12]}@{MANOMANO_BUYER_DOMAIN}"
+    for wrong in (
+        SmtpLogin(LOGIN.username, LOGIN.password + "x"),
+        SmtpLogin("someone-else", LOGIN.password),
+    ):
+        with pytest.raises(aiosmtplib.SMTPAuthenticationError) as refused:
+            await front.send([alias], login=wrong)
+        assert refused.value.code == 535
+    thread = await front.admin.get(f"/_sandbox/manomano/threads/{alias}")
+    assert thread.status_code == 404 or thread.json()["replies"] == []
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+async def test_the_right_login_is_taken_by_either_mechanism(front: Front, mechanism: str) -> None:
+    alias = f"{uuid.uuid4().hex[:12]}@{MANOMANO_BUYER_DOMAIN}"
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = INBOUND, alias, "Re: votre commande"
+    message["Message-ID"] = make_msgid(domain="inbound.keybuzz.test")
+    message.set_content("Bonjour.")
+    async with aiosmtplib.SMTP(
+        hostname="127.0.0.1", port=front.port, start_tls=False, timeout=TIMEOUT
+    ) as client:
+        await client.ehlo()
+        login = client.auth_plain if mechanism == "PLAIN" else client.auth_login
+        answer = await login(LOGIN.username, LOGIN.password)
+        assert answer.code == 235
+        await client.send_message(message, sender=INBOUND, recipients=[alias])
+    thread = await front.json(f"/_sandbox/manomano/threads/{alias}")
+    assert [r["messageId"] for r in thread["replies"]] == [message["Message-ID"]]
+
+
+async def test_the_password_shows_in_neither_the_log_nor_the_admin_answer(
+    front: Front, caplog: pytest.LogCaptureFixture
+) -> None:
+    alias = f"{uuid.uuid4().hex[:12]}@{MANOMANO_BUYER_DOMAIN}"
+    with caplog.at_level(logging.DEBUG):
+        await front.send([alias])
+        with pytest.raises(aiosmtplib.SMTPAuthenticationError):
+            await front.send([alias], login=SmtpLogin(LOGIN.password, LOGIN.password))
+    described = await front.admin.get("/_sandbox/reply-front")
+    assert described.json()["auth"] == {
+        "mechanisms": ["LOGIN", "PLAIN"],
+        "username": LOGIN.username,
+    }
+    assert "AUTH" in caplog.text  # the dialogue was logged, its secret not
+    plain = base64.b64encode(f"\0{LOGIN.username}\0{LOGIN.password}".encode()).decode()
+    for secret in (LOGIN.password, base64.b64encode(LOGIN.password.encode()).decode(), plain):
+        assert secret not in caplog.text
+        assert secret not in described.text
+    assert LOGIN.password not in repr(front.sandbox.config)
+
+
+async def test_without_a_login_the_front_does_not_serve() -> None:
+    async with running_sandbox(
+        SandboxConfig(reply_smtp_port=0, reply_front_port=0, bench_orders=300), lifespan=True
+    ) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as admin:
+            described = (await admin.get("/_sandbox/reply-front")).json()
+    assert described["port"] is None and described["auth"] is None

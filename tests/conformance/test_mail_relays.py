@@ -27,6 +27,7 @@ from keybuzz_devstack.shop_api_testing import agent_headers, agent_json, publish
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_sandbox import doubles
+from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_sandbox.relay_conformance import RelayDriver, relay_driver_for
 from keybuzz_shared.connectors.registry import connector_for, connectors
 from keybuzz_shared.events import InboundAddressInfo, TenantSynced
@@ -188,10 +189,10 @@ async def test_a_reply_the_relay_refuses_bounces_and_is_marked(relay: Relay) -> 
 
 
 async def test_the_sandboxs_reply_front_hands_the_relays_replies_to_its_double(
-    relay: Relay,
+    relay: Relay, reply_front_login: SmtpLogin
 ) -> None:
-    """As the dev stack sends every reply: through the sandbox's reply front, which finds
-    the relay's double by the reply domains the double declares."""
+    """As the dev stack sends every reply: through the sandbox's reply front, logged in as
+    the poller, which finds the relay's double by the reply domains the double declares."""
     tenant_id, address = await tenant(relay)
     sent = await relay.driver.send(relay.sandbox, address, relay.poller.runtime.settings.mx_port)
     front = (await relay.sandbox.get("/_sandbox/reply-front")).json()["port"]
@@ -209,6 +210,8 @@ async def test_the_sandboxs_reply_front_hands_the_relays_replies_to_its_double(
         recipients=[sent.alias],
         hostname="127.0.0.1",
         port=int(front),
+        username=reply_front_login.username,
+        password=reply_front_login.password,
         timeout=30,
     )
     assert (await relay.driver.replies(relay.sandbox, sent.alias)).count(text) == 1

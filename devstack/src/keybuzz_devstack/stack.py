@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 from keybuzz_sandbox import doubles, seeded
+from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.vault import VaultClient
 
@@ -121,6 +122,8 @@ REPLY_RELAY_PORT = port(2526)
 # double of its recipient's domain (docs/SANDBOX.md, "Reply front"); the poller sends there.
 REPLY_FRONT_PORT = port(2527)
 REPLY_FRONT_URL = f"smtp://127.0.0.1:{REPLY_FRONT_PORT}"
+# Its login (SMTP AUTH) of this stack (0600): the sandbox takes it, the poller sends with it.
+REPLY_FRONT_LOGIN_FILE = DATA / "reply-front-login.json"
 DOVECOT_IMAP_PORT = port(8143)
 DOVECOT_LMTP_PORT = port(8024)
 # The NATS users' passwords of this stack (0600): services get theirs in their environment,
@@ -151,8 +154,15 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
     """The parts to run and the environment they share; external servers are not started."""
     shared = {**DEV_DEFAULTS, **{k: v for k, v in env.items() if k in DEV_DEFAULTS}}
     shared["MX_PORT"] = str(MX_PORT)  # the poller listens there, the sandbox relays to it
-    if not env.get("SMTP_RELAY_HOST"):  # replies go to the sandbox's front, not an outside relay
+    front_login = infra.reply_front_login(REPLY_FRONT_LOGIN_FILE)
+    # The poller's login at its relay: the front's, unless replies go to an outside relay.
+    relay_login: dict[str, str] = {}
+    if not env.get("SMTP_RELAY_HOST"):
         shared["SMTP_RELAY_PORT"] = str(REPLY_FRONT_PORT)
+        relay_login = {
+            "SMTP_RELAY_USERNAME": front_login.username,
+            "SMTP_RELAY_PASSWORD": front_login.password,
+        }
     parts: list[Part] = []
     nats_passwords: dict[str, str] = {}
     if not env.get("NATS_URL"):  # ours, with a user per service (keybuzz_shared.nats_access)
@@ -185,7 +195,7 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
             name="sandbox",
             command=[sys.executable, "-m", "keybuzz_sandbox"],
             ready_url=f"{SANDBOX_URL}/health",
-            env=sandbox_settings(),
+            env=sandbox_settings(front_login),
             priority=20,
             listen=SANDBOX_URL,
         )
@@ -195,6 +205,8 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
         own_token = {"VAULT_TOKEN": bootstrap.service_token_id(service)} if own_vault else {}
         if nats_passwords:
             own_token |= {"NATS_USER": service, "NATS_PASSWORD": nats_passwords[service]}
+        if service == "poller":
+            own_token |= relay_login
         parts.append(
             Part(
                 name=service,
@@ -226,8 +238,9 @@ def console_part() -> Part:
     )
 
 
-def sandbox_settings() -> dict[str, str]:
-    """Where the sandbox listens, the URL it shows, where it relays buyer mail (the MX).
+def sandbox_settings(front_login: SmtpLogin) -> dict[str, str]:
+    """Where the sandbox listens, the URL it shows, where it relays buyer mail (the MX), the
+    login its reply front takes.
 
     The oauth callback of this stack is registered as an extra redirect URI, as a
     developer registers theirs in Seller Central.
@@ -238,6 +251,8 @@ def sandbox_settings() -> dict[str, str]:
         "SANDBOX_SMTP_PORT": str(MX_PORT),
         "SANDBOX_REPLY_SMTP_PORT": str(REPLY_RELAY_PORT),
         "SANDBOX_REPLY_FRONT_PORT": str(REPLY_FRONT_PORT),
+        "SANDBOX_REPLY_FRONT_USERNAME": front_login.username,
+        "SANDBOX_REPLY_FRONT_PASSWORD": front_login.password,
         "SANDBOX_REDIRECT_URIS": OAUTH_CALLBACK_URL,
     }
 
@@ -504,7 +519,9 @@ def banner(parts: list[Part], shared: dict[str, str]) -> str:
     if any(p.name == "sandbox" for p in parts):
         lines.append(
             f"  {'replies'.ljust(width)}  {REPLY_FRONT_URL} (the sandbox's reply front: each"
-            " reply to its recipient's relay double)"
+            " reply to its recipient's relay double; AUTH as"
+            f" {infra.reply_front_login(REPLY_FRONT_LOGIN_FILE).username},"
+            f" password in {REPLY_FRONT_LOGIN_FILE})"
         )
     if any(p.name == "poller" for p in parts):
         lines.append(

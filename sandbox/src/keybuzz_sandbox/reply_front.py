@@ -14,24 +14,29 @@ double's own answers. What the front answers itself:
 - a double not serving, not answering or dropping the connection: ``451 4.4.x`` (try again
   later), as an MTA whose next hop is down.
 
-No authentication and no TLS, as the relay doubles behind it: it listens on the loopback
-interface of a development machine.
+Nothing goes through it anonymously: a client authenticates (AUTH PLAIN or LOGIN) with the
+sandbox's ``reply_front_login`` before ``MAIL`` (``530`` before, ``535`` for a wrong login),
+and without a login configured the front does not serve. No TLS (the development stack has
+no certificate to offer), so the password crosses the loopback interface only: the settings
+refuse any other address for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiosmtplib
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from litestar import Response, get
 
 from .answers import json_answer
+from .config import SmtpLogin
 from .double_entry import Double
 from .doubles import reply_relays
 from .sandbox import Sandbox
@@ -42,6 +47,8 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 ONWARD_TIMEOUT_SECONDS = 30.0
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+# aiosmtpd's built-in mechanisms: both carry the user and password as given.
+AUTH_MECHANISMS = ("LOGIN", "PLAIN")
 
 
 @dataclass
@@ -154,12 +161,46 @@ class FrontHandler:
             onward.client.close()
 
 
-class _FrontSMTP(SMTP):
-    """aiosmtpd's protocol, closing the session's onward connection when the client goes."""
+class FrontLogin:
+    """aiosmtpd's authenticator: the one login the front takes."""
 
-    def __init__(self, handler: FrontHandler, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+    def __init__(self, login: SmtpLogin) -> None:
+        self._username = login.username.encode()
+        self._password = login.password.encode()
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        given = auth_data if isinstance(auth_data, LoginPassword) else LoginPassword(b"", b"")
+        # Both compared, in constant time, whichever is wrong: a refusal's timing does not
+        # tell which one was.
+        same_user = hmac.compare_digest(given.login, self._username)
+        same_password = hmac.compare_digest(given.password, self._password)
+        if same_user and same_password:
+            # The user only: aiosmtpd keeps this in the session and logs the result.
+            return AuthResult(success=True, auth_data=given.login)
+        log.warning("reply front: AUTH %s refused for %s", mechanism, session.peer)
+        return AuthResult(success=False, handled=False)  # aiosmtpd answers 535 5.7.8
+
+
+class _FrontSMTP(SMTP):
+    """aiosmtpd's protocol, requiring AUTH before a mail and closing the session's onward
+    connection when the client goes."""
+
+    def __init__(self, handler: FrontHandler, login: SmtpLogin, **kwargs: Any) -> None:
+        # AUTH offered without TLS: the configuration keeps the front on a loopback address.
+        super().__init__(handler, authenticator=FrontLogin(login), auth_require_tls=False, **kwargs)
         self._front = handler
+
+    async def check_auth_needed(self, caller_method: str) -> bool:
+        """``530`` to MAIL, RCPT, DATA, VRFY and HELP before AUTH. aiosmtpd's own
+        ``auth_required`` does the same and warns on every connection that TLS is not
+        required."""
+        assert self.session is not None
+        if self.session.authenticated:
+            return False
+        await self.push("530 5.7.0 Authentication required")
+        return True
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.session is not None:
@@ -180,7 +221,8 @@ class ReplyFront:
         return self.sandbox.config.reply_front_host
 
     def described(self) -> dict[str, Any]:
-        """Where it listens and where it sends each domain's replies now."""
+        """Where it listens, who may send (never the password) and where it sends each
+        domain's replies now."""
         by_double: dict[str, list[str]] = {}
         for domain, double in sorted(self.relays.items()):
             by_double.setdefault(double.name, []).append(domain)
@@ -195,17 +237,29 @@ class ReplyFront:
                     "port": where[1] if where else None,
                 }
             )
-        return {"host": self.host, "port": self.port, "relays": relays}
+        login = self.sandbox.config.reply_front_login
+        auth = (
+            None
+            if login is None
+            else {"mechanisms": list(AUTH_MECHANISMS), "username": login.username}
+        )
+        return {"host": self.host, "port": self.port, "auth": auth, "relays": relays}
 
     @contextlib.asynccontextmanager
     async def serving(self, _app: Any = None) -> AsyncIterator[None]:
         """The front (SMTP) while the sandbox's app runs (one of its lifespans)."""
         self.relays = reply_relays()
+        login = self.sandbox.config.reply_front_login
+        if login is None:
+            log.info("reply front not served: no login for it (SANDBOX_REPLY_FRONT_PASSWORD)")
+            yield
+            return
         handler = FrontHandler(self.sandbox, self.relays)
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
             lambda: _FrontSMTP(
                 handler,
+                login,
                 data_size_limit=MAX_MESSAGE_BYTES,
                 hostname="reply-front.sandbox.keybuzz.test",
                 ident="KeyBuzz sandbox reply front",
@@ -227,8 +281,9 @@ class ReplyFront:
 
 
 def reply_front_routes(front: ReplyFront) -> list[Any]:
-    """``GET /_sandbox/reply-front``: where the front listens (port null until it serves)
-    and where each double's domains go now (a double not serving: null)."""
+    """``GET /_sandbox/reply-front``: where the front listens (port null until it serves,
+    and without a login), its AUTH (mechanisms and user, null without a login; never the
+    password) and where each double's domains go now (a double not serving: null)."""
 
     @get("/reply-front")
     async def described() -> Response[bytes]:
