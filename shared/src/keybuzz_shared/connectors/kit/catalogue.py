@@ -1,4 +1,4 @@
-"""A connector that serves many instances of one API (Mirakl's operators), each one a
+"""A connector that serves many instances of one API (one platform's operators), each one a
 marketplace of its own, from a catalogue: data, not code.
 
 The packaged document (a JSON list, one entry per instance) lists those known at release;
@@ -74,7 +74,7 @@ class _FileReading(Generic[E]):
 class Catalogue(Generic[E]):
     """The instances of ``entry`` (a msgspec Struct) packaged as ``package``'s
     ``resource``, overridden by the variables ``inline`` and ``file``; ``label`` and
-    ``noun`` name the catalogue and its entries in log lines ("Mirakl", "operators")."""
+    ``noun`` name the catalogue and its entries in log lines (the platform, "operators")."""
 
     def __init__(
         self,
