@@ -63,6 +63,7 @@ from keybuzz_shared.connectors.kit.orders import (
     ListedOrders,
     decimal_of,
 )
+from keybuzz_shared.connectors.kit.read_in_turn import ReadInTurn
 from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.replies import DiscussionReplies
@@ -177,4 +178,5 @@ __all__ = [
     "Rereads",
     "Opening",
     "client_from",
+    "ReadInTurn",
 ]
