@@ -33,6 +33,7 @@ from keybuzz_shared.connectors.kit.fields import (
     shop_number_field,
 )
 from keybuzz_shared.connectors.kit.inbox_replies import InboxReplies
+from keybuzz_shared.connectors.kit.listed_threads import ListedThreads, files_under
 from keybuzz_shared.connectors.kit.listing import (
     Count,
     Fetch,
@@ -179,4 +180,6 @@ __all__ = [
     "Opening",
     "client_from",
     "ReadInTurn",
+    "ListedThreads",
+    "files_under",
 ]
