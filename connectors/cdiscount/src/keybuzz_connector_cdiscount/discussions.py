@@ -33,7 +33,7 @@ from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 if TYPE_CHECKING:
-    from keybuzz_connector_cdiscount.client import OctopiaClient
+    from keybuzz_connector_cdiscount.connector import OctopiaClient
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_shared.connectors.kit import (
@@ -41,8 +41,10 @@ from keybuzz_shared.connectors.kit import (
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_cdiscount.client import OctopiaClient
 from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
+
+if TYPE_CHECKING:
+    from keybuzz_connector_cdiscount.connector import OctopiaClient
 
 # Octopia status -> (our order status, our delivery status or None).
 ORDER_STATES: dict[str, tuple[str, str | None]] = {
