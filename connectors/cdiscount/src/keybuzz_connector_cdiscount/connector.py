@@ -77,9 +77,9 @@ class OctopiaCredentials(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-class OctopiaClient(kit.Requester):
+class OctopiaClient(kit.TokenRequester):
     """One shop's calls (``options``: the requester's; ``files``, where its messages' files
-    may be fetched from)."""
+    may be fetched from); ``authenticate`` asks for a token now."""
 
     def __init__(
         self,
@@ -91,7 +91,7 @@ class OctopiaClient(kit.Requester):
         token_margin: float = TOKEN_MARGIN_SECONDS,
         **options: Unpack[RequesterOptions],
     ) -> None:
-        self.tokens = kit.ClientCredentials(
+        tokens = kit.ClientCredentials(
             auth_url,
             credentials.client_id,
             credentials.client_secret,
@@ -99,7 +99,7 @@ class OctopiaClient(kit.Requester):
             margin=token_margin,
         )
         shop = {"seller_id": credentials.seller_id}
-        super().__init__(SPEC, self.tokens, http, api_url, shop=shop, **options)
+        super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)
         self.credentials = credentials
 
     @property
@@ -110,15 +110,6 @@ class OctopiaClient(kit.Requester):
     def api_url(self) -> str:
         """The API's address, ending with "/": relative paths and files are under it."""
         return self.base_url
-
-    @property
-    def has_token(self) -> bool:
-        return self.tokens.has_token
-
-    async def authenticate(self) -> None:
-        """Asks for a new token now (CredentialsRefused when the client id or secret
-        is refused)."""
-        await self.tokens.authenticate(self)
 
 
 CREDENTIAL_FIELDS = (

@@ -81,6 +81,7 @@ from keybuzz_shared.connectors.kit.rereads import Rereads
 from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
 from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
 from keybuzz_shared.connectors.kit.thread_pages import thread_page
+from keybuzz_shared.connectors.kit.token_requester import TokenRequester
 from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
 from keybuzz_shared.connectors.kit.wire import (
@@ -182,4 +183,5 @@ __all__ = [
     "ReadInTurn",
     "ListedThreads",
     "files_under",
+    "TokenRequester",
 ]
