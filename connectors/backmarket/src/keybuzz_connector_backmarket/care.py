@@ -173,11 +173,7 @@ class Folder(msgspec.Struct, frozen=True):
         return any(c.state == OPEN for c in self.lines)
 
 
-def read_folder(body: Any) -> Folder:
-    try:
-        return msgspec.convert(body, Folder)
-    except msgspec.ValidationError as exc:
-        raise ERRORS.unreadable("GET ws/sav/{id}", f"off its shape: {exc}") from None
+read_folder = partial(kit.read_as, Folder, what="care folder")
 
 
 # --- the mapping to the seam --------------------------------------------------------------
@@ -328,7 +324,8 @@ class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
     incident; it has no read mark."""
 
     def __init__(self, client: kit.Requester) -> None:
-        listing = Listing(PageNumbers[FolderSummary](), _from_minute, partial(_list_page, client))
+        query = kit.window("last_message_date", at=minute_filter)
+        listing = Listing(PageNumbers[FolderSummary](), query, partial(_list_page, client))
         super().__init__(
             listing,
             kit.reader(FolderSummary, "care folder"),
@@ -361,14 +358,9 @@ async def _list_page(
 
 async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
     """One folder with its messages, claims and order line."""
-    key = str(folder_id)
-    if not key.isdigit():
-        raise ERRORS.refused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
-    return read_folder(await client.get_json(f"/ws/sav/{key}"))
-
-
-def _from_minute(low: datetime, high: datetime | None) -> dict[str, str]:
-    return {"last_message_date": minute_filter(low)}
+    return await kit.item_at(
+        client, "/ws/sav", str(folder_id), read_folder, "GET ws/sav/{id}", valid=str.isdigit
+    )
 
 
 # --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------

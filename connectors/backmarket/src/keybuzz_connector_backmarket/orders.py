@@ -31,10 +31,9 @@ from keybuzz_shared.connectors.kit import (
     Listing,
     Numbered,
     PageNumbers,
-    Query,
     Requester,
-    iso_z,
     read_as,
+    window,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -159,11 +158,6 @@ def read_order(item: Any) -> OrderSummary:
     return summary_of(read_as(Order, item, "order"))
 
 
-def _since(field: str) -> Query:
-    """A window as ``GET /ws/orders`` takes it: from its start on, none ending it."""
-    return lambda low, high: {field: iso_z(low)}
-
-
 async def _page(
     client: Requester, query: dict[str, str], link: str | None
 ) -> tuple[list[Any], bool]:
@@ -197,8 +191,8 @@ class ShopOrders(ListedOrders):
         paging = PageNumbers[OrderSummary](size=PAGE_SIZE)
         page = functools.partial(_page, client)
         super().__init__(
-            updated=Listing(paging, _since("date_modification"), page, _old_cursor),
-            created=Listing(paging, _since("date_creation"), page, _old_cursor),
+            updated=Listing(paging, window("date_modification"), page, _old_cursor),
+            created=Listing(paging, window("date_creation"), page, _old_cursor),
             by_id=EachById(client.get_json, _order_path),
             read=read_order,
             label="Back Market",

@@ -260,7 +260,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
         mark = functools.partial(_mark, client)
         refusal = "not an attachment of Octopia's API"
         super().__init__(
-            Listing(seek, functools.partial(_query, page_size), self._listed_page, old_cursor),
+            Listing(seek, _window(page_size), self._listed_page, old_cursor),
             read_discussions,
             whole=functools.partial(_whole, client),
             mapper=self._mapper,
@@ -318,13 +318,8 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
         return lambda discussion: messages_of(discussion, labels, files)
 
 
-def _query(page_size: int, low: datetime, high: datetime | None) -> dict[str, str]:
-    assert high is not None  # a listing's window ends where it started
-    return {
-        "updatedAtMin": kit.iso_z(low),
-        "updatedAtMax": kit.iso_z(high),
-        "pageSize": str(page_size),
-    }
+def _window(page_size: int) -> kit.Query:
+    return kit.window("updatedAtMin", "updatedAtMax", pageSize=str(page_size))
 
 
 async def _mark(client: OctopiaClient, message_id: str) -> None:
@@ -334,15 +329,9 @@ async def _mark(client: OctopiaClient, message_id: str) -> None:
 
 async def discussion_at(client: OctopiaClient, discussion_id: str) -> Discussion:
     """One discussion, with its messages and the recipients of the next reply."""
-    try:
-        path = f"/discussions/{segment(discussion_id)}"
-    except ValueError as exc:
-        raise client.errors.refused("GET discussions", 404, str(exc)) from None
-    answer = await client.get_json(path)
-    try:
-        return read_discussion(answer)
-    except ValueError as exc:
-        raise client.errors.unreadable("getDiscussion", str(exc)) from None
+    return await kit.item_at(
+        client, "/discussions", discussion_id, read_discussion, "GET discussions"
+    )
 
 
 async def _whole(client: OctopiaClient, discussion: Discussion) -> Discussion:

@@ -55,6 +55,7 @@ from keybuzz_shared.connectors.kit.listing import (
 )
 from keybuzz_shared.connectors.kit.login import LoginToken
 from keybuzz_shared.connectors.kit.once_per import KeptFor, Spaced
+from keybuzz_shared.connectors.kit.one_item import item_at
 from keybuzz_shared.connectors.kit.options import RequesterOptions
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
@@ -84,6 +85,7 @@ from keybuzz_shared.connectors.kit.thread_pages import thread_page
 from keybuzz_shared.connectors.kit.token_requester import TokenRequester
 from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
+from keybuzz_shared.connectors.kit.windows import window
 from keybuzz_shared.connectors.kit.wire import (
     iso_seconds,
     iso_z,
@@ -184,4 +186,6 @@ __all__ = [
     "ListedThreads",
     "files_under",
     "TokenRequester",
+    "item_at",
+    "window",
 ]
