@@ -28,7 +28,6 @@ from keybuzz_shared.connectors.kit import Listing, PageNumbers
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import ERRORS, results_page
 from keybuzz_connector_backmarket.orders import line_state_name, order_state_name
 
 log = logging.getLogger(__name__)
@@ -350,9 +349,11 @@ async def _list_page(
         if exc.status != 404 or query["page"] == "1":
             raise
         return [], False  # a page past the last one (fewer folders than when ``next`` said)
-    results, more = results_page("GET ws/sav", body)
+    results, more = kit.results_page(client, "GET ws/sav", body)
     if len(results) > PAGE_SIZE:
-        raise ERRORS.unreadable("GET ws/sav", f"{len(results)} folders on a page of {PAGE_SIZE}")
+        raise client.errors.unreadable(
+            "GET ws/sav", f"{len(results)} folders on a page of {PAGE_SIZE}"
+        )
     return results, more
 
 

@@ -33,12 +33,11 @@ from keybuzz_shared.connectors.kit import (
     PageNumbers,
     Requester,
     read_as,
+    results_page,
     window,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
-
-from keybuzz_connector_backmarket.client import results_page
 
 # Order state [official] -> (its name, our order status, our delivery status or None).
 ORDER_STATES: dict[int, tuple[str, str, str | None]] = {
@@ -163,7 +162,7 @@ async def _page(
 ) -> tuple[list[Any], bool]:
     """A page's orders, and whether Back Market says a next page follows."""
     body = await client.get_json("/ws/orders", query)
-    return results_page("GET ws/orders", body)
+    return results_page(client, "GET ws/orders", body)
 
 
 def _order_path(order_id: str) -> str | None:

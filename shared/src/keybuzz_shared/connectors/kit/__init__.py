@@ -79,6 +79,7 @@ from keybuzz_shared.connectors.kit.requester import (
     Requester,
 )
 from keybuzz_shared.connectors.kit.rereads import Rereads
+from keybuzz_shared.connectors.kit.result_pages import results_page
 from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
 from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
 from keybuzz_shared.connectors.kit.thread_pages import thread_page
@@ -188,4 +189,5 @@ __all__ = [
     "TokenRequester",
     "item_at",
     "window",
+    "results_page",
 ]
