@@ -35,6 +35,7 @@ from tests.stack_fixture import (
     MadeUpStack,
     connect_amazon,
     create_tenant,
+    inbound_address,
     new_tenant,
     refill_rate_limits,
     relay,
@@ -395,3 +396,75 @@ async def test_an_agents_reply_reaches_the_buyers_inbox_on_their_thread(
         [event] = await wait_for(sent_event, 30, "no message.sent")
     assert event["messageId"] == reply["messageId"] and event["ticketId"] == ticket["id"]
     assert event["status"] == "SENT" and event["orderId"] == ticket["orderId"]
+
+
+# --- the stack's replies go to each marketplace's own relay double ---------------------------
+
+
+async def test_a_manomano_reply_from_the_stack_reaches_the_manomano_double(
+    made_up_stack: MadeUpStack,
+) -> None:
+    """The stack's poller sends every reply to one relay (the sandbox's reply front, as an
+    outbound MTA in production): a ManoMano buyer's thread gets its reply on the ManoMano
+    double, not Amazon's relay."""
+    stack, tenant = made_up_stack, new_tenant("e2e-mm")
+    headers = stack.headers(tenant)
+    async with stack.nats() as nc:
+        await create_tenant(stack, nc, tenant)
+    await inbound_address(stack, tenant)  # tenant-sync has mirrored it
+    async with httpx.AsyncClient(timeout=30) as http:
+        sellers = (await http.get(f"{stack.sandbox_url}/_sandbox/manomano/sellers")).json()
+        seller = next(s for s in sellers if s["contract"] == 1002)
+        form = {"apiKey": seller["apiKey"], "sellerContractId": "1002"}
+        connected = await http.post(
+            f"{stack.url('oauth')}/api/v1/marketplaces/manomano/connection",
+            headers=headers,
+            json=form,
+        )
+        assert connected.status_code == 200, connected.text
+
+        async def manomano_address() -> str | None:
+            addresses = (await tenant_status(stack, tenant)).get("inboundAddresses") or []
+            return next((a["email"] for a in addresses if a["marketplace"] == "MANOMANO"), None)
+
+        address = await wait_for(manomano_address, 30, "no ManoMano inbound address")
+        mail = {"kind": "buyer", "to": address, "contract": 1002, "mxPort": stack.port(2525)}
+
+        async def mailed() -> dict[str, Any] | None:  # once the poller's MX knows the address
+            sent = await http.post(f"{stack.sandbox_url}/_sandbox/manomano/mails", json=mail)
+            return dict(sent.json()["sent"]) if sent.status_code == 200 else None
+
+        sent = await wait_for(mailed, 30, "the MX never took the ManoMano mail")
+
+        async def ticket() -> dict[str, Any] | None:
+            listed = await http.get(
+                f"{stack.url('poller')}/api/v1/tickets",
+                headers=headers,
+                params={"marketplace": "MANOMANO", "orderId": sent["orderId"]},
+            )
+            assert listed.status_code == 200, listed.text
+            return next(iter(listed.json()["items"]), None)
+
+        found = await wait_for(ticket, 60, "the buyer's mail never became a ticket", every=1)
+        saved = await http.put(
+            f"{stack.url('poller')}/api/v1/poller/settings",
+            headers=headers,
+            json={"replyFromAddress": f"service-client@{tenant}.example"},
+        )
+        assert saved.status_code == 200, saved.text
+        text = f"Bonjour, votre commande part demain ({tenant})."
+        queued = await http.post(
+            f"{stack.url('poller')}/api/v1/tickets/{found['id']}/replies",
+            headers=headers,
+            json={"text": text},
+        )
+        assert queued.status_code == 202, queued.text
+
+        async def on_the_thread() -> list[str]:
+            thread = await http.get(
+                f"{stack.sandbox_url}/_sandbox/manomano/threads/{sent['sender']}"
+            )
+            assert thread.status_code == 200, thread.text
+            return [r["text"] for r in thread.json()["replies"] if text in r["text"]]
+
+        await wait_for(on_the_thread, 60, "the reply never reached the ManoMano double", every=1)

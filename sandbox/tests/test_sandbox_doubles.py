@@ -71,3 +71,21 @@ def test_each_double_registers_itself_by_its_entry_point() -> None:
         "RAKUTEN",
         "EBAY",
     }
+
+
+BUYER_DOMAIN = "contact.manomano.com"  # a domain an installed double takes replies for
+
+
+def test_two_doubles_taking_replies_for_one_domain_are_refused() -> None:
+    copy = Double("copy", lambda url: {}, reply_domains=(BUYER_DOMAIN.upper(),))
+    with doubles.registered(copy):
+        with pytest.raises(ValueError, match=f"'copy' takes replies for {BUYER_DOMAIN}"):
+            doubles.reply_relays()
+
+
+def test_the_dev_stacks_poller_sends_its_replies_to_the_front() -> None:
+    from keybuzz_devstack import stack
+
+    parts, shared = stack.plan_parts({})
+    [sandbox] = [p for p in parts if p.name == "sandbox"]
+    assert shared["SMTP_RELAY_PORT"] == sandbox.env["SANDBOX_REPLY_FRONT_PORT"]

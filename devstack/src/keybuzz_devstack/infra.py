@@ -470,7 +470,8 @@ def sandbox_spec(port: int, time_scale: str, reply_smtp_port: int | None = None)
     """The Amazon sandbox as a process of its own (tests, benchmarks), clocks sped up.
 
     Its reply relay (SMTP) listens on ``reply_smtp_port``, a free port if not given:
-    ``GET /_sandbox/config`` tells which (``replyRelay.port``).
+    ``GET /_sandbox/config`` tells which (``replyRelay.port``); its reply front on any
+    free port, said by ``GET /_sandbox/reply-front``.
     """
     url = f"http://127.0.0.1:{port}"
     reply_port = free_port() if reply_smtp_port is None else reply_smtp_port
@@ -486,6 +487,7 @@ def sandbox_spec(port: int, time_scale: str, reply_smtp_port: int | None = None)
             "SANDBOX_TIME_SCALE": time_scale,
             "SANDBOX_REPLY_SMTP_HOST": "127.0.0.1",
             "SANDBOX_REPLY_SMTP_PORT": str(reply_port),
+            "SANDBOX_REPLY_FRONT_PORT": "0",
         },
         ready=lambda: http_ok(f"{url}/health"),
     )

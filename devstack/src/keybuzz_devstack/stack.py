@@ -66,7 +66,8 @@ DEFAULT_PORTS = (
     8003,  # orders
     8004,  # tenant-sync
     2525,  # the MX
-    2526,  # the sandbox's reply relay
+    2526,  # the sandbox's Amazon reply relay
+    2527,  # the sandbox's reply front (the stack's outbound relay)
     8143,  # Dovecot IMAP
     8024,  # Dovecot LMTP
     3000,  # the console
@@ -116,7 +117,10 @@ MX_PORT = port(2525)
 MX_URL = f"smtp://127.0.0.1:{MX_PORT}"
 # Amazon's relay for sellers' replies, inside the sandbox process (docs/SANDBOX.md).
 REPLY_RELAY_PORT = port(2526)
-REPLY_RELAY_URL = f"smtp://127.0.0.1:{REPLY_RELAY_PORT}"
+# The stack's outbound relay: the sandbox's reply front, which hands each reply to the relay
+# double of its recipient's domain (docs/SANDBOX.md, "Reply front"); the poller sends there.
+REPLY_FRONT_PORT = port(2527)
+REPLY_FRONT_URL = f"smtp://127.0.0.1:{REPLY_FRONT_PORT}"
 DOVECOT_IMAP_PORT = port(8143)
 DOVECOT_LMTP_PORT = port(8024)
 # The NATS users' passwords of this stack (0600): services get theirs in their environment,
@@ -147,8 +151,8 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
     """The parts to run and the environment they share; external servers are not started."""
     shared = {**DEV_DEFAULTS, **{k: v for k, v in env.items() if k in DEV_DEFAULTS}}
     shared["MX_PORT"] = str(MX_PORT)  # the poller listens there, the sandbox relays to it
-    if not env.get("SMTP_RELAY_HOST"):  # replies go to the sandbox's relay, not an outside one
-        shared["SMTP_RELAY_PORT"] = str(REPLY_RELAY_PORT)
+    if not env.get("SMTP_RELAY_HOST"):  # replies go to the sandbox's front, not an outside relay
+        shared["SMTP_RELAY_PORT"] = str(REPLY_FRONT_PORT)
     parts: list[Part] = []
     nats_passwords: dict[str, str] = {}
     if not env.get("NATS_URL"):  # ours, with a user per service (keybuzz_shared.nats_access)
@@ -233,6 +237,7 @@ def sandbox_settings() -> dict[str, str]:
         "SANDBOX_PUBLIC_URL": SANDBOX_URL,
         "SANDBOX_SMTP_PORT": str(MX_PORT),
         "SANDBOX_REPLY_SMTP_PORT": str(REPLY_RELAY_PORT),
+        "SANDBOX_REPLY_FRONT_PORT": str(REPLY_FRONT_PORT),
         "SANDBOX_REDIRECT_URIS": OAUTH_CALLBACK_URL,
     }
 
@@ -497,7 +502,10 @@ def banner(parts: list[Part], shared: dict[str, str]) -> str:
     lines = ["", f"KeyBuzz development stack is ready{shifted}:"]
     lines += [f"  {p.name.ljust(width)}  {p.listen}" for p in parts]
     if any(p.name == "sandbox" for p in parts):
-        lines.append(f"  {'replies'.ljust(width)}  {REPLY_RELAY_URL} (the sandbox's Amazon relay)")
+        lines.append(
+            f"  {'replies'.ljust(width)}  {REPLY_FRONT_URL} (the sandbox's reply front: each"
+            " reply to its recipient's relay double)"
+        )
     if any(p.name == "poller" for p in parts):
         lines.append(
             f"  {'MX'.ljust(width)}  {MX_URL} (in the poller; mail for {shared['INBOUND_DOMAIN']})"

@@ -67,6 +67,10 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     # Amazon's relay for sellers' replies (reply_relay.py); port 0: any free port.
     reply_smtp_host: str = "127.0.0.1"
     reply_smtp_port: int = 2526
+    # The reply front (reply_front.py): the development stack's outbound relay, forwarding
+    # each reply to the relay double of its recipient's domain; port 0: any free port.
+    reply_front_host: str = "127.0.0.1"
+    reply_front_port: int = 2527
     bench_orders: int = 10_000
     # Each double's own settings (its package's ``env.py``), one value per double that has
     # some; ``of`` gives a double its own, its defaults when none was given.
@@ -236,6 +240,8 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         smtp_port=_read(env, "SANDBOX_SMTP_PORT", int, 2525),
         reply_smtp_host=_read(env, "SANDBOX_REPLY_SMTP_HOST", str, "127.0.0.1"),
         reply_smtp_port=_read(env, "SANDBOX_REPLY_SMTP_PORT", _port, 2526),
+        reply_front_host=_read(env, "SANDBOX_REPLY_FRONT_HOST", str, "127.0.0.1"),
+        reply_front_port=_read(env, "SANDBOX_REPLY_FRONT_PORT", _port, 2527),
         bench_orders=_read(env, "SANDBOX_BENCH_ORDERS", int, 10_000),
         doubles=_doubles_settings(env),
         faults=_faults_from_env(env),

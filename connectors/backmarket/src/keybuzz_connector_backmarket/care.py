@@ -323,7 +323,7 @@ class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
     incident; it has no read mark."""
 
     def __init__(self, client: kit.Requester) -> None:
-        query = kit.window("last_message_date", at=minute_filter)
+        query = kit.window_query("last_message_date", None, minute_filter)
         listing = Listing(PageNumbers[FolderSummary](), query, partial(_list_page, client))
         super().__init__(
             listing,

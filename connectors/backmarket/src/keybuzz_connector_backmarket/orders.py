@@ -32,9 +32,10 @@ from keybuzz_shared.connectors.kit import (
     Numbered,
     PageNumbers,
     Requester,
+    iso_z,
     read_as,
     results_page,
-    window,
+    window_query,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -190,8 +191,10 @@ class ShopOrders(ListedOrders):
         paging = PageNumbers[OrderSummary](size=PAGE_SIZE)
         page = functools.partial(_page, client)
         super().__init__(
-            updated=Listing(paging, window("date_modification"), page, _old_cursor),
-            created=Listing(paging, window("date_creation"), page, _old_cursor),
+            updated=Listing(
+                paging, window_query("date_modification", None, iso_z), page, _old_cursor
+            ),
+            created=Listing(paging, window_query("date_creation", None, iso_z), page, _old_cursor),
             by_id=EachById(client.get_json, _order_path),
             read=read_order,
             label="Back Market",

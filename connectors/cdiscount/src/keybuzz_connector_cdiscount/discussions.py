@@ -319,7 +319,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
 
 
 def _window(page_size: int) -> kit.Query:
-    return kit.window("updatedAtMin", "updatedAtMax", pageSize=str(page_size))
+    return kit.window_query("updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size))
 
 
 async def _mark(client: OctopiaClient, message_id: str) -> None:

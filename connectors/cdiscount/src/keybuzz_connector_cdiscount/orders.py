@@ -37,7 +37,7 @@ from keybuzz_shared.connectors.kit import (
     iso_seconds,
     read_as,
     segment,
-    window,
+    window_query,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -189,18 +189,18 @@ class ShopOrders(ListedOrders):
         # Octopia's dates are whole seconds: what changed earlier in the window's last
         # second belongs in it.
         up = functools.partial(iso_seconds, up=True)
-        changed = window(
+        changed = window_query(
             "updatedAtMin",
             "updatedAtMax",
-            at=iso_seconds,
-            high_at=up,
+            iso_seconds,
+            end_written=up,
             sort="updatedAt:asc",
             pageSize=size,
         )
         # createdAtMax is inclusive and dates are shown to the second: the orders of the
         # window's last second shown at its end belong to the next window.
-        created = window(
-            "createdAtMin", "createdAtMax", at=iso_seconds, sort="createdAt:asc", pageSize=size
+        created = window_query(
+            "createdAtMin", "createdAtMax", iso_seconds, sort="createdAt:asc", pageSize=size
         )
         page = functools.partial(client.get_page, "/orders")
 

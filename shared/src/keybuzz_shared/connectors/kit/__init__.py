@@ -86,7 +86,7 @@ from keybuzz_shared.connectors.kit.thread_pages import thread_page
 from keybuzz_shared.connectors.kit.token_requester import TokenRequester
 from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
-from keybuzz_shared.connectors.kit.windows import window
+from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.kit.wire import (
     iso_seconds,
     iso_z,
@@ -188,6 +188,6 @@ __all__ = [
     "files_under",
     "TokenRequester",
     "item_at",
-    "window",
+    "window_query",
     "results_page",
 ]

@@ -1,8 +1,7 @@
-"""A listing's window as its marketplace's query, declared: the parameter its start goes
-in, the one its end goes in (none: a listing the marketplace does not end), how each
-instant is written (ISO 8601 in UTC by default; to the second, rounded up at the end where
-the marketplace keeps whole seconds) and the parameters every page of it carries (its
-sort, its page size)."""
+"""A listing's window as the query a marketplace takes: its start and its end (none where
+the window has no end, or the marketplace takes none) as parameters, each instant written
+the marketplace's way, beside parameters every page of the listing carries (its sort, its
+page size)."""
 
 from __future__ import annotations
 
@@ -10,25 +9,25 @@ from collections.abc import Callable
 from datetime import datetime
 
 from keybuzz_shared.connectors.kit.listing import Query
-from keybuzz_shared.connectors.kit.wire import iso_z
 
 
-def window(
-    low: str,
-    high: str | None = None,
+def window_query(
+    start: str,
+    end: str | None,
+    written: Callable[[datetime], str],
     *,
-    at: Callable[[datetime], str] = iso_z,
-    high_at: Callable[[datetime], str] | None = None,
+    end_written: Callable[[datetime], str] | None = None,
     **fixed: str,
 ) -> Query:
-    """The ``Query`` of a window: its start in ``low``, its end (where it has one) in
-    ``high``, written by ``at`` (the end by ``high_at``, where it differs), beside
-    ``fixed``."""
+    """The ``Query`` of a window [low, high]: ``start`` and ``end`` the instants as
+    ``written`` gives them, ``end`` left out when the window has none or the marketplace
+    takes none (``end`` None); ``end_written``: how the end is written where it differs
+    (rounded up where the marketplace keeps whole seconds); ``fixed`` beside."""
 
-    def query(start: datetime, end: datetime | None) -> dict[str, str]:
-        ends = {low: at(start)}
-        if high is not None and end is not None:
-            ends[high] = (high_at or at)(end)
+    def query(low: datetime, high: datetime | None) -> dict[str, str]:
+        ends = {start: written(low)}
+        if end is not None and high is not None:
+            ends[end] = (end_written or written)(high)
         return {**ends, **fixed}
 
     return query
