@@ -28,6 +28,7 @@ from typing import Any, Unpack
 import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
+from keybuzz_shared.connectors.kit import RequesterOptions
 from keybuzz_shared.connectors.seam import CredentialField
 
 from keybuzz_connector_backmarket.care import (
@@ -94,10 +95,7 @@ class ShopAccess:
 
 
 def shop_client(
-    access: ShopAccess,
-    http: httpx.AsyncClient,
-    base_url: str,
-    **options: Unpack[kit.RequesterOptions],
+    access: ShopAccess, http: httpx.AsyncClient, base_url: str, **options: Unpack[RequesterOptions]
 ) -> kit.Requester:
     """One shop's calls on the platform at ``base_url`` (``https://www.backmarket.fr``);
     ``files``: the hosts its messages' files may be fetched from (``get_bytes``), links to
