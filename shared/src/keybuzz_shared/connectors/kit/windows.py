@@ -12,16 +12,22 @@ from keybuzz_shared.connectors.kit.listing import Query
 
 
 def window_query(
-    start: str, end: str | None, written: Callable[[datetime], str], **fixed: str
+    start: str,
+    end: str | None,
+    written: Callable[[datetime], str],
+    *,
+    end_written: Callable[[datetime], str] | None = None,
+    **fixed: str,
 ) -> Query:
     """The ``Query`` of a window [low, high]: ``start`` and ``end`` the instants as
     ``written`` gives them, ``end`` left out when the window has none or the marketplace
-    takes none (``end`` None); ``fixed`` beside."""
+    takes none (``end`` None); ``end_written``: how the end is written where it differs
+    (rounded up where the marketplace keeps whole seconds); ``fixed`` beside."""
 
     def query(low: datetime, high: datetime | None) -> dict[str, str]:
         ends = {start: written(low)}
         if end is not None and high is not None:
-            ends[end] = written(high)
+            ends[end] = (end_written or written)(high)
         return {**ends, **fixed}
 
     return query
