@@ -1,4 +1,4 @@
-"""An inbox of threads listed by their last change, each with its messages (Octopia's
+"""An inbox of threads listed by their last change, each with its messages (a seller's
 discussions): the seam's ``ThreadsInbox``, declared. A listing reads the window [since,
 now], fixed at its first page (``reach``: how far back the marketplace searches at most;
 a ``since`` further back starts there, said in the log), page after page by the

@@ -1,5 +1,5 @@
 """An inbox whose listing names what changed and whose messages come only with each item's
-details, one call an item (Back Market's care folders): the seam's ``ThreadsInbox``,
+details, one call an item (a marketplace's care folders): the seam's ``ThreadsInbox``,
 declared. The first page lists every item changed since ``since`` (the connector's
 ``Listing``, read whole), keeps those worth reading (``Rereads``, where details are
 spent with care) and queues them in order of their last change; each page then reads the

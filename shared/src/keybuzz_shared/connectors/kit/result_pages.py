@@ -1,5 +1,5 @@
 """A listing's page as many JSON APIs answer it: its items under ``results``, and ``next``
-naming the following page when there is one (Back Market's care folders and orders). An
+naming the following page when there is one (care folders and orders, for one). An
 answer without its list of results is the marketplace's unreadable answer, naming the
 call."""
 
