@@ -138,6 +138,8 @@ ROUNDS = int(os.environ.get("BENCH_MARKETPLACE_POLLING_ROUNDS", "1"))
 CONCURRENCY = os.environ.get("BENCH_MARKETPLACE_POLLING_CONCURRENCY", "32")
 SCALE = float(os.environ.get("BENCH_MARKETPLACE_POLLING_BUDGET_SCALE", "1"))
 BUDGET_ROUNDS = int(os.environ.get("BENCH_MARKETPLACE_POLLING_BUDGET_ROUNDS", "2"))
+# The budgeted sellers' phase in seconds, when shorter than its rounds (0: its rounds).
+BUDGET_SECONDS = float(os.environ.get("BENCH_MARKETPLACE_POLLING_BUDGET_SECONDS", "0"))
 LIMIT_WINDOW = 60  # seconds: the double's scaled "day" for its application limit
 ROWS = f"poll_key LIKE '{MARKETPLACE.marketplace}:%'"
 FNAC_ROWS = f"NOT ({ROWS})"
@@ -226,10 +228,11 @@ async def _measure(
     intervals = {f"{name}_POLL_INTERVAL_SECONDS": str(INTERVAL) for name in names}
     settings = {**api, **intervals, "POLL_CONCURRENCY": CONCURRENCY}
     budget = _budget()
-    interval, rounds = INTERVAL, ROUNDS  # the marketplace's sellers' phase
+    interval, rounds = INTERVAL, float(ROUNDS)  # the marketplace's sellers' phase
     if budget is not None and MARKETPLACE.budget_variable is not None:
         settings[MARKETPLACE.budget_variable] = str(budget.calls_per_day)
-        interval, rounds = math.ceil(budget.poll_interval(SHOPS, INTERVAL)), BUDGET_ROUNDS
+        interval = math.ceil(budget.poll_interval(SHOPS, INTERVAL))
+        rounds = BUDGET_SECONDS / interval if BUDGET_SECONDS else float(BUDGET_ROUNDS)
     loop = asyncio.get_running_loop()
     second_round: list[tuple[float, int]] = []  # when the sellers' second round began, where
 
@@ -276,7 +279,7 @@ async def _measure(
             placed[0] if placed else None,
         )
     )
-    return _figures(setup, alone, together, calls, interval * rounds, budgeted)
+    return _figures(setup, alone, together, calls, interval, interval * rounds, budgeted)
 
 
 async def _limit_at_the_double(sandbox_url: str, budget: AppCallBudget) -> None:
@@ -307,11 +310,11 @@ def _figures(
     alone: Phase,
     together: Phase,
     calls: Counter[tuple[str, str]],
+    interval: int,
     seconds: float,
     budgeted: Budgeted | None,
 ) -> list[Figure]:
     name = MARKETPLACE.name
-    interval = seconds / (BUDGET_ROUNDS if budgeted is not None else ROUNDS)
     polls = _polls(together, ROWS)
     by_action = Counter[str]()
     for (action, _), n in calls.items():
@@ -363,6 +366,11 @@ def _budget_figures(
     p50, _, _ = _quantiles(budgeted.scheduled)
     shortest = min(budgeted.scheduled, default=0.0)
     placed_calls, placed_seconds = budgeted.placed or (made, seconds)
+    when = (
+        "from the sellers' second round on (every poll the scheduler's)"
+        if budgeted.placed
+        else "of the phase (each seller's first poll in it at a random point of its interval)"
+    )
     by_log = placed_calls / placed_seconds * 86_400 / SCALE
     by_schedule = SHOPS * per_poll * 86_400 / p50 / SCALE if p50 else 0.0
     unscaled = budget.calls_per_day / SCALE
@@ -377,15 +385,14 @@ def _budget_figures(
             f"shortest {shortest:.1f} s; unscaled {p50 * SCALE / 60:.1f} min",
         },
         {
-            "name": f"{name}'s calls a day projected, unscaled, from the double's access log "
-            "from the sellers' second round on",
+            "name": f"{name}'s calls a day projected, unscaled, from the double's access log",
             "value": by_log,
             "unit": "calls/day",
             "baseline": unscaled,
             "note": f"baseline: the application's budget ({budget.poll_share:.0%} to polls: "
             f"{unscaled * budget.poll_share:,.0f}); from the schedule ({per_poll:.2f} calls a "
-            f"poll at the p50 interval) {by_schedule:,.0f}; over {placed_seconds:.0f} s, "
-            f"{placed_calls:,} calls; the double's limit "
+            f"poll at the p50 interval) {by_schedule:,.0f}; {placed_calls:,} calls over "
+            f"{placed_seconds:.0f} s {when}; the double's limit "
             f"{math.floor(budget.calls_per_day * LIMIT_WINDOW / 86_400):,} a {LIMIT_WINDOW} s "
             "window",
         },
