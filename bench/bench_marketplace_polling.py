@@ -251,7 +251,7 @@ async def _measure(
         if budget is not None:
             await _limit_at_the_double(sandbox_url, budget)
         await _connected_again(conn, interval)
-        offset = _log_end(sandbox_log)
+        offset, began = _log_end(sandbox_log), await conn.fetchval("SELECT now()")
         marking = asyncio.create_task(mark_second_round())
         together = await _phase(database, conn, (FNAC_ROWS, ROWS), interval, rounds)
         ended, end = loop.time(), _log_end(sandbox_log)
@@ -262,9 +262,11 @@ async def _measure(
             (sum(_calls(sandbox_log, at, end).values()), ended - began)
             for began, at in second_round
         ]
+        # The sellers the poller polled in the phase: each one's next poll as it placed it.
         scheduled = await conn.fetch(
             f"""SELECT extract(epoch FROM next_poll_at - last_poll_at)::float8 AS s
-                FROM poller_shops WHERE {ROWS} AND last_poll_at IS NOT NULL"""
+                FROM poller_shops WHERE {ROWS} AND last_poll_at > $1""",
+            began,
         )
     finally:
         poller.stop()
@@ -376,7 +378,8 @@ def _budget_figures(
     unscaled = budget.calls_per_day / SCALE
     return [
         {
-            "name": f"{name}'s interval the poller scheduled, {SHOPS} sellers, p50",
+            "name": f"{name}'s interval the poller scheduled, {SHOPS} sellers, p50 of the "
+            f"{len(budgeted.scheduled):,} polled in the phase",
             "value": p50,
             "unit": "s",
             "baseline": budgeted.interval,
