@@ -129,6 +129,7 @@ from keybuzz_shared.connectors.seam.response_window import (
 )
 from keybuzz_shared.connectors.seam.shop_api import (
     AllowanceSpent,
+    AppCallBudget,
     CountsAllowanceCalls,
     DiscussionShopApi,
     InboxIncident,
@@ -143,6 +144,7 @@ from keybuzz_shared.connectors.seam.shop_api import (
 )
 
 __all__ = [
+    "AppCallBudget",
     "CallAnswerUnreadable",
     "CallOutcomeUnknown",
     "CallRefused",
