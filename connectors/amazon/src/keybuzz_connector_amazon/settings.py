@@ -26,8 +26,6 @@ class AmazonSettings(ConnectorSettings, kw_only=True, frozen=True):
     spapi_endpoint: str | None = None
 
     # --- the redirect flow (oauth): redirect_flow
-    # Where the browser lands after the callback (?status=connected|error&reason=…).
-    frontend_url: str = "http://localhost:3000/settings/channels/amazon"
     # Replaces the marketplace's Seller Central origin (the sandbox in development).
     seller_central_url: str | None = None
     # Unset: the app credential's `draft` flag decides whether version=beta is sent.
@@ -51,7 +49,6 @@ class AmazonSettings(ConnectorSettings, kw_only=True, frozen=True):
             default_site=self.amazon_default_marketplace,
             consent_origin=self.seller_central_url,
             draft=self.amazon_app_draft,
-            frontend_url=self.frontend_url,
             app_source=self.amazon_app_source,
             token_endpoint=self.lwa_endpoint,
             token_cacert=self.lwa_cacert,
