@@ -13,7 +13,6 @@ class OauthSettings(MarketplaceSettings, kw_only=True, frozen=True):
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "http_port": "OAUTH_PORT",
         "state_ttl_seconds": "OAUTH_STATE_TTL_SECONDS",
-        "redirect_uri": "OAUTH_REDIRECT_URI",
     }
     # A production seller must not be sent back to a developer's localhost.
     DEV_ONLY_DEFAULTS: ClassVar[frozenset[str]] = MarketplaceSettings.DEV_ONLY_DEFAULTS | {
@@ -23,8 +22,6 @@ class OauthSettings(MarketplaceSettings, kw_only=True, frozen=True):
     http_port: int = 8001
     # The product's channel pages: the browser lands on its marketplace's, ``landing_page``.
     frontend_url: str = "http://localhost:3000/settings/channels"
-    # Unset: the app credential's redirect_uri (what is registered with the marketplace).
-    redirect_uri: str | None = None
     state_ttl_seconds: float = STATE_TTL_SECONDS
 
     def landing_page(self, marketplace: str) -> str:

@@ -127,6 +127,9 @@ class RedirectFlowSettings(msgspec.Struct, frozen=True, kw_only=True):
     default_site: str  # the site of a start request that names none
     consent_origin: str | None  # replaces the site's consent origin (the sandbox)
     draft: bool | None  # overrides the app credential's ``draft``
+    # Replaces the app credential's ``redirect_uri``: the flow's own callback, as
+    # registered with the marketplace (None: the app credential's).
+    redirect_uri: str | None
     app_source: str  # which app's credentials
     token_endpoint: str
     token_cacert: str | None  # an extra CA bundle for the token endpoint
