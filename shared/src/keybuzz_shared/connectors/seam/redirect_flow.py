@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
@@ -220,3 +221,20 @@ class RedirectFlow(Protocol):
     def vault(self, vault: VaultClient, app_source: str) -> AccountVault: ...
 
     def code_exchange(self, settings: RedirectFlowSettings) -> CodeExchange: ...
+
+
+@runtime_checkable
+class AppKeptOnce(Protocol):
+    """A redirect flow whose shop sessions need our app's secret beside the seller's
+    refresh token: Vault keeps the app's once (rotated in one place), each seller's entry
+    naming the app its consent was given to, and the session's credentials are the two
+    together (``shop_sessions.stored_credentials``)."""
+
+    async def shop_credentials(
+        self, vault: VaultClient, stored: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The seller's entry ``stored`` completed with its app's fields, from a copy of
+        the app's entry read moments ago at most; ``CredentialsRefused`` when the entry
+        names an app Vault does not keep (the seller must consent again),
+        ``MarketplaceUnavailable`` when the app's entry is missing, ``VaultError``."""
+        ...
