@@ -17,7 +17,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit.orders import OrderListing
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
-from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow
+from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow, app_refused
 from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/ms
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
 ORDERS_PAGE = 200  # getOrders' largest limit [official]
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
-SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(), max_response_bytes=8 << 20)
+SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), max_response_bytes=8 << 20)
 # What Vault keeps for a consent (consent.EbayVault.store), as the poller reads it.
 FIELDS = (
     CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
