@@ -32,12 +32,13 @@ MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/ms
 ORDERS_PAGE = 200  # getOrders' largest limit [official]
 # A conversation names a listing, never an order [official], and getOrders filters by date
 # and fulfilment only [official]: the buyer's order of the item is looked for among the
-# seller's orders created these last days (their lines' legacyItemId, their buyer's
-# username [official]), a page of them at most this many, once per inbox listing.
+# seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their
+# buyer's username [official]), PURCHASE_PAGES pages of them at most, once a listing.
 PURCHASE_DAYS, PURCHASE_PAGES = 60, 3
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
 SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), max_response_bytes=8 << 20)
-# What Vault keeps for a consent (consent.EbayVault.store), as the poller reads it.
+# What a seller's session takes: its consent's entry (consent.EbayVault.store) with its app's
+# secret, kept once (consent.EbayRedirectFlow.shop_credentials).
 FIELDS = (
     CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
     kit.key_field("refresh_token", "Refresh token", max_length=4096),
