@@ -191,7 +191,8 @@ class _AppEntries:
             for k, v in data.items()
             if k in ("client_id", "client_secret") and isinstance(v, str)
         }
-        copies[path] = read
+        if read.get("client_id") and read.get("client_secret"):  # an app missing: asked again
+            copies[path] = read
         return read
 
     def forget(self) -> None:
