@@ -24,6 +24,7 @@ from keybuzz_shared.vault import VaultClient
 
 from keybuzz_devstack import bootstrap, dovecot, infra, sqs
 from keybuzz_devstack.consent_apps import register_consent_apps
+from keybuzz_devstack.console.settings import CHANNEL_PAGES
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
 DATA = ROOT / ".data"
@@ -95,7 +96,7 @@ DEV_DEFAULTS = {
     "INBOUND_DOMAIN": "inbound.keybuzz.test",
     # Every marketplace API at the sandbox's double of it.
     **doubles.service_env(SANDBOX_URL),
-    "FRONTEND_URL": f"{CONSOLE_URL}/settings/channels/amazon",
+    "FRONTEND_URL": f"{CONSOLE_URL}{CHANNEL_PAGES}",
     "KEYBUZZ_ENV": "development",
 }
 SERVICES = {

@@ -59,9 +59,9 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     ebay_token_cacert: str | None = None  # an extra CA bundle for the token endpoint
     ebay_app_source: str = "default"  # which app's credentials in Vault
     ebay_default_site: str = "FR"
-    # Where the browser lands after the consent: the product's page, Amazon's too
-    # (FRONTEND_URL, which production-like settings require set).
-    frontend_url: str = "http://localhost:3000/settings/channels/ebay"
+    # Our callback behind the app's RuName (its accept URL at eBay); unset: the app's
+    # ``redirect_uri`` in Vault. eBay's consent page is sent the RuName either way.
+    ebay_redirect_uri: str | None = None
     ebay_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     ebay_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
     ebay_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 120
@@ -90,7 +90,7 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
             default_site=self.ebay_default_site,
             consent_origin=self.ebay_consent_url,
             draft=None,
-            frontend_url=self.frontend_url,
+            redirect_uri=self.ebay_redirect_uri,
             app_source=self.ebay_app_source,
             token_endpoint=self.ebay_token_url,
             token_cacert=self.ebay_token_cacert,

@@ -395,13 +395,15 @@ def routes(sb: Sandbox) -> list[Any]:
     def opened(number: str, data: dict[str, str]) -> Response[bytes]:
         s, n = sellers[number], next(ids)
         kind = "FROM_EBAY" if data.get("from") == "EBAY" else "FROM_MEMBERS"
-        buyer = "eBay" if kind == "FROM_EBAY" else f"acheteur_{n}"
+        # The admin may name the buyer and the listing (one a seeded order bought).
+        buyer = "eBay" if kind == "FROM_EBAY" else data.get("buyer") or f"acheteur_{n}"
+        item = data.get("item") or f"1100{n}"
         message = {"messageId": f"m{n}", "createdDate": _t(time.time()), "messageBody": data["body"],
                    "senderUsername": buyer, "recipientUsername": s.username,
-                   "subject": f"Question sur l'objet 1100{n}", "readStatus": False}  # fmt: skip
+                   "subject": f"Question sur l'objet {item}", "readStatus": False}  # fmt: skip
         s.conversations.append({"conversationId": f"c{n}", "conversationType": kind, "buyer": buyer,
                                 "conversationStatus": "ACTIVE", "conversationTitle": message["subject"],
-                                "createdDate": message["createdDate"], "referenceId": f"1100{n}",
+                                "createdDate": message["createdDate"], "referenceId": item,
                                 "referenceType": "LISTING", "messages": [message]})  # fmt: skip
         return json_answer(
             {"messageId": message["messageId"], "threadId": f"c{n}", "orderId": None}, 201
